@@ -1,0 +1,48 @@
+# `make run`: set up everything and start the demo fleet.  `make test`: every check.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+RUN_PACKAGES := screen
+TEST_PACKAGES := screen chromium fonts-liberation
+
+.PHONY: run test setup python web lint typecheck pytest clean
+
+run: setup web
+	$(BIN)/smsfleet demo
+
+test: setup web lint typecheck pytest
+
+setup: python
+	@scripts/debian-packages.sh $(RUN_PACKAGES)
+
+python: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web: python web/node_modules/.installed
+	$(BIN)/smsfleet openapi > web/openapi.json
+	cd web && npm run --silent gen:api && npm run --silent build
+
+lint: python
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: python web/node_modules/.installed
+	$(BIN)/mypy
+	cd web && npm run --silent typecheck
+
+pytest: python
+	@scripts/debian-packages.sh $(TEST_PACKAGES)
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist var test-artifacts

@@ -1,0 +1,216 @@
+"""The control plane's app factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from smsfleet import __version__
+from smsfleet.auth import service as auth_service
+from smsfleet.auth import views as auth_views
+from smsfleet.auth.models import Role
+from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
+from smsfleet.auth.throttle import LoginThrottle
+from smsfleet.core.clock import Clock, SystemClock
+from smsfleet.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Throttled,
+    Unauthorized,
+    ValidationFailed,
+)
+from smsfleet.core.settings import Settings
+from smsfleet.deps import AppContext
+from smsfleet.pairs import service as pairs_service
+from smsfleet.pairs import views as pairs_views
+from smsfleet.programs import views as programs_views
+from smsfleet.stores import ConfigStore, open_config_store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("smsfleet")
+
+_STATUS: dict[type[DomainError], int] = {
+    ValidationFailed: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    Throttled: 429,
+}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = next(s for cls, s in _STATUS.items() if isinstance(exc, cls))
+    headers: dict[str, str] = {}
+    if isinstance(exc, Throttled):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return JSONResponse(error_body("invalid_json", "the request body is not valid JSON"), 400)
+    details = [
+        {"field": _field_name(tuple(error.get("loc", ()))), "message": str(error.get("msg"))}
+        for error in errors
+    ]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
+    return JSONResponse(error_body("validation_error", f"invalid input: {summary}", details), 422)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers or None
+    )
+
+
+def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal_error", "internal error; see the server log"), 500)
+
+
+def build_context(settings: Settings, store: ConfigStore, clock: Clock) -> AppContext:
+    return AppContext(
+        settings=settings,
+        store=store,
+        clock=clock,
+        tokens=TokenPolicy(
+            secret=settings.jwt_secret,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+        ),
+        login_throttle=LoginThrottle(
+            per_user=settings.login_failures_per_user,
+            per_address=settings.login_failures_per_address,
+            window_seconds=settings.login_failure_window_seconds,
+            storage_url=settings.redis_url or "memory://",
+        ),
+    )
+
+
+def prepare_store(settings: Settings, store: ConfigStore, clock: Clock) -> None:
+    """Start-up duties: the country list, and the admin user when a password is given."""
+    pairs_service.ensure_countries(
+        countries=store.countries, default_cap=settings.default_country_cap
+    )
+    if settings.admin_password is not None:
+        auth_service.set_password(
+            users=store.users,
+            clock=clock,
+            username=ADMIN_USERNAME,
+            password=settings.admin_password.get_secret_value(),
+            role=Role.admin,
+        )
+
+
+def _mount_web(app: FastAPI, web_dir: Path) -> None:
+    """Serve the built dashboard, falling back to index.html for client-side routes."""
+    root = web_dir.resolve()
+
+    @app.get("/{path:path}", include_in_schema=False, response_model=None)
+    def web(path: str) -> FileResponse | JSONResponse:
+        if path.startswith(("api/", "docs", "openapi.json")):
+            return JSONResponse(error_body("not_found", f"no route /{path}"), 404)
+        index = root / "index.html"
+        if not index.is_file():
+            message = "the dashboard is not built: run `make web` (or `make run`)"
+            return JSONResponse(error_body("not_found", message), 404)
+        candidate = (root / path).resolve()
+        if path and candidate.is_relative_to(root) and candidate.is_file():
+            return FileResponse(candidate)
+        return FileResponse(index)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: ConfigStore | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    settings.check_production_safety()
+    clock = clock or SystemClock()
+    owns_store = store is None
+    config_store = store or open_config_store(settings.resolved_config_url)
+    prepare_store(settings, config_store, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            config_store.close()
+
+    app = FastAPI(
+        title="smsfleet",
+        version=__version__,
+        summary="Control plane for a fleet of SMS test programs",
+        lifespan=lifespan,
+    )
+    app.state.context = build_context(settings, config_store, clock)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: the config store answers")
+    def readyz() -> JSONResponse:
+        try:
+            config_store.ping()
+        except Exception as exc:  # any driver error means not ready
+            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ok", "config_store": config_store.backend})
+
+    for router in (
+        auth_views.router,
+        auth_views.seed_router,
+        pairs_views.router,
+        pairs_views.seed_router,
+        programs_views.router,
+    ):
+        app.include_router(router)
+    _mount_web(app, settings.web_dir)
+    return app

@@ -1,0 +1,82 @@
+"""Users, roles and tokens: the record kept in the store and the schemas HTTP sees."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsfleet.core.records import Timestamp
+
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,31}$"
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    operator = "operator"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, required: Role) -> bool:
+        return self.rank >= required.rank
+
+
+class User(BaseModel):
+    """Stored user; `password_hash` never leaves the service layer."""
+
+    username: str
+    role: Role
+    password_hash: str
+    disabled: bool = False
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: Role
+    disabled: bool
+    created_at: Timestamp
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=USERNAME_PATTERN)
+    password: str = Field(min_length=1, max_length=256)
+    role: Role = Role.viewer
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=256)
+    disabled: bool | None = None
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (OAuth2 token type)
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class AccessToken(BaseModel):
+    """The seed documents' `POST /login` answer."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (OAuth2 token type)

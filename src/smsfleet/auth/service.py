@@ -1,0 +1,186 @@
+"""Users, logins and tokens. Keyword-only functions taking their store; no HTTP here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from smsfleet.auth.models import Role, TokenPair, User, UserCreate, UserUpdate
+
+__all__ = [
+    "ADMIN_USERNAME",
+    "TokenPolicy",
+    "UserUpdate",
+    "create_user",
+    "get_user",
+    "login",
+    "refresh",
+    "set_password",
+    "update_user",
+]
+from smsfleet.auth.throttle import LoginThrottle
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from smsfleet.core.records import RecordStore
+from smsfleet.core.security import (
+    TokenKind,
+    decode_token,
+    encode_token,
+    hash_password,
+    verify_password,
+)
+from smsfleet.core.settings import weak_password_reason
+
+ADMIN_USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    secret: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+
+def _check_password_strength(password: str) -> None:
+    reason = weak_password_reason(password)
+    if reason:
+        raise ValidationFailed(
+            f"password refused: {reason}",
+            details=[{"field": "password", "message": f"password refused: {reason}"}],
+        )
+
+
+def login(
+    *,
+    users: RecordStore[User],
+    throttle: LoginThrottle,
+    policy: TokenPolicy,
+    clock: Clock,
+    username: str,
+    password: str,
+    address: str,
+) -> TokenPair:
+    throttle.check(username=username, address=address)
+    user = users.get(username)
+    valid = verify_password(password, user.password_hash if user else None)
+    if user is None or not valid or user.disabled:
+        throttle.record_failure(username=username, address=address)
+        raise Unauthorized("invalid username or password")
+    return issue_tokens(user=user, policy=policy, clock=clock)
+
+
+def issue_tokens(*, user: User, policy: TokenPolicy, clock: Clock) -> TokenPair:
+    now = clock.now()
+
+    def token(kind: TokenKind, ttl: timedelta) -> str:
+        return encode_token(
+            secret=policy.secret, subject=user.username, role=user.role, kind=kind, now=now, ttl=ttl
+        )
+
+    return TokenPair(
+        access_token=token("access", policy.access_ttl),
+        refresh_token=token("refresh", policy.refresh_ttl),
+        expires_in=int(policy.access_ttl.total_seconds()),
+    )
+
+
+def _active_user(users: RecordStore[User], username: str) -> User:
+    user = users.get(username)
+    if user is None or user.disabled:
+        raise Unauthorized("user is unknown or disabled")
+    return user
+
+
+def refresh(
+    *, users: RecordStore[User], policy: TokenPolicy, clock: Clock, refresh_token: str
+) -> TokenPair:
+    claims = decode_token(refresh_token, secret=policy.secret, kind="refresh", now=clock.now())
+    return issue_tokens(user=_active_user(users, claims.subject), policy=policy, clock=clock)
+
+
+def user_for_access_token(
+    *, users: RecordStore[User], policy: TokenPolicy, clock: Clock, token: str
+) -> User:
+    """The user a bearer token stands for, read fresh so role changes apply at once."""
+    claims = decode_token(token, secret=policy.secret, kind="access", now=clock.now())
+    return _active_user(users, claims.subject)
+
+
+def create_user(*, users: RecordStore[User], clock: Clock, data: UserCreate) -> User:
+    _check_password_strength(data.password)
+    now = clock.now()
+    user = User(
+        username=data.username,
+        role=data.role,
+        password_hash=hash_password(data.password),
+        created_at=now,
+        updated_at=now,
+    )
+    users.add(user)
+    return user
+
+
+def get_user(*, users: RecordStore[User], username: str) -> User:
+    user = users.get(username)
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return user
+
+
+def update_user(
+    *, users: RecordStore[User], clock: Clock, actor: User, username: str, data: UserUpdate
+) -> User:
+    user = get_user(users=users, username=username)
+    changes: dict[str, object] = {"updated_at": clock.now()}
+    if data.password is not None:
+        _check_password_strength(data.password)
+        changes["password_hash"] = hash_password(data.password)
+    if data.role is not None:
+        changes["role"] = data.role
+    if data.disabled is not None:
+        changes["disabled"] = data.disabled
+    if username == actor.username and (data.disabled or data.role not in (None, Role.admin)):
+        raise Conflict("you cannot disable yourself or drop your own admin role")
+    updated = user.model_copy(update=changes)
+    users.replace(updated)
+    return updated
+
+
+def delete_user(*, users: RecordStore[User], actor: User, username: str) -> None:
+    if username == actor.username:
+        raise Conflict("you cannot delete yourself")
+    if not users.delete(username):
+        raise NotFound(f"user {username!r} does not exist")
+
+
+def set_password(
+    *, users: RecordStore[User], clock: Clock, username: str, password: str, role: Role
+) -> User:
+    """Create the user or reset its password and role (start-up and CLI use)."""
+    now = clock.now()
+    existing = users.get(username)
+    if existing is None:
+        user = User(
+            username=username,
+            role=role,
+            password_hash=hash_password(password),
+            created_at=now,
+            updated_at=now,
+        )
+        users.add(user)
+        return user
+    user = existing.model_copy(
+        update={
+            "password_hash": hash_password(password),
+            "role": role,
+            "disabled": False,
+            "updated_at": now,
+        }
+    )
+    users.replace(user)
+    return user
+
+
+def require_role(user: User, role: Role) -> None:
+    if not user.role.allows(role):
+        raise Forbidden(f"this needs the {role} role; you are {user.role}")

@@ -1,0 +1,87 @@
+"""HTTP for logins, tokens and user management."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from smsfleet.auth import service
+from smsfleet.auth.models import (
+    AccessToken,
+    LoginRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from smsfleet.deps import AdminUser, ClientAddress, Context, CurrentUser
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+seed_router = APIRouter(tags=["seed routes"])
+
+
+def _login(context: Context, body: LoginRequest, address: str) -> TokenPair:
+    return service.login(
+        users=context.store.users,
+        throttle=context.login_throttle,
+        policy=context.tokens,
+        clock=context.clock,
+        username=body.username,
+        password=body.password,
+        address=address,
+    )
+
+
+@router.post("/auth/login", summary="Log in and get access and refresh tokens")
+def login(body: LoginRequest, context: Context, address: ClientAddress) -> TokenPair:
+    return _login(context, body, address)
+
+
+@seed_router.post("/login", summary="Log in (seed route): returns the access token")
+def seed_login(body: LoginRequest, context: Context, address: ClientAddress) -> AccessToken:
+    return AccessToken(access_token=_login(context, body, address).access_token)
+
+
+@router.post("/auth/refresh", summary="Exchange a refresh token for new tokens")
+def refresh(body: RefreshRequest, context: Context) -> TokenPair:
+    return service.refresh(
+        users=context.store.users,
+        policy=context.tokens,
+        clock=context.clock,
+        refresh_token=body.refresh_token,
+    )
+
+
+@router.get("/auth/me", summary="The logged-in user")
+def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user.model_dump())
+
+
+@router.get("/users", summary="List users", tags=["users"])
+def list_users(_: AdminUser, context: Context) -> list[UserPublic]:
+    return [UserPublic.model_validate(u.model_dump()) for u in context.store.users.list()]
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
+def create_user(body: UserCreate, _: AdminUser, context: Context) -> UserPublic:
+    user = service.create_user(users=context.store.users, clock=context.clock, data=body)
+    return UserPublic.model_validate(user.model_dump())
+
+
+@router.get("/users/{username}", tags=["users"])
+def get_user(username: str, _: AdminUser, context: Context) -> UserPublic:
+    user = service.get_user(users=context.store.users, username=username)
+    return UserPublic.model_validate(user.model_dump())
+
+
+@router.patch("/users/{username}", tags=["users"])
+def update_user(username: str, body: UserUpdate, actor: AdminUser, context: Context) -> UserPublic:
+    user = service.update_user(
+        users=context.store.users, clock=context.clock, actor=actor, username=username, data=body
+    )
+    return UserPublic.model_validate(user.model_dump())
+
+
+@router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
+def delete_user(username: str, actor: AdminUser, context: Context) -> None:
+    service.delete_user(users=context.store.users, actor=actor, username=username)

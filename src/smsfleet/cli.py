@@ -1,0 +1,152 @@
+"""The `smsfleet` command."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import SecretStr
+
+from smsfleet.api import create_app, prepare_store
+from smsfleet.auth import service as auth_service
+from smsfleet.auth.models import Role, UserCreate
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.errors import ConfigurationError, DomainError
+from smsfleet.core.settings import Settings
+from smsfleet.demo import seed_demo
+from smsfleet.stores import ConfigStore, open_config_store
+
+app = typer.Typer(help="Control plane for a fleet of SMS test programs.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+DEMO_ADMIN_PASSWORD = "demo-admin-password"  # noqa: S105 (demo mode only)
+
+Host = Annotated[str, typer.Option(help="Address to listen on")]
+Port = Annotated[int, typer.Option(help="Port to listen on")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides SMSFLEET_DATA_DIR")]
+
+
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings.check_production_safety()
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    return settings
+
+
+def _fail(exc: DomainError) -> typer.Exit:
+    typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
+    """Run the control plane (API, dashboard, supervisor)."""
+    settings = _settings(data_dir)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
+    """Run the demo fleet on the embedded default and print the URL and login."""
+    settings = _settings(data_dir, demo=True)
+    password = (
+        settings.admin_password.get_secret_value()
+        if settings.admin_password
+        else DEMO_ADMIN_PASSWORD
+    )
+    settings = settings.model_copy(update={"admin_password": SecretStr(password)})
+    clock = SystemClock()
+    store = open_config_store(settings.resolved_config_url)
+    prepare_store(settings, store, clock)
+    admin = auth_service.get_user(users=store.users, username=auth_service.ADMIN_USERNAME)
+    seed_demo(store=store, clock=clock, actor=admin)
+    typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
+    typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}\n")
+    uvicorn.run(create_app(settings, store=store, clock=clock), host=host, port=port)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI schema (the web app's client is generated from it)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        schema = create_app(Settings(data_dir=Path(scratch), demo=True)).openapi()
+    typer.echo(json.dumps(schema, indent=2))
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Create or migrate the config store's schema and indexes."""
+    settings = _settings(data_dir)
+    store = open_config_store(settings.resolved_config_url, upgrade=True)
+    try:
+        prepare_store(settings, store, SystemClock())
+        typer.echo(f"config store up to date ({store.backend})")
+    finally:
+        store.close()
+
+
+def _with_store(data_dir: Path | None) -> ConfigStore:
+    return open_config_store(_settings(data_dir).resolved_config_url)
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="admin, operator or viewer")] = Role.viewer,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Add a user."""
+    store = _with_store(data_dir)
+    try:
+        data = UserCreate(username=username, password=password, role=role)
+        auth_service.create_user(users=store.users, clock=SystemClock(), data=data)
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    typer.echo(f"user {username} added ({role})")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: str,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Set a user's password."""
+    store = _with_store(data_dir)
+    clock = SystemClock()
+    try:
+        user = auth_service.get_user(users=store.users, username=username)
+        auth_service.update_user(
+            users=store.users,
+            clock=clock,
+            actor=user,
+            username=username,
+            data=auth_service.UserUpdate(password=password),
+        )
+    except DomainError as exc:
+        raise _fail(exc) from exc
+    finally:
+        store.close()
+    typer.echo(f"password of {username} changed")

@@ -1,0 +1,48 @@
+"""The store contract every feature shares: records kept by one string key.
+
+Three backends implement it (`core.sql` for SQLite and MySQL/MariaDB, `core.mongo`
+for MongoDB); one contract test suite runs unchanged against each.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Protocol, TypeVar
+
+from pydantic import AfterValidator, BaseModel
+
+
+def _utc_millis(value: datetime) -> datetime:
+    # Every backend keeps at least milliseconds (BSON dates keep no more), and SQL
+    # drivers hand back naive UTC: normalise so a record reads back exactly as written.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc_millis)]
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class RecordStore(Protocol[R]):
+    """Records of one kind, unique by their key field."""
+
+    def get(self, key: str) -> R | None: ...
+
+    def list(self) -> list[R]:
+        """All records, ordered by key."""
+        ...
+
+    def add(self, record: R) -> None:
+        """Insert; raises `Conflict` when the key exists."""
+        ...
+
+    def replace(self, record: R) -> None:
+        """Overwrite the record with the same key; raises `NotFound` when absent."""
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Remove; False when there was nothing to remove."""
+        ...

@@ -1,0 +1,118 @@
+"""All configuration in one place: `SMSFLEET_*` variables, a `.env` file, CLI overrides."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smsfleet.core.errors import ConfigurationError
+
+# Secrets and passwords seen in tutorials, seed documents and default configs.
+KNOWN_WEAK_SECRETS = frozenset(
+    {
+        "secret",
+        "secret_key",
+        "your_secret_key",
+        "your-secret-key",
+        "changeme",
+        "change-me",
+        "jwt_secret",
+        "supersecret",
+        "password",
+        "admin",
+        "admin123",
+        "123456",
+        "12345678",
+        "qwerty",
+        "letmein",
+        "test",
+        "demo",
+        "smsfleet",
+    }
+)
+MIN_SECRET_LENGTH = 32
+MIN_PASSWORD_LENGTH = 12
+SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
+WEB_DIST_DEFAULT = Path(__file__).resolve().parents[3] / "web" / "dist"
+
+
+def weak_password_reason(password: str) -> str | None:
+    """Why a password must be refused, or None when it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"it has fewer than {MIN_PASSWORD_LENGTH} characters"
+    if password.lower() in KNOWN_WEAK_SECRETS or len(set(password)) < 5:
+        return "it is a well-known or trivially guessable password"
+    return None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMSFLEET_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Path("./var")
+    config_url: str | None = None
+    metrics_url: str | None = None
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    admin_password: SecretStr | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_ids: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    simulator_url: str = "http://127.0.0.1:8100"
+    web_dir: Path = WEB_DIST_DEFAULT
+
+    demo: bool = False
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=7, ge=1, le=90)
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    default_country_cap: int = Field(default=10, ge=1, le=10_000)
+
+    @property
+    def resolved_config_url(self) -> str:
+        return self.config_url or f"sqlite:///{(self.data_dir / 'config.db').resolve()}"
+
+    @property
+    def resolved_metrics_url(self) -> str:
+        return self.metrics_url or f"sqlite:///{(self.data_dir / 'metrics.db').resolve()}"
+
+    @cached_property
+    def jwt_secret(self) -> str:
+        """The configured key, or one generated once and kept in the data dir (0600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / SECRET_FILE_NAME
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it first; read theirs
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def check_production_safety(self) -> None:
+        """Refuse known-weak secrets and passwords outside demo mode."""
+        if self.demo:
+            return
+        if self.secret_key is not None:
+            key = self.secret_key.get_secret_value()
+            if key.lower() in KNOWN_WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    "SMSFLEET_SECRET_KEY is too weak: use at least "
+                    f"{MIN_SECRET_LENGTH} random characters, or unset it to have one generated "
+                    "and kept in the data dir."
+                )
+        if self.admin_password is not None:
+            reason = weak_password_reason(self.admin_password.get_secret_value())
+            if reason:
+                raise ConfigurationError(f"SMSFLEET_ADMIN_PASSWORD is refused: {reason}.")

@@ -1,0 +1,106 @@
+"""SQL backend (SQLite embedded default, MySQL/MariaDB in production) via SQLAlchemy 2."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from smsfleet.core.errors import Conflict, NotFound
+from smsfleet.core.records import R
+
+config_metadata = sa.MetaData()
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# Microsecond DATETIME on MySQL; SQLite keeps the full value as text.
+DateTimeColumn = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def create_sql_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets the dashboard read while the supervisor writes.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+
+
+def upgrade_config_schema(engine: Engine) -> None:
+    """Apply the Alembic migrations of the config store up to head."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+class SqlRecordStore(Generic[R]):
+    """`RecordStore` over one table whose columns are the model's fields."""
+
+    def __init__(self, engine: Engine, table: sa.Table, model: type[R], key: str) -> None:
+        self._engine = engine
+        self._table = table
+        self._model = model
+        self._key = table.c[key]
+        self._key_name = key
+
+    def _row(self, record: R) -> dict[str, Any]:
+        return {name: _naive_utc(value) for name, value in record.model_dump().items()}
+
+    def get(self, key: str) -> R | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(sa.select(self._table).where(self._key == key)).mappings()
+            found = row.first()
+        return self._model.model_validate(dict(found)) if found else None
+
+    def list(self) -> list[R]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
+            return [self._model.model_validate(dict(row)) for row in rows]
+
+    def add(self, record: R) -> None:
+        key = getattr(record, self._key_name)
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(sa.insert(self._table).values(**self._row(record)))
+        except IntegrityError as exc:
+            raise Conflict(f"{key!r} already exists", details={"key": key}) from exc
+
+    def replace(self, record: R) -> None:
+        key = getattr(record, self._key_name)
+        values = self._row(record)
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                sa.update(self._table).where(self._key == key).values(**values)
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"{key!r} does not exist", details={"key": key})
+
+    def delete(self, key: str) -> bool:
+        with self._engine.begin() as connection:
+            result = connection.execute(sa.delete(self._table).where(self._key == key))
+        return bool(result.rowcount)

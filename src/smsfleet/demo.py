@@ -1,0 +1,94 @@
+"""The demo fleet: the seed documents' pairs and six programs."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from smsfleet.auth.models import User
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import Conflict
+from smsfleet.pairs import service as pairs_service
+from smsfleet.pairs.models import PairCreate
+from smsfleet.programs import service as programs_service
+from smsfleet.programs.models import ProgramCreate
+from smsfleet.stores import ConfigStore
+
+DEMO_PAIRS = [
+    PairCreate(country="UZ", operator="UzMobile", slug="uzmobile", phone_numbers=["+998901234567"]),
+    PairCreate(country="UA", operator="3Mob", slug="3mob", phone_numbers=["+380912345678"]),
+    PairCreate(
+        country="TJ",
+        operator="MegaFon (TT Mobile)",
+        slug="megafon",
+        phone_numbers=["+992901234567"],
+    ),
+    PairCreate(
+        country="IN",
+        operator="Reliance",
+        slug="reliance",
+        region="West Bengal",
+        phone_numbers=["+919830012345"],
+    ),
+    PairCreate(
+        country="IN",
+        operator="TATA DOCOMO",
+        slug="docomo",
+        region="Maharashtra & Goa",
+        phone_numbers=["+919820012345"],
+    ),
+    PairCreate(
+        country="IN",
+        operator="Vi India",
+        slug="vi",
+        region="Maharashtra & Goa",
+        is_high_priority=True,
+        phone_numbers=["+919821012345"],
+    ),
+    PairCreate(
+        country="IN",
+        operator="AirTel",
+        slug="airtel",
+        region="Gujarat",
+        phone_numbers=["+919824012345"],
+    ),
+    PairCreate(country="AZ", operator="Azercell", slug="azercell", phone_numbers=["+994501234567"]),
+]
+
+DEMO_PROGRAMS = [
+    ProgramCreate(
+        name=f"program{n}",
+        command=[sys.executable, "-m", "smsfleet.demo_program", f"--provider=provider{n}"],
+        provider=f"provider{n}",
+        description=description,
+    )
+    for n, description in enumerate(
+        [
+            "Fast, reliable provider",
+            "Slow provider",
+            "Flaky provider",
+            "Primary provider with a fallback",
+            "Provider with occasional outages",
+            "Budget provider",
+        ],
+        start=1,
+    )
+]
+
+
+def seed_demo(*, store: ConfigStore, clock: Clock, actor: User) -> None:
+    """Add what the demo fleet lacks; existing records are left as they are."""
+    for program in DEMO_PROGRAMS:
+        with contextlib.suppress(Conflict):
+            programs_service.create_program(programs=store.programs, clock=clock, data=program)
+    names = [program.name for program in DEMO_PROGRAMS[:2]]
+    for pair in DEMO_PAIRS:
+        with contextlib.suppress(Conflict):
+            pairs_service.create_pair(
+                pairs=store.pairs,
+                countries=store.countries,
+                programs=store.programs,
+                clock=clock,
+                actor=actor,
+                data=pair.model_copy(update={"programs": names}),
+            )

@@ -1,0 +1,17 @@
+"""Alembic environment for the config store; the caller hands over a connection."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import smsfleet.stores  # noqa: F401  (registers every table on the metadata)
+from smsfleet.core.sql import config_metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=config_metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

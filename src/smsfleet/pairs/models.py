@@ -1,0 +1,114 @@
+"""Countries and country-operator pairs: stored records and their HTTP schemas."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsfleet.core.records import Timestamp
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+COUNTRY_CODE_PATTERN = r"^[A-Za-z]{2}$"
+PROGRAM_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+MAX_PHONE_NUMBERS = 50
+MAX_PROGRAMS = 32
+
+
+class Country(BaseModel):
+    code: str
+    name: str
+    cap: int = Field(description="SMS per minute, both the ceiling and the target")
+
+
+class CountryUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cap: int = Field(ge=1, le=10_000)
+
+
+class PairState(StrEnum):
+    enabled = "enabled"
+    paused = "paused"
+    disabled = "disabled"
+
+
+Threshold = float | None
+
+
+class Pair(BaseModel):
+    """Stored pair. `key` is `{country}_{slug}`, e.g. `UZ_uzmobile`."""
+
+    key: str
+    country: str
+    operator: str
+    slug: str
+    region: str | None = None
+    is_high_priority: bool = False
+    state: PairState = PairState.enabled
+    state_reason: str | None = None
+    state_actor: str | None = None
+    state_changed_at: Timestamp | None = None
+    pause_threshold: float | None = None
+    resume_threshold: float | None = None
+    phone_numbers: list[str] = Field(default_factory=list)
+    programs: list[str] = Field(default_factory=list)
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PairPublic(Pair):
+    country_name: str
+
+
+_OperatorName = Field(min_length=1, max_length=64)
+_Region = Field(default=None, max_length=64)
+_Ratio = Field(default=None, ge=0.0, le=1.0)
+_Phones = Field(default=None, max_length=MAX_PHONE_NUMBERS)
+_Programs = Field(default=None, max_length=MAX_PROGRAMS)
+
+
+class PairCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    country: str = Field(pattern=COUNTRY_CODE_PATTERN, description="ISO 3166-1 alpha-2 code")
+    operator: str = _OperatorName
+    slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    region: str | None = _Region
+    is_high_priority: bool = False
+    phone_numbers: list[str] = Field(default_factory=list, max_length=MAX_PHONE_NUMBERS)
+    programs: list[str] = Field(default_factory=list, max_length=MAX_PROGRAMS)
+    pause_threshold: float | None = _Ratio
+    resume_threshold: float | None = _Ratio
+
+
+class PairUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operator: str | None = Field(default=None, min_length=1, max_length=64)
+    region: str | None = _Region
+    is_high_priority: bool | None = None
+    state: PairState | None = None
+    state_reason: str | None = Field(default=None, max_length=256)
+    phone_numbers: list[str] | None = _Phones
+    programs: list[str] | None = _Programs
+    pause_threshold: float | None = _Ratio
+    resume_threshold: float | None = _Ratio
+
+
+class SeedPairCreate(BaseModel):
+    """The seed documents' `POST /country-operator` body."""
+
+    country: str = Field(min_length=2, max_length=64, description="Name or ISO code")
+    operator: str = _OperatorName
+    is_high_priority: bool = False
+
+
+class SeedPair(BaseModel):
+    country: str
+    country_code: str
+    operator: str
+    slug: str
+    key: str
+    is_high_priority: bool
+    state: PairState

@@ -1,0 +1,281 @@
+"""Countries and country-operator pairs. Keyword-only functions taking their stores."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+import phonenumbers
+import pycountry
+from slugify import slugify
+
+from smsfleet.auth.models import Role, User
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
+from smsfleet.core.records import RecordStore
+from smsfleet.pairs.models import (
+    Country,
+    CountryUpdate,
+    Pair,
+    PairCreate,
+    PairPublic,
+    PairState,
+    PairUpdate,
+)
+from smsfleet.programs.models import Program
+
+
+def _field_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, details=[{"field": field, "message": message}])
+
+
+# --- countries ---------------------------------------------------------------
+
+
+def iso_countries(default_cap: int) -> list[Country]:
+    """Every ISO 3166-1 country, named as the maintained dataset names it."""
+    return [
+        Country(code=entry.alpha_2, name=getattr(entry, "common_name", entry.name), cap=default_cap)
+        for entry in pycountry.countries
+    ]
+
+
+def ensure_countries(*, countries: RecordStore[Country], default_cap: int) -> int:
+    """Add the countries the store lacks (caps already set are kept); returns how many."""
+    known = {country.code for country in countries.list()}
+    missing = [c for c in iso_countries(default_cap) if c.code not in known]
+    for country in missing:
+        with contextlib.suppress(Conflict):  # another replica added it meanwhile
+            countries.add(country)
+    return len(missing)
+
+
+def get_country(*, countries: RecordStore[Country], code: str) -> Country:
+    country = countries.get(code.upper())
+    if country is None:
+        raise NotFound(f"unknown country {code!r}: use an ISO 3166-1 alpha-2 code")
+    return country
+
+
+def resolve_country(*, countries: RecordStore[Country], text: str) -> Country:
+    """A country by ISO code or by name ("UZ", "Uzbekistan", "uzbekistan")."""
+    text = text.strip()
+    if len(text) == 2 and text.isalpha():
+        return get_country(countries=countries, code=text)
+    try:
+        code = pycountry.countries.lookup(text).alpha_2
+    except LookupError:
+        wanted = text.casefold()
+        matches = [c for c in countries.list() if c.name.casefold() == wanted]
+        if not matches:
+            raise NotFound(f"unknown country {text!r}") from None
+        return matches[0]
+    return get_country(countries=countries, code=code)
+
+
+def update_country(*, countries: RecordStore[Country], code: str, data: CountryUpdate) -> Country:
+    country = get_country(countries=countries, code=code).model_copy(update={"cap": data.cap})
+    countries.replace(country)
+    return country
+
+
+# --- pairs -------------------------------------------------------------------
+
+
+def pair_key(country: str, slug: str) -> str:
+    return f"{country.upper()}_{slug}"
+
+
+def operator_slug(operator: str) -> str:
+    slug = slugify(operator, max_length=32, word_boundary=True)
+    if not slug:
+        raise _field_error("operator", "the operator name must contain letters or digits")
+    return slug
+
+
+def normalize_phone_numbers(numbers: Iterable[str], country: str) -> list[str]:
+    """E.164 forms of valid numbers of `country`; duplicates removed, order kept."""
+    normalized: list[str] = []
+    errors: list[dict[str, str]] = []
+    for index, raw in enumerate(numbers):
+        field = f"phone_numbers.{index}"
+        try:
+            number = phonenumbers.parse(raw, country)
+        except phonenumbers.NumberParseException:
+            errors.append({"field": field, "message": f"{raw[:40]!r} is not a phone number"})
+            continue
+        if not phonenumbers.is_valid_number(number):
+            errors.append({"field": field, "message": f"{raw[:40]!r} is not a valid number"})
+            continue
+        region = phonenumbers.region_code_for_number(number)
+        if region != country:
+            errors.append(
+                {"field": field, "message": f"{raw[:40]!r} is a {region} number, not {country}"}
+            )
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 not in normalized:
+            normalized.append(e164)
+    if errors:
+        raise ValidationFailed("invalid test phone numbers", details=errors)
+    return normalized
+
+
+def _check_programs(programs: RecordStore[Program], names: list[str]) -> list[str]:
+    known = {program.name for program in programs.list()}
+    errors = [
+        {"field": f"programs.{index}", "message": f"unknown program {name!r}"}
+        for index, name in enumerate(names)
+        if name not in known
+    ]
+    if errors:
+        raise ValidationFailed("unknown programs", details=errors)
+    return list(dict.fromkeys(names))
+
+
+def _check_thresholds(pause: float | None, resume: float | None) -> None:
+    if pause is not None and resume is not None and resume < pause:
+        raise _field_error(
+            "resume_threshold", "the resume threshold must not be below the pause threshold"
+        )
+
+
+def to_public(pair: Pair, countries: RecordStore[Country]) -> PairPublic:
+    country = countries.get(pair.country)
+    return PairPublic(**pair.model_dump(), country_name=country.name if country else pair.country)
+
+
+def list_pairs(
+    *,
+    pairs: RecordStore[Pair],
+    country: str | None = None,
+    state: PairState | None = None,
+    high_priority: bool | None = None,
+    query: str | None = None,
+) -> list[Pair]:
+    found = pairs.list()
+    if country:
+        found = [p for p in found if p.country == country.upper()]
+    if state:
+        found = [p for p in found if p.state == state]
+    if high_priority is not None:
+        found = [p for p in found if p.is_high_priority == high_priority]
+    if query:
+        needle = query.casefold()
+        found = [
+            p for p in found if needle in " ".join([p.key, p.operator, p.region or ""]).casefold()
+        ]
+    return found
+
+
+def get_pair(*, pairs: RecordStore[Pair], key: str) -> Pair:
+    pair = pairs.get(key)
+    if pair is None:
+        raise NotFound(f"pair {key!r} does not exist")
+    return pair
+
+
+def create_pair(
+    *,
+    pairs: RecordStore[Pair],
+    countries: RecordStore[Country],
+    programs: RecordStore[Program],
+    clock: Clock,
+    actor: User,
+    data: PairCreate,
+) -> Pair:
+    country = get_country(countries=countries, code=data.country)
+    slug = data.slug or operator_slug(data.operator)
+    _check_thresholds(data.pause_threshold, data.resume_threshold)
+    now = clock.now()
+    pair = Pair(
+        key=pair_key(country.code, slug),
+        country=country.code,
+        operator=data.operator.strip(),
+        slug=slug,
+        region=data.region,
+        is_high_priority=data.is_high_priority,
+        state_actor=actor.username,
+        state_changed_at=now,
+        pause_threshold=data.pause_threshold,
+        resume_threshold=data.resume_threshold,
+        phone_numbers=normalize_phone_numbers(data.phone_numbers, country.code),
+        programs=_check_programs(programs, data.programs),
+        created_at=now,
+        updated_at=now,
+    )
+    pairs.add(pair)
+    return pair
+
+
+def _guard_high_priority(pair: Pair, actor: User, force: bool, action: str) -> None:
+    """High-priority pairs are only stopped on purpose: by an admin, with force."""
+    if not pair.is_high_priority:
+        return
+    if not actor.role.allows(Role.admin):
+        raise Forbidden(f"only an admin may {action} the high-priority pair {pair.key}")
+    if not force:
+        raise ForceRequired(f"{pair.key} is high priority: repeat with force=true to {action} it")
+
+
+def update_pair(
+    *,
+    pairs: RecordStore[Pair],
+    programs: RecordStore[Program],
+    clock: Clock,
+    actor: User,
+    key: str,
+    data: PairUpdate,
+    force: bool = False,
+) -> Pair:
+    pair = get_pair(pairs=pairs, key=key)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("operator") is None:
+        changes.pop("operator", None)
+    for flag in ("is_high_priority", "state"):
+        if changes.get(flag) is None:
+            changes.pop(flag, None)
+    if changes.get("state") in (PairState.paused, PairState.disabled):
+        verb = "pause" if changes["state"] == PairState.paused else "disable"
+        _guard_high_priority(pair, actor, force, verb)
+    if pair.is_high_priority and changes.get("is_high_priority") is False:
+        _guard_high_priority(pair, actor, True, "lower the priority of")
+    if changes.get("phone_numbers") is not None:
+        changes["phone_numbers"] = normalize_phone_numbers(changes["phone_numbers"], pair.country)
+    else:
+        changes.pop("phone_numbers", None)
+    if changes.get("programs") is not None:
+        changes["programs"] = _check_programs(programs, changes["programs"])
+    else:
+        changes.pop("programs", None)
+    now = clock.now()
+    if "state" in changes and changes["state"] != pair.state:
+        changes.update(state_actor=actor.username, state_changed_at=now)
+    elif "state" not in changes:
+        changes.pop("state_reason", None)
+    _check_thresholds(
+        changes.get("pause_threshold", pair.pause_threshold),
+        changes.get("resume_threshold", pair.resume_threshold),
+    )
+    updated = pair.model_copy(update={**changes, "updated_at": now})
+    updated = Pair.model_validate(updated.model_dump())
+    pairs.replace(updated)
+    return updated
+
+
+def delete_pair(*, pairs: RecordStore[Pair], actor: User, key: str, force: bool = False) -> None:
+    pair = get_pair(pairs=pairs, key=key)
+    _guard_high_priority(pair, actor, force, "delete")
+    pairs.delete(key)
+
+
+def find_pair(
+    *, pairs: RecordStore[Pair], countries: RecordStore[Country], country: str, operator: str
+) -> Pair:
+    """A pair by country name or code and operator name or slug (the seed routes' way)."""
+    code = resolve_country(countries=countries, text=country).code
+    wanted = operator.strip().casefold()
+    for pair in pairs.list():
+        if pair.country == code and wanted in (pair.slug, pair.operator.casefold()):
+            return pair
+    raise NotFound(f"no operator {operator!r} in {code}")

@@ -1,0 +1,90 @@
+"""The config store: every feature's records on the backend the URL names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from smsfleet.auth.models import User
+from smsfleet.auth.store import USERS_COLLECTION, users_table
+from smsfleet.core.errors import ConfigurationError
+from smsfleet.core.mongo import MongoRecordStore, open_mongo_database
+from smsfleet.core.records import RecordStore
+from smsfleet.core.sql import SqlRecordStore, create_sql_engine, upgrade_config_schema
+from smsfleet.pairs.models import Country, Pair
+from smsfleet.pairs.store import (
+    COUNTRIES_COLLECTION,
+    PAIRS_COLLECTION,
+    PAIRS_INDEXES,
+    countries_table,
+    pairs_table,
+)
+from smsfleet.programs.models import Program
+from smsfleet.programs.store import PROGRAMS_COLLECTION, programs_table
+
+__all__ = ["ConfigStore", "open_config_store"]
+
+
+@dataclass(frozen=True)
+class ConfigStore:
+    backend: str
+    users: RecordStore[User]
+    countries: RecordStore[Country]
+    pairs: RecordStore[Pair]
+    programs: RecordStore[Program]
+    ping: Callable[[], None]
+    close: Callable[[], None]
+
+
+def backend_name(url: str) -> str:
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    names = {"sqlite": "sqlite", "mysql": "mysql", "mariadb": "mysql", "mongodb": "mongodb"}
+    if scheme not in names:
+        raise ConfigurationError(
+            f"unsupported store URL scheme {scheme!r}: use sqlite:///…, "
+            "mysql+pymysql://… or mongodb://…"
+        )
+    return names[scheme]
+
+
+def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
+    """Connect to the config store; with `upgrade`, bring its schema or indexes up to date."""
+    backend = backend_name(url)
+    if backend == "mongodb":
+        return _open_mongo(url, upgrade=upgrade)
+    engine = create_sql_engine(url)
+    if upgrade:
+        upgrade_config_schema(engine)
+
+    def ping() -> None:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
+    return ConfigStore(
+        backend=backend,
+        users=SqlRecordStore(engine, users_table, User, "username"),
+        countries=SqlRecordStore(engine, countries_table, Country, "code"),
+        pairs=SqlRecordStore(engine, pairs_table, Pair, "key"),
+        programs=SqlRecordStore(engine, programs_table, Program, "name"),
+        ping=ping,
+        close=engine.dispose,
+    )
+
+
+def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
+    client, database = open_mongo_database(url)
+    if upgrade:
+        database[PAIRS_COLLECTION].create_index(PAIRS_INDEXES)
+
+    def ping() -> None:
+        client.admin.command("ping")
+
+    return ConfigStore(
+        backend="mongodb",
+        users=MongoRecordStore(database[USERS_COLLECTION], User, "username"),
+        countries=MongoRecordStore(database[COUNTRIES_COLLECTION], Country, "code"),
+        pairs=MongoRecordStore(database[PAIRS_COLLECTION], Pair, "key"),
+        programs=MongoRecordStore(database[PROGRAMS_COLLECTION], Program, "name"),
+        ping=ping,
+        close=client.close,
+    )

@@ -1,0 +1,90 @@
+"""A control plane on a fresh SQLite store, with a user of each role."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from smsfleet.api import create_app
+from smsfleet.auth.models import Role, User
+from smsfleet.core.security import hash_password
+from smsfleet.core.settings import Settings
+from smsfleet.stores import ConfigStore, open_config_store
+
+ADMIN_PASSWORD = "admin-password-for-tests"
+PASSWORDS = {role: f"{role.value}-password-for-tests" for role in Role}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.current = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
+class Api:
+    client: TestClient
+    store: ConfigStore
+    clock: FakeClock
+    settings: Settings
+    tokens: dict[Role, str] = field(default_factory=dict)
+
+    def token(self, role: Role) -> str:
+        """An access token for the user of `role` (cached: argon2 is slow on purpose)."""
+        if role in self.tokens:
+            return self.tokens[role]
+        response = self.client.post(
+            "/api/v1/auth/login",
+            json={"username": role.value, "password": PASSWORDS[role]},
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        self.tokens[role] = token
+        return token
+
+    def headers(self, role: Role = Role.admin) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+
+@functools.cache
+def _password_hashes() -> dict[Role, str]:
+    # Hashed once per run: argon2 is slow on purpose.
+    return {role: hash_password(password) for role, password in PASSWORDS.items()}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    settings = Settings(
+        data_dir=tmp_path,
+        web_dir=tmp_path / "no-web",
+        login_failures_per_user=3,
+        login_failures_per_address=10,
+        login_failure_window_seconds=60,
+    )
+    store = open_config_store(settings.resolved_config_url)
+    clock = FakeClock()
+    for role in Role:
+        store.users.add(
+            User(
+                username=role.value,
+                role=role,
+                password_hash=_password_hashes()[role],
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    app = create_app(settings, store=store, clock=clock)
+    with TestClient(app) as client:
+        yield Api(client=client, store=store, clock=clock, settings=settings)
+    store.close()

@@ -1,0 +1,257 @@
+"""Countries, pairs and programs over HTTP, including the seed documents' routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from smsfleet.auth.models import Role
+from tests.integration.api.conftest import Api
+
+UZ_PHONE = "+998901234567"
+
+
+def add_program(api: Api, name: str = "program1") -> None:
+    response = api.client.post(
+        "/api/v1/programs",
+        json={"name": name, "command": ["python3", "program.py"], "provider": "p1"},
+        headers=api.headers(Role.operator),
+    )
+    assert response.status_code == 201, response.text
+
+
+def add_pair(api: Api, **fields: Any) -> dict[str, Any]:
+    body = {"country": "UZ", "operator": "UzMobile", **fields}
+    response = api.client.post("/api/v1/pairs", json=body, headers=api.headers(Role.operator))
+    assert response.status_code == 201, response.text
+    pair: dict[str, Any] = response.json()
+    return pair
+
+
+def snapshot(api: Api) -> list[dict[str, Any]]:
+    return [pair.model_dump() for pair in api.store.pairs.list()]
+
+
+def test_countries_come_from_the_iso_dataset_with_default_cap(api: Api) -> None:
+    countries = api.client.get("/api/v1/countries", headers=api.headers(Role.viewer)).json()
+    by_code = {country["code"]: country for country in countries}
+    assert len(countries) >= 249
+    assert by_code["UZ"] == {"code": "UZ", "name": "Uzbekistan", "cap": 10}
+    assert by_code["TJ"]["name"] == "Tajikistan"
+    changed = api.client.patch(
+        "/api/v1/countries/uz", json={"cap": 12}, headers=api.headers(Role.admin)
+    )
+    assert changed.json()["cap"] == 12
+    forbidden = api.client.patch(
+        "/api/v1/countries/UZ", json={"cap": 5}, headers=api.headers(Role.operator)
+    )
+    assert forbidden.status_code == 403
+
+
+def test_pair_crud_with_phone_normalisation(api: Api) -> None:
+    add_program(api)
+    pair = add_pair(
+        api,
+        region="Tashkent",
+        phone_numbers=["+998 90 123 45 67", "90 765 43 21"],
+        programs=["program1"],
+    )
+    assert pair["key"] == "UZ_uzmobile"
+    assert pair["slug"] == "uzmobile"
+    assert pair["country_name"] == "Uzbekistan"
+    assert pair["phone_numbers"] == [UZ_PHONE, "+998907654321"]
+    assert pair["state"] == "enabled"
+    headers = api.headers(Role.operator)
+    fetched = api.client.get("/api/v1/pairs/UZ_uzmobile", headers=headers).json()
+    assert fetched == pair
+    updated = api.client.patch(
+        "/api/v1/pairs/UZ_uzmobile",
+        json={"operator": "Uzmobile", "state": "paused", "state_reason": "maintenance"},
+        headers=headers,
+    ).json()
+    assert updated["operator"] == "Uzmobile"
+    assert updated["state"] == "paused"
+    assert updated["state_actor"] == "operator"
+    assert updated["state_reason"] == "maintenance"
+    assert api.client.delete("/api/v1/pairs/UZ_uzmobile", headers=headers).status_code == 204
+    assert api.client.get("/api/v1/pairs/UZ_uzmobile", headers=headers).status_code == 404
+
+
+def test_list_filters_and_search(api: Api) -> None:
+    add_pair(api)
+    add_pair(api, country="IN", operator="Vi India", slug="vi", region="Maharashtra & Goa")
+    add_pair(api, country="IN", operator="AirTel", region="Gujarat", is_high_priority=True)
+    headers = api.headers(Role.viewer)
+
+    def keys(**params: Any) -> list[str]:
+        response = api.client.get("/api/v1/pairs", params=params, headers=headers)
+        return [pair["key"] for pair in response.json()]
+
+    assert keys() == ["IN_airtel", "IN_vi", "UZ_uzmobile"]
+    assert keys(country="IN") == ["IN_airtel", "IN_vi"]
+    assert keys(high_priority=True) == ["IN_airtel"]
+    assert keys(q="maharashtra") == ["IN_vi"]
+    assert keys(state="paused") == []
+
+
+def test_high_priority_pair_needs_admin_and_force(api: Api) -> None:
+    add_pair(api, is_high_priority=True)
+    operator, admin = api.headers(Role.operator), api.headers(Role.admin)
+    url = "/api/v1/pairs/UZ_uzmobile"
+    assert api.client.delete(url, headers=operator).status_code == 403
+    no_force = api.client.delete(url, headers=admin)
+    assert no_force.status_code == 409
+    assert no_force.json()["error"]["code"] == "force_required"
+    disable = api.client.patch(url, json={"state": "disabled"}, headers=operator)
+    assert disable.status_code == 403
+    demote = api.client.patch(url, json={"is_high_priority": False}, headers=operator)
+    assert demote.status_code == 403
+    assert api.client.get(url, headers=operator).json()["state"] == "enabled"
+    forced = api.client.patch(
+        url, params={"force": True}, json={"state": "disabled"}, headers=admin
+    )
+    assert forced.json()["state"] == "disabled"
+    assert forced.json()["state_actor"] == "admin"
+    assert api.client.delete(url, params={"force": True}, headers=admin).status_code == 204
+
+
+BAD_PAIRS = [
+    ({"country": "XX", "operator": "Nope"}, 404, "not_found"),
+    ({"country": "UZ", "operator": "UzMobile", "phone_numbers": ["+99890"]}, 422, None),
+    ({"country": "UZ", "operator": "UzMobile", "phone_numbers": ["+919821012345"]}, 422, None),
+    ({"country": "UZ", "operator": "x" * 10_000}, 422, "validation_error"),
+    ({"country": "UZ", "operator": 42}, 422, "validation_error"),
+    ({"country": "UZ", "operator": "UzMobile", "is_high_priority": "very"}, 422, None),
+    ({"country": "UZ", "operator": "UzMobile", "programs": ["ghost"]}, 422, None),
+    ({"country": "UZ", "operator": "UzMobile", "slug": "Bad Slug;"}, 422, None),
+    ({"country": "UZ", "operator": "!!!"}, 422, None),
+    ({"country": "UZ", "operator": "UzMobile", "unknown_field": 1}, 422, None),
+    (
+        {"country": "UZ", "operator": "UzMobile", "pause_threshold": 0.9, "resume_threshold": 0.5},
+        422,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "code"), BAD_PAIRS)
+def test_bad_pair_input_is_a_clear_error_and_changes_nothing(
+    api: Api, body: dict[str, Any], status: int, code: str | None
+) -> None:
+    add_pair(api, country="AZ", operator="Azercell")
+    before = snapshot(api)
+    response = api.client.post("/api/v1/pairs", json=body, headers=api.headers(Role.operator))
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"]
+    if code:
+        assert error["code"] == code
+    assert snapshot(api) == before
+
+
+def test_duplicate_key_is_409_and_keeps_the_first(api: Api) -> None:
+    first = add_pair(api, region="Tashkent")
+    response = api.client.post(
+        "/api/v1/pairs",
+        json={"country": "UZ", "operator": "Other name", "slug": "uzmobile"},
+        headers=api.headers(Role.operator),
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert api.store.pairs.get("UZ_uzmobile") is not None
+    assert snapshot(api)[0]["region"] == first["region"]
+
+
+def test_invalid_json_and_wrong_types(api: Api) -> None:
+    headers = {**api.headers(Role.operator), "Content-Type": "application/json"}
+    broken = api.client.post("/api/v1/pairs", content=b'{"country": "UZ",', headers=headers)
+    assert broken.status_code == 400
+    assert broken.json()["error"]["code"] == "invalid_json"
+    not_object = api.client.post("/api/v1/pairs", content=b"[1, 2]", headers=headers)
+    assert not_object.status_code == 422
+    bad_patch = api.client.patch(
+        "/api/v1/pairs/UZ_uzmobile", json={"phone_numbers": "+998901234567"}, headers=headers
+    )
+    assert bad_patch.status_code == 422
+    assert snapshot(api) == []
+
+
+def test_failed_update_leaves_the_pair_untouched(api: Api) -> None:
+    add_pair(api, phone_numbers=[UZ_PHONE])
+    before = snapshot(api)
+    response = api.client.patch(
+        "/api/v1/pairs/UZ_uzmobile",
+        json={"operator": "Renamed", "phone_numbers": [UZ_PHONE, "+1 555"]},
+        headers=api.headers(Role.operator),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "phone_numbers.1"
+    assert snapshot(api) == before
+
+
+def test_programs_crud_and_in_use_protection(api: Api) -> None:
+    add_program(api, "program7")
+    headers = api.headers(Role.operator)
+    add_pair(api, programs=["program7"])
+    program = api.client.get("/api/v1/programs/program7", headers=headers).json()
+    assert program["command"] == ["python3", "program.py"]
+    changed = api.client.patch(
+        "/api/v1/programs/program7", json={"description": "fast"}, headers=headers
+    )
+    assert changed.json()["description"] == "fast"
+    in_use = api.client.delete("/api/v1/programs/program7", headers=headers)
+    assert in_use.status_code == 409
+    assert in_use.json()["error"]["details"] == {"pairs": ["UZ_uzmobile"]}
+    bad_name = api.client.post(
+        "/api/v1/programs", json={"name": "x;rm -rf /", "command": ["a"]}, headers=headers
+    )
+    assert bad_name.status_code == 422
+    empty_argv = api.client.post(
+        "/api/v1/programs", json={"name": "program8", "command": []}, headers=headers
+    )
+    assert empty_argv.status_code == 422
+
+
+def test_seed_routes_behave_as_documented(api: Api) -> None:
+    headers = api.headers(Role.operator)
+    created = api.client.post(
+        "/country-operator",
+        json={"country": "Uzbekistan", "operator": "UzMobile", "is_high_priority": False},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    assert created.json()["country"] == "Uzbekistan"
+    by_code = api.client.post(
+        "/country-operator",
+        json={"country": "IN", "operator": "Vi India", "is_high_priority": True},
+        headers=headers,
+    )
+    assert by_code.status_code == 201
+    listed = api.client.get("/country-operator", headers=headers).json()
+    assert isinstance(listed, list)
+    assert {(p["country"], p["operator"], p["is_high_priority"]) for p in listed} == {
+        ("Uzbekistan", "UzMobile", False),
+        ("India", "Vi India", True),
+    }
+    # Operator matched by name or by slug; country by name or code.
+    assert (
+        api.client.delete("/country-operator/Uzbekistan/UzMobile", headers=headers).status_code
+        == 200
+    )
+    assert api.client.delete("/country-operator/IN/vi-india", headers=headers).status_code == 403
+    assert (
+        api.client.delete(
+            "/country-operator/IN/vi-india", params={"force": True}, headers=api.headers(Role.admin)
+        ).status_code
+        == 200
+    )
+    assert api.client.get("/country-operator", headers=headers).json() == []
+    assert api.client.delete("/country-operator/UZ/uzmobile", headers=headers).status_code == 404
+    assert api.client.get("/country-operator").status_code == 401
+    unknown = api.client.post(
+        "/country-operator",
+        json={"country": "Atlantis", "operator": "X", "is_high_priority": False},
+        headers=headers,
+    )
+    assert unknown.status_code == 404

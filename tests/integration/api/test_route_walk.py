@@ -1,0 +1,73 @@
+"""Every route of the OpenAPI schema demands a token, and writes demand a writer's role."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from smsfleet.auth.models import Role
+from tests.integration.api.conftest import Api
+
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/login"),
+}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def operations(api: Api) -> list[tuple[str, str]]:
+    schema: dict[str, Any] = api.client.get("/openapi.json").json()
+    found = [
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    assert len(found) > 20, "the schema lists fewer routes than the API has"
+    return found
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "UZ", path)
+
+
+def test_every_non_public_route_answers_401_without_credentials(api: Api) -> None:
+    checked = 0
+    for method, path in operations(api):
+        if (method, path) in PUBLIC:
+            continue
+        response = api.client.request(method, concrete(path), json={})
+        assert response.status_code == 401, f"{method} {path} answered {response.status_code}"
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Basic YWRtaW46YWRtaW4=", "Bearer a.b.c"])
+def test_malformed_credentials_are_401_too(api: Api, header: str) -> None:
+    response = api.client.get("/api/v1/pairs", headers={"Authorization": header})
+    assert response.status_code == 401
+
+
+def test_a_viewer_is_refused_every_write(api: Api) -> None:
+    headers = api.headers(Role.viewer)
+    checked = 0
+    for method, path in operations(api):
+        if method not in WRITE_METHODS or (method, path) in PUBLIC:
+            continue
+        response = api.client.request(method, concrete(path), json={}, headers=headers)
+        assert response.status_code == 403, f"{method} {path} answered {response.status_code}"
+        assert response.json()["error"]["code"] == "forbidden"
+        checked += 1
+    assert checked >= 10
+
+
+def test_public_routes_answer_without_credentials(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/readyz").json() == {"status": "ok", "config_store": "sqlite"}
