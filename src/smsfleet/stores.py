@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from smsfleet.auth.models import User
 from smsfleet.auth.store import USERS_COLLECTION, users_table
 from smsfleet.core.errors import ConfigurationError
-from smsfleet.core.mongo import MongoRecordStore, open_mongo_database
-from smsfleet.core.records import RecordStore
-from smsfleet.core.sql import SqlRecordStore, create_sql_engine, upgrade_config_schema
+from smsfleet.core.mongo import MongoEventLog, MongoRecordStore, open_mongo_database
+from smsfleet.core.records import EventLog, RecordStore
+from smsfleet.core.sql import (
+    SqlEventLog,
+    SqlRecordStore,
+    create_sql_engine,
+    upgrade_config_schema,
+)
 from smsfleet.pairs.models import Country, Pair
 from smsfleet.pairs.store import (
     COUNTRIES_COLLECTION,
@@ -21,6 +26,16 @@ from smsfleet.pairs.store import (
 )
 from smsfleet.programs.models import Program
 from smsfleet.programs.store import PROGRAMS_COLLECTION, programs_table
+from smsfleet.sessions.models import SessionEvent, SessionSpec, SessionStatus
+from smsfleet.sessions.store import (
+    SESSION_EVENTS_COLLECTION,
+    SESSION_EVENTS_INDEXES,
+    SESSION_SPECS_COLLECTION,
+    SESSION_STATUS_COLLECTION,
+    session_events_table,
+    session_specs_table,
+    session_status_table,
+)
 
 __all__ = ["ConfigStore", "open_config_store"]
 
@@ -32,6 +47,9 @@ class ConfigStore:
     countries: RecordStore[Country]
     pairs: RecordStore[Pair]
     programs: RecordStore[Program]
+    session_specs: RecordStore[SessionSpec]
+    session_status: RecordStore[SessionStatus]
+    session_events: EventLog[SessionEvent]
     ping: Callable[[], None]
     close: Callable[[], None]
 
@@ -66,6 +84,9 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
         countries=SqlRecordStore(engine, countries_table, Country, "code"),
         pairs=SqlRecordStore(engine, pairs_table, Pair, "key"),
         programs=SqlRecordStore(engine, programs_table, Program, "name"),
+        session_specs=SqlRecordStore(engine, session_specs_table, SessionSpec, "name"),
+        session_status=SqlRecordStore(engine, session_status_table, SessionStatus, "name"),
+        session_events=SqlEventLog(engine, session_events_table, SessionEvent),
         ping=ping,
         close=engine.dispose,
     )
@@ -75,6 +96,8 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
     client, database = open_mongo_database(url)
     if upgrade:
         database[PAIRS_COLLECTION].create_index(PAIRS_INDEXES)
+        for keys in SESSION_EVENTS_INDEXES:
+            database[SESSION_EVENTS_COLLECTION].create_index(keys)
 
     def ping() -> None:
         client.admin.command("ping")
@@ -85,6 +108,9 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
         countries=MongoRecordStore(database[COUNTRIES_COLLECTION], Country, "code"),
         pairs=MongoRecordStore(database[PAIRS_COLLECTION], Pair, "key"),
         programs=MongoRecordStore(database[PROGRAMS_COLLECTION], Program, "name"),
+        session_specs=MongoRecordStore(database[SESSION_SPECS_COLLECTION], SessionSpec, "name"),
+        session_status=MongoRecordStore(database[SESSION_STATUS_COLLECTION], SessionStatus, "name"),
+        session_events=MongoEventLog(database[SESSION_EVENTS_COLLECTION], SessionEvent),
         ping=ping,
         close=client.close,
     )

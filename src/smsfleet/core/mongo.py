@@ -10,7 +10,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from smsfleet.core.errors import Conflict, NotFound
-from smsfleet.core.records import R
+from smsfleet.core.records import E, R
 
 Document = dict[str, Any]
 DEFAULT_DATABASE = "smsfleet"
@@ -60,3 +60,19 @@ class MongoRecordStore(Generic[R]):
 
     def delete(self, key: str) -> bool:
         return self._collection.delete_one({"_id": key}).deleted_count > 0
+
+
+class MongoEventLog(Generic[E]):
+    """`EventLog` over one collection; the event's `id` is the document's `_id`."""
+
+    def __init__(self, collection: Collection[Document], model: type[E]) -> None:
+        self._collection = collection
+        self._model = model
+
+    def append(self, event: E) -> None:
+        document = event.model_dump()
+        self._collection.insert_one({"_id": document.pop("id"), **document})
+
+    def recent(self, *, limit: int, **equals: str) -> list[E]:
+        cursor = self._collection.find(dict(equals)).sort([("at", -1), ("_id", -1)]).limit(limit)
+        return [self._model.model_validate({"id": doc.pop("_id"), **doc}) for doc in cursor]

@@ -46,3 +46,16 @@ class RecordStore(Protocol[R]):
     def delete(self, key: str) -> bool:
         """Remove; False when there was nothing to remove."""
         ...
+
+
+E = TypeVar("E", bound=BaseModel)
+
+
+class EventLog(Protocol[E]):
+    """Append-only records with an `id` and an `at` timestamp."""
+
+    def append(self, event: E) -> None: ...
+
+    def recent(self, *, limit: int, **equals: str) -> list[E]:
+        """The newest `limit` events whose fields equal `equals`, newest first."""
+        ...

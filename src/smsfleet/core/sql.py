@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from smsfleet.core.errors import Conflict, NotFound
-from smsfleet.core.records import R
+from smsfleet.core.records import E, R
 
 config_metadata = sa.MetaData()
 
@@ -22,6 +22,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 # Microsecond DATETIME on MySQL; SQLite keeps the full value as text.
 DateTimeColumn = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def table_options(bind: sa.engine.Connection) -> dict[str, Any]:
+    """Options for migrations' tables: keys compare and sort byte for byte everywhere.
+
+    As on SQLite and MongoDB: no case folding and, on MariaDB, no trailing-space
+    padding (MySQL before 8.0 has no NO PAD binary utf8mb4 collation: `utf8mb4_bin`).
+    """
+    dialect = bind.dialect
+    if dialect.name not in ("mysql", "mariadb"):
+        return {}
+    # A `mysql+pymysql://` URL names the dialect "mysql" even on a MariaDB server.
+    collation = "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_bin"
+    return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
 
 
 def create_sql_engine(url: str) -> Engine:
@@ -104,3 +118,26 @@ class SqlRecordStore(Generic[R]):
         with self._engine.begin() as connection:
             result = connection.execute(sa.delete(self._table).where(self._key == key))
         return bool(result.rowcount)
+
+
+class SqlEventLog(Generic[E]):
+    """`EventLog` over one table with `id` and `at` columns."""
+
+    def __init__(self, engine: Engine, table: sa.Table, model: type[E]) -> None:
+        self._engine = engine
+        self._table = table
+        self._model = model
+
+    def append(self, event: E) -> None:
+        values = {name: _naive_utc(value) for name, value in event.model_dump().items()}
+        with self._engine.begin() as connection:
+            connection.execute(sa.insert(self._table).values(**values))
+
+    def recent(self, *, limit: int, **equals: str) -> list[E]:
+        query = sa.select(self._table)
+        for name, value in equals.items():
+            query = query.where(self._table.c[name] == value)
+        query = query.order_by(self._table.c.at.desc(), self._table.c.id.desc()).limit(limit)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).mappings()
+            return [self._model.model_validate(dict(row)) for row in rows]

@@ -10,26 +10,16 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
+from smsfleet.core.sql import table_options
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 
-def _table_options() -> dict[str, str]:
-    # Keys compare and sort byte for byte, as on SQLite and MongoDB: no case folding and,
-    # on MariaDB, no trailing-space padding (MySQL has no NO PAD binary utf8mb4 collation
-    # before 8.0, so it keeps `utf8mb4_bin`).
-    dialect = op.get_bind().dialect
-    if dialect.name not in ("mysql", "mariadb"):
-        return {}
-    # A `mysql+pymysql://` URL names the dialect "mysql" even on a MariaDB server.
-    collation = "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_bin"
-    return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
-
-
 def upgrade() -> None:
-    options = _table_options()
+    options = table_options(op.get_bind())
     op.create_table(
         "countries",
         sa.Column("code", sa.String(length=2), nullable=False),

@@ -1,0 +1,155 @@
+"""Sessions: one program for one pair in a screen named `{program}_{pair key}`.
+
+People and the policy write the *spec* (what should run); the supervisor alone
+writes the *status* (what it saw). Keeping them apart means neither overwrites
+the other, and `generation` tells the supervisor that someone acted again
+(e.g. a start after `fatal`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsfleet.core.records import Timestamp
+
+
+class DesiredState(StrEnum):
+    running = "running"
+    stopped = "stopped"
+
+
+class SessionState(StrEnum):
+    stopped = "stopped"
+    starting = "starting"
+    running = "running"
+    backoff = "backoff"
+    exited = "exited"
+    fatal = "fatal"
+    stopping = "stopping"
+
+
+class EventKind(StrEnum):
+    start_requested = "start_requested"
+    stop_requested = "stop_requested"
+    restart_requested = "restart_requested"
+    starting = "starting"
+    running = "running"
+    adopted = "adopted"
+    exited = "exited"
+    hung = "hung"
+    backoff = "backoff"
+    fatal = "fatal"
+    stopping = "stopping"
+    stopped = "stopped"
+    start_failed = "start_failed"
+
+
+class SessionSpec(BaseModel):
+    """What should run: written by people and by the policy."""
+
+    name: str
+    program: str
+    pair: str
+    host: str = "local"
+    desired: DesiredState = DesiredState.stopped
+    desired_reason: str | None = None
+    desired_actor: str | None = None
+    desired_at: Timestamp | None = None
+    generation: int = 0
+    restart_requested_at: Timestamp | None = None
+    created_at: Timestamp
+
+
+class SessionStatus(BaseModel):
+    """What the supervisor saw last."""
+
+    name: str
+    state: SessionState = SessionState.stopped
+    observed_generation: int = 0
+    pid: int | None = None
+    started_at: Timestamp | None = None
+    restarts: int = 0
+    quick_failures: int = 0
+    backoff_until: Timestamp | None = None
+    last_exit_code: int | None = None
+    last_exit_at: Timestamp | None = None
+    last_log_lines: list[str] = Field(default_factory=list)
+    last_heartbeat: Timestamp | None = None
+    updated_at: Timestamp
+
+
+class SessionEvent(BaseModel):
+    """One transition or request, kept in the event log and pushed to the WebSocket."""
+
+    id: str
+    at: Timestamp
+    session: str
+    kind: EventKind
+    from_state: SessionState | None = None
+    to_state: SessionState | None = None
+    actor: str
+    reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionPublic(BaseModel):
+    name: str
+    program: str
+    pair: str
+    country: str
+    host: str
+    desired: DesiredState
+    desired_reason: str | None
+    desired_actor: str | None
+    state: SessionState
+    pid: int | None
+    started_at: Timestamp | None
+    uptime_seconds: float | None
+    restarts: int
+    last_exit_code: int | None
+    last_exit_at: Timestamp | None
+    last_heartbeat: Timestamp | None
+    is_high_priority: bool
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
+
+
+class SessionAction(StrEnum):
+    start = "start"
+    stop = "stop"
+    restart = "restart"
+
+
+class ActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=256)
+    force: bool = False
+
+
+class BulkActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: SessionAction
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    operator: str | None = Field(default=None, max_length=64, description="Pair key or slug")
+    program: str | None = Field(default=None, max_length=32)
+    all: bool = Field(default=False, description="Required to act on every session")
+    reason: str | None = Field(default=None, max_length=256)
+    force: bool = False
+
+
+class ActionResult(BaseModel):
+    name: str
+    ok: bool
+    state: SessionState | None = None
+    desired: DesiredState | None = None
+    error: str | None = None
+
+
+class LogLines(BaseModel):
+    name: str
+    lines: list[str]

@@ -1,0 +1,560 @@
+"""The config store contract, run unchanged against SQLite, MariaDB and MongoDB.
+
+Every test takes `config_store` (or `config_store_url`), parametrized over the three
+backends, and holds no backend-specific branch: what passes here is what the service
+layer may rely on whatever `SMSFLEET_CONFIG_URL` names.
+
+Pairs and countries: a pair names its country by code. The SQL schema backs this with a
+foreign key (adding a pair whose country row is missing fails, and so does deleting a
+country that pairs still name), MongoDB has no such constraint. The contract therefore
+only requires that a pair whose country exists round-trips; checking that the country
+exists, and refusing to delete a country in use, is the pairs service's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from smsfleet.auth.models import Role, User
+from smsfleet.core.errors import Conflict, NotFound
+from smsfleet.core.records import RecordStore
+from smsfleet.pairs.models import Country, Pair, PairState
+from smsfleet.programs.models import Program
+from smsfleet.sessions.models import (
+    DesiredState,
+    EventKind,
+    SessionEvent,
+    SessionSpec,
+    SessionState,
+    SessionStatus,
+)
+from smsfleet.stores import ConfigStore, open_config_store
+
+# Written with microseconds and a non-UTC offset; read back as UTC, whole milliseconds.
+WRITTEN_AT = datetime(
+    2026, 3, 1, 17, 30, 45, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30))
+)
+READ_AT = datetime(2026, 3, 1, 12, 0, 45, 123000, tzinfo=UTC)
+LATER = datetime(2026, 3, 2, 8, 15, 0, 999999, tzinfo=UTC)
+
+VI_OPERATOR = "Vi India — Maharashtra & Goa"
+MTS_OPERATOR = "МТС — Мобильные ТелеСистемы"  # noqa: RUF001
+
+
+def make_user(username: str = "admin", **changes: Any) -> User:
+    values: dict[str, Any] = {
+        "username": username,
+        "role": Role.admin,
+        "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        "disabled": False,
+        "created_at": WRITTEN_AT,
+        "updated_at": WRITTEN_AT,
+    }
+    return User.model_validate(values | changes)
+
+
+def make_country(code: str = "IN", **changes: Any) -> Country:
+    values: dict[str, Any] = {"code": code, "name": f"Country {code}", "cap": 10}
+    return Country.model_validate(values | changes)
+
+
+def make_pair(key: str = "IN_vi", **changes: Any) -> Pair:
+    country, slug = key.split("_", 1)
+    values: dict[str, Any] = {
+        "key": key,
+        "country": country,
+        "operator": VI_OPERATOR,
+        "slug": slug,
+        "region": "Maharashtra & Goa",
+        "is_high_priority": True,
+        "state": PairState.paused,
+        "state_reason": "success rate 12 % below 50 % over 30 min",
+        "state_actor": "policy",
+        "state_changed_at": WRITTEN_AT,
+        "pause_threshold": 1 / 3,
+        "resume_threshold": 0.875,
+        "phone_numbers": ["+919876543210", "+919812345678"],
+        "programs": ["program1", "program2"],
+        "created_at": WRITTEN_AT,
+        "updated_at": WRITTEN_AT,
+    }
+    return Pair.model_validate(values | changes)
+
+
+def make_program(name: str = "program1", **changes: Any) -> Program:
+    values: dict[str, Any] = {
+        "name": name,
+        "command": ["python3", f"programs/{name}.py", "--label", "Ünïcödé — тест"],
+        "provider": "Twilio",
+        "description": "Sends through the primary gateway",
+        "created_at": WRITTEN_AT,
+        "updated_at": WRITTEN_AT,
+    }
+    return Program.model_validate(values | changes)
+
+
+def make_session_spec(name: str = "program1_IN_vi", **changes: Any) -> SessionSpec:
+    program, pair = name.split("_", 1)
+    values: dict[str, Any] = {
+        "name": name,
+        "program": program,
+        "pair": pair,
+        "desired": DesiredState.running,
+        "desired_reason": "high-priority pair",
+        "desired_actor": "system",
+        "desired_at": WRITTEN_AT,
+        "generation": 3,
+        "created_at": WRITTEN_AT,
+    }
+    return SessionSpec.model_validate(values | changes)
+
+
+def make_session_status(name: str = "program1_IN_vi", **changes: Any) -> SessionStatus:
+    values: dict[str, Any] = {
+        "name": name,
+        "state": SessionState.backoff,
+        "observed_generation": 3,
+        "pid": 4242,
+        "started_at": WRITTEN_AT,
+        "restarts": 2,
+        "quick_failures": 1,
+        "backoff_until": LATER,
+        "last_exit_code": -9,
+        "last_log_lines": ["Traceback (most recent call last):", "ÜnïcödéError: тест"],
+        "updated_at": WRITTEN_AT,
+    }
+    return SessionStatus.model_validate(values | changes)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of record: its store, how to build one, and a change to make to it."""
+
+    name: str
+    store: Callable[[ConfigStore], RecordStore[Any]]
+    make: Callable[..., BaseModel]
+    key_field: str
+    keys: tuple[str, ...]
+    change: dict[str, Any]
+    prepare: Callable[[ConfigStore], None] = lambda _store: None
+
+    def key_of(self, record: BaseModel) -> str:
+        key: str = getattr(record, self.key_field)
+        return key
+
+
+def _add_countries(store: ConfigStore) -> None:
+    for code in ("IN", "RU", "TJ", "UZ"):
+        store.countries.add(make_country(code))
+
+
+KINDS = [
+    Kind(
+        name="users",
+        store=lambda s: s.users,
+        make=make_user,
+        key_field="username",
+        # Ordered by code point: '-' < '.' < digits < '_' < letters.
+        keys=("zoe", "a_b", "aa", "a-b", "a.b", "a0", "b"),
+        change={"role": Role.viewer, "disabled": True, "updated_at": LATER},
+    ),
+    Kind(
+        name="countries",
+        store=lambda s: s.countries,
+        make=make_country,
+        key_field="code",
+        keys=("UZ", "IN", "TJ", "RU", "AE"),
+        change={"name": "Узбекистан", "cap": 10_000},
+    ),
+    Kind(
+        name="pairs",
+        store=lambda s: s.pairs,
+        make=make_pair,
+        key_field="key",
+        keys=("UZ_uzmobile", "IN_vi", "TJ_megafon", "IN_airtel", "IN_vi-2", "RU_mts"),
+        change={
+            "operator": MTS_OPERATOR,
+            "region": None,
+            "is_high_priority": False,
+            "state": PairState.enabled,
+            "state_reason": None,
+            "state_actor": None,
+            "state_changed_at": None,
+            "pause_threshold": None,
+            "resume_threshold": 0.0,
+            "phone_numbers": [],
+            "programs": ["program6"],
+            "updated_at": LATER,
+        },
+        prepare=_add_countries,
+    ),
+    Kind(
+        name="programs",
+        store=lambda s: s.programs,
+        make=make_program,
+        key_field="name",
+        keys=("program6", "program1", "program10", "program-2"),
+        change={"command": ["/usr/bin/env", "python3", "-u"], "provider": "", "updated_at": LATER},
+    ),
+    Kind(
+        name="session_specs",
+        store=lambda s: s.session_specs,
+        make=make_session_spec,
+        key_field="name",
+        keys=("program2_IN_vi", "program1_UZ_uzmobile", "program10_IN_vi", "program1_IN_vi"),
+        change={
+            "desired": DesiredState.stopped,
+            "desired_reason": None,
+            "generation": 4,
+            "restart_requested_at": LATER,
+        },
+    ),
+    Kind(
+        name="session_status",
+        store=lambda s: s.session_status,
+        make=make_session_status,
+        key_field="name",
+        keys=("program2_IN_vi", "program1_UZ_uzmobile", "program1_IN_vi"),
+        change={
+            "state": SessionState.running,
+            "pid": None,
+            "backoff_until": None,
+            "last_log_lines": [],
+            "last_heartbeat": LATER,
+            "updated_at": LATER,
+        },
+    ),
+]
+
+
+@pytest.fixture(params=KINDS, ids=[kind.name for kind in KINDS])
+def kind(request: pytest.FixtureRequest, config_store: ConfigStore) -> Kind:
+    chosen: Kind = request.param
+    chosen.prepare(config_store)
+    return chosen
+
+
+# --- the store answers ---------------------------------------------------------------
+
+
+def test_ping(config_store: ConfigStore) -> None:
+    config_store.ping()
+
+
+def test_backend_is_named(config_store: ConfigStore) -> None:
+    assert config_store.backend in {"sqlite", "mysql", "mongodb"}
+
+
+def test_new_store_is_empty(config_store: ConfigStore) -> None:
+    assert config_store.users.list() == []
+    assert config_store.countries.list() == []
+    assert config_store.pairs.list() == []
+    assert config_store.programs.list() == []
+    assert config_store.pairs.get("IN_vi") is None
+
+
+# --- every kind: add, get, list, replace, delete -------------------------------------
+
+
+def test_add_then_get(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    record = kind.make(kind.keys[0])
+    store.add(record)
+    assert store.get(kind.keys[0]) == record
+    assert store.list() == [record]
+
+
+def test_get_missing_is_none(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    store.add(kind.make(kind.keys[0]))
+    assert store.get(kind.keys[1]) is None
+
+
+def test_keys_are_exact(config_store: ConfigStore, kind: Kind) -> None:
+    """No case folding, no padding: another spelling of a key is another key."""
+    store = kind.store(config_store)
+    key = kind.keys[0]
+    store.add(kind.make(key))
+    assert store.get(key.swapcase()) is None
+    assert store.get(f"{key} ") is None
+    assert store.delete(key.swapcase()) is False
+    assert [kind.key_of(r) for r in store.list()] == [key]
+
+
+def test_list_is_ordered_by_key(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    records = {key: kind.make(key) for key in kind.keys}
+    for record in records.values():
+        store.add(record)
+    listed = store.list()
+    assert [kind.key_of(record) for record in listed] == sorted(kind.keys)
+    assert listed == [records[key] for key in sorted(kind.keys)]
+
+
+def test_add_duplicate_key_conflicts_and_keeps_first(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    first = kind.make(kind.keys[0])
+    second = first.model_copy(update=kind.change)
+    store.add(first)
+    with pytest.raises(Conflict):
+        store.add(second)
+    assert store.get(kind.keys[0]) == first
+    assert store.list() == [first]
+
+
+def test_replace_changes_the_record(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    first = kind.make(kind.keys[0])
+    other = kind.make(kind.keys[1])
+    store.add(first)
+    store.add(other)
+    changed = kind.make(kind.keys[0], **kind.change)
+    assert changed != first
+    store.replace(changed)
+    assert store.get(kind.keys[0]) == changed
+    assert store.get(kind.keys[1]) == other
+
+
+def test_replace_with_same_values_is_not_missing(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    record = kind.make(kind.keys[0])
+    store.add(record)
+    store.replace(record)
+    store.replace(record)
+    assert store.get(kind.keys[0]) == record
+
+
+def test_replace_missing_raises_not_found_and_creates_nothing(
+    config_store: ConfigStore, kind: Kind
+) -> None:
+    store = kind.store(config_store)
+    existing = kind.make(kind.keys[0])
+    store.add(existing)
+    with pytest.raises(NotFound):
+        store.replace(kind.make(kind.keys[1]))
+    assert store.get(kind.keys[1]) is None
+    assert store.list() == [existing]
+
+
+def test_delete_returns_true_then_false(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    kept = kind.make(kind.keys[1])
+    store.add(kind.make(kind.keys[0]))
+    store.add(kept)
+    assert store.delete(kind.keys[0]) is True
+    assert store.get(kind.keys[0]) is None
+    assert store.delete(kind.keys[0]) is False
+    assert store.list() == [kept]
+
+
+def test_add_after_delete(config_store: ConfigStore, kind: Kind) -> None:
+    store = kind.store(config_store)
+    store.add(kind.make(kind.keys[0]))
+    assert store.delete(kind.keys[0]) is True
+    again = kind.make(kind.keys[0], **kind.change)
+    store.add(again)
+    assert store.get(kind.keys[0]) == again
+
+
+# --- values round-trip exactly ---------------------------------------------------------
+
+
+def test_timestamps_read_back_as_utc_milliseconds(config_store: ConfigStore) -> None:
+    config_store.countries.add(make_country("IN"))
+    config_store.pairs.add(make_pair("IN_vi", updated_at=LATER))
+    got = config_store.pairs.get("IN_vi")
+    assert got is not None
+    for value in (got.created_at, got.state_changed_at, got.updated_at):
+        assert value is not None
+        assert value.utcoffset() == timedelta(0)
+    assert got.created_at == READ_AT
+    assert got.state_changed_at == READ_AT
+    assert got.updated_at == LATER.replace(microsecond=999000)
+    assert got.created_at.microsecond == 123000
+
+
+def test_pair_round_trips_every_field(config_store: ConfigStore) -> None:
+    config_store.countries.add(make_country("IN", name="India"))
+    config_store.countries.add(make_country("RU", name="Российская Федерация"))
+    full = make_pair("IN_vi")
+    sparse = Pair(
+        key="RU_mts",
+        country="RU",
+        operator=MTS_OPERATOR,
+        slug="mts",
+        created_at=WRITTEN_AT,
+        updated_at=WRITTEN_AT,
+    )
+    config_store.pairs.add(full)
+    config_store.pairs.add(sparse)
+
+    got_full = config_store.pairs.get("IN_vi")
+    got_sparse = config_store.pairs.get("RU_mts")
+    assert got_full == full
+    assert got_sparse == sparse
+    assert got_full is not None
+    assert got_sparse is not None
+    assert got_full.operator == VI_OPERATOR
+    assert got_full.is_high_priority is True
+    assert got_full.state is PairState.paused
+    assert got_full.pause_threshold == 1 / 3
+    assert got_full.resume_threshold == 0.875
+    assert got_full.phone_numbers == ["+919876543210", "+919812345678"]
+    assert got_sparse.operator == MTS_OPERATOR
+    assert got_sparse.region is None
+    assert got_sparse.is_high_priority is False
+    assert got_sparse.state_changed_at is None
+    assert got_sparse.pause_threshold is None
+    assert got_sparse.phone_numbers == []
+    assert got_sparse.programs == []
+    assert config_store.countries.get("RU") == make_country("RU", name="Российская Федерация")
+
+
+@pytest.mark.parametrize(
+    ("pause", "resume"),
+    [(0.0, 1.0), (1 / 3, 2 / 3), (0.1 + 0.2, 0.95), (1e-9, 0.999999999)],
+)
+def test_thresholds_round_trip_exactly(
+    config_store: ConfigStore, pause: float, resume: float
+) -> None:
+    config_store.countries.add(make_country("IN"))
+    config_store.pairs.add(make_pair(pause_threshold=pause, resume_threshold=resume))
+    got = config_store.pairs.get("IN_vi")
+    assert got is not None
+    assert got.pause_threshold == pause
+    assert got.resume_threshold == resume
+
+
+def test_booleans_round_trip(config_store: ConfigStore) -> None:
+    config_store.users.add(make_user("on", disabled=True))
+    config_store.users.add(make_user("off", disabled=False))
+    on, off = config_store.users.get("on"), config_store.users.get("off")
+    assert on is not None
+    assert off is not None
+    assert on.disabled is True
+    assert off.disabled is False
+    assert on.role is Role.admin
+
+
+def test_program_argv_round_trips_in_order(config_store: ConfigStore) -> None:
+    argv = ["python3", "-u", "programs/program1.py", "--country", "UZ", "", "a b", '"q"', "é"]
+    config_store.programs.add(make_program("program1", command=argv))
+    got = config_store.programs.get("program1")
+    assert got is not None
+    assert got.command == argv
+
+
+# --- the four kinds are independent --------------------------------------------------
+
+
+def test_kinds_do_not_interfere(config_store: ConfigStore) -> None:
+    # The same key string in two kinds names two different records.
+    user = make_user("program1")
+    program = make_program("program1")
+    country = make_country("IN")
+    pair = make_pair("IN_vi")
+    config_store.users.add(user)
+    config_store.programs.add(program)
+    config_store.countries.add(country)
+    config_store.pairs.add(pair)
+
+    assert config_store.users.list() == [user]
+    assert config_store.programs.list() == [program]
+    assert config_store.countries.list() == [country]
+    assert config_store.pairs.list() == [pair]
+
+    assert config_store.users.delete("program1") is True
+    assert config_store.programs.get("program1") == program
+    assert config_store.pairs.delete("IN_vi") is True
+    assert config_store.countries.get("IN") == country
+    assert config_store.users.list() == []
+    assert config_store.pairs.list() == []
+
+
+def test_pair_with_its_country_round_trips(config_store: ConfigStore) -> None:
+    """The part of the pair-country link every backend honours (see module docstring)."""
+    config_store.countries.add(make_country("UZ", name="Uzbekistan"))
+    pair = make_pair("UZ_uzmobile", operator="Uzmobile", region=None)
+    config_store.pairs.add(pair)
+    got = config_store.pairs.get("UZ_uzmobile")
+    assert got == pair
+    assert got is not None
+    assert config_store.countries.get(got.country) == make_country("UZ", name="Uzbekistan")
+    assert [p.key for p in config_store.pairs.list() if p.country == "UZ"] == ["UZ_uzmobile"]
+
+
+# --- opening the store ---------------------------------------------------------------
+
+
+def test_open_twice_keeps_the_data(config_store_url: str) -> None:
+    first = open_config_store(config_store_url)
+    try:
+        first.countries.add(make_country("IN"))
+        first.pairs.add(make_pair("IN_vi"))
+        # A second opening runs the migrations (or index creation) again, harmlessly.
+        second = open_config_store(config_store_url)
+        try:
+            assert second.pairs.get("IN_vi") == make_pair("IN_vi")
+            second.users.add(make_user("admin"))
+            assert first.users.get("admin") == make_user("admin")
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+    third = open_config_store(config_store_url)
+    try:
+        third.ping()
+        assert third.countries.list() == [make_country("IN")]
+        assert third.pairs.list() == [make_pair("IN_vi")]
+        assert third.users.list() == [make_user("admin")]
+    finally:
+        third.close()
+
+
+def test_open_without_upgrade_reads_an_upgraded_store(config_store_url: str) -> None:
+    upgraded = open_config_store(config_store_url)
+    try:
+        upgraded.programs.add(make_program("program1"))
+    finally:
+        upgraded.close()
+    plain = open_config_store(config_store_url, upgrade=False)
+    try:
+        assert plain.programs.list() == [make_program("program1")]
+    finally:
+        plain.close()
+
+
+# --- the event log -------------------------------------------------------------------
+
+
+def make_event(index: int, session: str = "program1_IN_vi") -> SessionEvent:
+    return SessionEvent(
+        id=f"event-{index:04d}",
+        at=WRITTEN_AT + timedelta(seconds=index),
+        session=session,
+        kind=EventKind.exited,
+        from_state=SessionState.running,
+        to_state=SessionState.exited,
+        actor="supervisor",
+        reason="exited unexpectedly",
+        details={"exit_code": 1, "log_tail": ["bye — пока"]},
+    )
+
+
+def test_event_log_returns_newest_first_filtered_and_limited(config_store: ConfigStore) -> None:
+    log = config_store.session_events
+    for index in range(6):
+        log.append(make_event(index, "program1_IN_vi" if index % 2 else "program2_UZ_uzmobile"))
+    newest = log.recent(limit=3)
+    assert [event.id for event in newest] == ["event-0005", "event-0004", "event-0003"]
+    assert newest[0] == make_event(5)
+    mine = log.recent(limit=10, session="program1_IN_vi")
+    assert [event.id for event in mine] == ["event-0005", "event-0003", "event-0001"]
+    assert log.recent(limit=10, session="program9_IN_vi") == []

@@ -1,0 +1,73 @@
+"""What the MongoDB backend keeps on the server: indexes made at start, documents by key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from smsfleet.pairs.models import Country, Pair
+from smsfleet.pairs.store import PAIRS_COLLECTION
+from smsfleet.stores import open_config_store
+from tests.support.backends import mongo_client, reset_config_store
+
+
+@pytest.fixture
+def clean_mongo_url(mongo_url: str) -> str:
+    reset_config_store(mongo_url)
+    return mongo_url
+
+
+def _index_keys(url: str) -> dict[str, list[tuple[str, int]]]:
+    with mongo_client(url) as client:
+        info = client.get_default_database()[PAIRS_COLLECTION].index_information()
+    return {
+        name: [(field, int(order)) for field, order in spec["key"]] for name, spec in info.items()
+    }
+
+
+def test_indexes_are_created_at_start(clean_mongo_url: str) -> None:
+    store = open_config_store(clean_mongo_url)
+    try:
+        keys = _index_keys(clean_mongo_url)
+    finally:
+        store.close()
+    assert [("country", 1)] in keys.values()
+    assert keys["_id_"] == [("_id", 1)]
+
+
+def test_index_creation_is_idempotent(clean_mongo_url: str) -> None:
+    open_config_store(clean_mongo_url).close()
+    before = _index_keys(clean_mongo_url)
+    open_config_store(clean_mongo_url).close()
+    assert _index_keys(clean_mongo_url) == before
+
+
+def test_documents_are_keyed_by_record_key(clean_mongo_url: str) -> None:
+    written = datetime(2026, 3, 1, 12, 0, 45, 123000, tzinfo=UTC)
+    store = open_config_store(clean_mongo_url)
+    try:
+        store.countries.add(Country(code="UZ", name="Uzbekistan", cap=10))
+        store.pairs.add(
+            Pair(
+                key="UZ_uzmobile",
+                country="UZ",
+                operator="Uzmobile",
+                slug="uzmobile",
+                created_at=written,
+                updated_at=written,
+            )
+        )
+    finally:
+        store.close()
+    with mongo_client(clean_mongo_url) as client:
+        database = client.get_default_database()
+        pair = database[PAIRS_COLLECTION].find_one({"_id": "UZ_uzmobile"})
+        country = database["countries"].find_one({"_id": "UZ"})
+    assert pair is not None
+    assert country is not None
+    assert pair["key"] == "UZ_uzmobile"
+    # Stored as BSON dates, not strings: the server can sort and filter on them.
+    assert pair["created_at"] == written
+    assert pair["is_high_priority"] is False
+    assert pair["region"] is None

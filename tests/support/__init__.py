@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (real backends, fixtures' building blocks)."""
