@@ -18,6 +18,8 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import Settings
 from smsfleet.demo import seed_demo
+from smsfleet.simulator import SimulatorConfigError
+from smsfleet.simulator import server as simulator_server
 from smsfleet.stores import ConfigStore, open_config_store
 
 app = typer.Typer(help="Control plane for a fleet of SMS test programs.", no_args_is_help=True)
@@ -75,6 +77,22 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) 
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}\n")
     uvicorn.run(create_app(settings, store=store, clock=clock), host=host, port=port)
+
+
+@app.command()
+def simulator(
+    host: Host = "127.0.0.1",
+    port: Port = 8100,
+    config: Annotated[
+        Path | None, typer.Option(help="Routes and providers (TOML), e.g. deploy/simulator.toml")
+    ] = None,
+) -> None:
+    """Run the SMS gateway simulator (providers and gateway) for demos and tests."""
+    try:
+        simulator_server.serve(host, port, config)
+    except SimulatorConfigError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
