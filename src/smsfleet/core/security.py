@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,3 +79,12 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
         kind=kind,
         expires_at=expires_at,
     )
+
+
+def worker_token(*, secret: str, session: str) -> str:
+    """The token a session's program presents: bound to that session, derived, not stored."""
+    return hmac.new(secret.encode(), f"worker:{session}".encode(), hashlib.sha256).hexdigest()
+
+
+def verify_worker_token(*, secret: str, session: str, token: str) -> bool:
+    return hmac.compare_digest(worker_token(secret=secret, session=session), token)
