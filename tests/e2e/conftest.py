@@ -1,0 +1,233 @@
+"""Browser tests: the real control plane in a subprocess, the built web app, headless Chromium.
+
+- `control_plane`: `smsfleet serve` on a free port with its own data dir and admin
+  password, seeded through the API with programs and the demo pairs (session).
+- `admin_api`: an httpx client on the control plane, logged in as admin (session).
+- `make_user`: adds a user with the given role and returns its password.
+- `browser`: Debian's Chromium driven by Playwright (session).
+- `page`: a fresh browser context and page whose base URL is the control plane.
+- `screenshot`: saves numbered screenshots of the page to `test-artifacts/e2e/`.
+
+Nothing here is skipped: a missing Chromium or an unbuilt web app fails with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from tests.support.backends import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+WEB_INDEX = REPO / "web" / "dist" / "index.html"
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps calling home on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_TIMEOUT = 30.0
+
+PROGRAMS = [f"program{n}" for n in range(1, 7)]
+SEED_PAIRS: list[dict[str, Any]] = [
+    {
+        "country": "UZ",
+        "operator": "UzMobile",
+        "slug": "uzmobile",
+        "phone_numbers": ["+998901234567"],
+    },
+    {"country": "UA", "operator": "3Mob", "slug": "3mob", "phone_numbers": ["+380912345678"]},
+    {"country": "TJ", "operator": "MegaFon", "slug": "megafon", "phone_numbers": ["+992901234567"]},
+    {"country": "IN", "operator": "Reliance", "slug": "reliance", "region": "West Bengal"},
+    {"country": "IN", "operator": "TATA DOCOMO", "slug": "docomo"},
+    {"country": "IN", "operator": "Vi India", "slug": "vi", "is_high_priority": True},
+    {"country": "IN", "operator": "AirTel", "slug": "airtel"},
+    {
+        "country": "AZ",
+        "operator": "Azercell",
+        "slug": "azercell",
+        "phone_numbers": ["+994501234567"],
+    },
+]
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    url: str
+    admin_password: str
+
+
+def _smsfleet_command() -> str:
+    beside_python = Path(sys.executable).parent / "smsfleet"
+    found = str(beside_python) if beside_python.exists() else shutil.which("smsfleet")
+    if found is None:
+        pytest.fail("the `smsfleet` command is not installed: run `make python`")
+    return found
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"the control plane exited with code {process.returncode} before it was healthy;"
+                f" its output:\n{log.read_text(errors='replace')}"
+            )
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(
+        f"the control plane did not answer {url}/healthz within {START_TIMEOUT:.0f} s;"
+        f" its output:\n{log.read_text(errors='replace')}"
+    )
+
+
+@contextmanager
+def _admin_client(url: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        yield client
+
+
+def _seed(client: httpx.Client) -> None:
+    # Programs are only listed by the page; `true` keeps them harmless if ever run.
+    for name in PROGRAMS:
+        response = client.post(
+            "/api/v1/programs",
+            json={"name": name, "command": ["true"], "provider": f"provider-{name[-1]}"},
+        )
+        assert response.status_code == 201, response.text
+    for pair in SEED_PAIRS:
+        response = client.post("/api/v1/pairs", json={**pair, "programs": PROGRAMS[:2]})
+        assert response.status_code == 201, response.text
+
+
+@pytest.fixture(scope="session")
+def web_app_built() -> None:
+    if not WEB_INDEX.is_file():
+        pytest.fail(f"{WEB_INDEX} is missing: build the web app with `make web` first")
+
+
+@pytest.fixture(scope="session")
+def control_plane(
+    web_app_built: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    data_dir = tmp_path_factory.mktemp("control-plane")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "control-plane.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    password = f"E2e-{secrets.token_urlsafe(18)}"
+    env = {
+        **os.environ,
+        "SMSFLEET_DATA_DIR": str(data_dir),
+        "SMSFLEET_ADMIN_PASSWORD": password,
+    }
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [_smsfleet_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_healthy(url, process, log)
+        with _admin_client(url, password) as client:
+            _seed(client)
+        yield ControlPlane(url=url, admin_password=password)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def admin_api(control_plane: ControlPlane) -> Iterator[httpx.Client]:
+    with _admin_client(control_plane.url, control_plane.admin_password) as client:
+        yield client
+
+
+@pytest.fixture
+def make_user(admin_api: httpx.Client) -> Callable[[str, str], str]:
+    """`make_user("ops", "operator")` creates the user and returns its password."""
+
+    def make(username: str, role: str) -> str:
+        password = f"E2e-{secrets.token_urlsafe(18)}"
+        response = admin_api.post(
+            "/api/v1/users", json={"username": username, "password": password, "role": role}
+        )
+        assert response.status_code == 201, response.text
+        return password
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+    browser = playwright_instance.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, control_plane: ControlPlane) -> Iterator[Page]:
+    context = browser.new_context(
+        base_url=control_plane.url, viewport={"width": 1440, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page: Page, request: pytest.FixtureRequest) -> Callable[[str], Path]:
+    """`screenshot("added pair")` saves `test-artifacts/e2e/<test>-01-added-pair.png`."""
+    counter = iter(range(1, 100))
+    test_name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+
+    def take(step: str) -> Path:
+        slug = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
+        path = ARTIFACTS / f"{test_name}-{next(counter):02d}-{slug}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,216 @@
+"""The country-operator page in a real browser against the real control plane."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ControlPlane
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+
+
+def log_in(page: Page, password: str, username: str = "admin") -> None:
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+
+
+def test_pairs_page_add_prioritise_delete(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    # An unauthenticated visit lands on the login page.
+    page.goto("/pairs")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    screenshot("login page")
+
+    log_in(page, "not-the-password")
+    expect(page.get_by_test_id("login-error")).to_contain_text("Wrong username or password")
+    screenshot("wrong password")
+
+    # After login the app returns to the page first asked for.
+    log_in(page, control_plane.admin_password)
+    expect(page).to_have_url(re.compile(r"/pairs$"))
+    expect(page.get_by_test_id("current-user")).to_contain_text("admin")
+    expect(page.get_by_test_id("current-role")).to_have_text("admin")
+
+    priority = page.get_by_test_id("priority-section")
+    others = page.get_by_test_id("other-section")
+    expect(priority.get_by_test_id("pair-row-IN_vi")).to_be_visible()
+    expect(others.get_by_test_id("pair-row-UZ_uzmobile")).to_be_visible()
+    expect(others.get_by_test_id("pair-row-IN_reliance")).to_contain_text("West Bengal")
+    screenshot("pairs list")
+
+    # Add a pair; the server's field-level error shows under the phone numbers first.
+    page.get_by_test_id("add-pair").click()
+    dialog = page.get_by_test_id("pair-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_test_id("pair-country").select_option("UZ")
+    dialog.get_by_test_id("pair-operator").fill("Beeline")
+    dialog.get_by_test_id("pair-phones").fill("+99812")
+    dialog.get_by_test_id("pair-program-program1").check()
+    dialog.get_by_test_id("pair-program-program3").check()
+    dialog.get_by_test_id("pair-save").click()
+    expect(dialog.get_by_test_id("error-pair-phones")).to_contain_text("Line 1")
+    screenshot("add pair validation error")
+
+    dialog.get_by_test_id("pair-phones").fill("+998901234568\n+998901234569")
+    dialog.get_by_test_id("pair-save").click()
+    expect(dialog).to_be_hidden()
+    added = others.get_by_test_id("pair-row-UZ_beeline")
+    expect(added).to_be_visible()
+    expect(added).to_contain_text("Uzbekistan")
+    expect(added.get_by_test_id("phone-count")).to_have_text("2")
+    expect(added).to_contain_text("program3")
+    screenshot("pair added")
+
+    # Marking it high priority moves it to the priority section.
+    page.get_by_test_id("toggle-priority-UZ_beeline").click()
+    expect(priority.get_by_test_id("pair-row-UZ_beeline")).to_be_visible()
+    expect(others.get_by_test_id("pair-row-UZ_beeline")).to_have_count(0)
+    screenshot("pair marked high priority")
+
+    # Delete a normal pair after confirming.
+    page.get_by_test_id("delete-AZ_azercell").click()
+    confirm = page.get_by_test_id("delete-dialog")
+    expect(confirm).to_contain_text("Delete AZ_azercell?")
+    screenshot("delete confirmation")
+    confirm.get_by_test_id("confirm-button").click()
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_test_id("pair-row-AZ_azercell")).to_have_count(0)
+    expect(page.get_by_test_id("notice")).to_contain_text("AZ_azercell deleted")
+    screenshot("pair deleted")
+
+    # Logging out drops the session: the pairs page asks for a login again.
+    page.get_by_test_id("logout").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto("/pairs")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    screenshot("logged out")
+
+
+def test_high_priority_changes_need_an_admin_and_a_confirmation(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    make_user: Callable[[str, str], str],
+    screenshot: Screenshot,
+) -> None:
+    created = admin_api.post(
+        "/api/v1/pairs",
+        json={"country": "TJ", "operator": "Tcell", "slug": "tcell", "is_high_priority": True},
+    )
+    assert created.status_code == 201, created.text
+    operator_password = make_user("ops", "operator")
+
+    # An operator is warned, must acknowledge, and then sees the server's refusal.
+    page.goto("/login")
+    log_in(page, operator_password, username="ops")
+    expect(page.get_by_test_id("current-role")).to_have_text("operator")
+    page.goto("/pairs")
+    page.get_by_test_id("delete-TJ_tcell").click()
+    confirm = page.get_by_test_id("delete-dialog")
+    expect(confirm.get_by_test_id("delete-high-priority-warning")).to_be_visible()
+    expect(confirm.get_by_test_id("confirm-button")).to_be_disabled()
+    confirm.get_by_test_id("confirm-acknowledge").check()
+    confirm.get_by_test_id("confirm-button").click()
+    expect(confirm.get_by_test_id("confirm-error")).to_contain_text("only an admin may delete")
+    screenshot("operator refused")
+    confirm.get_by_role("button", name="Cancel").click()
+    page.get_by_test_id("logout").click()
+
+    # An admin disabling it is asked to confirm, then the change goes through with force.
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("current-role")).to_have_text("admin")
+    page.goto("/pairs")
+    page.get_by_test_id("edit-TJ_tcell").click()
+    dialog = page.get_by_test_id("pair-dialog")
+    dialog.get_by_test_id("pair-state").select_option("disabled")
+    dialog.get_by_test_id("pair-state-reason").fill("operator maintenance")
+    dialog.get_by_test_id("pair-save").click()
+    expect(dialog.get_by_test_id("force-warning")).to_contain_text("force")
+    expect(dialog.get_by_test_id("pair-save")).to_be_disabled()
+    screenshot("disable needs confirmation")
+    dialog.get_by_test_id("force-confirm").check()
+    dialog.get_by_test_id("pair-save").click()
+    expect(dialog).to_be_hidden()
+    row = page.get_by_test_id("priority-section").get_by_test_id("pair-row-TJ_tcell")
+    expect(row.get_by_test_id("state-badge")).to_have_text("disabled")
+
+    page.get_by_test_id("delete-TJ_tcell").click()
+    confirm.get_by_test_id("confirm-acknowledge").check()
+    confirm.get_by_test_id("confirm-button").click()
+    expect(page.get_by_test_id("pair-row-TJ_tcell")).to_have_count(0)
+    screenshot("high priority pair deleted")
+
+
+def test_viewer_gets_a_read_only_page_with_search_and_filters(
+    page: Page, make_user: Callable[[str, str], str], screenshot: Screenshot
+) -> None:
+    password = make_user("watcher", "viewer")
+    page.goto("/pairs")
+    log_in(page, password, username="watcher")
+    expect(page.get_by_test_id("current-role")).to_have_text("viewer")
+    expect(page.get_by_test_id("pair-row-IN_reliance")).to_be_visible()
+    expect(page.get_by_test_id("add-pair")).to_have_count(0)
+    expect(page.get_by_test_id("edit-IN_reliance")).to_have_count(0)
+    expect(page.get_by_test_id("delete-IN_reliance")).to_have_count(0)
+
+    page.get_by_test_id("pairs-search").fill("bengal")
+    expect(page.locator("[data-testid^='pair-row-']")).to_have_count(1)
+    expect(page.get_by_test_id("pair-row-IN_reliance")).to_be_visible()
+    screenshot("viewer search")
+
+    page.get_by_test_id("pairs-search").fill("")
+    page.get_by_test_id("filter-country").select_option("IN")
+    rows = page.locator("[data-testid^='pair-row-']")
+    expect(rows.first).to_be_visible()
+    for key in rows.evaluate_all("rows => rows.map(row => row.dataset.testid)"):
+        assert key.startswith("pair-row-IN_"), key
+    expect(page).to_have_url(re.compile(r"country=IN"))
+    screenshot("viewer country filter")
+
+
+def test_login_throttling_shows_the_wait(page: Page, screenshot: Screenshot) -> None:
+    page.goto("/login")
+    error = page.get_by_test_id("login-error")
+    for _ in range(5):  # the control plane's default budget of failures per user
+        log_in(page, "wrong-password", username="mallory")
+        expect(error).to_contain_text("Wrong username or password")
+        expect(page.get_by_test_id("login-submit")).to_be_enabled()
+    log_in(page, "wrong-password", username="mallory")
+    expect(error).to_have_text(re.compile(r"Too many attempts, retry in \d+ s\."))
+    expect(page.get_by_test_id("login-submit")).to_be_disabled()
+    screenshot("throttled")
+
+
+def test_expired_access_token_is_refreshed_then_session_ends(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    page.goto("/pairs")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("pair-row-IN_vi")).to_be_visible()
+
+    # A rejected access token is exchanged once through the refresh token.
+    page.evaluate("sessionStorage.setItem('smsfleet.access_token', 'not-a-valid-token')")
+    page.reload()
+    expect(page.get_by_test_id("pair-row-IN_vi")).to_be_visible()
+    token = page.evaluate("sessionStorage.getItem('smsfleet.access_token')")
+    assert token not in (None, "not-a-valid-token")
+
+    # When the refresh token is rejected too, the app goes back to the login page.
+    page.evaluate(
+        "['smsfleet.access_token', 'smsfleet.refresh_token']"
+        ".forEach(key => sessionStorage.setItem(key, 'not-a-valid-token'))"
+    )
+    page.reload()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    screenshot("session ended")

@@ -1,0 +1,93 @@
+import createClient, { type Middleware } from "openapi-fetch";
+import { ApiError, networkError, toApiError } from "./errors";
+import type { paths } from "./schema";
+import { expireSession, getAccessToken, getRefreshToken, saveTokens } from "./tokens";
+import type { TokenPair } from "./types";
+
+// Paths that must never trigger a refresh: they are how a session starts.
+const AUTH_PATHS = new Set(["/api/v1/auth/login", "/api/v1/auth/refresh"]);
+
+// A retry needs the request body, which fetch consumes; keep a copy per request id.
+const pendingRetries = new Map<string, Request>();
+
+// Several requests can fail with 401 at once; they share one refresh call.
+let refreshing: Promise<string | null> | null = null;
+
+async function refreshAccessToken(): Promise<string | null> {
+  const refreshToken = getRefreshToken();
+  if (!refreshToken) return null;
+  try {
+    const response = await fetch("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    if (!response.ok) return null;
+    const tokens = (await response.json()) as TokenPair;
+    saveTokens(tokens);
+    return tokens.access_token;
+  } catch {
+    return null;
+  }
+}
+
+function sharedRefresh(): Promise<string | null> {
+  refreshing ??= refreshAccessToken().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+export const authMiddleware: Middleware = {
+  onRequest({ request, schemaPath, id }) {
+    if (AUTH_PATHS.has(schemaPath)) return undefined;
+    const token = getAccessToken();
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    pendingRetries.set(id, request.clone());
+    return request;
+  },
+  async onResponse({ response, schemaPath, id }) {
+    const original = pendingRetries.get(id);
+    pendingRetries.delete(id);
+    if (response.status !== 401 || AUTH_PATHS.has(schemaPath) || !original) return undefined;
+
+    const token = await sharedRefresh();
+    if (!token) {
+      expireSession();
+      return undefined;
+    }
+    original.headers.set("Authorization", `Bearer ${token}`);
+    const retried = await fetch(original);
+    if (retried.status === 401) expireSession();
+    return retried;
+  },
+  onError({ id }) {
+    pendingRetries.delete(id);
+    return undefined;
+  },
+};
+
+export const api = createClient<paths>({ baseUrl: window.location.origin });
+api.use(authMiddleware);
+
+interface ClientResult<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/**
+ * Awaits an openapi-fetch call and returns its data, or throws an ApiError.
+ * Checks `response.ok` rather than `error`, since empty error bodies leave
+ * `error` undefined.
+ */
+export async function call<T>(request: Promise<ClientResult<T>>): Promise<T> {
+  let result: ClientResult<T>;
+  try {
+    result = await request;
+  } catch (cause) {
+    throw cause instanceof ApiError ? cause : networkError(cause);
+  }
+  if (!result.response.ok) throw toApiError(result.response, result.error);
+  return result.data as T;
+}

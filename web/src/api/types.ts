@@ -1,0 +1,32 @@
+// Domain types read off the generated OpenAPI paths rather than component
+// names, so renaming a backend model does not break the app.
+import type { paths } from "./schema";
+
+type JsonBody<R> = R extends { content: { "application/json": infer T } } ? T : never;
+type RequestJson<Op> = Op extends { requestBody?: infer B }
+  ? JsonBody<NonNullable<B>>
+  : never;
+
+export type TokenPair = JsonBody<paths["/api/v1/auth/login"]["post"]["responses"][200]>;
+export type CurrentUser = JsonBody<paths["/api/v1/auth/me"]["get"]["responses"][200]>;
+export type Role = CurrentUser["role"];
+
+export type Country = JsonBody<paths["/api/v1/countries"]["get"]["responses"][200]>[number];
+export type Program = JsonBody<paths["/api/v1/programs"]["get"]["responses"][200]>[number];
+
+type PairResponse = JsonBody<paths["/api/v1/pairs/{key}"]["get"]["responses"][200]>;
+// Lists with a server-side default are optional in the schema but always sent.
+export type Pair = Omit<PairResponse, "phone_numbers" | "programs"> & {
+  phone_numbers: string[];
+  programs: string[];
+};
+export type PairState = Pair["state"];
+export type PairCreate = RequestJson<paths["/api/v1/pairs"]["post"]>;
+export type PairUpdate = RequestJson<paths["/api/v1/pairs/{key}"]["patch"]>;
+export type PairQuery = NonNullable<paths["/api/v1/pairs"]["get"]["parameters"]["query"]>;
+
+export const PAIR_STATES: readonly PairState[] = ["enabled", "paused", "disabled"];
+
+export function normalizePair(pair: PairResponse): Pair {
+  return { ...pair, phone_numbers: pair.phone_numbers ?? [], programs: pair.programs ?? [] };
+}

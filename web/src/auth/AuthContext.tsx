@@ -1,0 +1,77 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import * as endpoints from "../api/endpoints";
+import { clearTokens, getAccessToken, saveTokens, SESSION_EXPIRED_EVENT } from "../api/tokens";
+import type { CurrentUser, Role } from "../api/types";
+
+type AuthStatus = "checking" | "signed-in" | "signed-out";
+
+interface AuthValue {
+  status: AuthStatus;
+  user: CurrentUser | null;
+  login: (username: string, password: string) => Promise<void>;
+  logout: () => void;
+}
+
+const AuthContext = createContext<AuthValue | null>(null);
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<CurrentUser | null>(null);
+  const [status, setStatus] = useState<AuthStatus>(() => (getAccessToken() ? "checking" : "signed-out"));
+
+  // A reload keeps the tokens (sessionStorage) but not the user: ask who we are.
+  useEffect(() => {
+    if (status !== "checking") return;
+    endpoints.fetchCurrentUser().then(
+      (me) => {
+        setUser(me);
+        setStatus("signed-in");
+      },
+      () => {
+        clearTokens();
+        setStatus("signed-out");
+      },
+    );
+  }, [status]);
+
+  useEffect(() => {
+    const onExpired = () => {
+      setUser(null);
+      setStatus("signed-out");
+    };
+    window.addEventListener(SESSION_EXPIRED_EVENT, onExpired);
+    return () => window.removeEventListener(SESSION_EXPIRED_EVENT, onExpired);
+  }, []);
+
+  const login = useCallback(async (username: string, password: string) => {
+    const tokens = await endpoints.login(username, password);
+    saveTokens(tokens);
+    try {
+      setUser(await endpoints.fetchCurrentUser());
+    } catch (error) {
+      clearTokens();
+      throw error;
+    }
+    setStatus("signed-in");
+  }, []);
+
+  const logout = useCallback(() => {
+    clearTokens();
+    setUser(null);
+    setStatus("signed-out");
+  }, []);
+
+  const value = useMemo(() => ({ status, user, login, logout }), [status, user, login, logout]);
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthValue {
+  const value = useContext(AuthContext);
+  if (!value) throw new Error("useAuth must be used inside <AuthProvider>");
+  return value;
+}
+
+const WRITE_ROLES: readonly Role[] = ["admin", "operator"];
+
+export function canWrite(user: CurrentUser | null): boolean {
+  return user !== null && WRITE_ROLES.includes(user.role);
+}

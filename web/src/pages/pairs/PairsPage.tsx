@@ -1,0 +1,219 @@
+import { useCallback, useMemo, useState } from "react";
+import { useSearchParams } from "react-router";
+import { listCountries, listPairs, listPrograms, updatePair } from "../../api/endpoints";
+import { ApiError } from "../../api/errors";
+import type { Country, Pair, PairState, Program } from "../../api/types";
+import { canWrite, useAuth } from "../../auth/AuthContext";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Spinner } from "../../components/Spinner";
+import { useResource } from "../../hooks/useResource";
+import { DeletePairDialog } from "./DeletePairDialog";
+import { byKey, matchesFilters, type PairFilters } from "./filters";
+import { PairFormDialog } from "./PairFormDialog";
+import { PairsTable, PairsTableSkeleton, type PairActions } from "./PairsTable";
+import { PairsToolbar } from "./PairsToolbar";
+
+type OpenDialog =
+  | { kind: "add" }
+  | { kind: "edit"; pair: Pair }
+  | { kind: "delete"; pair: Pair }
+  | { kind: "force-priority"; pair: Pair; message: string };
+
+interface Lookups {
+  countries: Country[];
+  programs: Program[];
+}
+
+const loadLookups = async (): Promise<Lookups> => {
+  const [countries, programs] = await Promise.all([listCountries(), listPrograms()]);
+  return { countries: [...countries].sort((a, b) => a.name.localeCompare(b.name)), programs };
+};
+
+const loadPairs = () => listPairs({});
+
+// Filters live in the URL so a filtered view can be bookmarked and shared.
+function useFilters(): [PairFilters, (filters: PairFilters) => void] {
+  const [params, setParams] = useSearchParams();
+  const filters: PairFilters = {
+    q: params.get("q") ?? "",
+    country: params.get("country") ?? "",
+    state: (params.get("state") ?? "") as PairState | "",
+  };
+  const update = useCallback(
+    (next: PairFilters) => {
+      const entries = Object.entries(next).filter(([, value]) => value !== "");
+      setParams(new URLSearchParams(entries), { replace: true });
+    },
+    [setParams],
+  );
+  return [filters, update];
+}
+
+export function PairsPage() {
+  const { user } = useAuth();
+  const writable = canWrite(user);
+  const pairs = useResource(loadPairs, "pairs");
+  const lookups = useResource(loadLookups, "lookups");
+  const [filters, setFilters] = useFilters();
+  const [dialog, setDialog] = useState<OpenDialog | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [busyKey, setBusyKey] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+
+  const pairCountries = useMemo(() => {
+    const seen = new Map<string, string>();
+    for (const pair of pairs.data ?? []) seen.set(pair.country, pair.country_name);
+    return [...seen].map(([code, name]) => ({ code, name })).sort((a, b) => a.name.localeCompare(b.name));
+  }, [pairs.data]);
+
+  const visible = useMemo(
+    () => (pairs.data ?? []).filter((pair) => matchesFilters(pair, filters)).sort(byKey),
+    [pairs.data, filters],
+  );
+  const priority = visible.filter((pair) => pair.is_high_priority);
+  const others = visible.filter((pair) => !pair.is_high_priority);
+
+  const finish = (message: string) => {
+    setDialog(null);
+    setNotice(message);
+    setActionError(null);
+    pairs.reload();
+  };
+
+  const setPriority = async (pair: Pair, force: boolean) => {
+    const next = !pair.is_high_priority;
+    await updatePair(pair.key, { is_high_priority: next }, force);
+    finish(next ? `${pair.key} is now high priority.` : `${pair.key} is no longer high priority.`);
+  };
+
+  const togglePriority = async (pair: Pair) => {
+    setBusyKey(pair.key);
+    setNotice(null);
+    try {
+      await setPriority(pair, false);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "force_required") {
+        setDialog({ kind: "force-priority", pair, message: error.message });
+      } else {
+        setActionError(error);
+      }
+    } finally {
+      setBusyKey(null);
+    }
+  };
+
+  const actions: PairActions | undefined = writable
+    ? {
+        onEdit: (pair) => setDialog({ kind: "edit", pair }),
+        onDelete: (pair) => setDialog({ kind: "delete", pair }),
+        onTogglePriority: (pair) => void togglePriority(pair),
+      }
+    : undefined;
+
+  const hasFilters = filters.q !== "" || filters.country !== "" || filters.state !== "";
+  return (
+    <section className="page" data-testid="pairs-page">
+      <header className="page__header">
+        <div>
+          <h1>Country-operator pairs</h1>
+          <p className="page__subtitle">
+            {pairs.data ? `${visible.length} of ${pairs.data.length} pairs` : "Routes the fleet tests"}
+            {pairs.loading && pairs.data && <Spinner label="Refreshing" />}
+          </p>
+        </div>
+        {writable && (
+          <button
+            type="button"
+            className="button button--primary"
+            onClick={() => setDialog({ kind: "add" })}
+            disabled={!lookups.data}
+            data-testid="add-pair"
+          >
+            Add pair
+          </button>
+        )}
+      </header>
+
+      <PairsToolbar filters={filters} countries={pairCountries} onChange={setFilters} />
+
+      {notice && (
+        <div className="banner banner--success" role="status" data-testid="notice">
+          {notice}
+        </div>
+      )}
+      {actionError !== null && <ErrorBanner error={actionError} testId="action-error" />}
+      {lookups.error !== null && <ErrorBanner error={lookups.error} onRetry={lookups.reload} testId="lookups-error" />}
+      {pairs.error !== null && <ErrorBanner error={pairs.error} onRetry={pairs.reload} testId="pairs-error" />}
+
+      {!pairs.data && pairs.loading && <PairsTableSkeleton />}
+      {pairs.data && (
+        <>
+          <PairSection title="High priority" testId="priority-section" count={priority.length}>
+            <PairsTable
+              pairs={priority}
+              actions={actions}
+              busyKey={busyKey}
+              emptyText={hasFilters ? "No high-priority pair matches the filters." : "No high-priority pairs."}
+            />
+          </PairSection>
+          <PairSection title="Other pairs" testId="other-section" count={others.length}>
+            <PairsTable
+              pairs={others}
+              actions={actions}
+              busyKey={busyKey}
+              emptyText={hasFilters ? "No pair matches the filters." : "No pairs yet."}
+            />
+          </PairSection>
+        </>
+      )}
+
+      {(dialog?.kind === "add" || dialog?.kind === "edit") && (
+        <PairFormDialog
+          pair={dialog.kind === "edit" ? dialog.pair : undefined}
+          countries={lookups.data?.countries ?? []}
+          programs={lookups.data?.programs ?? []}
+          onClose={() => setDialog(null)}
+          onSaved={(saved, isNew) => finish(isNew ? `${saved.key} added.` : `${saved.key} saved.`)}
+        />
+      )}
+      {dialog?.kind === "delete" && (
+        <DeletePairDialog
+          pair={dialog.pair}
+          onClose={() => setDialog(null)}
+          onDeleted={(deleted) => finish(`${deleted.key} deleted.`)}
+        />
+      )}
+      {dialog?.kind === "force-priority" && (
+        <ConfirmDialog
+          title={`Change priority of ${dialog.pair.key}?`}
+          confirmLabel="Change anyway"
+          acknowledgement="I confirm this change to a high-priority pair."
+          testId="force-dialog"
+          onClose={() => setDialog(null)}
+          onConfirm={() => setPriority(dialog.pair, true)}
+        >
+          <p>{dialog.message}</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+interface PairSectionProps {
+  title: string;
+  testId: string;
+  count: number;
+  children: React.ReactNode;
+}
+
+function PairSection({ title, testId, count, children }: PairSectionProps) {
+  return (
+    <section className="pair-section" data-testid={testId} aria-label={title}>
+      <h2 className="pair-section__title">
+        {title} <span className="count">{count}</span>
+      </h2>
+      {children}
+    </section>
+  );
+}

@@ -1,0 +1,179 @@
+// Form state of the add/edit dialog, its client-side checks, and the mapping
+// of server validation errors (`details: [{field, message}]`) back onto fields.
+import type { FieldError } from "../../api/errors";
+import type { Pair, PairCreate, PairState, PairUpdate } from "../../api/types";
+
+export interface PairFormValues {
+  country: string;
+  operator: string;
+  slug: string;
+  region: string;
+  isHighPriority: boolean;
+  phoneNumbers: string;
+  programs: string[];
+  state: PairState;
+  stateReason: string;
+  pauseThreshold: string;
+  resumeThreshold: string;
+}
+
+export type PairFormField = keyof PairFormValues;
+export type PairFormErrors = Partial<Record<PairFormField | "form", string>>;
+
+// Mirrors the server's limits so most mistakes are caught before a round trip.
+const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const PHONE_SHAPE = /^\+?[0-9][0-9 ()-]{4,24}$/;
+const MAX_TEXT = 64;
+const MAX_PHONE_NUMBERS = 50;
+const MAX_PROGRAMS = 32;
+
+export function emptyForm(): PairFormValues {
+  return {
+    country: "",
+    operator: "",
+    slug: "",
+    region: "",
+    isHighPriority: false,
+    phoneNumbers: "",
+    programs: [],
+    state: "enabled",
+    stateReason: "",
+    pauseThreshold: "",
+    resumeThreshold: "",
+  };
+}
+
+export function formFromPair(pair: Pair): PairFormValues {
+  return {
+    country: pair.country,
+    operator: pair.operator,
+    slug: pair.slug,
+    region: pair.region ?? "",
+    isHighPriority: pair.is_high_priority,
+    phoneNumbers: pair.phone_numbers.join("\n"),
+    programs: [...pair.programs],
+    state: pair.state,
+    stateReason: pair.state_reason ?? "",
+    pauseThreshold: pair.pause_threshold?.toString() ?? "",
+    resumeThreshold: pair.resume_threshold?.toString() ?? "",
+  };
+}
+
+export function phoneLines(text: string): string[] {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+function parseThreshold(text: string): number | null {
+  return text.trim() === "" ? null : Number(text);
+}
+
+function thresholdError(text: string): string | undefined {
+  const value = parseThreshold(text);
+  if (value === null) return undefined;
+  return Number.isFinite(value) && value >= 0 && value <= 1 ? undefined : "Enter a ratio between 0 and 1.";
+}
+
+export function validateForm(values: PairFormValues, isNew: boolean): PairFormErrors {
+  const errors: PairFormErrors = {};
+  if (isNew && !values.country) errors.country = "Choose a country.";
+  const operator = values.operator.trim();
+  if (!operator) errors.operator = "Enter the operator name.";
+  else if (operator.length > MAX_TEXT) errors.operator = `At most ${MAX_TEXT} characters.`;
+  const slug = values.slug.trim();
+  if (isNew && slug && !SLUG_PATTERN.test(slug)) {
+    errors.slug = "Lowercase letters, digits and dashes, starting with a letter or digit (max 32).";
+  }
+  if (values.region.trim().length > MAX_TEXT) errors.region = `At most ${MAX_TEXT} characters.`;
+
+  const phones = phoneLines(values.phoneNumbers);
+  const badLine = phones.findIndex((line) => !PHONE_SHAPE.test(line));
+  if (phones.length > MAX_PHONE_NUMBERS) errors.phoneNumbers = `At most ${MAX_PHONE_NUMBERS} numbers.`;
+  else if (badLine >= 0) errors.phoneNumbers = `Line ${badLine + 1}: "${phones[badLine]}" is not a phone number.`;
+
+  if (values.programs.length > MAX_PROGRAMS) errors.programs = `At most ${MAX_PROGRAMS} programs.`;
+  const pause = thresholdError(values.pauseThreshold);
+  if (pause) errors.pauseThreshold = pause;
+  const resume = thresholdError(values.resumeThreshold);
+  if (resume) errors.resumeThreshold = resume;
+  return errors;
+}
+
+export function hasErrors(errors: PairFormErrors): boolean {
+  return Object.values(errors).some(Boolean);
+}
+
+export function toCreatePayload(values: PairFormValues): PairCreate {
+  const payload: PairCreate = {
+    country: values.country,
+    operator: values.operator.trim(),
+    is_high_priority: values.isHighPriority,
+    phone_numbers: phoneLines(values.phoneNumbers),
+    programs: values.programs,
+  };
+  if (values.slug.trim()) payload.slug = values.slug.trim();
+  if (values.region.trim()) payload.region = values.region.trim();
+  const pause = parseThreshold(values.pauseThreshold);
+  if (pause !== null) payload.pause_threshold = pause;
+  const resume = parseThreshold(values.resumeThreshold);
+  if (resume !== null) payload.resume_threshold = resume;
+  return payload;
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((item, index) => item === b[index]);
+
+/** Only the fields that changed, so an edit never touches what the user left alone. */
+export function toUpdatePayload(values: PairFormValues, pair: Pair): PairUpdate {
+  const payload: PairUpdate = {};
+  const operator = values.operator.trim();
+  if (operator !== pair.operator) payload.operator = operator;
+  const region = values.region.trim() || null;
+  if (region !== (pair.region ?? null)) payload.region = region;
+  if (values.isHighPriority !== pair.is_high_priority) payload.is_high_priority = values.isHighPriority;
+  if (values.state !== pair.state) {
+    payload.state = values.state;
+    if (values.stateReason.trim()) payload.state_reason = values.stateReason.trim();
+  }
+  const phones = phoneLines(values.phoneNumbers);
+  if (!sameList(phones, pair.phone_numbers)) payload.phone_numbers = phones;
+  if (!sameList([...values.programs].sort(), [...pair.programs].sort())) payload.programs = values.programs;
+  const pause = parseThreshold(values.pauseThreshold);
+  if (pause !== (pair.pause_threshold ?? null)) payload.pause_threshold = pause;
+  const resume = parseThreshold(values.resumeThreshold);
+  if (resume !== (pair.resume_threshold ?? null)) payload.resume_threshold = resume;
+  return payload;
+}
+
+const SERVER_FIELDS: Record<string, PairFormField> = {
+  country: "country",
+  operator: "operator",
+  slug: "slug",
+  region: "region",
+  is_high_priority: "isHighPriority",
+  phone_numbers: "phoneNumbers",
+  programs: "programs",
+  state: "state",
+  state_reason: "stateReason",
+  pause_threshold: "pauseThreshold",
+  resume_threshold: "resumeThreshold",
+};
+
+/** Maps `phone_numbers.2` to the phone field as "Line 3: …"; unknown fields go to the form. */
+export function serverErrorsToForm(details: readonly FieldError[], fallback: string): PairFormErrors {
+  const errors: PairFormErrors = {};
+  const append = (key: PairFormField | "form", message: string) => {
+    errors[key] = errors[key] ? `${errors[key]} ${message}` : message;
+  };
+  for (const { field, message } of details) {
+    const [name = "", index] = field.replace(/^(body|query)\./, "").split(".");
+    const target = SERVER_FIELDS[name];
+    if (!target) append("form", field ? `${field}: ${message}` : message);
+    else if (index !== undefined && /^\d+$/.test(index)) append(target, `Line ${Number(index) + 1}: ${message}`);
+    else append(target, message);
+  }
+  if (!hasErrors(errors)) errors.form = fallback;
+  return errors;
+}
