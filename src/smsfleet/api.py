@@ -12,9 +12,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smsfleet import __version__
+from smsfleet import __version__, live
 from smsfleet.auth import service as auth_service
 from smsfleet.auth import views as auth_views
 from smsfleet.auth.models import Role
@@ -30,11 +31,14 @@ from smsfleet.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from smsfleet.core.events import EventBus
 from smsfleet.core.settings import Settings
 from smsfleet.deps import AppContext
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs import views as pairs_views
 from smsfleet.programs import views as programs_views
+from smsfleet.sessions import views as sessions_views
+from smsfleet.sessions.runtime import SessionRuntime
 from smsfleet.stores import ConfigStore, open_config_store
 
 __all__ = ["create_app"]
@@ -60,6 +64,25 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every route."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": code.replace("_", " ")}
+    for status, code in _HTTP_CODES.items()
+    if status in (400, 401, 403, 404, 409, 422, 429)
 }
 
 
@@ -110,6 +133,7 @@ def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def build_context(settings: Settings, store: ConfigStore, clock: Clock) -> AppContext:
+    bus = EventBus()
     return AppContext(
         settings=settings,
         store=store,
@@ -124,6 +148,13 @@ def build_context(settings: Settings, store: ConfigStore, clock: Clock) -> AppCo
             per_address=settings.login_failures_per_address,
             window_seconds=settings.login_failure_window_seconds,
             storage_url=settings.redis_url or "memory://",
+        ),
+        bus=bus,
+        sessions=SessionRuntime.build(
+            settings=settings,
+            store=store,
+            clock=clock,
+            on_event=lambda event: bus.publish("sessions", event),
         ),
     )
 
@@ -174,11 +205,19 @@ def create_app(
     config_store = store or open_config_store(settings.resolved_config_url)
     prepare_store(settings, config_store, clock)
 
+    context = build_context(settings, config_store, clock)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_store:
-            config_store.close()
+        supervisor = context.sessions.supervisor
+        if settings.supervise:
+            supervisor.start_loop(settings.supervisor_interval_seconds)
+        try:
+            yield
+        finally:
+            supervisor.close()  # the sessions keep running; the next start adopts them
+            if owns_store:
+                config_store.close()
 
     app = FastAPI(
         title="smsfleet",
@@ -186,7 +225,7 @@ def create_app(
         summary="Control plane for a fleet of SMS test programs",
         lifespan=lifespan,
     )
-    app.state.context = build_context(settings, config_store, clock)
+    app.state.context = context
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -210,7 +249,9 @@ def create_app(
         pairs_views.router,
         pairs_views.seed_router,
         programs_views.router,
+        sessions_views.router,
+        live.router,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     _mount_web(app, settings.web_dir)
     return app

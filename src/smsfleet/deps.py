@@ -15,7 +15,10 @@ from smsfleet.auth.service import TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Unauthorized
+from smsfleet.core.events import EventBus
 from smsfleet.core.settings import Settings
+from smsfleet.sessions.models import SessionEvent
+from smsfleet.sessions.runtime import ProcessStats, SessionRuntime
 from smsfleet.stores import ConfigStore
 
 
@@ -26,6 +29,21 @@ class AppContext:
     clock: Clock
     tokens: TokenPolicy
     login_throttle: LoginThrottle
+    bus: EventBus
+    sessions: SessionRuntime
+
+    @property
+    def process_stats(self) -> ProcessStats:
+        return self.sessions.stats
+
+    def publish_session_event(self, event: SessionEvent) -> None:
+        self.bus.publish("sessions", event)
+
+    def wake_supervisor(self) -> None:
+        self.sessions.supervisor.wake()
+
+    def session_logs(self, name: str, lines: int) -> list[str]:
+        return self.sessions.backend.tail(name, lines)
 
 
 def get_context(request: Request) -> AppContext:

@@ -38,7 +38,8 @@ KNOWN_WEAK_SECRETS = frozenset(
 MIN_SECRET_LENGTH = 32
 MIN_PASSWORD_LENGTH = 12
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
-WEB_DIST_DEFAULT = Path(__file__).resolve().parents[3] / "web" / "dist"
+CHECKOUT_DIR = Path(__file__).resolve().parents[3]
+WEB_DIST_DEFAULT = CHECKOUT_DIR / "web" / "dist"
 
 
 def weak_password_reason(password: str) -> str | None:
@@ -67,6 +68,27 @@ class Settings(BaseSettings):
     simulator_url: str = "http://127.0.0.1:8100"
     web_dir: Path = WEB_DIST_DEFAULT
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="How programs reach the control plane"
+    )
+    screen_dir: Path | None = Field(
+        default=None, description="SCREENDIR for the sessions' screens (isolates them)"
+    )
+    programs_dir: Path = Field(
+        default=CHECKOUT_DIR, description="Working directory of the programs"
+    )
+    supervise: bool = True
+    supervisor_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    start_seconds: float = Field(default=1.0, ge=0, description="Up this long counts as started")
+    backoff_initial_seconds: float = Field(default=1.0, gt=0)
+    backoff_max_seconds: float = Field(default=60.0, gt=0)
+    stable_seconds: float = Field(
+        default=60.0, gt=0, description="Running this long resets backoff"
+    )
+    max_quick_failures: int = Field(default=5, ge=1)
+    stop_grace_seconds: float = Field(default=5.0, ge=0)
+    heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
+
     demo: bool = False
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=7, ge=1, le=90)
@@ -82,6 +104,11 @@ class Settings(BaseSettings):
     @property
     def resolved_metrics_url(self) -> str:
         return self.metrics_url or f"sqlite:///{(self.data_dir / 'metrics.db').resolve()}"
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Per-session logs and run status files."""
+        return self.data_dir / "sessions"
 
     @cached_property
     def jwt_secret(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Generic
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from pydantic import BaseModel
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -72,6 +73,15 @@ def _naive_utc(value: Any) -> Any:
     return value
 
 
+def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
+    """Column values of a record; JSON columns get JSON-ready values (dates as text)."""
+    python, as_json = record.model_dump(), record.model_dump(mode="json")
+    return {
+        name: as_json[name] if isinstance(table.c[name].type, sa.JSON) else _naive_utc(value)
+        for name, value in python.items()
+    }
+
+
 class SqlRecordStore(Generic[R]):
     """`RecordStore` over one table whose columns are the model's fields."""
 
@@ -81,9 +91,6 @@ class SqlRecordStore(Generic[R]):
         self._model = model
         self._key = table.c[key]
         self._key_name = key
-
-    def _row(self, record: R) -> dict[str, Any]:
-        return {name: _naive_utc(value) for name, value in record.model_dump().items()}
 
     def get(self, key: str) -> R | None:
         with self._engine.connect() as connection:
@@ -100,13 +107,13 @@ class SqlRecordStore(Generic[R]):
         key = getattr(record, self._key_name)
         try:
             with self._engine.begin() as connection:
-                connection.execute(sa.insert(self._table).values(**self._row(record)))
+                connection.execute(sa.insert(self._table).values(**_values(self._table, record)))
         except IntegrityError as exc:
             raise Conflict(f"{key!r} already exists", details={"key": key}) from exc
 
     def replace(self, record: R) -> None:
         key = getattr(record, self._key_name)
-        values = self._row(record)
+        values = _values(self._table, record)
         with self._engine.begin() as connection:
             result = connection.execute(
                 sa.update(self._table).where(self._key == key).values(**values)
@@ -129,9 +136,8 @@ class SqlEventLog(Generic[E]):
         self._model = model
 
     def append(self, event: E) -> None:
-        values = {name: _naive_utc(value) for name, value in event.model_dump().items()}
         with self._engine.begin() as connection:
-            connection.execute(sa.insert(self._table).values(**values))
+            connection.execute(sa.insert(self._table).values(**_values(self._table, event)))
 
     def recent(self, *, limit: int, **equals: str) -> list[E]:
         query = sa.select(self._table)

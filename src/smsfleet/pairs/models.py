@@ -39,6 +39,8 @@ Threshold = float | None
 class Pair(BaseModel):
     """Stored pair. `key` is `{country}_{slug}`, e.g. `UZ_uzmobile`."""
 
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     key: str
     country: str
     operator: str

@@ -32,6 +32,7 @@ class ProgramBase(BaseModel):
 
 
 class Program(ProgramBase):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
     name: str
     created_at: Timestamp
     updated_at: Timestamp

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,20 +15,10 @@ from smsfleet.auth.models import Role, User
 from smsfleet.core.security import hash_password
 from smsfleet.core.settings import Settings
 from smsfleet.stores import ConfigStore, open_config_store
+from tests.support.fakes import FakeClock
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 PASSWORDS = {role: f"{role.value}-password-for-tests" for role in Role}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.current = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -71,6 +60,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
         login_failures_per_user=3,
         login_failures_per_address=10,
         login_failure_window_seconds=60,
+        supervise=False,
     )
     store = open_config_store(settings.resolved_config_url)
     clock = FakeClock()

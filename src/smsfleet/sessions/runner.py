@@ -1,0 +1,215 @@
+"""Process wrapper that runs inside a screen window.
+
+    python -m smsfleet.sessions.runner --status-file F --log-file L [--cwd D] -- argv...
+
+It starts the program (an argv list, never a shell) in a process group of its
+own, copies the program's stdout and stderr line by line to the log file with
+a UTC timestamp prefix (flushed at once, so a live tail never lags), echoes
+them to the screen window, and keeps an atomic JSON status file:
+
+    runner_pid, screen_pid, program_pid, program_start_ticks, argv, cwd, started_at,
+    ended_at, exit_code, signal, error
+
+SIGTERM, SIGINT and SIGHUP sent to the runner are forwarded to the program's
+process group; the runner exits once the program has exited, with its exit
+code (128 + N when the program died of signal N, 127 when it could not start).
+
+Standard library only: it must start fast and depend on nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+__all__ = ["main", "process_start_ticks", "write_status"]
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# Splits pathologically long lines instead of buffering them without bound.
+MAX_LINE_BYTES = 64 * 1024
+# After the program exits, a child it left behind may still hold the pipe open.
+DRAIN_SECONDS = 2.0
+EXIT_CANNOT_START = 127
+RUNNER_TAG = b"[smsfleet-runner] "
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Start time of `pid` in clock ticks after boot (Linux), or None if unknown.
+
+    A pid can be reused; (pid, start ticks) cannot, so the status file records
+    both and a later signal goes to the program only if they still agree.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after it.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])  # Field 22 of proc(5); fields here start at field 3.
+    except (IndexError, ValueError):
+        return None
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    """Replace `path` atomically so that readers never see a half-written file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(status, sort_keys=True), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+class _LogWriter:
+    """Writes timestamped lines to the log file and echoes them to the window."""
+
+    def __init__(self, log_path: Path) -> None:
+        self._log = log_path.open("ab", buffering=0)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def write_line(self, line: bytes) -> None:
+        if not line.endswith(b"\n"):
+            line += b"\n"
+        stamped = _iso(_now()).encode() + b" " + line
+        with self._lock:
+            if self._closed:
+                return  # Output of a leftover child after the program exited.
+            self._log.write(stamped)
+            try:
+                sys.stdout.buffer.write(line)
+                sys.stdout.buffer.flush()
+            except OSError:
+                pass  # The window is gone (screen quit); the log file is what matters.
+
+    def note(self, message: str) -> None:
+        self.write_line(RUNNER_TAG + message.encode("utf-8", "replace"))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._log.close()
+
+
+def _copy_output(stream: BinaryIO, log: _LogWriter) -> None:
+    while line := stream.readline(MAX_LINE_BYTES):
+        log.write_line(line)
+
+
+def _parse_args(args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    args = list(args)
+    if "--" not in args:
+        raise SystemExit("usage: runner --status-file F --log-file L [--cwd D] -- argv...")
+    split = args.index("--")
+    parser = argparse.ArgumentParser(prog="python -m smsfleet.sessions.runner")
+    parser.add_argument("--status-file", type=Path, required=True)
+    parser.add_argument("--log-file", type=Path, required=True)
+    parser.add_argument("--cwd", type=Path, default=None)
+    options = parser.parse_args(args[:split])
+    command = args[split + 1 :]
+    if not command:
+        parser.error("no program to run after --")
+    return options, command
+
+
+def run(status_path: Path, log_path: Path, command: list[str], cwd: Path | None) -> int:
+    """Run `command` to completion under supervision; return the runner's exit code."""
+    log = _LogWriter(log_path)
+    status: dict[str, Any] = {
+        "runner_pid": os.getpid(),
+        "screen_pid": os.getppid(),
+        "program_pid": None,
+        "program_start_ticks": None,
+        "argv": command,
+        "cwd": str(cwd) if cwd is not None else None,
+        "started_at": _iso(_now()),
+        "ended_at": None,
+        "exit_code": None,
+        "signal": None,
+        "error": None,
+    }
+    program: subprocess.Popen[bytes] | None = None
+    pending: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if program is None:
+            pending.append(signum)  # Arrived before the program existed.
+            return
+        if program.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(program.pid, signum)
+
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, forward)
+
+    environment = dict(os.environ, PYTHONUNBUFFERED="1")
+    try:
+        # A process group of its own: signals reach the program's children too,
+        # and the terminal's own signals reach the program only through us.
+        program = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=environment,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as error:
+        status.update(error=str(error), exit_code=EXIT_CANNOT_START, ended_at=_iso(_now()))
+        log.note(f"cannot start {command!r}: {error}")
+        write_status(status_path, status)
+        log.close()
+        return EXIT_CANNOT_START
+
+    status["program_pid"] = program.pid
+    status["program_start_ticks"] = process_start_ticks(program.pid)
+    write_status(status_path, status)
+    log.note(f"started pid {program.pid}: {command!r}")
+    for early_signal in pending:
+        forward(early_signal, None)
+
+    assert program.stdout is not None
+    copier = threading.Thread(target=_copy_output, args=(program.stdout, log), daemon=True)
+    copier.start()
+    returncode = program.wait()
+    copier.join(DRAIN_SECONDS)
+
+    if returncode < 0:
+        status["signal"] = -returncode
+        runner_exit = 128 - returncode
+        log.note(f"pid {program.pid} killed by signal {-returncode}")
+    else:
+        status["exit_code"] = returncode
+        runner_exit = returncode
+        log.note(f"pid {program.pid} exited with code {returncode}")
+    status["ended_at"] = _iso(_now())
+    write_status(status_path, status)
+    log.close()
+    return runner_exit
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    options, command = _parse_args(sys.argv[1:] if args is None else args)
+    return run(options.status_file, options.log_file, command, options.cwd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

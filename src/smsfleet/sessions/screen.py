@@ -1,0 +1,524 @@
+"""GNU screen backend: list, start, stop and read the sessions of one host.
+
+Each session is a detached screen named `{program}_{pair key}` whose only
+window runs `python -m smsfleet.sessions.runner`, which in turn runs the
+program. The runner keeps, in `state_dir`:
+
+- `<name>.log`: the program's output, one timestamped line at a time;
+- `<name>.status.json`: runner and program pids, start time, exit code or
+  signal and end time.
+
+Screen is always called with an argv list, and a session name is validated
+before it reaches screen or the file system. Screen matches `-S` by prefix
+(`program1_IN_vi` would also hit `program1_IN_vip`), so commands to one
+session always target the exact `pid.name` found by `list()`.
+
+The API is blocking; the supervisor calls it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import builtins
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from smsfleet.sessions.names import parse_session_name
+from smsfleet.sessions.runner import process_start_ticks
+
+__all__ = [
+    "LaunchSpec",
+    "RunStatus",
+    "ScreenBackend",
+    "ScreenEntry",
+    "ScreenError",
+    "ScreenNotFound",
+    "SessionStartError",
+    "parse_screen_ls",
+]
+
+# Status given to the entry `start()` returns when the program had already
+# exited (and its screen closed) by the time the start was confirmed.
+EXITED = "Exited"
+
+# Control-plane secrets that programs have no use for; programs reach the
+# control plane through its API with the worker token only.
+WITHHELD_FROM_PROGRAMS = frozenset(
+    {
+        "SMSFLEET_SECRET_KEY",
+        "SMSFLEET_ADMIN_PASSWORD",
+        "SMSFLEET_TELEGRAM_BOT_TOKEN",
+        "SMSFLEET_CONFIG_URL",
+        "SMSFLEET_METRICS_URL",
+        "SMSFLEET_REDIS_URL",
+    }
+)
+
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_ENTRY_RE = re.compile(r"\s+(?P<pid>\d+)\.(?P<name>[^\t]+)(?P<fields>(?:\t+\([^\t]*\))+)\s*")
+_FIELD_RE = re.compile(r"\(([^\t]*)\)")
+# `screen -ls` prints the start time with the locale's %x %X: try the usual ones.
+_SCREEN_TIME_FORMATS = (
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%y %I:%M:%S %p",
+    "%m/%d/%y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+)
+_LS_HEADERS = ("No Sockets found", "There is a screen on", "There are screens on")
+
+_POLL_SECONDS = 0.02
+_KILL_WAIT_SECONDS = 3.0
+_SCREEN_EXIT_WAIT_SECONDS = 2.0
+_TAIL_BLOCK_BYTES = 8192
+MAX_TAIL_LINES = 10_000
+
+_T = TypeVar("_T")
+
+
+class ScreenError(RuntimeError):
+    """Screen failed or answered something this backend does not understand."""
+
+
+class ScreenNotFound(ScreenError):
+    """The screen binary is not installed or not on PATH."""
+
+
+class SessionStartError(ScreenError):
+    """A session was launched but never reported that it started."""
+
+
+@dataclass(frozen=True)
+class ScreenEntry:
+    """One line of `screen -ls`."""
+
+    pid: int
+    name: str
+    started_at: datetime | None
+    status: str  # "Detached", "Attached", "Dead ???", ... as screen prints it
+
+    @property
+    def socket_name(self) -> str:
+        """`pid.name`: the only safe target for `screen -S`."""
+        return f"{self.pid}.{self.name}"
+
+    @property
+    def attached(self) -> bool:
+        lowered = self.status.lower()
+        return "attached" in lowered and "detached" not in lowered
+
+    @property
+    def alive(self) -> bool:
+        return "dead" not in self.status.lower() and self.status != EXITED
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Contents of a session's status file, written by the runner."""
+
+    runner_pid: int
+    screen_pid: int | None
+    program_pid: int | None
+    program_start_ticks: int | None
+    argv: tuple[str, ...]
+    started_at: datetime
+    ended_at: datetime | None
+    exit_code: int | None
+    signal: int | None
+    error: str | None
+
+    @property
+    def running(self) -> bool:
+        """True until the runner records the program's end.
+
+        A runner killed with SIGKILL never records it: combine with `list()`.
+        """
+        return self.ended_at is None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunStatus:
+        ended_at = data.get("ended_at")
+        return cls(
+            runner_pid=int(data["runner_pid"]),
+            screen_pid=_optional_int(data.get("screen_pid")),
+            program_pid=_optional_int(data.get("program_pid")),
+            program_start_ticks=_optional_int(data.get("program_start_ticks")),
+            argv=tuple(str(arg) for arg in data.get("argv", ())),
+            started_at=datetime.fromisoformat(data["started_at"]),
+            ended_at=datetime.fromisoformat(ended_at) if ended_at else None,
+            exit_code=_optional_int(data.get("exit_code")),
+            signal=_optional_int(data.get("signal")),
+            error=data.get("error"),
+        )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """What to run in a session. Checked on construction, before anything runs."""
+
+    name: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+    def __post_init__(self) -> None:
+        parse_session_name(self.name)
+        argv = tuple(self.argv)
+        if not argv or not argv[0]:
+            raise ValueError(f"{self.name}: argv must start with a program to run")
+        for arg in argv:
+            if not isinstance(arg, str) or "\0" in arg:
+                raise ValueError(f"{self.name}: argv items must be strings without NUL")
+        for key, value in self.env.items():
+            if not isinstance(key, str) or _ENV_NAME_RE.fullmatch(key) is None:
+                raise ValueError(f"{self.name}: invalid environment variable name {key!r}")
+            if not isinstance(value, str) or "\0" in value:
+                raise ValueError(f"{self.name}: environment value of {key} must be a string")
+        object.__setattr__(self, "argv", argv)
+        object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+
+
+def _parse_screen_time(text: str) -> datetime | None:
+    for time_format in _SCREEN_TIME_FORMATS:
+        try:
+            naive = datetime.strptime(text.strip(), time_format)
+        except ValueError:
+            continue
+        return naive.astimezone()  # screen prints the host's local time
+    return None
+
+
+def parse_screen_ls(output: str) -> list[ScreenEntry]:
+    """Entries of `screen -ls` output, in the order screen printed them.
+
+    Understands lines with and without a start time
+    (`\\t3245168.program1_UZ_uzmobile\\t(10/20/2024 12:06:21 PM)\\t(Detached)`,
+    `\\t12345.name\\t(Detached)`); an unknown time format gives `started_at=None`.
+    """
+    entries: list[ScreenEntry] = []
+    for line in output.splitlines():
+        match = _ENTRY_RE.fullmatch(line)
+        if match is None:
+            continue
+        fields = _FIELD_RE.findall(match["fields"])
+        started_at = None
+        for text in fields[:-1]:
+            started_at = started_at or _parse_screen_time(text)
+        entries.append(
+            ScreenEntry(
+                pid=int(match["pid"]),
+                name=match["name"],
+                started_at=started_at,
+                status=fields[-1],
+            )
+        )
+    return entries
+
+
+def _tail_lines(path: Path, count: int) -> list[str]:
+    """Last `count` lines of `path`, reading backwards from its end."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return []
+    with handle:
+        position = handle.seek(0, os.SEEK_END)
+        data = b""
+        # One more newline than lines wanted, so the first line kept is whole.
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(_TAIL_BLOCK_BYTES, position)
+            position -= step
+            handle.seek(position)
+            data = handle.read(step) + data
+    lines = data.decode("utf-8", "replace").splitlines()
+    if position > 0:
+        lines = lines[1:]  # Started mid-line.
+    return lines[-count:] if count else []
+
+
+class ScreenBackend:
+    """Sessions in GNU screen on this host.
+
+    `screen_dir` sets SCREENDIR for every screen command, isolating these
+    sessions from the user's other screens (tests, benchmarks, several
+    control planes on one host). Keep it short: screen's sockets live there
+    and a Unix socket path is limited to 107 bytes.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        screen_bin: str = "screen",
+        screen_dir: Path | None = None,
+        python: str = sys.executable,
+        start_timeout: float = 5.0,
+        command_timeout: float = 10.0,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.screen_bin = screen_bin
+        self.screen_dir = Path(screen_dir) if screen_dir is not None else None
+        self.python = python
+        self.start_timeout = start_timeout
+        self.command_timeout = command_timeout
+        self._screen_path: str | None = None
+
+    # -- paths -----------------------------------------------------------
+
+    def log_path(self, name: str) -> Path:
+        parse_session_name(name)
+        return self.state_dir / f"{name}.log"
+
+    def status_path(self, name: str) -> Path:
+        parse_session_name(name)
+        return self.state_dir / f"{name}.status.json"
+
+    # -- queries ---------------------------------------------------------
+
+    def list(self) -> list[ScreenEntry]:
+        """Every screen in the screen directory, ours or not, dead ones included."""
+        result = self._screen("-ls")
+        output = result.stdout + result.stderr
+        # Exit status is 1 with no sessions and varies with sessions: judge the text.
+        if not any(header in output for header in _LS_HEADERS):
+            raise ScreenError(f"unexpected `screen -ls` output: {output.strip()[:500]!r}")
+        return parse_screen_ls(result.stdout)
+
+    def find(self, name: str) -> ScreenEntry | None:
+        """The live screen with exactly this name, if any."""
+        parse_session_name(name)
+        return next((e for e in self.list() if e.name == name and e.alive), None)
+
+    def status(self, name: str) -> RunStatus | None:
+        """The runner's status file, or None if this session never ran here."""
+        path = self.status_path(name)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return RunStatus.from_json(data)
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as error:
+            raise ScreenError(f"unreadable status file {path}: {error}") from error
+
+    # `builtins.list` from here on: inside this class `list` is the method above.
+    def tail(self, name: str, lines: int = 100) -> builtins.list[str]:
+        """The last `lines` lines of the session's log (at most MAX_TAIL_LINES)."""
+        if not 0 <= lines <= MAX_TAIL_LINES:
+            raise ValueError(f"lines must be between 0 and {MAX_TAIL_LINES}")
+        return _tail_lines(self.log_path(name), lines)
+
+    # -- actions ---------------------------------------------------------
+
+    def start(self, spec: LaunchSpec) -> ScreenEntry:
+        """Start `spec` in a detached screen, or return the live screen of that name.
+
+        Returns once the program has been spawned. If it already exited by
+        then (and its screen closed), the entry has status `Exited` and
+        `status()` holds its exit code.
+        """
+        name = spec.name
+        parse_session_name(name)
+        self._prepare_dirs()
+        with self._name_lock(name):
+            existing = self._live_entries(name)
+            if existing:
+                return existing[0]  # Adopt: never a second screen of one name.
+            if any(entry.name == name for entry in self.list()):
+                self._screen("-wipe")  # A dead socket of that name.
+            status_path = self.status_path(name)
+            status_path.unlink(missing_ok=True)  # A previous run's exit is not this run's.
+            command = [
+                "-dmS",
+                name,
+                self.python,
+                "-m",
+                "smsfleet.sessions.runner",
+                "--status-file",
+                str(status_path),
+                "--log-file",
+                str(self.log_path(name)),
+            ]
+            if spec.cwd is not None:
+                command += ["--cwd", str(spec.cwd)]
+            command += ["--", *spec.argv]
+            self._screen(*command, env=self._program_env(spec.env), check=True)
+            return self._await_start(name)
+
+    def stop(self, name: str, grace_seconds: float = 5.0) -> RunStatus | None:
+        """Stop a session: SIGTERM, SIGKILL after `grace_seconds`, then quit its screen.
+
+        Signals go to the program's process group, so its own children stop
+        too. A screen without a status file (started by hand) is quit directly,
+        which hangs up its window. Returns the final status, if any.
+        """
+        parse_session_name(name)
+        if grace_seconds < 0:
+            raise ValueError("grace_seconds must not be negative")
+        self._prepare_dirs()
+        with self._name_lock(name):
+            run = self.status(name)
+            if run is not None and run.program_pid is not None and self._program_alive(run):
+                program_pid = run.program_pid
+                _signal_group(program_pid, signal.SIGTERM)
+                run = self._await_end(name, grace_seconds)
+                if run is not None and self._program_alive(run):
+                    _signal_group(program_pid, signal.SIGKILL)
+                    run = self._await_end(name, _KILL_WAIT_SECONDS)
+                # The runner exits with the program and screen closes with it.
+                self._poll(lambda: not self._live_entries(name), _SCREEN_EXIT_WAIT_SECONDS)
+            for entry in self._live_entries(name):
+                self._screen("-S", entry.socket_name, "-X", "quit")
+            if not self._poll(lambda: not self._live_entries(name), _SCREEN_EXIT_WAIT_SECONDS):
+                raise ScreenError(f"screen session {name} is still running after quit")
+            return self.status(name)
+
+    # -- internals -------------------------------------------------------
+
+    def _live_entries(self, name: str) -> builtins.list[ScreenEntry]:
+        return [entry for entry in self.list() if entry.name == name and entry.alive]
+
+    def _await_start(self, name: str) -> ScreenEntry:
+        def started() -> ScreenEntry | None:
+            run = self.status(name)
+            if run is None:
+                return None
+            live = self._live_entries(name)
+            if not run.running:  # Its screen is gone or about to close.
+                pid = live[0].pid if live else run.screen_pid or 0
+                return ScreenEntry(pid, name, run.started_at, EXITED)
+            return live[0] if live else None
+
+        entry = self._poll(started, self.start_timeout)
+        if entry is None:
+            raise SessionStartError(
+                f"screen session {name} did not report a start within {self.start_timeout:g} s;"
+                f" check that `{self.python} -m smsfleet.sessions.runner` runs on this host"
+            )
+        return entry
+
+    def _await_end(self, name: str, timeout: float) -> RunStatus | None:
+        self._poll(lambda: (run := self.status(name)) is None or not run.running, timeout)
+        return self.status(name)
+
+    @staticmethod
+    def _poll(check: Callable[[], _T | None], timeout: float) -> _T | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result or time.monotonic() >= deadline:
+                return result
+            time.sleep(_POLL_SECONDS)
+
+    @staticmethod
+    def _program_alive(run: RunStatus) -> bool:
+        """Is the program of `run` still this very process (not a reused pid)?"""
+        if not run.running or run.program_pid is None:
+            return False
+        if run.program_start_ticks is not None:
+            return process_start_ticks(run.program_pid) == run.program_start_ticks
+        try:  # No /proc where the runner ran: the pid existing is all we can check.
+            os.kill(run.program_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _prepare_dirs(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_screen_dir()
+
+    def _prepare_screen_dir(self) -> None:
+        if self.screen_dir is not None:
+            # Screen refuses a SCREENDIR that others can read.
+            self.screen_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.screen_dir.chmod(0o700)
+
+    @contextmanager
+    def _name_lock(self, name: str) -> Iterator[None]:
+        """Serialise start/stop of one name across threads and processes."""
+        lock_dir = self.state_dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        # Each call opens its own file description, so flock also excludes
+        # other threads of this process.
+        with (lock_dir / f"{name}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.screen_dir is not None:
+            env["SCREENDIR"] = str(self.screen_dir)
+        return env
+
+    def _program_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in WITHHELD_FROM_PROGRAMS}
+        env.update(extra)
+        if self.screen_dir is not None:
+            env["SCREENDIR"] = str(self.screen_dir)
+        return env
+
+    def _resolve_screen(self) -> str:
+        if self._screen_path is None:
+            found = shutil.which(self.screen_bin)
+            if found is None:
+                raise ScreenNotFound(
+                    f"GNU screen ({self.screen_bin!r}) is not installed or not on PATH;"
+                    " install it, e.g. `apt-get install screen`"
+                )
+            self._screen_path = found
+        return self._screen_path
+
+    def _screen(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        self._prepare_screen_dir()
+        command = [self._resolve_screen(), *args]
+        try:
+            result = subprocess.run(
+                command,
+                env=dict(env) if env is not None else self._base_env(),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=self.command_timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise ScreenError(f"`screen {' '.join(args[:3])}` timed out") from error
+        if check and result.returncode != 0:
+            output = (result.stderr or result.stdout).strip()
+            raise ScreenError(
+                f"`screen {' '.join(args[:3])}` failed ({result.returncode}): {output[:500]}"
+            )
+        return result
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    """Signal the program's process group (the runner starts it as group leader)."""
+    with suppress(ProcessLookupError):
+        os.killpg(pid, signum)

@@ -1,0 +1,274 @@
+"""Sessions: their specs follow the pairs' program assignments; people start and stop them.
+
+Keyword-only functions taking their stores. Actions only write the desired state
+(with who and why) and an event; the supervisor makes it so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from smsfleet.auth.models import Role, User
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    ForceRequired,
+    NotFound,
+    ValidationFailed,
+)
+from smsfleet.pairs.models import Pair
+from smsfleet.sessions.models import (
+    ActionResult,
+    BulkActionRequest,
+    DesiredState,
+    EventKind,
+    SessionAction,
+    SessionEvent,
+    SessionPublic,
+    SessionSpec,
+    SessionState,
+    SessionStatus,
+)
+from smsfleet.sessions.names import session_name
+from smsfleet.stores import ConfigStore
+
+SYSTEM_ACTOR = "system"
+ProcessStats = Callable[[int], tuple[float, int] | None]
+EventSink = Callable[[SessionEvent], None]
+
+
+def sync_specs(*, store: ConfigStore, clock: Clock) -> None:
+    """One spec per program assigned to a pair; specs of dropped assignments go once down.
+
+    A new session of a high-priority pair is wanted running from the start.
+    """
+    now = clock.now()
+    specs = {spec.name: spec for spec in store.session_specs.list()}
+    assigned: set[str] = set()
+    for pair in store.pairs.list():
+        for program in pair.programs:
+            name = session_name(program, pair.key)
+            assigned.add(name)
+            if name in specs:
+                continue
+            desired = DesiredState.running if pair.is_high_priority else DesiredState.stopped
+            with contextlib.suppress(Conflict):  # created meanwhile by another request
+                store.session_specs.add(
+                    SessionSpec(
+                        name=name,
+                        program=program,
+                        pair=pair.key,
+                        desired=desired,
+                        desired_reason="high-priority pair" if pair.is_high_priority else None,
+                        desired_actor=SYSTEM_ACTOR,
+                        desired_at=now,
+                        created_at=now,
+                    )
+                )
+    statuses = {status.name: status for status in store.session_status.list()}
+    for name, spec in specs.items():
+        if name in assigned:
+            continue
+        status = statuses.get(name)
+        if status is None or status.state in (SessionState.stopped, SessionState.fatal):
+            store.session_specs.delete(name)
+            store.session_status.delete(name)
+        elif spec.desired != DesiredState.stopped:
+            store.session_specs.replace(
+                _desire(spec, DesiredState.stopped, SYSTEM_ACTOR, "program unassigned", now)
+            )
+
+
+def _desire(
+    spec: SessionSpec, desired: DesiredState, actor: str, reason: str | None, now: datetime
+) -> SessionSpec:
+    return spec.model_copy(
+        update={
+            "desired": desired,
+            "desired_actor": actor,
+            "desired_reason": reason,
+            "desired_at": now,
+            "generation": spec.generation + 1,
+        }
+    )
+
+
+def _public(
+    spec: SessionSpec,
+    status: SessionStatus | None,
+    pair: Pair | None,
+    now: datetime,
+    stats: ProcessStats | None,
+) -> SessionPublic:
+    state = status.state if status else SessionState.stopped
+    alive = state in (SessionState.running, SessionState.starting, SessionState.stopping)
+    started_at = status.started_at if status and alive else None
+    usage = stats(status.pid) if stats and status and status.pid and alive else None
+    return SessionPublic(
+        name=spec.name,
+        program=spec.program,
+        pair=spec.pair,
+        country=pair.country if pair else spec.pair[:2],
+        host=spec.host,
+        desired=spec.desired,
+        desired_reason=spec.desired_reason,
+        desired_actor=spec.desired_actor,
+        state=state,
+        pid=status.pid if status and alive else None,
+        started_at=started_at,
+        uptime_seconds=(now - started_at).total_seconds() if started_at else None,
+        restarts=status.restarts if status else 0,
+        last_exit_code=status.last_exit_code if status else None,
+        last_exit_at=status.last_exit_at if status else None,
+        last_heartbeat=status.last_heartbeat if status else None,
+        is_high_priority=bool(pair and pair.is_high_priority),
+        cpu_percent=usage[0] if usage else None,
+        memory_bytes=usage[1] if usage else None,
+    )
+
+
+def list_sessions(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    stats: ProcessStats | None = None,
+    country: str | None = None,
+    operator: str | None = None,
+    program: str | None = None,
+    state: SessionState | None = None,
+    host: str | None = None,
+) -> list[SessionPublic]:
+    statuses = {status.name: status for status in store.session_status.list()}
+    pairs = {pair.key: pair for pair in store.pairs.list()}
+    now = clock.now()
+    found = []
+    for spec in store.session_specs.list():
+        pair = pairs.get(spec.pair)
+        if country and spec.pair[:2] != country.upper():
+            continue
+        if operator and operator not in (spec.pair, pair.slug if pair else None):
+            continue
+        if (program and spec.program != program) or (host and spec.host != host):
+            continue
+        view = _public(spec, statuses.get(spec.name), pair, now, stats)
+        if state and view.state != state:
+            continue
+        found.append(view)
+    return found
+
+
+def get_session(
+    *, store: ConfigStore, clock: Clock, name: str, stats: ProcessStats | None = None
+) -> SessionPublic:
+    spec = store.session_specs.get(name)
+    if spec is None:
+        raise NotFound(f"session {name!r} does not exist")
+    pair = store.pairs.get(spec.pair)
+    return _public(spec, store.session_status.get(name), pair, clock.now(), stats)
+
+
+def act(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    actor: User,
+    name: str,
+    action: SessionAction,
+    reason: str | None = None,
+    force: bool = False,
+    on_event: EventSink | None = None,
+) -> ActionResult:
+    """Write what a person asked for; a start of a running session changes nothing."""
+    spec = store.session_specs.get(name)
+    if spec is None:
+        raise NotFound(f"session {name!r} does not exist")
+    pair = store.pairs.get(spec.pair)
+    status = store.session_status.get(name)
+    state = status.state if status else SessionState.stopped
+    now = clock.now()
+    if action == SessionAction.start:
+        if spec.desired == DesiredState.running and state not in (
+            SessionState.fatal,
+            SessionState.backoff,
+        ):
+            return ActionResult(name=name, ok=True, state=state, desired=spec.desired)
+        updated = _desire(spec, DesiredState.running, actor.username, reason, now)
+        kind = EventKind.start_requested
+    elif action == SessionAction.stop:
+        if pair is not None and pair.is_high_priority and spec.desired == DesiredState.running:
+            if not actor.role.allows(Role.admin):
+                raise Forbidden(f"only an admin may stop {name}: its pair is high priority")
+            if not force:
+                raise ForceRequired(f"{name} belongs to a high-priority pair: repeat with force")
+        updated = _desire(spec, DesiredState.stopped, actor.username, reason, now)
+        kind = EventKind.stop_requested
+    else:
+        updated = _desire(spec, DesiredState.running, actor.username, reason, now)
+        updated = updated.model_copy(update={"restart_requested_at": now})
+        kind = EventKind.restart_requested
+    store.session_specs.replace(updated)
+    event = SessionEvent(
+        id=uuid.uuid4().hex,
+        at=now,
+        session=name,
+        kind=kind,
+        from_state=state,
+        actor=actor.username,
+        reason=reason,
+        details={"force": force} if force else {},
+    )
+    store.session_events.append(event)
+    if on_event is not None:
+        on_event(event)
+    return ActionResult(name=name, ok=True, state=state, desired=updated.desired)
+
+
+def bulk_act(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    actor: User,
+    request: BulkActionRequest,
+    on_event: EventSink | None = None,
+) -> list[ActionResult]:
+    """Apply one action to every session matching the filters; one result per session."""
+    if not (request.all or request.country or request.operator or request.program):
+        raise ValidationFailed("name a country, operator or program, or set all=true")
+    targets = list_sessions(
+        store=store,
+        clock=clock,
+        country=request.country,
+        operator=request.operator,
+        program=request.program,
+    )
+    results = []
+    for session in targets:
+        try:
+            results.append(
+                act(
+                    store=store,
+                    clock=clock,
+                    actor=actor,
+                    name=session.name,
+                    action=request.action,
+                    reason=request.reason,
+                    force=request.force,
+                    on_event=on_event,
+                )
+            )
+        except DomainError as exc:
+            results.append(
+                ActionResult(name=session.name, ok=False, state=session.state, error=exc.message)
+            )
+    return results
+
+
+def recent_events(*, store: ConfigStore, name: str | None, limit: int) -> list[SessionEvent]:
+    if name is None:
+        return store.session_events.recent(limit=limit)
+    return store.session_events.recent(limit=limit, session=name)

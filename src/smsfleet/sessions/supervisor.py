@@ -1,0 +1,400 @@
+"""One reconcile loop makes the running sessions match the desired state.
+
+Each tick reads the specs (what people and the policy want), the statuses (what
+was seen last) and what runs now; it moves each session through the state
+machine, starts and stops screens, and records every transition as an event.
+Only the supervisor writes statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from smsfleet.core.clock import Clock
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
+from smsfleet.sessions.machine import check_transition
+from smsfleet.sessions.models import (
+    DesiredState,
+    EventKind,
+    SessionEvent,
+    SessionSpec,
+    SessionState,
+    SessionStatus,
+)
+from smsfleet.sessions.service import sync_specs
+from smsfleet.stores import ConfigStore
+
+__all__ = ["Supervisor", "SupervisorPolicy"]
+
+log = logging.getLogger(__name__)
+
+S = SessionState
+LOG_LINES_KEPT = 20
+
+
+@dataclass(frozen=True)
+class SupervisorPolicy:
+    start_seconds: float = 1.0
+    backoff_initial_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    stable_seconds: float = 60.0
+    max_quick_failures: int = 5
+    stop_grace_seconds: float = 5.0
+    heartbeat_timeout_seconds: float = 60.0
+    workers: int = 8
+
+    def backoff(self, failures: int) -> timedelta:
+        seconds = self.backoff_initial_seconds * 2 ** max(0, failures - 1)
+        return timedelta(seconds=min(self.backoff_max_seconds, seconds))
+
+
+LaunchFactory = Callable[[SessionSpec, Pair], LaunchSpec]
+EventSink = Callable[[SessionEvent], None]
+Heartbeats = Callable[[], dict[str, datetime]]
+
+
+@dataclass
+class _Tick:
+    """What one session's reconcile decided: its new status, events and backend work."""
+
+    status: SessionStatus
+    events: list[SessionEvent] = field(default_factory=list)
+    start: LaunchSpec | None = None
+    # After a stop: `stopped` when asked to stop, `exited` when it should come back.
+    stop_then: SessionState | None = None
+    changed: bool = False
+
+
+def _exit_code(run: RunStatus | None) -> int | None:
+    """The exit status as Python reports it: negative for a signal (-9 for SIGKILL)."""
+    if run is None:
+        return None
+    return -run.signal if run.signal else run.exit_code
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        store: ConfigStore,
+        backend: SessionBackend,
+        clock: Clock,
+        launch: LaunchFactory,
+        policy: SupervisorPolicy | None = None,
+        on_event: EventSink | None = None,
+        heartbeats: Heartbeats | None = None,
+    ) -> None:
+        self._store = store
+        self._backend = backend
+        self._clock = clock
+        self._launch = launch
+        self._policy = policy or SupervisorPolicy()
+        self._on_event = on_event
+        self._heartbeats = heartbeats or dict
+        self._pool = ThreadPoolExecutor(self._policy.workers, thread_name_prefix="supervisor")
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # --- the loop ------------------------------------------------------------
+
+    def start_loop(self, interval: float = 1.0) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="supervisor", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Reconcile now rather than at the next tick (after a person acted)."""
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the loop; the sessions keep running and are adopted at the next start."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._pool.shutdown(wait=True)
+
+    def _run(self, interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.reconcile_once()
+            except Exception:  # one bad tick must not end supervision
+                log.exception("reconcile failed")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    # --- one tick ------------------------------------------------------------
+
+    def reconcile_once(self) -> None:
+        with self._lock:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        store = self._store
+        sync_specs(store=store, clock=self._clock)
+        specs = store.session_specs.list()
+        statuses = {status.name: status for status in store.session_status.list()}
+        pairs = {pair.key: pair for pair in store.pairs.list()}
+        alive = {entry.name: entry for entry in self._backend.list() if entry.alive}
+        beats = self._heartbeats()
+        now = self._clock.now()
+        ticks: list[_Tick] = []
+        for spec in specs:
+            previous = statuses.get(spec.name)
+            status = previous or SessionStatus(name=spec.name, updated_at=now)
+            tick = _Tick(status=status, changed=previous is None)
+            self._decide(tick, spec, pairs.get(spec.pair), alive.get(spec.name), beats, now)
+            ticks.append(tick)
+        self._act(ticks)
+        for tick in ticks:
+            if tick.changed:
+                tick.status = tick.status.model_copy(update={"updated_at": self._clock.now()})
+                self._save(tick.status)
+            for event in tick.events:
+                self._emit(event)
+
+    def _save(self, status: SessionStatus) -> None:
+        if self._store.session_status.get(status.name) is None:
+            self._store.session_status.add(status)
+        else:
+            self._store.session_status.replace(status)
+
+    def _emit(self, event: SessionEvent) -> None:
+        self._store.session_events.append(event)
+        if self._on_event is not None:
+            self._on_event(event)
+
+    # --- decisions -----------------------------------------------------------
+
+    def _move(
+        self,
+        tick: _Tick,
+        target: SessionState,
+        kind: EventKind,
+        now: datetime,
+        reason: str | None = None,
+        **details: Any,
+    ) -> None:
+        current = tick.status.state
+        if current != target:
+            check_transition(current, target)
+        tick.status = tick.status.model_copy(update={"state": target})
+        tick.changed = True
+        tick.events.append(
+            SessionEvent(
+                id=uuid.uuid4().hex,
+                at=now,
+                session=tick.status.name,
+                kind=kind,
+                from_state=current,
+                to_state=target,
+                actor="supervisor",
+                reason=reason,
+                details=details,
+            )
+        )
+
+    def _update(self, tick: _Tick, **changes: Any) -> None:
+        tick.status = tick.status.model_copy(update=changes)
+        tick.changed = True
+
+    def _decide(
+        self,
+        tick: _Tick,
+        spec: SessionSpec,
+        pair: Pair | None,
+        running: ScreenEntry | None,
+        beats: dict[str, datetime],
+        now: datetime,
+    ) -> None:
+        status = tick.status
+        if status.observed_generation != spec.generation:
+            # Someone acted: a start after `fatal` gets a fresh budget of failures.
+            self._update(
+                tick, observed_generation=spec.generation, quick_failures=0, backoff_until=None
+            )
+        enabled = pair is not None and pair.state == PairState.enabled
+        if running is not None and enabled and tick.status.state == S.stopped:
+            # Started outside smsfleet under a known name: adopt it, never start a second.
+            spec = self._want_running(spec, "found running", now)
+        wanted = spec.desired == DesiredState.running and enabled
+        state = tick.status.state
+        if not wanted:
+            self._decide_down(tick, spec, pair, running, now)
+        elif running is not None:
+            self._decide_alive(tick, spec, running, beats.get(spec.name), now)
+        elif state in (S.starting, S.running, S.stopping):
+            self._record_exit(tick, now)
+        elif state == S.fatal and status.observed_generation == spec.generation:
+            return  # down until someone acts
+        elif state == S.backoff and tick.status.backoff_until and now < tick.status.backoff_until:
+            return
+        elif pair is not None:
+            self._begin_start(tick, spec, pair, now)
+
+    def _want_running(self, spec: SessionSpec, reason: str, now: datetime) -> SessionSpec:
+        if spec.desired == DesiredState.running:
+            return spec
+        adopted = spec.model_copy(
+            update={
+                "desired": DesiredState.running,
+                "desired_actor": "supervisor",
+                "desired_reason": reason,
+                "desired_at": now,
+            }
+        )
+        self._store.session_specs.replace(adopted)
+        return adopted
+
+    def _decide_down(
+        self,
+        tick: _Tick,
+        spec: SessionSpec,
+        pair: Pair | None,
+        running: ScreenEntry | None,
+        now: datetime,
+    ) -> None:
+        reason = spec.desired_reason if spec.desired == DesiredState.stopped else None
+        if pair is not None and pair.state != PairState.enabled:
+            reason = f"pair {pair.key} is {pair.state}"
+        if running is not None:
+            if tick.status.state != S.stopping:
+                self._move(tick, S.stopping, EventKind.stopping, now, reason)
+            tick.stop_then = S.stopped
+        elif tick.status.state != S.stopped:
+            self._move(tick, S.stopped, EventKind.stopped, now, reason)
+            self._update(tick, pid=None, backoff_until=None)
+
+    def _decide_alive(
+        self,
+        tick: _Tick,
+        spec: SessionSpec,
+        running: ScreenEntry,
+        heartbeat: datetime | None,
+        now: datetime,
+    ) -> None:
+        status = tick.status
+        policy = self._policy
+        if status.state in (S.stopped, S.backoff, S.fatal, S.exited):
+            # Started outside smsfleet, or still up from before a control-plane restart.
+            pid = self._program_pid(running)
+            self._move(tick, S.running, EventKind.adopted, now, "found running", pid=pid)
+            self._update(tick, pid=pid, started_at=status.started_at or now)
+            return
+        started_at = status.started_at or now
+        if status.state == S.starting:
+            if now - started_at >= timedelta(seconds=policy.start_seconds):
+                pid = self._program_pid(running)
+                self._move(tick, S.running, EventKind.running, now, pid=pid)
+                self._update(tick, pid=pid)
+            return
+        if status.state == S.stopping:
+            tick.stop_then = S.exited  # a stop cut short by a control-plane restart
+            return
+        if spec.restart_requested_at is not None and spec.restart_requested_at > started_at:
+            self._move(tick, S.stopping, EventKind.stopping, now, "restart requested")
+            tick.stop_then = S.exited
+            return
+        stale = timedelta(seconds=policy.heartbeat_timeout_seconds)
+        if heartbeat is not None and heartbeat >= started_at and now - heartbeat > stale:
+            self._move(
+                tick,
+                S.stopping,
+                EventKind.hung,
+                now,
+                "no heartbeat",
+                last_heartbeat=heartbeat.isoformat(),
+            )
+            tick.stop_then = S.exited
+            return
+        if status.quick_failures and now - started_at >= timedelta(seconds=policy.stable_seconds):
+            self._update(tick, quick_failures=0)  # stable again: backoff starts over
+
+    def _program_pid(self, entry: ScreenEntry) -> int:
+        run = self._backend.status(entry.name)
+        return run.program_pid if run is not None and run.program_pid else entry.pid
+
+    def _record_exit(self, tick: _Tick, now: datetime) -> None:
+        """The session is gone without being asked to: record why, then back off."""
+        status = tick.status
+        last = self._backend.status(status.name)
+        exit_code = _exit_code(last)
+        lines = self._backend.tail(status.name, LOG_LINES_KEPT)
+        was_stopping = status.state == S.stopping
+        self._move(
+            tick,
+            S.exited,
+            EventKind.exited,
+            now,
+            "stopped" if was_stopping else "exited unexpectedly",
+            exit_code=exit_code,
+            log_tail=lines,
+        )
+        self._update(
+            tick,
+            pid=None,
+            last_exit_code=exit_code,
+            last_exit_at=last.ended_at if last and last.ended_at else now,
+            last_log_lines=lines,
+        )
+        if not was_stopping:
+            self._back_off(tick, now)
+
+    def _back_off(self, tick: _Tick, now: datetime) -> None:
+        """After an unexpected exit: retry later, or give up after too many quick failures."""
+        failures = tick.status.quick_failures + 1
+        if failures > self._policy.max_quick_failures:
+            self._move(
+                tick, S.fatal, EventKind.fatal, now, f"{failures - 1} quick failures in a row"
+            )
+            self._update(tick, quick_failures=failures, backoff_until=None)
+            return
+        until = now + self._policy.backoff(failures)
+        self._move(tick, S.backoff, EventKind.backoff, now, f"retry at {until.isoformat()}")
+        self._update(tick, quick_failures=failures, backoff_until=until)
+
+    def _begin_start(self, tick: _Tick, spec: SessionSpec, pair: Pair, now: datetime) -> None:
+        restarts = tick.status.restarts + (0 if tick.status.state == S.stopped else 1)
+        self._move(tick, S.starting, EventKind.starting, now)
+        self._update(tick, started_at=now, restarts=restarts, backoff_until=None)
+        tick.start = self._launch(spec, pair)
+
+    # --- backend work, in parallel -------------------------------------------
+
+    def _act(self, ticks: Iterable[_Tick]) -> None:
+        work = [tick for tick in ticks if tick.start is not None or tick.stop_then is not None]
+        for tick, outcome in zip(work, self._pool.map(self._do, work), strict=True):
+            now = self._clock.now()
+            if isinstance(outcome, Exception):
+                if tick.start is None:
+                    log.warning("stopping %s failed: %s", tick.status.name, outcome)
+                    continue  # still `stopping`: the next tick tries again
+                self._move(tick, S.exited, EventKind.start_failed, now, str(outcome))
+                self._back_off(tick, now)
+            elif isinstance(outcome, ScreenEntry):
+                self._update(tick, pid=outcome.pid)
+            elif tick.stop_then is not None:
+                exit_code = _exit_code(outcome) if isinstance(outcome, RunStatus) else None
+                kind = EventKind.stopped if tick.stop_then == S.stopped else EventKind.exited
+                reason = tick.events[-1].reason if tick.events else None
+                self._move(tick, tick.stop_then, kind, now, reason, exit_code=exit_code)
+                self._update(tick, pid=None, last_exit_code=exit_code, last_exit_at=now)
+
+    def _do(self, tick: _Tick) -> ScreenEntry | RunStatus | Exception | None:
+        try:
+            if tick.start is not None:
+                return self._backend.start(tick.start)
+            return self._backend.stop(tick.status.name, self._policy.stop_grace_seconds)
+        except Exception as exc:  # reported as an event, never raised out of the loop
+            return exc

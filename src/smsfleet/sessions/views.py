@@ -1,0 +1,126 @@
+"""HTTP for sessions: list, act, bulk act, logs and events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from smsfleet.core.errors import NotFound
+from smsfleet.deps import Context, CurrentUser, OperatorUser
+from smsfleet.sessions import service
+from smsfleet.sessions.models import (
+    ActionRequest,
+    ActionResult,
+    BulkActionRequest,
+    LogLines,
+    SessionAction,
+    SessionEvent,
+    SessionPublic,
+    SessionState,
+)
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+
+def _act(
+    context: Context, actor: OperatorUser, name: str, action: SessionAction, body: ActionRequest
+) -> ActionResult:
+    result = service.act(
+        store=context.store,
+        clock=context.clock,
+        actor=actor,
+        name=name,
+        action=action,
+        reason=body.reason,
+        force=body.force,
+        on_event=context.publish_session_event,
+    )
+    context.wake_supervisor()
+    return result
+
+
+@router.get("", summary="List sessions with their state, CPU and memory")
+def list_sessions(
+    _: CurrentUser,
+    context: Context,
+    country: Annotated[str | None, Query(max_length=2)] = None,
+    operator: Annotated[str | None, Query(max_length=64, description="Pair key or slug")] = None,
+    program: Annotated[str | None, Query(max_length=32)] = None,
+    state: SessionState | None = None,
+    host: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[SessionPublic]:
+    return service.list_sessions(
+        store=context.store,
+        clock=context.clock,
+        stats=context.process_stats,
+        country=country,
+        operator=operator,
+        program=program,
+        state=state,
+        host=host,
+    )
+
+
+@router.post("/actions", summary="Start, stop or restart every session matching filters")
+def bulk_action(
+    body: BulkActionRequest, actor: OperatorUser, context: Context
+) -> list[ActionResult]:
+    results = service.bulk_act(
+        store=context.store,
+        clock=context.clock,
+        actor=actor,
+        request=body,
+        on_event=context.publish_session_event,
+    )
+    context.wake_supervisor()
+    return results
+
+
+@router.get("/{name}")
+def get_session(name: str, _: CurrentUser, context: Context) -> SessionPublic:
+    return service.get_session(
+        store=context.store, clock=context.clock, name=name, stats=context.process_stats
+    )
+
+
+Action = Annotated[ActionRequest, Body(default_factory=ActionRequest)]
+
+
+@router.post("/{name}/start")
+def start_session(name: str, actor: OperatorUser, context: Context, body: Action) -> ActionResult:
+    return _act(context, actor, name, SessionAction.start, body)
+
+
+@router.post("/{name}/stop", summary="Stop (high-priority pairs: admin and force)")
+def stop_session(name: str, actor: OperatorUser, context: Context, body: Action) -> ActionResult:
+    return _act(context, actor, name, SessionAction.stop, body)
+
+
+@router.post("/{name}/restart")
+def restart_session(name: str, actor: OperatorUser, context: Context, body: Action) -> ActionResult:
+    return _act(context, actor, name, SessionAction.restart, body)
+
+
+@router.get("/{name}/logs", summary="The last lines of the session's log")
+def session_logs(
+    name: str,
+    _: CurrentUser,
+    context: Context,
+    lines: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> LogLines:
+    if context.store.session_specs.get(name) is None:
+        raise NotFound(f"session {name!r} does not exist")
+    return LogLines(name=name, lines=context.session_logs(name, lines))
+
+
+@router.get("/{name}/events", summary="The session's recent events, newest first")
+def session_events(
+    name: str,
+    _: CurrentUser,
+    context: Context,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[SessionEvent]:
+    if context.store.session_specs.get(name) is None:
+        raise NotFound(f"session {name!r} does not exist")
+    return service.recent_events(store=context.store, name=name, limit=limit)

@@ -1,0 +1,156 @@
+"""A supervisor over real GNU screen in a private screen directory, on a fake clock."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from smsfleet.auth.models import Role, User
+from smsfleet.pairs.models import Pair, PairCreate
+from smsfleet.pairs.service import create_pair, ensure_countries
+from smsfleet.programs.models import ProgramCreate
+from smsfleet.programs.service import create_program
+from smsfleet.sessions.models import DesiredState, SessionEvent, SessionSpec, SessionState
+from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+from smsfleet.sessions.service import sync_specs
+from smsfleet.sessions.supervisor import Supervisor, SupervisorPolicy
+from smsfleet.stores import ConfigStore, open_config_store
+from tests.support.fakes import FakeClock
+
+ADMIN = User(
+    username="admin",
+    role=Role.admin,
+    password_hash="-",
+    created_at=datetime(2026, 1, 1),
+    updated_at=datetime(2026, 1, 1),
+)
+
+TICKING = "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.2)\n"
+CRASHING = "import sys\nprint('giving up', flush=True)\nsys.exit(3)\n"
+
+
+def require_screen() -> str:
+    path = shutil.which("screen")
+    if path is None:
+        pytest.fail(
+            "GNU screen is not installed: `make test` installs it (or apt-get install screen)"
+        )
+    return path
+
+
+def wait_until(check: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(0.05)
+
+
+@dataclass
+class Fleet:
+    store: ConfigStore
+    backend: ScreenBackend
+    clock: FakeClock
+    events: list[SessionEvent] = field(default_factory=list)
+    heartbeats: dict[str, datetime] = field(default_factory=dict)
+    supervisors: list[Supervisor] = field(default_factory=list)
+
+    def supervisor(self, policy: SupervisorPolicy | None = None) -> Supervisor:
+        def launch(spec: SessionSpec, pair: Pair) -> LaunchSpec:
+            program = self.store.programs.get(spec.program)
+            assert program is not None
+            return LaunchSpec(
+                name=spec.name,
+                argv=tuple(program.command),
+                env={"SMSFLEET_PAIR": pair.key},
+            )
+
+        supervisor = Supervisor(
+            store=self.store,
+            backend=self.backend,
+            clock=self.clock,
+            launch=launch,
+            policy=policy or SupervisorPolicy(),
+            on_event=self.events.append,
+            heartbeats=lambda: dict(self.heartbeats),
+        )
+        self.supervisors.append(supervisor)
+        return supervisor
+
+    def add_pair(self, slug: str, program_code: str, *, high_priority: bool = False) -> str:
+        program = f"p{len(self.store.programs.list()) + 1}"
+        create_program(
+            programs=self.store.programs,
+            clock=self.clock,
+            data=ProgramCreate(name=program, command=[sys.executable, "-c", program_code]),
+        )
+        create_pair(
+            pairs=self.store.pairs,
+            countries=self.store.countries,
+            programs=self.store.programs,
+            clock=self.clock,
+            actor=ADMIN,
+            data=PairCreate(
+                country="UZ",
+                operator=slug,
+                slug=slug,
+                programs=[program],
+                is_high_priority=high_priority,
+            ),
+        )
+        return f"{program}_UZ_{slug}"
+
+    def want(self, name: str, desired: DesiredState) -> None:
+        sync_specs(store=self.store, clock=self.clock)
+        spec = self.store.session_specs.get(name)
+        assert spec is not None
+        self.store.session_specs.replace(
+            spec.model_copy(update={"desired": desired, "generation": spec.generation + 1})
+        )
+
+    def state(self, name: str) -> SessionState:
+        status = self.store.session_status.get(name)
+        return status.state if status else SessionState.stopped
+
+    def screens(self) -> list[str]:
+        return sorted(entry.name for entry in self.backend.list() if entry.alive)
+
+    def kinds(self, name: str) -> list[str]:
+        return [event.kind.value for event in self.events if event.session == name]
+
+    def program_pid(self, name: str) -> int:
+        run = self.backend.status(name)
+        assert run is not None and run.program_pid is not None
+        return run.program_pid
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    require_screen()
+    screen_dir = Path(tempfile.mkdtemp(prefix="sf-", dir="/tmp"))
+    backend = ScreenBackend(tmp_path / "sessions", screen_dir=screen_dir)
+    store = open_config_store(f"sqlite:///{tmp_path / 'config.db'}")
+    ensure_countries(countries=store.countries, default_cap=10)
+    fleet = Fleet(store=store, backend=backend, clock=FakeClock())
+    yield fleet
+    for supervisor in fleet.supervisors:
+        supervisor.close()
+    for entry in backend.list():
+        run = backend.status(entry.name)
+        if run is not None and run.program_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.program_pid, signal.SIGKILL)
+        backend.stop(entry.name, grace_seconds=0)
+    store.close()
+    shutil.rmtree(screen_dir, ignore_errors=True)

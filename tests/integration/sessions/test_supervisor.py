@@ -1,0 +1,215 @@
+"""The supervisor against real screen: start, crash, backoff, fatal, adoption, hung, restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+
+from smsfleet.pairs.models import PairState
+from smsfleet.sessions.models import DesiredState, SessionState
+from smsfleet.sessions.supervisor import SupervisorPolicy
+from tests.integration.sessions.conftest import CRASHING, TICKING, Fleet, wait_until
+
+S = SessionState
+
+
+def bring_up(fleet: Fleet, name: str) -> None:
+    supervisor = fleet.supervisors[-1] if fleet.supervisors else fleet.supervisor()
+    fleet.want(name, DesiredState.running)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.starting
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+
+
+def test_start_runs_exactly_the_named_screens_and_stop_ends_them(fleet: Fleet) -> None:
+    names = [fleet.add_pair(slug, TICKING) for slug in ("uzmobile", "beeline", "ucell")]
+    supervisor = fleet.supervisor()
+    for name in names:
+        fleet.want(name, DesiredState.running)
+    supervisor.reconcile_once()
+    assert fleet.screens() == sorted(names)
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert {fleet.state(name) for name in names} == {S.running}
+    status = fleet.store.session_status.get(names[0])
+    assert status is not None and status.pid == fleet.program_pid(names[0])
+    fleet.want(names[0], DesiredState.stopped)
+    supervisor.reconcile_once()
+    assert fleet.state(names[0]) == S.stopped
+    assert fleet.screens() == sorted(names[1:])
+    assert fleet.kinds(names[0]) == ["starting", "running", "stopping", "stopped"]
+
+
+def test_a_killed_program_is_detected_and_restarted_after_backoff(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    os.kill(fleet.program_pid(name), signal.SIGKILL)
+    wait_until(lambda: name not in fleet.screens())
+    supervisor.reconcile_once()
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert status.state == S.backoff
+    assert status.last_exit_code == -9
+    assert any("tick" in line for line in status.last_log_lines)
+    supervisor.reconcile_once()
+    assert fleet.screens() == []  # still backing off: 1 s has not passed
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.screens() == [name]
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    status = fleet.store.session_status.get(name)
+    assert status is not None and status.state == S.running and status.restarts == 1
+    assert fleet.kinds(name)[2:] == ["exited", "backoff", "starting", "running"]
+
+
+def test_a_screen_closed_from_outside_is_detected(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    (entry,) = [e for e in fleet.backend.list() if e.name == name]
+    subprocess.run(
+        ["screen", "-S", entry.socket_name, "-X", "quit"],
+        env={**os.environ, "SCREENDIR": str(fleet.backend.screen_dir)},
+        check=True,
+    )
+    wait_until(lambda: name not in fleet.screens())
+    fleet.supervisors[0].reconcile_once()
+    assert fleet.state(name) == S.backoff
+
+
+def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", CRASHING)
+    supervisor = fleet.supervisor(SupervisorPolicy(max_quick_failures=3))
+    fleet.want(name, DesiredState.running)
+    delays = []
+    for _ in range(4):
+        supervisor.reconcile_once()  # starts it
+        wait_until(lambda: name not in fleet.screens())
+        supervisor.reconcile_once()  # sees it gone
+        status = fleet.store.session_status.get(name)
+        assert status is not None
+        if status.state == S.fatal:
+            break
+        assert status.backoff_until is not None
+        delays.append((status.backoff_until - fleet.clock.now()).total_seconds())
+        fleet.clock.advance(delays[-1])
+    assert delays == [1, 2, 4]
+    assert fleet.state(name) == S.fatal
+    assert status.last_exit_code == 3
+    assert any(line.endswith("giving up") for line in status.last_log_lines)
+    fatal = [event for event in fleet.events if event.kind == "fatal"]
+    assert len(fatal) == 1 and "3 quick failures" in (fatal[0].reason or "")
+    fleet.clock.advance(600)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.fatal  # down until someone acts
+    assert fleet.screens() == []
+    fleet.want(name, DesiredState.running)  # someone acts: a new generation
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.starting
+
+
+def test_a_control_plane_restart_adopts_running_sessions(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    pid = fleet.program_pid(name)
+    fleet.supervisors[0].close()
+    fleet.supervisors.clear()
+    again = fleet.supervisor()
+    for _ in range(3):
+        fleet.clock.advance(1)
+        again.reconcile_once()
+    assert fleet.screens() == [name]
+    assert fleet.program_pid(name) == pid
+    assert fleet.state(name) == S.running
+
+
+def test_a_session_started_outside_is_adopted_never_duplicated(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    supervisor = fleet.supervisor()
+    supervisor.reconcile_once()  # creates the spec, desired stopped
+    env = {**os.environ, "SCREENDIR": str(fleet.backend.screen_dir)}
+    subprocess.run(["screen", "-dmS", name, "sleep", "30"], env=env, check=True)
+    wait_until(lambda: name in fleet.screens())
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    assert fleet.kinds(name) == ["adopted"]
+    spec = fleet.store.session_specs.get(name)
+    assert spec is not None and spec.desired == DesiredState.running
+    supervisor.reconcile_once()
+    assert fleet.screens() == [name]
+
+
+def test_concurrent_supervisors_never_start_two_screens(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    first, second = fleet.supervisor(), fleet.supervisor()
+    first.reconcile_once()
+    fleet.want(name, DesiredState.running)
+    threads = [threading.Thread(target=s.reconcile_once) for s in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = [entry for entry in fleet.backend.list() if entry.name == name]
+    assert len(entries) == 1
+
+
+def test_a_session_that_stops_heartbeating_is_reported_hung_and_restarted(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    pid = fleet.program_pid(name)
+    fleet.heartbeats[name] = fleet.clock.now()
+    fleet.clock.advance(30)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    fleet.clock.advance(31)
+    supervisor.reconcile_once()
+    assert "hung" in fleet.kinds(name)
+    supervisor.reconcile_once()
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    assert fleet.program_pid(name) != pid
+
+
+def test_restart_replaces_the_process(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    pid = fleet.program_pid(name)
+    fleet.clock.advance(5)
+    spec = fleet.store.session_specs.get(name)
+    assert spec is not None
+    fleet.store.session_specs.replace(
+        spec.model_copy(update={"restart_requested_at": fleet.clock.now()})
+    )
+    fleet.clock.advance(0.001)
+    supervisor.reconcile_once()
+    assert fleet.screens() == []
+    supervisor.reconcile_once()
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    assert fleet.program_pid(name) != pid
+
+
+def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fleet) -> None:
+    normal = fleet.add_pair("uzmobile", TICKING)
+    priority = fleet.add_pair("beeline", TICKING, high_priority=True)
+    supervisor = fleet.supervisor()
+    supervisor.reconcile_once()
+    assert fleet.screens() == [priority]  # high priority: running without being asked
+    bring_up(fleet, normal)
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    fleet.store.pairs.replace(pair.model_copy(update={"state": PairState.paused}))
+    supervisor.reconcile_once()
+    assert fleet.state(normal) == S.stopped
+    assert fleet.screens() == [priority]
+    stopped = [e for e in fleet.events if e.session == normal and e.kind == "stopping"]
+    assert stopped[-1].reason == "pair UZ_uzmobile is paused"
