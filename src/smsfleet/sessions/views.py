@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
+from fastapi import Path as PathParam
 
 from smsfleet.core.errors import NotFound
 from smsfleet.deps import Context, CurrentUser, OperatorUser
@@ -19,8 +20,13 @@ from smsfleet.sessions.models import (
     SessionPublic,
     SessionState,
 )
+from smsfleet.sessions.names import SESSION_NAME_PATTERN
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+SessionName = Annotated[
+    str, PathParam(pattern=SESSION_NAME_PATTERN, description="`{program}_{pair key}`")
+]
 
 
 def _act(
@@ -78,7 +84,7 @@ def bulk_action(
 
 
 @router.get("/{name}")
-def get_session(name: str, _: CurrentUser, context: Context) -> SessionPublic:
+def get_session(name: SessionName, _: CurrentUser, context: Context) -> SessionPublic:
     return service.get_session(
         store=context.store, clock=context.clock, name=name, stats=context.process_stats
     )
@@ -88,23 +94,29 @@ Action = Annotated[ActionRequest, Body(default_factory=ActionRequest)]
 
 
 @router.post("/{name}/start")
-def start_session(name: str, actor: OperatorUser, context: Context, body: Action) -> ActionResult:
+def start_session(
+    name: SessionName, actor: OperatorUser, context: Context, body: Action
+) -> ActionResult:
     return _act(context, actor, name, SessionAction.start, body)
 
 
 @router.post("/{name}/stop", summary="Stop (high-priority pairs: admin and force)")
-def stop_session(name: str, actor: OperatorUser, context: Context, body: Action) -> ActionResult:
+def stop_session(
+    name: SessionName, actor: OperatorUser, context: Context, body: Action
+) -> ActionResult:
     return _act(context, actor, name, SessionAction.stop, body)
 
 
 @router.post("/{name}/restart")
-def restart_session(name: str, actor: OperatorUser, context: Context, body: Action) -> ActionResult:
+def restart_session(
+    name: SessionName, actor: OperatorUser, context: Context, body: Action
+) -> ActionResult:
     return _act(context, actor, name, SessionAction.restart, body)
 
 
 @router.get("/{name}/logs", summary="The last lines of the session's log")
 def session_logs(
-    name: str,
+    name: SessionName,
     _: CurrentUser,
     context: Context,
     lines: Annotated[int, Query(ge=1, le=5000)] = 200,
@@ -116,7 +128,7 @@ def session_logs(
 
 @router.get("/{name}/events", summary="The session's recent events, newest first")
 def session_events(
-    name: str,
+    name: SessionName,
     _: CurrentUser,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from smsfleet.api import create_app
 from smsfleet.auth.models import Role, User
+from smsfleet.core.clock import Clock
 from smsfleet.core.security import hash_password
 from smsfleet.core.settings import Settings
 from smsfleet.stores import ConfigStore, open_config_store
@@ -25,7 +26,7 @@ PASSWORDS = {role: f"{role.value}-password-for-tests" for role in Role}
 class Api:
     client: TestClient
     store: ConfigStore
-    clock: FakeClock
+    clock: Clock
     settings: Settings
     tokens: dict[Role, str] = field(default_factory=dict)
 
@@ -52,6 +53,20 @@ def _password_hashes() -> dict[Role, str]:
     return {role: hash_password(password) for role, password in PASSWORDS.items()}
 
 
+def add_users(store: ConfigStore, clock: Clock) -> None:
+    """One user per role, named after it, with the password of `PASSWORDS`."""
+    for role in Role:
+        store.users.add(
+            User(
+                username=role.value,
+                role=role,
+                password_hash=_password_hashes()[role],
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     settings = Settings(
@@ -64,16 +79,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     )
     store = open_config_store(settings.resolved_config_url)
     clock = FakeClock()
-    for role in Role:
-        store.users.add(
-            User(
-                username=role.value,
-                role=role,
-                password_hash=_password_hashes()[role],
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
-        )
+    add_users(store, clock)
     app = create_app(settings, store=store, clock=clock)
     with TestClient(app) as client:
         yield Api(client=client, store=store, clock=clock, settings=settings)

@@ -10,6 +10,7 @@ import pytest
 
 from smsfleet.auth.models import Role
 from tests.integration.api.conftest import PASSWORDS, Api
+from tests.support.fakes import FakeClock
 
 
 def login(api: Api, username: str, password: str) -> tuple[int, dict[str, object], str | None]:
@@ -102,6 +103,7 @@ def test_refresh_issues_new_tokens_and_rejects_access_tokens(api: Api) -> None:
 def test_access_token_expires_on_the_injected_clock(api: Api) -> None:
     headers = api.headers(Role.viewer)
     assert api.client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    assert isinstance(api.clock, FakeClock)
     api.clock.advance(api.settings.access_token_minutes * 60 + 1)
     response = api.client.get("/api/v1/auth/me", headers=headers)
     assert response.status_code == 401

@@ -1,0 +1,224 @@
+"""Sessions over HTTP and the WebSocket, with the supervisor running real screens."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from urllib.parse import quote
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from smsfleet.api import create_app
+from smsfleet.auth.models import Role
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.settings import Settings
+from smsfleet.stores import open_config_store
+from tests.integration.api.conftest import Api, add_users
+from tests.integration.sessions.conftest import TICKING, require_screen
+
+
+@pytest.fixture
+def live_api(tmp_path: Path) -> Iterator[Api]:
+    require_screen()
+    screen_dir = Path(tempfile.mkdtemp(prefix="sf-", dir="/tmp"))
+    settings = Settings(
+        data_dir=tmp_path,
+        web_dir=tmp_path / "no-web",
+        screen_dir=screen_dir,
+        supervisor_interval_seconds=0.1,
+        start_seconds=0.2,
+        stop_grace_seconds=2,
+    )
+    store = open_config_store(settings.resolved_config_url)
+    clock = SystemClock()
+    add_users(store, clock)
+    app = create_app(settings, store=store, clock=clock)
+    with TestClient(app) as client:
+        api = Api(client=client, store=store, clock=clock, settings=settings)
+        yield api
+        admin = api.headers(Role.admin)
+        client.post(
+            "/api/v1/sessions/actions",
+            json={"action": "stop", "all": True, "force": True},
+            headers=admin,
+        )
+        wait_for(lambda: all(s["state"] == "stopped" for s in sessions(api)), timeout=15)
+    store.close()
+    shutil.rmtree(screen_dir, ignore_errors=True)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def sessions(api: Api, **params: Any) -> list[dict[str, Any]]:
+    response = api.client.get("/api/v1/sessions", params=params, headers=api.headers(Role.viewer))
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()
+    return found
+
+
+def state(api: Api, name: str) -> str:
+    response = api.client.get(f"/api/v1/sessions/{name}", headers=api.headers(Role.viewer))
+    value: str = response.json()["state"]
+    return value
+
+
+def setup_pairs(api: Api) -> None:
+    operator = api.headers(Role.operator)
+    program = {"name": "ticker", "command": [sys.executable, "-c", TICKING]}
+    assert api.client.post("/api/v1/programs", json=program, headers=operator).status_code == 201
+    for country, slug, high in (
+        ("UZ", "uzmobile", False),
+        ("TJ", "megafon", False),
+        ("IN", "vi", True),
+    ):
+        body = {
+            "country": country,
+            "operator": slug,
+            "slug": slug,
+            "programs": ["ticker"],
+            "is_high_priority": high,
+        }
+        assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+
+
+def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
+    api = live_api
+    setup_pairs(api)
+    operator = api.headers(Role.operator)
+    wait_for(
+        lambda: (
+            {s["name"] for s in sessions(api)}
+            == {"ticker_UZ_uzmobile", "ticker_TJ_megafon", "ticker_IN_vi"}
+        )
+    )
+    # The high-priority pair's session runs without being asked.
+    wait_for(lambda: state(api, "ticker_IN_vi") == "running")
+    assert state(api, "ticker_UZ_uzmobile") == "stopped"
+    token = api.token(Role.viewer)
+    with api.client.websocket_connect(f"/api/v1/ws?token={token}") as socket:
+        started = api.client.post("/api/v1/sessions/ticker_UZ_uzmobile/start", headers=operator)
+        assert started.status_code == 200
+        assert started.json()["desired"] == "running"
+        kinds = []
+        while "running" not in kinds:
+            message = socket.receive_json()
+            if (
+                message["topic"] == "sessions"
+                and message["data"]["session"] == "ticker_UZ_uzmobile"
+            ):
+                kinds.append(message["data"]["kind"])
+        assert kinds[:3] == ["start_requested", "starting", "running"]
+        socket.send_json({"follow_logs": "ticker_UZ_uzmobile"})
+        while True:
+            message = socket.receive_json()
+            if message["topic"] == "logs":
+                assert message["data"]["name"] == "ticker_UZ_uzmobile"
+                assert any(line.endswith("tick") for line in message["data"]["lines"])
+                break
+    view = api.client.get("/api/v1/sessions/ticker_UZ_uzmobile", headers=operator).json()
+    assert view["pid"] > 0
+    assert view["uptime_seconds"] >= 0
+    assert view["memory_bytes"] > 0
+    again = api.client.post("/api/v1/sessions/ticker_UZ_uzmobile/start", headers=operator).json()
+    assert again == {
+        "name": "ticker_UZ_uzmobile",
+        "ok": True,
+        "state": "running",
+        "desired": "running",
+        "error": None,
+    }
+    url = "/api/v1/sessions/ticker_UZ_uzmobile/logs?lines=5"
+    wait_for(lambda: len(api.client.get(url, headers=operator).json()["lines"]) == 5)
+    assert api.client.get(url, headers=operator).json()["lines"][-1].endswith("tick")
+    stopped = api.client.post(
+        "/api/v1/sessions/ticker_UZ_uzmobile/stop", json={"reason": "maintenance"}, headers=operator
+    )
+    assert stopped.status_code == 200
+    wait_for(lambda: state(api, "ticker_UZ_uzmobile") == "stopped")
+    events = api.client.get("/api/v1/sessions/ticker_UZ_uzmobile/events", headers=operator).json()
+    assert events[0]["kind"] == "stopped"
+    requested = next(e for e in events if e["kind"] == "stop_requested")
+    assert requested["actor"] == "operator"
+    assert requested["reason"] == "maintenance"
+
+
+def test_high_priority_sessions_need_an_admin_and_force_to_stop(live_api: Api) -> None:
+    api = live_api
+    setup_pairs(api)
+    wait_for(lambda: state(api, "ticker_IN_vi") == "running")
+    url = "/api/v1/sessions/ticker_IN_vi/stop"
+    assert api.client.post(url, headers=api.headers(Role.operator)).status_code == 403
+    no_force = api.client.post(url, headers=api.headers(Role.admin))
+    assert no_force.status_code == 409
+    assert no_force.json()["error"]["code"] == "force_required"
+    assert state(api, "ticker_IN_vi") == "running"
+    forced = api.client.post(
+        url, json={"force": True, "reason": "provider maintenance"}, headers=api.headers(Role.admin)
+    )
+    assert forced.status_code == 200
+    wait_for(lambda: state(api, "ticker_IN_vi") == "stopped")
+
+
+def test_bulk_actions_answer_per_session(live_api: Api) -> None:
+    api = live_api
+    setup_pairs(api)
+    operator = api.headers(Role.operator)
+    wait_for(lambda: len(sessions(api)) == 3)
+    nothing = api.client.post(
+        "/api/v1/sessions/actions", json={"action": "start"}, headers=operator
+    )
+    assert nothing.status_code == 422
+    started = api.client.post(
+        "/api/v1/sessions/actions", json={"action": "start", "all": True}, headers=operator
+    ).json()
+    assert {r["name"] for r in started} == {
+        "ticker_UZ_uzmobile",
+        "ticker_TJ_megafon",
+        "ticker_IN_vi",
+    }
+    assert all(r["ok"] for r in started)
+    wait_for(lambda: {s["state"] for s in sessions(api)} == {"running"})
+    assert {s["name"] for s in sessions(api, country="UZ")} == {"ticker_UZ_uzmobile"}
+    stop_all = api.client.post(
+        "/api/v1/sessions/actions", json={"action": "stop", "all": True}, headers=operator
+    ).json()
+    outcome = {r["name"]: r for r in stop_all}
+    assert outcome["ticker_IN_vi"]["ok"] is False
+    assert "admin" in outcome["ticker_IN_vi"]["error"]
+    assert outcome["ticker_UZ_uzmobile"]["ok"] is True
+    wait_for(lambda: state(api, "ticker_TJ_megafon") == "stopped")
+    assert state(api, "ticker_IN_vi") == "running"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x;rm -rf /", "$(id)", "a b", "program1_UZ_uzmobile\n", "p" * 300, "progr\u0430m1_UZ_x"],
+)
+def test_hostile_session_names_never_reach_screen(live_api: Api, name: str) -> None:
+    response = live_api.client.post(
+        f"/api/v1/sessions/{quote(name, safe='')}/start", headers=live_api.headers(Role.operator)
+    )
+    assert response.status_code in (404, 405, 422)
+    assert "error" in response.json()
+    assert live_api.store.session_specs.list() == []
+
+
+def test_the_websocket_needs_a_valid_token(live_api: Api) -> None:
+    with (
+        live_api.client.websocket_connect("/api/v1/ws?token=forged") as socket,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        socket.receive_json()
+    assert closed.value.code == 4401
