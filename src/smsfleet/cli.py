@@ -18,6 +18,7 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import Settings
 from smsfleet.demo import seed_demo
+from smsfleet.sessions import cli as sessions_cli
 from smsfleet.simulator import SimulatorConfigError
 from smsfleet.simulator import server as simulator_server
 from smsfleet.stores import ConfigStore, open_config_store
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(sessions_cli.app, name="sessions")
 
 DEMO_ADMIN_PASSWORD = "demo-admin-password"  # noqa: S105 (demo mode only)
 

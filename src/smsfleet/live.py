@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -13,6 +12,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from smsfleet.auth import service as auth_service
 from smsfleet.core.errors import Unauthorized
 from smsfleet.deps import AppContext
+from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
 
 router = APIRouter()
@@ -20,50 +20,26 @@ router = APIRouter()
 TOPICS = frozenset({"sessions"})
 LOG_POLL_SECONDS = 0.25
 MAX_FOLLOWED = 8
-MAX_CHUNK = 256 * 1024
 UNAUTHORIZED_CLOSE = 4401
 
 
 class _LogFollower:
-    """New lines of followed session logs, read from where each file ended when followed."""
+    """New lines of the session logs this socket follows."""
 
     def __init__(self, context: AppContext) -> None:
         self._context = context
-        self._offsets: dict[str, int] = {}
+        self._cursors: dict[str, LogCursor] = {}
 
     def follow(self, name: str) -> None:
-        if len(self._offsets) >= MAX_FOLLOWED or name in self._offsets:
-            return
-        path = self._path(name)
-        self._offsets[name] = path.stat().st_size if path.exists() else 0
+        if len(self._cursors) < MAX_FOLLOWED and name not in self._cursors:
+            self._cursors[name] = LogCursor(self._context.sessions.backend.log_path(name))
 
     def unfollow(self, name: str) -> None:
-        self._offsets.pop(name, None)
-
-    def _path(self, name: str) -> Path:
-        return self._context.sessions.backend.log_path(name)
+        self._cursors.pop(name, None)
 
     def read_new(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for name, offset in list(self._offsets.items()):
-            path = self._path(name)
-            if not path.exists():
-                continue
-            size = path.stat().st_size
-            if size < offset:
-                offset = 0  # the log was started anew
-            if size == offset:
-                continue
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read(MAX_CHUNK)
-            complete = chunk.rfind(b"\n") + 1
-            if complete == 0:
-                continue  # wait for the end of the line
-            self._offsets[name] = offset + complete
-            text = chunk[:complete].decode("utf-8", errors="replace")
-            found[name] = text.splitlines()
-        return found
+        found = {name: cursor.read_new() for name, cursor in list(self._cursors.items())}
+        return {name: lines for name, lines in found.items() if lines}
 
 
 def _authenticate(context: AppContext, token: str | None) -> None:

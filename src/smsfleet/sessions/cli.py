@@ -1,0 +1,159 @@
+"""`smsfleet sessions …`: the supervisor's desired state from a shell on the host.
+
+The commands write what should run, as the API does; the control plane's
+supervisor makes it so within a tick. Shell access to the host is admin access.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smsfleet.auth.models import Role, User
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.errors import DomainError
+from smsfleet.core.settings import Settings
+from smsfleet.sessions import service
+from smsfleet.sessions.logtail import LogCursor
+from smsfleet.sessions.models import SessionAction, SessionState
+from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.stores import open_config_store
+
+app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is_help=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides SMSFLEET_DATA_DIR")]
+Reason = Annotated[str | None, typer.Option(help="Why, kept in the event log")]
+Force = Annotated[bool, typer.Option(help="Confirm a stop of a high-priority pair's session")]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+def _local_admin() -> User:
+    now = datetime.now(UTC)
+    return User(
+        username=f"cli:{getpass.getuser()}",
+        role=Role.admin,
+        password_hash="",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+@app.command("ls")
+def list_sessions(
+    country: Annotated[str | None, typer.Option()] = None,
+    program: Annotated[str | None, typer.Option()] = None,
+    state: Annotated[SessionState | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List sessions with their state."""
+    store = open_config_store(_settings(data_dir).resolved_config_url)
+    try:
+        found = service.list_sessions(
+            store=store, clock=SystemClock(), country=country, program=program, state=state
+        )
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
+        return
+    typer.echo(f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8}")
+    for s in found:
+        typer.echo(
+            f"{s.name:40} {s.state:9} {s.desired:8} {s.pid or '-':>8} "
+            f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8}"
+        )
+
+
+def _act(
+    names: list[str], action: SessionAction, reason: str | None, force: bool, data_dir: Path | None
+) -> None:
+    store = open_config_store(_settings(data_dir).resolved_config_url)
+    failed = False
+    try:
+        for name in names:
+            try:
+                result = service.act(
+                    store=store,
+                    clock=SystemClock(),
+                    actor=_local_admin(),
+                    name=name,
+                    action=action,
+                    reason=reason,
+                    force=force,
+                )
+            except DomainError as exc:
+                typer.secho(f"{name}: {exc.message}", fg=typer.colors.RED, err=True)
+                failed = True
+                continue
+            typer.echo(f"{name}: desired {result.desired}, now {result.state}")
+    finally:
+        store.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+Names = Annotated[list[str], typer.Argument(help="Session names, e.g. program1_UZ_uzmobile")]
+
+
+@app.command()
+def start(names: Names, reason: Reason = None, data_dir: DataDir = None) -> None:
+    """Start sessions (a running one is left as it is)."""
+    _act(names, SessionAction.start, reason, False, data_dir)
+
+
+@app.command()
+def stop(
+    names: Names, reason: Reason = None, force: Force = False, data_dir: DataDir = None
+) -> None:
+    """Stop sessions."""
+    _act(names, SessionAction.stop, reason, force, data_dir)
+
+
+@app.command()
+def restart(names: Names, reason: Reason = None, data_dir: DataDir = None) -> None:
+    """Restart sessions."""
+    _act(names, SessionAction.restart, reason, False, data_dir)
+
+
+@app.command()
+def logs(
+    name: str,
+    lines: Annotated[int, typer.Option("-n", "--lines", min=1, max=100_000)] = 100,
+    follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the last lines of a session's log, and with -f follow it."""
+    settings = _settings(data_dir)
+    backend = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
+    try:
+        path = backend.log_path(name)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    for line in backend.tail(name, lines):
+        typer.echo(line)
+    if not follow:
+        return
+    cursor = LogCursor(path)
+    while True:
+        time.sleep(0.25)
+        for line in cursor.read_new():
+            typer.echo(line)

@@ -1,0 +1,68 @@
+"""`smsfleet sessions` and `smsfleet users` from a shell, against the data dir's store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from smsfleet.cli import app
+from smsfleet.sessions.models import DesiredState
+from tests.integration.sessions.conftest import TICKING, Fleet
+
+runner = CliRunner()
+
+
+def run(data_dir: Path, *args: str, input: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)], input=input)
+    return result.exit_code, result.output
+
+
+def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_path: Path) -> None:
+    normal = fleet.add_pair("uzmobile", TICKING)
+    priority = fleet.add_pair("beeline", TICKING, high_priority=True)
+    fleet.want(normal, DesiredState.stopped)
+    code, output = run(tmp_path, "sessions", "ls", "--json")
+    assert code == 0
+    listed = {s["name"]: s for s in json.loads(output)}
+    assert set(listed) == {normal, priority}
+    assert listed[priority]["desired"] == "running"
+    code, output = run(tmp_path, "sessions", "start", normal, "--reason", "from the shell")
+    assert code == 0
+    assert f"{normal}: desired running" in output
+    spec = fleet.store.session_specs.get(normal)
+    assert spec is not None
+    assert spec.desired == DesiredState.running
+    assert spec.desired_actor is not None and spec.desired_actor.startswith("cli:")
+    code, output = run(tmp_path, "sessions", "stop", priority)
+    assert code == 1
+    assert "repeat with force" in output
+    code, _ = run(tmp_path, "sessions", "stop", priority, "--force")
+    assert code == 0
+    code, output = run(tmp_path, "sessions", "logs", "x;rm -rf /")
+    assert code == 2
+    assert "invalid" in output.lower()
+
+
+def test_users_commands(tmp_path: Path) -> None:
+    code, output = run(
+        tmp_path,
+        "users",
+        "add",
+        "alice",
+        "--role",
+        "operator",
+        input="alice-long-password\nalice-long-password\n",
+    )
+    assert code == 0, output
+    code, output = run(tmp_path, "users", "add", "bob", input="short\nshort\n")
+    assert code == 1
+    assert "password refused" in output
+    code, output = run(
+        tmp_path, "users", "passwd", "alice", input="another-long-password\nanother-long-password\n"
+    )
+    assert code == 0, output
+    code, output = run(tmp_path, "db", "upgrade")
+    assert code == 0
+    assert "config store up to date (sqlite)" in output
