@@ -6,10 +6,10 @@ import shutil
 import sys
 import tempfile
 import time
-from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
