@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +19,7 @@ from smsfleet.auth.models import Role, UserCreate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import Settings
-from smsfleet.demo import seed_demo
+from smsfleet.demo import DEMO_SIMULATOR_CONFIG, seed_demo, start_demo_sessions
 from smsfleet.sessions import cli as sessions_cli
 from smsfleet.simulator import SimulatorConfigError
 from smsfleet.simulator import server as simulator_server
@@ -62,9 +64,20 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None)
 
 
 @app.command()
-def demo(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    data_dir: DataDir = None,
+    simulator_port: Annotated[int, typer.Option(help="Port of the gateway simulator")] = 8100,
+    sessions: Annotated[bool, typer.Option(help="Start the demo sessions")] = True,
+) -> None:
     """Run the demo fleet on the embedded default and print the URL and login."""
-    settings = _settings(data_dir, demo=True)
+    settings = _settings(
+        data_dir,
+        demo=True,
+        public_url=f"http://{host}:{port}",
+        simulator_url=f"http://127.0.0.1:{simulator_port}",
+    )
     password = (
         settings.admin_password.get_secret_value()
         if settings.admin_password
@@ -76,9 +89,28 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) 
     prepare_store(settings, store, clock)
     admin = auth_service.get_user(users=store.users, username=auth_service.ADMIN_USERNAME)
     seed_demo(store=store, clock=clock, actor=admin)
+    started = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else 0
+    simulator_process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smsfleet.simulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(simulator_port),
+            "--config",
+            str(DEMO_SIMULATOR_CONFIG),
+        ]
+    )
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
-    typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}\n")
-    uvicorn.run(create_app(settings, store=store, clock=clock), host=host, port=port)
+    typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
+    typer.echo(f"  {started} sessions starting; gateway simulator on port {simulator_port}\n")
+    try:
+        uvicorn.run(create_app(settings, store=store, clock=clock), host=host, port=port)
+    finally:
+        simulator_process.terminate()
+        simulator_process.wait(timeout=10)
 
 
 @app.command()

@@ -8,11 +8,16 @@ import sys
 from smsfleet.auth.models import User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
+from smsfleet.core.settings import CHECKOUT_DIR
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import PairCreate
 from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import ProgramCreate
+from smsfleet.sessions.models import SessionAction
+from smsfleet.sessions.service import act, sync_specs
 from smsfleet.stores import ConfigStore
+
+DEMO_SIMULATOR_CONFIG = CHECKOUT_DIR / "deploy" / "simulator.toml"
 
 DEMO_PAIRS = [
     PairCreate(country="UZ", operator="UzMobile", slug="uzmobile", phone_numbers=["+998901234567"]),
@@ -92,3 +97,19 @@ def seed_demo(*, store: ConfigStore, clock: Clock, actor: User) -> None:
                 actor=actor,
                 data=pair.model_copy(update={"programs": names}),
             )
+
+
+def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> int:
+    """Want every demo session running; the supervisor starts them. Returns how many."""
+    sync_specs(store=store, clock=clock)
+    specs = store.session_specs.list()
+    for spec in specs:
+        act(
+            store=store,
+            clock=clock,
+            actor=actor,
+            name=spec.name,
+            action=SessionAction.start,
+            reason="demo",
+        )
+    return len(specs)
