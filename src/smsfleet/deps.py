@@ -18,7 +18,8 @@ from smsfleet.core.errors import Unauthorized
 from smsfleet.core.events import EventBus
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
-from smsfleet.sessions.runtime import ProcessStats, SessionRuntime
+from smsfleet.sessions.runtime import SessionRuntime
+from smsfleet.sessions.service import ProcessStats
 from smsfleet.stores import ConfigStore
 
 
@@ -34,7 +35,7 @@ class AppContext:
 
     @property
     def process_stats(self) -> ProcessStats:
-        return self.sessions.stats
+        return self.sessions.stats.usage
 
     def publish_session_event(self, event: SessionEvent) -> None:
         self.bus.publish("sessions", event)

@@ -17,8 +17,10 @@ def _utc_millis(value: datetime) -> datetime:
     # drivers hand back naive UTC: normalise so a record reads back exactly as written.
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    elif value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    extra = value.microsecond % 1000
+    return value.replace(microsecond=value.microsecond - extra) if extra else value
 
 
 Timestamp = Annotated[datetime, AfterValidator(_utc_millis)]

@@ -9,7 +9,7 @@ from typing import Any, Generic
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -89,6 +89,7 @@ class SqlRecordStore(Generic[R]):
         self._engine = engine
         self._table = table
         self._model = model
+        self._many = TypeAdapter(list[model])  # type: ignore[valid-type]
         self._key = table.c[key]
         self._key_name = key
 
@@ -101,7 +102,8 @@ class SqlRecordStore(Generic[R]):
     def list(self) -> list[R]:
         with self._engine.connect() as connection:
             rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
-            return [self._model.model_validate(dict(row)) for row in rows]
+            records: list[R] = self._many.validate_python(rows.all())
+        return records
 
     def add(self, record: R) -> None:
         key = getattr(record, self._key_name)

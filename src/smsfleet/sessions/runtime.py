@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psutil
@@ -22,28 +25,44 @@ __all__ = ["ProcessStats", "SessionRuntime"]
 
 
 class ProcessStats:
-    """CPU and memory of a session's program and its children, by pid.
+    """CPU and memory of sessions' programs, sampled at most every `max_age` seconds.
 
-    psutil's CPU percentage is measured between two calls, so the Process objects
-    are kept between requests.
+    psutil measures CPU between two readings, so Process objects are kept; and a
+    listing of 600 sessions must not read /proc 600 times per request, so one
+    sample serves every request until it is `max_age` old.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_age: float = 2.0) -> None:
+        self._max_age = max_age
         self._processes: dict[int, psutil.Process] = {}
+        self._sample: dict[int, tuple[float, int]] = {}
+        self._sampled_at = -math.inf
+        self._asked: set[int] = set()
         self._lock = threading.Lock()
 
-    def __call__(self, pid: int) -> tuple[float, int] | None:
+    def usage(self, pids: Iterable[int]) -> dict[int, tuple[float, int]]:
+        wanted = set(pids)
         with self._lock:
+            stale = time.monotonic() - self._sampled_at > self._max_age
+            if stale or not wanted <= self._asked:
+                self._take_sample(wanted | self._asked if not stale else wanted)
+            return {pid: self._sample[pid] for pid in wanted if pid in self._sample}
+
+    def _take_sample(self, pids: set[int]) -> None:
+        sample: dict[int, tuple[float, int]] = {}
+        for pid in pids:
             try:
                 process = self._processes.get(pid) or psutil.Process(pid)
+                with process.oneshot():
+                    sample[pid] = (round(process.cpu_percent(None), 1), process.memory_info().rss)
                 self._processes[pid] = process
-                family = [process, *process.children(recursive=True)]
-                cpu = sum(p.cpu_percent(interval=None) for p in family)
-                memory = sum(p.memory_info().rss for p in family)
             except psutil.Error:
                 self._processes.pop(pid, None)
-                return None
-        return round(cpu, 1), memory
+        for gone in set(self._processes) - pids:
+            del self._processes[gone]
+        self._sample = sample
+        self._asked = pids
+        self._sampled_at = time.monotonic()
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from smsfleet.auth.models import Role, User
@@ -38,7 +38,8 @@ from smsfleet.sessions.names import session_name
 from smsfleet.stores import ConfigStore
 
 SYSTEM_ACTOR = "system"
-ProcessStats = Callable[[int], tuple[float, int] | None]
+# pids -> (CPU %, resident bytes) of those still alive
+ProcessStats = Callable[[Iterable[int]], dict[int, tuple[float, int]]]
 EventSink = Callable[[SessionEvent], None]
 
 
@@ -103,12 +104,13 @@ def _public(
     status: SessionStatus | None,
     pair: Pair | None,
     now: datetime,
-    stats: ProcessStats | None,
+    usage: dict[int, tuple[float, int]],
 ) -> SessionPublic:
     state = status.state if status else SessionState.stopped
     alive = state in (SessionState.running, SessionState.starting, SessionState.stopping)
     started_at = status.started_at if status and alive else None
-    usage = stats(status.pid) if stats and status and status.pid and alive else None
+    pid = status.pid if status and alive else None
+    cpu_memory = usage.get(pid) if pid else None
     return SessionPublic(
         name=spec.name,
         program=spec.program,
@@ -119,7 +121,7 @@ def _public(
         desired_reason=spec.desired_reason,
         desired_actor=spec.desired_actor,
         state=state,
-        pid=status.pid if status and alive else None,
+        pid=pid,
         started_at=started_at,
         uptime_seconds=(now - started_at).total_seconds() if started_at else None,
         restarts=status.restarts if status else 0,
@@ -127,8 +129,8 @@ def _public(
         last_exit_at=status.last_exit_at if status else None,
         last_heartbeat=status.last_heartbeat if status else None,
         is_high_priority=bool(pair and pair.is_high_priority),
-        cpu_percent=usage[0] if usage else None,
-        memory_bytes=usage[1] if usage else None,
+        cpu_percent=cpu_memory[0] if cpu_memory else None,
+        memory_bytes=cpu_memory[1] if cpu_memory else None,
     )
 
 
@@ -146,20 +148,25 @@ def list_sessions(
     statuses = {status.name: status for status in store.session_status.list()}
     pairs = {pair.key: pair for pair in store.pairs.list()}
     now = clock.now()
-    found = []
-    for spec in store.session_specs.list():
-        pair = pairs.get(spec.pair)
-        if country and spec.pair[:2] != country.upper():
-            continue
-        if operator and operator not in (spec.pair, pair.slug if pair else None):
-            continue
-        if (program and spec.program != program) or (host and spec.host != host):
-            continue
-        view = _public(spec, statuses.get(spec.name), pair, now, stats)
-        if state and view.state != state:
-            continue
-        found.append(view)
-    return found
+    chosen = [
+        spec
+        for spec in store.session_specs.list()
+        if (not country or spec.pair[:2] == country.upper())
+        and (not operator or operator in (spec.pair, spec.pair.partition("_")[2]))
+        and (not program or spec.program == program)
+        and (not host or spec.host == host)
+    ]
+    usage = _usage(stats, [statuses.get(spec.name) for spec in chosen])
+    views = [_public(s, statuses.get(s.name), pairs.get(s.pair), now, usage) for s in chosen]
+    return [view for view in views if not state or view.state == state]
+
+
+def _usage(
+    stats: ProcessStats | None, statuses: Iterable[SessionStatus | None]
+) -> dict[int, tuple[float, int]]:
+    if stats is None:
+        return {}
+    return stats(status.pid for status in statuses if status and status.pid)
 
 
 def get_session(
@@ -168,8 +175,9 @@ def get_session(
     spec = store.session_specs.get(name)
     if spec is None:
         raise NotFound(f"session {name!r} does not exist")
+    status = store.session_status.get(name)
     pair = store.pairs.get(spec.pair)
-    return _public(spec, store.session_status.get(name), pair, clock.now(), stats)
+    return _public(spec, status, pair, clock.now(), _usage(stats, [status]))
 
 
 def act(
