@@ -115,10 +115,13 @@ def _copy_output(stream: BinaryIO, log: _LogWriter) -> None:
 
 def _parse_args(args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     args = list(args)
+    parser = argparse.ArgumentParser(
+        prog="python -m smsfleet.sessions.runner",
+        usage="%(prog)s --status-file F --log-file L [--cwd D] -- argv...",
+    )
     if "--" not in args:
-        raise SystemExit("usage: runner --status-file F --log-file L [--cwd D] -- argv...")
+        parser.error("no program to run: put its argv after --")
     split = args.index("--")
-    parser = argparse.ArgumentParser(prog="python -m smsfleet.sessions.runner")
     parser.add_argument("--status-file", type=Path, required=True)
     parser.add_argument("--log-file", type=Path, required=True)
     parser.add_argument("--cwd", type=Path, default=None)

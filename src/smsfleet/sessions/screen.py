@@ -40,6 +40,7 @@ from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.runner import process_start_ticks
 
 __all__ = [
+    "EXITED",
     "LaunchSpec",
     "RunStatus",
     "ScreenBackend",
@@ -106,7 +107,12 @@ class SessionStartError(ScreenError):
 
 @dataclass(frozen=True)
 class ScreenEntry:
-    """One line of `screen -ls`."""
+    """One line of `screen -ls`.
+
+    `started_at` is the time screen prints, its socket's modification time in
+    the host's local time: close to the start, but screen touches the socket
+    later too (attach, detach). `RunStatus.started_at` is the exact start.
+    """
 
     pid: int
     name: str

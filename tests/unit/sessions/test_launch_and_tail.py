@@ -1,0 +1,89 @@
+"""LaunchSpec validation and log tailing: no screen needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smsfleet.sessions.names import InvalidSessionName
+from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+
+
+def test_launch_spec_normalises_argv_and_env() -> None:
+    env = {"SMSFLEET_SESSION": "program1_IN_vi"}
+    spec = LaunchSpec("program1_IN_vi", ["python", "p.py"], env)  # type: ignore[arg-type]
+    env["LATER"] = "x"
+    assert spec.argv == ("python", "p.py")
+    assert dict(spec.env) == {"SMSFLEET_SESSION": "program1_IN_vi"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        ((), {}),
+        (("",), {}),
+        (("python", "a\0b"), {}),
+        (("python",), {"A=B": "1"}),
+        (("python",), {"": "1"}),
+        (("python",), {"A B": "1"}),
+        (("python",), {"OK": "a\0b"}),
+    ],
+)
+def test_launch_spec_rejects_bad_commands(argv: tuple[str, ...], env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="program1_IN_vi"):
+        LaunchSpec("program1_IN_vi", argv, env)
+
+
+def test_launch_spec_rejects_bad_names() -> None:
+    with pytest.raises(InvalidSessionName):
+        LaunchSpec("x;rm -rf /", ("python",))
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> ScreenBackend:
+    (tmp_path / "state").mkdir()
+    return ScreenBackend(tmp_path / "state")
+
+
+def _write_log(backend: ScreenBackend, name: str, lines: list[str]) -> None:
+    backend.log_path(name).write_text("".join(f"{line}\n" for line in lines))
+
+
+def test_tail_returns_the_last_lines(backend: ScreenBackend) -> None:
+    lines = [f"line {n} " + "x" * (n % 300) for n in range(5000)]
+    _write_log(backend, "program1_IN_vi", lines)
+    assert backend.tail("program1_IN_vi", 100) == lines[-100:]
+    assert backend.tail("program1_IN_vi", 1) == lines[-1:]
+    assert backend.tail("program1_IN_vi", 0) == []
+    assert backend.tail("program1_IN_vi", 10_000) == lines
+
+
+def test_tail_of_short_missing_and_partial_logs(backend: ScreenBackend) -> None:
+    assert backend.tail("program1_IN_vi") == []
+    _write_log(backend, "program1_IN_vi", ["a", "b"])
+    assert backend.tail("program1_IN_vi") == ["a", "b"]
+    backend.log_path("program1_IN_vi").write_bytes(b"a\nb\xff\npartial")
+    assert backend.tail("program1_IN_vi", 2) == ["b\ufffd", "partial"]
+
+
+def test_tail_does_not_read_the_whole_file(backend: ScreenBackend) -> None:
+    path = backend.log_path("program1_IN_vi")
+    with path.open("wb") as log:
+        log.truncate(512 * 1024 * 1024)  # A sparse 512 MiB of NULs, then two lines.
+        log.seek(0, 2)
+        log.write(b"\nlast but one\nlast\n")
+    assert backend.tail("program1_IN_vi", 2) == ["last but one", "last"]
+
+
+def test_tail_validates_its_arguments(backend: ScreenBackend) -> None:
+    with pytest.raises(InvalidSessionName):
+        backend.tail("../../etc/passwd")
+    with pytest.raises(ValueError, match="lines"):
+        backend.tail("program1_IN_vi", -1)
+    with pytest.raises(ValueError, match="lines"):
+        backend.tail("program1_IN_vi", 10_001)
+
+
+def test_status_of_a_session_that_never_ran(backend: ScreenBackend) -> None:
+    assert backend.status("program1_IN_vi") is None

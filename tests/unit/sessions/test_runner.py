@@ -1,0 +1,180 @@
+"""The runner as a real child process (no screen involved)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsfleet.sessions.runner import process_start_ticks, write_status
+
+
+def _runner(tmp_path: Path, *argv: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "smsfleet.sessions.runner",
+        "--status-file",
+        str(tmp_path / "s.status.json"),
+        "--log-file",
+        str(tmp_path / "s.log"),
+    ]
+    if cwd is not None:
+        command += ["--cwd", str(cwd)]
+    # Without PYTHONUNBUFFERED of its own, so that the runner is what sets it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.Popen(
+        [*command, "--", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+
+
+def _status(tmp_path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((tmp_path / "s.status.json").read_text())
+    return data
+
+
+def _log(tmp_path: Path) -> list[str]:
+    return (tmp_path / "s.log").read_text().splitlines()
+
+
+def _wait_for(check: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def program(tmp_path: Path) -> Path:
+    path = tmp_path / "prog.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import os, signal, sys, time
+            def stop(signum, frame):
+                print("stopping on", signal.Signals(signum).name)
+                sys.exit(5)
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGHUP, stop)
+            print("unbuffered", os.environ.get("PYTHONUNBUFFERED"))
+            print("cwd", os.getcwd())
+            print("to stderr", file=sys.stderr)
+            if sys.argv[1:] == ["exit"]:
+                sys.exit(3)
+            while True:
+                time.sleep(0.05)
+            """
+        )
+    )
+    return path
+
+
+def test_exit_code_and_output_are_recorded(tmp_path: Path, program: Path) -> None:
+    runner = _runner(tmp_path, sys.executable, str(program), "exit", cwd=tmp_path)
+    assert runner.wait(timeout=10) == 3
+
+    status = _status(tmp_path)
+    assert status["exit_code"] == 3
+    assert status["signal"] is None
+    assert status["runner_pid"] == runner.pid
+    assert isinstance(status["program_pid"], int)
+    assert status["argv"] == [sys.executable, str(program), "exit"]
+    assert status["started_at"] <= status["ended_at"]
+    assert status["ended_at"].endswith("Z")
+
+    lines = _log(tmp_path)
+    messages = [line.split(" ", 1)[1] for line in lines]
+    assert "unbuffered 1" in messages
+    assert f"cwd {tmp_path}" in messages
+    assert "to stderr" in messages
+    assert messages[-1].endswith("exited with code 3")
+    for line in lines:  # Every line starts with an ISO UTC timestamp.
+        assert line[:4].isdigit()
+        assert line.split(" ", 1)[0].endswith("Z")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_signals_are_forwarded_to_the_program(
+    tmp_path: Path, program: Path, signum: signal.Signals
+) -> None:
+    runner = _runner(tmp_path, sys.executable, str(program))
+    _wait_for(lambda: any(line.endswith(" to stderr") for line in _safe_log(tmp_path)))
+
+    runner.send_signal(signum)
+    code = runner.wait(timeout=10)
+
+    status = _status(tmp_path)
+    if signum == signal.SIGINT:  # No handler: Python dies of SIGINT after KeyboardInterrupt.
+        assert code == 128 + signal.SIGINT
+        assert status["signal"] == signal.SIGINT
+    else:
+        assert code == status["exit_code"] == 5
+        assert f"stopping on {signum.name}" in [line.split(" ", 1)[1] for line in _log(tmp_path)]
+    assert status["ended_at"] is not None
+
+
+def test_program_killed_by_a_signal(tmp_path: Path) -> None:
+    runner = _runner(tmp_path, sys.executable, "-c", "import time; time.sleep(30)")
+    _wait_for(lambda: (tmp_path / "s.status.json").exists())
+    os.killpg(_status(tmp_path)["program_pid"], signal.SIGKILL)
+
+    assert runner.wait(timeout=10) == 128 + signal.SIGKILL
+    status = _status(tmp_path)
+    assert status["signal"] == signal.SIGKILL
+    assert status["exit_code"] is None
+
+
+def test_program_that_cannot_start(tmp_path: Path) -> None:
+    runner = _runner(tmp_path, str(tmp_path / "missing-program"))
+    assert runner.wait(timeout=10) == 127
+    status = _status(tmp_path)
+    assert status["exit_code"] == 127
+    assert status["program_pid"] is None
+    assert "No such file" in status["error"]
+    assert "cannot start" in _log(tmp_path)[-1]
+
+
+def test_arguments_are_never_run_by_a_shell(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    runner = _runner(tmp_path, sys.executable, "-c", "print('ok')", f"; touch {marker}")
+    assert runner.wait(timeout=10) == 0
+    assert not marker.exists()
+
+
+def test_a_command_is_required(tmp_path: Path) -> None:
+    options = ["--status-file", str(tmp_path / "s"), "--log-file", str(tmp_path / "l")]
+    module = [sys.executable, "-m", "smsfleet.sessions.runner"]
+    for tail in (["--"], []):
+        result = subprocess.run([*module, *options, *tail], capture_output=True, timeout=10)
+        assert result.returncode == 2
+        assert b"program to run" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_write_status_replaces_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "x.status.json"
+    write_status(path, {"a": 1})
+    write_status(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.status.json"]
+
+
+def test_process_start_ticks_identifies_a_process() -> None:
+    assert process_start_ticks(os.getpid()) == process_start_ticks(os.getpid())
+    assert process_start_ticks(os.getpid()) is not None
+    assert process_start_ticks(2**22 + 12345) is None
+
+
+def _safe_log(tmp_path: Path) -> list[str]:
+    try:
+        return _log(tmp_path)
+    except FileNotFoundError:
+        return []
