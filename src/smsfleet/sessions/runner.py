@@ -14,12 +14,12 @@ SIGTERM, SIGINT and SIGHUP sent to the runner are forwarded to the program's
 process group; the runner exits once the program has exited, with its exit
 code (128 + N when the program died of signal N, 127 when it could not start).
 
-Standard library only: it must start fast and depend on nothing else.
+Standard library only, and only its cheap modules (no argparse, no pathlib): it
+starts once per session, hundreds at a time, and must start fast.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -29,7 +29,6 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
@@ -59,7 +58,8 @@ def process_start_ticks(pid: int) -> int | None:
     both and a later signal goes to the program only if they still agree.
     """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after it.
@@ -70,18 +70,20 @@ def process_start_ticks(pid: int) -> int | None:
         return None
 
 
-def write_status(path: Path, status: dict[str, Any]) -> None:
+def write_status(path: str | os.PathLike[str], status: dict[str, Any]) -> None:
     """Replace `path` atomically so that readers never see a half-written file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(status, sort_keys=True), encoding="utf-8")
+    folder, name = os.path.split(os.fspath(path))
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(status, sort_keys=True))
     os.replace(temporary, path)
 
 
 class _LogWriter:
     """Writes timestamped lines to the log file and echoes them to the window."""
 
-    def __init__(self, log_path: Path) -> None:
-        self._log = log_path.open("ab", buffering=0)
+    def __init__(self, log_path: str) -> None:
+        self._log = open(log_path, "ab", buffering=0)  # noqa: SIM115 (closed in close())
         self._lock = threading.Lock()
         self._closed = False
 
@@ -113,26 +115,38 @@ def _copy_output(stream: BinaryIO, log: _LogWriter) -> None:
         log.write_line(line)
 
 
-def _parse_args(args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+USAGE = (
+    "usage: python -m smsfleet.sessions.runner --status-file F --log-file L [--cwd D] -- argv..."
+)
+_OPTIONS = {"--status-file", "--log-file", "--cwd"}
+
+
+def _usage_error(message: str) -> SystemExit:
+    print(f"{USAGE}\nerror: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def _parse_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     args = list(args)
-    parser = argparse.ArgumentParser(
-        prog="python -m smsfleet.sessions.runner",
-        usage="%(prog)s --status-file F --log-file L [--cwd D] -- argv...",
-    )
     if "--" not in args:
-        parser.error("no program to run: put its argv after --")
+        raise _usage_error("no program to run: put its argv after --")
     split = args.index("--")
-    parser.add_argument("--status-file", type=Path, required=True)
-    parser.add_argument("--log-file", type=Path, required=True)
-    parser.add_argument("--cwd", type=Path, default=None)
-    options = parser.parse_args(args[:split])
-    command = args[split + 1 :]
+    options, command = args[:split], args[split + 1 :]
+    if len(options) % 2:
+        raise _usage_error(f"each option takes one value: {options!r}")
+    parsed = dict(zip(options[::2], options[1::2], strict=True))
+    unknown = set(parsed) - _OPTIONS
+    if unknown:
+        raise _usage_error(f"unknown option {sorted(unknown)[0]}")
+    for required in ("--status-file", "--log-file"):
+        if required not in parsed:
+            raise _usage_error(f"{required} is required")
     if not command:
-        parser.error("no program to run after --")
-    return options, command
+        raise _usage_error("no program to run after --")
+    return parsed, command
 
 
-def run(status_path: Path, log_path: Path, command: list[str], cwd: Path | None) -> int:
+def run(status_path: str, log_path: str, command: list[str], cwd: str | None) -> int:
     """Run `command` to completion under supervision; return the runner's exit code."""
     log = _LogWriter(log_path)
     status: dict[str, Any] = {
@@ -141,7 +155,7 @@ def run(status_path: Path, log_path: Path, command: list[str], cwd: Path | None)
         "program_pid": None,
         "program_start_ticks": None,
         "argv": command,
-        "cwd": str(cwd) if cwd is not None else None,
+        "cwd": cwd,
         "started_at": _iso(_now()),
         "ended_at": None,
         "exit_code": None,
@@ -211,7 +225,7 @@ def run(status_path: Path, log_path: Path, command: list[str], cwd: Path | None)
 
 def main(args: Sequence[str] | None = None) -> int:
     options, command = _parse_args(sys.argv[1:] if args is None else args)
-    return run(options.status_file, options.log_file, command, options.cwd)
+    return run(options["--status-file"], options["--log-file"], command, options.get("--cwd"))
 
 
 if __name__ == "__main__":

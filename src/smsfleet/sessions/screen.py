@@ -303,7 +303,12 @@ class ScreenBackend:
 
     def list(self) -> list[ScreenEntry]:
         """Every screen in the screen directory, ours or not, dead ones included."""
-        result = self._screen("-ls")
+        return self._ls()
+
+    def _ls(self, *match: str) -> builtins.list[ScreenEntry]:
+        # `screen -ls NAME` lists the names starting with NAME, and costs a fraction of a
+        # full listing when hundreds of sessions run: callers keep the exact matches.
+        result = self._screen("-ls", *match)
         output = result.stdout + result.stderr
         # Exit status is 1 with no sessions and varies with sessions: judge the text.
         if not any(header in output for header in _LS_HEADERS):
@@ -313,7 +318,7 @@ class ScreenBackend:
     def find(self, name: str) -> ScreenEntry | None:
         """The live screen with exactly this name, if any."""
         parse_session_name(name)
-        return next((e for e in self.list() if e.name == name and e.alive), None)
+        return next(iter(self._live_entries(name)), None)
 
     def status(self, name: str) -> RunStatus | None:
         """The runner's status file, or None if this session never ran here."""
@@ -346,10 +351,11 @@ class ScreenBackend:
         parse_session_name(name)
         self._prepare_dirs()
         with self._name_lock(name):
-            existing = self._live_entries(name)
+            named = self._named(name)
+            existing = [entry for entry in named if entry.alive]
             if existing:
                 return existing[0]  # Adopt: never a second screen of one name.
-            if any(entry.name == name for entry in self.list()):
+            if named:
                 self._screen("-wipe")  # A dead socket of that name.
             status_path = self.status_path(name)
             status_path.unlink(missing_ok=True)  # A previous run's exit is not this run's.
@@ -400,8 +406,11 @@ class ScreenBackend:
 
     # -- internals -------------------------------------------------------
 
+    def _named(self, name: str) -> builtins.list[ScreenEntry]:
+        return [entry for entry in self._ls(name) if entry.name == name]
+
     def _live_entries(self, name: str) -> builtins.list[ScreenEntry]:
-        return [entry for entry in self.list() if entry.name == name and entry.alive]
+        return [entry for entry in self._named(name) if entry.alive]
 
     def _await_start(self, name: str) -> ScreenEntry:
         def started() -> ScreenEntry | None:
