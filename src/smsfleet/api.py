@@ -34,6 +34,8 @@ from smsfleet.core.errors import (
 from smsfleet.core.events import EventBus
 from smsfleet.core.settings import Settings
 from smsfleet.deps import AppContext
+from smsfleet.dispatch import views as dispatch_views
+from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs import views as pairs_views
 from smsfleet.programs import views as programs_views
@@ -132,7 +134,9 @@ def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("internal_error", "internal error; see the server log"), 500)
 
 
-def build_context(settings: Settings, store: ConfigStore, clock: Clock) -> AppContext:
+def build_context(
+    settings: Settings, store: ConfigStore, clock: Clock, dispatcher: Dispatcher
+) -> AppContext:
     bus = EventBus()
     return AppContext(
         settings=settings,
@@ -155,6 +159,7 @@ def build_context(settings: Settings, store: ConfigStore, clock: Clock) -> AppCo
             store=store,
             clock=clock,
             on_event=lambda event: bus.publish("sessions", event),
+            heartbeats=dispatcher.heartbeats,
         ),
     )
 
@@ -205,7 +210,8 @@ def create_app(
     config_store = store or open_config_store(settings.resolved_config_url)
     prepare_store(settings, config_store, clock)
 
-    context = build_context(settings, config_store, clock)
+    dispatcher = build_dispatcher(settings=settings, config_store=config_store, clock=clock)
+    context = build_context(settings, config_store, clock, dispatcher)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -216,6 +222,7 @@ def create_app(
             yield
         finally:
             supervisor.close()  # the sessions keep running; the next start adopts them
+            dispatcher.close()
             if owns_store:
                 config_store.close()
 
@@ -226,6 +233,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    app.state.dispatcher = dispatcher
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -250,6 +258,7 @@ def create_app(
         pairs_views.seed_router,
         programs_views.router,
         sessions_views.router,
+        dispatch_views.router,
         live.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -19,6 +19,7 @@ from smsfleet.auth.models import Role, UserCreate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import Settings
+from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.demo import DEMO_SIMULATOR_CONFIG, seed_demo, start_demo_sessions
 from smsfleet.sessions import cli as sessions_cli
 from smsfleet.simulator import SimulatorConfigError
@@ -147,6 +148,12 @@ def db_upgrade(data_dir: DataDir = None) -> None:
         typer.echo(f"config store up to date ({store.backend})")
     finally:
         store.close()
+    engine = create_sql_engine(settings.resolved_metrics_url)
+    try:
+        upgrade_metrics_schema(engine)
+        typer.echo(f"metrics store up to date ({engine.dialect.name})")
+    finally:
+        engine.dispose()
 
 
 def _with_store(data_dir: Path | None) -> ConfigStore:

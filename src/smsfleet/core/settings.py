@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(default=20, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
     default_country_cap: int = Field(default=10, ge=1, le=10_000)
+    # Dispatcher: a high-priority pair's share of its country's cap against a normal one's.
+    high_priority_weight: float = Field(default=2.0, gt=0, le=100)
+    program_weights: dict[str, float] = Field(default_factory=dict)
+    lease_ttl_seconds: float = Field(default=120.0, gt=0)
 
     @property
     def resolved_config_url(self) -> str:

@@ -18,8 +18,10 @@ from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.records import E, R
 
 config_metadata = sa.MetaData()
+metrics_metadata = sa.MetaData()
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+METRICS_MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "metrics_migrations"
 
 # Microsecond DATETIME on MySQL; SQLite keeps the full value as text.
 DateTimeColumn = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
@@ -62,6 +64,15 @@ def upgrade_config_schema(engine: Engine) -> None:
     """Apply the Alembic migrations of the config store up to head."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+def upgrade_metrics_schema(engine: Engine) -> None:
+    """Apply the Alembic migrations of the metrics store up to head."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(METRICS_MIGRATIONS_DIR))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")

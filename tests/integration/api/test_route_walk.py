@@ -18,6 +18,8 @@ PUBLIC = {
     ("POST", "/login"),
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Programs authenticate there with their session's worker token, never a user's JWT.
+WORKER_ROUTES = "/api/v1/worker/"
 
 
 def operations(api: Api) -> list[tuple[str, str]]:
@@ -59,7 +61,11 @@ def test_a_viewer_is_refused_every_write(api: Api) -> None:
     headers = api.headers(Role.viewer)
     checked = 0
     for method, path in operations(api):
-        if method not in WRITE_METHODS or (method, path) in PUBLIC:
+        if (
+            method not in WRITE_METHODS
+            or (method, path) in PUBLIC
+            or path.startswith(WORKER_ROUTES)
+        ):
             continue
         response = api.client.request(method, concrete(path), json={}, headers=headers)
         assert response.status_code == 403, f"{method} {path} answered {response.status_code}"
@@ -71,3 +77,15 @@ def test_a_viewer_is_refused_every_write(api: Api) -> None:
 def test_public_routes_answer_without_credentials(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     assert api.client.get("/readyz").json() == {"status": "ok", "config_store": "sqlite"}
+
+
+def test_worker_routes_refuse_user_tokens(api: Api) -> None:
+    headers = api.headers(Role.admin)
+    worker_routes = [path for _, path in operations(api) if path.startswith(WORKER_ROUTES)]
+    assert len(worker_routes) == 3
+    session = {"session": "program1_UZ_uzmobile"}
+    report = {**session, "trigger_id": "a" * 32, "outcome": "delivered"}
+    for path in worker_routes:
+        body = report if path.endswith("/report") else session
+        response = api.client.post(path, json=body, headers=headers)
+        assert response.status_code == 401, path

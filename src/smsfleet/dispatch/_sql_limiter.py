@@ -1,0 +1,182 @@
+"""The limiter on the metrics database: one serialised transaction per decision.
+
+Every decision of a country first locks that country's row (`SELECT … FOR UPDATE`
+on MySQL/MariaDB); SQLite has no row locks, so the transaction starts with
+`BEGIN IMMEDIATE`, which takes the database's write lock up front. Either way,
+decisions of one country run one after the other across threads, processes and
+(MySQL) hosts, and each sees everything the previous one wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from smsfleet.core.clock import Clock
+from smsfleet.dispatch.limiter import (
+    Ask,
+    AskerState,
+    CountryState,
+    Decision,
+    Grant,
+    LimiterPolicy,
+    decide,
+    from_ms,
+    to_ms,
+)
+from smsfleet.dispatch.store import (
+    dispatch_asks_table,
+    dispatch_countries_table,
+    dispatch_grants_table,
+)
+
+__all__ = ["SqlLimiter"]
+
+_countries = dispatch_countries_table
+_asks = dispatch_asks_table
+_grants = dispatch_grants_table
+
+
+class SqlLimiter:
+    def __init__(
+        self, engine: Engine, *, clock: Clock, policy: LimiterPolicy | None = None
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._policy = policy or LimiterPolicy()
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._known_countries: set[str] = set()
+
+    def close(self) -> None:
+        """Nothing of its own to release: the engine belongs to the caller."""
+
+    @contextmanager
+    def _serialised(self) -> Iterator[Connection]:
+        with self._engine.connect() as connection:
+            if self._sqlite:
+                # The driver's own transaction handling would start with a deferred
+                # BEGIN; take the write lock explicitly instead.
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                except BaseException:
+                    connection.exec_driver_sql("ROLLBACK")
+                    raise
+                connection.exec_driver_sql("COMMIT")
+            else:
+                # Under the country lock each statement must see the latest commits.
+                connection.execution_options(isolation_level="READ COMMITTED")
+                with connection.begin():
+                    yield connection
+
+    def _ensure_country(self, country: str) -> None:
+        if country in self._known_countries:
+            return
+        ignore = "OR IGNORE" if self._sqlite else "IGNORE"
+        insert = sa.insert(_countries).prefix_with(ignore).values(country=country)
+        with self._engine.begin() as connection:
+            connection.execute(insert)
+        self._known_countries.add(country)
+
+    def acquire(self, ask: Ask) -> Decision:
+        self._ensure_country(ask.country)
+        policy = self._policy
+        with self._serialised() as connection:
+            last_grant = connection.execute(
+                sa.select(_countries.c.last_grant_ms)
+                .where(_countries.c.country == ask.country)
+                .with_for_update()
+            ).scalar_one()
+            # Read under the lock, so the grant times are in lock order.
+            now = to_ms(self._clock.now())
+            state = self._load(connection, ask.country, last_grant, now)
+            verdict = decide(state, ask, now, policy)
+            self._save(connection, ask.country, verdict.asker, now)
+            if verdict.granted:
+                connection.execute(
+                    sa.insert(_grants).values(
+                        country=ask.country, at_ms=now, pair=ask.pair, program=ask.program
+                    )
+                )
+                connection.execute(
+                    sa.update(_countries)
+                    .where(_countries.c.country == ask.country)
+                    .values(last_grant_ms=now)
+                )
+        return Decision(
+            granted=verdict.granted, retry_after=verdict.wait_ms / 1000, at=from_ms(now)
+        )
+
+    def _load(
+        self, connection: Connection, country: str, last_grant: int | None, now: int
+    ) -> CountryState:
+        policy = self._policy
+        grants = connection.execute(
+            sa.select(_grants.c.at_ms, _grants.c.pair, _grants.c.program)
+            .where(_grants.c.country == country, _grants.c.at_ms > now - policy.window_ms)
+            .order_by(_grants.c.at_ms)
+        ).all()
+        askers = connection.execute(
+            sa.select(_asks).where(
+                _asks.c.country == country, _asks.c.last_ask_ms > now - policy.active_ms
+            )
+        ).mappings()
+        return CountryState(
+            last_grant=last_grant,
+            grants=[Grant(at=at, pair=pair, program=program) for at, pair, program in grants],
+            askers={
+                f"{row['pair']}|{row['program']}": AskerState(
+                    pair=row["pair"],
+                    program=row["program"],
+                    last_ask=row["last_ask_ms"],
+                    waiting_since=row["waiting_since_ms"],
+                    due=row["due_ms"],
+                    pair_weight=row["pair_weight"],
+                    program_weight=row["program_weight"],
+                )
+                for row in askers
+            },
+        )
+
+    def _save(self, connection: Connection, country: str, asker: AskerState, now: int) -> None:
+        policy = self._policy
+        connection.execute(
+            sa.delete(_grants).where(
+                _grants.c.country == country, _grants.c.at_ms <= now - policy.window_ms
+            )
+        )
+        connection.execute(
+            sa.delete(_asks).where(
+                _asks.c.country == country, _asks.c.last_ask_ms <= now - policy.active_ms
+            )
+        )
+        values = {
+            "last_ask_ms": asker.last_ask,
+            "waiting_since_ms": asker.waiting_since,
+            "due_ms": asker.due,
+            "pair_weight": asker.pair_weight,
+            "program_weight": asker.program_weight,
+        }
+        key = (
+            _asks.c.country == country,
+            _asks.c.pair == asker.pair,
+            _asks.c.program == asker.program,
+        )
+        # The country lock is held, so update-then-insert cannot race another decider.
+        if not connection.execute(sa.update(_asks).where(*key).values(**values)).rowcount:
+            connection.execute(
+                sa.insert(_asks).values(
+                    country=country, pair=asker.pair, program=asker.program, **values
+                )
+            )
+
+    def withdraw(self, *, country: str, pair: str, program: str | None = None) -> None:
+        query = sa.delete(_asks).where(_asks.c.country == country, _asks.c.pair == pair)
+        if program is not None:
+            query = query.where(_asks.c.program == program)
+        with self._engine.begin() as connection:
+            connection.execute(query)

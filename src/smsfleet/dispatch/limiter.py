@@ -1,0 +1,192 @@
+"""The per-country limiter: its contract and the decision both backends make.
+
+For each country, at most `cap` grants in any 60-second sliding window, shared by
+every pair, program and host of the country, and successive grants at least
+`60/cap` s apart (a steady pace, never a burst). A free slot goes to the
+contender with the lowest share: first (grants-in-window + 1) ÷ weight of its
+pair, then of its program within the pair, then the longest wait. A contender is an
+asker that is waiting, asked within `active_ms`, and came back when it was told
+to (within `grace_ms`), so a program that died or paused stops holding slots
+after a couple of seconds.
+
+Times are integer milliseconds since the epoch: exact in SQL, in Python and in
+Redis' Lua doubles alike, so both backends decide identically.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+__all__ = ["Ask", "Decision", "Limiter", "LimiterPolicy"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class LimiterPolicy:
+    window_ms: int = 60_000
+    # An asker stays a contender this long after its last ask …
+    active_ms: int = 15_000
+    # … and only until this long after the time it was told to come back.
+    grace_ms: int = 2_000
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One program of one pair asking to send one SMS in `country`."""
+
+    country: str
+    pair: str
+    program: str
+    cap: int
+    pair_weight: float = 1.0
+    program_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.cap < 1:
+            raise ValueError("cap must be at least 1")
+        if self.pair_weight <= 0 or self.program_weight <= 0:
+            raise ValueError("weights must be positive")
+        if "|" in self.pair or "|" in self.program:
+            raise ValueError("pair and program must not contain '|'")
+
+
+@dataclass(frozen=True)
+class Decision:
+    granted: bool
+    retry_after: float
+    """Seconds until asking again is worth it (0 when granted)."""
+    at: datetime
+    """The time the decision was taken (the grant time when granted)."""
+
+
+class Limiter(Protocol):
+    def acquire(self, ask: Ask) -> Decision:
+        """Grant one send now, or say how long to wait."""
+        ...
+
+    def withdraw(self, *, country: str, pair: str, program: str | None = None) -> None:
+        """Forget the pending asks of a pair (or one of its programs): it stopped asking."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def to_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MS
+
+
+def from_ms(ms: int) -> datetime:
+    return _EPOCH + ms * _MS
+
+
+def spacing_ms(cap: int, window_ms: int) -> int:
+    return math.ceil(window_ms / cap)
+
+
+def asker_key(pair: str, program: str) -> str:
+    return f"{pair}|{program}"
+
+
+@dataclass
+class AskerState:
+    pair: str
+    program: str
+    last_ask: int
+    waiting_since: int | None
+    due: int
+    pair_weight: float
+    program_weight: float
+
+
+@dataclass(frozen=True)
+class Grant:
+    at: int
+    pair: str
+    program: str
+
+
+@dataclass
+class CountryState:
+    last_grant: int | None
+    grants: list[Grant]
+    askers: dict[str, AskerState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    granted: bool
+    wait_ms: int
+    asker: AskerState
+
+
+def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Verdict:
+    """Take one decision; updates `state` in place (the caller persists it)."""
+    window = policy.window_ms
+    state.grants = sorted((g for g in state.grants if g.at > now - window), key=lambda g: g.at)
+    state.askers = {
+        key: asker for key, asker in state.askers.items() if asker.last_ask > now - policy.active_ms
+    }
+    key = asker_key(ask.pair, ask.program)
+    previous = state.askers.get(key)
+    since = now
+    if previous is not None and previous.waiting_since is not None:
+        since = previous.waiting_since
+    mine = AskerState(
+        pair=ask.pair,
+        program=ask.program,
+        last_ask=now,
+        waiting_since=since,
+        due=now,
+        pair_weight=ask.pair_weight,
+        program_weight=ask.program_weight,
+    )
+    state.askers[key] = mine
+
+    spacing = spacing_ms(ask.cap, window)
+    next_slot = now
+    if state.last_grant is not None:
+        next_slot = max(next_slot, state.last_grant + spacing)
+    if len(state.grants) >= ask.cap:
+        # The slot frees when the grant `cap` places from the newest leaves the window.
+        next_slot = max(next_slot, state.grants[len(state.grants) - ask.cap].at + window)
+    if next_slot > now:
+        mine.due = next_slot
+        return Verdict(granted=False, wait_ms=next_slot - now, asker=mine)
+
+    pair_counts: dict[str, int] = {}
+    program_counts: dict[str, int] = {}
+    for grant in state.grants:
+        pair_counts[grant.pair] = pair_counts.get(grant.pair, 0) + 1
+        grant_key = asker_key(grant.pair, grant.program)
+        program_counts[grant_key] = program_counts.get(grant_key, 0) + 1
+
+    def share(item: tuple[str, AskerState]) -> tuple[float, float, int, str]:
+        name, asker = item
+        assert asker.waiting_since is not None
+        # The share it would have with this grant: with the share it has now, ties
+        # would go to the longest wait, which favours the lighter weight.
+        return (
+            (pair_counts.get(asker.pair, 0) + 1) / asker.pair_weight,
+            (program_counts.get(name, 0) + 1) / asker.program_weight,
+            asker.waiting_since,
+            name,
+        )
+
+    contenders = [
+        (name, asker)
+        for name, asker in state.askers.items()
+        if asker.waiting_since is not None and now <= asker.due + policy.grace_ms
+    ]
+    winner, _ = min(contenders, key=share)
+    if winner != key:
+        mine.due = now + spacing
+        return Verdict(granted=False, wait_ms=spacing, asker=mine)
+    state.grants.append(Grant(at=now, pair=ask.pair, program=ask.program))
+    state.last_grant = now
+    mine.waiting_since = None
+    return Verdict(granted=True, wait_ms=0, asker=mine)

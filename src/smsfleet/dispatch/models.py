@@ -1,0 +1,103 @@
+"""Dispatch: what a worker asks (lease, report, heartbeat) and what it is told."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from smsfleet.core.records import Timestamp
+from smsfleet.sessions.names import SESSION_NAME_PATTERN
+
+TRIGGER_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+SessionName = Annotated[str, Field(pattern=SESSION_NAME_PATTERN, max_length=80)]
+
+
+class Outcome(StrEnum):
+    delivered = "delivered"
+    not_delivered = "not_delivered"
+    send_failed = "send_failed"
+    error = "error"
+
+
+class Attempt(BaseModel):
+    """One SMS, from lease to outcome; `id` is the trigger id (the idempotency key)."""
+
+    id: str
+    session: str
+    pair: str
+    country: str
+    operator: str
+    program: str
+    phone: str
+    leased_at: Timestamp
+    sent_at: Timestamp | None = None
+    delivered_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    outcome: Outcome | None = None
+    error_code: str | None = None
+    latency_ms: int | None = None
+    provider: str | None = None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeaseRequest(_Body):
+    session: SessionName
+
+
+class HeartbeatRequest(_Body):
+    session: SessionName
+
+
+class ReportRequest(_Body):
+    trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)
+    session: SessionName
+    outcome: Outcome
+    error_code: str | None = Field(default=None, max_length=64)
+    sent_at: Timestamp | None = None
+    delivered_at: Timestamp | None = None
+    provider: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _delivered_after_sent(self) -> ReportRequest:
+        if self.sent_at and self.delivered_at and self.delivered_at < self.sent_at:
+            raise ValueError("delivered_at is earlier than sent_at")
+        return self
+
+
+class SendAction(BaseModel):
+    action: Literal["send"] = "send"
+    trigger_id: str
+    phone: str
+    message: str
+    pair: str
+    program: str
+    expires_at: datetime
+
+
+class WaitAction(BaseModel):
+    action: Literal["wait"] = "wait"
+    retry_after: float = Field(description="Seconds until asking again is worth it")
+
+
+class StopAction(BaseModel):
+    action: Literal["stop"] = "stop"
+    reason: str
+
+
+LeaseAction = Annotated[SendAction | WaitAction | StopAction, Field(discriminator="action")]
+
+
+class ReportStatus(StrEnum):
+    recorded = "recorded"
+    duplicate = "duplicate"
+
+
+class ReportResponse(BaseModel):
+    status: ReportStatus

@@ -1,0 +1,247 @@
+"""The dispatcher: the one path every send takes (lease → send → report).
+
+A session's program leases a send; the lease passes the per-country limiter and
+names a test number of the pair in rotation. The program then reports the
+outcome once; reports are idempotent by trigger id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import Conflict, NotFound, Unauthorized
+from smsfleet.core.security import verify_worker_token
+from smsfleet.core.settings import Settings
+from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy
+from smsfleet.dispatch.models import (
+    Attempt,
+    LeaseAction,
+    ReportRequest,
+    ReportStatus,
+    SendAction,
+    StopAction,
+    WaitAction,
+)
+from smsfleet.dispatch.store import AttemptStore, HeartbeatStore
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.sessions.models import DesiredState
+from smsfleet.stores import ConfigStore
+
+__all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
+
+MESSAGE_TEMPLATE = "smsfleet test {code}"
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    default_cap: int = 10
+    high_priority_weight: float = 2.0
+    normal_weight: float = 1.0
+    program_weights: Mapping[str, float] = field(default_factory=dict)
+    lease_ttl: timedelta = timedelta(seconds=120)
+    message_template: str = MESSAGE_TEMPLATE
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchPolicy:
+        # Settings fields the dispatcher reads when present; defaults otherwise.
+        return cls(
+            default_cap=settings.default_country_cap,
+            high_priority_weight=settings.high_priority_weight,
+            program_weights=dict(settings.program_weights),
+            lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
+        )
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        config_store: ConfigStore,
+        attempts: AttemptStore,
+        heartbeats: HeartbeatStore,
+        limiter: Limiter,
+        clock: Clock,
+        worker_secret: str,
+        policy: DispatchPolicy | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.config_store = config_store
+        self.attempts = attempts
+        self.limiter = limiter
+        self.clock = clock
+        self.policy = policy or DispatchPolicy()
+        self._heartbeats = heartbeats
+        self._worker_secret = worker_secret
+        self._on_close = on_close
+
+    def close(self) -> None:
+        self.limiter.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def authenticate(self, *, session: str, token: str | None) -> None:
+        """Raise `Unauthorized` unless `token` is the worker token of `session`."""
+        if not token:
+            raise Unauthorized("worker token required: send Authorization: Bearer <token>")
+        if not verify_worker_token(secret=self._worker_secret, session=session, token=token):
+            raise Unauthorized("invalid worker token for this session")
+
+    # --- lease -------------------------------------------------------------------
+
+    def lease(self, *, session: str) -> LeaseAction:
+        store = self.config_store
+        spec = store.session_specs.get(session)
+        if spec is None:
+            return StopAction(reason=f"unknown session {session!r}")
+        self._heartbeats.beat(session, self.clock.now())
+        if spec.desired is DesiredState.stopped:
+            self._withdraw(spec.pair, spec.program)
+            return StopAction(reason="the session's desired state is stopped")
+        pair = store.pairs.get(spec.pair)
+        if pair is None:
+            self._withdraw(spec.pair, None)
+            return StopAction(reason=f"pair {spec.pair!r} does not exist")
+        if pair.state is not PairState.enabled:
+            self._withdraw(pair.key, None)
+            why = f": {pair.state_reason}" if pair.state_reason else ""
+            return StopAction(reason=f"pair {pair.key} is {pair.state.value}{why}")
+        if spec.program not in pair.programs:
+            self._withdraw(pair.key, spec.program)
+            return StopAction(reason=f"program {spec.program} is not assigned to {pair.key}")
+        if not pair.phone_numbers:
+            self._withdraw(pair.key, None)
+            return StopAction(reason=f"pair {pair.key} has no test phone numbers")
+
+        decision = self.limiter.acquire(self._ask(pair, spec.program))
+        if not decision.granted:
+            return WaitAction(retry_after=round(decision.retry_after, 3))
+        return self._send(session=session, pair=pair, program=spec.program, now=decision.at)
+
+    def _ask(self, pair: Pair, program: str) -> Ask:
+        policy = self.policy
+        country = self.config_store.countries.get(pair.country)
+        return Ask(
+            country=pair.country,
+            pair=pair.key,
+            program=program,
+            cap=country.cap if country is not None else policy.default_cap,
+            pair_weight=policy.high_priority_weight
+            if pair.is_high_priority
+            else policy.normal_weight,
+            program_weight=policy.program_weights.get(program, 1.0),
+        )
+
+    def _withdraw(self, pair_key: str, program: str | None) -> None:
+        # A stopped asker would hold its country's slots until it goes stale.
+        country = pair_key.split("_", 1)[0]
+        self.limiter.withdraw(country=country, pair=pair_key, program=program)
+
+    def _send(self, *, session: str, pair: Pair, program: str, now: datetime) -> SendAction:
+        ttl = self.policy.lease_ttl
+        # The session's earlier leases that were never reported are given up now.
+        self.attempts.expire_open(session=session, leased_before=now - ttl, now=now)
+        phone = next_phone(pair.phone_numbers, self.attempts.last_phone(pair.key))
+        trigger_id = uuid.uuid4().hex
+        attempt = Attempt(
+            id=trigger_id,
+            session=session,
+            pair=pair.key,
+            country=pair.country,
+            operator=pair.slug,
+            program=program,
+            phone=phone,
+            leased_at=now,
+        )
+        self.attempts.add(attempt)
+        return SendAction(
+            trigger_id=trigger_id,
+            phone=phone,
+            message=self.policy.message_template.format(code=trigger_id[:8]),
+            pair=pair.key,
+            program=program,
+            expires_at=attempt.leased_at + ttl,
+        )
+
+    # --- report and heartbeat ----------------------------------------------------
+
+    def report(self, *, session: str, report: ReportRequest) -> ReportStatus:
+        """Record an outcome once; a repeat answers `duplicate` and changes nothing."""
+        now = self.clock.now()
+        attempt = self.attempts.get(report.trigger_id)
+        if attempt is None:
+            raise NotFound(f"unknown trigger {report.trigger_id}")
+        if attempt.session != session:
+            raise Conflict(
+                f"trigger {report.trigger_id} was leased to another session",
+                details={"trigger_id": report.trigger_id},
+            )
+        self._heartbeats.beat(session, now)
+        if attempt.outcome is not None:
+            return ReportStatus.duplicate
+        latency_ms = None
+        if report.sent_at is not None and report.delivered_at is not None:
+            latency_ms = int((report.delivered_at - report.sent_at) / timedelta(milliseconds=1))
+        closed = self.attempts.complete(
+            report.trigger_id,
+            outcome=report.outcome,
+            completed_at=now,
+            sent_at=report.sent_at,
+            delivered_at=report.delivered_at,
+            error_code=report.error_code,
+            latency_ms=latency_ms,
+            provider=report.provider,
+        )
+        return ReportStatus.recorded if closed else ReportStatus.duplicate
+
+    def heartbeat(self, *, session: str) -> None:
+        self._heartbeats.beat(session, self.clock.now())
+
+    def heartbeats(self) -> dict[str, datetime]:
+        """The last sign of life of every session (lease, report or heartbeat)."""
+        return self._heartbeats.all()
+
+
+def next_phone(numbers: list[str], last: str | None) -> str:
+    """Round-robin: the number after the last one used, the first when unknown."""
+    if last in numbers:
+        return numbers[(numbers.index(last) + 1) % len(numbers)]
+    return numbers[0]
+
+
+def build_dispatcher(*, settings: Settings, config_store: ConfigStore, clock: Clock) -> Dispatcher:
+    """Open the metrics store (migrated to head) and the limiter the settings call for.
+
+    Redis when `redis_url` is set (several replicas share it), else the metrics
+    database itself. The caller closes the dispatcher.
+    """
+    engine = create_sql_engine(settings.resolved_metrics_url)
+    limiter: Limiter
+    try:
+        upgrade_metrics_schema(engine)
+        policy = LimiterPolicy()
+        if settings.redis_url:
+            from smsfleet.dispatch._redis_limiter import RedisLimiter
+
+            limiter = RedisLimiter.from_url(settings.redis_url, clock=clock, policy=policy)
+        else:
+            from smsfleet.dispatch._sql_limiter import SqlLimiter
+
+            limiter = SqlLimiter(engine, clock=clock, policy=policy)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Dispatcher(
+        config_store=config_store,
+        attempts=AttemptStore(engine),
+        heartbeats=HeartbeatStore(engine),
+        limiter=limiter,
+        clock=clock,
+        worker_secret=settings.jwt_secret,
+        policy=DispatchPolicy.from_settings(settings),
+        on_close=engine.dispose,
+    )

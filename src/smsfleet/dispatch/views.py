@@ -1,0 +1,63 @@
+"""Worker HTTP routes: lease, report, heartbeat. Authenticated by the session's token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from smsfleet.core.errors import Unauthorized
+from smsfleet.dispatch.models import (
+    HeartbeatRequest,
+    LeaseAction,
+    LeaseRequest,
+    ReportRequest,
+    ReportResponse,
+)
+from smsfleet.dispatch.service import Dispatcher
+
+__all__ = ["DispatcherDep", "get_dispatcher", "router"]
+
+router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
+
+_bearer = HTTPBearer(auto_error=False, description="Worker token of the session named in the body")
+
+
+def _worker_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    # Checked before the body is read, so a caller without a token learns that first.
+    if credentials is None:
+        raise Unauthorized("send Authorization: Bearer <SMSFLEET_WORKER_TOKEN>")
+    return credentials.credentials
+
+
+WorkerToken = Annotated[str, Depends(_worker_token)]
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+
+
+@router.post("/lease", summary="Ask for the next send: send, wait or stop")
+def lease(body: LeaseRequest, dispatcher: DispatcherDep, token: WorkerToken) -> LeaseAction:
+    dispatcher.authenticate(session=body.session, token=token)
+    return dispatcher.lease(session=body.session)
+
+
+@router.post("/report", summary="Record the outcome of a leased send (idempotent)")
+def report(body: ReportRequest, dispatcher: DispatcherDep, token: WorkerToken) -> ReportResponse:
+    dispatcher.authenticate(session=body.session, token=token)
+    return ReportResponse(status=dispatcher.report(session=body.session, report=body))
+
+
+@router.post("/heartbeat", status_code=204, summary="The session's program is alive")
+def heartbeat(body: HeartbeatRequest, dispatcher: DispatcherDep, token: WorkerToken) -> Response:
+    dispatcher.authenticate(session=body.session, token=token)
+    dispatcher.heartbeat(session=body.session)
+    return Response(status_code=204)

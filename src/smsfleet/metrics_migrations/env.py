@@ -1,0 +1,21 @@
+"""Alembic environment for the metrics store; the caller hands over a connection."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import smsfleet.dispatch.store  # noqa: F401  (registers the tables on the metadata)
+from smsfleet.core.sql import metrics_metadata
+
+# Its own version table: the config and metrics stores may share one database.
+VERSION_TABLE = "alembic_version_metrics"
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metrics_metadata,
+    version_table=VERSION_TABLE,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

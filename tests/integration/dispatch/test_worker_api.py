@@ -1,0 +1,378 @@
+"""The worker routes over HTTP, on the real app with a SQLite config and metrics store."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from smsfleet.api import create_app
+from smsfleet.core.security import worker_token
+from smsfleet.core.settings import Settings
+from smsfleet.dispatch import views
+from smsfleet.dispatch.models import Outcome
+from smsfleet.dispatch.service import Dispatcher, build_dispatcher
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.sessions.models import DesiredState, SessionSpec
+from smsfleet.stores import ConfigStore, open_config_store
+from tests.integration.dispatch.conftest import FakeClock
+
+SESSION = "program1_UZ_uzmobile"
+PHONES = ["+998901234567", "+998907654321", "+998935550011"]
+TRIGGER = "0" * 32
+
+
+@dataclass
+class Worker:
+    client: TestClient
+    store: ConfigStore
+    clock: FakeClock
+    settings: Settings
+    dispatcher: Dispatcher
+
+    def headers(self, session: str = SESSION) -> dict[str, str]:
+        token = worker_token(secret=self.settings.jwt_secret, session=session)
+        return {"Authorization": f"Bearer {token}"}
+
+    def lease(self, session: str = SESSION) -> dict[str, Any]:
+        response = self.client.post(
+            "/api/v1/worker/lease", json={"session": session}, headers=self.headers(session)
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def report(self, trigger_id: str, session: str = SESSION, **fields: Any) -> Any:
+        body = {"trigger_id": trigger_id, "session": session, "outcome": "delivered", **fields}
+        return self.client.post("/api/v1/worker/report", json=body, headers=self.headers(session))
+
+    def add_pair(self, key: str = "UZ_uzmobile", **fields: Any) -> Pair:
+        country, slug = key.split("_", 1)
+        values: dict[str, Any] = {
+            "key": key,
+            "country": country,
+            "operator": slug.title(),
+            "slug": slug,
+            "phone_numbers": PHONES,
+            "programs": ["program1", "program2"],
+            "created_at": self.clock.now(),
+            "updated_at": self.clock.now(),
+            **fields,
+        }
+        pair = Pair(**values)
+        self.store.pairs.add(pair)
+        return pair
+
+    def add_session(self, program: str = "program1", pair: str = "UZ_uzmobile") -> str:
+        name = f"{program}_{pair}"
+        spec = SessionSpec(
+            name=name,
+            program=program,
+            pair=pair,
+            desired=DesiredState.running,
+            created_at=self.clock.now(),
+        )
+        self.store.session_specs.add(spec)
+        return name
+
+    def update_pair(self, key: str = "UZ_uzmobile", **fields: Any) -> None:
+        pair = self.store.pairs.get(key)
+        assert pair is not None
+        self.store.pairs.replace(pair.model_copy(update=fields))
+
+
+def _settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, web_dir=data_dir / "no-web")
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Stores migrated and the countries loaded once; each test starts from a copy."""
+    data_dir = tmp_path_factory.mktemp("worker-template")
+    settings = _settings(data_dir)
+    store = open_config_store(settings.resolved_config_url)
+    try:
+        create_app(settings, store=store, clock=FakeClock())
+        build_dispatcher(settings=settings, config_store=store, clock=FakeClock()).close()
+    finally:
+        store.close()
+    return data_dir
+
+
+@pytest.fixture
+def worker(template_dir: Path, tmp_path: Path) -> Iterator[Worker]:
+    data_dir = shutil.copytree(template_dir, tmp_path / "data")
+    settings = _settings(data_dir)
+    store = open_config_store(settings.resolved_config_url)
+    clock = FakeClock()
+    app = create_app(settings, store=store, clock=clock)
+    dispatcher = build_dispatcher(settings=settings, config_store=store, clock=clock)
+    app.state.dispatcher = dispatcher
+    if not any(getattr(route, "path", "") == "/api/v1/worker/lease" for route in app.routes):
+        app.include_router(views.router)
+    try:
+        with TestClient(app) as client:
+            yield Worker(client, store, clock, settings, dispatcher)
+    finally:
+        dispatcher.close()
+        store.close()
+
+
+@pytest.fixture
+def ready(worker: Worker) -> Worker:
+    """One enabled pair with three numbers and two programs, and a running session."""
+    worker.add_pair()
+    worker.add_session()
+    return worker
+
+
+def test_lease_report_and_duplicate_report(ready: Worker) -> None:
+    lease = ready.lease()
+    assert lease["action"] == "send"
+    assert lease["phone"] == PHONES[0]
+    assert lease["pair"] == "UZ_uzmobile"
+    assert lease["program"] == "program1"
+    assert len(lease["trigger_id"]) == 32
+    assert lease["trigger_id"][:8] in lease["message"]
+    assert lease["expires_at"].startswith("2026-01-05T12:02:00")
+
+    ready.clock.advance(3)
+    sent = ready.clock.now()
+    delivered = sent + timedelta(seconds=1.25)
+    fields = {
+        "sent_at": sent.isoformat(),
+        "delivered_at": delivered.isoformat(),
+        "provider": "provider1",
+    }
+    first = ready.report(lease["trigger_id"], **fields)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"status": "recorded"}
+    attempt = ready.dispatcher.attempts.get(lease["trigger_id"])
+    assert attempt is not None
+    assert attempt.outcome is Outcome.delivered
+    assert attempt.latency_ms == 1250
+    assert attempt.country == "UZ"
+    assert attempt.operator == "uzmobile"
+    assert attempt.session == SESSION
+    assert attempt.completed_at == ready.clock.now()
+
+    ready.clock.advance(1)
+    again = ready.report(lease["trigger_id"], outcome="error", error_code="boom")
+    assert again.json() == {"status": "duplicate"}
+    assert ready.dispatcher.attempts.get(lease["trigger_id"]) == attempt
+
+
+def test_wait_until_the_next_slot_and_phone_rotation(ready: Worker) -> None:
+    phones = []
+    for _ in range(4):
+        lease = ready.lease()
+        assert lease["action"] == "send", lease
+        phones.append(lease["phone"])
+        ready.clock.advance(2)
+        assert ready.lease() == {"action": "wait", "retry_after": 4.0}
+        ready.clock.advance(4)
+    assert phones == [*PHONES, PHONES[0]]
+
+
+def test_rotation_is_per_pair_across_programs(ready: Worker) -> None:
+    second = ready.add_session("program2")
+    assert ready.lease()["phone"] == PHONES[0]
+    ready.clock.advance(6)
+    assert ready.lease(second)["phone"] == PHONES[1]
+
+
+def test_unknown_and_foreign_triggers(ready: Worker) -> None:
+    other = ready.add_session("program2")
+    lease = ready.lease()
+    unknown = ready.report(TRIGGER)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+    foreign = ready.report(lease["trigger_id"], session=other)
+    assert foreign.status_code == 409
+    assert foreign.json()["error"]["code"] == "conflict"
+    # Neither touched the attempt.
+    attempt = ready.dispatcher.attempts.get(lease["trigger_id"])
+    assert attempt is not None
+    assert attempt.outcome is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": f"Bearer {worker_token(secret='x' * 40, session=SESSION)}"},
+    ],
+    ids=["missing", "garbage", "basic", "other-secret"],
+)
+def test_a_bad_token_is_refused(ready: Worker, headers: dict[str, str]) -> None:
+    for path, body in [
+        ("lease", {"session": SESSION}),
+        ("heartbeat", {"session": SESSION}),
+        ("report", {"session": SESSION, "trigger_id": TRIGGER, "outcome": "delivered"}),
+    ]:
+        response = ready.client.post(f"/api/v1/worker/{path}", json=body, headers=headers)
+        assert response.status_code == 401, (path, response.text)
+        assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_another_sessions_token_is_refused(ready: Worker) -> None:
+    other = ready.add_session("program2")
+    response = ready.client.post(
+        "/api/v1/worker/lease", json={"session": SESSION}, headers=ready.headers(other)
+    )
+    assert response.status_code == 401
+
+
+def test_stop_reasons(worker: Worker) -> None:
+    assert worker.lease()["reason"] == "unknown session 'program1_UZ_uzmobile'"
+
+    worker.add_session()
+    assert "does not exist" in worker.lease()["reason"]
+
+    worker.add_pair(phone_numbers=[])
+    assert worker.lease()["reason"] == "pair UZ_uzmobile has no test phone numbers"
+
+    worker.update_pair(phone_numbers=PHONES, programs=["program2"])
+    assert worker.lease()["reason"] == "program program1 is not assigned to UZ_uzmobile"
+
+    worker.update_pair(programs=["program1"], state=PairState.paused, state_reason="low rate")
+    assert worker.lease() == {"action": "stop", "reason": "pair UZ_uzmobile is paused: low rate"}
+
+    worker.update_pair(state=PairState.disabled, state_reason=None)
+    assert worker.lease()["reason"] == "pair UZ_uzmobile is disabled"
+
+    worker.update_pair(state=PairState.enabled)
+    spec = worker.store.session_specs.get(SESSION)
+    assert spec is not None
+    worker.store.session_specs.replace(spec.model_copy(update={"desired": DesiredState.stopped}))
+    assert worker.lease()["reason"] == "the session's desired state is stopped"
+
+    worker.store.session_specs.replace(spec)
+    assert worker.lease()["action"] == "send"
+
+
+def test_a_paused_pair_leaves_the_country_to_the_others(worker: Worker) -> None:
+    worker.add_pair("UZ_beeline")
+    worker.add_pair("UZ_ucell")
+    beeline = worker.add_session(pair="UZ_beeline")
+    ucell = worker.add_session(pair="UZ_ucell")
+    assert worker.lease(beeline)["action"] == "send"
+    worker.clock.advance(1)
+    assert worker.lease(ucell)["action"] == "wait"
+    worker.update_pair("UZ_ucell", state=PairState.paused)
+    assert worker.lease(ucell)["action"] == "stop"
+    # ucell was owed the next slot; paused, it no longer holds it.
+    worker.clock.advance(5)
+    assert worker.lease(beeline)["action"] == "send"
+
+
+def test_the_country_cap_comes_from_the_country_record(ready: Worker) -> None:
+    country = ready.store.countries.get("UZ")
+    assert country is not None
+    ready.store.countries.replace(country.model_copy(update={"cap": 30}))
+    assert ready.lease()["action"] == "send"
+    ready.clock.advance(1)
+    assert ready.lease() == {"action": "wait", "retry_after": 1.0}
+
+
+def test_high_priority_pairs_get_twice_the_share(worker: Worker) -> None:
+    worker.add_pair("UZ_beeline", is_high_priority=True)
+    worker.add_pair("UZ_ucell")
+    sessions = [worker.add_session(pair="UZ_beeline"), worker.add_session(pair="UZ_ucell")]
+    sent = {name: 0 for name in sessions}
+    for _ in range(60):  # three minutes, every session asking each 3 s
+        for name in sessions:
+            lease = worker.dispatcher.lease(session=name)
+            sent[name] += lease.action == "send"
+        worker.clock.advance(3)
+    assert sent[sessions[0]] + sent[sessions[1]] == 30
+    assert sent[sessions[0]] in (20, 21)
+
+
+def test_heartbeats(ready: Worker) -> None:
+    response = ready.client.post(
+        "/api/v1/worker/heartbeat", json={"session": SESSION}, headers=ready.headers()
+    )
+    assert response.status_code == 204
+    assert response.content == b""
+    assert ready.dispatcher.heartbeats() == {SESSION: ready.clock.now()}
+    ready.clock.advance(30)
+    ready.lease()  # a lease is a sign of life too
+    assert ready.dispatcher.heartbeats() == {SESSION: ready.clock.now()}
+
+
+def test_unreported_leases_expire_at_the_next_send(ready: Worker) -> None:
+    first = ready.lease()["trigger_id"]
+    ready.clock.advance(121)
+    second = ready.lease()["trigger_id"]
+    expired = ready.dispatcher.attempts.get(first)
+    assert expired is not None
+    assert expired.outcome is Outcome.error
+    assert expired.error_code == "lease_expired"
+    assert ready.report(first).json() == {"status": "duplicate"}
+    assert ready.report(second).json() == {"status": "recorded"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("lease", {}),
+        ("lease", {"session": "program1 UZ_uzmobile; rm -rf /"}),
+        ("lease", {"session": SESSION, "extra": 1}),
+        ("lease", {"session": ["program1_UZ_uzmobile"]}),
+        ("lease", []),
+        ("heartbeat", {"session": "x" * 10_000}),
+        ("report", {"session": SESSION, "trigger_id": TRIGGER, "outcome": "maybe"}),
+        ("report", {"session": SESSION, "trigger_id": "../../etc", "outcome": "delivered"}),
+        ("report", {"session": SESSION, "outcome": "delivered"}),
+        (
+            "report",
+            {
+                "session": SESSION,
+                "trigger_id": TRIGGER,
+                "outcome": "delivered",
+                "sent_at": "2026-01-05T12:00:05Z",
+                "delivered_at": "2026-01-05T12:00:01Z",
+            },
+        ),
+        (
+            "report",
+            {"session": SESSION, "trigger_id": TRIGGER, "outcome": "error", "sent_at": "soon"},
+        ),
+    ],
+)
+def test_bad_input_is_a_json_422(ready: Worker, path: str, body: Any) -> None:
+    response = ready.client.post(f"/api/v1/worker/{path}", json=body, headers=ready.headers())
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_malformed_json_is_a_json_400(ready: Worker) -> None:
+    response = ready.client.post(
+        "/api/v1/worker/lease",
+        content=b'{"session": ',
+        headers={**ready.headers(), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_attempts_table_has_the_time_window_indexes(ready: Worker) -> None:
+    engine = sa.create_engine(ready.settings.resolved_metrics_url)
+    try:
+        indexes = {
+            tuple(index["column_names"]) for index in sa.inspect(engine).get_indexes("attempts")
+        }
+    finally:
+        engine.dispose()
+    for column in ("pair", "program", "country", "session"):
+        assert (column, "leased_at") in indexes

@@ -1,0 +1,110 @@
+"""The shared decision and the small pure helpers of dispatch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from smsfleet.dispatch.limiter import (
+    Ask,
+    CountryState,
+    LimiterPolicy,
+    decide,
+    from_ms,
+    spacing_ms,
+    to_ms,
+)
+from smsfleet.dispatch.models import ReportRequest
+from smsfleet.dispatch.service import next_phone
+
+POLICY = LimiterPolicy()
+T0 = 1_767_614_400_000
+
+
+def ask(pair: str = "UZ_a", program: str = "program1", **fields: float) -> Ask:
+    cap = int(fields.pop("cap", 10))
+    return Ask(country="UZ", pair=pair, program=program, cap=cap, **fields)
+
+
+def test_time_round_trips_in_whole_milliseconds() -> None:
+    moment = datetime(2026, 1, 5, 12, 0, 0, 123_000, tzinfo=UTC)
+    assert from_ms(to_ms(moment)) == moment
+    assert to_ms(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)) == 1000
+
+
+@pytest.mark.parametrize(("cap", "spacing"), [(10, 6000), (7, 8572), (600, 100), (60_000, 1)])
+def test_spacing_never_lets_more_than_cap_in_a_window(cap: int, spacing: int) -> None:
+    assert spacing_ms(cap, 60_000) == spacing
+    assert cap * spacing >= 60_000
+
+
+def test_the_lowest_share_wins_a_free_slot_and_others_wait_one_spacing() -> None:
+    state = CountryState(last_grant=None, grants=[])
+    assert decide(state, ask("UZ_a"), T0, POLICY).granted
+    # b asks during the spacing and is told when the next slot is.
+    waiting = decide(state, ask("UZ_b"), T0 + 1000, POLICY)
+    assert (waiting.granted, waiting.wait_ms) == (False, 5000)
+    # At that slot a asks first, but b has fewer grants in the window.
+    first = decide(state, ask("UZ_a"), T0 + 6000, POLICY)
+    assert (first.granted, first.wait_ms) == (False, 6000)
+    assert decide(state, ask("UZ_b"), T0 + 6000, POLICY).granted
+
+
+def test_an_asker_that_does_not_come_back_stops_holding_slots() -> None:
+    state = CountryState(last_grant=None, grants=[])
+    assert decide(state, ask("UZ_a"), T0, POLICY).granted
+    assert not decide(state, ask("UZ_b"), T0 + 1000, POLICY).granted  # due at T0 + 6 s
+    # b is owed the slot while within its grace …
+    assert not decide(state, ask("UZ_a"), T0 + 6000 + POLICY.grace_ms, POLICY).granted
+    # … and no longer after it.
+    assert decide(state, ask("UZ_a"), T0 + 6001 + POLICY.grace_ms, POLICY).granted
+
+
+def test_weights_decide_between_pairs_then_programs() -> None:
+    state = CountryState(last_grant=None, grants=[])
+    now = T0
+    wins: list[str] = []
+    askers = [ask("UZ_hp", "program1", pair_weight=2.0), ask("UZ_n", "program1")]
+    for _ in range(9):
+        verdicts = [(a, decide(state, a, now, POLICY)) for a in askers]
+        wins += [a.pair for a, v in verdicts if v.granted]
+        now += 6000
+    assert wins.count("UZ_hp") == 6
+    assert wins.count("UZ_n") == 3
+
+
+def test_asks_are_checked() -> None:
+    with pytest.raises(ValueError, match="cap"):
+        ask(cap=0)
+    with pytest.raises(ValueError, match="weights"):
+        ask(pair_weight=0)
+    with pytest.raises(ValueError, match=r"\|"):
+        ask(pair="UZ|a")
+
+
+def test_phone_rotation() -> None:
+    numbers = ["+1", "+2", "+3"]
+    assert next_phone(numbers, None) == "+1"
+    assert next_phone(numbers, "+1") == "+2"
+    assert next_phone(numbers, "+3") == "+1"
+    assert next_phone(numbers, "+9") == "+1"  # the list changed since
+
+
+def test_reports_take_aware_and_naive_times_as_utc() -> None:
+    report = ReportRequest.model_validate(
+        {
+            "trigger_id": "a" * 32,
+            "session": "program1_UZ_uzmobile",
+            "outcome": "delivered",
+            "sent_at": "2026-01-05T12:00:00",
+            "delivered_at": "2026-01-05T13:00:01+01:00",
+        }
+    )
+    assert report.sent_at == datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    assert report.delivered_at == datetime(2026, 1, 5, 12, 0, 1, tzinfo=UTC)
+    with pytest.raises(ValidationError):
+        ReportRequest.model_validate(
+            {"trigger_id": "A" * 32, "session": "program1_UZ_uzmobile", "outcome": "delivered"}
+        )
