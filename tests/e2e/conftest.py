@@ -1,7 +1,9 @@
 """Browser tests: the real control plane in a subprocess, the built web app, headless Chromium.
 
-- `control_plane`: `smsfleet serve` on a free port with its own data dir and admin
-  password, seeded through the API with programs and the demo pairs (session).
+- `control_plane`: `smsfleet serve` on a free port with its own data dir, admin
+  password and screen directory (`SMSFLEET_SCREEN_DIR`, so its sessions never
+  meet other screens), seeded through the API with programs and the demo pairs
+  (session). At the end every session is stopped and no screen is left behind.
 - `admin_api`: an httpx client on the control plane, logged in as admin (session).
 - `make_user`: adds a user with the given role and returns its password.
 - `browser`: Debian's Chromium driven by Playwright (session).
@@ -19,6 +21,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +50,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+SCREEN = shutil.which("screen")
+# States in which a session has no process left.
+AT_REST = {"stopped", "exited", "fatal"}
 
 PROGRAMS = [f"program{n}" for n in range(1, 7)]
 SEED_PAIRS: list[dict[str, Any]] = [
@@ -75,6 +82,7 @@ SEED_PAIRS: list[dict[str, Any]] = [
 class ControlPlane:
     url: str
     admin_password: str
+    screen_dir: Path
 
 
 def _smsfleet_command() -> str:
@@ -127,6 +135,36 @@ def _seed(client: httpx.Client) -> None:
         assert response.status_code == 201, response.text
 
 
+def _stop_all_sessions(url: str, password: str) -> None:
+    """Asks the control plane to stop every session, then waits until none runs."""
+    with _admin_client(url, password) as client:
+        response = client.post(
+            "/api/v1/sessions/actions",
+            json={"action": "stop", "all": True, "force": True, "reason": "e2e teardown"},
+        )
+        response.raise_for_status()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while time.monotonic() < deadline:
+            sessions = client.get("/api/v1/sessions").json()
+            if all(session["state"] in AT_REST for session in sessions):
+                return
+            time.sleep(0.2)
+
+
+def _quit_leftover_screens(screen_dir: Path) -> None:
+    """Ends whatever screen still lives in the tests' own screen directory."""
+    if SCREEN is None:
+        return
+    env = {**os.environ, "SCREENDIR": str(screen_dir)}
+    listing = subprocess.run(
+        [SCREEN, "-ls"], env=env, capture_output=True, text=True, check=False
+    ).stdout
+    for match in re.finditer(r"^\s+(\d+\.\S+)\s", listing, re.MULTILINE):
+        subprocess.run(
+            [SCREEN, "-S", match.group(1), "-X", "quit"], env=env, capture_output=True, check=False
+        )
+
+
 @pytest.fixture(scope="session")
 def web_app_built() -> None:
     if not WEB_INDEX.is_file():
@@ -137,7 +175,11 @@ def web_app_built() -> None:
 def control_plane(
     web_app_built: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControlPlane]:
+    if SCREEN is None:
+        pytest.fail("GNU screen is missing: install it with `apt-get install -y screen`")
     data_dir = tmp_path_factory.mktemp("control-plane")
+    # Short on purpose: screen's socket paths must fit a Unix socket address.
+    screen_dir = Path(tempfile.mkdtemp(prefix="sf-", dir="/tmp"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "control-plane.log"
     port = free_port()
@@ -147,6 +189,8 @@ def control_plane(
         **os.environ,
         "SMSFLEET_DATA_DIR": str(data_dir),
         "SMSFLEET_ADMIN_PASSWORD": password,
+        "SMSFLEET_SCREEN_DIR": str(screen_dir),
+        "SMSFLEET_PUBLIC_URL": url,
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -159,14 +203,20 @@ def control_plane(
         _wait_until_healthy(url, process, log)
         with _admin_client(url, password) as client:
             _seed(client)
-        yield ControlPlane(url=url, admin_password=password)
+        yield ControlPlane(url=url, admin_password=password, screen_dir=screen_dir)
     finally:
-        process.terminate()
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            if process.poll() is None:
+                _stop_all_sessions(url, password)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            _quit_leftover_screens(screen_dir)
+            shutil.rmtree(screen_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

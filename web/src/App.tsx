@@ -4,6 +4,7 @@ import { AppShell } from "./components/AppShell";
 import { LoginPage } from "./pages/LoginPage";
 import { PairsPage } from "./pages/pairs/PairsPage";
 import { PlaceholderPage } from "./pages/PlaceholderPage";
+import { ProgramsPage } from "./pages/programs/ProgramsPage";
 
 export function App() {
   return (
@@ -18,7 +19,7 @@ export function App() {
       >
         <Route index element={<PlaceholderPage title="Dashboard" />} />
         <Route path="pairs" element={<PairsPage />} />
-        <Route path="programs" element={<PlaceholderPage title="Programs" />} />
+        <Route path="programs" element={<ProgramsPage />} />
         <Route path="alerts" element={<PlaceholderPage title="Alerts" />} />
         <Route path="developer" element={<PlaceholderPage title="Developer" />} />
         <Route path="*" element={<Navigate to="/" replace />} />

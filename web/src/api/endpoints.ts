@@ -1,6 +1,14 @@
 // One small typed function per backend call the app makes.
 import { api, call } from "./client";
-import { normalizePair, type PairCreate, type PairQuery, type PairUpdate } from "./types";
+import {
+  normalizePair,
+  type BulkActionRequest,
+  type PairCreate,
+  type PairQuery,
+  type PairUpdate,
+  type SessionAction,
+  type SessionQuery,
+} from "./types";
 
 export const login = (username: string, password: string) =>
   call(api.POST("/api/v1/auth/login", { body: { username, password } }));
@@ -33,3 +41,39 @@ export const deletePair = (key: string, force = false) =>
       params: { path: { key }, query: force ? { force } : {} },
     }),
   );
+
+export const listSessions = (query: SessionQuery = {}) =>
+  call(api.GET("/api/v1/sessions", { params: { query } }));
+
+export const getSession = (name: string) =>
+  call(api.GET("/api/v1/sessions/{name}", { params: { path: { name } } }));
+
+export interface ActionOptions {
+  reason?: string | undefined;
+  force?: boolean | undefined;
+}
+
+function actionBody({ reason, force }: ActionOptions) {
+  return { ...(reason?.trim() ? { reason: reason.trim() } : {}), force: force ?? false };
+}
+
+export const sessionAction = (name: string, action: SessionAction, options: ActionOptions = {}) => {
+  const init = { params: { path: { name } }, body: actionBody(options) };
+  switch (action) {
+    case "start":
+      return call(api.POST("/api/v1/sessions/{name}/start", init));
+    case "stop":
+      return call(api.POST("/api/v1/sessions/{name}/stop", init));
+    case "restart":
+      return call(api.POST("/api/v1/sessions/{name}/restart", init));
+  }
+};
+
+export const bulkSessionAction = (body: BulkActionRequest) =>
+  call(api.POST("/api/v1/sessions/actions", { body }));
+
+export const sessionLogs = (name: string, lines = 200) =>
+  call(api.GET("/api/v1/sessions/{name}/logs", { params: { path: { name }, query: { lines } } }));
+
+export const sessionEvents = (name: string, limit = 50) =>
+  call(api.GET("/api/v1/sessions/{name}/events", { params: { path: { name }, query: { limit } } }));

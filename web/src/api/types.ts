@@ -30,3 +30,25 @@ export const PAIR_STATES: readonly PairState[] = ["enabled", "paused", "disabled
 export function normalizePair(pair: PairResponse): Pair {
   return { ...pair, phone_numbers: pair.phone_numbers ?? [], programs: pair.programs ?? [] };
 }
+
+type SessionResponse = JsonBody<paths["/api/v1/sessions/{name}"]["get"]["responses"][200]>;
+export type Session = SessionResponse;
+export type SessionState = Session["state"];
+export type DesiredState = Session["desired"];
+export type SessionQuery = NonNullable<paths["/api/v1/sessions"]["get"]["parameters"]["query"]>;
+export type SessionActionResult = JsonBody<paths["/api/v1/sessions/{name}/start"]["post"]["responses"][200]>;
+export type BulkActionRequest = RequestJson<paths["/api/v1/sessions/actions"]["post"]>;
+export type SessionAction = BulkActionRequest["action"];
+export type SessionEvent = JsonBody<paths["/api/v1/sessions/{name}/events"]["get"]["responses"][200]>[number];
+export type SessionLogs = JsonBody<paths["/api/v1/sessions/{name}/logs"]["get"]["responses"][200]>;
+
+export const SESSION_STATES: readonly SessionState[] = [
+  "running",
+  "starting",
+  "backoff",
+  "exited",
+  "fatal",
+  "stopping",
+  "stopped",
+];
+export const SESSION_ACTIONS: readonly SessionAction[] = ["start", "stop", "restart"];

@@ -1,5 +1,7 @@
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
+import { LiveProvider } from "../live/LiveContext";
+import { LiveIndicator } from "./LiveIndicator";
 
 interface NavItem {
   to: string;
@@ -17,15 +19,17 @@ const NAV_ITEMS: readonly NavItem[] = [
 
 export function AppShell() {
   return (
-    <div className="shell">
-      <Sidebar />
-      <div className="shell__main">
-        <TopBar />
-        <main className="shell__content">
-          <Outlet />
-        </main>
+    <LiveProvider>
+      <div className="shell">
+        <Sidebar />
+        <div className="shell__main">
+          <TopBar />
+          <main className="shell__content">
+            <Outlet />
+          </main>
+        </div>
       </div>
-    </div>
+    </LiveProvider>
   );
 }
 
@@ -60,6 +64,7 @@ function TopBar() {
   return (
     <header className="topbar">
       <div className="topbar__spacer" />
+      <LiveIndicator />
       {user && (
         <div className="topbar__user" data-testid="current-user">
           <span className="topbar__username">{user.username}</span>

@@ -1,0 +1,190 @@
+"""The Programs page in a real browser: real screen sessions, live over the WebSocket."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ControlPlane
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+
+# A harmless program that runs until stopped and prints a line twice a second.
+TICKER_SOURCE = "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.5)"
+PROGRAM = "ticker"
+PAIR = "KZ_kcell"
+SESSION = f"{PROGRAM}_{PAIR}"
+# Starting counts as running after the control plane's start period (1 s by default).
+STATE_TIMEOUT_MS = 15_000
+
+
+def log_in(page: Page, password: str, username: str = "admin") -> None:
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+
+
+def _session_state(admin_api: httpx.Client, name: str) -> str:
+    response = admin_api.get(f"/api/v1/sessions/{name}")
+    response.raise_for_status()
+    return str(response.json()["state"])
+
+
+@pytest.fixture
+def ticker_session(admin_api: httpx.Client) -> Iterator[str]:
+    """A pair whose only program is the ticker; stopped again and removed afterwards."""
+    program = admin_api.post(
+        "/api/v1/programs",
+        json={
+            "name": PROGRAM,
+            "command": [sys.executable, "-c", TICKER_SOURCE],
+            "provider": "loopback",
+            "description": "prints tick twice a second",
+        },
+    )
+    assert program.status_code == 201, program.text
+    pair = admin_api.post(
+        "/api/v1/pairs",
+        json={"country": "KZ", "operator": "Kcell", "slug": "kcell", "programs": [PROGRAM]},
+    )
+    assert pair.status_code == 201, pair.text
+    try:
+        yield SESSION
+    finally:
+        admin_api.post(f"/api/v1/sessions/{SESSION}/stop", json={"reason": "e2e cleanup"})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _session_state(admin_api, SESSION) not in {
+            "stopped",
+            "exited",
+            "fatal",
+        }:
+            time.sleep(0.2)
+        admin_api.delete(f"/api/v1/pairs/{PAIR}")
+        admin_api.delete(f"/api/v1/programs/{PROGRAM}")
+
+
+def _tick_count(page: Page) -> int:
+    text = page.get_by_test_id("log-lines").inner_text()
+    # The runner stamps each line with its time: "<ISO time> tick".
+    return sum(1 for line in text.splitlines() if line.rstrip().endswith("tick"))
+
+
+def test_start_follow_logs_and_stop_a_session_live(
+    page: Page, control_plane: ControlPlane, ticker_session: str, screenshot: Screenshot
+) -> None:
+    name = ticker_session
+    page.goto("/programs")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("programs-page")).to_be_visible()
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
+
+    # Sessions are grouped by country, one row per pair, one column per program.
+    section = page.get_by_test_id("country-section-KZ")
+    row = section.get_by_test_id(f"session-row-{PAIR}")
+    expect(row).to_be_visible()
+    badge = page.get_by_test_id(f"session-state-{name}")
+    expect(badge).to_have_text("stopped")
+    expect(page.get_by_test_id("country-section-IN")).to_be_visible()
+    screenshot("programs page")
+
+    # Start from the UI: the badge turns running without a reload.
+    page.get_by_test_id(f"start-{name}").click()
+    expect(page.get_by_test_id("toast").first).to_contain_text(f"Start requested for {name}")
+    expect(badge).to_have_text("running", timeout=STATE_TIMEOUT_MS)
+    expect(page.get_by_test_id(f"stop-{name}")).to_be_enabled()
+    expect(page.get_by_test_id(f"uptime-{name}")).not_to_have_text("—")
+    screenshot("session running")
+
+    # The log drawer shows the last lines, then follows the log as it grows.
+    page.get_by_test_id(f"open-logs-{name}").click()
+    drawer = page.get_by_test_id("log-drawer")
+    expect(drawer).to_be_visible()
+    expect(drawer.get_by_test_id("log-drawer-title")).to_have_text(name)
+    log_lines = drawer.get_by_test_id("log-lines")
+    expect(log_lines).to_contain_text("tick")
+    seen = _tick_count(page)
+    assert seen > 0
+    page.wait_for_function(
+        """([seen]) => {
+            const text = document.querySelector("[data-testid='log-lines']").innerText;
+            const ticks = text.split("\\n").filter((line) => line.trimEnd().endsWith("tick"));
+            return ticks.length >= seen + 2;
+        }""",
+        arg=[seen],
+        timeout=10_000,
+    )
+    # Followed lines keep the view at the end.
+    at_end = log_lines.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight <= 24")
+    assert at_end
+    events = drawer.get_by_test_id("session-events")
+    expect(events.locator("[data-kind='start_requested']")).to_have_count(1)
+    expect(events).to_contain_text("admin")
+    screenshot("log drawer following")
+
+    # Escape closes the drawer.
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+
+    # Stop from the UI: the badge turns stopped, again without a reload.
+    page.get_by_test_id(f"stop-{name}").click()
+    expect(badge).to_have_text("stopped", timeout=STATE_TIMEOUT_MS)
+    expect(page.get_by_test_id(f"start-{name}")).to_be_enabled()
+    screenshot("session stopped")
+
+
+def test_bulk_stop_of_a_high_priority_pair_needs_an_acknowledgement(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    page.goto("/programs")
+    log_in(page, control_plane.admin_password)
+    page.get_by_test_id("bulk-country-IN").click()
+    dialog = page.get_by_test_id("bulk-dialog")
+    expect(dialog).to_be_visible()
+    # The seed assigns program1 and program2 to each of the four IN pairs.
+    expect(dialog.get_by_test_id("bulk-count")).to_have_text("8")
+    expect(dialog.get_by_test_id("bulk-high-priority")).to_have_count(0)
+    dialog.get_by_test_id("bulk-action-stop").check()
+    warning = dialog.get_by_test_id("bulk-high-priority")
+    expect(warning).to_contain_text("program1_IN_vi")
+    expect(dialog.get_by_test_id("bulk-confirm")).to_be_disabled()
+    dialog.get_by_test_id("bulk-acknowledge").check()
+    expect(dialog.get_by_test_id("bulk-confirm")).to_have_text("Stop 8 sessions")
+    expect(dialog.get_by_test_id("bulk-confirm")).to_be_enabled()
+    screenshot("bulk stop confirmation")
+
+    dialog.get_by_test_id("bulk-reason").fill("maintenance window")
+    dialog.get_by_test_id("bulk-confirm").click()
+    expect(dialog).to_be_hidden()
+    results = page.get_by_test_id("bulk-results")
+    expect(results.get_by_test_id("bulk-results-summary")).to_have_text("8 ok")
+    vi_result = results.get_by_test_id("bulk-result-program1_IN_vi")
+    expect(vi_result).to_have_attribute("data-ok", "true")
+    screenshot("bulk results")
+
+
+def test_viewer_sees_sessions_without_buttons(
+    page: Page, make_user: Callable[[str, str], str], screenshot: Screenshot
+) -> None:
+    password = make_user("progviewer", "viewer")
+    page.goto("/programs")
+    log_in(page, password, username="progviewer")
+    expect(page.get_by_test_id("current-role")).to_have_text("viewer")
+    expect(page.get_by_test_id("session-program1_UZ_uzmobile")).to_be_visible()
+    expect(page.locator("[data-testid^='start-']")).to_have_count(0)
+    expect(page.locator("[data-testid^='row-menu-']")).to_have_count(0)
+    expect(page.get_by_test_id("bulk-open")).to_have_count(0)
+
+    # Filters narrow the matrix and live in the URL.
+    page.get_by_test_id("filter-country").select_option("UZ")
+    expect(page.locator("[data-testid^='country-section-']")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"country=UZ"))
+    screenshot("viewer filtered")

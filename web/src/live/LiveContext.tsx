@@ -1,0 +1,87 @@
+import { createContext, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
+import { fetchCurrentUser } from "../api/endpoints";
+import { getAccessToken } from "../api/tokens";
+import { LiveSocket, type LiveMessage, type LiveStatus } from "./socket";
+
+const LiveContext = createContext<LiveSocket | null>(null);
+
+/** Holds the live connection while the signed-in app shell is mounted. */
+export function LiveProvider({ children }: { children: ReactNode }) {
+  const [socket] = useState(
+    () =>
+      new LiveSocket({
+        token: getAccessToken,
+        // A cheap authenticated call: the API client refreshes an expired
+        // token, or ends the session when the refresh token is gone too.
+        beforeRetry: async () => {
+          await fetchCurrentUser();
+        },
+      }),
+  );
+  useEffect(() => {
+    socket.start();
+    return () => socket.stop();
+  }, [socket]);
+  return <LiveContext.Provider value={socket}>{children}</LiveContext.Provider>;
+}
+
+function useLiveSocket(): LiveSocket {
+  const socket = useContext(LiveContext);
+  if (!socket) throw new Error("live hooks must be used inside <LiveProvider>");
+  return socket;
+}
+
+export function useLiveStatus(): LiveStatus {
+  const socket = useLiveSocket();
+  return useSyncExternalStore(
+    (notify) => socket.onStatus(notify),
+    () => socket.getStatus(),
+  );
+}
+
+/** Calls `handler` with the data of every message of `topic`; the latest handler is always used. */
+export function useLiveTopic(topic: string, handler: (data: unknown) => void): void {
+  const socket = useLiveSocket();
+  const handlerRef = useRef(handler);
+  handlerRef.current = handler;
+  useEffect(
+    () =>
+      socket.onMessage((message: LiveMessage) => {
+        if (message.topic === topic) handlerRef.current(message.data);
+      }),
+    [socket, topic],
+  );
+}
+
+/** Calls `onReconnect` each time the connection comes back after a drop (events may have been missed). */
+export function useOnReconnect(onReconnect: () => void): void {
+  const status = useLiveStatus();
+  const previous = useRef(status);
+  const callback = useRef(onReconnect);
+  callback.current = onReconnect;
+  useEffect(() => {
+    if (status === "connected" && previous.current === "reconnecting") callback.current();
+    previous.current = status;
+  }, [status]);
+}
+
+/** Follows a session's log while `name` is set; `onLines` receives each batch of new lines. */
+export function useFollowLogs(name: string | null, onLines: (lines: string[]) => void): void {
+  const socket = useLiveSocket();
+  const onLinesRef = useRef(onLines);
+  onLinesRef.current = onLines;
+  useEffect(() => {
+    if (name === null) return undefined;
+    const stopListening = socket.onMessage((message) => {
+      if (message.topic !== "logs") return;
+      const data = message.data as { name?: unknown; lines?: unknown } | null;
+      if (data?.name !== name || !Array.isArray(data.lines)) return;
+      onLinesRef.current(data.lines.filter((line): line is string => typeof line === "string"));
+    });
+    const unfollow = socket.followLogs(name);
+    return () => {
+      unfollow();
+      stopListening();
+    };
+  }, [socket, name]);
+}

@@ -1,0 +1,166 @@
+// One WebSocket to `/api/v1/ws` per signed-in tab. The server pushes
+// `{"topic", "data"}` messages; the client asks for a session's log with
+// `{"follow_logs": name}`. When the socket drops it reconnects with capped,
+// jittered backoff and asks again for every log still followed.
+
+export type LiveStatus = "connecting" | "connected" | "reconnecting";
+
+export interface LiveMessage {
+  topic: string;
+  data: unknown;
+}
+
+type MessageListener = (message: LiveMessage) => void;
+type StatusListener = (status: LiveStatus) => void;
+
+export interface LiveSocketOptions {
+  /** The access token to send, read anew on every attempt. */
+  token: () => string | null;
+  /**
+   * Called before the next attempt when the last one was refused for its token
+   * or failed before the socket opened: a chance to renew the access token.
+   */
+  beforeRetry?: () => Promise<void>;
+  url?: string;
+}
+
+/** The server's close code for a missing, expired or invalid token. */
+const UNAUTHORIZED_CLOSE = 4401;
+const INITIAL_DELAY_MS = 500;
+const MAX_DELAY_MS = 15_000;
+/** A connection that stayed up this long resets the backoff. */
+const STABLE_MS = 5_000;
+
+export function liveUrl(): string {
+  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${window.location.host}/api/v1/ws`;
+}
+
+function parseMessage(raw: unknown): LiveMessage | null {
+  if (typeof raw !== "string") return null;
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (typeof value !== "object" || value === null) return null;
+    const topic = (value as { topic?: unknown }).topic;
+    if (typeof topic !== "string") return null;
+    return { topic, data: (value as { data?: unknown }).data };
+  } catch {
+    return null;
+  }
+}
+
+export class LiveSocket {
+  private socket: WebSocket | null = null;
+  private status: LiveStatus = "connecting";
+  private attempt = 0;
+  private retryTimer: number | undefined;
+  private openedAt = 0;
+  private closed = false;
+  private readonly follows = new Map<string, number>();
+  private readonly messageListeners = new Set<MessageListener>();
+  private readonly statusListeners = new Set<StatusListener>();
+
+  constructor(private readonly options: LiveSocketOptions) {}
+
+  start(): void {
+    this.closed = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.closed = true;
+    window.clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000, "client closed");
+  }
+
+  getStatus(): LiveStatus {
+    return this.status;
+  }
+
+  onMessage(listener: MessageListener): () => void {
+    this.messageListeners.add(listener);
+    return () => this.messageListeners.delete(listener);
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  /** Follows a session's log until the returned function is called; counted per name. */
+  followLogs(name: string): () => void {
+    const count = this.follows.get(name) ?? 0;
+    this.follows.set(name, count + 1);
+    if (count === 0) this.send({ follow_logs: name });
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.follows.get(name) ?? 1) - 1;
+      if (left > 0) {
+        this.follows.set(name, left);
+      } else {
+        this.follows.delete(name);
+        this.send({ unfollow_logs: name });
+      }
+    };
+  }
+
+  private send(payload: object): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(payload));
+  }
+
+  private setStatus(status: LiveStatus): void {
+    if (status === this.status) return;
+    this.status = status;
+    for (const listener of this.statusListeners) listener(status);
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const token = this.options.token();
+    const base = this.options.url ?? liveUrl();
+    const url = token ? `${base}?token=${encodeURIComponent(token)}` : base;
+    let opened = false;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(url);
+    } catch {
+      this.scheduleRetry(false, false);
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      opened = true;
+      if (this.socket !== socket) return;
+      this.openedAt = Date.now();
+      for (const name of this.follows.keys()) socket.send(JSON.stringify({ follow_logs: name }));
+      this.setStatus("connected");
+    };
+    socket.onmessage = (event: MessageEvent) => {
+      const message = parseMessage(event.data);
+      if (!message) return;
+      for (const listener of this.messageListeners) listener(message);
+    };
+    socket.onclose = (event: CloseEvent) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.scheduleRetry(opened, !opened || event.code === UNAUTHORIZED_CLOSE);
+    };
+  }
+
+  private scheduleRetry(wasOpen: boolean, renewToken: boolean): void {
+    if (this.closed) return;
+    this.setStatus("reconnecting");
+    if (wasOpen && Date.now() - this.openedAt >= STABLE_MS) this.attempt = 0;
+    const ceiling = Math.min(MAX_DELAY_MS, INITIAL_DELAY_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.retryTimer = window.setTimeout(() => {
+      const renew = renewToken && this.options.beforeRetry ? this.options.beforeRetry() : Promise.resolve();
+      renew.catch(() => undefined).finally(() => this.connect());
+    }, delay);
+  }
+}

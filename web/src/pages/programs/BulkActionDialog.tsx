@@ -1,0 +1,257 @@
+import { useMemo, useState } from "react";
+import { bulkSessionAction } from "../../api/endpoints";
+import { errorMessage } from "../../api/errors";
+import {
+  SESSION_ACTIONS,
+  type BulkActionRequest,
+  type Session,
+  type SessionAction,
+  type SessionActionResult,
+} from "../../api/types";
+import { Dialog } from "../../components/Dialog";
+import { describeScope, inScope, needsForce, type BulkScope } from "./grouping";
+
+interface BulkActionDialogProps {
+  sessions: readonly Session[];
+  initialScope: BulkScope;
+  initialAction: SessionAction;
+  countries: ReadonlyArray<{ code: string; name: string }>;
+  programs: readonly string[];
+  pairs: readonly string[];
+  isAdmin: boolean;
+  onDone: (title: string, results: SessionActionResult[]) => void;
+  onClose: () => void;
+}
+
+const SHOWN_NAMES = 12;
+
+function toRequest(scope: BulkScope, action: SessionAction, reason: string, force: boolean): BulkActionRequest {
+  const base = { action, force, ...(reason.trim() ? { reason: reason.trim() } : {}) };
+  switch (scope.kind) {
+    case "all":
+      return { ...base, all: true };
+    case "country":
+      return { ...base, all: false, country: scope.country };
+    case "program":
+      return { ...base, all: false, program: scope.program };
+    case "pair":
+      return { ...base, all: false, operator: scope.pair };
+  }
+}
+
+export function BulkActionDialog({
+  sessions,
+  initialScope,
+  initialAction,
+  countries,
+  programs,
+  pairs,
+  isAdmin,
+  onDone,
+  onClose,
+}: BulkActionDialogProps) {
+  const [action, setAction] = useState<SessionAction>(initialAction);
+  const [scope, setScope] = useState<BulkScope>(initialScope);
+  const [reason, setReason] = useState("");
+  const [acknowledged, setAcknowledged] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const targets = useMemo(() => sessions.filter((session) => inScope(session, scope)), [sessions, scope]);
+  const highPriority = targets.filter((session) => needsForce(session, action));
+  const needsAcknowledgement = isAdmin && highPriority.length > 0;
+
+  const change = (next: { action?: SessionAction; scope?: BulkScope }) => {
+    if (next.action) setAction(next.action);
+    if (next.scope) setScope(next.scope);
+    // What was acknowledged may no longer be what would happen.
+    setAcknowledged(false);
+    setError(null);
+  };
+
+  const changeKind = (kind: BulkScope["kind"]) => {
+    if (kind === "all") change({ scope: { kind } });
+    if (kind === "country") change({ scope: { kind, country: countries[0]?.code ?? "" } });
+    if (kind === "program") change({ scope: { kind, program: programs[0] ?? "" } });
+    if (kind === "pair") change({ scope: { kind, pair: pairs[0] ?? "" } });
+  };
+
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const results = await bulkSessionAction(toRequest(scope, action, reason, needsAcknowledgement));
+      onDone(`${capitalize(action)} ${describeScope(scope)}`, results);
+    } catch (reason) {
+      setError(reason);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog
+      title="Bulk session action"
+      onClose={onClose}
+      testId="bulk-dialog"
+      wide
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose} disabled={busy}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className={action === "stop" ? "button button--danger" : "button button--primary"}
+            disabled={busy || targets.length === 0 || (needsAcknowledgement && !acknowledged)}
+            onClick={() => void confirm()}
+            data-testid="bulk-confirm"
+          >
+            {busy ? "Working…" : `${capitalize(action)} ${targets.length} session${targets.length === 1 ? "" : "s"}`}
+          </button>
+        </>
+      }
+    >
+      <div className="form-grid">
+        <fieldset className="field form-grid__full">
+          <legend className="field__label">Action</legend>
+          <div className="segmented" role="radiogroup">
+            {SESSION_ACTIONS.map((item) => (
+              <label key={item} className={item === action ? "segmented__item segmented__item--on" : "segmented__item"}>
+                <input
+                  type="radio"
+                  name="bulk-action"
+                  value={item}
+                  checked={item === action}
+                  onChange={() => change({ action: item })}
+                  data-testid={`bulk-action-${item}`}
+                />
+                {capitalize(item)}
+              </label>
+            ))}
+          </div>
+        </fieldset>
+        <div className="field">
+          <label className="field__label" htmlFor="bulk-scope">
+            Apply to
+          </label>
+          <select
+            id="bulk-scope"
+            className="input"
+            value={scope.kind}
+            onChange={(event) => changeKind(event.target.value as BulkScope["kind"])}
+            data-testid="bulk-scope"
+          >
+            <option value="country">A country</option>
+            <option value="program">A program</option>
+            <option value="pair">A pair</option>
+            <option value="all">All sessions</option>
+          </select>
+        </div>
+        <ScopeValue scope={scope} countries={countries} programs={programs} pairs={pairs} onChange={(next) => change({ scope: next })} />
+        <div className="field form-grid__full">
+          <label className="field__label" htmlFor="bulk-reason">
+            Reason <span className="muted">(optional, kept in the event log)</span>
+          </label>
+          <input
+            id="bulk-reason"
+            className="input"
+            maxLength={256}
+            value={reason}
+            onChange={(event) => setReason(event.target.value)}
+            data-testid="bulk-reason"
+          />
+        </div>
+      </div>
+
+      <div className="bulk-summary" data-testid="bulk-summary">
+        <p>
+          This will {action} <strong data-testid="bulk-count">{targets.length}</strong> session
+          {targets.length === 1 ? "" : "s"} ({describeScope(scope)}).
+        </p>
+        {targets.length > 0 && (
+          <p className="bulk-summary__names mono">
+            {targets
+              .slice(0, SHOWN_NAMES)
+              .map((session) => session.name)
+              .join(", ")}
+            {targets.length > SHOWN_NAMES && ` and ${targets.length - SHOWN_NAMES} more`}
+          </p>
+        )}
+      </div>
+
+      {highPriority.length > 0 && (
+        <div className="banner banner--warning" role="alert" data-testid="bulk-high-priority">
+          <p>
+            {highPriority.length} of these session{highPriority.length === 1 ? " belongs" : "s belong"} to a
+            high-priority pair: {highPriority.map((session) => session.name).join(", ")}.
+          </p>
+          {isAdmin ? (
+            <label className="checkbox">
+              <input
+                type="checkbox"
+                checked={acknowledged}
+                onChange={(event) => setAcknowledged(event.target.checked)}
+                data-testid="bulk-acknowledge"
+              />
+              I confirm stopping high-priority sessions (sent with force).
+            </label>
+          ) : (
+            <p>Only an admin may stop them: the control plane will refuse those and act on the others.</p>
+          )}
+        </div>
+      )}
+      {error !== null && (
+        <p className="banner banner--error" role="alert" data-testid="bulk-error">
+          {errorMessage(error)}
+        </p>
+      )}
+    </Dialog>
+  );
+}
+
+interface ScopeValueProps {
+  scope: BulkScope;
+  countries: ReadonlyArray<{ code: string; name: string }>;
+  programs: readonly string[];
+  pairs: readonly string[];
+  onChange: (scope: BulkScope) => void;
+}
+
+function ScopeValue({ scope, countries, programs, pairs, onChange }: ScopeValueProps) {
+  if (scope.kind === "all") return <div />;
+  const label = { country: "Country", program: "Program", pair: "Pair" }[scope.kind];
+  const value = scope.kind === "country" ? scope.country : scope.kind === "program" ? scope.program : scope.pair;
+  const options =
+    scope.kind === "country"
+      ? countries.map((country) => ({ value: country.code, label: `${country.name} (${country.code})` }))
+      : (scope.kind === "program" ? programs : pairs).map((item) => ({ value: item, label: item }));
+  return (
+    <div className="field">
+      <label className="field__label" htmlFor="bulk-scope-value">
+        {label}
+      </label>
+      <select
+        id="bulk-scope-value"
+        className="input"
+        value={value}
+        onChange={(event) => {
+          const next = event.target.value;
+          if (scope.kind === "country") onChange({ kind: "country", country: next });
+          else if (scope.kind === "program") onChange({ kind: "program", program: next });
+          else onChange({ kind: "pair", pair: next });
+        }}
+        data-testid="bulk-scope-value"
+      >
+        {options.map((option) => (
+          <option key={option.value} value={option.value}>
+            {option.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+export function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

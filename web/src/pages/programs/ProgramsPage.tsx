@@ -1,0 +1,255 @@
+import { useCallback, useMemo, useState } from "react";
+import { useSearchParams } from "react-router";
+import { listPairs, sessionAction } from "../../api/endpoints";
+import { errorMessage } from "../../api/errors";
+import type { Pair, Session, SessionAction, SessionActionResult, SessionState } from "../../api/types";
+import { canWrite, useAuth } from "../../auth/AuthContext";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Spinner } from "../../components/Spinner";
+import { ToastStack, useToasts } from "../../components/Toasts";
+import { useResource } from "../../hooks/useResource";
+import { ActionResultsPanel } from "./ActionResultsPanel";
+import { BulkActionDialog, capitalize } from "./BulkActionDialog";
+import {
+  groupSessions,
+  matchesFilters,
+  needsForce,
+  programColumns,
+  type BulkScope,
+  type SessionFilters,
+} from "./grouping";
+import { LogDrawer } from "./LogDrawer";
+import { ProgramsToolbar } from "./ProgramsToolbar";
+import { SessionMatrix, type MatrixActions } from "./SessionMatrix";
+import { useLiveSessions } from "./useLiveSessions";
+
+type OpenDialog =
+  | { kind: "bulk"; scope: BulkScope; action: SessionAction }
+  | { kind: "force-stop"; session: Session };
+
+interface BulkOutcome {
+  title: string;
+  results: SessionActionResult[];
+}
+
+const loadPairs = () => listPairs({});
+
+// Filters and the open log live in the URL, so a view can be bookmarked and shared.
+function useViewParams() {
+  const [params, setParams] = useSearchParams();
+  const filters: SessionFilters = {
+    country: params.get("country") ?? "",
+    program: params.get("program") ?? "",
+    state: (params.get("state") ?? "") as SessionState | "",
+  };
+  const selected = params.get("session");
+  const update = useCallback(
+    (changes: Partial<SessionFilters> & { session?: string | null }) => {
+      setParams(
+        (current) => {
+          const next = new URLSearchParams(current);
+          for (const [key, value] of Object.entries(changes)) {
+            if (value) next.set(key, value);
+            else next.delete(key);
+          }
+          return next;
+        },
+        { replace: true },
+      );
+    },
+    [setParams],
+  );
+  return { filters, selected, update };
+}
+
+export function ProgramsPage() {
+  const { user } = useAuth();
+  const writable = canWrite(user);
+  const isAdmin = user?.role === "admin";
+  const live = useLiveSessions();
+  const pairs = useResource(loadPairs, "pairs");
+  const { filters, selected, update } = useViewParams();
+  const [dialog, setDialog] = useState<OpenDialog | null>(null);
+  const [busyNames, setBusyNames] = useState<ReadonlySet<string>>(new Set());
+  const [outcome, setOutcome] = useState<BulkOutcome | null>(null);
+  const toasts = useToasts();
+
+  const all = useMemo(() => live.sessions ?? [], [live.sessions]);
+  const pairsByKey = useMemo(() => new Map<string, Pair>((pairs.data ?? []).map((pair) => [pair.key, pair])), [pairs.data]);
+  const countries = useMemo(() => {
+    const seen = new Map<string, string>();
+    for (const session of all) seen.set(session.country, pairsByKey.get(session.pair)?.country_name ?? session.country);
+    return [...seen].map(([code, name]) => ({ code, name })).sort((a, b) => a.name.localeCompare(b.name));
+  }, [all, pairsByKey]);
+  const allPrograms = useMemo(() => programColumns(all), [all]);
+  const pairKeys = useMemo(() => [...new Set(all.map((session) => session.pair))].sort(), [all]);
+
+  const visible = useMemo(() => all.filter((session) => matchesFilters(session, filters)), [all, filters]);
+  const groups = useMemo(() => groupSessions(visible, pairsByKey), [visible, pairsByKey]);
+  const selectedSession = selected ? all.find((session) => session.name === selected) : undefined;
+  const running = all.filter((session) => session.state === "running").length;
+
+  const setBusy = (name: string, busy: boolean) =>
+    setBusyNames((current) => {
+      const next = new Set(current);
+      if (busy) next.add(name);
+      else next.delete(name);
+      return next;
+    });
+
+  const perform = async (session: Session, action: SessionAction, force: boolean) => {
+    const result = await sessionAction(session.name, action, { force });
+    if (result.desired) live.patch(session.name, { desired: result.desired });
+    live.refresh();
+    if (result.ok) toasts.show("success", `${capitalize(action)} requested for ${session.name}.`);
+    else toasts.show("error", `${session.name}: ${result.error ?? `${action} failed`}`);
+  };
+
+  const run = async (session: Session, action: SessionAction) => {
+    if (needsForce(session, action) && isAdmin) {
+      setDialog({ kind: "force-stop", session });
+      return;
+    }
+    setBusy(session.name, true);
+    try {
+      await perform(session, action, false);
+    } catch (error) {
+      toasts.show("error", `${capitalize(action)} ${session.name}: ${errorMessage(error)}`);
+    } finally {
+      setBusy(session.name, false);
+    }
+  };
+
+  const actions: MatrixActions | undefined = writable
+    ? {
+        run: (session, action) => void run(session, action),
+        bulk: (scope, action = "start") => setDialog({ kind: "bulk", scope, action }),
+      }
+    : undefined;
+
+  const defaultScope = (): BulkScope => {
+    if (filters.country) return { kind: "country", country: filters.country };
+    if (filters.program) return { kind: "program", program: filters.program };
+    return { kind: "all" };
+  };
+
+  const openSession = useCallback((session: Session) => update({ session: session.name }), [update]);
+  const closeDrawer = useCallback(() => update({ session: null }), [update]);
+  const hasFilters = filters.country !== "" || filters.program !== "" || filters.state !== "";
+
+  return (
+    <section className={selected ? "page page--with-drawer" : "page"} data-testid="programs-page">
+      <header className="page__header">
+        <div>
+          <h1>Programs</h1>
+          <p className="page__subtitle">
+            {live.sessions
+              ? `${running} of ${all.length} sessions running${hasFilters ? ` · ${visible.length} shown` : ""}`
+              : "Screen sessions of the fleet"}
+            {live.loading && live.sessions && <Spinner label="Refreshing" />}
+          </p>
+        </div>
+        {writable && (
+          <button
+            type="button"
+            className="button button--primary"
+            onClick={() => setDialog({ kind: "bulk", scope: defaultScope(), action: "start" })}
+            disabled={all.length === 0}
+            data-testid="bulk-open"
+          >
+            Bulk action…
+          </button>
+        )}
+      </header>
+
+      <ProgramsToolbar filters={filters} countries={countries} programs={allPrograms} onChange={(next) => update(next)} />
+
+      {outcome && (
+        <ActionResultsPanel title={outcome.title} results={outcome.results} onDismiss={() => setOutcome(null)} />
+      )}
+      {pairs.error !== null && <ErrorBanner error={pairs.error} onRetry={pairs.reload} testId="pairs-error" />}
+      {live.error !== null && <ErrorBanner error={live.error} onRetry={live.refresh} testId="sessions-error" />}
+
+      {!live.sessions && live.loading && <MatrixSkeleton />}
+      {live.sessions && groups.length === 0 && (
+        <p className="empty-state" data-testid="sessions-empty">
+          {hasFilters
+            ? "No session matches the filters."
+            : "No sessions yet: assign programs to a country-operator pair to create them."}
+        </p>
+      )}
+      {groups.length > 0 && (
+        <SessionMatrix
+          groups={groups}
+          receivedAt={live.receivedAt}
+          actions={actions}
+          busyNames={busyNames}
+          selected={selected}
+          onOpen={openSession}
+        />
+      )}
+
+      {selected && <LogDrawer key={selected} name={selected} session={selectedSession} onClose={closeDrawer} />}
+
+      {dialog?.kind === "bulk" && (
+        <BulkActionDialog
+          sessions={all}
+          initialScope={dialog.scope}
+          initialAction={dialog.action}
+          countries={countries}
+          programs={allPrograms}
+          pairs={pairKeys}
+          isAdmin={isAdmin}
+          onClose={() => setDialog(null)}
+          onDone={(title, results) => {
+            setDialog(null);
+            setOutcome({ title, results });
+            live.refresh();
+          }}
+        />
+      )}
+      {dialog?.kind === "force-stop" && (
+        <ConfirmDialog
+          title={`Stop ${dialog.session.name}?`}
+          confirmLabel="Stop anyway"
+          danger
+          acknowledgement="I understand this stops testing a high-priority pair."
+          testId="force-stop-dialog"
+          onClose={() => setDialog(null)}
+          onConfirm={async () => {
+            await perform(dialog.session, "stop", true);
+            setDialog(null);
+          }}
+        >
+          <p className="banner banner--warning" data-testid="force-stop-warning">
+            {dialog.session.pair} is a high-priority pair: its sessions are meant to run all the time. The stop is
+            sent with force and recorded under your name.
+          </p>
+        </ConfirmDialog>
+      )}
+
+      <ToastStack toasts={toasts.toasts} onDismiss={toasts.dismiss} />
+    </section>
+  );
+}
+
+function MatrixSkeleton() {
+  return (
+    <div className="table-wrap" data-testid="sessions-loading" aria-busy="true">
+      <table className="table">
+        <tbody>
+          {Array.from({ length: 4 }, (_, row) => (
+            <tr key={row}>
+              {Array.from({ length: 4 }, (_, cell) => (
+                <td key={cell}>
+                  <span className="skeleton" />
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

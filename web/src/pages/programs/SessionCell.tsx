@@ -1,0 +1,111 @@
+import type { Session, SessionAction } from "../../api/types";
+import { SessionStateBadge } from "../../components/SessionStateBadge";
+import { useNow } from "../../hooks/useTicker";
+import { formatDuration } from "./format";
+import { canApply } from "./grouping";
+
+export interface SessionActions {
+  run: (session: Session, action: SessionAction) => void;
+}
+
+interface SessionCellProps {
+  session: Session | undefined;
+  receivedAt: number;
+  /** Absent for read-only users: no buttons. */
+  actions?: SessionActions | undefined;
+  busy: boolean;
+  selected: boolean;
+  onOpen: (session: Session) => void;
+}
+
+export function SessionCell({ session, receivedAt, actions, busy, selected, onOpen }: SessionCellProps) {
+  if (!session) {
+    return (
+      <td className="session-cell session-cell--empty">
+        <span className="muted" title="Program not assigned to this pair">
+          —
+        </span>
+      </td>
+    );
+  }
+  const desiredMismatch =
+    (session.desired === "stopped" && session.state !== "stopped" && session.state !== "exited") ||
+    (session.desired === "running" && (session.state === "stopped" || session.state === "exited"));
+  return (
+    <td
+      className={selected ? "session-cell session-cell--selected" : "session-cell"}
+      data-testid={`session-${session.name}`}
+      data-state={session.state}
+    >
+      <button
+        type="button"
+        className="session-cell__open"
+        onClick={() => onOpen(session)}
+        title={`Open the log of ${session.name}`}
+        data-testid={`open-logs-${session.name}`}
+      >
+        <SessionStateBadge state={session.state} testId={`session-state-${session.name}`} />
+        {desiredMismatch && (
+          <span className="session-cell__desired" title={`Wanted ${session.desired}`} data-testid="desired-hint">
+            → {session.desired}
+          </span>
+        )}
+      </button>
+      <dl className="session-cell__facts">
+        <div>
+          <dt>up</dt>
+          <dd data-testid={`uptime-${session.name}`}>
+            <Uptime seconds={session.uptime_seconds} receivedAt={receivedAt} />
+          </dd>
+        </div>
+        <div>
+          <dt>restarts</dt>
+          <dd data-testid={`restarts-${session.name}`}>{session.restarts}</dd>
+        </div>
+        <div>
+          <dt>exit</dt>
+          <dd
+            className={session.last_exit_code ? "exit-code exit-code--failed" : "exit-code"}
+            data-testid={`exit-code-${session.name}`}
+          >
+            {session.last_exit_code ?? "—"}
+          </dd>
+        </div>
+      </dl>
+      {actions && <CellButtons session={session} actions={actions} busy={busy} />}
+    </td>
+  );
+}
+
+function Uptime({ seconds, receivedAt }: { seconds: number | null; receivedAt: number }) {
+  const now = useNow();
+  if (seconds === null) return <span className="muted">—</span>;
+  return <>{formatDuration(seconds + Math.max(0, now - receivedAt) / 1000)}</>;
+}
+
+const BUTTONS: ReadonlyArray<{ action: SessionAction; label: string; symbol: string }> = [
+  { action: "start", label: "Start", symbol: "▶" },
+  { action: "stop", label: "Stop", symbol: "■" },
+  { action: "restart", label: "Restart", symbol: "↻" },
+];
+
+function CellButtons({ session, actions, busy }: { session: Session; actions: SessionActions; busy: boolean }) {
+  return (
+    <div className="session-cell__buttons">
+      {BUTTONS.map(({ action, label, symbol }) => (
+        <button
+          key={action}
+          type="button"
+          className={`button button--tiny session-action session-action--${action}`}
+          onClick={() => actions.run(session, action)}
+          disabled={busy || !canApply(session, action)}
+          title={`${label} ${session.name}`}
+          aria-label={`${label} ${session.name}`}
+          data-testid={`${action}-${session.name}`}
+        >
+          <span aria-hidden="true">{symbol}</span> {label}
+        </button>
+      ))}
+    </div>
+  );
+}

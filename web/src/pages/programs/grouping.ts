@@ -1,0 +1,116 @@
+// Sessions arrive as a flat list; the page shows them per country, one row per
+// pair and one column per program. The fleet is a few hundred sessions at
+// most, so filtering and grouping happen in the browser.
+import type { Pair, Session, SessionAction, SessionState } from "../../api/types";
+
+export interface SessionFilters {
+  country: string;
+  program: string;
+  state: SessionState | "";
+}
+
+export function matchesFilters(session: Session, filters: SessionFilters): boolean {
+  if (filters.country && session.country !== filters.country) return false;
+  if (filters.program && session.program !== filters.program) return false;
+  if (filters.state && session.state !== filters.state) return false;
+  return true;
+}
+
+/** program2 before program10. */
+export const byProgramName = (a: string, b: string) => a.localeCompare(b, undefined, { numeric: true });
+
+export interface PairRow {
+  key: string;
+  pair: Pair | undefined;
+  isHighPriority: boolean;
+  sessions: Map<string, Session>;
+}
+
+export interface CountryGroup {
+  code: string;
+  name: string;
+  rows: PairRow[];
+  sessionCount: number;
+}
+
+export function programColumns(sessions: readonly Session[]): string[] {
+  return [...new Set(sessions.map((session) => session.program))].sort(byProgramName);
+}
+
+export function groupSessions(sessions: readonly Session[], pairs: ReadonlyMap<string, Pair>): CountryGroup[] {
+  const countries = new Map<string, CountryGroup>();
+  const rows = new Map<string, PairRow>();
+  for (const session of sessions) {
+    let row = rows.get(session.pair);
+    if (!row) {
+      const pair = pairs.get(session.pair);
+      row = { key: session.pair, pair, isHighPriority: session.is_high_priority, sessions: new Map() };
+      rows.set(session.pair, row);
+      let group = countries.get(session.country);
+      if (!group) {
+        group = { code: session.country, name: pair?.country_name ?? session.country, rows: [], sessionCount: 0 };
+        countries.set(session.country, group);
+      }
+      group.rows.push(row);
+    }
+    row.sessions.set(session.program, session);
+    const group = countries.get(session.country);
+    if (group) group.sessionCount += 1;
+  }
+  const groups = [...countries.values()].sort((a, b) => a.name.localeCompare(b.name));
+  for (const group of groups) {
+    // High-priority pairs first, then by key.
+    group.rows.sort((a, b) => Number(b.isHighPriority) - Number(a.isHighPriority) || a.key.localeCompare(b.key));
+  }
+  return groups;
+}
+
+/** What a bulk action applies to, exactly as the server selects its sessions. */
+export type BulkScope =
+  | { kind: "all" }
+  | { kind: "country"; country: string }
+  | { kind: "program"; program: string }
+  | { kind: "pair"; pair: string };
+
+export function inScope(session: Session, scope: BulkScope): boolean {
+  switch (scope.kind) {
+    case "all":
+      return true;
+    case "country":
+      return session.country === scope.country;
+    case "program":
+      return session.program === scope.program;
+    case "pair":
+      return session.pair === scope.pair;
+  }
+}
+
+export function describeScope(scope: BulkScope): string {
+  switch (scope.kind) {
+    case "all":
+      return "every session";
+    case "country":
+      return `every session in ${scope.country}`;
+    case "program":
+      return `every ${scope.program} session`;
+    case "pair":
+      return `every session of ${scope.pair}`;
+  }
+}
+
+/** A stop of a running high-priority session needs an admin and force. */
+export function needsForce(session: Session, action: SessionAction): boolean {
+  return action === "stop" && session.is_high_priority && session.desired === "running";
+}
+
+/** Whether an action would change anything, so buttons that would not are disabled. */
+export function canApply(session: Session, action: SessionAction): boolean {
+  switch (action) {
+    case "start":
+      return session.desired !== "running" || session.state === "fatal" || session.state === "backoff";
+    case "stop":
+      return session.desired !== "stopped" || !["stopped", "exited", "fatal"].includes(session.state);
+    case "restart":
+      return true;
+  }
+}
