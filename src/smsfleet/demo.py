@@ -20,27 +20,32 @@ from smsfleet.stores import ConfigStore
 DEMO_SIMULATOR_CONFIG = CHECKOUT_DIR / "deploy" / "simulator.toml"
 
 DEMO_PAIRS = [
-    PairCreate(country="UZ", operator="UzMobile", slug="uzmobile", phone_numbers=["+998901234567"]),
-    PairCreate(country="UA", operator="3Mob", slug="3mob", phone_numbers=["+380912345678"]),
+    PairCreate(
+        country="UZ",
+        operator="UzMobile",
+        slug="uzmobile",
+        phone_numbers=["+998991234567", "+998991234568"],
+    ),
+    PairCreate(country="UA", operator="3Mob", slug="3mob", phone_numbers=["+380911234567"]),
     PairCreate(
         country="TJ",
         operator="MegaFon (TT Mobile)",
         slug="megafon",
-        phone_numbers=["+992901234567"],
+        phone_numbers=["+992900123456"],
     ),
     PairCreate(
         country="IN",
         operator="Reliance",
         slug="reliance",
         region="West Bengal",
-        phone_numbers=["+919830012345"],
+        phone_numbers=["+917012345678"],
     ),
     PairCreate(
         country="IN",
         operator="TATA DOCOMO",
         slug="docomo",
         region="Maharashtra & Goa",
-        phone_numbers=["+919820012345"],
+        phone_numbers=["+919212345678"],
     ),
     PairCreate(
         country="IN",
@@ -48,14 +53,14 @@ DEMO_PAIRS = [
         slug="vi",
         region="Maharashtra & Goa",
         is_high_priority=True,
-        phone_numbers=["+919821012345"],
+        phone_numbers=["+919812345678"],
     ),
     PairCreate(
         country="IN",
         operator="AirTel",
         slug="airtel",
         region="Gujarat",
-        phone_numbers=["+919824012345"],
+        phone_numbers=["+919912345678"],
     ),
     PairCreate(country="AZ", operator="Azercell", slug="azercell", phone_numbers=["+994501234567"]),
 ]
@@ -63,7 +68,7 @@ DEMO_PAIRS = [
 DEMO_PROGRAMS = [
     ProgramCreate(
         name=f"program{n}",
-        command=[sys.executable, "-m", "smsfleet.demo_program", f"--provider=provider{n}"],
+        command=[sys.executable, f"programs/program{n}.py"],
         provider=f"provider{n}",
         description=description,
     )

@@ -99,6 +99,7 @@ class SessionRuntime:
                     "SMSFLEET_PROGRAM": spec.program,
                     "SMSFLEET_COUNTRY": pair.country,
                     "SMSFLEET_SIMULATOR_URL": settings.simulator_url,
+                    "SMSFLEET_SPOOL_DIR": str(settings.data_dir.resolve() / "spool" / spec.name),
                 },
                 cwd=settings.programs_dir,
             )

@@ -1,0 +1,181 @@
+"""Client of the control plane's worker API: lease, report, heartbeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+
+Outcome = Literal["delivered", "not_delivered", "send_failed", "error"]
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+class ControlPlaneUnavailable(Exception):
+    """The control plane did not answer usefully (connection error, timeout, 5xx, 429)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ControlPlaneRejected(Exception):
+    """The control plane refused the request (4xx): retrying the same request will not help."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SendGrant:
+    trigger_id: str
+    phone: str
+    pair: str
+    program: str
+    message: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Wait:
+    retry_after: float
+
+
+@dataclass(frozen=True)
+class Stop:
+    reason: str
+
+
+Lease = SendGrant | Wait | Stop
+
+
+@dataclass(frozen=True)
+class Report:
+    trigger_id: str
+    session: str
+    outcome: Outcome
+    error_code: str | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    provider: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trigger_id": self.trigger_id,
+            "session": self.session,
+            "outcome": self.outcome,
+            "error_code": self.error_code,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+            "provider": self.provider,
+        }
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _datetime(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class ControlPlane:
+    """Blocking client; `transport` lets tests answer with `httpx.MockTransport`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str,
+        session: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.session = session
+        self._client = httpx.Client(
+            base_url=url.rstrip("/") + "/api/v1/worker",
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "smsfleet-worker"},
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ControlPlane:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        try:
+            response = self._client.post(path, json=body)
+        except httpx.TransportError as exc:
+            raise ControlPlaneUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if status >= 500 or status in RETRYABLE_STATUSES:
+            raise ControlPlaneUnavailable(
+                f"HTTP {status} from {path}", retry_after=_retry_after(response)
+            )
+        if status >= 400:
+            code, message = "http_error", response.text[:200]
+            try:
+                error = response.json()["error"]
+                code, message = str(error["code"]), str(error["message"])
+            except (ValueError, KeyError, TypeError):
+                pass
+            raise ControlPlaneRejected(status, code, message)
+        return response
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ControlPlaneUnavailable("the control plane answered with invalid JSON") from exc
+        if not isinstance(body, dict):
+            raise ControlPlaneUnavailable("the control plane answered with an unexpected body")
+        return body
+
+    def lease(self) -> Lease:
+        body = self._json(self._post("/lease", {"session": self.session}))
+        action = body.get("action")
+        try:
+            if action == "send":
+                return SendGrant(
+                    trigger_id=str(body["trigger_id"]),
+                    phone=str(body["phone"]),
+                    pair=str(body.get("pair") or ""),
+                    program=str(body.get("program") or ""),
+                    message=body.get("message"),
+                    expires_at=_datetime(body.get("expires_at")),
+                )
+            if action == "wait":
+                return Wait(retry_after=max(0.0, float(body.get("retry_after") or 0.0)))
+            if action == "stop":
+                return Stop(reason=str(body.get("reason") or "stopped by the control plane"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ControlPlaneUnavailable(f"malformed lease answer: {exc}") from exc
+        raise ControlPlaneUnavailable(f"unknown lease action {action!r}")
+
+    def report(self, report: dict[str, Any]) -> str:
+        """Send one report (as `Report.to_json()` made it); answers `recorded` or `duplicate`."""
+        body = self._json(self._post("/report", report))
+        status = body.get("status")
+        if status not in ("recorded", "duplicate"):
+            raise ControlPlaneUnavailable(f"unexpected report status {status!r}")
+        return str(status)
+
+    def heartbeat(self) -> None:
+        self._post("/heartbeat", {"session": self.session})

@@ -1,0 +1,365 @@
+"""The loop every program runs: lease, send, wait for the code, submit, report."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol, TextIO
+
+import httpx
+
+from smsfleet.worker._control import (
+    ControlPlane,
+    ControlPlaneRejected,
+    ControlPlaneUnavailable,
+    Report,
+    SendGrant,
+    Stop,
+    Wait,
+)
+from smsfleet.worker._gateway import Delivery, Gateway, GatewayError
+from smsfleet.worker._program import Attempt, SendFailed, Sent
+from smsfleet.worker._settings import SettingsError, WorkerSettings
+from smsfleet.worker._spool import Spool
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_REFUSED = 3
+MAX_WAIT_SECONDS = 60.0
+
+
+class SendsOtp(Protocol):
+    def SendOtp(self) -> object: ...  # noqa: N802  (the operators' own method name)
+
+
+class SubmitsOtp(Protocol):
+    def SumitOtp(self, trigger_id: str, code: str) -> object: ...  # noqa: N802
+
+
+def mask_phone(phone: str) -> str:
+    """Every digit but the last four replaced, so logs never hold a full test number."""
+    digits = sum(ch.isdigit() for ch in phone)
+    seen, out = 0, []
+    for ch in phone:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > digits - 4 else "*")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _construct(cls: Callable[..., Any], *args: Any, attempt: Attempt) -> Any:
+    """Pass `attempt=` only to classes that take it, so seed-style classes keep working."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return cls(*args)
+    if any(p.name == "attempt" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return cls(*args, attempt=attempt)
+    return cls(*args)
+
+
+class Worker:
+    """Runs one session's attempts until the control plane says stop or a signal arrives."""
+
+    def __init__(
+        self,
+        send_sms_cls: Callable[..., SendsOtp],
+        submit_sms_cls: Callable[..., SubmitsOtp],
+        *,
+        settings: WorkerSettings,
+        control_plane: ControlPlane | None = None,
+        gateway: Gateway | None = None,
+        proxy: str | None = None,
+        code_timeout: float = 150.0,
+        poll_interval: float = 0.5,
+        poll_max_interval: float = 5.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 10.0,
+        out: TextIO | None = None,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.settings = settings
+        self._send_cls = send_sms_cls
+        self._submit_cls = submit_sms_cls
+        self._cp = control_plane or ControlPlane(
+            settings.url, token=settings.token, session=settings.session
+        )
+        self._gateway = gateway or Gateway(settings.simulator_url)
+        self._proxy = proxy if proxy is not None else settings.proxy
+        self._code_timeout = code_timeout
+        self._poll_interval = poll_interval
+        self._poll_max = poll_max_interval
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._out = out
+        self._now = now
+        self.spool = Spool(settings.spool_path)
+        self._stop = threading.Event()  # finish the current attempt, then exit
+        self._abandon = threading.Event()  # give the current attempt up now
+        self._stop_requested_at: float | None = None
+        self._heartbeat_stop = threading.Event()
+
+    # -- control -----------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """First call: finish the current attempt (within the stop grace), then exit.
+
+        A second call abandons the current attempt at once.
+        """
+        if self._stop.is_set():
+            self._abandon.set()
+            return
+        self._stop_requested_at = time.monotonic()
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def log(self, line: str) -> None:
+        stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{stamp} {self.settings.session} {line}", file=self._out or sys.stdout, flush=True)
+
+    # -- main loop ---------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.log(f"started: pair {self.settings.pair}, control plane {self.settings.url}")
+        heartbeat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
+        heartbeat.start()
+        try:
+            return self._loop()
+        finally:
+            self._heartbeat_stop.set()
+            heartbeat.join(timeout=5)
+            self._flush(final=True)
+            self._cp.close()
+            self._gateway.close()
+
+    def _loop(self) -> int:
+        backoff = self._backoff_initial
+        unreachable = False
+        while not self._stop.is_set():
+            self._flush()
+            try:
+                lease = self._cp.lease()
+            except ControlPlaneUnavailable as exc:
+                if not unreachable:
+                    self.log(f"control plane unreachable ({exc}); no SMS is sent until it answers")
+                    unreachable = True
+                delay = exc.retry_after or backoff * random.uniform(0.8, 1.2)
+                backoff = min(backoff * 2, self._backoff_max)
+                self._stop.wait(delay)
+                continue
+            except ControlPlaneRejected as exc:
+                self.log(f"control plane refused the lease: {exc}; exiting")
+                return EXIT_REFUSED
+            if unreachable:
+                self.log("control plane reachable again")
+                unreachable = False
+            backoff = self._backoff_initial
+            if isinstance(lease, Stop):
+                self.log(f"stop requested by the control plane: {lease.reason}")
+                break
+            if isinstance(lease, Wait):
+                self._stop.wait(min(max(lease.retry_after, 0.05), MAX_WAIT_SECONDS))
+                continue
+            self._record(self.attempt(lease))
+        self.log("stopped")
+        return EXIT_OK
+
+    def _heartbeats(self) -> None:
+        interval = self.settings.heartbeat_interval
+        while True:
+            # The lease loop reports an unreachable control plane; a missed beat is no news.
+            with contextlib.suppress(ControlPlaneUnavailable, ControlPlaneRejected):
+                self._cp.heartbeat()
+            if self._heartbeat_stop.wait(interval):
+                return
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def attempt(self, grant: SendGrant) -> Report:
+        """Send, wait for the code, submit; never raises: every failure becomes an outcome."""
+        started = time.monotonic()
+        attempt = Attempt(
+            trigger_id=grant.trigger_id,
+            phone=grant.phone,
+            pair=grant.pair or self.settings.pair,
+            program=grant.program or self.settings.program,
+            country=self.settings.country,
+            session=self.settings.session,
+            simulator_url=self.settings.simulator_url,
+            message=grant.message,
+            expires_at=grant.expires_at,
+            stopping=self._stop,
+        )
+        report = Report(trigger_id=grant.trigger_id, session=self.settings.session, outcome="error")
+        try:
+            report = self._attempt(attempt, report)
+        except Exception as exc:  # a program's bug must not end the session
+            report = dataclasses.replace(report, outcome="error", error_code=type(exc).__name__)
+            self.log(f"trigger={grant.trigger_id} failed: {type(exc).__name__}: {exc}")
+        self._log_attempt(report, grant.phone, time.monotonic() - started)
+        return report
+
+    def _attempt(self, attempt: Attempt, report: Report) -> Report:
+        sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
+        try:
+            result = sender.SendOtp()
+        except SendFailed as exc:
+            return dataclasses.replace(
+                report, outcome="send_failed", error_code=exc.code, provider=exc.provider
+            )
+        except httpx.HTTPStatusError as exc:
+            failed = SendFailed.from_response(exc.response, provider=None)
+            return dataclasses.replace(report, outcome="send_failed", error_code=failed.code)
+        except httpx.TransportError:
+            return dataclasses.replace(
+                report, outcome="send_failed", error_code="provider_unreachable"
+            )
+        sent = result if isinstance(result, Sent) else Sent()
+        report = dataclasses.replace(report, sent_at=self._now(), provider=sent.provider)
+        gateway_id = sent.trigger_id or attempt.trigger_id
+        try:
+            delivery = self._wait_for_code(gateway_id)
+        except GatewayError as exc:
+            return dataclasses.replace(report, outcome="error", error_code=exc.code)
+        if delivery.status == "not_delivered":
+            return dataclasses.replace(report, outcome="not_delivered")
+        if delivery.status == "pending":
+            if self._stop.is_set():
+                # Stopped before the gateway could tell: report what is known, not a guess.
+                return dataclasses.replace(report, outcome="error", error_code="interrupted")
+            return dataclasses.replace(
+                report, outcome="not_delivered", error_code="gateway_timeout"
+            )
+        assert delivery.code is not None
+        report = dataclasses.replace(
+            report, outcome="delivered", delivered_at=delivery.delivered_at or self._now()
+        )
+        submitter = _construct(
+            self._submit_cls, attempt=dataclasses.replace(attempt, provider=sent.provider)
+        )
+        try:
+            submitter.SumitOtp(gateway_id, delivery.code)
+        except Exception as exc:
+            # The SMS did arrive: the route worked, only the hand-back failed.
+            self.log(f"trigger={attempt.trigger_id} submit failed: {type(exc).__name__}: {exc}")
+            return dataclasses.replace(report, error_code="submit_failed")
+        return report
+
+    def _wait_for_code(self, trigger_id: str) -> Delivery:
+        """Poll with growing pauses until the gateway knows, the timeout, or the stop grace."""
+        deadline = time.monotonic() + self._code_timeout
+        delay = self._poll_interval
+
+        def remaining() -> float:
+            limit = deadline
+            if self._stop_requested_at is not None:
+                limit = min(limit, self._stop_requested_at + self.settings.stop_grace)
+            return 0.0 if self._abandon.is_set() else limit - time.monotonic()
+
+        while True:
+            left = remaining()
+            if left > 0:
+                self._abandon.wait(min(delay, left))
+                delay = min(delay * 1.5, self._poll_max)
+            delivery = self._gateway.message(trigger_id)
+            if delivery.status != "pending" or remaining() <= 0:
+                return delivery
+
+    # -- reports -----------------------------------------------------------------------------
+
+    def _record(self, report: Report) -> None:
+        # On disk first: the report outlives an unreachable control plane or a crash.
+        self.spool.add(report.to_json())
+        self._flush()
+
+    def _flush(self, *, final: bool = False) -> None:
+        if not self.spool.pending():
+            return
+        try:
+            self.spool.flush(self._cp.report, on_rejected=self._on_rejected)
+        except ControlPlaneUnavailable:
+            if final:
+                self.log(
+                    f"{len(self.spool)} report(s) kept in {self.spool.directory} "
+                    "until the control plane answers"
+                )
+
+    def _on_rejected(self, path: Path, exc: ControlPlaneRejected) -> None:
+        self.log(f"report {path.name} refused ({exc}); kept in {self.spool.rejected}")
+
+    def _log_attempt(self, report: Report, phone: str, elapsed: float) -> None:
+        latency = elapsed
+        if report.sent_at is not None and report.delivered_at is not None:
+            latency = max(0.0, (report.delivered_at - report.sent_at).total_seconds())
+        parts = [
+            f"trigger={report.trigger_id}",
+            f"phone={mask_phone(phone)}",
+            f"provider={report.provider or '-'}",
+            f"outcome={report.outcome}",
+            f"latency={latency:.2f}s",
+        ]
+        if report.error_code:
+            parts.append(f"error={report.error_code}")
+        self.log(" ".join(parts))
+
+
+def run_program(
+    send_sms_cls: Callable[..., SendsOtp],
+    submit_sms_cls: Callable[..., SubmitsOtp],
+    *,
+    code_timeout: float = 150.0,
+    poll_interval: float = 0.5,
+    proxy: str | None = None,
+) -> int:
+    """Run a program's classes as a fleet session with the settings from the environment.
+
+    Returns the exit code: 0 after a stop (control plane or SIGTERM/SIGINT), 2 when the
+    environment is incomplete, 3 when the control plane refuses this session.
+    """
+    try:
+        settings = WorkerSettings.from_env()
+    except SettingsError as exc:
+        print(f"smsfleet worker: {exc}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
+    worker = Worker(
+        send_sms_cls,
+        submit_sms_cls,
+        settings=settings,
+        proxy=proxy,
+        code_timeout=code_timeout,
+        poll_interval=poll_interval,
+    )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if worker.stopping:
+            worker.log(f"received {name} again: abandoning the current attempt")
+        else:
+            worker.log(f"received {name}: finishing the current attempt, then exiting")
+        worker.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return worker.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

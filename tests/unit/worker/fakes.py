@@ -1,0 +1,191 @@
+"""A scripted control plane and gateway behind `httpx.MockTransport`, plus program classes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from smsfleet.worker import (
+    Attempt,
+    ControlPlane,
+    Gateway,
+    Sent,
+    Worker,
+    WorkerSettings,
+)
+
+TOKEN = "worker-token-for-tests"
+SESSION = "program1_UZ_uzmobile"
+PHONE = "+998991234567"
+
+
+@dataclass
+class FakeControlPlane:
+    """Answers leases from a script; `down` makes every request fail to connect."""
+
+    leases: list[dict[str, Any]] = field(default_factory=list)
+    down: bool = False
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    lease_calls: int = 0
+    heartbeats: int = 0
+    report_status: int = 200
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    on_lease: Callable[[int], None] | None = None
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        body = json.loads(request.content) if request.content else {}
+        assert body["session"] == SESSION
+        path = request.url.path
+        with self.lock:
+            if path == "/api/v1/worker/lease":
+                self.lease_calls += 1
+                if self.on_lease is not None:
+                    self.on_lease(self.lease_calls)
+                answer = self.leases.pop(0) if self.leases else {"action": "stop", "reason": "done"}
+                return httpx.Response(200, json=answer)
+            if path == "/api/v1/worker/report":
+                if self.report_status != 200:
+                    error = {"code": "invalid", "message": "no", "details": None}
+                    return httpx.Response(self.report_status, json={"error": error})
+                seen = any(r["trigger_id"] == body["trigger_id"] for r in self.reports)
+                status = "duplicate" if seen else "recorded"
+                if not seen:
+                    self.reports.append(body)
+                self.statuses.append(status)
+                return httpx.Response(200, json={"status": status})
+            if path == "/api/v1/worker/heartbeat":
+                self.heartbeats += 1
+                return httpx.Response(204)
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
+
+    def client(self) -> ControlPlane:
+        return ControlPlane(
+            "http://cp.test",
+            token=TOKEN,
+            session=SESSION,
+            transport=httpx.MockTransport(self.handler),
+        )
+
+
+@dataclass
+class FakeGateway:
+    """`states[trigger_id]` is a list of answers, the last one repeated."""
+
+    states: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    polls: int = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.polls += 1
+        trigger_id = request.url.path.rsplit("/", 1)[-1]
+        answers = self.states.get(trigger_id)
+        if answers is None:
+            error = {"code": "unknown_trigger", "message": "no such trigger", "details": None}
+            return httpx.Response(404, json={"error": error})
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        return httpx.Response(200, json={"trigger_id": trigger_id, **answer})
+
+    def client(self) -> Gateway:
+        return Gateway("http://gateway.test", transport=httpx.MockTransport(self.handler))
+
+
+DELIVERED = {"status": "delivered", "code": "123456", "delivered_at": "2030-01-01T00:00:01+00:00"}
+PENDING = {"status": "pending"}
+NOT_DELIVERED = {"status": "not_delivered"}
+
+
+def grant(trigger_id: str) -> dict[str, Any]:
+    return {
+        "action": "send",
+        "trigger_id": trigger_id,
+        "phone": PHONE,
+        "message": "test",
+        "pair": "UZ_uzmobile",
+        "program": "program1",
+        "expires_at": "2030-01-01T00:01:00+00:00",
+    }
+
+
+@dataclass
+class Calls:
+    sent: list[tuple[str, str | None, str]] = field(default_factory=list)
+    submitted: list[tuple[str, str, str | None]] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+
+def program_classes(calls: Calls) -> tuple[type[Any], type[Any]]:
+    """SendSMS/SubmitSMS in the programs' shape, recording what they were asked."""
+
+    class SendSMS:
+        def __init__(self, phone: str, proxy: str | None = None, *, attempt: Attempt) -> None:
+            self.phone, self.proxy, self.attempt = phone, proxy, attempt
+
+        def SendOtp(self) -> Sent:  # noqa: N802
+            calls.sent.append((self.phone, self.proxy, self.attempt.trigger_id))
+            if calls.fail_with is not None:
+                raise calls.fail_with
+            return Sent(provider="provider1")
+
+    class SubmitSMS:
+        def __init__(self, *, attempt: Attempt) -> None:
+            self.attempt = attempt
+
+        def SumitOtp(self, trigger_id: str, code: str) -> str:  # noqa: N802
+            calls.submitted.append((trigger_id, code, self.attempt.provider))
+            return "submitted successfully"
+
+    return SendSMS, SubmitSMS
+
+
+def settings(spool: Path, **overrides: Any) -> WorkerSettings:
+    values: dict[str, Any] = {
+        "url": "http://cp.test",
+        "session": SESSION,
+        "token": TOKEN,
+        "pair": "UZ_uzmobile",
+        "program": "program1",
+        "country": "UZ",
+        "simulator_url": "http://gateway.test",
+        "spool_dir": spool,
+        "heartbeat_interval": 0.05,
+        "stop_grace": 0.3,
+    }
+    values.update(overrides)
+    return WorkerSettings(**values)
+
+
+def make_worker(
+    tmp_path: Path,
+    cp: FakeControlPlane,
+    gateway: FakeGateway,
+    calls: Calls,
+    out: Any,
+    **kwargs: Any,
+) -> Worker:
+    send_cls, submit_cls = program_classes(calls)
+    options: dict[str, Any] = {
+        "code_timeout": 1.0,
+        "poll_interval": 0.01,
+        "poll_max_interval": 0.05,
+        "backoff_initial": 0.01,
+        "backoff_max": 0.05,
+    }
+    options.update(kwargs)
+    return Worker(
+        send_cls,
+        submit_cls,
+        settings=settings(tmp_path / "spool"),
+        control_plane=cp.client(),
+        gateway=gateway.client(),
+        out=out,
+        **options,
+    )

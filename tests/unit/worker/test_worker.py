@@ -1,0 +1,311 @@
+"""The harness against a scripted control plane and gateway (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from smsfleet.worker import ControlPlane, SendFailed, SendGrant, Sent, Worker, mask_phone
+from tests.unit.worker.fakes import (
+    DELIVERED,
+    NOT_DELIVERED,
+    PENDING,
+    SESSION,
+    Calls,
+    FakeControlPlane,
+    FakeGateway,
+    grant,
+    make_worker,
+    program_classes,
+    settings,
+)
+
+
+def _run(worker: Worker, timeout: float = 5.0) -> int:
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(worker.run()))
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "the worker did not stop"
+    return result[0]
+
+
+def test_stop_action_exits_cleanly(tmp_path: Path) -> None:
+    cp, calls = FakeControlPlane(leases=[{"action": "stop", "reason": "paused"}]), Calls()
+    out = io.StringIO()
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), calls, out)) == 0
+    assert calls.sent == []
+    assert "stop requested by the control plane: paused" in out.getvalue()
+
+
+def test_a_delivered_sms_is_submitted_and_reported(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-1")])
+    gateway = FakeGateway(states={"t-1": [PENDING, PENDING, DELIVERED]})
+    calls, out = Calls(), io.StringIO()
+    assert _run(make_worker(tmp_path, cp, gateway, calls, out)) == 0
+    assert calls.sent == [("+998991234567", None, "t-1")]
+    assert calls.submitted == [("t-1", "123456", "provider1")]
+    [report] = cp.reports
+    assert report["trigger_id"] == "t-1"
+    assert report["session"] == SESSION
+    assert report["outcome"] == "delivered"
+    assert report["provider"] == "provider1"
+    assert report["error_code"] is None
+    assert report["sent_at"] is not None
+    assert report["delivered_at"] == "2030-01-01T00:00:01+00:00"
+    line = next(line for line in out.getvalue().splitlines() if "trigger=t-1" in line)
+    assert "phone=+********4567" in line
+    assert "outcome=delivered" in line
+    assert "latency=" in line
+    assert "998991234567" not in out.getvalue()
+    assert list((tmp_path / "spool").glob("*.json")) == []
+
+
+def test_outcomes_of_failed_attempts(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-lost"), grant("t-slow"), grant("t-unknown")])
+    gateway = FakeGateway(states={"t-lost": [PENDING, NOT_DELIVERED], "t-slow": [PENDING]})
+    worker = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO(), code_timeout=0.1)
+    assert _run(worker) == 0
+    outcomes = [(r["trigger_id"], r["outcome"], r["error_code"]) for r in cp.reports]
+    assert outcomes == [
+        ("t-lost", "not_delivered", None),
+        ("t-slow", "not_delivered", "gateway_timeout"),
+        ("t-unknown", "error", "gateway_unknown_trigger"),
+    ]
+
+
+def test_a_send_failure_reports_the_providers_code(tmp_path: Path) -> None:
+    cp, calls = FakeControlPlane(leases=[grant("t-1")]), Calls()
+    calls.fail_with = SendFailed("ROUTE_ERROR", provider="provider3", status=502)
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), calls, io.StringIO())) == 0
+    [report] = cp.reports
+    assert (report["outcome"], report["error_code"], report["provider"]) == (
+        "send_failed",
+        "ROUTE_ERROR",
+        "provider3",
+    )
+    assert report["sent_at"] is None
+
+
+def test_an_exception_in_the_program_is_reported_as_error(tmp_path: Path) -> None:
+    cp, calls = FakeControlPlane(leases=[grant("t-1"), grant("t-2")]), Calls()
+    calls.fail_with = KeyError("status")
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), calls, io.StringIO())) == 0
+    assert [(r["outcome"], r["error_code"]) for r in cp.reports] == [("error", "KeyError")] * 2
+
+
+def test_a_failed_provider_answer_reads_as_send_failed(tmp_path: Path) -> None:
+    request = httpx.Request("POST", "http://sim/providers/p/send")
+    body = {"error": {"code": "rate_limited", "message": "slow down", "details": None}}
+    response = httpx.Response(429, json=body, headers={"Retry-After": "3"}, request=request)
+    failure = SendFailed.from_response(response, provider="provider5")
+    assert (failure.code, failure.status, failure.retry_after) == ("rate_limited", 429, 3.0)
+    cp, calls = FakeControlPlane(leases=[grant("t-1")]), Calls()
+    calls.fail_with = httpx.HTTPStatusError("429", request=request, response=response)
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), calls, io.StringIO())) == 0
+    assert (cp.reports[0]["outcome"], cp.reports[0]["error_code"]) == (
+        "send_failed",
+        "rate_limited",
+    )
+
+
+def test_wait_is_honoured(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[{"action": "wait", "retry_after": 0.3}])
+    started = time.monotonic()
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO())) == 0
+    assert time.monotonic() - started >= 0.3
+    assert cp.lease_calls == 2
+
+
+def test_reports_spooled_while_down_are_replayed_once_in_order(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-1"), grant("t-2"), grant("t-3")])
+    gateway = FakeGateway(states={f"t-{n}": [DELIVERED] for n in (1, 2, 3)})
+    calls = Calls()
+    worker = make_worker(tmp_path, cp, gateway, calls, io.StringIO())
+    spool = tmp_path / "spool"
+    sends_while_down: list[int] = []
+
+    class Outage:
+        """Goes down after the 1st lease, stays down for a while, then comes back."""
+
+        def __init__(self) -> None:
+            self.timer: threading.Timer | None = None
+
+        def on_lease(self, n: int) -> None:
+            if n == 1:
+                cp.down = True
+                self.timer = threading.Timer(0.3, self.back)
+                self.timer.start()
+
+        def back(self) -> None:
+            sends_while_down.append(len(calls.sent))
+            assert len(list(spool.glob("*.json"))) == 1  # the first report waits on disk
+            cp.down = False
+
+    outage = Outage()
+    cp.on_lease = outage.on_lease
+    assert _run(worker) == 0
+    assert outage.timer is not None
+    outage.timer.join()
+    assert sends_while_down == [1]  # no SMS without a grant
+    assert [r["trigger_id"] for r in cp.reports] == ["t-1", "t-2", "t-3"]
+    assert cp.statuses == ["recorded"] * 3
+    assert list(spool.glob("*.json")) == []
+
+
+def test_reports_left_from_an_earlier_run_are_sent_first(tmp_path: Path) -> None:
+    cp = FakeControlPlane(down=True)
+    gateway = FakeGateway(states={"t-1": [DELIVERED], "t-2": [DELIVERED]})
+    worker = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO())
+    report = worker.attempt(SendGrant("t-1", "+998991234567", "UZ_uzmobile", "program1"))
+    worker.spool.add(report.to_json())
+    cp.down = False
+    cp.leases = [grant("t-2")]
+    again = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO())
+    assert _run(again) == 0
+    assert [r["trigger_id"] for r in cp.reports] == ["t-1", "t-2"]
+
+
+def test_stop_request_finishes_the_current_attempt(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-1"), grant("t-2")])
+    gateway = FakeGateway(states={"t-1": [PENDING] * 10 + [DELIVERED]})
+    calls = Calls()
+    worker = make_worker(tmp_path, cp, gateway, calls, io.StringIO(), poll_max_interval=0.01)
+    threading.Timer(0.02, worker.request_stop).start()  # as SIGTERM's handler does
+    assert _run(worker) == 0
+    assert [(r["trigger_id"], r["outcome"]) for r in cp.reports] == [("t-1", "delivered")]
+    assert [c[2] for c in calls.sent] == ["t-1"]
+
+
+def test_stop_grace_then_abandon_reports_what_is_known(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-1")])
+    gateway = FakeGateway(states={"t-1": [PENDING]})
+    worker = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO(), code_timeout=30)
+    threading.Timer(0.05, worker.request_stop).start()
+    started = time.monotonic()
+    assert _run(worker) == 0
+    assert time.monotonic() - started < 2  # the stop grace (0.3 s), not the code timeout
+    [report] = cp.reports
+    assert (report["outcome"], report["error_code"]) == ("error", "interrupted")
+    assert report["sent_at"] is not None
+
+
+def test_second_stop_request_abandons_at_once(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-1")])
+    worker = Worker(
+        *_classes(),
+        settings=settings(tmp_path / "spool", stop_grace=30.0),
+        control_plane=cp.client(),
+        gateway=FakeGateway(states={"t-1": [PENDING]}).client(),
+        code_timeout=30.0,
+        poll_interval=0.01,
+        out=io.StringIO(),
+    )
+
+    def twice() -> None:
+        worker.request_stop()
+        worker.request_stop()
+
+    threading.Timer(0.05, twice).start()
+    started = time.monotonic()
+    assert _run(worker) == 0
+    assert time.monotonic() - started < 2
+    assert cp.reports[0]["error_code"] == "interrupted"
+
+
+def _classes() -> tuple[Any, Any]:
+    return program_classes(Calls())
+
+
+def test_seed_style_classes_still_work(tmp_path: Path) -> None:
+    """Classes written before the SDK: `SendSMS(phone, proxy)` and `SubmitSMS()`."""
+    submitted: list[tuple[str, str]] = []
+
+    class SendSMS:
+        def __init__(self, phone: str, proxy: str | None) -> None:
+            self.phone = phone
+
+        def SendOtp(self) -> dict[str, str]:  # noqa: N802
+            return {"status": "sent successfully"}
+
+    class SubmitSMS:
+        def SumitOtp(self, trigger_id: str, code: str) -> None:  # noqa: N802
+            submitted.append((trigger_id, code))
+
+    cp = FakeControlPlane(leases=[grant("t-1")])
+    worker = Worker(
+        SendSMS,
+        SubmitSMS,
+        settings=settings(tmp_path / "spool"),
+        control_plane=cp.client(),
+        gateway=FakeGateway(states={"t-1": [DELIVERED]}).client(),
+        poll_interval=0.01,
+        out=io.StringIO(),
+    )
+    assert _run(worker) == 0
+    assert submitted == [("t-1", "123456")]
+    assert (cp.reports[0]["outcome"], cp.reports[0]["provider"]) == ("delivered", None)
+
+
+def test_the_providers_own_trigger_id_is_polled_and_submitted(tmp_path: Path) -> None:
+    submitted: list[str] = []
+
+    class SendSMS:
+        def __init__(self, phone: str, proxy: str | None, **_: Any) -> None:
+            pass
+
+        def SendOtp(self) -> Sent:  # noqa: N802
+            return Sent(provider="p", trigger_id="provider-id")
+
+    class SubmitSMS:
+        def SumitOtp(self, trigger_id: str, code: str) -> None:  # noqa: N802
+            submitted.append(trigger_id)
+
+    cp = FakeControlPlane(leases=[grant("t-1")])
+    worker = Worker(
+        SendSMS,
+        SubmitSMS,
+        settings=settings(tmp_path / "spool"),
+        control_plane=cp.client(),
+        gateway=FakeGateway(states={"provider-id": [DELIVERED]}).client(),
+        poll_interval=0.01,
+        out=io.StringIO(),
+    )
+    assert _run(worker) == 0
+    assert submitted == ["provider-id"]
+    assert cp.reports[0]["trigger_id"] == "t-1"
+
+
+def test_heartbeats_are_sent_while_running(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[{"action": "wait", "retry_after": 0.2}])
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO())) == 0
+    assert cp.heartbeats >= 2
+
+
+def test_a_refused_lease_ends_the_program_with_an_error_code(tmp_path: Path) -> None:
+    def refuse(_request: httpx.Request) -> httpx.Response:
+        body = {"error": {"code": "unauthorized", "message": "bad token", "details": None}}
+        return httpx.Response(401, json=body)
+
+    out = io.StringIO()
+    worker = Worker(
+        *_classes(),
+        settings=settings(tmp_path / "spool"),
+        control_plane=ControlPlane(
+            "http://cp.test", token="x", session=SESSION, transport=httpx.MockTransport(refuse)
+        ),
+        gateway=FakeGateway().client(),
+        out=out,
+    )
+    assert _run(worker) == 3
+    assert "unauthorized" in out.getvalue()
+
+
+def test_mask_phone_keeps_the_last_four_digits() -> None:
+    assert mask_phone("+998991234567") == "+********4567"
+    assert mask_phone("123") == "123"
