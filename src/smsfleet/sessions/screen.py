@@ -1,7 +1,7 @@
 """GNU screen backend: list, start, stop and read the sessions of one host.
 
 Each session is a detached screen named `{program}_{pair key}` whose only
-window runs `python -m smsfleet.sessions.runner`, which in turn runs the
+window runs `python -I -S …/smsfleet/sessions/runner.py`, which in turn runs the
 program. The runner keeps, in `state_dir`:
 
 - `<name>.log`: the program's output, one timestamped line at a time;
@@ -36,6 +36,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from smsfleet.sessions import runner
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.runner import process_start_ticks
 
@@ -82,6 +83,7 @@ _SCREEN_TIME_FORMATS = (
     "%d.%m.%y %H:%M:%S",
     "%Y-%m-%d %H:%M:%S",
 )
+RUNNER_PATH = runner.__file__
 _LS_HEADERS = ("No Sockets found", "There is a screen on", "There are screens on")
 
 _POLL_SECONDS = 0.02
@@ -363,8 +365,11 @@ class ScreenBackend:
                 "-dmS",
                 name,
                 self.python,
-                "-m",
-                "smsfleet.sessions.runner",
+                # By path, isolated and without site: the runner needs only the standard
+                # library, and this halves its start-up when hundreds start at once.
+                "-I",
+                "-S",
+                RUNNER_PATH,
                 "--status-file",
                 str(status_path),
                 "--log-file",
@@ -427,7 +432,7 @@ class ScreenBackend:
         if entry is None:
             raise SessionStartError(
                 f"screen session {name} did not report a start within {self.start_timeout:g} s;"
-                f" check that `{self.python} -m smsfleet.sessions.runner` runs on this host"
+                f" check that `{self.python} {RUNNER_PATH}` runs on this host"
             )
         return entry
 

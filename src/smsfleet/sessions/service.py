@@ -43,46 +43,57 @@ ProcessStats = Callable[[Iterable[int]], dict[int, tuple[float, int]]]
 EventSink = Callable[[SessionEvent], None]
 
 
-def sync_specs(*, store: ConfigStore, clock: Clock) -> None:
+def sync_specs(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    pairs: list[Pair] | None = None,
+    specs: list[SessionSpec] | None = None,
+    statuses: dict[str, SessionStatus] | None = None,
+) -> list[SessionSpec]:
     """One spec per program assigned to a pair; specs of dropped assignments go once down.
 
-    A new session of a high-priority pair is wanted running from the start.
+    A new session of a high-priority pair is wanted running from the start. Callers
+    that already hold the pairs, specs or statuses pass them in. Returns the specs.
     """
     now = clock.now()
-    specs = {spec.name: spec for spec in store.session_specs.list()}
+    by_name = {spec.name: spec for spec in (store.session_specs.list() if specs is None else specs)}
     assigned: set[str] = set()
-    for pair in store.pairs.list():
+    for pair in store.pairs.list() if pairs is None else pairs:
         for program in pair.programs:
             name = session_name(program, pair.key)
             assigned.add(name)
-            if name in specs:
+            if name in by_name:
                 continue
             desired = DesiredState.running if pair.is_high_priority else DesiredState.stopped
+            spec = SessionSpec(
+                name=name,
+                program=program,
+                pair=pair.key,
+                desired=desired,
+                desired_reason="high-priority pair" if pair.is_high_priority else None,
+                desired_actor=SYSTEM_ACTOR,
+                desired_at=now,
+                created_at=now,
+            )
             with contextlib.suppress(Conflict):  # created meanwhile by another request
-                store.session_specs.add(
-                    SessionSpec(
-                        name=name,
-                        program=program,
-                        pair=pair.key,
-                        desired=desired,
-                        desired_reason="high-priority pair" if pair.is_high_priority else None,
-                        desired_actor=SYSTEM_ACTOR,
-                        desired_at=now,
-                        created_at=now,
-                    )
-                )
-    statuses = {status.name: status for status in store.session_status.list()}
-    for name, spec in specs.items():
-        if name in assigned:
-            continue
-        status = statuses.get(name)
+                store.session_specs.add(spec)
+            by_name[name] = spec
+    dropped = set(by_name) - assigned
+    if dropped and statuses is None:
+        statuses = {status.name: status for status in store.session_status.list()}
+    for name in dropped:
+        status = (statuses or {}).get(name)
         if status is None or status.state in (SessionState.stopped, SessionState.fatal):
             store.session_specs.delete(name)
             store.session_status.delete(name)
-        elif spec.desired != DesiredState.stopped:
-            store.session_specs.replace(
-                _desire(spec, DesiredState.stopped, SYSTEM_ACTOR, "program unassigned", now)
+            del by_name[name]
+        elif by_name[name].desired != DesiredState.stopped:
+            by_name[name] = _desire(
+                by_name[name], DesiredState.stopped, SYSTEM_ACTOR, "program unassigned", now
             )
+            store.session_specs.replace(by_name[name])
+    return sorted(by_name.values(), key=lambda spec: spec.name)
 
 
 def _desire(

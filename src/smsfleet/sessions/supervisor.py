@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smsfleet.core.clock import Clock
+from smsfleet.core.errors import Conflict
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.machine import check_transition
@@ -104,6 +105,7 @@ class Supervisor:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._statuses: dict[str, SessionStatus] | None = None
 
     # --- the loop ------------------------------------------------------------
 
@@ -142,10 +144,22 @@ class Supervisor:
 
     def _reconcile(self) -> None:
         store = self._store
-        sync_specs(store=store, clock=self._clock)
-        specs = store.session_specs.list()
-        statuses = {status.name: status for status in store.session_status.list()}
-        pairs = {pair.key: pair for pair in store.pairs.list()}
+        if self._statuses is None:
+            # Read once: from then on this supervisor is the only writer of statuses.
+            self._statuses = {status.name: status for status in store.session_status.list()}
+        pair_list = store.pairs.list()
+        specs = sync_specs(
+            store=store,
+            clock=self._clock,
+            pairs=pair_list,
+            specs=store.session_specs.list(),
+            statuses=self._statuses,
+        )
+        names = {spec.name for spec in specs}
+        for gone in set(self._statuses) - names:
+            del self._statuses[gone]
+        statuses = self._statuses
+        pairs = {pair.key: pair for pair in pair_list}
         alive = {entry.name: entry for entry in self._backend.list() if entry.alive}
         beats = self._heartbeats()
         now = self._clock.now()
@@ -165,10 +179,15 @@ class Supervisor:
                 self._emit(event)
 
     def _save(self, status: SessionStatus) -> None:
-        if self._store.session_status.get(status.name) is None:
-            self._store.session_status.add(status)
-        else:
+        assert self._statuses is not None
+        if status.name in self._statuses:
             self._store.session_status.replace(status)
+        else:
+            try:
+                self._store.session_status.add(status)
+            except Conflict:  # written before this supervisor started
+                self._store.session_status.replace(status)
+        self._statuses[status.name] = status
 
     def _emit(self, event: SessionEvent) -> None:
         self._store.session_events.append(event)
