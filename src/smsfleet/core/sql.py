@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic
@@ -18,6 +19,15 @@ from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.records import E, R
 
 config_metadata = sa.MetaData()
+
+# One counter per record table, bumped in the same transaction as every write to it:
+# a reader that finds the counter unchanged may reuse what it read before.
+store_revisions_table = sa.Table(
+    "store_revisions",
+    config_metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+)
 metrics_metadata = sa.MetaData()
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -93,8 +103,21 @@ def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Snapshot(Generic[R]):
+    revision: int
+    records: list[R]
+    by_key: dict[str, R]
+
+
 class SqlRecordStore(Generic[R]):
-    """`RecordStore` over one table whose columns are the model's fields."""
+    """`RecordStore` over one table whose columns are the model's fields.
+
+    Reads are served from the last full listing while the table's revision is
+    unchanged (one indexed lookup instead of reading and validating every row), so
+    the supervisor's tick and the dashboard's listings stay cheap at fleet scale.
+    Records are values: callers change them with `model_copy`, never in place.
+    """
 
     def __init__(self, engine: Engine, table: sa.Table, model: type[R], key: str) -> None:
         self._engine = engine
@@ -103,24 +126,56 @@ class SqlRecordStore(Generic[R]):
         self._many = TypeAdapter(list[model])  # type: ignore[valid-type]
         self._key = table.c[key]
         self._key_name = key
+        self._snapshot: _Snapshot[R] | None = None
+        revisions = store_revisions_table.c
+        self._revision_query = sa.select(revisions.revision).where(revisions.name == table.name)
+        self._bump = (
+            sa.update(store_revisions_table)
+            .where(revisions.name == table.name)
+            .values(revision=revisions.revision + 1)
+        )
+
+    def _revision(self, connection: sa.Connection) -> int | None:
+        revision = connection.execute(self._revision_query).scalar()
+        return None if revision is None else int(revision)
+
+    def _write(self, connection: sa.Connection, statement: sa.Executable) -> int:
+        result = connection.execute(statement)
+        if connection.execute(self._bump).rowcount == 0:
+            connection.execute(
+                sa.insert(store_revisions_table).values(name=self._table.name, revision=1)
+            )
+        return int(result.rowcount)
 
     def get(self, key: str) -> R | None:
         with self._engine.connect() as connection:
+            snapshot = self._snapshot
+            if snapshot is not None and snapshot.revision == self._revision(connection):
+                return snapshot.by_key.get(key)
             row = connection.execute(sa.select(self._table).where(self._key == key)).mappings()
             found = row.first()
         return self._model.model_validate(dict(found)) if found else None
 
     def list(self) -> list[R]:
         with self._engine.connect() as connection:
+            revision = self._revision(connection)
+            snapshot = self._snapshot
+            if snapshot is not None and snapshot.revision == revision:
+                return list(snapshot.records)
             rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
             records: list[R] = self._many.validate_python(rows.all())
-        return records
+        if revision is not None:
+            by_key = {getattr(record, self._key_name): record for record in records}
+            self._snapshot = _Snapshot(revision, records, by_key)
+        return list(records)
 
     def add(self, record: R) -> None:
         key = getattr(record, self._key_name)
         try:
             with self._engine.begin() as connection:
-                connection.execute(sa.insert(self._table).values(**_values(self._table, record)))
+                self._write(
+                    connection, sa.insert(self._table).values(**_values(self._table, record))
+                )
         except IntegrityError as exc:
             raise Conflict(f"{key!r} already exists", details={"key": key}) from exc
 
@@ -128,16 +183,15 @@ class SqlRecordStore(Generic[R]):
         key = getattr(record, self._key_name)
         values = _values(self._table, record)
         with self._engine.begin() as connection:
-            result = connection.execute(
-                sa.update(self._table).where(self._key == key).values(**values)
+            changed = self._write(
+                connection, sa.update(self._table).where(self._key == key).values(**values)
             )
-        if result.rowcount == 0:
+        if changed == 0:
             raise NotFound(f"{key!r} does not exist", details={"key": key})
 
     def delete(self, key: str) -> bool:
         with self._engine.begin() as connection:
-            result = connection.execute(sa.delete(self._table).where(self._key == key))
-        return bool(result.rowcount)
+            return self._write(connection, sa.delete(self._table).where(self._key == key)) > 0
 
 
 class SqlEventLog(Generic[E]):

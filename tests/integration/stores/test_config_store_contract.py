@@ -558,3 +558,24 @@ def test_event_log_returns_newest_first_filtered_and_limited(config_store: Confi
     mine = log.recent(limit=10, session="program1_IN_vi")
     assert [event.id for event in mine] == ["event-0005", "event-0003", "event-0001"]
     assert log.recent(limit=10, session="program9_IN_vi") == []
+
+
+def test_a_reader_sees_writes_made_through_another_connection(
+    config_store_url: str, config_store: ConfigStore
+) -> None:
+    """Another process (the CLI, another replica) writes; a reader that listed before sees it."""
+    config_store.programs.add(make_program("program1"))
+    assert [p.name for p in config_store.programs.list()] == ["program1"]
+    other = open_config_store(config_store_url)
+    try:
+        other.programs.add(make_program("program2"))
+        other.programs.replace(make_program("program1", description="changed elsewhere"))
+        assert [p.name for p in config_store.programs.list()] == ["program1", "program2"]
+        changed = config_store.programs.get("program1")
+        assert changed is not None
+        assert changed.description == "changed elsewhere"
+        other.programs.delete("program2")
+        assert config_store.programs.get("program2") is None
+        assert [p.name for p in config_store.programs.list()] == ["program1"]
+    finally:
+        other.close()
