@@ -25,44 +25,66 @@ __all__ = ["ProcessStats", "SessionRuntime"]
 
 
 class ProcessStats:
-    """CPU and memory of sessions' programs, sampled at most every `max_age` seconds.
+    """CPU and memory of sessions' programs, sampled in the background every `max_age` s.
 
     psutil measures CPU between two readings, so Process objects are kept; and a
-    listing of 600 sessions must not read /proc 600 times per request, so one
-    sample serves every request until it is `max_age` old.
+    listing of 600 sessions must not read /proc 600 times on its request path: a
+    request reads only the pids it has never seen, and a stale sample is refreshed
+    by a background thread while requests keep answering from the last one.
     """
 
     def __init__(self, max_age: float = 2.0) -> None:
         self._max_age = max_age
         self._processes: dict[int, psutil.Process] = {}
         self._sample: dict[int, tuple[float, int]] = {}
+        self._unreadable: set[int] = set()
+        self._wanted: set[int] = set()
         self._sampled_at = -math.inf
-        self._asked: set[int] = set()
+        self._refreshing = False
         self._lock = threading.Lock()
 
     def usage(self, pids: Iterable[int]) -> dict[int, tuple[float, int]]:
         wanted = set(pids)
         with self._lock:
+            self._wanted |= wanted
+            new = wanted - self._sample.keys() - self._unreadable
+            if new:
+                self._read(new)
             stale = time.monotonic() - self._sampled_at > self._max_age
-            if stale or not wanted <= self._asked:
-                self._take_sample(wanted | self._asked if not stale else wanted)
+            if stale and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="process-stats", daemon=True).start()
             return {pid: self._sample[pid] for pid in wanted if pid in self._sample}
 
-    def _take_sample(self, pids: set[int]) -> None:
-        sample: dict[int, tuple[float, int]] = {}
+    def _refresh(self) -> None:
+        with self._lock:
+            pids, self._wanted = self._wanted, set()
+        fresh = self._readings(pids)
+        with self._lock:
+            self._sample = fresh
+            self._unreadable = pids - fresh.keys()
+            for gone in set(self._processes) - fresh.keys():
+                self._processes.pop(gone, None)
+            self._sampled_at = time.monotonic()
+            self._refreshing = False
+
+    def _read(self, pids: set[int]) -> None:
+        fresh = self._readings(pids)
+        self._sample.update(fresh)
+        self._unreadable |= pids - fresh.keys()
+
+    def _readings(self, pids: set[int]) -> dict[int, tuple[float, int]]:
+        readings: dict[int, tuple[float, int]] = {}
         for pid in pids:
             try:
                 process = self._processes.get(pid) or psutil.Process(pid)
                 with process.oneshot():
-                    sample[pid] = (round(process.cpu_percent(None), 1), process.memory_info().rss)
+                    cpu = round(process.cpu_percent(None), 1)
+                    readings[pid] = (cpu, process.memory_info().rss)
                 self._processes[pid] = process
             except psutil.Error:
                 self._processes.pop(pid, None)
-        for gone in set(self._processes) - pids:
-            del self._processes[gone]
-        self._sample = sample
-        self._asked = pids
-        self._sampled_at = time.monotonic()
+        return readings
 
 
 @dataclass
