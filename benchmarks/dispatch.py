@@ -1,15 +1,26 @@
-"""Limiter decisions per second on this machine: SQL (SQLite, MariaDB) and Redis.
+"""Dispatch on this machine: a real fleet against the cap, and the worker API at saturation.
 
-Prints, per backend, for one caller at the default cap (10/min): grants/s (a fake
-clock steps one spacing per ask, so every ask is granted: the most the limiter can
-hand out) and waits/s (the clock stands still, so every ask is answered `wait`,
-the common case); then grants/s with several OS processes contending on the real
-clock at the highest cap a country may have (10 000/min, i.e. 167/s).
+    .venv/bin/python benchmarks/dispatch.py [--fleet-seconds 75] [--load-seconds 10]
 
-    .venv/bin/python benchmarks/dispatch.py [--asks 2000] [--processes 4]
+(a) Fleet. `smsfleet serve` in a subprocess (MariaDB as the metrics store: a scratch
+    database, dropped after; SQLite config store; the SQL limiter on MariaDB), the
+    gateway simulator in another with fast deliveries, UZ's cap raised to 600 per minute,
+    `--pairs` pairs x `--programs` programs (programs/program1.py) in GNU screen in a
+    private screen directory, started through the API. From the attempts the control
+    plane recorded: the most grants in any sliding 60-s window against the cap,
+    utilisation (grants / cap x minutes, from the first grant to the end) and Jain's
+    fairness index across the pairs.
 
-MariaDB: a scratch database on the local server (dropped after); Redis at
-SMSFLEET_TEST_REDIS_URL or redis://127.0.0.1:6379/0 under a random prefix (removed after).
+(b) Worker API at saturation. `uvicorn smsfleet.api:create_app` with `--workers`
+    processes (no supervisor: no program runs), the Redis limiter, MariaDB metrics,
+    `--countries` countries at the highest cap (10 000 per minute each: one grant every
+    6 ms, 167 per second, so a country alone cannot exceed 167/s) with one pair and one
+    program each. `--clients` load-generator processes (httpx, one session per country
+    each) loop lease → report over loopback HTTP; what is counted is lease+report pairs
+    completed per second, i.e. a granted lease whose report came back `recorded`. Leases
+    answered `wait` are counted too (they are most of the requests when the caps bind).
+
+Prints a table with the machine and the date. Needs screen, MariaDB and Redis running.
 """
 
 from __future__ import annotations
@@ -17,138 +28,485 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from multiprocessing.queues import Queue
 from pathlib import Path
+from typing import Any
 
+import httpx
+import phonenumbers
 import redis
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smsfleet.core.clock import Clock, SystemClock
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.dispatch._redis_limiter import RedisLimiter
-from smsfleet.dispatch._sql_limiter import SqlLimiter
-from smsfleet.dispatch.limiter import Ask, Limiter
-from tests.support.backends import mariadb_database, random_name
+from smsfleet.core.security import worker_token
+from tests.support.backends import free_port, mariadb_database
 
+REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-CAP = 10  # per minute: the default
-HIGHEST_CAP = 10_000  # per minute: 6 ms apart, the most a country may be given
-PAIRS = 4
+SCREEN = shutil.which("screen")
+SMSFLEET = str(Path(sys.executable).parent / "smsfleet")
+WINDOW_MS = 60_000
+FLEET_CAP = 600
+HIGHEST_CAP = 10_000
+LOAD_COUNTRIES = ["UZ", "KZ", "TJ", "KG", "AZ", "GE", "AM", "UA", "PL", "DE", "FR", "IT"]
+LOAD_COUNTRIES += ["ES", "PT", "NL", "BE", "SE", "NO", "FI", "DK"]
+
+SIMULATOR_CONFIG = """
+[simulator]
+code_length = 6
+
+[defaults]
+delivery_probability = 0.95
+send_error_rate = 0.0
+give_up_after_seconds = 1.0
+
+[defaults.latency]
+distribution = "uniform"
+min_seconds = 0.05
+max_seconds = 0.3
+
+[providers.provider1]
+delivery_probability = 1.0
+"""
 
 
-class SteppingClock:
-    def __init__(self, step: timedelta) -> None:
-        self.current = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-        self.step = step
-
-    def now(self) -> datetime:
-        self.current += self.step
-        return self.current
+# --- processes -------------------------------------------------------------------------
 
 
-def remove_keys(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+def clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SMSFLEET_")}
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url} exited early:\n{log.read_text(errors='replace')[-3000:]}")
+        with suppress(httpx.TransportError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not become healthy:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 @contextmanager
-def opened(backend: str, url: str, clock: Clock) -> Iterator[Limiter]:
-    if backend == "redis":
-        prefix = random_name("bench:")
-        limiter: Limiter = RedisLimiter.from_url(url, clock=clock, prefix=prefix)
-        try:
-            yield limiter
-        finally:
-            limiter.close()
-            remove_keys(url, prefix)
-        return
-    engine = create_sql_engine(url)
-    try:
-        yield SqlLimiter(engine, clock=clock)
-    finally:
-        engine.dispose()
-
-
-def per_second(backend: str, url: str, asks: int, *, step_ms: int) -> float:
-    clock = SteppingClock(timedelta(milliseconds=step_ms))
-    with opened(backend, url, clock) as limiter:
-        started = time.perf_counter()
-        for index in range(asks):
-            pair = f"UZ_op{index % PAIRS}"
-            limiter.acquire(Ask(country="UZ", pair=pair, program="program1", cap=CAP))
-        return asks / (time.perf_counter() - started)
-
-
-def _contend(backend: str, url: str, prefix: str, index: int, seconds: float) -> int:
-    clock = SystemClock()
-    if backend == "redis":
-        limiter: Limiter = RedisLimiter.from_url(url, clock=clock, prefix=prefix)
-        engine = None
-    else:
-        engine = create_sql_engine(url)
-        limiter = SqlLimiter(engine, clock=clock)
-    ask = Ask(country="UZ", pair=f"UZ_op{index}", program="program1", cap=HIGHEST_CAP)
-    granted = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        granted += limiter.acquire(ask).granted
-    limiter.close()
-    if engine is not None:
-        engine.dispose()
-    return granted
-
-
-def contended(backend: str, url: str, processes: int, seconds: float = 3.0) -> float:
-    prefix = random_name("bench:")
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes) as pool:
-        counts = pool.starmap(
-            _contend, [(backend, url, prefix, index, seconds) for index in range(processes)]
+def server(argv: list[str], env: dict[str, str], cwd: Path, url: str) -> Iterator[None]:
+    log = cwd / f"server-{free_port()}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
-    if backend == "redis":
-        remove_keys(url, prefix)
-    return sum(counts) / seconds
+    try:
+        wait_healthy(url, process, log)
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
-def migrated(url: str) -> str:
-    engine = create_sql_engine(url)
-    upgrade_metrics_schema(engine)
-    engine.dispose()
-    return url
+@contextmanager
+def admin_client(url: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        yield client
+
+
+def phone(country: str, index: int = 0) -> str:
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None, country
+    number = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    # Vary the last digit; keep it only if it is still a valid mobile number.
+    for digit in range(10):
+        candidate = number[:-1] + str((int(number[-1]) + index + digit) % 10)
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
+    return number
+
+
+def seed(client: httpx.Client, *, pairs: dict[str, list[str]], programs: list[str]) -> None:
+    """Programs, the pairs (key → programs) and their countries' caps."""
+    for program in programs:
+        response = client.post(
+            "/api/v1/programs",
+            json={
+                "name": program,
+                "command": [sys.executable, str(REPO / "programs" / "program1.py")],
+                "provider": "provider1",
+            },
+        )
+        response.raise_for_status()
+    for key, assigned in pairs.items():
+        country, slug = key.split("_", 1)
+        response = client.post(
+            "/api/v1/pairs",
+            json={
+                "country": country,
+                "operator": slug.title(),
+                "slug": slug,
+                "phone_numbers": [phone(country, i) for i in range(2)],
+                "programs": assigned,
+            },
+        )
+        response.raise_for_status()
+
+
+def wait_for_sessions(client: httpx.Client, names: set[str]) -> None:
+    deadline = time.monotonic() + 30
+    while {s["name"] for s in client.get("/api/v1/sessions").json()} < names:
+        if time.monotonic() > deadline:
+            raise SystemExit("the sessions were not created")
+        time.sleep(0.2)
+
+
+def quit_screens(screen_dir: Path) -> None:
+    assert SCREEN is not None
+    env = {**os.environ, "SCREENDIR": str(screen_dir)}
+    listing = subprocess.run(
+        [SCREEN, "-ls"], env=env, capture_output=True, text=True, check=False
+    ).stdout
+    for match in re.finditer(r"^\s+(\d+\.\S+)\s", listing, re.MULTILINE):
+        subprocess.run(
+            [SCREEN, "-S", match.group(1), "-X", "quit"], env=env, capture_output=True, check=False
+        )
+
+
+# --- (a) fleet -------------------------------------------------------------------------
+
+
+def max_in_any_window(times: list[float]) -> int:
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, at in enumerate(ordered):
+        while ordered[first] <= at - WINDOW_MS:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def jain(values: list[int]) -> float:
+    total = sum(values)
+    squares = sum(v * v for v in values)
+    return total * total / (len(values) * squares) if squares else 0.0
+
+
+def fleet_run(*, seconds: float, pairs: int, programs: int, work: Path) -> dict[str, Any]:
+    if SCREEN is None:
+        raise SystemExit("GNU screen is missing: apt-get install -y screen")
+    sim_port, port = free_port(), free_port()
+    sim_url, url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{port}"
+    config = work / "simulator.toml"
+    config.write_text(SIMULATOR_CONFIG)
+    screen_dir = Path(tempfile.mkdtemp(prefix="sf-", dir="/tmp"))
+    password = f"Bench-{secrets.token_urlsafe(18)}"
+    program_names = [f"program{n + 1}" for n in range(programs)]
+    pair_keys = {f"UZ_op{p}": program_names for p in range(pairs)}
+    sessions = {f"{g}_{key}" for key in pair_keys for g in program_names}
+    with mariadb_database() as metrics_url:
+        env = {
+            **clean_environment(),
+            "SMSFLEET_DATA_DIR": str(work / "fleet-data"),
+            "SMSFLEET_ADMIN_PASSWORD": password,
+            "SMSFLEET_SCREEN_DIR": str(screen_dir),
+            "SMSFLEET_SIMULATOR_URL": sim_url,
+            "SMSFLEET_PUBLIC_URL": url,
+            "SMSFLEET_METRICS_URL": metrics_url,
+            "SMSFLEET_PROGRAMS_DIR": str(REPO),
+        }
+        simulator = [sys.executable, "-m", "smsfleet.simulator", "--port", str(sim_port)]
+        control_plane = [SMSFLEET, "serve", "--port", str(port)]
+        try:
+            with (
+                server([*simulator, "--config", str(config)], clean_environment(), work, sim_url),
+                server(control_plane, env, work, url),
+                admin_client(url, password) as client,
+            ):
+                client.patch("/api/v1/countries/UZ", json={"cap": FLEET_CAP}).raise_for_status()
+                seed(client, pairs=pair_keys, programs=program_names)
+                wait_for_sessions(client, sessions)
+                client.post(
+                    "/api/v1/sessions/actions",
+                    json={"action": "start", "all": True, "reason": "benchmark"},
+                ).raise_for_status()
+                started = datetime.now(UTC).replace(tzinfo=None)
+                time.sleep(seconds)
+                ended = datetime.now(UTC).replace(tzinfo=None)
+                client.post(
+                    "/api/v1/sessions/actions",
+                    json={"action": "stop", "all": True, "force": True, "reason": "benchmark"},
+                ).raise_for_status()
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    states = {s["state"] for s in client.get("/api/v1/sessions").json()}
+                    if states <= {"stopped", "exited", "fatal"}:
+                        break
+                    time.sleep(0.3)
+            engine = sa.create_engine(metrics_url)
+            try:
+                with engine.connect() as connection:
+                    rows = connection.execute(
+                        sa.text(
+                            "SELECT pair, leased_at, outcome FROM attempts "
+                            "WHERE leased_at >= :start AND leased_at <= :end"
+                        ),
+                        {"start": started, "end": ended},
+                    ).all()
+            finally:
+                engine.dispose()
+        finally:
+            quit_screens(screen_dir)
+            shutil.rmtree(screen_dir, ignore_errors=True)
+    times = [(row.leased_at - started).total_seconds() * 1000 for row in rows]
+    first = min(times)
+    minutes = ((ended - started).total_seconds() * 1000 - first) / WINDOW_MS
+    per_pair = Counter(row.pair for row in rows)
+    outcomes = Counter(row.outcome for row in rows)
+    return {
+        "grants": len(rows),
+        "max_window": max_in_any_window(times),
+        "utilisation": len(rows) / (FLEET_CAP * minutes),
+        "minutes": minutes,
+        "jain": jain([per_pair.get(key, 0) for key in pair_keys]),
+        "per_pair": dict(sorted(per_pair.items())),
+        "outcomes": dict(outcomes),
+    }
+
+
+# --- (b) worker API at saturation ------------------------------------------------------
+
+
+def load_client(
+    url: str, tokens: list[tuple[str, str]], start_at: float, stop_at: float, out: Queue[Any]
+) -> None:
+    """Round-robin over the sessions: lease; when granted, report at once."""
+    pairs = waits = errors = 0
+    latencies: list[float] = []
+    with httpx.Client(base_url=f"{url}/api/v1/worker", timeout=30) as client:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        index = 0
+        while time.time() < stop_at:
+            session, token = tokens[index % len(tokens)]
+            index += 1
+            headers = {"Authorization": f"Bearer {token}"}
+            began = time.perf_counter()
+            lease = client.post("/lease", json={"session": session}, headers=headers)
+            body = lease.json() if lease.status_code == 200 else {}
+            if body.get("action") != "send":
+                waits += body.get("action") == "wait"
+                errors += lease.status_code != 200
+                continue
+            report = client.post(
+                "/report",
+                json={"trigger_id": body["trigger_id"], "session": session, "outcome": "delivered"},
+                headers=headers,
+            )
+            if report.status_code == 200 and report.json()["status"] == "recorded":
+                pairs += 1
+                latencies.append(time.perf_counter() - began)
+            else:
+                errors += 1
+    out.put((pairs, waits, errors, latencies))
+
+
+def saturation(
+    *, seconds: float, workers: int, clients: int, countries: int, work: Path
+) -> dict[str, Any]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    password = f"Bench-{secrets.token_urlsafe(18)}"
+    secret = secrets.token_urlsafe(48)
+    chosen = LOAD_COUNTRIES[:countries]
+    with mariadb_database() as metrics_url:
+        env = {
+            **clean_environment(),
+            "SMSFLEET_DATA_DIR": str(work / "load-data"),
+            "SMSFLEET_ADMIN_PASSWORD": password,
+            "SMSFLEET_SECRET_KEY": secret,
+            "SMSFLEET_METRICS_URL": metrics_url,
+            "SMSFLEET_REDIS_URL": REDIS_URL,
+            "SMSFLEET_SUPERVISE": "false",
+            "SMSFLEET_LEASE_TTL_SECONDS": "3600",
+        }
+        # Migrate and seed with one process first, so the workers start on a ready store.
+        single = [SMSFLEET, "serve", "--port", str(port)]
+        sessions: list[str] = []
+        with server(single, env, work, url), admin_client(url, password) as client:
+            for country in chosen:
+                client.patch(
+                    f"/api/v1/countries/{country}", json={"cap": HIGHEST_CAP}
+                ).raise_for_status()
+            pair_keys = {f"{country}_load": ["program1"] for country in chosen}
+            seed(client, pairs=pair_keys, programs=["program1"])
+            from smsfleet.sessions.service import sync_specs
+            from smsfleet.stores import open_config_store
+
+            store = open_config_store(f"sqlite:///{(work / 'load-data' / 'config.db').resolve()}")
+            try:
+                sync_specs(store=store, clock=_SystemClock())
+            finally:
+                store.close()
+            sessions = [f"program1_{key}" for key in pair_keys]
+            wait_for_sessions(client, set(sessions))
+            client.post(
+                "/api/v1/sessions/actions",
+                json={"action": "start", "all": True, "reason": "benchmark"},
+            ).raise_for_status()
+        many = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "smsfleet.api:create_app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        tokens = [(s, worker_token(secret=secret, session=s)) for s in sessions]
+        context = multiprocessing.get_context("spawn")
+        out: Queue[Any] = context.Queue()
+        try:
+            with server(many, env, work, url):
+                start_at = time.time() + 3  # the clients' interpreters start first
+                stop_at = start_at + seconds
+                processes = [
+                    context.Process(target=load_client, args=(url, tokens, start_at, stop_at, out))
+                    for _ in range(clients)
+                ]
+                for process in processes:
+                    process.start()
+                results = [out.get(timeout=seconds + 120) for _ in processes]
+                for process in processes:
+                    process.join()
+        finally:
+            client_redis = redis.Redis.from_url(REDIS_URL)
+            with suppress(redis.RedisError):
+                for country in chosen:
+                    keys = list(client_redis.scan_iter(match=f"smsfleet:dispatch:{{{country}}}:*"))
+                    if keys:
+                        client_redis.delete(*keys)
+            client_redis.close()
+    pairs = sum(r[0] for r in results)
+    waits = sum(r[1] for r in results)
+    errors = sum(r[2] for r in results)
+    latencies = sorted(x for r in results for x in r[3])
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0.0
+    p95 = latencies[int(len(latencies) * 0.95)] * 1000 if latencies else 0.0
+    return {
+        "pairs_per_s": pairs / seconds,
+        "waits_per_s": waits / seconds,
+        "errors": errors,
+        "requests_per_s": (2 * pairs + waits) / seconds,
+        "ceiling": countries * HIGHEST_CAP / 60,
+        "p50_ms": p50,
+        "p95_ms": p95,
+    }
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    memory = ""
+    with suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} cores {platform.machine()}{memory}, {platform.platform(terse=True)}, "
+        f"Python {platform.python_version()}, load average {load:.1f}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--asks", type=int, default=2000)
-    parser.add_argument("--processes", type=int, default=4)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fleet-seconds", type=float, default=75)
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--programs", type=int, default=3)
+    parser.add_argument("--load-seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--countries", type=int, default=16)
+    parser.add_argument("--skip-fleet", action="store_true", help="only (b)")
+    parser.add_argument("--skip-load", action="store_true", help="only (a)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch, mariadb_database() as mariadb_url:
-        backends = {
-            "sql-sqlite": migrated(f"sqlite:///{scratch}/metrics.sqlite3"),
-            "sql-mariadb": migrated(mariadb_url),
-            "redis": REDIS_URL,
-        }
-        print(f"{'backend':<12} {'grants/s':>9} {'waits/s':>9} {'grants/s, ':>10}")
-        print(f"{'':<12} {'1 caller':>9} {'1 caller':>9} {args.processes:>2} processes")
-        for name, url in backends.items():
-            grants = per_second(name, url, args.asks, step_ms=6_000)
-            waits = per_second(name, url, args.asks, step_ms=0)
-            together = contended(name, url, args.processes)
-            print(f"{name:<12} {grants:>9.0f} {waits:>9.0f} {together:>10.0f}")
-        print(
-            f"(cap {HIGHEST_CAP}/min = {HIGHEST_CAP / 60:.0f} grants/s at most on the real clock)"
-        )
+    print(f"benchmarks/dispatch.py — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {machine()}")
+    with tempfile.TemporaryDirectory(prefix="bench-dispatch-") as directory:
+        work = Path(directory)
+        rows: list[tuple[str, str, str]] = []
+        if not args.skip_fleet:
+            fleet = fleet_run(
+                seconds=args.fleet_seconds, pairs=args.pairs, programs=args.programs, work=work
+            )
+            print(f"fleet: {fleet}")
+            rows += [
+                (
+                    f"(a) most grants in any sliding 60-s window ({args.pairs} pairs x "
+                    f"{args.programs} programs, cap {FLEET_CAP}/min, {args.fleet_seconds:.0f} s)",
+                    f"{fleet['max_window']}",
+                    f"≤ {FLEET_CAP}",
+                ),
+                (
+                    "(a) utilisation: grants / (cap x minutes)",
+                    f"{fleet['utilisation']:.1%} ({fleet['grants']} in {fleet['minutes']:.2f} min)",
+                    "≥ 98 %",
+                ),
+                ("(a) Jain's fairness index across pairs", f"{fleet['jain']:.4f}", "≥ 0.95"),
+            ]
+        if not args.skip_load:
+            load = saturation(
+                seconds=args.load_seconds,
+                workers=args.workers,
+                clients=args.clients,
+                countries=args.countries,
+                work=work,
+            )
+            print(f"load: {load}")
+            rows += [
+                (
+                    f"(b) lease+report pairs/s, Redis limiter ({args.workers} uvicorn workers, "
+                    f"{args.clients} client processes, {args.countries} countries x "
+                    f"{HIGHEST_CAP}/min = {load['ceiling']:.0f}/s ceiling)",
+                    f"{load['pairs_per_s']:.0f} (p50 {load['p50_ms']:.1f} ms, "
+                    f"p95 {load['p95_ms']:.1f} ms; {load['waits_per_s']:.0f} waits/s, "
+                    f"{load['requests_per_s']:.0f} requests/s, {load['errors']} errors)",
+                    "≥ 2 000",
+                ),
+            ]
+    print()
+    print("| measure | result | target |")
+    print("| --- | --- | --- |")
+    for row in rows:
+        print(f"| {' | '.join(row)} |")
 
 
 if __name__ == "__main__":

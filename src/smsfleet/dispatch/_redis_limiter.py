@@ -60,19 +60,19 @@ if #expired > 0 then
   redis.call('ZREMRANGEBYSCORE', grants_key, '-inf', cutoff)
 end
 
--- askers still active
+-- askers still active (limiter.is_active)
 local askers = {}
 local raw = redis.call('HGETALL', asks_key)
 for i = 1, #raw, 2 do
   local key = raw[i]
   local last, since, due, pw, gw =
     string.match(raw[i + 1], '^([^;]*);([^;]*);([^;]*);([^;]*);([^;]*)$')
-  last = tonumber(last)
-  if last <= now - active then
+  last, due = tonumber(last), tonumber(due)
+  if last <= now - active and due + grace < now then
     redis.call('HDEL', asks_key, key)
   else
     local p, g = string.match(key, '^([^|]*)|(.*)$')
-    askers[key] = {pair = p, last = last, since = tonumber(since), due = tonumber(due),
+    askers[key] = {pair = p, last = last, since = tonumber(since), due = due,
                    pw = tonumber(pw), gw = tonumber(gw)}
   end
 end

@@ -40,6 +40,14 @@ _asks = dispatch_asks_table
 _grants = dispatch_grants_table
 
 
+def _active(now: int, policy: LimiterPolicy) -> sa.ColumnElement[bool]:
+    """`limiter.is_active` in SQL."""
+    return sa.or_(
+        _asks.c.last_ask_ms > now - policy.active_ms,
+        _asks.c.due_ms + policy.grace_ms >= now,
+    )
+
+
 class SqlLimiter:
     def __init__(
         self, engine: Engine, *, clock: Clock, policy: LimiterPolicy | None = None
@@ -121,9 +129,7 @@ class SqlLimiter:
             .order_by(_grants.c.at_ms)
         ).all()
         askers = connection.execute(
-            sa.select(_asks).where(
-                _asks.c.country == country, _asks.c.last_ask_ms > now - policy.active_ms
-            )
+            sa.select(_asks).where(_asks.c.country == country, _active(now, policy))
         ).mappings()
         return CountryState(
             last_grant=last_grant,
@@ -150,9 +156,7 @@ class SqlLimiter:
             )
         )
         connection.execute(
-            sa.delete(_asks).where(
-                _asks.c.country == country, _asks.c.last_ask_ms <= now - policy.active_ms
-            )
+            sa.delete(_asks).where(_asks.c.country == country, sa.not_(_active(now, policy)))
         )
         values = {
             "last_ask_ms": asker.last_ask,

@@ -7,7 +7,8 @@ contender with the lowest share: first (grants-in-window + 1) ÷ weight of its
 pair, then of its program within the pair, then the longest wait. A contender is an
 asker that is waiting, asked within `active_ms`, and came back when it was told
 to (within `grace_ms`), so a program that died or paused stops holding slots
-after a couple of seconds.
+a couple of seconds after it was due back. An asker is kept while it asked within
+`active_ms` or is not yet past its due time and the grace.
 
 Times are integer milliseconds since the epoch: exact in SQL, in Python and in
 Redis' Lua doubles alike, so both backends decide identically.
@@ -88,6 +89,15 @@ def spacing_ms(cap: int, window_ms: int) -> int:
     return math.ceil(window_ms / cap)
 
 
+def is_active(asker: AskerState, now: int, policy: LimiterPolicy) -> bool:
+    """Asked lately, or told to come back and not yet past the grace.
+
+    A wait can be longer than `active_ms` (60/cap s at a low cap): the asker keeps
+    its place until it was due back, else every return would start a fresh wait.
+    """
+    return asker.last_ask > now - policy.active_ms or asker.due + policy.grace_ms >= now
+
+
 def asker_key(pair: str, program: str) -> str:
     return f"{pair}|{program}"
 
@@ -129,7 +139,7 @@ def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Ve
     window = policy.window_ms
     state.grants = sorted((g for g in state.grants if g.at > now - window), key=lambda g: g.at)
     state.askers = {
-        key: asker for key, asker in state.askers.items() if asker.last_ask > now - policy.active_ms
+        key: asker for key, asker in state.askers.items() if is_active(asker, now, policy)
     }
     key = asker_key(ask.pair, ask.program)
     previous = state.askers.get(key)

@@ -7,13 +7,14 @@ outcome once; reports are idempotent by trigger id.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, NotFound, Unauthorized
+from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
@@ -35,6 +36,8 @@ from smsfleet.stores import ConfigStore
 __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
 
 MESSAGE_TEMPLATE = "smsfleet test {code}"
+
+log = logging.getLogger("smsfleet.dispatch")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Dispatcher:
         worker_secret: str,
         policy: DispatchPolicy | None = None,
         on_close: Callable[[], None] | None = None,
+        on_report: Callable[[Attempt], None] | None = None,
     ) -> None:
         self.config_store = config_store
         self.attempts = attempts
@@ -78,6 +82,8 @@ class Dispatcher:
         self._heartbeats = heartbeats
         self._worker_secret = worker_secret
         self._on_close = on_close
+        # Told of every attempt that gets an outcome (metrics, live dashboard).
+        self.on_report = on_report
 
     def close(self) -> None:
         self.limiter.close()
@@ -144,7 +150,10 @@ class Dispatcher:
     def _send(self, *, session: str, pair: Pair, program: str, now: datetime) -> SendAction:
         ttl = self.policy.lease_ttl
         # The session's earlier leases that were never reported are given up now.
-        self.attempts.expire_open(session=session, leased_before=now - ttl, now=now)
+        for expired in self.attempts.expire_open_attempts(
+            session=session, leased_before=now - ttl, now=now
+        ):
+            self._reported(expired)
         phone = next_phone(pair.phone_numbers, self.attempts.last_phone(pair.key))
         trigger_id = uuid.uuid4().hex
         attempt = Attempt(
@@ -170,13 +179,17 @@ class Dispatcher:
     # --- report and heartbeat ----------------------------------------------------
 
     def report(self, *, session: str, report: ReportRequest) -> ReportStatus:
-        """Record an outcome once; a repeat answers `duplicate` and changes nothing."""
+        """Record an outcome once; a repeat answers `duplicate` and changes nothing.
+
+        An unknown trigger is `NotFound`; a trigger leased to another session is
+        `Forbidden` (the caller's token is valid, but not for that trigger).
+        """
         now = self.clock.now()
         attempt = self.attempts.get(report.trigger_id)
         if attempt is None:
             raise NotFound(f"unknown trigger {report.trigger_id}")
         if attempt.session != session:
-            raise Conflict(
+            raise Forbidden(
                 f"trigger {report.trigger_id} was leased to another session",
                 details={"trigger_id": report.trigger_id},
             )
@@ -196,7 +209,30 @@ class Dispatcher:
             latency_ms=latency_ms,
             provider=report.provider,
         )
-        return ReportStatus.recorded if closed else ReportStatus.duplicate
+        if not closed:
+            return ReportStatus.duplicate
+        self._reported(
+            attempt.model_copy(
+                update={
+                    "outcome": report.outcome,
+                    "completed_at": now,
+                    "sent_at": report.sent_at,
+                    "delivered_at": report.delivered_at,
+                    "error_code": report.error_code,
+                    "latency_ms": latency_ms,
+                    "provider": report.provider,
+                }
+            )
+        )
+        return ReportStatus.recorded
+
+    def _reported(self, attempt: Attempt) -> None:
+        if self.on_report is None:
+            return
+        try:
+            self.on_report(attempt)
+        except Exception:  # the outcome is stored; a listener's fault must not undo it
+            log.exception("on_report failed for attempt %s", attempt.id)
 
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())

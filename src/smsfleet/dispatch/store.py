@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +106,19 @@ class AttemptStore:
         with self._engine.begin() as connection:
             connection.execute(sa.insert(attempts_table).values(**values))
 
+    def add_many(self, attempts: Sequence[Attempt]) -> None:
+        """Insert several attempts in one statement and transaction (bulk ingest)."""
+        if not attempts:
+            return
+        rows = []
+        for attempt in attempts:
+            values: dict[str, Any] = attempt.model_dump()
+            rows.append(
+                {name: _naive(v) if isinstance(v, datetime) else v for name, v in values.items()}
+            )
+        with self._engine.begin() as connection:
+            connection.execute(sa.insert(attempts_table), rows)
+
     def get(self, trigger_id: str) -> Attempt | None:
         query = sa.select(attempts_table).where(attempts_table.c.id == trigger_id)
         with self._engine.connect() as connection:
@@ -161,6 +175,41 @@ class AttemptStore:
         )
         with self._engine.begin() as connection:
             return bool(connection.execute(query).rowcount)
+
+    def expire_open_attempts(
+        self, *, leased_before: datetime, now: datetime, session: str
+    ) -> list[Attempt]:
+        """As `expire_open` for one session, returning the attempts it closed."""
+        query = sa.select(attempts_table).where(
+            attempts_table.c.session == session,
+            attempts_table.c.outcome.is_(None),
+            attempts_table.c.leased_at < _naive(leased_before),
+        )
+        with self._engine.begin() as connection:
+            rows = connection.execute(query).mappings().all()
+            if not rows:
+                return []
+            ids = [row["id"] for row in rows]
+            connection.execute(
+                sa.update(attempts_table)
+                .where(attempts_table.c.id.in_(ids), attempts_table.c.outcome.is_(None))
+                .values(
+                    outcome=Outcome.error.value,
+                    error_code="lease_expired",
+                    completed_at=_naive(now),
+                )
+            )
+        return [
+            Attempt.model_validate(
+                {
+                    **row,
+                    "outcome": Outcome.error,
+                    "error_code": "lease_expired",
+                    "completed_at": now,
+                }
+            )
+            for row in rows
+        ]
 
     def expire_open(
         self, *, leased_before: datetime, now: datetime, session: str | None = None

@@ -195,8 +195,8 @@ def test_unknown_and_foreign_triggers(ready: Worker) -> None:
     assert unknown.status_code == 404
     assert unknown.json()["error"]["code"] == "not_found"
     foreign = ready.report(lease["trigger_id"], session=other)
-    assert foreign.status_code == 409
-    assert foreign.json()["error"]["code"] == "conflict"
+    assert foreign.status_code == 403
+    assert foreign.json()["error"]["code"] == "forbidden"
     # Neither touched the attempt.
     attempt = ready.dispatcher.attempts.get(lease["trigger_id"])
     assert attempt is not None
