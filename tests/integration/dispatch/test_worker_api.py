@@ -89,7 +89,8 @@ class Worker:
 
 
 def _settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, web_dir=data_dir / "no-web")
+    # No supervisor: these tests write the session specs themselves.
+    return Settings(data_dir=data_dir, web_dir=data_dir / "no-web", supervise=False)
 
 
 @pytest.fixture(scope="module")
