@@ -36,6 +36,8 @@ from smsfleet.core.settings import Settings
 from smsfleet.deps import AppContext
 from smsfleet.dispatch import views as dispatch_views
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
+from smsfleet.metrics import views as metrics_views
+from smsfleet.metrics.runtime import build_metrics
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs import views as pairs_views
 from smsfleet.programs import views as programs_views
@@ -212,16 +214,25 @@ def create_app(
 
     dispatcher = build_dispatcher(settings=settings, config_store=config_store, clock=clock)
     context = build_context(settings, config_store, clock, dispatcher)
+    metrics = build_metrics(
+        settings=settings,
+        config_store=config_store,
+        clock=clock,
+        on_attempt=lambda summary: context.bus.publish("attempts", summary),
+    )
+    dispatcher.on_report = metrics.service.record
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         supervisor = context.sessions.supervisor
         if settings.supervise:
             supervisor.start_loop(settings.supervisor_interval_seconds)
+        metrics.start()
         try:
             yield
         finally:
             supervisor.close()  # the sessions keep running; the next start adopts them
+            metrics.close()
             dispatcher.close()
             if owns_store:
                 config_store.close()
@@ -234,6 +245,7 @@ def create_app(
     )
     app.state.context = context
     app.state.dispatcher = dispatcher
+    app.state.metrics = metrics
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -259,6 +271,8 @@ def create_app(
         programs_views.router,
         sessions_views.router,
         dispatch_views.router,
+        metrics_views.router,
+        metrics_views.prometheus_router,
         live.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

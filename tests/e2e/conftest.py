@@ -1,9 +1,10 @@
 """Browser tests: the real control plane in a subprocess, the built web app, headless Chromium.
 
-- `control_plane`: `smsfleet serve` on a free port with its own data dir, admin
-  password and screen directory (`SMSFLEET_SCREEN_DIR`, so its sessions never
-  meet other screens), seeded through the API with programs and the demo pairs
-  (session). At the end every session is stopped and no screen is left behind.
+- `control_plane`: `smsfleet serve` on a free port with its own data dir (where
+  it keeps its generated `secret_key`), admin password and screen directory
+  (`SMSFLEET_SCREEN_DIR`, so its sessions never meet other screens), seeded
+  through the API with programs and the demo pairs (session). At the end every
+  session is stopped and no screen is left behind.
 - `admin_api`: an httpx client on the control plane, logged in as admin (session).
 - `make_user`: adds a user with the given role and returns its password.
 - `browser`: Debian's Chromium driven by Playwright (session).
@@ -83,6 +84,7 @@ class ControlPlane:
     url: str
     admin_password: str
     screen_dir: Path
+    data_dir: Path
 
 
 def _smsfleet_command() -> str:
@@ -203,7 +205,9 @@ def control_plane(
         _wait_until_healthy(url, process, log)
         with _admin_client(url, password) as client:
             _seed(client)
-        yield ControlPlane(url=url, admin_password=password, screen_dir=screen_dir)
+        yield ControlPlane(
+            url=url, admin_password=password, screen_dir=screen_dir, data_dir=data_dir
+        )
     finally:
         try:
             if process.poll() is None:

@@ -1,10 +1,15 @@
+import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes } from "react-router";
 import { RequireAuth } from "./auth/RequireAuth";
 import { AppShell } from "./components/AppShell";
+import { FullPageSpinner } from "./components/Spinner";
 import { LoginPage } from "./pages/LoginPage";
 import { PairsPage } from "./pages/pairs/PairsPage";
 import { PlaceholderPage } from "./pages/PlaceholderPage";
 import { ProgramsPage } from "./pages/programs/ProgramsPage";
+
+// The dashboard carries the charting library: loaded on its own, when first shown.
+const DashboardPage = lazy(() => import("./pages/dashboard/DashboardPage").then((module) => ({ default: module.DashboardPage })));
 
 export function App() {
   return (
@@ -17,7 +22,14 @@ export function App() {
           </RequireAuth>
         }
       >
-        <Route index element={<PlaceholderPage title="Dashboard" />} />
+        <Route
+          index
+          element={
+            <Suspense fallback={<FullPageSpinner label="Loading the dashboard" />}>
+              <DashboardPage />
+            </Suspense>
+          }
+        />
         <Route path="pairs" element={<PairsPage />} />
         <Route path="programs" element={<ProgramsPage />} />
         <Route path="alerts" element={<PlaceholderPage title="Alerts" />} />

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     high_priority_weight: float = Field(default=2.0, gt=0, le=100)
     program_weights: dict[str, float] = Field(default_factory=dict)
     lease_ttl_seconds: float = Field(default=120.0, gt=0)
+    metrics_retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
+    metrics_rollup_interval_seconds: float = Field(default=10.0, gt=0)
 
     @property
     def resolved_config_url(self) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-import smsfleet.dispatch.store  # noqa: F401  (registers the tables on the metadata)
+# Importing the stores registers their tables on the metadata.
+import smsfleet.dispatch.store
+import smsfleet.metrics.store  # noqa: F401
 from smsfleet.core.sql import metrics_metadata
 
 # Its own version table: the config and metrics stores may share one database.

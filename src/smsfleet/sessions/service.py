@@ -180,12 +180,20 @@ def _usage(
     return stats(status.pid for status in statuses if status and status.pid)
 
 
+def _spec(store: ConfigStore, clock: Clock, name: str) -> SessionSpec:
+    """The spec of `name`, created now if its program was just assigned to its pair."""
+    spec = store.session_specs.get(name)
+    if spec is None:
+        spec = next((s for s in sync_specs(store=store, clock=clock) if s.name == name), None)
+    if spec is None:
+        raise NotFound(f"session {name!r} does not exist")
+    return spec
+
+
 def get_session(
     *, store: ConfigStore, clock: Clock, name: str, stats: ProcessStats | None = None
 ) -> SessionPublic:
-    spec = store.session_specs.get(name)
-    if spec is None:
-        raise NotFound(f"session {name!r} does not exist")
+    spec = _spec(store, clock, name)
     status = store.session_status.get(name)
     pair = store.pairs.get(spec.pair)
     return _public(spec, status, pair, clock.now(), _usage(stats, [status]))
@@ -203,9 +211,7 @@ def act(
     on_event: EventSink | None = None,
 ) -> ActionResult:
     """Write what a person asked for; a start of a running session changes nothing."""
-    spec = store.session_specs.get(name)
-    if spec is None:
-        raise NotFound(f"session {name!r} does not exist")
+    spec = _spec(store, clock, name)
     pair = store.pairs.get(spec.pair)
     status = store.session_status.get(name)
     state = status.state if status else SessionState.stopped

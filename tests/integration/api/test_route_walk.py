@@ -16,6 +16,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
     ("POST", "/login"),
+    ("GET", "/metrics"),  # Prometheus scrapes it; see docs/operations.md to protect it
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Programs authenticate there with their session's worker token, never a user's JWT.

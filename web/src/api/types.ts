@@ -52,3 +52,16 @@ export const SESSION_STATES: readonly SessionState[] = [
   "stopped",
 ];
 export const SESSION_ACTIONS: readonly SessionAction[] = ["start", "stop", "restart"];
+
+type SummaryParams = NonNullable<paths["/api/v1/metrics/summary"]["get"]["parameters"]["query"]>;
+type TimeseriesParams = NonNullable<paths["/api/v1/metrics/timeseries"]["get"]["parameters"]["query"]>;
+export type MetricsWindow = NonNullable<SummaryParams["window"]>;
+export type MetricsGroupBy = NonNullable<SummaryParams["group_by"]>;
+export type MetricsStep = NonNullable<TimeseriesParams["step"]>;
+export type MetricsSummary = JsonBody<paths["/api/v1/metrics/summary"]["get"]["responses"][200]>;
+export type MetricsGroup = MetricsSummary["groups"][number];
+export type MetricsTotals = MetricsSummary["totals"];
+export type MetricsTimeseries = JsonBody<paths["/api/v1/metrics/timeseries"]["get"]["responses"][200]>;
+export type MetricsSeries = MetricsTimeseries["series"][number];
+export type MetricsPoint = MetricsSeries["points"][number];
+export type MetricsHeatmap = JsonBody<paths["/api/v1/metrics/heatmap"]["get"]["responses"][200]>;

@@ -1,0 +1,180 @@
+"""Metrics: what the API answers and what the event bus carries.
+
+Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus):
+
+- An attempt counts once it is *completed* (has an outcome), in the window that
+  holds its `completed_at`. Open attempts are not counted anywhere.
+- `completed` = delivered + not_delivered + send_failed + error.
+- `sent` = delivered + not_delivered: the SMS was triggered at the provider.
+- `failed` = send_failed + error: the SMS was never triggered (so sent + failed =
+  completed); `errors` = error alone.
+- `success_rate` = delivered / completed (DESIGN.md: delivered / completed attempts in a
+  window), a fraction in [0, 1]; null when nothing completed.
+- `errors_by_code`: completed attempts that carry an error code, by code.
+- Latency: `latency_ms` of delivered attempts (delivered_at - sent_at). Percentiles are
+  estimated from a fixed-bucket histogram (`LATENCY_BUCKETS_MS`), the same way from raw
+  attempts and from rollups, so both give the same figure.
+- `achieved_per_minute` = completed / window minutes: each completed attempt took one
+  slot of its country's per-minute cap.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from smsfleet.core.records import Timestamp
+
+__all__ = [
+    "LATENCY_BUCKETS_MS",
+    "AttemptSummary",
+    "Counters",
+    "ExportFormat",
+    "GroupBy",
+    "Heatmap",
+    "HeatmapRow",
+    "Point",
+    "Series",
+    "Step",
+    "Summary",
+    "SummaryGroup",
+    "Timeseries",
+    "Window",
+]
+
+# Upper bounds (inclusive) of the delivery latency histogram, in milliseconds; the last
+# bucket is everything above. Changing them needs a migration of the rollup tables.
+LATENCY_BUCKETS_MS: tuple[int, ...] = (
+    250,
+    500,
+    1_000,
+    2_000,
+    3_000,
+    5_000,
+    7_500,
+    10_000,
+    15_000,
+    20_000,
+    30_000,
+    45_000,
+    60_000,
+    90_000,
+    120_000,
+    180_000,
+    300_000,
+)
+
+
+class Window(StrEnum):
+    m5 = "5m"
+    m15 = "15m"
+    h1 = "1h"
+    h6 = "6h"
+    h24 = "24h"
+    d7 = "7d"
+    d30 = "30d"
+
+
+class Step(StrEnum):
+    m1 = "1m"
+    m5 = "5m"
+    h1 = "1h"
+
+
+class GroupBy(StrEnum):
+    country = "country"
+    pair = "pair"
+    program = "program"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+
+
+class AttemptSummary(BaseModel):
+    """A newly completed attempt, as published on the event bus topic `attempts`."""
+
+    id: str
+    pair: str
+    program: str
+    country: str
+    outcome: str
+    error_code: str | None = None
+    latency_ms: int | None = None
+    completed_at: Timestamp
+
+
+class Counters(BaseModel):
+    sent: int = 0
+    delivered: int = 0
+    not_delivered: int = 0
+    send_failed: int = 0
+    failed: int = Field(default=0, description="send_failed + error")
+    errors: int = 0
+    completed: int = 0
+    success_rate: float | None = Field(default=None, description="delivered / completed")
+    errors_by_code: dict[str, int] = Field(default_factory=dict)
+    latency_p50_ms: int | None = None
+    latency_p95_ms: int | None = None
+    achieved_per_minute: float = Field(default=0.0, description="completed / window minutes")
+
+
+class SummaryGroup(Counters):
+    key: str
+    country: str | None = None
+    pair: str | None = None
+    program: str | None = None
+    cap_per_minute: int | None = Field(default=None, description="country groups only")
+
+
+class Summary(BaseModel):
+    start: datetime
+    end: datetime
+    group_by: GroupBy
+    groups: list[SummaryGroup]
+    totals: Counters
+
+
+class Point(BaseModel):
+    t: datetime
+    sent: int
+    delivered: int
+    failed: int
+    completed: int
+    success_rate: float | None
+    latency_p95_ms: int | None
+
+
+class Series(BaseModel):
+    key: str
+    points: list[Point]
+
+
+class Timeseries(BaseModel):
+    start: datetime
+    end: datetime
+    step: Step
+    group_by: GroupBy | None
+    series: list[Series]
+
+
+class HeatmapCell(BaseModel):
+    t: datetime
+    completed: int
+    delivered: int
+    success_rate: float | None
+
+
+class HeatmapRow(BaseModel):
+    country: str
+    cells: list[HeatmapCell]
+
+
+class Heatmap(BaseModel):
+    start: datetime
+    end: datetime
+    hours: list[datetime]
+    rows: list[HeatmapRow]

@@ -1,0 +1,181 @@
+"""Prometheus exposition of the fleet, on a registry the caller owns.
+
+Counters of attempts (sent, delivered, failed by reason, delivery seconds) are kept
+in this process and grow with every outcome it records; a restart starts them from
+zero, which Prometheus' `rate()` expects of counters. Session and route gauges are
+read from the stores at scrape time. Labels stay bounded: country, pair, program,
+session and reason (an outcome), never a phone number or an attempt id; the label
+sets of deleted pairs and sessions disappear at the next scrape.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import timedelta
+
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import CollectorRegistry
+
+from smsfleet.dispatch.models import Attempt, Outcome
+from smsfleet.metrics.models import LATENCY_BUCKETS_MS, GroupBy
+from smsfleet.metrics.service import MetricsService
+from smsfleet.sessions.models import SessionState
+
+__all__ = ["FleetCollector", "render"]
+
+SUCCESS_WINDOW = timedelta(minutes=30)
+RATE_WINDOW = timedelta(minutes=5)
+ROUTE = ("country", "pair", "program")
+SESSION = ("session", "pair", "program", "country")
+_BOUNDS = tuple(bound / 1000 for bound in LATENCY_BUCKETS_MS)
+
+Route = tuple[str, str, str]
+
+
+class _Histogram:
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_BOUNDS) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        index = next((i for i, bound in enumerate(_BOUNDS) if seconds <= bound), len(_BOUNDS))
+        self.counts[index] += 1
+        self.total += seconds
+
+    def buckets(self) -> list[tuple[str, float]]:
+        cumulative, result = 0, []
+        for bound, count in zip((*_BOUNDS, float("inf")), self.counts, strict=True):
+            cumulative += count
+            result.append(("+Inf" if bound == float("inf") else repr(bound), float(cumulative)))
+        return result
+
+
+class FleetCollector:
+    """Registers itself on `registry`; `observe` is the metrics service's observer."""
+
+    def __init__(self, *, metrics: MetricsService, registry: CollectorRegistry) -> None:
+        self._metrics = metrics
+        self._lock = threading.Lock()
+        self._sent: dict[Route, int] = {}
+        self._delivered: dict[Route, int] = {}
+        self._failed: dict[tuple[str, str, str, str], int] = {}
+        self._latency: dict[Route, _Histogram] = {}
+        metrics.add_observer(self.observe)
+        registry.register(self)
+
+    def observe(self, attempt: Attempt) -> None:
+        route = (attempt.country, attempt.pair, attempt.program)
+        outcome = attempt.outcome
+        with self._lock:
+            if outcome in (Outcome.delivered, Outcome.not_delivered):
+                self._sent[route] = self._sent.get(route, 0) + 1
+                # Materialised at zero so `delivered / sent` exists for every route.
+                self._delivered.setdefault(route, 0)
+            if outcome is Outcome.delivered:
+                self._delivered[route] += 1
+                if attempt.latency_ms is not None:
+                    self._latency.setdefault(route, _Histogram()).observe(attempt.latency_ms / 1000)
+            elif outcome in (Outcome.send_failed, Outcome.error):
+                key = (*route, outcome.value)
+                self._failed[key] = self._failed.get(key, 0) + 1
+
+    def _forget_pairs(self, pairs: set[str]) -> None:
+        def keep(key: tuple[str, ...]) -> bool:
+            return key[1] in pairs
+
+        with self._lock:
+            self._sent = {k: v for k, v in self._sent.items() if keep(k)}
+            self._delivered = {k: v for k, v in self._delivered.items() if keep(k)}
+            self._failed = {k: v for k, v in self._failed.items() if keep(k)}
+            self._latency = {k: v for k, v in self._latency.items() if keep(k)}
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # described at collect time: the label sets depend on the stores
+
+    def collect(self) -> Iterable[Metric]:
+        config = self._metrics.config_store
+        pairs = {pair.key: pair for pair in config.pairs.list()}
+        self._forget_pairs(set(pairs))
+        yield from self._attempt_families()
+
+        status = {record.name: record for record in config.session_status.list()}
+        up = GaugeMetricFamily(
+            "smsfleet_session_up", "1 when the session's program is running, else 0", labels=SESSION
+        )
+        restarts = CounterMetricFamily(
+            "smsfleet_session_restarts", "Restarts of the session by the supervisor", labels=SESSION
+        )
+        for spec in config.session_specs.list():
+            pair = pairs.get(spec.pair)
+            if pair is None:
+                continue
+            labels = [spec.name, spec.pair, spec.program, pair.country]
+            seen = status.get(spec.name)
+            running = seen is not None and seen.state is SessionState.running
+            up.add_metric(labels, 1.0 if running else 0.0)
+            restarts.add_metric(labels, float(seen.restarts if seen else 0))
+        yield up
+        yield restarts
+
+        ratio = GaugeMetricFamily(
+            "smsfleet_pair_success_ratio",
+            "Delivered / completed attempts of the pair over the last 30 minutes",
+            labels=("country", "pair"),
+        )
+        for key, tally in sorted(self._metrics.recent_by(GroupBy.pair, SUCCESS_WINDOW).items()):
+            if key in pairs and tally.completed:
+                ratio.add_metric([pairs[key].country, key], tally.delivered / tally.completed)
+        yield ratio
+
+        rate = GaugeMetricFamily(
+            "smsfleet_country_send_rate",
+            "Completed attempts per minute in the country over the last 5 minutes",
+            labels=("country",),
+        )
+        recent = self._metrics.recent_by(GroupBy.country, RATE_WINDOW)
+        minutes = RATE_WINDOW / timedelta(minutes=1)
+        for country in sorted({pair.country for pair in pairs.values()}):
+            completed = recent[country].completed if country in recent else 0
+            rate.add_metric([country], completed / minutes)
+        yield rate
+
+    def _attempt_families(self) -> Iterable[Metric]:
+        sent = CounterMetricFamily(
+            "smsfleet_sms_sent", "SMS triggered at the provider (delivered or not)", labels=ROUTE
+        )
+        delivered = CounterMetricFamily(
+            "smsfleet_sms_delivered", "SMS confirmed delivered", labels=ROUTE
+        )
+        failed = CounterMetricFamily(
+            "smsfleet_sms_failed",
+            "Attempts that never triggered an SMS, by reason (send_failed, error)",
+            labels=(*ROUTE, "reason"),
+        )
+        latency = HistogramMetricFamily(
+            "smsfleet_sms_delivery_seconds",
+            "Delivery latency of delivered SMS (sent to delivered)",
+            labels=ROUTE,
+        )
+        with self._lock:
+            for route, count in sorted(self._sent.items()):
+                sent.add_metric(list(route), float(count))
+            for route, count in sorted(self._delivered.items()):
+                delivered.add_metric(list(route), float(count))
+            for key, count in sorted(self._failed.items()):
+                failed.add_metric(list(key), float(count))
+            for route, histogram in sorted(self._latency.items()):
+                latency.add_metric(list(route), histogram.buckets(), histogram.total)
+        yield from (sent, delivered, failed, latency)
+
+
+def render(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
+    """The body and content type of a `/metrics` answer, in the format `accept` asks."""
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type

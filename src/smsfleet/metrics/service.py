@@ -1,0 +1,520 @@
+"""Metrics logic: ingest, summaries, time series, heatmap, export, rollup and purge.
+
+The definitions of every figure are in `smsfleet.metrics.models`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import ValidationFailed
+from smsfleet.dispatch.models import Attempt
+from smsfleet.dispatch.store import AttemptStore
+from smsfleet.metrics.models import (
+    LATENCY_BUCKETS_MS,
+    AttemptSummary,
+    Counters,
+    ExportFormat,
+    GroupBy,
+    Heatmap,
+    HeatmapCell,
+    HeatmapRow,
+    Point,
+    Series,
+    Step,
+    Summary,
+    SummaryGroup,
+    Timeseries,
+    Window,
+)
+from smsfleet.metrics.store import MINUTE, MetricsStore, Tally, floor_to, merge
+from smsfleet.stores import ConfigStore
+
+__all__ = [
+    "MAX_POINTS",
+    "Export",
+    "JobReport",
+    "MetricsService",
+    "TimeRange",
+    "percentile",
+    "resolve_range",
+]
+
+log = logging.getLogger("smsfleet.metrics")
+
+WINDOWS: dict[Window, timedelta] = {
+    Window.m5: timedelta(minutes=5),
+    Window.m15: timedelta(minutes=15),
+    Window.h1: timedelta(hours=1),
+    Window.h6: timedelta(hours=6),
+    Window.h24: timedelta(hours=24),
+    Window.d7: timedelta(days=7),
+    Window.d30: timedelta(days=30),
+}
+STEPS: dict[Step, timedelta] = {
+    Step.m1: timedelta(minutes=1),
+    Step.m5: timedelta(minutes=5),
+    Step.h1: timedelta(hours=1),
+}
+MAX_POINTS = 2_000
+MAX_RANGE = timedelta(days=400)
+ALL_KEY = "all"
+# Columns each grouping selects; the first one is the group's key.
+GROUP_COLUMNS: dict[GroupBy | None, tuple[str, ...]] = {
+    GroupBy.country: ("country",),
+    GroupBy.pair: ("pair", "country"),
+    GroupBy.program: ("program",),
+    None: (),
+}
+CSV_FIELDS = (
+    "start",
+    "end",
+    "key",
+    "country",
+    "pair",
+    "program",
+    "sent",
+    "delivered",
+    "not_delivered",
+    "send_failed",
+    "failed",
+    "errors",
+    "completed",
+    "success_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "cap_per_minute",
+    "achieved_per_minute",
+    "errors_by_code",
+)
+# Minutes re-rolled on every run, so an outcome committed just after its minute was
+# rolled up is still counted.
+ROLLUP_LOOKBACK = timedelta(minutes=2)
+ROLLUP_GRACE = timedelta(seconds=5)
+PURGE_EVERY = timedelta(hours=1)
+
+
+# --- input ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start) / MINUTE
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
+_E = TypeVar("_E", Window, Step, GroupBy, ExportFormat)
+
+
+def _choice(kind: type[_E], field: str, value: str | _E | None) -> _E | None:
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise _invalid(field, f"unknown value {value!r}; use one of {allowed}") from None
+
+
+def _moment(field: str, value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise _invalid(field, f"not an ISO 8601 date-time: {value!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def resolve_range(
+    *,
+    now: datetime,
+    window: str | Window | None = None,
+    start: str | datetime | None = None,
+    end: str | datetime | None = None,
+    default: Window = Window.h24,
+) -> TimeRange:
+    """The [start, end) a request names: a window ending now, or explicit bounds."""
+    chosen = _choice(Window, "window", window)
+    first, last = _moment("start", start), _moment("end", end)
+    if chosen is not None and first is not None:
+        raise _invalid("window", "give either window or start/end, not both")
+    if first is None:
+        last = last or now
+        return TimeRange(last - WINDOWS[chosen or default], last)
+    last = last or now
+    if first >= last:
+        raise _invalid("start", "start must be before end")
+    if last - first > MAX_RANGE:
+        raise _invalid("start", f"the range may span at most {MAX_RANGE.days} days")
+    return TimeRange(first, last)
+
+
+# --- figures -------------------------------------------------------------------------
+
+
+def percentile(histogram: Sequence[int], q: float) -> int | None:
+    """The q-quantile of a latency histogram, interpolated inside its bucket (ms)."""
+    count = sum(histogram)
+    if count == 0:
+        return None
+    rank = q * count
+    cumulative, lower = 0, 0
+    for index, n in enumerate(histogram):
+        if index == len(LATENCY_BUCKETS_MS):
+            return lower  # above the last bound: the bound is the best estimate
+        upper = LATENCY_BUCKETS_MS[index]
+        if n and cumulative + n >= rank:
+            return round(lower + (upper - lower) * (rank - cumulative) / n)
+        cumulative += n
+        lower = upper
+    return lower
+
+
+def _rate(tally: Tally) -> float | None:
+    return tally.delivered / tally.completed if tally.completed else None
+
+
+def _counters(tally: Tally, codes: dict[str, int], minutes: float) -> Counters:
+    return Counters(
+        sent=tally.delivered + tally.not_delivered,
+        delivered=tally.delivered,
+        not_delivered=tally.not_delivered,
+        send_failed=tally.send_failed,
+        failed=tally.send_failed + tally.error,
+        errors=tally.error,
+        completed=tally.completed,
+        success_rate=_rate(tally),
+        errors_by_code=dict(sorted(codes.items())),
+        latency_p50_ms=percentile(tally.histogram, 0.5),
+        latency_p95_ms=percentile(tally.histogram, 0.95),
+        achieved_per_minute=round(tally.completed / minutes, 3) if minutes > 0 else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class JobReport:
+    rolled_from: datetime | None
+    rolled_until: datetime | None
+    minute_rows: int
+    purged: int
+
+
+class MetricsService:
+    """Everything the metrics API, the jobs and the Prometheus collector ask for."""
+
+    def __init__(
+        self,
+        *,
+        store: MetricsStore,
+        attempts: AttemptStore,
+        config_store: ConfigStore,
+        clock: Clock,
+        on_attempt: Callable[[AttemptSummary], None] | None = None,
+        observers: Sequence[Callable[[Attempt], None]] = (),
+        retention: timedelta = timedelta(days=14),
+    ) -> None:
+        self.store = store
+        self.attempts = attempts
+        self.config_store = config_store
+        self.clock = clock
+        self.on_attempt = on_attempt
+        self.retention = retention
+        self._observers = list(observers)
+        self._last_purge: datetime | None = None
+
+    # --- ingest --------------------------------------------------------------------
+
+    def add_observer(self, observer: Callable[[Attempt], None]) -> None:
+        self._observers.append(observer)
+
+    def record(self, attempt: Attempt) -> None:
+        """A completed attempt was stored: feed live counters and the event bus."""
+        if attempt.outcome is None or attempt.completed_at is None:
+            return
+        for observer in self._observers:
+            observer(attempt)
+        if self.on_attempt is not None:
+            self.on_attempt(
+                AttemptSummary(
+                    id=attempt.id,
+                    pair=attempt.pair,
+                    program=attempt.program,
+                    country=attempt.country,
+                    outcome=attempt.outcome.value,
+                    error_code=attempt.error_code,
+                    latency_ms=attempt.latency_ms,
+                    completed_at=attempt.completed_at,
+                )
+            )
+
+    def ingest(self, attempts: Sequence[Attempt]) -> int:
+        """Store completed attempts in one batch (imports, replays), then record each."""
+        for index, attempt in enumerate(attempts):
+            if attempt.outcome is None or attempt.completed_at is None:
+                raise _invalid(f"attempts.{index}", "only completed attempts can be ingested")
+        self.attempts.add_many(attempts)
+        for attempt in attempts:
+            self.record(attempt)
+        return len(attempts)
+
+    # --- queries ---------------------------------------------------------------------
+
+    def _known_keys(self, group_by: GroupBy | None) -> set[str]:
+        """Keys shown even without data, so a quiet pair is listed with a null rate."""
+        if group_by is GroupBy.pair:
+            return {pair.key for pair in self.config_store.pairs.list()}
+        if group_by is GroupBy.country:
+            return {pair.country for pair in self.config_store.pairs.list()}
+        if group_by is GroupBy.program:
+            return {program.name for program in self.config_store.programs.list()}
+        return {ALL_KEY}
+
+    def summary(
+        self,
+        *,
+        window: str | Window | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        group_by: str | GroupBy = GroupBy.pair,
+        key: str | None = None,
+    ) -> Summary:
+        grouping = _choice(GroupBy, "group_by", group_by) or GroupBy.pair
+        span = resolve_range(now=self.clock.now(), window=window, start=start, end=end)
+        columns = GROUP_COLUMNS[grouping]
+        tallies = self.store.tallies(start=span.start, end=span.end, group=columns, key=key)
+        codes = self.store.error_codes(start=span.start, end=span.end, group=columns, key=key)
+        by_key: dict[str, tuple[tuple[str, ...], Tally]] = {
+            group[0]: (group, tally) for (_, group), tally in tallies.items()
+        }
+        keys = set(by_key) | ({key} if key else self._known_keys(grouping))
+        caps = (
+            {country.code: country.cap for country in self.config_store.countries.list()}
+            if grouping is GroupBy.country
+            else {}
+        )
+        groups: list[SummaryGroup] = []
+        for name in sorted(keys):
+            group, tally = by_key.get(name, ((name,), Tally()))
+            country = group[1] if grouping is GroupBy.pair and len(group) > 1 else None
+            if grouping is GroupBy.pair and country is None:
+                country = name.split("_", 1)[0]
+            groups.append(
+                SummaryGroup(
+                    key=name,
+                    country=name if grouping is GroupBy.country else country,
+                    pair=name if grouping is GroupBy.pair else None,
+                    program=name if grouping is GroupBy.program else None,
+                    cap_per_minute=caps.get(name) if grouping is GroupBy.country else None,
+                    **_counters(tally, codes.get(group, {}), span.minutes).model_dump(),
+                )
+            )
+        all_codes: dict[str, int] = {}
+        for per_key in codes.values():
+            for code, n in per_key.items():
+                all_codes[code] = all_codes.get(code, 0) + n
+        totals = _counters(merge(tallies.values()), all_codes, span.minutes)
+        return Summary(
+            start=span.start, end=span.end, group_by=grouping, groups=groups, totals=totals
+        )
+
+    def _series_range(
+        self,
+        *,
+        window: str | Window | None,
+        start: str | datetime | None,
+        end: str | datetime | None,
+        step: timedelta,
+        default: Window,
+    ) -> tuple[TimeRange, int]:
+        span = resolve_range(
+            now=self.clock.now(), window=window, start=start, end=end, default=default
+        )
+        aligned = TimeRange(floor_to(span.start, step), span.end)
+        points = math.ceil((aligned.end - aligned.start) / step)
+        if points > MAX_POINTS:
+            raise _invalid(
+                "step",
+                f"{points} points is too many for this window (at most {MAX_POINTS}); "
+                "use a coarser step or a shorter window",
+            )
+        return aligned, points
+
+    def timeseries(
+        self,
+        *,
+        window: str | Window | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        step: str | Step = Step.m5,
+        group_by: str | GroupBy | None = None,
+        key: str | None = None,
+    ) -> Timeseries:
+        """Points at each step start from the window's start, floored to the step."""
+        chosen_step = _choice(Step, "step", step) or Step.m5
+        grouping = _choice(GroupBy, "group_by", group_by)
+        if key and grouping is None:
+            raise _invalid("key", "key needs group_by")
+        size = STEPS[chosen_step]
+        span, points = self._series_range(
+            window=window, start=start, end=end, step=size, default=Window.h1
+        )
+        columns = GROUP_COLUMNS[grouping]
+        tallies = self.store.tallies(
+            start=span.start, end=span.end, group=columns, step=size, key=key
+        )
+        per_key: dict[str, dict[int, Tally]] = {}
+        for (bucket, group), tally in tallies.items():
+            assert bucket is not None
+            per_key.setdefault(group[0] if group else ALL_KEY, {})[bucket] = tally
+        keys = set(per_key) | ({key} if key else set() if grouping else {ALL_KEY})
+        first = int(span.start.timestamp())
+        step_seconds = int(size.total_seconds())
+        series = []
+        for name in sorted(keys):
+            buckets = per_key.get(name, {})
+            series.append(
+                Series(
+                    key=name,
+                    points=[
+                        _point(
+                            first + index * step_seconds, buckets.get(first + index * step_seconds)
+                        )
+                        for index in range(points)
+                    ],
+                )
+            )
+        return Timeseries(
+            start=span.start, end=span.end, step=chosen_step, group_by=grouping, series=series
+        )
+
+    def heatmap(
+        self,
+        *,
+        window: str | Window | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+    ) -> Heatmap:
+        """Success rate per country and hour."""
+        size = STEPS[Step.h1]
+        span, points = self._series_range(
+            window=window, start=start, end=end, step=size, default=Window.h24
+        )
+        tallies = self.store.tallies(start=span.start, end=span.end, group=("country",), step=size)
+        per_country: dict[str, dict[int, Tally]] = {}
+        for (bucket, group), tally in tallies.items():
+            assert bucket is not None
+            per_country.setdefault(group[0], {})[bucket] = tally
+        hours = [span.start + index * size for index in range(points)]
+        rows = []
+        for country in sorted(set(per_country) | self._known_keys(GroupBy.country)):
+            cells = []
+            for hour in hours:
+                tally = per_country.get(country, {}).get(int(hour.timestamp()), Tally())
+                cells.append(
+                    HeatmapCell(
+                        t=hour,
+                        completed=tally.completed,
+                        delivered=tally.delivered,
+                        success_rate=_rate(tally),
+                    )
+                )
+            rows.append(HeatmapRow(country=country, cells=cells))
+        return Heatmap(start=span.start, end=span.end, hours=hours, rows=rows)
+
+    def export(
+        self,
+        *,
+        format: str | ExportFormat = ExportFormat.csv,
+        window: str | Window | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        group_by: str | GroupBy = GroupBy.pair,
+    ) -> Export:
+        chosen = _choice(ExportFormat, "format", format) or ExportFormat.csv
+        summary = self.summary(window=window, start=start, end=end, group_by=group_by)
+        stamp = f"{summary.start:%Y%m%dT%H%M%SZ}-{summary.end:%Y%m%dT%H%M%SZ}"
+        name = f"smsfleet-metrics-{summary.group_by.value}-{stamp}"
+        if chosen is ExportFormat.json:
+            return Export(
+                summary.model_dump_json(indent=2).encode(), "application/json", f"{name}.json"
+            )
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\r\n")
+        writer.writeheader()
+        for group in summary.groups:
+            row = group.model_dump(mode="json")
+            row["start"], row["end"] = summary.start.isoformat(), summary.end.isoformat()
+            row["errors_by_code"] = json.dumps(group.errors_by_code, sort_keys=True)
+            writer.writerow(
+                {field: "" if row[field] is None else row[field] for field in CSV_FIELDS}
+            )
+        return Export(buffer.getvalue().encode(), "text/csv; charset=utf-8", f"{name}.csv")
+
+    # --- live figures (Prometheus gauges) --------------------------------------------
+
+    def recent_by(self, group_by: GroupBy, span: timedelta) -> dict[str, Tally]:
+        """Tallies of the last `span`, by country or pair."""
+        now = self.clock.now()
+        tallies = self.store.tallies(start=now - span, end=now, group=GROUP_COLUMNS[group_by])
+        return {group[0]: tally for (_, group), tally in tallies.items()}
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def run_jobs(self) -> JobReport:
+        """Roll up the minutes completed since the last run (and a few before), purge
+        raw attempts past retention at most hourly."""
+        now = self.clock.now()
+        target = floor_to(now - ROLLUP_GRACE, MINUTE)
+        rolled = self.store.rolled_until()
+        if rolled is not None:
+            first: datetime | None = min(rolled - ROLLUP_LOOKBACK, target)
+        else:
+            earliest = self.store.earliest_completed()
+            first = floor_to(earliest, MINUTE) if earliest is not None else None
+        rows = 0
+        if first is not None and first < target:
+            rows = self.store.rollup(start=first, end=target)
+        purged = 0
+        if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
+            purged = self.store.purge(before=now - self.retention)
+            self._last_purge = now
+        return JobReport(first, self.store.rolled_until(), rows, purged)
+
+
+def _point(epoch: int, tally: Tally | None) -> Point:
+    tally = tally or Tally()
+    return Point(
+        t=datetime.fromtimestamp(epoch, tz=UTC),
+        sent=tally.delivered + tally.not_delivered,
+        delivered=tally.delivered,
+        failed=tally.send_failed + tally.error,
+        completed=tally.completed,
+        success_rate=_rate(tally),
+        latency_p95_ms=percentile(tally.histogram, 0.95),
+    )

@@ -1,0 +1,612 @@
+"""The metrics store's rollup tables and the queries over raw attempts and rollups.
+
+Raw attempts stay in `attempts` (dispatch). The rollup job folds completed minutes
+into `metrics_minute` (per minute, pair and program) and from there into
+`metrics_hour`, with their error codes in `metrics_minute_errors` and
+`metrics_hour_errors`; it also writes the seed documents' `sms_metrics` (one row per
+minute and pair). `metrics_state` holds how far rollups go (`rolled_until`: every
+minute before it is rolled up) and how far raw attempts were purged.
+
+A query over [start, end) reads whole hours from `metrics_hour`, whole minutes from
+`metrics_minute`, and the rest (partial minutes, minutes not rolled up yet) from
+raw attempts, so it always equals what the raw attempts say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata
+from smsfleet.dispatch.models import Outcome
+from smsfleet.dispatch.store import attempts_table
+from smsfleet.metrics.models import LATENCY_BUCKETS_MS
+
+__all__ = [
+    "GROUP_COLUMNS",
+    "HISTOGRAM_SIZE",
+    "MetricsStore",
+    "SmsMetricRow",
+    "Tally",
+    "metrics_hour_table",
+    "metrics_minute_table",
+    "sms_metrics_table",
+]
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+HISTOGRAM_SIZE = len(LATENCY_BUCKETS_MS) + 1
+HISTOGRAM_COLUMNS = tuple(f"latency_b{index:02d}" for index in range(HISTOGRAM_SIZE))
+OUTCOME_COLUMNS = ("delivered", "not_delivered", "send_failed", "error")
+COUNTER_COLUMNS = (*OUTCOME_COLUMNS, "latency_sum_ms", "latency_count", *HISTOGRAM_COLUMNS)
+# Group columns a query may ask for, in the order they are selected.
+GROUP_COLUMNS = ("country", "pair", "program", "operator")
+ROLLUP_KEY = ("pair", "program", "country", "operator")
+DELETE_CHUNK = 5_000
+ROLLUP_CHUNK = timedelta(hours=6)
+
+_STATE_ROLLED = "rolled_until"
+_STATE_PURGED = "purged_until"
+
+
+def _rollup_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metrics_metadata,
+        sa.Column("bucket", DateTimeColumn, primary_key=True),
+        sa.Column("pair", sa.String(40), primary_key=True),
+        sa.Column("program", sa.String(32), primary_key=True),
+        sa.Column("country", sa.String(2), nullable=False),
+        sa.Column("operator", sa.String(32), nullable=False),
+        *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
+        sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
+        sa.Column("latency_count", sa.Integer, nullable=False),
+        *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),
+    )
+
+
+def _errors_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metrics_metadata,
+        sa.Column("bucket", DateTimeColumn, primary_key=True),
+        sa.Column("pair", sa.String(40), primary_key=True),
+        sa.Column("program", sa.String(32), primary_key=True),
+        sa.Column("code", sa.String(64), primary_key=True),
+        sa.Column("country", sa.String(2), nullable=False),
+        sa.Column("operator", sa.String(32), nullable=False),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+
+
+metrics_minute_table = _rollup_table("metrics_minute")
+metrics_hour_table = _rollup_table("metrics_hour")
+metrics_minute_errors_table = _errors_table("metrics_minute_errors")
+metrics_hour_errors_table = _errors_table("metrics_hour_errors")
+
+metrics_state_table = sa.Table(
+    "metrics_state",
+    metrics_metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("at", DateTimeColumn, nullable=False),
+)
+
+# The seed documents' table, kept as specified (one row per minute and pair).
+sms_metrics_table = sa.Table(
+    "sms_metrics",
+    metrics_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("country", sa.String(10), nullable=False),
+    sa.Column("operator", sa.String(50), nullable=False),
+    sa.Column("sms_sent", sa.Integer, nullable=False),
+    sa.Column("success_rate", sa.Float, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("timestamp", sa.TIMESTAMP, nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("timestamp", "country", "operator", name="uq_sms_metrics_minute"),
+)
+
+
+# --- time buckets in SQL ---------------------------------------------------------
+
+
+class epoch_floor(sa.sql.functions.FunctionElement[int]):  # noqa: N801 (SQL function style)
+    """Seconds since the epoch of a naive-UTC datetime column, floored to a step."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "epoch_floor"
+
+
+def time_bucket(column: ColumnElement[Any], step: timedelta) -> epoch_floor:
+    # The step is part of the statement's text (not a bound value), so statement
+    # caching keeps one compiled form per step.
+    return epoch_floor(column, sa.literal_column(str(int(step.total_seconds()))))
+
+
+def _epoch_floor_parts(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+    column, step = list(element.clauses)
+    return compiler.process(column, **kw), compiler.process(step, **kw)
+
+
+@compiles(epoch_floor, "sqlite")
+def _epoch_floor_sqlite(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -> str:
+    column, step = _epoch_floor_parts(element, compiler, **kw)
+    return f"(CAST(strftime('%s', {column}) AS INTEGER) / {step} * {step})"
+
+
+@compiles(epoch_floor, "mysql")
+@compiles(epoch_floor, "mariadb")
+def _epoch_floor_mysql(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -> str:
+    # Not UNIX_TIMESTAMP: it reads the column in the session's time zone.
+    column, step = _epoch_floor_parts(element, compiler, **kw)
+    return f"(TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {column}) DIV {step} * {step})"
+
+
+def _naive(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _epoch(value: int | datetime) -> int:
+    if isinstance(value, datetime):
+        return int(_aware(value).timestamp())
+    return int(value)
+
+
+def _from_epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(int(seconds), tz=UTC)
+
+
+def floor_to(value: datetime, step: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return value - (value - epoch) % step
+
+
+def ceil_to(value: datetime, step: timedelta) -> datetime:
+    floored = floor_to(value, step)
+    return floored if floored == value else floored + step
+
+
+# --- tallies ---------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """Counters of completed attempts; adds up across minutes, hours and raw rows."""
+
+    delivered: int = 0
+    not_delivered: int = 0
+    send_failed: int = 0
+    error: int = 0
+    latency_sum_ms: int = 0
+    latency_count: int = 0
+    histogram: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_SIZE)
+
+    @property
+    def completed(self) -> int:
+        return self.delivered + self.not_delivered + self.send_failed + self.error
+
+    def add(self, other: Tally) -> None:
+        self.delivered += other.delivered
+        self.not_delivered += other.not_delivered
+        self.send_failed += other.send_failed
+        self.error += other.error
+        self.latency_sum_ms += other.latency_sum_ms
+        self.latency_count += other.latency_count
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> Tally:
+        """From the counter columns in `COUNTER_COLUMNS` order (SQL sums may be Decimal)."""
+        numbers = [int(value or 0) for value in values]
+        delivered, not_delivered, send_failed, error, latency_sum, latency_count = numbers[:6]
+        return cls(
+            delivered, not_delivered, send_failed, error, latency_sum, latency_count, numbers[6:]
+        )
+
+    def values(self) -> dict[str, int]:
+        row = dict(
+            zip(
+                OUTCOME_COLUMNS,
+                (self.delivered, self.not_delivered, self.send_failed, self.error),
+                strict=True,
+            )
+        )
+        row["latency_sum_ms"] = self.latency_sum_ms
+        row["latency_count"] = self.latency_count
+        row.update(zip(HISTOGRAM_COLUMNS, self.histogram, strict=True))
+        return row
+
+
+@dataclass(frozen=True)
+class SmsMetricRow:
+    timestamp: datetime
+    country: str
+    operator: str
+    sms_sent: int
+    success_rate: float
+    failures: int
+
+
+Source = Literal["raw", "minute", "hour"]
+GroupKey = tuple[str, ...]
+BucketedKey = tuple[int | None, GroupKey]
+
+
+def plan(
+    start: datetime, end: datetime, rolled_until: datetime | None, *, hours: bool
+) -> list[tuple[Source, datetime, datetime]]:
+    """Which source answers which part of [start, end): rollups where complete, else raw."""
+    if rolled_until is None:
+        return [("raw", start, end)] if start < end else []
+    first, last = ceil_to(start, MINUTE), min(floor_to(end, MINUTE), rolled_until)
+    if first >= last:
+        return [("raw", start, end)] if start < end else []
+    pieces: list[tuple[Source, datetime, datetime]] = [("raw", start, first)]
+    hour_first, hour_last = ceil_to(first, HOUR), floor_to(last, HOUR)
+    if hours and hour_first < hour_last:
+        pieces += [
+            ("minute", first, hour_first),
+            ("hour", hour_first, hour_last),
+            ("minute", hour_last, last),
+        ]
+    else:
+        pieces.append(("minute", first, last))
+    pieces.append(("raw", last, end))
+    return [piece for piece in pieces if piece[1] < piece[2]]
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _raw_counters() -> list[ColumnElement[Any]]:
+    c = attempts_table.c
+    timed = sa.and_(c.outcome == Outcome.delivered.value, c.latency_ms.is_not(None))
+    counters = [_count_if(c.outcome == outcome) for outcome in OUTCOME_COLUMNS]
+    counters.append(sa.func.sum(sa.case((timed, c.latency_ms), else_=0)))
+    counters.append(_count_if(timed))
+    lower: int | None = None
+    for bound in LATENCY_BUCKETS_MS:
+        condition = sa.and_(timed, c.latency_ms <= bound)
+        if lower is not None:
+            condition = sa.and_(condition, c.latency_ms > lower)
+        counters.append(_count_if(condition))
+        lower = bound
+    counters.append(_count_if(sa.and_(timed, c.latency_ms > lower)))
+    return counters
+
+
+class MetricsStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- reads -----------------------------------------------------------------
+
+    def state(self) -> dict[str, datetime]:
+        table = metrics_state_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(table.c.name, table.c.at)).all()
+        return {name: _aware(at) for name, at in rows}
+
+    def rolled_until(self) -> datetime | None:
+        return self.state().get(_STATE_ROLLED)
+
+    def tallies(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        group: Sequence[str],
+        step: timedelta | None = None,
+        key: str | None = None,
+    ) -> dict[BucketedKey, Tally]:
+        """Tallies over [start, end) by `group` columns and, with `step`, by time bucket.
+
+        Buckets are the epoch seconds of each step's start.
+        """
+        hours = step is None or step % HOUR == timedelta(0)
+        result: dict[BucketedKey, Tally] = {}
+        with self.engine.connect() as connection:
+            for source, a, b in plan(start, end, self._rolled(connection), hours=hours):
+                query = self._tally_query(source, a, b, group, step, key)
+                for row in connection.execute(query):
+                    bucket = _epoch(row[0]) if step is not None else None
+                    offset = 1 if step is not None else 0
+                    group_key = tuple(row[offset : offset + len(group)])
+                    tally = Tally.from_values(row[offset + len(group) :])
+                    result.setdefault((bucket, group_key), Tally()).add(tally)
+        return result
+
+    def error_codes(
+        self, *, start: datetime, end: datetime, group: Sequence[str], key: str | None = None
+    ) -> dict[GroupKey, dict[str, int]]:
+        result: dict[GroupKey, dict[str, int]] = {}
+        with self.engine.connect() as connection:
+            for source, a, b in plan(start, end, self._rolled(connection), hours=True):
+                for row in connection.execute(self._errors_query(source, a, b, group, None, key)):
+                    codes = result.setdefault(tuple(row[: len(group)]), {})
+                    code = str(row[len(group)])
+                    codes[code] = codes.get(code, 0) + int(row[len(group) + 1])
+        return result
+
+    def sms_metrics(self, *, start: datetime, end: datetime) -> list[SmsMetricRow]:
+        table = sms_metrics_table
+        query = (
+            sa.select(
+                table.c.timestamp,
+                table.c.country,
+                table.c.operator,
+                table.c.sms_sent,
+                table.c.success_rate,
+                table.c.failures,
+            )
+            .where(table.c.timestamp >= _naive(start), table.c.timestamp < _naive(end))
+            .order_by(table.c.timestamp, table.c.country, table.c.operator)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [
+            SmsMetricRow(_aware(at), country, operator, sent, float(rate), failures)
+            for at, country, operator, sent, rate, failures in rows
+        ]
+
+    def earliest_completed(self) -> datetime | None:
+        query = sa.select(sa.func.min(attempts_table.c.completed_at))
+        with self.engine.connect() as connection:
+            value = connection.execute(query).scalar()
+        return _aware(value) if value is not None else None
+
+    def _rolled(self, connection: Connection) -> datetime | None:
+        table = metrics_state_table
+        query = sa.select(table.c.at).where(table.c.name == _STATE_ROLLED)
+        value = connection.execute(query).scalar()
+        return _aware(value) if value is not None else None
+
+    def _tally_query(
+        self,
+        source: Source,
+        start: datetime,
+        end: datetime,
+        group: Sequence[str],
+        step: timedelta | None,
+        key: str | None,
+    ) -> sa.Select[Any]:
+        if source == "raw":
+            table, moment = attempts_table, attempts_table.c.completed_at
+            counters = _raw_counters()
+            where: list[ColumnElement[bool]] = [table.c.outcome.is_not(None)]
+        else:
+            table = metrics_minute_table if source == "minute" else metrics_hour_table
+            moment = table.c.bucket
+            counters = [sa.func.sum(table.c[name]) for name in COUNTER_COLUMNS]
+            where = []
+        where += [moment >= _naive(start), moment < _naive(end)]
+        if key is not None and group:
+            where.append(table.c[group[0]] == key)
+        columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
+        if step is not None:
+            # A rollup read at its own grain groups by the stored bucket: it follows the
+            # primary key's order, with no expression to compute or sort on.
+            same_grain = (source, step) in (("minute", MINUTE), ("hour", HOUR))
+            columns.insert(0, moment if same_grain else time_bucket(moment, step))
+        return sa.select(*columns, *counters).where(*where).group_by(*columns)
+
+    def _errors_query(
+        self,
+        source: Source,
+        start: datetime,
+        end: datetime,
+        group: Sequence[str],
+        step: timedelta | None,
+        key: str | None,
+    ) -> sa.Select[Any]:
+        if source == "raw":
+            table, moment = attempts_table, attempts_table.c.completed_at
+            code: ColumnElement[Any] = table.c.error_code
+            count: ColumnElement[Any] = sa.func.count()
+            where: list[ColumnElement[bool]] = [
+                table.c.outcome.is_not(None),
+                table.c.error_code.is_not(None),
+            ]
+        else:
+            table = metrics_minute_errors_table if source == "minute" else metrics_hour_errors_table
+            moment, code, count = table.c.bucket, table.c.code, sa.func.sum(table.c.n)
+            where = []
+        where += [moment >= _naive(start), moment < _naive(end)]
+        if key is not None and group:
+            where.append(table.c[group[0]] == key)
+        columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
+        if step is not None:
+            columns.insert(0, time_bucket(moment, step))
+        return sa.select(*columns, code, count).where(*where).group_by(*columns, code)
+
+    # --- rollup and purge -----------------------------------------------------------
+
+    def rollup(self, *, start: datetime, end: datetime) -> int:
+        """Recompute the rollups of the whole minutes in [start, end) from raw attempts.
+
+        Idempotent: a minute rolled up again is replaced, never added twice. Minutes
+        whose raw attempts were purged are left as they are. Returns the minute rows
+        written.
+        """
+        start, end = floor_to(start, MINUTE), floor_to(end, MINUTE)
+        purged = self.state().get(_STATE_PURGED)
+        if purged is not None:
+            start = max(start, purged)
+        written = 0
+        chunk_start = start
+        while chunk_start < end:
+            chunk_end = min(chunk_start + ROLLUP_CHUNK, end)
+            written += self._rollup_chunk(chunk_start, chunk_end)
+            chunk_start = chunk_end
+        return written
+
+    def _rollup_chunk(self, start: datetime, end: datetime) -> int:
+        with self.engine.begin() as connection:
+            rolled = self._rolled(connection)
+            if rolled is None:
+                earliest = connection.execute(
+                    sa.select(sa.func.min(attempts_table.c.completed_at))
+                ).scalar()
+                advances = earliest is None or start <= _aware(earliest)
+            else:
+                advances = start <= rolled
+            minutes = self._recompute(
+                connection,
+                "raw",
+                metrics_minute_table,
+                metrics_minute_errors_table,
+                start,
+                end,
+                MINUTE,
+            )
+            hours_start, hours_end = floor_to(start, HOUR), ceil_to(end, HOUR)
+            self._recompute(
+                connection,
+                "minute",
+                metrics_hour_table,
+                metrics_hour_errors_table,
+                hours_start,
+                hours_end,
+                HOUR,
+            )
+            self._write_sms_metrics(connection, minutes, start, end)
+            if advances and (rolled is None or end > rolled):
+                self._set_state(connection, _STATE_ROLLED, end)
+        return len(minutes)
+
+    def _recompute(
+        self,
+        connection: Connection,
+        source: Source,
+        target: sa.Table,
+        target_errors: sa.Table,
+        start: datetime,
+        end: datetime,
+        step: timedelta,
+    ) -> dict[tuple[int, GroupKey], Tally]:
+        tallies: dict[tuple[int, GroupKey], Tally] = {}
+        for row in connection.execute(
+            self._tally_query(source, start, end, ROLLUP_KEY, step, None)
+        ):
+            tallies[(_epoch(row[0]), tuple(row[1:5]))] = Tally.from_values(row[5:])
+        errors = connection.execute(
+            self._errors_query(source, start, end, ROLLUP_KEY, step, None)
+        ).all()
+        for table in (target, target_errors):
+            connection.execute(
+                table.delete().where(table.c.bucket >= _naive(start), table.c.bucket < _naive(end))
+            )
+        rows = [
+            {
+                "bucket": _naive(_from_epoch(bucket)),
+                **dict(zip(ROLLUP_KEY, key, strict=True)),
+                **tally.values(),
+            }
+            for (bucket, key), tally in tallies.items()
+        ]
+        if rows:
+            connection.execute(target.insert(), rows)
+        error_rows = [
+            {
+                "bucket": _naive(_from_epoch(int(row[0]))),
+                **dict(zip(ROLLUP_KEY, row[1:5], strict=True)),
+                "code": row[5],
+                "n": int(row[6]),
+            }
+            for row in errors
+        ]
+        if error_rows:
+            connection.execute(target_errors.insert(), error_rows)
+        return tallies
+
+    def _write_sms_metrics(
+        self,
+        connection: Connection,
+        minutes: dict[tuple[int, GroupKey], Tally],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        table = sms_metrics_table
+        per_pair: dict[tuple[int, str, str], Tally] = {}
+        for (bucket, (_pair, _program, country, operator)), tally in minutes.items():
+            per_pair.setdefault((bucket, country, operator), Tally()).add(tally)
+        connection.execute(
+            table.delete().where(
+                table.c.timestamp >= _naive(start), table.c.timestamp < _naive(end)
+            )
+        )
+        rows = [
+            {
+                "timestamp": _naive(_from_epoch(bucket)),
+                "country": country,
+                "operator": operator,
+                "sms_sent": tally.delivered + tally.not_delivered,
+                "success_rate": tally.delivered / tally.completed,
+                "failures": tally.send_failed + tally.error,
+            }
+            for (bucket, country, operator), tally in sorted(per_pair.items())
+            if tally.completed
+        ]
+        if rows:
+            connection.execute(table.insert(), rows)
+
+    def _set_state(self, connection: Connection, name: str, at: datetime) -> None:
+        table = metrics_state_table
+        updated = connection.execute(
+            table.update().where(table.c.name == name).values(at=_naive(at))
+        ).rowcount
+        if not updated:
+            connection.execute(table.insert().values(name=name, at=_naive(at)))
+
+    def purge(self, *, before: datetime) -> int:
+        """Delete raw attempts completed before `before` (never ones not rolled up yet),
+        and open attempts leased before it. Rollups are kept. Returns the rows deleted."""
+        rolled = self.rolled_until()
+        if rolled is None:
+            return 0
+        cutoff = _naive(min(floor_to(before, MINUTE), rolled))
+        c = attempts_table.c
+        old = sa.or_(
+            sa.and_(c.outcome.is_not(None), c.completed_at < cutoff),
+            sa.and_(c.outcome.is_(None), c.leased_at < cutoff),
+        )
+        deleted = 0
+        while True:
+            # In chunks, so the table is never locked for long.
+            with self.engine.begin() as connection:
+                ids = connection.execute(sa.select(c.id).where(old).limit(DELETE_CHUNK)).scalars()
+                batch = list(ids)
+                if batch:
+                    connection.execute(attempts_table.delete().where(c.id.in_(batch)))
+            deleted += len(batch)
+            if len(batch) < DELETE_CHUNK:
+                break
+        with self.engine.begin() as connection:
+            table = metrics_state_table
+            query = sa.select(table.c.at).where(table.c.name == _STATE_PURGED)
+            purged = connection.execute(query).scalar()
+            if purged is None or cutoff > purged:
+                self._set_state(connection, _STATE_PURGED, _aware(cutoff))
+        return deleted
+
+
+def merge(tallies: Iterable[Tally]) -> Tally:
+    total = Tally()
+    for tally in tallies:
+        total.add(tally)
+    return total

@@ -1,0 +1,123 @@
+"""Metrics HTTP routes: `/api/v1/metrics/*` (any signed-in user) and `/metrics`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from smsfleet.deps import CurrentUser
+from smsfleet.metrics.models import (
+    ExportFormat,
+    GroupBy,
+    Heatmap,
+    Step,
+    Summary,
+    Timeseries,
+    Window,
+)
+from smsfleet.metrics.prometheus import render
+from smsfleet.metrics.runtime import Metrics
+from smsfleet.metrics.service import MetricsService
+
+__all__ = ["MetricsDep", "get_metrics", "prometheus_router", "router"]
+
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
+prometheus_router = APIRouter(tags=["ops"])
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def _service(metrics: MetricsDep) -> MetricsService:
+    return metrics.service
+
+
+ServiceDep = Annotated[MetricsService, Depends(_service)]
+
+
+def _enum(kind: type[Any], description: str) -> Any:
+    # Checked by the service (422 with its own message); listed here for the schema.
+    return Query(description=description, json_schema_extra={"enum": [m.value for m in kind]})
+
+
+WindowParam = Annotated[str | None, _enum(Window, "Window ending now (or give start/end)")]
+StartParam = Annotated[str | None, Query(description="ISO 8601 start (UTC when no offset)")]
+EndParam = Annotated[str | None, Query(description="ISO 8601 end, default now")]
+GroupParam = Annotated[str, _enum(GroupBy, "Group by country, pair or program")]
+OptionalGroupParam = Annotated[str | None, _enum(GroupBy, "Group by; none sums everything")]
+KeyParam = Annotated[str | None, Query(max_length=64, description="Only this group key")]
+
+
+@router.get("/summary", summary="Counters, success rate and latency per group")
+def summary(
+    _: CurrentUser,
+    service: ServiceDep,
+    window: WindowParam = None,
+    start: StartParam = None,
+    end: EndParam = None,
+    group_by: GroupParam = GroupBy.pair.value,
+    key: KeyParam = None,
+) -> Summary:
+    return service.summary(window=window, start=start, end=end, group_by=group_by, key=key)
+
+
+@router.get("/timeseries", summary="Counters per step, missing steps filled with zeros")
+def timeseries(
+    _: CurrentUser,
+    service: ServiceDep,
+    window: WindowParam = None,
+    start: StartParam = None,
+    end: EndParam = None,
+    step: Annotated[str, _enum(Step, "Step between points")] = Step.m5.value,
+    group_by: OptionalGroupParam = None,
+    key: KeyParam = None,
+) -> Timeseries:
+    return service.timeseries(
+        window=window, start=start, end=end, step=step, group_by=group_by, key=key
+    )
+
+
+@router.get("/heatmap", summary="Success rate per country and hour")
+def heatmap(
+    _: CurrentUser,
+    service: ServiceDep,
+    window: WindowParam = None,
+    start: StartParam = None,
+    end: EndParam = None,
+) -> Heatmap:
+    return service.heatmap(window=window, start=start, end=end)
+
+
+@router.get(
+    "/export",
+    summary="The summary as a CSV or JSON download",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+def export(
+    _: CurrentUser,
+    service: ServiceDep,
+    format: Annotated[str, _enum(ExportFormat, "csv or json")] = ExportFormat.csv.value,
+    window: WindowParam = None,
+    start: StartParam = None,
+    end: EndParam = None,
+    group_by: GroupParam = GroupBy.pair.value,
+) -> Response:
+    result = service.export(format=format, window=window, start=start, end=end, group_by=group_by)
+    return Response(
+        result.content,
+        media_type=result.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
+    )
+
+
+@prometheus_router.get("/metrics", summary="Prometheus exposition", response_class=Response)
+def prometheus_metrics(request: Request, metrics: MetricsDep) -> Response:
+    body, content_type = render(metrics.registry, request.headers.get("accept"))
+    return Response(body, media_type=content_type)

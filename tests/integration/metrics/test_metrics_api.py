@@ -1,0 +1,169 @@
+"""The metrics routes over HTTP: auth, answers, downloads and refused input."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from smsfleet.api import create_app
+from smsfleet.auth.models import Role
+from smsfleet.core.settings import Settings
+from smsfleet.metrics import views
+from smsfleet.metrics.runtime import build_metrics
+from smsfleet.stores import open_config_store
+from tests.integration.api.conftest import Api, add_users
+from tests.integration.metrics.conftest import Fleet, add_pairs
+from tests.integration.metrics.test_metrics_service import T0, at, hand_dataset
+from tests.support.fakes import FakeClock
+
+RANGE = {"start": T0.isoformat(), "end": at(4).isoformat()}
+
+
+def _with_metrics_routes(app: FastAPI) -> None:
+    """Mount the metrics routes ahead of the dashboard's catch-all route."""
+    before = len(app.router.routes)
+    app.include_router(views.router)
+    app.include_router(views.prometheus_router)
+    added = app.router.routes[before:]
+    app.router.routes[:] = added + app.router.routes[:before]
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[Api, Fleet]]:
+    settings = Settings(data_dir=tmp_path, web_dir=tmp_path / "no-web", supervise=False)
+    store = open_config_store(settings.resolved_config_url)
+    clock = FakeClock()
+    add_users(store, clock)
+    add_pairs(store, clock.now())
+    app = create_app(settings, store=store, clock=clock)
+    metrics = getattr(app.state, "metrics", None)
+    if metrics is None:  # the app factory does not mount the metrics feature yet
+        metrics = build_metrics(settings=settings, config_store=store, clock=clock)
+        app.state.metrics = metrics
+        _with_metrics_routes(app)
+    try:
+        with TestClient(app) as client:
+            yield (
+                Api(client=client, store=store, clock=clock, settings=settings),
+                Fleet(metrics=metrics, clock=clock, config=store),
+            )
+    finally:
+        metrics.close()
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/metrics/summary",
+        "/api/v1/metrics/timeseries",
+        "/api/v1/metrics/heatmap",
+        "/api/v1/metrics/export",
+    ],
+)
+def test_every_route_needs_a_token(api: tuple[Api, Fleet], path: str) -> None:
+    http, _ = api
+    response = http.client.get(path)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert http.client.get(path, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_a_viewer_reads_summary_timeseries_and_heatmap(api: tuple[Api, Fleet]) -> None:
+    http, fleet = api
+    hand_dataset(fleet)
+    headers = http.headers(Role.viewer)
+    summary = http.client.get("/api/v1/metrics/summary", params=RANGE, headers=headers)
+    assert summary.status_code == 200, summary.text
+    body = summary.json()
+    assert body["totals"]["completed"] == 6
+    assert body["totals"]["success_rate"] == 0.5
+    group = next(g for g in body["groups"] if g["key"] == "UZ_beeline")
+    assert (group["sent"], group["failed"], group["errors_by_code"]) == (0, 1, {"E_SEND": 1})
+
+    series = http.client.get(
+        "/api/v1/metrics/timeseries",
+        params={**RANGE, "step": "1m", "group_by": "country", "key": "TJ"},
+        headers=headers,
+    ).json()
+    points = series["series"][0]["points"]
+    assert [(p["completed"], p["success_rate"]) for p in points] == [
+        (0, None),
+        (0, None),
+        (1, 0.0),
+        (1, 1.0),
+    ]
+    assert points[0]["t"] == "2026-01-05T12:00:00Z"
+
+    heatmap = http.client.get("/api/v1/metrics/heatmap", params={"window": "24h"}, headers=headers)
+    assert heatmap.status_code == 200
+    assert len(heatmap.json()["hours"]) == 25  # 24 h from 12:04:30, floored to the hour
+
+
+def test_export_as_csv_and_json(api: tuple[Api, Fleet]) -> None:
+    http, fleet = api
+    hand_dataset(fleet)
+    response = http.client.get(
+        "/api/v1/metrics/export",
+        params={**RANGE, "format": "csv", "group_by": "country"},
+        headers=http.headers(Role.viewer),
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="smsfleet-metrics-country-20260105T120000Z-20260105T120400Z.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["key"], r["completed"], r["success_rate"], r["cap_per_minute"]) for r in rows] == [
+        ("TJ", "2", "0.5", "10"),
+        ("UZ", "4", "0.5", "10"),
+    ]
+    as_json = http.client.get(
+        "/api/v1/metrics/export", params={**RANGE, "format": "json"}, headers=http.headers()
+    )
+    assert as_json.headers["content-type"] == "application/json"
+    assert as_json.headers["content-disposition"].endswith('.json"')
+    assert as_json.json()["totals"]["completed"] == 6
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("summary", {"window": "2h"}, "window"),
+        ("summary", {"group_by": "phone"}, "group_by"),
+        ("summary", {"start": "2026-01-05T13:00:00Z", "end": "2026-01-05T12:00:00Z"}, "start"),
+        ("summary", {"start": "yesterday"}, "start"),
+        ("summary", {"window": "1h", "start": "2026-01-05T11:00:00Z"}, "window"),
+        ("timeseries", {"window": "7d", "step": "1m"}, "step"),
+        ("timeseries", {"step": "2m"}, "step"),
+        ("timeseries", {"key": "UZ"}, "key"),
+        ("heatmap", {"window": "forever"}, "window"),
+        ("export", {"format": "xlsx"}, "format"),
+    ],
+)
+def test_bad_input_is_422(
+    api: tuple[Api, Fleet], path: str, params: dict[str, str], field: str
+) -> None:
+    http, _ = api
+    response = http.client.get(f"/api/v1/metrics/{path}", params=params, headers=http.headers())
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["field"] == field
+
+
+def test_prometheus_endpoint(api: tuple[Api, Fleet]) -> None:
+    http, fleet = api
+    hand_dataset(fleet)
+    response = http.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'smsfleet_sms_sent_total{country="UZ",pair="UZ_uzmobile",program="program1"} 2.0' in (
+        response.text
+    )

@@ -1,0 +1,226 @@
+"""Summaries, time series, heatmap, rollups, `sms_metrics` and purge on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from smsfleet.dispatch.models import Attempt, Outcome
+from smsfleet.dispatch.store import attempts_table
+from smsfleet.metrics.store import SmsMetricRow
+from tests.integration.metrics.conftest import Fleet
+
+T0 = datetime.fromisoformat("2026-01-05T12:00:00+00:00")
+
+
+def at(minutes: int, seconds: int = 0) -> datetime:
+    return T0 + timedelta(minutes=minutes, seconds=seconds)
+
+
+def hand_dataset(fleet: Fleet) -> list[Attempt]:
+    """Six completed attempts over four minutes, and one still open."""
+    attempts = [
+        fleet.attempt("UZ_uzmobile", "program1", Outcome.delivered, at(0, 10), latency_ms=400),
+        fleet.attempt("UZ_uzmobile", "program1", Outcome.delivered, at(0, 50), latency_ms=1500),
+        fleet.attempt("UZ_uzmobile", "program2", Outcome.not_delivered, at(1, 30)),
+        fleet.attempt("UZ_beeline", "program1", Outcome.send_failed, at(2, 5), error_code="E_SEND"),
+        fleet.attempt("TJ_megafon", "program2", Outcome.error, at(2, 40), error_code="E_TIMEOUT"),
+        fleet.attempt("TJ_megafon", "program2", Outcome.delivered, at(3, 15), latency_ms=3000),
+    ]
+    fleet.metrics.service.ingest(attempts)
+    still_open = fleet.attempt("UZ_beeline", "program1", Outcome.delivered, at(3, 30))
+    fleet.metrics.service.attempts.add(
+        still_open.model_copy(update={"outcome": None, "completed_at": None})
+    )
+    fleet.clock.current = at(4, 30)
+    return attempts
+
+
+def test_summary_by_pair_equals_hand_computed_values(fleet: Fleet) -> None:
+    hand_dataset(fleet)
+    summary = fleet.metrics.service.summary(start=T0, end=at(4), group_by="pair")
+    groups = {group.key: group for group in summary.groups}
+    assert set(groups) == {"UZ_uzmobile", "UZ_beeline", "TJ_megafon"}
+
+    uzmobile = groups["UZ_uzmobile"]
+    assert (uzmobile.country, uzmobile.pair, uzmobile.program) == ("UZ", "UZ_uzmobile", None)
+    assert (uzmobile.sent, uzmobile.delivered, uzmobile.not_delivered) == (3, 2, 1)
+    assert (uzmobile.failed, uzmobile.errors, uzmobile.completed) == (0, 0, 3)
+    assert uzmobile.success_rate == 2 / 3
+    # Buckets (250, 500] and (1000, 2000] hold one each: interpolated 500 and 1900 ms.
+    assert (uzmobile.latency_p50_ms, uzmobile.latency_p95_ms) == (500, 1900)
+    assert uzmobile.errors_by_code == {}
+
+    beeline = groups["UZ_beeline"]
+    assert (beeline.sent, beeline.send_failed, beeline.failed, beeline.completed) == (0, 1, 1, 1)
+    assert beeline.success_rate == 0.0
+    assert beeline.errors_by_code == {"E_SEND": 1}
+    assert beeline.latency_p50_ms is None
+
+    megafon = groups["TJ_megafon"]
+    assert (megafon.sent, megafon.delivered, megafon.failed, megafon.errors) == (1, 1, 1, 1)
+    assert megafon.success_rate == 0.5
+    assert (megafon.latency_p50_ms, megafon.latency_p95_ms) == (2500, 2950)
+    assert megafon.errors_by_code == {"E_TIMEOUT": 1}
+
+    totals = summary.totals
+    assert (totals.sent, totals.delivered, totals.failed, totals.errors) == (4, 3, 2, 1)
+    assert (totals.completed, totals.success_rate) == (6, 0.5)
+    assert (totals.latency_p50_ms, totals.latency_p95_ms) == (1500, 2850)
+    assert totals.errors_by_code == {"E_SEND": 1, "E_TIMEOUT": 1}
+    assert totals.achieved_per_minute == 1.5  # 6 completed over 4 minutes
+
+    by_country = fleet.metrics.service.summary(start=T0, end=at(4), group_by="country")
+    countries = {group.key: group for group in by_country.groups}
+    assert {key: (g.completed, g.cap_per_minute) for key, g in countries.items()} == {
+        "UZ": (4, 10),
+        "TJ": (2, 10),
+    }
+    by_program = fleet.metrics.service.summary(start=T0, end=at(4), group_by="program")
+    assert {g.key: g.completed for g in by_program.groups} == {"program1": 3, "program2": 3}
+
+
+def test_summary_is_the_same_from_rollups(fleet: Fleet) -> None:
+    hand_dataset(fleet)
+    service = fleet.metrics.service
+    before = [service.summary(start=T0, end=at(4), group_by=g) for g in ("pair", "program")]
+    report = fleet.metrics.job.run_once()
+    assert report.rolled_until == at(4)
+    after = [service.summary(start=T0, end=at(4), group_by=g) for g in ("pair", "program")]
+    assert after == before
+
+
+def test_timeseries_and_heatmap_equal_hand_computed_values(fleet: Fleet) -> None:
+    hand_dataset(fleet)
+    series = fleet.metrics.service.timeseries(
+        start=T0, end=at(4), step="1m", group_by="pair", key="UZ_uzmobile"
+    )
+    assert [s.key for s in series.series] == ["UZ_uzmobile"]
+    points = [
+        (p.t, p.sent, p.delivered, p.failed, p.success_rate, p.latency_p95_ms)
+        for p in series.series[0].points
+    ]
+    assert points == [
+        (at(0), 2, 2, 0, 1.0, 1900),
+        (at(1), 1, 0, 0, 0.0, None),
+        (at(2), 0, 0, 0, None, None),
+        (at(3), 0, 0, 0, None, None),
+    ]
+    heatmap = fleet.metrics.service.heatmap(start=T0, end=at(4))
+    assert heatmap.hours == [T0]
+    cells = {row.country: row.cells[0] for row in heatmap.rows}
+    assert {
+        c: (cell.completed, cell.delivered, cell.success_rate) for c, cell in cells.items()
+    } == {
+        "TJ": (2, 1, 0.5),
+        "UZ": (4, 2, 0.5),
+    }
+
+
+def test_sms_metrics_has_one_row_per_minute_and_pair_and_reruns_replace_it(fleet: Fleet) -> None:
+    hand_dataset(fleet)
+    fleet.metrics.job.run_once()
+    expected = [
+        SmsMetricRow(at(0), "UZ", "uzmobile", 2, 1.0, 0),
+        SmsMetricRow(at(1), "UZ", "uzmobile", 1, 0.0, 0),
+        SmsMetricRow(at(2), "TJ", "megafon", 0, 0.0, 1),
+        SmsMetricRow(at(2), "UZ", "beeline", 0, 0.0, 1),
+        SmsMetricRow(at(3), "TJ", "megafon", 1, 1.0, 0),
+    ]
+    store = fleet.metrics.service.store
+    assert store.sms_metrics(start=T0, end=at(10)) == expected
+    store.rollup(start=at(2), end=at(3))  # one minute again
+    store.rollup(start=T0, end=at(4))
+    assert store.sms_metrics(start=T0, end=at(10)) == expected
+
+
+def _expected_by_pair(
+    attempts: list[Attempt], start: datetime, end: datetime
+) -> dict[str, Counter[str]]:
+    result: dict[str, Counter[str]] = {}
+    for attempt in attempts:
+        assert attempt.completed_at is not None and attempt.outcome is not None
+        if start <= attempt.completed_at < end:
+            result.setdefault(attempt.pair, Counter())[attempt.outcome.value] += 1
+    return result
+
+
+def test_rollups_equal_raw_attempts_for_any_window(fleet: Fleet) -> None:
+    start = T0 - timedelta(hours=3)
+    attempts = fleet.random_attempts(900, start=start, span=timedelta(hours=3))
+    service = fleet.metrics.service
+    service.ingest(attempts)
+    windows = [
+        (start, T0),
+        (start + timedelta(seconds=37), T0 - timedelta(minutes=1, seconds=13)),
+        (start + timedelta(minutes=59, seconds=59), start + timedelta(hours=2, seconds=1)),
+    ]
+
+    def answers() -> list[object]:
+        result: list[object] = []
+        for first, last in windows:
+            result.append(service.summary(start=first, end=last, group_by="pair"))
+            for step in ("1m", "5m", "1h"):
+                result.append(
+                    service.timeseries(start=first, end=last, step=step, group_by="country")
+                )
+        result.append(service.heatmap(start=start, end=T0))
+        return result
+
+    raw_only = answers()
+    fleet.clock.current = T0 - timedelta(minutes=70)
+    fleet.metrics.job.run_once()  # rolled up to the middle: rollups, then raw
+    partly_rolled = answers()
+    fleet.clock.current = T0 + timedelta(seconds=30)
+    raw_tail = answers()
+    fleet.metrics.job.run_once()
+    assert service.store.rolled_until() == T0
+    fully_rolled = answers()
+    assert raw_only == partly_rolled == raw_tail == fully_rolled
+
+    for (first, last), summary in zip(windows, fully_rolled[0:12:4], strict=True):
+        expected = _expected_by_pair(attempts, first, last)
+        assert summary.totals.completed == sum(sum(c.values()) for c in expected.values())
+        for group in summary.groups:
+            counts = expected.get(group.key, Counter())
+            assert group.delivered == counts["delivered"]
+            assert group.sent == counts["delivered"] + counts["not_delivered"]
+            assert group.failed == counts["send_failed"] + counts["error"]
+            assert group.completed == sum(counts.values())
+
+
+def test_purge_deletes_old_raw_attempts_and_keeps_rollups(fleet: Fleet) -> None:
+    start = T0 - timedelta(hours=3)
+    fleet.metrics.service.ingest(fleet.random_attempts(300, start=start, span=timedelta(hours=3)))
+    service = fleet.metrics.service
+    fleet.metrics.job.run_once()
+    before = service.summary(start=start, end=T0, group_by="pair")
+    assert before.totals.completed == 300
+
+    recent = fleet.attempt("UZ_beeline", "program1", Outcome.delivered, T0 + timedelta(days=14))
+    service.ingest([recent])
+    fleet.clock.current = T0 + timedelta(days=14, minutes=5)
+    report = fleet.metrics.job.run_once()
+    assert report.purged == 300
+    with service.store.engine.connect() as connection:
+        left = connection.execute(sa.select(attempts_table.c.id)).scalars().all()
+    assert left == [recent.id]
+    assert service.summary(start=start, end=T0, group_by="pair") == before
+    # Rolling a purged minute up again leaves its rollups as they are.
+    service.store.rollup(start=start, end=T0)
+    assert service.summary(start=start, end=T0, group_by="pair") == before
+
+
+def test_published_summaries_for_ingested_attempts(fleet: Fleet) -> None:
+    attempts = hand_dataset(fleet)
+    assert [summary.id for summary in fleet.published] == [a.id for a in attempts]
+    first = fleet.published[0]
+    assert (first.pair, first.program, first.country, first.outcome) == (
+        "UZ_uzmobile",
+        "program1",
+        "UZ",
+        "delivered",
+    )
+    assert (first.latency_ms, first.completed_at) == (400, at(0, 10))

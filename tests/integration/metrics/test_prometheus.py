@@ -1,0 +1,146 @@
+"""Prometheus text on a registry of its own; outcomes recorded through the dispatcher."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from smsfleet.core.settings import Settings
+from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction
+from smsfleet.dispatch.service import build_dispatcher
+from smsfleet.metrics.prometheus import render
+from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
+from tests.integration.metrics.conftest import Fleet
+from tests.integration.metrics.test_metrics_service import T0, hand_dataset
+
+Labels = frozenset[tuple[str, str]]
+
+
+def samples(fleet: Fleet) -> dict[tuple[str, Labels], float]:
+    body, content_type = render(fleet.metrics.registry, None)
+    assert content_type.startswith("text/plain; version=")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
+
+
+def route(pair: str, program: str, **extra: str) -> Labels:
+    return frozenset({"country": pair[:2], "pair": pair, "program": program, **extra}.items())
+
+
+def add_session(fleet: Fleet, pair: str, program: str, state: SessionState, restarts: int) -> None:
+    name = f"{program}_{pair}"
+    now = fleet.clock.now()
+    fleet.config.session_specs.add(
+        SessionSpec(
+            name=name, program=program, pair=pair, desired=DesiredState.running, created_at=now
+        )
+    )
+    fleet.config.session_status.add(
+        SessionStatus(name=name, state=state, restarts=restarts, updated_at=now)
+    )
+
+
+def test_exposition_has_the_expected_samples_and_forgets_deleted_pairs(fleet: Fleet) -> None:
+    hand_dataset(fleet)
+    add_session(fleet, "UZ_uzmobile", "program1", SessionState.running, 2)
+    add_session(fleet, "TJ_megafon", "program2", SessionState.backoff, 5)
+    found = samples(fleet)
+
+    assert found[("smsfleet_sms_sent_total", route("UZ_uzmobile", "program1"))] == 2
+    assert found[("smsfleet_sms_sent_total", route("UZ_uzmobile", "program2"))] == 1
+    assert found[("smsfleet_sms_delivered_total", route("UZ_uzmobile", "program2"))] == 0
+    assert found[("smsfleet_sms_delivered_total", route("TJ_megafon", "program2"))] == 1
+    failed = "smsfleet_sms_failed_total"
+    assert found[(failed, route("UZ_beeline", "program1", reason="send_failed"))] == 1
+    assert found[(failed, route("TJ_megafon", "program2", reason="error"))] == 1
+    latency = route("UZ_uzmobile", "program1")
+    assert found[("smsfleet_sms_delivery_seconds_count", latency)] == 2
+    assert found[("smsfleet_sms_delivery_seconds_sum", latency)] == 1.9
+    assert found[("smsfleet_sms_delivery_seconds_bucket", latency | {("le", "0.5")})] == 1
+    assert found[("smsfleet_sms_delivery_seconds_bucket", latency | {("le", "2.0")})] == 2
+
+    session = frozenset(
+        {
+            "session": "program1_UZ_uzmobile",
+            "pair": "UZ_uzmobile",
+            "program": "program1",
+            "country": "UZ",
+        }.items()
+    )
+    assert found[("smsfleet_session_up", session)] == 1
+    assert found[("smsfleet_session_restarts_total", session)] == 2
+    megafon_session = frozenset(
+        {
+            "session": "program2_TJ_megafon",
+            "pair": "TJ_megafon",
+            "program": "program2",
+            "country": "TJ",
+        }.items()
+    )
+    assert found[("smsfleet_session_up", megafon_session)] == 0
+    pair = frozenset({"country": "UZ", "pair": "UZ_uzmobile"}.items())
+    assert found[("smsfleet_pair_success_ratio", pair)] == 2 / 3
+    # 4 completed in UZ within the last 5 minutes (the clock is at 12:04:30).
+    assert found[("smsfleet_country_send_rate", frozenset({("country", "UZ")}))] == 0.8
+    assert all("phone" not in dict(labels) for _, labels in found)
+
+    fleet.config.pairs.delete("TJ_megafon")
+    after = samples(fleet)
+    assert not [key for key in after if ("pair", "TJ_megafon") in key[1]]
+    assert ("smsfleet_country_send_rate", frozenset({("country", "TJ")})) not in after
+    assert after[("smsfleet_sms_sent_total", route("UZ_uzmobile", "program1"))] == 2
+
+
+def test_dispatcher_reports_reach_the_bus_and_the_counters(
+    fleet: Fleet, metrics_url: str, tmp_path: Path
+) -> None:
+    add_session(fleet, "UZ_uzmobile", "program1", SessionState.running, 0)
+    settings = Settings(data_dir=tmp_path, metrics_url=metrics_url)
+    dispatcher = build_dispatcher(settings=settings, config_store=fleet.config, clock=fleet.clock)
+    dispatcher.on_report = fleet.metrics.service.record
+    try:
+        session = "program1_UZ_uzmobile"
+        lease = dispatcher.lease(session=session)
+        assert isinstance(lease, SendAction)
+        sent_at = fleet.clock.now()
+        fleet.clock.advance(3)
+        report = ReportRequest(
+            trigger_id=lease.trigger_id,
+            session=session,
+            outcome=Outcome.delivered,
+            sent_at=sent_at,
+            delivered_at=fleet.clock.now(),
+        )
+        dispatcher.report(session=session, report=report)
+        dispatcher.report(session=session, report=report)  # a duplicate publishes nothing
+        assert [(s.id, s.outcome, s.latency_ms) for s in fleet.published] == [
+            (lease.trigger_id, "delivered", 3000)
+        ]
+
+        fleet.clock.advance(6)  # the country's cap spaces sends 6 s apart
+        unreported = dispatcher.lease(session=session)
+        assert isinstance(unreported, SendAction)
+        fleet.clock.advance(dispatcher.policy.lease_ttl.total_seconds() + 60)
+        assert isinstance(dispatcher.lease(session=session), SendAction)
+        expired = fleet.published[-1]
+        assert (expired.id, expired.outcome, expired.error_code) == (
+            unreported.trigger_id,
+            "error",
+            "lease_expired",
+        )
+    finally:
+        dispatcher.close()
+    found = samples(fleet)
+    assert found[("smsfleet_sms_delivered_total", route("UZ_uzmobile", "program1"))] == 1
+    failed = route("UZ_uzmobile", "program1", reason="error")
+    assert found[("smsfleet_sms_failed_total", failed)] == 1
+    summary = fleet.metrics.service.summary(
+        start=T0, end=fleet.clock.now() + timedelta(seconds=1), group_by="pair", key="UZ_uzmobile"
+    )
+    assert (summary.totals.delivered, summary.totals.errors) == (1, 1)
+    assert summary.totals.errors_by_code == {"lease_expired": 1}

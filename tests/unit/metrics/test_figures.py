@@ -1,0 +1,78 @@
+"""Pure pieces of the metrics logic: percentiles, ranges, which source answers what."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smsfleet.core.errors import ValidationFailed
+from smsfleet.metrics.models import LATENCY_BUCKETS_MS
+from smsfleet.metrics.service import TimeRange, percentile, resolve_range
+from smsfleet.metrics.store import HISTOGRAM_SIZE, plan
+
+NOW = datetime(2026, 1, 5, 12, 4, 30, tzinfo=UTC)
+
+
+def histogram(**counts: int) -> list[int]:
+    values = [0] * HISTOGRAM_SIZE
+    for name, count in counts.items():
+        values[int(name[1:])] = count
+    return values
+
+
+def test_percentile_interpolates_inside_the_bucket() -> None:
+    assert percentile([0] * HISTOGRAM_SIZE, 0.5) is None
+    assert percentile(histogram(b1=1, b3=1), 0.5) == 500
+    assert percentile(histogram(b1=1, b3=1), 0.95) == 1900
+    assert percentile(histogram(b0=4), 0.5) == 125
+    # Above the last bound: the bound is the estimate.
+    assert percentile(histogram(b17=3), 0.95) == LATENCY_BUCKETS_MS[-1]
+
+
+def test_resolve_range() -> None:
+    assert resolve_range(now=NOW, window="5m") == TimeRange(NOW - timedelta(minutes=5), NOW)
+    assert resolve_range(now=NOW) == TimeRange(NOW - timedelta(hours=24), NOW)
+    # No offset means UTC; an offset is converted.
+    explicit = resolve_range(now=NOW, start="2026-01-05T10:00:00", end="2026-01-05T12:00:00+01:00")
+    assert explicit == TimeRange(
+        datetime(2026, 1, 5, 10, tzinfo=UTC), datetime(2026, 1, 5, 11, tzinfo=UTC)
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"window": "3m"}, "window"),
+        ({"start": "2026-01-05T13:00:00Z"}, "start"),
+        ({"start": "2020-01-01T00:00:00Z"}, "start"),
+        ({"start": "not a date"}, "start"),
+        ({"end": "2026-13-01"}, "end"),
+    ],
+)
+def test_resolve_range_refuses(arguments: dict[str, str], field: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        resolve_range(now=NOW, **arguments)  # type: ignore[arg-type]
+    assert caught.value.details[0]["field"] == field
+
+
+def t(hour: int, minute: int) -> datetime:
+    return datetime(2026, 1, 5, hour, minute, tzinfo=UTC)
+
+
+def test_plan_reads_rollups_only_where_complete() -> None:
+    start = datetime(2026, 1, 5, 9, 59, 30, tzinfo=UTC)
+    end = datetime(2026, 1, 5, 12, 30, 10, tzinfo=UTC)
+    rolled = datetime(2026, 1, 5, 12, 20, tzinfo=UTC)
+    assert plan(start, end, None, hours=True) == [("raw", start, end)]
+    assert plan(start, end, rolled, hours=True) == [
+        ("raw", start, t(10, 0)),
+        ("hour", t(10, 0), t(12, 0)),
+        ("minute", t(12, 0), rolled),
+        ("raw", rolled, end),
+    ]
+    assert plan(start, end, rolled, hours=False) == [
+        ("raw", start, t(10, 0)),
+        ("minute", t(10, 0), rolled),
+        ("raw", rolled, end),
+    ]

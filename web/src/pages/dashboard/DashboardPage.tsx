@@ -1,0 +1,194 @@
+import { useCallback, useMemo, type ReactNode } from "react";
+import { useSearchParams } from "react-router";
+import { listPairs } from "../../api/endpoints";
+import { metricsHeatmap, metricsSummary, metricsTimeseries } from "../../api/metrics";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Spinner } from "../../components/Spinner";
+import { useLiveSessions } from "../programs/useLiveSessions";
+import { CapChart, SuccessTrendChart } from "./charts";
+import "./dashboard.css";
+import { KpiCards } from "./KpiCards";
+import { PairMetricsTable, pairRows } from "./PairMetricsTable";
+import { PairTrendPanel } from "./PairTrendPanel";
+import { RangePicker } from "./RangePicker";
+import { rangeFor, type RangeOption } from "./ranges";
+import { SuccessHeatmap } from "./SuccessHeatmap";
+import { useLiveResource } from "./useLiveResource";
+
+/** Completed attempts are published on this topic of the live connection. */
+const ATTEMPTS = "attempts";
+// Counters follow each attempt quickly; the heavier charts follow at a calmer pace.
+const FAST = { topic: ATTEMPTS, delayMs: 100, everyMs: 15_000 };
+const CHARTS = { topic: ATTEMPTS, delayMs: 1_500, everyMs: 30_000 };
+const SLOW = { topic: ATTEMPTS, delayMs: 5_000, everyMs: 60_000, pollMs: 30_000 };
+
+// The range and the open pair live in the URL, so a view can be bookmarked and shared.
+function useViewParams() {
+  const [params, setParams] = useSearchParams();
+  const range = rangeFor(params.get("range"));
+  const selected = params.get("pair");
+  const update = useCallback(
+    (changes: { range?: string | null; pair?: string | null }) => {
+      setParams(
+        (current) => {
+          const next = new URLSearchParams(current);
+          for (const [key, value] of Object.entries(changes)) {
+            if (value) next.set(key, value);
+            else next.delete(key);
+          }
+          return next;
+        },
+        { replace: true },
+      );
+    },
+    [setParams],
+  );
+  return { range, selected, update };
+}
+
+const loadRecent = () => metricsSummary({ window: "5m" });
+const loadPairs = () => listPairs({});
+const loadHeatmap = () => metricsHeatmap("24h");
+
+export function DashboardPage() {
+  const { range, selected, update } = useViewParams();
+  const recent = useLiveResource(loadRecent, "5m", FAST);
+  const byPair = useLiveResource(() => metricsSummary({ window: range.value, group_by: "pair" }), range.value, FAST);
+  const byCountry = useLiveResource(
+    () => metricsSummary({ window: range.value, group_by: "country" }),
+    range.value,
+    FAST,
+  );
+  const trend = useLiveResource(
+    () => metricsTimeseries({ window: range.value, step: range.step, group_by: "country" }),
+    range.value,
+    CHARTS,
+  );
+  const heatmap = useLiveResource(loadHeatmap, "24h", SLOW);
+  const pairs = useLiveResource(loadPairs, "pairs", { ...SLOW, delayMs: 2_000, everyMs: 15_000, pollMs: 15_000 });
+  const sessions = useLiveSessions();
+
+  const rows = useMemo(() => pairRows(pairs.data, byPair.data?.groups), [pairs.data, byPair.data]);
+  const active = sessions.sessions?.filter((session) => session.state === "running").length;
+  const totals = byPair.data?.totals;
+  const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
+  const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
+  const refreshing = recent.refreshing || byPair.refreshing || byCountry.refreshing;
+
+  const errors = [
+    { resource: recent, testId: "recent-error" },
+    { resource: byPair, testId: "summary-error" },
+    { resource: byCountry, testId: "countries-error" },
+    { resource: pairs, testId: "pairs-error" },
+  ].filter(({ resource }) => resource.error !== null);
+
+  const selectRange = (next: RangeOption) => update({ range: next.value === "1h" ? null : next.value });
+  const selectPair = (key: string) => update({ pair: key === selected ? null : key });
+
+  return (
+    <section className="page dashboard" data-testid="dashboard-page" data-range={range.value}>
+      <header className="page__header">
+        <div>
+          <h1>Dashboard</h1>
+          <p className="page__subtitle">
+            Test SMS of the whole fleet · last {range.label}
+            {refreshing && <Spinner label="Refreshing" />}
+          </p>
+        </div>
+        <RangePicker value={range} onChange={selectRange} />
+      </header>
+
+      {errors.map(({ resource, testId }) => (
+        <ErrorBanner key={testId} error={resource.error} onRetry={() => resource.reload()} testId={testId} />
+      ))}
+      {sessions.error !== null && <ErrorBanner error={sessions.error} onRetry={sessions.refresh} testId="sessions-error" />}
+
+      <KpiCards
+        recent={recent.data?.totals}
+        totals={byPair.loading ? undefined : totals}
+        rangeLabel={`last ${range.label}`}
+        activeSessions={active}
+        totalSessions={sessions.sessions?.length}
+      />
+
+      {noAttempts && !byPair.loading && (
+        <p className="empty-state" data-testid="dashboard-empty">
+          No attempts yet in the last {range.label}: numbers and charts fill in as sessions send test SMS.
+        </p>
+      )}
+
+      {!noAttempts && (
+        <div className="dashboard__charts">
+          <ChartCard title="Success rate per country" testId="chart-success-trend" resource={trend}>
+            {trend.data && trend.data.series.length > 0 ? (
+              <SuccessTrendChart series={trend.data.series} withDay={range.withDay} />
+            ) : (
+              <p className="empty-state">No completed attempts in the last {range.label}.</p>
+            )}
+          </ChartCard>
+          <ChartCard title="Sent per minute against each country's cap" testId="chart-caps" resource={byCountry}>
+            {byCountry.data && byCountry.data.groups.length > 0 ? (
+              <CapChart groups={byCountry.data.groups} />
+            ) : (
+              <p className="empty-state">No attempts in the last {range.label}.</p>
+            )}
+          </ChartCard>
+        </div>
+      )}
+
+      <section className="dashboard__section" aria-labelledby="pairs-heading">
+        <h2 id="pairs-heading">
+          Pairs <span className="muted dashboard__hint">click a pair for its trend</span>
+        </h2>
+        {pairs.loading && byPair.loading ? (
+          <div className="table-wrap" aria-busy="true" data-testid="pairs-metrics-loading">
+            <span className="skeleton" />
+          </div>
+        ) : (
+          <PairMetricsTable rows={rows} selected={selected} onSelect={selectPair} />
+        )}
+      </section>
+
+      {selected && (
+        <PairTrendPanel
+          key={selected}
+          pairKey={selected}
+          pair={selectedRow?.pair}
+          metrics={selectedRow?.metrics}
+          range={range}
+          onClose={() => update({ pair: null })}
+        />
+      )}
+
+      <ChartCard title="Success rate per country and hour · last 24 hours" testId="chart-heatmap" resource={heatmap}>
+        {heatmap.data && <SuccessHeatmap heatmap={heatmap.data} />}
+      </ChartCard>
+    </section>
+  );
+}
+
+interface ChartCardProps {
+  title: string;
+  testId: string;
+  resource: { loading: boolean; error: unknown; data: unknown; reload: (soon?: boolean) => void };
+  children: ReactNode;
+}
+
+function ChartCard({ title, testId, resource, children }: ChartCardProps) {
+  return (
+    <section className="card" data-testid={testId}>
+      <header className="card__header">
+        <h2>{title}</h2>
+      </header>
+      {resource.error !== null && resource.data === undefined ? (
+        <ErrorBanner error={resource.error} onRetry={() => resource.reload()} testId={`${testId}-error`} />
+      ) : resource.data === undefined ? (
+        <div className="chart-placeholder" aria-busy="true" data-testid={`${testId}-loading`}>
+          <Spinner label={`Loading ${title.toLowerCase()}`} />
+        </div>
+      ) : (
+        children
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,70 @@
+import { metricsTimeseries } from "../../api/metrics";
+import type { MetricsGroup, Pair } from "../../api/types";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Spinner } from "../../components/Spinner";
+import { StateBadge } from "../../components/StateBadge";
+import { PairTrendChart } from "./charts";
+import { formatCount, formatMs, formatPercent } from "./format";
+import type { RangeOption } from "./ranges";
+import { useLiveResource } from "./useLiveResource";
+
+interface PairTrendPanelProps {
+  pairKey: string;
+  pair: Pair | undefined;
+  metrics: MetricsGroup | undefined;
+  range: RangeOption;
+  onClose: () => void;
+}
+
+export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairTrendPanelProps) {
+  const trend = useLiveResource(
+    () => metricsTimeseries({ window: range.value, step: range.step, group_by: "pair", key: pairKey }),
+    `${pairKey}|${range.value}`,
+    { topic: "attempts", delayMs: 500, everyMs: 30_000 },
+  );
+  const series = trend.data?.series.find((line) => line.key === pairKey) ?? trend.data?.series[0];
+  return (
+    <section className="card pair-panel" data-testid="pair-trend-panel" aria-label={`Trend of ${pairKey}`}>
+      <header className="card__header">
+        <div>
+          <h2 data-testid="pair-trend-title">
+            <span className="mono">{pairKey}</span>
+            {pair && <span className="muted pair-panel__operator"> {pair.operator}</span>}
+          </h2>
+          <p className="card__subtitle">
+            {pair && <StateBadge state={pair.state} />}
+            <span>
+              Sent <strong data-testid="pair-trend-sent">{formatCount(metrics?.sent ?? 0)}</strong>
+            </span>
+            <span>
+              success <strong data-testid="pair-trend-success">{formatPercent(metrics?.success_rate)}</strong>
+            </span>
+            <span>
+              p50 <strong data-testid="pair-trend-p50">{formatMs(metrics?.latency_p50_ms)}</strong>
+            </span>
+            <span>
+              p95 <strong data-testid="pair-trend-p95">{formatMs(metrics?.latency_p95_ms)}</strong>
+            </span>
+            <span>· last {range.label}</span>
+            {trend.refreshing && <Spinner label="Refreshing" />}
+          </p>
+        </div>
+        <button type="button" className="icon-button" aria-label="Close" onClick={onClose} data-testid="pair-trend-close">
+          ×
+        </button>
+      </header>
+      {trend.error !== null && <ErrorBanner error={trend.error} onRetry={() => trend.reload()} testId="pair-trend-error" />}
+      {trend.loading && !trend.data ? (
+        <div className="chart-placeholder" aria-busy="true">
+          <Spinner label="Loading trend" />
+        </div>
+      ) : series && series.points.some((point) => point.sent > 0) ? (
+        <PairTrendChart series={series} withDay={range.withDay} />
+      ) : (
+        <p className="empty-state" data-testid="pair-trend-empty">
+          No attempts for {pairKey} in the last {range.label}.
+        </p>
+      )}
+    </section>
+  );
+}

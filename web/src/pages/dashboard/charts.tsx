@@ -1,0 +1,178 @@
+import {
+  Bar,
+  CartesianGrid,
+  ComposedChart,
+  Legend,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Scatter,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
+import type { MetricsGroup, MetricsSeries } from "../../api/types";
+import { formatAxisTime, formatRate } from "./format";
+
+const PALETTE = ["#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
+
+export function colorFor(index: number): string {
+  return PALETTE[index % PALETTE.length] ?? "#2563eb";
+}
+
+type Row = Record<string, number | null>;
+
+/** One row per time step with one column per series: what a line chart draws. */
+export function pivot(series: readonly MetricsSeries[], value: (point: MetricsSeries["points"][number]) => number | null): Row[] {
+  const rows = new Map<number, Row>();
+  for (const line of series) {
+    for (const point of line.points) {
+      const t = Date.parse(point.t);
+      if (Number.isNaN(t)) continue;
+      const row = rows.get(t) ?? { t };
+      row[line.key] = value(point);
+      rows.set(t, row);
+    }
+  }
+  return [...rows.values()].sort((a, b) => (a.t ?? 0) - (b.t ?? 0));
+}
+
+const percentTick = (value: number) => `${value}%`;
+
+interface TrendProps {
+  series: readonly MetricsSeries[];
+  withDay: boolean;
+}
+
+/** Success rate per country over time, one line each. */
+export function SuccessTrendChart({ series, withDay }: TrendProps) {
+  const keys = series.map((line) => line.key).sort();
+  const rows = pivot(series, (point) => (point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10));
+  return (
+    <ResponsiveContainer width="100%" height={260}>
+      <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
+        <CartesianGrid stroke="#eef0f4" vertical={false} />
+        <XAxis
+          dataKey="t"
+          type="number"
+          scale="time"
+          domain={["dataMin", "dataMax"]}
+          tickFormatter={(value: number) => formatAxisTime(value, withDay)}
+          fontSize={12}
+        />
+        <YAxis domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
+        <Tooltip
+          labelFormatter={(value) => formatAxisTime(Number(value), true)}
+          formatter={(value) => (typeof value === "number" ? `${value.toFixed(1)}%` : "—")}
+        />
+        <Legend />
+        {keys.map((key, index) => (
+          <Line
+            key={key}
+            dataKey={key}
+            name={key}
+            stroke={colorFor(index)}
+            strokeWidth={2}
+            dot={rows.length < 3}
+            connectNulls
+            isAnimationActive={false}
+          />
+        ))}
+      </LineChart>
+    </ResponsiveContainer>
+  );
+}
+
+interface CapShapeProps {
+  cx?: number;
+  cy?: number;
+}
+
+/** The cap of a country: a short dark bar across its column. */
+function CapMarker({ cx, cy }: CapShapeProps) {
+  if (cx === undefined || cy === undefined) return null;
+  return <line x1={cx - 22} x2={cx + 22} y1={cy} y2={cy} stroke="#111827" strokeWidth={3} strokeLinecap="round" />;
+}
+
+/** Sent per minute in each country against its cap. */
+export function CapChart({ groups }: { groups: readonly MetricsGroup[] }) {
+  const rows = [...groups]
+    .sort((a, b) => a.key.localeCompare(b.key))
+    .map((group) => ({
+      country: group.country ?? group.key,
+      achieved: group.achieved_per_minute ?? 0,
+      cap: group.cap_per_minute ?? null,
+    }));
+  return (
+    <ResponsiveContainer width="100%" height={260}>
+      <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
+        <CartesianGrid stroke="#eef0f4" vertical={false} />
+        <XAxis dataKey="country" fontSize={12} />
+        <YAxis fontSize={12} width={44} allowDecimals={false} />
+        <Tooltip formatter={(value, name) => [typeof value === "number" ? `${formatRate(value)} / min` : "—", name]} />
+        <Legend />
+        <Bar dataKey="achieved" name="Sent / min" fill="#60a5fa" maxBarSize={48} isAnimationActive={false} />
+        <Scatter dataKey="cap" name="Cap / min" fill="#111827" shape={CapMarker} isAnimationActive={false} />
+      </ComposedChart>
+    </ResponsiveContainer>
+  );
+}
+
+interface PairTrendProps {
+  series: MetricsSeries | undefined;
+  withDay: boolean;
+}
+
+/** A pair's sent and delivered counts per step, and its success rate. */
+export function PairTrendChart({ series, withDay }: PairTrendProps) {
+  const rows = (series?.points ?? []).map((point) => ({
+    t: Date.parse(point.t),
+    sent: point.sent,
+    delivered: point.delivered,
+    rate: point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10,
+  }));
+  return (
+    <ResponsiveContainer width="100%" height={240}>
+      <ComposedChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+        <CartesianGrid stroke="#eef0f4" vertical={false} />
+        <XAxis
+          dataKey="t"
+          type="number"
+          scale="time"
+          domain={["dataMin", "dataMax"]}
+          tickFormatter={(value: number) => formatAxisTime(value, withDay)}
+          fontSize={12}
+        />
+        <YAxis yAxisId="count" fontSize={12} width={36} allowDecimals={false} />
+        <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
+        <Tooltip
+          labelFormatter={(value) => formatAxisTime(Number(value), true)}
+          formatter={(value, name) =>
+            name === "Success rate" ? (typeof value === "number" ? `${value.toFixed(1)}%` : "—") : value
+          }
+        />
+        <Legend />
+        <Line yAxisId="count" dataKey="sent" name="Sent" stroke="#2563eb" strokeWidth={2} dot={false} isAnimationActive={false} />
+        <Line
+          yAxisId="count"
+          dataKey="delivered"
+          name="Delivered"
+          stroke="#059669"
+          strokeWidth={2}
+          dot={false}
+          isAnimationActive={false}
+        />
+        <Line
+          yAxisId="rate"
+          dataKey="rate"
+          name="Success rate"
+          stroke="#d97706"
+          strokeDasharray="4 3"
+          dot={false}
+          connectNulls
+          isAnimationActive={false}
+        />
+      </ComposedChart>
+    </ResponsiveContainer>
+  );
+}
