@@ -7,10 +7,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
+from smsfleet.sessions.names import SLUG_PATTERN
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 COUNTRY_CODE_PATTERN = r"^[A-Za-z]{2}$"
-PROGRAM_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 MAX_PHONE_NUMBERS = 50
 MAX_PROGRAMS = 32
 

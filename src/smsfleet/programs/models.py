@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smsfleet.core.records import Timestamp
-from smsfleet.pairs.models import PROGRAM_NAME_PATTERN
+from smsfleet.sessions.names import PROGRAM_NAME_PATTERN
 
 MAX_ARGV = 64
 MAX_ARG_LENGTH = 1024

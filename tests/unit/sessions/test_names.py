@@ -111,10 +111,3 @@ def test_patterns_are_anchored_strings() -> None:
     assert re.fullmatch(SLUG_PATTERN, "3mob")
     assert not re.fullmatch(SLUG_PATTERN, "-3mob")
     assert re.fullmatch(PROGRAM_NAME_PATTERN, "program1")
-
-
-def test_patterns_agree_with_the_pair_and_program_models() -> None:
-    from smsfleet.pairs import models
-
-    assert models.SLUG_PATTERN == SLUG_PATTERN
-    assert models.PROGRAM_NAME_PATTERN == PROGRAM_NAME_PATTERN
