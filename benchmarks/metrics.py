@@ -7,7 +7,8 @@
 - data: 600 series (200 pairs x 3 programs). Raw attempts over the 14 retained days
   are made by doubling with `INSERT ... SELECT` (each copy shifted back in time);
   their minute and hour rollups are folded by the server with the same sums the
-  rollup job computes; hour rollups of days 15-30 (raw already purged) are generated.
+  rollup job computes; hour rollups of days 15-30 (raw already purged) are generated,
+  then all hours are folded per country (`metrics_hour_country`) as the job does.
   The rollup job itself then re-rolls the last two hours (timed).
 - queries: the 24-hour summary by pair, and the 30-day hourly trend (step 1h) for the
   fleet and per series, through the service, median of 5 after a warm-up.
@@ -39,8 +40,10 @@ from smsfleet.dispatch.store import AttemptStore, attempts_table
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS
 from smsfleet.metrics.service import MetricsService
 from smsfleet.metrics.store import (
+    COUNTER_COLUMNS,
     HISTOGRAM_COLUMNS,
     MetricsStore,
+    metrics_hour_country_table,
     metrics_hour_table,
     metrics_minute_table,
     metrics_state_table,
@@ -229,6 +232,12 @@ def generate_rollups(engine: sa.Engine) -> None:
             f"FROM bench_hours h CROSS JOIN (SELECT DISTINCT pair, program, country, operator "
             f"FROM metrics_hour) s"
         )
+        # Hours per country, as the rollup job folds them from the hour rows.
+        connection.exec_driver_sql(
+            f"INSERT INTO metrics_hour_country (bucket, country, {', '.join(COUNTER_COLUMNS)}) "
+            f"SELECT bucket, country, {', '.join(f'SUM({c})' for c in COUNTER_COLUMNS)} "
+            "FROM metrics_hour GROUP BY bucket, country"
+        )
         connection.execute(
             metrics_state_table.insert(),
             [
@@ -285,7 +294,8 @@ def main() -> None:
             print(
                 f"folded rollups server-side in {time.perf_counter() - started:.0f} s: "
                 f"{count(engine, metrics_minute_table):,} minute rows, "
-                f"{count(engine, metrics_hour_table):,} hour rows"
+                f"{count(engine, metrics_hour_table):,} hour rows, "
+                f"{count(engine, metrics_hour_country_table):,} country-hour rows"
             )
             started = time.perf_counter()
             minutes = service.store.rollup(

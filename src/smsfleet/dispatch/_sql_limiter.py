@@ -38,6 +38,7 @@ __all__ = ["SqlLimiter"]
 _countries = dispatch_countries_table
 _asks = dispatch_asks_table
 _grants = dispatch_grants_table
+_PRUNE_EVERY_MS = 1_000
 
 
 def _active(now: int, policy: LimiterPolicy) -> sa.ColumnElement[bool]:
@@ -57,6 +58,7 @@ class SqlLimiter:
         self._policy = policy or LimiterPolicy()
         self._sqlite = engine.dialect.name == "sqlite"
         self._known_countries: set[str] = set()
+        self._pruned_ms: dict[str, int] = {}
 
     def close(self) -> None:
         """Nothing of its own to release: the engine belongs to the caller."""
@@ -150,14 +152,18 @@ class SqlLimiter:
 
     def _save(self, connection: Connection, country: str, asker: AskerState, now: int) -> None:
         policy = self._policy
-        connection.execute(
-            sa.delete(_grants).where(
-                _grants.c.country == country, _grants.c.at_ms <= now - policy.window_ms
+        # Pruning only bounds the tables (`_load` reads past them): once a second will do.
+        pruned = self._pruned_ms.get(country)
+        if pruned is None or not pruned <= now < pruned + _PRUNE_EVERY_MS:
+            connection.execute(
+                sa.delete(_grants).where(
+                    _grants.c.country == country, _grants.c.at_ms <= now - policy.window_ms
+                )
             )
-        )
-        connection.execute(
-            sa.delete(_asks).where(_asks.c.country == country, sa.not_(_active(now, policy)))
-        )
+            connection.execute(
+                sa.delete(_asks).where(_asks.c.country == country, sa.not_(_active(now, policy)))
+            )
+            self._pruned_ms[country] = now
         values = {
             "last_ask_ms": asker.last_ask,
             "waiting_since_ms": asker.waiting_since,

@@ -47,6 +47,8 @@ class DispatchPolicy:
     normal_weight: float = 1.0
     program_weights: Mapping[str, float] = field(default_factory=dict)
     lease_ttl: timedelta = timedelta(seconds=120)
+    # How often (at most) a session's lease looks for its unreported, expired leases.
+    expiry_check: timedelta = timedelta(seconds=5)
     message_template: str = MESSAGE_TEMPLATE
 
     @classmethod
@@ -82,11 +84,13 @@ class Dispatcher:
         self._heartbeats = heartbeats
         self._worker_secret = worker_secret
         self._on_close = on_close
+        self._expiry_checked: dict[str, datetime] = {}
         # Told of every attempt that gets an outcome (metrics, live dashboard).
         self.on_report = on_report
 
     def close(self) -> None:
         self.limiter.close()
+        self._heartbeats.close()
         if self._on_close is not None:
             self._on_close()
 
@@ -149,27 +153,34 @@ class Dispatcher:
 
     def _send(self, *, session: str, pair: Pair, program: str, now: datetime) -> SendAction:
         ttl = self.policy.lease_ttl
-        # The session's earlier leases that were never reported are given up now.
-        for expired in self.attempts.expire_open_attempts(
-            session=session, leased_before=now - ttl, now=now
-        ):
-            self._reported(expired)
-        phone = next_phone(pair.phone_numbers, self.attempts.last_phone(pair.key))
         trigger_id = uuid.uuid4().hex
-        attempt = Attempt(
-            id=trigger_id,
-            session=session,
-            pair=pair.key,
-            country=pair.country,
-            operator=pair.slug,
-            program=program,
-            phone=phone,
-            leased_at=now,
-        )
-        self.attempts.add(attempt)
+
+        def make(last_phone: str | None) -> Attempt:
+            return Attempt(
+                id=trigger_id,
+                session=session,
+                pair=pair.key,
+                country=pair.country,
+                operator=pair.slug,
+                program=program,
+                phone=next_phone(pair.phone_numbers, last_phone),
+                leased_at=now,
+            )
+
+        # The session's earlier leases that were never reported are given up now; the
+        # look is taken at most once an `expiry_check` per session (by this process).
+        expire_before = None
+        checked = self._expiry_checked.get(session)
+        if checked is None or not checked <= now < checked + self.policy.expiry_check:
+            expire_before = now - ttl
+        attempt, expired = self.attempts.lease(make, expire_before=expire_before, now=now)
+        if expire_before is not None:
+            self._expiry_checked[session] = now
+        for closed in expired:
+            self._reported(closed)
         return SendAction(
             trigger_id=trigger_id,
-            phone=phone,
+            phone=attempt.phone,
             message=self.policy.message_template.format(code=trigger_id[:8]),
             pair=pair.key,
             program=program,
@@ -185,22 +196,12 @@ class Dispatcher:
         `Forbidden` (the caller's token is valid, but not for that trigger).
         """
         now = self.clock.now()
-        attempt = self.attempts.get(report.trigger_id)
-        if attempt is None:
-            raise NotFound(f"unknown trigger {report.trigger_id}")
-        if attempt.session != session:
-            raise Forbidden(
-                f"trigger {report.trigger_id} was leased to another session",
-                details={"trigger_id": report.trigger_id},
-            )
-        self._heartbeats.beat(session, now)
-        if attempt.outcome is not None:
-            return ReportStatus.duplicate
         latency_ms = None
         if report.sent_at is not None and report.delivered_at is not None:
             latency_ms = int((report.delivered_at - report.sent_at) / timedelta(milliseconds=1))
-        closed = self.attempts.complete(
+        attempt, closed = self.attempts.report(
             report.trigger_id,
+            session=session,
             outcome=report.outcome,
             completed_at=now,
             sent_at=report.sent_at,
@@ -209,6 +210,14 @@ class Dispatcher:
             latency_ms=latency_ms,
             provider=report.provider,
         )
+        if attempt is None:
+            raise NotFound(f"unknown trigger {report.trigger_id}")
+        if attempt.session != session:
+            raise Forbidden(
+                f"trigger {report.trigger_id} was leased to another session",
+                details={"trigger_id": report.trigger_id},
+            )
+        self._heartbeats.beat(session, now)
         if not closed:
             return ReportStatus.duplicate
         self._reported(

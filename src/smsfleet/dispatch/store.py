@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from smsfleet.core.sql import DateTimeColumn, metrics_metadata
 from smsfleet.dispatch.models import Attempt, Outcome
+
+log = logging.getLogger("smsfleet.dispatch")
 
 __all__ = ["AttemptStore", "HeartbeatStore", "attempts_table", "session_heartbeats_table"]
 
@@ -90,6 +96,11 @@ def _naive(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def _row(attempt: Attempt) -> dict[str, Any]:
+    values: dict[str, Any] = attempt.model_dump()
+    return {name: _naive(v) if isinstance(v, datetime) else v for name, v in values.items()}
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
@@ -99,25 +110,14 @@ class AttemptStore:
         self._engine = engine
 
     def add(self, attempt: Attempt) -> None:
-        values: dict[str, Any] = attempt.model_dump()
-        for name, value in values.items():
-            if isinstance(value, datetime):
-                values[name] = _naive(value)
-        with self._engine.begin() as connection:
-            connection.execute(sa.insert(attempts_table).values(**values))
+        self.add_many([attempt])
 
     def add_many(self, attempts: Sequence[Attempt]) -> None:
         """Insert several attempts in one statement and transaction (bulk ingest)."""
         if not attempts:
             return
-        rows = []
-        for attempt in attempts:
-            values: dict[str, Any] = attempt.model_dump()
-            rows.append(
-                {name: _naive(v) if isinstance(v, datetime) else v for name, v in values.items()}
-            )
         with self._engine.begin() as connection:
-            connection.execute(sa.insert(attempts_table), rows)
+            connection.execute(sa.insert(attempts_table), [_row(a) for a in attempts])
 
     def get(self, trigger_id: str) -> Attempt | None:
         query = sa.select(attempts_table).where(attempts_table.c.id == trigger_id)
@@ -135,22 +135,41 @@ class AttemptStore:
             rows = connection.execute(query.limit(limit)).mappings()
             return [Attempt.model_validate(dict(row)) for row in rows]
 
-    def last_phone(self, pair: str) -> str | None:
-        """The number the pair's latest attempt went to (phone rotation)."""
-        query = (
-            sa.select(attempts_table.c.phone)
-            .where(attempts_table.c.pair == pair)
-            .order_by(attempts_table.c.leased_at.desc())
-            .limit(1)
-        )
-        with self._engine.connect() as connection:
-            phone: str | None = connection.execute(query).scalar()
-        return phone
+    def lease(
+        self,
+        make: Callable[[str | None], Attempt],
+        *,
+        expire_before: datetime | None,
+        now: datetime,
+    ) -> tuple[Attempt, list[Attempt]]:
+        """Open an attempt in one transaction: expire the session's stale leases first.
 
-    def complete(
+        `make` is given the number the pair's latest attempt went to (phone rotation)
+        and returns the attempt to insert. With `expire_before`, the session's open
+        attempts leased before it are closed as `lease_expired` and returned.
+        """
+        probe = make(None)
+        with self._engine.begin() as connection:
+            expired: list[Attempt] = []
+            if expire_before is not None:
+                expired = self._expire(
+                    connection, session=probe.session, leased_before=expire_before, now=now
+                )
+            last = connection.execute(
+                sa.select(attempts_table.c.phone)
+                .where(attempts_table.c.pair == probe.pair)
+                .order_by(attempts_table.c.leased_at.desc())
+                .limit(1)
+            ).scalar()
+            attempt = make(last)
+            connection.execute(sa.insert(attempts_table).values(**_row(attempt)))
+        return attempt, expired
+
+    def report(
         self,
         trigger_id: str,
         *,
+        session: str,
         outcome: Outcome,
         completed_at: datetime,
         sent_at: datetime | None = None,
@@ -158,11 +177,20 @@ class AttemptStore:
         error_code: str | None = None,
         latency_ms: int | None = None,
         provider: str | None = None,
-    ) -> bool:
-        """Record the outcome of an open attempt; False when it was already closed."""
+    ) -> tuple[Attempt | None, bool]:
+        """Record the outcome of the session's open attempt, in one transaction.
+
+        Returns the attempt as stored after the call (None when unknown) and whether
+        this call closed it. An attempt of another session is left unchanged.
+        """
+        table = attempts_table
         query = (
-            sa.update(attempts_table)
-            .where(attempts_table.c.id == trigger_id, attempts_table.c.outcome.is_(None))
+            sa.update(table)
+            .where(
+                table.c.id == trigger_id,
+                table.c.session == session,
+                table.c.outcome.is_(None),
+            )
             .values(
                 outcome=outcome.value,
                 completed_at=_naive(completed_at),
@@ -174,31 +202,35 @@ class AttemptStore:
             )
         )
         with self._engine.begin() as connection:
-            return bool(connection.execute(query).rowcount)
+            closed = bool(connection.execute(query).rowcount)
+            row = (
+                connection.execute(sa.select(table).where(table.c.id == trigger_id))
+                .mappings()
+                .first()
+            )
+        return (Attempt.model_validate(dict(row)) if row else None), closed
 
-    def expire_open_attempts(
-        self, *, leased_before: datetime, now: datetime, session: str
+    def _expire(
+        self, connection: sa.Connection, *, session: str, leased_before: datetime, now: datetime
     ) -> list[Attempt]:
-        """As `expire_open` for one session, returning the attempts it closed."""
         query = sa.select(attempts_table).where(
             attempts_table.c.session == session,
             attempts_table.c.outcome.is_(None),
             attempts_table.c.leased_at < _naive(leased_before),
         )
-        with self._engine.begin() as connection:
-            rows = connection.execute(query).mappings().all()
-            if not rows:
-                return []
-            ids = [row["id"] for row in rows]
-            connection.execute(
-                sa.update(attempts_table)
-                .where(attempts_table.c.id.in_(ids), attempts_table.c.outcome.is_(None))
-                .values(
-                    outcome=Outcome.error.value,
-                    error_code="lease_expired",
-                    completed_at=_naive(now),
-                )
+        rows = connection.execute(query).mappings().all()
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        connection.execute(
+            sa.update(attempts_table)
+            .where(attempts_table.c.id.in_(ids), attempts_table.c.outcome.is_(None))
+            .values(
+                outcome=Outcome.error.value,
+                error_code="lease_expired",
+                completed_at=_naive(now),
             )
+        )
         return [
             Attempt.model_validate(
                 {
@@ -211,43 +243,114 @@ class AttemptStore:
             for row in rows
         ]
 
-    def expire_open(
-        self, *, leased_before: datetime, now: datetime, session: str | None = None
-    ) -> int:
-        """Close attempts leased before `leased_before` that were never reported."""
-        query = sa.update(attempts_table).where(
-            attempts_table.c.outcome.is_(None),
-            attempts_table.c.leased_at < _naive(leased_before),
-        )
-        if session is not None:
-            query = query.where(attempts_table.c.session == session)
-        query = query.values(
-            outcome=Outcome.error.value, error_code="lease_expired", completed_at=_naive(now)
-        )
-        with self._engine.begin() as connection:
-            return int(connection.execute(query).rowcount)
-
 
 class HeartbeatStore:
-    def __init__(self, engine: Engine) -> None:
+    """The last sign of life of every session, written at most once a `flush_interval`.
+
+    A beat is kept in memory and written with the others pending in one transaction
+    once `flush_interval` seconds have passed since the last write (a timer writes
+    what is still pending when no further beat comes; `close` writes the rest).
+    `all` merges what this process holds with what the table holds.
+    """
+
+    def __init__(self, engine: Engine, *, flush_interval: float = 1.0) -> None:
         self._engine = engine
+        self._flush_interval = flush_interval
+        self._lock = threading.Lock()
+        self._pending: dict[str, datetime] = {}
+        self._latest: dict[str, datetime] = {}
+        self._last_flush = -math.inf
+        self._timer: threading.Timer | None = None
+        self._closed = False
 
     def beat(self, session: str, at: datetime) -> None:
-        table = session_heartbeats_table
-        moment = _naive(at)
-        update = sa.update(table).where(table.c.session == session).values(at=moment)
-        with self._engine.begin() as connection:
-            if connection.execute(update).rowcount:
+        with self._lock:
+            if (known := self._latest.get(session)) is None or at >= known:
+                self._latest[session] = at
+            if (pending := self._pending.get(session)) is None or at >= pending:
+                self._pending[session] = at
+            wait = self._last_flush + self._flush_interval - time.monotonic()
+            if wait > 0 and not self._closed:
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self._flush_from_timer)
+                    self._timer.daemon = True
+                    self._timer.start()
                 return
+        self.flush()
+
+    def _flush_from_timer(self) -> None:
         try:
-            with self._engine.begin() as connection:
-                connection.execute(sa.insert(table).values(session=session, at=moment))
-        except IntegrityError:  # a concurrent first beat inserted it: update instead
-            with self._engine.begin() as connection:
-                connection.execute(update)
+            self.flush()
+        except Exception:  # the beats stay pending for the next write
+            log.exception("writing session heartbeats failed")
+
+    def flush(self) -> None:
+        """Write the pending beats now (one transaction)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        if not pending:
+            return
+        try:
+            self._write(pending)
+        except BaseException:
+            with self._lock:  # keep them, unless a newer beat came meanwhile
+                for session, at in pending.items():
+                    if session not in self._pending or self._pending[session] < at:
+                        self._pending[session] = at
+            raise
+
+    def _write(self, beats: dict[str, datetime]) -> None:
+        table = session_heartbeats_table
+        update = (
+            sa.update(table)
+            .where(table.c.session == sa.bindparam("b_session"))
+            .values(at=sa.bindparam("b_at"))
+        )
+        for attempt in range(3):
+            try:
+                with self._engine.begin() as connection:
+                    existing = set(
+                        connection.execute(
+                            sa.select(table.c.session).where(table.c.session.in_(list(beats)))
+                        ).scalars()
+                    )
+                    known = [
+                        {"b_session": s, "b_at": _naive(at)}
+                        for s, at in beats.items()
+                        if s in existing
+                    ]
+                    new = [
+                        {"session": s, "at": _naive(at)}
+                        for s, at in beats.items()
+                        if s not in existing
+                    ]
+                    if known:
+                        connection.execute(update, known)
+                    if new:
+                        connection.execute(sa.insert(table), new)
+                return
+            except IntegrityError:  # another process inserted a first beat: again
+                if attempt == 2:
+                    raise
+
+    def close(self) -> None:
+        """Write what is pending; later beats are written at once."""
+        with self._lock:
+            self._closed = True
+        self.flush()
 
     def all(self) -> dict[str, datetime]:
         table = session_heartbeats_table
         with self._engine.connect() as connection:
             rows = connection.execute(sa.select(table.c.session, table.c.at)).all()
-        return {session: _aware(at) for session, at in rows}
+        beats = {session: _aware(at) for session, at in rows}
+        with self._lock:
+            latest = dict(self._latest)
+        for session, at in latest.items():
+            if session not in beats or beats[session] < at:
+                beats[session] = at
+        return beats

@@ -3,9 +3,11 @@
 Raw attempts stay in `attempts` (dispatch). The rollup job folds completed minutes
 into `metrics_minute` (per minute, pair and program) and from there into
 `metrics_hour`, with their error codes in `metrics_minute_errors` and
-`metrics_hour_errors`; it also writes the seed documents' `sms_metrics` (one row per
-minute and pair). `metrics_state` holds how far rollups go (`rolled_until`: every
-minute before it is rolled up) and how far raw attempts were purged.
+`metrics_hour_errors`, and folds each hour on to one row per country in
+`metrics_hour_country` (what the fleet and per-country hourly trends read); it also
+writes the seed documents' `sms_metrics` (one row per minute and pair).
+`metrics_state` holds how far rollups go (`rolled_until`: every minute before it is
+rolled up) and how far raw attempts were purged.
 
 A query over [start, end) reads whole hours from `metrics_hour`, whole minutes from
 `metrics_minute`, and the rest (partial minutes, minutes not rolled up yet) from
@@ -36,6 +38,7 @@ __all__ = [
     "MetricsStore",
     "SmsMetricRow",
     "Tally",
+    "metrics_hour_country_table",
     "metrics_hour_table",
     "metrics_minute_table",
     "sms_metrics_table",
@@ -89,6 +92,18 @@ def _errors_table(name: str) -> sa.Table:
 
 metrics_minute_table = _rollup_table("metrics_minute")
 metrics_hour_table = _rollup_table("metrics_hour")
+# Hours per country: 600 series' hours folded into one row per country, so a trend
+# over the whole fleet or by country reads a fraction of `metrics_hour`.
+metrics_hour_country_table = sa.Table(
+    "metrics_hour_country",
+    metrics_metadata,
+    sa.Column("bucket", DateTimeColumn, primary_key=True),
+    sa.Column("country", sa.String(2), primary_key=True),
+    *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
+    sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
+    sa.Column("latency_count", sa.Integer, nullable=False),
+    *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),
+)
 metrics_minute_errors_table = _errors_table("metrics_minute_errors")
 metrics_hour_errors_table = _errors_table("metrics_hour_errors")
 
@@ -241,7 +256,7 @@ class SmsMetricRow:
     failures: int
 
 
-Source = Literal["raw", "minute", "hour"]
+Source = Literal["raw", "minute", "hour", "hour_country"]
 GroupKey = tuple[str, ...]
 BucketedKey = tuple[int | None, GroupKey]
 
@@ -322,6 +337,8 @@ class MetricsStore:
         result: dict[BucketedKey, Tally] = {}
         with self.engine.connect() as connection:
             for source, a, b in plan(start, end, self._rolled(connection), hours=hours):
+                if source == "hour" and tuple(group) in ((), ("country",)):
+                    source = "hour_country"
                 query = self._tally_query(source, a, b, group, step, key)
                 for row in connection.execute(query):
                     bucket = _epoch(row[0]) if step is not None else None
@@ -390,7 +407,11 @@ class MetricsStore:
             counters = _raw_counters()
             where: list[ColumnElement[bool]] = [table.c.outcome.is_not(None)]
         else:
-            table = metrics_minute_table if source == "minute" else metrics_hour_table
+            table = {
+                "minute": metrics_minute_table,
+                "hour": metrics_hour_table,
+                "hour_country": metrics_hour_country_table,
+            }[source]
             moment = table.c.bucket
             counters = [sa.func.sum(table.c[name]) for name in COUNTER_COLUMNS]
             where = []
@@ -401,7 +422,11 @@ class MetricsStore:
         if step is not None:
             # A rollup read at its own grain groups by the stored bucket: it follows the
             # primary key's order, with no expression to compute or sort on.
-            same_grain = (source, step) in (("minute", MINUTE), ("hour", HOUR))
+            same_grain = (source, step) in (
+                ("minute", MINUTE),
+                ("hour", HOUR),
+                ("hour_country", HOUR),
+            )
             columns.insert(0, moment if same_grain else time_bucket(moment, step))
         return sa.select(*columns, *counters).where(*where).group_by(*columns)
 
@@ -484,6 +509,7 @@ class MetricsStore:
                 hours_end,
                 HOUR,
             )
+            self._recompute_countries(connection, hours_start, hours_end)
             self._write_sms_metrics(connection, minutes, start, end)
             if advances and (rolled is None or end > rolled):
                 self._set_state(connection, _STATE_ROLLED, end)
@@ -533,6 +559,26 @@ class MetricsStore:
         if error_rows:
             connection.execute(target_errors.insert(), error_rows)
         return tallies
+
+    def _recompute_countries(self, connection: Connection, start: datetime, end: datetime) -> None:
+        """Refold the hours in [start, end) of `metrics_hour` on to one row per country."""
+        source, target = metrics_hour_table, metrics_hour_country_table
+        window = (source.c.bucket >= _naive(start), source.c.bucket < _naive(end))
+        connection.execute(
+            target.delete().where(target.c.bucket >= _naive(start), target.c.bucket < _naive(end))
+        )
+        connection.execute(
+            target.insert().from_select(
+                ["bucket", "country", *COUNTER_COLUMNS],
+                sa.select(
+                    source.c.bucket,
+                    source.c.country,
+                    *(sa.func.sum(source.c[name]) for name in COUNTER_COLUMNS),
+                )
+                .where(*window)
+                .group_by(source.c.bucket, source.c.country),
+            )
+        )
 
     def _write_sms_metrics(
         self,

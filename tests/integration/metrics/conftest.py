@@ -25,6 +25,7 @@ from smsfleet.dispatch.store import attempts_table
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.runtime import Metrics, build_metrics
 from smsfleet.metrics.store import (
+    metrics_hour_country_table,
     metrics_hour_errors_table,
     metrics_hour_table,
     metrics_minute_errors_table,
@@ -49,6 +50,7 @@ TABLES = (
     attempts_table,
     metrics_minute_table,
     metrics_hour_table,
+    metrics_hour_country_table,
     metrics_minute_errors_table,
     metrics_hour_errors_table,
     metrics_state_table,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.dispatch.store import attempts_table
-from smsfleet.metrics.store import SmsMetricRow
+from smsfleet.metrics.store import SmsMetricRow, metrics_hour_country_table
 from tests.integration.metrics.conftest import Fleet
 
 T0 = datetime.fromisoformat("2026-01-05T12:00:00+00:00")
@@ -224,3 +224,26 @@ def test_published_summaries_for_ingested_attempts(fleet: Fleet) -> None:
         "delivered",
     )
     assert (first.latency_ms, first.completed_at) == (400, at(0, 10))
+
+
+def test_hourly_trends_by_country_read_hours_per_country_equal_to_raw(fleet: Fleet) -> None:
+    start = T0 - timedelta(hours=5)
+    attempts = fleet.random_attempts(400, start=start, span=timedelta(hours=5))
+    fleet.metrics.service.ingest(attempts)
+    fleet.clock.current = T0 + timedelta(minutes=1)
+    fleet.metrics.job.run_once()
+    service = fleet.metrics.service
+    with service.store.engine.connect() as connection:
+        hours = connection.execute(
+            sa.select(metrics_hour_country_table.c.country, metrics_hour_country_table.c.delivered)
+        ).all()
+    assert hours and sum(n for _, n in hours) == sum(
+        1 for a in attempts if a.outcome is Outcome.delivered
+    )
+    fleet_trend = service.timeseries(start=start, end=T0, step="1h")
+    assert sum(point.completed for point in fleet_trend.series[0].points) == len(attempts)
+    by_country = service.timeseries(start=start, end=T0, step="1h", group_by="country")
+    expected = Counter(a.country for a in attempts)
+    assert {s.key: sum(p.completed for p in s.points) for s in by_country.series} == expected
+    delivered = Counter(a.country for a in attempts if a.outcome is Outcome.delivered)
+    assert {s.key: sum(p.delivered for p in s.points) for s in by_country.series} == delivered
