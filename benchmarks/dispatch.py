@@ -210,7 +210,20 @@ def jain(values: list[int]) -> float:
     return total * total / (len(values) * squares) if squares else 0.0
 
 
-def fleet_run(*, seconds: float, pairs: int, programs: int, work: Path) -> dict[str, Any]:
+def clear_limiter_keys(countries: list[str]) -> None:
+    """A clean slate for the countries in the shared Redis limiter."""
+    client = redis.Redis.from_url(REDIS_URL)
+    with suppress(redis.RedisError):
+        for country in countries:
+            keys = list(client.scan_iter(match=f"smsfleet:dispatch:{{{country}}}:*"))
+            if keys:
+                client.delete(*keys)
+    client.close()
+
+
+def fleet_run(
+    *, seconds: float, pairs: int, programs: int, limiter: str, work: Path
+) -> dict[str, Any]:
     if SCREEN is None:
         raise SystemExit("GNU screen is missing: apt-get install -y screen")
     sim_port, port = free_port(), free_port()
@@ -233,6 +246,9 @@ def fleet_run(*, seconds: float, pairs: int, programs: int, work: Path) -> dict[
             "SMSFLEET_METRICS_URL": metrics_url,
             "SMSFLEET_PROGRAMS_DIR": str(REPO),
         }
+        if limiter == "redis":
+            clear_limiter_keys(["UZ"])
+            env["SMSFLEET_REDIS_URL"] = REDIS_URL
         simulator = [sys.executable, "-m", "smsfleet.simulator", "--port", str(sim_port)]
         control_plane = [SMSFLEET, "serve", "--port", str(port)]
         try:
@@ -276,6 +292,8 @@ def fleet_run(*, seconds: float, pairs: int, programs: int, work: Path) -> dict[
         finally:
             quit_screens(screen_dir)
             shutil.rmtree(screen_dir, ignore_errors=True)
+            if limiter == "redis":
+                clear_limiter_keys(["UZ"])
     times = [(row.leased_at - started).total_seconds() * 1000 for row in rows]
     first = min(times)
     minutes = ((ended - started).total_seconds() * 1000 - first) / WINDOW_MS
@@ -403,13 +421,7 @@ def saturation(
                 for process in processes:
                     process.join()
         finally:
-            client_redis = redis.Redis.from_url(REDIS_URL)
-            with suppress(redis.RedisError):
-                for country in chosen:
-                    keys = list(client_redis.scan_iter(match=f"smsfleet:dispatch:{{{country}}}:*"))
-                    if keys:
-                        client_redis.delete(*keys)
-            client_redis.close()
+            clear_limiter_keys(chosen)
     pairs = sum(r[0] for r in results)
     waits = sum(r[1] for r in results)
     errors = sum(r[2] for r in results)
@@ -452,6 +464,9 @@ def main() -> None:
     parser.add_argument("--fleet-seconds", type=float, default=75)
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--programs", type=int, default=3)
+    parser.add_argument(
+        "--fleet-limiter", choices=("sql", "redis"), default="sql", help="the limiter of (a)"
+    )
     parser.add_argument("--load-seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
@@ -465,13 +480,18 @@ def main() -> None:
         rows: list[tuple[str, str, str]] = []
         if not args.skip_fleet:
             fleet = fleet_run(
-                seconds=args.fleet_seconds, pairs=args.pairs, programs=args.programs, work=work
+                seconds=args.fleet_seconds,
+                pairs=args.pairs,
+                programs=args.programs,
+                limiter=args.fleet_limiter,
+                work=work,
             )
             print(f"fleet: {fleet}")
             rows += [
                 (
                     f"(a) most grants in any sliding 60-s window ({args.pairs} pairs x "
-                    f"{args.programs} programs, cap {FLEET_CAP}/min, {args.fleet_seconds:.0f} s)",
+                    f"{args.programs} programs, cap {FLEET_CAP}/min, {args.fleet_seconds:.0f} s, "
+                    f"{args.fleet_limiter} limiter)",
                     f"{fleet['max_window']}",
                     f"≤ {FLEET_CAP}",
                 ),

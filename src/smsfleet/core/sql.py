@@ -51,6 +51,10 @@ def table_options(bind: sa.engine.Connection) -> dict[str, Any]:
     return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
 
 
+# As many as the request threads (anyio's default limit is 40).
+SQL_POOL_SIZE = 40
+
+
 def create_sql_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
@@ -67,7 +71,16 @@ def create_sql_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    # Every request thread may hold a connection (the limiter holds one while it
+    # waits for its country's lock): a pool smaller than the threads would open and
+    # close a connection per request beyond it, which costs more than the request.
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        pool_size=SQL_POOL_SIZE,
+        max_overflow=10,
+    )
 
 
 def upgrade_config_schema(engine: Engine) -> None:

@@ -6,7 +6,7 @@ step for step. Keys of a country share one hash tag, so a cluster keeps them
 on one node.
 
 Per country:
-- `…:state`  hash: `last_grant` (ms), `seq` (grant counter)
+- `…:state`  hash: `last_slot` (ms, the slot the latest grant took), `seq` (grant counter)
 - `…:grants` sorted set: one member `seq|pair|program` per grant, scored by its time
 - `…:counts` hash: grants in the window per `p|pair` and per `g|pair|program`
 - `…:asks`   hash: `pair|program` → `last_ask;waiting_since;due;pair_weight;program_weight`
@@ -20,7 +20,15 @@ from typing import Any
 import redis
 
 from smsfleet.core.clock import Clock
-from smsfleet.dispatch.limiter import Ask, Decision, LimiterPolicy, from_ms, spacing_ms, to_ms
+from smsfleet.dispatch.limiter import (
+    Ask,
+    Decision,
+    LimiterPolicy,
+    from_ms,
+    spacing_ms,
+    to_ms,
+    tolerance_ms,
+)
 
 __all__ = ["RedisLimiter"]
 
@@ -38,6 +46,7 @@ local pair, program = ARGV[6], ARGV[7]
 local pair_weight, program_weight = tonumber(ARGV[8]), tonumber(ARGV[9])
 local spacing = tonumber(ARGV[10])
 local ttl = tonumber(ARGV[11])
+local tolerance = tonumber(ARGV[12])
 local me = pair .. '|' .. program
 
 local function ms(x) return string.format('%.0f', x) end
@@ -91,17 +100,18 @@ local function finish(granted, wait)
   return {granted, wait}
 end
 
-local next_slot = now
-local last_grant = redis.call('HGET', state_key, 'last_grant')
-if last_grant then next_slot = math.max(next_slot, tonumber(last_grant) + spacing) end
+local slot = now
+local last_slot = redis.call('HGET', state_key, 'last_slot')
+if last_slot then slot = math.max(now, tonumber(last_slot) + spacing) end
+local opens = slot - tolerance
 local count = redis.call('ZCARD', grants_key)
 if count >= cap then
   local freeing = redis.call('ZRANGE', grants_key, count - cap, count - cap, 'WITHSCORES')
-  next_slot = math.max(next_slot, tonumber(freeing[2]) + window)
+  opens = math.max(opens, tonumber(freeing[2]) + window)
 end
-if next_slot > now then
-  mine.due = next_slot
-  return finish(0, next_slot - now)
+if opens > now then
+  mine.due = opens
+  return finish(0, opens - now)
 end
 
 local function counted(field)
@@ -126,14 +136,14 @@ for key, a in pairs(askers) do
 end
 
 if best_key ~= me then
-  mine.due = now + spacing
-  return finish(0, spacing)
+  mine.due = slot + spacing - tolerance
+  return finish(0, mine.due - now)
 end
 local seq = redis.call('HINCRBY', state_key, 'seq', 1)
 redis.call('ZADD', grants_key, ms(now), seq .. '|' .. me)
 redis.call('HINCRBY', counts_key, 'p|' .. pair, 1)
 redis.call('HINCRBY', counts_key, 'g|' .. me, 1)
-redis.call('HSET', state_key, 'last_grant', ms(now))
+redis.call('HSET', state_key, 'last_slot', ms(slot))
 mine.since = -1
 return finish(1, 0)
 """
@@ -203,6 +213,7 @@ class RedisLimiter:
             repr(ask.program_weight),
             spacing_ms(ask.cap, policy.window_ms),
             KEY_TTL_MS,
+            tolerance_ms(ask.cap, policy),
         ]
         granted, wait_ms = self._decide(keys=self._keys(ask.country), args=args)
         return Decision(granted=bool(granted), retry_after=int(wait_ms) / 1000, at=from_ms(now))

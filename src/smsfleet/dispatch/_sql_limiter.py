@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from smsfleet.core.clock import Clock
 from smsfleet.dispatch.limiter import (
@@ -23,9 +23,13 @@ from smsfleet.dispatch.limiter import (
     Decision,
     Grant,
     LimiterPolicy,
+    Pace,
+    asking,
     decide,
     from_ms,
+    pace,
     to_ms,
+    wait_for,
 )
 from smsfleet.dispatch.store import (
     dispatch_asks_table,
@@ -46,6 +50,18 @@ def _active(now: int, policy: LimiterPolicy) -> sa.ColumnElement[bool]:
     return sa.or_(
         _asks.c.last_ask_ms > now - policy.active_ms,
         _asks.c.due_ms + policy.grace_ms >= now,
+    )
+
+
+def _asker_state(row: RowMapping) -> AskerState:
+    return AskerState(
+        pair=row["pair"],
+        program=row["program"],
+        last_ask=row["last_ask_ms"],
+        waiting_since=row["waiting_since_ms"],
+        due=row["due_ms"],
+        pair_weight=row["pair_weight"],
+        program_weight=row["program_weight"],
     )
 
 
@@ -96,15 +112,21 @@ class SqlLimiter:
         self._ensure_country(ask.country)
         policy = self._policy
         with self._serialised() as connection:
-            last_grant = connection.execute(
-                sa.select(_countries.c.last_grant_ms)
+            last_slot = connection.execute(
+                sa.select(_countries.c.last_slot_ms)
                 .where(_countries.c.country == ask.country)
                 .with_for_update()
             ).scalar_one()
             # Read under the lock, so the grant times are in lock order.
             now = to_ms(self._clock.now())
-            state = self._load(connection, ask.country, last_grant, now)
-            verdict = decide(state, ask, now, policy)
+            next_slot = self._pace(connection, ask, last_slot, now)
+            if next_slot.opens > now:
+                # No slot yet: the common answer under demand needs only this asker.
+                previous = self._asker(connection, ask)
+                verdict = wait_for(asking(previous, ask, now, policy), next_slot.opens, now)
+            else:
+                state = self._load(connection, ask.country, last_slot, now)
+                verdict = decide(state, ask, now, policy)
             self._save(connection, ask.country, verdict.asker, now)
             if verdict.granted:
                 connection.execute(
@@ -115,14 +137,53 @@ class SqlLimiter:
                 connection.execute(
                     sa.update(_countries)
                     .where(_countries.c.country == ask.country)
-                    .values(last_grant_ms=now)
+                    .values(last_slot_ms=next_slot.slot)
                 )
         return Decision(
             granted=verdict.granted, retry_after=verdict.wait_ms / 1000, at=from_ms(now)
         )
 
+    def _pace(self, connection: Connection, ask: Ask, last_slot: int | None, now: int) -> Pace:
+        in_window = sa.and_(
+            _grants.c.country == ask.country, _grants.c.at_ms > now - self._policy.window_ms
+        )
+        count = connection.execute(
+            sa.select(sa.func.count()).select_from(_grants).where(in_window)
+        ).scalar_one()
+        freeing = None
+        if count >= ask.cap:
+            freeing = connection.execute(
+                sa.select(_grants.c.at_ms)
+                .where(in_window)
+                .order_by(_grants.c.at_ms.desc())
+                .offset(ask.cap - 1)
+                .limit(1)
+            ).scalar_one()
+        return pace(
+            last_slot=last_slot,
+            in_window=count,
+            freeing=freeing,
+            cap=ask.cap,
+            now=now,
+            policy=self._policy,
+        )
+
+    def _asker(self, connection: Connection, ask: Ask) -> AskerState | None:
+        row = (
+            connection.execute(
+                sa.select(_asks).where(
+                    _asks.c.country == ask.country,
+                    _asks.c.pair == ask.pair,
+                    _asks.c.program == ask.program,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _asker_state(row)
+
     def _load(
-        self, connection: Connection, country: str, last_grant: int | None, now: int
+        self, connection: Connection, country: str, last_slot: int | None, now: int
     ) -> CountryState:
         policy = self._policy
         grants = connection.execute(
@@ -134,20 +195,9 @@ class SqlLimiter:
             sa.select(_asks).where(_asks.c.country == country, _active(now, policy))
         ).mappings()
         return CountryState(
-            last_grant=last_grant,
+            last_slot=last_slot,
             grants=[Grant(at=at, pair=pair, program=program) for at, pair, program in grants],
-            askers={
-                f"{row['pair']}|{row['program']}": AskerState(
-                    pair=row["pair"],
-                    program=row["program"],
-                    last_ask=row["last_ask_ms"],
-                    waiting_since=row["waiting_since_ms"],
-                    due=row["due_ms"],
-                    pair_weight=row["pair_weight"],
-                    program_weight=row["program_weight"],
-                )
-                for row in askers
-            },
+            askers={f"{row['pair']}|{row['program']}": _asker_state(row) for row in askers},
         )
 
     def _save(self, connection: Connection, country: str, asker: AskerState, now: int) -> None:

@@ -1,10 +1,17 @@
 """The per-country limiter: its contract and the decision both backends make.
 
 For each country, at most `cap` grants in any 60-second sliding window, shared by
-every pair, program and host of the country, and successive grants at least
-`60/cap` s apart (a steady pace, never a burst). A free slot goes to the
-contender with the lowest share: first (grants-in-window + 1) ÷ weight of its
-pair, then of its program within the pair, then the longest wait. A contender is an
+every pair, program and host of the country, paced on a schedule of slots
+`60/cap` s apart (a steady pace, never a burst). A grant takes the next slot; it
+may come up to a tolerance (half a spacing, at most `slot_tolerance_ms`) before the
+slot's time, so an asker that comes back a little late, as every request over a
+network does, keeps the schedule instead of pushing it back: with steady demand
+the country gets its whole cap. Two grants are thus at least a spacing minus the
+tolerance apart, and the sliding-window count is checked on real grant times.
+
+A free slot goes to the contender with the lowest share: first
+(grants-in-window + 1) ÷ weight of its pair, then of its program within the
+pair, then the longest wait. A contender is an
 asker that is waiting, asked within `active_ms`, and came back when it was told
 to (within `grace_ms`), so a program that died or paused stops holding slots
 a couple of seconds after it was due back. An asker is kept while it asked within
@@ -34,6 +41,8 @@ class LimiterPolicy:
     active_ms: int = 15_000
     # … and only until this long after the time it was told to come back.
     grace_ms: int = 2_000
+    # How early a grant may take its slot (capped at half the spacing).
+    slot_tolerance_ms: int = 500
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,11 @@ def spacing_ms(cap: int, window_ms: int) -> int:
     return math.ceil(window_ms / cap)
 
 
+def tolerance_ms(cap: int, policy: LimiterPolicy) -> int:
+    """How long before its slot's time a grant may be given."""
+    return min(spacing_ms(cap, policy.window_ms) // 2, policy.slot_tolerance_ms)
+
+
 def is_active(asker: AskerState, now: int, policy: LimiterPolicy) -> bool:
     """Asked lately, or told to come back and not yet past the grace.
 
@@ -122,7 +136,8 @@ class Grant:
 
 @dataclass
 class CountryState:
-    last_grant: int | None
+    last_slot: int | None
+    """The slot the latest grant took (its time, or up to the tolerance after it)."""
     grants: list[Grant]
     askers: dict[str, AskerState] = field(default_factory=dict)
 
@@ -134,19 +149,47 @@ class Verdict:
     asker: AskerState
 
 
-def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Verdict:
-    """Take one decision; updates `state` in place (the caller persists it)."""
-    window = policy.window_ms
-    state.grants = sorted((g for g in state.grants if g.at > now - window), key=lambda g: g.at)
-    state.askers = {
-        key: asker for key, asker in state.askers.items() if is_active(asker, now, policy)
-    }
-    key = asker_key(ask.pair, ask.program)
-    previous = state.askers.get(key)
+@dataclass(frozen=True)
+class Pace:
+    slot: int
+    """The slot the next grant takes."""
+    opens: int
+    """When it may be given: the slot less the tolerance, or later when the window is full."""
+
+
+def pace(
+    *,
+    last_slot: int | None,
+    in_window: int,
+    freeing: int | None,
+    cap: int,
+    now: int,
+    policy: LimiterPolicy,
+) -> Pace:
+    """The next slot, from the latest slot and the window's grants.
+
+    `in_window` counts the grants in the window; `freeing` is the time of the grant
+    `cap` places from the newest (when there are that many): the window frees when
+    it leaves.
+    """
+    spacing = spacing_ms(cap, policy.window_ms)
+    slot = now if last_slot is None else max(now, last_slot + spacing)
+    opens = slot - tolerance_ms(cap, policy)
+    if in_window >= cap and freeing is not None:
+        opens = max(opens, freeing + policy.window_ms)
+    return Pace(slot=slot, opens=opens)
+
+
+def asking(previous: AskerState | None, ask: Ask, now: int, policy: LimiterPolicy) -> AskerState:
+    """The asker's state as it asks now: it keeps its place if it was waiting."""
     since = now
-    if previous is not None and previous.waiting_since is not None:
+    if (
+        previous is not None
+        and previous.waiting_since is not None
+        and is_active(previous, now, policy)
+    ):
         since = previous.waiting_since
-    mine = AskerState(
+    return AskerState(
         pair=ask.pair,
         program=ask.program,
         last_ask=now,
@@ -155,18 +198,35 @@ def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Ve
         pair_weight=ask.pair_weight,
         program_weight=ask.program_weight,
     )
+
+
+def wait_for(mine: AskerState, due: int, now: int) -> Verdict:
+    mine.due = due
+    return Verdict(granted=False, wait_ms=due - now, asker=mine)
+
+
+def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Verdict:
+    """Take one decision; updates `state` in place (the caller persists it)."""
+    window = policy.window_ms
+    state.grants = sorted((g for g in state.grants if g.at > now - window), key=lambda g: g.at)
+    state.askers = {
+        key: asker for key, asker in state.askers.items() if is_active(asker, now, policy)
+    }
+    key = asker_key(ask.pair, ask.program)
+    mine = asking(state.askers.get(key), ask, now, policy)
     state.askers[key] = mine
 
-    spacing = spacing_ms(ask.cap, window)
-    next_slot = now
-    if state.last_grant is not None:
-        next_slot = max(next_slot, state.last_grant + spacing)
-    if len(state.grants) >= ask.cap:
-        # The slot frees when the grant `cap` places from the newest leaves the window.
-        next_slot = max(next_slot, state.grants[len(state.grants) - ask.cap].at + window)
-    if next_slot > now:
-        mine.due = next_slot
-        return Verdict(granted=False, wait_ms=next_slot - now, asker=mine)
+    count = len(state.grants)
+    next_slot = pace(
+        last_slot=state.last_slot,
+        in_window=count,
+        freeing=state.grants[count - ask.cap].at if count >= ask.cap else None,
+        cap=ask.cap,
+        now=now,
+        policy=policy,
+    )
+    if next_slot.opens > now:
+        return wait_for(mine, next_slot.opens, now)
 
     pair_counts: dict[str, int] = {}
     program_counts: dict[str, int] = {}
@@ -194,9 +254,10 @@ def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Ve
     ]
     winner, _ = min(contenders, key=share)
     if winner != key:
-        mine.due = now + spacing
-        return Verdict(granted=False, wait_ms=spacing, asker=mine)
+        # This slot is the winner's: come back for the one after it.
+        spacing = spacing_ms(ask.cap, window)
+        return wait_for(mine, next_slot.slot + spacing - tolerance_ms(ask.cap, policy), now)
     state.grants.append(Grant(at=now, pair=ask.pair, program=ask.program))
-    state.last_grant = now
+    state.last_slot = next_slot.slot
     mine.waiting_since = None
     return Verdict(granted=True, wait_ms=0, asker=mine)

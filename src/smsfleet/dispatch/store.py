@@ -61,7 +61,7 @@ dispatch_countries_table = sa.Table(
     "dispatch_countries",
     metrics_metadata,
     sa.Column("country", sa.String(2), primary_key=True),
-    sa.Column("last_grant_ms", sa.BigInteger),
+    sa.Column("last_slot_ms", sa.BigInteger),
 )
 
 dispatch_asks_table = sa.Table(

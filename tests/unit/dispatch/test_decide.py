@@ -40,30 +40,56 @@ def test_spacing_never_lets_more_than_cap_in_a_window(cap: int, spacing: int) ->
     assert cap * spacing >= 60_000
 
 
-def test_the_lowest_share_wins_a_free_slot_and_others_wait_one_spacing() -> None:
-    state = CountryState(last_grant=None, grants=[])
+def test_the_lowest_share_wins_a_free_slot_and_others_wait_for_the_next() -> None:
+    state = CountryState(last_slot=None, grants=[])
     assert decide(state, ask("UZ_a"), T0, POLICY).granted
-    # b asks during the spacing and is told when the next slot is.
+    # b asks during the spacing and is told when the next slot opens (its time
+    # less the tolerance, 500 ms at this cap).
     waiting = decide(state, ask("UZ_b"), T0 + 1000, POLICY)
-    assert (waiting.granted, waiting.wait_ms) == (False, 5000)
+    assert (waiting.granted, waiting.wait_ms) == (False, 4500)
     # At that slot a asks first, but b has fewer grants in the window.
     first = decide(state, ask("UZ_a"), T0 + 6000, POLICY)
-    assert (first.granted, first.wait_ms) == (False, 6000)
+    assert (first.granted, first.wait_ms) == (False, 5500)
     assert decide(state, ask("UZ_b"), T0 + 6000, POLICY).granted
 
 
+def test_a_grant_may_come_early_by_the_tolerance_and_keeps_the_schedule() -> None:
+    state = CountryState(last_slot=None, grants=[])
+    assert decide(state, ask(), T0, POLICY).granted
+    assert not decide(state, ask(), T0 + 5499, POLICY).granted
+    # 500 ms early: granted, and the slot it takes is still T0 + 6 s …
+    assert decide(state, ask(), T0 + 5500, POLICY).granted
+    assert state.last_slot == T0 + 6000
+    # … so a return 300 ms late next time costs the schedule nothing either.
+    late = decide(state, ask(), T0 + 12_300, POLICY)
+    assert late.granted
+    assert state.last_slot == T0 + 12_300
+    assert decide(state, ask(), T0 + 17_800, POLICY).granted
+
+
+def test_the_window_holds_the_cap_on_real_grant_times() -> None:
+    state = CountryState(last_slot=None, grants=[])
+    now, granted = T0, []
+    while now < T0 + 120_000:
+        if decide(state, ask(cap=2), now, POLICY).granted:
+            granted.append(now)
+        now += 100
+    for index, at in enumerate(granted):
+        assert sum(1 for other in granted[index:] if other < at + 60_000) <= 2
+
+
 def test_an_asker_that_does_not_come_back_stops_holding_slots() -> None:
-    state = CountryState(last_grant=None, grants=[])
+    state = CountryState(last_slot=None, grants=[])
     assert decide(state, ask("UZ_a"), T0, POLICY).granted
-    assert not decide(state, ask("UZ_b"), T0 + 1000, POLICY).granted  # due at T0 + 6 s
+    assert not decide(state, ask("UZ_b"), T0 + 1000, POLICY).granted  # due at T0 + 5.5 s
     # b is owed the slot while within its grace …
-    assert not decide(state, ask("UZ_a"), T0 + 6000 + POLICY.grace_ms, POLICY).granted
+    assert not decide(state, ask("UZ_a"), T0 + 5500 + POLICY.grace_ms, POLICY).granted
     # … and no longer after it.
-    assert decide(state, ask("UZ_a"), T0 + 6001 + POLICY.grace_ms, POLICY).granted
+    assert decide(state, ask("UZ_a"), T0 + 5501 + POLICY.grace_ms, POLICY).granted
 
 
 def test_weights_decide_between_pairs_then_programs() -> None:
-    state = CountryState(last_grant=None, grants=[])
+    state = CountryState(last_slot=None, grants=[])
     now = T0
     wins: list[str] = []
     askers = [ask("UZ_hp", "program1", pair_weight=2.0), ask("UZ_n", "program1")]
