@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,6 +37,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.deps import AppContext
 from smsfleet.dispatch import views as dispatch_views
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
+from smsfleet.headers import SecurityHeaders
 from smsfleet.metrics import views as metrics_views
 from smsfleet.metrics.runtime import build_metrics
 from smsfleet.pairs import service as pairs_service
@@ -246,6 +248,15 @@ def create_app(
     app.state.context = context
     app.state.dispatcher = dispatcher
     app.state.metrics = metrics
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -6,9 +6,10 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from smsfleet.core.errors import ConfigurationError
 
@@ -67,6 +68,10 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     simulator_url: str = "http://127.0.0.1:8100"
     web_dir: Path = WEB_DIST_DEFAULT
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (comma-separated) whose browsers may call the API; none by default",
+    )
 
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="How programs reach the control plane"
@@ -102,6 +107,13 @@ class Settings(BaseSettings):
     lease_ttl_seconds: float = Field(default=120.0, gt=0)
     metrics_retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
     metrics_rollup_interval_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
 
     @property
     def resolved_config_url(self) -> str:

@@ -1,0 +1,89 @@
+"""CORS only for configured origins; security headers on every response."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from smsfleet.api import create_app
+from smsfleet.core.settings import Settings
+from tests.integration.api.conftest import Api
+
+ALLOWED = "https://ops.example.com"
+
+
+@pytest.fixture
+def cors_client(tmp_path: Path) -> Iterator[TestClient]:
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<!doctype html><title>smsfleet</title>")
+    settings = Settings(
+        data_dir=tmp_path,
+        web_dir=web,
+        supervise=False,
+        cors_origins=f"{ALLOWED}/, https://other.example.com",  # type: ignore[arg-type]
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_origins_are_read_from_a_comma_separated_list() -> None:
+    settings = Settings(cors_origins=" https://a.example , https://b.example/,")  # type: ignore[arg-type]
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_a_configured_origin_may_call_the_api(cors_client: TestClient) -> None:
+    preflight = cors_client.options(
+        "/api/v1/pairs",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ALLOWED
+    answer = cors_client.get("/healthz", headers={"Origin": ALLOWED})
+    assert answer.headers["access-control-allow-origin"] == ALLOWED
+
+
+def test_any_other_origin_is_refused(cors_client: TestClient) -> None:
+    preflight = cors_client.options(
+        "/api/v1/pairs",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    answer = cors_client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_no_origin_is_allowed_by_default(api: Api) -> None:
+    answer = api.client.get("/healthz", headers={"Origin": ALLOWED})
+    assert "access-control-allow-origin" not in answer.headers
+
+
+def test_the_dashboard_is_served_with_a_content_policy(cors_client: TestClient) -> None:
+    page = cors_client.get("/pairs")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+def test_api_answers_and_errors_carry_the_headers_too(api: Api) -> None:
+    for response in (
+        api.client.get("/api/v1/auth/me", headers=api.headers()),
+        api.client.get("/api/v1/pairs/NOPE_x", headers=api.headers()),
+        api.client.get("/api/v1/pairs"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+        assert response.headers["x-frame-options"] == "DENY"
+    # The API documentation page loads its own assets: no dashboard policy there.
+    assert "content-security-policy" not in api.client.get("/docs").headers
