@@ -7,15 +7,19 @@
 - `config_store_url`: parametrized over the three backends (ids `sqlite`, `mariadb`,
   `mongodb`); the store at that URL holds no record when the test starts.
 - `config_store`: `open_config_store(config_store_url)`, closed after the test.
+- `redis_url`: the Redis server the tests use (`SMSFLEET_TEST_REDIS_URL`); an
+  unreachable one fails the test with how to start it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.backends import (
@@ -27,6 +31,24 @@ from tests.support.backends import (
     secantus_server,
     sqlite_url_for,
 )
+
+REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_URL} ({exc}); start it with: "
+            "redis-server --daemonize yes",
+            pytrace=False,
+        )
+    finally:
+        client.close()
+    return REDIS_URL
 
 
 @pytest.fixture

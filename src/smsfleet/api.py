@@ -272,7 +272,21 @@ def create_app(
             config_store.ping()
         except Exception as exc:  # any driver error means not ready
             return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
-        return JSONResponse({"status": "ok", "config_store": config_store.backend})
+        supervisor = context.sessions.supervisor
+        return JSONResponse(
+            {
+                "status": "ok",
+                "config_store": config_store.backend,
+                # With replicas, one leads the supervision; the others stand by.
+                "supervisor": (
+                    "off"
+                    if not settings.supervise
+                    else "leader"
+                    if supervisor.leading
+                    else "standby"
+                ),
+            }
+        )
 
     for router in (
         auth_views.router,

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     max_quick_failures: int = Field(default=5, ge=1)
     stop_grace_seconds: float = Field(default=5.0, ge=0)
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
+    leader_ttl_seconds: float = Field(
+        default=10.0, gt=0, description="With replicas: a silent leader is replaced after this"
+    )
 
     demo: bool = False
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)

@@ -16,6 +16,7 @@ from smsfleet.core.errors import NotFound
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.pairs.models import Pair
+from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
 from smsfleet.sessions.models import SessionSpec
 from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
 from smsfleet.sessions.supervisor import EventSink, Heartbeats, Supervisor, SupervisorPolicy
@@ -144,5 +145,10 @@ class SessionRuntime:
             policy=policy,
             on_event=on_event,
             heartbeats=heartbeats,
+            leadership=RedisLeadership.from_url(
+                settings.redis_url, ttl_seconds=settings.leader_ttl_seconds
+            )
+            if settings.redis_url
+            else SoleLeadership(),
         )
         return cls(backend=backend, supervisor=supervisor, stats=ProcessStats())

@@ -21,6 +21,7 @@ from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
+from smsfleet.sessions.leader import Leadership, SoleLeadership
 from smsfleet.sessions.machine import check_transition
 from smsfleet.sessions.models import (
     DesiredState,
@@ -92,6 +93,7 @@ class Supervisor:
         policy: SupervisorPolicy | None = None,
         on_event: EventSink | None = None,
         heartbeats: Heartbeats | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self._store = store
         self._backend = backend
@@ -106,6 +108,8 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._statuses: dict[str, SessionStatus] | None = None
+        self.leadership = leadership or SoleLeadership()
+        self.leading = False
 
     # --- the loop ------------------------------------------------------------
 
@@ -120,7 +124,8 @@ class Supervisor:
         self._wake.set()
 
     def close(self) -> None:
-        """Stop the loop; the sessions keep running and are adopted at the next start."""
+        """Stop the loop (giving up the leadership); the sessions keep running and are
+        adopted by the next leader."""
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -128,13 +133,28 @@ class Supervisor:
         self._pool.shutdown(wait=True)
 
     def _run(self, interval: float) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.reconcile_once()
-            except Exception:  # one bad tick must not end supervision
-                log.exception("reconcile failed")
-            self._wake.wait(interval)
-            self._wake.clear()
+        try:
+            while not self._stopping.is_set():
+                if self._lead():
+                    try:
+                        self.reconcile_once()
+                    except Exception:  # one bad tick must not end supervision
+                        log.exception("reconcile failed")
+                self._wake.wait(interval)
+                self._wake.clear()
+        finally:
+            if self.leading:
+                self.leadership.release()
+
+    def _lead(self) -> bool:
+        leading = self.leadership.hold()
+        if leading != self.leading:
+            log.info("supervisor %s", "leads" if leading else "follows: another replica leads")
+            with self._lock:
+                # A new leader reads the statuses the previous one left.
+                self._statuses = None
+        self.leading = leading
+        return leading
 
     # --- one tick ------------------------------------------------------------
 

@@ -77,7 +77,11 @@ def test_a_viewer_is_refused_every_write(api: Api) -> None:
 
 def test_public_routes_answer_without_credentials(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
-    assert api.client.get("/readyz").json() == {"status": "ok", "config_store": "sqlite"}
+    assert api.client.get("/readyz").json() == {
+        "status": "ok",
+        "config_store": "sqlite",
+        "supervisor": "off",
+    }
 
 
 def test_worker_routes_refuse_user_tokens(api: Api) -> None:

@@ -3,13 +3,11 @@
 - `limiter_backend`: parametrized over `sql-sqlite`, `sql-mariadb`, `redis`; a
   `LimiterBackend` whose `make(clock)` builds a limiter on a clean slate (a fresh
   SQLite file, a fresh MariaDB database, a random Redis prefix removed after).
-- `redis_url`: the Redis server the tests use (`SMSFLEET_TEST_REDIS_URL`); an
-  unreachable server fails the test, never skips it.
+(`redis_url` comes from tests/conftest.py.)
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +24,6 @@ from smsfleet.dispatch._sql_limiter import SqlLimiter
 from smsfleet.dispatch.limiter import Limiter
 from tests.support.backends import random_name, sqlite_url_for
 
-REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 LIMITER_BACKENDS = ("sql-sqlite", "sql-mariadb", "redis")
 
 
@@ -71,22 +68,6 @@ class LimiterBackend:
             limiter.close()
         for engine in self._engines:
             engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(
-            f"Redis is not reachable at {REDIS_URL} ({exc}); start it with: "
-            "redis-server --daemonize yes",
-            pytrace=False,
-        )
-    finally:
-        client.close()
-    return REDIS_URL
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from smsfleet.pairs.models import Pair, PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
 from smsfleet.programs.models import ProgramCreate
 from smsfleet.programs.service import create_program
+from smsfleet.sessions.leader import Leadership
 from smsfleet.sessions.models import DesiredState, SessionEvent, SessionSpec, SessionState
 from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
 from smsfleet.sessions.service import sync_specs
@@ -66,7 +67,9 @@ class Fleet:
     heartbeats: dict[str, datetime] = field(default_factory=dict)
     supervisors: list[Supervisor] = field(default_factory=list)
 
-    def supervisor(self, policy: SupervisorPolicy | None = None) -> Supervisor:
+    def supervisor(
+        self, policy: SupervisorPolicy | None = None, leadership: Leadership | None = None
+    ) -> Supervisor:
         def launch(spec: SessionSpec, pair: Pair) -> LaunchSpec:
             program = self.store.programs.get(spec.program)
             assert program is not None
@@ -84,6 +87,7 @@ class Fleet:
             policy=policy or SupervisorPolicy(),
             on_event=self.events.append,
             heartbeats=lambda: dict(self.heartbeats),
+            leadership=leadership,
         )
         self.supervisors.append(supervisor)
         return supervisor
