@@ -26,7 +26,7 @@ from prometheus_client.registry import CollectorRegistry
 from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, GroupBy
 from smsfleet.metrics.service import MetricsService
-from smsfleet.sessions.models import SessionState
+from smsfleet.sessions.models import DesiredState, SessionState
 
 __all__ = ["FleetCollector", "render"]
 
@@ -112,6 +112,12 @@ class FleetCollector:
         restarts = CounterMetricFamily(
             "smsfleet_session_restarts", "Restarts of the session by the supervisor", labels=SESSION
         )
+        # Alert rules tell a crashed session from one stopped on purpose by this.
+        wanted = GaugeMetricFamily(
+            "smsfleet_session_desired_running",
+            "1 when people or the policy want the session running, else 0",
+            labels=SESSION,
+        )
         for spec in config.session_specs.list():
             pair = pairs.get(spec.pair)
             if pair is None:
@@ -121,8 +127,10 @@ class FleetCollector:
             running = seen is not None and seen.state is SessionState.running
             up.add_metric(labels, 1.0 if running else 0.0)
             restarts.add_metric(labels, float(seen.restarts if seen else 0))
+            wanted.add_metric(labels, 1.0 if spec.desired is DesiredState.running else 0.0)
         yield up
         yield restarts
+        yield wanted
 
         ratio = GaugeMetricFamily(
             "smsfleet_pair_success_ratio",
@@ -139,12 +147,21 @@ class FleetCollector:
             "Completed attempts per minute in the country over the last 5 minutes",
             labels=("country",),
         )
+        cap = GaugeMetricFamily(
+            "smsfleet_country_send_cap",
+            "The country's cap in SMS per minute, both the ceiling and the target",
+            labels=("country",),
+        )
         recent = self._metrics.recent_by(GroupBy.country, RATE_WINDOW)
         minutes = RATE_WINDOW / timedelta(minutes=1)
         for country in sorted({pair.country for pair in pairs.values()}):
             completed = recent[country].completed if country in recent else 0
             rate.add_metric([country], completed / minutes)
+            record = config.countries.get(country)
+            if record is not None:
+                cap.add_metric([country], float(record.cap))
         yield rate
+        yield cap
 
     def _attempt_families(self) -> Iterable[Metric]:
         sent = CounterMetricFamily(

@@ -74,6 +74,7 @@ def test_exposition_has_the_expected_samples_and_forgets_deleted_pairs(fleet: Fl
     )
     assert found[("smsfleet_session_up", session)] == 1
     assert found[("smsfleet_session_restarts_total", session)] == 2
+    assert found[("smsfleet_session_desired_running", session)] == 1
     megafon_session = frozenset(
         {
             "session": "program2_TJ_megafon",
@@ -87,6 +88,7 @@ def test_exposition_has_the_expected_samples_and_forgets_deleted_pairs(fleet: Fl
     assert found[("smsfleet_pair_success_ratio", pair)] == 2 / 3
     # 4 completed in UZ within the last 5 minutes (the clock is at 12:04:30).
     assert found[("smsfleet_country_send_rate", frozenset({("country", "UZ")}))] == 0.8
+    assert found[("smsfleet_country_send_cap", frozenset({("country", "UZ")}))] == 10
     assert all("phone" not in dict(labels) for _, labels in found)
 
     fleet.config.pairs.delete("TJ_megafon")

@@ -17,7 +17,8 @@ import pytest
 
 from smsfleet.core.security import worker_token
 from smsfleet.simulator import create_simulator_app, load_config
-from tests.integration.worker.standin import SECRET, Fleet, ThreadedServer, create_app
+from tests.integration.worker.standin import SECRET, Fleet, create_app
+from tests.support.servers import ThreadedServer
 
 ROOT = Path(__file__).resolve().parents[3]
 PHONE = "+998991234567"
