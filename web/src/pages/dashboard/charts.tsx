@@ -39,6 +39,11 @@ export function pivot(series: readonly MetricsSeries[], value: (point: MetricsSe
 
 const percentTick = (value: number) => `${value}%`;
 
+/** Dots where a line has too few values to be seen as a line (one value draws nothing). */
+function sparse(rows: readonly Record<string, number | null>[], key: string): boolean {
+  return rows.filter((row) => row[key] !== null && row[key] !== undefined).length < 3;
+}
+
 interface TrendProps {
   series: readonly MetricsSeries[];
   withDay: boolean;
@@ -73,7 +78,7 @@ export function SuccessTrendChart({ series, withDay }: TrendProps) {
             name={key}
             stroke={colorFor(index)}
             strokeWidth={2}
-            dot={rows.length < 3}
+            dot={sparse(rows, key)}
             connectNulls
             isAnimationActive={false}
           />
@@ -168,7 +173,7 @@ export function PairTrendChart({ series, withDay }: PairTrendProps) {
           name="Success rate"
           stroke="#d97706"
           strokeDasharray="4 3"
-          dot={false}
+          dot={sparse(rows, "rate")}
           connectNulls
           isAnimationActive={false}
         />
