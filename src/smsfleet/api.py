@@ -32,7 +32,7 @@ from smsfleet.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from smsfleet.core.events import EventBus
+from smsfleet.core.events import EventBus, RedisFanout
 from smsfleet.core.settings import Settings
 from smsfleet.deps import AppContext
 from smsfleet.dispatch import views as dispatch_views
@@ -141,7 +141,8 @@ def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def build_context(
     settings: Settings, store: ConfigStore, clock: Clock, dispatcher: Dispatcher
 ) -> AppContext:
-    bus = EventBus()
+    # With replicas, a browser on any of them sees every replica's events.
+    bus = EventBus(RedisFanout.from_url(settings.redis_url) if settings.redis_url else None)
     return AppContext(
         settings=settings,
         store=store,
@@ -227,6 +228,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         supervisor = context.sessions.supervisor
+        fanout = context.bus.fanout
+        if fanout is not None:
+            fanout.start()
         if settings.supervise:
             supervisor.start_loop(settings.supervisor_interval_seconds)
         metrics.start()
@@ -234,6 +238,8 @@ def create_app(
             yield
         finally:
             supervisor.close()  # the sessions keep running; the next start adopts them
+            if fanout is not None:
+                fanout.close()
             metrics.close()
             dispatcher.close()
             if owns_store:

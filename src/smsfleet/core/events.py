@@ -1,17 +1,30 @@
-"""In-process fan-out of typed events to WebSocket subscribers.
+"""Fan-out of typed events to WebSocket subscribers, in this process and, with several
+replicas, in the others too.
 
 Publishers run in any thread (the supervisor runs in its own); each subscriber
 is an asyncio queue drained by one WebSocket, fed thread-safely. A subscriber
 too slow to keep up loses events rather than stalling the publisher.
+
+With a `RedisFanout`, every event is also published on a Redis channel, and the
+events the other replicas publish there reach this replica's subscribers: a
+browser connected to any replica sees the whole fleet. An event is delivered
+here at once and skipped when it comes back from Redis, so it is seen once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import threading
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from pydantic import BaseModel
+
+log = logging.getLogger("smsfleet.events")
 
 QUEUE_SIZE = 1000
 
@@ -31,9 +44,12 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, fanout: RedisFanout | None = None) -> None:
         self._subscriptions: set[Subscription] = set()
         self._lock = threading.Lock()
+        self.fanout = fanout
+        if fanout is not None:
+            fanout.deliver = self._deliver
 
     def subscribe(self, topics: frozenset[str]) -> Subscription:
         subscription = Subscription(asyncio.get_running_loop(), topics)
@@ -47,6 +63,12 @@ class EventBus:
 
     def publish(self, topic: str, event: BaseModel) -> None:
         message = {"topic": topic, "data": event.model_dump(mode="json")}
+        self._deliver(message)
+        if self.fanout is not None:
+            self.fanout.send(message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        topic = message["topic"]
         with self._lock:
             targets = [s for s in self._subscriptions if topic in s.topics]
         for subscription in targets:
@@ -54,3 +76,69 @@ class EventBus:
                 subscription.loop.call_soon_threadsafe(subscription.offer, message)
             except RuntimeError:
                 self.unsubscribe(subscription)  # its event loop has closed
+
+
+class RedisFanout:
+    """Relays a bus's events through a Redis channel to the other replicas' buses."""
+
+    def __init__(
+        self, client: redis.Redis, *, channel: str = "smsfleet:events", owns_client: bool = False
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._owns_client = owns_client
+        self._origin = uuid.uuid4().hex
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.deliver: Callable[[dict[str, Any]], None] = lambda _message: None
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisFanout:
+        return cls(redis.Redis.from_url(url, socket_connect_timeout=2), owns_client=True)
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._client.publish(
+                self._channel, json.dumps({"origin": self._origin, "message": message})
+            )
+        except redis.RedisError as error:  # this replica's own subscribers still got it
+            log.warning("event not relayed to the other replicas: %s", error)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._relay, name="event-fanout", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._owns_client:
+            self._client.close()
+
+    def _relay(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            # redis-py leaves `pubsub` unannotated.
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self._channel)
+                backoff = 0.5
+                while not self._stopping.is_set():
+                    item = pubsub.get_message(timeout=0.5)
+                    if item is not None:
+                        self._receive(item["data"])
+            except redis.RedisError as error:
+                log.warning("event fan-out interrupted, reconnecting: %s", error)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                pubsub.close()
+
+    def _receive(self, data: bytes | str) -> None:
+        try:
+            envelope = json.loads(data)
+        except ValueError:
+            log.warning("ignored a malformed event on %s", self._channel)
+            return
+        if envelope.get("origin") != self._origin:
+            self.deliver(envelope["message"])
