@@ -9,11 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pymongo.errors
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smsfleet import __version__, live
@@ -130,6 +133,26 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "error")
     return JSONResponse(
         error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers or None
+    )
+
+
+# A store or Redis that cannot be reached: the request may succeed in a moment.
+_UNREACHABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    pymongo.errors.ConnectionFailure,
+)
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: a store is unreachable: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        error_body("unavailable", "a store is unreachable; try again shortly"),
+        503,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
     )
 
 
@@ -266,6 +289,8 @@ def create_app(
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unreachable in _UNREACHABLE:
+        app.add_exception_handler(unreachable, _unreachable)
     app.add_exception_handler(Exception, _unexpected_error)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")

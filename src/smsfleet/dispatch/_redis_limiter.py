@@ -18,12 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from smsfleet.core.clock import Clock
 from smsfleet.dispatch.limiter import (
     Ask,
     Decision,
     LimiterPolicy,
+    LimiterUnavailable,
     from_ms,
     spacing_ms,
     to_ms,
@@ -187,7 +190,10 @@ class RedisLimiter:
         policy: LimiterPolicy | None = None,
         prefix: str = "smsfleet:dispatch",
     ) -> RedisLimiter:
-        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # One quick retry: a lease must not hang while Redis is away.
+        client = redis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
+        )
         return cls(client, clock=clock, policy=policy, prefix=prefix, owns_client=True)
 
     def close(self) -> None:
@@ -215,7 +221,10 @@ class RedisLimiter:
             KEY_TTL_MS,
             tolerance_ms(ask.cap, policy),
         ]
-        granted, wait_ms = self._decide(keys=self._keys(ask.country), args=args)
+        try:
+            granted, wait_ms = self._decide(keys=self._keys(ask.country), args=args)
+        except redis.RedisError as error:
+            raise LimiterUnavailable(f"Redis: {error}") from error
         return Decision(granted=bool(granted), retry_after=int(wait_ms) / 1000, at=from_ms(now))
 
     def withdraw(self, *, country: str, pair: str, program: str | None = None) -> None:

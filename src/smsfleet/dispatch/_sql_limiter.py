@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from smsfleet.core.clock import Clock
 from smsfleet.dispatch.limiter import (
@@ -23,6 +24,7 @@ from smsfleet.dispatch.limiter import (
     Decision,
     Grant,
     LimiterPolicy,
+    LimiterUnavailable,
     Pace,
     asking,
     decide,
@@ -109,6 +111,12 @@ class SqlLimiter:
         self._known_countries.add(country)
 
     def acquire(self, ask: Ask) -> Decision:
+        try:
+            return self._acquire(ask)
+        except (OperationalError, InterfaceError) as error:
+            raise LimiterUnavailable(f"database: {error.orig}") from error
+
+    def _acquire(self, ask: Ask) -> Decision:
         self._ensure_country(ask.country)
         policy = self._policy
         with self._serialised() as connection:

@@ -28,10 +28,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Ask", "Decision", "Limiter", "LimiterPolicy"]
+__all__ = ["Ask", "Decision", "Limiter", "LimiterPolicy", "LimiterUnavailable"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+
+
+class LimiterUnavailable(RuntimeError):
+    """The limiter's store cannot be reached: no decision, so no grant (fail closed)."""
 
 
 @dataclass(frozen=True)

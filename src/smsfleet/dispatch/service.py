@@ -18,7 +18,7 @@ from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy
+from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
 from smsfleet.dispatch.models import (
     Attempt,
     LeaseAction,
@@ -36,6 +36,8 @@ from smsfleet.stores import ConfigStore
 __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
 
 MESSAGE_TEMPLATE = "smsfleet test {code}"
+# How long a program waits before asking again while the limiter cannot decide.
+UNAVAILABLE_RETRY_SECONDS = 5.0
 
 log = logging.getLogger("smsfleet.dispatch")
 
@@ -127,7 +129,12 @@ class Dispatcher:
             self._withdraw(pair.key, None)
             return StopAction(reason=f"pair {pair.key} has no test phone numbers")
 
-        decision = self.limiter.acquire(self._ask(pair, spec.program))
+        try:
+            decision = self.limiter.acquire(self._ask(pair, spec.program))
+        except LimiterUnavailable as error:
+            # Fail closed: without a decision no SMS goes out; the program asks again.
+            log.warning("no grant for %s: the limiter is unavailable (%s)", session, error)
+            return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS)
         if not decision.granted:
             return WaitAction(retry_after=round(decision.retry_after, 3))
         return self._send(session=session, pair=pair, program=spec.program, now=decision.at)
