@@ -29,17 +29,13 @@ import argparse
 import multiprocessing
 import os
 import platform
-import re
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -54,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smsfleet.core.security import worker_token
 from tests.support.backends import free_port, mariadb_database
+from tests.support.fleet import admin_client, clean_environment, quit_screens, running
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -85,51 +82,6 @@ delivery_probability = 1.0
 
 
 # --- processes -------------------------------------------------------------------------
-
-
-def clean_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SMSFLEET_")}
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url} exited early:\n{log.read_text(errors='replace')[-3000:]}")
-        with suppress(httpx.TransportError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not become healthy:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-@contextmanager
-def server(argv: list[str], env: dict[str, str], cwd: Path, url: str) -> Iterator[None]:
-    log = cwd / f"server-{free_port()}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_healthy(url, process, log)
-        yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-@contextmanager
-def admin_client(url: str, password: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, timeout=30) as client:
-        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
-        login.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        yield client
 
 
 def phone(country: str, index: int = 0) -> str:
@@ -177,18 +129,6 @@ def wait_for_sessions(client: httpx.Client, names: set[str]) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("the sessions were not created")
         time.sleep(0.2)
-
-
-def quit_screens(screen_dir: Path) -> None:
-    assert SCREEN is not None
-    env = {**os.environ, "SCREENDIR": str(screen_dir)}
-    listing = subprocess.run(
-        [SCREEN, "-ls"], env=env, capture_output=True, text=True, check=False
-    ).stdout
-    for match in re.finditer(r"^\s+(\d+\.\S+)\s", listing, re.MULTILINE):
-        subprocess.run(
-            [SCREEN, "-S", match.group(1), "-X", "quit"], env=env, capture_output=True, check=False
-        )
 
 
 # --- (a) fleet -------------------------------------------------------------------------
@@ -253,8 +193,13 @@ def fleet_run(
         control_plane = [SMSFLEET, "serve", "--port", str(port)]
         try:
             with (
-                server([*simulator, "--config", str(config)], clean_environment(), work, sim_url),
-                server(control_plane, env, work, url),
+                running(
+                    [*simulator, "--config", str(config)],
+                    env=clean_environment(),
+                    work=work,
+                    ready=f"{sim_url}/healthz",
+                ),
+                running(control_plane, env=env, work=work, ready=f"{url}/healthz"),
                 admin_client(url, password) as client,
             ):
                 client.patch("/api/v1/countries/UZ", json={"cap": FLEET_CAP}).raise_for_status()
@@ -369,7 +314,10 @@ def saturation(
         # Migrate and seed with one process first, so the workers start on a ready store.
         single = [SMSFLEET, "serve", "--port", str(port)]
         sessions: list[str] = []
-        with server(single, env, work, url), admin_client(url, password) as client:
+        with (
+            running(single, env=env, work=work, ready=f"{url}/healthz"),
+            admin_client(url, password) as client,
+        ):
             for country in chosen:
                 client.patch(
                     f"/api/v1/countries/{country}", json={"cap": HIGHEST_CAP}
@@ -408,7 +356,7 @@ def saturation(
         context = multiprocessing.get_context("spawn")
         out: Queue[Any] = context.Queue()
         try:
-            with server(many, env, work, url):
+            with running(many, env=env, work=work, ready=f"{url}/healthz"):
                 start_at = time.time() + 3  # the clients' interpreters start first
                 stop_at = start_at + seconds
                 processes = [

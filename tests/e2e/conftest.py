@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.backends import free_port
+from tests.support.fleet import admin_client, quit_screens
 
 REPO = Path(__file__).resolve().parents[2]
 WEB_INDEX = REPO / "web" / "dist" / "index.html"
@@ -115,15 +115,6 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
     )
 
 
-@contextmanager
-def _admin_client(url: str, password: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, timeout=10.0) as client:
-        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
-        login.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        yield client
-
-
 def _seed(client: httpx.Client) -> None:
     # Programs are only listed by the page; `true` keeps them harmless if ever run.
     for name in PROGRAMS:
@@ -139,7 +130,7 @@ def _seed(client: httpx.Client) -> None:
 
 def _stop_all_sessions(url: str, password: str) -> None:
     """Asks the control plane to stop every session, then waits until none runs."""
-    with _admin_client(url, password) as client:
+    with admin_client(url, password) as client:
         response = client.post(
             "/api/v1/sessions/actions",
             json={"action": "stop", "all": True, "force": True, "reason": "e2e teardown"},
@@ -151,20 +142,6 @@ def _stop_all_sessions(url: str, password: str) -> None:
             if all(session["state"] in AT_REST for session in sessions):
                 return
             time.sleep(0.2)
-
-
-def _quit_leftover_screens(screen_dir: Path) -> None:
-    """Ends whatever screen still lives in the tests' own screen directory."""
-    if SCREEN is None:
-        return
-    env = {**os.environ, "SCREENDIR": str(screen_dir)}
-    listing = subprocess.run(
-        [SCREEN, "-ls"], env=env, capture_output=True, text=True, check=False
-    ).stdout
-    for match in re.finditer(r"^\s+(\d+\.\S+)\s", listing, re.MULTILINE):
-        subprocess.run(
-            [SCREEN, "-S", match.group(1), "-X", "quit"], env=env, capture_output=True, check=False
-        )
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +180,7 @@ def control_plane(
         )
     try:
         _wait_until_healthy(url, process, log)
-        with _admin_client(url, password) as client:
+        with admin_client(url, password) as client:
             _seed(client)
         yield ControlPlane(
             url=url, admin_password=password, screen_dir=screen_dir, data_dir=data_dir
@@ -219,13 +196,13 @@ def control_plane(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            _quit_leftover_screens(screen_dir)
+            quit_screens(screen_dir)
             shutil.rmtree(screen_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def admin_api(control_plane: ControlPlane) -> Iterator[httpx.Client]:
-    with _admin_client(control_plane.url, control_plane.admin_password) as client:
+    with admin_client(control_plane.url, control_plane.admin_password) as client:
         yield client
 
 

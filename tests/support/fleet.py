@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,48 @@ def answers(url: str) -> bool:
         return False
 
 
+@contextmanager
+def running(argv: list[str], *, env: dict[str, str], work: Path, ready: str) -> Iterator[None]:
+    """Runs `argv` in a process group of its own until the block ends; `ready` must answer 200."""
+    log = work / f"{Path(argv[0]).name}-{free_port()}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            argv, env=env, cwd=work, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"{argv[0]} exited early:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(ready, timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"{ready} did not answer:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@contextmanager
+def admin_client(url: str, password: str, *, timeout: float = 30.0) -> Iterator[httpx.Client]:
+    """A client of the control plane at `url`, signed in as `admin`."""
+    with httpx.Client(base_url=url, timeout=timeout) as client:
+        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        yield client
+
+
 @dataclass
 class Process:
     """A server in a subprocess, its output in a log file."""
@@ -140,7 +182,8 @@ class Process:
 
 def quit_screens(screen_dir: Path) -> None:
     """Ends whatever screen still lives in the test's own screen directory."""
-    assert SCREEN is not None
+    if SCREEN is None:
+        return  # no screen, so none to end
     env = {**os.environ, "SCREENDIR": str(screen_dir)}
     listing = subprocess.run(
         [SCREEN, "-ls"], env=env, capture_output=True, text=True, check=False
@@ -160,15 +203,8 @@ class Rig:
     password: str
     data_dir: Path
 
-    @contextmanager
-    def admin(self) -> Iterator[httpx.Client]:
-        with httpx.Client(base_url=self.url, timeout=10.0) as client:
-            login = client.post(
-                "/api/v1/auth/login", json={"username": "admin", "password": self.password}
-            )
-            login.raise_for_status()
-            client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-            yield client
+    def admin(self) -> AbstractContextManager[httpx.Client]:
+        return admin_client(self.url, self.password)
 
     def attempts(self) -> list[dict[str, Any]]:
         connection = sqlite3.connect(f"file:{self.data_dir / 'metrics.db'}?mode=ro", uri=True)
@@ -295,6 +331,6 @@ def seed(client: httpx.Client) -> None:
         assert response.status_code == 200, response.text
 
 
-def running(client: httpx.Client) -> bool:
+def sessions_running(client: httpx.Client) -> bool:
     sessions = {s["name"]: s["state"] for s in client.get("/api/v1/sessions").json()}
     return all(sessions.get(name) == "running" for name in SESSIONS)

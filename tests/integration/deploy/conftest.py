@@ -8,21 +8,18 @@ a temporary directory and their output in a log there, shown when they fail to s
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from tests.support.backends import free_port
+from tests.support.fleet import clean_environment, running
 from tests.support.telegram import TelegramStandIn
 
 REPO = Path(__file__).resolve().parents[3]
@@ -82,42 +79,6 @@ def dashboard_expressions(dashboard: dict[str, Any]) -> list[str]:
         if "expr" in annotation
     ]
     return expressions
-
-
-def clean_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SMSFLEET_")}
-
-
-@contextmanager
-def running(argv: list[str], *, env: dict[str, str], work: Path, ready: str) -> Iterator[None]:
-    """Runs `argv` in a process group of its own until the block ends; `ready` must answer 200."""
-    log = work / f"{Path(argv[0]).name}-{free_port()}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            argv, env=env, cwd=work, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"{argv[0]} exited early:\n{log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(ready, timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{ready} did not answer:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
-        yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def wait_for(what: str, check: Callable[[], bool], explain: Callable[[], str]) -> None:

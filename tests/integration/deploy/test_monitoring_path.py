@@ -11,15 +11,13 @@ Grafana dashboard is evaluated against that Prometheus and must return series.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,13 +34,12 @@ from tests.integration.deploy.conftest import (
     REPO,
     RULES,
     binary,
-    clean_environment,
     dashboard_expressions,
-    running,
     running_alertmanager,
     wait_for,
 )
 from tests.support.backends import free_port
+from tests.support.fleet import admin_client, clean_environment, quit_screens, running
 from tests.support.telegram import TelegramStandIn
 
 PAIR = "UZ_uzmobile"
@@ -100,24 +97,6 @@ def prometheus_files(work: Path, *, target: str, alertmanager: str) -> Path:
     path = work / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-def quit_screens(screen_dir: Path) -> None:
-    screen = shutil.which("screen")
-    assert screen is not None
-    env = {**os.environ, "SCREENDIR": str(screen_dir)}
-    listing = subprocess.run([screen, "-ls"], env=env, capture_output=True, text=True).stdout
-    for match in re.finditer(r"^\s+(\d+\.\S+)\s", listing, re.MULTILINE):
-        subprocess.run([screen, "-S", match.group(1), "-X", "quit"], env=env, capture_output=True)
-
-
-@contextmanager
-def admin_client(url: str, password: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, timeout=10.0) as client:
-        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
-        login.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        yield client
 
 
 def query(prometheus: str, expression: str) -> list[dict[str, Any]]:

@@ -28,8 +28,8 @@ from tests.support.fleet import (
     Rig,
     eventually,
     rig,
-    running,
     seed,
+    sessions_running,
     stop_sessions,
 )
 
@@ -49,7 +49,7 @@ def test_a_killed_control_plane_loses_and_doubles_nothing(rig: Rig) -> None:
     started = time.monotonic()
     with rig.admin() as client:
         seed(client)
-        eventually(lambda: running(client), START_TIMEOUT, "both sessions running")
+        eventually(lambda: sessions_running(client), START_TIMEOUT, "both sessions running")
     eventually(
         lambda: {a["session"] for a in rig.attempts()} == set(SESSIONS),
         START_TIMEOUT,
@@ -72,7 +72,7 @@ def test_a_killed_control_plane_loses_and_doubles_nothing(rig: Rig) -> None:
     rig.control_plane.start()
     with rig.admin() as client:
         # Adopted, not started anew: the same processes go on.
-        eventually(lambda: running(client), 10, "both sessions adopted")
+        eventually(lambda: sessions_running(client), 10, "both sessions adopted")
         sessions = {s["name"]: s for s in client.get("/api/v1/sessions").json()}
         assert all(sessions[name]["restarts"] == 0 for name in SESSIONS), sessions
 

@@ -32,8 +32,8 @@ from tests.support.fleet import (
     Rig,
     eventually,
     rig,
-    running,
     seed,
+    sessions_running,
     stop_sessions,
 )
 
@@ -82,7 +82,7 @@ def test_every_figure_equals_the_ground_truth(rig: Rig) -> None:
     began = datetime.now(UTC) - timedelta(minutes=1)
     with rig.admin() as client:
         seed(client)
-        eventually(lambda: running(client), START_TIMEOUT, "both sessions running")
+        eventually(lambda: sessions_running(client), START_TIMEOUT, "both sessions running")
         time.sleep(RUN_SECONDS)
         stop_sessions(client, timeout=STOP_TIMEOUT)
         eventually(
