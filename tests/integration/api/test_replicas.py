@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +60,9 @@ def test_an_event_reaches_every_bus_exactly_once(redis_url: str) -> None:
         return _sessions(mine), _sessions(theirs)
 
     try:
-        mine, theirs = asyncio.run(exchange())
+        # A loop of its own, in a thread: another test's loop may be running in this one.
+        with ThreadPoolExecutor(1) as pool:
+            mine, theirs = pool.submit(lambda: asyncio.run(exchange())).result(timeout=30)
     finally:
         for fanout in fanouts:
             fanout.close()
