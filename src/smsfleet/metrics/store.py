@@ -73,6 +73,8 @@ def _rollup_table(name: str) -> sa.Table:
         sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
         sa.Column("latency_count", sa.Integer, nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),
+        # One pair's trend (a click on the dashboard) reads only that pair's rows.
+        sa.Index(f"ix_{name}_pair_bucket", "pair", "bucket"),
     )
 
 
