@@ -45,6 +45,8 @@ from smsfleet.metrics import views as metrics_views
 from smsfleet.metrics.runtime import build_metrics
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs import views as pairs_views
+from smsfleet.policy import views as policy_views
+from smsfleet.policy.runtime import build_policy
 from smsfleet.programs import views as programs_views
 from smsfleet.sessions import views as sessions_views
 from smsfleet.sessions.runtime import SessionRuntime
@@ -247,6 +249,15 @@ def create_app(
         on_attempt=lambda summary: context.bus.publish("attempts", summary),
     )
     dispatcher.on_report = metrics.service.record
+    policy = build_policy(
+        settings=settings,
+        config_store=config_store,
+        clock=clock,
+        on_decision=lambda decision: context.bus.publish("policy", decision),
+        on_state_change=context.wake_supervisor,
+        # With replicas, the supervising leader decides; without supervision, this one.
+        should_run=lambda: not settings.supervise or context.sessions.supervisor.leading,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -257,12 +268,14 @@ def create_app(
         if settings.supervise:
             supervisor.start_loop(settings.supervisor_interval_seconds)
         metrics.start()
+        policy.start()
         try:
             yield
         finally:
             supervisor.close()  # the sessions keep running; the next start adopts them
             if fanout is not None:
                 fanout.close()
+            policy.close()
             metrics.close()
             dispatcher.close()
             if owns_store:
@@ -277,6 +290,7 @@ def create_app(
     app.state.context = context
     app.state.dispatcher = dispatcher
     app.state.metrics = metrics
+    app.state.policy = policy
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -329,6 +343,7 @@ def create_app(
         dispatch_views.router,
         metrics_views.router,
         metrics_views.prometheus_router,
+        policy_views.router,
         live.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -110,6 +110,16 @@ class Settings(BaseSettings):
     lease_ttl_seconds: float = Field(default=120.0, gt=0)
     metrics_retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
     metrics_rollup_interval_seconds: float = Field(default=10.0, gt=0)
+    # Success-rate policy: global defaults; a pair's own thresholds override the ratios.
+    policy_window_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    policy_window_max_attempts: int = Field(default=50, ge=1, le=10_000)
+    policy_min_samples: int = Field(default=20, ge=1, le=10_000)
+    policy_pause_threshold: float = Field(default=0.5, ge=0, le=1)
+    policy_resume_threshold: float = Field(default=0.7, ge=0, le=1)
+    policy_cooldown_seconds: float = Field(default=600.0, ge=0)
+    policy_probe_interval_seconds: float = Field(default=30.0, gt=0)
+    policy_evaluation_interval_seconds: float = Field(default=30.0, gt=0)
+    policy_z: float = Field(default=1.96, gt=0, le=5, description="Wilson bound's normal quantile")
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -52,6 +52,8 @@ class DispatchPolicy:
     # How often (at most) a session's lease looks for its unreported, expired leases.
     expiry_check: timedelta = timedelta(seconds=5)
     message_template: str = MESSAGE_TEMPLATE
+    # A pair the success-rate policy probes gets one send per interval, whatever its share.
+    probe_interval: timedelta = timedelta(seconds=30)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchPolicy:
@@ -61,6 +63,7 @@ class DispatchPolicy:
             high_priority_weight=settings.high_priority_weight,
             program_weights=dict(settings.program_weights),
             lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
+            probe_interval=timedelta(seconds=settings.policy_probe_interval_seconds),
         )
 
 
@@ -118,7 +121,7 @@ class Dispatcher:
         if pair is None:
             self._withdraw(spec.pair, None)
             return StopAction(reason=f"pair {spec.pair!r} does not exist")
-        if pair.state is not PairState.enabled:
+        if not pair.state.runs_sessions:
             self._withdraw(pair.key, None)
             why = f": {pair.state_reason}" if pair.state_reason else ""
             return StopAction(reason=f"pair {pair.key} is {pair.state.value}{why}")
@@ -129,6 +132,8 @@ class Dispatcher:
             self._withdraw(pair.key, None)
             return StopAction(reason=f"pair {pair.key} has no test phone numbers")
 
+        if pair.state is PairState.probing and (wait := self._probe_wait(pair)) > 0:
+            return WaitAction(retry_after=round(wait, 3))
         try:
             decision = self.limiter.acquire(self._ask(pair, spec.program))
         except LimiterUnavailable as error:
@@ -152,6 +157,14 @@ class Dispatcher:
             else policy.normal_weight,
             program_weight=policy.program_weights.get(program, 1.0),
         )
+
+    def _probe_wait(self, pair: Pair) -> float:
+        """Seconds until a probing pair's next send: its latest lease plus the interval."""
+        latest = self.attempts.recent(limit=1, pair=pair.key)
+        if not latest:
+            return 0.0
+        due = latest[0].leased_at + self.policy.probe_interval
+        return max(0.0, (due - self.clock.now()).total_seconds())
 
     def _withdraw(self, pair_key: str, program: str | None) -> None:
         # A stopped asker would hold its country's slots until it goes stale.

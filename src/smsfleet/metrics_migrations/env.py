@@ -6,7 +6,8 @@ from alembic import context
 
 # Importing the stores registers their tables on the metadata.
 import smsfleet.dispatch.store
-import smsfleet.metrics.store  # noqa: F401
+import smsfleet.metrics.store
+import smsfleet.policy.store  # noqa: F401
 from smsfleet.core.sql import metrics_metadata
 
 # Its own version table: the config and metrics stores may share one database.

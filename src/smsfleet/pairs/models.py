@@ -30,6 +30,12 @@ class PairState(StrEnum):
     enabled = "enabled"
     paused = "paused"
     disabled = "disabled"
+    # Paused by the policy and past its cool-down: sessions run at a low probe rate.
+    probing = "probing"
+
+    @property
+    def runs_sessions(self) -> bool:
+        return self in (PairState.enabled, PairState.probing)
 
 
 Threshold = float | None

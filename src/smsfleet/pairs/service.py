@@ -235,6 +235,8 @@ def update_pair(
     for flag in ("is_high_priority", "state"):
         if changes.get(flag) is None:
             changes.pop(flag, None)
+    if changes.get("state") is PairState.probing:
+        raise _field_error("state", "probing is set by the success-rate policy, not by hand")
     if changes.get("state") in (PairState.paused, PairState.disabled):
         verb = "pause" if changes["state"] == PairState.paused else "disable"
         _guard_high_priority(pair, actor, force, verb)
@@ -259,6 +261,37 @@ def update_pair(
     )
     updated = pair.model_copy(update={**changes, "updated_at": now})
     updated = Pair.model_validate(updated.model_dump())
+    pairs.replace(updated)
+    return updated
+
+
+def set_state_unless_changed(
+    *,
+    pairs: RecordStore[Pair],
+    clock: Clock,
+    seen: Pair,
+    state: PairState,
+    reason: str,
+    actor: str,
+) -> Pair | None:
+    """A state change decided on `seen` (by the success-rate policy): written only while
+    the pair is still as seen, so a person's change made meanwhile stands. A
+    high-priority pair is never stopped this way. None when nothing was written.
+    """
+    pair = pairs.get(seen.key)
+    if pair is None or pair != seen or (pair.is_high_priority and not state.runs_sessions):
+        return None
+    now = clock.now()
+    updated = Pair.model_validate(
+        {
+            **pair.model_dump(),
+            "state": state,
+            "state_reason": reason[:256],
+            "state_actor": actor,
+            "state_changed_at": now,
+            "updated_at": now,
+        }
+    )
     pairs.replace(updated)
     return updated
 

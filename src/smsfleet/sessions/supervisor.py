@@ -19,7 +19,7 @@ from typing import Any
 
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
-from smsfleet.pairs.models import Pair, PairState
+from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.leader import Leadership, SoleLeadership
 from smsfleet.sessions.machine import check_transition
@@ -263,7 +263,7 @@ class Supervisor:
             self._update(
                 tick, observed_generation=spec.generation, quick_failures=0, backoff_until=None
             )
-        enabled = pair is not None and pair.state == PairState.enabled
+        enabled = pair is not None and pair.state.runs_sessions
         if running is not None and enabled and tick.status.state == S.stopped:
             # Started outside smsfleet under a known name: adopt it, never start a second.
             spec = self._want_running(spec, "found running", now)
@@ -305,7 +305,7 @@ class Supervisor:
         now: datetime,
     ) -> None:
         reason = spec.desired_reason if spec.desired == DesiredState.stopped else None
-        if pair is not None and pair.state != PairState.enabled:
+        if pair is not None and not pair.state.runs_sessions:
             reason = f"pair {pair.key} is {pair.state}"
         if running is not None:
             if tick.status.state != S.stopping:

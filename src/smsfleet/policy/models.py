@@ -1,0 +1,75 @@
+"""The policy's decisions and settings, as stored and as served."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsfleet.core.records import Timestamp
+from smsfleet.pairs.models import COUNTRY_CODE_PATTERN
+
+POLICY_ACTOR = "policy"
+
+
+class PolicyAction(StrEnum):
+    paused = "paused"
+    probing = "probing"
+    resumed = "resumed"
+    # A high-priority pair that would have been paused: it keeps running and alerts.
+    held = "held"
+    # A held high-priority pair back above its resume threshold.
+    recovered = "recovered"
+
+
+class PolicyDecision(BaseModel):
+    """One decision of the policy with the figures it was taken on."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    id: str
+    at: Timestamp
+    pair: str
+    country: str
+    action: PolicyAction
+    reason: str = Field(description="What happened and why, in one sentence")
+    lower_bound: float = Field(description="Wilson lower bound of the success ratio")
+    success_ratio: float | None = Field(description="Delivered over completed; None without any")
+    samples: int = Field(description="Completed attempts in the window")
+    delivered: int
+    pause_threshold: float
+    resume_threshold: float
+    window: str = Field(description="The window of the figures: 'last 30 min, at most 50 attempts'")
+
+
+class DecisionQuery(BaseModel):
+    """Filters of `GET /api/v1/policy/decisions`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pair: str | None = Field(default=None, max_length=40)
+    country: str | None = Field(default=None, pattern=COUNTRY_CODE_PATTERN)
+    action: PolicyAction | None = None
+    since: Timestamp | None = Field(default=None, description="ISO 8601; UTC when no offset")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class PolicySettings(BaseModel):
+    """The effective global thresholds (a pair's own thresholds override the ratios)."""
+
+    window_minutes: float
+    window_max_attempts: int
+    min_samples: int
+    pause_threshold: float
+    resume_threshold: float
+    cooldown_seconds: float
+    probe_interval_seconds: float
+    evaluation_interval_seconds: float
+    z: float
+
+
+class EvaluationResult(BaseModel):
+    """What `POST /api/v1/policy/evaluate` did."""
+
+    evaluated: int = Field(description="Pairs looked at")
+    decisions: list[PolicyDecision]

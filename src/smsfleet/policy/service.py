@@ -1,0 +1,289 @@
+"""The success-rate policy: pause failing routes, probe them, resume them.
+
+Each evaluation looks at every pair's window (see `stats`) and decides with
+hysteresis on the Wilson lower bound:
+
+- enabled, normal priority: bound under the pause threshold → `paused` (its
+  sessions stop through the pair's state);
+- paused by the policy, cool-down over → `probing` (sessions run, the dispatcher
+  grants one send per probe interval);
+- probing: bound at or above the resume threshold → `resumed` (enabled); bound
+  under the pause threshold → `paused` again, for a new cool-down;
+- enabled, high priority: never paused; bound under the pause threshold → `held`
+  (it keeps running and alerts), back at or above the resume threshold → `recovered`.
+
+No decision is taken on fewer than `min_samples` completed attempts. A window never
+reaches back past the pair's last state change, so a probe is judged on what it
+sent and a resumed pair is not paused again on the failures that paused it. A pair
+paused or disabled by a person is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import ConfigurationError
+from smsfleet.core.settings import Settings
+from smsfleet.pairs import service as pairs_service
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import (
+    POLICY_ACTOR,
+    DecisionQuery,
+    EvaluationResult,
+    PolicyAction,
+    PolicyDecision,
+    PolicySettings,
+)
+from smsfleet.policy.stats import Window, WindowStats
+from smsfleet.policy.store import PolicyStore
+from smsfleet.stores import ConfigStore
+
+__all__ = ["PolicyConfig", "PolicyService", "Verdict", "decide"]
+
+log = logging.getLogger("smsfleet.policy")
+
+# The pair state each action writes; `held` and `recovered` change no state.
+_STATE_OF: dict[PolicyAction, PairState] = {
+    PolicyAction.paused: PairState.paused,
+    PolicyAction.probing: PairState.probing,
+    PolicyAction.resumed: PairState.enabled,
+}
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    window: Window
+    min_samples: int
+    pause_threshold: float
+    resume_threshold: float
+    cooldown: timedelta
+    probe_interval: timedelta
+    evaluation_interval: timedelta
+    z: float
+
+    def __post_init__(self) -> None:
+        if self.resume_threshold < self.pause_threshold:
+            raise ConfigurationError(
+                "SMSFLEET_POLICY_RESUME_THRESHOLD must not be below SMSFLEET_POLICY_PAUSE_THRESHOLD"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PolicyConfig:
+        return cls(
+            window=Window(
+                span=timedelta(minutes=settings.policy_window_minutes),
+                max_attempts=settings.policy_window_max_attempts,
+            ),
+            min_samples=settings.policy_min_samples,
+            pause_threshold=settings.policy_pause_threshold,
+            resume_threshold=settings.policy_resume_threshold,
+            cooldown=timedelta(seconds=settings.policy_cooldown_seconds),
+            probe_interval=timedelta(seconds=settings.policy_probe_interval_seconds),
+            evaluation_interval=timedelta(seconds=settings.policy_evaluation_interval_seconds),
+            z=settings.policy_z,
+        )
+
+    def thresholds(self, pair: Pair) -> tuple[float, float]:
+        """The pair's (pause, resume) thresholds: its own where set, else the defaults.
+
+        An own pause threshold above the default resume one lifts the resume threshold
+        to it, so the two never cross.
+        """
+        pause = self.pause_threshold if pair.pause_threshold is None else pair.pause_threshold
+        resume = self.resume_threshold if pair.resume_threshold is None else pair.resume_threshold
+        return pause, max(pause, resume)
+
+    def public(self) -> PolicySettings:
+        return PolicySettings(
+            window_minutes=self.window.span.total_seconds() / 60,
+            window_max_attempts=self.window.max_attempts,
+            min_samples=self.min_samples,
+            pause_threshold=self.pause_threshold,
+            resume_threshold=self.resume_threshold,
+            cooldown_seconds=self.cooldown.total_seconds(),
+            probe_interval_seconds=self.probe_interval.total_seconds(),
+            evaluation_interval_seconds=self.evaluation_interval.total_seconds(),
+            z=self.z,
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: PolicyAction
+    reason: str
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def decide(
+    *, pair: Pair, stats: WindowStats, held: bool, now: datetime, config: PolicyConfig
+) -> Verdict | None:
+    """What the policy does with `pair` now (None: nothing). Pure: no store, no clock."""
+    pause, resume = config.thresholds(pair)
+    bound = stats.lower_bound(config.z)
+    figures = f"{stats.delivered}/{stats.samples} delivered, {config.window.describe()}"
+    by_policy = pair.state_actor == POLICY_ACTOR
+    if pair.state is PairState.paused:
+        if not by_policy:
+            return None  # a person's pause is theirs to lift
+        if pair.is_high_priority:
+            return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
+        since = pair.state_changed_at
+        if since is not None and now < since + config.cooldown:
+            return None
+        interval = config.probe_interval.total_seconds()
+        return Verdict(
+            PolicyAction.probing,
+            f"cool-down of {config.cooldown.total_seconds():g} s over: "
+            f"probing at one send per {interval:g} s",
+        )
+    if pair.state is PairState.probing:
+        if pair.is_high_priority:
+            return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
+        if stats.samples < config.min_samples:
+            return None
+        if bound >= resume:
+            return Verdict(
+                PolicyAction.resumed,
+                f"success lower bound {_percent(bound)} reached the resume threshold "
+                f"{_percent(resume)} while probing ({figures})",
+            )
+        if bound < pause:
+            return Verdict(
+                PolicyAction.paused,
+                f"success lower bound {_percent(bound)} stayed under the pause threshold "
+                f"{_percent(pause)} while probing ({figures}): paused for another cool-down",
+            )
+        return None
+    if pair.state is not PairState.enabled or stats.samples < config.min_samples:
+        return None
+    if held and pair.is_high_priority:
+        if bound >= resume:
+            return Verdict(
+                PolicyAction.recovered,
+                f"success lower bound {_percent(bound)} is back at or above the resume "
+                f"threshold {_percent(resume)} ({figures})",
+            )
+        return None
+    if bound >= pause:
+        return None
+    if pair.is_high_priority:
+        return Verdict(
+            PolicyAction.held,
+            f"high priority, so it keeps running: success lower bound {_percent(bound)} "
+            f"is under the pause threshold {_percent(pause)} ({figures})",
+        )
+    return Verdict(
+        PolicyAction.paused,
+        f"success lower bound {_percent(bound)} fell under the pause threshold "
+        f"{_percent(pause)} ({figures})",
+    )
+
+
+class PolicyService:
+    def __init__(
+        self,
+        *,
+        store: PolicyStore,
+        config_store: ConfigStore,
+        clock: Clock,
+        config: PolicyConfig,
+        on_decision: Callable[[PolicyDecision], None] | None = None,
+        on_state_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self._config_store = config_store
+        self._clock = clock
+        # Told of every decision once stored (event bus, alerts).
+        self.on_decision = on_decision
+        # Told when a pair's state changed (wakes the supervisor).
+        self.on_state_change = on_state_change
+
+    def settings(self) -> PolicySettings:
+        return self.config.public()
+
+    def decisions(self, query: DecisionQuery) -> list[PolicyDecision]:
+        return self.store.decisions(query)
+
+    def evaluate(self) -> EvaluationResult:
+        """Look at every pair not disabled once, and carry out what is decided."""
+        now = self._clock.now()
+        pairs = [p for p in self._config_store.pairs.list() if p.state is not PairState.disabled]
+        stats = self._window_stats(pairs, now)
+        latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
+        decisions: list[PolicyDecision] = []
+        changed = False
+        for pair in pairs:
+            figures = stats.get(pair.key, WindowStats(samples=0, delivered=0))
+            held = latest.get(pair.key) is PolicyAction.held
+            verdict = decide(pair=pair, stats=figures, held=held, now=now, config=self.config)
+            if verdict is None:
+                continue
+            decision = self._carry_out(pair, figures, verdict, now)
+            if decision is not None:
+                decisions.append(decision)
+                changed = changed or verdict.action in _STATE_OF
+        if changed and self.on_state_change is not None:
+            self.on_state_change()
+        return EvaluationResult(evaluated=len(pairs), decisions=decisions)
+
+    def _window_stats(self, pairs: list[Pair], now: datetime) -> dict[str, WindowStats]:
+        window = self.config.window
+        stats = self.store.window_stats(window=window, now=now)
+        # A pair whose state changed within the window is judged from that change on.
+        for pair in pairs:
+            changed_at = pair.state_changed_at
+            if changed_at is not None and changed_at > window.since(now):
+                own = self.store.window_stats(
+                    window=window, now=now, keys=[pair.key], since=changed_at
+                )
+                stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
+        return stats
+
+    def _carry_out(
+        self, pair: Pair, stats: WindowStats, verdict: Verdict, now: datetime
+    ) -> PolicyDecision | None:
+        state = _STATE_OF.get(verdict.action)
+        if state is not None:
+            written = pairs_service.set_state_unless_changed(
+                pairs=self._config_store.pairs,
+                clock=self._clock,
+                seen=pair,
+                state=state,
+                reason=f"{verdict.action.value} by the policy: {verdict.reason}",
+                actor=POLICY_ACTOR,
+            )
+            if written is None:  # changed meanwhile: the next evaluation looks again
+                return None
+        pause, resume = self.config.thresholds(pair)
+        decision = PolicyDecision(
+            id=uuid.uuid4().hex,
+            at=now,
+            pair=pair.key,
+            country=pair.country,
+            action=verdict.action,
+            reason=f"{pair.key} {verdict.action.value}: {verdict.reason}",
+            lower_bound=stats.lower_bound(self.config.z),
+            success_ratio=stats.success_ratio,
+            samples=stats.samples,
+            delivered=stats.delivered,
+            pause_threshold=pause,
+            resume_threshold=resume,
+            window=self.config.window.describe(),
+        )
+        self.store.add(decision)
+        log.info("policy: %s", decision.reason)
+        if self.on_decision is not None:
+            try:
+                self.on_decision(decision)
+            except Exception:  # the decision stands; a listener's fault must not undo it
+                log.exception("on_decision failed for %s", decision.id)
+        return decision

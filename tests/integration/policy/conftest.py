@@ -1,0 +1,43 @@
+"""The policy on real stores: a migrated metrics store (SQLite file or MariaDB database).
+
+- `metrics_engine`: parametrized over `sqlite` and `mariadb`, migrated to head.
+- `sqlite_metrics_engine`: the same on SQLite only.
+- `fleet`: the sessions suite's supervisor over real screen on a fake clock.
+- `api`: the API suite's control plane on SQLite, with a user of each role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
+from tests.integration.sessions.conftest import fleet  # noqa: F401  (shared fixture)
+from tests.support.backends import sqlite_url_for
+
+
+def _migrated(url: str) -> Iterator[Engine]:
+    engine = create_sql_engine(url)
+    try:
+        upgrade_metrics_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def metrics_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "mariadb":
+        url: str = request.getfixturevalue("empty_mariadb_url")
+    else:
+        url = sqlite_url_for(tmp_path / "metrics.sqlite3")
+    yield from _migrated(url)
+
+
+@pytest.fixture
+def sqlite_metrics_engine(tmp_path: Path) -> Iterator[Engine]:
+    yield from _migrated(sqlite_url_for(tmp_path / "metrics.sqlite3"))

@@ -1,0 +1,177 @@
+"""`/api/v1/policy/*`: evaluate now, the decisions with their figures, the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from smsfleet.auth.models import Role
+from smsfleet.core.sql import create_sql_engine
+from smsfleet.dispatch.models import Attempt, Outcome
+from smsfleet.dispatch.store import AttemptStore
+from tests.integration.api.conftest import Api
+from tests.support.fakes import FakeClock
+
+PHONE = "+998901234567"
+
+
+@pytest.fixture
+def metrics(api: Api) -> Iterator[Engine]:
+    engine = create_sql_engine(api.settings.resolved_metrics_url)
+    yield engine
+    engine.dispose()
+
+
+def add_pair(api: Api, operator: str, *, high_priority: bool = False) -> str:
+    body = {
+        "country": "UZ",
+        "operator": operator,
+        "phone_numbers": [PHONE],
+        "is_high_priority": high_priority,
+    }
+    response = api.client.post("/api/v1/pairs", json=body, headers=api.headers())
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+def feed(api: Api, engine: Engine, pair: str, *, delivered: int, failed: int) -> None:
+    """Completed attempts of the last minutes, as the dispatcher stores them."""
+    now = api.clock.now()
+    outcomes = [Outcome.delivered] * delivered + [Outcome.not_delivered] * failed
+    AttemptStore(engine).add_many(
+        [
+            Attempt(
+                id=f"{pair}{number}".encode().hex()[:32].ljust(32, "0"),
+                session=f"program1_{pair}",
+                pair=pair,
+                country=pair[:2],
+                operator=pair[3:],
+                program="program1",
+                phone=PHONE,
+                leased_at=now - timedelta(seconds=10 * number + 5),
+                completed_at=now - timedelta(seconds=10 * number),
+                outcome=outcome,
+            )
+            for number, outcome in enumerate(outcomes)
+        ]
+    )
+
+
+def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
+    api: Api, metrics: Engine
+) -> None:
+    normal = add_pair(api, "Uzmobile")
+    priority = add_pair(api, "Beeline", high_priority=True)
+    healthy = add_pair(api, "Ucell")
+    clock = api.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(300)  # the pairs have been sending for a while
+    feed(api, metrics, normal, delivered=5, failed=25)
+    feed(api, metrics, priority, delivered=5, failed=25)
+    feed(api, metrics, healthy, delivered=30, failed=0)
+    clock.advance(1)  # the decisions come after the attempts
+
+    token = api.token(Role.viewer)
+    with api.client.websocket_connect(f"/api/v1/ws?token={token}") as socket:
+        evaluated = api.client.post("/api/v1/policy/evaluate", headers=api.headers(Role.operator))
+        assert evaluated.status_code == 200, evaluated.text
+        result = evaluated.json()
+        assert result["evaluated"] == 3
+        actions = {d["pair"]: d["action"] for d in result["decisions"]}
+        assert actions == {normal: "paused", priority: "held"}
+        published = [socket.receive_json(), socket.receive_json()]
+    assert {m["topic"] for m in published} == {"policy"}
+    assert {m["data"]["pair"]: m["data"]["action"] for m in published} == actions
+
+    pairs = {p["key"]: p for p in api.client.get("/api/v1/pairs", headers=api.headers()).json()}
+    assert (pairs[normal]["state"], pairs[normal]["state_actor"]) == ("paused", "policy")
+    assert pairs[normal]["state_reason"].startswith("paused by the policy: success lower bound")
+    assert pairs[priority]["state"] == "enabled"
+    assert pairs[healthy]["state"] == "enabled"
+
+    listed = api.client.get(
+        "/api/v1/policy/decisions", params={"pair": normal}, headers=api.headers(Role.viewer)
+    )
+    assert listed.status_code == 200
+    [paused] = listed.json()
+    assert paused["action"] == "paused"
+    assert (paused["samples"], paused["delivered"]) == (30, 5)
+    assert paused["success_ratio"] == pytest.approx(5 / 30)
+    assert 0 < paused["lower_bound"] < paused["success_ratio"]
+    assert (paused["pause_threshold"], paused["resume_threshold"]) == (0.5, 0.7)
+    assert paused["window"] == "last 30 min, at most 50 attempts"
+    assert paused["reason"].startswith(f"{normal} paused: success lower bound 7.3%")
+    assert paused["country"] == "UZ"
+
+    def decisions(**params: str) -> list[str]:
+        response = api.client.get(
+            "/api/v1/policy/decisions", params=params, headers=api.headers(Role.viewer)
+        )
+        assert response.status_code == 200, response.text
+        return [d["action"] for d in response.json()]
+
+    assert sorted(decisions()) == ["held", "paused"]
+    assert decisions(action="held") == ["held"]
+    assert sorted(decisions(country="uz")) == ["held", "paused"]
+    assert decisions(country="KZ") == []
+    assert decisions(limit="1") in (["held"], ["paused"])
+    later = (api.clock.now() + timedelta(seconds=1)).isoformat()
+    assert decisions(since=later) == []
+    # Nothing new to decide on a second round.
+    again = api.client.post("/api/v1/policy/evaluate", headers=api.headers(Role.operator))
+    assert again.json()["decisions"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"action": "stopped"}, "action"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1001"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"since": "yesterday"}, "since"),
+        ({"country": "UZB"}, "country"),
+        ({"pair": "x" * 41}, "pair"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_filters_are_422_with_the_field(api: Api, params: dict[str, str], field: str) -> None:
+    response = api.client.get("/api/v1/policy/decisions", params=params, headers=api.headers())
+    assert response.status_code == 422, response.text
+    body = response.json()["error"]
+    assert body["code"] == "validation_error"
+    assert [d["field"] for d in body["details"]] == [field]
+
+
+def test_roles_and_the_effective_settings(api: Api) -> None:
+    viewer = api.headers(Role.viewer)
+    assert api.client.post("/api/v1/policy/evaluate", headers=viewer).status_code == 403
+    assert api.client.get("/api/v1/policy/decisions").status_code == 401
+    settings = api.client.get("/api/v1/policy/settings", headers=viewer)
+    assert settings.status_code == 200
+    assert settings.json() == {
+        "window_minutes": 30.0,
+        "window_max_attempts": 50,
+        "min_samples": 20,
+        "pause_threshold": 0.5,
+        "resume_threshold": 0.7,
+        "cooldown_seconds": 600.0,
+        "probe_interval_seconds": 30.0,
+        "evaluation_interval_seconds": 30.0,
+        "z": 1.96,
+    }
+
+
+def test_only_the_policy_sets_a_pair_probing(api: Api) -> None:
+    key = add_pair(api, "Uzmobile")
+    response = api.client.patch(
+        f"/api/v1/pairs/{key}", json={"state": "probing"}, headers=api.headers()
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "state"
+    pair = api.client.get(f"/api/v1/pairs/{key}", headers=api.headers()).json()
+    assert pair["state"] == "enabled"

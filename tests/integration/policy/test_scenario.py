@@ -1,0 +1,282 @@
+"""The policy end to end on a fake clock: real dispatcher, metrics store and supervisor.
+
+Two routes of one country send through the real dispatcher (lease → report, every
+5 s of fake time); the policy evaluates and the supervisor reconciles every 30 s.
+Both routes degrade together: the normal one is paused within its window, probed
+at one send per probe interval after its cool-down, and resumed once it delivers
+again; the high-priority one stays enabled, its session keeps running, and it is
+`held` (then `recovered`) instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from sqlalchemy.engine import Engine
+
+from smsfleet.auth.models import Role, User
+from smsfleet.dispatch._sql_limiter import SqlLimiter
+from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction, StopAction
+from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
+from smsfleet.dispatch.store import AttemptStore, HeartbeatStore
+from smsfleet.pairs.models import CountryUpdate, PairState, PairUpdate
+from smsfleet.pairs.service import update_country, update_pair
+from smsfleet.policy.models import POLICY_ACTOR, PolicyAction, PolicyDecision
+from smsfleet.policy.service import PolicyConfig, PolicyService
+from smsfleet.policy.stats import Window
+from smsfleet.policy.store import PolicyStore
+from smsfleet.sessions.models import DesiredState, SessionState
+from smsfleet.sessions.supervisor import Supervisor
+from tests.integration.sessions.conftest import TICKING, Fleet
+
+STEP = 5  # seconds between two asks of a route's session
+EVALUATE_EVERY = 30
+CONFIG = PolicyConfig(
+    window=Window(span=timedelta(minutes=30), max_attempts=50),
+    min_samples=20,
+    pause_threshold=0.5,
+    resume_threshold=0.7,
+    cooldown=timedelta(minutes=10),
+    probe_interval=timedelta(seconds=30),
+    evaluation_interval=timedelta(seconds=EVALUATE_EVERY),
+    z=1.96,
+)
+PHONE = "+998901234567"
+PERSON = User(
+    username="alice",
+    role=Role.admin,
+    password_hash="-",
+    created_at=datetime(2026, 1, 1),
+    updated_at=datetime(2026, 1, 1),
+)
+
+
+@dataclass
+class Route:
+    session: str
+    pair: str
+    healthy: bool = True
+    sends: list[datetime] = field(default_factory=list)
+    stops: int = 0
+
+
+@dataclass
+class World:
+    fleet: Fleet
+    dispatcher: Dispatcher
+    policy: PolicyService
+    supervisor: Supervisor
+    routes: list[Route]
+    published: list[PolicyDecision]
+    elapsed: int = 0
+
+    def add_route(self, slug: str, *, high_priority: bool = False) -> Route:
+        session = self.fleet.add_pair(slug, TICKING, high_priority=high_priority)
+        pair = self.fleet.store.pairs.get(f"UZ_{slug}")
+        assert pair is not None
+        self.fleet.store.pairs.replace(pair.model_copy(update={"phone_numbers": [PHONE]}))
+        if not high_priority:  # high-priority sessions run without being asked
+            self.fleet.want(session, DesiredState.running)
+        route = Route(session=session, pair=pair.key)
+        self.routes.append(route)
+        return route
+
+    def step(self, route: Route) -> None:
+        """What the route's session does now: ask for a send, and report its outcome."""
+        if self.fleet.state(route.session) not in (SessionState.starting, SessionState.running):
+            return
+        action = self.dispatcher.lease(session=route.session)
+        if isinstance(action, StopAction):
+            route.stops += 1
+        if not isinstance(action, SendAction):
+            return
+        route.sends.append(self.fleet.clock.now())
+        outcome = Outcome.delivered if route.healthy else Outcome.not_delivered
+        report = ReportRequest(trigger_id=action.trigger_id, session=route.session, outcome=outcome)
+        self.dispatcher.report(session=route.session, report=report)
+
+    def run(self, seconds: int, *, until: list[tuple[Route, PolicyAction]] | None = None) -> None:
+        """Let fake time pass; with `until`, stop once each route had its decision."""
+        for _ in range(seconds // STEP):
+            for route in self.routes:  # staggered: the limiter spaces a country's sends
+                self.fleet.clock.advance(STEP / len(self.routes))
+                self.step(route)
+            self.elapsed += STEP
+            if self.elapsed % EVALUATE_EVERY == 0:
+                self.policy.evaluate()
+                self.supervisor.reconcile_once()
+                if until is not None and all(self.decided(*wanted) for wanted in until):
+                    return
+        assert until is None, f"not all of {until} within {seconds} s: {self.published}"
+
+    def decided(self, route: Route, action: PolicyAction) -> list[PolicyDecision]:
+        return [d for d in self.published if d.pair == route.pair and d.action is action]
+
+    def decision(self, route: Route, action: PolicyAction) -> PolicyDecision:
+        found = self.decided(route, action)
+        assert len(found) == 1, f"{route.pair}: {[d.action for d in self.published]}"
+        return found[0]
+
+    def pair_state(self, route: Route) -> PairState:
+        pair = self.fleet.store.pairs.get(route.pair)
+        assert pair is not None
+        return pair.state
+
+
+def make_world(fleet: Fleet, engine: Engine) -> World:
+    clock = fleet.clock
+    # Room for every ask: each route sends at its own pace, 12 a minute.
+    update_country(countries=fleet.store.countries, code="UZ", data=CountryUpdate(cap=60))
+    dispatcher = Dispatcher(
+        config_store=fleet.store,
+        attempts=AttemptStore(engine),
+        heartbeats=HeartbeatStore(engine),
+        limiter=SqlLimiter(engine, clock=clock),
+        clock=clock,
+        worker_secret="-" * 32,
+        policy=DispatchPolicy(probe_interval=CONFIG.probe_interval),
+    )
+    published: list[PolicyDecision] = []
+    policy = PolicyService(
+        store=PolicyStore(engine),
+        config_store=fleet.store,
+        clock=clock,
+        config=CONFIG,
+        on_decision=published.append,
+    )
+    supervisor = fleet.supervisor()
+    return World(fleet, dispatcher, policy, supervisor, [], published)
+
+
+def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps_running(
+    fleet: Fleet, metrics_engine: Engine
+) -> None:
+    world = make_world(fleet, metrics_engine)
+    normal = world.add_route("uzmobile")
+    priority = world.add_route("beeline", high_priority=True)
+    world.supervisor.reconcile_once()
+    world.run(10 * 60)
+    assert world.published == []
+    assert fleet.state(normal.session) == fleet.state(priority.session) == SessionState.running
+
+    # Both routes stop delivering.
+    normal.healthy = priority.healthy = False
+    degraded_at = fleet.clock.now()
+    world.run(
+        CONFIG.window.span // timedelta(seconds=1),
+        until=[(normal, PolicyAction.paused), (priority, PolicyAction.held)],
+    )
+    paused = world.decision(normal, PolicyAction.paused)
+    # 12 attempts a minute: the bound of the last 50 falls under 50 % after about
+    # 19 failures (95 s), and the next evaluation acts on it.
+    assert timedelta(seconds=90) <= paused.at - degraded_at <= timedelta(seconds=150)
+    assert paused.samples == 50
+    assert paused.lower_bound < CONFIG.pause_threshold
+    assert paused.success_ratio == paused.delivered / 50
+    assert (paused.pause_threshold, paused.resume_threshold) == (0.5, 0.7)
+    assert paused.window == "last 30 min, at most 50 attempts"
+    assert "fell under the pause threshold 50.0%" in paused.reason
+    held = world.decision(priority, PolicyAction.held)
+    assert held.at - degraded_at <= timedelta(seconds=150)
+    assert held.lower_bound < CONFIG.pause_threshold
+
+    pair = fleet.store.pairs.get(normal.pair)
+    assert pair is not None
+    assert (pair.state, pair.state_actor) == (PairState.paused, POLICY_ACTOR)
+    assert fleet.state(normal.session) == SessionState.stopped
+    assert normal.session not in fleet.screens()
+    assert world.pair_state(priority) is PairState.enabled
+    assert fleet.state(priority.session) == SessionState.running
+    assert priority.session in fleet.screens()
+    stopped = world.dispatcher.lease(session=normal.session)
+    assert isinstance(stopped, StopAction) and "paused" in stopped.reason
+
+    # The routes deliver again; the paused one sends nothing during its cool-down.
+    normal.healthy = priority.healthy = True
+    sends_before = len(normal.sends)
+    world.run(11 * 60, until=[(normal, PolicyAction.probing), (priority, PolicyAction.recovered)])
+    probing = world.decision(normal, PolicyAction.probing)
+    assert CONFIG.cooldown <= probing.at - paused.at <= CONFIG.cooldown + timedelta(seconds=30)
+    assert len(normal.sends) == sends_before
+    recovered = world.decision(priority, PolicyAction.recovered)
+    assert recovered.lower_bound >= CONFIG.resume_threshold
+    assert world.pair_state(normal) is PairState.probing
+    assert fleet.state(normal.session) == SessionState.starting  # the supervisor runs it again
+
+    # Probing: one send per probe interval, until 20 probes are in and the bound is high.
+    world.run(15 * 60, until=[(normal, PolicyAction.resumed)])
+    resumed = world.decision(normal, PolicyAction.resumed)
+    probes = [at for at in normal.sends[sends_before:] if at <= resumed.at]
+    gaps = [later - earlier for earlier, later in pairwise(probes)]
+    assert min(gaps) >= CONFIG.probe_interval
+    assert len(probes) <= (resumed.at - probing.at) / CONFIG.probe_interval + 1
+    assert resumed.samples == CONFIG.min_samples
+    assert resumed.lower_bound >= CONFIG.resume_threshold
+    assert world.pair_state(normal) is PairState.enabled
+
+    # Enabled again: back to its full rate, and no further decision.
+    sends_before = len(normal.sends)
+    world.run(60)
+    assert len(normal.sends) - sends_before >= 10
+    assert [d.action for d in world.published if d.pair == normal.pair] == [
+        PolicyAction.paused,
+        PolicyAction.probing,
+        PolicyAction.resumed,
+    ]
+    assert [d.action for d in world.published if d.pair == priority.pair] == [
+        PolicyAction.held,
+        PolicyAction.recovered,
+    ]
+    assert world.pair_state(priority) is PairState.enabled
+    assert all(route.stops <= 1 for route in world.routes)
+
+
+def test_a_pair_paused_by_a_person_is_never_resumed_by_the_policy(
+    fleet: Fleet, sqlite_metrics_engine: Engine
+) -> None:
+    world = make_world(fleet, sqlite_metrics_engine)
+    route = world.add_route("uzmobile")
+    world.supervisor.reconcile_once()
+    world.run(5 * 60)
+    update_pair(
+        pairs=fleet.store.pairs,
+        programs=fleet.store.programs,
+        clock=fleet.clock,
+        actor=PERSON,
+        key=route.pair,
+        data=PairUpdate(state=PairState.paused, state_reason="maintenance"),
+    )
+    world.run(CONFIG.cooldown // timedelta(seconds=1) * 3)
+    pair = fleet.store.pairs.get(route.pair)
+    assert pair is not None
+    assert (pair.state, pair.state_actor, pair.state_reason) == (
+        PairState.paused,
+        "alice",
+        "maintenance",
+    )
+    assert world.published == []
+
+
+def test_a_person_pausing_a_probing_pair_takes_it_over(
+    fleet: Fleet, sqlite_metrics_engine: Engine
+) -> None:
+    world = make_world(fleet, sqlite_metrics_engine)
+    route = world.add_route("uzmobile")
+    route.healthy = False
+    world.supervisor.reconcile_once()
+    world.run(10 * 60, until=[(route, PolicyAction.paused)])
+    world.run(11 * 60, until=[(route, PolicyAction.probing)])
+    update_pair(
+        pairs=fleet.store.pairs,
+        programs=fleet.store.programs,
+        clock=fleet.clock,
+        actor=PERSON,
+        key=route.pair,
+        data=PairUpdate(state=PairState.paused),
+    )
+    route.healthy = True
+    world.run(CONFIG.cooldown // timedelta(seconds=1) * 2)
+    assert world.pair_state(route) is PairState.paused
+    assert [d.action for d in world.published] == [PolicyAction.paused, PolicyAction.probing]

@@ -1,0 +1,116 @@
+"""The policy's hysteresis, one row per situation: what `decide` does and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from smsfleet.core.errors import ConfigurationError
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import POLICY_ACTOR, PolicyAction
+from smsfleet.policy.service import PolicyConfig, decide
+from smsfleet.policy.stats import Window, WindowStats
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+CONFIG = PolicyConfig(
+    window=Window(span=timedelta(minutes=30), max_attempts=50),
+    min_samples=20,
+    pause_threshold=0.5,
+    resume_threshold=0.7,
+    cooldown=timedelta(minutes=10),
+    probe_interval=timedelta(seconds=30),
+    evaluation_interval=timedelta(seconds=30),
+    z=1.96,
+)
+# Lower bounds at n = 20: 20/20 → 0.839, 19/20 → 0.764, 17/20 → 0.640, 10/20 → 0.299.
+GOOD, FAIR, BAD = WindowStats(20, 20), WindowStats(20, 17), WindowStats(20, 10)
+FEW_BAD = WindowStats(19, 0)
+
+
+def pair(
+    state: PairState = PairState.enabled,
+    *,
+    actor: str = POLICY_ACTOR,
+    changed_minutes_ago: float = 60,
+    high: bool = False,
+    **fields: Any,
+) -> Pair:
+    return Pair(
+        key="UZ_a",
+        country="UZ",
+        operator="A",
+        slug="a",
+        is_high_priority=high,
+        state=state,
+        state_actor=actor,
+        state_changed_at=NOW - timedelta(minutes=changed_minutes_ago),
+        created_at=NOW - timedelta(days=1),
+        updated_at=NOW - timedelta(days=1),
+        **fields,
+    )
+
+
+E, P, PR, D = PairState.enabled, PairState.paused, PairState.probing, PairState.disabled
+A = PolicyAction
+
+
+@pytest.mark.parametrize(
+    ("subject", "stats", "held", "expected"),
+    [
+        # enabled, normal priority
+        (pair(E), GOOD, False, None),
+        (pair(E), FAIR, False, None),
+        (pair(E), BAD, False, A.paused),
+        (pair(E), FEW_BAD, False, None),  # under the minimum sample: no decision
+        (pair(E, pause_threshold=0.7), FAIR, False, A.paused),  # the pair's own threshold
+        # enabled, high priority: never paused
+        (pair(E, high=True), BAD, False, A.held),
+        (pair(E, high=True), BAD, True, None),  # already held: said once
+        (pair(E, high=True), FAIR, True, None),  # between the thresholds: still held
+        (pair(E, high=True), GOOD, True, A.recovered),
+        (pair(E, high=True), GOOD, False, None),
+        # paused by the policy: cool-down, then probing
+        (pair(P, changed_minutes_ago=5), GOOD, False, None),
+        (pair(P, changed_minutes_ago=10), BAD, False, A.probing),
+        (pair(P, changed_minutes_ago=5, high=True), BAD, False, A.resumed),
+        # paused or disabled by a person: left alone
+        (pair(P, actor="alice", changed_minutes_ago=600), GOOD, False, None),
+        (pair(D, actor="alice"), BAD, False, None),
+        # probing: resume above, pause again under, wait in between or on few samples
+        (pair(PR), GOOD, False, A.resumed),
+        (pair(PR), BAD, False, A.paused),
+        (pair(PR), FAIR, False, None),
+        (pair(PR), WindowStats(5, 5), False, None),
+        (pair(PR, resume_threshold=0.6), FAIR, False, A.resumed),
+        (pair(PR, high=True), BAD, False, A.resumed),
+    ],
+)
+def test_decision_table(
+    subject: Pair, stats: WindowStats, held: bool, expected: PolicyAction | None
+) -> None:
+    verdict = decide(pair=subject, stats=stats, held=held, now=NOW, config=CONFIG)
+    assert (verdict.action if verdict else None) == expected
+    if verdict is not None:
+        assert verdict.reason
+
+
+def test_reasons_carry_the_figures() -> None:
+    verdict = decide(pair=pair(E), stats=BAD, held=False, now=NOW, config=CONFIG)
+    assert verdict is not None
+    assert verdict.reason == (
+        "success lower bound 29.9% fell under the pause threshold 50.0% "
+        "(10/20 delivered, last 30 min, at most 50 attempts)"
+    )
+
+
+def test_an_own_pause_threshold_above_the_default_resume_lifts_it() -> None:
+    assert CONFIG.thresholds(pair(pause_threshold=0.8)) == (0.8, 0.8)
+    assert CONFIG.thresholds(pair(resume_threshold=0.9)) == (0.5, 0.9)
+    assert CONFIG.thresholds(pair()) == (0.5, 0.7)
+
+
+def test_crossed_global_thresholds_are_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="RESUME_THRESHOLD"):
+        PolicyConfig(**{**CONFIG.__dict__, "pause_threshold": 0.8, "resume_threshold": 0.6})
