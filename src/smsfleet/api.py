@@ -20,6 +20,8 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smsfleet import __version__, live
+from smsfleet.alerts import views as alerts_views
+from smsfleet.alerts.runtime import build_alerts
 from smsfleet.auth import service as auth_service
 from smsfleet.auth import views as auth_views
 from smsfleet.auth.models import Role
@@ -46,9 +48,11 @@ from smsfleet.metrics.runtime import build_metrics
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs import views as pairs_views
 from smsfleet.policy import views as policy_views
+from smsfleet.policy.models import PolicyDecision
 from smsfleet.policy.runtime import build_policy
 from smsfleet.programs import views as programs_views
 from smsfleet.sessions import views as sessions_views
+from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
 from smsfleet.stores import ConfigStore, open_config_store
 
@@ -249,14 +253,28 @@ def create_app(
         on_attempt=lambda summary: context.bus.publish("attempts", summary),
     )
     dispatcher.on_report = metrics.service.record
+
+    # With replicas, the supervising leader decides and alerts; without supervision, this one.
+    def leading() -> bool:
+        return not settings.supervise or context.sessions.supervisor.leading
+
+    alerts = build_alerts(
+        settings=settings,
+        config_store=config_store,
+        clock=clock,
+        registry=metrics.registry,
+        on_change=lambda alert: context.bus.publish("alerts", alert),
+        should_run=leading,
+    )
+    context.bus.listen("sessions", SessionEvent, alerts.service.on_session_event)
+    context.bus.listen("policy", PolicyDecision, alerts.service.on_policy_decision)
     policy = build_policy(
         settings=settings,
         config_store=config_store,
         clock=clock,
         on_decision=lambda decision: context.bus.publish("policy", decision),
         on_state_change=context.wake_supervisor,
-        # With replicas, the supervising leader decides; without supervision, this one.
-        should_run=lambda: not settings.supervise or context.sessions.supervisor.leading,
+        should_run=leading,
     )
 
     @asynccontextmanager
@@ -269,6 +287,7 @@ def create_app(
             supervisor.start_loop(settings.supervisor_interval_seconds)
         metrics.start()
         policy.start()
+        alerts.start()
         try:
             yield
         finally:
@@ -276,6 +295,7 @@ def create_app(
             if fanout is not None:
                 fanout.close()
             policy.close()
+            alerts.close()
             metrics.close()
             dispatcher.close()
             if owns_store:
@@ -291,6 +311,7 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.metrics = metrics
     app.state.policy = policy
+    app.state.alerts = alerts
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -344,6 +365,8 @@ def create_app(
         metrics_views.router,
         metrics_views.prometheus_router,
         policy_views.router,
+        alerts_views.router,
+        alerts_views.seed_router,
         live.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

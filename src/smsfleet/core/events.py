@@ -19,7 +19,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from pydantic import BaseModel
@@ -27,6 +27,8 @@ from pydantic import BaseModel
 log = logging.getLogger("smsfleet.events")
 
 QUEUE_SIZE = 1000
+
+E = TypeVar("E", bound=BaseModel)
 
 
 class Subscription:
@@ -46,6 +48,7 @@ class Subscription:
 class EventBus:
     def __init__(self, fanout: RedisFanout | None = None) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._listeners: dict[str, list[Callable[[BaseModel], None]]] = {}
         self._lock = threading.Lock()
         self.fanout = fanout
         if fanout is not None:
@@ -61,7 +64,28 @@ class EventBus:
         with self._lock:
             self._subscriptions.discard(subscription)
 
+    def listen(self, topic: str, kind: type[E], listener: Callable[[E], None]) -> None:
+        """Call `listener` with every `kind` event published on `topic` in this process.
+
+        Events relayed from other replicas do not reach listeners: each replica acts
+        on its own events, so nothing is acted on twice.
+        """
+
+        def call(event: BaseModel) -> None:
+            if isinstance(event, kind):
+                listener(event)
+
+        with self._lock:
+            self._listeners.setdefault(topic, []).append(call)
+
     def publish(self, topic: str, event: BaseModel) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(topic, ()))
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's fault must not stop the publisher
+                log.exception("a listener of %s failed", topic)
         message = {"topic": topic, "data": event.model_dump(mode="json")}
         self._deliver(message)
         if self.fanout is not None:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_chat_ids: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_routes: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description="Extra chats by least severity: 'critical=-100123,-100456;warning=-100789'",
+    )
     simulator_url: str = "http://127.0.0.1:8100"
     web_dir: Path = WEB_DIST_DEFAULT
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -120,6 +124,11 @@ class Settings(BaseSettings):
     policy_probe_interval_seconds: float = Field(default=30.0, gt=0)
     policy_evaluation_interval_seconds: float = Field(default=30.0, gt=0)
     policy_z: float = Field(default=1.96, gt=0, le=5, description="Wilson bound's normal quantile")
+    # Alerts: rules' lines (on the Wilson lower bound), repeats and the rules' pace.
+    alert_success_warning: float = Field(default=0.8, ge=0, le=1)
+    alert_success_critical: float = Field(default=0.5, ge=0, le=1)
+    alert_repeat_minutes: float = Field(default=240.0, gt=0, description="Unacknowledged: again")
+    alert_evaluation_interval_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -127,6 +136,27 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("telegram_routes", mode="before")
+    @classmethod
+    def _parse_routes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        routes: dict[str, list[str]] = {}
+        for part in filter(None, (p.strip() for p in value.split(";"))):
+            severity, _, chats = part.partition("=")
+            if severity.strip() not in ("info", "warning", "critical") or not chats.strip():
+                raise ValueError(
+                    f"route {part!r}: write severity=chat,chat with severity info, "
+                    "warning or critical"
+                )
+            routes[severity.strip()] = [c.strip() for c in chats.split(",") if c.strip()]
+        return routes
+
+    @property
+    def telegram_chats(self) -> list[str]:
+        """Chats that receive every alert."""
+        return [c.strip() for c in (self.telegram_chat_ids or "").split(",") if c.strip()]
 
     @property
     def resolved_config_url(self) -> str:

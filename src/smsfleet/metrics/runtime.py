@@ -10,12 +10,12 @@ from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from smsfleet.core.clock import Clock
+from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch.store import AttemptStore
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.prometheus import FleetCollector
-from smsfleet.metrics.rollup import RollupJob
 from smsfleet.metrics.service import MetricsService
 from smsfleet.metrics.store import MetricsStore
 from smsfleet.stores import ConfigStore
@@ -31,7 +31,7 @@ class Metrics:
     service: MetricsService
     registry: CollectorRegistry
     collector: FleetCollector
-    job: RollupJob
+    job: PeriodicJob
     engine: Engine
     rollup_interval_seconds: float = DEFAULT_ROLLUP_INTERVAL_SECONDS
 
@@ -78,7 +78,9 @@ def build_metrics(
         service=service,
         registry=registry,
         collector=collector,
-        job=RollupJob(service.run_jobs),
+        # Every run is idempotent (it recomputes minutes from raw attempts), so
+        # several replicas running it at once only repeat work.
+        job=PeriodicJob("metrics-rollup", service.run_jobs),
         engine=engine,
         rollup_interval_seconds=float(interval),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 # Importing the stores registers their tables on the metadata.
+import smsfleet.alerts.store
 import smsfleet.dispatch.store
 import smsfleet.metrics.store
 import smsfleet.policy.store  # noqa: F401

@@ -1,0 +1,1 @@
+"""Alerts: rules over the fleet's events and figures, deduplicated, kept, and sent to Telegram."""

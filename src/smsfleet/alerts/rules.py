@@ -1,0 +1,304 @@
+"""The alert rules: each turns what the fleet shows now into signals, without side effects.
+
+Periodic rules (evaluated every few seconds over stored figures) give the full set of
+conditions they see; an open alert of theirs missing from it has cleared. Event rules
+(sessions, the policy) say what opened and what cleared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from smsfleet.alerts.models import AlertRule, Severity, Signal, SubjectKind
+from smsfleet.pairs.models import Pair
+from smsfleet.policy.models import PolicyAction, PolicyDecision
+from smsfleet.policy.stats import WindowStats
+from smsfleet.sessions.models import EventKind, SessionEvent, SessionState
+
+__all__ = [
+    "PERIODIC_RULES",
+    "SESSION_RULES",
+    "EventOutcome",
+    "RuleThresholds",
+    "country_signals",
+    "drop_signals",
+    "gateway_signals",
+    "policy_outcome",
+    "session_outcome",
+    "success_rate_signals",
+]
+
+PERIODIC_RULES = frozenset(
+    {
+        AlertRule.success_rate_low,
+        AlertRule.success_rate_drop,
+        AlertRule.gateway_errors,
+        AlertRule.country_under_target,
+    }
+)
+SESSION_RULES = (AlertRule.session_crashed, AlertRule.session_hung, AlertRule.session_fatal)
+
+
+@dataclass(frozen=True)
+class RuleThresholds:
+    success_warning: float = 0.8
+    success_critical: float = 0.5
+    min_samples: int = 20
+    z: float = 1.96
+    drop_points: float = 0.3
+    baseline_min_samples: int = 100
+    gateway_error_ratio: float = 0.5
+    gateway_min_samples: int = 10
+    country_target_ratio: float = 0.5
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What one event opens and which alerts (by fingerprint) it clears."""
+
+    opened: tuple[Signal, ...] = ()
+    cleared: tuple[str, ...] = ()
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def success_rate_signals(
+    stats: Mapping[str, WindowStats],
+    pairs: Mapping[str, Pair],
+    thresholds: RuleThresholds,
+    window: str,
+) -> list[Signal]:
+    """Pairs whose Wilson lower bound is under the warning or critical line."""
+    signals = []
+    for key, window_stats in stats.items():
+        pair = pairs.get(key)
+        if pair is None or window_stats.samples < thresholds.min_samples:
+            continue
+        bound = window_stats.lower_bound(thresholds.z)
+        if bound >= thresholds.success_warning:
+            continue
+        critical = bound < thresholds.success_critical
+        ratio = window_stats.success_ratio or 0.0
+        signals.append(
+            Signal(
+                rule=AlertRule.success_rate_low,
+                severity=Severity.critical if critical else Severity.warning,
+                subject_kind=SubjectKind.pair,
+                subject=key,
+                country=pair.country,
+                summary=(
+                    f"{key} ({pair.operator}): success {_percent(ratio)} "
+                    f"({window_stats.delivered}/{window_stats.samples}, lower bound "
+                    f"{_percent(bound)}) in the {window}"
+                ),
+                details={
+                    "delivered": window_stats.delivered,
+                    "samples": window_stats.samples,
+                    "lower_bound": round(bound, 4),
+                    "high_priority": pair.is_high_priority,
+                },
+            )
+        )
+    return signals
+
+
+def drop_signals(
+    current: Mapping[str, WindowStats],
+    baseline: Mapping[str, WindowStats],
+    pairs: Mapping[str, Pair],
+    thresholds: RuleThresholds,
+) -> list[Signal]:
+    """Pairs whose success fell suddenly against their own 7-day baseline."""
+    signals = []
+    for key, now_stats in current.items():
+        pair, before = pairs.get(key), baseline.get(key)
+        if pair is None or before is None or now_stats.samples < thresholds.min_samples:
+            continue
+        if before.samples < thresholds.baseline_min_samples:
+            continue
+        now_ratio, usual = now_stats.success_ratio or 0.0, before.success_ratio or 0.0
+        if usual - now_ratio < thresholds.drop_points:
+            continue
+        signals.append(
+            Signal(
+                rule=AlertRule.success_rate_drop,
+                severity=Severity.warning,
+                subject_kind=SubjectKind.pair,
+                subject=key,
+                country=pair.country,
+                summary=(
+                    f"{key}: success dropped to {_percent(now_ratio)} from a 7-day "
+                    f"{_percent(usual)} ({before.samples} attempts)"
+                ),
+                details={"ratio": round(now_ratio, 4), "baseline": round(usual, 4)},
+            )
+        )
+    return signals
+
+
+def gateway_signals(
+    outcomes: Mapping[str, tuple[int, int]], thresholds: RuleThresholds, minutes: float
+) -> list[Signal]:
+    """Programs (each wired to one provider) whose sends fail at the gateway.
+
+    `outcomes` maps a program to (completed attempts, send failures and errors).
+    """
+    signals = []
+    for program, (completed, failures) in outcomes.items():
+        if completed < thresholds.gateway_min_samples:
+            continue
+        ratio = failures / completed
+        if ratio < thresholds.gateway_error_ratio:
+            continue
+        signals.append(
+            Signal(
+                rule=AlertRule.gateway_errors,
+                severity=Severity.warning,
+                subject_kind=SubjectKind.gateway,
+                subject=program,
+                summary=(
+                    f"{program}: {failures} of {completed} sends failed at the gateway "
+                    f"({_percent(ratio)}) in the last {minutes:g} min"
+                ),
+                details={"failures": failures, "completed": completed},
+            )
+        )
+    return signals
+
+
+def country_signals(
+    sent: Mapping[str, int],
+    caps: Mapping[str, int],
+    active: Iterable[str],
+    thresholds: RuleThresholds,
+    window: timedelta,
+) -> list[Signal]:
+    """Countries with sessions running the whole window that sent well under their cap."""
+    minutes = window.total_seconds() / 60
+    signals = []
+    for country in sorted(set(active)):
+        target = caps.get(country, 0) * minutes
+        count = sent.get(country, 0)
+        if target <= 0 or count >= thresholds.country_target_ratio * target:
+            continue
+        signals.append(
+            Signal(
+                rule=AlertRule.country_under_target,
+                severity=Severity.warning,
+                subject_kind=SubjectKind.country,
+                subject=country,
+                country=country,
+                summary=(
+                    f"{country}: {count} sends in the last {minutes:g} min against a target "
+                    f"of {target:g} ({caps[country]}/min)"
+                ),
+                details={"sent": count, "target": target},
+            )
+        )
+    return signals
+
+
+def _session_fingerprint(rule: AlertRule, session: str) -> str:
+    return f"{rule}:{SubjectKind.session}:{session}"
+
+
+def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
+    """Crashed, hung and fatal sessions open alerts; running again or stopped clears them."""
+    name = event.session
+    country = pair.country if pair is not None else None
+    crashed = event.kind == EventKind.start_failed or (
+        event.kind == EventKind.exited and event.from_state != SessionState.stopping
+    )
+    if crashed:
+        code = event.details.get("exit_code")
+        how = f"exited with code {code}" if code is not None else "exited"
+        if event.kind == EventKind.start_failed:
+            how = f"failed to start: {event.reason}"
+        log_tail = [str(line) for line in event.details.get("log_tail", [])][-5:]
+        return EventOutcome(
+            opened=(
+                Signal(
+                    rule=AlertRule.session_crashed,
+                    severity=Severity.critical if _high_priority(pair) else Severity.warning,
+                    subject_kind=SubjectKind.session,
+                    subject=name,
+                    country=country,
+                    summary=f"{name} {how}; restarting with backoff",
+                    details={"exit_code": code, "log_tail": log_tail},
+                ),
+            )
+        )
+    if event.kind == EventKind.hung:
+        return EventOutcome(
+            opened=(
+                Signal(
+                    rule=AlertRule.session_hung,
+                    severity=Severity.warning,
+                    subject_kind=SubjectKind.session,
+                    subject=name,
+                    country=country,
+                    summary=f"{name} sent no heartbeat since "
+                    f"{event.details.get('last_heartbeat', 'its start')}; restarting it",
+                ),
+            )
+        )
+    if event.kind == EventKind.fatal:
+        return EventOutcome(
+            opened=(
+                Signal(
+                    rule=AlertRule.session_fatal,
+                    severity=Severity.critical,
+                    subject_kind=SubjectKind.session,
+                    subject=name,
+                    country=country,
+                    summary=f"{name} gave up: {event.reason}; start it again once fixed",
+                ),
+            )
+        )
+    if event.kind in (EventKind.running, EventKind.adopted, EventKind.stopped):
+        return EventOutcome(cleared=tuple(_session_fingerprint(r, name) for r in SESSION_RULES))
+    return EventOutcome()
+
+
+def _high_priority(pair: Pair | None) -> bool:
+    return pair is not None and pair.is_high_priority
+
+
+def _pair_fingerprint(rule: AlertRule, pair: str) -> str:
+    return f"{rule}:{SubjectKind.pair}:{pair}"
+
+
+def policy_outcome(decision: PolicyDecision) -> EventOutcome:
+    """A pause opens an alert that the resume clears; so does a held high-priority pair."""
+    action = decision.action
+    figures = {
+        "lower_bound": round(decision.lower_bound, 4),
+        "samples": decision.samples,
+        "delivered": decision.delivered,
+    }
+    if action in (PolicyAction.paused, PolicyAction.held):
+        held = action == PolicyAction.held
+        return EventOutcome(
+            opened=(
+                Signal(
+                    rule=AlertRule.priority_pair_failing if held else AlertRule.pair_paused,
+                    severity=Severity.critical if held else Severity.warning,
+                    subject_kind=SubjectKind.pair,
+                    subject=decision.pair,
+                    country=decision.country,
+                    summary=decision.reason,
+                    details=figures,
+                ),
+            )
+        )
+    if action == PolicyAction.resumed:
+        return EventOutcome(cleared=(_pair_fingerprint(AlertRule.pair_paused, decision.pair),))
+    if action == PolicyAction.recovered:
+        return EventOutcome(
+            cleared=(_pair_fingerprint(AlertRule.priority_pair_failing, decision.pair),)
+        )
+    return EventOutcome()  # probing: the pause alert stays open until it resumes

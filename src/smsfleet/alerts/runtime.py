@@ -1,0 +1,96 @@
+"""Builds the alerts feature on the metrics store: engine, periodic rules, Telegram sender."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client.registry import CollectorRegistry
+from sqlalchemy.engine import Engine
+
+from smsfleet.alerts.models import Alert
+from smsfleet.alerts.prometheus import AlertCollector
+from smsfleet.alerts.service import AlertConfig, AlertService
+from smsfleet.alerts.store import AlertStore
+from smsfleet.alerts.telegram import OutboxSender, TelegramBot
+from smsfleet.core.clock import Clock
+from smsfleet.core.jobs import PeriodicJob
+from smsfleet.core.settings import Settings
+from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.metrics.store import MetricsStore
+from smsfleet.policy.store import PolicyStore
+from smsfleet.stores import ConfigStore
+
+__all__ = ["Alerts", "build_alerts"]
+
+TELEGRAM_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class Alerts:
+    service: AlertService
+    job: PeriodicJob
+    sender: OutboxSender | None
+    engine: Engine
+    http: httpx.Client
+
+    def start(self) -> None:
+        self.job.start_loop(self.service.config.evaluation_interval.total_seconds())
+        if self.sender is not None:
+            self.sender.start()
+
+    def close(self) -> None:
+        self.job.close()
+        if self.sender is not None:
+            self.sender.close()
+        self.http.close()
+        self.engine.dispose()
+
+
+def build_alerts(
+    *,
+    settings: Settings,
+    config_store: ConfigStore,
+    clock: Clock,
+    registry: CollectorRegistry,
+    on_change: Callable[[Alert], None] | None = None,
+    should_run: Callable[[], bool] = lambda: True,
+    transport: httpx.BaseTransport | None = None,
+) -> Alerts:
+    """Open the metrics store (migrated to head); the caller starts and closes it.
+
+    `should_run` gates the periodic rules and the sender: with replicas, only the
+    supervising leader evaluates and sends, so nothing goes out twice.
+    """
+    engine = create_sql_engine(settings.resolved_metrics_url)
+    try:
+        upgrade_metrics_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    store = AlertStore(engine)
+    collector = AlertCollector(store=store, registry=registry)
+    http = httpx.Client(timeout=TELEGRAM_TIMEOUT, transport=transport)
+    sender = None
+    if settings.telegram_bot_token is not None:
+        bot = TelegramBot(
+            api_url=settings.telegram_api_url,
+            token=settings.telegram_bot_token.get_secret_value(),
+            client=http,
+        )
+        sender = OutboxSender(
+            store=store, bot=bot, clock=clock, should_run=should_run, on_result=collector.count
+        )
+    service = AlertService(
+        store=store,
+        metrics=MetricsStore(engine),
+        policy_store=PolicyStore(engine),
+        config_store=config_store,
+        clock=clock,
+        config=AlertConfig.from_settings(settings),
+        on_change=on_change,
+        on_queued=sender.wake if sender is not None else None,
+    )
+    job = PeriodicJob("alert-rules", service.evaluate, should_run=should_run, run_at_start=False)
+    return Alerts(service=service, job=job, sender=sender, engine=engine, http=http)

@@ -1,0 +1,409 @@
+"""The alert engine: signals in; deduplicated alerts, repeats and resolutions out.
+
+One open alert per fingerprint (rule and subject). A signal for an open alert
+refreshes it, raises its severity (notified again) or, past the repeat interval and
+unacknowledged, repeats it; a cleared condition resolves it with a message. The
+alerts that change together in one pass are grouped by rule, severity and country
+into one message per chat. Alerts and their messages are written in one
+transaction, so nothing is notified that is not recorded, or the other way round.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from smsfleet.alerts import rules
+from smsfleet.alerts.models import (
+    Alert,
+    AlertCounts,
+    AlertQuery,
+    AlertRule,
+    AlertState,
+    MessageQueued,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    Severity,
+    Signal,
+)
+from smsfleet.alerts.rules import RuleThresholds
+from smsfleet.alerts.store import AlertStore, NewNotification
+from smsfleet.alerts.text import alert_text, message_text
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import Conflict, NotFound
+from smsfleet.core.settings import Settings
+from smsfleet.metrics.store import MetricsStore
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import POLICY_ACTOR, PolicyDecision
+from smsfleet.policy.stats import Window, WindowStats
+from smsfleet.policy.store import PolicyStore
+from smsfleet.sessions.models import SessionEvent, SessionState
+from smsfleet.stores import ConfigStore
+
+__all__ = ["AlertConfig", "AlertService", "ChatRoute"]
+
+log = logging.getLogger("smsfleet.alerts")
+
+SUMMARY_LIMIT = 512
+BASELINE_SPAN = timedelta(days=7)
+BASELINE_REFRESH = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ChatRoute:
+    """A chat that receives every alert of at least `min_severity`."""
+
+    chat_id: str
+    min_severity: Severity = Severity.info
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    routes: tuple[ChatRoute, ...] = ()
+    repeat_interval: timedelta = timedelta(hours=4)
+    evaluation_interval: timedelta = timedelta(seconds=15)
+    thresholds: RuleThresholds = field(default_factory=RuleThresholds)
+    success_window: Window = field(default_factory=lambda: Window(timedelta(minutes=30), 50))
+    gateway_window: timedelta = timedelta(minutes=15)
+    country_window: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertConfig:
+        routes = [ChatRoute(chat) for chat in settings.telegram_chats]
+        routes += [
+            ChatRoute(chat, Severity(severity))
+            for severity, chats in settings.telegram_routes.items()
+            for chat in chats
+        ]
+        return cls(
+            routes=tuple(routes) if settings.telegram_bot_token is not None else (),
+            repeat_interval=timedelta(minutes=settings.alert_repeat_minutes),
+            evaluation_interval=timedelta(seconds=settings.alert_evaluation_interval_seconds),
+            thresholds=RuleThresholds(
+                success_warning=settings.alert_success_warning,
+                success_critical=settings.alert_success_critical,
+                min_samples=settings.policy_min_samples,
+                z=settings.policy_z,
+            ),
+            success_window=Window(
+                timedelta(minutes=settings.policy_window_minutes),
+                settings.policy_window_max_attempts,
+            ),
+        )
+
+    def chats_for(self, severity: Severity) -> list[str]:
+        chats = [r.chat_id for r in self.routes if severity.rank >= r.min_severity.rank]
+        return list(dict.fromkeys(chats))  # once each, in configured order
+
+
+@dataclass
+class _Pass:
+    """What one pass changed: alerts to write, and which of them to notify how."""
+
+    changed: dict[str, Alert] = field(default_factory=dict)
+    notify: list[tuple[NotificationKind, Alert]] = field(default_factory=list)
+
+
+class AlertService:
+    def __init__(
+        self,
+        *,
+        store: AlertStore,
+        metrics: MetricsStore,
+        policy_store: PolicyStore,
+        config_store: ConfigStore,
+        clock: Clock,
+        config: AlertConfig,
+        on_change: Callable[[Alert], None] | None = None,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self._metrics = metrics
+        self._policy_store = policy_store
+        self._config_store = config_store
+        self._clock = clock
+        self._on_change = on_change
+        self._on_queued = on_queued
+        self._lock = threading.Lock()
+        self._baseline: dict[str, WindowStats] = {}
+        self._baseline_at: datetime | None = None
+
+    # --- reading -----------------------------------------------------------------------
+
+    def find(self, query: AlertQuery) -> list[Alert]:
+        return self.store.query(query)
+
+    def get(self, alert_id: str) -> Alert:
+        alert = self.store.get(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        return alert
+
+    def counts(self) -> AlertCounts:
+        return self.store.counts()
+
+    def notifications(self, alert_id: str) -> list[Notification]:
+        self.get(alert_id)
+        return self.store.notifications(alert_id)
+
+    def outbox_status(self) -> NotificationStatus:
+        pending, failed, oldest = self.store.outbox_counts()
+        return NotificationStatus(
+            configured=bool(self.config.routes),
+            pending=pending,
+            failed=failed,
+            oldest_pending_at=oldest,
+        )
+
+    # --- people ------------------------------------------------------------------------
+
+    def acknowledge(self, alert_id: str, *, actor: str) -> Alert:
+        """Someone is on it: no more repeats for this alert."""
+        with self._lock:
+            alert = self.get(alert_id)
+            if alert.state != AlertState.firing:
+                raise Conflict(f"alert {alert_id} is already resolved")
+            if alert.acknowledged_at is None:
+                alert = alert.model_copy(
+                    update={"acknowledged_at": self._clock.now(), "acknowledged_by": actor}
+                )
+                self.store.save([alert], [], now=self._clock.now())
+        self._changed([alert])
+        return alert
+
+    def send_message(self, text: str, *, actor: str) -> MessageQueued:
+        """A message from a person to every configured chat, sent now (through the outbox)."""
+        chats = self.config.chats_for(Severity.critical)
+        if not chats:
+            raise Conflict(
+                "Telegram is not configured: set SMSFLEET_TELEGRAM_BOT_TOKEN and "
+                "SMSFLEET_TELEGRAM_CHAT_IDS"
+            )
+        body = message_text(text, actor=actor)
+        ids = self.store.enqueue(
+            [NewNotification(chat, NotificationKind.message, None, body) for chat in chats],
+            now=self._clock.now(),
+        )
+        self._queued()
+        return MessageQueued(
+            message=f"queued for {len(chats)} chat(s); it goes out at once", notifications=ids
+        )
+
+    # --- events ------------------------------------------------------------------------
+
+    def on_session_event(self, event: SessionEvent) -> None:
+        """Called by the supervisor for every transition; never raises into it."""
+        try:
+            spec = self._config_store.session_specs.get(event.session)
+            pair = self._config_store.pairs.get(spec.pair) if spec is not None else None
+            outcome = rules.session_outcome(event, pair=pair)
+            if outcome.opened or outcome.cleared:
+                self.apply(opened=outcome.opened, cleared=outcome.cleared)
+        except Exception:
+            log.exception("alerting on %s %s failed", event.session, event.kind)
+
+    def on_policy_decision(self, decision: PolicyDecision) -> None:
+        try:
+            outcome = rules.policy_outcome(decision)
+            if outcome.opened or outcome.cleared:
+                self.apply(opened=outcome.opened, cleared=outcome.cleared)
+        except Exception:
+            log.exception("alerting on the policy's decision for %s failed", decision.pair)
+
+    # --- periodic rules --------------------------------------------------------------
+
+    def evaluate(self) -> list[Alert]:
+        """Run the periodic rules over the stored figures; return the alerts that changed."""
+        now = self._clock.now()
+        config = self.config
+        thresholds = config.thresholds
+        pairs = {pair.key: pair for pair in self._config_store.pairs.list()}
+        current = self._policy_store.window_stats(window=config.success_window, now=now)
+        signals = rules.success_rate_signals(
+            current, pairs, thresholds, config.success_window.describe()
+        )
+        signals += rules.drop_signals(current, self._baseline_stats(now), pairs, thresholds)
+        signals += rules.gateway_signals(
+            self._gateway_outcomes(now), thresholds, config.gateway_window.total_seconds() / 60
+        )
+        signals += self._country_signals(now, pairs)
+        # A pause alert also clears when a person resumes the pair.
+        cleared = [
+            alert.fingerprint
+            for alert in self.store.firing()
+            if alert.rule == AlertRule.pair_paused
+            and (pair := pairs.get(alert.subject)) is not None
+            and pair.state.runs_sessions
+            and pair.state_actor != POLICY_ACTOR
+        ]
+        return self.apply(opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES)
+
+    def _baseline_stats(self, now: datetime) -> dict[str, WindowStats]:
+        # Seven days of hourly rollups change slowly: read them once an hour.
+        if self._baseline_at is None or now - self._baseline_at >= BASELINE_REFRESH:
+            end = now - _since_hour(now)
+            tallies = self._metrics.tallies(start=end - BASELINE_SPAN, end=end, group=("pair",))
+            self._baseline = {
+                key[0]: WindowStats(samples=tally.completed, delivered=tally.delivered)
+                for (_bucket, key), tally in tallies.items()
+            }
+            self._baseline_at = now
+        return self._baseline
+
+    def _gateway_outcomes(self, now: datetime) -> dict[str, tuple[int, int]]:
+        tallies = self._metrics.tallies(
+            start=now - self.config.gateway_window, end=now, group=("program",)
+        )
+        return {
+            key[0]: (tally.completed, tally.send_failed + tally.error)
+            for (_bucket, key), tally in tallies.items()
+        }
+
+    def _country_signals(self, now: datetime, pairs: dict[str, Pair]) -> list[Signal]:
+        window = self.config.country_window
+        # Only countries whose sessions ran the whole window are expected to send.
+        active: set[str] = set()
+        statuses = {status.name: status for status in self._config_store.session_status.list()}
+        for spec in self._config_store.session_specs.list():
+            status, pair = statuses.get(spec.name), pairs.get(spec.pair)
+            if status is None or pair is None or not pair.state.runs_sessions:
+                continue
+            if pair.state == PairState.probing:
+                continue  # a probed pair sends on purpose at a trickle
+            started = status.started_at
+            if status.state == SessionState.running and started and now - started >= window:
+                active.add(pair.country)
+        if not active:
+            return []
+        tallies = self._metrics.tallies(start=now - window, end=now, group=("country",))
+        sent = {key[0]: tally.completed for (_bucket, key), tally in tallies.items()}
+        caps = {
+            country.code: country.cap
+            for country in self._config_store.countries.list()
+            if country.code in active
+        }
+        return rules.country_signals(sent, caps, active, self.config.thresholds, window)
+
+    # --- the engine ----------------------------------------------------------------------
+
+    def apply(
+        self,
+        *,
+        opened: Iterable[Signal] = (),
+        cleared: Iterable[str] = (),
+        periodic: frozenset[AlertRule] = frozenset(),
+    ) -> list[Alert]:
+        """Open or refresh alerts for `opened`, resolve `cleared` ones.
+
+        With `periodic`, an open alert of those rules that no signal names has cleared.
+        """
+        with self._lock:
+            now = self._clock.now()
+            firing = {alert.fingerprint: alert for alert in self.store.firing()}
+            work = _Pass()
+            seen: set[str] = set()
+            for signal in opened:
+                seen.add(signal.fingerprint)
+                self._open(work, firing.get(signal.fingerprint), signal, now)
+            gone = set(cleared) | {
+                fingerprint
+                for fingerprint, alert in firing.items()
+                if alert.rule in periodic and fingerprint not in seen
+            }
+            for fingerprint in sorted(gone - seen):
+                alert = firing.get(fingerprint)
+                if alert is not None:
+                    self._resolve(work, alert, now)
+            if not work.changed:
+                return []
+            notifications = self._messages(work)
+            self.store.save(list(work.changed.values()), notifications, now=now)
+        if notifications:
+            self._queued()
+        changed = list(work.changed.values())
+        self._changed(changed)
+        return changed
+
+    def _open(self, work: _Pass, alert: Alert | None, signal: Signal, now: datetime) -> None:
+        summary = signal.summary[:SUMMARY_LIMIT]
+        if alert is None:
+            alert = Alert(
+                id=uuid.uuid4().hex,
+                fingerprint=signal.fingerprint,
+                rule=signal.rule,
+                severity=signal.severity,
+                state=AlertState.firing,
+                subject_kind=signal.subject_kind,
+                subject=signal.subject,
+                country=signal.country,
+                summary=summary,
+                details=signal.details,
+                started_at=now,
+                last_seen_at=now,
+            )
+            work.notify.append((NotificationKind.firing, alert))
+            work.changed[alert.id] = alert
+            return
+        worse = signal.severity.rank > alert.severity.rank
+        update: dict[str, object] = {
+            "last_seen_at": now,
+            "summary": summary,
+            "details": signal.details,
+            "severity": signal.severity,
+        }
+        refreshed = alert.model_copy(update=update)
+        last = alert.last_notified_at or alert.started_at
+        if worse:
+            work.notify.append((NotificationKind.firing, refreshed))
+        elif alert.acknowledged_at is None and now - last >= self.config.repeat_interval:
+            work.notify.append((NotificationKind.repeat, refreshed))
+        work.changed[alert.id] = refreshed
+
+    def _resolve(self, work: _Pass, alert: Alert, now: datetime) -> None:
+        resolved = alert.model_copy(
+            update={"state": AlertState.resolved, "resolved_at": now, "last_seen_at": now}
+        )
+        work.changed[alert.id] = resolved
+        work.notify.append((NotificationKind.resolved, resolved))
+
+    def _messages(self, work: _Pass) -> list[NewNotification]:
+        """Group what changed together, one message per group and chat; count them per alert."""
+        groups: dict[tuple[NotificationKind, AlertRule, Severity, str | None], list[str]] = {}
+        for kind, alert in work.notify:
+            groups.setdefault((kind, alert.rule, alert.severity, alert.country), []).append(
+                alert.id
+            )
+        notifications: list[NewNotification] = []
+        now = self._clock.now()
+        for (kind, _rule, severity, _country), ids in groups.items():
+            chats = self.config.chats_for(severity)
+            if not chats:
+                continue  # kept, not sent: nowhere to send it
+            alerts = [work.changed[alert_id] for alert_id in ids]
+            text = alert_text(kind, alerts)
+            for alert in alerts:
+                work.changed[alert.id] = alert.model_copy(
+                    update={"last_notified_at": now, "notifications": alert.notifications + 1}
+                )
+            notifications += [NewNotification(chat, kind, ids[0], text) for chat in chats]
+        return notifications
+
+    def _changed(self, alerts: Sequence[Alert]) -> None:
+        if self._on_change is not None:
+            for alert in alerts:
+                self._on_change(alert)
+
+    def _queued(self) -> None:
+        if self._on_queued is not None:
+            self._on_queued()
+
+
+def _since_hour(now: datetime) -> timedelta:
+    """The baseline ends at the last whole hour, so the current one does not count."""
+    return timedelta(minutes=now.minute, seconds=now.second, microseconds=now.microsecond)

@@ -1,0 +1,258 @@
+"""The metrics store's `alerts` (open and past) and `alert_outbox` (Telegram messages to send)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from smsfleet.alerts.models import (
+    Alert,
+    AlertCounts,
+    AlertQuery,
+    AlertState,
+    Notification,
+    NotificationKind,
+    Severity,
+)
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata
+
+__all__ = ["AlertStore", "NewNotification", "alert_outbox_table", "alerts_table"]
+
+alerts_table = sa.Table(
+    "alerts",
+    metrics_metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("fingerprint", sa.String(160), nullable=False),
+    sa.Column("rule", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject", sa.String(80), nullable=False),
+    sa.Column("country", sa.String(2)),
+    sa.Column("summary", sa.String(512), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("started_at", DateTimeColumn, nullable=False),
+    sa.Column("last_seen_at", DateTimeColumn, nullable=False),
+    sa.Column("resolved_at", DateTimeColumn),
+    sa.Column("acknowledged_at", DateTimeColumn),
+    sa.Column("acknowledged_by", sa.String(64)),
+    sa.Column("last_notified_at", DateTimeColumn),
+    sa.Column("notifications", sa.Integer, nullable=False),
+    sa.Index("ix_alerts_state_fingerprint", "state", "fingerprint"),
+    sa.Index("ix_alerts_started_at", "started_at"),
+)
+
+alert_outbox_table = sa.Table(
+    "alert_outbox",
+    metrics_metadata,
+    # Increasing ids are the order messages go out in, per chat.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("alert_id", sa.String(32)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", DateTimeColumn, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", DateTimeColumn, nullable=False),
+    sa.Column("sent_at", DateTimeColumn),
+    sa.Column("failed_at", DateTimeColumn),
+    sa.Column("last_error", sa.String(512)),
+    sa.Index("ix_alert_outbox_pending", "sent_at", "failed_at", "id"),
+)
+
+_TIMES = ("started_at", "last_seen_at", "resolved_at", "acknowledged_at", "last_notified_at")
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    # SQL columns hold naive UTC, as everywhere in core.sql.
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    chat_id: str
+    kind: NotificationKind
+    alert_id: str | None
+    text: str
+
+
+def _alert_values(alert: Alert) -> dict[str, Any]:
+    values = alert.model_dump(mode="python")
+    for name in _TIMES:
+        values[name] = _naive(values[name])
+    for name in ("rule", "severity", "state", "subject_kind"):
+        values[name] = str(values[name])
+    return values
+
+
+class AlertStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- alerts ------------------------------------------------------------------------
+
+    def save(
+        self,
+        alerts: Sequence[Alert],
+        notifications: Sequence[NewNotification],
+        *,
+        now: datetime,
+    ) -> list[int]:
+        """Write alerts (new or changed) and queue their messages in one transaction."""
+        table = alerts_table
+        with self._engine.begin() as connection:
+            for alert in alerts:
+                values = _alert_values(alert)
+                changed = connection.execute(
+                    sa.update(table).where(table.c.id == alert.id).values(**values)
+                ).rowcount
+                if not changed:
+                    connection.execute(sa.insert(table).values(**values))
+            return self._enqueue(connection, notifications, now)
+
+    def get(self, alert_id: str) -> Alert | None:
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(sa.select(alerts_table).where(alerts_table.c.id == alert_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else Alert.model_validate(dict(row))
+
+    def firing(self) -> list[Alert]:
+        return self.query(AlertQuery(state=AlertState.firing, limit=1000))
+
+    def query(self, query: AlertQuery) -> list[Alert]:
+        """Alerts matching the filters, newest first."""
+        table = alerts_table
+        select = sa.select(table)
+        if query.state is not None:
+            select = select.where(table.c.state == query.state.value)
+        if query.severity is not None:
+            select = select.where(table.c.severity == query.severity.value)
+        if query.rule is not None:
+            select = select.where(table.c.rule == query.rule.value)
+        if query.country is not None:
+            select = select.where(table.c.country == query.country.upper())
+        if query.subject is not None:
+            select = select.where(table.c.subject == query.subject)
+        if query.acknowledged is not None:
+            acknowledged = table.c.acknowledged_at.is_not(None)
+            select = select.where(acknowledged if query.acknowledged else sa.not_(acknowledged))
+        if query.since is not None:
+            select = select.where(table.c.started_at >= _naive(query.since))
+        select = select.order_by(table.c.started_at.desc(), table.c.id.desc()).limit(query.limit)
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        return [Alert.model_validate(dict(row)) for row in rows]
+
+    def counts(self) -> AlertCounts:
+        table = alerts_table
+        firing = table.c.state == AlertState.firing.value
+        select = sa.select(
+            sa.func.count(),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((table.c.severity == Severity.critical.value, 1), else_=0)), 0
+            ),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((table.c.acknowledged_at.is_(None), 1), else_=0)), 0
+            ),
+        ).where(firing)
+        with self._engine.connect() as connection:
+            total, critical, unacknowledged = connection.execute(select).one()
+        return AlertCounts(
+            firing=int(total), critical=int(critical), unacknowledged=int(unacknowledged)
+        )
+
+    # --- outbox --------------------------------------------------------------------------
+
+    def enqueue(self, notifications: Sequence[NewNotification], *, now: datetime) -> list[int]:
+        with self._engine.begin() as connection:
+            return self._enqueue(connection, notifications, now)
+
+    def _enqueue(
+        self, connection: Connection, notifications: Sequence[NewNotification], now: datetime
+    ) -> list[int]:
+        ids: list[int] = []
+        for item in notifications:
+            result = connection.execute(
+                sa.insert(alert_outbox_table).values(
+                    chat_id=item.chat_id,
+                    kind=item.kind.value,
+                    alert_id=item.alert_id,
+                    text=item.text,
+                    created_at=_naive(now),
+                    attempts=0,
+                    next_attempt_at=_naive(now),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            ids.append(int(key[0]))
+        return ids
+
+    def pending(self, *, limit: int = 100) -> list[Notification]:
+        """Messages not sent yet and not given up on, oldest first."""
+        table = alert_outbox_table
+        select = (
+            sa.select(table)
+            .where(table.c.sent_at.is_(None), table.c.failed_at.is_(None))
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        return [Notification.model_validate(dict(row)) for row in rows]
+
+    def notifications(self, alert_id: str) -> list[Notification]:
+        table = alert_outbox_table
+        select = sa.select(table).where(table.c.alert_id == alert_id).order_by(table.c.id)
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        return [Notification.model_validate(dict(row)) for row in rows]
+
+    def mark_sent(self, notification_id: int, *, at: datetime) -> None:
+        self._update(
+            notification_id, sent_at=_naive(at), attempts=alert_outbox_table.c.attempts + 1
+        )
+
+    def mark_retry(self, notification_id: int, *, next_attempt_at: datetime, error: str) -> None:
+        self._update(
+            notification_id,
+            next_attempt_at=_naive(next_attempt_at),
+            last_error=error[:512],
+            attempts=alert_outbox_table.c.attempts + 1,
+        )
+
+    def mark_failed(self, notification_id: int, *, at: datetime, error: str) -> None:
+        self._update(
+            notification_id,
+            failed_at=_naive(at),
+            last_error=error[:512],
+            attempts=alert_outbox_table.c.attempts + 1,
+        )
+
+    def _update(self, notification_id: int, **values: Any) -> None:
+        table = alert_outbox_table
+        with self._engine.begin() as connection:
+            connection.execute(sa.update(table).where(table.c.id == notification_id).values(values))
+
+    def outbox_counts(self) -> tuple[int, int, datetime | None]:
+        """Pending and failed messages, and when the oldest pending one was queued."""
+        table = alert_outbox_table
+        unsent = table.c.sent_at.is_(None)
+        select = sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((table.c.failed_at.is_(None), 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((table.c.failed_at.is_not(None), 1), else_=0)), 0),
+            sa.func.min(sa.case((table.c.failed_at.is_(None), table.c.created_at), else_=None)),
+        ).where(unsent)
+        with self._engine.connect() as connection:
+            pending, failed, oldest = connection.execute(select).one()
+        return int(pending), int(failed), None if oldest is None else oldest.replace(tzinfo=UTC)

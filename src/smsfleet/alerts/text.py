@@ -1,0 +1,78 @@
+"""Telegram texts of alerts: HTML-escaped, one message per group, under Telegram's limit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+
+from smsfleet.alerts.models import Alert, NotificationKind, Severity
+
+__all__ = ["MESSAGE_LIMIT", "alert_text", "message_text"]
+
+MESSAGE_LIMIT = 4096
+_ICON = {Severity.info: "🔵", Severity.warning: "🟠", Severity.critical: "🔴"}
+
+
+def _title(alert: Alert) -> str:
+    return alert.rule.value.replace("_", " ")
+
+
+def _clock(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _lasted(alert: Alert) -> str:
+    end = alert.resolved_at or alert.last_seen_at
+    seconds = int((end - alert.started_at).total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def alert_text(kind: NotificationKind, alerts: Sequence[Alert]) -> str:
+    """One message for alerts of one rule, severity and country that changed together."""
+    first = alerts[0]
+    where = f" · {escape(first.country)}" if first.country else ""
+    count = f" ({len(alerts)})" if len(alerts) > 1 else ""
+    if kind == NotificationKind.resolved:
+        head = f"✅ <b>RESOLVED</b> · {escape(_title(first))}{where}{count}"
+    else:
+        again = " (still firing)" if kind == NotificationKind.repeat else ""
+        head = (
+            f"{_ICON[first.severity]} <b>{first.severity.value.upper()}</b> · "
+            f"{escape(_title(first))}{where}{count}{again}"
+        )
+    lines = [head]
+    for alert in alerts:
+        if kind == NotificationKind.resolved:
+            line = f"<b>{escape(alert.subject)}</b>: cleared after {_lasted(alert)}"
+        else:
+            line = f"{escape(alert.summary)}\nsince {_clock(alert.started_at)}"
+        lines.append(line if len(alerts) == 1 else f"• {line}")
+    return _fit(lines)
+
+
+def message_text(text: str, *, actor: str) -> str:
+    head = f"📣 <b>Message</b> from {escape(actor)}"
+    body = escape(text)
+    while len(head) + 1 + len(body) > MESSAGE_LIMIT:  # escaping can lengthen it
+        text = text[: len(text) * 9 // 10]
+        body = escape(text) + "…"
+    return f"{head}\n{body}"
+
+
+def _fit(lines: list[str]) -> str:
+    """Join lines, leaving out whole trailing lines (never cutting a tag) past the limit."""
+    kept: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        more = f"… and {len(lines) - index} more"
+        if index > 0 and size + len(line) + 1 > MESSAGE_LIMIT - len(more) - 1:
+            kept.append(more)
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)

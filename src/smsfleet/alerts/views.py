@@ -1,0 +1,81 @@
+"""Alert HTTP routes: `/api/v1/alerts/*`, and the seed documents' `POST /alert`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from smsfleet.alerts.models import (
+    Alert,
+    AlertCounts,
+    AlertQuery,
+    MessageQueued,
+    MessageRequest,
+    Notification,
+    NotificationStatus,
+)
+from smsfleet.alerts.runtime import Alerts
+from smsfleet.alerts.service import AlertService
+from smsfleet.deps import CurrentUser, OperatorUser
+
+__all__ = ["router", "seed_router"]
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+seed_router = APIRouter(tags=["seed compatibility"])
+
+
+def _service(request: Request) -> AlertService:
+    alerts: Alerts = request.app.state.alerts
+    return alerts.service
+
+
+ServiceDep = Annotated[AlertService, Depends(_service)]
+
+
+class AlertsOverview(BaseModel):
+    counts: AlertCounts
+    telegram: NotificationStatus
+
+
+@router.get("", summary="Open and past alerts, newest first, with filters")
+def list_alerts(
+    _: CurrentUser, service: ServiceDep, query: Annotated[AlertQuery, Query()]
+) -> list[Alert]:
+    return service.find(query)
+
+
+@router.get("/overview", summary="How many alerts fire, and the Telegram outbox")
+def overview(_: CurrentUser, service: ServiceDep) -> AlertsOverview:
+    return AlertsOverview(counts=service.counts(), telegram=service.outbox_status())
+
+
+@router.post("/test", status_code=202, summary="Send a message to every Telegram chat now")
+def send_test(user: OperatorUser, service: ServiceDep, body: MessageRequest) -> MessageQueued:
+    return service.send_message(body.message, actor=user.username)
+
+
+@router.post("/evaluate", summary="Run the periodic alert rules now")
+def evaluate(_: OperatorUser, service: ServiceDep) -> list[Alert]:
+    return service.evaluate()
+
+
+@router.get("/{alert_id}", summary="One alert")
+def get_alert(_: CurrentUser, service: ServiceDep, alert_id: str) -> Alert:
+    return service.get(alert_id)
+
+
+@router.get("/{alert_id}/notifications", summary="The Telegram messages sent for an alert")
+def notifications(_: CurrentUser, service: ServiceDep, alert_id: str) -> list[Notification]:
+    return service.notifications(alert_id)
+
+
+@router.post("/{alert_id}/ack", summary="Acknowledge: someone is on it, no more repeats")
+def acknowledge(user: OperatorUser, service: ServiceDep, alert_id: str) -> Alert:
+    return service.acknowledge(alert_id, actor=user.username)
+
+
+@seed_router.post("/alert", status_code=202, summary="Send an alert message now (seed route)")
+def seed_alert(user: OperatorUser, service: ServiceDep, body: MessageRequest) -> MessageQueued:
+    return service.send_message(body.message, actor=user.username)

@@ -1,0 +1,97 @@
+"""Alerts on real stores: a migrated metrics store (SQLite file or MariaDB) and a config store.
+
+- `metrics_engine`, `sqlite_metrics_engine`: as in the policy suite.
+- `alerting`: an `AlertService` over them on a fake clock, chats `all` (every
+  alert) and `oncall` (critical only), with one pair `UZ_uzmobile`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from smsfleet.alerts.models import Alert, Severity
+from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
+from smsfleet.alerts.store import AlertStore
+from smsfleet.auth.models import Role, User
+from smsfleet.metrics.store import MetricsStore
+from smsfleet.pairs.models import PairCreate
+from smsfleet.pairs.service import create_pair, ensure_countries
+from smsfleet.policy.store import PolicyStore
+from smsfleet.stores import ConfigStore, open_config_store
+from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
+from tests.integration.policy.conftest import (  # noqa: F401  (shared fixtures)
+    metrics_engine,
+    sqlite_metrics_engine,
+)
+from tests.support.backends import sqlite_url_for
+from tests.support.fakes import FakeClock
+
+ADMIN = User(
+    username="alice",
+    role=Role.admin,
+    password_hash="-",
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+)
+ROUTES = (ChatRoute("all"), ChatRoute("oncall", Severity.critical))
+
+
+@dataclass
+class Alerting:
+    service: AlertService
+    store: AlertStore
+    config_store: ConfigStore
+    clock: FakeClock
+    engine: Engine
+    changed: list[Alert] = field(default_factory=list)
+    wakes: int = 0
+
+    def texts(self, chat: str) -> list[str]:
+        return [n.text for n in self.store.pending(limit=1000) if n.chat_id == chat]
+
+
+@pytest.fixture
+def config_store_sqlite(tmp_path: Path) -> Iterator[ConfigStore]:
+    store = open_config_store(sqlite_url_for(tmp_path / "config.sqlite3"))
+    ensure_countries(countries=store.countries, default_cap=10)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def alerting(metrics_engine: Engine, config_store_sqlite: ConfigStore) -> Alerting:  # noqa: F811
+    clock = FakeClock()
+    create_pair(
+        pairs=config_store_sqlite.pairs,
+        countries=config_store_sqlite.countries,
+        programs=config_store_sqlite.programs,
+        clock=clock,
+        actor=ADMIN,
+        data=PairCreate(country="UZ", operator="uzmobile"),
+    )
+    store = AlertStore(metrics_engine)
+    holder: list[Alerting] = []
+
+    def woke() -> None:
+        holder[0].wakes += 1
+
+    service = AlertService(
+        store=store,
+        metrics=MetricsStore(metrics_engine),
+        policy_store=PolicyStore(metrics_engine),
+        config_store=config_store_sqlite,
+        clock=clock,
+        config=AlertConfig(routes=ROUTES, repeat_interval=timedelta(hours=1)),
+        on_change=lambda alert: holder[0].changed.append(alert),
+        on_queued=woke,
+    )
+    holder.append(Alerting(service, store, config_store_sqlite, clock, metrics_engine))
+    return holder[0]

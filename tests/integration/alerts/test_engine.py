@@ -1,0 +1,203 @@
+"""The alert engine on SQLite and MariaDB: dedup, severity, repeats, acks, resolutions, grouping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smsfleet.alerts.models import (
+    AlertQuery,
+    AlertRule,
+    AlertState,
+    NotificationKind,
+    Severity,
+    Signal,
+    SubjectKind,
+)
+from smsfleet.core.errors import Conflict
+from smsfleet.dispatch.models import Attempt, Outcome
+from smsfleet.dispatch.store import AttemptStore
+from smsfleet.sessions.models import EventKind, SessionEvent, SessionSpec, SessionState
+from tests.integration.alerts.conftest import Alerting
+
+START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def low(subject: str, severity: Severity = Severity.warning, country: str = "UZ") -> Signal:
+    return Signal(
+        rule=AlertRule.success_rate_low,
+        severity=severity,
+        subject_kind=SubjectKind.pair,
+        subject=subject,
+        country=country,
+        summary=f"{subject} is failing",
+    )
+
+
+def test_one_alert_per_condition_repeated_until_acknowledged_then_resolved(
+    alerting: Alerting,
+) -> None:
+    service, store = alerting.service, alerting.store
+    (opened,) = service.apply(opened=[low("UZ_a")])
+    assert opened.state is AlertState.firing and opened.notifications == 1
+    assert alerting.texts("all") == [
+        f"🟠 <b>WARNING</b> · success rate low · UZ\nUZ_a is failing\nsince "
+        f"{opened.started_at:%Y-%m-%d %H:%M:%S} UTC"
+    ]
+    assert alerting.texts("oncall") == []  # warnings do not wake the on-call chat
+    assert alerting.wakes == 1
+
+    # The same condition again: the same alert, no new message.
+    alerting.clock.advance(60)
+    (again,) = service.apply(opened=[low("UZ_a")])
+    assert again.id == opened.id and again.last_seen_at > opened.last_seen_at
+    assert len(alerting.texts("all")) == 1
+
+    # Worse: the alert turns critical and says so, to the on-call chat too.
+    (worse,) = service.apply(opened=[low("UZ_a", Severity.critical)])
+    assert worse.severity is Severity.critical and worse.notifications == 2
+    assert alerting.texts("oncall")[0].startswith("🔴 <b>CRITICAL</b>")
+
+    # Past the repeat interval, unacknowledged: repeated once.
+    alerting.clock.advance(3601)
+    service.apply(opened=[low("UZ_a", Severity.critical)])
+    assert "(still firing)" in alerting.texts("all")[-1]
+    assert len(alerting.texts("all")) == 3
+
+    # Acknowledged: no more repeats.
+    acked = service.acknowledge(opened.id, actor="bob")
+    assert acked.acknowledged_by == "bob"
+    alerting.clock.advance(7200)
+    service.apply(opened=[low("UZ_a", Severity.critical)])
+    assert len(alerting.texts("all")) == 3
+
+    # Cleared: resolved, with a message; the next occurrence is a new alert.
+    (resolved,) = service.apply(cleared=[opened.fingerprint])
+    assert resolved.state is AlertState.resolved and resolved.resolved_at is not None
+    assert alerting.texts("all")[-1].startswith("✅ <b>RESOLVED</b> · success rate low · UZ")
+    with pytest.raises(Conflict):
+        service.acknowledge(opened.id, actor="bob")
+    (new,) = service.apply(opened=[low("UZ_a")])
+    assert new.id != opened.id
+    history = service.find(AlertQuery(subject="UZ_a"))
+    assert [(a.id, a.state) for a in history] == [
+        (new.id, AlertState.firing),
+        (opened.id, AlertState.resolved),
+    ]
+    assert [n.kind for n in store.notifications(opened.id) if n.chat_id == "all"] == [
+        NotificationKind.firing,
+        NotificationKind.firing,
+        NotificationKind.repeat,
+        NotificationKind.resolved,
+    ]
+    assert service.counts().firing == 1
+
+
+def test_alerts_changing_together_are_grouped_per_rule_severity_and_country(
+    alerting: Alerting,
+) -> None:
+    service = alerting.service
+    opened = service.apply(opened=[low("UZ_a"), low("UZ_b"), low("KZ_c", country="KZ")])
+    assert len(opened) == 3
+    texts = alerting.texts("all")
+    assert len(texts) == 2
+    uz = next(t for t in texts if "· UZ" in t)
+    assert uz.splitlines()[0] == "🟠 <b>WARNING</b> · success rate low · UZ (2)"
+    assert "• UZ_a is failing" in uz and "• UZ_b is failing" in uz
+
+
+def test_periodic_rules_resolve_what_they_no_longer_see(alerting: Alerting) -> None:
+    service = alerting.service
+    periodic = frozenset({AlertRule.success_rate_low})
+    service.apply(opened=[low("UZ_a"), low("UZ_b")], periodic=periodic)
+    crash = Signal(
+        rule=AlertRule.session_crashed,
+        severity=Severity.warning,
+        subject_kind=SubjectKind.session,
+        subject="program1_UZ_a",
+        summary="crashed",
+    )
+    service.apply(opened=[crash])
+    changed = service.apply(opened=[low("UZ_b")], periodic=periodic)
+    assert [(a.subject, a.state) for a in changed] == [
+        ("UZ_b", AlertState.firing),
+        ("UZ_a", AlertState.resolved),
+    ]
+    # Event-driven alerts are not the periodic rules' to resolve.
+    assert {a.subject for a in service.find(AlertQuery(state=AlertState.firing))} == {
+        "UZ_b",
+        "program1_UZ_a",
+    }
+
+
+def _event(kind: EventKind, from_state: SessionState | None = None) -> SessionEvent:
+    return SessionEvent(
+        id=kind.value,
+        at=START,
+        session="p1_UZ_uzmobile",
+        kind=kind,
+        from_state=from_state,
+        actor="supervisor",
+        reason="exited unexpectedly",
+        details={"exit_code": 1, "log_tail": ["Traceback", "ValueError: <bad>"]},
+    )
+
+
+START = __import__("datetime").datetime(2026, 1, 5, 12, 0, tzinfo=__import__("datetime").UTC)
+
+
+def test_a_session_crash_alerts_and_running_again_resolves(alerting: Alerting) -> None:
+    alerting.config_store.session_specs.add(
+        SessionSpec(name="p1_UZ_uzmobile", program="p1", pair="UZ_uzmobile", created_at=START)
+    )
+    service = alerting.service
+    service.on_session_event(_event(EventKind.exited, SessionState.running))
+    (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+    assert crash.country == "UZ" and crash.details["log_tail"][-1] == "ValueError: <bad>"
+    # A crash loop is one alert, however often it exits.
+    service.on_session_event(_event(EventKind.exited, SessionState.starting))
+    assert len(service.find(AlertQuery(rule=AlertRule.session_crashed))) == 1
+    alerting.clock.advance(30)
+    service.on_session_event(_event(EventKind.running, SessionState.starting))
+    (resolved,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+    assert resolved.state is AlertState.resolved
+    texts = alerting.texts("all")
+    assert texts[0].startswith("🟠 <b>WARNING</b> · session crashed · UZ")
+    assert "p1_UZ_uzmobile exited with code 1" in texts[0]
+    assert texts[1] == (
+        "✅ <b>RESOLVED</b> · session crashed · UZ\n<b>p1_UZ_uzmobile</b>: cleared after 30 s"
+    )
+    assert [a.state for a in alerting.changed] == [
+        AlertState.firing,
+        AlertState.firing,
+        AlertState.resolved,
+    ]
+
+
+def test_gateway_errors_come_from_recorded_attempts(alerting: Alerting) -> None:
+    now = alerting.clock.now()
+    outcomes = [Outcome.send_failed] * 8 + [Outcome.delivered] * 4
+    AttemptStore(alerting.engine).add_many(
+        [
+            Attempt(
+                id=f"{n:032x}",
+                session="program3_UZ_uzmobile",
+                pair="UZ_uzmobile",
+                country="UZ",
+                operator="uzmobile",
+                program="program3",
+                phone="+998901234567",
+                leased_at=now - timedelta(minutes=5),
+                completed_at=now - timedelta(minutes=4),
+                outcome=outcome,
+            )
+            for n, outcome in enumerate(outcomes)
+        ]
+    )
+    changed = alerting.service.evaluate()
+    assert [(a.rule, a.subject) for a in changed] == [(AlertRule.gateway_errors, "program3")]
+    assert "8 of 12 sends failed" in changed[0].summary
+    alerting.clock.advance(16 * 60)  # out of the window: resolved
+    (resolved,) = alerting.service.evaluate()
+    assert resolved.state is AlertState.resolved

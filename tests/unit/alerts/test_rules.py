@@ -1,0 +1,188 @@
+"""The alert rules and texts, on plain values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smsfleet.alerts import rules
+from smsfleet.alerts.models import (
+    Alert,
+    AlertRule,
+    AlertState,
+    NotificationKind,
+    Severity,
+    SubjectKind,
+)
+from smsfleet.alerts.rules import RuleThresholds
+from smsfleet.alerts.service import AlertConfig, ChatRoute
+from smsfleet.alerts.text import MESSAGE_LIMIT, alert_text, message_text
+from smsfleet.pairs.models import Pair
+from smsfleet.policy.models import PolicyAction, PolicyDecision
+from smsfleet.policy.stats import WindowStats
+from smsfleet.sessions.models import EventKind, SessionEvent, SessionState
+from tests.support.telegram import html_error
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+THRESHOLDS = RuleThresholds()
+
+
+def pair(key: str = "UZ_uzmobile", *, high_priority: bool = False) -> Pair:
+    country, slug = key.split("_", 1)
+    return Pair(
+        key=key,
+        country=country,
+        operator=slug,
+        slug=slug,
+        is_high_priority=high_priority,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def event(
+    kind: EventKind, *, from_state: SessionState | None = None, **details: object
+) -> SessionEvent:
+    return SessionEvent(
+        id="e1",
+        at=NOW,
+        session="program1_UZ_uzmobile",
+        kind=kind,
+        from_state=from_state,
+        actor="supervisor",
+        reason="exited unexpectedly",
+        details=details,
+    )
+
+
+def test_success_rate_is_judged_on_the_lower_bound_with_a_minimum_sample() -> None:
+    pairs = {p.key: p for p in (pair("UZ_a"), pair("UZ_b"), pair("UZ_c"), pair("UZ_d"))}
+    stats = {
+        "UZ_a": WindowStats(samples=50, delivered=48),  # bound 86.5 %: fine
+        "UZ_b": WindowStats(samples=50, delivered=40),  # bound 67 %: warning
+        "UZ_c": WindowStats(samples=50, delivered=20),  # bound 27 %: critical
+        "UZ_d": WindowStats(samples=19, delivered=0),  # too few to judge
+    }
+    signals = {s.subject: s for s in rules.success_rate_signals(stats, pairs, THRESHOLDS, "w")}
+    assert set(signals) == {"UZ_b", "UZ_c"}
+    assert signals["UZ_b"].severity is Severity.warning
+    assert signals["UZ_c"].severity is Severity.critical
+    assert "40%" in signals["UZ_c"].summary and "(20/50" in signals["UZ_c"].summary
+    assert signals["UZ_c"].fingerprint == "success_rate_low:pair:UZ_c"
+
+
+def test_a_sudden_drop_is_measured_against_the_pairs_own_baseline() -> None:
+    pairs = {"UZ_a": pair("UZ_a"), "UZ_b": pair("UZ_b")}
+    current = {"UZ_a": WindowStats(30, 15), "UZ_b": WindowStats(30, 27)}
+    baseline = {"UZ_a": WindowStats(1000, 950), "UZ_b": WindowStats(1000, 950)}
+    (signal,) = rules.drop_signals(current, baseline, pairs, THRESHOLDS)
+    assert (signal.subject, signal.rule) == ("UZ_a", AlertRule.success_rate_drop)
+    assert "50%" in signal.summary and "95%" in signal.summary
+    thin = {"UZ_a": WindowStats(99, 95)}
+    assert rules.drop_signals(current, thin, pairs, THRESHOLDS) == []
+
+
+def test_gateway_errors_and_a_country_under_target() -> None:
+    (gateway,) = rules.gateway_signals({"program3": (20, 12), "program1": (20, 2)}, THRESHOLDS, 15)
+    assert (gateway.subject_kind, gateway.subject) == (SubjectKind.gateway, "program3")
+    assert rules.gateway_signals({"program3": (9, 9)}, THRESHOLDS, 15) == []
+    window = timedelta(minutes=10)
+    signals = rules.country_signals(
+        {"UZ": 30, "TJ": 90}, {"UZ": 10, "TJ": 10, "KZ": 10}, ["UZ", "TJ", "KZ"], THRESHOLDS, window
+    )
+    assert {s.subject: s.details["sent"] for s in signals} == {"KZ": 0, "UZ": 30}
+
+
+def test_a_crash_opens_and_running_again_clears() -> None:
+    crashed = rules.session_outcome(
+        event(EventKind.exited, from_state=SessionState.running, exit_code=3, log_tail=["boom"]),
+        pair=pair(high_priority=True),
+    )
+    (signal,) = crashed.opened
+    assert signal.rule is AlertRule.session_crashed
+    assert signal.severity is Severity.critical  # a high-priority pair's session
+    assert "exited with code 3" in signal.summary and signal.country == "UZ"
+    asked = rules.session_outcome(
+        event(EventKind.exited, from_state=SessionState.stopping), pair=pair()
+    )
+    assert asked.opened == ()  # a stop someone asked for is no crash
+    back = rules.session_outcome(event(EventKind.running), pair=pair())
+    assert signal.fingerprint in back.cleared
+    fatal = rules.session_outcome(event(EventKind.fatal), pair=pair())
+    assert fatal.opened[0].severity is Severity.critical
+
+
+@pytest.mark.parametrize(
+    ("action", "opens", "clears"),
+    [
+        (PolicyAction.paused, AlertRule.pair_paused, None),
+        (PolicyAction.held, AlertRule.priority_pair_failing, None),
+        (PolicyAction.resumed, None, AlertRule.pair_paused),
+        (PolicyAction.recovered, None, AlertRule.priority_pair_failing),
+        (PolicyAction.probing, None, None),
+    ],
+)
+def test_policy_decisions(
+    action: PolicyAction, opens: AlertRule | None, clears: AlertRule | None
+) -> None:
+    decision = PolicyDecision(
+        id="d",
+        at=NOW,
+        pair="UZ_a",
+        country="UZ",
+        action=action,
+        reason="why",
+        lower_bound=0.3,
+        success_ratio=0.4,
+        samples=50,
+        delivered=20,
+        pause_threshold=0.5,
+        resume_threshold=0.7,
+        window="w",
+    )
+    outcome = rules.policy_outcome(decision)
+    assert [s.rule for s in outcome.opened] == ([opens] if opens else [])
+    assert list(outcome.cleared) == ([f"{clears}:pair:UZ_a"] if clears else [])
+
+
+def alert(subject: str, summary: str = "a <b> & c", **update: object) -> Alert:
+    values: dict[str, object] = {
+        "id": subject,
+        "fingerprint": f"success_rate_low:pair:{subject}",
+        "rule": AlertRule.success_rate_low,
+        "severity": Severity.critical,
+        "state": AlertState.firing,
+        "subject_kind": SubjectKind.pair,
+        "subject": subject,
+        "country": "UZ",
+        "summary": summary,
+        "started_at": NOW,
+        "last_seen_at": NOW,
+    }
+    values.update(update)
+    return Alert.model_validate(values)
+
+
+def test_texts_are_escaped_grouped_and_under_the_limit() -> None:
+    one = alert_text(NotificationKind.firing, [alert("UZ_a")])
+    assert one.startswith("🔴 <b>CRITICAL</b> · success rate low · UZ")
+    assert "a &lt;b&gt; &amp; c" in one and html_error(one) is None
+    many = alert_text(NotificationKind.firing, [alert(f"UZ_{i}", "x" * 500) for i in range(20)])
+    assert len(many) <= MESSAGE_LIMIT and html_error(many) is None
+    assert "(20)" in many.splitlines()[0] and many.endswith("more")
+    done = alert_text(
+        NotificationKind.resolved,
+        [alert("UZ_a", resolved_at=NOW + timedelta(minutes=5), state=AlertState.resolved)],
+    )
+    assert done.startswith("✅ <b>RESOLVED</b>") and "cleared after 5 min" in done
+    long = message_text("<&>" * 1500, actor="alice")
+    assert len(long) <= MESSAGE_LIMIT and html_error(long) is None
+
+
+def test_chats_are_routed_by_severity() -> None:
+    config = AlertConfig(
+        routes=(ChatRoute("all"), ChatRoute("oncall", Severity.critical), ChatRoute("all"))
+    )
+    assert config.chats_for(Severity.warning) == ["all"]
+    assert config.chats_for(Severity.critical) == ["all", "oncall"]
