@@ -224,7 +224,9 @@ class AlertService:
         config = self.config
         thresholds = config.thresholds
         pairs = {pair.key: pair for pair in self._config_store.pairs.list()}
-        current = self._policy_store.window_stats(window=config.success_window, now=now)
+        current = self._policy_store.pair_window_stats(
+            pairs=pairs.values(), window=config.success_window, now=now
+        )
         signals = rules.success_rate_signals(
             current, pairs, thresholds, config.success_window.describe()
         )
@@ -355,7 +357,8 @@ class AlertService:
             "last_seen_at": now,
             "summary": summary,
             "details": signal.details,
-            "severity": signal.severity,
+            # The worst it got while firing: history shows how bad it was.
+            "severity": signal.severity if worse else alert.severity,
         }
         refreshed = alert.model_copy(update=update)
         last = alert.last_notified_at or alert.started_at

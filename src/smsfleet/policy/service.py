@@ -217,7 +217,7 @@ class PolicyService:
         """Look at every pair not disabled once, and carry out what is decided."""
         now = self._clock.now()
         pairs = [p for p in self._config_store.pairs.list() if p.state is not PairState.disabled]
-        stats = self._window_stats(pairs, now)
+        stats = self.store.pair_window_stats(pairs=pairs, window=self.config.window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
         decisions: list[PolicyDecision] = []
         changed = False
@@ -234,19 +234,6 @@ class PolicyService:
         if changed and self.on_state_change is not None:
             self.on_state_change()
         return EvaluationResult(evaluated=len(pairs), decisions=decisions)
-
-    def _window_stats(self, pairs: list[Pair], now: datetime) -> dict[str, WindowStats]:
-        window = self.config.window
-        stats = self.store.window_stats(window=window, now=now)
-        # A pair whose state changed within the window is judged from that change on.
-        for pair in pairs:
-            changed_at = pair.state_changed_at
-            if changed_at is not None and changed_at > window.since(now):
-                own = self.store.window_stats(
-                    window=window, now=now, keys=[pair.key], since=changed_at
-                )
-                stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
-        return stats
 
     def _carry_out(
         self, pair: Pair, stats: WindowStats, verdict: Verdict, now: datetime

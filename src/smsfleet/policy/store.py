@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.core.sql import DateTimeColumn, metrics_metadata
 from smsfleet.dispatch.models import Outcome
 from smsfleet.dispatch.store import attempts_table
+from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import DecisionQuery, PolicyAction, PolicyDecision
 from smsfleet.policy.stats import Window, WindowStats
 
@@ -144,3 +145,18 @@ class PolicyStore:
             key: WindowStats(samples=int(samples), delivered=int(delivered or 0))
             for key, samples, delivered in rows
         }
+
+    def pair_window_stats(
+        self, *, pairs: Collection[Pair], window: Window, now: datetime
+    ) -> dict[str, WindowStats]:
+        """Each pair's window, from its last state change when that falls within it.
+
+        So a probe is judged on what it sent, and a resumed pair on what it sent since.
+        """
+        stats = self.window_stats(window=window, now=now)
+        for pair in pairs:
+            changed_at = pair.state_changed_at
+            if changed_at is not None and changed_at > window.since(now):
+                own = self.window_stats(window=window, now=now, keys=[pair.key], since=changed_at)
+                stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
+        return stats

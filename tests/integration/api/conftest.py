@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -67,20 +69,31 @@ def add_users(store: ConfigStore, clock: Clock) -> None:
         )
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    settings = Settings(
-        data_dir=tmp_path,
-        web_dir=tmp_path / "no-web",
-        login_failures_per_user=3,
-        login_failures_per_address=10,
-        login_failure_window_seconds=60,
-        supervise=False,
-    )
-    store = open_config_store(settings.resolved_config_url)
+@contextmanager
+def running_api(tmp_path: Path, **settings: Any) -> Iterator[Api]:
+    """The control plane in this process, on SQLite, with `settings` over the test defaults."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "web_dir": tmp_path / "no-web",
+        "login_failures_per_user": 3,
+        "login_failures_per_address": 10,
+        "login_failure_window_seconds": 60,
+        "supervise": False,
+    }
+    values.update(settings)
+    config = Settings(**values)
+    store = open_config_store(config.resolved_config_url)
     clock = FakeClock()
     add_users(store, clock)
-    app = create_app(settings, store=store, clock=clock)
-    with TestClient(app) as client:
-        yield Api(client=client, store=store, clock=clock, settings=settings)
-    store.close()
+    app = create_app(config, store=store, clock=clock)
+    try:
+        with TestClient(app) as client:
+            yield Api(client=client, store=store, clock=clock, settings=config)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with running_api(tmp_path) as running:
+        yield running

@@ -83,9 +83,15 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
         assert result["evaluated"] == 3
         actions = {d["pair"]: d["action"] for d in result["decisions"]}
         assert actions == {normal: "paused", priority: "held"}
-        published = [socket.receive_json(), socket.receive_json()]
-    assert {m["topic"] for m in published} == {"policy"}
+        # Each decision, and the alert it opens.
+        messages = [socket.receive_json() for _ in range(4)]
+    published = [m for m in messages if m["topic"] == "policy"]
     assert {m["data"]["pair"]: m["data"]["action"] for m in published} == actions
+    alerted = [m["data"] for m in messages if m["topic"] == "alerts"]
+    assert {(a["subject"], a["rule"]) for a in alerted} == {
+        (normal, "pair_paused"),
+        (priority, "priority_pair_failing"),
+    }
 
     pairs = {p["key"]: p for p in api.client.get("/api/v1/pairs", headers=api.headers()).json()}
     assert (pairs[normal]["state"], pairs[normal]["state_actor"]) == ("paused", "policy")

@@ -5,7 +5,8 @@ Two routes of one country send through the real dispatcher (lease → report, ev
 Both routes degrade together: the normal one is paused within its window, probed
 at one send per probe interval after its cool-down, and resumed once it delivers
 again; the high-priority one stays enabled, its session keeps running, and it is
-`held` (then `recovered`) instead.
+`held` (then `recovered`) instead. The alert engine runs beside them: the pause
+and the held high-priority route alert, and both resolve when the routes recover.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from itertools import pairwise
 
 from sqlalchemy.engine import Engine
 
+from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState, Severity
+from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
+from smsfleet.alerts.store import AlertStore
 from smsfleet.auth.models import Role, User
 from smsfleet.dispatch._sql_limiter import SqlLimiter
 from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction, StopAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import AttemptStore, HeartbeatStore
+from smsfleet.metrics.store import MetricsStore
 from smsfleet.pairs.models import CountryUpdate, PairState, PairUpdate
 from smsfleet.pairs.service import update_country, update_pair
 from smsfleet.policy.models import POLICY_ACTOR, PolicyAction, PolicyDecision
@@ -68,6 +73,7 @@ class World:
     dispatcher: Dispatcher
     policy: PolicyService
     supervisor: Supervisor
+    alerts: AlertService
     routes: list[Route]
     published: list[PolicyDecision]
     elapsed: int = 0
@@ -106,6 +112,7 @@ class World:
             self.elapsed += STEP
             if self.elapsed % EVALUATE_EVERY == 0:
                 self.policy.evaluate()
+                self.alerts.evaluate()
                 self.supervisor.reconcile_once()
                 if until is not None and all(self.decided(*wanted) for wanted in until):
                     return
@@ -139,15 +146,28 @@ def make_world(fleet: Fleet, engine: Engine) -> World:
         policy=DispatchPolicy(probe_interval=CONFIG.probe_interval),
     )
     published: list[PolicyDecision] = []
+    alerts = AlertService(
+        store=AlertStore(engine),
+        metrics=MetricsStore(engine),
+        policy_store=PolicyStore(engine),
+        config_store=fleet.store,
+        clock=clock,
+        config=AlertConfig(routes=(ChatRoute("ops"),), success_window=CONFIG.window),
+    )
+
+    def decided(decision: PolicyDecision) -> None:
+        published.append(decision)
+        alerts.on_policy_decision(decision)
+
     policy = PolicyService(
         store=PolicyStore(engine),
         config_store=fleet.store,
         clock=clock,
         config=CONFIG,
-        on_decision=published.append,
+        on_decision=decided,
     )
     supervisor = fleet.supervisor()
-    return World(fleet, dispatcher, policy, supervisor, [], published)
+    return World(fleet, dispatcher, policy, supervisor, alerts, [], published)
 
 
 def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps_running(
@@ -231,6 +251,32 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     ]
     assert world.pair_state(priority) is PairState.enabled
     assert all(route.stops <= 1 for route in world.routes)
+
+    # Alerts: the pause (warning) and the held high-priority route (critical), each
+    # opened by the policy's decision and resolved by the recovery. The success-rate
+    # rule saw both routes fail and recover: the normal one only as a warning, since
+    # the pause came first and its window starts over at each state change.
+    def alerts_of(rule: AlertRule) -> list[tuple[str, Severity, AlertState]]:
+        found = world.alerts.find(AlertQuery(rule=rule))
+        return sorted((a.subject, a.severity, a.state) for a in found)
+
+    assert alerts_of(AlertRule.pair_paused) == [
+        (normal.pair, Severity.warning, AlertState.resolved)
+    ]
+    (failing,) = world.alerts.find(AlertQuery(rule=AlertRule.priority_pair_failing))
+    assert (failing.subject, failing.severity) == (priority.pair, Severity.critical)
+    assert (failing.started_at, failing.resolved_at) == (held.at, recovered.at)
+    assert alerts_of(AlertRule.success_rate_low) == [
+        (priority.pair, Severity.critical, AlertState.resolved),
+        (normal.pair, Severity.warning, AlertState.resolved),
+    ]
+    # Still firing: UZ sends 24 a minute against the room of 60 this world gave it.
+    assert [(a.rule, a.subject) for a in world.alerts.store.firing()] == [
+        (AlertRule.country_under_target, "UZ")
+    ]
+    texts = [n.text for n in world.alerts.store.pending(limit=100)]
+    assert any(t.startswith("🔴 <b>CRITICAL</b> · priority pair failing · UZ") for t in texts)
+    assert any(t.startswith("✅ <b>RESOLVED</b> · pair paused · UZ") for t in texts)
 
 
 def test_a_pair_paused_by_a_person_is_never_resumed_by_the_policy(

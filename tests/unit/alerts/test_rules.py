@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from smsfleet.alerts import rules
 from smsfleet.alerts.models import (
@@ -18,6 +19,7 @@ from smsfleet.alerts.models import (
 from smsfleet.alerts.rules import RuleThresholds
 from smsfleet.alerts.service import AlertConfig, ChatRoute
 from smsfleet.alerts.text import MESSAGE_LIMIT, alert_text, message_text
+from smsfleet.core.settings import Settings
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
 from smsfleet.policy.stats import WindowStats
@@ -186,3 +188,11 @@ def test_chats_are_routed_by_severity() -> None:
     )
     assert config.chats_for(Severity.warning) == ["all"]
     assert config.chats_for(Severity.critical) == ["all", "oncall"]
+
+
+def test_severity_routes_are_read_from_one_variable() -> None:
+    settings = Settings(telegram_routes="critical=-1,-2; warning=-3", telegram_chat_ids="-9, -8")
+    assert settings.telegram_routes == {"critical": ["-1", "-2"], "warning": ["-3"]}
+    assert settings.telegram_chats == ["-9", "-8"]
+    with pytest.raises(ValidationError, match="severity=chat"):
+        Settings(telegram_routes="loud=-1")

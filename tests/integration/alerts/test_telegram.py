@@ -1,0 +1,144 @@
+"""The Telegram sender against the Bot API stand-in: order, retries, restarts, refusals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from smsfleet.alerts.models import NotificationKind
+from smsfleet.alerts.store import AlertStore, NewNotification
+from smsfleet.alerts.telegram import OutboxSender, TelegramBot
+from smsfleet.core.clock import SystemClock
+from tests.support.telegram import TelegramStandIn
+
+TOKEN = "123456:test-token"
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramStandIn]:
+    with TelegramStandIn(token=TOKEN) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=5) as client:
+        yield client
+
+
+def sender(store: AlertStore, telegram: TelegramStandIn, http: httpx.Client) -> OutboxSender:
+    bot = TelegramBot(api_url=telegram.url, token=TOKEN, client=http)
+    return OutboxSender(
+        store=store, bot=bot, clock=SystemClock(), backoff_initial=0.2, backoff_max=1.0
+    )
+
+
+def queue(store: AlertStore, texts: list[str], chat: str = "-100") -> None:
+    store.enqueue(
+        [NewNotification(chat, NotificationKind.firing, None, text) for text in texts],
+        now=SystemClock().now(),
+    )
+
+
+def wait_for(condition: object, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_429_then_500s_every_alert_arrives_exactly_once_in_order(
+    metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    store = AlertStore(metrics_engine)
+    telegram.fail_next(1, status=429, retry_after=1)
+    texts = [f"alert <b>{n}</b>" for n in range(10)]
+    queue(store, texts[:5])
+    running = sender(store, telegram, http)
+    running.start()
+    try:
+        wait_for(lambda: telegram.requests >= 1)
+        telegram.fail_for(2.5, status=500)  # then Telegram is down for a while
+        queue(store, texts[5:])
+        running.wake()
+        wait_for(lambda: len(telegram.messages) == len(texts))
+        time.sleep(0.5)  # nothing more arrives
+    finally:
+        running.close()
+    assert telegram.texts("-100") == texts
+    assert telegram.requests >= len(texts) + 3  # the 429 and some 500s were met, and retried
+    first = telegram.messages[0]
+    assert first.parse_mode == "HTML"
+    assert store.pending() == []
+    assert store.outbox_counts() == (0, 0, None)
+
+
+def test_a_429_is_honoured_before_the_next_try(
+    sqlite_metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    store = AlertStore(sqlite_metrics_engine)
+    telegram.fail_next(1, status=429, retry_after=2)
+    queue(store, ["one"])
+    running = sender(store, telegram, http)
+    started = time.monotonic()
+    running.start()
+    try:
+        wait_for(lambda: telegram.texts() == ["one"])
+    finally:
+        running.close()
+    assert telegram.messages[0].received_at - started >= 1.9
+
+
+def test_messages_queued_while_telegram_is_down_go_out_after_a_restart(
+    sqlite_metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    store = AlertStore(sqlite_metrics_engine)
+    telegram.stop()
+    queue(store, ["a", "b"])
+    first = sender(store, telegram, http)
+    assert first.send_due() is not None  # unreachable: retried later
+    (waiting, _) = store.pending()
+    assert waiting.attempts == 1 and "unreachable" in (waiting.last_error or "")
+    first.close()
+
+    telegram.start()  # Telegram back; a new process with a new sender on the same store
+    second = sender(AlertStore(sqlite_metrics_engine), telegram, http)
+    second.start()
+    try:
+        wait_for(lambda: telegram.texts() == ["a", "b"])
+    finally:
+        second.close()
+
+
+def test_a_refused_message_is_kept_as_failed_and_the_rest_go_on(
+    sqlite_metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    store = AlertStore(sqlite_metrics_engine)
+    queue(store, ["fine", "<b>broken", "after"])
+    running = sender(store, telegram, http)
+    assert running.send_due() is None
+    assert telegram.texts() == ["fine", "after"]
+    pending, failed, _ = store.outbox_counts()
+    assert (pending, failed) == (0, 1)
+
+
+def test_one_chat_waiting_does_not_hold_up_another(
+    sqlite_metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    store = AlertStore(sqlite_metrics_engine)
+    queue(store, ["x1"], chat="-1")
+    queue(store, ["y1"], chat="-2")
+    queue(store, ["x2"], chat="-1")
+    telegram.fail_next(1, status=502)
+    running = sender(store, telegram, http)
+    assert running.send_due() is not None
+    assert telegram.texts() == ["y1"]  # x1 waits for its retry; x2 waits behind it
+    time.sleep(0.3)
+    running.send_due()
+    assert telegram.texts("-1") == ["x1", "x2"]
