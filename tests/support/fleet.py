@@ -224,6 +224,13 @@ class Rig:
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
+    with started_rig(tmp_path) as started:
+        yield started
+
+
+@contextmanager
+def started_rig(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Rig]:
+    """The simulator and the control plane (with `env` over its settings), stopped after."""
     if SCREEN is None:
         pytest.fail("GNU screen is missing: install it with `apt-get install -y screen`")
     # Short on purpose: screen's socket paths must fit a Unix socket address.
@@ -261,6 +268,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
             "SMSFLEET_SIMULATOR_URL": simulator_url,
             "SMSFLEET_PUBLIC_URL": url,
             "SMSFLEET_PROGRAMS_DIR": str(REPO),
+            **(env or {}),
         },
         tmp_path,
         tmp_path / "control-plane.log",
