@@ -6,7 +6,8 @@ A real fleet (tests/support/fleet.py: `smsfleet serve`, the gateway simulator, t
 programs in GNU screen) with a Telegram stand-in for the Bot API. Each round kills
 one program with SIGKILL and times, from the kill, the arrival of the crash message
 on Telegram (the supervisor's detection, the alert engine, the outbox, the Bot API
-call) and of the resolved message once the supervisor has it running again. The
+call) and of the resolved message once the supervisor has had it running again for
+the recovery time (`SMSFLEET_ALERT_RECOVERY_SECONDS`, 10 s by default). The
 supervisor ticks every second (the default); backoff and the quick-failure limit
 are set so that repeated kills never make a session give up.
 """

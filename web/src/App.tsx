@@ -3,6 +3,7 @@ import { Navigate, Route, Routes } from "react-router";
 import { RequireAuth } from "./auth/RequireAuth";
 import { AppShell } from "./components/AppShell";
 import { FullPageSpinner } from "./components/Spinner";
+import { AlertsPage } from "./pages/alerts/AlertsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { PairsPage } from "./pages/pairs/PairsPage";
 import { PlaceholderPage } from "./pages/PlaceholderPage";
@@ -32,7 +33,7 @@ export function App() {
         />
         <Route path="pairs" element={<PairsPage />} />
         <Route path="programs" element={<ProgramsPage />} />
-        <Route path="alerts" element={<PlaceholderPage title="Alerts" />} />
+        <Route path="alerts" element={<AlertsPage />} />
         <Route path="developer" element={<PlaceholderPage title="Developer" />} />
         <Route path="*" element={<Navigate to="/" replace />} />
       </Route>

@@ -207,11 +207,14 @@ def _session_fingerprint(rule: AlertRule, session: str) -> str:
 
 
 def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
-    """Crashed, hung and fatal sessions open alerts; running again or stopped clears them."""
+    """Crashed, hung and fatal sessions open alerts; a stop on purpose clears them."""
     name = event.session
     country = pair.country if pair is not None else None
+    # Exit code 0 is the program's own choice (e.g. told to stop): no crash.
     crashed = event.kind == EventKind.start_failed or (
-        event.kind == EventKind.exited and event.from_state != SessionState.stopping
+        event.kind == EventKind.exited
+        and event.from_state != SessionState.stopping
+        and event.details.get("exit_code") != 0
     )
     if crashed:
         code = event.details.get("exit_code")
@@ -259,8 +262,10 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
                 ),
             )
         )
-    if event.kind in (EventKind.running, EventKind.adopted, EventKind.stopped):
+    if event.kind == EventKind.stopped:  # stopped on purpose: nothing left to recover
         return EventOutcome(cleared=tuple(_session_fingerprint(r, name) for r in SESSION_RULES))
+    # Running again clears only once it has stayed up a while (`AlertService.check_recoveries`),
+    # so a crash loop is one alert, not a crash and a recovery every few seconds.
     return EventOutcome()
 
 

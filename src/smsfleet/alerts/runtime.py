@@ -31,17 +31,21 @@ TELEGRAM_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 class Alerts:
     service: AlertService
     job: PeriodicJob
+    recoveries: PeriodicJob
     sender: OutboxSender | None
     engine: Engine
     http: httpx.Client
 
     def start(self) -> None:
-        self.job.start_loop(self.service.config.evaluation_interval.total_seconds())
+        config = self.service.config
+        self.job.start_loop(config.evaluation_interval.total_seconds())
+        self.recoveries.start_loop(config.recovery_check_interval.total_seconds())
         if self.sender is not None:
             self.sender.start()
 
     def close(self) -> None:
         self.job.close()
+        self.recoveries.close()
         if self.sender is not None:
             self.sender.close()
         self.http.close()
@@ -93,4 +97,12 @@ def build_alerts(
         on_queued=sender.wake if sender is not None else None,
     )
     job = PeriodicJob("alert-rules", service.evaluate, should_run=should_run, run_at_start=False)
-    return Alerts(service=service, job=job, sender=sender, engine=engine, http=http)
+    recoveries = PeriodicJob("alert-recoveries", service.check_recoveries, should_run=should_run)
+    return Alerts(
+        service=service,
+        job=job,
+        recoveries=recoveries,
+        sender=sender,
+        engine=engine,
+        http=http,
+    )

@@ -71,6 +71,9 @@ class AlertConfig:
     success_window: Window = field(default_factory=lambda: Window(timedelta(minutes=30), 50))
     gateway_window: timedelta = timedelta(minutes=15)
     country_window: timedelta = timedelta(minutes=10)
+    # A crashed, hung or fatal session's alert resolves once it has run this long again.
+    recovery: timedelta = timedelta(seconds=10)
+    recovery_check_interval: timedelta = timedelta(seconds=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertConfig:
@@ -84,6 +87,7 @@ class AlertConfig:
             routes=tuple(routes) if settings.telegram_bot_token is not None else (),
             repeat_interval=timedelta(minutes=settings.alert_repeat_minutes),
             evaluation_interval=timedelta(seconds=settings.alert_evaluation_interval_seconds),
+            recovery=timedelta(seconds=settings.alert_recovery_seconds),
             thresholds=RuleThresholds(
                 success_warning=settings.alert_success_warning,
                 success_critical=settings.alert_success_critical,
@@ -215,6 +219,23 @@ class AlertService:
                 self.apply(opened=outcome.opened, cleared=outcome.cleared)
         except Exception:
             log.exception("alerting on the policy's decision for %s failed", decision.pair)
+
+    def check_recoveries(self) -> list[Alert]:
+        """Resolve the alerts of sessions that have been running again for `recovery`."""
+        open_alerts = [a for a in self.store.firing() if a.rule in rules.SESSION_RULES]
+        if not open_alerts:
+            return []
+        now = self._clock.now()
+        cleared = []
+        for alert in open_alerts:
+            status = self._config_store.session_status.get(alert.subject)
+            if status is None or (
+                status.state == SessionState.running
+                and status.started_at is not None
+                and now - status.started_at >= self.config.recovery
+            ):  # the session is gone with its pair
+                cleared.append(alert.fingerprint)
+        return self.apply(cleared=cleared) if cleared else []
 
     # --- periodic rules --------------------------------------------------------------
 

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     alert_success_critical: float = Field(default=0.5, ge=0, le=1)
     alert_repeat_minutes: float = Field(default=240.0, gt=0, description="Unacknowledged: again")
     alert_evaluation_interval_seconds: float = Field(default=15.0, gt=0)
+    alert_recovery_seconds: float = Field(
+        default=10.0, ge=0, description="A crashed session's alert resolves once it runs this long"
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from tests.support.telegram import SentMessage, TelegramStandIn
 
 TOKEN = "777:crash-test"
 CHAT = "-1001"
+RECOVERY_SECONDS = 3
 
 
 def test_a_crash_reaches_telegram_within_seconds_and_its_recovery_follows(
@@ -33,6 +34,7 @@ def test_a_crash_reaches_telegram_within_seconds_and_its_recovery_follows(
             "SMSFLEET_TELEGRAM_API_URL": telegram.url,
             "SMSFLEET_TELEGRAM_BOT_TOKEN": TOKEN,
             "SMSFLEET_TELEGRAM_CHAT_IDS": CHAT,
+            "SMSFLEET_ALERT_RECOVERY_SECONDS": str(RECOVERY_SECONDS),
         }
         with started_rig(tmp_path, env) as rig, rig.admin() as client:
             seed(client)
@@ -53,8 +55,10 @@ def test_a_crash_reaches_telegram_within_seconds_and_its_recovery_follows(
             assert f"{session} exited with code" in crash.text
             assert crash.received_at - killed_at <= 5.0
 
-            # The supervisor restarts it after its backoff: the alert resolves.
+            # The supervisor restarts it after its backoff; up for the recovery time, the
+            # alert resolves.
             eventually(lambda: len(about_it()) >= 2, 20, "the recovery on Telegram")
+            assert about_it()[1].received_at - killed_at >= RECOVERY_SECONDS
             resolved = about_it()[1]
             assert resolved.text.startswith("✅ <b>RESOLVED</b> · session crashed · UZ")
             assert f"<b>{session}</b>: cleared after" in resolved.text

@@ -18,7 +18,13 @@ from smsfleet.alerts.models import (
 from smsfleet.core.errors import Conflict
 from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.dispatch.store import AttemptStore
-from smsfleet.sessions.models import EventKind, SessionEvent, SessionSpec, SessionState
+from smsfleet.sessions.models import (
+    EventKind,
+    SessionEvent,
+    SessionSpec,
+    SessionState,
+    SessionStatus,
+)
 from tests.integration.alerts.conftest import Alerting
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -147,32 +153,58 @@ def _event(kind: EventKind, from_state: SessionState | None = None) -> SessionEv
 START = __import__("datetime").datetime(2026, 1, 5, 12, 0, tzinfo=__import__("datetime").UTC)
 
 
-def test_a_session_crash_alerts_and_running_again_resolves(alerting: Alerting) -> None:
-    alerting.config_store.session_specs.add(
+def test_a_crash_loop_is_one_alert_resolved_once_the_session_stays_up(
+    alerting: Alerting,
+) -> None:
+    store = alerting.config_store
+    store.session_specs.add(
         SessionSpec(name="p1_UZ_uzmobile", program="p1", pair="UZ_uzmobile", created_at=START)
     )
+    store.session_status.add(running_since(START))
     service = alerting.service
     service.on_session_event(_event(EventKind.exited, SessionState.running))
     (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
     assert crash.country == "UZ" and crash.details["log_tail"][-1] == "ValueError: <bad>"
-    # A crash loop is one alert, however often it exits.
-    service.on_session_event(_event(EventKind.exited, SessionState.starting))
+
+    # It comes back and crashes again, and again: still the one alert.
+    for _ in range(3):
+        alerting.clock.advance(2)
+        service.on_session_event(_event(EventKind.running, SessionState.starting))
+        store.session_status.replace(running_since(alerting.clock.now()))
+        alerting.clock.advance(3)
+        assert service.check_recoveries() == []
+        service.on_session_event(_event(EventKind.exited, SessionState.running))
     assert len(service.find(AlertQuery(rule=AlertRule.session_crashed))) == 1
-    alerting.clock.advance(30)
-    service.on_session_event(_event(EventKind.running, SessionState.starting))
-    (resolved,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+
+    # Up for the recovery time: resolved, with a message.
+    alerting.clock.advance(2)
+    store.session_status.replace(running_since(alerting.clock.now()))
+    alerting.clock.advance(9)
+    assert service.check_recoveries() == []
+    alerting.clock.advance(1)
+    (resolved,) = service.check_recoveries()
     assert resolved.state is AlertState.resolved
     texts = alerting.texts("all")
     assert texts[0].startswith("🟠 <b>WARNING</b> · session crashed · UZ")
     assert "p1_UZ_uzmobile exited with code 1" in texts[0]
-    assert texts[1] == (
-        "✅ <b>RESOLVED</b> · session crashed · UZ\n<b>p1_UZ_uzmobile</b>: cleared after 30 s"
-    )
-    assert [a.state for a in alerting.changed] == [
-        AlertState.firing,
-        AlertState.firing,
-        AlertState.resolved,
+    assert texts[1:] == [
+        "✅ <b>RESOLVED</b> · session crashed · UZ\n<b>p1_UZ_uzmobile</b>: cleared after 27 s"
     ]
+    assert alerting.changed[-1].state is AlertState.resolved
+
+
+def running_since(at: datetime) -> SessionStatus:
+    return SessionStatus(
+        name="p1_UZ_uzmobile", state=SessionState.running, started_at=at, updated_at=at
+    )
+
+
+def test_a_session_stopped_on_purpose_resolves_at_once(alerting: Alerting) -> None:
+    service = alerting.service
+    service.on_session_event(_event(EventKind.exited, SessionState.running))
+    service.on_session_event(_event(EventKind.stopped, SessionState.backoff))
+    (alert,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+    assert alert.state is AlertState.resolved
 
 
 def test_gateway_errors_come_from_recorded_attempts(alerting: Alerting) -> None:

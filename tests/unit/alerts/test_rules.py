@@ -96,7 +96,7 @@ def test_gateway_errors_and_a_country_under_target() -> None:
     assert {s.subject: s.details["sent"] for s in signals} == {"KZ": 0, "UZ": 30}
 
 
-def test_a_crash_opens_and_running_again_clears() -> None:
+def test_a_crash_opens_and_a_stop_clears() -> None:
     crashed = rules.session_outcome(
         event(EventKind.exited, from_state=SessionState.running, exit_code=3, log_tail=["boom"]),
         pair=pair(high_priority=True),
@@ -109,8 +109,14 @@ def test_a_crash_opens_and_running_again_clears() -> None:
         event(EventKind.exited, from_state=SessionState.stopping), pair=pair()
     )
     assert asked.opened == ()  # a stop someone asked for is no crash
-    back = rules.session_outcome(event(EventKind.running), pair=pair())
-    assert signal.fingerprint in back.cleared
+    clean = rules.session_outcome(
+        event(EventKind.exited, from_state=SessionState.running, exit_code=0), pair=pair()
+    )
+    assert clean.opened == ()  # nor is a program that chose to end
+    # Running again is no recovery yet (the engine waits until it stays up); a stop is.
+    assert rules.session_outcome(event(EventKind.running), pair=pair()).cleared == ()
+    stopped = rules.session_outcome(event(EventKind.stopped), pair=pair())
+    assert signal.fingerprint in stopped.cleared
     fatal = rules.session_outcome(event(EventKind.fatal), pair=pair())
     assert fatal.opened[0].severity is Severity.critical
 

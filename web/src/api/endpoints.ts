@@ -2,6 +2,7 @@
 import { api, call } from "./client";
 import {
   normalizePair,
+  type AlertQuery,
   type BulkActionRequest,
   type PairCreate,
   type PairQuery,
@@ -77,3 +78,15 @@ export const sessionLogs = (name: string, lines = 200) =>
 
 export const sessionEvents = (name: string, limit = 50) =>
   call(api.GET("/api/v1/sessions/{name}/events", { params: { path: { name }, query: { limit } } }));
+
+export const listAlerts = (query: AlertQuery) => call(api.GET("/api/v1/alerts", { params: { query } }));
+
+export const alertsOverview = () => call(api.GET("/api/v1/alerts/overview"));
+
+export const acknowledgeAlert = (alertId: string) =>
+  call(api.POST("/api/v1/alerts/{alert_id}/ack", { params: { path: { alert_id: alertId } } }));
+
+export const sendTestMessage = (message: string) => call(api.POST("/api/v1/alerts/test", { body: { message } }));
+
+export const listPolicyDecisions = (limit = 50) =>
+  call(api.GET("/api/v1/policy/decisions", { params: { query: { limit } } }));

@@ -25,7 +25,7 @@ export type PairCreate = RequestJson<paths["/api/v1/pairs"]["post"]>;
 export type PairUpdate = RequestJson<paths["/api/v1/pairs/{key}"]["patch"]>;
 export type PairQuery = NonNullable<paths["/api/v1/pairs"]["get"]["parameters"]["query"]>;
 
-export const PAIR_STATES: readonly PairState[] = ["enabled", "paused", "disabled"];
+export const PAIR_STATES: readonly PairState[] = ["enabled", "paused", "probing", "disabled"];
 
 export function normalizePair(pair: PairResponse): Pair {
   return { ...pair, phone_numbers: pair.phone_numbers ?? [], programs: pair.programs ?? [] };
@@ -65,3 +65,24 @@ export type MetricsTimeseries = JsonBody<paths["/api/v1/metrics/timeseries"]["ge
 export type MetricsSeries = MetricsTimeseries["series"][number];
 export type MetricsPoint = MetricsSeries["points"][number];
 export type MetricsHeatmap = JsonBody<paths["/api/v1/metrics/heatmap"]["get"]["responses"][200]>;
+
+export type Alert = JsonBody<paths["/api/v1/alerts/{alert_id}"]["get"]["responses"][200]>;
+export type AlertQuery = NonNullable<paths["/api/v1/alerts"]["get"]["parameters"]["query"]>;
+export type AlertSeverity = Alert["severity"];
+export type AlertRule = Alert["rule"];
+export type AlertsOverview = JsonBody<paths["/api/v1/alerts/overview"]["get"]["responses"][200]>;
+export type PolicyDecision = JsonBody<paths["/api/v1/policy/decisions"]["get"]["responses"][200]>[number];
+
+export const ALERT_SEVERITIES: readonly AlertSeverity[] = ["critical", "warning", "info"];
+export const ALERT_RULES: readonly AlertRule[] = [
+  "session_crashed",
+  "session_fatal",
+  "session_hung",
+  "success_rate_low",
+  "success_rate_drop",
+  "pair_paused",
+  "priority_pair_failing",
+  "country_under_target",
+  "gateway_errors",
+  "manual",
+];

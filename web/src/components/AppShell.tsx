@@ -1,6 +1,7 @@
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
 import { LiveProvider } from "../live/LiveContext";
+import { AlertToasts } from "./AlertToasts";
 import { LiveIndicator } from "./LiveIndicator";
 
 interface NavItem {
@@ -28,6 +29,7 @@ export function AppShell() {
             <Outlet />
           </main>
         </div>
+        <AlertToasts />
       </div>
     </LiveProvider>
   );

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 export interface Toast {
   id: number;
-  kind: "success" | "error";
+  kind: "success" | "warning" | "error";
   text: string;
 }
 
@@ -20,9 +20,17 @@ export function useToasts() {
   return { toasts, show, dismiss };
 }
 
-export function ToastStack({ toasts, onDismiss }: { toasts: readonly Toast[]; onDismiss: (id: number) => void }) {
+interface ToastStackProps {
+  toasts: readonly Toast[];
+  onDismiss: (id: number) => void;
+  testId?: string;
+  /** Where on screen: page toasts bottom left, alerts bottom right. */
+  corner?: "bottom-left" | "bottom-right";
+}
+
+export function ToastStack({ toasts, onDismiss, testId = "toasts", corner = "bottom-left" }: ToastStackProps) {
   return (
-    <div className="toasts" aria-live="polite">
+    <div className={`toasts toasts--${corner}`} aria-live="polite" data-testid={testId}>
       {toasts.map((toast) => (
         <ToastItem key={toast.id} toast={toast} onDismiss={onDismiss} />
       ))}

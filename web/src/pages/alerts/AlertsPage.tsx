@@ -1,0 +1,223 @@
+import { useCallback, useState } from "react";
+import { useSearchParams } from "react-router";
+import { acknowledgeAlert, alertsOverview, listAlerts, listPolicyDecisions } from "../../api/endpoints";
+import {
+  ALERT_RULES,
+  ALERT_SEVERITIES,
+  type Alert,
+  type AlertQuery,
+  type AlertRule,
+  type AlertSeverity,
+} from "../../api/types";
+import { canWrite, useAuth } from "../../auth/AuthContext";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Spinner } from "../../components/Spinner";
+import { useResource } from "../../hooks/useResource";
+import { useNow } from "../../hooks/useTicker";
+import { useLiveTopic, useOnReconnect } from "../../live/LiveContext";
+import { AlertsTable } from "./AlertsTable";
+import { DecisionsTable } from "./DecisionsTable";
+import { ruleLabel } from "./labels";
+import { TestMessageDialog } from "./TestMessageDialog";
+
+type View = "open" | "history";
+
+interface Filters {
+  view: View;
+  severity: AlertSeverity | "";
+  rule: AlertRule | "";
+  country: string;
+}
+
+// Filters live in the URL so a filtered view can be bookmarked and shared.
+function useFilters(): [Filters, (filters: Filters) => void] {
+  const [params, setParams] = useSearchParams();
+  const filters: Filters = {
+    view: params.get("view") === "history" ? "history" : "open",
+    severity: (params.get("severity") ?? "") as AlertSeverity | "",
+    rule: (params.get("rule") ?? "") as AlertRule | "",
+    country: params.get("country") ?? "",
+  };
+  const update = useCallback(
+    (next: Filters) => {
+      const entries = Object.entries(next).filter(([key, value]) => value !== "" && !(key === "view" && value === "open"));
+      setParams(new URLSearchParams(entries), { replace: true });
+    },
+    [setParams],
+  );
+  return [filters, update];
+}
+
+function toQuery(filters: Filters): AlertQuery {
+  const query: AlertQuery = { limit: 200 };
+  if (filters.view === "open") query.state = "firing";
+  if (filters.severity) query.severity = filters.severity;
+  if (filters.rule) query.rule = filters.rule;
+  if (/^[A-Za-z]{2}$/.test(filters.country)) query.country = filters.country.toUpperCase();
+  return query;
+}
+
+export function AlertsPage() {
+  const { user } = useAuth();
+  const writable = canWrite(user);
+  const [filters, setFilters] = useFilters();
+  const query = toQuery(filters);
+  const alerts = useResource(() => listAlerts(query), JSON.stringify(query));
+  const overview = useResource(alertsOverview, "overview");
+  const decisions = useResource(() => listPolicyDecisions(50), "decisions");
+  const [busyId, setBusyId] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [dialogOpen, setDialogOpen] = useState(false);
+  const now = useNow();
+
+  const reloadAll = () => {
+    alerts.reload();
+    overview.reload();
+  };
+  useLiveTopic("alerts", reloadAll);
+  useLiveTopic("policy", decisions.reload);
+  useOnReconnect(() => {
+    reloadAll();
+    decisions.reload();
+  });
+
+  const acknowledge = async (alert: Alert) => {
+    setBusyId(alert.id);
+    setActionError(null);
+    try {
+      await acknowledgeAlert(alert.id);
+      setNotice(`Acknowledged: no more repeats of “${ruleLabel(alert.rule)}” for ${alert.subject}.`);
+      reloadAll();
+    } catch (error) {
+      setActionError(error);
+    } finally {
+      setBusyId(null);
+    }
+  };
+
+  const counts = overview.data?.counts;
+  const telegram = overview.data?.telegram;
+  return (
+    <section className="page" data-testid="alerts-page">
+      <header className="page__header">
+        <div>
+          <h1>Alerts</h1>
+          <p className="page__subtitle" data-testid="alerts-counts">
+            {counts
+              ? `${counts.firing} firing · ${counts.critical} critical · ${counts.unacknowledged} not acknowledged`
+              : "…"}
+          </p>
+        </div>
+        {writable && (
+          <button type="button" className="button" onClick={() => setDialogOpen(true)} data-testid="send-test-message">
+            Send a test message
+          </button>
+        )}
+      </header>
+
+      {telegram && (
+        <p className={telegram.configured ? "banner banner--info" : "banner banner--warning"} data-testid="telegram-status">
+          {telegram.configured
+            ? `Telegram: ${telegram.pending} waiting to be sent, ${telegram.failed} refused.`
+            : "Telegram is not configured: alerts are kept here but not sent. Set SMSFLEET_TELEGRAM_BOT_TOKEN and SMSFLEET_TELEGRAM_CHAT_IDS."}
+        </p>
+      )}
+      {notice && (
+        <p className="banner banner--success" role="status" data-testid="alerts-notice">
+          {notice}
+        </p>
+      )}
+      {actionError !== null && <ErrorBanner error={actionError} />}
+
+      <div className="toolbar toolbar--alerts" role="search">
+        <div className="segmented" role="tablist" aria-label="Alerts to show">
+          {(["open", "history"] as const).map((view) => (
+            <button
+              key={view}
+              type="button"
+              role="tab"
+              aria-selected={filters.view === view}
+              className={filters.view === view ? "segmented__item segmented__item--on" : "segmented__item"}
+              onClick={() => setFilters({ ...filters, view })}
+              data-testid={`alerts-view-${view}`}
+            >
+              {view === "open" ? "Open" : "All, with history"}
+            </button>
+          ))}
+        </div>
+        <select
+          className="input"
+          aria-label="Filter by severity"
+          value={filters.severity}
+          onChange={(event) => setFilters({ ...filters, severity: event.target.value as AlertSeverity | "" })}
+          data-testid="filter-severity"
+        >
+          <option value="">All severities</option>
+          {ALERT_SEVERITIES.map((severity) => (
+            <option key={severity} value={severity}>
+              {severity}
+            </option>
+          ))}
+        </select>
+        <select
+          className="input"
+          aria-label="Filter by rule"
+          value={filters.rule}
+          onChange={(event) => setFilters({ ...filters, rule: event.target.value as AlertRule | "" })}
+          data-testid="filter-rule"
+        >
+          <option value="">All rules</option>
+          {ALERT_RULES.map((rule) => (
+            <option key={rule} value={rule}>
+              {ruleLabel(rule)}
+            </option>
+          ))}
+        </select>
+        <input
+          className="input"
+          placeholder="Country (e.g. UZ)"
+          aria-label="Filter by country"
+          maxLength={2}
+          value={filters.country}
+          onChange={(event) => setFilters({ ...filters, country: event.target.value })}
+          data-testid="filter-country"
+        />
+      </div>
+
+      {alerts.error !== null && alerts.data === undefined ? (
+        <ErrorBanner error={alerts.error} onRetry={alerts.reload} />
+      ) : alerts.data === undefined ? (
+        <Spinner label="Loading alerts" />
+      ) : (
+        <AlertsTable
+          alerts={alerts.data}
+          emptyText={filters.view === "open" ? "Nothing is firing." : "No alert matches these filters."}
+          onAcknowledge={writable ? (alert) => void acknowledge(alert) : undefined}
+          busyId={busyId}
+          now={now}
+        />
+      )}
+
+      <h2 className="section-title">Policy decisions</h2>
+      {decisions.error !== null && decisions.data === undefined ? (
+        <ErrorBanner error={decisions.error} onRetry={decisions.reload} />
+      ) : decisions.data === undefined ? (
+        <Spinner label="Loading decisions" />
+      ) : (
+        <DecisionsTable decisions={decisions.data} />
+      )}
+
+      {dialogOpen && (
+        <TestMessageDialog
+          onClose={() => setDialogOpen(false)}
+          onSent={(message) => {
+            setDialogOpen(false);
+            setNotice(message);
+            overview.reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}

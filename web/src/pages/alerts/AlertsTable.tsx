@@ -1,0 +1,80 @@
+import type { Alert } from "../../api/types";
+import { formatDuration, formatTime } from "../programs/format";
+import { ruleLabel } from "./labels";
+
+interface AlertsTableProps {
+  alerts: readonly Alert[];
+  emptyText: string;
+  /** Absent for read-only users: no acknowledge button. */
+  onAcknowledge?: ((alert: Alert) => void) | undefined;
+  busyId: string | null;
+  now: number;
+}
+
+function lasted(alert: Alert, now: number): string {
+  const end = alert.resolved_at ? Date.parse(alert.resolved_at) : now;
+  return formatDuration((end - Date.parse(alert.started_at)) / 1000);
+}
+
+export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: AlertsTableProps) {
+  if (alerts.length === 0) return <p className="empty-state">{emptyText}</p>;
+  return (
+    <div className="table-wrap">
+      <table className="table" data-testid="alerts-table">
+        <thead>
+          <tr>
+            <th>Severity</th>
+            <th>Rule</th>
+            <th>Subject</th>
+            <th>What happened</th>
+            <th>Started</th>
+            <th>State</th>
+            <th>Acknowledged</th>
+          </tr>
+        </thead>
+        <tbody>
+          {alerts.map((alert) => (
+            <tr key={alert.id} data-testid="alert-row" data-alert-id={alert.id} data-rule={alert.rule}>
+              <td>
+                <span className={`badge badge--${alert.severity}`} data-testid="alert-severity">
+                  {alert.severity}
+                </span>
+              </td>
+              <td>{ruleLabel(alert.rule)}</td>
+              <td>
+                <code>{alert.subject}</code>
+                {alert.country && <span className="muted"> · {alert.country}</span>}
+              </td>
+              <td className="alert-summary">{alert.summary}</td>
+              <td title={alert.started_at}>{formatTime(alert.started_at)}</td>
+              <td data-testid="alert-state">
+                {alert.state === "firing" ? (
+                  <span className="badge badge--firing">firing · {lasted(alert, now)}</span>
+                ) : (
+                  <span className="badge badge--resolved">resolved after {lasted(alert, now)}</span>
+                )}
+              </td>
+              <td data-testid="alert-ack">
+                {alert.acknowledged_by ? (
+                  <span title={alert.acknowledged_at ?? undefined}>by {alert.acknowledged_by}</span>
+                ) : alert.state === "firing" && onAcknowledge ? (
+                  <button
+                    type="button"
+                    className="button button--small"
+                    disabled={busyId === alert.id}
+                    onClick={() => onAcknowledge(alert)}
+                    data-testid="alert-acknowledge"
+                  >
+                    Acknowledge
+                  </button>
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,68 @@
+import { useState } from "react";
+import { sendTestMessage } from "../../api/endpoints";
+import { errorMessage } from "../../api/errors";
+import { Dialog } from "../../components/Dialog";
+
+interface TestMessageDialogProps {
+  onClose: () => void;
+  onSent: (message: string) => void;
+}
+
+export function TestMessageDialog({ onClose, onSent }: TestMessageDialogProps) {
+  const [text, setText] = useState("Test message from the smsfleet dashboard");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const send = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const result = await sendTestMessage(text.trim());
+      onSent(`Telegram: ${result.message}.`);
+    } catch (reason) {
+      setError(errorMessage(reason));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title="Send a message to Telegram"
+      onClose={onClose}
+      testId="test-message-dialog"
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="button button--primary"
+            disabled={busy || text.trim() === ""}
+            onClick={() => void send()}
+            data-testid="test-message-send"
+          >
+            Send now
+          </button>
+        </>
+      }
+    >
+      <label className="field__label" htmlFor="test-message-text">
+        Message (goes to every configured chat)
+      </label>
+      <textarea
+        id="test-message-text"
+        className="input"
+        rows={4}
+        maxLength={3500}
+        value={text}
+        onChange={(event) => setText(event.target.value)}
+        data-testid="test-message-text"
+      />
+      {error && (
+        <p className="field__error" role="alert" data-testid="test-message-error">
+          {error}
+        </p>
+      )}
+    </Dialog>
+  );
+}
