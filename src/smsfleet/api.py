@@ -22,6 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smsfleet import __version__, live
 from smsfleet.alerts import views as alerts_views
 from smsfleet.alerts.runtime import build_alerts
+from smsfleet.apikeys import views as apikeys_views
+from smsfleet.apikeys.service import ApiKeyService
+from smsfleet.apikeys.store import QuotaStore
 from smsfleet.auth import service as auth_service
 from smsfleet.auth import views as auth_views
 from smsfleet.auth.models import Role
@@ -39,6 +42,7 @@ from smsfleet.core.errors import (
 )
 from smsfleet.core.events import EventBus, RedisFanout
 from smsfleet.core.settings import Settings
+from smsfleet.core.sql import create_sql_engine
 from smsfleet.deps import AppContext
 from smsfleet.dispatch import views as dispatch_views
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
@@ -188,6 +192,13 @@ def build_context(
             storage_url=settings.redis_url or "memory://",
         ),
         bus=bus,
+        # The metrics store is at head already: the dispatcher migrated it.
+        api_keys=ApiKeyService(
+            keys=store.api_keys,
+            users=store.users,
+            quotas=QuotaStore(create_sql_engine(settings.resolved_metrics_url)),
+            clock=clock,
+        ),
         sessions=SessionRuntime.build(
             settings=settings,
             store=store,
@@ -298,6 +309,7 @@ def create_app(
             alerts.close()
             metrics.close()
             dispatcher.close()
+            context.api_keys.close()
             if owns_store:
                 config_store.close()
 
@@ -357,6 +369,7 @@ def create_app(
     for router in (
         auth_views.router,
         auth_views.seed_router,
+        apikeys_views.router,
         pairs_views.router,
         pairs_views.seed_router,
         programs_views.router,

@@ -6,15 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from smsfleet.apikeys.service import ApiKeyService, looks_like_api_key
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
 from smsfleet.auth.service import TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Unauthorized
+from smsfleet.core.errors import Forbidden, Unauthorized
 from smsfleet.core.events import EventBus
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
@@ -32,6 +33,7 @@ class AppContext:
     login_throttle: LoginThrottle
     bus: EventBus
     sessions: SessionRuntime
+    api_keys: ApiKeyService
 
     @property
     def process_stats(self) -> ProcessStats:
@@ -54,21 +56,45 @@ def get_context(request: Request) -> AppContext:
 
 Context = Annotated[AppContext, Depends(get_context)]
 
-_bearer = HTTPBearer(auto_error=False, description="JWT access token from /api/v1/auth/login")
+_bearer = HTTPBearer(
+    auto_error=False, description="JWT access token from /api/v1/auth/login, or an API key"
+)
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key from /api/v1/auth/api-keys"
+)
 
 
 def get_current_user(
+    request: Request,
+    response: Response,
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
 ) -> User:
-    if credentials is None:
-        raise Unauthorized("authentication required: send Authorization: Bearer <token>")
-    return auth_service.user_for_access_token(
+    """The user a request acts as: by its JWT, or by its API key within the key's scopes.
+
+    Who it was is left in `request.state.principal` for the request log.
+    """
+    bearer = credentials.credentials if credentials is not None else None
+    if api_key is None and bearer is not None and looks_like_api_key(bearer):
+        api_key = bearer
+    if api_key is not None:
+        access = context.api_keys.authenticate(api_key)
+        response.headers.update(access.headers())
+        request.state.principal = f"key:{access.key.id}"
+        return access.user
+    if bearer is None:
+        raise Unauthorized(
+            "authentication required: send Authorization: Bearer <token> or X-API-Key: <key>"
+        )
+    user = auth_service.user_for_access_token(
         users=context.store.users,
         policy=context.tokens,
         clock=context.clock,
-        token=credentials.credentials,
+        token=bearer,
     )
+    request.state.principal = f"user:{user.username}"
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -82,6 +108,14 @@ def _role_required(role: Role) -> Callable[[User], User]:
     return dependency
 
 
+def _signed_in(request: Request, user: CurrentUser) -> User:
+    # A leaked key must not be able to mint or revoke keys: that takes a person.
+    if str(getattr(request.state, "principal", "")).startswith("key:"):
+        raise Forbidden("API keys cannot manage API keys: sign in to do this")
+    return user
+
+
+SignedInUser = Annotated[User, Depends(_signed_in)]
 OperatorUser = Annotated[User, Depends(_role_required(Role.operator))]
 AdminUser = Annotated[User, Depends(_role_required(Role.admin))]
 

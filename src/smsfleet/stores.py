@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from smsfleet.apikeys.models import ApiKey
+from smsfleet.apikeys.store import API_KEYS_COLLECTION, api_keys_table
 from smsfleet.auth.models import User
 from smsfleet.auth.store import USERS_COLLECTION, users_table
 from smsfleet.core.errors import ConfigurationError
@@ -50,6 +52,7 @@ class ConfigStore:
     session_specs: RecordStore[SessionSpec]
     session_status: RecordStore[SessionStatus]
     session_events: EventLog[SessionEvent]
+    api_keys: RecordStore[ApiKey]
     ping: Callable[[], None]
     close: Callable[[], None]
 
@@ -87,6 +90,7 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
         session_specs=SqlRecordStore(engine, session_specs_table, SessionSpec, "name"),
         session_status=SqlRecordStore(engine, session_status_table, SessionStatus, "name"),
         session_events=SqlEventLog(engine, session_events_table, SessionEvent),
+        api_keys=SqlRecordStore(engine, api_keys_table, ApiKey, "id"),
         ping=ping,
         close=engine.dispose,
     )
@@ -111,6 +115,7 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
         session_specs=MongoRecordStore(database[SESSION_SPECS_COLLECTION], SessionSpec, "name"),
         session_status=MongoRecordStore(database[SESSION_STATUS_COLLECTION], SessionStatus, "name"),
         session_events=MongoEventLog(database[SESSION_EVENTS_COLLECTION], SessionEvent),
+        api_keys=MongoRecordStore(database[API_KEYS_COLLECTION], ApiKey, "id"),
         ping=ping,
         close=client.close,
     )

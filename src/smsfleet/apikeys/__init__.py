@@ -1,0 +1,1 @@
+"""API keys: programmatic access with scopes and quotas, wherever a JWT works."""

@@ -1,0 +1,221 @@
+"""API keys: issue, list, revoke, and authenticate a request with scopes and quotas.
+
+A key is `sfk_<id>_<secret>`: the id is its public prefix (the record's key), the
+secret is 256 random bits. Only a SHA-256 of the whole key is kept: keys are
+high-entropy, so a fast hash is as safe as a slow one and keeps each request cheap.
+A key acts as its owner, capped by its scopes (read: viewer, control: operator;
+never admin), and stops at its daily and monthly quotas (calendar periods, UTC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from smsfleet.apikeys.models import (
+    KEY_PREFIX,
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    QuotaStatus,
+)
+from smsfleet.apikeys.store import QuotaStore
+from smsfleet.auth.models import Role, User
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import NotFound, Throttled, Unauthorized
+from smsfleet.core.records import RecordStore
+
+__all__ = ["ApiKeyAccess", "ApiKeyService", "looks_like_api_key"]
+
+LAST_USED_EVERY = timedelta(minutes=1)  # a write per key per minute, not per request
+
+
+def looks_like_api_key(value: str) -> bool:
+    return value.startswith(f"{KEY_PREFIX}_")
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _periods(now: datetime) -> tuple[tuple[str, datetime], tuple[str, datetime]]:
+    """The day and the month `now` falls in (UTC), each with when it ends."""
+    now = now.astimezone(UTC)
+    day_end = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    month_end = (now.replace(day=28) + timedelta(days=4)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    return (f"d{now:%Y-%m-%d}", day_end), (f"m{now:%Y-%m}", month_end)
+
+
+@dataclass(frozen=True)
+class ApiKeyAccess:
+    """Who a request with a key acts as, and where its quota stands."""
+
+    user: User
+    key: ApiKey
+    quota: QuotaStatus | None
+
+    def headers(self) -> dict[str, str]:
+        if self.quota is None:
+            return {}
+        return {
+            "X-RateLimit-Limit": str(self.quota.limit),
+            "X-RateLimit-Remaining": str(self.quota.remaining),
+            "X-RateLimit-Reset": str(int(self.quota.resets_at.timestamp())),
+        }
+
+
+class ApiKeyService:
+    def __init__(
+        self,
+        *,
+        keys: RecordStore[ApiKey],
+        users: RecordStore[User],
+        quotas: QuotaStore,
+        clock: Clock,
+    ) -> None:
+        self._keys = keys
+        self._users = users
+        self._quotas = quotas
+        self._clock = clock
+        self._last_written: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._quotas.close()
+
+    # --- management --------------------------------------------------------------------
+
+    def create(self, *, owner: User, data: ApiKeyCreate) -> ApiKeyCreated:
+        key_id = secrets.token_hex(4)
+        key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        record = ApiKey(
+            id=key_id,
+            owner=owner.username,
+            name=data.name,
+            scopes=sorted(set(data.scopes)),
+            secret_hash=_hash(key),
+            daily_quota=data.daily_quota,
+            monthly_quota=data.monthly_quota,
+            created_at=self._clock.now(),
+        )
+        self._keys.add(record)
+        return ApiKeyCreated(**self.public(record).model_dump(), key=key)
+
+    def find(self, *, actor: User) -> list[ApiKeyPublic]:
+        """The actor's keys; every key for an admin. Newest first."""
+        keys = [
+            k for k in self._keys.list() if actor.role is Role.admin or k.owner == actor.username
+        ]
+        keys.sort(key=lambda k: k.created_at, reverse=True)
+        return [self.public(k) for k in keys]
+
+    def get(self, *, actor: User, key_id: str) -> ApiKey:
+        key = self._keys.get(key_id)
+        # Someone else's key is as unknown as a missing one: its id says nothing.
+        if key is None or (actor.role is not Role.admin and key.owner != actor.username):
+            raise NotFound(f"no API key {key_id!r}")
+        return key
+
+    def revoke(self, *, actor: User, key_id: str) -> ApiKeyPublic:
+        key = self.get(actor=actor, key_id=key_id)
+        if key.revoked_at is None:
+            key = key.model_copy(update={"revoked_at": self._clock.now()})
+            self._keys.replace(key)
+        return self.public(key)
+
+    def public(self, key: ApiKey) -> ApiKeyPublic:
+        daily, monthly = self._quota_status(key)
+        return ApiKeyPublic(
+            id=key.id,
+            owner=key.owner,
+            name=key.name,
+            scopes=key.scopes,
+            prefix=f"{KEY_PREFIX}_{key.id}_",
+            daily_quota=key.daily_quota,
+            monthly_quota=key.monthly_quota,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+            active=key.revoked_at is None,
+            daily=daily,
+            monthly=monthly,
+        )
+
+    def _quota_status(self, key: ApiKey) -> tuple[QuotaStatus | None, QuotaStatus | None]:
+        if key.daily_quota is None and key.monthly_quota is None:
+            return None, None
+        (day, day_end), (month, month_end) = _periods(self._clock.now())
+        used = self._quotas.used(key.id, [day, month])
+        return (
+            _status(key.daily_quota, used.get(day, 0), day_end),
+            _status(key.monthly_quota, used.get(month, 0), month_end),
+        )
+
+    # --- requests ----------------------------------------------------------------------
+
+    def authenticate(self, presented: str) -> ApiKeyAccess:
+        """The access a presented key gives, counted against its quotas."""
+        parts = presented.split("_", 2)
+        key = self._keys.get(parts[1]) if len(parts) == 3 else None
+        if key is None or not hmac.compare_digest(key.secret_hash, _hash(presented)):
+            raise Unauthorized("unknown API key")
+        if key.revoked_at is not None:
+            raise Unauthorized("this API key was revoked")
+        owner = self._users.get(key.owner)
+        if owner is None or owner.disabled:
+            raise Unauthorized("the owner of this API key is unknown or disabled")
+        quota = self._count(key)
+        self._touch(key)
+        granted = max((scope.role for scope in key.scopes), key=lambda role: role.rank)
+        role = min(owner.role, granted, key=lambda r: r.rank)
+        return ApiKeyAccess(user=owner.model_copy(update={"role": role}), key=key, quota=quota)
+
+    def _count(self, key: ApiKey) -> QuotaStatus | None:
+        if key.daily_quota is None and key.monthly_quota is None:
+            return None
+        now = self._clock.now()
+        (day, day_end), (month, month_end) = _periods(now)
+        counts, refused = self._quotas.take(
+            key.id, {day: key.daily_quota, month: key.monthly_quota}, now=now
+        )
+        if refused is not None:
+            resets_at = day_end if refused == day else month_end
+            which = "daily" if refused == day else "monthly"
+            raise Throttled(
+                f"this API key used its {which} quota; it resets at {resets_at.isoformat()}",
+                retry_after=max(1, int((resets_at - now).total_seconds())),
+            )
+        # The tighter of the two is what the caller should watch.
+        statuses = [
+            s
+            for s in (
+                _status(key.daily_quota, counts[day], day_end),
+                _status(key.monthly_quota, counts[month], month_end),
+            )
+            if s is not None
+        ]
+        return min(statuses, key=lambda s: s.remaining)
+
+    def _touch(self, key: ApiKey) -> None:
+        now = self._clock.now()
+        with self._lock:
+            last = self._last_written.get(key.id)
+            if last is not None and now - last < LAST_USED_EVERY:
+                return
+            self._last_written[key.id] = now
+        current = self._keys.get(key.id)
+        if current is not None:
+            self._keys.replace(current.model_copy(update={"last_used_at": now}))
+
+
+def _status(limit: int | None, used: int, resets_at: datetime) -> QuotaStatus | None:
+    if limit is None:
+        return None
+    return QuotaStatus(limit=limit, used=used, remaining=max(0, limit - used), resets_at=resets_at)
