@@ -44,6 +44,9 @@ from smsfleet.core.events import EventBus, RedisFanout
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.deps import AppContext
+from smsfleet.developer import views as developer_views
+from smsfleet.developer.log import RequestLogMiddleware
+from smsfleet.developer.runtime import build_usage
 from smsfleet.dispatch import views as dispatch_views
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.headers import SecurityHeaders
@@ -257,6 +260,7 @@ def create_app(
 
     dispatcher = build_dispatcher(settings=settings, config_store=config_store, clock=clock)
     context = build_context(settings, config_store, clock, dispatcher)
+    usage = build_usage(settings=settings, clock=clock)
     metrics = build_metrics(
         settings=settings,
         config_store=config_store,
@@ -299,6 +303,7 @@ def create_app(
         metrics.start()
         policy.start()
         alerts.start()
+        usage.start()
         try:
             yield
         finally:
@@ -307,6 +312,7 @@ def create_app(
                 fanout.close()
             policy.close()
             alerts.close()
+            usage.close()
             metrics.close()
             dispatcher.close()
             context.api_keys.close()
@@ -324,6 +330,8 @@ def create_app(
     app.state.metrics = metrics
     app.state.policy = policy
     app.state.alerts = alerts
+    app.state.usage = usage.service
+    app.state.request_log = usage.log
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -333,6 +341,8 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
+    # Outermost: it times the whole request, errors included.
+    app.add_middleware(RequestLogMiddleware, request_log=lambda: usage.log)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -370,6 +380,8 @@ def create_app(
         auth_views.router,
         auth_views.seed_router,
         apikeys_views.router,
+        developer_views.keys_router,
+        developer_views.router,
         pairs_views.router,
         pairs_views.seed_router,
         programs_views.router,

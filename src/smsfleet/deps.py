@@ -81,7 +81,7 @@ def get_current_user(
     if api_key is not None:
         access = context.api_keys.authenticate(api_key)
         response.headers.update(access.headers())
-        request.state.principal = f"key:{access.key.id}"
+        request.state.principal = f"key:{access.key.id}:{access.key.owner}"
         return access.user
     if bearer is None:
         raise Unauthorized(

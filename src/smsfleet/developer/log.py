@@ -1,0 +1,128 @@
+"""Every API request logged at almost no cost: a pure ASGI middleware appends one
+tuple to a queue; a background thread writes the queue in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from smsfleet.core.clock import Clock
+from smsfleet.developer.store import LoggedRequest, UsageStore
+
+__all__ = ["RequestLog", "RequestLogMiddleware"]
+
+log = logging.getLogger("smsfleet.developer")
+
+FLUSH_SECONDS = 1.0
+MAX_QUEUED = 200_000  # beyond this (the store is down), the oldest are dropped and counted
+# Routes that are not API use: health checks, scrapes and the dashboard's files.
+NOT_LOGGED = frozenset({"/healthz", "/readyz", "/metrics", "/{path:path}"})
+
+
+class RequestLog:
+    def __init__(self, store: UsageStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._queue: deque[LoggedRequest] = deque(maxlen=MAX_QUEUED)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._flush_lock = threading.Lock()
+
+    def record(self, request: LoggedRequest) -> None:
+        self._queue.append(request)  # thread-safe, and never blocks the request
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def flush(self) -> int:
+        """Write what is queued; return how many. Safe to call from any thread."""
+        with self._flush_lock:
+            batch: list[LoggedRequest] = []
+            while self._queue and len(batch) < 10_000:
+                batch.append(self._queue.popleft())
+            if not batch:
+                return 0
+            try:
+                self._store.add(batch)
+            except Exception:
+                self._queue.extendleft(reversed(batch))  # kept for the next try
+                raise
+            return len(batch)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="smsfleet-request-log", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(FLUSH_SECONDS):
+            try:
+                while self.flush():
+                    pass
+            except Exception:
+                log.exception("writing the request log failed; retrying")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        try:
+            while self.flush():
+                pass
+        except Exception:
+            log.exception("the last requests could not be logged")
+
+
+class RequestLogMiddleware:
+    """Times each HTTP request and hands it, with its route template and who made it,
+    to the log (`request.state.principal` is set by authentication)."""
+
+    def __init__(self, app: ASGIApp, *, request_log: Callable[[], RequestLog | None]) -> None:
+        self.app = app
+        self._request_log = request_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self._record(scope, status, started)
+
+    def _record(self, scope: Scope, status: int, started: float) -> None:
+        route = getattr(scope.get("route"), "path", None)
+        request_log = self._request_log()
+        if route is None or route in NOT_LOGGED or request_log is None:
+            return
+        # `user:<name>`, `key:<id>:<owner>`, or nothing when authentication failed.
+        principal = str(scope.get("state", {}).get("principal", "anonymous:"))
+        kind, _, who = principal.partition(":")
+        key_id, _, owner = who.partition(":") if kind == "key" else ("", "", who)
+        request_log.record(
+            LoggedRequest(
+                at=request_log.now(),
+                owner=owner,
+                key_id=key_id,
+                method=scope["method"],
+                route=route,
+                status=status,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
