@@ -6,10 +6,10 @@ import { FullPageSpinner } from "./components/Spinner";
 import { AlertsPage } from "./pages/alerts/AlertsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { PairsPage } from "./pages/pairs/PairsPage";
-import { PlaceholderPage } from "./pages/PlaceholderPage";
 import { ProgramsPage } from "./pages/programs/ProgramsPage";
 
 // The dashboard carries the charting library: loaded on its own, when first shown.
+const DeveloperPage = lazy(() => import("./pages/developer/DeveloperPage").then((module) => ({ default: module.DeveloperPage })));
 const DashboardPage = lazy(() => import("./pages/dashboard/DashboardPage").then((module) => ({ default: module.DashboardPage })));
 
 export function App() {
@@ -34,7 +34,14 @@ export function App() {
         <Route path="pairs" element={<PairsPage />} />
         <Route path="programs" element={<ProgramsPage />} />
         <Route path="alerts" element={<AlertsPage />} />
-        <Route path="developer" element={<PlaceholderPage title="Developer" />} />
+        <Route
+          path="developer"
+          element={
+            <Suspense fallback={<FullPageSpinner label="Loading the developer page" />}>
+              <DeveloperPage />
+            </Suspense>
+          }
+        />
         <Route path="*" element={<Navigate to="/" replace />} />
       </Route>
     </Routes>

@@ -3,12 +3,14 @@ import { api, call } from "./client";
 import {
   normalizePair,
   type AlertQuery,
+  type ApiKeyCreate,
   type BulkActionRequest,
   type PairCreate,
   type PairQuery,
   type PairUpdate,
   type SessionAction,
   type SessionQuery,
+  type UsageQuery,
 } from "./types";
 
 export const login = (username: string, password: string) =>
@@ -90,3 +92,19 @@ export const sendTestMessage = (message: string) => call(api.POST("/api/v1/alert
 
 export const listPolicyDecisions = (limit = 50) =>
   call(api.GET("/api/v1/policy/decisions", { params: { query: { limit } } }));
+
+export const listApiKeys = () => call(api.GET("/api/v1/auth/api-keys"));
+
+export const createApiKey = (body: ApiKeyCreate) => call(api.POST("/api/v1/auth/api-keys", { body }));
+
+export const revokeApiKey = (keyId: string) =>
+  call(api.DELETE("/api/v1/auth/api-keys/{key_id}", { params: { path: { key_id: keyId } } }));
+
+export const usageSummary = (query: UsageQuery) => call(api.GET("/api/v1/analytics/usage", { params: { query } }));
+
+export const usageDaily = (query: UsageQuery) => call(api.GET("/api/v1/analytics/usage/daily", { params: { query } }));
+
+export const usageEndpoints = (query: UsageQuery) =>
+  call(api.GET("/api/v1/analytics/usage/endpoints", { params: { query } }));
+
+export const usageKeys = (query: UsageQuery) => call(api.GET("/api/v1/analytics/usage/keys", { params: { query } }));

@@ -86,3 +86,13 @@ export const ALERT_RULES: readonly AlertRule[] = [
   "gateway_errors",
   "manual",
 ];
+
+export type ApiKey = JsonBody<paths["/api/v1/auth/api-keys/{key_id}"]["get"]["responses"][200]>;
+export type ApiKeyCreate = RequestJson<paths["/api/v1/auth/api-keys"]["post"]>;
+export type ApiKeyCreated = JsonBody<paths["/api/v1/auth/api-keys"]["post"]["responses"][201]>;
+export type ApiKeyScope = ApiKey["scopes"][number];
+export type UsageQuery = NonNullable<paths["/api/v1/analytics/usage"]["get"]["parameters"]["query"]>;
+export type UsageSummary = JsonBody<paths["/api/v1/analytics/usage"]["get"]["responses"][200]>;
+export type UsageDay = JsonBody<paths["/api/v1/analytics/usage/daily"]["get"]["responses"][200]>[number];
+export type UsageEndpoint = JsonBody<paths["/api/v1/analytics/usage/endpoints"]["get"]["responses"][200]>[number];
+export type UsageKey = JsonBody<paths["/api/v1/analytics/usage/keys"]["get"]["responses"][200]>[number];

@@ -1,0 +1,59 @@
+"""The Developer page in a real browser: a key is created and shown once, used, counted, revoked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ControlPlane
+from tests.e2e.test_programs_page import log_in
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+KEY_NAME = "nightly report"
+
+
+def test_create_use_and_revoke_an_api_key(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    page.goto("/developer")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("developer-page")).to_be_visible()
+
+    page.get_by_test_id("create-key").click()
+    dialog = page.get_by_test_id("create-key-dialog")
+    dialog.get_by_test_id("key-name").fill(KEY_NAME)
+    dialog.get_by_test_id("create-key-submit").click()
+    shown = page.get_by_test_id("new-key")
+    expect(shown).to_have_text(re.compile(r"^sfk_[0-9a-f]{8}_\S{40,}$"))
+    key = shown.inner_text()
+    screenshot("key shown once")
+    page.get_by_test_id("key-created-done").click()
+    expect(page.get_by_test_id("new-key")).to_have_count(0)
+    row = page.get_by_test_id("key-row").filter(has_text=KEY_NAME)
+    expect(row).to_be_visible()
+    assert key not in page.content()  # only the prefix stays on screen
+    expect(row).to_contain_text(key[:13])
+
+    # Used by a program: its requests are logged and show in the usage of the key.
+    with httpx.Client(base_url=control_plane.url, headers={"X-API-Key": key}) as client:
+        for _ in range(3):
+            assert client.get("/api/v1/pairs").status_code == 200
+    key_id = key.split("_")[1]
+    page.wait_for_timeout(1500)  # the request log is written every second
+    page.get_by_test_id("usage-key").select_option(key_id)
+    expect(page.get_by_test_id("usage-requests")).to_have_text("3")
+    expect(page.get_by_test_id("usage-error-rate")).to_have_text("0.0%")
+    screenshot("usage of the key")
+
+    row.get_by_test_id("revoke-key").click()
+    page.get_by_test_id("revoke-key-dialog").get_by_test_id("confirm-button").click()
+    expect(row.get_by_test_id("key-status")).to_have_text("revoked")
+    refused = httpx.get(f"{control_plane.url}/api/v1/pairs", headers={"X-API-Key": key})
+    assert refused.status_code == 401

@@ -1,0 +1,193 @@
+import { useState } from "react";
+import { listApiKeys, usageDaily, usageEndpoints, usageKeys, usageSummary } from "../../api/endpoints";
+import type { UsageDay, UsageEndpoint, UsageKey, UsageQuery, UsageSummary } from "../../api/types";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Spinner } from "../../components/Spinner";
+import { useResource } from "../../hooks/useResource";
+import { formatMs, formatPercent } from "../dashboard/format";
+import "../dashboard/dashboard.css";
+import { download } from "./export";
+import { KeysPanel } from "./KeysPanel";
+import { EndpointBars, LatencyHistogram, UsageTrendChart } from "./UsageCharts";
+
+const RANGES = [7, 30, 90] as const;
+
+interface Usage {
+  summary: UsageSummary;
+  days: UsageDay[];
+  endpoints: UsageEndpoint[];
+  keys: UsageKey[];
+}
+
+function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+export function DeveloperPage() {
+  const keys = useResource(listApiKeys, "keys");
+  const [days, setDays] = useState<(typeof RANGES)[number]>(30);
+  const [keyId, setKeyId] = useState("");
+  const end = new Date();
+  const query: UsageQuery = {
+    start_date: isoDay(new Date(end.getTime() - (days - 1) * 86_400_000)),
+    end_date: isoDay(end),
+    ...(keyId ? { api_key_id: keyId } : {}),
+  };
+  const usage = useResource<Usage>(async () => {
+    const [summary, daily, endpoints, perKey] = await Promise.all([
+      usageSummary(query),
+      usageDaily(query),
+      usageEndpoints(query),
+      usageKeys(query),
+    ]);
+    return { summary, days: daily, endpoints, keys: perKey };
+  }, JSON.stringify(query));
+
+  const names = new Map((keys.data ?? []).map((key) => [key.id, key.name]));
+  return (
+    <section className="page" data-testid="developer-page">
+      <header className="page__header">
+        <div>
+          <h1>Developer</h1>
+          <p className="page__subtitle">API keys and how the API is used. The API itself is described at /docs.</p>
+        </div>
+      </header>
+
+      {keys.error !== null && keys.data === undefined ? (
+        <ErrorBanner error={keys.error} onRetry={keys.reload} />
+      ) : keys.data === undefined ? (
+        <Spinner label="Loading keys" />
+      ) : (
+        <KeysPanel
+          keys={keys.data}
+          onChanged={() => {
+            keys.reload();
+            usage.reload();
+          }}
+        />
+      )}
+
+      <h2 className="section-title">Usage</h2>
+      <div className="toolbar toolbar--alerts">
+        <div className="segmented" role="radiogroup" aria-label="Days">
+          {RANGES.map((value) => (
+            <button
+              key={value}
+              type="button"
+              role="radio"
+              aria-checked={days === value}
+              className={days === value ? "segmented__item segmented__item--on" : "segmented__item"}
+              onClick={() => setDays(value)}
+              data-testid={`usage-range-${value}`}
+            >
+              {value} days
+            </button>
+          ))}
+        </div>
+        <select className="input" aria-label="API key" value={keyId} onChange={(e) => setKeyId(e.target.value)} data-testid="usage-key">
+          <option value="">Every request</option>
+          {(keys.data ?? []).map((key) => (
+            <option key={key.id} value={key.id}>
+              {key.name} ({key.prefix}…)
+            </option>
+          ))}
+        </select>
+        <button
+          type="button"
+          className="button"
+          disabled={!usage.data}
+          onClick={() => usage.data && download(usage.data.endpoints, `usage-endpoints-${query.start_date}`, "csv")}
+          data-testid="export-csv"
+        >
+          Export CSV
+        </button>
+        <button
+          type="button"
+          className="button"
+          disabled={!usage.data}
+          onClick={() => usage.data && download([usage.data], `usage-${query.start_date}`, "json")}
+          data-testid="export-json"
+        >
+          Export JSON
+        </button>
+      </div>
+
+      {usage.error !== null && usage.data === undefined ? (
+        <ErrorBanner error={usage.error} onRetry={usage.reload} />
+      ) : usage.data === undefined ? (
+        <Spinner label="Loading usage" />
+      ) : (
+        <UsageView usage={usage.data} names={names} />
+      )}
+    </section>
+  );
+}
+
+function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> }) {
+  const { summary } = usage;
+  return (
+    <>
+      <div className="kpis" data-testid="usage-kpis">
+        <Figure label="Requests" value={summary.requests.toLocaleString()} testId="usage-requests" />
+        <Figure label="Error rate" value={formatPercent(summary.error_rate)} testId="usage-error-rate" />
+        <Figure label="Latency avg" value={formatMs(summary.latency_avg_ms)} testId="usage-latency-avg" />
+        <Figure label="Latency p95" value={summary.latency_p95_ms === null ? "—" : `≤ ${formatMs(summary.latency_p95_ms)}`} testId="usage-p95" />
+        <Figure label="Latency p99" value={summary.latency_p99_ms === null ? "—" : `≤ ${formatMs(summary.latency_p99_ms)}`} testId="usage-p99" />
+      </div>
+      <div className="chart-grid">
+        <section className="panel">
+          <h3>Requests per day</h3>
+          <UsageTrendChart days={usage.days} />
+        </section>
+        <section className="panel">
+          <h3>Latency distribution</h3>
+          <LatencyHistogram histogram={summary.latency_histogram} />
+        </section>
+      </div>
+      <section className="panel">
+        <h3>Busiest endpoints</h3>
+        {usage.endpoints.length === 0 ? <p className="empty-state">No request in this range.</p> : <EndpointBars endpoints={usage.endpoints} />}
+      </section>
+      <section className="panel">
+        <h3>By key</h3>
+        <div className="table-wrap">
+          <table className="table" data-testid="usage-keys-table">
+            <thead>
+              <tr>
+                <th>Key</th>
+                <th>Owner</th>
+                <th>Requests</th>
+                <th>Error rate</th>
+                <th>Latency avg</th>
+                <th>p95</th>
+              </tr>
+            </thead>
+            <tbody>
+              {usage.keys.map((row) => (
+                <tr key={`${row.api_key_id}-${row.owner}`} data-testid="usage-key-row">
+                  <td>{row.api_key_id ? (names.get(row.api_key_id) ?? row.api_key_id) : "signed in"}</td>
+                  <td>{row.owner}</td>
+                  <td>{row.requests.toLocaleString()}</td>
+                  <td>{formatPercent(row.error_rate)}</td>
+                  <td>{formatMs(row.latency_avg_ms)}</td>
+                  <td>{row.latency_p95_ms === null ? "—" : `≤ ${formatMs(row.latency_p95_ms)}`}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </>
+  );
+}
+
+function Figure({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <div className="kpi">
+      <span className="kpi__label">{label}</span>
+      <span className="kpi__value" data-testid={testId}>
+        {value}
+      </span>
+    </div>
+  );
+}

@@ -1,0 +1,222 @@
+import { useState } from "react";
+import { createApiKey, revokeApiKey } from "../../api/endpoints";
+import { errorMessage } from "../../api/errors";
+import type { ApiKey, ApiKeyCreated, ApiKeyScope } from "../../api/types";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { Dialog } from "../../components/Dialog";
+import { formatTime } from "../programs/format";
+
+interface KeysPanelProps {
+  keys: readonly ApiKey[];
+  onChanged: () => void;
+}
+
+function quota(key: ApiKey): string {
+  const parts = [];
+  if (key.daily) parts.push(`${key.daily.remaining}/${key.daily.limit} today`);
+  if (key.monthly) parts.push(`${key.monthly.remaining}/${key.monthly.limit} this month`);
+  return parts.length ? `${parts.join(" · ")} left` : "no quota";
+}
+
+export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<ApiKeyCreated | null>(null);
+  const [revoking, setRevoking] = useState<ApiKey | null>(null);
+  return (
+    <section className="panel" data-testid="keys-panel">
+      <header className="panel__header">
+        <h2>API keys</h2>
+        <button type="button" className="button button--primary" onClick={() => setCreating(true)} data-testid="create-key">
+          Create a key
+        </button>
+      </header>
+      {keys.length === 0 ? (
+        <p className="empty-state">No API key yet. A key works wherever your sign-in does, within its scopes.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="table" data-testid="keys-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Key</th>
+                <th>Owner</th>
+                <th>Scopes</th>
+                <th>Quota</th>
+                <th>Last used</th>
+                <th>Created</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {keys.map((key) => (
+                <tr key={key.id} data-testid="key-row" data-key-id={key.id}>
+                  <td>{key.name}</td>
+                  <td>
+                    <code>{key.prefix}…</code>
+                  </td>
+                  <td>{key.owner}</td>
+                  <td>{key.scopes.join(", ")}</td>
+                  <td>{quota(key)}</td>
+                  <td>{formatTime(key.last_used_at)}</td>
+                  <td>{formatTime(key.created_at)}</td>
+                  <td data-testid="key-status">
+                    {key.active ? (
+                      <button type="button" className="button button--small button--danger" onClick={() => setRevoking(key)} data-testid="revoke-key">
+                        Revoke
+                      </button>
+                    ) : (
+                      <span className="badge badge--disabled">revoked</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {creating && (
+        <CreateKeyDialog
+          onClose={() => setCreating(false)}
+          onCreated={(key) => {
+            setCreating(false);
+            setCreated(key);
+            onChanged();
+          }}
+        />
+      )}
+      {created && <KeyCreatedDialog created={created} onClose={() => setCreated(null)} />}
+      {revoking && (
+        <ConfirmDialog
+          title={`Revoke ${revoking.name}?`}
+          confirmLabel="Revoke"
+          danger
+          testId="revoke-key-dialog"
+          onClose={() => setRevoking(null)}
+          onConfirm={async () => {
+            await revokeApiKey(revoking.id);
+            setRevoking(null);
+            onChanged();
+          }}
+        >
+          <p>Programs using {revoking.prefix}… stop working at once. This cannot be undone.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (key: ApiKeyCreated) => void }) {
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<ApiKeyScope[]>(["read"]);
+  const [daily, setDaily] = useState("");
+  const [monthly, setMonthly] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const toggle = (scope: ApiKeyScope) =>
+    setScopes((current) => (current.includes(scope) ? current.filter((s) => s !== scope) : [...current, scope]));
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      onCreated(
+        await createApiKey({
+          name: name.trim(),
+          scopes,
+          ...(daily ? { daily_quota: Number(daily) } : {}),
+          ...(monthly ? { monthly_quota: Number(monthly) } : {}),
+        }),
+      );
+    } catch (reason) {
+      setError(errorMessage(reason));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title="Create an API key"
+      onClose={onClose}
+      testId="create-key-dialog"
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="button button--primary"
+            disabled={busy || name.trim() === "" || scopes.length === 0}
+            onClick={() => void submit()}
+            data-testid="create-key-submit"
+          >
+            Create
+          </button>
+        </>
+      }
+    >
+      <div className="form-grid">
+        <label className="field__label" htmlFor="key-name">
+          Name
+        </label>
+        <input id="key-name" className="input" value={name} maxLength={64} onChange={(e) => setName(e.target.value)} data-testid="key-name" />
+        <span className="field__label">Scopes</span>
+        <div>
+          {(["read", "control"] as const).map((scope) => (
+            <label key={scope} className="checkbox">
+              <input type="checkbox" checked={scopes.includes(scope)} onChange={() => toggle(scope)} data-testid={`key-scope-${scope}`} />{" "}
+              {scope === "read" ? "read (as a viewer)" : "control (start, stop, edit: as an operator)"}
+            </label>
+          ))}
+        </div>
+        <label className="field__label" htmlFor="key-daily">
+          Daily quota
+        </label>
+        <input id="key-daily" className="input" type="number" min={1} placeholder="none" value={daily} onChange={(e) => setDaily(e.target.value)} />
+        <label className="field__label" htmlFor="key-monthly">
+          Monthly quota
+        </label>
+        <input id="key-monthly" className="input" type="number" min={1} placeholder="none" value={monthly} onChange={(e) => setMonthly(e.target.value)} />
+      </div>
+      {error && (
+        <p className="field__error" role="alert">
+          {error}
+        </p>
+      )}
+    </Dialog>
+  );
+}
+
+function KeyCreatedDialog({ created, onClose }: { created: ApiKeyCreated; onClose: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <Dialog
+      title="Your new API key"
+      onClose={onClose}
+      testId="key-created-dialog"
+      footer={
+        <button type="button" className="button button--primary" onClick={onClose} data-testid="key-created-done">
+          I have copied it
+        </button>
+      }
+    >
+      <p>Copy it now: it is shown this once and never again.</p>
+      <code className="secret" data-testid="new-key">
+        {created.key}
+      </code>
+      <p>
+        <button
+          type="button"
+          className="button button--small"
+          onClick={() => {
+            void navigator.clipboard?.writeText(created.key).then(() => setCopied(true));
+          }}
+        >
+          {copied ? "Copied" : "Copy"}
+        </button>
+      </p>
+      <p className="muted">
+        Send it as <code>X-API-Key: {created.prefix}…</code> or <code>Authorization: Bearer {created.prefix}…</code>.
+      </p>
+    </Dialog>
+  );
+}

@@ -1,0 +1,24 @@
+/** Saves `rows` as a CSV (header from the first row's keys) or JSON file. */
+export function download(rows: readonly object[], name: string, format: "csv" | "json"): void {
+  const text = format === "json" ? JSON.stringify(rows, null, 2) : toCsv(rows);
+  const blob = new Blob([text], { type: format === "json" ? "application/json" : "text/csv" });
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = `${name}.${format}`;
+  link.click();
+  URL.revokeObjectURL(url);
+}
+
+function cell(value: unknown): string {
+  const text = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(" ") : String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function toCsv(rows: readonly object[]): string {
+  const first = rows[0];
+  if (!first) return "";
+  const columns = Object.keys(first);
+  const lines = rows.map((row) => columns.map((column) => cell((row as Record<string, unknown>)[column])).join(","));
+  return [columns.join(","), ...lines].join("\n") + "\n";
+}
