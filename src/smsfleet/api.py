@@ -50,6 +50,8 @@ from smsfleet.developer.runtime import build_usage
 from smsfleet.dispatch import views as dispatch_views
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.headers import SecurityHeaders
+from smsfleet.messages import views as messages_views
+from smsfleet.messages.runtime import build_messages
 from smsfleet.metrics import views as metrics_views
 from smsfleet.metrics.runtime import build_metrics
 from smsfleet.pairs import service as pairs_service
@@ -281,6 +283,14 @@ def create_app(
         on_change=lambda alert: context.bus.publish("alerts", alert),
         should_run=leading,
     )
+    messages = build_messages(
+        settings=settings,
+        config_store=config_store,
+        clock=clock,
+        on_change=lambda send: context.bus.publish("sends", send),
+        should_run=leading,
+    )
+    dispatcher.on_demand = messages.service
     context.bus.listen("sessions", SessionEvent, alerts.service.on_session_event)
     context.bus.listen("policy", PolicyDecision, alerts.service.on_policy_decision)
     policy = build_policy(
@@ -304,6 +314,7 @@ def create_app(
         policy.start()
         alerts.start()
         usage.start()
+        messages.start()
         try:
             yield
         finally:
@@ -313,6 +324,7 @@ def create_app(
             policy.close()
             alerts.close()
             usage.close()
+            messages.close()
             metrics.close()
             dispatcher.close()
             context.api_keys.close()
@@ -332,6 +344,7 @@ def create_app(
     app.state.alerts = alerts
     app.state.usage = usage.service
     app.state.request_log = usage.log
+    app.state.messages = messages
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -392,6 +405,8 @@ def create_app(
         policy_views.router,
         alerts_views.router,
         alerts_views.seed_router,
+        messages_views.router,
+        messages_views.seed_router,
         live.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -17,7 +17,7 @@ from smsfleet.sessions.names import InvalidSessionName, parse_session_name
 
 router = APIRouter()
 
-TOPICS = frozenset({"sessions", "attempts", "policy", "alerts"})
+TOPICS = frozenset({"sessions", "attempts", "policy", "alerts", "sends"})
 LOG_POLL_SECONDS = 0.25
 MAX_FOLLOWED = 8
 UNAUTHORIZED_CLOSE = 4401

@@ -18,6 +18,8 @@ from smsfleet.core.sql import (
     create_sql_engine,
     upgrade_config_schema,
 )
+from smsfleet.messages.models import Template
+from smsfleet.messages.store import TEMPLATES_COLLECTION, templates_table
 from smsfleet.pairs.models import Country, Pair
 from smsfleet.pairs.store import (
     COUNTRIES_COLLECTION,
@@ -53,6 +55,7 @@ class ConfigStore:
     session_status: RecordStore[SessionStatus]
     session_events: EventLog[SessionEvent]
     api_keys: RecordStore[ApiKey]
+    templates: RecordStore[Template]
     ping: Callable[[], None]
     close: Callable[[], None]
 
@@ -91,6 +94,7 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
         session_status=SqlRecordStore(engine, session_status_table, SessionStatus, "name"),
         session_events=SqlEventLog(engine, session_events_table, SessionEvent),
         api_keys=SqlRecordStore(engine, api_keys_table, ApiKey, "id"),
+        templates=SqlRecordStore(engine, templates_table, Template, "id"),
         ping=ping,
         close=engine.dispose,
     )
@@ -116,6 +120,7 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
         session_status=MongoRecordStore(database[SESSION_STATUS_COLLECTION], SessionStatus, "name"),
         session_events=MongoEventLog(database[SESSION_EVENTS_COLLECTION], SessionEvent),
         api_keys=MongoRecordStore(database[API_KEYS_COLLECTION], ApiKey, "id"),
+        templates=MongoRecordStore(database[TEMPLATES_COLLECTION], Template, "id"),
         ping=ping,
         close=client.close,
     )

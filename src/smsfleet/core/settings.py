@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="Extra chats by least severity: 'critical=-100123,-100456;warning=-100789'",
     )
     simulator_url: str = "http://127.0.0.1:8100"
+    inbound_token: SecretStr | None = Field(
+        default=None, description="The gateway's token for the inbound SMS webhook"
+    )
+    send_claim_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="An on-demand send moves on from a program this silent"
+    )
     web_dir: Path = WEB_DIST_DEFAULT
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
@@ -40,6 +41,22 @@ MESSAGE_TEMPLATE = "smsfleet test {code}"
 UNAVAILABLE_RETRY_SECONDS = 5.0
 
 log = logging.getLogger("smsfleet.dispatch")
+
+
+class OnDemandSend(Protocol):
+    @property
+    def phone(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class OnDemandSource(Protocol):
+    """Sends asked for by people, handed out by leases ahead of routine test sends."""
+
+    def claim(self, *, pair: str, program: str, attempt_id: str) -> OnDemandSend | None: ...
+
+    def settle(self, attempt: Attempt) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,8 @@ class Dispatcher:
         self._expiry_checked: dict[str, datetime] = {}
         # Told of every attempt that gets an outcome (metrics, live dashboard).
         self.on_report = on_report
+        # On-demand sends take a granted slot before the routine test send would.
+        self.on_demand: OnDemandSource | None = None
 
     def close(self) -> None:
         self.limiter.close()
@@ -142,7 +161,24 @@ class Dispatcher:
             return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS)
         if not decision.granted:
             return WaitAction(retry_after=round(decision.retry_after, 3))
-        return self._send(session=session, pair=pair, program=spec.program, now=decision.at)
+        trigger_id = uuid.uuid4().hex
+        return self._send(
+            session=session,
+            pair=pair,
+            program=spec.program,
+            now=decision.at,
+            trigger_id=trigger_id,
+            on_demand=self._claim(pair.key, spec.program, trigger_id),
+        )
+
+    def _claim(self, pair: str, program: str, trigger_id: str) -> OnDemandSend | None:
+        if self.on_demand is None:
+            return None
+        try:
+            return self.on_demand.claim(pair=pair, program=program, attempt_id=trigger_id)
+        except Exception:  # the routine send still goes out on this slot
+            log.exception("claiming an on-demand send for %s failed", pair)
+            return None
 
     def _ask(self, pair: Pair, program: str) -> Ask:
         policy = self.policy
@@ -171,9 +207,17 @@ class Dispatcher:
         country = pair_key.split("_", 1)[0]
         self.limiter.withdraw(country=country, pair=pair_key, program=program)
 
-    def _send(self, *, session: str, pair: Pair, program: str, now: datetime) -> SendAction:
+    def _send(
+        self,
+        *,
+        session: str,
+        pair: Pair,
+        program: str,
+        now: datetime,
+        trigger_id: str,
+        on_demand: OnDemandSend | None,
+    ) -> SendAction:
         ttl = self.policy.lease_ttl
-        trigger_id = uuid.uuid4().hex
 
         def make(last_phone: str | None) -> Attempt:
             return Attempt(
@@ -183,7 +227,9 @@ class Dispatcher:
                 country=pair.country,
                 operator=pair.slug,
                 program=program,
-                phone=next_phone(pair.phone_numbers, last_phone),
+                phone=on_demand.phone
+                if on_demand is not None
+                else next_phone(pair.phone_numbers, last_phone),
                 leased_at=now,
             )
 
@@ -201,7 +247,9 @@ class Dispatcher:
         return SendAction(
             trigger_id=trigger_id,
             phone=attempt.phone,
-            message=self.policy.message_template.format(code=trigger_id[:8]),
+            message=on_demand.message
+            if on_demand is not None
+            else self.policy.message_template.format(code=trigger_id[:8]),
             pair=pair.key,
             program=program,
             expires_at=attempt.leased_at + ttl,
@@ -256,12 +304,14 @@ class Dispatcher:
         return ReportStatus.recorded
 
     def _reported(self, attempt: Attempt) -> None:
-        if self.on_report is None:
-            return
-        try:
-            self.on_report(attempt)
-        except Exception:  # the outcome is stored; a listener's fault must not undo it
-            log.exception("on_report failed for attempt %s", attempt.id)
+        # The outcome is stored; a listener's fault must not undo it.
+        for listener in (self.on_demand.settle if self.on_demand else None, self.on_report):
+            if listener is None:
+                continue
+            try:
+                listener(attempt)
+            except Exception:
+                log.exception("a listener of attempt %s failed", attempt.id)
 
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())

@@ -47,6 +47,8 @@ attempts_table = sa.Table(
     sa.Index("ix_attempts_country_leased_at", "country", "leased_at"),
     sa.Index("ix_attempts_session_leased_at", "session", "leased_at"),
     sa.Index("ix_attempts_completed_at", "completed_at"),
+    # A number's conversation, and the attempt an inbound SMS verifies.
+    sa.Index("ix_attempts_phone_leased_at", "phone", "leased_at"),
 )
 
 session_heartbeats_table = sa.Table(

@@ -9,6 +9,7 @@ import smsfleet.alerts.store
 import smsfleet.apikeys.store
 import smsfleet.developer.store
 import smsfleet.dispatch.store
+import smsfleet.messages.store
 import smsfleet.metrics.store
 import smsfleet.policy.store  # noqa: F401
 from smsfleet.core.sql import metrics_metadata

@@ -1,0 +1,1 @@
+"""Messages: inbound SMS, conversations per number, and on-demand sends with fallback."""

@@ -1,0 +1,231 @@
+"""Messages, templates and on-demand sends, as stored and as served."""
+
+from __future__ import annotations
+
+import string
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from smsfleet.core.records import Timestamp
+
+PHONE_PATTERN = r"^\+?[0-9]{3,20}$"
+TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+MAX_TEXT = 1600  # ten concatenated SMS
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class Message(BaseModel):
+    """One SMS seen by smsfleet: received (webhook) or recorded as sent."""
+
+    uuid: str
+    direction: Direction
+    sender: str
+    receiver: str
+    text: str
+    at: Timestamp
+    recorded_at: Timestamp
+    attempt_id: str | None = Field(default=None, description="The attempt this SMS verifies")
+
+
+class InboundMessage(BaseModel):
+    """The gateway's webhook: an SMS received at one of the fleet's numbers."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    sender: str = Field(
+        pattern=PHONE_PATTERN, validation_alias=AliasChoices("from", "sender"), max_length=21
+    )
+    receiver: str = Field(
+        pattern=PHONE_PATTERN, validation_alias=AliasChoices("to", "receiver"), max_length=21
+    )
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    timestamp: Timestamp
+    uuid: UUID
+
+
+class SeedSms(BaseModel):
+    """The seed SMS service's body of `POST /api/send-sms` and `/api/receive-sms`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    senderPhone: str = Field(pattern=PHONE_PATTERN, max_length=21)  # noqa: N815 (seed field)
+    receiverPhone: str = Field(pattern=PHONE_PATTERN, max_length=21)  # noqa: N815
+    messageText: str = Field(min_length=1, max_length=MAX_TEXT)  # noqa: N815
+    timestamp: Timestamp
+    uuid: UUID
+
+
+class SeedAnswer(BaseModel):
+    message: str
+
+
+class SeedConversationMessage(BaseModel):
+    phone_number: str
+    message_text: str
+    timestamp: Timestamp
+    direction: Direction
+
+
+class SeedConversation(BaseModel):
+    messages: list[SeedConversationMessage]
+
+
+class ThreadItem(BaseModel):
+    """One entry of a number's conversation: an SMS, or a send attempt to it."""
+
+    kind: Literal["sms", "attempt"]
+    at: Timestamp
+    direction: Direction
+    sender: str | None
+    receiver: str
+    text: str | None
+    status: str | None = Field(description="An attempt's outcome; None while open or for an SMS")
+    pair: str | None = None
+    program: str | None = None
+    attempt_id: str | None = None
+    uuid: str | None = None
+
+
+class Conversation(BaseModel):
+    phone: str
+    items: list[ThreadItem]
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+def placeholders(body: str) -> set[str]:
+    """The `{name}` placeholders of a body; refuses positional or formatted ones."""
+    names = set()
+    for _literal, name, spec, conversion in string.Formatter().parse(body):
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError(f"placeholders are {{name}} only; {{{name}}} is not")
+        names.add(name)
+    return names
+
+
+class TemplateBase(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    body: str = Field(min_length=1, max_length=MAX_TEXT, description="With {placeholders}")
+    provider_bodies: dict[str, str] = Field(
+        default_factory=dict, description="A provider's own wording, by provider name"
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        placeholders(value)
+        return value
+
+    @field_validator("provider_bodies")
+    @classmethod
+    def _provider_bodies(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 20:
+            raise ValueError("at most 20 providers")
+        for provider, body in value.items():
+            if not 1 <= len(provider) <= 64 or not 1 <= len(body) <= MAX_TEXT:
+                raise ValueError("provider names of 1-64 characters, bodies of 1-1600")
+            placeholders(body)
+        return value
+
+
+class Template(TemplateBase):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    id: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class TemplateCreate(TemplateBase):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=TEMPLATE_ID_PATTERN)
+
+
+class TemplateUpdate(TemplateBase):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- on-demand sends -------------------------------------------------------------------
+
+
+class SendStatus(StrEnum):
+    PENDING = "PENDING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class SendRequest(BaseModel):
+    """`POST /api/v1/messages/send`: a template (or a text) to one number, now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(min_length=3, max_length=32, description="E.164, or national with pair")
+    template_id: str | None = Field(default=None, pattern=TEMPLATE_ID_PATTERN)
+    params: dict[str, str] = Field(default_factory=dict, max_length=20)
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    pair: str | None = Field(default=None, max_length=40, description="Default: from the number")
+
+
+class SeedSendRequest(BaseModel):
+    """The seed verification service's `POST /sendsms/`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(min_length=3, max_length=32)
+    token_value: str = Field(min_length=1, max_length=64)
+    template_id: str = Field(pattern=TEMPLATE_ID_PATTERN)
+
+
+class Send(BaseModel):
+    """An on-demand send: tried through the pair's programs in order until one delivers."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    id: str
+    phone: str
+    pair: str
+    country: str
+    template_id: str | None
+    params: dict[str, str]
+    text: str | None = Field(description="The text, when sent without a template")
+    status: SendStatus
+    programs: list[str] = Field(description="The pair's programs, in the order they are tried")
+    next_index: int = Field(description="Which of `programs` is tried next")
+    tries: int = Field(description="Sends that went out")
+    program: str | None = Field(description="The program of the latest try")
+    provider: str | None = Field(description="Its provider")
+    attempt_id: str | None = Field(description="The latest try's attempt (trigger id)")
+    leased_until: Timestamp | None
+    waiting_since: Timestamp = Field(description="Since when the current program is awaited")
+    error: str | None
+    actor: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    completed_at: Timestamp | None
+
+
+class SendAccepted(BaseModel):
+    id: str
+    status: SendStatus
+    pair: str
+    message: str = "accepted: it goes out through the dispatcher, within the country's cap"
+
+
+class SendQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: SendStatus | None = None
+    phone: str | None = Field(default=None, max_length=32)
+    limit: int = Field(default=100, ge=1, le=1000)

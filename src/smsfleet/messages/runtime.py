@@ -1,0 +1,60 @@
+"""Builds the messages feature on the metrics store, and its retry job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from smsfleet.core.clock import Clock
+from smsfleet.core.jobs import PeriodicJob
+from smsfleet.core.settings import Settings
+from smsfleet.core.sql import create_sql_engine
+from smsfleet.dispatch.store import AttemptStore
+from smsfleet.messages.models import Send
+from smsfleet.messages.service import MessagesService
+from smsfleet.messages.store import MessageStore
+from smsfleet.stores import ConfigStore
+
+__all__ = ["Messages", "build_messages"]
+
+JOB_INTERVAL_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Messages:
+    service: MessagesService
+    job: PeriodicJob
+    engine: Engine
+
+    def start(self) -> None:
+        self.job.start_loop(JOB_INTERVAL_SECONDS)
+
+    def close(self) -> None:
+        self.job.close()
+        self.engine.dispose()
+
+
+def build_messages(
+    *,
+    settings: Settings,
+    config_store: ConfigStore,
+    clock: Clock,
+    on_change: Callable[[Send], None] | None = None,
+    should_run: Callable[[], bool] = lambda: True,
+) -> Messages:
+    """The metrics store must be at head already (the dispatcher migrates it first)."""
+    engine = create_sql_engine(settings.resolved_metrics_url)
+    service = MessagesService(
+        store=MessageStore(engine),
+        attempts=AttemptStore(engine),
+        config_store=config_store,
+        clock=clock,
+        claim_timeout=timedelta(seconds=settings.send_claim_timeout_seconds),
+        lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
+        on_change=on_change,
+    )
+    job = PeriodicJob("message-sends", service.run_jobs, should_run=should_run)
+    return Messages(service=service, job=job, engine=engine)

@@ -1,0 +1,472 @@
+"""Inbound SMS, conversations, templates, and on-demand sends through the dispatcher.
+
+An on-demand send never goes out on its own: it waits, pending, for a lease of the
+pair's next program (`claim`), so it takes one of the country's slots like any
+other send (DESIGN principle 2). Its outcome (`settle`) closes it — delivered:
+DONE; failed: the next program of the pair is tried, FAILED after the last. The
+periodic job moves on a send whose program never came to lease, and one whose try
+was never reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import phonenumbers
+
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
+from smsfleet.dispatch.models import Attempt, Outcome
+from smsfleet.dispatch.store import AttemptStore
+from smsfleet.messages.models import (
+    Conversation,
+    Direction,
+    InboundMessage,
+    Message,
+    SeedConversation,
+    SeedConversationMessage,
+    SeedSendRequest,
+    SeedSms,
+    Send,
+    SendQuery,
+    SendRequest,
+    SendStatus,
+    Template,
+    TemplateCreate,
+    TemplateUpdate,
+    ThreadItem,
+    placeholders,
+)
+from smsfleet.messages.store import MessageStore
+from smsfleet.pairs.models import Pair
+from smsfleet.stores import ConfigStore
+
+__all__ = ["MessagesService", "OnDemandSend"]
+
+log = logging.getLogger("smsfleet.messages")
+
+# An inbound SMS verifies the latest attempt to its number leased this recently.
+MATCH_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class OnDemandSend:
+    """What a lease carries instead of a routine test send."""
+
+    send_id: str
+    phone: str
+    message: str
+
+
+class MessagesService:
+    def __init__(
+        self,
+        *,
+        store: MessageStore,
+        attempts: AttemptStore,
+        config_store: ConfigStore,
+        clock: Clock,
+        claim_timeout: timedelta = timedelta(minutes=2),
+        lease_ttl: timedelta = timedelta(seconds=120),
+        on_change: Callable[[Send], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._attempts = attempts
+        self._config = config_store
+        self._clock = clock
+        self._claim_timeout = claim_timeout
+        self._lease_ttl = lease_ttl
+        self._on_change = on_change
+
+    # --- inbound and conversations ----------------------------------------------------
+
+    def receive(self, data: InboundMessage) -> Message:
+        """The gateway's webhook: keep the SMS and link it to the attempt it verifies."""
+        match = next(
+            (
+                a
+                for a in self._attempts.recent(limit=1, phone=data.receiver)
+                if data.timestamp - MATCH_WINDOW <= a.leased_at <= data.timestamp
+            ),
+            None,
+        )
+        message = Message(
+            uuid=str(data.uuid),
+            direction=Direction.inbound,
+            sender=data.sender,
+            receiver=data.receiver,
+            text=data.text,
+            at=data.timestamp,
+            recorded_at=self._clock.now(),
+            attempt_id=match.id if match is not None else None,
+        )
+        self.store.add_message(message)
+        return message
+
+    def record_seed(self, data: SeedSms, direction: Direction) -> Message:
+        message = Message(
+            uuid=str(data.uuid),
+            direction=direction,
+            sender=data.senderPhone,
+            receiver=data.receiverPhone,
+            text=data.messageText,
+            at=data.timestamp,
+            recorded_at=self._clock.now(),
+        )
+        self.store.add_message(message)
+        return message
+
+    def conversation(self, phone: str) -> Conversation:
+        """Every SMS from or to `phone` and every send attempt to it, in time order."""
+        items = [
+            ThreadItem(
+                kind="sms",
+                at=m.at,
+                direction=m.direction,
+                sender=m.sender,
+                receiver=m.receiver,
+                text=m.text,
+                status=None,
+                attempt_id=m.attempt_id,
+                uuid=m.uuid,
+            )
+            for m in self.store.messages_of(phone)
+        ]
+        items += [
+            ThreadItem(
+                kind="attempt",
+                at=a.leased_at,
+                direction=Direction.outbound,
+                sender=None,
+                receiver=a.phone,
+                text=None,
+                status=a.outcome.value if a.outcome is not None else None,
+                pair=a.pair,
+                program=a.program,
+                attempt_id=a.id,
+            )
+            for a in self._attempts.recent(limit=500, phone=phone)
+        ]
+        if not items:
+            raise NotFound(f"no message or attempt for {phone}")
+        items.sort(key=lambda item: (item.at, item.kind))
+        return Conversation(phone=phone, items=items)
+
+    def seed_conversation(self, phone: str) -> SeedConversation:
+        messages = self.store.messages_of(phone)
+        if not messages:
+            raise NotFound(f"no conversation with {phone}")
+        return SeedConversation(
+            messages=[
+                SeedConversationMessage(
+                    phone_number=phone, message_text=m.text, timestamp=m.at, direction=m.direction
+                )
+                for m in messages
+            ]
+        )
+
+    # --- templates ---------------------------------------------------------------------
+
+    def templates(self) -> list[Template]:
+        return self._config.templates.list()
+
+    def template(self, template_id: str) -> Template:
+        found = self._config.templates.get(template_id)
+        if found is None:
+            raise NotFound(f"no template {template_id!r}")
+        return found
+
+    def create_template(self, data: TemplateCreate) -> Template:
+        now = self._clock.now()
+        template = Template(**data.model_dump(), created_at=now, updated_at=now)
+        self._config.templates.add(template)
+        return template
+
+    def update_template(self, template_id: str, data: TemplateUpdate) -> Template:
+        current = self.template(template_id)
+        template = current.model_copy(update={**data.model_dump(), "updated_at": self._clock.now()})
+        self._config.templates.replace(template)
+        return template
+
+    def delete_template(self, template_id: str) -> None:
+        if not self._config.templates.delete(template_id):
+            raise NotFound(f"no template {template_id!r}")
+
+    # --- on-demand sends ---------------------------------------------------------------
+
+    def create_send(self, data: SendRequest, *, actor: str) -> Send:
+        if (data.template_id is None) == (data.text is None):
+            raise ValidationFailed(
+                "give either template_id (with params) or text",
+                details=[{"field": "template_id", "message": "or text, not both"}],
+            )
+        pair = self._pair_for(data.phone, data.pair)
+        phone = self._normalize(data.phone, pair.country)
+        if data.template_id is not None:
+            self._check_params(self.template(data.template_id), data.params)
+        if not pair.programs:
+            raise Conflict(f"pair {pair.key} has no program to send through")
+        now = self._clock.now()
+        send = Send(
+            id=uuid.uuid4().hex,
+            phone=phone,
+            pair=pair.key,
+            country=pair.country,
+            template_id=data.template_id,
+            params=data.params,
+            text=data.text,
+            status=SendStatus.PENDING,
+            programs=list(pair.programs),
+            next_index=0,
+            tries=0,
+            program=None,
+            provider=None,
+            attempt_id=None,
+            leased_until=None,
+            waiting_since=now,
+            error=None,
+            actor=actor,
+            created_at=now,
+            updated_at=now,
+            completed_at=None,
+        )
+        self.store.add_send(send)
+        self._changed(send)
+        return send
+
+    def seed_send(self, data: SeedSendRequest, *, actor: str) -> Send:
+        request = SendRequest(
+            phone=data.phone, template_id=data.template_id, params={"token": data.token_value}
+        )
+        return self.create_send(request, actor=actor)
+
+    def sends(self, query: SendQuery) -> list[Send]:
+        return self.store.sends(query)
+
+    def send(self, send_id: str) -> Send:
+        found = self.store.get_send(send_id)
+        if found is None:
+            raise NotFound(f"no send {send_id!r}")
+        return found
+
+    def cancel(self, send_id: str) -> Send:
+        """Only a send no program holds can be cancelled: it is then never sent."""
+        send = self.send(send_id)
+        if send.status is not SendStatus.PENDING:
+            raise Conflict(f"send {send_id} is {send.status.value}: nothing to cancel")
+        if send.attempt_id is not None:
+            raise Conflict(f"send {send_id} is being sent right now (attempt {send.attempt_id})")
+        done = self._update(
+            send,
+            {"status": SendStatus.CANCELLED, "completed_at": self._clock.now()},
+            expect=[("status", SendStatus.PENDING.value), ("attempt_id", None)],
+        )
+        if done is None:
+            raise Conflict(f"send {send_id} changed meanwhile; look again")
+        return done
+
+    def retry(self, send_id: str) -> Send:
+        """A failed or cancelled send starts over with the pair's first program."""
+        send = self.send(send_id)
+        if send.status not in (SendStatus.FAILED, SendStatus.CANCELLED):
+            raise Conflict(f"send {send_id} is {send.status.value}: only a failed one is retried")
+        pair = self._config.pairs.get(send.pair)
+        programs = list(pair.programs) if pair is not None else send.programs
+        done = self._update(
+            send,
+            {
+                "status": SendStatus.PENDING,
+                "programs": programs,
+                "next_index": 0,
+                "attempt_id": None,
+                "leased_until": None,
+                "waiting_since": self._clock.now(),
+                "completed_at": None,
+            },
+            expect=[("status", send.status.value)],
+        )
+        if done is None:
+            raise Conflict(f"send {send_id} changed meanwhile; look again")
+        return done
+
+    # --- the dispatcher's side ------------------------------------------------------------
+
+    def claim(self, *, pair: str, program: str, attempt_id: str) -> OnDemandSend | None:
+        """Hand the oldest send waiting for this program to the lease being granted."""
+        send = self.store.next_for(pair=pair, program=program)
+        if send is None:
+            return None
+        found = self._config.programs.get(program)
+        provider = found.provider if found is not None else ""
+        try:
+            text = self._render(send, provider)
+        except (NotFound, ValidationFailed) as error:  # the template changed meanwhile
+            self._update(send, {"status": SendStatus.FAILED, "error": error.message})
+            return None
+        claimed = self._update(
+            send,
+            {
+                "attempt_id": attempt_id,
+                "program": program,
+                "provider": provider or None,
+                "tries": send.tries + 1,
+                "leased_until": self._clock.now() + self._lease_ttl,
+            },
+            expect=[("status", SendStatus.PENDING.value), ("attempt_id", None)],
+        )
+        if claimed is None:
+            return None  # another lease or a cancel got there first
+        return OnDemandSend(send_id=send.id, phone=send.phone, message=text)
+
+    def settle(self, attempt: Attempt) -> None:
+        """An attempt got its outcome: close its send, or move it to the next program."""
+        send = self.store.send_for_attempt(attempt.id)
+        if send is None or send.status is not SendStatus.PENDING:
+            return
+        if attempt.outcome is Outcome.delivered:
+            self._update(
+                send,
+                {"status": SendStatus.DONE, "completed_at": self._clock.now(), "error": None},
+                expect=[("attempt_id", attempt.id)],
+            )
+            return
+        why = f"{attempt.program}: {attempt.outcome.value if attempt.outcome else 'no outcome'}"
+        if attempt.error_code:
+            why += f" ({attempt.error_code})"
+        self._next_program(send, why, expect=[("attempt_id", attempt.id)])
+
+    def run_jobs(self) -> int:
+        """Move on the sends stuck on a program: unreported tries, programs that never lease."""
+        now = self._clock.now()
+        moved = 0
+        for send in self.store.pending():
+            if send.attempt_id is not None:
+                if send.leased_until is not None and send.leased_until < now:
+                    attempt = self._attempts.get(send.attempt_id)
+                    if attempt is not None and attempt.outcome is not None:
+                        self.settle(attempt)  # the outcome came, its settling did not
+                    else:
+                        self._next_program(
+                            send,
+                            f"{send.program}: no report within the lease",
+                            expect=[("attempt_id", send.attempt_id)],
+                        )
+                    moved += 1
+            elif now - send.waiting_since >= self._claim_timeout:
+                waited = int(self._claim_timeout.total_seconds())
+                program = send.programs[send.next_index]
+                self._next_program(
+                    send,
+                    f"{program}: did not ask for work within {waited} s",
+                    expect=[("attempt_id", None), ("next_index", send.next_index)],
+                    tried=False,
+                )
+                moved += 1
+        return moved
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _next_program(
+        self, send: Send, why: str, *, expect: list[tuple[str, object]], tried: bool = True
+    ) -> None:
+        following = send.next_index + 1
+        changes: dict[str, object] = {
+            "attempt_id": None,
+            "leased_until": None,
+            "error": why[:512],
+            "next_index": following,
+            "waiting_since": self._clock.now(),
+        }
+        if following >= len(send.programs):
+            changes |= {"status": SendStatus.FAILED, "completed_at": self._clock.now()}
+        self._update(send, changes, expect=[("status", SendStatus.PENDING.value), *expect])
+        if not tried:
+            log.info("send %s: %s; trying the next program", send.id, why)
+
+    def _update(
+        self,
+        send: Send,
+        changes: dict[str, object],
+        *,
+        expect: Sequence[tuple[str, object]] = (),
+    ) -> Send | None:
+        updated = send.model_copy(update={**changes, "updated_at": self._clock.now()})
+        if not self.store.update_send(updated, expect=expect):
+            return None
+        self._changed(updated)
+        return updated
+
+    def _changed(self, send: Send) -> None:
+        if self._on_change is not None:
+            self._on_change(send)
+
+    def _render(self, send: Send, provider: str) -> str:
+        if send.template_id is None:
+            return send.text or ""
+        template = self.template(send.template_id)
+        body = template.provider_bodies.get(provider, template.body)
+        self._check_params(template, send.params)
+        return body.format_map(send.params)
+
+    def _check_params(self, template: Template, params: dict[str, str]) -> None:
+        needed = placeholders(template.body).union(
+            *(placeholders(body) for body in template.provider_bodies.values())
+        )
+        missing = sorted(needed - set(params))
+        if missing:
+            raise ValidationFailed(
+                f"template {template.id} needs {', '.join(missing)}",
+                details=[{"field": f"params.{name}", "message": "required"} for name in missing],
+            )
+
+    def _pair_for(self, phone: str, key: str | None) -> Pair:
+        if key is not None:
+            pair = self._config.pairs.get(key)
+            if pair is None:
+                raise ValidationFailed(
+                    f"no pair {key!r}", details=[{"field": "pair", "message": "unknown pair"}]
+                )
+            return pair
+        country = self._country_of(phone)
+        pairs = [p for p in self._config.pairs.list() if p.country == country]
+        normalized = self._normalize(phone, country)
+        for pair in pairs:
+            if normalized in pair.phone_numbers:
+                return pair
+        running = [p for p in pairs if p.state.runs_sessions and p.programs]
+        if not running:
+            raise ValidationFailed(
+                f"no active pair of {country} to send through",
+                details=[{"field": "phone", "message": f"no active {country} pair"}],
+            )
+        running.sort(key=lambda p: (not p.is_high_priority, p.key))
+        return running[0]
+
+    @staticmethod
+    def _country_of(phone: str) -> str:
+        try:
+            number = phonenumbers.parse(phone, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        region = phonenumbers.region_code_for_number(number) if number is not None else None
+        if not region or region == "ZZ":
+            raise ValidationFailed(
+                f"{phone[:32]!r} is not an international number: write it as +<country code>…",
+                details=[{"field": "phone", "message": "not an E.164 number"}],
+            )
+        return str(region)
+
+    @staticmethod
+    def _normalize(phone: str, country: str) -> str:
+        try:
+            number = phonenumbers.parse(phone, country)
+        except phonenumbers.NumberParseException:
+            raise ValidationFailed(
+                f"{phone[:32]!r} is not a phone number",
+                details=[{"field": "phone", "message": "not a phone number"}],
+            ) from None
+        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))

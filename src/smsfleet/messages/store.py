@@ -1,0 +1,220 @@
+"""Messages and on-demand sends (metrics store); templates (config store)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+
+from smsfleet.core.errors import Conflict
+from smsfleet.core.sql import DateTimeColumn, config_metadata, metrics_metadata
+from smsfleet.messages.models import Message, Send, SendQuery, SendStatus
+
+__all__ = [
+    "TEMPLATES_COLLECTION",
+    "MessageStore",
+    "messages_table",
+    "sends_table",
+    "templates_table",
+]
+
+messages_table = sa.Table(
+    "messages",
+    metrics_metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("sender", sa.String(32), nullable=False),
+    sa.Column("receiver", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", DateTimeColumn, nullable=False),
+    sa.Column("recorded_at", DateTimeColumn, nullable=False),
+    sa.Column("attempt_id", sa.String(32)),
+    sa.Index("ix_messages_sender_at", "sender", "at"),
+    sa.Index("ix_messages_receiver_at", "receiver", "at"),
+)
+
+sends_table = sa.Table(
+    "sends",
+    metrics_metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("pair", sa.String(40), nullable=False),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("template_id", sa.String(40)),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("text", sa.Text),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("programs", sa.JSON, nullable=False),
+    sa.Column("next_index", sa.Integer, nullable=False),
+    # programs[next_index] while pending, so a lease finds its sends by one index.
+    sa.Column("current_program", sa.String(32)),
+    sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("program", sa.String(32)),
+    sa.Column("provider", sa.String(64)),
+    sa.Column("attempt_id", sa.String(32)),
+    sa.Column("leased_until", DateTimeColumn),
+    sa.Column("waiting_since", DateTimeColumn, nullable=False),
+    sa.Column("error", sa.String(512)),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("created_at", DateTimeColumn, nullable=False),
+    sa.Column("updated_at", DateTimeColumn, nullable=False),
+    sa.Column("completed_at", DateTimeColumn),
+    sa.Index("ix_sends_pending", "status", "pair", "current_program", "created_at"),
+    sa.Index("ix_sends_attempt", "attempt_id"),
+    sa.Index("ix_sends_created_at", "created_at"),
+)
+
+templates_table = sa.Table(
+    "message_templates",
+    config_metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("provider_bodies", sa.JSON, nullable=False),
+    sa.Column("created_at", DateTimeColumn, nullable=False),
+    sa.Column("updated_at", DateTimeColumn, nullable=False),
+)
+TEMPLATES_COLLECTION = "message_templates"
+
+_SEND_TIMES = ("leased_until", "waiting_since", "created_at", "updated_at", "completed_at")
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _send_values(send: Send) -> dict[str, Any]:
+    values = send.model_dump(mode="python")
+    for name in _SEND_TIMES:
+        values[name] = _naive(values[name])
+    values["status"] = send.status.value
+    pending = send.status is SendStatus.PENDING and send.next_index < len(send.programs)
+    values["current_program"] = send.programs[send.next_index] if pending else None
+    return values
+
+
+def _send(row: Any) -> Send:
+    values = dict(row)
+    values.pop("current_program", None)
+    return Send.model_validate(values)
+
+
+class MessageStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # --- messages ----------------------------------------------------------------------
+
+    def add_message(self, message: Message) -> None:
+        values = message.model_dump(mode="python")
+        values["direction"] = message.direction.value
+        values["at"], values["recorded_at"] = _naive(message.at), _naive(message.recorded_at)
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(sa.insert(messages_table).values(**values))
+        except sa_exc.IntegrityError:
+            raise Conflict(
+                f"a message with uuid {message.uuid} was already received",
+                details={"uuid": message.uuid},
+            ) from None
+
+    def messages_of(self, phone: str, *, limit: int = 500) -> list[Message]:
+        """Messages from or to `phone`, oldest first (the newest `limit`)."""
+        table = messages_table
+        select = (
+            sa.select(table)
+            .where(sa.or_(table.c.sender == phone, table.c.receiver == phone))
+            .order_by(table.c.at.desc(), table.c.uuid)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        return [Message.model_validate(dict(row)) for row in reversed(rows)]
+
+    # --- sends -------------------------------------------------------------------------
+
+    def add_send(self, send: Send) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(sa.insert(sends_table).values(**_send_values(send)))
+
+    def get_send(self, send_id: str) -> Send | None:
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(sa.select(sends_table).where(sends_table.c.id == send_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else _send(row)
+
+    def send_for_attempt(self, attempt_id: str) -> Send | None:
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(
+                    sa.select(sends_table).where(sends_table.c.attempt_id == attempt_id)
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _send(row)
+
+    def sends(self, query: SendQuery) -> list[Send]:
+        table = sends_table
+        select = sa.select(table)
+        if query.status is not None:
+            select = select.where(table.c.status == query.status.value)
+        if query.phone is not None:
+            select = select.where(table.c.phone == query.phone)
+        select = select.order_by(table.c.created_at.desc(), table.c.id).limit(query.limit)
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        return [_send(row) for row in rows]
+
+    def pending(self) -> list[Send]:
+        table = sends_table
+        select = (
+            sa.select(table)
+            .where(table.c.status == SendStatus.PENDING.value)
+            .order_by(table.c.created_at)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        return [_send(row) for row in rows]
+
+    def next_for(self, *, pair: str, program: str) -> Send | None:
+        """The oldest pending send that waits for this pair's program, not leased."""
+        table = sends_table
+        select = (
+            sa.select(table)
+            .where(
+                table.c.status == SendStatus.PENDING.value,
+                table.c.pair == pair,
+                table.c.current_program == program,
+                table.c.attempt_id.is_(None),
+            )
+            .order_by(table.c.created_at)
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(select).mappings().first()
+        return None if row is None else _send(row)
+
+    def update_send(self, send: Send, *, expect: Sequence[tuple[str, Any]] = ()) -> bool:
+        """Write `send` if its row still has the `expect`ed values; say whether it did.
+
+        So two processes (a lease and the retry job, a cancel and a lease) never both
+        act on one send.
+        """
+        table = sends_table
+        update = sa.update(table).where(table.c.id == send.id)
+        for column, value in expect:
+            update = update.where(
+                table.c[column].is_(None) if value is None else table.c[column] == value
+            )
+        with self._engine.begin() as connection:
+            return connection.execute(update.values(**_send_values(send))).rowcount == 1

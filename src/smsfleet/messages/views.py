@@ -1,0 +1,158 @@
+"""Messages routes: `/api/v1/messages/*`, and the seed services' own routes."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from smsfleet.core.errors import Unauthorized
+from smsfleet.deps import Context, CurrentUser, OperatorUser
+from smsfleet.messages.models import (
+    Conversation,
+    Direction,
+    InboundMessage,
+    Message,
+    SeedAnswer,
+    SeedConversation,
+    SeedSendRequest,
+    SeedSms,
+    Send,
+    SendAccepted,
+    SendQuery,
+    SendRequest,
+    Template,
+    TemplateCreate,
+    TemplateUpdate,
+)
+from smsfleet.messages.runtime import Messages
+from smsfleet.messages.service import MessagesService
+
+__all__ = ["router", "seed_router"]
+
+router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
+seed_router = APIRouter(tags=["seed routes"])
+
+
+def _service(request: Request) -> MessagesService:
+    messages: Messages = request.app.state.messages
+    return messages.service
+
+
+ServiceDep = Annotated[MessagesService, Depends(_service)]
+_gateway_bearer = HTTPBearer(auto_error=False, description="SMSFLEET_INBOUND_TOKEN")
+
+
+def _gateway(
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_gateway_bearer)],
+) -> None:
+    token = context.settings.inbound_token
+    if token is None:
+        raise Unauthorized("the inbound webhook is off: set SMSFLEET_INBOUND_TOKEN to turn it on")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise Unauthorized("send the gateway's token: Authorization: Bearer <token>")
+
+
+def _accepted(send: Send) -> SendAccepted:
+    return SendAccepted(id=send.id, status=send.status, pair=send.pair)
+
+
+@router.post(
+    "/inbound",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(_gateway)],
+    summary="The gateway's webhook: an SMS received at one of the fleet's numbers",
+)
+def inbound(body: InboundMessage, service: ServiceDep) -> Message:
+    return service.receive(body)
+
+
+@router.get("/conversations/{phone}", summary="Every SMS and attempt of a number, in time order")
+def conversation(phone: str, _: CurrentUser, service: ServiceDep) -> Conversation:
+    return service.conversation(phone)
+
+
+@router.post("/send", status_code=status.HTTP_202_ACCEPTED, summary="Send one SMS now")
+def send(body: SendRequest, user: OperatorUser, service: ServiceDep) -> SendAccepted:
+    return _accepted(service.create_send(body, actor=user.username))
+
+
+@router.get("/sends", summary="On-demand sends, newest first")
+def sends(_: CurrentUser, service: ServiceDep, query: Annotated[SendQuery, Query()]) -> list[Send]:
+    return service.sends(query)
+
+
+@router.get("/sends/{send_id}", summary="One on-demand send")
+def get_send(send_id: str, _: CurrentUser, service: ServiceDep) -> Send:
+    return service.send(send_id)
+
+
+@router.post("/sends/{send_id}/cancel", summary="Cancel a pending send: it is never sent")
+def cancel(send_id: str, _: OperatorUser, service: ServiceDep) -> Send:
+    return service.cancel(send_id)
+
+
+@router.post("/sends/{send_id}/retry", summary="Try a failed or cancelled send again")
+def retry(send_id: str, _: OperatorUser, service: ServiceDep) -> Send:
+    return service.retry(send_id)
+
+
+@router.get("/templates", summary="Message templates")
+def templates(_: CurrentUser, service: ServiceDep) -> list[Template]:
+    return service.templates()
+
+
+@router.post("/templates", status_code=status.HTTP_201_CREATED, summary="Add a template")
+def create_template(body: TemplateCreate, _: OperatorUser, service: ServiceDep) -> Template:
+    return service.create_template(body)
+
+
+@router.get("/templates/{template_id}", summary="One template")
+def get_template(template_id: str, _: CurrentUser, service: ServiceDep) -> Template:
+    return service.template(template_id)
+
+
+@router.put("/templates/{template_id}", summary="Change a template")
+def update_template(
+    template_id: str, body: TemplateUpdate, _: OperatorUser, service: ServiceDep
+) -> Template:
+    return service.update_template(template_id, body)
+
+
+@router.delete(
+    "/templates/{template_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove one"
+)
+def delete_template(template_id: str, _: OperatorUser, service: ServiceDep) -> None:
+    service.delete_template(template_id)
+
+
+@seed_router.post("/api/send-sms", summary="Record an SMS sent (seed SMS service)")
+def seed_send_sms(body: SeedSms, _: OperatorUser, service: ServiceDep) -> SeedAnswer:
+    service.record_seed(body, Direction.outbound)
+    return SeedAnswer(message="SMS sent successfully")
+
+
+@seed_router.post("/api/receive-sms", summary="Record an SMS received (seed SMS service)")
+def seed_receive_sms(body: SeedSms, _: OperatorUser, service: ServiceDep) -> SeedAnswer:
+    service.record_seed(body, Direction.inbound)
+    return SeedAnswer(message="SMS received successfully")
+
+
+@seed_router.get(
+    "/api/get-conversation/{phone_number}", summary="A number's messages (seed SMS service)"
+)
+def seed_conversation(phone_number: str, _: CurrentUser, service: ServiceDep) -> SeedConversation:
+    return service.seed_conversation(phone_number)
+
+
+@seed_router.post(
+    "/sendsms/",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a code with a template (seed verification service)",
+)
+def seed_sendsms(body: SeedSendRequest, user: OperatorUser, service: ServiceDep) -> SendAccepted:
+    return _accepted(service.seed_send(body, actor=user.username))

@@ -1,0 +1,195 @@
+"""On-demand sends on real stores and the real gateway simulator over loopback.
+
+- `world`: a config store (SQLite) with pair `UZ_uzmobile` run by four programs, in
+  order `pbad` (provider `broken`: every send fails), `pgood` and `palso` (provider
+  `good`: every SMS delivered) and `pworse` (`broken`), their sessions wanted
+  running, the real dispatcher (SQL limiter) and `MessagesService` on the metrics
+  store (SQLite or MariaDB), and the simulator serving both providers.
+  `world.ask(program)` does what a program does: lease, send through its provider,
+  wait for the gateway, report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from smsfleet.auth.models import Role, User
+from smsfleet.dispatch._sql_limiter import SqlLimiter
+from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction
+from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
+from smsfleet.dispatch.store import AttemptStore, HeartbeatStore
+from smsfleet.messages.service import MessagesService
+from smsfleet.messages.store import MessageStore
+from smsfleet.pairs.models import PairCreate
+from smsfleet.pairs.service import create_pair, ensure_countries
+from smsfleet.programs.models import ProgramCreate
+from smsfleet.programs.service import create_program
+from smsfleet.sessions.models import DesiredState, SessionSpec
+from smsfleet.simulator import create_simulator_app, load_config
+from smsfleet.stores import ConfigStore, open_config_store
+from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
+from tests.integration.policy.conftest import metrics_engine  # noqa: F401  (shared fixture)
+from tests.support.backends import sqlite_url_for
+from tests.support.fakes import FakeClock
+from tests.support.servers import ThreadedServer
+
+TEST_NUMBER = "+998991234567"
+CUSTOMER = "+998901112233"
+PROGRAMS = {"pbad": "broken", "pgood": "good", "palso": "good", "pworse": "broken"}
+SIMULATOR_CONFIG = f"""
+[simulator]
+code_length = 6
+
+[defaults]
+delivery_probability = 1.0
+send_error_rate = 0.0
+give_up_after_seconds = 1.0
+
+[defaults.latency]
+distribution = "uniform"
+min_seconds = 0.02
+max_seconds = 0.05
+
+[routes.UZ_uzmobile]
+phones = ["{TEST_NUMBER}"]
+
+[providers.good]
+delivery_probability = 1.0
+
+[providers.broken]
+send_error_rate = 1.0
+"""
+ADMIN = User(
+    username="alice",
+    role=Role.admin,
+    password_hash="-",
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+)
+
+
+@dataclass
+class World:
+    store: ConfigStore
+    dispatcher: Dispatcher
+    messages: MessagesService
+    clock: FakeClock
+    simulator: httpx.Client
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def ask(self, program: str) -> SendAction | None:
+        """One turn of `program`'s session: lease, send, wait for the gateway, report."""
+        session = f"{program}_UZ_uzmobile"
+        action = self.dispatcher.lease(session=session)
+        if not isinstance(action, SendAction):
+            return None
+        provider = PROGRAMS[program]
+        self.sent.append({"program": program, "phone": action.phone, "text": action.message})
+        response = self.simulator.post(
+            f"/providers/{provider}/send",
+            json={"phone": action.phone, "route": action.pair, "trigger_id": action.trigger_id},
+        )
+        if response.status_code != 200:
+            outcome, code = Outcome.send_failed, f"http_{response.status_code}"
+        else:
+            outcome, code = self._delivery(action.trigger_id), None
+        report = ReportRequest(
+            trigger_id=action.trigger_id,
+            session=session,
+            outcome=outcome,
+            error_code=code,
+            provider=provider,
+        )
+        self.dispatcher.report(session=session, report=report)
+        return action
+
+    def _delivery(self, trigger_id: str) -> Outcome:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            status = self.simulator.get(f"/gateway/messages/{trigger_id}").json().get("status")
+            if status == "delivered":
+                return Outcome.delivered
+            if status == "not_delivered":
+                return Outcome.not_delivered
+            time.sleep(0.02)
+        raise AssertionError(f"the gateway never settled {trigger_id}")
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[httpx.Client]:
+    config = tmp_path / "simulator.toml"
+    config.write_text(SIMULATOR_CONFIG)
+    server = ThreadedServer(create_simulator_app(load_config(config)))
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        yield client
+    server.stop()
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path,
+    metrics_engine: Engine,  # noqa: F811
+    simulator: httpx.Client,
+) -> Iterator[World]:
+    clock = FakeClock()
+    store = open_config_store(sqlite_url_for(tmp_path / "config.sqlite3"))
+    ensure_countries(countries=store.countries, default_cap=10)
+    for name, provider in PROGRAMS.items():
+        create_program(
+            programs=store.programs,
+            clock=clock,
+            data=ProgramCreate(name=name, command=["true"], provider=provider),
+        )
+    create_pair(
+        pairs=store.pairs,
+        countries=store.countries,
+        programs=store.programs,
+        clock=clock,
+        actor=ADMIN,
+        data=PairCreate(
+            country="UZ",
+            operator="UzMobile",
+            slug="uzmobile",
+            phone_numbers=[TEST_NUMBER],
+            programs=list(PROGRAMS),
+        ),
+    )
+    for name in PROGRAMS:
+        store.session_specs.add(
+            SessionSpec(
+                name=f"{name}_UZ_uzmobile",
+                program=name,
+                pair="UZ_uzmobile",
+                desired=DesiredState.running,
+                created_at=clock.now(),
+            )
+        )
+    dispatcher = Dispatcher(
+        config_store=store,
+        attempts=AttemptStore(metrics_engine),
+        heartbeats=HeartbeatStore(metrics_engine),
+        limiter=SqlLimiter(metrics_engine, clock=clock),
+        clock=clock,
+        worker_secret="-" * 32,
+        policy=DispatchPolicy(),
+    )
+    messages = MessagesService(
+        store=MessageStore(metrics_engine),
+        attempts=AttemptStore(metrics_engine),
+        config_store=store,
+        clock=clock,
+    )
+    dispatcher.on_demand = messages
+    yield World(store, dispatcher, messages, clock, simulator)
+    dispatcher.close()
+    store.close()

@@ -1,0 +1,202 @@
+"""The seed services' routes and the inbound webhook over HTTP, metrics on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsfleet.auth.models import Role
+from smsfleet.core.sql import create_sql_engine
+from smsfleet.dispatch.models import Attempt
+from smsfleet.dispatch.store import AttemptStore
+from tests.integration.api.conftest import Api, running_api
+
+GATEWAY_TOKEN = "gateway-token-for-tests-0123456789"
+A, B = "+998901234567", "+998907654321"
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    settings: dict[str, Any] = {"inbound_token": GATEWAY_TOKEN}
+    if request.param == "mariadb":
+        settings["metrics_url"] = request.getfixturevalue("empty_mariadb_url")
+    with running_api(tmp_path, **settings) as running:
+        yield running
+
+
+def sms(sender: str, receiver: str, text: str, at: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "senderPhone": sender,
+        "receiverPhone": receiver,
+        "messageText": text,
+        "timestamp": at,
+        "uuid": str(uuid.uuid4()),
+    }
+    return body | extra
+
+
+def test_the_seed_sms_service_routes(web: Api) -> None:
+    headers = web.headers(Role.operator)
+    sent = web.client.post(
+        "/api/send-sms", json=sms(A, B, "second", "2026-01-05T10:00:05Z"), headers=headers
+    )
+    assert (sent.status_code, sent.json()) == (200, {"message": "SMS sent successfully"})
+    received = web.client.post(
+        "/api/receive-sms", json=sms(B, A, "first", "2026-01-05T10:00:00Z"), headers=headers
+    )
+    assert (received.status_code, received.json()) == (
+        200,
+        {"message": "SMS received successfully"},
+    )
+    web.client.post(
+        "/api/receive-sms", json=sms(B, A, "third", "2026-01-05T10:01:00+00:00"), headers=headers
+    )
+    thread = web.client.get(f"/api/get-conversation/{A}", headers=web.headers(Role.viewer))
+    assert thread.status_code == 200
+    assert thread.json() == {
+        "messages": [
+            {
+                "phone_number": A,
+                "message_text": "first",
+                "timestamp": "2026-01-05T10:00:00Z",
+                "direction": "inbound",
+            },
+            {
+                "phone_number": A,
+                "message_text": "second",
+                "timestamp": "2026-01-05T10:00:05Z",
+                "direction": "outbound",
+            },
+            {
+                "phone_number": A,
+                "message_text": "third",
+                "timestamp": "2026-01-05T10:01:00Z",
+                "direction": "inbound",
+            },
+        ]
+    }
+    unknown = web.client.get("/api/get-conversation/+15550000000", headers=headers)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+
+
+def test_a_repeated_uuid_is_409_and_changes_nothing(web: Api) -> None:
+    headers = web.headers(Role.operator)
+    body = sms(A, B, "once", "2026-01-05T10:00:00Z")
+    assert web.client.post("/api/send-sms", json=body, headers=headers).status_code == 200
+    again = web.client.post("/api/receive-sms", json=body | {"messageText": "x"}, headers=headers)
+    assert again.status_code == 409
+    assert body["uuid"] in again.json()["error"]["message"]
+    thread = web.client.get(f"/api/get-conversation/{A}", headers=headers).json()
+    assert [m["message_text"] for m in thread["messages"]] == ["once"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"senderPhone": None}, "senderPhone"),
+        ({"receiverPhone": 998901234567}, "receiverPhone"),
+        ({"messageText": ""}, "messageText"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"uuid": "not-a-uuid"}, "uuid"),
+        ({"senderPhone": "call me"}, "senderPhone"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+def test_a_missing_or_mistyped_field_is_422(web: Api, change: dict[str, Any], field: str) -> None:
+    body = {
+        k: v for k, v in (sms(A, B, "x", "2026-01-05T10:00:00Z") | change).items() if v is not None
+    }
+    response = web.client.post("/api/send-sms", json=body, headers=web.headers(Role.operator))
+    assert response.status_code == 422
+    assert field in {d["field"] for d in response.json()["error"]["details"]}
+
+
+def test_the_inbound_webhook_takes_the_gateways_token_and_links_the_attempt(web: Api) -> None:
+    engine = create_sql_engine(web.settings.resolved_metrics_url)
+    AttemptStore(engine).add(
+        Attempt(
+            id="a" * 32,
+            session="program1_UZ_uzmobile",
+            pair="UZ_uzmobile",
+            country="UZ",
+            operator="uzmobile",
+            program="program1",
+            phone=A,
+            leased_at=web.clock.now() - timedelta(seconds=20),
+        )
+    )
+    engine.dispose()
+    body = {
+        "from": "+998000000000",
+        "to": A,
+        "text": "smsfleet test aaaaaaaa",
+        "timestamp": web.clock.now().isoformat(),
+        "uuid": str(uuid.uuid4()),
+    }
+    assert web.client.post("/api/v1/messages/inbound", json=body).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert web.client.post("/api/v1/messages/inbound", json=body, headers=wrong).status_code == 401
+    users = web.headers(Role.admin)  # a person's token is not the gateway's
+    assert web.client.post("/api/v1/messages/inbound", json=body, headers=users).status_code == 401
+    gateway = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
+    stored = web.client.post("/api/v1/messages/inbound", json=body, headers=gateway)
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["attempt_id"] == "a" * 32
+    again = web.client.post("/api/v1/messages/inbound", json=body, headers=gateway)
+    assert again.status_code == 409
+    thread = web.client.get(f"/api/v1/messages/conversations/{A}", headers=web.headers()).json()
+    assert [(i["kind"], i["direction"]) for i in thread["items"]] == [
+        ("attempt", "outbound"),
+        ("sms", "inbound"),
+    ]
+
+
+def test_the_seed_verification_route_queues_a_send(web: Api) -> None:
+    headers = web.headers(Role.operator)
+    pair = web.client.post(
+        "/api/v1/programs",
+        json={"name": "program1", "command": ["true"], "provider": "provider1"},
+        headers=headers,
+    )
+    assert pair.status_code == 201
+    made = web.client.post(
+        "/api/v1/pairs",
+        json={"country": "UZ", "operator": "UzMobile", "programs": ["program1"]},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    template = web.client.post(
+        "/api/v1/messages/templates",
+        json={"id": "otp", "name": "Code", "body": "Your code: {token}"},
+        headers=headers,
+    )
+    assert template.status_code == 201, template.text
+    queued = web.client.post(
+        "/sendsms/", json={"phone": A, "token_value": "777", "template_id": "otp"}, headers=headers
+    )
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["status"] == "PENDING" and queued.json()["pair"] == "UZ_uzmobile"
+    one = web.client.get(f"/api/v1/messages/sends/{queued.json()['id']}", headers=headers).json()
+    assert (one["phone"], one["params"], one["programs"]) == (A, {"token": "777"}, ["program1"])
+    listed = web.client.get(
+        "/api/v1/messages/sends", params={"status": "PENDING"}, headers=headers
+    ).json()
+    assert [s["id"] for s in listed] == [queued.json()["id"]]
+    for body, code in (
+        ({"phone": A, "token_value": "1", "template_id": "nope"}, 404),
+        ({"phone": A, "token_value": "1"}, 422),
+        ({"phone": "12", "token_value": "1", "template_id": "otp"}, 422),
+    ):
+        assert web.client.post("/sendsms/", json=body, headers=headers).status_code == code
+    cancelled = web.client.post(
+        f"/api/v1/messages/sends/{queued.json()['id']}/cancel", headers=headers
+    )
+    assert cancelled.json()["status"] == "CANCELLED"
+    viewer = web.client.post("/sendsms/", json={}, headers=web.headers(Role.viewer))
+    assert viewer.status_code == 403

@@ -1,0 +1,163 @@
+"""On-demand sends through the real dispatcher and the simulator: fallback, failure, cancel, cap."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
+from smsfleet.dispatch.models import SendAction
+from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
+from tests.integration.messages.conftest import CUSTOMER, TEST_NUMBER, World
+
+SPACING = 6.5  # seconds: a slot of UZ's 10 a minute opens every 6
+
+
+def otp(world: World) -> None:
+    world.messages.create_template(
+        TemplateCreate(
+            id="otp",
+            name="One-time code",
+            body="Your code is {token}",
+            provider_bodies={"good": "[good] code {token}"},
+        )
+    )
+
+
+def test_primary_fails_then_the_next_program_delivers(world: World) -> None:
+    otp(world)
+    send = world.messages.create_send(
+        SendRequest(phone=CUSTOMER, template_id="otp", params={"token": "4242"}), actor="alice"
+    )
+    assert (send.status, send.pair, send.programs) == (
+        SendStatus.PENDING,
+        "UZ_uzmobile",
+        ["pbad", "pgood", "palso", "pworse"],
+    )
+    # pgood's turn comes first, but the send waits for pbad: pgood sends its routine test.
+    routine = world.ask("pgood")
+    assert routine is not None and routine.phone == TEST_NUMBER
+    world.clock.advance(SPACING)
+    first = world.ask("pbad")
+    assert first is not None and (first.phone, first.message) == (CUSTOMER, "Your code is 4242")
+    after_first = world.messages.send(send.id)
+    assert (after_first.status, after_first.tries, after_first.next_index) == (
+        SendStatus.PENDING,
+        1,
+        1,
+    )
+    assert "pbad: send_failed" in (after_first.error or "")
+    world.clock.advance(SPACING)
+    second = world.ask("pgood")
+    assert second is not None and (second.phone, second.message) == (CUSTOMER, "[good] code 4242")
+    done = world.messages.send(send.id)
+    assert (done.status, done.tries, done.program, done.provider) == (
+        SendStatus.DONE,
+        2,
+        "pgood",
+        "good",
+    )
+    assert done.completed_at == world.clock.now()
+    # The two tries are attempts like any other: in the number's conversation.
+    thread = world.messages.conversation(CUSTOMER)
+    assert [(i.kind, i.program, i.status) for i in thread.items] == [
+        ("attempt", "pbad", "send_failed"),
+        ("attempt", "pgood", "delivered"),
+    ]
+
+
+def test_when_every_program_fails_the_send_fails(world: World) -> None:
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    world.store.pairs.replace(pair.model_copy(update={"programs": ["pbad", "pworse"]}))
+    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="hello"), actor="alice")
+    for program in ("pbad", "pworse"):
+        action = world.ask(program)
+        assert action is not None and action.message == "hello"
+        world.clock.advance(SPACING)
+    failed = world.messages.send(send.id)
+    assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pworse")
+    assert (failed.error or "").startswith("pworse: send_failed (http_")
+    assert world.ask("pbad") is not None  # routine sends go on
+    # A retry starts over with the pair's programs.
+    retried = world.messages.retry(send.id)
+    assert (retried.status, retried.next_index) == (SendStatus.PENDING, 0)
+
+
+def test_a_cancelled_send_is_never_sent(world: World) -> None:
+    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="never"), actor="alice")
+    cancelled = world.messages.cancel(send.id)
+    assert cancelled.status is SendStatus.CANCELLED
+    for program in ("pbad", "pgood", "palso", "pworse"):
+        world.ask(program)
+        world.clock.advance(SPACING)
+    assert all(s["phone"] == TEST_NUMBER for s in world.sent)
+    truth = world.simulator.get("/admin/truth").json()["records"]
+    assert CUSTOMER not in {record["phone"] for record in truth}
+    with pytest.raises(Conflict):
+        world.messages.cancel(send.id)
+
+
+def test_a_send_being_sent_cannot_be_cancelled(world: World) -> None:
+    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="now"), actor="alice")
+    action = world.dispatcher.lease(session="pbad_UZ_uzmobile")  # leased, not reported yet
+    assert isinstance(action, SendAction) and action.phone == CUSTOMER
+    with pytest.raises(Conflict, match="being sent"):
+        world.messages.cancel(send.id)
+
+
+def test_stuck_sends_move_on(world: World) -> None:
+    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
+    # pbad takes it and never reports: after the lease, the next program.
+    assert isinstance(world.dispatcher.lease(session="pbad_UZ_uzmobile"), SendAction)
+    world.clock.advance(121)
+    assert world.messages.run_jobs() == 1
+    moved = world.messages.send(send.id)
+    assert (moved.next_index, moved.tries, moved.attempt_id) == (1, 1, None)
+    assert "no report within the lease" in (moved.error or "")
+    # pgood never asks for work: after the claim timeout, palso is tried (no try counted).
+    world.clock.advance(121)
+    assert world.messages.run_jobs() == 1
+    skipped = world.messages.send(send.id)
+    assert (skipped.next_index, skipped.tries) == (2, 1)
+    assert world.ask("palso") is not None
+    assert world.messages.send(send.id).status is SendStatus.DONE
+
+
+def test_the_cap_holds_while_on_demand_and_routine_sends_mix(world: World) -> None:
+    sends = [
+        world.messages.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
+        for n in range(8)
+    ]
+    # Every program asks once a second for four minutes of fake time.
+    for _ in range(240):
+        for program in ("pbad", "pgood", "palso", "pworse"):
+            world.ask(program)
+        world.clock.advance(1)
+    attempts = world.dispatcher.attempts.recent(limit=10_000, country="UZ")
+    times = sorted(a.leased_at for a in attempts)
+    window = timedelta(seconds=60)
+    busiest = max(sum(1 for t in times if start <= t < start + window) for start in times)
+    assert busiest <= 10
+    assert len(times) >= 38  # close to the cap: 40 in four minutes
+    statuses = [world.messages.send(s.id).status for s in sends]
+    # Each goes out on its program's fair share of the slots: pbad's, then pgood's.
+    assert statuses == [SendStatus.DONE] * 8
+    on_demand = [a for a in attempts if a.phone == CUSTOMER]
+    assert len(on_demand) == 16 and len(on_demand) < len(attempts)
+
+
+def test_bad_send_requests(world: World) -> None:
+    otp(world)
+    messages = world.messages
+    with pytest.raises(ValidationFailed, match="needs token"):
+        messages.create_send(SendRequest(phone=CUSTOMER, template_id="otp"), actor="a")
+    with pytest.raises(NotFound):
+        messages.create_send(SendRequest(phone=CUSTOMER, template_id="nope"), actor="a")
+    with pytest.raises(ValidationFailed, match="either template_id"):
+        messages.create_send(SendRequest(phone=CUSTOMER), actor="a")
+    with pytest.raises(ValidationFailed, match="international"):
+        messages.create_send(SendRequest(phone="0901112233", text="x"), actor="a")
+    with pytest.raises(ValidationFailed, match="no active pair of KZ"):
+        messages.create_send(SendRequest(phone="+77012345678", text="x"), actor="a")
