@@ -5,6 +5,7 @@ import { AppShell } from "./components/AppShell";
 import { FullPageSpinner } from "./components/Spinner";
 import { AlertsPage } from "./pages/alerts/AlertsPage";
 import { LoginPage } from "./pages/LoginPage";
+import { MessagesPage } from "./pages/messages/MessagesPage";
 import { PairsPage } from "./pages/pairs/PairsPage";
 import { ProgramsPage } from "./pages/programs/ProgramsPage";
 
@@ -33,6 +34,7 @@ export function App() {
         />
         <Route path="pairs" element={<PairsPage />} />
         <Route path="programs" element={<ProgramsPage />} />
+        <Route path="messages" element={<MessagesPage />} />
         <Route path="alerts" element={<AlertsPage />} />
         <Route
           path="developer"

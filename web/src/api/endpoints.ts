@@ -5,6 +5,8 @@ import {
   type AlertQuery,
   type ApiKeyCreate,
   type BulkActionRequest,
+  type SendRequest,
+  type SendStatus,
   type PairCreate,
   type PairQuery,
   type PairUpdate,
@@ -108,3 +110,19 @@ export const usageEndpoints = (query: UsageQuery) =>
   call(api.GET("/api/v1/analytics/usage/endpoints", { params: { query } }));
 
 export const usageKeys = (query: UsageQuery) => call(api.GET("/api/v1/analytics/usage/keys", { params: { query } }));
+
+export const listSends = (status?: SendStatus) =>
+  call(api.GET("/api/v1/messages/sends", { params: { query: status ? { status } : {} } }));
+
+export const createSend = (body: SendRequest) => call(api.POST("/api/v1/messages/send", { body }));
+
+export const cancelSend = (sendId: string) =>
+  call(api.POST("/api/v1/messages/sends/{send_id}/cancel", { params: { path: { send_id: sendId } } }));
+
+export const retrySend = (sendId: string) =>
+  call(api.POST("/api/v1/messages/sends/{send_id}/retry", { params: { path: { send_id: sendId } } }));
+
+export const listTemplates = () => call(api.GET("/api/v1/messages/templates"));
+
+export const conversationOf = (phone: string) =>
+  call(api.GET("/api/v1/messages/conversations/{phone}", { params: { path: { phone } } }));

@@ -96,3 +96,12 @@ export type UsageSummary = JsonBody<paths["/api/v1/analytics/usage"]["get"]["res
 export type UsageDay = JsonBody<paths["/api/v1/analytics/usage/daily"]["get"]["responses"][200]>[number];
 export type UsageEndpoint = JsonBody<paths["/api/v1/analytics/usage/endpoints"]["get"]["responses"][200]>[number];
 export type UsageKey = JsonBody<paths["/api/v1/analytics/usage/keys"]["get"]["responses"][200]>[number];
+
+export type Send = JsonBody<paths["/api/v1/messages/sends/{send_id}"]["get"]["responses"][200]>;
+export type SendStatus = Send["status"];
+export type SendRequest = RequestJson<paths["/api/v1/messages/send"]["post"]>;
+export type Template = JsonBody<paths["/api/v1/messages/templates/{template_id}"]["get"]["responses"][200]>;
+export type Conversation = JsonBody<paths["/api/v1/messages/conversations/{phone}"]["get"]["responses"][200]>;
+export type ThreadItem = Conversation["items"][number];
+
+export const SEND_STATUSES: readonly SendStatus[] = ["PENDING", "DONE", "FAILED", "CANCELLED"];

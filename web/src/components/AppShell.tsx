@@ -14,6 +14,7 @@ const NAV_ITEMS: readonly NavItem[] = [
   { to: "/", label: "Dashboard", end: true },
   { to: "/pairs", label: "Country-operator pairs" },
   { to: "/programs", label: "Programs" },
+  { to: "/messages", label: "Messages" },
   { to: "/alerts", label: "Alerts" },
   { to: "/developer", label: "Developer" },
 ];

@@ -1,0 +1,107 @@
+"""The Messages page in a real browser: an on-demand send, cancel and retry; a number's thread."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ControlPlane
+from tests.e2e.test_programs_page import log_in
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+PAIR = "GE_magti"
+PHONE = "+995555123456"  # a Georgian number: the send waits for GE_magti's program
+
+
+@pytest.fixture
+def georgian_pair(admin_api: httpx.Client) -> Iterator[str]:
+    """A pair whose program is never started: its sends stay pending until acted on."""
+    program = admin_api.post(
+        "/api/v1/programs", json={"name": "idle", "command": [sys.executable, "-c", "pass"]}
+    )
+    assert program.status_code == 201, program.text
+    pair = admin_api.post(
+        "/api/v1/pairs",
+        json={"country": "GE", "operator": "Magti", "slug": "magti", "programs": ["idle"]},
+    )
+    assert pair.status_code == 201, pair.text
+    template = admin_api.post(
+        "/api/v1/messages/templates",
+        json={"id": "e2e-otp", "name": "E2E code", "body": "Your code is {token}"},
+    )
+    assert template.status_code == 201, template.text
+    try:
+        yield PAIR
+    finally:
+        admin_api.delete("/api/v1/messages/templates/e2e-otp")
+        admin_api.delete(f"/api/v1/pairs/{PAIR}", params={"force": True})
+        admin_api.delete("/api/v1/programs/idle")
+
+
+def test_send_cancel_retry_and_a_numbers_thread(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    georgian_pair: str,
+    screenshot: Screenshot,
+) -> None:
+    page.goto("/messages")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("messages-page")).to_be_visible()
+
+    page.get_by_test_id("new-send").click()
+    dialog = page.get_by_test_id("new-send-dialog")
+    dialog.get_by_test_id("send-phone").fill(PHONE)
+    dialog.get_by_test_id("send-template").select_option("e2e-otp")
+    dialog.get_by_test_id("send-param-token").fill("4242")
+    dialog.get_by_test_id("new-send-submit").click()
+    expect(dialog).to_have_count(0)
+    row = page.get_by_test_id("send-row").filter(has_text=PHONE)
+    expect(row.get_by_test_id("send-status")).to_have_text("PENDING")
+    detail = page.get_by_test_id("send-detail")
+    expect(detail).to_contain_text("idle (next)")
+    expect(detail).to_contain_text('e2e-otp {"token":"4242"}')
+    screenshot("pending send")
+
+    detail.get_by_test_id("cancel-send").click()
+    expect(row.get_by_test_id("send-status")).to_have_text("CANCELLED")
+    page.get_by_test_id("filter-send-status").select_option("PENDING")
+    expect(row).to_have_count(0)
+    page.get_by_test_id("filter-send-status").select_option("CANCELLED")
+    row.click()
+    page.get_by_test_id("retry-send").click()
+    page.get_by_test_id("filter-send-status").select_option("")
+    expect(row.first.get_by_test_id("send-status")).to_have_text("PENDING")
+
+    # A number's thread: SMS recorded through the seed routes, in time order.
+    for text, at, route in (
+        ("hello", "2026-01-05T10:00:00Z", "/api/receive-sms"),
+        ("hi back", "2026-01-05T10:00:30Z", "/api/send-sms"),
+    ):
+        sender, receiver = (
+            (PHONE, "+995555000000") if "receive" in route else ("+995555000000", PHONE)
+        )
+        body = {
+            "senderPhone": sender,
+            "receiverPhone": receiver,
+            "messageText": text,
+            "timestamp": at,
+            "uuid": str(uuid.uuid4()),
+        }
+        assert admin_api.post(route, json=body).status_code == 200
+    page.get_by_test_id("messages-view-conversation").click()
+    page.get_by_test_id("conversation-phone").fill(PHONE)
+    page.get_by_test_id("conversation-search").click()
+    items = page.get_by_test_id("thread-item")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("hello")
+    expect(items.nth(1)).to_contain_text("hi back")
+    screenshot("thread")

@@ -1,0 +1,263 @@
+import { useCallback, useState, type FormEvent } from "react";
+import { useSearchParams } from "react-router";
+import { cancelSend, conversationOf, listSends, listTemplates, retrySend } from "../../api/endpoints";
+import { ApiError } from "../../api/errors";
+import { SEND_STATUSES, type Send, type SendStatus } from "../../api/types";
+import { canWrite, useAuth } from "../../auth/AuthContext";
+import { ErrorBanner } from "../../components/ErrorBanner";
+import { Spinner } from "../../components/Spinner";
+import { useResource } from "../../hooks/useResource";
+import { useLiveTopic } from "../../live/LiveContext";
+import { formatTime } from "../programs/format";
+import { NewSendDialog } from "./NewSendDialog";
+
+export function MessagesPage() {
+  const [params, setParams] = useSearchParams();
+  const view = params.get("view") === "conversation" ? "conversation" : "sends";
+  const setView = (next: string) => setParams(new URLSearchParams(next === "sends" ? {} : { view: next }), { replace: true });
+  return (
+    <section className="page" data-testid="messages-page">
+      <header className="page__header">
+        <div>
+          <h1>Messages</h1>
+          <p className="page__subtitle">On-demand sends, and every SMS and attempt of a number.</p>
+        </div>
+      </header>
+      <div className="segmented" role="tablist" aria-label="Messages view">
+        {(["sends", "conversation"] as const).map((name) => (
+          <button
+            key={name}
+            type="button"
+            role="tab"
+            aria-selected={view === name}
+            className={view === name ? "segmented__item segmented__item--on" : "segmented__item"}
+            onClick={() => setView(name)}
+            data-testid={`messages-view-${name}`}
+          >
+            {name === "sends" ? "Sends" : "Conversation"}
+          </button>
+        ))}
+      </div>
+      {view === "sends" ? <SendsView /> : <ConversationView />}
+    </section>
+  );
+}
+
+function SendsView() {
+  const { user } = useAuth();
+  const writable = canWrite(user);
+  const [status, setStatus] = useState<SendStatus | "">("");
+  const sends = useResource(() => listSends(status || undefined), `sends-${status}`);
+  const templates = useResource(listTemplates, "templates");
+  const [selected, setSelected] = useState<string | null>(null);
+  const [creating, setCreating] = useState(false);
+  const [actionError, setActionError] = useState<unknown>(null);
+  useLiveTopic("sends", sends.reload);
+
+  const act = async (action: (id: string) => Promise<unknown>, id: string) => {
+    setActionError(null);
+    try {
+      await action(id);
+      sends.reload();
+    } catch (error) {
+      setActionError(error);
+    }
+  };
+  const current = sends.data?.find((send) => send.id === selected);
+  return (
+    <>
+      <div className="toolbar toolbar--alerts">
+        <select
+          className="input"
+          aria-label="Filter by status"
+          value={status}
+          onChange={(e) => setStatus(e.target.value as SendStatus | "")}
+          data-testid="filter-send-status"
+        >
+          <option value="">All statuses</option>
+          {SEND_STATUSES.map((value) => (
+            <option key={value} value={value}>
+              {value}
+            </option>
+          ))}
+        </select>
+        {writable && (
+          <button type="button" className="button button--primary" onClick={() => setCreating(true)} data-testid="new-send">
+            Send an SMS
+          </button>
+        )}
+      </div>
+      {actionError !== null && <ErrorBanner error={actionError} />}
+      {sends.error !== null && sends.data === undefined ? (
+        <ErrorBanner error={sends.error} onRetry={sends.reload} />
+      ) : sends.data === undefined ? (
+        <Spinner label="Loading sends" />
+      ) : sends.data.length === 0 ? (
+        <p className="empty-state">No send{status ? ` ${status}` : ""} yet.</p>
+      ) : (
+        <div className="table-wrap">
+          <table className="table" data-testid="sends-table">
+            <thead>
+              <tr>
+                <th>Created</th>
+                <th>Phone</th>
+                <th>Pair</th>
+                <th>Status</th>
+                <th>Tries</th>
+                <th>Program / provider</th>
+                <th>Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sends.data.map((send) => (
+                <tr
+                  key={send.id}
+                  className={send.id === selected ? "row--selected" : undefined}
+                  onClick={() => setSelected(send.id)}
+                  data-testid="send-row"
+                  data-send-id={send.id}
+                >
+                  <td>{formatTime(send.created_at)}</td>
+                  <td>
+                    <code>{send.phone}</code>
+                  </td>
+                  <td>{send.pair}</td>
+                  <td>
+                    <span className={`badge badge--send-${send.status.toLowerCase()}`} data-testid="send-status">
+                      {send.status}
+                    </span>
+                  </td>
+                  <td>{send.tries}</td>
+                  <td>{send.program ? `${send.program} / ${send.provider ?? "—"}` : "—"}</td>
+                  <td className="alert-summary">{send.error ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {current && <SendDetail send={current} writable={writable} onCancel={(id) => void act(cancelSend, id)} onRetry={(id) => void act(retrySend, id)} />}
+      {creating && (
+        <NewSendDialog
+          templates={templates.data ?? []}
+          onClose={() => setCreating(false)}
+          onCreated={(send) => {
+            setCreating(false);
+            setSelected(send.id);
+            sends.reload();
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+interface SendDetailProps {
+  send: Send;
+  writable: boolean;
+  onCancel: (id: string) => void;
+  onRetry: (id: string) => void;
+}
+
+function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
+  const rows: [string, string][] = [
+    ["Id", send.id],
+    ["Template", send.template_id ? `${send.template_id} ${JSON.stringify(send.params)}` : "—"],
+    ["Text", send.text ?? "—"],
+    ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
+    ["Latest attempt", send.attempt_id ?? "—"],
+    ["Asked by", send.actor],
+    ["Completed", formatTime(send.completed_at)],
+  ];
+  return (
+    <section className="panel" data-testid="send-detail">
+      <header className="panel__header">
+        <h2>
+          Send to <code>{send.phone}</code> · <span data-testid="send-detail-status">{send.status}</span>
+        </h2>
+        {writable && (
+          <div>
+            {send.status === "PENDING" && !send.attempt_id && (
+              <button type="button" className="button button--danger" onClick={() => onCancel(send.id)} data-testid="cancel-send">
+                Cancel
+              </button>
+            )}
+            {(send.status === "FAILED" || send.status === "CANCELLED") && (
+              <button type="button" className="button" onClick={() => onRetry(send.id)} data-testid="retry-send">
+                Retry
+              </button>
+            )}
+          </div>
+        )}
+      </header>
+      <dl className="details">
+        {rows.map(([label, value]) => (
+          <div key={label}>
+            <dt>{label}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
+
+function ConversationView() {
+  const [params, setParams] = useSearchParams();
+  const phone = params.get("phone") ?? "";
+  const [draft, setDraft] = useState(phone);
+  const load = useCallback(async () => {
+    if (!phone) return null;
+    try {
+      return await conversationOf(phone);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return { phone, items: [] };
+      throw error;
+    }
+  }, [phone]);
+  const thread = useResource(load, `conversation-${phone}`);
+  const search = (event: FormEvent) => {
+    event.preventDefault();
+    setParams(new URLSearchParams({ view: "conversation", phone: draft.trim() }), { replace: true });
+  };
+  return (
+    <>
+      <form className="toolbar toolbar--alerts" role="search" onSubmit={search}>
+        <input
+          className="input"
+          placeholder="+998901234567"
+          aria-label="Phone number"
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          data-testid="conversation-phone"
+        />
+        <button type="submit" className="button button--primary" data-testid="conversation-search">
+          Show
+        </button>
+      </form>
+      {!phone ? (
+        <p className="empty-state">Search a number to see its thread.</p>
+      ) : thread.error !== null && thread.data === undefined ? (
+        <ErrorBanner error={thread.error} onRetry={thread.reload} />
+      ) : !thread.data ? (
+        <Spinner label="Loading the thread" />
+      ) : thread.data.items.length === 0 ? (
+        <p className="empty-state" data-testid="conversation-empty">
+          Nothing for {phone} yet.
+        </p>
+      ) : (
+        <ol className="thread" data-testid="conversation">
+          {thread.data.items.map((item) => (
+            <li key={`${item.kind}-${item.uuid ?? item.attempt_id ?? item.at}`} className={`thread__item thread__item--${item.direction}`} data-testid="thread-item">
+              <div className="thread__meta">
+                {formatTime(item.at)} · {item.kind === "sms" ? `SMS ${item.direction}` : `attempt by ${item.program ?? "?"} (${item.pair ?? "?"})`}
+                {item.kind === "sms" && ` · ${item.sender ?? "?"} → ${item.receiver}`}
+              </div>
+              <div>{item.kind === "sms" ? item.text : (item.status ?? "in flight")}</div>
+            </li>
+          ))}
+        </ol>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,109 @@
+import { useState } from "react";
+import { createSend } from "../../api/endpoints";
+import { errorMessage } from "../../api/errors";
+import type { Send, Template } from "../../api/types";
+import { Dialog } from "../../components/Dialog";
+
+interface NewSendDialogProps {
+  templates: readonly Template[];
+  onClose: () => void;
+  onCreated: (send: Pick<Send, "id" | "status" | "pair">) => void;
+}
+
+/** `{name}` placeholders of a template, to ask for their values. */
+function placeholders(template: Template | undefined): string[] {
+  if (!template) return [];
+  const bodies = [template.body, ...Object.values(template.provider_bodies ?? {})];
+  const names = bodies.flatMap((body) => [...body.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] ?? ""));
+  return [...new Set(names)].filter(Boolean);
+}
+
+export function NewSendDialog({ templates, onClose, onCreated }: NewSendDialogProps) {
+  const [phone, setPhone] = useState("");
+  const [templateId, setTemplateId] = useState(templates[0]?.id ?? "");
+  const [text, setText] = useState("");
+  const [params, setParams] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const template = templates.find((t) => t.id === templateId);
+  const names = placeholders(template);
+  const submit = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const body = templateId
+        ? { phone: phone.trim(), template_id: templateId, params: Object.fromEntries(names.map((n) => [n, params[n] ?? ""])) }
+        : { phone: phone.trim(), text };
+      onCreated(await createSend(body));
+    } catch (reason) {
+      setError(errorMessage(reason));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title="Send an SMS now"
+      onClose={onClose}
+      testId="new-send-dialog"
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="button button--primary"
+            disabled={busy || phone.trim() === "" || (!templateId && text.trim() === "")}
+            onClick={() => void submit()}
+            data-testid="new-send-submit"
+          >
+            Send
+          </button>
+        </>
+      }
+    >
+      <div className="form-grid">
+        <label className="field__label" htmlFor="send-phone">
+          Phone (+country code…)
+        </label>
+        <input id="send-phone" className="input" value={phone} onChange={(e) => setPhone(e.target.value)} data-testid="send-phone" />
+        <label className="field__label" htmlFor="send-template">
+          Template
+        </label>
+        <select id="send-template" className="input" value={templateId} onChange={(e) => setTemplateId(e.target.value)} data-testid="send-template">
+          <option value="">No template: my own text</option>
+          {templates.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name} ({t.id})
+            </option>
+          ))}
+        </select>
+        {templateId ? (
+          names.map((name) => (
+            <label key={name} className="form-grid__full">
+              <span className="field__label">{`{${name}}`}</span>
+              <input
+                className="input"
+                value={params[name] ?? ""}
+                onChange={(e) => setParams({ ...params, [name]: e.target.value })}
+                data-testid={`send-param-${name}`}
+              />
+            </label>
+          ))
+        ) : (
+          <label className="form-grid__full">
+            <span className="field__label">Text</span>
+            <textarea className="input" rows={3} maxLength={1600} value={text} onChange={(e) => setText(e.target.value)} data-testid="send-text" />
+          </label>
+        )}
+      </div>
+      <p className="muted">It goes out through the dispatcher, within the country's cap, trying the pair's programs in order.</p>
+      {error && (
+        <p className="field__error" role="alert" data-testid="new-send-error">
+          {error}
+        </p>
+      )}
+    </Dialog>
+  );
+}
