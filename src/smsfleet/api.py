@@ -30,6 +30,7 @@ from smsfleet.auth import views as auth_views
 from smsfleet.auth.models import Role
 from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
+from smsfleet.core.breakers import Breakers
 from smsfleet.core.clock import Clock, SystemClock
 from smsfleet.core.errors import (
     Conflict,
@@ -38,6 +39,7 @@ from smsfleet.core.errors import (
     NotFound,
     Throttled,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
 )
 from smsfleet.core.events import EventBus, RedisFanout
@@ -48,6 +50,7 @@ from smsfleet.developer import views as developer_views
 from smsfleet.developer.log import RequestLogMiddleware
 from smsfleet.developer.runtime import build_usage
 from smsfleet.dispatch import views as dispatch_views
+from smsfleet.dispatch.models import Attempt
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.headers import SecurityHeaders
 from smsfleet.messages import views as messages_views
@@ -60,12 +63,19 @@ from smsfleet.policy import views as policy_views
 from smsfleet.policy.models import PolicyDecision
 from smsfleet.policy.runtime import build_policy
 from smsfleet.programs import views as programs_views
+from smsfleet.search import views as search_views
+from smsfleet.search.gateway import (
+    SearchFeeder,
+    SearchGateway,
+    document_of_attempt,
+    document_of_message,
+)
 from smsfleet.sessions import views as sessions_views
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
 from smsfleet.stores import ConfigStore, open_config_store
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "domain_error_handler", "validation_error_handler"]
 
 log = logging.getLogger("smsfleet")
 
@@ -76,6 +86,7 @@ _STATUS: dict[type[DomainError], int] = {
     Unauthorized: 401,
     Forbidden: 403,
     Throttled: 429,
+    Unavailable: 503,
 }
 _HTTP_CODES = {
     400: "bad_request",
@@ -114,11 +125,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+def domain_error_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = next(s for cls, s in _STATUS.items() if isinstance(exc, cls))
     headers: dict[str, str] = {}
-    if isinstance(exc, Throttled):
+    if isinstance(exc, Throttled | Unavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
@@ -130,7 +141,7 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
@@ -269,7 +280,19 @@ def create_app(
         clock=clock,
         on_attempt=lambda summary: context.bus.publish("attempts", summary),
     )
-    dispatcher.on_report = metrics.service.record
+    breakers = Breakers(metrics.registry)
+    search = SearchGateway(
+        base_url=settings.search_url,
+        token=settings.search_token.get_secret_value() if settings.search_token else None,
+        breaker=breakers.get("search", reset_timeout=settings.breaker_reset_seconds),
+    )
+    feeder = SearchFeeder(search)
+
+    def reported(attempt: Attempt) -> None:
+        feeder.add(document_of_attempt(attempt))
+        metrics.service.record(attempt)
+
+    dispatcher.on_report = reported
 
     # With replicas, the supervising leader decides and alerts; without supervision, this one.
     def leading() -> bool:
@@ -280,6 +303,7 @@ def create_app(
         config_store=config_store,
         clock=clock,
         registry=metrics.registry,
+        breaker=breakers.get("telegram", fail_max=5, reset_timeout=30),
         on_change=lambda alert: context.bus.publish("alerts", alert),
         should_run=leading,
     )
@@ -288,6 +312,7 @@ def create_app(
         config_store=config_store,
         clock=clock,
         on_change=lambda send: context.bus.publish("sends", send),
+        on_message=lambda message: feeder.add(document_of_message(message)),
         should_run=leading,
     )
     dispatcher.on_demand = messages.service
@@ -315,6 +340,8 @@ def create_app(
         alerts.start()
         usage.start()
         messages.start()
+        if settings.search_url:
+            feeder.start()
         try:
             yield
         finally:
@@ -325,6 +352,8 @@ def create_app(
             alerts.close()
             usage.close()
             messages.close()
+            feeder.close()
+            search.close()
             metrics.close()
             dispatcher.close()
             context.api_keys.close()
@@ -345,6 +374,9 @@ def create_app(
     app.state.usage = usage.service
     app.state.request_log = usage.log
     app.state.messages = messages
+    app.state.search = search
+    app.state.search_feeder = feeder
+    app.state.breakers = breakers
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -356,8 +388,8 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     # Outermost: it times the whole request, errors included.
     app.add_middleware(RequestLogMiddleware, request_log=lambda: usage.log)
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for unreachable in _UNREACHABLE:
         app.add_exception_handler(unreachable, _unreachable)
@@ -407,6 +439,8 @@ def create_app(
         alerts_views.seed_router,
         messages_views.router,
         messages_views.seed_router,
+        search_views.router,
+        search_views.breakers_router,
         live.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)

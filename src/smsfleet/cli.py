@@ -21,6 +21,7 @@ from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.demo import DEMO_SIMULATOR_CONFIG, seed_demo, start_demo_sessions
+from smsfleet.search.app import create_search_app
 from smsfleet.sessions import cli as sessions_cli
 from smsfleet.simulator import SimulatorConfigError
 from smsfleet.simulator import server as simulator_server
@@ -128,6 +129,17 @@ def simulator(
     except SimulatorConfigError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
+
+
+@app.command("search-service")
+def search_service(host: Host = "127.0.0.1", port: Port = 8200, data_dir: DataDir = None) -> None:
+    """Run the search service (its own database; the control plane is its only client)."""
+    try:
+        app_ = create_search_app(_settings(data_dir))
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+import pybreaker
 from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.engine import Engine
 
@@ -58,6 +59,7 @@ def build_alerts(
     config_store: ConfigStore,
     clock: Clock,
     registry: CollectorRegistry,
+    breaker: pybreaker.CircuitBreaker,
     on_change: Callable[[Alert], None] | None = None,
     should_run: Callable[[], bool] = lambda: True,
     transport: httpx.BaseTransport | None = None,
@@ -82,6 +84,7 @@ def build_alerts(
             api_url=settings.telegram_api_url,
             token=settings.telegram_bot_token.get_secret_value(),
             client=http,
+            breaker=breaker,
         )
         sender = OutboxSender(
             store=store, bot=bot, clock=clock, should_run=should_run, on_result=collector.count

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
+import pybreaker
 
 from smsfleet.alerts.store import AlertStore
 from smsfleet.core.clock import Clock
@@ -33,24 +34,51 @@ class TelegramError(Exception):
         self.permanent = permanent
 
 
-class TelegramBot:
-    """`sendMessage` in HTML parse mode; errors as `TelegramError`."""
+class _ServerFault(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"Telegram answered {response.status_code}")
+        self.response = response
 
-    def __init__(self, *, api_url: str, token: str, client: httpx.Client) -> None:
+
+class TelegramBot:
+    """`sendMessage` in HTML parse mode behind a circuit breaker; errors as `TelegramError`.
+
+    Network errors and 5xx count against the breaker; while it is open, sends fail at
+    once (to be retried by the outbox) instead of waiting on a Telegram that is down.
+    """
+
+    def __init__(
+        self, *, api_url: str, token: str, client: httpx.Client, breaker: pybreaker.CircuitBreaker
+    ) -> None:
         self._url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
         self._client = client
+        self._breaker = breaker
+
+    def _post(self, chat_id: str, text: str) -> httpx.Response:
+        response = self._client.post(
+            self._url,
+            json={
+                "chat_id": chat_id,
+                "text": text,
+                "parse_mode": "HTML",
+                "disable_web_page_preview": True,
+            },
+        )
+        if response.status_code >= 500:
+            raise _ServerFault(response)
+        return response
 
     def send_message(self, chat_id: str, text: str) -> None:
         try:
-            response = self._client.post(
-                self._url,
-                json={
-                    "chat_id": chat_id,
-                    "text": text,
-                    "parse_mode": "HTML",
-                    "disable_web_page_preview": True,
-                },
-            )
+            response = self._breaker.call(self._post, chat_id, text)
+        except pybreaker.CircuitBreakerError:
+            raise TelegramError(
+                "Telegram is failing: the circuit is open",
+                retry_after=self._breaker.reset_timeout,
+                permanent=False,
+            ) from None
+        except _ServerFault as fault:
+            response = fault.response
         except httpx.HTTPError as error:
             raise TelegramError(
                 f"Telegram unreachable: {type(error).__name__}", retry_after=None, permanent=False

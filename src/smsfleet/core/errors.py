@@ -50,5 +50,15 @@ class Throttled(DomainError):
         self.retry_after = retry_after
 
 
+class Unavailable(DomainError):
+    """A service this request needs is down or off; trying again later may work."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class ConfigurationError(Exception):
     """The process cannot start as configured; the message says what to change."""

@@ -71,6 +71,18 @@ class Settings(BaseSettings):
         description="Extra chats by least severity: 'critical=-100123,-100456;warning=-100789'",
     )
     simulator_url: str = "http://127.0.0.1:8100"
+    search_url: str | None = Field(
+        default=None, description="The search service; unset: search is off"
+    )
+    search_token: SecretStr | None = Field(
+        default=None, description="Between the control plane and the search service"
+    )
+    search_db_url: str | None = Field(
+        default=None, description="The search service's own database (SQLite in the data dir)"
+    )
+    breaker_reset_seconds: float = Field(
+        default=10.0, gt=0, description="An open circuit breaker tries its service again after"
+    )
     inbound_token: SecretStr | None = Field(
         default=None, description="The gateway's token for the inbound SMS webhook"
     )
@@ -174,6 +186,10 @@ class Settings(BaseSettings):
     @property
     def resolved_metrics_url(self) -> str:
         return self.metrics_url or f"sqlite:///{(self.data_dir / 'metrics.db').resolve()}"
+
+    @property
+    def resolved_search_db_url(self) -> str:
+        return self.search_db_url or f"sqlite:///{(self.data_dir / 'search.db').resolve()}"
 
     @property
     def sessions_dir(self) -> Path:

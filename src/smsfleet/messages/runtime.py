@@ -13,7 +13,7 @@ from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.dispatch.store import AttemptStore
-from smsfleet.messages.models import Send
+from smsfleet.messages.models import Message, Send
 from smsfleet.messages.service import MessagesService
 from smsfleet.messages.store import MessageStore
 from smsfleet.stores import ConfigStore
@@ -43,6 +43,7 @@ def build_messages(
     config_store: ConfigStore,
     clock: Clock,
     on_change: Callable[[Send], None] | None = None,
+    on_message: Callable[[Message], None] | None = None,
     should_run: Callable[[], bool] = lambda: True,
 ) -> Messages:
     """The metrics store must be at head already (the dispatcher migrates it first)."""
@@ -55,6 +56,7 @@ def build_messages(
         claim_timeout=timedelta(seconds=settings.send_claim_timeout_seconds),
         lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
         on_change=on_change,
+        on_message=on_message,
     )
     job = PeriodicJob("message-sends", service.run_jobs, should_run=should_run)
     return Messages(service=service, job=job, engine=engine)

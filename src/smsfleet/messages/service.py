@@ -73,6 +73,7 @@ class MessagesService:
         claim_timeout: timedelta = timedelta(minutes=2),
         lease_ttl: timedelta = timedelta(seconds=120),
         on_change: Callable[[Send], None] | None = None,
+        on_message: Callable[[Message], None] | None = None,
     ) -> None:
         self.store = store
         self._attempts = attempts
@@ -81,6 +82,7 @@ class MessagesService:
         self._claim_timeout = claim_timeout
         self._lease_ttl = lease_ttl
         self._on_change = on_change
+        self._on_message = on_message
 
     # --- inbound and conversations ----------------------------------------------------
 
@@ -104,7 +106,7 @@ class MessagesService:
             recorded_at=self._clock.now(),
             attempt_id=match.id if match is not None else None,
         )
-        self.store.add_message(message)
+        self._keep(message)
         return message
 
     def record_seed(self, data: SeedSms, direction: Direction) -> Message:
@@ -117,8 +119,13 @@ class MessagesService:
             at=data.timestamp,
             recorded_at=self._clock.now(),
         )
-        self.store.add_message(message)
+        self._keep(message)
         return message
+
+    def _keep(self, message: Message) -> None:
+        self.store.add_message(message)
+        if self._on_message is not None:
+            self._on_message(message)
 
     def conversation(self, phone: str) -> Conversation:
         """Every SMS from or to `phone` and every send attempt to it, in time order."""

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import pybreaker
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -31,7 +32,9 @@ def http() -> Iterator[httpx.Client]:
 
 
 def sender(store: AlertStore, telegram: TelegramStandIn, http: httpx.Client) -> OutboxSender:
-    bot = TelegramBot(api_url=telegram.url, token=TOKEN, client=http)
+    # A breaker that opens after 3 failures and tries again after half a second.
+    breaker = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=0.5)
+    bot = TelegramBot(api_url=telegram.url, token=TOKEN, client=http, breaker=breaker)
     return OutboxSender(
         store=store, bot=bot, clock=SystemClock(), backoff_initial=0.2, backoff_max=1.0
     )

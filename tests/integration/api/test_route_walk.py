@@ -21,8 +21,9 @@ PUBLIC = {
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Programs authenticate there with their session's worker token, never a user's JWT.
 WORKER_ROUTES = "/api/v1/worker/"
-# Everyone manages their own keys (a viewer's keys can only read).
+# Everyone manages their own keys (a viewer's keys can only read) and search jobs.
 OWN_KEYS = "/api/v1/auth/api-keys"
+OWN_JOBS = "/api/v1/search/jobs"
 # The gateway posts there with its own token, never a user's.
 GATEWAY_ROUTE = "/api/v1/messages/inbound"
 
@@ -69,7 +70,7 @@ def test_a_viewer_is_refused_every_write(api: Api) -> None:
         if (
             method not in WRITE_METHODS
             or (method, path) in PUBLIC
-            or path.startswith((WORKER_ROUTES, OWN_KEYS, GATEWAY_ROUTE))
+            or path.startswith((WORKER_ROUTES, OWN_KEYS, OWN_JOBS, GATEWAY_ROUTE))
         ):
             continue
         response = api.client.request(method, concrete(path), json={}, headers=headers)

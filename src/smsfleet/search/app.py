@@ -1,0 +1,93 @@
+"""The search service: `smsfleet search-service` (its own process, port and database).
+
+Every route but `/healthz` takes the service-to-service token
+(`Authorization: Bearer <SMSFLEET_SEARCH_TOKEN>`); the control plane, its only
+client, says on whose behalf it asks (`X-Owner`; none: every owner).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Query, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from smsfleet.api import domain_error_handler, validation_error_handler
+from smsfleet.core.clock import Clock, SystemClock
+from smsfleet.core.errors import ConfigurationError, DomainError, Unauthorized
+from smsfleet.core.settings import Settings
+from smsfleet.core.sql import create_sql_engine
+from smsfleet.search.models import Documents, Job, JobCreate, JobPage, JobQuery
+from smsfleet.search.service import SearchService
+from smsfleet.search.store import SearchStore
+
+__all__ = ["create_search_app"]
+
+_bearer = HTTPBearer(auto_error=False)
+Owner = Annotated[str | None, Header(alias="X-Owner", max_length=64)]
+
+
+def create_search_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    if settings.search_token is None:
+        raise ConfigurationError("set SMSFLEET_SEARCH_TOKEN: the control plane sends it")
+    token = settings.search_token.get_secret_value().encode()
+    engine = create_sql_engine(settings.resolved_search_db_url)
+    service = SearchService(store=SearchStore(engine), clock=clock or SystemClock())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.resume()
+        try:
+            yield
+        finally:
+            service.close()
+            engine.dispose()
+
+    def authorized(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        given = credentials.credentials.encode() if credentials is not None else b""
+        if not hmac.compare_digest(given, token):
+            raise Unauthorized("the search service takes the control plane's token only")
+
+    app = FastAPI(title="smsfleet search service", lifespan=lifespan)
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    guarded = [Depends(authorized)]
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/documents", dependencies=guarded)
+    def index(body: Documents) -> dict[str, int]:
+        return {"indexed": service.store.index(body.documents)}
+
+    @app.post("/v1/jobs", status_code=status.HTTP_202_ACCEPTED, dependencies=guarded)
+    def create_job(body: JobCreate, owner: Owner = None) -> Job:
+        if owner is None:
+            raise Unauthorized("say whose job it is: X-Owner")
+        return service.create(body, owner=owner)
+
+    @app.get("/v1/jobs", dependencies=guarded)
+    def list_jobs(query: Annotated[JobQuery, Query()], owner: Owner = None) -> JobPage:
+        return service.find(query, owner=owner)
+
+    @app.get("/v1/jobs/{job_id}", dependencies=guarded)
+    def get_job(job_id: str, owner: Owner = None) -> Job:
+        return service.get(job_id, owner=owner)
+
+    @app.post("/v1/jobs/{job_id}/cancel", dependencies=guarded)
+    def cancel_job(job_id: str, owner: Owner = None) -> Job:
+        return service.cancel(job_id, owner=owner)
+
+    @app.post("/v1/jobs/{job_id}/retry", dependencies=guarded)
+    def retry_job(job_id: str, owner: Owner = None) -> Job:
+        return service.retry(job_id, owner=owner)
+
+    app.state.search = service
+    return app

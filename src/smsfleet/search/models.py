@@ -1,0 +1,100 @@
+"""Search documents and jobs, shared by the search service and the control plane's gateway."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsfleet.core.records import Timestamp
+
+
+class DocumentKind(StrEnum):
+    attempt = "attempt"
+    message = "message"
+
+
+class Document(BaseModel):
+    """What the control plane feeds the index: an attempt or an SMS, as searchable text."""
+
+    id: str = Field(max_length=64)
+    kind: DocumentKind
+    phone: str = Field(max_length=32)
+    text: str = Field(max_length=2000)
+    at: Timestamp
+
+
+class Documents(BaseModel):
+    documents: list[Document] = Field(max_length=5000)
+
+
+class Algorithm(StrEnum):
+    exact = "exact"
+    fulltext = "fulltext"
+    fuzzy = "fuzzy"
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=200)
+    algorithm: Algorithm = Algorithm.fulltext
+    kinds: list[DocumentKind] = Field(
+        default_factory=lambda: [DocumentKind.attempt, DocumentKind.message], min_length=1
+    )
+    limit: int = Field(default=100, ge=1, le=500, description="Most matches kept")
+
+
+class Match(BaseModel):
+    document_id: str
+    kind: DocumentKind
+    phone: str
+    text: str
+    at: Timestamp
+    score: float = Field(description="1.0 for an exact or full-text match; similarity for fuzzy")
+
+
+class JobSummary(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    id: str
+    owner: str
+    query: str
+    algorithm: Algorithm
+    kinds: list[DocumentKind]
+    limit: int
+    status: JobStatus
+    matched: int | None = None
+    error: str | None = None
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+
+
+class Job(JobSummary):
+    results: list[Match] = Field(default_factory=list)
+
+
+class JobPage(BaseModel):
+    items: list[JobSummary]
+    total: int
+    offset: int
+    limit: int
+
+
+class JobQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: JobStatus | None = None
+    q: str | None = Field(default=None, max_length=200, description="In the job's query")
+    since: Timestamp | None = None
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=20, ge=1, le=200)

@@ -1,0 +1,168 @@
+"""The search service's own database: the indexed documents and the jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Engine
+
+from smsfleet.search.models import (
+    Document,
+    DocumentKind,
+    Job,
+    JobPage,
+    JobQuery,
+    JobStatus,
+    JobSummary,
+)
+
+__all__ = ["SearchStore"]
+
+metadata = sa.MetaData()
+
+documents_table = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+)
+
+jobs_table = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False, index=True),
+    sa.Column("query", sa.String(200), nullable=False),
+    sa.Column("algorithm", sa.String(16), nullable=False),
+    sa.Column("kinds", sa.JSON, nullable=False),
+    sa.Column("limit", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("matched", sa.Integer),
+    sa.Column("error", sa.String(512)),
+    sa.Column("results", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("finished_at", sa.DateTime),
+)
+
+_TIMES = ("created_at", "started_at", "finished_at")
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class SearchStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        metadata.create_all(engine)
+
+    def index(self, documents: Sequence[Document]) -> int:
+        """Add or replace documents by id."""
+        if not documents:
+            return 0
+        rows = [
+            {**d.model_dump(mode="python"), "kind": d.kind.value, "at": _naive(d.at)}
+            for d in documents
+        ]
+        insert = sqlite.insert(documents_table)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[documents_table.c.id],
+            set_={name: insert.excluded[name] for name in ("kind", "phone", "text", "at")},
+        )
+        with self._engine.begin() as connection:
+            connection.execute(upsert, rows)
+        return len(rows)
+
+    def documents(self, kinds: Sequence[DocumentKind], *, batch: int = 2000) -> Iterator[Document]:
+        table = documents_table
+        last = ""
+        while True:
+            select = (
+                sa.select(table)
+                .where(table.c.kind.in_([k.value for k in kinds]), table.c.id > last)
+                .order_by(table.c.id)
+                .limit(batch)
+            )
+            with self._engine.connect() as connection:
+                rows = connection.execute(select).mappings().all()
+            if not rows:
+                return
+            for row in rows:
+                yield Document.model_validate(dict(row))
+            last = rows[-1]["id"]
+
+    def add_job(self, job: Job) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(sa.insert(jobs_table).values(**self._values(job)))
+
+    def save_job(self, job: Job, *, unless: JobStatus | None = None) -> bool:
+        """Write `job`; with `unless`, not when its row has that status (e.g. cancelled)."""
+        update = sa.update(jobs_table).where(jobs_table.c.id == job.id)
+        if unless is not None:
+            update = update.where(jobs_table.c.status != unless.value)
+        with self._engine.begin() as connection:
+            return connection.execute(update.values(**self._values(job))).rowcount == 1
+
+    def job(self, job_id: str) -> Job | None:
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(sa.select(jobs_table).where(jobs_table.c.id == job_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else Job.model_validate(dict(row))
+
+    def jobs(self, query: JobQuery, *, owner: str | None) -> JobPage:
+        table = jobs_table
+        conditions = []
+        if owner is not None:
+            conditions.append(table.c.owner == owner)
+        if query.status is not None:
+            conditions.append(table.c.status == query.status.value)
+        if query.q:
+            conditions.append(table.c.query.contains(query.q, autoescape=True))
+        if query.since is not None:
+            conditions.append(table.c.created_at >= _naive(query.since))
+        columns = [c for c in table.c if c.name != "results"]
+        select = (
+            sa.select(*columns)
+            .where(*conditions)
+            .order_by(table.c.created_at.desc(), table.c.id)
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        count = sa.select(sa.func.count()).select_from(table).where(*conditions)
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+            total = int(connection.execute(count).scalar_one())
+        return JobPage(
+            items=[JobSummary.model_validate(dict(row)) for row in rows],
+            total=total,
+            offset=query.offset,
+            limit=query.limit,
+        )
+
+    def unfinished(self) -> list[Job]:
+        select = sa.select(jobs_table).where(
+            jobs_table.c.status.in_([JobStatus.queued.value, JobStatus.running.value])
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        return [Job.model_validate(dict(row)) for row in rows]
+
+    @staticmethod
+    def _values(job: Job) -> dict[str, Any]:
+        values = job.model_dump(mode="json")
+        for name in _TIMES:
+            values[name] = _naive(getattr(job, name))
+        return values

@@ -1,0 +1,42 @@
+"""The search service on loopback (its own SQLite database), and a control plane using it.
+
+- `search_server`: `create_search_app` served by a thread on a free port (stop and
+  start it again on the same port to take it down and bring it back).
+- `gateway_api`: the in-process control plane with `SMSFLEET_SEARCH_URL` pointing
+  there, a breaker that opens after 3 failures and tries again after 1 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smsfleet.core.settings import Settings
+from smsfleet.search.app import create_search_app
+from tests.integration.api.conftest import Api, api, running_api  # noqa: F401 (fixture)
+from tests.support.servers import ThreadedServer
+
+SEARCH_TOKEN = "search-token-for-tests-0123456789"
+
+
+@pytest.fixture
+def search_server(tmp_path: Path) -> Iterator[ThreadedServer]:
+    settings = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN)
+    settings.data_dir.mkdir()
+    server = ThreadedServer(create_search_app(settings))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gateway_api(tmp_path: Path, search_server: ThreadedServer) -> Iterator[Api]:
+    with running_api(
+        tmp_path,
+        search_url=search_server.url,
+        search_token=SEARCH_TOKEN,
+        breaker_reset_seconds=1.0,
+    ) as running:
+        yield running
