@@ -34,7 +34,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.backends import free_port
-from tests.support.fleet import admin_client, quit_screens
+from tests.support.fleet import admin_client, quit_screens, running
 
 REPO = Path(__file__).resolve().parents[2]
 WEB_INDEX = REPO / "web" / "dist" / "index.html"
@@ -164,16 +164,37 @@ def control_plane(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     password = f"E2e-{secrets.token_urlsafe(18)}"
+    search_port = free_port()
+    search_token = secrets.token_urlsafe(24)
+    search_dir = data_dir / "search"
+    search_dir.mkdir()
+    search_env = {**os.environ, "SMSFLEET_SEARCH_TOKEN": search_token}
+    search_argv = [_smsfleet_command(), "search-service", "--port", str(search_port)]
     env = {
         **os.environ,
         "SMSFLEET_DATA_DIR": str(data_dir),
         "SMSFLEET_ADMIN_PASSWORD": password,
         "SMSFLEET_SCREEN_DIR": str(screen_dir),
         "SMSFLEET_PUBLIC_URL": url,
+        "SMSFLEET_SEARCH_URL": f"http://127.0.0.1:{search_port}",
+        "SMSFLEET_SEARCH_TOKEN": search_token,
     }
+    with running(
+        [*search_argv, "--data-dir", str(search_dir)],
+        env=search_env,
+        work=search_dir,
+        ready=f"http://127.0.0.1:{search_port}/healthz",
+    ):
+        yield from _serve(url, password, env, log, screen_dir, data_dir)
+
+
+def _serve(
+    url: str, password: str, env: dict[str, str], log: Path, screen_dir: Path, data_dir: Path
+) -> Iterator[ControlPlane]:
+    port = url.rsplit(":", 1)[1]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [_smsfleet_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [_smsfleet_command(), "serve", "--host", "127.0.0.1", "--port", port],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -57,3 +57,30 @@ def test_create_use_and_revoke_an_api_key(
     expect(row.get_by_test_id("key-status")).to_have_text("revoked")
     refused = httpx.get(f"{control_plane.url}/api/v1/pairs", headers={"X-API-Key": key})
     assert refused.status_code == 401
+
+
+def test_a_search_job_runs_live_and_shows_its_matches(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, screenshot: Screenshot
+) -> None:
+    message = {
+        "senderPhone": "+998909998877",
+        "receiverPhone": "+998901000000",
+        "messageText": "verification code 90125",
+        "timestamp": "2026-01-05T10:00:00Z",
+        "uuid": "6f1b0f55-7bb8-4a7e-9a43-7d2bb1ee1234",
+    }
+    assert admin_api.post("/api/receive-sms", json=message).status_code == 200
+    page.goto("/developer")
+    log_in(page, control_plane.admin_password)
+    panel = page.get_by_test_id("jobs-panel")
+    expect(panel.get_by_test_id("breaker-search")).to_have_text("search: closed")
+    page.wait_for_timeout(1500)  # the control plane indexes every second
+    panel.get_by_test_id("job-query").fill("90125")
+    panel.get_by_test_id("job-algorithm").select_option("exact")
+    panel.get_by_test_id("job-submit").click()
+    row = panel.get_by_test_id("job-row").filter(has_text="90125")
+    expect(row.get_by_test_id("job-status")).to_have_text("done")
+    expect(page.get_by_test_id("job-toasts")).to_contain_text("Search “90125”: found 1")
+    row.get_by_test_id("job-open").click()
+    expect(page.get_by_test_id("job-match")).to_contain_text("+998909998877")
+    screenshot("search results")

@@ -5,6 +5,7 @@ import {
   type AlertQuery,
   type ApiKeyCreate,
   type BulkActionRequest,
+  type SearchJobCreate,
   type SendRequest,
   type SendStatus,
   type PairCreate,
@@ -126,3 +127,19 @@ export const listTemplates = () => call(api.GET("/api/v1/messages/templates"));
 
 export const conversationOf = (phone: string) =>
   call(api.GET("/api/v1/messages/conversations/{phone}", { params: { path: { phone } } }));
+
+export const listSearchJobs = (offset: number, limit: number) =>
+  call(api.GET("/api/v1/search/jobs", { params: { query: { offset, limit } } }));
+
+export const getSearchJob = (jobId: string) =>
+  call(api.GET("/api/v1/search/jobs/{job_id}", { params: { path: { job_id: jobId } } }));
+
+export const createSearchJob = (body: SearchJobCreate) => call(api.POST("/api/v1/search/jobs", { body }));
+
+export const cancelSearchJob = (jobId: string) =>
+  call(api.POST("/api/v1/search/jobs/{job_id}/cancel", { params: { path: { job_id: jobId } } }));
+
+export const retrySearchJob = (jobId: string) =>
+  call(api.POST("/api/v1/search/jobs/{job_id}/retry", { params: { path: { job_id: jobId } } }));
+
+export const listBreakers = () => call(api.GET("/api/v1/developer/breakers"));

@@ -105,3 +105,9 @@ export type Conversation = JsonBody<paths["/api/v1/messages/conversations/{phone
 export type ThreadItem = Conversation["items"][number];
 
 export const SEND_STATUSES: readonly SendStatus[] = ["PENDING", "DONE", "FAILED", "CANCELLED"];
+
+export type SearchJob = JsonBody<paths["/api/v1/search/jobs/{job_id}"]["get"]["responses"][200]>;
+export type SearchJobPage = JsonBody<paths["/api/v1/search/jobs"]["get"]["responses"][200]>;
+export type SearchJobSummary = SearchJobPage["items"][number];
+export type SearchJobCreate = RequestJson<paths["/api/v1/search/jobs"]["post"]>;
+export type BreakerState = JsonBody<paths["/api/v1/developer/breakers"]["get"]["responses"][200]>[number];

@@ -7,6 +7,7 @@ import { useResource } from "../../hooks/useResource";
 import { formatMs, formatPercent } from "../dashboard/format";
 import "../dashboard/dashboard.css";
 import { download } from "./export";
+import { JobsPanel } from "./JobsPanel";
 import { KeysPanel } from "./KeysPanel";
 import { EndpointBars, LatencyHistogram, UsageTrendChart } from "./UsageCharts";
 
@@ -66,6 +67,8 @@ export function DeveloperPage() {
           }}
         />
       )}
+
+      <JobsPanel />
 
       <h2 className="section-title">Usage</h2>
       <div className="toolbar toolbar--alerts">

@@ -1,0 +1,184 @@
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { cancelSearchJob, createSearchJob, getSearchJob, listBreakers, listSearchJobs, retrySearchJob } from "../../api/endpoints";
+import { errorMessage } from "../../api/errors";
+import type { SearchJob, SearchJobCreate, SearchJobSummary } from "../../api/types";
+import { ToastStack, useToasts } from "../../components/Toasts";
+import { useResource } from "../../hooks/useResource";
+import { formatTime } from "../programs/format";
+import { download } from "./export";
+
+const PAGE = 10;
+const POLL_MS = 1500;
+const ACTIVE = new Set(["queued", "running"]);
+
+/** Search jobs with live status: polled while any is unfinished, a toast when one ends. */
+export function JobsPanel() {
+  const [offset, setOffset] = useState(0);
+  const [tick, setTick] = useState(0);
+  const jobs = useResource(() => listSearchJobs(offset, PAGE), `jobs-${offset}-${tick}`);
+  const breakers = useResource(listBreakers, `breakers-${tick}`);
+  const [query, setQuery] = useState("");
+  const [algorithm, setAlgorithm] = useState<SearchJobCreate["algorithm"]>("fulltext");
+  const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState<SearchJob | null>(null);
+  const { toasts, show, dismiss } = useToasts();
+  const seen = useRef(new Map<string, string>());
+
+  const items = jobs.data?.items;
+  useEffect(() => {
+    for (const job of items ?? []) {
+      const before = seen.current.get(job.id);
+      if (before && ACTIVE.has(before) && !ACTIVE.has(job.status)) {
+        const outcome = job.status === "done" ? `found ${job.matched ?? 0}` : job.status;
+        show(job.status === "failed" ? "error" : "success", `Search “${job.query}”: ${outcome}`);
+      }
+      seen.current.set(job.id, job.status);
+    }
+    if (items?.some((job) => ACTIVE.has(job.status))) {
+      const timer = window.setTimeout(() => setTick((n) => n + 1), POLL_MS);
+      return () => window.clearTimeout(timer);
+    }
+    return undefined;
+  }, [items, show]);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const job = await createSearchJob({ query: query.trim(), algorithm, limit: 100 });
+      seen.current.set(job.id, job.status);
+      setOffset(0);
+      setTick((n) => n + 1);
+    } catch (reason) {
+      setError(errorMessage(reason));
+    }
+  };
+  const act = async (action: (id: string) => Promise<unknown>, job: SearchJobSummary) => {
+    setError(null);
+    try {
+      await action(job.id);
+      setTick((n) => n + 1);
+    } catch (reason) {
+      setError(errorMessage(reason));
+    }
+  };
+  const total = jobs.data?.total ?? 0;
+  return (
+    <section className="panel" data-testid="jobs-panel">
+      <header className="panel__header">
+        <h2>Search jobs</h2>
+        <span className="muted" data-testid="breakers">
+          {(breakers.data ?? []).map((b) => (
+            <span key={b.name} className={`badge badge--breaker-${b.state}`} title={`${b.failures} failures`} data-testid={`breaker-${b.name}`}>
+              {b.name}: {b.state}
+            </span>
+          ))}
+        </span>
+      </header>
+      <form className="toolbar toolbar--alerts" onSubmit={(e) => void submit(e)}>
+        <input className="input" placeholder="number, code, error…" value={query} maxLength={200} onChange={(e) => setQuery(e.target.value)} data-testid="job-query" aria-label="Search for" />
+        <select className="input" value={algorithm} onChange={(e) => setAlgorithm(e.target.value as SearchJobCreate["algorithm"])} aria-label="Algorithm" data-testid="job-algorithm">
+          <option value="fulltext">full text</option>
+          <option value="exact">exact</option>
+          <option value="fuzzy">fuzzy</option>
+        </select>
+        <button type="submit" className="button button--primary" disabled={query.trim() === ""} data-testid="job-submit">
+          Search
+        </button>
+      </form>
+      {(error ?? (jobs.error ? errorMessage(jobs.error) : null)) && (
+        <p className="banner banner--error" role="alert" data-testid="jobs-error">
+          {error ?? errorMessage(jobs.error)}
+        </p>
+      )}
+      {items && items.length > 0 && (
+        <div className="table-wrap">
+          <table className="table" data-testid="jobs-table">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Query</th>
+                <th>Algorithm</th>
+                <th>Status</th>
+                <th>Matches</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((job) => (
+                <tr key={job.id} data-testid="job-row" data-job-id={job.id}>
+                  <td>{formatTime(job.created_at)}</td>
+                  <td>
+                    <code>{job.query}</code>
+                  </td>
+                  <td>{job.algorithm}</td>
+                  <td data-testid="job-status">{job.status}</td>
+                  <td>{job.matched ?? "—"}</td>
+                  <td>
+                    {job.status === "done" && (
+                      <button type="button" className="button button--small" onClick={() => void getSearchJob(job.id).then(setOpen)} data-testid="job-open">
+                        Results
+                      </button>
+                    )}
+                    {ACTIVE.has(job.status) && (
+                      <button type="button" className="button button--small" onClick={() => void act(cancelSearchJob, job)}>
+                        Cancel
+                      </button>
+                    )}
+                    {(job.status === "failed" || job.status === "cancelled") && (
+                      <button type="button" className="button button--small" onClick={() => void act(retrySearchJob, job)}>
+                        Retry
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div className="pager">
+            <button type="button" className="button button--small" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+              Newer
+            </button>
+            <span className="muted">
+              {offset + 1}–{Math.min(offset + PAGE, total)} of {total}
+            </span>
+            <button type="button" className="button button--small" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
+              Older
+            </button>
+          </div>
+        </div>
+      )}
+      {open && (
+        <div className="panel" data-testid="job-results">
+          <header className="panel__header">
+            <h3>
+              “{open.query}”: {open.matched} found
+            </h3>
+            <span>
+              <button type="button" className="button button--small" onClick={() => download(open.results, `search-${open.id}`, "csv")}>
+                CSV
+              </button>{" "}
+              <button type="button" className="button button--small" onClick={() => download(open.results, `search-${open.id}`, "json")}>
+                JSON
+              </button>{" "}
+              <button type="button" className="button button--small" onClick={() => setOpen(null)}>
+                Close
+              </button>
+            </span>
+          </header>
+          <ul className="results">
+            {open.results.map((match) => (
+              <li key={match.document_id} data-testid="job-match">
+                <span className="badge badge--info">{match.kind}</span> <code>{match.phone}</code> {match.text}{" "}
+                <span className="muted">
+                  {formatTime(match.at)} · score {match.score.toFixed(2)}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <ToastStack toasts={toasts} onDismiss={dismiss} testId="job-toasts" corner="bottom-right" />
+    </section>
+  );
+}
