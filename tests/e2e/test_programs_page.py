@@ -57,6 +57,11 @@ def ticker_session(admin_api: httpx.Client) -> Iterator[str]:
         json={"country": "KZ", "operator": "Kcell", "slug": "kcell", "programs": [PROGRAM]},
     )
     assert pair.status_code == 201, pair.text
+    # The supervisor makes the pair's session at its next tick: the page lists it then.
+    deadline = time.monotonic() + 10
+    while admin_api.get(f"/api/v1/sessions/{SESSION}").status_code != 200:
+        assert time.monotonic() < deadline, "the supervisor made no session for the pair"
+        time.sleep(0.2)
     try:
         yield SESSION
     finally:
