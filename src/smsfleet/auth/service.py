@@ -106,7 +106,16 @@ def user_for_access_token(
     return _active_user(users, claims.subject)
 
 
+# Names the system itself acts under in audit trails (a pair paused by "policy").
+RESERVED_USERNAMES = frozenset({"policy", "supervisor", "system"})
+
+
 def create_user(*, users: RecordStore[User], clock: Clock, data: UserCreate) -> User:
+    if data.username in RESERVED_USERNAMES:
+        raise ValidationFailed(
+            f"{data.username!r} is reserved: smsfleet acts under that name",
+            details=[{"field": "username", "message": "reserved name"}],
+        )
     _check_password_strength(data.password)
     now = clock.now()
     user = User(

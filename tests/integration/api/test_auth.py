@@ -175,3 +175,14 @@ def test_admin_cannot_lock_themselves_out(api: Api) -> None:
     assert api.client.delete("/api/v1/users/admin", headers=admin).status_code == 409
     demote = api.client.patch("/api/v1/users/admin", json={"role": "viewer"}, headers=admin)
     assert demote.status_code == 409
+
+
+@pytest.mark.parametrize("name", ["policy", "supervisor", "system"])
+def test_the_names_smsfleet_acts_under_are_reserved(api: Api, name: str) -> None:
+    response = api.client.post(
+        "/api/v1/users",
+        json={"username": name, "password": "a-long-enough-password", "role": "operator"},
+        headers=api.headers(),
+    )
+    assert response.status_code == 422
+    assert "reserved" in response.json()["error"]["message"]
