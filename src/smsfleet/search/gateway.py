@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import deque
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pybreaker
@@ -67,13 +68,17 @@ class SearchGateway:
         return JobPage.model_validate(self._call("GET", "/v1/jobs", owner=owner, params=params))
 
     def job(self, job_id: str, *, owner: str | None) -> Job:
-        return Job.model_validate(self._call("GET", f"/v1/jobs/{job_id}", owner=owner))
+        return Job.model_validate(self._call("GET", f"/v1/jobs/{quote(job_id)}", owner=owner))
 
     def cancel(self, job_id: str, *, owner: str | None) -> Job:
-        return Job.model_validate(self._call("POST", f"/v1/jobs/{job_id}/cancel", owner=owner))
+        return Job.model_validate(
+            self._call("POST", f"/v1/jobs/{quote(job_id)}/cancel", owner=owner)
+        )
 
     def retry(self, job_id: str, *, owner: str | None) -> Job:
-        return Job.model_validate(self._call("POST", f"/v1/jobs/{job_id}/retry", owner=owner))
+        return Job.model_validate(
+            self._call("POST", f"/v1/jobs/{quote(job_id)}/retry", owner=owner)
+        )
 
     def index(self, documents: list[Document]) -> None:
         body = {"documents": [d.model_dump(mode="json") for d in documents]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from smsfleet.auth.models import Role, User
 from smsfleet.core.breakers import Breakers, BreakerState
@@ -24,6 +24,7 @@ def _gateway(request: Request) -> SearchGateway:
 
 
 GatewayDep = Annotated[SearchGateway, Depends(_gateway)]
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A job's id")]
 
 
 def _owner(user: User) -> str | None:
@@ -44,17 +45,17 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="One search job, with its matches once done")
-def get_job(job_id: str, user: CurrentUser, gateway: GatewayDep) -> Job:
+def get_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
     return gateway.job(job_id, owner=_owner(user))
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel_job(job_id: str, user: CurrentUser, gateway: GatewayDep) -> Job:
+def cancel_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
     return gateway.cancel(job_id, owner=_owner(user))
 
 
 @router.post("/jobs/{job_id}/retry", summary="Run a failed or cancelled job again")
-def retry_job(job_id: str, user: CurrentUser, gateway: GatewayDep) -> Job:
+def retry_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
     return gateway.retry(job_id, owner=_owner(user))
 
 

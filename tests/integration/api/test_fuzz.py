@@ -20,9 +20,11 @@ from schemathesis import GenerationMode
 from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
+from smsfleet.search.app import create_search_app
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import PASSWORDS, add_users
 from tests.support.fakes import FakeClock
+from tests.support.servers import ThreadedServer
 
 EXAMPLES = 20
 
@@ -30,7 +32,19 @@ EXAMPLES = 20
 @pytest.fixture(scope="module")
 def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str]]:
     data = tmp_path_factory.mktemp("fuzz")
-    app_settings = Settings(data_dir=data, web_dir=data / "no-web", supervise=False)
+    # The search service runs too, so its routes answer rather than say it is off.
+    token = "fuzz-search-token-0123456789abcdef"
+    search = ThreadedServer(
+        create_search_app(Settings(data_dir=data, search_token=token, supervise=False))
+    )
+    search.start()
+    app_settings = Settings(
+        data_dir=data,
+        web_dir=data / "no-web",
+        supervise=False,
+        search_url=search.url,
+        search_token=token,
+    )
     store = open_config_store(app_settings.resolved_config_url)
     clock = FakeClock()
     add_users(store, clock)
@@ -43,6 +57,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastA
         assert login.status_code == 200, login.text
         yield app, login.json()["access_token"]
     store.close()
+    search.stop()
 
 
 def test_no_input_makes_a_server_error(fuzzed_app: tuple[FastAPI, str]) -> None:
