@@ -1,8 +1,10 @@
-"""Small stand-ins the tests share: a clock the test moves by hand."""
+"""Small stand-ins the tests share: a clock the test moves by hand, a person acting."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
+from smsfleet.auth.models import Role, User
 
 
 class FakeClock:
@@ -14,3 +16,11 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
+
+
+def person(username: str = "admin", role: Role = Role.admin) -> User:
+    """Someone acting through the services directly (no password: never logs in)."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    return User(
+        username=username, role=role, password_hash="-", created_at=moment, updated_at=moment
+    )

@@ -18,7 +18,7 @@ from smsfleet.alerts.telegram import OutboxSender, TelegramBot
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.core.sql import open_metrics_engine
 from smsfleet.metrics.store import MetricsStore
 from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore
@@ -69,12 +69,7 @@ def build_alerts(
     `should_run` gates the periodic rules and the sender: with replicas, only the
     supervising leader evaluates and sends, so nothing goes out twice.
     """
-    engine = create_sql_engine(settings.resolved_metrics_url)
-    try:
-        upgrade_metrics_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
+    engine = open_metrics_engine(settings.resolved_metrics_url)
     store = AlertStore(engine)
     collector = AlertCollector(store=store, registry=registry)
     http = httpx.Client(timeout=TELEGRAM_TIMEOUT, transport=transport)

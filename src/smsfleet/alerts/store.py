@@ -19,7 +19,7 @@ from smsfleet.alerts.models import (
     NotificationKind,
     Severity,
 )
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 
 __all__ = ["AlertStore", "NewNotification", "alert_outbox_table", "alerts_table"]
 
@@ -68,13 +68,6 @@ alert_outbox_table = sa.Table(
 _TIMES = ("started_at", "last_seen_at", "resolved_at", "acknowledged_at", "last_notified_at")
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    # SQL columns hold naive UTC, as everywhere in core.sql.
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 @dataclass(frozen=True)
 class NewNotification:
     chat_id: str
@@ -86,7 +79,7 @@ class NewNotification:
 def _alert_values(alert: Alert) -> dict[str, Any]:
     values = alert.model_dump(mode="python")
     for name in _TIMES:
-        values[name] = _naive(values[name])
+        values[name] = naive_utc(values[name])
     for name in ("rule", "severity", "state", "subject_kind"):
         values[name] = str(values[name])
     return values
@@ -147,7 +140,7 @@ class AlertStore:
             acknowledged = table.c.acknowledged_at.is_not(None)
             select = select.where(acknowledged if query.acknowledged else sa.not_(acknowledged))
         if query.since is not None:
-            select = select.where(table.c.started_at >= _naive(query.since))
+            select = select.where(table.c.started_at >= naive_utc(query.since))
         select = select.order_by(table.c.started_at.desc(), table.c.id.desc()).limit(query.limit)
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
@@ -188,9 +181,9 @@ class AlertStore:
                     kind=item.kind.value,
                     alert_id=item.alert_id,
                     text=item.text,
-                    created_at=_naive(now),
+                    created_at=naive_utc(now),
                     attempts=0,
-                    next_attempt_at=_naive(now),
+                    next_attempt_at=naive_utc(now),
                 )
             )
             key = result.inserted_primary_key
@@ -220,13 +213,13 @@ class AlertStore:
 
     def mark_sent(self, notification_id: int, *, at: datetime) -> None:
         self._update(
-            notification_id, sent_at=_naive(at), attempts=alert_outbox_table.c.attempts + 1
+            notification_id, sent_at=naive_utc(at), attempts=alert_outbox_table.c.attempts + 1
         )
 
     def mark_retry(self, notification_id: int, *, next_attempt_at: datetime, error: str) -> None:
         self._update(
             notification_id,
-            next_attempt_at=_naive(next_attempt_at),
+            next_attempt_at=naive_utc(next_attempt_at),
             last_error=error[:512],
             attempts=alert_outbox_table.c.attempts + 1,
         )
@@ -234,7 +227,7 @@ class AlertStore:
     def mark_failed(self, notification_id: int, *, at: datetime, error: str) -> None:
         self._update(
             notification_id,
-            failed_at=_naive(at),
+            failed_at=naive_utc(at),
             last_error=error[:512],
             attempts=alert_outbox_table.c.attempts + 1,
         )

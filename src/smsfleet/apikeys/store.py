@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
-from smsfleet.core.sql import DateTimeColumn, config_metadata, metrics_metadata
+from smsfleet.core.sql import DateTimeColumn, config_metadata, metrics_metadata, naive_utc
 
 __all__ = ["API_KEYS_COLLECTION", "QuotaStore", "api_key_usage_table", "api_keys_table"]
 
@@ -58,7 +58,7 @@ class QuotaStore:
         """
         table = api_key_usage_table
         periods = list(limits)
-        at = now.astimezone(UTC).replace(tzinfo=None)
+        at = naive_utc(now)
         rows = [{"key_id": key_id, "period": p, "used": 1, "updated_at": at} for p in periods]
         mine = (table.c.key_id == key_id) & table.c.period.in_(periods)
         with self._engine.begin() as connection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic
+from typing import Any, Generic, overload
 
 import sqlalchemy as sa
 from alembic import command
@@ -101,7 +101,25 @@ def upgrade_metrics_schema(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def _naive_utc(value: Any) -> Any:
+def open_metrics_engine(url: str) -> Engine:
+    """An engine on the metrics store, its schema migrated to head."""
+    engine = create_sql_engine(url)
+    try:
+        upgrade_metrics_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+@overload
+def naive_utc(value: datetime) -> datetime: ...
+@overload
+def naive_utc(value: None) -> None: ...
+@overload
+def naive_utc(value: Any) -> Any: ...
+def naive_utc(value: Any) -> Any:
+    """What SQL columns hold: naive UTC (values of other types pass through)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
@@ -111,7 +129,7 @@ def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
     """Column values of a record; JSON columns get JSON-ready values (dates as text)."""
     python, as_json = record.model_dump(), record.model_dump(mode="json")
     return {
-        name: as_json[name] if isinstance(table.c[name].type, sa.JSON) else _naive_utc(value)
+        name: as_json[name] if isinstance(table.c[name].type, sa.JSON) else naive_utc(value)
         for name, value in python.items()
     }
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.developer.models import LATENCY_BOUNDS_MS
 
 __all__ = ["LoggedRequest", "UsageRow", "UsageStore", "api_requests_table", "api_usage_daily_table"]
@@ -106,7 +106,7 @@ class UsageStore:
             return
         raw = [
             {
-                "at": r.at.astimezone(UTC).replace(tzinfo=None),
+                "at": naive_utc(r.at),
                 "owner": r.owner,
                 "key_id": r.key_id,
                 "method": r.method,

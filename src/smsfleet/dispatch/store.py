@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.dispatch.models import Attempt, Outcome
 
 log = logging.getLogger("smsfleet.dispatch")
@@ -91,16 +91,9 @@ dispatch_grants_table = sa.Table(
 )
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    # SQL columns hold naive UTC, as everywhere in core.sql.
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 def _row(attempt: Attempt) -> dict[str, Any]:
     values: dict[str, Any] = attempt.model_dump()
-    return {name: _naive(v) if isinstance(v, datetime) else v for name, v in values.items()}
+    return {name: naive_utc(v) if isinstance(v, datetime) else v for name, v in values.items()}
 
 
 def _aware(value: datetime) -> datetime:
@@ -195,9 +188,9 @@ class AttemptStore:
             )
             .values(
                 outcome=outcome.value,
-                completed_at=_naive(completed_at),
-                sent_at=_naive(sent_at),
-                delivered_at=_naive(delivered_at),
+                completed_at=naive_utc(completed_at),
+                sent_at=naive_utc(sent_at),
+                delivered_at=naive_utc(delivered_at),
                 error_code=error_code,
                 latency_ms=latency_ms,
                 provider=provider,
@@ -218,7 +211,7 @@ class AttemptStore:
         query = sa.select(attempts_table).where(
             attempts_table.c.session == session,
             attempts_table.c.outcome.is_(None),
-            attempts_table.c.leased_at < _naive(leased_before),
+            attempts_table.c.leased_at < naive_utc(leased_before),
         )
         rows = connection.execute(query).mappings().all()
         if not rows:
@@ -230,7 +223,7 @@ class AttemptStore:
             .values(
                 outcome=Outcome.error.value,
                 error_code="lease_expired",
-                completed_at=_naive(now),
+                completed_at=naive_utc(now),
             )
         )
         return [
@@ -321,12 +314,12 @@ class HeartbeatStore:
                         ).scalars()
                     )
                     known = [
-                        {"b_session": s, "b_at": _naive(at)}
+                        {"b_session": s, "b_at": naive_utc(at)}
                         for s, at in beats.items()
                         if s in existing
                     ]
                     new = [
-                        {"session": s, "at": _naive(at)}
+                        {"session": s, "at": naive_utc(at)}
                         for s, at in beats.items()
                         if s not in existing
                     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from smsfleet.core.errors import Conflict
-from smsfleet.core.sql import DateTimeColumn, config_metadata, metrics_metadata
+from smsfleet.core.sql import DateTimeColumn, config_metadata, metrics_metadata, naive_utc
 from smsfleet.messages.models import Message, Send, SendQuery, SendStatus
 
 __all__ = [
@@ -83,16 +82,10 @@ TEMPLATES_COLLECTION = "message_templates"
 _SEND_TIMES = ("leased_until", "waiting_since", "created_at", "updated_at", "completed_at")
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 def _send_values(send: Send) -> dict[str, Any]:
     values = send.model_dump(mode="python")
     for name in _SEND_TIMES:
-        values[name] = _naive(values[name])
+        values[name] = naive_utc(values[name])
     values["status"] = send.status.value
     pending = send.status is SendStatus.PENDING and send.next_index < len(send.programs)
     values["current_program"] = send.programs[send.next_index] if pending else None
@@ -114,7 +107,7 @@ class MessageStore:
     def add_message(self, message: Message) -> None:
         values = message.model_dump(mode="python")
         values["direction"] = message.direction.value
-        values["at"], values["recorded_at"] = _naive(message.at), _naive(message.recorded_at)
+        values["at"], values["recorded_at"] = naive_utc(message.at), naive_utc(message.recorded_at)
         try:
             with self._engine.begin() as connection:
                 connection.execute(sa.insert(messages_table).values(**values))

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import AttemptStore
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.prometheus import FleetCollector
@@ -56,12 +56,7 @@ def build_metrics(
     Reads `metrics_retention_days` and `metrics_rollup_interval_seconds` from the
     settings when they exist, else the defaults here.
     """
-    engine = create_sql_engine(settings.resolved_metrics_url)
-    try:
-        upgrade_metrics_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
+    engine = open_metrics_engine(settings.resolved_metrics_url)
     days = settings.metrics_retention_days
     interval = settings.metrics_rollup_interval_seconds
     service = MetricsService(

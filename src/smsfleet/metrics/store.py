@@ -27,7 +27,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.dispatch.models import Outcome
 from smsfleet.dispatch.store import attempts_table
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS
@@ -165,12 +165,6 @@ def _epoch_floor_mysql(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -
     # Not UNIX_TIMESTAMP: it reads the column in the session's time zone.
     column, step = _epoch_floor_parts(element, compiler, **kw)
     return f"(TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {column}) DIV {step} * {step})"
-
-
-def _naive(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(value: datetime) -> datetime:
@@ -373,7 +367,7 @@ class MetricsStore:
                 table.c.success_rate,
                 table.c.failures,
             )
-            .where(table.c.timestamp >= _naive(start), table.c.timestamp < _naive(end))
+            .where(table.c.timestamp >= naive_utc(start), table.c.timestamp < naive_utc(end))
             .order_by(table.c.timestamp, table.c.country, table.c.operator)
         )
         with self.engine.connect() as connection:
@@ -417,7 +411,7 @@ class MetricsStore:
             moment = table.c.bucket
             counters = [sa.func.sum(table.c[name]) for name in COUNTER_COLUMNS]
             where = []
-        where += [moment >= _naive(start), moment < _naive(end)]
+        where += [moment >= naive_utc(start), moment < naive_utc(end)]
         if key is not None and group:
             where.append(table.c[group[0]] == key)
         columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
@@ -453,7 +447,7 @@ class MetricsStore:
             table = metrics_minute_errors_table if source == "minute" else metrics_hour_errors_table
             moment, code, count = table.c.bucket, table.c.code, sa.func.sum(table.c.n)
             where = []
-        where += [moment >= _naive(start), moment < _naive(end)]
+        where += [moment >= naive_utc(start), moment < naive_utc(end)]
         if key is not None and group:
             where.append(table.c[group[0]] == key)
         columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
@@ -537,11 +531,13 @@ class MetricsStore:
         ).all()
         for table in (target, target_errors):
             connection.execute(
-                table.delete().where(table.c.bucket >= _naive(start), table.c.bucket < _naive(end))
+                table.delete().where(
+                    table.c.bucket >= naive_utc(start), table.c.bucket < naive_utc(end)
+                )
             )
         rows = [
             {
-                "bucket": _naive(_from_epoch(bucket)),
+                "bucket": naive_utc(_from_epoch(bucket)),
                 **dict(zip(ROLLUP_KEY, key, strict=True)),
                 **tally.values(),
             }
@@ -551,7 +547,7 @@ class MetricsStore:
             connection.execute(target.insert(), rows)
         error_rows = [
             {
-                "bucket": _naive(_from_epoch(int(row[0]))),
+                "bucket": naive_utc(_from_epoch(int(row[0]))),
                 **dict(zip(ROLLUP_KEY, row[1:5], strict=True)),
                 "code": row[5],
                 "n": int(row[6]),
@@ -565,9 +561,11 @@ class MetricsStore:
     def _recompute_countries(self, connection: Connection, start: datetime, end: datetime) -> None:
         """Refold the hours in [start, end) of `metrics_hour` on to one row per country."""
         source, target = metrics_hour_table, metrics_hour_country_table
-        window = (source.c.bucket >= _naive(start), source.c.bucket < _naive(end))
+        window = (source.c.bucket >= naive_utc(start), source.c.bucket < naive_utc(end))
         connection.execute(
-            target.delete().where(target.c.bucket >= _naive(start), target.c.bucket < _naive(end))
+            target.delete().where(
+                target.c.bucket >= naive_utc(start), target.c.bucket < naive_utc(end)
+            )
         )
         connection.execute(
             target.insert().from_select(
@@ -595,12 +593,12 @@ class MetricsStore:
             per_pair.setdefault((bucket, country, operator), Tally()).add(tally)
         connection.execute(
             table.delete().where(
-                table.c.timestamp >= _naive(start), table.c.timestamp < _naive(end)
+                table.c.timestamp >= naive_utc(start), table.c.timestamp < naive_utc(end)
             )
         )
         rows = [
             {
-                "timestamp": _naive(_from_epoch(bucket)),
+                "timestamp": naive_utc(_from_epoch(bucket)),
                 "country": country,
                 "operator": operator,
                 "sms_sent": tally.delivered + tally.not_delivered,
@@ -616,10 +614,10 @@ class MetricsStore:
     def _set_state(self, connection: Connection, name: str, at: datetime) -> None:
         table = metrics_state_table
         updated = connection.execute(
-            table.update().where(table.c.name == name).values(at=_naive(at))
+            table.update().where(table.c.name == name).values(at=naive_utc(at))
         ).rowcount
         if not updated:
-            connection.execute(table.insert().values(name=name, at=_naive(at)))
+            connection.execute(table.insert().values(name=name, at=naive_utc(at)))
 
     def purge(self, *, before: datetime) -> int:
         """Delete raw attempts completed before `before` (never ones not rolled up yet),
@@ -627,7 +625,7 @@ class MetricsStore:
         rolled = self.rolled_until()
         if rolled is None:
             return 0
-        cutoff = _naive(min(floor_to(before, MINUTE), rolled))
+        cutoff = naive_utc(min(floor_to(before, MINUTE), rolled))
         c = attempts_table.c
         old = sa.or_(
             sa.and_(c.outcome.is_not(None), c.completed_at < cutoff),

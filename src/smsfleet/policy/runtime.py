@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.core.sql import open_metrics_engine
 from smsfleet.policy.models import PolicyDecision
 from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.store import PolicyStore
@@ -44,12 +44,7 @@ def build_policy(
 ) -> Policy:
     """Open the metrics store (migrated to head); the caller starts and closes it."""
     config = PolicyConfig.from_settings(settings)
-    engine = create_sql_engine(settings.resolved_metrics_url)
-    try:
-        upgrade_metrics_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
+    engine = open_metrics_engine(settings.resolved_metrics_url)
     service = PolicyService(
         store=PolicyStore(engine),
         config_store=config_store,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.dispatch.models import Outcome
 from smsfleet.dispatch.store import attempts_table
 from smsfleet.pairs.models import Pair
@@ -43,11 +43,6 @@ policy_decisions_table = sa.Table(
 )
 
 
-def _naive(value: datetime) -> datetime:
-    # SQL columns hold naive UTC, as everywhere in core.sql.
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
 class PolicyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -56,7 +51,7 @@ class PolicyStore:
 
     def add(self, decision: PolicyDecision) -> None:
         values: dict[str, Any] = decision.model_dump()
-        values["at"] = _naive(decision.at)
+        values["at"] = naive_utc(decision.at)
         with self._engine.begin() as connection:
             connection.execute(sa.insert(policy_decisions_table).values(**values))
 
@@ -71,7 +66,7 @@ class PolicyStore:
         if query.action is not None:
             select = select.where(table.c.action == query.action.value)
         if query.since is not None:
-            select = select.where(table.c.at >= _naive(query.since))
+            select = select.where(table.c.at >= naive_utc(query.since))
         select = select.order_by(table.c.at.desc(), table.c.id.desc()).limit(query.limit)
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
@@ -125,8 +120,8 @@ class PolicyStore:
             .over(partition_by=subject, order_by=(attempts.completed_at.desc(), attempts.id))
             .label("rank"),
         ).where(
-            attempts.completed_at > _naive(start),
-            attempts.completed_at <= _naive(now),
+            attempts.completed_at > naive_utc(start),
+            attempts.completed_at <= naive_utc(now),
             attempts.outcome.is_not(None),
         )
         if keys is not None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 
+from smsfleet.core.sql import naive_utc
 from smsfleet.search.models import (
     Document,
     DocumentKind,
@@ -55,12 +55,6 @@ jobs_table = sa.Table(
 _TIMES = ("created_at", "started_at", "finished_at")
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 class SearchStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -71,7 +65,7 @@ class SearchStore:
         if not documents:
             return 0
         rows = [
-            {**d.model_dump(mode="python"), "kind": d.kind.value, "at": _naive(d.at)}
+            {**d.model_dump(mode="python"), "kind": d.kind.value, "at": naive_utc(d.at)}
             for d in documents
         ]
         insert = sqlite.insert(documents_table)
@@ -132,7 +126,7 @@ class SearchStore:
         if query.q:
             conditions.append(table.c.query.contains(query.q, autoescape=True))
         if query.since is not None:
-            conditions.append(table.c.created_at >= _naive(query.since))
+            conditions.append(table.c.created_at >= naive_utc(query.since))
         columns = [c for c in table.c if c.name != "results"]
         select = (
             sa.select(*columns)
@@ -164,5 +158,5 @@ class SearchStore:
     def _values(job: Job) -> dict[str, Any]:
         values = job.model_dump(mode="json")
         for name in _TIMES:
-            values[name] = _naive(getattr(job, name))
+            values[name] = naive_utc(getattr(job, name))
         return values

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 from smsfleet.alerts.models import Alert, Severity
 from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
 from smsfleet.alerts.store import AlertStore
-from smsfleet.auth.models import Role, User
 from smsfleet.metrics.store import MetricsStore
 from smsfleet.pairs.models import PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
@@ -30,15 +29,9 @@ from tests.integration.policy.conftest import (  # noqa: F401  (shared fixtures)
     sqlite_metrics_engine,
 )
 from tests.support.backends import sqlite_url_for
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, person
 
-ADMIN = User(
-    username="alice",
-    role=Role.admin,
-    password_hash="-",
-    created_at=datetime(2026, 1, 1, tzinfo=UTC),
-    updated_at=datetime(2026, 1, 1, tzinfo=UTC),
-)
+ADMIN = person("alice")
 ROUTES = (ChatRoute("all"), ChatRoute("oncall", Severity.critical))
 
 

@@ -104,6 +104,11 @@ def test_the_fleet_rides_out_every_fault(tmp_path: Path) -> None:
             with rig.admin() as client:
                 seed(client)
                 assert client.patch("/api/v1/countries/UZ", json={"cap": CAP}).status_code == 200
+                # The simulator's outage fails every send for a while: the policy would
+                # rightly pause the route; this suite wants the fleet to ride it out.
+                never_paused = {"pause_threshold": 0.0}
+                pair = client.patch("/api/v1/pairs/UZ_uzmobile", json=never_paused)
+                assert pair.status_code == 200, pair.text
                 eventually(lambda: sessions_running(client), START_TIMEOUT, "the sessions to run")
                 eventually(lambda: len(attempts(direct_url)) >= 4, 20, "the fleet to send")
 
@@ -149,7 +154,11 @@ def test_the_fleet_rides_out_every_fault(tmp_path: Path) -> None:
                 rig.control_plane.start()
 
             with rig.admin() as client:
-                eventually(lambda: sessions_running(client), 30, "the sessions after it all")
+                try:
+                    eventually(lambda: sessions_running(client), 30, "the sessions after it all")
+                except AssertionError as error:
+                    states = client.get("/api/v1/sessions").text[:800]
+                    raise AssertionError(f"{error}; sessions: {states}") from None
                 time.sleep(BETWEEN_SECONDS)
                 stop_sessions(client, timeout=STOP_TIMEOUT)
             spools = rig.data_dir / "spool"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from smsfleet.auth.models import Role, User
 from smsfleet.dispatch._sql_limiter import SqlLimiter
 from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
@@ -39,7 +37,7 @@ from smsfleet.stores import ConfigStore, open_config_store
 from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
 from tests.integration.policy.conftest import metrics_engine  # noqa: F401  (shared fixture)
 from tests.support.backends import sqlite_url_for
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, person
 from tests.support.servers import ThreadedServer
 
 TEST_NUMBER = "+998991234567"
@@ -68,13 +66,7 @@ delivery_probability = 1.0
 [providers.broken]
 send_error_rate = 1.0
 """
-ADMIN = User(
-    username="alice",
-    role=Role.admin,
-    password_hash="-",
-    created_at=datetime(2026, 1, 1, tzinfo=UTC),
-    updated_at=datetime(2026, 1, 1, tzinfo=UTC),
-)
+ADMIN = person("alice")
 
 
 @dataclass

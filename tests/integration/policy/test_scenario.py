@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState, Severity
 from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
 from smsfleet.alerts.store import AlertStore
-from smsfleet.auth.models import Role, User
 from smsfleet.dispatch._sql_limiter import SqlLimiter
 from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction, StopAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
@@ -35,6 +34,7 @@ from smsfleet.policy.store import PolicyStore
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import Supervisor
 from tests.integration.sessions.conftest import TICKING, Fleet
+from tests.support.fakes import person
 
 STEP = 5  # seconds between two asks of a route's session
 EVALUATE_EVERY = 30
@@ -49,13 +49,7 @@ CONFIG = PolicyConfig(
     z=1.96,
 )
 PHONE = "+998901234567"
-PERSON = User(
-    username="alice",
-    role=Role.admin,
-    password_hash="-",
-    created_at=datetime(2026, 1, 1),
-    updated_at=datetime(2026, 1, 1),
-)
+PERSON = person("alice")
 
 
 @dataclass

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from smsfleet.auth.models import Role, User
 from smsfleet.pairs.models import Pair, PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
 from smsfleet.programs.models import ProgramCreate
@@ -27,15 +26,9 @@ from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
 from smsfleet.sessions.service import sync_specs
 from smsfleet.sessions.supervisor import Supervisor, SupervisorPolicy
 from smsfleet.stores import ConfigStore, open_config_store
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, person
 
-ADMIN = User(
-    username="admin",
-    role=Role.admin,
-    password_hash="-",
-    created_at=datetime(2026, 1, 1),
-    updated_at=datetime(2026, 1, 1),
-)
+ADMIN = person()
 
 TICKING = "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.2)\n"
 CRASHING = "import sys\nprint('giving up', flush=True)\nsys.exit(3)\n"
