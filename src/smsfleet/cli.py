@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -21,7 +23,7 @@ from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.demo import DEMO_SIMULATOR_CONFIG, seed_demo, start_demo_sessions
-from smsfleet.search.app import create_search_app
+from smsfleet.search.__main__ import main as search_main
 from smsfleet.sessions import cli as sessions_cli
 from smsfleet.simulator import SimulatorConfigError
 from smsfleet.simulator import server as simulator_server
@@ -71,14 +73,18 @@ def demo(
     port: Port = 8000,
     data_dir: DataDir = None,
     simulator_port: Annotated[int, typer.Option(help="Port of the gateway simulator")] = 8100,
+    search_port: Annotated[int, typer.Option(help="Port of the search service")] = 8200,
     sessions: Annotated[bool, typer.Option(help="Start the demo sessions")] = True,
 ) -> None:
     """Run the demo fleet on the embedded default and print the URL and login."""
+    search_token = secrets.token_urlsafe(32)  # between this demo's two processes only
     settings = _settings(
         data_dir,
         demo=True,
         public_url=f"http://{host}:{port}",
         simulator_url=f"http://127.0.0.1:{simulator_port}",
+        search_url=f"http://127.0.0.1:{search_port}",
+        search_token=search_token,
     )
     password = (
         settings.admin_password.get_secret_value()
@@ -105,14 +111,30 @@ def demo(
             str(DEMO_SIMULATOR_CONFIG),
         ]
     )
+    search_process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smsfleet.search",
+            "--port",
+            str(search_port),
+            "--data-dir",
+            str(settings.data_dir),
+        ],
+        env={**os.environ, "SMSFLEET_SEARCH_TOKEN": search_token},
+    )
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
-    typer.echo(f"  {started} sessions starting; gateway simulator on port {simulator_port}\n")
+    typer.echo(
+        f"  {started} sessions starting; gateway simulator on port {simulator_port}, "
+        f"search service on port {search_port}\n"
+    )
     try:
         uvicorn.run(create_app(settings, store=store, clock=clock), host=host, port=port)
     finally:
-        simulator_process.terminate()
-        simulator_process.wait(timeout=10)
+        for process in (simulator_process, search_process):
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @app.command()
@@ -134,12 +156,8 @@ def simulator(
 @app.command("search-service")
 def search_service(host: Host = "127.0.0.1", port: Port = 8200, data_dir: DataDir = None) -> None:
     """Run the search service (its own database; the control plane is its only client)."""
-    try:
-        app_ = create_search_app(_settings(data_dir))
-    except ConfigurationError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from exc
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    where = ["--data-dir", str(data_dir)] if data_dir else []
+    raise typer.Exit(search_main(["--host", host, "--port", str(port), *where]))
 
 
 @app.command()
