@@ -26,12 +26,14 @@ SECRETS = {
     "SMSFLEET_ADMIN_PASSWORD": "an-admin-password-for-tests",
     "MARIADB_PASSWORD": "a-database-password",
     "GRAFANA_ADMIN_PASSWORD": "a-grafana-password",
+    "SMSFLEET_SEARCH_TOKEN": "a-search-token",
 }
 SERVICES = {
     "mongodb",
     "mariadb",
     "redis",
     "control-plane",
+    "search",
     "simulator",
     "prometheus",
     "alertmanager",
@@ -102,7 +104,11 @@ def test_the_image_copies_only_what_the_checkout_has() -> None:
 def test_the_systemd_units_verify(tmp_path: Path) -> None:
     analyze = _tool("systemd-analyze", "systemd")
     units = sorted((DEPLOY / "systemd").glob("*.service"))
-    assert {unit.name for unit in units} == {"smsfleet.service", "smsfleet-simulator.service"}
+    assert {unit.name for unit in units} == {
+        "smsfleet.service",
+        "smsfleet-search.service",
+        "smsfleet-simulator.service",
+    }
     for unit in units:
         # The units name the install path; here the checkout stands in for it.
         text = unit.read_text().replace("/opt/smsfleet", str(REPO))
