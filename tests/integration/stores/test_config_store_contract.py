@@ -21,9 +21,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from smsfleet.apikeys.models import ApiKey, Scope
 from smsfleet.auth.models import Role, User
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.records import RecordStore
+from smsfleet.messages.models import Template
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.programs.models import Program
 from smsfleet.sessions.models import (
@@ -132,6 +134,34 @@ def make_session_status(name: str = "program1_IN_vi", **changes: Any) -> Session
     return SessionStatus.model_validate(values | changes)
 
 
+def make_api_key(key_id: str = "0a1b2c3d", **changes: Any) -> ApiKey:
+    values: dict[str, Any] = {
+        "id": key_id,
+        "owner": "alice",
+        "name": "nightly report — ✓",
+        "scopes": [Scope.control, Scope.read],
+        "secret_hash": "e" * 64,
+        "daily_quota": 1000,
+        "monthly_quota": None,
+        "created_at": WRITTEN_AT,
+        "last_used_at": None,
+        "revoked_at": None,
+    }
+    return ApiKey.model_validate(values | changes)
+
+
+def make_template(template_id: str = "otp", **changes: Any) -> Template:
+    values: dict[str, Any] = {
+        "id": template_id,
+        "name": "One-time code",
+        "body": "Your code is {token}",
+        "provider_bodies": {"provider1": "Код: {token}", "provider2": "{token} is your code"},
+        "created_at": WRITTEN_AT,
+        "updated_at": WRITTEN_AT,
+    }
+    return Template.model_validate(values | changes)
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of record: its store, how to build one, and a change to make to it."""
@@ -229,6 +259,22 @@ KINDS = [
             "last_heartbeat": LATER,
             "updated_at": LATER,
         },
+    ),
+    Kind(
+        name="api_keys",
+        store=lambda s: s.api_keys,
+        make=make_api_key,
+        key_field="id",
+        keys=("ffff0000", "0a1b2c3d", "00000001", "a0b1c2d3"),
+        change={"scopes": [Scope.read], "last_used_at": LATER, "revoked_at": LATER},
+    ),
+    Kind(
+        name="templates",
+        store=lambda s: s.templates,
+        make=make_template,
+        key_field="id",
+        keys=("otp", "welcome", "otp-2", "a_b"),
+        change={"body": "{token}", "provider_bodies": {}, "updated_at": LATER},
     ),
 ]
 
