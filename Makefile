@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 RUN_PACKAGES := screen
-TEST_PACKAGES := screen chromium fonts-liberation prometheus prometheus-alertmanager docker-compose systemd
+TEST_PACKAGES := screen openssh-server openssh-client chromium fonts-liberation prometheus prometheus-alertmanager docker-compose systemd
 
 .PHONY: run test setup python web lint typecheck pytest clean
 

@@ -165,7 +165,7 @@ def main() -> None:
                 (f"stop {len(names)} sessions until all stopped", f"{took:.1f} s", "≤ 20 s")
             )
     finally:
-        backend = app.state.context.sessions.backend
+        backend = app.state.context.sessions.hosts.backend("local")
         for entry in backend.list():
             backend.stop(entry.name, 0)
         store.close()

@@ -431,6 +431,7 @@ def create_app(
         pairs_views.seed_router,
         programs_views.router,
         sessions_views.router,
+        sessions_views.hosts_router,
         dispatch_views.router,
         metrics_views.router,
         metrics_views.prometheus_router,

@@ -15,11 +15,12 @@ from smsfleet.auth.models import Role, User
 from smsfleet.auth.service import TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Forbidden, Unauthorized
+from smsfleet.core.errors import Forbidden, Unauthorized, Unavailable
 from smsfleet.core.events import EventBus
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
+from smsfleet.sessions.screen import ScreenError
 from smsfleet.sessions.service import ProcessStats
 from smsfleet.stores import ConfigStore
 
@@ -46,7 +47,12 @@ class AppContext:
         self.sessions.supervisor.wake()
 
     def session_logs(self, name: str, lines: int) -> list[str]:
-        return self.sessions.backend.tail(name, lines)
+        try:
+            return self.sessions.backend_of(name).tail(name, lines)
+        except ScreenError as error:  # its host is away, or its screen broken
+            raise Unavailable(
+                f"the log of {name} cannot be read now: {error}", retry_after=5
+            ) from error
 
 
 def get_context(request: Request) -> AppContext:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -16,6 +17,7 @@ from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 TOPICS = frozenset({"sessions", "attempts", "policy", "alerts", "sends"})
 LOG_POLL_SECONDS = 0.25
@@ -31,14 +33,23 @@ class _LogFollower:
         self._cursors: dict[str, LogCursor] = {}
 
     def follow(self, name: str) -> None:
+        """Blocking (a remote host's log is a round trip away): call it in a thread."""
         if len(self._cursors) < MAX_FOLLOWED and name not in self._cursors:
-            self._cursors[name] = LogCursor(self._context.sessions.backend.log_path(name))
+            try:
+                self._cursors[name] = LogCursor(self._context.sessions.backend_of(name), name)
+            except Exception as error:  # an unknown or unreachable host: nothing to follow
+                log.warning("cannot follow %s: %s", name, error)
 
     def unfollow(self, name: str) -> None:
         self._cursors.pop(name, None)
 
     def read_new(self) -> dict[str, list[str]]:
-        found = {name: cursor.read_new() for name, cursor in list(self._cursors.items())}
+        found: dict[str, list[str]] = {}
+        for name, cursor in list(self._cursors.items()):
+            try:
+                found[name] = cursor.read_new()
+            except Exception as error:  # a host away: try again on the next poll
+                log.warning("following %s: %s", name, error)
         return {name: lines for name, lines in found.items() if lines}
 
 
@@ -102,4 +113,4 @@ async def _read_commands(websocket: WebSocket, follower: _LogFollower) -> None:
                     parse_session_name(name)
                 except InvalidSessionName:
                     continue
-                act(name)
+                await asyncio.to_thread(act, name)

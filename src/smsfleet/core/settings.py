@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from smsfleet.core.errors import ConfigurationError
@@ -50,6 +51,48 @@ def weak_password_reason(password: str) -> str | None:
     if password.lower() in KNOWN_WEAK_SECRETS or len(set(password)) < 5:
         return "it is a well-known or trivially guessable password"
     return None
+
+
+LOCAL_HOST = "local"
+HOST_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+
+
+class SshHost(BaseModel):
+    """A host whose sessions run over OpenSSH; it has screen and smsfleet installed.
+
+    Paths are the host's own: absolute, or under its login's home (`~/…`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ssh: str = Field(
+        pattern=r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]*@)?(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])$",
+        max_length=255,
+        description="user@address as ssh takes it",
+    )
+    port: int = Field(default=22, ge=1, le=65535)
+    identity_file: Path | None = Field(default=None, description="Private key (this host's path)")
+    known_hosts_file: Path | None = Field(
+        default=None, description="Its host key, checked strictly; default: ~/.ssh/known_hosts"
+    )
+    python: str = Field(default="python3", min_length=1, description="Python with smsfleet there")
+    data_dir: str = Field(default="~/.smsfleet", description="Logs, run status and spools")
+    screen_dir: str | None = Field(default=None, description="SCREENDIR for its screens")
+    programs_dir: str | None = Field(
+        default=None, description="The programs' working directory; default: data_dir"
+    )
+    connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+
+    @field_validator("data_dir", "screen_dir", "programs_dir")
+    @classmethod
+    def _anchored(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("/", "~/")):
+            raise ValueError(f"{value!r}: give an absolute path or one under ~/")
+        return value
+
+    @property
+    def address(self) -> str:
+        return f"{self.ssh}:{self.port}"
 
 
 class Settings(BaseSettings):
@@ -104,6 +147,10 @@ class Settings(BaseSettings):
     programs_dir: Path = Field(
         default=CHECKOUT_DIR, description="Working directory of the programs"
     )
+    hosts: dict[str, SshHost] = Field(
+        default_factory=dict,
+        description='Remote hosts, JSON: {"edge1": {"ssh": "ops@10.0.0.5"}}; `local` is this one',
+    )
     supervise: bool = True
     supervisor_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     start_seconds: float = Field(default=1.0, ge=0, description="Up this long counts as started")
@@ -156,6 +203,29 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator(
+        "secret_key",
+        "admin_password",
+        "telegram_bot_token",
+        "search_token",
+        "inbound_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        # `SMSFLEET_INBOUND_TOKEN=` must turn a check off, never make "" the token.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("hosts")
+    @classmethod
+    def _check_host_names(cls, value: dict[str, SshHost]) -> dict[str, SshHost]:
+        for name in value:
+            if name == LOCAL_HOST or re.fullmatch(HOST_NAME_PATTERN, name, re.ASCII) is None:
+                raise ValueError(
+                    f"host name {name!r}: lowercase letters, digits and dashes, not {LOCAL_HOST!r}"
+                )
         return value
 
     @field_validator("telegram_routes", mode="before")

@@ -7,7 +7,10 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
+from smsfleet.core.settings import HOST_NAME_PATTERN, LOCAL_HOST
 from smsfleet.sessions.names import SLUG_PATTERN
+
+HOST_PATTERN = f"^(?:{LOCAL_HOST}|{HOST_NAME_PATTERN[1:-1]})$"
 
 COUNTRY_CODE_PATTERN = r"^[A-Za-z]{2}$"
 MAX_PHONE_NUMBERS = 50
@@ -60,6 +63,7 @@ class Pair(BaseModel):
     resume_threshold: float | None = None
     phone_numbers: list[str] = Field(default_factory=list)
     programs: list[str] = Field(default_factory=list)
+    host: str = Field(default=LOCAL_HOST, description="Where its sessions run")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -73,6 +77,7 @@ _Region = Field(default=None, max_length=64)
 _Ratio = Field(default=None, ge=0.0, le=1.0)
 _Phones = Field(default=None, max_length=MAX_PHONE_NUMBERS)
 _Programs = Field(default=None, max_length=MAX_PROGRAMS)
+_HOST_HELP = "Where its sessions run: `local` or a host of the inventory"
 
 
 class PairCreate(BaseModel):
@@ -85,6 +90,7 @@ class PairCreate(BaseModel):
     is_high_priority: bool = False
     phone_numbers: list[str] = Field(default_factory=list, max_length=MAX_PHONE_NUMBERS)
     programs: list[str] = Field(default_factory=list, max_length=MAX_PROGRAMS)
+    host: str = Field(default=LOCAL_HOST, pattern=HOST_PATTERN, description=_HOST_HELP)
     pause_threshold: float | None = _Ratio
     resume_threshold: float | None = _Ratio
 
@@ -99,6 +105,7 @@ class PairUpdate(BaseModel):
     state_reason: str | None = Field(default=None, max_length=256)
     phone_numbers: list[str] | None = _Phones
     programs: list[str] | None = _Programs
+    host: str | None = Field(default=None, pattern=HOST_PATTERN, description=_HOST_HELP)
     pause_threshold: float | None = _Ratio
     resume_threshold: float | None = _Ratio
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import phonenumbers
 import pycountry
@@ -13,6 +13,7 @@ from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
 from smsfleet.core.records import RecordStore
+from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import (
     Country,
     CountryUpdate,
@@ -23,6 +24,12 @@ from smsfleet.pairs.models import (
     PairUpdate,
 )
 from smsfleet.programs.models import Program
+
+
+def _check_host(host: str, hosts: Collection[str]) -> None:
+    if host not in hosts:
+        known = ", ".join(hosts)
+        raise _field_error("host", f"unknown host {host!r}; the inventory has {known}")
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
@@ -183,8 +190,10 @@ def create_pair(
     clock: Clock,
     actor: User,
     data: PairCreate,
+    hosts: Collection[str] = (LOCAL_HOST,),
 ) -> Pair:
     country = get_country(countries=countries, code=data.country)
+    _check_host(data.host, hosts)
     slug = data.slug or operator_slug(data.operator)
     _check_thresholds(data.pause_threshold, data.resume_threshold)
     now = clock.now()
@@ -201,6 +210,7 @@ def create_pair(
         resume_threshold=data.resume_threshold,
         phone_numbers=normalize_phone_numbers(data.phone_numbers, country.code),
         programs=_check_programs(programs, data.programs),
+        host=data.host,
         created_at=now,
         updated_at=now,
     )
@@ -227,12 +237,15 @@ def update_pair(
     key: str,
     data: PairUpdate,
     force: bool = False,
+    hosts: Collection[str] = (LOCAL_HOST,),
 ) -> Pair:
     pair = get_pair(pairs=pairs, key=key)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("operator") is None:
         changes.pop("operator", None)
-    for flag in ("is_high_priority", "state"):
+    if changes.get("host") is not None:
+        _check_host(changes["host"], hosts)
+    for flag in ("is_high_priority", "state", "host"):
         if changes.get(flag) is None:
             changes.pop(flag, None)
     if changes.get("state") is PairState.probing:

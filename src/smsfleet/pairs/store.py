@@ -31,6 +31,7 @@ pairs_table = sa.Table(
     sa.Column("resume_threshold", sa.Double),
     sa.Column("phone_numbers", sa.JSON, nullable=False),
     sa.Column("programs", sa.JSON, nullable=False),
+    sa.Column("host", sa.String(64), nullable=False, server_default="local"),
     sa.Column("created_at", DateTimeColumn, nullable=False),
     sa.Column("updated_at", DateTimeColumn, nullable=False),
 )

@@ -75,6 +75,7 @@ def create_pair(body: PairCreate, actor: OperatorUser, context: Context) -> Pair
         clock=context.clock,
         actor=actor,
         data=body,
+        hosts=context.sessions.hosts.names,
     )
     return _public(context, pair)
 
@@ -96,6 +97,7 @@ def update_pair(
         key=key,
         data=body,
         force=force,
+        hosts=context.sessions.hosts.names,
     )
     return _public(context, pair)
 

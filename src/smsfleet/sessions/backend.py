@@ -1,4 +1,4 @@
-"""What the supervisor needs from a place that runs sessions (local screen, later SSH)."""
+"""What the supervisor needs from a host that runs sessions (this one's screen, or SSH)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,7 @@ class SessionBackend(Protocol):
         ...
 
     def tail(self, name: str, lines: int = 100) -> builtins.list[str]: ...
+
+    def log_since(self, name: str, offset: int | None) -> tuple[int, builtins.list[str]]:
+        """Complete log lines after `offset` (None: from the end now) and the next offset."""
+        ...

@@ -18,11 +18,13 @@ import typer
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import DomainError
-from smsfleet.core.settings import Settings
+from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.sessions import service
+from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.models import SessionAction, SessionState
-from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.sessions.names import parse_session_name
+from smsfleet.sessions.screen import ScreenBackend, ScreenError
 from smsfleet.stores import open_config_store
 
 app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is_help=True)
@@ -140,20 +142,31 @@ def logs(
     follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Print the last lines of a session's log, and with -f follow it."""
+    """Print the last lines of a session's log (on whichever host), and with -f follow it."""
     settings = _settings(data_dir)
-    backend = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
     try:
-        path = backend.log_path(name)
+        parse_session_name(name)
     except ValueError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    for line in backend.tail(name, lines):
-        typer.echo(line)
-    if not follow:
-        return
-    cursor = LogCursor(path)
-    while True:
-        time.sleep(0.25)
-        for line in cursor.read_new():
+    store = open_config_store(settings.resolved_config_url)
+    try:
+        spec = store.session_specs.get(name)
+    finally:
+        store.close()
+    local = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
+    try:
+        backend = Hosts.build(local, settings.hosts).backend(spec.host if spec else LOCAL_HOST)
+        for line in backend.tail(name, lines):
             typer.echo(line)
+        if not follow:
+            return
+        cursor = LogCursor(backend, name)
+        while True:
+            time.sleep(0.25)
+            for line in cursor.read_new():
+                typer.echo(line)
+    except (DomainError, ScreenError) as exc:
+        message = exc.message if isinstance(exc, DomainError) else str(exc)
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc

@@ -3,28 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
+
+__all__ = ["LogCursor", "LogSource", "read_since"]
 
 MAX_CHUNK = 256 * 1024
 
 
-class LogCursor:
-    """Starts at the end of the file as it is now; a log started anew is read from its top."""
+def read_since(path: Path, offset: int | None) -> tuple[int, list[str]]:
+    """Complete lines of `path` after byte `offset`, and the offset after them.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = path.stat().st_size if path.exists() else 0
+    `None` means "from the end as it is now". A file shorter than `offset` was
+    started anew and is read from its top; a half-written last line waits for its end.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0, []
+    if offset is None:
+        return size, []
+    if size < offset:
+        offset = 0
+    if size == offset:
+        return offset, []
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read(MAX_CHUNK)
+    complete = chunk.rfind(b"\n") + 1
+    return offset + complete, chunk[:complete].decode("utf-8", errors="replace").splitlines()
+
+
+class LogSource(Protocol):
+    def log_since(self, name: str, offset: int | None) -> tuple[int, list[str]]: ...
+
+
+class LogCursor:
+    """One session's log, followed from where it ends when the cursor is made."""
+
+    def __init__(self, source: LogSource, name: str) -> None:
+        self._source = source
+        self.name = name
+        self._offset, _ = source.log_since(name, None)
 
     def read_new(self) -> list[str]:
-        if not self.path.exists():
-            return []
-        size = self.path.stat().st_size
-        if size < self._offset:
-            self._offset = 0
-        if size == self._offset:
-            return []
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            chunk = handle.read(MAX_CHUNK)
-        complete = chunk.rfind(b"\n") + 1  # a half-written line waits for its end
-        self._offset += complete
-        return chunk[:complete].decode("utf-8", errors="replace").splitlines()
+        self._offset, lines = self._source.log_since(self.name, self._offset)
+        return lines

@@ -150,6 +150,18 @@ class ActionResult(BaseModel):
     error: str | None = None
 
 
+class HostPublic(BaseModel):
+    """A host of the inventory as the supervisor last saw it."""
+
+    name: str
+    address: str = Field(description="`local`, or user@address:port for SSH")
+    reachable: bool | None = Field(description="None until this replica's supervisor listed it")
+    checked_at: Timestamp | None
+    error: str | None
+    sessions: int = Field(description="Sessions placed there")
+    running: int = Field(description="Of those, starting, running or stopping")
+
+
 class LogLines(BaseModel):
     name: str
     lines: list[str]

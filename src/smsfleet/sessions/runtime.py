@@ -8,14 +8,17 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound
 from smsfleet.core.security import worker_token
-from smsfleet.core.settings import Settings
+from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.pairs.models import Pair
+from smsfleet.sessions.backend import SessionBackend
+from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
 from smsfleet.sessions.models import SessionSpec
 from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
@@ -90,9 +93,15 @@ class ProcessStats:
 
 @dataclass
 class SessionRuntime:
-    backend: ScreenBackend
+    hosts: Hosts
     supervisor: Supervisor
     stats: ProcessStats
+    store: ConfigStore
+
+    def backend_of(self, name: str) -> SessionBackend:
+        """The backend of the host session `name` runs on (this one if it has no spec yet)."""
+        spec = self.store.session_specs.get(name)
+        return self.hosts.backend(spec.host if spec is not None else LOCAL_HOST)
 
     @classmethod
     def build(
@@ -105,12 +114,21 @@ class SessionRuntime:
         heartbeats: Heartbeats | None = None,
     ) -> SessionRuntime:
         backend = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
+        hosts = Hosts.build(backend, settings.hosts)
         secret = settings.jwt_secret
 
         def launch(spec: SessionSpec, pair: Pair) -> LaunchSpec:
             program = store.programs.get(spec.program)
             if program is None:
                 raise NotFound(f"program {spec.program!r} does not exist")
+            remote = settings.hosts.get(spec.host)
+            if remote is not None:
+                data_dir = remote.data_dir.rstrip("/")
+                spool_dir = f"{data_dir}/spool/{spec.name}"
+                cwd = Path(remote.programs_dir or data_dir)
+            else:
+                spool_dir = str(settings.data_dir.resolve() / "spool" / spec.name)
+                cwd = settings.programs_dir
             return LaunchSpec(
                 name=spec.name,
                 argv=tuple(program.command),
@@ -122,9 +140,9 @@ class SessionRuntime:
                     "SMSFLEET_PROGRAM": spec.program,
                     "SMSFLEET_COUNTRY": pair.country,
                     "SMSFLEET_SIMULATOR_URL": settings.simulator_url,
-                    "SMSFLEET_SPOOL_DIR": str(settings.data_dir.resolve() / "spool" / spec.name),
+                    "SMSFLEET_SPOOL_DIR": spool_dir,
                 },
-                cwd=settings.programs_dir,
+                cwd=cwd,
             )
 
         policy = SupervisorPolicy(
@@ -139,7 +157,7 @@ class SessionRuntime:
         )
         supervisor = Supervisor(
             store=store,
-            backend=backend,
+            hosts=hosts,
             clock=clock,
             launch=launch,
             policy=policy,
@@ -151,4 +169,4 @@ class SessionRuntime:
             if settings.redis_url
             else SoleLeadership(),
         )
-        return cls(backend=backend, supervisor=supervisor, stats=ProcessStats())
+        return cls(hosts=hosts, supervisor=supervisor, stats=ProcessStats(), store=store)

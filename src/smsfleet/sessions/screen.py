@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from smsfleet.sessions import runner
+from smsfleet.sessions.logtail import read_since
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.runner import process_start_ticks
 
@@ -135,6 +136,20 @@ class ScreenEntry:
     def alive(self) -> bool:
         return "dead" not in self.status.lower() and self.status != EXITED
 
+    def to_json(self) -> dict[str, Any]:
+        started_at = self.started_at.isoformat() if self.started_at else None
+        return {"pid": self.pid, "name": self.name, "started_at": started_at, "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScreenEntry:
+        started_at = data.get("started_at")
+        return cls(
+            pid=int(data["pid"]),
+            name=str(data["name"]),
+            started_at=datetime.fromisoformat(started_at) if started_at else None,
+            status=str(data["status"]),
+        )
+
 
 @dataclass(frozen=True)
 class RunStatus:
@@ -174,6 +189,21 @@ class RunStatus:
             signal=_optional_int(data.get("signal")),
             error=data.get("error"),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The status file's shape, which `from_json` reads back."""
+        return {
+            "runner_pid": self.runner_pid,
+            "screen_pid": self.screen_pid,
+            "program_pid": self.program_pid,
+            "program_start_ticks": self.program_start_ticks,
+            "argv": list(self.argv),
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "error": self.error,
+        }
 
 
 def _optional_int(value: Any) -> int | None:
@@ -339,6 +369,14 @@ class ScreenBackend:
         if not 0 <= lines <= MAX_TAIL_LINES:
             raise ValueError(f"lines must be between 0 and {MAX_TAIL_LINES}")
         return _tail_lines(self.log_path(name), lines)
+
+    def log_since(self, name: str, offset: int | None) -> tuple[int, builtins.list[str]]:
+        """Complete log lines written after `offset` and the offset to read from next.
+
+        `None` starts at the log's end as it is now; a log started anew is read
+        from its top.
+        """
+        return read_since(self.log_path(name), offset)
 
     # -- actions ---------------------------------------------------------
 

@@ -21,12 +21,15 @@ from smsfleet.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import Pair
+from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import (
     ActionResult,
     BulkActionRequest,
     DesiredState,
     EventKind,
+    HostPublic,
     SessionAction,
     SessionEvent,
     SessionPublic,
@@ -53,7 +56,8 @@ def sync_specs(
 ) -> list[SessionSpec]:
     """One spec per program assigned to a pair; specs of dropped assignments go once down.
 
-    A new session of a high-priority pair is wanted running from the start. Callers
+    A new session of a high-priority pair is wanted running from the start; a
+    session's host follows its pair's (the supervisor moves it). Callers
     that already hold the pairs, specs or statuses pass them in. Returns the specs.
     """
     now = clock.now()
@@ -64,12 +68,16 @@ def sync_specs(
             name = session_name(program, pair.key)
             assigned.add(name)
             if name in by_name:
+                if by_name[name].host != pair.host:
+                    by_name[name] = by_name[name].model_copy(update={"host": pair.host})
+                    store.session_specs.replace(by_name[name])
                 continue
             desired = DesiredState.running if pair.is_high_priority else DesiredState.stopped
             spec = SessionSpec(
                 name=name,
                 program=program,
                 pair=pair.key,
+                host=pair.host,
                 desired=desired,
                 desired_reason="high-priority pair" if pair.is_high_priority else None,
                 desired_actor=SYSTEM_ACTOR,
@@ -121,7 +129,8 @@ def _public(
     alive = state in (SessionState.running, SessionState.starting, SessionState.stopping)
     started_at = status.started_at if status and alive else None
     pid = status.pid if status and alive else None
-    cpu_memory = usage.get(pid) if pid else None
+    # Only this host's processes can be read; another host's pid is not ours.
+    cpu_memory = usage.get(pid) if pid and spec.host == LOCAL_HOST else None
     return SessionPublic(
         name=spec.name,
         program=spec.program,
@@ -167,7 +176,8 @@ def list_sessions(
         and (not program or spec.program == program)
         and (not host or spec.host == host)
     ]
-    usage = _usage(stats, [statuses.get(spec.name) for spec in chosen])
+    local = [statuses.get(spec.name) for spec in chosen if spec.host == LOCAL_HOST]
+    usage = _usage(stats, local)
     views = [_public(s, statuses.get(s.name), pairs.get(s.pair), now, usage) for s in chosen]
     return [view for view in views if not state or view.state == state]
 
@@ -196,7 +206,8 @@ def get_session(
     spec = _spec(store, clock, name)
     status = store.session_status.get(name)
     pair = store.pairs.get(spec.pair)
-    return _public(spec, status, pair, clock.now(), _usage(stats, [status]))
+    usage = _usage(stats, [status] if spec.host == LOCAL_HOST else [])
+    return _public(spec, status, pair, clock.now(), usage)
 
 
 def act(
@@ -291,6 +302,30 @@ def bulk_act(
                 ActionResult(name=session.name, ok=False, state=session.state, error=exc.message)
             )
     return results
+
+
+def list_hosts(*, store: ConfigStore, hosts: Hosts) -> list[HostPublic]:
+    """Every host of the inventory, with what its last listing found and its sessions."""
+    specs = store.session_specs.list()
+    statuses = {status.name: status for status in store.session_status.list()}
+    live = (SessionState.starting, SessionState.running, SessionState.stopping)
+    found = []
+    for name in hosts.names:
+        placed = [spec for spec in specs if spec.host == name]
+        health = hosts.health(name)
+        running = [s for s in placed if (st := statuses.get(s.name)) and st.state in live]
+        found.append(
+            HostPublic(
+                name=name,
+                address=hosts.address(name),
+                reachable=health.reachable if health else None,
+                checked_at=health.checked_at if health else None,
+                error=health.error if health else None,
+                sessions=len(placed),
+                running=len(running),
+            )
+        )
+    return found
 
 
 def recent_events(*, store: ConfigStore, name: str | None, limit: int) -> list[SessionEvent]:

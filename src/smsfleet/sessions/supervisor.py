@@ -1,9 +1,14 @@
 """One reconcile loop makes the running sessions match the desired state.
 
 Each tick reads the specs (what people and the policy want), the statuses (what
-was seen last) and what runs now; it moves each session through the state
-machine, starts and stops screens, and records every transition as an event.
-Only the supervisor writes statuses.
+was seen last) and what runs now on every host; it moves each session through
+the state machine, starts and stops screens, and records every transition as an
+event. Only the supervisor writes statuses.
+
+A host that does not answer leaves its sessions as they were last seen: an
+unreachable host is not a crash, and restarting its programs elsewhere would
+run them twice once it is back. A session found on another host than its spec
+names (its pair moved) is stopped there and started where it belongs.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
+from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership, SoleLeadership
 from smsfleet.sessions.machine import check_transition
 from smsfleet.sessions.models import (
@@ -68,10 +74,13 @@ class _Tick:
     """What one session's reconcile decided: its new status, events and backend work."""
 
     status: SessionStatus
+    backend: SessionBackend
     events: list[SessionEvent] = field(default_factory=list)
     start: LaunchSpec | None = None
     # After a stop: `stopped` when asked to stop, `exited` when it should come back.
     stop_then: SessionState | None = None
+    # A screen of this name on a host other than the spec's, stopped with no state change.
+    stray: bool = False
     changed: bool = False
 
 
@@ -87,7 +96,7 @@ class Supervisor:
         self,
         *,
         store: ConfigStore,
-        backend: SessionBackend,
+        hosts: Hosts,
         clock: Clock,
         launch: LaunchFactory,
         policy: SupervisorPolicy | None = None,
@@ -96,7 +105,7 @@ class Supervisor:
         leadership: Leadership | None = None,
     ) -> None:
         self._store = store
-        self._backend = backend
+        self._hosts = hosts
         self._clock = clock
         self._launch = launch
         self._policy = policy or SupervisorPolicy()
@@ -180,15 +189,25 @@ class Supervisor:
             del self._statuses[gone]
         statuses = self._statuses
         pairs = {pair.key: pair for pair in pair_list}
-        alive = {entry.name: entry for entry in self._backend.list() if entry.alive}
-        beats = self._heartbeats()
         now = self._clock.now()
+        listed = self._list_hosts({spec.host for spec in specs}, now)
+        beats = self._heartbeats()
         ticks: list[_Tick] = []
         for spec in specs:
+            if spec.host not in listed:
+                continue  # its host did not answer: nothing is known, nothing changes
             previous = statuses.get(spec.name)
             status = previous or SessionStatus(name=spec.name, updated_at=now)
-            tick = _Tick(status=status, changed=previous is None)
-            self._decide(tick, spec, pairs.get(spec.pair), alive.get(spec.name), beats, now)
+            tick = _Tick(status, self._hosts.backend(spec.host), changed=previous is None)
+            running = listed[spec.host].get(spec.name)
+            try:
+                if running is None and self._moved(tick, spec, listed, now):
+                    ticks.append(tick)
+                    continue
+                self._decide(tick, spec, pairs.get(spec.pair), running, beats, now)
+            except Exception:  # one session's trouble must not stop the others' ticks
+                log.exception("reconciling %s failed", spec.name)
+                continue
             ticks.append(tick)
         self._act(ticks)
         for tick in ticks:
@@ -197,6 +216,43 @@ class Supervisor:
                 self._save(tick.status)
             for event in tick.events:
                 self._emit(event)
+
+    def _list_hosts(self, wanted: set[str], now: datetime) -> dict[str, dict[str, ScreenEntry]]:
+        """The live screens of every host that answered, by host and name, in parallel."""
+        names = [*self._hosts.names, *sorted(wanted - set(self._hosts.names))]
+
+        def listing(host: str) -> dict[str, ScreenEntry] | None:
+            try:
+                return {e.name: e for e in self._hosts.list(host, now) if e.alive}
+            except Exception as error:
+                log.warning("host %s: sessions unknown this tick: %s", host, error)
+                return None
+
+        found = zip(names, self._pool.map(listing, names), strict=True)
+        return {host: entries for host, entries in found if entries is not None}
+
+    def _moved(
+        self,
+        tick: _Tick,
+        spec: SessionSpec,
+        listed: dict[str, dict[str, ScreenEntry]],
+        now: datetime,
+    ) -> bool:
+        """Stop the session where it runs when that is not its spec's host."""
+        hosts = [host for host, found in listed.items() if spec.name in found]
+        elsewhere = next((host for host in hosts if host != spec.host), None)
+        if elsewhere is None:
+            return False
+        tick.backend = self._hosts.backend(elsewhere)
+        state = tick.status.state
+        if state in (S.starting, S.running):
+            reason = f"moving from host {elsewhere} to {spec.host}"
+            self._move(tick, S.stopping, EventKind.stopping, now, reason, host=elsewhere)
+        if state in (S.starting, S.running, S.stopping):
+            tick.stop_then = S.exited  # and the next tick starts it on its own host
+        else:
+            tick.stray = True  # not ours to run there (started by hand): stopped quietly
+        return True
 
     def _save(self, status: SessionStatus) -> None:
         assert self._statuses is not None
@@ -312,6 +368,8 @@ class Supervisor:
                 self._move(tick, S.stopping, EventKind.stopping, now, reason)
             tick.stop_then = S.stopped
         elif tick.status.state != S.stopped:
+            if tick.status.state == S.running:  # it ended on its own before the stop reached it
+                self._record_exit(tick, now, expected=True)
             self._move(tick, S.stopped, EventKind.stopped, now, reason)
             self._update(tick, pid=None, backoff_until=None)
 
@@ -327,14 +385,14 @@ class Supervisor:
         policy = self._policy
         if status.state in (S.stopped, S.backoff, S.fatal, S.exited):
             # Started outside smsfleet, or still up from before a control-plane restart.
-            pid = self._program_pid(running)
+            pid = self._program_pid(tick, running)
             self._move(tick, S.running, EventKind.adopted, now, "found running", pid=pid)
             self._update(tick, pid=pid, started_at=status.started_at or now)
             return
         started_at = status.started_at or now
         if status.state == S.starting:
             if now - started_at >= timedelta(seconds=policy.start_seconds):
-                pid = self._program_pid(running)
+                pid = self._program_pid(tick, running)
                 self._move(tick, S.running, EventKind.running, now, pid=pid)
                 self._update(tick, pid=pid)
             return
@@ -360,23 +418,24 @@ class Supervisor:
         if status.quick_failures and now - started_at >= timedelta(seconds=policy.stable_seconds):
             self._update(tick, quick_failures=0)  # stable again: backoff starts over
 
-    def _program_pid(self, entry: ScreenEntry) -> int:
-        run = self._backend.status(entry.name)
+    @staticmethod
+    def _program_pid(tick: _Tick, entry: ScreenEntry) -> int:
+        run = tick.backend.status(entry.name)
         return run.program_pid if run is not None and run.program_pid else entry.pid
 
-    def _record_exit(self, tick: _Tick, now: datetime) -> None:
-        """The session is gone without being asked to: record why, then back off."""
+    def _record_exit(self, tick: _Tick, now: datetime, *, expected: bool = False) -> None:
+        """The session is gone: record why, then back off unless it was meant to stop."""
         status = tick.status
-        last = self._backend.status(status.name)
+        last = tick.backend.status(status.name)
         exit_code = _exit_code(last)
-        lines = self._backend.tail(status.name, LOG_LINES_KEPT)
-        was_stopping = status.state == S.stopping
+        lines = tick.backend.tail(status.name, LOG_LINES_KEPT)
+        expected = expected or status.state == S.stopping
         self._move(
             tick,
             S.exited,
             EventKind.exited,
             now,
-            "stopped" if was_stopping else "exited unexpectedly",
+            "stopped" if expected else "exited unexpectedly",
             exit_code=exit_code,
             log_tail=lines,
         )
@@ -387,7 +446,7 @@ class Supervisor:
             last_exit_at=last.ended_at if last and last.ended_at else now,
             last_log_lines=lines,
         )
-        if not was_stopping:
+        if not expected:
             self._back_off(tick, now)
 
     def _back_off(self, tick: _Tick, now: datetime) -> None:
@@ -412,9 +471,13 @@ class Supervisor:
     # --- backend work, in parallel -------------------------------------------
 
     def _act(self, ticks: Iterable[_Tick]) -> None:
-        work = [tick for tick in ticks if tick.start is not None or tick.stop_then is not None]
+        work = [t for t in ticks if t.start is not None or t.stop_then is not None or t.stray]
         for tick, outcome in zip(work, self._pool.map(self._do, work), strict=True):
             now = self._clock.now()
+            if tick.stray:
+                if isinstance(outcome, Exception):
+                    log.warning("stopping stray %s failed: %s", tick.status.name, outcome)
+                continue
             if isinstance(outcome, Exception):
                 if tick.start is None:
                     log.warning("stopping %s failed: %s", tick.status.name, outcome)
@@ -433,7 +496,7 @@ class Supervisor:
     def _do(self, tick: _Tick) -> ScreenEntry | RunStatus | Exception | None:
         try:
             if tick.start is not None:
-                return self._backend.start(tick.start)
-            return self._backend.stop(tick.status.name, self._policy.stop_grace_seconds)
+                return tick.backend.start(tick.start)
+            return tick.backend.stop(tick.status.name, self._policy.stop_grace_seconds)
         except Exception as exc:  # reported as an event, never raised out of the loop
             return exc

@@ -14,6 +14,7 @@ from smsfleet.sessions.models import (
     ActionRequest,
     ActionResult,
     BulkActionRequest,
+    HostPublic,
     LogLines,
     SessionAction,
     SessionEvent,
@@ -23,6 +24,7 @@ from smsfleet.sessions.models import (
 from smsfleet.sessions.names import SESSION_NAME_PATTERN
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+hosts_router = APIRouter(prefix="/api/v1/hosts", tags=["sessions"])
 
 SessionName = Annotated[
     str, PathParam(pattern=SESSION_NAME_PATTERN, description="`{program}_{pair key}`")
@@ -136,3 +138,8 @@ def session_events(
     if context.store.session_specs.get(name) is None:
         raise NotFound(f"session {name!r} does not exist")
     return service.recent_events(store=context.store, name=name, limit=limit)
+
+
+@hosts_router.get("", summary="The hosts sessions run on and whether they answer")
+def list_hosts(_: CurrentUser, context: Context) -> list[HostPublic]:
+    return service.list_hosts(store=context.store, hosts=context.sessions.hosts)

@@ -85,7 +85,7 @@ class WorkerSettings:
             program=program,
             country=optional("SMSFLEET_COUNTRY") or pair[:2],
             simulator_url=(optional("SMSFLEET_SIMULATOR_URL") or DEFAULT_SIMULATOR_URL).rstrip("/"),
-            spool_dir=Path(spool) if spool else None,
+            spool_dir=Path(spool).expanduser() if spool else None,
             proxy=optional("SMSFLEET_PROXY"),
             heartbeat_interval=seconds("SMSFLEET_HEARTBEAT_INTERVAL", 15.0) or 15.0,
             stop_grace=seconds("SMSFLEET_STOP_GRACE", 3.0),

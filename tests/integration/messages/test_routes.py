@@ -200,3 +200,12 @@ def test_the_seed_verification_route_queues_a_send(web: Api) -> None:
     assert cancelled.json()["status"] == "CANCELLED"
     viewer = web.client.post("/sendsms/", json={}, headers=web.headers(Role.viewer))
     assert viewer.status_code == 403
+
+
+def test_an_empty_gateway_token_turns_the_webhook_off_not_open(tmp_path: Path) -> None:
+    body = {"from": "+998000000000", "to": A, "text": "hi", "uuid": str(uuid.uuid4())}
+    with running_api(tmp_path, inbound_token="  ") as web:
+        for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer   "}):
+            refused = web.client.post("/api/v1/messages/inbound", json=body, headers=headers)
+            assert refused.status_code == 401
+            assert "SMSFLEET_INBOUND_TOKEN" in refused.text

@@ -20,6 +20,7 @@ from smsfleet.pairs.models import Pair, PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
 from smsfleet.programs.models import ProgramCreate
 from smsfleet.programs.service import create_program
+from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership
 from smsfleet.sessions.models import DesiredState, SessionEvent, SessionSpec, SessionState
 from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
@@ -59,6 +60,7 @@ class Fleet:
     events: list[SessionEvent] = field(default_factory=list)
     heartbeats: dict[str, datetime] = field(default_factory=dict)
     supervisors: list[Supervisor] = field(default_factory=list)
+    hosts: Hosts | None = None  # this host only, unless a test adds others
 
     def supervisor(
         self, policy: SupervisorPolicy | None = None, leadership: Leadership | None = None
@@ -74,7 +76,7 @@ class Fleet:
 
         supervisor = Supervisor(
             store=self.store,
-            backend=self.backend,
+            hosts=self.hosts or Hosts.only(self.backend),
             clock=self.clock,
             launch=launch,
             policy=policy or SupervisorPolicy(),
@@ -85,7 +87,9 @@ class Fleet:
         self.supervisors.append(supervisor)
         return supervisor
 
-    def add_pair(self, slug: str, program_code: str, *, high_priority: bool = False) -> str:
+    def add_pair(
+        self, slug: str, program_code: str, *, high_priority: bool = False, host: str = "local"
+    ) -> str:
         program = f"p{len(self.store.programs.list()) + 1}"
         create_program(
             programs=self.store.programs,
@@ -104,7 +108,9 @@ class Fleet:
                 slug=slug,
                 programs=[program],
                 is_high_priority=high_priority,
+                host=host,
             ),
+            hosts=self.hosts.names if self.hosts else ("local",),
         )
         return f"{program}_UZ_{slug}"
 

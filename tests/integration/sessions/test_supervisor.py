@@ -213,3 +213,27 @@ def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fl
     assert fleet.screens() == [priority]
     stopped = [e for e in fleet.events if e.session == normal and e.kind == "stopping"]
     assert stopped[-1].reason == "pair UZ_uzmobile is paused"
+
+
+def test_a_program_that_ends_itself_as_it_is_stopped_is_recorded_and_others_go_on(
+    fleet: Fleet,
+) -> None:
+    # The program quits on its own (its lease said stop) before the supervisor's stop.
+    name = fleet.add_pair("uzmobile", TICKING)
+    other = fleet.add_pair("beeline", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    fleet.want(name, DesiredState.stopped)
+    fleet.want(other, DesiredState.running)
+    os.kill(fleet.program_pid(name), signal.SIGTERM)
+    wait_until(lambda: name not in fleet.screens())
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopped
+    assert fleet.kinds(name)[-2:] == ["exited", "stopped"]
+    status = fleet.store.session_status.get(name)
+    assert status is not None and status.quick_failures == 0 and status.last_exit_code == -15
+    assert fleet.state(other) == S.starting
+    supervisor.reconcile_once()  # and the ticks after it run as before
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.state(other) == S.running and fleet.state(name) == S.stopped

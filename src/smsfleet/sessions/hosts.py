@@ -1,0 +1,85 @@
+"""The hosts sessions run on: this one (`local`) and the inventory's, each with its backend.
+
+The supervisor lists every host each tick and records here whether it answered,
+so the API can tell an unreachable host from one with no sessions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from smsfleet.core.errors import NotFound
+from smsfleet.core.settings import LOCAL_HOST, SshHost
+from smsfleet.sessions.backend import ScreenEntry, SessionBackend
+from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.sessions.ssh import SshBackend
+
+__all__ = ["LOCAL_HOST", "HostHealth", "Hosts", "UnknownHost"]
+
+
+class UnknownHost(NotFound):
+    """A session's host is not in the inventory (any more)."""
+
+
+@dataclass(frozen=True)
+class HostHealth:
+    reachable: bool
+    checked_at: datetime
+    error: str | None = None
+
+
+class Hosts:
+    def __init__(self, backends: Mapping[str, SessionBackend], addresses: Mapping[str, str]):
+        self._backends = dict(backends)
+        self._addresses = dict(addresses)
+        self._health: dict[str, HostHealth] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def build(cls, local: ScreenBackend, inventory: Mapping[str, SshHost]) -> Hosts:
+        backends: dict[str, SessionBackend] = {LOCAL_HOST: local}
+        addresses = {LOCAL_HOST: LOCAL_HOST}
+        for name, host in inventory.items():
+            backends[name] = SshBackend(name, host)
+            addresses[name] = host.address
+        return cls(backends, addresses)
+
+    @classmethod
+    def only(cls, local: SessionBackend) -> Hosts:
+        return cls({LOCAL_HOST: local}, {LOCAL_HOST: LOCAL_HOST})
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._backends)
+
+    def address(self, name: str) -> str:
+        self.backend(name)
+        return self._addresses[name]
+
+    def backend(self, name: str) -> SessionBackend:
+        backend = self._backends.get(name)
+        if backend is None:
+            raise UnknownHost(f"host {name!r} is not in the inventory (SMSFLEET_HOSTS)")
+        return backend
+
+    def list(self, name: str, now: datetime) -> list[ScreenEntry]:
+        """Every screen on host `name`, recording whether it answered."""
+        try:
+            entries = self.backend(name).list()
+        except Exception as error:
+            self._record(name, HostHealth(reachable=False, checked_at=now, error=str(error)))
+            raise
+        self._record(name, HostHealth(reachable=True, checked_at=now))
+        return entries
+
+    def health(self, name: str) -> HostHealth | None:
+        """What the last listing of `name` found; None before the first."""
+        with self._lock:
+            return self._health.get(name)
+
+    def _record(self, name: str, health: HostHealth) -> None:
+        with self._lock:
+            self._health[name] = health

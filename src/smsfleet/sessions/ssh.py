@@ -1,0 +1,191 @@
+"""Sessions on another host: its screen backend driven over OpenSSH.
+
+Every call runs `ssh … HOST -- <python> -m smsfleet.sessions.agent` with one JSON
+request on stdin (see `agent`), so the host runs the very argv the local backend
+would. The ssh command is an argv list; the remote command line is built from
+the host's configured paths with `shlex` quoting, and session names, program
+argv and environment travel only inside the JSON request.
+
+Connections are shared (ControlMaster) so a supervisor tick costs one round
+trip per host, not a TCP and key exchange. Host keys are checked strictly and
+ssh never prompts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from smsfleet.core.settings import SshHost
+from smsfleet.sessions.agent import ERROR_KINDS
+from smsfleet.sessions.screen import (
+    LaunchSpec,
+    RunStatus,
+    ScreenEntry,
+    ScreenError,
+)
+
+__all__ = ["HostUnreachable", "SshBackend", "default_control_dir"]
+
+AGENT_MODULE = "smsfleet.sessions.agent"
+SSH_FAILED = 255  # ssh's own exit status: the connection, not the command, failed
+# Beyond the connection: what the host's backend may take for a call (it polls screen).
+_CALL_SECONDS = 15.0
+_START_SECONDS = 10.0
+_STOP_EXTRA_SECONDS = 10.0
+
+
+class HostUnreachable(ScreenError):
+    """ssh could not reach the host or log in: nothing is known of its sessions."""
+
+
+def default_control_dir() -> Path:
+    """Shared-connection sockets: short (a socket path holds 107 bytes) and private."""
+    path = Path(tempfile.gettempdir()) / f"smsfleet-ssh-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_uid != os.getuid():
+        raise ScreenError(f"{path} belongs to another user; set TMPDIR to a private directory")
+    path.chmod(0o700)
+    return path
+
+
+class SshBackend:
+    """A `SessionBackend` for the sessions of one remote host."""
+
+    def __init__(
+        self,
+        name: str,
+        host: SshHost,
+        *,
+        ssh_bin: str = "ssh",
+        control_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self._ssh_bin = ssh_bin
+        self._control_dir = control_dir
+
+    @property
+    def state_dir(self) -> str:
+        return f"{self.host.data_dir.rstrip('/')}/sessions"
+
+    def ssh_argv(self) -> list[str]:
+        host = self.host
+        control_dir = self._control_dir or default_control_dir()
+        argv = [
+            self._ssh_bin,
+            "-p",
+            str(host.port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"ConnectTimeout={host.connect_timeout_seconds}",
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=2",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            f"ControlPath={control_dir}/%C",
+            "-o",
+            "ControlPersist=60",
+        ]
+        if host.identity_file is not None:
+            argv += ["-o", "IdentitiesOnly=yes", "-i", str(host.identity_file)]
+        if host.known_hosts_file is not None:
+            argv += ["-o", f"UserKnownHostsFile={host.known_hosts_file}"]
+        remote = shlex.join([host.python, "-m", AGENT_MODULE])
+        return [*argv, "--", host.ssh, remote]
+
+    # -- SessionBackend ----------------------------------------------------
+
+    def list(self) -> builtins.list[ScreenEntry]:
+        answer = self._call("list")
+        return [ScreenEntry.from_json(entry) for entry in answer["entries"]]
+
+    def start(self, spec: LaunchSpec) -> ScreenEntry:
+        launch = {
+            "name": spec.name,
+            "argv": list(spec.argv),
+            "env": dict(spec.env),
+            "cwd": str(spec.cwd) if spec.cwd is not None else None,
+        }
+        answer = self._call("start", extra_seconds=_START_SECONDS, spec=launch)
+        return ScreenEntry.from_json(answer["entry"])
+
+    def stop(self, name: str, grace_seconds: float = 5.0) -> RunStatus | None:
+        answer = self._call(
+            "stop",
+            extra_seconds=grace_seconds + _STOP_EXTRA_SECONDS,
+            name=name,
+            grace_seconds=grace_seconds,
+        )
+        return _run_status(answer["status"])
+
+    def status(self, name: str) -> RunStatus | None:
+        return _run_status(self._call("status", name=name)["status"])
+
+    def tail(self, name: str, lines: int = 100) -> builtins.list[str]:
+        return [str(line) for line in self._call("tail", name=name, lines=lines)["lines"]]
+
+    def log_since(self, name: str, offset: int | None) -> tuple[int, builtins.list[str]]:
+        answer = self._call("log_since", name=name, offset=offset)
+        return int(answer["offset"]), [str(line) for line in answer["lines"]]
+
+    # -- the wire ----------------------------------------------------------
+
+    def _call(self, op: str, *, extra_seconds: float = 0.0, **arguments: Any) -> dict[str, Any]:
+        request = {
+            "op": op,
+            "state_dir": self.state_dir,
+            "screen_dir": self.host.screen_dir,
+            **arguments,
+        }
+        timeout = self.host.connect_timeout_seconds + _CALL_SECONDS + extra_seconds
+        try:
+            result = subprocess.run(
+                self.ssh_argv(),
+                input=json.dumps(request),
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise HostUnreachable(f"host {self.name}: no answer within {timeout:g} s") from error
+        except FileNotFoundError as error:
+            raise HostUnreachable(
+                f"the OpenSSH client ({self._ssh_bin!r}) is not installed"
+            ) from error
+        detail = result.stderr.strip()[-500:]
+        if result.returncode == SSH_FAILED:
+            raise HostUnreachable(f"host {self.name} ({self.host.address}): {detail}")
+        if result.returncode != 0:
+            raise ScreenError(
+                f"host {self.name}: `{self.host.python} -m {AGENT_MODULE}` failed"
+                f" ({result.returncode}); is smsfleet installed there? {detail}"
+            )
+        try:
+            answer = json.loads(result.stdout)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ScreenError(f"host {self.name}: unreadable answer {result.stdout[:200]!r}")
+        if "error" in answer:
+            error_type = ERROR_KINDS.get(answer["error"].get("kind"), ScreenError)
+            raise error_type(f"host {self.name}: {answer['error'].get('message')}")
+        return answer
+
+
+def _run_status(data: dict[str, Any] | None) -> RunStatus | None:
+    return RunStatus.from_json(data) if data is not None else None

@@ -1,0 +1,122 @@
+"""A pair placed on a remote host (a loopback sshd): its session as the API shows it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from smsfleet.api import create_app
+from smsfleet.auth.models import Role
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.settings import Settings
+from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.stores import open_config_store
+from tests.integration.api.conftest import Api, add_users
+from tests.integration.api.test_sessions_api import state, wait_for
+from tests.integration.sessions.conftest import TICKING, require_screen
+from tests.support.sshd import SshServer, short_dir, start_sshd
+
+NAME = "ticker_UZ_uzmobile"
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> Iterator[tuple[Api, SshServer, ScreenBackend]]:
+    require_screen()
+    server = start_sshd(tmp_path / "sshd")
+    local_screens, edge_screens = short_dir("sf-"), short_dir("sf-edge-")
+    settings = Settings(
+        data_dir=tmp_path / "here",
+        web_dir=tmp_path / "no-web",
+        screen_dir=local_screens,
+        supervisor_interval_seconds=0.1,
+        start_seconds=0.2,
+        stop_grace_seconds=2,
+        hosts={"edge1": server.host(tmp_path / "edge1", edge_screens)},
+    )
+    seen = ScreenBackend(tmp_path / "edge1" / "sessions", screen_dir=edge_screens)
+    store = open_config_store(settings.resolved_config_url)
+    add_users(store, SystemClock())
+    with TestClient(create_app(settings, store=store, clock=SystemClock())) as client:
+        yield Api(client=client, store=store, clock=SystemClock(), settings=settings), server, seen
+    for entry in seen.list():
+        seen.stop(entry.name, grace_seconds=0)
+    store.close()
+    server.stop()
+    shutil.rmtree(local_screens, ignore_errors=True)
+    shutil.rmtree(edge_screens, ignore_errors=True)
+
+
+def hosts(api: Api) -> dict[str, dict[str, object]]:
+    response = api.client.get("/api/v1/hosts", headers=api.headers(Role.viewer))
+    assert response.status_code == 200, response.text
+    return {host["name"]: host for host in response.json()}
+
+
+def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
+    edge: tuple[Api, SshServer, ScreenBackend],
+) -> None:
+    api, server, seen = edge
+    operator = api.headers(Role.operator)
+    wait_for(lambda: all(h["reachable"] for h in hosts(api).values()))
+    assert (
+        hosts(api)["edge1"]["address"] == f"{server.host(Path('/'), Path('/')).ssh}:{server.port}"
+    )
+
+    program = {"name": "ticker", "command": [sys.executable, "-c", TICKING]}
+    assert api.client.post("/api/v1/programs", json=program, headers=operator).status_code == 201
+    pair = {"country": "UZ", "operator": "uzmobile", "programs": ["ticker"], "host": "edge9"}
+    refused = api.client.post("/api/v1/pairs", json=pair, headers=operator)
+    assert refused.status_code == 422
+    assert "edge9" in refused.text and api.store.pairs.list() == []
+    created = api.client.post("/api/v1/pairs", json={**pair, "host": "edge1"}, headers=operator)
+    assert created.status_code == 201 and created.json()["host"] == "edge1"
+
+    assert api.client.post(f"/api/v1/sessions/{NAME}/start", headers=operator).status_code == 200
+    wait_for(lambda: state(api, NAME) == "running")
+    assert [entry.name for entry in seen.list()] == [NAME]  # there, not here
+    view = api.client.get(f"/api/v1/sessions/{NAME}", headers=operator).json()
+    assert view["host"] == "edge1" and view["pid"] > 0
+    assert view["memory_bytes"] is None  # another host's pid is not read here
+    assert hosts(api)["edge1"]["running"] == 1
+
+    with api.client.websocket_connect(f"/api/v1/ws?token={api.token(Role.viewer)}") as socket:
+        socket.send_json({"follow_logs": NAME})
+        while (message := socket.receive_json())["topic"] != "logs":
+            pass
+        assert message["data"]["name"] == NAME
+        assert any(line.endswith("tick") for line in message["data"]["lines"])
+    logs = api.client.get(f"/api/v1/sessions/{NAME}/logs?lines=3", headers=operator).json()
+    assert len(logs["lines"]) == 3 and logs["lines"][-1].endswith("tick")
+
+    run = seen.status(NAME)
+    assert run is not None and run.program_pid is not None
+    os.kill(run.program_pid, signal.SIGKILL)
+    wait_for(
+        lambda: (
+            api.client.get(f"/api/v1/sessions/{NAME}", headers=operator).json()["restarts"] == 1
+            and state(api, NAME) == "running"
+        ),
+        timeout=15,
+    )
+    events = api.client.get(f"/api/v1/sessions/{NAME}/events", headers=operator).json()
+    exited = next(e for e in events if e["kind"] == "exited")
+    assert exited["details"]["exit_code"] == -9
+
+    server.stop()
+    wait_for(lambda: hosts(api)["edge1"]["reachable"] is False)
+    unreadable = api.client.get(f"/api/v1/sessions/{NAME}/logs", headers=operator)
+    assert unreadable.status_code == 503 and unreadable.headers["Retry-After"] == "5"
+    assert state(api, NAME) == "running"  # unknown, not crashed
+    server.start()
+    wait_for(lambda: hosts(api)["edge1"]["reachable"] is True)
+
+    assert api.client.post(f"/api/v1/sessions/{NAME}/stop", headers=operator).status_code == 200
+    wait_for(lambda: state(api, NAME) == "stopped")
+    assert seen.list() == []

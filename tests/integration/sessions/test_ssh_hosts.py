@@ -1,0 +1,229 @@
+"""Sessions on other hosts over real OpenSSH: a loopback sshd stands for two remote hosts.
+
+Each "host" has its own data and screen directories, so a local screen backend
+pointed at them sees exactly what runs "there", independently of the SSH path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from smsfleet.core.settings import SshHost
+from smsfleet.pairs.models import PairUpdate
+from smsfleet.pairs.service import update_pair
+from smsfleet.sessions.hosts import Hosts
+from smsfleet.sessions.models import DesiredState, SessionState
+from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+from smsfleet.sessions.ssh import HostUnreachable, SshBackend
+from tests.integration.sessions.conftest import ADMIN, TICKING, Fleet, wait_until
+from tests.support.sshd import SshServer, short_dir, start_sshd
+
+S = SessionState
+EDGES = ("edge1", "edge2")
+TOKEN_CHECK = (
+    "import os, time\n"
+    "print('token ok' if os.environ['SMSFLEET_WORKER_TOKEN'] == 'tok-123' else 'no token',"
+    " flush=True)\n" + TICKING
+)
+
+
+@dataclass
+class Edges:
+    server: SshServer
+    inventory: dict[str, SshHost]
+    # What runs on each edge, read directly from its directories (not over SSH).
+    seen: dict[str, ScreenBackend]
+
+    def screens(self, host: str) -> list[str]:
+        return sorted(entry.name for entry in self.seen[host].list() if entry.alive)
+
+    def program_pid(self, host: str, name: str) -> int:
+        run = self.seen[host].status(name)
+        assert run is not None and run.program_pid is not None
+        return run.program_pid
+
+
+@pytest.fixture
+def edges(tmp_path: Path, fleet: Fleet) -> Iterator[Edges]:
+    server = start_sshd(tmp_path / "sshd")
+    screen_dirs = {name: short_dir(f"sf-{name}-") for name in EDGES}
+    inventory = {
+        name: server.host(tmp_path / name, screen_dirs[name], programs_dir=str(tmp_path))
+        for name in EDGES
+    }
+    seen = {
+        name: ScreenBackend(tmp_path / name / "sessions", screen_dir=screen_dirs[name])
+        for name in EDGES
+    }
+    fleet.hosts = Hosts.build(fleet.backend, inventory)
+    yield Edges(server=server, inventory=inventory, seen=seen)
+    for supervisor in fleet.supervisors:
+        supervisor.close()
+    for backend in seen.values():
+        for entry in backend.list():
+            backend.stop(entry.name, grace_seconds=0)
+    server.stop()
+    for directory in screen_dirs.values():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_the_ssh_backend_starts_reads_and_stops_a_session_there(edges: Edges, fleet: Fleet) -> None:
+    backend = SshBackend("edge1", edges.inventory["edge1"])
+    name = "program1_UZ_uzmobile"
+    spec = LaunchSpec(
+        name=name,
+        argv=(sys.executable, "-c", TOKEN_CHECK),
+        env={"SMSFLEET_WORKER_TOKEN": "tok-123"},
+    )
+    # The secret travels in the request on stdin, never on a command line.
+    assert not any("tok-123" in arg for arg in backend.ssh_argv())
+    entry = backend.start(spec)
+    assert entry.alive and entry.name == name
+    assert edges.screens("edge1") == [name]
+    assert fleet.screens() == [] and edges.screens("edge2") == []
+    assert [e.name for e in backend.list() if e.alive] == [name]
+    run = backend.status(name)
+    assert run is not None and run.running
+    assert run.program_pid == edges.program_pid("edge1", name)
+
+    offset, _ = backend.log_since(name, None)
+    wait_until(lambda: any("tick" in line for line in backend.tail(name, 50)))
+    assert any(line.endswith("token ok") for line in backend.tail(name, 50))
+    wait_until(lambda: backend.log_since(name, offset)[1])
+    newer, lines = backend.log_since(name, offset)
+    assert newer > offset and all("tick" in line for line in lines)
+
+    final = backend.stop(name, grace_seconds=2)
+    assert final is not None and not final.running and final.signal == signal.SIGTERM
+    assert edges.screens("edge1") == []
+    assert backend.start(spec).alive  # and again, on the same name
+    assert backend.stop(name, grace_seconds=2) is not None
+
+
+def test_bad_names_unreachable_hosts_and_unknown_host_keys_fail_clearly(
+    edges: Edges, tmp_path: Path
+) -> None:
+    backend = SshBackend("edge1", edges.inventory["edge1"])
+    with pytest.raises(ValueError, match="session name"):
+        backend.tail("x; touch /tmp/owned", 10)
+    assert backend.status("program1_UZ_never") is None
+
+    closed = edges.inventory["edge1"].model_copy(update={"port": 1})
+    started = time.monotonic()
+    with pytest.raises(HostUnreachable, match="edge1"):
+        SshBackend("edge1", closed).list()
+    assert time.monotonic() - started < 5
+
+    strangers = tmp_path / "empty_known_hosts"
+    strangers.write_text("")
+    unknown_key = edges.inventory["edge1"].model_copy(update={"known_hosts_file": strangers})
+    fresh = short_dir("sf-mux-")  # no shared connection that has checked the key already
+    try:
+        with pytest.raises(HostUnreachable, match=r"(?i)host key"):
+            SshBackend("edge1", unknown_key, control_dir=fresh).list()
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+
+    no_smsfleet = edges.inventory["edge1"].model_copy(update={"python": "/bin/false"})
+    with pytest.raises(Exception, match="is smsfleet installed there"):
+        SshBackend("edge1", no_smsfleet).list()
+
+
+def _tick(fleet: Fleet, seconds: float = 0) -> None:
+    fleet.clock.advance(seconds)
+    fleet.supervisors[0].reconcile_once()
+
+
+def test_the_supervisor_runs_detects_crashes_and_moves_sessions_across_hosts(
+    edges: Edges, fleet: Fleet
+) -> None:
+    here = fleet.add_pair("uzmobile", TICKING)
+    there = fleet.add_pair("beeline", TICKING, host="edge1")
+    beyond = fleet.add_pair("ucell", TICKING, host="edge2")
+    fleet.supervisor()
+    for name in (here, there, beyond):
+        fleet.want(name, DesiredState.running)
+    _tick(fleet)
+    assert fleet.screens() == [here]
+    assert edges.screens("edge1") == [there] and edges.screens("edge2") == [beyond]
+    _tick(fleet, 1)
+    assert {fleet.state(name) for name in (here, there, beyond)} == {S.running}
+    status = fleet.store.session_status.get(there)
+    assert status is not None and status.pid == edges.program_pid("edge1", there)
+
+    # Crash detection there works as here: exit code, log tail, backoff, restart.
+    os.kill(edges.program_pid("edge1", there), signal.SIGKILL)
+    wait_until(lambda: edges.screens("edge1") == [])
+    _tick(fleet)
+    status = fleet.store.session_status.get(there)
+    assert status is not None and status.state == S.backoff and status.last_exit_code == -9
+    assert any("tick" in line for line in status.last_log_lines)
+    _tick(fleet, 1)
+    assert edges.screens("edge1") == [there]
+    _tick(fleet, 1)
+    assert fleet.state(there) == S.running
+    assert fleet.kinds(there)[2:] == ["exited", "backoff", "starting", "running"]
+
+    # A pair moved to another host: stopped here, started there.
+    update_pair(
+        pairs=fleet.store.pairs,
+        programs=fleet.store.programs,
+        clock=fleet.clock,
+        actor=ADMIN,
+        key="UZ_uzmobile",
+        data=PairUpdate(host="edge2"),
+        hosts=fleet.hosts.names if fleet.hosts else (),
+    )
+    _tick(fleet)
+    assert fleet.screens() == [] and fleet.state(here) == S.exited
+    _tick(fleet)
+    assert edges.screens("edge2") == sorted([here, beyond])
+    _tick(fleet, 1)
+    assert fleet.state(here) == S.running
+    moving = [e for e in fleet.events if e.session == here and e.kind == "stopping"]
+    assert moving[-1].reason == "moving from host local to edge2"
+
+    fleet.want(beyond, DesiredState.stopped)
+    _tick(fleet)
+    assert fleet.state(beyond) == S.stopped and edges.screens("edge2") == [here]
+
+
+def test_an_unreachable_host_leaves_its_sessions_as_they_were(edges: Edges, fleet: Fleet) -> None:
+    here = fleet.add_pair("uzmobile", TICKING)
+    there = fleet.add_pair("beeline", TICKING, host="edge1")
+    fleet.supervisor()
+    for name in (here, there):
+        fleet.want(name, DesiredState.running)
+    _tick(fleet)
+    _tick(fleet, 1)
+    pid = edges.program_pid("edge1", there)
+    hosts = fleet.hosts
+    assert hosts is not None
+    health = hosts.health("edge1")
+    assert health is not None and health.reachable
+
+    edges.server.stop()
+    fleet.want(here, DesiredState.stopped)
+    _tick(fleet, 5)
+    # This host goes on; the other's session is unknown, not crashed.
+    assert fleet.state(here) == S.stopped
+    assert fleet.state(there) == S.running
+    assert not any(e.kind == "exited" for e in fleet.events if e.session == there)
+    health = hosts.health("edge1")
+    assert health is not None and not health.reachable and health.error
+
+    edges.server.start()
+    _tick(fleet, 1)
+    health = hosts.health("edge1")
+    assert health is not None and health.reachable and health.error is None
+    assert fleet.state(there) == S.running
+    assert edges.program_pid("edge1", there) == pid  # the program never stopped
