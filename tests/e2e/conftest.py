@@ -16,6 +16,7 @@ Nothing here is skipped: a missing Chromium or an unbuilt web app fails with wha
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -35,6 +36,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.backends import free_port
 from tests.support.fleet import admin_client, quit_screens, running
+from tests.support.sshd import short_dir, start_sshd
 
 REPO = Path(__file__).resolve().parents[2]
 WEB_INDEX = REPO / "web" / "dist" / "index.html"
@@ -85,6 +87,8 @@ class ControlPlane:
     admin_password: str
     screen_dir: Path
     data_dir: Path
+    # Host `edge1` of its inventory: a loopback sshd with screens of its own.
+    edge_screen_dir: Path
 
 
 def _smsfleet_command() -> str:
@@ -169,6 +173,9 @@ def control_plane(
     search_dir = data_dir / "search"
     search_dir.mkdir()
     search_env = {**os.environ, "SMSFLEET_SEARCH_TOKEN": search_token}
+    sshd = start_sshd(data_dir / "sshd")
+    edge_screen_dir = short_dir("sf-edge-")
+    edge = sshd.host(data_dir / "edge1", edge_screen_dir, programs_dir=str(data_dir))
     search_argv = [_smsfleet_command(), "search-service", "--port", str(search_port)]
     env = {
         **os.environ,
@@ -178,19 +185,25 @@ def control_plane(
         "SMSFLEET_PUBLIC_URL": url,
         "SMSFLEET_SEARCH_URL": f"http://127.0.0.1:{search_port}",
         "SMSFLEET_SEARCH_TOKEN": search_token,
+        "SMSFLEET_HOSTS": json.dumps({"edge1": edge.model_dump(mode="json")}),
     }
-    with running(
-        [*search_argv, "--data-dir", str(search_dir)],
-        env=search_env,
-        work=search_dir,
-        ready=f"http://127.0.0.1:{search_port}/healthz",
-    ):
-        yield from _serve(url, password, env, log, screen_dir, data_dir)
+    try:
+        with running(
+            [*search_argv, "--data-dir", str(search_dir)],
+            env=search_env,
+            work=search_dir,
+            ready=f"http://127.0.0.1:{search_port}/healthz",
+        ):
+            planes = ControlPlane(url, password, screen_dir, data_dir, edge_screen_dir)
+            yield from _serve(planes, env, log)
+    finally:
+        quit_screens(edge_screen_dir)
+        shutil.rmtree(edge_screen_dir, ignore_errors=True)
+        sshd.stop()
 
 
-def _serve(
-    url: str, password: str, env: dict[str, str], log: Path, screen_dir: Path, data_dir: Path
-) -> Iterator[ControlPlane]:
+def _serve(plane: ControlPlane, env: dict[str, str], log: Path) -> Iterator[ControlPlane]:
+    url, password = plane.url, plane.admin_password
     port = url.rsplit(":", 1)[1]
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -203,9 +216,7 @@ def _serve(
         _wait_until_healthy(url, process, log)
         with admin_client(url, password) as client:
             _seed(client)
-        yield ControlPlane(
-            url=url, admin_password=password, screen_dir=screen_dir, data_dir=data_dir
-        )
+        yield plane
     finally:
         try:
             if process.poll() is None:
@@ -217,8 +228,8 @@ def _serve(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            quit_screens(screen_dir)
-            shutil.rmtree(screen_dir, ignore_errors=True)
+            quit_screens(plane.screen_dir)
+            shutil.rmtree(plane.screen_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ControlPlane
+from smsfleet.sessions.screen import ScreenBackend
+from tests.e2e.conftest import AT_REST, ControlPlane
 
 pytestmark = pytest.mark.e2e
 
@@ -193,3 +194,64 @@ def test_viewer_sees_sessions_without_buttons(
     expect(page.locator("[data-testid^='country-section-']")).to_have_count(1)
     expect(page).to_have_url(re.compile(r"country=UZ"))
     screenshot("viewer filtered")
+
+
+def test_a_pair_placed_on_another_host_runs_and_logs_there(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    screenshot: Screenshot,
+) -> None:
+    program, pair = "edgeticker", "KG_megacom"
+    name = f"{program}_{pair}"
+    created = admin_api.post(
+        "/api/v1/programs", json={"name": program, "command": [sys.executable, "-c", TICKER_SOURCE]}
+    )
+    assert created.status_code == 201, created.text
+    edge = ScreenBackend(
+        control_plane.data_dir / "edge1" / "sessions", screen_dir=control_plane.edge_screen_dir
+    )
+    try:
+        page.goto("/pairs")
+        log_in(page, control_plane.admin_password)
+        page.get_by_test_id("add-pair").click()
+        dialog = page.get_by_test_id("pair-dialog")
+        dialog.get_by_test_id("pair-country").select_option("KG")
+        dialog.get_by_test_id("pair-operator").fill("Megacom")
+        expect(dialog.get_by_test_id("pair-host")).to_have_value("local")
+        dialog.get_by_test_id("pair-host").select_option("edge1")
+        dialog.get_by_test_id(f"pair-program-{program}").check()
+        screenshot("pair placed on edge1")
+        dialog.get_by_test_id("pair-save").click()
+        expect(dialog).to_be_hidden()
+        assert admin_api.get(f"/api/v1/pairs/{pair}").json()["host"] == "edge1"
+
+        page.goto("/programs")
+        edge_chip = page.get_by_test_id("host-edge1")
+        expect(edge_chip).not_to_contain_text("unreachable")
+        page.get_by_test_id(f"start-{name}").click()
+        expect(page.get_by_test_id(f"session-state-{name}")).to_have_text(
+            "running", timeout=STATE_TIMEOUT_MS
+        )
+        assert [entry.name for entry in edge.list()] == [name]  # there, not here
+        expect(edge_chip).to_contain_text("1/1 running", timeout=15_000)
+
+        page.get_by_test_id(f"open-logs-{name}").click()
+        drawer = page.get_by_test_id("log-drawer")
+        expect(drawer).to_contain_text("host edge1")
+        expect(drawer.get_by_test_id("log-lines")).to_contain_text("tick")
+        screenshot("session on edge1 with its log")
+        page.keyboard.press("Escape")
+
+        page.get_by_test_id(f"stop-{name}").click()
+        expect(page.get_by_test_id(f"session-state-{name}")).to_have_text(
+            "stopped", timeout=STATE_TIMEOUT_MS
+        )
+        assert edge.list() == []
+    finally:
+        admin_api.post(f"/api/v1/sessions/{name}/stop", json={"reason": "e2e cleanup"})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _session_state(admin_api, name) not in AT_REST:
+            time.sleep(0.2)
+        admin_api.delete(f"/api/v1/pairs/{pair}")
+        admin_api.delete(f"/api/v1/programs/{program}")

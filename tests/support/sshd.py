@@ -69,8 +69,8 @@ class SshServer:
                 return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = (self.directory / "sshd.log").read_text(errors="replace")
-                    pytest.fail(f"sshd did not start on port {self.port}: {log[-2000:]}")
+                    said = (self.directory / "sshd.log").read_text(errors="replace")
+                    pytest.fail(f"sshd did not start on port {self.port}: {said[-2000:]}")
                 time.sleep(0.05)
 
     def stop(self) -> None:

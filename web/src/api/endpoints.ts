@@ -48,6 +48,8 @@ export const deletePair = (key: string, force = false) =>
     }),
   );
 
+export const listHosts = () => call(api.GET("/api/v1/hosts"));
+
 export const listSessions = (query: SessionQuery = {}) =>
   call(api.GET("/api/v1/sessions", { params: { query } }));
 

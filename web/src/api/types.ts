@@ -40,6 +40,7 @@ export type SessionActionResult = JsonBody<paths["/api/v1/sessions/{name}/start"
 export type BulkActionRequest = RequestJson<paths["/api/v1/sessions/actions"]["post"]>;
 export type SessionAction = BulkActionRequest["action"];
 export type SessionEvent = JsonBody<paths["/api/v1/sessions/{name}/events"]["get"]["responses"][200]>[number];
+export type Host = JsonBody<paths["/api/v1/hosts"]["get"]["responses"][200]>[number];
 export type SessionLogs = JsonBody<paths["/api/v1/sessions/{name}/logs"]["get"]["responses"][200]>;
 
 export const SESSION_STATES: readonly SessionState[] = [

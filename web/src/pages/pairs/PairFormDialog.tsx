@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { createPair, updatePair } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
-import { PAIR_STATES, type Country, type Pair, type PairState, type Program } from "../../api/types";
+import { PAIR_STATES, type Country, type Host, type Pair, type PairState, type Program } from "../../api/types";
 import { Dialog } from "../../components/Dialog";
 import { Field } from "../../components/Field";
 import {
@@ -21,11 +21,13 @@ interface PairFormDialogProps {
   pair?: Pair | undefined;
   countries: readonly Country[];
   programs: readonly Program[];
+  /** Where sessions can run; the host field shows only when there is a choice. */
+  hosts: readonly Host[];
   onSaved: (pair: Pair, isNew: boolean) => void;
   onClose: () => void;
 }
 
-export function PairFormDialog({ pair, countries, programs, onSaved, onClose }: PairFormDialogProps) {
+export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onClose }: PairFormDialogProps) {
   const isNew = pair === undefined;
   const [values, setValues] = useState<PairFormValues>(() => (pair ? formFromPair(pair) : emptyForm()));
   const [errors, setErrors] = useState<PairFormErrors>({});
@@ -148,6 +150,29 @@ export function PairFormDialog({ pair, countries, programs, onSaved, onClose }: 
             data-testid="pair-region"
           />
         </Field>
+        {(hosts.length > 1 || values.host !== "local") && (
+          <Field
+            id="pair-host"
+            label="Host"
+            error={errors.host}
+            hint={isNew ? "Where its sessions run." : "Running sessions move: stopped there, started here."}
+          >
+            <select
+              id="pair-host"
+              className="input"
+              value={values.host}
+              onChange={(event) => set("host", event.target.value)}
+              data-testid="pair-host"
+            >
+              {hostChoices(hosts, values.host).map((host) => (
+                <option key={host.name} value={host.name}>
+                  {host.name === "local" ? "local (this host)" : `${host.name} · ${host.address}`}
+                  {host.reachable === false ? " · unreachable" : ""}
+                </option>
+              ))}
+            </select>
+          </Field>
+        )}
         <div className="form-grid__full">
           <label className="checkbox">
             <input
@@ -228,6 +253,12 @@ export function PairFormDialog({ pair, countries, programs, onSaved, onClose }: 
       )}
     </Dialog>
   );
+}
+
+// Keep a host that left the inventory selectable, so the pair can be moved off it.
+function hostChoices(hosts: readonly Host[], current: string): Pick<Host, "name" | "address" | "reachable">[] {
+  if (hosts.some((host) => host.name === current)) return [...hosts];
+  return [...hosts, { name: current, address: "not in the inventory", reachable: false }];
 }
 
 interface StateFieldsProps {

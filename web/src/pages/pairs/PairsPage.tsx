@@ -1,8 +1,8 @@
 import { useCallback, useMemo, useState } from "react";
 import { useSearchParams } from "react-router";
-import { listCountries, listPairs, listPrograms, updatePair } from "../../api/endpoints";
+import { listCountries, listHosts, listPairs, listPrograms, updatePair } from "../../api/endpoints";
 import { ApiError } from "../../api/errors";
-import type { Country, Pair, PairState, Program } from "../../api/types";
+import type { Country, Host, Pair, PairState, Program } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
@@ -23,11 +23,12 @@ type OpenDialog =
 interface Lookups {
   countries: Country[];
   programs: Program[];
+  hosts: Host[];
 }
 
 const loadLookups = async (): Promise<Lookups> => {
-  const [countries, programs] = await Promise.all([listCountries(), listPrograms()]);
-  return { countries: [...countries].sort((a, b) => a.name.localeCompare(b.name)), programs };
+  const [countries, programs, hosts] = await Promise.all([listCountries(), listPrograms(), listHosts()]);
+  return { countries: [...countries].sort((a, b) => a.name.localeCompare(b.name)), programs, hosts };
 };
 
 const loadPairs = () => listPairs({});
@@ -173,6 +174,7 @@ export function PairsPage() {
           pair={dialog.kind === "edit" ? dialog.pair : undefined}
           countries={lookups.data?.countries ?? []}
           programs={lookups.data?.programs ?? []}
+          hosts={lookups.data?.hosts ?? []}
           onClose={() => setDialog(null)}
           onSaved={(saved, isNew) => finish(isNew ? `${saved.key} added.` : `${saved.key} saved.`)}
         />

@@ -11,6 +11,7 @@ export interface PairFormValues {
   isHighPriority: boolean;
   phoneNumbers: string;
   programs: string[];
+  host: string;
   state: PairState;
   stateReason: string;
   pauseThreshold: string;
@@ -36,6 +37,7 @@ export function emptyForm(): PairFormValues {
     isHighPriority: false,
     phoneNumbers: "",
     programs: [],
+    host: "local",
     state: "enabled",
     stateReason: "",
     pauseThreshold: "",
@@ -52,6 +54,7 @@ export function formFromPair(pair: Pair): PairFormValues {
     isHighPriority: pair.is_high_priority,
     phoneNumbers: pair.phone_numbers.join("\n"),
     programs: [...pair.programs],
+    host: pair.host ?? "local",
     state: pair.state,
     stateReason: pair.state_reason ?? "",
     pauseThreshold: pair.pause_threshold?.toString() ?? "",
@@ -112,6 +115,7 @@ export function toCreatePayload(values: PairFormValues): PairCreate {
     is_high_priority: values.isHighPriority,
     phone_numbers: phoneLines(values.phoneNumbers),
     programs: values.programs,
+    host: values.host,
   };
   if (values.slug.trim()) payload.slug = values.slug.trim();
   if (values.region.trim()) payload.region = values.region.trim();
@@ -133,6 +137,7 @@ export function toUpdatePayload(values: PairFormValues, pair: Pair): PairUpdate 
   const region = values.region.trim() || null;
   if (region !== (pair.region ?? null)) payload.region = region;
   if (values.isHighPriority !== pair.is_high_priority) payload.is_high_priority = values.isHighPriority;
+  if (values.host !== (pair.host ?? "local")) payload.host = values.host;
   if (values.state !== pair.state) {
     payload.state = values.state;
     if (values.stateReason.trim()) payload.state_reason = values.stateReason.trim();
@@ -155,6 +160,7 @@ const SERVER_FIELDS: Record<string, PairFormField> = {
   is_high_priority: "isHighPriority",
   phone_numbers: "phoneNumbers",
   programs: "programs",
+  host: "host",
   state: "state",
   state_reason: "stateReason",
   pause_threshold: "pauseThreshold",

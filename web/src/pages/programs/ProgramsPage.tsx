@@ -19,6 +19,7 @@ import {
   type BulkScope,
   type SessionFilters,
 } from "./grouping";
+import { HostsBar } from "./HostsBar";
 import { LogDrawer } from "./LogDrawer";
 import { ProgramsToolbar } from "./ProgramsToolbar";
 import { SessionMatrix, type MatrixActions } from "./SessionMatrix";
@@ -164,6 +165,7 @@ export function ProgramsPage() {
       </header>
 
       <ProgramsToolbar filters={filters} countries={countries} programs={allPrograms} onChange={(next) => update(next)} />
+      <HostsBar />
 
       {outcome && (
         <ActionResultsPanel title={outcome.title} results={outcome.results} onDismiss={() => setOutcome(null)} />

@@ -1,0 +1,38 @@
+import { listHosts } from "../../api/endpoints";
+import type { Host } from "../../api/types";
+import { useResource } from "../../hooks/useResource";
+import { useNow } from "../../hooks/useTicker";
+
+const REFRESH_MS = 10_000;
+
+function hostTitle(host: Host): string {
+  if (host.reachable === false) return `${host.address}: unreachable — ${host.error ?? "no answer"}`;
+  if (host.reachable === null) return `${host.address}: not checked yet`;
+  return `${host.address}: reachable`;
+}
+
+/** The hosts sessions run on, when there is more than this one: reachability and counts. */
+export function HostsBar() {
+  const tick = Math.floor(useNow() / REFRESH_MS);
+  const hosts = useResource(listHosts, `hosts-${tick}`);
+  if (!hosts.data || hosts.data.length < 2) return null;
+  return (
+    <ul className="hosts-bar" aria-label="Hosts" data-testid="hosts-bar">
+      {hosts.data.map((host) => (
+        <li
+          key={host.name}
+          className={`hosts-bar__host hosts-bar__host--${host.reachable === false ? "down" : host.reachable ? "up" : "unknown"}`}
+          title={hostTitle(host)}
+          data-testid={`host-${host.name}`}
+        >
+          <span className="hosts-bar__dot" aria-hidden="true" />
+          <strong>{host.name}</strong>
+          <span className="muted">
+            {host.running}/{host.sessions} running
+            {host.reachable === false ? " · unreachable" : ""}
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
+}
