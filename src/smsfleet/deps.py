@@ -21,7 +21,6 @@ from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
 from smsfleet.sessions.screen import ScreenError
-from smsfleet.sessions.service import ProcessStats
 from smsfleet.stores import ConfigStore
 
 
@@ -35,10 +34,6 @@ class AppContext:
     bus: EventBus
     sessions: SessionRuntime
     api_keys: ApiKeyService
-
-    @property
-    def process_stats(self) -> ProcessStats:
-        return self.sessions.stats.usage
 
     def publish_session_event(self, event: SessionEvent) -> None:
         self.bus.publish("sessions", event)

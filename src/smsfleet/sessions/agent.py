@@ -76,8 +76,15 @@ def _log_since(backend: ScreenBackend, request: dict[str, Any]) -> dict[str, Any
     return {"offset": offset, "lines": lines}
 
 
+def _list(backend: ScreenBackend, _: dict[str, Any]) -> dict[str, Any]:
+    entries = backend.list()
+    # What each live program has used so far: the caller turns two readings into a rate.
+    usage = backend.usage(entry.name for entry in entries if entry.alive)
+    return {"entries": [entry.to_json() for entry in entries], "usage": usage}
+
+
 OPERATIONS: dict[str, Callable[[ScreenBackend, dict[str, Any]], dict[str, Any]]] = {
-    "list": lambda backend, _: {"entries": [entry.to_json() for entry in backend.list()]},
+    "list": _list,
     "start": _start,
     "stop": _stop,
     "status": _status,

@@ -75,6 +75,14 @@ class Hosts:
         self._record(name, HostHealth(reachable=True, checked_at=now))
         return entries
 
+    def usage(self) -> dict[str, tuple[float, int]]:
+        """CPU % and resident bytes of other hosts' programs, by session, as last listed."""
+        found: dict[str, tuple[float, int]] = {}
+        for backend in self._backends.values():
+            if isinstance(backend, SshBackend):
+                found.update(backend.usage)
+        return found
+
     def health(self, name: str) -> HostHealth | None:
         """What the last listing of `name` found; None before the first."""
         with self._lock:

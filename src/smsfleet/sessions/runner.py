@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, BinaryIO
 
-__all__ = ["main", "process_start_ticks", "write_status"]
+__all__ = ["main", "process_start_ticks", "process_usage", "write_status"]
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Splits pathologically long lines instead of buffering them without bound.
@@ -51,6 +51,17 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _proc_stat(pid: int) -> list[bytes]:
+    """Fields 3… of /proc/<pid>/stat (Linux); empty when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return []
+    # The command name (field 2) may hold spaces and parentheses: split after it.
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
 def process_start_ticks(pid: int) -> int | None:
     """Start time of `pid` in clock ticks after boot (Linux), or None if unknown.
 
@@ -58,16 +69,20 @@ def process_start_ticks(pid: int) -> int | None:
     both and a later signal goes to the program only if they still agree.
     """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after it.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    try:
-        return int(fields[19])  # Field 22 of proc(5); fields here start at field 3.
+        return int(_proc_stat(pid)[19])  # Field 22 of proc(5); fields here start at field 3.
     except (IndexError, ValueError):
         return None
+
+
+def process_usage(pid: int) -> tuple[float, int] | None:
+    """CPU seconds used so far (user + system) and resident bytes of `pid`, or None."""
+    fields = _proc_stat(pid)
+    try:
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+        pages = int(fields[21])  # rss: field 24
+    except (IndexError, ValueError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK"), pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def write_status(path: str | os.PathLike[str], status: dict[str, Any]) -> None:

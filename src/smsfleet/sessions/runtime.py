@@ -20,7 +20,7 @@ from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
-from smsfleet.sessions.models import SessionSpec
+from smsfleet.sessions.models import SessionSpec, SessionStatus
 from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
 from smsfleet.sessions.supervisor import EventSink, Heartbeats, Supervisor, SupervisorPolicy
 from smsfleet.stores import ConfigStore
@@ -97,6 +97,23 @@ class SessionRuntime:
     supervisor: Supervisor
     stats: ProcessStats
     store: ConfigStore
+
+    def usage(
+        self, sessions: Iterable[tuple[SessionSpec, SessionStatus | None]]
+    ) -> dict[str, tuple[float, int]]:
+        """CPU % and resident bytes of the sessions' programs: this host's read here by pid,
+        other hosts' from the supervisor's last listing of them."""
+        local: dict[int, str] = {}
+        remote: list[str] = []
+        for spec, status in sessions:
+            if spec.host != LOCAL_HOST:
+                remote.append(spec.name)
+            elif status is not None and status.pid:
+                local[status.pid] = spec.name
+        found = {local[pid]: value for pid, value in self.stats.usage(local).items()}
+        elsewhere = self.hosts.usage()
+        found.update({name: elsewhere[name] for name in remote if name in elsewhere})
+        return found
 
     def backend_of(self, name: str) -> SessionBackend:
         """The backend of the host session `name` runs on (this one if it has no spec yet)."""

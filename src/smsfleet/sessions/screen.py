@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from smsfleet.sessions import runner
 from smsfleet.sessions.logtail import read_since
 from smsfleet.sessions.names import parse_session_name
-from smsfleet.sessions.runner import process_start_ticks
+from smsfleet.sessions.runner import process_start_ticks, process_usage
 
 __all__ = [
     "EXITED",
@@ -369,6 +369,17 @@ class ScreenBackend:
         if not 0 <= lines <= MAX_TAIL_LINES:
             raise ValueError(f"lines must be between 0 and {MAX_TAIL_LINES}")
         return _tail_lines(self.log_path(name), lines)
+
+    def usage(self, names: Iterable[str]) -> dict[str, tuple[float, int]]:
+        """CPU seconds so far and resident bytes of each named session's running program."""
+        found: dict[str, tuple[float, int]] = {}
+        for name in names:
+            run = self.status(name)
+            if run is not None and run.program_pid is not None and self._program_alive(run):
+                reading = process_usage(run.program_pid)
+                if reading is not None:
+                    found[name] = reading
+        return found
 
     def log_since(self, name: str, offset: int | None) -> tuple[int, builtins.list[str]]:
         """Complete log lines written after `offset` and the offset to read from next.

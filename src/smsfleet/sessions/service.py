@@ -21,7 +21,6 @@ from smsfleet.core.errors import (
     NotFound,
     ValidationFailed,
 )
-from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import (
@@ -41,8 +40,10 @@ from smsfleet.sessions.names import session_name
 from smsfleet.stores import ConfigStore
 
 SYSTEM_ACTOR = "system"
-# pids -> (CPU %, resident bytes) of those still alive
-ProcessStats = Callable[[Iterable[int]], dict[int, tuple[float, int]]]
+# sessions (spec, status) -> (CPU %, resident bytes) of those whose program runs
+SessionUsage = Callable[
+    [Iterable[tuple[SessionSpec, SessionStatus | None]]], dict[str, tuple[float, int]]
+]
 EventSink = Callable[[SessionEvent], None]
 
 
@@ -123,14 +124,13 @@ def _public(
     status: SessionStatus | None,
     pair: Pair | None,
     now: datetime,
-    usage: dict[int, tuple[float, int]],
+    usage: dict[str, tuple[float, int]],
 ) -> SessionPublic:
     state = status.state if status else SessionState.stopped
     alive = state in (SessionState.running, SessionState.starting, SessionState.stopping)
     started_at = status.started_at if status and alive else None
     pid = status.pid if status and alive else None
-    # Only this host's processes can be read; another host's pid is not ours.
-    cpu_memory = usage.get(pid) if pid and spec.host == LOCAL_HOST else None
+    cpu_memory = usage.get(spec.name) if alive else None
     return SessionPublic(
         name=spec.name,
         program=spec.program,
@@ -158,7 +158,7 @@ def list_sessions(
     *,
     store: ConfigStore,
     clock: Clock,
-    stats: ProcessStats | None = None,
+    stats: SessionUsage | None = None,
     country: str | None = None,
     operator: str | None = None,
     program: str | None = None,
@@ -176,18 +176,9 @@ def list_sessions(
         and (not program or spec.program == program)
         and (not host or spec.host == host)
     ]
-    local = [statuses.get(spec.name) for spec in chosen if spec.host == LOCAL_HOST]
-    usage = _usage(stats, local)
+    usage = stats((spec, statuses.get(spec.name)) for spec in chosen) if stats else {}
     views = [_public(s, statuses.get(s.name), pairs.get(s.pair), now, usage) for s in chosen]
     return [view for view in views if not state or view.state == state]
-
-
-def _usage(
-    stats: ProcessStats | None, statuses: Iterable[SessionStatus | None]
-) -> dict[int, tuple[float, int]]:
-    if stats is None:
-        return {}
-    return stats(status.pid for status in statuses if status and status.pid)
 
 
 def _spec(store: ConfigStore, clock: Clock, name: str) -> SessionSpec:
@@ -201,12 +192,12 @@ def _spec(store: ConfigStore, clock: Clock, name: str) -> SessionSpec:
 
 
 def get_session(
-    *, store: ConfigStore, clock: Clock, name: str, stats: ProcessStats | None = None
+    *, store: ConfigStore, clock: Clock, name: str, stats: SessionUsage | None = None
 ) -> SessionPublic:
     spec = _spec(store, clock, name)
     status = store.session_status.get(name)
     pair = store.pairs.get(spec.pair)
-    usage = _usage(stats, [status] if spec.host == LOCAL_HOST else [])
+    usage = stats([(spec, status)]) if stats else {}
     return _public(spec, status, pair, clock.now(), usage)
 
 

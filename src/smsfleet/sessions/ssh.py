@@ -19,6 +19,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,9 @@ class SshBackend:
         self.host = host
         self._ssh_bin = ssh_bin
         self._control_dir = control_dir
+        # From the latest two listings: (CPU seconds so far, when read) and (CPU %, bytes).
+        self._readings: dict[str, tuple[float, float]] = {}
+        self.usage: dict[str, tuple[float, int]] = {}
 
     @property
     def state_dir(self) -> str:
@@ -109,8 +113,22 @@ class SshBackend:
     # -- SessionBackend ----------------------------------------------------
 
     def list(self) -> builtins.list[ScreenEntry]:
+        """The host's screens; also refreshes `usage`, CPU % between this listing and the last."""
         answer = self._call("list")
+        self._take_usage(answer.get("usage") or {}, time.monotonic())
         return [ScreenEntry.from_json(entry) for entry in answer["entries"]]
+
+    def _take_usage(self, found: dict[str, Any], now: float) -> None:
+        readings: dict[str, tuple[float, float]] = {}
+        usage: dict[str, tuple[float, int]] = {}
+        for name, (cpu_seconds, rss) in found.items():
+            readings[name] = (float(cpu_seconds), now)
+            before = self._readings.get(name)
+            percent = 0.0  # a first reading has nothing to compare with, as in psutil
+            if before is not None and cpu_seconds >= before[0] and now > before[1]:
+                percent = round((cpu_seconds - before[0]) / (now - before[1]) * 100, 1)
+            usage[name] = (percent, int(rss))
+        self._readings, self.usage = readings, usage
 
     def start(self, spec: LaunchSpec) -> ScreenEntry:
         launch = {

@@ -61,7 +61,7 @@ def list_sessions(
     return service.list_sessions(
         store=context.store,
         clock=context.clock,
-        stats=context.process_stats,
+        stats=context.sessions.usage,
         country=country,
         operator=operator,
         program=program,
@@ -88,7 +88,7 @@ def bulk_action(
 @router.get("/{name}")
 def get_session(name: SessionName, _: CurrentUser, context: Context) -> SessionPublic:
     return service.get_session(
-        store=context.store, clock=context.clock, name=name, stats=context.process_stats
+        store=context.store, clock=context.clock, name=name, stats=context.sessions.usage
     )
 
 

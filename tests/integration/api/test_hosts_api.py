@@ -19,7 +19,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users
-from tests.integration.api.test_sessions_api import state, wait_for
+from tests.integration.api.test_sessions_api import sessions, state, wait_for
 from tests.integration.sessions.conftest import TICKING, require_screen
 from tests.support.sshd import SshServer, short_dir, start_sshd
 
@@ -83,7 +83,12 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert [entry.name for entry in seen.list()] == [NAME]  # there, not here
     view = api.client.get(f"/api/v1/sessions/{NAME}", headers=operator).json()
     assert view["host"] == "edge1" and view["pid"] > 0
-    assert view["memory_bytes"] is None  # another host's pid is not read here
+    # Its CPU and memory come from the host's own listing, not from a pid read here.
+    wait_for(
+        lambda: (next(s for s in sessions(api) if s["name"] == NAME)["memory_bytes"] or 0) > 1e6
+    )
+    listed = next(s for s in sessions(api) if s["name"] == NAME)
+    assert listed["cpu_percent"] is not None and listed["memory_bytes"] > 1_000_000
     assert hosts(api)["edge1"]["running"] == 1
 
     with api.client.websocket_connect(f"/api/v1/ws?token={api.token(Role.viewer)}") as socket:

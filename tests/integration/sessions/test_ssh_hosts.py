@@ -94,6 +94,11 @@ def test_the_ssh_backend_starts_reads_and_stops_a_session_there(edges: Edges, fl
     run = backend.status(name)
     assert run is not None and run.running
     assert run.program_pid == edges.program_pid("edge1", name)
+    # Each listing brings the programs' use there; two make a CPU rate.
+    assert backend.usage[name][0] == 0.0 and backend.usage[name][1] > 1_000_000
+    time.sleep(0.3)
+    backend.list()
+    assert 0.0 <= backend.usage[name][0] < 100.0 and backend.usage[name][1] > 1_000_000
 
     offset, _ = backend.log_since(name, None)
     wait_until(lambda: any("tick" in line for line in backend.tail(name, 50)))
