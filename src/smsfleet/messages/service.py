@@ -11,6 +11,9 @@ was never reported.
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,6 +65,38 @@ class OnDemandSend:
     message: str
 
 
+class PendingHint:
+    """Whether any on-demand send is pending, so that leases and reports skip the query.
+
+    Every lease would otherwise look for a send to carry and every report for a send
+    to settle, though most of the time there is none. The store is asked at most once
+    a `max_age`; a send made or retried in this process marks it at once. A send made
+    by another replica is seen within `max_age`; a settle skipped in that window is
+    done by `run_jobs` when the send's claim runs out.
+    """
+
+    def __init__(self, check: Callable[[], bool], max_age: float = 1.0) -> None:
+        self._check = check
+        self._max_age = max_age
+        self._known: tuple[bool, float] = (False, -math.inf)
+        self._lock = threading.Lock()
+
+    def any(self) -> bool:
+        pending, read_at = self._known
+        if time.monotonic() - read_at < self._max_age:
+            return pending
+        with self._lock:
+            pending, read_at = self._known
+            if time.monotonic() - read_at >= self._max_age:
+                read_at = time.monotonic()
+                pending = self._check()
+                self._known = (pending, read_at)
+        return pending
+
+    def mark(self) -> None:
+        self._known = (True, time.monotonic())
+
+
 class MessagesService:
     def __init__(
         self,
@@ -83,6 +118,7 @@ class MessagesService:
         self._lease_ttl = lease_ttl
         self._on_change = on_change
         self._on_message = on_message
+        self._pending = PendingHint(store.has_pending)
 
     # --- inbound and conversations ----------------------------------------------------
 
@@ -242,6 +278,7 @@ class MessagesService:
             completed_at=None,
         )
         self.store.add_send(send)
+        self._pending.mark()
         self._changed(send)
         return send
 
@@ -298,12 +335,15 @@ class MessagesService:
         )
         if done is None:
             raise Conflict(f"send {send_id} changed meanwhile; look again")
+        self._pending.mark()
         return done
 
     # --- the dispatcher's side ------------------------------------------------------------
 
     def claim(self, *, pair: str, program: str, attempt_id: str) -> OnDemandSend | None:
         """Hand the oldest send waiting for this program to the lease being granted."""
+        if not self._pending.any():
+            return None
         send = self.store.next_for(pair=pair, program=program)
         if send is None:
             return None
@@ -331,6 +371,8 @@ class MessagesService:
 
     def settle(self, attempt: Attempt) -> None:
         """An attempt got its outcome: close its send, or move it to the next program."""
+        if not self._pending.any():
+            return
         send = self.store.send_for_attempt(attempt.id)
         if send is None or send.status is not SendStatus.PENDING:
             return

@@ -179,6 +179,11 @@ class MessageStore:
             rows = connection.execute(select).mappings().all()
         return [_send(row) for row in rows]
 
+    def has_pending(self) -> bool:
+        select = sa.select(sa.literal(1)).where(sends_table.c.status == SendStatus.PENDING.value)
+        with self._engine.connect() as connection:
+            return connection.execute(select.limit(1)).first() is not None
+
     def next_for(self, *, pair: str, program: str) -> Send | None:
         """The oldest pending send that waits for this pair's program, not leased."""
         table = sends_table
