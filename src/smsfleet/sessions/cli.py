@@ -170,3 +170,24 @@ def logs(
         message = exc.message if isinstance(exc, DomainError) else str(exc)
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def hosts(data_dir: DataDir = None) -> None:
+    """List the hosts sessions run on (SMSFLEET_HOSTS) and check that each answers."""
+    settings = _settings(data_dir)
+    local = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
+    inventory = Hosts.build(local, settings.hosts)
+    now = datetime.now(UTC)
+    unreachable = False
+    typer.echo(f"{'HOST':20} {'ADDRESS':36} {'STATE':12} SCREENS")
+    for name in inventory.names:
+        try:
+            found = inventory.list(name, now)
+        except ScreenError as exc:
+            unreachable = True
+            typer.echo(f"{name:20} {inventory.address(name):36} {'unreachable':12} {exc}")
+            continue
+        typer.echo(f"{name:20} {inventory.address(name):36} {'ok':12} {len(found)}")
+    if unreachable:
+        raise typer.Exit(1)

@@ -6,6 +6,7 @@ pointed at them sees exactly what runs "there", independently of the SSH path.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from smsfleet.cli import app
 from smsfleet.core.settings import SshHost
 from smsfleet.pairs.models import PairUpdate
 from smsfleet.pairs.service import update_pair
@@ -232,3 +235,16 @@ def test_an_unreachable_host_leaves_its_sessions_as_they_were(edges: Edges, flee
     assert health is not None and health.reachable and health.error is None
     assert fleet.state(there) == S.running
     assert edges.program_pid("edge1", there) == pid  # the program never stopped
+
+
+def test_the_cli_checks_every_host_of_the_inventory(edges: Edges, tmp_path: Path) -> None:
+    inventory = {name: host.model_dump(mode="json") for name, host in edges.inventory.items()}
+    inventory["edge9"] = {**inventory["edge1"], "port": 1}
+    result = CliRunner().invoke(
+        app,
+        ["sessions", "hosts", "--data-dir", str(tmp_path)],
+        env={"SMSFLEET_HOSTS": json.dumps(inventory)},
+    )
+    rows = {line.split()[0]: line.split()[2] for line in result.output.splitlines()[1:]}
+    assert rows == {"local": "ok", "edge1": "ok", "edge2": "ok", "edge9": "unreachable"}
+    assert result.exit_code == 1
