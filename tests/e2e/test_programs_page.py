@@ -225,6 +225,11 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
         dialog.get_by_test_id("pair-save").click()
         expect(dialog).to_be_hidden()
         assert admin_api.get(f"/api/v1/pairs/{pair}").json()["host"] == "edge1"
+        # The supervisor makes the pair's session at its next tick: the page lists it then.
+        deadline = time.monotonic() + 10
+        while admin_api.get(f"/api/v1/sessions/{name}").status_code != 200:
+            assert time.monotonic() < deadline, "the supervisor made no session for the pair"
+            time.sleep(0.2)
 
         page.goto("/programs")
         edge_chip = page.get_by_test_id("host-edge1")
@@ -235,6 +240,11 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
         )
         assert [entry.name for entry in edge.list()] == [name]  # there, not here
         expect(edge_chip).to_contain_text("1/1 running", timeout=15_000)
+        # With sessions on two hosts, the page filters by host.
+        page.get_by_test_id("filter-host").select_option("edge1")
+        expect(page.get_by_test_id(f"session-state-{name}")).to_be_visible()
+        expect(page.get_by_test_id("country-section-IN")).to_have_count(0)
+        page.get_by_test_id("filter-host").select_option("")
 
         page.get_by_test_id(f"open-logs-{name}").click()
         drawer = page.get_by_test_id("log-drawer")

@@ -43,6 +43,7 @@ function useViewParams() {
     country: params.get("country") ?? "",
     program: params.get("program") ?? "",
     state: (params.get("state") ?? "") as SessionState | "",
+    host: params.get("host") ?? "",
   };
   const selected = params.get("session");
   const update = useCallback(
@@ -84,6 +85,7 @@ export function ProgramsPage() {
     return [...seen].map(([code, name]) => ({ code, name })).sort((a, b) => a.name.localeCompare(b.name));
   }, [all, pairsByKey]);
   const allPrograms = useMemo(() => programColumns(all), [all]);
+  const hosts = useMemo(() => [...new Set(all.map((session) => session.host))].sort(), [all]);
   const pairKeys = useMemo(() => [...new Set(all.map((session) => session.pair))].sort(), [all]);
 
   const visible = useMemo(() => all.filter((session) => matchesFilters(session, filters)), [all, filters]);
@@ -137,7 +139,7 @@ export function ProgramsPage() {
 
   const openSession = useCallback((session: Session) => update({ session: session.name }), [update]);
   const closeDrawer = useCallback(() => update({ session: null }), [update]);
-  const hasFilters = filters.country !== "" || filters.program !== "" || filters.state !== "";
+  const hasFilters = filters.country !== "" || filters.program !== "" || filters.state !== "" || filters.host !== "";
 
   return (
     <section className={selected ? "page page--with-drawer" : "page"} data-testid="programs-page">
@@ -164,7 +166,13 @@ export function ProgramsPage() {
         )}
       </header>
 
-      <ProgramsToolbar filters={filters} countries={countries} programs={allPrograms} onChange={(next) => update(next)} />
+      <ProgramsToolbar
+        filters={filters}
+        countries={countries}
+        programs={allPrograms}
+        hosts={hosts}
+        onChange={(next) => update(next)}
+      />
       <HostsBar />
 
       {outcome && (

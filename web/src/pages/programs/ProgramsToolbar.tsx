@@ -5,10 +5,12 @@ interface ProgramsToolbarProps {
   filters: SessionFilters;
   countries: ReadonlyArray<{ code: string; name: string }>;
   programs: readonly string[];
+  /** The hosts the sessions are on; the host filter shows only when there are several. */
+  hosts: readonly string[];
   onChange: (filters: SessionFilters) => void;
 }
 
-export function ProgramsToolbar({ filters, countries, programs, onChange }: ProgramsToolbarProps) {
+export function ProgramsToolbar({ filters, countries, programs, hosts, onChange }: ProgramsToolbarProps) {
   return (
     <div className="toolbar toolbar--sessions" role="search">
       <select
@@ -53,6 +55,22 @@ export function ProgramsToolbar({ filters, countries, programs, onChange }: Prog
           </option>
         ))}
       </select>
+      {(hosts.length > 1 || filters.host !== "") && (
+        <select
+          className="input"
+          aria-label="Filter by host"
+          value={filters.host}
+          onChange={(event) => onChange({ ...filters, host: event.target.value })}
+          data-testid="filter-host"
+        >
+          <option value="">All hosts</option>
+          {hosts.map((host) => (
+            <option key={host} value={host}>
+              {host}
+            </option>
+          ))}
+        </select>
+      )}
     </div>
   );
 }

@@ -7,12 +7,14 @@ export interface SessionFilters {
   country: string;
   program: string;
   state: SessionState | "";
+  host: string;
 }
 
 export function matchesFilters(session: Session, filters: SessionFilters): boolean {
   if (filters.country && session.country !== filters.country) return false;
   if (filters.program && session.program !== filters.program) return false;
   if (filters.state && session.state !== filters.state) return false;
+  if (filters.host && session.host !== filters.host) return false;
   return true;
 }
 
