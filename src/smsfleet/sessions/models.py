@@ -32,6 +32,7 @@ class SessionState(StrEnum):
 
 
 class EventKind(StrEnum):
+    created = "created"  # a program was assigned to a pair: its session exists now
     start_requested = "start_requested"
     stop_requested = "stop_requested"
     restart_requested = "restart_requested"

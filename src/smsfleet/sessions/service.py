@@ -6,7 +6,6 @@ Keyword-only functions taking their stores. Actions only write the desired state
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -54,11 +53,13 @@ def sync_specs(
     pairs: list[Pair] | None = None,
     specs: list[SessionSpec] | None = None,
     statuses: dict[str, SessionStatus] | None = None,
+    on_event: EventSink | None = None,
 ) -> list[SessionSpec]:
     """One spec per program assigned to a pair; specs of dropped assignments go once down.
 
     A new session of a high-priority pair is wanted running from the start; a
-    session's host follows its pair's (the supervisor moves it). Callers
+    session's host follows its pair's (the supervisor moves it). A new session is
+    a `created` event (stored, and given to `on_event`). Callers
     that already hold the pairs, specs or statuses pass them in. Returns the specs.
     """
     now = clock.now()
@@ -85,9 +86,24 @@ def sync_specs(
                 desired_at=now,
                 created_at=now,
             )
-            with contextlib.suppress(Conflict):  # created meanwhile by another request
+            try:
                 store.session_specs.add(spec)
+            except Conflict:  # created meanwhile by another request
+                by_name[name] = spec
+                continue
             by_name[name] = spec
+            event = SessionEvent(
+                id=uuid.uuid4().hex,
+                at=now,
+                session=name,
+                kind=EventKind.created,
+                to_state=SessionState.stopped,
+                actor=SYSTEM_ACTOR,
+                reason=f"{program} assigned to {pair.key}",
+            )
+            store.session_events.append(event)
+            if on_event is not None:
+                on_event(event)
     dropped = set(by_name) - assigned
     if dropped and statuses is None:
         statuses = {status.name: status for status in store.session_status.list()}

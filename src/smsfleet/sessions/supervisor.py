@@ -183,6 +183,7 @@ class Supervisor:
             pairs=pair_list,
             specs=store.session_specs.list(),
             statuses=self._statuses,
+            on_event=self._on_event,
         )
         names = {spec.name for spec in specs}
         for gone in set(self._statuses) - names:

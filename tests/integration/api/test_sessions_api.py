@@ -19,6 +19,7 @@ from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
+from smsfleet.sessions.models import SessionEvent
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users
 from tests.integration.sessions.conftest import TICKING, require_screen
@@ -222,3 +223,24 @@ def test_the_websocket_needs_a_valid_token(live_api: Api) -> None:
     ):
         socket.receive_json()
     assert closed.value.code == 4401
+
+
+def test_a_new_session_is_announced_on_the_live_topic(live_api: Api) -> None:
+    api = live_api
+    operator = api.headers(Role.operator)
+    published: list[SessionEvent] = []
+    api.client.app.state.context.bus.listen("sessions", SessionEvent, published.append)
+    program = {"name": "ticker", "command": [sys.executable, "-c", TICKING]}
+    assert api.client.post("/api/v1/programs", json=program, headers=operator).status_code == 201
+    body = {"country": "KE", "operator": "Safaricom", "programs": ["ticker"]}
+    assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+    wait_for(lambda: published)
+    (event,) = published
+    assert (event.session, event.kind, event.to_state) == (
+        "ticker_KE_safaricom",
+        "created",
+        "stopped",
+    )
+    assert event.reason == "ticker assigned to KE_safaricom" and event.actor == "system"
+    events = api.client.get("/api/v1/sessions/ticker_KE_safaricom/events", headers=operator)
+    assert [e["kind"] for e in events.json()] == ["created"]

@@ -132,12 +132,15 @@ def test_a_session_started_outside_is_adopted_never_duplicated(fleet: Fleet) -> 
     name = fleet.add_pair("uzmobile", TICKING)
     supervisor = fleet.supervisor()
     supervisor.reconcile_once()  # creates the spec, desired stopped
+    (created,) = fleet.events
+    assert (created.session, created.kind, created.to_state) == (name, "created", S.stopped)
+    assert created.reason == f"{name.split('_')[0]} assigned to UZ_uzmobile"
     env = {**os.environ, "SCREENDIR": str(fleet.backend.screen_dir)}
     subprocess.run(["screen", "-dmS", name, "sleep", "30"], env=env, check=True)
     wait_until(lambda: name in fleet.screens())
     supervisor.reconcile_once()
     assert fleet.state(name) == S.running
-    assert fleet.kinds(name) == ["adopted"]
+    assert fleet.kinds(name) == ["created", "adopted"]
     spec = fleet.store.session_specs.get(name)
     assert spec is not None and spec.desired == DesiredState.running
     supervisor.reconcile_once()
