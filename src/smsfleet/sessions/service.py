@@ -316,15 +316,17 @@ def list_hosts(*, store: ConfigStore, hosts: Hosts) -> list[HostPublic]:
     specs = store.session_specs.list()
     statuses = {status.name: status for status in store.session_status.list()}
     live = (SessionState.starting, SessionState.running, SessionState.stopping)
+    # A host left out of the inventory while pairs still name it is shown, so it is seen.
+    names = [*hosts.names, *sorted({spec.host for spec in specs} - set(hosts.names))]
     found = []
-    for name in hosts.names:
+    for name in names:
         placed = [spec for spec in specs if spec.host == name]
         health = hosts.health(name)
         running = [s for s in placed if (st := statuses.get(s.name)) and st.state in live]
         found.append(
             HostPublic(
                 name=name,
-                address=hosts.address(name),
+                address=hosts.address(name) if name in hosts.names else "not in the inventory",
                 reachable=health.reachable if health else None,
                 checked_at=health.checked_at if health else None,
                 error=health.error if health else None,

@@ -223,11 +223,18 @@ class Supervisor:
         names = [*self._hosts.names, *sorted(wanted - set(self._hosts.names))]
 
         def listing(host: str) -> dict[str, ScreenEntry] | None:
+            before = self._hosts.health(host)
             try:
-                return {e.name: e for e in self._hosts.list(host, now) if e.alive}
+                found = {e.name: e for e in self._hosts.list(host, now) if e.alive}
             except Exception as error:
-                log.warning("host %s: sessions unknown this tick: %s", host, error)
+                if before is None or before.reachable:  # once per outage, not every tick
+                    log.warning(
+                        "host %s: its sessions are unknown until it answers: %s", host, error
+                    )
                 return None
+            if before is not None and not before.reachable:
+                log.info("host %s answers again", host)
+            return found
 
         found = zip(names, self._pool.map(listing, names), strict=True)
         return {host: entries for host, entries in found if entries is not None}

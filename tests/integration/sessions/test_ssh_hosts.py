@@ -26,6 +26,7 @@ from smsfleet.pairs.service import update_pair
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+from smsfleet.sessions.service import list_hosts
 from smsfleet.sessions.ssh import HostUnreachable, SshBackend
 from tests.integration.sessions.conftest import ADMIN, TICKING, Fleet, wait_until
 from tests.support.sshd import SshServer, short_dir, start_sshd
@@ -248,3 +249,24 @@ def test_the_cli_checks_every_host_of_the_inventory(edges: Edges, tmp_path: Path
     rows = {line.split()[0]: line.split()[2] for line in result.output.splitlines()[1:]}
     assert rows == {"local": "ok", "edge1": "ok", "edge2": "ok", "edge9": "unreachable"}
     assert result.exit_code == 1
+
+
+def test_a_host_dropped_from_the_inventory_is_shown_and_its_sessions_left_alone(
+    edges: Edges, fleet: Fleet
+) -> None:
+    there = fleet.add_pair("beeline", TICKING, host="edge1")
+    fleet.supervisor()
+    fleet.want(there, DesiredState.running)
+    _tick(fleet)
+    _tick(fleet, 1)
+    assert fleet.state(there) == S.running
+    fleet.hosts = Hosts.only(fleet.backend)  # restarted without edge1 in SMSFLEET_HOSTS
+    after = fleet.supervisor()
+    after.reconcile_once()
+    assert fleet.state(there) == S.running and edges.screens("edge1") == [there]
+    shown = {h.name: h for h in list_hosts(store=fleet.store, hosts=fleet.hosts)}
+    assert set(shown) == {"local", "edge1"}
+    gone = shown["edge1"]
+    assert gone.address == "not in the inventory" and gone.reachable is False
+    assert gone.error is not None and "not in the inventory" in gone.error
+    assert (gone.sessions, gone.running) == (1, 1)
