@@ -18,7 +18,10 @@ def _utc_millis(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     elif value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC instant
+            raise ValueError("the time is out of range once in UTC") from None
     extra = value.microsecond % 1000
     return value.replace(microsecond=value.microsecond - extra) if extra else value
 

@@ -320,6 +320,8 @@ class MessagesService:
             raise Conflict(f"send {send_id} is {send.status.value}: only a failed one is retried")
         pair = self._config.pairs.get(send.pair)
         programs = list(pair.programs) if pair is not None else send.programs
+        if not programs:
+            raise Conflict(f"pair {send.pair} has no program to send through")
         done = self._update(
             send,
             {

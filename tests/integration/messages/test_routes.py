@@ -209,3 +209,21 @@ def test_an_empty_gateway_token_turns_the_webhook_off_not_open(tmp_path: Path) -
             refused = web.client.post("/api/v1/messages/inbound", json=body, headers=headers)
             assert refused.status_code == 401
             assert "SMSFLEET_INBOUND_TOKEN" in refused.text
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_a_time_beyond_the_calendar_in_utc_is_refused_not_a_server_error(
+    tmp_path: Path, at: str
+) -> None:
+    with running_api(tmp_path, inbound_token=GATEWAY_TOKEN) as web:
+        seed = web.client.post(
+            "/api/receive-sms", json=sms(B, A, "edge", at), headers=web.headers(Role.operator)
+        )
+        gateway = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
+        body = {"from": B, "to": A, "text": "edge", "timestamp": at, "uuid": str(uuid.uuid4())}
+        inbound = web.client.post("/api/v1/messages/inbound", json=body, headers=gateway)
+        for refused in (seed, inbound):
+            assert refused.status_code == 422
+            assert "out of range" in refused.text
+        thread = web.client.get(f"/api/get-conversation/{A}", headers=web.headers(Role.viewer))
+        assert thread.status_code == 404  # nothing was kept

@@ -80,7 +80,14 @@ def test_when_every_program_fails_the_send_fails(world: World) -> None:
     assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pworse")
     assert (failed.error or "").startswith("pworse: send_failed (http_")
     assert world.ask("pbad") is not None  # routine sends go on
-    # A retry starts over with the pair's programs.
+    # A retry starts over with the pair's programs, and needs one.
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    world.store.pairs.replace(pair.model_copy(update={"programs": []}))
+    with pytest.raises(Conflict, match="no program"):
+        world.messages.retry(send.id)
+    assert world.messages.send(send.id).status is SendStatus.FAILED
+    world.store.pairs.replace(pair)
     retried = world.messages.retry(send.id)
     assert (retried.status, retried.next_index) == (SendStatus.PENDING, 0)
 
