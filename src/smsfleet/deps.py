@@ -15,12 +15,11 @@ from smsfleet.auth.models import Role, User
 from smsfleet.auth.service import TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Forbidden, Unauthorized, Unavailable
+from smsfleet.core.errors import Forbidden, Unauthorized
 from smsfleet.core.events import EventBus
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
-from smsfleet.sessions.screen import ScreenError
 from smsfleet.stores import ConfigStore
 
 
@@ -42,12 +41,7 @@ class AppContext:
         self.sessions.supervisor.wake()
 
     def session_logs(self, name: str, lines: int) -> list[str]:
-        try:
-            return self.sessions.backend_of(name).tail(name, lines)
-        except ScreenError as error:  # its host is away, or its screen broken
-            raise Unavailable(
-                f"the log of {name} cannot be read now: {error}", retry_after=5
-            ) from error
+        return self.sessions.tail(name, lines)
 
 
 def get_context(request: Request) -> AppContext:

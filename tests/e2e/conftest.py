@@ -35,8 +35,8 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.backends import free_port
-from tests.support.fleet import admin_client, quit_screens, running
-from tests.support.sshd import short_dir, start_sshd
+from tests.support.fleet import admin_client, quit_screens, running, short_dir
+from tests.support.sshd import start_sshd
 
 REPO = Path(__file__).resolve().parents[2]
 WEB_INDEX = REPO / "web" / "dist" / "index.html"

@@ -180,6 +180,11 @@ class Process:
             self.kill()
 
 
+def short_dir(prefix: str = "sf-") -> Path:
+    """A screen directory short enough for screen's socket paths (107 bytes)."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
 def quit_screens(screen_dir: Path) -> None:
     """Ends whatever screen still lives in the test's own screen directory."""
     if SCREEN is None:
@@ -234,7 +239,7 @@ def started_rig(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[R
     if SCREEN is None:
         pytest.fail("GNU screen is missing: install it with `apt-get install -y screen`")
     # Short on purpose: screen's socket paths must fit a Unix socket address.
-    screen_dir = Path(tempfile.mkdtemp(prefix="sf-", dir="/tmp"))
+    screen_dir = short_dir()
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     simulator_port, port = free_port(), free_port()

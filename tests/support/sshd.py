@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,8 +132,3 @@ MaxStartups 100:30:200
     )
     server.start()
     return server
-
-
-def short_dir(prefix: str) -> Path:
-    """A screen directory short enough for a socket path (107 bytes)."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))

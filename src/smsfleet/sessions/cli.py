@@ -24,7 +24,7 @@ from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.models import SessionAction, SessionState
 from smsfleet.sessions.names import parse_session_name
-from smsfleet.sessions.screen import ScreenBackend, ScreenError
+from smsfleet.sessions.screen import ScreenError
 from smsfleet.stores import open_config_store
 
 app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is_help=True)
@@ -154,9 +154,8 @@ def logs(
         spec = store.session_specs.get(name)
     finally:
         store.close()
-    local = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
     try:
-        backend = Hosts.build(local, settings.hosts).backend(spec.host if spec else LOCAL_HOST)
+        backend = Hosts.from_settings(settings).backend(spec.host if spec else LOCAL_HOST)
         for line in backend.tail(name, lines):
             typer.echo(line)
         if not follow:
@@ -175,9 +174,7 @@ def logs(
 @app.command()
 def hosts(data_dir: DataDir = None) -> None:
     """List the hosts sessions run on (SMSFLEET_HOSTS) and check that each answers."""
-    settings = _settings(data_dir)
-    local = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
-    inventory = Hosts.build(local, settings.hosts)
+    inventory = Hosts.from_settings(_settings(data_dir))
     now = datetime.now(UTC)
     unreachable = False
     typer.echo(f"{'HOST':20} {'ADDRESS':36} {'STATE':12} SCREENS")

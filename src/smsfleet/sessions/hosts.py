@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smsfleet.core.errors import NotFound
-from smsfleet.core.settings import LOCAL_HOST, SshHost
+from smsfleet.core.settings import LOCAL_HOST, Settings, SshHost
 from smsfleet.sessions.backend import ScreenEntry, SessionBackend
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.ssh import SshBackend
@@ -46,6 +46,12 @@ class Hosts:
             backends[name] = SshBackend(name, host)
             addresses[name] = host.address
         return cls(backends, addresses)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Hosts:
+        """This host's screens in the data dir, and the inventory's hosts over SSH."""
+        local = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
+        return cls.build(local, settings.hosts)
 
     @classmethod
     def only(cls, local: SessionBackend) -> Hosts:

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import NotFound
+from smsfleet.core.errors import NotFound, Unavailable
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.pairs.models import Pair
@@ -21,7 +21,7 @@ from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
 from smsfleet.sessions.models import SessionSpec, SessionStatus
-from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+from smsfleet.sessions.screen import LaunchSpec, ScreenError
 from smsfleet.sessions.supervisor import EventSink, Heartbeats, Supervisor, SupervisorPolicy
 from smsfleet.stores import ConfigStore
 
@@ -115,6 +115,14 @@ class SessionRuntime:
         found.update({name: elsewhere[name] for name in remote if name in elsewhere})
         return found
 
+    def tail(self, name: str, lines: int) -> list[str]:
+        """The last lines of a session's log, wherever it runs."""
+        try:
+            return self.backend_of(name).tail(name, lines)
+        except ScreenError as error:  # its host is away, or its screen broken
+            message = f"the log of {name} cannot be read now: {error}"
+            raise Unavailable(message, retry_after=5) from error
+
     def backend_of(self, name: str) -> SessionBackend:
         """The backend of the host session `name` runs on (this one if it has no spec yet)."""
         spec = self.store.session_specs.get(name)
@@ -130,8 +138,7 @@ class SessionRuntime:
         on_event: EventSink | None = None,
         heartbeats: Heartbeats | None = None,
     ) -> SessionRuntime:
-        backend = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
-        hosts = Hosts.build(backend, settings.hosts)
+        hosts = Hosts.from_settings(settings)
         secret = settings.jwt_secret
 
         def launch(spec: SessionSpec, pair: Pair) -> LaunchSpec:

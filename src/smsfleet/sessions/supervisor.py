@@ -247,8 +247,8 @@ class Supervisor:
         now: datetime,
     ) -> bool:
         """Stop the session where it runs when that is not its spec's host."""
-        hosts = [host for host, found in listed.items() if spec.name in found]
-        elsewhere = next((host for host in hosts if host != spec.host), None)
+        # Called when it is not on its own host: any host that has it is another one.
+        elsewhere = next((h for h, found in listed.items() if spec.name in found), None)
         if elsewhere is None:
             return False
         tick.backend = self._hosts.backend(elsewhere)

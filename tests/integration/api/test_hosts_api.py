@@ -21,7 +21,8 @@ from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users
 from tests.integration.api.test_sessions_api import sessions, state, wait_for
 from tests.integration.sessions.conftest import TICKING, require_screen
-from tests.support.sshd import SshServer, short_dir, start_sshd
+from tests.support.fleet import short_dir
+from tests.support.sshd import SshServer, start_sshd
 
 NAME = "ticker_UZ_uzmobile"
 

@@ -29,7 +29,8 @@ from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
 from smsfleet.sessions.service import list_hosts
 from smsfleet.sessions.ssh import HostUnreachable, SshBackend
 from tests.integration.sessions.conftest import ADMIN, TICKING, Fleet, wait_until
-from tests.support.sshd import SshServer, short_dir, start_sshd
+from tests.support.fleet import short_dir
+from tests.support.sshd import SshServer, start_sshd
 
 S = SessionState
 EDGES = ("edge1", "edge2")

@@ -27,50 +27,48 @@ export function ProgramsToolbar({ filters, countries, programs, hosts, onChange 
           </option>
         ))}
       </select>
-      <select
-        className="input"
-        aria-label="Filter by program"
+      <NameFilter
+        label="program"
+        names={programs}
         value={filters.program}
-        onChange={(event) => onChange({ ...filters, program: event.target.value })}
-        data-testid="filter-program"
-      >
-        <option value="">All programs</option>
-        {programs.map((program) => (
-          <option key={program} value={program}>
-            {program}
-          </option>
-        ))}
-      </select>
-      <select
-        className="input"
-        aria-label="Filter by state"
+        onChange={(program) => onChange({ ...filters, program })}
+      />
+      <NameFilter
+        label="state"
+        names={SESSION_STATES}
         value={filters.state}
-        onChange={(event) => onChange({ ...filters, state: event.target.value as SessionState | "" })}
-        data-testid="filter-state"
-      >
-        <option value="">All states</option>
-        {SESSION_STATES.map((state) => (
-          <option key={state} value={state}>
-            {state}
-          </option>
-        ))}
-      </select>
+        onChange={(state) => onChange({ ...filters, state: state as SessionState | "" })}
+      />
       {(hosts.length > 1 || filters.host !== "") && (
-        <select
-          className="input"
-          aria-label="Filter by host"
-          value={filters.host}
-          onChange={(event) => onChange({ ...filters, host: event.target.value })}
-          data-testid="filter-host"
-        >
-          <option value="">All hosts</option>
-          {hosts.map((host) => (
-            <option key={host} value={host}>
-              {host}
-            </option>
-          ))}
-        </select>
+        <NameFilter label="host" names={hosts} value={filters.host} onChange={(host) => onChange({ ...filters, host })} />
       )}
     </div>
+  );
+}
+
+interface NameFilterProps {
+  label: string;
+  names: readonly string[];
+  value: string;
+  onChange: (value: string) => void;
+}
+
+/** A select over plain names, with "All <label>s" first. */
+function NameFilter({ label, names, value, onChange }: NameFilterProps) {
+  return (
+    <select
+      className="input"
+      aria-label={`Filter by ${label}`}
+      value={value}
+      onChange={(event) => onChange(event.target.value)}
+      data-testid={`filter-${label}`}
+    >
+      <option value="">All {label}s</option>
+      {names.map((name) => (
+        <option key={name} value={name}>
+          {name}
+        </option>
+      ))}
+    </select>
   );
 }
