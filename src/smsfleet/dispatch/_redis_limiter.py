@@ -50,6 +50,7 @@ local pair_weight, program_weight = tonumber(ARGV[8]), tonumber(ARGV[9])
 local spacing = tonumber(ARGV[10])
 local ttl = tonumber(ARGV[11])
 local tolerance = tonumber(ARGV[12])
+local early_turns = tonumber(ARGV[13])
 local me = pair .. '|' .. program
 
 local function ms(x) return string.format('%.0f', x) end
@@ -112,36 +113,55 @@ if count >= cap then
   local freeing = redis.call('ZRANGE', grants_key, count - cap, count - cap, 'WITHSCORES')
   opens = math.max(opens, tonumber(freeing[2]) + window)
 end
-if opens > now then
-  mine.due = opens
-  return finish(0, opens - now)
-end
 
 local function counted(field)
   return tonumber(redis.call('HGET', counts_key, field) or '0')
 end
 
--- the contender with the lowest share wins: pair, then program, then longest wait
-local best, best_key = nil, nil
+-- the waiting line, lowest share first: pair, then program, then longest wait
+-- (limiter.waiting_line)
+local line = {}
 for key, a in pairs(askers) do
   if a.since >= 0 and now <= a.due + grace then
-    local share = {(counted('p|' .. a.pair) + 1) / a.pw, (counted('g|' .. key) + 1) / a.gw,
-                   a.since}
-    local better = best == nil
-    if not better then
-      for i = 1, 3 do
-        if share[i] ~= best[i] then better = share[i] < best[i]; break end
-        if i == 3 then better = key < best_key end
-      end
-    end
-    if better then best, best_key = share, key end
+    a.key = key
+    a.share = {(counted('p|' .. a.pair) + 1) / a.pw, (counted('g|' .. key) + 1) / a.gw, a.since}
+    table.insert(line, a)
   end
 end
+table.sort(line, function(x, y)
+  for i = 1, 3 do
+    if x.share[i] ~= y.share[i] then return x.share[i] < y.share[i] end
+  end
+  return x.key < y.key
+end)
 
-if best_key ~= me then
-  mine.due = slot + spacing - tolerance
+-- come back for my place in line, less early_turns (limiter.my_turn)
+local function back_for_my_turn(winner)
+  local slot0 = opens + tolerance
+  local taken = {}
+  local earliest = 0
+  if winner then taken[0] = true; earliest = 1 end
+  for _, a in ipairs(line) do
+    if a.key == me then break end
+    if a.key ~= winner then
+      local turn = math.max(0, -math.floor((slot0 - a.due) / spacing))
+      while taken[turn] do turn = turn + 1 end
+      taken[turn] = true
+    end
+  end
+  local turn = 0
+  while taken[turn] do turn = turn + 1 end
+  mine.due = slot0 - tolerance + math.max(earliest, turn - early_turns) * spacing
   return finish(0, mine.due - now)
 end
+
+if opens > now then return back_for_my_turn(nil) end
+-- the slot goes to the first in line who is due by now
+local winner = nil
+for _, a in ipairs(line) do
+  if a.due <= now then winner = a.key; break end
+end
+if winner ~= me then return back_for_my_turn(winner) end
 local seq = redis.call('HINCRBY', state_key, 'seq', 1)
 redis.call('ZADD', grants_key, ms(now), seq .. '|' .. me)
 redis.call('HINCRBY', counts_key, 'p|' .. pair, 1)
@@ -220,6 +240,7 @@ class RedisLimiter:
             spacing_ms(ask.cap, policy.window_ms),
             KEY_TTL_MS,
             tolerance_ms(ask.cap, policy),
+            policy.early_turns,
         ]
         try:
             granted, wait_ms = self._decide(keys=self._keys(ask.country), args=args)

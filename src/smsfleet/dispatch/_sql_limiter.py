@@ -9,6 +9,7 @@ decisions of one country run one after the other across threads, processes and
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,16 +23,13 @@ from smsfleet.dispatch.limiter import (
     AskerState,
     CountryState,
     Decision,
-    Grant,
     LimiterPolicy,
     LimiterUnavailable,
-    Pace,
-    asking,
-    decide,
+    Window,
+    asker_key,
+    decide_in,
     from_ms,
-    pace,
     to_ms,
-    wait_for,
 )
 from smsfleet.dispatch.store import (
     dispatch_asks_table,
@@ -127,14 +125,11 @@ class SqlLimiter:
             ).scalar_one()
             # Read under the lock, so the grant times are in lock order.
             now = to_ms(self._clock.now())
-            next_slot = self._pace(connection, ask, last_slot, now)
-            if next_slot.opens > now:
-                # No slot yet: the common answer under demand needs only this asker.
-                previous = self._asker(connection, ask)
-                verdict = wait_for(asking(previous, ask, now, policy), next_slot.opens, now)
-            else:
-                state = self._load(connection, ask.country, last_slot, now)
-                verdict = decide(state, ask, now, policy)
+            state = CountryState(
+                last_slot=last_slot, grants=[], askers=self._askers(connection, ask.country, now)
+            )
+            window = self._window(connection, ask, now)
+            verdict = decide_in(window, state, ask, now, policy)
             self._save(connection, ask.country, verdict.asker, now)
             if verdict.granted:
                 connection.execute(
@@ -145,19 +140,28 @@ class SqlLimiter:
                 connection.execute(
                     sa.update(_countries)
                     .where(_countries.c.country == ask.country)
-                    .values(last_slot_ms=next_slot.slot)
+                    .values(last_slot_ms=state.last_slot)
                 )
         return Decision(
             granted=verdict.granted, retry_after=verdict.wait_ms / 1000, at=from_ms(now)
         )
 
-    def _pace(self, connection: Connection, ask: Ask, last_slot: int | None, now: int) -> Pace:
+    def _window(self, connection: Connection, ask: Ask, now: int) -> Window:
+        """The window's grants counted in the database: a few rows, not one per grant."""
         in_window = sa.and_(
             _grants.c.country == ask.country, _grants.c.at_ms > now - self._policy.window_ms
         )
-        count = connection.execute(
-            sa.select(sa.func.count()).select_from(_grants).where(in_window)
-        ).scalar_one()
+        groups = connection.execute(
+            sa.select(_grants.c.pair, _grants.c.program, sa.func.count())
+            .where(in_window)
+            .group_by(_grants.c.pair, _grants.c.program)
+        ).all()
+        pair_counts: Counter[str] = Counter()
+        program_counts: dict[str, int] = {}
+        for pair, program, count in groups:
+            pair_counts[pair] += count
+            program_counts[asker_key(pair, program)] = count
+        count = sum(program_counts.values())
         freeing = None
         if count >= ask.cap:
             freeing = connection.execute(
@@ -167,46 +171,15 @@ class SqlLimiter:
                 .offset(ask.cap - 1)
                 .limit(1)
             ).scalar_one()
-        return pace(
-            last_slot=last_slot,
-            in_window=count,
-            freeing=freeing,
-            cap=ask.cap,
-            now=now,
-            policy=self._policy,
+        return Window(
+            count=count, freeing=freeing, pair_counts=pair_counts, program_counts=program_counts
         )
 
-    def _asker(self, connection: Connection, ask: Ask) -> AskerState | None:
-        row = (
-            connection.execute(
-                sa.select(_asks).where(
-                    _asks.c.country == ask.country,
-                    _asks.c.pair == ask.pair,
-                    _asks.c.program == ask.program,
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return None if row is None else _asker_state(row)
-
-    def _load(
-        self, connection: Connection, country: str, last_slot: int | None, now: int
-    ) -> CountryState:
-        policy = self._policy
-        grants = connection.execute(
-            sa.select(_grants.c.at_ms, _grants.c.pair, _grants.c.program)
-            .where(_grants.c.country == country, _grants.c.at_ms > now - policy.window_ms)
-            .order_by(_grants.c.at_ms)
-        ).all()
-        askers = connection.execute(
-            sa.select(_asks).where(_asks.c.country == country, _active(now, policy))
+    def _askers(self, connection: Connection, country: str, now: int) -> dict[str, AskerState]:
+        rows = connection.execute(
+            sa.select(_asks).where(_asks.c.country == country, _active(now, self._policy))
         ).mappings()
-        return CountryState(
-            last_slot=last_slot,
-            grants=[Grant(at=at, pair=pair, program=program) for at, pair, program in grants],
-            askers={f"{row['pair']}|{row['program']}": _asker_state(row) for row in askers},
-        )
+        return {asker_key(row["pair"], row["program"]): _asker_state(row) for row in rows}
 
     def _save(self, connection: Connection, country: str, asker: AskerState, now: int) -> None:
         policy = self._policy

@@ -9,13 +9,16 @@ network does, keeps the schedule instead of pushing it back: with steady demand
 the country gets its whole cap. Two grants are thus at least a spacing minus the
 tolerance apart, and the sliding-window count is checked on real grant times.
 
-A free slot goes to the contender with the lowest share: first
-(grants-in-window + 1) ÷ weight of its pair, then of its program within the
-pair, then the longest wait. A contender is an
-asker that is waiting, asked within `active_ms`, and came back when it was told
-to (within `grace_ms`), so a program that died or paused stops holding slots
-a couple of seconds after it was due back. An asker is kept while it asked within
-`active_ms` or is not yet past its due time and the grace.
+Waiting askers line up by share: first (grants-in-window + 1) ÷ weight of
+their pair, then of their program within the pair, then the longest wait. A
+waiting asker counts while it came back when it was told to (within `grace_ms`),
+so a program that died or paused stops holding slots a couple of seconds after it
+was due back. A free slot goes to the first in line among those due by now. A
+loser is not sent back for the very next slot but for its place in the line, less
+`early_turns` slots to spare: without that, every waiting program of a country
+would ask again at every slot, a herd that costs a request (and, in SQL, a
+serialised transaction) per program per slot. An asker is kept while it asked
+within `active_ms` or is not yet past its due time and the grace.
 
 Times are integer milliseconds since the epoch: exact in SQL, in Python and in
 Redis' Lua doubles alike, so both backends decide identically.
@@ -24,6 +27,8 @@ Redis' Lua doubles alike, so both backends decide identically.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -47,6 +52,8 @@ class LimiterPolicy:
     grace_ms: int = 2_000
     # How early a grant may take its slot (capped at half the spacing).
     slot_tolerance_ms: int = 500
+    # A waiting asker comes back this many slots before its place in line.
+    early_turns: int = 2
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,32 @@ class CountryState:
     last_slot: int | None
     """The slot the latest grant took (its time, or up to the tolerance after it)."""
     grants: list[Grant]
+    """The grants in the window, oldest first (kept by `decide`; a store may count instead)."""
     askers: dict[str, AskerState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a decision needs of a country's grants in the sliding window."""
+
+    count: int
+    freeing: int | None
+    """The time of the grant `cap` places from the newest, when there are that many:
+    the window frees when it leaves."""
+    pair_counts: Mapping[str, int]
+    program_counts: Mapping[str, int]
+    """By asker key (`pair|program`)."""
+
+    @classmethod
+    def of(cls, grants: Sequence[Grant], cap: int) -> Window:
+        """From the grants in the window, oldest first."""
+        count = len(grants)
+        return cls(
+            count=count,
+            freeing=grants[count - cap].at if count >= cap else None,
+            pair_counts=Counter(grant.pair for grant in grants),
+            program_counts=Counter(asker_key(grant.pair, grant.program) for grant in grants),
+        )
 
 
 @dataclass(frozen=True)
@@ -162,25 +194,14 @@ class Pace:
 
 
 def pace(
-    *,
-    last_slot: int | None,
-    in_window: int,
-    freeing: int | None,
-    cap: int,
-    now: int,
-    policy: LimiterPolicy,
+    *, last_slot: int | None, window: Window, cap: int, now: int, policy: LimiterPolicy
 ) -> Pace:
-    """The next slot, from the latest slot and the window's grants.
-
-    `in_window` counts the grants in the window; `freeing` is the time of the grant
-    `cap` places from the newest (when there are that many): the window frees when
-    it leaves.
-    """
+    """The next slot, from the latest slot and the window's grants."""
     spacing = spacing_ms(cap, policy.window_ms)
     slot = now if last_slot is None else max(now, last_slot + spacing)
     opens = slot - tolerance_ms(cap, policy)
-    if in_window >= cap and freeing is not None:
-        opens = max(opens, freeing + policy.window_ms)
+    if window.count >= cap and window.freeing is not None:
+        opens = max(opens, window.freeing + policy.window_ms)
     return Pace(slot=slot, opens=opens)
 
 
@@ -210,9 +231,23 @@ def wait_for(mine: AskerState, due: int, now: int) -> Verdict:
 
 
 def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Verdict:
-    """Take one decision; updates `state` in place (the caller persists it)."""
-    window = policy.window_ms
-    state.grants = sorted((g for g in state.grants if g.at > now - window), key=lambda g: g.at)
+    """Take one decision on the whole state in memory; updates `state` in place."""
+    cutoff = now - policy.window_ms
+    state.grants = sorted((g for g in state.grants if g.at > cutoff), key=lambda g: g.at)
+    verdict = decide_in(Window.of(state.grants, ask.cap), state, ask, now, policy)
+    if verdict.granted:
+        state.grants.append(Grant(at=now, pair=ask.pair, program=ask.program))
+    return verdict
+
+
+def decide_in(
+    window: Window, state: CountryState, ask: Ask, now: int, policy: LimiterPolicy
+) -> Verdict:
+    """Take one decision, given the window's grants.
+
+    Updates the askers and the latest slot of `state`; the caller persists them and,
+    when granted, records the grant.
+    """
     state.askers = {
         key: asker for key, asker in state.askers.items() if is_active(asker, now, policy)
     }
@@ -220,48 +255,74 @@ def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Ve
     mine = asking(state.askers.get(key), ask, now, policy)
     state.askers[key] = mine
 
-    count = len(state.grants)
-    next_slot = pace(
-        last_slot=state.last_slot,
-        in_window=count,
-        freeing=state.grants[count - ask.cap].at if count >= ask.cap else None,
-        cap=ask.cap,
-        now=now,
-        policy=policy,
-    )
+    next_slot = pace(last_slot=state.last_slot, window=window, cap=ask.cap, now=now, policy=policy)
+    line = waiting_line(state.askers, window, now, policy)
+    spacing = spacing_ms(ask.cap, policy.window_ms)
+    tolerance = tolerance_ms(ask.cap, policy)
+
+    def back_for_my_turn(winner: str | None) -> Verdict:
+        # Slot 0 is the one being decided; the next ones follow a spacing apart.
+        slot = next_slot.opens + tolerance
+        turn = my_turn(state, line, key, slot=slot, spacing=spacing, winner=winner)
+        earliest = 0 if winner is None else 1
+        back = max(earliest, turn - policy.early_turns)
+        return wait_for(mine, slot - tolerance + back * spacing, now)
+
     if next_slot.opens > now:
-        return wait_for(mine, next_slot.opens, now)
+        return back_for_my_turn(None)
+    winner = next(name for name in line if state.askers[name].due <= now)
+    if winner != key:
+        # This slot is the winner's: come back for a later one.
+        return back_for_my_turn(winner)
+    state.last_slot = next_slot.slot
+    mine.waiting_since = None
+    return Verdict(granted=True, wait_ms=0, asker=mine)
 
-    pair_counts: dict[str, int] = {}
-    program_counts: dict[str, int] = {}
-    for grant in state.grants:
-        pair_counts[grant.pair] = pair_counts.get(grant.pair, 0) + 1
-        grant_key = asker_key(grant.pair, grant.program)
-        program_counts[grant_key] = program_counts.get(grant_key, 0) + 1
 
-    def share(item: tuple[str, AskerState]) -> tuple[float, float, int, str]:
-        name, asker = item
+def waiting_line(
+    askers: Mapping[str, AskerState], window: Window, now: int, policy: LimiterPolicy
+) -> list[str]:
+    """The waiting askers' keys, lowest share first."""
+
+    def share(name: str) -> tuple[float, float, int, str]:
+        asker = askers[name]
         assert asker.waiting_since is not None
         # The share it would have with this grant: with the share it has now, ties
         # would go to the longest wait, which favours the lighter weight.
         return (
-            (pair_counts.get(asker.pair, 0) + 1) / asker.pair_weight,
-            (program_counts.get(name, 0) + 1) / asker.program_weight,
+            (window.pair_counts.get(asker.pair, 0) + 1) / asker.pair_weight,
+            (window.program_counts.get(name, 0) + 1) / asker.program_weight,
             asker.waiting_since,
             name,
         )
 
-    contenders = [
-        (name, asker)
-        for name, asker in state.askers.items()
+    waiting = [
+        name
+        for name, asker in askers.items()
         if asker.waiting_since is not None and now <= asker.due + policy.grace_ms
     ]
-    winner, _ = min(contenders, key=share)
-    if winner != key:
-        # This slot is the winner's: come back for the one after it.
-        spacing = spacing_ms(ask.cap, window)
-        return wait_for(mine, next_slot.slot + spacing - tolerance_ms(ask.cap, policy), now)
-    state.grants.append(Grant(at=now, pair=ask.pair, program=ask.program))
-    state.last_slot = next_slot.slot
-    mine.waiting_since = None
-    return Verdict(granted=True, wait_ms=0, asker=mine)
+    return sorted(waiting, key=share)
+
+
+def my_turn(
+    state: CountryState, line: list[str], key: str, *, slot: int, spacing: int, winner: str | None
+) -> int:
+    """The slot `key` can expect, counting from the one at `slot` (0, the winner's if any).
+
+    Each asker ahead of it in line takes the first slot still free among those it is
+    back in time for: one due back later does not hold an earlier slot.
+    """
+    taken = set() if winner is None else {0}
+    for name in line:
+        if name == key:
+            break
+        if name == winner:
+            continue
+        turn = max(0, -((slot - state.askers[name].due) // spacing))
+        while turn in taken:
+            turn += 1
+        taken.add(turn)
+    turn = 0
+    while turn in taken:
+        turn += 1
+    return turn

@@ -88,6 +88,56 @@ def test_an_asker_that_does_not_come_back_stops_holding_slots() -> None:
     assert decide(state, ask("UZ_a"), T0 + 5501 + POLICY.grace_ms, POLICY).granted
 
 
+def test_a_waiting_asker_comes_back_for_its_place_in_line_not_every_slot() -> None:
+    state = CountryState(last_slot=None, grants=[])
+    assert decide(state, ask("UZ_x"), T0, POLICY).granted
+    # Seven pairs ask during the spacing, in this order; the slot opens at T0 + 5.5 s.
+    backs = [
+        decide(state, ask(f"UZ_{n}"), T0 + 100 * (n + 1), POLICY).wait_ms + T0 + 100 * (n + 1)
+        for n in range(7)
+    ]
+    opens = T0 + 5500
+    # The first three in line (the longest waits) come for the next slot; each one
+    # after comes a slot later than the one before, early_turns (2) slots early.
+    assert backs == [opens] * 3 + [opens + 6000 * k for k in range(1, 5)]
+
+
+def test_a_fleet_that_comes_back_when_told_fills_every_slot_with_few_asks() -> None:
+    # Eight pairs, each back exactly when told; a send takes 1 s.
+    state = CountryState(last_slot=None, grants=[])
+    due = {f"UZ_{n}": T0 + 10 * n for n in range(8)}
+    grants: list[int] = []
+    asks = 0
+    while min(due.values()) < T0 + 300_000:
+        pair, now = min(due.items(), key=lambda item: item[1])
+        verdict = decide(state, ask(pair), now, POLICY)
+        asks += 1
+        if verdict.granted:
+            grants.append(now)
+            due[pair] = now + 1000
+        else:
+            due[pair] = now + verdict.wait_ms
+    # Every slot is taken: 10 a minute …
+    assert len(grants) == 50
+    # … and each pair asks about four times per grant (back from a send, then
+    # early_turns slots early, then at its slot), not once a slot (eight).
+    assert asks <= (POLICY.early_turns + 2.5) * len(grants)
+
+
+def test_a_slot_goes_to_the_first_in_line_who_is_due_by_now() -> None:
+    state = CountryState(last_slot=None, grants=[])
+    assert decide(state, ask("UZ_x"), T0, POLICY).granted
+    for n in range(5):
+        decide(state, ask(f"UZ_{n}"), T0 + 100 * (n + 1), POLICY)
+    # UZ_4 is fifth in line, sent back for the third slot; it comes back at the
+    # first one anyway. UZ_0 … UZ_2 are due then too and ahead of it: not its slot …
+    early = decide(state, ask("UZ_4"), T0 + 5500, POLICY)
+    assert not early.granted
+    # … and with nobody ahead of it due by the slot after, it is.
+    state.askers = {k: a for k, a in state.askers.items() if k == "UZ_4|program1"}
+    assert decide(state, ask("UZ_4"), T0 + 5500 + early.wait_ms, POLICY).granted
+
+
 def test_weights_decide_between_pairs_then_programs() -> None:
     state = CountryState(last_slot=None, grants=[])
     now = T0
