@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 RUN_PACKAGES := screen
+BENCH_PACKAGES := screen wrk
 TEST_PACKAGES := screen openssh-server openssh-client chromium fonts-liberation prometheus prometheus-alertmanager docker-compose systemd
 
-.PHONY: run test setup python web lint typecheck pytest clean
+.PHONY: run test setup python web lint typecheck pytest bench clean
 
 run: setup web
 	$(BIN)/smsfleet demo
@@ -43,6 +44,10 @@ typecheck: python web/node_modules/.installed
 pytest: python
 	@scripts/debian-packages.sh $(TEST_PACKAGES)
 	$(BIN)/pytest
+
+# What benchmarks/ needs (the figures in docs/benchmarks.md); MariaDB and Redis run already.
+bench: python
+	@scripts/debian-packages.sh $(BENCH_PACKAGES)
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist var test-artifacts
