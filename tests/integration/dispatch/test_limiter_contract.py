@@ -155,12 +155,18 @@ def test_limiters_on_the_same_state_share_the_cap(limiter_backend: LimiterBacken
 
 
 def test_every_backend_decides_as_the_reference(limiter_backend: LimiterBackend) -> None:
-    """Same asks, same times: the same grants as the shared decision in memory."""
+    """Same asks, same times: the same grants as the shared decision in memory.
+
+    Enough programs that most waits send one back several slots on, for its place in
+    line, which exercises the whole line on every backend.
+    """
     programs = [
         Program("UZ_beeline", "program1", pair_weight=2.0),
+        Program("UZ_beeline", "program2", pair_weight=2.0),
         Program("UZ_ucell", "program1"),
         Program("UZ_ucell", "program2", stop_ms=2 * MINUTE),
         Program("UZ_mobiuz", "program3", start_ms=MINUTE + 500),
+        *(Program(f"UZ_op{n}", f"program{g}") for n in range(3) for g in (1, 2, 3)),
     ]
     reference_clock = FakeClock()
     reference = run(MemoryLimiter(reference_clock), reference_clock, programs, cap=7, minutes=3)
