@@ -1,7 +1,7 @@
 """The limiter in Redis, shared by every control-plane replica.
 
 Each decision is ONE Lua script: Redis runs scripts atomically, so no other
-decision of any replica interleaves. The script mirrors `limiter.decide`
+decision of any replica interleaves. The script mirrors `limiter.decide_in`
 step for step. Keys of a country share one hash tag, so a cluster keeps them
 on one node.
 
@@ -144,6 +144,7 @@ local function back_for_my_turn(winner)
   for _, a in ipairs(line) do
     if a.key == me then break end
     if a.key ~= winner then
+      -- the first slot at or after its due time
       local turn = math.max(0, -math.floor((slot0 - a.due) / spacing))
       while taken[turn] do turn = turn + 1 end
       taken[turn] = true

@@ -263,7 +263,7 @@ def decide_in(
     def back_for_my_turn(winner: str | None) -> Verdict:
         # Slot 0 is the one being decided; the next ones follow a spacing apart.
         slot = next_slot.opens + tolerance
-        turn = my_turn(state, line, key, slot=slot, spacing=spacing, winner=winner)
+        turn = my_turn(state.askers, line, key, slot=slot, spacing=spacing, winner=winner)
         earliest = 0 if winner is None else 1
         back = max(earliest, turn - policy.early_turns)
         return wait_for(mine, slot - tolerance + back * spacing, now)
@@ -305,7 +305,13 @@ def waiting_line(
 
 
 def my_turn(
-    state: CountryState, line: list[str], key: str, *, slot: int, spacing: int, winner: str | None
+    askers: Mapping[str, AskerState],
+    line: list[str],
+    key: str,
+    *,
+    slot: int,
+    spacing: int,
+    winner: str | None,
 ) -> int:
     """The slot `key` can expect, counting from the one at `slot` (0, the winner's if any).
 
@@ -318,7 +324,8 @@ def my_turn(
             break
         if name == winner:
             continue
-        turn = max(0, -((slot - state.askers[name].due) // spacing))
+        # The first slot at or after its due time: ceil((due - slot) / spacing).
+        turn = max(0, -((slot - askers[name].due) // spacing))
         while turn in taken:
             turn += 1
         taken.add(turn)
