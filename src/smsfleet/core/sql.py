@@ -136,7 +136,7 @@ def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class _Snapshot(Generic[R]):
-    revision: int
+    revision: int | None
     records: list[R]
     by_key: dict[str, R]
 
@@ -144,9 +144,10 @@ class _Snapshot(Generic[R]):
 class SqlRecordStore(Generic[R]):
     """`RecordStore` over one table whose columns are the model's fields.
 
-    Reads are served from the last full listing while the table's revision is
-    unchanged (one indexed lookup instead of reading and validating every row), so
-    the supervisor's tick and the dashboard's listings stay cheap at fleet scale.
+    Reads, one record or all, are served from the last full listing while the
+    table's revision is unchanged (one indexed lookup instead of reading and
+    validating rows), so the supervisor's tick, the dashboard's listings and every
+    lease stay cheap at fleet scale.
     Records are values: callers change them with `model_copy`, never in place.
     """
 
@@ -178,27 +179,29 @@ class SqlRecordStore(Generic[R]):
             )
         return int(result.rowcount)
 
+    def _current(self, connection: sa.Connection) -> _Snapshot[R]:
+        """Every record: the last listing while the table's revision is unchanged."""
+        revision = self._revision(connection)
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.revision == revision:
+            return snapshot
+        rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
+        records: list[R] = self._many.validate_python(rows.all())
+        by_key = {getattr(record, self._key_name): record for record in records}
+        snapshot = _Snapshot(revision, records, by_key)
+        if revision is not None:  # a table never written has no revision to check against
+            self._snapshot = snapshot
+        return snapshot
+
     def get(self, key: str) -> R | None:
+        # A listing, not the one row: the next gets (a lease reads its session and
+        # its pair) are then one revision lookup each until something changes.
         with self._engine.connect() as connection:
-            snapshot = self._snapshot
-            if snapshot is not None and snapshot.revision == self._revision(connection):
-                return snapshot.by_key.get(key)
-            row = connection.execute(sa.select(self._table).where(self._key == key)).mappings()
-            found = row.first()
-        return self._model.model_validate(dict(found)) if found else None
+            return self._current(connection).by_key.get(key)
 
     def list(self) -> list[R]:
         with self._engine.connect() as connection:
-            revision = self._revision(connection)
-            snapshot = self._snapshot
-            if snapshot is not None and snapshot.revision == revision:
-                return list(snapshot.records)
-            rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
-            records: list[R] = self._many.validate_python(rows.all())
-        if revision is not None:
-            by_key = {getattr(record, self._key_name): record for record in records}
-            self._snapshot = _Snapshot(revision, records, by_key)
-        return list(records)
+            return list(self._current(connection).records)
 
     def add(self, record: R) -> None:
         key = getattr(record, self._key_name)
