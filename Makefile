@@ -43,7 +43,9 @@ typecheck: python web/node_modules/.installed
 
 pytest: python
 	@scripts/debian-packages.sh $(TEST_PACKAGES)
-	$(BIN)/pytest
+	# One worker per core (at most 4); a file's tests stay on one worker, so the
+	# fleets and browsers its fixtures start are started once.
+	$(BIN)/pytest --numprocesses auto --maxprocesses 4 --dist loadfile
 
 # What benchmarks/ needs (the figures in docs/benchmarks.md); MariaDB and Redis run already.
 bench: python
