@@ -374,12 +374,13 @@ def saturation(
     }
 
 
-def control_plane_cpu_seconds(port: int) -> float:
-    """CPU time so far of the uvicorn serving `port` and its workers (less noisy than rates)."""
+def control_plane_cpu_seconds(port: int, *, app: str = "smsfleet.api:create_app") -> float:
+    """CPU time so far of the uvicorn serving `app` on `port` and its workers (less noisy
+    than rates)."""
     total = 0.0
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if "smsfleet.api:create_app" in cmdline and str(port) in cmdline:
+        if app in cmdline and str(port) in cmdline:
             for member in [process, *process.children()]:
                 with suppress(psutil.NoSuchProcess):
                     times = member.cpu_times()

@@ -226,8 +226,17 @@ class RedisLimiter:
         return [f"{base}:state", f"{base}:grants", f"{base}:counts", f"{base}:asks"]
 
     def acquire(self, ask: Ask) -> Decision:
-        policy = self._policy
         now = to_ms(self._clock.now())
+        keys, args = self.script_call(ask, now)
+        try:
+            granted, wait_ms = self._decide(keys=keys, args=args)
+        except redis.RedisError as error:
+            raise LimiterUnavailable(f"Redis: {error}") from error
+        return Decision(granted=bool(granted), retry_after=int(wait_ms) / 1000, at=from_ms(now))
+
+    def script_call(self, ask: Ask, now: int) -> tuple[list[str], list[Any]]:
+        """The decision script's keys and arguments for `ask` at `now` (ms)."""
+        policy = self._policy
         args: list[Any] = [
             now,
             ask.cap,
@@ -243,11 +252,7 @@ class RedisLimiter:
             tolerance_ms(ask.cap, policy),
             policy.early_turns,
         ]
-        try:
-            granted, wait_ms = self._decide(keys=self._keys(ask.country), args=args)
-        except redis.RedisError as error:
-            raise LimiterUnavailable(f"Redis: {error}") from error
-        return Decision(granted=bool(granted), retry_after=int(wait_ms) / 1000, at=from_ms(now))
+        return self._keys(ask.country), args
 
     def withdraw(self, *, country: str, pair: str, program: str | None = None) -> None:
         exact = f"{pair}|{program}" if program is not None else ""
