@@ -21,10 +21,10 @@ from smsfleet.core.clock import Clock
 from smsfleet.dispatch.limiter import (
     Ask,
     AskerState,
-    CountryState,
     Decision,
     LimiterPolicy,
     LimiterUnavailable,
+    Schedule,
     Window,
     asker_key,
     decide_in,
@@ -125,9 +125,7 @@ class SqlLimiter:
             ).scalar_one()
             # Read under the lock, so the grant times are in lock order.
             now = to_ms(self._clock.now())
-            state = CountryState(
-                last_slot=last_slot, grants=[], askers=self._askers(connection, ask.country, now)
-            )
+            state = Schedule(last_slot=last_slot, askers=self._askers(connection, ask.country, now))
             window = self._window(connection, ask, now)
             verdict = decide_in(window, state, ask, now, policy)
             self._save(connection, ask.country, verdict.asker, now)

@@ -146,12 +146,20 @@ class Grant:
 
 
 @dataclass
-class CountryState:
+class Schedule:
+    """What a decision reads and updates besides the window's grants."""
+
     last_slot: int | None
     """The slot the latest grant took (its time, or up to the tolerance after it)."""
-    grants: list[Grant]
-    """The grants in the window, oldest first (kept by `decide`; a store may count instead)."""
     askers: dict[str, AskerState] = field(default_factory=dict)
+
+
+@dataclass
+class CountryState(Schedule):
+    """A country's whole state, kept in memory by the reference `decide`."""
+
+    grants: list[Grant] = field(default_factory=list)
+    """The grants in the window, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -241,7 +249,7 @@ def decide(state: CountryState, ask: Ask, now: int, policy: LimiterPolicy) -> Ve
 
 
 def decide_in(
-    window: Window, state: CountryState, ask: Ask, now: int, policy: LimiterPolicy
+    window: Window, state: Schedule, ask: Ask, now: int, policy: LimiterPolicy
 ) -> Verdict:
     """Take one decision, given the window's grants.
 
