@@ -20,11 +20,17 @@ from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, UserCreate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
-from smsfleet.core.settings import Settings
+from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.demo import DEMO_SIMULATOR_CONFIG, seed_demo, start_demo_sessions
+from smsfleet.demo import (
+    DEMO_SIMULATOR_CONFIG,
+    seed_demo,
+    start_demo_sessions,
+    stop_demo_sessions,
+)
 from smsfleet.search.__main__ import main as search_main
 from smsfleet.sessions import cli as sessions_cli
+from smsfleet.sessions.hosts import Hosts
 from smsfleet.simulator import SimulatorConfigError
 from smsfleet.simulator import server as simulator_server
 from smsfleet.stores import ConfigStore, open_config_store
@@ -75,8 +81,15 @@ def demo(
     simulator_port: Annotated[int, typer.Option(help="Port of the gateway simulator")] = 8100,
     search_port: Annotated[int, typer.Option(help="Port of the search service")] = 8200,
     sessions: Annotated[bool, typer.Option(help="Start the demo sessions")] = True,
+    keep_sessions: Annotated[
+        bool, typer.Option(help="Leave the sessions running on exit; the next start adopts them")
+    ] = False,
 ) -> None:
-    """Run the demo fleet on the embedded default and print the URL and login."""
+    """Run the demo fleet on the embedded default and print the URL and login.
+
+    Ctrl-C stops all of it: the control plane, the simulator, the search service and,
+    unless --keep-sessions, the demo's sessions.
+    """
     search_token = secrets.token_urlsafe(32)  # between this demo's two processes only
     settings = _settings(
         data_dir,
@@ -127,14 +140,24 @@ def demo(
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
     typer.echo(
         f"  {started} sessions starting; gateway simulator on port {simulator_port}, "
-        f"search service on port {search_port}\n"
+        f"search service on port {search_port}"
+    )
+    typer.echo(
+        "  Ctrl-C stops the demo"
+        + (" (its sessions keep running)\n" if keep_sessions else " and its sessions\n")
     )
     try:
         uvicorn.run(create_app(settings, store=store, clock=clock), host=host, port=port)
     finally:
-        for process in (simulator_process, search_process):
-            process.terminate()
-            process.wait(timeout=10)
+        try:
+            if not keep_sessions:
+                backend = Hosts.from_settings(settings).backend(LOCAL_HOST)
+                stopped = stop_demo_sessions(store=store, backend=backend)
+                typer.echo(f"  {stopped} demo sessions stopped")
+        finally:
+            for process in (simulator_process, search_process):
+                process.terminate()
+                process.wait(timeout=10)
 
 
 @app.command()

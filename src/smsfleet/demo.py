@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from smsfleet.auth.models import User
 from smsfleet.core.clock import Clock
@@ -13,6 +14,7 @@ from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import PairCreate
 from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import ProgramCreate
+from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.models import SessionAction
 from smsfleet.sessions.service import act, sync_specs
 from smsfleet.stores import ConfigStore
@@ -118,3 +120,17 @@ def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> int
             reason="demo",
         )
     return len(specs)
+
+
+def stop_demo_sessions(*, store: ConfigStore, backend: SessionBackend) -> int:
+    """Stop the demo's sessions that run on `backend`, together. Returns how many.
+
+    Screens of other names on the host are left alone.
+    """
+    demo = {spec.name for spec in store.session_specs.list()}
+    running = sorted({entry.name for entry in backend.list() if entry.alive} & demo)
+    if running:
+        # Each stop may wait out its program's grace period; in parallel they take one.
+        with ThreadPoolExecutor(max_workers=len(running)) as pool:
+            list(pool.map(backend.stop, running))
+    return len(running)

@@ -1,0 +1,121 @@
+"""`smsfleet demo`, what `make run` starts: the demo fleet sends live, and Ctrl-C ends it all.
+
+The demo runs as a user runs it (a subprocess, its own data dir, free ports, a private
+screen directory): it prints the URL and the login, its pairs' sessions run the demo
+programs against the gateway simulator and attempts get outcomes; SIGINT (Ctrl-C)
+stops the control plane, the simulator, the search service and every demo session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+from smsfleet.demo import DEMO_PAIRS
+from tests.support.backends import free_port
+from tests.support.fleet import (
+    SCREEN,
+    START_TIMEOUT,
+    admin_client,
+    answers,
+    clean_environment,
+    eventually,
+    quit_screens,
+    short_dir,
+    smsfleet_command,
+)
+
+LIVE_TIMEOUT = 60.0
+EXIT_TIMEOUT = 30.0
+
+
+def _screens(screen_dir: Path) -> list[str]:
+    assert SCREEN is not None, "GNU screen is missing: install it with `apt-get install -y screen`"
+    listing = subprocess.run(
+        [SCREEN, "-ls"],
+        env={**os.environ, "SCREENDIR": str(screen_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return re.findall(r"^\s+\d+\.(\S+)\s", listing, re.MULTILINE)
+
+
+def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
+    screen_dir = short_dir()
+    port, simulator_port, search_port = free_port(), free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        smsfleet_command(), "demo", "--port", str(port),
+        "--simulator-port", str(simulator_port), "--search-port", str(search_port),
+    ]  # fmt: skip
+    env = {
+        **clean_environment(),
+        "SMSFLEET_DATA_DIR": str(tmp_path / "data"),
+        "SMSFLEET_SCREEN_DIR": str(screen_dir),
+    }
+    log = tmp_path / "demo.log"
+    with log.open("wb") as output:
+        # A process group of its own, as a shell gives a foreground job.
+        demo = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        eventually(lambda: answers(f"{url}/healthz"), START_TIMEOUT, "the demo to answer")
+        printed = log.read_text()
+        assert f"smsfleet demo: {url}/" in printed, printed
+        login = re.search(r"log in as: admin / (\S+)", printed)
+        assert login is not None, printed
+
+        with admin_client(url, login.group(1)) as client:
+            pairs = client.get("/api/v1/pairs").json()
+            assert len(pairs) == len(DEMO_PAIRS), pairs
+            names = {s["name"] for s in client.get("/api/v1/sessions").json()}
+            assert len(names) >= len(DEMO_PAIRS), names
+
+            def all_running() -> bool:
+                states = {s["name"]: s["state"] for s in client.get("/api/v1/sessions").json()}
+                return all(states.get(name) == "running" for name in names)
+
+            eventually(all_running, START_TIMEOUT, "every demo session running")
+            assert set(_screens(screen_dir)) == names
+
+            def completed_by_pair() -> Counter[str]:
+                summary = client.get("/api/v1/metrics/summary", params={"group_by": "pair"})
+                summary.raise_for_status()
+                return Counter({g["key"]: g["completed"] for g in summary.json()["groups"]})
+
+            # Live traffic: attempts of several countries get their outcomes.
+            eventually(
+                lambda: len(+completed_by_pair()) >= 3,
+                LIVE_TIMEOUT,
+                "completed attempts on three pairs",
+            )
+
+        # Ctrl-C: the terminal signals the whole foreground group.
+        os.killpg(demo.pid, signal.SIGINT)
+        assert demo.wait(timeout=EXIT_TIMEOUT) == 0, log.read_text()[-3000:]
+        assert f"{len(names)} demo sessions stopped" in log.read_text()
+        assert _screens(screen_dir) == []
+        for server in (
+            url,
+            f"http://127.0.0.1:{simulator_port}",
+            f"http://127.0.0.1:{search_port}",
+        ):
+            assert not answers(f"{server}/healthz"), f"{server} still answers"
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait(timeout=10)
+        quit_screens(screen_dir)
+        shutil.rmtree(screen_dir, ignore_errors=True)
