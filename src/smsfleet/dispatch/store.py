@@ -267,13 +267,14 @@ class HeartbeatStore:
             wait = self._last_flush + self._flush_interval - time.monotonic()
             if wait > 0 and not self._closed:
                 if self._timer is None:
-                    self._timer = threading.Timer(wait, self._flush_from_timer)
+                    self._timer = threading.Timer(wait, self._flush_kept)
                     self._timer.daemon = True
                     self._timer.start()
                 return
-        self.flush()
+        # The lease or report that beats does not fail for its heartbeat's sake.
+        self._flush_kept()
 
-    def _flush_from_timer(self) -> None:
+    def _flush_kept(self) -> None:
         try:
             self.flush()
         except Exception:  # the beats stay pending for the next write
@@ -299,6 +300,9 @@ class HeartbeatStore:
             raise
 
     def _write(self, beats: dict[str, datetime]) -> None:
+        # Rows are written in one order in every process, so two writes wait for each
+        # other instead of each locking a row the other needs next (a deadlock).
+        beats = dict(sorted(beats.items()))
         table = session_heartbeats_table
         update = (
             sa.update(table)

@@ -1,0 +1,95 @@
+"""Session heartbeats on a real MariaDB: processes writing the same sessions at once, and
+a store that goes away between writes.
+
+Each `HeartbeatStore` stands for one control-plane process (its own engine and pool).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.dispatch.store import HeartbeatStore
+from tests.support.backends import MARIADB_HOST, MARIADB_PORT, mariadb_database
+from tests.support.chaos import CuttableProxy
+
+SESSIONS = [f"program1_{country}_load" for country in ("UZ", "KZ", "TJ", "KG", "AZ", "GE")]
+ROUNDS = 150
+T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def metrics_url() -> Iterator[str]:
+    with mariadb_database() as url:
+        engine = create_sql_engine(url)
+        upgrade_metrics_schema(engine)
+        engine.dispose()
+        yield url
+
+
+def test_processes_writing_the_same_sessions_at_once_never_fail(metrics_url: str) -> None:
+    # Each round's beats are written together, and the two processes see the sessions
+    # in opposite orders: rows locked in different orders would deadlock.
+    engines = [create_sql_engine(metrics_url) for _ in range(2)]
+    stores = [HeartbeatStore(engine, flush_interval=3600) for engine in engines]
+    orders = [SESSIONS, SESSIONS[::-1]]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def write(store: HeartbeatStore, order: list[str]) -> None:
+        start.wait()
+        try:
+            for round_ in range(ROUNDS):
+                for session in order:
+                    store.beat(session, T0 + timedelta(milliseconds=round_))
+                store.flush()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=write, args=(store, order))
+        for store, order in zip(stores, orders, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    try:
+        assert not errors, errors[0]
+        latest = T0 + timedelta(milliseconds=ROUNDS - 1)
+        for store in stores:
+            assert store.all() == dict.fromkeys(SESSIONS, latest)
+    finally:
+        for store, engine in zip(stores, engines, strict=True):
+            store.close()
+            engine.dispose()
+
+
+def test_a_beat_while_the_store_is_away_is_kept_and_written_later(metrics_url: str) -> None:
+    database = sa.engine.make_url(metrics_url).database
+    with CuttableProxy(MARIADB_HOST, MARIADB_PORT) as proxy:
+        url = f"mysql+pymysql://root@127.0.0.1:{proxy.port}/{database}?charset=utf8mb4"
+        engine = create_sql_engine(url)
+        store = HeartbeatStore(engine, flush_interval=0)
+        try:
+            store.beat(SESSIONS[0], T0)
+            proxy.cut()
+            # The lease or report that beats must not fail for the heartbeat's sake.
+            store.beat(SESSIONS[1], T0 + timedelta(seconds=1))
+            proxy.restore()
+            store.flush()
+        finally:
+            store.close()
+            engine.dispose()
+    reader_engine = create_sql_engine(metrics_url)
+    reader = HeartbeatStore(reader_engine)
+    try:
+        assert reader.all() == {SESSIONS[0]: T0, SESSIONS[1]: T0 + timedelta(seconds=1)}
+    finally:
+        reader.close()
+        reader_engine.dispose()
