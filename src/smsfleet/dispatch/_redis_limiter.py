@@ -27,6 +27,7 @@ from smsfleet.dispatch.limiter import (
     Decision,
     LimiterPolicy,
     LimiterUnavailable,
+    catch_up_ms,
     from_ms,
     spacing_ms,
     to_ms,
@@ -51,6 +52,7 @@ local spacing = tonumber(ARGV[10])
 local ttl = tonumber(ARGV[11])
 local tolerance = tonumber(ARGV[12])
 local early_turns = tonumber(ARGV[13])
+local catch_up = tonumber(ARGV[14])
 local me = pair .. '|' .. program
 
 local function ms(x) return string.format('%.0f', x) end
@@ -106,7 +108,7 @@ end
 
 local slot = now
 local last_slot = redis.call('HGET', state_key, 'last_slot')
-if last_slot then slot = math.max(now, tonumber(last_slot) + spacing) end
+if last_slot then slot = math.max(now - catch_up, tonumber(last_slot) + spacing) end
 local opens = slot - tolerance
 local count = redis.call('ZCARD', grants_key)
 if count >= cap then
@@ -251,6 +253,7 @@ class RedisLimiter:
             KEY_TTL_MS,
             tolerance_ms(ask.cap, policy),
             policy.early_turns,
+            catch_up_ms(ask.cap, policy),
         ]
         return self._keys(ask.country), args
 

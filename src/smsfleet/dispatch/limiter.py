@@ -6,8 +6,11 @@ every pair, program and host of the country, paced on a schedule of slots
 may come up to a tolerance (half a spacing, at most `slot_tolerance_ms`) before the
 slot's time, so an asker that comes back a little late, as every request over a
 network does, keeps the schedule instead of pushing it back: with steady demand
-the country gets its whole cap. Two grants are thus at least a spacing minus the
-tolerance apart, and the sliding-window count is checked on real grant times.
+the country gets its whole cap. A grant given late takes the slot it was late for,
+up to half the tolerance back (`catch_up_ms`), so the lateness is made up by the
+next slots rather than lost. Two grants are thus at least `min_gap_ms` (a spacing
+less one and a half tolerances) apart, and the sliding-window count is checked on
+real grant times.
 
 Waiting askers line up by share: first (grants-in-window + 1) ÷ weight of
 their pair, then of their program within the pair, then the longest wait. A
@@ -114,6 +117,16 @@ def tolerance_ms(cap: int, policy: LimiterPolicy) -> int:
     return min(spacing_ms(cap, policy.window_ms) // 2, policy.slot_tolerance_ms)
 
 
+def catch_up_ms(cap: int, policy: LimiterPolicy) -> int:
+    """How far back a late grant's slot may be: its lateness up to this is made up."""
+    return tolerance_ms(cap, policy) // 2
+
+
+def min_gap_ms(cap: int, policy: LimiterPolicy) -> int:
+    """The least time between two grants of a country."""
+    return spacing_ms(cap, policy.window_ms) - tolerance_ms(cap, policy) - catch_up_ms(cap, policy)
+
+
 def is_active(asker: AskerState, now: int, policy: LimiterPolicy) -> bool:
     """Asked lately, or told to come back and not yet past the grace.
 
@@ -206,7 +219,7 @@ def pace(
 ) -> Pace:
     """The next slot, from the latest slot and the window's grants."""
     spacing = spacing_ms(cap, policy.window_ms)
-    slot = now if last_slot is None else max(now, last_slot + spacing)
+    slot = now if last_slot is None else max(now - catch_up_ms(cap, policy), last_slot + spacing)
     opens = slot - tolerance_ms(cap, policy)
     if window.count >= cap and window.freeing is not None:
         opens = max(opens, window.freeing + policy.window_ms)

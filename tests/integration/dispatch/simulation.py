@@ -21,9 +21,8 @@ from smsfleet.dispatch.limiter import (
     LimiterPolicy,
     decide,
     from_ms,
-    spacing_ms,
+    min_gap_ms,
     to_ms,
-    tolerance_ms,
 )
 from tests.integration.dispatch.conftest import FakeClock
 
@@ -67,6 +66,8 @@ class Program:
     start_ms: int = 0
     stop_ms: int | None = None
     """When its pair is paused: it stops asking and the service withdraws it."""
+    late_ms: int = 0
+    """How much later than it was told it comes back after a wait."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def run(
         else:
             wait = round(decision.retry_after * 1000)
             assert wait > 0
-            heapq.heappush(queue, (due + wait, index))
+            heapq.heappush(queue, (due + wait + program.late_ms, index))
     return grants
 
 
@@ -162,4 +163,4 @@ def worst_spread(
 def check_cap_and_spacing(grants: list[GrantAt], cap: int) -> None:
     times = [g.at for g in grants]
     assert max_in_any_window(times) <= cap
-    assert min_gap(times) >= spacing_ms(cap, WINDOW_MS) - tolerance_ms(cap, LimiterPolicy())
+    assert min_gap(times) >= min_gap_ms(cap, LimiterPolicy())

@@ -158,12 +158,13 @@ def test_every_backend_decides_as_the_reference(limiter_backend: LimiterBackend)
     """Same asks, same times: the same grants as the shared decision in memory.
 
     Enough programs that most waits send one back several slots on, for its place in
-    line, which exercises the whole line on every backend.
+    line, which exercises the whole line on every backend; some come back late, within
+    the catch-up and beyond it.
     """
     programs = [
-        Program("UZ_beeline", "program1", pair_weight=2.0),
-        Program("UZ_beeline", "program2", pair_weight=2.0),
-        Program("UZ_ucell", "program1"),
+        Program("UZ_beeline", "program1", pair_weight=2.0, late_ms=120),
+        Program("UZ_beeline", "program2", pair_weight=2.0, late_ms=400),
+        Program("UZ_ucell", "program1", late_ms=900),
         Program("UZ_ucell", "program2", stop_ms=2 * MINUTE),
         Program("UZ_mobiuz", "program3", start_ms=MINUTE + 500),
         *(Program(f"UZ_op{n}", f"program{g}") for n in range(3) for g in (1, 2, 3)),

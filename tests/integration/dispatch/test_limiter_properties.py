@@ -8,7 +8,8 @@ file, or a fresh Redis key prefix), and:
 
 - no 60-second sliding window holds more than the cap of a country: every window
   that starts at a grant is checked, which covers every window;
-- successive grants of a country are at least 60/cap s, less the slot tolerance, apart;
+- successive grants of a country are at least `min_gap_ms` apart (60/cap s, less one
+  and a half slot tolerances);
 - with enough demand, each country is served at 98 % of its cap or more once the
   first minute (the fleet starting up) has passed, in total and in every full
   sliding window.
@@ -39,7 +40,15 @@ from hypothesis import strategies as st
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch._redis_limiter import RedisLimiter
 from smsfleet.dispatch._sql_limiter import SqlLimiter
-from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, spacing_ms, to_ms, tolerance_ms
+from smsfleet.dispatch.limiter import (
+    Ask,
+    Limiter,
+    LimiterPolicy,
+    min_gap_ms,
+    spacing_ms,
+    to_ms,
+    tolerance_ms,
+)
 from tests.integration.dispatch.conftest import FakeClock
 from tests.integration.dispatch.simulation import max_in_any_window, min_gap
 from tests.support.backends import random_name, sqlite_url_for
@@ -163,7 +172,7 @@ def check(fleet: Fleet, grants: dict[str, list[int]]) -> None:
         most = max_in_any_window(times)
         assert most <= cap, f"{country}: {most} grants in one 60-s window, cap {cap}"
         if len(times) > 1:
-            gap = spacing_ms(cap, MINUTE) - tolerance_ms(cap, LimiterPolicy())
+            gap = min_gap_ms(cap, LimiterPolicy())
             assert min_gap(times) >= gap, country
         # Served at 98 % of the cap after the first minute: the pace from the first to
         # the last grant, the whole count (whole grants: a cap of 4 over 90 s is 6 slots,

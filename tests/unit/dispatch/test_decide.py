@@ -13,6 +13,7 @@ from smsfleet.dispatch.limiter import (
     LimiterPolicy,
     decide,
     from_ms,
+    min_gap_ms,
     spacing_ms,
     to_ms,
 )
@@ -60,11 +61,25 @@ def test_a_grant_may_come_early_by_the_tolerance_and_keeps_the_schedule() -> Non
     # 500 ms early: granted, and the slot it takes is still T0 + 6 s …
     assert decide(state, ask(), T0 + 5500, POLICY).granted
     assert state.last_slot == T0 + 6000
-    # … so a return 300 ms late next time costs the schedule nothing either.
+    # … and a return 300 ms late takes the slot it was late for, less what is
+    # beyond the catch-up (250 ms at this cap) …
     late = decide(state, ask(), T0 + 12_300, POLICY)
     assert late.granted
-    assert state.last_slot == T0 + 12_300
-    assert decide(state, ask(), T0 + 17_800, POLICY).granted
+    assert state.last_slot == T0 + 12_050
+    # … so the next slot opens 5.75 s after that late grant, not 6 s less the tolerance.
+    assert not decide(state, ask(), T0 + 17_549, POLICY).granted
+    assert decide(state, ask(), T0 + 17_550, POLICY).granted
+
+
+def test_a_grant_late_by_no_more_than_the_catch_up_keeps_the_schedule_exactly() -> None:
+    state = CountryState(last_slot=None, grants=[])
+    assert decide(state, ask(), T0, POLICY).granted
+    assert decide(state, ask(), T0 + 6_200, POLICY).granted
+    assert state.last_slot == T0 + 6_000
+    # The next slot is 12 s, open from 11.5 s: 5.3 s after the late grant, no less
+    # than the least gap between two grants.
+    assert min_gap_ms(10, POLICY) == 5_250
+    assert decide(state, ask(), T0 + 11_500, POLICY).granted
 
 
 def test_the_window_holds_the_cap_on_real_grant_times() -> None:
