@@ -28,10 +28,12 @@ Prints a table with the machine and the date. Needs screen, wrk, MariaDB and Red
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -255,6 +257,11 @@ def fleet_run(
     minutes = ((ended - started).total_seconds() * 1000 - first) / WINDOW_MS
     per_pair = Counter(row.pair for row in rows)
     outcomes = Counter(row.outcome for row in rows)
+    # Where slots go: the time between successive grants against the spacing.
+    spacing = WINDOW_MS / FLEET_CAP
+    ordered = sorted(times)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ordered)]
+    deciles = statistics.quantiles(gaps, n=10)
     return {
         "grants": len(rows),
         "max_window": max_in_any_window(times),
@@ -264,6 +271,9 @@ def fleet_run(
         "per_pair": dict(sorted(per_pair.items())),
         "outcomes": dict(outcomes),
         "leases_per_grant": leases / len(rows),
+        "gap_ms": {"p10": deciles[0], "p50": deciles[4], "p90": deciles[8], "max": max(gaps)},
+        # Slot time lost to grants later than one spacing after the previous one.
+        "late_share": sum(max(0.0, gap - spacing) for gap in gaps) / (ordered[-1] - ordered[0]),
     }
 
 
