@@ -163,7 +163,8 @@ class Schedule:
     """What a decision reads and updates besides the window's grants."""
 
     last_slot: int | None
-    """The slot the latest grant took (its time, or up to the tolerance after it)."""
+    """The slot the latest grant took: its time, up to the tolerance after it (early)
+    or up to the catch-up before it (late)."""
     askers: dict[str, AskerState] = field(default_factory=dict)
 
 
