@@ -96,7 +96,7 @@ def _ask(session: str) -> Ask:
 
 
 class _StandIn:
-    """The `Dispatcher` the worker routes call, doing only what `VARIANT` asks for."""
+    """The `Dispatcher` the worker routes call: the Redis work only, or nothing."""
 
     def __init__(self, *, with_redis: bool) -> None:
         self._client = redis.Redis.from_url(REDIS_URL) if with_redis else None
@@ -134,7 +134,7 @@ def _async_routes(app: FastAPI, *, with_redis: bool) -> None:
     decide = client.register_script(_DECIDE) if client else None
     report_script = client.register_script(_REPORT) if client else None
     # Only to build the script's keys and arguments as the real limiter does.
-    limiter = RedisLimiter(redis.Redis(), clock=SystemClock(), prefix=PREFIX)
+    limiter = RedisLimiter(redis.Redis.from_url(REDIS_URL), clock=SystemClock(), prefix=PREFIX)
 
     def token(request: Request) -> str:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
