@@ -52,8 +52,10 @@ def test_without_redis_no_replica_leads() -> None:
     leadership.release()
 
 
+# `fleet` comes last, so it is torn down first: its supervisors stop before the Redis
+# client their leadership uses is closed (else a last tick reads a closed socket).
 def test_only_the_leader_drives_screen_and_the_standby_takes_over(
-    fleet: Fleet, client: redis.Redis, key: str
+    client: redis.Redis, key: str, fleet: Fleet
 ) -> None:
     name = fleet.add_pair("beeline", TICKING)
     policy = SupervisorPolicy(start_seconds=0, stop_grace_seconds=1)
