@@ -52,6 +52,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from smsfleet.core.clock import SystemClock
 from smsfleet.core.security import worker_token
 from tests.support.backends import free_port, mariadb_database
 from tests.support.fleet import admin_client, clean_environment, quit_screens, running
@@ -317,7 +318,7 @@ def saturation(
 
             store = open_config_store(f"sqlite:///{(work / 'load-data' / 'config.db').resolve()}")
             try:
-                sync_specs(store=store, clock=_SystemClock())
+                sync_specs(store=store, clock=SystemClock())
             finally:
                 store.close()
             sessions = [f"program1_{key}" for key in pair_keys]
@@ -396,11 +397,6 @@ def control_plane_cpu_seconds(port: int, *, app: str = "smsfleet.api:create_app"
                     times = member.cpu_times()
                     total += times.user + times.system
     return total
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 # --- main ------------------------------------------------------------------------------

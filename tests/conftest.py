@@ -3,6 +3,8 @@
 - `sqlite_url`: a SQLite file in the test's tmp_path.
 - `mariadb_url`: a fresh database on the local MariaDB server (session), dropped after.
 - `empty_mariadb_url`: a database of the test's own, with no table, dropped after.
+- `metrics_through_proxy`: such a database's URL through a proxy the test can cut,
+  and the proxy.
 - `mongo_url`: a SecantusDB server on a free port (session), a random database name.
 - `config_store_url`: parametrized over the three backends (ids `sqlite`, `mariadb`,
   `mongodb`); the store at that URL holds no record when the test starts.
@@ -24,6 +26,8 @@ import redis
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.backends import (
     BACKENDS,
+    MARIADB_HOST,
+    MARIADB_PORT,
     BackendUnavailable,
     mariadb_database,
     random_name,
@@ -31,6 +35,7 @@ from tests.support.backends import (
     secantus_server,
     sqlite_url_for,
 )
+from tests.support.chaos import CuttableProxy
 
 REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -72,6 +77,13 @@ def _required() -> Iterator[None]:
 def mariadb_url() -> Iterator[str]:
     with _required(), mariadb_database() as url:
         yield url
+
+
+@pytest.fixture
+def metrics_through_proxy() -> Iterator[tuple[str, CuttableProxy]]:
+    """A scratch MariaDB database, reached only through a proxy the test can cut."""
+    with _required(), mariadb_database() as url, CuttableProxy(MARIADB_HOST, MARIADB_PORT) as proxy:
+        yield url.replace(f":{MARIADB_PORT}/", f":{proxy.port}/"), proxy
 
 
 @pytest.fixture

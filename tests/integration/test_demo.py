@@ -26,6 +26,7 @@ from tests.support.fleet import (
     clean_environment,
     eventually,
     quit_screens,
+    screen_sockets,
     short_dir,
     smsfleet_command,
 )
@@ -36,14 +37,7 @@ EXIT_TIMEOUT = 30.0
 
 def _screens(screen_dir: Path) -> list[str]:
     assert SCREEN is not None, "GNU screen is missing: install it with `apt-get install -y screen`"
-    listing = subprocess.run(
-        [SCREEN, "-ls"],
-        env={**os.environ, "SCREENDIR": str(screen_dir)},
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return re.findall(r"^\s+\d+\.(\S+)\s", listing, re.MULTILINE)
+    return [socket.split(".", 1)[1] for socket in screen_sockets(screen_dir)]
 
 
 def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:

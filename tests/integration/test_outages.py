@@ -3,7 +3,6 @@ and the API answers 503 with Retry-After, never a 500; both recover when it is b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,12 @@ from smsfleet.dispatch.limiter import Ask, LimiterUnavailable
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import PASSWORDS, add_users
 from tests.support.backends import (
-    MARIADB_HOST,
-    MARIADB_PORT,
     free_port,
-    mariadb_database,
 )
 from tests.support.chaos import CuttableProxy
 from tests.support.fakes import FakeClock
 
 ASK = Ask(country="UZ", pair="UZ_uzmobile", program="program1", cap=10)
-
-
-@pytest.fixture
-def metrics_through_proxy() -> Iterator[tuple[str, CuttableProxy]]:
-    """A scratch MariaDB database, reached only through a proxy the test can cut."""
-    with mariadb_database() as url, CuttableProxy(MARIADB_HOST, MARIADB_PORT) as proxy:
-        yield url.replace(f":{MARIADB_PORT}/", f":{proxy.port}/"), proxy
 
 
 def test_the_sql_limiter_fails_closed_while_its_database_is_cut(

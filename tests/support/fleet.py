@@ -185,17 +185,27 @@ def short_dir(prefix: str = "sf-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
+def screen_sockets(screen_dir: Path) -> list[str]:
+    """The screens living in `screen_dir`, as `pid.name`."""
+    if SCREEN is None:
+        return []  # no screen, so none lives
+    listing = subprocess.run(
+        [SCREEN, "-ls"],
+        env={**os.environ, "SCREENDIR": str(screen_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return re.findall(r"^\s+(\d+\.\S+)\s", listing, re.MULTILINE)
+
+
 def quit_screens(screen_dir: Path) -> None:
     """Ends whatever screen still lives in the test's own screen directory."""
-    if SCREEN is None:
-        return  # no screen, so none to end
     env = {**os.environ, "SCREENDIR": str(screen_dir)}
-    listing = subprocess.run(
-        [SCREEN, "-ls"], env=env, capture_output=True, text=True, check=False
-    ).stdout
-    for match in re.finditer(r"^\s+(\d+\.\S+)\s", listing, re.MULTILINE):
+    for socket in screen_sockets(screen_dir):
+        assert SCREEN is not None  # there is a socket, so screen listed it
         subprocess.run(
-            [SCREEN, "-S", match.group(1), "-X", "quit"], env=env, capture_output=True, check=False
+            [SCREEN, "-S", socket, "-X", "quit"], env=env, capture_output=True, check=False
         )
 
 

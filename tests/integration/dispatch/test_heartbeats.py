@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch.store import HeartbeatStore
-from tests.support.backends import MARIADB_HOST, MARIADB_PORT, mariadb_database
+from tests.support.backends import mariadb_database
 from tests.support.chaos import CuttableProxy
 
 SESSIONS = [f"program1_{country}_load" for country in ("UZ", "KZ", "TJ", "KG", "AZ", "GE")]
@@ -70,23 +69,24 @@ def test_processes_writing_the_same_sessions_at_once_never_fail(metrics_url: str
             engine.dispose()
 
 
-def test_a_beat_while_the_store_is_away_is_kept_and_written_later(metrics_url: str) -> None:
-    database = sa.engine.make_url(metrics_url).database
-    with CuttableProxy(MARIADB_HOST, MARIADB_PORT) as proxy:
-        url = f"mysql+pymysql://root@127.0.0.1:{proxy.port}/{database}?charset=utf8mb4"
-        engine = create_sql_engine(url)
-        store = HeartbeatStore(engine, flush_interval=0)
-        try:
-            store.beat(SESSIONS[0], T0)
-            proxy.cut()
-            # The lease or report that beats must not fail for the heartbeat's sake.
-            store.beat(SESSIONS[1], T0 + timedelta(seconds=1))
-            proxy.restore()
-            store.flush()
-        finally:
-            store.close()
-            engine.dispose()
-    reader_engine = create_sql_engine(metrics_url)
+def test_a_beat_while_the_store_is_away_is_kept_and_written_later(
+    metrics_through_proxy: tuple[str, CuttableProxy],
+) -> None:
+    url, proxy = metrics_through_proxy
+    engine = create_sql_engine(url)
+    upgrade_metrics_schema(engine)
+    store = HeartbeatStore(engine, flush_interval=0)
+    try:
+        store.beat(SESSIONS[0], T0)
+        proxy.cut()
+        # The lease or report that beats must not fail for the heartbeat's sake.
+        store.beat(SESSIONS[1], T0 + timedelta(seconds=1))
+        proxy.restore()
+        store.flush()
+    finally:
+        store.close()
+        engine.dispose()
+    reader_engine = create_sql_engine(url)
     reader = HeartbeatStore(reader_engine)
     try:
         assert reader.all() == {SESSIONS[0]: T0, SESSIONS[1]: T0 + timedelta(seconds=1)}
