@@ -293,6 +293,7 @@ def create_app(
         metrics.service.record(attempt)
 
     dispatcher.on_report = reported
+    dispatcher.on_grant = metrics.collector.granted
 
     # With replicas, the supervising leader decides and alerts; without supervision, this one.
     def leading() -> bool:

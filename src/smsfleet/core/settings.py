@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     high_priority_weight: float = Field(default=2.0, gt=0, le=100)
     program_weights: dict[str, float] = Field(default_factory=dict)
     lease_ttl_seconds: float = Field(default=120.0, gt=0)
+    # Attempts in flight: the control plane sizes each session's allowance; these bound it.
+    max_in_flight_per_session: int = Field(default=16, ge=1, le=256)
+    program_max_in_flight: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(
+        default_factory=dict, description="Per program, e.g. {\"program2\": 1}"
+    )
     metrics_retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
     metrics_rollup_interval_seconds: float = Field(default=10.0, gt=0)
     # Success-rate policy: global defaults; a pair's own thresholds override the ratios.

@@ -79,11 +79,17 @@ class SendAction(BaseModel):
     pair: str
     program: str
     expires_at: datetime
+    max_in_flight: int = Field(
+        default=1, description="Attempts the session may have leased and not yet reported"
+    )
 
 
 class WaitAction(BaseModel):
     action: Literal["wait"] = "wait"
     retry_after: float = Field(description="Seconds until asking again is worth it")
+    max_in_flight: int = Field(
+        default=1, description="Attempts the session may have leased and not yet reported"
+    )
 
 
 class StopAction(BaseModel):

@@ -8,6 +8,7 @@ outcome once; reports are idempotent by trigger id.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
 from smsfleet.dispatch.models import (
     Attempt,
@@ -71,6 +73,9 @@ class DispatchPolicy:
     message_template: str = MESSAGE_TEMPLATE
     # A pair the success-rate policy probes gets one send per interval, whatever its share.
     probe_interval: timedelta = timedelta(seconds=30)
+    in_flight: InFlightPolicy = field(default_factory=InFlightPolicy)
+    # How long the count of sessions per country is reused before it is counted again.
+    sessions_refresh: timedelta = timedelta(seconds=5)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchPolicy:
@@ -81,6 +86,10 @@ class DispatchPolicy:
             program_weights=dict(settings.program_weights),
             lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
             probe_interval=timedelta(seconds=settings.policy_probe_interval_seconds),
+            in_flight=InFlightPolicy(
+                ceiling=settings.max_in_flight_per_session,
+                program_limits=dict(settings.program_max_in_flight),
+            ),
         )
 
 
@@ -97,6 +106,7 @@ class Dispatcher:
         policy: DispatchPolicy | None = None,
         on_close: Callable[[], None] | None = None,
         on_report: Callable[[Attempt], None] | None = None,
+        on_grant: Callable[[str], None] | None = None,
     ) -> None:
         self.config_store = config_store
         self.attempts = attempts
@@ -107,6 +117,11 @@ class Dispatcher:
         self._worker_secret = worker_secret
         self._on_close = on_close
         self._expiry_checked: dict[str, datetime] = {}
+        self._cycles: dict[str, tuple[datetime, float | None]] = {}
+        self._sessions_lock = threading.Lock()
+        self._sessions_counted: tuple[datetime, dict[str, int]] | None = None
+        # Told of every grant, by country, when it is given (the grants counter).
+        self.on_grant = on_grant
         # Told of every attempt that gets an outcome (metrics, live dashboard).
         self.on_report = on_report
         # On-demand sends take a granted slot before the routine test send would.
@@ -152,15 +167,29 @@ class Dispatcher:
             return StopAction(reason=f"pair {pair.key} has no test phone numbers")
 
         if pair.state is PairState.probing and (wait := self._probe_wait(pair)) > 0:
-            return WaitAction(retry_after=round(wait, 3))
+            return WaitAction(retry_after=round(wait, 3), max_in_flight=1)
+        ask = self._ask(pair, spec.program)
+        # Asked before the limiter, so a session never takes a grant it cannot use.
+        cycle = self._cycle(pair.key)
+        limit = self._allowance(pair, spec.program, cap=ask.cap, cycle=cycle)
+        busy = self.attempts.open_in_pair(
+            pair.key, leased_since=self.clock.now() - self.policy.lease_ttl
+        )
+        mine = sum(1 for owner, _ in busy if owner == session)
+        if mine >= limit or not set(pair.phone_numbers) - {phone for _, phone in busy}:
+            # At its allowance, or every test number awaits a code: back when one may be done.
+            wait = min(max(cycle / max(len(pair.phone_numbers), 1) / 2, 0.5), 10.0)
+            return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
         try:
-            decision = self.limiter.acquire(self._ask(pair, spec.program))
+            decision = self.limiter.acquire(ask)
         except LimiterUnavailable as error:
             # Fail closed: without a decision no SMS goes out; the program asks again.
             log.warning("no grant for %s: the limiter is unavailable (%s)", session, error)
-            return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS)
+            return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS, max_in_flight=limit)
         if not decision.granted:
-            return WaitAction(retry_after=round(decision.retry_after, 3))
+            return WaitAction(retry_after=round(decision.retry_after, 3), max_in_flight=limit)
+        if self.on_grant is not None:
+            self.on_grant(pair.country)
         trigger_id = uuid.uuid4().hex
         return self._send(
             session=session,
@@ -169,7 +198,93 @@ class Dispatcher:
             now=decision.at,
             trigger_id=trigger_id,
             on_demand=self._claim(pair.key, spec.program, trigger_id),
+            max_in_flight=limit,
         )
+
+    # --- attempts in flight ------------------------------------------------------
+
+    def _cycle(self, pair: str) -> float:
+        """The pair's observed lease-to-report time, measured again every `refresh`."""
+        policy = self.policy.in_flight
+        now = self.clock.now()
+        cached = self._cycles.get(pair)
+        if cached is None or not cached[0] <= now < cached[0] + policy.refresh:
+            cached = (now, self.attempts.cycle_seconds(pair, sample=policy.sample))
+            self._cycles[pair] = cached
+        measured = cached[1]
+        return measured if measured is not None else policy.default_cycle.total_seconds()
+
+    def _sessions_by_country(self) -> dict[str, int]:
+        """Sessions wanted running per country, on pairs that run sessions."""
+        now = self.clock.now()
+        with self._sessions_lock:
+            counted = self._sessions_counted
+            refresh = self.policy.sessions_refresh
+            if counted is not None and counted[0] <= now < counted[0] + refresh:
+                return counted[1]
+            pairs = {pair.key: pair for pair in self.config_store.pairs.list()}
+            counts: dict[str, int] = {}
+            for spec in self.config_store.session_specs.list():
+                pair = pairs.get(spec.pair)
+                if (
+                    spec.desired is DesiredState.running
+                    and pair is not None
+                    and pair.state.runs_sessions
+                    and spec.program in pair.programs
+                ):
+                    counts[pair.country] = counts.get(pair.country, 0) + 1
+            self._sessions_counted = (now, counts)
+            return counts
+
+    def _allowance(self, pair: Pair, program: str, *, cap: int, cycle: float) -> int:
+        return allowance(
+            cap_per_minute=cap,
+            cycle_seconds=cycle,
+            sessions_in_country=self._sessions_by_country().get(pair.country, 1),
+            phones=len(pair.phone_numbers),
+            program=program,
+            policy=self.policy.in_flight,
+        )
+
+    def outlooks(self) -> dict[str, Outlook]:
+        """Per country: what its running sessions can send a minute as they are sized."""
+        countries = {c.code: c for c in self.config_store.countries.list()}
+        pairs = {pair.key: pair for pair in self.config_store.pairs.list()}
+        per_country: dict[str, list[tuple[Pair, str]]] = {}
+        for spec in self.config_store.session_specs.list():
+            pair = pairs.get(spec.pair)
+            if (
+                spec.desired is DesiredState.running
+                and pair is not None
+                and pair.state.runs_sessions
+                and spec.program in pair.programs
+                and pair.phone_numbers
+            ):
+                per_country.setdefault(pair.country, []).append((pair, spec.program))
+        outlooks = {}
+        for code, sessions in per_country.items():
+            country = countries.get(code)
+            cap = country.cap if country is not None else self.policy.default_cap
+            in_flight: dict[str, int] = {}
+            cycles: dict[str, float] = {}
+            for pair, program in sessions:
+                cycles[pair.key] = self._cycle(pair.key)
+                granted = in_flight.get(pair.key, 0) + self._allowance(
+                    pair, program, cap=cap, cycle=cycles[pair.key]
+                )
+                in_flight[pair.key] = min(granted, len(pair.phone_numbers))
+            # Each pair sends at its own pace; the country's capacity is their sum.
+            capacity = sum(in_flight[key] * 60 / max(cycles[key], 0.001) for key in in_flight)
+            total = sum(in_flight.values())
+            outlooks[code] = Outlook(
+                country=code,
+                cap=cap,
+                sessions=len(sessions),
+                in_flight_limit=total,
+                cycle_seconds=round(total * 60 / capacity, 1) if capacity else 0.0,
+                phones=sum(len(pairs[key].phone_numbers) for key in in_flight),
+            )
+        return outlooks
 
     def _claim(self, pair: str, program: str, trigger_id: str) -> OnDemandSend | None:
         if self.on_demand is None:
@@ -216,10 +331,11 @@ class Dispatcher:
         now: datetime,
         trigger_id: str,
         on_demand: OnDemandSend | None,
+        max_in_flight: int,
     ) -> SendAction:
         ttl = self.policy.lease_ttl
 
-        def make(last_phone: str | None) -> Attempt:
+        def make(last_phone: str | None, busy: frozenset[str]) -> Attempt:
             return Attempt(
                 id=trigger_id,
                 session=session,
@@ -229,7 +345,7 @@ class Dispatcher:
                 program=program,
                 phone=on_demand.phone
                 if on_demand is not None
-                else next_phone(pair.phone_numbers, last_phone),
+                else next_phone(pair.phone_numbers, last_phone, busy=busy),
                 leased_at=now,
             )
 
@@ -239,7 +355,9 @@ class Dispatcher:
         checked = self._expiry_checked.get(session)
         if checked is None or not checked <= now < checked + self.policy.expiry_check:
             expire_before = now - ttl
-        attempt, expired = self.attempts.lease(make, expire_before=expire_before, now=now)
+        attempt, expired = self.attempts.lease(
+            make, expire_before=expire_before, now=now, open_since=now - ttl
+        )
         if expire_before is not None:
             self._expiry_checked[session] = now
         for closed in expired:
@@ -253,6 +371,7 @@ class Dispatcher:
             pair=pair.key,
             program=program,
             expires_at=attempt.leased_at + ttl,
+            max_in_flight=max_in_flight,
         )
 
     # --- report and heartbeat ----------------------------------------------------
@@ -321,11 +440,14 @@ class Dispatcher:
         return self._heartbeats.all()
 
 
-def next_phone(numbers: list[str], last: str | None) -> str:
-    """Round-robin: the number after the last one used, the first when unknown."""
-    if last in numbers:
-        return numbers[(numbers.index(last) + 1) % len(numbers)]
-    return numbers[0]
+def next_phone(numbers: list[str], last: str | None, *, busy: frozenset[str] = frozenset()) -> str:
+    """Round-robin from the number after the last one used, skipping numbers awaiting a code.
+
+    When every number awaits one (two sessions raced for the last), the rotation's next.
+    """
+    start = (numbers.index(last) + 1) % len(numbers) if last in numbers else 0
+    order = numbers[start:] + numbers[:start]
+    return next((phone for phone in order if phone not in busy), order[0])
 
 
 def build_dispatcher(*, settings: Settings, config_store: ConfigStore, clock: Clock) -> Dispatcher:

@@ -130,20 +130,50 @@ class AttemptStore:
             rows = connection.execute(query.limit(limit)).mappings()
             return [Attempt.model_validate(dict(row)) for row in rows]
 
+    def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str]]:
+        """(session, phone) of the pair's attempts leased since then and not yet reported."""
+        table = attempts_table
+        query = sa.select(table.c.session, table.c.phone).where(
+            table.c.pair == pair,
+            table.c.leased_at >= naive_utc(leased_since),
+            table.c.outcome.is_(None),
+        )
+        with self._engine.connect() as connection:
+            return [(session, phone) for session, phone in connection.execute(query)]
+
+    def cycle_seconds(self, pair: str, *, sample: int) -> float | None:
+        """Mean lease-to-report time of the pair's latest `sample` completed attempts."""
+        table = attempts_table
+        query = (
+            sa.select(table.c.leased_at, table.c.completed_at)
+            .where(table.c.pair == pair, table.c.completed_at.is_not(None))
+            .order_by(table.c.leased_at.desc())
+            .limit(sample)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            return None
+        spans = [max(0.0, (done - leased).total_seconds()) for leased, done in rows]
+        return float(sum(spans) / len(spans))
+
     def lease(
         self,
-        make: Callable[[str | None], Attempt],
+        make: Callable[[str | None, frozenset[str]], Attempt],
         *,
         expire_before: datetime | None,
         now: datetime,
+        open_since: datetime,
     ) -> tuple[Attempt, list[Attempt]]:
         """Open an attempt in one transaction: expire the session's stale leases first.
 
-        `make` is given the number the pair's latest attempt went to (phone rotation)
-        and returns the attempt to insert. With `expire_before`, the session's open
-        attempts leased before it are closed as `lease_expired` and returned.
+        `make` is given the number the pair's latest attempt went to (phone rotation) and
+        the numbers awaiting a code (attempts leased since `open_since`, not yet
+        reported), and returns the attempt to insert. With `expire_before`, the session's
+        open attempts leased before it are closed as `lease_expired` and returned.
         """
-        probe = make(None)
+        probe = make(None, frozenset())
+        table = attempts_table
         with self._engine.begin() as connection:
             expired: list[Attempt] = []
             if expire_before is not None:
@@ -151,12 +181,19 @@ class AttemptStore:
                     connection, session=probe.session, leased_before=expire_before, now=now
                 )
             last = connection.execute(
-                sa.select(attempts_table.c.phone)
-                .where(attempts_table.c.pair == probe.pair)
-                .order_by(attempts_table.c.leased_at.desc())
+                sa.select(table.c.phone)
+                .where(table.c.pair == probe.pair)
+                .order_by(table.c.leased_at.desc())
                 .limit(1)
             ).scalar()
-            attempt = make(last)
+            busy = connection.execute(
+                sa.select(table.c.phone).where(
+                    table.c.pair == probe.pair,
+                    table.c.leased_at >= naive_utc(open_since),
+                    table.c.outcome.is_(None),
+                )
+            ).scalars()
+            attempt = make(last, frozenset(busy))
             connection.execute(sa.insert(attempts_table).values(**_row(attempt)))
         return attempt, expired
 

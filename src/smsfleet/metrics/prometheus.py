@@ -67,6 +67,7 @@ class FleetCollector:
         self._delivered: dict[Route, int] = {}
         self._failed: dict[tuple[str, str, str, str], int] = {}
         self._latency: dict[Route, _Histogram] = {}
+        self._grants: dict[str, int] = {}
         metrics.add_observer(self.observe)
         registry.register(self)
 
@@ -85,6 +86,11 @@ class FleetCollector:
             elif outcome in (Outcome.send_failed, Outcome.error):
                 key = (*route, outcome.value)
                 self._failed[key] = self._failed.get(key, 0) + 1
+
+    def granted(self, country: str) -> None:
+        """The dispatcher's grant listener: one send allowed in `country`, counted now."""
+        with self._lock:
+            self._grants[country] = self._grants.get(country, 0) + 1
 
     def _forget_pairs(self, pairs: set[str]) -> None:
         def keep(key: tuple[str, ...]) -> bool:
@@ -164,8 +170,17 @@ class FleetCollector:
         yield cap
 
     def _attempt_families(self) -> Iterable[Metric]:
+        grants = CounterMetricFamily(
+            "smsfleet_dispatch_grants",
+            "Sends granted by the per-country limiter, counted when granted: "
+            "increase(...[1m]) never exceeds the country's cap",
+            labels=("country",),
+        )
         sent = CounterMetricFamily(
-            "smsfleet_sms_sent", "SMS triggered at the provider (delivered or not)", labels=ROUTE
+            "smsfleet_sms_sent",
+            "SMS triggered at the provider (delivered or not), counted when the outcome "
+            "is reported (seconds to minutes after the grant)",
+            labels=ROUTE,
         )
         delivered = CounterMetricFamily(
             "smsfleet_sms_delivered", "SMS confirmed delivered", labels=ROUTE
@@ -181,6 +196,8 @@ class FleetCollector:
             labels=ROUTE,
         )
         with self._lock:
+            for country, count in sorted(self._grants.items()):
+                grants.add_metric([country], float(count))
             for route, count in sorted(self._sent.items()):
                 sent.add_metric(list(route), float(count))
             for route, count in sorted(self._delivered.items()):
@@ -189,7 +206,7 @@ class FleetCollector:
                 failed.add_metric(list(key), float(count))
             for route, histogram in sorted(self._latency.items()):
                 latency.add_metric(list(route), histogram.buckets(), histogram.total)
-        yield from (sent, delivered, failed, latency)
+        yield from (grants, sent, delivered, failed, latency)
 
 
 def render(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:

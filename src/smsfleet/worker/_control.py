@@ -37,11 +37,13 @@ class SendGrant:
     program: str
     message: str | None = None
     expires_at: datetime | None = None
+    max_in_flight: int = 1
 
 
 @dataclass(frozen=True)
 class Wait:
     retry_after: float
+    max_in_flight: int = 1
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _datetime(value: object) -> datetime | None:
+def _in_flight(body: dict[str, Any]) -> int:
+    # An older control plane says nothing: one attempt at a time, as it expects.
+    return max(1, int(body.get("max_in_flight") or 1))
+
+
+def parse_datetime(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
@@ -159,10 +166,14 @@ class ControlPlane:
                     pair=str(body.get("pair") or ""),
                     program=str(body.get("program") or ""),
                     message=body.get("message"),
-                    expires_at=_datetime(body.get("expires_at")),
+                    expires_at=parse_datetime(body.get("expires_at")),
+                    max_in_flight=_in_flight(body),
                 )
             if action == "wait":
-                return Wait(retry_after=max(0.0, float(body.get("retry_after") or 0.0)))
+                return Wait(
+                    retry_after=max(0.0, float(body.get("retry_after") or 0.0)),
+                    max_in_flight=_in_flight(body),
+                )
             if action == "stop":
                 return Stop(reason=str(body.get("reason") or "stopped by the control plane"))
         except (KeyError, TypeError, ValueError) as exc:

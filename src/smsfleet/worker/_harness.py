@@ -1,4 +1,11 @@
-"""The loop every program runs: lease, send, wait for the code, submit, report."""
+"""The loop every program runs: lease, send, wait for the code, submit, report.
+
+A session carries several attempts at once, as many as the control plane allows it
+(`max_in_flight` in every lease answer): the main thread leases while another attempt
+may start, and each granted attempt runs in its own thread (send, wait for the code,
+submit, report). Every attempt is written to the in-flight journal when granted and
+when sent, so a program killed mid-wait picks its attempts up after a restart.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +37,14 @@ from smsfleet.worker._control import (
 from smsfleet.worker._gateway import Delivery, Gateway, GatewayError
 from smsfleet.worker._program import Attempt, SendFailed, Sent
 from smsfleet.worker._settings import SettingsError, WorkerSettings
-from smsfleet.worker._spool import Spool
+from smsfleet.worker._spool import InFlightEntry, InFlightJournal, Spool
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_REFUSED = 3
 MAX_WAIT_SECONDS = 60.0
+# A grant's wait for its code ends this long before the lease expires, for the report.
+REPORT_MARGIN_SECONDS = 5.0
 
 
 class SendsOtp(Protocol):
@@ -110,23 +119,36 @@ class Worker:
         self._out = out
         self._now = now
         self.spool = Spool(settings.spool_path)
-        self._stop = threading.Event()  # finish the current attempt, then exit
-        self._abandon = threading.Event()  # give the current attempt up now
+        self.journal = InFlightJournal(settings.spool_path / "in-flight")
+        self._stop = threading.Event()  # finish the attempts in flight, then exit
+        self._abandon = threading.Event()  # give the attempts in flight up now
         self._stop_requested_at: float | None = None
         self._heartbeat_stop = threading.Event()
+        self._flush_lock = threading.Lock()
+        # Attempts in flight by trigger id; `_slot_freed` is notified as each ends.
+        self._slot_freed = threading.Condition()
+        self._in_flight: dict[str, threading.Thread] = {}
+        self.max_in_flight = 1
 
     # -- control -----------------------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """First call: finish the current attempt (within the stop grace), then exit.
+        """First call: finish the attempts in flight (within the stop grace), then exit.
 
-        A second call abandons the current attempt at once.
+        A second call abandons them at once.
         """
         if self._stop.is_set():
             self._abandon.set()
-            return
-        self._stop_requested_at = time.monotonic()
-        self._stop.set()
+        else:
+            self._stop_requested_at = time.monotonic()
+            self._stop.set()
+        with self._slot_freed:
+            self._slot_freed.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        with self._slot_freed:
+            return len(self._in_flight)
 
     @property
     def stopping(self) -> bool:
@@ -143,7 +165,10 @@ class Worker:
         heartbeat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
         heartbeat.start()
         try:
-            return self._loop()
+            self._resume()
+            code = self._loop()
+            self._drain()
+            return code
         finally:
             self._heartbeat_stop.set()
             heartbeat.join(timeout=5)
@@ -156,6 +181,11 @@ class Worker:
         unreachable = False
         while not self._stop.is_set():
             self._flush()
+            with self._slot_freed:
+                if len(self._in_flight) >= self.max_in_flight:
+                    # Every slot carries an attempt: lease again when one ends.
+                    self._slot_freed.wait(timeout=1.0)
+                    continue
             try:
                 lease = self._cp.lease()
             except ControlPlaneUnavailable as exc:
@@ -176,12 +206,91 @@ class Worker:
             if isinstance(lease, Stop):
                 self.log(f"stop requested by the control plane: {lease.reason}")
                 break
+            self._set_allowance(lease.max_in_flight)
             if isinstance(lease, Wait):
                 self._stop.wait(min(max(lease.retry_after, 0.05), MAX_WAIT_SECONDS))
                 continue
-            self._record(self.attempt(lease))
+            self._launch(lease, self._attempt_for(lease))
         self.log("stopped")
         return EXIT_OK
+
+    def _set_allowance(self, allowed: int) -> None:
+        if allowed != self.max_in_flight:
+            self.log(f"attempts in flight: up to {allowed} (was {self.max_in_flight})")
+            self.max_in_flight = allowed
+
+    def _launch(
+        self, grant: SendGrant, attempt: Attempt, *, resumed: InFlightEntry | None = None
+    ) -> None:
+        """Carry one attempt in its own thread; it leaves `_in_flight` once reported."""
+
+        def carry() -> None:
+            try:
+                if resumed is None:
+                    report = self.attempt(grant, attempt=attempt)
+                else:
+                    report = self._resumed(attempt, resumed)
+                self._record(report)
+            finally:
+                with self._slot_freed:
+                    self._in_flight.pop(grant.trigger_id, None)
+                    self._slot_freed.notify_all()
+
+        thread = threading.Thread(target=carry, name=f"attempt-{grant.trigger_id[:8]}")
+        with self._slot_freed:
+            self._in_flight[grant.trigger_id] = thread
+        thread.start()
+
+    def _drain(self) -> None:
+        """Wait for the attempts in flight: each reports what it knows (within the grace)."""
+        with self._slot_freed:
+            threads = list(self._in_flight.values())
+        if threads:
+            self.log(f"waiting for {len(threads)} attempt(s) in flight to report")
+        for thread in threads:
+            thread.join()
+
+    def _resume(self) -> None:
+        """Attempts a killed run left in flight: wait for their codes, or say they broke off."""
+        for entry in self.journal.entries():
+            trigger_id = entry.grant.trigger_id
+            if self.spool.holds(trigger_id):  # reported to the spool just before the kill
+                self.journal.remove(trigger_id)
+                continue
+            if entry.sent_at is None:
+                # Killed during the send: whether the SMS left is unknown; never send it again.
+                self.log(f"trigger={trigger_id} broke off during its send; reported as such")
+                self._record(
+                    Report(
+                        trigger_id=trigger_id,
+                        session=self.settings.session,
+                        outcome="error",
+                        error_code="interrupted",
+                    )
+                )
+                continue
+            self.log(f"trigger={trigger_id} still awaits its code; waiting for it again")
+            self._launch(entry.grant, self._attempt_for(entry.grant), resumed=entry)
+
+    def _resumed(self, attempt: Attempt, entry: InFlightEntry) -> Report:
+        started = time.monotonic()
+        report = Report(
+            trigger_id=attempt.trigger_id,
+            session=self.settings.session,
+            outcome="error",
+            sent_at=entry.sent_at,
+            provider=entry.provider,
+        )
+        try:
+            report = self._finish(
+                dataclasses.replace(attempt, provider=entry.provider),
+                report,
+                gateway_id=entry.gateway_id or attempt.trigger_id,
+            )
+        except Exception as exc:  # a program's bug must not end the session
+            report = dataclasses.replace(report, error_code=type(exc).__name__)
+        self._log_attempt(report, attempt.phone, time.monotonic() - started)
+        return report
 
     def _heartbeats(self) -> None:
         interval = self.settings.heartbeat_interval
@@ -194,10 +303,8 @@ class Worker:
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def attempt(self, grant: SendGrant) -> Report:
-        """Send, wait for the code, submit; never raises: every failure becomes an outcome."""
-        started = time.monotonic()
-        attempt = Attempt(
+    def _attempt_for(self, grant: SendGrant) -> Attempt:
+        return Attempt(
             trigger_id=grant.trigger_id,
             phone=grant.phone,
             pair=grant.pair or self.settings.pair,
@@ -209,6 +316,12 @@ class Worker:
             expires_at=grant.expires_at,
             stopping=self._stop,
         )
+
+    def attempt(self, grant: SendGrant, *, attempt: Attempt | None = None) -> Report:
+        """Send, wait for the code, submit; never raises: every failure becomes an outcome."""
+        started = time.monotonic()
+        attempt = attempt or self._attempt_for(grant)
+        self.journal.granted(grant)
         report = Report(trigger_id=grant.trigger_id, session=self.settings.session, outcome="error")
         try:
             report = self._attempt(attempt, report)
@@ -222,6 +335,9 @@ class Worker:
         sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
         try:
             result = sender.SendOtp()
+            if result is False:
+                # The seed's programs answer True or False: False is a refused send.
+                raise SendFailed("send_refused", message="SendOtp returned False")
         except SendFailed as exc:
             return dataclasses.replace(
                 report, outcome="send_failed", error_code=exc.code, provider=exc.provider
@@ -236,8 +352,20 @@ class Worker:
         sent = result if isinstance(result, Sent) else Sent()
         report = dataclasses.replace(report, sent_at=self._now(), provider=sent.provider)
         gateway_id = sent.trigger_id or attempt.trigger_id
+        self.journal.sent(
+            attempt.trigger_id,
+            sent_at=report.sent_at,
+            provider=sent.provider,
+            gateway_id=gateway_id,
+        )
+        return self._finish(
+            dataclasses.replace(attempt, provider=sent.provider), report, gateway_id=gateway_id
+        )
+
+    def _finish(self, attempt: Attempt, report: Report, *, gateway_id: str) -> Report:
+        """From a sent SMS: wait for its code at the gateway, then submit it."""
         try:
-            delivery = self._wait_for_code(gateway_id)
+            delivery = self._wait_for_code(gateway_id, expires_at=attempt.expires_at)
         except GatewayError as exc:
             return dataclasses.replace(report, outcome="error", error_code=exc.code)
         if delivery.status == "not_delivered":
@@ -253,20 +381,29 @@ class Worker:
         report = dataclasses.replace(
             report, outcome="delivered", delivered_at=delivery.delivered_at or self._now()
         )
-        submitter = _construct(
-            self._submit_cls, attempt=dataclasses.replace(attempt, provider=sent.provider)
-        )
+        submitter = _construct(self._submit_cls, attempt=attempt)
         try:
-            submitter.SumitOtp(gateway_id, delivery.code)
+            submitted = submitter.SumitOtp(gateway_id, delivery.code)
         except Exception as exc:
             # The SMS did arrive: the route worked, only the hand-back failed.
             self.log(f"trigger={attempt.trigger_id} submit failed: {type(exc).__name__}: {exc}")
             return dataclasses.replace(report, error_code="submit_failed")
+        if submitted is False:
+            self.log(f"trigger={attempt.trigger_id} submit failed: SumitOtp returned False")
+            return dataclasses.replace(report, error_code="submit_failed")
         return report
 
-    def _wait_for_code(self, trigger_id: str) -> Delivery:
-        """Poll with growing pauses until the gateway knows, the timeout, or the stop grace."""
-        deadline = time.monotonic() + self._code_timeout
+    def _wait_for_code(self, trigger_id: str, *, expires_at: datetime | None = None) -> Delivery:
+        """Poll with growing pauses until the gateway knows, the timeout, or the stop grace.
+
+        A grant's expiry ends the wait early enough for the report to arrive before the
+        control plane gives the lease up.
+        """
+        timeout = self._code_timeout
+        if expires_at is not None:
+            left = (expires_at - self._now()).total_seconds() - REPORT_MARGIN_SECONDS
+            timeout = max(0.0, min(timeout, left))
+        deadline = time.monotonic() + timeout
         delay = self._poll_interval
 
         def remaining() -> float:
@@ -287,15 +424,18 @@ class Worker:
     # -- reports -----------------------------------------------------------------------------
 
     def _record(self, report: Report) -> None:
-        # On disk first: the report outlives an unreachable control plane or a crash.
+        # On disk first: the report outlives an unreachable control plane or a crash; the
+        # journal's entry goes once the report is there (a restart finds one or the other).
         self.spool.add(report.to_json())
+        self.journal.remove(report.trigger_id)
         self._flush()
 
     def _flush(self, *, final: bool = False) -> None:
         if not self.spool.pending():
             return
         try:
-            self.spool.flush(self._cp.report, on_rejected=self._on_rejected)
+            with self._flush_lock:
+                self.spool.flush(self._cp.report, on_rejected=self._on_rejected)
         except ControlPlaneUnavailable:
             if final:
                 self.log(

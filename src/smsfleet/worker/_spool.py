@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from smsfleet.worker._control import ControlPlaneRejected
+from smsfleet.worker._control import ControlPlaneRejected, SendGrant, parse_datetime
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -27,6 +30,7 @@ class Spool:
         self.rejected = directory / "rejected"
         directory.mkdir(parents=True, exist_ok=True)
         self._last = max((_sequence(path) for path in self.pending()), default=0)
+        self._lock = threading.Lock()  # attempts in flight add their reports concurrently
 
     def pending(self) -> list[Path]:
         return sorted(self.directory.glob("*.json"))
@@ -35,17 +39,18 @@ class Spool:
         return len(self.pending())
 
     def add(self, report: dict[str, Any]) -> Path:
-        # Wall-clock nanoseconds keep the order across restarts; never step backwards.
-        self._last = max(self._last + 1, time.time_ns())
-        name = f"{self._last:020d}-{_UNSAFE.sub('_', str(report['trigger_id']))[:80]}.json"
+        with self._lock:
+            # Wall-clock nanoseconds keep the order across restarts; never step backwards.
+            self._last = max(self._last + 1, time.time_ns())
+            sequence = self._last
+        name = f"{sequence:020d}-{_safe(report['trigger_id'])}.json"
         path = self.directory / name
-        temporary = self.directory / f".{name}.tmp"
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(report, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)  # atomic: a reader sees the whole report or nothing
+        _write_atomically(path, report)
         return path
+
+    def holds(self, trigger_id: str) -> bool:
+        """Whether a report of this trigger waits here to be sent."""
+        return any(self.directory.glob(f"*-{_safe(trigger_id)}.json"))
 
     def flush(
         self,
@@ -82,6 +87,95 @@ class Spool:
     def _set_aside(self, path: Path) -> None:
         self.rejected.mkdir(exist_ok=True)
         os.replace(path, self.rejected / path.name)
+
+
+@dataclass(frozen=True)
+class InFlightEntry:
+    grant: SendGrant
+    sent_at: datetime | None = None
+    provider: str | None = None
+    gateway_id: str | None = None
+
+
+class InFlightJournal:
+    """One file per attempt in flight: written when granted and when sent, gone once the
+    report is in the spool. After a kill, what is left says which attempts to pick up.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def granted(self, grant: SendGrant) -> None:
+        _write_atomically(self._path(grant.trigger_id), {"grant": _grant_json(grant)})
+
+    def sent(
+        self,
+        trigger_id: str,
+        *,
+        sent_at: datetime | None,
+        provider: str | None,
+        gateway_id: str,
+    ) -> None:
+        path = self._path(trigger_id)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        entry.update(
+            sent_at=sent_at.isoformat() if sent_at else None,
+            provider=provider,
+            gateway_id=gateway_id,
+        )
+        _write_atomically(path, entry)
+
+    def remove(self, trigger_id: str) -> None:
+        self._path(trigger_id).unlink(missing_ok=True)
+
+    def entries(self) -> list[InFlightEntry]:
+        found = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                entry = json.loads(path.read_text(encoding="utf-8"))
+                grant = entry["grant"]
+                found.append(
+                    InFlightEntry(
+                        grant=SendGrant(
+                            **{
+                                **grant,
+                                "expires_at": parse_datetime(grant.get("expires_at")),
+                            }
+                        ),
+                        sent_at=parse_datetime(entry.get("sent_at")),
+                        provider=entry.get("provider"),
+                        gateway_id=entry.get("gateway_id"),
+                    )
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                path.unlink(missing_ok=True)  # a half-written grant: nothing was sent yet
+        return found
+
+    def _path(self, trigger_id: str) -> Path:
+        return self.directory / f"{_safe(trigger_id)}.json"
+
+
+def _grant_json(grant: SendGrant) -> dict[str, Any]:
+    values = asdict(grant)
+    values["expires_at"] = grant.expires_at.isoformat() if grant.expires_at else None
+    return values
+
+
+def _safe(trigger_id: object) -> str:
+    return _UNSAFE.sub("_", str(trigger_id))[:80]
+
+
+def _write_atomically(path: Path, content: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w", encoding="utf-8") as handle:
+        json.dump(content, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)  # atomic: a reader sees the whole file or nothing
 
 
 def _sequence(path: Path) -> int:
