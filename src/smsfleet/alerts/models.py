@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsfleet.core.bounds import QueryTime
 from smsfleet.core.records import Timestamp
 from smsfleet.pairs.models import COUNTRY_CODE_PATTERN
 
@@ -106,7 +107,7 @@ class AlertQuery(BaseModel):
     country: str | None = Field(default=None, pattern=COUNTRY_CODE_PATTERN)
     subject: str | None = Field(default=None, max_length=80)
     acknowledged: bool | None = None
-    since: Timestamp | None = Field(default=None, description="Started at or after (ISO 8601)")
+    since: QueryTime | None = Field(default=None, description="Started at or after (ISO 8601)")
     limit: int = Field(default=100, ge=1, le=1000)
 
 

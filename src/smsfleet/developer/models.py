@@ -6,6 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsfleet.core.bounds import QueryDate
+
 # Latency buckets (upper bounds, ms) of the daily histogram; percentiles are read off them.
 LATENCY_BOUNDS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 
@@ -13,8 +15,8 @@ LATENCY_BOUNDS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 class UsageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_date: date | None = Field(default=None, description="First day (UTC); 30 days back")
-    end_date: date | None = Field(default=None, description="Last day (UTC), included; today")
+    start_date: QueryDate | None = Field(default=None, description="First day (UTC); 30 days back")
+    end_date: QueryDate | None = Field(default=None, description="Last day (UTC), included; today")
     api_key_id: str | None = Field(default=None, max_length=16)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from smsfleet.core.bounds import check_moment
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ValidationFailed
 from smsfleet.dispatch.models import Attempt
@@ -141,7 +142,13 @@ def _moment(field: str, value: str | datetime | None) -> datetime | None:
             value = datetime.fromisoformat(value)
         except ValueError:
             raise _invalid(field, f"not an ISO 8601 date-time: {value!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return check_moment(moment)
+    except (ValueError, OverflowError) as error:  # 0001-01-01T00:00+01:00 is before UTC's first
+        raise _invalid(
+            field, str(error) if isinstance(error, ValueError) else "out of range"
+        ) from None
 
 
 def resolve_range(

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsfleet.core.bounds import MAX_OFFSET, QueryTime
 from smsfleet.core.records import Timestamp
 
 
@@ -95,6 +96,6 @@ class JobQuery(BaseModel):
 
     status: JobStatus | None = None
     q: str | None = Field(default=None, max_length=200, description="In the job's query")
-    since: Timestamp | None = None
-    offset: int = Field(default=0, ge=0)
+    since: QueryTime | None = None
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     limit: int = Field(default=20, ge=1, le=200)
