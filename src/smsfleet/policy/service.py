@@ -1,21 +1,25 @@
 """The success-rate policy: pause failing routes, probe them, resume them.
 
-Each evaluation looks at every pair's window (see `stats`) and decides with
-hysteresis on the Wilson lower bound:
+Each evaluation looks at every pair's window (see `stats`) and decides on
+evidence, with the Wilson score interval at the configured confidence (`z`):
 
-- enabled, normal priority: bound under the pause threshold → `paused` (its
-  sessions stop through the pair's state);
+- enabled, normal priority: confidently under the pause line (the interval's
+  upper bound below it) → `paused` (its sessions stop through the pair's state);
 - paused by the policy, cool-down over → `probing` (sessions run, the dispatcher
   grants one send per probe interval);
-- probing: bound at or above the resume threshold → `resumed` (enabled); bound
-  under the pause threshold → `paused` again, for a new cool-down;
-- enabled, high priority: never paused; bound under the pause threshold → `held`
-  (it keeps running and alerts), back at or above the resume threshold → `recovered`.
+- probing: confidently over the resume line (the lower bound above it) →
+  `resumed` (enabled); confidently under the pause line → `paused` again, for a
+  new cool-down;
+- enabled, high priority: never paused; confidently under the pause line → `held`
+  (it keeps running and alerts), confidently over the resume line → `recovered`.
 
-No decision is taken on fewer than `min_samples` completed attempts. A window never
-reaches back past the pair's last state change, so a probe is judged on what it
-sent and a resumed pair is not paused again on the failures that paused it. A pair
-paused or disabled by a person is left alone.
+A route whose figures do not say which side of a line it is on is left as it is:
+thin evidence never pauses a good route nor resumes a bad one. No decision is
+taken on fewer than `min_samples` completed attempts. Every decision's reason
+states its evidence (`stats.evidence`). A window never reaches back past the
+pair's last state change, so a probe is judged on what it sent and a resumed pair
+is not paused again on the failures that paused it. A pair paused or disabled by
+a person is left alone.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from smsfleet.policy.models import (
     PolicyDecision,
     PolicySettings,
 )
-from smsfleet.policy.stats import Window, WindowStats
+from smsfleet.policy.stats import Window, WindowStats, evidence
 from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore
 
@@ -118,17 +122,23 @@ class Verdict:
     reason: str
 
 
-def _percent(value: float) -> str:
-    return f"{value:.1%}"
-
-
 def decide(
     *, pair: Pair, stats: WindowStats, held: bool, now: datetime, config: PolicyConfig
 ) -> Verdict | None:
     """What the policy does with `pair` now (None: nothing). Pure: no store, no clock."""
     pause, resume = config.thresholds(pair)
-    bound = stats.lower_bound(config.z)
-    figures = f"{stats.delivered}/{stats.samples} delivered, {config.window.describe()}"
+    z = config.z
+
+    def under_pause() -> str | None:
+        if not stats.confidently_below(pause, z):
+            return None
+        return evidence(stats, window=config.window, line=pause, name="pause", below=True, z=z)
+
+    def over_resume() -> str | None:
+        if not stats.confidently_above(resume, z):
+            return None
+        return evidence(stats, window=config.window, line=resume, name="resume", below=False, z=z)
+
     by_policy = pair.state_actor == POLICY_ACTOR
     if pair.state is PairState.paused:
         if not by_policy:
@@ -149,42 +159,24 @@ def decide(
             return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
         if stats.samples < config.min_samples:
             return None
-        if bound >= resume:
+        if (said := over_resume()) is not None:
+            return Verdict(PolicyAction.resumed, f"while probing, {said}")
+        if (said := under_pause()) is not None:
             return Verdict(
-                PolicyAction.resumed,
-                f"success lower bound {_percent(bound)} reached the resume threshold "
-                f"{_percent(resume)} while probing ({figures})",
-            )
-        if bound < pause:
-            return Verdict(
-                PolicyAction.paused,
-                f"success lower bound {_percent(bound)} stayed under the pause threshold "
-                f"{_percent(pause)} while probing ({figures}): paused for another cool-down",
+                PolicyAction.paused, f"while probing, {said}; paused for another cool-down"
             )
         return None
     if pair.state is not PairState.enabled or stats.samples < config.min_samples:
         return None
     if held and pair.is_high_priority:
-        if bound >= resume:
-            return Verdict(
-                PolicyAction.recovered,
-                f"success lower bound {_percent(bound)} is back at or above the resume "
-                f"threshold {_percent(resume)} ({figures})",
-            )
+        if (said := over_resume()) is not None:
+            return Verdict(PolicyAction.recovered, said)
         return None
-    if bound >= pause:
+    if (said := under_pause()) is None:
         return None
     if pair.is_high_priority:
-        return Verdict(
-            PolicyAction.held,
-            f"high priority, so it keeps running: success lower bound {_percent(bound)} "
-            f"is under the pause threshold {_percent(pause)} ({figures})",
-        )
-    return Verdict(
-        PolicyAction.paused,
-        f"success lower bound {_percent(bound)} fell under the pause threshold "
-        f"{_percent(pause)} ({figures})",
-    )
+        return Verdict(PolicyAction.held, f"high priority, so it keeps running: {said}")
+    return Verdict(PolicyAction.paused, said)
 
 
 class PolicyService:

@@ -1,10 +1,14 @@
-"""Success over a sliding window and its Wilson lower bound (pure functions).
+"""Success over a sliding window, its Wilson score interval and the evidence (pure functions).
 
 A window is bounded by time and by count: the completed attempts of the last
 `span` (by `completed_at`), at most the newest `max_attempts` of them. Success is
-delivered / completed, as everywhere in metrics. Decisions use the Wilson score
-interval's lower bound rather than the raw ratio, so a handful of failures in a
-small sample does not look like a dead route.
+delivered / completed, as everywhere in metrics.
+
+Decisions are taken on evidence, not on the raw ratio nor on thin samples: a
+route is *confidently below* a line when the upper end of the Wilson score
+interval is under it, *confidently above* when the lower end is over it. In
+between, the figures do not say which side the route is on, and nothing is
+decided. `evidence` says it in one sentence, the same for the policy and the alerts.
 """
 
 from __future__ import annotations
@@ -13,25 +17,51 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["Z_95", "Window", "WindowStats", "wilson_lower_bound"]
+__all__ = [
+    "Z_95",
+    "Window",
+    "WindowStats",
+    "confidence",
+    "evidence",
+    "percent",
+    "wilson_interval",
+    "wilson_lower_bound",
+    "wilson_upper_bound",
+]
 
-# Two-sided 95 % normal quantile.
+# Two-sided 95 % normal quantile: the confidence of every decision unless configured.
 Z_95 = 1.959963984540054
 
 
-def wilson_lower_bound(successes: int, trials: int, z: float = Z_95) -> float:
-    """Lower end of the Wilson score interval of successes / trials (0.0 without trials)."""
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of successes / trials ((0.0, 1.0) without trials)."""
     if trials < 0 or not 0 <= successes <= trials:
         raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
     if z < 0:
         raise ValueError(f"z must not be negative, got {z}")
     if trials == 0:
-        return 0.0
+        return 0.0, 1.0
     ratio = successes / trials
     z2 = z * z
     centre = ratio + z2 / (2 * trials)
     margin = z * math.sqrt(ratio * (1 - ratio) / trials + z2 / (4 * trials * trials))
-    return max(0.0, (centre - margin) / (1 + z2 / trials))
+    scale = 1 + z2 / trials
+    return max(0.0, (centre - margin) / scale), min(1.0, (centre + margin) / scale)
+
+
+def wilson_lower_bound(successes: int, trials: int, z: float = Z_95) -> float:
+    """Lower end of the Wilson score interval of successes / trials (0.0 without trials)."""
+    return wilson_interval(successes, trials, z)[0]
+
+
+def wilson_upper_bound(successes: int, trials: int, z: float = Z_95) -> float:
+    """Upper end of the Wilson score interval of successes / trials (1.0 without trials)."""
+    return wilson_interval(successes, trials, z)[1]
+
+
+def confidence(z: float) -> float:
+    """The two-sided confidence level of the normal quantile `z` (1.96 → 0.95)."""
+    return math.erf(z / math.sqrt(2))
 
 
 @dataclass(frozen=True)
@@ -47,8 +77,10 @@ class Window:
         return now - self.span
 
     def describe(self) -> str:
-        minutes = self.span.total_seconds() / 60
-        return f"last {minutes:g} min, at most {self.max_attempts} attempts"
+        return f"last {self.minutes()} min, at most {self.max_attempts} attempts"
+
+    def minutes(self) -> str:
+        return f"{self.span.total_seconds() / 60:g}"
 
 
 @dataclass(frozen=True)
@@ -64,3 +96,37 @@ class WindowStats:
 
     def lower_bound(self, z: float = Z_95) -> float:
         return wilson_lower_bound(self.delivered, self.samples, z)
+
+    def upper_bound(self, z: float = Z_95) -> float:
+        return wilson_upper_bound(self.delivered, self.samples, z)
+
+    def confidently_below(self, line: float, z: float = Z_95) -> bool:
+        """The whole interval is under `line`: the route is worse than it, not unlucky."""
+        return self.samples > 0 and self.upper_bound(z) < line
+
+    def confidently_above(self, line: float, z: float = Z_95) -> bool:
+        """The whole interval is over `line`: the route is better than it, not lucky."""
+        return self.samples > 0 and self.lower_bound(z) > line
+
+
+def percent(value: float) -> str:
+    """A ratio as a person reads it: 0.5 → '50 %', 0.125 → '12.5 %'."""
+    return f"{round(value * 100, 1):g} %"
+
+
+def evidence(
+    stats: WindowStats, *, window: Window, line: float, name: str, below: bool, z: float = Z_95
+) -> str:
+    """The figures a decision or an alert was taken on, and what they show, in plain words.
+
+    '12 of 34 delivered (35 %) in the last 30 min: below the 50 % pause line with
+    95 % confidence'. `name` names the line ('pause', 'resume', 'warning'…); `below`
+    says which side of it the route is confidently on.
+    """
+    ratio = stats.success_ratio or 0.0
+    side = "below" if below else "above"
+    return (
+        f"{stats.delivered} of {stats.samples} delivered ({ratio * 100:.0f} %) in the last "
+        f"{window.minutes()} min: {side} the {percent(line)} {name} line with "
+        f"{percent(confidence(z))} confidence"
+    )

@@ -95,7 +95,10 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
 
     pairs = {p["key"]: p for p in api.client.get("/api/v1/pairs", headers=api.headers()).json()}
     assert (pairs[normal]["state"], pairs[normal]["state_actor"]) == ("paused", "policy")
-    assert pairs[normal]["state_reason"].startswith("paused by the policy: success lower bound")
+    assert pairs[normal]["state_reason"] == (
+        "paused by the policy: 5 of 30 delivered (17 %) in the last 30 min: "
+        "below the 50 % pause line with 95 % confidence"
+    )
     assert pairs[priority]["state"] == "enabled"
     assert pairs[healthy]["state"] == "enabled"
 
@@ -110,7 +113,8 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
     assert 0 < paused["lower_bound"] < paused["success_ratio"]
     assert (paused["pause_threshold"], paused["resume_threshold"]) == (0.5, 0.7)
     assert paused["window"] == "last 30 min, at most 50 attempts"
-    assert paused["reason"].startswith(f"{normal} paused: success lower bound 7.3%")
+    evidence = pairs[normal]["state_reason"].removeprefix("paused by the policy: ")
+    assert paused["reason"] == f"{normal} paused: {evidence}"
     assert paused["country"] == "UZ"
 
     def decisions(**params: str) -> list[str]:

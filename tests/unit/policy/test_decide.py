@@ -24,8 +24,10 @@ CONFIG = PolicyConfig(
     evaluation_interval=timedelta(seconds=30),
     z=1.96,
 )
-# Lower bounds at n = 20: 20/20 → 0.839, 19/20 → 0.764, 17/20 → 0.640, 10/20 → 0.299.
-GOOD, FAIR, BAD = WindowStats(20, 20), WindowStats(20, 17), WindowStats(20, 10)
+# Wilson 95 % intervals at n = 20: 20/20 → [0.839, 1], 17/20 → [0.640, 0.948],
+# 10/20 → [0.299, 0.701], 8/20 → [0.219, 0.613], 4/20 → [0.081, 0.416].
+GOOD, FAIR, BAD = WindowStats(20, 20), WindowStats(20, 17), WindowStats(20, 4)
+HALF, FORTY = WindowStats(20, 10), WindowStats(20, 8)
 FEW_BAD = WindowStats(19, 0)
 
 
@@ -64,13 +66,18 @@ A = PolicyAction
         (pair(E), FAIR, False, None),
         (pair(E), BAD, False, A.paused),
         (pair(E), FEW_BAD, False, None),  # under the minimum sample: no decision
-        (pair(E, pause_threshold=0.7), FAIR, False, A.paused),  # the pair's own threshold
+        # not confidently under the line: a route at 50 % or 40 % of 20 may be a good one
+        (pair(E), HALF, False, None),
+        (pair(E), FORTY, False, None),
+        (pair(E, pause_threshold=0.7), FORTY, False, A.paused),  # the pair's own threshold
+        (pair(E, pause_threshold=0.7), FAIR, False, None),
         # enabled, high priority: never paused
         (pair(E, high=True), BAD, False, A.held),
         (pair(E, high=True), BAD, True, None),  # already held: said once
         (pair(E, high=True), FAIR, True, None),  # between the thresholds: still held
         (pair(E, high=True), GOOD, True, A.recovered),
         (pair(E, high=True), GOOD, False, None),
+        (pair(E, high=True), HALF, False, None),
         # paused by the policy: cool-down, then probing
         (pair(P, changed_minutes_ago=5), GOOD, False, None),
         (pair(P, changed_minutes_ago=10), BAD, False, A.probing),
@@ -82,6 +89,7 @@ A = PolicyAction
         (pair(PR), GOOD, False, A.resumed),
         (pair(PR), BAD, False, A.paused),
         (pair(PR), FAIR, False, None),
+        (pair(PR), HALF, False, None),
         (pair(PR), WindowStats(5, 5), False, None),
         (pair(PR, resume_threshold=0.6), FAIR, False, A.resumed),
         (pair(PR, high=True), BAD, False, A.resumed),
@@ -100,9 +108,18 @@ def test_reasons_carry_the_figures() -> None:
     verdict = decide(pair=pair(E), stats=BAD, held=False, now=NOW, config=CONFIG)
     assert verdict is not None
     assert verdict.reason == (
-        "success lower bound 29.9% fell under the pause threshold 50.0% "
-        "(10/20 delivered, last 30 min, at most 50 attempts)"
+        "4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause line "
+        "with 95 % confidence"
     )
+    probing = decide(pair=pair(PR), stats=GOOD, held=False, now=NOW, config=CONFIG)
+    assert probing is not None
+    assert probing.reason == (
+        "while probing, 20 of 20 delivered (100 %) in the last 30 min: above the 70 % "
+        "resume line with 95 % confidence"
+    )
+    held = decide(pair=pair(E, high=True), stats=BAD, held=False, now=NOW, config=CONFIG)
+    assert held is not None
+    assert held.reason.startswith("high priority, so it keeps running: 4 of 20 delivered")
 
 
 def test_an_own_pause_threshold_above_the_default_resume_lifts_it() -> None:
