@@ -43,6 +43,7 @@ from smsfleet.core.errors import (
     ValidationFailed,
 )
 from smsfleet.core.events import EventBus, RedisFanout
+from smsfleet.core.security import PasswordChecks
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.deps import AppContext
@@ -207,6 +208,9 @@ def build_context(
             window_seconds=settings.login_failure_window_seconds,
             storage_url=settings.redis_url or "memory://",
         ),
+        password_checks=PasswordChecks(
+            limit=settings.password_checks, wait_seconds=settings.password_check_wait_seconds
+        ),
         bus=bus,
         # The metrics store is at head already: the dispatcher migrated it.
         api_keys=ApiKeyService(
@@ -358,6 +362,7 @@ def create_app(
             metrics.close()
             dispatcher.close()
             context.api_keys.close()
+            context.password_checks.close()
             if owns_store:
                 config_store.close()
 

@@ -70,7 +70,8 @@ def _fail(exc: DomainError) -> typer.Exit:
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Run the control plane (API, dashboard, supervisor)."""
     settings = _settings(data_dir)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # X-Forwarded-For counts only from SMSFLEET_TRUSTED_PROXIES, never uvicorn's defaults.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()
@@ -147,7 +148,8 @@ def demo(
         + (" (its sessions keep running)\n" if keep_sessions else " and its sessions\n")
     )
     try:
-        uvicorn.run(create_app(settings, store=store, clock=clock), host=host, port=port)
+        control_plane = create_app(settings, store=store, clock=clock)
+        uvicorn.run(control_plane, host=host, port=port, proxy_headers=False)
     finally:
         try:
             if not keep_sessions:

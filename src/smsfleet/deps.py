@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -17,10 +18,13 @@ from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Forbidden, Unauthorized
 from smsfleet.core.events import EventBus
+from smsfleet.core.security import PasswordChecks
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
 from smsfleet.stores import ConfigStore
+
+IPNetwork = IPv4Network | IPv6Network
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class AppContext:
     clock: Clock
     tokens: TokenPolicy
     login_throttle: LoginThrottle
+    password_checks: PasswordChecks
     bus: EventBus
     sessions: SessionRuntime
     api_keys: ApiKeyService
@@ -115,8 +120,41 @@ OperatorUser = Annotated[User, Depends(_role_required(Role.operator))]
 AdminUser = Annotated[User, Depends(_role_required(Role.admin))]
 
 
+def forwarded_client(peer: str, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
+    """The client's address: the direct peer, or, when the peer is a trusted proxy, the
+    nearest address of `X-Forwarded-For` that is not a trusted proxy itself.
+    """
+    if not trusted or not forwarded_for or not _within(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
+    client = peer
+    for hop in reversed(hops):
+        try:
+            address = str(ip_address(hop))
+        except ValueError:
+            break  # not an address: the hops before it cannot be told apart from forgeries
+        client = address
+        if not _within(address, trusted):
+            break
+    return client
+
+
+def _within(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == network.version and ip in network for network in networks)
+
+
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    context: AppContext = request.app.state.context
+    return forwarded_client(
+        peer,
+        ", ".join(request.headers.getlist("x-forwarded-for")),
+        context.settings.trusted_proxies,
+    )
 
 
 ClientAddress = Annotated[str, Depends(client_address)]

@@ -20,14 +20,22 @@ __all__ = [
 ]
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from smsfleet.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
 from smsfleet.core.records import RecordStore
 from smsfleet.core.security import (
+    PasswordChecks,
     TokenKind,
     decode_token,
     encode_token,
     hash_password,
-    verify_password,
+    needs_rehash,
 )
 from smsfleet.core.settings import weak_password_reason
 
@@ -54,19 +62,46 @@ def login(
     *,
     users: RecordStore[User],
     throttle: LoginThrottle,
+    checks: PasswordChecks,
     policy: TokenPolicy,
     clock: Clock,
     username: str,
     password: str,
     address: str,
 ) -> TokenPair:
-    throttle.check(username=username, address=address)
+    """Tokens for the right password; the attempt is counted before the password is checked."""
+    attempt = throttle.begin(username=username, address=address)
     user = users.get(username)
-    valid = verify_password(password, user.password_hash if user else None)
+    try:
+        valid = checks.verify(password, user.password_hash if user else None)
+    except Unavailable:
+        throttle.not_checked(attempt)
+        raise
     if user is None or not valid or user.disabled:
-        throttle.record_failure(username=username, address=address)
         raise Unauthorized("invalid username or password")
+    throttle.succeeded(attempt)
+    if needs_rehash(user.password_hash):
+        user = _rehashed(users=users, checks=checks, user=user, password=password)
     return issue_tokens(user=user, policy=policy, clock=clock)
+
+
+def _rehashed(
+    *, users: RecordStore[User], checks: PasswordChecks, user: User, password: str
+) -> User:
+    """The user with the password hashed anew with today's parameters (same password)."""
+    try:
+        new_hash = checks.hash(password)
+    except Unavailable:  # busy: the next login will do it
+        return user
+    current = users.get(user.username)
+    if current is None or current.password_hash != user.password_hash:
+        return user  # changed meanwhile: leave the newer record alone
+    rehashed = current.model_copy(update={"password_hash": new_hash})
+    try:
+        users.replace(rehashed)
+    except NotFound:
+        return user
+    return rehashed
 
 
 def issue_tokens(*, user: User, policy: TokenPolicy, clock: Clock) -> TokenPair:

@@ -24,6 +24,7 @@ def _login(context: Context, body: LoginRequest, address: str) -> TokenPair:
     return service.login(
         users=context.store.users,
         throttle=context.login_throttle,
+        checks=context.password_checks,
         policy=context.tokens,
         clock=context.clock,
         username=body.username,

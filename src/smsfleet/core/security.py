@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -13,12 +15,15 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from smsfleet.core.errors import Unauthorized
+from smsfleet.core.errors import Unauthorized, Unavailable
 
 TokenKind = Literal["access", "refresh"]
 ALGORITHM = "HS256"
 
-_hasher = PasswordHasher()
+# OWASP's first argon2id choice: 19 MiB and two passes a hash (the library's default
+# took 64 MiB, so a few parallel logins cost hundreds of MiB). Hashes made with other
+# parameters still verify; a login rehashes them with these.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the user does not exist, so timing does not reveal usernames.
 _DUMMY_HASH = _hasher.hash("smsfleet-no-such-user")
 
@@ -32,6 +37,61 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with other parameters than today's."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
+class PasswordChecks:
+    """At most `limit` password hashes computed at once, in threads of their own.
+
+    A check waits up to `wait_seconds` for a free place, then `Unavailable` (503).
+    Only these threads ever hash, so the memory a hash takes (kept by the allocator of
+    the thread that made it) is bounded by `limit` hashes, not by the request threads.
+    """
+
+    def __init__(self, *, limit: int, wait_seconds: float) -> None:
+        self._slots = threading.BoundedSemaphore(limit)
+        self._pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="password")
+        self._wait = wait_seconds
+        self._lock = threading.Lock()
+        self.limit = limit
+        self.running = 0
+        self.peak = 0
+
+    def _run(self, password: str, password_hash: str | None) -> bool:
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            return verify_password(password, password_hash)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        if not self._slots.acquire(timeout=self._wait):
+            raise Unavailable("too many logins at once; try again in a moment", retry_after=1)
+        try:
+            return self._pool.submit(self._run, password, password_hash).result()
+        finally:
+            self._slots.release()
+
+    def hash(self, password: str) -> str:
+        if not self._slots.acquire(timeout=self._wait):
+            raise Unavailable("too many logins at once; try again in a moment", retry_after=1)
+        try:
+            return self._pool.submit(hash_password, password).result()
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)

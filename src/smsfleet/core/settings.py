@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 
@@ -172,6 +173,19 @@ class Settings(BaseSettings):
     login_failures_per_user: int = Field(default=5, ge=1)
     login_failures_per_address: int = Field(default=20, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    password_checks: int = Field(
+        default=4, ge=1, le=64, description="Password hashes computed at once (19 MiB each)"
+    )
+    password_check_wait_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="A login waits this long for a check, then 503"
+    )
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For counts",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Larger request bodies are refused with 413"
+    )
     default_country_cap: int = Field(default=10, ge=1, le=10_000)
     # Dispatcher: a high-priority pair's share of its country's cap against a normal one's.
     high_priority_weight: float = Field(default=2.0, gt=0, le=100)
@@ -180,7 +194,7 @@ class Settings(BaseSettings):
     # Attempts in flight: the control plane sizes each session's allowance; these bound it.
     max_in_flight_per_session: int = Field(default=16, ge=1, le=256)
     program_max_in_flight: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(
-        default_factory=dict, description="Per program, e.g. {\"program2\": 1}"
+        default_factory=dict, description='Per program, e.g. {"program2": 1}'
     )
     metrics_retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
     metrics_rollup_interval_seconds: float = Field(default=10.0, gt=0)
@@ -208,6 +222,15 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [ip_network(p, strict=False) if isinstance(p, str) else p for p in value]
         return value
 
     @field_validator(
