@@ -10,6 +10,7 @@ from smsfleet.auth.models import User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
 from smsfleet.core.settings import CHECKOUT_DIR
+from smsfleet.messages.models import Template
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import PairCreate
 from smsfleet.programs import service as programs_service
@@ -65,6 +66,15 @@ DEMO_PAIRS = [
         phone_numbers=["+919912345678"],
     ),
     PairCreate(country="AZ", operator="Azercell", slug="azercell", phone_numbers=["+994501234567"]),
+    # The seed verification service's sample request sends to +1234567890.
+    PairCreate(country="US", operator="Verizon", slug="verizon", phone_numbers=["+12025550123"]),
+]
+
+# Templates of the seed verification service's `POST /sendsms/` (`template_id` 1, 2, 3).
+DEMO_TEMPLATES = [
+    ("1", "Verification code", "Your code is {token}"),
+    ("2", "Login code", "{token} is your login code. It expires in 10 minutes."),
+    ("3", "Password reset", "Use {token} to reset your password."),
 ]
 
 DEMO_PROGRAMS = [
@@ -104,6 +114,16 @@ def seed_demo(*, store: ConfigStore, clock: Clock, actor: User) -> None:
                 actor=actor,
                 data=pair.model_copy(update={"programs": names}),
             )
+    seed_templates(store=store, clock=clock)
+
+
+def seed_templates(*, store: ConfigStore, clock: Clock) -> None:
+    """Add the demo's message templates that are missing."""
+    for template_id, name, body in DEMO_TEMPLATES:
+        now = clock.now()
+        template = Template(id=template_id, name=name, body=body, created_at=now, updated_at=now)
+        with contextlib.suppress(Conflict):
+            store.templates.add(template)
 
 
 def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> int:

@@ -133,6 +133,17 @@ class Settings(BaseSettings):
     send_claim_timeout_seconds: float = Field(
         default=120.0, gt=0, description="An on-demand send moves on from a program this silent"
     )
+    send_retry_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How often stuck on-demand sends are moved on to their next program",
+    )
+    phone_region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}$",
+        description="The country (ISO code) of a phone number written without +country code",
+    )
     web_dir: Path = WEB_DIST_DEFAULT
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import string
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from smsfleet.core.records import Timestamp
 
 PHONE_PATTERN = r"^\+?[0-9]{3,20}$"
 TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 MAX_TEXT = 1600  # ten concatenated SMS
+PlaceholderName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")]
 
 
 class Direction(StrEnum):
@@ -67,10 +68,12 @@ class SeedAnswer(BaseModel):
 
 
 class SeedConversationMessage(BaseModel):
+    """One SMS as the seed SMS service answers it: Unix seconds, `sent` or `received`."""
+
     phone_number: str
     message_text: str
-    timestamp: Timestamp
-    direction: Direction
+    timestamp: int = Field(description="Unix time, seconds")
+    direction: Literal["sent", "received"]
 
 
 class SeedConversation(BaseModel):
@@ -178,14 +181,41 @@ class SendRequest(BaseModel):
     pair: str | None = Field(default=None, max_length=40, description="Default: from the number")
 
 
+SeedTokenValue = Annotated[str, Field(min_length=1, max_length=64)]
+SeedNumber = Annotated[StrictInt, Field(ge=0, le=10**18)]
+SeedTemplateId = (
+    Annotated[StrictInt, Field(ge=0, le=10**12)]
+    | Annotated[str, Field(pattern=TEMPLATE_ID_PATTERN)]
+)
+
+
 class SeedSendRequest(BaseModel):
-    """The seed verification service's `POST /sendsms/`."""
+    """The seed verification service's `POST /sendsms/`.
+
+    `{"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}`:
+    the template's placeholders are filled by name from `token_value` (a bare string
+    fills `{token}`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     phone: str = Field(min_length=3, max_length=32)
-    token_value: str = Field(min_length=1, max_length=64)
-    template_id: str = Field(pattern=TEMPLATE_ID_PATTERN)
+    token_value: SeedTokenValue | dict[PlaceholderName, SeedTokenValue | SeedNumber] = Field(
+        description="The placeholders' values by name, or the value of {token}"
+    )
+    template_id: SeedTemplateId = Field(description="A template's id, as a number or a string")
+
+    @field_validator("token_value")
+    @classmethod
+    def _values(cls, value: object) -> object:
+        if isinstance(value, dict) and not 1 <= len(value) <= 20:
+            raise ValueError("give 1 to 20 placeholders")
+        return value
+
+    def params(self) -> dict[str, str]:
+        if isinstance(self.token_value, str):
+            return {"token": self.token_value}
+        return {name: str(value) for name, value in self.token_value.items()}
 
 
 class Send(BaseModel):

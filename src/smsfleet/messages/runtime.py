@@ -20,17 +20,16 @@ from smsfleet.stores import ConfigStore
 
 __all__ = ["Messages", "build_messages"]
 
-JOB_INTERVAL_SECONDS = 10.0
-
 
 @dataclass(frozen=True)
 class Messages:
     service: MessagesService
     job: PeriodicJob
     engine: Engine
+    interval_seconds: float = 10.0
 
     def start(self) -> None:
-        self.job.start_loop(JOB_INTERVAL_SECONDS)
+        self.job.start_loop(self.interval_seconds)
 
     def close(self) -> None:
         self.job.close()
@@ -57,6 +56,12 @@ def build_messages(
         lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
         on_change=on_change,
         on_message=on_message,
+        phone_region=settings.phone_region,
     )
     job = PeriodicJob("message-sends", service.run_jobs, should_run=should_run)
-    return Messages(service=service, job=job, engine=engine)
+    return Messages(
+        service=service,
+        job=job,
+        engine=engine,
+        interval_seconds=settings.send_retry_interval_seconds,
+    )

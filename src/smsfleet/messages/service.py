@@ -19,12 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-import phonenumbers
-
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.dispatch.store import AttemptStore
+from smsfleet.messages import phones
 from smsfleet.messages.models import (
     Conversation,
     Direction,
@@ -109,6 +108,7 @@ class MessagesService:
         lease_ttl: timedelta = timedelta(seconds=120),
         on_change: Callable[[Send], None] | None = None,
         on_message: Callable[[Message], None] | None = None,
+        phone_region: str | None = None,
     ) -> None:
         self.store = store
         self._attempts = attempts
@@ -119,6 +119,7 @@ class MessagesService:
         self._on_change = on_change
         self._on_message = on_message
         self._pending = PendingHint(store.has_pending)
+        self._region = phone_region
 
     # --- inbound and conversations ----------------------------------------------------
 
@@ -146,11 +147,12 @@ class MessagesService:
         return message
 
     def record_seed(self, data: SeedSms, direction: Direction) -> Message:
+        """An SMS the seed SMS service recorded; its numbers are kept in E.164."""
         message = Message(
             uuid=str(data.uuid),
             direction=direction,
-            sender=data.senderPhone,
-            receiver=data.receiverPhone,
+            sender=phones.canonical(data.senderPhone, self._region),
+            receiver=phones.canonical(data.receiverPhone, self._region),
             text=data.messageText,
             at=data.timestamp,
             recorded_at=self._clock.now(),
@@ -164,7 +166,10 @@ class MessagesService:
             self._on_message(message)
 
     def conversation(self, phone: str) -> Conversation:
-        """Every SMS from or to `phone` and every send attempt to it, in time order."""
+        """Every SMS from or to `phone` and every send attempt to it, in time order.
+
+        The number is found however it is written (with or without `+`, national).
+        """
         items = [
             ThreadItem(
                 kind="sms",
@@ -177,7 +182,7 @@ class MessagesService:
                 attempt_id=m.attempt_id,
                 uuid=m.uuid,
             )
-            for m in self.store.messages_of(phone)
+            for m in self.store.messages_of(phones.spellings(phone, self._region))
         ]
         items += [
             ThreadItem(
@@ -192,7 +197,7 @@ class MessagesService:
                 program=a.program,
                 attempt_id=a.id,
             )
-            for a in self._attempts.recent(limit=500, phone=phone)
+            for a in self._attempts.recent(limit=500, phone=phones.canonical(phone, self._region))
         ]
         if not items:
             raise NotFound(f"no message or attempt for {phone}")
@@ -200,13 +205,17 @@ class MessagesService:
         return Conversation(phone=phone, items=items)
 
     def seed_conversation(self, phone: str) -> SeedConversation:
-        messages = self.store.messages_of(phone)
+        """The seed SMS service's answer: `sent` and `received` SMS, Unix seconds."""
+        messages = self.store.messages_of(phones.spellings(phone, self._region))
         if not messages:
             raise NotFound(f"no conversation with {phone}")
         return SeedConversation(
             messages=[
                 SeedConversationMessage(
-                    phone_number=phone, message_text=m.text, timestamp=m.at, direction=m.direction
+                    phone_number=phone,
+                    message_text=m.text,
+                    timestamp=int(m.at.timestamp()),
+                    direction="sent" if m.direction is Direction.outbound else "received",
                 )
                 for m in messages
             ]
@@ -283,10 +292,17 @@ class MessagesService:
         return send
 
     def seed_send(self, data: SeedSendRequest, *, actor: str) -> Send:
-        request = SendRequest(
-            phone=data.phone, template_id=data.template_id, params={"token": data.token_value}
-        )
-        return self.create_send(request, actor=actor)
+        """The seed verification service's send: `token_value` fills the template by name."""
+        template_id = str(data.template_id)
+        self.template(template_id)  # 404 before anything else
+        request = SendRequest(phone=data.phone, template_id=template_id, params=data.params())
+        try:
+            return self.create_send(request, actor=actor)
+        except ValidationFailed as error:
+            for detail in error.details or []:
+                if isinstance(detail, dict) and str(detail.get("field", "")).startswith("params."):
+                    detail["field"] = "token_value." + detail["field"].removeprefix("params.")
+            raise
 
     def sends(self, query: SendQuery) -> list[Send]:
         return self.store.sends(query)
@@ -497,14 +513,9 @@ class MessagesService:
         running.sort(key=lambda p: (not p.is_high_priority, p.key))
         return running[0]
 
-    @staticmethod
-    def _country_of(phone: str) -> str:
-        try:
-            number = phonenumbers.parse(phone, None)
-        except phonenumbers.NumberParseException:
-            number = None
-        region = phonenumbers.region_code_for_number(number) if number is not None else None
-        if not region or region == "ZZ":
+    def _country_of(self, phone: str) -> str:
+        region = phones.country_of(phone, self._region)
+        if region is None:
             raise ValidationFailed(
                 f"{phone[:32]!r} is not an international number: write it as +<country code>…",
                 details=[{"field": "phone", "message": "not an E.164 number"}],
@@ -513,11 +524,10 @@ class MessagesService:
 
     @staticmethod
     def _normalize(phone: str, country: str) -> str:
-        try:
-            number = phonenumbers.parse(phone, country)
-        except phonenumbers.NumberParseException:
+        """E.164; a number without `+` is national to `country` when valid there."""
+        if phones.country_of(phone, country) is None:
             raise ValidationFailed(
                 f"{phone[:32]!r} is not a phone number",
                 details=[{"field": "phone", "message": "not a phone number"}],
-            ) from None
-        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+            )
+        return phones.canonical(phone, country)

@@ -117,12 +117,13 @@ class MessageStore:
                 details={"uuid": message.uuid},
             ) from None
 
-    def messages_of(self, phone: str, *, limit: int = 500) -> list[Message]:
-        """Messages from or to `phone`, oldest first (the newest `limit`)."""
+    def messages_of(self, phone: str | Sequence[str], *, limit: int = 500) -> list[Message]:
+        """Messages from or to `phone` (or any of its spellings), oldest first (newest `limit`)."""
         table = messages_table
+        numbers = [phone] if isinstance(phone, str) else list(phone)
         select = (
             sa.select(table)
-            .where(sa.or_(table.c.sender == phone, table.c.receiver == phone))
+            .where(sa.or_(table.c.sender.in_(numbers), table.c.receiver.in_(numbers)))
             .order_by(table.c.at.desc(), table.c.uuid)
             .limit(limit)
         )

@@ -63,20 +63,20 @@ def test_the_seed_sms_service_routes(web: Api) -> None:
             {
                 "phone_number": A,
                 "message_text": "first",
-                "timestamp": "2026-01-05T10:00:00Z",
-                "direction": "inbound",
+                "timestamp": 1767607200,
+                "direction": "received",
             },
             {
                 "phone_number": A,
                 "message_text": "second",
-                "timestamp": "2026-01-05T10:00:05Z",
-                "direction": "outbound",
+                "timestamp": 1767607205,
+                "direction": "sent",
             },
             {
                 "phone_number": A,
                 "message_text": "third",
-                "timestamp": "2026-01-05T10:01:00Z",
-                "direction": "inbound",
+                "timestamp": 1767607260,
+                "direction": "received",
             },
         ]
     }

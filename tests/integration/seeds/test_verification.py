@@ -1,0 +1,111 @@
+"""The seed verification service document: `POST /sendsms/`, its sample request word for word.
+
+`{"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}`: the
+template's placeholders are filled by name from `token_value`, and the send goes out
+through the dispatcher (a program's lease carries it) until it is `DONE`. The demo's
+fleet and templates (`smsfleet.demo`) are what the request meets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from smsfleet.auth.models import Role
+from smsfleet.core.security import worker_token
+from smsfleet.demo import DEMO_PAIRS, DEMO_PROGRAMS, DEMO_TEMPLATES, seed_templates
+from tests.integration.api.conftest import Api
+
+SAMPLE = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}
+SESSION = "program1_US_verizon"
+
+
+@pytest.fixture
+def demo(api: Api) -> Api:
+    """The demo's program1, its US pair (where +1234567890 goes) and its templates."""
+    admin = api.headers(Role.admin)
+    program = DEMO_PROGRAMS[0].model_dump(mode="json", exclude_unset=True)
+    made = api.client.post("/api/v1/programs", json=program, headers=admin)
+    assert made.status_code == 201, made.text
+    (us,) = [pair for pair in DEMO_PAIRS if pair.country == "US"]
+    body = us.model_dump(mode="json", exclude_unset=True) | {"programs": ["program1"]}
+    pair = api.client.post("/api/v1/pairs", json=body, headers=admin)
+    assert pair.status_code == 201, pair.text
+    seed_templates(store=api.store, clock=api.clock)
+    started = api.client.post(f"/api/v1/sessions/{SESSION}/start", headers=admin)
+    assert started.status_code in (200, 202), started.text
+    return api
+
+
+def worker(api: Api, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    token = worker_token(secret=api.settings.jwt_secret, session=SESSION)
+    answer = api.client.post(
+        f"/api/v1/worker/{path}",
+        json={"session": SESSION, **body},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def test_the_sample_request_is_sent_and_done(demo: Api) -> None:
+    headers = demo.headers(Role.operator)
+    queued = demo.client.post("/sendsms/", json=SAMPLE, headers=headers)
+    assert queued.status_code == 202, queued.text
+    assert (queued.json()["status"], queued.json()["pair"]) == ("PENDING", "US_verizon")
+    lease = worker(demo, "lease", {})
+    assert lease["action"] == "send", lease
+    assert (lease["phone"], lease["message"]) == ("+1234567890", "Your code is 123456")
+    worker(demo, "report", {"trigger_id": lease["trigger_id"], "outcome": "delivered"})
+    send = demo.client.get(f"/api/v1/messages/sends/{queued.json()['id']}", headers=headers)
+    assert send.json()["status"] == "DONE", send.json()
+    assert send.json()["params"] == {"token": "123456"}
+
+
+@pytest.mark.parametrize(
+    ("token_value", "template_id", "text"),
+    [
+        ("654321", "1", "Your code is 654321"),
+        ({"token": 42}, 2, "42 is your login code. It expires in 10 minutes."),
+        ({"token": "777", "unused": "x"}, 3, "Use 777 to reset your password."),
+    ],
+)
+def test_token_values_and_template_ids_in_either_form(
+    demo: Api, token_value: object, template_id: object, text: str
+) -> None:
+    body = {"phone": "+1234567890", "token_value": token_value, "template_id": template_id}
+    queued = demo.client.post("/sendsms/", json=body, headers=demo.headers(Role.operator))
+    assert queued.status_code == 202, queued.text
+    assert worker(demo, "lease", {})["message"] == text
+
+
+def test_the_demo_ships_a_template_per_id() -> None:
+    assert [template_id for template_id, _name, _body in DEMO_TEMPLATES] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"template_id": 99}, 404, None),
+        ({"template_id": -1}, 422, "template_id"),
+        ({"template_id": True}, 422, "template_id"),
+        ({"token_value": {}}, 422, "token_value"),
+        ({"token_value": {"code": "1"}}, 422, "token_value.token"),
+        ({"token_value": {"bad name": "1"}}, 422, "token_value"),
+        ({"token_value": ["123456"]}, 422, "token_value"),
+        ({"phone": "12"}, 422, "phone"),
+        ({"phone": "+123"}, 422, "phone"),
+    ],
+)
+def test_bad_requests_say_which_field(
+    demo: Api, change: dict[str, Any], status: int, field: str | None
+) -> None:
+    answer = demo.client.post(
+        "/sendsms/", json=SAMPLE | change, headers=demo.headers(Role.operator)
+    )
+    assert answer.status_code == status, answer.text
+    if field is not None:
+        fields = {d["field"] for d in answer.json()["error"]["details"]}
+        assert any(f.startswith(field) for f in fields), fields
