@@ -14,7 +14,7 @@ from datetime import timedelta
 from smsfleet.alerts.models import AlertRule, Severity, Signal, SubjectKind
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
-from smsfleet.policy.stats import WindowStats
+from smsfleet.policy.stats import Z_95, Window, WindowStats, evidence, percent
 from smsfleet.sessions.models import EventKind, SessionEvent, SessionState
 
 __all__ = [
@@ -46,7 +46,7 @@ class RuleThresholds:
     success_warning: float = 0.8
     success_critical: float = 0.5
     min_samples: int = 20
-    z: float = 1.96
+    z: float = Z_95
     drop_points: float = 0.3
     baseline_min_samples: int = 100
     gateway_error_ratio: float = 0.5
@@ -70,35 +70,42 @@ def success_rate_signals(
     stats: Mapping[str, WindowStats],
     pairs: Mapping[str, Pair],
     thresholds: RuleThresholds,
-    window: str,
+    window: Window,
 ) -> list[Signal]:
-    """Pairs whose Wilson lower bound is under the warning or critical line."""
+    """Pairs confidently under the warning or critical line (the Wilson upper bound below it).
+
+    A pair whose figures are too thin to tell (22 of 23 delivered against an 80 %
+    line) does not alert: only a route that is bad, not one that is unlucky.
+    """
+    z = thresholds.z
     signals = []
     for key, window_stats in stats.items():
         pair = pairs.get(key)
         if pair is None or window_stats.samples < thresholds.min_samples:
             continue
-        bound = window_stats.lower_bound(thresholds.z)
-        if bound >= thresholds.success_warning:
+        if window_stats.confidently_below(thresholds.success_critical, z):
+            severity, line = Severity.critical, thresholds.success_critical
+        elif window_stats.confidently_below(thresholds.success_warning, z):
+            severity, line = Severity.warning, thresholds.success_warning
+        else:
             continue
-        critical = bound < thresholds.success_critical
-        ratio = window_stats.success_ratio or 0.0
+        said = evidence(
+            window_stats, window=window, line=line, name=severity.value, below=True, z=z
+        )
         signals.append(
             Signal(
                 rule=AlertRule.success_rate_low,
-                severity=Severity.critical if critical else Severity.warning,
+                severity=severity,
                 subject_kind=SubjectKind.pair,
                 subject=key,
                 country=pair.country,
-                summary=(
-                    f"{key} ({pair.operator}): success {_percent(ratio)} "
-                    f"({window_stats.delivered}/{window_stats.samples}, lower bound "
-                    f"{_percent(bound)}) in the {window}"
-                ),
+                summary=f"{key} ({pair.operator}): {said}",
                 details={
                     "delivered": window_stats.delivered,
                     "samples": window_stats.samples,
-                    "lower_bound": round(bound, 4),
+                    "line": line,
+                    "lower_bound": round(window_stats.lower_bound(z), 4),
+                    "upper_bound": round(window_stats.upper_bound(z), 4),
                     "high_priority": pair.is_high_priority,
                 },
             )
@@ -111,8 +118,10 @@ def drop_signals(
     baseline: Mapping[str, WindowStats],
     pairs: Mapping[str, Pair],
     thresholds: RuleThresholds,
+    window: Window,
 ) -> list[Signal]:
-    """Pairs whose success fell suddenly against their own 7-day baseline."""
+    """Pairs confidently under their own 7-day baseline less the allowed drop."""
+    z = thresholds.z
     signals = []
     for key, now_stats in current.items():
         pair, before = pairs.get(key), baseline.get(key)
@@ -120,9 +129,11 @@ def drop_signals(
             continue
         if before.samples < thresholds.baseline_min_samples:
             continue
-        now_ratio, usual = now_stats.success_ratio or 0.0, before.success_ratio or 0.0
-        if usual - now_ratio < thresholds.drop_points:
+        usual = before.success_ratio or 0.0
+        line = usual - thresholds.drop_points
+        if not now_stats.confidently_below(line, z):
             continue
+        said = evidence(now_stats, window=window, line=line, name="drop", below=True, z=z)
         signals.append(
             Signal(
                 rule=AlertRule.success_rate_drop,
@@ -131,10 +142,16 @@ def drop_signals(
                 subject=key,
                 country=pair.country,
                 summary=(
-                    f"{key}: success dropped to {_percent(now_ratio)} from a 7-day "
-                    f"{_percent(usual)} ({before.samples} attempts)"
+                    f"{key}: success dropped from a 7-day {percent(usual)} "
+                    f"({before.samples} attempts): {said} "
+                    f"({thresholds.drop_points * 100:g} points under the baseline)"
                 ),
-                details={"ratio": round(now_ratio, 4), "baseline": round(usual, 4)},
+                details={
+                    "ratio": round(now_stats.success_ratio or 0.0, 4),
+                    "baseline": round(usual, 4),
+                    "line": round(line, 4),
+                    "upper_bound": round(now_stats.upper_bound(z), 4),
+                },
             )
         )
     return signals

@@ -2,7 +2,9 @@
 
 One open alert per fingerprint (rule and subject). A signal for an open alert
 refreshes it, raises its severity (notified again) or, past the repeat interval and
-unacknowledged, repeats it; a cleared condition resolves it with a message. The
+unacknowledged, repeats it; a cleared condition resolves it with a message. A
+periodic rule's alert resolves only once its condition has not been seen for the
+hold time, so a route hovering near a line is one alert, not a flap every pass. The
 alerts that change together in one pass are grouped by rule, severity and country
 into one message per chat. Alerts and their messages are written in one
 transaction, so nothing is notified that is not recorded, or the other way round.
@@ -74,6 +76,8 @@ class AlertConfig:
     # A crashed, hung or fatal session's alert resolves once it has run this long again.
     recovery: timedelta = timedelta(seconds=10)
     recovery_check_interval: timedelta = timedelta(seconds=1)
+    # A periodic rule's alert resolves once its condition has not been seen this long.
+    hold: timedelta = timedelta(minutes=5)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertConfig:
@@ -88,6 +92,7 @@ class AlertConfig:
             repeat_interval=timedelta(minutes=settings.alert_repeat_minutes),
             evaluation_interval=timedelta(seconds=settings.alert_evaluation_interval_seconds),
             recovery=timedelta(seconds=settings.alert_recovery_seconds),
+            hold=timedelta(minutes=settings.alert_hold_minutes),
             thresholds=RuleThresholds(
                 success_warning=settings.alert_success_warning,
                 success_critical=settings.alert_success_critical,
@@ -248,10 +253,9 @@ class AlertService:
         current = self._policy_store.pair_window_stats(
             pairs=pairs.values(), window=config.success_window, now=now
         )
-        signals = rules.success_rate_signals(
-            current, pairs, thresholds, config.success_window.describe()
-        )
-        signals += rules.drop_signals(current, self._baseline_stats(now), pairs, thresholds)
+        window = config.success_window
+        signals = rules.success_rate_signals(current, pairs, thresholds, window)
+        signals += rules.drop_signals(current, self._baseline_stats(now), pairs, thresholds, window)
         signals += rules.gateway_signals(
             self._gateway_outcomes(now), thresholds, config.gateway_window.total_seconds() / 60
         )
@@ -324,7 +328,8 @@ class AlertService:
     ) -> list[Alert]:
         """Open or refresh alerts for `opened`, resolve `cleared` ones.
 
-        With `periodic`, an open alert of those rules that no signal names has cleared.
+        With `periodic`, an open alert of those rules that no signal names has cleared,
+        and resolves once it has not been seen for the hold time.
         """
         with self._lock:
             now = self._clock.now()
@@ -337,7 +342,9 @@ class AlertService:
             gone = set(cleared) | {
                 fingerprint
                 for fingerprint, alert in firing.items()
-                if alert.rule in periodic and fingerprint not in seen
+                if alert.rule in periodic
+                and fingerprint not in seen
+                and now - alert.last_seen_at >= self.config.hold
             }
             for fingerprint in sorted(gone - seen):
                 alert = firing.get(fingerprint)

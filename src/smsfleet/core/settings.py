@@ -219,11 +219,15 @@ class Settings(BaseSettings):
     policy_probe_interval_seconds: float = Field(default=30.0, gt=0)
     policy_evaluation_interval_seconds: float = Field(default=30.0, gt=0)
     policy_z: float = Field(default=1.96, gt=0, le=5, description="Wilson bound's normal quantile")
-    # Alerts: rules' lines (on the Wilson lower bound), repeats and the rules' pace.
+    # Alerts: success lines (a pair alerts when confidently under one: the Wilson upper
+    # bound below it), repeats, the rules' pace and how long a cleared alert holds.
     alert_success_warning: float = Field(default=0.8, ge=0, le=1)
     alert_success_critical: float = Field(default=0.5, ge=0, le=1)
     alert_repeat_minutes: float = Field(default=240.0, gt=0, description="Unacknowledged: again")
     alert_evaluation_interval_seconds: float = Field(default=15.0, gt=0)
+    alert_hold_minutes: float = Field(
+        default=5.0, ge=0, description="A rule's alert resolves once not seen for this long"
+    )
     alert_recovery_seconds: float = Field(
         default=10.0, ge=0, description="A crashed session's alert resolves once it runs this long"
     )

@@ -125,6 +125,10 @@ def test_periodic_rules_resolve_what_they_no_longer_see(alerting: Alerting) -> N
         summary="crashed",
     )
     service.apply(opened=[crash])
+    # Not seen any more: it holds for the hold time, then resolves.
+    changed = service.apply(opened=[low("UZ_b")], periodic=periodic)
+    assert [(a.subject, a.state) for a in changed] == [("UZ_b", AlertState.firing)]
+    alerting.clock.advance(service.config.hold.total_seconds())
     changed = service.apply(opened=[low("UZ_b")], periodic=periodic)
     assert [(a.subject, a.state) for a in changed] == [
         ("UZ_b", AlertState.firing),

@@ -22,12 +22,13 @@ from smsfleet.alerts.text import MESSAGE_LIMIT, alert_text, message_text
 from smsfleet.core.settings import Settings
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
-from smsfleet.policy.stats import WindowStats
+from smsfleet.policy.stats import Window, WindowStats
 from smsfleet.sessions.models import EventKind, SessionEvent, SessionState
 from tests.support.telegram import html_error
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 THRESHOLDS = RuleThresholds()
+WINDOW = Window(span=timedelta(minutes=30), max_attempts=50)
 
 
 def pair(key: str = "UZ_uzmobile", *, high_priority: bool = False) -> Pair:
@@ -58,31 +59,52 @@ def event(
     )
 
 
-def test_success_rate_is_judged_on_the_lower_bound_with_a_minimum_sample() -> None:
-    pairs = {p.key: p for p in (pair("UZ_a"), pair("UZ_b"), pair("UZ_c"), pair("UZ_d"))}
+def test_success_rate_alerts_only_when_confidently_under_a_line() -> None:
+    keys = ("UZ_a", "UZ_b", "UZ_c", "UZ_d", "UZ_e", "UZ_f", "UZ_g")
+    pairs = {key: pair(key) for key in keys}
     stats = {
-        "UZ_a": WindowStats(samples=50, delivered=48),  # bound 86.5 %: fine
-        "UZ_b": WindowStats(samples=50, delivered=40),  # bound 67 %: warning
-        "UZ_c": WindowStats(samples=50, delivered=20),  # bound 27 %: critical
+        "UZ_a": WindowStats(samples=50, delivered=48),  # 96 %: fine
+        "UZ_b": WindowStats(samples=50, delivered=40),  # 80 %, at the line: [67 %, 89 %]
+        "UZ_c": WindowStats(samples=50, delivered=15),  # 30 %: [19 %, 44 %] critical
         "UZ_d": WindowStats(samples=19, delivered=0),  # too few to judge
+        "UZ_e": WindowStats(samples=50, delivered=33),  # 66 %: [52 %, 78 %] warning
+        "UZ_f": WindowStats(samples=23, delivered=22),  # 96 % of few: [79 %, 99 %] fine
+        "UZ_g": WindowStats(samples=50, delivered=20),  # 40 %: [28 %, 54 %] warning only
     }
-    signals = {s.subject: s for s in rules.success_rate_signals(stats, pairs, THRESHOLDS, "w")}
-    assert set(signals) == {"UZ_b", "UZ_c"}
-    assert signals["UZ_b"].severity is Severity.warning
-    assert signals["UZ_c"].severity is Severity.critical
-    assert "40%" in signals["UZ_c"].summary and "(20/50" in signals["UZ_c"].summary
+    signals = {s.subject: s for s in rules.success_rate_signals(stats, pairs, THRESHOLDS, WINDOW)}
+    assert {key: s.severity for key, s in signals.items()} == {
+        "UZ_c": Severity.critical,
+        "UZ_e": Severity.warning,
+        "UZ_g": Severity.warning,
+    }
+    assert signals["UZ_c"].summary == (
+        "UZ_c (c): 15 of 50 delivered (30 %) in the last 30 min: below the 50 % critical "
+        "line with 95 % confidence"
+    )
+    assert signals["UZ_e"].summary.endswith("below the 80 % warning line with 95 % confidence")
+    assert signals["UZ_c"].details["upper_bound"] < 0.5
     assert signals["UZ_c"].fingerprint == "success_rate_low:pair:UZ_c"
 
 
 def test_a_sudden_drop_is_measured_against_the_pairs_own_baseline() -> None:
-    pairs = {"UZ_a": pair("UZ_a"), "UZ_b": pair("UZ_b")}
-    current = {"UZ_a": WindowStats(30, 15), "UZ_b": WindowStats(30, 27)}
-    baseline = {"UZ_a": WindowStats(1000, 950), "UZ_b": WindowStats(1000, 950)}
-    (signal,) = rules.drop_signals(current, baseline, pairs, THRESHOLDS)
+    pairs = {key: pair(key) for key in ("UZ_a", "UZ_b", "UZ_c")}
+    # Against a 7-day 95 %, the drop line is 65 %: 40 % of 30 is under it beyond
+    # doubt, 50 % of 30 ([33 %, 67 %]) is not, 90 % is fine.
+    current = {
+        "UZ_a": WindowStats(30, 12),
+        "UZ_b": WindowStats(30, 27),
+        "UZ_c": WindowStats(30, 15),
+    }
+    baseline = {key: WindowStats(1000, 950) for key in pairs}
+    (signal,) = rules.drop_signals(current, baseline, pairs, THRESHOLDS, WINDOW)
     assert (signal.subject, signal.rule) == ("UZ_a", AlertRule.success_rate_drop)
-    assert "50%" in signal.summary and "95%" in signal.summary
+    assert signal.summary == (
+        "UZ_a: success dropped from a 7-day 95 % (1000 attempts): 12 of 30 delivered (40 %) "
+        "in the last 30 min: below the 65 % drop line with 95 % confidence "
+        "(30 points under the baseline)"
+    )
     thin = {"UZ_a": WindowStats(99, 95)}
-    assert rules.drop_signals(current, thin, pairs, THRESHOLDS) == []
+    assert rules.drop_signals(current, thin, pairs, THRESHOLDS, WINDOW) == []
 
 
 def test_gateway_errors_and_a_country_under_target() -> None:
