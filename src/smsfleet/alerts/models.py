@@ -143,11 +143,32 @@ class NotificationStatus(BaseModel):
 
 
 class MessageRequest(BaseModel):
-    """`POST /api/v1/alerts/test` and the seed route `POST /alert`."""
+    """`POST /api/v1/alerts/test`: a message to every chat, to try the channel."""
 
     model_config = ConfigDict(extra="forbid")
 
     message: str = Field(min_length=1, max_length=3500)
+
+
+class AlertRequest(BaseModel):
+    """The seed route `POST /alert`: a person's alert, kept and sent where channels are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=3500)
+    severity: Severity = Field(
+        default=Severity.critical, description="critical reaches every configured chat"
+    )
+
+
+class AlertRaised(BaseModel):
+    status: str = "accepted"
+    alert_id: str
+    state: AlertState
+    channels: list[str] = Field(
+        description="Where it was sent (`telegram:<chat id>`); empty when no channel took it"
+    )
+    message: str = Field(description="What happened, for a person")
 
 
 class MessageQueued(BaseModel):

@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from smsfleet.alerts import manual
 from smsfleet.alerts.models import (
     Alert,
     AlertCounts,
     AlertQuery,
+    AlertRaised,
+    AlertRequest,
     MessageQueued,
     MessageRequest,
     Notification,
@@ -71,11 +74,18 @@ def notifications(_: CurrentUser, service: ServiceDep, alert_id: str) -> list[No
     return service.notifications(alert_id)
 
 
-@router.post("/{alert_id}/ack", summary="Acknowledge: someone is on it, no more repeats")
+@router.post(
+    "/{alert_id}/ack",
+    summary="Acknowledge: someone is on it, no more repeats (a person's alert is resolved)",
+)
 def acknowledge(user: OperatorUser, service: ServiceDep, alert_id: str) -> Alert:
-    return service.acknowledge(alert_id, actor=user.username)
+    return manual.acknowledge(service=service, alert_id=alert_id, actor=user.username)
 
 
-@seed_router.post("/alert", status_code=202, summary="Send an alert message now (seed route)")
-def seed_alert(user: OperatorUser, service: ServiceDep, body: MessageRequest) -> MessageQueued:
-    return service.send_message(body.message, actor=user.username)
+@seed_router.post(
+    "/alert", status_code=202, summary="Raise an alert, sent where channels are (seed route)"
+)
+def seed_alert(user: OperatorUser, service: ServiceDep, body: AlertRequest) -> AlertRaised:
+    return manual.raise_alert(
+        service=service, message=body.message, actor=user.username, severity=body.severity
+    )

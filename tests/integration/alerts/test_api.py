@@ -49,10 +49,10 @@ def test_the_seed_route_and_the_test_route_send_at_once(
         "/alert", json={"message": "UZ <down> & out"}, headers=wired.headers(Role.operator)
     )
     assert response.status_code == 202, response.text
-    assert response.json()["status"] == "queued"
-    assert len(response.json()["notifications"]) == 3
-    body = "📣 <b>Message</b> from operator\nUZ &lt;down&gt; &amp; out"
-    assert sorted(received(telegram, 3)) == [f"{chat}: {body}" for chat in ("-100", "-200", "-999")]
+    assert response.json()["channels"] == ["telegram:-100", "telegram:-200", "telegram:-999"]
+    sent = sorted(received(telegram, 3))
+    assert [line.split(":")[0] for line in sent] == ["-100", "-200", "-999"]
+    assert all("CRITICAL" in line and "UZ &lt;down&gt; &amp; out" in line for line in sent)
     test = wired.client.post(
         "/api/v1/alerts/test", json={"message": "ping"}, headers=wired.headers(Role.admin)
     )
@@ -82,10 +82,12 @@ def test_viewers_read_but_do_not_send_or_acknowledge(wired: Api) -> None:
     assert wired.client.post("/alert", json={"message": "x"}).status_code == 401
 
 
-def test_without_telegram_a_message_is_a_clear_conflict(api: Api) -> None:
-    response = api.client.post("/alert", json={"message": "x"}, headers=api.headers())
+def test_without_telegram_a_test_message_is_a_clear_conflict_an_alert_is_kept(api: Api) -> None:
+    response = api.client.post("/api/v1/alerts/test", json={"message": "x"}, headers=api.headers())
     assert response.status_code == 409
     assert "SMSFLEET_TELEGRAM_BOT_TOKEN" in response.json()["error"]["message"]
+    kept = api.client.post("/alert", json={"message": "x"}, headers=api.headers())
+    assert (kept.status_code, kept.json()["channels"]) == (202, [])
 
 
 def test_list_filter_acknowledge_and_overview(wired: Api, telegram: TelegramStandIn) -> None:

@@ -1,0 +1,70 @@
+"""Alerts raised by people: the seed documents' `POST /alert {"message"}`.
+
+A person's message is an alert like the rules' (rule `manual`, subject `fleet`): kept,
+listed, pushed live, sent to the chats its severity reaches, none when no channel is
+configured. Nothing watches a condition behind it, so it is open until someone
+acknowledges it, which resolves it. The same message while its alert is open is the
+same alert: it is refreshed, and notified again only past the repeat interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from smsfleet.alerts.models import (
+    Alert,
+    AlertRaised,
+    AlertRule,
+    AlertState,
+    Severity,
+    Signal,
+    SubjectKind,
+)
+from smsfleet.alerts.service import AlertService
+
+__all__ = ["acknowledge", "raise_alert"]
+
+SUBJECT_LIMIT = 64
+
+
+def subject_of(message: str) -> str:
+    """A short subject naming the message: its words, and a digest when they are cut."""
+    words = " ".join(message.split())
+    if len(words) <= SUBJECT_LIMIT:
+        return words
+    digest = hashlib.sha256(message.encode()).hexdigest()[:6]
+    return f"{words[: SUBJECT_LIMIT - 9].rstrip()}… #{digest}"
+
+
+def raise_alert(
+    *, service: AlertService, message: str, actor: str, severity: Severity
+) -> AlertRaised:
+    signal = Signal(
+        rule=AlertRule.manual,
+        severity=severity,
+        subject_kind=SubjectKind.fleet,
+        subject=subject_of(message),
+        summary=message,
+        details={"message": message, "actor": actor},
+    )
+    before = {a.fingerprint: a for a in service.store.firing()}.get(signal.fingerprint)
+    (alert,) = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
+    notified = alert.notifications > (before.notifications if before is not None else 0)
+    channels = [f"telegram:{chat}" for chat in service.config.chats_for(alert.severity)]
+    channels = channels if notified else []
+    if notified:
+        said = f"sent to {len(channels)} chat(s)"
+    elif before is not None:
+        said = "already open: not sent again before the repeat interval"
+    else:
+        said = "kept; no channel is configured (SMSFLEET_TELEGRAM_BOT_TOKEN, _CHAT_IDS)"
+    return AlertRaised(alert_id=alert.id, state=alert.state, channels=channels, message=said)
+
+
+def acknowledge(*, service: AlertService, alert_id: str, actor: str) -> Alert:
+    """Acknowledge an alert; a person's alert is then resolved, nothing else clears it."""
+    alert = service.acknowledge(alert_id, actor=actor)
+    if alert.rule is not AlertRule.manual or alert.state is not AlertState.firing:
+        return alert
+    resolved = [a for a in service.apply(cleared=[alert.fingerprint]) if a.id == alert.id]
+    return resolved[0] if resolved else service.get(alert_id)

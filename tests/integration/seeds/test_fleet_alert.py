@@ -1,0 +1,113 @@
+"""The seed fleet document's `POST /alert {"message"}`: kept as an alert, sent where it can be.
+
+With no channel configured (the demo) the alert is still kept, listed and pushed live
+(202, no channel); with Telegram it goes to every chat. It is open until someone
+acknowledges it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smsfleet.auth.models import Role
+from tests.integration.api.conftest import Api, running_api
+from tests.support.telegram import TelegramStandIn
+
+MESSAGE = "UZ_uzmobile: no SMS delivered for 10 minutes"
+TOKEN = "4242:seed-alert"
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramStandIn]:
+    with TelegramStandIn(token=TOKEN) as stand_in:
+        yield stand_in
+
+
+def test_without_a_channel_the_alert_is_kept_listed_and_pushed_live(api: Api) -> None:
+    with api.client.websocket_connect(f"/api/v1/ws?token={api.token(Role.viewer)}") as socket:
+        raised = api.client.post(
+            "/alert", json={"message": MESSAGE}, headers=api.headers(Role.operator)
+        )
+        assert raised.status_code == 202, raised.text
+        live = socket.receive_json()
+    body = raised.json()
+    assert (body["status"], body["state"], body["channels"]) == ("accepted", "firing", [])
+    assert (live["topic"], live["data"]["id"]) == ("alerts", body["alert_id"])
+    assert (live["data"]["summary"], live["data"]["started_at"]) == (
+        MESSAGE,
+        live["data"]["last_seen_at"],  # a new alert: the dashboard toasts it
+    )
+    listed = api.client.get(
+        "/api/v1/alerts", params={"state": "firing"}, headers=api.headers(Role.viewer)
+    ).json()
+    (alert,) = listed
+    assert (alert["id"], alert["rule"], alert["severity"]) == (
+        body["alert_id"],
+        "manual",
+        "critical",
+    )
+    assert (alert["subject_kind"], alert["details"]) == (
+        "fleet",
+        {"message": MESSAGE, "actor": "operator"},
+    )
+    counts = api.client.get("/api/v1/alerts/overview", headers=api.headers()).json()["counts"]
+    assert counts["firing"] == 1
+
+
+def test_the_same_message_while_open_is_the_same_alert(api: Api) -> None:
+    headers = api.headers(Role.operator)
+    first = api.client.post("/alert", json={"message": MESSAGE}, headers=headers).json()
+    again = api.client.post("/alert", json={"message": MESSAGE}, headers=headers).json()
+    other = api.client.post("/alert", json={"message": "another"}, headers=headers).json()
+    assert first["alert_id"] == again["alert_id"] != other["alert_id"]
+    firing = api.client.get("/api/v1/alerts", params={"state": "firing"}, headers=headers)
+    assert len(firing.json()) == 2
+
+
+def test_acknowledging_a_persons_alert_resolves_it(api: Api) -> None:
+    headers = api.headers(Role.operator)
+    raised = api.client.post("/alert", json={"message": MESSAGE}, headers=headers).json()
+    acked = api.client.post(f"/api/v1/alerts/{raised['alert_id']}/ack", headers=headers)
+    assert acked.status_code == 200, acked.text
+    assert (acked.json()["state"], acked.json()["acknowledged_by"]) == ("resolved", "operator")
+    firing = api.client.get("/api/v1/alerts", params={"state": "firing"}, headers=headers)
+    assert firing.json() == []
+
+
+def test_with_telegram_every_chat_takes_it(tmp_path: Path, telegram: TelegramStandIn) -> None:
+    with running_api(
+        tmp_path,
+        telegram_api_url=telegram.url,
+        telegram_bot_token=TOKEN,
+        telegram_chat_ids="-100, -200",
+    ) as api:
+        raised = api.client.post(
+            "/alert", json={"message": MESSAGE}, headers=api.headers(Role.operator)
+        )
+        assert raised.status_code == 202, raised.text
+        assert raised.json()["channels"] == ["telegram:-100", "telegram:-200"]
+        deadline = time.monotonic() + 10
+        while len(telegram.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(m.chat_id for m in telegram.messages) == ["-100", "-200"]
+        assert all(MESSAGE in m.text for m in telegram.messages)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "message"),
+        ({"message": ""}, "message"),
+        ({"message": 5}, "message"),
+        ({"message": "x", "severity": "loud"}, "severity"),
+        ({"message": "x", "extra": 1}, "extra"),
+    ],
+)
+def test_bad_bodies_are_refused_with_the_field(api: Api, body: object, field: str) -> None:
+    answer = api.client.post("/alert", json=body, headers=api.headers(Role.operator))
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"][0]["field"] == field
