@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from smsfleet.core.errors import ConfigurationError
+from smsfleet.core.program_env import is_withheld
 
 # Secrets and passwords seen in tutorials, seed documents and default configs.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -43,6 +44,7 @@ MIN_PASSWORD_LENGTH = 12
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 CHECKOUT_DIR = Path(__file__).resolve().parents[3]
 WEB_DIST_DEFAULT = CHECKOUT_DIR / "web" / "dist"
+PROGRAM_DIR_DEFAULT = CHECKOUT_DIR / "programs"
 
 
 def weak_password_reason(password: str) -> str | None:
@@ -159,6 +161,16 @@ class Settings(BaseSettings):
     programs_dir: Path = Field(
         default=CHECKOUT_DIR, description="Working directory of the programs"
     )
+    program_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [PROGRAM_DIR_DEFAULT],
+        description="Where program executables may live (comma-separated); only an admin"
+        " installs files there",
+    )
+    program_env: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Names of further environment variables handed to programs"
+        " (comma-separated); the control plane's secrets are never among them",
+    )
     hosts: dict[str, SshHost] = Field(
         default_factory=dict,
         description='Remote hosts, JSON: {"edge1": {"ssh": "ops@10.0.0.5"}}; `local` is this one',
@@ -237,6 +249,37 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("program_dirs", mode="before")
+    @classmethod
+    def _split_program_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("program_dirs")
+    @classmethod
+    def _absolute_program_dirs(cls, value: list[Path]) -> list[Path]:
+        if not value:
+            raise ValueError("name at least one directory programs may live in")
+        return [Path(os.path.realpath(path)) for path in value]
+
+    @field_validator("program_env", mode="before")
+    @classmethod
+    def _split_program_env(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("program_env")
+    @classmethod
+    def _check_program_env(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name, re.ASCII) is None:
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if is_withheld(name):
+                raise ValueError(f"{name} holds a secret of the control plane: never a program's")
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -3,8 +3,9 @@
     ssh HOST -- python3 -m smsfleet.sessions.agent   < request.json
 
 The request is one JSON object on stdin: `op` (list, start, stop, status, tail,
-log_since), the host's `state_dir` and `screen_dir`, and the operation's
-arguments. The answer is one JSON object on stdout: the result, or
+log_since), the host's `state_dir` and `screen_dir`, the names of `program_env`
+(what programs get from the host's environment beyond the allowlist), and the
+operation's arguments. The answer is one JSON object on stdout: the result, or
 `{"error": {"kind": …, "message": …}}`. A launch's environment (the worker
 token among it) travels in the request, never on a command line.
 
@@ -44,6 +45,7 @@ def _backend(request: dict[str, Any]) -> ScreenBackend:
         Path(request["state_dir"]).expanduser(),
         screen_dir=Path(screen_dir).expanduser() if screen_dir else None,
         python=sys.executable,
+        program_env=[str(name) for name in request.get("program_env") or ()],
     )
 
 

@@ -7,7 +7,7 @@ so the API can tell an unreachable host from one with no sessions.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,19 +39,28 @@ class Hosts:
         self._lock = threading.Lock()
 
     @classmethod
-    def build(cls, local: ScreenBackend, inventory: Mapping[str, SshHost]) -> Hosts:
+    def build(
+        cls,
+        local: ScreenBackend,
+        inventory: Mapping[str, SshHost],
+        program_env: Iterable[str] = (),
+    ) -> Hosts:
         backends: dict[str, SessionBackend] = {LOCAL_HOST: local}
         addresses = {LOCAL_HOST: LOCAL_HOST}
         for name, host in inventory.items():
-            backends[name] = SshBackend(name, host)
+            backends[name] = SshBackend(name, host, program_env=program_env)
             addresses[name] = host.address
         return cls(backends, addresses)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hosts:
         """This host's screens in the data dir, and the inventory's hosts over SSH."""
-        local = ScreenBackend(settings.sessions_dir, screen_dir=settings.screen_dir)
-        return cls.build(local, settings.hosts)
+        local = ScreenBackend(
+            settings.sessions_dir,
+            screen_dir=settings.screen_dir,
+            program_env=settings.program_env,
+        )
+        return cls.build(local, settings.hosts, settings.program_env)
 
     @classmethod
     def only(cls, local: SessionBackend) -> Hosts:

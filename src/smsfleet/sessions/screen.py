@@ -36,6 +36,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from smsfleet.core.program_env import program_environment
 from smsfleet.sessions import runner
 from smsfleet.sessions.logtail import read_since
 from smsfleet.sessions.names import parse_session_name
@@ -56,19 +57,6 @@ __all__ = [
 # Status given to the entry `start()` returns when the program had already
 # exited (and its screen closed) by the time the start was confirmed.
 EXITED = "Exited"
-
-# Control-plane secrets that programs have no use for; programs reach the
-# control plane through its API with the worker token only.
-WITHHELD_FROM_PROGRAMS = frozenset(
-    {
-        "SMSFLEET_SECRET_KEY",
-        "SMSFLEET_ADMIN_PASSWORD",
-        "SMSFLEET_TELEGRAM_BOT_TOKEN",
-        "SMSFLEET_CONFIG_URL",
-        "SMSFLEET_METRICS_URL",
-        "SMSFLEET_REDIS_URL",
-    }
-)
 
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _ENTRY_RE = re.compile(r"\s+(?P<pid>\d+)\.(?P<name>[^\t]+)(?P<fields>(?:\t+\([^\t]*\))+)\s*")
@@ -312,8 +300,11 @@ class ScreenBackend:
         python: str = sys.executable,
         start_timeout: float = 5.0,
         command_timeout: float = 10.0,
+        program_env: Iterable[str] = (),
     ) -> None:
         self.state_dir = Path(state_dir)
+        # Names passed on to programs from this host's environment beyond the allowlist.
+        self.program_env = tuple(program_env)
         self.screen_bin = screen_bin
         self.screen_dir = Path(screen_dir) if screen_dir is not None else None
         self.python = python
@@ -544,8 +535,9 @@ class ScreenBackend:
         return env
 
     def _program_env(self, extra: Mapping[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in WITHHELD_FROM_PROGRAMS}
-        env.update(extra)
+        """Screen's environment, which its window and so the program inherit: the
+        allowlist of `core.program_env` from this host's, and the session's own."""
+        env = program_environment(os.environ, extra, self.program_env)
         if self.screen_dir is not None:
             env["SCREENDIR"] = str(self.screen_dir)
         return env

@@ -20,6 +20,7 @@ import shlex
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,11 @@ class SshBackend:
         *,
         ssh_bin: str = "ssh",
         control_dir: Path | None = None,
+        program_env: Iterable[str] = (),
     ) -> None:
         self.name = name
         self.host = host
+        self.program_env = list(program_env)
         self._ssh_bin = ssh_bin
         self._control_dir = control_dir
         # From the latest two listings: (CPU seconds so far, when read) and (CPU %, bytes).
@@ -166,6 +169,7 @@ class SshBackend:
             "op": op,
             "state_dir": self.state_dir,
             "screen_dir": self.host.screen_dir,
+            "program_env": self.program_env,
             **arguments,
         }
         timeout = self.host.connect_timeout_seconds + _CALL_SECONDS + extra_seconds

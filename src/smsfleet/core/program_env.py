@@ -1,0 +1,106 @@
+"""The environment a program gets: an allowlist, never "the control plane's minus a list".
+
+A program learns what it needs from the `SMSFLEET_*` variables the session backend
+sets for its session (control plane URL, worker token, session, pair...); from the
+environment of the process that starts it, it gets only the names below and those an
+admin lists in `SMSFLEET_PROGRAM_ENV`. The control plane's secrets are never passed,
+even when listed.
+
+Standard library only: the session agent imports it on every host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "BASE_NAMES",
+    "BASE_PREFIXES",
+    "WITHHELD",
+    "WITHHELD_PREFIXES",
+    "WORKER_NAMES",
+    "is_withheld",
+    "program_environment",
+]
+
+# What any program on a Unix host may expect, and nothing that names a secret.
+BASE_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TERM",
+        "TMPDIR",
+        "PYTHONPATH",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    }
+)
+BASE_PREFIXES = ("LC_",)
+
+# What the worker SDK (`smsfleet.worker`) reads. The session backend sets the first
+# ones for each session; the others pass through from the host when set there.
+WORKER_NAMES = frozenset(
+    {
+        "SMSFLEET_URL",
+        "SMSFLEET_SESSION",
+        "SMSFLEET_WORKER_TOKEN",
+        "SMSFLEET_PAIR",
+        "SMSFLEET_PROGRAM",
+        "SMSFLEET_COUNTRY",
+        "SMSFLEET_SIMULATOR_URL",
+        "SMSFLEET_SPOOL_DIR",
+        "SMSFLEET_PROXY",
+        "SMSFLEET_HEARTBEAT_INTERVAL",
+        "SMSFLEET_STOP_GRACE",
+    }
+)
+
+# The control plane's secrets: never a program's, whatever a list says.
+WITHHELD = frozenset(
+    {
+        "SMSFLEET_SECRET_KEY",
+        "SMSFLEET_ADMIN_PASSWORD",
+        "SMSFLEET_SEARCH_TOKEN",
+        "SMSFLEET_INBOUND_TOKEN",
+        "SMSFLEET_CONFIG_URL",
+        "SMSFLEET_METRICS_URL",
+        "SMSFLEET_REDIS_URL",
+        "SMSFLEET_SEARCH_DB_URL",
+        "SMSFLEET_SENTRY_DSN",
+        "SMSFLEET_TEST_REDIS_URL",
+    }
+)
+WITHHELD_PREFIXES = ("SMSFLEET_TELEGRAM_",)
+
+
+def is_withheld(name: str) -> bool:
+    """Is `name` a variable that may hold a secret of the control plane?"""
+    upper = name.upper()
+    return upper in WITHHELD or upper.startswith(WITHHELD_PREFIXES)
+
+
+def _allowed(name: str, extra: frozenset[str]) -> bool:
+    if is_withheld(name):
+        return False
+    return (
+        name in BASE_NAMES
+        or name in WORKER_NAMES
+        or name in extra
+        or name.startswith(BASE_PREFIXES)
+    )
+
+
+def program_environment(
+    source: Mapping[str, str], session: Mapping[str, str], extra_names: Iterable[str] = ()
+) -> dict[str, str]:
+    """The allowed part of `source` (the host's environment), then the session's own
+    variables over it; a withheld name is dropped from both."""
+    extra = frozenset(extra_names)
+    env = {name: value for name, value in source.items() if _allowed(name, extra)}
+    env.update((name, value) for name, value in session.items() if not is_withheld(name))
+    return env
