@@ -30,6 +30,7 @@ from smsfleet.auth import views as auth_views
 from smsfleet.auth.models import Role
 from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
+from smsfleet.bodylimit import BodyLimit
 from smsfleet.core.breakers import Breakers
 from smsfleet.core.clock import Clock, SystemClock
 from smsfleet.core.errors import (
@@ -383,6 +384,8 @@ def create_app(
     app.state.search = search
     app.state.search_feeder = feeder
     app.state.breakers = breakers
+    # Innermost of the middleware: its 413 gets the headers and the request log too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
