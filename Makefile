@@ -1,4 +1,5 @@
 # `make run`: set up everything and start the demo fleet.  `make test`: every check.
+# `make fuzz`: the fuzz and property tests, randomized and ten times longer.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ RUN_PACKAGES := screen
 BENCH_PACKAGES := screen wrk
 TEST_PACKAGES := screen openssh-server openssh-client chromium fonts-liberation prometheus prometheus-alertmanager docker-compose systemd
 
-.PHONY: run test setup python web lint typecheck pytest bench clean
+.PHONY: run test setup python web lint typecheck pytest fuzz bench clean
 
 run: setup web
 	$(BIN)/smsfleet demo
@@ -46,6 +47,12 @@ pytest: python
 	# One worker per core (at most 4); a file's tests stay on one worker, so the
 	# fleets and browsers its fixtures start are started once.
 	$(BIN)/pytest --numprocesses auto --maxprocesses 4 --dist loadfile
+
+# Fuzz and property tests (marked `fuzz`) on new random inputs each run, ten times the
+# examples of `make test` (SMSFLEET_FUZZ_FACTOR); a failure is kept in .hypothesis/ and
+# tried first next time. `make test` runs them too, derandomized: the same inputs each run.
+fuzz: python
+	SMSFLEET_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --numprocesses auto --maxprocesses 4 --dist loadfile
 
 # What benchmarks/ needs (the figures in docs/benchmarks.md); MariaDB and Redis run already.
 bench: python

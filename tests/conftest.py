@@ -11,6 +11,10 @@
 - `config_store`: `open_config_store(config_store_url)`, closed after the test.
 - `redis_url`: the Redis server the tests use (`SMSFLEET_TEST_REDIS_URL`); an
   unreachable one fails the test with how to start it.
+
+Hypothesis runs under the profile `SMSFLEET_HYPOTHESIS_PROFILE` names (`tests.support.
+fuzzing`): derandomized by default, randomized under `fuzz` (`make fuzz`), which runs
+the tests marked `fuzz`.
 """
 
 from __future__ import annotations
@@ -36,8 +40,18 @@ from tests.support.backends import (
     sqlite_url_for,
 )
 from tests.support.chaos import CuttableProxy
+from tests.support.fuzzing import load_profile
 
 REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+load_profile()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fuzz: fuzz and property tests (hypothesis), what `make fuzz` runs"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
@@ -52,6 +52,9 @@ from smsfleet.dispatch.limiter import (
 from tests.integration.dispatch.conftest import FakeClock
 from tests.integration.dispatch.simulation import max_in_any_window, min_gap
 from tests.support.backends import random_name, sqlite_url_for
+from tests.support.fuzzing import examples
+
+pytestmark = pytest.mark.fuzz
 
 MINUTE = 60_000
 RUN_MS = 5 * MINUTE // 2
@@ -244,15 +247,9 @@ LOW_CAP = Fleet(
     seed=0,
 )
 
-EXAMPLES = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
 
-
-@settings(EXAMPLES, max_examples=8)
+# Derandomized in `make test`, random and longer in `make fuzz` (tests.support.fuzzing).
+@settings(max_examples=examples(8))
 @given(fleet=fleets())
 @example(fleet=LOW_CAP)
 def test_sql_limiter_on_sqlite_holds_the_cap_and_serves_it(
@@ -263,7 +260,7 @@ def test_sql_limiter_on_sqlite_holds_the_cap_and_serves_it(
         check(fleet, drive(limiter, clock, fleet))
 
 
-@settings(EXAMPLES, max_examples=4)
+@settings(max_examples=examples(4))
 @given(fleet=fleets())
 @example(fleet=LOW_CAP)
 def test_redis_limiter_holds_the_cap_and_serves_it(redis_url: str, fleet: Fleet) -> None:
