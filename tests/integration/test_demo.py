@@ -2,8 +2,9 @@
 
 The demo runs as a user runs it (a subprocess, its own data dir, free ports, a private
 screen directory): it prints the URL and the login, its pairs' sessions run the demo
-programs against the gateway simulator and attempts get outcomes; SIGINT (Ctrl-C)
-stops the control plane, the simulator, the search service and every demo session.
+programs against the gateway simulator and attempts get outcomes, the seed verification
+service's sample request is delivered; SIGINT (Ctrl-C) stops the control plane, the
+simulator, the search service and every demo session.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tests.support.fleet import (
 )
 
 LIVE_TIMEOUT = 60.0
+SEED_SEND = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}
 EXIT_TIMEOUT = 30.0
 
 
@@ -94,6 +96,16 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
                 lambda: len(+completed_by_pair()) >= 3,
                 LIVE_TIMEOUT,
                 "completed attempts on three pairs",
+            )
+
+            # The seed verification service's sample request, word for word, is delivered.
+            queued = client.post("/sendsms/", json=SEED_SEND)
+            assert queued.status_code == 202, queued.text
+            send = f"/api/v1/messages/sends/{queued.json()['id']}"
+            eventually(
+                lambda: client.get(send).json()["status"] == "DONE",
+                LIVE_TIMEOUT,
+                "the seed's sample send to be DONE",
             )
 
         # Ctrl-C: the terminal signals the whole foreground group.
