@@ -25,6 +25,7 @@ from smsfleet.alerts.runtime import build_alerts
 from smsfleet.apikeys import views as apikeys_views
 from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
+from smsfleet.audit import views as audit_views
 from smsfleet.auth import service as auth_service
 from smsfleet.auth import views as auth_views
 from smsfleet.auth.models import Role
@@ -443,6 +444,7 @@ def create_app(
         pairs_views.router,
         pairs_views.seed_router,
         programs_views.router,
+        audit_views.router,
         sessions_views.router,
         sessions_views.hosts_router,
         metrics_views.router,

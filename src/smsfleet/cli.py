@@ -28,6 +28,7 @@ from smsfleet.demo import (
     start_demo_sessions,
     stop_demo_sessions,
 )
+from smsfleet.programs.service import ProgramRules
 from smsfleet.search.__main__ import main as search_main
 from smsfleet.sessions import cli as sessions_cli
 from smsfleet.sessions.hosts import Hosts
@@ -110,7 +111,7 @@ def demo(
     store = open_config_store(settings.resolved_config_url)
     prepare_store(settings, store, clock)
     admin = auth_service.get_user(users=store.users, username=auth_service.ADMIN_USERNAME)
-    seed_demo(store=store, clock=clock, actor=admin)
+    seed_demo(store=store, clock=clock, actor=admin, rules=ProgramRules.from_settings(settings))
     started = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else 0
     simulator_process = subprocess.Popen(
         [

@@ -6,6 +6,7 @@ import contextlib
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from smsfleet.audit.models import Actor
 from smsfleet.auth.models import User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
@@ -15,6 +16,7 @@ from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import PairCreate
 from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import ProgramCreate
+from smsfleet.programs.service import ProgramRules
 from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.models import SessionAction
 from smsfleet.sessions.service import act, sync_specs
@@ -98,11 +100,21 @@ DEMO_PROGRAMS = [
 ]
 
 
-def seed_demo(*, store: ConfigStore, clock: Clock, actor: User) -> None:
-    """Add what the demo fleet lacks; existing records are left as they are."""
+def seed_demo(*, store: ConfigStore, clock: Clock, actor: User, rules: ProgramRules) -> None:
+    """Add what the demo fleet lacks; existing records are left as they are.
+
+    The demo's programs are the checkout's `programs/`, run by `rules` like any other.
+    """
     for program in DEMO_PROGRAMS:
         with contextlib.suppress(Conflict):
-            programs_service.create_program(programs=store.programs, clock=clock, data=program)
+            programs_service.create_program(
+                programs=store.programs,
+                audit=store.audit,
+                clock=clock,
+                rules=rules,
+                actor=Actor(username=actor.username, role=actor.role),
+                data=program,
+            )
     names = [program.name for program in DEMO_PROGRAMS[:2]]
     for pair in DEMO_PAIRS:
         with contextlib.suppress(Conflict):

@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from smsfleet.apikeys.service import ApiKeyService, looks_like_api_key
+from smsfleet.audit.models import Actor
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
 from smsfleet.auth.service import TokenPolicy
@@ -118,6 +119,40 @@ def _signed_in(request: Request, user: CurrentUser) -> User:
 SignedInUser = Annotated[User, Depends(_signed_in)]
 OperatorUser = Annotated[User, Depends(_role_required(Role.operator))]
 AdminUser = Annotated[User, Depends(_role_required(Role.admin))]
+
+
+def _acting(request: Request, user: CurrentUser) -> Actor:
+    kind, _, rest = str(getattr(request.state, "principal", "")).partition(":")
+    key_id = rest.partition(":")[0] if kind == "key" else None
+    return Actor(username=user.username, role=user.role, api_key_id=key_id)
+
+
+def _interactive_admin(request: Request, actor: Annotated[Actor, Depends(_acting)]) -> Actor:
+    # What runs on the hosts is defined by a person: a leaked key, even an admin's, must
+    # not be able to change it.
+    if actor.via_api_key:
+        raise Forbidden(
+            "API keys cannot define programs, even an admin's: sign in as an admin to do this"
+        )
+    if not actor.role.allows(Role.admin):
+        raise Forbidden(f"this needs the admin role; you are {actor.role.value}")
+    return actor
+
+
+def _role_acting(role: Role) -> Callable[[Actor], Actor]:
+    def dependency(actor: Annotated[Actor, Depends(_acting)]) -> Actor:
+        if not actor.role.allows(role):
+            raise Forbidden(f"this needs the {role} role; you are {actor.role}")
+        return actor
+
+    return dependency
+
+
+# Who acts, for the audit log: the user, and the API key if one was used.
+CurrentActor = Annotated[Actor, Depends(_acting)]
+OperatorActor = Annotated[Actor, Depends(_role_acting(Role.operator))]
+# An admin signed in with a password (a JWT), never an API key: programs take one.
+InteractiveAdmin = Annotated[Actor, Depends(_interactive_admin)]
 
 
 def forwarded_client(peer: str, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:

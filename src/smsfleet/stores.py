@@ -7,6 +7,12 @@ from dataclasses import dataclass
 
 from smsfleet.apikeys.models import ApiKey
 from smsfleet.apikeys.store import API_KEYS_COLLECTION, api_keys_table
+from smsfleet.audit.models import AuditEvent
+from smsfleet.audit.store import (
+    AUDIT_EVENTS_COLLECTION,
+    AUDIT_EVENTS_INDEXES,
+    audit_events_table,
+)
 from smsfleet.auth.models import User
 from smsfleet.auth.store import USERS_COLLECTION, users_table
 from smsfleet.core.errors import ConfigurationError
@@ -56,6 +62,7 @@ class ConfigStore:
     session_events: EventLog[SessionEvent]
     api_keys: RecordStore[ApiKey]
     templates: RecordStore[Template]
+    audit: EventLog[AuditEvent]
     ping: Callable[[], None]
     close: Callable[[], None]
 
@@ -95,6 +102,7 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
         session_events=SqlEventLog(engine, session_events_table, SessionEvent),
         api_keys=SqlRecordStore(engine, api_keys_table, ApiKey, "id"),
         templates=SqlRecordStore(engine, templates_table, Template, "id"),
+        audit=SqlEventLog(engine, audit_events_table, AuditEvent),
         ping=ping,
         close=engine.dispose,
     )
@@ -106,6 +114,8 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
         database[PAIRS_COLLECTION].create_index(PAIRS_INDEXES)
         for keys in SESSION_EVENTS_INDEXES:
             database[SESSION_EVENTS_COLLECTION].create_index(keys)
+        for keys in AUDIT_EVENTS_INDEXES:
+            database[AUDIT_EVENTS_COLLECTION].create_index(keys)
 
     def ping() -> None:
         client.admin.command("ping")
@@ -121,6 +131,7 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
         session_events=MongoEventLog(database[SESSION_EVENTS_COLLECTION], SessionEvent),
         api_keys=MongoRecordStore(database[API_KEYS_COLLECTION], ApiKey, "id"),
         templates=MongoRecordStore(database[TEMPLATES_COLLECTION], Template, "id"),
+        audit=MongoEventLog(database[AUDIT_EVENTS_COLLECTION], AuditEvent),
         ping=ping,
         close=client.close,
     )

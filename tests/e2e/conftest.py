@@ -36,6 +36,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.backends import free_port
 from tests.support.fleet import admin_client, quit_screens, running, short_dir
+from tests.support.programs import install_program
 from tests.support.sshd import start_sshd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +90,12 @@ class ControlPlane:
     data_dir: Path
     # Host `edge1` of its inventory: a loopback sshd with screens of its own.
     edge_screen_dir: Path
+    # A program directory of its own (beside the checkout's), where tests install programs.
+    programs_dir: Path
+
+    def install(self, name: str, source: str) -> list[str]:
+        """Install `source` as a program, as an admin would; the command that runs it."""
+        return install_program(self.programs_dir, name, source)
 
 
 def _smsfleet_command() -> str:
@@ -119,12 +126,13 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
     )
 
 
-def _seed(client: httpx.Client) -> None:
-    # Programs are only listed by the page; `true` keeps them harmless if ever run.
+def _seed(client: httpx.Client, plane: ControlPlane) -> None:
+    # Programs are only listed by the page; one that exits at once keeps them harmless if run.
+    command = plane.install("idle", "pass\n")
     for name in PROGRAMS:
         response = client.post(
             "/api/v1/programs",
-            json={"name": name, "command": ["true"], "provider": f"provider-{name[-1]}"},
+            json={"name": name, "command": command, "provider": f"provider-{name[-1]}"},
         )
         assert response.status_code == 201, response.text
     for pair in SEED_PAIRS:
@@ -172,6 +180,8 @@ def control_plane(
     search_token = secrets.token_urlsafe(24)
     search_dir = data_dir / "search"
     search_dir.mkdir()
+    programs_dir = data_dir / "programs"
+    programs_dir.mkdir()
     search_env = {**os.environ, "SMSFLEET_SEARCH_TOKEN": search_token}
     sshd = start_sshd(data_dir / "sshd")
     edge_screen_dir = short_dir("sf-edge-")
@@ -186,6 +196,7 @@ def control_plane(
         "SMSFLEET_SEARCH_URL": f"http://127.0.0.1:{search_port}",
         "SMSFLEET_SEARCH_TOKEN": search_token,
         "SMSFLEET_HOSTS": json.dumps({"edge1": edge.model_dump(mode="json")}),
+        "SMSFLEET_PROGRAM_DIRS": f"{REPO / 'programs'},{programs_dir}",
     }
     try:
         with running(
@@ -194,7 +205,9 @@ def control_plane(
             work=search_dir,
             ready=f"http://127.0.0.1:{search_port}/healthz",
         ):
-            planes = ControlPlane(url, password, screen_dir, data_dir, edge_screen_dir)
+            planes = ControlPlane(
+                url, password, screen_dir, data_dir, edge_screen_dir, programs_dir
+            )
             yield from _serve(planes, env, log)
     finally:
         quit_screens(edge_screen_dir)
@@ -215,7 +228,7 @@ def _serve(plane: ControlPlane, env: dict[str, str], log: Path) -> Iterator[Cont
     try:
         _wait_until_healthy(url, process, log)
         with admin_client(url, password) as client:
-            _seed(client)
+            _seed(client, plane)
         yield plane
     finally:
         try:

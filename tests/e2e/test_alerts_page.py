@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,10 +26,10 @@ ALERT_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def crashing_pair(admin_api: httpx.Client) -> Iterator[str]:
+def crashing_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
     program = admin_api.post(
         "/api/v1/programs",
-        json={"name": PROGRAM, "command": [sys.executable, "-c", CRASHER_SOURCE]},
+        json={"name": PROGRAM, "command": control_plane.install("crasher", CRASHER_SOURCE)},
     )
     assert program.status_code == 201, program.text
     pair = admin_api.post(

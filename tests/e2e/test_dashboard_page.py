@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ COUNTRY = "KG"
 CAP = 600
 PROGRAM = "dashprobe"
 # Harmless: the session only needs to be wanted running for the dispatcher to lease.
-SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
+SLEEPER = "import time\ntime.sleep(600)\n"
 PAIRS: list[dict[str, Any]] = [
     {"country": COUNTRY, "operator": "Beeline", "slug": "beeline", "phone": "+996777123456"},
     {"country": COUNTRY, "operator": "MegaCom", "slug": "megacom", "phone": "+996555123456"},
@@ -139,7 +138,12 @@ def workers(control_plane: ControlPlane, admin_api: httpx.Client) -> Iterator[di
     response = admin_api.patch(f"/api/v1/countries/{COUNTRY}", json={"cap": CAP})
     assert response.status_code == 200, response.text
     response = admin_api.post(
-        "/api/v1/programs", json={"name": PROGRAM, "command": SLEEPER, "provider": "loopback"}
+        "/api/v1/programs",
+        json={
+            "name": PROGRAM,
+            "command": control_plane.install("sleeper", SLEEPER),
+            "provider": "loopback",
+        },
     )
     assert response.status_code == 201, response.text
     for pair in PAIRS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,10 +21,11 @@ PHONE = "+995555123456"  # a Georgian number: the send waits for GE_magti's prog
 
 
 @pytest.fixture
-def georgian_pair(admin_api: httpx.Client) -> Iterator[str]:
+def georgian_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
     """A pair whose program is never started: its sends stay pending until acted on."""
     program = admin_api.post(
-        "/api/v1/programs", json={"name": "idle", "command": [sys.executable, "-c", "pass"]}
+        "/api/v1/programs",
+        json={"name": "idle", "command": control_plane.install("idle", "pass\n")},
     )
     assert program.status_code == 201, program.text
     pair = admin_api.post(

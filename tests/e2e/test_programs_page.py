@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,13 +40,13 @@ def _session_state(admin_api: httpx.Client, name: str) -> str:
 
 
 @pytest.fixture
-def ticker_session(admin_api: httpx.Client) -> Iterator[str]:
+def ticker_session(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
     """A pair whose only program is the ticker; stopped again and removed afterwards."""
     program = admin_api.post(
         "/api/v1/programs",
         json={
             "name": PROGRAM,
-            "command": [sys.executable, "-c", TICKER_SOURCE],
+            "command": control_plane.install("ticker", TICKER_SOURCE),
             "provider": "loopback",
             "description": "prints tick twice a second",
         },
@@ -205,7 +204,8 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
     program, pair = "edgeticker", "KG_megacom"
     name = f"{program}_{pair}"
     created = admin_api.post(
-        "/api/v1/programs", json={"name": program, "command": [sys.executable, "-c", TICKER_SOURCE]}
+        "/api/v1/programs",
+        json={"name": program, "command": control_plane.install("ticker", TICKER_SOURCE)},
     )
     assert created.status_code == 201, created.text
     edge = ScreenBackend(

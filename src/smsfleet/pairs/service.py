@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterable
+from typing import Any
 
 import phonenumbers
 import pycountry
 from slugify import slugify
 
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
-from smsfleet.core.records import RecordStore
+from smsfleet.core.records import EventLog, RecordStore
 from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import (
     Country,
@@ -218,7 +221,7 @@ def create_pair(
     return pair
 
 
-def _guard_high_priority(pair: Pair, actor: User, force: bool, action: str) -> None:
+def _guard_high_priority(pair: Pair, actor: User | Actor, force: bool, action: str) -> None:
     """High-priority pairs are only stopped on purpose: by an admin, with force."""
     if not pair.is_high_priority:
         return
@@ -228,17 +231,38 @@ def _guard_high_priority(pair: Pair, actor: User, force: bool, action: str) -> N
         raise ForceRequired(f"{pair.key} is high priority: repeat with force=true to {action} it")
 
 
+def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
+    """What in `changes` would stop some of the pair's sessions, as verbs."""
+    verbs = []
+    if changes.get("state") in (PairState.paused, PairState.disabled):
+        verbs.append("pause" if changes["state"] == PairState.paused else "disable")
+    removed = set(pair.programs) - set(changes.get("programs", pair.programs))
+    if removed:
+        verbs.append(f"remove {', '.join(sorted(removed))} from")
+    if changes.get("host", pair.host) != pair.host:
+        verbs.append(f"move to host {changes['host']}")
+    return verbs
+
+
+def _audit_actor(actor: User | Actor) -> Actor:
+    return actor if isinstance(actor, Actor) else Actor(username=actor.username, role=actor.role)
+
+
 def update_pair(
     *,
     pairs: RecordStore[Pair],
     programs: RecordStore[Program],
     clock: Clock,
-    actor: User,
+    actor: User | Actor,
     key: str,
     data: PairUpdate,
     force: bool = False,
     hosts: Collection[str] = (LOCAL_HOST,),
+    audit: EventLog[AuditEvent] | None = None,
 ) -> Pair:
+    """Change a pair. On a high-priority pair, whatever would stop some of its sessions
+    (pausing or disabling it, removing a program, moving it to another host) takes an
+    admin and `force`, and is audited."""
     pair = get_pair(pairs=pairs, key=key)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("operator") is None:
@@ -250,19 +274,20 @@ def update_pair(
             changes.pop(flag, None)
     if changes.get("state") is PairState.probing:
         raise _field_error("state", "probing is set by the success-rate policy, not by hand")
-    if changes.get("state") in (PairState.paused, PairState.disabled):
-        verb = "pause" if changes["state"] == PairState.paused else "disable"
-        _guard_high_priority(pair, actor, force, verb)
-    if pair.is_high_priority and changes.get("is_high_priority") is False:
+    if changes.get("programs") is not None:
+        changes["programs"] = _check_programs(programs, changes["programs"])
+    else:
+        changes.pop("programs", None)
+    stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []
+    if stopping:
+        _guard_high_priority(pair, actor, force, " and ".join(stopping))
+    lowered = pair.is_high_priority and changes.get("is_high_priority") is False
+    if lowered:
         _guard_high_priority(pair, actor, True, "lower the priority of")
     if changes.get("phone_numbers") is not None:
         changes["phone_numbers"] = normalize_phone_numbers(changes["phone_numbers"], pair.country)
     else:
         changes.pop("phone_numbers", None)
-    if changes.get("programs") is not None:
-        changes["programs"] = _check_programs(programs, changes["programs"])
-    else:
-        changes.pop("programs", None)
     now = clock.now()
     if "state" in changes and changes["state"] != pair.state:
         changes.update(state_actor=actor.username, state_changed_at=now)
@@ -275,6 +300,19 @@ def update_pair(
     updated = pair.model_copy(update={**changes, "updated_at": now})
     updated = Pair.model_validate(updated.model_dump())
     pairs.replace(updated)
+    if audit is not None and (stopping or lowered):
+        audit_service.record(
+            audit=audit,
+            clock=clock,
+            actor=_audit_actor(actor),
+            action=AuditAction.pair_updated,
+            target_kind="pair",
+            target=key,
+            before=pair,
+            after=updated,
+            forced=bool(stopping),
+            reason=updated.state_reason if "state" in changes else None,
+        )
     return updated
 
 
@@ -309,10 +347,31 @@ def set_state_unless_changed(
     return updated
 
 
-def delete_pair(*, pairs: RecordStore[Pair], actor: User, key: str, force: bool = False) -> None:
+def delete_pair(
+    *,
+    pairs: RecordStore[Pair],
+    actor: User | Actor,
+    key: str,
+    force: bool = False,
+    audit: EventLog[AuditEvent] | None = None,
+    clock: Clock | None = None,
+) -> None:
+    """Delete a pair; a high-priority one takes an admin and `force`, and is audited."""
     pair = get_pair(pairs=pairs, key=key)
     _guard_high_priority(pair, actor, force, "delete")
     pairs.delete(key)
+    if audit is not None and clock is not None and pair.is_high_priority:
+        audit_service.record(
+            audit=audit,
+            clock=clock,
+            actor=_audit_actor(actor),
+            action=AuditAction.pair_deleted,
+            target_kind="pair",
+            target=key,
+            before=pair,
+            after=None,
+            forced=True,
+        )
 
 
 def find_pair(

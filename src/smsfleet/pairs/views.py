@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
-from smsfleet.deps import AdminUser, Context, CurrentUser, OperatorUser
+from smsfleet.deps import AdminUser, Context, CurrentUser, OperatorActor, OperatorUser
 from smsfleet.pairs import service
 from smsfleet.pairs.models import (
     Country,
@@ -24,7 +24,12 @@ from smsfleet.pairs.models import (
 router = APIRouter(prefix="/api/v1")
 seed_router = APIRouter(tags=["seed routes"])
 
-Force = Annotated[bool, Query(description="Confirm a change to a high-priority pair")]
+Force = Annotated[
+    bool,
+    Query(
+        description="Confirm (admin) a change that stops some of a high-priority pair's sessions"
+    ),
+]
 
 
 @router.get("/countries", tags=["countries"], summary="Countries with their per-minute cap")
@@ -87,7 +92,7 @@ def get_pair(key: str, _: CurrentUser, context: Context) -> PairPublic:
 
 @router.patch("/pairs/{key}", tags=["pairs"])
 def update_pair(
-    key: str, body: PairUpdate, actor: OperatorUser, context: Context, force: Force = False
+    key: str, body: PairUpdate, actor: OperatorActor, context: Context, force: Force = False
 ) -> PairPublic:
     pair = service.update_pair(
         pairs=context.store.pairs,
@@ -98,13 +103,21 @@ def update_pair(
         data=body,
         force=force,
         hosts=context.sessions.hosts.names,
+        audit=context.store.audit,
     )
     return _public(context, pair)
 
 
 @router.delete("/pairs/{key}", tags=["pairs"], status_code=status.HTTP_204_NO_CONTENT)
-def delete_pair(key: str, actor: OperatorUser, context: Context, force: Force = False) -> None:
-    service.delete_pair(pairs=context.store.pairs, actor=actor, key=key, force=force)
+def delete_pair(key: str, actor: OperatorActor, context: Context, force: Force = False) -> None:
+    service.delete_pair(
+        pairs=context.store.pairs,
+        actor=actor,
+        key=key,
+        force=force,
+        audit=context.store.audit,
+        clock=context.clock,
+    )
 
 
 def _seed_pair(context: Context, pair: Pair) -> SeedPair:
@@ -146,11 +159,18 @@ def seed_list_pairs(_: CurrentUser, context: Context) -> list[SeedPair]:
 
 @seed_router.delete("/country-operator/{country}/{operator}", summary="Delete a pair (seed route)")
 def seed_delete_pair(
-    country: str, operator: str, actor: OperatorUser, context: Context, force: Force = False
+    country: str, operator: str, actor: OperatorActor, context: Context, force: Force = False
 ) -> JSONResponse:
     store = context.store
     pair = service.find_pair(
         pairs=store.pairs, countries=store.countries, country=country, operator=operator
     )
-    service.delete_pair(pairs=store.pairs, actor=actor, key=pair.key, force=force)
+    service.delete_pair(
+        pairs=store.pairs,
+        actor=actor,
+        key=pair.key,
+        force=force,
+        audit=store.audit,
+        clock=context.clock,
+    )
     return JSONResponse({"message": f"{pair.key} deleted", "key": pair.key})

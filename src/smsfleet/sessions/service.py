@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import (
@@ -221,7 +223,7 @@ def act(
     *,
     store: ConfigStore,
     clock: Clock,
-    actor: User,
+    actor: User | Actor,
     name: str,
     action: SessionAction,
     reason: str | None = None,
@@ -234,6 +236,7 @@ def act(
     status = store.session_status.get(name)
     state = status.state if status else SessionState.stopped
     now = clock.now()
+    forced_stop = False
     if action == SessionAction.start:
         if spec.desired == DesiredState.running and state not in (
             SessionState.fatal,
@@ -248,6 +251,7 @@ def act(
                 raise Forbidden(f"only an admin may stop {name}: its pair is high priority")
             if not force:
                 raise ForceRequired(f"{name} belongs to a high-priority pair: repeat with force")
+            forced_stop = True
         updated = _desire(spec, DesiredState.stopped, actor.username, reason, now)
         kind = EventKind.stop_requested
     else:
@@ -266,6 +270,21 @@ def act(
         details={"force": force} if force else {},
     )
     store.session_events.append(event)
+    if forced_stop:
+        audit_service.record(
+            audit=store.audit,
+            clock=clock,
+            actor=actor
+            if isinstance(actor, Actor)
+            else Actor(username=actor.username, role=actor.role),
+            action=AuditAction.session_stopped,
+            target_kind="session",
+            target=name,
+            before=spec,
+            after=updated,
+            forced=True,
+            reason=reason,
+        )
     if on_event is not None:
         on_event(event)
     return ActionResult(name=name, ok=True, state=state, desired=updated.desired)
@@ -275,7 +294,7 @@ def bulk_act(
     *,
     store: ConfigStore,
     clock: Clock,
-    actor: User,
+    actor: User | Actor,
     request: BulkActionRequest,
     on_event: EventSink | None = None,
 ) -> list[ActionResult]:

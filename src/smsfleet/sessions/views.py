@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 
 from smsfleet.core.errors import NotFound
-from smsfleet.deps import Context, CurrentUser, OperatorUser
+from smsfleet.deps import Context, CurrentUser, OperatorActor
 from smsfleet.sessions import service
 from smsfleet.sessions.models import (
     ActionRequest,
@@ -32,7 +32,7 @@ SessionName = Annotated[
 
 
 def _act(
-    context: Context, actor: OperatorUser, name: str, action: SessionAction, body: ActionRequest
+    context: Context, actor: OperatorActor, name: str, action: SessionAction, body: ActionRequest
 ) -> ActionResult:
     result = service.act(
         store=context.store,
@@ -72,7 +72,7 @@ def list_sessions(
 
 @router.post("/actions", summary="Start, stop or restart every session matching filters")
 def bulk_action(
-    body: BulkActionRequest, actor: OperatorUser, context: Context
+    body: BulkActionRequest, actor: OperatorActor, context: Context
 ) -> list[ActionResult]:
     results = service.bulk_act(
         store=context.store,
@@ -97,21 +97,21 @@ Action = Annotated[ActionRequest, Body(default_factory=ActionRequest)]
 
 @router.post("/{name}/start")
 def start_session(
-    name: SessionName, actor: OperatorUser, context: Context, body: Action
+    name: SessionName, actor: OperatorActor, context: Context, body: Action
 ) -> ActionResult:
     return _act(context, actor, name, SessionAction.start, body)
 
 
 @router.post("/{name}/stop", summary="Stop (high-priority pairs: admin and force)")
 def stop_session(
-    name: SessionName, actor: OperatorUser, context: Context, body: Action
+    name: SessionName, actor: OperatorActor, context: Context, body: Action
 ) -> ActionResult:
     return _act(context, actor, name, SessionAction.stop, body)
 
 
 @router.post("/{name}/restart")
 def restart_session(
-    name: SessionName, actor: OperatorUser, context: Context, body: Action
+    name: SessionName, actor: OperatorActor, context: Context, body: Action
 ) -> ActionResult:
     return _act(context, actor, name, SessionAction.restart, body)
 

@@ -16,7 +16,7 @@ from smsfleet.api import create_app
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
 from smsfleet.core.security import hash_password
-from smsfleet.core.settings import Settings
+from smsfleet.core.settings import PROGRAM_DIR_DEFAULT, Settings
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.fakes import FakeClock
 
@@ -69,6 +69,13 @@ def add_users(store: ConfigStore, clock: Clock) -> None:
         )
 
 
+def program_dir(tmp_path: Path) -> Path:
+    """Where a test installs its programs when it runs the control plane in `tmp_path`."""
+    path = tmp_path / "programs"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @contextmanager
 def running_api(tmp_path: Path, **settings: Any) -> Iterator[Api]:
     """The control plane in this process, on SQLite, with `settings` over the test defaults."""
@@ -79,6 +86,8 @@ def running_api(tmp_path: Path, **settings: Any) -> Iterator[Api]:
         "login_failures_per_address": 10,
         "login_failure_window_seconds": 60,
         "supervise": False,
+        # The checkout's programs, and the test's own (`program_dir`, see `install_program`).
+        "program_dirs": [PROGRAM_DIR_DEFAULT, program_dir(tmp_path)],
     }
     values.update(settings)
     config = Settings(**values)

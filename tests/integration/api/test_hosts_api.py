@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +17,12 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import Api, add_users
+from tests.integration.api.conftest import Api, add_users, program_dir
 from tests.integration.api.test_sessions_api import sessions, state, wait_for
 from tests.integration.sessions.conftest import TICKING, require_screen
 from tests.support.fleet import short_dir
+from tests.support.live import live_socket
+from tests.support.programs import install_program
 from tests.support.sshd import SshServer, start_sshd
 
 NAME = "ticker_UZ_uzmobile"
@@ -40,6 +41,7 @@ def edge(tmp_path: Path) -> Iterator[tuple[Api, SshServer, ScreenBackend]]:
         start_seconds=0.2,
         stop_grace_seconds=2,
         hosts={"edge1": server.host(tmp_path / "edge1", edge_screens)},
+        program_dirs=[program_dir(tmp_path)],
     )
     seen = ScreenBackend(tmp_path / "edge1" / "sessions", screen_dir=edge_screens)
     store = open_config_store(settings.resolved_config_url)
@@ -65,13 +67,16 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
 ) -> None:
     api, server, seen = edge
     operator = api.headers(Role.operator)
+    admin = api.headers(Role.admin)
     wait_for(lambda: all(h["reachable"] for h in hosts(api).values()))
     assert (
         hosts(api)["edge1"]["address"] == f"{server.host(Path('/'), Path('/')).ssh}:{server.port}"
     )
 
-    program = {"name": "ticker", "command": [sys.executable, "-c", TICKING]}
-    assert api.client.post("/api/v1/programs", json=program, headers=operator).status_code == 201
+    # Installed in a program directory; the edge host is this machine, so it is there too.
+    command = install_program(api.settings.program_dirs[0], "ticker", TICKING)
+    program = {"name": "ticker", "command": command}
+    assert api.client.post("/api/v1/programs", json=program, headers=admin).status_code == 201
     pair = {"country": "UZ", "operator": "uzmobile", "programs": ["ticker"], "host": "edge9"}
     refused = api.client.post("/api/v1/pairs", json=pair, headers=operator)
     assert refused.status_code == 422
@@ -92,7 +97,7 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert listed["cpu_percent"] is not None and listed["memory_bytes"] > 1_000_000
     assert hosts(api)["edge1"]["running"] == 1
 
-    with api.client.websocket_connect(f"/api/v1/ws?token={api.token(Role.viewer)}") as socket:
+    with live_socket(api.client, api.token(Role.viewer)) as socket:
         socket.send_json({"follow_logs": NAME})
         while (message := socket.receive_json())["topic"] != "logs":
             pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -10,13 +11,15 @@ from smsfleet.auth.models import Role
 from tests.integration.api.conftest import Api
 
 UZ_PHONE = "+998901234567"
+# A program of the checkout's program directory, from its working directory.
+PROGRAM_COMMAND = [sys.executable, "programs/program1.py"]
 
 
 def add_program(api: Api, name: str = "program1") -> None:
     response = api.client.post(
         "/api/v1/programs",
-        json={"name": name, "command": ["python3", "program.py"], "provider": "p1"},
-        headers=api.headers(Role.operator),
+        json={"name": name, "command": PROGRAM_COMMAND, "provider": "p1"},
+        headers=api.headers(Role.admin),
     )
     assert response.status_code == 201, response.text
 
@@ -192,10 +195,10 @@ def test_failed_update_leaves_the_pair_untouched(api: Api) -> None:
 
 def test_programs_crud_and_in_use_protection(api: Api) -> None:
     add_program(api, "program7")
-    headers = api.headers(Role.operator)
+    headers = api.headers(Role.admin)
     add_pair(api, programs=["program7"])
     program = api.client.get("/api/v1/programs/program7", headers=headers).json()
-    assert program["command"] == ["python3", "program.py"]
+    assert program["command"] == PROGRAM_COMMAND
     changed = api.client.patch(
         "/api/v1/programs/program7", json={"description": "fast"}, headers=headers
     )

@@ -4,6 +4,7 @@ them publishes reach the browsers connected to the other, once."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -23,6 +24,7 @@ from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import PASSWORDS, add_users
 from tests.support.backends import random_name
 from tests.support.fakes import FakeClock
+from tests.support.live import live_socket
 
 
 def _event(session: str) -> SessionEvent:
@@ -103,11 +105,16 @@ def test_a_browser_on_one_replica_sees_what_the_other_does(
     token = second.post("/api/v1/auth/login", json=login).json()["access_token"]
     # A token from one replica is good on the other: they share the signing key.
     headers = {"Authorization": f"Bearer {token}"}
-    program = {"name": "ticker", "command": ["sleep", "60"]}
-    assert first.post("/api/v1/programs", json=program, headers=headers).status_code == 201
+    admin = {"username": Role.admin.value, "password": PASSWORDS[Role.admin]}
+    admin_token = first.post("/api/v1/auth/login", json=admin).json()["access_token"]
+    program = {"name": "ticker", "command": [sys.executable, "programs/program1.py"]}
+    created = first.post(
+        "/api/v1/programs", json=program, headers={"Authorization": f"Bearer {admin_token}"}
+    )
+    assert created.status_code == 201, created.text
     pair = {"country": "UZ", "operator": "uzmobile", "slug": "uzmobile", "programs": ["ticker"]}
     assert first.post("/api/v1/pairs", json=pair, headers=headers).status_code == 201
-    with second.websocket_connect(f"/api/v1/ws?token={token}") as socket:
+    with live_socket(second, token) as socket:
         started = first.post("/api/v1/sessions/ticker_UZ_uzmobile/start", headers=headers)
         assert started.status_code == 200, started.text
         message = socket.receive_json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +20,9 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import Api, add_users
+from tests.integration.api.conftest import Api, add_users, program_dir
 from tests.integration.sessions.conftest import TICKING, require_screen
+from tests.support.programs import install_program
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def live_api(tmp_path: Path) -> Iterator[Api]:
         supervisor_interval_seconds=0.1,
         start_seconds=0.2,
         stop_grace_seconds=2,
+        program_dirs=[program_dir(tmp_path)],
     )
     store = open_config_store(settings.resolved_config_url)
     clock = SystemClock()
@@ -75,10 +76,17 @@ def state(api: Api, name: str) -> str:
     return value
 
 
+def add_ticker(api: Api) -> None:
+    """Program `ticker`, installed in the program directory and defined by the admin."""
+    command = install_program(api.settings.program_dirs[0], "ticker", TICKING)
+    program = {"name": "ticker", "command": command}
+    response = api.client.post("/api/v1/programs", json=program, headers=api.headers(Role.admin))
+    assert response.status_code == 201, response.text
+
+
 def setup_pairs(api: Api) -> None:
     operator = api.headers(Role.operator)
-    program = {"name": "ticker", "command": [sys.executable, "-c", TICKING]}
-    assert api.client.post("/api/v1/programs", json=program, headers=operator).status_code == 201
+    add_ticker(api)
     for country, slug, high in (
         ("UZ", "uzmobile", False),
         ("TJ", "megafon", False),
@@ -230,8 +238,7 @@ def test_a_new_session_is_announced_on_the_live_topic(live_api: Api) -> None:
     operator = api.headers(Role.operator)
     published: list[SessionEvent] = []
     api.client.app.state.context.bus.listen("sessions", SessionEvent, published.append)
-    program = {"name": "ticker", "command": [sys.executable, "-c", TICKING]}
-    assert api.client.post("/api/v1/programs", json=program, headers=operator).status_code == 201
+    add_ticker(api)
     body = {"country": "KE", "operator": "Safaricom", "programs": ["ticker"]}
     assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
     wait_for(lambda: published)

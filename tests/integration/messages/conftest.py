@@ -29,8 +29,6 @@ from smsfleet.messages.service import MessagesService
 from smsfleet.messages.store import MessageStore
 from smsfleet.pairs.models import PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
-from smsfleet.programs.models import ProgramCreate
-from smsfleet.programs.service import create_program
 from smsfleet.sessions.models import DesiredState, SessionSpec
 from smsfleet.simulator import create_simulator_app, load_config
 from smsfleet.stores import ConfigStore, open_config_store
@@ -38,6 +36,7 @@ from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
 from tests.integration.policy.conftest import metrics_engine  # noqa: F401  (shared fixture)
 from tests.support.backends import sqlite_url_for
 from tests.support.fakes import FakeClock, person
+from tests.support.programs import store_program
 from tests.support.servers import ThreadedServer
 
 TEST_NUMBER = "+998991234567"
@@ -137,11 +136,7 @@ def world(
     store = open_config_store(sqlite_url_for(tmp_path / "config.sqlite3"))
     ensure_countries(countries=store.countries, default_cap=10)
     for name, provider in PROGRAMS.items():
-        create_program(
-            programs=store.programs,
-            clock=clock,
-            data=ProgramCreate(name=name, command=["true"], provider=provider),
-        )
+        store_program(store.programs, clock, name, ["true"], provider)
     create_pair(
         pairs=store.pairs,
         countries=store.countries,

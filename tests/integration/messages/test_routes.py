@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -159,10 +160,11 @@ def test_the_inbound_webhook_takes_the_gateways_token_and_links_the_attempt(web:
 
 def test_the_seed_verification_route_queues_a_send(web: Api) -> None:
     headers = web.headers(Role.operator)
+    program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
     pair = web.client.post(
         "/api/v1/programs",
-        json={"name": "program1", "command": ["true"], "provider": "provider1"},
-        headers=headers,
+        json={**program, "provider": "provider1"},
+        headers=web.headers(Role.admin),  # only an admin defines programs
     )
     assert pair.status_code == 201
     made = web.client.post(

@@ -18,8 +18,6 @@ import pytest
 
 from smsfleet.pairs.models import Pair, PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
-from smsfleet.programs.models import ProgramCreate
-from smsfleet.programs.service import create_program
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership
 from smsfleet.sessions.models import DesiredState, SessionEvent, SessionSpec, SessionState
@@ -28,6 +26,7 @@ from smsfleet.sessions.service import sync_specs
 from smsfleet.sessions.supervisor import Supervisor, SupervisorPolicy
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.fakes import FakeClock, person
+from tests.support.programs import store_program
 
 ADMIN = person()
 
@@ -91,10 +90,8 @@ class Fleet:
         self, slug: str, program_code: str, *, high_priority: bool = False, host: str = "local"
     ) -> str:
         program = f"p{len(self.store.programs.list()) + 1}"
-        create_program(
-            programs=self.store.programs,
-            clock=self.clock,
-            data=ProgramCreate(name=program, command=[sys.executable, "-c", program_code]),
+        store_program(
+            self.store.programs, self.clock, program, [sys.executable, "-c", program_code]
         )
         create_pair(
             pairs=self.store.pairs,

@@ -1,0 +1,115 @@
+"""A control plane with its supervisor on real GNU screen, configured as in production:
+its secrets in its environment, programs only from its program directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from smsfleet.api import create_app
+from smsfleet.auth.models import Role
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.settings import Settings
+from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.stores import open_config_store
+from tests.integration.api.conftest import Api, add_users, program_dir
+from tests.integration.api.test_sessions_api import sessions, wait_for
+from tests.integration.sessions.conftest import TICKING, require_screen
+from tests.support.fleet import short_dir
+from tests.support.programs import install_program
+
+# What the control plane holds and no program may see.
+SECRETS = {
+    "SMSFLEET_SECRET_KEY": "k" * 24 + "-secret-signing-key-for-tests",
+    "SMSFLEET_SEARCH_TOKEN": "search-token-never-for-programs",
+    "SMSFLEET_INBOUND_TOKEN": "inbound-token-never-for-programs",
+    "SMSFLEET_TELEGRAM_BOT_TOKEN": "123456:telegram-token-never-for-programs",
+    "SMSFLEET_ADMIN_PASSWORD": "admin-password-never-for-programs",
+    "SMSFLEET_METRICS_URL": "sqlite:////nonexistent/metrics-never-for-programs.db",
+    "SMSFLEET_REDIS_URL": "redis://:redis-password-never-for-programs@127.0.0.1:1/0",
+}
+HP_PAIR = "IN_vi"
+HP_SESSION = f"ticker_{HP_PAIR}"
+
+
+@dataclass
+class Live:
+    api: Api
+    programs: Path  # the program directory
+    screens: ScreenBackend  # this host's sessions, as the supervisor sees them
+
+    def headers(self, role: Role = Role.admin) -> dict[str, str]:
+        return self.api.headers(role)
+
+
+@pytest.fixture
+def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    """Secrets in the environment; `ticker` installed and defined by the admin, run by the
+    high-priority pair IN_vi, whose session runs."""
+    require_screen()
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    screen_dir = short_dir("sf-sec-")
+    settings = Settings(
+        data_dir=tmp_path,
+        web_dir=tmp_path / "no-web",
+        screen_dir=screen_dir,
+        supervisor_interval_seconds=0.1,
+        start_seconds=0.2,
+        stop_grace_seconds=1,
+        program_dirs=[program_dir(tmp_path)],
+        # Taken from the environment in production; the test's own stores and users here.
+        config_url=None,
+        metrics_url=None,
+        redis_url=None,
+        admin_password=None,
+        telegram_bot_token=None,
+    )
+    store = open_config_store(settings.resolved_config_url)
+    clock = SystemClock()
+    add_users(store, clock)
+    backend = ScreenBackend(settings.sessions_dir, screen_dir=screen_dir)
+    try:
+        with TestClient(create_app(settings, store=store, clock=clock)) as client:
+            api = Api(client=client, store=store, clock=clock, settings=settings)
+            live = Live(api=api, programs=settings.program_dirs[0], screens=backend)
+            admin = live.headers()
+            command = install_program(live.programs, "ticker", TICKING)
+            created = client.post(
+                "/api/v1/programs", json={"name": "ticker", "command": command}, headers=admin
+            )
+            assert created.status_code == 201, created.text
+            pair = {
+                "country": "IN",
+                "operator": "Vi India",
+                "slug": "vi",
+                "is_high_priority": True,
+                "programs": ["ticker"],
+            }
+            made = client.post("/api/v1/pairs", json=pair, headers=admin)
+            assert made.status_code == 201, made.text
+            wait_for(lambda: running(live, HP_SESSION), timeout=20)
+            yield live
+            client.post(
+                "/api/v1/sessions/actions",
+                json={"action": "stop", "all": True, "force": True},
+                headers=admin,
+            )
+            wait_for(lambda: all(s["state"] != "running" for s in sessions(api)), timeout=15)
+    finally:
+        for entry in backend.list():
+            backend.stop(entry.name, grace_seconds=0)
+        store.close()
+        shutil.rmtree(screen_dir, ignore_errors=True)
+
+
+def running(live: Live, name: str) -> bool:
+    """The session's screen lives and the runner has started its program."""
+    entry = live.screens.find(name)
+    status = live.screens.status(name)
+    return entry is not None and status is not None and status.program_pid is not None

@@ -1,0 +1,119 @@
+"""What would stop a high-priority pair's sessions takes an admin and force, and is audited."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from smsfleet.auth.models import Role
+from tests.integration.api.conftest import running_api
+from tests.integration.api.test_sessions_api import wait_for
+from tests.security.conftest import HP_PAIR, HP_SESSION, Live, running
+from tests.security.test_programs_trust import audit
+from tests.support.programs import TICKING, install_program
+
+
+def test_an_operator_cannot_stop_a_high_priority_pair_by_changing_it(live: Live) -> None:
+    api, operator = live.api, live.headers(Role.operator)
+    before = api.store.pairs.get(HP_PAIR)
+    pid = live.screens.status(HP_SESSION).program_pid  # type: ignore[union-attr]
+    changes: list[dict[str, Any]] = [
+        {"programs": []},
+        {"state": "paused", "state_reason": "maintenance"},
+        {"state": "disabled"},
+    ]
+    for change in changes:
+        for force in (False, True):
+            response = api.client.patch(
+                f"/api/v1/pairs/{HP_PAIR}", params={"force": force}, json=change, headers=operator
+            )
+            assert response.status_code == 403, (change, response.text)
+            assert HP_PAIR in response.json()["error"]["message"]
+    deleted = api.client.delete(f"/api/v1/pairs/{HP_PAIR}", headers=operator)
+    assert deleted.status_code == 403, deleted.text
+    seed = api.client.delete("/country-operator/IN/vi", headers=operator)
+    assert seed.status_code == 403, seed.text
+    assert api.store.pairs.get(HP_PAIR) == before
+    time.sleep(1)  # ten supervisor ticks
+    assert running(live, HP_SESSION)
+    assert live.screens.status(HP_SESSION).program_pid == pid  # type: ignore[union-attr]
+    # A change that stops nothing is an operator's to make.
+    ok = api.client.patch(
+        f"/api/v1/pairs/{HP_PAIR}", json={"region": "Maharashtra & Goa"}, headers=operator
+    )
+    assert ok.status_code == 200, ok.text
+    assert audit(api, target_kind="pair") == []
+
+
+def test_an_admin_removes_a_high_priority_program_with_force_and_it_is_audited(
+    live: Live,
+) -> None:
+    api, admin = live.api, live.headers()
+    unforced = api.client.patch(f"/api/v1/pairs/{HP_PAIR}", json={"programs": []}, headers=admin)
+    assert unforced.status_code == 409, unforced.text
+    assert unforced.json()["error"]["code"] == "force_required"
+    assert running(live, HP_SESSION)
+    forced = api.client.patch(
+        f"/api/v1/pairs/{HP_PAIR}", params={"force": True}, json={"programs": []}, headers=admin
+    )
+    assert forced.status_code == 200, forced.text
+    wait_for(lambda: live.screens.find(HP_SESSION) is None, timeout=15)
+    (event,) = audit(api, target=HP_PAIR)
+    assert event["action"] == "pair.updated" and event["forced"] is True
+    assert event["actor"] == "admin" and event["actor_role"] == "admin"
+    assert event["before"]["programs"] == ["ticker"] and event["after"]["programs"] == []
+
+
+def test_an_admin_deletes_a_high_priority_pair_with_force_and_it_is_audited(live: Live) -> None:
+    api, admin = live.api, live.headers()
+    assert api.client.delete(f"/api/v1/pairs/{HP_PAIR}", headers=admin).status_code == 409
+    deleted = api.client.delete(f"/api/v1/pairs/{HP_PAIR}", params={"force": True}, headers=admin)
+    assert deleted.status_code == 204, deleted.text
+    wait_for(lambda: live.screens.find(HP_SESSION) is None, timeout=15)
+    (event,) = audit(api, action="pair.deleted")
+    assert event["target"] == HP_PAIR and event["forced"] and event["after"] is None
+
+
+def test_a_forced_stop_of_a_high_priority_session_is_audited(live: Live) -> None:
+    api = live.api
+    stopped = api.client.post(
+        f"/api/v1/sessions/{HP_SESSION}/stop",
+        json={"force": True, "reason": "provider maintenance"},
+        headers=live.headers(),
+    )
+    assert stopped.status_code == 200, stopped.text
+    (event,) = audit(api, action="session.stopped")
+    assert event["target"] == HP_SESSION and event["reason"] == "provider maintenance"
+
+
+def test_moving_a_high_priority_pair_to_another_host_takes_an_admin_and_force(
+    tmp_path: Path,
+) -> None:
+    edge = {"ssh": "ops@192.0.2.1"}
+    with running_api(tmp_path, hosts={"edge1": edge}) as api:
+        admin, operator = api.headers(Role.admin), api.headers(Role.operator)
+        command = install_program(api.settings.program_dirs[-1], "ticker", TICKING)
+        assert (
+            api.client.post(
+                "/api/v1/programs", json={"name": "ticker", "command": command}, headers=admin
+            ).status_code
+            == 201
+        )
+        pair: dict[str, Any] = {"country": "IN", "operator": "Vi", "slug": "vi"}
+        pair["is_high_priority"] = True
+        made = api.client.post(
+            "/api/v1/pairs", json={**pair, "programs": ["ticker"]}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        move = {"host": "edge1"}
+        url = f"/api/v1/pairs/{HP_PAIR}"
+        assert api.client.patch(url, json=move, headers=operator).status_code == 403
+        forced = api.client.patch(url, params={"force": True}, json=move, headers=operator)
+        assert forced.status_code == 403
+        assert api.client.patch(url, json=move, headers=admin).status_code == 409
+        assert api.store.pairs.get(HP_PAIR).host == "local"  # type: ignore[union-attr]
+        moved = api.client.patch(url, params={"force": True}, json=move, headers=admin)
+        assert moved.status_code == 200 and moved.json()["host"] == "edge1"
+        (event,) = audit(api, target=HP_PAIR)
+        assert event["before"]["host"] == "local" and event["after"]["host"] == "edge1"

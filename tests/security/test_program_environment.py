@@ -1,0 +1,73 @@
+"""A program's environment is an allowlist: none of the control plane's secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from smsfleet.core.program_env import program_environment
+from smsfleet.core.settings import Settings
+from tests.security.conftest import HP_SESSION, SECRETS, Live
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
+    return {name.decode(): value.decode(errors="replace") for name, _, value in pairs}
+
+
+def test_a_running_program_holds_none_of_the_control_planes_secrets(live: Live) -> None:
+    status = live.screens.status(HP_SESSION)
+    assert status is not None and status.program_pid is not None
+    env = environ_of(status.program_pid)
+    leaked = {name for name in SECRETS if name in env}
+    assert leaked == set()
+    values = "\n".join(env.values())
+    assert all(secret not in values for secret in SECRETS.values())
+    # What the worker SDK reads is there.
+    assert env["SMSFLEET_SESSION"] == HP_SESSION
+    assert env["SMSFLEET_PAIR"] == "IN_vi"
+    assert env["SMSFLEET_WORKER_TOKEN"]
+    assert env["PATH"]
+
+
+def test_only_allowed_names_pass_and_the_admins_list_adds_to_them() -> None:
+    host = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/fleet",
+        "LC_ALL": "C.UTF-8",
+        "TZ": "UTC",
+        "SMSFLEET_PROXY": "http://proxy:3128",
+        "SMSFLEET_SECRET_KEY": "x",
+        "SMSFLEET_TELEGRAM_BOT_TOKEN": "x",
+        "SMSFLEET_TELEGRAM_CHAT_IDS": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "DATABASE_URL": "x",
+        "PROVIDER_API_KEY": "p",
+    }
+    session = {"SMSFLEET_SESSION": "program1_UZ_uzmobile", "SMSFLEET_SEARCH_TOKEN": "x"}
+    env = program_environment(host, session, ["PROVIDER_API_KEY", "SMSFLEET_INBOUND_TOKEN"])
+    assert env == {
+        "PATH": "/usr/bin",
+        "HOME": "/home/fleet",
+        "LC_ALL": "C.UTF-8",
+        "TZ": "UTC",
+        "SMSFLEET_PROXY": "http://proxy:3128",
+        "PROVIDER_API_KEY": "p",
+        "SMSFLEET_SESSION": "program1_UZ_uzmobile",
+    }
+
+
+@pytest.mark.parametrize(
+    "names", ["SMSFLEET_SECRET_KEY", "PROVIDER_KEY,SMSFLEET_TELEGRAM_BOT_TOKEN", "NOT A NAME"]
+)
+def test_the_extra_list_cannot_name_a_secret(names: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, program_env=names)  # type: ignore[call-arg]
+
+
+def test_the_extra_list_is_comma_separated() -> None:
+    settings = Settings(_env_file=None, program_env="PROVIDER_KEY, HTTPS_PROXY")  # type: ignore[call-arg]
+    assert settings.program_env == ["PROVIDER_KEY", "HTTPS_PROXY"]
