@@ -1,1 +1,1 @@
-"""Success-rate policy: pause, probe and resume pairs on the Wilson lower bound."""
+"""Success-rate policy: pause, probe and resume pairs on evidence (the Wilson interval)."""
