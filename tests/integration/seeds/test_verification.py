@@ -8,14 +8,17 @@ fleet and templates (`smsfleet.demo`) are what the request meets.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from smsfleet.auth.models import Role
 from smsfleet.core.security import worker_token
+from smsfleet.core.settings import Settings
 from smsfleet.demo import DEMO_PAIRS, DEMO_PROGRAMS, DEMO_TEMPLATES, seed_templates
-from tests.integration.api.conftest import Api
+from smsfleet.messages.runtime import Messages
+from tests.integration.api.conftest import Api, running_api
 
 SAMPLE = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}
 SESSION = "program1_US_verizon"
@@ -108,3 +111,13 @@ def test_bad_requests_say_which_field(demo: Api) -> None:
             assert any(f.startswith(field) for f in fields), (change, fields)
     pending = demo.client.get("/api/v1/messages/sends", headers=headers).json()
     assert pending == []  # nothing refused was kept
+
+
+def test_the_pending_sends_job_runs_at_the_configured_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSFLEET_SEND_RETRY_INTERVAL_SECONDS", "2.5")
+    assert Settings(data_dir=tmp_path).send_retry_interval_seconds == 2.5
+    with running_api(tmp_path, send_retry_interval_seconds=2.5) as api:
+        messages: Messages = api.client.app.state.messages  # type: ignore[attr-defined]
+        assert messages.interval_seconds == 2.5
