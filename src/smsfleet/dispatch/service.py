@@ -20,6 +20,7 @@ from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
 from smsfleet.dispatch.models import (
@@ -209,10 +210,18 @@ class Dispatcher:
         now = self.clock.now()
         cached = self._cycles.get(pair)
         if cached is None or not cached[0] <= now < cached[0] + policy.refresh:
-            cached = (now, self.attempts.cycle_seconds(pair, sample=policy.sample))
+            measured = self.attempts.cycle_seconds(
+                pair, sample=policy.sample, open_since=now - self.policy.lease_ttl, now=now
+            )
+            cycle = None
+            if measured is not None:
+                mean, completed = measured
+                # Until enough attempts completed, never below the assumed cycle.
+                floor = policy.default_cycle.total_seconds()
+                cycle = mean if completed >= policy.min_sample else max(mean, floor)
+            cached = (now, cycle)
             self._cycles[pair] = cached
-        measured = cached[1]
-        return measured if measured is not None else policy.default_cycle.total_seconds()
+        return cached[1] if cached[1] is not None else policy.default_cycle.total_seconds()
 
     def _sessions_by_country(self) -> dict[str, int]:
         """Sessions wanted running per country, on pairs that run sessions."""
@@ -244,6 +253,25 @@ class Dispatcher:
             phones=len(pair.phone_numbers),
             program=program,
             policy=self.policy.in_flight,
+        )
+
+    def goals(self, *, window: timedelta = GOAL_WINDOW) -> list[CountryGoal]:
+        """Per country: its goal, what it is granted now, and why when it falls short."""
+        store = self.config_store
+        since = self.clock.now() - window
+        return country_goals(
+            countries=store.countries.list(),
+            pairs=store.pairs.list(),
+            specs=store.session_specs.list(),
+            statuses={status.name: status for status in store.session_status.list()},
+            outlooks=self.outlooks(),
+            granted={
+                country: Granted(grants=grants, refused=refused)
+                for country, (grants, refused) in self.attempts.granted_by_country(
+                    since=since
+                ).items()
+            },
+            window=window,
         )
 
     def outlooks(self) -> dict[str, Outlook]:

@@ -141,21 +141,51 @@ class AttemptStore:
         with self._engine.connect() as connection:
             return [(session, phone) for session, phone in connection.execute(query)]
 
-    def cycle_seconds(self, pair: str, *, sample: int) -> float | None:
-        """Mean lease-to-report time of the pair's latest `sample` completed attempts."""
+    def granted_by_country(self, *, since: datetime) -> dict[str, tuple[int, int]]:
+        """Per country: attempts leased since then, and how many the provider refused."""
         table = attempts_table
+        refused = sa.func.sum(sa.case((table.c.outcome == Outcome.send_failed.value, 1), else_=0))
         query = (
+            sa.select(table.c.country, sa.func.count(), refused)
+            .where(table.c.leased_at >= naive_utc(since))
+            .group_by(table.c.country)
+        )
+        with self._engine.connect() as connection:
+            return {
+                country: (int(count), int(failed or 0))
+                for country, count, failed in connection.execute(query)
+            }
+
+    def cycle_seconds(
+        self, pair: str, *, sample: int, open_since: datetime, now: datetime
+    ) -> tuple[float, int] | None:
+        """Mean lease-to-report time of the pair, and how many completed attempts it saw.
+
+        Measured on the latest `sample` completed attempts and on the attempts still
+        open (leased since `open_since`), counted at their age so far: an SMS that is
+        never delivered completes only when the gateway gives up, and left out it would
+        make the first minutes look faster than they are.
+        """
+        table = attempts_table
+        completed = (
             sa.select(table.c.leased_at, table.c.completed_at)
             .where(table.c.pair == pair, table.c.completed_at.is_not(None))
             .order_by(table.c.leased_at.desc())
             .limit(sample)
         )
+        still_open = sa.select(table.c.leased_at).where(
+            table.c.pair == pair,
+            table.c.leased_at >= naive_utc(open_since),
+            table.c.outcome.is_(None),
+        )
         with self._engine.connect() as connection:
-            rows = connection.execute(query).all()
-        if not rows:
+            done = connection.execute(completed).all()
+            waiting = connection.execute(still_open).scalars().all()
+        if not done:
             return None
-        spans = [max(0.0, (done - leased).total_seconds()) for leased, done in rows]
-        return float(sum(spans) / len(spans))
+        spans = [max(0.0, (end - start).total_seconds()) for start, end in done]
+        spans += [max(0.0, (now - _aware(start)).total_seconds()) for start in waiting]
+        return float(sum(spans) / len(spans)), len(done)
 
     def lease(
         self,

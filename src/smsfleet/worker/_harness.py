@@ -43,6 +43,8 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_REFUSED = 3
 MAX_WAIT_SECONDS = 60.0
+# While every allowed attempt is in flight, how often to ask whether more are allowed.
+FULL_RECHECK_SECONDS = 5.0
 # A grant's wait for its code ends this long before the lease expires, for the report.
 REPORT_MARGIN_SECONDS = 5.0
 
@@ -182,10 +184,11 @@ class Worker:
         while not self._stop.is_set():
             self._flush()
             with self._slot_freed:
-                if len(self._in_flight) >= self.max_in_flight:
-                    # Every slot carries an attempt: lease again when one ends.
-                    self._slot_freed.wait(timeout=1.0)
+                full = len(self._in_flight) >= self.max_in_flight
+                if full and self._slot_freed.wait(timeout=FULL_RECHECK_SECONDS):
                     continue
+            # Full for a while: ask anyway, the control plane may allow more by now (it
+            # counts the session's unreported attempts, so it never grants beyond).
             try:
                 lease = self._cp.lease()
             except ControlPlaneUnavailable as exc:
