@@ -130,16 +130,26 @@ class AttemptStore:
             rows = connection.execute(query.limit(limit)).mappings()
             return [Attempt.model_validate(dict(row)) for row in rows]
 
-    def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str]]:
-        """(session, phone) of the pair's attempts leased since then and not yet reported."""
+    def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
+        """(id, session, phone) of the pair's attempts leased since then, not yet reported."""
         table = attempts_table
-        query = sa.select(table.c.session, table.c.phone).where(
+        query = sa.select(table.c.id, table.c.session, table.c.phone).where(
             table.c.pair == pair,
             table.c.leased_at >= naive_utc(leased_since),
             table.c.outcome.is_(None),
         )
         with self._engine.connect() as connection:
-            return [(session, phone) for session, phone in connection.execute(query)]
+            return [(id_, session, phone) for id_, session, phone in connection.execute(query)]
+
+    def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
+        """Close the session's open attempts that its program says it does not carry."""
+        query = sa.select(attempts_table).where(
+            attempts_table.c.id.in_(list(ids)),
+            attempts_table.c.session == session,
+            attempts_table.c.outcome.is_(None),
+        )
+        with self._engine.begin() as connection:
+            return self._close(connection, query, error_code="lease_lost", now=now)
 
     def granted_by_country(self, *, since: datetime) -> dict[str, tuple[int, int]]:
         """Per country: attempts leased since then, and how many the provider refused."""
@@ -280,6 +290,12 @@ class AttemptStore:
             attempts_table.c.outcome.is_(None),
             attempts_table.c.leased_at < naive_utc(leased_before),
         )
+        return self._close(connection, query, error_code="lease_expired", now=now)
+
+    def _close(
+        self, connection: sa.Connection, query: sa.Select[Any], *, error_code: str, now: datetime
+    ) -> list[Attempt]:
+        """Give the open attempts `query` selects up as errors with `error_code`."""
         rows = connection.execute(query).mappings().all()
         if not rows:
             return []
@@ -289,7 +305,7 @@ class AttemptStore:
             .where(attempts_table.c.id.in_(ids), attempts_table.c.outcome.is_(None))
             .values(
                 outcome=Outcome.error.value,
-                error_code="lease_expired",
+                error_code=error_code,
                 completed_at=naive_utc(now),
             )
         )
@@ -298,7 +314,7 @@ class AttemptStore:
                 {
                     **row,
                     "outcome": Outcome.error,
-                    "error_code": "lease_expired",
+                    "error_code": error_code,
                     "completed_at": now,
                 }
             )

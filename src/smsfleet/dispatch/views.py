@@ -50,7 +50,7 @@ DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 @router.post("/lease", summary="Ask for the next send: send, wait or stop")
 def lease(body: LeaseRequest, dispatcher: DispatcherDep, token: WorkerToken) -> LeaseAction:
     dispatcher.authenticate(session=body.session, token=token)
-    return dispatcher.lease(session=body.session)
+    return dispatcher.lease(session=body.session, in_flight=body.in_flight)
 
 
 @router.post("/report", summary="Record the outcome of a leased send (idempotent)")

@@ -190,7 +190,7 @@ class Worker:
             # Full for a while: ask anyway, the control plane may allow more by now (it
             # counts the session's unreported attempts, so it never grants beyond).
             try:
-                lease = self._cp.lease()
+                lease = self._cp.lease(self._carried())
             except ControlPlaneUnavailable as exc:
                 if not unreachable:
                     self.log(f"control plane unreachable ({exc}); no SMS is sent until it answers")
@@ -216,6 +216,13 @@ class Worker:
             self._launch(lease, self._attempt_for(lease))
         self.log("stopped")
         return EXIT_OK
+
+    def _carried(self) -> list[str]:
+        """Attempts in flight and reports not yet confirmed: the control plane closes the
+        session's other open attempts as lost."""
+        with self._slot_freed:
+            carried = set(self._in_flight)
+        return sorted(carried | set(self.spool.triggers()))
 
     def _set_allowance(self, allowed: int) -> None:
         if allowed != self.max_in_flight:
