@@ -448,6 +448,7 @@ def create_app(
         sessions_views.router,
         sessions_views.hosts_router,
         metrics_views.router,
+        dispatch_views.goals_router,
         metrics_views.prometheus_router,
         policy_views.router,
         alerts_views.router,

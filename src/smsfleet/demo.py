@@ -24,33 +24,44 @@ from smsfleet.stores import ConfigStore
 
 DEMO_SIMULATOR_CONFIG = CHECKOUT_DIR / "deploy" / "simulator.toml"
 
+
+def _numbers(first: str, count: int) -> list[str]:
+    """`count` consecutive test numbers from `first` (a SIM bank's block)."""
+    return [f"+{int(first[1:]) + n}" for n in range(count)]
+
+
+# A test number awaits one code at a time, so each pair has enough of them for its country
+# to reach 10 SMS a minute with the simulator's delivery times (deploy/simulator.toml):
+# a slow route (TJ, about 25 s, 75 s through the slow provider) needs more at once.
 DEMO_PAIRS = [
     PairCreate(
         country="UZ",
         operator="UzMobile",
         slug="uzmobile",
-        phone_numbers=["+998991234567", "+998991234568"],
+        phone_numbers=_numbers("+998991234567", 6),
     ),
-    PairCreate(country="UA", operator="3Mob", slug="3mob", phone_numbers=["+380911234567"]),
+    PairCreate(
+        country="UA", operator="3Mob", slug="3mob", phone_numbers=_numbers("+380911234567", 8)
+    ),
     PairCreate(
         country="TJ",
         operator="MegaFon (TT Mobile)",
         slug="megafon",
-        phone_numbers=["+992900123456"],
+        phone_numbers=_numbers("+992900123456", 16),
     ),
     PairCreate(
         country="IN",
         operator="Reliance",
         slug="reliance",
         region="West Bengal",
-        phone_numbers=["+917012345678"],
+        phone_numbers=_numbers("+917012345678", 4),
     ),
     PairCreate(
         country="IN",
         operator="TATA DOCOMO",
         slug="docomo",
         region="Maharashtra & Goa",
-        phone_numbers=["+919212345678"],
+        phone_numbers=_numbers("+919212345678", 4),
     ),
     PairCreate(
         country="IN",
@@ -58,18 +69,25 @@ DEMO_PAIRS = [
         slug="vi",
         region="Maharashtra & Goa",
         is_high_priority=True,
-        phone_numbers=["+919812345678"],
+        phone_numbers=_numbers("+919812345678", 4),
     ),
     PairCreate(
         country="IN",
         operator="AirTel",
         slug="airtel",
         region="Gujarat",
-        phone_numbers=["+919912345678"],
+        phone_numbers=_numbers("+919912345678", 4),
     ),
-    PairCreate(country="AZ", operator="Azercell", slug="azercell", phone_numbers=["+994501234567"]),
+    PairCreate(
+        country="AZ",
+        operator="Azercell",
+        slug="azercell",
+        phone_numbers=_numbers("+994501234567", 6),
+    ),
     # The seed verification service's sample request sends to +1234567890.
-    PairCreate(country="US", operator="Verizon", slug="verizon", phone_numbers=["+12025550123"]),
+    PairCreate(
+        country="US", operator="Verizon", slug="verizon", phone_numbers=_numbers("+12025550123", 6)
+    ),
 ]
 
 # Templates of the seed verification service's `POST /sendsms/` (`template_id` 1, 2, 3).

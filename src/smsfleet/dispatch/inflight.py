@@ -4,9 +4,11 @@ A session's program sends an SMS, then waits for the code at the gateway; one at
 it can send at most 60 / cycle SMS a minute (cycle: lease to report, 4 to 40 s on real
 routes). The cap per country is also the target, so the control plane lets each
 session carry several attempts in flight, sized by Little's law from the country's cap,
-the pair's observed cycle and the number of sessions sharing the country, with some
-headroom for the spread of delivery times. A test number awaits one code at a time, so
-a pair never has more attempts in flight than test numbers.
+the pair's observed cycle and the number of sessions sharing the country, with headroom
+for the spread of delivery times and one spare per session: an SMS that is never
+delivered holds its slot until the gateway gives up on it (two minutes on real routes).
+A test number awaits one code at a time, so a pair never has more attempts in flight than
+test numbers.
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ class InFlightPolicy:
     ceiling: int = 16
     # Above what the mean cycle needs: delivery times spread (lognormal on real routes).
     headroom: float = 1.5
+    # Per session, for an SMS that is never delivered: it waits out the gateway's give-up.
+    spare: int = 1
     # The cycle assumed until a pair has completed attempts to measure.
     default_cycle: timedelta = timedelta(seconds=30)
-    # How many of a pair's latest completed attempts measure its cycle.
+    # How many of a pair's latest completed attempts measure its cycle, and how many
+    # must have completed before a cycle shorter than `default_cycle` is believed.
     sample: int = 50
+    min_sample: int = 20
     # How long a measured cycle is reused before it is measured again.
     refresh: timedelta = timedelta(seconds=15)
     # Per program: providers that cannot take parallel sends get 1.
@@ -46,7 +52,7 @@ def allowance(
 ) -> int:
     """Attempts one session of the country may have leased and not yet reported."""
     needed = cap_per_minute * max(cycle_seconds, 0.0) / 60 * policy.headroom
-    share = math.ceil(needed / max(sessions_in_country, 1))
+    share = math.ceil(needed / max(sessions_in_country, 1)) + policy.spare
     limit = min(policy.ceiling, policy.program_limits.get(program, policy.ceiling))
     return max(1, min(share, phones, limit))
 

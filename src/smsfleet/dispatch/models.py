@@ -49,6 +49,12 @@ class _Body(BaseModel):
 
 class LeaseRequest(_Body):
     session: SessionName
+    in_flight: list[Annotated[str, Field(pattern=TRIGGER_ID_PATTERN)]] | None = Field(
+        default=None,
+        max_length=1024,
+        description="Trigger ids the program carries or has yet to report; "
+        "the session's other open attempts are closed as lost",
+    )
 
 
 class HeartbeatRequest(_Body):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,6 +20,7 @@ from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
 from smsfleet.dispatch.models import (
@@ -117,7 +118,9 @@ class Dispatcher:
         self._worker_secret = worker_secret
         self._on_close = on_close
         self._expiry_checked: dict[str, datetime] = {}
-        self._cycles: dict[str, tuple[datetime, float | None]] = {}
+        # Per pair: when measured, the mean cycle (None: nothing completed yet), and how
+        # many completed attempts it rests on.
+        self._cycles: dict[str, tuple[datetime, float | None, int]] = {}
         self._sessions_lock = threading.Lock()
         self._sessions_counted: tuple[datetime, dict[str, int]] | None = None
         # Told of every grant, by country, when it is given (the grants counter).
@@ -142,7 +145,14 @@ class Dispatcher:
 
     # --- lease -------------------------------------------------------------------
 
-    def lease(self, *, session: str) -> LeaseAction:
+    def lease(self, *, session: str, in_flight: Sequence[str] | None = None) -> LeaseAction:
+        """A send, a wait or a stop for the session.
+
+        `in_flight`: the trigger ids its program still carries or has yet to report; the
+        session's other open attempts were lost on the way (a grant whose answer never
+        arrived, a program killed meanwhile) and are closed as `lease_lost`, so their test
+        numbers are free again. Unsaid (older programs), open attempts wait for their ttl.
+        """
         store = self.config_store
         spec = store.session_specs.get(session)
         if spec is None:
@@ -172,13 +182,21 @@ class Dispatcher:
         # Asked before the limiter, so a session never takes a grant it cannot use.
         cycle = self._cycle(pair.key)
         limit = self._allowance(pair, spec.program, cap=ask.cap, cycle=cycle)
-        busy = self.attempts.open_in_pair(
-            pair.key, leased_since=self.clock.now() - self.policy.lease_ttl
-        )
-        mine = sum(1 for owner, _ in busy if owner == session)
-        if mine >= limit or not set(pair.phone_numbers) - {phone for _, phone in busy}:
-            # At its allowance, or every test number awaits a code: back when one may be done.
-            wait = min(max(cycle / max(len(pair.phone_numbers), 1) / 2, 0.5), 10.0)
+        now = self.clock.now()
+        busy = self.attempts.open_in_pair(pair.key, leased_since=now - self.policy.lease_ttl)
+        if in_flight is not None:
+            carried = set(in_flight)
+            lost = [id_ for id_, owner, _ in busy if owner == session and id_ not in carried]
+            if lost:
+                for closed in self.attempts.close_lost(lost, session=session, now=now):
+                    self._reported(closed)
+                busy = [entry for entry in busy if entry[0] not in lost]
+        mine = sum(1 for _, owner, _ in busy if owner == session)
+        if mine >= limit or not set(pair.phone_numbers) - {phone for _, _, phone in busy}:
+            # At its allowance, or every test number awaits a code: back when one of them
+            # may be done, as fast as the route really is.
+            observed = self._measured_cycle(pair.key)[0] or cycle
+            wait = min(max(observed / max(len(busy), 1) / 2, 0.25), 5.0)
             return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
         try:
             decision = self.limiter.acquire(ask)
@@ -203,16 +221,28 @@ class Dispatcher:
 
     # --- attempts in flight ------------------------------------------------------
 
-    def _cycle(self, pair: str) -> float:
-        """The pair's observed lease-to-report time, measured again every `refresh`."""
+    def _measured_cycle(self, pair: str) -> tuple[float | None, int]:
+        """The pair's mean lease-to-report time and its sample, measured every `refresh`."""
         policy = self.policy.in_flight
         now = self.clock.now()
         cached = self._cycles.get(pair)
         if cached is None or not cached[0] <= now < cached[0] + policy.refresh:
-            cached = (now, self.attempts.cycle_seconds(pair, sample=policy.sample))
+            measured = self.attempts.cycle_seconds(
+                pair, sample=policy.sample, open_since=now - self.policy.lease_ttl, now=now
+            )
+            mean, completed = measured if measured is not None else (None, 0)
+            cached = (now, mean, completed)
             self._cycles[pair] = cached
-        measured = cached[1]
-        return measured if measured is not None else policy.default_cycle.total_seconds()
+        return cached[1], cached[2]
+
+    def _cycle(self, pair: str) -> float:
+        """The cycle sessions are sized by: until enough attempts completed, never below
+        the assumed one (a route's first completions are its fastest)."""
+        mean, completed = self._measured_cycle(pair)
+        assumed = self.policy.in_flight.default_cycle.total_seconds()
+        if mean is None:
+            return assumed
+        return mean if completed >= self.policy.in_flight.min_sample else max(mean, assumed)
 
     def _sessions_by_country(self) -> dict[str, int]:
         """Sessions wanted running per country, on pairs that run sessions."""
@@ -244,6 +274,25 @@ class Dispatcher:
             phones=len(pair.phone_numbers),
             program=program,
             policy=self.policy.in_flight,
+        )
+
+    def goals(self, *, window: timedelta = GOAL_WINDOW) -> list[CountryGoal]:
+        """Per country: its goal, what it is granted now, and why when it falls short."""
+        store = self.config_store
+        since = self.clock.now() - window
+        return country_goals(
+            countries=store.countries.list(),
+            pairs=store.pairs.list(),
+            specs=store.session_specs.list(),
+            statuses={status.name: status for status in store.session_status.list()},
+            outlooks=self.outlooks(),
+            granted={
+                country: Granted(grants=grants, refused=refused)
+                for country, (grants, refused) in self.attempts.granted_by_country(
+                    since=since
+                ).items()
+            },
+            window=window,
         )
 
     def outlooks(self) -> dict[str, Outlook]:

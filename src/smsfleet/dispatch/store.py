@@ -130,32 +130,72 @@ class AttemptStore:
             rows = connection.execute(query.limit(limit)).mappings()
             return [Attempt.model_validate(dict(row)) for row in rows]
 
-    def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str]]:
-        """(session, phone) of the pair's attempts leased since then and not yet reported."""
+    def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
+        """(id, session, phone) of the pair's attempts leased since then, not yet reported."""
         table = attempts_table
-        query = sa.select(table.c.session, table.c.phone).where(
+        query = sa.select(table.c.id, table.c.session, table.c.phone).where(
             table.c.pair == pair,
             table.c.leased_at >= naive_utc(leased_since),
             table.c.outcome.is_(None),
         )
         with self._engine.connect() as connection:
-            return [(session, phone) for session, phone in connection.execute(query)]
+            return [(id_, session, phone) for id_, session, phone in connection.execute(query)]
 
-    def cycle_seconds(self, pair: str, *, sample: int) -> float | None:
-        """Mean lease-to-report time of the pair's latest `sample` completed attempts."""
+    def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
+        """Close the session's open attempts that its program says it does not carry."""
+        query = sa.select(attempts_table).where(
+            attempts_table.c.id.in_(list(ids)),
+            attempts_table.c.session == session,
+            attempts_table.c.outcome.is_(None),
+        )
+        with self._engine.begin() as connection:
+            return self._close(connection, query, error_code="lease_lost", now=now)
+
+    def granted_by_country(self, *, since: datetime) -> dict[str, tuple[int, int]]:
+        """Per country: attempts leased since then, and how many the provider refused."""
         table = attempts_table
+        refused = sa.func.sum(sa.case((table.c.outcome == Outcome.send_failed.value, 1), else_=0))
         query = (
+            sa.select(table.c.country, sa.func.count(), refused)
+            .where(table.c.leased_at >= naive_utc(since))
+            .group_by(table.c.country)
+        )
+        with self._engine.connect() as connection:
+            return {
+                country: (int(count), int(failed or 0))
+                for country, count, failed in connection.execute(query)
+            }
+
+    def cycle_seconds(
+        self, pair: str, *, sample: int, open_since: datetime, now: datetime
+    ) -> tuple[float, int] | None:
+        """Mean lease-to-report time of the pair, and how many completed attempts it saw.
+
+        Measured on the latest `sample` completed attempts and on the attempts still
+        open (leased since `open_since`), counted at their age so far: an SMS that is
+        never delivered completes only when the gateway gives up, and left out it would
+        make the first minutes look faster than they are.
+        """
+        table = attempts_table
+        completed = (
             sa.select(table.c.leased_at, table.c.completed_at)
             .where(table.c.pair == pair, table.c.completed_at.is_not(None))
             .order_by(table.c.leased_at.desc())
             .limit(sample)
         )
+        still_open = sa.select(table.c.leased_at).where(
+            table.c.pair == pair,
+            table.c.leased_at >= naive_utc(open_since),
+            table.c.outcome.is_(None),
+        )
         with self._engine.connect() as connection:
-            rows = connection.execute(query).all()
-        if not rows:
+            done = connection.execute(completed).all()
+            waiting = connection.execute(still_open).scalars().all()
+        if not done:
             return None
-        spans = [max(0.0, (done - leased).total_seconds()) for leased, done in rows]
-        return float(sum(spans) / len(spans))
+        spans = [max(0.0, (end - start).total_seconds()) for start, end in done]
+        spans += [max(0.0, (now - _aware(start)).total_seconds()) for start in waiting]
+        return float(sum(spans) / len(spans)), len(done)
 
     def lease(
         self,
@@ -250,6 +290,12 @@ class AttemptStore:
             attempts_table.c.outcome.is_(None),
             attempts_table.c.leased_at < naive_utc(leased_before),
         )
+        return self._close(connection, query, error_code="lease_expired", now=now)
+
+    def _close(
+        self, connection: sa.Connection, query: sa.Select[Any], *, error_code: str, now: datetime
+    ) -> list[Attempt]:
+        """Give the open attempts `query` selects up as errors with `error_code`."""
         rows = connection.execute(query).mappings().all()
         if not rows:
             return []
@@ -259,7 +305,7 @@ class AttemptStore:
             .where(attempts_table.c.id.in_(ids), attempts_table.c.outcome.is_(None))
             .values(
                 outcome=Outcome.error.value,
-                error_code="lease_expired",
+                error_code=error_code,
                 completed_at=naive_utc(now),
             )
         )
@@ -268,7 +314,7 @@ class AttemptStore:
                 {
                     **row,
                     "outcome": Outcome.error,
-                    "error_code": "lease_expired",
+                    "error_code": error_code,
                     "completed_at": now,
                 }
             )

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from smsfleet.core.errors import Unauthorized
+from smsfleet.deps import CurrentUser
+from smsfleet.dispatch.goals import CountryGoal
 from smsfleet.dispatch.models import (
     HeartbeatRequest,
     LeaseAction,
@@ -17,9 +19,10 @@ from smsfleet.dispatch.models import (
 )
 from smsfleet.dispatch.service import Dispatcher
 
-__all__ = ["DispatcherDep", "get_dispatcher", "router"]
+__all__ = ["DispatcherDep", "get_dispatcher", "goals_router", "router"]
 
 router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
+goals_router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
 
 _bearer = HTTPBearer(auto_error=False, description="Worker token of the session named in the body")
 
@@ -47,7 +50,7 @@ DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 @router.post("/lease", summary="Ask for the next send: send, wait or stop")
 def lease(body: LeaseRequest, dispatcher: DispatcherDep, token: WorkerToken) -> LeaseAction:
     dispatcher.authenticate(session=body.session, token=token)
-    return dispatcher.lease(session=body.session)
+    return dispatcher.lease(session=body.session, in_flight=body.in_flight)
 
 
 @router.post("/report", summary="Record the outcome of a leased send (idempotent)")
@@ -61,3 +64,10 @@ def heartbeat(body: HeartbeatRequest, dispatcher: DispatcherDep, token: WorkerTo
     dispatcher.authenticate(session=body.session, token=token)
     dispatcher.heartbeat(session=body.session)
     return Response(status_code=204)
+
+
+@goals_router.get("/goals", summary="Per country: the goal, what is granted now, and why not")
+def goals(_: CurrentUser, dispatcher: DispatcherDep) -> list[CountryGoal]:
+    """Grants per minute over the last two minutes (at grant time) against each country's
+    cap, which is also its target; `reason` says why a country is under it."""
+    return dispatcher.goals()

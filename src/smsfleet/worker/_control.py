@@ -155,8 +155,12 @@ class ControlPlane:
             raise ControlPlaneUnavailable("the control plane answered with an unexpected body")
         return body
 
-    def lease(self) -> Lease:
-        body = self._json(self._post("/lease", {"session": self.session}))
+    def lease(self, in_flight: list[str] | None = None) -> Lease:
+        """`in_flight`: the trigger ids this program carries or has yet to report."""
+        request: dict[str, Any] = {"session": self.session}
+        if in_flight is not None:
+            request["in_flight"] = in_flight
+        body = self._json(self._post("/lease", request))
         action = body.get("action")
         try:
             if action == "send":

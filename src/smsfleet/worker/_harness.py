@@ -43,6 +43,8 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_REFUSED = 3
 MAX_WAIT_SECONDS = 60.0
+# While every allowed attempt is in flight, how often to ask whether more are allowed.
+FULL_RECHECK_SECONDS = 5.0
 # A grant's wait for its code ends this long before the lease expires, for the report.
 REPORT_MARGIN_SECONDS = 5.0
 
@@ -182,12 +184,13 @@ class Worker:
         while not self._stop.is_set():
             self._flush()
             with self._slot_freed:
-                if len(self._in_flight) >= self.max_in_flight:
-                    # Every slot carries an attempt: lease again when one ends.
-                    self._slot_freed.wait(timeout=1.0)
+                full = len(self._in_flight) >= self.max_in_flight
+                if full and self._slot_freed.wait(timeout=FULL_RECHECK_SECONDS):
                     continue
+            # Full for a while: ask anyway, the control plane may allow more by now (it
+            # counts the session's unreported attempts, so it never grants beyond).
             try:
-                lease = self._cp.lease()
+                lease = self._cp.lease(self._carried())
             except ControlPlaneUnavailable as exc:
                 if not unreachable:
                     self.log(f"control plane unreachable ({exc}); no SMS is sent until it answers")
@@ -213,6 +216,13 @@ class Worker:
             self._launch(lease, self._attempt_for(lease))
         self.log("stopped")
         return EXIT_OK
+
+    def _carried(self) -> list[str]:
+        """Attempts in flight and reports not yet confirmed: the control plane closes the
+        session's other open attempts as lost."""
+        with self._slot_freed:
+            carried = set(self._in_flight)
+        return sorted(carried | set(self.spool.triggers()))
 
     def _set_allowance(self, allowed: int) -> None:
         if allowed != self.max_in_flight:

@@ -48,6 +48,10 @@ class Spool:
         _write_atomically(path, report)
         return path
 
+    def triggers(self) -> list[str]:
+        """The trigger ids of the reports waiting here."""
+        return [path.stem.split("-", 1)[1] for path in self.pending() if "-" in path.stem]
+
     def holds(self, trigger_id: str) -> bool:
         """Whether a report of this trigger waits here to be sent."""
         return any(self.directory.glob(f"*-{_safe(trigger_id)}.json"))

@@ -177,10 +177,33 @@ def test_wait_until_the_next_slot_and_phone_rotation(ready: Worker) -> None:
         assert lease["action"] == "send", lease
         phones.append(lease["phone"])
         ready.clock.advance(2)
+        assert ready.report(lease["trigger_id"]).status_code == 200
         # The next slot is 6 s after this one and opens 0.5 s before its time.
-        assert ready.lease() == {"action": "wait", "retry_after": 3.5}
+        assert ready.lease() == {"action": "wait", "retry_after": 3.5, "max_in_flight": 3}
         ready.clock.advance(4)
     assert phones == [*PHONES, PHONES[0]]
+
+
+def test_attempts_in_flight_one_per_test_number(ready: Worker) -> None:
+    """Unreported attempts hold their numbers: the next send goes to a free one."""
+    leases = []
+    for _ in range(3):
+        lease = ready.lease()
+        assert lease["action"] == "send", lease
+        # Three numbers, one session, 10/min and no cycle measured yet (30 s assumed).
+        assert lease["max_in_flight"] == 3
+        leases.append(lease)
+        ready.clock.advance(6)
+    assert [lease["phone"] for lease in leases] == PHONES
+    # Every number awaits a code: no grant is taken that could not be used.
+    waiting = ready.lease()
+    assert waiting["action"] == "wait"
+    assert ready.dispatcher.attempts.open_in_pair(
+        "UZ_uzmobile", leased_since=ready.clock.now() - timedelta(minutes=5)
+    ) == [(lease["trigger_id"], SESSION, lease["phone"]) for lease in leases]
+    assert ready.report(leases[1]["trigger_id"]).status_code == 200
+    freed = ready.lease()
+    assert (freed["action"], freed["phone"]) == ("send", PHONES[1])
 
 
 def test_rotation_is_per_pair_across_programs(ready: Worker) -> None:
@@ -284,7 +307,7 @@ def test_the_country_cap_comes_from_the_country_record(ready: Worker) -> None:
     assert ready.lease()["action"] == "send"
     ready.clock.advance(1)
     # 30 a minute: slots 2 s apart, open 0.5 s early.
-    assert ready.lease() == {"action": "wait", "retry_after": 0.5}
+    assert ready.lease() == {"action": "wait", "retry_after": 0.5, "max_in_flight": 3}
 
 
 def test_high_priority_pairs_get_twice_the_share(worker: Worker) -> None:
@@ -295,7 +318,10 @@ def test_high_priority_pairs_get_twice_the_share(worker: Worker) -> None:
     for _ in range(60):  # three minutes, every session asking each 3 s
         for name in sessions:
             lease = worker.dispatcher.lease(session=name)
-            sent[name] += lease.action == "send"
+            if lease.action == "send":
+                sent[name] += 1
+                # Reported at once: its test number is free for the next.
+                assert worker.report(lease.trigger_id, session=name).status_code == 200
         worker.clock.advance(3)
     assert sent[sessions[0]] + sent[sessions[1]] == 30
     assert sent[sessions[0]] in (20, 21)

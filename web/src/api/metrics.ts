@@ -10,6 +10,9 @@ export interface SummaryQuery {
 export const metricsSummary = (query: SummaryQuery) =>
   call(api.GET("/api/v1/metrics/summary", { params: { query } }));
 
+/** Per country: the goal (its cap), what it is granted now, and why when under it. */
+export const countryGoals = () => call(api.GET("/api/v1/dispatch/goals"));
+
 export interface TimeseriesQuery {
   window: MetricsWindow;
   step: MetricsStep;

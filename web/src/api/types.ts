@@ -66,6 +66,7 @@ export type MetricsTimeseries = JsonBody<paths["/api/v1/metrics/timeseries"]["ge
 export type MetricsSeries = MetricsTimeseries["series"][number];
 export type MetricsPoint = MetricsSeries["points"][number];
 export type MetricsHeatmap = JsonBody<paths["/api/v1/metrics/heatmap"]["get"]["responses"][200]>;
+export type CountryGoal = JsonBody<paths["/api/v1/dispatch/goals"]["get"]["responses"][200]>[number];
 
 export type Alert = JsonBody<paths["/api/v1/alerts/{alert_id}"]["get"]["responses"][200]>;
 export type AlertQuery = NonNullable<paths["/api/v1/alerts"]["get"]["parameters"]["query"]>;

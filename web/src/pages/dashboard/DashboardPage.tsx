@@ -1,11 +1,12 @@
 import { useCallback, useMemo, type ReactNode } from "react";
 import { useSearchParams } from "react-router";
 import { listPairs } from "../../api/endpoints";
-import { metricsHeatmap, metricsSummary, metricsTimeseries } from "../../api/metrics";
+import { countryGoals, metricsHeatmap, metricsSummary, metricsTimeseries } from "../../api/metrics";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { useLiveSessions } from "../programs/useLiveSessions";
 import { CapChart, SuccessTrendChart } from "./charts";
+import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
 import { KpiCards } from "./KpiCards";
 import { PairMetricsTable, pairRows } from "./PairMetricsTable";
@@ -49,16 +50,14 @@ function useViewParams() {
 const loadRecent = () => metricsSummary({ window: "5m" });
 const loadPairs = () => listPairs({});
 const loadHeatmap = () => metricsHeatmap("24h");
+// Grants per minute over the last two minutes: the same now whatever range is shown.
+const GOALS = { topic: ATTEMPTS, delayMs: 1_500, everyMs: 10_000, pollMs: 10_000 };
 
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
   const recent = useLiveResource(loadRecent, "5m", FAST);
   const byPair = useLiveResource(() => metricsSummary({ window: range.value, group_by: "pair" }), range.value, FAST);
-  const byCountry = useLiveResource(
-    () => metricsSummary({ window: range.value, group_by: "country" }),
-    range.value,
-    FAST,
-  );
+  const goals = useLiveResource(countryGoals, "goals", GOALS);
   const trend = useLiveResource(
     () => metricsTimeseries({ window: range.value, step: range.step, group_by: "country" }),
     range.value,
@@ -73,12 +72,12 @@ export function DashboardPage() {
   const totals = byPair.data?.totals;
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
   const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
-  const refreshing = recent.refreshing || byPair.refreshing || byCountry.refreshing;
+  const refreshing = recent.refreshing || byPair.refreshing || goals.refreshing;
 
   const errors = [
     { resource: recent, testId: "recent-error" },
     { resource: byPair, testId: "summary-error" },
-    { resource: byCountry, testId: "countries-error" },
+    { resource: goals, testId: "countries-error" },
     { resource: pairs, testId: "pairs-error" },
   ].filter(({ resource }) => resource.error !== null);
 
@@ -126,11 +125,14 @@ export function DashboardPage() {
               <p className="empty-state">No completed attempts in the last {range.label}.</p>
             )}
           </ChartCard>
-          <ChartCard title="Sent per minute against each country's cap" testId="chart-caps" resource={byCountry}>
-            {byCountry.data && byCountry.data.groups.length > 0 ? (
-              <CapChart groups={byCountry.data.groups} />
+          <ChartCard title="Granted per minute now against each country's goal" testId="chart-caps" resource={goals}>
+            {goals.data && goals.data.length > 0 ? (
+              <>
+                <CapChart goals={goals.data} />
+                <GoalReasons goals={goals.data} />
+              </>
             ) : (
-              <p className="empty-state">No attempts in the last {range.label}.</p>
+              <p className="empty-state">No pairs yet.</p>
             )}
           </ChartCard>
         </div>

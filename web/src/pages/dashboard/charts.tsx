@@ -11,7 +11,7 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
-import type { MetricsGroup, MetricsSeries } from "../../api/types";
+import type { CountryGoal, MetricsSeries } from "../../api/types";
 import { formatAxisTime, formatRate } from "./format";
 
 const PALETTE = ["#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
@@ -100,14 +100,12 @@ function CapMarker({ cx, cy }: CapShapeProps) {
 }
 
 /** Sent per minute in each country against its cap. */
-export function CapChart({ groups }: { groups: readonly MetricsGroup[] }) {
-  const rows = [...groups]
-    .sort((a, b) => a.key.localeCompare(b.key))
-    .map((group) => ({
-      country: group.country ?? group.key,
-      achieved: group.achieved_per_minute ?? 0,
-      cap: group.cap_per_minute ?? null,
-    }));
+export function CapChart({ goals }: { goals: readonly CountryGoal[] }) {
+  const rows = goals.map((goal) => ({
+    country: goal.country,
+    achieved: goal.achieved_per_minute,
+    cap: goal.goal_per_minute,
+  }));
   return (
     <ResponsiveContainer width="100%" height={260}>
       <ComposedChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
@@ -116,8 +114,8 @@ export function CapChart({ groups }: { groups: readonly MetricsGroup[] }) {
         <YAxis fontSize={12} width={44} allowDecimals={false} />
         <Tooltip formatter={(value, name) => [typeof value === "number" ? `${formatRate(value)} / min` : "—", name]} />
         <Legend />
-        <Bar dataKey="achieved" name="Sent / min" fill="#60a5fa" maxBarSize={48} isAnimationActive={false} />
-        <Scatter dataKey="cap" name="Cap / min" fill="#111827" shape={CapMarker} isAnimationActive={false} />
+        <Bar dataKey="achieved" name="Granted / min now" fill="#60a5fa" maxBarSize={48} isAnimationActive={false} />
+        <Scatter dataKey="cap" name="Goal (cap) / min" fill="#111827" shape={CapMarker} isAnimationActive={false} />
       </ComposedChart>
     </ResponsiveContainer>
   );

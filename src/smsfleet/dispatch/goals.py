@@ -1,0 +1,143 @@
+"""Each country's goal against what it is granted now, and why when it falls short.
+
+The cap is also the target: a country with work should be granted close to its cap every
+minute. `country_goals` compares the grants of the last minutes (at grant time, as the
+limiter counts them) with the cap, and names the first reason that explains a shortfall:
+no running session, the sessions' capacity (attempts in flight at the observed delivery
+time, or test numbers all awaiting codes), sessions down, providers refusing sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from smsfleet.dispatch.inflight import Outlook
+from smsfleet.pairs.models import Country, Pair, PairState
+from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
+
+__all__ = ["GOAL_SHARE", "GOAL_WINDOW", "CountryGoal", "Granted", "country_goals"]
+
+# Grants are counted over this window ending now: long enough to smooth a 6 s spacing.
+GOAL_WINDOW = timedelta(minutes=2)
+# At or above this share of its cap, a country is on goal.
+GOAL_SHARE = 0.95
+# Refusals above this share of the grants are named as a reason.
+REFUSAL_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Granted:
+    """A country's grants in the window, and how many of them the provider refused."""
+
+    grants: int = 0
+    refused: int = 0
+
+
+class CountryGoal(BaseModel):
+    country: str
+    goal_per_minute: int = Field(description="The cap: both the ceiling and the target")
+    achieved_per_minute: float = Field(description="Sends granted per minute, last minutes")
+    window_seconds: int
+    on_goal: bool
+    reason: str | None = Field(description="Why the country is under its goal, in words")
+    sessions_wanted: int
+    sessions_running: int
+    pairs_paused: list[str]
+    in_flight_limit: int = Field(description="Attempts its sessions may carry at once")
+    test_numbers: int
+    cycle_seconds: float = Field(description="Observed lease-to-report time per SMS")
+    capacity_per_minute: float = Field(description="What its sessions can send a minute")
+    refused: int = Field(description="Grants in the window the provider refused")
+
+
+def country_goals(
+    *,
+    countries: Iterable[Country],
+    pairs: Iterable[Pair],
+    specs: Iterable[SessionSpec],
+    statuses: Mapping[str, SessionStatus],
+    outlooks: Mapping[str, Outlook],
+    granted: Mapping[str, Granted],
+    window: timedelta = GOAL_WINDOW,
+) -> list[CountryGoal]:
+    """One entry per country that has pairs, ordered by country code."""
+    caps = {country.code: country.cap for country in countries}
+    by_country: dict[str, list[Pair]] = {}
+    pair_country: dict[str, str] = {}
+    for pair in pairs:
+        by_country.setdefault(pair.country, []).append(pair)
+        pair_country[pair.key] = pair.country
+    wanted: dict[str, int] = {}
+    running: dict[str, int] = {}
+    for spec in specs:
+        code = pair_country.get(spec.pair)
+        if code is None or spec.desired is not DesiredState.running:
+            continue
+        wanted[code] = wanted.get(code, 0) + 1
+        status = statuses.get(spec.name)
+        if status is not None and status.state is SessionState.running:
+            running[code] = running.get(code, 0) + 1
+    minutes = window / timedelta(minutes=1)
+    goals = []
+    for code in sorted(by_country):
+        outlook = outlooks.get(code)
+        seen = granted.get(code, Granted())
+        cap = caps.get(code, outlook.cap if outlook else 0)
+        achieved = round(seen.grants / minutes, 2)
+        paused = sorted(p.key for p in by_country[code] if p.state is PairState.paused)
+        on_goal = achieved >= GOAL_SHARE * cap
+        capacity = outlook.capacity_per_minute if outlook else 0.0
+        goal = CountryGoal(
+            country=code,
+            goal_per_minute=cap,
+            achieved_per_minute=achieved,
+            window_seconds=int(window.total_seconds()),
+            on_goal=on_goal,
+            reason=None,
+            sessions_wanted=wanted.get(code, 0),
+            sessions_running=running.get(code, 0),
+            pairs_paused=paused,
+            in_flight_limit=outlook.in_flight_limit if outlook else 0,
+            test_numbers=outlook.phones if outlook else 0,
+            cycle_seconds=outlook.cycle_seconds if outlook else 0.0,
+            capacity_per_minute=round(min(capacity, 1e6), 1),
+            refused=seen.refused,
+        )
+        if not on_goal:
+            goal = goal.model_copy(update={"reason": _reason(goal, seen)})
+        goals.append(goal)
+    return goals
+
+
+def _reason(goal: CountryGoal, seen: Granted) -> str:
+    """The first thing that explains why the country is under its goal."""
+    paused = ""
+    if goal.pairs_paused:
+        paused = f"; {len(goal.pairs_paused)} paused by the policy ({', '.join(goal.pairs_paused)})"
+    if goal.sessions_running == 0:
+        if goal.sessions_wanted == 0:
+            return f"no session is wanted running{paused}"
+        return f"none of its {goal.sessions_wanted} sessions is running{paused}"
+    if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
+        pace = (
+            f"{goal.in_flight_limit} attempts at once at {goal.cycle_seconds:g} s per SMS "
+            f"send at most {goal.capacity_per_minute:g}/min"
+        )
+        if goal.in_flight_limit >= goal.test_numbers:
+            return (
+                f"every test number awaits a code: {goal.test_numbers} numbers, {pace}; "
+                f"add test numbers{paused}"
+            )
+        return f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}"
+    if goal.sessions_running < goal.sessions_wanted:
+        down = goal.sessions_wanted - goal.sessions_running
+        return f"{down} of its {goal.sessions_wanted} sessions not running{paused}"
+    if seen.grants and seen.refused > REFUSAL_SHARE * seen.grants:
+        return f"providers refused {seen.refused} of {seen.grants} sends{paused}"
+    if paused:
+        return paused.removeprefix("; ")
+    return "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"

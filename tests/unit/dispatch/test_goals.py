@@ -1,0 +1,132 @@
+"""Each country's goal, what it is granted now, and the reason named when it falls short."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from smsfleet.dispatch.goals import CountryGoal, Granted, country_goals
+from smsfleet.dispatch.inflight import Outlook
+from smsfleet.pairs.models import Country, Pair, PairState
+from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
+
+NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
+WINDOW = timedelta(minutes=2)
+
+
+def _pair(key: str, *, state: PairState = PairState.enabled, phones: int = 4) -> Pair:
+    country, slug = key.split("_", 1)
+    return Pair(
+        key=key,
+        country=country,
+        operator=slug,
+        slug=slug,
+        phone_numbers=[f"+99899123450{n}" for n in range(phones)],
+        programs=["program1"],
+        state=state,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def _spec(pair: str) -> SessionSpec:
+    return SessionSpec(
+        name=f"program1_{pair}",
+        program="program1",
+        pair=pair,
+        desired=DesiredState.running,
+        created_at=NOW,
+    )
+
+
+def _status(pair: str, state: SessionState) -> SessionStatus:
+    return SessionStatus(name=f"program1_{pair}", state=state, updated_at=NOW)
+
+
+def _goal(
+    *,
+    pairs: list[Pair],
+    running: dict[str, SessionState],
+    grants: int,
+    refused: int = 0,
+    outlook: Outlook | None = None,
+) -> CountryGoal:
+    country = pairs[0].country
+    [goal] = country_goals(
+        countries=[Country(code=country, name=country, cap=10)],
+        pairs=pairs,
+        specs=[_spec(pair.key) for pair in pairs],
+        statuses={f"program1_{key}": _status(key, state) for key, state in running.items()},
+        outlooks={country: outlook} if outlook else {},
+        granted={country: Granted(grants=grants, refused=refused)},
+        window=WINDOW,
+    )
+    return goal
+
+
+def _outlook(in_flight: int, cycle: float, phones: int, country: str = "UZ") -> Outlook:
+    return Outlook(
+        country=country,
+        cap=10,
+        sessions=1,
+        in_flight_limit=in_flight,
+        cycle_seconds=cycle,
+        phones=phones,
+    )
+
+
+def test_a_country_at_its_cap_is_on_goal() -> None:
+    goal = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=20,
+        outlook=_outlook(4, 12.0, 4),
+    )
+    assert (goal.achieved_per_minute, goal.goal_per_minute, goal.on_goal) == (10.0, 10, True)
+    assert goal.reason is None
+
+
+def test_no_running_session_and_the_paused_pairs_are_named() -> None:
+    goal = _goal(
+        pairs=[_pair("IN_docomo", state=PairState.paused), _pair("IN_vi")],
+        running={"IN_vi": SessionState.backoff},
+        grants=0,
+    )
+    assert not goal.on_goal
+    assert goal.reason == ("none of its 2 sessions is running; 1 paused by the policy (IN_docomo)")
+
+
+def test_every_test_number_awaiting_a_code_is_named_with_the_figures() -> None:
+    goal = _goal(
+        pairs=[_pair("TJ_megafon", phones=2)],
+        running={"TJ_megafon": SessionState.running},
+        grants=7,
+        outlook=_outlook(2, 30.0, 2, country="TJ"),
+    )
+    assert goal.achieved_per_minute == 3.5
+    assert goal.capacity_per_minute == 4.0
+    assert goal.reason == (
+        "every test number awaits a code: 2 numbers, 2 attempts at once at 30 s per SMS "
+        "send at most 4/min; add test numbers"
+    )
+
+
+def test_sessions_at_their_in_flight_limit_are_named() -> None:
+    goal = _goal(
+        pairs=[_pair("UZ_uzmobile", phones=20)],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=8,
+        outlook=_outlook(3, 30.0, 20),
+    )
+    assert goal.reason is not None
+    assert goal.reason.startswith("sessions busy at their in-flight limit: 3 attempts at once")
+
+
+def test_provider_refusals_are_named_when_capacity_suffices() -> None:
+    goal = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=12,
+        refused=6,
+        outlook=_outlook(4, 6.0, 4),
+    )
+    assert goal.reason == "providers refused 6 of 12 sends"

@@ -1,0 +1,72 @@
+"""Sizing a session's attempts in flight, and which test number the next attempt takes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from smsfleet.dispatch.inflight import InFlightPolicy, allowance, capacity_per_minute
+from smsfleet.dispatch.service import next_phone
+
+POLICY = InFlightPolicy()
+PHONES = ["+1", "+2", "+3"]
+
+
+@pytest.mark.parametrize(
+    ("cycle", "sessions", "phones", "expected"),
+    [
+        # 10/min at a 30 s cycle needs 5 at once; with headroom 7.5, so 8 for one session,
+        # and one spare for an SMS that is never delivered.
+        (30.0, 1, 20, 9),
+        (30.0, 2, 20, 5),
+        # A fast route needs one at a time, and the spare.
+        (3.0, 4, 20, 2),
+        # A test number awaits one code at a time.
+        (30.0, 1, 2, 2),
+        # Never more than the ceiling.
+        (600.0, 1, 100, POLICY.ceiling),
+    ],
+)
+def test_allowance(cycle: float, sessions: int, phones: int, expected: int) -> None:
+    got = allowance(
+        cap_per_minute=10,
+        cycle_seconds=cycle,
+        sessions_in_country=sessions,
+        phones=phones,
+        program="program1",
+        policy=POLICY,
+    )
+    assert got == expected
+
+
+def test_the_allowance_reaches_the_cap_when_test_numbers_allow() -> None:
+    for cycle in (4.0, 12.0, 25.0, 40.0):
+        for sessions in (1, 2, 3, 8):
+            each = allowance(
+                cap_per_minute=10,
+                cycle_seconds=cycle,
+                sessions_in_country=sessions,
+                phones=50,
+                program="program1",
+                policy=POLICY,
+            )
+            total = capacity_per_minute(in_flight=each * sessions, cycle_seconds=cycle)
+            assert total >= 10 * POLICY.headroom, (cycle, sessions, each)
+
+
+def test_a_program_that_cannot_send_in_parallel_gets_one() -> None:
+    policy = InFlightPolicy(program_limits={"program2": 1}, default_cycle=timedelta(seconds=30))
+    common = {"cap_per_minute": 10, "cycle_seconds": 30.0, "sessions_in_country": 1, "phones": 9}
+    assert allowance(program="program2", policy=policy, **common) == 1
+    assert allowance(program="program1", policy=policy, **common) == 9
+
+
+def test_next_phone_rotates_and_skips_numbers_awaiting_a_code() -> None:
+    assert next_phone(PHONES, None) == "+1"
+    assert next_phone(PHONES, "+1") == "+2"
+    assert next_phone(PHONES, "+3") == "+1"
+    assert next_phone(PHONES, "+1", busy=frozenset({"+2"})) == "+3"
+    assert next_phone(PHONES, "+3", busy=frozenset({"+1", "+2"})) == "+3"
+    # Two sessions raced for the last free number: the rotation's next, not a failure.
+    assert next_phone(PHONES, "+1", busy=frozenset(PHONES)) == "+2"
