@@ -90,6 +90,7 @@ def get_current_user(
         )
     user = auth_service.user_for_access_token(
         users=context.store.users,
+        revoked=context.store.revoked_sessions,
         policy=context.tokens,
         clock=context.clock,
         token=bearer,

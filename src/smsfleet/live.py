@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from smsfleet.auth import service as auth_service
+from smsfleet.auth.models import AUTH_TOPIC
 from smsfleet.core.errors import Unauthorized
+from smsfleet.core.security import TokenClaims
 from smsfleet.deps import AppContext
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
@@ -23,6 +27,12 @@ TOPICS = frozenset({"sessions", "attempts", "policy", "alerts", "sends"})
 LOG_POLL_SECONDS = 0.25
 MAX_FOLLOWED = 8
 UNAUTHORIZED_CLOSE = 4401
+POLICY_VIOLATION = 1008
+AUTH_TIMEOUT_SECONDS = 5.0
+MAX_AUTH_MESSAGE = 8192
+# Tokens revoked by another process (the `smsfleet users passwd` command) are noticed
+# this often; revocations through the API close the sockets at once.
+RECHECK_SECONDS = 30.0
 
 
 class _LogFollower:
@@ -53,30 +63,103 @@ class _LogFollower:
         return {name: lines for name, lines in found.items() if lines}
 
 
-def _authenticate(context: AppContext, token: str | None) -> None:
-    if not token:
-        raise Unauthorized("pass ?token=<access token>")
-    auth_service.user_for_access_token(
-        users=context.store.users, policy=context.tokens, clock=context.clock, token=token
-    )
+class _Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """Whom a socket was opened for, to check again when their tokens may be revoked."""
+
+    username: str
+    claims: TokenClaims
+
+
+def _authenticate(context: AppContext, token: str) -> _Identity:
+    try:
+        user, claims = auth_service.authenticate(
+            users=context.store.users,
+            revoked=context.store.revoked_sessions,
+            policy=context.tokens,
+            clock=context.clock,
+            token=token,
+        )
+    except Unauthorized as exc:
+        raise _Refused(UNAUTHORIZED_CLOSE, exc.message) from exc
+    return _Identity(user.username, claims)
+
+
+def _still_valid(context: AppContext, identity: _Identity) -> bool:
+    try:
+        auth_service.check_claims(
+            users=context.store.users,
+            revoked=context.store.revoked_sessions,
+            claims=identity.claims,
+        )
+    except Unauthorized:
+        return False
+    return True
+
+
+async def _first_message_auth(websocket: WebSocket, context: AppContext) -> _Identity:
+    """The token comes in the first message, `{"type": "auth", "token": …}`, in time."""
+    try:
+        message = await asyncio.wait_for(websocket.receive(), timeout=AUTH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise _Refused(POLICY_VIOLATION, "no auth message in time") from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    command: Any = None
+    if isinstance(text, str) and len(text) <= MAX_AUTH_MESSAGE:
+        with contextlib.suppress(json.JSONDecodeError):
+            command = json.loads(text)
+    if (
+        not isinstance(command, dict)
+        or command.get("type") != "auth"
+        or not isinstance(command.get("token"), str)
+    ):
+        raise _Refused(POLICY_VIOLATION, 'send {"type": "auth", "token": …} first')
+    return await asyncio.to_thread(_authenticate, context, command["token"])
 
 
 @router.websocket("/api/v1/ws")
 async def live(websocket: WebSocket) -> None:
-    """Events `{"topic": "sessions", "data": …}`; send `{"follow_logs": name}` for logs."""
+    """Send `{"type": "auth", "token": <access token>}` first, within a few seconds; then
+    events `{"topic": "sessions", "data": …}` come; send `{"follow_logs": name}` for logs.
+
+    The socket closes (4401) when the user's tokens are revoked: a password, role or
+    disabled change, logging out everywhere, or this login's logout.
+    """
     context: AppContext = websocket.app.state.context
     await websocket.accept()
-    try:
-        await asyncio.to_thread(_authenticate, context, websocket.query_params.get("token"))
-    except Unauthorized as exc:
-        await websocket.close(code=UNAUTHORIZED_CLOSE, reason=exc.message)
+    if "token" in websocket.query_params:
+        # A token in the URL ends up in access logs: refused, whatever it is.
+        await websocket.close(code=POLICY_VIOLATION, reason="never put the token in the URL")
         return
-    subscription = context.bus.subscribe(TOPICS)
+    try:
+        identity = await _first_message_auth(websocket, context)
+    except _Refused as refused:
+        await websocket.close(code=refused.code, reason=refused.reason)
+        return
+    except WebSocketDisconnect:
+        return
+    subscription = context.bus.subscribe(TOPICS | {AUTH_TOPIC})
     follower = _LogFollower(context)
     reader = asyncio.create_task(_read_commands(websocket, follower))
     try:
+        await websocket.send_json({"topic": AUTH_TOPIC, "data": {"username": identity.username}})
+        checked = time.monotonic()
         while not reader.done():
-            await _send_pending(websocket, subscription.queue, follower)
+            maybe_revoked = await _send_pending(websocket, subscription.queue, follower, identity)
+            if maybe_revoked or time.monotonic() - checked > RECHECK_SECONDS:
+                checked = time.monotonic()
+                if not await asyncio.to_thread(_still_valid, context, identity):
+                    await websocket.close(code=UNAUTHORIZED_CLOSE, reason="tokens revoked")
+                    break
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -86,16 +169,34 @@ async def live(websocket: WebSocket) -> None:
             await reader
 
 
+def _concerns(message: dict[str, Any], identity: _Identity) -> bool:
+    data = message.get("data") or {}
+    return data.get("username") == identity.username and data.get("session") in (
+        None,
+        identity.claims.session,
+    )
+
+
 async def _send_pending(
-    websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]], follower: _LogFollower
-) -> None:
+    websocket: WebSocket,
+    queue: asyncio.Queue[dict[str, Any]],
+    follower: _LogFollower,
+    identity: _Identity,
+) -> bool:
+    """Send what came; True when a revocation that may concern this socket came."""
+    revoked = False
     with contextlib.suppress(TimeoutError):
-        message = await asyncio.wait_for(queue.get(), timeout=LOG_POLL_SECONDS)
-        await websocket.send_json(message)
+        pending = [await asyncio.wait_for(queue.get(), timeout=LOG_POLL_SECONDS)]
         while not queue.empty():
-            await websocket.send_json(queue.get_nowait())
+            pending.append(queue.get_nowait())
+        for message in pending:
+            if message["topic"] == AUTH_TOPIC:  # for the server only, never sent
+                revoked = revoked or _concerns(message, identity)
+            else:
+                await websocket.send_json(message)
     for name, lines in (await asyncio.to_thread(follower.read_new)).items():
         await websocket.send_json({"topic": "logs", "data": {"name": name, "lines": lines}})
+    return revoked
 
 
 async def _read_commands(websocket: WebSocket, follower: _LogFollower) -> None:

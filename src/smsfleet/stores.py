@@ -13,8 +13,13 @@ from smsfleet.audit.store import (
     AUDIT_EVENTS_INDEXES,
     audit_events_table,
 )
-from smsfleet.auth.models import User
-from smsfleet.auth.store import USERS_COLLECTION, users_table
+from smsfleet.auth.models import RevokedSession, User
+from smsfleet.auth.store import (
+    REVOKED_SESSIONS_COLLECTION,
+    USERS_COLLECTION,
+    revoked_sessions_table,
+    users_table,
+)
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.core.mongo import MongoEventLog, MongoRecordStore, open_mongo_database
 from smsfleet.core.records import EventLog, RecordStore
@@ -54,6 +59,7 @@ __all__ = ["ConfigStore", "open_config_store"]
 class ConfigStore:
     backend: str
     users: RecordStore[User]
+    revoked_sessions: RecordStore[RevokedSession]
     countries: RecordStore[Country]
     pairs: RecordStore[Pair]
     programs: RecordStore[Program]
@@ -94,6 +100,7 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
     return ConfigStore(
         backend=backend,
         users=SqlRecordStore(engine, users_table, User, "username"),
+        revoked_sessions=SqlRecordStore(engine, revoked_sessions_table, RevokedSession, "session"),
         countries=SqlRecordStore(engine, countries_table, Country, "code"),
         pairs=SqlRecordStore(engine, pairs_table, Pair, "key"),
         programs=SqlRecordStore(engine, programs_table, Program, "name"),
@@ -112,6 +119,8 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
     client, database = open_mongo_database(url)
     if upgrade:
         database[PAIRS_COLLECTION].create_index(PAIRS_INDEXES)
+        # MongoDB drops a revoked session itself once its tokens would have expired.
+        database[REVOKED_SESSIONS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
         for keys in SESSION_EVENTS_INDEXES:
             database[SESSION_EVENTS_COLLECTION].create_index(keys)
         for keys in AUDIT_EVENTS_INDEXES:
@@ -123,6 +132,9 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
     return ConfigStore(
         backend="mongodb",
         users=MongoRecordStore(database[USERS_COLLECTION], User, "username"),
+        revoked_sessions=MongoRecordStore(
+            database[REVOKED_SESSIONS_COLLECTION], RevokedSession, "session"
+        ),
         countries=MongoRecordStore(database[COUNTRIES_COLLECTION], Country, "code"),
         pairs=MongoRecordStore(database[PAIRS_COLLECTION], Pair, "key"),
         programs=MongoRecordStore(database[PROGRAMS_COLLECTION], Program, "name"),

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsfleet.core.records import Timestamp
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,31}$"
+# Where revocations (`TokensRevoked`) are published: those users' live sockets close.
+AUTH_TOPIC = "auth"
 
 
 class Role(StrEnum):
@@ -34,6 +36,24 @@ class User(BaseModel):
     disabled: bool = False
     created_at: Timestamp
     updated_at: Timestamp
+    # In every token issued; raised by a password, role or disabled change and by
+    # logging out everywhere, so every token issued before is refused.
+    token_version: int = 0
+
+
+class RevokedSession(BaseModel):
+    """A login ended by logging out: its tokens are refused until they would expire."""
+
+    session: str
+    username: str
+    expires_at: Timestamp
+
+
+class TokensRevoked(BaseModel):
+    """Tokens of `username` were revoked: all of them, or those of one `session`."""
+
+    username: str
+    session: str | None = None
 
 
 class UserPublic(BaseModel):
@@ -65,6 +85,10 @@ class LoginRequest(BaseModel):
 
 
 class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class LogoutRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from smsfleet.auth.models import Role, TokenPair, User, UserCreate, UserUpdate
+from smsfleet.auth.models import (
+    RevokedSession,
+    Role,
+    TokenPair,
+    TokensRevoked,
+    User,
+    UserCreate,
+    UserUpdate,
+)
 
 __all__ = [
     "ADMIN_USERNAME",
@@ -14,7 +24,9 @@ __all__ = [
     "create_user",
     "get_user",
     "login",
+    "logout",
     "refresh",
+    "revoke_all_tokens",
     "set_password",
     "update_user",
 ]
@@ -31,11 +43,14 @@ from smsfleet.core.errors import (
 from smsfleet.core.records import RecordStore
 from smsfleet.core.security import (
     PasswordChecks,
+    TokenClaims,
     TokenKind,
     decode_token,
     encode_token,
     hash_password,
     needs_rehash,
+    new_session_id,
+    verify_password,
 )
 from smsfleet.core.settings import weak_password_reason
 
@@ -104,18 +119,40 @@ def _rehashed(
     return rehashed
 
 
-def issue_tokens(*, user: User, policy: TokenPolicy, clock: Clock) -> TokenPair:
+def issue_tokens(
+    *,
+    user: User,
+    policy: TokenPolicy,
+    clock: Clock,
+    session: str | None = None,
+    session_expires_at: datetime | None = None,
+) -> TokenPair:
+    """Tokens for a new login, or (with `session`) new tokens for the same login.
+
+    A login lasts the refresh lifetime from when it began: refreshing never extends it.
+    """
     now = clock.now()
+    session = session or new_session_id()
+    refresh_ttl = policy.refresh_ttl
+    if session_expires_at is not None:
+        refresh_ttl = min(refresh_ttl, session_expires_at - now)
 
     def token(kind: TokenKind, ttl: timedelta) -> str:
         return encode_token(
-            secret=policy.secret, subject=user.username, role=user.role, kind=kind, now=now, ttl=ttl
+            secret=policy.secret,
+            subject=user.username,
+            role=user.role,
+            kind=kind,
+            now=now,
+            ttl=ttl,
+            version=user.token_version,
+            session=session,
         )
 
     return TokenPair(
-        access_token=token("access", policy.access_ttl),
-        refresh_token=token("refresh", policy.refresh_ttl),
-        expires_in=int(policy.access_ttl.total_seconds()),
+        access_token=token("access", min(policy.access_ttl, refresh_ttl)),
+        refresh_token=token("refresh", refresh_ttl),
+        expires_in=int(min(policy.access_ttl, refresh_ttl).total_seconds()),
     )
 
 
@@ -126,19 +163,106 @@ def _active_user(users: RecordStore[User], username: str) -> User:
     return user
 
 
+def check_claims(
+    *, users: RecordStore[User], revoked: RecordStore[RevokedSession], claims: TokenClaims
+) -> User:
+    """The user whose token these claims are, while the token stands: the user active,
+    their tokens not revoked since it was issued, its login not ended."""
+    user = _active_user(users, claims.subject)
+    if claims.version != user.token_version:
+        raise Unauthorized("token revoked: log in again")
+    if revoked.get(claims.session) is not None:
+        raise Unauthorized("logged out: log in again")
+    return user
+
+
 def refresh(
-    *, users: RecordStore[User], policy: TokenPolicy, clock: Clock, refresh_token: str
+    *,
+    users: RecordStore[User],
+    revoked: RecordStore[RevokedSession],
+    policy: TokenPolicy,
+    clock: Clock,
+    refresh_token: str,
 ) -> TokenPair:
     claims = decode_token(refresh_token, secret=policy.secret, kind="refresh", now=clock.now())
-    return issue_tokens(user=_active_user(users, claims.subject), policy=policy, clock=clock)
+    user = check_claims(users=users, revoked=revoked, claims=claims)
+    return issue_tokens(
+        user=user,
+        policy=policy,
+        clock=clock,
+        session=claims.session,
+        session_expires_at=claims.expires_at,
+    )
+
+
+def authenticate(
+    *,
+    users: RecordStore[User],
+    revoked: RecordStore[RevokedSession],
+    policy: TokenPolicy,
+    clock: Clock,
+    token: str,
+) -> tuple[User, TokenClaims]:
+    """The user a bearer token stands for, read fresh so role changes apply at once."""
+    claims = decode_token(token, secret=policy.secret, kind="access", now=clock.now())
+    return check_claims(users=users, revoked=revoked, claims=claims), claims
 
 
 def user_for_access_token(
-    *, users: RecordStore[User], policy: TokenPolicy, clock: Clock, token: str
+    *,
+    users: RecordStore[User],
+    revoked: RecordStore[RevokedSession],
+    policy: TokenPolicy,
+    clock: Clock,
+    token: str,
 ) -> User:
-    """The user a bearer token stands for, read fresh so role changes apply at once."""
-    claims = decode_token(token, secret=policy.secret, kind="access", now=clock.now())
-    return _active_user(users, claims.subject)
+    user, _ = authenticate(users=users, revoked=revoked, policy=policy, clock=clock, token=token)
+    return user
+
+
+def logout(
+    *,
+    revoked: RecordStore[RevokedSession],
+    policy: TokenPolicy,
+    clock: Clock,
+    refresh_token: str,
+) -> TokensRevoked | None:
+    """End the login of `refresh_token`: its refresh and access tokens are refused from now.
+
+    The session is kept on a deny-list until the refresh token would have expired; an
+    expired token has nothing left to end (None).
+    """
+    now = clock.now()
+    try:
+        claims = decode_token(refresh_token, secret=policy.secret, kind="refresh", now=now)
+    except Unauthorized as exc:
+        if exc.message == "token expired":
+            return None
+        raise
+    for ended in revoked.list():
+        if ended.expires_at <= now:
+            revoked.delete(ended.session)
+    with contextlib.suppress(Conflict):  # logged out already
+        revoked.add(
+            RevokedSession(
+                session=claims.session, username=claims.subject, expires_at=claims.expires_at
+            )
+        )
+    return TokensRevoked(username=claims.subject, session=claims.session)
+
+
+def revoke_all_tokens(*, users: RecordStore[User], clock: Clock, username: str) -> TokensRevoked:
+    """Log `username` out everywhere: every token issued so far is refused."""
+    user = get_user(users=users, username=username)
+    users.replace(
+        user.model_copy(update={"token_version": user.token_version + 1, "updated_at": clock.now()})
+    )
+    return TokensRevoked(username=username)
+
+
+def first_token_version() -> int:
+    """A new user's: random, so tokens of a deleted user of the same name never fit."""
+    return secrets.randbelow(1 << 30)
 
 
 # Names the system itself acts under in audit trails (a pair paused by "policy").
@@ -159,6 +283,7 @@ def create_user(*, users: RecordStore[User], clock: Clock, data: UserCreate) -> 
         password_hash=hash_password(data.password),
         created_at=now,
         updated_at=now,
+        token_version=first_token_version(),
     )
     users.add(user)
     return user
@@ -185,6 +310,12 @@ def update_user(
         changes["disabled"] = data.disabled
     if username == actor.username and (data.disabled or data.role not in (None, Role.admin)):
         raise Conflict("you cannot disable yourself or drop your own admin role")
+    if (
+        data.password is not None
+        or (data.role is not None and data.role != user.role)
+        or (data.disabled is not None and data.disabled != user.disabled)
+    ):
+        changes["token_version"] = user.token_version + 1
     updated = user.model_copy(update=changes)
     users.replace(updated)
     return updated
@@ -210,15 +341,24 @@ def set_password(
             password_hash=hash_password(password),
             created_at=now,
             updated_at=now,
+            token_version=first_token_version(),
         )
         users.add(user)
         return user
+    same = (
+        existing.role == role
+        and not existing.disabled
+        and verify_password(password, existing.password_hash)
+    )
+    if same:
+        return existing  # as it was: its tokens stand
     user = existing.model_copy(
         update={
             "password_hash": hash_password(password),
             "role": role,
             "disabled": False,
             "updated_at": now,
+            "token_version": existing.token_version + 1,
         }
     )
     users.replace(user)

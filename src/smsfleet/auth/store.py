@@ -15,5 +15,16 @@ users_table = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", DateTimeColumn, nullable=False),
     sa.Column("updated_at", DateTimeColumn, nullable=False),
+    sa.Column("token_version", sa.Integer, nullable=False, default=0),
 )
 USERS_COLLECTION = "users"
+
+# Logins ended by logging out, kept until their tokens would have expired.
+revoked_sessions_table = sa.Table(
+    "revoked_sessions",
+    config_metadata,
+    sa.Column("session", sa.String(32), primary_key=True),
+    sa.Column("username", sa.String(32), nullable=False),
+    sa.Column("expires_at", DateTimeColumn, nullable=False),
+)
+REVOKED_SESSIONS_COLLECTION = "revoked_sessions"

@@ -6,15 +6,18 @@ from fastapi import APIRouter, status
 
 from smsfleet.auth import service
 from smsfleet.auth.models import (
+    AUTH_TOPIC,
     AccessToken,
     LoginRequest,
+    LogoutRequest,
     RefreshRequest,
     TokenPair,
+    TokensRevoked,
     UserCreate,
     UserPublic,
     UserUpdate,
 )
-from smsfleet.deps import AdminUser, ClientAddress, Context, CurrentUser
+from smsfleet.deps import AdminUser, AppContext, ClientAddress, Context, CurrentUser
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 seed_router = APIRouter(tags=["seed routes"])
@@ -47,10 +50,53 @@ def seed_login(body: LoginRequest, context: Context, address: ClientAddress) -> 
 def refresh(body: RefreshRequest, context: Context) -> TokenPair:
     return service.refresh(
         users=context.store.users,
+        revoked=context.store.revoked_sessions,
         policy=context.tokens,
         clock=context.clock,
         refresh_token=body.refresh_token,
     )
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End this login: its refresh token and access tokens are refused from now",
+)
+def logout(body: LogoutRequest, context: Context) -> None:
+    revoked = service.logout(
+        revoked=context.store.revoked_sessions,
+        policy=context.tokens,
+        clock=context.clock,
+        refresh_token=body.refresh_token,
+    )
+    if revoked is not None:
+        context.bus.publish(AUTH_TOPIC, revoked)
+
+
+@router.post(
+    "/auth/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out everywhere: every token of yours is refused, every live socket closed",
+)
+def logout_everywhere(user: CurrentUser, context: Context) -> None:
+    _revoke_all(context, user.username)
+
+
+@router.post(
+    "/users/{username}/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["users"],
+    summary="Log a user out everywhere",
+)
+def logout_user(username: str, _: AdminUser, context: Context) -> None:
+    _revoke_all(context, username)
+
+
+def _revoke_all(context: AppContext, username: str) -> None:
+    revoked = service.revoke_all_tokens(
+        users=context.store.users, clock=context.clock, username=username
+    )
+    context.bus.publish(AUTH_TOPIC, revoked)
 
 
 @router.get("/auth/me", summary="The logged-in user")
@@ -77,12 +123,16 @@ def get_user(username: str, _: AdminUser, context: Context) -> UserPublic:
 
 @router.patch("/users/{username}", tags=["users"])
 def update_user(username: str, body: UserUpdate, actor: AdminUser, context: Context) -> UserPublic:
+    before = service.get_user(users=context.store.users, username=username)
     user = service.update_user(
         users=context.store.users, clock=context.clock, actor=actor, username=username, data=body
     )
+    if user.token_version != before.token_version:
+        context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))
     return UserPublic.model_validate(user.model_dump())
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
 def delete_user(username: str, actor: AdminUser, context: Context) -> None:
     service.delete_user(users=context.store.users, actor=actor, username=username)
+    context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))

@@ -100,10 +100,25 @@ class TokenClaims:
     role: str
     kind: TokenKind
     expires_at: datetime
+    version: int
+    session: str
+
+
+def new_session_id() -> str:
+    """One login's id: its access and refresh tokens carry it, and a logout revokes it."""
+    return uuid.uuid4().hex
 
 
 def encode_token(
-    *, secret: str, subject: str, role: str, kind: TokenKind, now: datetime, ttl: timedelta
+    *,
+    secret: str,
+    subject: str,
+    role: str,
+    kind: TokenKind,
+    now: datetime,
+    ttl: timedelta,
+    version: int,
+    session: str,
 ) -> str:
     payload = {
         "sub": subject,
@@ -112,19 +127,29 @@ def encode_token(
         "iat": now,
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
+        "ver": version,
+        "sid": session,
     }
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
 def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> TokenClaims:
-    """Claims of a valid token of `kind`; anything else raises `Unauthorized`."""
+    """Claims of a valid token of `kind`; anything else raises `Unauthorized`.
+
+    Tokens without a version and a session (issued before tokens could be revoked)
+    are refused: their holders log in again.
+    """
     try:
         payload = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             # Expiry is checked below against the injected clock, not the wall clock.
-            options={"require": ["sub", "exp", "typ"], "verify_exp": False, "verify_iat": False},
+            options={
+                "require": ["sub", "exp", "typ", "ver", "sid"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid token") from exc
@@ -133,11 +158,16 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
         raise Unauthorized("token expired")
     if payload.get("typ") != kind:
         raise Unauthorized(f"not an {kind} token")
+    version, session = payload["ver"], payload["sid"]
+    if not isinstance(version, int) or not isinstance(session, str):
+        raise Unauthorized("invalid token")
     return TokenClaims(
         subject=str(payload["sub"]),
         role=str(payload.get("role", "")),
         kind=kind,
         expires_at=expires_at,
+        version=version,
+        session=session,
     )
 
 

@@ -186,3 +186,20 @@ def test_the_names_smsfleet_acts_under_are_reserved(api: Api, name: str) -> None
     )
     assert response.status_code == 422
     assert "reserved" in response.json()["error"]["message"]
+
+
+def test_refreshing_never_extends_the_login(api: Api) -> None:
+    assert isinstance(api.clock, FakeClock)
+    _, tokens, _ = login(api, "viewer", PASSWORDS[Role.viewer])
+    for _ in range(2):  # six days on, refreshed every third
+        api.clock.advance(3 * 24 * 3600)
+        refreshed = api.client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        tokens = refreshed.json()
+    api.clock.advance(2 * 24 * 3600)  # eight days after the login: over
+    expired = api.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert expired.status_code == 401

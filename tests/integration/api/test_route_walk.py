@@ -15,12 +15,15 @@ PUBLIC = {
     ("GET", "/readyz"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),  # the refresh token in the body is the credential
     ("POST", "/login"),
     ("GET", "/metrics"),  # Prometheus scrapes it; see docs/operations.md to protect it
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Programs authenticate there with their session's worker token, never a user's JWT.
 WORKER_ROUTES = "/api/v1/worker/"
+# Everyone may log themselves out everywhere.
+OWN_LOGINS = "/api/v1/auth/logout-all"
 # Everyone manages their own keys (a viewer's keys can only read) and search jobs.
 OWN_KEYS = "/api/v1/auth/api-keys"
 OWN_JOBS = "/api/v1/search/jobs"
@@ -70,7 +73,7 @@ def test_a_viewer_is_refused_every_write(api: Api) -> None:
         if (
             method not in WRITE_METHODS
             or (method, path) in PUBLIC
-            or path.startswith((WORKER_ROUTES, OWN_KEYS, OWN_JOBS, GATEWAY_ROUTE))
+            or path.startswith((WORKER_ROUTES, OWN_KEYS, OWN_JOBS, GATEWAY_ROUTE, OWN_LOGINS))
         ):
             continue
         response = api.client.request(method, concrete(path), json={}, headers=headers)

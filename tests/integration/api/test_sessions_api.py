@@ -22,6 +22,7 @@ from smsfleet.sessions.models import SessionEvent
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users, program_dir
 from tests.integration.sessions.conftest import TICKING, require_screen
+from tests.support.live import live_socket
 from tests.support.programs import install_program
 
 
@@ -116,7 +117,7 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
     wait_for(lambda: state(api, "ticker_IN_vi") == "running")
     assert state(api, "ticker_UZ_uzmobile") == "stopped"
     token = api.token(Role.viewer)
-    with api.client.websocket_connect(f"/api/v1/ws?token={token}") as socket:
+    with live_socket(api.client, token) as socket:
         started = api.client.post("/api/v1/sessions/ticker_UZ_uzmobile/start", headers=operator)
         assert started.status_code == 200
         assert started.json()["desired"] == "running"
@@ -225,11 +226,10 @@ def test_hostile_session_names_never_reach_screen(live_api: Api, name: str) -> N
 
 
 def test_the_websocket_needs_a_valid_token(live_api: Api) -> None:
-    with (
-        live_api.client.websocket_connect("/api/v1/ws?token=forged") as socket,
-        pytest.raises(WebSocketDisconnect) as closed,
-    ):
-        socket.receive_json()
+    with live_api.client.websocket_connect("/api/v1/ws") as socket:
+        socket.send_json({"type": "auth", "token": "forged"})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
     assert closed.value.code == 4401
 
 

@@ -14,6 +14,7 @@ from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.dispatch.store import AttemptStore
 from tests.integration.api.conftest import Api
 from tests.support.fakes import FakeClock
+from tests.support.live import live_socket
 
 PHONE = "+998901234567"
 
@@ -76,7 +77,7 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
     clock.advance(1)  # the decisions come after the attempts
 
     token = api.token(Role.viewer)
-    with api.client.websocket_connect(f"/api/v1/ws?token={token}") as socket:
+    with live_socket(api.client, token) as socket:
         evaluated = api.client.post("/api/v1/policy/evaluate", headers=api.headers(Role.operator))
         assert evaluated.status_code == 200, evaluated.text
         result = evaluated.json()

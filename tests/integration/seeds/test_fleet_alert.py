@@ -15,6 +15,7 @@ import pytest
 
 from smsfleet.auth.models import Role
 from tests.integration.api.conftest import Api, running_api
+from tests.support.live import live_socket
 from tests.support.telegram import TelegramStandIn
 
 MESSAGE = "UZ_uzmobile: no SMS delivered for 10 minutes"
@@ -28,7 +29,7 @@ def telegram() -> Iterator[TelegramStandIn]:
 
 
 def test_without_a_channel_the_alert_is_kept_listed_and_pushed_live(api: Api) -> None:
-    with api.client.websocket_connect(f"/api/v1/ws?token={api.token(Role.viewer)}") as socket:
+    with live_socket(api.client, api.token(Role.viewer)) as socket:
         raised = api.client.post(
             "/alert", json={"message": MESSAGE}, headers=api.headers(Role.operator)
         )

@@ -5,7 +5,7 @@ import { expireSession, getAccessToken, getRefreshToken, saveTokens } from "./to
 import type { TokenPair } from "./types";
 
 // Paths that must never trigger a refresh: they are how a session starts.
-const AUTH_PATHS = new Set(["/api/v1/auth/login", "/api/v1/auth/refresh"]);
+const AUTH_PATHS = new Set(["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout"]);
 
 // A retry needs the request body, which fetch consumes; keep a copy per request id.
 const pendingRetries = new Map<string, Request>();

@@ -19,6 +19,9 @@ import {
 export const login = (username: string, password: string) =>
   call(api.POST("/api/v1/auth/login", { body: { username, password } }));
 
+export const logout = (refreshToken: string) =>
+  call(api.POST("/api/v1/auth/logout", { body: { refresh_token: refreshToken } }));
+
 export const fetchCurrentUser = () => call(api.GET("/api/v1/auth/me"));
 
 export const listCountries = () => call(api.GET("/api/v1/countries"));

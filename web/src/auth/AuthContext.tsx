@@ -1,6 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import * as endpoints from "../api/endpoints";
-import { clearTokens, getAccessToken, saveTokens, SESSION_EXPIRED_EVENT } from "../api/tokens";
+import { clearTokens, getAccessToken, getRefreshToken, saveTokens, SESSION_EXPIRED_EVENT } from "../api/tokens";
 import type { CurrentUser, Role } from "../api/types";
 
 type AuthStatus = "checking" | "signed-in" | "signed-out";
@@ -55,6 +55,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const logout = useCallback(() => {
+    // The server ends this login too, so its tokens are refused from now on.
+    const refreshToken = getRefreshToken();
+    if (refreshToken) endpoints.logout(refreshToken).catch(() => undefined);
     clearTokens();
     setUser(null);
     setStatus("signed-out");

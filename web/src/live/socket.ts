@@ -1,6 +1,7 @@
-// One WebSocket to `/api/v1/ws` per signed-in tab. The server pushes
-// `{"topic", "data"}` messages; the client asks for a session's log with
-// `{"follow_logs": name}`. When the socket drops it reconnects with capped,
+// One WebSocket to `/api/v1/ws` per signed-in tab. Its first message carries the
+// access token, `{"type": "auth", "token"}` (never the URL: URLs end up in logs).
+// The server pushes `{"topic", "data"}` messages; the client asks for a session's
+// log with `{"follow_logs": name}`. When the socket drops it reconnects with capped,
 // jittered backoff and asks again for every log still followed.
 
 export type LiveStatus = "connecting" | "connected" | "reconnecting";
@@ -14,7 +15,7 @@ type MessageListener = (message: LiveMessage) => void;
 type StatusListener = (status: LiveStatus) => void;
 
 export interface LiveSocketOptions {
-  /** The access token to send, read anew on every attempt. */
+  /** The access token to send first, read anew on every attempt. */
   token: () => string | null;
   /**
    * Called before the next attempt when the last one was refused for its token
@@ -24,7 +25,7 @@ export interface LiveSocketOptions {
   url?: string;
 }
 
-/** The server's close code for a missing, expired or invalid token. */
+/** The server's close code for an expired, invalid or revoked token. */
 const UNAUTHORIZED_CLOSE = 4401;
 const INITIAL_DELAY_MS = 500;
 const MAX_DELAY_MS = 15_000;
@@ -121,8 +122,11 @@ export class LiveSocket {
   private connect(): void {
     if (this.closed) return;
     const token = this.options.token();
-    const base = this.options.url ?? liveUrl();
-    const url = token ? `${base}?token=${encodeURIComponent(token)}` : base;
+    if (!token) {
+      this.scheduleRetry(false, true);
+      return;
+    }
+    const url = this.options.url ?? liveUrl();
     let opened = false;
     let socket: WebSocket;
     try {
@@ -135,6 +139,7 @@ export class LiveSocket {
     socket.onopen = () => {
       opened = true;
       if (this.socket !== socket) return;
+      socket.send(JSON.stringify({ type: "auth", token }));
       this.openedAt = Date.now();
       for (const name of this.follows.keys()) socket.send(JSON.stringify({ follow_logs: name }));
       this.setStatus("connected");
