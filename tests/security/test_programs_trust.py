@@ -17,8 +17,9 @@ from smsfleet.core.settings import Settings
 from smsfleet.demo import DEMO_PROGRAMS
 from smsfleet.programs.service import ProgramRules, check_command
 from tests.integration.api.conftest import Api
+from tests.integration.api.test_sessions_api import wait_for
 from tests.security.conftest import HP_SESSION, Live
-from tests.support.programs import install_program
+from tests.support.programs import install_program, store_program
 
 
 def api_key(api: Api, role: Role, scopes: list[str]) -> dict[str, str]:
@@ -176,3 +177,31 @@ def test_relative_program_dirs_are_taken_from_where_the_control_plane_starts(
     (tmp_path / "mine").mkdir()
     settings = Settings(_env_file=None, program_dirs="./mine, /opt/../opt")  # type: ignore[call-arg]
     assert settings.program_dirs == [tmp_path / "mine", Path(os.path.realpath("/opt"))]
+
+
+def test_a_stored_program_outside_the_program_directories_never_runs(
+    live: Live, tmp_path: Path
+) -> None:
+    """A program kept from before these rules is checked again at every start."""
+    api = live.api
+    marker = tmp_path / "pwned"
+    store_program(
+        api.store.programs, api.clock, "legacy", ["/bin/sh", "-c", f"touch {marker}; sleep 60"]
+    )
+    pair = {"country": "UZ", "operator": "UzMobile", "is_high_priority": True}
+    made = api.client.post(
+        "/api/v1/pairs", json={**pair, "programs": ["legacy"]}, headers=live.headers()
+    )
+    assert made.status_code == 201, made.text
+    name = "legacy_UZ_uzmobile"
+
+    def refused() -> list[dict[str, Any]]:
+        events = api.client.get(f"/api/v1/sessions/{name}/events", headers=live.headers())
+        if events.status_code != 200:  # not seen by the supervisor yet
+            return []
+        return [e for e in events.json() if e["kind"] == "start_failed"]
+
+    wait_for(refused, timeout=15)
+    assert "outside the program directories" in refused()[0]["reason"]
+    assert live.screens.find(name) is None
+    assert not marker.exists()

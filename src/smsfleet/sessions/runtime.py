@@ -17,6 +17,7 @@ from smsfleet.core.errors import NotFound, Unavailable
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.pairs.models import Pair
+from smsfleet.programs.service import ProgramRules, check_command
 from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
@@ -140,11 +141,15 @@ class SessionRuntime:
     ) -> SessionRuntime:
         hosts = Hosts.from_settings(settings)
         secret = settings.jwt_secret
+        rules = ProgramRules.from_settings(settings)
 
         def launch(spec: SessionSpec, pair: Pair) -> LaunchSpec:
             program = store.programs.get(spec.program)
             if program is None:
                 raise NotFound(f"program {spec.program!r} does not exist")
+            # Checked again at every start: a program stored before the rules (or whose
+            # file was since replaced by a link out of the program directories) never runs.
+            check_command(program.command, rules)
             remote = settings.hosts.get(spec.host)
             if remote is not None:
                 data_dir = remote.data_dir.rstrip("/")

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict
+from smsfleet.core.errors import Conflict, DomainError
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.hosts import Hosts
@@ -474,7 +474,11 @@ class Supervisor:
         restarts = tick.status.restarts + (0 if tick.status.state == S.stopped else 1)
         self._move(tick, S.starting, EventKind.starting, now)
         self._update(tick, started_at=now, restarts=restarts, backoff_until=None)
-        tick.start = self._launch(spec, pair)
+        try:
+            tick.start = self._launch(spec, pair)
+        except DomainError as refused:  # e.g. its program is not one an admin installed
+            self._move(tick, S.exited, EventKind.start_failed, now, refused.message)
+            self._back_off(tick, now)
 
     # --- backend work, in parallel -------------------------------------------
 
