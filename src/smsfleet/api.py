@@ -313,6 +313,7 @@ def create_app(
         breaker=breakers.get("telegram", fail_max=5, reset_timeout=30),
         on_change=lambda alert: context.bus.publish("alerts", alert),
         should_run=leading,
+        country_reasons=lambda: {g.country: g.reason for g in dispatcher.goals() if g.reason},
     )
     messages = build_messages(
         settings=settings,

@@ -193,8 +193,12 @@ def country_signals(
     active: Iterable[str],
     thresholds: RuleThresholds,
     window: timedelta,
+    reasons: Mapping[str, str] | None = None,
 ) -> list[Signal]:
-    """Countries with sessions running the whole window that sent well under their cap."""
+    """Countries with sessions running the whole window that sent well under their cap.
+
+    `reasons` says, per country, what holds it back (the dispatcher's goals), in words.
+    """
     minutes = window.total_seconds() / 60
     signals = []
     for country in sorted(set(active)):
@@ -212,8 +216,9 @@ def country_signals(
                 summary=(
                     f"{country}: {count} sends in the last {minutes:g} min against a target "
                     f"of {target:g} ({caps[country]}/min)"
+                    + (f": {why}" if (why := (reasons or {}).get(country)) else "")
                 ),
-                details={"sent": count, "target": target},
+                details={"sent": count, "target": target, "reason": why},
             )
         )
     return signals

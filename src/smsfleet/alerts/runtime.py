@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -63,6 +63,7 @@ def build_alerts(
     on_change: Callable[[Alert], None] | None = None,
     should_run: Callable[[], bool] = lambda: True,
     transport: httpx.BaseTransport | None = None,
+    country_reasons: Callable[[], Mapping[str, str]] | None = None,
 ) -> Alerts:
     """Open the metrics store (migrated to head); the caller starts and closes it.
 
@@ -93,6 +94,7 @@ def build_alerts(
         config=AlertConfig.from_settings(settings),
         on_change=on_change,
         on_queued=sender.wake if sender is not None else None,
+        country_reasons=country_reasons,
     )
     job = PeriodicJob("alert-rules", service.evaluate, should_run=should_run, run_at_start=False)
     recoveries = PeriodicJob("alert-recoveries", service.check_recoveries, should_run=should_run)

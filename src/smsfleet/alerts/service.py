@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -130,6 +130,7 @@ class AlertService:
         config: AlertConfig,
         on_change: Callable[[Alert], None] | None = None,
         on_queued: Callable[[], None] | None = None,
+        country_reasons: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -139,6 +140,8 @@ class AlertService:
         self._clock = clock
         self._on_change = on_change
         self._on_queued = on_queued
+        # Why each country under its goal is (the dispatcher's reading), for the alert.
+        self._country_reasons = country_reasons
         self._lock = threading.Lock()
         self._baseline: dict[str, WindowStats] = {}
         self._baseline_at: datetime | None = None
@@ -315,7 +318,10 @@ class AlertService:
             for country in self._config_store.countries.list()
             if country.code in active
         }
-        return rules.country_signals(sent, caps, active, self.config.thresholds, window)
+        reasons = self._country_reasons() if self._country_reasons is not None else {}
+        return rules.country_signals(
+            sent, caps, active, self.config.thresholds, window, reasons=reasons
+        )
 
     # --- the engine ----------------------------------------------------------------------
 

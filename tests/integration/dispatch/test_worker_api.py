@@ -20,7 +20,7 @@ from smsfleet.dispatch import views
 from smsfleet.dispatch.models import Outcome
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.pairs.models import Pair, PairState
-from smsfleet.sessions.models import DesiredState, SessionSpec
+from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.integration.dispatch.conftest import FakeClock
 
@@ -204,6 +204,48 @@ def test_attempts_in_flight_one_per_test_number(ready: Worker) -> None:
     assert ready.report(leases[1]["trigger_id"]).status_code == 200
     freed = ready.lease()
     assert (freed["action"], freed["phone"]) == ("send", PHONES[1])
+
+
+def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
+    ready.store.session_status.add(
+        SessionStatus(name=SESSION, state=SessionState.running, updated_at=ready.clock.now())
+    )
+    for _ in range(3):
+        assert ready.lease()["action"] == "send"
+        ready.clock.advance(6)
+    [goal] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
+    assert (goal.goal_per_minute, goal.achieved_per_minute, goal.on_goal) == (10, 1.5, False)
+    assert (goal.sessions_wanted, goal.sessions_running, goal.test_numbers) == (1, 1, 3)
+    # Nothing completed yet: the cycle assumed is 30 s, so three numbers send 6 a minute.
+    assert goal.reason == (
+        "every test number awaits a code: 3 numbers, 3 attempts at once at 30 s per SMS "
+        "send at most 6/min; add test numbers"
+    )
+
+
+def test_a_lease_closes_the_attempts_its_program_no_longer_carries(ready: Worker) -> None:
+    first = ready.lease()
+    ready.clock.advance(6)
+    second = ready.lease()
+    ready.clock.advance(6)
+    # The answer to `first` never reached the program: it says it carries `second` only.
+    response = ready.client.post(
+        "/api/v1/worker/lease",
+        json={"session": SESSION, "in_flight": [second["trigger_id"]]},
+        headers=ready.headers(),
+    )
+    assert response.json()["action"] == "send"
+    lost = ready.dispatcher.attempts.get(first["trigger_id"])
+    assert lost is not None
+    assert (lost.outcome, lost.error_code) == (Outcome.error, "lease_lost")
+    kept = ready.dispatcher.attempts.get(second["trigger_id"])
+    assert kept is not None and kept.outcome is None
+    # Its number is free again, and a late report of it changes nothing.
+    busy = ready.dispatcher.attempts.open_in_pair(
+        "UZ_uzmobile", leased_since=ready.clock.now() - timedelta(minutes=5)
+    )
+    assert first["phone"] not in {phone for _, _, phone in busy}
+    assert ready.report(first["trigger_id"]).json() == {"status": "duplicate"}
 
 
 def test_rotation_is_per_pair_across_programs(ready: Worker) -> None:

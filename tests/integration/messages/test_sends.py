@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
-from smsfleet.dispatch.models import SendAction
+from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction
 from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
 from tests.integration.messages.conftest import CUSTOMER, TEST_NUMBER, World
 
 SPACING = 6.5  # seconds: a slot of UZ's 10 a minute opens every 6
+DELIVERY = timedelta(seconds=20)
 
 
 def otp(world: World) -> None:
@@ -153,6 +154,43 @@ def test_the_cap_holds_while_on_demand_and_routine_sends_mix(world: World) -> No
     assert statuses == [SendStatus.DONE] * 8
     on_demand = [a for a in attempts if a.phone == CUSTOMER]
     assert len(on_demand) == 16 and len(on_demand) < len(attempts)
+
+
+def test_the_cap_holds_with_attempts_in_flight_and_on_demand_sends(world: World) -> None:
+    """Sessions carry several attempts at once, reported 20 s after their lease."""
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    numbers = [f"+99899123456{n}" for n in range(8)]
+    world.store.pairs.replace(pair.model_copy(update={"phone_numbers": numbers}))
+    sends = [
+        world.messages.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
+        for n in range(6)
+    ]
+    open_attempts: list[tuple[datetime, str, str]] = []
+    most_in_flight = 0
+    for _ in range(240):  # four minutes of fake time, every program asking each second
+        for program in ("pbad", "pgood", "palso", "pworse"):
+            session = f"{program}_UZ_uzmobile"
+            action = world.dispatcher.lease(session=session)
+            if isinstance(action, SendAction):
+                open_attempts.append((world.clock.now(), session, action.trigger_id))
+        most_in_flight = max(most_in_flight, len(open_attempts))
+        world.clock.advance(1)
+        due = [entry for entry in open_attempts if world.clock.now() - entry[0] >= DELIVERY]
+        for entry in due:
+            open_attempts.remove(entry)
+            report = ReportRequest(trigger_id=entry[2], session=entry[1], outcome=Outcome.delivered)
+            world.dispatcher.report(session=entry[1], report=report)
+    attempts = world.dispatcher.attempts.recent(limit=10_000, country="UZ")
+    times = sorted(a.leased_at for a in attempts)
+    window = timedelta(seconds=60)
+    busiest = max(sum(1 for t in times if start <= t < start + window) for start in times)
+    assert busiest <= 10
+    assert len(times) >= 38  # one at a time, 20 s each, four sessions would send 12 a minute
+    assert most_in_flight >= 3  # several attempts were in flight at once
+    on_demand = {a.id for a in attempts if a.phone == CUSTOMER}
+    assert on_demand, "no on-demand send went out"
+    assert all(world.messages.send(s.id).tries >= 1 for s in sends)
 
 
 def test_bad_send_requests(world: World) -> None:

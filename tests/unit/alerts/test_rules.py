@@ -118,6 +118,17 @@ def test_gateway_errors_and_a_country_under_target() -> None:
     assert {s.subject: s.details["sent"] for s in signals} == {"KZ": 0, "UZ": 30}
 
 
+def test_a_country_under_target_says_why() -> None:
+    why = "every test number awaits a code: 2 numbers, 2 attempts at once at 30 s per SMS"
+    (signal,) = rules.country_signals(
+        {"TJ": 20}, {"TJ": 10}, ["TJ"], THRESHOLDS, timedelta(minutes=10), reasons={"TJ": why}
+    )
+    assert signal.summary == (
+        f"TJ: 20 sends in the last 10 min against a target of 100 (10/min): {why}"
+    )
+    assert signal.details["reason"] == why
+
+
 def test_a_crash_opens_and_a_stop_clears() -> None:
     crashed = rules.session_outcome(
         event(EventKind.exited, from_state=SessionState.running, exit_code=3, log_tail=["boom"]),
