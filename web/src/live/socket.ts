@@ -25,6 +25,8 @@ export interface LiveSocketOptions {
   url?: string;
 }
 
+/** The server's first message once the token is accepted. */
+const AUTH_TOPIC = "auth";
 /** The server's close code for an expired, invalid or revoked token. */
 const UNAUTHORIZED_CLOSE = 4401;
 const INITIAL_DELAY_MS = 500;
@@ -142,11 +144,15 @@ export class LiveSocket {
       socket.send(JSON.stringify({ type: "auth", token }));
       this.openedAt = Date.now();
       for (const name of this.follows.keys()) socket.send(JSON.stringify({ follow_logs: name }));
-      this.setStatus("connected");
     };
     socket.onmessage = (event: MessageEvent) => {
       const message = parseMessage(event.data);
       if (!message) return;
+      // The server's answer to the token: signed in, events flow from now on.
+      if (message.topic === AUTH_TOPIC) {
+        if (this.socket === socket) this.setStatus("connected");
+        return;
+      }
       for (const listener of this.messageListeners) listener(message);
     };
     socket.onclose = (event: CloseEvent) => {
