@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -50,6 +51,12 @@ Port = Annotated[int, typer.Option(help="Port to listen on")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides SMSFLEET_DATA_DIR")]
 
 
+@app.callback()
+def _private() -> None:
+    """Whatever a command writes (databases, secret, logs, spools) is private: umask 077."""
+    os.umask(0o077)
+
+
 def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     if data_dir is not None:
         overrides["data_dir"] = data_dir
@@ -59,6 +66,10 @@ def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     except ConfigurationError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
+    # A data dir made beforehand (by hand, by an installer) is closed to others too.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):  # not ours to change: the operator's call
+        settings.data_dir.chmod(0o700)
     return settings
 
 

@@ -251,7 +251,7 @@ def started_rig(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[R
     # Short on purpose: screen's socket paths must fit a Unix socket address.
     screen_dir = short_dir()
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(exist_ok=True)  # a test may have put something there first
     simulator_port, port = free_port(), free_port()
     simulator_url = f"http://127.0.0.1:{simulator_port}"
     url = f"http://127.0.0.1:{port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -367,7 +368,23 @@ class Settings(BaseSettings):
             else:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(secrets.token_urlsafe(48))
-        return path.read_text().strip()
+        secret = path.read_text().strip()
+        if len(secret) < MIN_SECRET_LENGTH:
+            # Empty or cut short (a full disk, a hand edit): a key anyone could guess.
+            # Replaced under a lock, so processes starting together agree on the new one;
+            # tokens signed with the old one end with it.
+            with path.open("r+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                secret = handle.read().strip()
+                if len(secret) < MIN_SECRET_LENGTH:
+                    secret = secrets.token_urlsafe(48)
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(secret)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            path.chmod(0o600)
+        return secret
 
     def check_production_safety(self) -> None:
         """Refuse known-weak secrets and passwords outside demo mode."""
