@@ -155,10 +155,12 @@ class HostPublic(BaseModel):
     """A host of the inventory as the supervisor last saw it."""
 
     name: str
-    address: str = Field(description="`local`, or user@address:port for SSH")
+    address: str | None = Field(
+        description="`local`, or user@address:port for SSH; operators and admins only"
+    )
     reachable: bool | None = Field(description="None until this replica's supervisor listed it")
     checked_at: Timestamp | None
-    error: str | None
+    error: str | None = Field(description="Why it does not answer; in full for operators only")
     sessions: int = Field(description="Sessions placed there")
     running: int = Field(description="Of those, starting, running or stopping")
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 
+from smsfleet.auth.models import Role
 from smsfleet.core.errors import NotFound
 from smsfleet.deps import Context, CurrentUser, OperatorActor
 from smsfleet.sessions import service
@@ -141,5 +142,14 @@ def session_events(
 
 
 @hosts_router.get("", summary="The hosts sessions run on and whether they answer")
-def list_hosts(_: CurrentUser, context: Context) -> list[HostPublic]:
-    return service.list_hosts(store=context.store, hosts=context.sessions.hosts)
+def list_hosts(user: CurrentUser, context: Context) -> list[HostPublic]:
+    """Viewers see each host's name and state, not how to log in to it nor raw errors."""
+    hosts = service.list_hosts(store=context.store, hosts=context.sessions.hosts)
+    if user.role.allows(Role.operator):
+        return hosts
+    return [
+        host.model_copy(
+            update={"address": None, "error": "does not answer" if host.error else None}
+        )
+        for host in hosts
+    ]

@@ -56,8 +56,8 @@ def edge(tmp_path: Path) -> Iterator[tuple[Api, SshServer, ScreenBackend]]:
     shutil.rmtree(edge_screens, ignore_errors=True)
 
 
-def hosts(api: Api) -> dict[str, dict[str, object]]:
-    response = api.client.get("/api/v1/hosts", headers=api.headers(Role.viewer))
+def hosts(api: Api, role: Role = Role.operator) -> dict[str, dict[str, object]]:
+    response = api.client.get("/api/v1/hosts", headers=api.headers(role))
     assert response.status_code == 200, response.text
     return {host["name"]: host for host in response.json()}
 
@@ -72,6 +72,9 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert (
         hosts(api)["edge1"]["address"] == f"{server.host(Path('/'), Path('/')).ssh}:{server.port}"
     )
+    # A viewer sees the host and its state, not how to log in to it.
+    seen_by_viewer = hosts(api, Role.viewer)["edge1"]
+    assert (seen_by_viewer["address"], seen_by_viewer["reachable"]) == (None, True)
 
     # Installed in a program directory; the edge host is this machine, so it is there too.
     command = install_program(api.settings.program_dirs[0], "ticker", TICKING)
@@ -122,6 +125,8 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
 
     server.stop()
     wait_for(lambda: hosts(api)["edge1"]["reachable"] is False)
+    assert hosts(api)["edge1"]["error"] not in (None, "does not answer")
+    assert hosts(api, Role.viewer)["edge1"]["error"] == "does not answer"  # not the raw error
     unreadable = api.client.get(f"/api/v1/sessions/{NAME}/logs", headers=operator)
     assert unreadable.status_code == 503 and unreadable.headers["Retry-After"] == "5"
     assert state(api, NAME) == "running"  # unknown, not crashed

@@ -166,7 +166,7 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
             >
               {hostChoices(hosts, values.host).map((host) => (
                 <option key={host.name} value={host.name}>
-                  {host.name === "local" ? "local (this host)" : `${host.name} · ${host.address}`}
+                  {host.name === "local" ? "local (this host)" : `${host.name} · ${host.address ?? "address hidden"}`}
                   {host.reachable === false ? " · unreachable" : ""}
                 </option>
               ))}

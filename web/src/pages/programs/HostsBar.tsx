@@ -6,9 +6,11 @@ import { useNow } from "../../hooks/useTicker";
 const REFRESH_MS = 10_000;
 
 function hostTitle(host: Host): string {
-  if (host.reachable === false) return `${host.address}: unreachable — ${host.error ?? "no answer"}`;
-  if (host.reachable === null) return `${host.address}: not checked yet`;
-  return `${host.address}: reachable`;
+  // Viewers are not told how to log in to a host: its name stands in for its address.
+  const where = host.address ?? host.name;
+  if (host.reachable === false) return `${where}: unreachable — ${host.error ?? "no answer"}`;
+  if (host.reachable === null) return `${where}: not checked yet`;
+  return `${where}: reachable`;
 }
 
 /** The hosts sessions run on, when there is more than this one: reachability and counts. */
