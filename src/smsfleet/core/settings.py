@@ -186,6 +186,12 @@ class Settings(BaseSettings):
     )
     max_quick_failures: int = Field(default=5, ge=1)
     stop_grace_seconds: float = Field(default=5.0, ge=0)
+    session_log_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=4096, description="A session's log is rotated past this"
+    )
+    request_log_retention_days: int = Field(
+        default=7, ge=1, le=3650, description="Raw API requests kept (the daily rollup stays)"
+    )
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     leader_ttl_seconds: float = Field(
         default=10.0, gt=0, description="With replicas: a silent leader is replaced after this"

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,15 +21,21 @@ __all__ = ["RequestLog", "RequestLogMiddleware"]
 log = logging.getLogger("smsfleet.developer")
 
 FLUSH_SECONDS = 1.0
+PURGE_EVERY = timedelta(hours=1)
 MAX_QUEUED = 200_000  # beyond this (the store is down), the oldest are dropped and counted
 # Routes that are not API use: health checks, scrapes and the dashboard's files.
 NOT_LOGGED = frozenset({"/healthz", "/readyz", "/metrics", "/{path:path}"})
 
 
 class RequestLog:
-    def __init__(self, store: UsageStore, clock: Clock) -> None:
+    def __init__(
+        self, store: UsageStore, clock: Clock, *, retention: timedelta = timedelta(days=7)
+    ) -> None:
         self._store = store
         self._clock = clock
+        # Raw requests (anonymous 401s and 429s too) are kept this long, purged hourly.
+        self._retention = retention
+        self._purged_at: datetime | None = None
         self._queue: deque[LoggedRequest] = deque(maxlen=MAX_QUEUED)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,8 +71,18 @@ class RequestLog:
             try:
                 while self.flush():
                     pass
+                self.purge_due()
             except Exception:
                 log.exception("writing the request log failed; retrying")
+
+    def purge_due(self) -> int:
+        """Purge raw requests past their retention, at most once an hour."""
+        now = self._clock.now()
+        if self._purged_at is not None and now < self._purged_at + PURGE_EVERY:
+            return 0
+        purged = self._store.purge(before=now - self._retention)
+        self._purged_at = now
+        return purged
 
     def close(self) -> None:
         self._stop.set()

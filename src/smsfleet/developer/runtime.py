@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -34,6 +35,9 @@ def build_usage(*, settings: Settings, clock: Clock) -> Usage:
     """The metrics store must be at head already (the dispatcher migrates it first)."""
     engine = create_sql_engine(settings.resolved_metrics_url)
     store = UsageStore(engine)
+    retention = timedelta(days=settings.request_log_retention_days)
     return Usage(
-        log=RequestLog(store, clock), service=UsageService(store=store, clock=clock), engine=engine
+        log=RequestLog(store, clock, retention=retention),
+        service=UsageService(store=store, clock=clock),
+        engine=engine,
     )

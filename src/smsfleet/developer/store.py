@@ -168,6 +168,25 @@ class UsageStore:
             result.append(UsageRow(group=tuple(row[: len(groups)]), counters=counters))
         return result
 
+    def purge(self, *, before: datetime, batch: int = 10_000) -> int:
+        """Delete raw requests logged before then, a batch per transaction; the daily
+        rollup, which the analytics read, is kept. Returns how many went."""
+        table = api_requests_table
+        purged = 0
+        while True:
+            with self._engine.begin() as connection:
+                ids = (
+                    connection.execute(
+                        sa.select(table.c.id).where(table.c.at < naive_utc(before)).limit(batch)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    return purged
+                connection.execute(sa.delete(table).where(table.c.id.in_(ids)))
+            purged += len(ids)
+
     def count_raw(self) -> int:
         with self._engine.connect() as connection:
             return int(

@@ -59,6 +59,7 @@ class Hosts:
             settings.sessions_dir,
             screen_dir=settings.screen_dir,
             program_env=settings.program_env,
+            log_max_bytes=settings.session_log_max_bytes,
         )
         return cls.build(local, settings.hosts, settings.program_env)
 

@@ -37,6 +37,9 @@ __all__ = ["main", "process_start_ticks", "process_usage", "write_status"]
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Splits pathologically long lines instead of buffering them without bound.
 MAX_LINE_BYTES = 64 * 1024
+# A session's log is rotated past this size, keeping this many older files (.1 newest).
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 3
 # After the program exits, a child it left behind may still hold the pipe open.
 DRAIN_SECONDS = 2.0
 EXIT_CANNOT_START = 127
@@ -95,10 +98,20 @@ def write_status(path: str | os.PathLike[str], status: dict[str, Any]) -> None:
 
 
 class _LogWriter:
-    """Writes timestamped lines to the log file and echoes them to the window."""
+    """Writes timestamped lines to the log file and echoes them to the window.
 
-    def __init__(self, log_path: str) -> None:
+    Past `max_bytes` the file is rotated (`.1` … `.{backups}`), so a chatty program
+    cannot fill the disk; the control plane reads a log started anew from its top.
+    """
+
+    def __init__(
+        self, log_path: str, *, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS
+    ) -> None:
+        self._path = log_path
+        self._max_bytes = max_bytes
+        self._backups = backups
         self._log = open(log_path, "ab", buffering=0)  # noqa: SIM115 (closed in close())
+        self._size = self._log.tell()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -109,12 +122,24 @@ class _LogWriter:
         with self._lock:
             if self._closed:
                 return  # Output of a leftover child after the program exited.
+            if self._size and self._size + len(stamped) > self._max_bytes:
+                self._rotate()
             self._log.write(stamped)
+            self._size += len(stamped)
             try:
                 sys.stdout.buffer.write(line)
                 sys.stdout.buffer.flush()
             except OSError:
                 pass  # The window is gone (screen quit); the log file is what matters.
+
+    def _rotate(self) -> None:
+        self._log.close()
+        for index in range(self._backups, 0, -1):
+            older = f"{self._path}.{index - 1}" if index > 1 else self._path
+            if os.path.exists(older):
+                os.replace(older, f"{self._path}.{index}")
+        self._log = open(self._path, "ab", buffering=0)  # noqa: SIM115 (closed in close())
+        self._size = 0
 
     def note(self, message: str) -> None:
         self.write_line(RUNNER_TAG + message.encode("utf-8", "replace"))
@@ -133,7 +158,7 @@ def _copy_output(stream: BinaryIO, log: _LogWriter) -> None:
 USAGE = (
     "usage: python -m smsfleet.sessions.runner --status-file F --log-file L [--cwd D] -- argv..."
 )
-_OPTIONS = {"--status-file", "--log-file", "--cwd"}
+_OPTIONS = {"--status-file", "--log-file", "--cwd", "--log-max-bytes"}
 
 
 def _usage_error(message: str) -> SystemExit:
@@ -161,9 +186,16 @@ def _parse_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     return parsed, command
 
 
-def run(status_path: str, log_path: str, command: list[str], cwd: str | None) -> int:
+def run(
+    status_path: str,
+    log_path: str,
+    command: list[str],
+    cwd: str | None,
+    *,
+    log_max_bytes: int = LOG_MAX_BYTES,
+) -> int:
     """Run `command` to completion under supervision; return the runner's exit code."""
-    log = _LogWriter(log_path)
+    log = _LogWriter(log_path, max_bytes=log_max_bytes)
     status: dict[str, Any] = {
         "runner_pid": os.getpid(),
         "screen_pid": os.getppid(),
@@ -240,7 +272,17 @@ def run(status_path: str, log_path: str, command: list[str], cwd: str | None) ->
 
 def main(args: Sequence[str] | None = None) -> int:
     options, command = _parse_args(sys.argv[1:] if args is None else args)
-    return run(options["--status-file"], options["--log-file"], command, options.get("--cwd"))
+    try:
+        log_max_bytes = int(options.get("--log-max-bytes", LOG_MAX_BYTES))
+    except ValueError:
+        raise _usage_error("--log-max-bytes takes a number of bytes") from None
+    return run(
+        options["--status-file"],
+        options["--log-file"],
+        command,
+        options.get("--cwd"),
+        log_max_bytes=max(log_max_bytes, 4096),
+    )
 
 
 if __name__ == "__main__":

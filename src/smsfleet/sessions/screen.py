@@ -301,8 +301,11 @@ class ScreenBackend:
         start_timeout: float = 5.0,
         command_timeout: float = 10.0,
         program_env: Iterable[str] = (),
+        log_max_bytes: int | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
+        # Past this size a session's log is rotated (None: the runner's own bound).
+        self.log_max_bytes = log_max_bytes
         # Names passed on to programs from this host's environment beyond the allowlist.
         self.program_env = tuple(program_env)
         self.screen_bin = screen_bin
@@ -417,6 +420,8 @@ class ScreenBackend:
             ]
             if spec.cwd is not None:
                 command += ["--cwd", str(spec.cwd)]
+            if self.log_max_bytes is not None:
+                command += ["--log-max-bytes", str(self.log_max_bytes)]
             command += ["--", *spec.argv]
             self._screen(*command, env=self._program_env(spec.env), check=True)
             return self._await_start(name)

@@ -11,6 +11,7 @@ from smsfleet.auth.models import Role
 from smsfleet.developer.log import RequestLog
 from smsfleet.developer.store import LoggedRequest, UsageStore
 from tests.integration.api.conftest import Api
+from tests.support.fakes import FakeClock
 
 DAY = "2026-01-05"  # the fake clock's day
 
@@ -110,3 +111,26 @@ def test_the_rollup_adds_up_batches_on_both_backends(metrics_engine: Engine) -> 
     assert rows[(date(2026, 1, 6),)]["requests"] == 1
     assert store.count_raw() == 4
     assert store.summed(start=date(2026, 1, 1), end=date(2026, 1, 31), key_id="k2") == []
+
+
+def test_raw_requests_past_their_retention_are_purged(metrics_engine: Engine) -> None:
+    store = UsageStore(metrics_engine)
+    now = datetime(2026, 1, 20, 12, tzinfo=UTC)
+    old = [
+        LoggedRequest(now - timedelta(days=9, minutes=n), "anon", "", "POST", "/login", 401, 1.0)
+        for n in range(25)
+    ]
+    recent = [
+        LoggedRequest(now - timedelta(hours=1), "alice", "k1", "GET", "/api/v1/pairs", 200, 1.0)
+    ]
+    store.add([*old, *recent])
+    clock = FakeClock(now)
+    request_log = RequestLog(store, clock, retention=timedelta(days=7))
+    assert request_log.purge_due() == 25
+    assert store.count_raw() == 1
+    # At most hourly; and the daily rollup the analytics read is kept.
+    store.add(old[:3])
+    assert request_log.purge_due() == 0
+    clock.advance(3600)
+    assert request_log.purge_due() == 3
+    assert store.summed(start=date(2026, 1, 1), end=date(2026, 1, 31))[0].counters["requests"] == 29

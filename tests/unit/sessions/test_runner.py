@@ -178,3 +178,35 @@ def _safe_log(tmp_path: Path) -> list[str]:
         return _log(tmp_path)
     except FileNotFoundError:
         return []
+
+
+def test_a_chatty_programs_log_is_rotated(tmp_path: Path) -> None:
+    """A program printing 1 MiB with a 64 KiB bound: the log and three older files stay."""
+    chatty = "import sys\nfor n in range(16384):\n    print(f'line {n:05d} ' + 'x' * 50)\n"
+    runner = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smsfleet.sessions.runner",
+            "--status-file",
+            str(tmp_path / "s.status.json"),
+            "--log-file",
+            str(tmp_path / "s.log"),
+            "--log-max-bytes",
+            str(64 * 1024),
+            "--",
+            sys.executable,
+            "-c",
+            chatty,
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert runner.returncode == 0, runner.stderr
+    logs = sorted(path.name for path in tmp_path.glob("s.log*"))
+    assert logs == ["s.log", "s.log.1", "s.log.2", "s.log.3"]
+    for path in tmp_path.glob("s.log*"):
+        assert path.stat().st_size <= 64 * 1024
+    # The newest lines are in the log itself, the ones before them in .1.
+    assert "line 16383" in (tmp_path / "s.log").read_text() + (tmp_path / "s.log.1").read_text()
+    assert "exited with code 0" in _log(tmp_path)[-1]
