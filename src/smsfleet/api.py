@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smsfleet import __version__, live
 from smsfleet.alerts import views as alerts_views
 from smsfleet.alerts.runtime import build_alerts
+from smsfleet.apidocs import mount_api_docs
 from smsfleet.apikeys import views as apikeys_views
 from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
@@ -374,6 +375,9 @@ def create_app(
         version=__version__,
         summary="Control plane for a fleet of SMS test programs",
         lifespan=lifespan,
+        # Served from the package's own files by mount_api_docs, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
     app.state.dispatcher = dispatcher
@@ -461,5 +465,6 @@ def create_app(
         live.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
+    mount_api_docs(app)
     _mount_web(app, settings.web_dir)
     return app

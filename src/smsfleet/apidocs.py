@@ -1,0 +1,114 @@
+"""The interactive API documentation, served from the package's own files.
+
+Swagger UI (`/docs`, and `/swagger/` for those who look there) and ReDoc (`/redoc`)
+load their scripts and styles from the `fastapi-offline` distribution, mounted at
+`/docs/assets`, never from a CDN: they work on a closed network. Each page has a
+content policy of its own that allows this origin's files and, by their hash, the
+page's own inline script and style blocks; nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse
+
+__all__ = ["ASSETS_URL", "DOCS_PATHS", "assets_dir", "mount_api_docs", "page_policy"]
+
+ASSETS_URL = "/docs/assets"
+SWAGGER_URLS = ("/docs", "/swagger", "/swagger/")
+REDOC_URL = "/redoc"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+DOCS_PATHS = (*SWAGGER_URLS, REDOC_URL, OAUTH2_REDIRECT_URL)
+
+_INLINE = {tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.DOTALL) for tag in ("script", "style")}
+
+
+def assets_dir() -> Path:
+    """The Swagger UI and ReDoc bundles the installed `fastapi-offline` ships."""
+    return Path(str(files("fastapi_offline") / "static"))
+
+
+def _hashes(html: str, tag: str) -> str:
+    sources = _INLINE[tag].findall(html)
+    return " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+        for s in sources
+    )
+
+
+def page_policy(html: str) -> str:
+    """The content policy of one documentation page: its own origin, its own inline blocks.
+
+    Swagger UI and ReDoc set styles from their scripts (and ReDoc adds `<style>`
+    elements), so styles also allow inline ones; scripts never do.
+    """
+    scripts = " ".join(filter(None, ["'self'", _hashes(html, "script")]))
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; worker-src blob:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+class _Page:
+    """A page rendered once; every request gets a response of its own."""
+
+    def __init__(self, rendered: HTMLResponse) -> None:
+        self.html = bytes(rendered.body).decode()
+        self.policy = page_policy(self.html)
+
+    def __call__(self) -> HTMLResponse:
+        return HTMLResponse(self.html, headers={"Content-Security-Policy": self.policy})
+
+
+def mount_api_docs(app: FastAPI) -> None:
+    """Add the documentation pages and their assets; `app` was made with `docs_url=None`
+    and `redoc_url=None`. Call before any catch-all route."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    favicon = f"{ASSETS_URL}/favicon.png"
+    app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="api-docs-assets")
+    swagger = _Page(
+        get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=favicon,
+            oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+    )
+    redoc = _Page(
+        get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=favicon,
+            with_google_fonts=False,
+        )
+    )
+    redirect = _Page(get_swagger_ui_oauth2_redirect_html())
+
+    pages = [(url, swagger) for url in SWAGGER_URLS]
+    pages += [(REDOC_URL, redoc), (OAUTH2_REDIRECT_URL, redirect)]
+    for url, page in pages:
+        app.add_api_route(
+            url,
+            page,
+            methods=["GET"],
+            name=f"api-docs:{url}",
+            include_in_schema=False,
+            response_class=HTMLResponse,
+        )
