@@ -461,6 +461,7 @@ def create_app(
         messages_views.router,
         messages_views.seed_router,
         search_views.router,
+        search_views.users_router,
         search_views.breakers_router,
         live.router,
     ):

@@ -1,4 +1,5 @@
-"""Search routes of the control plane (the gateway): `/api/v1/search/jobs`."""
+"""Search routes of the control plane (the gateway): `/api/v1/search/jobs`, and the
+search document's own routes over the same jobs (`/api/v1/users/{user_id}/search…`)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
+from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
 from smsfleet.core.breakers import Breakers, BreakerState
-from smsfleet.deps import CurrentUser
+from smsfleet.core.errors import Forbidden
+from smsfleet.deps import Context, CurrentUser
 from smsfleet.search.gateway import SearchGateway
 from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery
 
-__all__ = ["breakers_router", "router"]
+__all__ = ["breakers_router", "router", "users_router"]
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
+# The search document's routes: a user's searches under the user, the same jobs.
+users_router = APIRouter(prefix="/api/v1/users", tags=["search"])
 breakers_router = APIRouter(prefix="/api/v1/developer", tags=["developer"])
 
 
@@ -25,6 +30,9 @@ def _gateway(request: Request) -> SearchGateway:
 
 GatewayDep = Annotated[SearchGateway, Depends(_gateway)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A job's id")]
+UserId = Annotated[
+    str, Path(min_length=1, max_length=64, description="The user (username) the jobs belong to")
+]
 
 
 def _owner(user: User) -> str | None:
@@ -57,6 +65,42 @@ def cancel_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
 @router.post("/jobs/{job_id}/retry", summary="Run a failed or cancelled job again")
 def retry_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
     return gateway.retry(job_id, owner=_owner(user))
+
+
+@router.get("/jobs/{job_id}/details", summary="One search job in full, with its matches once done")
+def job_details(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
+    return gateway.job(job_id, owner=_owner(user))
+
+
+def _search_owner(user_id: UserId, user: CurrentUser, context: Context) -> str:
+    """Whose jobs the caller reaches as `user_id`: their own, or anyone's for an admin.
+
+    A dependency, so a refusal comes before the body is looked at."""
+    if user_id == user.username:
+        return user_id
+    if user.role is not Role.admin:
+        raise Forbidden(f"{user.username!r} may search as {user.username!r} only, not {user_id!r}")
+    return auth_service.get_user(users=context.store.users, username=user_id).username
+
+
+SearchOwner = Annotated[str, Depends(_search_owner)]
+
+
+@users_router.post(
+    "/{user_id}/search",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Start a search job as the user (their own, or anyone's for an admin)",
+)
+def create_user_search(body: JobCreate, owner: SearchOwner, gateway: GatewayDep) -> Job:
+    return gateway.create_job(body, owner=owner)
+
+
+@users_router.get(
+    "/{user_id}/search/{job_id}",
+    summary="One of the user's search jobs, with its matches once done",
+)
+def get_user_search(job_id: JobId, owner: SearchOwner, gateway: GatewayDep) -> Job:
+    return gateway.job(job_id, owner=owner)
 
 
 @breakers_router.get("/breakers", summary="Circuit breakers of the outside services")
