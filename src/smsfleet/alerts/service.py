@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +51,8 @@ from smsfleet.stores import ConfigStore
 __all__ = ["AlertConfig", "AlertService", "ChatRoute"]
 
 log = logging.getLogger("smsfleet.alerts")
+# Events' alerts kept while the store is down; past this many, the oldest give way.
+MAX_DEFERRED = 10_000
 
 SUMMARY_LIMIT = 512
 BASELINE_SPAN = timedelta(days=7)
@@ -145,6 +148,11 @@ class AlertService:
         self._lock = threading.Lock()
         self._baseline: dict[str, WindowStats] = {}
         self._baseline_at: datetime | None = None
+        # What events opened or cleared while the alert store could not take it (the
+        # metrics store down): applied, in order, as soon as it can.
+        self._deferred: deque[tuple[tuple[Signal, ...], tuple[str, ...]]] = deque(
+            maxlen=MAX_DEFERRED
+        )
 
     # --- reading -----------------------------------------------------------------------
 
@@ -215,18 +223,36 @@ class AlertService:
             spec = self._config_store.session_specs.get(event.session)
             pair = self._config_store.pairs.get(spec.pair) if spec is not None else None
             outcome = rules.session_outcome(event, pair=pair)
-            if outcome.opened or outcome.cleared:
-                self.apply(opened=outcome.opened, cleared=outcome.cleared)
         except Exception:
             log.exception("alerting on %s %s failed", event.session, event.kind)
+            return
+        self._apply_or_defer(outcome, f"{event.session} {event.kind}")
 
     def on_policy_decision(self, decision: PolicyDecision) -> None:
+        self._apply_or_defer(rules.policy_outcome(decision), f"the decision on {decision.pair}")
+
+    def _apply_or_defer(self, outcome: rules.EventOutcome, what: str) -> None:
+        if not (outcome.opened or outcome.cleared):
+            return
+        self._deferred.append((tuple(outcome.opened), tuple(outcome.cleared)))
         try:
-            outcome = rules.policy_outcome(decision)
-            if outcome.opened or outcome.cleared:
-                self.apply(opened=outcome.opened, cleared=outcome.cleared)
+            self.apply_deferred()
         except Exception:
-            log.exception("alerting on the policy's decision for %s failed", decision.pair)
+            log.warning(
+                "alerting on %s waits for the alert store (%d waiting)",
+                what,
+                len(self._deferred),
+                exc_info=True,
+            )
+
+    def apply_deferred(self) -> list[Alert]:
+        """Apply what events opened or cleared, oldest first; what fails stays queued."""
+        changed: list[Alert] = []
+        while self._deferred:
+            opened, cleared = self._deferred[0]
+            changed += self.apply(opened=opened, cleared=cleared)
+            self._deferred.popleft()
+        return changed
 
     def check_recoveries(self) -> list[Alert]:
         """Resolve the alerts of sessions that have been running again for `recovery`."""
@@ -248,7 +274,10 @@ class AlertService:
     # --- periodic rules --------------------------------------------------------------
 
     def evaluate(self) -> list[Alert]:
-        """Run the periodic rules over the stored figures; return the alerts that changed."""
+        """Run the periodic rules over the stored figures; return the alerts that changed.
+
+        Alerts that events raised while the store was down are applied first."""
+        deferred = self.apply_deferred()
         now = self._clock.now()
         config = self.config
         thresholds = config.thresholds
@@ -272,7 +301,7 @@ class AlertService:
             and pair.state.runs_sessions
             and pair.state_actor != POLICY_ACTOR
         ]
-        return self.apply(opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES)
+        return deferred + self.apply(opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES)
 
     def _baseline_stats(self, now: datetime) -> dict[str, WindowStats]:
         # Seven days of hourly rollups change slowly: read them once an hour.
