@@ -81,7 +81,8 @@ def _fail(exc: DomainError) -> typer.Exit:
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Run the control plane (API, dashboard, supervisor)."""
-    settings = _settings(data_dir)
+    # Programs are sent here unless SMSFLEET_PUBLIC_URL says otherwise.
+    settings = _settings(data_dir).listening_on(host, port)
     # X-Forwarded-For counts only from SMSFLEET_TRUSTED_PROXIES, never uvicorn's defaults.
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
@@ -107,11 +108,10 @@ def demo(
     settings = _settings(
         data_dir,
         demo=True,
-        public_url=f"http://{host}:{port}",
         simulator_url=f"http://127.0.0.1:{simulator_port}",
         search_url=f"http://127.0.0.1:{search_port}",
         search_token=search_token,
-    )
+    ).listening_on(host, port)
     password = (
         settings.admin_password.get_secret_value()
         if settings.admin_password

@@ -58,6 +58,18 @@ def weak_password_reason(password: str) -> str | None:
 
 
 LOCAL_HOST = "local"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+_EVERY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 (names, not a bind)
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL a program on this machine reaches a server listening on `host:port` at."""
+    if host in _EVERY_ADDRESS:
+        host = "[::1]" if ":" in host else DEFAULT_HOST
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    return f"http://{host}:{port}"
 HOST_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
 
@@ -153,8 +165,10 @@ class Settings(BaseSettings):
         description="Origins (comma-separated) whose browsers may call the API; none by default",
     )
 
-    public_url: str = Field(
-        default="http://127.0.0.1:8000", description="How programs reach the control plane"
+    public_url: str | None = Field(
+        default=None,
+        description="How programs reach the control plane (their SMSFLEET_URL); default:"
+        " where `serve` or `demo` listens (127.0.0.1 when it listens on every address)",
     )
     screen_dir: Path | None = Field(
         default=None, description="SCREENDIR for the sessions' screens (isolates them)"
@@ -349,6 +363,18 @@ class Settings(BaseSettings):
     @property
     def resolved_metrics_url(self) -> str:
         return self.metrics_url or f"sqlite:///{(self.data_dir / 'metrics.db').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        """What programs are told: SMSFLEET_PUBLIC_URL, else where the server listens."""
+        return self.public_url or listen_url(DEFAULT_HOST, DEFAULT_PORT)
+
+    def listening_on(self, host: str, port: int) -> Settings:
+        """These settings for a server on `host:port`: unless SMSFLEET_PUBLIC_URL says
+        otherwise, programs reach it there."""
+        if self.public_url is not None:
+            return self
+        return self.model_copy(update={"public_url": listen_url(host, port)})
 
     @property
     def resolved_search_db_url(self) -> str:

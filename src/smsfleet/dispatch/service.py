@@ -141,7 +141,13 @@ class Dispatcher:
         if not token:
             raise Unauthorized("worker token required: send Authorization: Bearer <token>")
         if not verify_worker_token(secret=self._worker_secret, session=session, token=token):
-            raise Unauthorized("invalid worker token for this session")
+            # Issued by another control plane (another secret): its program was sent to the
+            # wrong one. Refused, and the SDK exits on the refusal rather than sending here.
+            raise Unauthorized(
+                f"this control plane did not start session {session!r}: its worker token is"
+                " another control plane's (or this one's secret key changed); the program's"
+                " SMSFLEET_URL must be the control plane that started it"
+            )
 
     # --- lease -------------------------------------------------------------------
 

@@ -162,7 +162,7 @@ class SessionRuntime:
                 name=spec.name,
                 argv=tuple(program.command),
                 env={
-                    "SMSFLEET_URL": settings.public_url,
+                    "SMSFLEET_URL": settings.resolved_public_url,
                     "SMSFLEET_SESSION": spec.name,
                     "SMSFLEET_WORKER_TOKEN": worker_token(secret=secret, session=spec.name),
                     "SMSFLEET_PAIR": pair.key,
