@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -78,13 +78,18 @@ def _fail(exc: DomainError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _server(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options: X-Forwarded-For counts only from SMSFLEET_TRUSTED_PROXIES (never
+    uvicorn's own defaults), and a WebSocket message is capped like a request body."""
+    return {"proxy_headers": False, "ws_max_size": settings.max_body_bytes}
+
+
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Run the control plane (API, dashboard, supervisor)."""
     # Programs are sent here unless SMSFLEET_PUBLIC_URL says otherwise.
     settings = _settings(data_dir).listening_on(host, port)
-    # X-Forwarded-For counts only from SMSFLEET_TRUSTED_PROXIES, never uvicorn's defaults.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **_server(settings))
 
 
 @app.command()
@@ -161,7 +166,7 @@ def demo(
     )
     try:
         control_plane = create_app(settings, store=store, clock=clock)
-        uvicorn.run(control_plane, host=host, port=port, proxy_headers=False)
+        uvicorn.run(control_plane, host=host, port=port, **_server(settings))
     finally:
         try:
             if not keep_sessions:

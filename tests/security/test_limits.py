@@ -3,6 +3,7 @@ authenticated: by their declared length at once, streamed ones as soon as they p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.security.live_server import LiveServer, live_server
 
@@ -115,3 +118,14 @@ def test_the_cap_is_a_setting(tmp_path: Path) -> None:
     ):
         body = {"username": "admin", "password": "wrong-password!", "padding": "z" * (2 * MiB)}
         assert client.post("/api/v1/auth/login", json=body).status_code == 401
+
+
+def test_a_websocket_message_over_the_cap_closes_the_socket(server: LiveServer) -> None:
+    url = server.url.replace("http://", "ws://") + "/api/v1/ws"
+    with connect(url, open_timeout=10) as socket:
+        with contextlib.suppress(ConnectionClosed):
+            socket.send(json.dumps({"type": "auth", "token": "t" * (2 * MiB)}))
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009  # message too big

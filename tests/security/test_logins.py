@@ -4,6 +4,7 @@ X-Forwarded-For taken only from a trusted proxy."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import Counter
@@ -14,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from smsfleet.auth.throttle import LoginThrottle
+from smsfleet.core.errors import Throttled
 from tests.security.live_server import ADMIN_PASSWORD, LiveServer, live_server
 
 MiB = 1024 * 1024
@@ -159,3 +162,46 @@ def test_forwarded_for_counts_from_a_trusted_proxy(tmp_path: Path) -> None:
             headers={"X-Forwarded-For": "192.0.2.1, 203.0.113.9, 10.1.2.3"},
         )
         assert forged.status_code == 429
+
+
+def test_the_throttle_counts_alike_in_redis(redis_url: str) -> None:
+    """With replicas the counts live in Redis: as atomic, with the same lockouts."""
+    throttle = LoginThrottle(per_user=5, per_address=20, window_seconds=60, storage_url=redis_url)
+    address = f"192.0.2.{secrets.randbelow(250) + 1}-{secrets.token_hex(4)}"
+    start = threading.Barrier(30)
+
+    def attempt(_: int) -> bool:
+        start.wait()
+        try:
+            throttle.begin(username="viewer", address=address)
+        except Throttled:
+            return False
+        return True
+
+    with ThreadPoolExecutor(30) as pool:
+        admitted = sum(pool.map(attempt, range(30)))
+    assert admitted == 5
+    with pytest.raises(Throttled) as refused:
+        throttle.begin(username="viewer", address=address)
+    assert 1 <= refused.value.retry_after <= 60
+    # Elsewhere, the same user is not locked out; a success gives its count back.
+    for _ in range(8):
+        throttle.succeeded(throttle.begin(username="viewer", address=f"{address}-home"))
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_each_further_lockout_lasts_twice_as_long(
+    storage: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("redis_url") if storage == "redis" else "memory://"
+    throttle = LoginThrottle(per_user=2, per_address=100, window_seconds=1, storage_url=url)
+    address = f"lockouts-{secrets.token_hex(6)}"
+    waits = []
+    for _ in range(3):
+        for _ in range(2):
+            throttle.begin(username="viewer", address=address)
+        with pytest.raises(Throttled) as refused:
+            throttle.begin(username="viewer", address=address)
+        waits.append(refused.value.retry_after)
+        time.sleep(waits[-1] + 0.2)
+    assert waits == [1, 2, 4]

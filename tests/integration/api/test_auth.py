@@ -7,8 +7,10 @@ import json
 
 import jwt
 import pytest
+from argon2 import PasswordHasher
 
 from smsfleet.auth.models import Role
+from smsfleet.core.security import needs_rehash
 from tests.integration.api.conftest import PASSWORDS, Api
 from tests.support.fakes import FakeClock
 
@@ -203,3 +205,19 @@ def test_refreshing_never_extends_the_login(api: Api) -> None:
         "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert expired.status_code == 401
+
+
+def test_a_hash_made_with_older_parameters_verifies_and_is_made_again(api: Api) -> None:
+    old = PasswordHasher()  # the library's defaults: 64 MiB a hash
+    viewer = api.store.users.get("viewer")
+    assert viewer is not None
+    api.store.users.replace(
+        viewer.model_copy(update={"password_hash": old.hash(PASSWORDS[Role.viewer])})
+    )
+    assert login(api, "viewer", PASSWORDS[Role.viewer])[0] == 200
+    rehashed = api.store.users.get("viewer")
+    assert rehashed is not None
+    assert "m=19456,t=2,p=1" in rehashed.password_hash
+    assert not needs_rehash(rehashed.password_hash)
+    assert rehashed.token_version == viewer.token_version  # the same password: tokens stand
+    assert login(api, "viewer", PASSWORDS[Role.viewer])[0] == 200
