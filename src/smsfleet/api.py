@@ -71,6 +71,7 @@ from smsfleet.search import views as search_views
 from smsfleet.search.gateway import (
     SearchFeeder,
     SearchGateway,
+    backlog_of,
     document_of_attempt,
     document_of_message,
 )
@@ -293,7 +294,12 @@ def create_app(
         token=settings.search_token.get_secret_value() if settings.search_token else None,
         breaker=breakers.get("search", reset_timeout=settings.breaker_reset_seconds),
     )
-    feeder = SearchFeeder(search)
+    # On start it catches up from the stores: what the index lacks is indexed again.
+    backlog = backlog_of(
+        attempts=dispatcher.completed_since,
+        messages=lambda since: messages.service.recorded_since(since),
+    )
+    feeder = SearchFeeder(search, backlog=backlog)
 
     def reported(attempt: Attempt) -> None:
         feeder.add(document_of_attempt(attempt))

@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     search_db_url: str | None = Field(
         default=None, description="The search service's own database (SQLite in the data dir)"
     )
+    search_max_jobs_per_user: int = Field(
+        default=5, ge=1, description="Search jobs one person may have queued or running at once"
+    )
+    search_max_matches: int = Field(
+        default=10_000,
+        ge=1,
+        description="Matches one search job holds; at this many it stops and says truncated",
+    )
     breaker_reset_seconds: float = Field(
         default=10.0, gt=0, description="An open circuit breaker tries its service again after"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -281,6 +281,10 @@ class Dispatcher:
             program=program,
             policy=self.policy.in_flight,
         )
+
+    def completed_since(self, since: datetime | None) -> Iterator[list[Attempt]]:
+        """Attempts completed since then (None: all), oldest first, a page at a time."""
+        return self.attempts.completed_since(since)
 
     def goals(self, *, window: timedelta = GOAL_WINDOW) -> list[CountryGoal]:
         """Per country: its goal, what it is granted now, and why when it falls short."""

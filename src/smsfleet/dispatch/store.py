@@ -6,7 +6,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,6 +129,32 @@ class AttemptStore:
         with self._engine.connect() as connection:
             rows = connection.execute(query.limit(limit)).mappings()
             return [Attempt.model_validate(dict(row)) for row in rows]
+
+    def completed_since(
+        self, since: datetime | None, *, size: int = 1000
+    ) -> Iterator[list[Attempt]]:
+        """Attempts completed since then (None: all), oldest first, `size` a page."""
+        table = attempts_table
+        last: tuple[datetime, str] | None = None
+        while True:
+            query = sa.select(table).where(table.c.completed_at.is_not(None))
+            if since is not None:
+                query = query.where(table.c.completed_at >= naive_utc(since))
+            if last is not None:
+                at, id_ = last
+                query = query.where(
+                    sa.or_(
+                        table.c.completed_at > at,
+                        sa.and_(table.c.completed_at == at, table.c.id > id_),
+                    )
+                )
+            query = query.order_by(table.c.completed_at, table.c.id).limit(size)
+            with self._engine.connect() as connection:
+                rows = connection.execute(query).mappings().all()
+            if not rows:
+                return
+            yield [Attempt.model_validate(dict(row)) for row in rows]
+            last = (rows[-1]["completed_at"], rows[-1]["id"])
 
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
         """(id, session, phone) of the pair's attempts leased since then, not yet reported."""

@@ -15,9 +15,9 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
@@ -159,6 +159,10 @@ class MessagesService:
         )
         self._keep(message)
         return message
+
+    def recorded_since(self, since: datetime | None) -> Iterator[list[Message]]:
+        """Messages recorded since then (None: all), oldest first, a page at a time."""
+        return self.store.recorded_since(since)
 
     def _keep(self, message: Message) -> None:
         self.store.add_message(message)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ messages_table = sa.Table(
     sa.Column("attempt_id", sa.String(32)),
     sa.Index("ix_messages_sender_at", "sender", "at"),
     sa.Index("ix_messages_receiver_at", "receiver", "at"),
+    sa.Index("ix_messages_recorded_at", "recorded_at"),
 )
 
 sends_table = sa.Table(
@@ -130,6 +132,32 @@ class MessageStore:
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
         return [Message.model_validate(dict(row)) for row in reversed(rows)]
+
+    def recorded_since(
+        self, since: datetime | None, *, size: int = 1000
+    ) -> Iterator[list[Message]]:
+        """Messages recorded since then (None: all), oldest first, `size` a page."""
+        table = messages_table
+        last: tuple[datetime, str] | None = None
+        while True:
+            select = sa.select(table)
+            if since is not None:
+                select = select.where(table.c.recorded_at >= naive_utc(since))
+            if last is not None:
+                at, uuid = last
+                select = select.where(
+                    sa.or_(
+                        table.c.recorded_at > at,
+                        sa.and_(table.c.recorded_at == at, table.c.uuid > uuid),
+                    )
+                )
+            select = select.order_by(table.c.recorded_at, table.c.uuid).limit(size)
+            with self._engine.connect() as connection:
+                rows = connection.execute(select).mappings().all()
+            if not rows:
+                return
+            yield [Message.model_validate(dict(row)) for row in rows]
+            last = (rows[-1]["recorded_at"], rows[-1]["uuid"])
 
     # --- sends -------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from smsfleet.core.clock import Clock, SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError, Unauthorized
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
-from smsfleet.search.models import Documents, Job, JobCreate, JobPage, JobQuery
+from smsfleet.search.models import Documents, Job, JobCreate, JobPage, JobQuery, Newest
 from smsfleet.search.service import SearchService
 from smsfleet.search.store import SearchStore
 
@@ -36,7 +36,12 @@ def create_search_app(settings: Settings, *, clock: Clock | None = None) -> Fast
         raise ConfigurationError("set SMSFLEET_SEARCH_TOKEN: the control plane sends it")
     token = settings.search_token.get_secret_value().encode()
     engine = create_sql_engine(settings.resolved_search_db_url)
-    service = SearchService(store=SearchStore(engine), clock=clock or SystemClock())
+    service = SearchService(
+        store=SearchStore(engine),
+        clock=clock or SystemClock(),
+        max_jobs_per_user=settings.search_max_jobs_per_user,
+        max_matches=settings.search_max_matches,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +71,11 @@ def create_search_app(settings: Settings, *, clock: Clock | None = None) -> Fast
     @app.post("/v1/documents", dependencies=guarded)
     def index(body: Documents) -> dict[str, int]:
         return {"indexed": service.store.index(body.documents)}
+
+    @app.get("/v1/documents/newest", dependencies=guarded)
+    def newest() -> Newest:
+        """What the control plane indexes again from, after a restart on either side."""
+        return service.store.newest()
 
     @app.post("/v1/jobs", status_code=status.HTTP_202_ACCEPTED, dependencies=guarded)
     def create_job(body: JobCreate, owner: Owner = None) -> Job:

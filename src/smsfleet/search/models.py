@@ -29,6 +29,13 @@ class Documents(BaseModel):
     documents: list[Document] = Field(max_length=5000)
 
 
+class Newest(BaseModel):
+    """The newest document of each kind in the index (none: the index has none of it)."""
+
+    attempt: Timestamp | None = None
+    message: Timestamp | None = None
+
+
 class Algorithm(StrEnum):
     exact = "exact"
     fulltext = "fulltext"
@@ -74,6 +81,11 @@ class JobSummary(BaseModel):
     limit: int
     status: JobStatus
     matched: int | None = None
+    truncated: bool = Field(
+        default=False,
+        description="The scan stopped at the most matches a job may hold: `matched` is a floor",
+    )
+    scanned: int = Field(default=0, description="Documents scanned so far")
     error: str | None = None
     created_at: Timestamp
     started_at: Timestamp | None = None

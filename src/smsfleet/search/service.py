@@ -1,14 +1,21 @@
 """The search service's logic: index documents, run jobs in the background, one at a time
-per worker, cancel and retry them."""
+per worker, cancel and retry them.
+
+A job scans the index a page at a time and checks between pages whether it was
+cancelled; it holds at most `max_matches` matches (then stops, `truncated`), and one
+person has at most `max_jobs_per_user` jobs queued or running.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, NotFound
+from smsfleet.core.errors import Conflict, NotFound, Throttled
 from smsfleet.search.engine import score
 from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery, JobStatus, Match
 from smsfleet.search.store import SearchStore
@@ -18,22 +25,71 @@ __all__ = ["SearchService"]
 log = logging.getLogger("smsfleet.search")
 
 
+_ACTIVE = (JobStatus.queued, JobStatus.running)
+QUOTA_RETRY_AFTER = 5  # seconds: a job of a few pages is done by then
+PROGRESS_EVERY = 0.25  # seconds between two writes of a running job's progress
+
+
 class SearchService:
-    def __init__(self, *, store: SearchStore, clock: Clock, workers: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        store: SearchStore,
+        clock: Clock,
+        workers: int = 2,
+        max_jobs_per_user: int = 5,
+        max_matches: int = 10_000,
+        page_size: int = 500,
+    ) -> None:
         self.store = store
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="search-job")
+        self._max_jobs = max_jobs_per_user
+        self._max_matches = max_matches
+        self._page_size = page_size
+        # One flag per queued or running job of this process, set by cancel.
+        self._cancels: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()  # counting a person's jobs and adding one are one step
+        self._scanning = 0
+
+    @property
+    def scanning(self) -> int:
+        """How many jobs are being scanned right now."""
+        with self._lock:
+            return self._scanning
 
     def resume(self) -> None:
         """Jobs cut short by a restart run again."""
         for job in self.store.unfinished():
-            self._submit(job.model_copy(update={"status": JobStatus.queued}))
+            queued = job.model_copy(update={"status": JobStatus.queued, "started_at": None})
+            self.store.save_job(queued)
+            self._submit(queued)
 
     def close(self) -> None:
+        """Running scans stop at their next page; the next start runs them again."""
+        for flag in list(self._cancels.values()):
+            flag.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def _check_quota(self, owner: str) -> None:
+        active = self.store.active_jobs(owner)
+        if active >= self._max_jobs:
+            raise Throttled(
+                f"{owner} has {active} search jobs queued or running, the most one person may "
+                f"have ({self._max_jobs}): wait for one to finish, or cancel one",
+                retry_after=QUOTA_RETRY_AFTER,
+            )
+
     def create(self, data: JobCreate, *, owner: str) -> Job:
-        job = Job(
+        with self._lock:
+            self._check_quota(owner)
+            job = self._new_job(data, owner=owner)
+            self.store.add_job(job)
+        self._submit(job)
+        return job
+
+    def _new_job(self, data: JobCreate, *, owner: str) -> Job:
+        return Job(
             id=uuid.uuid4().hex,
             owner=owner,
             query=data.query,
@@ -43,9 +99,6 @@ class SearchService:
             status=JobStatus.queued,
             created_at=self._clock.now(),
         )
-        self.store.add_job(job)
-        self._submit(job)
-        return job
 
     def get(self, job_id: str, *, owner: str | None) -> Job:
         job = self.store.job(job_id)
@@ -63,7 +116,11 @@ class SearchService:
         cancelled = job.model_copy(
             update={"status": JobStatus.cancelled, "finished_at": self._clock.now()}
         )
-        self.store.save_job(cancelled)
+        if not self.store.save_job(cancelled, only_if=_ACTIVE):
+            return self.get(job_id, owner=owner)  # it finished meanwhile
+        flag = self._cancels.get(job_id)
+        if flag is not None:
+            flag.set()  # the scan stops before its next page
         return cancelled
 
     def retry(self, job_id: str, *, owner: str | None) -> Job:
@@ -75,32 +132,58 @@ class SearchService:
                 "status": JobStatus.queued,
                 "error": None,
                 "matched": None,
+                "truncated": False,
+                "scanned": 0,
                 "results": [],
                 "started_at": None,
                 "finished_at": None,
             }
         )
-        self.store.save_job(again)
+        with self._lock:
+            self._check_quota(job.owner)
+            if not self.store.save_job(again, only_if=(job.status,)):
+                raise Conflict(f"job {job_id} changed meanwhile; look at it again")
         self._submit(again)
         return again
 
     def _submit(self, job: Job) -> None:
-        self._pool.submit(self._run, job.id)
+        flag = threading.Event()
+        self._cancels[job.id] = flag
+        self._pool.submit(self._run, job.id, flag)
 
-    def _run(self, job_id: str) -> None:
+    def _run(self, job_id: str, flag: threading.Event) -> None:
+        with self._lock:
+            self._scanning += 1
+        try:
+            self._scan(job_id, flag)
+        finally:
+            with self._lock:
+                self._scanning -= 1
+            if self._cancels.get(job_id) is flag:
+                del self._cancels[job_id]
+
+    def _scan(self, job_id: str, flag: threading.Event) -> None:
         job = self.store.job(job_id)
-        if job is None or job.status is not JobStatus.queued:
+        if job is None or job.status is not JobStatus.queued or flag.is_set():
             return  # cancelled while queued
         running = job.model_copy(
             update={"status": JobStatus.running, "started_at": self._clock.now()}
         )
-        if not self.store.save_job(running, unless=JobStatus.cancelled):
+        if not self.store.save_job(running, only_if=(JobStatus.queued,)):
             return
         try:
             matches: list[Match] = []
-            for document in self.store.documents(job.kinds):
-                found = score(job.algorithm, job.query, document)
-                if found is not None:
+            scanned = 0
+            truncated = False
+            reported = time.monotonic()
+            for page in self.store.pages(job.kinds, size=self._page_size):
+                for document in page:
+                    if flag.is_set():
+                        return  # cancelled (cancel wrote the job's state) or closing
+                    scanned += 1
+                    found = score(job.algorithm, job.query, document)
+                    if found is None:
+                        continue
                     matches.append(
                         Match(
                             **document.model_dump(exclude={"id"}),
@@ -108,11 +191,21 @@ class SearchService:
                             score=found,
                         )
                     )
+                    if len(matches) >= self._max_matches:
+                        truncated = True
+                        break
+                if truncated:
+                    break
+                if time.monotonic() - reported >= PROGRESS_EVERY:
+                    self.store.progress(job_id, scanned)
+                    reported = time.monotonic()
             matches.sort(key=lambda m: (-m.score, m.at), reverse=False)
             finished = running.model_copy(
                 update={
                     "status": JobStatus.done,
                     "matched": len(matches),
+                    "truncated": truncated,
+                    "scanned": scanned,
                     "results": matches[: job.limit],
                     "finished_at": self._clock.now(),
                 }
@@ -126,4 +219,5 @@ class SearchService:
                     "finished_at": self._clock.now(),
                 }
             )
-        self.store.save_job(finished, unless=JobStatus.cancelled)
+        if not flag.is_set():
+            self.store.save_job(finished, only_if=(JobStatus.running,))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from smsfleet.search.models import (
     JobQuery,
     JobStatus,
     JobSummary,
+    Newest,
 )
 
 __all__ = ["SearchStore"]
@@ -32,6 +33,7 @@ documents_table = sa.Table(
     sa.Column("phone", sa.String(32), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_documents_kind_at", "kind", "at"),
 )
 
 jobs_table = sa.Table(
@@ -45,6 +47,8 @@ jobs_table = sa.Table(
     sa.Column("limit", sa.Integer, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("matched", sa.Integer),
+    sa.Column("truncated", sa.Boolean, nullable=False, server_default="0"),
+    sa.Column("scanned", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.String(512)),
     sa.Column("results", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False, index=True),
@@ -53,12 +57,37 @@ jobs_table = sa.Table(
 )
 
 _TIMES = ("created_at", "started_at", "finished_at")
+_ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
+
+
+def _upgrade(engine: Engine) -> None:
+    """Bring a database made by an earlier version to this schema: the columns added
+    since (each with a server default) and the indexes."""
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        indexes = {index["name"] for index in inspector.get_indexes(table.name)}
+        with engine.begin() as connection:
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = column.server_default
+                assert isinstance(default, sa.DefaultClause), column.name
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
+                    f"NOT NULL DEFAULT {default.arg}"
+                )
+            for index in table.indexes:
+                if index.name not in indexes:
+                    index.create(connection)
 
 
 class SearchStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         metadata.create_all(engine)
+        _upgrade(engine)
 
     def index(self, documents: Sequence[Document]) -> int:
         """Add or replace documents by id."""
@@ -77,7 +106,8 @@ class SearchStore:
             connection.execute(upsert, rows)
         return len(rows)
 
-    def documents(self, kinds: Sequence[DocumentKind], *, batch: int = 2000) -> Iterator[Document]:
+    def pages(self, kinds: Sequence[DocumentKind], *, size: int = 500) -> Iterator[list[Document]]:
+        """The documents of these kinds, a page of `size` at a time (one query each)."""
         table = documents_table
         last = ""
         while True:
@@ -85,25 +115,62 @@ class SearchStore:
                 sa.select(table)
                 .where(table.c.kind.in_([k.value for k in kinds]), table.c.id > last)
                 .order_by(table.c.id)
-                .limit(batch)
+                .limit(size)
             )
             with self._engine.connect() as connection:
-                rows = connection.execute(select).mappings().all()
+                rows = connection.execute(select).all()
             if not rows:
                 return
-            for row in rows:
-                yield Document.model_validate(dict(row))
-            last = rows[-1]["id"]
+            yield [Document.model_validate(row._asdict()) for row in rows]
+            last = rows[-1].id
+
+    def newest(self) -> Newest:
+        table = documents_table
+        select = sa.select(table.c.kind, sa.func.max(table.c.at)).group_by(table.c.kind)
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).all()
+        return Newest.model_validate({kind: at for kind, at in rows if at is not None})
+
+    def active_jobs(self, owner: str) -> int:
+        """How many of `owner`'s jobs are queued or running."""
+        table = jobs_table
+        count = (
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.owner == owner, table.c.status.in_(_ACTIVE))
+        )
+        with self._engine.connect() as connection:
+            return int(connection.execute(count).scalar_one())
+
+    def progress(self, job_id: str, scanned: int) -> None:
+        """How far a running job has scanned (nothing once it is no longer running)."""
+        table = jobs_table
+        update = (
+            sa.update(table)
+            .where(table.c.id == job_id, table.c.status == JobStatus.running.value)
+            .values(scanned=scanned)
+        )
+        with self._engine.begin() as connection:
+            connection.execute(update)
 
     def add_job(self, job: Job) -> None:
         with self._engine.begin() as connection:
             connection.execute(sa.insert(jobs_table).values(**self._values(job)))
 
-    def save_job(self, job: Job, *, unless: JobStatus | None = None) -> bool:
-        """Write `job`; with `unless`, not when its row has that status (e.g. cancelled)."""
+    def save_job(
+        self,
+        job: Job,
+        *,
+        unless: JobStatus | None = None,
+        only_if: Collection[JobStatus] = (),
+    ) -> bool:
+        """Write `job`; with `unless`, not when its row has that status (e.g. cancelled);
+        with `only_if`, only when its row has one of those."""
         update = sa.update(jobs_table).where(jobs_table.c.id == job.id)
         if unless is not None:
             update = update.where(jobs_table.c.status != unless.value)
+        if only_if:
+            update = update.where(jobs_table.c.status.in_([s.value for s in only_if]))
         with self._engine.begin() as connection:
             return connection.execute(update.values(**self._values(job))).rowcount == 1
 
@@ -147,9 +214,7 @@ class SearchStore:
         )
 
     def unfinished(self) -> list[Job]:
-        select = sa.select(jobs_table).where(
-            jobs_table.c.status.in_([JobStatus.queued.value, JobStatus.running.value])
-        )
+        select = sa.select(jobs_table).where(jobs_table.c.status.in_(_ACTIVE))
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
         return [Job.model_validate(dict(row)) for row in rows]
