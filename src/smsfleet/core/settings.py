@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pwd
 import re
 import secrets
 from functools import cached_property
@@ -70,6 +71,8 @@ def listen_url(host: str, port: int) -> str:
     elif ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 address
     return f"http://{host}:{port}"
+
+
 HOST_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
 
@@ -194,6 +197,12 @@ class Settings(BaseSettings):
         description="Names of further environment variables handed to programs"
         " (comma-separated); the control plane's secrets are never among them",
     )
+    run_as: str | None = Field(
+        default=None,
+        description="Unprivileged user this host's programs run as; it can read neither the"
+        " data dir nor the control plane's /proc (the control plane needs root, or"
+        " CAP_SETUID, CAP_SETGID and CAP_CHOWN)",
+    )
     hosts: dict[str, SshHost] = Field(
         default_factory=dict,
         description='Remote hosts, JSON: {"edge1": {"ssh": "ops@10.0.0.5"}}; `local` is this one',
@@ -299,6 +308,16 @@ class Settings(BaseSettings):
     def _split_program_env(cls, value: object) -> object:
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("run_as")
+    @classmethod
+    def _check_run_as(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                pwd.getpwnam(value)
+            except KeyError:
+                raise ValueError(f"no user {value!r} on this host") from None
         return value
 
     @field_validator("program_env")

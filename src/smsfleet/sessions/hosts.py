@@ -60,6 +60,7 @@ class Hosts:
             screen_dir=settings.screen_dir,
             program_env=settings.program_env,
             log_max_bytes=settings.session_log_max_bytes,
+            run_as=settings.run_as,
         )
         return cls.build(local, settings.hosts, settings.program_env)
 

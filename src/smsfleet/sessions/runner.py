@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -158,7 +159,7 @@ def _copy_output(stream: BinaryIO, log: _LogWriter) -> None:
 USAGE = (
     "usage: python -m smsfleet.sessions.runner --status-file F --log-file L [--cwd D] -- argv..."
 )
-_OPTIONS = {"--status-file", "--log-file", "--cwd", "--log-max-bytes"}
+_OPTIONS = {"--status-file", "--log-file", "--cwd", "--log-max-bytes", "--run-as"}
 
 
 def _usage_error(message: str) -> SystemExit:
@@ -186,6 +187,19 @@ def _parse_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     return parsed, command
 
 
+def _as_user(name: str, environment: dict[str, str]) -> dict[str, Any]:
+    """Popen's arguments to run as `name`; its home in `environment`, its spool its own."""
+    user = pwd.getpwnam(name)
+    environment.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
+    spool = environment.get("SMSFLEET_SPOOL_DIR")
+    if spool:
+        os.makedirs(spool, mode=0o700, exist_ok=True)
+        os.chown(spool, user.pw_uid, user.pw_gid)
+        for entry in os.scandir(spool):  # a run before it, as another user
+            os.chown(entry.path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
 def run(
     status_path: str,
     log_path: str,
@@ -193,8 +207,14 @@ def run(
     cwd: str | None,
     *,
     log_max_bytes: int = LOG_MAX_BYTES,
+    run_as: str | None = None,
 ) -> int:
-    """Run `command` to completion under supervision; return the runner's exit code."""
+    """Run `command` to completion under supervision; return the runner's exit code.
+
+    With `run_as`, the program runs as that user (the runner must be allowed to switch:
+    root, or CAP_SETUID and CAP_SETGID), with that user's home and its own spool folder;
+    the runner, its log and its status stay the control plane's.
+    """
     log = _LogWriter(log_path, max_bytes=log_max_bytes)
     status: dict[str, Any] = {
         "runner_pid": os.getpid(),
@@ -224,7 +244,10 @@ def run(
         signal.signal(signum, forward)
 
     environment = dict(os.environ, PYTHONUNBUFFERED="1")
+    account: dict[str, Any] = {}
     try:
+        if run_as is not None:
+            account = _as_user(run_as, environment)
         # A process group of its own: signals reach the program's children too,
         # and the terminal's own signals reach the program only through us.
         program = subprocess.Popen(
@@ -235,8 +258,9 @@ def run(
             cwd=cwd,
             env=environment,
             start_new_session=True,
+            **account,
         )
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, KeyError) as error:
         status.update(error=str(error), exit_code=EXIT_CANNOT_START, ended_at=_iso(_now()))
         log.note(f"cannot start {command!r}: {error}")
         write_status(status_path, status)
@@ -282,6 +306,7 @@ def main(args: Sequence[str] | None = None) -> int:
         command,
         options.get("--cwd"),
         log_max_bytes=max(log_max_bytes, 4096),
+        run_as=options.get("--run-as"),
     )
 
 

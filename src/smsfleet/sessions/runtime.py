@@ -141,6 +141,12 @@ class SessionRuntime:
     ) -> SessionRuntime:
         hosts = Hosts.from_settings(settings)
         secret = settings.jwt_secret
+        if settings.run_as is not None:
+            # Programs of another user get through to their own spool folder (theirs,
+            # made by the runner) and cannot list or read anything else here.
+            for folder in (settings.data_dir, settings.data_dir / "spool"):
+                folder.mkdir(parents=True, exist_ok=True)
+                folder.chmod(0o711)
         rules = ProgramRules.from_settings(settings)
 
         def launch(spec: SessionSpec, pair: Pair) -> LaunchSpec:

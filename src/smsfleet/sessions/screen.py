@@ -302,8 +302,11 @@ class ScreenBackend:
         command_timeout: float = 10.0,
         program_env: Iterable[str] = (),
         log_max_bytes: int | None = None,
+        run_as: str | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
+        # The user programs run as (the runner switches to it), None: the runner's own.
+        self.run_as = run_as
         # Past this size a session's log is rotated (None: the runner's own bound).
         self.log_max_bytes = log_max_bytes
         # Names passed on to programs from this host's environment beyond the allowlist.
@@ -422,6 +425,8 @@ class ScreenBackend:
                 command += ["--cwd", str(spec.cwd)]
             if self.log_max_bytes is not None:
                 command += ["--log-max-bytes", str(self.log_max_bytes)]
+            if self.run_as is not None:
+                command += ["--run-as", self.run_as]
             command += ["--", *spec.argv]
             self._screen(*command, env=self._program_env(spec.env), check=True)
             return self._await_start(name)
