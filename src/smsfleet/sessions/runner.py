@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, BinaryIO
@@ -38,6 +38,7 @@ __all__ = ["main", "process_start_ticks", "process_usage", "write_status"]
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Splits pathologically long lines instead of buffering them without bound.
 MAX_LINE_BYTES = 64 * 1024
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4  # prctl(2)
 # A session's log is rotated past this size, keeping this many older files (.1 newest).
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 3
@@ -197,7 +198,29 @@ def _as_user(name: str, environment: dict[str, str]) -> dict[str, Any]:
         os.chown(spool, user.pw_uid, user.pw_gid)
         for entry in os.scandir(spool):  # a run before it, as another user
             os.chown(entry.path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    return {
+        "user": user.pw_uid,
+        "group": user.pw_gid,
+        "extra_groups": [],
+        "preexec_fn": _ambient_capabilities_dropper(),
+    }
+
+
+def _ambient_capabilities_dropper() -> Callable[[], None]:
+    """A control plane allowed to switch users by capabilities (not root) passes them on
+    as ambient ones; the program must not keep them across its exec.
+
+    Prepared here: in the child, after the switch, the new user may not read Python's
+    own files to import anything.
+    """
+    import ctypes  # only here: the runner starts on the standard library's bare minimum
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def drop() -> None:
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+
+    return drop
 
 
 def run(
@@ -260,7 +283,7 @@ def run(
             start_new_session=True,
             **account,
         )
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
         status.update(error=str(error), exit_code=EXIT_CANNOT_START, ended_at=_iso(_now()))
         log.note(f"cannot start {command!r}: {error}")
         write_status(status_path, status)
