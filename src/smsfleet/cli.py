@@ -25,6 +25,7 @@ from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.demo import (
     DEMO_SIMULATOR_CONFIG,
+    StatusLine,
     seed_demo,
     start_demo_sessions,
     stop_demo_sessions,
@@ -103,11 +104,16 @@ def demo(
     keep_sessions: Annotated[
         bool, typer.Option(help="Leave the sessions running on exit; the next start adopts them")
     ] = False,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every HTTP request (the programs' own traffic included)")
+    ] = False,
 ) -> None:
     """Run the demo fleet on the embedded default and print the URL and login.
 
-    Ctrl-C stops all of it: the control plane, the simulator, the search service and,
-    unless --keep-sessions, the demo's sessions.
+    The terminal then shows a status line every 10 s rather than every request
+    (--access-log for those). Ctrl-C stops all of it: the control plane, the
+    simulator, the search service and, unless --keep-sessions, the demo's sessions,
+    and prints the URL and login again.
     """
     search_token = secrets.token_urlsafe(32)  # between this demo's two processes only
     settings = _settings(
@@ -140,6 +146,7 @@ def demo(
             str(simulator_port),
             "--config",
             str(DEMO_SIMULATOR_CONFIG),
+            *([] if access_log else ["--no-access-log"]),
         ]
     )
     search_process = subprocess.Popen(
@@ -164,11 +171,16 @@ def demo(
         "  Ctrl-C stops the demo"
         + (" (its sessions keep running)\n" if keep_sessions else " and its sessions\n")
     )
+    status: StatusLine | None = None
     try:
         control_plane = create_app(settings, store=store, clock=clock)
-        uvicorn.run(control_plane, host=host, port=port, **_server(settings))
+        status = StatusLine(control_plane, typer.echo)
+        status.start()
+        uvicorn.run(control_plane, host=host, port=port, access_log=access_log, **_server(settings))
     finally:
         try:
+            if status is not None:
+                status.stop()
             if not keep_sessions:
                 backend = Hosts.from_settings(settings).backend(LOCAL_HOST)
                 stopped = stop_demo_sessions(store=store, backend=backend)
@@ -177,6 +189,8 @@ def demo(
             for process in (simulator_process, search_process):
                 process.terminate()
                 process.wait(timeout=10)
+            typer.echo(f"\n  smsfleet demo was at: http://{host}:{port}/")
+            typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
 
 
 @app.command()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from smsfleet.audit.models import Actor
 from smsfleet.auth.models import User
@@ -23,6 +27,10 @@ from smsfleet.sessions.service import act, sync_specs
 from smsfleet.stores import ConfigStore
 
 DEMO_SIMULATOR_CONFIG = CHECKOUT_DIR / "deploy" / "simulator.toml"
+# How often the demo's terminal says how the fleet does.
+STATUS_INTERVAL_SECONDS = 10.0
+
+log = logging.getLogger(__name__)
 
 
 def _numbers(first: str, count: int) -> list[str]:
@@ -184,3 +192,55 @@ def stop_demo_sessions(*, store: ConfigStore, backend: SessionBackend) -> int:
         with ThreadPoolExecutor(max_workers=len(running)) as pool:
             list(pool.map(backend.stop, running))
     return len(running)
+
+
+def fleet_status(app: Any) -> str:
+    """One line on how the fleet does now, from a running control plane's own services."""
+    state = app.state
+    running = sum(
+        1 for status in state.context.store.session_status.list() if status.state == "running"
+    )
+    goals = state.dispatcher.goals()
+    granted = sum(goal.achieved_per_minute for goal in goals)
+    goal = sum(goal.goal_per_minute for goal in goals)
+    firing = state.alerts.service.counts().firing
+    return (
+        f"{running} sessions running · {granted:.1f} sends granted per minute"
+        f" (goal {goal}) · {firing} alert{'' if firing == 1 else 's'} open"
+    )
+
+
+class StatusLine:
+    """Prints `fleet_status` every `interval` seconds on a thread until stopped.
+
+    The control plane's services exist once its app started; until then, and
+    whenever a figure cannot be read, the line is skipped.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        write: Callable[[str], None],
+        interval: float = STATUS_INTERVAL_SECONDS,
+    ) -> None:
+        self.app = app
+        self.write = write
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-status", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                line = fleet_status(self.app)
+            except Exception:  # the stores may be starting or closing
+                log.debug("no status line this time", exc_info=True)
+                continue
+            self.write(f"  {line}")

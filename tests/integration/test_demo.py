@@ -3,8 +3,9 @@
 The demo runs as a user runs it (a subprocess, its own data dir, free ports, a private
 screen directory): it prints the URL and the login, its pairs' sessions run the demo
 programs against the gateway simulator and attempts get outcomes, the seed verification
-service's sample request is delivered; SIGINT (Ctrl-C) stops the control plane, the
-simulator, the search service and every demo session.
+service's sample request is delivered; the terminal shows a status line every 10 s and
+no per-request log; SIGINT (Ctrl-C) stops the control plane, the simulator, the search
+service and every demo session, and prints the URL and the login again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from tests.support.fleet import (
 LIVE_TIMEOUT = 60.0
 SEED_SEND = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}
 EXIT_TIMEOUT = 30.0
+# The status line comes every 10 s.
+STATUS_TIMEOUT = 15.0
+STATUS_LINE = re.compile(
+    r"\d+ sessions running · \d+\.\d sends granted per minute \(goal \d+\) · \d+ alerts? open"
+)
 
 
 def _screens(screen_dir: Path) -> list[str]:
@@ -108,10 +114,24 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
                 "the seed's sample send to be DONE",
             )
 
+        # A quiet terminal: a status line now and then, not the programs' requests.
+        eventually(
+            lambda: STATUS_LINE.search(log.read_text()) is not None,
+            STATUS_TIMEOUT,
+            "a status line",
+        )
+        printed = log.read_text()
+        assert "/api/v1/worker/" not in printed, printed[-3000:]
+        assert '"GET /' not in printed and '"POST /' not in printed, printed[-3000:]
+
         # Ctrl-C: the terminal signals the whole foreground group.
         os.killpg(demo.pid, signal.SIGINT)
         assert demo.wait(timeout=EXIT_TIMEOUT) == 0, log.read_text()[-3000:]
-        assert f"{len(names)} demo sessions stopped" in log.read_text()
+        printed = log.read_text()
+        assert f"{len(names)} demo sessions stopped" in printed
+        # The URL and the login again, last, where the terminal's scrolling left them.
+        assert printed.count(f"log in as: admin / {login.group(1)}") == 2, printed[-3000:]
+        assert f"smsfleet demo was at: {url}/" in printed
         assert _screens(screen_dir) == []
         for server in (
             url,

@@ -1,4 +1,4 @@
-"""`python -m smsfleet.simulator [--host H] [--port P] [--config FILE]`."""
+"""`python -m smsfleet.simulator [--host H] [--port P] [--config FILE] [--no-access-log]`."""
 
 from __future__ import annotations
 
@@ -24,9 +24,15 @@ def main(argv: list[str] | None = None) -> int:
         default=settings.config,
         help="TOML file of defaults, routes and providers (see deploy/simulator.toml)",
     )
+    parser.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="do not log every request",
+    )
     args = parser.parse_args(argv)
     try:
-        serve(args.host, args.port, args.config)
+        serve(args.host, args.port, args.config, access_log=args.access_log)
     except SimulatorConfigError as exc:
         print(f"smsfleet simulator: {exc}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ def build_config(
     return apply_settings(config, settings)
 
 
-def serve(host: str, port: int, config_path: Path | None) -> None:
+def serve(host: str, port: int, config_path: Path | None, *, access_log: bool = True) -> None:
     """Serve the simulator with uvicorn until interrupted.
 
     Raises `SimulatorConfigError` when the configuration cannot be used.
@@ -31,4 +31,4 @@ def serve(host: str, port: int, config_path: Path | None) -> None:
     import uvicorn
 
     app = create_simulator_app(build_config(config_path))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
