@@ -20,5 +20,5 @@ export function AlertToasts() {
       show(kind, `${data.severity.toUpperCase()} · ${ruleLabel(data.rule)}: ${data.summary}`);
     }
   });
-  return <ToastStack toasts={toasts} onDismiss={dismiss} testId="alert-toasts" corner="bottom-right" />;
+  return <ToastStack toasts={toasts} onDismiss={dismiss} testId="alert-toasts" />;
 }

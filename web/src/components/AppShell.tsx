@@ -1,8 +1,12 @@
+import { useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
 import { LiveProvider } from "../live/LiveContext";
 import { AlertToasts } from "./AlertToasts";
+import { ConnectionProvider } from "./connection";
 import { LiveIndicator } from "./LiveIndicator";
+import "./shell.css";
+import { ToastRegion } from "./Toasts";
 
 interface NavItem {
   to: string;
@@ -20,25 +24,32 @@ const NAV_ITEMS: readonly NavItem[] = [
 ];
 
 export function AppShell() {
+  // Under 1,024 px the sidebar folds away behind the top bar's menu button.
+  const [menuOpen, setMenuOpen] = useState(false);
   return (
     <LiveProvider>
-      <div className="shell">
-        <Sidebar />
-        <div className="shell__main">
-          <TopBar />
-          <main className="shell__content">
-            <Outlet />
-          </main>
+      <ToastRegion>
+        <div className={menuOpen ? "shell shell--menu-open" : "shell"}>
+          <Sidebar onNavigate={() => setMenuOpen(false)} />
+          {menuOpen && <div className="shell__scrim" onClick={() => setMenuOpen(false)} aria-hidden="true" />}
+          <div className="shell__main">
+            <TopBar menuOpen={menuOpen} onMenu={() => setMenuOpen((open) => !open)} />
+            <main className="shell__content">
+              <ConnectionProvider>
+                <Outlet />
+              </ConnectionProvider>
+            </main>
+          </div>
+          <AlertToasts />
         </div>
-        <AlertToasts />
-      </div>
+      </ToastRegion>
     </LiveProvider>
   );
 }
 
-function Sidebar() {
+function Sidebar({ onNavigate }: { onNavigate: () => void }) {
   return (
-    <nav className="sidebar" aria-label="Main">
+    <nav className="sidebar" id="main-nav" aria-label="Main" data-testid="sidebar">
       <div className="sidebar__brand">
         <img src="/favicon.svg" alt="" width={24} height={24} />
         <span>smsfleet</span>
@@ -51,6 +62,7 @@ function Sidebar() {
               end={item.end ?? false}
               className={({ isActive }) => (isActive ? "sidebar__link sidebar__link--active" : "sidebar__link")}
               data-testid={`nav-${item.to === "/" ? "dashboard" : item.to.slice(1)}`}
+              onClick={onNavigate}
             >
               {item.label}
             </NavLink>
@@ -61,11 +73,21 @@ function Sidebar() {
   );
 }
 
-function TopBar() {
+function TopBar({ menuOpen, onMenu }: { menuOpen: boolean; onMenu: () => void }) {
   const { user, logout } = useAuth();
   const navigate = useNavigate();
   return (
     <header className="topbar">
+      <button
+        type="button"
+        className="button button--small topbar__menu"
+        aria-controls="main-nav"
+        aria-expanded={menuOpen}
+        onClick={onMenu}
+        data-testid="menu-button"
+      >
+        <span aria-hidden="true">☰</span> Menu
+      </button>
       <div className="topbar__spacer" />
       <LiveIndicator />
       {user && (

@@ -1,4 +1,5 @@
 import { errorMessage } from "../api/errors";
+import { useReportUnreachable } from "./connection";
 
 interface ErrorBannerProps {
   error: unknown;
@@ -7,6 +8,9 @@ interface ErrorBannerProps {
 }
 
 export function ErrorBanner({ error, onRetry, testId = "error-banner" }: ErrorBannerProps) {
+  // Inside the shell, "cannot reach the control plane" shows once, in the shell's banner.
+  const handedOver = useReportUnreachable(error, onRetry);
+  if (handedOver) return null;
   return (
     <div className="banner banner--error" role="alert" data-testid={testId}>
       <span>{errorMessage(error)}</span>

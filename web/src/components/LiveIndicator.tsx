@@ -1,23 +1,29 @@
-import { useLiveStatus } from "../live/LiveContext";
+import { useConnection } from "./connection";
 
 const LABELS = {
   connecting: "Connecting…",
-  connected: "Live",
-  reconnecting: "Reconnecting…",
+  live: "Live",
+  offline: "Offline",
+} as const;
+
+const TITLES = {
+  connecting: "Connecting to live updates",
+  live: "Live updates are on",
+  offline: "Offline: live updates are paused until the connection is back",
 } as const;
 
 export function LiveIndicator() {
-  const status = useLiveStatus();
+  const connection = useConnection();
   return (
     <span
-      className={`live live--${status}`}
+      className={`live live--${connection}`}
       role="status"
-      title={status === "connected" ? "Live updates are on" : "Live updates are paused until the connection is back"}
+      title={TITLES[connection]}
       data-testid="live-indicator"
-      data-status={status}
+      data-status={connection === "live" ? "connected" : connection}
     >
       <span className="live__dot" aria-hidden="true" />
-      {LABELS[status]}
+      {LABELS[connection]}
     </span>
   );
 }

@@ -1,4 +1,5 @@
 import type { Alert } from "../../api/types";
+import { SortHeader, useSort, type SortValue } from "../../components/sorting";
 import { formatDuration, formatTime } from "../programs/format";
 import { ruleLabel } from "./labels";
 
@@ -16,24 +17,42 @@ function lasted(alert: Alert, now: number): string {
   return formatDuration((end - Date.parse(alert.started_at)) / 1000);
 }
 
+type Column = "severity" | "rule" | "subject" | "started" | "state";
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 };
+const COLUMNS: Record<Column, (alert: Alert) => SortValue> = {
+  severity: (alert) => SEVERITY_RANK[alert.severity] ?? 3,
+  rule: (alert) => ruleLabel(alert.rule),
+  subject: (alert) => alert.subject,
+  started: (alert) => Date.parse(alert.started_at),
+  state: (alert) => alert.state,
+};
+const NUMERIC: ReadonlySet<Column> = new Set(["started"]);
+
 export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: AlertsTableProps) {
+  const sorting = useSort(alerts, COLUMNS, NUMERIC);
   if (alerts.length === 0) return <p className="empty-state">{emptyText}</p>;
+  const header = (column: Column, label: string) => (
+    <SortHeader label={label} column={column} sort={sorting.sort} onSort={sorting.toggle} />
+  );
   return (
     <div className="table-wrap">
       <table className="table" data-testid="alerts-table">
         <thead>
           <tr>
-            <th>Severity</th>
-            <th>Rule</th>
-            <th>Subject</th>
-            <th>What happened</th>
-            <th>Started</th>
-            <th>State</th>
-            <th>Acknowledged</th>
+            {header("severity", "Severity")}
+            {header("rule", "Rule")}
+            {header("subject", "Subject")}
+            <th scope="col">What happened</th>
+            {header("started", "Started")}
+            {header("state", "State")}
+            <th scope="col" className="table__actions">
+              Acknowledged
+            </th>
           </tr>
         </thead>
         <tbody>
-          {alerts.map((alert) => (
+          {sorting.rows.map((alert) => (
             <tr key={alert.id} data-testid="alert-row" data-alert-id={alert.id} data-rule={alert.rule}>
               <td>
                 <span className={`badge badge--${alert.severity}`} data-testid="alert-severity">
@@ -54,7 +73,7 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
                   <span className="badge badge--resolved">resolved after {lasted(alert, now)}</span>
                 )}
               </td>
-              <td data-testid="alert-ack">
+              <td className="table__actions" data-testid="alert-ack">
                 {alert.acknowledged_by ? (
                   <span title={alert.acknowledged_at ?? undefined}>by {alert.acknowledged_by}</span>
                 ) : alert.state === "firing" && onAcknowledge ? (

@@ -1,6 +1,6 @@
 import { useCallback, useMemo, type ReactNode } from "react";
 import { useSearchParams } from "react-router";
-import { listPairs } from "../../api/endpoints";
+import { alertsOverview, listPairs } from "../../api/endpoints";
 import { countryGoals, metricsHeatmap, metricsSummary, metricsTimeseries } from "../../api/metrics";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
@@ -9,6 +9,7 @@ import { CapChart, SuccessTrendChart } from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
 import { KpiCards } from "./KpiCards";
+import { applyToPairs, applyToTotals } from "./liveMetrics";
 import { PairMetricsTable, pairRows } from "./PairMetricsTable";
 import { PairTrendPanel } from "./PairTrendPanel";
 import { RangePicker } from "./RangePicker";
@@ -18,10 +19,16 @@ import { useLiveResource } from "./useLiveResource";
 
 /** Completed attempts are published on this topic of the live connection. */
 const ATTEMPTS = "attempts";
-// Counters follow each attempt quickly; the heavier charts follow at a calmer pace.
-const FAST = { topic: ATTEMPTS, delayMs: 100, everyMs: 15_000 };
-const CHARTS = { topic: ATTEMPTS, delayMs: 1_500, everyMs: 30_000 };
-const SLOW = { topic: ATTEMPTS, delayMs: 5_000, everyMs: 60_000, pollMs: 30_000 };
+// While the live connection is up nothing is polled: each attempt is added to the
+// counters on screen as it comes, and one reload a few seconds after a burst confirms
+// them; the charts follow at a calmer pace. Windows that went quiet are reloaded
+// after `everyMs`, so they move on with time.
+const COUNTERS = { topic: ATTEMPTS, delayMs: 5_000, everyMs: 60_000 };
+const CHARTS = { topic: ATTEMPTS, delayMs: 10_000, everyMs: 60_000 };
+const SLOW = { topic: ATTEMPTS, delayMs: 30_000, everyMs: 300_000, pollMs: 30_000 };
+// Pairs change state by the policy's decisions; alerts fire and resolve on their own topic.
+const PAIRS = { topic: "policy", delayMs: 1_000, everyMs: 300_000, pollMs: 15_000 };
+const ALERTS = { topic: "alerts", delayMs: 500, everyMs: 60_000, pollMs: 15_000 };
 
 // The range and the open pair live in the URL, so a view can be bookmarked and shared.
 function useViewParams() {
@@ -51,12 +58,16 @@ const loadRecent = () => metricsSummary({ window: "5m" });
 const loadPairs = () => listPairs({});
 const loadHeatmap = () => metricsHeatmap("24h");
 // Grants per minute over the last two minutes: the same now whatever range is shown.
-const GOALS = { topic: ATTEMPTS, delayMs: 1_500, everyMs: 10_000, pollMs: 10_000 };
+const GOALS = { topic: ATTEMPTS, delayMs: 5_000, everyMs: 15_000, pollMs: 10_000 };
 
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
-  const recent = useLiveResource(loadRecent, "5m", FAST);
-  const byPair = useLiveResource(() => metricsSummary({ window: range.value, group_by: "pair" }), range.value, FAST);
+  const recent = useLiveResource(loadRecent, "5m", { ...COUNTERS, apply: applyToTotals });
+  const byPair = useLiveResource(() => metricsSummary({ window: range.value, group_by: "pair" }), range.value, {
+    ...COUNTERS,
+    apply: applyToPairs,
+  });
+  const alerts = useLiveResource(alertsOverview, "alerts", ALERTS);
   const goals = useLiveResource(countryGoals, "goals", GOALS);
   const trend = useLiveResource(
     () => metricsTimeseries({ window: range.value, step: range.step, group_by: "country" }),
@@ -64,7 +75,7 @@ export function DashboardPage() {
     CHARTS,
   );
   const heatmap = useLiveResource(loadHeatmap, "24h", SLOW);
-  const pairs = useLiveResource(loadPairs, "pairs", { ...SLOW, delayMs: 2_000, everyMs: 15_000, pollMs: 15_000 });
+  const pairs = useLiveResource(loadPairs, "pairs", PAIRS);
   const sessions = useLiveSessions();
 
   const rows = useMemo(() => pairRows(pairs.data, byPair.data?.groups), [pairs.data, byPair.data]);
@@ -79,6 +90,7 @@ export function DashboardPage() {
     { resource: byPair, testId: "summary-error" },
     { resource: goals, testId: "countries-error" },
     { resource: pairs, testId: "pairs-error" },
+    { resource: alerts, testId: "alerts-error" },
   ].filter(({ resource }) => resource.error !== null);
 
   const selectRange = (next: RangeOption) => update({ range: next.value === "1h" ? null : next.value });
@@ -108,6 +120,7 @@ export function DashboardPage() {
         rangeLabel={`last ${range.label}`}
         activeSessions={active}
         totalSessions={sessions.sessions?.length}
+        alerts={alerts.data?.counts}
       />
 
       {noAttempts && !byPair.loading && (

@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
-import type { MetricsTotals } from "../../api/types";
-import { EMPTY, formatCount, formatPercent, formatRate, successTone } from "./format";
+import { Link } from "react-router";
+import type { AlertsOverview, MetricsTotals } from "../../api/types";
+import { formatCount, formatPercent, formatRate, successTone } from "./format";
 
 interface KpiCardsProps {
   /** Totals of the last five minutes. */
@@ -10,11 +11,13 @@ interface KpiCardsProps {
   rangeLabel: string;
   activeSessions: number | undefined;
   totalSessions: number | undefined;
+  /** The alerts firing now; undefined while loading. */
+  alerts: AlertsOverview["counts"] | undefined;
 }
 
 const RECENT_MINUTES = 5;
 
-export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSessions }: KpiCardsProps) {
+export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSessions, alerts }: KpiCardsProps) {
   // Every completed attempt that was not delivered, whatever went wrong.
   const failures = totals ? totals.completed - totals.delivered : undefined;
   return (
@@ -59,7 +62,25 @@ export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSess
         testId="kpi-active-sessions"
         hint={totalSessions === undefined ? "Running now" : `running of ${formatCount(totalSessions)}`}
       />
-      <Kpi label="Open alerts" value={EMPTY} testId="kpi-open-alerts" hint="Alerts are not tracked yet" />
+      <Kpi
+        label="Open alerts"
+        value={alerts ? formatCount(alerts.firing) : undefined}
+        testId="kpi-open-alerts"
+        to="/alerts"
+        tone={!alerts ? "none" : alerts.critical > 0 ? "poor" : alerts.firing > 0 ? "fair" : "good"}
+        hint={
+          alerts === undefined ? (
+            "Firing now"
+          ) : alerts.firing === 0 ? (
+            "None firing · see all alerts"
+          ) : (
+            <>
+              <span data-testid="kpi-alerts-critical">{formatCount(alerts.critical)}</span> critical,{" "}
+              <span data-testid="kpi-alerts-unacknowledged">{formatCount(alerts.unacknowledged)}</span> not acknowledged
+            </>
+          )
+        }
+      />
     </div>
   );
 }
@@ -71,11 +92,13 @@ interface KpiProps {
   testId: string;
   hint: ReactNode;
   tone?: "good" | "fair" | "poor" | "none";
+  /** Where a click on the card leads. */
+  to?: string;
 }
 
-function Kpi({ label, value, testId, hint, tone = "none" }: KpiProps) {
-  return (
-    <div className={`kpi kpi--${tone}`}>
+function Kpi({ label, value, testId, hint, tone = "none", to }: KpiProps) {
+  const body = (
+    <>
       <div className="kpi__label">{label}</div>
       {value === undefined ? (
         <span className="skeleton kpi__skeleton" data-testid={`${testId}-loading`} />
@@ -85,6 +108,13 @@ function Kpi({ label, value, testId, hint, tone = "none" }: KpiProps) {
         </div>
       )}
       <div className="kpi__hint">{hint}</div>
-    </div>
+    </>
+  );
+  return to ? (
+    <Link to={to} className={`kpi kpi--${tone} kpi--link`} data-testid={`${testId}-card`}>
+      {body}
+    </Link>
+  ) : (
+    <div className={`kpi kpi--${tone}`}>{body}</div>
   );
 }

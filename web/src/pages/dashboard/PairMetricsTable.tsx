@@ -1,6 +1,7 @@
 import type { MetricsGroup, Pair } from "../../api/types";
+import { SortHeader, useSort, type SortValue } from "../../components/sorting";
 import { StateBadge } from "../../components/StateBadge";
-import { formatCount, formatMs, formatPercent, successTone } from "./format";
+import { formatCount, formatPercent, formatSeconds, successTone } from "./format";
 
 export interface PairRowData {
   key: string;
@@ -27,7 +28,32 @@ interface PairMetricsTableProps {
   onSelect: (key: string) => void;
 }
 
+type Column = "pair" | "attempts" | "sent" | "delivered" | "success" | "failures" | "p95" | "state";
+
+const failuresOf = (row: PairRowData) => (row.metrics ? row.metrics.completed - row.metrics.delivered : 0);
+
+const COLUMNS: Record<Column, (row: PairRowData) => SortValue> = {
+  pair: (row) => row.key,
+  attempts: (row) => row.metrics?.completed ?? 0,
+  sent: (row) => row.metrics?.sent ?? 0,
+  delivered: (row) => row.metrics?.delivered ?? 0,
+  success: (row) => row.metrics?.success_rate,
+  failures: failuresOf,
+  p95: (row) => row.metrics?.latency_p95_ms,
+  state: (row) => row.pair?.state ?? "deleted",
+};
+const NUMERIC: ReadonlySet<Column> = new Set(["attempts", "sent", "delivered", "success", "failures", "p95"]);
+const HEADERS: readonly { column: Column; label: string }[] = [
+  { column: "attempts", label: "Attempts" },
+  { column: "sent", label: "Sent" },
+  { column: "delivered", label: "Delivered" },
+  { column: "success", label: "Success" },
+  { column: "failures", label: "Failures" },
+  { column: "p95", label: "p95 latency" },
+];
+
 export function PairMetricsTable({ rows, selected, onSelect }: PairMetricsTableProps) {
+  const sorting = useSort(rows, COLUMNS, NUMERIC);
   if (rows.length === 0) {
     return (
       <p className="empty-state" data-testid="pairs-metrics-empty">
@@ -38,29 +64,27 @@ export function PairMetricsTable({ rows, selected, onSelect }: PairMetricsTableP
   return (
     <div className="table-wrap">
       <table className="table metrics-table" data-testid="pairs-metrics">
+        <caption className="visually-hidden">
+          Success is delivered of attempts: every completed attempt counts, sent or not.
+        </caption>
         <thead>
           <tr>
-            <th scope="col">Pair</th>
-            <th scope="col" className="numeric">
-              Sent
-            </th>
-            <th scope="col" className="numeric">
-              Delivered
-            </th>
-            <th scope="col" className="numeric">
-              Success
-            </th>
-            <th scope="col" className="numeric">
-              Failures
-            </th>
-            <th scope="col" className="numeric">
-              p95 latency
-            </th>
-            <th scope="col">State</th>
+            <SortHeader label="Pair" column="pair" sort={sorting.sort} onSort={sorting.toggle} />
+            {HEADERS.map(({ column, label }) => (
+              <SortHeader
+                key={column}
+                label={label}
+                column={column}
+                sort={sorting.sort}
+                onSort={sorting.toggle}
+                className="numeric"
+              />
+            ))}
+            <SortHeader label="State" column="state" sort={sorting.sort} onSort={sorting.toggle} />
           </tr>
         </thead>
         <tbody>
-          {rows.map((row) => (
+          {sorting.rows.map((row) => (
             <PairMetricsRow key={row.key} row={row} selected={row.key === selected} onSelect={onSelect} />
           ))}
         </tbody>
@@ -71,7 +95,7 @@ export function PairMetricsTable({ rows, selected, onSelect }: PairMetricsTableP
 
 function PairMetricsRow({ row, selected, onSelect }: { row: PairRowData; selected: boolean; onSelect: (key: string) => void }) {
   const { key, pair, metrics } = row;
-  const failures = metrics ? metrics.completed - metrics.delivered : 0;
+  const failures = failuresOf(row);
   return (
     <tr
       className={selected ? "metrics-table__row metrics-table__row--selected" : "metrics-table__row"}
@@ -94,20 +118,27 @@ function PairMetricsRow({ row, selected, onSelect }: { row: PairRowData; selecte
           </span>
         )}
       </th>
+      <td className="numeric" data-testid={`pair-attempts-${key}`}>
+        {formatCount(metrics?.completed ?? 0)}
+      </td>
       <td className="numeric" data-testid={`pair-sent-${key}`}>
         {formatCount(metrics?.sent ?? 0)}
       </td>
       <td className="numeric" data-testid={`pair-delivered-${key}`}>
         {formatCount(metrics?.delivered ?? 0)}
       </td>
-      <td className={`numeric tone--${successTone(metrics?.success_rate)}`} data-testid={`pair-success-${key}`}>
+      <td
+        className={`numeric tone--${successTone(metrics?.success_rate)}`}
+        data-testid={`pair-success-${key}`}
+        title={metrics ? `${formatCount(metrics.delivered)} delivered of ${formatCount(metrics.completed)} attempts` : undefined}
+      >
         {formatPercent(metrics?.success_rate)}
       </td>
       <td className="numeric" data-testid={`pair-failures-${key}`}>
         {formatCount(failures)}
       </td>
       <td className="numeric" data-testid={`pair-p95-${key}`}>
-        {formatMs(metrics?.latency_p95_ms)}
+        {formatSeconds(metrics?.latency_p95_ms)}
       </td>
       <td data-testid={`pair-state-${key}`}>{pair ? <StateBadge state={pair.state} /> : <span className="muted">deleted</span>}</td>
     </tr>

@@ -4,7 +4,7 @@ import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { StateBadge } from "../../components/StateBadge";
 import { PairTrendChart } from "./charts";
-import { formatCount, formatMs, formatPercent } from "./format";
+import { formatCount, formatPercent, formatSeconds } from "./format";
 import type { RangeOption } from "./ranges";
 import { useLiveResource } from "./useLiveResource";
 
@@ -20,7 +20,7 @@ export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairT
   const trend = useLiveResource(
     () => metricsTimeseries({ window: range.value, step: range.step, group_by: "pair", key: pairKey }),
     `${pairKey}|${range.value}`,
-    { topic: "attempts", delayMs: 500, everyMs: 30_000 },
+    { topic: "attempts", delayMs: 5_000, everyMs: 60_000 },
   );
   const series = trend.data?.series.find((line) => line.key === pairKey) ?? trend.data?.series[0];
   return (
@@ -40,10 +40,10 @@ export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairT
               success <strong data-testid="pair-trend-success">{formatPercent(metrics?.success_rate)}</strong>
             </span>
             <span>
-              p50 <strong data-testid="pair-trend-p50">{formatMs(metrics?.latency_p50_ms)}</strong>
+              p50 <strong data-testid="pair-trend-p50">{formatSeconds(metrics?.latency_p50_ms)}</strong>
             </span>
             <span>
-              p95 <strong data-testid="pair-trend-p95">{formatMs(metrics?.latency_p95_ms)}</strong>
+              p95 <strong data-testid="pair-trend-p95">{formatSeconds(metrics?.latency_p95_ms)}</strong>
             </span>
             <span>· last {range.label}</span>
             {trend.refreshing && <Spinner label="Refreshing" />}

@@ -101,7 +101,7 @@ export function JobsPanel() {
                 <th>Algorithm</th>
                 <th>Status</th>
                 <th>Matches</th>
-                <th />
+                <th className="table__actions" />
               </tr>
             </thead>
             <tbody>
@@ -114,7 +114,7 @@ export function JobsPanel() {
                   <td>{job.algorithm}</td>
                   <td data-testid="job-status">{job.status}</td>
                   <td>{job.matched ?? "—"}</td>
-                  <td>
+                  <td className="table__actions">
                     {job.status === "done" && (
                       <button type="button" className="button button--small" onClick={() => void getSearchJob(job.id).then(setOpen)} data-testid="job-open">
                         Results

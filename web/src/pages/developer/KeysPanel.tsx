@@ -44,7 +44,7 @@ export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
                 <th>Quota</th>
                 <th>Last used</th>
                 <th>Created</th>
-                <th />
+                <th className="table__actions" />
               </tr>
             </thead>
             <tbody>
@@ -59,7 +59,7 @@ export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
                   <td>{quota(key)}</td>
                   <td>{formatTime(key.last_used_at)}</td>
                   <td>{formatTime(key.created_at)}</td>
-                  <td data-testid="key-status">
+                  <td className="table__actions" data-testid="key-status">
                     {key.active ? (
                       <button type="button" className="button button--small button--danger" onClick={() => setRevoking(key)} data-testid="revoke-key">
                         Revoke

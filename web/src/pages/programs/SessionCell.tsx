@@ -9,6 +9,8 @@ export interface SessionActions {
 }
 
 interface SessionCellProps {
+  /** The program's name: the cell's label when the matrix is stacked on narrow screens. */
+  program: string;
   session: Session | undefined;
   receivedAt: number;
   /** Absent for read-only users: no buttons. */
@@ -18,10 +20,10 @@ interface SessionCellProps {
   onOpen: (session: Session) => void;
 }
 
-export function SessionCell({ session, receivedAt, actions, busy, selected, onOpen }: SessionCellProps) {
+export function SessionCell({ program, session, receivedAt, actions, busy, selected, onOpen }: SessionCellProps) {
   if (!session) {
     return (
-      <td className="session-cell session-cell--empty">
+      <td className="session-cell session-cell--empty" data-label={program}>
         <span className="muted" title="Program not assigned to this pair">
           —
         </span>
@@ -34,6 +36,7 @@ export function SessionCell({ session, receivedAt, actions, busy, selected, onOp
   return (
     <td
       className={selected ? "session-cell session-cell--selected" : "session-cell"}
+      data-label={program}
       data-testid={`session-${session.name}`}
       data-state={session.state}
     >

@@ -132,6 +132,7 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, selected, o
         return (
           <SessionCell
             key={program}
+            program={program}
             session={session}
             receivedAt={receivedAt}
             actions={actions}

@@ -1,0 +1,243 @@
+"""Every page at a desktop (1440x900) and a tablet (820x1180) width, in a real browser.
+
+- No page scrolls sideways at either width, and every table row's buttons are on screen
+  (the action column stays in view, the session matrix stacks).
+- Under 1,024 px the sidebar folds behind a menu button.
+- The dashboard's alerts card counts the alerts firing and leads to the Alerts page;
+  its pair table sorts by the clicked column and says latencies in seconds.
+- While the live connection is up the dashboard does not poll the metrics.
+- Offline: one banner, whatever fails, and the badge says Offline.
+
+Screenshots of every page at both widths go to `test-artifacts/e2e/`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ControlPlane
+from tests.e2e.test_dashboard_page import log_in
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+
+DESKTOP = {"width": 1440, "height": 900}
+TABLET = {"width": 820, "height": 1180}
+PAGES = {
+    "dashboard": ("/", "dashboard-page"),
+    "pairs": ("/pairs", "pairs-page"),
+    "programs": ("/programs", "programs-page"),
+    "messages": ("/messages", "messages-page"),
+    "alerts": ("/alerts", "alerts-page"),
+    "developer": ("/developer", "developer-page"),
+}
+MANUAL_ALERTS = ["Layout check: gateway slow", "Layout check: provider quota low"]
+# The dashboard's one reload in the quiet is at least a minute away.
+QUIET_SECONDS = 8
+
+
+@pytest.fixture
+def firing_alerts(admin_api: httpx.Client) -> Iterator[list[str]]:
+    """Two alerts raised by hand (the seed's `POST /alert`), acknowledged afterwards."""
+    ids = []
+    for message in MANUAL_ALERTS:
+        response = admin_api.post("/alert", json={"message": message})
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["alert_id"])
+    try:
+        yield ids
+    finally:
+        for alert_id in ids:
+            admin_api.post(f"/api/v1/alerts/{alert_id}/ack", json={})
+
+
+def _firing(admin_api: httpx.Client) -> dict[str, Any]:
+    response = admin_api.get("/api/v1/alerts/overview")
+    assert response.status_code == 200, response.text
+    counts: dict[str, Any] = response.json()["counts"]
+    return counts
+
+
+def _expect_fits(page: Page, name: str) -> None:
+    """No sideways scroll; every button of every table row within the viewport's width."""
+    sizes = page.evaluate(
+        """() => ({
+            scroll: document.scrollingElement.scrollWidth,
+            client: document.scrollingElement.clientWidth,
+        })"""
+    )
+    assert sizes["scroll"] <= sizes["client"], f"{name} scrolls sideways: {sizes}"
+    outside = page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            const out = [];
+            for (const button of document.querySelectorAll("table tbody tr button")) {
+                const box = button.getBoundingClientRect();
+                if (box.width === 0 && box.height === 0) continue;
+                if (box.left < -0.5 || box.right > width + 0.5) {
+                    const label = button.textContent.trim();
+                    out.push(`${label} [${box.left}, ${box.right}] of ${width}`);
+                }
+            }
+            return out;
+        }"""
+    )
+    assert outside == [], f"{name}: row buttons off screen: {outside}"
+
+
+def _row_buttons(page: Page) -> int:
+    return int(page.locator("table tbody tr button").count())
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1440", "820"])
+def test_every_page_fits_the_screen_with_its_row_actions_in_view(
+    page: Page,
+    control_plane: ControlPlane,
+    firing_alerts: list[str],
+    screenshot: Screenshot,
+    viewport: dict[str, int],
+) -> None:
+    page.set_viewport_size(viewport)
+    page.goto("/")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("dashboard-page")).to_be_visible()
+    narrow = viewport["width"] < 1024
+    menu = page.get_by_test_id("menu-button")
+    sidebar = page.get_by_test_id("sidebar")
+    if narrow:
+        expect(menu).to_be_visible()
+        expect(sidebar).not_to_be_visible()
+    else:
+        expect(menu).not_to_be_visible()
+        expect(sidebar).to_be_visible()
+
+    for name, (path, test_id) in PAGES.items():
+        if narrow:
+            # Through the menu, as a tablet user goes.
+            menu.click()
+            expect(sidebar).to_be_visible()
+            page.get_by_test_id(f"nav-{name}").click()
+            expect(sidebar).not_to_be_visible()
+        else:
+            page.get_by_test_id(f"nav-{name}").click()
+        expect(page).to_have_url(f"{control_plane.url}{path}")
+        expect(page.get_by_test_id(test_id)).to_be_visible()
+        page.locator("[aria-busy='true']").first.wait_for(state="detached", timeout=10_000)
+        if name == "alerts":
+            expect(page.get_by_test_id("alert-acknowledge").first).to_be_visible()
+        if name in {"pairs", "programs", "alerts"}:
+            assert _row_buttons(page) > 0, f"{name} shows no row buttons to check"
+        _expect_fits(page, f"{name} at {viewport['width']} px")
+        screenshot(f"{name} {viewport['width']}x{viewport['height']}")
+
+
+def test_dashboard_alerts_card_sorting_and_seconds(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    firing_alerts: list[str],
+    screenshot: Screenshot,
+) -> None:
+    page.goto("/")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
+
+    # The alerts card: the alerts firing now, as the API counts them.
+    counts = _firing(admin_api)
+    assert counts["firing"] >= len(MANUAL_ALERTS)
+    expect(page.get_by_test_id("kpi-open-alerts")).to_have_text(f"{counts['firing']:,}")
+    expect(page.get_by_test_id("kpi-alerts-unacknowledged")).to_have_text(
+        f"{counts['unacknowledged']:,}"
+    )
+    # A new alert counts at once, over the live connection.
+    response = admin_api.post("/alert", json={"message": "Layout check: one more"})
+    assert response.status_code == 202, response.text
+    try:
+        expect(page.get_by_test_id("kpi-open-alerts")).to_have_text(
+            f"{_firing(admin_api)['firing']:,}"
+        )
+    finally:
+        admin_api.post(f"/api/v1/alerts/{response.json()['alert_id']}/ack", json={})
+    expect(page.get_by_test_id("kpi-open-alerts")).to_have_text(f"{counts['firing']:,}")
+    screenshot("alerts card")
+
+    # The pair table: attempts as the success denominator, latencies in seconds.
+    table = page.get_by_test_id("pairs-metrics")
+    expect(table.locator("thead")).to_contain_text("Attempts")
+    for cell in table.locator("[data-testid^='pair-p95-']").all_inner_texts():
+        assert cell == "—" or cell.endswith(" s"), cell
+
+    # Sorting: by pair key, then the other way round, then back to the default order.
+    def keys() -> list[str]:
+        rows = table.locator("tbody tr").evaluate_all(
+            "rows => rows.map(row => row.dataset.testid.replace('pair-row-', ''))"
+        )
+        return [str(key) for key in rows]
+
+    default = keys()
+    assert len(default) >= 3, default
+    page.get_by_test_id("sort-pair").get_by_role("button").click()
+    expect(page.get_by_test_id("sort-pair")).to_have_attribute("aria-sort", "ascending")
+    ascending = keys()
+    assert ascending == sorted(default, key=str.lower), ascending
+    page.get_by_test_id("sort-pair").get_by_role("button").click()
+    expect(page.get_by_test_id("sort-pair")).to_have_attribute("aria-sort", "descending")
+    assert keys() == list(reversed(ascending))
+    screenshot("sorted by pair")
+    page.get_by_test_id("sort-pair").get_by_role("button").click()
+    assert keys() == default
+
+    # The card leads to the Alerts page.
+    page.get_by_test_id("kpi-open-alerts-card").click()
+    expect(page).to_have_url(f"{control_plane.url}/alerts")
+    expect(page.get_by_test_id("alerts-page")).to_be_visible()
+
+
+def test_no_polling_while_live_and_one_banner_offline(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    page.goto("/")
+    log_in(page, control_plane.admin_password)
+    indicator = page.get_by_test_id("live-indicator")
+    expect(indicator).to_have_attribute("data-status", "connected")
+    expect(indicator).to_have_text("Live")
+    expect(page.get_by_test_id("kpi-sent-per-minute")).to_be_visible()
+
+    # Live and quiet: the metrics are not asked for again.
+    page.wait_for_timeout(1_000)
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: asked.append(request.url) if "/api/v1/metrics/" in request.url else None,
+    )
+    page.wait_for_timeout(QUIET_SECONDS * 1000)
+    assert asked == [], asked
+
+    # Offline: one banner for everything that cannot be loaded, and the badge says so.
+    page.context.set_offline(True)
+    try:
+        expect(indicator).to_have_text("Offline")
+        expect(indicator).to_have_attribute("data-status", "offline")
+        banner = page.get_by_test_id("connection-banner")
+        expect(banner).to_be_visible()
+        # Polling while offline: requests fail; they all end in that one banner.
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline and not asked:
+            page.wait_for_timeout(500)
+        assert asked, "nothing was polled while offline"
+        page.wait_for_timeout(1_000)
+        expect(page.locator(".banner--error")).to_have_count(1)
+        expect(page.get_by_text("Cannot reach the control plane")).to_have_count(1)
+        screenshot("offline")
+    finally:
+        page.context.set_offline(False)
+    expect(indicator).to_have_text("Live", timeout=20_000)
+    expect(page.get_by_test_id("connection-banner")).to_have_count(0, timeout=20_000)

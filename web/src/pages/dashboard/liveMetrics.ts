@@ -1,0 +1,77 @@
+// Completed attempts arrive on the live connection's `attempts` topic; the
+// dashboard adds each to the counters on screen at once, and a reload a few
+// seconds later confirms them (and brings the latencies, which only the
+// server can compute).
+import type { MetricsGroup, MetricsSummary, MetricsTotals } from "../../api/types";
+
+export interface AttemptMessage {
+  pair: string;
+  country: string;
+  outcome: string;
+}
+
+const OUTCOMES = new Set(["delivered", "not_delivered", "send_failed", "error"]);
+
+export function asAttempt(data: unknown): AttemptMessage | null {
+  if (typeof data !== "object" || data === null) return null;
+  const { pair, country, outcome } = data as Record<string, unknown>;
+  if (typeof pair !== "string" || typeof country !== "string" || typeof outcome !== "string") return null;
+  return OUTCOMES.has(outcome) ? { pair, country, outcome } : null;
+}
+
+/** The counters with one more completed attempt: the same sums as the server's summary. */
+function counted<C extends MetricsTotals>(counters: C, outcome: string): C {
+  const delivered = counters.delivered + (outcome === "delivered" ? 1 : 0);
+  const notDelivered = counters.not_delivered + (outcome === "not_delivered" ? 1 : 0);
+  const sendFailed = counters.send_failed + (outcome === "send_failed" ? 1 : 0);
+  const errors = counters.errors + (outcome === "error" ? 1 : 0);
+  const completed = counters.completed + 1;
+  return {
+    ...counters,
+    sent: delivered + notDelivered,
+    delivered,
+    not_delivered: notDelivered,
+    send_failed: sendFailed,
+    errors,
+    failed: sendFailed + errors,
+    completed,
+    success_rate: delivered / completed,
+  };
+}
+
+function emptyGroup(attempt: AttemptMessage): MetricsGroup {
+  return {
+    key: attempt.pair,
+    pair: attempt.pair,
+    country: attempt.country,
+    sent: 0,
+    delivered: 0,
+    not_delivered: 0,
+    send_failed: 0,
+    failed: 0,
+    errors: 0,
+    completed: 0,
+    success_rate: null,
+    achieved_per_minute: 0,
+  };
+}
+
+/** A summary without groups: the totals count the attempt. */
+export function applyToTotals(summary: MetricsSummary, data: unknown): MetricsSummary | undefined {
+  const attempt = asAttempt(data);
+  if (!attempt) return undefined;
+  return { ...summary, totals: counted(summary.totals, attempt.outcome) };
+}
+
+/** A summary grouped by pair: its pair's group and the totals count the attempt. */
+export function applyToPairs(summary: MetricsSummary, data: unknown): MetricsSummary | undefined {
+  const attempt = asAttempt(data);
+  if (!attempt) return undefined;
+  const found = summary.groups.some((group) => (group.pair ?? group.key) === attempt.pair);
+  const groups = found ? summary.groups : [...summary.groups, emptyGroup(attempt)];
+  return {
+    ...summary,
+    totals: counted(summary.totals, attempt.outcome),
+    groups: groups.map((group) => ((group.pair ?? group.key) === attempt.pair ? counted(group, attempt.outcome) : group)),
+  };
+}
