@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,12 +17,22 @@ _EVERYWHERE = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 # The dashboard loads only its own files; charts set inline styles; the live feed
-# is a WebSocket to the same host.
+# is a WebSocket to the page's own host, named (`ws:` alone would allow any host).
 _DASHBOARD_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self' ws: wss:; font-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'{sockets}; font-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+# A Host header fit to be written into the policy; anything else gets 'self' alone.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def _dashboard_policy(scope: Scope) -> str:
+    host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+    sockets = f" ws://{host} wss://{host}" if _HOST.fullmatch(host) else ""
+    return _DASHBOARD_POLICY.format(sockets=sockets)
+
+
 # Answers that are no page. The interactive API docs (/docs, /swagger/, /redoc) set a
 # policy of their own (smsfleet.apidocs); their assets get the dashboard's.
 _OWN_PAGES = ("/api/", "/openapi.json", "/metrics")
@@ -42,7 +54,7 @@ class SecurityHeaders:
                 for name, value in _EVERYWHERE.items():
                     headers.setdefault(name, value)
                 if dashboard:
-                    headers.setdefault("Content-Security-Policy", _DASHBOARD_POLICY)
+                    headers.setdefault("Content-Security-Policy", _dashboard_policy(scope))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

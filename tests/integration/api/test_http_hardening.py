@@ -75,6 +75,11 @@ def test_the_dashboard_is_served_with_a_content_policy(cors_client: TestClient) 
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "no-referrer"
+    # The live feed may reach the page's own host only, by name.
+    assert "connect-src 'self' ws://testserver wss://testserver;" in policy
+    spoofed = cors_client.get("/pairs", headers={"Host": "x; script-src *"})
+    assert "connect-src 'self';" in spoofed.headers["content-security-policy"]
+    assert "script-src *" not in spoofed.headers["content-security-policy"]
 
 
 def test_api_answers_and_errors_carry_the_headers_too(api: Api) -> None:
