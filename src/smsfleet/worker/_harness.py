@@ -184,9 +184,14 @@ class Worker:
         while not self._stop.is_set():
             self._flush()
             with self._slot_freed:
+                # Checked under the lock `request_stop` notifies with: no wake-up is lost.
+                if self._stop.is_set():
+                    break
                 full = len(self._in_flight) >= self.max_in_flight
                 if full and self._slot_freed.wait(timeout=FULL_RECHECK_SECONDS):
                     continue
+            if self._stop.is_set():
+                break
             # Full for a while: ask anyway, the control plane may allow more by now (it
             # counts the session's unreported attempts, so it never grants beyond).
             try:

@@ -7,22 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from smsfleet.demo import DEMO_PAIRS
 from smsfleet.simulator import SimulatorConfigError, load_config
 from smsfleet.simulator.__main__ import main
 from smsfleet.simulator.config import SimulatorSettings, parse_config, resolve_route
 from smsfleet.simulator.server import build_config
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "simulator.toml"
-DEMO_ROUTES = {
-    "UZ_uzmobile",
-    "UA_3mob",
-    "TJ_megafon",
-    "IN_reliance",
-    "IN_docomo",
-    "IN_vi",
-    "IN_airtel",
-    "AZ_azercell",
-}
+# The demo's pairs, each with a route of its own in the example configuration.
+DEMO_ROUTES = {f"{pair.country}_{pair.slug}" for pair in DEMO_PAIRS}
 
 
 def test_example_config_loads_with_demo_routes_and_six_providers():

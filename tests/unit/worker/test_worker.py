@@ -175,7 +175,19 @@ def test_stop_request_finishes_the_current_attempt(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[grant("t-1"), grant("t-2")])
     gateway = FakeGateway(states={"t-1": [PENDING] * 10 + [DELIVERED]})
     calls = Calls()
-    worker = make_worker(tmp_path, cp, gateway, calls, io.StringIO(), poll_max_interval=0.01)
+    send_cls, submit_cls = program_classes(calls)
+    # A grace long enough for ten polls on a busy machine; the attempt ends when delivered.
+    worker = Worker(
+        send_cls,
+        submit_cls,
+        settings=settings(tmp_path / "spool", stop_grace=10.0),
+        control_plane=cp.client(),
+        gateway=gateway.client(),
+        code_timeout=30.0,
+        poll_interval=0.01,
+        poll_max_interval=0.01,
+        out=io.StringIO(),
+    )
     threading.Timer(0.02, worker.request_stop).start()  # as SIGTERM's handler does
     assert _run(worker) == 0
     assert [(r["trigger_id"], r["outcome"]) for r in cp.reports] == [("t-1", "delivered")]
