@@ -308,6 +308,10 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     expect(page.get_by_test_id("chart-caps").locator(".recharts-bar-rectangle")).not_to_have_count(
         0
     )
+    # Under its goal, the country says why: two test numbers, one code at a time each.
+    expect(page.get_by_test_id(f"goal-reason-{COUNTRY}")).to_contain_text(
+        "every test number awaits a code: 2 numbers"
+    )
     expect(page.get_by_test_id("heatmap")).to_contain_text(COUNTRY)
     screenshot("seeded")
 
