@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.bounds import QueryDate
 
-# Latency buckets (upper bounds, ms) of the daily histogram; percentiles are read off them.
+# Latency buckets (upper bounds, ms) of the daily histogram `latency_histogram`; the
+# percentiles are read off finer bins (`smsfleet.core.quantiles`).
 LATENCY_BOUNDS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 
 
@@ -26,7 +27,7 @@ class UsageFigures(BaseModel):
     server_errors: int = Field(description="5xx answers")
     error_rate: float | None = Field(description="(4xx + 5xx) / requests")
     latency_avg_ms: float | None
-    latency_p95_ms: float | None = Field(description="Upper bound of the histogram bucket")
+    latency_p95_ms: float | None = Field(description="Within 2 % of the exact percentile")
     latency_p99_ms: float | None
 
 

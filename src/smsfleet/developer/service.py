@@ -1,21 +1,22 @@
 """Usage analytics over the daily rollup of the request log.
 
 People see their own use (with their tokens and their keys); an admin sees
-everyone's. Percentiles are read off the latency histogram: the upper bound of the
-bucket the percentile falls in.
+everyone's. Percentiles are read off the rollups' fine latency bins
+(`smsfleet.core.quantiles`), within 2 % of the exact percentile of the requests;
+`latency_histogram` is the coarse histogram of `LATENCY_BOUNDS_MS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ValidationFailed
+from smsfleet.core.quantiles import quantile
 from smsfleet.developer.models import (
-    LATENCY_BOUNDS_MS,
     UsageDay,
     UsageEndpoint,
     UsageKey,
@@ -30,24 +31,9 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
 
-def _percentile(histogram: Sequence[float], fraction: float) -> float | None:
-    total = sum(histogram)
-    if total == 0:
-        return None
-    wanted = fraction * total
-    running = 0.0
-    for index, count in enumerate(histogram):
-        running += count
-        if running >= wanted:
-            # Past the last bound: say the last bound, the most that can be said.
-            return float(LATENCY_BOUNDS_MS[min(index, len(LATENCY_BOUNDS_MS) - 1)])
-    return float(LATENCY_BOUNDS_MS[-1])
-
-
-def _figures(counters: dict[str, float]) -> dict[str, Any]:
-    """The fields of `UsageFigures` from summed counters."""
+def _figures(counters: dict[str, float], bins: Mapping[int, int]) -> dict[str, Any]:
+    """The fields of `UsageFigures` from summed counters and latency bins."""
     requests = int(counters.get("requests", 0))
-    histogram = [counters.get(name, 0.0) for name in BUCKETS]
     client, server = int(counters.get("client_errors", 0)), int(counters.get("server_errors", 0))
     return {
         "requests": requests,
@@ -55,8 +41,8 @@ def _figures(counters: dict[str, float]) -> dict[str, Any]:
         "server_errors": server,
         "error_rate": (client + server) / requests if requests else None,
         "latency_avg_ms": counters.get("latency_sum_ms", 0.0) / requests if requests else None,
-        "latency_p95_ms": _percentile(histogram, 0.95),
-        "latency_p99_ms": _percentile(histogram, 0.99),
+        "latency_p95_ms": quantile(bins, 0.95),
+        "latency_p99_ms": quantile(bins, 0.99),
     }
 
 
@@ -87,17 +73,19 @@ class UsageService:
             start_date=start,
             end_date=end,
             latency_histogram=[int(counters.get(name, 0)) for name in BUCKETS],
-            **_figures(counters),
+            **_figures(counters, rows[0].bins if rows else {}),
         )
 
     def daily(self, query: UsageQuery, *, actor: User) -> list[UsageDay]:
         rows = sorted(self._rows(query, actor, ("day",)), key=lambda row: row.group)
-        return [UsageDay(day=row.group[0], **_figures(row.counters)) for row in rows]
+        return [UsageDay(day=row.group[0], **_figures(row.counters, row.bins)) for row in rows]
 
     def endpoints(self, query: UsageQuery, *, actor: User) -> list[UsageEndpoint]:
         rows = self._rows(query, actor, ("method", "route"))
         found = [
-            UsageEndpoint(method=row.group[0], route=row.group[1], **_figures(row.counters))
+            UsageEndpoint(
+                method=row.group[0], route=row.group[1], **_figures(row.counters, row.bins)
+            )
             for row in rows
         ]
         return sorted(found, key=lambda e: (-e.requests, e.route, e.method))
@@ -105,7 +93,9 @@ class UsageService:
     def keys(self, query: UsageQuery, *, actor: User) -> list[UsageKey]:
         rows = self._rows(query, actor, ("key_id", "owner"))
         found = [
-            UsageKey(api_key_id=row.group[0], owner=row.group[1], **_figures(row.counters))
+            UsageKey(
+                api_key_id=row.group[0], owner=row.group[1], **_figures(row.counters, row.bins)
+            )
             for row in rows
         ]
         return sorted(found, key=lambda k: (-k.requests, k.api_key_id))

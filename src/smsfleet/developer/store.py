@@ -2,14 +2,16 @@
 
 Every batch of logged requests is inserted raw and folded, in the same
 transaction, into one row per day, owner, key, method and route with counters
-and a latency histogram: the analytics read only the rollup, so they answer in
-milliseconds whatever the size of the log.
+and a coarse latency histogram, and into `api_usage_latency_daily`, the same rows'
+fine latency bins (`smsfleet.core.quantiles`: one row per bin that holds requests,
+its count added on conflict), which the quantiles are read from. The analytics read
+only the rollups, so they answer in milliseconds whatever the size of the log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,10 +19,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
+from smsfleet.core.quantiles import Bins, bin_of
 from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.developer.models import LATENCY_BOUNDS_MS
 
-__all__ = ["LoggedRequest", "UsageRow", "UsageStore", "api_requests_table", "api_usage_daily_table"]
+__all__ = [
+    "LoggedRequest",
+    "UsageRow",
+    "UsageStore",
+    "api_requests_table",
+    "api_usage_daily_table",
+    "api_usage_latency_daily_table",
+]
 
 BUCKETS = tuple(f"b{index:02d}" for index in range(len(LATENCY_BOUNDS_MS) + 1))
 COUNTERS = ("requests", "client_errors", "server_errors", "latency_sum_ms", *BUCKETS)
@@ -55,6 +65,21 @@ api_usage_daily_table = sa.Table(
     sa.Index("ix_api_usage_daily_owner_day", "owner", "day"),
 )
 
+# The latency bins of each `api_usage_daily` row (`n` requests in bin `bin`).
+api_usage_latency_daily_table = sa.Table(
+    "api_usage_latency_daily",
+    metrics_metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("owner", sa.String(32), primary_key=True),
+    sa.Column("key_id", sa.String(16), primary_key=True),
+    sa.Column("method", sa.String(8), primary_key=True),
+    sa.Column("route", sa.String(160), primary_key=True),
+    sa.Column("bin", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Index("ix_api_usage_latency_daily_key_day", "key_id", "day"),
+    sa.Index("ix_api_usage_latency_daily_owner_day", "owner", "day"),
+)
+
 
 @dataclass(frozen=True)
 class LoggedRequest:
@@ -69,10 +94,11 @@ class LoggedRequest:
 
 @dataclass(frozen=True)
 class UsageRow:
-    """Summed counters of one group (its key columns in `group`)."""
+    """Summed counters and latency bins of one group (its key columns in `group`)."""
 
     group: tuple[Any, ...]
     counters: dict[str, float]
+    bins: Bins = field(default_factory=dict)
 
 
 def _bucket(latency_ms: float) -> str:
@@ -80,8 +106,10 @@ def _bucket(latency_ms: float) -> str:
     return BUCKETS[index]
 
 
-def _fold(requests: Iterable[LoggedRequest]) -> list[dict[str, Any]]:
+def _fold(requests: Iterable[LoggedRequest]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The batch's rollup rows and latency bin rows."""
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    bins: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in requests:
         key = (r.at.astimezone(UTC).date(), r.owner, r.key_id, r.method, r.route)
         row = rows.get(key)
@@ -93,7 +121,29 @@ def _fold(requests: Iterable[LoggedRequest]) -> list[dict[str, Any]]:
         row["server_errors"] += r.status >= 500
         row["latency_sum_ms"] += r.latency_ms
         row[_bucket(r.latency_ms)] += 1
-    return list(rows.values())
+        index = bin_of(r.latency_ms)
+        bin_row = bins.get((*key, index))
+        if bin_row is None:
+            bin_row = {**dict(zip(GROUPS, key, strict=True)), "bin": index, "n": 0}
+            bins[(*key, index)] = bin_row
+        bin_row["n"] += 1
+    return list(rows.values()), list(bins.values())
+
+
+def _additive_upsert(
+    connection: sa.Connection, table: sa.Table, keys: Sequence[str], counters: Sequence[str]
+) -> sa.Executable:
+    """Insert rows; on a key already there, add their counters to it."""
+    if connection.dialect.name == "sqlite":
+        insert = sqlite.insert(table)
+        return insert.on_conflict_do_update(
+            index_elements=[table.c[name] for name in keys],
+            set_={name: table.c[name] + insert.excluded[name] for name in counters},
+        )
+    my_insert = mysql.insert(table)
+    return my_insert.on_duplicate_key_update(
+        {name: table.c[name] + my_insert.inserted[name] for name in counters}
+    )
 
 
 class UsageStore:
@@ -116,23 +166,18 @@ class UsageStore:
             }
             for r in requests
         ]
-        folded = _fold(requests)
-        table = api_usage_daily_table
+        folded, bins = _fold(requests)
         with self._engine.begin() as connection:
             connection.execute(sa.insert(api_requests_table), raw)
-            upsert: sa.Executable
-            if connection.dialect.name == "sqlite":
-                insert = sqlite.insert(table)
-                upsert = insert.on_conflict_do_update(
-                    index_elements=[table.c[name] for name in GROUPS],
-                    set_={name: table.c[name] + insert.excluded[name] for name in COUNTERS},
-                )
-            else:
-                my_insert = mysql.insert(table)
-                upsert = my_insert.on_duplicate_key_update(
-                    {name: table.c[name] + my_insert.inserted[name] for name in COUNTERS}
-                )
-            connection.execute(upsert, folded)
+            connection.execute(
+                _additive_upsert(connection, api_usage_daily_table, GROUPS, COUNTERS), folded
+            )
+            connection.execute(
+                _additive_upsert(
+                    connection, api_usage_latency_daily_table, (*GROUPS, "bin"), ("n",)
+                ),
+                bins,
+            )
 
     def summed(
         self,
@@ -155,8 +200,24 @@ class UsageStore:
             select = select.where(table.c.owner == owner)
         if key_id is not None:
             select = select.where(table.c.key_id == key_id)
+        latency = api_usage_latency_daily_table
+        bin_groups = [latency.c[name] for name in by]
+        bin_select = (
+            sa.select(*bin_groups, latency.c.bin, sa.func.sum(latency.c.n))
+            .where(latency.c.day >= start, latency.c.day <= end)
+            .group_by(*bin_groups, latency.c.bin)
+        )
+        if owner is not None:
+            bin_select = bin_select.where(latency.c.owner == owner)
+        if key_id is not None:
+            bin_select = bin_select.where(latency.c.key_id == key_id)
         with self._engine.connect() as connection:
             rows = connection.execute(select).all()
+            bin_rows = connection.execute(bin_select).all()
+        bins: dict[tuple[Any, ...], Bins] = {}
+        for row in bin_rows:
+            per_group = bins.setdefault(tuple(row[: len(by)]), {})
+            per_group[int(row[len(by)])] = int(row[len(by) + 1])
         result = []
         for row in rows:
             values = row[len(groups) :]
@@ -165,7 +226,8 @@ class UsageStore:
             counters = {
                 name: float(value or 0) for name, value in zip(COUNTERS, values, strict=True)
             }
-            result.append(UsageRow(group=tuple(row[: len(groups)]), counters=counters))
+            group = tuple(row[: len(groups)])
+            result.append(UsageRow(group=group, counters=counters, bins=bins.get(group, {})))
         return result
 
     def purge(self, *, before: datetime, batch: int = 10_000) -> int:

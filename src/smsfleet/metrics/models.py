@@ -12,8 +12,9 @@ Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus
   window), a fraction in [0, 1]; null when nothing completed.
 - `errors_by_code`: completed attempts that carry an error code, by code.
 - Latency: `latency_ms` of delivered attempts (delivered_at - sent_at). Percentiles are
-  estimated from a fixed-bucket histogram (`LATENCY_BUCKETS_MS`), the same way from raw
-  attempts and from rollups, so both give the same figure.
+  read off fine log-spaced bins (`smsfleet.core.quantiles`), within 2 % of the exact
+  percentile, the same way from raw attempts and from rollups, so both give the same
+  figure. `LATENCY_BUCKETS_MS` are the coarse histogram's (rollup columns, Prometheus).
 - `achieved_per_minute` = completed / window minutes: each completed attempt took one
   slot of its country's per-minute cap.
 """
@@ -44,8 +45,9 @@ __all__ = [
     "Window",
 ]
 
-# Upper bounds (inclusive) of the delivery latency histogram, in milliseconds; the last
-# bucket is everything above. Changing them needs a migration of the rollup tables.
+# Upper bounds (inclusive) of the coarse delivery latency histogram (Prometheus and the
+# rollups' histogram columns), in milliseconds; the last bucket is everything above.
+# Changing them needs a migration of the rollup tables.
 LATENCY_BUCKETS_MS: tuple[int, ...] = (
     250,
     500,

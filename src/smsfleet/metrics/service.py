@@ -10,7 +10,7 @@ import io
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -18,10 +18,10 @@ from typing import TypeVar
 from smsfleet.core.bounds import check_moment
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ValidationFailed
+from smsfleet.core.quantiles import quantile
 from smsfleet.dispatch.models import Attempt
 from smsfleet.dispatch.store import AttemptStore
 from smsfleet.metrics.models import (
-    LATENCY_BUCKETS_MS,
     AttemptSummary,
     Counters,
     ExportFormat,
@@ -178,22 +178,11 @@ def resolve_range(
 # --- figures -------------------------------------------------------------------------
 
 
-def percentile(histogram: Sequence[int], q: float) -> int | None:
-    """The q-quantile of a latency histogram, interpolated inside its bucket (ms)."""
-    count = sum(histogram)
-    if count == 0:
-        return None
-    rank = q * count
-    cumulative, lower = 0, 0
-    for index, n in enumerate(histogram):
-        if index == len(LATENCY_BUCKETS_MS):
-            return lower  # above the last bound: the bound is the best estimate
-        upper = LATENCY_BUCKETS_MS[index]
-        if n and cumulative + n >= rank:
-            return round(lower + (upper - lower) * (rank - cumulative) / n)
-        cumulative += n
-        lower = upper
-    return lower
+def percentile(bins: Mapping[int, int], q: float) -> int | None:
+    """The q-quantile (ms) of latencies counted in fine bins, within 2 % of the exact
+    one (`smsfleet.core.quantiles`)."""
+    value = quantile(bins, q)
+    return None if value is None else round(value)
 
 
 def _rate(tally: Tally) -> float | None:
@@ -211,8 +200,8 @@ def _counters(tally: Tally, codes: dict[str, int], minutes: float) -> Counters:
         completed=tally.completed,
         success_rate=_rate(tally),
         errors_by_code=dict(sorted(codes.items())),
-        latency_p50_ms=percentile(tally.histogram, 0.5),
-        latency_p95_ms=percentile(tally.histogram, 0.95),
+        latency_p50_ms=percentile(tally.bins, 0.5),
+        latency_p95_ms=percentile(tally.bins, 0.95),
         achieved_per_minute=round(tally.completed / minutes, 3) if minutes > 0 else 0.0,
     )
 
@@ -523,5 +512,5 @@ def _point(epoch: int, tally: Tally | None) -> Point:
         failed=tally.send_failed + tally.error,
         completed=tally.completed,
         success_rate=_rate(tally),
-        latency_p95_ms=percentile(tally.histogram, 0.95),
+        latency_p95_ms=percentile(tally.bins, 0.95),
     )

@@ -5,7 +5,10 @@ into `metrics_minute` (per minute, pair and program) and from there into
 `metrics_hour`, with their error codes in `metrics_minute_errors` and
 `metrics_hour_errors`, and folds each hour on to one row per country in
 `metrics_hour_country` (what the fleet and per-country hourly trends read); it also
-writes the seed documents' `sms_metrics` (one row per minute and pair).
+writes the seed documents' `sms_metrics` (one row per minute and pair). Each rollup
+table has a `*_latency` table beside it with the fine latency bins of its rows
+(`smsfleet.core.quantiles`: one row per bin that holds delivered attempts), which the
+latency percentiles are read from; the coarse histogram columns stay as they were.
 `metrics_state` holds how far rollups go (`rolled_until`: every minute before it is
 rolled up) and how far raw attempts were purged.
 
@@ -27,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
+from smsfleet.core.quantiles import Bins, add_bins, bin_of
 from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.dispatch.models import Outcome
 from smsfleet.dispatch.store import attempts_table
@@ -38,8 +42,11 @@ __all__ = [
     "MetricsStore",
     "SmsMetricRow",
     "Tally",
+    "metrics_hour_country_latency_table",
     "metrics_hour_country_table",
+    "metrics_hour_latency_table",
     "metrics_hour_table",
+    "metrics_minute_latency_table",
     "metrics_minute_table",
     "sms_metrics_table",
 ]
@@ -78,6 +85,22 @@ def _rollup_table(name: str) -> sa.Table:
     )
 
 
+def _latency_table(name: str) -> sa.Table:
+    """The latency bins of a rollup table's rows: `n` delivered attempts in `bin`."""
+    return sa.Table(
+        name,
+        metrics_metadata,
+        sa.Column("bucket", DateTimeColumn, primary_key=True),
+        sa.Column("pair", sa.String(40), primary_key=True),
+        sa.Column("program", sa.String(32), primary_key=True),
+        sa.Column("bin", sa.SmallInteger, primary_key=True, autoincrement=False),
+        sa.Column("country", sa.String(2), nullable=False),
+        sa.Column("operator", sa.String(32), nullable=False),
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Index(f"ix_{name}_pair_bucket", "pair", "bucket"),
+    )
+
+
 def _errors_table(name: str) -> sa.Table:
     return sa.Table(
         name,
@@ -106,6 +129,21 @@ metrics_hour_country_table = sa.Table(
     sa.Column("latency_count", sa.Integer, nullable=False),
     *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),
 )
+metrics_hour_country_latency_table = sa.Table(
+    "metrics_hour_country_latency",
+    metrics_metadata,
+    sa.Column("bucket", DateTimeColumn, primary_key=True),
+    sa.Column("country", sa.String(2), primary_key=True),
+    sa.Column("bin", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+metrics_minute_latency_table = _latency_table("metrics_minute_latency")
+metrics_hour_latency_table = _latency_table("metrics_hour_latency")
+LATENCY_TABLES: dict[str, sa.Table] = {
+    "minute": metrics_minute_latency_table,
+    "hour": metrics_hour_latency_table,
+    "hour_country": metrics_hour_country_latency_table,
+}
 metrics_minute_errors_table = _errors_table("metrics_minute_errors")
 metrics_hour_errors_table = _errors_table("metrics_hour_errors")
 
@@ -205,6 +243,8 @@ class Tally:
     latency_sum_ms: int = 0
     latency_count: int = 0
     histogram: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_SIZE)
+    # Delivered attempts by fine latency bin (`smsfleet.core.quantiles`).
+    bins: Bins = field(default_factory=dict)
 
     @property
     def completed(self) -> int:
@@ -218,6 +258,7 @@ class Tally:
         self.latency_sum_ms += other.latency_sum_ms
         self.latency_count += other.latency_count
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        add_bins(self.bins, other.bins)
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> Tally:
@@ -342,6 +383,32 @@ class MetricsStore:
                     group_key = tuple(row[offset : offset + len(group)])
                     tally = Tally.from_values(row[offset + len(group) :])
                     result.setdefault((bucket, group_key), Tally()).add(tally)
+                for (bucket, group_key), bins in self._bins(
+                    connection, source, a, b, group, step, key
+                ).items():
+                    add_bins(result.setdefault((bucket, group_key), Tally()).bins, bins)
+        return result
+
+    def _bins(
+        self,
+        connection: Connection,
+        source: Source,
+        start: datetime,
+        end: datetime,
+        group: Sequence[str],
+        step: timedelta | None,
+        key: str | None,
+    ) -> dict[BucketedKey, Bins]:
+        """Latency bins over [start, end) by `group` and, with `step`, by time bucket."""
+        result: dict[BucketedKey, Bins] = {}
+        offset = 1 if step is not None else 0
+        raw = source == "raw"
+        for row in connection.execute(self._bins_query(source, start, end, group, step, key)):
+            bucket = _epoch(row[0]) if step is not None else None
+            bins = result.setdefault((bucket, tuple(row[offset : offset + len(group)])), {})
+            value, n = row[offset + len(group)], int(row[offset + len(group) + 1])
+            index = bin_of(float(value)) if raw else int(value)
+            bins[index] = bins.get(index, 0) + n
         return result
 
     def error_codes(
@@ -426,6 +493,42 @@ class MetricsStore:
             columns.insert(0, moment if same_grain else time_bucket(moment, step))
         return sa.select(*columns, *counters).where(*where).group_by(*columns)
 
+    def _bins_query(
+        self,
+        source: Source,
+        start: datetime,
+        end: datetime,
+        group: Sequence[str],
+        step: timedelta | None,
+        key: str | None,
+    ) -> sa.Select[Any]:
+        """Rows of [bucket], group columns, bin (the latency itself from raw attempts)
+        and count."""
+        if source == "raw":
+            table, moment = attempts_table, attempts_table.c.completed_at
+            value: ColumnElement[Any] = table.c.latency_ms
+            count: ColumnElement[Any] = sa.func.count()
+            where: list[ColumnElement[bool]] = [
+                table.c.outcome == Outcome.delivered.value,
+                table.c.latency_ms.is_not(None),
+            ]
+        else:
+            table = LATENCY_TABLES[source]
+            moment, value, count = table.c.bucket, table.c.bin, sa.func.sum(table.c.n)
+            where = []
+        where += [moment >= naive_utc(start), moment < naive_utc(end)]
+        if key is not None and group:
+            where.append(table.c[group[0]] == key)
+        columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
+        if step is not None:
+            same_grain = (source, step) in (
+                ("minute", MINUTE),
+                ("hour", HOUR),
+                ("hour_country", HOUR),
+            )
+            columns.insert(0, moment if same_grain else time_bucket(moment, step))
+        return sa.select(*columns, value, count).where(*where).group_by(*columns, value)
+
     def _errors_query(
         self,
         source: Source,
@@ -491,6 +594,7 @@ class MetricsStore:
                 "raw",
                 metrics_minute_table,
                 metrics_minute_errors_table,
+                metrics_minute_latency_table,
                 start,
                 end,
                 MINUTE,
@@ -501,6 +605,7 @@ class MetricsStore:
                 "minute",
                 metrics_hour_table,
                 metrics_hour_errors_table,
+                metrics_hour_latency_table,
                 hours_start,
                 hours_end,
                 HOUR,
@@ -517,6 +622,7 @@ class MetricsStore:
         source: Source,
         target: sa.Table,
         target_errors: sa.Table,
+        target_latency: sa.Table,
         start: datetime,
         end: datetime,
         step: timedelta,
@@ -529,7 +635,8 @@ class MetricsStore:
         errors = connection.execute(
             self._errors_query(source, start, end, ROLLUP_KEY, step, None)
         ).all()
-        for table in (target, target_errors):
+        bins = self._bins(connection, source, start, end, ROLLUP_KEY, step, None)
+        for table in (target, target_errors, target_latency):
             connection.execute(
                 table.delete().where(
                     table.c.bucket >= naive_utc(start), table.c.bucket < naive_utc(end)
@@ -556,6 +663,18 @@ class MetricsStore:
         ]
         if error_rows:
             connection.execute(target_errors.insert(), error_rows)
+        latency_rows = [
+            {
+                "bucket": naive_utc(_from_epoch(int(bucket or 0))),
+                **dict(zip(ROLLUP_KEY, key, strict=True)),
+                "bin": index,
+                "n": n,
+            }
+            for (bucket, key), per_key in bins.items()
+            for index, n in per_key.items()
+        ]
+        if latency_rows:
+            connection.execute(target_latency.insert(), latency_rows)
         return tallies
 
     def _recompute_countries(self, connection: Connection, start: datetime, end: datetime) -> None:
@@ -577,6 +696,21 @@ class MetricsStore:
                 )
                 .where(*window)
                 .group_by(source.c.bucket, source.c.country),
+            )
+        )
+        source, target = metrics_hour_latency_table, metrics_hour_country_latency_table
+        window = (source.c.bucket >= naive_utc(start), source.c.bucket < naive_utc(end))
+        connection.execute(
+            target.delete().where(
+                target.c.bucket >= naive_utc(start), target.c.bucket < naive_utc(end)
+            )
+        )
+        connection.execute(
+            target.insert().from_select(
+                ["bucket", "country", "bin", "n"],
+                sa.select(source.c.bucket, source.c.country, source.c.bin, sa.func.sum(source.c.n))
+                .where(*window)
+                .group_by(source.c.bucket, source.c.country, source.c.bin),
             )
         )
 

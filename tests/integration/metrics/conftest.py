@@ -25,10 +25,13 @@ from smsfleet.dispatch.store import attempts_table
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.runtime import Metrics, build_metrics
 from smsfleet.metrics.store import (
+    metrics_hour_country_latency_table,
     metrics_hour_country_table,
     metrics_hour_errors_table,
+    metrics_hour_latency_table,
     metrics_hour_table,
     metrics_minute_errors_table,
+    metrics_minute_latency_table,
     metrics_minute_table,
     metrics_state_table,
     sms_metrics_table,
@@ -53,6 +56,9 @@ TABLES = (
     metrics_hour_country_table,
     metrics_minute_errors_table,
     metrics_hour_errors_table,
+    metrics_minute_latency_table,
+    metrics_hour_latency_table,
+    metrics_hour_country_latency_table,
     metrics_state_table,
     sms_metrics_table,
 )

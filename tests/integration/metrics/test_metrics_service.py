@@ -49,8 +49,8 @@ def test_summary_by_pair_equals_hand_computed_values(fleet: Fleet) -> None:
     assert (uzmobile.sent, uzmobile.delivered, uzmobile.not_delivered) == (3, 2, 1)
     assert (uzmobile.failed, uzmobile.errors, uzmobile.completed) == (0, 0, 3)
     assert uzmobile.success_rate == 2 / 3
-    # Buckets (250, 500] and (1000, 2000] hold one each: interpolated 500 and 1900 ms.
-    assert (uzmobile.latency_p50_ms, uzmobile.latency_p95_ms) == (500, 1900)
+    # 400 and 1500 ms, by nearest rank, within 2 %: read as 400 and 1519 ms.
+    assert (uzmobile.latency_p50_ms, uzmobile.latency_p95_ms) == (400, 1519)
     assert uzmobile.errors_by_code == {}
 
     beeline = groups["UZ_beeline"]
@@ -62,13 +62,13 @@ def test_summary_by_pair_equals_hand_computed_values(fleet: Fleet) -> None:
     megafon = groups["TJ_megafon"]
     assert (megafon.sent, megafon.delivered, megafon.failed, megafon.errors) == (1, 1, 1, 1)
     assert megafon.success_rate == 0.5
-    assert (megafon.latency_p50_ms, megafon.latency_p95_ms) == (2500, 2950)
+    assert (megafon.latency_p50_ms, megafon.latency_p95_ms) == (2959, 2959)
     assert megafon.errors_by_code == {"E_TIMEOUT": 1}
 
     totals = summary.totals
     assert (totals.sent, totals.delivered, totals.failed, totals.errors) == (4, 3, 2, 1)
     assert (totals.completed, totals.success_rate) == (6, 0.5)
-    assert (totals.latency_p50_ms, totals.latency_p95_ms) == (1500, 2850)
+    assert (totals.latency_p50_ms, totals.latency_p95_ms) == (1519, 2959)
     assert totals.errors_by_code == {"E_SEND": 1, "E_TIMEOUT": 1}
     assert totals.achieved_per_minute == 1.5  # 6 completed over 4 minutes
 
@@ -103,7 +103,7 @@ def test_timeseries_and_heatmap_equal_hand_computed_values(fleet: Fleet) -> None
         for p in series.series[0].points
     ]
     assert points == [
-        (at(0), 2, 2, 0, 1.0, 1900),
+        (at(0), 2, 2, 0, 1.0, 1519),
         (at(1), 1, 0, 0, 0.0, None),
         (at(2), 0, 0, 0, None, None),
         (at(3), 0, 0, 0, None, None),

@@ -7,27 +7,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from smsfleet.core.errors import ValidationFailed
-from smsfleet.metrics.models import LATENCY_BUCKETS_MS
+from smsfleet.core.quantiles import count_bins
 from smsfleet.metrics.service import TimeRange, percentile, resolve_range
-from smsfleet.metrics.store import HISTOGRAM_SIZE, plan
+from smsfleet.metrics.store import plan
 
 NOW = datetime(2026, 1, 5, 12, 4, 30, tzinfo=UTC)
 
 
-def histogram(**counts: int) -> list[int]:
-    values = [0] * HISTOGRAM_SIZE
-    for name, count in counts.items():
-        values[int(name[1:])] = count
-    return values
-
-
-def test_percentile_interpolates_inside_the_bucket() -> None:
-    assert percentile([0] * HISTOGRAM_SIZE, 0.5) is None
-    assert percentile(histogram(b1=1, b3=1), 0.5) == 500
-    assert percentile(histogram(b1=1, b3=1), 0.95) == 1900
-    assert percentile(histogram(b0=4), 0.5) == 125
-    # Above the last bound: the bound is the estimate.
-    assert percentile(histogram(b17=3), 0.95) == LATENCY_BUCKETS_MS[-1]
+def test_percentile_is_within_two_percent_of_the_sample() -> None:
+    assert percentile({}, 0.5) is None
+    bins = count_bins([400, 2_000])
+    assert abs(percentile(bins, 0.5) - 400) <= 8  # type: ignore[operator]
+    assert abs(percentile(bins, 0.95) - 2_000) <= 40  # type: ignore[operator]
+    assert abs(percentile(count_bins([2_000] * 3), 0.99) - 2_000) <= 40  # type: ignore[operator]
+    assert percentile(count_bins([5_000_000]), 0.95) == percentile(count_bins([600_000]), 0.5)
 
 
 def test_resolve_range() -> None:
