@@ -22,6 +22,7 @@ from smsfleet.core.quantiles import quantile
 from smsfleet.dispatch.models import Attempt
 from smsfleet.dispatch.store import AttemptStore
 from smsfleet.metrics.models import (
+    LATENCY_BUCKETS_MS,
     AttemptSummary,
     Counters,
     ExportFormat,
@@ -69,6 +70,8 @@ STEPS: dict[Step, timedelta] = {
 MAX_POINTS = 2_000
 MAX_RANGE = timedelta(days=400)
 ALL_KEY = "all"
+# Trends over longer than this take their points' p95 from the coarse histogram.
+FINE_TREND_SPAN = timedelta(hours=24)
 # Columns each grouping selects; the first one is the group's key.
 GROUP_COLUMNS: dict[GroupBy | None, tuple[str, ...]] = {
     GroupBy.country: ("country",),
@@ -183,6 +186,25 @@ def percentile(bins: Mapping[int, int], q: float) -> int | None:
     one (`smsfleet.core.quantiles`)."""
     value = quantile(bins, q)
     return None if value is None else round(value)
+
+
+def bucketed_percentile(histogram: Sequence[int], q: float) -> int | None:
+    """The q-quantile (ms) of the coarse histogram, interpolated inside its bucket: the
+    long trends' points, which do not read the fine bins."""
+    count = sum(histogram)
+    if count == 0:
+        return None
+    rank = q * count
+    cumulative, lower = 0, 0
+    for index, n in enumerate(histogram):
+        if index == len(LATENCY_BUCKETS_MS):
+            return lower  # above the last bound: the bound is the best estimate
+        upper = LATENCY_BUCKETS_MS[index]
+        if n and cumulative + n >= rank:
+            return round(lower + (upper - lower) * (rank - cumulative) / n)
+        cumulative += n
+        lower = upper
+    return lower
 
 
 def _rate(tally: Tally) -> float | None:
@@ -381,8 +403,15 @@ class MetricsService:
             window=window, start=start, end=end, step=size, default=Window.h1
         )
         columns = GROUP_COLUMNS[grouping]
+        # Fine latency bins over a day at most: a 30-day trend by pair would read tens of
+        # millions of bin rows; its points take p95 from the coarse histogram instead.
         tallies = self.store.tallies(
-            start=span.start, end=span.end, group=columns, step=size, key=key
+            start=span.start,
+            end=span.end,
+            group=columns,
+            step=size,
+            key=key,
+            fine_latencies=span.end - span.start <= FINE_TREND_SPAN,
         )
         per_key: dict[str, dict[int, Tally]] = {}
         for (bucket, group), tally in tallies.items():
@@ -421,7 +450,10 @@ class MetricsService:
         span, points = self._series_range(
             window=window, start=start, end=end, step=size, default=Window.h24
         )
-        tallies = self.store.tallies(start=span.start, end=span.end, group=("country",), step=size)
+        # Success rates only: no latency is shown, so no bins are read.
+        tallies = self.store.tallies(
+            start=span.start, end=span.end, group=("country",), step=size, fine_latencies=False
+        )
         per_country: dict[str, dict[int, Tally]] = {}
         for (bucket, group), tally in tallies.items():
             assert bucket is not None
@@ -512,5 +544,7 @@ def _point(epoch: int, tally: Tally | None) -> Point:
         failed=tally.send_failed + tally.error,
         completed=tally.completed,
         success_rate=_rate(tally),
-        latency_p95_ms=percentile(tally.bins, 0.95),
+        latency_p95_ms=percentile(tally.bins, 0.95)
+        if tally.bins
+        else bucketed_percentile(tally.histogram, 0.95),
     )

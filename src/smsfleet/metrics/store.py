@@ -365,10 +365,13 @@ class MetricsStore:
         group: Sequence[str],
         step: timedelta | None = None,
         key: str | None = None,
+        fine_latencies: bool = True,
     ) -> dict[BucketedKey, Tally]:
         """Tallies over [start, end) by `group` columns and, with `step`, by time bucket.
 
-        Buckets are the epoch seconds of each step's start.
+        Buckets are the epoch seconds of each step's start. Without `fine_latencies` the
+        latency bins are not read (they hold tens of rows per rollup row): the tallies
+        carry the coarse histogram only.
         """
         hours = step is None or step % HOUR == timedelta(0)
         result: dict[BucketedKey, Tally] = {}
@@ -383,6 +386,8 @@ class MetricsStore:
                     group_key = tuple(row[offset : offset + len(group)])
                     tally = Tally.from_values(row[offset + len(group) :])
                     result.setdefault((bucket, group_key), Tally()).add(tally)
+                if not fine_latencies:
+                    continue
                 for (bucket, group_key), bins in self._bins(
                     connection, source, a, b, group, step, key
                 ).items():
