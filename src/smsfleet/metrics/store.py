@@ -194,7 +194,9 @@ def _epoch_floor_parts(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -
 @compiles(epoch_floor, "sqlite")
 def _epoch_floor_sqlite(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -> str:
     column, step = _epoch_floor_parts(element, compiler, **kw)
-    return f"(CAST(strftime('%s', {column}) AS INTEGER) / {step} * {step})"
+    # Whole seconds first: strftime rounds 14:34:59.999995 up to 14:35:00, which would
+    # put the row in a bucket its chunk's range (compared as text) does not cover.
+    return f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) / {step} * {step})"
 
 
 @compiles(epoch_floor, "mysql")

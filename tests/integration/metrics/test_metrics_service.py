@@ -247,3 +247,26 @@ def test_hourly_trends_by_country_read_hours_per_country_equal_to_raw(fleet: Fle
     assert {s.key: sum(p.completed for p in s.points) for s in by_country.series} == expected
     delivered = Counter(a.country for a in attempts if a.outcome is Outcome.delivered)
     assert {s.key: sum(p.delivered for p in s.points) for s in by_country.series} == delivered
+
+
+def test_an_attempt_completed_in_a_minutes_last_microsecond_is_rolled_into_that_minute(
+    fleet: Fleet,
+) -> None:
+    """The report path keeps microseconds; a minute's rollup must take them as its own
+    (SQLite's strftime rounded 12:00:59.999995 up to 12:01, and the rerun then failed)."""
+    service = fleet.metrics.service
+    leased = fleet.attempt("UZ_uzmobile", "program1", Outcome.delivered, at(0, 30))
+    service.attempts.add(leased.model_copy(update={"outcome": None, "completed_at": None}))
+    last_microsecond = at(1) - timedelta(microseconds=5)
+    service.attempts.report(
+        leased.id,
+        session=leased.session,
+        outcome=Outcome.delivered,
+        completed_at=last_microsecond,
+        latency_ms=900,
+    )
+    service.store.rollup(start=T0, end=at(1))
+    service.store.rollup(start=T0, end=at(1))  # a rerun replaces what it wrote
+    service.store.rollup(start=at(1), end=at(2))
+    rows = service.store.sms_metrics(start=T0, end=at(2))
+    assert [(row.timestamp, row.sms_sent) for row in rows] == [(at(0), 1)]
