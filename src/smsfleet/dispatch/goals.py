@@ -31,10 +31,13 @@ REFUSAL_SHARE = 0.2
 
 @dataclass(frozen=True)
 class Granted:
-    """A country's grants in the window, and how many of them the provider refused."""
+    """A country's grants in the window, how many of them the provider refused, and its
+    attempts awaiting a code now (each holds a test number), `stale` for over a minute."""
 
     grants: int = 0
     refused: int = 0
+    awaiting: int = 0
+    stale: int = 0
 
 
 class CountryGoal(BaseModel):
@@ -52,6 +55,7 @@ class CountryGoal(BaseModel):
     cycle_seconds: float = Field(description="Observed lease-to-report time per SMS")
     capacity_per_minute: float = Field(description="What its sessions can send a minute")
     refused: int = Field(description="Grants in the window the provider refused")
+    awaiting_code: int = Field(description="Attempts awaiting a code now, a test number each")
 
 
 def country_goals(
@@ -106,6 +110,7 @@ def country_goals(
             cycle_seconds=outlook.cycle_seconds if outlook else 0.0,
             capacity_per_minute=round(min(capacity, 1e6), 1),
             refused=seen.refused,
+            awaiting_code=seen.awaiting,
         )
         if not on_goal:
             goal = goal.model_copy(update={"reason": _reason(goal, seen)})
@@ -133,6 +138,13 @@ def _reason(goal: CountryGoal, seen: Granted) -> str:
                 f"add test numbers{paused}"
             )
         return f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}"
+    if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
+        # Undelivered SMS hold their numbers until the gateway gives up on them.
+        late = f", {seen.stale} for over a minute" if seen.stale else ""
+        return (
+            f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code{late}; "
+            f"add test numbers{paused}"
+        )
     if goal.sessions_running < goal.sessions_wanted:
         down = goal.sessions_wanted - goal.sessions_running
         return f"{down} of its {goal.sessions_wanted} sessions not running{paused}"

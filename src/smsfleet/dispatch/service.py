@@ -289,7 +289,12 @@ class Dispatcher:
     def goals(self, *, window: timedelta = GOAL_WINDOW) -> list[CountryGoal]:
         """Per country: its goal, what it is granted now, and why when it falls short."""
         store = self.config_store
-        since = self.clock.now() - window
+        now = self.clock.now()
+        since = now - window
+        awaiting = self.attempts.awaiting_by_country(
+            leased_since=now - self.policy.lease_ttl, now=now
+        )
+        granted = self.attempts.granted_by_country(since=since)
         return country_goals(
             countries=store.countries.list(),
             pairs=store.pairs.list(),
@@ -297,10 +302,13 @@ class Dispatcher:
             statuses={status.name: status for status in store.session_status.list()},
             outlooks=self.outlooks(),
             granted={
-                country: Granted(grants=grants, refused=refused)
-                for country, (grants, refused) in self.attempts.granted_by_country(
-                    since=since
-                ).items()
+                country: Granted(
+                    grants=granted.get(country, (0, 0))[0],
+                    refused=granted.get(country, (0, 0))[1],
+                    awaiting=awaiting.get(country, (0, 0))[0],
+                    stale=awaiting.get(country, (0, 0))[1],
+                )
+                for country in set(granted) | set(awaiting)
             },
             window=window,
         )

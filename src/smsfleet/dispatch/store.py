@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -190,6 +190,26 @@ class AttemptStore:
             return {
                 country: (int(count), int(failed or 0))
                 for country, count, failed in connection.execute(query)
+            }
+
+    def awaiting_by_country(
+        self, *, leased_since: datetime, now: datetime
+    ) -> dict[str, tuple[int, int]]:
+        """Per country: attempts leased since then and not yet reported, and how many of
+        them were leased over a minute ago."""
+        table = attempts_table
+        stale = sa.func.sum(
+            sa.case((table.c.leased_at < naive_utc(now - timedelta(minutes=1)), 1), else_=0)
+        )
+        query = (
+            sa.select(table.c.country, sa.func.count(), stale)
+            .where(table.c.leased_at >= naive_utc(leased_since), table.c.outcome.is_(None))
+            .group_by(table.c.country)
+        )
+        with self._engine.connect() as connection:
+            return {
+                country: (int(count), int(old or 0))
+                for country, count, old in connection.execute(query)
             }
 
     def cycle_seconds(

@@ -130,3 +130,22 @@ def test_provider_refusals_are_named_when_capacity_suffices() -> None:
         outlook=_outlook(4, 6.0, 4),
     )
     assert goal.reason == "providers refused 6 of 12 sends"
+
+
+def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
+    """Capacity on paper, but the numbers await codes the gateway has not given up on."""
+    pairs = [_pair("FI_elisa", phones=6)]
+    [goal] = country_goals(
+        countries=[Country(code="FI", name="Finland", cap=10)],
+        pairs=pairs,
+        specs=[_spec("FI_elisa")],
+        statuses={"program1_FI_elisa": _status("FI_elisa", SessionState.running)},
+        outlooks={"FI": _outlook(5, 13.0, 6, country="FI")},
+        granted={"FI": Granted(grants=17, awaiting=5, stale=3)},
+        window=WINDOW,
+    )
+    assert goal.awaiting_code == 5
+    assert goal.reason == (
+        "test numbers busy: 5 of 6 await a code, 3 for over a minute; add test numbers"
+    )
+
