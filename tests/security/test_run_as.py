@@ -88,7 +88,8 @@ def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         pytest.fail(f"{SYSTEM_PYTHON} is missing: install Debian's python3")
     programs = world_reachable / "programs"
-    programs.mkdir(mode=0o755)
+    programs.mkdir()
+    programs.chmod(0o755)  # whatever umask an earlier test of this process left
     probe = programs / "probe"
     probe.write_text(PROBE)
     probe.chmod(0o755)

@@ -42,6 +42,8 @@ __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
 MESSAGE_TEMPLATE = "smsfleet test {code}"
 # How long a program waits before asking again while the limiter cannot decide.
 UNAVAILABLE_RETRY_SECONDS = 5.0
+# The cycle a busy session's wait assumes before its pair's is measured: ask again soon.
+BUSY_RETRY_UNMEASURED = 1.0
 
 log = logging.getLogger("smsfleet.dispatch")
 
@@ -200,8 +202,8 @@ class Dispatcher:
         mine = sum(1 for _, owner, _ in busy if owner == session)
         if mine >= limit or not set(pair.phone_numbers) - {phone for _, _, phone in busy}:
             # At its allowance, or every test number awaits a code: back when one of them
-            # may be done, as fast as the route really is.
-            observed = self._measured_cycle(pair.key)[0] or cycle
+            # may be done, as fast as the route really is (soon, before it was measured).
+            observed = self._measured_cycle(pair.key)[0] or BUSY_RETRY_UNMEASURED
             wait = min(max(observed / max(len(busy), 1) / 2, 0.25), 5.0)
             return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
         try:

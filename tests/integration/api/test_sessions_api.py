@@ -157,8 +157,10 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
     )
     assert stopped.status_code == 200
     wait_for(lambda: state(api, "ticker_UZ_uzmobile") == "stopped")
-    events = api.client.get("/api/v1/sessions/ticker_UZ_uzmobile/events", headers=operator).json()
-    assert events[0]["kind"] == "stopped"
+    events_url = "/api/v1/sessions/ticker_UZ_uzmobile/events"
+    # The state is written just before its event is logged: the event follows at once.
+    wait_for(lambda: api.client.get(events_url, headers=operator).json()[0]["kind"] == "stopped")
+    events = api.client.get(events_url, headers=operator).json()
     requested = next(e for e in events if e["kind"] == "stop_requested")
     assert requested["actor"] == "operator"
     assert requested["reason"] == "maintenance"
