@@ -260,19 +260,26 @@ class Dispatcher:
             refresh = self.policy.sessions_refresh
             if counted is not None and counted[0] <= now < counted[0] + refresh:
                 return counted[1]
-            pairs = {pair.key: pair for pair in self.config_store.pairs.list()}
             counts: dict[str, int] = {}
-            for spec in self.config_store.session_specs.list():
-                pair = pairs.get(spec.pair)
-                if (
-                    spec.desired is DesiredState.running
-                    and pair is not None
-                    and pair.state.runs_sessions
-                    and spec.program in pair.programs
-                ):
-                    counts[pair.country] = counts.get(pair.country, 0) + 1
+            for pair, _program in self._wanted_sessions():
+                counts[pair.country] = counts.get(pair.country, 0) + 1
             self._sessions_counted = (now, counts)
             return counts
+
+    def _wanted_sessions(self) -> list[tuple[Pair, str]]:
+        """(pair, program) of every session wanted running on a pair that runs sessions."""
+        pairs = {pair.key: pair for pair in self.config_store.pairs.list()}
+        wanted = []
+        for spec in self.config_store.session_specs.list():
+            pair = pairs.get(spec.pair)
+            if (
+                spec.desired is DesiredState.running
+                and pair is not None
+                and pair.state.runs_sessions
+                and spec.program in pair.programs
+            ):
+                wanted.append((pair, spec.program))
+        return wanted
 
     def _allowance(self, pair: Pair, program: str, *, cap: int, cycle: float) -> int:
         return allowance(
@@ -318,25 +325,19 @@ class Dispatcher:
     def outlooks(self) -> dict[str, Outlook]:
         """Per country: what its running sessions can send a minute as they are sized."""
         countries = {c.code: c for c in self.config_store.countries.list()}
-        pairs = {pair.key: pair for pair in self.config_store.pairs.list()}
         per_country: dict[str, list[tuple[Pair, str]]] = {}
-        for spec in self.config_store.session_specs.list():
-            pair = pairs.get(spec.pair)
-            if (
-                spec.desired is DesiredState.running
-                and pair is not None
-                and pair.state.runs_sessions
-                and spec.program in pair.programs
-                and pair.phone_numbers
-            ):
-                per_country.setdefault(pair.country, []).append((pair, spec.program))
+        for pair, program in self._wanted_sessions():
+            if pair.phone_numbers:
+                per_country.setdefault(pair.country, []).append((pair, program))
         outlooks = {}
         for code, sessions in per_country.items():
             country = countries.get(code)
             cap = country.cap if country is not None else self.policy.default_cap
             in_flight: dict[str, int] = {}
             cycles: dict[str, float] = {}
+            phones: dict[str, int] = {}
             for pair, program in sessions:
+                phones[pair.key] = len(pair.phone_numbers)
                 cycles[pair.key] = self._cycle(pair.key)
                 granted = in_flight.get(pair.key, 0) + self._allowance(
                     pair, program, cap=cap, cycle=cycles[pair.key]
@@ -351,7 +352,7 @@ class Dispatcher:
                 sessions=len(sessions),
                 in_flight_limit=total,
                 cycle_seconds=round(total * 60 / capacity, 1) if capacity else 0.0,
-                phones=sum(len(pairs[key].phone_numbers) for key in in_flight),
+                phones=sum(phones.values()),
             )
         return outlooks
 
