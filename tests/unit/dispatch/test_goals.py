@@ -148,4 +148,3 @@ def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
     assert goal.reason == (
         "test numbers busy: 5 of 6 await a code, 3 for over a minute; add test numbers"
     )
-
