@@ -8,6 +8,7 @@ outcome once; reports are idempotent by trigger id.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -252,8 +253,9 @@ class Dispatcher:
             return assumed
         return mean if completed >= self.policy.in_flight.min_sample else max(mean, assumed)
 
-    def _sessions_by_country(self) -> dict[str, int]:
-        """Sessions wanted running per country, on pairs that run sessions."""
+    def _session_counts(self) -> dict[str, int]:
+        """Sessions wanted running, on pairs that run sessions, per country (by its code)
+        and per pair (by its key)."""
         now = self.clock.now()
         with self._sessions_lock:
             counted = self._sessions_counted
@@ -263,6 +265,7 @@ class Dispatcher:
             counts: dict[str, int] = {}
             for pair, _program in self._wanted_sessions():
                 counts[pair.country] = counts.get(pair.country, 0) + 1
+                counts[pair.key] = counts.get(pair.key, 0) + 1
             self._sessions_counted = (now, counts)
             return counts
 
@@ -282,11 +285,14 @@ class Dispatcher:
         return wanted
 
     def _allowance(self, pair: Pair, program: str, *, cap: int, cycle: float) -> int:
+        counts = self._session_counts()
         return allowance(
             cap_per_minute=cap,
             cycle_seconds=cycle,
-            sessions_in_country=self._sessions_by_country().get(pair.country, 1),
-            phones=len(pair.phone_numbers),
+            sessions_in_country=counts.get(pair.country, 1),
+            # The pair's sessions share its test numbers: one that asks again first (its
+            # program waits on its own attempts) must not hold them all.
+            phones=math.ceil(len(pair.phone_numbers) / counts.get(pair.key, 1)),
             program=program,
             policy=self.policy.in_flight,
         )

@@ -206,6 +206,24 @@ def test_attempts_in_flight_one_per_test_number(ready: Worker) -> None:
     assert (freed["action"], freed["phone"]) == ("send", PHONES[1])
 
 
+def test_a_pairs_sessions_share_its_test_numbers(ready: Worker) -> None:
+    """One session that asks again first must not hold every number of the pair."""
+    other = ready.add_session("program2")
+    ready.clock.advance(6)  # the session counts are taken afresh
+    mine = []
+    for _ in range(2):
+        mine.append(ready.lease())
+        ready.clock.advance(6)
+    assert [lease["action"] for lease in mine] == ["send", "send"]
+    assert mine[0]["max_in_flight"] == 2  # three numbers, two sessions
+    held = ready.lease()
+    assert (held["action"], held["max_in_flight"]) == ("wait", 2)
+    ready.clock.advance(6)
+    theirs = ready.lease(other)
+    assert theirs["action"] == "send"
+    assert theirs["phone"] not in {lease["phone"] for lease in mine}
+
+
 def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
     ready.store.session_status.add(
         SessionStatus(name=SESSION, state=SessionState.running, updated_at=ready.clock.now())
