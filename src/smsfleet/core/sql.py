@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,3 +249,31 @@ class SqlEventLog(Generic[E]):
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings()
             return [self._model.model_validate(dict(row)) for row in rows]
+
+
+def pages_since(
+    engine: Engine,
+    select: sa.Select[Any],
+    *,
+    moment: sa.Column[Any],
+    tiebreak: sa.Column[Any],
+    since: datetime | None,
+    size: int,
+) -> Iterator[list[dict[str, Any]]]:
+    """The rows of `select` with `moment` since then (None: all), oldest first, in pages
+    of `size`, each page read after the last row of the one before (keyset paging)."""
+    last: tuple[Any, Any] | None = None
+    while True:
+        query = select
+        if since is not None:
+            query = query.where(moment >= naive_utc(since))
+        if last is not None:
+            at, key = last
+            query = query.where(sa.or_(moment > at, sa.and_(moment == at, tiebreak > key)))
+        query = query.order_by(moment, tiebreak).limit(size)
+        with engine.connect() as connection:
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+        if not rows:
+            return
+        yield rows
+        last = (rows[-1][moment.name], rows[-1][tiebreak.name])

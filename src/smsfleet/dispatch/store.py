@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
+from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc, pages_since
 from smsfleet.dispatch.models import Attempt, Outcome
 
 log = logging.getLogger("smsfleet.dispatch")
@@ -135,26 +135,15 @@ class AttemptStore:
     ) -> Iterator[list[Attempt]]:
         """Attempts completed since then (None: all), oldest first, `size` a page."""
         table = attempts_table
-        last: tuple[datetime, str] | None = None
-        while True:
-            query = sa.select(table).where(table.c.completed_at.is_not(None))
-            if since is not None:
-                query = query.where(table.c.completed_at >= naive_utc(since))
-            if last is not None:
-                at, id_ = last
-                query = query.where(
-                    sa.or_(
-                        table.c.completed_at > at,
-                        sa.and_(table.c.completed_at == at, table.c.id > id_),
-                    )
-                )
-            query = query.order_by(table.c.completed_at, table.c.id).limit(size)
-            with self._engine.connect() as connection:
-                rows = connection.execute(query).mappings().all()
-            if not rows:
-                return
-            yield [Attempt.model_validate(dict(row)) for row in rows]
-            last = (rows[-1]["completed_at"], rows[-1]["id"])
+        for rows in pages_since(
+            self._engine,
+            sa.select(table).where(table.c.completed_at.is_not(None)),
+            moment=table.c.completed_at,
+            tiebreak=table.c.id,
+            since=since,
+            size=size,
+        ):
+            yield [Attempt.model_validate(row) for row in rows]
 
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
         """(id, session, phone) of the pair's attempts leased since then, not yet reported."""

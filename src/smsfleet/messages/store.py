@@ -11,7 +11,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from smsfleet.core.errors import Conflict
-from smsfleet.core.sql import DateTimeColumn, config_metadata, metrics_metadata, naive_utc
+from smsfleet.core.sql import (
+    DateTimeColumn,
+    config_metadata,
+    metrics_metadata,
+    naive_utc,
+    pages_since,
+)
 from smsfleet.messages.models import Message, Send, SendQuery, SendStatus
 
 __all__ = [
@@ -138,26 +144,15 @@ class MessageStore:
     ) -> Iterator[list[Message]]:
         """Messages recorded since then (None: all), oldest first, `size` a page."""
         table = messages_table
-        last: tuple[datetime, str] | None = None
-        while True:
-            select = sa.select(table)
-            if since is not None:
-                select = select.where(table.c.recorded_at >= naive_utc(since))
-            if last is not None:
-                at, uuid = last
-                select = select.where(
-                    sa.or_(
-                        table.c.recorded_at > at,
-                        sa.and_(table.c.recorded_at == at, table.c.uuid > uuid),
-                    )
-                )
-            select = select.order_by(table.c.recorded_at, table.c.uuid).limit(size)
-            with self._engine.connect() as connection:
-                rows = connection.execute(select).mappings().all()
-            if not rows:
-                return
-            yield [Message.model_validate(dict(row)) for row in rows]
-            last = (rows[-1]["recorded_at"], rows[-1]["uuid"])
+        for rows in pages_since(
+            self._engine,
+            sa.select(table),
+            moment=table.c.recorded_at,
+            tiebreak=table.c.uuid,
+            since=since,
+            size=size,
+        ):
+            yield [Message.model_validate(row) for row in rows]
 
     # --- sends -------------------------------------------------------------------------
 

@@ -207,6 +207,31 @@ def _epoch_floor_mysql(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -
     return f"(TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {column}) DIV {step} * {step})"
 
 
+def _grouped(
+    table: sa.Table,
+    moment: ColumnElement[Any],
+    source: Source,
+    start: datetime,
+    end: datetime,
+    group: Sequence[str],
+    step: timedelta | None,
+    key: str | None,
+    where: list[ColumnElement[bool]],
+) -> tuple[list[ColumnElement[Any]], list[ColumnElement[bool]]]:
+    """The group-by columns ([time bucket,] group) and the conditions of a read of
+    [start, end) from `table`, by `group` and, with `step`, by time bucket."""
+    where = [*where, moment >= naive_utc(start), moment < naive_utc(end)]
+    if key is not None and group:
+        where.append(table.c[group[0]] == key)
+    columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
+    if step is not None:
+        # A rollup read at its own grain groups by the stored bucket: it follows the
+        # primary key's order, with no expression to compute or sort on.
+        same_grain = (source, step) in (("minute", MINUTE), ("hour", HOUR), ("hour_country", HOUR))
+        columns.insert(0, moment if same_grain else time_bucket(moment, step))
+    return columns, where
+
+
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -485,19 +510,7 @@ class MetricsStore:
             moment = table.c.bucket
             counters = [sa.func.sum(table.c[name]) for name in COUNTER_COLUMNS]
             where = []
-        where += [moment >= naive_utc(start), moment < naive_utc(end)]
-        if key is not None and group:
-            where.append(table.c[group[0]] == key)
-        columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
-        if step is not None:
-            # A rollup read at its own grain groups by the stored bucket: it follows the
-            # primary key's order, with no expression to compute or sort on.
-            same_grain = (source, step) in (
-                ("minute", MINUTE),
-                ("hour", HOUR),
-                ("hour_country", HOUR),
-            )
-            columns.insert(0, moment if same_grain else time_bucket(moment, step))
+        columns, where = _grouped(table, moment, source, start, end, group, step, key, where)
         return sa.select(*columns, *counters).where(*where).group_by(*columns)
 
     def _bins_query(
@@ -523,17 +536,7 @@ class MetricsStore:
             table = LATENCY_TABLES[source]
             moment, value, count = table.c.bucket, table.c.bin, sa.func.sum(table.c.n)
             where = []
-        where += [moment >= naive_utc(start), moment < naive_utc(end)]
-        if key is not None and group:
-            where.append(table.c[group[0]] == key)
-        columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
-        if step is not None:
-            same_grain = (source, step) in (
-                ("minute", MINUTE),
-                ("hour", HOUR),
-                ("hour_country", HOUR),
-            )
-            columns.insert(0, moment if same_grain else time_bucket(moment, step))
+        columns, where = _grouped(table, moment, source, start, end, group, step, key, where)
         return sa.select(*columns, value, count).where(*where).group_by(*columns, value)
 
     def _errors_query(
