@@ -35,6 +35,7 @@ from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.bodylimit import BodyLimit
 from smsfleet.core.breakers import Breakers
 from smsfleet.core.clock import Clock, SystemClock
+from smsfleet.core.error_reports import start_error_reports
 from smsfleet.core.errors import (
     Conflict,
     DomainError,
@@ -274,6 +275,12 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     settings.check_production_safety()
+    reports = start_error_reports(
+        settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
+        service="control-plane",
+        release=__version__,
+        environment=settings.sentry_environment,
+    )
     clock = clock or SystemClock()
     owns_store = store is None
     config_store = store or open_config_store(settings.resolved_config_url)
@@ -375,6 +382,7 @@ def create_app(
             context.password_checks.close()
             if owns_store:
                 config_store.close()
+            reports.close()
 
     app = FastAPI(
         title="smsfleet",

@@ -17,6 +17,7 @@ from smsfleet.auth.models import Role, User
 from smsfleet.auth.service import TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
+from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, Unauthorized
 from smsfleet.core.events import EventBus
 from smsfleet.core.security import PasswordChecks
@@ -83,6 +84,7 @@ def get_current_user(
         access = context.api_keys.authenticate(api_key)
         response.headers.update(access.headers())
         request.state.principal = f"key:{access.key.id}:{access.key.owner}"
+        tag(role=access.user.role.value, api_key_id=access.key.id)
         return access.user
     if bearer is None:
         raise Unauthorized(
@@ -96,6 +98,7 @@ def get_current_user(
         token=bearer,
     )
     request.state.principal = f"user:{user.username}"
+    tag(role=user.role.value)
     return user
 
 

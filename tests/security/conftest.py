@@ -32,7 +32,10 @@ SECRETS = {
     "SMSFLEET_ADMIN_PASSWORD": "admin-password-never-for-programs",
     "SMSFLEET_METRICS_URL": "sqlite:////nonexistent/metrics-never-for-programs.db",
     "SMSFLEET_REDIS_URL": "redis://:redis-password-never-for-programs@127.0.0.1:1/0",
+    "SMSFLEET_SENTRY_DSN": "http://control-plane-dsn-never-for-programs@127.0.0.1:9/1",
 }
+# The DSN programs report to: theirs to hold.
+PROGRAM_SENTRY_DSN = "http://programs-dsn@127.0.0.1:9/2"
 HP_PAIR = "IN_vi"
 HP_SESSION = f"ticker_{HP_PAIR}"
 
@@ -54,6 +57,7 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     require_screen()
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SMSFLEET_PROGRAM_SENTRY_DSN", PROGRAM_SENTRY_DSN)
     screen_dir = short_dir("sf-sec-")
     settings = Settings(
         data_dir=tmp_path,

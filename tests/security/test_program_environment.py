@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from smsfleet.core.program_env import program_environment
 from smsfleet.core.settings import Settings
-from tests.security.conftest import HP_SESSION, SECRETS, Live
+from tests.security.conftest import HP_SESSION, PROGRAM_SENTRY_DSN, SECRETS, Live
 
 
 def environ_of(pid: int) -> dict[str, str]:
@@ -30,6 +30,7 @@ def test_a_running_program_holds_none_of_the_control_planes_secrets(live: Live) 
     assert env["SMSFLEET_SESSION"] == HP_SESSION
     assert env["SMSFLEET_PAIR"] == "IN_vi"
     assert env["SMSFLEET_WORKER_TOKEN"]
+    assert env["SMSFLEET_PROGRAM_SENTRY_DSN"] == PROGRAM_SENTRY_DSN
     assert env["PATH"]
 
 

@@ -57,6 +57,7 @@ WORKER_NAMES = frozenset(
         "SMSFLEET_PROXY",
         "SMSFLEET_HEARTBEAT_INTERVAL",
         "SMSFLEET_STOP_GRACE",
+        "SMSFLEET_PROGRAM_SENTRY_DSN",
     }
 )
 

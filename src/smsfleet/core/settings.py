@@ -132,6 +132,19 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Extra chats by least severity: 'critical=-100123,-100456;warning=-100789'",
     )
+    sentry_dsn: SecretStr | None = Field(
+        default=None,
+        description="Report unhandled errors of the control plane and the search service to"
+        " this Sentry DSN; unset: no reports",
+    )
+    sentry_environment: str | None = Field(
+        default=None, description="The environment errors are reported under (production ...)"
+    )
+    program_sentry_dsn: str | None = Field(
+        default=None,
+        description="The Sentry DSN programs report their errors to (handed to them as"
+        " SMSFLEET_PROGRAM_SENTRY_DSN); unset: programs report nowhere",
+    )
     simulator_url: str = "http://127.0.0.1:8100"
     search_url: str | None = Field(
         default=None, description="The search service; unset: search is off"

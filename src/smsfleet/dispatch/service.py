@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from smsfleet.core.clock import Clock
+from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
@@ -151,6 +152,7 @@ class Dispatcher:
                 " another control plane's (or this one's secret key changed); the program's"
                 " SMSFLEET_URL must be the control plane that started it"
             )
+        tag(fleet_session=session)
 
     # --- lease -------------------------------------------------------------------
 

@@ -16,8 +16,10 @@ from fastapi import Depends, FastAPI, Header, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from smsfleet import __version__
 from smsfleet.api import domain_error_handler, validation_error_handler
 from smsfleet.core.clock import Clock, SystemClock
+from smsfleet.core.error_reports import start_error_reports
 from smsfleet.core.errors import ConfigurationError, DomainError, Unauthorized
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
@@ -35,6 +37,12 @@ def create_search_app(settings: Settings, *, clock: Clock | None = None) -> Fast
     if settings.search_token is None:
         raise ConfigurationError("set SMSFLEET_SEARCH_TOKEN: the control plane sends it")
     token = settings.search_token.get_secret_value().encode()
+    reports = start_error_reports(
+        settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
+        service="search",
+        release=__version__,
+        environment=settings.sentry_environment,
+    )
     engine = create_sql_engine(settings.resolved_search_db_url)
     service = SearchService(
         store=SearchStore(engine),
@@ -51,6 +59,7 @@ def create_search_app(settings: Settings, *, clock: Clock | None = None) -> Fast
         finally:
             service.close()
             engine.dispose()
+            reports.close()
 
     def authorized(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -176,7 +176,12 @@ class SessionRuntime:
                     "SMSFLEET_COUNTRY": pair.country,
                     "SMSFLEET_SIMULATOR_URL": settings.simulator_url,
                     "SMSFLEET_SPOOL_DIR": spool_dir,
-                },
+                }
+                | (
+                    {"SMSFLEET_PROGRAM_SENTRY_DSN": settings.program_sentry_dsn}
+                    if settings.program_sentry_dsn
+                    else {}
+                ),
                 cwd=cwd,
             )
 

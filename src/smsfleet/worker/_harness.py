@@ -25,6 +25,8 @@ from typing import Any, Protocol, TextIO
 
 import httpx
 
+from smsfleet import __version__
+from smsfleet.core.error_reports import report_exception, start_error_reports
 from smsfleet.worker._control import (
     ControlPlane,
     ControlPlaneRejected,
@@ -304,6 +306,7 @@ class Worker:
             )
         except Exception as exc:  # a program's bug must not end the session
             report = dataclasses.replace(report, error_code=type(exc).__name__)
+            report_exception(exc, trigger_id=attempt.trigger_id)
         self._log_attempt(report, attempt.phone, time.monotonic() - started)
         return report
 
@@ -343,6 +346,7 @@ class Worker:
         except Exception as exc:  # a program's bug must not end the session
             report = dataclasses.replace(report, outcome="error", error_code=type(exc).__name__)
             self.log(f"trigger={grant.trigger_id} failed: {type(exc).__name__}: {exc}")
+            report_exception(exc, trigger_id=grant.trigger_id)
         self._log_attempt(report, grant.phone, time.monotonic() - started)
         return report
 
@@ -402,6 +406,7 @@ class Worker:
         except Exception as exc:
             # The SMS did arrive: the route worked, only the hand-back failed.
             self.log(f"trigger={attempt.trigger_id} submit failed: {type(exc).__name__}: {exc}")
+            report_exception(exc, trigger_id=attempt.trigger_id)
             return dataclasses.replace(report, error_code="submit_failed")
         if submitted is False:
             self.log(f"trigger={attempt.trigger_id} submit failed: SumitOtp returned False")
@@ -513,8 +518,20 @@ def run_program(
         worker.request_stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    reports = start_error_reports(
+        settings.sentry_dsn,
+        service="program",
+        release=__version__,
+        tags={
+            "fleet_session": settings.session,
+            "program": settings.program,
+            "pair": settings.pair,
+            "country": settings.country,
+        },
+    )
     try:
         return worker.run()
     finally:
+        reports.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

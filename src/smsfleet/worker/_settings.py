@@ -31,6 +31,7 @@ class WorkerSettings:
     proxy: str | None = None
     heartbeat_interval: float = 15.0
     stop_grace: float = 3.0
+    sentry_dsn: str | None = None
 
     @property
     def spool_path(self) -> Path:
@@ -89,4 +90,5 @@ class WorkerSettings:
             proxy=optional("SMSFLEET_PROXY"),
             heartbeat_interval=seconds("SMSFLEET_HEARTBEAT_INTERVAL", 15.0) or 15.0,
             stop_grace=seconds("SMSFLEET_STOP_GRACE", 3.0),
+            sentry_dsn=optional("SMSFLEET_PROGRAM_SENTRY_DSN"),
         )

@@ -1,0 +1,58 @@
+"""What an error report keeps and what it takes out, before anything leaves the process."""
+
+from __future__ import annotations
+
+import json
+
+import sentry_sdk
+
+from smsfleet.core.error_reports import scrub_event, start_error_reports
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl"
+API_KEY = "sfk_0f3a_Zm9vYmFyYmF6cXV4"
+WORKER_TOKEN = "ab" * 32
+
+
+def test_secrets_and_phones_are_taken_out_wherever_they_are() -> None:
+    event = {
+        "exception": {
+            "values": [
+                {
+                    "type": "RuntimeError",
+                    "value": f"send to +998991234567 failed with {JWT}; 998 99 123 45 67",
+                }
+            ]
+        },
+        "request": {
+            "url": "http://cp/api/get-conversation/998991234567",
+            "query_string": "phone=998991234567&token=abc&page=2",
+            "headers": {"Authorization": f"Bearer {JWT}", "X-API-Key": API_KEY, "Accept": "*/*"},
+            "cookies": {"refresh": "r"},
+            "data": {"password": "p"},
+        },
+        "extra": {"note": f"key {API_KEY} for worker {WORKER_TOKEN}", "worker_token": "w"},
+        "breadcrumbs": {"values": [{"message": "Authorization: Bearer abc.def"}]},
+        "timestamp": "2026-12-02T17:16:06.123456Z",
+        "tags": {"pair": "UZ_uzmobile", "service": "control-plane"},
+    }
+    scrubbed = scrub_event(event)
+    text = json.dumps(scrubbed)
+    for secret in (JWT, API_KEY, WORKER_TOKEN, "998991234567", "99 123 45 67", "abc"):
+        assert secret not in text
+    assert "Bearer abc.def" not in text
+    assert scrubbed["request"]["url"] == "http://cp/api/get-conversation/[phone]"
+    assert scrubbed["request"]["query_string"] == "phone=[phone]&token=[redacted]&page=2"
+    assert scrubbed["request"]["headers"]["Accept"] == "*/*"
+    assert "data" not in scrubbed["request"] and "cookies" not in scrubbed["request"]
+    assert scrubbed["extra"]["worker_token"] == "[redacted]"
+    # What explains the error stays.
+    assert scrubbed["exception"]["values"][0]["type"] == "RuntimeError"
+    assert scrubbed["timestamp"] == event["timestamp"]
+    assert scrubbed["tags"] == event["tags"]
+
+
+def test_without_a_dsn_nothing_is_started() -> None:
+    reports = start_error_reports(None, service="control-plane", release="0")
+    assert not reports.enabled
+    assert not sentry_sdk.is_initialized()
+    reports.close()
