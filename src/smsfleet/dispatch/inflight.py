@@ -46,13 +46,24 @@ def allowance(
     cap_per_minute: int,
     cycle_seconds: float,
     sessions_in_country: int,
+    pairs_in_country: int,
+    sessions_in_pair: int,
     phones: int,
     program: str,
     policy: InFlightPolicy,
 ) -> int:
-    """Attempts one session of the country may have leased and not yet reported."""
+    """Attempts one session of the country may have leased and not yet reported.
+
+    Enough for the country's cap spread over its sessions, and for the pair's equal share
+    of the cap spread over the pair's own sessions: the limiter serves a country's pairs
+    equally, so a pair run by fewer programs than the others must still carry its share.
+    """
     needed = cap_per_minute * max(cycle_seconds, 0.0) / 60 * policy.headroom
-    share = math.ceil(needed / max(sessions_in_country, 1)) + policy.spare
+    per_session = max(
+        needed / max(sessions_in_country, 1),
+        needed / max(pairs_in_country, 1) / max(sessions_in_pair, 1),
+    )
+    share = math.ceil(per_session) + policy.spare
     limit = min(policy.ceiling, policy.program_limits.get(program, policy.ceiling))
     return max(1, min(share, phones, limit))
 

@@ -46,6 +46,9 @@ MESSAGE_TEMPLATE = "smsfleet test {code}"
 UNAVAILABLE_RETRY_SECONDS = 5.0
 # The cycle a busy session's wait assumes before its pair's is measured: ask again soon.
 BUSY_RETRY_UNMEASURED = 1.0
+# In the session counts beside countries (their codes) and pairs (their keys): the pairs
+# of a country that have a session wanted running.
+_PAIRS_IN = "pairs in "
 
 log = logging.getLogger("smsfleet.dispatch")
 
@@ -257,7 +260,7 @@ class Dispatcher:
 
     def _session_counts(self) -> dict[str, int]:
         """Sessions wanted running, on pairs that run sessions, per country (by its code)
-        and per pair (by its key)."""
+        and per pair (by its key); and how many such pairs each country has."""
         now = self.clock.now()
         with self._sessions_lock:
             counted = self._sessions_counted
@@ -268,6 +271,8 @@ class Dispatcher:
             for pair, _program in self._wanted_sessions():
                 counts[pair.country] = counts.get(pair.country, 0) + 1
                 counts[pair.key] = counts.get(pair.key, 0) + 1
+                if counts[pair.key] == 1:
+                    counts[_PAIRS_IN + pair.country] = counts.get(_PAIRS_IN + pair.country, 0) + 1
             self._sessions_counted = (now, counts)
             return counts
 
@@ -292,6 +297,8 @@ class Dispatcher:
             cap_per_minute=cap,
             cycle_seconds=cycle,
             sessions_in_country=counts.get(pair.country, 1),
+            pairs_in_country=counts.get(_PAIRS_IN + pair.country, 1),
+            sessions_in_pair=counts.get(pair.key, 1),
             # The pair's sessions share its test numbers: one that asks again first (its
             # program waits on its own attempts) must not hold them all.
             phones=math.ceil(len(pair.phone_numbers) / counts.get(pair.key, 1)),

@@ -29,10 +29,13 @@ PHONES = ["+1", "+2", "+3"]
     ],
 )
 def test_allowance(cycle: float, sessions: int, phones: int, expected: int) -> None:
+    # `sessions` sessions of one pair each: the country's share is the pair's.
     got = allowance(
         cap_per_minute=10,
         cycle_seconds=cycle,
         sessions_in_country=sessions,
+        pairs_in_country=sessions,
+        sessions_in_pair=1,
         phones=phones,
         program="program1",
         policy=POLICY,
@@ -47,6 +50,8 @@ def test_the_allowance_reaches_the_cap_when_test_numbers_allow() -> None:
                 cap_per_minute=10,
                 cycle_seconds=cycle,
                 sessions_in_country=sessions,
+                pairs_in_country=1,
+                sessions_in_pair=sessions,
                 phones=50,
                 program="program1",
                 policy=POLICY,
@@ -55,9 +60,43 @@ def test_the_allowance_reaches_the_cap_when_test_numbers_allow() -> None:
             assert total >= 10 * POLICY.headroom, (cycle, sessions, each)
 
 
+def test_a_pair_with_fewer_sessions_than_the_others_can_still_carry_its_share() -> None:
+    """Six pairs share the cap equally: one run by one program beside pairs run by three
+    has 10/6 a minute to carry on its one session, at its own (slow) cycle."""
+    common = {"cap_per_minute": 10, "sessions_in_country": 10, "pairs_in_country": 6}
+    for cycle in (12.0, 25.0, 40.0, 60.0):
+        alone = allowance(
+            cycle_seconds=cycle,
+            sessions_in_pair=1,
+            phones=50,
+            program="program1",
+            policy=POLICY,
+            **common,
+        )
+        share = 10 / 6
+        assert capacity_per_minute(in_flight=alone, cycle_seconds=cycle) >= share * POLICY.headroom
+        # More than the country's cap spread evenly over its sessions would give it.
+        spread = allowance(
+            cycle_seconds=cycle,
+            sessions_in_pair=3,
+            phones=50,
+            program="program1",
+            policy=POLICY,
+            **common,
+        )
+        assert alone > spread or alone == spread == POLICY.spare + 1, cycle
+
+
 def test_a_program_that_cannot_send_in_parallel_gets_one() -> None:
     policy = InFlightPolicy(program_limits={"program2": 1}, default_cycle=timedelta(seconds=30))
-    common = {"cap_per_minute": 10, "cycle_seconds": 30.0, "sessions_in_country": 1, "phones": 9}
+    common = {
+        "cap_per_minute": 10,
+        "cycle_seconds": 30.0,
+        "sessions_in_country": 1,
+        "pairs_in_country": 1,
+        "sessions_in_pair": 1,
+        "phones": 9,
+    }
     assert allowance(program="program2", policy=policy, **common) == 1
     assert allowance(program="program1", policy=policy, **common) == 9
 
