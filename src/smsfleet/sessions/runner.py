@@ -266,7 +266,8 @@ def run(
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, forward)
 
-    environment = dict(os.environ, PYTHONUNBUFFERED="1")
+    # Each line gets its timestamp here: the worker SDK then writes none of its own.
+    environment = dict(os.environ, PYTHONUNBUFFERED="1", SMSFLEET_LOG_STAMPED="1")
     account: dict[str, Any] = {}
     try:
         if run_as is not None:

@@ -159,8 +159,10 @@ class Worker:
         return self._stop.is_set()
 
     def log(self, line: str) -> None:
-        stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        print(f"{stamp} {self.settings.session} {line}", file=self._out or sys.stdout, flush=True)
+        if not self.settings.log_stamped:
+            stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            line = f"{stamp} {self.settings.session} {line}"
+        print(line, file=self._out or sys.stdout, flush=True)
 
     # -- main loop ---------------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ class WorkerSettings:
     heartbeat_interval: float = 15.0
     stop_grace: float = 3.0
     sentry_dsn: str | None = None
+    log_stamped: bool = False
+    """Whoever runs the program (the session runner) timestamps its lines already."""
 
     @property
     def spool_path(self) -> Path:
@@ -91,4 +93,5 @@ class WorkerSettings:
             heartbeat_interval=seconds("SMSFLEET_HEARTBEAT_INTERVAL", 15.0) or 15.0,
             stop_grace=seconds("SMSFLEET_STOP_GRACE", 3.0),
             sentry_dsn=optional("SMSFLEET_PROGRAM_SENTRY_DSN"),
+            log_stamped=optional("SMSFLEET_LOG_STAMPED") == "1",
         )

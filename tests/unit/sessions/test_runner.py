@@ -65,6 +65,7 @@ def program(tmp_path: Path) -> Path:
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGHUP, stop)
             print("unbuffered", os.environ.get("PYTHONUNBUFFERED"))
+            print("stamped", os.environ.get("SMSFLEET_LOG_STAMPED"))
             print("cwd", os.getcwd())
             print("to stderr", file=sys.stderr)
             if sys.argv[1:] == ["exit"]:
@@ -93,6 +94,7 @@ def test_exit_code_and_output_are_recorded(tmp_path: Path, program: Path) -> Non
     lines = _log(tmp_path)
     messages = [line.split(" ", 1)[1] for line in lines]
     assert "unbuffered 1" in messages
+    assert "stamped 1" in messages  # so the worker SDK writes no timestamp of its own
     assert f"cwd {tmp_path}" in messages
     assert "to stderr" in messages
     assert messages[-1].endswith("exited with code 3")

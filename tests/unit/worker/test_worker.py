@@ -321,3 +321,15 @@ def test_a_refused_lease_ends_the_program_with_an_error_code(tmp_path: Path) -> 
 def test_mask_phone_keeps_the_last_four_digits() -> None:
     assert mask_phone("+998991234567") == "+********4567"
     assert mask_phone("123") == "123"
+
+
+def test_a_line_gets_one_timestamp_whoever_stamps_it(tmp_path: Path) -> None:
+    """By hand the SDK stamps its lines; under the session runner, which stamps every
+    line of the log, it does not."""
+    for stamped, expected in ((False, f"Z {SESSION} hello"), (True, "hello")):
+        out = io.StringIO()
+        worker = make_worker(tmp_path, FakeControlPlane(), FakeGateway(), Calls(), out)
+        worker.settings = settings(tmp_path / "spool", log_stamped=stamped)
+        worker.log("hello")
+        line = out.getvalue().rstrip("\n")
+        assert line.endswith(expected) and (line == "hello") is stamped
