@@ -7,17 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import pymongo.errors
-import redis
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
-from sqlalchemy import exc as sa_exc
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smsfleet import __version__, live
 from smsfleet.alerts import views as alerts_views
@@ -36,17 +29,8 @@ from smsfleet.bodylimit import BodyLimit
 from smsfleet.core.breakers import Breakers
 from smsfleet.core.clock import Clock, SystemClock
 from smsfleet.core.error_reports import start_error_reports
-from smsfleet.core.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    NotFound,
-    Throttled,
-    Unauthorized,
-    Unavailable,
-    ValidationFailed,
-)
 from smsfleet.core.events import EventBus, RedisFanout
+from smsfleet.core.http_errors import error_response, error_responses, install_error_handlers
 from smsfleet.core.security import PasswordChecks
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
@@ -81,116 +65,12 @@ from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
 from smsfleet.stores import ConfigStore, open_config_store
 
-__all__ = ["create_app", "domain_error_handler", "validation_error_handler"]
+__all__ = ["create_app", "prepare_store"]
+
+# What a route of the API may answer besides its success.
+ERROR_RESPONSES = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 log = logging.getLogger("smsfleet")
-
-_STATUS: dict[type[DomainError], int] = {
-    ValidationFailed: 422,
-    NotFound: 404,
-    Conflict: 409,
-    Unauthorized: 401,
-    Forbidden: 403,
-    Throttled: 429,
-    Unavailable: 503,
-}
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_requests",
-}
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorResponse(BaseModel):
-    """The one error shape of every route."""
-
-    error: ErrorDetail
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": code.replace("_", " ")}
-    for status, code in _HTTP_CODES.items()
-    if status in (400, 401, 403, 404, 409, 422, 429)
-}
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details}}
-
-
-def domain_error_handler(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    status = next(s for cls, s in _STATUS.items() if isinstance(exc, cls))
-    headers: dict[str, str] = {}
-    if isinstance(exc, Throttled | Unavailable):
-        headers["Retry-After"] = str(exc.retry_after)
-    if isinstance(exc, Unauthorized):
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
-
-
-def _field_name(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
-
-
-def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    if any(error.get("type") == "json_invalid" for error in errors):
-        return JSONResponse(error_body("invalid_json", "the request body is not valid JSON"), 400)
-    details = [
-        {"field": _field_name(tuple(error.get("loc", ()))), "message": str(error.get("msg"))}
-        for error in errors
-    ]
-    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
-    return JSONResponse(error_body("validation_error", f"invalid input: {summary}", details), 422)
-
-
-def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "error")
-    return JSONResponse(
-        error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers or None
-    )
-
-
-# A store or Redis that cannot be reached: the request may succeed in a moment.
-_UNREACHABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    redis.ConnectionError,
-    redis.TimeoutError,
-    pymongo.errors.ConnectionFailure,
-)
-UNAVAILABLE_RETRY_AFTER = 5
-
-
-def _unreachable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("%s %s: a store is unreachable: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        error_body("unavailable", "a store is unreachable; try again shortly"),
-        503,
-        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
-    )
-
-
-def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body("internal_error", "internal error; see the server log"), 500)
 
 
 def build_context(
@@ -256,11 +136,11 @@ def _mount_web(app: FastAPI, web_dir: Path) -> None:
     @app.get("/{path:path}", include_in_schema=False, response_model=None)
     def web(path: str) -> FileResponse | JSONResponse:
         if path.startswith(("api/", "docs", "openapi.json")):
-            return JSONResponse(error_body("not_found", f"no route /{path}"), 404)
+            return error_response(404, "not_found", f"no route /{path}")
         index = root / "index.html"
         if not index.is_file():
             message = "the dashboard is not built: run `make web` (or `make run`)"
-            return JSONResponse(error_body("not_found", message), 404)
+            return error_response(404, "not_found", message)
         candidate = (root / path).resolve()
         if path and candidate.is_relative_to(root) and candidate.is_file():
             return FileResponse(candidate)
@@ -417,12 +297,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     # Outermost: it times the whole request, errors included.
     app.add_middleware(RequestLogMiddleware, request_log=lambda: usage.log)
-    app.add_exception_handler(DomainError, domain_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    for unreachable in _UNREACHABLE:
-        app.add_exception_handler(unreachable, _unreachable)
-    app.add_exception_handler(Exception, _unexpected_error)
+    install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -67,10 +67,8 @@ class TokenPolicy:
 def _check_password_strength(password: str) -> None:
     reason = weak_password_reason(password)
     if reason:
-        raise ValidationFailed(
-            f"password refused: {reason}",
-            details=[{"field": "password", "message": f"password refused: {reason}"}],
-        )
+        refused = f"password refused: {reason}"
+        raise ValidationFailed.for_field("password", refused, message=refused)
 
 
 def login(
@@ -271,9 +269,10 @@ RESERVED_USERNAMES = frozenset({"policy", "supervisor", "system"})
 
 def create_user(*, users: RecordStore[User], clock: Clock, data: UserCreate) -> User:
     if data.username in RESERVED_USERNAMES:
-        raise ValidationFailed(
-            f"{data.username!r} is reserved: smsfleet acts under that name",
-            details=[{"field": "username", "message": "reserved name"}],
+        raise ValidationFailed.for_field(
+            "username",
+            "reserved name",
+            message=f"{data.username!r} is reserved: smsfleet acts under that name",
         )
     _check_password_strength(data.password)
     now = clock.now()

@@ -19,6 +19,12 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     code = "validation_error"
 
+    @classmethod
+    def for_field(cls, field: str, reason: str, *, message: str | None = None) -> ValidationFailed:
+        """Refuses one field, as a 422 of the request's own validation does: `details` is
+        `[{"field", "message": reason}]`; `message` (default `field: reason`) sums it up."""
+        return cls(message or f"{field}: {reason}", details=[{"field": field, "message": reason}])
+
 
 class NotFound(DomainError):
     code = "not_found"

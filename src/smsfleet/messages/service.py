@@ -256,9 +256,10 @@ class MessagesService:
 
     def create_send(self, data: SendRequest, *, actor: str) -> Send:
         if (data.template_id is None) == (data.text is None):
-            raise ValidationFailed(
-                "give either template_id (with params) or text",
-                details=[{"field": "template_id", "message": "or text, not both"}],
+            raise ValidationFailed.for_field(
+                "template_id",
+                "or text, not both",
+                message="give either template_id (with params) or text",
             )
         pair = self._pair_for(data.phone, data.pair)
         phone = self._normalize(data.phone, pair.country)
@@ -498,9 +499,7 @@ class MessagesService:
         if key is not None:
             pair = self._config.pairs.get(key)
             if pair is None:
-                raise ValidationFailed(
-                    f"no pair {key!r}", details=[{"field": "pair", "message": "unknown pair"}]
-                )
+                raise ValidationFailed.for_field("pair", "unknown pair", message=f"no pair {key!r}")
             return pair
         country = self._country_of(phone)
         pairs = [p for p in self._config.pairs.list() if p.country == country]
@@ -510,9 +509,10 @@ class MessagesService:
                 return pair
         running = [p for p in pairs if p.state.runs_sessions and p.programs]
         if not running:
-            raise ValidationFailed(
-                f"no active pair of {country} to send through",
-                details=[{"field": "phone", "message": f"no active {country} pair"}],
+            raise ValidationFailed.for_field(
+                "phone",
+                f"no active {country} pair",
+                message=f"no active pair of {country} to send through",
             )
         running.sort(key=lambda p: (not p.is_high_priority, p.key))
         return running[0]
@@ -520,9 +520,11 @@ class MessagesService:
     def _country_of(self, phone: str) -> str:
         region = phones.country_of(phone, self._region)
         if region is None:
-            raise ValidationFailed(
-                f"{phone[:32]!r} is not an international number: write it as +<country code>…",
-                details=[{"field": "phone", "message": "not an E.164 number"}],
+            raise ValidationFailed.for_field(
+                "phone",
+                "not an E.164 number",
+                message=f"{phone[:32]!r} is not an international number:"
+                " write it as +<country code>…",
             )
         return str(region)
 
@@ -530,8 +532,7 @@ class MessagesService:
     def _normalize(phone: str, country: str) -> str:
         """E.164; a number without `+` is national to `country` when valid there."""
         if phones.country_of(phone, country) is None:
-            raise ValidationFailed(
-                f"{phone[:32]!r} is not a phone number",
-                details=[{"field": "phone", "message": "not a phone number"}],
+            raise ValidationFailed.for_field(
+                "phone", "not a phone number", message=f"{phone[:32]!r} is not a phone number"
             )
         return phones.canonical(phone, country)

@@ -121,7 +121,7 @@ class TimeRange:
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+    return ValidationFailed.for_field(field, message)
 
 
 _E = TypeVar("_E", Window, Step, GroupBy, ExportFormat)

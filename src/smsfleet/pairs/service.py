@@ -36,7 +36,7 @@ def _check_host(host: str, hosts: Collection[str]) -> None:
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, details=[{"field": field, "message": message}])
+    return ValidationFailed.for_field(field, message, message=message)
 
 
 # --- countries ---------------------------------------------------------------

@@ -154,7 +154,7 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
 
 
 def _refused(index: int, message: str) -> ValidationFailed:
-    return ValidationFailed(message, details=[{"field": f"command.{index}", "message": message}])
+    return ValidationFailed.for_field(f"command.{index}", message, message=message)
 
 
 def get_program(*, programs: RecordStore[Program], name: str) -> Program:

@@ -13,14 +13,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Query, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from smsfleet import __version__
-from smsfleet.api import domain_error_handler, validation_error_handler
 from smsfleet.core.clock import Clock, SystemClock
 from smsfleet.core.error_reports import start_error_reports
-from smsfleet.core.errors import ConfigurationError, DomainError, Unauthorized
+from smsfleet.core.errors import ConfigurationError, Unauthorized
+from smsfleet.core.http_errors import install_error_handlers
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.search.models import Documents, Job, JobCreate, JobPage, JobQuery, Newest
@@ -69,8 +68,7 @@ def create_search_app(settings: Settings, *, clock: Clock | None = None) -> Fast
             raise Unauthorized("the search service takes the control plane's token only")
 
     app = FastAPI(title="smsfleet search service", lifespan=lifespan)
-    app.add_exception_handler(DomainError, domain_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    install_error_handlers(app)
     guarded = [Depends(authorized)]
 
     @app.get("/healthz")

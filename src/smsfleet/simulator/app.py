@@ -7,16 +7,15 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smsfleet import __version__
+from smsfleet.core.http_errors import error_response, error_responses, install_error_handlers
 from smsfleet.simulator._engine import Simulator
 from smsfleet.simulator._errors import SimulatorError
 from smsfleet.simulator.config import (
@@ -31,7 +30,6 @@ from smsfleet.simulator.config import (
 from smsfleet.simulator.models import (
     TRIGGER_ID_PATTERN,
     ConfigView,
-    ErrorResponse,
     Health,
     Inbox,
     MessageStatus,
@@ -51,33 +49,8 @@ ProviderParam = Annotated[str, PathParam(pattern=PROVIDER_PATTERN)]
 RouteParam = Annotated[str, PathParam(pattern=ROUTE_KEY_PATTERN)]
 TriggerParam = Annotated[str, PathParam(pattern=TRIGGER_ID_PATTERN)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 422, 429, 502, 503)
-}
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-}
+_ERRORS = error_responses(400, 401, 404, 409, 422, 429, 502, 503)
 _bearer = HTTPBearer(auto_error=False, description="Admin token, when one is configured.")
-
-
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    details: Any = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 def _simulator(request: Request) -> Simulator:
@@ -208,26 +181,7 @@ async def truth(
 
 async def _on_simulator_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SimulatorError)
-    return _error(exc.status, exc.code, exc.message, exc.details, exc.headers or None)
-
-
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    details = [
-        {
-            "loc": [str(part) for part in item.get("loc", ())],
-            "message": str(item.get("msg", "")),
-            "type": str(item.get("type", "")),
-        }
-        for item in exc.errors()
-    ]
-    return _error(422, "validation_error", "the request is invalid", details)
-
-
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "http_error")
-    return _error(exc.status_code, code, str(exc.detail), None, dict(exc.headers or {}) or None)
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 def create_simulator_app(
@@ -243,9 +197,8 @@ def create_simulator_app(
         description="Simulated SMS providers and test-phone gateway for demos and tests.",
     )
     app.state.simulator = Simulator(config, clock=clock or time.time, rng=rng or random.Random())
+    install_error_handlers(app)
     app.add_exception_handler(SimulatorError, _on_simulator_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> Health:

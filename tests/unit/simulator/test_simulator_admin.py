@@ -210,8 +210,9 @@ def test_malformed_json_and_unknown_paths_are_json_errors(make_client):
         content=b"{not json",
         headers={"Content-Type": "application/json"},
     )
-    assert malformed.status_code == 422
-    assert malformed.json()["error"]["code"] == "validation_error"
+    # As the control plane answers it: a body that is not JSON is a bad request.
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "invalid_json"
 
     missing = client.get("/nowhere")
     assert missing.status_code == 404

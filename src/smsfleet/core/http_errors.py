@@ -1,0 +1,173 @@
+"""The one error shape of every HTTP app here (the control plane, the search service and the
+gateway simulator): `{"error": {"code", "message", "details"}}`, with the right status.
+
+Logic raises `DomainError`s; `install_error_handlers` maps each to its status, FastAPI's
+validation errors to 422 (400 for a body that is not JSON), Starlette's HTTP errors to
+their status, an unreachable store to 503 with `Retry-After`, and anything else to a 500
+that says nothing of the fault (the log does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pymongo.errors
+import redis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from smsfleet.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Throttled,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
+
+__all__ = [
+    "ErrorDetail",
+    "ErrorResponse",
+    "error_body",
+    "error_response",
+    "error_responses",
+    "install_error_handlers",
+]
+
+log = logging.getLogger("smsfleet")
+
+_STATUS: dict[type[DomainError], int] = {
+    ValidationFailed: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    Throttled: 429,
+    Unavailable: 503,
+}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+# A store or Redis that cannot be reached: the request may succeed in a moment.
+_UNREACHABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    pymongo.errors.ConnectionFailure,
+)
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every route."""
+
+    error: ErrorDetail
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status, headers=headers or None)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of routes, for their OpenAPI description."""
+    return {
+        status: {
+            "model": ErrorResponse,
+            "description": HTTP_CODES.get(status, "error").replace("_", " "),
+        }
+        for status in statuses
+    }
+
+
+def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = next(s for cls, s in _STATUS.items() if isinstance(exc, cls))
+    headers: dict[str, str] = {}
+    if isinstance(exc, Throttled | Unavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return error_response(status, exc.code, exc.message, exc.details, headers)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    details = [
+        {"field": _field_name(tuple(error.get("loc", ()))), "message": str(error.get("msg"))}
+        for error in errors
+    ]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
+    return error_response(422, "validation_error", f"invalid input: {summary}", details)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: a store is unreachable: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "unavailable",
+        "a store is unreachable; try again shortly",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
+def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; see the server log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error of `app` answered in the one shape."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unreachable in _UNREACHABLE:
+        app.add_exception_handler(unreachable, _unreachable)
+    app.add_exception_handler(Exception, _unexpected_error)
