@@ -6,13 +6,13 @@ import contextlib
 from collections.abc import Collection, Iterable
 from typing import Any
 
-import phonenumbers
 import pycountry
 from slugify import slugify
 
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
+from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
 from smsfleet.core.records import EventLog, RecordStore
@@ -108,22 +108,11 @@ def normalize_phone_numbers(numbers: Iterable[str], country: str) -> list[str]:
     normalized: list[str] = []
     errors: list[dict[str, str]] = []
     for index, raw in enumerate(numbers):
-        field = f"phone_numbers.{index}"
         try:
-            number = phonenumbers.parse(raw, country)
-        except phonenumbers.NumberParseException:
-            errors.append({"field": field, "message": f"{raw[:40]!r} is not a phone number"})
+            e164 = phones.of_country(raw, country)
+        except ValueError as refused:
+            errors.append({"field": f"phone_numbers.{index}", "message": str(refused)})
             continue
-        if not phonenumbers.is_valid_number(number):
-            errors.append({"field": field, "message": f"{raw[:40]!r} is not a valid number"})
-            continue
-        region = phonenumbers.region_code_for_number(number)
-        if region != country:
-            errors.append(
-                {"field": field, "message": f"{raw[:40]!r} is a {region} number, not {country}"}
-            )
-            continue
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         if e164 not in normalized:
             normalized.append(e164)
     if errors:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-__all__ = ["canonical", "country_of", "spellings"]
+__all__ = ["canonical", "country_of", "of_country", "spellings"]
 
 # A number no region claims is taken for its country code's main region only when it
 # is this long: `+1234567890` is a US number, `+123` is nobody's.
@@ -55,3 +55,17 @@ def country_of(raw: str, region: str | None = None) -> str | None:
     if (not found or found == "ZZ") and len(str(number.national_number)) >= MIN_NATIONAL_DIGITS:
         found = phonenumbers.region_code_for_country_code(number.country_code)
     return None if not found or found in ("ZZ", "001") else str(found)
+
+
+def of_country(raw: str, country: str) -> str:
+    """The E.164 form of `raw`, a valid number of `country` written nationally or with its
+    `+country code`; ValueError saying why not."""
+    number = _parse(raw, country)
+    if number is None:
+        raise ValueError(f"{raw[:40]!r} is not a phone number")
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{raw[:40]!r} is not a valid number")
+    region = phonenumbers.region_code_for_number(number)
+    if region != country:
+        raise ValueError(f"{raw[:40]!r} is a {region} number, not {country}")
+    return _e164(number)
