@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from smsfleet.sessions.backend import LaunchSpec
 from smsfleet.sessions.screen import (
-    LaunchSpec,
     ScreenBackend,
     ScreenError,
     ScreenNotFound,

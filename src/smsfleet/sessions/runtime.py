@@ -18,11 +18,11 @@ from smsfleet.core.security import worker_token
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.pairs.models import Pair
 from smsfleet.programs.service import ProgramRules, check_command
-from smsfleet.sessions.backend import SessionBackend
+from smsfleet.sessions.backend import LaunchSpec, SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
 from smsfleet.sessions.models import SessionSpec, SessionStatus
-from smsfleet.sessions.screen import LaunchSpec, ScreenError
+from smsfleet.sessions.screen import ScreenError
 from smsfleet.sessions.supervisor import EventSink, Heartbeats, Supervisor, SupervisorPolicy
 from smsfleet.stores import ConfigStore
 

@@ -26,12 +26,8 @@ from typing import Any
 
 from smsfleet.core.settings import SshHost
 from smsfleet.sessions.agent import ERROR_KINDS
-from smsfleet.sessions.screen import (
-    LaunchSpec,
-    RunStatus,
-    ScreenEntry,
-    ScreenError,
-)
+from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry
+from smsfleet.sessions.screen import ScreenError
 
 __all__ = ["HostUnreachable", "SshBackend", "default_control_dir"]
 

@@ -18,10 +18,11 @@ import pytest
 
 from smsfleet.pairs.models import Pair, PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
+from smsfleet.sessions.backend import LaunchSpec
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership
 from smsfleet.sessions.models import DesiredState, SessionEvent, SessionSpec, SessionState
-from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import sync_specs
 from smsfleet.sessions.supervisor import Supervisor, SupervisorPolicy
 from smsfleet.stores import ConfigStore, open_config_store

@@ -19,15 +19,9 @@ from typing import TypeVar
 
 import pytest
 
+from smsfleet.sessions.backend import EXITED, LaunchSpec, RunStatus, ScreenEntry
 from smsfleet.sessions.names import InvalidSessionName
-from smsfleet.sessions.screen import (
-    EXITED,
-    LaunchSpec,
-    RunStatus,
-    ScreenBackend,
-    ScreenEntry,
-    parse_screen_ls,
-)
+from smsfleet.sessions.screen import ScreenBackend, parse_screen_ls
 
 T = TypeVar("T")
 

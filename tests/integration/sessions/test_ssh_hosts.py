@@ -23,9 +23,10 @@ from smsfleet.cli import app
 from smsfleet.core.settings import SshHost
 from smsfleet.pairs.models import PairUpdate
 from smsfleet.pairs.service import update_pair
+from smsfleet.sessions.backend import LaunchSpec
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionState
-from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import list_hosts
 from smsfleet.sessions.ssh import HostUnreachable, SshBackend
 from tests.integration.sessions.conftest import ADMIN, TICKING, Fleet, wait_until

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from smsfleet.sessions.backend import LaunchSpec
 from smsfleet.sessions.names import InvalidSessionName
-from smsfleet.sessions.screen import LaunchSpec, ScreenBackend
+from smsfleet.sessions.screen import ScreenBackend
 
 
 def test_launch_spec_normalises_argv_and_env() -> None:

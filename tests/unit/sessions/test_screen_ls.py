@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from smsfleet.sessions.screen import ScreenEntry, parse_screen_ls
+from smsfleet.sessions.backend import ScreenEntry
+from smsfleet.sessions.screen import parse_screen_ls
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "screen_ls_sample.txt"
 
