@@ -1,10 +1,12 @@
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { Fragment, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { sessionLogs } from "../../api/endpoints";
 import type { Session, SessionEvent } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { SessionStateBadge } from "../../components/SessionStateBadge";
 import { Spinner } from "../../components/Spinner";
 import { formatBytes, formatTime } from "./format";
-import { useSessionLog } from "./useSessionLog";
+import { heldLabel, saveLines, searchLines } from "./logView";
+import { DOWNLOAD_LINES, useSessionLog, type SessionLog } from "./useSessionLog";
 
 interface LogDrawerProps {
   name: string;
@@ -47,7 +49,7 @@ export function LogDrawer({ name, session, onClose }: LogDrawerProps) {
           ×
         </button>
       </header>
-      <LogView lines={log.lines} loading={log.loading} error={log.error} />
+      <LogView name={name} log={log} />
       <EventList events={log.events} error={log.eventsError} />
     </aside>
   );
@@ -74,17 +76,30 @@ function SessionSummary({ session }: { session: Session }) {
   );
 }
 
-function LogView({ lines, loading, error }: { lines: readonly string[]; loading: boolean; error: unknown }) {
+interface LogViewProps {
+  name: string;
+  log: SessionLog;
+}
+
+function LogView({ name, log }: LogViewProps) {
+  const { lines, loading, error, paused, heldCount } = log;
   const ref = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
+  const seen = useRef(lines);
   const [behind, setBehind] = useState(false);
+  const [query, setQuery] = useState("");
+  const shown = useMemo(() => searchLines(lines, query), [lines, query]);
+  const download = useDownload(name);
 
+  // Following: the view stays at the end, or says new lines came below. Paused: it does not move.
   useLayoutEffect(() => {
     const element = ref.current;
-    if (!element) return;
+    if (!element || paused) return;
+    const grew = seen.current !== lines;
+    seen.current = lines;
     if (stick.current) element.scrollTop = element.scrollHeight;
-    else setBehind(true);
-  }, [lines]);
+    else if (grew) setBehind(true);
+  }, [shown, lines, paused]);
 
   const onScroll = () => {
     const element = ref.current;
@@ -101,24 +116,112 @@ function LogView({ lines, loading, error }: { lines: readonly string[]; loading:
     element.scrollTop = element.scrollHeight;
   };
 
+  const togglePause = () => {
+    if (!paused) {
+      log.pause();
+      return;
+    }
+    stick.current = true;
+    setBehind(false);
+    log.follow();
+  };
+
   return (
     <section className="drawer__log" aria-label="Log">
       <div className="drawer__section-title">
         <h3>Log</h3>
         {loading && <Spinner label="Loading the log" />}
-        <span className="muted">{lines.length} lines · follows live</span>
+        <span className="muted">
+          <span data-testid="log-match-count">
+            {query === "" ? `${lines.length} lines` : `${shown.length} of ${lines.length} lines`}
+          </span>
+          {paused ? " · paused" : " · follows live"}
+        </span>
+      </div>
+      <div className="log-tools">
+        <input
+          type="search"
+          className="input log-tools__search"
+          placeholder="Search the log"
+          aria-label="Search the log"
+          value={query}
+          onChange={(event) => setQuery(event.target.value)}
+          onKeyDown={(event) => {
+            // Escape clears the search first; the drawer closes on the next one.
+            if (event.key === "Escape" && query !== "") {
+              event.preventDefault();
+              setQuery("");
+            }
+          }}
+          data-testid="log-search"
+        />
+        <button
+          type="button"
+          className="button button--small"
+          onClick={togglePause}
+          aria-pressed={paused}
+          title={paused ? "Show the held lines and follow the log again" : "Hold new lines and keep the view still"}
+          data-testid="log-pause"
+        >
+          {paused ? "Follow" : "Pause"}
+        </button>
+        <button
+          type="button"
+          className="button button--small"
+          onClick={download.start}
+          disabled={download.busy}
+          aria-busy={download.busy}
+          title={`Download the last ${DOWNLOAD_LINES.toLocaleString("en-US")} lines as ${name}.log`}
+          data-testid="log-download"
+        >
+          Download
+        </button>
+        {paused && (
+          <span className="log-tools__held" role="status" data-testid="log-held">
+            {heldLabel(heldCount)}
+          </span>
+        )}
       </div>
       {error !== null && <ErrorBanner error={error} testId="log-error" />}
+      {download.error !== null && <ErrorBanner error={download.error} testId="log-download-error" />}
       <pre ref={ref} className="log-view" onScroll={onScroll} data-testid="log-lines" tabIndex={0}>
-        {lines.length === 0 && !loading ? <span className="muted">No output yet.</span> : lines.join("\n")}
+        {lines.length === 0 && !loading ? (
+          <span className="muted">No output yet.</span>
+        ) : query === "" ? (
+          lines.join("\n")
+        ) : shown.length === 0 ? (
+          <span className="muted">No line matches.</span>
+        ) : (
+          shown.map(({ index, segments }, position) => (
+            <Fragment key={index}>
+              {position > 0 && "\n"}
+              {segments.map((segment, part) => (segment.match ? <mark key={part}>{segment.text}</mark> : segment.text))}
+            </Fragment>
+          ))
+        )}
       </pre>
-      {behind && (
+      {behind && !paused && (
         <button type="button" className="button button--small log-view__jump" onClick={jump} data-testid="log-jump">
           ↓ New lines
         </button>
       )}
     </section>
   );
+}
+
+/** Fetches the last DOWNLOAD_LINES lines of the log and saves them as `<name>.log`. */
+function useDownload(name: string) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const start = () => {
+    setBusy(true);
+    setError(null);
+    sessionLogs(name, DOWNLOAD_LINES)
+      .then((logs) => saveLines(logs.lines, `${name}.log`))
+      .catch(setError)
+      .finally(() => setBusy(false));
+  };
+  return { busy, error, start };
 }
 
 function EventList({ events, error }: { events: readonly SessionEvent[]; error: unknown }) {

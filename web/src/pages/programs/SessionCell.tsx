@@ -13,7 +13,7 @@ interface SessionCellProps {
   program: string;
   session: Session | undefined;
   receivedAt: number;
-  /** Absent for read-only users: no buttons. */
+  /** Absent for read-only users: no Start/Stop/Restart, only Logs. */
   actions?: SessionActions | undefined;
   busy: boolean;
   selected: boolean;
@@ -75,7 +75,19 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
           </dd>
         </div>
       </dl>
-      {actions && <CellButtons session={session} actions={actions} busy={busy} />}
+      <div className="session-cell__buttons">
+        {actions && <CellButtons session={session} actions={actions} busy={busy} />}
+        <button
+          type="button"
+          className="button button--tiny session-action session-action--logs"
+          onClick={() => onOpen(session)}
+          title={`Open the log of ${session.name}`}
+          aria-label={`Logs of ${session.name}`}
+          data-testid={`logs-${session.name}`}
+        >
+          <span aria-hidden="true">☰</span> Logs
+        </button>
+      </div>
     </td>
   );
 }
@@ -94,7 +106,7 @@ const BUTTONS: ReadonlyArray<{ action: SessionAction; label: string; symbol: str
 
 function CellButtons({ session, actions, busy }: { session: Session; actions: SessionActions; busy: boolean }) {
   return (
-    <div className="session-cell__buttons">
+    <>
       {BUTTONS.map(({ action, label, symbol }) => (
         <button
           key={action}
@@ -109,6 +121,6 @@ function CellButtons({ session, actions, busy }: { session: Session; actions: Se
           <span aria-hidden="true">{symbol}</span> {label}
         </button>
       ))}
-    </div>
+    </>
   );
 }

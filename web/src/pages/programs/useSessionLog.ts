@@ -1,36 +1,25 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { sessionEvents, sessionLogs } from "../../api/endpoints";
 import type { SessionEvent } from "../../api/types";
 import { useFollowLogs, useLiveTopic } from "../../live/LiveContext";
+import { EMPTY_BUFFER, logBuffer, mergeTail } from "./logView";
 
 export const INITIAL_LINES = 200;
-/** The drawer keeps at most this many lines; older ones scroll away. */
-const MAX_LINES = 2000;
+/** What a download holds: the most the API gives. */
+export const DOWNLOAD_LINES = 5000;
 const EVENT_LIMIT = 50;
 
 export interface SessionLog {
   lines: string[];
+  /** Paused, live lines are held (`heldCount` of them) instead of shown; `follow` shows them. */
+  paused: boolean;
+  heldCount: number;
+  pause: () => void;
+  follow: () => void;
   loading: boolean;
   error: unknown;
   events: SessionEvent[];
   eventsError: unknown;
-}
-
-const cap = (lines: string[]) => (lines.length > MAX_LINES ? lines.slice(-MAX_LINES) : lines);
-
-/**
- * Lines that came over the live connection while the first page was loading may
- * repeat its tail: drop the longest such overlap.
- */
-export function mergeTail(fetched: readonly string[], arrived: readonly string[]): string[] {
-  for (let overlap = Math.min(fetched.length, arrived.length); overlap > 0; overlap -= 1) {
-    let same = true;
-    for (let index = 0; index < overlap && same; index += 1) {
-      same = fetched[fetched.length - overlap + index] === arrived[index];
-    }
-    if (same) return [...fetched, ...arrived.slice(overlap)];
-  }
-  return [...fetched, ...arrived];
 }
 
 const newestFirst = (a: SessionEvent, b: SessionEvent) => b.at.localeCompare(a.at);
@@ -43,7 +32,7 @@ function isEvent(data: unknown): data is SessionEvent {
 
 /** The last lines of a session's log, then every new line, and its recent events. */
 export function useSessionLog(name: string): SessionLog {
-  const [lines, setLines] = useState<string[]>([]);
+  const [buffer, dispatch] = useReducer(logBuffer, EMPTY_BUFFER);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
   const [events, setEvents] = useState<SessionEvent[]>([]);
@@ -54,7 +43,7 @@ export function useSessionLog(name: string): SessionLog {
   useEffect(() => {
     let current = true;
     pending.current = [];
-    setLines([]);
+    dispatch({ type: "reset" });
     setLoading(true);
     setError(null);
     setEvents([]);
@@ -62,13 +51,13 @@ export function useSessionLog(name: string): SessionLog {
     sessionLogs(name, INITIAL_LINES).then(
       (logs) => {
         if (!current) return;
-        setLines(cap(mergeTail(logs.lines, pending.current ?? [])));
+        dispatch({ type: "loaded", lines: mergeTail(logs.lines, pending.current ?? []) });
         pending.current = null;
         setLoading(false);
       },
       (reason: unknown) => {
         if (!current) return;
-        setLines(cap(pending.current ?? []));
+        dispatch({ type: "loaded", lines: pending.current ?? [] });
         pending.current = null;
         setError(reason);
         setLoading(false);
@@ -94,8 +83,10 @@ export function useSessionLog(name: string): SessionLog {
 
   const onLines = useCallback((incoming: string[]) => {
     if (pending.current !== null) pending.current.push(...incoming);
-    else setLines((existing) => cap([...existing, ...incoming]));
+    else dispatch({ type: "live", lines: incoming });
   }, []);
+  const pause = useCallback(() => dispatch({ type: "pause" }), []);
+  const follow = useCallback(() => dispatch({ type: "follow" }), []);
   useFollowLogs(name, onLines);
 
   useLiveTopic("sessions", (data) => {
@@ -105,5 +96,15 @@ export function useSessionLog(name: string): SessionLog {
     );
   });
 
-  return { lines, loading, error, events, eventsError };
+  return {
+    lines: buffer.lines,
+    paused: buffer.paused,
+    heldCount: buffer.heldCount,
+    pause,
+    follow,
+    loading,
+    error,
+    events,
+    eventsError,
+  };
 }

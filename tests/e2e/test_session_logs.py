@@ -1,0 +1,351 @@
+"""The session log drawer in a real browser: Logs button, search, pause/follow, download.
+
+One session runs for the whole module: a counter that writes a burst of numbered lines
+(more than the drawer's first page of 200), then a line every 0.2 s, every third one
+with ALPHA in capitals, so searches, held lines and downloads can be checked exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import AT_REST, ControlPlane
+from tests.e2e.test_programs_page import log_in
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+
+BURST = 300
+COUNTER_SOURCE = f"""import itertools, time
+for n in itertools.count(1):
+    print(f"line {{n}} {{'ALPHA' if n % 3 == 0 else 'beta'}}", flush=True)
+    if n >= {BURST}:
+        time.sleep(0.2)
+"""
+PROGRAM = "logcounter"
+PAIR = "KZ_altel"
+SESSION = f"{PROGRAM}_{PAIR}"
+# The runner stamps each line with its time: "<ISO time> line 12 ALPHA".
+NUMBERED = re.compile(r"\bline (\d+) (?:ALPHA|beta)$")
+START_TIMEOUT = 15.0
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _state(admin_api: httpx.Client) -> str:
+    response = admin_api.get(f"/api/v1/sessions/{SESSION}")
+    response.raise_for_status()
+    return str(response.json()["state"])
+
+
+def _logged_lines(admin_api: httpx.Client) -> int:
+    response = admin_api.get(f"/api/v1/sessions/{SESSION}/logs", params={"lines": 5000})
+    response.raise_for_status()
+    return len(response.json()["lines"])
+
+
+@pytest.fixture(scope="module")
+def counter_session(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
+    """The counter's pair, its session running with more than BURST lines logged."""
+    program = admin_api.post(
+        "/api/v1/programs",
+        json={
+            "name": PROGRAM,
+            "command": control_plane.install(PROGRAM, COUNTER_SOURCE),
+            "provider": "loopback",
+            "description": "prints numbered lines",
+        },
+    )
+    assert program.status_code == 201, program.text
+    pair = admin_api.post(
+        "/api/v1/pairs",
+        json={"country": "KZ", "operator": "Altel", "slug": "altel", "programs": [PROGRAM]},
+    )
+    assert pair.status_code == 201, pair.text
+    try:
+        # The supervisor makes the pair's session at its next tick.
+        _wait(
+            lambda: admin_api.get(f"/api/v1/sessions/{SESSION}").status_code == 200,
+            "the supervisor to make the pair's session",
+        )
+        started = admin_api.post(f"/api/v1/sessions/{SESSION}/start", json={"reason": "e2e logs"})
+        assert started.status_code == 200, started.text
+        _wait(lambda: _state(admin_api) == "running", "the session to run")
+        _wait(lambda: _logged_lines(admin_api) > BURST, f"more than {BURST} lines logged")
+        yield SESSION
+    finally:
+        admin_api.post(f"/api/v1/sessions/{SESSION}/stop", json={"reason": "e2e cleanup"})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _state(admin_api) not in AT_REST:
+            time.sleep(0.2)
+        admin_api.delete(f"/api/v1/pairs/{PAIR}")
+        admin_api.delete(f"/api/v1/programs/{PROGRAM}")
+
+
+def _open_logs(page: Page, name: str) -> Locator:
+    """Opens the drawer through the Logs button; it once the first page is in."""
+    button = page.get_by_test_id(f"logs-{name}")
+    expect(button).to_have_attribute("aria-label", f"Logs of {name}")
+    expect(button).to_have_text(re.compile(r"Logs$"))
+    button.click()
+    drawer = page.get_by_test_id("log-drawer")
+    expect(drawer).to_be_visible()
+    expect(drawer.get_by_test_id("log-drawer-title")).to_have_text(name)
+    expect(drawer.get_by_test_id("log-lines")).to_contain_text(re.compile(r"line \d+ beta"))
+    return drawer
+
+
+def _lines(drawer: Locator) -> list[str]:
+    return drawer.get_by_test_id("log-lines").inner_text().splitlines()
+
+
+def _numbers(lines: list[str]) -> list[int]:
+    return [int(found.group(1)) for line in lines if (found := NUMBERED.search(line))]
+
+
+def _assert_contiguous(numbers: list[int]) -> None:
+    assert numbers, "no numbered line"
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "lines lost or doubled"
+
+
+def _at_end(drawer: Locator) -> bool:
+    return bool(
+        drawer.get_by_test_id("log-lines").evaluate(
+            "el => el.scrollHeight - el.scrollTop - el.clientHeight <= 24"
+        )
+    )
+
+
+def test_the_logs_button_opens_the_drawer_for_an_operator(
+    page: Page,
+    control_plane: ControlPlane,
+    counter_session: str,
+    make_user: Callable[[str, str], str],
+    screenshot: Screenshot,
+) -> None:
+    name = counter_session
+    password = make_user("logoperator", "operator")
+    page.goto("/programs")
+    log_in(page, password, username="logoperator")
+    expect(page.get_by_test_id("current-role")).to_have_text("operator")
+    # The operator has the session's actions and, beside them, its Logs.
+    expect(page.get_by_test_id(f"stop-{name}")).to_be_enabled()
+    screenshot("logs button beside the actions")
+
+    drawer = _open_logs(page, name)
+    # The first page is the last 200 lines, so not the burst's first ones.
+    numbers = _numbers(_lines(drawer))
+    assert len(numbers) >= 200
+    assert numbers[0] > 1
+    _assert_contiguous(numbers)
+    expect(drawer.get_by_test_id("log-pause")).to_have_text("Pause")
+    expect(drawer.get_by_test_id("log-held")).to_have_count(0)
+    screenshot("log drawer")
+    drawer.get_by_test_id("log-drawer-close").click()
+    expect(drawer).to_be_hidden()
+
+    # The state badge still opens the log too.
+    page.get_by_test_id(f"open-logs-{name}").click()
+    expect(drawer).to_be_visible()
+    expect(drawer.get_by_test_id("log-drawer-title")).to_have_text(name)
+
+
+def test_a_viewer_opens_the_logs_without_any_action_button(
+    page: Page,
+    counter_session: str,
+    make_user: Callable[[str, str], str],
+    screenshot: Screenshot,
+) -> None:
+    name = counter_session
+    password = make_user("logviewer", "viewer")
+    page.goto("/programs")
+    log_in(page, password, username="logviewer")
+    expect(page.get_by_test_id("current-role")).to_have_text("viewer")
+    cell = page.get_by_test_id(f"session-{name}")
+    expect(cell).to_be_visible()
+    for action in ("start", "stop", "restart"):
+        expect(page.get_by_test_id(f"{action}-{name}")).to_have_count(0)
+    # Every session of the matrix has its Logs button, for viewers too.
+    expect(page.locator("[data-testid^='logs-']")).to_have_count(
+        page.locator("[data-testid^='open-logs-']").count()
+    )
+    drawer = _open_logs(page, name)
+    _assert_contiguous(_numbers(_lines(drawer)))
+    screenshot("viewer log drawer")
+
+
+def test_search_filters_the_lines_highlights_and_counts_the_matches(
+    page: Page, control_plane: ControlPlane, counter_session: str, screenshot: Screenshot
+) -> None:
+    name = counter_session
+    page.goto("/programs")
+    log_in(page, control_plane.admin_password)
+    drawer = _open_logs(page, name)
+    search = drawer.get_by_test_id("log-search")
+    count = drawer.get_by_test_id("log-match-count")
+    expect(search).to_have_attribute("placeholder", "Search the log")
+
+    # Paused, the lines stand still: what the search shows can be told exactly.
+    drawer.get_by_test_id("log-pause").click()
+    expect(drawer.get_by_test_id("log-pause")).to_have_text("Follow")
+    every = _lines(drawer)
+    expect(count).to_have_text(f"{len(every)} lines")
+    alpha = [line for line in every if "alpha" in line.lower()]
+    assert 0 < len(alpha) < len(every)
+
+    search.fill("alpha")  # the log says ALPHA: case does not matter
+    expect(count).to_have_text(f"{len(alpha)} of {len(every)} lines")
+    assert _lines(drawer) == alpha
+    marks = drawer.get_by_test_id("log-lines").locator("mark")
+    expect(marks).to_have_count(len(alpha))
+    assert set(marks.all_inner_texts()) == {"ALPHA"}
+    screenshot("search alpha")
+
+    search.fill("no such words")
+    expect(count).to_have_text(f"0 of {len(every)} lines")
+    expect(drawer.get_by_test_id("log-lines")).to_have_text("No line matches.")
+
+    # Empty, the search shows every line again.
+    search.fill("")
+    expect(count).to_have_text(f"{len(every)} lines")
+    assert _lines(drawer) == every
+    expect(marks).to_have_count(0)
+
+    # Following again, new lines are filtered as they come.
+    search.fill("ALPHA")
+    expect(count).to_have_text(f"{len(alpha)} of {len(every)} lines")
+    drawer.get_by_test_id("log-pause").click()
+    expect(drawer.get_by_test_id("log-pause")).to_have_text("Pause")
+    page.wait_for_function(
+        """([matches]) => {
+            const count = document.querySelector("[data-testid='log-match-count']");
+            return parseInt(count.textContent, 10) > matches;
+        }""",
+        arg=[len(alpha)],
+    )
+    shown = _lines(drawer)
+    assert len(shown) > len(alpha)
+    assert all("ALPHA" in line for line in shown)
+
+    # Escape clears the search first, then closes the drawer.
+    search.press("Escape")
+    expect(search).to_have_value("")
+    expect(count).to_have_text(re.compile(r"^\d+ lines$"))
+    expect(drawer).to_be_visible()
+    search.press("Escape")
+    expect(drawer).to_be_hidden()
+
+
+def test_pause_holds_new_lines_and_follow_appends_them(
+    page: Page, control_plane: ControlPlane, counter_session: str, screenshot: Screenshot
+) -> None:
+    name = counter_session
+    page.goto("/programs")
+    log_in(page, control_plane.admin_password)
+    drawer = _open_logs(page, name)
+    log_lines = drawer.get_by_test_id("log-lines")
+    toggle = drawer.get_by_test_id("log-pause")
+    held = drawer.get_by_test_id("log-held")
+    # Following, the view sits at the end of more lines than it can show.
+    assert log_lines.evaluate("el => el.scrollHeight > el.clientHeight")
+    assert _at_end(drawer)
+
+    toggle.click()
+    expect(toggle).to_have_text("Follow")
+    before = log_lines.inner_text()
+    scroll_before = log_lines.evaluate("el => el.scrollTop")
+    count_before = drawer.get_by_test_id("log-match-count").inner_text()
+    # A line comes every 0.2 s: held, counted, not shown.
+    expect(held).to_have_text(re.compile(r"^([2-9]|\d{2,}) new lines held$"))
+    assert log_lines.inner_text() == before
+    assert log_lines.evaluate("el => el.scrollTop") == scroll_before
+    expect(drawer.get_by_test_id("log-match-count")).to_have_text(count_before)
+    screenshot("paused with held lines")
+    held_text = held.inner_text()
+    held_count = int(held_text.split()[0])
+
+    toggle.click()
+    expect(toggle).to_have_text("Pause")
+    expect(held).to_have_count(0)
+    after = _numbers(log_lines.inner_text().splitlines())
+    # Every held line is appended in order, none lost or doubled, and the view is at the end.
+    _assert_contiguous(after)
+    assert after[-1] >= _numbers(before.splitlines())[-1] + held_count
+    assert _at_end(drawer)
+    screenshot("following again")
+
+
+def test_download_saves_the_last_5000_lines_as_a_file(
+    page: Page, control_plane: ControlPlane, counter_session: str, tmp_path: Path
+) -> None:
+    name = counter_session
+    page.goto("/programs")
+    log_in(page, control_plane.admin_password)
+    drawer = _open_logs(page, name)
+    button = drawer.get_by_test_id("log-download")
+    expect(button).to_have_text("Download")
+    expect(button).to_have_attribute("title", re.compile(r"last 5,000 lines"))
+    shown = _lines(drawer)
+
+    with page.expect_download() as info:
+        button.click()
+    download = info.value
+    assert download.suggested_filename == f"{name}.log"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    lines = saved.read_text().splitlines()
+    # More than the drawer's page: from the counter's first line, every line in order.
+    numbers = _numbers(lines)
+    assert numbers[0] == 1
+    _assert_contiguous(numbers)
+    assert len(lines) > len(shown)
+    assert set(shown) <= set(lines)
+    expect(button).to_be_enabled()
+    expect(drawer.get_by_test_id("log-download-error")).to_have_count(0)
+
+
+def test_the_drawer_and_its_tools_fit_a_tablet_width(
+    page: Page, control_plane: ControlPlane, counter_session: str, screenshot: Screenshot
+) -> None:
+    name = counter_session
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto("/programs")
+    log_in(page, control_plane.admin_password)
+    drawer = _open_logs(page, name)
+    drawer.get_by_test_id("log-pause").click()
+    expect(drawer.get_by_test_id("log-held")).to_be_visible()
+    drawer.get_by_test_id("log-search").fill("alpha")
+    expect(drawer.get_by_test_id("log-match-count")).to_have_text(re.compile(r" of "))
+    overflow = page.evaluate(
+        """() => {
+            const page = document.scrollingElement;
+            const drawer = document.querySelector("[data-testid='log-drawer']");
+            const width = document.documentElement.clientWidth;
+            const tools = ["log-search", "log-pause", "log-download", "log-held", "log-match-count"]
+                .map((id) => document.querySelector(`[data-testid='${id}']`))
+                .filter((el) => el.getBoundingClientRect().right > width + 0.5)
+                .map((el) => el.dataset.testid);
+            return {
+                page: page.scrollWidth - page.clientWidth,
+                drawer: drawer.scrollWidth - drawer.clientWidth,
+                tools,
+            };
+        }"""
+    )
+    assert overflow == {"page": 0, "drawer": 0, "tools": []}
+    box = page.get_by_test_id(f"logs-{name}").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 820
+    screenshot("drawer at 820 px")

@@ -1,0 +1,147 @@
+/** Pure helpers of the log drawer: the buffer of lines (following or paused) and the search. */
+
+/** The drawer keeps at most this many lines; older ones scroll away. */
+export const MAX_LINES = 2000;
+
+export const capLines = (lines: string[]): string[] => (lines.length > MAX_LINES ? lines.slice(-MAX_LINES) : lines);
+
+/** How many of `arrived`'s first lines repeat the last lines of `known` (the longest such overlap). */
+export function overlap(known: readonly string[], arrived: readonly string[]): number {
+  for (let size = Math.min(known.length, arrived.length); size > 0; size -= 1) {
+    let same = true;
+    for (let index = 0; index < size && same; index += 1) {
+      same = known[known.length - size + index] === arrived[index];
+    }
+    if (same) return size;
+  }
+  return 0;
+}
+
+/**
+ * Lines that came over the live connection while the first page was loading may
+ * repeat its tail: drop the longest such overlap.
+ */
+export function mergeTail(fetched: readonly string[], arrived: readonly string[]): string[] {
+  return [...fetched, ...arrived.slice(overlap(fetched, arrived))];
+}
+
+export interface LogBuffer {
+  /** The lines shown. */
+  lines: string[];
+  /**
+   * Just loaded: the live cursor may have started before the first page was read, so the
+   * live lines up to the first new one may repeat its tail: that overlap is dropped.
+   */
+  joining: boolean;
+  /** While paused: live lines waiting (the newest MAX_LINES of them) and how many came in all. */
+  held: string[];
+  heldCount: number;
+  paused: boolean;
+}
+
+export type LogBufferAction =
+  | { type: "reset" }
+  | { type: "loaded"; lines: string[] }
+  | { type: "live"; lines: readonly string[] }
+  | { type: "pause" }
+  | { type: "follow" };
+
+export const EMPTY_BUFFER: LogBuffer = { lines: [], joining: false, held: [], heldCount: 0, paused: false };
+
+/** Following, live lines are appended; paused, they are held until `follow` appends them. */
+export function logBuffer(state: LogBuffer, action: LogBufferAction): LogBuffer {
+  switch (action.type) {
+    case "reset":
+      return EMPTY_BUFFER;
+    case "loaded":
+      return { ...state, lines: capLines(action.lines), joining: true };
+    case "live": {
+      const fresh = state.joining ? action.lines.slice(overlap(state.lines, action.lines)) : action.lines;
+      // Nothing new (all of it repeated the first page): still joining.
+      if (fresh.length === 0) return state;
+      if (state.paused) {
+        return {
+          ...state,
+          joining: false,
+          held: capLines([...state.held, ...fresh]),
+          heldCount: state.heldCount + fresh.length,
+        };
+      }
+      return { ...state, joining: false, lines: capLines([...state.lines, ...fresh]) };
+    }
+    case "pause":
+      return state.paused ? state : { ...state, paused: true };
+    case "follow":
+      if (!state.paused) return state;
+      return {
+        ...state,
+        lines: state.held.length > 0 ? capLines([...state.lines, ...state.held]) : state.lines,
+        held: [],
+        heldCount: 0,
+        paused: false,
+      };
+  }
+}
+
+/** A piece of a line: `match` pieces are what the search found. */
+export interface Segment {
+  text: string;
+  match: boolean;
+}
+
+export interface ShownLine {
+  /** Position in the whole buffer: a stable enough key. */
+  index: number;
+  segments: Segment[];
+}
+
+const escapeRegExp = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+
+/** A case-insensitive, literal matcher for `query`; null when the query is empty. */
+export function searchPattern(query: string): RegExp | null {
+  return query === "" ? null : new RegExp(escapeRegExp(query), "gi");
+}
+
+/** `line` cut around every match of `pattern`; null when nothing matches. */
+export function splitMatches(line: string, pattern: RegExp): Segment[] | null {
+  const segments: Segment[] = [];
+  let last = 0;
+  for (const found of line.matchAll(pattern)) {
+    const start = found.index;
+    if (start > last) segments.push({ text: line.slice(last, start), match: false });
+    segments.push({ text: found[0], match: true });
+    last = start + found[0].length;
+  }
+  if (segments.length === 0) return null;
+  if (last < line.length) segments.push({ text: line.slice(last), match: false });
+  return segments;
+}
+
+/** The lines containing `query` (any case), cut for highlighting; every line when it is empty. */
+export function searchLines(lines: readonly string[], query: string): ShownLine[] {
+  const pattern = searchPattern(query);
+  const shown: ShownLine[] = [];
+  lines.forEach((line, index) => {
+    const segments = pattern ? splitMatches(line, pattern) : [{ text: line, match: false }];
+    if (segments) shown.push({ index, segments });
+  });
+  return shown;
+}
+
+/** "1 new line held", "12 new lines held". */
+export const heldLabel = (count: number): string => `${count} new ${count === 1 ? "line" : "lines"} held`;
+
+/** Saves `lines` as a text file named `filename` through a temporary download link. */
+export function saveLines(lines: readonly string[], filename: string): void {
+  const text = lines.length > 0 ? `${lines.join("\n")}\n` : "";
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked once the browser has taken the download.
+  window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
