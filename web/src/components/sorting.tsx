@@ -93,3 +93,27 @@ export function SortHeader<K extends string>({ label, column, sort, onSort, clas
     </th>
   );
 }
+
+export interface SortColumn<K extends string> {
+  column: K;
+  label: string;
+}
+
+/** A sortable header cell per column, in order. */
+export function SortHeaders<K extends string>({
+  columns,
+  sort,
+  onSort,
+}: {
+  columns: ReadonlyArray<SortColumn<K>>;
+  sort: SortState<K> | null;
+  onSort: (key: K) => void;
+}) {
+  return (
+    <>
+      {columns.map(({ column, label }) => (
+        <SortHeader key={column} label={label} column={column} sort={sort} onSort={onSort} />
+      ))}
+    </>
+  );
+}

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { cancelSearchJob, createSearchJob, getSearchJob, listBreakers, listSearchJobs, retrySearchJob } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { SearchJob, SearchJobCreate, SearchJobSummary } from "../../api/types";
+import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { ToastStack, useToasts } from "../../components/Toasts";
 import { useResource } from "../../hooks/useResource";
 import { formatTime } from "../programs/format";
@@ -10,6 +11,24 @@ import { download } from "./export";
 const PAGE = 10;
 const POLL_MS = 1500;
 const ACTIVE = new Set(["queued", "running"]);
+
+type JobColumn = "started" | "query" | "algorithm" | "status" | "matches";
+const JOB_COLUMNS: ReadonlyArray<SortColumn<JobColumn>> = [
+  { column: "started", label: "Started" },
+  { column: "query", label: "Query" },
+  { column: "algorithm", label: "Algorithm" },
+  { column: "status", label: "Status" },
+  { column: "matches", label: "Matches" },
+];
+const JOB_READ: Record<JobColumn, (job: SearchJobSummary) => SortValue> = {
+  started: (job) => job.created_at,
+  query: (job) => job.query,
+  algorithm: (job) => job.algorithm,
+  status: (job) => job.status,
+  matches: (job) => job.matched,
+};
+const JOB_NUMERIC: ReadonlySet<JobColumn> = new Set(["started", "matches"]);
+const NO_JOBS: SearchJobSummary[] = [];
 
 /** Search jobs with live status: polled while any is unfinished, a toast when one ends. */
 export function JobsPanel() {
@@ -25,6 +44,7 @@ export function JobsPanel() {
   const seen = useRef(new Map<string, string>());
 
   const items = jobs.data?.items;
+  const sorting = useSort(items ?? NO_JOBS, JOB_READ, JOB_NUMERIC);
   useEffect(() => {
     for (const job of items ?? []) {
       const before = seen.current.get(job.id);
@@ -96,16 +116,12 @@ export function JobsPanel() {
           <table className="table" data-testid="jobs-table">
             <thead>
               <tr>
-                <th>Started</th>
-                <th>Query</th>
-                <th>Algorithm</th>
-                <th>Status</th>
-                <th>Matches</th>
+                <SortHeaders columns={JOB_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
                 <th className="table__actions" />
               </tr>
             </thead>
             <tbody>
-              {items.map((job) => (
+              {sorting.rows.map((job) => (
                 <tr key={job.id} data-testid="job-row" data-job-id={job.id}>
                   <td>{formatTime(job.created_at)}</td>
                   <td>

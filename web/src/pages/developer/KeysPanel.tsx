@@ -4,6 +4,7 @@ import { errorMessage } from "../../api/errors";
 import type { ApiKey, ApiKeyCreated, ApiKeyScope } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Dialog } from "../../components/Dialog";
+import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatTime } from "../programs/format";
 
 interface KeysPanelProps {
@@ -18,10 +19,32 @@ function quota(key: ApiKey): string {
   return parts.length ? `${parts.join(" · ")} left` : "no quota";
 }
 
+type KeyColumn = "name" | "key" | "owner" | "scopes" | "quota" | "used" | "created";
+const KEY_COLUMNS: ReadonlyArray<SortColumn<KeyColumn>> = [
+  { column: "name", label: "Name" },
+  { column: "key", label: "Key" },
+  { column: "owner", label: "Owner" },
+  { column: "scopes", label: "Scopes" },
+  { column: "quota", label: "Quota" },
+  { column: "used", label: "Last used" },
+  { column: "created", label: "Created" },
+];
+const KEY_READ: Record<KeyColumn, (key: ApiKey) => SortValue> = {
+  name: (key) => key.name,
+  key: (key) => key.prefix,
+  owner: (key) => key.owner,
+  scopes: (key) => key.scopes.join(", "),
+  quota: (key) => quota(key),
+  used: (key) => key.last_used_at,
+  created: (key) => key.created_at,
+};
+const KEY_NUMERIC: ReadonlySet<KeyColumn> = new Set(["used", "created"]);
+
 export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<ApiKeyCreated | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
+  const sorting = useSort(keys, KEY_READ, KEY_NUMERIC);
   return (
     <section className="panel" data-testid="keys-panel">
       <header className="panel__header">
@@ -37,18 +60,12 @@ export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
           <table className="table" data-testid="keys-table">
             <thead>
               <tr>
-                <th>Name</th>
-                <th>Key</th>
-                <th>Owner</th>
-                <th>Scopes</th>
-                <th>Quota</th>
-                <th>Last used</th>
-                <th>Created</th>
+                <SortHeaders columns={KEY_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
                 <th className="table__actions" />
               </tr>
             </thead>
             <tbody>
-              {keys.map((key) => (
+              {sorting.rows.map((key) => (
                 <tr key={key.id} data-testid="key-row" data-key-id={key.id}>
                   <td>{key.name}</td>
                   <td>
