@@ -57,6 +57,8 @@ def test_pairs_page_add_prioritise_delete(
     dialog.get_by_test_id("pair-phones").fill("+99812")
     dialog.get_by_test_id("pair-program-program1").check()
     dialog.get_by_test_id("pair-program-program3").check()
+    # Started on save by default; this one stays stopped (no gateway in this fleet).
+    dialog.get_by_test_id("pair-start-sessions").uncheck()
     dialog.get_by_test_id("pair-save").click()
     expect(dialog.get_by_test_id("error-pair-phones")).to_contain_text("Line 1")
     screenshot("add pair validation error")

@@ -221,6 +221,8 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
         expect(dialog.get_by_test_id("pair-host")).to_have_value("local")
         dialog.get_by_test_id("pair-host").select_option("edge1")
         dialog.get_by_test_id(f"pair-program-{program}").check()
+        # Its session starts on save (the form's default), there.
+        expect(dialog.get_by_test_id("pair-start-sessions")).to_be_checked()
         screenshot("pair placed on edge1")
         dialog.get_by_test_id("pair-save").click()
         expect(dialog).to_be_hidden()
@@ -228,7 +230,6 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
         page.goto("/programs")
         edge_chip = page.get_by_test_id("host-edge1")
         expect(edge_chip).not_to_contain_text("unreachable")
-        page.get_by_test_id(f"start-{name}").click()
         expect(page.get_by_test_id(f"session-state-{name}")).to_have_text(
             "running", timeout=STATE_TIMEOUT_MS
         )

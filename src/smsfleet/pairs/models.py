@@ -93,6 +93,11 @@ class PairCreate(BaseModel):
     host: str = Field(default=LOCAL_HOST, pattern=HOST_PATTERN, description=_HOST_HELP)
     pause_threshold: float | None = _Ratio
     resume_threshold: float | None = _Ratio
+    start_sessions: bool = Field(
+        default=False,
+        description="Start the sessions of its programs at once (the dashboard's default);"
+        " otherwise they are created stopped, except a high-priority pair's",
+    )
 
 
 class PairUpdate(BaseModel):

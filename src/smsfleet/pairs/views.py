@@ -20,6 +20,9 @@ from smsfleet.pairs.models import (
     SeedPair,
     SeedPairCreate,
 )
+from smsfleet.sessions import service as sessions_service
+from smsfleet.sessions.models import SessionAction
+from smsfleet.sessions.names import session_name
 
 router = APIRouter(prefix="/api/v1")
 seed_router = APIRouter(tags=["seed routes"])
@@ -82,6 +85,18 @@ def create_pair(body: PairCreate, actor: OperatorUser, context: Context) -> Pair
         data=body,
         hosts=context.sessions.hosts.names,
     )
+    if body.start_sessions and pair.programs:
+        for program in pair.programs:
+            sessions_service.act(
+                store=store,
+                clock=context.clock,
+                actor=actor,
+                name=session_name(program, pair.key),
+                action=SessionAction.start,
+                reason="started with its new pair",
+                on_event=context.publish_session_event,
+            )
+        context.wake_supervisor()
     return _public(context, pair)
 
 

@@ -253,3 +253,18 @@ def test_a_new_session_is_announced_on_the_live_topic(live_api: Api) -> None:
     assert event.reason == "ticker assigned to KE_safaricom" and event.actor == "system"
     events = api.client.get("/api/v1/sessions/ticker_KE_safaricom/events", headers=operator)
     assert [e["kind"] for e in events.json()] == ["created"]
+
+
+def test_a_pair_created_with_start_sessions_runs_them_at_once(live_api: Api) -> None:
+    """What the dashboard's pair form asks by default: no stopped session left to find."""
+    api = live_api
+    operator = api.headers(Role.operator)
+    add_ticker(api)
+    body = {"country": "KE", "operator": "Airtel", "programs": ["ticker"], "start_sessions": True}
+    assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+    (session,) = sessions(api, operator="KE_airtel")
+    assert session["desired"] == "running"
+    assert session["desired_actor"] == "operator"
+    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
+    events = api.client.get("/api/v1/sessions/ticker_KE_airtel/events", headers=operator)
+    assert [e["kind"] for e in events.json()][-2:] == ["start_requested", "created"]

@@ -210,6 +210,20 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
             error={errors.programs}
             onChange={(selected) => set("programs", selected)}
           />
+          {isNew && values.programs.length > 0 && (
+            <label className="checkbox">
+              <input
+                type="checkbox"
+                checked={values.startSessions || values.isHighPriority}
+                disabled={values.isHighPriority}
+                onChange={(event) => set("startSessions", event.target.checked)}
+                data-testid="pair-start-sessions"
+              />
+              {values.startSessions || values.isHighPriority
+                ? `Start its ${values.programs.length === 1 ? "session" : `${values.programs.length} sessions`} on save.`
+                : "Start its sessions on save (unticked: they stay stopped until started on the Programs page)."}
+            </label>
+          )}
         </div>
         <Field id="pair-pause" label="Pause below success ratio" error={errors.pauseThreshold} hint="0–1; empty: global default.">
           <input

@@ -104,11 +104,25 @@ export function PairsPage() {
     }
   };
 
+  const resume = async (pair: Pair) => {
+    setBusyKey(pair.key);
+    setNotice(null);
+    try {
+      await updatePair(pair.key, { state: "enabled" });
+      finish(`${pair.key} resumed.`);
+    } catch (error) {
+      setActionError(error);
+    } finally {
+      setBusyKey(null);
+    }
+  };
+
   const actions: PairActions | undefined = writable
     ? {
         onEdit: (pair) => setDialog({ kind: "edit", pair }),
         onDelete: (pair) => setDialog({ kind: "delete", pair }),
         onTogglePriority: (pair) => void togglePriority(pair),
+        onResume: (pair) => void resume(pair),
       }
     : undefined;
 

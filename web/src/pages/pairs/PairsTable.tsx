@@ -1,10 +1,15 @@
+import { Fragment } from "react";
 import type { Pair } from "../../api/types";
+import { PairStateNote } from "../../components/PairStateNote";
+import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { StateBadge } from "../../components/StateBadge";
 
 export interface PairActions {
   onEdit: (pair: Pair) => void;
   onDelete: (pair: Pair) => void;
   onTogglePriority: (pair: Pair) => void;
+  /** Enables a paused or disabled pair again. */
+  onResume: (pair: Pair) => void;
 }
 
 interface PairsTableProps {
@@ -15,16 +20,35 @@ interface PairsTableProps {
   busyKey: string | null;
 }
 
-const COLUMNS = ["Key", "Country", "Operator", "Region", "State", "Test numbers", "Programs"];
+type PairColumn = "key" | "country" | "operator" | "region" | "state" | "phones" | "programs";
+
 // Fixed widths keep the columns of the priority and other sections aligned.
-const WIDTHS = ["170px", "190px", undefined, undefined, "100px", "130px", undefined];
+const COLUMNS: ReadonlyArray<{ column: PairColumn; label: string; width?: string }> = [
+  { column: "key", label: "Key", width: "170px" },
+  { column: "country", label: "Country", width: "190px" },
+  { column: "operator", label: "Operator" },
+  { column: "region", label: "Region" },
+  { column: "state", label: "State", width: "100px" },
+  { column: "phones", label: "Test numbers", width: "130px" },
+  { column: "programs", label: "Programs" },
+];
+const READ: Record<PairColumn, (pair: Pair) => SortValue> = {
+  key: (pair) => pair.key,
+  country: (pair) => pair.country_name,
+  operator: (pair) => pair.operator,
+  region: (pair) => pair.region,
+  state: (pair) => pair.state,
+  phones: (pair) => pair.phone_numbers.length,
+  programs: (pair) => pair.programs.length,
+};
+const NUMERIC: ReadonlySet<PairColumn> = new Set(["phones", "programs"]);
 const ACTIONS_WIDTH = "250px";
 
 function ColumnWidths({ withActions }: { withActions: boolean }) {
   return (
     <colgroup>
-      {WIDTHS.map((width, index) => (
-        <col key={COLUMNS[index]} style={width ? { width } : undefined} />
+      {COLUMNS.map(({ column, width }) => (
+        <col key={column} style={width ? { width } : undefined} />
       ))}
       {withActions && <col style={{ width: ACTIONS_WIDTH }} />}
     </colgroup>
@@ -32,6 +56,7 @@ function ColumnWidths({ withActions }: { withActions: boolean }) {
 }
 
 export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTableProps) {
+  const sorting = useSort(pairs, READ, NUMERIC);
   if (pairs.length === 0) return <p className="empty-state">{emptyText}</p>;
   return (
     <div className="table-wrap">
@@ -39,11 +64,7 @@ export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTablePro
         <ColumnWidths withActions={actions !== undefined} />
         <thead>
           <tr>
-            {COLUMNS.map((column) => (
-              <th key={column} scope="col">
-                {column}
-              </th>
-            ))}
+            <SortHeaders columns={COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
             {actions && (
               <th scope="col" className="table__actions">
                 <span className="visually-hidden">Actions</span>
@@ -52,7 +73,7 @@ export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTablePro
           </tr>
         </thead>
         <tbody>
-          {pairs.map((pair) => (
+          {sorting.rows.map((pair) => (
             <PairRow key={pair.key} pair={pair} actions={actions} busy={busyKey === pair.key} />
           ))}
         </tbody>
@@ -62,6 +83,22 @@ export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTablePro
 }
 
 function PairRow({ pair, actions, busy }: { pair: Pair; actions?: PairActions | undefined; busy: boolean }) {
+  return (
+    <Fragment>
+      <PairCells pair={pair} actions={actions} busy={busy} />
+      {pair.state !== "enabled" && (
+        // Why its sessions are not running, across the whole row, under it.
+        <tr className="pair-note-row" data-testid={`pair-note-row-${pair.key}`}>
+          <td colSpan={COLUMNS.length + (actions ? 1 : 0)}>
+            <PairStateNote pair={pair} onResume={actions?.onResume} busy={busy} />
+          </td>
+        </tr>
+      )}
+    </Fragment>
+  );
+}
+
+function PairCells({ pair, actions, busy }: { pair: Pair; actions?: PairActions | undefined; busy: boolean }) {
   return (
     <tr data-testid={`pair-row-${pair.key}`} data-priority={pair.is_high_priority ? "high" : "normal"}>
       <td className="mono">
@@ -144,7 +181,7 @@ export function PairsTableSkeleton() {
         <tbody>
           {Array.from({ length: 5 }, (_, row) => (
             <tr key={row}>
-              {COLUMNS.map((column) => (
+              {COLUMNS.map(({ column }) => (
                 <td key={column}>
                   <span className="skeleton" />
                 </td>

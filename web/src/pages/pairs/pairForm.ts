@@ -16,6 +16,8 @@ export interface PairFormValues {
   stateReason: string;
   pauseThreshold: string;
   resumeThreshold: string;
+  /** New pairs only: start the sessions of its programs on save. */
+  startSessions: boolean;
 }
 
 export type PairFormField = keyof PairFormValues;
@@ -42,6 +44,7 @@ export function emptyForm(): PairFormValues {
     stateReason: "",
     pauseThreshold: "",
     resumeThreshold: "",
+    startSessions: true,
   };
 }
 
@@ -59,6 +62,7 @@ export function formFromPair(pair: Pair): PairFormValues {
     stateReason: pair.state_reason ?? "",
     pauseThreshold: pair.pause_threshold?.toString() ?? "",
     resumeThreshold: pair.resume_threshold?.toString() ?? "",
+    startSessions: false,
   };
 }
 
@@ -116,6 +120,7 @@ export function toCreatePayload(values: PairFormValues): PairCreate {
     phone_numbers: phoneLines(values.phoneNumbers),
     programs: values.programs,
     host: values.host,
+    start_sessions: values.startSessions && values.programs.length > 0,
   };
   if (values.slug.trim()) payload.slug = values.slug.trim();
   if (values.region.trim()) payload.region = values.region.trim();

@@ -1,6 +1,6 @@
 import { useCallback, useMemo, useState } from "react";
 import { useSearchParams } from "react-router";
-import { listPairs, sessionAction } from "../../api/endpoints";
+import { listPairs, sessionAction, updatePair } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { Pair, Session, SessionAction, SessionActionResult, SessionState } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
@@ -27,7 +27,7 @@ import { useLiveSessions } from "./useLiveSessions";
 
 type OpenDialog =
   | { kind: "bulk"; scope: BulkScope; action: SessionAction }
-  | { kind: "force-stop"; session: Session };
+  | { kind: "high-priority"; session: Session; action: "stop" | "restart" };
 
 interface BulkOutcome {
   title: string;
@@ -74,6 +74,7 @@ export function ProgramsPage() {
   const { filters, selected, update } = useViewParams();
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
   const [busyNames, setBusyNames] = useState<ReadonlySet<string>>(new Set());
+  const [busyPairs, setBusyPairs] = useState<ReadonlySet<string>>(new Set());
   const [outcome, setOutcome] = useState<BulkOutcome | null>(null);
   const toasts = useToasts();
 
@@ -93,13 +94,7 @@ export function ProgramsPage() {
   const selectedSession = selected ? all.find((session) => session.name === selected) : undefined;
   const running = all.filter((session) => session.state === "running").length;
 
-  const setBusy = (name: string, busy: boolean) =>
-    setBusyNames((current) => {
-      const next = new Set(current);
-      if (busy) next.add(name);
-      else next.delete(name);
-      return next;
-    });
+  const setBusy = (name: string, busy: boolean) => setBusyNames((current) => toggled(current, name, busy));
 
   const perform = async (session: Session, action: SessionAction, force: boolean) => {
     const result = await sessionAction(session.name, action, { force });
@@ -110,8 +105,10 @@ export function ProgramsPage() {
   };
 
   const run = async (session: Session, action: SessionAction) => {
-    if (needsForce(session, action) && isAdmin) {
-      setDialog({ kind: "force-stop", session });
+    // A high-priority pair is tested all the time: stopping (admins, with force) or
+    // restarting one of its sessions is confirmed first.
+    if ((needsForce(session, action) && isAdmin) || (action === "restart" && session.is_high_priority)) {
+      setDialog({ kind: "high-priority", session, action: action === "restart" ? "restart" : "stop" });
       return;
     }
     setBusy(session.name, true);
@@ -124,10 +121,25 @@ export function ProgramsPage() {
     }
   };
 
+  const resume = async (pair: Pair) => {
+    setBusyPairs((current) => toggled(current, pair.key, true));
+    try {
+      await updatePair(pair.key, { state: "enabled" });
+      toasts.show("success", `${pair.key} resumed.`);
+      pairs.reload();
+      live.refresh();
+    } catch (error) {
+      toasts.show("error", `Resume ${pair.key}: ${errorMessage(error)}`);
+    } finally {
+      setBusyPairs((current) => toggled(current, pair.key, false));
+    }
+  };
+
   const actions: MatrixActions | undefined = writable
     ? {
         run: (session, action) => void run(session, action),
         bulk: (scope, action = "start") => setDialog({ kind: "bulk", scope, action }),
+        resume: (pair) => void resume(pair),
       }
     : undefined;
 
@@ -195,6 +207,7 @@ export function ProgramsPage() {
           receivedAt={live.receivedAt}
           actions={actions}
           busyNames={busyNames}
+          busyPairs={busyPairs}
           selected={selected}
           onOpen={openSession}
         />
@@ -219,28 +232,55 @@ export function ProgramsPage() {
           }}
         />
       )}
-      {dialog?.kind === "force-stop" && (
-        <ConfirmDialog
-          title={`Stop ${dialog.session.name}?`}
-          confirmLabel="Stop anyway"
-          danger
-          acknowledgement="I understand this stops testing a high-priority pair."
-          testId="force-stop-dialog"
+      {dialog?.kind === "high-priority" && (
+        <HighPriorityDialog
+          session={dialog.session}
+          action={dialog.action}
           onClose={() => setDialog(null)}
           onConfirm={async () => {
-            await perform(dialog.session, "stop", true);
+            await perform(dialog.session, dialog.action, dialog.action === "stop");
             setDialog(null);
           }}
-        >
-          <p className="banner banner--warning" data-testid="force-stop-warning">
-            {dialog.session.pair} is a high-priority pair: its sessions are meant to run all the time. The stop is
-            sent with force and recorded under your name.
-          </p>
-        </ConfirmDialog>
+        />
       )}
 
       <ToastStack toasts={toasts.toasts} onDismiss={toasts.dismiss} />
     </section>
+  );
+}
+
+function toggled(set: ReadonlySet<string>, key: string, on: boolean): ReadonlySet<string> {
+  const next = new Set(set);
+  if (on) next.add(key);
+  else next.delete(key);
+  return next;
+}
+
+interface HighPriorityDialogProps {
+  session: Session;
+  action: "stop" | "restart";
+  onClose: () => void;
+  onConfirm: () => Promise<void>;
+}
+
+function HighPriorityDialog({ session, action, onClose, onConfirm }: HighPriorityDialogProps) {
+  const stop = action === "stop";
+  return (
+    <ConfirmDialog
+      title={`${capitalize(action)} ${session.name}?`}
+      confirmLabel={stop ? "Stop anyway" : "Restart"}
+      danger
+      {...(stop ? { acknowledgement: "I understand this stops testing a high-priority pair." } : {})}
+      testId={stop ? "force-stop-dialog" : "restart-high-priority-dialog"}
+      onClose={onClose}
+      onConfirm={onConfirm}
+    >
+      <p className="banner banner--warning" data-testid="high-priority-warning">
+        {stop
+          ? `${session.pair} is a high-priority pair: its sessions are meant to run all the time. The stop is sent with force and recorded under your name.`
+          : `${session.pair} is a high-priority pair: restarting ${session.name} stops its sends until the program is back.`}
+      </p>
+    </ConfirmDialog>
   );
 }
 

@@ -17,10 +17,12 @@ interface SessionCellProps {
   actions?: SessionActions | undefined;
   busy: boolean;
   selected: boolean;
+  /** Its pair is paused or disabled: the pair's row says why; a stopped session is expected. */
+  pairHeld?: boolean;
   onOpen: (session: Session) => void;
 }
 
-export function SessionCell({ program, session, receivedAt, actions, busy, selected, onOpen }: SessionCellProps) {
+export function SessionCell({ program, session, receivedAt, actions, busy, selected, pairHeld = false, onOpen }: SessionCellProps) {
   if (!session) {
     return (
       <td className="session-cell session-cell--empty" data-label={program}>
@@ -32,7 +34,7 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
   }
   const desiredMismatch =
     (session.desired === "stopped" && session.state !== "stopped" && session.state !== "exited") ||
-    (session.desired === "running" && (session.state === "stopped" || session.state === "exited"));
+    (session.desired === "running" && !pairHeld && (session.state === "stopped" || session.state === "exited"));
   return (
     <td
       className={selected ? "session-cell session-cell--selected" : "session-cell"}

@@ -1,10 +1,13 @@
-import type { Session, SessionAction } from "../../api/types";
+import type { Pair, Session, SessionAction } from "../../api/types";
 import { Menu } from "../../components/Menu";
+import { PairStateNote } from "../../components/PairStateNote";
 import { programColumns, type BulkScope, type CountryGroup, type PairRow } from "./grouping";
 import { SessionCell, type SessionActions } from "./SessionCell";
 
 export interface MatrixActions extends SessionActions {
   bulk: (scope: BulkScope, action?: SessionAction) => void;
+  /** Enables a paused or disabled pair again. */
+  resume: (pair: Pair) => void;
 }
 
 interface SessionMatrixProps {
@@ -12,6 +15,8 @@ interface SessionMatrixProps {
   receivedAt: number;
   actions?: MatrixActions | undefined;
   busyNames: ReadonlySet<string>;
+  /** Pairs with a change under way (a resume). */
+  busyPairs: ReadonlySet<string>;
   selected: string | null;
   onOpen: (session: Session) => void;
 }
@@ -81,7 +86,7 @@ interface SessionRowProps extends Omit<SessionMatrixProps, "groups"> {
   programs: readonly string[];
 }
 
-function SessionRow({ row, programs, receivedAt, actions, busyNames, selected, onOpen }: SessionRowProps) {
+function SessionRow({ row, programs, receivedAt, actions, busyNames, busyPairs, selected, onOpen }: SessionRowProps) {
   return (
     <tr data-testid={`session-row-${row.key}`} data-priority={row.isHighPriority ? "high" : "normal"}>
       <th scope="row" className="session-row__pair">
@@ -98,8 +103,8 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, selected, o
             <div className="muted session-row__operator">
               {row.pair?.operator ?? ""}
               {row.pair?.region ? ` · ${row.pair.region}` : ""}
-              {row.pair && row.pair.state !== "enabled" ? ` · pair ${row.pair.state}` : ""}
             </div>
+            {row.pair && <PairStateNote pair={row.pair} onResume={actions?.resume} busy={busyPairs.has(row.key)} />}
           </div>
           {actions && (
             <Menu
@@ -138,6 +143,7 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, selected, o
             actions={actions}
             busy={session !== undefined && busyNames.has(session.name)}
             selected={session !== undefined && session.name === selected}
+            pairHeld={row.pair !== undefined && row.pair.state !== "enabled" && row.pair.state !== "probing"}
             onOpen={onOpen}
           />
         );

@@ -1,0 +1,163 @@
+"""A pair's sessions as an operator meets them: a new pair's start, a paused pair's why and
+Resume, and the confirmation a high-priority session's restart asks for."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import AT_REST, ControlPlane
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+
+PULSE_SOURCE = "import time\nwhile True:\n    print('pulse', flush=True)\n    time.sleep(0.5)"
+PROGRAM = "pulse"
+PAIR = "MN_unitel"
+SESSION = f"{PROGRAM}_{PAIR}"
+STATE_TIMEOUT_MS = 15_000
+
+
+def log_in(page: Page, password: str) -> None:
+    page.get_by_test_id("login-username").fill("admin")
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+
+
+@pytest.fixture
+def pulse(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
+    """Program `pulse` installed and defined; its pair and the program removed afterwards."""
+    program = admin_api.post(
+        "/api/v1/programs",
+        json={"name": PROGRAM, "command": control_plane.install(PROGRAM, PULSE_SOURCE)},
+    )
+    assert program.status_code == 201, program.text
+    try:
+        yield PROGRAM
+    finally:
+        admin_api.post(f"/api/v1/sessions/{SESSION}/stop", json={"reason": "e2e cleanup"})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            answer = admin_api.get(f"/api/v1/sessions/{SESSION}")
+            if answer.status_code != 200 or answer.json()["state"] in AT_REST:
+                break
+            time.sleep(0.2)
+        admin_api.delete(f"/api/v1/pairs/{PAIR}")
+        admin_api.delete(f"/api/v1/programs/{PROGRAM}")
+
+
+def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    pulse: str,
+    screenshot: Screenshot,
+) -> None:
+    page.goto("/pairs")
+    log_in(page, control_plane.admin_password)
+    page.get_by_test_id("add-pair").click()
+    dialog = page.get_by_test_id("pair-dialog")
+    dialog.get_by_test_id("pair-country").select_option("MN")
+    dialog.get_by_test_id("pair-operator").fill("Unitel")
+    # The form says what happens to the sessions, and starts them unless told not to.
+    expect(dialog.get_by_test_id("pair-start-sessions")).to_have_count(0)
+    dialog.get_by_test_id(f"pair-program-{pulse}").check()
+    start = dialog.get_by_test_id("pair-start-sessions")
+    expect(start).to_be_checked()
+    expect(dialog).to_contain_text("Start its session on save.")
+    start.uncheck()
+    expect(dialog).to_contain_text("they stay stopped until started on the Programs page")
+    start.check()
+    screenshot("new pair starts its sessions")
+    dialog.get_by_test_id("pair-save").click()
+    expect(dialog).to_be_hidden()
+
+    page.goto(f"/programs?country={PAIR[:2]}")
+    badge = page.get_by_test_id(f"session-state-{SESSION}")
+    expect(badge).to_have_text("running", timeout=STATE_TIMEOUT_MS)
+    expect(page.get_by_test_id(f"pair-note-{PAIR}")).to_have_count(0)
+
+    # Paused (here by a person; the policy's pause reads the same, with its evidence):
+    # the row says by whom, since when and why, and offers Resume.
+    paused = admin_api.patch(
+        f"/api/v1/pairs/{PAIR}", json={"state": "paused", "state_reason": "route under check"}
+    )
+    assert paused.status_code == 200, paused.text
+    page.reload()
+    note = page.get_by_test_id(f"pair-note-{PAIR}")
+    expect(note).to_contain_text(
+        re.compile(r"Paused by admin — since \d\d:\d\d( [AP]M)?: route under check")
+    )
+    expect(badge).to_have_text("stopped", timeout=STATE_TIMEOUT_MS)
+    # Stopped because its pair is paused: no "→ running" beside it, the row says why.
+    cell = page.get_by_test_id(f"session-{SESSION}")
+    expect(cell.get_by_test_id("desired-hint")).to_have_count(0)
+    screenshot("paused pair on the programs page")
+    note.get_by_test_id(f"resume-{PAIR}").click()
+    expect(note).to_have_count(0)
+    expect(badge).to_have_text("running", timeout=STATE_TIMEOUT_MS)
+    assert admin_api.get(f"/api/v1/pairs/{PAIR}").json()["state"] == "enabled"
+
+    # The pairs page says the same under the pair's row, with Resume too.
+    admin_api.patch(f"/api/v1/pairs/{PAIR}", json={"state": "paused", "state_reason": "again"})
+    page.goto("/pairs")
+    row_note = page.get_by_test_id(f"pair-note-row-{PAIR}")
+    expect(row_note).to_contain_text("Paused by admin")
+    screenshot("paused pair on the pairs page")
+    row_note.get_by_test_id(f"resume-{PAIR}").click()
+    expect(page.get_by_test_id("notice")).to_contain_text(f"{PAIR} resumed")
+    expect(row_note).to_have_count(0)
+
+
+def test_restarting_a_high_priority_session_asks_first(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, screenshot: Screenshot
+) -> None:
+    name = "program1_IN_vi"  # IN_vi is the seed's high-priority pair
+    before = admin_api.get(f"/api/v1/sessions/{name}/events").json()
+    page.goto("/programs?country=IN")
+    log_in(page, control_plane.admin_password)
+    page.get_by_test_id(f"restart-{name}").click()
+    dialog = page.get_by_test_id("restart-high-priority-dialog")
+    expect(dialog).to_contain_text(f"Restart {name}?")
+    expect(dialog.get_by_test_id("high-priority-warning")).to_contain_text("high-priority pair")
+    screenshot("high-priority restart confirmation")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert admin_api.get(f"/api/v1/sessions/{name}/events").json()[0] == before[0]
+
+    page.get_by_test_id(f"restart-{name}").click()
+    dialog.get_by_test_id("confirm-button").click()
+    expect(dialog).to_be_hidden()
+    events = admin_api.get(f"/api/v1/sessions/{name}/events").json()
+    assert "restart_requested" in [event["kind"] for event in events[:5]]
+
+
+def test_pairs_sort_by_a_column_and_back(page: Page, control_plane: ControlPlane) -> None:
+    page.goto("/pairs")
+    log_in(page, control_plane.admin_password)
+    rows = page.get_by_test_id("other-section").locator("tbody tr[data-testid^='pair-row-']")
+    expect(rows.first).to_be_visible()
+
+    def keys() -> list[str]:
+        return [
+            str(row.get_attribute("data-testid")).removeprefix("pair-row-") for row in rows.all()
+        ]
+
+    default = keys()
+    header = page.get_by_test_id("other-section").get_by_test_id("sort-key")
+    header.get_by_role("button").click()
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    assert keys() == sorted(default)
+    header.get_by_role("button").click()
+    expect(header).to_have_attribute("aria-sort", "descending")
+    assert keys() == sorted(default, reverse=True)
+    header.get_by_role("button").click()
+    expect(header).to_have_attribute("aria-sort", "none")
+    assert keys() == default

@@ -1,0 +1,55 @@
+import type { Pair } from "../api/types";
+
+const POLICY_ACTOR = "policy";
+
+/** `12:12`, or `Dec 1, 12:12` when not today. */
+function since(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const today = new Date().toDateString() === date.toDateString();
+  return date.toLocaleString(undefined, today ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+/** What stopped a pair's sessions, as a sentence: by whom or by the policy, since when, on what evidence. */
+export function pairStateText(pair: Pair): string | null {
+  if (pair.state === "enabled") return null;
+  const byPolicy = pair.state_actor === POLICY_ACTOR;
+  const what =
+    pair.state === "probing"
+      ? "Probing after a policy pause"
+      : `${pair.state === "paused" ? "Paused" : "Disabled"} by ${byPolicy ? "policy" : (pair.state_actor ?? "someone")}`;
+  const when = pair.state_changed_at ? ` — since ${since(pair.state_changed_at)}` : "";
+  // The policy writes "paused by the policy: <evidence>": the evidence is what is worth reading.
+  const reason = pair.state_reason?.replace(/^\w+ by the policy: /, "");
+  return `${what}${when}${reason ? `: ${reason}` : ""}`;
+}
+
+interface PairStateNoteProps {
+  pair: Pair;
+  /** Absent for read-only users: no Resume button. */
+  onResume?: ((pair: Pair) => void) | undefined;
+  busy?: boolean;
+}
+
+/** A paused, probing or disabled pair says why and since when, with Resume for operators. */
+export function PairStateNote({ pair, onResume, busy = false }: PairStateNoteProps) {
+  const text = pairStateText(pair);
+  if (text === null) return null;
+  return (
+    <div className={`pair-note pair-note--${pair.state}`} data-testid={`pair-note-${pair.key}`}>
+      <span>{text}</span>
+      {onResume && (
+        <button
+          type="button"
+          className="button button--tiny"
+          onClick={() => onResume(pair)}
+          disabled={busy}
+          data-testid={`resume-${pair.key}`}
+          title={`Enable ${pair.key} again: its sessions start`}
+        >
+          Resume
+        </button>
+      )}
+    </div>
+  );
+}
