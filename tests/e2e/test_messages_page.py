@@ -81,8 +81,14 @@ def test_send_cancel_retry_and_a_numbers_thread(
     page.get_by_test_id("filter-send-status").select_option("")
     expect(row.first.get_by_test_id("send-status")).to_have_text("PENDING")
 
-    # A number's thread: SMS recorded through the seed routes, in time order.
+    # A number's thread: SMS recorded through the seed routes, newest first, a page at a
+    # time: 100 older ones, then the two of the test.
+    old_ones = [
+        (f"older {index}", f"2026-01-04T10:{index // 60:02d}:{index % 60:02d}Z", "/api/send-sms")
+        for index in range(100)
+    ]
     for text, at, route in (
+        *old_ones,
         ("hello", "2026-01-05T10:00:00Z", "/api/receive-sms"),
         ("hi back", "2026-01-05T10:00:30Z", "/api/send-sms"),
     ):
@@ -101,7 +107,12 @@ def test_send_cancel_retry_and_a_numbers_thread(
     page.get_by_test_id("conversation-phone").fill(PHONE)
     page.get_by_test_id("conversation-search").click()
     items = page.get_by_test_id("thread-item")
-    expect(items).to_have_count(2)
-    expect(items.nth(0)).to_contain_text("hello")
-    expect(items.nth(1)).to_contain_text("hi back")
+    expect(items).to_have_count(100)
+    expect(items.nth(0)).to_contain_text("hi back")
+    expect(items.nth(1)).to_contain_text("hello")
+    expect(items.nth(2)).to_contain_text("older 99")
     screenshot("thread")
+    page.get_by_test_id("conversation-older").click()
+    expect(items).to_have_count(102)
+    expect(items.nth(101)).to_contain_text("older 0")
+    expect(page.get_by_test_id("conversation-older")).to_have_count(0)

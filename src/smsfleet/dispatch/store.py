@@ -120,11 +120,16 @@ class AttemptStore:
             row = connection.execute(query).mappings().first()
         return Attempt.model_validate(dict(row)) if row else None
 
-    def recent(self, *, limit: int, **equals: str) -> list[Attempt]:
-        """The newest `limit` attempts whose columns equal `equals`, newest first."""
+    def recent(
+        self, *, limit: int, leased_before: datetime | None = None, **equals: str
+    ) -> list[Attempt]:
+        """The newest `limit` attempts (leased before then, if given) whose columns equal
+        `equals`, newest first."""
         query = sa.select(attempts_table)
         for name, value in equals.items():
             query = query.where(attempts_table.c[name] == value)
+        if leased_before is not None:
+            query = query.where(attempts_table.c.leased_at < naive_utc(leased_before))
         query = query.order_by(attempts_table.c.leased_at.desc(), attempts_table.c.id)
         with self._engine.connect() as connection:
             rows = connection.execute(query.limit(limit)).mappings()

@@ -98,7 +98,10 @@ class ThreadItem(BaseModel):
 
 class Conversation(BaseModel):
     phone: str
-    items: list[ThreadItem]
+    items: list[ThreadItem] = Field(description="In time order: the newest page of them")
+    older: Timestamp | None = Field(
+        default=None, description="Older items exist: ask again with `before` set to this"
+    )
 
 
 # --- templates ---------------------------------------------------------------------------

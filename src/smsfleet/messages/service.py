@@ -53,6 +53,8 @@ log = logging.getLogger("smsfleet.messages")
 
 # An inbound SMS verifies the latest attempt to its number leased this recently.
 MATCH_WINDOW = timedelta(minutes=15)
+# Items of a conversation a page holds unless asked otherwise.
+CONVERSATION_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,12 @@ class MessagesService:
         if self._on_message is not None:
             self._on_message(message)
 
-    def conversation(self, phone: str) -> Conversation:
-        """Every SMS from or to `phone` and every send attempt to it, in time order.
+    def conversation(
+        self, phone: str, *, limit: int = CONVERSATION_PAGE, before: datetime | None = None
+    ) -> Conversation:
+        """The newest `limit` of the SMS from or to `phone` and the send attempts to it
+        (those before then, if given), in time order; `older` is where the next page
+        (older items) starts, None when there is none.
 
         The number is found however it is written (with or without `+`, national).
         """
@@ -186,7 +192,9 @@ class MessagesService:
                 attempt_id=m.attempt_id,
                 uuid=m.uuid,
             )
-            for m in self.store.messages_of(phones.spellings(phone, self._region))
+            for m in self.store.messages_of(
+                phones.spellings(phone, self._region), limit=limit + 1, before=before
+            )
         ]
         items += [
             ThreadItem(
@@ -201,12 +209,18 @@ class MessagesService:
                 program=a.program,
                 attempt_id=a.id,
             )
-            for a in self._attempts.recent(limit=500, phone=phones.canonical(phone, self._region))
+            for a in self._attempts.recent(
+                limit=limit + 1,
+                leased_before=before,
+                phone=phones.canonical(phone, self._region),
+            )
         ]
-        if not items:
+        if not items and before is None:
             raise NotFound(f"no message or attempt for {phone}")
         items.sort(key=lambda item: (item.at, item.kind))
-        return Conversation(phone=phone, items=items)
+        page = items[-limit:]
+        older = page[0].at if len(items) > limit else None
+        return Conversation(phone=phone, items=page, older=older)
 
     def seed_conversation(self, phone: str) -> SeedConversation:
         """The seed SMS service's answer: `sent` and `received` SMS, Unix seconds."""

@@ -125,8 +125,11 @@ class MessageStore:
                 details={"uuid": message.uuid},
             ) from None
 
-    def messages_of(self, phone: str | Sequence[str], *, limit: int = 500) -> list[Message]:
-        """Messages from or to `phone` (or any of its spellings), oldest first (newest `limit`)."""
+    def messages_of(
+        self, phone: str | Sequence[str], *, limit: int = 500, before: datetime | None = None
+    ) -> list[Message]:
+        """Messages from or to `phone` (or any of its spellings), oldest first: the newest
+        `limit` (of those before then, if given)."""
         table = messages_table
         numbers = [phone] if isinstance(phone, str) else list(phone)
         select = (
@@ -135,6 +138,8 @@ class MessageStore:
             .order_by(table.c.at.desc(), table.c.uuid)
             .limit(limit)
         )
+        if before is not None:
+            select = select.where(table.c.at < naive_utc(before))
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
         return [Message.model_validate(dict(row)) for row in reversed(rows)]

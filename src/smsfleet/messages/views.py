@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime
 
 from smsfleet.core.errors import Unauthorized
 from smsfleet.deps import Context, CurrentUser, OperatorUser
@@ -28,7 +29,7 @@ from smsfleet.messages.models import (
     TemplateUpdate,
 )
 from smsfleet.messages.runtime import Messages
-from smsfleet.messages.service import MessagesService
+from smsfleet.messages.service import CONVERSATION_PAGE, MessagesService
 
 __all__ = ["router", "seed_router"]
 
@@ -71,9 +72,20 @@ def inbound(body: InboundMessage, service: ServiceDep) -> Message:
     return service.receive(body)
 
 
-@router.get("/conversations/{phone}", summary="Every SMS and attempt of a number, in time order")
-def conversation(phone: str, _: CurrentUser, service: ServiceDep) -> Conversation:
-    return service.conversation(phone)
+@router.get(
+    "/conversations/{phone}",
+    summary="The SMS and attempts of a number, in time order, a page at a time from the newest",
+)
+def conversation(
+    phone: str,
+    _: CurrentUser,
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = CONVERSATION_PAGE,
+    before: Annotated[
+        AwareDatetime | None, Query(description="Only items before then: the `older` of a page")
+    ] = None,
+) -> Conversation:
+    return service.conversation(phone, limit=limit, before=before)
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, summary="Send one SMS now")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,55 @@ def test_the_inbound_webhook_takes_the_gateways_token_and_links_the_attempt(web:
         ("attempt", "outbound"),
         ("sms", "inbound"),
     ]
+
+
+def test_a_conversation_is_paged_from_the_newest(web: Api) -> None:
+    """Five SMS and two attempts, three a page: the newest three in time order, then the
+    three before them, then the last one with no older page."""
+    headers = web.headers(Role.operator)
+    for minute in range(5):
+        at = f"2026-01-05T10:0{minute}:00Z"
+        posted = web.client.post(
+            "/api/send-sms", json=sms(A, B, f"sms {minute}", at), headers=headers
+        )
+        assert posted.status_code == 200, posted.text
+    engine = create_sql_engine(web.settings.resolved_metrics_url)
+    for index, second in enumerate((30, 150)):  # 10:00:30 and 10:02:30
+        AttemptStore(engine).add(
+            Attempt(
+                id=f"{index}" * 32,
+                session="program1_UZ_uzmobile",
+                pair="UZ_uzmobile",
+                country="UZ",
+                operator="uzmobile",
+                program="program1",
+                phone=A,
+                leased_at=datetime(2026, 1, 5, 10, 0, tzinfo=UTC) + timedelta(seconds=second),
+            )
+        )
+    engine.dispose()
+
+    def page(**query: Any) -> dict[str, Any]:
+        answer = web.client.get(
+            f"/api/v1/messages/conversations/{A}", params={"limit": 3, **query}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    def texts(body: dict[str, Any]) -> list[str]:
+        return [item["text"] or item["kind"] for item in body["items"]]
+
+    first = page()
+    assert texts(first) == ["attempt", "sms 3", "sms 4"]
+    second = page(before=first["older"])
+    assert texts(second) == ["attempt", "sms 1", "sms 2"]
+    last = page(before=second["older"])
+    assert (texts(last), last["older"]) == (["sms 0"], None)
+    bad = web.client.get(
+        f"/api/v1/messages/conversations/{A}", params={"limit": 0}, headers=headers
+    )
+    assert bad.status_code == 422
 
 
 def test_the_seed_verification_route_queues_a_send(web: Api) -> None:

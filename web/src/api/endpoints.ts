@@ -130,8 +130,12 @@ export const retrySend = (sendId: string) =>
 
 export const listTemplates = () => call(api.GET("/api/v1/messages/templates"));
 
-export const conversationOf = (phone: string) =>
-  call(api.GET("/api/v1/messages/conversations/{phone}", { params: { path: { phone } } }));
+export const conversationOf = (phone: string, before?: string) =>
+  call(
+    api.GET("/api/v1/messages/conversations/{phone}", {
+      params: { path: { phone }, query: before ? { before } : {} },
+    }),
+  );
 
 export const listSearchJobs = (offset: number, limit: number) =>
   call(api.GET("/api/v1/search/jobs", { params: { query: { offset, limit } } }));

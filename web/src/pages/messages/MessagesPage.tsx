@@ -2,9 +2,10 @@ import { useCallback, useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router";
 import { cancelSend, conversationOf, listSends, listTemplates, retrySend } from "../../api/endpoints";
 import { ApiError } from "../../api/errors";
-import { SEND_STATUSES, type Send, type SendStatus } from "../../api/types";
+import { SEND_STATUSES, type Send, type SendStatus, type ThreadItem } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ErrorBanner } from "../../components/ErrorBanner";
+import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { Spinner } from "../../components/Spinner";
 import { useResource } from "../../hooks/useResource";
 import { useLiveTopic } from "../../live/LiveContext";
@@ -43,6 +44,28 @@ export function MessagesPage() {
   );
 }
 
+type SendColumn = "created" | "phone" | "pair" | "status" | "tries" | "program" | "error";
+const SEND_COLUMNS: ReadonlyArray<{ column: SendColumn; label: string }> = [
+  { column: "created", label: "Created" },
+  { column: "phone", label: "Phone" },
+  { column: "pair", label: "Pair" },
+  { column: "status", label: "Status" },
+  { column: "tries", label: "Tries" },
+  { column: "program", label: "Program / provider" },
+  { column: "error", label: "Last error" },
+];
+const SEND_READ: Record<SendColumn, (send: Send) => SortValue> = {
+  created: (send) => send.created_at,
+  phone: (send) => send.phone,
+  pair: (send) => send.pair,
+  status: (send) => send.status,
+  tries: (send) => send.tries,
+  program: (send) => send.program,
+  error: (send) => send.error,
+};
+const SEND_NUMERIC: ReadonlySet<SendColumn> = new Set(["created", "tries"]);
+const NO_SENDS: Send[] = [];
+
 function SendsView() {
   const { user } = useAuth();
   const writable = canWrite(user);
@@ -64,6 +87,7 @@ function SendsView() {
     }
   };
   const current = sends.data?.find((send) => send.id === selected);
+  const sorting = useSort(sends.data ?? NO_SENDS, SEND_READ, SEND_NUMERIC);
   return (
     <>
       <div className="toolbar toolbar--alerts">
@@ -99,17 +123,11 @@ function SendsView() {
           <table className="table" data-testid="sends-table">
             <thead>
               <tr>
-                <th>Created</th>
-                <th>Phone</th>
-                <th>Pair</th>
-                <th>Status</th>
-                <th>Tries</th>
-                <th>Program / provider</th>
-                <th>Last error</th>
+                <SortHeaders columns={SEND_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
               </tr>
             </thead>
             <tbody>
-              {sends.data.map((send) => (
+              {sorting.rows.map((send) => (
                 <tr
                   key={send.id}
                   className={send.id === selected ? "row--selected" : undefined}
@@ -211,13 +229,36 @@ function ConversationView() {
     try {
       return await conversationOf(phone);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) return { phone, items: [] };
+      if (error instanceof ApiError && error.status === 404) return { phone, items: [], older: null };
       throw error;
     }
   }, [phone]);
   const thread = useResource(load, `conversation-${phone}`);
+  // Older pages, fetched on demand, each in time order; the newest page is `thread.data`.
+  const [earlier, setEarlier] = useState<{ phone: string; items: ThreadItem[]; older: string | null } | null>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [olderError, setOlderError] = useState<unknown>(null);
+  const older = earlier?.phone === phone ? earlier : null;
+  const cursor = older ? older.older : (thread.data?.older ?? null);
+  // Newest first: the newest page, then the older ones as they come.
+  const items = [...(thread.data?.items ?? []), ...(older?.items ?? [])].sort((a, b) => b.at.localeCompare(a.at));
+
+  const loadOlder = async () => {
+    if (!cursor) return;
+    setLoadingOlder(true);
+    setOlderError(null);
+    try {
+      const page = await conversationOf(phone, cursor);
+      setEarlier({ phone, items: [...(older?.items ?? []), ...page.items], older: page.older ?? null });
+    } catch (error) {
+      setOlderError(error);
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
   const search = (event: FormEvent) => {
     event.preventDefault();
+    setEarlier(null);
     setParams(new URLSearchParams({ view: "conversation", phone: draft.trim() }), { replace: true });
   };
   return (
@@ -241,23 +282,47 @@ function ConversationView() {
         <ErrorBanner error={thread.error} onRetry={thread.reload} />
       ) : !thread.data ? (
         <Spinner label="Loading the thread" />
-      ) : thread.data.items.length === 0 ? (
+      ) : items.length === 0 ? (
         <p className="empty-state" data-testid="conversation-empty">
           Nothing for {phone} yet.
         </p>
       ) : (
-        <ol className="thread" data-testid="conversation">
-          {thread.data.items.map((item) => (
-            <li key={`${item.kind}-${item.uuid ?? item.attempt_id ?? item.at}`} className={`thread__item thread__item--${item.direction}`} data-testid="thread-item">
-              <div className="thread__meta">
-                {formatTime(item.at)} · {item.kind === "sms" ? `SMS ${item.direction}` : `attempt by ${item.program ?? "?"} (${item.pair ?? "?"})`}
-                {item.kind === "sms" && ` · ${item.sender ?? "?"} → ${item.receiver}`}
-              </div>
-              <div>{item.kind === "sms" ? item.text : (item.status ?? "in flight")}</div>
-            </li>
-          ))}
-        </ol>
+        <>
+          <p className="muted" data-testid="conversation-count">
+            Newest first · {items.length} shown{cursor ? " · older ones below" : ""}
+          </p>
+          <ol className="thread" data-testid="conversation">
+            {items.map((item) => (
+              <ThreadEntry key={`${item.kind}-${item.uuid ?? item.attempt_id ?? item.at}`} item={item} />
+            ))}
+          </ol>
+          {olderError !== null && <ErrorBanner error={olderError} onRetry={() => void loadOlder()} />}
+          {cursor && (
+            <button
+              type="button"
+              className="button"
+              onClick={() => void loadOlder()}
+              disabled={loadingOlder}
+              data-testid="conversation-older"
+            >
+              {loadingOlder ? "Loading…" : "Older messages"}
+            </button>
+          )}
+        </>
       )}
     </>
+  );
+}
+
+function ThreadEntry({ item }: { item: ThreadItem }) {
+  const sms = item.kind === "sms";
+  return (
+    <li className={`thread__item thread__item--${item.direction}`} data-testid="thread-item" data-kind={item.kind}>
+      <div className="thread__meta">
+        {formatTime(item.at)} · {sms ? `SMS ${item.direction}` : `attempt by ${item.program ?? "?"} (${item.pair ?? "?"})`}
+        {sms && ` · ${item.sender ?? "?"} → ${item.receiver}`}
+      </div>
+      <div data-testid="thread-text">{sms ? item.text : `outcome: ${(item.status ?? "in flight").replaceAll("_", " ")}`}</div>
+    </li>
   );
 }
