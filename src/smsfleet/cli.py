@@ -6,10 +6,12 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -93,6 +95,10 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **_server(settings))
 
 
+def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 @app.command()
 def demo(
     host: Host = "127.0.0.1",
@@ -172,6 +178,9 @@ def demo(
         + (" (its sessions keep running)\n" if keep_sessions else " and its sessions\n")
     )
     status: StatusLine | None = None
+    # SIGTERM (kill, systemd) ends the demo as Ctrl-C does: uvicorn shuts down, then raises
+    # the signal again, and this handler turns it into an exit that runs the clean-up below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         control_plane = create_app(settings, store=store, clock=clock)
         status = StatusLine(control_plane, typer.echo)

@@ -5,7 +5,7 @@ screen directory): it prints the URL and the login, its pairs' sessions run the 
 programs against the gateway simulator and attempts get outcomes, the seed verification
 service's sample request is delivered; the terminal shows a status line every 10 s and
 no per-request log; SIGINT (Ctrl-C) stops the control plane, the simulator, the search
-service and every demo session, and prints the URL and the login again.
+service and every demo session, and prints the URL and the login again; SIGTERM too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ import shutil
 import signal
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from smsfleet.demo import DEMO_PAIRS
 from tests.support.backends import free_port
@@ -26,12 +31,12 @@ from tests.support.fleet import (
     admin_client,
     answers,
     clean_environment,
-    eventually,
     quit_screens,
     screen_sockets,
     short_dir,
     smsfleet_command,
 )
+from tests.support.waiting import eventually
 
 LIVE_TIMEOUT = 60.0
 SEED_SEND = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}
@@ -48,10 +53,23 @@ def _screens(screen_dir: Path) -> list[str]:
     return [socket.split(".", 1)[1] for socket in screen_sockets(screen_dir)]
 
 
-def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
+@dataclass
+class Demo:
+    process: subprocess.Popen[bytes]
+    url: str
+    ports: tuple[int, int]  # the simulator's and the search service's
+    screen_dir: Path
+    log: Path
+
+    def printed(self) -> str:
+        return self.log.read_text()
+
+
+@contextmanager
+def running_demo(tmp_path: Path) -> Iterator[Demo]:
+    """`smsfleet demo` as a user starts it; killed with its screens if the test fails."""
     screen_dir = short_dir()
     port, simulator_port, search_port = free_port(), free_port(), free_port()
-    url = f"http://127.0.0.1:{port}"
     argv = [
         smsfleet_command(), "demo", "--port", str(port),
         "--simulator-port", str(simulator_port), "--search-port", str(search_port),
@@ -64,7 +82,7 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
     log = tmp_path / "demo.log"
     with log.open("wb") as output:
         # A process group of its own, as a shell gives a foreground job.
-        demo = subprocess.Popen(
+        process = subprocess.Popen(
             argv,
             env=env,
             cwd=tmp_path,
@@ -72,25 +90,56 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    demo = Demo(process, f"http://127.0.0.1:{port}", (simulator_port, search_port), screen_dir, log)
     try:
-        eventually(lambda: answers(f"{url}/healthz"), START_TIMEOUT, "the demo to answer")
+        eventually(lambda: answers(f"{demo.url}/healthz"), START_TIMEOUT, "the demo to answer")
+        yield demo
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        quit_screens(screen_dir)
+        shutil.rmtree(screen_dir, ignore_errors=True)
+
+
+def _login(demo: Demo) -> str:
+    login = re.search(r"log in as: admin / (\S+)", demo.printed())
+    assert login is not None, demo.printed()
+    return login.group(1)
+
+
+def _wait_all_running(client: httpx.Client) -> set[str]:
+    names = {s["name"] for s in client.get("/api/v1/sessions").json()}
+    assert len(names) >= len(DEMO_PAIRS), names
+
+    def all_running() -> bool:
+        states = {s["name"]: s["state"] for s in client.get("/api/v1/sessions").json()}
+        return all(states.get(name) == "running" for name in names)
+
+    eventually(all_running, START_TIMEOUT, "every demo session running")
+    return names
+
+
+def _assert_all_stopped(demo: Demo, sessions: int) -> None:
+    assert demo.process.wait(timeout=EXIT_TIMEOUT) == 0, demo.printed()[-3000:]
+    assert f"{sessions} demo sessions stopped" in demo.printed()
+    assert _screens(demo.screen_dir) == []
+    for server in (demo.url, *(f"http://127.0.0.1:{port}" for port in demo.ports)):
+        assert not answers(f"{server}/healthz"), f"{server} still answers"
+
+
+def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:
+        url, log = demo.url, demo.log
         printed = log.read_text()
         assert f"smsfleet demo: {url}/" in printed, printed
-        login = re.search(r"log in as: admin / (\S+)", printed)
-        assert login is not None, printed
+        password = _login(demo)
 
-        with admin_client(url, login.group(1)) as client:
+        with admin_client(url, password) as client:
             pairs = client.get("/api/v1/pairs").json()
             assert len(pairs) == len(DEMO_PAIRS), pairs
-            names = {s["name"] for s in client.get("/api/v1/sessions").json()}
-            assert len(names) >= len(DEMO_PAIRS), names
-
-            def all_running() -> bool:
-                states = {s["name"]: s["state"] for s in client.get("/api/v1/sessions").json()}
-                return all(states.get(name) == "running" for name in names)
-
-            eventually(all_running, START_TIMEOUT, "every demo session running")
-            assert set(_screens(screen_dir)) == names
+            names = _wait_all_running(client)
+            assert set(_screens(demo.screen_dir)) == names
 
             def completed_by_pair() -> Counter[str]:
                 summary = client.get("/api/v1/metrics/summary", params={"group_by": "pair"})
@@ -125,23 +174,17 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
         assert '"GET /' not in printed and '"POST /' not in printed, printed[-3000:]
 
         # Ctrl-C: the terminal signals the whole foreground group.
-        os.killpg(demo.pid, signal.SIGINT)
-        assert demo.wait(timeout=EXIT_TIMEOUT) == 0, log.read_text()[-3000:]
+        os.killpg(demo.process.pid, signal.SIGINT)
+        _assert_all_stopped(demo, len(names))
         printed = log.read_text()
-        assert f"{len(names)} demo sessions stopped" in printed
         # The URL and the login again, last, where the terminal's scrolling left them.
-        assert printed.count(f"log in as: admin / {login.group(1)}") == 2, printed[-3000:]
+        assert printed.count(f"log in as: admin / {password}") == 2, printed[-3000:]
         assert f"smsfleet demo was at: {url}/" in printed
-        assert _screens(screen_dir) == []
-        for server in (
-            url,
-            f"http://127.0.0.1:{simulator_port}",
-            f"http://127.0.0.1:{search_port}",
-        ):
-            assert not answers(f"{server}/healthz"), f"{server} still answers"
-    finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait(timeout=10)
-        quit_screens(screen_dir)
-        shutil.rmtree(screen_dir, ignore_errors=True)
+
+
+def test_sigterm_stops_the_demo_and_its_sessions_as_ctrl_c_does(tmp_path: Path) -> None:
+    """What `kill` or a service manager sends, to the demo's process alone."""
+    with running_demo(tmp_path) as demo, admin_client(demo.url, _login(demo)) as client:
+        names = _wait_all_running(client)
+        demo.process.send_signal(signal.SIGTERM)
+        _assert_all_stopped(demo, len(names))
