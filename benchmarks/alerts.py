@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.fleet import (
     SESSIONS,
     START_TIMEOUT,
-    eventually,
     seed,
     sessions_running,
     started_rig,
 )
 from tests.support.telegram import SentMessage, TelegramStandIn
+from tests.support.waiting import eventually
 
 TOKEN = "1:benchmark"
 

@@ -18,10 +18,11 @@ from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users, program_dir
-from tests.integration.api.test_sessions_api import sessions, wait_for
+from tests.integration.api.test_sessions_api import sessions
 from tests.integration.sessions.conftest import TICKING, require_screen
 from tests.support.fleet import short_dir
 from tests.support.programs import install_program
+from tests.support.waiting import eventually
 
 # What the control plane holds and no program may see.
 SECRETS = {
@@ -97,14 +98,14 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
             }
             made = client.post("/api/v1/pairs", json=pair, headers=admin)
             assert made.status_code == 201, made.text
-            wait_for(lambda: running(live, HP_SESSION), timeout=20)
+            eventually(lambda: running(live, HP_SESSION), timeout=20)
             yield live
             client.post(
                 "/api/v1/sessions/actions",
                 json={"action": "stop", "all": True, "force": True},
                 headers=admin,
             )
-            wait_for(lambda: all(s["state"] != "running" for s in sessions(api)), timeout=15)
+            eventually(lambda: all(s["state"] != "running" for s in sessions(api)), timeout=15)
     finally:
         for entry in backend.list():
             backend.stop(entry.name, grace_seconds=0)

@@ -19,11 +19,11 @@ from smsfleet.core.settings import MIN_SECRET_LENGTH, SECRET_FILE_NAME
 from tests.support.fleet import (
     START_TIMEOUT,
     Rig,
-    eventually,
     seed,
     sessions_running,
     started_rig,
 )
+from tests.support.waiting import eventually
 
 
 def _open_to_others(root: Path) -> list[str]:

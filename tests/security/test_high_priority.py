@@ -8,10 +8,10 @@ from typing import Any
 
 from smsfleet.auth.models import Role
 from tests.integration.api.conftest import running_api
-from tests.integration.api.test_sessions_api import wait_for
 from tests.security.conftest import HP_PAIR, HP_SESSION, Live, running
 from tests.security.test_programs_trust import audit
 from tests.support.programs import TICKING, install_program
+from tests.support.waiting import eventually
 
 
 def test_an_operator_cannot_stop_a_high_priority_pair_by_changing_it(live: Live) -> None:
@@ -58,7 +58,7 @@ def test_an_admin_removes_a_high_priority_program_with_force_and_it_is_audited(
         f"/api/v1/pairs/{HP_PAIR}", params={"force": True}, json={"programs": []}, headers=admin
     )
     assert forced.status_code == 200, forced.text
-    wait_for(lambda: live.screens.find(HP_SESSION) is None, timeout=15)
+    eventually(lambda: live.screens.find(HP_SESSION) is None, timeout=15)
     (event,) = audit(api, target=HP_PAIR)
     assert event["action"] == "pair.updated" and event["forced"] is True
     assert event["actor"] == "admin" and event["actor_role"] == "admin"
@@ -70,7 +70,7 @@ def test_an_admin_deletes_a_high_priority_pair_with_force_and_it_is_audited(live
     assert api.client.delete(f"/api/v1/pairs/{HP_PAIR}", headers=admin).status_code == 409
     deleted = api.client.delete(f"/api/v1/pairs/{HP_PAIR}", params={"force": True}, headers=admin)
     assert deleted.status_code == 204, deleted.text
-    wait_for(lambda: live.screens.find(HP_SESSION) is None, timeout=15)
+    eventually(lambda: live.screens.find(HP_SESSION) is None, timeout=15)
     (event,) = audit(api, action="pair.deleted")
     assert event["target"] == HP_PAIR and event["forced"] and event["after"] is None
 

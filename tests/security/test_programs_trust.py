@@ -17,9 +17,9 @@ from smsfleet.core.settings import Settings
 from smsfleet.demo import DEMO_PROGRAMS
 from smsfleet.programs.service import ProgramRules, check_command
 from tests.integration.api.conftest import Api
-from tests.integration.api.test_sessions_api import wait_for
 from tests.security.conftest import HP_SESSION, Live
 from tests.support.programs import install_program, store_program
+from tests.support.waiting import eventually
 
 
 def api_key(api: Api, role: Role, scopes: list[str]) -> dict[str, str]:
@@ -201,7 +201,7 @@ def test_a_stored_program_outside_the_program_directories_never_runs(
             return []
         return [e for e in events.json() if e["kind"] == "start_failed"]
 
-    wait_for(refused, timeout=15)
+    eventually(refused, timeout=15)
     assert "outside the program directories" in refused()[0]["reason"]
     assert live.screens.find(name) is None
     assert not marker.exists()

@@ -24,9 +24,9 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users
-from tests.integration.api.test_sessions_api import wait_for
 from tests.integration.sessions.conftest import require_screen
 from tests.support.fleet import short_dir
+from tests.support.waiting import eventually
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SESSION = "probe_UZ_uzmobile"
@@ -125,7 +125,7 @@ def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
             assert client.post("/api/v1/pairs", json=pair, headers=admin).status_code == 201
             started = client.post(f"/api/v1/sessions/{SESSION}/start", headers=admin)
             assert started.status_code == 200, started.text
-            wait_for(lambda: log.exists() and "PROBE " in log.read_text(), timeout=20)
+            eventually(lambda: log.exists() and "PROBE " in log.read_text(), timeout=20)
             line = next(x for x in log.read_text().splitlines() if "PROBE " in x)
             found = json.loads(line.split("PROBE ", 1)[1])
             client.post(f"/api/v1/sessions/{SESSION}/stop", json={"force": True}, headers=admin)

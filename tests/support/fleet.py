@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.support.backends import free_port
+from tests.support.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 SCREEN = shutil.which("screen")
@@ -78,14 +79,6 @@ def smsfleet_command() -> str:
     if found is None:
         pytest.fail("the `smsfleet` command is not installed: run `make python`")
     return found
-
-
-def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def answers(url: str) -> bool:

@@ -14,12 +14,12 @@ from pathlib import Path
 from tests.support.fleet import (
     SESSIONS,
     START_TIMEOUT,
-    eventually,
     seed,
     sessions_running,
     started_rig,
 )
 from tests.support.telegram import SentMessage, TelegramStandIn
+from tests.support.waiting import eventually
 
 TOKEN = "777:crash-test"
 CHAT = "-1001"

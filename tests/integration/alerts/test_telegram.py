@@ -15,6 +15,7 @@ from smsfleet.alerts.store import AlertStore, NewNotification
 from smsfleet.alerts.telegram import OutboxSender, TelegramBot
 from smsfleet.core.clock import SystemClock
 from tests.support.telegram import TelegramStandIn
+from tests.support.waiting import eventually
 
 TOKEN = "123456:test-token"
 
@@ -47,15 +48,6 @@ def queue(store: AlertStore, texts: list[str], chat: str = "-100") -> None:
     )
 
 
-def wait_for(condition: object, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(condition) and condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_429_then_500s_every_alert_arrives_exactly_once_in_order(
     metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
 ) -> None:
@@ -66,11 +58,11 @@ def test_429_then_500s_every_alert_arrives_exactly_once_in_order(
     running = sender(store, telegram, http)
     running.start()
     try:
-        wait_for(lambda: telegram.requests >= 1)
+        eventually(lambda: telegram.requests >= 1)
         telegram.fail_for(2.5, status=500)  # then Telegram is down for a while
         queue(store, texts[5:])
         running.wake()
-        wait_for(lambda: len(telegram.messages) == len(texts))
+        eventually(lambda: len(telegram.messages) == len(texts))
         time.sleep(0.5)  # nothing more arrives
     finally:
         running.close()
@@ -92,7 +84,7 @@ def test_a_429_is_honoured_before_the_next_try(
     started = time.monotonic()
     running.start()
     try:
-        wait_for(lambda: telegram.texts() == ["one"])
+        eventually(lambda: telegram.texts() == ["one"])
     finally:
         running.close()
     assert telegram.messages[0].received_at - started >= 1.9
@@ -114,7 +106,7 @@ def test_messages_queued_while_telegram_is_down_go_out_after_a_restart(
     second = sender(AlertStore(sqlite_metrics_engine), telegram, http)
     second.start()
     try:
-        wait_for(lambda: telegram.texts() == ["a", "b"])
+        eventually(lambda: telegram.texts() == ["a", "b"])
     finally:
         second.close()
 

@@ -18,12 +18,13 @@ from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users, program_dir
-from tests.integration.api.test_sessions_api import sessions, state, wait_for
+from tests.integration.api.test_sessions_api import sessions, state
 from tests.integration.sessions.conftest import TICKING, require_screen
 from tests.support.fleet import short_dir
 from tests.support.live import live_socket
 from tests.support.programs import install_program
 from tests.support.sshd import SshServer, start_sshd
+from tests.support.waiting import eventually
 
 NAME = "ticker_UZ_uzmobile"
 
@@ -68,7 +69,7 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     api, server, seen = edge
     operator = api.headers(Role.operator)
     admin = api.headers(Role.admin)
-    wait_for(lambda: all(h["reachable"] for h in hosts(api).values()))
+    eventually(lambda: all(h["reachable"] for h in hosts(api).values()))
     assert (
         hosts(api)["edge1"]["address"] == f"{server.host(Path('/'), Path('/')).ssh}:{server.port}"
     )
@@ -88,12 +89,12 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert created.status_code == 201 and created.json()["host"] == "edge1"
 
     assert api.client.post(f"/api/v1/sessions/{NAME}/start", headers=operator).status_code == 200
-    wait_for(lambda: state(api, NAME) == "running")
+    eventually(lambda: state(api, NAME) == "running")
     assert [entry.name for entry in seen.list()] == [NAME]  # there, not here
     view = api.client.get(f"/api/v1/sessions/{NAME}", headers=operator).json()
     assert view["host"] == "edge1" and view["pid"] > 0
     # Its CPU and memory come from the host's own listing, not from a pid read here.
-    wait_for(
+    eventually(
         lambda: (next(s for s in sessions(api) if s["name"] == NAME)["memory_bytes"] or 0) > 1e6
     )
     listed = next(s for s in sessions(api) if s["name"] == NAME)
@@ -112,7 +113,7 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     run = seen.status(NAME)
     assert run is not None and run.program_pid is not None
     os.kill(run.program_pid, signal.SIGKILL)
-    wait_for(
+    eventually(
         lambda: (
             api.client.get(f"/api/v1/sessions/{NAME}", headers=operator).json()["restarts"] == 1
             and state(api, NAME) == "running"
@@ -124,15 +125,15 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert exited["details"]["exit_code"] == -9
 
     server.stop()
-    wait_for(lambda: hosts(api)["edge1"]["reachable"] is False)
+    eventually(lambda: hosts(api)["edge1"]["reachable"] is False)
     assert hosts(api)["edge1"]["error"] not in (None, "does not answer")
     assert hosts(api, Role.viewer)["edge1"]["error"] == "does not answer"  # not the raw error
     unreadable = api.client.get(f"/api/v1/sessions/{NAME}/logs", headers=operator)
     assert unreadable.status_code == 503 and unreadable.headers["Retry-After"] == "5"
     assert state(api, NAME) == "running"  # unknown, not crashed
     server.start()
-    wait_for(lambda: hosts(api)["edge1"]["reachable"] is True)
+    eventually(lambda: hosts(api)["edge1"]["reachable"] is True)
 
     assert api.client.post(f"/api/v1/sessions/{NAME}/stop", headers=operator).status_code == 200
-    wait_for(lambda: state(api, NAME) == "stopped")
+    eventually(lambda: state(api, NAME) == "stopped")
     assert seen.list() == []

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from tests.integration.api.conftest import Api, add_users, program_dir
 from tests.integration.sessions.conftest import TICKING, require_screen
 from tests.support.live import live_socket
 from tests.support.programs import install_program
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -52,16 +52,9 @@ def live_api(tmp_path: Path) -> Iterator[Api]:
             json={"action": "stop", "all": True, "force": True},
             headers=admin,
         )
-        wait_for(lambda: all(s["state"] == "stopped" for s in sessions(api)), timeout=15)
+        eventually(lambda: all(s["state"] == "stopped" for s in sessions(api)), timeout=15)
     store.close()
     shutil.rmtree(screen_dir, ignore_errors=True)
-
-
-def wait_for(check: Callable[[], object], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def sessions(api: Api, **params: Any) -> list[dict[str, Any]]:
@@ -107,14 +100,14 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
     api = live_api
     setup_pairs(api)
     operator = api.headers(Role.operator)
-    wait_for(
+    eventually(
         lambda: (
             {s["name"] for s in sessions(api)}
             == {"ticker_UZ_uzmobile", "ticker_TJ_megafon", "ticker_IN_vi"}
         )
     )
     # The high-priority pair's session runs without being asked.
-    wait_for(lambda: state(api, "ticker_IN_vi") == "running")
+    eventually(lambda: state(api, "ticker_IN_vi") == "running")
     assert state(api, "ticker_UZ_uzmobile") == "stopped"
     token = api.token(Role.viewer)
     with live_socket(api.client, token) as socket:
@@ -150,16 +143,16 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
         "error": None,
     }
     url = "/api/v1/sessions/ticker_UZ_uzmobile/logs?lines=5"
-    wait_for(lambda: len(api.client.get(url, headers=operator).json()["lines"]) == 5)
+    eventually(lambda: len(api.client.get(url, headers=operator).json()["lines"]) == 5)
     assert api.client.get(url, headers=operator).json()["lines"][-1].endswith("tick")
     stopped = api.client.post(
         "/api/v1/sessions/ticker_UZ_uzmobile/stop", json={"reason": "maintenance"}, headers=operator
     )
     assert stopped.status_code == 200
-    wait_for(lambda: state(api, "ticker_UZ_uzmobile") == "stopped")
+    eventually(lambda: state(api, "ticker_UZ_uzmobile") == "stopped")
     events_url = "/api/v1/sessions/ticker_UZ_uzmobile/events"
     # The state is written just before its event is logged: the event follows at once.
-    wait_for(lambda: api.client.get(events_url, headers=operator).json()[0]["kind"] == "stopped")
+    eventually(lambda: api.client.get(events_url, headers=operator).json()[0]["kind"] == "stopped")
     events = api.client.get(events_url, headers=operator).json()
     requested = next(e for e in events if e["kind"] == "stop_requested")
     assert requested["actor"] == "operator"
@@ -169,7 +162,7 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
 def test_high_priority_sessions_need_an_admin_and_force_to_stop(live_api: Api) -> None:
     api = live_api
     setup_pairs(api)
-    wait_for(lambda: state(api, "ticker_IN_vi") == "running")
+    eventually(lambda: state(api, "ticker_IN_vi") == "running")
     url = "/api/v1/sessions/ticker_IN_vi/stop"
     assert api.client.post(url, headers=api.headers(Role.operator)).status_code == 403
     no_force = api.client.post(url, headers=api.headers(Role.admin))
@@ -180,14 +173,14 @@ def test_high_priority_sessions_need_an_admin_and_force_to_stop(live_api: Api) -
         url, json={"force": True, "reason": "provider maintenance"}, headers=api.headers(Role.admin)
     )
     assert forced.status_code == 200
-    wait_for(lambda: state(api, "ticker_IN_vi") == "stopped")
+    eventually(lambda: state(api, "ticker_IN_vi") == "stopped")
 
 
 def test_bulk_actions_answer_per_session(live_api: Api) -> None:
     api = live_api
     setup_pairs(api)
     operator = api.headers(Role.operator)
-    wait_for(lambda: len(sessions(api)) == 3)
+    eventually(lambda: len(sessions(api)) == 3)
     nothing = api.client.post(
         "/api/v1/sessions/actions", json={"action": "start"}, headers=operator
     )
@@ -201,7 +194,7 @@ def test_bulk_actions_answer_per_session(live_api: Api) -> None:
         "ticker_IN_vi",
     }
     assert all(r["ok"] for r in started)
-    wait_for(lambda: {s["state"] for s in sessions(api)} == {"running"})
+    eventually(lambda: {s["state"] for s in sessions(api)} == {"running"})
     assert {s["name"] for s in sessions(api, country="UZ")} == {"ticker_UZ_uzmobile"}
     stop_all = api.client.post(
         "/api/v1/sessions/actions", json={"action": "stop", "all": True}, headers=operator
@@ -210,7 +203,7 @@ def test_bulk_actions_answer_per_session(live_api: Api) -> None:
     assert outcome["ticker_IN_vi"]["ok"] is False
     assert "admin" in outcome["ticker_IN_vi"]["error"]
     assert outcome["ticker_UZ_uzmobile"]["ok"] is True
-    wait_for(lambda: state(api, "ticker_TJ_megafon") == "stopped")
+    eventually(lambda: state(api, "ticker_TJ_megafon") == "stopped")
     assert state(api, "ticker_IN_vi") == "running"
 
 
@@ -243,7 +236,7 @@ def test_a_new_session_is_announced_on_the_live_topic(live_api: Api) -> None:
     add_ticker(api)
     body = {"country": "KE", "operator": "Safaricom", "programs": ["ticker"]}
     assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
-    wait_for(lambda: published)
+    eventually(lambda: published)
     (event,) = published
     assert (event.session, event.kind, event.to_state) == (
         "ticker_KE_safaricom",

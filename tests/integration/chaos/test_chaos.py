@@ -36,13 +36,13 @@ from tests.support.fleet import (
     SESSIONS,
     START_TIMEOUT,
     STOP_TIMEOUT,
-    eventually,
     seed,
     sessions_running,
     started_rig,
     stop_sessions,
 )
 from tests.support.telegram import SentMessage, TelegramStandIn
+from tests.support.waiting import eventually
 
 TOKEN = "555:chaos"
 CHAT = "-100777"

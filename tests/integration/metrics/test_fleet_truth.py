@@ -30,12 +30,12 @@ from tests.support.fleet import (
     START_TIMEOUT,
     STOP_TIMEOUT,
     Rig,
-    eventually,
     rig,
     seed,
     sessions_running,
     stop_sessions,
 )
+from tests.support.waiting import eventually
 
 __all__ = ["rig"]  # the fixture
 

@@ -8,8 +8,7 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,14 +41,6 @@ def require_screen() -> str:
             "GNU screen is not installed: `make test` installs it (or apt-get install screen)"
         )
     return path
-
-
-def wait_until(check: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -11,8 +11,9 @@ import redis
 from smsfleet.sessions.leader import RedisLeadership
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import SupervisorPolicy
-from tests.integration.sessions.conftest import TICKING, Fleet, wait_until
+from tests.integration.sessions.conftest import TICKING, Fleet
 from tests.support.backends import free_port, random_name
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -61,19 +62,19 @@ def test_only_the_leader_drives_screen_and_the_standby_takes_over(
     policy = SupervisorPolicy(start_seconds=0, stop_grace_seconds=1)
     first = fleet.supervisor(policy, RedisLeadership(client, ttl_seconds=5, key=key))
     first.start_loop(0.05)
-    wait_until(lambda: first.leading)
+    eventually(lambda: first.leading)
     second = fleet.supervisor(policy, RedisLeadership(client, ttl_seconds=5, key=key))
     second.start_loop(0.05)
 
     fleet.want(name, DesiredState.running)
-    wait_until(lambda: fleet.state(name) is SessionState.running)
+    eventually(lambda: fleet.state(name) is SessionState.running)
     time.sleep(0.5)  # many ticks of both
     assert not second.leading
     assert fleet.screens() == [name]
     assert fleet.kinds(name).count("starting") == 1
 
     first.close()  # a clean stop gives the leadership up at once
-    wait_until(lambda: second.leading, timeout=2)
+    eventually(lambda: second.leading, timeout=2)
     fleet.want(name, DesiredState.stopped)
-    wait_until(lambda: fleet.state(name) is SessionState.stopped)
+    eventually(lambda: fleet.state(name) is SessionState.stopped)
     assert fleet.screens() == []

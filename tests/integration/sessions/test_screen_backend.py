@@ -11,7 +11,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -22,6 +22,7 @@ import pytest
 from smsfleet.sessions.backend import EXITED, LaunchSpec, RunStatus, ScreenEntry
 from smsfleet.sessions.names import InvalidSessionName
 from smsfleet.sessions.screen import ScreenBackend, parse_screen_ls
+from tests.support.waiting import eventually
 
 T = TypeVar("T")
 
@@ -100,22 +101,12 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
         shutil.rmtree(screen_dir, ignore_errors=True)
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 5.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def wait_for_end(fleet: Fleet, name: str) -> RunStatus:
     def ended() -> RunStatus | None:
         status = fleet.backend.status(name)
         return status if status is not None and not status.running else None
 
-    return wait_for(ended)
+    return eventually(ended)
 
 
 def test_start_three_sessions(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,7 +127,7 @@ def test_start_three_sessions(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> 
         assert status.screen_pid == entry.pid
         assert status.program_pid is not None
         assert _key(fleet.backend.find(entry.name)) == _key(entry)
-        wait_for(partial(_messages, fleet, entry.name, "secret"))
+        eventually(partial(_messages, fleet, entry.name, "secret"))
         assert _messages(fleet, entry.name, "session") == [f"session {entry.name}"]
         assert _messages(fleet, entry.name, "secret") == ["secret None"]  # Withheld.
 
@@ -164,7 +155,7 @@ def test_log_lines_arrive_within_a_second(fleet: Fleet) -> None:
 def test_stop_is_graceful_and_records_the_exit(fleet: Fleet) -> None:
     name = "program2_TJ_megafon"
     fleet.backend.start(fleet.spec(name))
-    wait_for(lambda: _messages(fleet, name, "emit"))
+    eventually(lambda: _messages(fleet, name, "emit"))
 
     started = time.monotonic()
     final = fleet.backend.stop(name, grace_seconds=5.0)
@@ -183,7 +174,7 @@ def test_stop_is_graceful_and_records_the_exit(fleet: Fleet) -> None:
 def test_stop_escalates_to_sigkill(fleet: Fleet) -> None:
     name = "program3_IN_docomo"
     fleet.backend.start(fleet.spec(name, "stubborn"))
-    wait_for(lambda: _messages(fleet, name, "emit"))
+    eventually(lambda: _messages(fleet, name, "emit"))
 
     final = fleet.backend.stop(name, grace_seconds=0.3)
 
@@ -200,7 +191,7 @@ def test_program_that_exits_at_once_leaves_its_exit_code(fleet: Fleet) -> None:
     status = wait_for_end(fleet, name)
     assert status.exit_code == 3
     assert entry.name == name
-    wait_for(lambda: fleet.screen_ls_names() == [])
+    eventually(lambda: fleet.screen_ls_names() == [])
     if entry.status == EXITED:
         assert not entry.alive
 
@@ -261,7 +252,7 @@ def test_a_screen_started_by_hand_is_adopted_and_stopped(fleet: Fleet) -> None:
         check=True,
         timeout=10,
     )
-    manual = wait_for(lambda: fleet.backend.find(name))
+    manual = eventually(lambda: fleet.backend.find(name))
 
     assert _key(fleet.backend.start(fleet.spec(name))) == _key(manual)
     assert fleet.backend.status(name) is None

@@ -29,9 +29,10 @@ from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import list_hosts
 from smsfleet.sessions.ssh import HostUnreachable, SshBackend
-from tests.integration.sessions.conftest import ADMIN, TICKING, Fleet, wait_until
+from tests.integration.sessions.conftest import ADMIN, TICKING, Fleet
 from tests.support.fleet import short_dir
 from tests.support.sshd import SshServer, start_sshd
+from tests.support.waiting import eventually
 
 S = SessionState
 EDGES = ("edge1", "edge2")
@@ -107,9 +108,9 @@ def test_the_ssh_backend_starts_reads_and_stops_a_session_there(edges: Edges, fl
     assert 0.0 <= backend.usage[name][0] < 100.0 and backend.usage[name][1] > 1_000_000
 
     offset, _ = backend.log_since(name, None)
-    wait_until(lambda: any("tick" in line for line in backend.tail(name, 50)))
+    eventually(lambda: any("tick" in line for line in backend.tail(name, 50)))
     assert any(line.endswith("token ok") for line in backend.tail(name, 50))
-    wait_until(lambda: backend.log_since(name, offset)[1])
+    eventually(lambda: backend.log_since(name, offset)[1])
     newer, lines = backend.log_since(name, offset)
     assert newer > offset and all("tick" in line for line in lines)
 
@@ -173,7 +174,7 @@ def test_the_supervisor_runs_detects_crashes_and_moves_sessions_across_hosts(
 
     # Crash detection there works as here: exit code, log tail, backoff, restart.
     os.kill(edges.program_pid("edge1", there), signal.SIGKILL)
-    wait_until(lambda: edges.screens("edge1") == [])
+    eventually(lambda: edges.screens("edge1") == [])
     _tick(fleet)
     status = fleet.store.session_status.get(there)
     assert status is not None and status.state == S.backoff and status.last_exit_code == -9

@@ -10,7 +10,8 @@ import threading
 from smsfleet.pairs.models import PairState
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import SupervisorPolicy
-from tests.integration.sessions.conftest import CRASHING, TICKING, Fleet, wait_until
+from tests.integration.sessions.conftest import CRASHING, TICKING, Fleet
+from tests.support.waiting import eventually
 
 S = SessionState
 
@@ -49,7 +50,7 @@ def test_a_killed_program_is_detected_and_restarted_after_backoff(fleet: Fleet) 
     bring_up(fleet, name)
     supervisor = fleet.supervisors[0]
     os.kill(fleet.program_pid(name), signal.SIGKILL)
-    wait_until(lambda: name not in fleet.screens())
+    eventually(lambda: name not in fleet.screens())
     supervisor.reconcile_once()
     status = fleet.store.session_status.get(name)
     assert status is not None
@@ -77,7 +78,7 @@ def test_a_screen_closed_from_outside_is_detected(fleet: Fleet) -> None:
         env={**os.environ, "SCREENDIR": str(fleet.backend.screen_dir)},
         check=True,
     )
-    wait_until(lambda: name not in fleet.screens())
+    eventually(lambda: name not in fleet.screens())
     fleet.supervisors[0].reconcile_once()
     assert fleet.state(name) == S.backoff
 
@@ -89,7 +90,7 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     delays = []
     for _ in range(4):
         supervisor.reconcile_once()  # starts it
-        wait_until(lambda: name not in fleet.screens())
+        eventually(lambda: name not in fleet.screens())
         supervisor.reconcile_once()  # sees it gone
         status = fleet.store.session_status.get(name)
         assert status is not None
@@ -137,7 +138,7 @@ def test_a_session_started_outside_is_adopted_never_duplicated(fleet: Fleet) -> 
     assert created.reason == f"{name.split('_')[0]} assigned to UZ_uzmobile"
     env = {**os.environ, "SCREENDIR": str(fleet.backend.screen_dir)}
     subprocess.run(["screen", "-dmS", name, "sleep", "30"], env=env, check=True)
-    wait_until(lambda: name in fleet.screens())
+    eventually(lambda: name in fleet.screens())
     supervisor.reconcile_once()
     assert fleet.state(name) == S.running
     assert fleet.kinds(name) == ["created", "adopted"]
@@ -229,7 +230,7 @@ def test_a_program_that_ends_itself_as_it_is_stopped_is_recorded_and_others_go_o
     fleet.want(name, DesiredState.stopped)
     fleet.want(other, DesiredState.running)
     os.kill(fleet.program_pid(name), signal.SIGTERM)
-    wait_until(lambda: name not in fleet.screens())
+    eventually(lambda: name not in fleet.screens())
     supervisor.reconcile_once()
     assert fleet.state(name) == S.stopped
     assert fleet.kinds(name)[-2:] == ["exited", "stopped"]

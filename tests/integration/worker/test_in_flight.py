@@ -22,10 +22,10 @@ from tests.support.fleet import (
     START_TIMEOUT,
     STOP_TIMEOUT,
     Rig,
-    eventually,
     rig,
     stop_sessions,
 )
+from tests.support.waiting import eventually
 
 __all__ = ["rig"]  # the fixture
 

@@ -19,6 +19,7 @@ from smsfleet.core.security import worker_token
 from smsfleet.simulator import create_simulator_app, load_config
 from tests.integration.worker.standin import SECRET, Fleet, create_app
 from tests.support.servers import ThreadedServer
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 PHONE = "+998991234567"
@@ -113,14 +114,6 @@ class Program:
         return self.log.read_text()
 
 
-def _eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def _last_fate(truth: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The final record per trigger id: a retry or fallback follows a failed send."""
     fates: dict[str, dict[str, Any]] = {}
@@ -155,17 +148,17 @@ def _run_fleet(
         def each_reported(count: int) -> Callable[[], bool]:
             return lambda: all(len(fleet.reports_of(p.session)) >= count for p in programs)
 
-        _eventually(each_reported(3), 20, "three reports from each program")
+        eventually(each_reported(3), 20, "three reports from each program")
 
         # The control plane fails (503) while an SMS is in flight, then goes away entirely:
         # that SMS's report waits in the spool, and no SMS is sent without a grant.
-        _eventually(fleet.go_down_mid_attempt, 10, "an SMS in flight")
+        eventually(fleet.go_down_mid_attempt, 10, "an SMS in flight")
         down_at = len(fleet.grants)
         control_plane.stop()
-        _eventually(
+        eventually(
             lambda: any(any(p.spool.glob("*.json")) for p in programs), 10, "a spooled report"
         )
-        _eventually(
+        eventually(
             lambda: all("control plane unreachable" in p.output() for p in programs),
             10,
             "each program to find the control plane unreachable",
@@ -176,7 +169,7 @@ def _run_fleet(
         fleet.down = False
         control_plane.start()
         before = {p.session: len(fleet.reports_of(p.session)) for p in programs}
-        _eventually(
+        eventually(
             lambda: all(
                 len(fleet.reports_of(p.session)) >= before[p.session] + 3 for p in programs
             ),

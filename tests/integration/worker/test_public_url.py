@@ -29,7 +29,6 @@ from tests.support.fleet import (
     Process,
     admin_client,
     clean_environment,
-    eventually,
     quit_screens,
     seed,
     short_dir,
@@ -37,6 +36,7 @@ from tests.support.fleet import (
     stop_sessions,
 )
 from tests.support.servers import ThreadedServer
+from tests.support.waiting import eventually
 
 EXIT_REFUSED = 3  # the SDK's exit code when the control plane refuses its session
 

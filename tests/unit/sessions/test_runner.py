@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from smsfleet.sessions.runner import process_start_ticks, write_status
+from tests.support.waiting import eventually
 
 
 def _runner(tmp_path: Path, *argv: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
@@ -43,13 +43,6 @@ def _status(tmp_path: Path) -> dict[str, Any]:
 
 def _log(tmp_path: Path) -> list[str]:
     return (tmp_path / "s.log").read_text().splitlines()
-
-
-def _wait_for(check: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -108,7 +101,7 @@ def test_signals_are_forwarded_to_the_program(
     tmp_path: Path, program: Path, signum: signal.Signals
 ) -> None:
     runner = _runner(tmp_path, sys.executable, str(program))
-    _wait_for(lambda: any(line.endswith(" to stderr") for line in _safe_log(tmp_path)))
+    eventually(lambda: any(line.endswith(" to stderr") for line in _safe_log(tmp_path)))
 
     runner.send_signal(signum)
     code = runner.wait(timeout=10)
@@ -125,7 +118,7 @@ def test_signals_are_forwarded_to_the_program(
 
 def test_program_killed_by_a_signal(tmp_path: Path) -> None:
     runner = _runner(tmp_path, sys.executable, "-c", "import time; time.sleep(30)")
-    _wait_for(lambda: (tmp_path / "s.status.json").exists())
+    eventually(lambda: (tmp_path / "s.status.json").exists())
     os.killpg(_status(tmp_path)["program_pid"], signal.SIGKILL)
 
     assert runner.wait(timeout=10) == 128 + signal.SIGKILL

@@ -1,0 +1,25 @@
+"""Waiting for something a test caused to happen elsewhere (a process, a thread, a server)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["eventually"]
+
+T = TypeVar("T")
+POLL_SECONDS = 0.02
+
+
+def eventually(check: Callable[[], T], timeout: float = 10.0, what: str = "the condition") -> T:
+    """Call `check` until it returns something true, and return that; fail after `timeout`
+    seconds naming `what` was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(POLL_SECONDS)
