@@ -120,13 +120,16 @@ local function counted(field)
   return tonumber(redis.call('HGET', counts_key, field) or '0')
 end
 
--- the waiting line, lowest share first: pair, then program, then longest wait
--- (limiter.waiting_line)
+-- the waiting line, lowest share first: pair, then program (scaled to its pair: times
+-- the pair's programs asking), then longest wait (limiter.waiting_line)
+local programs_of = {}
+for _, a in pairs(askers) do programs_of[a.pair] = (programs_of[a.pair] or 0) + 1 end
 local line = {}
 for key, a in pairs(askers) do
   if a.since >= 0 and now <= a.due + grace then
     a.key = key
-    a.share = {(counted('p|' .. a.pair) + 1) / a.pw, (counted('g|' .. key) + 1) / a.gw, a.since}
+    a.share = {(counted('p|' .. a.pair) + 1) / a.pw,
+               (counted('g|' .. key) + 1) / a.gw * programs_of[a.pair], a.since}
     table.insert(line, a)
   end
 end

@@ -14,6 +14,10 @@ real grant times.
 
 Waiting askers line up by share: first (grants-in-window + 1) ÷ weight of
 their pair, then of their program within the pair, then the longest wait. A
+program's share is scaled to its pair (times the pair's programs asking), so that
+between pairs with as many grants the one with more programs is not ahead: its
+programs each have fewer grants, and a pair run by one program beside pairs run by
+three would lose every tie to them. A
 waiting asker counts while it came back when it was told to (within `grace_ms`),
 so a program that died or paused stops holding slots a couple of seconds after it
 was due back. A free slot goes to the first in line among those due by now. A
@@ -306,6 +310,8 @@ def waiting_line(
 ) -> list[str]:
     """The waiting askers' keys, lowest share first."""
 
+    programs_of = Counter(asker.pair for asker in askers.values())
+
     def share(name: str) -> tuple[float, float, int, str]:
         asker = askers[name]
         assert asker.waiting_since is not None
@@ -313,7 +319,9 @@ def waiting_line(
         # would go to the longest wait, which favours the lighter weight.
         return (
             (window.pair_counts.get(asker.pair, 0) + 1) / asker.pair_weight,
-            (window.program_counts.get(name, 0) + 1) / asker.program_weight,
+            (window.program_counts.get(name, 0) + 1)
+            / asker.program_weight
+            * programs_of[asker.pair],
             asker.waiting_since,
             name,
         )

@@ -173,3 +173,37 @@ def test_every_backend_decides_as_the_reference(limiter_backend: LimiterBackend)
     reference = run(MemoryLimiter(reference_clock), reference_clock, programs, cap=7, minutes=3)
     clock = FakeClock()
     assert run(limiter_backend.make(clock), clock, programs, cap=7, minutes=3) == reference
+
+
+def test_a_pair_with_fewer_programs_than_the_others_gets_its_share(
+    limiter_backend: LimiterBackend,
+) -> None:
+    """Pairs run by one program beside pairs run by three: between pairs with as many
+    grants, the one with more programs is not ahead for its programs' fewer grants."""
+    clock = FakeClock()
+    limiter = limiter_backend.make(clock)
+    programs = [
+        Program(pair, program)
+        for pair, names in (
+            ("BE_op1", ("program1",)),
+            ("BE_op2", ("program2",)),
+            ("BE_op3", ("program1", "program2", "program6")),
+            ("BE_op4", ("program1",)),
+            ("BE_op5", ("program2",)),
+            ("BE_op6", ("program1", "program2", "program6")),
+        )
+        for program in names
+    ]
+    grants = run(limiter, clock, programs, cap=CAP, minutes=10)
+
+    check_cap_and_spacing(grants, CAP)
+    totals = Counter(g.pair for g in grants)
+    assert len(totals) == 6
+    assert max(totals.values()) - min(totals.values()) <= 3, totals
+    values = list(totals.values())
+    jain = sum(values) ** 2 / (len(values) * sum(v * v for v in values))
+    assert jain >= 0.99, totals
+    # Within a pair of three programs, each still has its third.
+    for pair in ("BE_op3", "BE_op6"):
+        mine = Counter(g.program for g in grants if g.pair == pair)
+        assert max(mine.values()) - min(mine.values()) <= 2, (pair, mine)
