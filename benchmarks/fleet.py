@@ -160,12 +160,13 @@ def test_numbers(country: str, count: int, *, start: int) -> list[str]:
 
 def numbers_needed(*, cap: int, pairs: int, median: float, delivery: float, factor: float) -> int:
     """Test numbers for a pair to carry its share of the cap: the attempts in flight at the
-    mean delivery time, lost SMS waiting out the lease, and room for the spread (numbers
-    held at once vary as a Poisson count: its mean and two standard deviations)."""
+    mean delivery time (lost SMS waiting out the lease) with half again for the routes'
+    spread, and room for the count's own swings (two standard deviations of a Poisson
+    count); eight at least, as an operator would keep for a route of its own."""
     delivered = median * factor * MEAN_OVER_MEDIAN
     cycle = delivery * delivered + (1 - delivery) * LEASE_SECONDS + 1.0
     in_flight = cap / pairs * cycle / 60
-    return max(6, min(16, math.ceil(in_flight + 2 * math.sqrt(in_flight)) + 1))
+    return max(8, min(16, math.ceil(in_flight * 1.5 + 2 * math.sqrt(in_flight)) + 1))
 
 
 def plan_fleet(*, pairs_wanted: int, cap: int, seed: int = 7) -> list[PlannedPair]:
