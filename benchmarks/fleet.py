@@ -8,7 +8,7 @@ simulator in another, and 100+ country-operator pairs over 30+ countries in GNU 
 in a private screen directory, all started through the API. Some countries have one pair
 with one program, others several pairs sharing two or three programs (program1, fast;
 program2, slow; program6, average). Each pair has valid test numbers of its country, as
-many as its route's delivery time calls for to reach the country's cap (6 to 16).
+many as its route's delivery time calls for to reach the country's cap (8 to 16).
 
 The `real` profile is deploy/simulator.toml's (its defaults and providers: lognormal
 delivery times, lost SMS that the gateway gives up on after two minutes) with a route per
