@@ -38,6 +38,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -73,6 +74,13 @@ SHARE = 0.95
 ACCESS_LINE = re.compile(r'\d+\.\d+\.\d+\.\d+:\d+ - "(?P<route>\S+ \S+) \S+" (?P<status>\d{3})')
 # What a program's provider does to its route's delivery time (deploy/simulator.toml).
 LATENCY_FACTOR = {"program1": 0.5, "program2": 3.0, "program6": 1.0}
+# A sent SMS arrives with the route's probability times its provider's (deploy/simulator.toml).
+PROVIDER_DELIVERY = {
+    f"program{name.removeprefix('provider')}": float(provider["delivery_probability"])
+    for name, provider in tomllib.loads((REPO / "deploy" / "simulator.toml").read_text())[
+        "providers"
+    ].items()
+}
 # The gateway gives a lost SMS up after this; the program stops waiting before its lease ends.
 GIVE_UP_SECONDS = 120.0
 LEASE_SECONDS = 115.0
@@ -185,9 +193,8 @@ def plan_fleet(*, pairs_wanted: int, cap: int, seed: int = 7) -> list[PlannedPai
         median = round(rng.uniform(18, 25) if slow else rng.uniform(4, 15), 1)
         delivery = round(rng.uniform(0.9, 0.98), 2)
         factor = max(LATENCY_FACTOR[p] for p in programs)
-        count = numbers_needed(
-            cap=cap, pairs=pairs, median=median, delivery=delivery, factor=factor
-        )
+        arrives = delivery * min(PROVIDER_DELIVERY[p] for p in programs)
+        count = numbers_needed(cap=cap, pairs=pairs, median=median, delivery=arrives, factor=factor)
         phones = test_numbers(country, count, start=1 + 100 * index)
         plan.append(PlannedPair(country, slug, programs, median, delivery, phones))
 
