@@ -5,8 +5,10 @@ it can send at most 60 / cycle SMS a minute (cycle: lease to report, 4 to 40 s o
 routes). The cap per country is also the target, so the control plane lets each
 session carry several attempts in flight, sized by Little's law from the country's cap,
 the pair's observed cycle and the number of sessions sharing the country, with headroom
-for the spread of delivery times and one spare per session: an SMS that is never
-delivered holds its slot until the gateway gives up on it (two minutes on real routes).
+for the spread of delivery times, and room for the swings of a count (two standard
+deviations of a Poisson count): an SMS that is never delivered holds its slot until the
+gateway gives up on it (two minutes on real routes), and a few of them at once would
+otherwise leave the session at its allowance when its next slot opens.
 A test number awaits one code at a time, so a pair never has more attempts in flight than
 test numbers.
 """
@@ -27,8 +29,6 @@ class InFlightPolicy:
     ceiling: int = 16
     # Above what the mean cycle needs: delivery times spread (lognormal on real routes).
     headroom: float = 1.5
-    # Per session, for an SMS that is never delivered: it waits out the gateway's give-up.
-    spare: int = 1
     # The cycle assumed until a pair has completed attempts to measure.
     default_cycle: timedelta = timedelta(seconds=30)
     # How many of a pair's latest completed attempts measure its cycle, and how many
@@ -63,7 +63,7 @@ def allowance(
         needed / max(sessions_in_country, 1),
         needed / max(pairs_in_country, 1) / max(sessions_in_pair, 1),
     )
-    share = math.ceil(per_session) + policy.spare
+    share = math.ceil(per_session + 2 * math.sqrt(per_session))
     limit = min(policy.ceiling, policy.program_limits.get(program, policy.ceiling))
     return max(1, min(share, phones, limit))
 
