@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,9 +31,13 @@ for n in itertools.count(1):
     if n >= {BURST}:
         time.sleep(0.2)
 """
-PROGRAM = "logcounter"
-PAIR = "KZ_altel"
-SESSION = f"{PROGRAM}_{PAIR}"
+# The same burst, then nothing more: a log that no new line moves.
+QUIET_SOURCE = f"""import time
+for n in range(1, {BURST + 1}):
+    print(f"line {{n}} {{'ALPHA' if n % 3 == 0 else 'beta'}}", flush=True)
+while True:
+    time.sleep(60)
+"""
 # The runner stamps each line with its time: "<ISO time> line 12 ALPHA".
 NUMBERED = re.compile(r"\bline (\d+) (?:ALPHA|beta)$")
 START_TIMEOUT = 15.0
@@ -45,54 +50,65 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = START_TIMEO
         time.sleep(0.2)
 
 
-def _state(admin_api: httpx.Client) -> str:
-    response = admin_api.get(f"/api/v1/sessions/{SESSION}")
+def _state(admin_api: httpx.Client, session: str) -> str:
+    response = admin_api.get(f"/api/v1/sessions/{session}")
     response.raise_for_status()
     return str(response.json()["state"])
 
 
-def _logged_lines(admin_api: httpx.Client) -> int:
-    response = admin_api.get(f"/api/v1/sessions/{SESSION}/logs", params={"lines": 5000})
+def _logged_lines(admin_api: httpx.Client, session: str) -> int:
+    response = admin_api.get(f"/api/v1/sessions/{session}/logs", params={"lines": 5000})
     response.raise_for_status()
     return len(response.json()["lines"])
 
 
-@pytest.fixture(scope="module")
-def counter_session(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
-    """The counter's pair, its session running with more than BURST lines logged."""
-    program = admin_api.post(
+@contextmanager
+def _running(
+    admin_api: httpx.Client, control_plane: ControlPlane, program: str, operator: str, source: str
+) -> Iterator[str]:
+    """`program` on a KZ pair of `operator`, its session running with more than BURST lines."""
+    slug = operator.lower()
+    session = f"{program}_KZ_{slug}"
+    created = admin_api.post(
         "/api/v1/programs",
         json={
-            "name": PROGRAM,
-            "command": control_plane.install(PROGRAM, COUNTER_SOURCE),
+            "name": program,
+            "command": control_plane.install(program, source),
             "provider": "loopback",
             "description": "prints numbered lines",
         },
     )
-    assert program.status_code == 201, program.text
+    assert created.status_code == 201, created.text
     pair = admin_api.post(
         "/api/v1/pairs",
-        json={"country": "KZ", "operator": "Altel", "slug": "altel", "programs": [PROGRAM]},
+        json={"country": "KZ", "operator": operator, "slug": slug, "programs": [program]},
     )
     assert pair.status_code == 201, pair.text
     try:
         # The supervisor makes the pair's session at its next tick.
         _wait(
-            lambda: admin_api.get(f"/api/v1/sessions/{SESSION}").status_code == 200,
+            lambda: admin_api.get(f"/api/v1/sessions/{session}").status_code == 200,
             "the supervisor to make the pair's session",
         )
-        started = admin_api.post(f"/api/v1/sessions/{SESSION}/start", json={"reason": "e2e logs"})
+        started = admin_api.post(f"/api/v1/sessions/{session}/start", json={"reason": "e2e logs"})
         assert started.status_code == 200, started.text
-        _wait(lambda: _state(admin_api) == "running", "the session to run")
-        _wait(lambda: _logged_lines(admin_api) > BURST, f"more than {BURST} lines logged")
-        yield SESSION
+        _wait(lambda: _state(admin_api, session) == "running", "the session to run")
+        _wait(lambda: _logged_lines(admin_api, session) > BURST, f"more than {BURST} lines logged")
+        yield session
     finally:
-        admin_api.post(f"/api/v1/sessions/{SESSION}/stop", json={"reason": "e2e cleanup"})
+        admin_api.post(f"/api/v1/sessions/{session}/stop", json={"reason": "e2e cleanup"})
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _state(admin_api) not in AT_REST:
+        while time.monotonic() < deadline and _state(admin_api, session) not in AT_REST:
             time.sleep(0.2)
-        admin_api.delete(f"/api/v1/pairs/{PAIR}")
-        admin_api.delete(f"/api/v1/programs/{PROGRAM}")
+        admin_api.delete(f"/api/v1/pairs/KZ_{slug}")
+        admin_api.delete(f"/api/v1/programs/{program}")
+
+
+@pytest.fixture(scope="module")
+def counter_session(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
+    """The counter's session: a burst of lines, then a line every 0.2 s."""
+    with _running(admin_api, control_plane, "logcounter", "Altel", COUNTER_SOURCE) as session:
+        yield session
 
 
 def _open_logs(page: Page, name: str) -> Locator:
@@ -287,6 +303,21 @@ def test_pause_holds_new_lines_and_follow_appends_them(
     assert after[-1] >= _numbers(before.splitlines())[-1] + held_count
     _expect_at_end(drawer)
     screenshot("following again")
+
+
+def test_a_quiet_log_stays_at_its_end_when_the_view_resizes(
+    page: Page, admin_api: httpx.Client, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    with _running(admin_api, control_plane, "logquiet", "Kcell", QUIET_SOURCE) as name:
+        page.goto("/programs")
+        log_in(page, control_plane.admin_password)
+        drawer = _open_logs(page, name)
+        expect(drawer.get_by_test_id("log-lines")).to_contain_text(f"line {BURST} ALPHA")
+        _expect_at_end(drawer)
+        # A shorter window shrinks the view; no new line comes to scroll it, yet it follows.
+        page.set_viewport_size({"width": 1440, "height": 600})
+        _expect_at_end(drawer)
+        screenshot("quiet log at its end")
 
 
 def test_download_saves_the_last_5000_lines_as_a_file(

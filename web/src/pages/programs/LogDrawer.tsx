@@ -101,6 +101,18 @@ function LogView({ name, log }: LogViewProps) {
     else if (grew) setBehind(true);
   }, [shown, lines, paused]);
 
+  // The view also resizes under the log (the events below load, the window changes):
+  // following, it stays at the end even when no new line comes to move it there.
+  useEffect(() => {
+    const element = ref.current;
+    if (!element || paused) return;
+    const observer = new ResizeObserver(() => {
+      if (stick.current) element.scrollTop = element.scrollHeight;
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [paused]);
+
   const onScroll = () => {
     const element = ref.current;
     if (!element) return;
