@@ -40,7 +40,7 @@ lint: python
 
 typecheck: python web/node_modules/.installed
 	$(BIN)/mypy
-	cd web && npm run --silent typecheck
+	cd web && npm run --silent typecheck && npm run --silent lint && npm run --silent test:unit
 
 pytest: python
 	@scripts/debian-packages.sh $(TEST_PACKAGES)

@@ -1,7 +1,6 @@
 // One small typed function per backend call the app makes.
 import { api, call } from "./client";
 import {
-  normalizePair,
   type AlertQuery,
   type ApiKeyCreate,
   type BulkActionRequest,
@@ -28,20 +27,16 @@ export const listCountries = () => call(api.GET("/api/v1/countries"));
 
 export const listPrograms = () => call(api.GET("/api/v1/programs"));
 
-export const listPairs = async (query: PairQuery) =>
-  (await call(api.GET("/api/v1/pairs", { params: { query } }))).map(normalizePair);
+export const listPairs = (query: PairQuery) => call(api.GET("/api/v1/pairs", { params: { query } }));
 
-export const createPair = async (body: PairCreate) =>
-  normalizePair(await call(api.POST("/api/v1/pairs", { body })));
+export const createPair = (body: PairCreate) => call(api.POST("/api/v1/pairs", { body }));
 
-export const updatePair = async (key: string, body: PairUpdate, force = false) =>
-  normalizePair(
-    await call(
-      api.PATCH("/api/v1/pairs/{key}", {
-        params: { path: { key }, query: force ? { force } : {} },
-        body,
-      }),
-    ),
+export const updatePair = (key: string, body: PairUpdate, force = false) =>
+  call(
+    api.PATCH("/api/v1/pairs/{key}", {
+      params: { path: { key }, query: force ? { force } : {} },
+      body,
+    }),
   );
 
 export const deletePair = (key: string, force = false) =>

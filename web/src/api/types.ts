@@ -14,22 +14,13 @@ export type Role = CurrentUser["role"];
 export type Country = JsonBody<paths["/api/v1/countries"]["get"]["responses"][200]>[number];
 export type Program = JsonBody<paths["/api/v1/programs"]["get"]["responses"][200]>[number];
 
-type PairResponse = JsonBody<paths["/api/v1/pairs/{key}"]["get"]["responses"][200]>;
-// Lists with a server-side default are optional in the schema but always sent.
-export type Pair = Omit<PairResponse, "phone_numbers" | "programs"> & {
-  phone_numbers: string[];
-  programs: string[];
-};
+export type Pair = JsonBody<paths["/api/v1/pairs/{key}"]["get"]["responses"][200]>;
 export type PairState = Pair["state"];
 export type PairCreate = RequestJson<paths["/api/v1/pairs"]["post"]>;
 export type PairUpdate = RequestJson<paths["/api/v1/pairs/{key}"]["patch"]>;
 export type PairQuery = NonNullable<paths["/api/v1/pairs"]["get"]["parameters"]["query"]>;
 
 export const PAIR_STATES: readonly PairState[] = ["enabled", "paused", "probing", "disabled"];
-
-export function normalizePair(pair: PairResponse): Pair {
-  return { ...pair, phone_numbers: pair.phone_numbers ?? [], programs: pair.programs ?? [] };
-}
 
 type SessionResponse = JsonBody<paths["/api/v1/sessions/{name}"]["get"]["responses"][200]>;
 export type Session = SessionResponse;

@@ -104,7 +104,7 @@ function TopBar({ menuOpen, onMenu }: { menuOpen: boolean; onMenu: () => void })
         data-testid="logout"
         onClick={() => {
           logout();
-          navigate("/login", { replace: true });
+          void navigate("/login", { replace: true });
         }}
       >
         Log out

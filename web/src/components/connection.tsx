@@ -3,6 +3,7 @@ import {
   useCallback,
   useContext,
   useEffect,
+  useEffectEvent,
   useMemo,
   useRef,
   useState,
@@ -102,11 +103,10 @@ export function ConnectionProvider({ children }: { children: ReactNode }) {
 export function useReportUnreachable(error: unknown, retry: (() => void) | undefined): boolean {
   const unreachable = useUnreachable();
   const network = unreachable !== null && isNetworkError(error);
-  const retryRef = useRef(retry);
-  retryRef.current = retry;
+  const retryNow = useEffectEvent(() => retry?.());
   useEffect(() => {
-    if (!network || !unreachable) return undefined;
-    return unreachable.report(() => retryRef.current?.());
+    if (!unreachable || !network) return undefined;
+    return unreachable.report(() => retryNow());
   }, [network, unreachable]);
   return network;
 }

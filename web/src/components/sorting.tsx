@@ -1,12 +1,9 @@
-import { useCallback, useMemo, useRef, useState } from "react";
+import { useCallback, useMemo, useState } from "react";
+import { nextSort, sortRows, type SortState, type SortValue } from "./sortOrder";
 
-export type SortDirection = "asc" | "desc";
-export type SortValue = string | number | null | undefined;
+export type { SortValue } from "./sortOrder";
 
-export interface SortState<K extends string> {
-  key: K;
-  direction: SortDirection;
-}
+const NO_NUMERIC: ReadonlySet<never> = new Set();
 
 export interface Sorting<T, K extends string> {
   rows: T[];
@@ -15,48 +12,22 @@ export interface Sorting<T, K extends string> {
   toggle: (key: K) => void;
 }
 
-function compare(a: SortValue, b: SortValue): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: "base" });
-}
-
 /**
  * Rows sorted by the clicked column. `columns` reads each sortable column's
  * value from a row; empty values always go last; ties keep the given order.
+ * Pass `columns` and `numeric` as constants: a new object re-sorts the rows.
  */
 export function useSort<T, K extends string>(
   rows: readonly T[],
   columns: Record<K, (row: T) => SortValue>,
-  numeric: ReadonlySet<K> = new Set(),
+  numeric: ReadonlySet<K> = NO_NUMERIC,
 ): Sorting<T, K> {
   const [sort, setSort] = useState<SortState<K> | null>(null);
-  // Read when the sort or the rows change: callers may pass a fresh object each render.
-  const columnsRef = useRef(columns);
-  columnsRef.current = columns;
-  const toggle = useCallback(
-    (key: K) =>
-      setSort((current) => {
-        const first: SortDirection = numeric.has(key) ? "desc" : "asc";
-        if (current?.key !== key) return { key, direction: first };
-        if (current.direction === first) return { key, direction: first === "asc" ? "desc" : "asc" };
-        return null;
-      }),
-    [numeric],
+  const toggle = useCallback((key: K) => setSort((current) => nextSort(current, key, numeric.has(key))), [numeric]);
+  const sorted = useMemo(
+    () => (sort ? sortRows(rows, columns[sort.key], sort.direction) : [...rows]),
+    [rows, columns, sort],
   );
-  const sorted = useMemo(() => {
-    if (!sort) return [...rows];
-    const read = columnsRef.current[sort.key];
-    const sign = sort.direction === "asc" ? 1 : -1;
-    return rows
-      .map((row, index) => ({ row, index, value: read(row) }))
-      .sort((a, b) => {
-        const aEmpty = a.value === null || a.value === undefined;
-        const bEmpty = b.value === null || b.value === undefined;
-        if (aEmpty || bEmpty) return aEmpty === bEmpty ? a.index - b.index : aEmpty ? 1 : -1;
-        return sign * compare(a.value, b.value) || a.index - b.index;
-      })
-      .map(({ row }) => row);
-  }, [rows, sort]);
   return { rows: sorted, sort, toggle };
 }
 

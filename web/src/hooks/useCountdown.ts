@@ -6,16 +6,17 @@ function secondsUntil(until: number | null): number {
 
 /** Seconds left until `until` (a Date.now() timestamp), updated as time passes. */
 export function useCountdown(until: number | null): number {
-  const [seconds, setSeconds] = useState(() => secondsUntil(until));
+  const [countdown, setCountdown] = useState(() => ({ until, seconds: secondsUntil(until) }));
+  // A new deadline shows at once, not a tick later.
+  if (countdown.until !== until) setCountdown({ until, seconds: secondsUntil(until) });
   useEffect(() => {
-    setSeconds(secondsUntil(until));
     if (until === null) return undefined;
     const timer = window.setInterval(() => {
-      const left = secondsUntil(until);
-      setSeconds(left);
-      if (left === 0) window.clearInterval(timer);
+      const seconds = secondsUntil(until);
+      setCountdown({ until, seconds });
+      if (seconds === 0) window.clearInterval(timer);
     }, 250);
     return () => window.clearInterval(timer);
   }, [until]);
-  return seconds;
+  return countdown.seconds;
 }

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useEffectEvent, useState } from "react";
 
 export interface Resource<T> {
   data: T | undefined;
@@ -8,37 +8,37 @@ export interface Resource<T> {
   reload: () => void;
 }
 
+interface Settled<T> {
+  request: string | null;
+  data: T | undefined;
+  error: unknown;
+}
+
 /**
  * Loads data whenever `key` changes. Results of superseded requests are
  * dropped, so a slow old response never overwrites a newer one.
  */
 export function useResource<T>(load: () => Promise<T>, key: string): Resource<T> {
-  const [data, setData] = useState<T>();
-  const [error, setError] = useState<unknown>(null);
-  const [loading, setLoading] = useState(true);
+  const [settled, setSettled] = useState<Settled<T>>({ request: null, data: undefined, error: null });
   const [generation, setGeneration] = useState(0);
-  const latest = useRef(0);
-  const loadRef = useRef(load);
-  loadRef.current = load;
+  const request = `${generation}:${key}`;
+  const loadLatest = useEffectEvent(load);
 
   useEffect(() => {
-    const ticket = ++latest.current;
-    setLoading(true);
-    loadRef.current().then(
-      (value) => {
-        if (ticket !== latest.current) return;
-        setData(value);
-        setError(null);
-        setLoading(false);
+    let current = true;
+    loadLatest().then(
+      (data) => {
+        if (current) setSettled({ request, data, error: null });
       },
-      (reason: unknown) => {
-        if (ticket !== latest.current) return;
-        setError(reason);
-        setLoading(false);
+      (error: unknown) => {
+        if (current) setSettled((previous) => ({ request, data: previous.data, error }));
       },
     );
-  }, [key, generation]);
+    return () => {
+      current = false;
+    };
+  }, [request]);
 
   const reload = useCallback(() => setGeneration((n) => n + 1), []);
-  return { data, error, loading, reload };
+  return { data: settled.data, error: settled.error, loading: settled.request !== request, reload };
 }

@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useEffectEvent, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
 import { fetchCurrentUser } from "../api/endpoints";
 import { getAccessToken } from "../api/tokens";
 import { LiveSocket, type LiveMessage, type LiveStatus } from "./socket";
@@ -42,12 +42,11 @@ export function useLiveStatus(): LiveStatus {
 /** Calls `handler` with the data of every message of `topic`; the latest handler is always used. */
 export function useLiveTopic(topic: string, handler: (data: unknown) => void): void {
   const socket = useLiveSocket();
-  const handlerRef = useRef(handler);
-  handlerRef.current = handler;
+  const onData = useEffectEvent(handler);
   useEffect(
     () =>
       socket.onMessage((message: LiveMessage) => {
-        if (message.topic === topic) handlerRef.current(message.data);
+        if (message.topic === topic) onData(message.data);
       }),
     [socket, topic],
   );
@@ -57,10 +56,9 @@ export function useLiveTopic(topic: string, handler: (data: unknown) => void): v
 export function useOnReconnect(onReconnect: () => void): void {
   const status = useLiveStatus();
   const previous = useRef(status);
-  const callback = useRef(onReconnect);
-  callback.current = onReconnect;
+  const reconnected = useEffectEvent(onReconnect);
   useEffect(() => {
-    if (status === "connected" && previous.current === "reconnecting") callback.current();
+    if (status === "connected" && previous.current === "reconnecting") reconnected();
     previous.current = status;
   }, [status]);
 }
@@ -68,15 +66,14 @@ export function useOnReconnect(onReconnect: () => void): void {
 /** Follows a session's log while `name` is set; `onLines` receives each batch of new lines. */
 export function useFollowLogs(name: string | null, onLines: (lines: string[]) => void): void {
   const socket = useLiveSocket();
-  const onLinesRef = useRef(onLines);
-  onLinesRef.current = onLines;
+  const receive = useEffectEvent(onLines);
   useEffect(() => {
     if (name === null) return undefined;
     const stopListening = socket.onMessage((message) => {
       if (message.topic !== "logs") return;
       const data = message.data as { name?: unknown; lines?: unknown } | null;
       if (data?.name !== name || !Array.isArray(data.lines)) return;
-      onLinesRef.current(data.lines.filter((line): line is string => typeof line === "string"));
+      receive(data.lines.filter((line): line is string => typeof line === "string"));
     });
     const unfollow = socket.followLogs(name);
     return () => {

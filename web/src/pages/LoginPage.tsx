@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useState, type SubmitEvent } from "react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { ApiError, errorMessage } from "../api/errors";
 import { useAuth } from "../auth/AuthContext";
@@ -38,7 +38,7 @@ export function LoginPage() {
 
   if (status === "signed-in") return <Navigate to={redirectTarget(location.state)} replace />;
 
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     if (!username.trim() || !password) {
       setFailure({ message: "Enter your username and password.", retryAt: null });
@@ -48,7 +48,7 @@ export function LoginPage() {
     setFailure(null);
     try {
       await login(username.trim(), password);
-      navigate(redirectTarget(location.state), { replace: true });
+      void navigate(redirectTarget(location.state), { replace: true });
     } catch (error) {
       setFailure(describeFailure(error));
       setBusy(false);

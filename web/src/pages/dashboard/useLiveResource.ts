@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { useConnection } from "../../components/connection";
 import { useLiveTopic, useOnReconnect } from "../../live/LiveContext";
 
@@ -50,11 +50,12 @@ export function useLiveResource<T>(load: () => Promise<T>, key: string, options:
   const [loadedKey, setLoadedKey] = useState<string | null>(null);
   const [refreshing, setRefreshing] = useState(false);
   const loadRef = useRef(load);
-  loadRef.current = load;
-  const applyRef = useRef(apply);
-  applyRef.current = apply;
   const keyRef = useRef(key);
-  keyRef.current = key;
+  // Before the effects below run: they load for the current key.
+  useLayoutEffect(() => {
+    loadRef.current = load;
+    keyRef.current = key;
+  });
   const dataRef = useRef<{ key: string; value: T } | null>(null);
   const inFlight = useRef(false);
   const again = useRef(false);
@@ -65,7 +66,7 @@ export function useLiveResource<T>(load: () => Promise<T>, key: string, options:
   const timer = useRef<number | undefined>(undefined);
   const connection = useConnection();
 
-  const run = useCallback(() => {
+  const run = useCallback(function run() {
     window.clearTimeout(timer.current);
     timer.current = undefined;
     if (inFlight.current) {
@@ -133,9 +134,8 @@ export function useLiveResource<T>(load: () => Promise<T>, key: string, options:
   const onMessage = useCallback(
     (message: unknown) => {
       const current = dataRef.current;
-      const applyMessage = applyRef.current;
-      if (applyMessage && current && current.key === keyRef.current) {
-        const next = applyMessage(current.value, message);
+      if (apply && current && current.key === keyRef.current) {
+        const next = apply(current.value, message);
         if (next !== undefined) {
           dataRef.current = { key: current.key, value: next };
           setData(next);
@@ -144,7 +144,7 @@ export function useLiveResource<T>(load: () => Promise<T>, key: string, options:
       }
       reload(true);
     },
-    [reload],
+    [reload, apply],
   );
   useLiveTopic(topic, onMessage);
   const onReconnect = useCallback(() => reload(true), [reload]);

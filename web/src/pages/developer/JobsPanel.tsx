@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type SubmitEvent } from "react";
 import { cancelSearchJob, createSearchJob, getSearchJob, listBreakers, listSearchJobs, retrySearchJob } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { SearchJob, SearchJobCreate, SearchJobSummary } from "../../api/types";
@@ -61,7 +61,7 @@ export function JobsPanel() {
     return undefined;
   }, [items, show]);
 
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     setError(null);
     try {

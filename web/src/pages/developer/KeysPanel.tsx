@@ -225,7 +225,7 @@ function KeyCreatedDialog({ created, onClose }: { created: ApiKeyCreated; onClos
           type="button"
           className="button button--small"
           onClick={() => {
-            void navigator.clipboard?.writeText(created.key).then(() => setCopied(true));
+            void navigator.clipboard.writeText(created.key).then(() => setCopied(true));
           }}
         >
           {copied ? "Copied" : "Copy"}

@@ -1,4 +1,4 @@
-import { useCallback, useState, type FormEvent } from "react";
+import { useCallback, useState, type SubmitEvent } from "react";
 import { useSearchParams } from "react-router";
 import { cancelSend, conversationOf, listSends, listTemplates, retrySend } from "../../api/endpoints";
 import { ApiError } from "../../api/errors";
@@ -256,7 +256,7 @@ function ConversationView() {
       setLoadingOlder(false);
     }
   };
-  const search = (event: FormEvent) => {
+  const search = (event: SubmitEvent) => {
     event.preventDefault();
     setEarlier(null);
     setParams(new URLSearchParams({ view: "conversation", phone: draft.trim() }), { replace: true });

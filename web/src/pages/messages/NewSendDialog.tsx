@@ -13,7 +13,7 @@ interface NewSendDialogProps {
 /** `{name}` placeholders of a template, to ask for their values. */
 function placeholders(template: Template | undefined): string[] {
   if (!template) return [];
-  const bodies = [template.body, ...Object.values(template.provider_bodies ?? {})];
+  const bodies = [template.body, ...Object.values(template.provider_bodies)];
   const names = bodies.flatMap((body) => [...body.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] ?? ""));
   return [...new Set(names)].filter(Boolean);
 }

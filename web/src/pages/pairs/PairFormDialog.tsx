@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useState, type SubmitEvent } from "react";
 import { createPair, updatePair } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
 import { PAIR_STATES, type Country, type Host, type Pair, type PairState, type Program } from "../../api/types";
@@ -48,7 +48,7 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
     return updatePair(pair.key, changes, force);
   };
 
-  const submit = async (event: FormEvent) => {
+  const submit = async (event: SubmitEvent) => {
     event.preventDefault();
     const clientErrors = validateForm(values, isNew);
     setErrors(clientErrors);

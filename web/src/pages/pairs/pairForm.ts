@@ -57,7 +57,7 @@ export function formFromPair(pair: Pair): PairFormValues {
     isHighPriority: pair.is_high_priority,
     phoneNumbers: pair.phone_numbers.join("\n"),
     programs: [...pair.programs],
-    host: pair.host ?? "local",
+    host: pair.host,
     state: pair.state,
     stateReason: pair.state_reason ?? "",
     pauseThreshold: pair.pause_threshold?.toString() ?? "",
@@ -142,7 +142,7 @@ export function toUpdatePayload(values: PairFormValues, pair: Pair): PairUpdate 
   const region = values.region.trim() || null;
   if (region !== (pair.region ?? null)) payload.region = region;
   if (values.isHighPriority !== pair.is_high_priority) payload.is_high_priority = values.isHighPriority;
-  if (values.host !== (pair.host ?? "local")) payload.host = values.host;
+  if (values.host !== pair.host) payload.host = values.host;
   if (values.state !== pair.state) {
     payload.state = values.state;
     if (values.stateReason.trim()) payload.state_reason = values.stateReason.trim();

@@ -40,7 +40,6 @@ export interface LogBuffer {
 }
 
 export type LogBufferAction =
-  | { type: "reset" }
   | { type: "loaded"; lines: string[] }
   | { type: "live"; lines: readonly string[] }
   | { type: "pause" }
@@ -51,8 +50,6 @@ export const EMPTY_BUFFER: LogBuffer = { lines: [], joining: false, held: [], he
 /** Following, live lines are appended; paused, they are held until `follow` appends them. */
 export function logBuffer(state: LogBuffer, action: LogBufferAction): LogBuffer {
   switch (action.type) {
-    case "reset":
-      return EMPTY_BUFFER;
     case "loaded":
       return { ...state, lines: capLines(action.lines), joining: true };
     case "live": {

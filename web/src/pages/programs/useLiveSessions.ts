@@ -34,9 +34,8 @@ export function useLiveSessions(): LiveSessions {
   const debounce = useRef<number | undefined>(undefined);
   const status = useLiveStatus();
 
-  const load = useCallback(() => {
+  const request = useCallback(() => {
     const ticket = ++latest.current;
-    setLoading(true);
     listSessions().then(
       (list) => {
         if (ticket !== latest.current) return;
@@ -53,6 +52,11 @@ export function useLiveSessions(): LiveSessions {
     );
   }, []);
 
+  const load = useCallback(() => {
+    setLoading(true);
+    request();
+  }, [request]);
+
   const refresh = useCallback(() => {
     window.clearTimeout(debounce.current);
     debounce.current = window.setTimeout(load, DEBOUNCE_MS);
@@ -62,14 +66,15 @@ export function useLiveSessions(): LiveSessions {
     setSessions((list) => list?.map((session) => (session.name === name ? { ...session, ...changes } : session)));
   }, []);
 
+  // `loading` starts out true: the first request needs no update of it.
   useEffect(() => {
-    load();
+    request();
     return () => window.clearTimeout(debounce.current);
-  }, [load]);
+  }, [request]);
 
   useLiveTopic("sessions", (data) => {
     if (isSessionEvent(data) && data.to_state) {
-      const state = data.to_state as SessionState;
+      const state = data.to_state;
       // Until the reload brings the new start time, only a live process keeps its uptime.
       patch(data.session, ALIVE.has(state) ? { state } : { state, uptime_seconds: null, pid: null });
     }

@@ -40,14 +40,10 @@ export function useSessionLog(name: string): SessionLog {
   // Until the first page is in, live lines wait here.
   const pending = useRef<string[] | null>([]);
 
+  // The drawer is keyed by session name, so this runs once per log shown.
   useEffect(() => {
     let current = true;
     pending.current = [];
-    dispatch({ type: "reset" });
-    setLoading(true);
-    setError(null);
-    setEvents([]);
-    setEventsError(null);
     sessionLogs(name, INITIAL_LINES).then(
       (logs) => {
         if (!current) return;
