@@ -1,6 +1,17 @@
 // Domain types read off the generated OpenAPI paths rather than component
-// names, so renaming a backend model does not break the app.
-import type { paths } from "./schema";
+// names, so renaming a backend model does not break the app. The lists of
+// enum values are generated from the schema's named enums.
+import {
+  alertRuleValues,
+  outcomeValues,
+  pairStateValues,
+  scopeValues,
+  sendStatusValues,
+  sessionActionValues,
+  sessionStateValues,
+  severityValues,
+  type paths,
+} from "./schema";
 
 type JsonBody<R> = R extends { content: { "application/json": infer T } } ? T : never;
 type RequestJson<Op> = Op extends { requestBody?: infer B }
@@ -20,7 +31,7 @@ export type PairCreate = RequestJson<paths["/api/v1/pairs"]["post"]>;
 export type PairUpdate = RequestJson<paths["/api/v1/pairs/{key}"]["patch"]>;
 export type PairQuery = NonNullable<paths["/api/v1/pairs"]["get"]["parameters"]["query"]>;
 
-export const PAIR_STATES: readonly PairState[] = ["enabled", "paused", "probing", "disabled"];
+export const PAIR_STATES: readonly PairState[] = pairStateValues;
 
 type SessionResponse = JsonBody<paths["/api/v1/sessions/{name}"]["get"]["responses"][200]>;
 export type Session = SessionResponse;
@@ -34,16 +45,8 @@ export type SessionEvent = JsonBody<paths["/api/v1/sessions/{name}/events"]["get
 export type Host = JsonBody<paths["/api/v1/hosts"]["get"]["responses"][200]>[number];
 export type SessionLogs = JsonBody<paths["/api/v1/sessions/{name}/logs"]["get"]["responses"][200]>;
 
-export const SESSION_STATES: readonly SessionState[] = [
-  "running",
-  "starting",
-  "backoff",
-  "exited",
-  "fatal",
-  "stopping",
-  "stopped",
-];
-export const SESSION_ACTIONS: readonly SessionAction[] = ["start", "stop", "restart"];
+export const SESSION_STATES: readonly SessionState[] = sessionStateValues;
+export const SESSION_ACTIONS: readonly SessionAction[] = sessionActionValues;
 
 type SummaryParams = NonNullable<paths["/api/v1/metrics/summary"]["get"]["parameters"]["query"]>;
 type TimeseriesParams = NonNullable<paths["/api/v1/metrics/timeseries"]["get"]["parameters"]["query"]>;
@@ -56,6 +59,8 @@ export type MetricsTotals = MetricsSummary["totals"];
 export type MetricsTimeseries = JsonBody<paths["/api/v1/metrics/timeseries"]["get"]["responses"][200]>;
 export type MetricsSeries = MetricsTimeseries["series"][number];
 export type MetricsPoint = MetricsSeries["points"][number];
+export type AttemptOutcome = (typeof outcomeValues)[number];
+export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = outcomeValues;
 export type MetricsHeatmap = JsonBody<paths["/api/v1/metrics/heatmap"]["get"]["responses"][200]>;
 export type CountryGoal = JsonBody<paths["/api/v1/dispatch/goals"]["get"]["responses"][200]>[number];
 
@@ -66,24 +71,18 @@ export type AlertRule = Alert["rule"];
 export type AlertsOverview = JsonBody<paths["/api/v1/alerts/overview"]["get"]["responses"][200]>;
 export type PolicyDecision = JsonBody<paths["/api/v1/policy/decisions"]["get"]["responses"][200]>[number];
 
-export const ALERT_SEVERITIES: readonly AlertSeverity[] = ["critical", "warning", "info"];
-export const ALERT_RULES: readonly AlertRule[] = [
-  "session_crashed",
-  "session_fatal",
-  "session_hung",
-  "success_rate_low",
-  "success_rate_drop",
-  "pair_paused",
-  "priority_pair_failing",
-  "country_under_target",
-  "gateway_errors",
-  "manual",
-];
+/** The most severe first; a new severity in the schema fails to compile until it is ranked. */
+export const SEVERITY_RANK: Readonly<Record<AlertSeverity, number>> = { critical: 0, warning: 1, info: 2 };
+export const ALERT_SEVERITIES: readonly AlertSeverity[] = [...severityValues].sort(
+  (a, b) => SEVERITY_RANK[a] - SEVERITY_RANK[b],
+);
+export const ALERT_RULES: readonly AlertRule[] = alertRuleValues;
 
 export type ApiKey = JsonBody<paths["/api/v1/auth/api-keys/{key_id}"]["get"]["responses"][200]>;
 export type ApiKeyCreate = RequestJson<paths["/api/v1/auth/api-keys"]["post"]>;
 export type ApiKeyCreated = JsonBody<paths["/api/v1/auth/api-keys"]["post"]["responses"][201]>;
 export type ApiKeyScope = ApiKey["scopes"][number];
+export const API_KEY_SCOPES: readonly ApiKeyScope[] = scopeValues;
 export type UsageQuery = NonNullable<paths["/api/v1/analytics/usage"]["get"]["parameters"]["query"]>;
 export type UsageSummary = JsonBody<paths["/api/v1/analytics/usage"]["get"]["responses"][200]>;
 export type UsageDay = JsonBody<paths["/api/v1/analytics/usage/daily"]["get"]["responses"][200]>[number];
@@ -97,7 +96,7 @@ export type Template = JsonBody<paths["/api/v1/messages/templates/{template_id}"
 export type Conversation = JsonBody<paths["/api/v1/messages/conversations/{phone}"]["get"]["responses"][200]>;
 export type ThreadItem = Conversation["items"][number];
 
-export const SEND_STATUSES: readonly SendStatus[] = ["PENDING", "DONE", "FAILED", "CANCELLED"];
+export const SEND_STATUSES: readonly SendStatus[] = sendStatusValues;
 
 export type SearchJob = JsonBody<paths["/api/v1/search/jobs/{job_id}"]["get"]["responses"][200]>;
 export type SearchJobPage = JsonBody<paths["/api/v1/search/jobs"]["get"]["responses"][200]>;

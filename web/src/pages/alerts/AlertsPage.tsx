@@ -11,6 +11,7 @@ import {
 } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ErrorBanner } from "../../components/ErrorBanner";
+import { FilterSelect } from "../../components/FilterSelect";
 import { Spinner } from "../../components/Spinner";
 import { useResource } from "../../hooks/useResource";
 import { useNow } from "../../hooks/useTicker";
@@ -146,34 +147,21 @@ export function AlertsPage() {
             </button>
           ))}
         </div>
-        <select
-          className="input"
-          aria-label="Filter by severity"
+        <FilterSelect
+          name="severity"
+          allLabel="All severities"
+          options={ALERT_SEVERITIES}
           value={filters.severity}
-          onChange={(event) => setFilters({ ...filters, severity: event.target.value as AlertSeverity | "" })}
-          data-testid="filter-severity"
-        >
-          <option value="">All severities</option>
-          {ALERT_SEVERITIES.map((severity) => (
-            <option key={severity} value={severity}>
-              {severity}
-            </option>
-          ))}
-        </select>
-        <select
-          className="input"
-          aria-label="Filter by rule"
+          onChange={(severity) => setFilters({ ...filters, severity })}
+        />
+        <FilterSelect
+          name="rule"
+          allLabel="All rules"
+          options={ALERT_RULES}
+          optionLabel={ruleLabel}
           value={filters.rule}
-          onChange={(event) => setFilters({ ...filters, rule: event.target.value as AlertRule | "" })}
-          data-testid="filter-rule"
-        >
-          <option value="">All rules</option>
-          {ALERT_RULES.map((rule) => (
-            <option key={rule} value={rule}>
-              {ruleLabel(rule)}
-            </option>
-          ))}
-        </select>
+          onChange={(rule) => setFilters({ ...filters, rule })}
+        />
         <input
           className="input"
           placeholder="Country (e.g. UZ)"

@@ -1,4 +1,4 @@
-import type { Alert } from "../../api/types";
+import { SEVERITY_RANK, type Alert } from "../../api/types";
 import { SortHeader, useSort, type SortValue } from "../../components/sorting";
 import { formatDuration, formatTime } from "../programs/format";
 import { ruleLabel } from "./labels";
@@ -19,9 +19,8 @@ function lasted(alert: Alert, now: number): string {
 
 type Column = "severity" | "rule" | "subject" | "started" | "state";
 
-const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 };
 const COLUMNS: Record<Column, (alert: Alert) => SortValue> = {
-  severity: (alert) => SEVERITY_RANK[alert.severity] ?? 3,
+  severity: (alert) => SEVERITY_RANK[alert.severity],
   rule: (alert) => ruleLabel(alert.rule),
   subject: (alert) => alert.subject,
   started: (alert) => Date.parse(alert.started_at),

@@ -2,7 +2,7 @@
 // dashboard adds each to the counters on screen at once, and a reload a few
 // seconds later confirms them (and brings the latencies, which only the
 // server can compute).
-import type { MetricsGroup, MetricsSummary, MetricsTotals } from "../../api/types";
+import { ATTEMPT_OUTCOMES, type MetricsGroup, type MetricsSummary, type MetricsTotals } from "../../api/types";
 
 export interface AttemptMessage {
   pair: string;
@@ -10,7 +10,7 @@ export interface AttemptMessage {
   outcome: string;
 }
 
-const OUTCOMES = new Set(["delivered", "not_delivered", "send_failed", "error"]);
+const OUTCOMES = new Set<string>(ATTEMPT_OUTCOMES);
 
 export function asAttempt(data: unknown): AttemptMessage | null {
   if (typeof data !== "object" || data === null) return null;

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { createApiKey, revokeApiKey } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
-import type { ApiKey, ApiKeyCreated, ApiKeyScope } from "../../api/types";
+import { API_KEY_SCOPES, type ApiKey, type ApiKeyCreated, type ApiKeyScope } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Dialog } from "../../components/Dialog";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
@@ -178,7 +178,7 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
         <input id="key-name" className="input" value={name} maxLength={64} onChange={(e) => setName(e.target.value)} data-testid="key-name" />
         <span className="field__label">Scopes</span>
         <div>
-          {(["read", "control"] as const).map((scope) => (
+          {API_KEY_SCOPES.map((scope) => (
             <label key={scope} className="checkbox">
               <input type="checkbox" checked={scopes.includes(scope)} onChange={() => toggle(scope)} data-testid={`key-scope-${scope}`} />{" "}
               {scope === "read" ? "read (as a viewer)" : "control (start, stop, edit: as an operator)"}

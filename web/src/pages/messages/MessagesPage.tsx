@@ -5,6 +5,7 @@ import { ApiError } from "../../api/errors";
 import { SEND_STATUSES, type Send, type SendStatus, type ThreadItem } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ErrorBanner } from "../../components/ErrorBanner";
+import { FilterSelect } from "../../components/FilterSelect";
 import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { Spinner } from "../../components/Spinner";
 import { useResource } from "../../hooks/useResource";
@@ -91,20 +92,14 @@ function SendsView() {
   return (
     <>
       <div className="toolbar toolbar--alerts">
-        <select
-          className="input"
-          aria-label="Filter by status"
+        <FilterSelect
+          name="status"
+          allLabel="All statuses"
+          options={SEND_STATUSES}
           value={status}
-          onChange={(e) => setStatus(e.target.value as SendStatus | "")}
-          data-testid="filter-send-status"
-        >
-          <option value="">All statuses</option>
-          {SEND_STATUSES.map((value) => (
-            <option key={value} value={value}>
-              {value}
-            </option>
-          ))}
-        </select>
+          onChange={setStatus}
+          testId="filter-send-status"
+        />
         {writable && (
           <button type="button" className="button button--primary" onClick={() => setCreating(true)} data-testid="new-send">
             Send an SMS

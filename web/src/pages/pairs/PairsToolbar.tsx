@@ -1,9 +1,10 @@
-import { PAIR_STATES, type PairState } from "../../api/types";
+import { PAIR_STATES } from "../../api/types";
+import { CountryFilter, FilterSelect, type CountryOption } from "../../components/FilterSelect";
 import type { PairFilters } from "./filters";
 
 interface PairsToolbarProps {
   filters: PairFilters;
-  countries: ReadonlyArray<{ code: string; name: string }>;
+  countries: readonly CountryOption[];
   onChange: (filters: PairFilters) => void;
 }
 
@@ -19,34 +20,14 @@ export function PairsToolbar({ filters, countries, onChange }: PairsToolbarProps
         onChange={(event) => onChange({ ...filters, q: event.target.value })}
         data-testid="pairs-search"
       />
-      <select
-        className="input"
-        aria-label="Filter by country"
-        value={filters.country}
-        onChange={(event) => onChange({ ...filters, country: event.target.value })}
-        data-testid="filter-country"
-      >
-        <option value="">All countries</option>
-        {countries.map((country) => (
-          <option key={country.code} value={country.code}>
-            {country.name} ({country.code})
-          </option>
-        ))}
-      </select>
-      <select
-        className="input"
-        aria-label="Filter by state"
+      <CountryFilter countries={countries} value={filters.country} onChange={(country) => onChange({ ...filters, country })} />
+      <FilterSelect
+        name="state"
+        allLabel="All states"
+        options={PAIR_STATES}
         value={filters.state}
-        onChange={(event) => onChange({ ...filters, state: event.target.value as PairState | "" })}
-        data-testid="filter-state"
-      >
-        <option value="">All states</option>
-        {PAIR_STATES.map((state) => (
-          <option key={state} value={state}>
-            {state}
-          </option>
-        ))}
-      </select>
+        onChange={(state) => onChange({ ...filters, state })}
+      />
     </div>
   );
 }
