@@ -1,3 +1,4 @@
+import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
@@ -76,6 +77,7 @@ function Sidebar({ onNavigate }: { onNavigate: () => void }) {
 function TopBar({ menuOpen, onMenu }: { menuOpen: boolean; onMenu: () => void }) {
   const { user, logout } = useAuth();
   const navigate = useNavigate();
+  const queryClient = useQueryClient();
   return (
     <header className="topbar">
       <button
@@ -104,6 +106,8 @@ function TopBar({ menuOpen, onMenu }: { menuOpen: boolean; onMenu: () => void })
         data-testid="logout"
         onClick={() => {
           logout();
+          // The next user to sign in here must not see this one's data, even briefly.
+          queryClient.clear();
           void navigate("/login", { replace: true });
         }}
       >

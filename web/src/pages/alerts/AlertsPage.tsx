@@ -1,6 +1,7 @@
 import { useCallback, useState } from "react";
 import { useSearchParams } from "react-router";
-import { acknowledgeAlert, alertsOverview, listAlerts, listPolicyDecisions } from "../../api/endpoints";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { acknowledgeAlert } from "../../api/endpoints";
 import {
   ALERT_RULES,
   ALERT_SEVERITIES,
@@ -13,15 +14,17 @@ import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { FilterSelect } from "../../components/FilterSelect";
 import { Spinner } from "../../components/Spinner";
-import { useResource } from "../../hooks/useResource";
+import { ALERTS_KEY, POLICY_DECISIONS_KEY, alertListQuery, alertsOverviewQuery, policyDecisionsQuery } from "../../data/queries";
+import { useLiveUpdates } from "../../data/live";
 import { useNow } from "../../hooks/useTicker";
-import { useLiveTopic, useOnReconnect } from "../../live/LiveContext";
 import { AlertsTable } from "./AlertsTable";
 import { DecisionsTable } from "./DecisionsTable";
 import { ruleLabel } from "./labels";
 import { TestMessageDialog } from "./TestMessageDialog";
 
 type View = "open" | "history";
+
+const DECISIONS_SHOWN = 50;
 
 interface Filters {
   view: View;
@@ -63,39 +66,25 @@ export function AlertsPage() {
   const writable = canWrite(user);
   const [filters, setFilters] = useFilters();
   const query = toQuery(filters);
-  const alerts = useResource(() => listAlerts(query), JSON.stringify(query));
-  const overview = useResource(alertsOverview, "overview");
-  const decisions = useResource(() => listPolicyDecisions(50), "decisions");
-  const [busyId, setBusyId] = useState<string | null>(null);
-  const [actionError, setActionError] = useState<unknown>(null);
+  // A new filter keeps the current rows on screen until its own arrive.
+  const alerts = useQuery({ ...alertListQuery(query), placeholderData: keepPreviousData });
+  const overview = useQuery(alertsOverviewQuery());
+  const decisions = useQuery(policyDecisionsQuery(DECISIONS_SHOWN));
   const [notice, setNotice] = useState<string | null>(null);
   const [dialogOpen, setDialogOpen] = useState(false);
   const now = useNow();
+  const queryClient = useQueryClient();
 
-  const reloadAll = () => {
-    alerts.reload();
-    overview.reload();
-  };
-  useLiveTopic("alerts", reloadAll);
-  useLiveTopic("policy", decisions.reload);
-  useOnReconnect(() => {
-    reloadAll();
-    decisions.reload();
-  });
+  useLiveUpdates("alerts", ALERTS_KEY, 0);
+  useLiveUpdates("policy", POLICY_DECISIONS_KEY, 0);
 
-  const acknowledge = async (alert: Alert) => {
-    setBusyId(alert.id);
-    setActionError(null);
-    try {
-      await acknowledgeAlert(alert.id);
+  const acknowledge = useMutation({
+    mutationFn: (alert: Alert) => acknowledgeAlert(alert.id),
+    onSuccess: (_, alert) => {
       setNotice(`Acknowledged: no more repeats of “${ruleLabel(alert.rule)}” for ${alert.subject}.`);
-      reloadAll();
-    } catch (error) {
-      setActionError(error);
-    } finally {
-      setBusyId(null);
-    }
-  };
+      return queryClient.invalidateQueries({ queryKey: ALERTS_KEY });
+    },
+  });
 
   const counts = overview.data?.counts;
   const telegram = overview.data?.telegram;
@@ -129,7 +118,7 @@ export function AlertsPage() {
           {notice}
         </p>
       )}
-      {actionError !== null && <ErrorBanner error={actionError} />}
+      {acknowledge.error !== null && <ErrorBanner error={acknowledge.error} />}
 
       <div className="toolbar toolbar--alerts" role="search">
         <div className="segmented" role="tablist" aria-label="Alerts to show">
@@ -174,22 +163,22 @@ export function AlertsPage() {
       </div>
 
       {alerts.error !== null && alerts.data === undefined ? (
-        <ErrorBanner error={alerts.error} onRetry={alerts.reload} />
+        <ErrorBanner error={alerts.error} onRetry={() => void alerts.refetch()} />
       ) : alerts.data === undefined ? (
         <Spinner label="Loading alerts" />
       ) : (
         <AlertsTable
           alerts={alerts.data}
           emptyText={filters.view === "open" ? "Nothing is firing." : "No alert matches these filters."}
-          onAcknowledge={writable ? (alert) => void acknowledge(alert) : undefined}
-          busyId={busyId}
+          onAcknowledge={writable ? (alert) => acknowledge.mutate(alert) : undefined}
+          busyId={acknowledge.isPending ? acknowledge.variables.id : null}
           now={now}
         />
       )}
 
       <h2 className="section-title">Policy decisions</h2>
       {decisions.error !== null && decisions.data === undefined ? (
-        <ErrorBanner error={decisions.error} onRetry={decisions.reload} />
+        <ErrorBanner error={decisions.error} onRetry={() => void decisions.refetch()} />
       ) : decisions.data === undefined ? (
         <Spinner label="Loading decisions" />
       ) : (
@@ -202,7 +191,7 @@ export function AlertsPage() {
           onSent={(message) => {
             setDialogOpen(false);
             setNotice(message);
-            overview.reload();
+            void queryClient.invalidateQueries({ queryKey: alertsOverviewQuery().queryKey });
           }}
         />
       )}

@@ -1,3 +1,4 @@
+import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { sendTestMessage } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
@@ -10,20 +11,10 @@ interface TestMessageDialogProps {
 
 export function TestMessageDialog({ onClose, onSent }: TestMessageDialogProps) {
   const [text, setText] = useState("Test message from the smsfleet dashboard");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const send = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const result = await sendTestMessage(text.trim());
-      onSent(`Telegram: ${result.message}.`);
-    } catch (reason) {
-      setError(errorMessage(reason));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const send = useMutation({
+    mutationFn: () => sendTestMessage(text.trim()),
+    onSuccess: (result) => onSent(`Telegram: ${result.message}.`),
+  });
   return (
     <Dialog
       title="Send a message to Telegram"
@@ -37,8 +28,8 @@ export function TestMessageDialog({ onClose, onSent }: TestMessageDialogProps) {
           <button
             type="button"
             className="button button--primary"
-            disabled={busy || text.trim() === ""}
-            onClick={() => void send()}
+            disabled={send.isPending || text.trim() === ""}
+            onClick={() => send.mutate()}
             data-testid="test-message-send"
           >
             Send now
@@ -58,9 +49,9 @@ export function TestMessageDialog({ onClose, onSent }: TestMessageDialogProps) {
         onChange={(event) => setText(event.target.value)}
         data-testid="test-message-text"
       />
-      {error && (
+      {send.error && (
         <p className="field__error" role="alert" data-testid="test-message-error">
-          {error}
+          {errorMessage(send.error)}
         </p>
       )}
     </Dialog>

@@ -1,15 +1,15 @@
-import { useCallback, useState, type SubmitEvent } from "react";
+import { keepPreviousData, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type SubmitEvent } from "react";
 import { useSearchParams } from "react-router";
-import { cancelSend, conversationOf, listSends, listTemplates, retrySend } from "../../api/endpoints";
-import { ApiError } from "../../api/errors";
+import { cancelSend, retrySend } from "../../api/endpoints";
 import { SEND_STATUSES, type Send, type SendStatus, type ThreadItem } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { FilterSelect } from "../../components/FilterSelect";
 import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { Spinner } from "../../components/Spinner";
-import { useResource } from "../../hooks/useResource";
-import { useLiveTopic } from "../../live/LiveContext";
+import { useLiveUpdates } from "../../data/live";
+import { SENDS_KEY, conversationQuery, sendListQuery, templatesQuery } from "../../data/queries";
 import { formatTime } from "../programs/format";
 import { NewSendDialog } from "./NewSendDialog";
 
@@ -71,22 +71,17 @@ function SendsView() {
   const { user } = useAuth();
   const writable = canWrite(user);
   const [status, setStatus] = useState<SendStatus | "">("");
-  const sends = useResource(() => listSends(status || undefined), `sends-${status}`);
-  const templates = useResource(listTemplates, "templates");
+  const sends = useQuery({ ...sendListQuery(status), placeholderData: keepPreviousData });
+  const templates = useQuery(templatesQuery());
   const [selected, setSelected] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
-  const [actionError, setActionError] = useState<unknown>(null);
-  useLiveTopic("sends", sends.reload);
+  const queryClient = useQueryClient();
+  useLiveUpdates("sends", SENDS_KEY, 0);
 
-  const act = async (action: (id: string) => Promise<unknown>, id: string) => {
-    setActionError(null);
-    try {
-      await action(id);
-      sends.reload();
-    } catch (error) {
-      setActionError(error);
-    }
-  };
+  const act = useMutation({
+    mutationFn: ({ action, id }: { action: (id: string) => Promise<unknown>; id: string }) => action(id),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: SENDS_KEY }),
+  });
   const current = sends.data?.find((send) => send.id === selected);
   const sorting = useSort(sends.data ?? NO_SENDS, SEND_READ, SEND_NUMERIC);
   return (
@@ -106,9 +101,9 @@ function SendsView() {
           </button>
         )}
       </div>
-      {actionError !== null && <ErrorBanner error={actionError} />}
+      {act.error !== null && <ErrorBanner error={act.error} />}
       {sends.error !== null && sends.data === undefined ? (
-        <ErrorBanner error={sends.error} onRetry={sends.reload} />
+        <ErrorBanner error={sends.error} onRetry={() => void sends.refetch()} />
       ) : sends.data === undefined ? (
         <Spinner label="Loading sends" />
       ) : sends.data.length === 0 ? (
@@ -149,7 +144,7 @@ function SendsView() {
           </table>
         </div>
       )}
-      {current && <SendDetail send={current} writable={writable} onCancel={(id) => void act(cancelSend, id)} onRetry={(id) => void act(retrySend, id)} />}
+      {current && <SendDetail send={current} writable={writable} onCancel={(id) => act.mutate({ action: cancelSend, id })} onRetry={(id) => act.mutate({ action: retrySend, id })} />}
       {creating && (
         <NewSendDialog
           templates={templates.data ?? []}
@@ -157,7 +152,7 @@ function SendsView() {
           onCreated={(send) => {
             setCreating(false);
             setSelected(send.id);
-            sends.reload();
+            void queryClient.invalidateQueries({ queryKey: SENDS_KEY });
           }}
         />
       )}
@@ -219,41 +214,15 @@ function ConversationView() {
   const [params, setParams] = useSearchParams();
   const phone = params.get("phone") ?? "";
   const [draft, setDraft] = useState(phone);
-  const load = useCallback(async () => {
-    if (!phone) return null;
-    try {
-      return await conversationOf(phone);
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 404) return { phone, items: [], older: null };
-      throw error;
-    }
-  }, [phone]);
-  const thread = useResource(load, `conversation-${phone}`);
-  // Older pages, fetched on demand, each in time order; the newest page is `thread.data`.
-  const [earlier, setEarlier] = useState<{ phone: string; items: ThreadItem[]; older: string | null } | null>(null);
-  const [loadingOlder, setLoadingOlder] = useState(false);
-  const [olderError, setOlderError] = useState<unknown>(null);
-  const older = earlier?.phone === phone ? earlier : null;
-  const cursor = older ? older.older : (thread.data?.older ?? null);
-  // Newest first: the newest page, then the older ones as they come.
-  const items = [...(thread.data?.items ?? []), ...(older?.items ?? [])].sort((a, b) => b.at.localeCompare(a.at));
-
-  const loadOlder = async () => {
-    if (!cursor) return;
-    setLoadingOlder(true);
-    setOlderError(null);
-    try {
-      const page = await conversationOf(phone, cursor);
-      setEarlier({ phone, items: [...(older?.items ?? []), ...page.items], older: page.older ?? null });
-    } catch (error) {
-      setOlderError(error);
-    } finally {
-      setLoadingOlder(false);
-    }
-  };
+  const thread = useInfiniteQuery({ ...conversationQuery(phone), enabled: phone !== "" });
+  const pages = thread.data?.pages;
+  const cursor = thread.hasNextPage ? pages?.at(-1)?.older : null;
+  // Newest first, whatever page each item came on.
+  const items = (pages ?? []).flatMap((page) => page.items).sort((a, b) => b.at.localeCompare(a.at));
+  const loadOlder = () => void thread.fetchNextPage();
+  const olderError = thread.isFetchNextPageError ? thread.error : null;
   const search = (event: SubmitEvent) => {
     event.preventDefault();
-    setEarlier(null);
     setParams(new URLSearchParams({ view: "conversation", phone: draft.trim() }), { replace: true });
   };
   return (
@@ -274,7 +243,7 @@ function ConversationView() {
       {!phone ? (
         <p className="empty-state">Search a number to see its thread.</p>
       ) : thread.error !== null && thread.data === undefined ? (
-        <ErrorBanner error={thread.error} onRetry={thread.reload} />
+        <ErrorBanner error={thread.error} onRetry={() => void thread.refetch()} />
       ) : !thread.data ? (
         <Spinner label="Loading the thread" />
       ) : items.length === 0 ? (
@@ -291,16 +260,16 @@ function ConversationView() {
               <ThreadEntry key={`${item.kind}-${item.uuid ?? item.attempt_id ?? item.at}`} item={item} />
             ))}
           </ol>
-          {olderError !== null && <ErrorBanner error={olderError} onRetry={() => void loadOlder()} />}
+          {olderError !== null && <ErrorBanner error={olderError} onRetry={loadOlder} />}
           {cursor && (
             <button
               type="button"
               className="button"
-              onClick={() => void loadOlder()}
-              disabled={loadingOlder}
+              onClick={loadOlder}
+              disabled={thread.isFetchingNextPage}
               data-testid="conversation-older"
             >
-              {loadingOlder ? "Loading…" : "Older messages"}
+              {thread.isFetchingNextPage ? "Loading…" : "Older messages"}
             </button>
           )}
         </>
