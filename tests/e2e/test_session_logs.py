@@ -317,6 +317,26 @@ def test_a_quiet_log_stays_at_its_end_when_the_view_resizes(
         # A shorter window shrinks the view; no new line comes to scroll it, yet it follows.
         page.set_viewport_size({"width": 1440, "height": 600})
         _expect_at_end(drawer)
+        # The events below grow and a scroll event comes before the view is brought back
+        # to its end (as when they load just after the log): it still follows.
+        drawer.evaluate(
+            """drawer => {
+                drawer.querySelector(".drawer__events").style.minHeight = "40%";
+                const view = drawer.querySelector("[data-testid='log-lines']");
+                view.dispatchEvent(new Event("scroll"));
+            }"""
+        )
+        _expect_at_end(drawer)
+        # The reader scrolling up stops the following; back at the end, it follows again.
+        log_lines = drawer.get_by_test_id("log-lines")
+        log_lines.evaluate("el => { el.scrollTop = el.scrollTop - 200; }")
+        page.wait_for_timeout(300)
+        page.set_viewport_size({"width": 1440, "height": 560})
+        page.wait_for_timeout(300)
+        assert log_lines.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight") > 24
+        log_lines.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+        page.set_viewport_size({"width": 1440, "height": 520})
+        _expect_at_end(drawer)
         screenshot("quiet log at its end")
 
 

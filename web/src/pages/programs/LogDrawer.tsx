@@ -85,6 +85,8 @@ function LogView({ name, log }: LogViewProps) {
   const { lines, loading, error, paused, heldCount } = log;
   const ref = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
+  // Where the view was at its last scroll event: only a scroll up is the reader's.
+  const lastTop = useRef(0);
   const seen = useRef(lines);
   const [behind, setBehind] = useState(false);
   const [query, setQuery] = useState("");
@@ -116,7 +118,11 @@ function LogView({ name, log }: LogViewProps) {
   const onScroll = () => {
     const element = ref.current;
     if (!element) return;
-    stick.current = element.scrollHeight - element.scrollTop - element.clientHeight <= STICK_THRESHOLD_PX;
+    // The view also leaves the end when it shrinks (the events below load): that is no
+    // reason to stop following; the reader scrolling up is.
+    if (element.scrollHeight - element.scrollTop - element.clientHeight <= STICK_THRESHOLD_PX) stick.current = true;
+    else if (element.scrollTop < lastTop.current) stick.current = false;
+    lastTop.current = element.scrollTop;
     if (stick.current) setBehind(false);
   };
 
