@@ -21,12 +21,14 @@ code_length = 6
 [defaults]
 delivery_probability = 1.0
 send_error_rate = 0.0
-give_up_after_seconds = 1.0
+give_up_after_seconds = 3.0
 
+# Long enough that a message is still pending when asked for right after its send,
+# however busy the machine.
 [defaults.latency]
 distribution = "uniform"
-min_seconds = 0.2
-max_seconds = 0.4
+min_seconds = 2.0
+max_seconds = 2.5
 
 [routes.UZ_uzmobile]
 phones = ["+998991234567"]
@@ -114,7 +116,7 @@ def server(paths: tuple[Path, Path]) -> Iterator[Server]:
     running.stop()
 
 
-def _poll(client: httpx.Client, trigger_id: str, timeout: float = 5.0) -> dict[str, object]:
+def _poll(client: httpx.Client, trigger_id: str, timeout: float = 10.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
         body: dict[str, object] = client.get(f"/gateway/messages/{trigger_id}").json()
