@@ -34,9 +34,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore, attempts_table
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import AttemptStore, attempts_table
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS
 from smsfleet.metrics.service import MetricsService
 from smsfleet.metrics.store import (

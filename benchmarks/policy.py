@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import AttemptStore
 from smsfleet.pairs.models import Country, Pair
 from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.store import PolicyStore
@@ -110,6 +110,7 @@ def run(label: str, metrics_url: str, args: argparse.Namespace) -> None:
             engine = create_sql_engine(metrics_url)
             service = PolicyService(
                 store=PolicyStore(engine),
+                attempts=AttemptStore(engine),
                 config_store=config,
                 clock=FakeClock(NOW),
                 config=PolicyConfig.from_settings(Settings(data_dir=Path(scratch))),

@@ -114,7 +114,7 @@ def main() -> None:
     try:
         with TestClient(app) as client:
             names = seed(store, args.sessions)
-            supervisor = app.state.context.sessions.supervisor
+            supervisor = app.state.services.sessions.supervisor
 
             set_desired(store, names, DesiredState.running)
             supervisor.wake()
@@ -165,7 +165,7 @@ def main() -> None:
                 (f"stop {len(names)} sessions until all stopped", f"{took:.1f} s", "≤ 20 s")
             )
     finally:
-        backend = app.state.context.sessions.hosts.backend("local")
+        backend = app.state.services.sessions.hosts.backend("local")
         for entry in backend.list():
             backend.stop(entry.name, 0)
         store.close()

@@ -32,6 +32,7 @@ import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import redis
 import redis.asyncio as aioredis
@@ -178,7 +179,10 @@ def create_app() -> FastAPI:
     if variant.startswith("async"):
         _async_routes(app, with_redis=variant.endswith("redis"))
     else:
-        app.state.dispatcher = _StandIn(with_redis=variant.endswith("redis"))
+        # The worker routes read only the dispatcher of the app's services.
+        app.state.services = SimpleNamespace(
+            dispatcher=_StandIn(with_redis=variant.endswith("redis"))
+        )
         app.include_router(views.router)
 
     @app.get("/healthz")

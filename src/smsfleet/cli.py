@@ -18,7 +18,7 @@ import typer
 import uvicorn
 from pydantic import SecretStr
 
-from smsfleet.api import create_app, prepare_store
+from smsfleet.api import create_app
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, UserCreate
 from smsfleet.core.clock import SystemClock
@@ -39,6 +39,7 @@ from smsfleet.sessions.hosts import Hosts
 from smsfleet.simulator import SimulatorConfigError
 from smsfleet.simulator import server as simulator_server
 from smsfleet.stores import ConfigStore, open_config_store
+from smsfleet.wiring import prepare_store
 
 app = typer.Typer(help="Control plane for a fleet of SMS test programs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -25,6 +25,7 @@ from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.models import SessionAction
 from smsfleet.sessions.service import act, sync_specs
 from smsfleet.stores import ConfigStore
+from smsfleet.wiring import Services
 
 DEMO_SIMULATOR_CONFIG = CHECKOUT_DIR / "deploy" / "simulator.toml"
 # How often the demo's terminal says how the fleet does.
@@ -196,14 +197,14 @@ def stop_demo_sessions(*, store: ConfigStore, backend: SessionBackend) -> int:
 
 def fleet_status(app: Any) -> str:
     """One line on how the fleet does now, from a running control plane's own services."""
-    state = app.state
+    services: Services = app.state.services
     running = sum(
-        1 for status in state.context.store.session_status.list() if status.state == "running"
+        1 for status in services.store.session_status.list() if status.state == "running"
     )
-    goals = state.dispatcher.goals()
+    goals = services.dispatcher.goals()
     granted = sum(goal.achieved_per_minute for goal in goals)
     goal = sum(goal.goal_per_minute for goal in goals)
-    firing = state.alerts.service.counts().firing
+    firing = services.alerts.service.counts().firing
     return (
         f"{running} sessions running · {granted:.1f} sends granted per minute"
         f" (goal {goal}) · {firing} alert{'' if firing == 1 else 's'} open"

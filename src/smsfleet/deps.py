@@ -3,60 +3,81 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from smsfleet.apikeys.service import ApiKeyService, looks_like_api_key
+from smsfleet.alerts.service import AlertService
+from smsfleet.apikeys.service import looks_like_api_key
 from smsfleet.audit.models import Actor
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
-from smsfleet.auth.service import TokenPolicy
-from smsfleet.auth.throttle import LoginThrottle
-from smsfleet.core.clock import Clock
+from smsfleet.core.breakers import Breakers
 from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, Unauthorized
-from smsfleet.core.events import EventBus
-from smsfleet.core.security import PasswordChecks
-from smsfleet.core.settings import Settings
-from smsfleet.sessions.models import SessionEvent
-from smsfleet.sessions.runtime import SessionRuntime
-from smsfleet.stores import ConfigStore
+from smsfleet.developer.service import UsageService
+from smsfleet.dispatch.service import Dispatcher
+from smsfleet.messages.service import MessagesService
+from smsfleet.metrics.runtime import Metrics
+from smsfleet.policy.service import PolicyService
+from smsfleet.search.gateway import SearchGateway
+from smsfleet.wiring import Services
 
 IPNetwork = IPv4Network | IPv6Network
 
 
-@dataclass(frozen=True)
-class AppContext:
-    settings: Settings
-    store: ConfigStore
-    clock: Clock
-    tokens: TokenPolicy
-    login_throttle: LoginThrottle
-    password_checks: PasswordChecks
-    bus: EventBus
-    sessions: SessionRuntime
-    api_keys: ApiKeyService
-
-    def publish_session_event(self, event: SessionEvent) -> None:
-        self.bus.publish("sessions", event)
-
-    def wake_supervisor(self) -> None:
-        self.sessions.supervisor.wake()
-
-    def session_logs(self, name: str, lines: int) -> list[str]:
-        return self.sessions.tail(name, lines)
+def get_services(request: Request) -> Services:
+    """The one getter: every part of the process, built once by the composition root."""
+    services: Services = request.app.state.services
+    return services
 
 
-def get_context(request: Request) -> AppContext:
-    context: AppContext = request.app.state.context
-    return context
+Context = Annotated[Services, Depends(get_services)]
 
 
-Context = Annotated[AppContext, Depends(get_context)]
+def _dispatcher(services: Context) -> Dispatcher:
+    return services.dispatcher
+
+
+def _metrics(services: Context) -> Metrics:
+    return services.metrics
+
+
+def _policy(services: Context) -> PolicyService:
+    return services.policy.service
+
+
+def _alerts(services: Context) -> AlertService:
+    return services.alerts.service
+
+
+def _messages(services: Context) -> MessagesService:
+    return services.messages.service
+
+
+def _usage(services: Context) -> UsageService:
+    return services.usage.service
+
+
+def _search(services: Context) -> SearchGateway:
+    return services.search
+
+
+def _breakers(services: Context) -> Breakers:
+    return services.breakers
+
+
+# One alias per feature, for the views.
+DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+PolicyDep = Annotated[PolicyService, Depends(_policy)]
+AlertsDep = Annotated[AlertService, Depends(_alerts)]
+MessagesDep = Annotated[MessagesService, Depends(_messages)]
+UsageDep = Annotated[UsageService, Depends(_usage)]
+SearchDep = Annotated[SearchGateway, Depends(_search)]
+BreakersDep = Annotated[Breakers, Depends(_breakers)]
 
 _bearer = HTTPBearer(
     auto_error=False, description="JWT access token from /api/v1/auth/login, or an API key"
@@ -188,11 +209,10 @@ def _within(address: str, networks: Sequence[IPNetwork]) -> bool:
 
 def client_address(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
-    context: AppContext = request.app.state.context
     return forwarded_client(
         peer,
         ", ".join(request.headers.getlist("x-forwarded-for")),
-        context.settings.trusted_proxies,
+        get_services(request).settings.trusted_proxies,
     )
 
 

@@ -16,9 +16,9 @@ from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import TokenClaims
-from smsfleet.deps import AppContext
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
+from smsfleet.wiring import Services
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ RECHECK_SECONDS = 30.0
 class _LogFollower:
     """New lines of the session logs this socket follows."""
 
-    def __init__(self, context: AppContext) -> None:
+    def __init__(self, context: Services) -> None:
         self._context = context
         self._cursors: dict[str, LogCursor] = {}
 
@@ -78,7 +78,7 @@ class _Identity:
     claims: TokenClaims
 
 
-def _authenticate(context: AppContext, token: str) -> _Identity:
+def _authenticate(context: Services, token: str) -> _Identity:
     try:
         user, claims = auth_service.authenticate(
             users=context.store.users,
@@ -92,7 +92,7 @@ def _authenticate(context: AppContext, token: str) -> _Identity:
     return _Identity(user.username, claims)
 
 
-def _still_valid(context: AppContext, identity: _Identity) -> bool:
+def _still_valid(context: Services, identity: _Identity) -> bool:
     try:
         auth_service.check_claims(
             users=context.store.users,
@@ -104,7 +104,7 @@ def _still_valid(context: AppContext, identity: _Identity) -> bool:
     return True
 
 
-async def _first_message_auth(websocket: WebSocket, context: AppContext) -> _Identity:
+async def _first_message_auth(websocket: WebSocket, context: Services) -> _Identity:
     """The token comes in the first message, `{"type": "auth", "token": …}`, in time."""
     try:
         message = await asyncio.wait_for(websocket.receive(), timeout=AUTH_TIMEOUT_SECONDS)
@@ -134,7 +134,7 @@ async def live(websocket: WebSocket) -> None:
     The socket closes (4401) when the user's tokens are revoked: a password, role or
     disabled change, logging out everywhere, or this login's logout.
     """
-    context: AppContext = websocket.app.state.context
+    context: Services = websocket.app.state.services
     await websocket.accept()
     if "token" in websocket.query_params:
         # A token in the URL ends up in access logs: refused, whatever it is.

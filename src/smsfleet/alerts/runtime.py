@@ -18,9 +18,8 @@ from smsfleet.alerts.telegram import OutboxSender, TelegramBot
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import open_metrics_engine
-from smsfleet.metrics.store import MetricsStore
-from smsfleet.policy.store import PolicyStore
+from smsfleet.metrics.service import MetricsService
+from smsfleet.policy.service import PolicyService
 from smsfleet.stores import ConfigStore
 
 __all__ = ["Alerts", "build_alerts"]
@@ -34,7 +33,6 @@ class Alerts:
     job: PeriodicJob
     recoveries: PeriodicJob
     sender: OutboxSender | None
-    engine: Engine
     http: httpx.Client
 
     def start(self) -> None:
@@ -50,27 +48,28 @@ class Alerts:
         if self.sender is not None:
             self.sender.close()
         self.http.close()
-        self.engine.dispose()
 
 
 def build_alerts(
     *,
     settings: Settings,
+    engine: Engine,
     config_store: ConfigStore,
     clock: Clock,
     registry: CollectorRegistry,
     breaker: pybreaker.CircuitBreaker,
+    metrics: MetricsService,
+    policy: PolicyService,
     on_change: Callable[[Alert], None] | None = None,
     should_run: Callable[[], bool] = lambda: True,
     transport: httpx.BaseTransport | None = None,
     country_reasons: Callable[[], Mapping[str, str]] | None = None,
 ) -> Alerts:
-    """Open the metrics store (migrated to head); the caller starts and closes it.
+    """The alerts feature on the metrics store; the caller starts and closes it.
 
     `should_run` gates the periodic rules and the sender: with replicas, only the
     supervising leader evaluates and sends, so nothing goes out twice.
     """
-    engine = open_metrics_engine(settings.resolved_metrics_url)
     store = AlertStore(engine)
     collector = AlertCollector(store=store, registry=registry)
     http = httpx.Client(timeout=TELEGRAM_TIMEOUT, transport=transport)
@@ -87,8 +86,8 @@ def build_alerts(
         )
     service = AlertService(
         store=store,
-        metrics=MetricsStore(engine),
-        policy_store=PolicyStore(engine),
+        metrics=metrics,
+        policy=policy,
         config_store=config_store,
         clock=clock,
         config=AlertConfig.from_settings(settings),
@@ -103,6 +102,5 @@ def build_alerts(
         job=job,
         recoveries=recoveries,
         sender=sender,
-        engine=engine,
         http=http,
     )

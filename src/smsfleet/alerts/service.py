@@ -40,11 +40,12 @@ from smsfleet.alerts.text import alert_text, message_text
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.settings import Settings
-from smsfleet.metrics.store import MetricsStore
+from smsfleet.metrics.models import GroupBy
+from smsfleet.metrics.service import MetricsService
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, PolicyDecision
+from smsfleet.policy.service import PolicyService
 from smsfleet.policy.stats import Window, WindowStats
-from smsfleet.policy.store import PolicyStore
 from smsfleet.sessions.models import SessionEvent, SessionState
 from smsfleet.stores import ConfigStore
 
@@ -126,8 +127,8 @@ class AlertService:
         self,
         *,
         store: AlertStore,
-        metrics: MetricsStore,
-        policy_store: PolicyStore,
+        metrics: MetricsService,
+        policy: PolicyService,
         config_store: ConfigStore,
         clock: Clock,
         config: AlertConfig,
@@ -138,7 +139,7 @@ class AlertService:
         self.store = store
         self.config = config
         self._metrics = metrics
-        self._policy_store = policy_store
+        self._policy = policy
         self._config_store = config_store
         self._clock = clock
         self._on_change = on_change
@@ -282,8 +283,8 @@ class AlertService:
         config = self.config
         thresholds = config.thresholds
         pairs = {pair.key: pair for pair in self._config_store.pairs.list()}
-        current = self._policy_store.pair_window_stats(
-            pairs=pairs.values(), window=config.success_window, now=now
+        current = self._policy.pair_window_stats(
+            pairs.values(), window=config.success_window, now=now
         )
         window = config.success_window
         signals = rules.success_rate_signals(current, pairs, thresholds, window)
@@ -307,21 +308,23 @@ class AlertService:
         # Seven days of hourly rollups change slowly: read them once an hour.
         if self._baseline_at is None or now - self._baseline_at >= BASELINE_REFRESH:
             end = now - _since_hour(now)
-            tallies = self._metrics.tallies(start=end - BASELINE_SPAN, end=end, group=("pair",))
+            tallies = self._metrics.tallies_by(
+                GroupBy.pair, start=end - BASELINE_SPAN, end=end, fine_latencies=False
+            )
             self._baseline = {
-                key[0]: WindowStats(samples=tally.completed, delivered=tally.delivered)
-                for (_bucket, key), tally in tallies.items()
+                pair: WindowStats(samples=tally.completed, delivered=tally.delivered)
+                for pair, tally in tallies.items()
             }
             self._baseline_at = now
         return self._baseline
 
     def _gateway_outcomes(self, now: datetime) -> dict[str, tuple[int, int]]:
-        tallies = self._metrics.tallies(
-            start=now - self.config.gateway_window, end=now, group=("program",)
+        tallies = self._metrics.tallies_by(
+            GroupBy.program, start=now - self.config.gateway_window, end=now, fine_latencies=False
         )
         return {
-            key[0]: (tally.completed, tally.send_failed + tally.error)
-            for (_bucket, key), tally in tallies.items()
+            program: (tally.completed, tally.send_failed + tally.error)
+            for program, tally in tallies.items()
         }
 
     def _country_signals(self, now: datetime, pairs: dict[str, Pair]) -> list[Signal]:
@@ -340,8 +343,10 @@ class AlertService:
                 active.add(pair.country)
         if not active:
             return []
-        tallies = self._metrics.tallies(start=now - window, end=now, group=("country",))
-        sent = {key[0]: tally.completed for (_bucket, key), tally in tallies.items()}
+        tallies = self._metrics.tallies_by(
+            GroupBy.country, start=now - window, end=now, fine_latencies=False
+        )
+        sent = {country: tally.completed for country, tally in tallies.items()}
         caps = {
             country.code: country.cap
             for country in self._config_store.countries.list()

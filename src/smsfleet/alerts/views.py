@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from smsfleet.alerts import manual
@@ -19,22 +19,12 @@ from smsfleet.alerts.models import (
     Notification,
     NotificationStatus,
 )
-from smsfleet.alerts.runtime import Alerts
-from smsfleet.alerts.service import AlertService
-from smsfleet.deps import CurrentUser, OperatorUser
+from smsfleet.deps import AlertsDep, CurrentUser, OperatorUser
 
 __all__ = ["router", "seed_router"]
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 seed_router = APIRouter(tags=["seed compatibility"])
-
-
-def _service(request: Request) -> AlertService:
-    alerts: Alerts = request.app.state.alerts
-    return alerts.service
-
-
-ServiceDep = Annotated[AlertService, Depends(_service)]
 
 
 class AlertsOverview(BaseModel):
@@ -44,33 +34,33 @@ class AlertsOverview(BaseModel):
 
 @router.get("", summary="Open and past alerts, newest first, with filters")
 def list_alerts(
-    _: CurrentUser, service: ServiceDep, query: Annotated[AlertQuery, Query()]
+    _: CurrentUser, service: AlertsDep, query: Annotated[AlertQuery, Query()]
 ) -> list[Alert]:
     return service.find(query)
 
 
 @router.get("/overview", summary="How many alerts fire, and the Telegram outbox")
-def overview(_: CurrentUser, service: ServiceDep) -> AlertsOverview:
+def overview(_: CurrentUser, service: AlertsDep) -> AlertsOverview:
     return AlertsOverview(counts=service.counts(), telegram=service.outbox_status())
 
 
 @router.post("/test", status_code=202, summary="Send a message to every Telegram chat now")
-def send_test(user: OperatorUser, service: ServiceDep, body: MessageRequest) -> MessageQueued:
+def send_test(user: OperatorUser, service: AlertsDep, body: MessageRequest) -> MessageQueued:
     return service.send_message(body.message, actor=user.username)
 
 
 @router.post("/evaluate", summary="Run the periodic alert rules now")
-def evaluate(_: OperatorUser, service: ServiceDep) -> list[Alert]:
+def evaluate(_: OperatorUser, service: AlertsDep) -> list[Alert]:
     return service.evaluate()
 
 
 @router.get("/{alert_id}", summary="One alert")
-def get_alert(_: CurrentUser, service: ServiceDep, alert_id: str) -> Alert:
+def get_alert(_: CurrentUser, service: AlertsDep, alert_id: str) -> Alert:
     return service.get(alert_id)
 
 
 @router.get("/{alert_id}/notifications", summary="The Telegram messages sent for an alert")
-def notifications(_: CurrentUser, service: ServiceDep, alert_id: str) -> list[Notification]:
+def notifications(_: CurrentUser, service: AlertsDep, alert_id: str) -> list[Notification]:
     return service.notifications(alert_id)
 
 
@@ -78,14 +68,14 @@ def notifications(_: CurrentUser, service: ServiceDep, alert_id: str) -> list[No
     "/{alert_id}/ack",
     summary="Acknowledge: someone is on it, no more repeats (a person's alert is resolved)",
 )
-def acknowledge(user: OperatorUser, service: ServiceDep, alert_id: str) -> Alert:
+def acknowledge(user: OperatorUser, service: AlertsDep, alert_id: str) -> Alert:
     return manual.acknowledge(service=service, alert_id=alert_id, actor=user.username)
 
 
 @seed_router.post(
     "/alert", status_code=202, summary="Raise an alert, sent where channels are (seed route)"
 )
-def seed_alert(user: OperatorUser, service: ServiceDep, body: AlertRequest) -> AlertRaised:
+def seed_alert(user: OperatorUser, service: AlertsDep, body: AlertRequest) -> AlertRaised:
     return manual.raise_alert(
         service=service, message=body.message, actor=user.username, severity=body.severity
     )

@@ -87,9 +87,6 @@ class ApiKeyService:
         self._last_written: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
-    def close(self) -> None:
-        self._quotas.close()
-
     # --- management --------------------------------------------------------------------
 
     def create(self, *, owner: User, data: ApiKeyCreate) -> ApiKeyCreated:

@@ -45,9 +45,6 @@ class QuotaStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def close(self) -> None:
-        self._engine.dispose()
-
     def take(
         self, key_id: str, limits: dict[str, int | None], *, now: datetime
     ) -> tuple[dict[str, int], str | None]:

@@ -17,7 +17,8 @@ from smsfleet.auth.models import (
     UserPublic,
     UserUpdate,
 )
-from smsfleet.deps import AdminUser, AppContext, ClientAddress, Context, CurrentUser
+from smsfleet.deps import AdminUser, ClientAddress, Context, CurrentUser
+from smsfleet.wiring import Services
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 seed_router = APIRouter(tags=["seed routes"])
@@ -92,7 +93,7 @@ def logout_user(username: str, _: AdminUser, context: Context) -> None:
     _revoke_all(context, username)
 
 
-def _revoke_all(context: AppContext, username: str) -> None:
+def _revoke_all(context: Services, username: str) -> None:
     revoked = service.revoke_all_tokens(
         users=context.store.users, clock=context.clock, username=username
     )

@@ -113,6 +113,11 @@ def open_metrics_engine(url: str) -> Engine:
     return engine
 
 
+def aware_utc(value: datetime) -> datetime:
+    """What SQL columns hold (naive UTC), read back as aware UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 @overload
 def naive_utc(value: datetime) -> datetime: ...
 @overload

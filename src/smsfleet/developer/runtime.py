@@ -9,7 +9,6 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.core.clock import Clock
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine
 from smsfleet.developer.log import RequestLog
 from smsfleet.developer.service import UsageService
 from smsfleet.developer.store import UsageStore
@@ -21,23 +20,20 @@ __all__ = ["Usage", "build_usage"]
 class Usage:
     log: RequestLog
     service: UsageService
-    engine: Engine
 
     def start(self) -> None:
         self.log.start()
 
     def close(self) -> None:
         self.log.close()
-        self.engine.dispose()
 
 
-def build_usage(*, settings: Settings, clock: Clock) -> Usage:
-    """The metrics store must be at head already (the dispatcher migrates it first)."""
-    engine = create_sql_engine(settings.resolved_metrics_url)
+def build_usage(*, settings: Settings, engine: Engine, clock: Clock) -> Usage:
+    """The request log and usage analytics on the metrics store; the caller starts and
+    closes them."""
     store = UsageStore(engine)
     retention = timedelta(days=settings.request_log_retention_days)
     return Usage(
         log=RequestLog(store, clock, retention=retention),
         service=UsageService(store=store, clock=clock),
-        engine=engine,
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from smsfleet.deps import Context, CurrentUser
+from smsfleet.deps import Context, CurrentUser, UsageDep
 from smsfleet.developer.models import UsageDay, UsageEndpoint, UsageKey, UsageQuery, UsageSummary
-from smsfleet.developer.service import UsageService
 
 __all__ = ["keys_router", "router"]
 
@@ -16,32 +15,26 @@ router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 keys_router = APIRouter(prefix="/api/v1/auth/api-keys", tags=["api keys"])
 
 
-def _service(request: Request) -> UsageService:
-    service: UsageService = request.app.state.usage
-    return service
-
-
-ServiceDep = Annotated[UsageService, Depends(_service)]
 QueryDep = Annotated[UsageQuery, Query()]
 
 
 @router.get("/usage", summary="Requests, errors and latency over a date range")
-def usage(user: CurrentUser, service: ServiceDep, query: QueryDep) -> UsageSummary:
+def usage(user: CurrentUser, service: UsageDep, query: QueryDep) -> UsageSummary:
     return service.summary(query, actor=user)
 
 
 @router.get("/usage/daily", summary="The same, day by day")
-def usage_daily(user: CurrentUser, service: ServiceDep, query: QueryDep) -> list[UsageDay]:
+def usage_daily(user: CurrentUser, service: UsageDep, query: QueryDep) -> list[UsageDay]:
     return service.daily(query, actor=user)
 
 
 @router.get("/usage/endpoints", summary="The same, per route, busiest first")
-def usage_endpoints(user: CurrentUser, service: ServiceDep, query: QueryDep) -> list[UsageEndpoint]:
+def usage_endpoints(user: CurrentUser, service: UsageDep, query: QueryDep) -> list[UsageEndpoint]:
     return service.endpoints(query, actor=user)
 
 
 @router.get("/usage/keys", summary="The same, per API key, to compare them")
-def usage_keys(user: CurrentUser, service: ServiceDep, query: QueryDep) -> list[UsageKey]:
+def usage_keys(user: CurrentUser, service: UsageDep, query: QueryDep) -> list[UsageKey]:
     return service.keys(query, actor=user)
 
 
@@ -52,13 +45,13 @@ def _key_query(context: Context, user: CurrentUser, key_id: str, query: UsageQue
 
 @keys_router.get("/{key_id}/usage", summary="One API key's use over a date range")
 def key_usage(
-    key_id: str, user: CurrentUser, context: Context, service: ServiceDep, query: QueryDep
+    key_id: str, user: CurrentUser, context: Context, service: UsageDep, query: QueryDep
 ) -> UsageSummary:
     return service.summary(_key_query(context, user, key_id, query), actor=user)
 
 
 @keys_router.get("/{key_id}/usage/daily", summary="One API key's use, day by day")
 def key_usage_daily(
-    key_id: str, user: CurrentUser, context: Context, service: ServiceDep, query: QueryDep
+    key_id: str, user: CurrentUser, context: Context, service: UsageDep, query: QueryDep
 ) -> list[UsageDay]:
     return service.daily(_key_query(context, user, key_id, query), actor=user)

@@ -1,5 +1,5 @@
 """Dispatch: the per-country limiter, leases, reports and heartbeats of the workers.
 
-Entry points: `service.build_dispatcher` (the `Dispatcher` the app keeps in
-`app.state.dispatcher`) and `views.router` (the `/api/v1/worker` routes).
+Entry points: `service.build_dispatcher` (the `Dispatcher` the composition root
+builds, `Services.dispatcher`) and `views.router` (the `/api/v1/worker` routes).
 """

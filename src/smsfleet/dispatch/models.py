@@ -8,39 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from smsfleet.attempts.models import Outcome
 from smsfleet.core.records import Timestamp
 from smsfleet.sessions.names import SESSION_NAME_PATTERN
 
 TRIGGER_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 SessionName = Annotated[str, Field(pattern=SESSION_NAME_PATTERN, max_length=80)]
-
-
-class Outcome(StrEnum):
-    delivered = "delivered"
-    not_delivered = "not_delivered"
-    send_failed = "send_failed"
-    error = "error"
-
-
-class Attempt(BaseModel):
-    """One SMS, from lease to outcome; `id` is the trigger id (the idempotency key)."""
-
-    id: str
-    session: str
-    pair: str
-    country: str
-    operator: str
-    program: str
-    phone: str
-    leased_at: Timestamp
-    sent_at: Timestamp | None = None
-    delivered_at: Timestamp | None = None
-    completed_at: Timestamp | None = None
-    outcome: Outcome | None = None
-    error_code: str | None = None
-    latency_ms: int | None = None
-    provider: str | None = None
 
 
 class _Body(BaseModel):

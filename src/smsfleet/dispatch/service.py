@@ -11,22 +11,24 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy.engine import Engine
+
+from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
 from smsfleet.dispatch.models import (
-    Attempt,
     LeaseAction,
     ReportRequest,
     ReportStatus,
@@ -34,7 +36,7 @@ from smsfleet.dispatch.models import (
     StopAction,
     WaitAction,
 )
-from smsfleet.dispatch.store import AttemptStore, HeartbeatStore
+from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState
 from smsfleet.stores import ConfigStore
@@ -112,9 +114,9 @@ class Dispatcher:
         clock: Clock,
         worker_secret: str,
         policy: DispatchPolicy | None = None,
-        on_close: Callable[[], None] | None = None,
         on_report: Callable[[Attempt], None] | None = None,
         on_grant: Callable[[str], None] | None = None,
+        on_demand: OnDemandSource | None = None,
     ) -> None:
         self.config_store = config_store
         self.attempts = attempts
@@ -123,7 +125,6 @@ class Dispatcher:
         self.policy = policy or DispatchPolicy()
         self._heartbeats = heartbeats
         self._worker_secret = worker_secret
-        self._on_close = on_close
         self._expiry_checked: dict[str, datetime] = {}
         # Per pair: when measured, the mean cycle (None: nothing completed yet), and how
         # many completed attempts it rests on.
@@ -135,13 +136,11 @@ class Dispatcher:
         # Told of every attempt that gets an outcome (metrics, live dashboard).
         self.on_report = on_report
         # On-demand sends take a granted slot before the routine test send would.
-        self.on_demand: OnDemandSource | None = None
+        self.on_demand = on_demand
 
     def close(self) -> None:
         self.limiter.close()
         self._heartbeats.close()
-        if self._on_close is not None:
-            self._on_close()
 
     def authenticate(self, *, session: str, token: str | None) -> None:
         """Raise `Unauthorized` unless `token` is the worker token of `session`."""
@@ -305,10 +304,6 @@ class Dispatcher:
             program=program,
             policy=self.policy.in_flight,
         )
-
-    def completed_since(self, since: datetime | None) -> Iterator[list[Attempt]]:
-        """Attempts completed since then (None: all), oldest first, a page at a time."""
-        return self.attempts.completed_since(since)
 
     def goals(self, *, window: timedelta = GOAL_WINDOW) -> list[CountryGoal]:
         """Per country: its goal, what it is granted now, and why when it falls short."""
@@ -535,35 +530,41 @@ def next_phone(numbers: list[str], last: str | None, *, busy: frozenset[str] = f
     return next((phone for phone in order if phone not in busy), order[0])
 
 
-def build_dispatcher(*, settings: Settings, config_store: ConfigStore, clock: Clock) -> Dispatcher:
-    """Open the metrics store (migrated to head) and the limiter the settings call for.
-
-    Redis when `redis_url` is set (several replicas share it), else the metrics
-    database itself. The caller closes the dispatcher.
+def build_dispatcher(
+    *,
+    settings: Settings,
+    engine: Engine,
+    config_store: ConfigStore,
+    clock: Clock,
+    heartbeats: HeartbeatStore,
+    on_report: Callable[[Attempt], None] | None = None,
+    on_grant: Callable[[str], None] | None = None,
+    on_demand: OnDemandSource | None = None,
+) -> Dispatcher:
+    """The dispatcher on the metrics store (at head already) with the limiter the
+    settings call for: Redis when `redis_url` is set (several replicas share it), else
+    the metrics database itself. The caller closes the dispatcher (its limiter and
+    `heartbeats`), then the engine.
     """
-    engine = create_sql_engine(settings.resolved_metrics_url)
+    policy = LimiterPolicy()
     limiter: Limiter
-    try:
-        upgrade_metrics_schema(engine)
-        policy = LimiterPolicy()
-        if settings.redis_url:
-            from smsfleet.dispatch._redis_limiter import RedisLimiter
+    if settings.redis_url:
+        from smsfleet.dispatch._redis_limiter import RedisLimiter
 
-            limiter = RedisLimiter.from_url(settings.redis_url, clock=clock, policy=policy)
-        else:
-            from smsfleet.dispatch._sql_limiter import SqlLimiter
+        limiter = RedisLimiter.from_url(settings.redis_url, clock=clock, policy=policy)
+    else:
+        from smsfleet.dispatch._sql_limiter import SqlLimiter
 
-            limiter = SqlLimiter(engine, clock=clock, policy=policy)
-    except BaseException:
-        engine.dispose()
-        raise
+        limiter = SqlLimiter(engine, clock=clock, policy=policy)
     return Dispatcher(
         config_store=config_store,
         attempts=AttemptStore(engine),
-        heartbeats=HeartbeatStore(engine),
+        heartbeats=heartbeats,
         limiter=limiter,
         clock=clock,
         worker_secret=settings.jwt_secret,
         policy=DispatchPolicy.from_settings(settings),
-        on_close=engine.dispose,
+        on_report=on_report,
+        on_grant=on_grant,
+        on_demand=on_demand,
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.deps import CurrentUser
+from smsfleet.deps import CurrentUser, DispatcherDep
 from smsfleet.dispatch.goals import CountryGoal
 from smsfleet.dispatch.models import (
     HeartbeatRequest,
@@ -17,9 +17,8 @@ from smsfleet.dispatch.models import (
     ReportRequest,
     ReportResponse,
 )
-from smsfleet.dispatch.service import Dispatcher
 
-__all__ = ["DispatcherDep", "get_dispatcher", "goals_router", "router"]
+__all__ = ["goals_router", "router"]
 
 router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
 goals_router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
@@ -37,14 +36,6 @@ def _worker_token(
 
 
 WorkerToken = Annotated[str, Depends(_worker_token)]
-
-
-def get_dispatcher(request: Request) -> Dispatcher:
-    dispatcher: Dispatcher = request.app.state.dispatcher
-    return dispatcher
-
-
-DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
 
 @router.post("/lease", summary="Ask for the next send: send, wait or stop")

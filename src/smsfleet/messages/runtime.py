@@ -8,11 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine
-from smsfleet.dispatch.store import AttemptStore
 from smsfleet.messages.models import Message, Send
 from smsfleet.messages.service import MessagesService
 from smsfleet.messages.store import MessageStore
@@ -25,7 +24,6 @@ __all__ = ["Messages", "build_messages"]
 class Messages:
     service: MessagesService
     job: PeriodicJob
-    engine: Engine
     interval_seconds: float = 10.0
 
     def start(self) -> None:
@@ -33,20 +31,19 @@ class Messages:
 
     def close(self) -> None:
         self.job.close()
-        self.engine.dispose()
 
 
 def build_messages(
     *,
     settings: Settings,
+    engine: Engine,
     config_store: ConfigStore,
     clock: Clock,
     on_change: Callable[[Send], None] | None = None,
     on_message: Callable[[Message], None] | None = None,
     should_run: Callable[[], bool] = lambda: True,
 ) -> Messages:
-    """The metrics store must be at head already (the dispatcher migrates it first)."""
-    engine = create_sql_engine(settings.resolved_metrics_url)
+    """The messages feature on the metrics store; the caller starts and closes it."""
     service = MessagesService(
         store=MessageStore(engine),
         attempts=AttemptStore(engine),
@@ -62,6 +59,5 @@ def build_messages(
     return Messages(
         service=service,
         job=job,
-        engine=engine,
         interval_seconds=settings.send_retry_interval_seconds,
     )

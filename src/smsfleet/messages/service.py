@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import AttemptStore
 from smsfleet.messages.models import (
     Conversation,
     Direction,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.deps import Context, CurrentUser, OperatorUser
+from smsfleet.deps import Context, CurrentUser, MessagesDep, OperatorUser
 from smsfleet.messages.models import (
     Conversation,
     Direction,
@@ -28,8 +28,7 @@ from smsfleet.messages.models import (
     TemplateCreate,
     TemplateUpdate,
 )
-from smsfleet.messages.runtime import Messages
-from smsfleet.messages.service import CONVERSATION_PAGE, MessagesService
+from smsfleet.messages.service import CONVERSATION_PAGE
 
 __all__ = ["router", "seed_router"]
 
@@ -37,12 +36,6 @@ router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 seed_router = APIRouter(tags=["seed routes"])
 
 
-def _service(request: Request) -> MessagesService:
-    messages: Messages = request.app.state.messages
-    return messages.service
-
-
-ServiceDep = Annotated[MessagesService, Depends(_service)]
 _gateway_bearer = HTTPBearer(auto_error=False, description="SMSFLEET_INBOUND_TOKEN")
 
 
@@ -68,7 +61,7 @@ def _accepted(send: Send) -> SendAccepted:
     dependencies=[Depends(_gateway)],
     summary="The gateway's webhook: an SMS received at one of the fleet's numbers",
 )
-def inbound(body: InboundMessage, service: ServiceDep) -> Message:
+def inbound(body: InboundMessage, service: MessagesDep) -> Message:
     return service.receive(body)
 
 
@@ -79,7 +72,7 @@ def inbound(body: InboundMessage, service: ServiceDep) -> Message:
 def conversation(
     phone: str,
     _: CurrentUser,
-    service: ServiceDep,
+    service: MessagesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = CONVERSATION_PAGE,
     before: Annotated[
         AwareDatetime | None, Query(description="Only items before then: the `older` of a page")
@@ -89,48 +82,48 @@ def conversation(
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, summary="Send one SMS now")
-def send(body: SendRequest, user: OperatorUser, service: ServiceDep) -> SendAccepted:
+def send(body: SendRequest, user: OperatorUser, service: MessagesDep) -> SendAccepted:
     return _accepted(service.create_send(body, actor=user.username))
 
 
 @router.get("/sends", summary="On-demand sends, newest first")
-def sends(_: CurrentUser, service: ServiceDep, query: Annotated[SendQuery, Query()]) -> list[Send]:
+def sends(_: CurrentUser, service: MessagesDep, query: Annotated[SendQuery, Query()]) -> list[Send]:
     return service.sends(query)
 
 
 @router.get("/sends/{send_id}", summary="One on-demand send")
-def get_send(send_id: str, _: CurrentUser, service: ServiceDep) -> Send:
+def get_send(send_id: str, _: CurrentUser, service: MessagesDep) -> Send:
     return service.send(send_id)
 
 
 @router.post("/sends/{send_id}/cancel", summary="Cancel a pending send: it is never sent")
-def cancel(send_id: str, _: OperatorUser, service: ServiceDep) -> Send:
+def cancel(send_id: str, _: OperatorUser, service: MessagesDep) -> Send:
     return service.cancel(send_id)
 
 
 @router.post("/sends/{send_id}/retry", summary="Try a failed or cancelled send again")
-def retry(send_id: str, _: OperatorUser, service: ServiceDep) -> Send:
+def retry(send_id: str, _: OperatorUser, service: MessagesDep) -> Send:
     return service.retry(send_id)
 
 
 @router.get("/templates", summary="Message templates")
-def templates(_: CurrentUser, service: ServiceDep) -> list[Template]:
+def templates(_: CurrentUser, service: MessagesDep) -> list[Template]:
     return service.templates()
 
 
 @router.post("/templates", status_code=status.HTTP_201_CREATED, summary="Add a template")
-def create_template(body: TemplateCreate, _: OperatorUser, service: ServiceDep) -> Template:
+def create_template(body: TemplateCreate, _: OperatorUser, service: MessagesDep) -> Template:
     return service.create_template(body)
 
 
 @router.get("/templates/{template_id}", summary="One template")
-def get_template(template_id: str, _: CurrentUser, service: ServiceDep) -> Template:
+def get_template(template_id: str, _: CurrentUser, service: MessagesDep) -> Template:
     return service.template(template_id)
 
 
 @router.put("/templates/{template_id}", summary="Change a template")
 def update_template(
-    template_id: str, body: TemplateUpdate, _: OperatorUser, service: ServiceDep
+    template_id: str, body: TemplateUpdate, _: OperatorUser, service: MessagesDep
 ) -> Template:
     return service.update_template(template_id, body)
 
@@ -138,18 +131,18 @@ def update_template(
 @router.delete(
     "/templates/{template_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove one"
 )
-def delete_template(template_id: str, _: OperatorUser, service: ServiceDep) -> None:
+def delete_template(template_id: str, _: OperatorUser, service: MessagesDep) -> None:
     service.delete_template(template_id)
 
 
 @seed_router.post("/api/send-sms", summary="Record an SMS sent (seed SMS service)")
-def seed_send_sms(body: SeedSms, _: OperatorUser, service: ServiceDep) -> SeedAnswer:
+def seed_send_sms(body: SeedSms, _: OperatorUser, service: MessagesDep) -> SeedAnswer:
     service.record_seed(body, Direction.outbound)
     return SeedAnswer(message="SMS sent successfully")
 
 
 @seed_router.post("/api/receive-sms", summary="Record an SMS received (seed SMS service)")
-def seed_receive_sms(body: SeedSms, _: OperatorUser, service: ServiceDep) -> SeedAnswer:
+def seed_receive_sms(body: SeedSms, _: OperatorUser, service: MessagesDep) -> SeedAnswer:
     service.record_seed(body, Direction.inbound)
     return SeedAnswer(message="SMS received successfully")
 
@@ -157,7 +150,7 @@ def seed_receive_sms(body: SeedSms, _: OperatorUser, service: ServiceDep) -> See
 @seed_router.get(
     "/api/get-conversation/{phone_number}", summary="A number's messages (seed SMS service)"
 )
-def seed_conversation(phone_number: str, _: CurrentUser, service: ServiceDep) -> SeedConversation:
+def seed_conversation(phone_number: str, _: CurrentUser, service: MessagesDep) -> SeedConversation:
     return service.seed_conversation(phone_number)
 
 
@@ -166,5 +159,5 @@ def seed_conversation(phone_number: str, _: CurrentUser, service: ServiceDep) ->
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a code with a template (seed verification service)",
 )
-def seed_sendsms(body: SeedSendRequest, user: OperatorUser, service: ServiceDep) -> SendAccepted:
+def seed_sendsms(body: SeedSendRequest, user: OperatorUser, service: MessagesDep) -> SendAccepted:
     return _accepted(service.seed_send(body, actor=user.username))

@@ -23,7 +23,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import CollectorRegistry
 
-from smsfleet.dispatch.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, GroupBy
 from smsfleet.metrics.service import MetricsService
 from smsfleet.sessions.models import DesiredState, SessionState

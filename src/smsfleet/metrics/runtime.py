@@ -9,11 +9,10 @@ from datetime import timedelta
 from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import open_metrics_engine
-from smsfleet.dispatch.store import AttemptStore
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.prometheus import FleetCollector
 from smsfleet.metrics.service import MetricsService
@@ -32,7 +31,6 @@ class Metrics:
     registry: CollectorRegistry
     collector: FleetCollector
     job: PeriodicJob
-    engine: Engine
     rollup_interval_seconds: float = DEFAULT_ROLLUP_INTERVAL_SECONDS
 
     def start(self) -> None:
@@ -40,23 +38,22 @@ class Metrics:
 
     def close(self) -> None:
         self.job.close()
-        self.engine.dispose()
 
 
 def build_metrics(
     *,
     settings: Settings,
+    engine: Engine,
     config_store: ConfigStore,
     clock: Clock,
     registry: CollectorRegistry | None = None,
     on_attempt: Callable[[AttemptSummary], None] | None = None,
 ) -> Metrics:
-    """Open the metrics store (migrated to head); the caller starts and closes it.
+    """The metrics feature on the metrics store; the caller starts and closes it.
 
     Reads `metrics_retention_days` and `metrics_rollup_interval_seconds` from the
     settings when they exist, else the defaults here.
     """
-    engine = open_metrics_engine(settings.resolved_metrics_url)
     days = settings.metrics_retention_days
     interval = settings.metrics_rollup_interval_seconds
     service = MetricsService(
@@ -76,6 +73,5 @@ def build_metrics(
         # Every run is idempotent (it recomputes minutes from raw attempts), so
         # several replicas running it at once only repeat work.
         job=PeriodicJob("metrics-rollup", service.run_jobs),
-        engine=engine,
         rollup_interval_seconds=float(interval),
     )

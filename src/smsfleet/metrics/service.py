@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.bounds import check_moment
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ValidationFailed
 from smsfleet.core.quantiles import quantile
-from smsfleet.dispatch.models import Attempt
-from smsfleet.dispatch.store import AttemptStore
 from smsfleet.metrics.models import (
     LATENCY_BUCKETS_MS,
     AttemptSummary,
@@ -507,9 +507,18 @@ class MetricsService:
     # --- live figures (Prometheus gauges) --------------------------------------------
 
     def recent_by(self, group_by: GroupBy, span: timedelta) -> dict[str, Tally]:
-        """Tallies of the last `span`, by country or pair."""
+        """Tallies of the last `span`, by country, pair or program."""
         now = self.clock.now()
-        tallies = self.store.tallies(start=now - span, end=now, group=GROUP_COLUMNS[group_by])
+        return self.tallies_by(group_by, start=now - span, end=now)
+
+    def tallies_by(
+        self, group_by: GroupBy, *, start: datetime, end: datetime, fine_latencies: bool = True
+    ) -> dict[str, Tally]:
+        """Tallies of [start, end) by country, pair or program; without `fine_latencies`,
+        outcomes and the coarse histogram only (cheaper over long spans)."""
+        tallies = self.store.tallies(
+            start=start, end=end, group=GROUP_COLUMNS[group_by], fine_latencies=fine_latencies
+        )
         return {group[0]: tally for (_, group), tally in tallies.items()}
 
     # --- jobs ------------------------------------------------------------------------
@@ -523,16 +532,25 @@ class MetricsService:
         if rolled is not None:
             first: datetime | None = min(rolled - ROLLUP_LOOKBACK, target)
         else:
-            earliest = self.store.earliest_completed()
+            earliest = self.attempts.earliest_completed()
             first = floor_to(earliest, MINUTE) if earliest is not None else None
         rows = 0
         if first is not None and first < target:
             rows = self.store.rollup(start=first, end=target)
         purged = 0
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
-            purged = self.store.purge(before=now - self.retention)
+            purged = self._purge(before=now - self.retention)
             self._last_purge = now
         return JobReport(first, self.store.rolled_until(), rows, purged)
+
+    def _purge(self, *, before: datetime) -> int:
+        """Raw attempts past retention go, never ones not rolled up yet; rollups stay."""
+        cutoff = self.store.purge_cutoff(before)
+        if cutoff is None:
+            return 0
+        deleted = self.attempts.purge(before=cutoff)
+        self.store.mark_purged(cutoff)
+        return deleted
 
 
 def _point(epoch: int, tally: Tally | None) -> Point:

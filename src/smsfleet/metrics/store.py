@@ -19,7 +19,7 @@ raw attempts, so it always equals what the raw attempts say.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -30,10 +30,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
+from smsfleet.attempts import queries as ledger
 from smsfleet.core.quantiles import Bins, add_bins, bin_of
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
-from smsfleet.dispatch.models import Outcome
-from smsfleet.dispatch.store import attempts_table
+from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS
 
 __all__ = [
@@ -60,7 +59,6 @@ COUNTER_COLUMNS = (*OUTCOME_COLUMNS, "latency_sum_ms", "latency_count", *HISTOGR
 # Group columns a query may ask for, in the order they are selected.
 GROUP_COLUMNS = ("country", "pair", "program", "operator")
 ROLLUP_KEY = ("pair", "program", "country", "operator")
-DELETE_CHUNK = 5_000
 ROLLUP_CHUNK = timedelta(hours=6)
 
 _STATE_ROLLED = "rolled_until"
@@ -208,7 +206,7 @@ def _epoch_floor_mysql(element: epoch_floor, compiler: SQLCompiler, **kw: Any) -
 
 
 def _grouped(
-    table: sa.Table,
+    column: Callable[[str], ColumnElement[Any]],
     moment: ColumnElement[Any],
     source: Source,
     start: datetime,
@@ -219,11 +217,12 @@ def _grouped(
     where: list[ColumnElement[bool]],
 ) -> tuple[list[ColumnElement[Any]], list[ColumnElement[bool]]]:
     """The group-by columns ([time bucket,] group) and the conditions of a read of
-    [start, end) from `table`, by `group` and, with `step`, by time bucket."""
+    [start, end) from a table whose columns `column` names, by `group` and, with
+    `step`, by time bucket."""
     where = [*where, moment >= naive_utc(start), moment < naive_utc(end)]
     if key is not None and group:
-        where.append(table.c[group[0]] == key)
-    columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
+        where.append(column(group[0]) == key)
+    columns: list[ColumnElement[Any]] = [column(name) for name in group]
     if step is not None:
         # A rollup read at its own grain groups by the stored bucket: it follows the
         # primary key's order, with no expression to compute or sort on.
@@ -232,13 +231,9 @@ def _grouped(
     return columns, where
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _epoch(value: int | datetime) -> int:
     if isinstance(value, datetime):
-        return int(_aware(value).timestamp())
+        return int(aware_utc(value).timestamp())
     return int(value)
 
 
@@ -353,19 +348,19 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 
 
 def _raw_counters() -> list[ColumnElement[Any]]:
-    c = attempts_table.c
-    timed = sa.and_(c.outcome == Outcome.delivered.value, c.latency_ms.is_not(None))
-    counters = [_count_if(c.outcome == outcome) for outcome in OUTCOME_COLUMNS]
-    counters.append(sa.func.sum(sa.case((timed, c.latency_ms), else_=0)))
+    """The counter columns of a rollup row, counted from the ledger's attempts."""
+    timed, latency = ledger.timed, ledger.latency_ms
+    counters = [_count_if(ledger.outcome == outcome) for outcome in OUTCOME_COLUMNS]
+    counters.append(sa.func.sum(sa.case((timed, latency), else_=0)))
     counters.append(_count_if(timed))
     lower: int | None = None
     for bound in LATENCY_BUCKETS_MS:
-        condition = sa.and_(timed, c.latency_ms <= bound)
+        condition = sa.and_(timed, latency <= bound)
         if lower is not None:
-            condition = sa.and_(condition, c.latency_ms > lower)
+            condition = sa.and_(condition, latency > lower)
         counters.append(_count_if(condition))
         lower = bound
-    counters.append(_count_if(sa.and_(timed, c.latency_ms > lower)))
+    counters.append(_count_if(sa.and_(timed, latency > lower)))
     return counters
 
 
@@ -379,7 +374,7 @@ class MetricsStore:
         table = metrics_state_table
         with self.engine.connect() as connection:
             rows = connection.execute(sa.select(table.c.name, table.c.at)).all()
-        return {name: _aware(at) for name, at in rows}
+        return {name: aware_utc(at) for name, at in rows}
 
     def rolled_until(self) -> datetime | None:
         return self.state().get(_STATE_ROLLED)
@@ -472,21 +467,15 @@ class MetricsStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return [
-            SmsMetricRow(_aware(at), country, operator, sent, float(rate), failures)
+            SmsMetricRow(aware_utc(at), country, operator, sent, float(rate), failures)
             for at, country, operator, sent, rate, failures in rows
         ]
-
-    def earliest_completed(self) -> datetime | None:
-        query = sa.select(sa.func.min(attempts_table.c.completed_at))
-        with self.engine.connect() as connection:
-            value = connection.execute(query).scalar()
-        return _aware(value) if value is not None else None
 
     def _rolled(self, connection: Connection) -> datetime | None:
         table = metrics_state_table
         query = sa.select(table.c.at).where(table.c.name == _STATE_ROLLED)
         value = connection.execute(query).scalar()
-        return _aware(value) if value is not None else None
+        return aware_utc(value) if value is not None else None
 
     def _tally_query(
         self,
@@ -497,20 +486,21 @@ class MetricsStore:
         step: timedelta | None,
         key: str | None,
     ) -> sa.Select[Any]:
+        column: Callable[[str], ColumnElement[Any]]
         if source == "raw":
-            table, moment = attempts_table, attempts_table.c.completed_at
+            column, moment = ledger.column, ledger.completed_at
             counters = _raw_counters()
-            where: list[ColumnElement[bool]] = [table.c.outcome.is_not(None)]
+            where: list[ColumnElement[bool]] = [ledger.completed]
         else:
             table = {
                 "minute": metrics_minute_table,
                 "hour": metrics_hour_table,
                 "hour_country": metrics_hour_country_table,
             }[source]
-            moment = table.c.bucket
+            column, moment = table.c.__getitem__, table.c.bucket
             counters = [sa.func.sum(table.c[name]) for name in COUNTER_COLUMNS]
             where = []
-        columns, where = _grouped(table, moment, source, start, end, group, step, key, where)
+        columns, where = _grouped(column, moment, source, start, end, group, step, key, where)
         return sa.select(*columns, *counters).where(*where).group_by(*columns)
 
     def _bins_query(
@@ -524,19 +514,18 @@ class MetricsStore:
     ) -> sa.Select[Any]:
         """Rows of [bucket], group columns, bin (the latency itself from raw attempts)
         and count."""
+        column: Callable[[str], ColumnElement[Any]]
         if source == "raw":
-            table, moment = attempts_table, attempts_table.c.completed_at
-            value: ColumnElement[Any] = table.c.latency_ms
+            column, moment = ledger.column, ledger.completed_at
+            value: ColumnElement[Any] = ledger.latency_ms
             count: ColumnElement[Any] = sa.func.count()
-            where: list[ColumnElement[bool]] = [
-                table.c.outcome == Outcome.delivered.value,
-                table.c.latency_ms.is_not(None),
-            ]
+            where: list[ColumnElement[bool]] = [ledger.timed]
         else:
             table = LATENCY_TABLES[source]
-            moment, value, count = table.c.bucket, table.c.bin, sa.func.sum(table.c.n)
+            column, moment = table.c.__getitem__, table.c.bucket
+            value, count = table.c.bin, sa.func.sum(table.c.n)
             where = []
-        columns, where = _grouped(table, moment, source, start, end, group, step, key, where)
+        columns, where = _grouped(column, moment, source, start, end, group, step, key, where)
         return sa.select(*columns, value, count).where(*where).group_by(*columns, value)
 
     def _errors_query(
@@ -548,22 +537,21 @@ class MetricsStore:
         step: timedelta | None,
         key: str | None,
     ) -> sa.Select[Any]:
+        column: Callable[[str], ColumnElement[Any]]
         if source == "raw":
-            table, moment = attempts_table, attempts_table.c.completed_at
-            code: ColumnElement[Any] = table.c.error_code
+            column, moment = ledger.column, ledger.completed_at
+            code: ColumnElement[Any] = ledger.error_code
             count: ColumnElement[Any] = sa.func.count()
-            where: list[ColumnElement[bool]] = [
-                table.c.outcome.is_not(None),
-                table.c.error_code.is_not(None),
-            ]
+            where: list[ColumnElement[bool]] = [ledger.failed_with_code]
         else:
             table = metrics_minute_errors_table if source == "minute" else metrics_hour_errors_table
-            moment, code, count = table.c.bucket, table.c.code, sa.func.sum(table.c.n)
+            column, moment = table.c.__getitem__, table.c.bucket
+            code, count = table.c.code, sa.func.sum(table.c.n)
             where = []
         where += [moment >= naive_utc(start), moment < naive_utc(end)]
         if key is not None and group:
-            where.append(table.c[group[0]] == key)
-        columns: list[ColumnElement[Any]] = [table.c[name] for name in group]
+            where.append(column(group[0]) == key)
+        columns: list[ColumnElement[Any]] = [column(name) for name in group]
         if step is not None:
             columns.insert(0, time_bucket(moment, step))
         return sa.select(*columns, code, count).where(*where).group_by(*columns, code)
@@ -591,14 +579,11 @@ class MetricsStore:
 
     def _rollup_chunk(self, start: datetime, end: datetime) -> int:
         with self.engine.begin() as connection:
-            rolled = self._rolled(connection)
-            if rolled is None:
-                earliest = connection.execute(
-                    sa.select(sa.func.min(attempts_table.c.completed_at))
-                ).scalar()
-                advances = earliest is None or start <= _aware(earliest)
-            else:
-                advances = start <= rolled
+            rolled = first = self._rolled(connection)
+            if rolled is None:  # the first rollup advances from the ledger's first completion
+                earliest = connection.execute(sa.select(sa.func.min(ledger.completed_at))).scalar()
+                first = aware_utc(earliest) if earliest is not None else None
+            advances = first is None or start <= first
             minutes = self._recompute(
                 connection,
                 "raw",
@@ -763,36 +748,20 @@ class MetricsStore:
         if not updated:
             connection.execute(table.insert().values(name=name, at=naive_utc(at)))
 
-    def purge(self, *, before: datetime) -> int:
-        """Delete raw attempts completed before `before` (never ones not rolled up yet),
-        and open attempts leased before it. Rollups are kept. Returns the rows deleted."""
+    def purge_cutoff(self, before: datetime) -> datetime | None:
+        """How far raw attempts may be purged for a retention ending at `before`: never
+        past what is rolled up (None: nothing is yet)."""
         rolled = self.rolled_until()
-        if rolled is None:
-            return 0
-        cutoff = naive_utc(min(floor_to(before, MINUTE), rolled))
-        c = attempts_table.c
-        old = sa.or_(
-            sa.and_(c.outcome.is_not(None), c.completed_at < cutoff),
-            sa.and_(c.outcome.is_(None), c.leased_at < cutoff),
-        )
-        deleted = 0
-        while True:
-            # In chunks, so the table is never locked for long.
-            with self.engine.begin() as connection:
-                ids = connection.execute(sa.select(c.id).where(old).limit(DELETE_CHUNK)).scalars()
-                batch = list(ids)
-                if batch:
-                    connection.execute(attempts_table.delete().where(c.id.in_(batch)))
-            deleted += len(batch)
-            if len(batch) < DELETE_CHUNK:
-                break
+        return None if rolled is None else min(floor_to(before, MINUTE), rolled)
+
+    def mark_purged(self, cutoff: datetime) -> None:
+        """Raw attempts before `cutoff` are gone: rollups stop recomputing those minutes."""
         with self.engine.begin() as connection:
             table = metrics_state_table
             query = sa.select(table.c.at).where(table.c.name == _STATE_PURGED)
             purged = connection.execute(query).scalar()
-            if purged is None or cutoff > purged:
-                self._set_state(connection, _STATE_PURGED, _aware(cutoff))
-        return deleted
+            if purged is None or cutoff > aware_utc(purged):
+                self._set_state(connection, _STATE_PURGED, cutoff)
 
 
 def merge(tallies: Iterable[Tally]) -> Tally:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from smsfleet.deps import CurrentUser
+from smsfleet.deps import CurrentUser, MetricsDep
 from smsfleet.metrics.models import (
     ExportFormat,
     GroupBy,
@@ -17,21 +17,12 @@ from smsfleet.metrics.models import (
     Window,
 )
 from smsfleet.metrics.prometheus import render
-from smsfleet.metrics.runtime import Metrics
 from smsfleet.metrics.service import MetricsService
 
-__all__ = ["MetricsDep", "get_metrics", "prometheus_router", "router"]
+__all__ = ["prometheus_router", "router"]
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 prometheus_router = APIRouter(tags=["ops"])
-
-
-def get_metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 def _service(metrics: MetricsDep) -> MetricsService:

@@ -7,6 +7,7 @@ from alembic import context
 # Importing the stores registers their tables on the metadata.
 import smsfleet.alerts.store
 import smsfleet.apikeys.store
+import smsfleet.attempts.store
 import smsfleet.developer.store
 import smsfleet.dispatch.store
 import smsfleet.messages.store

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import open_metrics_engine
 from smsfleet.policy.models import PolicyDecision
 from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.store import PolicyStore
@@ -23,30 +23,29 @@ __all__ = ["Policy", "build_policy"]
 class Policy:
     service: PolicyService
     job: PeriodicJob
-    engine: Engine
 
     def start(self) -> None:
         self.job.start_loop(self.service.config.evaluation_interval.total_seconds())
 
     def close(self) -> None:
         self.job.close()
-        self.engine.dispose()
 
 
 def build_policy(
     *,
     settings: Settings,
+    engine: Engine,
     config_store: ConfigStore,
     clock: Clock,
     on_decision: Callable[[PolicyDecision], None] | None = None,
     on_state_change: Callable[[], None] | None = None,
     should_run: Callable[[], bool] = lambda: True,
 ) -> Policy:
-    """Open the metrics store (migrated to head); the caller starts and closes it."""
+    """The policy on the metrics store; the caller starts and closes it."""
     config = PolicyConfig.from_settings(settings)
-    engine = open_metrics_engine(settings.resolved_metrics_url)
     service = PolicyService(
         store=PolicyStore(engine),
+        attempts=AttemptStore(engine),
         config_store=config_store,
         clock=clock,
         config=config,
@@ -56,5 +55,4 @@ def build_policy(
     return Policy(
         service=service,
         job=PeriodicJob("policy", service.evaluate, should_run=should_run, run_at_start=False),
-        engine=engine,
     )

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.core.settings import Settings
@@ -184,6 +185,7 @@ class PolicyService:
         self,
         *,
         store: PolicyStore,
+        attempts: AttemptStore,
         config_store: ConfigStore,
         clock: Clock,
         config: PolicyConfig,
@@ -192,6 +194,7 @@ class PolicyService:
     ) -> None:
         self.store = store
         self.config = config
+        self._attempts = attempts
         self._config_store = config_store
         self._clock = clock
         # Told of every decision once stored (event bus, alerts).
@@ -205,11 +208,43 @@ class PolicyService:
     def decisions(self, query: DecisionQuery) -> list[PolicyDecision]:
         return self.store.decisions(query)
 
+    def pair_window_stats(
+        self, pairs: Collection[Pair], *, window: Window, now: datetime
+    ) -> dict[str, WindowStats]:
+        """Each pair's completed attempts in `window` ending at `now` (its newest
+        `max_attempts`), from its last state change when that falls within the window:
+        so a probe is judged on what it sent, and a resumed pair on what it sent since.
+        Pairs without any are left out."""
+        stats = self._window_counts(window, now)
+        for pair in pairs:
+            changed_at = pair.state_changed_at
+            if changed_at is not None and changed_at > window.since(now):
+                own = self._window_counts(window, now, keys=[pair.key], since=changed_at)
+                stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
+        return stats
+
+    def _window_counts(
+        self,
+        window: Window,
+        now: datetime,
+        *,
+        keys: Collection[str] | None = None,
+        since: datetime | None = None,
+    ) -> dict[str, WindowStats]:
+        start = window.since(now) if since is None else max(window.since(now), since)
+        counts = self._attempts.completed_counts(
+            by="pair", start=start, end=now, newest=window.max_attempts, keys=keys
+        )
+        return {
+            key: WindowStats(samples=samples, delivered=delivered)
+            for key, (samples, delivered) in counts.items()
+        }
+
     def evaluate(self) -> EvaluationResult:
         """Look at every pair not disabled once, and carry out what is decided."""
         now = self._clock.now()
         pairs = [p for p in self._config_store.pairs.list() if p.state is not PairState.disabled]
-        stats = self.store.pair_window_stats(pairs=pairs, window=self.config.window, now=now)
+        stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
         decisions: list[PolicyDecision] = []
         changed = False

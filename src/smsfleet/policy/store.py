@@ -1,25 +1,19 @@
-"""The metrics store's `policy_decisions` table and the window query over attempts."""
+"""The metrics store's `policy_decisions` table."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
-from smsfleet.dispatch.models import Outcome
-from smsfleet.dispatch.store import attempts_table
-from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import DecisionQuery, PolicyAction, PolicyDecision
-from smsfleet.policy.stats import Window, WindowStats
 
-__all__ = ["PolicyStore", "WindowSubject", "policy_decisions_table"]
+__all__ = ["PolicyStore", "policy_decisions_table"]
 
 # What a window groups attempts by.
-WindowSubject = Literal["pair", "country", "program"]
 
 policy_decisions_table = sa.Table(
     "policy_decisions",
@@ -92,66 +86,3 @@ class PolicyStore:
         with self._engine.connect() as connection:
             rows = connection.execute(select).all()
         return {pair: PolicyAction(action) for pair, action in rows}
-
-    # --- windows over attempts ---------------------------------------------------------
-
-    def window_stats(
-        self,
-        *,
-        window: Window,
-        now: datetime,
-        by: WindowSubject = "pair",
-        keys: Collection[str] | None = None,
-        since: datetime | None = None,
-    ) -> dict[str, WindowStats]:
-        """Completed attempts per subject in `window` ending at `now`.
-
-        Per subject: those completed in (now - span, now], at most the newest
-        `max_attempts` of them; `since` starts the window later still (e.g. at a
-        pair's last state change). Subjects without any are left out.
-        """
-        attempts = attempts_table.c
-        start = window.since(now) if since is None else max(window.since(now), since)
-        subject = attempts[by]
-        ranked = sa.select(
-            subject.label("subject"),
-            sa.case((attempts.outcome == Outcome.delivered.value, 1), else_=0).label("ok"),
-            sa.func.row_number()
-            .over(partition_by=subject, order_by=(attempts.completed_at.desc(), attempts.id))
-            .label("rank"),
-        ).where(
-            attempts.completed_at > naive_utc(start),
-            attempts.completed_at <= naive_utc(now),
-            attempts.outcome.is_not(None),
-        )
-        if keys is not None:
-            if not keys:
-                return {}
-            ranked = ranked.where(subject.in_(list(keys)))
-        counted = ranked.subquery()
-        select = (
-            sa.select(counted.c.subject, sa.func.count(), sa.func.sum(counted.c.ok))
-            .where(counted.c.rank <= window.max_attempts)
-            .group_by(counted.c.subject)
-        )
-        with self._engine.connect() as connection:
-            rows = connection.execute(select).all()
-        return {
-            key: WindowStats(samples=int(samples), delivered=int(delivered or 0))
-            for key, samples, delivered in rows
-        }
-
-    def pair_window_stats(
-        self, *, pairs: Collection[Pair], window: Window, now: datetime
-    ) -> dict[str, WindowStats]:
-        """Each pair's window, from its last state change when that falls within it.
-
-        So a probe is judged on what it sent, and a resumed pair on what it sent since.
-        """
-        stats = self.window_stats(window=window, now=now)
-        for pair in pairs:
-            changed_at = pair.state_changed_at
-            if changed_at is not None and changed_at > window.since(now):
-                own = self.window_stats(window=window, now=now, keys=[pair.key], since=changed_at)
-                stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
-        return stats

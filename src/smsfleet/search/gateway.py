@@ -26,8 +26,8 @@ from urllib.parse import quote
 import httpx
 import pybreaker
 
+from smsfleet.attempts.models import Attempt
 from smsfleet.core.errors import Conflict, NotFound, Throttled, Unavailable, ValidationFailed
-from smsfleet.dispatch.models import Attempt
 from smsfleet.messages.models import Direction, Message
 from smsfleet.search.models import (
     Document,

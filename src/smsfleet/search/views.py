@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
-from smsfleet.core.breakers import Breakers, BreakerState
+from smsfleet.core.breakers import BreakerState
 from smsfleet.core.errors import Forbidden
-from smsfleet.deps import Context, CurrentUser
-from smsfleet.search.gateway import SearchGateway
+from smsfleet.deps import BreakersDep, Context, CurrentUser, SearchDep
 from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery
 
 __all__ = ["breakers_router", "router", "users_router"]
@@ -23,12 +22,6 @@ users_router = APIRouter(prefix="/api/v1/users", tags=["search"])
 breakers_router = APIRouter(prefix="/api/v1/developer", tags=["developer"])
 
 
-def _gateway(request: Request) -> SearchGateway:
-    gateway: SearchGateway = request.app.state.search
-    return gateway
-
-
-GatewayDep = Annotated[SearchGateway, Depends(_gateway)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A job's id")]
 UserId = Annotated[
     str, Path(min_length=1, max_length=64, description="The user (username) the jobs belong to")
@@ -41,34 +34,34 @@ def _owner(user: User) -> str | None:
 
 
 @router.post("/jobs", status_code=status.HTTP_202_ACCEPTED, summary="Start a search job")
-def create_job(body: JobCreate, user: CurrentUser, gateway: GatewayDep) -> Job:
+def create_job(body: JobCreate, user: CurrentUser, gateway: SearchDep) -> Job:
     return gateway.create_job(body, owner=user.username)
 
 
 @router.get("/jobs", summary="Search jobs, newest first, with filters and paging")
 def list_jobs(
-    user: CurrentUser, gateway: GatewayDep, query: Annotated[JobQuery, Query()]
+    user: CurrentUser, gateway: SearchDep, query: Annotated[JobQuery, Query()]
 ) -> JobPage:
     return gateway.jobs(query, owner=_owner(user))
 
 
 @router.get("/jobs/{job_id}", summary="One search job, with its matches once done")
-def get_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
+def get_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
     return gateway.job(job_id, owner=_owner(user))
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
+def cancel_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
     return gateway.cancel(job_id, owner=_owner(user))
 
 
 @router.post("/jobs/{job_id}/retry", summary="Run a failed or cancelled job again")
-def retry_job(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
+def retry_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
     return gateway.retry(job_id, owner=_owner(user))
 
 
 @router.get("/jobs/{job_id}/details", summary="One search job in full, with its matches once done")
-def job_details(job_id: JobId, user: CurrentUser, gateway: GatewayDep) -> Job:
+def job_details(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
     return gateway.job(job_id, owner=_owner(user))
 
 
@@ -91,7 +84,7 @@ SearchOwner = Annotated[str, Depends(_search_owner)]
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a search job as the user (their own, or anyone's for an admin)",
 )
-def create_user_search(body: JobCreate, owner: SearchOwner, gateway: GatewayDep) -> Job:
+def create_user_search(body: JobCreate, owner: SearchOwner, gateway: SearchDep) -> Job:
     return gateway.create_job(body, owner=owner)
 
 
@@ -99,11 +92,10 @@ def create_user_search(body: JobCreate, owner: SearchOwner, gateway: GatewayDep)
     "/{user_id}/search/{job_id}",
     summary="One of the user's search jobs, with its matches once done",
 )
-def get_user_search(job_id: JobId, owner: SearchOwner, gateway: GatewayDep) -> Job:
+def get_user_search(job_id: JobId, owner: SearchOwner, gateway: SearchDep) -> Job:
     return gateway.job(job_id, owner=owner)
 
 
 @breakers_router.get("/breakers", summary="Circuit breakers of the outside services")
-def breakers(_: CurrentUser, request: Request) -> list[BreakerState]:
-    registry: Breakers = request.app.state.breakers
+def breakers(_: CurrentUser, registry: BreakersDep) -> list[BreakerState]:
     return registry.states()

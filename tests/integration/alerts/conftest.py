@@ -18,10 +18,8 @@ from sqlalchemy.engine import Engine
 from smsfleet.alerts.models import Alert, Severity
 from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
 from smsfleet.alerts.store import AlertStore
-from smsfleet.metrics.store import MetricsStore
 from smsfleet.pairs.models import PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
-from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
 from tests.integration.policy.conftest import (  # noqa: F401  (shared fixtures)
@@ -30,6 +28,7 @@ from tests.integration.policy.conftest import (  # noqa: F401  (shared fixtures)
 )
 from tests.support.backends import sqlite_url_for
 from tests.support.fakes import FakeClock, person
+from tests.support.services import alert_service
 
 ADMIN = person("alice")
 ROUTES = (ChatRoute("all"), ChatRoute("oncall", Severity.critical))
@@ -76,12 +75,11 @@ def alerting(metrics_engine: Engine, config_store_sqlite: ConfigStore) -> Alerti
     def woke() -> None:
         holder[0].wakes += 1
 
-    service = AlertService(
+    service = alert_service(
+        metrics_engine,
+        config_store_sqlite,
+        clock,
         store=store,
-        metrics=MetricsStore(metrics_engine),
-        policy_store=PolicyStore(metrics_engine),
-        config_store=config_store_sqlite,
-        clock=clock,
         config=AlertConfig(routes=ROUTES, repeat_interval=timedelta(hours=1)),
         on_change=lambda alert: holder[0].changed.append(alert),
         on_queued=woke,

@@ -15,9 +15,9 @@ from smsfleet.alerts.models import (
     Signal,
     SubjectKind,
 )
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.errors import Conflict
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import AttemptStore
 from smsfleet.sessions.models import (
     EventKind,
     SessionEvent,

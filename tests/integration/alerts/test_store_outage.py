@@ -10,17 +10,16 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState
-from smsfleet.alerts.service import AlertConfig, AlertService
+from smsfleet.alerts.service import AlertConfig
 from smsfleet.alerts.store import AlertStore
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.metrics.store import MetricsStore
-from smsfleet.policy.store import PolicyStore
 from smsfleet.sessions.models import EventKind, SessionSpec, SessionState
 from smsfleet.stores import ConfigStore
 from tests.integration.alerts.conftest import ROUTES, config_store_sqlite  # noqa: F401
 from tests.integration.alerts.test_engine import START, _event
 from tests.support.chaos import CuttableProxy
 from tests.support.fakes import FakeClock
+from tests.support.services import alert_service
 
 
 @pytest.fixture
@@ -44,12 +43,11 @@ def test_a_crash_during_a_store_outage_is_alerted_when_it_returns(
         SessionSpec(name="p1_UZ_uzmobile", program="p1", pair="UZ_uzmobile", created_at=START)
     )
     store = AlertStore(cut_engine)
-    service = AlertService(
+    service = alert_service(
+        cut_engine,
+        config_store_sqlite,
+        FakeClock(),
         store=store,
-        metrics=MetricsStore(cut_engine),
-        policy_store=PolicyStore(cut_engine),
-        config_store=config_store_sqlite,
-        clock=FakeClock(),
         config=AlertConfig(routes=ROUTES, repeat_interval=timedelta(hours=1)),
     )
     proxy.cut()

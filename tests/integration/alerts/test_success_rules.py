@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from smsfleet.alerts.models import Alert, AlertQuery, AlertRule, AlertState, Severity
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import AttemptStore
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.policy.stats import WindowStats
-from smsfleet.policy.store import PolicyStore
 from tests.integration.alerts.conftest import Alerting
+from tests.support.services import policy_service
 
 PAIR = "UZ_uzmobile"
 RULES_EVERY = 15  # seconds of fake time between two runs of the periodic rules
@@ -63,8 +63,11 @@ class Route:
 
     def window(self) -> WindowStats:
         service = self.alerting.service
-        stats = PolicyStore(self.alerting.engine).window_stats(
-            window=service.config.success_window, now=self.alerting.clock.now()
+        policy = policy_service(
+            self.alerting.engine, self.alerting.config_store, self.alerting.clock
+        )
+        stats = policy.pair_window_stats(
+            [], window=service.config.success_window, now=self.alerting.clock.now()
         )
         return stats.get(PAIR, WindowStats(samples=0, delivered=0))
 

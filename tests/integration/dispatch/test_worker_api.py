@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from smsfleet.api import create_app
+from smsfleet.attempts.models import Outcome
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
-from smsfleet.dispatch import views
-from smsfleet.dispatch.models import Outcome
-from smsfleet.dispatch.service import Dispatcher, build_dispatcher
+from smsfleet.dispatch.service import Dispatcher
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from smsfleet.stores import ConfigStore, open_config_store
+from smsfleet.wiring import build_services
 from tests.integration.dispatch.conftest import FakeClock
 
 SESSION = "program1_UZ_uzmobile"
@@ -100,8 +100,8 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = _settings(data_dir)
     store = open_config_store(settings.resolved_config_url)
     try:
-        create_app(settings, store=store, clock=FakeClock())
-        build_dispatcher(settings=settings, config_store=store, clock=FakeClock()).close()
+        with build_services(settings, store=store, clock=FakeClock()).running():
+            pass
     finally:
         store.close()
     return data_dir
@@ -114,15 +114,10 @@ def worker(template_dir: Path, tmp_path: Path) -> Iterator[Worker]:
     store = open_config_store(settings.resolved_config_url)
     clock = FakeClock()
     app = create_app(settings, store=store, clock=clock)
-    dispatcher = build_dispatcher(settings=settings, config_store=store, clock=clock)
-    app.state.dispatcher = dispatcher
-    if not any(getattr(route, "path", "") == "/api/v1/worker/lease" for route in app.routes):
-        app.include_router(views.router)
     try:
         with TestClient(app) as client:
-            yield Worker(client, store, clock, settings, dispatcher)
+            yield Worker(client, store, clock, settings, app.state.services.dispatcher)
     finally:
-        dispatcher.close()
         store.close()
 
 

@@ -21,10 +21,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts.models import Outcome
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch._sql_limiter import SqlLimiter
-from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction
+from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
-from smsfleet.dispatch.store import AttemptStore, HeartbeatStore
+from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.messages.service import MessagesService
 from smsfleet.messages.store import MessageStore
 from smsfleet.pairs.models import PairCreate

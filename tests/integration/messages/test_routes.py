@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
 from smsfleet.core.sql import create_sql_engine
-from smsfleet.dispatch.models import Attempt
-from smsfleet.dispatch.store import AttemptStore
 from tests.integration.api.conftest import Api, running_api
 
 GATEWAY_TOKEN = "gateway-token-for-tests-0123456789"

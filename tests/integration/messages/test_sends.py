@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from smsfleet.attempts.models import Outcome
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
-from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction
+from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
 from tests.integration.messages.conftest import CUSTOMER, TEST_NUMBER, World
 

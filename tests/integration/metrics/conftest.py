@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import attempts_table
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import attempts_table
+from smsfleet.core.sql import create_sql_engine, open_metrics_engine, upgrade_metrics_schema
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.runtime import Metrics, build_metrics
 from smsfleet.metrics.store import (
@@ -179,11 +179,17 @@ def fleet(metrics_url: str, tmp_path: Path) -> Iterator[Fleet]:
     add_pairs(config, clock.now())
     settings = Settings(data_dir=tmp_path, metrics_url=metrics_url)
     published: list[AttemptSummary] = []
+    engine = open_metrics_engine(metrics_url)
     metrics = build_metrics(
-        settings=settings, config_store=config, clock=clock, on_attempt=published.append
+        settings=settings,
+        engine=engine,
+        config_store=config,
+        clock=clock,
+        on_attempt=published.append,
     )
     try:
         yield Fleet(metrics=metrics, clock=clock, config=config, published=published)
     finally:
         metrics.close()
+        engine.dispose()
         config.close()

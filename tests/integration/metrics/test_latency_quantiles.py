@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from smsfleet.attempts.models import Outcome
 from smsfleet.core.quantiles import quantile
-from smsfleet.dispatch.models import Outcome
 from smsfleet.metrics.store import floor_to
 from tests.integration.metrics.conftest import Fleet
 from tests.support.latencies import QUANTILES, exact, samples, within

@@ -8,14 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
-from smsfleet.metrics import views
-from smsfleet.metrics.runtime import build_metrics
 from smsfleet.stores import open_config_store
 from tests.integration.api.conftest import Api, add_users
 from tests.integration.metrics.conftest import Fleet, add_pairs
@@ -23,15 +20,6 @@ from tests.integration.metrics.test_metrics_service import T0, at, hand_dataset
 from tests.support.fakes import FakeClock
 
 RANGE = {"start": T0.isoformat(), "end": at(4).isoformat()}
-
-
-def _with_metrics_routes(app: FastAPI) -> None:
-    """Mount the metrics routes ahead of the dashboard's catch-all route."""
-    before = len(app.router.routes)
-    app.include_router(views.router)
-    app.include_router(views.prometheus_router)
-    added = app.router.routes[before:]
-    app.router.routes[:] = added + app.router.routes[:before]
 
 
 @pytest.fixture
@@ -42,19 +30,13 @@ def api(tmp_path: Path) -> Iterator[tuple[Api, Fleet]]:
     add_users(store, clock)
     add_pairs(store, clock.now())
     app = create_app(settings, store=store, clock=clock)
-    metrics = getattr(app.state, "metrics", None)
-    if metrics is None:  # the app factory does not mount the metrics feature yet
-        metrics = build_metrics(settings=settings, config_store=store, clock=clock)
-        app.state.metrics = metrics
-        _with_metrics_routes(app)
     try:
         with TestClient(app) as client:
             yield (
                 Api(client=client, store=store, clock=clock, settings=settings),
-                Fleet(metrics=metrics, clock=clock, config=store),
+                Fleet(metrics=app.state.services.metrics, clock=clock, config=store),
             )
     finally:
-        metrics.close()
         store.close()
 
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import attempts_table
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import attempts_table
 from smsfleet.metrics.store import SmsMetricRow, metrics_hour_country_table
 from tests.integration.metrics.conftest import Fleet
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from smsfleet.attempts.models import Outcome
 from smsfleet.core.settings import Settings
-from smsfleet.dispatch.models import Outcome, ReportRequest, SendAction
+from smsfleet.core.sql import open_metrics_engine
+from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.dispatch.service import build_dispatcher
+from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.metrics.prometheus import render
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from tests.integration.metrics.conftest import Fleet
@@ -103,8 +106,15 @@ def test_dispatcher_reports_reach_the_bus_and_the_counters(
 ) -> None:
     add_session(fleet, "UZ_uzmobile", "program1", SessionState.running, 0)
     settings = Settings(data_dir=tmp_path, metrics_url=metrics_url)
-    dispatcher = build_dispatcher(settings=settings, config_store=fleet.config, clock=fleet.clock)
-    dispatcher.on_report = fleet.metrics.service.record
+    engine = open_metrics_engine(metrics_url)
+    dispatcher = build_dispatcher(
+        settings=settings,
+        engine=engine,
+        config_store=fleet.config,
+        clock=fleet.clock,
+        heartbeats=HeartbeatStore(engine),
+        on_report=fleet.metrics.service.record,
+    )
     try:
         session = "program1_UZ_uzmobile"
         lease = dispatcher.lease(session=session)
@@ -137,6 +147,7 @@ def test_dispatcher_reports_reach_the_bus_and_the_counters(
         )
     finally:
         dispatcher.close()
+        engine.dispose()
     found = samples(fleet)
     assert found[("smsfleet_sms_delivered_total", route("UZ_uzmobile", "program1"))] == 1
     failed = route("UZ_uzmobile", "program1", reason="error")

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
 from smsfleet.core.sql import create_sql_engine
-from smsfleet.dispatch.models import Attempt, Outcome
-from smsfleet.dispatch.store import AttemptStore
 from tests.integration.api.conftest import Api
 from tests.support.fakes import FakeClock
 from tests.support.live import live_socket

@@ -24,22 +24,22 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState, Severity
 from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
-from smsfleet.alerts.store import AlertStore
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch._sql_limiter import SqlLimiter
-from smsfleet.dispatch.models import Attempt, Outcome, ReportRequest, SendAction, StopAction
+from smsfleet.dispatch.models import ReportRequest, SendAction, StopAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
-from smsfleet.dispatch.store import AttemptStore, HeartbeatStore
-from smsfleet.metrics.store import MetricsStore
+from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import CountryUpdate, PairState, PairUpdate
 from smsfleet.pairs.service import update_country, update_pair
 from smsfleet.policy.models import POLICY_ACTOR, PolicyAction, PolicyDecision
 from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.stats import Window, WindowStats, wilson_lower_bound
-from smsfleet.policy.store import PolicyStore
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import Supervisor
 from tests.integration.sessions.conftest import TICKING, Fleet
 from tests.support.fakes import person
+from tests.support.services import alert_service, policy_service
 
 STEP = 5  # seconds between two asks of a route's session
 EVALUATE_EVERY = 30
@@ -151,12 +151,10 @@ def make_world(fleet: Fleet, engine: Engine) -> World:
         policy=DispatchPolicy(probe_interval=CONFIG.probe_interval),
     )
     published: list[PolicyDecision] = []
-    alerts = AlertService(
-        store=AlertStore(engine),
-        metrics=MetricsStore(engine),
-        policy_store=PolicyStore(engine),
-        config_store=fleet.store,
-        clock=clock,
+    alerts = alert_service(
+        engine,
+        fleet.store,
+        clock,
         config=AlertConfig(routes=(ChatRoute("ops"),), success_window=CONFIG.window),
     )
 
@@ -164,13 +162,7 @@ def make_world(fleet: Fleet, engine: Engine) -> World:
         published.append(decision)
         alerts.on_policy_decision(decision)
 
-    policy = PolicyService(
-        store=PolicyStore(engine),
-        config_store=fleet.store,
-        clock=clock,
-        config=CONFIG,
-        on_decision=decided,
-    )
+    policy = policy_service(engine, fleet.store, clock, CONFIG, on_decision=decided)
     supervisor = fleet.supervisor()
     return World(fleet, dispatcher, policy, supervisor, alerts, [], published, engine)
 

@@ -92,7 +92,7 @@ def test_a_worker_route_names_the_session(tmp_path: Path, sentry: SentryStandIn)
         secret = api.settings.jwt_secret
         session = "program1_UZ_uzmobile"
         token = worker_token(secret=secret, session=session)
-        dispatcher = app.state.dispatcher
+        dispatcher = app.state.services.dispatcher
 
         def lease_then_fail(**_: Any) -> None:
             raise RuntimeError("the lease broke")

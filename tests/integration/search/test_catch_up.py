@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
-from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.search.gateway import SearchFeeder
 from tests.integration.api.conftest import Api, running_api
 from tests.integration.search.conftest import SEARCH_TOKEN
@@ -31,7 +31,7 @@ def report(api: Api, attempt_id: str, error_code: str) -> None:
         outcome=Outcome.send_failed,
         error_code=error_code,
     )
-    dispatcher = api.client.app.state.dispatcher  # type: ignore[attr-defined]
+    dispatcher = api.client.app.state.services.dispatcher  # type: ignore[attr-defined]
     dispatcher.attempts.add(attempt)
     dispatcher.on_report(attempt)
 
@@ -66,7 +66,7 @@ def found(api: Api, query: str) -> list[str]:
 
 
 def caught_up(api: Api) -> SearchFeeder:
-    feeder: SearchFeeder = api.client.app.state.search_feeder  # type: ignore[attr-defined]
+    feeder: SearchFeeder = api.client.app.state.services.search_feeder  # type: ignore[attr-defined]
     deadline = time.monotonic() + 10
     while feeder.behind:
         assert time.monotonic() < deadline, "the feeder never caught up"
@@ -136,7 +136,7 @@ def test_the_search_service_down_at_start_is_caught_up_once_it_is_back(
     search_server.stop()
     (tmp_path / "second").mkdir()
     with running_api(tmp_path / "second", **shared) as api:
-        feeder: SearchFeeder = api.client.app.state.search_feeder  # type: ignore[attr-defined]
+        feeder: SearchFeeder = api.client.app.state.services.search_feeder  # type: ignore[attr-defined]
         time.sleep(1.2)
         assert feeder.behind  # it could not catch up yet
         search_server.start()

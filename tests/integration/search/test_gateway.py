@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
-from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.search.gateway import SearchFeeder
 from tests.integration.api.conftest import Api
 from tests.support.servers import ThreadedServer
@@ -39,7 +39,7 @@ def test_reported_attempts_are_indexed_and_found_by_their_owner_only(gateway_api
         outcome=Outcome.send_failed,
         error_code="ROUTE_ERROR",
     )
-    state = api.client.app.state  # type: ignore[attr-defined]
+    state = api.client.app.state.services  # type: ignore[attr-defined]
     state.dispatcher.on_report(attempt)  # as the dispatcher does with every outcome
     feeder: SearchFeeder = state.search_feeder
     feeder.flush()  # now (unless its thread, every second, just did)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
-from smsfleet.dispatch.models import Attempt, Outcome
 from smsfleet.search.gateway import SearchFeeder
 from tests.integration.api.conftest import Api
 
@@ -42,7 +42,7 @@ def index_one_attempt(api: Api) -> str:
         outcome=Outcome.not_delivered,
         error_code="NO_ROUTE",
     )
-    state = api.client.app.state  # type: ignore[attr-defined]
+    state = api.client.app.state.services  # type: ignore[attr-defined]
     state.dispatcher.on_report(attempt)
     feeder: SearchFeeder = state.search_feeder
     feeder.flush()

@@ -119,5 +119,5 @@ def test_the_pending_sends_job_runs_at_the_configured_interval(
     monkeypatch.setenv("SMSFLEET_SEND_RETRY_INTERVAL_SECONDS", "2.5")
     assert Settings(data_dir=tmp_path).send_retry_interval_seconds == 2.5
     with running_api(tmp_path, send_retry_interval_seconds=2.5) as api:
-        messages: Messages = api.client.app.state.messages  # type: ignore[attr-defined]
+        messages: Messages = api.client.app.state.services.messages  # type: ignore[attr-defined]
         assert messages.interval_seconds == 2.5

@@ -1,0 +1,307 @@
+"""The composition root: every part of a control-plane process, built once, in order.
+
+One config store and one metrics engine per process (the metrics schema migrated once,
+here), each feature built on them with its callbacks given at construction, into a
+frozen `Services`. The order of building is the order of dependence: whatever a part
+is told about is built before it. `Services.running()` starts the loops and, on the
+way out, closes everything in the reverse order of building, so nothing is closed
+while a part built on it still runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from smsfleet import __version__
+from smsfleet.alerts.runtime import Alerts, build_alerts
+from smsfleet.apikeys.service import ApiKeyService
+from smsfleet.apikeys.store import QuotaStore
+from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.store import AttemptStore
+from smsfleet.auth import service as auth_service
+from smsfleet.auth.models import Role
+from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
+from smsfleet.auth.throttle import LoginThrottle
+from smsfleet.core.breakers import Breakers
+from smsfleet.core.clock import Clock, SystemClock
+from smsfleet.core.error_reports import start_error_reports
+from smsfleet.core.events import EventBus, RedisFanout
+from smsfleet.core.security import PasswordChecks
+from smsfleet.core.settings import Settings
+from smsfleet.core.sql import open_metrics_engine
+from smsfleet.developer.runtime import Usage, build_usage
+from smsfleet.dispatch.service import Dispatcher, build_dispatcher
+from smsfleet.dispatch.store import HeartbeatStore
+from smsfleet.messages.runtime import Messages, build_messages
+from smsfleet.messages.store import MessageStore
+from smsfleet.metrics.runtime import Metrics, build_metrics
+from smsfleet.pairs import service as pairs_service
+from smsfleet.policy.models import PolicyDecision
+from smsfleet.policy.runtime import Policy, build_policy
+from smsfleet.search.gateway import (
+    SearchFeeder,
+    SearchGateway,
+    backlog_of,
+    document_of_attempt,
+    document_of_message,
+)
+from smsfleet.sessions.models import SessionEvent
+from smsfleet.sessions.runtime import SessionRuntime
+from smsfleet.stores import ConfigStore, open_config_store
+
+__all__ = ["Services", "build_services", "prepare_store"]
+
+
+class _Running(Protocol):
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    store: ConfigStore
+    bus: EventBus
+    tokens: TokenPolicy
+    login_throttle: LoginThrottle
+    password_checks: PasswordChecks
+    api_keys: ApiKeyService
+    metrics: Metrics
+    breakers: Breakers
+    search: SearchGateway
+    search_feeder: SearchFeeder
+    messages: Messages
+    dispatcher: Dispatcher
+    sessions: SessionRuntime
+    policy: Policy
+    alerts: Alerts
+    usage: Usage
+    # What `running` starts, in order, and everything built, closed in reverse.
+    _starts: tuple[Callable[[], None], ...] = field(repr=False)
+    _resources: ExitStack = field(repr=False)
+
+    def publish_session_event(self, event: SessionEvent) -> None:
+        self.bus.publish("sessions", event)
+
+    def wake_supervisor(self) -> None:
+        self.sessions.supervisor.wake()
+
+    def session_logs(self, name: str, lines: int) -> list[str]:
+        return self.sessions.tail(name, lines)
+
+    @contextmanager
+    def running(self) -> Iterator[Services]:
+        """Start the loops; on the way out, stop them and close everything."""
+        with self._resources:
+            for start in self._starts:
+                start()
+            yield self
+
+
+def prepare_store(settings: Settings, store: ConfigStore, clock: Clock) -> None:
+    """Start-up duties: the country list, and the admin user when a password is given."""
+    pairs_service.ensure_countries(
+        countries=store.countries, default_cap=settings.default_country_cap
+    )
+    if settings.admin_password is not None:
+        auth_service.set_password(
+            users=store.users,
+            clock=clock,
+            username=ADMIN_USERNAME,
+            password=settings.admin_password.get_secret_value(),
+            role=Role.admin,
+        )
+
+
+def build_services(
+    settings: Settings, *, store: ConfigStore | None = None, clock: Clock | None = None
+) -> Services:
+    """Build every part on `store` (else the one the settings name, closed with the rest).
+
+    Nothing runs yet: `Services.running()` starts the loops."""
+    resources = ExitStack()
+    try:
+        return _build(settings, store, clock or SystemClock(), resources)
+    except BaseException:
+        resources.close()  # what was built before the failure
+        raise
+
+
+def _build(
+    settings: Settings, given_store: ConfigStore | None, clock: Clock, resources: ExitStack
+) -> Services:
+    settings.check_production_safety()
+    reports = start_error_reports(
+        settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
+        service="control-plane",
+        release=__version__,
+        environment=settings.sentry_environment,
+    )
+    resources.callback(reports.close)
+    store = given_store or open_config_store(settings.resolved_config_url)
+    if given_store is None:
+        resources.callback(store.close)
+    prepare_store(settings, store, clock)
+    engine = open_metrics_engine(settings.resolved_metrics_url)
+    resources.callback(engine.dispose)
+
+    # With replicas, a browser on any of them sees every replica's events.
+    bus = EventBus(RedisFanout.from_url(settings.redis_url) if settings.redis_url else None)
+    starts: list[Callable[[], None]] = []
+
+    def runs(part: _Running) -> None:
+        """A part with a loop: started by `running`, closed with the rest."""
+        starts.append(part.start)
+        resources.callback(part.close)
+
+    if bus.fanout is not None:
+        starts.append(bus.fanout.start)
+        resources.callback(bus.fanout.close)
+    password_checks = PasswordChecks(
+        limit=settings.password_checks, wait_seconds=settings.password_check_wait_seconds
+    )
+    resources.callback(password_checks.close)
+
+    metrics = build_metrics(
+        settings=settings,
+        engine=engine,
+        config_store=store,
+        clock=clock,
+        on_attempt=lambda summary: bus.publish("attempts", summary),
+    )
+    runs(metrics)
+    breakers = Breakers(metrics.registry)
+
+    search = SearchGateway(
+        base_url=settings.search_url,
+        token=settings.search_token.get_secret_value() if settings.search_token else None,
+        breaker=breakers.get("search", reset_timeout=settings.breaker_reset_seconds),
+    )
+    resources.callback(search.close)
+    # On start it catches up from the stores: what the index lacks is indexed again.
+    feeder = SearchFeeder(
+        search,
+        backlog=backlog_of(
+            attempts=AttemptStore(engine).completed_since,
+            messages=MessageStore(engine).recorded_since,
+        ),
+    )
+    if settings.search_url:
+        starts.append(feeder.start)
+    resources.callback(feeder.close)
+
+    heartbeats = HeartbeatStore(engine)
+    sessions = SessionRuntime.build(
+        settings=settings,
+        store=store,
+        clock=clock,
+        on_event=lambda event: bus.publish("sessions", event),
+        heartbeats=heartbeats.all,
+    )
+    supervisor = sessions.supervisor
+    if settings.supervise:
+        starts.append(lambda: supervisor.start_loop(settings.supervisor_interval_seconds))
+    # The sessions keep running when the supervisor closes: the next start adopts them.
+    resources.callback(supervisor.close)
+
+    def leading() -> bool:
+        """With replicas, the supervising leader decides and alerts; without supervision,
+        this one."""
+        return not settings.supervise or supervisor.leading
+
+    messages = build_messages(
+        settings=settings,
+        engine=engine,
+        config_store=store,
+        clock=clock,
+        on_change=lambda send: bus.publish("sends", send),
+        on_message=lambda message: feeder.add(document_of_message(message)),
+        should_run=leading,
+    )
+    runs(messages)
+
+    def reported(attempt: Attempt) -> None:
+        feeder.add(document_of_attempt(attempt))
+        metrics.service.record(attempt)
+
+    dispatcher = build_dispatcher(
+        settings=settings,
+        engine=engine,
+        config_store=store,
+        clock=clock,
+        on_report=reported,
+        on_grant=metrics.collector.granted,
+        heartbeats=heartbeats,
+        on_demand=messages.service,
+    )
+    resources.callback(dispatcher.close)  # its limiter, and the heartbeats it flushes
+
+    policy = build_policy(
+        settings=settings,
+        engine=engine,
+        config_store=store,
+        clock=clock,
+        on_decision=lambda decision: bus.publish("policy", decision),
+        on_state_change=supervisor.wake,
+        should_run=leading,
+    )
+    runs(policy)
+
+    alerts = build_alerts(
+        settings=settings,
+        engine=engine,
+        config_store=store,
+        clock=clock,
+        registry=metrics.registry,
+        breaker=breakers.get("telegram", fail_max=5, reset_timeout=30),
+        metrics=metrics.service,
+        policy=policy.service,
+        on_change=lambda alert: bus.publish("alerts", alert),
+        should_run=leading,
+        country_reasons=lambda: {g.country: g.reason for g in dispatcher.goals() if g.reason},
+    )
+    bus.listen("sessions", SessionEvent, alerts.service.on_session_event)
+    bus.listen("policy", PolicyDecision, alerts.service.on_policy_decision)
+    runs(alerts)
+
+    usage = build_usage(settings=settings, engine=engine, clock=clock)
+    runs(usage)
+
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=bus,
+        tokens=TokenPolicy(
+            secret=settings.jwt_secret,
+            access_ttl=timedelta(minutes=settings.access_token_minutes),
+            refresh_ttl=timedelta(days=settings.refresh_token_days),
+        ),
+        login_throttle=LoginThrottle(
+            per_user=settings.login_failures_per_user,
+            per_address=settings.login_failures_per_address,
+            window_seconds=settings.login_failure_window_seconds,
+            storage_url=settings.redis_url or "memory://",
+        ),
+        password_checks=password_checks,
+        api_keys=ApiKeyService(
+            keys=store.api_keys, users=store.users, quotas=QuotaStore(engine), clock=clock
+        ),
+        metrics=metrics,
+        breakers=breakers,
+        search=search,
+        search_feeder=feeder,
+        messages=messages,
+        dispatcher=dispatcher,
+        sessions=sessions,
+        policy=policy,
+        alerts=alerts,
+        usage=usage,
+        _starts=tuple(starts),
+        _resources=resources,
+    )

@@ -1,0 +1,84 @@
+"""The attempts ledger on SQLite and MariaDB: windows of completed attempts, retention."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
+from tests.integration.policy.conftest import metrics_engine  # noqa: F401  (shared fixture)
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def attempt(number: int, pair: str, outcome: Outcome | None, completed: datetime) -> Attempt:
+    country, slug = pair.split("_", 1)
+    return Attempt(
+        id=f"{number:032x}",
+        session=f"program1_{pair}",
+        pair=pair,
+        country=country,
+        operator=slug,
+        program="program1",
+        phone="+998901234567",
+        leased_at=completed - timedelta(seconds=5),
+        completed_at=completed if outcome else None,
+        outcome=outcome,
+    )
+
+
+def feed(engine: Engine, rows: Sequence[tuple[str, Outcome | None, timedelta]]) -> None:
+    AttemptStore(engine).add_many(
+        [attempt(n, pair, outcome, NOW - ago) for n, (pair, outcome, ago) in enumerate(rows)]
+    )
+
+
+def test_a_window_is_bounded_by_time_and_by_count(metrics_engine: Engine) -> None:  # noqa: F811
+    ledger = AttemptStore(metrics_engine)
+    ok, bad = Outcome.delivered, Outcome.not_delivered
+    feed(
+        metrics_engine,
+        # UZ_a: 12 in the window, the newest 10 count (8 delivered), 3 too old, 1 open.
+        [("UZ_a", ok, timedelta(minutes=m)) for m in range(1, 9)]
+        + [("UZ_a", bad, timedelta(minutes=m)) for m in (9, 10, 11, 12)]
+        + [("UZ_a", ok, timedelta(minutes=m)) for m in (31, 40, 50)]
+        + [("UZ_a", None, timedelta(seconds=1))]
+        # UZ_b: every failure kind counts as completed but not delivered.
+        + [("UZ_b", o, timedelta(minutes=1)) for o in Outcome]
+        # KZ_c: completed after `now` (a later attempt than the clock): not counted.
+        + [("KZ_c", ok, -timedelta(minutes=1))],
+    )
+    window = {"start": NOW - timedelta(minutes=30), "end": NOW, "newest": 10}
+    assert ledger.completed_counts(by="pair", **window) == {"UZ_a": (10, 8), "UZ_b": (4, 1)}
+    # UZ's newest 10: the five of the last minute (2 delivered) and UZ_a's next five.
+    assert ledger.completed_counts(by="country", **window) == {"UZ": (10, 7)}
+    assert ledger.completed_counts(by="pair", keys=["UZ_b"], **window) == {"UZ_b": (4, 1)}
+    assert ledger.completed_counts(by="pair", keys=[], **window) == {}
+    # A later start (5.5 minutes ago) leaves the 5 newest.
+    later = window | {"start": NOW - timedelta(minutes=5, seconds=30)}
+    assert ledger.completed_counts(by="pair", keys=["UZ_a"], **later) == {"UZ_a": (5, 5)}
+
+
+def test_purge_deletes_what_completed_before_and_what_was_left_open_before(
+    metrics_engine: Engine,  # noqa: F811
+) -> None:
+    ledger = AttemptStore(metrics_engine)
+    ok = Outcome.delivered
+    feed(
+        metrics_engine,
+        [
+            ("UZ_a", ok, timedelta(hours=2)),  # completed before the cutoff: goes
+            ("UZ_a", None, timedelta(hours=2)),  # left open before it: goes
+            ("UZ_a", ok, timedelta(minutes=30)),  # after it: stays
+            ("UZ_a", None, timedelta(minutes=30)),  # open, leased after it: stays
+        ],
+    )
+    assert ledger.earliest_completed() == NOW - timedelta(hours=2)
+    assert ledger.purge(before=NOW - timedelta(hours=1)) == 2
+    assert ledger.earliest_completed() == NOW - timedelta(minutes=30)
+    left = ledger.recent(limit=10)
+    assert sorted(a.id for a in left) == [f"{2:032x}", f"{3:032x}"]
+    assert ledger.purge(before=NOW - timedelta(hours=1)) == 0
