@@ -1,3 +1,4 @@
+import { useMutation } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
 import { errorMessage } from "../api/errors";
 import { Dialog } from "./Dialog";
@@ -24,20 +25,11 @@ export function ConfirmDialog({
   onClose,
   testId = "confirm-dialog",
 }: ConfirmDialogProps) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [acknowledged, setAcknowledged] = useState(false);
-
-  const confirm = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await onConfirm();
-    } catch (reason) {
-      setError(reason);
-      setBusy(false);
-    }
-  };
+  const confirmation = useMutation({ mutationFn: onConfirm });
+  // The caller closes the dialog once the action succeeds: it stays busy until then. A failure stays on screen.
+  const busy = confirmation.isPending || confirmation.isSuccess;
+  const error = confirmation.error;
 
   return (
     <Dialog
@@ -52,7 +44,7 @@ export function ConfirmDialog({
           <button
             type="button"
             className={danger ? "button button--danger" : "button button--primary"}
-            onClick={() => void confirm()}
+            onClick={() => confirmation.mutate()}
             disabled={busy || (acknowledgement !== undefined && !acknowledged)}
             data-testid="confirm-button"
           >

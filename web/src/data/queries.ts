@@ -5,12 +5,16 @@ import {
   alertsOverview,
   conversationOf,
   listAlerts,
+  listCountries,
+  listHosts,
+  listPairs,
+  listPrograms,
   listPolicyDecisions,
   listSends,
   listTemplates,
 } from "../api/endpoints";
 import { ApiError } from "../api/errors";
-import type { AlertQuery, Conversation, SendStatus } from "../api/types";
+import type { AlertQuery, Conversation, Country, Host, Program, SendStatus } from "../api/types";
 
 /** Every alert query: alerts fire, resolve and are acknowledged together. */
 export const ALERTS_KEY = ["alerts"] as const;
@@ -46,4 +50,30 @@ export const conversationQuery = (phone: string) =>
     },
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (page) => page.older ?? undefined,
+  });
+
+/** Every pair: the Pairs page, the dashboard and the Programs page read the same list. */
+export const PAIRS_KEY = ["pairs"] as const;
+
+export const pairsQuery = () => queryOptions({ queryKey: PAIRS_KEY, queryFn: () => listPairs({}) });
+
+export const HOSTS_KEY = ["hosts"] as const;
+
+export const hostsQuery = () => queryOptions({ queryKey: HOSTS_KEY, queryFn: listHosts });
+
+export interface PairLookups {
+  /** By name. */
+  countries: Country[];
+  programs: Program[];
+  hosts: Host[];
+}
+
+/** What the pair form chooses from. */
+export const pairLookupsQuery = () =>
+  queryOptions({
+    queryKey: ["pair-lookups"],
+    queryFn: async (): Promise<PairLookups> => {
+      const [countries, programs, hosts] = await Promise.all([listCountries(), listPrograms(), listHosts()]);
+      return { countries: [...countries].sort((a, b) => a.name.localeCompare(b.name)), programs, hosts };
+    },
   });

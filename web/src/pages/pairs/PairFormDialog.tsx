@@ -1,3 +1,4 @@
+import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { createPair, updatePair } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
@@ -31,7 +32,6 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
   const isNew = pair === undefined;
   const [values, setValues] = useState<PairFormValues>(() => (pair ? formFromPair(pair) : emptyForm()));
   const [errors, setErrors] = useState<PairFormErrors>({});
-  const [busy, setBusy] = useState(false);
   // Set when the server answered 409 force_required: the user must confirm.
   const [forceMessage, setForceMessage] = useState<string | null>(null);
   const [forceConfirmed, setForceConfirmed] = useState(false);
@@ -48,18 +48,13 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
     return updatePair(pair.key, changes, force);
   };
 
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
-    const clientErrors = validateForm(values, isNew);
-    setErrors(clientErrors);
-    if (hasErrors(clientErrors)) return;
-    setBusy(true);
-    try {
-      const saved = await save(forceMessage !== null && forceConfirmed);
+  const saving = useMutation({
+    mutationFn: save,
+    onSuccess: (saved) => {
       if (saved === null) onClose();
       else onSaved(saved, isNew);
-    } catch (error) {
-      setBusy(false);
+    },
+    onError: (error) => {
       if (error instanceof ApiError && error.code === "force_required") {
         setForceMessage(error.message);
         setForceConfirmed(false);
@@ -68,7 +63,17 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
       } else {
         setErrors({ form: errorMessage(error) });
       }
-    }
+    },
+  });
+  // Stays set after a success too, while the page closes the dialog.
+  const busy = saving.isPending || saving.isSuccess;
+
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const clientErrors = validateForm(values, isNew);
+    setErrors(clientErrors);
+    if (hasErrors(clientErrors)) return;
+    saving.mutate(forceMessage !== null && forceConfirmed);
   };
 
   const blockedByForce = forceMessage !== null && !forceConfirmed;
@@ -96,7 +101,7 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
         </>
       }
     >
-      <form id={formId} className="form-grid" onSubmit={(event) => void submit(event)} noValidate>
+      <form id={formId} className="form-grid" onSubmit={submit} noValidate>
         <Field id="pair-country" label="Country" error={errors.country}>
           <select
             id="pair-country"

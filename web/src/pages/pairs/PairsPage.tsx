@@ -1,13 +1,14 @@
 import { useCallback, useMemo, useState } from "react";
 import { useSearchParams } from "react-router";
-import { listCountries, listHosts, listPairs, listPrograms, updatePair } from "../../api/endpoints";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { updatePair } from "../../api/endpoints";
 import { ApiError } from "../../api/errors";
-import type { Country, Host, Pair, PairState, Program } from "../../api/types";
+import type { Pair, PairState } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
-import { useResource } from "../../hooks/useResource";
+import { PAIRS_KEY, pairLookupsQuery, pairsQuery } from "../../data/queries";
 import { DeletePairDialog } from "./DeletePairDialog";
 import { byKey, matchesFilters, type PairFilters } from "./filters";
 import { PairFormDialog } from "./PairFormDialog";
@@ -20,18 +21,25 @@ type OpenDialog =
   | { kind: "delete"; pair: Pair }
   | { kind: "force-priority"; pair: Pair; message: string };
 
-interface Lookups {
-  countries: Country[];
-  programs: Program[];
-  hosts: Host[];
+const isForceRequired = (error: unknown): error is ApiError =>
+  error instanceof ApiError && error.code === "force_required";
+
+interface PairChange {
+  pair: Pair;
+  kind: "priority" | "resume";
+  force: boolean;
 }
 
-const loadLookups = async (): Promise<Lookups> => {
-  const [countries, programs, hosts] = await Promise.all([listCountries(), listPrograms(), listHosts()]);
-  return { countries: [...countries].sort((a, b) => a.name.localeCompare(b.name)), programs, hosts };
-};
-
-const loadPairs = () => listPairs({});
+/** Flips a pair's priority or resumes it; says what was done. */
+async function changePair({ pair, kind, force }: PairChange): Promise<string> {
+  if (kind === "resume") {
+    await updatePair(pair.key, { state: "enabled" });
+    return `${pair.key} resumed.`;
+  }
+  const next = !pair.is_high_priority;
+  await updatePair(pair.key, { is_high_priority: next }, force);
+  return next ? `${pair.key} is now high priority.` : `${pair.key} is no longer high priority.`;
+}
 
 // Filters live in the URL so a filtered view can be bookmarked and shared.
 function useFilters(): [PairFilters, (filters: PairFilters) => void] {
@@ -54,13 +62,12 @@ function useFilters(): [PairFilters, (filters: PairFilters) => void] {
 export function PairsPage() {
   const { user } = useAuth();
   const writable = canWrite(user);
-  const pairs = useResource(loadPairs, "pairs");
-  const lookups = useResource(loadLookups, "lookups");
+  const pairs = useQuery(pairsQuery());
+  const lookups = useQuery(pairLookupsQuery());
+  const queryClient = useQueryClient();
   const [filters, setFilters] = useFilters();
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [busyKey, setBusyKey] = useState<string | null>(null);
-  const [actionError, setActionError] = useState<unknown>(null);
 
   const pairCountries = useMemo(() => {
     const seen = new Map<string, string>();
@@ -78,51 +85,27 @@ export function PairsPage() {
   const finish = (message: string) => {
     setDialog(null);
     setNotice(message);
-    setActionError(null);
-    pairs.reload();
+    void queryClient.invalidateQueries({ queryKey: PAIRS_KEY });
   };
 
-  const setPriority = async (pair: Pair, force: boolean) => {
-    const next = !pair.is_high_priority;
-    await updatePair(pair.key, { is_high_priority: next }, force);
-    finish(next ? `${pair.key} is now high priority.` : `${pair.key} is no longer high priority.`);
-  };
-
-  const togglePriority = async (pair: Pair) => {
-    setBusyKey(pair.key);
-    setNotice(null);
-    try {
-      await setPriority(pair, false);
-    } catch (error) {
-      if (error instanceof ApiError && error.code === "force_required") {
-        setDialog({ kind: "force-priority", pair, message: error.message });
-      } else {
-        setActionError(error);
-      }
-    } finally {
-      setBusyKey(null);
-    }
-  };
-
-  const resume = async (pair: Pair) => {
-    setBusyKey(pair.key);
-    setNotice(null);
-    try {
-      await updatePair(pair.key, { state: "enabled" });
-      finish(`${pair.key} resumed.`);
-    } catch (error) {
-      setActionError(error);
-    } finally {
-      setBusyKey(null);
-    }
-  };
+  const change = useMutation({
+    mutationFn: changePair,
+    onMutate: () => setNotice(null),
+    onSuccess: finish,
+    onError: (error, { pair }) => {
+      if (isForceRequired(error)) setDialog({ kind: "force-priority", pair, message: error.message });
+    },
+  });
+  // A refusal that needs the force flag opens the confirmation instead.
+  const actionError = change.error !== null && !isForceRequired(change.error) ? change.error : null;
+  const busyKey = change.isPending ? change.variables.pair.key : null;
 
   const actions: PairActions | undefined = writable
     ? {
         onEdit: (pair) => setDialog({ kind: "edit", pair }),
         onDelete: (pair) => setDialog({ kind: "delete", pair }),
-        onTogglePriority: (pair) => void togglePriority(pair),
-        onResume: (pair) => void resume(pair),
+        onTogglePriority: (pair) => change.mutate({ pair, kind: "priority", force: false }),
+        onResume: (pair) => change.mutate({ pair, kind: "resume", force: false }),
       }
     : undefined;
 
@@ -134,7 +117,7 @@ export function PairsPage() {
           <h1>Country-operator pairs</h1>
           <p className="page__subtitle">
             {pairs.data ? `${visible.length} of ${pairs.data.length} pairs` : "Routes the fleet tests"}
-            {pairs.loading && pairs.data && <Spinner label="Refreshing" />}
+            {pairs.isFetching && pairs.data && <Spinner label="Refreshing" />}
           </p>
         </div>
         {writable && (
@@ -158,10 +141,10 @@ export function PairsPage() {
         </div>
       )}
       {actionError !== null && <ErrorBanner error={actionError} testId="action-error" />}
-      {lookups.error !== null && <ErrorBanner error={lookups.error} onRetry={lookups.reload} testId="lookups-error" />}
-      {pairs.error !== null && <ErrorBanner error={pairs.error} onRetry={pairs.reload} testId="pairs-error" />}
+      {lookups.error !== null && <ErrorBanner error={lookups.error} onRetry={() => void lookups.refetch()} testId="lookups-error" />}
+      {pairs.error !== null && <ErrorBanner error={pairs.error} onRetry={() => void pairs.refetch()} testId="pairs-error" />}
 
-      {!pairs.data && pairs.loading && <PairsTableSkeleton />}
+      {pairs.isPending && <PairsTableSkeleton />}
       {pairs.data && (
         <>
           <PairSection title="High priority" testId="priority-section" count={priority.length}>
@@ -207,7 +190,7 @@ export function PairsPage() {
           acknowledgement="I confirm this change to a high-priority pair."
           testId="force-dialog"
           onClose={() => setDialog(null)}
-          onConfirm={() => setPriority(dialog.pair, true)}
+          onConfirm={async () => finish(await changePair({ pair: dialog.pair, kind: "priority", force: true }))}
         >
           <p>{dialog.message}</p>
         </ConfirmDialog>
