@@ -38,11 +38,12 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore, attempts_table
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS
+from smsfleet.metrics.rollups import Rollups
 from smsfleet.metrics.service import MetricsService
-from smsfleet.metrics.store import (
+from smsfleet.metrics.store import MetricsStore
+from smsfleet.metrics.tables import (
     COUNTER_COLUMNS,
     HISTOGRAM_COLUMNS,
-    MetricsStore,
     metrics_hour_country_table,
     metrics_hour_table,
     metrics_minute_table,
@@ -275,6 +276,7 @@ def main() -> None:
             clock = FakeClock(NOW)
             service = MetricsService(
                 store=MetricsStore(engine),
+                rollups=Rollups(engine),
                 attempts=AttemptStore(engine),
                 config_store=config,
                 clock=clock,
@@ -298,7 +300,7 @@ def main() -> None:
                 f"{count(engine, metrics_hour_country_table):,} country-hour rows"
             )
             started = time.perf_counter()
-            minutes = service.store.rollup(
+            minutes = service.rollups.rollup(
                 start=NOW - timedelta(hours=2), end=NOW - timedelta(minutes=1)
             )
             print(

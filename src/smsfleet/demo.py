@@ -198,9 +198,7 @@ def stop_demo_sessions(*, store: ConfigStore, backend: SessionBackend) -> int:
 def fleet_status(app: Any) -> str:
     """One line on how the fleet does now, from a running control plane's own services."""
     services: Services = app.state.services
-    running = sum(
-        1 for status in services.store.session_status.list() if status.state == "running"
-    )
+    running = sum(1 for status in services.store.session_status.list() if status.state == "running")
     goals = services.dispatcher.goals()
     granted = sum(goal.achieved_per_minute for goal in goals)
     goal = sum(goal.goal_per_minute for goal in goals)

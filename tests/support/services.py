@@ -12,6 +12,7 @@ from smsfleet.alerts.store import AlertStore
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.settings import Settings
+from smsfleet.metrics.rollups import Rollups
 from smsfleet.metrics.service import MetricsService
 from smsfleet.metrics.store import MetricsStore
 from smsfleet.policy.service import PolicyConfig, PolicyService
@@ -22,6 +23,7 @@ from smsfleet.stores import ConfigStore
 def metrics_service(engine: Engine, config_store: ConfigStore, clock: Clock) -> MetricsService:
     return MetricsService(
         store=MetricsStore(engine),
+        rollups=Rollups(engine),
         attempts=AttemptStore(engine),
         config_store=config_store,
         clock=clock,

@@ -15,6 +15,7 @@ from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.prometheus import FleetCollector
+from smsfleet.metrics.rollups import Rollups
 from smsfleet.metrics.service import MetricsService
 from smsfleet.metrics.store import MetricsStore
 from smsfleet.stores import ConfigStore
@@ -58,6 +59,7 @@ def build_metrics(
     interval = settings.metrics_rollup_interval_seconds
     service = MetricsService(
         store=MetricsStore(engine),
+        rollups=Rollups(engine),
         attempts=AttemptStore(engine),
         config_store=config_store,
         clock=clock,

@@ -21,6 +21,7 @@ from smsfleet.core.bounds import check_moment
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ValidationFailed
 from smsfleet.core.quantiles import quantile
+from smsfleet.metrics.buckets import MINUTE, floor_to
 from smsfleet.metrics.models import (
     LATENCY_BUCKETS_MS,
     AttemptSummary,
@@ -38,7 +39,9 @@ from smsfleet.metrics.models import (
     Timeseries,
     Window,
 )
-from smsfleet.metrics.store import MINUTE, MetricsStore, Tally, floor_to, merge
+from smsfleet.metrics.rollups import Rollups
+from smsfleet.metrics.store import MetricsStore
+from smsfleet.metrics.tally import Tally, merge
 from smsfleet.stores import ConfigStore
 
 __all__ = [
@@ -250,6 +253,7 @@ class MetricsService:
         self,
         *,
         store: MetricsStore,
+        rollups: Rollups,
         attempts: AttemptStore,
         config_store: ConfigStore,
         clock: Clock,
@@ -258,6 +262,7 @@ class MetricsService:
         retention: timedelta = timedelta(days=14),
     ) -> None:
         self.store = store
+        self.rollups = rollups
         self.attempts = attempts
         self.config_store = config_store
         self.clock = clock
@@ -536,7 +541,7 @@ class MetricsService:
             first = floor_to(earliest, MINUTE) if earliest is not None else None
         rows = 0
         if first is not None and first < target:
-            rows = self.store.rollup(start=first, end=target)
+            rows = self.rollups.rollup(start=first, end=target)
         purged = 0
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             purged = self._purge(before=now - self.retention)
@@ -545,11 +550,11 @@ class MetricsService:
 
     def _purge(self, *, before: datetime) -> int:
         """Raw attempts past retention go, never ones not rolled up yet; rollups stay."""
-        cutoff = self.store.purge_cutoff(before)
+        cutoff = self.rollups.purge_cutoff(before)
         if cutoff is None:
             return 0
         deleted = self.attempts.purge(before=cutoff)
-        self.store.mark_purged(cutoff)
+        self.rollups.mark_purged(cutoff)
         return deleted
 
 

@@ -11,7 +11,7 @@ import smsfleet.attempts.store
 import smsfleet.developer.store
 import smsfleet.dispatch.store
 import smsfleet.messages.store
-import smsfleet.metrics.store
+import smsfleet.metrics.tables
 import smsfleet.policy.store  # noqa: F401
 from smsfleet.core.sql import metrics_metadata
 

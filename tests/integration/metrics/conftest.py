@@ -24,7 +24,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, open_metrics_engine, upgrade_metrics_schema
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.runtime import Metrics, build_metrics
-from smsfleet.metrics.store import (
+from smsfleet.metrics.tables import (
     metrics_hour_country_latency_table,
     metrics_hour_country_table,
     metrics_hour_errors_table,

@@ -18,12 +18,8 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from smsfleet.core.sql import create_sql_engine
-from smsfleet.metrics.store import (
-    MetricsStore,
-    metrics_hour_table,
-    metrics_minute_table,
-    sms_metrics_table,
-)
+from smsfleet.metrics.rollups import Rollups
+from smsfleet.metrics.tables import metrics_hour_table, metrics_minute_table, sms_metrics_table
 from tests.support.fleet import (
     PAIR,
     REPORTED_AS,
@@ -125,7 +121,7 @@ def test_every_figure_equals_the_ground_truth(rig: Rig) -> None:
 
     engine = create_sql_engine(f"sqlite:///{rig.data_dir / 'metrics.db'}")
     try:
-        MetricsStore(engine).rollup(start=began, end=ended)
+        Rollups(engine).rollup(start=began, end=ended)
         with engine.connect() as connection:
             for table in (metrics_minute_table, metrics_hour_table):
                 rolled = connection.execute(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from smsfleet.attempts.models import Outcome
 from smsfleet.core.quantiles import quantile
-from smsfleet.metrics.store import floor_to
+from smsfleet.metrics.buckets import floor_to
 from tests.integration.metrics.conftest import Fleet
 from tests.support.latencies import QUANTILES, exact, samples, within
 

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import smsfleet.attempts.store
 import smsfleet.dispatch.store
-import smsfleet.metrics.store
+import smsfleet.metrics.tables
 import smsfleet.policy.store  # noqa: F401  (each store registers its tables)
 from smsfleet.core.sql import create_sql_engine, metrics_metadata, upgrade_metrics_schema
 from tests.support.backends import sqlite_url_for

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import attempts_table
-from smsfleet.metrics.store import SmsMetricRow, metrics_hour_country_table
+from smsfleet.metrics.store import SmsMetricRow
+from smsfleet.metrics.tables import metrics_hour_country_table
 from tests.integration.metrics.conftest import Fleet
 
 T0 = datetime.fromisoformat("2026-01-05T12:00:00+00:00")
@@ -131,8 +132,9 @@ def test_sms_metrics_has_one_row_per_minute_and_pair_and_reruns_replace_it(fleet
     ]
     store = fleet.metrics.service.store
     assert store.sms_metrics(start=T0, end=at(10)) == expected
-    store.rollup(start=at(2), end=at(3))  # one minute again
-    store.rollup(start=T0, end=at(4))
+    rollups = fleet.metrics.service.rollups
+    rollups.rollup(start=at(2), end=at(3))  # one minute again
+    rollups.rollup(start=T0, end=at(4))
     assert store.sms_metrics(start=T0, end=at(10)) == expected
 
 
@@ -209,7 +211,7 @@ def test_purge_deletes_old_raw_attempts_and_keeps_rollups(fleet: Fleet) -> None:
     assert left == [recent.id]
     assert service.summary(start=start, end=T0, group_by="pair") == before
     # Rolling a purged minute up again leaves its rollups as they are.
-    service.store.rollup(start=start, end=T0)
+    service.rollups.rollup(start=start, end=T0)
     assert service.summary(start=start, end=T0, group_by="pair") == before
 
 
@@ -265,8 +267,8 @@ def test_an_attempt_completed_in_a_minutes_last_microsecond_is_rolled_into_that_
         completed_at=last_microsecond,
         latency_ms=900,
     )
-    service.store.rollup(start=T0, end=at(1))
-    service.store.rollup(start=T0, end=at(1))  # a rerun replaces what it wrote
-    service.store.rollup(start=at(1), end=at(2))
+    service.rollups.rollup(start=T0, end=at(1))
+    service.rollups.rollup(start=T0, end=at(1))  # a rerun replaces what it wrote
+    service.rollups.rollup(start=at(1), end=at(2))
     rows = service.store.sms_metrics(start=T0, end=at(2))
     assert [(row.timestamp, row.sms_sent) for row in rows] == [(at(0), 1)]

@@ -15,11 +15,12 @@ delivered) is paused within minutes, one at 70 % never is, over hours.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState, Severity
@@ -137,7 +138,7 @@ class World:
         return pair.state
 
 
-def make_world(fleet: Fleet, engine: Engine) -> World:
+def _build_world(fleet: Fleet, engine: Engine) -> World:
     clock = fleet.clock
     # Room for every ask: each route sends at its own pace, 12 a minute.
     update_country(countries=fleet.store.countries, code="UZ", data=CountryUpdate(cap=60))
@@ -167,8 +168,25 @@ def make_world(fleet: Fleet, engine: Engine) -> World:
     return World(fleet, dispatcher, policy, supervisor, alerts, [], published, engine)
 
 
+MakeWorld = Callable[[Fleet, Engine], World]
+
+
+@pytest.fixture
+def make_world() -> Iterator[MakeWorld]:
+    """Builds worlds; their dispatchers (and the heartbeats they write) close after."""
+    worlds: list[World] = []
+
+    def make(fleet: Fleet, engine: Engine) -> World:
+        worlds.append(_build_world(fleet, engine))
+        return worlds[-1]
+
+    yield make
+    for world in worlds:
+        world.dispatcher.close()
+
+
 def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps_running(
-    fleet: Fleet, metrics_engine: Engine
+    fleet: Fleet, metrics_engine: Engine, make_world: MakeWorld
 ) -> None:
     world = make_world(fleet, metrics_engine)
     normal = world.add_route("uzmobile")
@@ -284,7 +302,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
 
 
 def test_a_pair_paused_by_a_person_is_never_resumed_by_the_policy(
-    fleet: Fleet, sqlite_metrics_engine: Engine
+    fleet: Fleet, sqlite_metrics_engine: Engine, make_world: MakeWorld
 ) -> None:
     world = make_world(fleet, sqlite_metrics_engine)
     route = world.add_route("uzmobile")
@@ -310,7 +328,7 @@ def test_a_pair_paused_by_a_person_is_never_resumed_by_the_policy(
 
 
 def test_a_person_pausing_a_probing_pair_takes_it_over(
-    fleet: Fleet, sqlite_metrics_engine: Engine
+    fleet: Fleet, sqlite_metrics_engine: Engine, make_world: MakeWorld
 ) -> None:
     world = make_world(fleet, sqlite_metrics_engine)
     route = world.add_route("uzmobile")
@@ -371,7 +389,7 @@ def feed(world: World, route: Route, seconds: int) -> None:
 
 
 def test_a_route_delivering_70_percent_is_never_paused_at_a_50_percent_line(
-    fleet: Fleet, metrics_engine: Engine
+    fleet: Fleet, metrics_engine: Engine, make_world: MakeWorld
 ) -> None:
     world = make_world(fleet, metrics_engine)
     rng = random.Random(7)
@@ -389,7 +407,7 @@ def test_a_route_delivering_70_percent_is_never_paused_at_a_50_percent_line(
 
 
 def test_a_route_delivering_30_percent_is_paused_within_5_minutes(
-    fleet: Fleet, metrics_engine: Engine
+    fleet: Fleet, metrics_engine: Engine, make_world: MakeWorld
 ) -> None:
     world = make_world(fleet, metrics_engine)
     route = world.add_route("uzmobile")

@@ -8,8 +8,8 @@ import pytest
 
 from smsfleet.core.errors import ValidationFailed
 from smsfleet.core.quantiles import count_bins
+from smsfleet.metrics.buckets import plan
 from smsfleet.metrics.service import TimeRange, percentile, resolve_range
-from smsfleet.metrics.store import plan
 
 NOW = datetime(2026, 1, 5, 12, 4, 30, tzinfo=UTC)
 
