@@ -4,7 +4,15 @@ import { infiniteQueryOptions, queryOptions } from "@tanstack/react-query";
 import {
   alertsOverview,
   conversationOf,
+  getSearchJob,
   listAlerts,
+  listApiKeys,
+  listBreakers,
+  listSearchJobs,
+  usageDaily,
+  usageEndpoints,
+  usageKeys,
+  usageSummary,
   listCountries,
   listHosts,
   listPairs,
@@ -14,7 +22,19 @@ import {
   listTemplates,
 } from "../api/endpoints";
 import { ApiError } from "../api/errors";
-import type { AlertQuery, Conversation, Country, Host, Program, SendStatus } from "../api/types";
+import type {
+  AlertQuery,
+  Conversation,
+  Country,
+  Host,
+  Program,
+  SendStatus,
+  UsageDay,
+  UsageEndpoint,
+  UsageKey,
+  UsageQuery,
+  UsageSummary,
+} from "../api/types";
 
 /** Every alert query: alerts fire, resolve and are acknowledged together. */
 export const ALERTS_KEY = ["alerts"] as const;
@@ -77,3 +97,42 @@ export const pairLookupsQuery = () =>
       return { countries: [...countries].sort((a, b) => a.name.localeCompare(b.name)), programs, hosts };
     },
   });
+
+export const API_KEYS_KEY = ["api-keys"] as const;
+
+export const apiKeysQuery = () => queryOptions({ queryKey: API_KEYS_KEY, queryFn: listApiKeys });
+
+/** A range's API usage: the figures, each day, the busiest endpoints and each key. */
+export interface Usage {
+  summary: UsageSummary;
+  days: UsageDay[];
+  endpoints: UsageEndpoint[];
+  keys: UsageKey[];
+}
+
+export const USAGE_KEY = ["usage"] as const;
+
+export const usageQuery = (query: UsageQuery) =>
+  queryOptions({
+    queryKey: [...USAGE_KEY, query],
+    queryFn: async (): Promise<Usage> => {
+      const [summary, days, endpoints, keys] = await Promise.all([
+        usageSummary(query),
+        usageDaily(query),
+        usageEndpoints(query),
+        usageKeys(query),
+      ]);
+      return { summary, days, endpoints, keys };
+    },
+  });
+
+/** The search jobs and the breakers of the search backends, which they trip. */
+export const SEARCH_KEY = ["search"] as const;
+
+export const searchJobsQuery = (offset: number, limit: number) =>
+  queryOptions({ queryKey: [...SEARCH_KEY, "jobs", offset, limit], queryFn: () => listSearchJobs(offset, limit) });
+
+export const searchJobQuery = (jobId: string) =>
+  queryOptions({ queryKey: [...SEARCH_KEY, "job", jobId], queryFn: () => getSearchJob(jobId) });
+
+export const breakersQuery = () => queryOptions({ queryKey: [...SEARCH_KEY, "breakers"], queryFn: listBreakers });

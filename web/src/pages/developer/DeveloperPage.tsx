@@ -1,9 +1,9 @@
 import { useState } from "react";
-import { listApiKeys, usageDaily, usageEndpoints, usageKeys, usageSummary } from "../../api/endpoints";
-import type { UsageDay, UsageEndpoint, UsageKey, UsageQuery, UsageSummary } from "../../api/types";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { UsageQuery } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
-import { useResource } from "../../hooks/useResource";
+import { API_KEYS_KEY, USAGE_KEY, apiKeysQuery, usageQuery, type Usage } from "../../data/queries";
 import { formatMs, formatPercent } from "../dashboard/format";
 import "../dashboard/dashboard.css";
 import { download } from "./export";
@@ -13,19 +13,13 @@ import { EndpointBars, LatencyHistogram, UsageTrendChart } from "./UsageCharts";
 
 const RANGES = [7, 30, 90] as const;
 
-interface Usage {
-  summary: UsageSummary;
-  days: UsageDay[];
-  endpoints: UsageEndpoint[];
-  keys: UsageKey[];
-}
-
 function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
 export function DeveloperPage() {
-  const keys = useResource(listApiKeys, "keys");
+  const keys = useQuery(apiKeysQuery());
+  const queryClient = useQueryClient();
   const [days, setDays] = useState<(typeof RANGES)[number]>(30);
   const [keyId, setKeyId] = useState("");
   const end = new Date();
@@ -34,15 +28,8 @@ export function DeveloperPage() {
     end_date: isoDay(end),
     ...(keyId ? { api_key_id: keyId } : {}),
   };
-  const usage = useResource<Usage>(async () => {
-    const [summary, daily, endpoints, perKey] = await Promise.all([
-      usageSummary(query),
-      usageDaily(query),
-      usageEndpoints(query),
-      usageKeys(query),
-    ]);
-    return { summary, days: daily, endpoints, keys: perKey };
-  }, JSON.stringify(query));
+  // A new range keeps the figures on screen until its own arrive.
+  const usage = useQuery({ ...usageQuery(query), placeholderData: keepPreviousData });
 
   const names = new Map((keys.data ?? []).map((key) => [key.id, key.name]));
   return (
@@ -55,15 +42,15 @@ export function DeveloperPage() {
       </header>
 
       {keys.error !== null && keys.data === undefined ? (
-        <ErrorBanner error={keys.error} onRetry={keys.reload} />
+        <ErrorBanner error={keys.error} onRetry={() => void keys.refetch()} />
       ) : keys.data === undefined ? (
         <Spinner label="Loading keys" />
       ) : (
         <KeysPanel
           keys={keys.data}
           onChanged={() => {
-            keys.reload();
-            usage.reload();
+            void queryClient.invalidateQueries({ queryKey: API_KEYS_KEY });
+            void queryClient.invalidateQueries({ queryKey: USAGE_KEY });
           }}
         />
       )}
@@ -116,7 +103,7 @@ export function DeveloperPage() {
       </div>
 
       {usage.error !== null && usage.data === undefined ? (
-        <ErrorBanner error={usage.error} onRetry={usage.reload} />
+        <ErrorBanner error={usage.error} onRetry={() => void usage.refetch()} />
       ) : usage.data === undefined ? (
         <Spinner label="Loading usage" />
       ) : (

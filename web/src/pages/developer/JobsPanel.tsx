@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState, type SubmitEvent } from "react";
-import { cancelSearchJob, createSearchJob, getSearchJob, listBreakers, listSearchJobs, retrySearchJob } from "../../api/endpoints";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { cancelSearchJob, createSearchJob, retrySearchJob } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { SearchJob, SearchJobCreate, SearchJobSummary } from "../../api/types";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { ToastStack, useToasts } from "../../components/Toasts";
-import { useResource } from "../../hooks/useResource";
+import { SEARCH_KEY, breakersQuery, searchJobQuery, searchJobsQuery } from "../../data/queries";
 import { formatTime } from "../programs/format";
 import { download } from "./export";
 
@@ -30,20 +31,29 @@ const JOB_READ: Record<JobColumn, (job: SearchJobSummary) => SortValue> = {
 const JOB_NUMERIC: ReadonlySet<JobColumn> = new Set(["started", "matches"]);
 const NO_JOBS: SearchJobSummary[] = [];
 
+const anyActive = (jobs: readonly SearchJobSummary[] | undefined) => jobs?.some((job) => ACTIVE.has(job.status)) ?? false;
+
+type JobAction = (id: string) => Promise<unknown>;
+
 /** Search jobs with live status: polled while any is unfinished, a toast when one ends. */
 export function JobsPanel() {
   const [offset, setOffset] = useState(0);
-  const [tick, setTick] = useState(0);
-  const jobs = useResource(() => listSearchJobs(offset, PAGE), `jobs-${offset}-${tick}`);
-  const breakers = useResource(listBreakers, `breakers-${tick}`);
+  // Polled while a job on the page is unfinished; the breakers with them.
+  const jobs = useQuery({
+    ...searchJobsQuery(offset, PAGE),
+    placeholderData: keepPreviousData,
+    refetchInterval: (query) => (anyActive(query.state.data?.items) ? POLL_MS : false),
+  });
+  const items = jobs.data?.items;
+  const breakers = useQuery({ ...breakersQuery(), refetchInterval: anyActive(items) ? POLL_MS : false });
   const [query, setQuery] = useState("");
   const [algorithm, setAlgorithm] = useState<SearchJobCreate["algorithm"]>("fulltext");
-  const [error, setError] = useState<string | null>(null);
-  const [open, setOpen] = useState<SearchJob | null>(null);
+  const [openId, setOpenId] = useState<string | null>(null);
+  const open = useQuery({ ...searchJobQuery(openId ?? ""), enabled: openId !== null });
   const { toasts, show, dismiss } = useToasts();
   const seen = useRef(new Map<string, string>());
+  const queryClient = useQueryClient();
 
-  const items = jobs.data?.items;
   const sorting = useSort(items ?? NO_JOBS, JOB_READ, JOB_NUMERIC);
   useEffect(() => {
     for (const job of items ?? []) {
@@ -54,34 +64,36 @@ export function JobsPanel() {
       }
       seen.current.set(job.id, job.status);
     }
-    if (items?.some((job) => ACTIVE.has(job.status))) {
-      const timer = window.setTimeout(() => setTick((n) => n + 1), POLL_MS);
-      return () => window.clearTimeout(timer);
-    }
-    return undefined;
   }, [items, show]);
 
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault();
-    setError(null);
-    try {
-      const job = await createSearchJob({ query: query.trim(), algorithm, limit: 100 });
+  const reloadJobs = () => void queryClient.invalidateQueries({ queryKey: SEARCH_KEY });
+  const create = useMutation({
+    mutationFn: createSearchJob,
+    onSuccess: (job) => {
       seen.current.set(job.id, job.status);
       setOffset(0);
-      setTick((n) => n + 1);
-    } catch (reason) {
-      setError(errorMessage(reason));
-    }
+      reloadJobs();
+    },
+  });
+  const act = useMutation({
+    mutationFn: ({ action, job }: { action: JobAction; job: SearchJobSummary }) => action(job.id),
+    onSuccess: reloadJobs,
+  });
+  // The latest action's failure; one more action clears it.
+  const [lastAction, setLastAction] = useState<"create" | "act">("create");
+  const actionError = lastAction === "create" ? create.error : act.error;
+
+  const submit = (event: SubmitEvent) => {
+    event.preventDefault();
+    setLastAction("create");
+    create.mutate({ query: query.trim(), algorithm, limit: 100 });
   };
-  const act = async (action: (id: string) => Promise<unknown>, job: SearchJobSummary) => {
-    setError(null);
-    try {
-      await action(job.id);
-      setTick((n) => n + 1);
-    } catch (reason) {
-      setError(errorMessage(reason));
-    }
+  const run = (action: JobAction, job: SearchJobSummary) => {
+    setLastAction("act");
+    act.mutate({ action, job });
   };
+  const failed = actionError ?? open.error;
+  const error = failed ? errorMessage(failed) : null;
   const total = jobs.data?.total ?? 0;
   return (
     <section className="panel" data-testid="jobs-panel">
@@ -95,7 +107,7 @@ export function JobsPanel() {
           ))}
         </span>
       </header>
-      <form className="toolbar toolbar--alerts" onSubmit={(e) => void submit(e)}>
+      <form className="toolbar toolbar--alerts" onSubmit={submit}>
         <input className="input" placeholder="number, code, error…" value={query} maxLength={200} onChange={(e) => setQuery(e.target.value)} data-testid="job-query" aria-label="Search for" />
         <select className="input" value={algorithm} onChange={(e) => setAlgorithm(e.target.value as SearchJobCreate["algorithm"])} aria-label="Algorithm" data-testid="job-algorithm">
           <option value="fulltext">full text</option>
@@ -132,17 +144,17 @@ export function JobsPanel() {
                   <td>{job.matched ?? "—"}</td>
                   <td className="table__actions">
                     {job.status === "done" && (
-                      <button type="button" className="button button--small" onClick={() => void getSearchJob(job.id).then(setOpen)} data-testid="job-open">
+                      <button type="button" className="button button--small" onClick={() => setOpenId(job.id)} data-testid="job-open">
                         Results
                       </button>
                     )}
                     {ACTIVE.has(job.status) && (
-                      <button type="button" className="button button--small" onClick={() => void act(cancelSearchJob, job)}>
+                      <button type="button" className="button button--small" onClick={() => run(cancelSearchJob, job)}>
                         Cancel
                       </button>
                     )}
                     {(job.status === "failed" || job.status === "cancelled") && (
-                      <button type="button" className="button button--small" onClick={() => void act(retrySearchJob, job)}>
+                      <button type="button" className="button button--small" onClick={() => run(retrySearchJob, job)}>
                         Retry
                       </button>
                     )}
@@ -164,37 +176,41 @@ export function JobsPanel() {
           </div>
         </div>
       )}
-      {open && (
-        <div className="panel" data-testid="job-results">
-          <header className="panel__header">
-            <h3>
-              “{open.query}”: {open.matched} found
-            </h3>
-            <span>
-              <button type="button" className="button button--small" onClick={() => download(open.results, `search-${open.id}`, "csv")}>
-                CSV
-              </button>{" "}
-              <button type="button" className="button button--small" onClick={() => download(open.results, `search-${open.id}`, "json")}>
-                JSON
-              </button>{" "}
-              <button type="button" className="button button--small" onClick={() => setOpen(null)}>
-                Close
-              </button>
-            </span>
-          </header>
-          <ul className="results">
-            {open.results.map((match) => (
-              <li key={match.document_id} data-testid="job-match">
-                <span className="badge badge--info">{match.kind}</span> <code>{match.phone}</code> {match.text}{" "}
-                <span className="muted">
-                  {formatTime(match.at)} · score {match.score.toFixed(2)}
-                </span>
-              </li>
-            ))}
-          </ul>
-        </div>
-      )}
+      {open.data && openId !== null && <JobResults job={open.data} onClose={() => setOpenId(null)} />}
       <ToastStack toasts={toasts} onDismiss={dismiss} testId="job-toasts" corner="bottom-right" />
     </section>
+  );
+}
+
+function JobResults({ job: open, onClose }: { job: SearchJob; onClose: () => void }) {
+  return (
+    <div className="panel" data-testid="job-results">
+      <header className="panel__header">
+        <h3>
+          “{open.query}”: {open.matched} found
+        </h3>
+        <span>
+          <button type="button" className="button button--small" onClick={() => download(open.results, `search-${open.id}`, "csv")}>
+            CSV
+          </button>{" "}
+          <button type="button" className="button button--small" onClick={() => download(open.results, `search-${open.id}`, "json")}>
+            JSON
+          </button>{" "}
+          <button type="button" className="button button--small" onClick={onClose}>
+            Close
+          </button>
+        </span>
+      </header>
+      <ul className="results">
+        {open.results.map((match) => (
+          <li key={match.document_id} data-testid="job-match">
+            <span className="badge badge--info">{match.kind}</span> <code>{match.phone}</code> {match.text}{" "}
+            <span className="muted">
+              {formatTime(match.at)} · score {match.score.toFixed(2)}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }

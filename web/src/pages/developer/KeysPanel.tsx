@@ -1,3 +1,4 @@
+import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { createApiKey, revokeApiKey } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
@@ -127,28 +128,20 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
   const [scopes, setScopes] = useState<ApiKeyScope[]>(["read"]);
   const [daily, setDaily] = useState("");
   const [monthly, setMonthly] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const toggle = (scope: ApiKeyScope) =>
     setScopes((current) => (current.includes(scope) ? current.filter((s) => s !== scope) : [...current, scope]));
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      onCreated(
-        await createApiKey({
-          name: name.trim(),
-          scopes,
-          ...(daily ? { daily_quota: Number(daily) } : {}),
-          ...(monthly ? { monthly_quota: Number(monthly) } : {}),
-        }),
-      );
-    } catch (reason) {
-      setError(errorMessage(reason));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const creation = useMutation({
+    mutationFn: () =>
+      createApiKey({
+        name: name.trim(),
+        scopes,
+        ...(daily ? { daily_quota: Number(daily) } : {}),
+        ...(monthly ? { monthly_quota: Number(monthly) } : {}),
+      }),
+    onSuccess: onCreated,
+  });
+  const busy = creation.isPending;
+  const error = creation.error === null ? null : errorMessage(creation.error);
   return (
     <Dialog
       title="Create an API key"
@@ -163,7 +156,7 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
             type="button"
             className="button button--primary"
             disabled={busy || name.trim() === "" || scopes.length === 0}
-            onClick={() => void submit()}
+            onClick={() => creation.mutate()}
             data-testid="create-key-submit"
           >
             Create
