@@ -1,4 +1,4 @@
-"""Inbound SMS, conversations, templates, and on-demand sends through the dispatcher.
+"""Inbound SMS, conversations, and on-demand sends through the dispatcher.
 
 An on-demand send never goes out on its own: it waits, pending, for a lease of the
 pair's next program (`claim`), so it takes one of the country's slots like any
@@ -38,12 +38,10 @@ from smsfleet.messages.models import (
     SendRequest,
     SendStatus,
     Template,
-    TemplateCreate,
-    TemplateUpdate,
     ThreadItem,
-    placeholders,
 )
 from smsfleet.messages.store import MessageStore
+from smsfleet.messages.templates import check_params, get_template, render
 from smsfleet.pairs.models import Pair
 from smsfleet.stores import ConfigStore
 
@@ -239,33 +237,6 @@ class MessagesService:
             ]
         )
 
-    # --- templates ---------------------------------------------------------------------
-
-    def templates(self) -> list[Template]:
-        return self._config.templates.list()
-
-    def template(self, template_id: str) -> Template:
-        found = self._config.templates.get(template_id)
-        if found is None:
-            raise NotFound(f"no template {template_id!r}")
-        return found
-
-    def create_template(self, data: TemplateCreate) -> Template:
-        now = self._clock.now()
-        template = Template(**data.model_dump(), created_at=now, updated_at=now)
-        self._config.templates.add(template)
-        return template
-
-    def update_template(self, template_id: str, data: TemplateUpdate) -> Template:
-        current = self.template(template_id)
-        template = current.model_copy(update={**data.model_dump(), "updated_at": self._clock.now()})
-        self._config.templates.replace(template)
-        return template
-
-    def delete_template(self, template_id: str) -> None:
-        if not self._config.templates.delete(template_id):
-            raise NotFound(f"no template {template_id!r}")
-
     # --- on-demand sends ---------------------------------------------------------------
 
     def create_send(self, data: SendRequest, *, actor: str) -> Send:
@@ -278,7 +249,7 @@ class MessagesService:
         pair = self._pair_for(data.phone, data.pair)
         phone = self._normalize(data.phone, pair.country)
         if data.template_id is not None:
-            self._check_params(self.template(data.template_id), data.params)
+            check_params(self._template(data.template_id), data.params)
         if not pair.programs:
             raise Conflict(f"pair {pair.key} has no program to send through")
         now = self._clock.now()
@@ -313,7 +284,7 @@ class MessagesService:
     def seed_send(self, data: SeedSendRequest, *, actor: str) -> Send:
         """The seed verification service's send: `token_value` fills the template by name."""
         template_id = str(data.template_id)
-        self.template(template_id)  # 404 before anything else
+        self._template(template_id)  # 404 before anything else
         request = SendRequest(phone=data.phone, template_id=template_id, params=data.params())
         try:
             return self.create_send(request, actor=actor)
@@ -490,24 +461,13 @@ class MessagesService:
         if self._on_change is not None:
             self._on_change(send)
 
+    def _template(self, template_id: str) -> Template:
+        return get_template(templates=self._config.templates, template_id=template_id)
+
     def _render(self, send: Send, provider: str) -> str:
         if send.template_id is None:
             return send.text or ""
-        template = self.template(send.template_id)
-        body = template.provider_bodies.get(provider, template.body)
-        self._check_params(template, send.params)
-        return body.format_map(send.params)
-
-    def _check_params(self, template: Template, params: dict[str, str]) -> None:
-        needed = placeholders(template.body).union(
-            *(placeholders(body) for body in template.provider_bodies.values())
-        )
-        missing = sorted(needed - set(params))
-        if missing:
-            raise ValidationFailed(
-                f"template {template.id} needs {', '.join(missing)}",
-                details=[{"field": f"params.{name}", "message": "required"} for name in missing],
-            )
+        return render(self._template(send.template_id), send.params, provider)
 
     def _pair_for(self, phone: str, key: str | None) -> Pair:
         if key is not None:

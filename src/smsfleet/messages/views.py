@@ -11,6 +11,7 @@ from pydantic import AwareDatetime
 
 from smsfleet.core.errors import Unauthorized
 from smsfleet.deps import Context, CurrentUser, MessagesDep, OperatorUser
+from smsfleet.messages import templates as templates_service
 from smsfleet.messages.models import (
     Conversation,
     Direction,
@@ -107,32 +108,38 @@ def retry(send_id: str, _: OperatorUser, service: MessagesDep) -> Send:
 
 
 @router.get("/templates", summary="Message templates")
-def templates(_: CurrentUser, service: MessagesDep) -> list[Template]:
-    return service.templates()
+def templates(_: CurrentUser, context: Context) -> list[Template]:
+    return templates_service.list_templates(templates=context.store.templates)
 
 
 @router.post("/templates", status_code=status.HTTP_201_CREATED, summary="Add a template")
-def create_template(body: TemplateCreate, _: OperatorUser, service: MessagesDep) -> Template:
-    return service.create_template(body)
+def create_template(body: TemplateCreate, _: OperatorUser, context: Context) -> Template:
+    return templates_service.create_template(
+        templates=context.store.templates, clock=context.clock, data=body
+    )
 
 
 @router.get("/templates/{template_id}", summary="One template")
-def get_template(template_id: str, _: CurrentUser, service: MessagesDep) -> Template:
-    return service.template(template_id)
+def get_template(template_id: str, _: CurrentUser, context: Context) -> Template:
+    return templates_service.get_template(
+        templates=context.store.templates, template_id=template_id
+    )
 
 
 @router.put("/templates/{template_id}", summary="Change a template")
 def update_template(
-    template_id: str, body: TemplateUpdate, _: OperatorUser, service: MessagesDep
+    template_id: str, body: TemplateUpdate, _: OperatorUser, context: Context
 ) -> Template:
-    return service.update_template(template_id, body)
+    return templates_service.update_template(
+        templates=context.store.templates, clock=context.clock, template_id=template_id, data=body
+    )
 
 
 @router.delete(
     "/templates/{template_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove one"
 )
-def delete_template(template_id: str, _: OperatorUser, service: MessagesDep) -> None:
-    service.delete_template(template_id)
+def delete_template(template_id: str, _: OperatorUser, context: Context) -> None:
+    templates_service.delete_template(templates=context.store.templates, template_id=template_id)
 
 
 @seed_router.post("/api/send-sms", summary="Record an SMS sent (seed SMS service)")

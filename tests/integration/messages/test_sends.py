@@ -10,6 +10,7 @@ from smsfleet.attempts.models import Outcome
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
+from smsfleet.messages.templates import create_template
 from tests.integration.messages.conftest import CUSTOMER, TEST_NUMBER, World
 
 SPACING = 6.5  # seconds: a slot of UZ's 10 a minute opens every 6
@@ -17,13 +18,15 @@ DELIVERY = timedelta(seconds=20)
 
 
 def otp(world: World) -> None:
-    world.messages.create_template(
-        TemplateCreate(
+    create_template(
+        templates=world.store.templates,
+        clock=world.clock,
+        data=TemplateCreate(
             id="otp",
             name="One-time code",
             body="Your code is {token}",
             provider_bodies={"good": "[good] code {token}"},
-        )
+        ),
     )
 
 

@@ -1,0 +1,72 @@
+"""Message templates. Keyword-only functions taking the config store's templates."""
+
+from __future__ import annotations
+
+from smsfleet.core.clock import Clock
+from smsfleet.core.errors import NotFound, ValidationFailed
+from smsfleet.core.records import RecordStore
+from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate, placeholders
+
+__all__ = [
+    "check_params",
+    "create_template",
+    "delete_template",
+    "get_template",
+    "list_templates",
+    "render",
+    "update_template",
+]
+
+
+def list_templates(*, templates: RecordStore[Template]) -> list[Template]:
+    return templates.list()
+
+
+def get_template(*, templates: RecordStore[Template], template_id: str) -> Template:
+    found = templates.get(template_id)
+    if found is None:
+        raise NotFound(f"no template {template_id!r}")
+    return found
+
+
+def create_template(
+    *, templates: RecordStore[Template], clock: Clock, data: TemplateCreate
+) -> Template:
+    now = clock.now()
+    template = Template(**data.model_dump(), created_at=now, updated_at=now)
+    templates.add(template)
+    return template
+
+
+def update_template(
+    *, templates: RecordStore[Template], clock: Clock, template_id: str, data: TemplateUpdate
+) -> Template:
+    current = get_template(templates=templates, template_id=template_id)
+    template = current.model_copy(update={**data.model_dump(), "updated_at": clock.now()})
+    templates.replace(template)
+    return template
+
+
+def delete_template(*, templates: RecordStore[Template], template_id: str) -> None:
+    if not templates.delete(template_id):
+        raise NotFound(f"no template {template_id!r}")
+
+
+def check_params(template: Template, params: dict[str, str]) -> None:
+    """Every placeholder of the template's bodies has a value, or ValidationFailed."""
+    needed = placeholders(template.body).union(
+        *(placeholders(body) for body in template.provider_bodies.values())
+    )
+    missing = sorted(needed - set(params))
+    if missing:
+        raise ValidationFailed(
+            f"template {template.id} needs {', '.join(missing)}",
+            details=[{"field": f"params.{name}", "message": "required"} for name in missing],
+        )
+
+
+def render(template: Template, params: dict[str, str], provider: str) -> str:
+    """The provider's body (the default one when it has none), filled with `params`."""
+    body = template.provider_bodies.get(provider, template.body)
+    check_params(template, params)
+    return body.format_map(params)
