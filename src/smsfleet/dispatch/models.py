@@ -35,6 +35,12 @@ class HeartbeatRequest(_Body):
     session: SessionName
 
 
+class EndedRequest(_Body):
+    """From a session's runner, the moment its program ended."""
+
+    session: SessionName
+
+
 class ReportRequest(_Body):
     trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)
     session: SessionName

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.deps import CurrentUser, DispatcherDep
+from smsfleet.deps import Context, CurrentUser, DispatcherDep
 from smsfleet.dispatch.goals import CountryGoal
 from smsfleet.dispatch.models import (
+    EndedRequest,
     HeartbeatRequest,
     LeaseAction,
     LeaseRequest,
@@ -54,6 +55,18 @@ def report(body: ReportRequest, dispatcher: DispatcherDep, token: WorkerToken) -
 def heartbeat(body: HeartbeatRequest, dispatcher: DispatcherDep, token: WorkerToken) -> Response:
     dispatcher.authenticate(session=body.session, token=token)
     dispatcher.heartbeat(session=body.session)
+    return Response(status_code=204)
+
+
+@router.post("/ended", status_code=204, summary="The session's program ended: reconcile it now")
+def ended(
+    body: EndedRequest, dispatcher: DispatcherDep, token: WorkerToken, services: Context
+) -> Response:
+    """Sent by the session's runner as its program exits, so a crash is detected (and
+    alerted) at once rather than at the supervisor's next tick, which stays the safety
+    net."""
+    dispatcher.authenticate(session=body.session, token=token)
+    services.sessions.supervisor.program_ended(body.session)
     return Response(status_code=204)
 
 

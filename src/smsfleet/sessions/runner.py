@@ -10,6 +10,10 @@ them to the screen window, and keeps an atomic JSON status file:
     runner_pid, screen_pid, program_pid, program_start_ticks, argv, cwd, started_at,
     ended_at, exit_code, signal, error
 
+As the program ends, the runner tells the control plane that started the session
+(`SMSFLEET_URL`, with the session's worker token), so it does not wait for its next
+tick to see it.
+
 SIGTERM, SIGINT and SIGHUP sent to the runner are forwarded to the program's
 process group; the runner exits once the program has exited, with its exit
 code (128 + N when the program died of signal N, 127 when it could not start).
@@ -28,7 +32,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, BinaryIO
@@ -46,6 +50,8 @@ LOG_BACKUPS = 3
 DRAIN_SECONDS = 2.0
 EXIT_CANNOT_START = 127
 RUNNER_TAG = b"[smsfleet-runner] "
+# Telling the control plane that the program ended must never hold the screen open long.
+REPORT_END_TIMEOUT_SECONDS = 2.0
 
 
 def _now() -> datetime:
@@ -289,6 +295,7 @@ def run(
         log.note(f"cannot start {command!r}: {error}")
         write_status(status_path, status)
         log.close()
+        _report_end(os.environ)
         return EXIT_CANNOT_START
 
     status["program_pid"] = program.pid
@@ -315,7 +322,45 @@ def run(
     status["ended_at"] = _iso(_now())
     write_status(status_path, status)
     log.close()
+    _report_end(os.environ)
     return runner_exit
+
+
+def _report_end(environ: Mapping[str, str]) -> None:
+    """Tell the control plane that started the session that its program ended (the
+    status file just said so), so it reconciles now rather than at its next tick.
+
+    Best effort: a control plane that does not answer finds out at its next tick.
+    """
+    url, session, token = (
+        environ.get(name) for name in ("SMSFLEET_URL", "SMSFLEET_SESSION", "SMSFLEET_WORKER_TOKEN")
+    )
+    if not (url and session and token):
+        return
+    # Imported here, once, at the end: the runner starts without them.
+    import http.client
+    import urllib.parse
+
+    target = urllib.parse.urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    )
+    try:
+        connection = connection_class(
+            target.hostname or "", target.port, timeout=REPORT_END_TIMEOUT_SECONDS
+        )
+        try:
+            connection.request(
+                "POST",
+                target.path.rstrip("/") + "/api/v1/worker/ended",
+                body=json.dumps({"session": session}),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            connection.getresponse().read()
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException, ValueError):
+        pass
 
 
 def main(args: Sequence[str] | None = None) -> int:

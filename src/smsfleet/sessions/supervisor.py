@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 
 S = SessionState
 LOG_LINES_KEPT = 20
+# A runner says its program ended a moment before its screen closes: until the screen
+# is gone (for at most this long), the supervisor looks again this often.
+ENDED_RECHECK_SECONDS = 0.02
+ENDED_RECHECK_FOR_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,9 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._statuses: dict[str, SessionStatus] | None = None
+        # Sessions whose runner said the program ended, until seen gone (monotonic deadline).
+        self._ended: dict[str, float] = {}
+        self._lock_ended = threading.Lock()
         self.leadership = leadership or SoleLeadership()
         self.leading = False
 
@@ -130,6 +138,13 @@ class Supervisor:
 
     def wake(self) -> None:
         """Reconcile now rather than at the next tick (after a person acted)."""
+        self._wake.set()
+
+    def program_ended(self, name: str) -> None:
+        """A session's runner says its program ended: reconcile now, and again every
+        few milliseconds while its screen is still closing, rather than at the next tick."""
+        with self._lock_ended:
+            self._ended[name] = time.monotonic() + ENDED_RECHECK_FOR_SECONDS
         self._wake.set()
 
     def close(self) -> None:
@@ -149,7 +164,7 @@ class Supervisor:
                         self.reconcile_once()
                     except Exception:  # one bad tick must not end supervision
                         log.exception("reconcile failed")
-                self._wake.wait(interval)
+                self._wake.wait(ENDED_RECHECK_SECONDS if self._ended else interval)
                 self._wake.clear()
         finally:
             if self.leading:
@@ -192,6 +207,7 @@ class Supervisor:
         pairs = {pair.key: pair for pair in pair_list}
         now = self._clock.now()
         listed = self._list_hosts({spec.host for spec in specs}, now)
+        self._forget_ended(listed)
         beats = self._heartbeats()
         ticks: list[_Tick] = []
         for spec in specs:
@@ -217,6 +233,16 @@ class Supervisor:
                 self._save(tick.status)
             for event in tick.events:
                 self._emit(event)
+
+    def _forget_ended(self, listed: dict[str, dict[str, ScreenEntry]]) -> None:
+        """Stop looking again for the ended sessions whose screens are gone (this tick
+        records their exit), or that outlived the wait (the ticks will)."""
+        still_up = {name for entries in listed.values() for name in entries}
+        moment = time.monotonic()
+        with self._lock_ended:
+            for name, deadline in list(self._ended.items()):
+                if name not in still_up or moment > deadline:
+                    del self._ended[name]
 
     def _list_hosts(self, wanted: set[str], now: datetime) -> dict[str, dict[str, ScreenEntry]]:
         """The live screens of every host that answered, by host and name, in parallel."""

@@ -297,6 +297,7 @@ def test_a_bad_token_is_refused(ready: Worker, headers: dict[str, str]) -> None:
     for path, body in [
         ("lease", {"session": SESSION}),
         ("heartbeat", {"session": SESSION}),
+        ("ended", {"session": SESSION}),
         ("report", {"session": SESSION, "trigger_id": TRIGGER, "outcome": "delivered"}),
     ]:
         response = ready.client.post(f"/api/v1/worker/{path}", json=body, headers=headers)
@@ -306,10 +307,19 @@ def test_a_bad_token_is_refused(ready: Worker, headers: dict[str, str]) -> None:
 
 def test_another_sessions_token_is_refused(ready: Worker) -> None:
     other = ready.add_session("program2")
+    for path in ("lease", "ended"):
+        response = ready.client.post(
+            f"/api/v1/worker/{path}", json={"session": SESSION}, headers=ready.headers(other)
+        )
+        assert response.status_code == 401, path
+
+
+def test_a_runner_says_its_program_ended(ready: Worker) -> None:
     response = ready.client.post(
-        "/api/v1/worker/lease", json={"session": SESSION}, headers=ready.headers(other)
+        "/api/v1/worker/ended", json={"session": SESSION}, headers=ready.headers()
     )
-    assert response.status_code == 401
+    assert response.status_code == 204
+    assert response.content == b""
 
 
 def test_stop_reasons(worker: Worker) -> None:
@@ -415,6 +425,8 @@ def test_unreported_leases_expire_at_the_next_send(ready: Worker) -> None:
         ("lease", {"session": ["program1_UZ_uzmobile"]}),
         ("lease", []),
         ("heartbeat", {"session": "x" * 10_000}),
+        ("ended", {"session": "../../etc/passwd"}),
+        ("ended", {"session": SESSION, "exit_code": 3}),
         ("report", {"session": SESSION, "trigger_id": TRIGGER, "outcome": "maybe"}),
         ("report", {"session": SESSION, "trigger_id": "../../etc", "outcome": "delivered"}),
         ("report", {"session": SESSION, "outcome": "delivered"}),

@@ -69,6 +69,23 @@ def test_a_killed_program_is_detected_and_restarted_after_backoff(fleet: Fleet) 
     assert fleet.kinds(name)[2:] == ["exited", "backoff", "starting", "running"]
 
 
+def test_a_program_whose_runner_says_it_ended_is_recorded_at_once(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    # A tick a minute: only the runner's word can make the exit known within seconds.
+    supervisor.start_loop(interval=60)
+    try:
+        eventually(lambda: supervisor.leading, what="the supervisor to lead")
+        os.kill(fleet.program_pid(name), signal.SIGKILL)
+        # Told at once, while its screen is still closing: looked at again until gone.
+        supervisor.program_ended(name)
+        eventually(lambda: fleet.state(name) == S.backoff, 3, "the exit to be recorded")
+    finally:
+        supervisor.close()
+    assert fleet.kinds(name)[2:4] == ["exited", "backoff"]
+
+
 def test_a_screen_closed_from_outside_is_detected(fleet: Fleet) -> None:
     name = fleet.add_pair("uzmobile", TICKING)
     bring_up(fleet, name)

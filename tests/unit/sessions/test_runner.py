@@ -12,12 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from smsfleet.sessions.runner import process_start_ticks, write_status
+from tests.support.backends import free_port
+from tests.support.servers import ThreadedServer
 from tests.support.waiting import eventually
 
 
-def _runner(tmp_path: Path, *argv: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+def _runner(
+    tmp_path: Path, *argv: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -30,9 +38,12 @@ def _runner(tmp_path: Path, *argv: str, cwd: Path | None = None) -> subprocess.P
     if cwd is not None:
         command += ["--cwd", str(cwd)]
     # Without PYTHONUNBUFFERED of its own, so that the runner is what sets it.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | (env or {})
     return subprocess.Popen(
-        [*command, "--", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        [*command, "--", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=environment,
     )
 
 
@@ -125,6 +136,61 @@ def test_program_killed_by_a_signal(tmp_path: Path) -> None:
     status = _status(tmp_path)
     assert status["signal"] == signal.SIGKILL
     assert status["exit_code"] is None
+
+
+def test_the_runner_tells_the_control_plane_the_moment_its_program_ends(
+    tmp_path: Path,
+) -> None:
+    told: list[tuple[str, str | None, Any, bool]] = []
+
+    async def ended(request: Request) -> Response:
+        # What the status file said when the control plane heard it: ended already.
+        ended_at = _status(tmp_path)["ended_at"]
+        told.append(
+            (
+                request.url.path,
+                request.headers.get("authorization"),
+                await request.json(),
+                ended_at is not None,
+            )
+        )
+        return Response(status_code=204)
+
+    control_plane = ThreadedServer(
+        Starlette(routes=[Route("/base/api/v1/worker/ended", ended, methods=["POST"])])
+    )
+    control_plane.start()
+    try:
+        env = {
+            "SMSFLEET_URL": f"{control_plane.url}/base/",
+            "SMSFLEET_SESSION": "program1_UZ_uzmobile",
+            "SMSFLEET_WORKER_TOKEN": "worker-token",
+        }
+        runner = _runner(tmp_path, sys.executable, "-c", "import time; time.sleep(30)", env=env)
+        eventually(lambda: (tmp_path / "s.status.json").exists())
+        os.killpg(_status(tmp_path)["program_pid"], signal.SIGKILL)
+        assert runner.wait(timeout=10) == 128 + signal.SIGKILL
+        assert told == [
+            (
+                "/base/api/v1/worker/ended",
+                "Bearer worker-token",
+                {"session": "program1_UZ_uzmobile"},
+                True,
+            )
+        ]
+    finally:
+        control_plane.stop()
+
+
+def test_a_control_plane_that_does_not_answer_never_holds_the_runner(tmp_path: Path) -> None:
+    env = {
+        "SMSFLEET_URL": f"http://127.0.0.1:{free_port()}",
+        "SMSFLEET_SESSION": "program1_UZ_uzmobile",
+        "SMSFLEET_WORKER_TOKEN": "worker-token",
+    }
+    runner = _runner(tmp_path, sys.executable, "-c", "raise SystemExit(4)", env=env)
+    assert runner.wait(timeout=10) == 4
+    assert _status(tmp_path)["exit_code"] == 4
 
 
 def test_program_that_cannot_start(tmp_path: Path) -> None:
