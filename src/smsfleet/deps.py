@@ -19,6 +19,7 @@ from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, Unauthorized
 from smsfleet.developer.service import UsageService
 from smsfleet.dispatch.service import Dispatcher
+from smsfleet.messages.inbound import Inbound
 from smsfleet.messages.service import MessagesService
 from smsfleet.metrics.runtime import Metrics
 from smsfleet.policy.service import PolicyService
@@ -57,6 +58,10 @@ def _messages(services: Context) -> MessagesService:
     return services.messages.service
 
 
+def _inbound(services: Context) -> Inbound:
+    return services.messages.inbound
+
+
 def _usage(services: Context) -> UsageService:
     return services.usage.service
 
@@ -75,6 +80,7 @@ MetricsDep = Annotated[Metrics, Depends(_metrics)]
 PolicyDep = Annotated[PolicyService, Depends(_policy)]
 AlertsDep = Annotated[AlertService, Depends(_alerts)]
 MessagesDep = Annotated[MessagesService, Depends(_messages)]
+InboundDep = Annotated[Inbound, Depends(_inbound)]
 UsageDep = Annotated[UsageService, Depends(_usage)]
 SearchDep = Annotated[SearchGateway, Depends(_search)]
 BreakersDep = Annotated[Breakers, Depends(_breakers)]

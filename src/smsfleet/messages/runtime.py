@@ -12,6 +12,7 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
+from smsfleet.messages.inbound import Inbound
 from smsfleet.messages.models import Message, Send
 from smsfleet.messages.service import MessagesService
 from smsfleet.messages.store import MessageStore
@@ -23,6 +24,7 @@ __all__ = ["Messages", "build_messages"]
 @dataclass(frozen=True)
 class Messages:
     service: MessagesService
+    inbound: Inbound
     job: PeriodicJob
     interval_seconds: float = 10.0
 
@@ -44,20 +46,29 @@ def build_messages(
     should_run: Callable[[], bool] = lambda: True,
 ) -> Messages:
     """The messages feature on the metrics store; the caller starts and closes it."""
+    store = MessageStore(engine)
+    attempts = AttemptStore(engine)
     service = MessagesService(
-        store=MessageStore(engine),
-        attempts=AttemptStore(engine),
+        store=store,
+        attempts=attempts,
         config_store=config_store,
         clock=clock,
         claim_timeout=timedelta(seconds=settings.send_claim_timeout_seconds),
         lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
         on_change=on_change,
+        phone_region=settings.phone_region,
+    )
+    inbound = Inbound(
+        store=store,
+        attempts=attempts,
+        clock=clock,
         on_message=on_message,
         phone_region=settings.phone_region,
     )
     job = PeriodicJob("message-sends", service.run_jobs, should_run=should_run)
     return Messages(
         service=service,
+        inbound=inbound,
         job=job,
         interval_seconds=settings.send_retry_interval_seconds,
     )

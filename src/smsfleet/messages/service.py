@@ -1,4 +1,4 @@
-"""Inbound SMS, conversations, and on-demand sends through the dispatcher.
+"""On-demand sends through the dispatcher.
 
 An on-demand send never goes out on its own: it waits, pending, for a lease of the
 pair's next program (`claim`), so it takes one of the country's slots like any
@@ -15,9 +15,9 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
@@ -25,20 +25,12 @@ from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.messages.models import (
-    Conversation,
-    Direction,
-    InboundMessage,
-    Message,
-    SeedConversation,
-    SeedConversationMessage,
     SeedSendRequest,
-    SeedSms,
     Send,
     SendQuery,
     SendRequest,
     SendStatus,
     Template,
-    ThreadItem,
 )
 from smsfleet.messages.store import MessageStore
 from smsfleet.messages.templates import check_params, get_template, render
@@ -48,11 +40,6 @@ from smsfleet.stores import ConfigStore
 __all__ = ["MessagesService", "OnDemandSend"]
 
 log = logging.getLogger("smsfleet.messages")
-
-# An inbound SMS verifies the latest attempt to its number leased this recently.
-MATCH_WINDOW = timedelta(minutes=15)
-# Items of a conversation a page holds unless asked otherwise.
-CONVERSATION_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -107,7 +94,6 @@ class MessagesService:
         claim_timeout: timedelta = timedelta(minutes=2),
         lease_ttl: timedelta = timedelta(seconds=120),
         on_change: Callable[[Send], None] | None = None,
-        on_message: Callable[[Message], None] | None = None,
         phone_region: str | None = None,
     ) -> None:
         self.store = store
@@ -117,125 +103,8 @@ class MessagesService:
         self._claim_timeout = claim_timeout
         self._lease_ttl = lease_ttl
         self._on_change = on_change
-        self._on_message = on_message
         self._pending = PendingHint(store.has_pending)
         self._region = phone_region
-
-    # --- inbound and conversations ----------------------------------------------------
-
-    def receive(self, data: InboundMessage) -> Message:
-        """The gateway's webhook: keep the SMS and link it to the attempt it verifies."""
-        match = next(
-            (
-                a
-                for a in self._attempts.recent(limit=1, phone=data.receiver)
-                if data.timestamp - MATCH_WINDOW <= a.leased_at <= data.timestamp
-            ),
-            None,
-        )
-        message = Message(
-            uuid=str(data.uuid),
-            direction=Direction.inbound,
-            sender=data.sender,
-            receiver=data.receiver,
-            text=data.text,
-            at=data.timestamp,
-            recorded_at=self._clock.now(),
-            attempt_id=match.id if match is not None else None,
-        )
-        self._keep(message)
-        return message
-
-    def record_seed(self, data: SeedSms, direction: Direction) -> Message:
-        """An SMS the seed SMS service recorded; its numbers are kept in E.164."""
-        message = Message(
-            uuid=str(data.uuid),
-            direction=direction,
-            sender=phones.canonical(data.senderPhone, self._region),
-            receiver=phones.canonical(data.receiverPhone, self._region),
-            text=data.messageText,
-            at=data.timestamp,
-            recorded_at=self._clock.now(),
-        )
-        self._keep(message)
-        return message
-
-    def recorded_since(self, since: datetime | None) -> Iterator[list[Message]]:
-        """Messages recorded since then (None: all), oldest first, a page at a time."""
-        return self.store.recorded_since(since)
-
-    def _keep(self, message: Message) -> None:
-        self.store.add_message(message)
-        if self._on_message is not None:
-            self._on_message(message)
-
-    def conversation(
-        self, phone: str, *, limit: int = CONVERSATION_PAGE, before: datetime | None = None
-    ) -> Conversation:
-        """The newest `limit` of the SMS from or to `phone` and the send attempts to it
-        (those before then, if given), in time order; `older` is where the next page
-        (older items) starts, None when there is none.
-
-        The number is found however it is written (with or without `+`, national).
-        """
-        items = [
-            ThreadItem(
-                kind="sms",
-                at=m.at,
-                direction=m.direction,
-                sender=m.sender,
-                receiver=m.receiver,
-                text=m.text,
-                status=None,
-                attempt_id=m.attempt_id,
-                uuid=m.uuid,
-            )
-            for m in self.store.messages_of(
-                phones.spellings(phone, self._region), limit=limit + 1, before=before
-            )
-        ]
-        items += [
-            ThreadItem(
-                kind="attempt",
-                at=a.leased_at,
-                direction=Direction.outbound,
-                sender=None,
-                receiver=a.phone,
-                text=None,
-                status=a.outcome.value if a.outcome is not None else None,
-                pair=a.pair,
-                program=a.program,
-                attempt_id=a.id,
-            )
-            for a in self._attempts.recent(
-                limit=limit + 1,
-                leased_before=before,
-                phone=phones.canonical(phone, self._region),
-            )
-        ]
-        if not items and before is None:
-            raise NotFound(f"no message or attempt for {phone}")
-        items.sort(key=lambda item: (item.at, item.kind))
-        page = items[-limit:]
-        older = page[0].at if len(items) > limit else None
-        return Conversation(phone=phone, items=page, older=older)
-
-    def seed_conversation(self, phone: str) -> SeedConversation:
-        """The seed SMS service's answer: `sent` and `received` SMS, Unix seconds."""
-        messages = self.store.messages_of(phones.spellings(phone, self._region))
-        if not messages:
-            raise NotFound(f"no conversation with {phone}")
-        return SeedConversation(
-            messages=[
-                SeedConversationMessage(
-                    phone_number=phone,
-                    message_text=m.text,
-                    timestamp=int(m.at.timestamp()),
-                    direction="sent" if m.direction is Direction.outbound else "received",
-                )
-                for m in messages
-            ]
-        )
 
     # --- on-demand sends ---------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.deps import Context, CurrentUser, MessagesDep, OperatorUser
+from smsfleet.deps import Context, CurrentUser, InboundDep, MessagesDep, OperatorUser
 from smsfleet.messages import templates as templates_service
+from smsfleet.messages.inbound import CONVERSATION_PAGE
 from smsfleet.messages.models import (
     Conversation,
     Direction,
@@ -29,7 +30,6 @@ from smsfleet.messages.models import (
     TemplateCreate,
     TemplateUpdate,
 )
-from smsfleet.messages.service import CONVERSATION_PAGE
 
 __all__ = ["router", "seed_router"]
 
@@ -62,8 +62,8 @@ def _accepted(send: Send) -> SendAccepted:
     dependencies=[Depends(_gateway)],
     summary="The gateway's webhook: an SMS received at one of the fleet's numbers",
 )
-def inbound(body: InboundMessage, service: MessagesDep) -> Message:
-    return service.receive(body)
+def inbound(body: InboundMessage, inbound: InboundDep) -> Message:
+    return inbound.receive(body)
 
 
 @router.get(
@@ -73,13 +73,13 @@ def inbound(body: InboundMessage, service: MessagesDep) -> Message:
 def conversation(
     phone: str,
     _: CurrentUser,
-    service: MessagesDep,
+    inbound: InboundDep,
     limit: Annotated[int, Query(ge=1, le=500)] = CONVERSATION_PAGE,
     before: Annotated[
         AwareDatetime | None, Query(description="Only items before then: the `older` of a page")
     ] = None,
 ) -> Conversation:
-    return service.conversation(phone, limit=limit, before=before)
+    return inbound.conversation(phone, limit=limit, before=before)
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, summary="Send one SMS now")
@@ -143,22 +143,22 @@ def delete_template(template_id: str, _: OperatorUser, context: Context) -> None
 
 
 @seed_router.post("/api/send-sms", summary="Record an SMS sent (seed SMS service)")
-def seed_send_sms(body: SeedSms, _: OperatorUser, service: MessagesDep) -> SeedAnswer:
-    service.record_seed(body, Direction.outbound)
+def seed_send_sms(body: SeedSms, _: OperatorUser, inbound: InboundDep) -> SeedAnswer:
+    inbound.record_seed(body, Direction.outbound)
     return SeedAnswer(message="SMS sent successfully")
 
 
 @seed_router.post("/api/receive-sms", summary="Record an SMS received (seed SMS service)")
-def seed_receive_sms(body: SeedSms, _: OperatorUser, service: MessagesDep) -> SeedAnswer:
-    service.record_seed(body, Direction.inbound)
+def seed_receive_sms(body: SeedSms, _: OperatorUser, inbound: InboundDep) -> SeedAnswer:
+    inbound.record_seed(body, Direction.inbound)
     return SeedAnswer(message="SMS received successfully")
 
 
 @seed_router.get(
     "/api/get-conversation/{phone_number}", summary="A number's messages (seed SMS service)"
 )
-def seed_conversation(phone_number: str, _: CurrentUser, service: MessagesDep) -> SeedConversation:
-    return service.seed_conversation(phone_number)
+def seed_conversation(phone_number: str, _: CurrentUser, inbound: InboundDep) -> SeedConversation:
+    return inbound.seed_conversation(phone_number)
 
 
 @seed_router.post(

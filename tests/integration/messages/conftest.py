@@ -27,6 +27,7 @@ from smsfleet.dispatch._sql_limiter import SqlLimiter
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
+from smsfleet.messages.inbound import Inbound
 from smsfleet.messages.service import MessagesService
 from smsfleet.messages.store import MessageStore
 from smsfleet.pairs.models import PairCreate
@@ -75,6 +76,7 @@ class World:
     store: ConfigStore
     dispatcher: Dispatcher
     messages: MessagesService
+    inbound: Inbound
     clock: FakeClock
     simulator: httpx.Client
     sent: list[dict[str, Any]] = field(default_factory=list)
@@ -178,7 +180,10 @@ def world(
         config_store=store,
         clock=clock,
     )
+    inbound = Inbound(
+        store=MessageStore(metrics_engine), attempts=AttemptStore(metrics_engine), clock=clock
+    )
     dispatcher.on_demand = messages
-    yield World(store, dispatcher, messages, clock, simulator)
+    yield World(store, dispatcher, messages, inbound, clock, simulator)
     dispatcher.close()
     store.close()

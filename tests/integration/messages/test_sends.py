@@ -65,7 +65,7 @@ def test_primary_fails_then_the_next_program_delivers(world: World) -> None:
     )
     assert done.completed_at == world.clock.now()
     # The two tries are attempts like any other: in the number's conversation.
-    thread = world.messages.conversation(CUSTOMER)
+    thread = world.inbound.conversation(CUSTOMER)
     assert [(i.kind, i.program, i.status) for i in thread.items] == [
         ("attempt", "pbad", "send_failed"),
         ("attempt", "pgood", "delivered"),
