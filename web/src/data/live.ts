@@ -2,7 +2,9 @@
 // changed, so the queries need no polling while it is up.
 import { useQueryClient, type QueryKey } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef } from "react";
+import { useConnection } from "../components/connection";
 import { useLiveTopic, useOnReconnect } from "../live/LiveContext";
+import { dropAnswerInFlight, newDropGuard, refetchEvery, type DropGuard } from "./liveRules";
 
 /**
  * Reloads the queries under `queryKey` after messages of `topic`: the first
@@ -35,4 +37,36 @@ export function useLiveUpdates(topic: string, queryKey: QueryKey, delayMs: numbe
 
   useLiveTopic(topic, reloadSoon);
   useOnReconnect(reloadSoon);
+}
+
+/**
+ * Applies each message of `topic` to the cached data of `queryKey` at once
+ * (`apply` returns undefined when it cannot). An answer in flight then may
+ * predate the message: it is dropped (see dropAnswerInFlight), and the reload
+ * that follows the message (useLiveUpdates) brings both. The data keeps its
+ * time of answer: it says when the server last spoke.
+ */
+export function useLiveApply<T>(topic: string, queryKey: QueryKey, apply: (data: T, message: unknown) => T | undefined): void {
+  const queryClient = useQueryClient();
+  const guard = useRef<DropGuard>(newDropGuard());
+  useLiveTopic(topic, (message) => {
+    const state = queryClient.getQueryState<T>(queryKey);
+    if (state?.data === undefined) return;
+    const next = apply(state.data, message);
+    if (next === undefined) return;
+    if (dropAnswerInFlight(guard.current, state.fetchStatus === "fetching", state.dataUpdatedAt)) {
+      // Synchronous: the query goes back to its data before the request, to which the message is applied.
+      void queryClient.cancelQueries({ queryKey, exact: true });
+    }
+    const current = queryClient.getQueryData<T>(queryKey);
+    if (current === undefined) return;
+    queryClient.setQueryData<T>(queryKey, current === state.data ? next : apply(current, message), {
+      updatedAt: state.dataUpdatedAt,
+    });
+  });
+}
+
+/** The refetchInterval of a live query: see refetchEvery. */
+export function useLiveRefetchInterval(pollMs: number, quietMs?: number): number | false {
+  return refetchEvery(useConnection() === "live", pollMs, quietMs);
 }

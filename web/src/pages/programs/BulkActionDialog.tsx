@@ -1,3 +1,4 @@
+import { useMutation } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { bulkSessionAction } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
@@ -54,8 +55,13 @@ export function BulkActionDialog({
   const [scope, setScope] = useState<BulkScope>(initialScope);
   const [reason, setReason] = useState("");
   const [acknowledged, setAcknowledged] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const bulk = useMutation({
+    mutationFn: ({ request }: { request: BulkActionRequest; title: string }) => bulkSessionAction(request),
+    onSuccess: (results, { title }) => onDone(title, results),
+  });
+  // The page closes the dialog once done: it stays busy until then.
+  const busy = bulk.isPending || bulk.isSuccess;
+  const error = bulk.error;
 
   const targets = useMemo(() => sessions.filter((session) => inScope(session, scope)), [sessions, scope]);
   const highPriority = targets.filter((session) => needsForce(session, action));
@@ -66,7 +72,7 @@ export function BulkActionDialog({
     if (next.scope) setScope(next.scope);
     // What was acknowledged may no longer be what would happen.
     setAcknowledged(false);
-    setError(null);
+    bulk.reset();
   };
 
   const changeKind = (kind: BulkScope["kind"]) => {
@@ -76,17 +82,11 @@ export function BulkActionDialog({
     if (kind === "pair") change({ scope: { kind, pair: pairs[0] ?? "" } });
   };
 
-  const confirm = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const results = await bulkSessionAction(toRequest(scope, action, reason, needsAcknowledgement));
-      onDone(`${capitalize(action)} ${describeScope(scope)}`, results);
-    } catch (reason) {
-      setError(reason);
-      setBusy(false);
-    }
-  };
+  const confirm = () =>
+    bulk.mutate({
+      request: toRequest(scope, action, reason, needsAcknowledgement),
+      title: `${capitalize(action)} ${describeScope(scope)}`,
+    });
 
   return (
     <Dialog
@@ -103,7 +103,7 @@ export function BulkActionDialog({
             type="button"
             className={action === "stop" ? "button button--danger" : "button button--primary"}
             disabled={busy || targets.length === 0 || (needsAcknowledgement && !acknowledged)}
-            onClick={() => void confirm()}
+            onClick={confirm}
             data-testid="bulk-confirm"
           >
             {busy ? "Working…" : `${capitalize(action)} ${targets.length} session${targets.length === 1 ? "" : "s"}`}

@@ -1,7 +1,6 @@
-import { listHosts } from "../../api/endpoints";
+import { useQuery } from "@tanstack/react-query";
 import type { Host } from "../../api/types";
-import { useResource } from "../../hooks/useResource";
-import { useNow } from "../../hooks/useTicker";
+import { hostsQuery } from "../../data/queries";
 
 const REFRESH_MS = 10_000;
 
@@ -15,8 +14,7 @@ function hostTitle(host: Host): string {
 
 /** The hosts sessions run on, when there is more than this one: reachability and counts. */
 export function HostsBar() {
-  const tick = Math.floor(useNow() / REFRESH_MS);
-  const hosts = useResource(listHosts, `hosts-${tick}`);
+  const hosts = useQuery({ ...hostsQuery(), refetchInterval: REFRESH_MS });
   if (!hosts.data || hosts.data.length < 2) return null;
   return (
     <ul className="hosts-bar" aria-label="Hosts" data-testid="hosts-bar">

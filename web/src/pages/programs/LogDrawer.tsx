@@ -1,4 +1,5 @@
 import { Fragment, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { useMutation } from "@tanstack/react-query";
 import { sessionLogs } from "../../api/endpoints";
 import type { Session, SessionEvent } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
@@ -229,17 +230,10 @@ function LogView({ name, log }: LogViewProps) {
 
 /** Fetches the last DOWNLOAD_LINES lines of the log and saves them as `<name>.log`. */
 function useDownload(name: string) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const start = () => {
-    setBusy(true);
-    setError(null);
-    sessionLogs(name, DOWNLOAD_LINES)
-      .then((logs) => saveLines(logs.lines, `${name}.log`))
-      .catch(setError)
-      .finally(() => setBusy(false));
-  };
-  return { busy, error, start };
+  const download = useMutation({
+    mutationFn: async () => saveLines((await sessionLogs(name, DOWNLOAD_LINES)).lines, `${name}.log`),
+  });
+  return { busy: download.isPending, error: download.error, start: () => download.mutate() };
 }
 
 function EventList({ events, error }: { events: readonly SessionEvent[]; error: unknown }) {

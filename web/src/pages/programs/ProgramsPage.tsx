@@ -1,6 +1,7 @@
 import { useCallback, useMemo, useState } from "react";
 import { useSearchParams } from "react-router";
-import { listPairs, sessionAction, updatePair } from "../../api/endpoints";
+import { useMutation, useMutationState, useQuery, useQueryClient } from "@tanstack/react-query";
+import { sessionAction, updatePair } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { Pair, Session, SessionAction, SessionActionResult, SessionState } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
@@ -8,7 +9,8 @@ import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { ToastStack, useToasts } from "../../components/Toasts";
-import { useResource } from "../../hooks/useResource";
+import { PAIRS_KEY, pairsQuery } from "../../data/queries";
+import { patchSession, reloadSessions, useSessions } from "../../data/sessions";
 import { ActionResultsPanel } from "./ActionResultsPanel";
 import { BulkActionDialog, capitalize } from "./BulkActionDialog";
 import {
@@ -23,7 +25,6 @@ import { HostsBar } from "./HostsBar";
 import { LogDrawer } from "./LogDrawer";
 import { ProgramsToolbar } from "./ProgramsToolbar";
 import { SessionMatrix, type MatrixActions } from "./SessionMatrix";
-import { useLiveSessions } from "./useLiveSessions";
 
 type OpenDialog =
   | { kind: "bulk"; scope: BulkScope; action: SessionAction }
@@ -34,7 +35,15 @@ interface BulkOutcome {
   results: SessionActionResult[];
 }
 
-const loadPairs = () => listPairs({});
+interface SessionRequest {
+  session: Session;
+  action: SessionAction;
+  force: boolean;
+}
+
+/** Sessions and pairs with an action under way, whichever view started it. */
+const SESSION_ACTION_KEY = ["session-action"] as const;
+const PAIR_RESUME_KEY = ["pair-resume"] as const;
 
 // Filters and the open log live in the URL, so a view can be bookmarked and shared.
 function useViewParams() {
@@ -69,16 +78,25 @@ export function ProgramsPage() {
   const { user } = useAuth();
   const writable = canWrite(user);
   const isAdmin = user?.role === "admin";
-  const live = useLiveSessions();
-  const pairs = useResource(loadPairs, "pairs");
+  const sessions = useSessions();
+  const pairs = useQuery(pairsQuery());
+  const queryClient = useQueryClient();
   const { filters, selected, update } = useViewParams();
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
-  const [busyNames, setBusyNames] = useState<ReadonlySet<string>>(new Set());
-  const [busyPairs, setBusyPairs] = useState<ReadonlySet<string>>(new Set());
+  const busySessionNames = useMutationState({
+    filters: { mutationKey: SESSION_ACTION_KEY, status: "pending" },
+    select: (mutation) => (mutation.state.variables as SessionRequest).session.name,
+  });
+  const busyPairKeys = useMutationState({
+    filters: { mutationKey: PAIR_RESUME_KEY, status: "pending" },
+    select: (mutation) => (mutation.state.variables as Pair).key,
+  });
+  const busyNames = useMemo(() => new Set(busySessionNames), [busySessionNames]);
+  const busyPairs = useMemo(() => new Set(busyPairKeys), [busyPairKeys]);
   const [outcome, setOutcome] = useState<BulkOutcome | null>(null);
   const toasts = useToasts();
 
-  const all = useMemo(() => live.sessions ?? [], [live.sessions]);
+  const all = useMemo(() => sessions.data ?? [], [sessions.data]);
   const pairsByKey = useMemo(() => new Map<string, Pair>((pairs.data ?? []).map((pair) => [pair.key, pair])), [pairs.data]);
   const countries = useMemo(() => {
     const seen = new Map<string, string>();
@@ -94,52 +112,46 @@ export function ProgramsPage() {
   const selectedSession = selected ? all.find((session) => session.name === selected) : undefined;
   const running = all.filter((session) => session.state === "running").length;
 
-  const setBusy = (name: string, busy: boolean) => setBusyNames((current) => toggled(current, name, busy));
-
-  const perform = async (session: Session, action: SessionAction, force: boolean) => {
+  const perform = async ({ session, action, force }: SessionRequest) => {
     const result = await sessionAction(session.name, action, { force });
-    if (result.desired) live.patch(session.name, { desired: result.desired });
-    live.refresh();
+    if (result.desired) patchSession(queryClient, session.name, { desired: result.desired });
+    void reloadSessions(queryClient);
     if (result.ok) toasts.show("success", `${capitalize(action)} requested for ${session.name}.`);
     else toasts.show("error", `${session.name}: ${result.error ?? `${action} failed`}`);
   };
 
-  const run = async (session: Session, action: SessionAction) => {
+  const act = useMutation({
+    mutationKey: SESSION_ACTION_KEY,
+    mutationFn: perform,
+    onError: (error, { session, action }) => toasts.show("error", `${capitalize(action)} ${session.name}: ${errorMessage(error)}`),
+  });
+
+  const run = (session: Session, action: SessionAction) => {
     // A high-priority pair is tested all the time: stopping (admins, with force) or
     // restarting one of its sessions is confirmed first.
     if ((needsForce(session, action) && isAdmin) || (action === "restart" && session.is_high_priority)) {
       setDialog({ kind: "high-priority", session, action: action === "restart" ? "restart" : "stop" });
       return;
     }
-    setBusy(session.name, true);
-    try {
-      await perform(session, action, false);
-    } catch (error) {
-      toasts.show("error", `${capitalize(action)} ${session.name}: ${errorMessage(error)}`);
-    } finally {
-      setBusy(session.name, false);
-    }
+    act.mutate({ session, action, force: false });
   };
 
-  const resume = async (pair: Pair) => {
-    setBusyPairs((current) => toggled(current, pair.key, true));
-    try {
-      await updatePair(pair.key, { state: "enabled" });
+  const resume = useMutation({
+    mutationKey: PAIR_RESUME_KEY,
+    mutationFn: (pair: Pair) => updatePair(pair.key, { state: "enabled" }),
+    onSuccess: (_, pair) => {
       toasts.show("success", `${pair.key} resumed.`);
-      pairs.reload();
-      live.refresh();
-    } catch (error) {
-      toasts.show("error", `Resume ${pair.key}: ${errorMessage(error)}`);
-    } finally {
-      setBusyPairs((current) => toggled(current, pair.key, false));
-    }
-  };
+      void queryClient.invalidateQueries({ queryKey: PAIRS_KEY });
+      void reloadSessions(queryClient);
+    },
+    onError: (error, pair) => toasts.show("error", `Resume ${pair.key}: ${errorMessage(error)}`),
+  });
 
   const actions: MatrixActions | undefined = writable
     ? {
-        run: (session, action) => void run(session, action),
+        run,
         bulk: (scope, action = "start") => setDialog({ kind: "bulk", scope, action }),
-        resume: (pair) => void resume(pair),
+        resume: (pair) => resume.mutate(pair),
       }
     : undefined;
 
@@ -159,10 +171,10 @@ export function ProgramsPage() {
         <div>
           <h1>Programs</h1>
           <p className="page__subtitle">
-            {live.sessions
+            {sessions.data
               ? `${running} of ${all.length} sessions running${hasFilters ? ` · ${visible.length} shown` : ""}`
               : "Screen sessions of the fleet"}
-            {live.loading && live.sessions && <Spinner label="Refreshing" />}
+            {sessions.isFetching && sessions.data && <Spinner label="Refreshing" />}
           </p>
         </div>
         {writable && (
@@ -190,11 +202,13 @@ export function ProgramsPage() {
       {outcome && (
         <ActionResultsPanel title={outcome.title} results={outcome.results} onDismiss={() => setOutcome(null)} />
       )}
-      {pairs.error !== null && <ErrorBanner error={pairs.error} onRetry={pairs.reload} testId="pairs-error" />}
-      {live.error !== null && <ErrorBanner error={live.error} onRetry={live.refresh} testId="sessions-error" />}
+      {pairs.error !== null && <ErrorBanner error={pairs.error} onRetry={() => void pairs.refetch()} testId="pairs-error" />}
+      {sessions.error !== null && (
+        <ErrorBanner error={sessions.error} onRetry={() => void sessions.refetch()} testId="sessions-error" />
+      )}
 
-      {!live.sessions && live.loading && <MatrixSkeleton />}
-      {live.sessions && groups.length === 0 && (
+      {sessions.isPending && <MatrixSkeleton />}
+      {sessions.data && groups.length === 0 && (
         <p className="empty-state" data-testid="sessions-empty">
           {hasFilters
             ? "No session matches the filters."
@@ -204,7 +218,7 @@ export function ProgramsPage() {
       {groups.length > 0 && (
         <SessionMatrix
           groups={groups}
-          receivedAt={live.receivedAt}
+          receivedAt={sessions.dataUpdatedAt}
           actions={actions}
           busyNames={busyNames}
           busyPairs={busyPairs}
@@ -228,7 +242,7 @@ export function ProgramsPage() {
           onDone={(title, results) => {
             setDialog(null);
             setOutcome({ title, results });
-            live.refresh();
+            void reloadSessions(queryClient);
           }}
         />
       )}
@@ -238,7 +252,7 @@ export function ProgramsPage() {
           action={dialog.action}
           onClose={() => setDialog(null)}
           onConfirm={async () => {
-            await perform(dialog.session, dialog.action, dialog.action === "stop");
+            await perform({ session: dialog.session, action: dialog.action, force: dialog.action === "stop" });
             setDialog(null);
           }}
         />
@@ -247,13 +261,6 @@ export function ProgramsPage() {
       <ToastStack toasts={toasts.toasts} onDismiss={toasts.dismiss} />
     </section>
   );
-}
-
-function toggled(set: ReadonlySet<string>, key: string, on: boolean): ReadonlySet<string> {
-  const next = new Set(set);
-  if (on) next.add(key);
-  else next.delete(key);
-  return next;
 }
 
 interface HighPriorityDialogProps {
