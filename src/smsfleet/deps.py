@@ -20,7 +20,7 @@ from smsfleet.core.errors import Forbidden, Unauthorized
 from smsfleet.developer.service import UsageService
 from smsfleet.dispatch.service import Dispatcher
 from smsfleet.messages.inbound import Inbound
-from smsfleet.messages.service import MessagesService
+from smsfleet.messages.sends import Sends
 from smsfleet.metrics.runtime import Metrics
 from smsfleet.policy.service import PolicyService
 from smsfleet.search.gateway import SearchGateway
@@ -54,8 +54,8 @@ def _alerts(services: Context) -> AlertService:
     return services.alerts.service
 
 
-def _messages(services: Context) -> MessagesService:
-    return services.messages.service
+def _sends(services: Context) -> Sends:
+    return services.messages.sends
 
 
 def _inbound(services: Context) -> Inbound:
@@ -79,7 +79,7 @@ DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 PolicyDep = Annotated[PolicyService, Depends(_policy)]
 AlertsDep = Annotated[AlertService, Depends(_alerts)]
-MessagesDep = Annotated[MessagesService, Depends(_messages)]
+SendsDep = Annotated[Sends, Depends(_sends)]
 InboundDep = Annotated[Inbound, Depends(_inbound)]
 UsageDep = Annotated[UsageService, Depends(_usage)]
 SearchDep = Annotated[SearchGateway, Depends(_search)]

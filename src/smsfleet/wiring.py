@@ -237,7 +237,7 @@ def _build(
         on_report=reported,
         on_grant=metrics.collector.granted,
         heartbeats=heartbeats,
-        on_demand=messages.service,
+        on_demand=messages.sends,
     )
     resources.callback(dispatcher.close)  # its limiter, and the heartbeats it flushes
 

@@ -14,7 +14,7 @@ from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
 from smsfleet.messages.inbound import Inbound
 from smsfleet.messages.models import Message, Send
-from smsfleet.messages.service import MessagesService
+from smsfleet.messages.sends import Sends
 from smsfleet.messages.store import MessageStore
 from smsfleet.stores import ConfigStore
 
@@ -23,7 +23,7 @@ __all__ = ["Messages", "build_messages"]
 
 @dataclass(frozen=True)
 class Messages:
-    service: MessagesService
+    sends: Sends
     inbound: Inbound
     job: PeriodicJob
     interval_seconds: float = 10.0
@@ -48,7 +48,7 @@ def build_messages(
     """The messages feature on the metrics store; the caller starts and closes it."""
     store = MessageStore(engine)
     attempts = AttemptStore(engine)
-    service = MessagesService(
+    sends = Sends(
         store=store,
         attempts=attempts,
         config_store=config_store,
@@ -65,9 +65,9 @@ def build_messages(
         on_message=on_message,
         phone_region=settings.phone_region,
     )
-    job = PeriodicJob("message-sends", service.run_jobs, should_run=should_run)
+    job = PeriodicJob("message-sends", sends.run_jobs, should_run=should_run)
     return Messages(
-        service=service,
+        sends=sends,
         inbound=inbound,
         job=job,
         interval_seconds=settings.send_retry_interval_seconds,

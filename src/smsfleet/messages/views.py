@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.deps import Context, CurrentUser, InboundDep, MessagesDep, OperatorUser
+from smsfleet.deps import Context, CurrentUser, InboundDep, OperatorUser, SendsDep
 from smsfleet.messages import templates as templates_service
 from smsfleet.messages.inbound import CONVERSATION_PAGE
 from smsfleet.messages.models import (
@@ -83,28 +83,28 @@ def conversation(
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, summary="Send one SMS now")
-def send(body: SendRequest, user: OperatorUser, service: MessagesDep) -> SendAccepted:
-    return _accepted(service.create_send(body, actor=user.username))
+def send(body: SendRequest, user: OperatorUser, sends: SendsDep) -> SendAccepted:
+    return _accepted(sends.create_send(body, actor=user.username))
 
 
 @router.get("/sends", summary="On-demand sends, newest first")
-def sends(_: CurrentUser, service: MessagesDep, query: Annotated[SendQuery, Query()]) -> list[Send]:
-    return service.sends(query)
+def sends(_: CurrentUser, sends: SendsDep, query: Annotated[SendQuery, Query()]) -> list[Send]:
+    return sends.sends(query)
 
 
 @router.get("/sends/{send_id}", summary="One on-demand send")
-def get_send(send_id: str, _: CurrentUser, service: MessagesDep) -> Send:
-    return service.send(send_id)
+def get_send(send_id: str, _: CurrentUser, sends: SendsDep) -> Send:
+    return sends.send(send_id)
 
 
 @router.post("/sends/{send_id}/cancel", summary="Cancel a pending send: it is never sent")
-def cancel(send_id: str, _: OperatorUser, service: MessagesDep) -> Send:
-    return service.cancel(send_id)
+def cancel(send_id: str, _: OperatorUser, sends: SendsDep) -> Send:
+    return sends.cancel(send_id)
 
 
 @router.post("/sends/{send_id}/retry", summary="Try a failed or cancelled send again")
-def retry(send_id: str, _: OperatorUser, service: MessagesDep) -> Send:
-    return service.retry(send_id)
+def retry(send_id: str, _: OperatorUser, sends: SendsDep) -> Send:
+    return sends.retry(send_id)
 
 
 @router.get("/templates", summary="Message templates")
@@ -166,5 +166,5 @@ def seed_conversation(phone_number: str, _: CurrentUser, inbound: InboundDep) ->
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a code with a template (seed verification service)",
 )
-def seed_sendsms(body: SeedSendRequest, user: OperatorUser, service: MessagesDep) -> SendAccepted:
-    return _accepted(service.seed_send(body, actor=user.username))
+def seed_sendsms(body: SeedSendRequest, user: OperatorUser, sends: SendsDep) -> SendAccepted:
+    return _accepted(sends.seed_send(body, actor=user.username))

@@ -3,7 +3,7 @@
 - `world`: a config store (SQLite) with pair `UZ_uzmobile` run by four programs, in
   order `pbad` (provider `broken`: every send fails), `pgood` and `palso` (provider
   `good`: every SMS delivered) and `pworse` (`broken`), their sessions wanted
-  running, the real dispatcher (SQL limiter) and `MessagesService` on the metrics
+  running, the real dispatcher (SQL limiter) and `Sends` and `Inbound` on the metrics
   store (SQLite or MariaDB), and the simulator serving both providers.
   `world.ask(program)` does what a program does: lease, send through its provider,
   wait for the gateway, report.
@@ -28,7 +28,7 @@ from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.messages.inbound import Inbound
-from smsfleet.messages.service import MessagesService
+from smsfleet.messages.sends import Sends
 from smsfleet.messages.store import MessageStore
 from smsfleet.pairs.models import PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
@@ -75,7 +75,7 @@ ADMIN = person("alice")
 class World:
     store: ConfigStore
     dispatcher: Dispatcher
-    messages: MessagesService
+    sends: Sends
     inbound: Inbound
     clock: FakeClock
     simulator: httpx.Client
@@ -174,7 +174,7 @@ def world(
         worker_secret="-" * 32,
         policy=DispatchPolicy(),
     )
-    messages = MessagesService(
+    sends = Sends(
         store=MessageStore(metrics_engine),
         attempts=AttemptStore(metrics_engine),
         config_store=store,
@@ -183,7 +183,7 @@ def world(
     inbound = Inbound(
         store=MessageStore(metrics_engine), attempts=AttemptStore(metrics_engine), clock=clock
     )
-    dispatcher.on_demand = messages
-    yield World(store, dispatcher, messages, inbound, clock, simulator)
+    dispatcher.on_demand = sends
+    yield World(store, dispatcher, sends, inbound, clock, simulator)
     dispatcher.close()
     store.close()

@@ -32,7 +32,7 @@ def otp(world: World) -> None:
 
 def test_primary_fails_then_the_next_program_delivers(world: World) -> None:
     otp(world)
-    send = world.messages.create_send(
+    send = world.sends.create_send(
         SendRequest(phone=CUSTOMER, template_id="otp", params={"token": "4242"}), actor="alice"
     )
     assert (send.status, send.pair, send.programs) == (
@@ -46,7 +46,7 @@ def test_primary_fails_then_the_next_program_delivers(world: World) -> None:
     world.clock.advance(SPACING)
     first = world.ask("pbad")
     assert first is not None and (first.phone, first.message) == (CUSTOMER, "Your code is 4242")
-    after_first = world.messages.send(send.id)
+    after_first = world.sends.send(send.id)
     assert (after_first.status, after_first.tries, after_first.next_index) == (
         SendStatus.PENDING,
         1,
@@ -56,7 +56,7 @@ def test_primary_fails_then_the_next_program_delivers(world: World) -> None:
     world.clock.advance(SPACING)
     second = world.ask("pgood")
     assert second is not None and (second.phone, second.message) == (CUSTOMER, "[good] code 4242")
-    done = world.messages.send(send.id)
+    done = world.sends.send(send.id)
     assert (done.status, done.tries, done.program, done.provider) == (
         SendStatus.DONE,
         2,
@@ -76,12 +76,12 @@ def test_when_every_program_fails_the_send_fails(world: World) -> None:
     pair = world.store.pairs.get("UZ_uzmobile")
     assert pair is not None
     world.store.pairs.replace(pair.model_copy(update={"programs": ["pbad", "pworse"]}))
-    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="hello"), actor="alice")
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="hello"), actor="alice")
     for program in ("pbad", "pworse"):
         action = world.ask(program)
         assert action is not None and action.message == "hello"
         world.clock.advance(SPACING)
-    failed = world.messages.send(send.id)
+    failed = world.sends.send(send.id)
     assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pworse")
     assert (failed.error or "").startswith("pworse: send_failed (http_")
     assert world.ask("pbad") is not None  # routine sends go on
@@ -90,16 +90,16 @@ def test_when_every_program_fails_the_send_fails(world: World) -> None:
     assert pair is not None
     world.store.pairs.replace(pair.model_copy(update={"programs": []}))
     with pytest.raises(Conflict, match="no program"):
-        world.messages.retry(send.id)
-    assert world.messages.send(send.id).status is SendStatus.FAILED
+        world.sends.retry(send.id)
+    assert world.sends.send(send.id).status is SendStatus.FAILED
     world.store.pairs.replace(pair)
-    retried = world.messages.retry(send.id)
+    retried = world.sends.retry(send.id)
     assert (retried.status, retried.next_index) == (SendStatus.PENDING, 0)
 
 
 def test_a_cancelled_send_is_never_sent(world: World) -> None:
-    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="never"), actor="alice")
-    cancelled = world.messages.cancel(send.id)
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="never"), actor="alice")
+    cancelled = world.sends.cancel(send.id)
     assert cancelled.status is SendStatus.CANCELLED
     for program in ("pbad", "pgood", "palso", "pworse"):
         world.ask(program)
@@ -108,38 +108,38 @@ def test_a_cancelled_send_is_never_sent(world: World) -> None:
     truth = world.simulator.get("/admin/truth").json()["records"]
     assert CUSTOMER not in {record["phone"] for record in truth}
     with pytest.raises(Conflict):
-        world.messages.cancel(send.id)
+        world.sends.cancel(send.id)
 
 
 def test_a_send_being_sent_cannot_be_cancelled(world: World) -> None:
-    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="now"), actor="alice")
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="now"), actor="alice")
     action = world.dispatcher.lease(session="pbad_UZ_uzmobile")  # leased, not reported yet
     assert isinstance(action, SendAction) and action.phone == CUSTOMER
     with pytest.raises(Conflict, match="being sent"):
-        world.messages.cancel(send.id)
+        world.sends.cancel(send.id)
 
 
 def test_stuck_sends_move_on(world: World) -> None:
-    send = world.messages.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
     # pbad takes it and never reports: after the lease, the next program.
     assert isinstance(world.dispatcher.lease(session="pbad_UZ_uzmobile"), SendAction)
     world.clock.advance(121)
-    assert world.messages.run_jobs() == 1
-    moved = world.messages.send(send.id)
+    assert world.sends.run_jobs() == 1
+    moved = world.sends.send(send.id)
     assert (moved.next_index, moved.tries, moved.attempt_id) == (1, 1, None)
     assert "no report within the lease" in (moved.error or "")
     # pgood never asks for work: after the claim timeout, palso is tried (no try counted).
     world.clock.advance(121)
-    assert world.messages.run_jobs() == 1
-    skipped = world.messages.send(send.id)
+    assert world.sends.run_jobs() == 1
+    skipped = world.sends.send(send.id)
     assert (skipped.next_index, skipped.tries) == (2, 1)
     assert world.ask("palso") is not None
-    assert world.messages.send(send.id).status is SendStatus.DONE
+    assert world.sends.send(send.id).status is SendStatus.DONE
 
 
 def test_the_cap_holds_while_on_demand_and_routine_sends_mix(world: World) -> None:
     sends = [
-        world.messages.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
+        world.sends.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
         for n in range(8)
     ]
     # Every program asks once a second for four minutes of fake time.
@@ -153,7 +153,7 @@ def test_the_cap_holds_while_on_demand_and_routine_sends_mix(world: World) -> No
     busiest = max(sum(1 for t in times if start <= t < start + window) for start in times)
     assert busiest <= 10
     assert len(times) >= 38  # close to the cap: 40 in four minutes
-    statuses = [world.messages.send(s.id).status for s in sends]
+    statuses = [world.sends.send(s.id).status for s in sends]
     # Each goes out on its program's fair share of the slots: pbad's, then pgood's.
     assert statuses == [SendStatus.DONE] * 8
     on_demand = [a for a in attempts if a.phone == CUSTOMER]
@@ -167,7 +167,7 @@ def test_the_cap_holds_with_attempts_in_flight_and_on_demand_sends(world: World)
     numbers = [f"+99899123456{n}" for n in range(8)]
     world.store.pairs.replace(pair.model_copy(update={"phone_numbers": numbers}))
     sends = [
-        world.messages.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
+        world.sends.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
         for n in range(6)
     ]
     open_attempts: list[tuple[datetime, str, str]] = []
@@ -194,12 +194,12 @@ def test_the_cap_holds_with_attempts_in_flight_and_on_demand_sends(world: World)
     assert most_in_flight >= 3  # several attempts were in flight at once
     on_demand = {a.id for a in attempts if a.phone == CUSTOMER}
     assert on_demand, "no on-demand send went out"
-    assert all(world.messages.send(s.id).tries >= 1 for s in sends)
+    assert all(world.sends.send(s.id).tries >= 1 for s in sends)
 
 
 def test_bad_send_requests(world: World) -> None:
     otp(world)
-    messages = world.messages
+    messages = world.sends
     with pytest.raises(ValidationFailed, match="needs token"):
         messages.create_send(SendRequest(phone=CUSTOMER, template_id="otp"), actor="a")
     with pytest.raises(NotFound):

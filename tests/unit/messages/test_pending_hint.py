@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from smsfleet.messages.service import PendingHint
+from smsfleet.messages.sends import PendingHint
 
 
 def test_the_store_is_asked_at_most_once_per_max_age() -> None:

@@ -1,4 +1,4 @@
-"""On-demand sends through the dispatcher.
+"""On-demand sends through the dispatcher, moved by one transition table.
 
 An on-demand send never goes out on its own: it waits, pending, for a lease of the
 pair's next program (`claim`), so it takes one of the country's slots like any
@@ -6,6 +6,15 @@ other send (DESIGN principle 2). Its outcome (`settle`) closes it — delivered:
 DONE; failed: the next program of the pair is tried, FAILED after the last. The
 periodic job moves on a send whose program never came to lease, and one whose try
 was never reported.
+
+    PENDING ──claimed / failed / claim expired / unclaimed──► PENDING
+    PENDING ──delivered──► DONE
+    PENDING ──exhausted / unrenderable──► FAILED
+    PENDING ──cancelled──► CANCELLED
+    FAILED, CANCELLED ──retried──► PENDING
+
+Every status change goes through `TRANSITIONS`; an event the current status does not
+allow is a `Conflict`.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
@@ -37,9 +47,68 @@ from smsfleet.messages.templates import check_params, get_template, render
 from smsfleet.pairs.models import Pair
 from smsfleet.stores import ConfigStore
 
-__all__ = ["MessagesService", "OnDemandSend"]
+__all__ = [
+    "TRANSITIONS",
+    "OnDemandSend",
+    "PendingHint",
+    "SendEvent",
+    "Sends",
+    "allows",
+    "transition",
+]
 
 log = logging.getLogger("smsfleet.messages")
+
+
+class SendEvent(StrEnum):
+    """What happens to a send."""
+
+    CLAIMED = "claimed"  # a lease took it for its current program
+    DELIVERED = "delivered"  # its try was delivered
+    FAILED = "failed"  # its try failed: the next program is tried
+    CLAIM_EXPIRED = "claim expired"  # its try was not reported within the lease: the next
+    UNCLAIMED = "unclaimed"  # its program did not ask for work in time: the next
+    EXHAUSTED = "exhausted"  # the last program failed it (failed, expired or unclaimed)
+    UNRENDERABLE = "unrenderable"  # its template no longer fits: it can never be sent
+    CANCELLED = "cancelled"  # someone cancelled it before any program held it
+    RETRIED = "retried"  # someone asked for it again, from the pair's first program
+
+
+S = SendStatus
+E = SendEvent
+
+# The only moves: (status, event) → the status it leads to.
+TRANSITIONS: dict[tuple[SendStatus, SendEvent], SendStatus] = {
+    (S.PENDING, E.CLAIMED): S.PENDING,
+    (S.PENDING, E.FAILED): S.PENDING,
+    (S.PENDING, E.CLAIM_EXPIRED): S.PENDING,
+    (S.PENDING, E.UNCLAIMED): S.PENDING,
+    (S.PENDING, E.DELIVERED): S.DONE,
+    (S.PENDING, E.EXHAUSTED): S.FAILED,
+    (S.PENDING, E.UNRENDERABLE): S.FAILED,
+    (S.PENDING, E.CANCELLED): S.CANCELLED,
+    (S.FAILED, E.RETRIED): S.PENDING,
+    (S.CANCELLED, E.RETRIED): S.PENDING,
+}
+
+# What a refusal says, for the events people ask for.
+_REFUSALS: dict[SendEvent, str] = {
+    E.CANCELLED: "nothing to cancel",
+    E.RETRIED: "only a failed one is retried",
+}
+
+
+def allows(current: SendStatus, event: SendEvent) -> bool:
+    return (current, event) in TRANSITIONS
+
+
+def transition(current: SendStatus, event: SendEvent, *, send_id: str) -> SendStatus:
+    """The status `event` moves a send in `current` to; Conflict when it may not happen."""
+    target = TRANSITIONS.get((current, event))
+    if target is None:
+        why = _REFUSALS.get(event, f"it cannot be {event.value}")
+        raise Conflict(f"send {send_id} is {current.value}: {why}")
+    return target
 
 
 @dataclass(frozen=True)
@@ -83,7 +152,9 @@ class PendingHint:
         self._known = (True, time.monotonic())
 
 
-class MessagesService:
+class Sends:
+    """The on-demand sends: made by people, carried by leases, settled by reports."""
+
     def __init__(
         self,
         *,
@@ -96,7 +167,7 @@ class MessagesService:
         on_change: Callable[[Send], None] | None = None,
         phone_region: str | None = None,
     ) -> None:
-        self.store = store
+        self._store = store
         self._attempts = attempts
         self._config = config_store
         self._clock = clock
@@ -105,8 +176,6 @@ class MessagesService:
         self._on_change = on_change
         self._pending = PendingHint(store.has_pending)
         self._region = phone_region
-
-    # --- on-demand sends ---------------------------------------------------------------
 
     def create_send(self, data: SendRequest, *, actor: str) -> Send:
         if (data.template_id is None) == (data.text is None):
@@ -145,7 +214,7 @@ class MessagesService:
             updated_at=now,
             completed_at=None,
         )
-        self.store.add_send(send)
+        self._store.add_send(send)
         self._pending.mark()
         self._changed(send)
         return send
@@ -164,10 +233,10 @@ class MessagesService:
             raise
 
     def sends(self, query: SendQuery) -> list[Send]:
-        return self.store.sends(query)
+        return self._store.sends(query)
 
     def send(self, send_id: str) -> Send:
-        found = self.store.get_send(send_id)
+        found = self._store.get_send(send_id)
         if found is None:
             raise NotFound(f"no send {send_id!r}")
         return found
@@ -175,14 +244,14 @@ class MessagesService:
     def cancel(self, send_id: str) -> Send:
         """Only a send no program holds can be cancelled: it is then never sent."""
         send = self.send(send_id)
-        if send.status is not SendStatus.PENDING:
-            raise Conflict(f"send {send_id} is {send.status.value}: nothing to cancel")
+        transition(send.status, SendEvent.CANCELLED, send_id=send_id)
         if send.attempt_id is not None:
             raise Conflict(f"send {send_id} is being sent right now (attempt {send.attempt_id})")
-        done = self._update(
+        done = self._move(
             send,
-            {"status": SendStatus.CANCELLED, "completed_at": self._clock.now()},
-            expect=[("status", SendStatus.PENDING.value), ("attempt_id", None)],
+            SendEvent.CANCELLED,
+            {"completed_at": self._clock.now()},
+            expect=[("attempt_id", None)],
         )
         if done is None:
             raise Conflict(f"send {send_id} changed meanwhile; look again")
@@ -191,16 +260,15 @@ class MessagesService:
     def retry(self, send_id: str) -> Send:
         """A failed or cancelled send starts over with the pair's first program."""
         send = self.send(send_id)
-        if send.status not in (SendStatus.FAILED, SendStatus.CANCELLED):
-            raise Conflict(f"send {send_id} is {send.status.value}: only a failed one is retried")
+        transition(send.status, SendEvent.RETRIED, send_id=send_id)
         pair = self._config.pairs.get(send.pair)
         programs = list(pair.programs) if pair is not None else send.programs
         if not programs:
             raise Conflict(f"pair {send.pair} has no program to send through")
-        done = self._update(
+        done = self._move(
             send,
+            SendEvent.RETRIED,
             {
-                "status": SendStatus.PENDING,
                 "programs": programs,
                 "next_index": 0,
                 "attempt_id": None,
@@ -208,7 +276,6 @@ class MessagesService:
                 "waiting_since": self._clock.now(),
                 "completed_at": None,
             },
-            expect=[("status", send.status.value)],
         )
         if done is None:
             raise Conflict(f"send {send_id} changed meanwhile; look again")
@@ -221,7 +288,7 @@ class MessagesService:
         """Hand the oldest send waiting for this program to the lease being granted."""
         if not self._pending.any():
             return None
-        send = self.store.next_for(pair=pair, program=program)
+        send = self._store.next_for(pair=pair, program=program)
         if send is None:
             return None
         found = self._config.programs.get(program)
@@ -229,10 +296,11 @@ class MessagesService:
         try:
             text = self._render(send, provider)
         except (NotFound, ValidationFailed) as error:  # the template changed meanwhile
-            self._update(send, {"status": SendStatus.FAILED, "error": error.message})
+            self._move(send, SendEvent.UNRENDERABLE, {"error": error.message})
             return None
-        claimed = self._update(
+        claimed = self._move(
             send,
+            SendEvent.CLAIMED,
             {
                 "attempt_id": attempt_id,
                 "program": program,
@@ -240,7 +308,7 @@ class MessagesService:
                 "tries": send.tries + 1,
                 "leased_until": self._clock.now() + self._lease_ttl,
             },
-            expect=[("status", SendStatus.PENDING.value), ("attempt_id", None)],
+            expect=[("attempt_id", None)],
         )
         if claimed is None:
             return None  # another lease or a cancel got there first
@@ -250,26 +318,27 @@ class MessagesService:
         """An attempt got its outcome: close its send, or move it to the next program."""
         if not self._pending.any():
             return
-        send = self.store.send_for_attempt(attempt.id)
-        if send is None or send.status is not SendStatus.PENDING:
+        send = self._store.send_for_attempt(attempt.id)
+        if send is None or not allows(send.status, SendEvent.DELIVERED):
             return
         if attempt.outcome is Outcome.delivered:
-            self._update(
+            self._move(
                 send,
-                {"status": SendStatus.DONE, "completed_at": self._clock.now(), "error": None},
+                SendEvent.DELIVERED,
+                {"completed_at": self._clock.now(), "error": None},
                 expect=[("attempt_id", attempt.id)],
             )
             return
         why = f"{attempt.program}: {attempt.outcome.value if attempt.outcome else 'no outcome'}"
         if attempt.error_code:
             why += f" ({attempt.error_code})"
-        self._next_program(send, why, expect=[("attempt_id", attempt.id)])
+        self._next_program(send, SendEvent.FAILED, why, expect=[("attempt_id", attempt.id)])
 
     def run_jobs(self) -> int:
         """Move on the sends stuck on a program: unreported tries, programs that never lease."""
         now = self._clock.now()
         moved = 0
-        for send in self.store.pending():
+        for send in self._store.pending():
             if send.attempt_id is not None:
                 if send.leased_until is not None and send.leased_until < now:
                     attempt = self._attempts.get(send.attempt_id)
@@ -278,6 +347,7 @@ class MessagesService:
                     else:
                         self._next_program(
                             send,
+                            SendEvent.CLAIM_EXPIRED,
                             f"{send.program}: no report within the lease",
                             expect=[("attempt_id", send.attempt_id)],
                         )
@@ -287,6 +357,7 @@ class MessagesService:
                 program = send.programs[send.next_index]
                 self._next_program(
                     send,
+                    SendEvent.UNCLAIMED,
                     f"{program}: did not ask for work within {waited} s",
                     expect=[("attempt_id", None), ("next_index", send.next_index)],
                     tried=False,
@@ -297,8 +368,15 @@ class MessagesService:
     # --- helpers -----------------------------------------------------------------------
 
     def _next_program(
-        self, send: Send, why: str, *, expect: list[tuple[str, object]], tried: bool = True
+        self,
+        send: Send,
+        event: SendEvent,
+        why: str,
+        *,
+        expect: list[tuple[str, object]],
+        tried: bool = True,
     ) -> None:
+        """The send's program failed it (`event`): the next program, or FAILED after the last."""
         following = send.next_index + 1
         changes: dict[str, object] = {
             "attempt_id": None,
@@ -308,10 +386,28 @@ class MessagesService:
             "waiting_since": self._clock.now(),
         }
         if following >= len(send.programs):
-            changes |= {"status": SendStatus.FAILED, "completed_at": self._clock.now()}
-        self._update(send, changes, expect=[("status", SendStatus.PENDING.value), *expect])
+            event = SendEvent.EXHAUSTED
+            changes["completed_at"] = self._clock.now()
+        self._move(send, event, changes, expect=expect)
         if not tried:
             log.info("send %s: %s; trying the next program", send.id, why)
+
+    def _move(
+        self,
+        send: Send,
+        event: SendEvent,
+        changes: dict[str, object],
+        *,
+        expect: Sequence[tuple[str, object]] = (),
+    ) -> Send | None:
+        """The one way a send's status changes: `event` by the table, written only if the
+        send is still in the state it was read in (and the `expect`ed values)."""
+        target = transition(send.status, event, send_id=send.id)
+        return self._update(
+            send,
+            {**changes, "status": target},
+            expect=[("status", send.status.value), *expect],
+        )
 
     def _update(
         self,
@@ -321,7 +417,7 @@ class MessagesService:
         expect: Sequence[tuple[str, object]] = (),
     ) -> Send | None:
         updated = send.model_copy(update={**changes, "updated_at": self._clock.now()})
-        if not self.store.update_send(updated, expect=expect):
+        if not self._store.update_send(updated, expect=expect):
             return None
         self._changed(updated)
         return updated
