@@ -22,11 +22,13 @@ import {
   listTemplates,
 } from "../api/endpoints";
 import { ApiError } from "../api/errors";
+import { countryGoals, metricsHeatmap, metricsSummary, metricsTimeseries, type SummaryQuery, type TimeseriesQuery } from "../api/metrics";
 import type {
   AlertQuery,
   Conversation,
   Country,
   Host,
+  MetricsWindow,
   Program,
   SendStatus,
   UsageDay,
@@ -136,3 +138,17 @@ export const searchJobQuery = (jobId: string) =>
   queryOptions({ queryKey: [...SEARCH_KEY, "job", jobId], queryFn: () => getSearchJob(jobId) });
 
 export const breakersQuery = () => queryOptions({ queryKey: [...SEARCH_KEY, "breakers"], queryFn: listBreakers });
+
+/** The attempts' figures: completed attempts change them all. */
+export const METRICS_KEY = ["metrics"] as const;
+
+export const metricsSummaryQuery = (query: SummaryQuery) =>
+  queryOptions({ queryKey: [...METRICS_KEY, "summary", query], queryFn: () => metricsSummary(query) });
+
+export const metricsTimeseriesQuery = (query: TimeseriesQuery) =>
+  queryOptions({ queryKey: [...METRICS_KEY, "timeseries", query], queryFn: () => metricsTimeseries(query) });
+
+export const metricsHeatmapQuery = (window: MetricsWindow) =>
+  queryOptions({ queryKey: [...METRICS_KEY, "heatmap", window], queryFn: () => metricsHeatmap(window) });
+
+export const countryGoalsQuery = () => queryOptions({ queryKey: ["goals"], queryFn: countryGoals });

@@ -1,10 +1,18 @@
 import { useCallback, useMemo, type ReactNode } from "react";
 import { useSearchParams } from "react-router";
-import { alertsOverview, listPairs } from "../../api/endpoints";
-import { countryGoals, metricsHeatmap, metricsSummary, metricsTimeseries } from "../../api/metrics";
+import type { UseQueryResult } from "@tanstack/react-query";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
-import { useLiveSessions } from "../programs/useLiveSessions";
+import { useLiveQuery, type LiveQuery } from "../../data/live";
+import {
+  alertsOverviewQuery,
+  countryGoalsQuery,
+  metricsHeatmapQuery,
+  metricsSummaryQuery,
+  metricsTimeseriesQuery,
+  pairsQuery,
+} from "../../data/queries";
+import { useSessions } from "../../data/sessions";
 import { CapChart, SuccessTrendChart } from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
@@ -15,20 +23,19 @@ import { PairTrendPanel } from "./PairTrendPanel";
 import { RangePicker } from "./RangePicker";
 import { rangeFor, type RangeOption } from "./ranges";
 import { SuccessHeatmap } from "./SuccessHeatmap";
-import { useLiveResource } from "./useLiveResource";
 
 /** Completed attempts are published on this topic of the live connection. */
 const ATTEMPTS = "attempts";
 // While the live connection is up nothing is polled: each attempt is added to the
 // counters on screen as it comes, and one reload a few seconds after a burst confirms
 // them; the charts follow at a calmer pace. Windows that went quiet are reloaded
-// after `everyMs`, so they move on with time.
-const COUNTERS = { topic: ATTEMPTS, delayMs: 5_000, everyMs: 60_000 };
-const CHARTS = { topic: ATTEMPTS, delayMs: 10_000, everyMs: 60_000 };
-const SLOW = { topic: ATTEMPTS, delayMs: 30_000, everyMs: 300_000, pollMs: 30_000 };
+// after `quietMs`, so they move on with time.
+const COUNTERS = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 60_000 } satisfies LiveQuery<unknown>;
+const CHARTS = { topic: ATTEMPTS, delayMs: 10_000, quietMs: 60_000 } satisfies LiveQuery<unknown>;
+const SLOW = { topic: ATTEMPTS, delayMs: 30_000, quietMs: 300_000, pollMs: 30_000 } satisfies LiveQuery<unknown>;
 // Pairs change state by the policy's decisions; alerts fire and resolve on their own topic.
-const PAIRS = { topic: "policy", delayMs: 1_000, everyMs: 300_000, pollMs: 15_000 };
-const ALERTS = { topic: "alerts", delayMs: 500, everyMs: 60_000, pollMs: 15_000 };
+const PAIRS = { topic: "policy", delayMs: 1_000, quietMs: 300_000, pollMs: 15_000 } satisfies LiveQuery<unknown>;
+const ALERTS = { topic: "alerts", delayMs: 500, quietMs: 60_000, pollMs: 15_000 } satisfies LiveQuery<unknown>;
 
 // The range and the open pair live in the URL, so a view can be bookmarked and shared.
 function useViewParams() {
@@ -54,36 +61,34 @@ function useViewParams() {
   return { range, selected, update };
 }
 
-const loadRecent = () => metricsSummary({ window: "5m" });
-const loadPairs = () => listPairs({});
-const loadHeatmap = () => metricsHeatmap("24h");
 // Grants per minute over the last two minutes: the same now whatever range is shown.
-const GOALS = { topic: ATTEMPTS, delayMs: 5_000, everyMs: 15_000, pollMs: 10_000 };
+const GOALS = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 15_000, pollMs: 10_000 } satisfies LiveQuery<unknown>;
 
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
-  const recent = useLiveResource(loadRecent, "5m", { ...COUNTERS, apply: applyToTotals });
-  const byPair = useLiveResource(() => metricsSummary({ window: range.value, group_by: "pair" }), range.value, {
+  const recent = useLiveQuery(metricsSummaryQuery({ window: "5m" }), { ...COUNTERS, apply: applyToTotals });
+  const byPair = useLiveQuery(metricsSummaryQuery({ window: range.value, group_by: "pair" }), {
     ...COUNTERS,
     apply: applyToPairs,
   });
-  const alerts = useLiveResource(alertsOverview, "alerts", ALERTS);
-  const goals = useLiveResource(countryGoals, "goals", GOALS);
-  const trend = useLiveResource(
-    () => metricsTimeseries({ window: range.value, step: range.step, group_by: "country" }),
-    range.value,
+  const alerts = useLiveQuery(alertsOverviewQuery(), ALERTS);
+  const goals = useLiveQuery(countryGoalsQuery(), GOALS);
+  const trend = useLiveQuery(
+    metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "country" }),
     CHARTS,
   );
-  const heatmap = useLiveResource(loadHeatmap, "24h", SLOW);
-  const pairs = useLiveResource(loadPairs, "pairs", PAIRS);
-  const sessions = useLiveSessions();
+  const heatmap = useLiveQuery(metricsHeatmapQuery("24h"), SLOW);
+  const pairs = useLiveQuery(pairsQuery(), PAIRS);
+  const sessions = useSessions();
+  // Until the first answer for the range shown (the last range's stays on screen meanwhile).
+  const byPairLoading = byPair.isPending || byPair.isPlaceholderData;
 
   const rows = useMemo(() => pairRows(pairs.data, byPair.data?.groups), [pairs.data, byPair.data]);
-  const active = sessions.sessions?.filter((session) => session.state === "running").length;
+  const active = sessions.data?.filter((session) => session.state === "running").length;
   const totals = byPair.data?.totals;
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
   const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
-  const refreshing = recent.refreshing || byPair.refreshing || goals.refreshing;
+  const refreshing = recent.isFetching || byPair.isFetching || goals.isFetching;
 
   const errors = [
     { resource: recent, testId: "recent-error" },
@@ -110,20 +115,22 @@ export function DashboardPage() {
       </header>
 
       {errors.map(({ resource, testId }) => (
-        <ErrorBanner key={testId} error={resource.error} onRetry={() => resource.reload()} testId={testId} />
+        <ErrorBanner key={testId} error={resource.error} onRetry={() => void resource.refetch()} testId={testId} />
       ))}
-      {sessions.error !== null && <ErrorBanner error={sessions.error} onRetry={sessions.refresh} testId="sessions-error" />}
+      {sessions.error !== null && (
+        <ErrorBanner error={sessions.error} onRetry={() => void sessions.refetch()} testId="sessions-error" />
+      )}
 
       <KpiCards
         recent={recent.data?.totals}
-        totals={byPair.loading ? undefined : totals}
+        totals={byPairLoading ? undefined : totals}
         rangeLabel={`last ${range.label}`}
         activeSessions={active}
-        totalSessions={sessions.sessions?.length}
+        totalSessions={sessions.data?.length}
         alerts={alerts.data?.counts}
       />
 
-      {noAttempts && !byPair.loading && (
+      {noAttempts && !byPairLoading && (
         <p className="empty-state" data-testid="dashboard-empty">
           No attempts yet in the last {range.label}: numbers and charts fill in as sessions send test SMS.
         </p>
@@ -155,7 +162,7 @@ export function DashboardPage() {
         <h2 id="pairs-heading">
           Pairs <span className="muted dashboard__hint">click a pair for its trend</span>
         </h2>
-        {pairs.loading && byPair.loading ? (
+        {pairs.isPending && byPairLoading ? (
           <div className="table-wrap" aria-busy="true" data-testid="pairs-metrics-loading">
             <span className="skeleton" />
           </div>
@@ -185,7 +192,7 @@ export function DashboardPage() {
 interface ChartCardProps {
   title: string;
   testId: string;
-  resource: { loading: boolean; error: unknown; data: unknown; reload: (soon?: boolean) => void };
+  resource: Pick<UseQueryResult, "error" | "data" | "refetch">;
   children: ReactNode;
 }
 
@@ -196,7 +203,7 @@ function ChartCard({ title, testId, resource, children }: ChartCardProps) {
         <h2>{title}</h2>
       </header>
       {resource.error !== null && resource.data === undefined ? (
-        <ErrorBanner error={resource.error} onRetry={() => resource.reload()} testId={`${testId}-error`} />
+        <ErrorBanner error={resource.error} onRetry={() => void resource.refetch()} testId={`${testId}-error`} />
       ) : resource.data === undefined ? (
         <div className="chart-placeholder" aria-busy="true" data-testid={`${testId}-loading`}>
           <Spinner label={`Loading ${title.toLowerCase()}`} />

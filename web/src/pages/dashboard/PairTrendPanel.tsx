@@ -1,4 +1,3 @@
-import { metricsTimeseries } from "../../api/metrics";
 import type { MetricsGroup, Pair } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
@@ -6,7 +5,8 @@ import { StateBadge } from "../../components/StateBadge";
 import { PairTrendChart } from "./charts";
 import { formatCount, formatPercent, formatSeconds } from "./format";
 import type { RangeOption } from "./ranges";
-import { useLiveResource } from "./useLiveResource";
+import { useLiveQuery } from "../../data/live";
+import { metricsTimeseriesQuery } from "../../data/queries";
 
 interface PairTrendPanelProps {
   pairKey: string;
@@ -17,10 +17,9 @@ interface PairTrendPanelProps {
 }
 
 export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairTrendPanelProps) {
-  const trend = useLiveResource(
-    () => metricsTimeseries({ window: range.value, step: range.step, group_by: "pair", key: pairKey }),
-    `${pairKey}|${range.value}`,
-    { topic: "attempts", delayMs: 5_000, everyMs: 60_000 },
+  const trend = useLiveQuery(
+    metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "pair", key: pairKey }),
+    { topic: "attempts", delayMs: 5_000, quietMs: 60_000 },
   );
   const series = trend.data?.series.find((line) => line.key === pairKey) ?? trend.data?.series[0];
   return (
@@ -46,15 +45,15 @@ export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairT
               p95 <strong data-testid="pair-trend-p95">{formatSeconds(metrics?.latency_p95_ms)}</strong>
             </span>
             <span>· last {range.label}</span>
-            {trend.refreshing && <Spinner label="Refreshing" />}
+            {trend.isFetching && <Spinner label="Refreshing" />}
           </p>
         </div>
         <button type="button" className="icon-button" aria-label="Close" onClick={onClose} data-testid="pair-trend-close">
           ×
         </button>
       </header>
-      {trend.error !== null && <ErrorBanner error={trend.error} onRetry={() => trend.reload()} testId="pair-trend-error" />}
-      {trend.loading && !trend.data ? (
+      {trend.error !== null && <ErrorBanner error={trend.error} onRetry={() => void trend.refetch()} testId="pair-trend-error" />}
+      {trend.isPending ? (
         <div className="chart-placeholder" aria-busy="true">
           <Spinner label="Loading trend" />
         </div>
