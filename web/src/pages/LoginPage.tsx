@@ -1,3 +1,4 @@
+import { useMutation } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { ApiError, errorMessage } from "../api/errors";
@@ -32,27 +33,26 @@ export function LoginPage() {
   const location = useLocation();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<LoginFailure | null>(null);
   const waitSeconds = useCountdown(failure?.retryAt ?? null);
+  const signIn = useMutation({
+    mutationFn: ({ user, secret }: { user: string; secret: string }) => login(user, secret),
+    onMutate: () => setFailure(null),
+    onSuccess: () => void navigate(redirectTarget(location.state), { replace: true }),
+    onError: (error) => setFailure(describeFailure(error)),
+  });
+  // Stays set after a success too, while the app moves on.
+  const busy = signIn.isPending || signIn.isSuccess;
 
   if (status === "signed-in") return <Navigate to={redirectTarget(location.state)} replace />;
 
-  const submit = async (event: SubmitEvent) => {
+  const submit = (event: SubmitEvent) => {
     event.preventDefault();
     if (!username.trim() || !password) {
       setFailure({ message: "Enter your username and password.", retryAt: null });
       return;
     }
-    setBusy(true);
-    setFailure(null);
-    try {
-      await login(username.trim(), password);
-      void navigate(redirectTarget(location.state), { replace: true });
-    } catch (error) {
-      setFailure(describeFailure(error));
-      setBusy(false);
-    }
+    signIn.mutate({ user: username.trim(), secret: password });
   };
 
   const throttled = failure?.retryAt != null && waitSeconds > 0;
@@ -65,7 +65,7 @@ export function LoginPage() {
 
   return (
     <div className="login">
-      <form className="login__card" onSubmit={(event) => void submit(event)} noValidate data-testid="login-form">
+      <form className="login__card" onSubmit={submit} noValidate data-testid="login-form">
         <div className="login__brand">
           <img src="/favicon.svg" alt="" width={32} height={32} />
           <h1>smsfleet</h1>

@@ -1,3 +1,4 @@
+import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { createSend } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
@@ -23,24 +24,17 @@ export function NewSendDialog({ templates, onClose, onCreated }: NewSendDialogPr
   const [templateId, setTemplateId] = useState(templates[0]?.id ?? "");
   const [text, setText] = useState("");
   const [params, setParams] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const template = templates.find((t) => t.id === templateId);
   const names = placeholders(template);
-  const submit = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const body = templateId
+  const creation = useMutation({ mutationFn: createSend, onSuccess: onCreated });
+  const busy = creation.isPending;
+  const error = creation.error === null ? null : errorMessage(creation.error);
+  const submit = () =>
+    creation.mutate(
+      templateId
         ? { phone: phone.trim(), template_id: templateId, params: Object.fromEntries(names.map((n) => [n, params[n] ?? ""])) }
-        : { phone: phone.trim(), text };
-      onCreated(await createSend(body));
-    } catch (reason) {
-      setError(errorMessage(reason));
-    } finally {
-      setBusy(false);
-    }
-  };
+        : { phone: phone.trim(), text },
+    );
   return (
     <Dialog
       title="Send an SMS now"
@@ -55,7 +49,7 @@ export function NewSendDialog({ templates, onClose, onCreated }: NewSendDialogPr
             type="button"
             className="button button--primary"
             disabled={busy || phone.trim() === "" || (!templateId && text.trim() === "")}
-            onClick={() => void submit()}
+            onClick={submit}
             data-testid="new-send-submit"
           >
             Send
