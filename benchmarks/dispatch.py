@@ -282,8 +282,16 @@ def fleet_run(
 
 
 def saturation(
-    *, seconds: float, workers: int, clients: int, connections: int, countries: int, work: Path
+    *,
+    seconds: float,
+    workers: int,
+    clients: int,
+    connections: int,
+    countries: int,
+    work: Path,
+    limiter: str = "redis",
 ) -> dict[str, Any]:
+    """(b): lease+report pairs at saturation, on the Redis limiter or the SQL one."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     password = f"Bench-{secrets.token_urlsafe(18)}"
@@ -296,7 +304,7 @@ def saturation(
             "SMSFLEET_ADMIN_PASSWORD": password,
             "SMSFLEET_SECRET_KEY": secret,
             "SMSFLEET_METRICS_URL": metrics_url,
-            "SMSFLEET_REDIS_URL": REDIS_URL,
+            **({"SMSFLEET_REDIS_URL": REDIS_URL} if limiter == "redis" else {}),
             "SMSFLEET_SUPERVISE": "false",
             "SMSFLEET_LEASE_TTL_SECONDS": "3600",
         }
@@ -366,7 +374,8 @@ def saturation(
                 ).stdout
                 cpu_seconds = control_plane_cpu_seconds(port) - before
         finally:
-            clear_limiter_keys(chosen)
+            if limiter == "redis":
+                clear_limiter_keys(chosen)
     lines = output.splitlines()
     counts = [[int(n) for n in line.split()[1:]] for line in lines if line.startswith("counts ")]
     granted, recorded, waits, failures = (sum(column) for column in zip(*counts, strict=True))
