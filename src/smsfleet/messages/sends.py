@@ -296,7 +296,8 @@ class Sends:
         try:
             text = self._render(send, provider)
         except (NotFound, ValidationFailed) as error:  # the template changed meanwhile
-            self._move(send, SendEvent.UNRENDERABLE, {"error": error.message})
+            changes = {"error": error.message, "completed_at": self._clock.now()}
+            self._move(send, SendEvent.UNRENDERABLE, changes)
             return None
         claimed = self._move(
             send,

@@ -10,7 +10,7 @@ from smsfleet.attempts.models import Outcome
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
-from smsfleet.messages.templates import create_template
+from smsfleet.messages.templates import create_template, delete_template
 from tests.integration.messages.conftest import CUSTOMER, TEST_NUMBER, World
 
 SPACING = 6.5  # seconds: a slot of UZ's 10 a minute opens every 6
@@ -109,6 +109,22 @@ def test_a_cancelled_send_is_never_sent(world: World) -> None:
     assert CUSTOMER not in {record["phone"] for record in truth}
     with pytest.raises(Conflict):
         world.sends.cancel(send.id)
+
+
+def test_a_send_whose_template_is_gone_fails_and_is_complete(world: World) -> None:
+    otp(world)
+    send = world.sends.create_send(
+        SendRequest(phone=CUSTOMER, template_id="otp", params={"token": "4242"}), actor="alice"
+    )
+    delete_template(templates=world.store.templates, template_id="otp")
+    world.clock.advance(5)
+    # The lease finds it can never be rendered: failed and done with, and routine sends go on.
+    action = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(action, SendAction) and action.phone == TEST_NUMBER
+    failed = world.sends.send(send.id)
+    assert failed.status is SendStatus.FAILED
+    assert "otp" in (failed.error or "")
+    assert failed.completed_at == world.clock.now()
 
 
 def test_a_send_being_sent_cannot_be_cancelled(world: World) -> None:
