@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 
-from smsfleet import __version__, live
+from smsfleet import __version__, live, ops
 from smsfleet.alerts import views as alerts_views
 from smsfleet.apidocs import mount_api_docs
 from smsfleet.apikeys import views as apikeys_views
@@ -33,7 +33,7 @@ from smsfleet.programs import views as programs_views
 from smsfleet.search import views as search_views
 from smsfleet.sessions import views as sessions_views
 from smsfleet.stores import ConfigStore
-from smsfleet.wiring import build_services
+from smsfleet.wiring import Services, build_services
 
 __all__ = ["create_app"]
 
@@ -61,6 +61,53 @@ def _mount_web(app: FastAPI, web_dir: Path) -> None:
         return FileResponse(index)
 
 
+# Routes are matched in order, and every program's lease, report and heartbeat goes to
+# the worker routes: first, they are found in one step (about 10 µs) rather than after
+# the others (about 140 µs a request, measured).
+ROUTERS = (
+    dispatch_views.router,
+    auth_views.router,
+    auth_views.seed_router,
+    apikeys_views.router,
+    developer_views.keys_router,
+    developer_views.router,
+    pairs_views.router,
+    pairs_views.seed_router,
+    programs_views.router,
+    audit_views.router,
+    sessions_views.router,
+    sessions_views.hosts_router,
+    metrics_views.router,
+    dispatch_views.goals_router,
+    metrics_views.prometheus_router,
+    policy_views.router,
+    alerts_views.router,
+    alerts_views.seed_router,
+    messages_views.router,
+    messages_views.seed_router,
+    search_views.router,
+    search_views.users_router,
+    search_views.breakers_router,
+    live.router,
+)
+
+
+def _add_middleware(app: FastAPI, settings: Settings, services: Services) -> None:
+    # Innermost of the middleware: its 413 gets the headers and the request log too.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
+    # Outermost: it times the whole request, errors included.
+    app.add_middleware(RequestLogMiddleware, request_log=lambda: services.usage.log)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -85,77 +132,11 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
-    # Innermost of the middleware: its 413 gets the headers and the request log too.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
-            max_age=600,
-        )
-    app.add_middleware(SecurityHeaders)
-    # Outermost: it times the whole request, errors included.
-    app.add_middleware(RequestLogMiddleware, request_log=lambda: services.usage.log)
+    _add_middleware(app, settings, services)
     install_error_handlers(app)
-
-    @app.get("/healthz", tags=["ops"], summary="Liveness")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"], summary="Readiness: the config store answers")
-    def readyz() -> JSONResponse:
-        try:
-            services.store.ping()
-        except Exception as exc:  # any driver error means not ready
-            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
-        supervisor = services.sessions.supervisor
-        return JSONResponse(
-            {
-                "status": "ok",
-                "config_store": services.store.backend,
-                # With replicas, one leads the supervision; the others stand by.
-                "supervisor": (
-                    "off"
-                    if not settings.supervise
-                    else "leader"
-                    if supervisor.leading
-                    else "standby"
-                ),
-            }
-        )
-
-    # Routes are matched in order, and every program's lease, report and heartbeat
-    # goes to the worker routes: first, they are found in one step (about 10 µs)
-    # rather than after the others (about 140 µs a request, measured).
-    for router in (
-        dispatch_views.router,
-        auth_views.router,
-        auth_views.seed_router,
-        apikeys_views.router,
-        developer_views.keys_router,
-        developer_views.router,
-        pairs_views.router,
-        pairs_views.seed_router,
-        programs_views.router,
-        audit_views.router,
-        sessions_views.router,
-        sessions_views.hosts_router,
-        metrics_views.router,
-        dispatch_views.goals_router,
-        metrics_views.prometheus_router,
-        policy_views.router,
-        alerts_views.router,
-        alerts_views.seed_router,
-        messages_views.router,
-        messages_views.seed_router,
-        search_views.router,
-        search_views.users_router,
-        search_views.breakers_router,
-        live.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(ops.router)
     mount_api_docs(app)
     _mount_web(app, settings.web_dir)
     return app
