@@ -9,13 +9,18 @@ from smsfleet.auth.models import Role, User
 
 class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+        self.start = start or datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+        self.current = self.start
 
     def now(self) -> datetime:
         return self.current
 
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
+
+    def set_elapsed(self, milliseconds: int) -> None:
+        """Put the clock `milliseconds` after its start."""
+        self.current = self.start + timedelta(milliseconds=milliseconds)
 
 
 def person(username: str = "admin", role: Role = Role.admin) -> User:

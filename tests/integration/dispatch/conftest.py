@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,21 +24,6 @@ from smsfleet.dispatch.limiter import Limiter
 from tests.support.backends import random_name, sqlite_url_for
 
 LIMITER_BACKENDS = ("sql-sqlite", "sql-mariadb", "redis")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.start = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-        self.current = self.start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-
-    def set_elapsed(self, milliseconds: int) -> None:
-        self.current = self.start + timedelta(milliseconds=milliseconds)
 
 
 @dataclass

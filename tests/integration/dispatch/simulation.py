@@ -24,7 +24,7 @@ from smsfleet.dispatch.limiter import (
     min_gap_ms,
     to_ms,
 )
-from tests.integration.dispatch.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 WINDOW_MS = 60_000
 COUNTRY = "UZ"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from smsfleet.dispatch.limiter import Ask
-from tests.integration.dispatch.conftest import FakeClock, LimiterBackend
+from tests.integration.dispatch.conftest import LimiterBackend
 from tests.integration.dispatch.simulation import (
     COUNTRY,
     WINDOW_MS,
@@ -20,6 +20,7 @@ from tests.integration.dispatch.simulation import (
     run,
     worst_spread,
 )
+from tests.support.fakes import FakeClock
 
 CAP = 10
 MINUTE = 60_000

@@ -49,9 +49,9 @@ from smsfleet.dispatch.limiter import (
     to_ms,
     tolerance_ms,
 )
-from tests.integration.dispatch.conftest import FakeClock
 from tests.integration.dispatch.simulation import max_in_any_window, min_gap
 from tests.support.backends import random_name, sqlite_url_for
+from tests.support.fakes import FakeClock
 from tests.support.fuzzing import examples
 
 pytestmark = pytest.mark.fuzz

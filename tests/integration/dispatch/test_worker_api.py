@@ -22,7 +22,7 @@ from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from smsfleet.stores import ConfigStore, open_config_store
 from smsfleet.wiring import build_services
-from tests.integration.dispatch.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 SESSION = "program1_UZ_uzmobile"
 PHONES = ["+998901234567", "+998907654321", "+998935550011"]
