@@ -48,11 +48,15 @@ def policy_service(
 
 
 def alert_service(
-    engine: Engine, config_store: ConfigStore, clock: Clock, **options: Any
+    engine: Engine,
+    config_store: ConfigStore,
+    clock: Clock,
+    store: AlertStore | None = None,
+    **options: Any,
 ) -> AlertService:
     """An alert service on `engine`, reading through the metrics and policy services."""
     return AlertService(
-        store=options.pop("store", None) or AlertStore(engine),
+        store=store or AlertStore(engine),
         metrics=metrics_service(engine, config_store, clock),
         policy=policy_service(engine, config_store, clock),
         config_store=config_store,

@@ -184,10 +184,5 @@ def errors_query(
         column, moment = table.c.__getitem__, table.c.bucket
         code, count = table.c.code, sa.func.sum(table.c.n)
         where = []
-    where += [moment >= naive_utc(start), moment < naive_utc(end)]
-    if key is not None and group:
-        where.append(column(group[0]) == key)
-    columns: list[ColumnElement[Any]] = [column(name) for name in group]
-    if step is not None:
-        columns.insert(0, time_bucket(moment, step))
+    columns, where = grouped(column, moment, source, start, end, group, step, key, where)
     return sa.select(*columns, code, count).where(*where).group_by(*columns, code)
