@@ -12,6 +12,12 @@
 - `redis_url`: the Redis server the tests use (`SMSFLEET_TEST_REDIS_URL`); an
   unreachable one fails the test with how to start it.
 
+Fixtures more than one directory uses live in `tests/support` modules registered here
+(`pytest_plugins`, which pytest reads from this conftest only): `api`
+(tests.support.api), `metrics_engine` and `sqlite_metrics_engine`
+(tests.support.metrics_stores), `fleet` (tests.support.sessions). A directory's own
+fixtures stay in its conftest; no test module imports from a conftest.
+
 Hypothesis runs under the profile `SMSFLEET_HYPOTHESIS_PROFILE` names (`tests.support.
 fuzzing`): derandomized by default, randomized under `fuzz` (`make fuzz`), which runs
 the tests marked `fuzz`.
@@ -41,6 +47,12 @@ from tests.support.backends import (
 )
 from tests.support.chaos import CuttableProxy
 from tests.support.fuzzing import load_profile
+
+pytest_plugins = [
+    "tests.support.api",
+    "tests.support.metrics_stores",
+    "tests.support.sessions",
+]
 
 REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

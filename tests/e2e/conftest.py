@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,12 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.backends import free_port
+from tests.support.e2e import ARTIFACTS, AT_REST, ControlPlane
 from tests.support.fleet import admin_client, quit_screens, running, short_dir
-from tests.support.programs import install_program
 from tests.support.sshd import start_sshd
 
 REPO = Path(__file__).resolve().parents[2]
 WEB_INDEX = REPO / "web" / "dist" / "index.html"
-ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling home on a closed network.
 CHROMIUM_ARGS = [
@@ -56,8 +54,6 @@ CHROMIUM_ARGS = [
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 SCREEN = shutil.which("screen")
-# States in which a session has no process left.
-AT_REST = {"stopped", "exited", "fatal"}
 
 PROGRAMS = [f"program{n}" for n in range(1, 7)]
 SEED_PAIRS: list[dict[str, Any]] = [
@@ -80,22 +76,6 @@ SEED_PAIRS: list[dict[str, Any]] = [
         "phone_numbers": ["+994501234567"],
     },
 ]
-
-
-@dataclass(frozen=True)
-class ControlPlane:
-    url: str
-    admin_password: str
-    screen_dir: Path
-    data_dir: Path
-    # Host `edge1` of its inventory: a loopback sshd with screens of its own.
-    edge_screen_dir: Path
-    # A program directory of its own (beside the checkout's), where tests install programs.
-    programs_dir: Path
-
-    def install(self, name: str, source: str) -> list[str]:
-        """Install `source` as a program, as an admin would; the command that runs it."""
-        return install_program(self.programs_dir, name, source)
 
 
 def _smsfleet_command() -> str:

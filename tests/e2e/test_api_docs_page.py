@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Route, expect
 
-from tests.e2e.conftest import ARTIFACTS, ControlPlane
+from tests.support.e2e import ARTIFACTS, ControlPlane
 
 pytestmark = pytest.mark.e2e
 RENDER_TIMEOUT = 60_000

@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from smsfleet.core.security import worker_token
-from tests.e2e.conftest import ControlPlane
+from tests.support.e2e import ControlPlane
 
 pytestmark = pytest.mark.e2e
 

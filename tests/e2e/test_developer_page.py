@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ControlPlane
 from tests.e2e.test_programs_page import log_in
+from tests.support.e2e import ControlPlane
 
 pytestmark = pytest.mark.e2e
 

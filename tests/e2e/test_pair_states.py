@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import AT_REST, ControlPlane
+from tests.support.e2e import AT_REST, ControlPlane
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e

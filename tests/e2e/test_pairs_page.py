@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ControlPlane
+from tests.support.e2e import ControlPlane
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from smsfleet.sessions.screen import ScreenBackend
-from tests.e2e.conftest import AT_REST, ControlPlane
+from tests.support.e2e import AT_REST, ControlPlane
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import AT_REST, ControlPlane
 from tests.e2e.test_programs_page import log_in
+from tests.support.e2e import AT_REST, ControlPlane
 
 pytestmark = pytest.mark.e2e
 

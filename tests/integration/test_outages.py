@@ -16,7 +16,7 @@ from smsfleet.dispatch._redis_limiter import RedisLimiter
 from smsfleet.dispatch._sql_limiter import SqlLimiter
 from smsfleet.dispatch.limiter import Ask, LimiterUnavailable
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import PASSWORDS, add_users
+from tests.support.api import PASSWORDS, add_users
 from tests.support.backends import (
     free_port,
 )

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from smsfleet.auth.models import Role
-from tests.integration.api.conftest import running_api
-from tests.security.conftest import HP_PAIR, HP_SESSION, Live, running
 from tests.security.test_programs_trust import audit
+from tests.support.api import running_api
 from tests.support.programs import TICKING, install_program
+from tests.support.security import HP_PAIR, HP_SESSION, Live, running
 from tests.support.waiting import eventually
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from smsfleet.core.program_env import program_environment
 from smsfleet.core.settings import Settings
-from tests.security.conftest import HP_SESSION, PROGRAM_SENTRY_DSN, SECRETS, Live
+from tests.support.security import HP_SESSION, PROGRAM_SENTRY_DSN, SECRETS, Live
 
 
 def environ_of(pid: int) -> dict[str, str]:

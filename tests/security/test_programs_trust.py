@@ -16,9 +16,9 @@ from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
 from smsfleet.demo import DEMO_PROGRAMS
 from smsfleet.programs.service import ProgramRules, check_command
-from tests.integration.api.conftest import Api
-from tests.security.conftest import HP_SESSION, Live
+from tests.support.api import Api
 from tests.support.programs import install_program, store_program
+from tests.support.security import HP_SESSION, Live
 from tests.support.waiting import eventually
 
 

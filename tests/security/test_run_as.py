@@ -23,9 +23,9 @@ from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import Api, add_users
-from tests.integration.sessions.conftest import require_screen
+from tests.support.api import Api, add_users
 from tests.support.fleet import short_dir
+from tests.support.sessions import require_screen
 from tests.support.waiting import eventually
 
 SYSTEM_PYTHON = "/usr/bin/python3"

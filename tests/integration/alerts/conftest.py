@@ -1,6 +1,6 @@
 """Alerts on real stores: a migrated metrics store (SQLite file or MariaDB) and a config store.
 
-- `metrics_engine`, `sqlite_metrics_engine`: as in the policy suite.
+- `metrics_engine`, `sqlite_metrics_engine`: from tests/support/metrics_stores.py.
 - `alerting`: an `AlertService` over them on a fake clock, chats `all` (every
   alert) and `oncall` (critical only), with one pair `UZ_uzmobile`.
 """
@@ -8,44 +8,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from smsfleet.alerts.models import Alert, Severity
-from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
+from smsfleet.alerts.service import AlertConfig
 from smsfleet.alerts.store import AlertStore
 from smsfleet.pairs.models import PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
 from smsfleet.stores import ConfigStore, open_config_store
-from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
-from tests.integration.policy.conftest import (  # noqa: F401  (shared fixtures)
-    metrics_engine,
-    sqlite_metrics_engine,
-)
+from tests.support.alerting import ROUTES, Alerting
 from tests.support.backends import sqlite_url_for
 from tests.support.fakes import FakeClock, person
 from tests.support.services import alert_service
 
 ADMIN = person("alice")
-ROUTES = (ChatRoute("all"), ChatRoute("oncall", Severity.critical))
-
-
-@dataclass
-class Alerting:
-    service: AlertService
-    store: AlertStore
-    config_store: ConfigStore
-    clock: FakeClock
-    engine: Engine
-    changed: list[Alert] = field(default_factory=list)
-    wakes: int = 0
-
-    def texts(self, chat: str) -> list[str]:
-        return [n.text for n in self.store.pending(limit=1000) if n.chat_id == chat]
 
 
 @pytest.fixture
@@ -59,7 +38,7 @@ def config_store_sqlite(tmp_path: Path) -> Iterator[ConfigStore]:
 
 
 @pytest.fixture
-def alerting(metrics_engine: Engine, config_store_sqlite: ConfigStore) -> Alerting:  # noqa: F811
+def alerting(metrics_engine: Engine, config_store_sqlite: ConfigStore) -> Alerting:
     clock = FakeClock()
     create_pair(
         pairs=config_store_sqlite.pairs,

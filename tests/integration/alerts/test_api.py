@@ -11,7 +11,7 @@ import pytest
 from smsfleet.alerts.models import AlertRule, Severity, Signal, SubjectKind
 from smsfleet.alerts.runtime import Alerts
 from smsfleet.auth.models import Role
-from tests.integration.api.conftest import Api, running_api
+from tests.support.api import Api, running_api
 from tests.support.telegram import TelegramStandIn
 
 TOKEN = "4242:alerts-api"

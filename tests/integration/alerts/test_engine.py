@@ -25,7 +25,7 @@ from smsfleet.sessions.models import (
     SessionState,
     SessionStatus,
 )
-from tests.integration.alerts.conftest import Alerting
+from tests.support.alerting import Alerting
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ from smsfleet.alerts.store import AlertStore
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.sessions.models import EventKind, SessionSpec, SessionState
 from smsfleet.stores import ConfigStore
-from tests.integration.alerts.conftest import ROUTES, config_store_sqlite  # noqa: F401
 from tests.integration.alerts.test_engine import START, _event
+from tests.support.alerting import ROUTES
 from tests.support.chaos import CuttableProxy
 from tests.support.fakes import FakeClock
 from tests.support.services import alert_service
@@ -36,7 +36,7 @@ def cut_engine(metrics_through_proxy: tuple[str, CuttableProxy]) -> Iterator[Eng
 def test_a_crash_during_a_store_outage_is_alerted_when_it_returns(
     cut_engine: Engine,
     metrics_through_proxy: tuple[str, CuttableProxy],
-    config_store_sqlite: ConfigStore,  # noqa: F811
+    config_store_sqlite: ConfigStore,
 ) -> None:
     _url, proxy = metrics_through_proxy
     config_store_sqlite.session_specs.add(

@@ -15,7 +15,7 @@ from smsfleet.alerts.models import Alert, AlertQuery, AlertRule, AlertState, Sev
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.policy.stats import WindowStats
-from tests.integration.alerts.conftest import Alerting
+from tests.support.alerting import Alerting
 from tests.support.services import policy_service
 
 PAIR = "UZ_uzmobile"

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 
 from smsfleet.auth.models import Role
 from smsfleet.core.security import needs_rehash
-from tests.integration.api.conftest import PASSWORDS, Api
+from tests.support.api import PASSWORDS, Api
 from tests.support.fakes import FakeClock
 
 

@@ -23,7 +23,7 @@ from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
 from smsfleet.search.app import create_search_app
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import PASSWORDS, add_users
+from tests.support.api import PASSWORDS, add_users
 from tests.support.fakes import FakeClock
 from tests.support.fuzzing import examples
 from tests.support.servers import ThreadedServer

@@ -17,12 +17,12 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import Api, add_users, program_dir
 from tests.integration.api.test_sessions_api import sessions, state
-from tests.integration.sessions.conftest import TICKING, require_screen
+from tests.support.api import Api, add_users, program_dir
 from tests.support.fleet import short_dir
 from tests.support.live import live_socket
 from tests.support.programs import install_program
+from tests.support.sessions import TICKING, require_screen
 from tests.support.sshd import SshServer, start_sshd
 from tests.support.waiting import eventually
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from smsfleet.api import create_app
 from smsfleet.core.settings import Settings
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 
 ALLOWED = "https://ops.example.com"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from smsfleet.auth.models import Role
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 
 UZ_PHONE = "+998901234567"
 # A program of the checkout's program directory, from its working directory.

@@ -21,7 +21,7 @@ from smsfleet.core.events import EventBus, RedisFanout, Subscription
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import EventKind, SessionEvent
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import PASSWORDS, add_users
+from tests.support.api import PASSWORDS, add_users
 from tests.support.backends import random_name
 from tests.support.fakes import FakeClock
 from tests.support.live import live_socket

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from smsfleet.auth.models import Role
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 
 PUBLIC = {
     ("GET", "/healthz"),

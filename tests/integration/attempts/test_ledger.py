@@ -9,7 +9,6 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
-from tests.integration.policy.conftest import metrics_engine  # noqa: F401  (shared fixture)
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -36,7 +35,7 @@ def feed(engine: Engine, rows: Sequence[tuple[str, Outcome | None, timedelta]]) 
     )
 
 
-def test_a_window_is_bounded_by_time_and_by_count(metrics_engine: Engine) -> None:  # noqa: F811
+def test_a_window_is_bounded_by_time_and_by_count(metrics_engine: Engine) -> None:
     ledger = AttemptStore(metrics_engine)
     ok, bad = Outcome.delivered, Outcome.not_delivered
     feed(
@@ -63,7 +62,7 @@ def test_a_window_is_bounded_by_time_and_by_count(metrics_engine: Engine) -> Non
 
 
 def test_purge_deletes_what_completed_before_and_what_was_left_open_before(
-    metrics_engine: Engine,  # noqa: F811
+    metrics_engine: Engine,
 ) -> None:
     ledger = AttemptStore(metrics_engine)
     ok = Outcome.delivered

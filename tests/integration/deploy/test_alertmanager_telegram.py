@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.deploy.conftest import (
+from tests.support.deploy import (
     BOT_TOKEN,
     FLEET_CHAT,
     ONCALL_CHAT,

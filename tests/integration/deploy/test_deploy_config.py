@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.integration.deploy.conftest import (
+from tests.support.deploy import (
     ALERTMANAGER_CONFIG,
     DASHBOARD,
     GRAFANA_PROVISIONING,

@@ -26,7 +26,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.integration.deploy.conftest import (
+from tests.support.backends import free_port
+from tests.support.deploy import (
     BOT_TOKEN,
     DASHBOARD,
     ONCALL_CHAT,
@@ -38,7 +39,6 @@ from tests.integration.deploy.conftest import (
     running_alertmanager,
     wait_for,
 )
-from tests.support.backends import free_port
 from tests.support.fleet import admin_client, clean_environment, quit_screens, running
 from tests.support.telegram import TelegramStandIn
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.auth.models import Role
 from smsfleet.developer.log import RequestLog
 from smsfleet.developer.store import LoggedRequest, UsageStore
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 from tests.support.fakes import FakeClock
 
 DAY = "2026-01-05"  # the fake clock's day

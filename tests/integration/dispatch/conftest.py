@@ -9,49 +9,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy.engine import Engine
 
-from smsfleet.core.clock import Clock
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.dispatch._redis_limiter import RedisLimiter
-from smsfleet.dispatch._sql_limiter import SqlLimiter
-from smsfleet.dispatch.limiter import Limiter
 from tests.support.backends import random_name, sqlite_url_for
+from tests.support.limiters import LimiterBackend, migrated_sql_url
 
 LIMITER_BACKENDS = ("sql-sqlite", "sql-mariadb", "redis")
-
-
-@dataclass
-class LimiterBackend:
-    """Where a test's limiters keep their state; `make` builds one more on it."""
-
-    name: str
-    url: str
-    redis_prefix: str = ""
-    _engines: list[Engine] = field(default_factory=list)
-    _limiters: list[Limiter] = field(default_factory=list)
-
-    def make(self, clock: Clock) -> Limiter:
-        limiter: Limiter
-        if self.name == "redis":
-            limiter = RedisLimiter.from_url(self.url, clock=clock, prefix=self.redis_prefix)
-        else:
-            engine = create_sql_engine(self.url)
-            self._engines.append(engine)
-            limiter = SqlLimiter(engine, clock=clock)
-        self._limiters.append(limiter)
-        return limiter
-
-    def close(self) -> None:
-        for limiter in self._limiters:
-            limiter.close()
-        for engine in self._engines:
-            engine.dispose()
 
 
 @pytest.fixture
@@ -66,15 +32,6 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
-
-
-def migrated_sql_url(url: str) -> str:
-    engine = create_sql_engine(url)
-    try:
-        upgrade_metrics_schema(engine)
-    finally:
-        engine.dispose()
-    return url
 
 
 @pytest.fixture(params=LIMITER_BACKENDS)

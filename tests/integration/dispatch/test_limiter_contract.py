@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 
 from smsfleet.dispatch.limiter import Ask
-from tests.integration.dispatch.conftest import LimiterBackend
 from tests.integration.dispatch.simulation import (
     COUNTRY,
     WINDOW_MS,
@@ -21,6 +20,7 @@ from tests.integration.dispatch.simulation import (
     worst_spread,
 )
 from tests.support.fakes import FakeClock
+from tests.support.limiters import LimiterBackend
 
 CAP = 10
 MINUTE = 60_000

@@ -9,9 +9,9 @@ import multiprocessing
 from multiprocessing.queues import Queue
 
 from smsfleet.dispatch.limiter import LimiterPolicy, min_gap_ms, spacing_ms
-from tests.integration.dispatch.conftest import LimiterBackend
 from tests.integration.dispatch.hammer import hammer
 from tests.integration.dispatch.simulation import max_in_any_window, min_gap
+from tests.support.limiters import LimiterBackend
 
 PROCESSES = 3
 CAP = 1_200  # per minute: one grant every 50 ms

@@ -11,20 +11,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from smsfleet.attempts.models import Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch._sql_limiter import SqlLimiter
-from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.messages.inbound import Inbound
@@ -34,17 +29,13 @@ from smsfleet.pairs.models import PairCreate
 from smsfleet.pairs.service import create_pair, ensure_countries
 from smsfleet.sessions.models import DesiredState, SessionSpec
 from smsfleet.simulator import create_simulator_app, load_config
-from smsfleet.stores import ConfigStore, open_config_store
-from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
-from tests.integration.policy.conftest import metrics_engine  # noqa: F401  (shared fixture)
+from smsfleet.stores import open_config_store
 from tests.support.backends import sqlite_url_for
 from tests.support.fakes import FakeClock, person
+from tests.support.messages import PROGRAMS, TEST_NUMBER, World
 from tests.support.programs import store_program
 from tests.support.servers import ThreadedServer
 
-TEST_NUMBER = "+998991234567"
-CUSTOMER = "+998901112233"
-PROGRAMS = {"pbad": "broken", "pgood": "good", "palso": "good", "pworse": "broken"}
 SIMULATOR_CONFIG = f"""
 [simulator]
 code_length = 6
@@ -71,54 +62,6 @@ send_error_rate = 1.0
 ADMIN = person("alice")
 
 
-@dataclass
-class World:
-    store: ConfigStore
-    dispatcher: Dispatcher
-    sends: Sends
-    inbound: Inbound
-    clock: FakeClock
-    simulator: httpx.Client
-    sent: list[dict[str, Any]] = field(default_factory=list)
-
-    def ask(self, program: str) -> SendAction | None:
-        """One turn of `program`'s session: lease, send, wait for the gateway, report."""
-        session = f"{program}_UZ_uzmobile"
-        action = self.dispatcher.lease(session=session)
-        if not isinstance(action, SendAction):
-            return None
-        provider = PROGRAMS[program]
-        self.sent.append({"program": program, "phone": action.phone, "text": action.message})
-        response = self.simulator.post(
-            f"/providers/{provider}/send",
-            json={"phone": action.phone, "route": action.pair, "trigger_id": action.trigger_id},
-        )
-        if response.status_code != 200:
-            outcome, code = Outcome.send_failed, f"http_{response.status_code}"
-        else:
-            outcome, code = self._delivery(action.trigger_id), None
-        report = ReportRequest(
-            trigger_id=action.trigger_id,
-            session=session,
-            outcome=outcome,
-            error_code=code,
-            provider=provider,
-        )
-        self.dispatcher.report(session=session, report=report)
-        return action
-
-    def _delivery(self, trigger_id: str) -> Outcome:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            status = self.simulator.get(f"/gateway/messages/{trigger_id}").json().get("status")
-            if status == "delivered":
-                return Outcome.delivered
-            if status == "not_delivered":
-                return Outcome.not_delivered
-            time.sleep(0.02)
-        raise AssertionError(f"the gateway never settled {trigger_id}")
-
-
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[httpx.Client]:
     config = tmp_path / "simulator.toml"
@@ -133,7 +76,7 @@ def simulator(tmp_path: Path) -> Iterator[httpx.Client]:
 @pytest.fixture
 def world(
     tmp_path: Path,
-    metrics_engine: Engine,  # noqa: F811
+    metrics_engine: Engine,
     simulator: httpx.Client,
 ) -> Iterator[World]:
     clock = FakeClock()

@@ -15,7 +15,7 @@ from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
 from smsfleet.core.sql import create_sql_engine
-from tests.integration.api.conftest import Api, running_api
+from tests.support.api import Api, running_api
 
 GATEWAY_TOKEN = "gateway-token-for-tests-0123456789"
 A, B = "+998901234567", "+998907654321"

@@ -11,7 +11,7 @@ from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
 from smsfleet.messages.templates import create_template, delete_template
-from tests.integration.messages.conftest import CUSTOMER, TEST_NUMBER, World
+from tests.support.messages import CUSTOMER, TEST_NUMBER, World
 
 SPACING = 6.5  # seconds: a slot of UZ's 10 a minute opens every 6
 DELIVERY = timedelta(seconds=20)

@@ -4,26 +4,24 @@
   attempts and no rollups (the MariaDB database is shared by the session, emptied
   before each test).
 - `fleet`: `Metrics` built on it with a fake clock, a SQLite config store holding the
-  pairs and programs of `PAIRS`, and the attempt summaries it published.
+  pairs and programs of `PAIRS`, and the attempt summaries it published
+  (`tests.support.metrics_fleet.Fleet`). It takes precedence here over the `fleet` of
+  tests/support/sessions.py.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import attempts_table
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine, open_metrics_engine, upgrade_metrics_schema
 from smsfleet.metrics.models import AttemptSummary
-from smsfleet.metrics.runtime import Metrics, build_metrics
+from smsfleet.metrics.runtime import build_metrics
 from smsfleet.metrics.tables import (
     metrics_hour_country_latency_table,
     metrics_hour_country_table,
@@ -36,19 +34,11 @@ from smsfleet.metrics.tables import (
     metrics_state_table,
     sms_metrics_table,
 )
-from smsfleet.pairs.models import Country, Pair
-from smsfleet.programs.models import Program
-from smsfleet.stores import ConfigStore, open_config_store
+from smsfleet.stores import open_config_store
 from tests.support.backends import BackendUnavailable, mariadb_database, sqlite_url_for
 from tests.support.fakes import FakeClock
+from tests.support.metrics_fleet import Fleet, add_pairs
 
-# pair key → programs assigned to it
-PAIRS: dict[str, tuple[str, ...]] = {
-    "UZ_uzmobile": ("program1", "program2"),
-    "UZ_beeline": ("program1",),
-    "TJ_megafon": ("program2",),
-}
-PROGRAMS = ("program1", "program2")
 TABLES = (
     attempts_table,
     metrics_minute_table,
@@ -91,85 +81,6 @@ def metrics_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     finally:
         engine.dispose()
     return url
-
-
-@dataclass
-class Fleet:
-    metrics: Metrics
-    clock: FakeClock
-    config: ConfigStore
-    published: list[AttemptSummary] = field(default_factory=list)
-    counter: int = 0
-
-    def attempt(
-        self,
-        pair: str,
-        program: str,
-        outcome: Outcome,
-        at: datetime,
-        *,
-        latency_ms: int | None = None,
-        error_code: str | None = None,
-    ) -> Attempt:
-        self.counter += 1
-        country, slug = pair.split("_", 1)
-        return Attempt(
-            id=f"{self.counter:032x}",
-            session=f"{program}_{pair}",
-            pair=pair,
-            country=country,
-            operator=slug,
-            program=program,
-            phone="+998901234567",
-            leased_at=at - timedelta(seconds=30),
-            sent_at=at - timedelta(seconds=20),
-            completed_at=at,
-            outcome=outcome,
-            latency_ms=latency_ms,
-            error_code=error_code,
-        )
-
-    def random_attempts(self, count: int, *, start: datetime, span: timedelta) -> list[Attempt]:
-        """`count` attempts spread over [start, start + span), reproducible."""
-        rng = random.Random(20260105)
-        routes = [(pair, program) for pair, programs in PAIRS.items() for program in programs]
-        result = []
-        for _ in range(count):
-            pair, program = rng.choice(routes)
-            outcome = rng.choice(
-                [Outcome.delivered] * 5
-                + [Outcome.not_delivered, Outcome.send_failed, Outcome.error]
-            )
-            at = start + timedelta(
-                milliseconds=rng.randrange(int(span / timedelta(milliseconds=1)))
-            )
-            latency = rng.randrange(100, 400_000) if outcome is Outcome.delivered else None
-            code = rng.choice(["E_TIMEOUT", "E_GATEWAY"]) if outcome is Outcome.error else None
-            result.append(
-                self.attempt(pair, program, outcome, at, latency_ms=latency, error_code=code)
-            )
-        return result
-
-
-def add_pairs(store: ConfigStore, now: datetime) -> None:
-    for code, name in (("UZ", "Uzbekistan"), ("TJ", "Tajikistan")):
-        store.countries.add(Country(code=code, name=name, cap=10))
-    for name in PROGRAMS:
-        store.programs.add(Program(name=name, command=["true"], created_at=now, updated_at=now))
-    for key, programs in PAIRS.items():
-        country, slug = key.split("_", 1)
-        store.pairs.add(
-            Pair(
-                key=key,
-                country=country,
-                operator=slug,
-                slug=slug,
-                programs=list(programs),
-                phone_numbers=["+998901234567"],
-                created_at=now,
-                updated_at=now,
-            )
-        )
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from smsfleet.attempts.models import Outcome
 from smsfleet.core.quantiles import quantile
 from smsfleet.metrics.buckets import floor_to
-from tests.integration.metrics.conftest import Fleet
 from tests.support.latencies import QUANTILES, exact, samples, within
+from tests.support.metrics_fleet import Fleet
 
 T0 = datetime.fromisoformat("2026-01-05T12:00:00+00:00")
 START = T0 - timedelta(hours=3, minutes=20)

@@ -14,10 +14,10 @@ from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
 from smsfleet.stores import open_config_store
-from tests.integration.api.conftest import Api, add_users
-from tests.integration.metrics.conftest import Fleet, add_pairs
 from tests.integration.metrics.test_metrics_service import T0, at, hand_dataset
+from tests.support.api import Api, add_users
 from tests.support.fakes import FakeClock
+from tests.support.metrics_fleet import Fleet, add_pairs
 
 RANGE = {"start": T0.isoformat(), "end": at(4).isoformat()}
 

@@ -11,7 +11,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import attempts_table
 from smsfleet.metrics.store import SmsMetricRow
 from smsfleet.metrics.tables import metrics_hour_country_table
-from tests.integration.metrics.conftest import Fleet
+from tests.support.metrics_fleet import Fleet
 
 T0 = datetime.fromisoformat("2026-01-05T12:00:00+00:00")
 

@@ -15,8 +15,8 @@ from smsfleet.dispatch.service import build_dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.metrics.prometheus import render
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
-from tests.integration.metrics.conftest import Fleet
 from tests.integration.metrics.test_metrics_service import T0, hand_dataset
+from tests.support.metrics_fleet import Fleet
 
 Labels = frozenset[tuple[str, str]]
 

@@ -12,7 +12,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
 from smsfleet.core.sql import create_sql_engine
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 from tests.support.fakes import FakeClock
 from tests.support.live import live_socket
 

@@ -38,9 +38,9 @@ from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.stats import Window, WindowStats, wilson_lower_bound
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import Supervisor
-from tests.integration.sessions.conftest import TICKING, Fleet
 from tests.support.fakes import person
 from tests.support.services import alert_service, policy_service
+from tests.support.sessions import TICKING, Fleet
 
 STEP = 5  # seconds between two asks of a route's session
 EVALUATE_EVERY = 30

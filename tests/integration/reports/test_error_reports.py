@@ -19,9 +19,9 @@ from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.deps import CurrentUser
 from smsfleet.search.app import create_search_app
-from tests.integration.api.conftest import running_api
 from tests.integration.worker.standin import SECRET, Fleet
 from tests.integration.worker.standin import create_app as create_standin_control_plane
+from tests.support.api import running_api
 from tests.support.sentry import SentryStandIn
 from tests.support.servers import ThreadedServer
 

@@ -15,10 +15,9 @@ import pytest
 
 from smsfleet.core.settings import Settings
 from smsfleet.search.app import create_search_app
-from tests.integration.api.conftest import Api, api, running_api  # noqa: F401 (fixture)
+from tests.support.api import Api, running_api
+from tests.support.search import SEARCH_TOKEN
 from tests.support.servers import ThreadedServer
-
-SEARCH_TOKEN = "search-token-for-tests-0123456789"
 
 
 @pytest.fixture

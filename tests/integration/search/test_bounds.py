@@ -9,8 +9,8 @@ from __future__ import annotations
 import httpx
 
 from smsfleet.auth.models import Role
-from tests.integration.api.conftest import Api
-from tests.integration.search.conftest import SEARCH_TOKEN
+from tests.support.api import Api
+from tests.support.search import SEARCH_TOKEN
 from tests.support.servers import ThreadedServer
 
 HUGE = str(2**70)  # past SQLite's INTEGER (2**63 - 1)

@@ -11,8 +11,8 @@ from typing import Any
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
 from smsfleet.search.gateway import SearchFeeder
-from tests.integration.api.conftest import Api, running_api
-from tests.integration.search.conftest import SEARCH_TOKEN
+from tests.support.api import Api, running_api
+from tests.support.search import SEARCH_TOKEN
 from tests.support.servers import ThreadedServer
 
 

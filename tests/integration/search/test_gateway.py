@@ -8,7 +8,7 @@ from typing import Any
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
 from smsfleet.search.gateway import SearchFeeder
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 from tests.support.servers import ThreadedServer
 
 

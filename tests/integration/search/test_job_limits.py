@@ -23,8 +23,8 @@ from smsfleet.search.app import create_search_app
 from smsfleet.search.models import Document, DocumentKind
 from smsfleet.search.service import SearchService
 from smsfleet.search.store import SearchStore
-from tests.integration.api.conftest import running_api
-from tests.integration.search.conftest import SEARCH_TOKEN
+from tests.support.api import running_api
+from tests.support.search import SEARCH_TOKEN
 from tests.support.servers import ThreadedServer
 
 CORPUS = 30_000

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.search.conftest import SEARCH_TOKEN
+from tests.support.search import SEARCH_TOKEN
 from tests.support.servers import ThreadedServer
 
 DOCUMENTS = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smsfleet.auth.models import Role
-from tests.integration.api.conftest import Api, running_api
+from tests.support.api import Api, running_api
 from tests.support.live import live_socket
 from tests.support.telegram import TelegramStandIn
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from smsfleet.auth.models import Role
-from tests.integration.api.conftest import Api, running_api
+from tests.support.api import Api, running_api
 
 SENT = {
     "senderPhone": "1234567890",

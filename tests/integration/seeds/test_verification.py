@@ -18,7 +18,7 @@ from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.demo import DEMO_PAIRS, DEMO_PROGRAMS, DEMO_TEMPLATES, seed_templates
 from smsfleet.messages.runtime import Messages
-from tests.integration.api.conftest import Api, running_api
+from tests.support.api import Api, running_api
 
 SAMPLE = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}
 SESSION = "program1_US_verizon"

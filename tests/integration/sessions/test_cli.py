@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from smsfleet.cli import app
 from smsfleet.sessions.models import DesiredState
-from tests.integration.sessions.conftest import TICKING, Fleet
+from tests.support.sessions import TICKING, Fleet
 
 runner = CliRunner()
 

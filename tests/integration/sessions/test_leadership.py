@@ -11,8 +11,8 @@ import redis
 from smsfleet.sessions.leader import RedisLeadership
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import SupervisorPolicy
-from tests.integration.sessions.conftest import TICKING, Fleet
 from tests.support.backends import free_port, random_name
+from tests.support.sessions import TICKING, Fleet
 from tests.support.waiting import eventually
 
 

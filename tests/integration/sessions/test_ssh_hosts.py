@@ -29,8 +29,8 @@ from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import list_hosts
 from smsfleet.sessions.ssh import HostUnreachable, SshBackend
-from tests.integration.sessions.conftest import ADMIN, TICKING, Fleet
 from tests.support.fleet import short_dir
+from tests.support.sessions import ADMIN, TICKING, Fleet
 from tests.support.sshd import SshServer, start_sshd
 from tests.support.waiting import eventually
 

@@ -10,7 +10,7 @@ import threading
 from smsfleet.pairs.models import PairState
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import SupervisorPolicy
-from tests.integration.sessions.conftest import CRASHING, TICKING, Fleet
+from tests.support.sessions import CRASHING, TICKING, Fleet
 from tests.support.waiting import eventually
 
 S = SessionState

@@ -1,4 +1,10 @@
-"""A control plane on a fresh SQLite store, with a user of each role."""
+"""A control plane on a fresh SQLite store, with a user of each role (a plugin of
+tests/conftest.py, so its fixture serves every suite).
+
+- `api`: `running_api(tmp_path)`, the in-process control plane on SQLite.
+- `Api`, `running_api`, `add_users`, `PASSWORDS`, `program_dir`: its building blocks, for
+  tests that run the control plane with settings of their own.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""The policy on real stores: a migrated metrics store (SQLite file or MariaDB database).
+"""A migrated metrics store (SQLite file or MariaDB database), for every suite (a plugin of
+tests/conftest.py).
 
 - `metrics_engine`: parametrized over `sqlite` and `mariadb`, migrated to head.
 - `sqlite_metrics_engine`: the same on SQLite only.
-- `fleet`: the sessions suite's supervisor over real screen on a fake clock.
-- `api`: the API suite's control plane on SQLite, with a user of each role.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from tests.integration.api.conftest import api  # noqa: F401  (shared fixture)
-from tests.integration.sessions.conftest import fleet  # noqa: F401  (shared fixture)
 from tests.support.backends import sqlite_url_for
 
 

@@ -22,7 +22,7 @@ from tests.support.backends import free_port
 from tests.support.fleet import clean_environment, running
 from tests.support.telegram import TelegramStandIn
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
 RULES = DEPLOY / "prometheus" / "rules" / "smsfleet.rules.yml"

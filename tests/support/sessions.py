@@ -1,4 +1,11 @@
-"""A supervisor over real GNU screen in a private screen directory, on a fake clock."""
+"""A supervisor over real GNU screen in a private screen directory, on a fake clock (a plugin
+of tests/conftest.py).
+
+- `fleet`: a `Fleet` on a SQLite config store; what it started is stopped after the test.
+  The metrics suite has a `fleet` of its own (tests/integration/metrics/conftest.py),
+  which takes precedence there.
+- `TICKING`, `CRASHING`: programs' code; `require_screen()`: fails without GNU screen.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,30 @@
+"""What the browser tests share with their fixtures (tests/e2e/conftest.py): the running
+control plane's description, where screenshots go, and the states of a session at rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.programs import install_program
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+# States in which a session has no process left.
+AT_REST = {"stopped", "exited", "fatal"}
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    url: str
+    admin_password: str
+    screen_dir: Path
+    data_dir: Path
+    # Host `edge1` of its inventory: a loopback sshd with screens of its own.
+    edge_screen_dir: Path
+    # A program directory of its own (beside the checkout's), where tests install programs.
+    programs_dir: Path
+
+    def install(self, name: str, source: str) -> list[str]:
+        """Install `source` as a program, as an admin would; the command that runs it."""
+        return install_program(self.programs_dir, name, source)
