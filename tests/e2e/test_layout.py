@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.e2e.test_dashboard_page import log_in
 from tests.support.e2e import ControlPlane
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.e2e
 
 Screenshot = Callable[[str], Path]
 
-DESKTOP = {"width": 1440, "height": 900}
-TABLET = {"width": 820, "height": 1180}
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+TABLET: ViewportSize = {"width": 820, "height": 1180}
 PAGES = {
     "dashboard": ("/", "dashboard-page"),
     "pairs": ("/pairs", "pairs-page"),
@@ -120,7 +120,7 @@ def test_every_page_fits_the_screen_with_its_row_actions_in_view(
     control_plane: ControlPlane,
     firing_alerts: list[str],
     screenshot: Screenshot,
-    viewport: dict[str, int],
+    viewport: ViewportSize,
 ) -> None:
     page.set_viewport_size(viewport)
     page.goto("/")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.support.e2e import AT_REST, ControlPlane
 from tests.support.waiting import eventually
@@ -25,9 +25,11 @@ PAIR = "MN_unitel"
 SESSION = f"{PROGRAM}_{PAIR}"
 STATE_TIMEOUT_MS = 15_000
 # A desktop and a tablet (where the sidebar folds into a menu and the matrix stacks).
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+TABLET: ViewportSize = {"width": 820, "height": 1180}
 VIEWPORTS = pytest.mark.parametrize(
     "viewport",
-    [{"width": 1440, "height": 900}, {"width": 820, "height": 1180}],
+    [DESKTOP, TABLET],
     ids=["1440", "820"],
 )
 
@@ -67,7 +69,7 @@ def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
     admin_api: httpx.Client,
     pulse: str,
     screenshot: Screenshot,
-    viewport: dict[str, int],
+    viewport: ViewportSize,
 ) -> None:
     page.set_viewport_size(viewport)
     page.goto("/pairs")
@@ -132,7 +134,7 @@ def test_restarting_a_high_priority_session_asks_first(
     control_plane: ControlPlane,
     admin_api: httpx.Client,
     screenshot: Screenshot,
-    viewport: dict[str, int],
+    viewport: ViewportSize,
 ) -> None:
     page.set_viewport_size(viewport)
     name = "program1_IN_vi"  # IN_vi is the seed's high-priority pair

@@ -66,9 +66,9 @@ def test_only_allowed_names_pass_and_the_admins_list_adds_to_them() -> None:
 )
 def test_the_extra_list_cannot_name_a_secret(names: str) -> None:
     with pytest.raises(ValidationError):
-        Settings(_env_file=None, program_env=names)  # type: ignore[call-arg]
+        Settings(_env_file=None, program_env=names)
 
 
 def test_the_extra_list_is_comma_separated() -> None:
-    settings = Settings(_env_file=None, program_env="PROVIDER_KEY, HTTPS_PROXY")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, program_env="PROVIDER_KEY, HTTPS_PROXY")
     assert settings.program_env == ["PROVIDER_KEY", "HTTPS_PROXY"]

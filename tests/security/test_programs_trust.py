@@ -165,7 +165,7 @@ def test_a_new_command_for_a_high_priority_program_takes_force(live: Live) -> No
 
 
 def test_the_demo_programs_are_installed_programs() -> None:
-    rules = ProgramRules.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    rules = ProgramRules.from_settings(Settings(_env_file=None))
     for program in DEMO_PROGRAMS:
         check_command(program.command, rules)
 
@@ -175,7 +175,7 @@ def test_relative_program_dirs_are_taken_from_where_the_control_plane_starts(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine").mkdir()
-    settings = Settings(_env_file=None, program_dirs="./mine, /opt/../opt")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, program_dirs="./mine, /opt/../opt")
     assert settings.program_dirs == [tmp_path / "mine", Path(os.path.realpath("/opt"))]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from smsfleet.api import create_app
@@ -24,6 +25,7 @@ from smsfleet.core.clock import Clock
 from smsfleet.core.security import hash_password
 from smsfleet.core.settings import PROGRAM_DIR_DEFAULT, Settings
 from smsfleet.stores import ConfigStore, open_config_store
+from smsfleet.wiring import Services
 from tests.support.fakes import FakeClock
 
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -53,6 +55,14 @@ class Api:
 
     def headers(self, role: Role = Role.admin) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role)}"}
+
+    @property
+    def services(self) -> Services:
+        """What the running control plane was composed of (`create_app` keeps it there)."""
+        app = self.client.app
+        assert isinstance(app, FastAPI), app
+        services: Services = app.state.services
+        return services
 
 
 @functools.cache

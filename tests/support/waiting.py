@@ -12,7 +12,9 @@ T = TypeVar("T")
 POLL_SECONDS = 0.02
 
 
-def eventually(check: Callable[[], T], timeout: float = 10.0, what: str = "the condition") -> T:
+def eventually(
+    check: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition"
+) -> T:
     """Call `check` until it returns something true, and return that; fail after `timeout`
     seconds naming `what` was awaited."""
     deadline = time.monotonic() + timeout

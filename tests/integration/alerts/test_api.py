@@ -91,7 +91,7 @@ def test_without_telegram_a_test_message_is_a_clear_conflict_an_alert_is_kept(ap
 
 
 def test_list_filter_acknowledge_and_overview(wired: Api, telegram: TelegramStandIn) -> None:
-    alerts: Alerts = wired.client.app.state.services.alerts  # type: ignore[attr-defined]
+    alerts: Alerts = wired.services.alerts
     signals = [
         Signal(
             rule=AlertRule.success_rate_low,
@@ -139,7 +139,7 @@ def test_list_filter_acknowledge_and_overview(wired: Api, telegram: TelegramStan
 
 
 def test_prometheus_shows_what_is_firing(wired: Api) -> None:
-    alerts: Alerts = wired.client.app.state.services.alerts  # type: ignore[attr-defined]
+    alerts: Alerts = wired.services.alerts
     alerts.service.apply(
         opened=[
             Signal(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import jwt
 import pytest
@@ -15,7 +16,7 @@ from tests.support.api import PASSWORDS, Api
 from tests.support.fakes import FakeClock
 
 
-def login(api: Api, username: str, password: str) -> tuple[int, dict[str, object], str | None]:
+def login(api: Api, username: str, password: str) -> tuple[int, dict[str, Any], str | None]:
     response = api.client.post(
         "/api/v1/auth/login", json={"username": username, "password": password}
     )

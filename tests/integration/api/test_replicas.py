@@ -84,7 +84,7 @@ def replicas(tmp_path: Path, redis_url: str) -> Iterator[list[TestClient]]:
                 config_url=config_url,
                 metrics_url=f"sqlite:///{tmp_path / 'metrics.db'}",
                 redis_url=redis_url,
-                secret_key="s" * 48,  # type: ignore[arg-type]
+                secret_key="s" * 48,
                 web_dir=tmp_path / "no-web",
                 supervise=False,
             )

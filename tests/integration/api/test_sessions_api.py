@@ -232,7 +232,7 @@ def test_a_new_session_is_announced_on_the_live_topic(live_api: Api) -> None:
     api = live_api
     operator = api.headers(Role.operator)
     published: list[SessionEvent] = []
-    api.client.app.state.services.bus.listen("sessions", SessionEvent, published.append)
+    api.services.bus.listen("sessions", SessionEvent, published.append)
     add_ticker(api)
     body = {"country": "KE", "operator": "Safaricom", "programs": ["ticker"]}
     assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy.engine import Engine
 
@@ -29,6 +30,14 @@ def attempt(number: int, pair: str, outcome: Outcome | None, completed: datetime
     )
 
 
+class Window(TypedDict):
+    """The window arguments of `completed_counts`."""
+
+    start: datetime
+    end: datetime
+    newest: int
+
+
 def feed(engine: Engine, rows: Sequence[tuple[str, Outcome | None, timedelta]]) -> None:
     AttemptStore(engine).add_many(
         [attempt(n, pair, outcome, NOW - ago) for n, (pair, outcome, ago) in enumerate(rows)]
@@ -50,14 +59,14 @@ def test_a_window_is_bounded_by_time_and_by_count(metrics_engine: Engine) -> Non
         # KZ_c: completed after `now` (a later attempt than the clock): not counted.
         + [("KZ_c", ok, -timedelta(minutes=1))],
     )
-    window = {"start": NOW - timedelta(minutes=30), "end": NOW, "newest": 10}
+    window: Window = {"start": NOW - timedelta(minutes=30), "end": NOW, "newest": 10}
     assert ledger.completed_counts(by="pair", **window) == {"UZ_a": (10, 8), "UZ_b": (4, 1)}
     # UZ's newest 10: the five of the last minute (2 delivered) and UZ_a's next five.
     assert ledger.completed_counts(by="country", **window) == {"UZ": (10, 7)}
     assert ledger.completed_counts(by="pair", keys=["UZ_b"], **window) == {"UZ_b": (4, 1)}
     assert ledger.completed_counts(by="pair", keys=[], **window) == {}
     # A later start (5.5 minutes ago) leaves the 5 newest.
-    later = window | {"start": NOW - timedelta(minutes=5, seconds=30)}
+    later: Window = {**window, "start": NOW - timedelta(minutes=5, seconds=30)}
     assert ledger.completed_counts(by="pair", keys=["UZ_a"], **later) == {"UZ_a": (5, 5)}
 
 

@@ -17,7 +17,7 @@ DAY = "2026-01-05"  # the fake clock's day
 
 
 def flush(api: Api) -> None:
-    request_log: RequestLog = api.client.app.state.services.usage.log  # type: ignore[attr-defined]
+    request_log: RequestLog = api.services.usage.log
     while request_log.flush():
         pass
 

@@ -169,7 +169,7 @@ def test_a_conversation_is_paged_from_the_newest(web: Api) -> None:
         )
         assert posted.status_code == 200, posted.text
     engine = create_sql_engine(web.settings.resolved_metrics_url)
-    for index, second in enumerate((30, 150)):  # 10:00:30 and 10:02:30
+    for index, seconds in enumerate((30, 150)):  # 10:00:30 and 10:02:30
         AttemptStore(engine).add(
             Attempt(
                 id=f"{index}" * 32,
@@ -179,7 +179,7 @@ def test_a_conversation_is_paged_from_the_newest(web: Api) -> None:
                 operator="uzmobile",
                 program="program1",
                 phone=A,
-                leased_at=datetime(2026, 1, 5, 10, 0, tzinfo=UTC) + timedelta(seconds=second),
+                leased_at=datetime(2026, 1, 5, 10, 0, tzinfo=UTC) + timedelta(seconds=seconds),
             )
         )
     engine.dispose()

@@ -112,7 +112,7 @@ def test_a_worker_route_names_the_session(tmp_path: Path, sentry: SentryStandIn)
 def test_the_search_service_reports_with_its_own_name(
     tmp_path: Path, sentry: SentryStandIn
 ) -> None:
-    settings = Settings(data_dir=tmp_path, search_token=SEARCH_TOKEN, sentry_dsn=sentry.dsn)  # type: ignore[arg-type]
+    settings = Settings(data_dir=tmp_path, search_token=SEARCH_TOKEN, sentry_dsn=sentry.dsn)
     app = create_search_app(settings)
     app.add_api_route("/v1/broken/{phone}", _fail, methods=["POST"])
     with TestClient(app) as client, pytest.raises(RuntimeError):

@@ -7,6 +7,7 @@ a day or an offset in its query.
 from __future__ import annotations
 
 import httpx
+import httpx2
 
 from smsfleet.auth.models import Role
 from tests.support.api import Api
@@ -26,7 +27,8 @@ SEARCH = [
 ]
 
 
-def refused(answer: httpx.Response, field: str) -> bool:
+def refused(answer: httpx.Response | httpx2.Response, field: str) -> bool:
+    """A 422 naming `field`; `answer` from httpx, or httpx2 that Starlette's TestClient uses."""
     fields = {d["field"] for d in answer.json()["error"]["details"]}
     return answer.status_code == 422 and field in fields
 

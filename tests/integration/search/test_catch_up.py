@@ -12,6 +12,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
 from smsfleet.search.gateway import SearchFeeder
 from tests.support.api import Api, running_api
+from tests.support.fakes import FakeClock
 from tests.support.search import SEARCH_TOKEN
 from tests.support.servers import ThreadedServer
 
@@ -31,8 +32,9 @@ def report(api: Api, attempt_id: str, error_code: str) -> None:
         outcome=Outcome.send_failed,
         error_code=error_code,
     )
-    dispatcher = api.client.app.state.services.dispatcher  # type: ignore[attr-defined]
+    dispatcher = api.services.dispatcher
     dispatcher.attempts.add(attempt)
+    assert dispatcher.on_report is not None  # wired: to the search feeder and metrics
     dispatcher.on_report(attempt)
 
 
@@ -66,7 +68,7 @@ def found(api: Api, query: str) -> list[str]:
 
 
 def caught_up(api: Api) -> SearchFeeder:
-    feeder: SearchFeeder = api.client.app.state.services.search_feeder  # type: ignore[attr-defined]
+    feeder: SearchFeeder = api.services.search_feeder
     deadline = time.monotonic() + 10
     while feeder.behind:
         assert time.monotonic() < deadline, "the feeder never caught up"
@@ -89,6 +91,7 @@ def test_what_search_missed_is_searchable_after_restarts(
         report(api, "a" * 32, "BEFORE")
         feeder.flush()
         assert found(api, "BEFORE") == ["UZ_uzmobile program3 send_failed BEFORE"]
+        assert isinstance(api.clock, FakeClock)
         api.clock.advance(3600)  # well past the overlap the catch-up starts before
 
         # Recorded while the search service is down: it stays in the feeder's queue...
@@ -136,7 +139,7 @@ def test_the_search_service_down_at_start_is_caught_up_once_it_is_back(
     search_server.stop()
     (tmp_path / "second").mkdir()
     with running_api(tmp_path / "second", **shared) as api:
-        feeder: SearchFeeder = api.client.app.state.services.search_feeder  # type: ignore[attr-defined]
+        feeder: SearchFeeder = api.services.search_feeder
         time.sleep(1.2)
         assert feeder.behind  # it could not catch up yet
         search_server.start()

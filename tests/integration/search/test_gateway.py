@@ -39,7 +39,8 @@ def test_reported_attempts_are_indexed_and_found_by_their_owner_only(gateway_api
         outcome=Outcome.send_failed,
         error_code="ROUTE_ERROR",
     )
-    state = api.client.app.state.services  # type: ignore[attr-defined]
+    state = api.services
+    assert state.dispatcher.on_report is not None  # wired: to the search feeder and metrics
     state.dispatcher.on_report(attempt)  # as the dispatcher does with every outcome
     feeder: SearchFeeder = state.search_feeder
     feeder.flush()  # now (unless its thread, every second, just did)

@@ -42,7 +42,8 @@ def index_one_attempt(api: Api) -> str:
         outcome=Outcome.not_delivered,
         error_code="NO_ROUTE",
     )
-    state = api.client.app.state.services  # type: ignore[attr-defined]
+    state = api.services
+    assert state.dispatcher.on_report is not None  # wired: to the search feeder and metrics
     state.dispatcher.on_report(attempt)
     feeder: SearchFeeder = state.search_feeder
     feeder.flush()

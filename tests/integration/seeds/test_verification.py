@@ -88,7 +88,7 @@ def test_the_demo_ships_a_template_per_id() -> None:
     assert [template_id for template_id, _name, _body in DEMO_TEMPLATES] == ["1", "2", "3"]
 
 
-BAD = [
+BAD: list[tuple[dict[str, object], int, str | None]] = [
     ({"template_id": 99}, 404, None),
     ({"template_id": -1}, 422, "template_id"),
     ({"template_id": True}, 422, "template_id"),
@@ -119,5 +119,5 @@ def test_the_pending_sends_job_runs_at_the_configured_interval(
     monkeypatch.setenv("SMSFLEET_SEND_RETRY_INTERVAL_SECONDS", "2.5")
     assert Settings(data_dir=tmp_path).send_retry_interval_seconds == 2.5
     with running_api(tmp_path, send_retry_interval_seconds=2.5) as api:
-        messages: Messages = api.client.app.state.services.messages  # type: ignore[attr-defined]
+        messages: Messages = api.services.messages
         assert messages.interval_seconds == 2.5

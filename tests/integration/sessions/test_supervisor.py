@@ -118,6 +118,7 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
         fleet.clock.advance(delays[-1])
     assert delays == [1, 2, 4]
     assert fleet.state(name) == S.fatal
+    assert status is not None
     assert status.last_exit_code == 3
     assert any(line.endswith("giving up") for line in status.last_log_lines)
     fatal = [event for event in fleet.events if event.kind == "fatal"]

@@ -125,7 +125,9 @@ def _poll(client: httpx.Client, trigger_id: str, timeout: float = 10.0) -> dict[
         time.sleep(0.05)
 
 
-def test_program_flow_over_http_and_truth_survives_restart(server, paths):
+def test_program_flow_over_http_and_truth_survives_restart(
+    server: Server, paths: tuple[Path, Path]
+) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with httpx.Client(base_url=server.url, timeout=5) as client:
         sent = client.post(

@@ -26,7 +26,7 @@ TOKEN = "search-token-for-error-shape-tests"
 def _apps(tmp_path: Path) -> dict[str, tuple[FastAPI, str, dict[str, str]]]:
     """Each app, a POST route with a JSON body, and the headers it takes."""
     settings = Settings(data_dir=tmp_path, web_dir=tmp_path / "no-web", supervise=False)
-    search = Settings(data_dir=tmp_path / "search", search_token=TOKEN)  # type: ignore[arg-type]
+    search = Settings(data_dir=tmp_path / "search", search_token=TOKEN)
     return {
         "control plane": (create_app(settings), "/api/v1/auth/login", {}),
         "search service": (

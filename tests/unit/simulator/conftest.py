@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from smsfleet.simulator import SimulatorConfig, create_simulator_app
 from smsfleet.simulator._engine import Simulator
 from smsfleet.simulator.config import parse_config
-
-START = 1_700_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-MakeClient = Callable[..., TestClient]
+from tests.support.simulator import FakeClock, MakeClient, MakeSimulator, Reliable, SendSms
 
 
 @pytest.fixture
@@ -54,7 +40,7 @@ def make_client(clock: FakeClock) -> Iterator[MakeClient]:
 
 
 @pytest.fixture
-def make_simulator(clock: FakeClock) -> Callable[..., Simulator]:
+def make_simulator(clock: FakeClock) -> MakeSimulator:
     """The engine without HTTP, for tests that need thousands of triggers."""
 
     def make(config: dict[str, Any] | None = None, seed: int = 7) -> Simulator:
@@ -70,7 +56,7 @@ def _send(
     route: str = "UZ_uzmobile",
     phone: str = "+998991234567",
     trigger_id: str | None = None,
-) -> Any:
+) -> Response:
     body: dict[str, Any] = {"phone": phone, "route": route}
     if trigger_id is not None:
         body["trigger_id"] = trigger_id
@@ -90,12 +76,12 @@ def _reliable(**route: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def send_sms() -> Callable[..., Any]:
+def send_sms() -> SendSms:
     """POST /providers/{provider}/send with demo defaults for anything not given."""
     return _send
 
 
 @pytest.fixture
-def reliable() -> Callable[..., dict[str, Any]]:
+def reliable() -> Reliable:
     """Config builder: every SMS delivered after exactly 5 s unless overridden."""
     return _reliable

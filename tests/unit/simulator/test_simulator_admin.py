@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from fastapi.testclient import TestClient
 
 from smsfleet.simulator.config import parse_config
+from tests.support.simulator import MakeClient, Reliable, SendSms
 
 
-def _fates(client, send_sms, n=20):
-    results = []
+def _fates(client: TestClient, send_sms: SendSms, n: int = 20) -> set[str]:
+    results: list[str] = []
     for _ in range(n):
         response = send_sms(client)
         if response.status_code != 200:
@@ -18,7 +22,9 @@ def _fates(client, send_sms, n=20):
     return set(results)
 
 
-def test_route_degrades_and_recovers_at_run_time(make_client, send_sms, reliable):
+def test_route_degrades_and_recovers_at_run_time(
+    make_client: MakeClient, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     assert _fates(client, send_sms) == {"delivered"}
 
@@ -48,7 +54,9 @@ def test_route_degrades_and_recovers_at_run_time(make_client, send_sms, reliable
     }
 
 
-def test_put_replaces_a_route_and_patch_merges_latency(make_client, reliable):
+def test_put_replaces_a_route_and_patch_merges_latency(
+    make_client: MakeClient, reliable: Reliable
+) -> None:
     client = make_client(
         {
             **reliable(),
@@ -75,7 +83,7 @@ def test_put_replaces_a_route_and_patch_merges_latency(make_client, reliable):
     assert config["routes"]["TJ_megafon"]["effective"]["latency"]["median_seconds"] == 30.0
 
 
-def test_new_route_can_be_added_at_run_time(make_client, send_sms):
+def test_new_route_can_be_added_at_run_time(make_client: MakeClient, send_sms: SendSms) -> None:
     client = make_client({"simulator": {"strict": True}, "providers": {"provider1": {}}})
     missing = send_sms(client, route="IN_vi", phone="+919812345678")
     assert missing.status_code == 404
@@ -85,14 +93,14 @@ def test_new_route_can_be_added_at_run_time(make_client, send_sms):
     assert send_sms(client, route="IN_vi", phone="+919812345678").status_code in {200, 502}
 
 
-def test_strict_mode_refuses_unknown_providers(make_client, send_sms):
+def test_strict_mode_refuses_unknown_providers(make_client: MakeClient, send_sms: SendSms) -> None:
     client = make_client({"simulator": {"strict": True}, "routes": {"UZ_uzmobile": {}}})
     response = send_sms(client, provider="provider9")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "unknown_provider"
 
 
-def test_invalid_settings_are_refused_and_not_applied(make_client):
+def test_invalid_settings_are_refused_and_not_applied(make_client: MakeClient) -> None:
     client = make_client()
     response = client.patch(
         "/admin/routes/UZ_uzmobile", json={"latency": {"min_seconds": 50.0, "max_seconds": 10.0}}
@@ -109,7 +117,9 @@ def test_invalid_settings_are_refused_and_not_applied(make_client):
     assert typo.status_code == 422
 
 
-def test_provider_settings_change_at_run_time(make_client, send_sms, reliable):
+def test_provider_settings_change_at_run_time(
+    make_client: MakeClient, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     down = client.patch("/admin/providers/provider4", json={"outage": True})
     assert down.status_code == 200
@@ -128,7 +138,9 @@ def test_provider_settings_change_at_run_time(make_client, send_sms, reliable):
     ] == ("slow")
 
 
-def test_reset_restores_config_and_forgets_triggers(make_client, send_sms, reliable):
+def test_reset_restores_config_and_forgets_triggers(
+    make_client: MakeClient, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     trigger_id = send_sms(client).json()["trigger_id"]
     client.patch("/admin/routes/UZ_uzmobile", json={"outage": True})
@@ -139,7 +151,9 @@ def test_reset_restores_config_and_forgets_triggers(make_client, send_sms, relia
     assert send_sms(client).status_code == 200
 
 
-def test_partial_reset_keeps_what_it_is_told_to(make_client, send_sms, reliable):
+def test_partial_reset_keeps_what_it_is_told_to(
+    make_client: MakeClient, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     send_sms(client)
     client.patch("/admin/routes/UZ_uzmobile", json={"outage": True})
@@ -154,7 +168,7 @@ def test_partial_reset_keeps_what_it_is_told_to(make_client, send_sms, reliable)
     assert "UZ_uzmobile" not in client.get("/admin/config").json()["routes"]
 
 
-def test_admin_token_guards_admin_only(make_client, send_sms):
+def test_admin_token_guards_admin_only(make_client: MakeClient, send_sms: SendSms) -> None:
     token = "a-long-random-admin-token-for-tests"
     client = make_client(parse_config({"simulator": {"admin_token": token}}))
 
@@ -194,7 +208,9 @@ def test_admin_token_guards_admin_only(make_client, send_sms):
         ("patch", "/admin/providers/provider1", {"latency_factor": 0}),
     ],
 )
-def test_bad_input_is_a_json_4xx(make_client, method, path, body):
+def test_bad_input_is_a_json_4xx(
+    make_client: MakeClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
     client = make_client()
     response = client.request(method, path, json=body)
     assert 400 <= response.status_code < 500
@@ -203,7 +219,7 @@ def test_bad_input_is_a_json_4xx(make_client, method, path, body):
     assert error["message"]
 
 
-def test_malformed_json_and_unknown_paths_are_json_errors(make_client):
+def test_malformed_json_and_unknown_paths_are_json_errors(make_client: MakeClient) -> None:
     client = make_client()
     malformed = client.post(
         "/providers/provider1/send",

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 import statistics
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from smsfleet.simulator._engine import Simulator
 from smsfleet.simulator._errors import SimulatorError
-from smsfleet.simulator.models import SendRequest
+from smsfleet.simulator.models import SendRequest, TruthRecord
+from tests.support.simulator import FakeClock, MakeClient, MakeSimulator, Reliable, SendSms
 
 N = 5000
 UZ = SendRequest(phone="+998991234567", route="UZ_uzmobile")
@@ -20,13 +24,14 @@ def _within(observed: float, p: float, n: int) -> bool:
     return abs(observed - p) <= 5 * math.sqrt(p * (1 - p) / n)
 
 
-def _records(client, **params):
-    return client.get("/admin/truth", params=params).json()["records"]
+def _records(client: TestClient, **params: Any) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = client.get("/admin/truth", params=params).json()["records"]
+    return records
 
 
-def _trigger_many(simulator, provider="provider1", n=N):
+def _trigger_many(simulator: Simulator, provider: str = "provider1", n: int = N) -> list[int]:
     """Send n SMS straight to the engine; return the HTTP status of each."""
-    statuses = []
+    statuses: list[int] = []
     for _ in range(n):
         try:
             simulator.send(provider, UZ)
@@ -37,8 +42,19 @@ def _trigger_many(simulator, provider="provider1", n=N):
     return statuses
 
 
+def _latencies(records: list[TruthRecord]) -> list[float]:
+    """Each record's latency; every one of them was delivered."""
+    latencies = []
+    for record in records:
+        assert record.latency_seconds is not None, record
+        latencies.append(record.latency_seconds)
+    return latencies
+
+
 @pytest.mark.parametrize(("route_p", "provider_p"), [(0.7, 1.0), (0.8, 0.5), (0.97, 0.9)])
-def test_delivery_rate_is_route_times_provider_probability(make_simulator, route_p, provider_p):
+def test_delivery_rate_is_route_times_provider_probability(
+    make_simulator: MakeSimulator, route_p: float, provider_p: float
+) -> None:
     simulator = make_simulator(
         {
             "defaults": {"delivery_probability": route_p, "send_error_rate": 0.0},
@@ -52,7 +68,7 @@ def test_delivery_rate_is_route_times_provider_probability(make_simulator, route
     assert _within(counts.delivered / N, route_p * provider_p, N)
 
 
-def test_uniform_latency_stays_within_bounds(make_simulator):
+def test_uniform_latency_stays_within_bounds(make_simulator: MakeSimulator) -> None:
     simulator = make_simulator(
         {
             "defaults": {
@@ -64,17 +80,20 @@ def test_uniform_latency_stays_within_bounds(make_simulator):
     )
     _trigger_many(simulator)
     records = simulator.truth(route=None, provider=None, since=None).records
-    latencies = [r.latency_seconds for r in records]
+    latencies = _latencies(records)
     assert min(latencies) >= 2.0
     assert max(latencies) <= 10.0
     assert abs(statistics.fmean(latencies) - 6.0) < 0.2
     for record in records:
+        assert record.delivered_at is not None and record.latency_seconds is not None
         assert record.delivered_at - record.triggered_at == pytest.approx(
             timedelta(seconds=record.latency_seconds), abs=timedelta(microseconds=2)
         )
 
 
-def test_gateway_honours_each_message_latency(make_client, clock, send_sms):
+def test_gateway_honours_each_message_latency(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms
+) -> None:
     client = make_client(
         {
             "defaults": {
@@ -97,7 +116,7 @@ def test_gateway_honours_each_message_latency(make_client, clock, send_sms):
         assert message["code"] == record["code"]
 
 
-def test_lognormal_latency_has_its_median_and_is_clamped(make_simulator):
+def test_lognormal_latency_has_its_median_and_is_clamped(make_simulator: MakeSimulator) -> None:
     simulator = make_simulator(
         {
             "defaults": {
@@ -115,7 +134,7 @@ def test_lognormal_latency_has_its_median_and_is_clamped(make_simulator):
     )
     _trigger_many(simulator)
     records = simulator.truth(route=None, provider=None, since=None).records
-    latencies = [r.latency_seconds for r in records]
+    latencies = _latencies(records)
     assert 7.5 < statistics.median(latencies) < 8.5
     # sigma 1 puts ~8% below the floor and ~9% above the ceiling: both must be clamped.
     assert min(latencies) == 2.0
@@ -123,7 +142,9 @@ def test_lognormal_latency_has_its_median_and_is_clamped(make_simulator):
     assert _within(latencies.count(2.0) / N, 0.0828, N)
 
 
-def test_provider_latency_factor_scales_route_latency(make_client, send_sms, reliable):
+def test_provider_latency_factor_scales_route_latency(
+    make_client: MakeClient, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client({**reliable(), "providers": {"provider2": {"latency_factor": 3.0}}})
     send_sms(client, provider="provider1")
     send_sms(client, provider="provider2")
@@ -131,7 +152,9 @@ def test_provider_latency_factor_scales_route_latency(make_client, send_sms, rel
     assert latencies == [5.0, 15.0]
 
 
-def test_send_errors_use_the_configured_rate_codes_and_status(make_simulator):
+def test_send_errors_use_the_configured_rate_codes_and_status(
+    make_simulator: MakeSimulator,
+) -> None:
     simulator = make_simulator(
         {
             "defaults": {"send_error_rate": 0.0},
@@ -154,7 +177,9 @@ def test_send_errors_use_the_configured_rate_codes_and_status(make_simulator):
     assert set(codes) == {"UPSTREAM_TIMEOUT", "INTERNAL_ERROR"}
 
 
-def test_send_error_answer_names_provider_and_route(make_client, send_sms):
+def test_send_error_answer_names_provider_and_route(
+    make_client: MakeClient, send_sms: SendSms
+) -> None:
     client = make_client(
         {"providers": {"provider3": {"send_error_rate": 1.0, "error_codes": ["UPSTREAM_TIMEOUT"]}}}
     )
@@ -170,7 +195,7 @@ def test_send_error_answer_names_provider_and_route(make_client, send_sms):
     assert send_sms(client, provider="provider3", trigger_id="t-1").status_code == 200
 
 
-def test_route_send_error_has_its_own_codes(make_client, send_sms):
+def test_route_send_error_has_its_own_codes(make_client: MakeClient, send_sms: SendSms) -> None:
     client = make_client(
         {
             "defaults": {
@@ -185,7 +210,7 @@ def test_route_send_error_has_its_own_codes(make_client, send_sms):
     assert response.json()["error"]["code"] == "SMSC_REJECTED"
 
 
-def test_outages_answer_503(make_client, send_sms, reliable):
+def test_outages_answer_503(make_client: MakeClient, send_sms: SendSms, reliable: Reliable) -> None:
     client = make_client(
         {
             **reliable(),
@@ -207,7 +232,9 @@ def test_outages_answer_503(make_client, send_sms, reliable):
     assert counts["UZ_uzmobile"]["send_errors"] == 1
 
 
-def test_outage_cycle_follows_the_clock(make_client, clock, send_sms, reliable):
+def test_outage_cycle_follows_the_clock(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     cycle = {"every_seconds": 100, "duration_seconds": 10, "offset_seconds": 50}
     client = make_client({**reliable(), "providers": {"provider4": {"outage_cycle": cycle}}})
 
@@ -224,7 +251,9 @@ def test_outage_cycle_follows_the_clock(make_client, clock, send_sms, reliable):
     assert status_at(165) == 200
 
 
-def test_rate_limit_answers_429_until_the_window_passes(make_client, clock, send_sms, reliable):
+def test_rate_limit_answers_429_until_the_window_passes(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable(rate_limit_per_minute=3))
     for _ in range(3):
         assert send_sms(client).status_code == 200
@@ -242,7 +271,9 @@ def test_rate_limit_answers_429_until_the_window_passes(make_client, clock, send
     assert send_sms(client).status_code == 200
 
 
-def test_provider_rate_limit_spans_routes(make_client, send_sms, reliable):
+def test_provider_rate_limit_spans_routes(
+    make_client: MakeClient, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client({**reliable(), "providers": {"provider5": {"rate_limit_per_minute": 2}}})
     assert send_sms(client, provider="provider5").status_code == 200
     assert send_sms(client, provider="provider5", route="IN_vi").status_code == 200
@@ -252,7 +283,9 @@ def test_provider_rate_limit_spans_routes(make_client, send_sms, reliable):
     assert send_sms(client, provider="provider1").status_code == 200
 
 
-def test_ground_truth_counts_equal_what_happened(make_client, clock, send_sms, reliable):
+def test_ground_truth_counts_equal_what_happened(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(
         {
             **reliable(),
@@ -313,7 +346,9 @@ def test_ground_truth_counts_equal_what_happened(make_client, clock, send_sms, r
     assert {r["status"] for r in docomo["records"]} == {"not_delivered"}
 
 
-def test_truth_filters_by_time_and_provider(make_client, clock, send_sms, reliable):
+def test_truth_filters_by_time_and_provider(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     send_sms(client)
     clock.advance(60)

@@ -12,13 +12,14 @@ from smsfleet.simulator import SimulatorConfigError, load_config
 from smsfleet.simulator.__main__ import main
 from smsfleet.simulator.config import SimulatorSettings, parse_config, resolve_route
 from smsfleet.simulator.server import build_config
+from tests.support.simulator import FakeClock, MakeClient, SendSms
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "simulator.toml"
 # The demo's pairs, each with a route of its own in the example configuration.
 DEMO_ROUTES = {f"{pair.country}_{pair.slug}" for pair in DEMO_PAIRS}
 
 
-def test_example_config_loads_with_demo_routes_and_six_providers():
+def test_example_config_loads_with_demo_routes_and_six_providers() -> None:
     config = load_config(EXAMPLE)
     assert set(config.routes) == DEMO_ROUTES
     assert set(config.providers) == {f"provider{n}" for n in range(1, 7)}
@@ -45,17 +46,17 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("[providers.p1]\noutage_cycle = { every_seconds = 10, duration_seconds = 20 }\n", "p1"),
     ],
 )
-def test_bad_config_files_say_what_is_wrong(tmp_path, text, expected):
+def test_bad_config_files_say_what_is_wrong(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(SimulatorConfigError, match=expected):
         load_config(_write(tmp_path, text))
 
 
-def test_missing_config_file_is_a_config_error(tmp_path):
+def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(SimulatorConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
 
 
-def test_environment_overrides_the_file(tmp_path, monkeypatch):
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMSFLEET_SIMULATOR_ADMIN_TOKEN", "from-the-environment-0123456789")
     monkeypatch.setenv("SMSFLEET_SIMULATOR_TRUTH_LOG", str(tmp_path / "truth.jsonl"))
     monkeypatch.setenv("SMSFLEET_SIMULATOR_URL", "http://127.0.0.1:8100")  # read by programs only
@@ -66,13 +67,17 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
     assert config.simulator.truth_log == tmp_path / "truth.jsonl"
 
 
-def test_module_entry_reports_bad_config_and_exits_2(tmp_path, capsys):
+def test_module_entry_reports_bad_config_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _write(tmp_path, "[defaults]\nnonsense = 1\n")
     assert main(["--port", "0", "--config", str(path)]) == 2
     assert "defaults.nonsense" in capsys.readouterr().err
 
 
-def test_truth_survives_a_restart(tmp_path, make_client, clock, send_sms):
+def test_truth_survives_a_restart(
+    tmp_path: Path, make_client: MakeClient, clock: FakeClock, send_sms: SendSms
+) -> None:
     log = tmp_path / "truth" / "truth.jsonl"
     config = parse_config(
         {
@@ -116,7 +121,9 @@ def test_truth_survives_a_restart(tmp_path, make_client, clock, send_sms):
     assert third.get(f"/gateway/messages/{waiting}").status_code == 404
 
 
-def test_torn_last_line_is_skipped(tmp_path, make_client, send_sms):
+def test_torn_last_line_is_skipped(
+    tmp_path: Path, make_client: MakeClient, send_sms: SendSms
+) -> None:
     log = tmp_path / "truth.jsonl"
     config = parse_config({"simulator": {"truth_log": str(log)}})
     send_sms(make_client(config))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tests.support.simulator import FakeClock, MakeClient, Reliable, SendSms
 
-def test_sms_is_pending_until_its_latency_then_delivered(make_client, clock, send_sms, reliable):
+
+def test_sms_is_pending_until_its_latency_then_delivered(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
 
     sent = send_sms(client)
@@ -28,7 +32,9 @@ def test_sms_is_pending_until_its_latency_then_delivered(make_client, clock, sen
     assert delivered_at.timestamp() == clock.now
 
 
-def test_submit_right_code_wrong_code_and_twice(make_client, clock, send_sms, reliable):
+def test_submit_right_code_wrong_code_and_twice(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     trigger_id = send_sms(client).json()["trigger_id"]
     clock.advance(5)
@@ -59,8 +65,8 @@ def test_submit_right_code_wrong_code_and_twice(make_client, clock, send_sms, re
 
 
 def test_submit_before_delivery_or_to_another_provider_is_refused(
-    make_client, clock, send_sms, reliable
-):
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     trigger_id = send_sms(client).json()["trigger_id"]
 
@@ -77,8 +83,8 @@ def test_submit_before_delivery_or_to_another_provider_is_refused(
 
 
 def test_lost_sms_reads_pending_until_give_up_then_not_delivered(
-    make_client, clock, send_sms, reliable
-):
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable(delivery_probability=0.0, give_up_after_seconds=30))
     trigger_id = send_sms(client).json()["trigger_id"]
 
@@ -95,14 +101,16 @@ def test_lost_sms_reads_pending_until_give_up_then_not_delivered(
     assert response.status_code == 409
 
 
-def test_unknown_trigger_is_404(make_client):
+def test_unknown_trigger_is_404(make_client: MakeClient) -> None:
     client = make_client()
     response = client.get("/gateway/messages/nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "unknown_trigger"
 
 
-def test_client_trigger_id_is_idempotent(make_client, send_sms, reliable):
+def test_client_trigger_id_is_idempotent(
+    make_client: MakeClient, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
 
     first = send_sms(client, trigger_id="attempt-42")
@@ -118,7 +126,9 @@ def test_client_trigger_id_is_idempotent(make_client, send_sms, reliable):
     assert clash.json()["error"]["code"] == "trigger_id_conflict"
 
 
-def test_inbox_lists_arrived_messages_newest_first(make_client, clock, send_sms, reliable):
+def test_inbox_lists_arrived_messages_newest_first(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms, reliable: Reliable
+) -> None:
     client = make_client(reliable())
     first = send_sms(client).json()["trigger_id"]
     clock.advance(1)
@@ -135,14 +145,16 @@ def test_inbox_lists_arrived_messages_newest_first(make_client, clock, send_sms,
     assert [m["trigger_id"] for m in inbox["messages"]] == [second, first]
 
 
-def test_numbers_lists_route_phones(make_client):
+def test_numbers_lists_route_phones(make_client: MakeClient) -> None:
     client = make_client({"routes": {"UZ_uzmobile": {"phones": ["+998991234567"]}}})
     assert client.get("/gateway/numbers").json() == [
         {"route": "UZ_uzmobile", "phones": ["+998991234567"]}
     ]
 
 
-def test_same_seed_and_clock_give_the_same_run(make_client, clock, send_sms):
+def test_same_seed_and_clock_give_the_same_run(
+    make_client: MakeClient, clock: FakeClock, send_sms: SendSms
+) -> None:
     config = {"defaults": {"send_error_rate": 0.2, "delivery_probability": 0.5}}
 
     def run() -> list[object]:
