@@ -8,10 +8,12 @@
   are made by doubling with `INSERT ... SELECT` (each copy shifted back in time);
   their minute and hour rollups are folded by the server with the same sums the
   rollup job computes; hour rollups of days 15-30 (raw already purged) are generated,
-  then all hours are folded per country (`metrics_hour_country`) as the job does.
-  The rollup job itself then re-rolls the last two hours (timed).
+  then all hours are folded per country (`metrics_hour_country`) as the job does, and
+  on to the day series (`metrics_day_series`) by the code the job and migration 0013
+  use. The rollup job itself then re-rolls the last two hours (timed).
 - queries: the 24-hour summary by pair, and the 30-day hourly trend (step 1h) for the
-  fleet and per series, through the service, median of 5 after a warm-up.
+  fleet and per series, through the service, median of 5 after a warm-up; the by-pair
+  trend also as the JSON the API sends (the service's answer serialised).
 
 A scratch database on the local MariaDB server is dropped at the end.
 """
@@ -37,13 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore, attempts_table
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.metrics.models import LATENCY_BUCKETS_MS
+from smsfleet.metrics.models import LATENCY_BUCKETS_MS, Timeseries
 from smsfleet.metrics.rollups import Rollups
 from smsfleet.metrics.service import MetricsService
 from smsfleet.metrics.store import MetricsStore
 from smsfleet.metrics.tables import (
     COUNTER_COLUMNS,
     HISTOGRAM_COLUMNS,
+    metrics_day_series_table,
     metrics_hour_country_table,
     metrics_hour_table,
     metrics_minute_table,
@@ -300,6 +303,13 @@ def main() -> None:
                 f"{count(engine, metrics_hour_country_table):,} country-hour rows"
             )
             started = time.perf_counter()
+            service.rollups.refold_series(start=NOW - TREND - timedelta(days=1), end=NOW)
+            print(
+                f"folded the day series from the hour rollups in "
+                f"{time.perf_counter() - started:.0f} s: "
+                f"{count(engine, metrics_day_series_table):,} day rows"
+            )
+            started = time.perf_counter()
             minutes = service.rollups.rollup(
                 start=NOW - timedelta(hours=2), end=NOW - timedelta(minutes=1)
             )
@@ -334,6 +344,13 @@ def main() -> None:
             print(
                 "30-day hourly trend, by pair (200 series x 720 points): "
                 f"{timed(lambda: trend(group_by='pair'), 3):.0f} ms"
+            )
+            by_pair = trend(group_by="pair")
+            assert isinstance(by_pair, Timeseries)
+            print(
+                "  the same answer serialised to JSON as the API sends it: "
+                f"{timed(by_pair.model_dump_json, 3):.0f} ms "
+                f"({len(by_pair.model_dump_json()) / 1e6:.1f} MB)"
             )
         finally:
             config.close()

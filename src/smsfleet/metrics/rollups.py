@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -11,11 +13,23 @@ from smsfleet.attempts import queries as ledger
 from smsfleet.core.sql import aware_utc, naive_utc
 from smsfleet.metrics.buckets import HOUR, MINUTE, Source, ceil_to, epoch, floor_to, from_epoch
 from smsfleet.metrics.queries import errors_query, read_bins, rolled_until, state_of, tally_query
+from smsfleet.metrics.series import (
+    DAY,
+    FIELDS,
+    HOURS_PER_DAY,
+    NO_LATENCY,
+    day_of,
+    empty_day,
+    fold_hours,
+    pack,
+    unpack,
+)
 from smsfleet.metrics.tables import (
     COUNTER_COLUMNS,
     ROLLUP_KEY,
     STATE_PURGED,
     STATE_ROLLED,
+    metrics_day_series_table,
     metrics_hour_country_latency_table,
     metrics_hour_country_table,
     metrics_hour_errors_table,
@@ -76,7 +90,7 @@ class Rollups:
                 MINUTE,
             )
             hours_start, hours_end = floor_to(start, HOUR), ceil_to(end, HOUR)
-            self._recompute(
+            hours = self._recompute(
                 connection,
                 "minute",
                 metrics_hour_table,
@@ -87,6 +101,7 @@ class Rollups:
                 HOUR,
             )
             self._recompute_countries(connection, hours_start, hours_end)
+            refold_series(connection, hours, hours_start, hours_end)
             self._write_sms_metrics(connection, minutes, start, end)
             if advances and (rolled is None or end > rolled):
                 self._set_state(connection, STATE_ROLLED, end)
@@ -186,6 +201,16 @@ class Rollups:
             )
         )
 
+    def refold_series(self, *, start: datetime, end: datetime) -> None:
+        """Refold the whole hours of `metrics_hour` in [start, end) on to the day series
+        (a fill from existing hours; the rollup job refolds the hours it rewrites)."""
+        first, end = floor_to(start, DAY), ceil_to(end, DAY)
+        while first < end:
+            last = min(first + DAY, end)
+            with self.engine.begin() as connection:
+                refold_series_from_hours(connection, first, last)
+            first = last
+
     def _write_sms_metrics(
         self,
         connection: Connection,
@@ -240,3 +265,54 @@ class Rollups:
             purged = connection.execute(query).scalar()
             if purged is None or cutoff > aware_utc(purged):
                 self._set_state(connection, STATE_PURGED, cutoff)
+
+
+def refold_series(
+    connection: Connection,
+    hours: Mapping[tuple[int, GroupKey], Tally],
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Write the hours in [start, end) of the day series from `hours`, the rollup hours
+    (epoch, rollup key) of that range; the days' other hours stay as they are."""
+    table = metrics_day_series_table
+    window = (
+        table.c.day >= naive_utc(floor_to(start, DAY)),
+        table.c.day < naive_utc(ceil_to(end, DAY)),
+    )
+    query = sa.select(table.c.day, table.c.kind, table.c.group_key, table.c.hours).where(*window)
+    stored = {
+        (epoch(day), kind, key): unpack(blob)
+        for day, kind, key, blob in connection.execute(query.with_for_update())
+    }
+    first, last, hour = epoch(start), epoch(end), int(HOUR.total_seconds())
+    blank = array("i", [0, 0, 0, NO_LATENCY])
+    for (day, _, _), values in stored.items():
+        for index in range(HOURS_PER_DAY):
+            if first <= day + index * hour < last:
+                values[index * FIELDS : (index + 1) * FIELDS] = blank
+    for (bucket, (kind, key)), figures in fold_hours(hours).items():
+        day = day_of(bucket)
+        index = (bucket - day) // hour * FIELDS
+        stored.setdefault((day, kind, key), empty_day())[index : index + FIELDS] = array(
+            "i", figures
+        )
+    connection.execute(table.delete().where(*window))
+    empty = empty_day()
+    rows = [
+        {"day": naive_utc(from_epoch(day)), "kind": kind, "group_key": key, "hours": pack(values)}
+        for (day, kind, key), values in stored.items()
+        if values != empty
+    ]
+    if rows:
+        connection.execute(table.insert(), rows)
+
+
+def refold_series_from_hours(connection: Connection, start: datetime, end: datetime) -> None:
+    """Write the hours in [start, end) of the day series from `metrics_hour`."""
+    query = tally_query("hour", start, end, ROLLUP_KEY, HOUR, None)
+    hours = {
+        (epoch(row[0]), tuple(row[1:5])): Tally.from_values(row[5:])
+        for row in connection.execute(query)
+    }
+    refold_series(connection, hours, start, end)

@@ -6,11 +6,13 @@ The definitions of every figure are in `smsfleet.metrics.models`.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -21,9 +23,8 @@ from smsfleet.core.bounds import check_moment
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ValidationFailed
 from smsfleet.core.quantiles import quantile
-from smsfleet.metrics.buckets import MINUTE, floor_to
+from smsfleet.metrics.buckets import HOUR, MINUTE, floor_to
 from smsfleet.metrics.models import (
-    LATENCY_BUCKETS_MS,
     AttemptSummary,
     Counters,
     ExportFormat,
@@ -40,6 +41,7 @@ from smsfleet.metrics.models import (
     Window,
 )
 from smsfleet.metrics.rollups import Rollups
+from smsfleet.metrics.series import FLEET_KEY, NO_LATENCY, bucketed_percentile
 from smsfleet.metrics.store import MetricsStore
 from smsfleet.metrics.tally import Tally, merge
 from smsfleet.stores import ConfigStore
@@ -72,9 +74,16 @@ STEPS: dict[Step, timedelta] = {
 }
 MAX_POINTS = 2_000
 MAX_RANGE = timedelta(days=400)
-ALL_KEY = "all"
+ALL_KEY = FLEET_KEY
 # Trends over longer than this take their points' p95 from the coarse histogram.
 FINE_TREND_SPAN = timedelta(hours=24)
+# Day series (`smsfleet.metrics.series`) of each grouping.
+SERIES_KINDS: dict[GroupBy | None, str] = {
+    GroupBy.country: "country",
+    GroupBy.pair: "pair",
+    GroupBy.program: "program",
+    None: "fleet",
+}
 # Columns each grouping selects; the first one is the group's key.
 GROUP_COLUMNS: dict[GroupBy | None, tuple[str, ...]] = {
     GroupBy.country: ("country",),
@@ -189,25 +198,6 @@ def percentile(bins: Mapping[int, int], q: float) -> int | None:
     one (`smsfleet.core.quantiles`)."""
     value = quantile(bins, q)
     return None if value is None else round(value)
-
-
-def bucketed_percentile(histogram: Sequence[int], q: float) -> int | None:
-    """The q-quantile (ms) of the coarse histogram, interpolated inside its bucket: the
-    long trends' points, which do not read the fine bins."""
-    count = sum(histogram)
-    if count == 0:
-        return None
-    rank = q * count
-    cumulative, lower = 0, 0
-    for index, n in enumerate(histogram):
-        if index == len(LATENCY_BUCKETS_MS):
-            return lower  # above the last bound: the bound is the best estimate
-        upper = LATENCY_BUCKETS_MS[index]
-        if n and cumulative + n >= rank:
-            return round(lower + (upper - lower) * (rank - cumulative) / n)
-        cumulative += n
-        lower = upper
-    return lower
 
 
 def _rate(tally: Tally) -> float | None:
@@ -408,6 +398,8 @@ class MetricsService:
             window=window, start=start, end=end, step=size, default=Window.h1
         )
         columns = GROUP_COLUMNS[grouping]
+        if size == HOUR and span.end - span.start > FINE_TREND_SPAN:
+            return self._long_trend(span, points, chosen_step, grouping, key)
         # Fine latency bins over a day at most: a 30-day trend by pair would read tens of
         # millions of bin rows; its points take p95 from the coarse histogram instead.
         tallies = self.store.tallies(
@@ -441,6 +433,48 @@ class MetricsService:
             )
         return Timeseries(
             start=span.start, end=span.end, step=chosen_step, group_by=grouping, series=series
+        )
+
+    def _long_trend(
+        self, span: TimeRange, points: int, step: Step, grouping: GroupBy | None, key: str | None
+    ) -> Timeseries:
+        """An hourly trend over more than a day: whole hours from the day series, p95
+        from the coarse histogram, the partial hours at its ends from tallies."""
+        hourly = self.store.hourly_series(
+            start=span.start,
+            end=span.end,
+            kind=SERIES_KINDS[grouping],
+            group=GROUP_COLUMNS[grouping],
+            key=key,
+        )
+        per_key: dict[str, dict[int, Tally]] = {}
+        for (bucket, group), tally in hourly.tallies.items():
+            assert bucket is not None
+            per_key.setdefault(group[0] if group else ALL_KEY, {})[bucket] = tally
+        keys = set(per_key) | set(hourly.values)
+        keys |= {key} if key else set() if grouping else {ALL_KEY}
+        first = int(span.start.timestamp())
+        size = int(HOUR.total_seconds())
+        times = [datetime.fromtimestamp(first + index * size, tz=UTC) for index in range(points)]
+        # Points [before, after) come from the day series, the others from tallies.
+        before = min(max(0, (hourly.first - first) // size), points)
+        after = min(before + hourly.hours, points)
+        edges = [first + index * size for index in (*range(before), *range(after, points))]
+        series = []
+        with _collector_paused():
+            for name in sorted(keys):
+                buckets = per_key.get(name, {})
+                edge = [_point(bucket, buckets.get(bucket)) for bucket in edges]
+                values = hourly.values.get(name)
+                middle = (
+                    _points(times[before:after], values)
+                    if values is not None
+                    else [_point(first + index * size, None) for index in range(before, after)]
+                )
+                points_of = [*edge[:before], *middle, *edge[before:]]
+                series.append(Series(key=name, points=points_of))
+        return Timeseries(
+            start=span.start, end=span.end, step=step, group_by=grouping, series=series
         )
 
     def heatmap(
@@ -556,6 +590,42 @@ class MetricsService:
         deleted = self.attempts.purge(before=cutoff)
         self.rollups.mark_purged(cutoff)
         return deleted
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while a long trend's points are made: they
+    hold no cycles, and 144,000 new objects would have it scan the whole heap several
+    times (about 40 % of the trend's time). Left as it is if it was already off."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _points(times: Sequence[datetime], values: Sequence[int]) -> list[Point]:
+    """Points of the day series' figures (`smsfleet.metrics.series`), an hour each."""
+    numbers = iter(values)
+    points = []
+    for t, delivered, not_delivered, failed, p95 in zip(
+        times, numbers, numbers, numbers, numbers, strict=False
+    ):
+        completed = delivered + not_delivered + failed
+        points.append(
+            Point(
+                t,
+                delivered + not_delivered,
+                delivered,
+                failed,
+                completed,
+                delivered / completed if completed else None,
+                None if p95 == NO_LATENCY else p95,
+            )
+        )
+    return points
 
 
 def _point(epoch: int, tally: Tally | None) -> Point:

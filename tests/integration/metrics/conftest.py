@@ -23,6 +23,7 @@ from smsfleet.core.sql import create_sql_engine, open_metrics_engine, upgrade_me
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.runtime import build_metrics
 from smsfleet.metrics.tables import (
+    metrics_day_series_table,
     metrics_hour_country_latency_table,
     metrics_hour_country_table,
     metrics_hour_errors_table,
@@ -49,6 +50,7 @@ TABLES = (
     metrics_minute_latency_table,
     metrics_hour_latency_table,
     metrics_hour_country_latency_table,
+    metrics_day_series_table,
     metrics_state_table,
     sms_metrics_table,
 )

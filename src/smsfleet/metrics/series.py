@@ -1,0 +1,116 @@
+"""Hour series packed a day to a row: what long hourly trends read.
+
+`metrics_day_series` holds, for each day and each series of a grouping (the fleet,
+a country, a pair, a program), the day's 24 whole hours as the figures a trend point
+shows: delivered, not delivered, failed (send failed + error) and the p95 delivery
+latency read off the coarse histogram (-1: none delivered with a latency). Each is a
+little-endian 32-bit integer, 4 to an hour, 96 to a day. A 30-day trend by pair reads
+200 x 31 such rows instead of 432,000 hour rows of 26 columns.
+
+The rollup job refolds the hours it rewrites (`Rollups`), so the series equal the
+hour rollups, and so the raw counts.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from smsfleet.metrics.models import LATENCY_BUCKETS_MS
+from smsfleet.metrics.tables import HISTOGRAM_SIZE
+from smsfleet.metrics.tally import GroupKey, Tally
+
+DAY = timedelta(days=1)
+HOURS_PER_DAY = 24
+FIELDS = 4  # delivered, not_delivered, failed, latency_p95_ms (NO_LATENCY: none)
+NO_LATENCY = -1
+DAY_VALUES = HOURS_PER_DAY * FIELDS
+# Grouping of a series → its key in a rollup row's key (pair, program, country,
+# operator); the fleet's one series has the key "all".
+GROUPINGS: dict[str, int | None] = {"fleet": None, "country": 2, "pair": 0, "program": 1}
+FLEET_KEY = "all"
+
+SeriesKey = tuple[str, str]  # (grouping, key)
+
+
+def bucketed_percentile(histogram: Sequence[int], q: float) -> int | None:
+    """The q-quantile (ms) of the coarse histogram, interpolated inside its bucket: the
+    long trends' points, which do not read the fine bins."""
+    count = sum(histogram)
+    if count == 0:
+        return None
+    rank = q * count
+    cumulative, lower = 0, 0
+    for index, n in enumerate(histogram):
+        if index == len(LATENCY_BUCKETS_MS):
+            return lower  # above the last bound: the bound is the best estimate
+        upper = LATENCY_BUCKETS_MS[index]
+        if n and cumulative + n >= rank:
+            return round(lower + (upper - lower) * (rank - cumulative) / n)
+        cumulative += n
+        lower = upper
+    return lower
+
+
+def pack(values: Sequence[int]) -> bytes:
+    packed = array("i", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack(blob: bytes) -> array[int]:
+    values = array("i")
+    values.frombytes(blob)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+def empty_day() -> array[int]:
+    return array("i", [0, 0, 0, NO_LATENCY] * HOURS_PER_DAY)
+
+
+def series_of(rollup_key: GroupKey) -> list[SeriesKey]:
+    """The series a rollup row (pair, program, country, operator) counts in."""
+    return [
+        (grouping, FLEET_KEY if index is None else rollup_key[index])
+        for grouping, index in GROUPINGS.items()
+    ]
+
+
+def fold_hours(
+    hours: Mapping[tuple[int, GroupKey], Tally],
+) -> dict[tuple[int, SeriesKey], tuple[int, int, int, int]]:
+    """Rollup hours (epoch, rollup key) → each series' hour figures: delivered, not
+    delivered, failed and p95 (NO_LATENCY: none)."""
+    sums: dict[tuple[int, SeriesKey], list[int]] = {}
+    for (bucket, key), tally in hours.items():
+        for series in series_of(key):
+            total = sums.get((bucket, series))
+            if total is None:
+                total = sums[(bucket, series)] = [0] * (3 + HISTOGRAM_SIZE)
+            total[0] += tally.delivered
+            total[1] += tally.not_delivered
+            total[2] += tally.send_failed + tally.error
+            for index, n in enumerate(tally.histogram, start=3):
+                total[index] += n
+    result: dict[tuple[int, SeriesKey], tuple[int, int, int, int]] = {}
+    for where, total in sums.items():
+        p95 = bucketed_percentile(total[3:], 0.95)
+        result[where] = (total[0], total[1], total[2], NO_LATENCY if p95 is None else p95)
+    return result
+
+
+def day_of(epoch: int) -> int:
+    return epoch - epoch % int(DAY.total_seconds())
+
+
+def days(start: datetime, end: datetime) -> Iterable[datetime]:
+    """The days (midnight UTC) that [start, end) touches."""
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        yield day
+        day += DAY

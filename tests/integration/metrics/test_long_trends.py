@@ -1,0 +1,201 @@
+"""Hourly trends over more than a day (read from the day series, `metrics_day_series`)
+equal the raw attempts, point by point, on SQLite and MariaDB: before any rollup,
+partly rolled up, fully rolled up, after an old hour is rolled up again, and after
+migration 0013 fills the series from the hour rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import attempts_table
+from smsfleet.core.sql import METRICS_MIGRATIONS_DIR
+from smsfleet.metrics.buckets import HOUR, floor_to
+from smsfleet.metrics.models import LATENCY_BUCKETS_MS, Timeseries
+from smsfleet.metrics.series import bucketed_percentile
+from smsfleet.metrics.tables import metrics_day_series_table
+from tests.support.metrics_fleet import Fleet
+
+T0 = datetime.fromisoformat("2026-01-05T12:00:00+00:00")
+START = T0 - timedelta(hours=50)
+# Over a day, so the long-trend read; both ends inside an hour.
+FIRST, LAST = START + timedelta(minutes=17, seconds=3), T0 - timedelta(minutes=7)
+GROUPINGS: dict[str | None, Callable[[Attempt], str]] = {
+    None: lambda attempt: "all",
+    "country": lambda attempt: attempt.country,
+    "pair": lambda attempt: attempt.pair,
+    "program": lambda attempt: attempt.program,
+}
+Figures = tuple[int, int, int, int, float | None, int | None]
+
+
+def _coarse(latency: int) -> int:
+    """The coarse histogram bucket of a latency: (lower, upper]."""
+    return next(
+        (i for i, bound in enumerate(LATENCY_BUCKETS_MS) if latency <= bound),
+        len(LATENCY_BUCKETS_MS),
+    )
+
+
+def expected(
+    attempts: list[Attempt], grouping: str | None, start: datetime, end: datetime
+) -> dict[str, dict[datetime, Figures]]:
+    """Per key and hour: sent, delivered, failed, completed, success rate, p95 (coarse)."""
+    counts: dict[str, dict[datetime, list[int]]] = {}
+    first = floor_to(start, HOUR)  # a trend's first point starts on the hour
+    for attempt in attempts:
+        assert attempt.completed_at is not None and attempt.outcome is not None
+        if not first <= attempt.completed_at < end:
+            continue
+        hour = floor_to(attempt.completed_at, HOUR)
+        key = GROUPINGS[grouping](attempt)
+        row = counts.setdefault(key, {}).setdefault(hour, [0] * (4 + len(LATENCY_BUCKETS_MS) + 1))
+        row[
+            ["delivered", "not_delivered", "send_failed", "error"].index(attempt.outcome.value)
+        ] += 1
+        if attempt.outcome is Outcome.delivered and attempt.latency_ms is not None:
+            row[4 + _coarse(attempt.latency_ms)] += 1
+    result: dict[str, dict[datetime, Figures]] = {}
+    for key, hours in counts.items():
+        for hour, (delivered, not_delivered, send_failed, error, *histogram) in hours.items():
+            completed = delivered + not_delivered + send_failed + error
+            result.setdefault(key, {})[hour] = (
+                delivered + not_delivered,
+                delivered,
+                send_failed + error,
+                completed,
+                delivered / completed,
+                bucketed_percentile(histogram, 0.95),
+            )
+    return result
+
+
+def check(trend: Timeseries, want: dict[str, dict[datetime, Figures]], keys: set[str]) -> None:
+    assert {series.key for series in trend.series} == keys
+    first = floor_to(trend.start, HOUR)
+    hours = int((trend.end - first) / HOUR) + (1 if (trend.end - first) % HOUR else 0)
+    for series in trend.series:
+        assert [point.t for point in series.points] == [first + i * HOUR for i in range(hours)]
+        for point in series.points:
+            figures = (
+                point.sent,
+                point.delivered,
+                point.failed,
+                point.completed,
+                point.success_rate,
+                point.latency_p95_ms,
+            )
+            zero = (0, 0, 0, 0, None, None)
+            assert figures == want.get(series.key, {}).get(point.t, zero), (series.key, point.t)
+
+
+def trends(fleet: Fleet) -> list[Timeseries]:
+    service = fleet.metrics.service
+    result = [
+        service.timeseries(start=FIRST, end=LAST, step="1h", group_by=grouping)
+        for grouping in GROUPINGS
+    ]
+    for key in ("UZ_beeline", "XX_none"):
+        result.append(
+            service.timeseries(start=FIRST, end=LAST, step="1h", group_by="pair", key=key)
+        )
+    return result
+
+
+def check_all(fleet: Fleet, attempts: list[Attempt]) -> list[Timeseries]:
+    answers = trends(fleet)
+    for grouping, trend in zip(GROUPINGS, answers, strict=False):
+        want = expected(attempts, grouping, FIRST, LAST)
+        check(trend, want, set(want) if grouping else {"all"})
+    by_pair = expected(attempts, "pair", FIRST, LAST)
+    check(answers[-2], {"UZ_beeline": by_pair["UZ_beeline"]}, {"UZ_beeline"})
+    check(answers[-1], {}, {"XX_none"})
+    return answers
+
+
+def test_long_hourly_trends_equal_the_raw_attempts(fleet: Fleet) -> None:
+    attempts = fleet.random_attempts(1_500, start=START, span=timedelta(hours=50))
+    service = fleet.metrics.service
+    service.ingest(attempts)
+    fleet.clock.current = T0 + timedelta(seconds=30)
+    raw_only = check_all(fleet, attempts)
+
+    fleet.clock.current = T0 - timedelta(hours=20, minutes=13)
+    fleet.metrics.job.run_once()  # rolled up to the middle: day series, then raw
+    fleet.clock.current = T0 + timedelta(seconds=30)
+    assert check_all(fleet, attempts) == raw_only
+
+    fleet.metrics.job.run_once()
+    assert service.store.rolled_until() == T0
+    with service.store.engine.connect() as connection:
+        kinds = connection.execute(sa.select(metrics_day_series_table.c.kind).distinct())
+        assert set(kinds.scalars()) == {"fleet", "country", "pair", "program"}
+    assert check_all(fleet, attempts) == raw_only
+
+    # A late attempt in an old hour (of a pair, country and program seen nowhere else),
+    # rolled up again: only that hour of its day changes.
+    late = fleet.attempt(
+        "KZ_kcell", "program3", Outcome.delivered, T0 - timedelta(hours=30), latency_ms=777
+    )
+    service.ingest([late])
+    service.rollups.rollup(start=T0 - timedelta(hours=30), end=T0 - timedelta(hours=29))
+    check_all(fleet, [*attempts, late])
+    # Gone from the ledger and rolled up again: the hour no longer counts it.
+    with service.store.engine.begin() as connection:
+        connection.execute(attempts_table.delete().where(attempts_table.c.id == late.id))
+    service.rollups.rollup(start=T0 - timedelta(hours=30), end=T0 - timedelta(hours=29))
+    assert check_all(fleet, attempts) == raw_only
+
+
+def _migrate(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(METRICS_MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def test_migration_0013_fills_the_day_series_from_the_hour_rollups(fleet: Fleet) -> None:
+    attempts = fleet.random_attempts(1_500, start=START, span=timedelta(hours=50))
+    service = fleet.metrics.service
+    service.ingest(attempts)
+    fleet.clock.current = T0 + timedelta(seconds=30)
+    fleet.metrics.job.run_once()
+    table = metrics_day_series_table
+    engine = service.store.engine
+
+    def stored() -> list[tuple[object, ...]]:
+        with engine.connect() as connection:
+            query = sa.select(table).order_by(table.c.day, table.c.kind, table.c.group_key)
+            return [tuple(row) for row in connection.execute(query)]
+
+    written = stored()
+    assert written
+    try:
+        _migrate(engine, "0012", down=True)
+        with engine.connect() as connection:
+            assert table.name not in sa.inspect(connection).get_table_names()
+    finally:
+        _migrate(engine, "head")
+    assert stored() == written
+    check_all(fleet, attempts)
+
+
+@pytest.mark.parametrize("grouping", [None, "pair"])
+def test_a_long_trend_without_rollups_or_attempts_has_zero_points(
+    fleet: Fleet, grouping: str | None
+) -> None:
+    fleet.clock.current = T0
+    trend = fleet.metrics.service.timeseries(window="7d", step="1h", group_by=grouping)
+    assert [series.key for series in trend.series] == ([] if grouping else ["all"])
+    for series in trend.series:
+        assert len(series.points) == 7 * 24
+        assert {(p.completed, p.success_rate, p.latency_p95_ms) for p in series.points} == {
+            (0, None, None)
+        }
