@@ -1,4 +1,5 @@
 # `make run`: set up everything and start the demo fleet.  `make test`: every check.
+# `make check`: the quick lane (lint, types, web lint, unit tests), under a minute.
 # `make fuzz`: the fuzz and property tests, randomized and ten times longer.
 SHELL := /bin/bash
 VENV := .venv
@@ -8,12 +9,29 @@ RUN_PACKAGES := screen
 BENCH_PACKAGES := screen wrk
 TEST_PACKAGES := screen openssh-server openssh-client chromium fonts-liberation prometheus prometheus-alertmanager docker-compose systemd
 
-.PHONY: run test setup python web lint typecheck pytest fuzz bench clean
+.PHONY: run test check check-python check-web check-unit setup python web lint typecheck pytest fuzz bench clean
 
 run: setup web
 	$(BIN)/smsfleet demo
 
 test: setup web lint typecheck pytest
+
+# The quick lane, before a commit: ruff, mypy, the web app's types and lint, and the unit
+# tests (no MariaDB, Redis, screen or browser), the three side by side. `make test` runs
+# all of it and the rest.
+check: python web/node_modules/.installed
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target check-python check-web check-unit
+
+check-python:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+check-web:
+	cd web && npm run --silent typecheck && npm run --silent lint
+
+check-unit:
+	$(BIN)/pytest -q tests/unit
 
 setup: python
 	@scripts/debian-packages.sh $(RUN_PACKAGES)

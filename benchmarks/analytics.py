@@ -23,6 +23,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -121,7 +122,7 @@ def query_times(service: UsageService) -> list[tuple[str, float]]:
     )
     everything = UsageQuery(start_date=date(2026, 3, 2), end_date=date(2026, 3, 31))
     one_key = everything.model_copy(update={"api_key_id": "k0000003"})
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "usage (all)": lambda: service.summary(everything, actor=admin),
         "usage/daily (all)": lambda: service.daily(everything, actor=admin),
         "usage/endpoints (all)": lambda: service.endpoints(everything, actor=admin),

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,7 +141,7 @@ def wait_for_sessions(client: httpx.Client, names: set[str]) -> None:
 # --- (a) fleet -------------------------------------------------------------------------
 
 
-def max_in_any_window(times: list[float]) -> int:
+def max_in_any_window(times: Sequence[float]) -> int:
     ordered = sorted(times)
     most, first = 0, 0
     for last, at in enumerate(ordered):

@@ -151,7 +151,7 @@ class PlannedPair:
 def test_numbers(country: str, count: int, *, start: int) -> list[str]:
     """`count` valid mobile numbers of `country`, from its example number + `start` on."""
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
-    assert example is not None, country
+    assert example is not None and example.national_number is not None, country
     found: list[str] = []
     national = example.national_number + start
     while len(found) < count:

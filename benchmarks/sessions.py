@@ -147,7 +147,13 @@ def main() -> None:
                 assert status is not None and status.pid
                 os.kill(status.pid, signal.SIGKILL)
                 killed = time.monotonic()
-                wait(lambda n=name: store.session_status.get(n).state != SessionState.running, 30)  # type: ignore[union-attr]
+
+                def ended(session: str = name) -> bool:
+                    status = store.session_status.get(session)
+                    assert status is not None, session
+                    return status.state != SessionState.running
+
+                wait(ended, 30)
                 detections.append(time.monotonic() - killed)
             rows.append(
                 (

@@ -37,6 +37,7 @@ from types import SimpleNamespace
 import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
+from redis.typing import EncodableT, FieldT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -87,7 +88,8 @@ def _send(pair: str, program: str) -> SendAction:
     )
 
 
-def _attempt(session: str, send: SendAction) -> dict[str, str]:
+def _attempt(session: str, send: SendAction) -> dict[FieldT, EncodableT]:
+    # redis' `hset` takes a Mapping, invariant in its key: the field type must be its own.
     return {"session": session, "pair": send.pair, "phone": send.phone}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -24,7 +25,7 @@ def samples(kind: str, count: int, *, scale: float, seed: int = 20260105) -> lis
     raise ValueError(kind)
 
 
-def exact(values: list[float], q: float) -> float:
+def exact(values: Sequence[float], q: float) -> float:
     """The nearest-rank q-quantile: the ceil(q * n)-th smallest sample."""
     ordered = sorted(values)
     return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import attempts_table
+from smsfleet.metrics.models import Summary
+from smsfleet.metrics.service import JobReport
 from smsfleet.metrics.store import SmsMetricRow
 from smsfleet.metrics.tables import metrics_hour_country_table
 from tests.support.metrics_fleet import Fleet
@@ -88,6 +90,7 @@ def test_summary_is_the_same_from_rollups(fleet: Fleet) -> None:
     service = fleet.metrics.service
     before = [service.summary(start=T0, end=at(4), group_by=g) for g in ("pair", "program")]
     report = fleet.metrics.job.run_once()
+    assert isinstance(report, JobReport)
     assert report.rolled_until == at(4)
     after = [service.summary(start=T0, end=at(4), group_by=g) for g in ("pair", "program")]
     assert after == before
@@ -183,6 +186,7 @@ def test_rollups_equal_raw_attempts_for_any_window(fleet: Fleet) -> None:
     assert raw_only == partly_rolled == raw_tail == fully_rolled
 
     for (first, last), summary in zip(windows, fully_rolled[0:12:4], strict=True):
+        assert isinstance(summary, Summary)
         expected = _expected_by_pair(attempts, first, last)
         assert summary.totals.completed == sum(sum(c.values()) for c in expected.values())
         for group in summary.groups:
@@ -205,6 +209,7 @@ def test_purge_deletes_old_raw_attempts_and_keeps_rollups(fleet: Fleet) -> None:
     service.ingest([recent])
     fleet.clock.current = T0 + timedelta(days=14, minutes=5)
     report = fleet.metrics.job.run_once()
+    assert isinstance(report, JobReport)
     assert report.purged == 300
     with service.store.engine.connect() as connection:
         left = connection.execute(sa.select(attempts_table.c.id)).scalars().all()

@@ -89,16 +89,21 @@ def test_a_pair_with_fewer_sessions_than_the_others_can_still_carry_its_share() 
 
 def test_a_program_that_cannot_send_in_parallel_gets_one() -> None:
     policy = InFlightPolicy(program_limits={"program2": 1}, default_cycle=timedelta(seconds=30))
-    common = {
-        "cap_per_minute": 10,
-        "cycle_seconds": 30.0,
-        "sessions_in_country": 1,
-        "pairs_in_country": 1,
-        "sessions_in_pair": 1,
-        "phones": 9,
-    }
-    assert allowance(program="program2", policy=policy, **common) == 1
-    assert allowance(program="program1", policy=policy, **common) == 9
+
+    def allowed(program: str) -> int:
+        return allowance(
+            cap_per_minute=10,
+            cycle_seconds=30.0,
+            sessions_in_country=1,
+            pairs_in_country=1,
+            sessions_in_pair=1,
+            phones=9,
+            program=program,
+            policy=policy,
+        )
+
+    assert allowed("program2") == 1
+    assert allowed("program1") == 9
 
 
 def test_next_phone_rotates_and_skips_numbers_awaiting_a_code() -> None:
