@@ -9,7 +9,7 @@
   their minute and hour rollups are folded by the server with the same sums the
   rollup job computes; hour rollups of days 15-30 (raw already purged) are generated,
   then all hours are folded per country (`metrics_hour_country`) as the job does, and
-  on to the day series (`metrics_day_series`) by the code the job and migration 0013
+  on to the week series (`metrics_week_series`) by the code the job and migration 0013
   use. The rollup job itself then re-rolls the last two hours (timed).
 - queries: the 24-hour summary by pair, and the 30-day hourly trend (step 1h) for the
   fleet and per series, through the service, median of 5 after a warm-up; the by-pair
@@ -46,11 +46,11 @@ from smsfleet.metrics.store import MetricsStore
 from smsfleet.metrics.tables import (
     COUNTER_COLUMNS,
     HISTOGRAM_COLUMNS,
-    metrics_day_series_table,
     metrics_hour_country_table,
     metrics_hour_table,
     metrics_minute_table,
     metrics_state_table,
+    metrics_week_series_table,
 )
 from smsfleet.stores import open_config_store
 from tests.support.backends import mariadb_database
@@ -305,9 +305,9 @@ def main() -> None:
             started = time.perf_counter()
             service.rollups.refold_series(start=NOW - TREND - timedelta(days=1), end=NOW)
             print(
-                f"folded the day series from the hour rollups in "
+                f"folded the week series from the hour rollups in "
                 f"{time.perf_counter() - started:.0f} s: "
-                f"{count(engine, metrics_day_series_table):,} day rows"
+                f"{count(engine, metrics_week_series_table):,} week rows"
             )
             started = time.perf_counter()
             minutes = service.rollups.rollup(

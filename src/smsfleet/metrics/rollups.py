@@ -14,22 +14,21 @@ from smsfleet.core.sql import aware_utc, naive_utc
 from smsfleet.metrics.buckets import HOUR, MINUTE, Source, ceil_to, epoch, floor_to, from_epoch
 from smsfleet.metrics.queries import errors_query, read_bins, rolled_until, state_of, tally_query
 from smsfleet.metrics.series import (
-    DAY,
     FIELDS,
-    HOURS_PER_DAY,
+    HOURS_PER_WEEK,
     NO_LATENCY,
-    day_of,
-    empty_day,
+    WEEK,
+    empty_week,
     fold_hours,
     pack,
     unpack,
+    week_of,
 )
 from smsfleet.metrics.tables import (
     COUNTER_COLUMNS,
     ROLLUP_KEY,
     STATE_PURGED,
     STATE_ROLLED,
-    metrics_day_series_table,
     metrics_hour_country_latency_table,
     metrics_hour_country_table,
     metrics_hour_errors_table,
@@ -39,6 +38,7 @@ from smsfleet.metrics.tables import (
     metrics_minute_latency_table,
     metrics_minute_table,
     metrics_state_table,
+    metrics_week_series_table,
     sms_metrics_table,
 )
 from smsfleet.metrics.tally import GroupKey, Tally
@@ -46,6 +46,7 @@ from smsfleet.metrics.tally import GroupKey, Tally
 __all__ = ["Rollups"]
 
 ROLLUP_CHUNK = timedelta(hours=6)
+DAY = timedelta(days=1)
 
 
 class Rollups:
@@ -202,8 +203,9 @@ class Rollups:
         )
 
     def refold_series(self, *, start: datetime, end: datetime) -> None:
-        """Refold the whole hours of `metrics_hour` in [start, end) on to the day series
-        (a fill from existing hours; the rollup job refolds the hours it rewrites)."""
+        """Refold the whole hours of `metrics_hour` in [start, end) on to the week series
+        (a fill from existing hours; the rollup job refolds the hours it rewrites), a day
+        at a time."""
         first, end = floor_to(start, DAY), ceil_to(end, DAY)
         while first < end:
             last = min(first + DAY, end)
@@ -273,35 +275,35 @@ def refold_series(
     start: datetime,
     end: datetime,
 ) -> None:
-    """Write the hours in [start, end) of the day series from `hours`, the rollup hours
-    (epoch, rollup key) of that range; the days' other hours stay as they are."""
-    table = metrics_day_series_table
+    """Write the hours in [start, end) of the week series from `hours`, the rollup hours
+    (epoch, rollup key) of that range; the weeks' other hours stay as they are."""
+    table = metrics_week_series_table
     window = (
-        table.c.day >= naive_utc(floor_to(start, DAY)),
-        table.c.day < naive_utc(ceil_to(end, DAY)),
+        table.c.week >= naive_utc(floor_to(start, WEEK)),
+        table.c.week < naive_utc(ceil_to(end, WEEK)),
     )
-    query = sa.select(table.c.day, table.c.kind, table.c.group_key, table.c.hours).where(*window)
+    query = sa.select(table.c.week, table.c.kind, table.c.group_key, table.c.hours).where(*window)
     stored = {
-        (epoch(day), kind, key): unpack(blob)
-        for day, kind, key, blob in connection.execute(query.with_for_update())
+        (epoch(week), kind, key): unpack(blob)
+        for week, kind, key, blob in connection.execute(query.with_for_update())
     }
     first, last, hour = epoch(start), epoch(end), int(HOUR.total_seconds())
     blank = array("i", [0, 0, 0, NO_LATENCY])
-    for (day, _, _), values in stored.items():
-        for index in range(HOURS_PER_DAY):
-            if first <= day + index * hour < last:
+    for (week, _, _), values in stored.items():
+        for index in range(HOURS_PER_WEEK):
+            if first <= week + index * hour < last:
                 values[index * FIELDS : (index + 1) * FIELDS] = blank
     for (bucket, (kind, key)), figures in fold_hours(hours).items():
-        day = day_of(bucket)
-        index = (bucket - day) // hour * FIELDS
-        stored.setdefault((day, kind, key), empty_day())[index : index + FIELDS] = array(
+        week = week_of(bucket)
+        index = (bucket - week) // hour * FIELDS
+        stored.setdefault((week, kind, key), empty_week())[index : index + FIELDS] = array(
             "i", figures
         )
     connection.execute(table.delete().where(*window))
-    empty = empty_day()
+    empty = empty_week()
     rows = [
-        {"day": naive_utc(from_epoch(day)), "kind": kind, "group_key": key, "hours": pack(values)}
-        for (day, kind, key), values in stored.items()
+        {"week": naive_utc(from_epoch(week)), "kind": kind, "group_key": key, "hours": pack(values)}
+        for (week, kind, key), values in stored.items()
         if values != empty
     ]
     if rows:
@@ -309,7 +311,7 @@ def refold_series(
 
 
 def refold_series_from_hours(connection: Connection, start: datetime, end: datetime) -> None:
-    """Write the hours in [start, end) of the day series from `metrics_hour`."""
+    """Write the hours in [start, end) of the week series from `metrics_hour`."""
     query = tally_query("hour", start, end, ROLLUP_KEY, HOUR, None)
     hours = {
         (epoch(row[0]), tuple(row[1:5])): Tally.from_values(row[5:])

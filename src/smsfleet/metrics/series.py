@@ -1,11 +1,12 @@
-"""Hour series packed a day to a row: what long hourly trends read.
+"""Hour series packed a week to a row: what long hourly trends read.
 
-`metrics_day_series` holds, for each day and each series of a grouping (the fleet,
-a country, a pair, a program), the day's 24 whole hours as the figures a trend point
+`metrics_week_series` holds, for each week and each series of a grouping (the fleet,
+a country, a pair, a program), the week's 168 whole hours as the figures a trend point
 shows: delivered, not delivered, failed (send failed + error) and the p95 delivery
 latency read off the coarse histogram (-1: none delivered with a latency). Each is a
-little-endian 32-bit integer, 4 to an hour, 96 to a day. A 30-day trend by pair reads
-200 x 31 such rows instead of 432,000 hour rows of 26 columns.
+little-endian 32-bit integer, 4 to an hour, 672 to a week (2,688 bytes). Weeks are
+counted from the epoch, so each starts on a Thursday at 00:00 UTC. A 30-day trend by
+pair reads 200 x 5 or 6 such rows instead of 432,000 hour rows of 26 columns.
 
 The rollup job refolds the hours it rewrites (`Rollups`), so the series equal the
 hour rollups, and so the raw counts.
@@ -15,18 +16,17 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS
 from smsfleet.metrics.tables import HISTOGRAM_SIZE
 from smsfleet.metrics.tally import GroupKey, Tally
 
-DAY = timedelta(days=1)
-HOURS_PER_DAY = 24
+WEEK = timedelta(days=7)
+HOURS_PER_WEEK = 168
 FIELDS = 4  # delivered, not_delivered, failed, latency_p95_ms (NO_LATENCY: none)
 NO_LATENCY = -1
-DAY_VALUES = HOURS_PER_DAY * FIELDS
 # Grouping of a series → its key in a rollup row's key (pair, program, country,
 # operator); the fleet's one series has the key "all".
 GROUPINGS: dict[str, int | None] = {"fleet": None, "country": 2, "pair": 0, "program": 1}
@@ -69,8 +69,8 @@ def unpack(blob: bytes) -> array[int]:
     return values
 
 
-def empty_day() -> array[int]:
-    return array("i", [0, 0, 0, NO_LATENCY] * HOURS_PER_DAY)
+def empty_week() -> array[int]:
+    return array("i", [0, 0, 0, NO_LATENCY] * HOURS_PER_WEEK)
 
 
 def series_of(rollup_key: GroupKey) -> list[SeriesKey]:
@@ -104,13 +104,6 @@ def fold_hours(
     return result
 
 
-def day_of(epoch: int) -> int:
-    return epoch - epoch % int(DAY.total_seconds())
-
-
-def days(start: datetime, end: datetime) -> Iterable[datetime]:
-    """The days (midnight UTC) that [start, end) touches."""
-    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    while day < end:
-        yield day
-        day += DAY
+def week_of(epoch: int) -> int:
+    """The start (epoch seconds) of the week that holds `epoch`."""
+    return epoch - epoch % int(WEEK.total_seconds())

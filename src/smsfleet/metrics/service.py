@@ -77,7 +77,7 @@ MAX_RANGE = timedelta(days=400)
 ALL_KEY = FLEET_KEY
 # Trends over longer than this take their points' p95 from the coarse histogram.
 FINE_TREND_SPAN = timedelta(hours=24)
-# Day series (`smsfleet.metrics.series`) of each grouping.
+# Week series (`smsfleet.metrics.series`) of each grouping.
 SERIES_KINDS: dict[GroupBy | None, str] = {
     GroupBy.country: "country",
     GroupBy.pair: "pair",
@@ -438,7 +438,7 @@ class MetricsService:
     def _long_trend(
         self, span: TimeRange, points: int, step: Step, grouping: GroupBy | None, key: str | None
     ) -> Timeseries:
-        """An hourly trend over more than a day: whole hours from the day series, p95
+        """An hourly trend over more than a day: whole hours from the week series, p95
         from the coarse histogram, the partial hours at its ends from tallies."""
         hourly = self.store.hourly_series(
             start=span.start,
@@ -456,7 +456,7 @@ class MetricsService:
         first = int(span.start.timestamp())
         size = int(HOUR.total_seconds())
         times = [datetime.fromtimestamp(first + index * size, tz=UTC) for index in range(points)]
-        # Points [before, after) come from the day series, the others from tallies.
+        # Points [before, after) come from the week series, the others from tallies.
         before = min(max(0, (hourly.first - first) // size), points)
         after = min(before + hourly.hours, points)
         edges = [first + index * size for index in (*range(before), *range(after, points))]
@@ -607,7 +607,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _points(times: Sequence[datetime], values: Sequence[int]) -> list[Point]:
-    """Points of the day series' figures (`smsfleet.metrics.series`), an hour each."""
+    """Points of the week series' figures (`smsfleet.metrics.series`), an hour each."""
     numbers = iter(values)
     points = []
     for t, delivered, not_delivered, failed, p95 in zip(

@@ -3,8 +3,8 @@
 A query over [start, end) reads whole hours from `metrics_hour`, whole minutes from
 `metrics_minute`, and the rest (partial minutes, minutes not rolled up yet) from the
 ledger's raw attempts, so it always equals what the raw attempts say. Hourly series
-over more than a day read their whole hours from the day series (`metrics_day_series`,
-a day of one series to a row) instead of `metrics_hour`.
+over more than a day read their whole hours from the week series
+(`metrics_week_series`, a week of one series to a row) instead of `metrics_hour`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from smsfleet.core.quantiles import add_bins
 from smsfleet.core.sql import aware_utc, naive_utc
 from smsfleet.metrics.buckets import HOUR, Source, ceil_to, epoch, floor_to, plan, time_bucket
 from smsfleet.metrics.queries import errors_query, read_bins, rolled_until, tally_query
-from smsfleet.metrics.series import DAY, FIELDS, NO_LATENCY, unpack
-from smsfleet.metrics.tables import metrics_day_series_table, sms_metrics_table
+from smsfleet.metrics.series import FIELDS, NO_LATENCY, WEEK, unpack
+from smsfleet.metrics.tables import metrics_week_series_table, sms_metrics_table
 from smsfleet.metrics.tally import BucketedKey, GroupKey, Tally
 
 __all__ = ["HourlySeries", "MetricsStore", "SmsMetricRow"]
@@ -40,7 +40,7 @@ class SmsMetricRow:
 
 @dataclass
 class HourlySeries:
-    """Hourly figures of a range by a grouping: its whole rolled-up hours from the day
+    """Hourly figures of a range by a grouping: its whole rolled-up hours from the week
     series (`values`: per key, `FIELDS` integers an hour from `first`, `hours` of them;
     `smsfleet.metrics.series`), the rest (partial hours, hours not rolled up yet) as
     tallies by hour bucket with the coarse histogram only."""
@@ -88,7 +88,7 @@ class MetricsStore:
         self, *, start: datetime, end: datetime, kind: str, group: Sequence[str], key: str | None
     ) -> HourlySeries:
         """Figures by hour over [start, end) (whole hours apart from its ends) by a
-        grouping: `kind` names its day series, `group` its tally columns."""
+        grouping: `kind` names its week series, `group` its tally columns."""
         result = HourlySeries(epoch(ceil_to(start, HOUR)), 0)
         with self.engine.connect() as connection:
             for source, a, b in plan(start, end, rolled_until(connection), hours=True):
@@ -96,7 +96,7 @@ class MetricsStore:
                     self._add_tallies(connection, result.tallies, source, a, b, group, HOUR, key)
                     continue
                 result.first, result.hours = epoch(a), int((b - a) / HOUR)
-                result.values = _read_day_series(connection, kind, key, a, b)
+                result.values = _read_week_series(connection, kind, key, a, b)
         return result
 
     @staticmethod
@@ -161,18 +161,18 @@ class MetricsStore:
         ]
 
 
-def _read_day_series(
+def _read_week_series(
     connection: Connection, kind: str, key: str | None, start: datetime, end: datetime
 ) -> dict[str, array[int]]:
     """Per key with a completed attempt in [start, end) (whole hours), its hours' figures."""
-    table = metrics_day_series_table
-    # The day as epoch seconds: no datetime made for each of 6,200 rows of a 30-day
-    # trend by pair.
-    day_seconds = time_bucket(table.c.day, DAY)
-    query = sa.select(day_seconds, table.c.group_key, table.c.hours).where(
+    table = metrics_week_series_table
+    # The week as epoch seconds (a week starts on a whole hour): no datetime made for
+    # each row.
+    week_seconds = time_bucket(table.c.week, HOUR)
+    query = sa.select(week_seconds, table.c.group_key, table.c.hours).where(
         table.c.kind == kind,
-        table.c.day >= naive_utc(floor_to(start, DAY)),
-        table.c.day < naive_utc(ceil_to(end, DAY)),
+        table.c.week >= naive_utc(floor_to(start, WEEK)),
+        table.c.week < naive_utc(ceil_to(end, WEEK)),
     )
     if key is not None:
         query = query.where(table.c.group_key == key)
@@ -180,17 +180,18 @@ def _read_day_series(
     hour = int(HOUR.total_seconds())
     empty = array("i", [0, 0, 0, NO_LATENCY]) * ((last - first) // hour)
     result: dict[str, array[int]] = {}
-    for day, name, blob in connection.execute(query):
+    for week, name, blob in connection.execute(query):
         values = unpack(blob)
-        day_first = int(day)
-        # The part of the day inside [first, last), as indexes into its values and ours.
-        lower, upper = max(first, day_first), min(last, day_first + len(values) // FIELDS * hour)
+        week_first = int(week)
+        # The part of the week inside [first, last), as indexes into its values and ours.
+        lower = max(first, week_first)
+        upper = min(last, week_first + len(values) // FIELDS * hour)
         if lower >= upper:
             continue
         series = result.get(name)
         if series is None:
             series = result[name] = array("i", empty)
-        ours, theirs = (lower - first) // hour * FIELDS, (lower - day_first) // hour * FIELDS
+        ours, theirs = (lower - first) // hour * FIELDS, (lower - week_first) // hour * FIELDS
         size = (upper - lower) // hour * FIELDS
         series[ours : ours + size] = values[theirs : theirs + size]
     return {name: values for name, values in result.items() if values != empty}

@@ -4,7 +4,7 @@ The rollup job folds completed minutes of the attempts ledger into `metrics_minu
 (per minute, pair and program) and from there into `metrics_hour`, with their error
 codes in `metrics_minute_errors` and `metrics_hour_errors`, and folds each hour on to
 one row per country in `metrics_hour_country` (what the fleet and per-country hourly
-trends read) and each day's hours on to one row per series in `metrics_day_series`
+trends read) and each week's hours on to one row per series in `metrics_week_series`
 (what trends over more than a day read); it also writes `sms_metrics` (one row per
 minute and pair). Each rollup table has a `*_latency` table beside it with the fine
 latency bins of its rows (`smsfleet.core.quantiles`). `metrics_state` holds how far
@@ -99,12 +99,12 @@ metrics_hour_country_latency_table = sa.Table(
     sa.Column("bin", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("n", sa.Integer, nullable=False),
 )
-# Whole hours per series (the fleet, a country, a pair, a program), a day to a row:
-# the figures of 24 trend points packed in `hours` (`smsfleet.metrics.series`).
-metrics_day_series_table = sa.Table(
-    "metrics_day_series",
+# Whole hours per series (the fleet, a country, a pair, a program), a week to a row:
+# the figures of 168 trend points packed in `hours` (`smsfleet.metrics.series`).
+metrics_week_series_table = sa.Table(
+    "metrics_week_series",
     metrics_metadata,
-    sa.Column("day", DateTimeColumn, primary_key=True),
+    sa.Column("week", DateTimeColumn, primary_key=True),
     sa.Column("kind", sa.String(8), primary_key=True),
     sa.Column("group_key", sa.String(40), primary_key=True),
     sa.Column("hours", sa.LargeBinary, nullable=False),

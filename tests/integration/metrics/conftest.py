@@ -23,7 +23,6 @@ from smsfleet.core.sql import create_sql_engine, open_metrics_engine, upgrade_me
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.runtime import build_metrics
 from smsfleet.metrics.tables import (
-    metrics_day_series_table,
     metrics_hour_country_latency_table,
     metrics_hour_country_table,
     metrics_hour_errors_table,
@@ -33,6 +32,7 @@ from smsfleet.metrics.tables import (
     metrics_minute_latency_table,
     metrics_minute_table,
     metrics_state_table,
+    metrics_week_series_table,
     sms_metrics_table,
 )
 from smsfleet.stores import open_config_store
@@ -50,7 +50,7 @@ TABLES = (
     metrics_minute_latency_table,
     metrics_hour_latency_table,
     metrics_hour_country_latency_table,
-    metrics_day_series_table,
+    metrics_week_series_table,
     metrics_state_table,
     sms_metrics_table,
 )

@@ -1,4 +1,4 @@
-"""Hourly trends over more than a day (read from the day series, `metrics_day_series`)
+"""Hourly trends over more than a day (read from the week series, `metrics_week_series`)
 equal the raw attempts, point by point, on SQLite and MariaDB: before any rollup,
 partly rolled up, fully rolled up, after an old hour is rolled up again, and after
 migration 0013 fills the series from the hour rollups."""
@@ -19,11 +19,11 @@ from smsfleet.core.sql import METRICS_MIGRATIONS_DIR
 from smsfleet.metrics.buckets import HOUR, floor_to
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, Timeseries
 from smsfleet.metrics.series import bucketed_percentile
-from smsfleet.metrics.tables import metrics_day_series_table
+from smsfleet.metrics.tables import metrics_week_series_table
 from tests.support.metrics_fleet import Fleet
 
-T0 = datetime.fromisoformat("2026-01-05T12:00:00+00:00")
-START = T0 - timedelta(hours=50)
+T0 = datetime.fromisoformat("2026-01-09T12:00:00+00:00")
+START = T0 - timedelta(hours=50)  # the week series' weeks turn at Thursday 8 January 00:00
 # Over a day, so the long-trend read; both ends inside an hour.
 FIRST, LAST = START + timedelta(minutes=17, seconds=3), T0 - timedelta(minutes=7)
 GROUPINGS: dict[str | None, Callable[[Attempt], str]] = {
@@ -127,19 +127,19 @@ def test_long_hourly_trends_equal_the_raw_attempts(fleet: Fleet) -> None:
     raw_only = check_all(fleet, attempts)
 
     fleet.clock.current = T0 - timedelta(hours=20, minutes=13)
-    fleet.metrics.job.run_once()  # rolled up to the middle: day series, then raw
+    fleet.metrics.job.run_once()  # rolled up to the middle: week series, then raw
     fleet.clock.current = T0 + timedelta(seconds=30)
     assert check_all(fleet, attempts) == raw_only
 
     fleet.metrics.job.run_once()
     assert service.store.rolled_until() == T0
     with service.store.engine.connect() as connection:
-        kinds = connection.execute(sa.select(metrics_day_series_table.c.kind).distinct())
+        kinds = connection.execute(sa.select(metrics_week_series_table.c.kind).distinct())
         assert set(kinds.scalars()) == {"fleet", "country", "pair", "program"}
     assert check_all(fleet, attempts) == raw_only
 
     # A late attempt in an old hour (of a pair, country and program seen nowhere else),
-    # rolled up again: only that hour of its day changes.
+    # rolled up again: only that hour of its week changes.
     late = fleet.attempt(
         "KZ_kcell", "program3", Outcome.delivered, T0 - timedelta(hours=30), latency_ms=777
     )
@@ -161,18 +161,18 @@ def _migrate(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
-def test_migration_0013_fills_the_day_series_from_the_hour_rollups(fleet: Fleet) -> None:
+def test_migration_0013_fills_the_week_series_from_the_hour_rollups(fleet: Fleet) -> None:
     attempts = fleet.random_attempts(1_500, start=START, span=timedelta(hours=50))
     service = fleet.metrics.service
     service.ingest(attempts)
     fleet.clock.current = T0 + timedelta(seconds=30)
     fleet.metrics.job.run_once()
-    table = metrics_day_series_table
+    table = metrics_week_series_table
     engine = service.store.engine
 
     def stored() -> list[tuple[object, ...]]:
         with engine.connect() as connection:
-            query = sa.select(table).order_by(table.c.day, table.c.kind, table.c.group_key)
+            query = sa.select(table).order_by(table.c.week, table.c.kind, table.c.group_key)
             return [tuple(row) for row in connection.execute(query)]
 
     written = stored()

@@ -1,4 +1,4 @@
-"""metrics: whole hours per series a day to a row (metrics_day_series), filled from metrics_hour
+"""metrics: whole hours per series a week to a row (metrics_week_series), from metrics_hour
 
 Revision ID: 0013
 Revises: 0012
@@ -28,12 +28,12 @@ def _datetime() -> sa.types.TypeEngine[datetime]:
 def upgrade() -> None:
     connection = op.get_bind()
     op.create_table(
-        "metrics_day_series",
-        sa.Column("day", _datetime(), nullable=False),
+        "metrics_week_series",
+        sa.Column("week", _datetime(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("group_key", sa.String(length=40), nullable=False),
         sa.Column("hours", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "kind", "group_key"),
+        sa.PrimaryKeyConstraint("week", "kind", "group_key"),
         **table_options(connection),
     )
     # A day at a time from the existing hours (the code's fold, as at this revision).
@@ -54,4 +54,4 @@ def _aware(value: datetime | str) -> datetime:
 
 
 def downgrade() -> None:
-    op.drop_table("metrics_day_series")
+    op.drop_table("metrics_week_series")
