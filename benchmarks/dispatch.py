@@ -162,7 +162,7 @@ def clear_limiter_keys(countries: list[str]) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     with suppress(redis.RedisError):
         for country in countries:
-            keys = list(client.scan_iter(match=f"smsfleet:dispatch:{{{country}}}:*"))
+            keys = list(client.scan_iter(match=f"smsfleet:*:dispatch:{{{country}}}:*"))
             if keys:
                 client.delete(*keys)
     client.close()

@@ -239,7 +239,7 @@ def _build(
         heartbeats=heartbeats,
         on_demand=messages.sends,
     )
-    resources.callback(dispatcher.close)  # its limiter, and the heartbeats it flushes
+    runs(dispatcher)  # its ledger's drain; closed with its limiter and heartbeats
 
     policy = build_policy(
         settings=settings,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts.ledger import next_phone
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc, pages_since
 
@@ -48,6 +50,26 @@ attempts_table = sa.Table(
     # A number's conversation, and the attempt an inbound SMS verifies.
     sa.Index("ix_attempts_phone_leased_at", "phone", "leased_at"),
 )
+
+
+# What a report or a close sets on an open attempt.
+_OUTCOME_COLUMNS = (
+    "outcome",
+    "completed_at",
+    "sent_at",
+    "delivered_at",
+    "error_code",
+    "latency_ms",
+    "provider",
+)
+
+
+def _insert_missing(connection: sa.Connection) -> sa.Insert:
+    """An insert that leaves a row whose id is already there as it is (and fails on any
+    other conflict)."""
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(attempts_table).on_conflict_do_nothing(index_elements=["id"])
+    return mysql.insert(attempts_table).on_duplicate_key_update(id=attempts_table.c.id)
 
 
 def _row(attempt: Attempt) -> dict[str, Any]:
@@ -194,43 +216,76 @@ class AttemptStore:
 
     def lease(
         self,
-        make: Callable[[str | None, frozenset[str]], Attempt],
+        attempt: Attempt,
         *,
+        rotate: Sequence[str],
         expire_before: datetime | None,
         now: datetime,
         open_since: datetime,
     ) -> tuple[Attempt, list[Attempt]]:
-        """Open an attempt in one transaction: expire the session's stale leases first.
-
-        `make` is given the number the pair's latest attempt went to (phone rotation) and
-        the numbers awaiting a code (attempts leased since `open_since`, not yet
-        reported), and returns the attempt to insert. With `expire_before`, the session's
-        open attempts leased before it are closed as `lease_expired` and returned.
-        """
-        probe = make(None, frozenset())
+        """Open an attempt in one transaction: see `Ledger.lease`."""
         table = attempts_table
         with self._engine.begin() as connection:
             expired: list[Attempt] = []
             if expire_before is not None:
                 expired = self._expire(
-                    connection, session=probe.session, leased_before=expire_before, now=now
+                    connection, session=attempt.session, leased_before=expire_before, now=now
                 )
-            last = connection.execute(
-                sa.select(table.c.phone)
-                .where(table.c.pair == probe.pair)
-                .order_by(table.c.leased_at.desc())
-                .limit(1)
-            ).scalar()
-            busy = connection.execute(
-                sa.select(table.c.phone).where(
-                    table.c.pair == probe.pair,
-                    table.c.leased_at >= naive_utc(open_since),
-                    table.c.outcome.is_(None),
-                )
-            ).scalars()
-            attempt = make(last, frozenset(busy))
+            if rotate:
+                last = connection.execute(
+                    sa.select(table.c.phone)
+                    .where(table.c.pair == attempt.pair)
+                    .order_by(table.c.leased_at.desc())
+                    .limit(1)
+                ).scalar()
+                busy = connection.execute(
+                    sa.select(table.c.phone).where(
+                        table.c.pair == attempt.pair,
+                        table.c.leased_at >= naive_utc(open_since),
+                        table.c.outcome.is_(None),
+                    )
+                ).scalars()
+                phone = next_phone(rotate, last, busy=frozenset(busy))
+                attempt = attempt.model_copy(update={"phone": phone})
             connection.execute(sa.insert(attempts_table).values(**_row(attempt)))
         return attempt, expired
+
+    def last_leased(self, pair: str) -> datetime | None:
+        query = sa.select(sa.func.max(attempts_table.c.leased_at)).where(
+            attempts_table.c.pair == pair
+        )
+        with self._engine.connect() as connection:
+            value = connection.execute(query).scalar()
+        return aware_utc(value) if value is not None else None
+
+    def apply(self, attempts: Sequence[Attempt]) -> None:
+        """Store attempts as a ledger in front of this store saw them, in one transaction,
+        whatever the order and however often each comes: an attempt missing is inserted
+        as it is; an open one takes the outcome it comes with; a closed one stays as it
+        was closed."""
+        if not attempts:
+            return
+        latest: dict[str, Attempt] = {}
+        for attempt in attempts:
+            # An attempt's closed state supersedes its open one within the batch.
+            if attempt.outcome is not None or attempt.id not in latest:
+                latest[attempt.id] = attempt
+        rows = [_row(a) for a in latest.values()]
+        closed = [row for row in rows if row["outcome"] is not None]
+        table = attempts_table
+        with self._engine.begin() as connection:
+            connection.execute(_insert_missing(connection), rows)
+            if closed:
+                c = table.c
+                connection.execute(
+                    sa.update(table)
+                    .where(c.id == sa.bindparam("b_id"), c.outcome.is_(None))
+                    .values({name: sa.bindparam(f"b_{name}") for name in _OUTCOME_COLUMNS}),
+                    [
+                        {f"b_{name}": row[name] for name in ("id", *_OUTCOME_COLUMNS)}
+                        for row in closed
+                    ],
+                )
 
     def report(
         self,

@@ -84,6 +84,20 @@ def create_sql_engine(url: str) -> Engine:
     )
 
 
+def database_identity(engine: Engine) -> str:
+    """What names the database `engine` reaches, whatever the URL spells: its file on
+    SQLite; the server's host name and port and the schema on MySQL. Every replica of a
+    fleet reaches the same one."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database or ":memory:"
+        return f"sqlite:{Path(database).resolve() if database != ':memory:' else database}"
+    with engine.connect() as connection:
+        host, port, schema = connection.execute(
+            sa.text("SELECT @@hostname, @@port, DATABASE()")
+        ).one()
+    return f"mysql:{host}:{port}/{schema}"
+
+
 def upgrade_config_schema(engine: Engine) -> None:
     """Apply the Alembic migrations of the config store up to head."""
     cfg = Config()

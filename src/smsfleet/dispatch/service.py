@@ -7,6 +7,7 @@ outcome once; reports are idempotent by trigger id.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -18,6 +19,8 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts import RedisLedger
+from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
@@ -25,6 +28,7 @@ from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
+from smsfleet.core.sql import database_identity
 from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
@@ -41,7 +45,7 @@ from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState
 from smsfleet.stores import ConfigStore
 
-__all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
+__all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher", "fleet_prefix"]
 
 MESSAGE_TEMPLATE = "smsfleet test {code}"
 # How long a program waits before asking again while the limiter cannot decide.
@@ -110,6 +114,7 @@ class Dispatcher:
         config_store: ConfigStore,
         attempts: AttemptStore,
         heartbeats: HeartbeatStore,
+        ledger: Ledger | None = None,
         limiter: Limiter,
         clock: Clock,
         worker_secret: str,
@@ -120,6 +125,9 @@ class Dispatcher:
     ) -> None:
         self.config_store = config_store
         self.attempts = attempts
+        # Leases and reports go through the ledger (in Redis on the Redis profile);
+        # reads over time through the attempts' store.
+        self.ledger: Ledger = ledger if ledger is not None else attempts
         self.limiter = limiter
         self.clock = clock
         self.policy = policy or DispatchPolicy()
@@ -138,7 +146,13 @@ class Dispatcher:
         # On-demand sends take a granted slot before the routine test send would.
         self.on_demand = on_demand
 
+    def start(self) -> None:
+        if isinstance(self.ledger, RedisLedger):
+            self.ledger.start()
+
     def close(self) -> None:
+        if isinstance(self.ledger, RedisLedger):
+            self.ledger.close()
         self.limiter.close()
         self._heartbeats.close()
 
@@ -196,12 +210,12 @@ class Dispatcher:
         cycle = self._cycle(pair.key)
         limit = self._allowance(pair, spec.program, cap=ask.cap, cycle=cycle)
         now = self.clock.now()
-        busy = self.attempts.open_in_pair(pair.key, leased_since=now - self.policy.lease_ttl)
+        busy = self.ledger.open_in_pair(pair.key, leased_since=now - self.policy.lease_ttl)
         if in_flight is not None:
             carried = set(in_flight)
             lost = [id_ for id_, owner, _ in busy if owner == session and id_ not in carried]
             if lost:
-                for closed in self.attempts.close_lost(lost, session=session, now=now):
+                for closed in self.ledger.close_lost(lost, session=session, now=now):
                     self._reported(closed)
                 busy = [entry for entry in busy if entry[0] not in lost]
         mine = sum(1 for _, owner, _ in busy if owner == session)
@@ -391,10 +405,10 @@ class Dispatcher:
 
     def _probe_wait(self, pair: Pair) -> float:
         """Seconds until a probing pair's next send: its latest lease plus the interval."""
-        latest = self.attempts.recent(limit=1, pair=pair.key)
-        if not latest:
+        latest = self.ledger.last_leased(pair.key)
+        if latest is None:
             return 0.0
-        due = latest[0].leased_at + self.policy.probe_interval
+        due = latest + self.policy.probe_interval
         return max(0.0, (due - self.clock.now()).total_seconds())
 
     def _withdraw(self, pair_key: str, program: str | None) -> None:
@@ -415,19 +429,17 @@ class Dispatcher:
     ) -> SendAction:
         ttl = self.policy.lease_ttl
 
-        def make(last_phone: str | None, busy: frozenset[str]) -> Attempt:
-            return Attempt(
-                id=trigger_id,
-                session=session,
-                pair=pair.key,
-                country=pair.country,
-                operator=pair.slug,
-                program=program,
-                phone=on_demand.phone
-                if on_demand is not None
-                else next_phone(pair.phone_numbers, last_phone, busy=busy),
-                leased_at=now,
-            )
+        leased = Attempt(
+            id=trigger_id,
+            session=session,
+            pair=pair.key,
+            country=pair.country,
+            operator=pair.slug,
+            program=program,
+            # An on-demand send goes to its own number; a test send to the pair's next.
+            phone=on_demand.phone if on_demand is not None else "",
+            leased_at=now,
+        )
 
         # The session's earlier leases that were never reported are given up now; the
         # look is taken at most once an `expiry_check` per session (by this process).
@@ -435,8 +447,12 @@ class Dispatcher:
         checked = self._expiry_checked.get(session)
         if checked is None or not checked <= now < checked + self.policy.expiry_check:
             expire_before = now - ttl
-        attempt, expired = self.attempts.lease(
-            make, expire_before=expire_before, now=now, open_since=now - ttl
+        attempt, expired = self.ledger.lease(
+            leased,
+            rotate=pair.phone_numbers if on_demand is None else (),
+            expire_before=expire_before,
+            now=now,
+            open_since=now - ttl,
         )
         if expire_before is not None:
             self._expiry_checked[session] = now
@@ -466,7 +482,7 @@ class Dispatcher:
         latency_ms = None
         if report.sent_at is not None and report.delivered_at is not None:
             latency_ms = int((report.delivered_at - report.sent_at) / timedelta(milliseconds=1))
-        attempt, closed = self.attempts.report(
+        attempt, closed = self.ledger.report(
             report.trigger_id,
             session=session,
             outcome=report.outcome,
@@ -520,14 +536,12 @@ class Dispatcher:
         return self._heartbeats.all()
 
 
-def next_phone(numbers: list[str], last: str | None, *, busy: frozenset[str] = frozenset()) -> str:
-    """Round-robin from the number after the last one used, skipping numbers awaiting a code.
-
-    When every number awaits one (two sessions raced for the last), the rotation's next.
-    """
-    start = (numbers.index(last) + 1) % len(numbers) if last in numbers else 0
-    order = numbers[start:] + numbers[:start]
-    return next((phone for phone in order if phone not in busy), order[0])
+def fleet_prefix(engine: Engine) -> str:
+    """The prefix of the fleet's keys in Redis, named after the database its attempts go
+    to: the replicas of one fleet share them, another fleet (or test run) on the same
+    Redis does not."""
+    identity = database_identity(engine).encode()
+    return f"smsfleet:{hashlib.sha256(identity).hexdigest()[:12]}"
 
 
 def build_dispatcher(
@@ -543,22 +557,33 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher on the metrics store (at head already) with the limiter the
     settings call for: Redis when `redis_url` is set (several replicas share it), else
-    the metrics database itself. The caller closes the dispatcher (its limiter and
-    `heartbeats`), then the engine.
+    the metrics database itself; the attempts' ledger in Redis too, drained to the
+    metrics database, else that database alone. The caller starts the dispatcher (the
+    ledger's drain) and closes it (its ledger, limiter and `heartbeats`), then the
+    engine.
     """
     policy = LimiterPolicy()
     limiter: Limiter
+    attempts = AttemptStore(engine)
+    ledger: Ledger = attempts
     if settings.redis_url:
         from smsfleet.dispatch._redis_limiter import RedisLimiter
 
-        limiter = RedisLimiter.from_url(settings.redis_url, clock=clock, policy=policy)
+        fleet = fleet_prefix(engine)
+        limiter = RedisLimiter.from_url(
+            settings.redis_url, clock=clock, policy=policy, prefix=f"{fleet}:dispatch"
+        )
+        ledger = RedisLedger.from_url(
+            settings.redis_url, store=attempts, prefix=f"{fleet}:{{attempts}}"
+        )
     else:
         from smsfleet.dispatch._sql_limiter import SqlLimiter
 
         limiter = SqlLimiter(engine, clock=clock, policy=policy)
     return Dispatcher(
         config_store=config_store,
-        attempts=AttemptStore(engine),
+        attempts=attempts,
+        ledger=ledger,
         heartbeats=heartbeats,
         limiter=limiter,
         clock=clock,

@@ -1,4 +1,6 @@
-"""The worker routes over HTTP, on the real app with a SQLite config and metrics store."""
+"""The worker routes over HTTP, on the real app with a SQLite config and metrics store,
+with the attempts' ledger in SQL (the SQL-only profile) and in Redis (the Redis profile,
+its limiter in Redis too)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from smsfleet.api import create_app
-from smsfleet.attempts.models import Outcome
+from smsfleet.attempts import RedisLedger
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.dispatch.service import Dispatcher
@@ -36,6 +39,17 @@ class Worker:
     clock: FakeClock
     settings: Settings
     dispatcher: Dispatcher
+
+    def settle(self) -> None:
+        """What the ledger holds reaches SQL (at once in SQL; drained from Redis)."""
+        if isinstance(self.dispatcher.ledger, RedisLedger):
+            while self.dispatcher.ledger.drain():
+                pass
+
+    def stored(self, trigger_id: str) -> Attempt | None:
+        """The attempt as stored in SQL, once the ledger has settled."""
+        self.settle()
+        return self.dispatcher.attempts.get(trigger_id)
 
     def headers(self, session: str = SESSION) -> dict[str, str]:
         token = worker_token(secret=self.settings.jwt_secret, session=session)
@@ -88,9 +102,11 @@ class Worker:
         self.store.pairs.replace(pair.model_copy(update=fields))
 
 
-def _settings(data_dir: Path) -> Settings:
+def _settings(data_dir: Path, redis_url: str | None = None) -> Settings:
     # No supervisor: these tests write the session specs themselves.
-    return Settings(data_dir=data_dir, web_dir=data_dir / "no-web", supervise=False)
+    return Settings(
+        data_dir=data_dir, web_dir=data_dir / "no-web", supervise=False, redis_url=redis_url
+    )
 
 
 @pytest.fixture(scope="module")
@@ -107,16 +123,19 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
-@pytest.fixture
-def worker(template_dir: Path, tmp_path: Path) -> Iterator[Worker]:
+@pytest.fixture(params=["sql", "redis"])
+def worker(request: pytest.FixtureRequest, template_dir: Path, tmp_path: Path) -> Iterator[Worker]:
     data_dir = shutil.copytree(template_dir, tmp_path / "data")
-    settings = _settings(data_dir)
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    settings = _settings(data_dir, redis_url)
     store = open_config_store(settings.resolved_config_url)
     clock = FakeClock()
     app = create_app(settings, store=store, clock=clock)
     try:
         with TestClient(app) as client:
-            yield Worker(client, store, clock, settings, app.state.services.dispatcher)
+            dispatcher = app.state.services.dispatcher
+            assert isinstance(dispatcher.ledger, RedisLedger) == (request.param == "redis")
+            yield Worker(client, store, clock, settings, dispatcher)
     finally:
         store.close()
 
@@ -150,7 +169,7 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     first = ready.report(lease["trigger_id"], **fields)
     assert first.status_code == 200, first.text
     assert first.json() == {"status": "recorded"}
-    attempt = ready.dispatcher.attempts.get(lease["trigger_id"])
+    attempt = ready.stored(lease["trigger_id"])
     assert attempt is not None
     assert attempt.outcome is Outcome.delivered
     assert attempt.latency_ms == 1250
@@ -162,7 +181,7 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     ready.clock.advance(1)
     again = ready.report(lease["trigger_id"], outcome="error", error_code="boom")
     assert again.json() == {"status": "duplicate"}
-    assert ready.dispatcher.attempts.get(lease["trigger_id"]) == attempt
+    assert ready.stored(lease["trigger_id"]) == attempt
 
 
 def test_wait_until_the_next_slot_and_phone_rotation(ready: Worker) -> None:
@@ -193,7 +212,7 @@ def test_attempts_in_flight_one_per_test_number(ready: Worker) -> None:
     # Every number awaits a code: no grant is taken that could not be used.
     waiting = ready.lease()
     assert waiting["action"] == "wait"
-    assert ready.dispatcher.attempts.open_in_pair(
+    assert ready.dispatcher.ledger.open_in_pair(
         "UZ_uzmobile", leased_since=ready.clock.now() - timedelta(minutes=5)
     ) == [(lease["trigger_id"], SESSION, lease["phone"]) for lease in leases]
     assert ready.report(leases[1]["trigger_id"]).status_code == 200
@@ -226,6 +245,7 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
     for _ in range(3):
         assert ready.lease()["action"] == "send"
         ready.clock.advance(6)
+    ready.settle()
     [goal] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
     assert (goal.goal_per_minute, goal.achieved_per_minute, goal.on_goal) == (10, 1.5, False)
     assert (goal.sessions_wanted, goal.sessions_running, goal.test_numbers) == (1, 1, 3)
@@ -248,13 +268,13 @@ def test_a_lease_closes_the_attempts_its_program_no_longer_carries(ready: Worker
         headers=ready.headers(),
     )
     assert response.json()["action"] == "send"
-    lost = ready.dispatcher.attempts.get(first["trigger_id"])
+    lost = ready.stored(first["trigger_id"])
     assert lost is not None
     assert (lost.outcome, lost.error_code) == (Outcome.error, "lease_lost")
-    kept = ready.dispatcher.attempts.get(second["trigger_id"])
+    kept = ready.stored(second["trigger_id"])
     assert kept is not None and kept.outcome is None
     # Its number is free again, and a late report of it changes nothing.
-    busy = ready.dispatcher.attempts.open_in_pair(
+    busy = ready.dispatcher.ledger.open_in_pair(
         "UZ_uzmobile", leased_since=ready.clock.now() - timedelta(minutes=5)
     )
     assert first["phone"] not in {phone for _, _, phone in busy}
@@ -278,7 +298,7 @@ def test_unknown_and_foreign_triggers(ready: Worker) -> None:
     assert foreign.status_code == 403
     assert foreign.json()["error"]["code"] == "forbidden"
     # Neither touched the attempt.
-    attempt = ready.dispatcher.attempts.get(lease["trigger_id"])
+    attempt = ready.stored(lease["trigger_id"])
     assert attempt is not None
     assert attempt.outcome is None
 
@@ -408,7 +428,7 @@ def test_unreported_leases_expire_at_the_next_send(ready: Worker) -> None:
     first = ready.lease()["trigger_id"]
     ready.clock.advance(121)
     second = ready.lease()["trigger_id"]
-    expired = ready.dispatcher.attempts.get(first)
+    expired = ready.stored(first)
     assert expired is not None
     assert expired.outcome is Outcome.error
     assert expired.error_code == "lease_expired"

@@ -18,7 +18,7 @@ from smsfleet.dispatch.limiter import (
     to_ms,
 )
 from smsfleet.dispatch.models import ReportRequest
-from smsfleet.dispatch.service import next_phone
+from smsfleet.attempts.ledger import next_phone
 
 POLICY = LimiterPolicy()
 T0 = 1_767_614_400_000

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from smsfleet.dispatch.inflight import InFlightPolicy, allowance, capacity_per_minute
-from smsfleet.dispatch.service import next_phone
+from smsfleet.attempts.ledger import next_phone
 
 POLICY = InFlightPolicy()
 PHONES = ["+1", "+2", "+3"]

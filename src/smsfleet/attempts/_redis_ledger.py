@@ -1,0 +1,379 @@
+"""The attempts' hot path in Redis, written through to SQL in batches.
+
+Every lease, report and close is ONE Lua script, atomic across replicas; each change
+of an attempt is appended, whole, to a stream. A drainer in every process reads the
+stream as one consumer group and applies what it read to SQL in one transaction
+(`AttemptStore.apply`, idempotent and order-free), then acknowledges it. A process
+killed between reading and acknowledging leaves its entries pending: another consumer
+(or the same process started again) claims them once they have been idle
+`claim_idle`, so nothing is lost, and applying twice changes nothing, so nothing is
+doubled.
+
+Keys (one hash tag, so a cluster keeps them on one node):
+- `…:open`          hash: trigger id → the open attempt (JSON)
+- `…:pair:<pair>`   hash: trigger id → `session<TAB>phone<TAB>leased ms` of its open attempts
+- `…:last:<pair>`   `phone<TAB>leased ms` of the pair's latest lease (phone rotation, probes)
+- `…:closed:<id>`   the closed attempt (JSON), kept `closed_ttl` to answer repeated reports
+- `…:stream`        every change of an attempt, drained to SQL
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy.exc import SQLAlchemyError
+
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
+
+__all__ = ["RedisLedger"]
+
+log = logging.getLogger("smsfleet.attempts")
+
+GROUP = "sql"
+# How often a drainer looks for entries that other (dead) consumers left.
+CLAIM_EVERY_SECONDS = 5.0
+
+# ARGV[1] is the key prefix and ARGV[2] how long a closed attempt is kept, in every script.
+_CLOSE = """
+local prefix = ARGV[1]
+local closed_ttl = tonumber(ARGV[2])
+
+-- Close the session's open attempt `id` with `fields`; its JSON, or nil when it is not
+-- open or not the session's.
+local function close(id, session, fields)
+  local open = redis.call('HGET', prefix .. ':open', id)
+  if not open then return nil end
+  local attempt = cjson.decode(open)
+  if attempt.session ~= session then return nil end
+  for name, value in pairs(fields) do attempt[name] = value end
+  local closed = cjson.encode(attempt)
+  redis.call('HDEL', prefix .. ':open', id)
+  redis.call('HDEL', prefix .. ':pair:' .. attempt.pair, id)
+  redis.call('SET', prefix .. ':closed:' .. id, closed, 'EX', closed_ttl)
+  redis.call('XADD', prefix .. ':stream', '*', 'a', closed)
+  return closed
+end
+"""
+
+_LEASE = (
+    _CLOSE
+    + """
+local session, pair, now = ARGV[3], ARGV[4], ARGV[5]
+local expire_before, open_since = tonumber(ARGV[6]), tonumber(ARGV[7])
+local leased, rotate = ARGV[8], ARGV[10]
+local attempt = cjson.decode(ARGV[9])
+local pair_key, last_key = prefix .. ':pair:' .. pair, prefix .. ':last:' .. pair
+
+local answer = {false}
+local busy = {}
+local entries = redis.call('HGETALL', pair_key)
+for i = 1, #entries, 2 do
+  local owner, phone, at = string.match(entries[i + 1], '^(.-)\\t(.-)\\t(.*)$')
+  at = tonumber(at)
+  if expire_before >= 0 and owner == session and at < expire_before then
+    local closed = close(entries[i], session,
+      {outcome = 'error', error_code = 'lease_expired', completed_at = now})
+    if closed then table.insert(answer, closed) end
+  elseif at >= open_since then
+    busy[phone] = true
+  end
+end
+
+if rotate ~= '' then
+  local numbers = {}
+  for number in string.gmatch(rotate, '[^\\n]+') do table.insert(numbers, number) end
+  local last = redis.call('GET', last_key)
+  local last_phone = last and string.match(last, '^(.-)\\t') or nil
+  local start = 1
+  for i, number in ipairs(numbers) do
+    if number == last_phone then start = i % #numbers + 1 end
+  end
+  attempt.phone = numbers[start]
+  for k = 0, #numbers - 1 do
+    local number = numbers[(start - 1 + k) % #numbers + 1]
+    if not busy[number] then attempt.phone = number; break end
+  end
+end
+
+local opened = cjson.encode(attempt)
+redis.call('HSET', prefix .. ':open', attempt.id, opened)
+redis.call('HSET', pair_key, attempt.id, session .. '\\t' .. attempt.phone .. '\\t' .. leased)
+redis.call('SET', last_key, attempt.phone .. '\\t' .. leased)
+redis.call('XADD', prefix .. ':stream', '*', 'a', opened)
+answer[1] = opened
+return answer
+"""
+)
+
+# 1: closed now; 2: closed before (a repeat); 3: open, another session's; 0: unknown here.
+_REPORT = (
+    _CLOSE
+    + """
+local id, session = ARGV[3], ARGV[4]
+local open = redis.call('HGET', prefix .. ':open', id)
+if not open then
+  local closed = redis.call('GET', prefix .. ':closed:' .. id)
+  if closed then return {2, closed} end
+  return {0}
+end
+if cjson.decode(open).session ~= session then return {3, open} end
+return {1, close(id, session, cjson.decode(ARGV[5]))}
+"""
+)
+
+_CLOSE_LOST = (
+    _CLOSE
+    + """
+local session, now = ARGV[3], ARGV[4]
+local answer = {}
+for i = 5, #ARGV do
+  local closed = close(ARGV[i], session,
+    {outcome = 'error', error_code = 'lease_lost', completed_at = now})
+  if closed then table.insert(answer, closed) end
+end
+return answer
+"""
+)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_ms(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+class RedisLedger:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        store: AttemptStore,
+        prefix: str,
+        closed_ttl: timedelta = timedelta(hours=1),
+        batch: int = 500,
+        block: timedelta = timedelta(milliseconds=50),
+        claim_idle: timedelta = timedelta(seconds=10),
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._prefix = prefix
+        self._stream = f"{prefix}:stream"
+        self._closed_ttl = int(closed_ttl.total_seconds())
+        self._batch = batch
+        self._block_ms = int(block / timedelta(milliseconds=1))
+        self._claim_idle_ms = int(claim_idle / timedelta(milliseconds=1))
+        self._owns_client = owns_client
+        self._consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = client.register_script(_LEASE)
+        self._report = client.register_script(_REPORT)
+        self._close_lost = client.register_script(_CLOSE_LOST)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # One drain at a time in this process: the loop's, or a caller's `drain()`.
+        self._draining = threading.Lock()
+        self._group_ready = False
+
+    @classmethod
+    def from_url(cls, url: str, *, store: AttemptStore, prefix: str) -> RedisLedger:
+        # One quick retry: a lease must not hang while Redis is away.
+        client = redis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
+        )
+        return cls(client, store=store, prefix=prefix, owns_client=True)
+
+    # --- the hot path ----------------------------------------------------------------
+
+    def _args(self, *rest: Any) -> list[Any]:
+        return [self._prefix, self._closed_ttl, *rest]
+
+    def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
+        since = _ms(leased_since)
+        entries = self._client.hgetall(f"{self._prefix}:pair:{pair}")
+        found = []
+        for id_, value in entries.items():
+            session, phone, leased = _text(value).split("\t")
+            if int(leased) >= since:
+                found.append((_text(id_), session, phone))
+        return found
+
+    def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
+        closed = self._close_lost(args=self._args(session, _iso(now), *ids))
+        return [Attempt.model_validate_json(entry) for entry in closed]
+
+    def lease(
+        self,
+        attempt: Attempt,
+        *,
+        rotate: Sequence[str],
+        expire_before: datetime | None,
+        now: datetime,
+        open_since: datetime,
+    ) -> tuple[Attempt, list[Attempt]]:
+        opened, *expired = self._lease(
+            args=self._args(
+                attempt.session,
+                attempt.pair,
+                _iso(now),
+                _ms(expire_before) if expire_before is not None else -1,
+                _ms(open_since),
+                _ms(attempt.leased_at),
+                attempt.model_dump_json(),
+                "\n".join(rotate),
+            )
+        )
+        return (
+            Attempt.model_validate_json(opened),
+            [Attempt.model_validate_json(entry) for entry in expired],
+        )
+
+    def report(
+        self,
+        trigger_id: str,
+        *,
+        session: str,
+        outcome: Outcome,
+        completed_at: datetime,
+        sent_at: datetime | None = None,
+        delivered_at: datetime | None = None,
+        error_code: str | None = None,
+        latency_ms: int | None = None,
+        provider: str | None = None,
+    ) -> tuple[Attempt | None, bool]:
+        fields = {
+            "outcome": outcome.value,
+            "completed_at": _iso(completed_at),
+            "sent_at": _iso(sent_at),
+            "delivered_at": _iso(delivered_at),
+            "error_code": error_code,
+            "latency_ms": latency_ms,
+            "provider": provider,
+        }
+        answer = self._report(args=self._args(trigger_id, session, json.dumps(fields)))
+        if answer[0] == 0:
+            # Not in Redis: leased before this ledger kept it, or closed long ago.
+            return self._store.report(
+                trigger_id,
+                session=session,
+                outcome=outcome,
+                completed_at=completed_at,
+                sent_at=sent_at,
+                delivered_at=delivered_at,
+                error_code=error_code,
+                latency_ms=latency_ms,
+                provider=provider,
+            )
+        return Attempt.model_validate_json(answer[1]), answer[0] == 1
+
+    def last_leased(self, pair: str) -> datetime | None:
+        last = self._client.get(f"{self._prefix}:last:{pair}")
+        if last is None:
+            return self._store.last_leased(pair)
+        return _from_ms(_text(last).split("\t")[1])
+
+    # --- the drain to SQL ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="attempts-drain", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        try:
+            while self.drain():  # what this process read and has not applied yet
+                pass
+        except (redis.RedisError, SQLAlchemyError) as error:
+            log.warning("attempts left in the stream for the next drain: %s", error)
+        if self._owns_client:
+            self._client.close()
+
+    def drain(self, *, block: bool = False) -> int:
+        """Apply one batch of the stream to SQL; how many entries it held."""
+        with self._draining:
+            self._ensure_group()
+            # Entries read before but not applied (a failed try, or claimed) come first.
+            entries = self._read("0", block_ms=None)
+            if not entries:
+                entries = self._read(">", block_ms=self._block_ms if block else None)
+            if not entries:
+                return 0
+            self._store.apply([Attempt.model_validate_json(fields[b"a"]) for _, fields in entries])
+            ids = [entry_id for entry_id, _ in entries]
+            with self._client.pipeline(transaction=False) as pipe:
+                pipe.xack(self._stream, GROUP, *ids)
+                pipe.xdel(self._stream, *ids)
+                pipe.execute()
+            return len(entries)
+
+    def claim(self) -> int:
+        """Take over the entries other consumers read and left (a process killed), once
+        idle long enough; forget consumers gone with nothing left."""
+        with self._draining:
+            self._ensure_group()
+            _, claimed, *_ = self._client.xautoclaim(
+                self._stream, GROUP, self._consumer, self._claim_idle_ms, count=self._batch
+            )
+            for consumer in self._client.xinfo_consumers(self._stream, GROUP):
+                gone = consumer["idle"] > 3_600_000 and consumer["pending"] == 0
+                if gone and consumer["name"] != self._consumer.encode():
+                    self._client.xgroup_delconsumer(self._stream, GROUP, consumer["name"])
+            return len(claimed)
+
+    def _read(self, since: str, *, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        # [[stream, [(id, fields), …]]]; an entry deleted meanwhile has no fields.
+        answer: Any = self._client.xreadgroup(
+            GROUP, self._consumer, {self._stream: since}, count=self._batch, block=block_ms
+        )
+        if not answer:
+            return []
+        return [(entry_id, fields) for entry_id, fields in answer[0][1] if fields]
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self._client.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+        self._group_ready = True
+
+    def _loop(self) -> None:
+        claimed_at = 0.0
+        while not self._stop.is_set():
+            try:
+                if (now := time.monotonic()) - claimed_at > CLAIM_EVERY_SECONDS:
+                    claimed_at = now
+                    self.claim()
+                self.drain(block=True)
+            except (redis.RedisError, SQLAlchemyError) as error:
+                log.warning("draining attempts to SQL failed, trying again: %s", error)
+                self._stop.wait(1.0)
+            except Exception:
+                log.exception("draining attempts to SQL failed, trying again")
+                self._stop.wait(1.0)

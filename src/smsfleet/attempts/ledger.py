@@ -1,0 +1,83 @@
+"""The attempts' hot path: what a lease and a report change, as one interface.
+
+Two ledgers keep it: `AttemptStore` in SQL (the SQL-only profile), and `RedisLedger`,
+which keeps the open attempts in Redis, decides each change in one script, and moves
+every change to SQL in batches through a Redis stream (the Redis profile). Reads over
+time (metrics, the policy's windows, goals) stay with `AttemptStore` either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from smsfleet.attempts.models import Attempt, Outcome
+
+__all__ = ["Ledger", "next_phone"]
+
+
+class Ledger(Protocol):
+    def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
+        """(id, session, phone) of the pair's attempts leased since then, not yet reported."""
+        ...
+
+    def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
+        """Close the session's open attempts that its program says it does not carry
+        (`lease_lost`); returns those it closed."""
+        ...
+
+    def lease(
+        self,
+        attempt: Attempt,
+        *,
+        rotate: Sequence[str],
+        expire_before: datetime | None,
+        now: datetime,
+        open_since: datetime,
+    ) -> tuple[Attempt, list[Attempt]]:
+        """Open `attempt`, and return it as opened with the session's expired leases.
+
+        With `rotate`, the attempt goes to the number after the one the pair's latest
+        attempt went to, skipping numbers awaiting a code (leased since `open_since`, not
+        reported): see `next_phone`. Empty, it keeps its own phone. With
+        `expire_before`, the session's open attempts leased before it are closed first as
+        `lease_expired` and returned.
+        """
+        ...
+
+    def report(
+        self,
+        trigger_id: str,
+        *,
+        session: str,
+        outcome: Outcome,
+        completed_at: datetime,
+        sent_at: datetime | None = None,
+        delivered_at: datetime | None = None,
+        error_code: str | None = None,
+        latency_ms: int | None = None,
+        provider: str | None = None,
+    ) -> tuple[Attempt | None, bool]:
+        """Record the outcome of the session's open attempt, once.
+
+        Returns the attempt as it stands after the call (None when unknown) and whether
+        this call closed it. An attempt of another session is left unchanged.
+        """
+        ...
+
+    def last_leased(self, pair: str) -> datetime | None:
+        """When the pair's latest attempt was leased."""
+        ...
+
+
+def next_phone(
+    numbers: Sequence[str], last: str | None, *, busy: frozenset[str] = frozenset()
+) -> str:
+    """Round-robin from the number after the last one used, skipping numbers awaiting a code.
+
+    When every number awaits one (two sessions raced for the last), the rotation's next.
+    """
+    start = (list(numbers).index(last) + 1) % len(numbers) if last and last in numbers else 0
+    order = [*numbers[start:], *numbers[:start]]
+    return next((phone for phone in order if phone not in busy), order[0])

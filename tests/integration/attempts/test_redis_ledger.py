@@ -1,0 +1,230 @@
+"""The attempts' hot path in Redis, drained to SQL (SQLite and MariaDB), on real servers.
+
+- A lease, a report, a repeat, another session's report, a lost and an expired lease
+  answer as the SQL ledger does, and the stream brings SQL to the same rows.
+- A drainer killed between reading and acknowledging: another claims what it left;
+  every attempt reaches SQL once, with its outcome (0 lost, 0 doubled).
+- Applying is idempotent and order-free: a close before its lease, twice, changes nothing.
+- Two fleets on one Redis (two SQL databases) never drain into each other's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy.engine import Engine
+
+from smsfleet.attempts import RedisLedger
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.dispatch.service import fleet_prefix
+from tests.support.backends import random_name, sqlite_url_for
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+PHONES = ["+998901000001", "+998901000002", "+998901000003"]
+SESSION = "program1_UZ_ucell"
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def prefix(client: redis.Redis) -> Iterator[str]:
+    prefix = random_name("smsfleet_test:{attempts-") + "}"
+    yield prefix
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+
+
+def ledger_on(client: redis.Redis, engine: Engine, prefix: str, **options: object) -> RedisLedger:
+    return RedisLedger(client, store=AttemptStore(engine), prefix=prefix, **options)  # type: ignore[arg-type]
+
+
+def new_attempt(number: int, *, session: str = SESSION, at: datetime = NOW) -> Attempt:
+    pair = session.split("_", 1)[1]
+    country, slug = pair.split("_", 1)
+    return Attempt(
+        id=f"{number:032x}",
+        session=session,
+        pair=pair,
+        country=country,
+        operator=slug,
+        program=session.split("_", 1)[0],
+        phone="",
+        leased_at=at,
+    )
+
+
+def lease(ledger: RedisLedger, number: int, **options: object) -> tuple[Attempt, list[Attempt]]:
+    at: datetime = options.pop("at", NOW)  # type: ignore[assignment]
+    return ledger.lease(
+        new_attempt(number, at=at, **options),  # type: ignore[arg-type]
+        rotate=PHONES,
+        expire_before=None,
+        now=at,
+        open_since=at - timedelta(minutes=2),
+    )
+
+
+def drain_all(ledger: RedisLedger) -> None:
+    while ledger.drain():
+        pass
+
+
+def test_lease_report_and_repeats_answer_as_sql_does_and_reach_sql(
+    client: redis.Redis, metrics_engine: Engine, prefix: str
+) -> None:
+    ledger = ledger_on(client, metrics_engine, prefix)
+    store = AttemptStore(metrics_engine)
+    # The rotation skips numbers awaiting a code.
+    first, expired = lease(ledger, 1)
+    second, _ = lease(ledger, 2)
+    assert (first.phone, second.phone, expired) == (PHONES[0], PHONES[1], [])
+    assert sorted(ledger.open_in_pair("UZ_ucell", leased_since=NOW - timedelta(minutes=1))) == [
+        (first.id, SESSION, PHONES[0]),
+        (second.id, SESSION, PHONES[1]),
+    ]
+    assert ledger.last_leased("UZ_ucell") == NOW
+
+    report = {"outcome": Outcome.delivered, "completed_at": NOW + timedelta(seconds=9)}
+    closed, now_closed = ledger.report(first.id, session=SESSION, latency_ms=812, **report)
+    assert now_closed and closed is not None
+    assert (closed.outcome, closed.latency_ms, closed.phone) == (Outcome.delivered, 812, PHONES[0])
+    # A repeat changes nothing; another session's report neither.
+    again, now_closed = ledger.report(first.id, session=SESSION, **report)
+    assert not now_closed and again == closed
+    other, now_closed = ledger.report(second.id, session="program2_UZ_ucell", **report)
+    assert not now_closed and other is not None and other.session == SESSION
+    assert other.outcome is None
+    # Unknown here and in SQL.
+    assert ledger.report("f" * 32, session=SESSION, **report) == (None, False)
+
+    # The number freed by the report is the rotation's next after the latest (+2).
+    third, _ = lease(ledger, 3)
+    assert third.phone == PHONES[2]
+    drain_all(ledger)
+    stored = {a.id: a for a in store.recent(limit=10, pair="UZ_ucell")}
+    assert stored == {first.id: closed, second.id: second, third.id: third}
+
+
+def test_lost_and_expired_leases_are_closed_once(
+    client: redis.Redis, metrics_engine: Engine, prefix: str
+) -> None:
+    ledger = ledger_on(client, metrics_engine, prefix)
+    old, _ = lease(ledger, 1, at=NOW - timedelta(minutes=5))
+    lost, _ = lease(ledger, 2)
+    (closed,) = ledger.close_lost([lost.id, "f" * 32], session=SESSION, now=NOW)
+    assert (closed.id, closed.error_code, closed.outcome) == (lost.id, "lease_lost", Outcome.error)
+    assert ledger.close_lost([lost.id], session=SESSION, now=NOW) == []
+    # Another session cannot close it.
+    kept, _ = lease(ledger, 3)
+    assert ledger.close_lost([kept.id], session="program2_UZ_ucell", now=NOW) == []
+
+    later = NOW + timedelta(seconds=1)
+    fresh, expired = ledger.lease(
+        new_attempt(4, at=later),
+        rotate=PHONES,
+        expire_before=NOW - timedelta(minutes=2),
+        now=later,
+        open_since=later - timedelta(minutes=2),
+    )
+    assert [(a.id, a.error_code, a.completed_at) for a in expired] == [
+        (old.id, "lease_expired", later)
+    ]
+    drain_all(ledger)
+    stored = {a.id: a for a in AttemptStore(metrics_engine).recent(limit=10, pair="UZ_ucell")}
+    assert stored[lost.id].error_code == "lease_lost"
+    assert stored[old.id].error_code == "lease_expired"
+    assert stored[kept.id].outcome is None and stored[fresh.id].outcome is None
+
+
+def test_a_drainer_killed_before_acknowledging_loses_and_doubles_nothing(
+    client: redis.Redis, metrics_engine: Engine, prefix: str
+) -> None:
+    killed = ledger_on(client, metrics_engine, prefix)
+    ids = []
+    for number in range(1, 31):
+        attempt, _ = lease(killed, number)
+        ids.append(attempt.id)
+        if number % 2:
+            killed.report(
+                attempt.id,
+                session=SESSION,
+                outcome=Outcome.not_delivered,
+                completed_at=NOW + timedelta(seconds=30),
+            )
+    # It read everything and died before applying: the entries stay pending, as its.
+    killed._ensure_group()
+    assert len(killed._read(">", block_ms=None)) == 45
+
+    survivor = ledger_on(client, metrics_engine, prefix, claim_idle=timedelta(0))
+    assert survivor.drain() == 0  # nothing new: all of it is the dead one's
+    assert survivor.claim() == 45
+    drain_all(survivor)
+    store = AttemptStore(metrics_engine)
+    stored = store.recent(limit=100, pair="UZ_ucell")
+    assert sorted(a.id for a in stored) == sorted(ids)
+    outcomes = {a.id: a.outcome for a in stored}
+    assert [outcomes[i] for i in ids] == [Outcome.not_delivered, None] * 15
+    assert client.xlen(f"{prefix}:stream") == 0
+
+
+def test_applying_is_idempotent_and_order_free(metrics_engine: Engine) -> None:
+    store = AttemptStore(metrics_engine)
+    opened = new_attempt(1).model_copy(update={"phone": PHONES[0]})
+    closed = opened.model_copy(
+        update={"outcome": Outcome.delivered, "completed_at": NOW + timedelta(seconds=5)}
+    )
+    other = opened.model_copy(
+        update={"outcome": Outcome.error, "error_code": "lease_lost", "completed_at": NOW}
+    )
+    store.apply([closed, opened])
+    store.apply([opened, closed, opened])
+    store.apply([other])  # a second close of a closed attempt changes nothing
+    assert store.recent(limit=10, pair="UZ_ucell") == [closed]
+
+
+def test_two_fleets_on_one_redis_drain_into_their_own_database(
+    redis_url: str, metrics_engine: Engine, tmp_path: Path
+) -> None:
+    other_engine = create_sql_engine(sqlite_url_for(tmp_path / "other-fleet.sqlite3"))
+    upgrade_metrics_schema(other_engine)
+    # The same database, its URL spelled another way: the same fleet.
+    respelled = create_sql_engine(
+        metrics_engine.url.set(host="localhost").render_as_string(hide_password=False)
+        if metrics_engine.dialect.name != "sqlite"
+        else f"sqlite:///{tmp_path}/../{tmp_path.name}/metrics.sqlite3"
+    )
+    try:
+        assert fleet_prefix(respelled) == fleet_prefix(metrics_engine)
+        assert fleet_prefix(other_engine) != fleet_prefix(metrics_engine)
+        ledgers = [
+            RedisLedger.from_url(
+                redis_url, store=AttemptStore(engine), prefix=f"{fleet_prefix(engine)}:{{attempts}}"
+            )
+            for engine in (metrics_engine, other_engine)
+        ]
+        for number, ledger in enumerate(ledgers, start=1):
+            lease(ledger, number)
+        for ledger in ledgers:
+            drain_all(ledger)
+            ledger._client.delete(*ledger._client.scan_iter(match=f"{ledger._prefix}:*"))
+            ledger.close()
+        for number, engine in enumerate((metrics_engine, other_engine), start=1):
+            stored = AttemptStore(engine).recent(limit=10)
+            assert [a.id for a in stored] == [f"{number:032x}"]
+    finally:
+        other_engine.dispose()
+        respelled.dispose()
