@@ -43,6 +43,8 @@ __all__ = ["RedisLedger"]
 log = logging.getLogger("smsfleet.attempts")
 
 GROUP = "sql"
+# An attempt open this long is left to SQL alone (its session is long gone).
+FORGET_OPEN_AFTER = timedelta(days=1)
 # How often a drainer looks for entries that other (dead) consumers left.
 CLAIM_EVERY_SECONDS = 5.0
 
@@ -73,7 +75,7 @@ _LEASE = (
     + """
 local session, pair, now = ARGV[3], ARGV[4], ARGV[5]
 local expire_before, open_since = tonumber(ARGV[6]), tonumber(ARGV[7])
-local leased, rotate = ARGV[8], ARGV[10]
+local leased, rotate, forget_before = ARGV[8], ARGV[10], tonumber(ARGV[11])
 local attempt = cjson.decode(ARGV[9])
 local pair_key, last_key = prefix .. ':pair:' .. pair, prefix .. ':last:' .. pair
 
@@ -89,6 +91,10 @@ for i = 1, #entries, 2 do
     if closed then table.insert(answer, closed) end
   elseif at >= open_since then
     busy[phone] = true
+  elseif at < forget_before then
+    -- Long unreported (its session gone): SQL keeps it open; Redis need not.
+    redis.call('HDEL', prefix .. ':open', entries[i])
+    redis.call('HDEL', pair_key, entries[i])
   end
 end
 
@@ -243,6 +249,7 @@ class RedisLedger:
                 _ms(attempt.leased_at),
                 attempt.model_dump_json(),
                 "\n".join(rotate),
+                _ms(now - FORGET_OPEN_AFTER),
             )
         )
         return (

@@ -52,6 +52,7 @@ def table_options(bind: sa.engine.Connection) -> dict[str, Any]:
     return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # As many as the request threads (anyio's default limit is 40).
 SQL_POOL_SIZE = 40
 
@@ -75,8 +76,15 @@ def create_sql_engine(url: str) -> Engine:
     # Every request thread may hold a connection (the limiter holds one while it
     # waits for its country's lock): a pool smaller than the threads would open and
     # close a connection per request beyond it, which costs more than the request.
+    parsed = sa.engine.make_url(url)
+    connect_args: dict[str, Any] = {}
+    if parsed.host in LOOPBACK_HOSTS and not any(name.startswith("ssl") for name in parsed.query):
+        # TLS to this machine's own server protects nothing, and where it may be used the
+        # driver builds a TLS context (every CA read again) for each new connection.
+        connect_args["ssl_disabled"] = True
     return sa.create_engine(
         url,
+        connect_args=connect_args,
         pool_pre_ping=True,
         pool_recycle=3600,
         pool_size=SQL_POOL_SIZE,

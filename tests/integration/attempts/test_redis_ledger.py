@@ -228,3 +228,19 @@ def test_two_fleets_on_one_redis_drain_into_their_own_database(
     finally:
         other_engine.dispose()
         respelled.dispose()
+
+
+def test_an_attempt_open_for_a_day_is_left_to_sql(
+    client: redis.Redis, metrics_engine: Engine, prefix: str
+) -> None:
+    ledger = ledger_on(client, metrics_engine, prefix)
+    forgotten, _ = lease(ledger, 1, session="program2_UZ_ucell", at=NOW - timedelta(days=2))
+    recent, _ = lease(ledger, 2, session="program2_UZ_ucell", at=NOW - timedelta(hours=1))
+    lease(ledger, 3)
+    assert set(client.hkeys(f"{prefix}:open")) == {
+        recent.id.encode(),
+        f"{3:032x}".encode(),
+    }
+    drain_all(ledger)
+    stored = AttemptStore(metrics_engine).get(forgotten.id)
+    assert stored is not None and stored.outcome is None
