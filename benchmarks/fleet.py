@@ -65,6 +65,11 @@ from benchmarks.dispatch import (
     max_in_any_window,
     wait_for_sessions,
 )
+from benchmarks.virtual_programs import VirtualSession, run_virtual_fleet
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.security import worker_token
+from smsfleet.sessions.service import sync_specs
+from smsfleet.stores import open_config_store
 from tests.support.backends import free_port
 from tests.support.fleet import AT_REST, admin_client, clean_environment, quit_screens, running
 
@@ -74,6 +79,7 @@ SHARE = 0.95
 ACCESS_LINE = re.compile(r'\d+\.\d+\.\d+\.\d+:\d+ - "(?P<route>\S+ \S+) \S+" (?P<status>\d{3})')
 # What a program's provider does to its route's delivery time (deploy/simulator.toml).
 LATENCY_FACTOR = {"program1": 0.5, "program2": 3.0, "program6": 1.0}
+ALL_PROGRAMS = tuple(f"program{number}" for number in range(1, 7))
 # A sent SMS arrives with the route's probability times its provider's (deploy/simulator.toml).
 PROVIDER_DELIVERY = {
     f"program{name.removeprefix('provider')}": float(provider["delivery_probability"])
@@ -177,9 +183,12 @@ def numbers_needed(*, cap: int, pairs: int, median: float, delivery: float, fact
     return max(8, min(16, math.ceil(in_flight * 1.5 + 2 * math.sqrt(in_flight)) + 1))
 
 
-def plan_fleet(*, pairs_wanted: int, cap: int, seed: int = 7) -> list[PlannedPair]:
+def plan_fleet(
+    *, pairs_wanted: int, cap: int, seed: int = 7, programs_per_pair: int | None = None
+) -> list[PlannedPair]:
     """Countries alone (one pair, one program) and countries shared (several pairs, 2-3
-    programs), `pairs_wanted` pairs in all (at least one per country)."""
+    programs), `pairs_wanted` pairs in all (at least one per country); with
+    `programs_per_pair`, every pair runs that many programs (program1 on)."""
     rng = random.Random(seed)
     alone = COUNTRIES_ALONE[: max(1, pairs_wanted // 7)]
     shared = COUNTRIES_SHARED[: max(1, min(len(COUNTRIES_SHARED), pairs_wanted // 6))]
@@ -189,10 +198,12 @@ def plan_fleet(*, pairs_wanted: int, cap: int, seed: int = 7) -> list[PlannedPai
     plan: list[PlannedPair] = []
 
     def add(country: str, slug: str, programs: tuple[str, ...], pairs: int, index: int) -> None:
+        if programs_per_pair is not None:
+            programs = ALL_PROGRAMS[:programs_per_pair]
         slow = rng.random() < 0.12 and "program2" not in programs
         median = round(rng.uniform(18, 25) if slow else rng.uniform(4, 15), 1)
         delivery = round(rng.uniform(0.9, 0.98), 2)
-        factor = max(LATENCY_FACTOR[p] for p in programs)
+        factor = max(LATENCY_FACTOR.get(p, 1.0) for p in programs)
         arrives = delivery * min(PROVIDER_DELIVERY[p] for p in programs)
         count = numbers_needed(cap=cap, pairs=pairs, median=median, delivery=arrives, factor=factor)
         phones = test_numbers(country, count, start=1 + 100 * index)
@@ -359,6 +370,9 @@ def fleet_run(args: argparse.Namespace, plan: list[PlannedPair], work: Path) -> 
         "SMSFLEET_PUBLIC_URL": url,
         "SMSFLEET_PROGRAMS_DIR": str(REPO),
     }
+    if args.virtual:
+        # No screens: the benchmark speaks for the programs (benchmarks/virtual_programs.py).
+        env |= {"SMSFLEET_SUPERVISE": "false", "SMSFLEET_SECRET_KEY": secrets.token_urlsafe(48)}
     sessions = {f"{program}_{pair.key}" for pair in plan for program in pair.programs}
     simulator = [sys.executable, "-m", "smsfleet.simulator", "--port", str(sim_port)]
     result: dict[str, Any] = {"sessions": len(sessions)}
@@ -386,7 +400,7 @@ def fleet_run(args: argparse.Namespace, plan: list[PlannedPair], work: Path) -> 
                 admin_client(url, password, timeout=180) as client,
             ):
                 try:
-                    result |= drive(args, client, plan, sessions, port)
+                    result |= drive(args, client, plan, sessions, port, env)
                 finally:
                     with suppress(httpx.HTTPError):
                         stop_all(client)
@@ -415,8 +429,16 @@ def drive(
     plan: list[PlannedPair],
     sessions: set[str],
     port: int,
+    env: dict[str, str],
 ) -> dict[str, Any]:
     seed_fleet(client, plan, cap=args.cap)
+    if args.virtual:
+        # Nothing supervises: the session specs are made here, as the supervisor would.
+        store = open_config_store(f"sqlite:///{(Path(env['SMSFLEET_DATA_DIR']) / 'config.db')}")
+        try:
+            sync_specs(store=store, clock=SystemClock())
+        finally:
+            store.close()
     wait_for_sessions(client, sessions)
     serve = serve_process(port)
     client.post(
@@ -424,13 +446,24 @@ def drive(
         json={"action": "start", "all": True, "reason": "benchmark"},
     ).raise_for_status()
     started = datetime.now(UTC).replace(tzinfo=None)
+    stop_virtual = None
+    if args.virtual:
+        stop_virtual, answers = run_virtual_fleet(
+            client.base_url.scheme + "://" + client.base_url.netloc.decode(),
+            virtual_sessions(plan, secret=env["SMSFLEET_SECRET_KEY"]),
+        )
     print(f"started {len(sessions)} sessions at {started:%H:%M:%S} UTC", flush=True)
-    time.sleep(args.warmup * 60)
-    measured_from = datetime.now(UTC).replace(tzinfo=None)
-    cpu_before, wall_before = cpu_seconds(serve), time.monotonic()
-    time.sleep((args.minutes - args.warmup) * 60)
-    cpu = (cpu_seconds(serve) - cpu_before) / (time.monotonic() - wall_before)
-    ended = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        time.sleep(args.warmup * 60)
+        measured_from = datetime.now(UTC).replace(tzinfo=None)
+        cpu_before, wall_before = cpu_seconds(serve), time.monotonic()
+        time.sleep((args.minutes - args.warmup) * 60)
+        cpu = (cpu_seconds(serve) - cpu_before) / (time.monotonic() - wall_before)
+        ended = datetime.now(UTC).replace(tzinfo=None)
+    finally:
+        if stop_virtual is not None:
+            stop_virtual.set()
+            print(f"virtual programs' answers: {dict(answers.most_common())}", flush=True)
     goals = {goal["country"]: goal for goal in client.get("/api/v1/dispatch/goals").json()}
     states = Counter(s["state"] for s in client.get("/api/v1/sessions").json())
     running_pairs = {
@@ -445,6 +478,19 @@ def drive(
         "states": dict(states),
         "running_pairs": running_pairs,
     }
+
+
+def virtual_sessions(plan: list[PlannedPair], *, secret: str) -> list[VirtualSession]:
+    return [
+        VirtualSession(
+            name=f"{program}_{pair.key}",
+            token=worker_token(secret=secret, session=f"{program}_{pair.key}"),
+            median_seconds=pair.median * LATENCY_FACTOR.get(program, 1.0),
+            delivery=pair.delivery * PROVIDER_DELIVERY[program],
+        )
+        for pair in plan
+        for program in pair.programs
+    ]
 
 
 def read_attempts(path: Path) -> list[tuple[str, str, datetime, str | None, str | None]]:
@@ -591,13 +637,27 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=105)
     parser.add_argument("--cap", type=int, default=10, help="every country's cap per minute")
     parser.add_argument(
+        "--programs-per-pair",
+        type=int,
+        choices=range(1, 7),
+        help="every pair runs this many programs (default: one to three, as planned)",
+    )
+    parser.add_argument(
+        "--virtual",
+        action="store_true",
+        help="programs as the control plane sees them, without their processes: for fleets"
+        " larger than this machine can run (benchmarks/virtual_programs.py)",
+    )
+    parser.add_argument(
         "--keep-logs", type=Path, help="copy the logs, the simulator's config and the attempts here"
     )
     args = parser.parse_args()
     if args.warmup >= args.minutes:
         parser.error("--warmup must be shorter than --minutes")
     stop_on_signals()
-    plan = plan_fleet(pairs_wanted=args.pairs, cap=args.cap)
+    plan = plan_fleet(
+        pairs_wanted=args.pairs, cap=args.cap, programs_per_pair=args.programs_per_pair
+    )
     print(f"benchmarks/fleet.py — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}; {cpu_model()}; load average at start {loads()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as directory:
