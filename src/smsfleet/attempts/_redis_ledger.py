@@ -202,6 +202,8 @@ class RedisLedger:
         # One drain at a time in this process: the loop's, or a caller's `drain()`.
         self._draining = threading.Lock()
         self._group_ready = False
+        # Entries this consumer read and has not applied yet (a failed try, or claimed).
+        self._left_over = False
 
     @classmethod
     def from_url(cls, url: str, *, store: AttemptStore, prefix: str) -> RedisLedger:
@@ -323,18 +325,22 @@ class RedisLedger:
         """Apply one batch of the stream to SQL; how many entries it held."""
         with self._draining:
             self._ensure_group()
-            # Entries read before but not applied (a failed try, or claimed) come first.
-            entries = self._read("0", block_ms=None)
-            if not entries:
+            # Entries read before but not applied come first.
+            entries = self._read("0", block_ms=None) if self._left_over else []
+            left_over = bool(entries)
+            if not left_over:
                 entries = self._read(">", block_ms=self._block_ms if block else None)
             if not entries:
                 return 0
+            self._left_over = True  # until applied and acknowledged
             self._store.apply([Attempt.model_validate_json(fields[b"a"]) for _, fields in entries])
             ids = [entry_id for entry_id, _ in entries]
             with self._client.pipeline(transaction=False) as pipe:
                 pipe.xack(self._stream, GROUP, *ids)
                 pipe.xdel(self._stream, *ids)
                 pipe.execute()
+            # Left-overs may come in more than one batch: the next drain looks again.
+            self._left_over = left_over
             return len(entries)
 
     def claim(self) -> int:
@@ -345,6 +351,7 @@ class RedisLedger:
             _, claimed, *_ = self._client.xautoclaim(
                 self._stream, GROUP, self._consumer, self._claim_idle_ms, count=self._batch
             )
+            self._left_over = self._left_over or bool(claimed)
             for consumer in self._client.xinfo_consumers(self._stream, GROUP):
                 gone = consumer["idle"] > 3_600_000 and consumer["pending"] == 0
                 if gone and consumer["name"] != self._consumer.encode():

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.models import Attempt, Outcome
@@ -244,3 +245,24 @@ def test_an_attempt_open_for_a_day_is_left_to_sql(
     drain_all(ledger)
     stored = AttemptStore(metrics_engine).get(forgotten.id)
     assert stored is not None and stored.outcome is None
+
+
+def test_a_batch_sql_refused_is_applied_by_the_next_drain(
+    client: redis.Redis, metrics_engine: Engine, prefix: str
+) -> None:
+    ledger = ledger_on(client, metrics_engine, prefix)
+    opened, _ = lease(ledger, 1)
+    with metrics_engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE attempts RENAME TO attempts_away")
+    try:
+        with pytest.raises(SQLAlchemyError):
+            ledger.drain()
+    finally:
+        with metrics_engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE attempts_away RENAME TO attempts")
+    lease(ledger, 2)
+    assert ledger.drain() == 1  # what it read and could not apply, first
+    assert ledger.drain() == 1
+    assert ledger.drain() == 0
+    stored = AttemptStore(metrics_engine).recent(limit=10)
+    assert sorted(a.id for a in stored) == [opened.id, f"{2:032x}"]
