@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 import redis
@@ -29,6 +30,13 @@ from tests.support.backends import random_name, sqlite_url_for
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 PHONES = ["+998901000001", "+998901000002", "+998901000003"]
 SESSION = "program1_UZ_ucell"
+
+
+class Report(TypedDict):
+    """What a session's report says of its attempt, beside the attempt and the session."""
+
+    outcome: Outcome
+    completed_at: datetime
 
 
 @pytest.fixture
@@ -99,7 +107,7 @@ def test_lease_report_and_repeats_answer_as_sql_does_and_reach_sql(
     ]
     assert ledger.last_leased("UZ_ucell") == NOW
 
-    report = {"outcome": Outcome.delivered, "completed_at": NOW + timedelta(seconds=9)}
+    report: Report = {"outcome": Outcome.delivered, "completed_at": NOW + timedelta(seconds=9)}
     closed, now_closed = ledger.report(first.id, session=SESSION, latency_ms=812, **report)
     assert now_closed and closed is not None
     assert (closed.outcome, closed.latency_ms, closed.phone) == (Outcome.delivered, 812, PHONES[0])
