@@ -27,12 +27,12 @@ WEEK = timedelta(days=7)
 HOURS_PER_WEEK = 168
 FIELDS = 4  # delivered, not_delivered, failed, latency_p95_ms (NO_LATENCY: none)
 NO_LATENCY = -1
-# Grouping of a series → its key in a rollup row's key (pair, program, country,
-# operator); the fleet's one series has the key "all".
+# Each kind of series (a grouping) → where its key is in a rollup row's key (pair,
+# program, country, operator); the fleet's one series has the key "all".
 GROUPINGS: dict[str, int | None] = {"fleet": None, "country": 2, "pair": 0, "program": 1}
 FLEET_KEY = "all"
 
-SeriesKey = tuple[str, str]  # (grouping, key)
+SeriesKey = tuple[str, str]  # (kind, key)
 
 
 def bucketed_percentile(histogram: Sequence[int], q: float) -> int | None:
