@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -29,48 +29,55 @@ from smsfleet.wiring import Services
 IPNetwork = IPv4Network | IPv6Network
 
 
-def get_services(request: Request) -> Services:
-    """The one getter: every part of the process, built once by the composition root."""
+def _services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """The one getter: every part of the process, built once by the composition root.
+
+    The dependencies that only pick a part or check what is known already are `async`:
+    run on the event loop, not handed to the thread pool as a blocking one would be."""
+    return _services_of(request)
 
 
 Context = Annotated[Services, Depends(get_services)]
 
 
-def _dispatcher(services: Context) -> Dispatcher:
+async def _dispatcher(services: Context) -> Dispatcher:
     return services.dispatcher
 
 
-def _metrics(services: Context) -> Metrics:
+async def _metrics(services: Context) -> Metrics:
     return services.metrics
 
 
-def _policy(services: Context) -> PolicyService:
+async def _policy(services: Context) -> PolicyService:
     return services.policy.service
 
 
-def _alerts(services: Context) -> AlertService:
+async def _alerts(services: Context) -> AlertService:
     return services.alerts.service
 
 
-def _sends(services: Context) -> Sends:
+async def _sends(services: Context) -> Sends:
     return services.messages.sends
 
 
-def _inbound(services: Context) -> Inbound:
+async def _inbound(services: Context) -> Inbound:
     return services.messages.inbound
 
 
-def _usage(services: Context) -> UsageService:
+async def _usage(services: Context) -> UsageService:
     return services.usage.service
 
 
-def _search(services: Context) -> SearchGateway:
+async def _search(services: Context) -> SearchGateway:
     return services.search
 
 
-def _breakers(services: Context) -> Breakers:
+async def _breakers(services: Context) -> Breakers:
     return services.breakers
 
 
@@ -132,15 +139,15 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def _role_required(role: Role) -> Callable[[User], User]:
-    def dependency(user: CurrentUser) -> User:
+def _role_required(role: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
+    async def dependency(user: CurrentUser) -> User:
         auth_service.require_role(user, role)
         return user
 
     return dependency
 
 
-def _signed_in(request: Request, user: CurrentUser) -> User:
+async def _signed_in(request: Request, user: CurrentUser) -> User:
     # A leaked key must not be able to mint or revoke keys: that takes a person.
     if str(getattr(request.state, "principal", "")).startswith("key:"):
         raise Forbidden("API keys cannot manage API keys: sign in to do this")
@@ -152,13 +159,13 @@ OperatorUser = Annotated[User, Depends(_role_required(Role.operator))]
 AdminUser = Annotated[User, Depends(_role_required(Role.admin))]
 
 
-def _acting(request: Request, user: CurrentUser) -> Actor:
+async def _acting(request: Request, user: CurrentUser) -> Actor:
     kind, _, rest = str(getattr(request.state, "principal", "")).partition(":")
     key_id = rest.partition(":")[0] if kind == "key" else None
     return Actor(username=user.username, role=user.role, api_key_id=key_id)
 
 
-def _interactive_admin(request: Request, actor: Annotated[Actor, Depends(_acting)]) -> Actor:
+async def _interactive_admin(request: Request, actor: Annotated[Actor, Depends(_acting)]) -> Actor:
     # What runs on the hosts is defined by a person: a leaked key, even an admin's, must
     # not be able to change it.
     if actor.via_api_key:
@@ -170,8 +177,8 @@ def _interactive_admin(request: Request, actor: Annotated[Actor, Depends(_acting
     return actor
 
 
-def _role_acting(role: Role) -> Callable[[Actor], Actor]:
-    def dependency(actor: Annotated[Actor, Depends(_acting)]) -> Actor:
+def _role_acting(role: Role) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
+    async def dependency(actor: Annotated[Actor, Depends(_acting)]) -> Actor:
         if not actor.role.allows(role):
             raise Forbidden(f"this needs the {role} role; you are {actor.role}")
         return actor
@@ -213,12 +220,12 @@ def _within(address: str, networks: Sequence[IPNetwork]) -> bool:
     return any(ip.version == network.version and ip in network for network in networks)
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
     return forwarded_client(
         peer,
         ", ".join(request.headers.getlist("x-forwarded-for")),
-        get_services(request).settings.trusted_proxies,
+        _services_of(request).settings.trusted_proxies,
     )
 
 

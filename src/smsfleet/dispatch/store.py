@@ -65,8 +65,7 @@ class HeartbeatStore:
     """The last sign of life of every session, written at most once a `flush_interval`.
 
     A beat is kept in memory and written with the others pending in one transaction
-    once `flush_interval` seconds have passed since the last write (a timer writes
-    what is still pending when no further beat comes; `close` writes the rest).
+    by a timer, at most once a `flush_interval` (`close` writes the rest).
     `all` merges what this process holds with what the table holds.
     """
 
@@ -86,14 +85,15 @@ class HeartbeatStore:
                 self._latest[session] = at
             if (pending := self._pending.get(session)) is None or at >= pending:
                 self._pending[session] = at
-            wait = self._last_flush + self._flush_interval - time.monotonic()
-            if wait > 0 and not self._closed:
+            if not self._closed:
+                # Written by a timer, never by the caller: a beat does no I/O of its own
+                # (the heartbeat route runs on the event loop).
                 if self._timer is None:
-                    self._timer = threading.Timer(wait, self._flush_kept)
+                    wait = self._last_flush + self._flush_interval - time.monotonic()
+                    self._timer = threading.Timer(max(wait, 0.0), self._flush_kept)
                     self._timer.daemon = True
                     self._timer.start()
                 return
-        # The lease or report that beats does not fail for its heartbeat's sake.
         self._flush_kept()
 
     def _flush_kept(self) -> None:

@@ -27,7 +27,7 @@ goals_router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
 _bearer = HTTPBearer(auto_error=False, description="Worker token of the session named in the body")
 
 
-def _worker_token(
+async def _worker_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     # Checked before the body is read, so a caller without a token learns that first.
@@ -52,7 +52,10 @@ def report(body: ReportRequest, dispatcher: DispatcherDep, token: WorkerToken) -
 
 
 @router.post("/heartbeat", status_code=204, summary="The session's program is alive")
-def heartbeat(body: HeartbeatRequest, dispatcher: DispatcherDep, token: WorkerToken) -> Response:
+async def heartbeat(
+    body: HeartbeatRequest, dispatcher: DispatcherDep, token: WorkerToken
+) -> Response:
+    # Kept in memory (written to SQL by a timer): nothing here blocks the event loop.
     dispatcher.authenticate(session=body.session, token=token)
     dispatcher.heartbeat(session=body.session)
     return Response(status_code=204)
