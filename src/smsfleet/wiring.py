@@ -32,7 +32,7 @@ from smsfleet.core.error_reports import start_error_reports
 from smsfleet.core.events import EventBus, RedisFanout
 from smsfleet.core.security import PasswordChecks
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import open_metrics_engine
+from smsfleet.core.sql import fleet_prefix, open_metrics_engine
 from smsfleet.developer.runtime import Usage, build_usage
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
@@ -150,8 +150,15 @@ def _build(
     engine = open_metrics_engine(settings.resolved_metrics_url)
     resources.callback(engine.dispose)
 
+    # The fleet's keys and channels in Redis (limiter, open attempts, leadership, login
+    # counters, events) are named after its metrics database: replicas share them.
+    redis_prefix = fleet_prefix(engine) if settings.redis_url else "smsfleet"
     # With replicas, a browser on any of them sees every replica's events.
-    bus = EventBus(RedisFanout.from_url(settings.redis_url) if settings.redis_url else None)
+    bus = EventBus(
+        RedisFanout.from_url(settings.redis_url, channel=f"{redis_prefix}:events")
+        if settings.redis_url
+        else None
+    )
     starts: list[Callable[[], None]] = []
 
     def runs(part: _Running) -> None:
@@ -202,6 +209,7 @@ def _build(
         clock=clock,
         on_event=lambda event: bus.publish("sessions", event),
         heartbeats=heartbeats.all,
+        redis_prefix=redis_prefix,
     )
     supervisor = sessions.supervisor
     if settings.supervise:
@@ -238,6 +246,7 @@ def _build(
         on_grant=metrics.collector.granted,
         heartbeats=heartbeats,
         on_demand=messages.sends,
+        redis_prefix=redis_prefix,
     )
     runs(dispatcher)  # its ledger's drain; closed with its limiter and heartbeats
 
@@ -287,6 +296,7 @@ def _build(
             per_address=settings.login_failures_per_address,
             window_seconds=settings.login_failure_window_seconds,
             storage_url=settings.redis_url or "memory://",
+            redis_prefix=redis_prefix,
         ),
         password_checks=password_checks,
         api_keys=ApiKeyService(

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.api import create_app
 from smsfleet.core.settings import Settings
+from tests.support.waiting import eventually
 
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "smsfleet"
 # Any way a module could name the ledger's table: its object, or the table in SQL text.
@@ -50,3 +51,29 @@ def test_no_module_but_the_ledgers_own_names_the_attempts_table() -> None:
     assert naming == []
     # The check finds what it looks for.
     assert NAMES_THE_LEDGER.search((owner / "store.py").read_text())
+
+
+def test_two_fleets_on_one_redis_keep_to_their_own_keys(tmp_path: Path, redis_url: str) -> None:
+    """Each fleet (its own metrics database) leads its own sessions and relays its own
+    events: the keys and channels are named after the database."""
+    apps = [
+        create_app(
+            Settings(
+                data_dir=tmp_path / name,
+                web_dir=tmp_path / "no-web",
+                redis_url=redis_url,
+                screen_dir=tmp_path / f"screens-{name}",
+                supervisor_interval_seconds=0.1,
+            )
+        )
+        for name in ("one", "two")
+    ]
+    with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+
+        def both_lead() -> bool:
+            roles = [c.get("/readyz").json()["supervisor"] for c in (first, second)]
+            return roles == ["leader", "leader"]
+
+        eventually(both_lead, what="both fleets' supervisors to lead")
+        fanouts = [app.state.services.bus.fanout for app in apps]
+        assert all(fanouts) and len({f._channel for f in fanouts if f is not None}) == 2

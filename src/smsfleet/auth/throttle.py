@@ -141,9 +141,13 @@ class LoginThrottle:
         per_address: int,
         window_seconds: int,
         storage_url: str = "memory://",
+        redis_prefix: str = "smsfleet",
     ) -> None:
         self._counters: Counters = (
-            RedisCounters(redis.Redis.from_url(storage_url, socket_connect_timeout=2))
+            RedisCounters(
+                redis.Redis.from_url(storage_url, socket_connect_timeout=2),
+                prefix=f"{redis_prefix}:login:",
+            )
             if storage_url.startswith(("redis://", "rediss://", "unix://"))
             else MemoryCounters()
         )

@@ -117,8 +117,9 @@ class RedisFanout:
         self.deliver: Callable[[dict[str, Any]], None] = lambda _message: None
 
     @classmethod
-    def from_url(cls, url: str) -> RedisFanout:
-        return cls(redis.Redis.from_url(url, socket_connect_timeout=2), owns_client=True)
+    def from_url(cls, url: str, *, channel: str = "smsfleet:events") -> RedisFanout:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        return cls(client, channel=channel, owns_client=True)
 
     def send(self, message: dict[str, Any]) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,6 +105,14 @@ def database_identity(engine: Engine) -> str:
             sa.text("SELECT @@hostname, @@port, DATABASE()")
         ).one()
     return f"mysql:{host}:{port}/{schema}"
+
+
+def fleet_prefix(engine: Engine) -> str:
+    """The prefix of a fleet's keys and channels in Redis, named after the metrics
+    database `engine` reaches: the replicas of one fleet share them, another fleet (or
+    test run) on the same Redis does not."""
+    identity = database_identity(engine).encode()
+    return f"smsfleet:{hashlib.sha256(identity).hexdigest()[:12]}"
 
 
 def upgrade_config_schema(engine: Engine) -> None:

@@ -7,7 +7,6 @@ outcome once; reports are idempotent by trigger id.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -28,7 +27,7 @@ from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import database_identity
+from smsfleet.core.sql import fleet_prefix
 from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
@@ -45,7 +44,7 @@ from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState
 from smsfleet.stores import ConfigStore
 
-__all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher", "fleet_prefix"]
+__all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
 
 MESSAGE_TEMPLATE = "smsfleet test {code}"
 # How long a program waits before asking again while the limiter cannot decide.
@@ -536,14 +535,6 @@ class Dispatcher:
         return self._heartbeats.all()
 
 
-def fleet_prefix(engine: Engine) -> str:
-    """The prefix of the fleet's keys in Redis, named after the database its attempts go
-    to: the replicas of one fleet share them, another fleet (or test run) on the same
-    Redis does not."""
-    identity = database_identity(engine).encode()
-    return f"smsfleet:{hashlib.sha256(identity).hexdigest()[:12]}"
-
-
 def build_dispatcher(
     *,
     settings: Settings,
@@ -554,6 +545,7 @@ def build_dispatcher(
     on_report: Callable[[Attempt], None] | None = None,
     on_grant: Callable[[str], None] | None = None,
     on_demand: OnDemandSource | None = None,
+    redis_prefix: str | None = None,
 ) -> Dispatcher:
     """The dispatcher on the metrics store (at head already) with the limiter the
     settings call for: Redis when `redis_url` is set (several replicas share it), else
@@ -569,7 +561,7 @@ def build_dispatcher(
     if settings.redis_url:
         from smsfleet.dispatch._redis_limiter import RedisLimiter
 
-        fleet = fleet_prefix(engine)
+        fleet = redis_prefix or fleet_prefix(engine)
         limiter = RedisLimiter.from_url(
             settings.redis_url, clock=clock, policy=policy, prefix=f"{fleet}:dispatch"
         )

@@ -91,12 +91,14 @@ class RedisLeadership:
         self._release = client.register_script(_RELEASE)
 
     @classmethod
-    def from_url(cls, url: str, *, ttl_seconds: float) -> RedisLeadership:
+    def from_url(
+        cls, url: str, *, ttl_seconds: float, key: str = "smsfleet:supervisor:leader"
+    ) -> RedisLeadership:
         # One try per tick: the next tick is the retry, and a tick must not hang.
         client = redis.Redis.from_url(
             url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
         )
-        return cls(client, ttl_seconds=ttl_seconds, owns_client=True)
+        return cls(client, ttl_seconds=ttl_seconds, key=key, owns_client=True)
 
     def hold(self) -> bool:
         try:

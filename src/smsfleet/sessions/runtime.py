@@ -138,6 +138,7 @@ class SessionRuntime:
         clock: Clock,
         on_event: EventSink | None = None,
         heartbeats: Heartbeats | None = None,
+        redis_prefix: str = "smsfleet",
     ) -> SessionRuntime:
         hosts = Hosts.from_settings(settings)
         secret = settings.jwt_secret
@@ -204,7 +205,9 @@ class SessionRuntime:
             on_event=on_event,
             heartbeats=heartbeats,
             leadership=RedisLeadership.from_url(
-                settings.redis_url, ttl_seconds=settings.leader_ttl_seconds
+                settings.redis_url,
+                ttl_seconds=settings.leader_ttl_seconds,
+                key=f"{redis_prefix}:supervisor:leader",
             )
             if settings.redis_url
             else SoleLeadership(),

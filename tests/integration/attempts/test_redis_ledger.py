@@ -23,8 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.dispatch.service import fleet_prefix
+from smsfleet.core.sql import create_sql_engine, fleet_prefix, upgrade_metrics_schema
 from tests.support.backends import random_name, sqlite_url_for
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

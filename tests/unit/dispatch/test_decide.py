@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from smsfleet.attempts.ledger import next_phone
 from smsfleet.dispatch.limiter import (
     Ask,
     CountryState,
@@ -18,7 +19,6 @@ from smsfleet.dispatch.limiter import (
     to_ms,
 )
 from smsfleet.dispatch.models import ReportRequest
-from smsfleet.attempts.ledger import next_phone
 
 POLICY = LimiterPolicy()
 T0 = 1_767_614_400_000

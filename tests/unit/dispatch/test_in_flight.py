@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from smsfleet.dispatch.inflight import InFlightPolicy, allowance, capacity_per_minute
 from smsfleet.attempts.ledger import next_phone
+from smsfleet.dispatch.inflight import InFlightPolicy, allowance, capacity_per_minute
 
 POLICY = InFlightPolicy()
 PHONES = ["+1", "+2", "+3"]
