@@ -19,7 +19,6 @@ Keys (one hash tag, so a cluster keeps them on one node):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -35,7 +34,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 
 __all__ = ["RedisLedger"]
@@ -260,41 +259,12 @@ class RedisLedger:
         )
 
     def report(
-        self,
-        trigger_id: str,
-        *,
-        session: str,
-        outcome: Outcome,
-        completed_at: datetime,
-        sent_at: datetime | None = None,
-        delivered_at: datetime | None = None,
-        error_code: str | None = None,
-        latency_ms: int | None = None,
-        provider: str | None = None,
+        self, trigger_id: str, *, session: str, completion: Completion
     ) -> tuple[Attempt | None, bool]:
-        fields = {
-            "outcome": outcome.value,
-            "completed_at": _iso(completed_at),
-            "sent_at": _iso(sent_at),
-            "delivered_at": _iso(delivered_at),
-            "error_code": error_code,
-            "latency_ms": latency_ms,
-            "provider": provider,
-        }
-        answer = self._report(args=self._args(trigger_id, session, json.dumps(fields)))
+        answer = self._report(args=self._args(trigger_id, session, completion.model_dump_json()))
         if answer[0] == 0:
             # Not in Redis: leased before this ledger kept it, or closed long ago.
-            return self._store.report(
-                trigger_id,
-                session=session,
-                outcome=outcome,
-                completed_at=completed_at,
-                sent_at=sent_at,
-                delivered_at=delivered_at,
-                error_code=error_code,
-                latency_ms=latency_ms,
-                provider=provider,
-            )
+            return self._store.report(trigger_id, session=session, completion=completion)
         return Attempt.model_validate_json(answer[1]), answer[0] == 1
 
     def last_leased(self, pair: str) -> datetime | None:

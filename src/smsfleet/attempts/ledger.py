@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Completion
 
 __all__ = ["Ledger", "next_phone"]
 
@@ -47,19 +47,9 @@ class Ledger(Protocol):
         ...
 
     def report(
-        self,
-        trigger_id: str,
-        *,
-        session: str,
-        outcome: Outcome,
-        completed_at: datetime,
-        sent_at: datetime | None = None,
-        delivered_at: datetime | None = None,
-        error_code: str | None = None,
-        latency_ms: int | None = None,
-        provider: str | None = None,
+        self, trigger_id: str, *, session: str, completion: Completion
     ) -> tuple[Attempt | None, bool]:
-        """Record the outcome of the session's open attempt, once.
+        """Record the completion of the session's open attempt, once.
 
         Returns the attempt as it stands after the call (None when unknown) and whether
         this call closed it. An attempt of another session is left unchanged.

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from smsfleet.core.records import Timestamp
 
-__all__ = ["Attempt", "Outcome"]
+__all__ = ["Attempt", "Completion", "Outcome"]
 
 
 class Outcome(StrEnum):
@@ -16,6 +16,18 @@ class Outcome(StrEnum):
     not_delivered = "not_delivered"
     send_failed = "send_failed"
     error = "error"
+
+
+class Completion(BaseModel):
+    """What a report (or the ledger giving a lease up) sets on an open attempt."""
+
+    outcome: Outcome
+    completed_at: Timestamp
+    sent_at: Timestamp | None = None
+    delivered_at: Timestamp | None = None
+    error_code: str | None = None
+    latency_ms: int | None = None
+    provider: str | None = None
 
 
 class Attempt(BaseModel):

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
 from smsfleet.attempts.ledger import next_phone
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc, pages_since
 
 __all__ = ["AttemptStore", "Subject", "attempts_table"]
@@ -53,15 +53,12 @@ attempts_table = sa.Table(
 
 
 # What a report or a close sets on an open attempt.
-_OUTCOME_COLUMNS = (
-    "outcome",
-    "completed_at",
-    "sent_at",
-    "delivered_at",
-    "error_code",
-    "latency_ms",
-    "provider",
-)
+_OUTCOME_COLUMNS = tuple(Completion.model_fields)
+
+
+def _completion_row(completion: Completion) -> dict[str, Any]:
+    values: dict[str, Any] = completion.model_dump()
+    return {name: naive_utc(v) if isinstance(v, datetime) else v for name, v in values.items()}
 
 
 def _insert_missing(connection: sa.Connection) -> sa.Insert:
@@ -288,19 +285,9 @@ class AttemptStore:
                 )
 
     def report(
-        self,
-        trigger_id: str,
-        *,
-        session: str,
-        outcome: Outcome,
-        completed_at: datetime,
-        sent_at: datetime | None = None,
-        delivered_at: datetime | None = None,
-        error_code: str | None = None,
-        latency_ms: int | None = None,
-        provider: str | None = None,
+        self, trigger_id: str, *, session: str, completion: Completion
     ) -> tuple[Attempt | None, bool]:
-        """Record the outcome of the session's open attempt, in one transaction.
+        """Record the completion of the session's open attempt, in one transaction.
 
         Returns the attempt as stored after the call (None when unknown) and whether
         this call closed it. An attempt of another session is left unchanged.
@@ -313,15 +300,7 @@ class AttemptStore:
                 table.c.session == session,
                 table.c.outcome.is_(None),
             )
-            .values(
-                outcome=outcome.value,
-                completed_at=naive_utc(completed_at),
-                sent_at=naive_utc(sent_at),
-                delivered_at=naive_utc(delivered_at),
-                error_code=error_code,
-                latency_ms=latency_ms,
-                provider=provider,
-            )
+            .values(_completion_row(completion))
         )
         with self._engine.begin() as connection:
             closed = bool(connection.execute(query).rowcount)

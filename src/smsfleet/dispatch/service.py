@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.ledger import Ledger
-from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.error_reports import tag
@@ -481,9 +481,7 @@ class Dispatcher:
         latency_ms = None
         if report.sent_at is not None and report.delivered_at is not None:
             latency_ms = int((report.delivered_at - report.sent_at) / timedelta(milliseconds=1))
-        attempt, closed = self.ledger.report(
-            report.trigger_id,
-            session=session,
+        completion = Completion(
             outcome=report.outcome,
             completed_at=now,
             sent_at=report.sent_at,
@@ -491,6 +489,9 @@ class Dispatcher:
             error_code=report.error_code,
             latency_ms=latency_ms,
             provider=report.provider,
+        )
+        attempt, closed = self.ledger.report(
+            report.trigger_id, session=session, completion=completion
         )
         if attempt is None:
             raise NotFound(f"unknown trigger {report.trigger_id}")
@@ -502,19 +503,7 @@ class Dispatcher:
         self._heartbeats.beat(session, now)
         if not closed:
             return ReportStatus.duplicate
-        self._reported(
-            attempt.model_copy(
-                update={
-                    "outcome": report.outcome,
-                    "completed_at": now,
-                    "sent_at": report.sent_at,
-                    "delivered_at": report.delivered_at,
-                    "error_code": report.error_code,
-                    "latency_ms": latency_ms,
-                    "provider": report.provider,
-                }
-            )
-        )
+        self._reported(attempt)  # as the ledger closed it
         return ReportStatus.recorded
 
     def _reported(self, attempt: Attempt) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypedDict
 
 import pytest
 import redis
@@ -21,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from smsfleet.attempts import RedisLedger
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.sql import create_sql_engine, fleet_prefix, upgrade_metrics_schema
 from tests.support.backends import random_name, sqlite_url_for
@@ -29,13 +28,6 @@ from tests.support.backends import random_name, sqlite_url_for
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 PHONES = ["+998901000001", "+998901000002", "+998901000003"]
 SESSION = "program1_UZ_ucell"
-
-
-class Report(TypedDict):
-    """What a session's report says of its attempt, beside the attempt and the session."""
-
-    outcome: Outcome
-    completed_at: datetime
 
 
 @pytest.fixture
@@ -106,18 +98,20 @@ def test_lease_report_and_repeats_answer_as_sql_does_and_reach_sql(
     ]
     assert ledger.last_leased("UZ_ucell") == NOW
 
-    report: Report = {"outcome": Outcome.delivered, "completed_at": NOW + timedelta(seconds=9)}
-    closed, now_closed = ledger.report(first.id, session=SESSION, latency_ms=812, **report)
+    delivered = Completion(outcome=Outcome.delivered, completed_at=NOW + timedelta(seconds=9))
+    closed, now_closed = ledger.report(
+        first.id, session=SESSION, completion=delivered.model_copy(update={"latency_ms": 812})
+    )
     assert now_closed and closed is not None
     assert (closed.outcome, closed.latency_ms, closed.phone) == (Outcome.delivered, 812, PHONES[0])
     # A repeat changes nothing; another session's report neither.
-    again, now_closed = ledger.report(first.id, session=SESSION, **report)
+    again, now_closed = ledger.report(first.id, session=SESSION, completion=delivered)
     assert not now_closed and again == closed
-    other, now_closed = ledger.report(second.id, session="program2_UZ_ucell", **report)
+    other, now_closed = ledger.report(second.id, session="program2_UZ_ucell", completion=delivered)
     assert not now_closed and other is not None and other.session == SESSION
     assert other.outcome is None
     # Unknown here and in SQL.
-    assert ledger.report("f" * 32, session=SESSION, **report) == (None, False)
+    assert ledger.report("f" * 32, session=SESSION, completion=delivered) == (None, False)
 
     # The number freed by the report is the rotation's next after the latest (+2).
     third, _ = lease(ledger, 3)
@@ -170,8 +164,9 @@ def test_a_drainer_killed_before_acknowledging_loses_and_doubles_nothing(
             killed.report(
                 attempt.id,
                 session=SESSION,
-                outcome=Outcome.not_delivered,
-                completed_at=NOW + timedelta(seconds=30),
+                completion=Completion(
+                    outcome=Outcome.not_delivered, completed_at=NOW + timedelta(seconds=30)
+                ),
             )
     # It read everything and died before applying: the entries stay pending, as its.
     killed._ensure_group()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import attempts_table
 from smsfleet.metrics.models import Summary
 from smsfleet.metrics.service import JobReport
@@ -268,9 +268,9 @@ def test_an_attempt_completed_in_a_minutes_last_microsecond_is_rolled_into_that_
     service.attempts.report(
         leased.id,
         session=leased.session,
-        outcome=Outcome.delivered,
-        completed_at=last_microsecond,
-        latency_ms=900,
+        completion=Completion(
+            outcome=Outcome.delivered, completed_at=last_microsecond, latency_ms=900
+        ),
     )
     service.rollups.rollup(start=T0, end=at(1))
     service.rollups.rollup(start=T0, end=at(1))  # a rerun replaces what it wrote
