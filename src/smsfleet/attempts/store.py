@@ -56,11 +56,6 @@ attempts_table = sa.Table(
 _OUTCOME_COLUMNS = tuple(Completion.model_fields)
 
 
-def _completion_row(completion: Completion) -> dict[str, Any]:
-    values: dict[str, Any] = completion.model_dump()
-    return {name: naive_utc(v) if isinstance(v, datetime) else v for name, v in values.items()}
-
-
 def _insert_missing(connection: sa.Connection) -> sa.Insert:
     """An insert that leaves a row whose id is already there as it is (and fails on any
     other conflict)."""
@@ -69,8 +64,9 @@ def _insert_missing(connection: sa.Connection) -> sa.Insert:
     return mysql.insert(attempts_table).on_duplicate_key_update(id=attempts_table.c.id)
 
 
-def _row(attempt: Attempt) -> dict[str, Any]:
-    values: dict[str, Any] = attempt.model_dump()
+def _columns(record: Attempt | Completion) -> dict[str, Any]:
+    """A record's fields as the table's columns take them (times naive UTC)."""
+    values: dict[str, Any] = record.model_dump()
     return {name: naive_utc(v) if isinstance(v, datetime) else v for name, v in values.items()}
 
 
@@ -86,7 +82,7 @@ class AttemptStore:
         if not attempts:
             return
         with self._engine.begin() as connection:
-            connection.execute(sa.insert(attempts_table), [_row(a) for a in attempts])
+            connection.execute(sa.insert(attempts_table), [_columns(a) for a in attempts])
 
     def get(self, trigger_id: str) -> Attempt | None:
         query = sa.select(attempts_table).where(attempts_table.c.id == trigger_id)
@@ -244,7 +240,7 @@ class AttemptStore:
                 ).scalars()
                 phone = next_phone(rotate, last, busy=frozenset(busy))
                 attempt = attempt.model_copy(update={"phone": phone})
-            connection.execute(sa.insert(attempts_table).values(**_row(attempt)))
+            connection.execute(sa.insert(attempts_table).values(**_columns(attempt)))
         return attempt, expired
 
     def last_leased(self, pair: str) -> datetime | None:
@@ -267,7 +263,7 @@ class AttemptStore:
             # An attempt's closed state supersedes its open one within the batch.
             if attempt.outcome is not None or attempt.id not in latest:
                 latest[attempt.id] = attempt
-        rows = [_row(a) for a in latest.values()]
+        rows = [_columns(a) for a in latest.values()]
         closed = [row for row in rows if row["outcome"] is not None]
         table = attempts_table
         with self._engine.begin() as connection:
@@ -300,7 +296,7 @@ class AttemptStore:
                 table.c.session == session,
                 table.c.outcome.is_(None),
             )
-            .values(_completion_row(completion))
+            .values(_columns(completion))
         )
         with self._engine.begin() as connection:
             closed = bool(connection.execute(query).rowcount)
