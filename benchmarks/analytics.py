@@ -30,10 +30,12 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from prometheus_client.registry import CollectorRegistry
+
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.developer.log import RequestLog, RequestLogMiddleware
+from smsfleet.developer.log import RequestLog, RequestLogMiddleware, worker_request_seconds
 from smsfleet.developer.models import UsageQuery
 from smsfleet.developer.service import UsageService
 from smsfleet.developer.store import LoggedRequest, UsageStore
@@ -77,7 +79,11 @@ def added_latency(engine_url: str, calls: int) -> list[tuple[str, str]]:
     engine = create_sql_engine(engine_url)
     request_log = RequestLog(UsageStore(engine), SystemClock())
     request_log.start()
-    wrapped = RequestLogMiddleware(answer, request_log=lambda: request_log)  # type: ignore[arg-type]
+    wrapped = RequestLogMiddleware(
+        answer,  # type: ignore[arg-type]
+        request_log=lambda: request_log,
+        worker_seconds=worker_request_seconds(CollectorRegistry()),
+    )
     try:
         asyncio.run(timed(answer, 2000))  # warm-up
         bare = asyncio.run(timed(answer, calls))

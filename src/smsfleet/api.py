@@ -22,7 +22,7 @@ from smsfleet.core.clock import Clock
 from smsfleet.core.http_errors import error_response, error_responses, install_error_handlers
 from smsfleet.core.settings import Settings
 from smsfleet.developer import views as developer_views
-from smsfleet.developer.log import RequestLogMiddleware
+from smsfleet.developer.log import RequestLogMiddleware, worker_request_seconds
 from smsfleet.dispatch import views as dispatch_views
 from smsfleet.headers import SecurityHeaders
 from smsfleet.messages import views as messages_views
@@ -105,7 +105,11 @@ def _add_middleware(app: FastAPI, settings: Settings, services: Services) -> Non
         )
     app.add_middleware(SecurityHeaders)
     # Outermost: it times the whole request, errors included.
-    app.add_middleware(RequestLogMiddleware, request_log=lambda: services.usage.log)
+    app.add_middleware(
+        RequestLogMiddleware,
+        request_log=lambda: services.usage.log,
+        worker_seconds=worker_request_seconds(services.metrics.registry),
+    )
 
 
 def create_app(

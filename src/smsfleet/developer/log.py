@@ -11,12 +11,14 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from prometheus_client import Histogram
+from prometheus_client.registry import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsfleet.core.clock import Clock
 from smsfleet.developer.store import LoggedRequest, UsageStore
 
-__all__ = ["RequestLog", "RequestLogMiddleware"]
+__all__ = ["RequestLog", "RequestLogMiddleware", "worker_request_seconds"]
 
 log = logging.getLogger("smsfleet.developer")
 
@@ -25,6 +27,21 @@ PURGE_EVERY = timedelta(hours=1)
 MAX_QUEUED = 200_000  # beyond this (the store is down), the oldest are dropped and counted
 # Routes that are not API use: health checks, scrapes and the dashboard's files.
 NOT_LOGGED = frozenset({"/healthz", "/readyz", "/metrics", "/{path:path}"})
+# The fleet's own protocol (leases, reports, heartbeats: most requests a fleet makes) is
+# not API use either: it is timed into Prometheus, not written row by row.
+WORKER_ROUTES = "/api/v1/worker/"
+WORKER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def worker_request_seconds(registry: CollectorRegistry) -> Histogram:
+    """The worker routes' latency by route (lease, report, heartbeat, ended) and status."""
+    return Histogram(
+        "smsfleet_worker_request_seconds",
+        "Time the control plane took to answer a session's worker request",
+        ["route", "status"],
+        buckets=WORKER_BUCKETS,
+        registry=registry,
+    )
 
 
 class RequestLog:
@@ -98,11 +115,19 @@ class RequestLog:
 
 class RequestLogMiddleware:
     """Times each HTTP request and hands it, with its route template and who made it,
-    to the log (`request.state.principal` is set by authentication)."""
+    to the log (`request.state.principal` is set by authentication); worker requests go
+    to `worker_seconds` instead."""
 
-    def __init__(self, app: ASGIApp, *, request_log: Callable[[], RequestLog | None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        request_log: Callable[[], RequestLog | None],
+        worker_seconds: Histogram,
+    ) -> None:
         self.app = app
         self._request_log = request_log
+        self._worker_seconds = worker_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,8 +149,15 @@ class RequestLogMiddleware:
 
     def _record(self, scope: Scope, status: int, started: float) -> None:
         route = getattr(scope.get("route"), "path", None)
+        if route is None or route in NOT_LOGGED:
+            return
+        if route.startswith(WORKER_ROUTES):
+            name = route.removeprefix(WORKER_ROUTES)
+            seconds = time.perf_counter() - started
+            self._worker_seconds.labels(route=name, status=str(status)).observe(seconds)
+            return
         request_log = self._request_log()
-        if route is None or route in NOT_LOGGED or request_log is None:
+        if request_log is None:
             return
         # `user:<name>`, `key:<id>:<owner>`, or nothing when authentication failed.
         principal = str(scope.get("state", {}).get("principal", "anonymous:"))

@@ -184,6 +184,34 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     assert ready.stored(lease["trigger_id"]) == attempt
 
 
+def test_worker_requests_are_timed_into_prometheus_not_the_usage_log(ready: Worker) -> None:
+    usage = ready.client.app.state.services.usage.log  # type: ignore[attr-defined]
+    while usage.flush():
+        pass
+    lease = ready.lease()
+    assert ready.report(lease["trigger_id"]).status_code == 200
+    assert ready.report(lease["trigger_id"]).status_code == 200  # a duplicate, answered
+    assert (
+        ready.client.post(
+            "/api/v1/worker/heartbeat", json={"session": SESSION}, headers={"Authorization": "x"}
+        ).status_code
+        == 401
+    )
+
+    assert usage.flush() == 0  # the fleet's own protocol is not API use
+    exposition = ready.client.get("/metrics").text
+    counted = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in exposition.splitlines()
+        if line.startswith("smsfleet_worker_request_seconds_count")
+    }
+    assert counted == {
+        'smsfleet_worker_request_seconds_count{route="lease",status="200"}': 1.0,
+        'smsfleet_worker_request_seconds_count{route="report",status="200"}': 2.0,
+        'smsfleet_worker_request_seconds_count{route="heartbeat",status="401"}': 1.0,
+    }
+
+
 def test_wait_until_the_next_slot_and_phone_rotation(ready: Worker) -> None:
     phones = []
     for _ in range(4):
