@@ -5,7 +5,7 @@ its limiter in Redis too)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -396,6 +396,47 @@ def test_stop_reasons(worker: Worker) -> None:
 
     worker.store.session_specs.replace(spec)
     assert worker.lease()["action"] == "send"
+
+
+def _pause_the_pair(worker: Worker) -> None:
+    worker.update_pair(state=PairState.paused, state_reason="low rate")
+
+
+def _stop_the_session(worker: Worker) -> None:
+    spec = worker.store.session_specs.get(SESSION)
+    assert spec is not None
+    worker.store.session_specs.replace(spec.model_copy(update={"desired": DesiredState.stopped}))
+
+
+@pytest.mark.parametrize(
+    "stop", [_pause_the_pair, _stop_the_session], ids=["pair-paused", "session-stopped"]
+)
+def test_attempts_in_flight_at_a_stop_still_report_and_nothing_is_granted_after(
+    ready: Worker, stop: Callable[[Worker], None]
+) -> None:
+    leases = []
+    for _ in range(2):
+        lease = ready.lease()
+        assert lease["action"] == "send", lease
+        leases.append(lease)
+        ready.clock.advance(6)
+    stop(ready)
+    assert ready.lease()["action"] == "stop"
+
+    ready.clock.advance(3)
+    for lease in leases:
+        assert ready.report(lease["trigger_id"]).json() == {"status": "recorded"}
+        stored = ready.stored(lease["trigger_id"])
+        assert stored is not None
+        assert (stored.outcome, stored.completed_at) == (Outcome.delivered, ready.clock.now())
+    # Slots and test numbers are free again, and still the session is told to stop.
+    ready.clock.advance(60)
+    assert ready.lease()["action"] == "stop"
+    ready.settle()
+    granted = ready.dispatcher.attempts.recent(limit=10, session=SESSION)
+    assert sorted(attempt.id for attempt in granted) == sorted(
+        lease["trigger_id"] for lease in leases
+    )
 
 
 def test_a_paused_pair_leaves_the_country_to_the_others(worker: Worker) -> None:
