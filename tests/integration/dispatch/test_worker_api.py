@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from smsfleet.api import create_app
 from smsfleet.attempts import RedisLedger
@@ -210,6 +211,32 @@ def test_worker_requests_are_timed_into_prometheus_not_the_usage_log(ready: Work
         'smsfleet_worker_request_seconds_count{route="report",status="200"}': 2.0,
         'smsfleet_worker_request_seconds_count{route="heartbeat",status="401"}': 1.0,
     }
+
+
+def _grants(worker: Worker) -> dict[str, float]:
+    """`smsfleet_dispatch_grants_total` per country, as /metrics shows it now."""
+    exposition = worker.client.get("/metrics").text
+    return {
+        sample.labels["country"]: sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "smsfleet_dispatch_grants_total"
+    }
+
+
+def test_grants_are_counted_on_metrics_when_granted(ready: Worker) -> None:
+    assert _grants(ready) == {}
+    first = ready.lease()
+    assert first["action"] == "send"
+    assert _grants(ready) == {"UZ": 1}
+    assert ready.lease()["action"] == "wait"
+    assert _grants(ready) == {"UZ": 1}
+    # Counted at the grant, not again when the outcome comes.
+    ready.clock.advance(6)
+    assert ready.report(first["trigger_id"]).json() == {"status": "recorded"}
+    assert _grants(ready) == {"UZ": 1}
+    assert ready.lease()["action"] == "send"
+    assert _grants(ready) == {"UZ": 2}
 
 
 def test_wait_until_the_next_slot_and_phone_rotation(ready: Worker) -> None:
