@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -19,7 +20,14 @@ from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 
-__all__ = ["GOAL_SHARE", "GOAL_WINDOW", "CountryGoal", "Granted", "country_goals"]
+__all__ = [
+    "GOAL_SHARE",
+    "GOAL_WINDOW",
+    "CountryGoal",
+    "Granted",
+    "ReasonKind",
+    "country_goals",
+]
 
 # Grants are counted over this window ending now: long enough to smooth a 6 s spacing.
 GOAL_WINDOW = timedelta(minutes=2)
@@ -27,6 +35,39 @@ GOAL_WINDOW = timedelta(minutes=2)
 GOAL_SHARE = 0.95
 # Refusals above this share of the grants are named as a reason.
 REFUSAL_SHARE = 0.2
+
+
+class ReasonKind(StrEnum):
+    """What keeps a country under its goal, one of a fixed set (a Prometheus label)."""
+
+    no_session = "no_session"
+    sessions_down = "sessions_down"
+    numbers_busy = "numbers_busy"
+    in_flight_limit = "in_flight_limit"
+    refused = "refused"
+    paused = "paused"
+    asked_fewer = "asked_fewer"
+
+    @property
+    def words(self) -> str:
+        """The kind in words, without a country's figures (those are in `reason`)."""
+        return _KIND_WORDS[self]
+
+
+_KIND_WORDS = {
+    ReasonKind.no_session: "no session is wanted running",
+    ReasonKind.sessions_down: "sessions wanted running are not running",
+    ReasonKind.numbers_busy: "its test numbers all await codes: add test numbers",
+    ReasonKind.in_flight_limit: (
+        "sessions busy at their in-flight limit at the observed delivery time: "
+        "add programs or pairs"
+    ),
+    ReasonKind.refused: "providers refused sends",
+    ReasonKind.paused: "pairs paused by the policy",
+    ReasonKind.asked_fewer: (
+        "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +88,7 @@ class CountryGoal(BaseModel):
     window_seconds: int
     on_goal: bool
     reason: str | None = Field(description="Why the country is under its goal, in words")
+    reason_kind: ReasonKind | None = Field(description="The reason's kind, one of a fixed set")
     sessions_wanted: int
     sessions_running: int
     pairs_paused: list[str]
@@ -102,6 +144,7 @@ def country_goals(
             window_seconds=int(window.total_seconds()),
             on_goal=on_goal,
             reason=None,
+            reason_kind=None,
             sessions_wanted=wanted.get(code, 0),
             sessions_running=running.get(code, 0),
             pairs_paused=paused,
@@ -113,43 +156,59 @@ def country_goals(
             awaiting_code=seen.awaiting,
         )
         if not on_goal:
-            goal = goal.model_copy(update={"reason": _reason(goal, seen)})
+            kind, reason = _reason(goal, seen)
+            goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
     return goals
 
 
-def _reason(goal: CountryGoal, seen: Granted) -> str:
-    """The first thing that explains why the country is under its goal."""
+def _reason(goal: CountryGoal, seen: Granted) -> tuple[ReasonKind, str]:
+    """The first thing that explains why the country is under its goal: its kind, and
+    in words with the country's figures."""
     paused = ""
     if goal.pairs_paused:
         paused = f"; {len(goal.pairs_paused)} paused by the policy ({', '.join(goal.pairs_paused)})"
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
-            return f"no session is wanted running{paused}"
-        return f"none of its {goal.sessions_wanted} sessions is running{paused}"
+            return ReasonKind.no_session, f"no session is wanted running{paused}"
+        return (
+            ReasonKind.sessions_down,
+            f"none of its {goal.sessions_wanted} sessions is running{paused}",
+        )
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         pace = (
             f"{goal.in_flight_limit} attempts at once at {goal.cycle_seconds:g} s per SMS "
             f"send at most {goal.capacity_per_minute:g}/min"
         )
         if goal.in_flight_limit >= goal.test_numbers:
-            return (
+            return ReasonKind.numbers_busy, (
                 f"every test number awaits a code: {goal.test_numbers} numbers, {pace}; "
                 f"add test numbers{paused}"
             )
-        return f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}"
+        return (
+            ReasonKind.in_flight_limit,
+            f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}",
+        )
     if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
         # Undelivered SMS hold their numbers until the gateway gives up on them.
         late = f", {seen.stale} for over a minute" if seen.stale else ""
-        return (
+        return ReasonKind.numbers_busy, (
             f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code{late}; "
             f"add test numbers{paused}"
         )
     if goal.sessions_running < goal.sessions_wanted:
         down = goal.sessions_wanted - goal.sessions_running
-        return f"{down} of its {goal.sessions_wanted} sessions not running{paused}"
+        return (
+            ReasonKind.sessions_down,
+            f"{down} of its {goal.sessions_wanted} sessions not running{paused}",
+        )
     if seen.grants and seen.refused > REFUSAL_SHARE * seen.grants:
-        return f"providers refused {seen.refused} of {seen.grants} sends{paused}"
+        return (
+            ReasonKind.refused,
+            f"providers refused {seen.refused} of {seen.grants} sends{paused}",
+        )
     if paused:
-        return paused.removeprefix("; ")
-    return "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
+        return ReasonKind.paused, paused.removeprefix("; ")
+    return ReasonKind.asked_fewer, (
+        "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from smsfleet.dispatch.goals import CountryGoal, Granted, country_goals
+from smsfleet.dispatch.goals import CountryGoal, Granted, ReasonKind, country_goals
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
@@ -83,6 +83,7 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
     )
     assert (goal.achieved_per_minute, goal.goal_per_minute, goal.on_goal) == (10.0, 10, True)
     assert goal.reason is None
+    assert goal.reason_kind is None
 
 
 def test_no_running_session_and_the_paused_pairs_are_named() -> None:
@@ -93,6 +94,7 @@ def test_no_running_session_and_the_paused_pairs_are_named() -> None:
     )
     assert not goal.on_goal
     assert goal.reason == ("none of its 2 sessions is running; 1 paused by the policy (IN_docomo)")
+    assert goal.reason_kind is ReasonKind.sessions_down
 
 
 def test_every_test_number_awaiting_a_code_is_named_with_the_figures() -> None:
@@ -108,6 +110,7 @@ def test_every_test_number_awaiting_a_code_is_named_with_the_figures() -> None:
         "every test number awaits a code: 2 numbers, 2 attempts at once at 30 s per SMS "
         "send at most 4/min; add test numbers"
     )
+    assert goal.reason_kind is ReasonKind.numbers_busy
 
 
 def test_sessions_at_their_in_flight_limit_are_named() -> None:
@@ -119,6 +122,7 @@ def test_sessions_at_their_in_flight_limit_are_named() -> None:
     )
     assert goal.reason is not None
     assert goal.reason.startswith("sessions busy at their in-flight limit: 3 attempts at once")
+    assert goal.reason_kind is ReasonKind.in_flight_limit
 
 
 def test_provider_refusals_are_named_when_capacity_suffices() -> None:
@@ -130,6 +134,7 @@ def test_provider_refusals_are_named_when_capacity_suffices() -> None:
         outlook=_outlook(4, 6.0, 4),
     )
     assert goal.reason == "providers refused 6 of 12 sends"
+    assert goal.reason_kind is ReasonKind.refused
 
 
 def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
@@ -148,3 +153,53 @@ def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
     assert goal.reason == (
         "test numbers busy: 5 of 6 await a code, 3 for over a minute; add test numbers"
     )
+    assert goal.reason_kind is ReasonKind.numbers_busy
+
+
+def test_the_rest_of_the_reasons_have_their_kinds() -> None:
+    enough = _outlook(4, 6.0, 4)
+    pairs = [_pair("UZ_uzmobile"), _pair("UZ_beeline")]
+    none_wanted = country_goals(
+        countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+        pairs=pairs,
+        specs=[],
+        statuses={},
+        outlooks={},
+        granted={},
+        window=WINDOW,
+    )
+    assert [(g.reason_kind, g.reason) for g in none_wanted] == [
+        (ReasonKind.no_session, "no session is wanted running")
+    ]
+    one_down = _goal(
+        pairs=pairs,
+        running={"UZ_uzmobile": SessionState.running, "UZ_beeline": SessionState.backoff},
+        grants=10,
+        outlook=enough,
+    )
+    assert (one_down.reason_kind, one_down.reason) == (
+        ReasonKind.sessions_down,
+        "1 of its 2 sessions not running",
+    )
+    paused = _goal(
+        pairs=[_pair("UZ_uzmobile"), _pair("UZ_beeline", state=PairState.paused)],
+        running={"UZ_uzmobile": SessionState.running, "UZ_beeline": SessionState.running},
+        grants=10,
+        outlook=enough,
+    )
+    assert (paused.reason_kind, paused.reason) == (
+        ReasonKind.paused,
+        "1 paused by the policy (UZ_beeline)",
+    )
+    idle = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=10,
+        outlook=enough,
+    )
+    assert idle.reason_kind is ReasonKind.asked_fewer
+
+
+def test_every_kind_has_its_words() -> None:
+    words = [kind.words for kind in ReasonKind]
+    assert all(words) and len(set(words)) == len(words)
