@@ -4,7 +4,8 @@ The cap is also the target: a country with work should be granted close to its c
 minute. `country_goals` compares the grants of the last minutes (at grant time, as the
 limiter counts them) with the cap, and names the first reason that explains a shortfall:
 no running session, the sessions' capacity (attempts in flight at the observed delivery
-time, or test numbers all awaiting codes), sessions down, providers refusing sends.
+time, or test numbers all awaiting codes), sessions down, providers refusing sends, pairs
+paused by the policy; in words with the country's figures, and by kind (`ReasonKind`).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class CountryGoal(BaseModel):
     on_goal: bool
     reason: str | None = Field(description="Why the country is under its goal, in words")
     reason_kind: ReasonKind | None = Field(description="The reason's kind, one of a fixed set")
-    sessions_wanted: int
+    sessions_wanted: int = Field(description="Sessions wanted running, on pairs that run them")
     sessions_running: int
     pairs_paused: list[str]
     in_flight_limit: int = Field(description="Attempts its sessions may carry at once")
@@ -116,7 +117,9 @@ def country_goals(
     pair_country: dict[str, str] = {}
     for pair in pairs:
         by_country.setdefault(pair.country, []).append(pair)
-        pair_country[pair.key] = pair.country
+        # A paused or disabled pair's sessions are stopped on purpose, not down.
+        if pair.state.runs_sessions:
+            pair_country[pair.key] = pair.country
     wanted: dict[str, int] = {}
     running: dict[str, int] = {}
     for spec in specs:
@@ -170,7 +173,8 @@ def _reason(goal: CountryGoal, seen: Granted) -> tuple[ReasonKind, str]:
         paused = f"; {len(goal.pairs_paused)} paused by the policy ({', '.join(goal.pairs_paused)})"
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
-            return ReasonKind.no_session, f"no session is wanted running{paused}"
+            kind = ReasonKind.paused if paused else ReasonKind.no_session
+            return kind, f"no session is wanted running{paused}"
         return (
             ReasonKind.sessions_down,
             f"none of its {goal.sessions_wanted} sessions is running{paused}",

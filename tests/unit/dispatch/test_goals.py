@@ -88,13 +88,25 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
 
 def test_no_running_session_and_the_paused_pairs_are_named() -> None:
     goal = _goal(
-        pairs=[_pair("IN_docomo", state=PairState.paused), _pair("IN_vi")],
-        running={"IN_vi": SessionState.backoff},
+        pairs=[_pair("IN_docomo", state=PairState.paused), _pair("IN_vi"), _pair("IN_jio")],
+        running={"IN_vi": SessionState.backoff, "IN_jio": SessionState.fatal},
         grants=0,
     )
     assert not goal.on_goal
+    # The paused pair's session is stopped on purpose: not one of those wanted running.
     assert goal.reason == ("none of its 2 sessions is running; 1 paused by the policy (IN_docomo)")
     assert goal.reason_kind is ReasonKind.sessions_down
+
+
+def test_a_country_whose_pairs_are_all_paused_is_under_its_goal_for_the_pause() -> None:
+    goal = _goal(
+        pairs=[_pair("IN_docomo", state=PairState.paused)],
+        running={"IN_docomo": SessionState.stopped},
+        grants=0,
+    )
+    assert (goal.sessions_wanted, goal.sessions_running) == (0, 0)
+    assert goal.reason == "no session is wanted running; 1 paused by the policy (IN_docomo)"
+    assert goal.reason_kind is ReasonKind.paused
 
 
 def test_every_test_number_awaiting_a_code_is_named_with_the_figures() -> None:
