@@ -34,6 +34,7 @@ from smsfleet.core.security import PasswordChecks
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix, open_metrics_engine
 from smsfleet.developer.runtime import Usage, build_usage
+from smsfleet.dispatch.prometheus import GoalCollector
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.messages.runtime import Messages, build_messages
@@ -249,6 +250,7 @@ def _build(
         redis_prefix=redis_prefix,
     )
     runs(dispatcher)  # its ledger's drain; closed with its limiter and heartbeats
+    GoalCollector(goals=dispatcher.goals, registry=metrics.registry)
 
     policy = build_policy(
         settings=settings,

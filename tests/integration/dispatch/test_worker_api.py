@@ -21,6 +21,7 @@ from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
+from smsfleet.dispatch.goals import ReasonKind
 from smsfleet.dispatch.service import Dispatcher
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
@@ -213,14 +214,22 @@ def test_worker_requests_are_timed_into_prometheus_not_the_usage_log(ready: Work
     }
 
 
-def _grants(worker: Worker) -> dict[str, float]:
-    """`smsfleet_dispatch_grants_total` per country, as /metrics shows it now."""
+def _exposed(worker: Worker, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of `name` that /metrics shows now, with their labels."""
     exposition = worker.client.get("/metrics").text
-    return {
-        sample.labels["country"]: sample.value
+    return [
+        (sample.labels, sample.value)
         for family in text_string_to_metric_families(exposition)
         for sample in family.samples
-        if sample.name == "smsfleet_dispatch_grants_total"
+        if sample.name == name
+    ]
+
+
+def _grants(worker: Worker) -> dict[str, float]:
+    """`smsfleet_dispatch_grants_total` per country."""
+    return {
+        labels["country"]: value
+        for labels, value in _exposed(worker, "smsfleet_dispatch_grants_total")
     }
 
 
@@ -309,6 +318,11 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
         "every test number awaits a code: 3 numbers, 3 attempts at once at 30 s per SMS "
         "send at most 6/min; add test numbers"
     )
+    assert goal.reason_kind is ReasonKind.numbers_busy
+    # Prometheus has the reason by kind, in words without the figures.
+    assert _exposed(ready, "smsfleet_country_goal_short") == [
+        ({"country": "UZ", "reason_kind": "numbers_busy", "reason": goal.reason_kind.words}, 1.0)
+    ]
 
 
 def test_a_lease_closes_the_attempts_its_program_no_longer_carries(ready: Worker) -> None:
