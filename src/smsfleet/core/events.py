@@ -8,7 +8,10 @@ too slow to keep up loses events rather than stalling the publisher.
 With a `RedisFanout`, every event is also published on a Redis channel, and the
 events the other replicas publish there reach this replica's subscribers: a
 browser connected to any replica sees the whole fleet. An event is delivered
-here at once and skipped when it comes back from Redis, so it is seen once.
+here at once and skipped when it comes back from Redis, so it is seen once. What a
+replica publishes within `FANOUT_FLUSH_SECONDS` goes out as one Redis message, by a
+thread of its own: a busy replica (a report is an event) makes one publish per flush,
+not one per event, and never waits on Redis in a request.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,6 +31,9 @@ from pydantic import BaseModel
 log = logging.getLogger("smsfleet.events")
 
 QUEUE_SIZE = 1000
+# How long events wait to be relayed together; and how many may wait (Redis away).
+FANOUT_FLUSH_SECONDS = 0.05
+FANOUT_BACKLOG = 10_000
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -113,7 +120,9 @@ class RedisFanout:
         self._owns_client = owns_client
         self._origin = uuid.uuid4().hex
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Beyond the backlog the oldest are dropped: live views catch up on their next read.
+        self._outbox: deque[dict[str, Any]] = deque(maxlen=FANOUT_BACKLOG)
         self.deliver: Callable[[dict[str, Any]], None] = lambda _message: None
 
     @classmethod
@@ -122,23 +131,40 @@ class RedisFanout:
         return cls(client, channel=channel, owns_client=True)
 
     def send(self, message: dict[str, Any]) -> None:
+        self._outbox.append(message)  # thread-safe; relayed by the next flush
+
+    def flush(self) -> int:
+        """Publish what is waiting as one message; how many events it held."""
+        messages = []
+        while self._outbox:
+            messages.append(self._outbox.popleft())
+        if not messages:
+            return 0
         try:
             self._client.publish(
-                self._channel, json.dumps({"origin": self._origin, "message": message})
+                self._channel, json.dumps({"origin": self._origin, "messages": messages})
             )
-        except redis.RedisError as error:  # this replica's own subscribers still got it
-            log.warning("event not relayed to the other replicas: %s", error)
+        except redis.RedisError as error:  # this replica's own subscribers still got them
+            log.warning("%d events not relayed to the other replicas: %s", len(messages), error)
+        return len(messages)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._relay, name="event-fanout", daemon=True)
-        self._thread.start()
+        for name, target in (("event-fanout", self._relay), ("event-fanout-send", self._send)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def close(self) -> None:
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.flush()
         if self._owns_client:
             self._client.close()
+
+    def _send(self) -> None:
+        while not self._stopping.wait(FANOUT_FLUSH_SECONDS):
+            self.flush()
 
     def _relay(self) -> None:
         backoff = 0.5
@@ -166,4 +192,5 @@ class RedisFanout:
             log.warning("ignored a malformed event on %s", self._channel)
             return
         if envelope.get("origin") != self._origin:
-            self.deliver(envelope["message"])
+            for message in envelope.get("messages", ()):
+                self.deliver(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -70,6 +71,47 @@ def test_an_event_reaches_every_bus_exactly_once(redis_url: str) -> None:
             fanout.close()
     assert mine == ["program1_UZ_a"]
     assert theirs == ["program1_UZ_a"]
+
+
+def test_a_burst_of_events_is_relayed_in_order_in_few_redis_messages(redis_url: str) -> None:
+    channel = random_name("smsfleet:test:events:")
+    fanouts = [RedisFanout(redis.Redis.from_url(redis_url), channel=channel) for _ in range(2)]
+    here, there = (EventBus(fanout) for fanout in fanouts)
+    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener.subscribe(channel)
+    for fanout in fanouts:
+        fanout.start()
+    sessions = [f"program1_UZ_{index}" for index in range(100)]
+
+    async def exchange() -> list[str]:
+        theirs = there.subscribe(frozenset({"sessions"}))
+        await asyncio.sleep(0.3)  # both relays subscribed
+        events = [_event(session) for session in sessions]
+
+        def burst() -> None:
+            for event in events:
+                here.publish("sessions", event)
+
+        await asyncio.to_thread(burst)
+        for _ in range(50):
+            if theirs.queue.qsize() >= len(sessions):
+                break
+            await asyncio.sleep(0.1)
+        return _sessions(theirs)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            received = pool.submit(lambda: asyncio.run(exchange())).result(timeout=30)
+        published = 0
+        deadline = time.monotonic() + 1.0  # the subscription's confirmation reads as None
+        while time.monotonic() < deadline:
+            published += listener.get_message(timeout=0.1) is not None
+    finally:
+        listener.close()
+        for fanout in fanouts:
+            fanout.close()
+    assert received == sessions
+    assert 1 <= published <= len(sessions) // 2
 
 
 @pytest.fixture
