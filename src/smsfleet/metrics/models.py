@@ -71,6 +71,8 @@ LATENCY_BUCKETS_MS: tuple[int, ...] = (
 
 
 class Window(StrEnum):
+    # The dashboard's "now": the dispatcher's goal window (`dispatch.goals.GOAL_WINDOW`).
+    m2 = "2m"
     m5 = "5m"
     m15 = "15m"
     h1 = "1h"

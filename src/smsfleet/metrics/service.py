@@ -59,6 +59,7 @@ __all__ = [
 log = logging.getLogger("smsfleet.metrics")
 
 WINDOWS: dict[Window, timedelta] = {
+    Window.m2: timedelta(minutes=2),
     Window.m5: timedelta(minutes=5),
     Window.m15: timedelta(minutes=15),
     Window.h1: timedelta(hours=1),

@@ -85,6 +85,14 @@ def test_summary_by_pair_equals_hand_computed_values(fleet: Fleet) -> None:
     assert {g.key: g.completed for g in by_program.groups} == {"program1": 3, "program2": 3}
 
 
+def test_the_two_minute_window_counts_what_completed_in_its_last_two_minutes(fleet: Fleet) -> None:
+    """The dashboard's "sent per minute" window, the same as the dispatcher's goals'."""
+    hand_dataset(fleet)  # now 4:30: the window holds 2:30 to 4:30
+    totals = fleet.metrics.service.summary(window="2m", group_by="pair").totals
+    assert (totals.completed, totals.sent, totals.delivered, totals.errors) == (2, 1, 1, 1)
+    assert totals.achieved_per_minute == 1.0
+
+
 def test_summary_is_the_same_from_rollups(fleet: Fleet) -> None:
     hand_dataset(fleet)
     service = fleet.metrics.service

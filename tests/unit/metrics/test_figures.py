@@ -8,6 +8,7 @@ import pytest
 
 from smsfleet.core.errors import ValidationFailed
 from smsfleet.core.quantiles import count_bins
+from smsfleet.dispatch.goals import GOAL_WINDOW
 from smsfleet.metrics.buckets import plan
 from smsfleet.metrics.service import TimeRange, percentile, resolve_range
 
@@ -26,6 +27,9 @@ def test_percentile_is_within_two_percent_of_the_sample() -> None:
 def test_resolve_range() -> None:
     assert resolve_range(now=NOW, window="5m") == TimeRange(NOW - timedelta(minutes=5), NOW)
     assert resolve_range(now=NOW) == TimeRange(NOW - timedelta(hours=24), NOW)
+    # The dashboard reads "sent per minute" at 2m and the goals' grants per minute side by
+    # side: one window for both.
+    assert resolve_range(now=NOW, window="2m") == TimeRange(NOW - GOAL_WINDOW, NOW)
     # No offset means UTC; an offset is converted.
     explicit = resolve_range(now=NOW, start="2026-01-05T10:00:00", end="2026-01-05T12:00:00+01:00")
     assert explicit == TimeRange(

@@ -21,7 +21,7 @@ import { applyToPairs, applyToTotals } from "./liveMetrics";
 import { PairMetricsTable, pairRows } from "./PairMetricsTable";
 import { PairTrendPanel } from "./PairTrendPanel";
 import { RangePicker } from "./RangePicker";
-import { rangeFor, type RangeOption } from "./ranges";
+import { RECENT, rangeFor, type RangeOption } from "./ranges";
 import { SuccessHeatmap } from "./SuccessHeatmap";
 
 /** Completed attempts are published on this topic of the live connection. */
@@ -61,18 +61,19 @@ function useViewParams() {
   return { range, selected, update };
 }
 
-// Grants per minute over the last two minutes: the same now whatever range is shown.
-const GOALS = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 15_000, pollMs: 10_000 } satisfies LiveQuery<unknown>;
+// "Now" whatever range is shown (sent and granted per minute, `RECENT`): reloaded as often
+// as each other, so the KPI and the cap chart move on together as the window slides.
+const NOW = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 15_000, pollMs: 10_000 } satisfies LiveQuery<unknown>;
 
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
-  const recent = useLiveQuery(metricsSummaryQuery({ window: "5m" }), { ...COUNTERS, apply: applyToTotals });
+  const recent = useLiveQuery(metricsSummaryQuery({ window: RECENT.window }), { ...NOW, apply: applyToTotals });
   const byPair = useLiveQuery(metricsSummaryQuery({ window: range.value, group_by: "pair" }), {
     ...COUNTERS,
     apply: applyToPairs,
   });
   const alerts = useLiveQuery(alertsOverviewQuery(), ALERTS);
-  const goals = useLiveQuery(countryGoalsQuery(), GOALS);
+  const goals = useLiveQuery(countryGoalsQuery(), NOW);
   const trend = useLiveQuery(
     metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "country" }),
     CHARTS,
@@ -145,7 +146,11 @@ export function DashboardPage() {
               <p className="empty-state">No completed attempts in the last {range.label}.</p>
             )}
           </ChartCard>
-          <ChartCard title="Granted per minute now against each country's goal" testId="chart-caps" resource={goals}>
+          <ChartCard
+            title={`Granted per minute, ${RECENT.label}, against each country's goal`}
+            testId="chart-caps"
+            resource={goals}
+          >
             {goals.data && goals.data.length > 0 ? (
               <>
                 <CapChart goals={goals.data} />

@@ -2,9 +2,10 @@ import type { ReactNode } from "react";
 import { Link } from "react-router";
 import type { AlertsOverview, MetricsTotals } from "../../api/types";
 import { formatCount, formatPercent, formatRate, successTone } from "./format";
+import { RECENT } from "./ranges";
 
 interface KpiCardsProps {
-  /** Totals of the last five minutes. */
+  /** Totals of the last minutes (`RECENT`). */
   recent: MetricsTotals | undefined;
   /** Totals of the selected range. */
   totals: MetricsTotals | undefined;
@@ -15,8 +16,6 @@ interface KpiCardsProps {
   alerts: AlertsOverview["counts"] | undefined;
 }
 
-const RECENT_MINUTES = 5;
-
 export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSessions, alerts }: KpiCardsProps) {
   // Every completed attempt that was not delivered, whatever went wrong.
   const failures = totals ? totals.completed - totals.delivered : undefined;
@@ -24,11 +23,11 @@ export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSess
     <div className="kpis" data-testid="kpis">
       <Kpi
         label="Sent per minute"
-        value={recent ? formatRate(recent.sent / RECENT_MINUTES) : undefined}
+        value={recent ? formatRate(recent.sent / RECENT.minutes) : undefined}
         testId="kpi-sent-per-minute"
         hint={
           <>
-            <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> sent in the last 5 min
+            <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> sent in the {RECENT.label}
           </>
         }
       />
