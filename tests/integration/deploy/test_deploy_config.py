@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import yaml
 
+from smsfleet.dispatch.goals import ReasonKind
 from tests.support.deploy import (
     ALERTMANAGER_CONFIG,
     DASHBOARD,
@@ -19,6 +21,8 @@ from tests.support.deploy import (
     dashboard_expressions,
 )
 
+# A label of a series in the promtool tests: name="value".
+LABEL = re.compile(r'(\w+)="([^"]*)"')
 # Every alert a pair-level or session-level alert may be inhibited by or grouped on carries these.
 ROUTE_LABELS = {"country", "pair", "program"}
 
@@ -62,6 +66,20 @@ def test_every_alert_is_labelled_with_severity_and_annotated() -> None:
     for alert in alerts:
         assert alert["labels"]["severity"] in {"warning", "critical"}, alert["alert"]
         assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+
+
+def test_the_rule_tests_give_the_country_reasons_the_control_plane_exports() -> None:
+    """The promtool tests' `smsfleet_country_goal_short` series are ones /metrics may show."""
+    tests = yaml.safe_load(RULES_TESTS.read_text())["tests"]
+    series = [
+        dict(LABEL.findall(entry["series"]))
+        for test in tests
+        for entry in test["input_series"]
+        if entry["series"].startswith("smsfleet_country_goal_short{")
+    ]
+    assert series
+    for labels in series:
+        assert labels["reason"] == ReasonKind(labels["reason_kind"]).words
 
 
 def test_alertmanager_groups_by_country_and_inhibits_a_downed_sessions_route() -> None:
