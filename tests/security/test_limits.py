@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.security.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer, live_server
 
 MiB = 1024 * 1024
 

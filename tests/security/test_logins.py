@@ -17,7 +17,7 @@ import pytest
 
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.errors import Throttled
-from tests.security.live_server import ADMIN_PASSWORD, LiveServer, live_server
+from tests.support.live_server import ADMIN_PASSWORD, LiveServer, live_server
 
 MiB = 1024 * 1024
 USER_PASSWORD = "viewer-password-for-security"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.security.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer, live_server
 
 PASSWORD = "viewer-password-for-tokens"
 NEW_PASSWORD = "another-viewer-password"
@@ -53,19 +52,6 @@ def refresh(client: httpx.Client, tokens: dict[str, Any]) -> httpx.Response:
 def me(client: httpx.Client, tokens: dict[str, Any]) -> int:
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     return client.get("/api/v1/auth/me", headers=headers).status_code
-
-
-def ws_url(server: LiveServer, query: str = "") -> str:
-    return server.url.replace("http://", "ws://") + "/api/v1/ws" + query
-
-
-@contextmanager
-def signed_in_socket(server: LiveServer, tokens: dict[str, Any]) -> Iterator[ClientConnection]:
-    with connect(ws_url(server), open_timeout=10) as socket:
-        socket.send(json.dumps({"type": "auth", "token": tokens["access_token"]}))
-        ack = json.loads(socket.recv(timeout=10))
-        assert ack["topic"] == "auth", ack
-        yield socket
 
 
 def close_code(socket: ClientConnection, within: float = 10.0) -> int | None:
@@ -134,7 +120,10 @@ def test_logout_everywhere_ends_every_login(server: LiveServer, viewer: str) -> 
 
 
 def test_a_disabled_users_socket_is_closed(server: LiveServer, viewer: str) -> None:
-    with signed_in_socket(server, login(server, viewer)) as socket, server.client() as client:
+    with (
+        server.live_socket(login(server, viewer)["access_token"]) as socket,
+        server.client() as client,
+    ):
         disabled = client.patch(
             f"/api/v1/users/{viewer}", json={"disabled": True}, headers=server.admin_headers()
         )
@@ -145,8 +134,8 @@ def test_a_disabled_users_socket_is_closed(server: LiveServer, viewer: str) -> N
 def test_logout_closes_that_logins_socket_only(server: LiveServer, viewer: str) -> None:
     first, second = login(server, viewer), login(server, viewer)
     with (
-        signed_in_socket(server, first) as ended,
-        signed_in_socket(server, second) as kept,
+        server.live_socket(first["access_token"]) as ended,
+        server.live_socket(second["access_token"]) as kept,
         server.client() as client,
     ):
         client.post("/api/v1/auth/logout", json={"refresh_token": first["refresh_token"]})
@@ -156,12 +145,12 @@ def test_logout_closes_that_logins_socket_only(server: LiveServer, viewer: str) 
 
 def test_an_access_token_in_the_url_is_refused(server: LiveServer, viewer: str) -> None:
     tokens = login(server, viewer)
-    with connect(ws_url(server, f"?token={tokens['access_token']}"), open_timeout=10) as socket:
+    with connect(server.ws_url(f"?token={tokens['access_token']}"), open_timeout=10) as socket:
         assert close_code(socket, within=10) == POLICY_VIOLATION
 
 
 def test_a_socket_that_does_not_sign_in_in_time_is_closed(server: LiveServer) -> None:
-    with connect(ws_url(server), open_timeout=10) as socket:
+    with connect(server.ws_url(), open_timeout=10) as socket:
         started = time.monotonic()
         assert close_code(socket, within=15) == POLICY_VIOLATION
         assert time.monotonic() - started < 10
@@ -171,13 +160,13 @@ def test_a_socket_that_does_not_sign_in_in_time_is_closed(server: LiveServer) ->
     "first", ["hello", json.dumps({"follow_logs": "x"}), json.dumps({"type": "auth"})]
 )
 def test_anything_but_an_auth_message_first_is_refused(server: LiveServer, first: str) -> None:
-    with connect(ws_url(server), open_timeout=10) as socket:
+    with connect(server.ws_url(), open_timeout=10) as socket:
         socket.send(first)
         assert close_code(socket, within=10) == POLICY_VIOLATION
 
 
 def test_a_forged_token_closes_the_socket_as_unauthorized(server: LiveServer) -> None:
-    with connect(ws_url(server), open_timeout=10) as socket:
+    with connect(server.ws_url(), open_timeout=10) as socket:
         socket.send(json.dumps({"type": "auth", "token": "a.b.c"}))
         assert close_code(socket, within=10) == UNAUTHORIZED_CLOSE
 
@@ -187,7 +176,7 @@ def test_revocation_reaches_a_socket_without_waiting(tmp_path: Path) -> None:
     with live_server(tmp_path) as server:
         server.add_user("quick", PASSWORD)
         with (
-            signed_in_socket(server, login(server, "quick")) as socket,
+            server.live_socket(login(server, "quick")["access_token"]) as socket,
             server.client() as client,
         ):
             client.patch(

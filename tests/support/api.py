@@ -4,6 +4,8 @@ tests/conftest.py, so its fixture serves every suite).
 - `api`: `running_api(tmp_path)`, the in-process control plane on SQLite.
 - `Api`, `running_api`, `add_users`, `PASSWORDS`, `program_dir`: its building blocks, for
   tests that run the control plane with settings of their own.
+- `SignsInByRole`: `token(role)` and `headers(role)` for any client of such a control
+  plane (in process here, over HTTP in `tests/support/live_server.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from fastapi import FastAPI
@@ -32,13 +34,26 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 PASSWORDS = {role: f"{role.value}-password-for-tests" for role in Role}
 
 
-@dataclass
-class Api:
-    client: TestClient
-    store: ConfigStore
-    clock: Clock
-    settings: Settings
-    tokens: dict[Role, str] = field(default_factory=dict)
+class _Response(Protocol):
+    status_code: int
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class _Client(Protocol):
+    """What signing in needs of a client: the test client's and httpx's alike."""
+
+    def post(self, url: str, *, json: Any) -> _Response: ...
+
+
+class SignsInByRole:
+    """Tokens of the users `add_users` makes, through `client`, for a control plane's tests."""
+
+    client: _Client
+    tokens: dict[Role, str]
 
     def token(self, role: Role) -> str:
         """An access token for the user of `role` (cached: argon2 is slow on purpose)."""
@@ -55,6 +70,15 @@ class Api:
 
     def headers(self, role: Role = Role.admin) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role)}"}
+
+
+@dataclass
+class Api(SignsInByRole):
+    client: TestClient
+    store: ConfigStore
+    clock: Clock
+    settings: Settings
+    tokens: dict[Role, str] = field(default_factory=dict)
 
     @property
     def services(self) -> Services:

@@ -2,10 +2,15 @@
 
 Clients can speak from other loopback addresses (127.0.0.2, …) to stand for other
 machines; the server's process id is there to watch its memory.
+
+- `live_server`: the server with user `admin`.
+- `live_api`: the server with a user of each role (`PASSWORDS`), as `running_api` has,
+  and a client of it, for tests that speak to a running control plane over HTTP.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,13 +18,16 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
+from smsfleet.auth.models import Role
+from tests.support.api import PASSWORDS, SignsInByRole
 from tests.support.backends import free_port
 from tests.support.fleet import clean_environment
 
@@ -32,6 +40,7 @@ class LiveServer:
     url: str
     pid: int
     log: Path
+    admin_password: str = ADMIN_PASSWORD
 
     def client(self, address: str = "127.0.0.1", **kwargs: object) -> httpx.Client:
         """A client whose requests come from `address` (any of 127.0.0.0/8)."""
@@ -45,7 +54,7 @@ class LiveServer:
             )
 
     def admin_headers(self) -> dict[str, str]:
-        response = self.login("admin", ADMIN_PASSWORD)
+        response = self.login("admin", self.admin_password)
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -60,6 +69,27 @@ class LiveServer:
 
     def rss(self) -> int:
         return int(psutil.Process(self.pid).memory_info().rss)
+
+    def ws_url(self, query: str = "") -> str:
+        return self.url.replace("http://", "ws://") + "/api/v1/ws" + query
+
+    @contextmanager
+    def live_socket(self, token: str) -> Iterator[ClientConnection]:
+        """The live WebSocket as the dashboard opens it: signed in with `token` first."""
+        with connect(self.ws_url(), open_timeout=10) as socket:
+            socket.send(json.dumps({"type": "auth", "token": token}))
+            ack = json.loads(socket.recv(timeout=10))
+            assert ack["topic"] == "auth", ack
+            yield socket
+
+
+@dataclass
+class LiveApi(SignsInByRole):
+    """A running control plane with a user of each role, and a client of it."""
+
+    server: LiveServer
+    client: httpx.Client
+    tokens: dict[Role, str] = field(default_factory=dict)
 
 
 @contextmanager
@@ -97,7 +127,8 @@ def live_server(tmp_path: Path, **env: str) -> Iterator[LiveServer]:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        yield LiveServer(url=url, pid=process.pid, log=log)
+        admin_password = environment["SMSFLEET_ADMIN_PASSWORD"]
+        yield LiveServer(url=url, pid=process.pid, log=log, admin_password=admin_password)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -106,3 +137,15 @@ def live_server(tmp_path: Path, **env: str) -> Iterator[LiveServer]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@contextmanager
+def live_api(tmp_path: Path, **env: str) -> Iterator[LiveApi]:
+    """`live_server` (`env` over its defaults) with the users of `add_users`."""
+    admin = {"SMSFLEET_ADMIN_PASSWORD": PASSWORDS[Role.admin]}
+    with live_server(tmp_path, **(admin | env)) as server:
+        for role in Role:
+            if role is not Role.admin:
+                server.add_user(role.value, PASSWORDS[role], role.value)
+        with server.client() as client:
+            yield LiveApi(server=server, client=client)

@@ -2,11 +2,12 @@
 
 With no channel configured (the demo) the alert is still kept, listed and pushed live
 (202, no channel); with Telegram it goes to every chat. It is open until someone
-acknowledges it.
+acknowledges it. Each test starts, on the same running control plane, with no alert open.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from smsfleet.auth.models import Role
-from tests.support.api import Api, running_api
-from tests.support.live import live_socket
+from tests.support.live_server import LiveApi, live_api
 from tests.support.telegram import TelegramStandIn
 
 MESSAGE = "UZ_uzmobile: no SMS delivered for 10 minutes"
@@ -28,13 +28,27 @@ def telegram() -> Iterator[TelegramStandIn]:
         yield stand_in
 
 
-def test_without_a_channel_the_alert_is_kept_listed_and_pushed_live(api: Api) -> None:
-    with live_socket(api.client, api.token(Role.viewer)) as socket:
+@pytest.fixture(autouse=True)
+def no_alert_open(control_plane: LiveApi) -> Iterator[None]:
+    """The alerts a test raised are acknowledged after it, so the next starts with none."""
+    yield
+    headers = control_plane.headers(Role.operator)
+    firing = control_plane.client.get("/api/v1/alerts", params={"state": "firing"}, headers=headers)
+    for alert in firing.json():
+        acked = control_plane.client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=headers)
+        assert acked.status_code == 200, acked.text
+
+
+def test_without_a_channel_the_alert_is_kept_listed_and_pushed_live(
+    control_plane: LiveApi,
+) -> None:
+    api = control_plane
+    with api.server.live_socket(api.token(Role.viewer)) as socket:
         raised = api.client.post(
             "/alert", json={"message": MESSAGE}, headers=api.headers(Role.operator)
         )
         assert raised.status_code == 202, raised.text
-        live = socket.receive_json()
+        live = json.loads(socket.recv(timeout=10))
     body = raised.json()
     assert (body["status"], body["state"], body["channels"]) == ("accepted", "firing", [])
     assert (live["topic"], live["data"]["id"]) == ("alerts", body["alert_id"])
@@ -59,7 +73,8 @@ def test_without_a_channel_the_alert_is_kept_listed_and_pushed_live(api: Api) ->
     assert counts["firing"] == 1
 
 
-def test_the_same_message_while_open_is_the_same_alert(api: Api) -> None:
+def test_the_same_message_while_open_is_the_same_alert(control_plane: LiveApi) -> None:
+    api = control_plane
     headers = api.headers(Role.operator)
     first = api.client.post("/alert", json={"message": MESSAGE}, headers=headers).json()
     again = api.client.post("/alert", json={"message": MESSAGE}, headers=headers).json()
@@ -69,7 +84,8 @@ def test_the_same_message_while_open_is_the_same_alert(api: Api) -> None:
     assert len(firing.json()) == 2
 
 
-def test_acknowledging_a_persons_alert_resolves_it(api: Api) -> None:
+def test_acknowledging_a_persons_alert_resolves_it(control_plane: LiveApi) -> None:
+    api = control_plane
     headers = api.headers(Role.operator)
     raised = api.client.post("/alert", json={"message": MESSAGE}, headers=headers).json()
     acked = api.client.post(f"/api/v1/alerts/{raised['alert_id']}/ack", headers=headers)
@@ -80,11 +96,11 @@ def test_acknowledging_a_persons_alert_resolves_it(api: Api) -> None:
 
 
 def test_with_telegram_every_chat_takes_it(tmp_path: Path, telegram: TelegramStandIn) -> None:
-    with running_api(
+    with live_api(
         tmp_path,
-        telegram_api_url=telegram.url,
-        telegram_bot_token=TOKEN,
-        telegram_chat_ids="-100, -200",
+        SMSFLEET_TELEGRAM_API_URL=telegram.url,
+        SMSFLEET_TELEGRAM_BOT_TOKEN=TOKEN,
+        SMSFLEET_TELEGRAM_CHAT_IDS="-100, -200",
     ) as api:
         raised = api.client.post(
             "/alert", json={"message": MESSAGE}, headers=api.headers(Role.operator)
@@ -108,7 +124,10 @@ def test_with_telegram_every_chat_takes_it(tmp_path: Path, telegram: TelegramSta
         ({"message": "x", "extra": 1}, "extra"),
     ],
 )
-def test_bad_bodies_are_refused_with_the_field(api: Api, body: object, field: str) -> None:
+def test_bad_bodies_are_refused_with_the_field(
+    control_plane: LiveApi, body: object, field: str
+) -> None:
+    api = control_plane
     answer = api.client.post("/alert", json=body, headers=api.headers(Role.operator))
     assert answer.status_code == 422
     assert answer.json()["error"]["details"][0]["field"] == field
