@@ -125,8 +125,10 @@ def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
+    # Only the first part says where the value was: a field may be named `query` itself.
+    if location and location[0] in ("body", "query", "path"):
+        location = location[1:]
+    return ".".join(str(part) for part in location) or "body"
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -66,6 +66,14 @@ def test_every_app_answers_errors_in_one_shape(app: tuple[TestClient, str]) -> N
     assert set(missing.json()["error"]) == {"code", "message", "details"}
 
 
+def test_a_field_named_like_where_it_came_from_keeps_its_name(tmp_path: Path) -> None:
+    application, route, headers = _apps(tmp_path)["search service"]
+    with TestClient(application, headers=headers) as client:
+        empty = client.post(route, json={"query": "", "limit": 0})
+    assert empty.status_code == 422
+    assert [d["field"] for d in empty.json()["error"]["details"]] == ["query", "limit"]
+
+
 def test_a_refused_field_reads_like_a_validation_error() -> None:
     refused = ValidationFailed.for_field("phone", "not a phone number")
     assert refused.message == "phone: not a phone number"
