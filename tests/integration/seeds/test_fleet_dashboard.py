@@ -1,8 +1,12 @@
-"""The seed fleet document's `POST /alert {"message"}`: kept as an alert, sent where it can be.
+"""The seed fleet dashboard write-up: `POST /login`, `POST`/`GET`/`DELETE /country-operator`
+and `POST /alert {"message"}`, as its users send them.
 
-With no channel configured (the demo) the alert is still kept, listed and pushed live
-(202, no channel); with Telegram it goes to every chat. It is open until someone
-acknowledges it. Each test starts, on the same running control plane, with no alert open.
+`/login` answers the access token the other routes take. A pair is added by country
+(name or ISO code) and operator, listed as a JSON array, and deleted by the two again.
+An alert is kept, sent where it can be: with no channel configured (the demo) it is
+still kept, listed and pushed live (202, no channel); with Telegram it goes to every
+chat. It is open until someone acknowledges it. Each test starts, on the same running
+control plane, with no alert open.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from smsfleet.auth.models import Role
+from tests.support.api import PASSWORDS
 from tests.support.live_server import LiveApi, live_api
 from tests.support.telegram import TelegramStandIn
 
@@ -37,6 +42,59 @@ def no_alert_open(control_plane: LiveApi) -> Iterator[None]:
     for alert in firing.json():
         acked = control_plane.client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=headers)
         assert acked.status_code == 200, acked.text
+
+
+def seed_login(api: LiveApi, role: Role) -> dict[str, str]:
+    """Headers with the token of the document's `POST /login`."""
+    answer = api.client.post("/login", json={"username": role.value, "password": PASSWORDS[role]})
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()) == {"access_token", "token_type"}
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_login_answers_a_token_the_routes_take(control_plane: LiveApi) -> None:
+    api = control_plane
+    headers = seed_login(api, Role.viewer)
+    assert api.client.get("/country-operator", headers=headers).status_code == 200
+    wrong = api.client.post("/login", json={"username": "viewer", "password": "not-its-password"})
+    assert wrong.status_code == 401
+    assert api.client.get("/country-operator").status_code == 401
+
+
+def test_country_operator_pairs_are_added_listed_and_deleted(control_plane: LiveApi) -> None:
+    api = control_plane
+    headers = seed_login(api, Role.operator)
+    created = api.client.post(
+        "/country-operator",
+        json={"country": "Uzbekistan", "operator": "UzMobile", "is_high_priority": False},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["country"], created.json()["key"]) == ("Uzbekistan", "UZ_uzmobile")
+    by_code = api.client.post(
+        "/country-operator",
+        json={"country": "IN", "operator": "Vi India", "is_high_priority": True},
+        headers=headers,
+    )
+    assert by_code.status_code == 201, by_code.text
+    listed = api.client.get("/country-operator", headers=headers)
+    assert listed.status_code == 200
+    assert sorted((p["country"], p["operator"], p["is_high_priority"]) for p in listed.json()) == [
+        ("India", "Vi India", True),
+        ("Uzbekistan", "UzMobile", False),
+    ]
+
+    deleted = api.client.delete("/country-operator/Uzbekistan/UzMobile", headers=headers)
+    assert deleted.status_code == 200, deleted.text
+    # A high-priority pair goes only when an admin insists.
+    assert api.client.delete("/country-operator/IN/vi-india", headers=headers).status_code == 403
+    forced = api.client.delete(
+        "/country-operator/IN/vi-india", params={"force": True}, headers=seed_login(api, Role.admin)
+    )
+    assert forced.status_code == 200, forced.text
+    assert api.client.get("/country-operator", headers=headers).json() == []
+    unknown = api.client.delete("/country-operator/UZ/uzmobile", headers=headers)
+    assert unknown.status_code == 404
 
 
 def test_without_a_channel_the_alert_is_kept_listed_and_pushed_live(
