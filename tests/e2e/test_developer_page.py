@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +20,13 @@ Screenshot = Callable[[str], Path]
 KEY_NAME = "nightly report"
 
 
+def format_ms(ms: float | None) -> str:
+    """A latency as the page shows it: whole milliseconds rounded half up, `1,234 ms`."""
+    return "—" if ms is None else f"{math.floor(ms + 0.5):,} ms"
+
+
 def test_create_use_and_revoke_an_api_key(
-    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, screenshot: Screenshot
 ) -> None:
     page.goto("/developer")
     log_in(page, control_plane.admin_password)
@@ -50,6 +56,13 @@ def test_create_use_and_revoke_an_api_key(
     page.get_by_test_id("usage-key").select_option(key_id)
     expect(page.get_by_test_id("usage-requests")).to_have_text("3")
     expect(page.get_by_test_id("usage-error-rate")).to_have_text("0.0%")
+    # Percentiles are the API's estimates, not bucket edges ("≤ 250 ms").
+    usage = admin_api.get("/api/v1/analytics/usage", params={"api_key_id": key_id})
+    assert usage.status_code == 200, usage.text
+    assert usage.json()["requests"] == 3
+    p95 = usage.json()["latency_p95_ms"]
+    assert p95 is not None
+    expect(page.get_by_test_id("usage-p95")).to_have_text(format_ms(p95))
     screenshot("usage of the key")
 
     row.get_by_test_id("revoke-key").click()

@@ -37,6 +37,10 @@ class UsageSummary(UsageFigures):
     latency_histogram: list[int] = Field(
         description=f"Counts per bucket: ≤ {LATENCY_BOUNDS_MS} ms, more"
     )
+    latency_histogram_bounds_ms: list[int] = Field(
+        description="Upper bound (ms) of each bucket of `latency_histogram` but the last, "
+        "which holds everything above",
+    )
 
 
 class UsageDay(UsageFigures):

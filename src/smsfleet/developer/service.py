@@ -17,6 +17,7 @@ from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ValidationFailed
 from smsfleet.core.quantiles import quantile
 from smsfleet.developer.models import (
+    LATENCY_BOUNDS_MS,
     UsageDay,
     UsageEndpoint,
     UsageKey,
@@ -73,6 +74,7 @@ class UsageService:
             start_date=start,
             end_date=end,
             latency_histogram=[int(counters.get(name, 0)) for name in BUCKETS],
+            latency_histogram_bounds_ms=list(LATENCY_BOUNDS_MS),
             **_figures(counters, rows[0].bins if rows else {}),
         )
 

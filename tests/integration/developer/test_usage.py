@@ -49,6 +49,10 @@ def test_the_analytics_equal_the_requests_made(api: Api) -> None:
     assert usage["error_rate"] == 3 / 8
     assert usage["latency_avg_ms"] > 0 and usage["latency_p95_ms"] >= usage["latency_avg_ms"] / 10
     assert sum(usage["latency_histogram"]) == 8
+    # The bucket edges the histogram is counted on, its last bucket open-ended.
+    bounds = usage["latency_histogram_bounds_ms"]
+    assert bounds == [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000]
+    assert len(usage["latency_histogram"]) == len(bounds) + 1
     assert (usage["start_date"], usage["end_date"]) == ("2025-12-07", DAY)
 
     endpoints = api.client.get(

@@ -12,6 +12,8 @@ import { KeysPanel } from "./KeysPanel";
 import { EndpointBars, LatencyHistogram, UsageTrendChart } from "./UsageCharts";
 
 const RANGES = [7, 30, 90] as const;
+// Percentiles are estimated from fine bins, not read off the histogram's buckets.
+const QUANTILE_HINT = "Estimated within 2 % of the exact percentile";
 
 function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
@@ -121,8 +123,8 @@ function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> 
         <Figure label="Requests" value={summary.requests.toLocaleString()} testId="usage-requests" />
         <Figure label="Error rate" value={formatPercent(summary.error_rate)} testId="usage-error-rate" />
         <Figure label="Latency avg" value={formatMs(summary.latency_avg_ms)} testId="usage-latency-avg" />
-        <Figure label="Latency p95" value={summary.latency_p95_ms === null ? "—" : `≤ ${formatMs(summary.latency_p95_ms)}`} testId="usage-p95" />
-        <Figure label="Latency p99" value={summary.latency_p99_ms === null ? "—" : `≤ ${formatMs(summary.latency_p99_ms)}`} testId="usage-p99" />
+        <Figure label="Latency p95" value={formatMs(summary.latency_p95_ms)} hint={QUANTILE_HINT} testId="usage-p95" />
+        <Figure label="Latency p99" value={formatMs(summary.latency_p99_ms)} hint={QUANTILE_HINT} testId="usage-p99" />
       </div>
       <div className="chart-grid">
         <section className="panel">
@@ -131,7 +133,7 @@ function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> 
         </section>
         <section className="panel">
           <h3>Latency distribution</h3>
-          <LatencyHistogram histogram={summary.latency_histogram} />
+          <LatencyHistogram histogram={summary.latency_histogram} bounds={summary.latency_histogram_bounds_ms} />
         </section>
       </div>
       <section className="panel">
@@ -160,7 +162,7 @@ function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> 
                   <td>{row.requests.toLocaleString()}</td>
                   <td>{formatPercent(row.error_rate)}</td>
                   <td>{formatMs(row.latency_avg_ms)}</td>
-                  <td>{row.latency_p95_ms === null ? "—" : `≤ ${formatMs(row.latency_p95_ms)}`}</td>
+                  <td title={QUANTILE_HINT}>{formatMs(row.latency_p95_ms)}</td>
                 </tr>
               ))}
             </tbody>
@@ -171,9 +173,9 @@ function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> 
   );
 }
 
-function Figure({ label, value, testId }: { label: string; value: string; testId: string }) {
+function Figure({ label, value, hint, testId }: { label: string; value: string; hint?: string; testId: string }) {
   return (
-    <div className="kpi">
+    <div className="kpi" title={hint}>
       <span className="kpi__label">{label}</span>
       <span className="kpi__value" data-testid={testId}>
         {value}

@@ -1,7 +1,6 @@
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import type { UsageDay, UsageEndpoint } from "../../api/types";
-
-const BOUNDS = ["≤1", "≤2", "≤5", "≤10", "≤25", "≤50", "≤100", "≤250", "≤500", "≤1000", "≤2500", "≤5000", ">5000"];
+import { formatMs } from "../dashboard/format";
 
 export function UsageTrendChart({ days }: { days: readonly UsageDay[] }) {
   const rows = days.map((day) => ({ day: day.day, requests: day.requests, errors: day.client_errors + day.server_errors }));
@@ -41,8 +40,16 @@ export function EndpointBars({ endpoints }: { endpoints: readonly UsageEndpoint[
   );
 }
 
-export function LatencyHistogram({ histogram }: { histogram: readonly number[] }) {
-  const rows = histogram.map((count, index) => ({ bucket: `${BOUNDS[index] ?? "?"} ms`, requests: count }));
+/** `bucketLabels([1, 2])`: "≤ 1 ms", "≤ 2 ms", "> 2 ms": a bucket per bound, the last one open-ended. */
+export function bucketLabels(bounds: readonly number[]): string[] {
+  const last = bounds.at(-1);
+  return [...bounds.map((bound) => `≤ ${formatMs(bound)}`), ...(last === undefined ? [] : [`> ${formatMs(last)}`])];
+}
+
+/** Requests per latency bucket, labelled with the buckets' edges as the API counts them. */
+export function LatencyHistogram({ histogram, bounds }: { histogram: readonly number[]; bounds: readonly number[] }) {
+  const labels = bucketLabels(bounds);
+  const rows = histogram.map((count, index) => ({ bucket: labels[index] ?? "", requests: count }));
   return (
     <ResponsiveContainer width="100%" height={200}>
       <BarChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
