@@ -22,6 +22,15 @@ class PolicyAction(StrEnum):
     recovered = "recovered"
 
 
+class EvidenceBound(StrEnum):
+    """The end of the success ratio's Wilson interval a decision was taken on."""
+
+    # Confidently under the pause line: the whole interval below it (paused, held).
+    upper_bound = "upper_bound"
+    # Confidently over the resume line: the whole interval above it (resumed, recovered).
+    lower_bound = "lower_bound"
+
+
 class PolicyDecision(BaseModel):
     """One decision of the policy with the figures it was taken on."""
 
@@ -34,6 +43,12 @@ class PolicyDecision(BaseModel):
     action: PolicyAction
     reason: str = Field(description="What happened and why, in one sentence")
     lower_bound: float = Field(description="Wilson lower bound of the success ratio")
+    upper_bound: float = Field(description="Wilson upper bound of the success ratio")
+    decided_on: EvidenceBound | None = Field(
+        description="The bound the action was taken on: `upper_bound` under the pause line "
+        "(paused, held), `lower_bound` over the resume line (resumed, recovered); none when "
+        "no figure decided it (a cool-down over, a high-priority pair let go)"
+    )
     success_ratio: float | None = Field(description="Delivered over completed; None without any")
     samples: int = Field(description="Completed attempts in the window")
     delivered: int

@@ -16,10 +16,11 @@ evidence, with the Wilson score interval at the configured confidence (`z`):
 A route whose figures do not say which side of a line it is on is left as it is:
 thin evidence never pauses a good route nor resumes a bad one. No decision is
 taken on fewer than `min_samples` completed attempts. Every decision's reason
-states its evidence (`stats.evidence`). A window never reaches back past the
-pair's last state change, so a probe is judged on what it sent and a resumed pair
-is not paused again on the failures that paused it. A pair paused or disabled by
-a person is left alone.
+states its evidence (`stats.evidence`), and the decision records the bound it was
+taken on (`decided_on`). A window never reaches back past the pair's last state
+change, so a probe is judged on what it sent and a resumed pair is not paused
+again on the failures that paused it. A pair paused or disabled by a person is
+left alone.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from smsfleet.policy.models import (
     POLICY_ACTOR,
     DecisionQuery,
     EvaluationResult,
+    EvidenceBound,
     PolicyAction,
     PolicyDecision,
     PolicySettings,
@@ -121,6 +123,7 @@ class PolicyConfig:
 class Verdict:
     action: PolicyAction
     reason: str
+    decided_on: EvidenceBound | None = None
 
 
 def decide(
@@ -161,23 +164,31 @@ def decide(
         if stats.samples < config.min_samples:
             return None
         if (said := over_resume()) is not None:
-            return Verdict(PolicyAction.resumed, f"while probing, {said}")
+            return Verdict(
+                PolicyAction.resumed, f"while probing, {said}", EvidenceBound.lower_bound
+            )
         if (said := under_pause()) is not None:
             return Verdict(
-                PolicyAction.paused, f"while probing, {said}; paused for another cool-down"
+                PolicyAction.paused,
+                f"while probing, {said}; paused for another cool-down",
+                EvidenceBound.upper_bound,
             )
         return None
     if pair.state is not PairState.enabled or stats.samples < config.min_samples:
         return None
     if held and pair.is_high_priority:
         if (said := over_resume()) is not None:
-            return Verdict(PolicyAction.recovered, said)
+            return Verdict(PolicyAction.recovered, said, EvidenceBound.lower_bound)
         return None
     if (said := under_pause()) is None:
         return None
     if pair.is_high_priority:
-        return Verdict(PolicyAction.held, f"high priority, so it keeps running: {said}")
-    return Verdict(PolicyAction.paused, said)
+        return Verdict(
+            PolicyAction.held,
+            f"high priority, so it keeps running: {said}",
+            EvidenceBound.upper_bound,
+        )
+    return Verdict(PolicyAction.paused, said, EvidenceBound.upper_bound)
 
 
 class PolicyService:
@@ -286,6 +297,8 @@ class PolicyService:
             action=verdict.action,
             reason=f"{pair.key} {verdict.action.value}: {verdict.reason}",
             lower_bound=stats.lower_bound(self.config.z),
+            upper_bound=stats.upper_bound(self.config.z),
+            decided_on=verdict.decided_on,
             success_ratio=stats.success_ratio,
             samples=stats.samples,
             delivered=stats.delivered,

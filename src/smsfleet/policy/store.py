@@ -25,6 +25,8 @@ policy_decisions_table = sa.Table(
     sa.Column("action", sa.String(16), nullable=False),
     sa.Column("reason", sa.String(512), nullable=False),
     sa.Column("lower_bound", sa.Double, nullable=False),
+    sa.Column("upper_bound", sa.Double, nullable=False),
+    sa.Column("decided_on", sa.String(16)),
     sa.Column("success_ratio", sa.Double),
     sa.Column("samples", sa.Integer, nullable=False),
     sa.Column("delivered", sa.Integer, nullable=False),

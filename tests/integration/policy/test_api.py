@@ -111,7 +111,9 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
     assert paused["action"] == "paused"
     assert (paused["samples"], paused["delivered"]) == (30, 5)
     assert paused["success_ratio"] == pytest.approx(5 / 30)
-    assert 0 < paused["lower_bound"] < paused["success_ratio"]
+    assert 0 < paused["lower_bound"] < paused["success_ratio"] < paused["upper_bound"] < 0.5
+    # Paused on the upper bound: the whole interval is under the pause line.
+    assert paused["decided_on"] == "upper_bound"
     assert (paused["pause_threshold"], paused["resume_threshold"]) == (0.5, 0.7)
     assert paused["window"] == "last 30 min, at most 50 attempts"
     evidence = pairs[normal]["state_reason"].removeprefix("paused by the policy: ")

@@ -6,10 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from smsfleet.policy.models import DecisionQuery, PolicyAction, PolicyDecision
+from smsfleet.policy.models import DecisionQuery, EvidenceBound, PolicyAction, PolicyDecision
 from smsfleet.policy.store import PolicyStore
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+BOUND_OF = {
+    PolicyAction.paused: EvidenceBound.upper_bound,
+    PolicyAction.held: EvidenceBound.upper_bound,
+    PolicyAction.resumed: EvidenceBound.lower_bound,
+}
 
 
 def decision(number: int, pair: str, action: PolicyAction, at: datetime) -> PolicyDecision:
@@ -21,6 +26,8 @@ def decision(number: int, pair: str, action: PolicyAction, at: datetime) -> Poli
         action=action,
         reason=f"{pair} {action.value}: because",
         lower_bound=0.4123456789,
+        upper_bound=0.6812345678,
+        decided_on=BOUND_OF.get(action),
         success_ratio=None if action is PolicyAction.probing else 0.55,
         samples=40,
         delivered=22,

@@ -175,6 +175,8 @@ def test_policy_decisions(
         action=action,
         reason="why",
         lower_bound=0.3,
+        upper_bound=0.5,
+        decided_on=None,
         success_ratio=0.4,
         samples=50,
         delivered=20,

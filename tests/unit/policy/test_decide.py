@@ -9,7 +9,7 @@ import pytest
 
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.pairs.models import Pair, PairState
-from smsfleet.policy.models import POLICY_ACTOR, PolicyAction
+from smsfleet.policy.models import POLICY_ACTOR, EvidenceBound, PolicyAction
 from smsfleet.policy.service import PolicyConfig, decide
 from smsfleet.policy.stats import Window, WindowStats
 
@@ -102,6 +102,33 @@ def test_decision_table(
     assert (verdict.action if verdict else None) == expected
     if verdict is not None:
         assert verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("subject", "stats", "held", "expected", "bound"),
+    [
+        (pair(E), BAD, False, A.paused, EvidenceBound.upper_bound),
+        # 8/20 against an own 70 % line: its upper bound (0.613) is below it
+        (pair(E, pause_threshold=0.7), FORTY, False, A.paused, EvidenceBound.upper_bound),
+        (pair(E, high=True), BAD, False, A.held, EvidenceBound.upper_bound),
+        (pair(PR), BAD, False, A.paused, EvidenceBound.upper_bound),
+        (pair(PR), GOOD, False, A.resumed, EvidenceBound.lower_bound),
+        (pair(E, high=True), GOOD, True, A.recovered, EvidenceBound.lower_bound),
+        # no figure decides these
+        (pair(P, changed_minutes_ago=10), BAD, False, A.probing, None),
+        (pair(PR, high=True), BAD, False, A.resumed, None),
+    ],
+)
+def test_a_verdict_names_the_bound_it_was_taken_on(
+    subject: Pair,
+    stats: WindowStats,
+    held: bool,
+    expected: PolicyAction,
+    bound: EvidenceBound | None,
+) -> None:
+    verdict = decide(pair=subject, stats=stats, held=held, now=NOW, config=CONFIG)
+    assert verdict is not None
+    assert (verdict.action, verdict.decided_on) == (expected, bound)
 
 
 def test_reasons_carry_the_figures() -> None:

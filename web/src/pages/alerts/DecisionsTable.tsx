@@ -1,8 +1,49 @@
 import type { PolicyDecision } from "../../api/types";
+import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatPercent } from "../dashboard/format";
 import { formatTime } from "../programs/format";
 
+/** The value of the bound a decision was taken on; null when no figure decided it. */
+function decidingBound(decision: PolicyDecision): number | null {
+  if (decision.decided_on === null) return null;
+  return decision.decided_on === "upper_bound" ? decision.upper_bound : decision.lower_bound;
+}
+
+type DecisionColumn = "when" | "pair" | "action" | "bound" | "success";
+const DECISION_COLUMNS: ReadonlyArray<SortColumn<DecisionColumn>> = [
+  { column: "when", label: "When" },
+  { column: "pair", label: "Pair" },
+  { column: "action", label: "Action" },
+  { column: "bound", label: "Decided on" },
+  { column: "success", label: "Success" },
+];
+const DECISION_READ: Record<DecisionColumn, (decision: PolicyDecision) => SortValue> = {
+  when: (decision) => Date.parse(decision.at),
+  pair: (decision) => decision.pair,
+  action: (decision) => decision.action,
+  bound: decidingBound,
+  success: (decision) => decision.success_ratio,
+};
+const DECISION_NUMERIC: ReadonlySet<DecisionColumn> = new Set(["when", "bound", "success"]);
+
+function BoundCell({ decision }: { decision: PolicyDecision }) {
+  const value = decidingBound(decision);
+  if (value === null) return <span className="muted">—</span>;
+  // A pause needs the whole interval under its line, a resume the whole interval over its line.
+  const onUpper = decision.decided_on === "upper_bound";
+  const name = onUpper ? "upper bound" : "lower bound";
+  const meaning = onUpper
+    ? `under the ${formatPercent(decision.pause_threshold)} pause line`
+    : `over the ${formatPercent(decision.resume_threshold)} resume line`;
+  return (
+    <span title={`The ${name} of the success rate was ${meaning}`}>
+      {name} {formatPercent(value)}
+    </span>
+  );
+}
+
 export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecision[] }) {
+  const sorting = useSort(decisions, DECISION_READ, DECISION_NUMERIC);
   if (decisions.length === 0) {
     return <p className="empty-state">The policy has not paused, probed or resumed any pair yet.</p>;
   }
@@ -11,18 +52,14 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
       <table className="table" data-testid="decisions-table">
         <thead>
           <tr>
-            <th>When</th>
-            <th>Pair</th>
-            <th>Action</th>
-            <th>Lower bound</th>
-            <th>Success</th>
-            <th>Thresholds</th>
-            <th>Why</th>
+            <SortHeaders columns={DECISION_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
+            <th scope="col">Thresholds</th>
+            <th scope="col">Why</th>
           </tr>
         </thead>
         <tbody>
-          {decisions.map((decision) => (
-            <tr key={decision.id} data-testid="decision-row">
+          {sorting.rows.map((decision) => (
+            <tr key={decision.id} data-testid="decision-row" data-decision-id={decision.id}>
               <td title={decision.at}>{formatTime(decision.at)}</td>
               <td>
                 <code>{decision.pair}</code>
@@ -30,12 +67,14 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
               <td>
                 <span className={`badge badge--decision-${decision.action}`}>{decision.action}</span>
               </td>
-              <td>{formatPercent(decision.lower_bound)}</td>
+              <td data-testid="decision-bound">
+                <BoundCell decision={decision} />
+              </td>
               <td>
                 {formatPercent(decision.success_ratio)} ({decision.delivered}/{decision.samples})
               </td>
               <td>
-                pause &lt; {formatPercent(decision.pause_threshold)} · resume ≥ {formatPercent(decision.resume_threshold)}
+                pause {formatPercent(decision.pause_threshold)} · resume {formatPercent(decision.resume_threshold)}
               </td>
               <td className="alert-summary">{decision.reason}</td>
             </tr>

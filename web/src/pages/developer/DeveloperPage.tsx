@@ -1,7 +1,8 @@
-import { useState } from "react";
+import { useCallback, useMemo, useState } from "react";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { UsageQuery } from "../../api/types";
+import type { UsageKey, UsageQuery } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
+import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { Spinner } from "../../components/Spinner";
 import { API_KEYS_KEY, USAGE_KEY, apiKeysQuery, usageQuery, type Usage } from "../../data/queries";
 import { formatMs, formatPercent } from "../dashboard/format";
@@ -33,7 +34,7 @@ export function DeveloperPage() {
   // A new range keeps the figures on screen until its own arrive.
   const usage = useQuery({ ...usageQuery(query), placeholderData: keepPreviousData });
 
-  const names = new Map((keys.data ?? []).map((key) => [key.id, key.name]));
+  const names = useMemo(() => new Map((keys.data ?? []).map((key) => [key.id, key.name])), [keys.data]);
   return (
     <section className="page" data-testid="developer-page">
       <header className="page__header">
@@ -115,8 +116,36 @@ export function DeveloperPage() {
   );
 }
 
+type UsageKeyColumn = "key" | "owner" | "requests" | "errors" | "average" | "p95";
+const USAGE_KEY_COLUMNS: ReadonlyArray<SortColumn<UsageKeyColumn>> = [
+  { column: "key", label: "Key" },
+  { column: "owner", label: "Owner" },
+  { column: "requests", label: "Requests" },
+  { column: "errors", label: "Error rate" },
+  { column: "average", label: "Latency avg" },
+  { column: "p95", label: "p95" },
+];
+const USAGE_KEY_NUMERIC: ReadonlySet<UsageKeyColumn> = new Set(["requests", "errors", "average", "p95"]);
+
 function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> }) {
   const { summary } = usage;
+  const keyName = useCallback(
+    (row: UsageKey) => (row.api_key_id ? (names.get(row.api_key_id) ?? row.api_key_id) : "signed in"),
+    [names],
+  );
+  // Read by column; keys reloaded re-sort by the names shown.
+  const read = useMemo<Record<UsageKeyColumn, (row: UsageKey) => SortValue>>(
+    () => ({
+      key: keyName,
+      owner: (row) => row.owner,
+      requests: (row) => row.requests,
+      errors: (row) => row.error_rate,
+      average: (row) => row.latency_avg_ms,
+      p95: (row) => row.latency_p95_ms,
+    }),
+    [keyName],
+  );
+  const sorting = useSort(usage.keys, read, USAGE_KEY_NUMERIC);
   return (
     <>
       <div className="kpis" data-testid="usage-kpis">
@@ -146,18 +175,13 @@ function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> 
           <table className="table" data-testid="usage-keys-table">
             <thead>
               <tr>
-                <th>Key</th>
-                <th>Owner</th>
-                <th>Requests</th>
-                <th>Error rate</th>
-                <th>Latency avg</th>
-                <th>p95</th>
+                <SortHeaders columns={USAGE_KEY_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
               </tr>
             </thead>
             <tbody>
-              {usage.keys.map((row) => (
-                <tr key={`${row.api_key_id}-${row.owner}`} data-testid="usage-key-row">
-                  <td>{row.api_key_id ? (names.get(row.api_key_id) ?? row.api_key_id) : "signed in"}</td>
+              {sorting.rows.map((row) => (
+                <tr key={`${row.api_key_id}-${row.owner}`} data-testid="usage-key-row" data-key-id={row.api_key_id}>
+                  <td>{keyName(row)}</td>
                   <td>{row.owner}</td>
                   <td>{row.requests.toLocaleString()}</td>
                   <td>{formatPercent(row.error_rate)}</td>
