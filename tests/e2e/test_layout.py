@@ -7,6 +7,7 @@
   its pair table sorts by the clicked column and says latencies in seconds.
 - While the live connection is up the dashboard does not poll the metrics.
 - Offline: one banner, whatever fails, and the badge says Offline.
+- Toasts stack at the bottom left, clear of the Alerts table's Acknowledge buttons.
 
 Screenshots of every page at both widths go to `test-artifacts/e2e/`.
 """
@@ -20,10 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import FloatRect, Locator, Page, ViewportSize, expect
 
 from tests.e2e.test_dashboard_page import log_in
-from tests.support.e2e import ControlPlane
+from tests.support.e2e import ControlPlane, raised_alerts
 
 pytestmark = pytest.mark.e2e
 
@@ -40,23 +41,19 @@ PAGES = {
     "developer": ("/developer", "developer-page"),
 }
 MANUAL_ALERTS = ["Layout check: gateway slow", "Layout check: provider quota low"]
+# Raised while the Alerts page is open: each shows as a toast too.
+TOAST_ALERTS = ["Layout check: toast one", "Layout check: toast two"]
+# The toast region's distance from the window's bottom left corner (shell.css).
+TOAST_INSET = 16
 # The dashboard's one reload in the quiet is at least a minute away.
 QUIET_SECONDS = 8
 
 
 @pytest.fixture
 def firing_alerts(admin_api: httpx.Client) -> Iterator[list[str]]:
-    """Two alerts raised by hand (the seed's `POST /alert`), acknowledged afterwards."""
-    ids = []
-    for message in MANUAL_ALERTS:
-        response = admin_api.post("/alert", json={"message": message})
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["alert_id"])
-    try:
+    """Two alerts raised by hand, acknowledged afterwards."""
+    with raised_alerts(admin_api, MANUAL_ALERTS) as ids:
         yield ids
-    finally:
-        for alert_id in ids:
-            admin_api.post(f"/api/v1/alerts/{alert_id}/ack", json={})
 
 
 def _firing(admin_api: httpx.Client) -> dict[str, Any]:
@@ -108,6 +105,20 @@ def _expect_fits(page: Page, name: str) -> None:
         }"""
     )
     assert outside == [], f"{name}: row buttons off screen: {outside}"
+
+
+def _boxes(locator: Locator) -> list[FloatRect]:
+    boxes = [item.bounding_box() for item in locator.all()]
+    return [box for box in boxes if box is not None]
+
+
+def _overlap(a: FloatRect, b: FloatRect) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
 
 
 def _row_buttons(page: Page) -> int:
@@ -257,3 +268,45 @@ def test_no_polling_while_live_and_one_banner_offline(
         page.context.set_offline(False)
     expect(indicator).to_have_text("Live", timeout=20_000)
     expect(page.get_by_test_id("connection-banner")).to_have_count(0, timeout=20_000)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1440", "820"])
+def test_toasts_sit_bottom_left_clear_of_the_acknowledge_buttons(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    firing_alerts: list[str],
+    screenshot: Screenshot,
+    viewport: ViewportSize,
+) -> None:
+    page.set_viewport_size(viewport)
+    page.goto("/alerts")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
+    acknowledge = page.get_by_test_id("alert-acknowledge")
+    expect(acknowledge.first).to_be_visible()
+
+    with raised_alerts(admin_api, TOAST_ALERTS):
+        toasts = page.get_by_test_id("alert-toasts").get_by_test_id("toast")
+        for message in TOAST_ALERTS:
+            expect(toasts.filter(has_text=message)).to_be_visible()
+            row = page.get_by_test_id("alert-row").filter(has_text=message)
+            expect(row.get_by_test_id("alert-acknowledge")).to_be_visible()
+        screenshot(f"toasts {viewport['width']}x{viewport['height']}")
+
+        region = page.get_by_test_id("toast-region").bounding_box()
+        assert region is not None
+        assert region["x"] == pytest.approx(TOAST_INSET, abs=1), region
+        bottom = region["y"] + region["height"]
+        assert bottom == pytest.approx(viewport["height"] - TOAST_INSET, abs=1), region
+        assert region["x"] + region["width"] < viewport["width"] / 2, region
+
+        toast_boxes = _boxes(toasts)
+        button_boxes = _boxes(acknowledge)
+        assert len(toast_boxes) >= len(TOAST_ALERTS), toast_boxes
+        assert len(button_boxes) >= len(MANUAL_ALERTS) + len(TOAST_ALERTS), button_boxes
+        covered = [(t, b) for t in toast_boxes for b in button_boxes if _overlap(t, b)]
+        assert covered == [], covered
+        # Clear by their columns, not by where the page is scrolled: toasts are fixed.
+        toasts_right = max(box["x"] + box["width"] for box in toast_boxes)
+        assert toasts_right < min(box["x"] for box in button_boxes), (toast_boxes, button_boxes)

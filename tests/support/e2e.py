@@ -1,10 +1,15 @@
 """What the browser tests share with their fixtures (tests/e2e/conftest.py): the running
-control plane's description, where screenshots go, and the states of a session at rest."""
+control plane's description, where screenshots go, the states of a session at rest, and
+alerts raised by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from tests.support.programs import install_program
 
@@ -28,3 +33,19 @@ class ControlPlane:
     def install(self, name: str, source: str) -> list[str]:
         """Install `source` as a program, as an admin would; the command that runs it."""
         return install_program(self.programs_dir, name, source)
+
+
+@contextmanager
+def raised_alerts(api: httpx.Client, messages: Iterable[str]) -> Iterator[list[str]]:
+    """Alerts raised by hand (the seed's `POST /alert`, critical), their ids; acknowledged,
+    so resolved, afterwards."""
+    ids = []
+    try:
+        for message in messages:
+            response = api.post("/alert", json={"message": message})
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["alert_id"])
+        yield ids
+    finally:
+        for alert_id in ids:
+            api.post(f"/api/v1/alerts/{alert_id}/ack", json={})

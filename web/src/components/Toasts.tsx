@@ -13,7 +13,7 @@ export interface Toast {
 
 const LIFETIME_MS = 6000;
 /** Kept per stack; older ones make room. */
-const KEPT = 5;
+export const KEPT = 5;
 /** Shown per stack; the rest is summed up in one line. */
 const VISIBLE = 3;
 const RegionContext = createContext<HTMLElement | null>(null);
@@ -29,6 +29,20 @@ export function ToastRegion({ children }: { children: ReactNode }) {
   );
 }
 
+/**
+ * `list` after one more message: a repeat of a toast still there counts up and moves
+ * last (newest); a new one goes last, the oldest making room past `KEPT`.
+ * `seen` is the message's number, unique per call.
+ */
+export function withMessage(list: readonly Toast[], kind: Toast["kind"], text: string, seen: number): Toast[] {
+  const same = list.find((toast) => toast.kind === kind && toast.text === text);
+  if (same) {
+    const repeated = { ...same, count: same.count + 1, seen };
+    return [...list.filter((toast) => toast !== same), repeated];
+  }
+  return [...list.slice(-(KEPT - 1)), { id: seen, kind, text, count: 1, seen }];
+}
+
 /** Short-lived messages; errors stay until dismissed; the same message repeated is one toast with a count. */
 export function useToasts() {
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -36,14 +50,7 @@ export function useToasts() {
   const dismiss = useCallback((id: number) => setToasts((list) => list.filter((toast) => toast.id !== id)), []);
   const show = useCallback((kind: Toast["kind"], text: string) => {
     const seen = next.current++;
-    setToasts((list) => {
-      const same = list.find((toast) => toast.kind === kind && toast.text === text);
-      if (same) {
-        const repeated = { ...same, count: same.count + 1, seen };
-        return [...list.filter((toast) => toast !== same), repeated];
-      }
-      return [...list.slice(-(KEPT - 1)), { id: seen, kind, text, count: 1, seen }];
-    });
+    setToasts((list) => withMessage(list, kind, text, seen));
   }, []);
   return { toasts, show, dismiss };
 }
@@ -52,8 +59,6 @@ interface ToastStackProps {
   toasts: readonly Toast[];
   onDismiss: (id: number) => void;
   testId?: string;
-  /** Kept for callers; every stack now shows in the shell's toast region. */
-  corner?: "bottom-left" | "bottom-right";
 }
 
 export function ToastStack({ toasts, onDismiss, testId = "toasts" }: ToastStackProps) {

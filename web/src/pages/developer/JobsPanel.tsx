@@ -177,7 +177,7 @@ export function JobsPanel() {
         </div>
       )}
       {open.data && openId !== null && <JobResults job={open.data} onClose={() => setOpenId(null)} />}
-      <ToastStack toasts={toasts} onDismiss={dismiss} testId="job-toasts" corner="bottom-right" />
+      <ToastStack toasts={toasts} onDismiss={dismiss} testId="job-toasts" />
     </section>
   );
 }
