@@ -1,17 +1,24 @@
-"""The Alerts page in a real browser: a crashing session alerts live, is acknowledged, resolves."""
+"""The Alerts page in a real browser: a crashing session alerts live, is acknowledged, resolves;
+the alerts and the policy's decisions sort by the clicked column, and each decision shows
+the bound it was taken on."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
+from smsfleet.policy.models import EvidenceBound, PolicyAction, PolicyDecision
+from smsfleet.policy.stats import wilson_interval
 from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import ControlPlane
+from tests.support.e2e import ControlPlane, expect_sorts_by, natural, raised_alerts
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +30,9 @@ PROGRAM = "crasher"
 PAIR = "AM_ucom"
 SESSION = f"{PROGRAM}_{PAIR}"
 ALERT_TIMEOUT_MS = 15_000
+# Raised out of order: sorted by subject they read alpha, bravo, charlie.
+SORT_ALERTS = ["Sort check: charlie", "Sort check: alpha", "Sort check: bravo"]
+DECISIONS_URL = re.compile(r"/api/v1/policy/decisions(\?|$)")
 
 
 @pytest.fixture
@@ -104,3 +114,106 @@ def test_a_crash_alerts_live_is_acknowledged_and_resolves(
         page.get_by_test_id("decisions-table").or_(page.get_by_text("has not paused"))
     ).to_be_visible()
     screenshot("alert history")
+
+
+def _decision(
+    number: int, pair: str, action: PolicyAction, delivered: int, bound: EvidenceBound | None
+) -> PolicyDecision:
+    lower, upper = wilson_interval(delivered, 20, 1.96)
+    return PolicyDecision(
+        id=f"{number:032x}",
+        at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC) + timedelta(minutes=number),
+        pair=pair,
+        country=pair[:2],
+        action=action,
+        reason=f"{pair} {action.value}: because",
+        lower_bound=lower,
+        upper_bound=upper,
+        decided_on=bound,
+        success_ratio=delivered / 20,
+        samples=20,
+        delivered=delivered,
+        pause_threshold=0.5,
+        resume_threshold=0.7,
+        window="last 30 min, at most 50 attempts",
+    )
+
+
+# The policy's decisions as the API would serve them: no route here is bad enough to be
+# paused for real within a test.
+DECISIONS = [
+    _decision(3, "UZ_bravo", PolicyAction.paused, 4, EvidenceBound.upper_bound),
+    _decision(2, "UZ_charlie", PolicyAction.probing, 4, None),
+    _decision(1, "UZ_alpha", PolicyAction.resumed, 20, EvidenceBound.lower_bound),
+]
+
+
+def _percent(text: str) -> float | None:
+    """'upper bound 41.6%' → 41.6; '—' → None."""
+    found = re.search(r"([\d.]+)%", text)
+    return float(found.group(1)) if found else None
+
+
+def test_alerts_and_decisions_sort_by_the_clicked_column(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client
+) -> None:
+    served = json.dumps([decision.model_dump(mode="json") for decision in DECISIONS])
+
+    def serve_decisions(route: Route) -> None:
+        route.fulfill(status=200, content_type="application/json", body=served)
+
+    page.route(DECISIONS_URL, serve_decisions)
+    with raised_alerts(admin_api, SORT_ALERTS) as ids:
+        page.goto("/alerts")
+        log_in(page, control_plane.admin_password)
+        table = page.get_by_test_id("alerts-table")
+        for alert_id in ids:
+            expect(table.locator(f"[data-alert-id='{alert_id}']")).to_be_visible()
+
+        def ours() -> list[tuple[str, str, str]]:
+            """(id, subject, started) of the alerts raised here, in the order shown; other
+            alerts may come and go meanwhile."""
+            rows = table.get_by_test_id("alert-row").evaluate_all(
+                """rows => rows.map(row => [
+                    row.dataset.alertId,
+                    row.querySelector("code").textContent,
+                    row.querySelector("td[title]").title,
+                ])"""
+            )
+            return [(str(a), str(s), str(t)) for a, s, t in rows if a in ids]
+
+        expect_sorts_by(
+            table.get_by_test_id("sort-subject"), lambda: [natural(s) for _, s, _ in ours()]
+        )
+        expect_sorts_by(
+            table.get_by_test_id("sort-started"),
+            lambda: [datetime.fromisoformat(t) for _, _, t in ours()],
+        )
+
+    decisions = page.get_by_test_id("decisions-table")
+    rows = decisions.get_by_test_id("decision-row")
+    expect(rows).to_have_count(len(DECISIONS))
+    expect(decisions.locator("thead")).not_to_contain_text("Lower bound")
+
+    def cells(selector: str) -> list[str]:
+        """Each row's text in `selector`, in the order shown."""
+        texts = rows.evaluate_all(
+            "(rows, selector) => rows.map(row => row.querySelector(selector).textContent)",
+            selector,
+        )
+        return [str(text) for text in texts]
+
+    # Paused on the upper bound (41.6 % under the 50 % line), resumed on the lower one
+    # (83.9 % over the 70 % line), a probe on neither.
+    assert cells("[data-testid='decision-bound']") == [
+        "upper bound 41.6%",
+        "—",
+        "lower bound 83.9%",
+    ]
+    expect_sorts_by(
+        decisions.get_by_test_id("sort-pair"), lambda: [natural(pair) for pair in cells("code")]
+    )
+    expect_sorts_by(
+        decisions.get_by_test_id("sort-bound"),
+        lambda: [_percent(text) for text in cells("[data-testid='decision-bound']")],
+    )

@@ -1,23 +1,28 @@
-"""The Developer page in a real browser: a key is created and shown once, used, counted, revoked."""
+"""The Developer page in a real browser: a key is created and shown once, used, counted, revoked;
+its tables (API keys, search jobs, usage by key) sort by the clicked column."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import ControlPlane
+from tests.support.e2e import ControlPlane, expect_sorts_by, natural
 
 pytestmark = pytest.mark.e2e
 
 Screenshot = Callable[[str], Path]
 KEY_NAME = "nightly report"
+# Made in this order, each used as many times as its number: by name they read alpha,
+# bravo, charlie; by requests 3, 2, 1.
+SORT_KEYS = {"sort check charlie": 1, "sort check alpha": 3, "sort check bravo": 2}
+SORT_QUERIES = ["sortcheck-charlie", "sortcheck-alpha", "sortcheck-bravo"]
 
 
 def format_ms(ms: float | None) -> str:
@@ -97,3 +102,73 @@ def test_a_search_job_runs_live_and_shows_its_matches(
     row.get_by_test_id("job-open").click()
     expect(page.get_by_test_id("job-match")).to_contain_text("+998909998877")
     screenshot("search results")
+
+
+@pytest.fixture
+def used_keys(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[list[str]]:
+    """The ids of `SORT_KEYS`, each used as many times as its number; revoked afterwards."""
+    ids = []
+    try:
+        for name, uses in SORT_KEYS.items():
+            created = admin_api.post("/api/v1/auth/api-keys", json={"name": name})
+            assert created.status_code == 201, created.text
+            ids.append(created.json()["id"])
+            headers = {"X-API-Key": created.json()["key"]}
+            with httpx.Client(base_url=control_plane.url, headers=headers) as client:
+                for _ in range(uses):
+                    assert client.get("/api/v1/pairs").status_code == 200
+        yield ids
+    finally:
+        for key_id in ids:
+            admin_api.delete(f"/api/v1/auth/api-keys/{key_id}")
+
+
+def _ours(table: Locator, row_id: str, ids: list[str], selector: str) -> list[str]:
+    """The text in `selector` of the rows whose `data-<row_id>` is one of `ids`, in the order
+    shown; the page's other rows are left out."""
+    found = table.locator("tbody tr").evaluate_all(
+        """(rows, [attribute, selector]) => rows.map(row =>
+            [row.getAttribute(attribute), row.querySelector(selector)?.textContent ?? ""])""",
+        [f"data-{row_id}", selector],
+    )
+    return [str(text) for row, text in found if row in ids]
+
+
+def test_keys_jobs_and_usage_by_key_sort_by_the_clicked_column(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, used_keys: list[str]
+) -> None:
+    jobs = []
+    for query in SORT_QUERIES:
+        job = admin_api.post("/api/v1/search/jobs", json={"query": query})
+        assert job.status_code == 202, job.text
+        jobs.append(job.json()["id"])
+    page.wait_for_timeout(1500)  # the request log is written every second
+    page.goto("/developer")
+    log_in(page, control_plane.admin_password)
+
+    keys = page.get_by_test_id("keys-table")
+    for key_id in used_keys:
+        expect(keys.locator(f"[data-key-id='{key_id}']")).to_be_visible()
+    expect_sorts_by(
+        keys.get_by_test_id("sort-name"),
+        lambda: [natural(name) for name in _ours(keys, "key-id", used_keys, "td")],
+    )
+
+    job_table = page.get_by_test_id("jobs-table")
+    for job_id in jobs:
+        expect(job_table.locator(f"[data-job-id='{job_id}']")).to_be_visible()
+    expect_sorts_by(
+        job_table.get_by_test_id("sort-query"),
+        lambda: [natural(query) for query in _ours(job_table, "job-id", jobs, "code")],
+    )
+
+    usage = page.get_by_test_id("usage-keys-table")
+    for key_id in used_keys:
+        expect(usage.locator(f"[data-key-id='{key_id}']")).to_be_visible()
+
+    def requests() -> list[int]:
+        cells = _ours(usage, "key-id", used_keys, "td:nth-child(3)")
+        return [int(text.replace(",", "")) for text in cells]
+
+    assert sorted(requests()) == sorted(SORT_KEYS.values()), requests()
+    expect_sorts_by(usage.get_by_test_id("sort-requests"), requests)

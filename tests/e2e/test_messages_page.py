@@ -1,4 +1,5 @@
-"""The Messages page in a real browser: an on-demand send, cancel and retry; a number's thread."""
+"""The Messages page in a real browser: an on-demand send, cancel and retry; a number's thread;
+the sends table sorts by the clicked column."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import ControlPlane
+from tests.support.e2e import ControlPlane, expect_sorts_by, natural
 
 pytestmark = pytest.mark.e2e
 
 Screenshot = Callable[[str], Path]
 PAIR = "GE_magti"
 PHONE = "+995555123456"  # a Georgian number: the send waits for GE_magti's program
+# Sent in this order: by phone they read 401, 402, 403.
+SORT_PHONES = ["+995555000403", "+995555000401", "+995555000402"]
 
 
 @pytest.fixture
@@ -116,3 +119,32 @@ def test_send_cancel_retry_and_a_numbers_thread(
     expect(items).to_have_count(102)
     expect(items.nth(101)).to_contain_text("older 0")
     expect(page.get_by_test_id("conversation-older")).to_have_count(0)
+
+
+def test_sends_sort_by_the_clicked_column(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, georgian_pair: str
+) -> None:
+    ids = []
+    for phone in SORT_PHONES:
+        sent = admin_api.post("/api/v1/messages/send", json={"phone": phone, "text": "sort check"})
+        assert sent.status_code == 202, sent.text
+        ids.append(sent.json()["id"])
+    try:
+        page.goto("/messages")
+        log_in(page, control_plane.admin_password)
+        table = page.get_by_test_id("sends-table")
+        for send_id in ids:
+            expect(table.locator(f"[data-send-id='{send_id}']")).to_be_visible()
+
+        def phones() -> list[tuple[str | int, ...]]:
+            """The phones of the sends made here, in the order shown."""
+            rows = table.get_by_test_id("send-row").evaluate_all(
+                "rows => rows.map(row =>"
+                " [row.dataset.sendId, row.querySelector('code').textContent])"
+            )
+            return [natural(str(phone)) for send_id, phone in rows if send_id in ids]
+
+        expect_sorts_by(table.get_by_test_id("sort-phone"), phones)
+    finally:
+        for send_id in ids:
+            admin_api.post(f"/api/v1/messages/sends/{send_id}/cancel")
