@@ -1,5 +1,6 @@
 """A pair's sessions as an operator meets them: a new pair's start, a paused pair's why and
-Resume, and the confirmation a high-priority session's restart asks for."""
+Resume (paused by a person or by the policy on its evidence), and the confirmation a
+high-priority session's restart asks for."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.support.e2e import AT_REST, ControlPlane
 from tests.support.waiting import eventually
+from tests.support.workers import Worker, worker_for
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +40,14 @@ def log_in(page: Page, password: str) -> None:
     page.get_by_test_id("login-username").fill("admin")
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
+
+
+def wait_for_state(admin_api: httpx.Client, name: str, state: str) -> None:
+    eventually(
+        lambda: admin_api.get(f"/api/v1/sessions/{name}").json()["state"] == state,
+        STATE_TIMEOUT_MS / 1000,
+        f"{name} to be {state}",
+    )
 
 
 @pytest.fixture
@@ -126,6 +136,119 @@ def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
     row_note.get_by_test_id(f"resume-{PAIR}").click()
     expect(page.get_by_test_id("notice")).to_contain_text(f"{PAIR} resumed")
     expect(row_note).to_have_count(0)
+
+
+# The policy's pause as it writes it: at least 20 completed attempts, confidently under the
+# 50 % pause line (5 of 20 delivered: the upper bound of its 95 % interval is 47 %).
+POLICY_OUTCOMES = ["delivered"] * 5 + ["not_delivered"] * 15
+POLICY_EVIDENCE = (
+    "5 of 20 delivered (25 %) in the last 30 min: below the 50 % pause line with 95 % confidence"
+)
+POLICY_NOTE = re.compile(
+    rf"Paused by policy — since \d\d:\d\d( [AP]M)?: {re.escape(POLICY_EVIDENCE)}"
+)
+# Leases of a country are spaced 60/cap s apart: raised so the attempts come at once.
+FAST_CAP = 600
+
+
+@pytest.fixture
+def policy_worker(
+    admin_api: httpx.Client, control_plane: ControlPlane, pulse: str, viewport: ViewportSize
+) -> Iterator[Worker]:
+    """A pair of its own per screen size (the policy judges a pair on its attempts of the last
+    30 min) with `pulse` running and a test number, its country's cap raised; the worker of
+    its session. The pair and the cap are put back afterwards."""
+    country = PAIR[:2]
+    old_cap = admin_api.get(f"/api/v1/countries/{country}").json()["cap"]
+    assert admin_api.patch(f"/api/v1/countries/{country}", json={"cap": FAST_CAP}).is_success
+    slug = f"policy{viewport['width']}"
+    created = admin_api.post(
+        "/api/v1/pairs",
+        json={
+            "country": country,
+            "operator": f"Policy {viewport['width']}",
+            "slug": slug,
+            "phone_numbers": ["+97699123456"],
+            "programs": [pulse],
+            "start_sessions": True,
+        },
+    )
+    assert created.status_code == 201, created.text
+    key = f"{country}_{slug}"
+    client = httpx.Client(base_url=control_plane.url, timeout=10.0)
+    try:
+        yield worker_for(control_plane, client, f"{pulse}_{key}")
+    finally:
+        client.close()
+        admin_api.post(f"/api/v1/sessions/{pulse}_{key}/stop", json={"reason": "e2e cleanup"})
+        eventually(
+            lambda: admin_api.get(f"/api/v1/sessions/{pulse}_{key}").json()["state"] in AT_REST,
+            10,
+            "the session to stop",
+        )
+        admin_api.delete(f"/api/v1/pairs/{key}")
+        admin_api.patch(f"/api/v1/countries/{country}", json={"cap": old_cap})
+
+
+def pause_by_policy(admin_api: httpx.Client, worker: Worker) -> str:
+    """Reports the attempts that make the policy pause the worker's pair; the pair's key."""
+    key = worker.session.removeprefix(f"{PROGRAM}_")
+    wait_for_state(admin_api, worker.session, "running")
+    for outcome in POLICY_OUTCOMES:
+        worker.attempt(outcome, 900 if outcome == "delivered" else None)
+    # Its own tick (every 30 s) may come first: either way the pause is the policy's.
+    assert admin_api.post("/api/v1/policy/evaluate").status_code == 200
+    pair = admin_api.get(f"/api/v1/pairs/{key}").json()
+    assert (pair["state"], pair["state_actor"]) == ("paused", "policy")
+    assert pair["state_reason"] == f"paused by the policy: {POLICY_EVIDENCE}"
+    return key
+
+
+@VIEWPORTS
+def test_a_pair_paused_by_the_policy_says_its_evidence_with_resume(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    policy_worker: Worker,
+    screenshot: Screenshot,
+    viewport: ViewportSize,
+) -> None:
+    page.set_viewport_size(viewport)
+    session = policy_worker.session
+    key = pause_by_policy(admin_api, policy_worker)
+    # Stopped before the page opens: a change made while it connects may not show until
+    # its next reload (the live connection reports only what comes after it signs in).
+    wait_for_state(admin_api, session, "stopped")
+
+    # The Programs page: the pair's row says since when and on what evidence; Resume works.
+    page.goto(f"/programs?country={PAIR[:2]}")
+    log_in(page, control_plane.admin_password)
+    note = page.get_by_test_id(f"pair-note-{key}")
+    expect(note).to_contain_text(POLICY_NOTE)
+    badge = page.get_by_test_id(f"session-state-{session}")
+    expect(badge).to_have_text("stopped", timeout=STATE_TIMEOUT_MS)
+    expect(page.get_by_test_id(f"session-{session}").get_by_test_id("desired-hint")).to_have_count(
+        0
+    )
+    screenshot("paused by the policy on the programs page")
+    note.get_by_test_id(f"resume-{key}").click()
+    expect(note).to_have_count(0)
+    expect(badge).to_have_text("running", timeout=STATE_TIMEOUT_MS)
+    resumed = admin_api.get(f"/api/v1/pairs/{key}").json()
+    assert (resumed["state"], resumed["state_actor"]) == ("enabled", "admin")
+
+    # Paused again on new evidence (a resumed pair is judged on what it sent since): the
+    # Pairs page says the same under its row, and its Resume works too.
+    pause_by_policy(admin_api, policy_worker)
+    page.goto("/pairs")
+    row_note = page.get_by_test_id(f"pair-note-row-{key}")
+    expect(row_note).to_contain_text(POLICY_NOTE)
+    screenshot("paused by the policy on the pairs page")
+    row_note.get_by_test_id(f"resume-{key}").click()
+    expect(page.get_by_test_id("notice")).to_contain_text(f"{key} resumed")
+    expect(row_note).to_have_count(0)
+    assert admin_api.get(f"/api/v1/pairs/{key}").json()["state"] == "enabled"
+    wait_for_state(admin_api, session, "running")
 
 
 @VIEWPORTS

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import type { Pair } from "../api/types";
+import { pairStateText } from "./PairStateNote";
+
+// As the policy writes it (smsfleet.policy.service: "<action> by the policy: <evidence>").
+const POLICY_PAUSE =
+  "paused by the policy: 5 of 20 delivered (25 %) in the last 30 min: below the 50 % pause line with 95 % confidence";
+
+function todayAt(hours: number, minutes: number): string {
+  const at = new Date();
+  at.setHours(hours, minutes, 0, 0);
+  return at.toISOString();
+}
+
+const pair = (changes: Partial<Pair>): Pair =>
+  ({
+    key: "IN_docomo",
+    state: "enabled",
+    state_actor: null,
+    state_reason: null,
+    state_changed_at: null,
+    ...changes,
+  }) as Pair;
+
+describe("pairStateText", () => {
+  it("says nothing of an enabled pair", () => {
+    expect(pairStateText(pair({ state_actor: "policy", state_reason: "resumed by the policy: fine" }))).toBeNull();
+  });
+
+  it("gives a policy pause since when and on what evidence, without repeating who", () => {
+    const text = pairStateText(
+      pair({ state: "paused", state_actor: "policy", state_reason: POLICY_PAUSE, state_changed_at: todayAt(12, 12) }),
+    );
+    expect(text).toMatch(
+      /^Paused by policy — since 12:12( PM)?: 5 of 20 delivered \(25 %\) in the last 30 min: below the 50 % pause line with 95 % confidence$/,
+    );
+  });
+
+  it("names the person who paused or disabled a pair, with their reason", () => {
+    const paused = pair({ state: "paused", state_actor: "ops", state_reason: "route under check", state_changed_at: todayAt(9, 5) });
+    expect(pairStateText(paused)).toMatch(/^Paused by ops — since 0?9:05( AM)?: route under check$/);
+    expect(pairStateText(pair({ state: "disabled" }))).toBe("Disabled by someone");
+  });
+
+  it("says a probing pair is on trial after a policy pause", () => {
+    const probing = pair({
+      state: "probing",
+      state_actor: "policy",
+      state_reason: "probing by the policy: cool-down of 600 s over: probing at one send per 30 s",
+    });
+    expect(pairStateText(probing)).toBe("Probing after a policy pause: cool-down of 600 s over: probing at one send per 30 s");
+  });
+
+  it("gives the day of a change made before today", () => {
+    const text = pairStateText(
+      pair({ state: "paused", state_actor: "policy", state_reason: POLICY_PAUSE, state_changed_at: "2025-01-05T09:30:00Z" }),
+    );
+    expect(text).toMatch(/^Paused by policy — since Jan \d+, \d\d:\d\d( [AP]M)?: 5 of 20 delivered/);
+  });
+});
