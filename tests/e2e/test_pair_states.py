@@ -1,6 +1,6 @@
 """A pair's sessions as an operator meets them: a new pair's start, a paused pair's why and
 Resume (paused by a person or by the policy on its evidence), and the confirmation a
-high-priority session's restart asks for."""
+high-priority session's stop or restart asks for."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,10 +37,23 @@ VIEWPORTS = pytest.mark.parametrize(
 )
 
 
-def log_in(page: Page, password: str) -> None:
-    page.get_by_test_id("login-username").fill("admin")
+def log_in(page: Page, password: str, username: str = "admin") -> None:
+    page.get_by_test_id("login-username").fill(username)
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
+
+
+def log_out(page: Page) -> None:
+    """Drops this tab's login (kept in sessionStorage): the next page asks for one."""
+    page.evaluate("() => sessionStorage.clear()")
+    page.goto("/login")
+
+
+def session_events(admin_api: httpx.Client, name: str) -> list[dict[str, Any]]:
+    answer = admin_api.get(f"/api/v1/sessions/{name}/events", params={"limit": 1000})
+    assert answer.status_code == 200, answer.text
+    events: list[dict[str, Any]] = answer.json()
+    return events
 
 
 def wait_for_state(admin_api: httpx.Client, name: str, state: str) -> None:
@@ -61,14 +75,17 @@ def pulse(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]
     try:
         yield PROGRAM
     finally:
-        admin_api.post(f"/api/v1/sessions/{SESSION}/stop", json={"reason": "e2e cleanup"})
+        # With force: a test may have made the pair high priority.
+        admin_api.post(
+            f"/api/v1/sessions/{SESSION}/stop", json={"reason": "e2e cleanup", "force": True}
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             answer = admin_api.get(f"/api/v1/sessions/{SESSION}")
             if answer.status_code != 200 or answer.json()["state"] in AT_REST:
                 break
             time.sleep(0.2)
-        admin_api.delete(f"/api/v1/pairs/{PAIR}")
+        admin_api.delete(f"/api/v1/pairs/{PAIR}", params={"force": True})
         admin_api.delete(f"/api/v1/programs/{PROGRAM}")
 
 
@@ -288,6 +305,84 @@ def test_restarting_a_high_priority_session_asks_first(
     dialog.get_by_test_id("confirm-button").click()
     expect(dialog).to_be_hidden()
     eventually(lambda: restarts() == before + 1, 5, "the restart to be asked")
+
+
+@VIEWPORTS
+def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    pulse: str,
+    make_user: Callable[[str, str], str],
+    screenshot: Screenshot,
+    viewport: ViewportSize,
+) -> None:
+    page.set_viewport_size(viewport)
+    created = admin_api.post(
+        "/api/v1/pairs",
+        json={
+            "country": PAIR[:2],
+            "operator": "Unitel",
+            "is_high_priority": True,
+            "programs": [pulse],
+        },
+    )
+    assert created.status_code == 201, created.text
+    wait_for_state(admin_api, SESSION, "running")  # a high-priority pair's run from the start
+
+    def stops() -> list[dict[str, Any]]:
+        """The session's stop requests, newest first (earlier tests' cleanups included)."""
+        return [e for e in session_events(admin_api, SESSION) if e["kind"] == "stop_requested"]
+
+    before = len(stops())
+
+    # An operator's Stop is off, and says who can; the row says it too (no hover on a tablet).
+    username = f"hpops{viewport['width']}"
+    password = make_user(username, "operator")
+    page.goto(f"/programs?country={PAIR[:2]}")
+    log_in(page, password, username)
+    stop = page.get_by_test_id(f"stop-{SESSION}")
+    expect(stop).to_be_disabled()
+    expect(stop).to_have_accessible_description(
+        f"Only an admin can stop {SESSION}: its pair is high priority"
+    )
+    expect(page.get_by_test_id(f"admin-stop-hint-{PAIR}")).to_have_text(
+        "Only an admin can stop its sessions."
+    )
+    expect(page.get_by_test_id(f"restart-{SESSION}")).to_be_enabled()
+    screenshot("operator cannot stop a high-priority session")
+    log_out(page)
+
+    # An admin's Stop asks first; Cancel sends nothing and the session keeps running.
+    page.goto(f"/programs?country={PAIR[:2]}")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id(f"admin-stop-hint-{PAIR}")).to_have_count(0)
+    page.get_by_test_id(f"stop-{SESSION}").click()
+    dialog = page.get_by_test_id("force-stop-dialog")
+    expect(dialog).to_contain_text(f"Stop {SESSION}?")
+    expect(dialog.get_by_test_id("high-priority-warning")).to_contain_text(
+        "The stop is sent with force"
+    )
+    expect(dialog.get_by_test_id("confirm-button")).to_be_disabled()  # until acknowledged
+    screenshot("high-priority stop confirmation")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert len(stops()) == before
+    session = admin_api.get(f"/api/v1/sessions/{SESSION}").json()
+    assert (session["state"], session["desired"]) == ("running", "running")
+
+    # Confirmed, it is stopped with force, under the admin's name.
+    page.get_by_test_id(f"stop-{SESSION}").click()
+    dialog.get_by_test_id("confirm-acknowledge").check()
+    dialog.get_by_test_id("confirm-button").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id(f"session-state-{SESSION}")).to_have_text(
+        "stopped", timeout=STATE_TIMEOUT_MS
+    )
+    stopped = stops()
+    assert len(stopped) == before + 1
+    assert (stopped[0]["actor"], stopped[0]["details"]) == ("admin", {"force": True})
+    assert admin_api.get(f"/api/v1/sessions/{SESSION}").json()["desired"] == "stopped"
 
 
 def test_pairs_sort_by_a_column_and_back(page: Page, control_plane: ControlPlane) -> None:

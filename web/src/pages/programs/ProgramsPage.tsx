@@ -127,9 +127,9 @@ export function ProgramsPage() {
   });
 
   const run = (session: Session, action: SessionAction) => {
-    // A high-priority pair is tested all the time: stopping (admins, with force) or
-    // restarting one of its sessions is confirmed first.
-    if ((needsForce(session, action) && isAdmin) || (action === "restart" && session.is_high_priority)) {
+    // A high-priority pair is tested all the time: stopping (admins only, with force; the
+    // cell's Stop is off for others) or restarting one of its sessions is confirmed first.
+    if (needsForce(session, action) || (action === "restart" && session.is_high_priority)) {
       setDialog({ kind: "high-priority", session, action: action === "restart" ? "restart" : "stop" });
       return;
     }
@@ -150,6 +150,7 @@ export function ProgramsPage() {
   const actions: MatrixActions | undefined = writable
     ? {
         run,
+        mayStopHighPriority: isAdmin,
         bulk: (scope, action = "start") => setDialog({ kind: "bulk", scope, action }),
         resume: (pair) => resume.mutate(pair),
       }

@@ -2,10 +2,17 @@ import type { Session, SessionAction } from "../../api/types";
 import { SessionStateBadge } from "../../components/SessionStateBadge";
 import { useNow } from "../../hooks/useTicker";
 import { formatDuration } from "./format";
-import { canApply } from "./grouping";
+import { canApply, needsForce } from "./grouping";
 
 export interface SessionActions {
   run: (session: Session, action: SessionAction) => void;
+  /** Admins only: a running high-priority session is stopped with force, after a confirmation. */
+  mayStopHighPriority: boolean;
+}
+
+/** Why an operator's Stop of a running high-priority session is off. */
+function adminStopHint(session: Session): string {
+  return `Only an admin can stop ${session.name}: its pair is high priority`;
 }
 
 interface SessionCellProps {
@@ -109,20 +116,24 @@ const BUTTONS: ReadonlyArray<{ action: SessionAction; label: string; symbol: str
 function CellButtons({ session, actions, busy }: { session: Session; actions: SessionActions; busy: boolean }) {
   return (
     <>
-      {BUTTONS.map(({ action, label, symbol }) => (
-        <button
-          key={action}
-          type="button"
-          className={`button button--tiny session-action session-action--${action}`}
-          onClick={() => actions.run(session, action)}
-          disabled={busy || !canApply(session, action)}
-          title={`${label} ${session.name}`}
-          aria-label={`${label} ${session.name}`}
-          data-testid={`${action}-${session.name}`}
-        >
-          <span aria-hidden="true">{symbol}</span> {label}
-        </button>
-      ))}
+      {BUTTONS.map(({ action, label, symbol }) => {
+        // Off rather than refused after a click: the title (and the row's note) say who can.
+        const adminOnly = needsForce(session, action) && !actions.mayStopHighPriority;
+        return (
+          <button
+            key={action}
+            type="button"
+            className={`button button--tiny session-action session-action--${action}`}
+            onClick={() => actions.run(session, action)}
+            disabled={busy || adminOnly || !canApply(session, action)}
+            title={adminOnly ? adminStopHint(session) : `${label} ${session.name}`}
+            aria-label={`${label} ${session.name}`}
+            data-testid={`${action}-${session.name}`}
+          >
+            <span aria-hidden="true">{symbol}</span> {label}
+          </button>
+        );
+      })}
     </>
   );
 }

@@ -104,6 +104,12 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, busyPairs, 
               {row.pair?.operator ?? ""}
               {row.pair?.region ? ` · ${row.pair.region}` : ""}
             </div>
+            {row.isHighPriority && actions && !actions.mayStopHighPriority && (
+              // Said on the row too: a disabled button's title never shows on a touch screen.
+              <div className="muted session-row__hint" data-testid={`admin-stop-hint-${row.key}`}>
+                Only an admin can stop its sessions.
+              </div>
+            )}
             {row.pair && <PairStateNote pair={row.pair} onResume={actions?.resume} busy={busyPairs.has(row.key)} />}
           </div>
           {actions && (
