@@ -1,6 +1,6 @@
-"""A pair's sessions as an operator meets them: a new pair's start, a paused pair's why and
-Resume (paused by a person or by the policy on its evidence), and the confirmation a
-high-priority session's stop or restart asks for."""
+"""A pair's sessions as an operator meets them: a new pair's start and a program added's, a
+paused pair's why and Resume (paused by a person or by the policy on its evidence), and the
+confirmation a high-priority session's stop or restart asks for."""
 
 from __future__ import annotations
 
@@ -383,6 +383,44 @@ def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators
     assert len(stopped) == before + 1
     assert (stopped[0]["actor"], stopped[0]["details"]) == ("admin", {"force": True})
     assert admin_api.get(f"/api/v1/sessions/{SESSION}").json()["desired"] == "stopped"
+
+
+@VIEWPORTS
+def test_a_program_added_to_a_pair_starts_its_session_unless_told_not_to(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    pulse: str,
+    screenshot: Screenshot,
+    viewport: ViewportSize,
+) -> None:
+    page.set_viewport_size(viewport)
+    created = admin_api.post("/api/v1/pairs", json={"country": PAIR[:2], "operator": "Unitel"})
+    assert created.status_code == 201, created.text
+    page.goto("/pairs")
+    log_in(page, control_plane.admin_password)
+    page.get_by_test_id(f"edit-{PAIR}").click()
+    dialog = page.get_by_test_id("pair-dialog")
+    # The edit form offers what the new pair's form does, for the programs it adds.
+    expect(dialog.get_by_test_id("pair-start-sessions")).to_have_count(0)
+    dialog.get_by_test_id(f"pair-program-{pulse}").check()
+    start = dialog.get_by_test_id("pair-start-sessions")
+    expect(start).to_be_checked()
+    expect(dialog).to_contain_text(f"Start the session of {pulse} on save.")
+    start.uncheck()
+    expect(dialog).to_contain_text("they stay stopped until started on the Programs page")
+    start.check()
+    screenshot("program added starts its session")
+    dialog.get_by_test_id("pair-save").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("notice")).to_contain_text(f"{PAIR} saved")
+
+    page.goto(f"/programs?country={PAIR[:2]}")
+    expect(page.get_by_test_id(f"session-state-{SESSION}")).to_have_text(
+        "running", timeout=STATE_TIMEOUT_MS
+    )
+    session = admin_api.get(f"/api/v1/sessions/{SESSION}").json()
+    assert (session["desired"], session["desired_actor"]) == ("running", "admin")
 
 
 def test_pairs_sort_by_a_column_and_back(page: Page, control_plane: ControlPlane) -> None:

@@ -113,6 +113,13 @@ class PairUpdate(BaseModel):
     host: str | None = Field(default=None, pattern=HOST_PATTERN, description=_HOST_HELP)
     pause_threshold: float | None = _Ratio
     resume_threshold: float | None = _Ratio
+    # Optional like the fields above, so a change that adds no program need not say it.
+    start_sessions: bool | None = Field(
+        default=None,
+        description="true: start the sessions of the programs this change adds (the"
+        " dashboard's default); otherwise they are created stopped, except a high-priority"
+        " pair's",
+    )
 
 
 class SeedPairCreate(BaseModel):

@@ -253,7 +253,8 @@ def update_pair(
     (pausing or disabling it, removing a program, moving it to another host) takes an
     admin and `force`, and is audited."""
     pair = get_pair(pairs=pairs, key=key)
-    changes = data.model_dump(exclude_unset=True)
+    # Starting the sessions of added programs is the caller's (a sessions action), not the pair's.
+    changes = data.model_dump(exclude_unset=True, exclude={"start_sessions"})
     if changes.get("operator") is None:
         changes.pop("operator", None)
     if changes.get("host") is not None:

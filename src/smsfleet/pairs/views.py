@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
+from smsfleet.audit.models import Actor
+from smsfleet.auth.models import User
 from smsfleet.deps import AdminUser, Context, CurrentUser, OperatorActor, OperatorUser
 from smsfleet.pairs import service
 from smsfleet.pairs.models import (
@@ -85,19 +87,27 @@ def create_pair(body: PairCreate, actor: OperatorUser, context: Context) -> Pair
         data=body,
         hosts=context.sessions.hosts.names,
     )
-    if body.start_sessions and pair.programs:
-        for program in pair.programs:
-            sessions_service.act(
-                store=store,
-                clock=context.clock,
-                actor=actor,
-                name=session_name(program, pair.key),
-                action=SessionAction.start,
-                reason="started with its new pair",
-                on_event=context.publish_session_event,
-            )
-        context.wake_supervisor()
+    if body.start_sessions:
+        _start_sessions(context, actor, pair, pair.programs, reason="started with its new pair")
     return _public(context, pair)
+
+
+def _start_sessions(
+    context: Context, actor: User | Actor, pair: Pair, programs: list[str], *, reason: str
+) -> None:
+    """Start the sessions of `programs` on `pair`, as their Start buttons would."""
+    for program in programs:
+        sessions_service.act(
+            store=context.store,
+            clock=context.clock,
+            actor=actor,
+            name=session_name(program, pair.key),
+            action=SessionAction.start,
+            reason=reason,
+            on_event=context.publish_session_event,
+        )
+    if programs:
+        context.wake_supervisor()
 
 
 @router.get("/pairs/{key}", tags=["pairs"])
@@ -109,6 +119,7 @@ def get_pair(key: str, _: CurrentUser, context: Context) -> PairPublic:
 def update_pair(
     key: str, body: PairUpdate, actor: OperatorActor, context: Context, force: Force = False
 ) -> PairPublic:
+    before = service.get_pair(pairs=context.store.pairs, key=key)
     pair = service.update_pair(
         pairs=context.store.pairs,
         programs=context.store.programs,
@@ -120,6 +131,9 @@ def update_pair(
         hosts=context.sessions.hosts.names,
         audit=context.store.audit,
     )
+    if body.start_sessions:
+        added = [program for program in pair.programs if program not in before.programs]
+        _start_sessions(context, actor, pair, added, reason="started as it joined its pair")
     return _public(context, pair)
 
 

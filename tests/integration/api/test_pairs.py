@@ -119,6 +119,36 @@ def test_high_priority_pair_needs_admin_and_force(api: Api) -> None:
     assert api.client.delete(url, params={"force": True}, headers=admin).status_code == 204
 
 
+def test_programs_added_to_a_pair_start_with_start_sessions_and_stay_stopped_without(
+    api: Api,
+) -> None:
+    for name in ("program1", "program2", "program3"):
+        add_program(api, name)
+    add_pair(api, programs=["program1"])
+    operator = api.headers(Role.operator)
+    url = "/api/v1/pairs/UZ_uzmobile"
+
+    def desired(program: str) -> tuple[str, str | None]:
+        session = api.client.get(f"/api/v1/sessions/{program}_UZ_uzmobile", headers=operator)
+        assert session.status_code == 200, session.text
+        return session.json()["desired"], session.json()["desired_actor"]
+
+    started = api.client.patch(
+        url, json={"programs": ["program1", "program2"], "start_sessions": True}, headers=operator
+    )
+    assert started.status_code == 200, started.text
+    assert "start_sessions" not in started.json()
+    # Only the session of the program added starts; the one already there is left as it was.
+    assert desired("program2") == ("running", "operator")
+    assert desired("program1")[0] == "stopped"
+    left = api.client.patch(
+        url, json={"programs": ["program1", "program2", "program3"]}, headers=operator
+    )
+    assert left.status_code == 200, left.text
+    assert desired("program3")[0] == "stopped"
+    assert left.json()["programs"] == ["program1", "program2", "program3"]
+
+
 BAD_PAIRS = [
     ({"country": "XX", "operator": "Nope"}, 404, "not_found"),
     ({"country": "UZ", "operator": "UzMobile", "phone_numbers": ["+99890"]}, 422, None),

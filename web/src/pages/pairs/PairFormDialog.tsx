@@ -6,12 +6,14 @@ import { PAIR_STATES, type Country, type Host, type Pair, type PairState, type P
 import { Dialog } from "../../components/Dialog";
 import { Field } from "../../components/Field";
 import {
+  addedPrograms,
   emptyForm,
   formFromPair,
   hasErrors,
   serverErrorsToForm,
   toCreatePayload,
   toUpdatePayload,
+  startSessionsLabel,
   validateForm,
   type PairFormErrors,
   type PairFormValues,
@@ -77,6 +79,9 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
   };
 
   const blockedByForce = forceMessage !== null && !forceConfirmed;
+  const added = addedPrograms(values, pair);
+  // A high-priority pair's sessions run from the start whatever the box says.
+  const startSessions = values.startSessions || values.isHighPriority;
   const formId = "pair-form";
   return (
     <Dialog
@@ -215,18 +220,16 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
             error={errors.programs}
             onChange={(selected) => set("programs", selected)}
           />
-          {isNew && values.programs.length > 0 && (
+          {added.length > 0 && (
             <label className="checkbox">
               <input
                 type="checkbox"
-                checked={values.startSessions || values.isHighPriority}
+                checked={startSessions}
                 disabled={values.isHighPriority}
                 onChange={(event) => set("startSessions", event.target.checked)}
                 data-testid="pair-start-sessions"
               />
-              {values.startSessions || values.isHighPriority
-                ? `Start its ${values.programs.length === 1 ? "session" : `${values.programs.length} sessions`} on save.`
-                : "Start its sessions on save (unticked: they stay stopped until started on the Programs page)."}
+              {startSessionsLabel(added, startSessions, isNew)}
             </label>
           )}
         </div>

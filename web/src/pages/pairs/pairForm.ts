@@ -16,7 +16,7 @@ export interface PairFormValues {
   stateReason: string;
   pauseThreshold: string;
   resumeThreshold: string;
-  /** New pairs only: start the sessions of its programs on save. */
+  /** Start on save the sessions of its programs (a new pair) or of the programs added (an edit). */
   startSessions: boolean;
 }
 
@@ -62,8 +62,23 @@ export function formFromPair(pair: Pair): PairFormValues {
     stateReason: pair.state_reason ?? "",
     pauseThreshold: pair.pause_threshold?.toString() ?? "",
     resumeThreshold: pair.resume_threshold?.toString() ?? "",
-    startSessions: false,
+    // As for a new pair: a program added gets a running session unless told otherwise.
+    startSessions: true,
   };
+}
+
+/** The programs whose sessions a save creates: all of a new pair's, the ones added to a pair. */
+export function addedPrograms(values: PairFormValues, pair: Pair | undefined): string[] {
+  return pair ? values.programs.filter((program) => !pair.programs.includes(program)) : values.programs;
+}
+
+/** What the start-sessions box says, ticked or not. */
+export function startSessionsLabel(added: readonly string[], start: boolean, isNew: boolean): string {
+  if (!start) {
+    return `Start ${isNew ? "its" : "the new"} sessions on save (unticked: they stay stopped until started on the Programs page).`;
+  }
+  if (isNew) return `Start its ${added.length === 1 ? "session" : `${added.length} sessions`} on save.`;
+  return `Start the ${added.length === 1 ? "session" : "sessions"} of ${added.join(", ")} on save.`;
 }
 
 export function phoneLines(text: string): string[] {
@@ -149,7 +164,10 @@ export function toUpdatePayload(values: PairFormValues, pair: Pair): PairUpdate 
   }
   const phones = phoneLines(values.phoneNumbers);
   if (!sameList(phones, pair.phone_numbers)) payload.phone_numbers = phones;
-  if (!sameList([...values.programs].sort(), [...pair.programs].sort())) payload.programs = values.programs;
+  if (!sameList([...values.programs].sort(), [...pair.programs].sort())) {
+    payload.programs = values.programs;
+    if (values.startSessions && addedPrograms(values, pair).length > 0) payload.start_sessions = true;
+  }
   const pause = parseThreshold(values.pauseThreshold);
   if (pause !== (pair.pause_threshold ?? null)) payload.pause_threshold = pause;
   const resume = parseThreshold(values.resumeThreshold);
