@@ -32,13 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.fleet import (
     SESSIONS,
-    START_TIMEOUT,
     seed,
     sessions_running,
     started_rig,
 )
 from tests.support.telegram import SentMessage, TelegramStandIn
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 TOKEN = "1:benchmark"
 

@@ -27,7 +27,6 @@ from smsfleet.demo import DEMO_PAIRS
 from tests.support.backends import free_port
 from tests.support.fleet import (
     SCREEN,
-    START_TIMEOUT,
     admin_client,
     answers,
     clean_environment,
@@ -36,7 +35,7 @@ from tests.support.fleet import (
     short_dir,
     smsfleet_command,
 )
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 LIVE_TIMEOUT = 60.0
 SEED_SEND = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}

@@ -17,13 +17,12 @@ import pytest
 
 from smsfleet.core.settings import MIN_SECRET_LENGTH, SECRET_FILE_NAME
 from tests.support.fleet import (
-    START_TIMEOUT,
     Rig,
     seed,
     sessions_running,
     started_rig,
 )
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 
 def _open_to_others(root: Path) -> list[str]:

@@ -32,7 +32,6 @@ ALERTMANAGER_TEMPLATES = DEPLOY / "alertmanager" / "templates"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "fleet.json"
 GRAFANA_PROVISIONING = DEPLOY / "grafana" / "provisioning"
 
-START_TIMEOUT = 30.0
 WAIT_TIMEOUT = 60.0
 BOT_TOKEN = "123456:deploy-test-token"
 # The chat each shipped receiver sends to in the tests.

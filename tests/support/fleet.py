@@ -27,11 +27,10 @@ import httpx
 import pytest
 
 from tests.support.backends import free_port
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 SCREEN = shutil.which("screen")
-START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 PAIR = "UZ_uzmobile"
 PHONES = ["+998991234567", "+998991234568"]

@@ -30,9 +30,9 @@ from smsfleet.auth.models import Role
 from tests.support.api import PASSWORDS, SignsInByRole
 from tests.support.backends import free_port
 from tests.support.fleet import clean_environment
+from tests.support.waiting import START_TIMEOUT
 
 ADMIN_PASSWORD = "admin-password-for-security-tests"
-START_TIMEOUT = 30.0
 
 
 @dataclass

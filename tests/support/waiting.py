@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["eventually"]
+__all__ = ["START_TIMEOUT", "eventually"]
 
 T = TypeVar("T")
 POLL_SECONDS = 0.02
+# A server's start (imports, migrations, listening) on a machine busy with other tests.
+START_TIMEOUT = 60.0
 
 
 def eventually(

@@ -13,13 +13,12 @@ from pathlib import Path
 
 from tests.support.fleet import (
     SESSIONS,
-    START_TIMEOUT,
     seed,
     sessions_running,
     started_rig,
 )
 from tests.support.telegram import SentMessage, TelegramStandIn
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 TOKEN = "777:crash-test"
 CHAT = "-1001"

@@ -34,7 +34,6 @@ from tests.support.fleet import (
     REPO,
     REPORTED_AS,
     SESSIONS,
-    START_TIMEOUT,
     STOP_TIMEOUT,
     seed,
     sessions_running,
@@ -42,7 +41,7 @@ from tests.support.fleet import (
     stop_sessions,
 )
 from tests.support.telegram import SentMessage, TelegramStandIn
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 TOKEN = "555:chaos"
 CHAT = "-100777"

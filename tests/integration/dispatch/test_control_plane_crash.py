@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from tests.support.fleet import (
     REPORTED_AS,
     SESSIONS,
-    START_TIMEOUT,
     STOP_TIMEOUT,
     Rig,
     rig,
@@ -31,7 +30,7 @@ from tests.support.fleet import (
     sessions_running,
     stop_sessions,
 )
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 __all__ = ["rig"]  # the fixture
 

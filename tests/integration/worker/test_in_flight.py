@@ -19,13 +19,12 @@ import httpx
 
 from tests.support.fleet import (
     REPO,
-    START_TIMEOUT,
     STOP_TIMEOUT,
     Rig,
     rig,
     stop_sessions,
 )
-from tests.support.waiting import eventually
+from tests.support.waiting import START_TIMEOUT, eventually
 
 __all__ = ["rig"]  # the fixture
 
