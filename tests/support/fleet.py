@@ -88,9 +88,12 @@ def answers(url: str) -> bool:
 
 
 @contextmanager
-def running(argv: list[str], *, env: dict[str, str], work: Path, ready: str) -> Iterator[None]:
-    """Runs `argv` in a process group of its own until the block ends; `ready` must answer 200."""
-    log = work / f"{Path(argv[0]).name}-{free_port()}.log"
+def running(
+    argv: list[str], *, env: dict[str, str], work: Path, ready: str, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Runs `argv` in a process group of its own until the block ends; `ready` must answer 200.
+    Its output goes to `log` (a new file in `work` unless named)."""
+    log = log or work / f"{Path(argv[0]).name}-{free_port()}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             argv, env=env, cwd=work, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
@@ -108,7 +111,7 @@ def running(argv: list[str], *, env: dict[str, str], work: Path, ready: str) -> 
             if time.monotonic() > deadline:
                 pytest.fail(f"{ready} did not answer:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.1)
-        yield
+        yield process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

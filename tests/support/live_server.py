@@ -11,11 +11,7 @@ machines; the server's process id is there to watch its memory.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,14 +19,12 @@ from pathlib import Path
 
 import httpx
 import psutil
-import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from smsfleet.auth.models import Role
 from tests.support.api import PASSWORDS, SignsInByRole
 from tests.support.backends import free_port
-from tests.support.fleet import clean_environment
-from tests.support.waiting import START_TIMEOUT
+from tests.support.fleet import clean_environment, running
 
 ADMIN_PASSWORD = "admin-password-for-security-tests"
 
@@ -106,37 +100,11 @@ def live_server(tmp_path: Path, **env: str) -> Iterator[LiveServer]:
     }
     log = tmp_path / "serve.log"
     argv = [sys.executable, "-c", "from smsfleet.cli import app; app()", "serve"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*argv, "--host", "127.0.0.1", "--port", str(port)],
-            env=environment,
-            cwd=tmp_path,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the control plane did not start:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+    serve = [*argv, "--host", "127.0.0.1", "--port", str(port)]
+    with running(serve, env=environment, work=tmp_path, ready=f"{url}/healthz", log=log) as process:
         admin_password = environment["SMSFLEET_ADMIN_PASSWORD"]
         yield LiveServer(url=url, pid=process.pid, log=log, admin_password=admin_password)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 @contextmanager
