@@ -10,22 +10,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
 from smsfleet.search.gateway import SearchFeeder
 from tests.support.api import Api
-
-JOB_FIELDS = {
-    "id",
-    "owner",
-    "query",
-    "algorithm",
-    "kinds",
-    "limit",
-    "status",
-    "matched",
-    "error",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "results",
-}
+from tests.support.search import JOB_FIELDS
 
 
 def index_one_attempt(api: Api) -> str:

@@ -21,24 +21,9 @@ from smsfleet.auth.models import Role
 from tests.support.backends import free_port
 from tests.support.fleet import clean_environment, running
 from tests.support.live_server import LiveApi, live_api
-from tests.support.search import SEARCH_TOKEN
+from tests.support.search import JOB_FIELDS, SEARCH_TOKEN
 from tests.support.waiting import eventually
 
-JOB_FIELDS = {
-    "id",
-    "owner",
-    "query",
-    "algorithm",
-    "kinds",
-    "limit",
-    "status",
-    "matched",
-    "error",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "results",
-}
 MATCH_FIELDS = {"document_id", "kind", "phone", "text", "at", "score"}
 FINISHED = ("done", "failed", "cancelled")
 # The control plane indexes what it records within about a second (its feeder's beat).
