@@ -11,10 +11,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+from smsfleet.core.sql import METRICS_MIGRATIONS_DIR, create_sql_engine, upgrade_metrics_schema
 from tests.support.backends import sqlite_url_for
+
+
+def migrate_metrics(engine: Engine, revision: str, *, down: bool = False) -> None:
+    """What `upgrade_metrics_schema` does, up (or down) to `revision` only: the
+    migrations' own tests start from the schema before theirs."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(METRICS_MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def _migrated(url: str) -> Iterator[Engine]:

@@ -10,17 +10,15 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import attempts_table
-from smsfleet.core.sql import METRICS_MIGRATIONS_DIR
 from smsfleet.metrics.buckets import HOUR, floor_to
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, Timeseries
 from smsfleet.metrics.series import bucketed_percentile
 from smsfleet.metrics.tables import metrics_week_series_table
 from tests.support.metrics_fleet import Fleet
+from tests.support.metrics_stores import migrate_metrics
 
 T0 = datetime.fromisoformat("2026-01-09T12:00:00+00:00")
 START = T0 - timedelta(hours=50)  # the week series' weeks turn at Thursday 8 January 00:00
@@ -153,14 +151,6 @@ def test_long_hourly_trends_equal_the_raw_attempts(fleet: Fleet) -> None:
     assert check_all(fleet, attempts) == raw_only
 
 
-def _migrate(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(METRICS_MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
 def test_migration_0013_fills_the_week_series_from_the_hour_rollups(fleet: Fleet) -> None:
     attempts = fleet.random_attempts(1_500, start=START, span=timedelta(hours=50))
     service = fleet.metrics.service
@@ -178,11 +168,11 @@ def test_migration_0013_fills_the_week_series_from_the_hour_rollups(fleet: Fleet
     written = stored()
     assert written
     try:
-        _migrate(engine, "0012", down=True)
+        migrate_metrics(engine, "0012", down=True)
         with engine.connect() as connection:
             assert table.name not in sa.inspect(connection).get_table_names()
     finally:
-        _migrate(engine, "head")
+        migrate_metrics(engine, "head")
     assert stored() == written
     check_all(fleet, attempts)
 

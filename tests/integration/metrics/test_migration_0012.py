@@ -25,13 +25,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from smsfleet.core.quantiles import bin_of
-from smsfleet.core.sql import METRICS_MIGRATIONS_DIR, create_sql_engine
+from smsfleet.core.sql import create_sql_engine
 from tests.support.backends import sqlite_url_for
+from tests.support.metrics_stores import migrate_metrics
 
 # Coarse bounds (ms) of revision 0011: request log (b00..b12), delivery (latency_b00..b17).
 REQUEST_BOUNDS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
@@ -77,19 +76,10 @@ def empty_sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def engine(empty_sql_url: str) -> Iterator[Engine]:
     engine = create_sql_engine(empty_sql_url)
     try:
-        _migrate(engine, "0011")
+        migrate_metrics(engine, "0011")
         yield engine
     finally:
         engine.dispose()
-
-
-def _migrate(engine: Engine, revision: str) -> None:
-    """What `upgrade_metrics_schema` does, up to `revision` only."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(METRICS_MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
 
 
 # --- the 0011 schema, as much of it as the test writes --------------------------------
@@ -249,7 +239,7 @@ def test_request_log_bins_from_the_coarse_buckets_and_from_whole_days(engine: En
         assert not coarse & set(raw_bins[key["key_id"]])
     assert max(raw_bins["k1"].values()) == 3  # 12.0 and twice 12.25 ms share a bin
 
-    _migrate(engine, "0012")
+    migrate_metrics(engine, "0012")
 
     with engine.connect() as connection:
         bins = _usage_bins(connection)
@@ -324,7 +314,7 @@ def test_rollups_get_one_bin_per_non_empty_coarse_bucket(engine: Engine) -> None
     with engine.begin() as connection:
         _fill_rollups(connection)
 
-    _migrate(engine, "0012")
+    migrate_metrics(engine, "0012")
 
     with engine.connect() as connection:
         minute = _rollup_bins(connection, "metrics_minute_latency", *ROLLUP_KEYS)
@@ -433,7 +423,7 @@ def test_rolled_until_goes_back_to_the_first_kept_minute(
             sa.insert(attempts), [_attempt(i, at) for i, at in enumerate(completed, start=1)]
         )
 
-    _migrate(engine, "0012")
+    migrate_metrics(engine, "0012")
 
     with engine.connect() as connection:
         assert _state(connection) == {**state, "rolled_until": expected}

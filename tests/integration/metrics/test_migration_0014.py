@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from smsfleet.core.sql import METRICS_MIGRATIONS_DIR, create_sql_engine
+from smsfleet.core.sql import create_sql_engine
 from smsfleet.policy.models import DecisionQuery, EvidenceBound
 from smsfleet.policy.stats import wilson_interval
 from smsfleet.policy.store import PolicyStore
 from tests.support.backends import sqlite_url_for
+from tests.support.metrics_stores import migrate_metrics
 
 AT = datetime(2026, 1, 5, 12, 0)
 PAUSE, RESUME = 0.5, 0.7
@@ -59,18 +58,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         url = request.getfixturevalue("empty_mariadb_url")
     engine = create_sql_engine(url)
     try:
-        _migrate(engine, "0013")
+        migrate_metrics(engine, "0013")
         yield engine
     finally:
         engine.dispose()
-
-
-def _migrate(engine: Engine, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(METRICS_MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
 
 
 def test_stored_decisions_get_their_upper_bound_and_the_bound_they_were_taken_on(
@@ -99,7 +90,7 @@ def test_stored_decisions_get_their_upper_bound_and_the_bound_they_were_taken_on
     with engine.begin() as connection:
         connection.execute(sa.insert(decisions_0013), rows)
 
-    _migrate(engine, "0014")
+    migrate_metrics(engine, "0014")
 
     found = {d.id: d for d in PolicyStore(engine).decisions(DecisionQuery())}
     assert found.keys() == STORED.keys()
