@@ -109,7 +109,7 @@ class FleetCollector:
         config = self._metrics.config_store
         pairs = {pair.key: pair for pair in config.pairs.list()}
         self._forget_pairs(set(pairs))
-        yield from self._attempt_families()
+        yield from self._attempt_families(countries={pair.country for pair in pairs.values()})
 
         status = {record.name: record for record in config.session_status.list()}
         up = GaugeMetricFamily(
@@ -169,7 +169,7 @@ class FleetCollector:
         yield rate
         yield cap
 
-    def _attempt_families(self) -> Iterable[Metric]:
+    def _attempt_families(self, *, countries: set[str]) -> Iterable[Metric]:
         grants = CounterMetricFamily(
             "smsfleet_dispatch_grants",
             "Sends granted by the per-country limiter, counted when granted: "
@@ -196,8 +196,9 @@ class FleetCollector:
             labels=ROUTE,
         )
         with self._lock:
-            for country, count in sorted(self._grants.items()):
-                grants.add_metric([country], float(count))
+            # From 0 for every country with pairs, so `increase()` counts the first grant.
+            for country in sorted(countries | set(self._grants)):
+                grants.add_metric([country], float(self._grants.get(country, 0)))
             for route, count in sorted(self._sent.items()):
                 sent.add_metric(list(route), float(count))
             for route, count in sorted(self._delivered.items()):
