@@ -325,10 +325,13 @@ def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators
             "operator": "Unitel",
             "is_high_priority": True,
             "programs": [pulse],
+            # Said, not left to the high priority: an earlier test's session of the same
+            # name may not be cleared away yet, and would come back stopped.
+            "start_sessions": True,
         },
     )
     assert created.status_code == 201, created.text
-    wait_for_state(admin_api, SESSION, "running")  # a high-priority pair's run from the start
+    wait_for_state(admin_api, SESSION, "running")
 
     def stops() -> list[dict[str, Any]]:
         """The session's stop requests, newest first (earlier tests' cleanups included)."""
