@@ -6,10 +6,11 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, WebSocketRoute, expect
 
 from smsfleet.sessions.screen import ScreenBackend
 from tests.support.e2e import AT_REST, ControlPlane
@@ -144,6 +145,70 @@ def test_start_follow_logs_and_stop_a_session_live(
     expect(badge).to_have_text("stopped", timeout=STATE_TIMEOUT_MS)
     expect(page.get_by_test_id(f"start-{name}")).to_be_enabled()
     screenshot("session stopped")
+
+
+def test_what_changed_while_the_page_connected_shows_without_a_reload(
+    page: Page, control_plane: ControlPlane, ticker_session: str, admin_api: httpx.Client
+) -> None:
+    """The page loads its sessions before its live socket signs in: a change made in
+    between is never heard as an event, so the page reloads once it is connected."""
+    held: dict[str, WebSocketRoute] = {}
+    from_page: list[str | bytes] = []
+    first_listing: dict[str, Any] = {}
+    signed_in: list[bool] = []
+
+    def hold(socket: WebSocketRoute) -> None:
+        held["page"] = socket
+        socket.on_message(forward)
+
+    def forward(message: str | bytes) -> None:
+        if "server" in held:
+            held["server"].send(message)
+        else:
+            from_page.append(message)
+
+    def to_page(message: str | bytes) -> None:
+        # Only the answer to the sign-in: other tests' sessions come and go on this
+        # control plane, and each of their events would reload the list anyway.
+        if not signed_in:
+            signed_in.append(True)
+            held["page"].send(message)
+
+    def listing(route: Route) -> None:
+        # Until the socket is signed in, the page's polls read the listing it loaded
+        # first: what it shows then is what it loaded before the change.
+        if signed_in:
+            route.fallback()
+            return
+        if not first_listing:
+            answer = route.fetch()
+            first_listing.update(status=answer.status, headers=answer.headers, body=answer.body())
+        route.fulfill(**first_listing)
+
+    page.goto("/programs")
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
+    # Opened again, signed in already (a new tab, a reload): its socket starts connecting.
+    page.route_web_socket(re.compile(r"/api/v1/ws$"), hold)
+    page.route(re.compile(r"/api/v1/sessions(\?.*)?$"), listing)
+    page.reload()
+    badge = page.get_by_test_id(f"session-state-{ticker_session}")
+    expect(badge).to_have_text("stopped")
+    expect(page.get_by_test_id("live-indicator")).not_to_have_attribute("data-status", "connected")
+
+    admin_api.post(f"/api/v1/sessions/{ticker_session}/start", json={"reason": "e2e"})
+    deadline = time.monotonic() + STATE_TIMEOUT_MS / 1000
+    while _session_state(admin_api, ticker_session) != "running":
+        assert time.monotonic() < deadline, "the session did not start"
+        time.sleep(0.1)
+    time.sleep(2)  # the supervisor's ticks have told every event of the start by now
+    held["server"] = held["page"].connect_to_server()
+    held["server"].on_message(to_page)
+    for message in from_page:  # the sign-in, sent as the socket opened
+        held["server"].send(message)
+
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
+    expect(badge).to_have_text("running", timeout=5_000)
 
 
 def test_bulk_stop_of_a_high_priority_pair_needs_an_acknowledgement(

@@ -3,14 +3,15 @@
 import { keepPreviousData, useQuery, useQueryClient, type QueryKey, type UseQueryOptions, type UseQueryResult } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef } from "react";
 import { useConnection } from "../components/connection";
-import { useLiveTopic, useOnReconnect } from "../live/LiveContext";
+import { useLiveTopic, useOnConnected } from "../live/LiveContext";
 import { dropAnswerInFlight, newDropGuard, refetchEvery, type DropGuard } from "./liveRules";
 
 /**
  * Reloads the queries under `queryKey` (only that one when `exact`) after messages of `topic`: the first
  * message schedules one reload `delayMs` later, and the messages meanwhile ride
- * along with it. Reloads too after the live connection comes back (messages
- * may have been missed meanwhile), and at once when the network comes back.
+ * along with it. Reloads too when the live connection is made (at first, and
+ * after a drop: messages may have been missed meanwhile), and at once when the
+ * network comes back.
  */
 export function useLiveUpdates(topic: string, queryKey: QueryKey, delayMs: number, exact = false): void {
   const queryClient = useQueryClient();
@@ -36,7 +37,7 @@ export function useLiveUpdates(topic: string, queryKey: QueryKey, delayMs: numbe
   );
 
   useLiveTopic(topic, reloadSoon);
-  useOnReconnect(reloadSoon);
+  useOnConnected(reloadSoon);
 
   // Back from offline (the network, not only the socket): what failed or was missed meanwhile is loaded now.
   const offline = useConnection() === "offline";

@@ -52,13 +52,17 @@ export function useLiveTopic(topic: string, handler: (data: unknown) => void): v
   );
 }
 
-/** Calls `onReconnect` each time the connection comes back after a drop (events may have been missed). */
-export function useOnReconnect(onReconnect: () => void): void {
+/**
+ * Calls `onConnected` each time the connection is made while the caller is mounted: at
+ * first (what changed while the page loaded and the socket signed in was not heard)
+ * and after a drop (events may have been missed).
+ */
+export function useOnConnected(onConnected: () => void): void {
   const status = useLiveStatus();
   const previous = useRef(status);
-  const reconnected = useEffectEvent(onReconnect);
+  const connected = useEffectEvent(onConnected);
   useEffect(() => {
-    if (status === "connected" && previous.current === "reconnecting") reconnected();
+    if (status === "connected" && previous.current !== "connected") connected();
     previous.current = status;
   }, [status]);
 }
