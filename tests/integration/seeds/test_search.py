@@ -157,6 +157,8 @@ def test_the_routes_need_a_token_and_a_well_formed_request(control_plane: LiveAp
     assert (empty.status_code, empty.json()["error"]["details"][0]["field"]) == (422, "query")
     unknown = api.client.get(f"/api/v1/users/operator/search/{job_id}", headers=headers)
     assert unknown.status_code == 404
+    malformed = api.client.get("/api/v1/search/jobs/nope/details", headers=headers)
+    assert malformed.status_code == 422
     nobody = api.client.post(
         "/api/v1/users/nobody/search", json={"query": "x"}, headers=api.headers(Role.admin)
     )
