@@ -175,10 +175,13 @@ def _reason(goal: CountryGoal, seen: Granted) -> tuple[ReasonKind, str]:
         if goal.sessions_wanted == 0:
             kind = ReasonKind.paused if paused else ReasonKind.no_session
             return kind, f"no session is wanted running{paused}"
-        return (
-            ReasonKind.sessions_down,
-            f"none of its {goal.sessions_wanted} sessions is running{paused}",
+        wanted = goal.sessions_wanted
+        none_running = (
+            "its session is not running"
+            if wanted == 1
+            else f"none of its {wanted} sessions is running"
         )
+        return ReasonKind.sessions_down, f"{none_running}{paused}"
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         pace = (
             f"{goal.in_flight_limit} attempts at once at {goal.cycle_seconds:g} s per SMS "

@@ -96,6 +96,11 @@ def test_no_running_session_and_the_paused_pairs_are_named() -> None:
     # The paused pair's session is stopped on purpose: not one of those wanted running.
     assert goal.reason == ("none of its 2 sessions is running; 1 paused by the policy (IN_docomo)")
     assert goal.reason_kind is ReasonKind.sessions_down
+    alone = _goal(pairs=[_pair("UZ_uzmobile")], running={}, grants=0)
+    assert (alone.reason_kind, alone.reason) == (
+        ReasonKind.sessions_down,
+        "its session is not running",
+    )
 
 
 def test_a_country_whose_pairs_are_all_paused_is_under_its_goal_for_the_pause() -> None:
