@@ -87,6 +87,7 @@ def create_pair(body: PairCreate, actor: OperatorUser, context: Context) -> Pair
         data=body,
         hosts=context.sessions.hosts.names,
     )
+    sessions_service.start_pair_sessions_afresh(store=store, clock=context.clock, pair=pair)
     if body.start_sessions:
         _start_sessions(context, actor, pair, pair.programs, reason="started with its new pair")
     return _public(context, pair)
@@ -147,6 +148,8 @@ def delete_pair(key: str, actor: OperatorActor, context: Context, force: Force =
         audit=context.store.audit,
         clock=context.clock,
     )
+    sessions_service.retire_pair_sessions(store=context.store, clock=context.clock, pair_key=key)
+    context.wake_supervisor()
 
 
 def _seed_pair(context: Context, pair: Pair) -> SeedPair:
@@ -178,6 +181,7 @@ def seed_create_pair(body: SeedPairCreate, actor: OperatorUser, context: Context
             country=country.code, operator=body.operator, is_high_priority=body.is_high_priority
         ),
     )
+    sessions_service.start_pair_sessions_afresh(store=store, clock=context.clock, pair=pair)
     return _seed_pair(context, pair)
 
 
@@ -202,4 +206,6 @@ def seed_delete_pair(
         audit=store.audit,
         clock=context.clock,
     )
+    sessions_service.retire_pair_sessions(store=store, clock=context.clock, pair_key=pair.key)
+    context.wake_supervisor()
     return JSONResponse({"message": f"{pair.key} deleted", "key": pair.key})

@@ -73,17 +73,20 @@ def sync_specs(
             assigned.add(name)
             if name in by_name:
                 if by_name[name].host != pair.host:
-                    by_name[name] = by_name[name].model_copy(update={"host": pair.host})
-                    store.session_specs.replace(by_name[name])
+                    moved = by_name[name].model_copy(update={"host": pair.host})
+                    if _replace_unless_removed(store, moved):
+                        by_name[name] = moved
+                    else:
+                        del by_name[name]
                 continue
-            desired = DesiredState.running if pair.is_high_priority else DesiredState.stopped
+            desired, reason = _first_desire(pair)
             spec = SessionSpec(
                 name=name,
                 program=program,
                 pair=pair.key,
                 host=pair.host,
                 desired=desired,
-                desired_reason="high-priority pair" if pair.is_high_priority else None,
+                desired_reason=reason,
                 desired_actor=SYSTEM_ACTOR,
                 desired_at=now,
                 created_at=now,
@@ -116,11 +119,63 @@ def sync_specs(
             store.session_status.delete(name)
             del by_name[name]
         elif by_name[name].desired != DesiredState.stopped:
-            by_name[name] = _desire(
+            stopping = _desire(
                 by_name[name], DesiredState.stopped, SYSTEM_ACTOR, "program unassigned", now
             )
-            store.session_specs.replace(by_name[name])
+            if _replace_unless_removed(store, stopping):
+                by_name[name] = stopping
+            else:
+                del by_name[name]
     return sorted(by_name.values(), key=lambda spec: spec.name)
+
+
+def _first_desire(pair: Pair) -> tuple[DesiredState, str | None]:
+    """What a new session of `pair` is wanted to do before anyone acts on it."""
+    if pair.is_high_priority:
+        return DesiredState.running, "high-priority pair"
+    return DesiredState.stopped, None
+
+
+def _replace_unless_removed(store: ConfigStore, spec: SessionSpec) -> bool:
+    """Write `spec`; False when it was removed meanwhile (its pair deleted)."""
+    try:
+        store.session_specs.replace(spec)
+    except NotFound:
+        return False
+    return True
+
+
+def retire_pair_sessions(*, store: ConfigStore, clock: Clock, pair_key: str) -> None:
+    """Once a pair is deleted: its sessions that do not run are removed at once; those
+    that do are wanted stopped, and removed once the supervisor has stopped them."""
+    now = clock.now()
+    for spec in store.session_specs.list():
+        if spec.pair != pair_key:
+            continue
+        status = store.session_status.get(spec.name)
+        if status is None or status.state in (SessionState.stopped, SessionState.fatal):
+            store.session_specs.delete(spec.name)
+            store.session_status.delete(spec.name)
+        elif spec.desired != DesiredState.stopped:
+            reason = f"pair {pair_key} deleted"
+            _replace_unless_removed(
+                store, _desire(spec, DesiredState.stopped, SYSTEM_ACTOR, reason, now)
+            )
+
+
+def start_pair_sessions_afresh(*, store: ConfigStore, clock: Clock, pair: Pair) -> None:
+    """For a pair just created: a session of the same name left by a deleted pair of the
+    same key (still stopping) takes the new pair's wishes, not the old ones."""
+    now = clock.now()
+    desired, reason = _first_desire(pair)
+    for program in pair.programs:
+        leftover = store.session_specs.get(session_name(program, pair.key))
+        if leftover is None:
+            continue
+        renewed = _desire(leftover, desired, SYSTEM_ACTOR, reason, now).model_copy(
+            update={"host": pair.host, "restart_requested_at": None, "created_at": now}
+        )
+        _replace_unless_removed(store, renewed)
 
 
 def _desire(

@@ -149,6 +149,39 @@ def test_programs_added_to_a_pair_start_with_start_sessions_and_stay_stopped_wit
     assert left.json()["programs"] == ["program1", "program2", "program3"]
 
 
+# (first pair's session started, the new pair high priority, start_sessions) ->
+# the new session's (desired, desired_actor)
+RECREATIONS = [
+    ((True, False, False), ("stopped", "system")),
+    ((True, False, True), ("running", "operator")),
+    ((False, True, False), ("running", "system")),
+]
+
+
+@pytest.mark.parametrize(("case", "expected"), RECREATIONS)
+def test_a_pair_deleted_and_created_again_gets_the_sessions_its_creation_asks_for(
+    api: Api, case: tuple[bool, bool, bool], expected: tuple[str, str]
+) -> None:
+    first_started, high_priority, start_sessions = case
+    add_program(api)
+    admin, operator = api.headers(Role.admin), api.headers(Role.operator)
+    session_url = "/api/v1/sessions/program1_UZ_uzmobile"
+    first = {"country": "UZ", "operator": "UzMobile", "programs": ["program1"]}
+    created = api.client.post(
+        "/api/v1/pairs", json={**first, "start_sessions": first_started}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    before = api.client.get(session_url, headers=operator).json()
+    assert before["desired"] == ("running" if first_started else "stopped")
+    assert api.client.delete("/api/v1/pairs/UZ_uzmobile", headers=operator).status_code == 204
+    # No supervisor pass between the delete and the new pair.
+    add_pair(
+        api, programs=["program1"], is_high_priority=high_priority, start_sessions=start_sessions
+    )
+    session = api.client.get(session_url, headers=operator).json()
+    assert (session["desired"], session["desired_actor"]) == expected
+
+
 BAD_PAIRS = [
     ({"country": "XX", "operator": "Nope"}, 404, "not_found"),
     ({"country": "UZ", "operator": "UzMobile", "phone_numbers": ["+99890"]}, 422, None),

@@ -261,3 +261,34 @@ def test_a_pair_created_with_start_sessions_runs_them_at_once(live_api: Api) -> 
     eventually(lambda: state(api, "ticker_KE_airtel") == "running")
     events = api.client.get("/api/v1/sessions/ticker_KE_airtel/events", headers=operator)
     assert [e["kind"] for e in events.json()][-2:] == ["start_requested", "created"]
+
+
+def test_a_running_session_of_a_deleted_pair_is_stopped_and_then_gone(live_api: Api) -> None:
+    api = live_api
+    operator = api.headers(Role.operator)
+    add_ticker(api)
+    body = {"country": "KE", "operator": "Airtel", "programs": ["ticker"], "start_sessions": True}
+    assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
+    assert api.client.delete("/api/v1/pairs/KE_airtel", headers=operator).status_code == 204
+    eventually(lambda: sessions(api, operator="KE_airtel") == [], what="the session to go")
+    kinds = [event.kind for event in api.store.session_events.recent(limit=5)]
+    assert kinds[:2] == ["stopped", "stopping"]
+
+
+def test_a_pair_created_again_while_its_old_session_still_runs_gets_its_own_wishes(
+    live_api: Api,
+) -> None:
+    api = live_api
+    operator, admin = api.headers(Role.operator), api.headers(Role.admin)
+    add_ticker(api)
+    body = {"country": "KE", "operator": "Airtel", "programs": ["ticker"], "start_sessions": True}
+    assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
+    assert api.client.delete("/api/v1/pairs/KE_airtel", headers=operator).status_code == 204
+    # Created again high priority, before its old session is stopped: it is wanted running.
+    again = {**body, "start_sessions": False, "is_high_priority": True}
+    assert api.client.post("/api/v1/pairs", json=again, headers=admin).status_code == 201
+    session = api.client.get("/api/v1/sessions/ticker_KE_airtel", headers=operator).json()
+    assert (session["desired"], session["desired_reason"]) == ("running", "high-priority pair")
+    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
