@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, DomainError
+from smsfleet.core.errors import Conflict, DomainError, NotFound
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.hosts import Hosts
@@ -222,6 +222,9 @@ class Supervisor:
                     ticks.append(tick)
                     continue
                 self._decide(tick, spec, pairs.get(spec.pair), running, beats, now)
+            except NotFound as gone:  # its pair was deleted meanwhile: the next tick sees it
+                log.warning("%s was removed while reconciled: skipped (%s)", spec.name, gone)
+                continue
             except Exception:  # one session's trouble must not stop the others' ticks
                 log.exception("reconciling %s failed", spec.name)
                 continue
@@ -291,7 +294,12 @@ class Supervisor:
     def _save(self, status: SessionStatus) -> None:
         assert self._statuses is not None
         if status.name in self._statuses:
-            self._store.session_status.replace(status)
+            try:
+                self._store.session_status.replace(status)
+            except NotFound:  # its pair was deleted meanwhile, and its session removed
+                log.warning("%s was removed while reconciled: not recorded", status.name)
+                del self._statuses[status.name]
+                return
         else:
             try:
                 self._store.session_status.add(status)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
+
+import pytest
 
 from smsfleet.pairs.models import PairState
+from smsfleet.pairs.service import delete_pair
+from smsfleet.sessions.backend import LaunchSpec, ScreenEntry
+from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionState
+from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.sessions.service import retire_pair_sessions
 from smsfleet.sessions.supervisor import SupervisorPolicy
-from tests.support.sessions import CRASHING, TICKING, Fleet
+from tests.support.sessions import ADMIN, CRASHING, TICKING, Fleet
 from tests.support.waiting import eventually
 
 S = SessionState
@@ -259,3 +268,43 @@ def test_a_program_that_ends_itself_as_it_is_stopped_is_recorded_and_others_go_o
     fleet.clock.advance(1)
     supervisor.reconcile_once()
     assert fleet.state(other) == S.running and fleet.state(name) == S.stopped
+
+
+class ScreenThatDeletesAPairOnStart(ScreenBackend):
+    """Screen, where a person deletes the pair of one session as the supervisor starts it."""
+
+    def __init__(self, like: ScreenBackend, doomed: str, delete: Callable[[], None]) -> None:
+        super().__init__(like.state_dir, screen_dir=like.screen_dir)
+        self._doomed = doomed
+        self._delete = delete
+
+    def start(self, spec: LaunchSpec) -> ScreenEntry:
+        if spec.name == self._doomed:
+            self._delete()
+        return super().start(spec)
+
+
+def test_a_pair_deleted_during_a_pass_leaves_the_other_sessions_reconciled(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    doomed = fleet.add_pair("beeline", TICKING)
+    other = fleet.add_pair("ucell", TICKING)
+    assert sorted([doomed, other]) == [doomed, other]  # the doomed one is reconciled first
+
+    def delete_its_pair() -> None:  # as the pair's DELETE does
+        delete_pair(pairs=fleet.store.pairs, actor=ADMIN, key="UZ_beeline")
+        retire_pair_sessions(store=fleet.store, clock=fleet.clock, pair_key="UZ_beeline")
+
+    fleet.hosts = Hosts.only(ScreenThatDeletesAPairOnStart(fleet.backend, doomed, delete_its_pair))
+    supervisor = fleet.supervisor()
+    supervisor.reconcile_once()  # both seen stopped: their statuses are recorded
+    fleet.want(doomed, DesiredState.running)
+    fleet.want(other, DesiredState.running)
+    with caplog.at_level(logging.WARNING, logger="smsfleet.sessions.supervisor"):
+        supervisor.reconcile_once()
+    assert fleet.state(other) == S.starting
+    assert fleet.kinds(other) == ["created", "starting"]
+    assert fleet.store.session_status.get(doomed) is None
+    (warning,) = caplog.records
+    assert warning.levelno == logging.WARNING and doomed in warning.getMessage()
+    assert warning.exc_info is None
