@@ -13,12 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Route, ViewportSize, expect
 
 from smsfleet.policy.models import EvidenceBound, PolicyAction, PolicyDecision
 from smsfleet.policy.stats import wilson_interval
 from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import ControlPlane, expect_sorts_by, natural, raised_alerts
+from tests.support.e2e import VIEWPORTS, ControlPlane, expect_sorts_by, natural, raised_alerts
 
 pytestmark = pytest.mark.e2e
 
@@ -59,13 +59,16 @@ def crashing_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Itera
         admin_api.delete(f"/api/v1/programs/{PROGRAM}")
 
 
+@VIEWPORTS
 def test_a_crash_alerts_live_is_acknowledged_and_resolves(
     page: Page,
     control_plane: ControlPlane,
     admin_api: httpx.Client,
     crashing_pair: str,
     screenshot: Screenshot,
+    viewport: ViewportSize,
 ) -> None:
+    page.set_viewport_size(viewport)
     page.goto("/alerts")
     log_in(page, control_plane.admin_password)
     expect(page.get_by_test_id("alerts-page")).to_be_visible()
@@ -154,9 +157,11 @@ def _percent(text: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
+@VIEWPORTS
 def test_alerts_and_decisions_sort_by_the_clicked_column(
-    page: Page, control_plane: ControlPlane, admin_api: httpx.Client
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, viewport: ViewportSize
 ) -> None:
+    page.set_viewport_size(viewport)
     served = json.dumps([decision.model_dump(mode="json") for decision in DECISIONS])
 
     def serve_decisions(route: Route) -> None:

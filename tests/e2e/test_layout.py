@@ -14,24 +14,31 @@ Screenshots of every page at both widths go to `test-artifacts/e2e/`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import FloatRect, Locator, Page, ViewportSize, expect
 
 from tests.e2e.test_dashboard_page import log_in
-from tests.support.e2e import ControlPlane, expect_sorts_by, natural, raised_alerts
+from tests.support.e2e import (
+    VIEWPORTS,
+    ControlPlane,
+    expect_alerts_card_as_counted,
+    expect_no_polling_while_live,
+    expect_one_banner_offline,
+    expect_sorts_by,
+    firing_counts,
+    metrics_requests,
+    natural,
+    raised_alerts,
+)
 
 pytestmark = pytest.mark.e2e
 
 Screenshot = Callable[[str], Path]
 
-DESKTOP: ViewportSize = {"width": 1440, "height": 900}
-TABLET: ViewportSize = {"width": 820, "height": 1180}
 PAGES = {
     "dashboard": ("/", "dashboard-page"),
     "pairs": ("/pairs", "pairs-page"),
@@ -45,8 +52,6 @@ MANUAL_ALERTS = ["Layout check: gateway slow", "Layout check: provider quota low
 TOAST_ALERTS = ["Layout check: toast one", "Layout check: toast two"]
 # The toast region's distance from the window's bottom left corner (shell.css).
 TOAST_INSET = 16
-# The dashboard's one reload in the quiet is at least a minute away.
-QUIET_SECONDS = 8
 
 
 @pytest.fixture
@@ -54,30 +59,6 @@ def firing_alerts(admin_api: httpx.Client) -> Iterator[list[str]]:
     """Two alerts raised by hand, acknowledged afterwards."""
     with raised_alerts(admin_api, MANUAL_ALERTS) as ids:
         yield ids
-
-
-def _firing(admin_api: httpx.Client) -> dict[str, Any]:
-    response = admin_api.get("/api/v1/alerts/overview")
-    assert response.status_code == 200, response.text
-    counts: dict[str, Any] = response.json()["counts"]
-    return counts
-
-
-def _expect_card_as_counted(page: Page, admin_api: httpx.Client, timeout: float = 10.0) -> None:
-    """The alerts card shows what the API counts (firing, not acknowledged) within the timeout."""
-    card = page.get_by_test_id("kpi-open-alerts")
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = _firing(admin_api)
-        shown = card.inner_text().strip()
-        unacknowledged = page.get_by_test_id("kpi-alerts-unacknowledged")
-        expected = f"{counts['firing']:,}"
-        if shown == expected and (
-            counts["firing"] == 0 or unacknowledged.inner_text() == f"{counts['unacknowledged']:,}"
-        ):
-            return
-        assert time.monotonic() < deadline, f"card shows {shown}, the API counts {counts}"
-        page.wait_for_timeout(200)
 
 
 def _expect_fits(page: Page, name: str) -> None:
@@ -125,7 +106,7 @@ def _row_buttons(page: Page) -> int:
     return int(page.locator("table tbody tr button").count())
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1440", "820"])
+@VIEWPORTS
 def test_every_page_fits_the_screen_with_its_row_actions_in_view(
     page: Page,
     control_plane: ControlPlane,
@@ -167,20 +148,23 @@ def test_every_page_fits_the_screen_with_its_row_actions_in_view(
         screenshot(f"{name} {viewport['width']}x{viewport['height']}")
 
 
+@VIEWPORTS
 def test_dashboard_alerts_card_sorting_and_seconds(
     page: Page,
     control_plane: ControlPlane,
     admin_api: httpx.Client,
     firing_alerts: list[str],
     screenshot: Screenshot,
+    viewport: ViewportSize,
 ) -> None:
+    page.set_viewport_size(viewport)
     page.goto("/")
     log_in(page, control_plane.admin_password)
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
 
     # The alerts card: the alerts firing now, as the API counts them.
-    assert _firing(admin_api)["firing"] >= len(MANUAL_ALERTS)
-    _expect_card_as_counted(page, admin_api)
+    assert firing_counts(admin_api)["firing"] >= len(MANUAL_ALERTS)
+    expect_alerts_card_as_counted(page, admin_api)
     # A new alert counts at once, over the live connection; acknowledged, it resolves
     # and leaves the count. (The fleet's own rules may open or resolve alerts meanwhile:
     # the card is held to the API's count at each step, not to a number fixed before.)
@@ -188,12 +172,12 @@ def test_dashboard_alerts_card_sorting_and_seconds(
     assert response.status_code == 202, response.text
     extra = response.json()["alert_id"]
     try:
-        _expect_card_as_counted(page, admin_api)
+        expect_alerts_card_as_counted(page, admin_api)
     finally:
         acked = admin_api.post(f"/api/v1/alerts/{extra}/ack", json={})
     assert acked.status_code == 200, acked.text
     assert acked.json()["state"] == "resolved", acked.json()
-    _expect_card_as_counted(page, admin_api)
+    expect_alerts_card_as_counted(page, admin_api)
     screenshot("alerts card")
 
     # The pair table: attempts as the success denominator, latencies in seconds.
@@ -225,44 +209,13 @@ def test_no_polling_while_live_and_one_banner_offline(
 ) -> None:
     page.goto("/")
     log_in(page, control_plane.admin_password)
-    indicator = page.get_by_test_id("live-indicator")
-    expect(indicator).to_have_attribute("data-status", "connected")
-    expect(indicator).to_have_text("Live")
     expect(page.get_by_test_id("kpi-sent-per-minute")).to_be_visible()
-
-    # Live and quiet: the metrics are not asked for again.
-    page.wait_for_timeout(1_000)
-    asked: list[str] = []
-    page.on(
-        "request",
-        lambda request: asked.append(request.url) if "/api/v1/metrics/" in request.url else None,
-    )
-    page.wait_for_timeout(QUIET_SECONDS * 1000)
-    assert asked == [], asked
-
-    # Offline: one banner for everything that cannot be loaded, and the badge says so.
-    page.context.set_offline(True)
-    try:
-        expect(indicator).to_have_text("Offline")
-        expect(indicator).to_have_attribute("data-status", "offline")
-        banner = page.get_by_test_id("connection-banner")
-        expect(banner).to_be_visible()
-        # Polling while offline: requests fail; they all end in that one banner.
-        deadline = time.monotonic() + 12
-        while time.monotonic() < deadline and not asked:
-            page.wait_for_timeout(500)
-        assert asked, "nothing was polled while offline"
-        page.wait_for_timeout(1_000)
-        expect(page.locator(".banner--error")).to_have_count(1)
-        expect(page.get_by_text("Cannot reach the control plane")).to_have_count(1)
-        screenshot("offline")
-    finally:
-        page.context.set_offline(False)
-    expect(indicator).to_have_text("Live", timeout=20_000)
-    expect(page.get_by_test_id("connection-banner")).to_have_count(0, timeout=20_000)
+    asked = metrics_requests(page)
+    expect_no_polling_while_live(page, asked)
+    expect_one_banner_offline(page, asked, screenshot)
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1440", "820"])
+@VIEWPORTS
 def test_toasts_sit_bottom_left_clear_of_the_acknowledge_buttons(
     page: Page,
     control_plane: ControlPlane,

@@ -3,16 +3,22 @@ the sends table sorts by the clicked column."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import ControlPlane, expect_sorts_by, natural
+from tests.support.e2e import (
+    VIEWPORTS,
+    ControlPlane,
+    expect_sorts_by,
+    expect_thread_newest_first,
+    natural,
+    record_thread,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -84,46 +90,19 @@ def test_send_cancel_retry_and_a_numbers_thread(
     page.get_by_test_id("filter-send-status").select_option("")
     expect(row.first.get_by_test_id("send-status")).to_have_text("PENDING")
 
-    # A number's thread: SMS recorded through the seed routes, newest first, a page at a
-    # time: 100 older ones, then the two of the test.
-    old_ones = [
-        (f"older {index}", f"2026-01-04T10:{index // 60:02d}:{index % 60:02d}Z", "/api/send-sms")
-        for index in range(100)
-    ]
-    for text, at, route in (
-        *old_ones,
-        ("hello", "2026-01-05T10:00:00Z", "/api/receive-sms"),
-        ("hi back", "2026-01-05T10:00:30Z", "/api/send-sms"),
-    ):
-        sender, receiver = (
-            (PHONE, "+995555000000") if "receive" in route else ("+995555000000", PHONE)
-        )
-        body = {
-            "senderPhone": sender,
-            "receiverPhone": receiver,
-            "messageText": text,
-            "timestamp": at,
-            "uuid": str(uuid.uuid4()),
-        }
-        assert admin_api.post(route, json=body).status_code == 200
-    page.get_by_test_id("messages-view-conversation").click()
-    page.get_by_test_id("conversation-phone").fill(PHONE)
-    page.get_by_test_id("conversation-search").click()
-    items = page.get_by_test_id("thread-item")
-    expect(items).to_have_count(100)
-    expect(items.nth(0)).to_contain_text("hi back")
-    expect(items.nth(1)).to_contain_text("hello")
-    expect(items.nth(2)).to_contain_text("older 99")
-    screenshot("thread")
-    page.get_by_test_id("conversation-older").click()
-    expect(items).to_have_count(102)
-    expect(items.nth(101)).to_contain_text("older 0")
-    expect(page.get_by_test_id("conversation-older")).to_have_count(0)
+    record_thread(admin_api, PHONE)
+    expect_thread_newest_first(page, PHONE, screenshot)
 
 
+@VIEWPORTS
 def test_sends_sort_by_the_clicked_column(
-    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, georgian_pair: str
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    georgian_pair: str,
+    viewport: ViewportSize,
 ) -> None:
+    page.set_viewport_size(viewport)
     ids = []
     for phone in SORT_PHONES:
         sent = admin_api.post("/api/v1/messages/send", json={"phone": phone, "text": "sort check"})

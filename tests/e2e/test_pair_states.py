@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from tests.support.e2e import AT_REST, ControlPlane
+from tests.support.e2e import AT_REST, VIEWPORTS, ControlPlane
 from tests.support.waiting import eventually
 from tests.support.workers import Worker, worker_for
 
@@ -27,14 +27,6 @@ PROGRAM = "pulse"
 PAIR = "MN_unitel"
 SESSION = f"{PROGRAM}_{PAIR}"
 STATE_TIMEOUT_MS = 15_000
-# A desktop and a tablet (where the sidebar folds into a menu and the matrix stacks).
-DESKTOP: ViewportSize = {"width": 1440, "height": 900}
-TABLET: ViewportSize = {"width": 820, "height": 1180}
-VIEWPORTS = pytest.mark.parametrize(
-    "viewport",
-    [DESKTOP, TABLET],
-    ids=["1440", "820"],
-)
 
 
 def log_in(page: Page, password: str, username: str = "admin") -> None:

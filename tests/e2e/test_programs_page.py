@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, Route, WebSocketRoute, expect
 
 from smsfleet.sessions.screen import ScreenBackend
-from tests.support.e2e import AT_REST, ControlPlane
+from tests.support.e2e import ControlPlane, remove_session
 
 pytestmark = pytest.mark.e2e
 
@@ -319,9 +319,4 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
         )
         assert edge.list() == []
     finally:
-        admin_api.post(f"/api/v1/sessions/{name}/stop", json={"reason": "e2e cleanup"})
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _session_state(admin_api, name) not in AT_REST:
-            time.sleep(0.2)
-        admin_api.delete(f"/api/v1/pairs/{pair}")
-        admin_api.delete(f"/api/v1/programs/{program}")
+        remove_session(admin_api, name, pair, program)

@@ -8,9 +8,7 @@ with ALPHA in capitals, so searches, held lines and downloads can be checked exa
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,19 +16,21 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import AT_REST, ControlPlane
+from tests.support.e2e import (
+    BURST,
+    COUNTER_SOURCE,
+    ControlPlane,
+    assert_contiguous,
+    line_numbers,
+    log_lines,
+    open_logs,
+    running_session,
+)
 
 pytestmark = pytest.mark.e2e
 
 Screenshot = Callable[[str], Path]
 
-BURST = 300
-COUNTER_SOURCE = f"""import itertools, time
-for n in itertools.count(1):
-    print(f"line {{n}} {{'ALPHA' if n % 3 == 0 else 'beta'}}", flush=True)
-    if n >= {BURST}:
-        time.sleep(0.2)
-"""
 # The same burst, then nothing more: a log that no new line moves.
 QUIET_SOURCE = f"""import time
 for n in range(1, {BURST + 1}):
@@ -38,103 +38,15 @@ for n in range(1, {BURST + 1}):
 while True:
     time.sleep(60)
 """
-# The runner stamps each line with its time: "<ISO time> line 12 ALPHA".
-NUMBERED = re.compile(r"\bline (\d+) (?:ALPHA|beta)$")
-START_TIMEOUT = 15.0
-
-
-def _wait(condition: Callable[[], bool], what: str, timeout: float = START_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
-def _state(admin_api: httpx.Client, session: str) -> str:
-    response = admin_api.get(f"/api/v1/sessions/{session}")
-    response.raise_for_status()
-    return str(response.json()["state"])
-
-
-def _logged_lines(admin_api: httpx.Client, session: str) -> int:
-    response = admin_api.get(f"/api/v1/sessions/{session}/logs", params={"lines": 5000})
-    response.raise_for_status()
-    return len(response.json()["lines"])
-
-
-@contextmanager
-def _running(
-    admin_api: httpx.Client, control_plane: ControlPlane, program: str, operator: str, source: str
-) -> Iterator[str]:
-    """`program` on a KZ pair of `operator`, its session running with more than BURST lines."""
-    slug = operator.lower()
-    session = f"{program}_KZ_{slug}"
-    created = admin_api.post(
-        "/api/v1/programs",
-        json={
-            "name": program,
-            "command": control_plane.install(program, source),
-            "provider": "loopback",
-            "description": "prints numbered lines",
-        },
-    )
-    assert created.status_code == 201, created.text
-    pair = admin_api.post(
-        "/api/v1/pairs",
-        json={"country": "KZ", "operator": operator, "slug": slug, "programs": [program]},
-    )
-    assert pair.status_code == 201, pair.text
-    try:
-        # The supervisor makes the pair's session at its next tick.
-        _wait(
-            lambda: admin_api.get(f"/api/v1/sessions/{session}").status_code == 200,
-            "the supervisor to make the pair's session",
-        )
-        started = admin_api.post(f"/api/v1/sessions/{session}/start", json={"reason": "e2e logs"})
-        assert started.status_code == 200, started.text
-        _wait(lambda: _state(admin_api, session) == "running", "the session to run")
-        _wait(lambda: _logged_lines(admin_api, session) > BURST, f"more than {BURST} lines logged")
-        yield session
-    finally:
-        admin_api.post(f"/api/v1/sessions/{session}/stop", json={"reason": "e2e cleanup"})
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _state(admin_api, session) not in AT_REST:
-            time.sleep(0.2)
-        admin_api.delete(f"/api/v1/pairs/KZ_{slug}")
-        admin_api.delete(f"/api/v1/programs/{program}")
 
 
 @pytest.fixture(scope="module")
 def counter_session(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
     """The counter's session: a burst of lines, then a line every 0.2 s."""
-    with _running(admin_api, control_plane, "logcounter", "Altel", COUNTER_SOURCE) as session:
+    with running_session(
+        admin_api, control_plane, "logcounter", "Altel", COUNTER_SOURCE
+    ) as session:
         yield session
-
-
-def _open_logs(page: Page, name: str) -> Locator:
-    """Opens the drawer through the Logs button; it once the first page is in."""
-    button = page.get_by_test_id(f"logs-{name}")
-    expect(button).to_have_attribute("aria-label", f"Logs of {name}")
-    expect(button).to_have_text(re.compile(r"Logs$"))
-    button.click()
-    drawer = page.get_by_test_id("log-drawer")
-    expect(drawer).to_be_visible()
-    expect(drawer.get_by_test_id("log-drawer-title")).to_have_text(name)
-    expect(drawer.get_by_test_id("log-lines")).to_contain_text(re.compile(r"line \d+ beta"))
-    return drawer
-
-
-def _lines(drawer: Locator) -> list[str]:
-    return drawer.get_by_test_id("log-lines").inner_text().splitlines()
-
-
-def _numbers(lines: list[str]) -> list[int]:
-    return [int(found.group(1)) for line in lines if (found := NUMBERED.search(line))]
-
-
-def _assert_contiguous(numbers: list[int]) -> None:
-    assert numbers, "no numbered line"
-    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "lines lost or doubled"
 
 
 def _expect_at_end(drawer: Locator) -> None:
@@ -162,12 +74,12 @@ def test_the_logs_button_opens_the_drawer_for_an_operator(
     expect(page.get_by_test_id(f"stop-{name}")).to_be_enabled()
     screenshot("logs button beside the actions")
 
-    drawer = _open_logs(page, name)
+    drawer = open_logs(page, name)
     # The first page is the last 200 lines, so not the burst's first ones.
-    numbers = _numbers(_lines(drawer))
+    numbers = line_numbers(log_lines(drawer))
     assert len(numbers) >= 200
     assert numbers[0] > 1
-    _assert_contiguous(numbers)
+    assert_contiguous(numbers)
     expect(drawer.get_by_test_id("log-pause")).to_have_text("Pause")
     expect(drawer.get_by_test_id("log-held")).to_have_count(0)
     screenshot("log drawer")
@@ -199,8 +111,8 @@ def test_a_viewer_opens_the_logs_without_any_action_button(
     expect(page.locator("[data-testid^='logs-']")).to_have_count(
         page.locator("[data-testid^='open-logs-']").count()
     )
-    drawer = _open_logs(page, name)
-    _assert_contiguous(_numbers(_lines(drawer)))
+    drawer = open_logs(page, name)
+    assert_contiguous(line_numbers(log_lines(drawer)))
     screenshot("viewer log drawer")
 
 
@@ -210,7 +122,7 @@ def test_search_filters_the_lines_highlights_and_counts_the_matches(
     name = counter_session
     page.goto("/programs")
     log_in(page, control_plane.admin_password)
-    drawer = _open_logs(page, name)
+    drawer = open_logs(page, name)
     search = drawer.get_by_test_id("log-search")
     count = drawer.get_by_test_id("log-match-count")
     expect(search).to_have_attribute("placeholder", "Search the log")
@@ -218,14 +130,14 @@ def test_search_filters_the_lines_highlights_and_counts_the_matches(
     # Paused, the lines stand still: what the search shows can be told exactly.
     drawer.get_by_test_id("log-pause").click()
     expect(drawer.get_by_test_id("log-pause")).to_have_text("Follow")
-    every = _lines(drawer)
+    every = log_lines(drawer)
     expect(count).to_have_text(f"{len(every)} lines")
     alpha = [line for line in every if "alpha" in line.lower()]
     assert 0 < len(alpha) < len(every)
 
     search.fill("alpha")  # the log says ALPHA: case does not matter
     expect(count).to_have_text(f"{len(alpha)} of {len(every)} lines")
-    assert _lines(drawer) == alpha
+    assert log_lines(drawer) == alpha
     marks = drawer.get_by_test_id("log-lines").locator("mark")
     expect(marks).to_have_count(len(alpha))
     assert set(marks.all_inner_texts()) == {"ALPHA"}
@@ -238,7 +150,7 @@ def test_search_filters_the_lines_highlights_and_counts_the_matches(
     # Empty, the search shows every line again.
     search.fill("")
     expect(count).to_have_text(f"{len(every)} lines")
-    assert _lines(drawer) == every
+    assert log_lines(drawer) == every
     expect(marks).to_have_count(0)
 
     # Following again, new lines are filtered as they come.
@@ -253,7 +165,7 @@ def test_search_filters_the_lines_highlights_and_counts_the_matches(
         }""",
         arg=[len(alpha)],
     )
-    shown = _lines(drawer)
+    shown = log_lines(drawer)
     assert len(shown) > len(alpha)
     assert all("ALPHA" in line for line in shown)
 
@@ -272,7 +184,7 @@ def test_pause_holds_new_lines_and_follow_appends_them(
     name = counter_session
     page.goto("/programs")
     log_in(page, control_plane.admin_password)
-    drawer = _open_logs(page, name)
+    drawer = open_logs(page, name)
     log_lines = drawer.get_by_test_id("log-lines")
     toggle = drawer.get_by_test_id("log-pause")
     held = drawer.get_by_test_id("log-held")
@@ -297,10 +209,10 @@ def test_pause_holds_new_lines_and_follow_appends_them(
     toggle.click()
     expect(toggle).to_have_text("Pause")
     expect(held).to_have_count(0)
-    after = _numbers(log_lines.inner_text().splitlines())
+    after = line_numbers(log_lines.inner_text().splitlines())
     # Every held line is appended in order, none lost or doubled, and the view is at the end.
-    _assert_contiguous(after)
-    assert after[-1] >= _numbers(before.splitlines())[-1] + held_count
+    assert_contiguous(after)
+    assert after[-1] >= line_numbers(before.splitlines())[-1] + held_count
     _expect_at_end(drawer)
     screenshot("following again")
 
@@ -308,10 +220,10 @@ def test_pause_holds_new_lines_and_follow_appends_them(
 def test_a_quiet_log_stays_at_its_end_when_the_view_resizes(
     page: Page, admin_api: httpx.Client, control_plane: ControlPlane, screenshot: Screenshot
 ) -> None:
-    with _running(admin_api, control_plane, "logquiet", "Kcell", QUIET_SOURCE) as name:
+    with running_session(admin_api, control_plane, "logquiet", "Kcell", QUIET_SOURCE) as name:
         page.goto("/programs")
         log_in(page, control_plane.admin_password)
-        drawer = _open_logs(page, name)
+        drawer = open_logs(page, name)
         expect(drawer.get_by_test_id("log-lines")).to_contain_text(f"line {BURST} ALPHA")
         _expect_at_end(drawer)
         # A shorter window shrinks the view; no new line comes to scroll it, yet it follows.
@@ -346,11 +258,11 @@ def test_download_saves_the_last_5000_lines_as_a_file(
     name = counter_session
     page.goto("/programs")
     log_in(page, control_plane.admin_password)
-    drawer = _open_logs(page, name)
+    drawer = open_logs(page, name)
     button = drawer.get_by_test_id("log-download")
     expect(button).to_have_text("Download")
     expect(button).to_have_attribute("title", re.compile(r"last 5,000 lines"))
-    shown = _lines(drawer)
+    shown = log_lines(drawer)
 
     with page.expect_download() as info:
         button.click()
@@ -360,9 +272,9 @@ def test_download_saves_the_last_5000_lines_as_a_file(
     download.save_as(saved)
     lines = saved.read_text().splitlines()
     # More than the drawer's page: from the counter's first line, every line in order.
-    numbers = _numbers(lines)
+    numbers = line_numbers(lines)
     assert numbers[0] == 1
-    _assert_contiguous(numbers)
+    assert_contiguous(numbers)
     assert len(lines) > len(shown)
     assert set(shown) <= set(lines)
     expect(button).to_be_enabled()
@@ -376,7 +288,7 @@ def test_the_drawer_and_its_tools_fit_a_tablet_width(
     page.set_viewport_size({"width": 820, "height": 1180})
     page.goto("/programs")
     log_in(page, control_plane.admin_password)
-    drawer = _open_logs(page, name)
+    drawer = open_logs(page, name)
     drawer.get_by_test_id("log-pause").click()
     expect(drawer.get_by_test_id("log-held")).to_be_visible()
     drawer.get_by_test_id("log-search").fill("alpha")

@@ -1,9 +1,11 @@
 """The messages suite's world (its fixture in tests/integration/messages/conftest.py): one
-pair `UZ_uzmobile` run by four programs on two providers of the gateway simulator."""
+pair `UZ_uzmobile` run by four programs on two providers of the gateway simulator; and an
+SMS as the seed routes take it, for those tests and the browser's."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,18 @@ TEST_NUMBER = "+998991234567"
 CUSTOMER = "+998901112233"
 # program → the simulator's provider it sends through (in the pair's order)
 PROGRAMS = {"pbad": "broken", "pgood": "good", "palso": "good", "pworse": "broken"}
+
+
+def sms(sender: str, receiver: str, text: str, at: str, **extra: Any) -> dict[str, Any]:
+    """An SMS as the seed routes (`/api/send-sms`, `/api/receive-sms`) take it."""
+    body = {
+        "senderPhone": sender,
+        "receiverPhone": receiver,
+        "messageText": text,
+        "timestamp": at,
+        "uuid": str(uuid.uuid4()),
+    }
+    return body | extra
 
 
 @dataclass

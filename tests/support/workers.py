@@ -7,13 +7,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from smsfleet.core.security import worker_token
-from tests.support.e2e import ControlPlane
+
+if TYPE_CHECKING:  # tests.support.e2e uses the workers
+    from tests.support.e2e import ControlPlane
 
 __all__ = ["Worker", "worker_for"]
 

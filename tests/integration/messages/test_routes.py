@@ -16,6 +16,7 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
 from smsfleet.core.sql import create_sql_engine
 from tests.support.api import Api, running_api
+from tests.support.messages import sms
 
 GATEWAY_TOKEN = "gateway-token-for-tests-0123456789"
 A, B = "+998901234567", "+998907654321"
@@ -28,17 +29,6 @@ def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
         settings["metrics_url"] = request.getfixturevalue("empty_mariadb_url")
     with running_api(tmp_path, **settings) as running:
         yield running
-
-
-def sms(sender: str, receiver: str, text: str, at: str, **extra: Any) -> dict[str, Any]:
-    body = {
-        "senderPhone": sender,
-        "receiverPhone": receiver,
-        "messageText": text,
-        "timestamp": at,
-        "uuid": str(uuid.uuid4()),
-    }
-    return body | extra
 
 
 def test_the_seed_sms_service_routes(web: Api) -> None:
