@@ -34,7 +34,10 @@ def test_a_session_carries_what_it_is_allowed_and_never_more(tmp_path: Path) -> 
     # Called under the fake's lock: the grants handed out so far less the reports.
     cp.on_lease = lambda n: in_flight_at_lease.append(min(n - 1, 6) - len(cp.reports))
     calls = Calls()
-    worker = make_worker(tmp_path, cp, gateway, calls, io.StringIO(), poll_max_interval=0.01)
+    # Forty polls each: time enough for them on a busy machine (the codes always come).
+    worker = make_worker(
+        tmp_path, cp, gateway, calls, io.StringIO(), poll_max_interval=0.01, code_timeout=30.0
+    )
     assert _run(worker) == 0
     assert sorted(r["trigger_id"] for r in cp.reports) == [f"t-{n}" for n in range(1, 7)]
     assert all(r["outcome"] == "delivered" for r in cp.reports)
