@@ -225,13 +225,21 @@ def test_a_pair_paused_by_the_policy_says_its_evidence_with_resume(
     page.set_viewport_size(viewport)
     session = policy_worker.session
     key = pause_by_policy(admin_api, policy_worker)
-    # Stopped before the page opens: a change made while it connects may not show until
-    # its next reload (the live connection reports only what comes after it signs in).
-    wait_for_state(admin_api, session, "stopped")
+
+    # The Alerts page's decisions: the pause, on the bound it was taken on.
+    page.goto("/alerts")
+    log_in(page, control_plane.admin_password)
+    decision = (
+        page.get_by_test_id("decisions-table")
+        .get_by_test_id("decision-row")
+        .filter(has=page.locator("code", has_text=key))
+        .first
+    )
+    expect(decision).to_contain_text("paused")
+    expect(decision.get_by_test_id("decision-bound")).to_contain_text("upper bound")
 
     # The Programs page: the pair's row says since when and on what evidence; Resume works.
     page.goto(f"/programs?country={PAIR[:2]}")
-    log_in(page, control_plane.admin_password)
     note = page.get_by_test_id(f"pair-note-{key}")
     expect(note).to_contain_text(POLICY_NOTE)
     badge = page.get_by_test_id(f"session-state-{session}")
