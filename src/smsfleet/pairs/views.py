@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
 from smsfleet.audit.models import Actor
-from smsfleet.auth.models import User
 from smsfleet.deps import AdminUser, Context, CurrentUser, OperatorActor, OperatorUser
-from smsfleet.pairs import service
+from smsfleet.pairs import lifecycle, service
 from smsfleet.pairs.models import (
     Country,
     CountryUpdate,
@@ -22,9 +21,6 @@ from smsfleet.pairs.models import (
     SeedPair,
     SeedPairCreate,
 )
-from smsfleet.sessions import service as sessions_service
-from smsfleet.sessions.models import SessionAction
-from smsfleet.sessions.names import session_name
 
 router = APIRouter(prefix="/api/v1")
 seed_router = APIRouter(tags=["seed routes"])
@@ -77,38 +73,16 @@ def list_pairs(
 
 @router.post("/pairs", tags=["pairs"], status_code=status.HTTP_201_CREATED)
 def create_pair(body: PairCreate, actor: OperatorUser, context: Context) -> PairPublic:
-    store = context.store
-    pair = service.create_pair(
-        pairs=store.pairs,
-        countries=store.countries,
-        programs=store.programs,
+    pair = lifecycle.create(
+        store=context.store,
         clock=context.clock,
         actor=actor,
         data=body,
         hosts=context.sessions.hosts.names,
+        on_event=context.publish_session_event,
+        wake=context.wake_supervisor,
     )
-    sessions_service.start_pair_sessions_afresh(store=store, clock=context.clock, pair=pair)
-    if body.start_sessions:
-        _start_sessions(context, actor, pair, pair.programs, reason="started with its new pair")
     return _public(context, pair)
-
-
-def _start_sessions(
-    context: Context, actor: User | Actor, pair: Pair, programs: list[str], *, reason: str
-) -> None:
-    """Start the sessions of `programs` on `pair`, as their Start buttons would."""
-    for program in programs:
-        sessions_service.act(
-            store=context.store,
-            clock=context.clock,
-            actor=actor,
-            name=session_name(program, pair.key),
-            action=SessionAction.start,
-            reason=reason,
-            on_event=context.publish_session_event,
-        )
-    if programs:
-        context.wake_supervisor()
 
 
 @router.get("/pairs/{key}", tags=["pairs"])
@@ -120,36 +94,34 @@ def get_pair(key: str, _: CurrentUser, context: Context) -> PairPublic:
 def update_pair(
     key: str, body: PairUpdate, actor: OperatorActor, context: Context, force: Force = False
 ) -> PairPublic:
-    before = service.get_pair(pairs=context.store.pairs, key=key)
-    pair = service.update_pair(
-        pairs=context.store.pairs,
-        programs=context.store.programs,
+    pair = lifecycle.update(
+        store=context.store,
         clock=context.clock,
         actor=actor,
         key=key,
         data=body,
         force=force,
         hosts=context.sessions.hosts.names,
-        audit=context.store.audit,
+        on_event=context.publish_session_event,
+        wake=context.wake_supervisor,
     )
-    if body.start_sessions:
-        added = [program for program in pair.programs if program not in before.programs]
-        _start_sessions(context, actor, pair, added, reason="started as it joined its pair")
     return _public(context, pair)
 
 
 @router.delete("/pairs/{key}", tags=["pairs"], status_code=status.HTTP_204_NO_CONTENT)
 def delete_pair(key: str, actor: OperatorActor, context: Context, force: Force = False) -> None:
-    service.delete_pair(
-        pairs=context.store.pairs,
+    _delete(context, actor, key, force)
+
+
+def _delete(context: Context, actor: Actor, key: str, force: bool) -> None:
+    lifecycle.delete(
+        store=context.store,
+        clock=context.clock,
         actor=actor,
         key=key,
         force=force,
-        audit=context.store.audit,
-        clock=context.clock,
+        wake=context.wake_supervisor,
     )
-    sessions_service.retire_pair_sessions(store=context.store, clock=context.clock, pair_key=key)
-    context.wake_supervisor()
 
 
 def _seed_pair(context: Context, pair: Pair) -> SeedPair:
@@ -169,19 +141,19 @@ def _seed_pair(context: Context, pair: Pair) -> SeedPair:
     "/country-operator", status_code=status.HTTP_201_CREATED, summary="Add a pair (seed route)"
 )
 def seed_create_pair(body: SeedPairCreate, actor: OperatorUser, context: Context) -> SeedPair:
-    store = context.store
-    country = service.resolve_country(countries=store.countries, text=body.country)
-    pair = service.create_pair(
-        pairs=store.pairs,
-        countries=store.countries,
-        programs=store.programs,
+    country = service.resolve_country(countries=context.store.countries, text=body.country)
+    data = PairCreate(
+        country=country.code, operator=body.operator, is_high_priority=body.is_high_priority
+    )
+    pair = lifecycle.create(
+        store=context.store,
         clock=context.clock,
         actor=actor,
-        data=PairCreate(
-            country=country.code, operator=body.operator, is_high_priority=body.is_high_priority
-        ),
+        data=data,
+        hosts=context.sessions.hosts.names,
+        on_event=context.publish_session_event,
+        wake=context.wake_supervisor,
     )
-    sessions_service.start_pair_sessions_afresh(store=store, clock=context.clock, pair=pair)
     return _seed_pair(context, pair)
 
 
@@ -198,14 +170,5 @@ def seed_delete_pair(
     pair = service.find_pair(
         pairs=store.pairs, countries=store.countries, country=country, operator=operator
     )
-    service.delete_pair(
-        pairs=store.pairs,
-        actor=actor,
-        key=pair.key,
-        force=force,
-        audit=store.audit,
-        clock=context.clock,
-    )
-    sessions_service.retire_pair_sessions(store=store, clock=context.clock, pair_key=pair.key)
-    context.wake_supervisor()
+    _delete(context, actor, pair.key, force)
     return JSONResponse({"message": f"{pair.key} deleted", "key": pair.key})

@@ -1,0 +1,125 @@
+"""A pair's creation, change and deletion together with what they mean for its sessions.
+
+The one call each pair route makes: the pair is written through the pairs service, and
+its sessions follow through the sessions service (a re-created pair's leftover sessions
+take its wishes, a deleted pair's are retired, sessions asked for are started).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+from smsfleet.audit.models import Actor
+from smsfleet.auth.models import User
+from smsfleet.core.clock import Clock
+from smsfleet.pairs import service
+from smsfleet.pairs.models import Pair, PairCreate, PairUpdate
+from smsfleet.sessions import service as sessions_service
+from smsfleet.sessions.models import SessionAction, SessionEvent
+from smsfleet.sessions.names import session_name
+from smsfleet.stores import ConfigStore
+
+__all__ = ["create", "delete", "update"]
+
+
+def create(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    actor: User,
+    data: PairCreate,
+    hosts: Collection[str],
+    on_event: Callable[[SessionEvent], None],
+    wake: Callable[[], None],
+) -> Pair:
+    """Add a pair; with `data.start_sessions`, its sessions are started as their Start
+    buttons would start them."""
+    pair = service.create_pair(
+        pairs=store.pairs,
+        countries=store.countries,
+        programs=store.programs,
+        clock=clock,
+        actor=actor,
+        data=data,
+        hosts=hosts,
+    )
+    sessions_service.start_pair_sessions_afresh(store=store, clock=clock, pair=pair)
+    if data.start_sessions:
+        _start_sessions(
+            store, clock, actor, pair, pair.programs, "started with its new pair", on_event, wake
+        )
+    return pair
+
+
+def update(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    actor: User | Actor,
+    key: str,
+    data: PairUpdate,
+    force: bool,
+    hosts: Collection[str],
+    on_event: Callable[[SessionEvent], None],
+    wake: Callable[[], None],
+) -> Pair:
+    """Change a pair; with `data.start_sessions`, the sessions of programs it gains start."""
+    before = service.get_pair(pairs=store.pairs, key=key)
+    pair = service.update_pair(
+        pairs=store.pairs,
+        programs=store.programs,
+        clock=clock,
+        actor=actor,
+        key=key,
+        data=data,
+        force=force,
+        hosts=hosts,
+        audit=store.audit,
+    )
+    if data.start_sessions:
+        added = [program for program in pair.programs if program not in before.programs]
+        _start_sessions(
+            store, clock, actor, pair, added, "started as it joined its pair", on_event, wake
+        )
+    return pair
+
+
+def delete(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    actor: User | Actor,
+    key: str,
+    force: bool,
+    wake: Callable[[], None],
+) -> None:
+    """Delete a pair and retire its sessions (the running ones once they have stopped)."""
+    service.delete_pair(
+        pairs=store.pairs, actor=actor, key=key, force=force, audit=store.audit, clock=clock
+    )
+    sessions_service.retire_pair_sessions(store=store, clock=clock, pair_key=key)
+    wake()
+
+
+def _start_sessions(
+    store: ConfigStore,
+    clock: Clock,
+    actor: User | Actor,
+    pair: Pair,
+    programs: list[str],
+    reason: str,
+    on_event: Callable[[SessionEvent], None],
+    wake: Callable[[], None],
+) -> None:
+    for program in programs:
+        sessions_service.act(
+            store=store,
+            clock=clock,
+            actor=actor,
+            name=session_name(program, pair.key),
+            action=SessionAction.start,
+            reason=reason,
+            on_event=on_event,
+        )
+    if programs:
+        wake()
