@@ -17,8 +17,14 @@ from playwright.sync_api import Page, Route, ViewportSize, expect
 
 from smsfleet.policy.models import EvidenceBound, PolicyAction, PolicyDecision
 from smsfleet.policy.stats import wilson_interval
-from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import VIEWPORTS, ControlPlane, expect_sorts_by, natural, raised_alerts
+from tests.support.e2e import (
+    VIEWPORTS,
+    ControlPlane,
+    expect_sorts_by,
+    natural,
+    open_logged_in,
+    raised_alerts,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -68,9 +74,7 @@ def test_a_crash_alerts_live_is_acknowledged_and_resolves(
     screenshot: Screenshot,
     viewport: ViewportSize,
 ) -> None:
-    page.set_viewport_size(viewport)
-    page.goto("/alerts")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/alerts", control_plane.admin_password, viewport=viewport)
     expect(page.get_by_test_id("alerts-page")).to_be_visible()
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
     expect(page.get_by_test_id("telegram-status")).to_contain_text("not configured")
@@ -169,8 +173,7 @@ def test_alerts_and_decisions_sort_by_the_clicked_column(
 
     page.route(DECISIONS_URL, serve_decisions)
     with raised_alerts(admin_api, SORT_ALERTS) as ids:
-        page.goto("/alerts")
-        log_in(page, control_plane.admin_password)
+        open_logged_in(page, "/alerts", control_plane.admin_password)
         table = page.get_by_test_id("alerts-table")
         for alert_id in ids:
             expect(table.locator(f"[data-alert-id='{alert_id}']")).to_be_visible()

@@ -29,6 +29,7 @@ from tests.support.e2e import (
     dashboard_workers,
     expect_cap_chart_matches_api,
     expect_numbers_match_api,
+    open_logged_in,
     percent,
     rate,
     record_data_set,
@@ -45,12 +46,6 @@ LIVE_ATTEMPTS = 10
 LIVE_DEADLINE_MS = 2_000
 # The dashboard confirms what the live connection told it with one reload this much later.
 CONFIRM_MS = 6_000
-
-
-def log_in(page: Page, password: str) -> None:
-    page.get_by_test_id("login-username").fill("admin")
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
 
 
 @pytest.fixture
@@ -102,8 +97,7 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     workers: dict[str, Worker],
     screenshot: Screenshot,
 ) -> None:
-    page.goto("/")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/", control_plane.admin_password)
     expect(page.get_by_test_id("dashboard-page")).to_be_visible()
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
     if summary(admin_api, "1h")["totals"]["completed"] == 0:

@@ -12,8 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
-from tests.e2e.test_programs_page import log_in
-from tests.support.e2e import VIEWPORTS, ControlPlane, expect_sorts_by, natural
+from tests.support.e2e import VIEWPORTS, ControlPlane, expect_sorts_by, natural, open_logged_in
 
 pytestmark = pytest.mark.e2e
 
@@ -38,9 +37,7 @@ def test_create_use_and_revoke_an_api_key(
     screenshot: Screenshot,
     viewport: ViewportSize,
 ) -> None:
-    page.set_viewport_size(viewport)
-    page.goto("/developer")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/developer", control_plane.admin_password, viewport=viewport)
     expect(page.get_by_test_id("developer-page")).to_be_visible()
 
     page.get_by_test_id("create-key").click()
@@ -95,8 +92,7 @@ def test_a_search_job_runs_live_and_shows_its_matches(
         "uuid": "6f1b0f55-7bb8-4a7e-9a43-7d2bb1ee1234",
     }
     assert admin_api.post("/api/receive-sms", json=message).status_code == 200
-    page.goto("/developer")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/developer", control_plane.admin_password)
     panel = page.get_by_test_id("jobs-panel")
     expect(panel.get_by_test_id("breaker-search")).to_have_text("search: closed")
     page.wait_for_timeout(1500)  # the control plane indexes every second
@@ -156,8 +152,7 @@ def test_keys_jobs_and_usage_by_key_sort_by_the_clicked_column(
         assert job.status_code == 202, job.text
         jobs.append(job.json()["id"])
     page.wait_for_timeout(1500)  # the request log is written every second
-    page.goto("/developer")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/developer", control_plane.admin_password)
 
     keys = page.get_by_test_id("keys-table")
     for key_id in used_keys:

@@ -21,7 +21,6 @@ import httpx
 import pytest
 from playwright.sync_api import FloatRect, Locator, Page, ViewportSize, expect
 
-from tests.e2e.test_dashboard_page import log_in
 from tests.support.e2e import (
     VIEWPORTS,
     ControlPlane,
@@ -32,6 +31,7 @@ from tests.support.e2e import (
     firing_counts,
     metrics_requests,
     natural,
+    open_logged_in,
     raised_alerts,
 )
 
@@ -114,9 +114,7 @@ def test_every_page_fits_the_screen_with_its_row_actions_in_view(
     screenshot: Screenshot,
     viewport: ViewportSize,
 ) -> None:
-    page.set_viewport_size(viewport)
-    page.goto("/")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/", control_plane.admin_password, viewport=viewport)
     expect(page.get_by_test_id("dashboard-page")).to_be_visible()
     narrow = viewport["width"] < 1024
     menu = page.get_by_test_id("menu-button")
@@ -157,9 +155,7 @@ def test_dashboard_alerts_card_sorting_and_seconds(
     screenshot: Screenshot,
     viewport: ViewportSize,
 ) -> None:
-    page.set_viewport_size(viewport)
-    page.goto("/")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/", control_plane.admin_password, viewport=viewport)
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
 
     # The alerts card: the alerts firing now, as the API counts them.
@@ -207,8 +203,7 @@ def test_dashboard_alerts_card_sorting_and_seconds(
 def test_no_polling_while_live_and_one_banner_offline(
     page: Page, control_plane: ControlPlane, screenshot: Screenshot
 ) -> None:
-    page.goto("/")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/", control_plane.admin_password)
     expect(page.get_by_test_id("kpi-sent-per-minute")).to_be_visible()
     asked = metrics_requests(page)
     expect_no_polling_while_live(page, asked)
@@ -224,9 +219,7 @@ def test_toasts_sit_bottom_left_clear_of_the_acknowledge_buttons(
     screenshot: Screenshot,
     viewport: ViewportSize,
 ) -> None:
-    page.set_viewport_size(viewport)
-    page.goto("/alerts")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/alerts", control_plane.admin_password, viewport=viewport)
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
     acknowledge = page.get_by_test_id("alert-acknowledge")
     expect(acknowledge.first).to_be_visible()

@@ -10,13 +10,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from tests.e2e.test_programs_page import log_in
 from tests.support.e2e import (
     VIEWPORTS,
     ControlPlane,
     expect_sorts_by,
     expect_thread_newest_first,
     natural,
+    open_logged_in,
     record_thread,
 )
 
@@ -62,8 +62,7 @@ def test_send_cancel_retry_and_a_numbers_thread(
     georgian_pair: str,
     screenshot: Screenshot,
 ) -> None:
-    page.goto("/messages")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/messages", control_plane.admin_password)
     expect(page.get_by_test_id("messages-page")).to_be_visible()
 
     page.get_by_test_id("new-send").click()
@@ -109,8 +108,7 @@ def test_sends_sort_by_the_clicked_column(
         assert sent.status_code == 202, sent.text
         ids.append(sent.json()["id"])
     try:
-        page.goto("/messages")
-        log_in(page, control_plane.admin_password)
+        open_logged_in(page, "/messages", control_plane.admin_password)
         table = page.get_by_test_id("sends-table")
         for send_id in ids:
             expect(table.locator(f"[data-send-id='{send_id}']")).to_be_visible()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from tests.support.e2e import AT_REST, VIEWPORTS, ControlPlane
+from tests.support.e2e import AT_REST, VIEWPORTS, ControlPlane, open_logged_in
 from tests.support.waiting import eventually
 from tests.support.workers import Worker, worker_for
 
@@ -27,12 +27,6 @@ PROGRAM = "pulse"
 PAIR = "MN_unitel"
 SESSION = f"{PROGRAM}_{PAIR}"
 STATE_TIMEOUT_MS = 15_000
-
-
-def log_in(page: Page, password: str, username: str = "admin") -> None:
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
 
 
 def log_out(page: Page) -> None:
@@ -90,9 +84,7 @@ def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
     screenshot: Screenshot,
     viewport: ViewportSize,
 ) -> None:
-    page.set_viewport_size(viewport)
-    page.goto("/pairs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/pairs", control_plane.admin_password, viewport=viewport)
     page.get_by_test_id("add-pair").click()
     dialog = page.get_by_test_id("pair-dialog")
     dialog.get_by_test_id("pair-country").select_option("MN")
@@ -227,8 +219,7 @@ def test_a_pair_paused_by_the_policy_says_its_evidence_with_resume(
     key = pause_by_policy(admin_api, policy_worker)
 
     # The Alerts page's decisions: the pause, on the bound it was taken on.
-    page.goto("/alerts")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/alerts", control_plane.admin_password)
     decision = (
         page.get_by_test_id("decisions-table")
         .get_by_test_id("decision-row")
@@ -290,8 +281,7 @@ def test_restarting_a_high_priority_session_asks_first(
         return sum(1 for event in eventually(events) if event["kind"] == "restart_requested")
 
     before = restarts()
-    page.goto("/programs?country=IN")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs?country=IN", control_plane.admin_password)
     page.get_by_test_id(f"restart-{name}").click()
     dialog = page.get_by_test_id("restart-high-priority-dialog")
     expect(dialog).to_contain_text(f"Restart {name}?")
@@ -342,8 +332,7 @@ def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators
     # An operator's Stop is off, and says who can; the row says it too (no hover on a tablet).
     username = f"hpops{viewport['width']}"
     password = make_user(username, "operator")
-    page.goto(f"/programs?country={PAIR[:2]}")
-    log_in(page, password, username)
+    open_logged_in(page, f"/programs?country={PAIR[:2]}", password, username=username)
     stop = page.get_by_test_id(f"stop-{SESSION}")
     expect(stop).to_be_disabled()
     expect(stop).to_have_accessible_description(
@@ -357,8 +346,7 @@ def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators
     log_out(page)
 
     # An admin's Stop asks first; Cancel sends nothing and the session keeps running.
-    page.goto(f"/programs?country={PAIR[:2]}")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, f"/programs?country={PAIR[:2]}", control_plane.admin_password)
     expect(page.get_by_test_id(f"admin-stop-hint-{PAIR}")).to_have_count(0)
     page.get_by_test_id(f"stop-{SESSION}").click()
     dialog = page.get_by_test_id("force-stop-dialog")
@@ -400,8 +388,7 @@ def test_a_program_added_to_a_pair_starts_its_session_unless_told_not_to(
     page.set_viewport_size(viewport)
     created = admin_api.post("/api/v1/pairs", json={"country": PAIR[:2], "operator": "Unitel"})
     assert created.status_code == 201, created.text
-    page.goto("/pairs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/pairs", control_plane.admin_password)
     page.get_by_test_id(f"edit-{PAIR}").click()
     dialog = page.get_by_test_id("pair-dialog")
     # The edit form offers what the new pair's form does, for the programs it adds.
@@ -427,8 +414,7 @@ def test_a_program_added_to_a_pair_starts_its_session_unless_told_not_to(
 
 
 def test_pairs_sort_by_a_column_and_back(page: Page, control_plane: ControlPlane) -> None:
-    page.goto("/pairs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/pairs", control_plane.admin_password)
     rows = page.get_by_test_id("other-section").locator("tbody tr[data-testid^='pair-row-']")
     expect(rows.first).to_be_visible()
 

@@ -10,17 +10,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.e2e import ControlPlane
+from tests.support.e2e import ControlPlane, log_in, open_logged_in
 
 pytestmark = pytest.mark.e2e
 
 Screenshot = Callable[[str], Path]
-
-
-def log_in(page: Page, password: str, username: str = "admin") -> None:
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
 
 
 def test_pairs_page_add_prioritise_delete(
@@ -114,8 +108,7 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     operator_password = make_user("ops", "operator")
 
     # An operator is warned, must acknowledge, and then sees the server's refusal.
-    page.goto("/login")
-    log_in(page, operator_password, username="ops")
+    open_logged_in(page, "/login", operator_password, username="ops")
     expect(page.get_by_test_id("current-role")).to_have_text("operator")
     page.goto("/pairs")
     page.get_by_test_id("delete-TJ_tcell").click()
@@ -158,8 +151,7 @@ def test_viewer_gets_a_read_only_page_with_search_and_filters(
     page: Page, make_user: Callable[[str, str], str], screenshot: Screenshot
 ) -> None:
     password = make_user("watcher", "viewer")
-    page.goto("/pairs")
-    log_in(page, password, username="watcher")
+    open_logged_in(page, "/pairs", password, username="watcher")
     expect(page.get_by_test_id("current-role")).to_have_text("viewer")
     expect(page.get_by_test_id("pair-row-IN_reliance")).to_be_visible()
     expect(page.get_by_test_id("add-pair")).to_have_count(0)
@@ -197,8 +189,7 @@ def test_login_throttling_shows_the_wait(page: Page, screenshot: Screenshot) -> 
 def test_expired_access_token_is_refreshed_then_session_ends(
     page: Page, control_plane: ControlPlane, screenshot: Screenshot
 ) -> None:
-    page.goto("/pairs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/pairs", control_plane.admin_password)
     expect(page.get_by_test_id("pair-row-IN_vi")).to_be_visible()
 
     # A rejected access token is exchanged once through the refresh token.

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, Route, WebSocketRoute, expect
 
 from smsfleet.sessions.screen import ScreenBackend
-from tests.support.e2e import ControlPlane, remove_session
+from tests.support.e2e import ControlPlane, open_logged_in, remove_session
 
 pytestmark = pytest.mark.e2e
 
@@ -26,12 +26,6 @@ PAIR = "KZ_kcell"
 SESSION = f"{PROGRAM}_{PAIR}"
 # Starting counts as running after the control plane's start period (1 s by default).
 STATE_TIMEOUT_MS = 15_000
-
-
-def log_in(page: Page, password: str, username: str = "admin") -> None:
-    page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(password)
-    page.get_by_test_id("login-submit").click()
 
 
 def _session_state(admin_api: httpx.Client, name: str) -> str:
@@ -88,8 +82,7 @@ def test_start_follow_logs_and_stop_a_session_live(
     page: Page, control_plane: ControlPlane, ticker_session: str, screenshot: Screenshot
 ) -> None:
     name = ticker_session
-    page.goto("/programs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs", control_plane.admin_password)
     expect(page.get_by_test_id("programs-page")).to_be_visible()
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
 
@@ -185,8 +178,7 @@ def test_what_changed_while_the_page_connected_shows_without_a_reload(
             first_listing.update(status=answer.status, headers=answer.headers, body=answer.body())
         route.fulfill(**first_listing)
 
-    page.goto("/programs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs", control_plane.admin_password)
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
     # Opened again, signed in already (a new tab, a reload): its socket starts connecting.
     page.route_web_socket(re.compile(r"/api/v1/ws$"), hold)
@@ -214,8 +206,7 @@ def test_what_changed_while_the_page_connected_shows_without_a_reload(
 def test_bulk_stop_of_a_high_priority_pair_needs_an_acknowledgement(
     page: Page, control_plane: ControlPlane, screenshot: Screenshot
 ) -> None:
-    page.goto("/programs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs", control_plane.admin_password)
     page.get_by_test_id("bulk-country-IN").click()
     dialog = page.get_by_test_id("bulk-dialog")
     expect(dialog).to_be_visible()
@@ -245,8 +236,7 @@ def test_viewer_sees_sessions_without_buttons(
     page: Page, make_user: Callable[[str, str], str], screenshot: Screenshot
 ) -> None:
     password = make_user("progviewer", "viewer")
-    page.goto("/programs")
-    log_in(page, password, username="progviewer")
+    open_logged_in(page, "/programs", password, username="progviewer")
     expect(page.get_by_test_id("current-role")).to_have_text("viewer")
     expect(page.get_by_test_id("session-program1_UZ_uzmobile")).to_be_visible()
     expect(page.locator("[data-testid^='start-']")).to_have_count(0)
@@ -277,8 +267,7 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
         control_plane.data_dir / "edge1" / "sessions", screen_dir=control_plane.edge_screen_dir
     )
     try:
-        page.goto("/pairs")
-        log_in(page, control_plane.admin_password)
+        open_logged_in(page, "/pairs", control_plane.admin_password)
         page.get_by_test_id("add-pair").click()
         dialog = page.get_by_test_id("pair-dialog")
         dialog.get_by_test_id("pair-country").select_option("KG")

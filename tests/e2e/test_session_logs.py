@@ -15,7 +15,6 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.test_programs_page import log_in
 from tests.support.e2e import (
     BURST,
     COUNTER_SOURCE,
@@ -23,6 +22,7 @@ from tests.support.e2e import (
     assert_contiguous,
     line_numbers,
     log_lines,
+    open_logged_in,
     open_logs,
     running_session,
 )
@@ -67,8 +67,7 @@ def test_the_logs_button_opens_the_drawer_for_an_operator(
 ) -> None:
     name = counter_session
     password = make_user("logoperator", "operator")
-    page.goto("/programs")
-    log_in(page, password, username="logoperator")
+    open_logged_in(page, "/programs", password, username="logoperator")
     expect(page.get_by_test_id("current-role")).to_have_text("operator")
     # The operator has the session's actions and, beside them, its Logs.
     expect(page.get_by_test_id(f"stop-{name}")).to_be_enabled()
@@ -100,8 +99,7 @@ def test_a_viewer_opens_the_logs_without_any_action_button(
 ) -> None:
     name = counter_session
     password = make_user("logviewer", "viewer")
-    page.goto("/programs")
-    log_in(page, password, username="logviewer")
+    open_logged_in(page, "/programs", password, username="logviewer")
     expect(page.get_by_test_id("current-role")).to_have_text("viewer")
     cell = page.get_by_test_id(f"session-{name}")
     expect(cell).to_be_visible()
@@ -120,8 +118,7 @@ def test_search_filters_the_lines_highlights_and_counts_the_matches(
     page: Page, control_plane: ControlPlane, counter_session: str, screenshot: Screenshot
 ) -> None:
     name = counter_session
-    page.goto("/programs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs", control_plane.admin_password)
     drawer = open_logs(page, name)
     search = drawer.get_by_test_id("log-search")
     count = drawer.get_by_test_id("log-match-count")
@@ -182,8 +179,7 @@ def test_pause_holds_new_lines_and_follow_appends_them(
     page: Page, control_plane: ControlPlane, counter_session: str, screenshot: Screenshot
 ) -> None:
     name = counter_session
-    page.goto("/programs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs", control_plane.admin_password)
     drawer = open_logs(page, name)
     log_lines = drawer.get_by_test_id("log-lines")
     toggle = drawer.get_by_test_id("log-pause")
@@ -221,8 +217,7 @@ def test_a_quiet_log_stays_at_its_end_when_the_view_resizes(
     page: Page, admin_api: httpx.Client, control_plane: ControlPlane, screenshot: Screenshot
 ) -> None:
     with running_session(admin_api, control_plane, "logquiet", "Kcell", QUIET_SOURCE) as name:
-        page.goto("/programs")
-        log_in(page, control_plane.admin_password)
+        open_logged_in(page, "/programs", control_plane.admin_password)
         drawer = open_logs(page, name)
         expect(drawer.get_by_test_id("log-lines")).to_contain_text(f"line {BURST} ALPHA")
         _expect_at_end(drawer)
@@ -256,8 +251,7 @@ def test_download_saves_the_last_5000_lines_as_a_file(
     page: Page, control_plane: ControlPlane, counter_session: str, tmp_path: Path
 ) -> None:
     name = counter_session
-    page.goto("/programs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs", control_plane.admin_password)
     drawer = open_logs(page, name)
     button = drawer.get_by_test_id("log-download")
     expect(button).to_have_text("Download")
@@ -286,8 +280,7 @@ def test_the_drawer_and_its_tools_fit_a_tablet_width(
 ) -> None:
     name = counter_session
     page.set_viewport_size({"width": 820, "height": 1180})
-    page.goto("/programs")
-    log_in(page, control_plane.admin_password)
+    open_logged_in(page, "/programs", control_plane.admin_password)
     drawer = open_logs(page, name)
     drawer.get_by_test_id("log-pause").click()
     expect(drawer.get_by_test_id("log-held")).to_be_visible()

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_programs_page import log_in
 from tests.support.e2e import (
     COUNTER_SOURCE,
     TABLET,
@@ -33,6 +32,7 @@ from tests.support.e2e import (
     expect_thread_newest_first,
     log_lines,
     metrics_requests,
+    open_logged_in,
     open_logs,
     raised_alerts,
     record_data_set,
@@ -61,8 +61,7 @@ def test_dashboard_logs_conversation_and_connection_at_a_tablet_width(
     ):
         # The dashboard: its numbers are the API's, the alerts card the alerts firing.
         record_data_set(workers)
-        page.goto("/")
-        log_in(page, control_plane.admin_password)
+        open_logged_in(page, "/", control_plane.admin_password)
         expect(page.get_by_test_id("menu-button")).to_be_visible()  # the tablet's layout
         expect(page.get_by_test_id("dashboard-page")).to_have_attribute("data-range", "1h")
         expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")

@@ -36,6 +36,28 @@ TABLET: ViewportSize = {"width": 820, "height": 1180}
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1440", "820"])
 
 
+def log_in(page: Page, password: str, username: str = "admin") -> None:
+    """Fill and send the login form the page shows."""
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+
+
+def open_logged_in(
+    page: Page,
+    path: str,
+    password: str,
+    *,
+    viewport: ViewportSize | None = None,
+    username: str = "admin",
+) -> None:
+    """Open `path` (at `viewport`, when given) and log in on the login page it leads to."""
+    if viewport is not None:
+        page.set_viewport_size(viewport)
+    page.goto(path)
+    log_in(page, password, username)
+
+
 @dataclass(frozen=True)
 class ControlPlane:
     url: str
