@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,19 @@ class Calls:
     sent: list[tuple[str, str | None, str]] = field(default_factory=list)
     submitted: list[tuple[str, str, str | None]] = field(default_factory=list)
     fail_with: Exception | None = None
+
+
+def stop_once_sent(request_stop: Callable[[], None], calls: Calls) -> None:
+    """Call `request_stop` (as SIGTERM's handler does) once the program has sent, from
+    another thread: a stop asked before the first lease would leave nothing to test."""
+
+    def when_sent() -> None:
+        deadline = time.monotonic() + 30
+        while not calls.sent and time.monotonic() < deadline:
+            time.sleep(0.005)
+        request_stop()
+
+    threading.Thread(target=when_sent, daemon=True).start()
 
 
 def program_classes(calls: Calls) -> tuple[type[Any], type[Any]]:

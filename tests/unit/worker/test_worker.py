@@ -23,6 +23,7 @@ from tests.unit.worker.fakes import (
     make_worker,
     program_classes,
     settings,
+    stop_once_sent,
 )
 
 
@@ -188,7 +189,7 @@ def test_stop_request_finishes_the_current_attempt(tmp_path: Path) -> None:
         poll_max_interval=0.01,
         out=io.StringIO(),
     )
-    threading.Timer(0.02, worker.request_stop).start()  # as SIGTERM's handler does
+    stop_once_sent(worker.request_stop, calls)
     assert _run(worker) == 0
     assert [(r["trigger_id"], r["outcome"]) for r in cp.reports] == [("t-1", "delivered")]
     assert [c[2] for c in calls.sent] == ["t-1"]
@@ -197,8 +198,9 @@ def test_stop_request_finishes_the_current_attempt(tmp_path: Path) -> None:
 def test_stop_grace_then_abandon_reports_what_is_known(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[grant("t-1")])
     gateway = FakeGateway(states={"t-1": [PENDING]})
-    worker = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO(), code_timeout=30)
-    threading.Timer(0.05, worker.request_stop).start()
+    calls = Calls()
+    worker = make_worker(tmp_path, cp, gateway, calls, io.StringIO(), code_timeout=30)
+    stop_once_sent(worker.request_stop, calls)
     started = time.monotonic()
     assert _run(worker) == 0
     assert time.monotonic() - started < 2  # the stop grace (0.3 s), not the code timeout
@@ -209,8 +211,9 @@ def test_stop_grace_then_abandon_reports_what_is_known(tmp_path: Path) -> None:
 
 def test_second_stop_request_abandons_at_once(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[grant("t-1")])
+    calls = Calls()
     worker = Worker(
-        *_classes(),
+        *program_classes(calls),
         settings=settings(tmp_path / "spool", stop_grace=30.0),
         control_plane=cp.client(),
         gateway=FakeGateway(states={"t-1": [PENDING]}).client(),
@@ -223,7 +226,7 @@ def test_second_stop_request_abandons_at_once(tmp_path: Path) -> None:
         worker.request_stop()
         worker.request_stop()
 
-    threading.Timer(0.05, twice).start()
+    stop_once_sent(twice, calls)
     started = time.monotonic()
     assert _run(worker) == 0
     assert time.monotonic() - started < 2
