@@ -113,7 +113,7 @@ def run(label: str, metrics_url: str, args: argparse.Namespace) -> None:
                 attempts=AttemptStore(engine),
                 config_store=config,
                 clock=FakeClock(NOW),
-                config=PolicyConfig.from_settings(Settings(data_dir=Path(scratch))),
+                config=PolicyConfig.from_settings(Settings(data_dir=Path(scratch)).policy),
             )
             started = time.perf_counter()
             first = service.evaluate()

@@ -138,10 +138,10 @@ def _build(
 ) -> Services:
     settings.check_production_safety()
     reports = start_error_reports(
-        settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
+        settings.sentry.dsn.get_secret_value() if settings.sentry.dsn else None,
         service="control-plane",
         release=__version__,
-        environment=settings.sentry_environment,
+        environment=settings.sentry.environment,
     )
     resources.callback(reports.close)
     store = given_store or open_config_store(settings.resolved_config_url)
@@ -171,7 +171,7 @@ def _build(
         starts.append(bus.fanout.start)
         resources.callback(bus.fanout.close)
     password_checks = PasswordChecks(
-        limit=settings.password_checks, wait_seconds=settings.password_check_wait_seconds
+        limit=settings.password.checks, wait_seconds=settings.password.check_wait_seconds
     )
     resources.callback(password_checks.close)
 
@@ -186,8 +186,8 @@ def _build(
     breakers = Breakers(metrics.registry)
 
     search = SearchGateway(
-        base_url=settings.search_url,
-        token=settings.search_token.get_secret_value() if settings.search_token else None,
+        base_url=settings.search.url,
+        token=settings.search.token.get_secret_value() if settings.search.token else None,
         breaker=breakers.get("search", reset_timeout=settings.breaker_reset_seconds),
     )
     resources.callback(search.close)
@@ -199,7 +199,7 @@ def _build(
             messages=MessageStore(engine).recorded_since,
         ),
     )
-    if settings.search_url:
+    if settings.search.url:
         starts.append(feeder.start)
     resources.callback(feeder.close)
 
@@ -294,9 +294,9 @@ def _build(
             refresh_ttl=timedelta(days=settings.refresh_token_days),
         ),
         login_throttle=LoginThrottle(
-            per_user=settings.login_failures_per_user,
-            per_address=settings.login_failures_per_address,
-            window_seconds=settings.login_failure_window_seconds,
+            per_user=settings.login.failures_per_user,
+            per_address=settings.login.failures_per_address,
+            window_seconds=settings.login.failure_window_seconds,
             storage_url=settings.redis_url or "memory://",
             redis_prefix=redis_prefix,
         ),

@@ -42,7 +42,7 @@ def policy_service(
         attempts=AttemptStore(engine),
         config_store=config_store,
         clock=clock,
-        config=config or PolicyConfig.from_settings(Settings()),
+        config=config or PolicyConfig.from_settings(Settings().policy),
         **callbacks,
     )
 

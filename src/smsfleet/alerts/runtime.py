@@ -74,10 +74,10 @@ def build_alerts(
     collector = AlertCollector(store=store, registry=registry)
     http = httpx.Client(timeout=TELEGRAM_TIMEOUT, transport=transport)
     sender = None
-    if settings.telegram_bot_token is not None:
+    if settings.telegram.bot_token is not None:
         bot = TelegramBot(
-            api_url=settings.telegram_api_url,
-            token=settings.telegram_bot_token.get_secret_value(),
+            api_url=settings.telegram.api_url,
+            token=settings.telegram.bot_token.get_secret_value(),
             client=http,
             breaker=breaker,
         )

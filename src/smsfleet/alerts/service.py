@@ -85,27 +85,27 @@ class AlertConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertConfig:
-        routes = [ChatRoute(chat) for chat in settings.telegram_chats]
+        routes = [ChatRoute(chat) for chat in settings.telegram.chats]
         routes += [
             ChatRoute(chat, Severity(severity))
-            for severity, chats in settings.telegram_routes.items()
+            for severity, chats in settings.telegram.routes.items()
             for chat in chats
         ]
         return cls(
-            routes=tuple(routes) if settings.telegram_bot_token is not None else (),
-            repeat_interval=timedelta(minutes=settings.alert_repeat_minutes),
-            evaluation_interval=timedelta(seconds=settings.alert_evaluation_interval_seconds),
-            recovery=timedelta(seconds=settings.alert_recovery_seconds),
-            hold=timedelta(minutes=settings.alert_hold_minutes),
+            routes=tuple(routes) if settings.telegram.bot_token is not None else (),
+            repeat_interval=timedelta(minutes=settings.alert.repeat_minutes),
+            evaluation_interval=timedelta(seconds=settings.alert.evaluation_interval_seconds),
+            recovery=timedelta(seconds=settings.alert.recovery_seconds),
+            hold=timedelta(minutes=settings.alert.hold_minutes),
             thresholds=RuleThresholds(
-                success_warning=settings.alert_success_warning,
-                success_critical=settings.alert_success_critical,
-                min_samples=settings.policy_min_samples,
-                z=settings.policy_z,
+                success_warning=settings.alert.success_warning,
+                success_critical=settings.alert.success_critical,
+                min_samples=settings.policy.min_samples,
+                z=settings.policy.z,
             ),
             success_window=Window(
-                timedelta(minutes=settings.policy_window_minutes),
-                settings.policy_window_max_attempts,
+                timedelta(minutes=settings.policy.window_minutes),
+                settings.policy.window_max_attempts,
             ),
         )
 

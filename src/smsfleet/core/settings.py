@@ -12,7 +12,15 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from smsfleet.core.errors import ConfigurationError
@@ -114,69 +122,187 @@ class SshHost(BaseModel):
         return f"{self.ssh}:{self.port}"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SMSFLEET_", env_file=".env", extra="ignore", validate_default=True
-    )
+def _empty_is_unset(value: object) -> object:
+    # `SMSFLEET_INBOUND_TOKEN=` must turn a check off, never make "" the token.
+    return None if isinstance(value, str) and not value.strip() else value
 
-    data_dir: Path = Path("./var")
-    config_url: str | None = None
-    metrics_url: str | None = None
-    redis_url: str | None = None
-    secret_key: SecretStr | None = None
-    admin_password: SecretStr | None = None
-    telegram_bot_token: SecretStr | None = None
-    telegram_chat_ids: str | None = None
-    telegram_api_url: str = "https://api.telegram.org"
-    telegram_routes: Annotated[dict[str, list[str]], NoDecode] = Field(
+
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_is_unset)]
+
+
+class _Group(BaseModel):
+    """Settings of one feature, read from `SMSFLEET_<GROUP>_<FIELD>`."""
+
+    # Served as they are read (the policy's settings): every field in the response.
+    model_config = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
+
+
+class MetricsSettings(_Group):
+    url: str | None = Field(
+        default=None, description="The metrics database; default: SQLite in the data dir"
+    )
+    retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
+    rollup_interval_seconds: float = Field(default=10.0, gt=0)
+
+
+class TelegramSettings(_Group):
+    bot_token: OptionalSecret = None
+    chat_ids: str | None = Field(default=None, description="Chats (comma-separated) of every alert")
+    api_url: str = "https://api.telegram.org"
+    routes: Annotated[dict[str, list[str]], NoDecode] = Field(
         default_factory=dict,
         description="Extra chats by least severity: 'critical=-100123,-100456;warning=-100789'",
     )
-    sentry_dsn: SecretStr | None = Field(
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _parse_routes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        routes: dict[str, list[str]] = {}
+        for part in filter(None, (p.strip() for p in value.split(";"))):
+            severity, _, chats = part.partition("=")
+            if severity.strip() not in ("info", "warning", "critical") or not chats.strip():
+                raise ValueError(
+                    f"route {part!r}: write severity=chat,chat with severity info, "
+                    "warning or critical"
+                )
+            routes[severity.strip()] = [c.strip() for c in chats.split(",") if c.strip()]
+        return routes
+
+    @property
+    def chats(self) -> list[str]:
+        """Chats that receive every alert."""
+        return [c.strip() for c in (self.chat_ids or "").split(",") if c.strip()]
+
+
+class SentrySettings(_Group):
+    dsn: SecretStr | None = Field(
         default=None,
         description="Report unhandled errors of the control plane and the search service to"
         " this Sentry DSN; unset: no reports",
     )
-    sentry_environment: str | None = Field(
+    environment: str | None = Field(
         default=None, description="The environment errors are reported under (production ...)"
     )
+
+
+class SearchSettings(_Group):
+    url: str | None = Field(default=None, description="The search service; unset: search is off")
+    token: OptionalSecret = Field(
+        default=None, description="Between the control plane and the search service"
+    )
+    db_url: str | None = Field(
+        default=None, description="The search service's own database (SQLite in the data dir)"
+    )
+    max_jobs_per_user: int = Field(
+        default=5, ge=1, description="Search jobs one person may have queued or running at once"
+    )
+    max_matches: int = Field(
+        default=10_000,
+        ge=1,
+        description="Matches one search job holds; at this many it stops and says truncated",
+    )
+
+
+class SendSettings(_Group):
+    """On-demand sends (those a person asks for)."""
+
+    claim_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="An on-demand send moves on from a program this silent"
+    )
+    retry_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How often stuck on-demand sends are moved on to their next program",
+    )
+
+
+class LoginSettings(_Group):
+    failures_per_user: int = Field(default=5, ge=1)
+    failures_per_address: int = Field(default=20, ge=1)
+    failure_window_seconds: int = Field(default=900, ge=1)
+
+
+class PasswordSettings(_Group):
+    checks: int = Field(
+        default=4, ge=1, le=64, description="Password hashes computed at once (19 MiB each)"
+    )
+    check_wait_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="A login waits this long for a check, then 503"
+    )
+
+
+class PolicySettings(_Group):
+    """The success-rate policy's global defaults; a pair's own thresholds override the
+    ratios."""
+
+    window_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    window_max_attempts: int = Field(default=50, ge=1, le=10_000)
+    min_samples: int = Field(default=20, ge=1, le=10_000)
+    pause_threshold: float = Field(default=0.5, ge=0, le=1)
+    resume_threshold: float = Field(default=0.7, ge=0, le=1)
+    cooldown_seconds: float = Field(default=600.0, ge=0)
+    probe_interval_seconds: float = Field(default=30.0, gt=0)
+    evaluation_interval_seconds: float = Field(default=30.0, gt=0)
+    z: float = Field(default=1.96, gt=0, le=5, description="Wilson bound's normal quantile")
+
+
+class AlertSettings(_Group):
+    """Success lines (a pair alerts when confidently under one: the Wilson upper bound
+    below it), repeats, the rules' pace and how long a cleared alert holds."""
+
+    success_warning: float = Field(default=0.8, ge=0, le=1)
+    success_critical: float = Field(default=0.5, ge=0, le=1)
+    repeat_minutes: float = Field(default=240.0, gt=0, description="Unacknowledged: again")
+    evaluation_interval_seconds: float = Field(default=15.0, gt=0)
+    hold_minutes: float = Field(
+        default=5.0, ge=0, description="A rule's alert resolves once not seen for this long"
+    )
+    recovery_seconds: float = Field(
+        default=10.0, ge=0, description="A crashed session's alert resolves once it runs this long"
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting; a feature's own are a group, read from `SMSFLEET_<GROUP>_<FIELD>`
+    (`SMSFLEET_POLICY_MIN_SAMPLES` is `policy.min_samples`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SMSFLEET_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+    )
+
+    data_dir: Path = Path("./var")
+    config_url: str | None = None
+    redis_url: str | None = None
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    sentry: SentrySettings = Field(default_factory=SentrySettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    send: SendSettings = Field(default_factory=SendSettings)
+    login: LoginSettings = Field(default_factory=LoginSettings)
+    password: PasswordSettings = Field(default_factory=PasswordSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    alert: AlertSettings = Field(default_factory=AlertSettings)
+    secret_key: OptionalSecret = None
+    admin_password: OptionalSecret = None
     program_sentry_dsn: str | None = Field(
         default=None,
         description="The Sentry DSN programs report their errors to (handed to them as"
         " SMSFLEET_PROGRAM_SENTRY_DSN); unset: programs report nowhere",
     )
     simulator_url: str = "http://127.0.0.1:8100"
-    search_url: str | None = Field(
-        default=None, description="The search service; unset: search is off"
-    )
-    search_token: SecretStr | None = Field(
-        default=None, description="Between the control plane and the search service"
-    )
-    search_db_url: str | None = Field(
-        default=None, description="The search service's own database (SQLite in the data dir)"
-    )
-    search_max_jobs_per_user: int = Field(
-        default=5, ge=1, description="Search jobs one person may have queued or running at once"
-    )
-    search_max_matches: int = Field(
-        default=10_000,
-        ge=1,
-        description="Matches one search job holds; at this many it stops and says truncated",
-    )
     breaker_reset_seconds: float = Field(
         default=10.0, gt=0, description="An open circuit breaker tries its service again after"
     )
-    inbound_token: SecretStr | None = Field(
+    inbound_token: OptionalSecret = Field(
         default=None, description="The gateway's token for the inbound SMS webhook"
-    )
-    send_claim_timeout_seconds: float = Field(
-        default=120.0, gt=0, description="An on-demand send moves on from a program this silent"
-    )
-    send_retry_interval_seconds: float = Field(
-        default=10.0,
-        gt=0,
-        le=3600,
-        description="How often stuck on-demand sends are moved on to their next program",
     )
     phone_region: str | None = Field(
         default=None,
@@ -244,15 +370,6 @@ class Settings(BaseSettings):
     demo: bool = False
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=7, ge=1, le=90)
-    login_failures_per_user: int = Field(default=5, ge=1)
-    login_failures_per_address: int = Field(default=20, ge=1)
-    login_failure_window_seconds: int = Field(default=900, ge=1)
-    password_checks: int = Field(
-        default=4, ge=1, le=64, description="Password hashes computed at once (19 MiB each)"
-    )
-    password_check_wait_seconds: float = Field(
-        default=5.0, gt=0, le=60, description="A login waits this long for a check, then 503"
-    )
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
         default_factory=list,
         description="Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For counts",
@@ -270,30 +387,28 @@ class Settings(BaseSettings):
     program_max_in_flight: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(
         default_factory=dict, description='Per program, e.g. {"program2": 1}'
     )
-    metrics_retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
-    metrics_rollup_interval_seconds: float = Field(default=10.0, gt=0)
-    # Success-rate policy: global defaults; a pair's own thresholds override the ratios.
-    policy_window_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
-    policy_window_max_attempts: int = Field(default=50, ge=1, le=10_000)
-    policy_min_samples: int = Field(default=20, ge=1, le=10_000)
-    policy_pause_threshold: float = Field(default=0.5, ge=0, le=1)
-    policy_resume_threshold: float = Field(default=0.7, ge=0, le=1)
-    policy_cooldown_seconds: float = Field(default=600.0, ge=0)
-    policy_probe_interval_seconds: float = Field(default=30.0, gt=0)
-    policy_evaluation_interval_seconds: float = Field(default=30.0, gt=0)
-    policy_z: float = Field(default=1.96, gt=0, le=5, description="Wilson bound's normal quantile")
-    # Alerts: success lines (a pair alerts when confidently under one: the Wilson upper
-    # bound below it), repeats, the rules' pace and how long a cleared alert holds.
-    alert_success_warning: float = Field(default=0.8, ge=0, le=1)
-    alert_success_critical: float = Field(default=0.5, ge=0, le=1)
-    alert_repeat_minutes: float = Field(default=240.0, gt=0, description="Unacknowledged: again")
-    alert_evaluation_interval_seconds: float = Field(default=15.0, gt=0)
-    alert_hold_minutes: float = Field(
-        default=5.0, ge=0, description="A rule's alert resolves once not seen for this long"
-    )
-    alert_recovery_seconds: float = Field(
-        default=10.0, ge=0, description="A crashed session's alert resolves once it runs this long"
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_groups(cls, data: object) -> object:
+        """A group's settings given by their flat names (`policy_min_samples=5`, as the
+        variables name them) join the group."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for group, info in cls.model_fields.items():
+            if not (isinstance(info.annotation, type) and issubclass(info.annotation, _Group)):
+                continue
+            prefix = f"{group}_"
+            flat = {
+                key[len(prefix) :]: data.pop(key) for key in list(data) if key.startswith(prefix)
+            }
+            if flat:
+                given = data.get(group) or {}
+                if isinstance(given, _Group):
+                    given = given.model_dump(exclude_unset=True)
+                data[group] = {**given, **flat}
+        return data
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -352,19 +467,6 @@ class Settings(BaseSettings):
             return [ip_network(p, strict=False) if isinstance(p, str) else p for p in value]
         return value
 
-    @field_validator(
-        "secret_key",
-        "admin_password",
-        "telegram_bot_token",
-        "search_token",
-        "inbound_token",
-        mode="before",
-    )
-    @classmethod
-    def _empty_secret_is_unset(cls, value: object) -> object:
-        # `SMSFLEET_INBOUND_TOKEN=` must turn a check off, never make "" the token.
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("hosts")
     @classmethod
     def _check_host_names(cls, value: dict[str, SshHost]) -> dict[str, SshHost]:
@@ -375,34 +477,13 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("telegram_routes", mode="before")
-    @classmethod
-    def _parse_routes(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        routes: dict[str, list[str]] = {}
-        for part in filter(None, (p.strip() for p in value.split(";"))):
-            severity, _, chats = part.partition("=")
-            if severity.strip() not in ("info", "warning", "critical") or not chats.strip():
-                raise ValueError(
-                    f"route {part!r}: write severity=chat,chat with severity info, "
-                    "warning or critical"
-                )
-            routes[severity.strip()] = [c.strip() for c in chats.split(",") if c.strip()]
-        return routes
-
-    @property
-    def telegram_chats(self) -> list[str]:
-        """Chats that receive every alert."""
-        return [c.strip() for c in (self.telegram_chat_ids or "").split(",") if c.strip()]
-
     @property
     def resolved_config_url(self) -> str:
         return self.config_url or f"sqlite:///{(self.data_dir / 'config.db').resolve()}"
 
     @property
     def resolved_metrics_url(self) -> str:
-        return self.metrics_url or f"sqlite:///{(self.data_dir / 'metrics.db').resolve()}"
+        return self.metrics.url or f"sqlite:///{(self.data_dir / 'metrics.db').resolve()}"
 
     @property
     def resolved_public_url(self) -> str:
@@ -418,7 +499,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_search_db_url(self) -> str:
-        return self.search_db_url or f"sqlite:///{(self.data_dir / 'search.db').resolve()}"
+        return self.search.db_url or f"sqlite:///{(self.data_dir / 'search.db').resolve()}"
 
     @property
     def sessions_dir(self) -> Path:

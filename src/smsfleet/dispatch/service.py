@@ -98,7 +98,7 @@ class DispatchPolicy:
             high_priority_weight=settings.high_priority_weight,
             program_weights=dict(settings.program_weights),
             lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
-            probe_interval=timedelta(seconds=settings.policy_probe_interval_seconds),
+            probe_interval=timedelta(seconds=settings.policy.probe_interval_seconds),
             in_flight=InFlightPolicy(
                 ceiling=settings.max_in_flight_per_session,
                 program_limits=dict(settings.program_max_in_flight),

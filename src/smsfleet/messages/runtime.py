@@ -53,7 +53,7 @@ def build_messages(
         attempts=attempts,
         config_store=config_store,
         clock=clock,
-        claim_timeout=timedelta(seconds=settings.send_claim_timeout_seconds),
+        claim_timeout=timedelta(seconds=settings.send.claim_timeout_seconds),
         lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
         on_change=on_change,
         phone_region=settings.phone_region,
@@ -70,5 +70,5 @@ def build_messages(
         sends=sends,
         inbound=inbound,
         job=job,
-        interval_seconds=settings.send_retry_interval_seconds,
+        interval_seconds=settings.send.retry_interval_seconds,
     )

@@ -55,8 +55,8 @@ def build_metrics(
     Reads `metrics_retention_days` and `metrics_rollup_interval_seconds` from the
     settings when they exist, else the defaults here.
     """
-    days = settings.metrics_retention_days
-    interval = settings.metrics_rollup_interval_seconds
+    days = settings.metrics.retention_days
+    interval = settings.metrics.rollup_interval_seconds
     service = MetricsService(
         store=MetricsStore(engine),
         rollups=Rollups(engine),

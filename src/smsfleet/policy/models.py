@@ -7,7 +7,18 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
+from smsfleet.core.settings import PolicySettings
 from smsfleet.pairs.models import COUNTRY_CODE_PATTERN
+
+__all__ = [
+    "POLICY_ACTOR",
+    "DecisionQuery",
+    "EvaluationResult",
+    "EvidenceBound",
+    "PolicyAction",
+    "PolicyDecision",
+    "PolicySettings",
+]
 
 POLICY_ACTOR = "policy"
 
@@ -67,20 +78,6 @@ class DecisionQuery(BaseModel):
     action: PolicyAction | None = None
     since: Timestamp | None = Field(default=None, description="ISO 8601; UTC when no offset")
     limit: int = Field(default=100, ge=1, le=1000)
-
-
-class PolicySettings(BaseModel):
-    """The effective global thresholds (a pair's own thresholds override the ratios)."""
-
-    window_minutes: float
-    window_max_attempts: int
-    min_samples: int
-    pause_threshold: float
-    resume_threshold: float
-    cooldown_seconds: float
-    probe_interval_seconds: float
-    evaluation_interval_seconds: float
-    z: float
 
 
 class EvaluationResult(BaseModel):

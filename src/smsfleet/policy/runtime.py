@@ -42,7 +42,7 @@ def build_policy(
     should_run: Callable[[], bool] = lambda: True,
 ) -> Policy:
     """The policy on the metrics store; the caller starts and closes it."""
-    config = PolicyConfig.from_settings(settings)
+    config = PolicyConfig.from_settings(settings.policy)
     service = PolicyService(
         store=PolicyStore(engine),
         attempts=AttemptStore(engine),

@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import ConfigurationError
-from smsfleet.core.settings import Settings
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import (
@@ -80,19 +79,19 @@ class PolicyConfig:
             )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PolicyConfig:
+    def from_settings(cls, settings: PolicySettings) -> PolicyConfig:
         return cls(
             window=Window(
-                span=timedelta(minutes=settings.policy_window_minutes),
-                max_attempts=settings.policy_window_max_attempts,
+                span=timedelta(minutes=settings.window_minutes),
+                max_attempts=settings.window_max_attempts,
             ),
-            min_samples=settings.policy_min_samples,
-            pause_threshold=settings.policy_pause_threshold,
-            resume_threshold=settings.policy_resume_threshold,
-            cooldown=timedelta(seconds=settings.policy_cooldown_seconds),
-            probe_interval=timedelta(seconds=settings.policy_probe_interval_seconds),
-            evaluation_interval=timedelta(seconds=settings.policy_evaluation_interval_seconds),
-            z=settings.policy_z,
+            min_samples=settings.min_samples,
+            pause_threshold=settings.pause_threshold,
+            resume_threshold=settings.resume_threshold,
+            cooldown=timedelta(seconds=settings.cooldown_seconds),
+            probe_interval=timedelta(seconds=settings.probe_interval_seconds),
+            evaluation_interval=timedelta(seconds=settings.evaluation_interval_seconds),
+            z=settings.z,
         )
 
     def thresholds(self, pair: Pair) -> tuple[float, float]:

@@ -33,21 +33,21 @@ Owner = Annotated[str | None, Header(alias="X-Owner", max_length=64)]
 
 
 def create_search_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    if settings.search_token is None:
+    if settings.search.token is None:
         raise ConfigurationError("set SMSFLEET_SEARCH_TOKEN: the control plane sends it")
-    token = settings.search_token.get_secret_value().encode()
+    token = settings.search.token.get_secret_value().encode()
     reports = start_error_reports(
-        settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
+        settings.sentry.dsn.get_secret_value() if settings.sentry.dsn else None,
         service="search",
         release=__version__,
-        environment=settings.sentry_environment,
+        environment=settings.sentry.environment,
     )
     engine = create_sql_engine(settings.resolved_search_db_url)
     service = SearchService(
         store=SearchStore(engine),
         clock=clock or SystemClock(),
-        max_jobs_per_user=settings.search_max_jobs_per_user,
-        max_matches=settings.search_max_matches,
+        max_jobs_per_user=settings.search.max_jobs_per_user,
+        max_matches=settings.search.max_matches,
     )
 
     @asynccontextmanager

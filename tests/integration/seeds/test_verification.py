@@ -139,7 +139,7 @@ def test_the_pending_sends_job_runs_at_the_configured_interval(
 ) -> None:
     # The job's interval shows nowhere over HTTP: the control plane is built in process.
     monkeypatch.setenv("SMSFLEET_SEND_RETRY_INTERVAL_SECONDS", "2.5")
-    assert Settings(data_dir=tmp_path).send_retry_interval_seconds == 2.5
+    assert Settings(data_dir=tmp_path).send.retry_interval_seconds == 2.5
     with running_api(tmp_path, send_retry_interval_seconds=2.5) as api:
         messages: Messages = api.services.messages
         assert messages.interval_seconds == 2.5

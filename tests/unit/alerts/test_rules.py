@@ -233,7 +233,7 @@ def test_chats_are_routed_by_severity() -> None:
 
 def test_severity_routes_are_read_from_one_variable() -> None:
     settings = Settings(telegram_routes="critical=-1,-2; warning=-3", telegram_chat_ids="-9, -8")
-    assert settings.telegram_routes == {"critical": ["-1", "-2"], "warning": ["-3"]}
-    assert settings.telegram_chats == ["-9", "-8"]
+    assert settings.telegram.routes == {"critical": ["-1", "-2"], "warning": ["-3"]}
+    assert settings.telegram.chats == ["-9", "-8"]
     with pytest.raises(ValidationError, match="severity=chat"):
         Settings(telegram_routes="loud=-1")

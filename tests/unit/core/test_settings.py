@@ -1,15 +1,18 @@
-"""Settings: generated secret, weak secrets and passwords refused outside the demo."""
+"""Settings: generated secret, weak secrets and passwords refused outside the demo; a
+feature's group of settings read from the variables it always had."""
 
 from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 
 from smsfleet.core.errors import ConfigurationError
-from smsfleet.core.settings import Settings
+from smsfleet.core.settings import PolicySettings, Settings
 
 
 def test_secret_is_generated_once_and_kept_private(tmp_path: Path) -> None:
@@ -61,3 +64,117 @@ def test_strong_values_are_accepted(tmp_path: Path) -> None:
         secret_key=SecretStr("k" * 16 + "Zq8!rT2#mW5$xY9&pL4@"),
         admin_password=SecretStr("correct-horse-battery"),
     ).check_production_safety()
+
+
+# The variables a feature's group of settings is read from: the names they had before
+# the groups (a group's variable is SMSFLEET_<GROUP>_<FIELD>).
+GROUPED_VARIABLES = {
+    "SMSFLEET_METRICS_URL",
+    "SMSFLEET_METRICS_RETENTION_DAYS",
+    "SMSFLEET_METRICS_ROLLUP_INTERVAL_SECONDS",
+    "SMSFLEET_TELEGRAM_BOT_TOKEN",
+    "SMSFLEET_TELEGRAM_CHAT_IDS",
+    "SMSFLEET_TELEGRAM_API_URL",
+    "SMSFLEET_TELEGRAM_ROUTES",
+    "SMSFLEET_SENTRY_DSN",
+    "SMSFLEET_SENTRY_ENVIRONMENT",
+    "SMSFLEET_SEARCH_URL",
+    "SMSFLEET_SEARCH_TOKEN",
+    "SMSFLEET_SEARCH_DB_URL",
+    "SMSFLEET_SEARCH_MAX_JOBS_PER_USER",
+    "SMSFLEET_SEARCH_MAX_MATCHES",
+    "SMSFLEET_SEND_CLAIM_TIMEOUT_SECONDS",
+    "SMSFLEET_SEND_RETRY_INTERVAL_SECONDS",
+    "SMSFLEET_LOGIN_FAILURES_PER_USER",
+    "SMSFLEET_LOGIN_FAILURES_PER_ADDRESS",
+    "SMSFLEET_LOGIN_FAILURE_WINDOW_SECONDS",
+    "SMSFLEET_PASSWORD_CHECKS",
+    "SMSFLEET_PASSWORD_CHECK_WAIT_SECONDS",
+    "SMSFLEET_POLICY_WINDOW_MINUTES",
+    "SMSFLEET_POLICY_WINDOW_MAX_ATTEMPTS",
+    "SMSFLEET_POLICY_MIN_SAMPLES",
+    "SMSFLEET_POLICY_PAUSE_THRESHOLD",
+    "SMSFLEET_POLICY_RESUME_THRESHOLD",
+    "SMSFLEET_POLICY_COOLDOWN_SECONDS",
+    "SMSFLEET_POLICY_PROBE_INTERVAL_SECONDS",
+    "SMSFLEET_POLICY_EVALUATION_INTERVAL_SECONDS",
+    "SMSFLEET_POLICY_Z",
+    "SMSFLEET_ALERT_SUCCESS_WARNING",
+    "SMSFLEET_ALERT_SUCCESS_CRITICAL",
+    "SMSFLEET_ALERT_REPEAT_MINUTES",
+    "SMSFLEET_ALERT_EVALUATION_INTERVAL_SECONDS",
+    "SMSFLEET_ALERT_HOLD_MINUTES",
+    "SMSFLEET_ALERT_RECOVERY_SECONDS",
+}
+
+
+def _grouped_fields() -> dict[str, tuple[str, str, FieldInfo]]:
+    """Variable name → (group, field, its description) of every grouped setting."""
+    found = {}
+    for group, info in Settings.model_fields.items():
+        model = info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for name, field in model.model_fields.items():
+                found[f"SMSFLEET_{group}_{name}".upper()] = (group, name, field)
+    return found
+
+
+def _another_value(field: FieldInfo, variable: str) -> tuple[str, object]:
+    """A valid value of `field` other than its default: as written, and as read."""
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, float):
+        return repr(default / 2), default / 2
+    if isinstance(default, int):
+        return str(default - 1), default - 1
+    if isinstance(default, dict):
+        return "critical=-1", {"critical": ["-1"]}
+    return f"value of {variable}", f"value of {variable}"
+
+
+def test_grouped_settings_keep_the_variable_names_they_had() -> None:
+    assert set(_grouped_fields()) == GROUPED_VARIABLES
+
+
+@pytest.mark.parametrize("variable", sorted(GROUPED_VARIABLES))
+def test_each_grouped_setting_is_read_from_its_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    group, name, field = _grouped_fields()[variable]
+    written, expected = _another_value(field, variable)
+    monkeypatch.setenv(variable, written)
+    read = getattr(getattr(Settings(data_dir=tmp_path), group), name)
+    assert (read.get_secret_value() if isinstance(read, SecretStr) else read) == expected
+    # The same name, without the prefix, given to the constructor.
+    monkeypatch.delenv(variable)
+    flat: dict[str, Any] = {variable.removeprefix("SMSFLEET_").lower(): written}
+    given = getattr(getattr(Settings(data_dir=tmp_path, **flat), group), name)
+    assert (given.get_secret_value() if isinstance(given, SecretStr) else given) == expected
+
+
+def test_a_dotenv_file_and_the_environment_fill_one_group_together(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SMSFLEET_POLICY_MIN_SAMPLES=7\nSMSFLEET_POLICY_Z=2.5\n")
+    monkeypatch.setenv("SMSFLEET_POLICY_Z", "3")  # the environment wins over the file
+    policy = Settings(data_dir=tmp_path, policy_pause_threshold=0.4).policy
+    assert (policy.min_samples, policy.z, policy.pause_threshold) == (7, 3.0, 0.4)
+    assert policy.resume_threshold == PolicySettings().resume_threshold
+
+
+def test_a_bad_grouped_value_is_refused_naming_its_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SMSFLEET_ALERT_SUCCESS_WARNING", "1.5")
+    with pytest.raises(ValidationError, match=r"alert\.success_warning"):
+        Settings(data_dir=tmp_path)
+
+
+def test_an_empty_secret_variable_leaves_it_unset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SMSFLEET_SEARCH_TOKEN", " ")
+    monkeypatch.setenv("SMSFLEET_TELEGRAM_BOT_TOKEN", "")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.search.token is None
+    assert settings.telegram.bot_token is None
