@@ -13,6 +13,7 @@ names (its pair moved) is stopped there and started where it belongs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -51,6 +52,8 @@ LOG_LINES_KEPT = 20
 # is gone (for at most this long), the supervisor looks again this often.
 ENDED_RECHECK_SECONDS = 0.02
 ENDED_RECHECK_FOR_SECONDS = 2.0
+# States in which a session's screen may be up.
+_MAY_RUN = frozenset({S.starting, S.running, S.stopping})
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,9 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._statuses: dict[str, SessionStatus] | None = None
+        # Sessions removed while their screen may be up (a pair deleted just as its
+        # session started): their screens are stopped once a listing shows them.
+        self._unowned: set[str] = set()
         # Sessions whose runner said the program ended, until seen gone (monotonic deadline).
         self._ended: dict[str, float] = {}
         self._lock_ended = threading.Lock()
@@ -202,14 +208,17 @@ class Supervisor:
         )
         names = {spec.name for spec in specs}
         for gone in set(self._statuses) - names:
-            del self._statuses[gone]
+            if self._statuses.pop(gone).state in _MAY_RUN:
+                self._unowned.add(gone)
+            with contextlib.suppress(NotFound):  # a status written as its spec went
+                store.session_status.delete(gone)
         statuses = self._statuses
         pairs = {pair.key: pair for pair in pair_list}
         now = self._clock.now()
         listed = self._list_hosts({spec.host for spec in specs}, now)
         self._forget_ended(listed)
         beats = self._heartbeats()
-        ticks: list[_Tick] = []
+        ticks = self._stop_unowned(names, listed, now)
         for spec in specs:
             if spec.host not in listed:
                 continue  # its host did not answer: nothing is known, nothing changes
@@ -236,6 +245,23 @@ class Supervisor:
                 self._save(tick.status)
             for event in tick.events:
                 self._emit(event)
+
+    def _stop_unowned(
+        self, names: set[str], listed: dict[str, dict[str, ScreenEntry]], now: datetime
+    ) -> list[_Tick]:
+        """Stray stops of the screens of sessions removed while they started or ran; a
+        name that has a spec again is the supervisor's to reconcile as usual."""
+        ticks = []
+        everyone_answered = set(self._hosts.names) <= set(listed)
+        for name in sorted(self._unowned):
+            hosts = [] if name in names else [h for h, found in listed.items() if name in found]
+            for host in hosts:
+                log.warning("%s runs on %s with its session removed: stopping it", name, host)
+                status = SessionStatus(name=name, updated_at=now)
+                ticks.append(_Tick(status, self._hosts.backend(host), stray=True))
+            if hosts or name in names or everyone_answered:
+                self._unowned.discard(name)
+        return ticks
 
     def _forget_ended(self, listed: dict[str, dict[str, ScreenEntry]]) -> None:
         """Stop looking again for the ended sessions whose screens are gone (this tick
@@ -299,6 +325,8 @@ class Supervisor:
             except NotFound:  # its pair was deleted meanwhile, and its session removed
                 log.warning("%s was removed while reconciled: not recorded", status.name)
                 del self._statuses[status.name]
+                if status.state in _MAY_RUN:
+                    self._unowned.add(status.name)
                 return
         else:
             try:

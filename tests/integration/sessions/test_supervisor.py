@@ -284,8 +284,9 @@ class ScreenThatDeletesAPairOnStart(ScreenBackend):
         return super().start(spec)
 
 
+@pytest.mark.parametrize("seen_before", [True, False], ids=["seen-stopped", "new"])
 def test_a_pair_deleted_during_a_pass_leaves_the_other_sessions_reconciled(
-    fleet: Fleet, caplog: pytest.LogCaptureFixture
+    fleet: Fleet, caplog: pytest.LogCaptureFixture, seen_before: bool
 ) -> None:
     doomed = fleet.add_pair("beeline", TICKING)
     other = fleet.add_pair("ucell", TICKING)
@@ -297,14 +298,25 @@ def test_a_pair_deleted_during_a_pass_leaves_the_other_sessions_reconciled(
 
     fleet.hosts = Hosts.only(ScreenThatDeletesAPairOnStart(fleet.backend, doomed, delete_its_pair))
     supervisor = fleet.supervisor()
-    supervisor.reconcile_once()  # both seen stopped: their statuses are recorded
+    if seen_before:
+        supervisor.reconcile_once()  # both seen stopped: their statuses are recorded
     fleet.want(doomed, DesiredState.running)
     fleet.want(other, DesiredState.running)
     with caplog.at_level(logging.WARNING, logger="smsfleet.sessions.supervisor"):
         supervisor.reconcile_once()
     assert fleet.state(other) == S.starting
-    assert fleet.kinds(other) == ["created", "starting"]
+    if seen_before:
+        assert fleet.kinds(other) == ["created", "starting"]
+        assert fleet.store.session_status.get(doomed) is None
+        (warning,) = caplog.records
+        assert warning.levelno == logging.WARNING and doomed in warning.getMessage()
+        assert warning.exc_info is None
+    # Its screen had started as the pair went: the next pass stops it, and keeps no
+    # status of a session that is no more; the other session runs on.
+    assert doomed in fleet.screens()
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.screens() == [other]
     assert fleet.store.session_status.get(doomed) is None
-    (warning,) = caplog.records
-    assert warning.levelno == logging.WARNING and doomed in warning.getMessage()
-    assert warning.exc_info is None
+    assert fleet.store.session_specs.get(doomed) is None
+    assert fleet.state(other) == S.running
