@@ -6,6 +6,7 @@ programs against the gateway simulator and attempts get outcomes, the seed verif
 service's sample request is delivered; the terminal shows a status line every 10 s and
 no per-request log; SIGINT (Ctrl-C) stops the control plane, the simulator, the search
 service and every demo session, and prints the URL and the login again; SIGTERM too.
+With --access-log, every request is printed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shutil
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,13 +66,13 @@ class Demo:
 
 
 @contextmanager
-def running_demo(tmp_path: Path) -> Iterator[Demo]:
+def running_demo(tmp_path: Path, *options: str) -> Iterator[Demo]:
     """`smsfleet demo` as a user starts it; killed with its screens if the test fails."""
     screen_dir = short_dir()
     port, simulator_port, search_port = free_port(), free_port(), free_port()
     argv = [
         smsfleet_command(), "demo", "--port", str(port),
-        "--simulator-port", str(simulator_port), "--search-port", str(search_port),
+        "--simulator-port", str(simulator_port), "--search-port", str(search_port), *options,
     ]  # fmt: skip
     env = {
         **clean_environment(),
@@ -181,9 +182,22 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
         assert f"smsfleet demo was at: {url}/" in printed
 
 
-def test_sigterm_stops_the_demo_and_its_sessions_as_ctrl_c_does(tmp_path: Path) -> None:
-    """What `kill` or a service manager sends, to the demo's process alone."""
-    with running_demo(tmp_path) as demo, admin_client(demo.url, _login(demo)) as client:
+def test_sigterm_stops_the_demo_as_ctrl_c_does_and_access_log_prints_each_request(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM is what `kill` or a service manager sends, to the demo's process alone."""
+    with (
+        running_demo(tmp_path, "--access-log") as demo,
+        admin_client(demo.url, _login(demo)) as client,
+    ):
         names = _wait_all_running(client)
+        assert client.get("/api/v1/pairs").status_code == 200
+
+        def logged(line: str) -> Callable[[], bool]:
+            return lambda: line in demo.printed()
+
+        eventually(logged('"GET /api/v1/pairs HTTP/1.1" 200'), STATUS_TIMEOUT, "the request")
+        # The programs' own requests too.
+        eventually(logged('"POST /api/v1/worker/lease HTTP/1.1" 200'), LIVE_TIMEOUT, "a lease")
         demo.process.send_signal(signal.SIGTERM)
         _assert_all_stopped(demo, len(names))
