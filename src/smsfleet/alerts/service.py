@@ -343,10 +343,8 @@ class AlertService:
                 active.add(pair.country)
         if not active:
             return []
-        tallies = self._metrics.tallies_by(
-            GroupBy.country, start=now - window, end=now, fine_latencies=False
-        )
-        sent = {country: tally.completed for country, tally in tallies.items()}
+        # Sends granted, as the dispatcher's goals and the Prometheus alert count them.
+        sent = self._metrics.grants_by_country(since=now - window)
         caps = {
             country.code: country.cap
             for country in self._config_store.countries.list()

@@ -388,6 +388,20 @@ class Settings(BaseSettings):
         default_factory=dict, description='Per program, e.g. {"program2": 1}'
     )
 
+    @classmethod
+    def variables(cls) -> dict[str, tuple[str, ...]]:
+        """Every variable read, with the path of the setting it fills: `SMSFLEET_DATA_DIR`
+        is ("data_dir",), `SMSFLEET_POLICY_Z` ("policy", "z")."""
+        found: dict[str, tuple[str, ...]] = {}
+        for name, info in cls.model_fields.items():
+            group = info.annotation
+            if isinstance(group, type) and issubclass(group, _Group):
+                for field in group.model_fields:
+                    found[f"SMSFLEET_{name}_{field}".upper()] = (name, field)
+            else:
+                found[f"SMSFLEET_{name}".upper()] = (name,)
+        return found
+
     @model_validator(mode="before")
     @classmethod
     def _gather_groups(cls, data: object) -> object:

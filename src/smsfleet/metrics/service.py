@@ -561,6 +561,11 @@ class MetricsService:
         )
         return {group[0]: tally for (_, group), tally in tallies.items()}
 
+    def grants_by_country(self, *, since: datetime) -> dict[str, int]:
+        """Per country: sends granted (attempts leased) since then, reported or not."""
+        granted = self.attempts.granted_by_country(since=since)
+        return {country: grants for country, (grants, _) in granted.items()}
+
     # --- jobs ------------------------------------------------------------------------
 
     def run_jobs(self) -> JobReport:

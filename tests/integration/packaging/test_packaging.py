@@ -68,8 +68,7 @@ def test_the_compose_file_is_valid_and_runs_the_whole_profile() -> None:
     assert set(services) == SERVICES
     assert {service["network_mode"] for service in services.values()} == {"host"}
     control_plane = services["control-plane"]
-    settings = {f"SMSFLEET_{name.upper()}" for name in Settings.model_fields}
-    unknown = set(control_plane["environment"]) - settings
+    unknown = set(control_plane["environment"]) - set(Settings.variables())
     assert unknown == set(), f"settings the control plane does not have: {unknown}"
     assert control_plane["environment"]["SMSFLEET_CONFIG_URL"].startswith("mongodb://")
     assert control_plane["environment"]["SMSFLEET_METRICS_URL"].startswith("mysql+pymysql://")

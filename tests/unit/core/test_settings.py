@@ -109,13 +109,14 @@ GROUPED_VARIABLES = {
 
 
 def _grouped_fields() -> dict[str, tuple[str, str, FieldInfo]]:
-    """Variable name → (group, field, its description) of every grouped setting."""
+    """Variable name → (group, field, its model field) of every grouped setting."""
     found = {}
-    for group, info in Settings.model_fields.items():
-        model = info.annotation
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            for name, field in model.model_fields.items():
-                found[f"SMSFLEET_{group}_{name}".upper()] = (group, name, field)
+    for variable, path in Settings.variables().items():
+        if len(path) == 2:
+            group, name = path
+            model = Settings.model_fields[group].annotation
+            assert isinstance(model, type) and issubclass(model, BaseModel)
+            found[variable] = (group, name, model.model_fields[name])
     return found
 
 

@@ -1,0 +1,88 @@
+"""The country-under-target alert counts sends granted, as the dispatcher's goals and the
+Prometheus alert do: codes still awaited (a slow route) are sends made, not a shortfall."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from smsfleet.alerts.models import AlertQuery, AlertRule
+from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.store import AttemptStore
+from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
+from tests.support.alerting import Alerting
+
+PAIR = "UZ_uzmobile"
+SESSION = f"program1_{PAIR}"
+WINDOW_MINUTES = 10  # the rule's window (AlertConfig.country_window)
+CAP = 10  # UZ's cap a minute: a target of 100 sends in the window, alerting under 50
+
+
+def _running_the_whole_window(alerting: Alerting) -> None:
+    now = alerting.clock.now()
+    alerting.config_store.session_specs.add(
+        SessionSpec(
+            name=SESSION,
+            program="program1",
+            pair=PAIR,
+            desired=DesiredState.running,
+            created_at=now - timedelta(minutes=WINDOW_MINUTES + 1),
+        )
+    )
+    alerting.config_store.session_status.add(
+        SessionStatus(
+            name=SESSION,
+            state=SessionState.running,
+            started_at=now - timedelta(minutes=WINDOW_MINUTES + 1),
+            updated_at=now,
+        )
+    )
+
+
+def _leased(alerting: Alerting, count: int, *, completed: int) -> None:
+    """`count` sends over the window; the first `completed` of them have their outcome."""
+    now = alerting.clock.now()
+    spacing = timedelta(minutes=WINDOW_MINUTES) / (count + 1)
+    attempts = []
+    for index in range(count):
+        leased_at = now - timedelta(minutes=WINDOW_MINUTES) + spacing * (index + 1)
+        done = index < completed
+        attempts.append(
+            Attempt(
+                id=f"{index:032x}",
+                session=SESSION,
+                pair=PAIR,
+                country="UZ",
+                operator="uzmobile",
+                program="program1",
+                phone="+998901234567",
+                leased_at=leased_at,
+                completed_at=leased_at + timedelta(seconds=1) if done else None,
+                outcome=Outcome.delivered if done else None,
+            )
+        )
+    AttemptStore(alerting.engine).add_many(attempts)
+
+
+@pytest.mark.parametrize(
+    ("granted", "completed", "alerts"),
+    [
+        (60, 0, False),  # every code still awaited: 60 sends made, over half the target
+        (60, 60, False),
+        (40, 40, True),
+        (40, 0, True),
+    ],
+)
+def test_a_country_is_under_target_by_the_sends_it_was_granted(
+    alerting: Alerting, granted: int, completed: int, alerts: bool
+) -> None:
+    country = alerting.config_store.countries.get("UZ")
+    assert country is not None and country.cap == CAP
+    _running_the_whole_window(alerting)
+    _leased(alerting, granted, completed=completed)
+    alerting.service.evaluate()
+    found = alerting.service.find(AlertQuery(rule=AlertRule.country_under_target))
+    assert [alert.subject for alert in found] == (["UZ"] if alerts else [])
+    if alerts:
+        assert found[0].summary.startswith(f"UZ: {granted} sends in the last 10 min"), found
