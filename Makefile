@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 RUN_PACKAGES := screen
 BENCH_PACKAGES := screen wrk
+PYTEST_WORKERS := $(shell $(PYTHON) -c "import os; print(min((os.cpu_count() or 1) + 1, 5))")
 TEST_PACKAGES := screen openssh-server openssh-client chromium fonts-liberation prometheus prometheus-alertmanager docker-compose systemd
 
 .PHONY: run test check check-python check-web check-unit setup python web lint typecheck pytest fuzz bench clean
@@ -65,15 +66,16 @@ typecheck: python web/node_modules/.installed
 
 pytest: python
 	@scripts/debian-packages.sh $(TEST_PACKAGES)
-	# One worker per core (at most 4); a file's tests stay on one worker, so the
-	# fleets and browsers its fixtures start are started once.
-	$(BIN)/pytest --numprocesses auto --maxprocesses 4 --dist loadfile
+	# One worker per core and one more (at most 5): most tests spend their time waiting
+	# on the processes they start. A file's tests stay on one worker, so the fleets and
+	# browsers its fixtures start are started once.
+	$(BIN)/pytest --numprocesses $(PYTEST_WORKERS) --dist loadfile
 
 # Fuzz and property tests (marked `fuzz`) on new random inputs each run, ten times the
 # examples of `make test` (SMSFLEET_FUZZ_FACTOR); a failure is kept in .hypothesis/ and
 # tried first next time. `make test` runs them too, derandomized: the same inputs each run.
 fuzz: python
-	SMSFLEET_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --numprocesses auto --maxprocesses 4 --dist loadfile
+	SMSFLEET_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --numprocesses $(PYTEST_WORKERS) --dist loadfile
 
 # What benchmarks/ needs (the figures in docs/benchmarks.md); MariaDB and Redis run already.
 bench: python
