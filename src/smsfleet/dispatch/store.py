@@ -73,6 +73,9 @@ class HeartbeatStore:
         self._engine = engine
         self._flush_interval = flush_interval
         self._lock = threading.Lock()
+        # One write at a time: a flush waits for the timer's write in flight, so beats
+        # that write gives back (it failed) are written by the flush, never left behind.
+        self._writing = threading.Lock()
         self._pending: dict[str, datetime] = {}
         self._latest: dict[str, datetime] = {}
         self._last_flush = -math.inf
@@ -104,22 +107,23 @@ class HeartbeatStore:
 
     def flush(self) -> None:
         """Write the pending beats now (one transaction)."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            pending, self._pending = self._pending, {}
-            self._last_flush = time.monotonic()
-        if not pending:
-            return
-        try:
-            self._write(pending)
-        except BaseException:
-            with self._lock:  # keep them, unless a newer beat came meanwhile
-                for session, at in pending.items():
-                    if session not in self._pending or self._pending[session] < at:
-                        self._pending[session] = at
-            raise
+        with self._writing:
+            with self._lock:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                pending, self._pending = self._pending, {}
+                self._last_flush = time.monotonic()
+            if not pending:
+                return
+            try:
+                self._write(pending)
+            except BaseException:
+                with self._lock:  # keep them, unless a newer beat came meanwhile
+                    for session, at in pending.items():
+                        if session not in self._pending or self._pending[session] < at:
+                            self._pending[session] = at
+                raise
 
     def _write(self, beats: dict[str, datetime]) -> None:
         # Rows are written in one order in every process, so two writes wait for each

@@ -6,11 +6,14 @@ Each `HeartbeatStore` stands for one control-plane process (its own engine and p
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch.store import HeartbeatStore
@@ -93,3 +96,46 @@ def test_a_beat_while_the_store_is_away_is_kept_and_written_later(
     finally:
         reader.close()
         reader_engine.dispose()
+
+
+class _FailingOnceWrites(HeartbeatStore):
+    """Its first write waits to be let go, then fails (the store away just then)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, flush_interval=0)
+        self.writing = threading.Event()
+        self.let_go = threading.Event()
+        self.writes = 0
+
+    def _write(self, beats: dict[str, datetime]) -> None:
+        self.writes += 1
+        if self.writes == 1:
+            self.writing.set()
+            self.let_go.wait(timeout=30)
+            raise OperationalError("insert", {}, Exception("the store is away"))
+        super()._write(beats)
+
+
+def test_a_close_during_a_failing_timed_write_still_writes_its_beats(
+    metrics_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shutting down while the timer's write is in flight: close waits for it, and the
+    beats it gives back are written, not dropped with the process."""
+    engine = create_sql_engine(metrics_url)
+    store = _FailingOnceWrites(engine)
+    try:
+        store.beat(SESSIONS[0], T0)  # the timer's write starts at once
+        assert store.writing.wait(timeout=30)
+        closing = threading.Thread(target=store.close)
+        closing.start()
+        closing.join(timeout=0.2)
+        assert closing.is_alive()  # waiting for the write in flight
+        with caplog.at_level(logging.ERROR, logger="smsfleet.dispatch"):
+            store.let_go.set()
+            closing.join(timeout=30)
+        assert not closing.is_alive()
+        assert store.writes == 2
+        assert HeartbeatStore(engine).all() == {SESSIONS[0]: T0}
+    finally:
+        store.let_go.set()
+        engine.dispose()
