@@ -10,12 +10,16 @@ BENCH_PACKAGES := screen wrk
 PYTEST_WORKERS := $(shell $(PYTHON) -c "import os; print(min((os.cpu_count() or 1) + 1, 5))")
 TEST_PACKAGES := screen openssh-server openssh-client chromium fonts-liberation prometheus prometheus-alertmanager docker-compose systemd
 
-.PHONY: run test check check-python check-web check-unit setup python web lint typecheck pytest fuzz bench clean
+.PHONY: run test check check-python check-web check-web-all check-unit setup python web test-packages pytest fuzz bench clean
 
 run: setup web
 	$(BIN)/smsfleet demo
 
-test: setup web lint typecheck pytest
+# The Python and the web app's checks run side by side (each is one process at a time),
+# with the test packages installed beside them; then the tests.
+test: setup
+	@$(MAKE) --no-print-directory --jobs=2 --output-sync=target check-python check-web-all test-packages
+	@$(MAKE) --no-print-directory pytest
 
 # The quick lane, before a commit: ruff, mypy, the web app's types and lint, and the unit
 # tests (no MariaDB, Redis, screen or browser), the three side by side. ESLint keeps a
@@ -25,7 +29,7 @@ test: setup web lint typecheck pytest
 check: python web/node_modules/.installed
 	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target check-python check-web check-unit
 
-check-python:
+check-python: python
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -56,16 +60,15 @@ web: python web/node_modules/.installed
 	$(BIN)/smsfleet openapi > web/openapi.json
 	cd web && npm run --silent gen:api && npm run --silent build
 
-lint: python
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-
-typecheck: python web/node_modules/.installed
-	$(BIN)/mypy
+# The web app built from the current API schema, its types, its whole lint (no cache)
+# and its unit tests.
+check-web-all: web
 	cd web && npm run --silent typecheck && npm run --silent lint && npm run --silent test:unit
 
-pytest: python
+test-packages:
 	@scripts/debian-packages.sh $(TEST_PACKAGES)
+
+pytest: python test-packages
 	# One worker per core and one more (at most 5): most tests spend their time waiting
 	# on the processes they start. A file's tests stay on one worker, so the fleets and
 	# browsers its fixtures start are started once.
