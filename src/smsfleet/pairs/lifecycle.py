@@ -7,7 +7,8 @@ take its wishes, a deleted pair's are retired, sessions asked for are started).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
+from typing import Protocol
 
 from smsfleet.audit.models import Actor
 from smsfleet.auth.models import User
@@ -19,7 +20,16 @@ from smsfleet.sessions.models import SessionAction, SessionEvent
 from smsfleet.sessions.names import session_name
 from smsfleet.stores import ConfigStore
 
-__all__ = ["create", "delete", "update"]
+__all__ = ["SessionSignals", "create", "delete", "update"]
+
+
+class SessionSignals(Protocol):
+    """Where a pair's change tells of its sessions: their events, and the supervisor,
+    woken to act on their new wishes now rather than at its next tick."""
+
+    def publish_session_event(self, event: SessionEvent) -> None: ...
+
+    def wake_supervisor(self) -> None: ...
 
 
 def create(
@@ -29,8 +39,7 @@ def create(
     actor: User,
     data: PairCreate,
     hosts: Collection[str],
-    on_event: Callable[[SessionEvent], None],
-    wake: Callable[[], None],
+    signals: SessionSignals,
 ) -> Pair:
     """Add a pair; with `data.start_sessions`, its sessions are started as their Start
     buttons would start them."""
@@ -46,7 +55,7 @@ def create(
     sessions_service.start_pair_sessions_afresh(store=store, clock=clock, pair=pair)
     if data.start_sessions:
         _start_sessions(
-            store, clock, actor, pair, pair.programs, "started with its new pair", on_event, wake
+            store, clock, actor, pair, pair.programs, "started with its new pair", signals
         )
     return pair
 
@@ -60,8 +69,7 @@ def update(
     data: PairUpdate,
     force: bool,
     hosts: Collection[str],
-    on_event: Callable[[SessionEvent], None],
-    wake: Callable[[], None],
+    signals: SessionSignals,
 ) -> Pair:
     """Change a pair; with `data.start_sessions`, the sessions of programs it gains start."""
     before = service.get_pair(pairs=store.pairs, key=key)
@@ -78,9 +86,7 @@ def update(
     )
     if data.start_sessions:
         added = [program for program in pair.programs if program not in before.programs]
-        _start_sessions(
-            store, clock, actor, pair, added, "started as it joined its pair", on_event, wake
-        )
+        _start_sessions(store, clock, actor, pair, added, "started as it joined its pair", signals)
     return pair
 
 
@@ -91,14 +97,14 @@ def delete(
     actor: User | Actor,
     key: str,
     force: bool,
-    wake: Callable[[], None],
+    signals: SessionSignals,
 ) -> None:
     """Delete a pair and retire its sessions (the running ones once they have stopped)."""
     service.delete_pair(
         pairs=store.pairs, actor=actor, key=key, force=force, audit=store.audit, clock=clock
     )
     sessions_service.retire_pair_sessions(store=store, clock=clock, pair_key=key)
-    wake()
+    signals.wake_supervisor()
 
 
 def _start_sessions(
@@ -108,8 +114,7 @@ def _start_sessions(
     pair: Pair,
     programs: list[str],
     reason: str,
-    on_event: Callable[[SessionEvent], None],
-    wake: Callable[[], None],
+    signals: SessionSignals,
 ) -> None:
     for program in programs:
         sessions_service.act(
@@ -119,7 +124,7 @@ def _start_sessions(
             name=session_name(program, pair.key),
             action=SessionAction.start,
             reason=reason,
-            on_event=on_event,
+            on_event=signals.publish_session_event,
         )
     if programs:
-        wake()
+        signals.wake_supervisor()

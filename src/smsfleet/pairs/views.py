@@ -79,8 +79,7 @@ def create_pair(body: PairCreate, actor: OperatorUser, context: Context) -> Pair
         actor=actor,
         data=body,
         hosts=context.sessions.hosts.names,
-        on_event=context.publish_session_event,
-        wake=context.wake_supervisor,
+        signals=context,
     )
     return _public(context, pair)
 
@@ -102,8 +101,7 @@ def update_pair(
         data=body,
         force=force,
         hosts=context.sessions.hosts.names,
-        on_event=context.publish_session_event,
-        wake=context.wake_supervisor,
+        signals=context,
     )
     return _public(context, pair)
 
@@ -120,7 +118,7 @@ def _delete(context: Context, actor: Actor, key: str, force: bool) -> None:
         actor=actor,
         key=key,
         force=force,
-        wake=context.wake_supervisor,
+        signals=context,
     )
 
 
@@ -151,8 +149,7 @@ def seed_create_pair(body: SeedPairCreate, actor: OperatorUser, context: Context
         actor=actor,
         data=data,
         hosts=context.sessions.hosts.names,
-        on_event=context.publish_session_event,
-        wake=context.wake_supervisor,
+        signals=context,
     )
     return _seed_pair(context, pair)
 
