@@ -96,6 +96,23 @@ def setup_pairs(api: Api) -> None:
         assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
 
 
+KE_AIRTEL_STARTED = {
+    "country": "KE",
+    "operator": "Airtel",
+    "programs": ["ticker"],
+    "start_sessions": True,
+}
+
+
+def create_ke_airtel_started(api: Api) -> None:
+    """KE Airtel created with its ticker session asked to start, as the pair form does."""
+    add_ticker(api)
+    response = api.client.post(
+        "/api/v1/pairs", json=KE_AIRTEL_STARTED, headers=api.headers(Role.operator)
+    )
+    assert response.status_code == 201, response.text
+
+
 def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
     api = live_api
     setup_pairs(api)
@@ -252,9 +269,7 @@ def test_a_pair_created_with_start_sessions_runs_them_at_once(live_api: Api) -> 
     """What the dashboard's pair form asks by default: no stopped session left to find."""
     api = live_api
     operator = api.headers(Role.operator)
-    add_ticker(api)
-    body = {"country": "KE", "operator": "Airtel", "programs": ["ticker"], "start_sessions": True}
-    assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+    create_ke_airtel_started(api)
     (session,) = sessions(api, operator="KE_airtel")
     assert session["desired"] == "running"
     assert session["desired_actor"] == "operator"
@@ -266,9 +281,7 @@ def test_a_pair_created_with_start_sessions_runs_them_at_once(live_api: Api) -> 
 def test_a_running_session_of_a_deleted_pair_is_stopped_and_then_gone(live_api: Api) -> None:
     api = live_api
     operator = api.headers(Role.operator)
-    add_ticker(api)
-    body = {"country": "KE", "operator": "Airtel", "programs": ["ticker"], "start_sessions": True}
-    assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+    create_ke_airtel_started(api)
     eventually(lambda: state(api, "ticker_KE_airtel") == "running")
     assert api.client.delete("/api/v1/pairs/KE_airtel", headers=operator).status_code == 204
     eventually(lambda: sessions(api, operator="KE_airtel") == [], what="the session to go")
@@ -281,13 +294,11 @@ def test_a_pair_created_again_while_its_old_session_still_runs_gets_its_own_wish
 ) -> None:
     api = live_api
     operator, admin = api.headers(Role.operator), api.headers(Role.admin)
-    add_ticker(api)
-    body = {"country": "KE", "operator": "Airtel", "programs": ["ticker"], "start_sessions": True}
-    assert api.client.post("/api/v1/pairs", json=body, headers=operator).status_code == 201
+    create_ke_airtel_started(api)
     eventually(lambda: state(api, "ticker_KE_airtel") == "running")
     assert api.client.delete("/api/v1/pairs/KE_airtel", headers=operator).status_code == 204
     # Created again high priority, before its old session is stopped: it is wanted running.
-    again = {**body, "start_sessions": False, "is_high_priority": True}
+    again = {**KE_AIRTEL_STARTED, "start_sessions": False, "is_high_priority": True}
     assert api.client.post("/api/v1/pairs", json=again, headers=admin).status_code == 201
     session = api.client.get("/api/v1/sessions/ticker_KE_airtel", headers=operator).json()
     assert (session["desired"], session["desired_reason"]) == ("running", "high-priority pair")
