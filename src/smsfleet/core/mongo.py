@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Generic
 
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.records import E, R
 
 Document = dict[str, Any]
 DEFAULT_DATABASE = "smsfleet"
+DUPLICATE_KEY = 11000  # the server's error code for an insert whose `_id` exists
 
 
 def open_mongo_database(url: str) -> tuple[MongoClient[Document], Database[Document]]:
@@ -51,6 +53,19 @@ class MongoRecordStore(Generic[R]):
             self._collection.insert_one(self._document(record))
         except DuplicateKeyError as exc:
             raise Conflict(f"{key!r} already exists", details={"key": key}) from exc
+
+    def add_missing(self, records: Sequence[R]) -> int:
+        if not records:
+            return 0
+        try:
+            result = self._collection.insert_many(
+                [self._document(record) for record in records], ordered=False
+            )
+        except BulkWriteError as error:
+            if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise
+            return int(error.details["nInserted"])
+        return len(result.inserted_ids)
 
     def replace(self, record: R) -> None:
         key = getattr(record, self._key_name)

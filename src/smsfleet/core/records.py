@@ -6,6 +6,7 @@ for MongoDB); one contract test suite runs unchanged against each.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Protocol, TypeVar
 
@@ -42,6 +43,11 @@ class RecordStore(Protocol[R]):
 
     def add(self, record: R) -> None:
         """Insert; raises `Conflict` when the key exists."""
+        ...
+
+    def add_missing(self, records: Sequence[R]) -> int:
+        """Insert, together, the records whose key is absent (the others are kept as they
+        are); returns how many were inserted."""
         ...
 
     def replace(self, record: R) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,8 +208,13 @@ class SqlRecordStore(Generic[R]):
         revision = connection.execute(self._revision_query).scalar()
         return None if revision is None else int(revision)
 
-    def _write(self, connection: sa.Connection, statement: sa.Executable) -> int:
-        result = connection.execute(statement)
+    def _write(
+        self,
+        connection: sa.Connection,
+        statement: sa.Executable,
+        rows: list[dict[str, Any]] | None = None,
+    ) -> int:
+        result = connection.execute(statement, rows)
         if connection.execute(self._bump).rowcount == 0:
             connection.execute(
                 sa.insert(store_revisions_table).values(name=self._table.name, revision=1)
@@ -249,6 +254,24 @@ class SqlRecordStore(Generic[R]):
                 )
         except IntegrityError as exc:
             raise Conflict(f"{key!r} already exists", details={"key": key}) from exc
+
+    def add_missing(self, records: Sequence[R]) -> int:
+        for attempt in range(3):
+            try:
+                with self._engine.begin() as connection:
+                    known = set(connection.execute(sa.select(self._key)).scalars())
+                    rows = [
+                        _values(self._table, record)
+                        for record in records
+                        if getattr(record, self._key_name) not in known
+                    ]
+                    if rows:
+                        self._write(connection, sa.insert(self._table), rows)
+                    return len(rows)
+            except IntegrityError:  # another process added some meanwhile: look again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def replace(self, record: R) -> None:
         key = getattr(record, self._key_name)

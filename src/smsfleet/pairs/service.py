@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -14,7 +13,7 @@ from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
+from smsfleet.core.errors import Forbidden, ForceRequired, NotFound, ValidationFailed
 from smsfleet.core.records import EventLog, RecordStore
 from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import (
@@ -52,12 +51,7 @@ def iso_countries(default_cap: int) -> list[Country]:
 
 def ensure_countries(*, countries: RecordStore[Country], default_cap: int) -> int:
     """Add the countries the store lacks (caps already set are kept); returns how many."""
-    known = {country.code for country in countries.list()}
-    missing = [c for c in iso_countries(default_cap) if c.code not in known]
-    for country in missing:
-        with contextlib.suppress(Conflict):  # another replica added it meanwhile
-            countries.add(country)
-    return len(missing)
+    return countries.add_missing(iso_countries(default_cap))
 
 
 def get_country(*, countries: RecordStore[Country], code: str) -> Country:

@@ -354,6 +354,36 @@ def test_add_duplicate_key_conflicts_and_keeps_first(config_store: ConfigStore, 
     assert store.list() == [first]
 
 
+def test_add_missing_inserts_only_the_absent_keys_and_keeps_the_rest(
+    config_store: ConfigStore, kind: Kind
+) -> None:
+    store = kind.store(config_store)
+    kept = kind.make(kind.keys[0])
+    store.add(kept)
+    changed = kept.model_copy(update=kind.change)
+    offered = [changed, *(kind.make(key) for key in kind.keys[1:])]
+    assert store.add_missing(offered) == len(kind.keys) - 1
+    assert store.get(kind.keys[0]) == kept  # not overwritten by the offered change
+    assert [kind.key_of(r) for r in store.list()] == sorted(kind.keys)
+    assert store.get(kind.keys[1]) == offered[1]
+    assert store.add_missing(offered) == 0
+    assert store.add_missing([]) == 0
+
+
+def test_add_missing_from_another_connection_meanwhile_adds_each_once(
+    config_store_url: str, config_store: ConfigStore
+) -> None:
+    """Two replicas starting together both offer every country: each is stored once."""
+    countries = [make_country(code) for code in ("IN", "UZ", "KE", "GE")]
+    other = open_config_store(config_store_url)
+    try:
+        assert other.countries.add_missing(countries[1:3]) == 2
+        assert config_store.countries.add_missing(countries) == 2
+    finally:
+        other.close()
+    assert [c.code for c in config_store.countries.list()] == ["GE", "IN", "KE", "UZ"]
+
+
 def test_replace_changes_the_record(config_store: ConfigStore, kind: Kind) -> None:
     store = kind.store(config_store)
     first = kind.make(kind.keys[0])
