@@ -3,6 +3,8 @@
 - `sqlite_url`: a SQLite file in the test's tmp_path.
 - `mariadb_url`: a fresh database on the local MariaDB server (session), dropped after.
 - `empty_mariadb_url`: a database of the test's own, with no table, dropped after.
+- `migrated_mariadb_url`: the same with the metrics schema at its head (a copy of one
+  migrated once per test process).
 - `metrics_through_proxy`: such a database's URL through a proxy the test can cut,
   and the proxy.
 - `mongo_url`: a SecantusDB server on a free port (session), a random database name.
@@ -33,6 +35,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.backends import (
     BACKENDS,
@@ -110,6 +113,25 @@ def metrics_through_proxy() -> Iterator[tuple[str, CuttableProxy]]:
     """A scratch MariaDB database, reached only through a proxy the test can cut."""
     with _required(), mariadb_database() as url, CuttableProxy(MARIADB_HOST, MARIADB_PORT) as proxy:
         yield url.replace(f":{MARIADB_PORT}/", f":{proxy.port}/"), proxy
+
+
+@pytest.fixture(scope="session")
+def _metrics_schema_mariadb_url() -> Iterator[str]:
+    """The metrics schema, migrated once per test process, that tests get copies of."""
+    with _required(), mariadb_database() as url:
+        engine = create_sql_engine(url)
+        try:
+            upgrade_metrics_schema(engine)
+        finally:
+            engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def migrated_mariadb_url(_metrics_schema_mariadb_url: str) -> Iterator[str]:
+    """A database of the test's own with the metrics schema at its head."""
+    with _required(), mariadb_database(like=_metrics_schema_mariadb_url) as url:
+        yield url
 
 
 @pytest.fixture

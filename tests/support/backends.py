@@ -82,11 +82,18 @@ def _mariadb_admin() -> Iterator[sa.Connection]:
 
 
 @contextmanager
-def mariadb_database() -> Iterator[str]:
-    """Create an empty database `smsfleet_test_<random>`, yield its URL, drop it after."""
+def mariadb_database(*, like: str | None = None) -> Iterator[str]:
+    """Create a database `smsfleet_test_<random>`, yield its URL, drop it after.
+
+    Empty, or with `like` (another such URL) a copy of that database's tables, as they
+    are defined and with their rows: a schema migrated once serves many tests this way,
+    in a sixth of the time its migrations take.
+    """
     name = random_name()
     with _mariadb_admin() as admin:
         admin.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        if like is not None:
+            _copy_tables(admin, source=sa.make_url(like).database, target=name)
     try:
         yield (
             f"mysql+pymysql://{MARIADB_USER}@{MARIADB_HOST}:{MARIADB_PORT}/{name}?charset=utf8mb4"
@@ -94,6 +101,27 @@ def mariadb_database() -> Iterator[str]:
     finally:
         with _mariadb_admin() as admin:
             admin.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _copy_tables(admin: sa.Connection, *, source: str | None, target: str) -> None:
+    tables = admin.execute(
+        sa.text(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = :source AND table_type = 'BASE TABLE'"
+        ),
+        {"source": source},
+    ).scalars()
+    admin.exec_driver_sql(f"USE `{target}`")
+    admin.exec_driver_sql("SET foreign_key_checks = 0")  # tables come in any order
+    try:
+        for table in list(tables):
+            definition = admin.exec_driver_sql(f"SHOW CREATE TABLE `{source}`.`{table}`").one()[1]
+            admin.exec_driver_sql(definition.replace("%", "%%"))
+            # Names from the server's own catalogue and `random_name`, never from input.
+            copy_rows = f"INSERT INTO `{table}` SELECT * FROM `{source}`.`{table}`"  # noqa: S608
+            admin.exec_driver_sql(copy_rows)
+    finally:
+        admin.exec_driver_sql("SET foreign_key_checks = 1")
 
 
 # --- MongoDB wire protocol (SecantusDB) ----------------------------------------------

@@ -41,7 +41,7 @@ def _migrated(url: str) -> Iterator[Engine]:
 @pytest.fixture(params=["sqlite", "mariadb"])
 def metrics_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "mariadb":
-        url: str = request.getfixturevalue("empty_mariadb_url")
+        url: str = request.getfixturevalue("migrated_mariadb_url")
     else:
         url = sqlite_url_for(tmp_path / "metrics.sqlite3")
     yield from _migrated(url)

@@ -40,7 +40,7 @@ def limiter_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         prefix: str = request.getfixturevalue("redis_prefix")
         backend = LimiterBackend("redis", request.getfixturevalue("redis_url"), prefix)
     elif request.param == "sql-mariadb":
-        url = migrated_sql_url(request.getfixturevalue("empty_mariadb_url"))
+        url = request.getfixturevalue("migrated_mariadb_url")
         backend = LimiterBackend(request.param, url)
     else:
         url = migrated_sql_url(sqlite_url_for(tmp_path / "metrics.sqlite3"))

@@ -26,7 +26,7 @@ A, B = "+998901234567", "+998907654321"
 def web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     settings: dict[str, Any] = {"inbound_token": GATEWAY_TOKEN}
     if request.param == "mariadb":
-        settings["metrics_url"] = request.getfixturevalue("empty_mariadb_url")
+        settings["metrics_url"] = request.getfixturevalue("migrated_mariadb_url")
     with running_api(tmp_path, **settings) as running:
         yield running
 
