@@ -46,10 +46,12 @@ setup: python
 
 python: $(VENV)/.installed
 
+# uv installs the project and its dependencies (the same releases pip would choose) in
+# seconds rather than a minute.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
 	@touch $@
 
 web/node_modules/.installed: web/package.json web/package-lock.json
