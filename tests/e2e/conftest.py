@@ -35,7 +35,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.support.backends import free_port
 from tests.support.e2e import ARTIFACTS, AT_REST, ControlPlane
-from tests.support.fleet import admin_client, quit_screens, running, short_dir
+from tests.support.fleet import admin_client, answers, quit_screens, running, short_dir
 from tests.support.sshd import start_sshd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,11 +94,8 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
                 f"the control plane exited with code {process.returncode} before it was healthy;"
                 f" its output:\n{log.read_text(errors='replace')}"
             )
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+        if answers(f"{url}/healthz"):
+            return
         time.sleep(0.1)
     pytest.fail(
         f"the control plane did not answer {url}/healthz within {START_TIMEOUT:.0f} s;"

@@ -7,6 +7,7 @@ names) on provider1; the simulator is fast and keeps a ground-truth log of every
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -80,9 +81,18 @@ def smsfleet_command() -> str:
     return found
 
 
+@functools.cache
+def _prober() -> httpx.Client:
+    # One client for every probe of the process: a new one loads the CA bundle each time
+    # (tens of ms of CPU, which polling while a server starts multiplies). No connection
+    # is kept, so a probe never reaches a server that has since gone.
+    return httpx.Client(timeout=1.0, limits=httpx.Limits(max_keepalive_connections=0))
+
+
 def answers(url: str) -> bool:
+    """`url` answers 200 now."""
     try:
-        return httpx.get(url, timeout=1.0).status_code == 200
+        return _prober().get(url).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -103,11 +113,8 @@ def running(
         while True:
             if process.poll() is not None:
                 pytest.fail(f"{argv[0]} exited early:\n{log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(ready, timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+            if answers(ready):
+                break
             if time.monotonic() > deadline:
                 pytest.fail(f"{ready} did not answer:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.1)

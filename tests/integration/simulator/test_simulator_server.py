@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.fleet import answers
+
 ADMIN_TOKEN = "integration-admin-token-0123456789"
 CONFIG = """
 [simulator]
@@ -83,11 +85,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"simulator exited early:\n{self.log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+            if answers(f"{self.url}/healthz"):
+                return
             time.sleep(0.1)
         self.stop()
         pytest.fail("simulator did not become ready within 20 s")
