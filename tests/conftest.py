@@ -3,8 +3,8 @@
 - `sqlite_url`: a SQLite file in the test's tmp_path.
 - `mariadb_url`: a fresh database on the local MariaDB server (session), dropped after.
 - `empty_mariadb_url`: a database of the test's own, with no table, dropped after.
-- `migrated_mariadb_url`: the same with the metrics schema at its head (a copy of one
-  migrated once per test process).
+- `migrated_mariadb_url`: the same with the metrics schema at its head, a copy of
+  `metrics_schema_template_url` (migrated once per test process, never written to).
 - `metrics_through_proxy`: such a database's URL through a proxy the test can cut,
   and the proxy.
 - `mongo_url`: a SecantusDB server on a free port (session), a random database name.
@@ -116,8 +116,9 @@ def metrics_through_proxy() -> Iterator[tuple[str, CuttableProxy]]:
 
 
 @pytest.fixture(scope="session")
-def _metrics_schema_mariadb_url() -> Iterator[str]:
-    """The metrics schema, migrated once per test process, that tests get copies of."""
+def metrics_schema_template_url() -> Iterator[str]:
+    """The metrics schema, migrated once per test process, that tests get copies of
+    (`mariadb_database(like=…)`); nothing writes to it."""
     with _required(), mariadb_database() as url:
         engine = create_sql_engine(url)
         try:
@@ -128,9 +129,9 @@ def _metrics_schema_mariadb_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def migrated_mariadb_url(_metrics_schema_mariadb_url: str) -> Iterator[str]:
+def migrated_mariadb_url(metrics_schema_template_url: str) -> Iterator[str]:
     """A database of the test's own with the metrics schema at its head."""
-    with _required(), mariadb_database(like=_metrics_schema_mariadb_url) as url:
+    with _required(), mariadb_database(like=metrics_schema_template_url) as url:
         yield url
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,6 @@ from sqlalchemy.exc import OperationalError
 
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch.store import HeartbeatStore
-from tests.support.backends import mariadb_database
 from tests.support.chaos import CuttableProxy
 
 SESSIONS = [f"program1_{country}_load" for country in ("UZ", "KZ", "TJ", "KG", "AZ", "GE")]
@@ -28,12 +26,8 @@ T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def metrics_url() -> Iterator[str]:
-    with mariadb_database() as url:
-        engine = create_sql_engine(url)
-        upgrade_metrics_schema(engine)
-        engine.dispose()
-        yield url
+def metrics_url(migrated_mariadb_url: str) -> str:
+    return migrated_mariadb_url
 
 
 def test_processes_writing_the_same_sessions_at_once_never_fail(metrics_url: str) -> None:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from smsfleet.attempts.store import attempts_table
 from smsfleet.core.settings import Settings
-from smsfleet.core.sql import create_sql_engine, open_metrics_engine, upgrade_metrics_schema
+from smsfleet.core.sql import open_metrics_engine
 from smsfleet.metrics.models import AttemptSummary
 from smsfleet.metrics.runtime import build_metrics
 from smsfleet.metrics.tables import (
@@ -57,14 +57,9 @@ TABLES = (
 
 
 @pytest.fixture(scope="session")
-def metrics_mariadb_url() -> Iterator[str]:
+def metrics_mariadb_url(metrics_schema_template_url: str) -> Iterator[str]:
     try:
-        with mariadb_database() as url:
-            engine = create_sql_engine(url)
-            try:
-                upgrade_metrics_schema(engine)
-            finally:
-                engine.dispose()
+        with mariadb_database(like=metrics_schema_template_url) as url:
             yield url
     except BackendUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
