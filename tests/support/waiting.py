@@ -15,15 +15,18 @@ START_TIMEOUT = 60.0
 
 
 def eventually(
-    check: Callable[[], T | None], timeout: float = 10.0, what: str = "the condition"
+    check: Callable[[], T | None],
+    timeout: float = 10.0,
+    what: str | Callable[[], str] = "the condition",
 ) -> T:
     """Call `check` until it returns something true, and return that; fail after `timeout`
-    seconds naming `what` was awaited."""
+    seconds naming `what` was awaited (a callable says so with what it sees by then)."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            awaited = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {awaited}")
         time.sleep(POLL_SECONDS)

@@ -17,7 +17,7 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.stores import open_config_store
-from tests.integration.api.test_sessions_api import sessions, state
+from tests.integration.api.test_sessions_api import await_state, sessions, state
 from tests.support.api import Api, add_users, program_dir
 from tests.support.fleet import short_dir
 from tests.support.live import live_socket
@@ -27,6 +27,8 @@ from tests.support.sshd import SshServer, start_sshd
 from tests.support.waiting import eventually
 
 NAME = "ticker_UZ_uzmobile"
+# Each step on the host is an ssh login and a Python start there: seconds on a busy machine.
+REMOTE_SECONDS = 30.0
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert created.status_code == 201 and created.json()["host"] == "edge1"
 
     assert api.client.post(f"/api/v1/sessions/{NAME}/start", headers=operator).status_code == 200
-    eventually(lambda: state(api, NAME) == "running")
+    await_state(api, NAME, "running", timeout=REMOTE_SECONDS)
     assert [entry.name for entry in seen.list()] == [NAME]  # there, not here
     view = api.client.get(f"/api/v1/sessions/{NAME}", headers=operator).json()
     assert view["host"] == "edge1" and view["pid"] > 0
@@ -118,7 +120,7 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
             api.client.get(f"/api/v1/sessions/{NAME}", headers=operator).json()["restarts"] == 1
             and state(api, NAME) == "running"
         ),
-        timeout=15,
+        timeout=REMOTE_SECONDS,
     )
     events = api.client.get(f"/api/v1/sessions/{NAME}/events", headers=operator).json()
     exited = next(e for e in events if e["kind"] == "exited")
@@ -132,8 +134,8 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert unreadable.status_code == 503 and unreadable.headers["Retry-After"] == "5"
     assert state(api, NAME) == "running"  # unknown, not crashed
     server.start()
-    eventually(lambda: hosts(api)["edge1"]["reachable"] is True)
+    eventually(lambda: hosts(api)["edge1"]["reachable"] is True, timeout=REMOTE_SECONDS)
 
     assert api.client.post(f"/api/v1/sessions/{NAME}/stop", headers=operator).status_code == 200
-    eventually(lambda: state(api, NAME) == "stopped")
+    await_state(api, NAME, "stopped", timeout=REMOTE_SECONDS)
     assert seen.list() == []

@@ -70,6 +70,18 @@ def state(api: Api, name: str) -> str:
     return value
 
 
+def await_state(api: Api, name: str, wanted: str, timeout: float = 10.0) -> None:
+    """Wait for session `name` to be in state `wanted`; a timeout says where it is instead
+    and what happened to it."""
+
+    def seen() -> str:
+        headers = api.headers(Role.viewer)
+        events = api.client.get(f"/api/v1/sessions/{name}/events", headers=headers).json()
+        return f"{name} {wanted} (it is {state(api, name)}; its events: {events})"
+
+    eventually(lambda: state(api, name) == wanted, timeout, what=seen)
+
+
 def add_ticker(api: Api) -> None:
     """Program `ticker`, installed in the program directory and defined by the admin."""
     command = install_program(api.settings.program_dirs[0], "ticker", TICKING)
@@ -124,7 +136,7 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
         )
     )
     # The high-priority pair's session runs without being asked.
-    eventually(lambda: state(api, "ticker_IN_vi") == "running")
+    await_state(api, "ticker_IN_vi", "running")
     assert state(api, "ticker_UZ_uzmobile") == "stopped"
     token = api.token(Role.viewer)
     with live_socket(api.client, token) as socket:
@@ -166,7 +178,7 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
         "/api/v1/sessions/ticker_UZ_uzmobile/stop", json={"reason": "maintenance"}, headers=operator
     )
     assert stopped.status_code == 200
-    eventually(lambda: state(api, "ticker_UZ_uzmobile") == "stopped")
+    await_state(api, "ticker_UZ_uzmobile", "stopped")
     events_url = "/api/v1/sessions/ticker_UZ_uzmobile/events"
     # The state is written just before its event is logged: the event follows at once.
     eventually(lambda: api.client.get(events_url, headers=operator).json()[0]["kind"] == "stopped")
@@ -179,7 +191,7 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
 def test_high_priority_sessions_need_an_admin_and_force_to_stop(live_api: Api) -> None:
     api = live_api
     setup_pairs(api)
-    eventually(lambda: state(api, "ticker_IN_vi") == "running")
+    await_state(api, "ticker_IN_vi", "running")
     url = "/api/v1/sessions/ticker_IN_vi/stop"
     assert api.client.post(url, headers=api.headers(Role.operator)).status_code == 403
     no_force = api.client.post(url, headers=api.headers(Role.admin))
@@ -190,7 +202,7 @@ def test_high_priority_sessions_need_an_admin_and_force_to_stop(live_api: Api) -
         url, json={"force": True, "reason": "provider maintenance"}, headers=api.headers(Role.admin)
     )
     assert forced.status_code == 200
-    eventually(lambda: state(api, "ticker_IN_vi") == "stopped")
+    await_state(api, "ticker_IN_vi", "stopped")
 
 
 def test_bulk_actions_answer_per_session(live_api: Api) -> None:
@@ -220,7 +232,7 @@ def test_bulk_actions_answer_per_session(live_api: Api) -> None:
     assert outcome["ticker_IN_vi"]["ok"] is False
     assert "admin" in outcome["ticker_IN_vi"]["error"]
     assert outcome["ticker_UZ_uzmobile"]["ok"] is True
-    eventually(lambda: state(api, "ticker_TJ_megafon") == "stopped")
+    await_state(api, "ticker_TJ_megafon", "stopped")
     assert state(api, "ticker_IN_vi") == "running"
 
 
@@ -273,7 +285,7 @@ def test_a_pair_created_with_start_sessions_runs_them_at_once(live_api: Api) -> 
     (session,) = sessions(api, operator="KE_airtel")
     assert session["desired"] == "running"
     assert session["desired_actor"] == "operator"
-    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
+    await_state(api, "ticker_KE_airtel", "running")
     events = api.client.get("/api/v1/sessions/ticker_KE_airtel/events", headers=operator)
     assert [e["kind"] for e in events.json()][-2:] == ["start_requested", "created"]
 
@@ -282,7 +294,7 @@ def test_a_running_session_of_a_deleted_pair_is_stopped_and_then_gone(live_api: 
     api = live_api
     operator = api.headers(Role.operator)
     create_ke_airtel_started(api)
-    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
+    await_state(api, "ticker_KE_airtel", "running")
     assert api.client.delete("/api/v1/pairs/KE_airtel", headers=operator).status_code == 204
     eventually(lambda: sessions(api, operator="KE_airtel") == [], what="the session to go")
     kinds = [event.kind for event in api.store.session_events.recent(limit=5)]
@@ -295,11 +307,11 @@ def test_a_pair_created_again_while_its_old_session_still_runs_gets_its_own_wish
     api = live_api
     operator, admin = api.headers(Role.operator), api.headers(Role.admin)
     create_ke_airtel_started(api)
-    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
+    await_state(api, "ticker_KE_airtel", "running")
     assert api.client.delete("/api/v1/pairs/KE_airtel", headers=operator).status_code == 204
     # Created again high priority, before its old session is stopped: it is wanted running.
     again = {**KE_AIRTEL_STARTED, "start_sessions": False, "is_high_priority": True}
     assert api.client.post("/api/v1/pairs", json=again, headers=admin).status_code == 201
     session = api.client.get("/api/v1/sessions/ticker_KE_airtel", headers=operator).json()
     assert (session["desired"], session["desired_reason"]) == ("running", "high-priority pair")
-    eventually(lambda: state(api, "ticker_KE_airtel") == "running")
+    await_state(api, "ticker_KE_airtel", "running")
