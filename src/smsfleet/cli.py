@@ -1,4 +1,9 @@
-"""The `smsfleet` command."""
+"""The `smsfleet` command.
+
+Each command imports the parts it runs when it runs: the control plane takes
+seconds to import, and `smsfleet --help` or `smsfleet users add` should not wait
+for it.
+"""
 
 from __future__ import annotations
 
@@ -12,34 +17,19 @@ import sys
 import tempfile
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 from pydantic import SecretStr
 
-from smsfleet.api import create_app
-from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, UserCreate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import LOCAL_HOST, Settings
-from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.demo import (
-    DEMO_SIMULATOR_CONFIG,
-    StatusLine,
-    seed_demo,
-    start_demo_sessions,
-    stop_demo_sessions,
-)
-from smsfleet.programs.service import ProgramRules
-from smsfleet.search.__main__ import main as search_main
 from smsfleet.sessions import cli as sessions_cli
-from smsfleet.sessions.hosts import Hosts
-from smsfleet.simulator import SimulatorConfigError
-from smsfleet.simulator import server as simulator_server
-from smsfleet.stores import ConfigStore, open_config_store
-from smsfleet.wiring import prepare_store
+
+if TYPE_CHECKING:
+    from smsfleet.stores import ConfigStore
 
 app = typer.Typer(help="Control plane for a fleet of SMS test programs.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -91,6 +81,10 @@ def _server(settings: Settings) -> dict[str, Any]:
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Run the control plane (API, dashboard, supervisor)."""
+    import uvicorn
+
+    from smsfleet.api import create_app
+
     # Programs are sent here unless SMSFLEET_PUBLIC_URL says otherwise.
     settings = _settings(data_dir).listening_on(host, port)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **_server(settings))
@@ -122,6 +116,22 @@ def demo(
     simulator, the search service and, unless --keep-sessions, the demo's sessions,
     and prints the URL and login again.
     """
+    import uvicorn
+
+    from smsfleet.api import create_app
+    from smsfleet.auth import service as auth_service
+    from smsfleet.demo import (
+        DEMO_SIMULATOR_CONFIG,
+        StatusLine,
+        seed_demo,
+        start_demo_sessions,
+        stop_demo_sessions,
+    )
+    from smsfleet.programs.service import ProgramRules
+    from smsfleet.sessions.hosts import Hosts
+    from smsfleet.stores import open_config_store
+    from smsfleet.wiring import prepare_store
+
     search_token = secrets.token_urlsafe(32)  # between this demo's two processes only
     settings = _settings(
         data_dir,
@@ -212,6 +222,9 @@ def simulator(
     ] = None,
 ) -> None:
     """Run the SMS gateway simulator (providers and gateway) for demos and tests."""
+    from smsfleet.simulator import SimulatorConfigError
+    from smsfleet.simulator import server as simulator_server
+
     try:
         simulator_server.serve(host, port, config)
     except SimulatorConfigError as exc:
@@ -222,6 +235,8 @@ def simulator(
 @app.command("search-service")
 def search_service(host: Host = "127.0.0.1", port: Port = 8200, data_dir: DataDir = None) -> None:
     """Run the search service (its own database; the control plane is its only client)."""
+    from smsfleet.search.__main__ import main as search_main
+
     where = ["--data-dir", str(data_dir)] if data_dir else []
     raise typer.Exit(search_main(["--host", host, "--port", str(port), *where]))
 
@@ -229,6 +244,8 @@ def search_service(host: Host = "127.0.0.1", port: Port = 8200, data_dir: DataDi
 @app.command()
 def openapi() -> None:
     """Print the OpenAPI schema (the web app's client is generated from it)."""
+    from smsfleet.api import create_app
+
     with tempfile.TemporaryDirectory() as scratch:
         schema = create_app(Settings(data_dir=Path(scratch), demo=True)).openapi()
     typer.echo(json.dumps(schema, indent=2))
@@ -237,6 +254,10 @@ def openapi() -> None:
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
     """Create or migrate the config store's schema and indexes."""
+    from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
+    from smsfleet.stores import open_config_store
+    from smsfleet.wiring import prepare_store
+
     settings = _settings(data_dir)
     store = open_config_store(settings.resolved_config_url, upgrade=True)
     try:
@@ -253,6 +274,8 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
 
 def _with_store(data_dir: Path | None) -> ConfigStore:
+    from smsfleet.stores import open_config_store
+
     return open_config_store(_settings(data_dir).resolved_config_url)
 
 
@@ -266,6 +289,8 @@ def users_add(
     data_dir: DataDir = None,
 ) -> None:
     """Add a user."""
+    from smsfleet.auth import service as auth_service
+
     store = _with_store(data_dir)
     try:
         data = UserCreate(username=username, password=password, role=role)
@@ -289,6 +314,8 @@ def users_passwd(
     data_dir: DataDir = None,
 ) -> None:
     """Set a user's password."""
+    from smsfleet.auth import service as auth_service
+
     store = _with_store(data_dir)
     clock = SystemClock()
     try:

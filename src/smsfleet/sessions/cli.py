@@ -2,6 +2,7 @@
 
 The commands write what should run, as the API does; the control plane's
 supervisor makes it so within a tick. Shell access to the host is admin access.
+The store is imported by the commands that open it, so `smsfleet --help` does not.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,13 +20,14 @@ from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import DomainError
 from smsfleet.core.settings import LOCAL_HOST, Settings
-from smsfleet.sessions import service
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.models import SessionAction, SessionState
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.screen import ScreenError
-from smsfleet.stores import open_config_store
+
+if TYPE_CHECKING:
+    from smsfleet.stores import ConfigStore
 
 app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is_help=True)
 
@@ -36,6 +38,12 @@ Force = Annotated[bool, typer.Option(help="Confirm a stop of a high-priority pai
 
 def _settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+def _open_store(settings: Settings) -> ConfigStore:
+    from smsfleet.stores import open_config_store
+
+    return open_config_store(settings.resolved_config_url)
 
 
 def _local_admin() -> User:
@@ -66,7 +74,9 @@ def list_sessions(
     data_dir: DataDir = None,
 ) -> None:
     """List sessions with their state."""
-    store = open_config_store(_settings(data_dir).resolved_config_url)
+    from smsfleet.sessions import service
+
+    store = _open_store(_settings(data_dir))
     try:
         found = service.list_sessions(
             store=store, clock=SystemClock(), country=country, program=program, state=state
@@ -87,7 +97,9 @@ def list_sessions(
 def _act(
     names: list[str], action: SessionAction, reason: str | None, force: bool, data_dir: Path | None
 ) -> None:
-    store = open_config_store(_settings(data_dir).resolved_config_url)
+    from smsfleet.sessions import service
+
+    store = _open_store(_settings(data_dir))
     failed = False
     try:
         for name in names:
@@ -149,7 +161,7 @@ def logs(
     except ValueError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    store = open_config_store(settings.resolved_config_url)
+    store = _open_store(settings)
     try:
         spec = store.session_specs.get(name)
     finally:

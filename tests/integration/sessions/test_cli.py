@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -66,3 +68,17 @@ def test_users_commands(tmp_path: Path) -> None:
     code, output = run(tmp_path, "db", "upgrade")
     assert code == 0
     assert "config store up to date (sqlite)" in output
+
+
+def test_the_command_starts_without_loading_the_control_plane() -> None:
+    """`smsfleet --help` and the light commands must not wait seconds for the server's
+    imports: only the commands that run it (serve, demo, openapi) load it."""
+    probe = (
+        "import sys; from smsfleet.cli import app;"
+        " print(sorted(m for m in ('smsfleet.api', 'smsfleet.stores', 'fastapi', 'sqlalchemy',"
+        " 'pymongo', 'uvicorn') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
