@@ -56,6 +56,13 @@ def test_a_killed_control_plane_loses_and_doubles_nothing(rig: Rig) -> None:
     )
     time.sleep(RUN_BEFORE_SECONDS)
 
+    def both_in_flight() -> bool:
+        """Each session holds a grant it has not reported yet: the kill catches both with
+        an SMS under way, whose reports must then wait in their spools (on a busy machine
+        a fixed moment may find a program between two leases)."""
+        return {a["session"] for a in rig.attempts() if a["outcome"] is None} == set(SESSIONS)
+
+    eventually(both_in_flight, 20, "an SMS of each session under way")
     rig.control_plane.kill()
     killed_at = datetime.now(UTC)
     leased_before_kill = {a["id"] for a in rig.attempts()}
