@@ -29,10 +29,11 @@ def migrate_metrics(engine: Engine, revision: str, *, down: bool = False) -> Non
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
-def _migrated(url: str) -> Iterator[Engine]:
+def _engine(url: str, *, migrate: bool) -> Iterator[Engine]:
     engine = create_sql_engine(url)
     try:
-        upgrade_metrics_schema(engine)
+        if migrate:
+            upgrade_metrics_schema(engine)
         yield engine
     finally:
         engine.dispose()
@@ -40,13 +41,12 @@ def _migrated(url: str) -> Iterator[Engine]:
 
 @pytest.fixture(params=["sqlite", "mariadb"])
 def metrics_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "mariadb":
-        url: str = request.getfixturevalue("migrated_mariadb_url")
+    if request.param == "mariadb":  # a copy of a database migrated once per test process
+        yield from _engine(request.getfixturevalue("migrated_mariadb_url"), migrate=False)
     else:
-        url = sqlite_url_for(tmp_path / "metrics.sqlite3")
-    yield from _migrated(url)
+        yield from _engine(sqlite_url_for(tmp_path / "metrics.sqlite3"), migrate=True)
 
 
 @pytest.fixture
 def sqlite_metrics_engine(tmp_path: Path) -> Iterator[Engine]:
-    yield from _migrated(sqlite_url_for(tmp_path / "metrics.sqlite3"))
+    yield from _engine(sqlite_url_for(tmp_path / "metrics.sqlite3"), migrate=True)

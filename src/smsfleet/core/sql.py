@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, overload
+from typing import Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
 from alembic import command
@@ -162,6 +162,23 @@ def naive_utc(value: Any) -> Any:
     return value
 
 
+_INSERT_RACE_TRIES = 3
+_T = TypeVar("_T")
+
+
+def in_transaction_again_on_insert_race(engine: Engine, work: Callable[[sa.Connection], _T]) -> _T:
+    """`work` in one transaction; run again (three tries in all) when another process
+    inserted one of its new keys meanwhile, since the next run reads that row."""
+    for _ in range(_INSERT_RACE_TRIES - 1):
+        try:
+            with engine.begin() as connection:
+                return work(connection)
+        except IntegrityError:
+            continue
+    with engine.begin() as connection:
+        return work(connection)
+
+
 def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
     """Column values of a record; JSON columns get JSON-ready values (dates as text)."""
     python, as_json = record.model_dump(), record.model_dump(mode="json")
@@ -256,22 +273,18 @@ class SqlRecordStore(Generic[R]):
             raise Conflict(f"{key!r} already exists", details={"key": key}) from exc
 
     def add_missing(self, records: Sequence[R]) -> int:
-        for attempt in range(3):
-            try:
-                with self._engine.begin() as connection:
-                    known = set(connection.execute(sa.select(self._key)).scalars())
-                    rows = [
-                        _values(self._table, record)
-                        for record in records
-                        if getattr(record, self._key_name) not in known
-                    ]
-                    if rows:
-                        self._write(connection, sa.insert(self._table), rows)
-                    return len(rows)
-            except IntegrityError:  # another process added some meanwhile: look again
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        def add(connection: sa.Connection) -> int:
+            known = set(connection.execute(sa.select(self._key)).scalars())
+            rows = [
+                _values(self._table, record)
+                for record in records
+                if getattr(record, self._key_name) not in known
+            ]
+            if rows:
+                self._write(connection, sa.insert(self._table), rows)
+            return len(rows)
+
+        return in_transaction_again_on_insert_race(self._engine, add)
 
     def replace(self, record: R) -> None:
         key = getattr(record, self._key_name)

@@ -10,9 +10,14 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
-from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc
+from smsfleet.core.sql import (
+    DateTimeColumn,
+    aware_utc,
+    in_transaction_again_on_insert_race,
+    metrics_metadata,
+    naive_utc,
+)
 
 log = logging.getLogger("smsfleet.dispatch")
 
@@ -135,32 +140,26 @@ class HeartbeatStore:
             .where(table.c.session == sa.bindparam("b_session"))
             .values(at=sa.bindparam("b_at"))
         )
-        for attempt in range(3):
-            try:
-                with self._engine.begin() as connection:
-                    existing = set(
-                        connection.execute(
-                            sa.select(table.c.session).where(table.c.session.in_(list(beats)))
-                        ).scalars()
-                    )
-                    known = [
-                        {"b_session": s, "b_at": naive_utc(at)}
-                        for s, at in beats.items()
-                        if s in existing
-                    ]
-                    new = [
-                        {"session": s, "at": naive_utc(at)}
-                        for s, at in beats.items()
-                        if s not in existing
-                    ]
-                    if known:
-                        connection.execute(update, known)
-                    if new:
-                        connection.execute(sa.insert(table), new)
-                return
-            except IntegrityError:  # another process inserted a first beat: again
-                if attempt == 2:
-                    raise
+
+        def write(connection: sa.Connection) -> None:
+            existing = set(
+                connection.execute(
+                    sa.select(table.c.session).where(table.c.session.in_(list(beats)))
+                ).scalars()
+            )
+            known = [
+                {"b_session": s, "b_at": naive_utc(at)} for s, at in beats.items() if s in existing
+            ]
+            new = [
+                {"session": s, "at": naive_utc(at)} for s, at in beats.items() if s not in existing
+            ]
+            if known:
+                connection.execute(update, known)
+            if new:
+                connection.execute(sa.insert(table), new)
+
+        # Another process may insert a session's first beat meanwhile.
+        in_transaction_again_on_insert_race(self._engine, write)
 
     def close(self) -> None:
         """Write what is pending; later beats are written at once."""

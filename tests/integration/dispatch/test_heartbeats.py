@@ -25,15 +25,10 @@ ROUNDS = 150
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def metrics_url(migrated_mariadb_url: str) -> str:
-    return migrated_mariadb_url
-
-
-def test_processes_writing_the_same_sessions_at_once_never_fail(metrics_url: str) -> None:
+def test_processes_writing_the_same_sessions_at_once_never_fail(migrated_mariadb_url: str) -> None:
     # Each round's beats are written together, and the two processes see the sessions
     # in opposite orders: rows locked in different orders would deadlock.
-    engines = [create_sql_engine(metrics_url) for _ in range(2)]
+    engines = [create_sql_engine(migrated_mariadb_url) for _ in range(2)]
     stores = [HeartbeatStore(engine, flush_interval=3600) for engine in engines]
     orders = [SESSIONS, SESSIONS[::-1]]
     errors: list[BaseException] = []
@@ -116,11 +111,11 @@ class _FirstWriteHeldThenFailed:
 
 
 def test_a_close_during_a_failing_timed_write_still_writes_its_beats(
-    metrics_url: str, caplog: pytest.LogCaptureFixture
+    migrated_mariadb_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Shutting down while the timer's write is in flight: close waits for it, and the
     beats it gives back are written, not dropped with the process."""
-    engine = create_sql_engine(metrics_url)
+    engine = create_sql_engine(migrated_mariadb_url)
     faults = _FirstWriteHeldThenFailed(engine)
     store = HeartbeatStore(engine, flush_interval=0)
     try:
