@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +57,8 @@ def table_options(bind: sa.engine.Connection) -> dict[str, Any]:
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # As many as the request threads (anyio's default limit is 40).
 SQL_POOL_SIZE = 40
+# A pooled MySQL connection unused this long is checked before it is used again.
+IDLE_CHECK_SECONDS = 1.0
 
 
 def create_sql_engine(url: str) -> Engine:
@@ -83,14 +86,36 @@ def create_sql_engine(url: str) -> Engine:
         # TLS to this machine's own server protects nothing, and where it may be used the
         # driver builds a TLS context (every CA read again) for each new connection.
         connect_args["ssl_disabled"] = True
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         connect_args=connect_args,
-        pool_pre_ping=True,
         pool_recycle=3600,
         pool_size=SQL_POOL_SIZE,
         max_overflow=10,
+        # Every use goes through a Connection, which ends its transaction itself (commit,
+        # or a rollback on close): the pool's own rollback on return would be a third
+        # round trip for each transaction.
+        pool_reset_on_return=None,
     )
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # A connection that sat idle may have been closed by the server (a restart, its
+        # wait_timeout): asked first, and replaced if so. One in constant use is not
+        # asked each time, a round trip per transaction otherwise.
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_CHECK_SECONDS:
+            return
+        try:
+            dbapi_connection.ping(reconnect=False)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+    return engine
 
 
 def database_identity(engine: Engine) -> str:

@@ -94,9 +94,11 @@ class SqlLimiter:
                     raise
                 connection.exec_driver_sql("COMMIT")
             else:
-                # Under the country lock each statement must see the latest commits.
-                connection.execution_options(isolation_level="READ COMMITTED")
                 with connection.begin():
+                    # Under the country lock each statement must see the latest commits.
+                    # For this transaction only: a session-wide level would be one more
+                    # statement to set and one to undo on every use of the connection.
+                    connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     yield connection
 
     def _ensure_country(self, country: str) -> None:

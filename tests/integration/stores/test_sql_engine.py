@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from smsfleet.core.sql import create_sql_engine, database_identity
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from smsfleet.core.sql import IDLE_CHECK_SECONDS, create_sql_engine, database_identity
+
+_COUNTERS = "SHOW SESSION STATUS WHERE Variable_name IN ('Com_commit', 'Com_rollback')"
 
 
 def test_a_server_on_this_machine_is_reached_without_tls(empty_mariadb_url: str) -> None:
@@ -32,3 +39,55 @@ def test_the_database_is_named_the_same_whatever_the_url_spells(empty_mariadb_ur
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def _own_counters(engine: sa.Engine) -> tuple[int, dict[str, int]]:
+    with engine.begin() as connection:
+        identity = connection.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
+        counters = {name: int(value) for name, value in connection.execute(sa.text(_COUNTERS))}
+    return identity, counters
+
+
+def _failing_work(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.text("SELECT 1"))
+        raise RuntimeError("the work failed")
+
+
+def test_a_transaction_costs_its_statements_and_a_commit_and_nothing_more(
+    empty_mariadb_url: str,
+) -> None:
+    """A connection back in the pool after its commit is not rolled back again (a round
+    trip per transaction, for nothing)."""
+    engine = create_sql_engine(empty_mariadb_url)
+    try:
+        identity, before = _own_counters(engine)
+        for _ in range(5):
+            with engine.begin() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        same, after = _own_counters(engine)
+        assert same == identity  # one pooled connection did all of it
+        assert after["Com_commit"] - before["Com_commit"] == 6  # the five and one reading
+        assert after["Com_rollback"] == before["Com_rollback"]
+        # A transaction that fails is still rolled back, by the connection itself.
+        with pytest.raises(RuntimeError):
+            _failing_work(engine)
+        assert _own_counters(engine)[1]["Com_rollback"] == before["Com_rollback"] + 1
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_unseen(
+    empty_mariadb_url: str,
+) -> None:
+    engine, killer = create_sql_engine(empty_mariadb_url), create_sql_engine(empty_mariadb_url)
+    try:
+        first, _ = _own_counters(engine)
+        with killer.begin() as connection:  # as a server restart or its wait_timeout would
+            connection.execute(sa.text(f"KILL CONNECTION {int(first)}"))
+        time.sleep(IDLE_CHECK_SECONDS + 0.2)
+        second, _ = _own_counters(engine)  # no error: asked before use, and replaced
+        assert second != first
+    finally:
+        engine.dispose()
+        killer.dispose()
