@@ -1,6 +1,6 @@
 """The worker routes against the stack's own ceiling, in one run: a ratio for any machine.
 
-    .venv/bin/python3 benchmarks/ceiling.py [--runs 5] [--seconds 8]
+    .venv/bin/python benchmarks/ceiling.py [--runs 5] [--seconds 8]
 
 Each run measures, one after the other under the same wrk load
 (benchmarks/lease_report.lua, 2 threads x 16 connections, every granted lease reported

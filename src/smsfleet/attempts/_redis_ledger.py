@@ -180,6 +180,7 @@ class RedisLedger:
         closed_ttl: timedelta = timedelta(hours=1),
         batch: int = 500,
         block: timedelta = timedelta(milliseconds=50),
+        gather: timedelta = timedelta(milliseconds=100),
         claim_idle: timedelta = timedelta(seconds=10),
         owns_client: bool = False,
     ) -> None:
@@ -190,6 +191,7 @@ class RedisLedger:
         self._closed_ttl = int(closed_ttl.total_seconds())
         self._batch = batch
         self._block_ms = int(block / timedelta(milliseconds=1))
+        self._gather_seconds = gather.total_seconds()
         self._claim_idle_ms = int(claim_idle / timedelta(milliseconds=1))
         self._owns_client = owns_client
         self._consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -354,7 +356,11 @@ class RedisLedger:
                 if (now := time.monotonic()) - claimed_at > CLAIM_EVERY_SECONDS:
                     claimed_at = now
                     self.claim()
-                self.drain(block=True)
+                drained = self.drain(block=True)
+                if 0 < drained < self._batch:
+                    # What comes next gathers meanwhile: under load a batch then holds
+                    # many attempts in one transaction, rather than one or two each.
+                    self._stop.wait(self._gather_seconds)
             except (redis.RedisError, SQLAlchemyError) as error:
                 log.warning("draining attempts to SQL failed, trying again: %s", error)
                 self._stop.wait(1.0)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.sql import create_sql_engine, fleet_prefix, upgrade_metrics_schema
 from tests.support.backends import random_name, sqlite_url_for
+from tests.support.waiting import eventually
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 PHONES = ["+998901000001", "+998901000002", "+998901000003"]
@@ -268,3 +269,34 @@ def test_a_batch_sql_refused_is_applied_by_the_next_drain(
     assert ledger.drain() == 0
     stored = AttemptStore(metrics_engine).recent(limit=10)
     assert sorted(a.id for a in stored) == [opened.id, f"{2:032x}"]
+
+
+class _BatchesSeen(AttemptStore):
+    """The SQL store, noting the size of each batch applied to it."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.batches: list[int] = []
+
+    def apply(self, attempts: Sequence[Attempt]) -> None:
+        super().apply(attempts)
+        self.batches.append(len(attempts))
+
+
+def test_under_load_the_drain_gathers_attempts_into_one_transaction(
+    client: redis.Redis, sqlite_metrics_engine: Engine, prefix: str
+) -> None:
+    """An attempt alone reaches SQL at once; those that come while it was applied wait
+    for the gathering pause and go together, not one transaction each."""
+    store = _BatchesSeen(sqlite_metrics_engine)
+    ledger = RedisLedger(client, store=store, prefix=prefix, gather=timedelta(seconds=2))
+    ledger.start()
+    try:
+        lease(ledger, 1)
+        eventually(lambda: store.batches == [1], what="the first attempt in SQL")
+        for number in range(2, 7):
+            lease(ledger, number)
+        eventually(lambda: sum(store.batches) == 6, what="the other five in SQL")
+        assert store.batches == [1, 5]
+    finally:
+        ledger.close()
