@@ -1,6 +1,6 @@
 """Alert delivery: a session crash on Telegram, and its recovery, timed end to end.
 
-    .venv/bin/python3 benchmarks/alerts.py [--crashes 20]
+    .venv/bin/python benchmarks/alerts.py [--crashes 20]
 
 A real fleet (tests/support/fleet.py: `smsfleet serve`, the gateway simulator, two
 programs in GNU screen) with a Telegram stand-in for the Bot API. Each round kills
