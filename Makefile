@@ -47,11 +47,14 @@ setup: python
 python: $(VENV)/.installed
 
 # uv installs the project and its dependencies (the same releases pip would choose) in
-# seconds rather than a minute.
+# seconds rather than a minute. Their bytecode is compiled here, once: where
+# PYTHONDONTWRITEBYTECODE is set, nothing would cache it, and every process of the
+# control plane would compile its imports again (3.3 s of CPU rather than 1.2 s).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m compileall -q src
 	@touch $@
 
 web/node_modules/.installed: web/package.json web/package-lock.json
