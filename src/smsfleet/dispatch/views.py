@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from smsfleet.core.errors import Unauthorized
 from smsfleet.deps import Context, CurrentUser, DispatcherDep
@@ -17,6 +19,7 @@ from smsfleet.dispatch.models import (
     LeaseRequest,
     ReportRequest,
     ReportResponse,
+    ReportStatus,
 )
 
 __all__ = ["goals_router", "router"]
@@ -39,16 +42,40 @@ async def _worker_token(
 WorkerToken = Annotated[str, Depends(_worker_token)]
 
 
-@router.post("/lease", summary="Ask for the next send: send, wait or stop")
-def lease(body: LeaseRequest, dispatcher: DispatcherDep, token: WorkerToken) -> LeaseAction:
-    dispatcher.authenticate(session=body.session, token=token)
-    return dispatcher.lease(session=body.session, in_flight=body.in_flight)
+# The lease and the report answer bytes made here, on the event loop: FastAPI would
+# otherwise check a sync route's answer against its model in a second trip to the
+# thread pool. Their models still document them (`response_model`).
+_LEASE_ACTION = TypeAdapter[LeaseAction](LeaseAction)
+_REPORT_ANSWERS = {
+    status: ReportResponse(status=status).model_dump_json().encode() for status in ReportStatus
+}
 
 
-@router.post("/report", summary="Record the outcome of a leased send (idempotent)")
-def report(body: ReportRequest, dispatcher: DispatcherDep, token: WorkerToken) -> ReportResponse:
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+@router.post(
+    "/lease", summary="Ask for the next send: send, wait or stop", response_model=LeaseAction
+)
+async def lease(body: LeaseRequest, dispatcher: DispatcherDep, token: WorkerToken) -> Response:
+    dispatcher.authenticate(session=body.session, token=token)  # a hash: no I/O
+    # One trip to the thread pool for the blocking part (the stores, the limiter).
+    action = await run_in_threadpool(
+        dispatcher.lease, session=body.session, in_flight=body.in_flight
+    )
+    return _json(_LEASE_ACTION.dump_json(action))
+
+
+@router.post(
+    "/report",
+    summary="Record the outcome of a leased send (idempotent)",
+    response_model=ReportResponse,
+)
+async def report(body: ReportRequest, dispatcher: DispatcherDep, token: WorkerToken) -> Response:
     dispatcher.authenticate(session=body.session, token=token)
-    return ReportResponse(status=dispatcher.report(session=body.session, report=body))
+    status = await run_in_threadpool(dispatcher.report, session=body.session, report=body)
+    return _json(_REPORT_ANSWERS[status])
 
 
 @router.post("/heartbeat", status_code=204, summary="The session's program is alive")
