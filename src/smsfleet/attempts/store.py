@@ -56,12 +56,26 @@ attempts_table = sa.Table(
 _OUTCOME_COLUMNS = tuple(Completion.model_fields)
 
 
-def _insert_missing(connection: sa.Connection) -> sa.Insert:
-    """An insert that leaves a row whose id is already there as it is (and fails on any
-    other conflict)."""
+def _upsert(connection: sa.Connection) -> sa.Insert:
+    """One statement (a multi-row insert for a batch): an attempt missing is inserted as
+    it is, an open one takes the outcome it comes with, a closed one stays as it was; any
+    other conflict fails."""
+    table = attempts_table
     if connection.dialect.name == "sqlite":
-        return sqlite.insert(attempts_table).on_conflict_do_nothing(index_elements=["id"])
-    return mysql.insert(attempts_table).on_duplicate_key_update(id=attempts_table.c.id)
+        lite = sqlite.insert(table)
+        return lite.on_conflict_do_update(
+            index_elements=["id"],
+            set_={name: lite.excluded[name] for name in _OUTCOME_COLUMNS},
+            where=sa.and_(table.c.outcome.is_(None), lite.excluded.outcome.is_not(None)),
+        )
+    maria = mysql.insert(table)
+    still_open = sa.and_(table.c.outcome.is_(None), maria.inserted.outcome.is_not(None))
+    # MariaDB assigns in order and later assignments see earlier ones: `outcome`, which
+    # the condition reads, goes last.
+    ordered = sorted(_OUTCOME_COLUMNS, key=lambda name: name == "outcome")
+    return maria.on_duplicate_key_update(
+        [(name, sa.func.if_(still_open, maria.inserted[name], table.c[name])) for name in ordered]
+    )
 
 
 def _columns(record: Attempt | Completion) -> dict[str, Any]:
@@ -263,22 +277,8 @@ class AttemptStore:
             # An attempt's closed state supersedes its open one within the batch.
             if attempt.outcome is not None or attempt.id not in latest:
                 latest[attempt.id] = attempt
-        rows = [_columns(a) for a in latest.values()]
-        closed = [row for row in rows if row["outcome"] is not None]
-        table = attempts_table
         with self._engine.begin() as connection:
-            connection.execute(_insert_missing(connection), rows)
-            if closed:
-                c = table.c
-                connection.execute(
-                    sa.update(table)
-                    .where(c.id == sa.bindparam("b_id"), c.outcome.is_(None))
-                    .values({name: sa.bindparam(f"b_{name}") for name in _OUTCOME_COLUMNS}),
-                    [
-                        {f"b_{name}": row[name] for name in ("id", *_OUTCOME_COLUMNS)}
-                        for row in closed
-                    ],
-                )
+            connection.execute(_upsert(connection), [_columns(a) for a in latest.values()])
 
     def report(
         self, trigger_id: str, *, session: str, completion: Completion

@@ -199,6 +199,25 @@ def test_applying_is_idempotent_and_order_free(metrics_engine: Engine) -> None:
     store.apply([other])  # a second close of a closed attempt changes nothing
     assert store.recent(limit=10, pair="UZ_ucell") == [closed]
 
+    # Open in one batch, closed in a later one (beside an attempt new to the store).
+    later = new_attempt(2).model_copy(update={"phone": PHONES[1]})
+    store.apply([later])
+    store.apply([later])  # open again: still open
+    assert store.recent(limit=10, pair="UZ_ucell") == [closed, later]  # by id: same time
+    closed_later = later.model_copy(
+        update={
+            "outcome": Outcome.not_delivered,
+            "completed_at": NOW + timedelta(seconds=7),
+            "error_code": "timeout",
+            "latency_ms": 900,
+            "provider": "provider2",
+        }
+    )
+    third = new_attempt(3).model_copy(update={"phone": PHONES[0]})
+    store.apply([closed_later, third, later])
+    store.apply([later.model_copy(update={"outcome": Outcome.error, "completed_at": NOW})])
+    assert store.recent(limit=10, pair="UZ_ucell") == [closed, closed_later, third]
+
 
 def test_two_fleets_on_one_redis_drain_into_their_own_database(
     redis_url: str, metrics_engine: Engine, tmp_path: Path
