@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+
+import sqlalchemy as sa
 
 from smsfleet.apikeys.models import ApiKey
 from smsfleet.apikeys.store import API_KEYS_COLLECTION, api_keys_table
@@ -22,8 +25,9 @@ from smsfleet.auth.store import (
 )
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.core.mongo import MongoEventLog, MongoRecordStore, open_mongo_database
-from smsfleet.core.records import EventLog, RecordStore
+from smsfleet.core.records import EventLog, R, RecordStore
 from smsfleet.core.sql import (
+    Revisions,
     SqlEventLog,
     SqlRecordStore,
     create_sql_engine,
@@ -71,6 +75,8 @@ class ConfigStore:
     audit: EventLog[AuditEvent]
     ping: Callable[[], None]
     close: Callable[[], None]
+    # A block of reads that look for changes once, together (SQL): `with store.one_read():`
+    one_read: Callable[[], AbstractContextManager[None]] = nullcontext
 
 
 def backend_name(url: str) -> str:
@@ -97,21 +103,27 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
 
+    revisions = Revisions()
+
+    def table(table: sa.Table, model: type[R], key: str) -> SqlRecordStore[R]:
+        return SqlRecordStore(engine, table, model, key, revisions=revisions)
+
     return ConfigStore(
         backend=backend,
-        users=SqlRecordStore(engine, users_table, User, "username"),
-        revoked_sessions=SqlRecordStore(engine, revoked_sessions_table, RevokedSession, "session"),
-        countries=SqlRecordStore(engine, countries_table, Country, "code"),
-        pairs=SqlRecordStore(engine, pairs_table, Pair, "key"),
-        programs=SqlRecordStore(engine, programs_table, Program, "name"),
-        session_specs=SqlRecordStore(engine, session_specs_table, SessionSpec, "name"),
-        session_status=SqlRecordStore(engine, session_status_table, SessionStatus, "name"),
+        users=table(users_table, User, "username"),
+        revoked_sessions=table(revoked_sessions_table, RevokedSession, "session"),
+        countries=table(countries_table, Country, "code"),
+        pairs=table(pairs_table, Pair, "key"),
+        programs=table(programs_table, Program, "name"),
+        session_specs=table(session_specs_table, SessionSpec, "name"),
+        session_status=table(session_status_table, SessionStatus, "name"),
         session_events=SqlEventLog(engine, session_events_table, SessionEvent),
-        api_keys=SqlRecordStore(engine, api_keys_table, ApiKey, "id"),
-        templates=SqlRecordStore(engine, templates_table, Template, "id"),
+        api_keys=table(api_keys_table, ApiKey, "id"),
+        templates=table(templates_table, Template, "id"),
         audit=SqlEventLog(engine, audit_events_table, AuditEvent),
         ping=ping,
         close=engine.dispose,
+        one_read=revisions.one_read,
     )
 
 

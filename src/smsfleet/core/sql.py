@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -213,6 +215,46 @@ def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
     }
 
 
+class Revisions:
+    """The config tables' revisions. Inside `one_read`, a thread looks them all up in one
+    query, at its first read, and the block's later reads (of any table) reuse it: a
+    lease reads its session, pair and country for one lookup rather than three. No read
+    is older than that lookup; a table the block read again stays as it first read it,
+    unless the thread itself wrote meanwhile. Outside a block, every read looks up its
+    own table's revision."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        revisions = store_revisions_table.c
+        self._all = sa.select(revisions.name, revisions.revision)
+
+    @contextmanager
+    def one_read(self) -> Iterator[None]:
+        if getattr(self._local, "active", False):  # within an outer block: its lookup
+            yield
+            return
+        self._local.active, self._local.seen = True, None
+        try:
+            yield
+        finally:
+            self._local.active, self._local.seen = False, None
+
+    def of(self, connection: sa.Connection, query: sa.Select[Any], name: str) -> int | None:
+        """The revision of table `name` (`query` looks up that one)."""
+        if not getattr(self._local, "active", False):
+            revision = connection.execute(query).scalar()
+            return None if revision is None else int(revision)
+        seen: dict[str, int] | None = self._local.seen
+        if seen is None:
+            rows = connection.execute(self._all).all()
+            seen = self._local.seen = {row_name: int(revision) for row_name, revision in rows}
+        return seen.get(name)
+
+    def written(self) -> None:
+        """This thread changed a table: the block's next read looks the revisions up again."""
+        self._local.seen = None
+
+
 @dataclass(frozen=True)
 class _Snapshot(Generic[R]):
     revision: int | None
@@ -230,25 +272,34 @@ class SqlRecordStore(Generic[R]):
     Records are values: callers change them with `model_copy`, never in place.
     """
 
-    def __init__(self, engine: Engine, table: sa.Table, model: type[R], key: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        table: sa.Table,
+        model: type[R],
+        key: str,
+        *,
+        revisions: Revisions | None = None,
+    ) -> None:
         self._engine = engine
+        # Shared by the stores of one database, for their `one_read` blocks.
+        self._revisions = revisions or Revisions()
         self._table = table
         self._model = model
         self._many = TypeAdapter(list[model])  # type: ignore[valid-type]
         self._key = table.c[key]
         self._key_name = key
         self._snapshot: _Snapshot[R] | None = None
-        revisions = store_revisions_table.c
-        self._revision_query = sa.select(revisions.revision).where(revisions.name == table.name)
+        column = store_revisions_table.c
+        self._revision_query = sa.select(column.revision).where(column.name == table.name)
         self._bump = (
             sa.update(store_revisions_table)
-            .where(revisions.name == table.name)
-            .values(revision=revisions.revision + 1)
+            .where(column.name == table.name)
+            .values(revision=column.revision + 1)
         )
 
     def _revision(self, connection: sa.Connection) -> int | None:
-        revision = connection.execute(self._revision_query).scalar()
-        return None if revision is None else int(revision)
+        return self._revisions.of(connection, self._revision_query, self._table.name)
 
     def _write(
         self,
@@ -261,6 +312,7 @@ class SqlRecordStore(Generic[R]):
             connection.execute(
                 sa.insert(store_revisions_table).values(name=self._table.name, revision=1)
             )
+        self._revisions.written()
         return int(result.rowcount)
 
     def _current(self, connection: sa.Connection) -> _Snapshot[R]:

@@ -179,6 +179,12 @@ class Dispatcher:
         arrived, a program killed meanwhile) and are closed as `lease_lost`, so their test
         numbers are free again. Unsaid (older programs), open attempts wait for their ttl.
         """
+        # The session, its pair and country (and the counts of sessions) as of one moment,
+        # for one look at what changed.
+        with self.config_store.one_read():
+            return self._lease(session, in_flight)
+
+    def _lease(self, session: str, in_flight: Sequence[str] | None) -> LeaseAction:
         store = self.config_store
         spec = store.session_specs.get(session)
         if spec is None:
