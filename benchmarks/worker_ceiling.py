@@ -41,7 +41,14 @@ from redis.typing import EncodableT, FieldT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dispatch import REDIS_URL, REPO, WRK, control_plane_cpu_seconds, machine
+from benchmarks.dispatch import (
+    REDIS_URL,
+    REPO,
+    WRK,
+    control_plane_cpu_seconds,
+    machine,
+    settled_cpu_seconds,
+)
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import verify_worker_token, worker_token
@@ -214,7 +221,7 @@ def measure(variant: str, *, seconds: float, workers: int, work: Path) -> dict[s
     env = {**clean_environment(), "BENCH_CEILING_VARIANT": variant}
     try:
         with running(serve, env=env, work=work, ready=f"{url}/healthz"):
-            before = control_plane_cpu_seconds(port, app="benchmarks.worker_ceiling:create_app")
+            before = settled_cpu_seconds(port, app="benchmarks.worker_ceiling:create_app")
             output = subprocess.run(
                 load, check=True, capture_output=True, text=True, timeout=seconds + 60
             ).stdout
