@@ -12,28 +12,21 @@ import sqlalchemy as sa
 from smsfleet.pairs.models import Country
 from smsfleet.programs.models import Program
 from smsfleet.stores import ConfigStore, open_config_store
+from tests.support.backends import reset_config_store
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
-def url(request: pytest.FixtureRequest) -> str:
-    fixture = "sqlite_url" if request.param == "sqlite" else "empty_mariadb_url"
-    found: str = request.getfixturevalue(fixture)
-    return found
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[ConfigStore]:
-    opened = open_config_store(url)
-    try:
-        yield opened
-    finally:
-        opened.close()
+@pytest.fixture(params=["sqlite_url", "mariadb_url"])
+def config_store_url(request: pytest.FixtureRequest) -> str:
+    """The SQL backends only (on MongoDB a read is one `find_one`, and the block a no-op)."""
+    url: str = request.getfixturevalue(request.param)
+    reset_config_store(url)
+    return url
 
 
 @pytest.fixture
-def other(url: str, store: ConfigStore) -> Iterator[ConfigStore]:
-    """Another process's store on the same database (`store` migrated it)."""
-    opened = open_config_store(url, upgrade=False)
+def other(config_store_url: str, config_store: ConfigStore) -> Iterator[ConfigStore]:
+    """Another process's store on the same database (`config_store` migrated it)."""
+    opened = open_config_store(config_store_url, upgrade=False)
     try:
         yield opened
     finally:
@@ -61,47 +54,47 @@ def program(name: str) -> Program:
     return Program(name=name, command=["/bin/true"], created_at=at, updated_at=at)
 
 
-def seed(store: ConfigStore) -> None:
-    store.countries.add(Country(code="UZ", name="Uzbekistan", cap=10))
-    store.programs.add(program("program1"))
+def seed(config_store: ConfigStore) -> None:
+    config_store.countries.add(Country(code="UZ", name="Uzbekistan", cap=10))
+    config_store.programs.add(program("program1"))
 
 
 def test_a_block_looks_the_revisions_up_once_for_all_its_reads(
-    store: ConfigStore, revision_lookups: list[str]
+    config_store: ConfigStore, revision_lookups: list[str]
 ) -> None:
-    seed(store)
+    seed(config_store)
     revision_lookups.clear()
-    store.countries.get("UZ")
-    store.programs.get("program1")
-    store.countries.list()
+    config_store.countries.get("UZ")
+    config_store.programs.get("program1")
+    config_store.countries.list()
     assert len(revision_lookups) == 3  # outside a block: one for each read
 
     revision_lookups.clear()
-    with store.one_read():
-        assert store.countries.get("UZ") is not None
-        assert store.programs.get("program1") is not None
-        with store.one_read():  # nested: the outer block's lookup
-            assert [c.code for c in store.countries.list()] == ["UZ"]
+    with config_store.one_read():
+        assert config_store.countries.get("UZ") is not None
+        assert config_store.programs.get("program1") is not None
+        with config_store.one_read():  # nested: the outer block's lookup
+            assert [c.code for c in config_store.countries.list()] == ["UZ"]
     assert len(revision_lookups) == 1
 
 
 def test_a_block_sees_its_own_writes_and_others_in_the_next_block(
-    store: ConfigStore, other: ConfigStore
+    config_store: ConfigStore, other: ConfigStore
 ) -> None:
-    seed(store)
-    with store.one_read():
-        assert store.countries.get("UZ") == Country(code="UZ", name="Uzbekistan", cap=10)
+    seed(config_store)
+    with config_store.one_read():
+        assert config_store.countries.get("UZ") == Country(code="UZ", name="Uzbekistan", cap=10)
         other.countries.replace(Country(code="UZ", name="Uzbekistan", cap=20))
         other.programs.add(program("program2"))
         # A table the block has read stays as it read it: another process's changes
         # wait for the next block.
-        assert store.countries.get("UZ").cap == 10  # type: ignore[union-attr]
+        assert config_store.countries.get("UZ").cap == 10  # type: ignore[union-attr]
         # Its own write is seen at once, and so is what changed before it.
-        store.programs.add(program("program3"))
-        assert store.programs.get("program3") is not None
-        assert store.countries.get("UZ").cap == 20  # type: ignore[union-attr]
-    with store.one_read():
-        assert store.programs.get("program2") is not None
+        config_store.programs.add(program("program3"))
+        assert config_store.programs.get("program3") is not None
+        assert config_store.countries.get("UZ").cap == 20  # type: ignore[union-attr]
+    with config_store.one_read():
+        assert config_store.programs.get("program2") is not None
     # Outside a block, every read sees the latest.
     other.countries.replace(Country(code="UZ", name="Uzbekistan", cap=30))
-    assert store.countries.get("UZ").cap == 30  # type: ignore[union-attr]
+    assert config_store.countries.get("UZ").cap == 30  # type: ignore[union-attr]
