@@ -13,8 +13,9 @@ at once, `uvicorn --workers 2`):
 - the same on the SQL-only profile (the limiter in MariaDB too).
 
 Each server is measured once all its workers have started (its CPU settled), so none
-is still importing while wrk connects. It prints each run's lease+report pairs per second, control-plane CPU per pair and each
-profile's share of that run's ceiling, then the median and range over the runs.
+is still importing while wrk connects. It prints each run's lease+report pairs per
+second, control-plane CPU per pair and each profile's share of that run's ceiling, then
+the median and range over the runs.
 Targets: at least 50 % of the ceiling on Redis, 25 % on SQL, at most 1 ms of CPU per
 pair. Needs wrk, Redis and MariaDB.
 """

@@ -179,8 +179,8 @@ class Dispatcher:
         arrived, a program killed meanwhile) and are closed as `lease_lost`, so their test
         numbers are free again. Unsaid (older programs), open attempts wait for their ttl.
         """
-        # The session, its pair and country (and the counts of sessions) as of one moment,
-        # for one look at what changed.
+        # One look at what changed in the config for the session, its pair and country
+        # (and the counts of sessions), not one for each.
         with self.config_store.one_read():
             return self._lease(session, in_flight)
 

@@ -28,6 +28,7 @@ from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, Se
 from smsfleet.stores import ConfigStore, open_config_store
 from smsfleet.wiring import build_services
 from tests.support.fakes import FakeClock
+from tests.support.statements import revision_lookups
 
 SESSION = "program1_UZ_uzmobile"
 PHONES = ["+998901234567", "+998907654321", "+998935550011"]
@@ -184,6 +185,18 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     again = ready.report(lease["trigger_id"], outcome="error", error_code="boom")
     assert again.json() == {"status": "duplicate"}
     assert ready.stored(lease["trigger_id"]) == attempt
+
+
+def test_a_lease_looks_up_the_config_revisions_once(ready: Worker) -> None:
+    """Its session, pair and country (and the counts of sessions) come from the config
+    store's snapshots after one look at what changed, not one look for each."""
+    with revision_lookups(this_thread_only=True) as lookups:
+        for _ in range(3):
+            lookups.clear()
+            ready.clock.advance(10)
+            action = ready.dispatcher.lease(session=SESSION)
+            assert action.action == "send"
+            assert len(lookups) == 1
 
 
 def test_worker_requests_are_timed_into_prometheus_not_the_usage_log(ready: Worker) -> None:

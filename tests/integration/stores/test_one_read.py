@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from smsfleet.pairs.models import Country
 from smsfleet.programs.models import Program
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.backends import reset_config_store
+from tests.support.statements import revision_lookups
 
 
 @pytest.fixture(params=["sqlite_url", "mariadb_url"])
@@ -34,19 +33,9 @@ def other(config_store_url: str, config_store: ConfigStore) -> Iterator[ConfigSt
 
 
 @pytest.fixture
-def revision_lookups() -> Iterator[list[str]]:
-    """Every statement that reads the revisions, on any engine, while the test runs."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "store_revisions" in statement:
-            seen.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", note)
-    try:
+def lookups() -> Iterator[list[str]]:
+    with revision_lookups() as seen:
         yield seen
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", note)
 
 
 def program(name: str) -> Program:
@@ -60,22 +49,22 @@ def seed(config_store: ConfigStore) -> None:
 
 
 def test_a_block_looks_the_revisions_up_once_for_all_its_reads(
-    config_store: ConfigStore, revision_lookups: list[str]
+    config_store: ConfigStore, lookups: list[str]
 ) -> None:
     seed(config_store)
-    revision_lookups.clear()
+    lookups.clear()
     config_store.countries.get("UZ")
     config_store.programs.get("program1")
     config_store.countries.list()
-    assert len(revision_lookups) == 3  # outside a block: one for each read
+    assert len(lookups) == 3  # outside a block: one for each read
 
-    revision_lookups.clear()
+    lookups.clear()
     with config_store.one_read():
         assert config_store.countries.get("UZ") is not None
         assert config_store.programs.get("program1") is not None
         with config_store.one_read():  # nested: the outer block's lookup
             assert [c.code for c in config_store.countries.list()] == ["UZ"]
-    assert len(revision_lookups) == 1
+    assert len(lookups) == 1
 
 
 def test_a_block_sees_its_own_writes_and_others_in_the_next_block(
