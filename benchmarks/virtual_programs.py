@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from smsfleet.worker._control import KEEPALIVE_SECONDS
+
 __all__ = ["VirtualSession", "run_virtual_fleet"]
 
 FULL_RECHECK_SECONDS = 5.0
@@ -135,7 +137,10 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
 async def _fleet(
     url: str, sessions: list[VirtualSession], stop: asyncio.Event, counts: Counter[str]
 ) -> None:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    # Idle connections dropped as the SDK drops them, before the server may close them.
+    limits = httpx.Limits(
+        max_connections=64, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE_SECONDS
+    )
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         rng = random.Random(11)
         await asyncio.gather(

@@ -10,6 +10,11 @@ import httpx
 
 Outcome = Literal["delivered", "not_delivered", "send_failed", "error"]
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+# The control plane (uvicorn) closes a connection idle for 5 s, and a program often waits
+# about that long (a busy pair's wait is up to 5 s): reusing a connection as the server
+# closes it fails the request (a false "unreachable", a backoff, a spooled report). An
+# idle connection is dropped here first, well before.
+KEEPALIVE_SECONDS = 2.0
 
 
 class ControlPlaneUnavailable(Exception):
@@ -115,6 +120,7 @@ class ControlPlane:
             headers={"Authorization": f"Bearer {token}", "User-Agent": "smsfleet-worker"},
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
         )
 
     def close(self) -> None:
