@@ -105,21 +105,21 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
 
     revisions = Revisions()
 
-    def table(table: sa.Table, model: type[R], key: str) -> SqlRecordStore[R]:
+    def records(table: sa.Table, model: type[R], key: str) -> SqlRecordStore[R]:
         return SqlRecordStore(engine, table, model, key, revisions=revisions)
 
     return ConfigStore(
         backend=backend,
-        users=table(users_table, User, "username"),
-        revoked_sessions=table(revoked_sessions_table, RevokedSession, "session"),
-        countries=table(countries_table, Country, "code"),
-        pairs=table(pairs_table, Pair, "key"),
-        programs=table(programs_table, Program, "name"),
-        session_specs=table(session_specs_table, SessionSpec, "name"),
-        session_status=table(session_status_table, SessionStatus, "name"),
+        users=records(users_table, User, "username"),
+        revoked_sessions=records(revoked_sessions_table, RevokedSession, "session"),
+        countries=records(countries_table, Country, "code"),
+        pairs=records(pairs_table, Pair, "key"),
+        programs=records(programs_table, Program, "name"),
+        session_specs=records(session_specs_table, SessionSpec, "name"),
+        session_status=records(session_status_table, SessionStatus, "name"),
         session_events=SqlEventLog(engine, session_events_table, SessionEvent),
-        api_keys=table(api_keys_table, ApiKey, "id"),
-        templates=table(templates_table, Template, "id"),
+        api_keys=records(api_keys_table, ApiKey, "id"),
+        templates=records(templates_table, Template, "id"),
         audit=SqlEventLog(engine, audit_events_table, AuditEvent),
         ping=ping,
         close=engine.dispose,

@@ -239,16 +239,16 @@ class Revisions:
         finally:
             self._local.active, self._local.seen = False, None
 
-    def of(self, connection: sa.Connection, query: sa.Select[Any], name: str) -> int | None:
-        """The revision of table `name` (`query` looks up that one)."""
+    def in_block(self, connection: sa.Connection) -> dict[str, int] | None:
+        """Inside a block, every table's revision (looked up at its first read); outside
+        one, None: the caller looks its own table's up."""
         if not getattr(self._local, "active", False):
-            revision = connection.execute(query).scalar()
-            return None if revision is None else int(revision)
+            return None
         seen: dict[str, int] | None = self._local.seen
         if seen is None:
             rows = connection.execute(self._all).all()
-            seen = self._local.seen = {row_name: int(revision) for row_name, revision in rows}
-        return seen.get(name)
+            seen = self._local.seen = {name: int(revision) for name, revision in rows}
+        return seen
 
     def written(self) -> None:
         """This thread changed a table: the block's next read looks the revisions up again."""
@@ -299,7 +299,11 @@ class SqlRecordStore(Generic[R]):
         )
 
     def _revision(self, connection: sa.Connection) -> int | None:
-        return self._revisions.of(connection, self._revision_query, self._table.name)
+        seen = self._revisions.in_block(connection)
+        if seen is not None:
+            return seen.get(self._table.name)
+        revision = connection.execute(self._revision_query).scalar()
+        return None if revision is None else int(revision)
 
     def _write(
         self,
