@@ -130,29 +130,36 @@ def test_reports_spooled_while_down_are_replayed_once_in_order(tmp_path: Path) -
     worker = make_worker(tmp_path, cp, gateway, calls, io.StringIO())
     spool = tmp_path / "spool"
     sends_while_down: list[int] = []
+    spooled_while_down: list[int] = []
 
     class Outage:
-        """Goes down after the 1st lease, stays down for a while, then comes back."""
+        """Goes down after the 1st lease, stays down until the report of that lease waits
+        on disk (at least 0.3 s), then comes back."""
 
         def __init__(self) -> None:
-            self.timer: threading.Timer | None = None
+            self.thread: threading.Thread | None = None
 
         def on_lease(self, n: int) -> None:
             if n == 1:
                 cp.down = True
-                self.timer = threading.Timer(0.3, self.back)
-                self.timer.start()
+                self.thread = threading.Thread(target=self.back)
+                self.thread.start()
 
         def back(self) -> None:
+            time.sleep(0.3)
+            deadline = time.monotonic() + 10
+            while not any(spool.glob("*.json")) and time.monotonic() < deadline:
+                time.sleep(0.02)
             sends_while_down.append(len(calls.sent))
-            assert len(list(spool.glob("*.json"))) == 1  # the first report waits on disk
+            spooled_while_down.append(len(list(spool.glob("*.json"))))
             cp.down = False
 
     outage = Outage()
     cp.on_lease = outage.on_lease
-    assert _run(worker) == 0
-    assert outage.timer is not None
-    outage.timer.join()
+    assert _run(worker, timeout=15) == 0
+    assert outage.thread is not None
+    outage.thread.join()
+    assert spooled_while_down == [1]  # the first report waited on disk
     assert sends_while_down == [1]  # no SMS without a grant
     assert [r["trigger_id"] for r in cp.reports] == ["t-1", "t-2", "t-3"]
     assert cp.statuses == ["recorded"] * 3
