@@ -18,6 +18,7 @@ from smsfleet.messages.inbound import Inbound
 from smsfleet.messages.sends import Sends
 from smsfleet.stores import ConfigStore
 from tests.support.fakes import FakeClock
+from tests.support.ledgers import settle
 
 TEST_NUMBER = "+998991234567"
 CUSTOMER = "+998901112233"
@@ -46,6 +47,9 @@ class World:
     clock: FakeClock
     simulator: httpx.Client
     sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def settle(self) -> None:
+        settle(self.dispatcher)
 
     def ask(self, program: str) -> SendAction | None:
         """One turn of `program`'s session: lease, send, wait for the gateway, report."""

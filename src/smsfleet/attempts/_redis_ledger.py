@@ -31,6 +31,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -69,56 +70,76 @@ local function close(id, session, fields)
 end
 """
 
-_LEASE = (
+# The lease's two halves, also run by the dispatcher's one-trip admission
+# (`dispatch._redis_admission`) with the limiter's decision between them.
+LEASE_FUNCTIONS = (
     _CLOSE
+    + """
+-- The pair's open attempts. The session's leased before `expire_before` (when >= 0) are
+-- closed as expired, their JSON appended to `closed`; those long unreported are left to
+-- SQL; the rest leased since `open_since` are returned, as {id, owner, phone}.
+local function scan(pair, session, now, expire_before, open_since, forget_before, closed)
+  local pair_key = prefix .. ':pair:' .. pair
+  local busy = {}
+  local entries = redis.call('HGETALL', pair_key)
+  for i = 1, #entries, 2 do
+    local owner, phone, at = string.match(entries[i + 1], '^(.-)\\t(.-)\\t(.*)$')
+    at = tonumber(at)
+    if expire_before >= 0 and owner == session and at < expire_before then
+      local done = close(entries[i], session,
+        {outcome = 'error', error_code = 'lease_expired', completed_at = now})
+      if done then table.insert(closed, done) end
+    elseif at >= open_since then
+      table.insert(busy, {id = entries[i], owner = owner, phone = phone})
+    elseif at < forget_before then
+      -- Long unreported (its session gone): SQL keeps it open; Redis need not.
+      redis.call('HDEL', prefix .. ':open', entries[i])
+      redis.call('HDEL', pair_key, entries[i])
+    end
+  end
+  return busy
+end
+
+-- Open `attempt` (a table) leased at `leased` (ms), and return its JSON. With `rotate`
+-- (numbers, one a line), on the number after the pair's latest, skipping the busy ones.
+local function open(pair, session, attempt, leased, rotate, busy)
+  local pair_key, last_key = prefix .. ':pair:' .. pair, prefix .. ':last:' .. pair
+  if rotate ~= '' then
+    local taken = {}
+    for _, entry in ipairs(busy) do taken[entry.phone] = true end
+    local numbers = {}
+    for number in string.gmatch(rotate, '[^\\n]+') do table.insert(numbers, number) end
+    local last = redis.call('GET', last_key)
+    local last_phone = last and string.match(last, '^(.-)\\t') or nil
+    local start = 1
+    for i, number in ipairs(numbers) do
+      if number == last_phone then start = i % #numbers + 1 end
+    end
+    attempt.phone = numbers[start]
+    for k = 0, #numbers - 1 do
+      local number = numbers[(start - 1 + k) % #numbers + 1]
+      if not taken[number] then attempt.phone = number; break end
+    end
+  end
+  local opened = cjson.encode(attempt)
+  redis.call('HSET', prefix .. ':open', attempt.id, opened)
+  redis.call('HSET', pair_key, attempt.id, session .. '\\t' .. attempt.phone .. '\\t' .. leased)
+  redis.call('SET', last_key, attempt.phone .. '\\t' .. leased)
+  redis.call('XADD', prefix .. ':stream', '*', 'a', opened)
+  return opened
+end
+"""
+)
+
+_LEASE = (
+    LEASE_FUNCTIONS
     + """
 local session, pair, now = ARGV[3], ARGV[4], ARGV[5]
 local expire_before, open_since = tonumber(ARGV[6]), tonumber(ARGV[7])
 local leased, rotate, forget_before = ARGV[8], ARGV[10], tonumber(ARGV[11])
-local attempt = cjson.decode(ARGV[9])
-local pair_key, last_key = prefix .. ':pair:' .. pair, prefix .. ':last:' .. pair
-
 local answer = {false}
-local busy = {}
-local entries = redis.call('HGETALL', pair_key)
-for i = 1, #entries, 2 do
-  local owner, phone, at = string.match(entries[i + 1], '^(.-)\\t(.-)\\t(.*)$')
-  at = tonumber(at)
-  if expire_before >= 0 and owner == session and at < expire_before then
-    local closed = close(entries[i], session,
-      {outcome = 'error', error_code = 'lease_expired', completed_at = now})
-    if closed then table.insert(answer, closed) end
-  elseif at >= open_since then
-    busy[phone] = true
-  elseif at < forget_before then
-    -- Long unreported (its session gone): SQL keeps it open; Redis need not.
-    redis.call('HDEL', prefix .. ':open', entries[i])
-    redis.call('HDEL', pair_key, entries[i])
-  end
-end
-
-if rotate ~= '' then
-  local numbers = {}
-  for number in string.gmatch(rotate, '[^\\n]+') do table.insert(numbers, number) end
-  local last = redis.call('GET', last_key)
-  local last_phone = last and string.match(last, '^(.-)\\t') or nil
-  local start = 1
-  for i, number in ipairs(numbers) do
-    if number == last_phone then start = i % #numbers + 1 end
-  end
-  attempt.phone = numbers[start]
-  for k = 0, #numbers - 1 do
-    local number = numbers[(start - 1 + k) % #numbers + 1]
-    if not busy[number] then attempt.phone = number; break end
-  end
-end
-
-local opened = cjson.encode(attempt)
-redis.call('HSET', prefix .. ':open', attempt.id, opened)
-redis.call('HSET', pair_key, attempt.id, session .. '\\t' .. attempt.phone .. '\\t' .. leased)
-redis.call('SET', last_key, attempt.phone .. '\\t' .. leased)
-redis.call('XADD', prefix .. ':stream', '*', 'a', opened)
-answer[1] = opened
+local busy = scan(pair, session, now, expire_before, open_since, forget_before, answer)
+answer[1] = open(pair, session, cjson.decode(ARGV[9]), leased, rotate, busy)
 return answer
 """
 )
@@ -216,8 +237,13 @@ class RedisLedger:
 
     # --- the hot path ----------------------------------------------------------------
 
-    def _args(self, *rest: Any) -> list[Any]:
+    def script_args(self, *rest: Any) -> list[Any]:
+        """A script's arguments: the ledger's own (`_CLOSE`'s), then `rest`."""
         return [self._prefix, self._closed_ttl, *rest]
+
+    def register_script(self, source: str) -> Script:
+        """A script on this ledger's Redis (one that runs its functions)."""
+        return self._client.register_script(source)
 
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
         since = _ms(leased_since)
@@ -230,7 +256,7 @@ class RedisLedger:
         return found
 
     def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
-        closed = self._close_lost(args=self._args(session, _iso(now), *ids))
+        closed = self._close_lost(args=self.script_args(session, _iso(now), *ids))
         return [Attempt.model_validate_json(entry) for entry in closed]
 
     def lease(
@@ -243,7 +269,7 @@ class RedisLedger:
         open_since: datetime,
     ) -> tuple[Attempt, list[Attempt]]:
         opened, *expired = self._lease(
-            args=self._args(
+            args=self.script_args(
                 attempt.session,
                 attempt.pair,
                 _iso(now),
@@ -263,7 +289,9 @@ class RedisLedger:
     def report(
         self, trigger_id: str, *, session: str, completion: Completion
     ) -> tuple[Attempt | None, bool]:
-        answer = self._report(args=self._args(trigger_id, session, completion.model_dump_json()))
+        answer = self._report(
+            args=self.script_args(trigger_id, session, completion.model_dump_json())
+        )
         if answer[0] == 0:
             # Not in Redis: leased before this ledger kept it, or closed long ago.
             return self._store.report(trigger_id, session=session, completion=completion)

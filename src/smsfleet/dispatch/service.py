@@ -28,6 +28,7 @@ from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix
+from smsfleet.dispatch.admission import Admission, Entry, StepwiseAdmission, open_attempt
 from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
@@ -68,6 +69,10 @@ class OnDemandSend(Protocol):
 
 class OnDemandSource(Protocol):
     """Sends asked for by people, handed out by leases ahead of routine test sends."""
+
+    def waiting(self) -> bool:
+        """Whether any send may be waiting (a lease then looks for one to carry)."""
+        ...
 
     def claim(self, *, pair: str, program: str, attempt_id: str) -> OnDemandSend | None: ...
 
@@ -115,6 +120,7 @@ class Dispatcher:
         heartbeats: HeartbeatStore,
         ledger: Ledger | None = None,
         limiter: Limiter,
+        admission: Admission | None = None,
         clock: Clock,
         worker_secret: str,
         policy: DispatchPolicy | None = None,
@@ -129,6 +135,10 @@ class Dispatcher:
         self.ledger: Ledger = ledger if ledger is not None else attempts
         self.limiter = limiter
         self.clock = clock
+        # The room, the limiter and the lease in one step (one script on Redis).
+        self.admission: Admission = admission or StepwiseAdmission(
+            ledger=self.ledger, limiter=limiter, clock=clock
+        )
         self.policy = policy or DispatchPolicy()
         self._heartbeats = heartbeats
         self._worker_secret = worker_secret
@@ -210,44 +220,81 @@ class Dispatcher:
 
         if pair.state is PairState.probing and (wait := self._probe_wait(pair)) > 0:
             return WaitAction(retry_after=round(wait, 3), max_in_flight=1)
-        ask = self._ask(pair, spec.program)
-        # Asked before the limiter, so a session never takes a grant it cannot use.
-        cycle = self._cycle(pair.key)
-        limit = self._allowance(pair, spec.program, cap=ask.cap, cycle=cycle)
+        return self._admit(session, pair, spec.program, in_flight)
+
+    def _admit(
+        self, session: str, pair: Pair, program: str, in_flight: Sequence[str] | None
+    ) -> LeaseAction:
+        """The session's room, its country's grant and the attempt opened: one step."""
+        ask = self._ask(pair, program)
+        limit = self._allowance(pair, program, cap=ask.cap, cycle=self._cycle(pair.key))
+        # The session's leases never reported are given up at a lease, looked for at
+        # most once an `expiry_check` per session (by this process).
         now = self.clock.now()
-        busy = self.ledger.open_in_pair(pair.key, leased_since=now - self.policy.lease_ttl)
-        if in_flight is not None:
-            carried = set(in_flight)
-            lost = [id_ for id_, owner, _ in busy if owner == session and id_ not in carried]
-            if lost:
-                for closed in self.ledger.close_lost(lost, session=session, now=now):
-                    self._reported(closed)
-                busy = [entry for entry in busy if entry[0] not in lost]
-        mine = sum(1 for _, owner, _ in busy if owner == session)
-        if mine >= limit or not set(pair.phone_numbers) - {phone for _, _, phone in busy}:
-            # At its allowance, or every test number awaits a code: back when one of them
-            # may be done, as fast as the route really is (soon, before it was measured).
-            observed = self._measured_cycle(pair.key)[0] or BUSY_RETRY_UNMEASURED
-            wait = min(max(observed / max(len(busy), 1) / 2, 0.25), 5.0)
-            return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
+        checked = self._expiry_checked.get(session)
+        expire = checked is None or not checked <= now < checked + self.policy.expiry_check
+        # An on-demand send waiting takes a granted slot, with a number of its own: the
+        # attempt is then opened here, once the send is claimed.
+        on_demand_waiting = self.on_demand is not None and self.on_demand.waiting()
+        entry = Entry(
+            ask=ask,
+            session=session,
+            attempt=Attempt(
+                id=uuid.uuid4().hex,
+                session=session,
+                pair=pair.key,
+                country=pair.country,
+                operator=pair.slug,
+                program=program,
+                phone="",
+                leased_at=now,
+            ),
+            phones=pair.phone_numbers,
+            limit=limit,
+            in_flight=in_flight,
+            ttl=self.policy.lease_ttl,
+            expire=expire,
+            open=not on_demand_waiting,
+        )
         try:
-            decision = self.limiter.acquire(ask)
+            admitted = self.admission.admit(entry)
         except LimiterUnavailable as error:
             # Fail closed: without a decision no SMS goes out; the program asks again.
             log.warning("no grant for %s: the limiter is unavailable (%s)", session, error)
             return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS, max_in_flight=limit)
+        for closed in admitted.closed:
+            self._reported(closed)
+        decision = admitted.decision
+        if decision is None:
+            # At its allowance, or every test number awaits a code: back when one of them
+            # may be done, as fast as the route really is (soon, before it was measured).
+            observed = self._measured_cycle(pair.key)[0] or BUSY_RETRY_UNMEASURED
+            wait = min(max(observed / max(admitted.busy or 0, 1) / 2, 0.25), 5.0)
+            return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
         if not decision.granted:
             return WaitAction(retry_after=round(decision.retry_after, 3), max_in_flight=limit)
+        if entry.expire:
+            self._expiry_checked[session] = now
         if self.on_grant is not None:
             self.on_grant(pair.country)
-        trigger_id = uuid.uuid4().hex
-        return self._send(
-            session=session,
-            pair=pair,
-            program=spec.program,
-            now=decision.at,
-            trigger_id=trigger_id,
-            on_demand=self._claim(pair.key, spec.program, trigger_id),
+        on_demand = None
+        attempt = admitted.attempt
+        if attempt is None:
+            on_demand = self._claim(pair.key, program, entry.attempt.id)
+            phone = on_demand.phone if on_demand is not None else None
+            attempt, expired = open_attempt(self.ledger, entry, at=decision.at, phone=phone)
+            for closed in expired:
+                self._reported(closed)
+        ttl = self.policy.lease_ttl
+        return SendAction(
+            trigger_id=attempt.id,
+            phone=attempt.phone,
+            message=on_demand.message
+            if on_demand is not None
+            else self.policy.message_template.format(code=attempt.id[:8]),
+            pair=pair.key,
+            program=program,
+            expires_at=attempt.leased_at + ttl,
             max_in_flight=limit,
         )
 
@@ -421,60 +468,6 @@ class Dispatcher:
         country = pair_key.split("_", 1)[0]
         self.limiter.withdraw(country=country, pair=pair_key, program=program)
 
-    def _send(
-        self,
-        *,
-        session: str,
-        pair: Pair,
-        program: str,
-        now: datetime,
-        trigger_id: str,
-        on_demand: OnDemandSend | None,
-        max_in_flight: int,
-    ) -> SendAction:
-        ttl = self.policy.lease_ttl
-
-        leased = Attempt(
-            id=trigger_id,
-            session=session,
-            pair=pair.key,
-            country=pair.country,
-            operator=pair.slug,
-            program=program,
-            # An on-demand send goes to its own number; a test send to the pair's next.
-            phone=on_demand.phone if on_demand is not None else "",
-            leased_at=now,
-        )
-
-        # The session's earlier leases that were never reported are given up now; the
-        # look is taken at most once an `expiry_check` per session (by this process).
-        expire_before = None
-        checked = self._expiry_checked.get(session)
-        if checked is None or not checked <= now < checked + self.policy.expiry_check:
-            expire_before = now - ttl
-        attempt, expired = self.ledger.lease(
-            leased,
-            rotate=pair.phone_numbers if on_demand is None else (),
-            expire_before=expire_before,
-            now=now,
-            open_since=now - ttl,
-        )
-        if expire_before is not None:
-            self._expiry_checked[session] = now
-        for closed in expired:
-            self._reported(closed)
-        return SendAction(
-            trigger_id=trigger_id,
-            phone=attempt.phone,
-            message=on_demand.message
-            if on_demand is not None
-            else self.policy.message_template.format(code=trigger_id[:8]),
-            pair=pair.key,
-            program=program,
-            expires_at=attempt.leased_at + ttl,
-            max_in_flight=max_in_flight,
-        )
-
     # --- report and heartbeat ----------------------------------------------------
 
     def report(self, *, session: str, report: ReportRequest) -> ReportStatus:
@@ -553,16 +546,20 @@ def build_dispatcher(
     limiter: Limiter
     attempts = AttemptStore(engine)
     ledger: Ledger = attempts
+    admission: Admission | None = None
     if settings.redis_url:
+        from smsfleet.dispatch._redis_admission import RedisAdmission
         from smsfleet.dispatch._redis_limiter import RedisLimiter
 
         fleet = redis_prefix or fleet_prefix(engine)
-        limiter = RedisLimiter.from_url(
+        redis_limiter = RedisLimiter.from_url(
             settings.redis_url, clock=clock, policy=policy, prefix=f"{fleet}:dispatch"
         )
-        ledger = RedisLedger.from_url(
+        redis_ledger = RedisLedger.from_url(
             settings.redis_url, store=attempts, prefix=f"{fleet}:{{attempts}}"
         )
+        admission = RedisAdmission(limiter=redis_limiter, ledger=redis_ledger, clock=clock)
+        limiter, ledger = redis_limiter, redis_ledger
     else:
         from smsfleet.dispatch._sql_limiter import SqlLimiter
 
@@ -573,6 +570,7 @@ def build_dispatcher(
         ledger=ledger,
         heartbeats=heartbeats,
         limiter=limiter,
+        admission=admission,
         clock=clock,
         worker_secret=settings.jwt_secret,
         policy=DispatchPolicy.from_settings(settings),

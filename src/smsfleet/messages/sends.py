@@ -284,6 +284,9 @@ class Sends:
 
     # --- the dispatcher's side ------------------------------------------------------------
 
+    def waiting(self) -> bool:
+        return self._pending.any()
+
     def claim(self, *, pair: str, program: str, attempt_id: str) -> OnDemandSend | None:
         """Hand the oldest send waiting for this program to the lease being granted."""
         if not self._pending.any():

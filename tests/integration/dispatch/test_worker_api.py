@@ -28,6 +28,7 @@ from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, Se
 from smsfleet.stores import ConfigStore, open_config_store
 from smsfleet.wiring import build_services
 from tests.support.fakes import FakeClock
+from tests.support.ledgers import settle
 from tests.support.statements import revision_lookups
 
 SESSION = "program1_UZ_uzmobile"
@@ -44,10 +45,7 @@ class Worker:
     dispatcher: Dispatcher
 
     def settle(self) -> None:
-        """What the ledger holds reaches SQL (at once in SQL; drained from Redis)."""
-        if isinstance(self.dispatcher.ledger, RedisLedger):
-            while self.dispatcher.ledger.drain():
-                pass
+        settle(self.dispatcher)
 
     def stored(self, trigger_id: str) -> Attempt | None:
         """The attempt as stored in SQL, once the ledger has settled."""

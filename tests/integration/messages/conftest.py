@@ -7,6 +7,8 @@
   store (SQLite or MariaDB), and the simulator serving both providers.
   `world.ask(program)` does what a program does: lease, send through its provider,
   wait for the gateway, report.
+- `redis_world`: the same on the Redis profile (SQLite metrics store); `world.settle()`
+  drains its attempts' ledger to SQL.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts import RedisLedger
+from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.dispatch._redis_admission import RedisAdmission
+from smsfleet.dispatch._redis_limiter import RedisLimiter
 from smsfleet.dispatch._sql_limiter import SqlLimiter
+from smsfleet.dispatch.limiter import Limiter
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.messages.inbound import Inbound
@@ -30,7 +38,7 @@ from smsfleet.pairs.service import create_pair, ensure_countries
 from smsfleet.sessions.models import DesiredState, SessionSpec
 from smsfleet.simulator import create_simulator_app, load_config
 from smsfleet.stores import open_config_store
-from tests.support.backends import sqlite_url_for
+from tests.support.backends import random_name, sqlite_url_for
 from tests.support.fakes import FakeClock, person
 from tests.support.messages import PROGRAMS, TEST_NUMBER, World
 from tests.support.programs import store_program
@@ -74,10 +82,33 @@ def simulator(tmp_path: Path) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def world(
+def world(tmp_path: Path, metrics_engine: Engine, simulator: httpx.Client) -> Iterator[World]:
+    yield from _world(tmp_path, metrics_engine, simulator)
+
+
+@pytest.fixture
+def redis_world(
+    tmp_path: Path, sqlite_metrics_engine: Engine, simulator: httpx.Client, redis_url: str
+) -> Iterator[World]:
+    """The world on the Redis profile: its limiter and attempts' ledger in Redis (the
+    ledger drained to SQL by `World.settle`)."""
+    prefix = random_name("smsfleet_test:")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield from _world(tmp_path, sqlite_metrics_engine, simulator, on_redis=(client, prefix))
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def _world(
     tmp_path: Path,
     metrics_engine: Engine,
     simulator: httpx.Client,
+    *,
+    on_redis: tuple[redis.Redis, str] | None = None,
 ) -> Iterator[World]:
     clock = FakeClock()
     store = open_config_store(sqlite_url_for(tmp_path / "config.sqlite3"))
@@ -108,11 +139,23 @@ def world(
                 created_at=clock.now(),
             )
         )
+    attempts = AttemptStore(metrics_engine)
+    limiter: Limiter = SqlLimiter(metrics_engine, clock=clock)
+    ledger: Ledger = attempts
+    admission = None
+    if on_redis is not None:
+        client, prefix = on_redis
+        redis_limiter = RedisLimiter(client, clock=clock, prefix=f"{prefix}:dispatch")
+        redis_ledger = RedisLedger(client, store=attempts, prefix=f"{prefix}:{{attempts}}")
+        admission = RedisAdmission(limiter=redis_limiter, ledger=redis_ledger, clock=clock)
+        limiter, ledger = redis_limiter, redis_ledger
     dispatcher = Dispatcher(
         config_store=store,
-        attempts=AttemptStore(metrics_engine),
+        attempts=attempts,
+        ledger=ledger,
         heartbeats=HeartbeatStore(metrics_engine),
-        limiter=SqlLimiter(metrics_engine, clock=clock),
+        limiter=limiter,
+        admission=admission,
         clock=clock,
         worker_secret="-" * 32,
         policy=DispatchPolicy(),

@@ -31,6 +31,14 @@ def otp(world: World) -> None:
 
 
 def test_primary_fails_then_the_next_program_delivers(world: World) -> None:
+    _primary_fails_then_the_next_program_delivers(world)
+
+
+def test_on_redis_the_primary_fails_then_the_next_program_delivers(redis_world: World) -> None:
+    _primary_fails_then_the_next_program_delivers(redis_world)
+
+
+def _primary_fails_then_the_next_program_delivers(world: World) -> None:
     otp(world)
     send = world.sends.create_send(
         SendRequest(phone=CUSTOMER, template_id="otp", params={"token": "4242"}), actor="alice"
@@ -65,6 +73,7 @@ def test_primary_fails_then_the_next_program_delivers(world: World) -> None:
     )
     assert done.completed_at == world.clock.now()
     # The two tries are attempts like any other: in the number's conversation.
+    world.settle()
     thread = world.inbound.conversation(CUSTOMER)
     assert [(i.kind, i.program, i.status) for i in thread.items] == [
         ("attempt", "pbad", "send_failed"),
@@ -177,6 +186,16 @@ def test_the_cap_holds_while_on_demand_and_routine_sends_mix(world: World) -> No
 
 
 def test_the_cap_holds_with_attempts_in_flight_and_on_demand_sends(world: World) -> None:
+    _cap_holds_with_attempts_in_flight_and_on_demand_sends(world)
+
+
+def test_on_redis_the_cap_holds_with_attempts_in_flight_and_on_demand_sends(
+    redis_world: World,
+) -> None:
+    _cap_holds_with_attempts_in_flight_and_on_demand_sends(redis_world)
+
+
+def _cap_holds_with_attempts_in_flight_and_on_demand_sends(world: World) -> None:
     """Sessions carry several attempts at once, reported 20 s after their lease."""
     pair = world.store.pairs.get("UZ_uzmobile")
     assert pair is not None
@@ -201,6 +220,7 @@ def test_the_cap_holds_with_attempts_in_flight_and_on_demand_sends(world: World)
             open_attempts.remove(entry)
             report = ReportRequest(trigger_id=entry[2], session=entry[1], outcome=Outcome.delivered)
             world.dispatcher.report(session=entry[1], report=report)
+    world.settle()
     attempts = world.dispatcher.attempts.recent(limit=10_000, country="UZ")
     times = sorted(a.leased_at for a in attempts)
     window = timedelta(seconds=60)

@@ -1,0 +1,110 @@
+"""A lease's admission: room in the pair, the limiter's decision, and the attempt opened.
+
+One step of a lease decides whether a session may send now: whether it has room
+(under its allowance of attempts awaiting a code, and a test number of its pair free),
+then whether its country's limiter grants it a slot, then opens the attempt on the
+pair's next free number. `StepwiseAdmission` takes these steps one by one through a
+ledger and a limiter (the SQL-only profile); on the Redis profile the same step is
+one script, one round trip (`_redis_admission.RedisAdmission`), so that nothing of
+another lease comes between the check, the grant and the number chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from smsfleet.attempts.ledger import Ledger
+from smsfleet.attempts.models import Attempt
+from smsfleet.core.clock import Clock
+from smsfleet.dispatch.limiter import Ask, Decision, Limiter
+
+__all__ = ["Admission", "Admitted", "Entry", "StepwiseAdmission"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A session asking to send: what its admission decides on."""
+
+    ask: Ask
+    session: str
+    # Opened when granted and `open` is set, leased at the grant's time (its own
+    # `leased_at` is replaced).
+    attempt: Attempt
+    # The pair's test numbers, in rotation order: the attempt goes to the next free one.
+    phones: Sequence[str]
+    # How many attempts the session may have awaiting a code.
+    limit: int
+    # The trigger ids its program carries (None: unsaid, by older programs); the
+    # session's other open attempts were lost on the way and are closed (`lease_lost`).
+    in_flight: Sequence[str] | None
+    ttl: timedelta
+    # Close the session's attempts leased over a `ttl` ago (`lease_expired`).
+    expire: bool
+    # False leaves the attempt to the caller once granted (an on-demand send may take
+    # the slot, with a number of its own).
+    open: bool = True
+
+
+@dataclass(frozen=True)
+class Admitted:
+    # The session's attempts closed on the way (lost or expired).
+    closed: list[Attempt] = field(default_factory=list)
+    # Set when the limiter was not asked: the session is at its allowance or every test
+    # number awaits a code. How many of the pair's attempts await one.
+    busy: int | None = None
+    decision: Decision | None = None
+    # The attempt opened, when granted and `Entry.open`.
+    attempt: Attempt | None = None
+
+
+class Admission(Protocol):
+    def admit(self, entry: Entry) -> Admitted:
+        """Decide `entry`; raise `LimiterUnavailable` when the limiter cannot decide."""
+        ...
+
+
+class StepwiseAdmission:
+    """The admission as a ledger's and a limiter's calls, one after the other."""
+
+    def __init__(self, *, ledger: Ledger, limiter: Limiter, clock: Clock) -> None:
+        self._ledger = ledger
+        self._limiter = limiter
+        self._clock = clock
+
+    def admit(self, entry: Entry) -> Admitted:
+        ledger, session = self._ledger, entry.session
+        now = self._clock.now()
+        busy = ledger.open_in_pair(entry.attempt.pair, leased_since=now - entry.ttl)
+        closed: list[Attempt] = []
+        if entry.in_flight is not None:
+            carried = set(entry.in_flight)
+            lost = [id_ for id_, owner, _ in busy if owner == session and id_ not in carried]
+            if lost:
+                closed = ledger.close_lost(lost, session=session, now=now)
+                busy = [found for found in busy if found[0] not in lost]
+        mine = sum(1 for _, owner, _ in busy if owner == session)
+        if mine >= entry.limit or not set(entry.phones) - {phone for _, _, phone in busy}:
+            return Admitted(closed=closed, busy=len(busy))
+        decision = self._limiter.acquire(entry.ask)
+        if not decision.granted or not entry.open:
+            return Admitted(closed=closed, decision=decision)
+        attempt, expired = open_attempt(ledger, entry, at=decision.at)
+        return Admitted(closed=closed + expired, decision=decision, attempt=attempt)
+
+
+def open_attempt(
+    ledger: Ledger, entry: Entry, *, at: datetime, phone: str | None = None
+) -> tuple[Attempt, list[Attempt]]:
+    """Open the entry's attempt through `ledger`, leased `at`: on the pair's next free
+    number, or on `phone` (an on-demand send's own)."""
+    attempt = entry.attempt.model_copy(update={"leased_at": at, "phone": phone or ""})
+    return ledger.lease(
+        attempt,
+        rotate=entry.phones if phone is None else (),
+        expire_before=at - entry.ttl if entry.expire else None,
+        now=at,
+        open_since=at - entry.ttl,
+    )
