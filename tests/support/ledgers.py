@@ -1,15 +1,15 @@
-"""The dispatcher's attempts as SQL holds them, whatever its profile."""
+"""A ledger's attempts as SQL holds them, whatever the profile."""
 
 from __future__ import annotations
 
 from smsfleet.attempts import RedisLedger
-from smsfleet.dispatch.service import Dispatcher
+from smsfleet.attempts.ledger import Ledger
 
 __all__ = ["settle"]
 
 
-def settle(dispatcher: Dispatcher) -> None:
-    """What the dispatcher's ledger holds reaches SQL (at once in SQL; drained from Redis)."""
-    if isinstance(ledger := dispatcher.ledger, RedisLedger):
+def settle(ledger: Ledger) -> None:
+    """What `ledger` holds reaches SQL (at once in SQL; drained from Redis)."""
+    if isinstance(ledger, RedisLedger):
         while ledger.drain():
             pass

@@ -49,7 +49,7 @@ class World:
     sent: list[dict[str, Any]] = field(default_factory=list)
 
     def settle(self) -> None:
-        settle(self.dispatcher)
+        settle(self.dispatcher.ledger)
 
     def ask(self, program: str) -> SendAction | None:
         """One turn of `program`'s session: lease, send, wait for the gateway, report."""

@@ -1,6 +1,7 @@
 """The attempts' hot path in Redis, written through to SQL in batches.
 
-Every lease, report and close is ONE Lua script, atomic across replicas; each change
+Every lease (alone, or in the dispatcher's admission) and report is ONE Lua script,
+atomic across replicas; each change
 of an attempt is appended, whole, to a stream. A drainer in every process reads the
 stream as one consumer group and applies what it read to SQL in one transaction
 (`AttemptStore.apply`, idempotent and order-free), then acknowledges it. A process
@@ -160,20 +161,6 @@ return {1, close(id, session, cjson.decode(ARGV[5]))}
 """
 )
 
-_CLOSE_LOST = (
-    _CLOSE
-    + """
-local session, now = ARGV[3], ARGV[4]
-local answer = {}
-for i = 5, #ARGV do
-  local closed = close(ARGV[i], session,
-    {outcome = 'error', error_code = 'lease_lost', completed_at = now})
-  if closed then table.insert(answer, closed) end
-end
-return answer
-"""
-)
-
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
@@ -218,7 +205,6 @@ class RedisLedger:
         self._consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease = client.register_script(_LEASE)
         self._report = client.register_script(_REPORT)
-        self._close_lost = client.register_script(_CLOSE_LOST)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # One drain at a time in this process: the loop's, or a caller's `drain()`.
@@ -254,10 +240,6 @@ class RedisLedger:
             if int(leased) >= since:
                 found.append((_text(id_), session, phone))
         return found
-
-    def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
-        closed = self._close_lost(args=self.script_args(session, _iso(now), *ids))
-        return [Attempt.model_validate_json(entry) for entry in closed]
 
     def lease(
         self,

@@ -22,11 +22,6 @@ class Ledger(Protocol):
         """(id, session, phone) of the pair's attempts leased since then, not yet reported."""
         ...
 
-    def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
-        """Close the session's open attempts that its program says it does not carry
-        (`lease_lost`); returns those it closed."""
-        ...
-
     def lease(
         self,
         attempt: Attempt,

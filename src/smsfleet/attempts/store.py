@@ -136,24 +136,32 @@ class AttemptStore:
 
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
         """(id, session, phone) of the pair's attempts leased since then, not yet reported."""
+        with self._engine.connect() as connection:
+            return self.open_in_pair_on(connection, pair, leased_since=leased_since)
+
+    def open_in_pair_on(
+        self, connection: sa.Connection, pair: str, *, leased_since: datetime
+    ) -> list[tuple[str, str, str]]:
+        """`open_in_pair` in the caller's transaction."""
         table = attempts_table
         query = sa.select(table.c.id, table.c.session, table.c.phone).where(
             table.c.pair == pair,
             table.c.leased_at >= naive_utc(leased_since),
             table.c.outcome.is_(None),
         )
-        with self._engine.connect() as connection:
-            return [(id_, session, phone) for id_, session, phone in connection.execute(query)]
+        return [(id_, session, phone) for id_, session, phone in connection.execute(query)]
 
-    def close_lost(self, ids: Sequence[str], *, session: str, now: datetime) -> list[Attempt]:
-        """Close the session's open attempts that its program says it does not carry."""
+    def close_lost_on(
+        self, connection: sa.Connection, ids: Sequence[str], *, session: str, now: datetime
+    ) -> list[Attempt]:
+        """Close, in the caller's transaction, the session's open attempts that its
+        program says it does not carry (`lease_lost`); returns those it closed."""
         query = sa.select(attempts_table).where(
             attempts_table.c.id.in_(list(ids)),
             attempts_table.c.session == session,
             attempts_table.c.outcome.is_(None),
         )
-        with self._engine.begin() as connection:
-            return self._close(connection, query, error_code="lease_lost", now=now)
+        return self._close(connection, query, error_code="lease_lost", now=now)
 
     def granted_by_country(self, *, since: datetime) -> dict[str, tuple[int, int]]:
         """Per country: attempts leased since then, and how many the provider refused."""
@@ -231,30 +239,50 @@ class AttemptStore:
         open_since: datetime,
     ) -> tuple[Attempt, list[Attempt]]:
         """Open an attempt in one transaction: see `Ledger.lease`."""
-        table = attempts_table
         with self._engine.begin() as connection:
-            expired: list[Attempt] = []
-            if expire_before is not None:
-                expired = self._expire(
-                    connection, session=attempt.session, leased_before=expire_before, now=now
+            return self.lease_on(
+                connection,
+                attempt,
+                rotate=rotate,
+                expire_before=expire_before,
+                now=now,
+                open_since=open_since,
+            )
+
+    def lease_on(
+        self,
+        connection: sa.Connection,
+        attempt: Attempt,
+        *,
+        rotate: Sequence[str],
+        expire_before: datetime | None,
+        now: datetime,
+        open_since: datetime,
+    ) -> tuple[Attempt, list[Attempt]]:
+        """`lease` in the caller's transaction."""
+        table = attempts_table
+        expired: list[Attempt] = []
+        if expire_before is not None:
+            expired = self._expire(
+                connection, session=attempt.session, leased_before=expire_before, now=now
+            )
+        if rotate:
+            last = connection.execute(
+                sa.select(table.c.phone)
+                .where(table.c.pair == attempt.pair)
+                .order_by(table.c.leased_at.desc())
+                .limit(1)
+            ).scalar()
+            busy = connection.execute(
+                sa.select(table.c.phone).where(
+                    table.c.pair == attempt.pair,
+                    table.c.leased_at >= naive_utc(open_since),
+                    table.c.outcome.is_(None),
                 )
-            if rotate:
-                last = connection.execute(
-                    sa.select(table.c.phone)
-                    .where(table.c.pair == attempt.pair)
-                    .order_by(table.c.leased_at.desc())
-                    .limit(1)
-                ).scalar()
-                busy = connection.execute(
-                    sa.select(table.c.phone).where(
-                        table.c.pair == attempt.pair,
-                        table.c.leased_at >= naive_utc(open_since),
-                        table.c.outcome.is_(None),
-                    )
-                ).scalars()
-                phone = next_phone(rotate, last, busy=frozenset(busy))
-                attempt = attempt.model_copy(update={"phone": phone})
-            connection.execute(sa.insert(attempts_table).values(**_columns(attempt)))
+            ).scalars()
+            phone = next_phone(rotate, last, busy=frozenset(busy))
+            attempt = attempt.model_copy(update={"phone": phone})
+        connection.execute(sa.insert(attempts_table).values(**_columns(attempt)))
         return attempt, expired
 
     def last_leased(self, pair: str) -> datetime | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -37,12 +38,31 @@ from smsfleet.dispatch.store import (
     dispatch_grants_table,
 )
 
-__all__ = ["SqlLimiter"]
+__all__ = ["CountryTurn", "SqlLimiter", "unavailable_as_limiter_error"]
 
 _countries = dispatch_countries_table
 _asks = dispatch_asks_table
 _grants = dispatch_grants_table
 _PRUNE_EVERY_MS = 1_000
+
+
+@dataclass(frozen=True)
+class CountryTurn:
+    """A country's turn to decide (`SqlLimiter.turn`)."""
+
+    connection: Connection
+    country: str
+    last_slot: int | None
+    now: int  # ms, read under the country's lock
+
+
+@contextmanager
+def unavailable_as_limiter_error() -> Iterator[None]:
+    """The database unreachable: no decision (`LimiterUnavailable`), so no grant."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        raise LimiterUnavailable(f"database: {error.orig}") from error
 
 
 def _active(now: int, policy: LimiterPolicy) -> sa.ColumnElement[bool]:
@@ -111,37 +131,45 @@ class SqlLimiter:
         self._known_countries.add(country)
 
     def acquire(self, ask: Ask) -> Decision:
-        try:
-            return self._acquire(ask)
-        except (OperationalError, InterfaceError) as error:
-            raise LimiterUnavailable(f"database: {error.orig}") from error
+        with unavailable_as_limiter_error(), self.turn(ask.country) as turn:
+            return self.decide(turn, ask)
 
-    def _acquire(self, ask: Ask) -> Decision:
-        self._ensure_country(ask.country)
-        policy = self._policy
+    @contextmanager
+    def turn(self, country: str) -> Iterator[CountryTurn]:
+        """The country's turn to decide: a transaction holding its lock, committed at the
+        end of the block (rolled back on an error). The caller's own statements in
+        `CountryTurn.connection` share it, so they are serialised with the decision."""
+        self._ensure_country(country)
         with self._serialised() as connection:
             last_slot = connection.execute(
                 sa.select(_countries.c.last_slot_ms)
-                .where(_countries.c.country == ask.country)
+                .where(_countries.c.country == country)
                 .with_for_update()
             ).scalar_one()
             # Read under the lock, so the grant times are in lock order.
             now = to_ms(self._clock.now())
-            state = Schedule(last_slot=last_slot, askers=self._askers(connection, ask.country, now))
-            window = self._window(connection, ask, now)
-            verdict = decide_in(window, state, ask, now, policy)
-            self._save(connection, ask.country, verdict.asker, now)
-            if verdict.granted:
-                connection.execute(
-                    sa.insert(_grants).values(
-                        country=ask.country, at_ms=now, pair=ask.pair, program=ask.program
-                    )
+            yield CountryTurn(connection, country, last_slot, now)
+
+    def decide(self, turn: CountryTurn, ask: Ask) -> Decision:
+        """Decide `ask` in its country's turn (once a turn)."""
+        connection, now = turn.connection, turn.now
+        state = Schedule(
+            last_slot=turn.last_slot, askers=self._askers(connection, ask.country, now)
+        )
+        window = self._window(connection, ask, now)
+        verdict = decide_in(window, state, ask, now, self._policy)
+        self._save(connection, ask.country, verdict.asker, now)
+        if verdict.granted:
+            connection.execute(
+                sa.insert(_grants).values(
+                    country=ask.country, at_ms=now, pair=ask.pair, program=ask.program
                 )
-                connection.execute(
-                    sa.update(_countries)
-                    .where(_countries.c.country == ask.country)
-                    .values(last_slot_ms=state.last_slot)
-                )
+            )
+            connection.execute(
+                sa.update(_countries)
+                .where(_countries.c.country == ask.country)
+                .values(last_slot_ms=state.last_slot)
+            )
         return Decision(
             granted=verdict.granted, retry_after=verdict.wait_ms / 1000, at=from_ms(now)
         )

@@ -3,10 +3,10 @@
 One step of a lease decides whether a session may send now: whether it has room
 (under its allowance of attempts awaiting a code, and a test number of its pair free),
 then whether its country's limiter grants it a slot, then opens the attempt on the
-pair's next free number. `StepwiseAdmission` takes these steps one by one through a
-ledger and a limiter (the SQL-only profile); on the Redis profile the same step is
-one script, one round trip (`_redis_admission.RedisAdmission`), so that nothing of
-another lease comes between the check, the grant and the number chosen.
+pair's next free number, with nothing of another lease of the country in between:
+on the SQL-only profile in one transaction in the country's turn (`SqlAdmission`),
+on the Redis profile in one script, one round trip
+(`_redis_admission.RedisAdmission`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
-from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import Attempt
-from smsfleet.core.clock import Clock
-from smsfleet.dispatch.limiter import Ask, Decision, Limiter
+from smsfleet.attempts.store import AttemptStore
+from smsfleet.dispatch._sql_limiter import CountryTurn, SqlLimiter, unavailable_as_limiter_error
+from smsfleet.dispatch.limiter import Ask, Decision, from_ms
 
-__all__ = ["Admission", "Admitted", "Entry", "StepwiseAdmission"]
+__all__ = ["Admission", "Admitted", "Entry", "SqlAdmission", "open_attempt"]
 
 
 @dataclass(frozen=True)
@@ -66,42 +67,61 @@ class Admission(Protocol):
         ...
 
 
-class StepwiseAdmission:
-    """The admission as a ledger's and a limiter's calls, one after the other."""
+class SqlAdmission:
+    """`Admission` in one transaction of the metrics database, in the country's turn
+    (`SqlLimiter.turn`: its lock is taken first), so that, as in Redis, nothing of
+    another lease of the country comes between the check, the grant and the number."""
 
-    def __init__(self, *, ledger: Ledger, limiter: Limiter, clock: Clock) -> None:
-        self._ledger = ledger
+    def __init__(self, *, store: AttemptStore, limiter: SqlLimiter) -> None:
+        self._store = store
         self._limiter = limiter
-        self._clock = clock
 
     def admit(self, entry: Entry) -> Admitted:
-        ledger, session = self._ledger, entry.session
-        now = self._clock.now()
-        busy = ledger.open_in_pair(entry.attempt.pair, leased_since=now - entry.ttl)
+        with unavailable_as_limiter_error(), self._limiter.turn(entry.ask.country) as turn:
+            return self._admit(turn, entry)
+
+    def _admit(self, turn: CountryTurn, entry: Entry) -> Admitted:
+        store, connection, session = self._store, turn.connection, entry.session
+        now = from_ms(turn.now)
+        busy = store.open_in_pair_on(connection, entry.attempt.pair, leased_since=now - entry.ttl)
         closed: list[Attempt] = []
         if entry.in_flight is not None:
             carried = set(entry.in_flight)
             lost = [id_ for id_, owner, _ in busy if owner == session and id_ not in carried]
             if lost:
-                closed = ledger.close_lost(lost, session=session, now=now)
+                closed = store.close_lost_on(connection, lost, session=session, now=now)
                 busy = [found for found in busy if found[0] not in lost]
         mine = sum(1 for _, owner, _ in busy if owner == session)
         if mine >= entry.limit or not set(entry.phones) - {phone for _, _, phone in busy}:
             return Admitted(closed=closed, busy=len(busy))
-        decision = self._limiter.acquire(entry.ask)
+        decision = self._limiter.decide(turn, entry.ask)
         if not decision.granted or not entry.open:
             return Admitted(closed=closed, decision=decision)
-        attempt, expired = open_attempt(ledger, entry, at=decision.at)
+        attempt, expired = open_attempt(partial(store.lease_on, connection), entry, at=decision.at)
         return Admitted(closed=closed + expired, decision=decision, attempt=attempt)
 
 
+class Lease(Protocol):
+    """`Ledger.lease`, or the same in a transaction of the caller's."""
+
+    def __call__(
+        self,
+        attempt: Attempt,
+        *,
+        rotate: Sequence[str],
+        expire_before: datetime | None,
+        now: datetime,
+        open_since: datetime,
+    ) -> tuple[Attempt, list[Attempt]]: ...
+
+
 def open_attempt(
-    ledger: Ledger, entry: Entry, *, at: datetime, phone: str | None = None
+    lease: Lease, entry: Entry, *, at: datetime, phone: str | None = None
 ) -> tuple[Attempt, list[Attempt]]:
-    """Open the entry's attempt through `ledger`, leased `at`: on the pair's next free
+    """Open the entry's attempt through `lease`, leased `at`: on the pair's next free
     number, or on `phone` (an on-demand send's own)."""
     attempt = entry.attempt.model_copy(update={"leased_at": at, "phone": phone or ""})
-    return ledger.lease(
+    return lease(
         attempt,
         rotate=entry.phones if phone is None else (),
         expire_before=at - entry.ttl if entry.expire else None,

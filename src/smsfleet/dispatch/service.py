@@ -28,7 +28,7 @@ from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix
-from smsfleet.dispatch.admission import Admission, Entry, StepwiseAdmission, open_attempt
+from smsfleet.dispatch.admission import Admission, Entry, SqlAdmission, open_attempt
 from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
@@ -120,7 +120,7 @@ class Dispatcher:
         heartbeats: HeartbeatStore,
         ledger: Ledger | None = None,
         limiter: Limiter,
-        admission: Admission | None = None,
+        admission: Admission,
         clock: Clock,
         worker_secret: str,
         policy: DispatchPolicy | None = None,
@@ -135,10 +135,8 @@ class Dispatcher:
         self.ledger: Ledger = ledger if ledger is not None else attempts
         self.limiter = limiter
         self.clock = clock
-        # The room, the limiter and the lease in one step (one script on Redis).
-        self.admission: Admission = admission or StepwiseAdmission(
-            ledger=self.ledger, limiter=limiter, clock=clock
-        )
+        # The session's room, the country's grant and the attempt opened, in one step.
+        self.admission = admission
         self.policy = policy or DispatchPolicy()
         self._heartbeats = heartbeats
         self._worker_secret = worker_secret
@@ -282,7 +280,7 @@ class Dispatcher:
         if attempt is None:
             on_demand = self._claim(pair.key, program, entry.attempt.id)
             phone = on_demand.phone if on_demand is not None else None
-            attempt, expired = open_attempt(self.ledger, entry, at=decision.at, phone=phone)
+            attempt, expired = open_attempt(self.ledger.lease, entry, at=decision.at, phone=phone)
             for closed in expired:
                 self._reported(closed)
         ttl = self.policy.lease_ttl
@@ -546,7 +544,7 @@ def build_dispatcher(
     limiter: Limiter
     attempts = AttemptStore(engine)
     ledger: Ledger = attempts
-    admission: Admission | None = None
+    admission: Admission
     if settings.redis_url:
         from smsfleet.dispatch._redis_admission import RedisAdmission
         from smsfleet.dispatch._redis_limiter import RedisLimiter
@@ -563,7 +561,9 @@ def build_dispatcher(
     else:
         from smsfleet.dispatch._sql_limiter import SqlLimiter
 
-        limiter = SqlLimiter(engine, clock=clock, policy=policy)
+        sql_limiter = SqlLimiter(engine, clock=clock, policy=policy)
+        admission = SqlAdmission(store=attempts, limiter=sql_limiter)
+        limiter = sql_limiter
     return Dispatcher(
         config_store=config_store,
         attempts=attempts,

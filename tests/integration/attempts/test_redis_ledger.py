@@ -122,35 +122,34 @@ def test_lease_report_and_repeats_answer_as_sql_does_and_reach_sql(
     assert stored == {first.id: closed, second.id: second, third.id: third}
 
 
-def test_lost_and_expired_leases_are_closed_once(
+def test_an_expired_lease_is_closed_once_at_the_sessions_next_lease(
     client: redis.Redis, metrics_engine: Engine, prefix: str
 ) -> None:
     ledger = ledger_on(client, metrics_engine, prefix)
     old, _ = lease(ledger, 1, at=NOW - timedelta(minutes=5))
-    lost, _ = lease(ledger, 2)
-    (closed,) = ledger.close_lost([lost.id, "f" * 32], session=SESSION, now=NOW)
-    assert (closed.id, closed.error_code, closed.outcome) == (lost.id, "lease_lost", Outcome.error)
-    assert ledger.close_lost([lost.id], session=SESSION, now=NOW) == []
-    # Another session cannot close it.
-    kept, _ = lease(ledger, 3)
-    assert ledger.close_lost([kept.id], session="program2_UZ_ucell", now=NOW) == []
+    kept, _ = lease(ledger, 2)
+    # Another session's expired lease is its own to close.
+    others, _ = lease(ledger, 3, at=NOW - timedelta(minutes=5), session="program2_UZ_ucell")
+
+    def lease_expiring(number: int, at: datetime) -> tuple[Attempt, list[Attempt]]:
+        return ledger.lease(
+            new_attempt(number, at=at),
+            rotate=PHONES,
+            expire_before=NOW - timedelta(minutes=2),
+            now=at,
+            open_since=at - timedelta(minutes=2),
+        )
 
     later = NOW + timedelta(seconds=1)
-    fresh, expired = ledger.lease(
-        new_attempt(4, at=later),
-        rotate=PHONES,
-        expire_before=NOW - timedelta(minutes=2),
-        now=later,
-        open_since=later - timedelta(minutes=2),
-    )
+    fresh, expired = lease_expiring(4, later)
     assert [(a.id, a.error_code, a.completed_at) for a in expired] == [
         (old.id, "lease_expired", later)
     ]
+    assert lease_expiring(5, later)[1] == []
     drain_all(ledger)
     stored = {a.id: a for a in AttemptStore(metrics_engine).recent(limit=10, pair="UZ_ucell")}
-    assert stored[lost.id].error_code == "lease_lost"
     assert stored[old.id].error_code == "lease_expired"
-    assert stored[kept.id].outcome is None and stored[fresh.id].outcome is None
+    assert all(stored[a.id].outcome is None for a in (kept, others, fresh))
 
 
 def test_a_drainer_killed_before_acknowledging_loses_and_doubles_nothing(

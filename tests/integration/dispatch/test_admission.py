@@ -1,4 +1,4 @@
-"""A lease's admission on both profiles: step by step through the SQL ledger and limiter
+"""A lease's admission on both profiles: in one transaction of the metrics database
 (SQLite), and in one Redis script (a real Redis, the ledger drained to SQLite).
 
 - A grant opens the attempt at the grant's time, on the pair's next free number.
@@ -28,10 +28,11 @@ from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch._redis_admission import RedisAdmission
 from smsfleet.dispatch._redis_limiter import RedisLimiter
 from smsfleet.dispatch._sql_limiter import SqlLimiter
-from smsfleet.dispatch.admission import Admission, Entry, StepwiseAdmission
+from smsfleet.dispatch.admission import Admission, Entry, SqlAdmission
 from smsfleet.dispatch.limiter import Ask
 from tests.support.backends import sqlite_url_for
 from tests.support.fakes import FakeClock
+from tests.support.ledgers import settle
 from tests.support.redis_commands import redis_commands
 
 PAIR = "UZ_ucell"
@@ -45,6 +46,7 @@ CAP = 60
 class Door:
     admission: Admission
     ledger: Ledger
+    store: AttemptStore
     clock: FakeClock
     redis_url: str | None = None
     prefix: str = ""
@@ -88,6 +90,11 @@ class Door:
         self.clock.advance(1.0)  # the next slot
         return admitted.attempt
 
+    def stored(self, trigger_id: str) -> Attempt | None:
+        """The attempt as SQL holds it, once the ledger has settled."""
+        settle(self.ledger)
+        return self.store.get(trigger_id)
+
     def open_ids(self) -> set[str]:
         since = self.clock.now() - TTL
         return {id_ for id_, _, _ in self.ledger.open_in_pair(PAIR, leased_since=since)}
@@ -106,10 +113,11 @@ def redis_door(redis_url: str, redis_prefix: str, engine: Engine) -> Iterator[Do
     clock = FakeClock()
     client = redis.Redis.from_url(redis_url)
     limiter = RedisLimiter(client, clock=clock, prefix=f"{redis_prefix}:dispatch")
-    ledger = RedisLedger(client, store=AttemptStore(engine), prefix=f"{redis_prefix}:{{attempts}}")
+    store = AttemptStore(engine)
+    ledger = RedisLedger(client, store=store, prefix=f"{redis_prefix}:{{attempts}}")
     admission = RedisAdmission(limiter=limiter, ledger=ledger, clock=clock)
     try:
-        yield Door(admission, ledger, clock, redis_url, redis_prefix)
+        yield Door(admission, ledger, store, clock, redis_url, redis_prefix)
     finally:
         client.close()
 
@@ -122,7 +130,7 @@ def door(request: pytest.FixtureRequest, engine: Engine) -> Door:
     clock = FakeClock()
     store = AttemptStore(engine)
     limiter = SqlLimiter(engine, clock=clock)
-    return Door(StepwiseAdmission(ledger=store, limiter=limiter, clock=clock), store, clock)
+    return Door(SqlAdmission(store=store, limiter=limiter), store, store, clock)
 
 
 def test_a_grant_opens_the_attempt_at_its_time_on_the_next_free_number(door: Door) -> None:
@@ -161,6 +169,8 @@ def test_attempts_the_program_no_longer_carries_are_closed_as_lost(door: Door) -
     assert admitted.attempt is not None
     # The lost one's number is free again, and the next in rotation.
     assert door.open_ids() == {kept.id, others.id, admitted.attempt.id}
+    stored = door.stored(lost.id)
+    assert stored is not None and stored.error_code == "lease_lost"
 
 
 def test_a_lease_over_its_ttl_is_closed_as_expired_when_asked(door: Door) -> None:

@@ -45,7 +45,7 @@ class Worker:
     dispatcher: Dispatcher
 
     def settle(self) -> None:
-        settle(self.dispatcher)
+        settle(self.dispatcher.ledger)
 
     def stored(self, trigger_id: str) -> Attempt | None:
         """The attempt as stored in SQL, once the ledger has settled."""

@@ -27,6 +27,7 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch._redis_admission import RedisAdmission
 from smsfleet.dispatch._redis_limiter import RedisLimiter
 from smsfleet.dispatch._sql_limiter import SqlLimiter
+from smsfleet.dispatch.admission import Admission, SqlAdmission
 from smsfleet.dispatch.limiter import Limiter
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
@@ -140,9 +141,10 @@ def _world(
             )
         )
     attempts = AttemptStore(metrics_engine)
-    limiter: Limiter = SqlLimiter(metrics_engine, clock=clock)
+    sql_limiter = SqlLimiter(metrics_engine, clock=clock)
+    limiter: Limiter = sql_limiter
     ledger: Ledger = attempts
-    admission = None
+    admission: Admission = SqlAdmission(store=attempts, limiter=sql_limiter)
     if on_redis is not None:
         client, prefix = on_redis
         redis_limiter = RedisLimiter(client, clock=clock, prefix=f"{prefix}:dispatch")

@@ -28,6 +28,7 @@ from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch._sql_limiter import SqlLimiter
+from smsfleet.dispatch.admission import SqlAdmission
 from smsfleet.dispatch.models import ReportRequest, SendAction, StopAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
@@ -142,11 +143,13 @@ def _build_world(fleet: Fleet, engine: Engine) -> World:
     clock = fleet.clock
     # Room for every ask: each route sends at its own pace, 12 a minute.
     update_country(countries=fleet.store.countries, code="UZ", data=CountryUpdate(cap=60))
+    attempts, limiter = AttemptStore(engine), SqlLimiter(engine, clock=clock)
     dispatcher = Dispatcher(
         config_store=fleet.store,
-        attempts=AttemptStore(engine),
+        attempts=attempts,
         heartbeats=HeartbeatStore(engine),
-        limiter=SqlLimiter(engine, clock=clock),
+        limiter=limiter,
+        admission=SqlAdmission(store=attempts, limiter=limiter),
         clock=clock,
         worker_secret="-" * 32,
         policy=DispatchPolicy(probe_interval=CONFIG.probe_interval),
