@@ -258,8 +258,10 @@ class AttemptStore:
         expire_before: datetime | None,
         now: datetime,
         open_since: datetime,
+        busy: Collection[str] | None = None,
     ) -> tuple[Attempt, list[Attempt]]:
-        """`lease` in the caller's transaction."""
+        """`lease` in the caller's transaction; `busy`: the numbers awaiting a code, when
+        the caller has read them in it already."""
         table = attempts_table
         expired: list[Attempt] = []
         if expire_before is not None:
@@ -273,13 +275,18 @@ class AttemptStore:
                 .order_by(table.c.leased_at.desc())
                 .limit(1)
             ).scalar()
-            busy = connection.execute(
-                sa.select(table.c.phone).where(
-                    table.c.pair == attempt.pair,
-                    table.c.leased_at >= naive_utc(open_since),
-                    table.c.outcome.is_(None),
+            if busy is None:
+                busy = (
+                    connection.execute(
+                        sa.select(table.c.phone).where(
+                            table.c.pair == attempt.pair,
+                            table.c.leased_at >= naive_utc(open_since),
+                            table.c.outcome.is_(None),
+                        )
+                    )
+                    .scalars()
+                    .all()
                 )
-            ).scalars()
             phone = next_phone(rotate, last, busy=frozenset(busy))
             attempt = attempt.model_copy(update={"phone": phone})
         connection.execute(sa.insert(attempts_table).values(**_columns(attempt)))

@@ -97,7 +97,8 @@ class SqlAdmission:
         decision = self._limiter.decide(turn, entry.ask)
         if not decision.granted or not entry.open:
             return Admitted(closed=closed, decision=decision)
-        attempt, expired = open_attempt(partial(store.lease_on, connection), entry, at=decision.at)
+        lease = partial(store.lease_on, connection, busy={phone for _, _, phone in busy})
+        attempt, expired = open_attempt(lease, entry, at=decision.at)
         return Admitted(closed=closed + expired, decision=decision, attempt=attempt)
 
 
