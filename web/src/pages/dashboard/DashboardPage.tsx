@@ -29,7 +29,7 @@ const ATTEMPTS = "attempts";
 // While the live connection is up nothing is polled: each attempt is added to the
 // counters on screen as it comes, and one reload a few seconds after a burst confirms
 // them; the charts follow at a calmer pace. Windows that went quiet are reloaded
-// after `quietMs`, so they move on with time.
+// after `quietMs` (the counters after their range's), so they move on with time.
 const COUNTERS = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 60_000 } satisfies LiveQuery<unknown>;
 const CHARTS = { topic: ATTEMPTS, delayMs: 10_000, quietMs: 60_000 } satisfies LiveQuery<unknown>;
 const SLOW = { topic: ATTEMPTS, delayMs: 30_000, quietMs: 300_000, pollMs: 30_000 } satisfies LiveQuery<unknown>;
@@ -70,6 +70,7 @@ export function DashboardPage() {
   const recent = useLiveQuery(metricsSummaryQuery({ window: RECENT.window }), { ...NOW, apply: applyToTotals });
   const byPair = useLiveQuery(metricsSummaryQuery({ window: range.value, group_by: "pair" }), {
     ...COUNTERS,
+    quietMs: range.quietMs,
     apply: applyToPairs,
   });
   const alerts = useLiveQuery(alertsOverviewQuery(), ALERTS);
