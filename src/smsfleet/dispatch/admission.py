@@ -14,15 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch._sql_limiter import CountryTurn, SqlLimiter, unavailable_as_limiter_error
 from smsfleet.dispatch.limiter import Ask, Decision, from_ms
 
-__all__ = ["Admission", "Admitted", "Entry", "SqlAdmission", "open_attempt"]
+__all__ = ["Admission", "Admitted", "Entry", "LeaseTerms", "SqlAdmission", "lease_terms"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Admitted:
+    """What an admission decided, and what it closed on the way."""
+
     # The session's attempts closed on the way (lost or expired).
     closed: list[Attempt] = field(default_factory=list)
     # Set when the limiter was not asked: the session is at its allowance or every test
@@ -97,33 +98,28 @@ class SqlAdmission:
         decision = self._limiter.decide(turn, entry.ask)
         if not decision.granted or not entry.open:
             return Admitted(closed=closed, decision=decision)
-        lease = partial(store.lease_on, connection, busy={phone for _, _, phone in busy})
-        attempt, expired = open_attempt(lease, entry, at=decision.at)
+        attempt, terms = lease_terms(entry, at=decision.at)
+        taken = {phone for _, _, phone in busy}
+        attempt, expired = store.lease_on(connection, attempt, busy=taken, **terms)
         return Admitted(closed=closed + expired, decision=decision, attempt=attempt)
 
 
-class Lease(Protocol):
-    """`Ledger.lease`, or the same in a transaction of the caller's."""
+class LeaseTerms(TypedDict):
+    """The terms of `Ledger.lease` (and `AttemptStore.lease_on`) besides the attempt."""
 
-    def __call__(
-        self,
-        attempt: Attempt,
-        *,
-        rotate: Sequence[str],
-        expire_before: datetime | None,
-        now: datetime,
-        open_since: datetime,
-    ) -> tuple[Attempt, list[Attempt]]: ...
+    rotate: Sequence[str]
+    expire_before: datetime | None
+    now: datetime
+    open_since: datetime
 
 
-def open_attempt(
-    lease: Lease, entry: Entry, *, at: datetime, phone: str | None = None
-) -> tuple[Attempt, list[Attempt]]:
-    """Open the entry's attempt through `lease`, leased `at`: on the pair's next free
-    number, or on `phone` (an on-demand send's own)."""
+def lease_terms(
+    entry: Entry, *, at: datetime, phone: str | None = None
+) -> tuple[Attempt, LeaseTerms]:
+    """The entry's attempt leased `at`, and the terms to open it with: on the pair's next
+    free number, or on `phone` (an on-demand send's own)."""
     attempt = entry.attempt.model_copy(update={"leased_at": at, "phone": phone or ""})
-    return lease(
-        attempt,
+    return attempt, LeaseTerms(
         rotate=entry.phones if phone is None else (),
         expire_before=at - entry.ttl if entry.expire else None,
         now=at,

@@ -28,7 +28,7 @@ from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix
-from smsfleet.dispatch.admission import Admission, Entry, SqlAdmission, open_attempt
+from smsfleet.dispatch.admission import Admission, Entry, SqlAdmission, lease_terms
 from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
@@ -280,7 +280,8 @@ class Dispatcher:
         if attempt is None:
             on_demand = self._claim(pair.key, program, entry.attempt.id)
             phone = on_demand.phone if on_demand is not None else None
-            attempt, expired = open_attempt(self.ledger.lease, entry, at=decision.at, phone=phone)
+            attempt, terms = lease_terms(entry, at=decision.at, phone=phone)
+            attempt, expired = self.ledger.lease(attempt, **terms)
             for closed in expired:
                 self._reported(closed)
         ttl = self.policy.lease_ttl
