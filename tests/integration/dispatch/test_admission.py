@@ -7,11 +7,15 @@
 - The attempts a program no longer carries are closed as lost; leases over their ttl
   as expired; a refusal opens nothing; `open=False` leaves the attempt to the caller.
 - On Redis, an admission is one command.
+- Sessions racing for a pair's numbers (MariaDB, Redis) never get one number twice.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +28,7 @@ from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.clock import SystemClock
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch._redis_admission import RedisAdmission
 from smsfleet.dispatch._redis_limiter import RedisLimiter
@@ -206,3 +211,77 @@ def test_on_redis_an_admission_is_one_command(redis_door: Door) -> None:
         door.admission.admit(door.entry("program1_UZ_ucell", 2, in_flight=[f"{1:032x}"]))
         door.admission.admit(door.entry("program2_UZ_ucell", 3))  # a refusal: same slot
     assert [command.split()[0] for command in seen] == ["EVALSHA", "EVALSHA"], seen
+
+
+@pytest.mark.parametrize("profile", ["sql-mariadb", "redis"])
+def test_sessions_racing_for_a_pairs_numbers_never_share_one(
+    request: pytest.FixtureRequest, profile: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Eight sessions of one pair ask at once, at a pace of 100 grants a second: the two
+    numbers go to two attempts, and every later ask finds them awaiting a code."""
+    clock = SystemClock()
+    admission: Admission
+    if profile == "redis":
+        engine = create_sql_engine(sqlite_url_for(request.getfixturevalue("tmp_path") / "m.db"))
+        upgrade_metrics_schema(engine)
+        client = redis.Redis.from_url(redis_url)
+        store = AttemptStore(engine)
+        redis_ledger = RedisLedger(client, store=store, prefix=f"{redis_prefix}:{{attempts}}")
+        limiter = RedisLimiter(client, clock=clock, prefix=f"{redis_prefix}:dispatch")
+        admission = RedisAdmission(limiter=limiter, ledger=redis_ledger, clock=clock)
+        ledger: Ledger = redis_ledger
+    else:
+        engine = create_sql_engine(request.getfixturevalue("migrated_mariadb_url"))
+        store = AttemptStore(engine)
+        ledger = store
+        admission = SqlAdmission(store=store, limiter=SqlLimiter(engine, clock=clock))
+    two = PHONES[:2]
+    opened: list[Attempt] = []
+    lock = threading.Lock()
+
+    def ask(program: int) -> None:
+        session = f"program{program}_UZ_ucell"
+        # A second of racing at least, and on until both numbers were taken (a slow
+        # machine may take longer to grant twice), at most 15 s.
+        started = time.monotonic()
+        number = 0
+        while time.monotonic() < started + 15 and (
+            time.monotonic() < started + 1.0 or len(opened) < len(two)
+        ):
+            number += 1
+            entry = Entry(
+                ask=Ask(country="UZ", pair=PAIR, program=f"program{program}", cap=6_000),
+                session=session,
+                attempt=Attempt(
+                    id=f"{program:04x}{number:028x}",
+                    session=session,
+                    pair=PAIR,
+                    country="UZ",
+                    operator="ucell",
+                    program=f"program{program}",
+                    phone="",
+                    leased_at=clock.now(),
+                ),
+                phones=two,
+                limit=2,
+                in_flight=None,
+                ttl=TTL,
+                expire=False,
+            )
+            admitted = admission.admit(entry)
+            if admitted.attempt is not None:
+                with lock:
+                    opened.append(admitted.attempt)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(ask, range(1, 9)))
+        assert sorted(attempt.phone for attempt in opened) == sorted(two), opened
+        leased_since = clock.now() - TTL
+        assert sorted(
+            phone for _, _, phone in ledger.open_in_pair(PAIR, leased_since=leased_since)
+        ) == sorted(two)
+    finally:
+        if profile == "redis":
+            client.close()
+        engine.dispose()
