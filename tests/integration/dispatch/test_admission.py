@@ -17,8 +17,9 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -28,7 +29,7 @@ from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
-from smsfleet.core.clock import SystemClock
+from smsfleet.core.clock import Clock, SystemClock
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
 from smsfleet.dispatch._redis_admission import RedisAdmission
 from smsfleet.dispatch._redis_limiter import RedisLimiter
@@ -45,6 +46,42 @@ PHONES = ["+998901000001", "+998901000002", "+998901000003"]
 TTL = timedelta(minutes=2)
 # A slot a second: each test advances the clock past it between grants.
 CAP = 60
+NOT_LEASED_YET = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def entry_for(
+    session: str,
+    trigger_id: str,
+    *,
+    cap: int = CAP,
+    phones: Sequence[str] = PHONES,
+    limit: int = 3,
+    in_flight: Sequence[str] | None = None,
+    expire: bool = False,
+    open: bool = True,
+) -> Entry:
+    """`session`'s ask to send on the pair, its attempt to be `trigger_id`."""
+    program = session.split("_", 1)[0]
+    return Entry(
+        ask=Ask(country="UZ", pair=PAIR, program=program, cap=cap),
+        session=session,
+        attempt=Attempt(
+            id=trigger_id,
+            session=session,
+            pair=PAIR,
+            country="UZ",
+            operator="ucell",
+            program=program,
+            phone="",
+            leased_at=NOT_LEASED_YET,  # the grant's time replaces it
+        ),
+        phones=phones,
+        limit=limit,
+        in_flight=in_flight,
+        ttl=TTL,
+        expire=expire,
+        open=open,
+    )
 
 
 @dataclass
@@ -56,40 +93,11 @@ class Door:
     redis_url: str | None = None
     prefix: str = ""
 
-    def entry(
-        self,
-        session: str,
-        number: int,
-        *,
-        limit: int = 3,
-        in_flight: Sequence[str] | None = None,
-        expire: bool = False,
-        open: bool = True,
-    ) -> Entry:
-        program = session.split("_", 1)[0]
-        return Entry(
-            ask=Ask(country="UZ", pair=PAIR, program=program, cap=CAP),
-            session=session,
-            attempt=Attempt(
-                id=f"{number:032x}",
-                session=session,
-                pair=PAIR,
-                country="UZ",
-                operator="ucell",
-                program=program,
-                phone="",
-                leased_at=self.clock.now() - timedelta(days=1),  # replaced by the grant's
-            ),
-            phones=PHONES,
-            limit=limit,
-            in_flight=in_flight,
-            ttl=TTL,
-            expire=expire,
-            open=open,
-        )
+    def entry(self, session: str, number: int, **terms: Any) -> Entry:
+        return entry_for(session, f"{number:032x}", **terms)
 
     def granted(self, session: str, number: int, **options: object) -> Attempt:
-        admitted = self.admission.admit(self.entry(session, number, **options))  # type: ignore[arg-type]
+        admitted = self.admission.admit(self.entry(session, number, **options))
         assert admitted.decision is not None and admitted.decision.granted, admitted
         assert admitted.attempt is not None
         self.clock.advance(1.0)  # the next slot
@@ -113,14 +121,21 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _on_redis(
+    client: redis.Redis, prefix: str, store: AttemptStore, clock: Clock
+) -> tuple[RedisAdmission, RedisLedger]:
+    """The admission of the Redis profile, and its ledger (drained to `store`)."""
+    limiter = RedisLimiter(client, clock=clock, prefix=f"{prefix}:dispatch")
+    ledger = RedisLedger(client, store=store, prefix=f"{prefix}:{{attempts}}")
+    return RedisAdmission(limiter=limiter, ledger=ledger, clock=clock), ledger
+
+
 @pytest.fixture
 def redis_door(redis_url: str, redis_prefix: str, engine: Engine) -> Iterator[Door]:
     clock = FakeClock()
     client = redis.Redis.from_url(redis_url)
-    limiter = RedisLimiter(client, clock=clock, prefix=f"{redis_prefix}:dispatch")
     store = AttemptStore(engine)
-    ledger = RedisLedger(client, store=store, prefix=f"{redis_prefix}:{{attempts}}")
-    admission = RedisAdmission(limiter=limiter, ledger=ledger, clock=clock)
+    admission, ledger = _on_redis(client, redis_prefix, store, clock)
     try:
         yield Door(admission, ledger, store, clock, redis_url, redis_prefix)
     finally:
@@ -226,9 +241,7 @@ def test_sessions_racing_for_a_pairs_numbers_never_share_one(
         upgrade_metrics_schema(engine)
         client = redis.Redis.from_url(redis_url)
         store = AttemptStore(engine)
-        redis_ledger = RedisLedger(client, store=store, prefix=f"{redis_prefix}:{{attempts}}")
-        limiter = RedisLimiter(client, clock=clock, prefix=f"{redis_prefix}:dispatch")
-        admission = RedisAdmission(limiter=limiter, ledger=redis_ledger, clock=clock)
+        admission, redis_ledger = _on_redis(client, redis_prefix, store, clock)
         ledger: Ledger = redis_ledger
     else:
         engine = create_sql_engine(request.getfixturevalue("migrated_mariadb_url"))
@@ -249,25 +262,8 @@ def test_sessions_racing_for_a_pairs_numbers_never_share_one(
             time.monotonic() < started + 1.0 or len(opened) < len(two)
         ):
             number += 1
-            entry = Entry(
-                ask=Ask(country="UZ", pair=PAIR, program=f"program{program}", cap=6_000),
-                session=session,
-                attempt=Attempt(
-                    id=f"{program:04x}{number:028x}",
-                    session=session,
-                    pair=PAIR,
-                    country="UZ",
-                    operator="ucell",
-                    program=f"program{program}",
-                    phone="",
-                    leased_at=clock.now(),
-                ),
-                phones=two,
-                limit=2,
-                in_flight=None,
-                ttl=TTL,
-                expire=False,
-            )
+            trigger_id = f"{program:04x}{number:028x}"
+            entry = entry_for(session, trigger_id, cap=6_000, phones=two, limit=2)
             admitted = admission.admit(entry)
             if admitted.attempt is not None:
                 with lock:
