@@ -78,6 +78,44 @@ def _upsert(connection: sa.Connection) -> sa.Insert:
     )
 
 
+# The statements of a lease and a report, built once: a statement built per call costs
+# more CPU (building it, then its cache key) than the database takes to run it.
+_OPEN_IN_PAIR = sa.select(
+    attempts_table.c.id, attempts_table.c.session, attempts_table.c.phone
+).where(
+    attempts_table.c.pair == sa.bindparam("pair"),
+    attempts_table.c.leased_at >= sa.bindparam("since"),
+    attempts_table.c.outcome.is_(None),
+)
+_LAST_PHONE = (
+    sa.select(attempts_table.c.phone)
+    .where(attempts_table.c.pair == sa.bindparam("pair"))
+    .order_by(attempts_table.c.leased_at.desc())
+    .limit(1)
+)
+_ADD = sa.insert(attempts_table)
+_EXPIRED = sa.select(attempts_table).where(
+    attempts_table.c.session == sa.bindparam("session"),
+    attempts_table.c.outcome.is_(None),
+    attempts_table.c.leased_at < sa.bindparam("before"),
+)
+_LOST = sa.select(attempts_table).where(
+    attempts_table.c.id.in_(sa.bindparam("ids", expanding=True)),
+    attempts_table.c.session == sa.bindparam("session"),
+    attempts_table.c.outcome.is_(None),
+)
+_REPORT = sa.update(attempts_table).where(
+    attempts_table.c.id == sa.bindparam("key_id"),
+    attempts_table.c.session == sa.bindparam("key_session"),
+    attempts_table.c.outcome.is_(None),
+)
+_GIVE_UP = sa.update(attempts_table).where(
+    attempts_table.c.id.in_(sa.bindparam("ids", expanding=True)),
+    attempts_table.c.outcome.is_(None),
+)
+_ONE = sa.select(attempts_table).where(attempts_table.c.id == sa.bindparam("id"))
+
+
 def _columns(record: Attempt | Completion) -> dict[str, Any]:
     """A record's fields as the table's columns take them (times naive UTC)."""
     values: dict[str, Any] = record.model_dump()
@@ -99,9 +137,8 @@ class AttemptStore:
             connection.execute(sa.insert(attempts_table), [_columns(a) for a in attempts])
 
     def get(self, trigger_id: str) -> Attempt | None:
-        query = sa.select(attempts_table).where(attempts_table.c.id == trigger_id)
         with self._engine.connect() as connection:
-            row = connection.execute(query).mappings().first()
+            row = connection.execute(_ONE, {"id": trigger_id}).mappings().first()
         return Attempt.model_validate(dict(row)) if row else None
 
     def recent(
@@ -143,25 +180,16 @@ class AttemptStore:
         self, connection: sa.Connection, pair: str, *, leased_since: datetime
     ) -> list[tuple[str, str, str]]:
         """`open_in_pair` in the caller's transaction."""
-        table = attempts_table
-        query = sa.select(table.c.id, table.c.session, table.c.phone).where(
-            table.c.pair == pair,
-            table.c.leased_at >= naive_utc(leased_since),
-            table.c.outcome.is_(None),
-        )
-        return [(id_, session, phone) for id_, session, phone in connection.execute(query)]
+        rows = connection.execute(_OPEN_IN_PAIR, {"pair": pair, "since": naive_utc(leased_since)})
+        return [(id_, session, phone) for id_, session, phone in rows]
 
     def close_lost_on(
         self, connection: sa.Connection, ids: Sequence[str], *, session: str, now: datetime
     ) -> list[Attempt]:
         """Close, in the caller's transaction, the session's open attempts that its
         program says it does not carry (`lease_lost`); returns those it closed."""
-        query = sa.select(attempts_table).where(
-            attempts_table.c.id.in_(list(ids)),
-            attempts_table.c.session == session,
-            attempts_table.c.outcome.is_(None),
-        )
-        return self._close(connection, query, error_code="lease_lost", now=now)
+        found = {"ids": list(ids), "session": session}
+        return self._close(connection, _LOST, found, error_code="lease_lost", now=now)
 
     def granted_by_country(self, *, since: datetime) -> dict[str, tuple[int, int]]:
         """Per country: attempts leased since then, and how many the provider refused."""
@@ -262,34 +290,23 @@ class AttemptStore:
     ) -> tuple[Attempt, list[Attempt]]:
         """`lease` in the caller's transaction; `busy`: the numbers awaiting a code, when
         the caller has read them in it already."""
-        table = attempts_table
         expired: list[Attempt] = []
         if expire_before is not None:
             expired = self._expire(
                 connection, session=attempt.session, leased_before=expire_before, now=now
             )
         if rotate:
-            last = connection.execute(
-                sa.select(table.c.phone)
-                .where(table.c.pair == attempt.pair)
-                .order_by(table.c.leased_at.desc())
-                .limit(1)
-            ).scalar()
+            last = connection.execute(_LAST_PHONE, {"pair": attempt.pair}).scalar()
             if busy is None:
-                busy = (
-                    connection.execute(
-                        sa.select(table.c.phone).where(
-                            table.c.pair == attempt.pair,
-                            table.c.leased_at >= naive_utc(open_since),
-                            table.c.outcome.is_(None),
-                        )
+                busy = [
+                    phone
+                    for _, _, phone in self.open_in_pair_on(
+                        connection, attempt.pair, leased_since=open_since
                     )
-                    .scalars()
-                    .all()
-                )
+                ]
             phone = next_phone(rotate, last, busy=frozenset(busy))
             attempt = attempt.model_copy(update={"phone": phone})
-        connection.execute(sa.insert(attempts_table).values(**_columns(attempt)))
+        connection.execute(_ADD, _columns(attempt))
         return attempt, expired
 
     def last_leased(self, pair: str) -> datetime | None:
@@ -323,51 +340,40 @@ class AttemptStore:
         Returns the attempt as stored after the call (None when unknown) and whether
         this call closed it. An attempt of another session is left unchanged.
         """
-        table = attempts_table
-        query = (
-            sa.update(table)
-            .where(
-                table.c.id == trigger_id,
-                table.c.session == session,
-                table.c.outcome.is_(None),
-            )
-            .values(_columns(completion))
-        )
+        key = {"key_id": trigger_id, "key_session": session}
         with self._engine.begin() as connection:
-            closed = bool(connection.execute(query).rowcount)
-            row = (
-                connection.execute(sa.select(table).where(table.c.id == trigger_id))
-                .mappings()
-                .first()
-            )
+            closed = bool(connection.execute(_REPORT, {**key, **_columns(completion)}).rowcount)
+            row = connection.execute(_ONE, {"id": trigger_id}).mappings().first()
         return (Attempt.model_validate(dict(row)) if row else None), closed
 
     def _expire(
         self, connection: sa.Connection, *, session: str, leased_before: datetime, now: datetime
     ) -> list[Attempt]:
-        query = sa.select(attempts_table).where(
-            attempts_table.c.session == session,
-            attempts_table.c.outcome.is_(None),
-            attempts_table.c.leased_at < naive_utc(leased_before),
-        )
-        return self._close(connection, query, error_code="lease_expired", now=now)
+        found = {"session": session, "before": naive_utc(leased_before)}
+        return self._close(connection, _EXPIRED, found, error_code="lease_expired", now=now)
 
     def _close(
-        self, connection: sa.Connection, query: sa.Select[Any], *, error_code: str, now: datetime
+        self,
+        connection: sa.Connection,
+        query: sa.Select[Any],
+        found: dict[str, Any],
+        *,
+        error_code: str,
+        now: datetime,
     ) -> list[Attempt]:
-        """Give the open attempts `query` selects up as errors with `error_code`."""
-        rows = connection.execute(query).mappings().all()
+        """Give the open attempts `query` selects (with `found`) up as errors with
+        `error_code`."""
+        rows = connection.execute(query, found).mappings().all()
         if not rows:
             return []
-        ids = [row["id"] for row in rows]
         connection.execute(
-            sa.update(attempts_table)
-            .where(attempts_table.c.id.in_(ids), attempts_table.c.outcome.is_(None))
-            .values(
-                outcome=Outcome.error.value,
-                error_code=error_code,
-                completed_at=naive_utc(now),
-            )
+            _GIVE_UP,
+            {
+                "ids": [row["id"] for row in rows],
+                "outcome": Outcome.error.value,
+                "error_code": error_code,
+                "completed_at": naive_utc(now),
+            },
         )
         return [
             Attempt.model_validate(

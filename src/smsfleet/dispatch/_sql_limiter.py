@@ -65,12 +65,47 @@ def unavailable_as_limiter_error() -> Iterator[None]:
         raise LimiterUnavailable(f"database: {error.orig}") from error
 
 
-def _active(now: int, policy: LimiterPolicy) -> sa.ColumnElement[bool]:
-    """`limiter.is_active` in SQL."""
-    return sa.or_(
-        _asks.c.last_ask_ms > now - policy.active_ms,
-        _asks.c.due_ms + policy.grace_ms >= now,
-    )
+# The statements of a decision, built once (an UPDATE's own columns name its values,
+# so its WHERE takes `key_…` parameters): a statement built per call costs more CPU
+# (building it, then its cache key) than the database takes to run it.
+_ACTIVE = sa.or_(
+    _asks.c.last_ask_ms > sa.bindparam("asked_after"),
+    _asks.c.due_ms >= sa.bindparam("due_after"),
+)  # `limiter.is_active` in SQL
+_ADD_COUNTRY = sa.insert(_countries)
+_LOCK = (
+    sa.select(_countries.c.last_slot_ms)
+    .where(_countries.c.country == sa.bindparam("country"))
+    .with_for_update()
+)
+_ACTIVE_ASKERS = sa.select(_asks).where(_asks.c.country == sa.bindparam("country"), _ACTIVE)
+_IN_WINDOW = sa.and_(
+    _grants.c.country == sa.bindparam("country"), _grants.c.at_ms > sa.bindparam("since")
+)
+_WINDOW = (
+    sa.select(_grants.c.pair, _grants.c.program, sa.func.count())
+    .where(_IN_WINDOW)
+    .group_by(_grants.c.pair, _grants.c.program)
+)
+_FREEING = (
+    sa.select(_grants.c.at_ms)
+    .where(_IN_WINDOW)
+    .order_by(_grants.c.at_ms.desc())
+    .offset(sa.bindparam("offset", type_=sa.Integer))
+    .limit(1)
+)
+_PRUNE_GRANTS = sa.delete(_grants).where(
+    _grants.c.country == sa.bindparam("country"), _grants.c.at_ms <= sa.bindparam("since")
+)
+_PRUNE_ASKERS = sa.delete(_asks).where(_asks.c.country == sa.bindparam("country"), sa.not_(_ACTIVE))
+_UPDATE_ASKER = sa.update(_asks).where(
+    _asks.c.country == sa.bindparam("key_country"),
+    _asks.c.pair == sa.bindparam("key_pair"),
+    _asks.c.program == sa.bindparam("key_program"),
+)
+_ADD_ASKER = sa.insert(_asks)
+_ADD_GRANT = sa.insert(_grants)
+_MOVE_SLOT = sa.update(_countries).where(_countries.c.country == sa.bindparam("key_country"))
 
 
 def _asker_state(row: RowMapping) -> AskerState:
@@ -125,9 +160,8 @@ class SqlLimiter:
         if country in self._known_countries:
             return
         ignore = "OR IGNORE" if self._sqlite else "IGNORE"
-        insert = sa.insert(_countries).prefix_with(ignore).values(country=country)
         with self._engine.begin() as connection:
-            connection.execute(insert)
+            connection.execute(_ADD_COUNTRY.prefix_with(ignore), {"country": country})
         self._known_countries.add(country)
 
     def acquire(self, ask: Ask) -> Decision:
@@ -141,11 +175,7 @@ class SqlLimiter:
         `CountryTurn.connection` share it, so they are serialised with the decision."""
         self._ensure_country(country)
         with self._serialised() as connection:
-            last_slot = connection.execute(
-                sa.select(_countries.c.last_slot_ms)
-                .where(_countries.c.country == country)
-                .with_for_update()
-            ).scalar_one()
+            last_slot = connection.execute(_LOCK, {"country": country}).scalar_one()
             # Read under the lock, so the grant times are in lock order.
             now = to_ms(self._clock.now())
             yield CountryTurn(connection, country, last_slot, now)
@@ -161,14 +191,11 @@ class SqlLimiter:
         self._save(connection, ask.country, verdict.asker, now)
         if verdict.granted:
             connection.execute(
-                sa.insert(_grants).values(
-                    country=ask.country, at_ms=now, pair=ask.pair, program=ask.program
-                )
+                _ADD_GRANT,
+                {"country": ask.country, "at_ms": now, "pair": ask.pair, "program": ask.program},
             )
             connection.execute(
-                sa.update(_countries)
-                .where(_countries.c.country == ask.country)
-                .values(last_slot_ms=state.last_slot)
+                _MOVE_SLOT, {"key_country": ask.country, "last_slot_ms": state.last_slot}
             )
         return Decision(
             granted=verdict.granted, retry_after=verdict.wait_ms / 1000, at=from_ms(now)
@@ -176,14 +203,8 @@ class SqlLimiter:
 
     def _window(self, connection: Connection, ask: Ask, now: int) -> Window:
         """The window's grants counted in the database: a few rows, not one per grant."""
-        in_window = sa.and_(
-            _grants.c.country == ask.country, _grants.c.at_ms > now - self._policy.window_ms
-        )
-        groups = connection.execute(
-            sa.select(_grants.c.pair, _grants.c.program, sa.func.count())
-            .where(in_window)
-            .group_by(_grants.c.pair, _grants.c.program)
-        ).all()
+        in_window = {"country": ask.country, "since": now - self._policy.window_ms}
+        groups = connection.execute(_WINDOW, in_window).all()
         pair_counts: Counter[str] = Counter()
         program_counts: dict[str, int] = {}
         for pair, program, count in groups:
@@ -193,11 +214,7 @@ class SqlLimiter:
         freeing = None
         if count >= ask.cap:
             freeing = connection.execute(
-                sa.select(_grants.c.at_ms)
-                .where(in_window)
-                .order_by(_grants.c.at_ms.desc())
-                .offset(ask.cap - 1)
-                .limit(1)
+                _FREEING, {**in_window, "offset": ask.cap - 1}
             ).scalar_one()
         return Window(
             count=count, freeing=freeing, pair_counts=pair_counts, program_counts=program_counts
@@ -205,23 +222,22 @@ class SqlLimiter:
 
     def _askers(self, connection: Connection, country: str, now: int) -> dict[str, AskerState]:
         rows = connection.execute(
-            sa.select(_asks).where(_asks.c.country == country, _active(now, self._policy))
+            _ACTIVE_ASKERS, {"country": country, **self._active(now)}
         ).mappings()
         return {asker_key(row["pair"], row["program"]): _asker_state(row) for row in rows}
+
+    def _active(self, now: int) -> dict[str, int]:
+        """`_ACTIVE`'s parameters at `now`."""
+        policy = self._policy
+        return {"asked_after": now - policy.active_ms, "due_after": now - policy.grace_ms}
 
     def _save(self, connection: Connection, country: str, asker: AskerState, now: int) -> None:
         policy = self._policy
         # Pruning only bounds the tables (`_load` reads past them): once a second will do.
         pruned = self._pruned_ms.get(country)
         if pruned is None or not pruned <= now < pruned + _PRUNE_EVERY_MS:
-            connection.execute(
-                sa.delete(_grants).where(
-                    _grants.c.country == country, _grants.c.at_ms <= now - policy.window_ms
-                )
-            )
-            connection.execute(
-                sa.delete(_asks).where(_asks.c.country == country, sa.not_(_active(now, policy)))
-            )
+            connection.execute(_PRUNE_GRANTS, {"country": country, "since": now - policy.window_ms})
+            connection.execute(_PRUNE_ASKERS, {"country": country, **self._active(now)})
             self._pruned_ms[country] = now
         values = {
             "last_ask_ms": asker.last_ask,
@@ -230,17 +246,12 @@ class SqlLimiter:
             "pair_weight": asker.pair_weight,
             "program_weight": asker.program_weight,
         }
-        key = (
-            _asks.c.country == country,
-            _asks.c.pair == asker.pair,
-            _asks.c.program == asker.program,
-        )
+        key = {"key_country": country, "key_pair": asker.pair, "key_program": asker.program}
         # The country lock is held, so update-then-insert cannot race another decider.
-        if not connection.execute(sa.update(_asks).where(*key).values(**values)).rowcount:
+        if not connection.execute(_UPDATE_ASKER, {**key, **values}).rowcount:
             connection.execute(
-                sa.insert(_asks).values(
-                    country=country, pair=asker.pair, program=asker.program, **values
-                )
+                _ADD_ASKER,
+                {"country": country, "pair": asker.pair, "program": asker.program, **values},
             )
 
     def withdraw(self, *, country: str, pair: str, program: str | None = None) -> None:
