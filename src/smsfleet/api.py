@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from smsfleet import __version__, live, ops
 from smsfleet.alerts import views as alerts_views
-from smsfleet.apidocs import mount_api_docs
+from smsfleet.apidocs import document_bodies, mount_api_docs
 from smsfleet.apikeys import views as apikeys_views
 from smsfleet.audit import views as audit_views
 from smsfleet.auth import views as auth_views
@@ -142,5 +142,6 @@ def create_app(
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(ops.router)
     mount_api_docs(app)
+    document_bodies(app, dispatch_views.WORKER_BODIES)
     _mount_web(app, settings.web_dir)
     return app

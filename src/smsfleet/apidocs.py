@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import (
@@ -22,9 +24,18 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.responses import HTMLResponse
 
-__all__ = ["ASSETS_URL", "DOCS_PATHS", "assets_dir", "mount_api_docs", "page_policy"]
+__all__ = [
+    "ASSETS_URL",
+    "DOCS_PATHS",
+    "assets_dir",
+    "document_bodies",
+    "mount_api_docs",
+    "page_policy",
+]
 
 ASSETS_URL = "/docs/assets"
 SWAGGER_URLS = ("/docs", "/swagger", "/swagger/")
@@ -112,3 +123,24 @@ def mount_api_docs(app: FastAPI) -> None:
             include_in_schema=False,
             response_class=HTMLResponse,
         )
+
+
+def document_bodies(app: FastAPI, bodies: Sequence[type[BaseModel]]) -> None:
+    """Put in the schema's components the bodies of the routes that read their body
+    themselves (their `openapi_extra` refers to them there), as FastAPI puts those of
+    the others."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()  # cached by FastAPI, and completed here once
+            _, found = models_json_schema(
+                [(body, "validation") for body in bodies],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                found.get("$defs", {})
+            )
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook

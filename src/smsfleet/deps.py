@@ -29,7 +29,7 @@ from smsfleet.wiring import Services
 IPNetwork = IPv4Network | IPv6Network
 
 
-def _services_of(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -39,7 +39,7 @@ async def get_services(request: Request) -> Services:
 
     The dependencies that only pick a part or check what is known already are `async`:
     run on the event loop, not handed to the thread pool as a blocking one would be."""
-    return _services_of(request)
+    return services_of(request)
 
 
 Context = Annotated[Services, Depends(get_services)]
@@ -225,7 +225,7 @@ async def client_address(request: Request) -> str:
     return forwarded_client(
         peer,
         ", ".join(request.headers.getlist("x-forwarded-for")),
-        _services_of(request).settings.trusted_proxies,
+        services_of(request).settings.trusted_proxies,
     )
 
 

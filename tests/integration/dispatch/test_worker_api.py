@@ -22,6 +22,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.dispatch.goals import ReasonKind
+from smsfleet.dispatch.models import HeartbeatRequest, LeaseRequest, ReportRequest
 from smsfleet.dispatch.service import Dispatcher
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
@@ -591,6 +592,42 @@ def test_bad_input_is_a_json_422(ready: Worker, path: str, body: Any) -> None:
     response = ready.client.post(f"/api/v1/worker/{path}", json=body, headers=ready.headers())
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("lease", LeaseRequest), ("report", ReportRequest), ("heartbeat", HeartbeatRequest)],
+)
+def test_the_schema_documents_the_worker_routes_body_and_token(
+    ready: Worker, path: str, body: type[LeaseRequest | ReportRequest | HeartbeatRequest]
+) -> None:
+    """The routes read their body and token themselves; the schema still tells both."""
+    schema = ready.client.get("/openapi.json").json()
+    operation = schema["paths"][f"/api/v1/worker/{path}"]["post"]
+    assert operation["requestBody"]["required"] is True
+    reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    documented = schema["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    assert set(documented["properties"]) == set(body.model_fields)
+    assert set(documented["required"]) == {
+        name for name, field in body.model_fields.items() if field.is_required()
+    }
+    assert operation["security"] == [{"HTTPBearer": []}]
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    # Every model the bodies name (the outcome's values, …) is in the schema too.
+    for found in _refs(schema):
+        assert found.rsplit("/", 1)[1] in schema["components"]["schemas"], found
 
 
 def test_malformed_json_is_a_json_400(ready: Worker) -> None:
