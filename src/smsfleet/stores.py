@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -59,6 +60,15 @@ from smsfleet.sessions.store import (
 __all__ = ["ConfigStore", "open_config_store"]
 
 
+class OneRead(Protocol):
+    def __call__(self, max_age: float = 0.0) -> AbstractContextManager[None]: ...
+
+
+def _each_read_looks(max_age: float = 0.0) -> AbstractContextManager[None]:
+    """No block (MongoDB): every read is its own query."""
+    return nullcontext()
+
+
 @dataclass(frozen=True)
 class ConfigStore:
     backend: str
@@ -75,8 +85,9 @@ class ConfigStore:
     audit: EventLog[AuditEvent]
     ping: Callable[[], None]
     close: Callable[[], None]
-    # A block of reads that look for changes once, together (SQL): `with store.one_read():`
-    one_read: Callable[[], AbstractContextManager[None]] = nullcontext
+    # A block of reads that look for changes once, together (SQL): `with store.one_read():`;
+    # `one_read(max_age)` may reuse this process's look of up to `max_age` seconds ago.
+    one_read: OneRead = _each_read_looks
 
 
 def backend_name(url: str) -> str:

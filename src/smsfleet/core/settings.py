@@ -382,6 +382,14 @@ class Settings(BaseSettings):
     high_priority_weight: float = Field(default=2.0, gt=0, le=100)
     program_weights: dict[str, float] = Field(default_factory=dict)
     lease_ttl_seconds: float = Field(default=120.0, gt=0)
+    config_max_age_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How old the config a lease reads may be: another process's change"
+        " (a pair paused through another replica) reaches leases within it; this"
+        " process's at once. 0: every lease looks for changes",
+    )
     # Attempts in flight: the control plane sizes each session's allowance; these bound it.
     max_in_flight_per_session: int = Field(default=16, ge=1, le=256)
     program_max_in_flight: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(

@@ -221,19 +221,29 @@ class Revisions:
     lease reads its session, pair and country for one lookup rather than three. No read
     is older than that lookup; a table the block read again stays as it first read it,
     unless the thread itself wrote meanwhile. Outside a block, every read looks up its
-    own table's revision."""
+    own table's revision.
 
-    def __init__(self) -> None:
+    A block opened with a `max_age` reuses the process's latest lookup while it is
+    younger than that: another process's change is then seen within `max_age`, and a
+    change made by this process at once (it drops the latest lookup)."""
+
+    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._local = threading.local()
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        # The latest lookup of any thread: when it started, and what it found.
+        self._latest: tuple[float, dict[str, int]] | None = None
+        # Counts this process's writes: a lookup that raced one is not kept as the latest.
+        self._writes = 0
         revisions = store_revisions_table.c
         self._all = sa.select(revisions.name, revisions.revision)
 
     @contextmanager
-    def one_read(self) -> Iterator[None]:
+    def one_read(self, max_age: float = 0.0) -> Iterator[None]:
         if getattr(self._local, "active", False):  # within an outer block: its lookup
             yield
             return
-        self._local.active, self._local.seen = True, None
+        self._local.active, self._local.seen, self._local.max_age = True, None, max_age
         try:
             yield
         finally:
@@ -246,12 +256,27 @@ class Revisions:
             return None
         seen: dict[str, int] | None = self._local.seen
         if seen is None:
-            rows = connection.execute(self._all).all()
-            seen = self._local.seen = {name: int(revision) for name, revision in rows}
+            seen = self._local.seen = self._lookup(connection, max_age=self._local.max_age)
         return seen
 
+    def _lookup(self, connection: sa.Connection, *, max_age: float) -> dict[str, int]:
+        latest, started = self._latest, self._monotonic()
+        if latest is not None and started - latest[0] < max_age:
+            return latest[1]
+        writes = self._writes
+        rows = connection.execute(self._all).all()
+        found = {name: int(revision) for name, revision in rows}
+        with self._lock:
+            if self._writes == writes:
+                self._latest = (started, found)
+        return found
+
     def written(self) -> None:
-        """This thread changed a table: the block's next read looks the revisions up again."""
+        """This process changed a table: the block's next read looks the revisions up
+        again, and so does every other block's first."""
+        with self._lock:
+            self._writes += 1
+            self._latest = None
         self._local.seen = None
 
 
@@ -316,8 +341,17 @@ class SqlRecordStore(Generic[R]):
             connection.execute(
                 sa.insert(store_revisions_table).values(name=self._table.name, revision=1)
             )
-        self._revisions.written()
         return int(result.rowcount)
+
+    @contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A write's transaction; once it ended, this process's reads look again (not
+        before its commit: a lookup in between would keep the old revisions)."""
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        finally:
+            self._revisions.written()
 
     def _current(self, connection: sa.Connection) -> _Snapshot[R]:
         """Every record: the last listing while the table's revision is unchanged."""
@@ -346,7 +380,7 @@ class SqlRecordStore(Generic[R]):
     def add(self, record: R) -> None:
         key = getattr(record, self._key_name)
         try:
-            with self._engine.begin() as connection:
+            with self._writing() as connection:
                 self._write(
                     connection, sa.insert(self._table).values(**_values(self._table, record))
                 )
@@ -365,12 +399,15 @@ class SqlRecordStore(Generic[R]):
                 self._write(connection, sa.insert(self._table), rows)
             return len(rows)
 
-        return in_transaction_again_on_insert_race(self._engine, add)
+        try:
+            return in_transaction_again_on_insert_race(self._engine, add)
+        finally:
+            self._revisions.written()
 
     def replace(self, record: R) -> None:
         key = getattr(record, self._key_name)
         values = _values(self._table, record)
-        with self._engine.begin() as connection:
+        with self._writing() as connection:
             changed = self._write(
                 connection, sa.update(self._table).where(self._key == key).values(**values)
             )
@@ -378,7 +415,7 @@ class SqlRecordStore(Generic[R]):
             raise NotFound(f"{key!r} does not exist", details={"key": key})
 
     def delete(self, key: str) -> bool:
-        with self._engine.begin() as connection:
+        with self._writing() as connection:
             return self._write(connection, sa.delete(self._table).where(self._key == key)) > 0
 
 

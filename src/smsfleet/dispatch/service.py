@@ -94,6 +94,8 @@ class DispatchPolicy:
     in_flight: InFlightPolicy = field(default_factory=InFlightPolicy)
     # How long the count of sessions per country is reused before it is counted again.
     sessions_refresh: timedelta = timedelta(seconds=5)
+    # How old the config a lease reads may be (another process's changes; see Settings).
+    config_max_age: timedelta = timedelta(0)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchPolicy:
@@ -103,6 +105,7 @@ class DispatchPolicy:
             high_priority_weight=settings.high_priority_weight,
             program_weights=dict(settings.program_weights),
             lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
+            config_max_age=timedelta(seconds=settings.config_max_age_seconds),
             probe_interval=timedelta(seconds=settings.policy.probe_interval_seconds),
             in_flight=InFlightPolicy(
                 ceiling=settings.max_in_flight_per_session,
@@ -188,8 +191,9 @@ class Dispatcher:
         numbers are free again. Unsaid (older programs), open attempts wait for their ttl.
         """
         # One look at what changed in the config for the session, its pair and country
-        # (and the counts of sessions), not one for each.
-        with self.config_store.one_read():
+        # (and the counts of sessions), not one for each; and none while this process
+        # looked less than `config_max_age` ago.
+        with self.config_store.one_read(self.policy.config_max_age.total_seconds()):
             return self._lease(session, in_flight)
 
     def _lease(self, session: str, in_flight: Sequence[str] | None) -> LeaseAction:

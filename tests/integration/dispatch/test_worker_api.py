@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -186,16 +186,28 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     assert ready.stored(lease["trigger_id"]) == attempt
 
 
-def test_a_lease_looks_up_the_config_revisions_once(ready: Worker) -> None:
+def test_a_lease_looks_at_the_config_revisions_once_and_not_while_the_look_is_young(
+    ready: Worker,
+) -> None:
     """Its session, pair and country (and the counts of sessions) come from the config
-    store's snapshots after one look at what changed, not one look for each."""
+    store's snapshots after one look at what changed, not one for each; and none while
+    this process looked less than `config_max_age` ago, unless it changed the config
+    itself meanwhile."""
+    dispatcher = ready.dispatcher
+    dispatcher.policy = replace(dispatcher.policy, config_max_age=timedelta(minutes=1))
     with revision_lookups(this_thread_only=True) as lookups:
+        counted = []
         for _ in range(3):
             lookups.clear()
             ready.clock.advance(10)
-            action = ready.dispatcher.lease(session=SESSION)
-            assert action.action == "send"
-            assert len(lookups) == 1
+            assert dispatcher.lease(session=SESSION).action == "send"
+            counted.append(len(lookups))
+        assert counted == [1, 0, 0]  # the fixture's writes came last before the first
+
+        ready.update_pair(state=PairState.paused)  # through this process's store
+        lookups.clear()
+        assert dispatcher.lease(session=SESSION).action == "stop"
+        assert len(lookups) == 1
 
 
 def test_worker_requests_are_timed_into_prometheus_not_the_usage_log(ready: Worker) -> None:

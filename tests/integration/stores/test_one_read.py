@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from smsfleet.pairs.models import Country
 from smsfleet.programs.models import Program
@@ -87,3 +91,71 @@ def test_a_block_sees_its_own_writes_and_others_in_the_next_block(
     # Outside a block, every read sees the latest.
     other.countries.replace(Country(code="UZ", name="Uzbekistan", cap=30))
     assert config_store.countries.get("UZ").cap == 30  # type: ignore[union-attr]
+
+
+def _in_a_thread(read: Any) -> None:
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+
+
+def test_a_block_with_a_max_age_reuses_the_process_look_while_it_is_younger(
+    config_store: ConfigStore, other: ConfigStore, lookups: list[str]
+) -> None:
+    seed(config_store)
+
+    def look() -> None:
+        with config_store.one_read(60):
+            assert config_store.countries.get("UZ").cap == 10  # type: ignore[union-attr]
+
+    _in_a_thread(look)  # another thread's block, a moment ago
+    other.countries.replace(Country(code="UZ", name="Uzbekistan", cap=20))
+    lookups.clear()
+    with config_store.one_read(60):
+        # Its look is reused: another process's change waits until the look ages.
+        assert config_store.countries.get("UZ").cap == 10  # type: ignore[union-attr]
+    assert lookups == []
+
+    # A change made by this process is seen at once, with what changed before it.
+    config_store.programs.add(program("program2"))
+    with config_store.one_read(60):
+        assert config_store.programs.get("program2") is not None
+        assert config_store.countries.get("UZ").cap == 20  # type: ignore[union-attr]
+    assert len(lookups) == 1
+
+    # Once the look is older than a block's max age, that block looks again.
+    other.countries.replace(Country(code="UZ", name="Uzbekistan", cap=30))
+    time.sleep(0.05)
+    with config_store.one_read(0.01):
+        assert config_store.countries.get("UZ").cap == 30  # type: ignore[union-attr]
+    assert len(lookups) == 2
+
+
+def test_a_look_that_raced_a_write_of_this_process_is_not_reused(
+    config_store: ConfigStore, lookups: list[str]
+) -> None:
+    """The look read the revisions before the write committed: kept as the latest, it
+    would hide this process's own change for the whole max age."""
+    seed(config_store)
+    wrote: list[str] = []
+
+    def write_meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if (
+            not wrote
+            and statement.lstrip().upper().startswith("SELECT")
+            and ("store_revisions" in statement)
+        ):
+            wrote.append(statement)
+            config_store.programs.add(program("program2"))
+
+    sa.event.listen(sa.engine.Engine, "after_cursor_execute", write_meanwhile)
+    try:
+        with config_store.one_read(60):
+            config_store.countries.get("UZ")
+    finally:
+        sa.event.remove(sa.engine.Engine, "after_cursor_execute", write_meanwhile)
+    assert wrote
+    lookups.clear()
+    with config_store.one_read(60):
+        assert config_store.programs.get("program2") is not None
+    assert len(lookups) == 1
