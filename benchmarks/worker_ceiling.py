@@ -9,13 +9,15 @@ serving stand-ins that do less and less of the real work:
 - `routes`: smsfleet's own worker routes (`dispatch.views`: body and token checks,
   response models, the thread pool) in front of a dispatcher that grants every lease
   and records nothing. The floor of the routes as written.
-- `routes + redis`: the same, with the dispatcher doing only its Redis work: the
-  limiter's script for the lease (the real `RedisLimiter`), the attempt kept in a Redis
-  hash and appended to a stream, and one check-and-set script for the report. What a
-  control plane that kept attempts in Redis (no SQL, no config reads) would cost.
+- `routes + redis`: the same, with the dispatcher doing only its Redis work, through
+  the real code: a lease's admission (`RedisAdmission`: the pair's room, the limiter's
+  decision and the attempt opened, one script) and a report's check-and-set
+  (`RedisLedger.report`, one script). What the control plane would cost with no SQL
+  (no drain), no config reads and no bookkeeping around the scripts.
 - `async`: `async def` routes that validate the body with the same models from the raw
   bytes and answer pre-serialised JSON: the least this framework can do per request.
-- `async + redis`: those routes with the same Redis work through `redis.asyncio`.
+- `async + redis`: those routes running the same two scripts through `redis.asyncio`:
+  no thread-pool trip.
 
 Prints lease+report pairs per second and the serving processes' CPU time per pair,
 with the machine and the date; the real control plane's figure is (b) of dispatch.py.
@@ -30,14 +32,15 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import redis
 import redis.asyncio as aioredis
+import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
-from redis.typing import EncodableT, FieldT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -49,11 +52,17 @@ from benchmarks.dispatch import (
     machine,
     settled_cpu_seconds,
 )
+from smsfleet.attempts import RedisLedger
+from smsfleet.attempts._redis_ledger import _REPORT
+from smsfleet.attempts.models import Attempt, Completion
+from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import verify_worker_token, worker_token
 from smsfleet.dispatch import views
-from smsfleet.dispatch._redis_limiter import _DECIDE, RedisLimiter
+from smsfleet.dispatch._redis_admission import ADMIT, RedisAdmission
+from smsfleet.dispatch._redis_limiter import RedisLimiter
+from smsfleet.dispatch.admission import Admitted, Entry
 from smsfleet.dispatch.limiter import Ask
 from smsfleet.dispatch.models import (
     LeaseAction,
@@ -62,6 +71,7 @@ from smsfleet.dispatch.models import (
     ReportResponse,
     ReportStatus,
     SendAction,
+    WaitAction,
 )
 from tests.support.backends import free_port
 from tests.support.fleet import clean_environment, running
@@ -71,80 +81,112 @@ COUNTRIES = [f"Q{letter}" for letter in "ABCDEFGHIJKLMNOP"]
 CAP = 10_000
 PREFIX = "bench-ceiling"
 SECRET = "bench-ceiling-secret-0123456789abcdef"
-PHONE = "+998901234567"
-
-# The attempt is the report's to close once, by the session it was leased to.
-_REPORT = """
-local session = redis.call('HGET', KEYS[1], 'session')
-if not session then return 0 end
-if session ~= ARGV[1] then return -1 end
-if redis.call('HSETNX', KEYS[1], 'outcome', ARGV[2]) == 0 then return 2 end
-redis.call('XADD', KEYS[2], '*', 'reported', ARGV[3])
-return 1
-"""
+# Several numbers a pair: a lease reported at once may come back before its report.
+PHONES = [f"+99890123456{digit}" for digit in range(8)]
+TTL = timedelta(seconds=120)
 
 
-def _send(pair: str, program: str) -> SendAction:
-    return SendAction(
-        trigger_id=uuid.uuid4().hex,
-        phone=PHONE,
-        message="smsfleet test",
+def _entry(session: str, in_flight: Sequence[str] | None) -> Entry:
+    """What the real dispatcher asks its admission for a lease of `session`."""
+    program, pair = session.split("_", 1)
+    now = datetime.now(UTC)
+    attempt = Attempt(
+        id=uuid.uuid4().hex,
+        session=session,
         pair=pair,
+        country=pair.split("_")[0],
+        operator="Load",
         program=program,
-        expires_at=datetime.now(UTC) + timedelta(seconds=120),
+        phone="",
+        leased_at=now,
+    )
+    ask = Ask(country=attempt.country, pair=pair, program=program, cap=CAP)
+    return Entry(
+        ask=ask,
+        session=session,
+        attempt=attempt,
+        phones=PHONES,
+        limit=len(PHONES),
+        in_flight=in_flight,
+        ttl=TTL,
+        expire=False,
     )
 
 
-def _attempt(session: str, send: SendAction) -> dict[FieldT, EncodableT]:
-    # redis' `hset` takes a Mapping, invariant in its key: the field type must be its own.
-    return {"session": session, "pair": send.pair, "phone": send.phone}
-
-
-def _ask(session: str) -> Ask:
+def _answer(session: str, admitted: Admitted | None) -> LeaseAction:
+    """The lease's answer: a send (of the attempt opened, if any), or a wait."""
     program, pair = session.split("_", 1)
-    return Ask(country=pair.split("_")[0], pair=pair, program=program, cap=CAP)
+    attempt = admitted.attempt if admitted is not None else None
+    if admitted is not None and attempt is None:
+        return WaitAction(retry_after=0.1, max_in_flight=len(PHONES))
+    return SendAction(
+        trigger_id=attempt.id if attempt else uuid.uuid4().hex,
+        phone=attempt.phone if attempt else PHONES[0],
+        message="smsfleet test",
+        pair=pair,
+        program=program,
+        expires_at=datetime.now(UTC) + TTL,
+    )
+
+
+def _completion(report: ReportRequest) -> Completion:
+    return Completion(outcome=report.outcome, completed_at=datetime.now(UTC))
+
+
+def _redis_parts() -> tuple[RedisLedger, RedisAdmission]:
+    """The real ledger and admission on Redis; the SQL store behind the ledger is never
+    read on this path (it is where unknown attempts and the drain would go)."""
+    store = AttemptStore(sa.create_engine("sqlite://"))
+    ledger = RedisLedger.from_url(REDIS_URL, store=store, prefix=PREFIX)
+    limiter = RedisLimiter.from_url(REDIS_URL, clock=SystemClock(), prefix=PREFIX)
+    return ledger, RedisAdmission(limiter=limiter, ledger=ledger, clock=SystemClock())
 
 
 class _StandIn:
     """The `Dispatcher` the worker routes call: the Redis work only, or nothing."""
 
     def __init__(self, *, with_redis: bool) -> None:
-        self._client = redis.Redis.from_url(REDIS_URL) if with_redis else None
-        self._limiter = (
-            RedisLimiter(self._client, clock=SystemClock(), prefix=PREFIX)
-            if self._client is not None
-            else None
-        )
-        self._report = self._client.register_script(_REPORT) if self._client else None
+        self._redis = _redis_parts() if with_redis else None
 
     def authenticate(self, *, session: str, token: str | None) -> None:
         if not token or not verify_worker_token(secret=SECRET, session=session, token=token):
             raise Unauthorized("invalid worker token for this session")
 
-    def lease(self, *, session: str) -> LeaseAction:
-        program, pair = session.split("_", 1)
-        send = _send(pair, program)
-        if self._limiter is not None and self._client is not None:
-            self._limiter.acquire(_ask(session))
-            with self._client.pipeline() as pipe:
-                pipe.hset(f"{PREFIX}:attempt:{send.trigger_id}", mapping=_attempt(session, send))
-                pipe.xadd(f"{PREFIX}:attempts", {"leased": send.trigger_id})
-                pipe.execute()
-        return send
+    def lease(self, *, session: str, in_flight: Sequence[str] | None = None) -> LeaseAction:
+        if self._redis is None:
+            return _answer(session, None)
+        _, admission = self._redis
+        return _answer(session, admission.admit(_entry(session, in_flight)))
 
     def report(self, *, session: str, report: ReportRequest) -> ReportStatus:
-        if self._report is not None:
-            keys = [f"{PREFIX}:attempt:{report.trigger_id}", f"{PREFIX}:attempts"]
-            self._report(keys=keys, args=[session, report.outcome.value, report.trigger_id])
+        if self._redis is not None:
+            ledger, _ = self._redis
+            ledger.report(report.trigger_id, session=session, completion=_completion(report))
         return ReportStatus.recorded
 
 
+class _AsyncRedisWork:
+    """A lease's and a report's scripts, the real ones, through `redis.asyncio`."""
+
+    def __init__(self) -> None:
+        client = aioredis.Redis.from_url(REDIS_URL)
+        self._admit = client.register_script(ADMIT)
+        self._report = client.register_script(_REPORT)
+        # Only to build the scripts' keys and arguments as the real code does.
+        self._ledger, self._admission = _redis_parts()
+
+    async def lease(self, session: str, in_flight: Sequence[str] | None) -> Admitted:
+        keys, args, at = self._admission.script_call(_entry(session, in_flight))
+        return RedisAdmission.admitted(await self._admit(keys=keys, args=args), at=at)
+
+    async def report(self, report: ReportRequest) -> None:
+        completion = _completion(report).model_dump_json()
+        args = self._ledger.script_args(report.trigger_id, report.session, completion)
+        await self._report(args=args)
+
+
 def _async_routes(app: FastAPI, *, with_redis: bool) -> None:
-    client = aioredis.Redis.from_url(REDIS_URL) if with_redis else None
-    decide = client.register_script(_DECIDE) if client else None
-    report_script = client.register_script(_REPORT) if client else None
-    # Only to build the script's keys and arguments as the real limiter does.
-    limiter = RedisLimiter(redis.Redis.from_url(REDIS_URL), clock=SystemClock(), prefix=PREFIX)
+    work = _AsyncRedisWork() if with_redis else None
 
     def token(request: Request) -> str:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
@@ -155,28 +197,17 @@ def _async_routes(app: FastAPI, *, with_redis: bool) -> None:
         body = LeaseRequest.model_validate_json(await request.body())
         if not verify_worker_token(secret=SECRET, session=body.session, token=token(request)):
             return Response(status_code=401)
-        program, pair = body.session.split("_", 1)
-        send = _send(pair, program)
-        if client is not None and decide is not None:
-            now = int(datetime.now(UTC).timestamp() * 1000)
-            keys, args = limiter.script_call(_ask(body.session), now)
-            await decide(keys=keys, args=args)
-            async with client.pipeline() as pipe:
-                pipe.hset(
-                    f"{PREFIX}:attempt:{send.trigger_id}", mapping=_attempt(body.session, send)
-                )
-                pipe.xadd(f"{PREFIX}:attempts", {"leased": send.trigger_id})
-                await pipe.execute()
-        return Response(send.model_dump_json(), media_type="application/json")
+        admitted = await work.lease(body.session, body.in_flight) if work else None
+        answer = _answer(body.session, admitted)
+        return Response(answer.model_dump_json(), media_type="application/json")
 
     @app.post("/api/v1/worker/report", response_model=ReportResponse)
     async def report(request: Request) -> Response:
         body = ReportRequest.model_validate_json(await request.body())
         if not verify_worker_token(secret=SECRET, session=body.session, token=token(request)):
             return Response(status_code=401)
-        if report_script is not None:
-            keys = [f"{PREFIX}:attempt:{body.trigger_id}", f"{PREFIX}:attempts"]
-            await report_script(keys=keys, args=[body.session, body.outcome.value, body.trigger_id])
+        if work is not None:
+            await work.report(body)
         answer = ReportResponse(status=ReportStatus.recorded)
         return Response(answer.model_dump_json(), media_type="application/json")
 

@@ -11,6 +11,8 @@ in different hash slots).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -23,11 +25,11 @@ from smsfleet.dispatch._redis_limiter import DECIDE_FUNCTION, RedisLimiter
 from smsfleet.dispatch.admission import Admitted, Entry
 from smsfleet.dispatch.limiter import Decision, LimiterUnavailable, from_ms, to_ms
 
-__all__ = ["RedisAdmission"]
+__all__ = ["ADMIT", "RedisAdmission"]
 
 # ARGV: the ledger's prefix and closed ttl, the limiter's 14 arguments, then the entry's.
 _DECIDE_ARGS = 14
-_ADMIT = (
+ADMIT = (
     LEASE_FUNCTIONS
     + DECIDE_FUNCTION
     + f"""
@@ -92,11 +94,19 @@ class RedisAdmission:
         self._limiter = limiter
         self._ledger = ledger
         self._clock = clock
-        self._admit = ledger.register_script(_ADMIT)
+        self._admit = ledger.register_script(ADMIT)
 
     def admit(self, entry: Entry) -> Admitted:
-        now = self._clock.now()
-        now_ms = to_ms(now)
+        keys, args, at = self.script_call(entry)
+        try:
+            reply = self._admit(keys=keys, args=args)
+        except redis.RedisError as error:
+            raise LimiterUnavailable(f"Redis: {error}") from error
+        return self.admitted(reply, at=at)
+
+    def script_call(self, entry: Entry) -> tuple[list[str], list[Any], datetime]:
+        """The script's keys and arguments for `entry`, and the time it is asked at."""
+        now_ms = to_ms(self._clock.now())
         at = from_ms(now_ms)
         keys, decide_args = self._limiter.script_call(entry.ask, now_ms)
         attempt = entry.attempt.model_copy(update={"leased_at": at})
@@ -116,10 +126,12 @@ class RedisAdmission:
             int(entry.in_flight is not None),
             *(entry.in_flight or ()),
         )
-        try:
-            happened, figure, opened, *closed = self._admit(keys=keys, args=args)
-        except redis.RedisError as error:
-            raise LimiterUnavailable(f"Redis: {error}") from error
+        return keys, args, at
+
+    @staticmethod
+    def admitted(reply: Sequence[Any], *, at: datetime) -> Admitted:
+        """What the script's `reply` to a call made `at` says was decided."""
+        happened, figure, opened, *closed = reply
         gone = [Attempt.model_validate_json(entry) for entry in closed]
         if happened == 0:
             return Admitted(closed=gone, busy=int(figure))
