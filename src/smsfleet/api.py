@@ -124,7 +124,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with services.running():
-            yield
+            async with services.dispatcher.on_loop():
+                yield
 
     app = FastAPI(
         title="smsfleet",

@@ -7,6 +7,6 @@ alerts judge on its windows, the metrics job rolls it up through `queries` and p
 it through the store.
 """
 
-from smsfleet.attempts._redis_ledger import RedisLedger
+from smsfleet.attempts._redis_ledger import LoopReports, RedisLedger
 
-__all__ = ["RedisLedger"]
+__all__ = ["LoopReports", "RedisLedger"]

@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
@@ -39,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 
-__all__ = ["RedisLedger"]
+__all__ = ["LoopReports", "RedisLedger"]
 
 log = logging.getLogger("smsfleet.attempts")
 
@@ -162,6 +164,14 @@ return {1, close(id, session, cjson.decode(ARGV[5]))}
 )
 
 
+def _reported(answer: Sequence[Any]) -> tuple[Attempt, bool] | None:
+    """`_REPORT`'s answer: the attempt and whether this report closed it; None when the
+    attempt is not in Redis."""
+    if answer[0] == 0:
+        return None
+    return Attempt.model_validate_json(answer[1]), answer[0] == 1
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -191,8 +201,11 @@ class RedisLedger:
         gather: timedelta = timedelta(milliseconds=100),
         claim_idle: timedelta = timedelta(seconds=10),
         owns_client: bool = False,
+        url: str | None = None,
     ) -> None:
         self._client = client
+        # Where an event loop's own client connects (`on_loop`); None: it cannot.
+        self._url = url
         self._store = store
         self._prefix = prefix
         self._stream = f"{prefix}:stream"
@@ -219,7 +232,20 @@ class RedisLedger:
         client = redis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
         )
-        return cls(client, store=store, prefix=prefix, owns_client=True)
+        return cls(client, store=store, prefix=prefix, owns_client=True, url=url)
+
+    def on_loop(self) -> LoopReports | None:
+        """Reports from the running event loop, on a client of its own (None: this
+        ledger does not know its Redis's URL). The caller closes it on that loop."""
+        if self._url is None:
+            return None
+        client = aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=5,
+            socket_connect_timeout=1,
+            retry=AsyncRetry(NoBackoff(), 1),
+        )
+        return LoopReports(self, client)
 
     # --- the hot path ----------------------------------------------------------------
 
@@ -274,10 +300,11 @@ class RedisLedger:
         answer = self._report(
             args=self.script_args(trigger_id, session, completion.model_dump_json())
         )
-        if answer[0] == 0:
+        found = _reported(answer)
+        if found is None:
             # Not in Redis: leased before this ledger kept it, or closed long ago.
             return self._store.report(trigger_id, session=session, completion=completion)
-        return Attempt.model_validate_json(answer[1]), answer[0] == 1
+        return found
 
     def last_leased(self, pair: str) -> datetime | None:
         last = self._client.get(f"{self._prefix}:last:{pair}")
@@ -377,3 +404,23 @@ class RedisLedger:
             except Exception:
                 log.exception("draining attempts to SQL failed, trying again")
                 self._stop.wait(1.0)
+
+
+class LoopReports:
+    """`RedisLedger.report` on an event loop (`redis.asyncio`): the same script, with no
+    trip to a thread, for an attempt the ledger holds (None otherwise: its SQL store's
+    is blocking, for `RedisLedger.report` in a thread)."""
+
+    def __init__(self, ledger: RedisLedger, client: aioredis.Redis) -> None:
+        self._ledger = ledger
+        self._client = client
+        self._script = client.register_script(_REPORT)
+
+    async def report(
+        self, trigger_id: str, *, session: str, completion: Completion
+    ) -> tuple[Attempt, bool] | None:
+        args = self._ledger.script_args(trigger_id, session, completion.model_dump_json())
+        return _reported(await self._script(args=args))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

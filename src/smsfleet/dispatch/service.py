@@ -11,14 +11,15 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
-from smsfleet.attempts import RedisLedger
+from smsfleet.attempts import LoopReports, RedisLedger
 from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
@@ -155,6 +156,8 @@ class Dispatcher:
         self.on_report = on_report
         # On-demand sends take a granted slot before the routine test send would.
         self.on_demand = on_demand
+        # Reports from the app's event loop (`on_loop`, Redis profile).
+        self._loop_reports: LoopReports | None = None
 
     def start(self) -> None:
         if isinstance(self.ledger, RedisLedger):
@@ -479,30 +482,64 @@ class Dispatcher:
         An unknown trigger is `NotFound`; a trigger leased to another session is
         `Forbidden` (the caller's token is valid, but not for that trigger).
         """
-        now = self.clock.now()
+        attempt, closed = self.ledger.report(
+            report.trigger_id, session=session, completion=self._completion(report)
+        )
+        return self._recorded(session, report.trigger_id, attempt, closed)
+
+    async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
+        """`report` without leaving the event loop (`on_loop`), for an attempt in Redis;
+        None when it must be made in a thread (`report`): no loop client, the attempt
+        not in Redis, or an on-demand send that may wait on it (its settling reads SQL).
+        """
+        reports = self._loop_reports
+        if reports is None or (self.on_demand is not None and self.on_demand.waiting()):
+            return None
+        found = await reports.report(
+            report.trigger_id, session=session, completion=self._completion(report)
+        )
+        if found is None:
+            return None
+        return self._recorded(session, report.trigger_id, *found)
+
+    @asynccontextmanager
+    async def on_loop(self) -> AsyncIterator[None]:
+        """While the app's event loop runs: reports to a Redis ledger go from it."""
+        reports = self.ledger.on_loop() if isinstance(self.ledger, RedisLedger) else None
+        self._loop_reports = reports
+        try:
+            yield
+        finally:
+            self._loop_reports = None
+            if reports is not None:
+                await reports.aclose()
+
+    def _completion(self, report: ReportRequest) -> Completion:
         latency_ms = None
         if report.sent_at is not None and report.delivered_at is not None:
             latency_ms = int((report.delivered_at - report.sent_at) / timedelta(milliseconds=1))
-        completion = Completion(
+        return Completion(
             outcome=report.outcome,
-            completed_at=now,
+            completed_at=self.clock.now(),
             sent_at=report.sent_at,
             delivered_at=report.delivered_at,
             error_code=report.error_code,
             latency_ms=latency_ms,
             provider=report.provider,
         )
-        attempt, closed = self.ledger.report(
-            report.trigger_id, session=session, completion=completion
-        )
+
+    def _recorded(
+        self, session: str, trigger_id: str, attempt: Attempt | None, closed: bool
+    ) -> ReportStatus:
+        """What the ledger's answer to a report of `trigger_id` says to its caller."""
         if attempt is None:
-            raise NotFound(f"unknown trigger {report.trigger_id}")
+            raise NotFound(f"unknown trigger {trigger_id}")
         if attempt.session != session:
             raise Forbidden(
-                f"trigger {report.trigger_id} was leased to another session",
-                details={"trigger_id": report.trigger_id},
+                f"trigger {trigger_id} was leased to another session",
+                details={"trigger_id": trigger_id},
             )
-        self._heartbeats.beat(session, now)
+        self._heartbeats.beat(session, self.clock.now())
         if not closed:
             return ReportStatus.duplicate
         self._reported(attempt)  # as the ledger closed it

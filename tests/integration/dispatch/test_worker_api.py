@@ -5,6 +5,7 @@ its limiter in Redis too)."""
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -379,6 +380,25 @@ def test_rotation_is_per_pair_across_programs(ready: Worker) -> None:
     assert ready.lease()["phone"] == PHONES[0]
     ready.clock.advance(6)
     assert ready.lease(second)["phone"] == PHONES[1]
+
+
+def test_a_report_on_the_redis_profile_is_made_on_the_event_loop(ready: Worker) -> None:
+    """No trip to the thread pool for it (a lease still takes one): where the dispatcher
+    tells its listeners of the outcome says where the report was made."""
+    threads: list[str] = []
+    tell = ready.dispatcher.on_report
+    assert tell is not None
+
+    def noting(attempt: Attempt) -> None:
+        threads.append(threading.current_thread().name)
+        tell(attempt)
+
+    ready.dispatcher.on_report = noting
+    lease = ready.lease()
+    assert ready.report(lease["trigger_id"]).json() == {"status": "recorded"}
+    in_pool = [name.startswith("AnyIO worker thread") for name in threads]
+    on_redis = isinstance(ready.dispatcher.ledger, RedisLedger)
+    assert in_pool == [not on_redis]
 
 
 def test_unknown_and_foreign_triggers(ready: Worker) -> None:
