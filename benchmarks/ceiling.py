@@ -8,14 +8,17 @@ at once, `uvicorn --workers 2`):
 
 - the ceiling: `async` of benchmarks/worker_ceiling.py, async routes that validate the
   bodies with the real models and answer pre-serialised JSON, doing nothing else;
+- `routes + redis` of benchmarks/worker_ceiling.py: the real worker routes in front of
+  the real Redis scripts of a lease and a report, and nothing else;
 - the real control plane's worker routes on the Redis profile (benchmarks/dispatch.py
   (b): metrics in MariaDB, limiter in Redis, 32 countries at the highest cap);
 - the same on the SQL-only profile (the limiter in MariaDB too).
 
 Each server is measured once all its workers have started (its CPU settled), so none
 is still importing while wrk connects. It prints each run's lease+report pairs per
-second, control-plane CPU per pair and each profile's share of that run's ceiling, then
-the median and range over the runs.
+second, control-plane CPU per pair and each profile's share of that run's ceiling (and
+the Redis profile's share of the scripts' stand-in), then the median and range over the
+runs.
 Targets: at least 50 % of the ceiling on Redis, 25 % on SQL, at most 1 ms of CPU per
 pair. Needs wrk, Redis and MariaDB.
 """
@@ -37,6 +40,10 @@ from benchmarks.worker_ceiling import measure
 PROFILES = ("redis", "sql")
 TARGET_SHARE = {"redis": 0.50, "sql": 0.25}
 TARGET_CPU_MS = 1.0
+# The real routes in front of the real Redis scripts of a lease and a report, and nothing
+# else (benchmarks/worker_ceiling.py): what the Redis profile would cost with no SQL, no
+# config reads and no bookkeeping. The Redis profile's share of it is printed too.
+SCRIPTS = "routes + redis"
 # Each country's limiter grants at most 10,000 a minute (the highest cap): 32 countries
 # allow 5,333 pairs/s, so the limiter itself does not hold the real routes under 50 %
 # of a ceiling of up to about 10,000.
@@ -45,10 +52,9 @@ COUNTRIES = 32
 
 def one_run(*, seconds: float, workers: int) -> dict[str, dict[str, float]]:
     figures: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as directory:
-        figures["ceiling"] = measure(
-            "async", seconds=seconds, workers=workers, work=Path(directory)
-        )
+    for name, variant in (("ceiling", "async"), ("scripts", SCRIPTS)):
+        with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as directory:
+            figures[name] = measure(variant, seconds=seconds, workers=workers, work=Path(directory))
     for profile in PROFILES:
         with tempfile.TemporaryDirectory(prefix=f"bench-{profile}-") as directory:
             load = saturation(
@@ -66,6 +72,7 @@ def one_run(*, seconds: float, workers: int) -> dict[str, dict[str, float]]:
             "pairs_per_s": load["pairs_per_s"],
             "cpu_ms_per_pair": load["cpu_ms_per_pair"],
             "share": load["pairs_per_s"] / figures["ceiling"]["pairs_per_s"],
+            "of_scripts": load["pairs_per_s"] / figures["scripts"]["pairs_per_s"],
         }
     return figures
 
@@ -82,15 +89,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     print(f"benchmarks/ceiling.py — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {machine()}")
-    columns = ["run", "ceiling pairs/s"]
+    columns = ["run", "ceiling pairs/s", f"{SCRIPTS} pairs/s"]
     columns += [f"{p} pairs/s (share, CPU ms/pair)" for p in PROFILES]
     print(f"| {' | '.join(columns)} |")
-    print("| --- | --- | --- | --- |")
+    print(f"|{' --- |' * len(columns)}")
     runs = []
     for number in range(1, args.runs + 1):
         figures = one_run(seconds=args.seconds, workers=args.workers)
         runs.append(figures)
-        cells = [f"{figures['ceiling']['pairs_per_s']:.0f}"] + [
+        cells = [f"{figures[name]['pairs_per_s']:.0f}" for name in ("ceiling", "scripts")] + [
             f"{figures[p]['pairs_per_s']:.0f} ({figures[p]['share']:.1%}, "
             f"{figures[p]['cpu_ms_per_pair']:.2f})"
             for p in PROFILES
@@ -101,6 +108,10 @@ def main() -> None:
     print("| --- | --- | --- |")
     ceiling = [run["ceiling"]["pairs_per_s"] for run in runs]
     print(f"| no-op ceiling, pairs/s | {spread(ceiling, '{:.0f}')} | — |")
+    scripts = [run["scripts"]["pairs_per_s"] for run in runs]
+    print(f"| {SCRIPTS}, pairs/s | {spread(scripts, '{:.0f}')} | — |")
+    of_scripts = [run["redis"]["of_scripts"] * 100 for run in runs]
+    print(f"| redis: share of {SCRIPTS} | {spread(of_scripts, '{:.1f} %')} | — |")
     for profile in PROFILES:
         shares = [run[profile]["share"] * 100 for run in runs]
         cpu = [run[profile]["cpu_ms_per_pair"] for run in runs]

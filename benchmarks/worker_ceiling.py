@@ -12,8 +12,9 @@ serving stand-ins that do less and less of the real work:
 - `routes + redis`: the same, with the dispatcher doing only its Redis work, through
   the real code: a lease's admission (`RedisAdmission`: the pair's room, the limiter's
   decision and the attempt opened, one script) and a report's check-and-set
-  (`RedisLedger.report`, one script). What the control plane would cost with no SQL
-  (no drain), no config reads and no bookkeeping around the scripts.
+  (`RedisLedger.report`'s script, from the event loop as the real route makes it).
+  What the control plane would cost with no SQL (no drain), no config reads and no
+  bookkeeping around the scripts.
 - `async`: `async def` routes that validate the body with the same models from the raw
   bytes and answer pre-serialised JSON: the least this framework can do per request.
 - `async + redis`: those routes running the same two scripts through `redis.asyncio`:
@@ -147,6 +148,7 @@ class _StandIn:
 
     def __init__(self, *, with_redis: bool) -> None:
         self._redis = _redis_parts() if with_redis else None
+        self._on_loop = _AsyncRedisWork() if with_redis else None
 
     def authenticate(self, *, session: str, token: str | None) -> None:
         if not token or not verify_worker_token(secret=SECRET, session=session, token=token):
@@ -157,6 +159,13 @@ class _StandIn:
             return _answer(session, None)
         _, admission = self._redis
         return _answer(session, admission.admit(_entry(session, in_flight)))
+
+    async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
+        """On Redis, as the real routes do: the report's script from the event loop."""
+        if self._on_loop is None:
+            return None  # through the thread pool
+        await self._on_loop.report(report)
+        return ReportStatus.recorded
 
     def report(self, *, session: str, report: ReportRequest) -> ReportStatus:
         if self._redis is not None:

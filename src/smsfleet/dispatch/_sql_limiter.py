@@ -51,7 +51,6 @@ class CountryTurn:
     """A country's turn to decide (`SqlLimiter.turn`)."""
 
     connection: Connection
-    country: str
     last_slot: int | None
     now: int  # ms, read under the country's lock
 
@@ -178,7 +177,7 @@ class SqlLimiter:
             last_slot = connection.execute(_LOCK, {"country": country}).scalar_one()
             # Read under the lock, so the grant times are in lock order.
             now = to_ms(self._clock.now())
-            yield CountryTurn(connection, country, last_slot, now)
+            yield CountryTurn(connection, last_slot, now)
 
     def decide(self, turn: CountryTurn, ask: Ask) -> Decision:
         """Decide `ask` in its country's turn (once a turn)."""

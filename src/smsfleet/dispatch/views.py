@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.deps import Context, CurrentUser, DispatcherDep, services_of
+from smsfleet.deps import CurrentUser, DispatcherDep, services_of
 from smsfleet.dispatch.goals import CountryGoal
 from smsfleet.dispatch.models import (
     EndedRequest,
@@ -28,25 +27,16 @@ __all__ = ["WORKER_BODIES", "goals_router", "router"]
 router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
 goals_router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
 
-_bearer = HTTPBearer(auto_error=False, description="Worker token of the session named in the body")
+# The bearer scheme of the schema's components (the API's own, `deps`): a worker route
+# says that it takes a bearer token, here the worker token of the session in its body.
+_BEARER = "HTTPBearer"
 
 
-async def _worker_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    # Checked before the body is read, so a caller without a token learns that first.
-    if credentials is None:
-        raise Unauthorized("send Authorization: Bearer <SMSFLEET_WORKER_TOKEN>")
-    return credentials.credentials
-
-
-WorkerToken = Annotated[str, Depends(_worker_token)]
-
-# The routes every program calls all the time (lease, report, heartbeat) read their
-# token and body themselves: FastAPI's dependencies and body handling cost such a
-# request about twice the CPU of the rest of the framework (measured). Their body and
+# The worker routes read their token and body themselves: FastAPI's dependencies and
+# body handling cost a lease, report or heartbeat (called by every program all the
+# time) about twice the CPU of the rest of the framework (measured). Their body and
 # token are still documented, as `WORKER_BODIES` in the schema's components.
-WORKER_BODIES = (LeaseRequest, ReportRequest, HeartbeatRequest)
+WORKER_BODIES = (LeaseRequest, ReportRequest, HeartbeatRequest, EndedRequest)
 _Body = TypeVar("_Body", bound=BaseModel)
 
 
@@ -55,12 +45,13 @@ def _documented(body: type[BaseModel]) -> dict[str, Any]:
     schema = {"$ref": f"#/components/schemas/{body.__name__}"}
     return {
         "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
-        "security": [{_bearer.scheme_name: []}],
+        "security": [{_BEARER: []}],
     }
 
 
 async def _read(request: Request, body: type[_Body]) -> tuple[_Body, str]:
-    """The caller's bearer token (checked first, as `_worker_token`) and its body."""
+    """The caller's bearer token and its body; the token is checked first, so a caller
+    without one learns that before anything about its body."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send Authorization: Bearer <SMSFLEET_WORKER_TOKEN>")
@@ -135,15 +126,20 @@ async def heartbeat(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/ended", status_code=204, summary="The session's program ended: reconcile it now")
-def ended(
-    body: EndedRequest, dispatcher: DispatcherDep, token: WorkerToken, services: Context
-) -> Response:
+@router.post(
+    "/ended",
+    status_code=204,
+    summary="The session's program ended: reconcile it now",
+    openapi_extra=_documented(EndedRequest),
+)
+async def ended(request: Request) -> Response:
     """Sent by the session's runner as its program exits, so a crash is detected (and
     alerted) at once rather than at the supervisor's next tick, which stays the safety
     net."""
-    dispatcher.authenticate(session=body.session, token=token)
-    services.sessions.supervisor.program_ended(body.session)
+    body, token = await _read(request, EndedRequest)
+    services = services_of(request)
+    services.dispatcher.authenticate(session=body.session, token=token)
+    await run_in_threadpool(services.sessions.supervisor.program_ended, body.session)
     return Response(status_code=204)
 
 
