@@ -17,12 +17,15 @@ TRIGGER_ID_PATTERN = r"^[0-9a-f]{32}$"
 SessionName = Annotated[str, Field(pattern=SESSION_NAME_PATTERN, max_length=80)]
 
 
-class _Body(BaseModel):
+class WorkerBody(BaseModel):
+    """A worker request's body: it names the session whose worker token it carries."""
+
     model_config = ConfigDict(extra="forbid")
 
-
-class LeaseRequest(_Body):
     session: SessionName
+
+
+class LeaseRequest(WorkerBody):
     in_flight: list[Annotated[str, Field(pattern=TRIGGER_ID_PATTERN)]] | None = Field(
         default=None,
         max_length=1024,
@@ -31,19 +34,16 @@ class LeaseRequest(_Body):
     )
 
 
-class HeartbeatRequest(_Body):
-    session: SessionName
+class HeartbeatRequest(WorkerBody):
+    """From a session's program: it is alive."""
 
 
-class EndedRequest(_Body):
+class EndedRequest(WorkerBody):
     """From a session's runner, the moment its program ended."""
 
-    session: SessionName
 
-
-class ReportRequest(_Body):
+class ReportRequest(WorkerBody):
     trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)
-    session: SessionName
     outcome: Outcome
     error_code: str | None = Field(default=None, max_length=64)
     sent_at: Timestamp | None = None

@@ -1,4 +1,5 @@
-"""Worker HTTP routes: lease, report, heartbeat. Authenticated by the session's token."""
+"""Worker HTTP routes: lease, report, heartbeat, ended. Authenticated by the session's
+token."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from smsfleet.core.errors import Unauthorized
@@ -20,7 +21,9 @@ from smsfleet.dispatch.models import (
     ReportRequest,
     ReportResponse,
     ReportStatus,
+    WorkerBody,
 )
+from smsfleet.wiring import Services
 
 __all__ = ["WORKER_BODIES", "goals_router", "router"]
 
@@ -37,10 +40,10 @@ _BEARER = "HTTPBearer"
 # time) about twice the CPU of the rest of the framework (measured). Their body and
 # token are still documented, as `WORKER_BODIES` in the schema's components.
 WORKER_BODIES = (LeaseRequest, ReportRequest, HeartbeatRequest, EndedRequest)
-_Body = TypeVar("_Body", bound=BaseModel)
+_Body = TypeVar("_Body", bound=WorkerBody)
 
 
-def _documented(body: type[BaseModel]) -> dict[str, Any]:
+def _documented(body: type[WorkerBody]) -> dict[str, Any]:
     """A route's JSON body and bearer token, as OpenAPI tells them."""
     schema = {"$ref": f"#/components/schemas/{body.__name__}"}
     return {
@@ -49,19 +52,23 @@ def _documented(body: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-async def _read(request: Request, body: type[_Body]) -> tuple[_Body, str]:
-    """The caller's bearer token and its body; the token is checked first, so a caller
-    without one learns that before anything about its body."""
+async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Services]:
+    """The request's body, once its bearer token is the worker token of the session the
+    body names; the token is checked first, so a caller without one learns that before
+    anything about its body."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send Authorization: Bearer <SMSFLEET_WORKER_TOKEN>")
     try:
-        return body.model_validate_json(await request.body()), token
+        found = body.model_validate_json(await request.body())
     except ValidationError as error:
         # Located in the body, as FastAPI's own validation would say.
         raise RequestValidationError(
-            [{**found, "loc": ("body", *found["loc"])} for found in error.errors()]
+            [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
         ) from None
+    services = services_of(request)
+    services.dispatcher.authenticate(session=found.session, token=token)  # a hash: no I/O
+    return found, services
 
 
 # The lease and the report answer bytes made here, on the event loop: FastAPI would
@@ -84,9 +91,8 @@ def _json(body: bytes) -> Response:
     openapi_extra=_documented(LeaseRequest),
 )
 async def lease(request: Request) -> Response:
-    body, token = await _read(request, LeaseRequest)
-    dispatcher = services_of(request).dispatcher
-    dispatcher.authenticate(session=body.session, token=token)  # a hash: no I/O
+    body, services = await _authenticated(request, LeaseRequest)
+    dispatcher = services.dispatcher
     # One trip to the thread pool for the blocking part (the stores, the limiter).
     action = await run_in_threadpool(
         dispatcher.lease, session=body.session, in_flight=body.in_flight
@@ -101,9 +107,8 @@ async def lease(request: Request) -> Response:
     openapi_extra=_documented(ReportRequest),
 )
 async def report(request: Request) -> Response:
-    body, token = await _read(request, ReportRequest)
-    dispatcher = services_of(request).dispatcher
-    dispatcher.authenticate(session=body.session, token=token)
+    body, services = await _authenticated(request, ReportRequest)
+    dispatcher = services.dispatcher
     # On the Redis profile, from the event loop: no trip to the thread pool.
     status = await dispatcher.report_on_loop(session=body.session, report=body)
     if status is None:
@@ -118,11 +123,9 @@ async def report(request: Request) -> Response:
     openapi_extra=_documented(HeartbeatRequest),
 )
 async def heartbeat(request: Request) -> Response:
-    body, token = await _read(request, HeartbeatRequest)
-    dispatcher = services_of(request).dispatcher
+    body, services = await _authenticated(request, HeartbeatRequest)
     # Kept in memory (written to SQL by a timer): nothing here blocks the event loop.
-    dispatcher.authenticate(session=body.session, token=token)
-    dispatcher.heartbeat(session=body.session)
+    services.dispatcher.heartbeat(session=body.session)
     return Response(status_code=204)
 
 
@@ -136,9 +139,7 @@ async def ended(request: Request) -> Response:
     """Sent by the session's runner as its program exits, so a crash is detected (and
     alerted) at once rather than at the supervisor's next tick, which stays the safety
     net."""
-    body, token = await _read(request, EndedRequest)
-    services = services_of(request)
-    services.dispatcher.authenticate(session=body.session, token=token)
+    body, services = await _authenticated(request, EndedRequest)
     await run_in_threadpool(services.sessions.supervisor.program_ended, body.session)
     return Response(status_code=204)
 
