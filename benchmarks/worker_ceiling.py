@@ -54,7 +54,6 @@ from benchmarks.dispatch import (
     settled_cpu_seconds,
 )
 from smsfleet.attempts import RedisLedger
-from smsfleet.attempts._redis_ledger import _REPORT
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import SystemClock
@@ -148,7 +147,7 @@ class _StandIn:
 
     def __init__(self, *, with_redis: bool) -> None:
         self._redis = _redis_parts() if with_redis else None
-        self._on_loop = _AsyncRedisWork() if with_redis else None
+        self._on_loop = _AsyncRedisWork(self._redis) if self._redis else None
 
     def authenticate(self, *, session: str, token: str | None) -> None:
         if not token or not verify_worker_token(secret=SECRET, session=session, token=token):
@@ -177,25 +176,24 @@ class _StandIn:
 class _AsyncRedisWork:
     """A lease's and a report's scripts, the real ones, through `redis.asyncio`."""
 
-    def __init__(self) -> None:
-        client = aioredis.Redis.from_url(REDIS_URL)
-        self._admit = client.register_script(ADMIT)
-        self._report = client.register_script(_REPORT)
-        # Only to build the scripts' keys and arguments as the real code does.
-        self._ledger, self._admission = _redis_parts()
+    def __init__(self, parts: tuple[RedisLedger, RedisAdmission]) -> None:
+        ledger, self._admission = parts
+        self._admit = aioredis.Redis.from_url(REDIS_URL).register_script(ADMIT)
+        reports = ledger.on_loop()
+        assert reports is not None, "a ledger from a URL reports from a loop"
+        self._reports = reports
 
     async def lease(self, session: str, in_flight: Sequence[str] | None) -> Admitted:
         keys, args, at = self._admission.script_call(_entry(session, in_flight))
         return RedisAdmission.admitted(await self._admit(keys=keys, args=args), at=at)
 
     async def report(self, report: ReportRequest) -> None:
-        completion = _completion(report).model_dump_json()
-        args = self._ledger.script_args(report.trigger_id, report.session, completion)
-        await self._report(args=args)
+        completion = _completion(report)
+        await self._reports.report(report.trigger_id, session=report.session, completion=completion)
 
 
 def _async_routes(app: FastAPI, *, with_redis: bool) -> None:
-    work = _AsyncRedisWork() if with_redis else None
+    work = _AsyncRedisWork(_redis_parts()) if with_redis else None
 
     def token(request: Request) -> str:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")

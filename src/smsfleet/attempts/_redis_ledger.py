@@ -20,6 +20,7 @@ Keys (one hash tag, so a cluster keeps them on one node):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -408,8 +409,8 @@ class RedisLedger:
 
 class LoopReports:
     """`RedisLedger.report` on an event loop (`redis.asyncio`): the same script, with no
-    trip to a thread, for an attempt the ledger holds (None otherwise: its SQL store's
-    is blocking, for `RedisLedger.report` in a thread)."""
+    trip to a thread; only an attempt the ledger does not hold goes to a thread, for its
+    SQL store (blocking)."""
 
     def __init__(self, ledger: RedisLedger, client: aioredis.Redis) -> None:
         self._ledger = ledger
@@ -418,9 +419,16 @@ class LoopReports:
 
     async def report(
         self, trigger_id: str, *, session: str, completion: Completion
-    ) -> tuple[Attempt, bool] | None:
+    ) -> tuple[Attempt | None, bool]:
         args = self._ledger.script_args(trigger_id, session, completion.model_dump_json())
-        return _reported(await self._script(args=args))
+        found = _reported(await self._script(args=args))
+        if found is None:
+            # Not in Redis: leased before this ledger kept it, or closed long ago.
+            store = self._ledger._store
+            return await asyncio.to_thread(
+                store.report, trigger_id, session=session, completion=completion
+            )
+        return found
 
     async def aclose(self) -> None:
         await self._client.aclose()

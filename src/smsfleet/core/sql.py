@@ -227,9 +227,8 @@ class Revisions:
     younger than that: another process's change is then seen within `max_age`, and a
     change made by this process at once (it drops the latest lookup)."""
 
-    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self) -> None:
         self._local = threading.local()
-        self._monotonic = monotonic
         self._lock = threading.Lock()
         # The latest lookup of any thread: when it started, and what it found.
         self._latest: tuple[float, dict[str, int]] | None = None
@@ -260,7 +259,7 @@ class Revisions:
         return seen
 
     def _lookup(self, connection: sa.Connection, *, max_age: float) -> dict[str, int]:
-        latest, started = self._latest, self._monotonic()
+        latest, started = self._latest, time.monotonic()
         if latest is not None and started - latest[0] < max_age:
             return latest[1]
         writes = self._writes

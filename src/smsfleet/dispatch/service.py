@@ -488,19 +488,16 @@ class Dispatcher:
         return self._recorded(session, report.trigger_id, attempt, closed)
 
     async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
-        """`report` without leaving the event loop (`on_loop`), for an attempt in Redis;
-        None when it must be made in a thread (`report`): no loop client, the attempt
-        not in Redis, or an on-demand send that may wait on it (its settling reads SQL).
-        """
+        """`report` from the event loop (`on_loop`: the Redis profile); None when it must
+        be made in a thread (`report`): no loop client, or an on-demand send that may wait
+        on it (its settling reads SQL)."""
         reports = self._loop_reports
         if reports is None or (self.on_demand is not None and self.on_demand.waiting()):
             return None
-        found = await reports.report(
+        attempt, closed = await reports.report(
             report.trigger_id, session=session, completion=self._completion(report)
         )
-        if found is None:
-            return None
-        return self._recorded(session, report.trigger_id, *found)
+        return self._recorded(session, report.trigger_id, attempt, closed)
 
     @asynccontextmanager
     async def on_loop(self) -> AsyncIterator[None]:
