@@ -169,8 +169,7 @@ class RedisFanout:
     def _relay(self) -> None:
         backoff = 0.5
         while not self._stopping.is_set():
-            # redis-py leaves `pubsub` unannotated.
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self._channel)
                 backoff = 0.5

@@ -77,7 +77,7 @@ def test_a_burst_of_events_is_relayed_in_order_in_few_redis_messages(redis_url: 
     channel = random_name("smsfleet:test:events:")
     fanouts = [RedisFanout(redis.Redis.from_url(redis_url), channel=channel) for _ in range(2)]
     here, there = (EventBus(fanout) for fanout in fanouts)
-    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
     listener.subscribe(channel)
     for fanout in fanouts:
         fanout.start()
