@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,10 +25,15 @@ from smsfleet.auth.store import (
     users_table,
 )
 from smsfleet.core.errors import ConfigurationError
-from smsfleet.core.mongo import MongoEventLog, MongoRecordStore, open_mongo_database
+from smsfleet.core.mongo import (
+    MongoEventLog,
+    MongoRecordStore,
+    open_mongo_database,
+    start_revisions,
+)
 from smsfleet.core.records import EventLog, R, RecordStore
+from smsfleet.core.revisions import Revisions
 from smsfleet.core.sql import (
-    Revisions,
     SqlEventLog,
     SqlRecordStore,
     create_sql_engine,
@@ -64,11 +69,6 @@ class OneRead(Protocol):
     def __call__(self, max_age: float = 0.0) -> AbstractContextManager[None]: ...
 
 
-def _each_read_looks(max_age: float = 0.0) -> AbstractContextManager[None]:
-    """No block (MongoDB): every read is its own query."""
-    return nullcontext()
-
-
 @dataclass(frozen=True)
 class ConfigStore:
     backend: str
@@ -85,9 +85,9 @@ class ConfigStore:
     audit: EventLog[AuditEvent]
     ping: Callable[[], None]
     close: Callable[[], None]
-    # A block of reads that look for changes once, together (SQL): `with store.one_read():`;
+    # A block of reads that look for changes once, together: `with store.one_read():`;
     # `one_read(max_age)` may reuse this process's look of up to `max_age` seconds ago.
-    one_read: OneRead = _each_read_looks
+    one_read: OneRead
 
 
 def backend_name(url: str) -> str:
@@ -142,7 +142,9 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
     client, database = open_mongo_database(url)
     if upgrade:
         database[PAIRS_COLLECTION].create_index(PAIRS_INDEXES)
-        # MongoDB drops a revoked session itself once its tokens would have expired.
+        # MongoDB drops a revoked session itself once its tokens would have expired. That
+        # leaves the revision as it was: a kept listing may still hold the session until
+        # the next revocation, which is harmless, as its tokens are refused as expired.
         database[REVOKED_SESSIONS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
         for keys in SESSION_EVENTS_INDEXES:
             database[SESSION_EVENTS_COLLECTION].create_index(keys)
@@ -152,21 +154,30 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
     def ping() -> None:
         client.admin.command("ping")
 
-    return ConfigStore(
+    revisions = Revisions()
+    collections: list[str] = []
+
+    def records(name: str, model: type[R], key: str) -> MongoRecordStore[R]:
+        collections.append(name)
+        return MongoRecordStore(database[name], model, key, revisions=revisions)
+
+    store = ConfigStore(
         backend="mongodb",
-        users=MongoRecordStore(database[USERS_COLLECTION], User, "username"),
-        revoked_sessions=MongoRecordStore(
-            database[REVOKED_SESSIONS_COLLECTION], RevokedSession, "session"
-        ),
-        countries=MongoRecordStore(database[COUNTRIES_COLLECTION], Country, "code"),
-        pairs=MongoRecordStore(database[PAIRS_COLLECTION], Pair, "key"),
-        programs=MongoRecordStore(database[PROGRAMS_COLLECTION], Program, "name"),
-        session_specs=MongoRecordStore(database[SESSION_SPECS_COLLECTION], SessionSpec, "name"),
-        session_status=MongoRecordStore(database[SESSION_STATUS_COLLECTION], SessionStatus, "name"),
+        users=records(USERS_COLLECTION, User, "username"),
+        revoked_sessions=records(REVOKED_SESSIONS_COLLECTION, RevokedSession, "session"),
+        countries=records(COUNTRIES_COLLECTION, Country, "code"),
+        pairs=records(PAIRS_COLLECTION, Pair, "key"),
+        programs=records(PROGRAMS_COLLECTION, Program, "name"),
+        session_specs=records(SESSION_SPECS_COLLECTION, SessionSpec, "name"),
+        session_status=records(SESSION_STATUS_COLLECTION, SessionStatus, "name"),
         session_events=MongoEventLog(database[SESSION_EVENTS_COLLECTION], SessionEvent),
-        api_keys=MongoRecordStore(database[API_KEYS_COLLECTION], ApiKey, "id"),
-        templates=MongoRecordStore(database[TEMPLATES_COLLECTION], Template, "id"),
+        api_keys=records(API_KEYS_COLLECTION, ApiKey, "id"),
+        templates=records(TEMPLATES_COLLECTION, Template, "id"),
         audit=MongoEventLog(database[AUDIT_EVENTS_COLLECTION], AuditEvent),
         ping=ping,
         close=client.close,
+        one_read=revisions.one_read,
     )
+    if upgrade:
+        start_revisions(database, collections)
+    return store

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Generic
 
+from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -12,10 +14,16 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.records import E, R
+from smsfleet.core.revisions import Listing, Revision, Revisions, Snapshot
 
 Document = dict[str, Any]
 DEFAULT_DATABASE = "smsfleet"
 DUPLICATE_KEY = 11000  # the server's error code for an insert whose `_id` exists
+# One document per record collection, `{_id: collection, revision: ObjectId}`, given a
+# new id after every write to it: a reader that finds it unchanged may reuse what it
+# read before. A new id rather than a counter: a collection dropped and written again
+# can never come back to a revision a reader kept.
+REVISIONS_COLLECTION = "store_revisions"
 
 
 def open_mongo_database(url: str) -> tuple[MongoClient[Document], Database[Document]]:
@@ -25,13 +33,40 @@ def open_mongo_database(url: str) -> tuple[MongoClient[Document], Database[Docum
     return client, database
 
 
-class MongoRecordStore(Generic[R]):
-    """`RecordStore` over one collection; the record's key is the document's `_id`."""
+def start_revisions(database: Database[Document], collections: Sequence[str]) -> None:
+    """Give each collection without one a revision, so its reads are kept from the first
+    (a collection written before revisions existed would otherwise be read in full
+    every time until its next write)."""
+    revisions = database[REVISIONS_COLLECTION]
+    for name in collections:
+        revisions.update_one({"_id": name}, {"$setOnInsert": {"revision": ObjectId()}}, upsert=True)
 
-    def __init__(self, collection: Collection[Document], model: type[R], key: str) -> None:
+
+class MongoRecordStore(Generic[R]):
+    """`RecordStore` over one collection; the record's key is the document's `_id`.
+
+    Reads, one record or all, are served from the last full listing while the
+    collection's revision is unchanged, as on SQL (`SqlRecordStore`). A write changes
+    the revision after it, as a second operation (MongoDB has no transaction outside a
+    replica set): should the server be lost between the two, readers that kept a
+    listing see that write once the collection is next written.
+    """
+
+    def __init__(
+        self,
+        collection: Collection[Document],
+        model: type[R],
+        key: str,
+        *,
+        revisions: Revisions | None = None,
+    ) -> None:
         self._collection = collection
         self._model = model
         self._key_name = key
+        # Shared by the stores of one database, for their `one_read` blocks.
+        self._revisions = revisions or Revisions()
+        self._revision_documents = collection.database[REVISIONS_COLLECTION]
+        self._listing: Listing[R] = Listing(key)
 
     def _document(self, record: R) -> Document:
         return {"_id": getattr(record, self._key_name), **record.model_dump()}
@@ -40,17 +75,47 @@ class MongoRecordStore(Generic[R]):
         document.pop("_id", None)
         return self._model.model_validate(document)
 
+    def _look_up_all(self) -> dict[str, Revision]:
+        return {found["_id"]: found["revision"] for found in self._revision_documents.find()}
+
+    def _revision(self) -> Revision | None:
+        seen = self._revisions.in_block(self._look_up_all)
+        if seen is not None:
+            return seen.get(self._collection.name)
+        found = self._revision_documents.find_one({"_id": self._collection.name})
+        return None if found is None else found["revision"]
+
+    def _current(self) -> Snapshot[R]:
+        def read_all() -> list[R]:
+            return [self._record(document) for document in self._collection.find().sort("_id", 1)]
+
+        return self._listing.current(self._revision(), read_all)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write, then its collection's new revision, even when the write failed part
+        way (an `insert_many` that met a duplicate key inserted the others)."""
+        try:
+            yield
+        finally:
+            try:
+                self._revision_documents.update_one(
+                    {"_id": self._collection.name}, {"$set": {"revision": ObjectId()}}, upsert=True
+                )
+            finally:
+                self._revisions.written()
+
     def get(self, key: str) -> R | None:
-        document = self._collection.find_one({"_id": key})
-        return self._record(document) if document else None
+        return self._current().by_key.get(key)
 
     def list(self) -> list[R]:
-        return [self._record(document) for document in self._collection.find().sort("_id", 1)]
+        return list(self._current().records)
 
     def add(self, record: R) -> None:
         key = getattr(record, self._key_name)
         try:
-            self._collection.insert_one(self._document(record))
+            with self._writing():
+                self._collection.insert_one(self._document(record))
         except DuplicateKeyError as exc:
             raise Conflict(f"{key!r} already exists", details={"key": key}) from exc
 
@@ -58,9 +123,10 @@ class MongoRecordStore(Generic[R]):
         if not records:
             return 0
         try:
-            result = self._collection.insert_many(
-                [self._document(record) for record in records], ordered=False
-            )
+            with self._writing():
+                result = self._collection.insert_many(
+                    [self._document(record) for record in records], ordered=False
+                )
         except BulkWriteError as error:
             if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
                 raise
@@ -69,12 +135,14 @@ class MongoRecordStore(Generic[R]):
 
     def replace(self, record: R) -> None:
         key = getattr(record, self._key_name)
-        result = self._collection.replace_one({"_id": key}, self._document(record))
+        with self._writing():
+            result = self._collection.replace_one({"_id": key}, self._document(record))
         if result.matched_count == 0:
             raise NotFound(f"{key!r} does not exist", details={"key": key})
 
     def delete(self, key: str) -> bool:
-        return self._collection.delete_one({"_id": key}).deleted_count > 0
+        with self._writing():
+            return self._collection.delete_one({"_id": key}).deleted_count > 0
 
 
 class MongoEventLog(Generic[E]):

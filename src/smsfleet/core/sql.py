@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -22,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.records import E, R
+from smsfleet.core.revisions import Listing, Revision, Revisions, Snapshot
 
 config_metadata = sa.MetaData()
 
@@ -215,77 +214,6 @@ def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
     }
 
 
-class Revisions:
-    """The config tables' revisions. Inside `one_read`, a thread looks them all up in one
-    query, at its first read, and the block's later reads (of any table) reuse it: a
-    lease reads its session, pair and country for one lookup rather than three. No read
-    is older than that lookup; a table the block read again stays as it first read it,
-    unless the thread itself wrote meanwhile. Outside a block, every read looks up its
-    own table's revision.
-
-    A block opened with a `max_age` reuses the process's latest lookup while it is
-    younger than that: another process's change is then seen within `max_age`, and a
-    change made by this process at once (it drops the latest lookup)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        # The latest lookup of any thread: when it started, and what it found.
-        self._latest: tuple[float, dict[str, int]] | None = None
-        # Counts this process's writes: a lookup that raced one is not kept as the latest.
-        self._writes = 0
-        revisions = store_revisions_table.c
-        self._all = sa.select(revisions.name, revisions.revision)
-
-    @contextmanager
-    def one_read(self, max_age: float = 0.0) -> Iterator[None]:
-        if getattr(self._local, "active", False):  # within an outer block: its lookup
-            yield
-            return
-        self._local.active, self._local.seen, self._local.max_age = True, None, max_age
-        try:
-            yield
-        finally:
-            self._local.active, self._local.seen = False, None
-
-    def in_block(self, connection: sa.Connection) -> dict[str, int] | None:
-        """Inside a block, every table's revision (looked up at its first read); outside
-        one, None: the caller looks its own table's up."""
-        if not getattr(self._local, "active", False):
-            return None
-        seen: dict[str, int] | None = self._local.seen
-        if seen is None:
-            seen = self._local.seen = self._lookup(connection, max_age=self._local.max_age)
-        return seen
-
-    def _lookup(self, connection: sa.Connection, *, max_age: float) -> dict[str, int]:
-        latest, started = self._latest, time.monotonic()
-        if latest is not None and started - latest[0] < max_age:
-            return latest[1]
-        writes = self._writes
-        rows = connection.execute(self._all).all()
-        found = {name: int(revision) for name, revision in rows}
-        with self._lock:
-            if self._writes == writes:
-                self._latest = (started, found)
-        return found
-
-    def written(self) -> None:
-        """This process changed a table: the block's next read looks the revisions up
-        again, and so does every other block's first."""
-        with self._lock:
-            self._writes += 1
-            self._latest = None
-        self._local.seen = None
-
-
-@dataclass(frozen=True)
-class _Snapshot(Generic[R]):
-    revision: int | None
-    records: list[R]
-    by_key: dict[str, R]
-
-
 class SqlRecordStore(Generic[R]):
     """`RecordStore` over one table whose columns are the model's fields.
 
@@ -313,8 +241,9 @@ class SqlRecordStore(Generic[R]):
         self._many = TypeAdapter(list[model])  # type: ignore[valid-type]
         self._key = table.c[key]
         self._key_name = key
-        self._snapshot: _Snapshot[R] | None = None
+        self._listing: Listing[R] = Listing(key)
         column = store_revisions_table.c
+        self._look_up_all = sa.select(column.name, column.revision)
         self._revision_query = sa.select(column.revision).where(column.name == table.name)
         self._bump = (
             sa.update(store_revisions_table)
@@ -322,8 +251,11 @@ class SqlRecordStore(Generic[R]):
             .values(revision=column.revision + 1)
         )
 
-    def _revision(self, connection: sa.Connection) -> int | None:
-        seen = self._revisions.in_block(connection)
+    def _revision(self, connection: sa.Connection) -> Revision | None:
+        def look_up_all() -> dict[str, Revision]:
+            return {name: revision for name, revision in connection.execute(self._look_up_all)}
+
+        seen = self._revisions.in_block(look_up_all)
         if seen is not None:
             return seen.get(self._table.name)
         revision = connection.execute(self._revision_query).scalar()
@@ -352,19 +284,14 @@ class SqlRecordStore(Generic[R]):
         finally:
             self._revisions.written()
 
-    def _current(self, connection: sa.Connection) -> _Snapshot[R]:
+    def _current(self, connection: sa.Connection) -> Snapshot[R]:
         """Every record: the last listing while the table's revision is unchanged."""
-        revision = self._revision(connection)
-        snapshot = self._snapshot
-        if snapshot is not None and snapshot.revision == revision:
-            return snapshot
-        rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
-        records: list[R] = self._many.validate_python(rows.all())
-        by_key = {getattr(record, self._key_name): record for record in records}
-        snapshot = _Snapshot(revision, records, by_key)
-        if revision is not None:  # a table never written has no revision to check against
-            self._snapshot = snapshot
-        return snapshot
+
+        def read_all() -> list[R]:
+            rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
+            return self._many.validate_python(rows.all())
+
+        return self._listing.current(self._revision(connection), read_all)
 
     def get(self, key: str) -> R | None:
         # A listing, not the one row: the next gets (a lease reads its session and

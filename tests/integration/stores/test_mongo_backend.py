@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from smsfleet.core.mongo import REVISIONS_COLLECTION
 from smsfleet.pairs.models import Country, Pair
 from smsfleet.pairs.store import PAIRS_COLLECTION
 from smsfleet.stores import open_config_store
@@ -71,3 +72,41 @@ def test_documents_are_keyed_by_record_key(clean_mongo_url: str) -> None:
     assert pair["created_at"] == written
     assert pair["is_high_priority"] is False
     assert pair["region"] is None
+
+
+def test_every_record_collection_has_a_revision_from_the_start(clean_mongo_url: str) -> None:
+    """Data written before revisions existed is then kept from the first read, not read
+    in full at every read until its collection is next written."""
+    with mongo_client(clean_mongo_url) as client:
+        client.get_default_database()["countries"].insert_one(
+            {"_id": "UZ", "code": "UZ", "name": "Uzbekistan", "cap": 10}
+        )
+    store = open_config_store(clean_mongo_url)
+    try:
+        assert [country.code for country in store.countries.list()] == ["UZ"]
+    finally:
+        store.close()
+    with mongo_client(clean_mongo_url) as client:
+        revisions = client.get_default_database()[REVISIONS_COLLECTION]
+        kept = {document["_id"] for document in revisions.find()}
+    assert {"countries", "pairs", "programs", "users", "session_specs"} <= kept
+
+
+def test_a_kept_listing_is_not_mistaken_for_a_collection_dropped_and_written_again(
+    clean_mongo_url: str,
+) -> None:
+    """A revision is a write's own id, not a counter that would start again at the same
+    value once the database is dropped and written as often."""
+    store = open_config_store(clean_mongo_url)
+    try:
+        store.countries.add(Country(code="UZ", name="Uzbekistan", cap=10))
+        assert [country.code for country in store.countries.list()] == ["UZ"]
+        reset_config_store(clean_mongo_url)
+        other = open_config_store(clean_mongo_url)
+        try:
+            other.countries.add(Country(code="KZ", name="Kazakhstan", cap=10))
+        finally:
+            other.close()
+        assert [country.code for country in store.countries.list()] == ["KZ"]
+    finally:
+        store.close()

@@ -1,4 +1,5 @@
-"""`ConfigStore.one_read`: a block of reads looks for changes once, for every table."""
+"""`ConfigStore.one_read`: a block of reads looks for changes once, for every table
+(collection, on MongoDB)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from smsfleet.pairs.models import Country
 from smsfleet.programs.models import Program
 from smsfleet.stores import ConfigStore, open_config_store
-from tests.support.backends import reset_config_store
-from tests.support.statements import revision_lookups
-
-
-@pytest.fixture(params=["sqlite_url", "mariadb_url"])
-def config_store_url(request: pytest.FixtureRequest) -> str:
-    """The SQL backends only (on MongoDB a read is one `find_one`, and the block a no-op)."""
-    url: str = request.getfixturevalue(request.param)
-    reset_config_store(url)
-    return url
+from tests.support.statements import after_revision_lookups, revision_lookups
 
 
 @pytest.fixture
@@ -37,7 +28,7 @@ def other(config_store_url: str, config_store: ConfigStore) -> Iterator[ConfigSt
 
 
 @pytest.fixture
-def lookups() -> Iterator[list[str]]:
+def lookups() -> Iterator[list[int]]:
     with revision_lookups() as seen:
         yield seen
 
@@ -53,7 +44,7 @@ def seed(config_store: ConfigStore) -> None:
 
 
 def test_a_block_looks_the_revisions_up_once_for_all_its_reads(
-    config_store: ConfigStore, lookups: list[str]
+    config_store: ConfigStore, lookups: list[int]
 ) -> None:
     seed(config_store)
     lookups.clear()
@@ -100,7 +91,7 @@ def _in_a_thread(read: Any) -> None:
 
 
 def test_a_block_with_a_max_age_reuses_the_process_look_while_it_is_younger(
-    config_store: ConfigStore, other: ConfigStore, lookups: list[str]
+    config_store: ConfigStore, other: ConfigStore, lookups: list[int]
 ) -> None:
     seed(config_store)
 
@@ -132,28 +123,20 @@ def test_a_block_with_a_max_age_reuses_the_process_look_while_it_is_younger(
 
 
 def test_a_look_that_raced_a_write_of_this_process_is_not_reused(
-    config_store: ConfigStore, lookups: list[str]
+    config_store: ConfigStore, lookups: list[int]
 ) -> None:
     """The look read the revisions before the write committed: kept as the latest, it
     would hide this process's own change for the whole max age."""
     seed(config_store)
     wrote: list[str] = []
 
-    def write_meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if (
-            not wrote
-            and statement.lstrip().upper().startswith("SELECT")
-            and ("store_revisions" in statement)
-        ):
-            wrote.append(statement)
+    def write_meanwhile() -> None:
+        if not wrote:
+            wrote.append("program2")
             config_store.programs.add(program("program2"))
 
-    sa.event.listen(sa.engine.Engine, "after_cursor_execute", write_meanwhile)
-    try:
-        with config_store.one_read(60):
-            config_store.countries.get("UZ")
-    finally:
-        sa.event.remove(sa.engine.Engine, "after_cursor_execute", write_meanwhile)
+    with after_revision_lookups(write_meanwhile), config_store.one_read(60):
+        config_store.countries.get("UZ")
     assert wrote
     lookups.clear()
     with config_store.one_read(60):
