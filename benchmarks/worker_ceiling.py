@@ -39,7 +39,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import redis
-import redis.asyncio as aioredis
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 
@@ -53,14 +52,14 @@ from benchmarks.dispatch import (
     machine,
     settled_cpu_seconds,
 )
-from smsfleet.attempts import RedisLedger
+from smsfleet.attempts import LoopReports, RedisLedger
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import verify_worker_token, worker_token
 from smsfleet.dispatch import views
-from smsfleet.dispatch._redis_admission import ADMIT, RedisAdmission
+from smsfleet.dispatch._redis_admission import RedisAdmission
 from smsfleet.dispatch._redis_limiter import RedisLimiter
 from smsfleet.dispatch.admission import Admitted, Entry
 from smsfleet.dispatch.limiter import Ask
@@ -159,6 +158,14 @@ class _StandIn:
         _, admission = self._redis
         return _answer(session, admission.admit(_entry(session, in_flight)))
 
+    async def lease_on_loop(
+        self, *, session: str, in_flight: Sequence[str] | None = None
+    ) -> LeaseAction | None:
+        """On Redis, as the real routes do: the lease's script from the event loop."""
+        if self._on_loop is None:
+            return None  # through the thread pool
+        return _answer(session, await self._on_loop.lease(session, in_flight))
+
     async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
         """On Redis, as the real routes do: the report's script from the event loop."""
         if self._on_loop is None:
@@ -177,15 +184,14 @@ class _AsyncRedisWork:
     """A lease's and a report's scripts, the real ones, through `redis.asyncio`."""
 
     def __init__(self, parts: tuple[RedisLedger, RedisAdmission]) -> None:
-        ledger, self._admission = parts
-        self._admit = aioredis.Redis.from_url(REDIS_URL).register_script(ADMIT)
-        reports = ledger.on_loop()
-        assert reports is not None, "a ledger from a URL reports from a loop"
-        self._reports = reports
+        ledger, admission = parts
+        client = ledger.loop_client()
+        assert client is not None, "a ledger from a URL has a loop client"
+        self._admission = admission.on_loop(client)
+        self._reports = LoopReports(ledger, client)
 
     async def lease(self, session: str, in_flight: Sequence[str] | None) -> Admitted:
-        keys, args, at = self._admission.script_call(_entry(session, in_flight))
-        return RedisAdmission.admitted(await self._admit(keys=keys, args=args), at=at)
+        return await self._admission.admit(_entry(session, in_flight))
 
     async def report(self, report: ReportRequest) -> None:
         completion = _completion(report)

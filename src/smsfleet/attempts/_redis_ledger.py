@@ -235,18 +235,17 @@ class RedisLedger:
         )
         return cls(client, store=store, prefix=prefix, owns_client=True, url=url)
 
-    def on_loop(self) -> LoopReports | None:
-        """Reports from the running event loop, on a client of its own (None: this
-        ledger does not know its Redis's URL). The caller closes it on that loop."""
+    def loop_client(self) -> aioredis.Redis | None:
+        """A client of its own for the running event loop, on this ledger's Redis (None:
+        this ledger does not know its URL). The caller closes it on that loop."""
         if self._url is None:
             return None
-        client = aioredis.Redis.from_url(
+        return aioredis.Redis.from_url(
             self._url,
             socket_timeout=5,
             socket_connect_timeout=1,
             retry=AsyncRetry(NoBackoff(), 1),
         )
-        return LoopReports(self, client)
 
     # --- the hot path ----------------------------------------------------------------
 
@@ -414,7 +413,6 @@ class LoopReports:
 
     def __init__(self, ledger: RedisLedger, client: aioredis.Redis) -> None:
         self._ledger = ledger
-        self._client = client
         self._script = client.register_script(_REPORT)
 
     async def report(
@@ -429,6 +427,3 @@ class LoopReports:
                 store.report, trigger_id, session=session, completion=completion
             )
         return found
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

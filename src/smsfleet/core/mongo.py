@@ -13,6 +13,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from smsfleet.core.errors import Conflict, NotFound
+from smsfleet.core.nonblocking import may_block
 from smsfleet.core.records import E, R
 from smsfleet.core.revisions import Listing, Revision, Revisions, Snapshot
 
@@ -82,6 +83,7 @@ class MongoRecordStore(Generic[R]):
         seen = self._revisions.in_block(self._look_up_all)
         if seen is not None:
             return seen.get(self._collection.name)
+        may_block()
         found = self._revision_documents.find_one({"_id": self._collection.name})
         return None if found is None else found["revision"]
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic
 
+from smsfleet.core.nonblocking import may_block
 from smsfleet.core.records import R
 
 __all__ = ["Listing", "Revision", "Revisions", "Snapshot"]
@@ -71,6 +72,7 @@ class Revisions:
         if latest is not None and started - latest[0] < max_age:
             return latest[1]
         writes = self._writes
+        may_block()
         found = look_up_all()
         with self._lock:
             if self._writes == writes:
@@ -105,6 +107,7 @@ class Listing(Generic[R]):
         snapshot = self._snapshot
         if snapshot is not None and snapshot.revision == revision:
             return snapshot
+        may_block()
         records = read_all()
         by_key = {getattr(record, self._key_name): record for record in records}
         snapshot = Snapshot(revision, records, by_key)

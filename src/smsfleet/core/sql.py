@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from smsfleet.core.errors import Conflict, NotFound
+from smsfleet.core.nonblocking import may_block
 from smsfleet.core.records import E, R
 from smsfleet.core.revisions import Listing, Revision, Revisions, Snapshot
 
@@ -251,14 +252,29 @@ class SqlRecordStore(Generic[R]):
             .values(revision=column.revision + 1)
         )
 
-    def _revision(self, connection: sa.Connection) -> Revision | None:
+    @contextmanager
+    def _lazily(self) -> Iterator[Callable[[], sa.Connection]]:
+        """A connection opened at its first use, if any: a read served from memory (a
+        block's young look, a kept listing) opens none."""
+        with ExitStack() as stack:
+            opened: list[sa.Connection] = []
+
+            def connection() -> sa.Connection:
+                if not opened:
+                    may_block()
+                    opened.append(stack.enter_context(self._engine.connect()))
+                return opened[0]
+
+            yield connection
+
+    def _revision(self, connection: Callable[[], sa.Connection]) -> Revision | None:
         def look_up_all() -> dict[str, Revision]:
-            return {name: revision for name, revision in connection.execute(self._look_up_all)}
+            return {name: revision for name, revision in connection().execute(self._look_up_all)}
 
         seen = self._revisions.in_block(look_up_all)
         if seen is not None:
             return seen.get(self._table.name)
-        revision = connection.execute(self._revision_query).scalar()
+        revision = connection().execute(self._revision_query).scalar()
         return None if revision is None else int(revision)
 
     def _write(
@@ -284,24 +300,23 @@ class SqlRecordStore(Generic[R]):
         finally:
             self._revisions.written()
 
-    def _current(self, connection: sa.Connection) -> Snapshot[R]:
+    def _current(self) -> Snapshot[R]:
         """Every record: the last listing while the table's revision is unchanged."""
+        with self._lazily() as connection:
 
-        def read_all() -> list[R]:
-            rows = connection.execute(sa.select(self._table).order_by(self._key)).mappings()
-            return self._many.validate_python(rows.all())
+            def read_all() -> list[R]:
+                query = sa.select(self._table).order_by(self._key)
+                return self._many.validate_python(connection().execute(query).mappings().all())
 
-        return self._listing.current(self._revision(connection), read_all)
+            return self._listing.current(self._revision(connection), read_all)
 
     def get(self, key: str) -> R | None:
         # A listing, not the one row: the next gets (a lease reads its session and
         # its pair) are then one revision lookup each until something changes.
-        with self._engine.connect() as connection:
-            return self._current(connection).by_key.get(key)
+        return self._current().by_key.get(key)
 
     def list(self) -> list[R]:
-        with self._engine.connect() as connection:
-            return list(self._current(connection).records)
+        return list(self._current().records)
 
     def add(self, record: R) -> None:
         key = getattr(record, self._key_name)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts._redis_ledger import FORGET_OPEN_AFTER, LEASE_FUNCTIONS
@@ -25,7 +26,7 @@ from smsfleet.dispatch._redis_limiter import DECIDE_FUNCTION, RedisLimiter
 from smsfleet.dispatch.admission import Admitted, Entry
 from smsfleet.dispatch.limiter import Decision, LimiterUnavailable, from_ms, to_ms
 
-__all__ = ["ADMIT", "RedisAdmission"]
+__all__ = ["ADMIT", "LoopAdmission", "RedisAdmission"]
 
 # ARGV: the ledger's prefix and closed ttl, the limiter's 14 arguments, then the entry's.
 _DECIDE_ARGS = 14
@@ -104,6 +105,10 @@ class RedisAdmission:
             raise LimiterUnavailable(f"Redis: {error}") from error
         return self.admitted(reply, at=at)
 
+    def on_loop(self, client: aioredis.Redis) -> LoopAdmission:
+        """`admit` from the running event loop, through `client` (its own, on this Redis)."""
+        return LoopAdmission(self, client)
+
     def script_call(self, entry: Entry) -> tuple[list[str], list[Any], datetime]:
         """The script's keys and arguments for `entry`, and the time it is asked at."""
         now_ms = to_ms(self._clock.now())
@@ -141,3 +146,20 @@ class RedisAdmission:
             decision=decision,
             attempt=Attempt.model_validate_json(opened) if opened else None,
         )
+
+
+class LoopAdmission:
+    """`RedisAdmission.admit` on an event loop (`redis.asyncio`): the same script, with
+    no trip to a thread."""
+
+    def __init__(self, admission: RedisAdmission, client: aioredis.Redis) -> None:
+        self._admission = admission
+        self._admit = client.register_script(ADMIT)
+
+    async def admit(self, entry: Entry) -> Admitted:
+        keys, args, at = self._admission.script_call(entry)
+        try:
+            reply = await self._admit(keys=keys, args=args)
+        except redis.RedisError as error:
+            raise LimiterUnavailable(f"Redis: {error}") from error
+        return self._admission.admitted(reply, at=at)

@@ -12,7 +12,7 @@ import math
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -26,10 +26,12 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
+from smsfleet.core.nonblocking import WouldBlock, may_block, nonblocking
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix
-from smsfleet.dispatch.admission import Admission, Entry, SqlAdmission, lease_terms
+from smsfleet.dispatch._redis_admission import LoopAdmission, RedisAdmission
+from smsfleet.dispatch.admission import Admission, Admitted, Entry, SqlAdmission, lease_terms
 from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
@@ -115,6 +117,17 @@ class DispatchPolicy:
         )
 
 
+@dataclass(frozen=True)
+class _Admitting:
+    """A lease up to its admission: what it asks, and what its answer is read with."""
+
+    entry: Entry
+    pair: Pair
+    program: str
+    # The pair's mean lease-to-report time, as the allowance was sized (None: unmeasured).
+    observed_cycle: float | None
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -156,7 +169,8 @@ class Dispatcher:
         self.on_report = on_report
         # On-demand sends take a granted slot before the routine test send would.
         self.on_demand = on_demand
-        # Reports from the app's event loop (`on_loop`, Redis profile).
+        # Leases and reports from the app's event loop (`on_loop`, Redis profile).
+        self._loop_admission: LoopAdmission | None = None
         self._loop_reports: LoopReports | None = None
 
     def start(self) -> None:
@@ -196,10 +210,46 @@ class Dispatcher:
         # One look at what changed in the config for the session, its pair and country
         # (and the counts of sessions), not one for each; and none while this process
         # looked less than `config_max_age` ago.
-        with self.config_store.one_read(self.policy.config_max_age.total_seconds()):
-            return self._lease(session, in_flight)
+        with self._one_read():
+            step = self._lease(session, in_flight)
+            if not isinstance(step, _Admitting):
+                return step
+            try:
+                admitted = self.admission.admit(step.entry)
+            except LimiterUnavailable as error:
+                return self._unavailable(step, error)
+            return self._admitted(step, admitted)
 
-    def _lease(self, session: str, in_flight: Sequence[str] | None) -> LeaseAction:
+    async def lease_on_loop(
+        self, *, session: str, in_flight: Sequence[str] | None = None
+    ) -> LeaseAction | None:
+        """`lease` from the event loop (`on_loop`: the Redis profile), when all it needs
+        besides the admission's script is in memory; None when it must be made in a
+        thread (`lease`): the config or the counts of sessions to read again, the
+        pair's cycle to measure, a stop's withdrawal, a probe, an on-demand send."""
+        admission = self._loop_admission
+        if admission is None:
+            return None
+        try:
+            with nonblocking(), self._one_read():
+                step = self._lease(session, in_flight)
+        except WouldBlock:
+            return None
+        if not isinstance(step, _Admitting):
+            return step
+        if not step.entry.open:  # an on-demand send may be claimed (SQL)
+            return None
+        try:
+            admitted = await admission.admit(step.entry)
+        except LimiterUnavailable as error:
+            return self._unavailable(step, error)
+        return self._admitted(step, admitted)
+
+    def _one_read(self) -> AbstractContextManager[None]:
+        return self.config_store.one_read(self.policy.config_max_age.total_seconds())
+
+    def _lease(self, session: str, in_flight: Sequence[str] | None) -> LeaseAction | _Admitting:
+        """The lease up to its admission: a stop or a wait already, or what to admit."""
         store = self.config_store
         spec = store.session_specs.get(session)
         if spec is None:
@@ -225,13 +275,15 @@ class Dispatcher:
 
         if pair.state is PairState.probing and (wait := self._probe_wait(pair)) > 0:
             return WaitAction(retry_after=round(wait, 3), max_in_flight=1)
-        return self._admit(session, pair, spec.program, in_flight)
+        return self._entry(session, pair, spec.program, in_flight)
 
-    def _admit(
+    def _entry(
         self, session: str, pair: Pair, program: str, in_flight: Sequence[str] | None
-    ) -> LeaseAction:
-        """The session's room, its country's grant and the attempt opened: one step."""
+    ) -> _Admitting:
+        """What the admission is asked: the session's room, its country's grant and the
+        attempt opened, in one step."""
         ask = self._ask(pair, program)
+        observed = self._measured_cycle(pair.key)[0]
         limit = self._allowance(pair, program, cap=ask.cap, cycle=self._cycle(pair.key))
         # The session's leases never reported are given up at a lease, looked for at
         # most once an `expiry_check` per session (by this process).
@@ -261,25 +313,31 @@ class Dispatcher:
             expire=expire,
             open=not on_demand_waiting,
         )
-        try:
-            admitted = self.admission.admit(entry)
-        except LimiterUnavailable as error:
-            # Fail closed: without a decision no SMS goes out; the program asks again.
-            log.warning("no grant for %s: the limiter is unavailable (%s)", session, error)
-            return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS, max_in_flight=limit)
+        return _Admitting(entry=entry, pair=pair, program=program, observed_cycle=observed)
+
+    def _unavailable(self, step: _Admitting, error: LimiterUnavailable) -> WaitAction:
+        # Fail closed: without a decision no SMS goes out; the program asks again.
+        log.warning("no grant for %s: the limiter is unavailable (%s)", step.entry.session, error)
+        return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS, max_in_flight=step.entry.limit)
+
+    def _admitted(self, step: _Admitting, admitted: Admitted) -> LeaseAction:
+        """The lease's answer once admitted: a send, or a wait. Nothing here blocks
+        unless an on-demand send is claimed (`entry.open` false): `lease_on_loop`."""
+        entry, pair, program = step.entry, step.pair, step.program
+        limit = entry.limit
         for closed in admitted.closed:
             self._reported(closed)
         decision = admitted.decision
         if decision is None:
             # At its allowance, or every test number awaits a code: back when one of them
             # may be done, as fast as the route really is (soon, before it was measured).
-            observed = self._measured_cycle(pair.key)[0] or BUSY_RETRY_UNMEASURED
+            observed = step.observed_cycle or BUSY_RETRY_UNMEASURED
             wait = min(max(observed / max(admitted.busy or 0, 1) / 2, 0.25), 5.0)
             return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
         if not decision.granted:
             return WaitAction(retry_after=round(decision.retry_after, 3), max_in_flight=limit)
         if entry.expire:
-            self._expiry_checked[session] = now
+            self._expiry_checked[entry.session] = entry.attempt.leased_at
         if self.on_grant is not None:
             self.on_grant(pair.country)
         on_demand = None
@@ -312,6 +370,7 @@ class Dispatcher:
         now = self.clock.now()
         cached = self._cycles.get(pair)
         if cached is None or not cached[0] <= now < cached[0] + policy.refresh:
+            may_block()
             measured = self.attempts.cycle_seconds(
                 pair, sample=policy.sample, open_since=now - self.policy.lease_ttl, now=now
             )
@@ -332,10 +391,13 @@ class Dispatcher:
     def _session_counts(self) -> dict[str, int]:
         """Sessions wanted running, on pairs that run sessions, per country (by its code)
         and per pair (by its key); and how many such pairs each country has."""
-        now = self.clock.now()
+        now, refresh = self.clock.now(), self.policy.sessions_refresh
+        counted = self._sessions_counted
+        if counted is not None and counted[0] <= now < counted[0] + refresh:
+            return counted[1]
+        may_block()  # counting reads the config, and waits for another thread's count
         with self._sessions_lock:
             counted = self._sessions_counted
-            refresh = self.policy.sessions_refresh
             if counted is not None and counted[0] <= now < counted[0] + refresh:
                 return counted[1]
             counts: dict[str, int] = {}
@@ -463,6 +525,7 @@ class Dispatcher:
 
     def _probe_wait(self, pair: Pair) -> float:
         """Seconds until a probing pair's next send: its latest lease plus the interval."""
+        may_block()
         latest = self.ledger.last_leased(pair.key)
         if latest is None:
             return 0.0
@@ -472,6 +535,7 @@ class Dispatcher:
     def _withdraw(self, pair_key: str, program: str | None) -> None:
         # A stopped asker would hold its country's slots until it goes stale.
         country = pair_key.split("_", 1)[0]
+        may_block()
         self.limiter.withdraw(country=country, pair=pair_key, program=program)
 
     # --- report and heartbeat ----------------------------------------------------
@@ -501,15 +565,21 @@ class Dispatcher:
 
     @asynccontextmanager
     async def on_loop(self) -> AsyncIterator[None]:
-        """While the app's event loop runs: reports to a Redis ledger go from it."""
-        reports = self.ledger.on_loop() if isinstance(self.ledger, RedisLedger) else None
-        self._loop_reports = reports
+        """While the app's event loop runs: leases and reports on a Redis ledger go from
+        it, on a client of the loop's own."""
+        client = self.ledger.loop_client() if isinstance(self.ledger, RedisLedger) else None
+        if client is None:
+            yield
+            return
+        assert isinstance(self.ledger, RedisLedger)
+        self._loop_reports = LoopReports(self.ledger, client)
+        if isinstance(self.admission, RedisAdmission):
+            self._loop_admission = self.admission.on_loop(client)
         try:
             yield
         finally:
-            self._loop_reports = None
-            if reports is not None:
-                await reports.aclose()
+            self._loop_admission = self._loop_reports = None
+            await client.aclose()
 
     def _completion(self, report: ReportRequest) -> Completion:
         latency_ms = None
@@ -585,7 +655,6 @@ def build_dispatcher(
     ledger: Ledger = attempts
     admission: Admission
     if settings.redis_url:
-        from smsfleet.dispatch._redis_admission import RedisAdmission
         from smsfleet.dispatch._redis_limiter import RedisLimiter
 
         fleet = redis_prefix or fleet_prefix(engine)

@@ -93,10 +93,13 @@ def _json(body: bytes) -> Response:
 async def lease(request: Request) -> Response:
     body, services = await _authenticated(request, LeaseRequest)
     dispatcher = services.dispatcher
-    # One trip to the thread pool for the blocking part (the stores, the limiter).
-    action = await run_in_threadpool(
-        dispatcher.lease, session=body.session, in_flight=body.in_flight
-    )
+    # On the Redis profile, from the event loop while the config it reads is in memory;
+    # else one trip to the thread pool for the blocking part (the stores, the limiter).
+    action = await dispatcher.lease_on_loop(session=body.session, in_flight=body.in_flight)
+    if action is None:
+        action = await run_in_threadpool(
+            dispatcher.lease, session=body.session, in_flight=body.in_flight
+        )
     return _json(_LEASE_ACTION.dump_json(action))
 
 

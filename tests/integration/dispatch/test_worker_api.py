@@ -407,6 +407,43 @@ def test_a_report_on_the_redis_profile_is_made_on_the_event_loop(ready: Worker) 
     assert in_pool == [not on_redis]
 
 
+def test_a_lease_on_the_redis_profile_is_made_on_the_event_loop_from_memory(
+    ready: Worker,
+) -> None:
+    """Once all it reads is in memory (a young look at the config, the counts of sessions
+    and the pair's cycle), a lease takes no trip to the thread pool; one that must read
+    the config first (this process just wrote it) or withdraw (a stop) takes one. The
+    dispatcher's `lease` is what the route calls in the pool."""
+    dispatcher = ready.dispatcher
+    policy = dispatcher.policy
+    dispatcher.policy = replace(
+        policy,
+        config_max_age=timedelta(minutes=1),
+        sessions_refresh=timedelta(hours=1),
+        in_flight=replace(policy.in_flight, refresh=timedelta(hours=1)),
+    )
+    in_pool: list[bool] = []
+    lease_in_thread = dispatcher.lease
+
+    def noting(**asked: Any) -> Any:
+        in_pool.append(threading.current_thread().name.startswith("AnyIO worker thread"))
+        return lease_in_thread(**asked)
+
+    dispatcher.lease = noting  # type: ignore[method-assign]
+    first = ready.lease()  # after the fixture's writes: the config is read again
+    assert ready.report(first["trigger_id"]).json() == {"status": "recorded"}
+    ready.clock.advance(10)
+    second = ready.lease()
+    assert second["action"] == "send"
+    assert second["trigger_id"] != first["trigger_id"]
+    assert ready.stored(second["trigger_id"]) is not None
+    ready.update_pair(state=PairState.paused)
+    assert ready.lease()["action"] == "stop"
+
+    on_redis = isinstance(dispatcher.ledger, RedisLedger)
+    assert in_pool == ([True, True] if on_redis else [True, True, True])
+
+
 def test_unknown_and_foreign_triggers(ready: Worker) -> None:
     other = ready.add_session("program2")
     lease = ready.lease()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from smsfleet.core.nonblocking import WouldBlock, nonblocking
 from smsfleet.pairs.models import Country
 from smsfleet.programs.models import Program
 from smsfleet.stores import ConfigStore, open_config_store
@@ -142,3 +143,30 @@ def test_a_look_that_raced_a_write_of_this_process_is_not_reused(
     with config_store.one_read(60):
         assert config_store.programs.get("program2") is not None
     assert len(lookups) == 1
+
+
+def test_a_nonblocking_block_reads_from_memory_or_refuses_before_any_query(
+    config_store: ConfigStore, lookups: list[int]
+) -> None:
+    """The event loop's reads: served from a young look and the kept listings, or refused
+    (`WouldBlock`) where a query would come, so the caller reads in a thread instead."""
+    seed(config_store)
+    with config_store.one_read(60):  # a look, and the listings read and kept
+        config_store.countries.get("UZ")
+        config_store.programs.get("program1")
+    lookups.clear()
+    with nonblocking(), config_store.one_read(60):
+        assert config_store.countries.get("UZ").cap == 10  # type: ignore[union-attr]
+        assert [p.name for p in config_store.programs.list()] == ["program1"]
+    assert lookups == []
+
+    config_store.programs.add(program("program2"))  # drops this process's look
+    with pytest.raises(WouldBlock), nonblocking(), config_store.one_read(60):
+        config_store.countries.get("UZ")
+    assert lookups == []
+    with config_store.one_read(60):  # a thread's block looks again ...
+        config_store.countries.get("UZ")
+    with pytest.raises(WouldBlock), nonblocking(), config_store.one_read(60):
+        config_store.programs.get("program2")  # ... but its listing changed: a query
+    with nonblocking(), pytest.raises(WouldBlock):
+        config_store.countries.get("UZ")  # outside a block, each read looks: a query
