@@ -556,7 +556,13 @@ class Dispatcher:
         be made in a thread (`report`): no loop client, or an on-demand send that may wait
         on it (its settling reads SQL)."""
         reports = self._loop_reports
-        if reports is None or (self.on_demand is not None and self.on_demand.waiting()):
+        if reports is None:
+            return None
+        try:
+            with nonblocking():
+                if self.on_demand is not None and self.on_demand.waiting():
+                    return None
+        except WouldBlock:  # whether one may wait is asked of the store
             return None
         attempt, closed = await reports.report(
             report.trigger_id, session=session, completion=self._completion(report)

@@ -34,6 +34,7 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
+from smsfleet.core.nonblocking import may_block
 from smsfleet.messages.models import (
     SeedSendRequest,
     Send,
@@ -140,6 +141,7 @@ class PendingHint:
         pending, read_at = self._known
         if time.monotonic() - read_at < self._max_age:
             return pending
+        may_block()  # the store is asked (and another thread may be asking it)
         with self._lock:
             pending, read_at = self._known
             if time.monotonic() - read_at >= self._max_age:

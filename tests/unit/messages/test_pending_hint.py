@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from smsfleet.core.nonblocking import WouldBlock, nonblocking
 from smsfleet.messages.sends import PendingHint
 
 
@@ -27,3 +30,20 @@ def test_a_send_made_here_is_seen_at_once() -> None:
     assert hint.any() is False
     hint.mark()
     assert hint.any() is True
+
+
+def test_on_the_event_loop_a_hint_to_read_again_is_refused_before_the_store_is_asked() -> None:
+    asked: list[bool] = []
+
+    def check() -> bool:
+        asked.append(False)
+        return False
+
+    hint = PendingHint(check, max_age=60)
+    with nonblocking(), pytest.raises(WouldBlock):
+        hint.any()
+    assert asked == []
+    assert hint.any() is False  # in a thread
+    with nonblocking():
+        assert hint.any() is False  # known: from memory
+    assert len(asked) == 1
