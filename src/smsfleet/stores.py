@@ -31,7 +31,7 @@ from smsfleet.core.mongo import (
     open_mongo_database,
     start_revisions,
 )
-from smsfleet.core.records import EventLog, R, RecordStore
+from smsfleet.core.records import E, EventLog, R, RecordStore
 from smsfleet.core.revisions import Revisions
 from smsfleet.core.sql import (
     SqlEventLog,
@@ -101,6 +101,50 @@ def backend_name(url: str) -> str:
     return names[scheme]
 
 
+class _Records(Protocol):
+    def __call__(
+        self, table: sa.Table, collection: str, model: type[R], key: str, /
+    ) -> RecordStore[R]: ...
+
+
+class _Events(Protocol):
+    def __call__(self, table: sa.Table, collection: str, model: type[E], /) -> EventLog[E]: ...
+
+
+def _config_store(
+    backend: str,
+    *,
+    records: _Records,
+    events: _Events,
+    ping: Callable[[], None],
+    close: Callable[[], None],
+    one_read: OneRead,
+) -> ConfigStore:
+    """Every feature's store, each made by the backend's `records` or `events` from its
+    SQL table and its MongoDB collection."""
+    return ConfigStore(
+        backend=backend,
+        users=records(users_table, USERS_COLLECTION, User, "username"),
+        revoked_sessions=records(
+            revoked_sessions_table, REVOKED_SESSIONS_COLLECTION, RevokedSession, "session"
+        ),
+        countries=records(countries_table, COUNTRIES_COLLECTION, Country, "code"),
+        pairs=records(pairs_table, PAIRS_COLLECTION, Pair, "key"),
+        programs=records(programs_table, PROGRAMS_COLLECTION, Program, "name"),
+        session_specs=records(session_specs_table, SESSION_SPECS_COLLECTION, SessionSpec, "name"),
+        session_status=records(
+            session_status_table, SESSION_STATUS_COLLECTION, SessionStatus, "name"
+        ),
+        session_events=events(session_events_table, SESSION_EVENTS_COLLECTION, SessionEvent),
+        api_keys=records(api_keys_table, API_KEYS_COLLECTION, ApiKey, "id"),
+        templates=records(templates_table, TEMPLATES_COLLECTION, Template, "id"),
+        audit=events(audit_events_table, AUDIT_EVENTS_COLLECTION, AuditEvent),
+        ping=ping,
+        close=close,
+        one_read=one_read,
+    )
+
+
 def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
     """Connect to the config store; with `upgrade`, bring its schema or indexes up to date."""
     backend = backend_name(url)
@@ -116,22 +160,16 @@ def open_config_store(url: str, *, upgrade: bool = True) -> ConfigStore:
 
     revisions = Revisions()
 
-    def records(table: sa.Table, model: type[R], key: str) -> SqlRecordStore[R]:
+    def records(table: sa.Table, _: str, model: type[R], key: str) -> RecordStore[R]:
         return SqlRecordStore(engine, table, model, key, revisions=revisions)
 
-    return ConfigStore(
-        backend=backend,
-        users=records(users_table, User, "username"),
-        revoked_sessions=records(revoked_sessions_table, RevokedSession, "session"),
-        countries=records(countries_table, Country, "code"),
-        pairs=records(pairs_table, Pair, "key"),
-        programs=records(programs_table, Program, "name"),
-        session_specs=records(session_specs_table, SessionSpec, "name"),
-        session_status=records(session_status_table, SessionStatus, "name"),
-        session_events=SqlEventLog(engine, session_events_table, SessionEvent),
-        api_keys=records(api_keys_table, ApiKey, "id"),
-        templates=records(templates_table, Template, "id"),
-        audit=SqlEventLog(engine, audit_events_table, AuditEvent),
+    def events(table: sa.Table, _: str, model: type[E]) -> EventLog[E]:
+        return SqlEventLog(engine, table, model)
+
+    return _config_store(
+        backend,
+        records=records,
+        events=events,
         ping=ping,
         close=engine.dispose,
         one_read=revisions.one_read,
@@ -157,23 +195,17 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
     revisions = Revisions()
     collections: list[str] = []
 
-    def records(name: str, model: type[R], key: str) -> MongoRecordStore[R]:
+    def records(_: sa.Table, name: str, model: type[R], key: str) -> RecordStore[R]:
         collections.append(name)
         return MongoRecordStore(database[name], model, key, revisions=revisions)
 
-    store = ConfigStore(
-        backend="mongodb",
-        users=records(USERS_COLLECTION, User, "username"),
-        revoked_sessions=records(REVOKED_SESSIONS_COLLECTION, RevokedSession, "session"),
-        countries=records(COUNTRIES_COLLECTION, Country, "code"),
-        pairs=records(PAIRS_COLLECTION, Pair, "key"),
-        programs=records(PROGRAMS_COLLECTION, Program, "name"),
-        session_specs=records(SESSION_SPECS_COLLECTION, SessionSpec, "name"),
-        session_status=records(SESSION_STATUS_COLLECTION, SessionStatus, "name"),
-        session_events=MongoEventLog(database[SESSION_EVENTS_COLLECTION], SessionEvent),
-        api_keys=records(API_KEYS_COLLECTION, ApiKey, "id"),
-        templates=records(TEMPLATES_COLLECTION, Template, "id"),
-        audit=MongoEventLog(database[AUDIT_EVENTS_COLLECTION], AuditEvent),
+    def events(_: sa.Table, name: str, model: type[E]) -> EventLog[E]:
+        return MongoEventLog(database[name], model)
+
+    store = _config_store(
+        "mongodb",
+        records=records,
+        events=events,
         ping=ping,
         close=client.close,
         one_read=revisions.one_read,
