@@ -161,7 +161,8 @@ class _StandIn:
     async def lease_on_loop(
         self, *, session: str, in_flight: Sequence[str] | None = None
     ) -> LeaseAction | None:
-        """On Redis, as the real routes do: the lease's script from the event loop."""
+        """On Redis, the lease's script from the event loop, as the real routes do while
+        the config is in memory (here always: an upper bound for them)."""
         if self._on_loop is None:
             return None  # through the thread pool
         return _answer(session, await self._on_loop.lease(session, in_flight))

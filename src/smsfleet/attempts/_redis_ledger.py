@@ -44,6 +44,9 @@ from smsfleet.attempts.store import AttemptStore
 
 __all__ = ["LoopReports", "RedisLedger"]
 
+# Connections of the event loop's own client (`loop_client`).
+LOOP_CONNECTIONS = 64
+
 log = logging.getLogger("smsfleet.attempts")
 
 GROUP = "sql"
@@ -240,12 +243,17 @@ class RedisLedger:
         this ledger does not know its URL). The caller closes it on that loop."""
         if self._url is None:
             return None
-        return aioredis.Redis.from_url(
+        # Requests on the loop are not held to the thread pool's 40 at a time: past the
+        # pool's connections one waits for a free one (a plain pool would fail it).
+        pool = aioredis.BlockingConnectionPool.from_url(
             self._url,
+            max_connections=LOOP_CONNECTIONS,
+            timeout=5,
             socket_timeout=5,
             socket_connect_timeout=1,
             retry=AsyncRetry(NoBackoff(), 1),
         )
+        return aioredis.Redis.from_pool(pool)
 
     # --- the hot path ----------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic
@@ -10,12 +11,14 @@ from bson import ObjectId
 from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.nonblocking import may_block
 from smsfleet.core.records import E, R
 from smsfleet.core.revisions import Listing, Revision, Revisions, Snapshot
+
+log = logging.getLogger("smsfleet.store")
 
 Document = dict[str, Any]
 DEFAULT_DATABASE = "smsfleet"
@@ -68,6 +71,7 @@ class MongoRecordStore(Generic[R]):
         self._revisions = revisions or Revisions()
         self._revision_documents = collection.database[REVISIONS_COLLECTION]
         self._listing: Listing[R] = Listing(key)
+        self._name = collection.name
 
     def _document(self, record: R) -> Document:
         return {"_id": getattr(record, self._key_name), **record.model_dump()}
@@ -82,9 +86,9 @@ class MongoRecordStore(Generic[R]):
     def _revision(self) -> Revision | None:
         seen = self._revisions.in_block(self._look_up_all)
         if seen is not None:
-            return seen.get(self._collection.name)
+            return seen.get(self._name)
         may_block()
-        found = self._revision_documents.find_one({"_id": self._collection.name})
+        found = self._revision_documents.find_one({"_id": self._name})
         return None if found is None else found["revision"]
 
     def _current(self) -> Snapshot[R]:
@@ -99,13 +103,26 @@ class MongoRecordStore(Generic[R]):
         way (an `insert_many` that met a duplicate key inserted the others)."""
         try:
             yield
+        except BaseException:
+            self._bump(after_error=True)
+            raise
+        self._bump(after_error=False)
+
+    def _bump(self, *, after_error: bool) -> None:
+        """The collection's new revision. Should it fail (the server lost), this process
+        reads the collection afresh next time, and others once it is next written; a
+        write's own error is not hidden by the bump's."""
+        try:
+            self._revision_documents.update_one(
+                {"_id": self._name}, {"$set": {"revision": ObjectId()}}, upsert=True
+            )
+        except PyMongoError:
+            self._listing.forget()
+            if not after_error:
+                raise
+            log.warning("the revision of %s was not changed after a failed write", self._name)
         finally:
-            try:
-                self._revision_documents.update_one(
-                    {"_id": self._collection.name}, {"$set": {"revision": ObjectId()}}, upsert=True
-                )
-            finally:
-                self._revisions.written()
+            self._revisions.written()
 
     def get(self, key: str) -> R | None:
         return self._current().by_key.get(key)

@@ -17,8 +17,9 @@ __all__ = ["WouldBlock", "may_block", "nonblocking"]
 _local = threading.local()
 
 
-class WouldBlock(Exception):
-    """Raised by `may_block` inside `nonblocking()`."""
+class WouldBlock(BaseException):
+    """Raised by `may_block` inside `nonblocking()`. Not an `Exception`: a handler that
+    logs and carries on (a listener's fault) must not swallow it."""
 
 
 @contextmanager

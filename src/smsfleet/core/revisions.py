@@ -102,6 +102,10 @@ class Listing(Generic[R]):
         self._key_name = key_name
         self._snapshot: Snapshot[R] | None = None
 
+    def forget(self) -> None:
+        """Read afresh next time, whatever the revision then."""
+        self._snapshot = None
+
     def current(self, revision: Revision | None, read_all: Callable[[], list[R]]) -> Snapshot[R]:
         """Every record at `revision`: the kept listing, or `read_all` when it changed."""
         snapshot = self._snapshot

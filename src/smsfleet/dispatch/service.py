@@ -7,6 +7,7 @@ outcome once; reports are idempotent by trigger id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
@@ -243,7 +244,8 @@ class Dispatcher:
             admitted = await admission.admit(step.entry)
         except LimiterUnavailable as error:
             return self._unavailable(step, error)
-        return self._admitted(step, admitted)
+        with nonblocking():  # a listener that would block is told from a thread
+            return self._admitted(step, admitted)
 
     def _one_read(self) -> AbstractContextManager[None]:
         return self.config_store.one_read(self.policy.config_max_age.total_seconds())
@@ -321,8 +323,9 @@ class Dispatcher:
         return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS, max_in_flight=step.entry.limit)
 
     def _admitted(self, step: _Admitting, admitted: Admitted) -> LeaseAction:
-        """The lease's answer once admitted: a send, or a wait. Nothing here blocks
-        unless an on-demand send is claimed (`entry.open` false): `lease_on_loop`."""
+        """The lease's answer once admitted: a send, or a wait. Nothing here blocks but
+        an on-demand send claimed (`entry.open` false, never on the loop) and a listener
+        with I/O to do (told from a thread when on the loop)."""
         entry, pair, program = step.entry, step.pair, step.program
         limit = entry.limit
         for closed in admitted.closed:
@@ -553,8 +556,8 @@ class Dispatcher:
 
     async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
         """`report` from the event loop (`on_loop`: the Redis profile); None when it must
-        be made in a thread (`report`): no loop client, or an on-demand send that may wait
-        on it (its settling reads SQL)."""
+        be made in a thread (`report`): no loop client, an on-demand send that may wait on
+        it (its settling reads SQL), or whether one may is to be asked of the store."""
         reports = self._loop_reports
         if reports is None:
             return None
@@ -567,7 +570,8 @@ class Dispatcher:
         attempt, closed = await reports.report(
             report.trigger_id, session=session, completion=self._completion(report)
         )
-        return self._recorded(session, report.trigger_id, attempt, closed)
+        with nonblocking():  # a listener that would block is told from a thread
+            return self._recorded(session, report.trigger_id, attempt, closed)
 
     @asynccontextmanager
     async def on_loop(self) -> AsyncIterator[None]:
@@ -619,14 +623,15 @@ class Dispatcher:
         return ReportStatus.recorded
 
     def _reported(self, attempt: Attempt) -> None:
-        # The outcome is stored; a listener's fault must not undo it.
         for listener in (self.on_demand.settle if self.on_demand else None, self.on_report):
             if listener is None:
                 continue
             try:
-                listener(attempt)
-            except Exception:
-                log.exception("a listener of attempt %s failed", attempt.id)
+                _tell(listener, attempt)
+            except WouldBlock:
+                # On the event loop, and the listener has I/O to do (an on-demand send's
+                # settling reads SQL): it is told from a thread, after the answer.
+                asyncio.get_running_loop().run_in_executor(None, _tell, listener, attempt)
 
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())
@@ -634,6 +639,14 @@ class Dispatcher:
     def heartbeats(self) -> dict[str, datetime]:
         """The last sign of life of every session (lease, report or heartbeat)."""
         return self._heartbeats.all()
+
+
+def _tell(listener: Callable[[Attempt], None], attempt: Attempt) -> None:
+    # The outcome is stored; a listener's fault must not undo it.
+    try:
+        listener(attempt)
+    except Exception:
+        log.exception("a listener of attempt %s failed", attempt.id)
 
 
 def build_dispatcher(

@@ -4,8 +4,10 @@ its limiter in Redis too)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -21,6 +23,7 @@ from pydantic import BaseModel
 from smsfleet.api import create_app
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.core.nonblocking import may_block
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.dispatch.goals import ReasonKind
@@ -407,14 +410,9 @@ def test_a_report_on_the_redis_profile_is_made_on_the_event_loop(ready: Worker) 
     assert in_pool == [not on_redis]
 
 
-def test_a_lease_on_the_redis_profile_is_made_on_the_event_loop_from_memory(
-    ready: Worker,
-) -> None:
-    """Once all it reads is in memory (a young look at the config, the counts of sessions
-    and the pair's cycle), a lease takes no trip to the thread pool; one that must read
-    the config first (this process just wrote it) or withdraw (a stop) takes one. The
-    dispatcher's `lease` is what the route calls in the pool."""
-    dispatcher = ready.dispatcher
+def _steady(dispatcher: Dispatcher) -> None:
+    """Config looks young for a minute; the counts of sessions and the pairs' cycles are
+    measured again only after an hour."""
     policy = dispatcher.policy
     dispatcher.policy = replace(
         policy,
@@ -422,6 +420,37 @@ def test_a_lease_on_the_redis_profile_is_made_on_the_event_loop_from_memory(
         sessions_refresh=timedelta(hours=1),
         in_flight=replace(policy.in_flight, refresh=timedelta(hours=1)),
     )
+
+
+@pytest.fixture
+def sql_on_the_loop() -> Iterator[list[str]]:
+    """Every SQL statement run by a thread whose event loop is running: blocking I/O on
+    the loop, which must stay empty."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", note)
+
+
+def test_a_lease_on_the_redis_profile_is_made_on_the_event_loop_from_memory(
+    ready: Worker, sql_on_the_loop: list[str]
+) -> None:
+    """Once all it reads is in memory (a young look at the config, the counts of sessions
+    and the pair's cycle), a lease takes no trip to the thread pool; one that must read
+    the config first (this process just wrote it) takes one. The dispatcher's `lease` is
+    what the route calls in the pool. No SQL runs on the loop meanwhile."""
+    dispatcher = ready.dispatcher
+    _steady(dispatcher)
     in_pool: list[bool] = []
     lease_in_thread = dispatcher.lease
 
@@ -436,12 +465,101 @@ def test_a_lease_on_the_redis_profile_is_made_on_the_event_loop_from_memory(
     second = ready.lease()
     assert second["action"] == "send"
     assert second["trigger_id"] != first["trigger_id"]
+    assert ready.report(second["trigger_id"]).json() == {"status": "recorded"}
     assert ready.stored(second["trigger_id"]) is not None
     ready.update_pair(state=PairState.paused)
     assert ready.lease()["action"] == "stop"
 
     on_redis = isinstance(dispatcher.ledger, RedisLedger)
     assert in_pool == ([True, True] if on_redis else [True, True, True])
+    assert sql_on_the_loop == []
+
+
+class _Waiting:
+    """An on-demand source with a send always waiting, and none to claim."""
+
+    def waiting(self) -> bool:
+        return True
+
+    def claim(self, *, pair: str, program: str, attempt_id: str) -> None:
+        return None
+
+    def settle(self, attempt: Attempt) -> None:
+        pass
+
+
+def _pause(ready: Worker) -> None:
+    ready.update_pair(state=PairState.paused)
+    ready.dispatcher.lease(session=SESSION)  # in this thread: the config looked at again
+
+
+def _probe(ready: Worker) -> None:
+    ready.update_pair(state=PairState.probing)
+    ready.dispatcher.lease(session=SESSION)
+
+
+def _counts_due(ready: Worker) -> None:
+    policy = ready.dispatcher.policy
+    ready.dispatcher.policy = replace(policy, sessions_refresh=timedelta(seconds=5))
+    ready.clock.advance(10)
+
+
+def _cycle_due(ready: Worker) -> None:
+    policy = ready.dispatcher.policy
+    in_flight = replace(policy.in_flight, refresh=timedelta(seconds=5))
+    ready.dispatcher.policy = replace(policy, in_flight=in_flight)
+    ready.clock.advance(10)
+
+
+def _on_demand(ready: Worker) -> None:
+    ready.dispatcher.on_demand = _Waiting()
+
+
+@pytest.mark.parametrize("worker", ["redis"], indirect=True)
+@pytest.mark.parametrize(
+    "blocker",
+    [_pause, _probe, _counts_due, _cycle_due, _on_demand],
+    ids=[
+        "a stop withdraws",
+        "a probe reads its last lease",
+        "the counts are due",
+        "the cycle is due",
+        "an on-demand send may wait",
+    ],
+)
+def test_a_lease_that_would_block_is_left_to_the_thread(
+    ready: Worker, blocker: Callable[[Worker], None]
+) -> None:
+    """With the config in memory, each step that would do I/O gives the lease up on the
+    loop (None), before anything of it is done, so the thread makes it whole."""
+    dispatcher = ready.dispatcher
+    _steady(dispatcher)
+    dispatcher.lease(session=SESSION)  # in this thread: all it reads is in memory after
+    blocker(ready)
+    assert asyncio.run(dispatcher.lease_on_loop(session=SESSION)) is None
+
+
+@pytest.mark.parametrize("worker", ["redis"], indirect=True)
+def test_a_listener_with_io_to_do_on_the_loop_is_told_from_a_thread(ready: Worker) -> None:
+    """A report made on the loop answers at once; a listener that would block (an
+    on-demand send's settling, which reads SQL) is told from a thread, not dropped."""
+    told: list[bool] = []
+    tell = ready.dispatcher.on_report
+    assert tell is not None
+
+    def with_io(attempt: Attempt) -> None:
+        may_block()
+        told.append(threading.current_thread() is threading.main_thread())
+        tell(attempt)
+
+    ready.dispatcher.on_report = with_io
+    lease = ready.lease()
+    assert ready.report(lease["trigger_id"]).json() == {"status": "recorded"}
+    for _ in range(200):
+        if told:
+            break
+        time.sleep(0.01)
+    assert told == [False]
 
 
 def test_unknown_and_foreign_triggers(ready: Worker) -> None:
