@@ -115,9 +115,15 @@ class Worker:
 
 
 def _settings(data_dir: Path, redis_url: str | None = None) -> Settings:
-    # No supervisor: these tests write the session specs themselves.
+    # No supervisor: these tests write the session specs themselves. Every lease looks at
+    # the config (the look's age is real time, not the fake clock's), so on the Redis
+    # profile a lease is made in the thread pool unless a test says otherwise (`_steady`).
     return Settings(
-        data_dir=data_dir, web_dir=data_dir / "no-web", supervise=False, redis_url=redis_url
+        data_dir=data_dir,
+        web_dir=data_dir / "no-web",
+        supervise=False,
+        redis_url=redis_url,
+        config_max_age_seconds=0,
     )
 
 
