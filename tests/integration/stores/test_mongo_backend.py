@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pymongo.errors import WriteError
 
+from smsfleet.core.errors import Conflict
 from smsfleet.core.mongo import REVISIONS_COLLECTION
 from smsfleet.pairs.models import Country, Pair
 from smsfleet.pairs.store import PAIRS_COLLECTION
@@ -108,5 +110,31 @@ def test_a_kept_listing_is_not_mistaken_for_a_collection_dropped_and_written_aga
         finally:
             other.close()
         assert [country.code for country in store.countries.list()] == ["KZ"]
+    finally:
+        store.close()
+
+
+def test_a_revision_that_cannot_change_neither_hides_the_write_nor_its_error(
+    clean_mongo_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server refuses the new revision (a validator stands in for a server lost
+    between the two operations): a write that happened is said to have failed, one
+    that failed keeps its own error, and this process reads the collection afresh."""
+    store = open_config_store(clean_mongo_url)
+    try:
+        store.countries.add(Country(code="UZ", name="Uzbekistan", cap=10))
+        assert [country.code for country in store.countries.list()] == ["UZ"]  # kept
+        with mongo_client(clean_mongo_url) as client:
+            client.get_default_database().command(
+                "collMod",
+                REVISIONS_COLLECTION,
+                validator={"$jsonSchema": {"properties": {"revision": {"bsonType": "string"}}}},
+            )
+        with pytest.raises(WriteError):
+            store.countries.add(Country(code="KZ", name="Kazakhstan", cap=10))
+        assert [country.code for country in store.countries.list()] == ["KZ", "UZ"]
+        with pytest.raises(Conflict):
+            store.countries.add(Country(code="UZ", name="Uzbekistan", cap=20))
+        assert "was not changed after a failed write" in caplog.text
     finally:
         store.close()
