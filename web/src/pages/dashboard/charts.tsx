@@ -12,6 +12,8 @@ import {
   XAxis,
   YAxis,
 } from "recharts";
+import type { ReactNode } from "react";
+import type { DotItemDotProps } from "recharts/types/util/types";
 import type { CountryGoal, MetricsSeries } from "../../api/types";
 import { formatAxisTime, formatRate } from "./format";
 
@@ -40,9 +42,24 @@ export function pivot(series: readonly MetricsSeries[], value: (point: MetricsSe
 
 const percentTick = (value: number) => `${value}%`;
 
-/** Dots where a line has too few values to be seen as a line (one value draws nothing). */
-function sparse(rows: readonly Record<string, number | null>[], key: string): boolean {
-  return rows.filter((row) => row[key] !== null && row[key] !== undefined).length < 3;
+function valued(row: Row | undefined, key: string): boolean {
+  return row !== undefined && row[key] !== null && row[key] !== undefined;
+}
+
+/** For each row, whether its value of `key` stands alone: no value in the rows either side.
+ * A line breaks where a step has no value (nothing completed then), so such a value
+ * would draw nothing without a dot. */
+export function lonePoints(rows: readonly Row[], key: string): boolean[] {
+  return rows.map((row, index) => valued(row, key) && !valued(rows[index - 1], key) && !valued(rows[index + 1], key));
+}
+
+/** A line's dots: only where a value stands alone. */
+function loneDots(rows: readonly Row[], key: string, color: string): (props: DotItemDotProps) => ReactNode {
+  const lone = lonePoints(rows, key);
+  return function LoneDot({ cx, cy, index }: DotItemDotProps) {
+    if (!lone[index] || cx === undefined || cy === undefined) return <g key={index} />;
+    return <circle key={index} cx={cx} cy={cy} r={3} fill={color} data-testid={`lone-${key}`} />;
+  };
 }
 
 interface TrendProps {
@@ -79,8 +96,7 @@ export function SuccessTrendChart({ series, withDay }: TrendProps) {
             name={key}
             stroke={colorFor(index)}
             strokeWidth={2}
-            dot={sparse(rows, key)}
-            connectNulls
+            dot={loneDots(rows, key, colorFor(index))}
             isAnimationActive={false}
           />
         ))}
@@ -216,8 +232,7 @@ export function PairTrendChart({ series, withDay }: PairTrendProps) {
           name="Success rate"
           stroke="#d97706"
           strokeDasharray="4 3"
-          dot={sparse(rows, "rate")}
-          connectNulls
+          dot={loneDots(rows, "rate", "#d97706")}
           isAnimationActive={false}
         />
       </ComposedChart>
