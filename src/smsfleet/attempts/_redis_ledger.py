@@ -310,9 +310,15 @@ class RedisLedger:
         )
         found = _reported(answer)
         if found is None:
-            # Not in Redis: leased before this ledger kept it, or closed long ago.
-            return self._store.report(trigger_id, session=session, completion=completion)
+            return self.report_in_sql(trigger_id, session=session, completion=completion)
         return found
+
+    def report_in_sql(
+        self, trigger_id: str, *, session: str, completion: Completion
+    ) -> tuple[Attempt | None, bool]:
+        """A report of an attempt not in Redis (leased before this ledger kept it, or
+        closed long ago): the SQL store's (blocking)."""
+        return self._store.report(trigger_id, session=session, completion=completion)
 
     def last_leased(self, pair: str) -> datetime | None:
         last = self._client.get(f"{self._prefix}:last:{pair}")
@@ -429,9 +435,7 @@ class LoopReports:
         args = self._ledger.script_args(trigger_id, session, completion.model_dump_json())
         found = _reported(await self._script(args=args))
         if found is None:
-            # Not in Redis: leased before this ledger kept it, or closed long ago.
-            store = self._ledger._store
             return await asyncio.to_thread(
-                store.report, trigger_id, session=session, completion=completion
+                self._ledger.report_in_sql, trigger_id, session=session, completion=completion
             )
         return found

@@ -577,12 +577,11 @@ class Dispatcher:
     async def on_loop(self) -> AsyncIterator[None]:
         """While the app's event loop runs: leases and reports on a Redis ledger go from
         it, on a client of the loop's own."""
-        client = self.ledger.loop_client() if isinstance(self.ledger, RedisLedger) else None
-        if client is None:
+        ledger = self.ledger
+        if not isinstance(ledger, RedisLedger) or (client := ledger.loop_client()) is None:
             yield
             return
-        assert isinstance(self.ledger, RedisLedger)
-        self._loop_reports = LoopReports(self.ledger, client)
+        self._loop_reports = LoopReports(ledger, client)
         if isinstance(self.admission, RedisAdmission):
             self._loop_admission = self.admission.on_loop(client)
         try:
