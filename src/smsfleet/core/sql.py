@@ -98,6 +98,12 @@ def create_sql_engine(url: str) -> Engine:
         # or a rollback on close): the pool's own rollback on return would be a third
         # round trip for each transaction.
         pool_reset_on_return=None,
+        # Set once per connection. Every statement sees what was committed before it:
+        # the limiter's decision, made under its country's row lock, must read the
+        # grants committed by the one before, and a level set per transaction would be
+        # a round trip more for each (REPEATABLE READ, the server's default, reads from
+        # a snapshot).
+        isolation_level="READ COMMITTED",
     )
 
     @sa.event.listens_for(engine, "checkin")

@@ -4,7 +4,8 @@ Every decision of a country first locks that country's row (`SELECT … FOR UPDA
 on MySQL/MariaDB); SQLite has no row locks, so the transaction starts with
 `BEGIN IMMEDIATE`, which takes the database's write lock up front. Either way,
 decisions of one country run one after the other across threads, processes and
-(MySQL) hosts, and each sees everything the previous one wrote.
+(MySQL) hosts, and each sees everything the previous one wrote (on MySQL, as the
+engine's connections read committed: `create_sql_engine`).
 """
 
 from __future__ import annotations
@@ -148,11 +149,9 @@ class SqlLimiter:
                     raise
                 connection.exec_driver_sql("COMMIT")
             else:
+                # Under the country lock each statement must see the latest commits: the
+                # engine's connections read committed (`create_sql_engine`).
                 with connection.begin():
-                    # Under the country lock each statement must see the latest commits.
-                    # For this transaction only: a session-wide level would be one more
-                    # statement to set and one to undo on every use of the connection.
-                    connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     yield connection
 
     def _ensure_country(self, country: str) -> None:

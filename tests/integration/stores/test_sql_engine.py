@@ -91,3 +91,26 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_unseen(
     finally:
         engine.dispose()
         killer.dispose()
+
+
+def test_each_statement_sees_what_was_committed_before_it(empty_mariadb_url: str) -> None:
+    """READ COMMITTED, set once per connection: the limiter's decision under its
+    country's lock must read the grants the decision before it committed, and no
+    transaction spends a round trip setting its level."""
+    engine, other = create_sql_engine(empty_mariadb_url), create_sql_engine(empty_mariadb_url)
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        with other.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE grants (id INT PRIMARY KEY)"))
+        with engine.begin() as connection:
+            count = sa.text("SELECT COUNT(*) FROM grants")
+            assert connection.execute(count).scalar_one() == 0
+            with other.begin() as writer:
+                writer.execute(sa.text("INSERT INTO grants VALUES (1)"))
+            # Under REPEATABLE READ (the server's default) this read the first one's snapshot.
+            assert connection.execute(count).scalar_one() == 1
+        assert not [s for s in statements if "ISOLATION" in s.upper()]
+    finally:
+        engine.dispose()
+        other.dispose()
