@@ -68,6 +68,7 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
                 "slug": "vi",
                 "is_high_priority": True,
                 "programs": ["ticker"],
+                "phone_numbers": ["+919812345678", "+919812345679"],
             }
             made = client.post("/api/v1/pairs", json=pair, headers=admin)
             assert made.status_code == 201, made.text

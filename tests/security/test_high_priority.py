@@ -22,6 +22,7 @@ def test_an_operator_cannot_stop_a_high_priority_pair_by_changing_it(live: Live)
         {"programs": []},
         {"state": "paused", "state_reason": "maintenance"},
         {"state": "disabled"},
+        {"phone_numbers": []},  # every lease of the pair would answer stop
     ]
     for change in changes:
         for force in (False, True):
@@ -117,3 +118,24 @@ def test_moving_a_high_priority_pair_to_another_host_takes_an_admin_and_force(
         assert moved.status_code == 200 and moved.json()["host"] == "edge1"
         (event,) = audit(api, target=HP_PAIR)
         assert event["before"]["host"] == "local" and event["after"]["host"] == "edge1"
+
+
+def test_an_admin_removes_every_number_of_a_high_priority_pair_with_force_audited(
+    live: Live,
+) -> None:
+    api, admin = live.api, live.headers()
+    numbers = api.store.pairs.get(HP_PAIR).phone_numbers  # type: ignore[union-attr]
+    assert numbers
+    url, empty = f"/api/v1/pairs/{HP_PAIR}", {"phone_numbers": []}
+    unforced = api.client.patch(url, json=empty, headers=admin)
+    assert unforced.status_code == 409, unforced.text
+    assert "remove every test number of" in unforced.json()["error"]["message"]
+    # Fewer numbers stop nothing: an operator's change.
+    fewer = api.client.patch(
+        url, json={"phone_numbers": numbers[:1]}, headers=live.headers(Role.operator)
+    )
+    assert fewer.status_code == 200, fewer.text
+    forced = api.client.patch(url, params={"force": True}, json=empty, headers=admin)
+    assert forced.status_code == 200, forced.text
+    (event,) = audit(api, target=HP_PAIR)
+    assert event["forced"] is True and event["after"]["phone_numbers"] == []

@@ -224,6 +224,9 @@ def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
         verbs.append(f"remove {', '.join(sorted(removed))} from")
     if changes.get("host", pair.host) != pair.host:
         verbs.append(f"move to host {changes['host']}")
+    if changes.get("phone_numbers") == [] and pair.phone_numbers:
+        # With no number to send to, every lease of the pair answers stop.
+        verbs.append("remove every test number of")
     return verbs
 
 
@@ -244,8 +247,8 @@ def update_pair(
     audit: EventLog[AuditEvent] | None = None,
 ) -> Pair:
     """Change a pair. On a high-priority pair, whatever would stop some of its sessions
-    (pausing or disabling it, removing a program, moving it to another host) takes an
-    admin and `force`, and is audited."""
+    (pausing or disabling it, removing a program, moving it to another host, removing
+    its every test number) takes an admin and `force`, and is audited."""
     pair = get_pair(pairs=pairs, key=key)
     # Starting the sessions of added programs is the caller's (a sessions action), not the pair's.
     changes = data.model_dump(exclude_unset=True, exclude={"start_sessions"})
