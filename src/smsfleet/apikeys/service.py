@@ -43,6 +43,12 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _owned_by(key: ApiKey, user: User) -> bool:
+    """The key is this user's: made by this name since this account was made (an account
+    deleted and made again under its name does not take up the old one's keys)."""
+    return key.owner == user.username and key.created_at >= user.created_at
+
+
 def _periods(now: datetime) -> tuple[tuple[str, datetime], tuple[str, datetime]]:
     """The day and the month `now` falls in (UTC), each with when it ends."""
     now = now.astimezone(UTC)
@@ -107,25 +113,32 @@ class ApiKeyService:
 
     def find(self, *, actor: User) -> list[ApiKeyPublic]:
         """The actor's keys; every key for an admin. Newest first."""
-        keys = [
-            k for k in self._keys.list() if actor.role is Role.admin or k.owner == actor.username
-        ]
+        keys = [k for k in self._keys.list() if actor.role is Role.admin or _owned_by(k, actor)]
         keys.sort(key=lambda k: k.created_at, reverse=True)
         return [self.public(k) for k in keys]
 
     def get(self, *, actor: User, key_id: str) -> ApiKey:
         key = self._keys.get(key_id)
         # Someone else's key is as unknown as a missing one: its id says nothing.
-        if key is None or (actor.role is not Role.admin and key.owner != actor.username):
+        if key is None or (actor.role is not Role.admin and not _owned_by(key, actor)):
             raise NotFound(f"no API key {key_id!r}")
         return key
 
     def revoke(self, *, actor: User, key_id: str) -> ApiKeyPublic:
-        key = self.get(actor=actor, key_id=key_id)
+        return self.public(self._revoked(self.get(actor=actor, key_id=key_id)))
+
+    def revoke_owned(self, owner: str) -> int:
+        """Revoke every key `owner` made (their account is deleted); returns how many."""
+        owned = [k for k in self._keys.list() if k.owner == owner and k.revoked_at is None]
+        for key in owned:
+            self._revoked(key)
+        return len(owned)
+
+    def _revoked(self, key: ApiKey) -> ApiKey:
         if key.revoked_at is None:
             key = key.model_copy(update={"revoked_at": self._clock.now()})
             self._keys.replace(key)
-        return self.public(key)
+        return key
 
     def public(self, key: ApiKey) -> ApiKeyPublic:
         daily, monthly = self._quota_status(key)
@@ -166,7 +179,7 @@ class ApiKeyService:
         if key.revoked_at is not None:
             raise Unauthorized("this API key was revoked")
         owner = self._users.get(key.owner)
-        if owner is None or owner.disabled:
+        if owner is None or owner.disabled or not _owned_by(key, owner):
             raise Unauthorized("the owner of this API key is unknown or disabled")
         quota = self._count(key)
         self._touch(key)

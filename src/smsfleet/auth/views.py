@@ -136,4 +136,5 @@ def update_user(username: str, body: UserUpdate, actor: AdminUser, context: Cont
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
 def delete_user(username: str, actor: AdminUser, context: Context) -> None:
     service.delete_user(users=context.store.users, actor=actor, username=username)
+    context.api_keys.revoke_owned(username)
     context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))
