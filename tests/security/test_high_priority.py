@@ -126,7 +126,8 @@ def test_an_admin_removes_every_number_of_a_high_priority_pair_with_force_audite
     api, admin = live.api, live.headers()
     numbers = api.store.pairs.get(HP_PAIR).phone_numbers  # type: ignore[union-attr]
     assert numbers
-    url, empty = f"/api/v1/pairs/{HP_PAIR}", {"phone_numbers": []}
+    url = f"/api/v1/pairs/{HP_PAIR}"
+    empty: dict[str, list[str]] = {"phone_numbers": []}
     unforced = api.client.patch(url, json=empty, headers=admin)
     assert unforced.status_code == 409, unforced.text
     assert "remove every test number of" in unforced.json()["error"]["message"]

@@ -78,7 +78,6 @@ class SessionStatus(BaseModel):
     last_exit_code: int | None = None
     last_exit_at: Timestamp | None = None
     last_log_lines: list[str] = Field(default_factory=list)
-    last_heartbeat: Timestamp | None = None
     updated_at: Timestamp
 
 
@@ -112,6 +111,7 @@ class SessionPublic(BaseModel):
     restarts: int
     last_exit_code: int | None
     last_exit_at: Timestamp | None
+    # The last lease, report or heartbeat (kept with the metrics: `Dispatcher.heartbeats`).
     last_heartbeat: Timestamp | None
     is_high_priority: bool
     cpu_percent: float | None = None

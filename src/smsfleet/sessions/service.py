@@ -7,7 +7,7 @@ Keyword-only functions taking their stores. Actions only write the desired state
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from smsfleet.audit import service as audit_service
@@ -198,6 +198,7 @@ def _public(
     pair: Pair | None,
     now: datetime,
     usage: dict[str, tuple[float, int]],
+    heartbeat: datetime | None,
 ) -> SessionPublic:
     state = status.state if status else SessionState.stopped
     alive = state in (SessionState.running, SessionState.starting, SessionState.stopping)
@@ -220,7 +221,7 @@ def _public(
         restarts=status.restarts if status else 0,
         last_exit_code=status.last_exit_code if status else None,
         last_exit_at=status.last_exit_at if status else None,
-        last_heartbeat=status.last_heartbeat if status else None,
+        last_heartbeat=heartbeat,
         is_high_priority=bool(pair and pair.is_high_priority),
         cpu_percent=cpu_memory[0] if cpu_memory else None,
         memory_bytes=cpu_memory[1] if cpu_memory else None,
@@ -237,7 +238,11 @@ def list_sessions(
     program: str | None = None,
     state: SessionState | None = None,
     host: str | None = None,
+    heartbeats: Mapping[str, datetime] | None = None,
 ) -> list[SessionPublic]:
+    """The sessions the filters select; `heartbeats`: each session's last sign of life
+    (`Dispatcher.heartbeats`)."""
+    beats = heartbeats or {}
     statuses = {status.name: status for status in store.session_status.list()}
     pairs = {pair.key: pair for pair in store.pairs.list()}
     now = clock.now()
@@ -250,7 +255,10 @@ def list_sessions(
         and (not host or spec.host == host)
     ]
     usage = stats((spec, statuses.get(spec.name)) for spec in chosen) if stats else {}
-    views = [_public(s, statuses.get(s.name), pairs.get(s.pair), now, usage) for s in chosen]
+    views = [
+        _public(s, statuses.get(s.name), pairs.get(s.pair), now, usage, beats.get(s.name))
+        for s in chosen
+    ]
     return [view for view in views if not state or view.state == state]
 
 
@@ -265,13 +273,19 @@ def _spec(store: ConfigStore, clock: Clock, name: str) -> SessionSpec:
 
 
 def get_session(
-    *, store: ConfigStore, clock: Clock, name: str, stats: SessionUsage | None = None
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    name: str,
+    stats: SessionUsage | None = None,
+    heartbeats: Mapping[str, datetime] | None = None,
 ) -> SessionPublic:
     spec = _spec(store, clock, name)
     status = store.session_status.get(name)
     pair = store.pairs.get(spec.pair)
     usage = stats([(spec, status)]) if stats else {}
-    return _public(spec, status, pair, clock.now(), usage)
+    heartbeat = (heartbeats or {}).get(name)
+    return _public(spec, status, pair, clock.now(), usage, heartbeat)
 
 
 def act(

@@ -36,7 +36,6 @@ session_status_table = sa.Table(
     sa.Column("last_exit_code", sa.Integer),
     sa.Column("last_exit_at", DateTimeColumn),
     sa.Column("last_log_lines", sa.JSON, nullable=False),
-    sa.Column("last_heartbeat", DateTimeColumn),
     sa.Column("updated_at", DateTimeColumn, nullable=False),
 )
 

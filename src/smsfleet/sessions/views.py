@@ -68,6 +68,7 @@ def list_sessions(
         program=program,
         state=state,
         host=host,
+        heartbeats=context.dispatcher.heartbeats(),
     )
 
 
@@ -89,7 +90,11 @@ def bulk_action(
 @router.get("/{name}")
 def get_session(name: SessionName, _: CurrentUser, context: Context) -> SessionPublic:
     return service.get_session(
-        store=context.store, clock=context.clock, name=name, stats=context.sessions.usage
+        store=context.store,
+        clock=context.clock,
+        name=name,
+        stats=context.sessions.usage,
+        heartbeats=context.dispatcher.heartbeats(),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
+from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.stores import open_config_store
@@ -315,3 +317,26 @@ def test_a_pair_created_again_while_its_old_session_still_runs_gets_its_own_wish
     session = api.client.get("/api/v1/sessions/ticker_KE_airtel", headers=operator).json()
     assert (session["desired"], session["desired_reason"]) == ("running", "high-priority pair")
     await_state(api, "ticker_KE_airtel", "running")
+
+
+def test_a_sessions_last_heartbeat_is_its_last_sign_of_life(live_api: Api) -> None:
+    api = live_api
+    setup_pairs(api)
+    name = "ticker_UZ_uzmobile"
+    eventually(lambda: name in {s["name"] for s in sessions(api)})
+    viewer = api.headers(Role.viewer)
+    assert (
+        api.client.get(f"/api/v1/sessions/{name}", headers=viewer).json()["last_heartbeat"] is None
+    )
+    token = worker_token(secret=api.settings.jwt_secret, session=name)
+    beat = api.client.post(
+        "/api/v1/worker/heartbeat",
+        json={"session": name},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert beat.status_code == 204, beat.text
+    one = api.client.get(f"/api/v1/sessions/{name}", headers=viewer).json()
+    (listed,) = sessions(api, program="ticker", operator="UZ_uzmobile")
+    assert one["last_heartbeat"] is not None and listed["last_heartbeat"] == one["last_heartbeat"]
+    beaten = datetime.fromisoformat(one["last_heartbeat"])
+    assert abs((beaten - api.clock.now()).total_seconds()) < 5

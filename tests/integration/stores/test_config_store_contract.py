@@ -256,7 +256,6 @@ KINDS = [
             "pid": None,
             "backoff_until": None,
             "last_log_lines": [],
-            "last_heartbeat": LATER,
             "updated_at": LATER,
         },
     ),
