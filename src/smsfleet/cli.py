@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -94,6 +95,27 @@ def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def _wait_until_up(
+    process: subprocess.Popen[bytes], url: str, what: str, *, timeout: float = 60
+) -> None:
+    """Wait until `url` answers 200; exit with an error if `process` ends first."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.terminate()
+    typer.secho(
+        f"error: {what} did not start ({url}); is its port taken?", fg=typer.colors.RED, err=True
+    )
+    raise typer.Exit(2)
+
+
 @app.command()
 def demo(
     host: Host = "127.0.0.1",
@@ -151,7 +173,6 @@ def demo(
     prepare_store(settings, store, clock)
     admin = auth_service.get_user(users=store.users, username=auth_service.ADMIN_USERNAME)
     seed_demo(store=store, clock=clock, actor=admin, rules=ProgramRules.from_settings(settings))
-    started = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else 0
     simulator_process = subprocess.Popen(
         [
             sys.executable,
@@ -166,6 +187,8 @@ def demo(
             *([] if access_log else ["--no-access-log"]),
         ]
     )
+    # The programs' first sends go to the simulator: it answers before any session starts.
+    _wait_until_up(simulator_process, f"{settings.simulator_url}/healthz", "the gateway simulator")
     search_process = subprocess.Popen(
         [
             sys.executable,
@@ -178,6 +201,7 @@ def demo(
         ],
         env={**os.environ, "SMSFLEET_SEARCH_TOKEN": search_token},
     )
+    started = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else 0
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
     typer.echo(
@@ -196,14 +220,24 @@ def demo(
         control_plane = create_app(settings, store=store, clock=clock)
         status = StatusLine(control_plane, typer.echo)
         status.start()
-        uvicorn.run(control_plane, host=host, port=port, access_log=access_log, **_server(settings))
+        # Without --access-log, uvicorn's own lines at INFO (each WebSocket's open and
+        # close) stay out of the terminal too; its warnings and errors still show.
+        level = "info" if access_log else "warning"
+        uvicorn.run(
+            control_plane,
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level=level,
+            **_server(settings),
+        )
     finally:
         try:
             if status is not None:
                 status.stop()
             if not keep_sessions:
                 backend = Hosts.from_settings(settings).backend(LOCAL_HOST)
-                stopped = stop_demo_sessions(store=store, backend=backend)
+                stopped = stop_demo_sessions(store=store, clock=clock, backend=backend)
                 typer.echo(f"  {stopped} demo sessions stopped")
         finally:
             for process in (simulator_process, search_process):

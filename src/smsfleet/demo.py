@@ -23,7 +23,7 @@ from smsfleet.programs.models import ProgramCreate
 from smsfleet.programs.service import ProgramRules
 from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.models import SessionAction
-from smsfleet.sessions.service import act, sync_specs
+from smsfleet.sessions.service import act, record_stopped, sync_specs
 from smsfleet.stores import ConfigStore
 from smsfleet.wiring import Services
 
@@ -181,17 +181,22 @@ def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> int
     return len(specs)
 
 
-def stop_demo_sessions(*, store: ConfigStore, backend: SessionBackend) -> int:
-    """Stop the demo's sessions that run on `backend`, together. Returns how many.
+def stop_demo_sessions(*, store: ConfigStore, clock: Clock, backend: SessionBackend) -> int:
+    """Stop the demo's sessions that run on `backend`, together, once its control plane
+    has ended, and record them stopped. Returns how many.
 
     Screens of other names on the host are left alone.
     """
     demo = {spec.name for spec in store.session_specs.list()}
     running = sorted({entry.name for entry in backend.list() if entry.alive} & demo)
+    began = clock.now()
     if running:
         # Each stop may wait out its program's grace period; in parallel they take one.
         with ThreadPoolExecutor(max_workers=len(running)) as pool:
             list(pool.map(backend.stop, running))
+    record_stopped(
+        store=store, clock=clock, names=running, actor="demo", reason="the demo ended", began=began
+    )
     return len(running)
 
 

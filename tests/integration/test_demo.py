@@ -11,6 +11,8 @@ With --access-log, every request is printed.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -23,8 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from smsfleet.demo import DEMO_PAIRS
+from smsfleet.sessions.models import SessionState
+from smsfleet.stores import open_config_store
 from tests.support.backends import free_port
 from tests.support.fleet import (
     SCREEN,
@@ -163,7 +170,13 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
                 "the seed's sample send to be DONE",
             )
 
-        # A quiet terminal: a status line now and then, not the programs' requests.
+        # A quiet terminal: a status line now and then, not the programs' requests nor
+        # the dashboard's sockets.
+        ws_url = url.replace("http://", "ws://") + "/api/v1/ws"
+        with connect(ws_url) as socket:
+            socket.send(json.dumps({"type": "auth", "token": "not-a-token"}))
+            with contextlib.suppress(ConnectionClosed):
+                socket.recv(timeout=5)
         eventually(
             lambda: STATUS_LINE.search(log.read_text()) is not None,
             STATUS_TIMEOUT,
@@ -172,6 +185,7 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
         printed = log.read_text()
         assert "/api/v1/worker/" not in printed, printed[-3000:]
         assert '"GET /' not in printed and '"POST /' not in printed, printed[-3000:]
+        assert "WebSocket" not in printed and "connection open" not in printed, printed[-3000:]
 
         # Ctrl-C: the terminal signals the whole foreground group.
         os.killpg(demo.process.pid, signal.SIGINT)
@@ -180,6 +194,28 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
         # The URL and the login again, last, where the terminal's scrolling left them.
         assert printed.count(f"log in as: admin / {password}") == 2, printed[-3000:]
         assert f"smsfleet demo was at: {url}/" in printed
+    _assert_told_stopped(tmp_path, names)
+
+
+def _assert_told_stopped(tmp_path: Path, names: set[str]) -> None:
+    """What the next start reads: the sessions stopped by the demo, not crashed, and no
+    send refused by a simulator not yet up."""
+    store = open_config_store(f"sqlite:///{tmp_path / 'data' / 'config.db'}")
+    try:
+        for name in names:
+            status = store.session_status.get(name)
+            assert status is not None and status.state == SessionState.stopped, status
+            last = store.session_events.recent(limit=1, session=name)[0]
+            assert (last.kind, last.actor, last.reason) == ("stopped", "demo", "the demo ended")
+    finally:
+        store.close()
+    metrics = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'metrics.db'}")
+    try:
+        with metrics.connect() as connection:
+            codes = connection.execute(sa.text("SELECT DISTINCT error_code FROM attempts"))
+            assert "provider_unreachable" not in set(codes.scalars())
+    finally:
+        metrics.dispose()
 
 
 def test_sigterm_stops_the_demo_as_ctrl_c_does_and_access_log_prints_each_request(

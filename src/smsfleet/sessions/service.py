@@ -24,6 +24,7 @@ from smsfleet.core.errors import (
 )
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.hosts import Hosts
+from smsfleet.sessions.machine import check_transition
 from smsfleet.sessions.models import (
     ActionResult,
     BulkActionRequest,
@@ -46,6 +47,10 @@ SessionUsage = Callable[
     [Iterable[tuple[SessionSpec, SessionStatus | None]]], dict[str, tuple[float, int]]
 ]
 EventSink = Callable[[SessionEvent], None]
+
+
+# A screen may be up: the session runs, starts or stops.
+_ALIVE = frozenset({SessionState.starting, SessionState.running, SessionState.stopping})
 
 
 def sync_specs(
@@ -201,7 +206,7 @@ def _public(
     heartbeat: datetime | None,
 ) -> SessionPublic:
     state = status.state if status else SessionState.stopped
-    alive = state in (SessionState.running, SessionState.starting, SessionState.stopping)
+    alive = state in _ALIVE
     started_at = status.started_at if status and alive else None
     pid = status.pid if status and alive else None
     cpu_memory = usage.get(spec.name) if alive else None
@@ -429,3 +434,47 @@ def recent_events(*, store: ConfigStore, name: str | None, limit: int) -> list[S
     if name is None:
         return store.session_events.recent(limit=limit)
     return store.session_events.recent(limit=limit, session=name)
+
+
+def record_stopped(
+    *,
+    store: ConfigStore,
+    clock: Clock,
+    names: Iterable[str],
+    actor: str,
+    reason: str,
+    began: datetime,
+) -> None:
+    """Sessions stopped with no supervisor running (the demo stopping its fleet as it
+    ends): their status says stopped, with the events, so that the next supervisor starts
+    them afresh rather than finding them crashed and counting a restart. `began`: when
+    their stop began (their `stopping` events)."""
+    now = clock.now()
+    for name in names:
+        status = store.session_status.get(name)
+        if status is None or status.state not in _ALIVE:
+            continue
+        steps = [SessionState.stopping] if status.state != SessionState.stopping else []
+        current = status.state
+        for target in [*steps, SessionState.stopped]:
+            check_transition(current, target)
+            kind = EventKind.stopping if target is SessionState.stopping else EventKind.stopped
+            event = SessionEvent(
+                id=uuid.uuid4().hex,
+                at=began if target is SessionState.stopping else now,
+                session=name,
+                kind=kind,
+                from_state=current,
+                to_state=target,
+                actor=actor,
+                reason=reason,
+            )
+            store.session_events.append(event)
+            current = target
+        stopped = {
+            "state": SessionState.stopped,
+            "pid": None,
+            "last_exit_at": now,
+            "updated_at": now,
+        }
+        store.session_status.replace(status.model_copy(update=stopped))
