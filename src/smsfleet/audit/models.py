@@ -1,4 +1,5 @@
-"""The audit log: who changed what runs, and who forced a high-priority change."""
+"""The audit log: who changed what runs, who forced a high-priority change, and who
+changed an account, an API key or a country's cap."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsfleet.auth.models import Role
+from smsfleet.apikeys.models import Scope
+from smsfleet.auth.models import Role, UserPublic
 from smsfleet.core.records import Timestamp
 
 
@@ -18,6 +20,13 @@ class AuditAction(StrEnum):
     pair_updated = "pair.updated"
     pair_deleted = "pair.deleted"
     session_stopped = "session.stopped"
+    user_created = "user.created"
+    user_updated = "user.updated"
+    user_deleted = "user.deleted"
+    user_logged_out = "user.logged_out"
+    api_key_created = "api_key.created"
+    api_key_revoked = "api_key.revoked"
+    country_updated = "country.updated"
 
 
 class Actor(BaseModel):
@@ -45,9 +54,37 @@ class AuditEvent(BaseModel):
     actor_role: Role
     api_key_id: str | None = Field(default=None, description="Set when an API key acted")
     action: AuditAction
-    target_kind: str = Field(description="program, pair or session")
-    target: str = Field(description="The program's name, the pair's key or the session's name")
+    target_kind: str = Field(description="program, pair, session, user, api_key or country")
+    target: str = Field(
+        description="The program's name, the pair's key, the session's name, the username,"
+        " the API key's id or the country's code"
+    )
     forced: bool = Field(default=False, description="A high-priority pair's protection, waived")
     reason: str | None = None
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+
+
+class UserChange(UserPublic):
+    """A user as changed, for the audit log: whether the password changed, never to what.
+
+    Like `UserPublic`, it has no password hash and no token version."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    password_changed: bool = False
+
+
+class ApiKeyAudited(BaseModel):
+    """An API key as the audit log keeps it: never the key, nor its hash."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    owner: str
+    name: str
+    scopes: list[Scope]
+    daily_quota: int | None = None
+    monthly_quota: int | None = None
+    created_at: Timestamp
+    revoked_at: Timestamp | None = None

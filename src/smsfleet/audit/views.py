@@ -13,7 +13,10 @@ from smsfleet.deps import AdminUser, Context
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-@router.get("", summary="Changes to programs and forced high-priority changes, newest first")
+@router.get(
+    "",
+    summary="Who changed programs, high-priority pairs, accounts, API keys and caps, newest first",
+)
 def list_audit(
     _: AdminUser,
     context: Context,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction, UserChange
 from smsfleet.auth import service
 from smsfleet.auth.models import (
     AUTH_TOPIC,
@@ -13,11 +15,12 @@ from smsfleet.auth.models import (
     RefreshRequest,
     TokenPair,
     TokensRevoked,
+    User,
     UserCreate,
     UserPublic,
     UserUpdate,
 )
-from smsfleet.deps import AdminUser, ClientAddress, Context, CurrentUser
+from smsfleet.deps import AdminUser, ClientAddress, Context, CurrentActor, CurrentUser
 from smsfleet.wiring import Services
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -79,8 +82,8 @@ def logout(body: LogoutRequest, context: Context) -> None:
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Log out everywhere: every token of yours is refused, every live socket closed",
 )
-def logout_everywhere(user: CurrentUser, context: Context) -> None:
-    _revoke_all(context, user.username)
+def logout_everywhere(user: CurrentUser, actor: CurrentActor, context: Context) -> None:
+    _revoke_all(context, actor, user.username)
 
 
 @router.post(
@@ -89,52 +92,95 @@ def logout_everywhere(user: CurrentUser, context: Context) -> None:
     tags=["users"],
     summary="Log a user out everywhere",
 )
-def logout_user(username: str, _: AdminUser, context: Context) -> None:
-    _revoke_all(context, username)
+def logout_user(username: str, _: AdminUser, actor: CurrentActor, context: Context) -> None:
+    _revoke_all(context, actor, username)
 
 
-def _revoke_all(context: Services, username: str) -> None:
+def _revoke_all(context: Services, actor: Actor, username: str) -> None:
     revoked = service.revoke_all_tokens(
         users=context.store.users, clock=context.clock, username=username
     )
+    _audit(context, actor, AuditAction.user_logged_out, username, before=None, after=None)
     context.bus.publish(AUTH_TOPIC, revoked)
+
+
+def _public(user: User) -> UserPublic:
+    """A user as HTTP and the audit log see them: no password hash, no token version."""
+    return UserPublic.model_validate(user.model_dump())
+
+
+def _audit(
+    context: Services,
+    actor: Actor,
+    action: AuditAction,
+    username: str,
+    *,
+    before: UserPublic | None,
+    after: UserPublic | None,
+) -> None:
+    audit_service.record(
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        action=action,
+        target_kind="user",
+        target=username,
+        before=before,
+        after=after,
+    )
 
 
 @router.get("/auth/me", summary="The logged-in user")
 def me(user: CurrentUser) -> UserPublic:
-    return UserPublic.model_validate(user.model_dump())
+    return _public(user)
 
 
 @router.get("/users", summary="List users", tags=["users"])
 def list_users(_: AdminUser, context: Context) -> list[UserPublic]:
-    return [UserPublic.model_validate(u.model_dump()) for u in context.store.users.list()]
+    return [_public(u) for u in context.store.users.list()]
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
-def create_user(body: UserCreate, _: AdminUser, context: Context) -> UserPublic:
-    user = service.create_user(users=context.store.users, clock=context.clock, data=body)
-    return UserPublic.model_validate(user.model_dump())
+def create_user(
+    body: UserCreate, _: AdminUser, actor: CurrentActor, context: Context
+) -> UserPublic:
+    user = _public(service.create_user(users=context.store.users, clock=context.clock, data=body))
+    _audit(context, actor, AuditAction.user_created, user.username, before=None, after=user)
+    return user
 
 
 @router.get("/users/{username}", tags=["users"])
 def get_user(username: str, _: AdminUser, context: Context) -> UserPublic:
-    user = service.get_user(users=context.store.users, username=username)
-    return UserPublic.model_validate(user.model_dump())
+    return _public(service.get_user(users=context.store.users, username=username))
 
 
 @router.patch("/users/{username}", tags=["users"])
-def update_user(username: str, body: UserUpdate, actor: AdminUser, context: Context) -> UserPublic:
+def update_user(
+    username: str, body: UserUpdate, admin: AdminUser, actor: CurrentActor, context: Context
+) -> UserPublic:
     before = service.get_user(users=context.store.users, username=username)
     user = service.update_user(
-        users=context.store.users, clock=context.clock, actor=actor, username=username, data=body
+        users=context.store.users, clock=context.clock, actor=admin, username=username, data=body
     )
+    # The password itself, and its hash, never reach the log: only that it was changed.
+    after = UserChange(**_public(user).model_dump(), password_changed=body.password is not None)
+    _audit(context, actor, AuditAction.user_updated, username, before=_public(before), after=after)
     if user.token_version != before.token_version:
         context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))
-    return UserPublic.model_validate(user.model_dump())
+    return _public(user)
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
-def delete_user(username: str, actor: AdminUser, context: Context) -> None:
-    service.delete_user(users=context.store.users, actor=actor, username=username)
+def delete_user(username: str, admin: AdminUser, actor: CurrentActor, context: Context) -> None:
+    before = context.store.users.get(username)
+    service.delete_user(users=context.store.users, actor=admin, username=username)
     context.api_keys.revoke_owned(username)
+    _audit(
+        context,
+        actor,
+        AuditAction.user_deleted,
+        username,
+        before=None if before is None else _public(before),
+        after=None,
+    )
     context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))

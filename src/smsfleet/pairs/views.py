@@ -7,8 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
-from smsfleet.audit.models import Actor
-from smsfleet.deps import AdminUser, Context, CurrentUser, OperatorActor, OperatorUser
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction
+from smsfleet.deps import (
+    AdminUser,
+    Context,
+    CurrentActor,
+    CurrentUser,
+    OperatorActor,
+    OperatorUser,
+)
 from smsfleet.pairs import lifecycle, service
 from smsfleet.pairs.models import (
     Country,
@@ -44,8 +52,23 @@ def get_country(code: str, _: CurrentUser, context: Context) -> Country:
 
 
 @router.patch("/countries/{code}", tags=["countries"], summary="Set a country's cap")
-def update_country(code: str, body: CountryUpdate, _: AdminUser, context: Context) -> Country:
-    return service.update_country(countries=context.store.countries, code=code, data=body)
+def update_country(
+    code: str, body: CountryUpdate, _: AdminUser, actor: CurrentActor, context: Context
+) -> Country:
+    countries = context.store.countries
+    before = service.get_country(countries=countries, code=code)
+    country = service.update_country(countries=countries, code=code, data=body)
+    audit_service.record(
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        action=AuditAction.country_updated,
+        target_kind="country",
+        target=country.code,
+        before=before,
+        after=country,
+    )
+    return country
 
 
 def _public(context: Context, pair: Pair) -> PairPublic:
