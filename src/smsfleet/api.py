@@ -49,16 +49,22 @@ def _mount_web(app: FastAPI, web_dir: Path) -> None:
 
     @app.get("/{path:path}", include_in_schema=False, response_model=None)
     def web(path: str) -> FileResponse | JSONResponse:
+        if "\x00" in path:  # no file has it in its name, and no page of the dashboard
+            return error_response(404, "not_found", "no such page")
         if path.startswith(("api/", "docs", "openapi.json")):
             return error_response(404, "not_found", f"no route /{path}")
         index = root / "index.html"
         if not index.is_file():
             message = "the dashboard is not built: run `make web` (or `make run`)"
             return error_response(404, "not_found", message)
-        candidate = (root / path).resolve()
-        if path and candidate.is_relative_to(root) and candidate.is_file():
-            return FileResponse(candidate)
-        return FileResponse(index)
+        if not path:
+            return FileResponse(index)
+        try:
+            candidate = (root / path).resolve()
+            found = candidate.is_relative_to(root) and candidate.is_file()
+        except (ValueError, OSError):  # a name too long for the file system, and the like
+            return error_response(404, "not_found", "no such page")
+        return FileResponse(candidate if found else index)
 
 
 # Routes are matched in order, and every program's lease, report and heartbeat goes to

@@ -92,6 +92,11 @@ def _authenticate(context: Services, token: str) -> _Identity:
     return _Identity(user.username, claims)
 
 
+def _expired(context: Services, identity: _Identity) -> bool:
+    """Past the access token's expiry, by the clock that checked it (as `decode_token` does)."""
+    return context.clock.now() >= identity.claims.expires_at
+
+
 def _still_valid(context: Services, identity: _Identity) -> bool:
     try:
         auth_service.check_claims(
@@ -131,7 +136,8 @@ async def live(websocket: WebSocket) -> None:
     """Send `{"type": "auth", "token": <access token>}` first, within a few seconds; then
     events `{"topic": "sessions", "data": …}` come; send `{"follow_logs": name}` for logs.
 
-    The socket closes (4401) when the user's tokens are revoked: a password, role or
+    The socket closes (4401) when its access token expires (the dashboard signs in again
+    with a refreshed one) or when the user's tokens are revoked: a password, role or
     disabled change, logging out everywhere, or this login's logout.
     """
     context: Services = websocket.app.state.services
@@ -155,6 +161,10 @@ async def live(websocket: WebSocket) -> None:
         checked = time.monotonic()
         while not reader.done():
             maybe_revoked = await _send_pending(websocket, subscription.queue, follower, identity)
+            # Checked on every poll (a clock read): closed within LOG_POLL_SECONDS of expiry.
+            if _expired(context, identity):
+                await websocket.close(code=UNAUTHORIZED_CLOSE, reason="token expired")
+                break
             if maybe_revoked or time.monotonic() - checked > RECHECK_SECONDS:
                 checked = time.monotonic()
                 if not await asyncio.to_thread(_still_valid, context, identity):
