@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -42,6 +42,7 @@ class ReasonKind(StrEnum):
     """What keeps a country under its goal, one of a fixed set (a Prometheus label)."""
 
     no_session = "no_session"
+    starting = "starting"
     sessions_down = "sessions_down"
     numbers_busy = "numbers_busy"
     in_flight_limit = "in_flight_limit"
@@ -57,6 +58,7 @@ class ReasonKind(StrEnum):
 
 _KIND_WORDS = {
     ReasonKind.no_session: "no session is wanted running",
+    ReasonKind.starting: "its sessions started less than the window ago: not yet a full count",
     ReasonKind.sessions_down: "sessions wanted running are not running",
     ReasonKind.numbers_busy: "its test numbers all await codes: add test numbers",
     ReasonKind.in_flight_limit: (
@@ -109,6 +111,7 @@ def country_goals(
     statuses: Mapping[str, SessionStatus],
     outlooks: Mapping[str, Outlook],
     granted: Mapping[str, Granted],
+    now: datetime,
     window: timedelta = GOAL_WINDOW,
 ) -> list[CountryGoal]:
     """One entry per country that has pairs, ordered by country code."""
@@ -122,6 +125,9 @@ def country_goals(
             pair_country[pair.key] = pair.country
     wanted: dict[str, int] = {}
     running: dict[str, int] = {}
+    # Since when the country has had a session running: before a window has passed, its
+    # count covers less than the window and falls short of the goal for that alone.
+    running_since: dict[str, datetime] = {}
     for spec in specs:
         code = pair_country.get(spec.pair)
         if code is None or spec.desired is not DesiredState.running:
@@ -130,6 +136,8 @@ def country_goals(
         status = statuses.get(spec.name)
         if status is not None and status.state is SessionState.running:
             running[code] = running.get(code, 0) + 1
+            if (started := status.started_at) is not None:
+                running_since[code] = min(started, running_since.get(code, started))
     minutes = window / timedelta(minutes=1)
     goals = []
     for code in sorted(by_country):
@@ -159,15 +167,19 @@ def country_goals(
             awaiting_code=seen.awaiting,
         )
         if not on_goal:
-            kind, reason = _reason(goal, seen)
+            running_for = now - running_since.get(code, now - window)
+            kind, reason = _reason(goal, seen, running_for if running_for < window else None)
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
     return goals
 
 
-def _reason(goal: CountryGoal, seen: Granted) -> tuple[ReasonKind, str]:
+def _reason(
+    goal: CountryGoal, seen: Granted, starting_for: timedelta | None
+) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
-    in words with the country's figures."""
+    in words with the country's figures. `starting_for`: how long its sessions have run,
+    when less than the window."""
     paused = ""
     if goal.pairs_paused:
         paused = f"; {len(goal.pairs_paused)} paused by the policy ({', '.join(goal.pairs_paused)})"
@@ -195,6 +207,13 @@ def _reason(goal: CountryGoal, seen: Granted) -> tuple[ReasonKind, str]:
         return (
             ReasonKind.in_flight_limit,
             f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}",
+        )
+    if starting_for is not None:
+        # What follows may only be the first minutes' (a first burst takes every number).
+        seconds = max(0, int(starting_for.total_seconds()))
+        return ReasonKind.starting, (
+            f"starting up: its sessions have run for {seconds} s, less than the "
+            f"{goal.window_seconds} s the count is made over{paused}"
         )
     if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
         # Undelivered SMS hold their numbers until the gateway gives up on them.

@@ -466,6 +466,7 @@ class Dispatcher:
                 )
                 for country in set(granted) | set(awaiting)
             },
+            now=now,
             window=window,
         )
 

@@ -58,6 +58,7 @@ def _goal(
         statuses={f"program1_{key}": _status(key, state) for key, state in running.items()},
         outlooks={country: outlook} if outlook else {},
         granted={country: Granted(grants=grants, refused=refused)},
+        now=NOW,
         window=WINDOW,
     )
     return goal
@@ -164,6 +165,7 @@ def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
         statuses={"program1_FI_elisa": _status("FI_elisa", SessionState.running)},
         outlooks={"FI": _outlook(5, 13.0, 6, country="FI")},
         granted={"FI": Granted(grants=17, awaiting=5, stale=3)},
+        now=NOW,
         window=WINDOW,
     )
     assert goal.awaiting_code == 5
@@ -183,6 +185,7 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
         statuses={},
         outlooks={},
         granted={},
+        now=NOW,
         window=WINDOW,
     )
     assert [(g.reason_kind, g.reason) for g in none_wanted] == [
@@ -220,3 +223,31 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
 def test_every_kind_has_its_words() -> None:
     words = [kind.words for kind in ReasonKind]
     assert all(words) and len(set(words)) == len(words)
+
+
+def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> None:
+    """Its count covers less than the window: short of the goal for that alone, whatever
+    else the first minutes look like (every number taken by the first burst of sends)."""
+    pair = _pair("AZ_azercell", phones=4)
+    young = _status("AZ_azercell", SessionState.running).model_copy(
+        update={"started_at": NOW - timedelta(seconds=45)}
+    )
+    window_old = young.model_copy(update={"started_at": NOW - WINDOW})
+
+    def goal(status: SessionStatus) -> CountryGoal:
+        [found] = country_goals(
+            countries=[Country(code="AZ", name="Azerbaijan", cap=10)],
+            pairs=[pair],
+            specs=[_spec("AZ_azercell")],
+            statuses={"program1_AZ_azercell": status},
+            outlooks={"AZ": _outlook(4, 6.0, 4, country="AZ")},
+            granted={"AZ": Granted(grants=8, awaiting=4)},
+            now=NOW,
+            window=WINDOW,
+        )
+        return found
+
+    starting = goal(young)
+    assert not starting.on_goal and starting.reason_kind is ReasonKind.starting
+    assert starting.reason is not None and "45 s" in starting.reason
+    assert goal(window_old).reason_kind is ReasonKind.numbers_busy
