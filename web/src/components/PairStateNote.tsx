@@ -1,14 +1,7 @@
 import type { Pair } from "../api/types";
+import { formatRecentMinute } from "../format/time";
 
 const POLICY_ACTOR = "policy";
-
-/** `12:12`, or `Dec 1, 12:12` when not today. */
-function since(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  const today = new Date().toDateString() === date.toDateString();
-  return date.toLocaleString(undefined, today ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-}
 
 /** What stopped a pair's sessions, as a sentence: by whom or by the policy, since when, on what evidence. */
 export function pairStateText(pair: Pair): string | null {
@@ -18,7 +11,8 @@ export function pairStateText(pair: Pair): string | null {
     pair.state === "probing"
       ? "Probing after a policy pause"
       : `${pair.state === "paused" ? "Paused" : "Disabled"} by ${byPolicy ? "policy" : (pair.state_actor ?? "someone")}`;
-  const when = pair.state_changed_at ? ` — since ${since(pair.state_changed_at)}` : "";
+  // `12:12`, or `Dec 1, 12:12` when not today.
+  const when = pair.state_changed_at ? ` — since ${formatRecentMinute(pair.state_changed_at)}` : "";
   // The policy writes "paused by the policy: <evidence>": the evidence is what is worth reading.
   const reason = pair.state_reason?.replace(/^\w+ by the policy: /, "");
   return `${what}${when}${reason ? `: ${reason}` : ""}`;

@@ -25,6 +25,7 @@ import { TestMessageDialog } from "./TestMessageDialog";
 type View = "open" | "history";
 
 const DECISIONS_SHOWN = 50;
+const TELEGRAM_OFF_HINT = "Telegram is not configured: see docs/operations.md (Alerts and Telegram).";
 
 interface Filters {
   view: View;
@@ -88,6 +89,7 @@ export function AlertsPage() {
 
   const counts = overview.data?.counts;
   const telegram = overview.data?.telegram;
+  const telegramOff = telegram?.configured === false;
   return (
     <section className="page" data-testid="alerts-page">
       <header className="page__header">
@@ -100,9 +102,25 @@ export function AlertsPage() {
           </p>
         </div>
         {writable && (
-          <button type="button" className="button" onClick={() => setDialogOpen(true)} data-testid="send-test-message">
-            Send a test message
-          </button>
+          <div className="page__actions">
+            <button
+              type="button"
+              className="button"
+              onClick={() => setDialogOpen(true)}
+              // Without a bot and chats there is no one to send to: the server would refuse (409).
+              disabled={telegramOff}
+              title={telegramOff ? TELEGRAM_OFF_HINT : "Send a message to the alert chats, to check Telegram"}
+              aria-describedby={telegramOff ? "send-test-message-hint" : undefined}
+              data-testid="send-test-message"
+            >
+              Send a test message
+            </button>
+            {telegramOff && (
+              <p className="field__hint" id="send-test-message-hint" data-testid="send-test-message-hint">
+                {TELEGRAM_OFF_HINT}
+              </p>
+            )}
+          </div>
         )}
       </header>
 

@@ -1,6 +1,7 @@
 import { SEVERITY_RANK, type Alert } from "../../api/types";
 import { SortHeader, useSort, type SortValue } from "../../components/sorting";
-import { formatDuration, formatTime } from "../programs/format";
+import { formatDateTime } from "../../format/time";
+import { formatDuration } from "../programs/format";
 import { ruleLabel } from "./labels";
 
 interface AlertsTableProps {
@@ -64,7 +65,7 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
                 {alert.country && <span className="muted"> · {alert.country}</span>}
               </td>
               <td className="alert-summary">{alert.summary}</td>
-              <td title={alert.started_at}>{formatTime(alert.started_at)}</td>
+              <td title={alert.started_at}>{formatDateTime(alert.started_at)}</td>
               <td data-testid="alert-state">
                 {alert.state === "firing" ? (
                   <span className="badge badge--firing">firing · {lasted(alert, now)}</span>

@@ -1,7 +1,7 @@
 import type { PolicyDecision } from "../../api/types";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatPercent } from "../dashboard/format";
-import { formatTime } from "../programs/format";
+import { formatDateTime } from "../../format/time";
 
 /** The value of the bound a decision was taken on; null when no figure decided it. */
 function decidingBound(decision: PolicyDecision): number | null {
@@ -60,7 +60,7 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
         <tbody>
           {sorting.rows.map((decision) => (
             <tr key={decision.id} data-testid="decision-row" data-decision-id={decision.id}>
-              <td title={decision.at}>{formatTime(decision.at)}</td>
+              <td title={decision.at}>{formatDateTime(decision.at)}</td>
               <td>
                 <code>{decision.pair}</code>
               </td>

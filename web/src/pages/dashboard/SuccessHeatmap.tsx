@@ -1,4 +1,5 @@
 import type { MetricsHeatmap } from "../../api/types";
+import { formatHour } from "../../format/time";
 import { formatCount, formatPercent, successTone } from "./format";
 
 const HOUR_MS = 3_600_000;
@@ -39,10 +40,6 @@ function toHour(ms: number): number {
   return Math.floor(ms / HOUR_MS) * HOUR_MS;
 }
 
-function hourLabel(ms: number): string {
-  return new Date(ms).toLocaleTimeString("en-US", { hour: "2-digit", hour12: false });
-}
-
 export function SuccessHeatmap({ heatmap }: { heatmap: MetricsHeatmap }) {
   const grid = heatmapGrid(heatmap);
   if (grid.countries.length === 0) {
@@ -57,7 +54,7 @@ export function SuccessHeatmap({ heatmap }: { heatmap: MetricsHeatmap }) {
       <span />
       {grid.hours.map((hour, index) => (
         <span key={hour} className="heatmap__hour">
-          {index % 3 === 0 ? hourLabel(hour) : ""}
+          {index % 3 === 0 ? formatHour(hour) : ""}
         </span>
       ))}
       {grid.countries.map((country) => (
@@ -81,8 +78,8 @@ function HeatmapRow({ country, grid }: { country: string; grid: Grid }) {
         const cell = grid.cells.get(cellKey(country, hour));
         const tone = cell && cell.completed > 0 ? successTone(cell.rate) : "none";
         const title = cell
-          ? `${country} ${hourLabel(hour)}:00 — ${formatPercent(cell.rate)} of ${formatCount(cell.completed)}`
-          : `${country} ${hourLabel(hour)}:00 — no attempts`;
+          ? `${country} ${formatHour(hour)}:00 — ${formatPercent(cell.rate)} of ${formatCount(cell.completed)}`
+          : `${country} ${formatHour(hour)}:00 — no attempts`;
         return (
           <span
             key={hour}

@@ -15,7 +15,8 @@ import {
 import type { ReactNode } from "react";
 import type { DotItemDotProps } from "recharts/types/util/types";
 import type { CountryGoal, MetricsSeries } from "../../api/types";
-import { formatAxisTime, formatRate } from "./format";
+import { formatMinute } from "../../format/time";
+import { formatRate } from "./format";
 
 const PALETTE = ["#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
 
@@ -80,12 +81,12 @@ export function SuccessTrendChart({ series, withDay }: TrendProps) {
           type="number"
           scale="time"
           domain={["dataMin", "dataMax"]}
-          tickFormatter={(value: number) => formatAxisTime(value, withDay)}
+          tickFormatter={(value: number) => formatMinute(value, withDay)}
           fontSize={12}
         />
         <YAxis domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
         <Tooltip
-          labelFormatter={(value) => formatAxisTime(Number(value), true)}
+          labelFormatter={(value) => formatMinute(Number(value), true)}
           formatter={(value) => (typeof value === "number" ? `${value.toFixed(1)}%` : "—")}
         />
         <Legend />
@@ -204,13 +205,13 @@ export function PairTrendChart({ series, withDay }: PairTrendProps) {
           type="number"
           scale="time"
           domain={["dataMin", "dataMax"]}
-          tickFormatter={(value: number) => formatAxisTime(value, withDay)}
+          tickFormatter={(value: number) => formatMinute(value, withDay)}
           fontSize={12}
         />
         <YAxis yAxisId="count" fontSize={12} width={36} allowDecimals={false} />
         <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
         <Tooltip
-          labelFormatter={(value) => formatAxisTime(Number(value), true)}
+          labelFormatter={(value) => formatMinute(Number(value), true)}
           formatter={(value, name) =>
             name === "Success rate" ? (typeof value === "number" ? `${value.toFixed(1)}%` : "—") : value
           }

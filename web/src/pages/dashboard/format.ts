@@ -35,13 +35,6 @@ export function formatRate(perMinute: number | null | undefined): string {
   return perMinute === null || perMinute === undefined ? EMPTY : oneDecimal.format(perMinute);
 }
 
-export function formatAxisTime(ms: number, withDay: boolean): string {
-  const date = new Date(ms);
-  return withDay
-    ? date.toLocaleString(LOCALE, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false })
-    : date.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit", hour12: false });
-}
-
 /** The tone of a success rate: good, fair or poor (for colours only). */
 export function successTone(ratio: number | null | undefined): "good" | "fair" | "poor" | "none" {
   if (ratio === null || ratio === undefined) return "none";

@@ -127,10 +127,24 @@ const USAGE_KEY_COLUMNS: ReadonlyArray<SortColumn<UsageKeyColumn>> = [
 ];
 const USAGE_KEY_NUMERIC: ReadonlySet<UsageKeyColumn> = new Set(["requests", "errors", "average", "p95"]);
 
+// The request log's rows without a key: a user signed in (its owner is that user), or no
+// one (no owner): sign-ins and requests refused for want of a valid token or key.
+const NO_KEY_SIGNED_IN = "no key (signed in)";
+const NO_KEY_ANONYMOUS = "no key (anonymous)";
+
+/** What a row without a key holds, for its title. */
+function keylessHint(row: UsageKey): string | undefined {
+  if (row.api_key_id) return undefined;
+  return row.owner
+    ? `Requests by ${row.owner} signed in (the dashboard or a sign-in token), without an API key`
+    : "Requests by no one signed in and without a valid API key: sign-ins, and requests refused as unauthenticated (401)";
+}
+
 function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> }) {
   const { summary } = usage;
   const keyName = useCallback(
-    (row: UsageKey) => (row.api_key_id ? (names.get(row.api_key_id) ?? row.api_key_id) : "signed in"),
+    (row: UsageKey) =>
+      row.api_key_id ? (names.get(row.api_key_id) ?? row.api_key_id) : row.owner ? NO_KEY_SIGNED_IN : NO_KEY_ANONYMOUS,
     [names],
   );
   // Read by column; keys reloaded re-sort by the names shown.
@@ -181,8 +195,8 @@ function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> 
             <tbody>
               {sorting.rows.map((row) => (
                 <tr key={`${row.api_key_id}-${row.owner}`} data-testid="usage-key-row" data-key-id={row.api_key_id}>
-                  <td>{keyName(row)}</td>
-                  <td>{row.owner}</td>
+                  <td title={keylessHint(row)}>{keyName(row)}</td>
+                  <td>{row.owner || <span className="muted">—</span>}</td>
                   <td>{row.requests.toLocaleString()}</td>
                   <td>{formatPercent(row.error_rate)}</td>
                   <td>{formatMs(row.latency_avg_ms)}</td>

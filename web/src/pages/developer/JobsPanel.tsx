@@ -6,7 +6,7 @@ import type { SearchJob, SearchJobCreate, SearchJobSummary } from "../../api/typ
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { ToastStack, useToasts } from "../../components/Toasts";
 import { SEARCH_KEY, breakersQuery, searchJobQuery, searchJobsQuery } from "../../data/queries";
-import { formatTime } from "../programs/format";
+import { formatDateTime } from "../../format/time";
 import { download } from "./export";
 
 const PAGE = 10;
@@ -135,7 +135,7 @@ export function JobsPanel() {
             <tbody>
               {sorting.rows.map((job) => (
                 <tr key={job.id} data-testid="job-row" data-job-id={job.id}>
-                  <td>{formatTime(job.created_at)}</td>
+                  <td>{formatDateTime(job.created_at)}</td>
                   <td>
                     <code>{job.query}</code>
                   </td>
@@ -206,7 +206,7 @@ function JobResults({ job: open, onClose }: { job: SearchJob; onClose: () => voi
           <li key={match.document_id} data-testid="job-match">
             <span className="badge badge--info">{match.kind}</span> <code>{match.phone}</code> {match.text}{" "}
             <span className="muted">
-              {formatTime(match.at)} · score {match.score.toFixed(2)}
+              {formatDateTime(match.at)} · score {match.score.toFixed(2)}
             </span>
           </li>
         ))}

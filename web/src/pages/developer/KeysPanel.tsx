@@ -6,7 +6,7 @@ import { API_KEY_SCOPES, type ApiKey, type ApiKeyCreated, type ApiKeyScope } fro
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Dialog } from "../../components/Dialog";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
-import { formatTime } from "../programs/format";
+import { formatDateTime } from "../../format/time";
 
 interface KeysPanelProps {
   keys: readonly ApiKey[];
@@ -75,8 +75,8 @@ export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
                   <td>{key.owner}</td>
                   <td>{key.scopes.join(", ")}</td>
                   <td>{quota(key)}</td>
-                  <td>{formatTime(key.last_used_at)}</td>
-                  <td>{formatTime(key.created_at)}</td>
+                  <td>{formatDateTime(key.last_used_at)}</td>
+                  <td>{formatDateTime(key.created_at)}</td>
                   <td className="table__actions" data-testid="key-status">
                     {key.active ? (
                       <button type="button" className="button button--small button--danger" onClick={() => setRevoking(key)} data-testid="revoke-key">

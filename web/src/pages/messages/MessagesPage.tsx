@@ -10,7 +10,7 @@ import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { Spinner } from "../../components/Spinner";
 import { useLiveUpdates } from "../../data/live";
 import { SENDS_KEY, conversationQuery, sendListQuery, templatesQuery } from "../../data/queries";
-import { formatTime } from "../programs/format";
+import { formatDateTime } from "../../format/time";
 import { NewSendDialog } from "./NewSendDialog";
 
 export function MessagesPage() {
@@ -125,7 +125,7 @@ function SendsView() {
                   data-testid="send-row"
                   data-send-id={send.id}
                 >
-                  <td>{formatTime(send.created_at)}</td>
+                  <td>{formatDateTime(send.created_at)}</td>
                   <td>
                     <code>{send.phone}</code>
                   </td>
@@ -175,7 +175,7 @@ function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
     ["Latest attempt", send.attempt_id ?? "—"],
     ["Asked by", send.actor],
-    ["Completed", formatTime(send.completed_at)],
+    ["Completed", formatDateTime(send.completed_at)],
   ];
   return (
     <section className="panel" data-testid="send-detail">
@@ -283,7 +283,7 @@ function ThreadEntry({ item }: { item: ThreadItem }) {
   return (
     <li className={`thread__item thread__item--${item.direction}`} data-testid="thread-item" data-kind={item.kind}>
       <div className="thread__meta">
-        {formatTime(item.at)} · {sms ? `SMS ${item.direction}` : `attempt by ${item.program ?? "?"} (${item.pair ?? "?"})`}
+        {formatDateTime(item.at)} · {sms ? `SMS ${item.direction}` : `attempt by ${item.program ?? "?"} (${item.pair ?? "?"})`}
         {sms && ` · ${item.sender ?? "?"} → ${item.receiver}`}
       </div>
       <div data-testid="thread-text">{sms ? item.text : `outcome: ${(item.status ?? "in flight").replaceAll("_", " ")}`}</div>

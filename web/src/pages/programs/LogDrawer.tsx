@@ -5,8 +5,9 @@ import type { Session, SessionEvent } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { SessionStateBadge } from "../../components/SessionStateBadge";
 import { Spinner } from "../../components/Spinner";
-import { formatBytes, formatTime } from "./format";
-import { heldLabel, saveLines, searchLines } from "./logView";
+import { formatDateTime } from "../../format/time";
+import { formatBytes } from "./format";
+import { cutSegments, heldLabel, localLine, saveLines, searchLines, type LocalLine, type Segment } from "./logView";
 import { DOWNLOAD_LINES, useSessionLog, type SessionLog } from "./useSessionLog";
 
 interface LogDrawerProps {
@@ -68,10 +69,10 @@ function SessionSummary({ session }: { session: Session }) {
       <span className="muted">
         host {session.host}
         {session.pid !== null && ` · pid ${session.pid}`}
-        {session.started_at && ` · since ${formatTime(session.started_at)}`}
+        {session.started_at && ` · since ${formatDateTime(session.started_at)}`}
         {session.cpu_percent !== null && session.cpu_percent !== undefined && ` · cpu ${session.cpu_percent.toFixed(1)}%`}
         {session.memory_bytes !== null && session.memory_bytes !== undefined && ` · mem ${formatBytes(session.memory_bytes)}`}
-        {session.last_heartbeat && ` · heartbeat ${formatTime(session.last_heartbeat)}`}
+        {session.last_heartbeat && ` · heartbeat ${formatDateTime(session.last_heartbeat)}`}
       </span>
     </div>
   );
@@ -91,7 +92,10 @@ function LogView({ name, log }: LogViewProps) {
   const seen = useRef(lines);
   const [behind, setBehind] = useState(false);
   const [query, setQuery] = useState("");
-  const shown = useMemo(() => searchLines(lines, query), [lines, query]);
+  // Times shown local and 24-hour; the search reads the lines as shown. A download keeps them as written.
+  const local = useMemo(() => lines.map((line) => localLine(line)), [lines]);
+  const texts = useMemo(() => local.map((line) => line.text), [local]);
+  const shown = useMemo(() => searchLines(texts, query), [texts, query]);
   const download = useDownload(name);
 
   // Following: the view stays at the end, or says new lines came below. Paused: it does not move.
@@ -204,17 +208,15 @@ function LogView({ name, log }: LogViewProps) {
       {error !== null && <ErrorBanner error={error} testId="log-error" />}
       {download.error !== null && <ErrorBanner error={download.error} testId="log-download-error" />}
       <pre ref={ref} className="log-view" onScroll={onScroll} data-testid="log-lines" tabIndex={0}>
-        {lines.length === 0 && !loading ? (
-          <span className="muted">No output yet.</span>
-        ) : query === "" ? (
-          lines.join("\n")
+        {lines.length === 0 ? (
+          !loading && <span className="muted">No output yet.</span>
         ) : shown.length === 0 ? (
           <span className="muted">No line matches.</span>
         ) : (
           shown.map(({ index, segments }, position) => (
             <Fragment key={index}>
               {position > 0 && "\n"}
-              {segments.map((segment, part) => (segment.match ? <mark key={part}>{segment.text}</mark> : segment.text))}
+              <ShownLine line={local[index]} segments={segments} />
             </Fragment>
           ))
         )}
@@ -225,6 +227,24 @@ function LogView({ name, log }: LogViewProps) {
         </button>
       )}
     </section>
+  );
+}
+
+function Segments({ segments }: { segments: readonly Segment[] }) {
+  return segments.map((segment, part) => (segment.match ? <mark key={part}>{segment.text}</mark> : segment.text));
+}
+
+/** A line of the log: its time (the stamp as written on hover), then the rest, with the search's matches marked. */
+function ShownLine({ line, segments }: { line: LocalLine | undefined; segments: readonly Segment[] }) {
+  if (!line?.iso) return <Segments segments={segments} />;
+  const [time, rest] = cutSegments(segments, line.timeLength);
+  return (
+    <>
+      <time dateTime={line.iso} title={line.iso} className="log-view__time">
+        <Segments segments={time} />
+      </time>
+      <Segments segments={rest} />
+    </>
   );
 }
 
@@ -250,7 +270,7 @@ function EventList({ events, error }: { events: readonly SessionEvent[]; error: 
           {events.map((event) => (
             <li key={event.id} data-testid="session-event" data-kind={event.kind}>
               <time dateTime={event.at} className="muted">
-                {formatTime(event.at)}
+                {formatDateTime(event.at)}
               </time>
               <span className="event-list__kind">{event.kind.replaceAll("_", " ")}</span>
               {event.from_state && event.to_state && (

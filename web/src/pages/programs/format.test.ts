@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration, formatTime } from "./format";
+import { formatBytes, formatDuration } from "./format";
 
 describe("formatDuration", () => {
   it("shows the two largest units", () => {
@@ -20,12 +20,5 @@ describe("formatBytes", () => {
     expect(formatBytes(1536)).toBe("1.5 KiB");
     expect(formatBytes(3 * 1024 ** 3)).toBe("3.0 GiB");
     expect(formatBytes(null)).toBe("—");
-  });
-});
-
-describe("formatTime", () => {
-  it("keeps what is not a date as it is", () => {
-    expect(formatTime("soon")).toBe("soon");
-    expect(formatTime(null)).toBe("—");
   });
 });

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { EMPTY_BUFFER, MAX_LINES, heldLabel, logBuffer, mergeTail, overlap, searchLines, splitMatches } from "./logView";
+import {
+  EMPTY_BUFFER,
+  MAX_LINES,
+  cutSegments,
+  heldLabel,
+  localLine,
+  logBuffer,
+  mergeTail,
+  overlap,
+  searchLines,
+  splitMatches,
+} from "./logView";
 
 describe("overlap", () => {
   it("finds the longest tail of the known lines that the arrived lines start with", () => {
@@ -68,6 +79,54 @@ describe("search", () => {
       { index: 0, segments: [{ text: "a", match: false }] },
       { index: 1, segments: [{ text: "b", match: false }] },
     ]);
+  });
+});
+
+describe("localLine", () => {
+  // Local parts, so the expectations hold in any time zone.
+  const at = new Date(2026, 11, 4, 6, 47, 53, 638);
+  const stamp = at.toISOString();
+
+  it("shows the runner's stamp as a local 24-hour time and keeps the stamp as written", () => {
+    const line = localLine(`${stamp} line 12 ALPHA`, new Date(2026, 11, 4, 12, 0));
+    expect(line).toEqual({ iso: stamp, text: "06:47:53 line 12 ALPHA", timeLength: 8 });
+  });
+
+  it("gives the day of a line from another day", () => {
+    const line = localLine(`${stamp} tick`, new Date(2026, 11, 5, 0, 1));
+    expect(line.text).toBe("Dec 4, 06:47:53 tick");
+    expect(line.timeLength).toBe("Dec 4, 06:47:53".length);
+  });
+
+  it("keeps a line without a stamp as it is", () => {
+    expect(localLine("plain output")).toEqual({ iso: null, text: "plain output", timeLength: 0 });
+    expect(localLine("2026-12-04 06:47:53 not the runner's")).toEqual({
+      iso: null,
+      text: "2026-12-04 06:47:53 not the runner's",
+      timeLength: 0,
+    });
+    expect(localLine("9999-99-99T99:99:99Z broken").iso).toBeNull();
+  });
+});
+
+describe("cutSegments", () => {
+  it("cuts the search's pieces where the time ends, a match across it included", () => {
+    const segments = [
+      { text: "06:4", match: false },
+      { text: "7:53 li", match: true },
+      { text: "ne 12", match: false },
+    ];
+    expect(cutSegments(segments, 8)).toEqual([
+      [
+        { text: "06:4", match: false },
+        { text: "7:53", match: true },
+      ],
+      [
+        { text: " li", match: true },
+        { text: "ne 12", match: false },
+      ],
+    ]);
+    expect(cutSegments([{ text: "abc", match: false }], 0)).toEqual([[], [{ text: "abc", match: false }]]);
   });
 });
 

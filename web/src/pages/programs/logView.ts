@@ -1,4 +1,5 @@
-/** Pure helpers of the log drawer: the buffer of lines (following or paused) and the search. */
+/** Pure helpers of the log drawer: the buffer of lines (following or paused), their times and the search. */
+import { formatRecent } from "../../format/time";
 
 /** The drawer keeps at most this many lines; older ones scroll away. */
 export const MAX_LINES = 2000;
@@ -123,6 +124,49 @@ export function searchLines(lines: readonly string[], query: string): ShownLine[
     if (segments) shown.push({ index, segments });
   });
   return shown;
+}
+
+/**
+ * The runner stamps every line with its UTC time, `2026-12-04T06:47:53.638Z line 12`: the
+ * drawer shows that time as every other time of the dashboard (local, 24-hour).
+ */
+const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) /;
+
+/** A log line as the drawer shows it. */
+export interface LocalLine {
+  /** The stamp as written (ISO, UTC); null for a line without one, shown as it is. */
+  iso: string | null;
+  /** The shown line: the local time (`06:47:53`, with the day when not today), then the rest. */
+  text: string;
+  /** How many of `text`'s first characters are the time. */
+  timeLength: number;
+}
+
+/** `line` with its stamp in local time; a line without a (readable) stamp is kept as it is. */
+export function localLine(line: string, now: Date = new Date()): LocalLine {
+  const iso = STAMP.exec(line)?.[1];
+  if (iso === undefined) return { iso: null, text: line, timeLength: 0 };
+  const time = formatRecent(iso, now);
+  if (time === iso) return { iso: null, text: line, timeLength: 0 };
+  return { iso, text: `${time}${line.slice(iso.length)}`, timeLength: time.length };
+}
+
+/** `segments` cut at character `at`: what comes before it and what comes after. */
+export function cutSegments(segments: readonly Segment[], at: number): [Segment[], Segment[]] {
+  const before: Segment[] = [];
+  const after: Segment[] = [];
+  let position = 0;
+  for (const segment of segments) {
+    const end = position + segment.text.length;
+    if (end <= at) before.push(segment);
+    else if (position >= at) after.push(segment);
+    else {
+      before.push({ text: segment.text.slice(0, at - position), match: segment.match });
+      after.push({ text: segment.text.slice(at - position), match: segment.match });
+    }
+    position = end;
+  }
+  return [before, after];
 }
 
 /** "1 new line held", "12 new lines held". */
