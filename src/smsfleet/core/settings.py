@@ -217,6 +217,14 @@ class SendSettings(_Group):
         le=3600,
         description="How often stuck on-demand sends are moved on to their next program",
     )
+    # Each pending send takes a slot of its country's cap ahead of the routine tests: a
+    # person (or a leaked control key) cannot queue an hour of a country's sends.
+    max_pending_per_actor: int = Field(
+        default=20, ge=1, description="On-demand sends one user may have waiting at once"
+    )
+    max_pending_per_pair: int = Field(
+        default=50, ge=1, description="On-demand sends that may wait for one pair at once"
+    )
 
 
 class LoginSettings(_Group):

@@ -14,7 +14,7 @@ from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
 from smsfleet.messages.inbound import Inbound
 from smsfleet.messages.models import Message, Send
-from smsfleet.messages.sends import Sends
+from smsfleet.messages.sends import PendingLimits, Sends
 from smsfleet.messages.store import MessageStore
 from smsfleet.stores import ConfigStore
 
@@ -55,6 +55,10 @@ def build_messages(
         clock=clock,
         claim_timeout=timedelta(seconds=settings.send.claim_timeout_seconds),
         lease_ttl=timedelta(seconds=settings.lease_ttl_seconds),
+        limits=PendingLimits(
+            per_actor=settings.send.max_pending_per_actor,
+            per_pair=settings.send.max_pending_per_pair,
+        ),
         on_change=on_change,
         phone_region=settings.phone_region,
     )

@@ -33,7 +33,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
+from smsfleet.core.errors import Conflict, NotFound, Throttled, ValidationFailed
 from smsfleet.core.nonblocking import may_block
 from smsfleet.messages.models import (
     SeedSendRequest,
@@ -52,6 +52,7 @@ __all__ = [
     "TRANSITIONS",
     "OnDemandSend",
     "PendingHint",
+    "PendingLimits",
     "SendEvent",
     "Sends",
     "allows",
@@ -154,6 +155,18 @@ class PendingHint:
         self._known = (True, time.monotonic())
 
 
+@dataclass(frozen=True)
+class PendingLimits:
+    """How many on-demand sends may wait at once: one user's, and one pair's."""
+
+    per_actor: int = 20
+    per_pair: int = 50
+
+
+# What a refused send is told to wait: a pending send is settled within seconds to minutes.
+PENDING_RETRY_AFTER_SECONDS = 30
+
+
 class Sends:
     """The on-demand sends: made by people, carried by leases, settled by reports."""
 
@@ -168,8 +181,10 @@ class Sends:
         lease_ttl: timedelta = timedelta(seconds=120),
         on_change: Callable[[Send], None] | None = None,
         phone_region: str | None = None,
+        limits: PendingLimits | None = None,
     ) -> None:
         self._store = store
+        self._limits = limits or PendingLimits()
         self._attempts = attempts
         self._config = config_store
         self._clock = clock
@@ -192,6 +207,7 @@ class Sends:
             check_params(self._template(data.template_id), data.params)
         if not pair.programs:
             raise Conflict(f"pair {pair.key} has no program to send through")
+        self._check_room(actor, pair.key)
         now = self._clock.now()
         send = Send(
             id=uuid.uuid4().hex,
@@ -220,6 +236,18 @@ class Sends:
         self._pending.mark()
         self._changed(send)
         return send
+
+    def _check_room(self, actor: str, pair: str) -> None:
+        """Refuse a send beyond the pending limits (a soft cap: two sends made at once may
+        both pass it)."""
+        mine, waiting = self._store.pending_counts(actor=actor, pair=pair)
+        limits, wait = self._limits, PENDING_RETRY_AFTER_SECONDS
+        if mine >= limits.per_actor:
+            message = f"you have {mine} sends waiting, the most one user may; wait for them"
+            raise Throttled(message, retry_after=wait)
+        if waiting >= limits.per_pair:
+            message = f"{waiting} sends wait for {pair}, the most one pair may; try again later"
+            raise Throttled(message, retry_after=wait)
 
     def seed_send(self, data: SeedSendRequest, *, actor: str) -> Send:
         """The seed verification service's send: `token_value` fills the template by name."""

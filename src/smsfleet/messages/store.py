@@ -208,6 +208,20 @@ class MessageStore:
             rows = connection.execute(select).mappings().all()
         return [_send(row) for row in rows]
 
+    def pending_counts(self, *, actor: str, pair: str) -> tuple[int, int]:
+        """How many sends wait now: `actor`'s, and `pair`'s."""
+        table = sends_table
+
+        def of(column: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+            return sa.func.coalesce(sa.func.sum(sa.case((column, 1), else_=0)), 0)
+
+        select = sa.select(of(table.c.actor == actor), of(table.c.pair == pair)).where(
+            table.c.status == SendStatus.PENDING.value
+        )
+        with self._engine.connect() as connection:
+            mine, pairs = connection.execute(select).one()
+        return int(mine), int(pairs)
+
     def has_pending(self) -> bool:
         select = sa.select(sa.literal(1)).where(sends_table.c.status == SendStatus.PENDING.value)
         with self._engine.connect() as connection:

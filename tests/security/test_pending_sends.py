@@ -1,0 +1,61 @@
+"""On-demand sends take slots of a country's cap ahead of the routine tests: how many
+may wait at once is capped per user and per pair, so that no one (nor a leaked control
+key) can queue a country's whole hour."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from smsfleet.auth.models import Role
+from tests.support.api import Api, running_api
+
+UZ, UA = "+998991234567", "+380911234567"
+
+
+def _pairs(api: Api) -> None:
+    admin = api.headers(Role.admin)
+    program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
+    assert api.client.post("/api/v1/programs", json=program, headers=admin).status_code == 201
+    for country, operator in (("UZ", "UzMobile"), ("UA", "3Mob")):
+        pair = {"country": country, "operator": operator, "programs": ["program1"]}
+        made = api.client.post("/api/v1/pairs", json=pair, headers=admin)
+        assert made.status_code == 201, made.text
+
+
+def _send(api: Api, role: Role, phone: str) -> int:
+    body = {"phone": phone, "text": "a code"}
+    return api.client.post(
+        "/api/v1/messages/send", json=body, headers=api.headers(role)
+    ).status_code
+
+
+def test_pending_sends_are_capped_per_user_and_per_pair(tmp_path: Path) -> None:
+    limits = {"send_max_pending_per_actor": 2, "send_max_pending_per_pair": 3}
+    with running_api(tmp_path, **limits) as api:
+        _pairs(api)
+        assert [_send(api, Role.operator, UZ) for _ in range(2)] == [202, 202]
+        refused = api.client.post(
+            "/api/v1/messages/send",
+            json={"phone": UA, "text": "a code"},
+            headers=api.headers(Role.operator),
+        )
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "too_many_requests"
+        assert int(refused.headers["Retry-After"]) > 0
+        # Another user has room of their own, until the pair is full.
+        assert _send(api, Role.admin, UZ) == 202
+        assert _send(api, Role.admin, UZ) == 429  # UZ_uzmobile has 3 waiting
+        assert _send(api, Role.admin, UA) == 202
+        # A settled (here cancelled) send makes room again.
+        pending = api.client.get(
+            "/api/v1/messages/sends",
+            params={"status": "PENDING"},
+            headers=api.headers(Role.operator),
+        ).json()
+        mine = next(s for s in pending if s["actor"] == "operator")
+        cancel = f"/api/v1/messages/sends/{mine['id']}/cancel"
+        assert api.client.post(cancel, headers=api.headers(Role.operator)).status_code == 200
+        assert _send(api, Role.operator, UA) == 202
+        sends = api.client.get("/api/v1/messages/sends", headers=api.headers(Role.admin)).json()
+        assert len(sends) == 5  # nothing refused was stored
