@@ -205,3 +205,18 @@ def test_each_further_lockout_lasts_twice_as_long(
         waits.append(refused.value.retry_after)
         time.sleep(waits[-1] + 0.2)
     assert waits == [1, 2, 4]
+
+
+def test_an_ipv6_client_counts_by_its_64_block() -> None:
+    """A fresh address of the same /64 for each guess spends the same budget."""
+    throttle = LoginThrottle(per_user=100, per_address=3, window_seconds=60)
+    for host in range(1, 4):
+        throttle.begin(username=f"user{host}", address=f"2001:db8:0:7::{host:x}")
+    with pytest.raises(Throttled):
+        throttle.begin(username="user9", address="2001:db8:0:7:ffff:ffff:ffff:ffff")
+    # Another /64 has a budget of its own; an IPv4-mapped client counts as its IPv4.
+    throttle.begin(username="user1", address="2001:db8:0:8::1")
+    for _ in range(3):
+        throttle.begin(username="user1", address="::ffff:192.0.2.7")
+    with pytest.raises(Throttled):
+        throttle.begin(username="user1", address="192.0.2.7")

@@ -9,7 +9,12 @@ attempts cannot all slip under the limit; a successful login gives its count bac
   day lasts twice as long as the one before (at most a day). A stranger elsewhere
   spends their own pair's budget, never the user's at the user's own address;
 - an address gets `per_address` failures in a window, whatever the usernames, with the
-  same growing lockouts.
+  same growing lockouts. An IPv6 client counts by its /64, the block one subscriber or
+  host is usually given, so that it cannot take a fresh address for each guess.
+
+There is no lockout of an account across addresses: it would let anyone lock a user
+out. Guesses spread over many addresses are slowed by each address's budget and the
+password hash, and stopped by the password policy's refusal of weak passwords.
 
 Counters live in this process, or in Redis with several replicas (one Lua script per
 counter: increment, and on the first refusal stretch the lockout).
@@ -17,6 +22,7 @@ counter: increment, and on the first refusal stretch the lockout).
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -125,6 +131,19 @@ class RedisCounters:
         self._give_back(keys=[f"{self._prefix}n:{key}"], args=["1" if clear else "0"])
 
 
+def client_key(address: str) -> str:
+    """The address as counted: an IPv6 client by its /64, an IPv4-mapped one as IPv4."""
+    try:
+        found = ipaddress.ip_address(address)
+    except ValueError:  # not an IP (a test client's name): as it is
+        return address
+    if isinstance(found, ipaddress.IPv6Address):
+        if found.ipv4_mapped is not None:
+            return str(found.ipv4_mapped)
+        return str(ipaddress.IPv6Network((found, 64), strict=False))
+    return str(found)
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A counted login attempt; give it back when the password was right."""
@@ -160,7 +179,8 @@ class LoginThrottle:
 
         A refused attempt stays counted: hammering a locked pair keeps it locked.
         """
-        attempt = Attempt(pair=f"pair:{username.lower()}|{address}", address=f"addr:{address}")
+        client = client_key(address)
+        attempt = Attempt(pair=f"pair:{username.lower()}|{client}", address=f"addr:{client}")
         count, wait = self._counters.take(attempt.pair, limit=self._per_user, window=self._window)
         if count > self._per_user:
             raise Throttled(
