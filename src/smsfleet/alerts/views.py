@@ -24,7 +24,7 @@ from smsfleet.deps import AlertsDep, CurrentUser, OperatorUser
 __all__ = ["router", "seed_router"]
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
-seed_router = APIRouter(tags=["seed compatibility"])
+seed_router = APIRouter(tags=["seed routes"])
 
 
 class AlertsOverview(BaseModel):

@@ -17,8 +17,9 @@ from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery
 __all__ = ["breakers_router", "router", "users_router"]
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
-# The search document's routes: a user's searches under the user, the same jobs.
-users_router = APIRouter(prefix="/api/v1/users", tags=["search"])
+# The search document's routes: a user's searches under the user, the same jobs; listed
+# with the other seed routes too.
+users_router = APIRouter(prefix="/api/v1/users", tags=["search", "seed routes"])
 breakers_router = APIRouter(prefix="/api/v1/developer", tags=["developer"])
 
 
@@ -60,7 +61,11 @@ def retry_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
     return gateway.retry(job_id, owner=_owner(user))
 
 
-@router.get("/jobs/{job_id}/details", summary="One search job in full, with its matches once done")
+@router.get(
+    "/jobs/{job_id}/details",
+    summary="One search job in full, with its matches once done",
+    tags=["seed routes"],  # and the router's
+)
 def job_details(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
     return gateway.job(job_id, owner=_owner(user))
 
