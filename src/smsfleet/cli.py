@@ -79,6 +79,13 @@ def _server(settings: Settings) -> dict[str, Any]:
     return {"proxy_headers": False, "ws_max_size": settings.max_body_bytes}
 
 
+RUN_AS_WARNING = (
+    "warning: this host's programs run as this user and can read the data dir, its signing "
+    "key included (a program could sign itself an admin's token): set SMSFLEET_RUN_AS to an "
+    "unprivileged user of their own (docs/security.md)"
+)
+
+
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Run the control plane (API, dashboard, supervisor)."""
@@ -88,6 +95,8 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None)
 
     # Programs are sent here unless SMSFLEET_PUBLIC_URL says otherwise.
     settings = _settings(data_dir).listening_on(host, port)
+    if settings.supervise and settings.run_as is None:
+        typer.secho(RUN_AS_WARNING, fg=typer.colors.YELLOW, err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **_server(settings))
 
 
