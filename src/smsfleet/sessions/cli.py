@@ -46,6 +46,23 @@ def _open_store(settings: Settings) -> ConfigStore:
     return open_config_store(settings.resolved_config_url)
 
 
+def _heartbeats(settings: Settings) -> dict[str, datetime]:
+    """Each session's last sign of life, as the control plane last wrote them (none before
+    it first ran: the metrics database is made then)."""
+    import sqlalchemy as sa
+
+    from smsfleet.core.sql import create_sql_engine
+    from smsfleet.dispatch.store import HeartbeatStore, session_heartbeats_table
+
+    engine = create_sql_engine(settings.resolved_metrics_url)
+    try:
+        if not sa.inspect(engine).has_table(session_heartbeats_table.name):
+            return {}
+        return HeartbeatStore(engine).all()
+    finally:
+        engine.dispose()
+
+
 def _local_admin() -> User:
     now = datetime.now(UTC)
     return User(
@@ -76,10 +93,16 @@ def list_sessions(
     """List sessions with their state."""
     from smsfleet.sessions import service
 
-    store = _open_store(_settings(data_dir))
+    settings = _settings(data_dir)
+    store = _open_store(settings)
     try:
         found = service.list_sessions(
-            store=store, clock=SystemClock(), country=country, program=program, state=state
+            store=store,
+            clock=SystemClock(),
+            country=country,
+            program=program,
+            state=state,
+            heartbeats=_heartbeats(settings),
         )
     finally:
         store.close()

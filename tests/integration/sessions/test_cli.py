@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
 from smsfleet.cli import app
+from smsfleet.core.sql import open_metrics_engine
+from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.sessions.models import DesiredState
 from tests.support.sessions import TICKING, Fleet
 
@@ -82,3 +86,23 @@ def test_the_command_starts_without_loading_the_control_plane() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_sessions_ls_tells_each_sessions_last_heartbeat(fleet: Fleet, tmp_path: Path) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.stopped)  # its session written
+
+    def listed() -> dict[str, Any]:
+        code, output = run(tmp_path, "sessions", "ls", "--json")
+        assert code == 0, output
+        found: dict[str, Any] = {s["name"]: s for s in json.loads(output)}[name]
+        return found
+
+    assert listed()["last_heartbeat"] is None  # no control plane has run: no metrics yet
+    beat = datetime(2026, 12, 4, 7, 30, tzinfo=UTC)
+    engine = open_metrics_engine(f"sqlite:///{tmp_path / 'metrics.db'}")
+    heartbeats = HeartbeatStore(engine)
+    heartbeats.beat(name, beat)
+    heartbeats.close()  # written
+    engine.dispose()
+    assert datetime.fromisoformat(listed()["last_heartbeat"]) == beat
