@@ -7,7 +7,8 @@
   its pair table sorts by the clicked column and says latencies in seconds.
 - While the live connection is up the dashboard does not poll the metrics.
 - Offline: one banner, whatever fails, and the badge says Offline.
-- Toasts stack at the bottom left, clear of the Alerts table's Acknowledge buttons.
+- Toasts stack at the bottom left of the content, never over the sidebar, clear of the
+  Alerts table's Acknowledge buttons.
 
 Screenshots of every page at both widths go to `test-artifacts/e2e/`.
 """
@@ -51,8 +52,10 @@ PAGES = {
 MANUAL_ALERTS = ["Layout check: gateway slow", "Layout check: provider quota low"]
 # Raised while the Alerts page is open: each shows as a toast too.
 TOAST_ALERTS = ["Layout check: toast one", "Layout check: toast two"]
-# The toast region's distance from the window's bottom left corner (shell.css).
+# The toast region's distance from the content's bottom left corner (shell.css).
 TOAST_INSET = 16
+# The sidebar's width (styles.css `--sidebar-width`), from 1,024 px up; folded away below.
+SIDEBAR_WIDTH = 232
 
 
 @pytest.fixture
@@ -238,12 +241,18 @@ def test_toasts_sit_bottom_left_clear_of_the_acknowledge_buttons(
 
         region = page.get_by_test_id("toast-region").bounding_box()
         assert region is not None
-        assert region["x"] == pytest.approx(TOAST_INSET, abs=1), region
+        left = TOAST_INSET if viewport["width"] < 1024 else SIDEBAR_WIDTH + TOAST_INSET
+        assert region["x"] == pytest.approx(left, abs=1), region
         bottom = region["y"] + region["height"]
         assert bottom == pytest.approx(viewport["height"] - TOAST_INSET, abs=1), region
         assert region["x"] + region["width"] < viewport["width"] / 2, region
 
         toast_boxes = _boxes(toasts)
+        sidebar = page.get_by_test_id("sidebar")
+        if sidebar.is_visible():
+            nav = sidebar.bounding_box()
+            assert nav is not None
+            assert [t for t in toast_boxes if _overlap(t, nav)] == [], (toast_boxes, nav)
         button_boxes = _boxes(acknowledge)
         assert len(toast_boxes) >= len(TOAST_ALERTS), toast_boxes
         assert len(button_boxes) >= len(MANUAL_ALERTS) + len(TOAST_ALERTS), button_boxes

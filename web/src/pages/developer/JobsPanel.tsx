@@ -7,6 +7,7 @@ import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../com
 import { ToastStack, useToasts } from "../../components/Toasts";
 import { SEARCH_KEY, breakersQuery, searchJobQuery, searchJobsQuery } from "../../data/queries";
 import { formatDateTime } from "../../format/time";
+import { breakerClass, breakerTitle, breakerWords } from "./breakers";
 import { download } from "./export";
 
 const PAGE = 10;
@@ -101,8 +102,14 @@ export function JobsPanel() {
         <h2>Search jobs</h2>
         <span className="muted" data-testid="breakers">
           {(breakers.data ?? []).map((b) => (
-            <span key={b.name} className={`badge badge--breaker-${b.state}`} title={`${b.failures} failures`} data-testid={`breaker-${b.name}`}>
-              {b.name}: {b.state}
+            <span
+              key={b.name}
+              className={`badge ${breakerClass(b.state)}`}
+              title={breakerTitle(b)}
+              data-testid={`breaker-${b.name}`}
+              data-state={b.state}
+            >
+              {b.name}: {breakerWords(b.state)}
             </span>
           ))}
         </span>

@@ -22,14 +22,16 @@ interface PairsTableProps {
 
 type PairColumn = "key" | "country" | "operator" | "region" | "state" | "phones" | "programs";
 
-// Fixed widths keep the columns of the priority and other sections aligned.
+// Fixed widths keep the columns of the priority and other sections aligned. Region is
+// wide enough for the longest one-word regions ("Chhattisgarh", "Maharashtra"): it wraps
+// between words only. Operator and Programs share what is left (`.pairs-table--actions`).
 const COLUMNS: ReadonlyArray<{ column: PairColumn; label: string; width?: string }> = [
-  { column: "key", label: "Key", width: "170px" },
-  { column: "country", label: "Country", width: "190px" },
+  { column: "key", label: "Key", width: "150px" },
+  { column: "country", label: "Country", width: "170px" },
   { column: "operator", label: "Operator" },
-  { column: "region", label: "Region" },
+  { column: "region", label: "Region", width: "130px" },
   { column: "state", label: "State", width: "100px" },
-  { column: "phones", label: "Test numbers", width: "130px" },
+  { column: "phones", label: "Test numbers", width: "110px" },
   { column: "programs", label: "Programs" },
 ];
 const READ: Record<PairColumn, (pair: Pair) => SortValue> = {
@@ -42,7 +44,7 @@ const READ: Record<PairColumn, (pair: Pair) => SortValue> = {
   programs: (pair) => pair.programs.length,
 };
 const NUMERIC: ReadonlySet<PairColumn> = new Set(["phones", "programs"]);
-const ACTIONS_WIDTH = "250px";
+const ACTIONS_WIDTH = "230px";
 
 function ColumnWidths({ withActions }: { withActions: boolean }) {
   return (
@@ -60,7 +62,7 @@ export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTablePro
   if (pairs.length === 0) return <p className="empty-state">{emptyText}</p>;
   return (
     <div className="table-wrap">
-      <table className="table">
+      <table className={actions ? "table pairs-table pairs-table--actions" : "table pairs-table"}>
         <ColumnWidths withActions={actions !== undefined} />
         <thead>
           <tr>
@@ -113,7 +115,9 @@ function PairCells({ pair, actions, busy }: { pair: Pair; actions?: PairActions 
         {pair.country_name} <span className="muted">({pair.country})</span>
       </td>
       <td>{pair.operator}</td>
-      <td>{pair.region ?? <span className="muted">—</span>}</td>
+      <td className="pairs-table__region" title={pair.region ?? undefined}>
+        {pair.region ?? <span className="muted">—</span>}
+      </td>
       <td>
         <StateBadge state={pair.state} />
       </td>
@@ -176,7 +180,7 @@ function RowActions({ pair, actions, busy }: { pair: Pair; actions: PairActions;
 export function PairsTableSkeleton() {
   return (
     <div className="table-wrap" data-testid="pairs-loading" aria-busy="true">
-      <table className="table">
+      <table className="table pairs-table">
         <ColumnWidths withActions={false} />
         <tbody>
           {Array.from({ length: 5 }, (_, row) => (
