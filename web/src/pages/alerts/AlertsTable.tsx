@@ -3,6 +3,7 @@ import { SortHeader, useSort, type SortValue } from "../../components/sorting";
 import { formatDateTime } from "../../format/time";
 import { formatDuration } from "../programs/format";
 import { ruleLabel } from "./labels";
+import { Identifier } from "../../components/Identifier";
 
 interface AlertsTableProps {
   alerts: readonly Alert[];
@@ -28,6 +29,8 @@ const COLUMNS: Record<Column, (alert: Alert) => SortValue> = {
   state: (alert) => alert.state,
 };
 const NUMERIC: ReadonlySet<Column> = new Set(["started"]);
+/** The table's columns in order, each sized by its `alerts-table__<name>` class (styles.css). */
+const ALERT_COLUMNS = ["severity", "rule", "subject", "summary", "started", "state", "ack"] as const;
 
 export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: AlertsTableProps) {
   const sorting = useSort(alerts, COLUMNS, NUMERIC);
@@ -37,7 +40,12 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
   );
   return (
     <div className="table-wrap">
-      <table className="table" data-testid="alerts-table">
+      <table className="table alerts-table" data-testid="alerts-table">
+        <colgroup>
+          {ALERT_COLUMNS.map((column) => (
+            <col key={column} className={`alerts-table__${column}`} />
+          ))}
+        </colgroup>
         <thead>
           <tr>
             {header("severity", "Severity")}
@@ -61,7 +69,7 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
               </td>
               <td>{ruleLabel(alert.rule)}</td>
               <td>
-                <code>{alert.subject}</code>
+                <Identifier as="code" value={alert.subject} />
                 {alert.country && <span className="muted"> · {alert.country}</span>}
               </td>
               <td className="alert-summary">{alert.summary}</td>

@@ -2,6 +2,7 @@ import type { PolicyDecision } from "../../api/types";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatPercent } from "../dashboard/format";
 import { formatDateTime } from "../../format/time";
+import { Identifier } from "../../components/Identifier";
 
 /** The value of the bound a decision was taken on; null when no figure decided it. */
 function decidingBound(decision: PolicyDecision): number | null {
@@ -49,7 +50,12 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
   }
   return (
     <div className="table-wrap">
-      <table className="table" data-testid="decisions-table">
+      <table className="table decisions-table" data-testid="decisions-table">
+        <colgroup>
+          {[...DECISION_COLUMNS.map(({ column }) => column), "thresholds", "why"].map((column) => (
+            <col key={column} className={`decisions-table__${column}`} />
+          ))}
+        </colgroup>
         <thead>
           <tr>
             <SortHeaders columns={DECISION_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
@@ -62,7 +68,7 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
             <tr key={decision.id} data-testid="decision-row" data-decision-id={decision.id}>
               <td title={decision.at}>{formatDateTime(decision.at)}</td>
               <td>
-                <code>{decision.pair}</code>
+                <Identifier as="code" value={decision.pair} />
               </td>
               <td>
                 <span className={`badge badge--decision-${decision.action}`}>{decision.action}</span>

@@ -2,6 +2,7 @@ import type { MetricsGroup, Pair } from "../../api/types";
 import { SortHeader, useSort, type SortValue } from "../../components/sorting";
 import { StateBadge } from "../../components/StateBadge";
 import { formatCount, formatPercent, formatSeconds, successTone } from "./format";
+import { Identifier } from "../../components/Identifier";
 
 export interface PairRowData {
   key: string;
@@ -105,7 +106,7 @@ function PairMetricsRow({ row, selected, onSelect }: { row: PairRowData; selecte
     >
       <th scope="row">
         <button type="button" className="link-button" onClick={() => onSelect(key)} data-testid={`pair-open-${key}`}>
-          <span className="mono">{key}</span>
+          <Identifier className="mono" value={key} />
         </button>
         {pair && (
           <span className="metrics-table__operator muted">

@@ -11,6 +11,7 @@ import { download } from "./export";
 import { JobsPanel } from "./JobsPanel";
 import { KeysPanel } from "./KeysPanel";
 import { EndpointBars, LatencyHistogram, UsageTrendChart } from "./UsageCharts";
+import { Identifier } from "../../components/Identifier";
 
 const RANGES = [7, 30, 90] as const;
 // Percentiles are estimated from fine bins, not read off the histogram's buckets.
@@ -195,7 +196,9 @@ function UsageView({ usage, names }: { usage: Usage; names: Map<string, string> 
             <tbody>
               {sorting.rows.map((row) => (
                 <tr key={`${row.api_key_id}-${row.owner}`} data-testid="usage-key-row" data-key-id={row.api_key_id}>
-                  <td title={keylessHint(row)}>{keyName(row)}</td>
+                  <td title={keylessHint(row)}>
+                    <Identifier value={keyName(row)} />
+                  </td>
                   <td>{row.owner || <span className="muted">—</span>}</td>
                   <td>{row.requests.toLocaleString()}</td>
                   <td>{formatPercent(row.error_rate)}</td>

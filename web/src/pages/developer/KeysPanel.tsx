@@ -7,6 +7,7 @@ import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Dialog } from "../../components/Dialog";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatDateTime } from "../../format/time";
+import { Identifier } from "../../components/Identifier";
 
 interface KeysPanelProps {
   keys: readonly ApiKey[];
@@ -68,7 +69,9 @@ export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
             <tbody>
               {sorting.rows.map((key) => (
                 <tr key={key.id} data-testid="key-row" data-key-id={key.id}>
-                  <td>{key.name}</td>
+                  <td>
+                    <Identifier value={key.name} />
+                  </td>
                   <td>
                     <code>{key.prefix}…</code>
                   </td>

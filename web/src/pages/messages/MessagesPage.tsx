@@ -12,6 +12,7 @@ import { useLiveUpdates } from "../../data/live";
 import { SENDS_KEY, conversationQuery, sendListQuery, templatesQuery } from "../../data/queries";
 import { formatDateTime } from "../../format/time";
 import { NewSendDialog } from "./NewSendDialog";
+import { Identifier } from "../../components/Identifier";
 
 export function MessagesPage() {
   const [params, setParams] = useSearchParams();
@@ -129,14 +130,16 @@ function SendsView() {
                   <td>
                     <code>{send.phone}</code>
                   </td>
-                  <td>{send.pair}</td>
+                  <td>
+                    <Identifier value={send.pair} />
+                  </td>
                   <td>
                     <span className={`badge badge--send-${send.status.toLowerCase()}`} data-testid="send-status">
                       {send.status}
                     </span>
                   </td>
                   <td>{send.tries}</td>
-                  <td>{send.program ? `${send.program} / ${send.provider ?? "—"}` : "—"}</td>
+                  <td>{send.program ? <Identifier value={`${send.program} / ${send.provider ?? "—"}`} /> : "—"}</td>
                   <td className="alert-summary">{send.error ?? "—"}</td>
                 </tr>
               ))}

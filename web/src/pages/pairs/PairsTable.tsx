@@ -3,6 +3,7 @@ import type { Pair } from "../../api/types";
 import { PairStateNote } from "../../components/PairStateNote";
 import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { StateBadge } from "../../components/StateBadge";
+import { Identifier } from "../../components/Identifier";
 
 export interface PairActions {
   onEdit: (pair: Pair) => void;
@@ -109,7 +110,7 @@ function PairCells({ pair, actions, busy }: { pair: Pair; actions?: PairActions 
             ★
           </span>
         )}
-        {pair.key}
+        <Identifier value={pair.key} />
       </td>
       <td>
         {pair.country_name} <span className="muted">({pair.country})</span>

@@ -3,6 +3,7 @@ import { Menu } from "../../components/Menu";
 import { PairStateNote } from "../../components/PairStateNote";
 import { programColumns, type BulkScope, type CountryGroup, type PairRow } from "./grouping";
 import { SessionCell, type SessionActions } from "./SessionCell";
+import { Identifier } from "../../components/Identifier";
 
 export interface MatrixActions extends SessionActions {
   bulk: (scope: BulkScope, action?: SessionAction) => void;
@@ -65,7 +66,7 @@ function CountrySection({ group, actions, ...rest }: SessionMatrixProps & { grou
               <th scope="col">Pair</th>
               {programs.map((program) => (
                 <th key={program} scope="col" className="mono">
-                  {program}
+                  <Identifier value={program} />
                 </th>
               ))}
             </tr>
@@ -98,7 +99,7 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, busyPairs, 
                   ★
                 </span>
               )}
-              {row.key}
+              <Identifier value={row.key} />
             </div>
             <div className="muted session-row__operator">
               {row.pair?.operator ?? ""}
