@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from smsfleet.sessions.models import SessionState
 
-__all__ = ["TRANSITIONS", "InvalidTransition", "check_transition"]
+__all__ = ["MAY_RUN", "TRANSITIONS", "InvalidTransition", "check_transition"]
 
 S = SessionState
+
+# The states in which a session's screen may be up: it starts, runs or stops.
+MAY_RUN = frozenset({S.starting, S.running, S.stopping})
 
 TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     S.stopped: frozenset({S.starting, S.running}),  # running: adopted from outside

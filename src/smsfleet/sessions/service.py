@@ -24,7 +24,7 @@ from smsfleet.core.errors import (
 )
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.hosts import Hosts
-from smsfleet.sessions.machine import check_transition
+from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
     ActionResult,
     BulkActionRequest,
@@ -47,10 +47,6 @@ SessionUsage = Callable[
     [Iterable[tuple[SessionSpec, SessionStatus | None]]], dict[str, tuple[float, int]]
 ]
 EventSink = Callable[[SessionEvent], None]
-
-
-# A screen may be up: the session runs, starts or stops.
-_ALIVE = frozenset({SessionState.starting, SessionState.running, SessionState.stopping})
 
 
 def sync_specs(
@@ -206,7 +202,7 @@ def _public(
     heartbeat: datetime | None,
 ) -> SessionPublic:
     state = status.state if status else SessionState.stopped
-    alive = state in _ALIVE
+    alive = state in MAY_RUN
     started_at = status.started_at if status and alive else None
     pid = status.pid if status and alive else None
     cpu_memory = usage.get(spec.name) if alive else None
@@ -452,7 +448,7 @@ def record_stopped(
     now = clock.now()
     for name in names:
         status = store.session_status.get(name)
-        if status is None or status.state not in _ALIVE:
+        if status is None or status.state not in MAY_RUN:
             continue
         steps = [SessionState.stopping] if status.state != SessionState.stopping else []
         current = status.state

@@ -30,7 +30,7 @@ from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership, SoleLeadership
-from smsfleet.sessions.machine import check_transition
+from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
     DesiredState,
     EventKind,
@@ -53,7 +53,6 @@ LOG_LINES_KEPT = 20
 ENDED_RECHECK_SECONDS = 0.02
 ENDED_RECHECK_FOR_SECONDS = 2.0
 # States in which a session's screen may be up.
-_MAY_RUN = frozenset({S.starting, S.running, S.stopping})
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,7 @@ class Supervisor:
         )
         names = {spec.name for spec in specs}
         for gone in set(self._statuses) - names:
-            if self._statuses.pop(gone).state in _MAY_RUN:
+            if self._statuses.pop(gone).state in MAY_RUN:
                 self._unowned.add(gone)
             with contextlib.suppress(NotFound):  # a status written as its spec went
                 store.session_status.delete(gone)
@@ -325,7 +324,7 @@ class Supervisor:
             except NotFound:  # its pair was deleted meanwhile, and its session removed
                 log.warning("%s was removed while reconciled: not recorded", status.name)
                 del self._statuses[status.name]
-                if status.state in _MAY_RUN:
+                if status.state in MAY_RUN:
                     self._unowned.add(status.name)
                 return
         else:
