@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/analytics.py [--requests 1000000] [--calls 20000]
 
 1. Added latency: an ASGI app that answers at once, called `--calls` times directly
-   (no network), bare and behind `RequestLogMiddleware`; the added time per request
-   is the difference of the two distributions' percentiles. The log's writer thread
-   runs meanwhile, as in production.
+   (no network), bare and behind the HTTP edge (body cap, security headers, request
+   log); the added time per request is the difference of the two distributions'
+   percentiles. The log's writer thread runs meanwhile, as in production.
 2. Usage endpoints: `--requests` logged requests (30 days, 20 API keys and their
    owners' tokens, 40 routes, 3 % errors) written through the request log's store
    into a scratch MariaDB database, then each analytics query (the service behind
@@ -35,10 +35,11 @@ from prometheus_client.registry import CollectorRegistry
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.sql import create_sql_engine, upgrade_metrics_schema
-from smsfleet.developer.log import RequestLog, RequestLogMiddleware, worker_request_seconds
+from smsfleet.developer.log import RequestLog, RequestRecorder, worker_request_seconds
 from smsfleet.developer.models import UsageQuery
 from smsfleet.developer.service import UsageService
 from smsfleet.developer.store import LoggedRequest, UsageStore
+from smsfleet.edge import Edge
 from tests.support.backends import mariadb_database
 from tests.support.fakes import FakeClock
 
@@ -79,11 +80,11 @@ def added_latency(engine_url: str, calls: int) -> list[tuple[str, str]]:
     engine = create_sql_engine(engine_url)
     request_log = RequestLog(UsageStore(engine), SystemClock())
     request_log.start()
-    wrapped = RequestLogMiddleware(
-        answer,  # type: ignore[arg-type]
+    recorder = RequestRecorder(
         request_log=lambda: request_log,
         worker_seconds=worker_request_seconds(CollectorRegistry()),
     )
+    wrapped = Edge(answer, max_bytes=1024 * 1024, finished=recorder)  # type: ignore[arg-type]
     try:
         asyncio.run(timed(answer, 2000))  # warm-up
         bare = asyncio.run(timed(answer, calls))

@@ -17,14 +17,13 @@ from smsfleet.apidocs import document_bodies, mount_api_docs
 from smsfleet.apikeys import views as apikeys_views
 from smsfleet.audit import views as audit_views
 from smsfleet.auth import views as auth_views
-from smsfleet.bodylimit import BodyLimit
 from smsfleet.core.clock import Clock
 from smsfleet.core.http_errors import error_response, error_responses, install_error_handlers
 from smsfleet.core.settings import Settings
 from smsfleet.developer import views as developer_views
-from smsfleet.developer.log import RequestLogMiddleware, worker_request_seconds
+from smsfleet.developer.log import RequestRecorder, worker_request_seconds
 from smsfleet.dispatch import views as dispatch_views
-from smsfleet.headers import SecurityHeaders
+from smsfleet.edge import Edge
 from smsfleet.messages import views as messages_views
 from smsfleet.metrics import views as metrics_views
 from smsfleet.pairs import views as pairs_views
@@ -99,9 +98,14 @@ ROUTERS = (
 
 
 def _add_middleware(app: FastAPI, settings: Settings, services: Services) -> None:
-    # Innermost of the middleware: its 413 gets the headers and the request log too.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    recorder = RequestRecorder(
+        request_log=lambda: services.usage.log,
+        worker_seconds=worker_request_seconds(services.metrics.registry),
+    )
+    app.add_middleware(Edge, max_bytes=settings.max_body_bytes, finished=recorder)
     if settings.cors_origins:
+        # Outside the edge, so that the edge's own answers (a 413) carry CORS headers
+        # too; its preflight answers, which have no body, go without the edge's headers.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -109,13 +113,6 @@ def _add_middleware(app: FastAPI, settings: Settings, services: Services) -> Non
             allow_headers=["Authorization", "Content-Type", "X-API-Key"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeaders)
-    # Outermost: it times the whole request, errors included.
-    app.add_middleware(
-        RequestLogMiddleware,
-        request_log=lambda: services.usage.log,
-        worker_seconds=worker_request_seconds(services.metrics.registry),
-    )
 
 
 def create_app(

@@ -1,4 +1,4 @@
-"""Every API request logged at almost no cost: a pure ASGI middleware appends one
+"""Every API request logged at almost no cost: the HTTP edge appends one
 tuple to a queue; a background thread writes the queue in batches.
 """
 
@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Histogram
 from prometheus_client.registry import CollectorRegistry
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from smsfleet.core.clock import Clock
 from smsfleet.developer.store import LoggedRequest, UsageStore
 
-__all__ = ["RequestLog", "RequestLogMiddleware", "worker_request_seconds"]
+__all__ = ["RequestLog", "RequestRecorder", "worker_request_seconds"]
 
 log = logging.getLogger("smsfleet.developer")
 
@@ -113,41 +113,18 @@ class RequestLog:
             log.exception("the last requests could not be logged")
 
 
-class RequestLogMiddleware:
-    """Times each HTTP request and hands it, with its route template and who made it,
-    to the log (`request.state.principal` is set by authentication); worker requests go
-    to `worker_seconds` instead."""
+class RequestRecorder:
+    """Hands each finished HTTP request, with its route template and who made it, to the
+    log (`request.state.principal` is set by authentication); worker requests are timed
+    into `worker_seconds` instead. Called by the HTTP edge (smsfleet.edge)."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        request_log: Callable[[], RequestLog | None],
-        worker_seconds: Histogram,
+        self, *, request_log: Callable[[], RequestLog | None], worker_seconds: Histogram
     ) -> None:
-        self.app = app
         self._request_log = request_log
         self._worker_seconds = worker_seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            self._record(scope, status, started)
-
-    def _record(self, scope: Scope, status: int, started: float) -> None:
+    def __call__(self, scope: Scope, status: int, started: float) -> None:
         route = getattr(scope.get("route"), "path", None)
         if route is None or route in NOT_LOGGED:
             return

@@ -1,0 +1,166 @@
+"""The HTTP edge: one pure ASGI layer that every request passes once, and that
+
+- caps request bodies before any of the body is read or anyone is authenticated: a
+  declared length over the cap is refused at once, and a streamed (chunked) body is
+  counted as it arrives and cut off as soon as it passes the cap;
+- sets the security headers on every answer, and a content policy on the dashboard's
+  pages;
+- times each request and hands it, with its status, to `finished` (the request log).
+
+One layer, not one per job: each layer costs every request an await and a wrapper per
+message, and three of them took about a sixth of a worker request's CPU
+(docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Edge", "Finished"]
+
+# Called once per HTTP request, answered or not: the scope (with its matched route, if
+# any), the status sent (500 when none was) and when the request arrived (perf_counter).
+Finished = Callable[[Scope, int, float], None]
+
+_EVERYWHERE = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+_CONTENT_POLICY = b"content-security-policy"
+# The dashboard loads only its own files; charts set inline styles; the live feed
+# is a WebSocket to the page's own host, named (`ws:` alone would allow any host).
+_DASHBOARD_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'{sockets}; font-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# A Host header fit to be written into the policy; anything else gets 'self' alone.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+# Answers that are no page. The interactive API docs (/docs, /swagger/, /redoc) set a
+# policy of their own (smsfleet.apidocs); their assets get the dashboard's.
+_OWN_PAGES = ("/api/", "/openapi.json", "/metrics")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _dashboard_policy(scope: Scope) -> bytes:
+    host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+    sockets = f" ws://{host} wss://{host}" if _HOST.fullmatch(host) else ""
+    return _DASHBOARD_POLICY.format(sockets=sockets).encode()
+
+
+def _with_security_headers(scope: Scope, message: Message) -> None:
+    """The headers the answer does not set itself, added to its start message."""
+    headers = list(message.get("headers", ()))
+    present = {name.lower() for name, _ in headers}
+    headers.extend(header for header in _EVERYWHERE if header[0] not in present)
+    if _CONTENT_POLICY not in present and not str(scope["path"]).startswith(_OWN_PAGES):
+        headers.append((_CONTENT_POLICY, _dashboard_policy(scope)))
+    message["headers"] = headers
+
+
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared body length, and whether the body is streamed (chunked). Without a
+    Transfer-Encoding the server delivers at most the declared length (RFC 9112 6.3)."""
+    declared: int | None = None
+    streamed = False
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = None
+        elif name == b"transfer-encoding":
+            streamed = True
+    return (None if streamed else declared), streamed
+
+
+def _too_large(scope: Scope, max_bytes: int) -> tuple[Message, Message]:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "payload_too_large",
+                "message": f"the request body is larger than the {max_bytes} bytes allowed",
+                "details": {"max_bytes": max_bytes},
+            }
+        }
+    ).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": 413,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ],
+    }
+    _with_security_headers(scope, start)
+    return start, {"type": "http.response.body", "body": body}
+
+
+class Edge:
+    """Pure ASGI: the body cap (413 with the JSON error shape over `max_bytes`), the
+    security headers, and `finished` called for each HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, finished: Finished) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self._finished = finished
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        limit = self.max_bytes
+        status: int | None = None  # until the answer starts
+        received = 0
+        refused = False
+
+        async def counted() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    raise _TooLarge
+            return message
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if refused:
+                return  # what the app answers to a body cut short is dropped
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                _with_security_headers(scope, message)
+            await send(message)
+
+        try:
+            declared, streamed = _body_framing(scope)
+            if declared is not None and declared > limit:
+                refused = True
+            else:
+                try:
+                    await self.app(scope, counted if streamed else receive, answer)
+                except Exception:
+                    if not refused:
+                        raise
+            if refused and status is None:
+                status = 413
+                for message in _too_large(scope, limit):
+                    await send(message)
+        finally:
+            self._finished(scope, status or 500, started)
