@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import SecretStr
 
+from smsfleet.audit.models import Actor
 from smsfleet.auth.models import Role, UserCreate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
@@ -322,6 +323,11 @@ def _with_store(data_dir: Path | None) -> ConfigStore:
     return open_config_store(_settings(data_dir).resolved_config_url)
 
 
+# Who the audit log names for changes made with this command, by whoever runs it on the
+# control plane's host.
+_HOST_ADMIN = Actor(username="system", role=Role.admin)
+
+
 @users_app.command("add")
 def users_add(
     username: str,
@@ -337,7 +343,9 @@ def users_add(
     store = _with_store(data_dir)
     try:
         data = UserCreate(username=username, password=password, role=role)
-        auth_service.create_user(users=store.users, clock=SystemClock(), data=data)
+        auth_service.create_user(
+            users=store.users, audit=store.audit, clock=SystemClock(), actor=_HOST_ADMIN, data=data
+        )
     except DomainError as exc:
         raise _fail(exc) from exc
     except ValueError as exc:
@@ -362,11 +370,11 @@ def users_passwd(
     store = _with_store(data_dir)
     clock = SystemClock()
     try:
-        user = auth_service.get_user(users=store.users, username=username)
         auth_service.update_user(
             users=store.users,
+            audit=store.audit,
             clock=clock,
-            actor=user,
+            actor=_HOST_ADMIN,
             username=username,
             data=auth_service.UserUpdate(password=password),
         )

@@ -302,7 +302,11 @@ def _build(
         ),
         password_checks=password_checks,
         api_keys=ApiKeyService(
-            keys=store.api_keys, users=store.users, quotas=QuotaStore(engine), clock=clock
+            keys=store.api_keys,
+            users=store.users,
+            quotas=QuotaStore(engine),
+            audit=store.audit,
+            clock=clock,
         ),
         metrics=metrics,
         breakers=breakers,

@@ -25,10 +25,12 @@ from smsfleet.apikeys.models import (
     QuotaStatus,
 )
 from smsfleet.apikeys.store import QuotaStore
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, ApiKeyAudited, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound, Throttled, Unauthorized
-from smsfleet.core.records import RecordStore
+from smsfleet.core.records import EventLog, RecordStore
 
 __all__ = ["ApiKeyAccess", "ApiKeyService", "looks_like_api_key"]
 
@@ -84,16 +86,18 @@ class ApiKeyService:
         keys: RecordStore[ApiKey],
         users: RecordStore[User],
         quotas: QuotaStore,
+        audit: EventLog[AuditEvent],
         clock: Clock,
     ) -> None:
         self._keys = keys
         self._users = users
+        self._audit = audit
         self._quotas = quotas
         self._clock = clock
         self._last_written: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
-    # --- management --------------------------------------------------------------------
+    # --- management: each change audited, as the user who made it ----------------------
 
     def create(self, *, owner: User, data: ApiKeyCreate) -> ApiKeyCreated:
         key_id = secrets.token_hex(4)
@@ -109,6 +113,7 @@ class ApiKeyService:
             created_at=self._clock.now(),
         )
         self._keys.add(record)
+        self._record(owner, AuditAction.api_key_created, before=None, after=record)
         return ApiKeyCreated(**self.public(record).model_dump(), key=key)
 
     def find(self, *, actor: User) -> list[ApiKeyPublic]:
@@ -125,20 +130,49 @@ class ApiKeyService:
         return key
 
     def revoke(self, *, actor: User, key_id: str) -> ApiKeyPublic:
-        return self.public(self._revoked(self.get(actor=actor, key_id=key_id)))
+        return self.public(self._revoked(self.get(actor=actor, key_id=key_id), actor))
 
-    def revoke_owned(self, owner: str) -> int:
+    def revoke_owned(self, owner: str, *, actor: Actor) -> int:
         """Revoke every key `owner` made (their account is deleted); returns how many."""
         owned = [k for k in self._keys.list() if k.owner == owner and k.revoked_at is None]
         for key in owned:
-            self._revoked(key)
+            self._revoked(key, actor)
         return len(owned)
 
-    def _revoked(self, key: ApiKey) -> ApiKey:
-        if key.revoked_at is None:
-            key = key.model_copy(update={"revoked_at": self._clock.now()})
-            self._keys.replace(key)
+    def _revoked(self, key: ApiKey, actor: User | Actor) -> ApiKey:
+        if key.revoked_at is None:  # revoking a revoked key changes nothing
+            revoked = key.model_copy(update={"revoked_at": self._clock.now()})
+            self._keys.replace(revoked)
+            self._record(actor, AuditAction.api_key_revoked, before=key, after=revoked)
+            key = revoked
         return key
+
+    def _record(
+        self,
+        actor: User | Actor,
+        action: AuditAction,
+        *,
+        before: ApiKey | None,
+        after: ApiKey,
+    ) -> None:
+        """Its id, name, owner, scopes and quotas: never the key, nor its hash."""
+
+        def audited(key: ApiKey | None) -> ApiKeyAudited | None:
+            if key is None:
+                return None
+            fields = set(ApiKeyAudited.model_fields)
+            return ApiKeyAudited.model_validate(key.model_dump(include=fields))
+
+        audit_service.record(
+            audit=self._audit,
+            clock=self._clock,
+            actor=audit_service.actor_of(actor),
+            action=action,
+            target_kind="api_key",
+            target=after.id,
+            before=audited(before),
+            after=audited(after),
+        )
 
     def public(self, key: ApiKey) -> ApiKeyPublic:
         daily, monthly = self._quota_status(key)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
+from smsfleet.auth.models import User
 from smsfleet.core.clock import Clock
 from smsfleet.core.records import EventLog
 
@@ -17,6 +18,11 @@ MAX_REASON = 512
 def snapshot(record: BaseModel | None) -> dict[str, Any] | None:
     """A record as the log keeps it: JSON values only, the same on every backend."""
     return None if record is None else record.model_dump(mode="json")
+
+
+def actor_of(who: User | Actor) -> Actor:
+    """Who acts, as the log names them: a user acting for themselves, with no key."""
+    return who if isinstance(who, Actor) else Actor(username=who.username, role=who.role)
 
 
 def record(

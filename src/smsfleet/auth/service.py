@@ -7,6 +7,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
+
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction, AuditEvent, UserChange
 from smsfleet.auth.models import (
     RevokedSession,
     Role,
@@ -14,6 +18,7 @@ from smsfleet.auth.models import (
     TokensRevoked,
     User,
     UserCreate,
+    UserPublic,
     UserUpdate,
 )
 
@@ -25,6 +30,7 @@ __all__ = [
     "get_user",
     "login",
     "logout",
+    "public_user",
     "refresh",
     "revoke_all_tokens",
     "set_password",
@@ -40,7 +46,7 @@ from smsfleet.core.errors import (
     Unavailable,
     ValidationFailed,
 )
-from smsfleet.core.records import RecordStore
+from smsfleet.core.records import EventLog, RecordStore
 from smsfleet.core.security import (
     PasswordChecks,
     TokenClaims,
@@ -249,12 +255,20 @@ def logout(
     return TokensRevoked(username=claims.subject, session=claims.session)
 
 
-def revoke_all_tokens(*, users: RecordStore[User], clock: Clock, username: str) -> TokensRevoked:
+def revoke_all_tokens(
+    *,
+    users: RecordStore[User],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    username: str,
+) -> TokensRevoked:
     """Log `username` out everywhere: every token issued so far is refused."""
     user = get_user(users=users, username=username)
     users.replace(
         user.model_copy(update={"token_version": user.token_version + 1, "updated_at": clock.now()})
     )
+    _audit(audit, clock, actor, AuditAction.user_logged_out, username, before=None, after=None)
     return TokensRevoked(username=username)
 
 
@@ -267,7 +281,41 @@ def first_token_version() -> int:
 RESERVED_USERNAMES = frozenset({"policy", "supervisor", "system"})
 
 
-def create_user(*, users: RecordStore[User], clock: Clock, data: UserCreate) -> User:
+def public_user(user: User) -> UserPublic:
+    """A user as HTTP and the audit log see them: no password hash, no token version."""
+    return UserPublic.model_validate(user.model_dump())
+
+
+def _audit(
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    action: AuditAction,
+    username: str,
+    *,
+    before: BaseModel | None,
+    after: BaseModel | None,
+) -> None:
+    audit_service.record(
+        audit=audit,
+        clock=clock,
+        actor=actor,
+        action=action,
+        target_kind="user",
+        target=username,
+        before=before,
+        after=after,
+    )
+
+
+def create_user(
+    *,
+    users: RecordStore[User],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    data: UserCreate,
+) -> User:
     if data.username in RESERVED_USERNAMES:
         raise ValidationFailed.for_field(
             "username",
@@ -285,6 +333,15 @@ def create_user(*, users: RecordStore[User], clock: Clock, data: UserCreate) -> 
         token_version=first_token_version(),
     )
     users.add(user)
+    _audit(
+        audit,
+        clock,
+        actor,
+        AuditAction.user_created,
+        user.username,
+        before=None,
+        after=public_user(user),
+    )
     return user
 
 
@@ -296,7 +353,13 @@ def get_user(*, users: RecordStore[User], username: str) -> User:
 
 
 def update_user(
-    *, users: RecordStore[User], clock: Clock, actor: User, username: str, data: UserUpdate
+    *,
+    users: RecordStore[User],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    username: str,
+    data: UserUpdate,
 ) -> User:
     user = get_user(users=users, username=username)
     changes: dict[str, object] = {"updated_at": clock.now()}
@@ -317,14 +380,44 @@ def update_user(
         changes["token_version"] = user.token_version + 1
     updated = user.model_copy(update=changes)
     users.replace(updated)
+    # The password itself, and its hash, never reach the log: only that it was changed.
+    after = UserChange(
+        **public_user(updated).model_dump(), password_changed=data.password is not None
+    )
+    _audit(
+        audit,
+        clock,
+        actor,
+        AuditAction.user_updated,
+        username,
+        before=public_user(user),
+        after=after,
+    )
     return updated
 
 
-def delete_user(*, users: RecordStore[User], actor: User, username: str) -> None:
+def delete_user(
+    *,
+    users: RecordStore[User],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    username: str,
+) -> None:
     if username == actor.username:
         raise Conflict("you cannot delete yourself")
-    if not users.delete(username):
+    user = users.get(username)
+    if user is None or not users.delete(username):
         raise NotFound(f"user {username!r} does not exist")
+    _audit(
+        audit,
+        clock,
+        actor,
+        AuditAction.user_deleted,
+        username,
+        before=public_user(user),
+        after=None,
+    )
 
 
 def set_password(

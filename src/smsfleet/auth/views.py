@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from smsfleet.audit import service as audit_service
-from smsfleet.audit.models import Actor, AuditAction, UserChange
+from smsfleet.audit.models import Actor
 from smsfleet.auth import service
 from smsfleet.auth.models import (
     AUTH_TOPIC,
@@ -15,7 +14,6 @@ from smsfleet.auth.models import (
     RefreshRequest,
     TokenPair,
     TokensRevoked,
-    User,
     UserCreate,
     UserPublic,
     UserUpdate,
@@ -98,89 +96,70 @@ def logout_user(username: str, _: AdminUser, actor: CurrentActor, context: Conte
 
 def _revoke_all(context: Services, actor: Actor, username: str) -> None:
     revoked = service.revoke_all_tokens(
-        users=context.store.users, clock=context.clock, username=username
-    )
-    _audit(context, actor, AuditAction.user_logged_out, username, before=None, after=None)
-    context.bus.publish(AUTH_TOPIC, revoked)
-
-
-def _public(user: User) -> UserPublic:
-    """A user as HTTP and the audit log see them: no password hash, no token version."""
-    return UserPublic.model_validate(user.model_dump())
-
-
-def _audit(
-    context: Services,
-    actor: Actor,
-    action: AuditAction,
-    username: str,
-    *,
-    before: UserPublic | None,
-    after: UserPublic | None,
-) -> None:
-    audit_service.record(
+        users=context.store.users,
         audit=context.store.audit,
         clock=context.clock,
         actor=actor,
-        action=action,
-        target_kind="user",
-        target=username,
-        before=before,
-        after=after,
+        username=username,
     )
+    context.bus.publish(AUTH_TOPIC, revoked)
 
 
 @router.get("/auth/me", summary="The logged-in user")
 def me(user: CurrentUser) -> UserPublic:
-    return _public(user)
+    return service.public_user(user)
 
 
 @router.get("/users", summary="List users", tags=["users"])
 def list_users(_: AdminUser, context: Context) -> list[UserPublic]:
-    return [_public(u) for u in context.store.users.list()]
+    return [service.public_user(u) for u in context.store.users.list()]
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, tags=["users"])
 def create_user(
     body: UserCreate, _: AdminUser, actor: CurrentActor, context: Context
 ) -> UserPublic:
-    user = _public(service.create_user(users=context.store.users, clock=context.clock, data=body))
-    _audit(context, actor, AuditAction.user_created, user.username, before=None, after=user)
-    return user
+    user = service.create_user(
+        users=context.store.users,
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        data=body,
+    )
+    return service.public_user(user)
 
 
 @router.get("/users/{username}", tags=["users"])
 def get_user(username: str, _: AdminUser, context: Context) -> UserPublic:
-    return _public(service.get_user(users=context.store.users, username=username))
+    return service.public_user(service.get_user(users=context.store.users, username=username))
 
 
 @router.patch("/users/{username}", tags=["users"])
 def update_user(
-    username: str, body: UserUpdate, admin: AdminUser, actor: CurrentActor, context: Context
+    username: str, body: UserUpdate, _: AdminUser, actor: CurrentActor, context: Context
 ) -> UserPublic:
     before = service.get_user(users=context.store.users, username=username)
     user = service.update_user(
-        users=context.store.users, clock=context.clock, actor=admin, username=username, data=body
+        users=context.store.users,
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        username=username,
+        data=body,
     )
-    # The password itself, and its hash, never reach the log: only that it was changed.
-    after = UserChange(**_public(user).model_dump(), password_changed=body.password is not None)
-    _audit(context, actor, AuditAction.user_updated, username, before=_public(before), after=after)
     if user.token_version != before.token_version:
         context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))
-    return _public(user)
+    return service.public_user(user)
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
-def delete_user(username: str, admin: AdminUser, actor: CurrentActor, context: Context) -> None:
-    before = context.store.users.get(username)
-    service.delete_user(users=context.store.users, actor=admin, username=username)
-    context.api_keys.revoke_owned(username)
-    _audit(
-        context,
-        actor,
-        AuditAction.user_deleted,
-        username,
-        before=None if before is None else _public(before),
-        after=None,
+def delete_user(username: str, _: AdminUser, actor: CurrentActor, context: Context) -> None:
+    service.delete_user(
+        users=context.store.users,
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        username=username,
     )
+    context.api_keys.revoke_owned(username, actor=actor)
     context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))

@@ -77,9 +77,28 @@ def resolve_country(*, countries: RecordStore[Country], text: str) -> Country:
     return get_country(countries=countries, code=code)
 
 
-def update_country(*, countries: RecordStore[Country], code: str, data: CountryUpdate) -> Country:
-    country = get_country(countries=countries, code=code).model_copy(update={"cap": data.cap})
+def update_country(
+    *,
+    countries: RecordStore[Country],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    code: str,
+    data: CountryUpdate,
+) -> Country:
+    before = get_country(countries=countries, code=code)
+    country = before.model_copy(update={"cap": data.cap})
     countries.replace(country)
+    audit_service.record(
+        audit=audit,
+        clock=clock,
+        actor=actor,
+        action=AuditAction.country_updated,
+        target_kind="country",
+        target=country.code,
+        before=before,
+        after=country,
+    )
     return country
 
 
@@ -230,10 +249,6 @@ def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     return verbs
 
 
-def _audit_actor(actor: User | Actor) -> Actor:
-    return actor if isinstance(actor, Actor) else Actor(username=actor.username, role=actor.role)
-
-
 def update_pair(
     *,
     pairs: RecordStore[Pair],
@@ -291,7 +306,7 @@ def update_pair(
         audit_service.record(
             audit=audit,
             clock=clock,
-            actor=_audit_actor(actor),
+            actor=audit_service.actor_of(actor),
             action=AuditAction.pair_updated,
             target_kind="pair",
             target=key,
@@ -351,7 +366,7 @@ def delete_pair(
         audit_service.record(
             audit=audit,
             clock=clock,
-            actor=_audit_actor(actor),
+            actor=audit_service.actor_of(actor),
             action=AuditAction.pair_deleted,
             target_kind="pair",
             target=key,

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
-from smsfleet.audit import service as audit_service
-from smsfleet.audit.models import Actor, AuditAction
+from smsfleet.audit.models import Actor
 from smsfleet.deps import (
     AdminUser,
     Context,
@@ -55,20 +54,14 @@ def get_country(code: str, _: CurrentUser, context: Context) -> Country:
 def update_country(
     code: str, body: CountryUpdate, _: AdminUser, actor: CurrentActor, context: Context
 ) -> Country:
-    countries = context.store.countries
-    before = service.get_country(countries=countries, code=code)
-    country = service.update_country(countries=countries, code=code, data=body)
-    audit_service.record(
+    return service.update_country(
+        countries=context.store.countries,
         audit=context.store.audit,
         clock=context.clock,
         actor=actor,
-        action=AuditAction.country_updated,
-        target_kind="country",
-        target=country.code,
-        before=before,
-        after=country,
+        code=code,
+        data=body,
     )
-    return country
 
 
 def _public(context: Context, pair: Pair) -> PairPublic:

@@ -32,8 +32,8 @@ from smsfleet.dispatch.admission import SqlAdmission
 from smsfleet.dispatch.models import ReportRequest, SendAction, StopAction
 from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
-from smsfleet.pairs.models import CountryUpdate, PairState, PairUpdate
-from smsfleet.pairs.service import update_country, update_pair
+from smsfleet.pairs.models import PairState, PairUpdate
+from smsfleet.pairs.service import get_country, update_pair
 from smsfleet.policy.models import POLICY_ACTOR, PolicyAction, PolicyDecision
 from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.stats import Window, WindowStats, wilson_lower_bound
@@ -142,7 +142,8 @@ class World:
 def _build_world(fleet: Fleet, engine: Engine) -> World:
     clock = fleet.clock
     # Room for every ask: each route sends at its own pace, 12 a minute.
-    update_country(countries=fleet.store.countries, code="UZ", data=CountryUpdate(cap=60))
+    countries = fleet.store.countries
+    countries.replace(get_country(countries=countries, code="UZ").model_copy(update={"cap": 60}))
     attempts, limiter = AttemptStore(engine), SqlLimiter(engine, clock=clock)
     dispatcher = Dispatcher(
         config_store=fleet.store,
