@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import SecretStr
 
-from smsfleet.audit.models import Actor
 from smsfleet.auth.models import Role, UserCreate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
@@ -323,11 +322,6 @@ def _with_store(data_dir: Path | None) -> ConfigStore:
     return open_config_store(_settings(data_dir).resolved_config_url)
 
 
-# Who the audit log names for changes made with this command, by whoever runs it on the
-# control plane's host.
-_HOST_ADMIN = Actor(username="system", role=Role.admin)
-
-
 @users_app.command("add")
 def users_add(
     username: str,
@@ -338,13 +332,18 @@ def users_add(
     data_dir: DataDir = None,
 ) -> None:
     """Add a user."""
+    from smsfleet.audit import service as audit_service
     from smsfleet.auth import service as auth_service
 
     store = _with_store(data_dir)
     try:
         data = UserCreate(username=username, password=password, role=role)
         auth_service.create_user(
-            users=store.users, audit=store.audit, clock=SystemClock(), actor=_HOST_ADMIN, data=data
+            users=store.users,
+            audit=store.audit,
+            clock=SystemClock(),
+            actor=audit_service.actor_of(sessions_cli.local_admin()),
+            data=data,
         )
     except DomainError as exc:
         raise _fail(exc) from exc
@@ -365,6 +364,7 @@ def users_passwd(
     data_dir: DataDir = None,
 ) -> None:
     """Set a user's password."""
+    from smsfleet.audit import service as audit_service
     from smsfleet.auth import service as auth_service
 
     store = _with_store(data_dir)
@@ -374,7 +374,7 @@ def users_passwd(
             users=store.users,
             audit=store.audit,
             clock=clock,
-            actor=_HOST_ADMIN,
+            actor=audit_service.actor_of(sessions_cli.local_admin()),
             username=username,
             data=auth_service.UserUpdate(password=password),
         )

@@ -110,6 +110,7 @@ def test_a_refused_change_is_not_audited(api: Api) -> None:
 
 def test_deleting_a_user_is_audited(api: Api) -> None:
     _make_alice(api)
+    key = _make_key(api, _sign_in(api, "alice", PASSWORD))
     old_hash = api.store.users.get("alice").password_hash  # type: ignore[union-attr]
     deleted = api.client.delete("/api/v1/users/alice", headers=api.headers())
     assert deleted.status_code == 204, deleted.text
@@ -120,7 +121,11 @@ def test_deleting_a_user_is_audited(api: Api) -> None:
     missing = api.client.delete("/api/v1/users/alice", headers=api.headers())
     assert missing.status_code == 404, missing.text
     assert len(audit(api, action="user.deleted")) == 1
-    _assert_nothing_secret(api, old_hash, *_secrets(api))
+    # Her key went with her account, and the log says who revoked it.
+    (revoked,) = audit(api, action="api_key.revoked")
+    assert revoked["actor"] == "admin" and revoked["target"] == key["id"]
+    assert revoked["before"]["revoked_at"] is None and revoked["after"]["revoked_at"] is not None
+    _assert_nothing_secret(api, old_hash, key["key"], *_secrets(api))
 
 
 def test_logging_out_everywhere_is_audited_by_whoever_did_it(api: Api) -> None:

@@ -63,7 +63,8 @@ def _heartbeats(settings: Settings) -> dict[str, datetime]:
         engine.dispose()
 
 
-def _local_admin() -> User:
+def local_admin() -> User:
+    """Whoever runs the command on the control plane's host, as the audit log names them."""
     now = datetime.now(UTC)
     return User(
         username=f"cli:{getpass.getuser()}",
@@ -130,7 +131,7 @@ def _act(
                 result = service.act(
                     store=store,
                     clock=SystemClock(),
-                    actor=_local_admin(),
+                    actor=local_admin(),
                     name=name,
                     action=action,
                     reason=reason,

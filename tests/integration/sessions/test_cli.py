@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import subprocess
 import sys
@@ -11,10 +12,14 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from smsfleet.audit.models import AuditAction
+from smsfleet.auth.models import Role
 from smsfleet.cli import app
+from smsfleet.core.settings import Settings
 from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.sessions.models import DesiredState
+from smsfleet.stores import open_config_store
 from tests.support.sessions import TICKING, Fleet
 
 runner = CliRunner()
@@ -72,6 +77,18 @@ def test_users_commands(tmp_path: Path) -> None:
     code, output = run(tmp_path, "db", "upgrade")
     assert code == 0
     assert "config store up to date (sqlite)" in output
+    # Whoever ran them on the host is in the audit log, and no password is.
+    store = open_config_store(Settings(data_dir=tmp_path).resolved_config_url)
+    try:
+        events = store.audit.recent(limit=10)
+    finally:
+        store.close()
+    assert [(e.action, e.target, e.actor, e.actor_role) for e in events] == [
+        (AuditAction.user_updated, "alice", f"cli:{getpass.getuser()}", Role.admin),
+        (AuditAction.user_created, "alice", f"cli:{getpass.getuser()}", Role.admin),
+    ]
+    assert events[0].after is not None and events[0].after["password_changed"] is True
+    assert "long-password" not in repr(events)
 
 
 def test_the_command_starts_without_loading_the_control_plane() -> None:
