@@ -163,7 +163,8 @@ DASHBOARD_PAIRS: list[dict[str, Any]] = [
 BEELINE = f"{DASHBOARD_COUNTRY}_beeline"
 MEGACOM = f"{DASHBOARD_COUNTRY}_megacom"
 # (outcome, delivery latency in ms or None) per attempt.
-DATA_SET: dict[str, list[tuple[str, int | None]]] = {
+# (outcome, latency in ms or error code): an error coded `interrupted` is broken off.
+DATA_SET: dict[str, list[tuple[str, int | str | None]]] = {
     BEELINE: [
         ("delivered", 800),
         ("delivered", 1_200),
@@ -180,6 +181,7 @@ DATA_SET: dict[str, list[tuple[str, int | None]]] = {
         ("delivered", 900),
         ("delivered", 7_000),
         ("error", None),
+        ("error", "interrupted"),
     ],
 }
 # "Now" on the dashboard: sent per minute and the cap chart, both over the goals' window.
@@ -250,8 +252,11 @@ def dashboard_workers(
 def record_data_set(workers: dict[str, Worker]) -> None:
     """The known data set, through the worker API."""
     for key, attempts in DATA_SET.items():
-        for outcome, latency in attempts:
-            workers[key].attempt(outcome, latency)
+        for outcome, detail in attempts:
+            if isinstance(detail, str):
+                workers[key].report(workers[key].lease()["trigger_id"], outcome, error_code=detail)
+            else:
+                workers[key].attempt(outcome, detail)
 
 
 # The page's formats, from the API's figures.
@@ -391,6 +396,11 @@ def _expect_numbers_of_one_read(page: Page, admin_api: httpx.Client, window: str
     )
     expect(page.get_by_test_id("kpi-not-delivered")).to_have_text(count(totals["not_delivered"]))
     expect(page.get_by_test_id("kpi-failed")).to_have_text(count(totals["failed"]))
+    broken_off = page.get_by_test_id("kpi-broken-off")
+    if totals["broken_off"]:
+        expect(broken_off).to_have_text(count(totals["broken_off"]))
+    else:
+        expect(broken_off).to_have_count(0)
     firing = admin_api.get("/api/v1/alerts/overview").json()["counts"]["firing"]
     expect(page.get_by_test_id("kpi-open-alerts")).to_have_text(count(firing))
     groups = {group["key"]: group for group in by_pair["groups"]}

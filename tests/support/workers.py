@@ -44,7 +44,14 @@ class Worker:
             time.sleep(min(float(action["retry_after"]), 0.5))
         pytest.fail(f"{self.session} got no send lease within 10 s")
 
-    def report(self, trigger_id: str, outcome: str, latency_ms: int | None = None) -> None:
+    def report(
+        self,
+        trigger_id: str,
+        outcome: str,
+        latency_ms: int | None = None,
+        *,
+        error_code: str = "E_TEST",
+    ) -> None:
         sent_at = datetime.now(UTC) - timedelta(seconds=10)
         body: dict[str, Any] = {
             "trigger_id": trigger_id,
@@ -56,7 +63,7 @@ class Worker:
         if latency_ms is not None:
             body["delivered_at"] = (sent_at + timedelta(milliseconds=latency_ms)).isoformat()
         if outcome in {"send_failed", "error"}:
-            body["error_code"] = "E_TEST"
+            body["error_code"] = error_code
         response = self.client.post(
             "/api/v1/worker/report", json=body, headers={"Authorization": f"Bearer {self.token}"}
         )

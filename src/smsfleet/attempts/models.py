@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from smsfleet.core.records import Timestamp
 
-__all__ = ["Attempt", "Completion", "Outcome"]
+__all__ = ["BROKEN_OFF_CODES", "Attempt", "Completion", "Outcome", "is_broken_off"]
 
 
 class Outcome(StrEnum):
@@ -16,6 +16,18 @@ class Outcome(StrEnum):
     not_delivered = "not_delivered"
     send_failed = "send_failed"
     error = "error"
+
+
+# Errors that say nothing of the route: an attempt given up because its program was
+# stopped before the gateway could tell (`interrupted`), was killed while the attempt
+# was in flight (`lease_lost`), or never reported (`lease_expired`). They took a slot
+# of the country's cap, but they are neither a success nor a failure of the route, so
+# success rates, failures and the policy's evidence leave them out.
+BROKEN_OFF_CODES: frozenset[str] = frozenset({"interrupted", "lease_lost", "lease_expired"})
+
+
+def is_broken_off(outcome: Outcome | str | None, error_code: str | None) -> bool:
+    return outcome == Outcome.error and error_code in BROKEN_OFF_CODES
 
 
 class Completion(BaseModel):

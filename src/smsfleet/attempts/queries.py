@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy.sql.elements import ColumnElement
 
 from smsfleet.attempts.models import Outcome
-from smsfleet.attempts.store import attempts_table
+from smsfleet.attempts.store import attempts_table, broken_off
 
 __all__ = [
+    "broken_off",
     "column",
     "completed",
     "completed_at",

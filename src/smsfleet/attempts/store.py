@@ -12,10 +12,10 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
 from smsfleet.attempts.ledger import next_phone
-from smsfleet.attempts.models import Attempt, Completion, Outcome
+from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Completion, Outcome
 from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc, pages_since
 
-__all__ = ["AttemptStore", "Subject", "attempts_table"]
+__all__ = ["AttemptStore", "Subject", "attempts_table", "broken_off"]
 
 # What completed attempts are counted by.
 Subject = Literal["pair", "country", "program"]
@@ -51,6 +51,11 @@ attempts_table = sa.Table(
     sa.Index("ix_attempts_phone_leased_at", "phone", "leased_at"),
 )
 
+# `models.is_broken_off` in SQL (never NULL, so its negation is safe to count with).
+broken_off: sa.ColumnElement[bool] = sa.and_(
+    attempts_table.c.outcome == Outcome.error.value,
+    sa.func.coalesce(attempts_table.c.error_code, "").in_(sorted(BROKEN_OFF_CODES)),
+)
 
 # What a report or a close sets on an open attempt.
 _OUTCOME_COLUMNS = tuple(Completion.model_fields)
@@ -399,7 +404,8 @@ class AttemptStore:
         keys: Collection[str] | None = None,
     ) -> dict[str, tuple[int, int]]:
         """Per subject: how many attempts completed in (start, end], at most its `newest`
-        latest, and how many of those were delivered. Subjects without any are left out."""
+        latest, and how many of those were delivered. Attempts broken off are not counted;
+        subjects without any are left out."""
         c = attempts_table.c
         subject = c[by]
         ranked = sa.select(
@@ -412,6 +418,7 @@ class AttemptStore:
             c.completed_at > naive_utc(start),
             c.completed_at <= naive_utc(end),
             c.outcome.is_not(None),
+            ~broken_off,
         )
         if keys is not None:
             if not keys:

@@ -4,7 +4,11 @@ Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus
 
 - An attempt counts once it is *completed* (has an outcome), in the window that
   holds its `completed_at`. Open attempts are not counted anywhere.
-- `completed` = delivered + not_delivered + send_failed + error.
+- `completed` = delivered + not_delivered + send_failed + error: the attempts that
+  judge the route. An attempt *broken off* (an error coded `interrupted`, `lease_lost`
+  or `lease_expired`: its program was stopped or killed, or never reported) says
+  nothing of the route; it is counted in `broken_off`, not in `completed`, `error`,
+  `failed` or the success rate, and its code still shows in `errors_by_code`.
 - `sent` = delivered + not_delivered: the SMS was triggered at the provider.
 - `failed` = send_failed + error: the SMS was never triggered (so sent + failed =
   completed); `errors` = error alone.
@@ -15,8 +19,8 @@ Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus
   read off fine log-spaced bins (`smsfleet.core.quantiles`), within 2 % of the exact
   percentile, the same way from raw attempts and from rollups, so both give the same
   figure. `LATENCY_BUCKETS_MS` are the coarse histogram's (rollup columns, Prometheus).
-- `achieved_per_minute` = completed / window minutes: each completed attempt took one
-  slot of its country's per-minute cap.
+- `achieved_per_minute` = (completed + broken_off) / window minutes: each closed
+  attempt took one slot of its country's per-minute cap.
 """
 
 from __future__ import annotations
@@ -108,6 +112,9 @@ class AttemptSummary(BaseModel):
     country: str
     outcome: str
     error_code: str | None = None
+    broken_off: bool = Field(
+        default=False, description="an error that says nothing of the route (not counted)"
+    )
     latency_ms: int | None = None
     completed_at: Timestamp
 
@@ -120,11 +127,17 @@ class Counters(BaseModel):
     failed: int = Field(default=0, description="send_failed + error")
     errors: int = 0
     completed: int = 0
+    broken_off: int = Field(
+        default=0,
+        description="attempts broken off by a stop, a kill or a lost lease: not in completed",
+    )
     success_rate: float | None = Field(default=None, description="delivered / completed")
     errors_by_code: dict[str, int] = Field(default_factory=dict)
     latency_p50_ms: int | None = None
     latency_p95_ms: int | None = None
-    achieved_per_minute: float = Field(default=0.0, description="completed / window minutes")
+    achieved_per_minute: float = Field(
+        default=0.0, description="(completed + broken_off) / window minutes"
+    )
 
 
 class SummaryGroup(Counters):

@@ -23,7 +23,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import CollectorRegistry
 
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Outcome, is_broken_off
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, GroupBy
 from smsfleet.metrics.service import MetricsService
 from smsfleet.sessions.models import DesiredState, SessionState
@@ -66,6 +66,7 @@ class FleetCollector:
         self._sent: dict[Route, int] = {}
         self._delivered: dict[Route, int] = {}
         self._failed: dict[tuple[str, str, str, str], int] = {}
+        self._broken_off: dict[Route, int] = {}
         self._latency: dict[Route, _Histogram] = {}
         self._grants: dict[str, int] = {}
         metrics.add_observer(self.observe)
@@ -75,6 +76,8 @@ class FleetCollector:
         route = (attempt.country, attempt.pair, attempt.program)
         outcome = attempt.outcome
         with self._lock:
+            # From 0 for every route that reported, so dashboards show a flat line.
+            self._broken_off.setdefault(route, 0)
             if outcome in (Outcome.delivered, Outcome.not_delivered):
                 self._sent[route] = self._sent.get(route, 0) + 1
                 # Materialised at zero so `delivered / sent` exists for every route.
@@ -83,6 +86,8 @@ class FleetCollector:
                 self._delivered[route] += 1
                 if attempt.latency_ms is not None:
                     self._latency.setdefault(route, _Histogram()).observe(attempt.latency_ms / 1000)
+            elif is_broken_off(outcome, attempt.error_code):
+                self._broken_off[route] += 1
             elif outcome in (Outcome.send_failed, Outcome.error):
                 key = (*route, outcome.value)
                 self._failed[key] = self._failed.get(key, 0) + 1
@@ -100,6 +105,7 @@ class FleetCollector:
             self._sent = {k: v for k, v in self._sent.items() if keep(k)}
             self._delivered = {k: v for k, v in self._delivered.items() if keep(k)}
             self._failed = {k: v for k, v in self._failed.items() if keep(k)}
+            self._broken_off = {k: v for k, v in self._broken_off.items() if keep(k)}
             self._latency = {k: v for k, v in self._latency.items() if keep(k)}
 
     def describe(self) -> Iterable[Metric]:
@@ -150,7 +156,8 @@ class FleetCollector:
 
         rate = GaugeMetricFamily(
             "smsfleet_country_send_rate",
-            "Completed attempts per minute in the country over the last 5 minutes",
+            "Attempts closed per minute in the country over the last 5 minutes (broken off "
+            "included: each took a slot of the cap)",
             labels=("country",),
         )
         cap = GaugeMetricFamily(
@@ -161,8 +168,8 @@ class FleetCollector:
         recent = self._metrics.recent_by(GroupBy.country, RATE_WINDOW)
         minutes = RATE_WINDOW / timedelta(minutes=1)
         for country in sorted({pair.country for pair in pairs.values()}):
-            completed = recent[country].completed if country in recent else 0
-            rate.add_metric([country], completed / minutes)
+            closed = recent[country].closed if country in recent else 0
+            rate.add_metric([country], closed / minutes)
             record = config.countries.get(country)
             if record is not None:
                 cap.add_metric([country], float(record.cap))
@@ -190,6 +197,12 @@ class FleetCollector:
             "Attempts that never triggered an SMS, by reason (send_failed, error)",
             labels=(*ROUTE, "reason"),
         )
+        broken_off = CounterMetricFamily(
+            "smsfleet_sms_broken_off",
+            "Attempts broken off by a stop, a kill or a lost lease: neither delivered nor "
+            "failed, so left out of success ratios",
+            labels=ROUTE,
+        )
         latency = HistogramMetricFamily(
             "smsfleet_sms_delivery_seconds",
             "Delivery latency of delivered SMS (sent to delivered)",
@@ -205,9 +218,11 @@ class FleetCollector:
                 delivered.add_metric(list(route), float(count))
             for key, count in sorted(self._failed.items()):
                 failed.add_metric(list(key), float(count))
+            for route, count in sorted(self._broken_off.items()):
+                broken_off.add_metric(list(route), float(count))
             for route, histogram in sorted(self._latency.items()):
                 latency.add_metric(list(route), histogram.buckets(), histogram.total)
-        yield from (grants, sent, delivered, failed, latency)
+        yield from (grants, sent, delivered, failed, broken_off, latency)
 
 
 def render(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:

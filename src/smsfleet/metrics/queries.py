@@ -64,7 +64,11 @@ def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 def raw_counters() -> list[ColumnElement[Any]]:
     """The counter columns of a rollup row, counted from the ledger's attempts."""
     timed, latency = ledger.timed, ledger.latency_ms
-    counters = [count_if(ledger.outcome == outcome) for outcome in OUTCOME_COLUMNS]
+    counters = [
+        count_if(sa.and_(ledger.outcome == outcome, ~ledger.broken_off))
+        for outcome in OUTCOME_COLUMNS
+    ]
+    counters.append(count_if(ledger.broken_off))
     counters.append(sa.func.sum(sa.case((timed, latency), else_=0)))
     counters.append(count_if(timed))
     lower: int | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.models import Attempt, is_broken_off
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.bounds import check_moment
 from smsfleet.core.clock import Clock
@@ -214,11 +214,12 @@ def _counters(tally: Tally, codes: dict[str, int], minutes: float) -> Counters:
         failed=tally.send_failed + tally.error,
         errors=tally.error,
         completed=tally.completed,
+        broken_off=tally.broken_off,
         success_rate=_rate(tally),
         errors_by_code=dict(sorted(codes.items())),
         latency_p50_ms=percentile(tally.bins, 0.5),
         latency_p95_ms=percentile(tally.bins, 0.95),
-        achieved_per_minute=round(tally.completed / minutes, 3) if minutes > 0 else 0.0,
+        achieved_per_minute=round(tally.closed / minutes, 3) if minutes > 0 else 0.0,
     )
 
 
@@ -282,6 +283,7 @@ class MetricsService:
                     country=attempt.country,
                     outcome=attempt.outcome.value,
                     error_code=attempt.error_code,
+                    broken_off=is_broken_off(attempt.outcome, attempt.error_code),
                     latency_ms=attempt.latency_ms,
                     completed_at=attempt.completed_at,
                 )

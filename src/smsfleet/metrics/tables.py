@@ -20,13 +20,26 @@ from smsfleet.metrics.models import LATENCY_BUCKETS_MS
 
 HISTOGRAM_SIZE = len(LATENCY_BUCKETS_MS) + 1
 HISTOGRAM_COLUMNS = tuple(f"latency_b{index:02d}" for index in range(HISTOGRAM_SIZE))
+# The outcomes that judge a route (`error` without the attempts broken off), then those
+# broken off (`smsfleet.attempts.models.BROKEN_OFF_CODES`), counted apart.
 OUTCOME_COLUMNS = ("delivered", "not_delivered", "send_failed", "error")
-COUNTER_COLUMNS = (*OUTCOME_COLUMNS, "latency_sum_ms", "latency_count", *HISTOGRAM_COLUMNS)
+COUNTER_COLUMNS = (
+    *OUTCOME_COLUMNS,
+    "broken_off",
+    "latency_sum_ms",
+    "latency_count",
+    *HISTOGRAM_COLUMNS,
+)
 # The key of a rollup row besides its bucket.
 ROLLUP_KEY = ("pair", "program", "country", "operator")
 
 STATE_ROLLED = "rolled_until"
 STATE_PURGED = "purged_until"
+
+
+def _broken_off_column() -> sa.Column[int]:
+    # Defaults to 0 for rows written before it was counted (migration 0015).
+    return sa.Column("broken_off", sa.Integer, nullable=False, server_default="0")
 
 
 def _rollup_table(name: str) -> sa.Table:
@@ -39,6 +52,7 @@ def _rollup_table(name: str) -> sa.Table:
         sa.Column("country", sa.String(2), nullable=False),
         sa.Column("operator", sa.String(32), nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
+        _broken_off_column(),
         sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
         sa.Column("latency_count", sa.Integer, nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),
@@ -87,6 +101,7 @@ metrics_hour_country_table = sa.Table(
     sa.Column("bucket", DateTimeColumn, primary_key=True),
     sa.Column("country", sa.String(2), primary_key=True),
     *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
+    _broken_off_column(),
     sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
     sa.Column("latency_count", sa.Integer, nullable=False),
     *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),

@@ -1,4 +1,8 @@
-"""Tallies: the counters of completed attempts, added up across minutes, hours and raw rows."""
+"""Tallies: the counters of completed attempts, added up across minutes, hours and raw rows.
+
+`completed` counts the attempts that judge a route; those broken off
+(`smsfleet.attempts.models.BROKEN_OFF_CODES`) are counted apart, in `broken_off`.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ class Tally:
     not_delivered: int = 0
     send_failed: int = 0
     error: int = 0
+    broken_off: int = 0
     latency_sum_ms: int = 0
     latency_count: int = 0
     histogram: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_SIZE)
@@ -31,11 +36,17 @@ class Tally:
     def completed(self) -> int:
         return self.delivered + self.not_delivered + self.send_failed + self.error
 
+    @property
+    def closed(self) -> int:
+        """Every attempt closed, broken off or not: each took a slot of the cap."""
+        return self.completed + self.broken_off
+
     def add(self, other: Tally) -> None:
         self.delivered += other.delivered
         self.not_delivered += other.not_delivered
         self.send_failed += other.send_failed
         self.error += other.error
+        self.broken_off += other.broken_off
         self.latency_sum_ms += other.latency_sum_ms
         self.latency_count += other.latency_count
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
@@ -45,9 +56,16 @@ class Tally:
     def from_values(cls, values: Sequence[Any]) -> Tally:
         """From the counter columns in `COUNTER_COLUMNS` order (SQL sums may be Decimal)."""
         numbers = [int(value or 0) for value in values]
-        delivered, not_delivered, send_failed, error, latency_sum, latency_count = numbers[:6]
+        delivered, not_delivered, send_failed, error, broken_off, latency_sum, count = numbers[:7]
         return cls(
-            delivered, not_delivered, send_failed, error, latency_sum, latency_count, numbers[6:]
+            delivered,
+            not_delivered,
+            send_failed,
+            error,
+            broken_off,
+            latency_sum,
+            count,
+            numbers[7:],
         )
 
     def values(self) -> dict[str, int]:
@@ -58,6 +76,7 @@ class Tally:
                 strict=True,
             )
         )
+        row["broken_off"] = self.broken_off
         row["latency_sum_ms"] = self.latency_sum_ms
         row["latency_count"] = self.latency_count
         row.update(zip(HISTOGRAM_COLUMNS, self.histogram, strict=True))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from smsfleet.attempts.models import is_broken_off
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.metrics.rollups import Rollups
 from smsfleet.metrics.tables import metrics_hour_table, metrics_minute_table, sms_metrics_table
@@ -36,11 +37,12 @@ __all__ = ["rig"]  # the fixture
 
 RUN_SECONDS = 8.0
 OUTCOMES = ("delivered", "not_delivered", "send_failed", "error")
+COUNTED = (*OUTCOMES, "broken_off")
 
 
 def _expected_outcomes(rig: Rig) -> Counter[str]:
     """Outcomes by the simulator's truth; an attempt stopped before the gateway knew
-    counts as the error its program reported."""
+    counts as broken off (`broken_off`), as its program reported it."""
     attempts = {a["id"]: a for a in rig.attempts()}
     truth = {r["trigger_id"]: r for r in rig.truth()}
     assert None not in truth
@@ -49,8 +51,8 @@ def _expected_outcomes(rig: Rig) -> Counter[str]:
     expected: Counter[str] = Counter()
     for trigger_id, record in truth.items():
         attempt = completed[trigger_id]
-        if attempt["outcome"] == "error" and attempt["error_code"] == "interrupted":
-            expected["error"] += 1
+        if is_broken_off(attempt["outcome"], attempt["error_code"]):
+            expected["broken_off"] += 1
             continue
         outcome = REPORTED_AS.get(record["outcome"], "send_failed")
         assert attempt["outcome"] == outcome, (record, attempt)
@@ -68,6 +70,8 @@ def _prometheus(text: str) -> Counter[str]:
                 found["sent"] += int(sample.value)
             elif sample.name == "smsfleet_sms_delivered_total":
                 found["delivered"] += int(sample.value)
+            elif sample.name == "smsfleet_sms_broken_off_total":
+                found["broken_off"] += int(sample.value)
             elif sample.name == "smsfleet_sms_failed_total":
                 found[sample.labels["reason"]] += int(sample.value)
     return found
@@ -101,12 +105,13 @@ def test_every_figure_equals_the_ground_truth(rig: Rig) -> None:
         assert {name: group[name] for name in OUTCOMES if name != "error"} == {
             name: expected[name] for name in OUTCOMES if name != "error"
         }
-        assert (group["sent"], group["failed"], group["errors"]) == (
+        assert (group["sent"], group["failed"], group["errors"], group["broken_off"]) == (
             sent,
             failed,
             expected["error"],
+            expected["broken_off"],
         )
-        assert group["completed"] == sum(expected.values())
+        assert group["completed"] == sum(expected[name] for name in OUTCOMES)
 
         exposition = client.get("/metrics")
         assert exposition.status_code == 200
@@ -115,6 +120,7 @@ def test_every_figure_equals_the_ground_truth(rig: Rig) -> None:
             delivered=expected["delivered"],
             send_failed=expected["send_failed"],
             error=expected["error"],
+            broken_off=expected["broken_off"],
         )
     rig.control_plane.stop()
 
@@ -124,12 +130,12 @@ def test_every_figure_equals_the_ground_truth(rig: Rig) -> None:
         with engine.connect() as connection:
             for table in (metrics_minute_table, metrics_hour_table):
                 rolled = connection.execute(
-                    sa.select(*(sa.func.sum(table.c[name]) for name in OUTCOMES)).where(
+                    sa.select(*(sa.func.sum(table.c[name]) for name in COUNTED)).where(
                         table.c.pair == PAIR
                     )
                 ).one()
-                assert dict(zip(OUTCOMES, rolled, strict=True)) == {
-                    name: expected[name] for name in OUTCOMES
+                assert dict(zip(COUNTED, rolled, strict=True)) == {
+                    name: expected[name] for name in COUNTED
                 }, table.name
             table = sms_metrics_table
             rows = connection.execute(

@@ -1,7 +1,8 @@
 """Hourly trends over more than a day (read from the week series, `metrics_week_series`)
 equal the raw attempts, point by point, on SQLite and MariaDB: before any rollup,
 partly rolled up, fully rolled up, after an old hour is rolled up again, and after
-migration 0013 fills the series from the hour rollups."""
+migration 0015 fills the series from the hour rollups (and counts the attempts broken
+off apart in the stored rollups)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Outcome, is_broken_off
 from smsfleet.attempts.store import attempts_table
 from smsfleet.metrics.buckets import HOUR, floor_to
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, Timeseries
 from smsfleet.metrics.series import bucketed_percentile
-from smsfleet.metrics.tables import metrics_week_series_table
+from smsfleet.metrics.tables import (
+    metrics_hour_country_table,
+    metrics_hour_table,
+    metrics_minute_table,
+    metrics_week_series_table,
+)
 from tests.support.metrics_fleet import Fleet
 from tests.support.metrics_stores import migrate_metrics
 
@@ -49,7 +55,9 @@ def expected(
     first = floor_to(start, HOUR)  # a trend's first point starts on the hour
     for attempt in attempts:
         assert attempt.completed_at is not None and attempt.outcome is not None
-        if not first <= attempt.completed_at < end:
+        if not first <= attempt.completed_at < end or is_broken_off(
+            attempt.outcome, attempt.error_code
+        ):
             continue
         hour = floor_to(attempt.completed_at, HOUR)
         key = GROUPINGS[grouping](attempt)
@@ -151,7 +159,9 @@ def test_long_hourly_trends_equal_the_raw_attempts(fleet: Fleet) -> None:
     assert check_all(fleet, attempts) == raw_only
 
 
-def test_migration_0013_fills_the_week_series_from_the_hour_rollups(fleet: Fleet) -> None:
+def test_migrating_from_before_the_week_series_fills_them_from_the_hour_rollups(
+    fleet: Fleet,
+) -> None:
     attempts = fleet.random_attempts(1_500, start=START, span=timedelta(hours=50))
     service = fleet.metrics.service
     service.ingest(attempts)
@@ -175,6 +185,62 @@ def test_migration_0013_fills_the_week_series_from_the_hour_rollups(fleet: Fleet
         migrate_metrics(engine, "head")
     assert stored() == written
     check_all(fleet, attempts)
+
+
+def test_migration_0015_counts_stored_attempts_broken_off_apart(fleet: Fleet) -> None:
+    """Rollups stored before 0015 counted attempts broken off as errors; 0015 counts
+    them apart, as the rollup job now does, and refolds the week series."""
+    attempts = fleet.random_attempts(1_500, start=START, span=timedelta(hours=50))
+    codes = sorted(BROKEN_OFF_CODES)
+    broken_off = [
+        fleet.attempt(
+            attempt.pair,
+            attempt.program,
+            Outcome.error,
+            (attempt.completed_at or T0) + timedelta(seconds=1),
+            error_code=codes[index % len(codes)],
+        )
+        for index, attempt in enumerate(attempts[::7])
+    ]
+    service = fleet.metrics.service
+    service.ingest([*attempts, *broken_off])
+    fleet.clock.current = T0 + timedelta(seconds=30)
+    fleet.metrics.job.run_once()
+    engine = service.store.engine
+    rollups = (metrics_minute_table, metrics_hour_table, metrics_hour_country_table)
+
+    def stored() -> list[list[tuple[object, ...]]]:
+        with engine.connect() as connection:
+            return [
+                [
+                    tuple(row)
+                    for row in connection.execute(
+                        sa.select(table).order_by(*table.primary_key.columns)
+                    )
+                ]
+                for table in (*rollups, metrics_week_series_table)
+            ]
+
+    def errors(table: sa.Table) -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.sum(table.c.error))).scalar_one())
+
+    written = stored()
+    errors_of_routes = sum(attempt.outcome is Outcome.error for attempt in attempts)
+    assert [errors(table) for table in rollups] == [errors_of_routes] * 3
+    try:
+        migrate_metrics(engine, "0014", down=True)
+        # As stored before: every error counted as one, and no week series filled yet.
+        assert [errors(table) for table in rollups] == [errors_of_routes + len(broken_off)] * 3
+        with engine.begin() as connection:
+            for table in rollups:
+                columns = {c["name"] for c in sa.inspect(connection).get_columns(table.name)}
+                assert "broken_off" not in columns
+            connection.execute(metrics_week_series_table.delete())
+    finally:
+        migrate_metrics(engine, "head")
+    assert stored() == written
+    check_all(fleet, [*attempts, *broken_off])
 
 
 @pytest.mark.parametrize("grouping", [None, "pair"])

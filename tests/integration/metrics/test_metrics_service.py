@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from smsfleet.attempts.models import Attempt, Completion, Outcome
@@ -147,6 +148,49 @@ def test_sms_metrics_has_one_row_per_minute_and_pair_and_reruns_replace_it(fleet
     rollups.rollup(start=at(2), end=at(3))  # one minute again
     rollups.rollup(start=T0, end=at(4))
     assert store.sms_metrics(start=T0, end=at(10)) == expected
+
+
+def test_attempts_broken_off_are_counted_apart_from_the_routes_figures(fleet: Fleet) -> None:
+    """A stop, a kill or a lost lease says nothing of the route: such attempts took a
+    slot of the cap but count in neither its success rate nor its failures, from raw
+    attempts or from rollups alike."""
+    route = ("UZ_uzmobile", "program1")
+    attempts = [
+        fleet.attempt(*route, Outcome.delivered, at(0, 10), latency_ms=400),
+        fleet.attempt(*route, Outcome.delivered, at(0, 20), latency_ms=400),
+        fleet.attempt(*route, Outcome.error, at(0, 30), error_code="E_TIMEOUT"),
+        *(
+            fleet.attempt(*route, Outcome.error, at(1, 10 * index), error_code=code)
+            for index, code in enumerate(("interrupted", "lease_lost", "lease_expired"))
+        ),
+    ]
+    service = fleet.metrics.service
+    service.ingest(attempts)
+    assert [summary.broken_off for summary in fleet.published] == [False] * 3 + [True] * 3
+    fleet.clock.current = at(2, 30)
+
+    def figures() -> tuple[object, ...]:
+        totals = service.summary(start=T0, end=at(2), group_by="pair").totals
+        (point,) = service.timeseries(start=T0, end=at(2), step="1h").series[0].points
+        return (
+            (totals.completed, totals.delivered, totals.errors, totals.failed),
+            (totals.broken_off, totals.success_rate, totals.achieved_per_minute),
+            totals.errors_by_code,
+            (point.completed, point.failed, point.success_rate),
+        )
+
+    expected = (
+        (3, 2, 1, 1),
+        (3, 2 / 3, 3.0),  # six slots taken over two minutes
+        {"E_TIMEOUT": 1, "interrupted": 1, "lease_expired": 1, "lease_lost": 1},
+        (3, 1, 2 / 3),
+    )
+    assert figures() == expected
+    fleet.metrics.job.run_once()
+    assert figures() == expected
+    (row,) = service.store.sms_metrics(start=T0, end=at(10))
+    assert (row.timestamp, row.operator, row.sms_sent, row.failures) == (at(0), "uzmobile", 2, 1)
+    assert row.success_rate == pytest.approx(2 / 3, abs=1e-6)
 
 
 def _expected_by_pair(

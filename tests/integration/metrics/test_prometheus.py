@@ -138,22 +138,40 @@ def test_dispatcher_reports_reach_the_bus_and_the_counters(
         unreported = dispatcher.lease(session=session)
         assert isinstance(unreported, SendAction)
         fleet.clock.advance(dispatcher.policy.lease_ttl.total_seconds() + 60)
-        assert isinstance(dispatcher.lease(session=session), SendAction)
+        failing = dispatcher.lease(session=session)
+        assert isinstance(failing, SendAction)
         expired = fleet.published[-1]
-        assert (expired.id, expired.outcome, expired.error_code) == (
+        assert (expired.id, expired.outcome, expired.error_code, expired.broken_off) == (
             unreported.trigger_id,
             "error",
             "lease_expired",
+            True,
+        )
+        failure = ReportRequest(
+            trigger_id=failing.trigger_id,
+            session=session,
+            outcome=Outcome.error,
+            error_code="gateway_unreachable",
+        )
+        dispatcher.report(session=session, report=failure)
+        assert (fleet.published[-1].error_code, fleet.published[-1].broken_off) == (
+            "gateway_unreachable",
+            False,
         )
     finally:
         dispatcher.close()
         engine.dispose()
     found = samples(fleet)
-    assert found[("smsfleet_sms_delivered_total", route("UZ_uzmobile", "program1"))] == 1
+    uzmobile = route("UZ_uzmobile", "program1")
+    assert found[("smsfleet_sms_delivered_total", uzmobile)] == 1
+    # The program's own error is a failure of the route; the lease it never reported is not.
     failed = route("UZ_uzmobile", "program1", reason="error")
     assert found[("smsfleet_sms_failed_total", failed)] == 1
+    assert found[("smsfleet_sms_broken_off_total", uzmobile)] == 1
     summary = fleet.metrics.service.summary(
         start=T0, end=fleet.clock.now() + timedelta(seconds=1), group_by="pair", key="UZ_uzmobile"
     )
-    assert (summary.totals.delivered, summary.totals.errors) == (1, 1)
-    assert summary.totals.errors_by_code == {"lease_expired": 1}
+    totals = summary.totals
+    assert (totals.delivered, totals.errors, totals.broken_off, totals.completed) == (1, 1, 1, 2)
+    assert totals.success_rate == 0.5
+    assert totals.errors_by_code == {"gateway_unreachable": 1, "lease_expired": 1}

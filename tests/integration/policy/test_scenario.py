@@ -66,6 +66,8 @@ class Route:
     healthy: bool = True
     # How the n-th send ends (delivered or not), when not all-or-nothing by `healthy`.
     delivers: Callable[[int], bool] | None = None
+    # The error code the n-th send is broken off with, if it is (`feed` only).
+    breaks_off: Callable[[int], str | None] | None = None
     sends: list[datetime] = field(default_factory=list)
     outcomes: list[bool] = field(default_factory=list)
     stops: int = 0
@@ -368,9 +370,12 @@ def feed(world: World, route: Route, seconds: int) -> None:
         world.elapsed += STEP
         now = world.fleet.clock.now()
         assert route.delivers is not None
-        delivered = route.delivers(len(route.sends))
+        broken_off = route.breaks_off(len(route.sends)) if route.breaks_off else None
+        delivered = broken_off is None and route.delivers(len(route.sends))
         route.sends.append(now)
-        route.outcomes.append(delivered)
+        if broken_off is None:
+            route.outcomes.append(delivered)
+        outcome = Outcome.delivered if delivered else Outcome.not_delivered
         attempts.add_many(
             [
                 Attempt(
@@ -383,7 +388,8 @@ def feed(world: World, route: Route, seconds: int) -> None:
                     phone=PHONE,
                     leased_at=now - timedelta(seconds=STEP),
                     completed_at=now,
-                    outcome=Outcome.delivered if delivered else Outcome.not_delivered,
+                    outcome=Outcome.error if broken_off else outcome,
+                    error_code=broken_off,
                 )
             ]
         )
@@ -408,6 +414,28 @@ def test_a_route_delivering_70_percent_is_never_paused_at_a_50_percent_line(
     # route's do: judged on the lower bound, it would have been paused.
     worst = min(sum(route.outcomes[i : i + 50]) for i in range(len(route.outcomes) - 49))
     assert wilson_lower_bound(worst, 50, CONFIG.z) < CONFIG.pause_threshold
+
+
+def test_attempts_broken_off_by_restarts_never_pause_a_route_nor_alert(
+    fleet: Fleet, metrics_engine: Engine, make_world: MakeWorld
+) -> None:
+    """Two of every three sends broken off (stopped, killed, never reported) on a route
+    that delivers every SMS it does send: counted as failures, a third delivered would
+    pause it within minutes (the test above) and call the gateway failing."""
+    world = make_world(fleet, metrics_engine)
+    route = world.add_route("uzmobile")
+    route.delivers = lambda _n: True
+    codes = ("interrupted", "lease_lost", "lease_expired")
+    route.breaks_off = lambda n: None if n % 3 == 0 else codes[n % len(codes)]
+    feed(world, route, 60 * 60)
+    assert len(route.outcomes) == len(route.sends) // 3
+    assert world.published == []
+    assert world.pair_state(route) is PairState.enabled
+    assert world.alerts.find(AlertQuery()) == []
+    pair = fleet.store.pairs.get(route.pair)
+    assert pair is not None
+    stats = world.policy.pair_window_stats([pair], window=CONFIG.window, now=fleet.clock.now())
+    assert stats[route.pair] == WindowStats(samples=50, delivered=50)
 
 
 def test_a_route_delivering_30_percent_is_paused_within_5_minutes(

@@ -1,4 +1,7 @@
-"""metrics: whole hours per series a week to a row (metrics_week_series), from metrics_hour
+"""metrics: whole hours per series a week to a row (metrics_week_series)
+
+0015 fills them from `metrics_hour` (this revision once did, with the code's fold,
+which reads the hours' columns as they are at head).
 
 Revision ID: 0013
 Revises: 0012
@@ -6,14 +9,13 @@ Revises: 0012
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
 from smsfleet.core.sql import table_options
-from smsfleet.metrics.rollups import refold_series_from_hours
 
 revision = "0013"
 down_revision = "0012"
@@ -26,7 +28,6 @@ def _datetime() -> sa.types.TypeEngine[datetime]:
 
 
 def upgrade() -> None:
-    connection = op.get_bind()
     op.create_table(
         "metrics_week_series",
         sa.Column("week", _datetime(), nullable=False),
@@ -34,23 +35,8 @@ def upgrade() -> None:
         sa.Column("group_key", sa.String(length=40), nullable=False),
         sa.Column("hours", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("week", "kind", "group_key"),
-        **table_options(connection),
+        **table_options(op.get_bind()),
     )
-    # A day at a time from the existing hours (the code's fold, as at this revision).
-    first, last = connection.execute(
-        sa.text("SELECT MIN(bucket), MAX(bucket) FROM metrics_hour")
-    ).one()
-    if first is None:
-        return
-    day = _aware(first).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day <= _aware(last):
-        refold_series_from_hours(connection, day, day + timedelta(days=1))
-        day += timedelta(days=1)
-
-
-def _aware(value: datetime | str) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:

@@ -17,7 +17,8 @@ interface KpiCardsProps {
 }
 
 export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSessions, alerts }: KpiCardsProps) {
-  // Every completed attempt that was not delivered, whatever went wrong.
+  // Every completed attempt that was not delivered, whatever went wrong (attempts broken
+  // off by a stop are not completed: they say nothing of the routes).
   const failures = totals ? totals.completed - totals.delivered : undefined;
   return (
     <div className="kpis" data-testid="kpis">
@@ -51,7 +52,13 @@ export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSess
         hint={
           <>
             <span data-testid="kpi-not-delivered">{formatCount(totals?.not_delivered)}</span> not delivered,{" "}
-            <span data-testid="kpi-failed">{formatCount(totals?.failed)}</span> not sent · {rangeLabel}
+            <span data-testid="kpi-failed">{formatCount(totals?.failed)}</span> not sent
+            {totals?.broken_off ? (
+              <span title="Stopped, killed or never reported with the attempt in flight: counted in no rate">
+                , <span data-testid="kpi-broken-off">{formatCount(totals.broken_off)}</span> broken off
+              </span>
+            ) : null}{" "}
+            · {rangeLabel}
           </>
         }
       />

@@ -8,19 +8,22 @@ export interface AttemptMessage {
   pair: string;
   country: string;
   outcome: string;
+  /** Broken off by a stop, a kill or a lost lease: counted apart, in no rate. */
+  brokenOff: boolean;
 }
 
 const OUTCOMES = new Set<string>(ATTEMPT_OUTCOMES);
 
 export function asAttempt(data: unknown): AttemptMessage | null {
   if (typeof data !== "object" || data === null) return null;
-  const { pair, country, outcome } = data as Record<string, unknown>;
+  const { pair, country, outcome, broken_off: brokenOff } = data as Record<string, unknown>;
   if (typeof pair !== "string" || typeof country !== "string" || typeof outcome !== "string") return null;
-  return OUTCOMES.has(outcome) ? { pair, country, outcome } : null;
+  return OUTCOMES.has(outcome) ? { pair, country, outcome, brokenOff: brokenOff === true } : null;
 }
 
 /** The counters with one more completed attempt: the same sums as the server's summary. */
-function counted<C extends MetricsTotals>(counters: C, outcome: string): C {
+function counted<C extends MetricsTotals>(counters: C, { outcome, brokenOff }: AttemptMessage): C {
+  if (brokenOff) return { ...counters, broken_off: counters.broken_off + 1 };
   const delivered = counters.delivered + (outcome === "delivered" ? 1 : 0);
   const notDelivered = counters.not_delivered + (outcome === "not_delivered" ? 1 : 0);
   const sendFailed = counters.send_failed + (outcome === "send_failed" ? 1 : 0);
@@ -51,6 +54,7 @@ function emptyGroup(attempt: AttemptMessage): MetricsGroup {
     failed: 0,
     errors: 0,
     completed: 0,
+    broken_off: 0,
     success_rate: null,
     achieved_per_minute: 0,
   };
@@ -60,7 +64,7 @@ function emptyGroup(attempt: AttemptMessage): MetricsGroup {
 export function applyToTotals(summary: MetricsSummary, data: unknown): MetricsSummary | undefined {
   const attempt = asAttempt(data);
   if (!attempt) return undefined;
-  return { ...summary, totals: counted(summary.totals, attempt.outcome) };
+  return { ...summary, totals: counted(summary.totals, attempt) };
 }
 
 /** A summary grouped by pair: its pair's group and the totals count the attempt. */
@@ -71,7 +75,7 @@ export function applyToPairs(summary: MetricsSummary, data: unknown): MetricsSum
   const groups = found ? summary.groups : [...summary.groups, emptyGroup(attempt)];
   return {
     ...summary,
-    totals: counted(summary.totals, attempt.outcome),
-    groups: groups.map((group) => ((group.pair ?? group.key) === attempt.pair ? counted(group, attempt.outcome) : group)),
+    totals: counted(summary.totals, attempt),
+    groups: groups.map((group) => ((group.pair ?? group.key) === attempt.pair ? counted(group, attempt) : group)),
   };
 }

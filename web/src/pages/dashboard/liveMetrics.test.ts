@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import type { MetricsGroup, MetricsSummary } from "../../api/types";
+import { applyToPairs } from "./liveMetrics";
+
+const zero = {
+  sent: 0,
+  delivered: 0,
+  not_delivered: 0,
+  send_failed: 0,
+  failed: 0,
+  errors: 0,
+  completed: 0,
+  broken_off: 0,
+  success_rate: null,
+  errors_by_code: {},
+  achieved_per_minute: 0,
+};
+
+function summary(group: Partial<MetricsGroup>): MetricsSummary {
+  const counters = { ...zero, ...group };
+  return {
+    start: "2026-12-04T12:00:00Z",
+    end: "2026-12-04T13:00:00Z",
+    group_by: "pair",
+    totals: counters,
+    groups: [{ ...counters, key: "UZ_uzmobile", pair: "UZ_uzmobile", country: "UZ" }],
+  };
+}
+
+const attempt = (outcome: string, broken_off: boolean) => ({
+  id: "t1",
+  pair: "UZ_uzmobile",
+  program: "program1",
+  country: "UZ",
+  outcome,
+  error_code: broken_off ? "interrupted" : "E_TIMEOUT",
+  broken_off,
+  completed_at: "2026-12-04T12:30:00Z",
+});
+
+describe("live attempts on the dashboard's counters", () => {
+  const before = summary({ delivered: 3, sent: 3, completed: 4, errors: 1, failed: 1, success_rate: 0.75 });
+
+  it("count an error as a failure of the route", () => {
+    const after = applyToPairs(before, attempt("error", false));
+    expect(after?.totals).toMatchObject({ completed: 5, errors: 2, failed: 2, success_rate: 0.6, broken_off: 0 });
+    expect(after?.groups[0]).toMatchObject({ completed: 5, errors: 2, success_rate: 0.6 });
+  });
+
+  it("count an attempt broken off apart, leaving the route's success rate and failures as they were", () => {
+    const after = applyToPairs(before, attempt("error", true));
+    expect(after?.totals).toMatchObject({ completed: 4, errors: 1, failed: 1, success_rate: 0.75, broken_off: 1 });
+    expect(after?.groups[0]).toMatchObject({ completed: 4, success_rate: 0.75, broken_off: 1 });
+  });
+});
