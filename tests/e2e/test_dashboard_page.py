@@ -121,9 +121,17 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
         page.get_by_test_id(f"range-{window}").click()
         expect(page.get_by_test_id("dashboard-page")).to_have_attribute("data-range", window)
         expect_numbers_match_api(page, admin_api, window)
-    expect(page.get_by_test_id("chart-success-trend").locator(".recharts-line")).not_to_have_count(
-        0
+    trend_chart = page.get_by_test_id("chart-success-trend")
+    expect(trend_chart.locator(".recharts-line")).not_to_have_count(0)
+    # The minute still running is drawn apart (dashed on from the minute before, or a
+    # dot of its own), not as a drop of the solid line.
+    running = trend_chart.locator(
+        ".trend-running path.recharts-line-curve, [data-testid^='lone-'][data-testid$=':running']"
     )
+    expect(running).not_to_have_count(0)
+    dashed = trend_chart.locator(".trend-running path.recharts-line-curve")
+    for index in range(dashed.count()):
+        expect(dashed.nth(index)).to_have_attribute("stroke-dasharray", "5 4")
     # Sent per minute and the cap chart say the one window they read, the goals' window.
     [goal] = [
         g
@@ -158,7 +166,9 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     expect(panel.get_by_test_id("pair-trend-success")).to_have_text(
         percent(beeline["success_rate"])
     )
-    expect(panel.locator(".recharts-line")).to_have_count(3)
+    # Sent, delivered and the success rate, each carried on into the step still running.
+    expect(panel.locator(".recharts-line:not(.trend-running)")).to_have_count(3)
+    expect(panel.locator(".recharts-line.trend-running")).to_have_count(3)
     expect(page).to_have_url(re.compile(rf"[?&]pair={BEELINE}"))
     screenshot("pair trend")
 

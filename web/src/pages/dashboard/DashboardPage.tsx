@@ -13,7 +13,7 @@ import {
   pairsQuery,
 } from "../../data/queries";
 import { useSessions } from "../../data/sessions";
-import { CapChart, SuccessTrendChart } from "./charts";
+import { CapChart, SuccessTrendChart, runningStep } from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
 import { KpiCards } from "./KpiCards";
@@ -142,7 +142,7 @@ export function DashboardPage() {
         <div className="dashboard__charts">
           <ChartCard title="Success rate per country" testId="chart-success-trend" resource={trend}>
             {trend.data && trend.data.series.length > 0 ? (
-              <SuccessTrendChart series={trend.data.series} withDay={range.withDay} />
+              <SuccessTrendChart series={trend.data.series} withDay={range.withDay} running={runningStep(trend.data)} />
             ) : (
               <p className="empty-state">No completed attempts in the last {range.label}.</p>
             )}

@@ -2,7 +2,7 @@ import type { MetricsGroup, Pair } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { StateBadge } from "../../components/StateBadge";
-import { PairTrendChart } from "./charts";
+import { PairTrendChart, runningStep } from "./charts";
 import { formatCount, formatPercent, formatSeconds } from "./format";
 import type { RangeOption } from "./ranges";
 import { useLiveQuery } from "../../data/live";
@@ -58,7 +58,7 @@ export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairT
           <Spinner label="Loading trend" />
         </div>
       ) : series && series.points.some((point) => point.sent > 0) ? (
-        <PairTrendChart series={series} withDay={range.withDay} />
+        <PairTrendChart series={series} withDay={range.withDay} running={runningStep(trend.data)} />
       ) : (
         <p className="empty-state" data-testid="pair-trend-empty">
           No attempts for {pairKey} in the last {range.label}.

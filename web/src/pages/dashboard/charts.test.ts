@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lonePoints, pivot } from "./charts";
+import { lonePoints, pivot, runningKey, runningStep, splitRunning } from "./charts";
 
 describe("trend lines", () => {
   it("break where a step has no value, and mark a value alone between breaks", () => {
@@ -36,5 +36,48 @@ describe("trend lines", () => {
       [null, 0.75],
     ]);
     expect(lonePoints(rows, "UZ")).toEqual([true, false]);
+  });
+});
+
+describe("the step still running", () => {
+  const point = (t: string) => ({
+    t,
+    sent: 1,
+    delivered: 1,
+    failed: 0,
+    completed: 1,
+    success_rate: 1,
+    latency_p95_ms: null,
+  });
+  const series = [{ key: "UZ", points: [point("2026-12-04T05:00:00Z"), point("2026-12-04T05:01:00Z")] }];
+
+  it("is the last step when the trend ends inside it, and none when it ends on its close", () => {
+    const last = Date.parse("2026-12-04T05:01:00Z");
+    expect(runningStep({ end: "2026-12-04T05:01:30Z", step: "1m", series })).toBe(last);
+    expect(runningStep({ end: "2026-12-04T05:02:00Z", step: "1m", series })).toBeNull();
+    expect(runningStep({ end: "2026-12-04T05:01:30Z", step: "1h", series })).toBe(last);
+    expect(runningStep({ end: "2026-12-04T05:01:30Z", step: "1m", series: [] })).toBeNull();
+    expect(runningStep(undefined)).toBeNull();
+  });
+
+  it("moves to its own column, joined to the step before, so the whole steps end where they do", () => {
+    const rows = [
+      { t: 1, UZ: 90, KZ: null },
+      { t: 2, UZ: 95, KZ: 80 },
+      { t: 3, UZ: 40, KZ: null },
+    ];
+    const split = splitRunning(rows, ["UZ", "KZ"], 3);
+    expect(split.map((row) => [row.UZ, row[runningKey("UZ")]])).toEqual([
+      [90, undefined],
+      [95, 95],
+      [null, 40],
+    ]);
+    expect(split.map((row) => [row.KZ, row[runningKey("KZ")]])).toEqual([
+      [null, undefined],
+      [80, 80],
+      [null, null],
+    ]);
+    expect(rows[2]?.UZ).toBe(40); // the rows given are left as they were
+    expect(splitRunning(rows, ["UZ"], null)).toEqual(rows);
   });
 });

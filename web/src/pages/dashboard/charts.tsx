@@ -14,7 +14,7 @@ import {
 } from "recharts";
 import type { ReactNode } from "react";
 import type { DotItemDotProps } from "recharts/types/util/types";
-import type { CountryGoal, MetricsSeries } from "../../api/types";
+import type { CountryGoal, MetricsSeries, MetricsStep, MetricsTimeseries } from "../../api/types";
 import { formatMinute } from "../../format/time";
 import { formatRate } from "./format";
 
@@ -63,15 +63,69 @@ function loneDots(rows: readonly Row[], key: string, color: string): (props: Dot
   };
 }
 
+const STEP_MS: Record<MetricsStep, number> = { "1m": 60_000, "5m": 300_000, "1h": 3_600_000 };
+
+/** The start of a trend's last step when that step is still running at the trend's end
+ * (null when it is whole): its figures are what came so far, and fall short. */
+export function runningStep(trend: Pick<MetricsTimeseries, "end" | "step" | "series"> | undefined): number | null {
+  if (!trend) return null;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const line of trend.series) {
+    for (const point of line.points) last = Math.max(last, Date.parse(point.t));
+  }
+  return Number.isFinite(last) && last + STEP_MS[trend.step] > Date.parse(trend.end) ? last : null;
+}
+
+/** The data key of a line's stretch into the running step. */
+export const runningKey = (key: string) => `${key}:running`;
+
+/** The rows with each key's value in the running step moved to its own column, which
+ * also holds the step before, so that a dashed stretch carries the line on to it. */
+export function splitRunning(rows: readonly Row[], keys: readonly string[], running: number | null): Row[] {
+  const index = rows.findIndex((row) => row.t === running);
+  if (index < 0) return [...rows];
+  return rows.map((row, at) => {
+    if (at !== index && at !== index - 1) return row;
+    const copy: Row = { ...row };
+    for (const key of keys) {
+      copy[runningKey(key)] = row[key] ?? null;
+      if (at === index) copy[key] = null;
+    }
+    return copy;
+  });
+}
+
+/** A step's time on a tooltip, saying when the step is still running. */
+function stepLabel(running: number | null) {
+  return (value: unknown) => {
+    const t = Number(value);
+    return t === running ? `${formatMinute(t, true)} (so far)` : formatMinute(t, true);
+  };
+}
+
+// The stretch into the step still running; the success rate's own line is dashed
+// already, its stretch dotted.
+const RUNNING_DASH = "5 4";
+const RUNNING_RATE_DASH = "1 3";
+
+// One tooltip entry per line: a line and its running stretch share the step before.
+const oneEntryPerLine = (entry: { name?: unknown }) => entry.name;
+
 interface TrendProps {
   series: readonly MetricsSeries[];
   withDay: boolean;
+  /** The start of the step still running (`runningStep`), drawn dashed. */
+  running: number | null;
 }
 
-/** Success rate per country over time, one line each. */
-export function SuccessTrendChart({ series, withDay }: TrendProps) {
+/** Success rate per country over time, one line each; the step still running dashed. */
+export function SuccessTrendChart({ series, withDay, running }: TrendProps) {
   const keys = series.map((line) => line.key).sort();
-  const rows = pivot(series, (point) => (point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10));
+  const rows = splitRunning(
+    pivot(series, (point) => (point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10)),
+    keys,
+    running,
+  );
   return (
     <ResponsiveContainer width="100%" height={260}>
       <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
@@ -86,8 +140,9 @@ export function SuccessTrendChart({ series, withDay }: TrendProps) {
         />
         <YAxis domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
         <Tooltip
-          labelFormatter={(value) => formatMinute(Number(value), true)}
+          labelFormatter={stepLabel(running)}
           formatter={(value) => (typeof value === "number" ? `${value.toFixed(1)}%` : "—")}
+          payloadUniqBy={oneEntryPerLine}
         />
         <Legend />
         {keys.map((key, index) => (
@@ -101,6 +156,21 @@ export function SuccessTrendChart({ series, withDay }: TrendProps) {
             isAnimationActive={false}
           />
         ))}
+        {running !== null &&
+          keys.map((key, index) => (
+            <Line
+              key={runningKey(key)}
+              dataKey={runningKey(key)}
+              name={key}
+              className="trend-running"
+              stroke={colorFor(index)}
+              strokeWidth={2}
+              strokeDasharray={RUNNING_DASH}
+              legendType="none"
+              dot={loneDots(rows, runningKey(key), colorFor(index))}
+              isAnimationActive={false}
+            />
+          ))}
       </LineChart>
     </ResponsiveContainer>
   );
@@ -186,16 +256,25 @@ export function CapChart({ goals }: { goals: readonly CountryGoal[] }) {
 interface PairTrendProps {
   series: MetricsSeries | undefined;
   withDay: boolean;
+  /** The start of the step still running (`runningStep`), drawn dashed. */
+  running: number | null;
 }
 
-/** A pair's sent and delivered counts per step, and its success rate. */
-export function PairTrendChart({ series, withDay }: PairTrendProps) {
-  const rows = (series?.points ?? []).map((point) => ({
+/** A pair's sent and delivered counts per step, and its success rate; the step still
+ * running dashed (or dotted). */
+export function PairTrendChart({ series, withDay, running }: PairTrendProps) {
+  const points: Row[] = (series?.points ?? []).map((point) => ({
     t: Date.parse(point.t),
     sent: point.sent,
     delivered: point.delivered,
     rate: point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10,
   }));
+  const rows = splitRunning(points, ["sent", "delivered", "rate"], running);
+  const lines = [
+    { key: "sent", name: "Sent", axis: "count", color: "#2563eb", dash: undefined },
+    { key: "delivered", name: "Delivered", axis: "count", color: "#059669", dash: undefined },
+    { key: "rate", name: "Success rate", axis: "rate", color: "#d97706", dash: "4 3" },
+  ] as const;
   return (
     <ResponsiveContainer width="100%" height={240}>
       <ComposedChart data={rows} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
@@ -211,31 +290,42 @@ export function PairTrendChart({ series, withDay }: PairTrendProps) {
         <YAxis yAxisId="count" fontSize={12} width={36} allowDecimals={false} />
         <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
         <Tooltip
-          labelFormatter={(value) => formatMinute(Number(value), true)}
+          labelFormatter={stepLabel(running)}
           formatter={(value, name) =>
             name === "Success rate" ? (typeof value === "number" ? `${value.toFixed(1)}%` : "—") : value
           }
+          payloadUniqBy={oneEntryPerLine}
         />
         <Legend />
-        <Line yAxisId="count" dataKey="sent" name="Sent" stroke="#2563eb" strokeWidth={2} dot={false} isAnimationActive={false} />
-        <Line
-          yAxisId="count"
-          dataKey="delivered"
-          name="Delivered"
-          stroke="#059669"
-          strokeWidth={2}
-          dot={false}
-          isAnimationActive={false}
-        />
-        <Line
-          yAxisId="rate"
-          dataKey="rate"
-          name="Success rate"
-          stroke="#d97706"
-          strokeDasharray="4 3"
-          dot={loneDots(rows, "rate", "#d97706")}
-          isAnimationActive={false}
-        />
+        {lines.map((line) => (
+          <Line
+            key={line.key}
+            yAxisId={line.axis}
+            dataKey={line.key}
+            name={line.name}
+            stroke={line.color}
+            strokeWidth={line.dash ? 1 : 2}
+            strokeDasharray={line.dash}
+            dot={line.key === "rate" ? loneDots(rows, line.key, line.color) : false}
+            isAnimationActive={false}
+          />
+        ))}
+        {running !== null &&
+          lines.map((line) => (
+            <Line
+              key={runningKey(line.key)}
+              yAxisId={line.axis}
+              dataKey={runningKey(line.key)}
+              name={line.name}
+              className="trend-running"
+              stroke={line.color}
+              strokeWidth={line.dash ? 1 : 2}
+              strokeDasharray={line.dash ? RUNNING_RATE_DASH : RUNNING_DASH}
+              legendType="none"
+              dot={line.key === "rate" ? loneDots(rows, runningKey(line.key), line.color) : false}
+              isAnimationActive={false}
+            />
+          ))}
       </ComposedChart>
     </ResponsiveContainer>
   );
