@@ -106,6 +106,7 @@ CSV_FIELDS = (
     "failed",
     "errors",
     "completed",
+    "broken_off",
     "success_rate",
     "latency_p50_ms",
     "latency_p95_ms",

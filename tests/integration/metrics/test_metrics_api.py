@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
+from smsfleet.metrics.models import SummaryGroup
 from smsfleet.stores import open_config_store
 from tests.integration.metrics.test_metrics_service import T0, at, hand_dataset
 from tests.support.api import Api, add_users
@@ -101,10 +102,16 @@ def test_export_as_csv_and_json(api: tuple[Api, Fleet]) -> None:
     assert response.headers["content-disposition"] == (
         'attachment; filename="smsfleet-metrics-country-20260105T120000Z-20260105T120400Z.csv"'
     )
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["key"], r["completed"], r["success_rate"], r["cap_per_minute"]) for r in rows] == [
-        ("TJ", "2", "0.5", "10"),
-        ("UZ", "4", "0.5", "10"),
+    reader = csv.DictReader(io.StringIO(response.text))
+    rows = list(reader)
+    # Every figure of a group, and the range it covers.
+    assert set(reader.fieldnames or ()) == {"start", "end", *SummaryGroup.model_fields}
+    assert [
+        (r["key"], r["completed"], r["broken_off"], r["success_rate"], r["cap_per_minute"])
+        for r in rows
+    ] == [
+        ("TJ", "2", "0", "0.5", "10"),
+        ("UZ", "4", "0", "0.5", "10"),
     ]
     as_json = http.client.get(
         "/api/v1/metrics/export", params={**RANGE, "format": "json"}, headers=http.headers()
