@@ -132,14 +132,14 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     dashed = trend_chart.locator(".trend-running path.recharts-line-curve")
     for index in range(dashed.count()):
         expect(dashed.nth(index)).to_have_attribute("stroke-dasharray", "5 4")
-    # Sent per minute and the cap chart say the one window they read, the goals' window.
+    # Granted per minute and the cap chart say the one window they read, the goals' window.
     [goal] = [
         g
         for g in admin_api.get("/api/v1/dispatch/goals").json()
         if g["country"] == DASHBOARD_COUNTRY
     ]
     assert goal["window_seconds"] == RECENT_MINUTES * 60
-    expect(page.get_by_test_id("kpis")).to_contain_text(f"sent in the last {RECENT_MINUTES} min")
+    expect(page.get_by_test_id("kpis")).to_contain_text(f"reported sent, last {RECENT_MINUTES} min")
     expect(page.get_by_test_id("chart-caps").locator("h2")).to_have_text(
         f"Granted per minute, last {RECENT_MINUTES} min, against each country's goal"
     )

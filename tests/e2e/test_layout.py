@@ -208,7 +208,7 @@ def test_no_polling_while_live_and_one_banner_offline(
     page: Page, control_plane: ControlPlane, screenshot: Screenshot
 ) -> None:
     open_logged_in(page, "/", control_plane.admin_password)
-    expect(page.get_by_test_id("kpi-sent-per-minute")).to_be_visible()
+    expect(page.get_by_test_id("kpi-granted-per-minute")).to_be_visible()
     asked = metrics_requests(page)
     expect_no_polling_while_live(page, asked)
     expect_one_banner_offline(page, asked, screenshot)

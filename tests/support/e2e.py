@@ -308,17 +308,21 @@ def agree(read: Callable[[], tuple[object, object]], what: str) -> None:
 
 
 def expect_recent_matches_api(page: Page, admin_api: httpx.Client) -> None:
-    """Sent per minute and its count, over the last minutes."""
+    """Granted per minute against the goal (the goals' sums: what the caps count) and the
+    sends reported, over the last minutes."""
 
     def read() -> tuple[object, object]:
+        goals = admin_api.get("/api/v1/dispatch/goals").json()
         sent = summary(admin_api, f"{RECENT_MINUTES}m")["totals"]["sent"]
-        shown = (
-            page.get_by_test_id("kpi-sent-per-minute").inner_text(),
-            page.get_by_test_id("kpi-sent-recent").inner_text(),
+        shown = tuple(
+            page.get_by_test_id(test_id).inner_text()
+            for test_id in ("kpi-granted-per-minute", "kpi-goal", "kpi-sent-recent")
         )
-        return shown, (rate(sent / RECENT_MINUTES), count(sent))
+        granted = sum(goal["achieved_per_minute"] for goal in goals)
+        goal = sum(goal["goal_per_minute"] for goal in goals)
+        return shown, (rate(granted), count(goal), count(sent))
 
-    agree(read, "sent per minute")
+    agree(read, "granted per minute")
 
 
 def expect_cap_chart_matches_api(page: Page, admin_api: httpx.Client) -> None:

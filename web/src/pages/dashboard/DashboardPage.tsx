@@ -1,6 +1,7 @@
 import { useCallback, useMemo, type ReactNode } from "react";
 import { useSearchParams } from "react-router";
 import type { UseQueryResult } from "@tanstack/react-query";
+import type { CountryGoal } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { useLiveQuery, type LiveQuery } from "../../data/live";
@@ -16,7 +17,7 @@ import { useSessions } from "../../data/sessions";
 import { CapChart, SuccessTrendChart, runningStep } from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
-import { KpiCards } from "./KpiCards";
+import { KpiCards, type Granted } from "./KpiCards";
 import { applyToPairs, applyToTotals } from "./liveMetrics";
 import { PairMetricsTable, pairRows } from "./PairMetricsTable";
 import { PairTrendPanel } from "./PairTrendPanel";
@@ -65,6 +66,15 @@ function useViewParams() {
 // as each other, so the KPI and the cap chart move on together as the window slides.
 const NOW = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 15_000, pollMs: 10_000 } satisfies LiveQuery<unknown>;
 
+/** The fleet's grants per minute and its goal: each country's figures added up. */
+function grantedOf(goals: readonly CountryGoal[] | undefined): Granted | undefined {
+  if (!goals) return undefined;
+  return {
+    perMinute: goals.reduce((sum, goal) => sum + goal.achieved_per_minute, 0),
+    goal: goals.reduce((sum, goal) => sum + goal.goal_per_minute, 0),
+  };
+}
+
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
   const recent = useLiveQuery(metricsSummaryQuery({ window: RECENT.window }), { ...NOW, apply: applyToTotals });
@@ -90,6 +100,7 @@ export function DashboardPage() {
   const totals = byPair.data?.totals;
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
   const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
+  const granted = useMemo(() => grantedOf(goals.data), [goals.data]);
   const refreshing = recent.isFetching || byPair.isFetching || goals.isFetching;
 
   const errors = [
@@ -125,6 +136,7 @@ export function DashboardPage() {
 
       <KpiCards
         recent={recent.data?.totals}
+        granted={granted}
         totals={byPairLoading ? undefined : totals}
         rangeLabel={`last ${range.label}`}
         activeSessions={active}

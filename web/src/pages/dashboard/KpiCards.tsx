@@ -4,9 +4,17 @@ import type { AlertsOverview, MetricsTotals } from "../../api/types";
 import { formatCount, formatPercent, formatRate, successTone } from "./format";
 import { RECENT } from "./ranges";
 
+/** The fleet's sends granted per minute over `RECENT` and its goal (the caps' sum). */
+export interface Granted {
+  perMinute: number;
+  goal: number;
+}
+
 interface KpiCardsProps {
   /** Totals of the last minutes (`RECENT`). */
   recent: MetricsTotals | undefined;
+  /** Undefined while loading. */
+  granted: Granted | undefined;
   /** Totals of the selected range. */
   totals: MetricsTotals | undefined;
   rangeLabel: string;
@@ -16,19 +24,21 @@ interface KpiCardsProps {
   alerts: AlertsOverview["counts"] | undefined;
 }
 
-export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSessions, alerts }: KpiCardsProps) {
+export function KpiCards({ recent, granted, totals, rangeLabel, activeSessions, totalSessions, alerts }: KpiCardsProps) {
   // Every completed attempt that was not delivered, whatever went wrong (attempts broken
   // off by a stop are not completed: they say nothing of the routes).
   const failures = totals ? totals.completed - totals.delivered : undefined;
   return (
     <div className="kpis" data-testid="kpis">
       <Kpi
-        label="Sent per minute"
-        value={recent ? formatRate(recent.sent / RECENT.minutes) : undefined}
-        testId="kpi-sent-per-minute"
+        label="Granted per minute"
+        title="Sends the limiter allowed per minute over the last 2 min, as each country's cap counts them: a program sends as soon as it is granted. Sends are reported later, once their outcome is known."
+        value={granted ? formatRate(granted.perMinute) : undefined}
+        testId="kpi-granted-per-minute"
         hint={
           <>
-            <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> sent in the {RECENT.label}
+            goal <span data-testid="kpi-goal">{formatCount(granted?.goal)}</span> ·{" "}
+            <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> reported sent, {RECENT.label}
           </>
         }
       />
@@ -93,6 +103,8 @@ export function KpiCards({ recent, totals, rangeLabel, activeSessions, totalSess
 
 interface KpiProps {
   label: string;
+  /** What the figure counts, on hover. */
+  title?: string;
   /** Undefined while loading. */
   value: string | undefined;
   testId: string;
@@ -102,10 +114,12 @@ interface KpiProps {
   to?: string;
 }
 
-function Kpi({ label, value, testId, hint, tone = "none", to }: KpiProps) {
+function Kpi({ label, title, value, testId, hint, tone = "none", to }: KpiProps) {
   const body = (
     <>
-      <div className="kpi__label">{label}</div>
+      <div className="kpi__label" title={title}>
+        {label}
+      </div>
       {value === undefined ? (
         <span className="skeleton kpi__skeleton" data-testid={`${testId}-loading`} />
       ) : (
