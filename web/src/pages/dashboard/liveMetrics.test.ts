@@ -1,23 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { MetricsGroup, MetricsSummary } from "../../api/types";
-import { applyToPairs } from "./liveMetrics";
-
-const zero = {
-  sent: 0,
-  delivered: 0,
-  not_delivered: 0,
-  send_failed: 0,
-  failed: 0,
-  errors: 0,
-  completed: 0,
-  broken_off: 0,
-  success_rate: null,
-  errors_by_code: {},
-  achieved_per_minute: 0,
-};
+import { applyToPairs, NO_COUNTS } from "./liveMetrics";
 
 function summary(group: Partial<MetricsGroup>): MetricsSummary {
-  const counters = { ...zero, ...group };
+  const counters = { ...NO_COUNTS, errors_by_code: {}, ...group };
   return {
     start: "2026-12-04T12:00:00Z",
     end: "2026-12-04T13:00:00Z",

@@ -42,22 +42,22 @@ function counted<C extends MetricsTotals>(counters: C, { outcome, brokenOff }: A
   };
 }
 
+/** Counters with nothing counted yet. */
+export const NO_COUNTS = {
+  sent: 0,
+  delivered: 0,
+  not_delivered: 0,
+  send_failed: 0,
+  failed: 0,
+  errors: 0,
+  completed: 0,
+  broken_off: 0,
+  success_rate: null,
+  achieved_per_minute: 0,
+} as const satisfies MetricsTotals;
+
 function emptyGroup(attempt: AttemptMessage): MetricsGroup {
-  return {
-    key: attempt.pair,
-    pair: attempt.pair,
-    country: attempt.country,
-    sent: 0,
-    delivered: 0,
-    not_delivered: 0,
-    send_failed: 0,
-    failed: 0,
-    errors: 0,
-    completed: 0,
-    broken_off: 0,
-    success_rate: null,
-    achieved_per_minute: 0,
-  };
+  return { key: attempt.pair, pair: attempt.pair, country: attempt.country, ...NO_COUNTS };
 }
 
 /** A summary without groups: the totals count the attempt. */
