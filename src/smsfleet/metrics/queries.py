@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from smsfleet.attempts import queries as ledger
+from smsfleet.attempts.models import Outcome
 from smsfleet.core.quantiles import Bins, bin_of
 from smsfleet.core.sql import aware_utc, naive_utc
 from smsfleet.metrics.buckets import HOUR, MINUTE, Source, epoch, time_bucket
@@ -64,8 +65,13 @@ def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 def raw_counters() -> list[ColumnElement[Any]]:
     """The counter columns of a rollup row, counted from the ledger's attempts."""
     timed, latency = ledger.timed, ledger.latency_ms
+    # An error broken off is counted apart from the errors (only errors are broken off).
     counters = [
-        count_if(sa.and_(ledger.outcome == outcome, ~ledger.broken_off))
+        count_if(
+            sa.and_(ledger.outcome == outcome, ~ledger.broken_off)
+            if outcome == Outcome.error
+            else ledger.outcome == outcome
+        )
         for outcome in OUTCOME_COLUMNS
     ]
     counters.append(count_if(ledger.broken_off))
