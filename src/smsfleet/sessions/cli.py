@@ -25,6 +25,7 @@ from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.models import SessionAction, SessionState
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.screen import ScreenError
+from smsfleet.sessions.ssh import for_operators
 
 if TYPE_CHECKING:
     from smsfleet.stores import ConfigStore
@@ -202,7 +203,7 @@ def logs(
             for line in cursor.read_new():
                 typer.echo(line)
     except (DomainError, ScreenError) as exc:
-        message = exc.message if isinstance(exc, DomainError) else str(exc)
+        message = exc.message if isinstance(exc, DomainError) else for_operators(exc)
         typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
 
@@ -219,7 +220,8 @@ def hosts(data_dir: DataDir = None) -> None:
             found = inventory.list(name, now)
         except ScreenError as exc:
             unreachable = True
-            typer.echo(f"{name:20} {inventory.address(name):36} {'unreachable':12} {exc}")
+            said = for_operators(exc)
+            typer.echo(f"{name:20} {inventory.address(name):36} {'unreachable':12} {said}")
             continue
         typer.echo(f"{name:20} {inventory.address(name):36} {'ok':12} {len(found)}")
     if unreachable:

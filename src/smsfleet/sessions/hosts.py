@@ -15,7 +15,7 @@ from smsfleet.core.errors import NotFound
 from smsfleet.core.settings import LOCAL_HOST, Settings, SshHost
 from smsfleet.sessions.backend import ScreenEntry, SessionBackend
 from smsfleet.sessions.screen import ScreenBackend
-from smsfleet.sessions.ssh import SshBackend
+from smsfleet.sessions.ssh import SshBackend, for_operators
 
 __all__ = ["LOCAL_HOST", "HostHealth", "Hosts", "UnknownHost"]
 
@@ -87,7 +87,8 @@ class Hosts:
         try:
             entries = self.backend(name).list()
         except Exception as error:
-            self._record(name, HostHealth(reachable=False, checked_at=now, error=str(error)))
+            said = for_operators(error)
+            self._record(name, HostHealth(reachable=False, checked_at=now, error=said))
             raise
         self._record(name, HostHealth(reachable=True, checked_at=now))
         return entries

@@ -29,7 +29,7 @@ from smsfleet.sessions.agent import ERROR_KINDS
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry
 from smsfleet.sessions.screen import ScreenError
 
-__all__ = ["HostUnreachable", "SshBackend", "default_control_dir"]
+__all__ = ["HostError", "HostUnreachable", "SshBackend", "default_control_dir", "for_operators"]
 
 AGENT_MODULE = "smsfleet.sessions.agent"
 SSH_FAILED = 255  # ssh's own exit status: the connection, not the command, failed
@@ -39,8 +39,25 @@ _START_SECONDS = 10.0
 _STOP_EXTRA_SECONDS = 10.0
 
 
-class HostUnreachable(ScreenError):
+class HostError(ScreenError):
+    """A host's failure. Its message names the host only, since it reaches every signed-in
+    user (a session's events, its log's 503); `detail` is what ssh or the host's agent
+    printed, how the host is reached included, for operators (`GET /api/v1/hosts`)."""
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class HostUnreachable(HostError):
     """ssh could not reach the host or log in: nothing is known of its sessions."""
+
+
+def for_operators(error: Exception) -> str:
+    """An error as operators may read it: a host's detail included."""
+    return (
+        f"{error}: {error.detail}" if isinstance(error, HostError) and error.detail else str(error)
+    )
 
 
 def default_control_dir() -> Path:
@@ -187,11 +204,14 @@ class SshBackend:
             ) from error
         detail = result.stderr.strip()[-500:]
         if result.returncode == SSH_FAILED:
-            raise HostUnreachable(f"host {self.name} ({self.host.address}): {detail}")
+            raise HostUnreachable(
+                f"host {self.name} does not answer", detail=f"{self.host.address}: {detail}"
+            )
         if result.returncode != 0:
-            raise ScreenError(
-                f"host {self.name}: `{self.host.python} -m {AGENT_MODULE}` failed"
-                f" ({result.returncode}); is smsfleet installed there? {detail}"
+            raise HostError(
+                f"host {self.name}: its agent failed ({result.returncode});"
+                " is smsfleet installed there?",
+                detail=f"`{self.host.python} -m {AGENT_MODULE}` on {self.host.address}: {detail}",
             )
         try:
             answer = json.loads(result.stdout)

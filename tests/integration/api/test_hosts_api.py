@@ -132,6 +132,16 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     assert hosts(api, Role.viewer)["edge1"]["error"] == "does not answer"  # not the raw error
     unreadable = api.client.get(f"/api/v1/sessions/{NAME}/logs", headers=operator)
     assert unreadable.status_code == 503 and unreadable.headers["Retry-After"] == "5"
+    # Every signed-in user may read a log: its 503 names the host, not how it is reached
+    # nor what ssh said (operators read that in the host's error).
+    login = server.host(Path("/"), Path("/")).ssh
+    for role in (Role.viewer, Role.operator):
+        said = api.client.get(f"/api/v1/sessions/{NAME}/logs", headers=api.headers(role))
+        assert said.status_code == 503
+        assert said.json()["error"]["message"] == (
+            f"the log of {NAME} cannot be read now: host edge1 does not answer"
+        )
+    assert login in str(hosts(api)["edge1"]["error"])
     assert state(api, NAME) == "running"  # unknown, not crashed
     server.start()
     eventually(lambda: hosts(api)["edge1"]["reachable"] is True, timeout=REMOTE_SECONDS)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from smsfleet.audit.models import AuditAction
@@ -123,3 +124,18 @@ def test_sessions_ls_tells_each_sessions_last_heartbeat(fleet: Fleet, tmp_path: 
     heartbeats.close()  # written
     engine.dispose()
     assert datetime.fromisoformat(listed()["last_heartbeat"]) == beat
+
+
+def test_hosts_tells_the_operator_at_the_console_what_ssh_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API names a host that does not answer and no more; the console, which only the
+    control plane's own user reaches, says how it was reached and what ssh said."""
+    closed = {"ssh": "fleet@127.0.0.1", "port": 1, "connect_timeout_seconds": 2}
+    monkeypatch.setenv("SMSFLEET_HOSTS", json.dumps({"edge1": closed}))
+    code, output = run(tmp_path, "sessions", "hosts")
+    assert code == 1
+    (line,) = [line for line in output.splitlines() if line.startswith("edge1")]
+    assert "unreachable" in line
+    assert "host edge1 does not answer: fleet@127.0.0.1:1: " in line
+    assert "refused" in line.lower()
