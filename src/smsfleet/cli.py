@@ -84,6 +84,12 @@ RUN_AS_WARNING = (
     "key included (a program could sign itself an admin's token): set SMSFLEET_RUN_AS to an "
     "unprivileged user of their own (docs/security.md)"
 )
+SHARED_USER_WARNING = (
+    "warning: this host's programs run as one user (SMSFLEET_RUN_AS) and each can read the "
+    "others' environment, their worker tokens included, and spools: set "
+    "SMSFLEET_RUN_AS_UIDS to a range of uids no account has, one per running session "
+    "(docs/security.md)"
+)
 
 
 @app.command()
@@ -97,6 +103,8 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None)
     settings = _settings(data_dir).listening_on(host, port)
     if settings.supervise and settings.run_as is None:
         typer.secho(RUN_AS_WARNING, fg=typer.colors.YELLOW, err=True)
+    elif settings.supervise and settings.run_as_uids is None:
+        typer.secho(SHARED_USER_WARNING, fg=typer.colors.YELLOW, err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **_server(settings))
 
 

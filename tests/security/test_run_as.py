@@ -7,13 +7,18 @@ programs as `nobody`. The program is a probe that reports what it could reach.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +27,7 @@ from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
+from smsfleet.sessions.screen import RUNNER_PATH
 from smsfleet.stores import open_config_store
 from tests.support.api import Api, add_users
 from tests.support.fleet import short_dir
@@ -125,9 +131,7 @@ def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
             assert client.post("/api/v1/pairs", json=pair, headers=admin).status_code == 201
             started = client.post(f"/api/v1/sessions/{SESSION}/start", headers=admin)
             assert started.status_code == 200, started.text
-            eventually(lambda: log.exists() and "PROBE " in log.read_text(), timeout=20)
-            line = next(x for x in log.read_text().splitlines() if "PROBE " in x)
-            found = json.loads(line.split("PROBE ", 1)[1])
+            found = _probed(log)
             client.post(f"/api/v1/sessions/{SESSION}/stop", json={"force": True}, headers=admin)
     finally:
         os.umask(umask)
@@ -147,3 +151,155 @@ def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
     assert spool.stat().st_uid == 65534
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
     assert (spool / "probe.json").exists()
+
+
+# Two sessions' programs, each asked to reach the other's: its worker token (in its
+# environment) and its spool. They probe once the test says both run (`go`).
+NEIGHBOUR_PROBE = f"""#!{SYSTEM_PYTHON}
+import json, os, pathlib, sys, time
+
+other, go = sys.argv[1], pathlib.Path(sys.argv[2])
+spool = pathlib.Path(os.environ["SMSFLEET_SPOOL_DIR"])
+(spool / "mine.txt").write_text("private")
+while not go.exists():
+    time.sleep(0.05)
+tokens = 0
+for environ in pathlib.Path("/proc").glob("[0-9]*/environ"):
+    try:
+        items = environ.read_bytes().split(b"\\0")
+    except OSError:
+        continue
+    if b"SMSFLEET_SESSION=" + other.encode() in items:
+        tokens += any(item.startswith(b"SMSFLEET_WORKER_TOKEN=") for item in items)
+try:
+    (spool.parent / other / "mine.txt").read_text()
+    read_spool = True
+except OSError:
+    read_spool = False
+found = {{"uid": os.getuid(), "gid": os.getgid(), "home": os.environ.get("HOME"),
+          "others_tokens": tokens, "others_spool": read_spool}}
+print("PROBE " + json.dumps(found), flush=True)
+time.sleep(600)
+"""
+UIDS = (61000, 61009)
+
+
+def _probed(log: Path) -> dict[str, Any]:
+    """What a probe found, once its log says."""
+    eventually(lambda: log.exists() and "PROBE " in log.read_text(), timeout=20)
+    line = next(x for x in log.read_text().splitlines() if "PROBE " in x)
+    found: dict[str, Any] = json.loads(line.split("PROBE ", 1)[1])
+    return found
+
+
+def test_with_a_range_of_uids_each_program_runs_as_its_own_and_reaches_no_other(
+    world_reachable: Path,
+) -> None:
+    require_screen()
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.fail(f"{SYSTEM_PYTHON} is missing: install Debian's python3")
+    programs = world_reachable / "programs"
+    programs.mkdir()
+    programs.chmod(0o755)
+    probe = programs / "neighbour"
+    probe.write_text(NEIGHBOUR_PROBE)
+    probe.chmod(0o755)
+    go = world_reachable / "go"
+    data_dir = world_reachable / "data"
+    screen_dir = short_dir("sf-runas-")
+    settings = Settings(
+        data_dir=data_dir,
+        web_dir=data_dir / "no-web",
+        screen_dir=screen_dir,
+        supervisor_interval_seconds=0.1,
+        start_seconds=0.2,
+        stop_grace_seconds=1,
+        program_dirs=[programs],
+        programs_dir=programs,
+        run_as="nobody",
+        run_as_uids=UIDS,
+    )
+    sessions = {"left_UZ_uzmobile": "right_UZ_uzmobile", "right_UZ_uzmobile": "left_UZ_uzmobile"}
+    umask = os.umask(0o077)
+    store = open_config_store(settings.resolved_config_url)
+    clock = SystemClock()
+    add_users(store, clock)
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        with TestClient(create_app(settings, store=store, clock=clock)) as client:
+            admin = Api(client=client, store=store, clock=clock, settings=settings).headers(
+                Role.admin
+            )
+            for session, other in sessions.items():
+                name = session.split("_", 1)[0]
+                command = [str(probe), other, str(go)]
+                made = client.post(
+                    "/api/v1/programs", json={"name": name, "command": command}, headers=admin
+                )
+                assert made.status_code == 201, made.text
+            pair = {"country": "UZ", "operator": "UzMobile", "programs": ["left", "right"]}
+            assert client.post("/api/v1/pairs", json=pair, headers=admin).status_code == 201
+            for session in sessions:
+                started = client.post(f"/api/v1/sessions/{session}/start", headers=admin)
+                assert started.status_code == 200, started.text
+            spools = [data_dir / "spool" / session / "mine.txt" for session in sessions]
+            eventually(lambda: all(spool.exists() for spool in spools), timeout=20)
+            go.write_text("")
+            go.chmod(0o644)
+            for session in sessions:
+                found[session] = _probed(data_dir / "sessions" / f"{session}.log")
+            for session in sessions:
+                client.post(f"/api/v1/sessions/{session}/stop", json={"force": True}, headers=admin)
+    finally:
+        os.umask(umask)
+        store.close()
+        shutil.rmtree(screen_dir, ignore_errors=True)
+    uids = {session: figures.pop("uid") for session, figures in found.items()}
+    assert len(set(uids.values())) == 2, uids
+    assert all(UIDS[0] <= uid <= UIDS[1] for uid in uids.values()), uids
+    nobody = 65534
+    assert found == {
+        session: {
+            "gid": nobody,
+            "home": str(data_dir / "spool" / session),
+            "others_tokens": 0,
+            "others_spool": False,
+        }
+        for session in sessions
+    }
+    for session, uid in uids.items():
+        assert (data_dir / "spool" / session).stat().st_uid == uid
+
+
+def test_a_uid_is_cleared_of_what_a_program_left_and_never_shared(tmp_path: Path) -> None:
+    """A program its runner's kill -9 left behind keeps its uid: the next runner to take
+    that uid ends it first. A uid whose runner lives is never taken by another."""
+    uid = UIDS[1]
+    locks = tmp_path / "uids"
+    leftover = subprocess.Popen(["sleep", "60"], user=uid, group=65534)
+
+    def runner(name: str) -> tuple[int, dict[str, object], str]:
+        status, log = tmp_path / f"{name}.json", tmp_path / f"{name}.log"
+        options = ["--status-file", str(status), "--log-file", str(log), "--run-as", "nobody"]
+        options += ["--run-as-uids", f"{uid}-{uid}", "--uid-locks", str(locks)]
+        done = subprocess.run(
+            [sys.executable, RUNNER_PATH, *options, "--", "/usr/bin/id", "-u"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        return done.returncode, json.loads(status.read_text()), log.read_text()
+
+    try:
+        code, _, log = runner("first")
+        assert code == 0 and f" {uid}\n" in log
+        assert leftover.wait(timeout=5) == -signal.SIGKILL
+        # A runner still holding the uid (its lock) keeps it its own.
+        with open(locks / str(uid), "rb+") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            code, status, _ = runner("second")
+        assert code == 127
+        assert f"every uid of {uid}-{uid} runs a session" in str(status["error"])
+    finally:
+        leftover.kill()
+        leftover.wait()

@@ -350,6 +350,13 @@ class Settings(BaseSettings):
         " data dir nor the control plane's /proc (the control plane needs root, or"
         " CAP_SETUID, CAP_SETGID and CAP_CHOWN)",
     )
+    run_as_uids: Annotated[tuple[int, int] | None, NoDecode] = Field(
+        default=None,
+        description="With SMSFLEET_RUN_AS: a range of uids no account has, first-last (e.g."
+        " 60000-60999); each session's program runs as one of them, its own while it runs,"
+        " in that user's group, so programs cannot read each other's environment (their"
+        " worker tokens) nor spools",
+    )
     hosts: dict[str, SshHost] = Field(
         default_factory=dict,
         description='Remote hosts, JSON: {"edge1": {"ssh": "ops@10.0.0.5"}}; `local` is this one',
@@ -477,6 +484,36 @@ class Settings(BaseSettings):
             except KeyError:
                 raise ValueError(f"no user {value!r} on this host") from None
         return value
+
+    @field_validator("run_as_uids", mode="before")
+    @classmethod
+    def _parse_uid_range(cls, value: object) -> object:
+        if isinstance(value, str):
+            first, dash, last = (part.strip() for part in value.partition("-"))
+            if not (dash and first.isdigit() and last.isdigit()):
+                raise ValueError(f"{value!r} is not a range of uids: first-last, e.g. 60000-60999")
+            return int(first), int(last)
+        return value
+
+    @field_validator("run_as_uids")
+    @classmethod
+    def _check_uid_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is None:
+            return value
+        first, last = value
+        if not 1000 <= first <= last < 2**31 - 1:
+            raise ValueError(f"{first}-{last}: a range of uids from 1000 up, first to last")
+        # Processes a session's program left behind are ended by their uid: no account's.
+        accounts = sorted(user.pw_name for user in pwd.getpwall() if first <= user.pw_uid <= last)
+        if accounts:
+            raise ValueError(f"{first}-{last} holds the uids of accounts: {', '.join(accounts)}")
+        return value
+
+    @model_validator(mode="after")
+    def _uids_need_run_as(self) -> Settings:
+        if self.run_as_uids is not None and self.run_as is None:
+            raise ValueError("SMSFLEET_RUN_AS_UIDS needs SMSFLEET_RUN_AS (the programs' group)")
+        return self
 
     @field_validator("program_env")
     @classmethod

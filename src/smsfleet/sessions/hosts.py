@@ -61,6 +61,7 @@ class Hosts:
             program_env=settings.program_env,
             log_max_bytes=settings.session_log_max_bytes,
             run_as=settings.run_as,
+            run_as_uids=settings.run_as_uids,
         )
         return cls.build(local, settings.hosts, settings.program_env)
 

@@ -166,7 +166,15 @@ def _copy_output(stream: BinaryIO, log: _LogWriter) -> None:
 USAGE = (
     "usage: python -m smsfleet.sessions.runner --status-file F --log-file L [--cwd D] -- argv..."
 )
-_OPTIONS = {"--status-file", "--log-file", "--cwd", "--log-max-bytes", "--run-as"}
+_OPTIONS = {
+    "--status-file",
+    "--log-file",
+    "--cwd",
+    "--log-max-bytes",
+    "--run-as",
+    "--run-as-uids",
+    "--uid-locks",
+}
 
 
 def _usage_error(message: str) -> SystemExit:
@@ -194,22 +202,63 @@ def _parse_args(args: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     return parsed, command
 
 
-def _as_user(name: str, environment: dict[str, str]) -> dict[str, Any]:
-    """Popen's arguments to run as `name`; its home in `environment`, its spool its own."""
+def _as_user(name: str, environment: dict[str, str], uid: int | None = None) -> dict[str, Any]:
+    """Popen's arguments to run as `name`, or as `uid` in `name`'s group; its spool its
+    own, and its home: `name`'s, or with a uid of its own, its spool."""
     user = pwd.getpwnam(name)
-    environment.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
     spool = environment.get("SMSFLEET_SPOOL_DIR")
+    home = spool if uid is not None and spool else user.pw_dir
+    uid = user.pw_uid if uid is None else uid
+    environment.update(HOME=home, USER=user.pw_name, LOGNAME=user.pw_name)
     if spool:
         os.makedirs(spool, mode=0o700, exist_ok=True)
-        os.chown(spool, user.pw_uid, user.pw_gid)
+        os.chown(spool, uid, user.pw_gid)
         for entry in os.scandir(spool):  # a run before it, as another user
-            os.chown(entry.path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+            os.chown(entry.path, uid, user.pw_gid, follow_symlinks=False)
     return {
-        "user": user.pw_uid,
+        "user": uid,
         "group": user.pw_gid,
         "extra_groups": [],
         "preexec_fn": _ambient_capabilities_dropper(),
     }
+
+
+def _claim_uid(uids: str, locks: str, group: str) -> int:
+    """A uid of the range `first-last` that no other session's program runs as: the
+    first whose lock file in `locks` this runner can lock. The lock is held as long as
+    the runner lives (the kernel lets it go even on kill -9), so two programs never share
+    a uid, nor read each other's environment and spool. What a program left behind as
+    that uid (its runner killed before it) is ended first."""
+    import fcntl  # only here: a runner without a range of uids never needs it
+
+    first, _, last = uids.partition("-")
+    os.makedirs(locks, mode=0o700, exist_ok=True)
+    for uid in range(int(first), int(last) + 1):
+        lock = os.open(os.path.join(locks, str(uid)), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        _end_processes_of(uid, pwd.getpwnam(group).pw_gid)
+        return uid  # its lock stays open (not inherited: Python's descriptors are not)
+    raise ValueError(f"every uid of {uids} runs a session: widen SMSFLEET_RUN_AS_UIDS")
+
+
+def _end_processes_of(uid: int, gid: int) -> None:
+    """SIGKILL every process of `uid`, from a child that becomes it (kill(-1) reaches
+    exactly the processes a user may signal: its own)."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            with contextlib.suppress(ProcessLookupError):  # none left: the usual case
+                os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
 
 
 def _ambient_capabilities_dropper() -> Callable[[], None]:
@@ -237,12 +286,16 @@ def run(
     *,
     log_max_bytes: int = LOG_MAX_BYTES,
     run_as: str | None = None,
+    run_as_uids: str | None = None,
+    uid_locks: str | None = None,
 ) -> int:
     """Run `command` to completion under supervision; return the runner's exit code.
 
     With `run_as`, the program runs as that user (the runner must be allowed to switch:
     root, or CAP_SETUID and CAP_SETGID), with that user's home and its own spool folder;
-    the runner, its log and its status stay the control plane's.
+    the runner, its log and its status stay the control plane's. With `run_as_uids`
+    (`first-last`) too, it runs as a uid of that range of its own (`_claim_uid`, locks in
+    `uid_locks`), in `run_as`'s group, its spool its home.
     """
     log = _LogWriter(log_path, max_bytes=log_max_bytes)
     status: dict[str, Any] = {
@@ -277,7 +330,10 @@ def run(
     account: dict[str, Any] = {}
     try:
         if run_as is not None:
-            account = _as_user(run_as, environment)
+            uid = None
+            if run_as_uids is not None and uid_locks is not None:
+                uid = _claim_uid(run_as_uids, uid_locks, run_as)
+            account = _as_user(run_as, environment, uid)
         # A process group of its own: signals reach the program's children too,
         # and the terminal's own signals reach the program only through us.
         program = subprocess.Popen(
@@ -376,6 +432,8 @@ def main(args: Sequence[str] | None = None) -> int:
         options.get("--cwd"),
         log_max_bytes=max(log_max_bytes, 4096),
         run_as=options.get("--run-as"),
+        run_as_uids=options.get("--run-as-uids"),
+        uid_locks=options.get("--uid-locks"),
     )
 
 

@@ -165,10 +165,13 @@ class ScreenBackend:
         program_env: Iterable[str] = (),
         log_max_bytes: int | None = None,
         run_as: str | None = None,
+        run_as_uids: tuple[int, int] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
-        # The user programs run as (the runner switches to it), None: the runner's own.
+        # The user programs run as (the runner switches to it), None: the runner's own;
+        # with a range of uids, each program one of its own in that user's group.
         self.run_as = run_as
+        self.run_as_uids = run_as_uids
         # Past this size a session's log is rotated (None: the runner's own bound).
         self.log_max_bytes = log_max_bytes
         # Names passed on to programs from this host's environment beyond the allowlist.
@@ -289,6 +292,10 @@ class ScreenBackend:
                 command += ["--log-max-bytes", str(self.log_max_bytes)]
             if self.run_as is not None:
                 command += ["--run-as", self.run_as]
+                if self.run_as_uids is not None:
+                    first, last = self.run_as_uids
+                    locks = str(self.state_dir / "uids")
+                    command += ["--run-as-uids", f"{first}-{last}", "--uid-locks", locks]
             command += ["--", *spec.argv]
             self._screen(*command, env=self._program_env(spec.env), check=True)
             return self._await_start(name)

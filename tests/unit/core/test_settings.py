@@ -181,3 +181,32 @@ def test_an_empty_secret_variable_leaves_it_unset(
     settings = Settings(data_dir=tmp_path)
     assert settings.search.token is None
     assert settings.telegram.bot_token is None
+
+
+def test_a_range_of_uids_is_read_from_its_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SMSFLEET_RUN_AS", "nobody")
+    monkeypatch.setenv("SMSFLEET_RUN_AS_UIDS", " 61000 - 61999 ")
+    assert Settings(data_dir=tmp_path).run_as_uids == (61000, 61999)
+
+
+@pytest.mark.parametrize(
+    ("uids", "said"),
+    [
+        ("61000", "not a range of uids"),
+        ("61000-6100x", "not a range of uids"),
+        ("62000-61000", "from 1000 up, first to last"),
+        ("0-2000", "from 1000 up"),
+        # Leftovers are ended by uid: a range holding an account's would end its processes.
+        ("65530-65535", "holds the uids of accounts: nobody"),
+    ],
+)
+def test_a_range_of_uids_that_could_harm_is_refused(tmp_path: Path, uids: str, said: str) -> None:
+    with pytest.raises(ValidationError, match=said):
+        Settings(data_dir=tmp_path, run_as="nobody", run_as_uids=uids)
+
+
+def test_a_range_of_uids_needs_the_user_whose_group_they_run_in(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="SMSFLEET_RUN_AS_UIDS needs SMSFLEET_RUN_AS"):
+        Settings(data_dir=tmp_path, run_as_uids=(61000, 61999))
