@@ -23,7 +23,7 @@ from smsfleet.wiring import Services
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-TOPICS = frozenset({"sessions", "attempts", "policy", "alerts", "sends"})
+TOPICS = frozenset({"sessions", "attempts", "policy", "pairs", "alerts", "sends"})
 LOG_POLL_SECONDS = 0.25
 MAX_FOLLOWED = 8
 UNAUTHORIZED_CLOSE = 4401

@@ -10,7 +10,7 @@ while a part built on it still runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,6 +41,7 @@ from smsfleet.messages.runtime import Messages, build_messages
 from smsfleet.messages.store import MessageStore
 from smsfleet.metrics.runtime import Metrics, build_metrics
 from smsfleet.pairs import service as pairs_service
+from smsfleet.pairs.models import PairChange, PairChangeKind
 from smsfleet.policy.models import PolicyDecision
 from smsfleet.policy.runtime import Policy, build_policy
 from smsfleet.search.gateway import (
@@ -85,6 +86,9 @@ class Services:
     # What `running` starts, in order, and everything built, closed in reverse.
     _starts: tuple[Callable[[], None], ...] = field(repr=False)
     _resources: ExitStack = field(repr=False)
+
+    def publish_pair_change(self, change: PairChange) -> None:
+        self.bus.publish("pairs", change)
 
     def publish_session_event(self, event: SessionEvent) -> None:
         self.bus.publish("sessions", event)
@@ -252,13 +256,19 @@ def _build(
     runs(dispatcher)  # its ledger's drain; closed with its limiter and heartbeats
     GoalCollector(goals=dispatcher.goals, registry=metrics.registry)
 
+    def pairs_changed(keys: Collection[str]) -> None:
+        """The policy changed these pairs' states: their sessions follow now, pages reload."""
+        supervisor.wake()
+        for key in keys:
+            bus.publish("pairs", PairChange(key=key, change=PairChangeKind.updated))
+
     policy = build_policy(
         settings=settings,
         engine=engine,
         config_store=store,
         clock=clock,
         on_decision=lambda decision: bus.publish("policy", decision),
-        on_state_change=supervisor.wake,
+        on_state_change=pairs_changed,
         should_run=leading,
     )
     runs(policy)

@@ -113,7 +113,7 @@ def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
         f"/api/v1/pairs/{PAIR}", json={"state": "paused", "state_reason": "route under check"}
     )
     assert paused.status_code == 200, paused.text
-    page.reload()
+    # Not reloaded: the open page hears of the change (as another operator's would).
     note = page.get_by_test_id(f"pair-note-{PAIR}")
     expect(note).to_contain_text(
         re.compile(r"Paused by admin — since \d\d:\d\d( [AP]M)?: route under check")

@@ -14,7 +14,7 @@ from smsfleet.audit.models import Actor
 from smsfleet.auth.models import User
 from smsfleet.core.clock import Clock
 from smsfleet.pairs import service
-from smsfleet.pairs.models import Pair, PairCreate, PairUpdate
+from smsfleet.pairs.models import Pair, PairChange, PairChangeKind, PairCreate, PairUpdate
 from smsfleet.sessions import service as sessions_service
 from smsfleet.sessions.models import SessionAction, SessionEvent
 from smsfleet.sessions.names import session_name
@@ -24,8 +24,11 @@ __all__ = ["SessionSignals", "create", "delete", "update"]
 
 
 class SessionSignals(Protocol):
-    """Where a pair's change tells of its sessions: their events, and the supervisor,
-    woken to act on their new wishes now rather than at its next tick."""
+    """Where a pair's change tells of itself and its sessions: the pair's change and its
+    sessions' events, and the supervisor, woken to act on their new wishes now rather
+    than at its next tick."""
+
+    def publish_pair_change(self, change: PairChange) -> None: ...
 
     def publish_session_event(self, event: SessionEvent) -> None: ...
 
@@ -53,6 +56,7 @@ def create(
         hosts=hosts,
     )
     sessions_service.start_pair_sessions_afresh(store=store, clock=clock, pair=pair)
+    signals.publish_pair_change(PairChange(key=pair.key, change=PairChangeKind.created))
     if data.start_sessions:
         _start_sessions(
             store, clock, actor, pair, pair.programs, "started with its new pair", signals
@@ -84,6 +88,7 @@ def update(
         hosts=hosts,
         audit=store.audit,
     )
+    signals.publish_pair_change(PairChange(key=key, change=PairChangeKind.updated))
     if data.start_sessions:
         added = [program for program in pair.programs if program not in before.programs]
         _start_sessions(store, clock, actor, pair, added, "started as it joined its pair", signals)
@@ -104,6 +109,7 @@ def delete(
         pairs=store.pairs, actor=actor, key=key, force=force, audit=store.audit, clock=clock
     )
     sessions_service.retire_pair_sessions(store=store, clock=clock, pair_key=key)
+    signals.publish_pair_change(PairChange(key=key, change=PairChangeKind.deleted))
     signals.wake_supervisor()
 
 

@@ -138,3 +138,17 @@ class SeedPair(BaseModel):
     key: str
     is_high_priority: bool
     state: PairState
+
+
+class PairChangeKind(StrEnum):
+    created = "created"
+    updated = "updated"
+    deleted = "deleted"
+
+
+class PairChange(BaseModel):
+    """A pair written, by a person or the policy: the event bus topic `pairs`, which tells
+    open pages to read the pairs again."""
+
+    key: str
+    change: PairChangeKind

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -38,7 +38,7 @@ def build_policy(
     config_store: ConfigStore,
     clock: Clock,
     on_decision: Callable[[PolicyDecision], None] | None = None,
-    on_state_change: Callable[[], None] | None = None,
+    on_state_change: Callable[[Collection[str]], None] | None = None,
     should_run: Callable[[], bool] = lambda: True,
 ) -> Policy:
     """The policy on the metrics store; the caller starts and closes it."""

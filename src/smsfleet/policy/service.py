@@ -200,7 +200,7 @@ class PolicyService:
         clock: Clock,
         config: PolicyConfig,
         on_decision: Callable[[PolicyDecision], None] | None = None,
-        on_state_change: Callable[[], None] | None = None,
+        on_state_change: Callable[[Collection[str]], None] | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -209,7 +209,7 @@ class PolicyService:
         self._clock = clock
         # Told of every decision once stored (event bus, alerts).
         self.on_decision = on_decision
-        # Told when a pair's state changed (wakes the supervisor).
+        # Told of the pairs whose state changed, once an evaluation (wakes the supervisor).
         self.on_state_change = on_state_change
 
     def settings(self) -> PolicySettings:
@@ -257,7 +257,7 @@ class PolicyService:
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
         decisions: list[PolicyDecision] = []
-        changed = False
+        changed: list[str] = []
         for pair in pairs:
             figures = stats.get(pair.key, WindowStats(samples=0, delivered=0))
             held = latest.get(pair.key) is PolicyAction.held
@@ -267,9 +267,10 @@ class PolicyService:
             decision = self._carry_out(pair, figures, verdict, now)
             if decision is not None:
                 decisions.append(decision)
-                changed = changed or verdict.action in _STATE_OF
+                if verdict.action in _STATE_OF:
+                    changed.append(pair.key)
         if changed and self.on_state_change is not None:
-            self.on_state_change()
+            self.on_state_change(changed)
         return EvaluationResult(evaluated=len(pairs), decisions=decisions)
 
     def _carry_out(

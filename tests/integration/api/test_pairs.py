@@ -9,6 +9,7 @@ import pytest
 
 from smsfleet.auth.models import Role
 from tests.support.api import Api
+from tests.support.live import live_socket
 
 UZ_PHONE = "+998901234567"
 # A program of the checkout's program directory, from its working directory.
@@ -321,3 +322,22 @@ def test_seed_routes_behave_as_documented(api: Api) -> None:
         headers=headers,
     )
     assert unknown.status_code == 404
+
+
+def test_each_change_of_a_pair_reaches_open_pages_on_the_pairs_topic(api: Api) -> None:
+    """A page open elsewhere (another operator's) reads the pairs again when one changes."""
+    add_program(api)
+    operator = api.headers(Role.operator)
+    with live_socket(api.client, api.token(Role.viewer)) as socket:
+        key = add_pair(api, programs=["program1"])["key"]
+        paused = api.client.patch(
+            f"/api/v1/pairs/{key}", json={"state": "paused"}, headers=operator
+        )
+        assert paused.status_code == 200, paused.text
+        assert api.client.delete(f"/api/v1/pairs/{key}", headers=operator).status_code == 204
+        changes: list[tuple[str, str]] = []
+        while len(changes) < 3:
+            message = socket.receive_json()
+            if message["topic"] == "pairs":
+                changes.append((message["data"]["key"], message["data"]["change"]))
+    assert changes == [(key, "created"), (key, "updated"), (key, "deleted")]

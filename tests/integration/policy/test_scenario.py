@@ -83,6 +83,8 @@ class World:
     routes: list[Route]
     published: list[PolicyDecision]
     engine: Engine
+    # The pairs each evaluation said it changed the state of (pages reload them).
+    state_changes: list[list[str]] = field(default_factory=list)
     elapsed: int = 0
 
     def add_route(self, slug: str, *, high_priority: bool = False) -> Route:
@@ -169,9 +171,19 @@ def _build_world(fleet: Fleet, engine: Engine) -> World:
         published.append(decision)
         alerts.on_policy_decision(decision)
 
-    policy = policy_service(engine, fleet.store, clock, CONFIG, on_decision=decided)
+    state_changes: list[list[str]] = []
+    policy = policy_service(
+        engine,
+        fleet.store,
+        clock,
+        CONFIG,
+        on_decision=decided,
+        on_state_change=lambda keys: state_changes.append(list(keys)),
+    )
     supervisor = fleet.supervisor()
-    return World(fleet, dispatcher, policy, supervisor, alerts, [], published, engine)
+    return World(
+        fleet, dispatcher, policy, supervisor, alerts, [], published, engine, state_changes
+    )
 
 
 MakeWorld = Callable[[Fleet, Engine], World]
@@ -455,6 +467,7 @@ def test_a_route_delivering_30_percent_is_paused_within_5_minutes(
     pair = fleet.store.pairs.get(route.pair)
     assert pair is not None
     assert pair.state_reason == f"paused by the policy: {paused.reason.split(': ', 1)[1]}"
+    assert world.state_changes == [[route.pair]]
     assert fleet.state(route.session) == SessionState.stopped
     (alert,) = world.alerts.find(AlertQuery(rule=AlertRule.pair_paused))
     assert alert.summary == paused.reason

@@ -11,8 +11,8 @@ import {
   metricsHeatmapQuery,
   metricsSummaryQuery,
   metricsTimeseriesQuery,
-  pairsQuery,
 } from "../../data/queries";
+import { usePairs } from "../../data/pairs";
 import { useSessions } from "../../data/sessions";
 import { CapChart, SuccessTrendChart, runningStep } from "./charts";
 import { GoalReasons } from "./GoalReasons";
@@ -34,8 +34,7 @@ const ATTEMPTS = "attempts";
 const COUNTERS = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 60_000 } satisfies LiveQuery<unknown>;
 const CHARTS = { topic: ATTEMPTS, delayMs: 10_000, quietMs: 60_000 } satisfies LiveQuery<unknown>;
 const SLOW = { topic: ATTEMPTS, delayMs: 30_000, quietMs: 300_000, pollMs: 30_000 } satisfies LiveQuery<unknown>;
-// Pairs change state by the policy's decisions; alerts fire and resolve on their own topic.
-const PAIRS = { topic: "policy", delayMs: 1_000, quietMs: 300_000, pollMs: 15_000 } satisfies LiveQuery<unknown>;
+// Alerts fire and resolve on their own topic.
 const ALERTS = { topic: "alerts", delayMs: 500, quietMs: 60_000, pollMs: 15_000 } satisfies LiveQuery<unknown>;
 
 // The range and the open pair live in the URL, so a view can be bookmarked and shared.
@@ -90,7 +89,7 @@ export function DashboardPage() {
     CHARTS,
   );
   const heatmap = useLiveQuery(metricsHeatmapQuery("24h"), SLOW);
-  const pairs = useLiveQuery(pairsQuery(), PAIRS);
+  const pairs = usePairs();
   const sessions = useSessions();
   // Until the first answer for the range shown (the last range's stays on screen meanwhile).
   const byPairLoading = byPair.isPending || byPair.isPlaceholderData;

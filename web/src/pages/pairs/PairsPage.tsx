@@ -8,7 +8,8 @@ import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
-import { PAIRS_KEY, pairLookupsQuery, pairsQuery } from "../../data/queries";
+import { usePairs } from "../../data/pairs";
+import { PAIRS_KEY, pairLookupsQuery } from "../../data/queries";
 import { DeletePairDialog } from "./DeletePairDialog";
 import { byKey, matchesFilters, type PairFilters } from "./filters";
 import { PairFormDialog } from "./PairFormDialog";
@@ -62,7 +63,7 @@ function useFilters(): [PairFilters, (filters: PairFilters) => void] {
 export function PairsPage() {
   const { user } = useAuth();
   const writable = canWrite(user);
-  const pairs = useQuery(pairsQuery());
+  const pairs = usePairs();
   const lookups = useQuery(pairLookupsQuery());
   const queryClient = useQueryClient();
   const [filters, setFilters] = useFilters();

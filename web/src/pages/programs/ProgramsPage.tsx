@@ -1,6 +1,6 @@
 import { useCallback, useMemo, useState } from "react";
 import { useSearchParams } from "react-router";
-import { useMutation, useMutationState, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useMutationState, useQueryClient } from "@tanstack/react-query";
 import { sessionAction, updatePair } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { Pair, Session, SessionAction, SessionActionResult, SessionState } from "../../api/types";
@@ -9,7 +9,8 @@ import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { ToastStack, useToasts } from "../../components/Toasts";
-import { PAIRS_KEY, pairsQuery } from "../../data/queries";
+import { usePairs } from "../../data/pairs";
+import { PAIRS_KEY } from "../../data/queries";
 import { patchSession, reloadSessions, useSessions } from "../../data/sessions";
 import { ActionResultsPanel } from "./ActionResultsPanel";
 import { BulkActionDialog, capitalize } from "./BulkActionDialog";
@@ -79,7 +80,7 @@ export function ProgramsPage() {
   const writable = canWrite(user);
   const isAdmin = user?.role === "admin";
   const sessions = useSessions();
-  const pairs = useQuery(pairsQuery());
+  const pairs = usePairs();
   const queryClient = useQueryClient();
   const { filters, selected, update } = useViewParams();
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
