@@ -5,7 +5,8 @@ minute. `country_goals` compares the grants of the last minutes (at grant time, 
 limiter counts them) with the cap, and names the first reason that explains a shortfall:
 no running session, the sessions' capacity (attempts in flight at the observed delivery
 time, or test numbers all awaiting codes), sessions down, providers refusing sends, pairs
-paused by the policy; in words with the country's figures, and by kind (`ReasonKind`).
+paused (by the policy or a person, named); in words with the country's figures, and by
+kind (`ReasonKind`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
+from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 
 __all__ = [
@@ -66,7 +68,7 @@ _KIND_WORDS = {
         "add programs or pairs"
     ),
     ReasonKind.refused: "providers refused sends",
-    ReasonKind.paused: "pairs paused by the policy",
+    ReasonKind.paused: "pairs paused (by the policy or a person)",
     ReasonKind.asked_fewer: (
         "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
     ),
@@ -145,7 +147,9 @@ def country_goals(
         seen = granted.get(code, Granted())
         cap = caps.get(code, outlook.cap if outlook else 0)
         achieved = round(seen.grants / minutes, 2)
-        paused = sorted(p.key for p in by_country[code] if p.state is PairState.paused)
+        paused = sorted(
+            (p for p in by_country[code] if p.state is PairState.paused), key=lambda p: p.key
+        )
         on_goal = achieved >= GOAL_SHARE * cap
         capacity = outlook.capacity_per_minute if outlook else 0.0
         goal = CountryGoal(
@@ -158,7 +162,7 @@ def country_goals(
             reason_kind=None,
             sessions_wanted=wanted.get(code, 0),
             sessions_running=running.get(code, 0),
-            pairs_paused=paused,
+            pairs_paused=[pair.key for pair in paused],
             in_flight_limit=outlook.in_flight_limit if outlook else 0,
             test_numbers=outlook.phones if outlook else 0,
             cycle_seconds=outlook.cycle_seconds if outlook else 0.0,
@@ -168,25 +172,44 @@ def country_goals(
         )
         if not on_goal:
             running_for = now - running_since.get(code, now - window)
-            kind, reason = _reason(goal, seen, running_for if running_for < window else None)
+            kind, reason = _reason(
+                goal, seen, running_for if running_for < window else None, _paused_note(paused)
+            )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
     return goals
 
 
+def _paused_note(pairs: list[Pair]) -> str:
+    """`2 paused (IN_docomo by the policy, IN_vi by alice)`: each paused pair and who
+    paused it, so a shortfall is taken to whoever did ("" when none is)."""
+    if not pairs:
+        return ""
+
+    def named(pair: Pair) -> str:
+        actor = pair.state_actor
+        if actor is None:
+            return pair.key
+        return f"{pair.key} by {'the policy' if actor == POLICY_ACTOR else actor}"
+
+    return f"{len(pairs)} paused ({', '.join(map(named, pairs))})"
+
+
 def _reason(
-    goal: CountryGoal, seen: Granted, starting_for: timedelta | None
+    goal: CountryGoal, seen: Granted, starting_for: timedelta | None, paused_note: str
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
-    when less than the window."""
-    paused = ""
-    if goal.pairs_paused:
-        paused = f"; {len(goal.pairs_paused)} paused by the policy ({', '.join(goal.pairs_paused)})"
+    when less than the window; `paused_note`: its paused pairs (`_paused_note`)."""
+    paused = f"; {paused_note}" if paused_note else ""
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
-            kind = ReasonKind.paused if paused else ReasonKind.no_session
-            return kind, f"no session is wanted running{paused}"
+            if paused_note:  # their sessions' own wish may still be to run
+                return (
+                    ReasonKind.paused,
+                    f"its sessions are stopped with their pairs: {paused_note}",
+                )
+            return ReasonKind.no_session, "no session is wanted running"
         wanted = goal.sessions_wanted
         none_running = (
             "its session is not running"

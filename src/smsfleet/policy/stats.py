@@ -120,13 +120,15 @@ def evidence(
     """The figures a decision or an alert was taken on, and what they show, in plain words.
 
     '12 of 34 delivered (35 %) in the last 30 min: below the 50 % pause line with
-    95 % confidence'. `name` names the line ('pause', 'resume', 'warning'…); `below`
-    says which side of it the route is confidently on.
+    95 % confidence'; at the window's count, '32 of the newest 50 delivered…', so the
+    figures are not read as all of the last 30 min's. `name` names the line ('pause',
+    'resume', 'warning'…); `below` says which side of it the route is confidently on.
     """
     ratio = stats.success_ratio or 0.0
     side = "below" if below else "above"
+    newest = "the newest " if stats.samples >= window.max_attempts else ""
     return (
-        f"{stats.delivered} of {stats.samples} delivered ({ratio * 100:.0f} %) in the last "
+        f"{stats.delivered} of {newest}{stats.samples} delivered ({ratio * 100:.0f} %) in the last "
         f"{window.minutes()} min: {side} the {percent(line)} {name} line with "
         f"{percent(confidence(z))} confidence"
     )

@@ -231,7 +231,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert (paused.pause_threshold, paused.resume_threshold) == (0.5, 0.7)
     assert paused.window == "last 30 min, at most 50 attempts"
     assert paused.reason == (
-        f"{normal.pair} paused: {paused.delivered} of 50 delivered "
+        f"{normal.pair} paused: {paused.delivered} of the newest 50 delivered "
         f"({paused.delivered * 2} %) in the last 30 min: below the 50 % pause line "
         "with 95 % confidence"
     )

@@ -78,8 +78,8 @@ def test_success_rate_alerts_only_when_confidently_under_a_line() -> None:
         "UZ_g": Severity.warning,
     }
     assert signals["UZ_c"].summary == (
-        "UZ_c (c): 15 of 50 delivered (30 %) in the last 30 min: below the 50 % critical "
-        "line with 95 % confidence"
+        "UZ_c (c): 15 of the newest 50 delivered (30 %) in the last 30 min: below the 50 % "
+        "critical line with 95 % confidence"
     )
     assert signals["UZ_e"].summary.endswith("below the 80 % warning line with 95 % confidence")
     assert signals["UZ_c"].details["upper_bound"] < 0.5

@@ -13,7 +13,13 @@ NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
 WINDOW = timedelta(minutes=2)
 
 
-def _pair(key: str, *, state: PairState = PairState.enabled, phones: int = 4) -> Pair:
+def _pair(
+    key: str,
+    *,
+    state: PairState = PairState.enabled,
+    phones: int = 4,
+    actor: str | None = None,
+) -> Pair:
     country, slug = key.split("_", 1)
     return Pair(
         key=key,
@@ -23,6 +29,7 @@ def _pair(key: str, *, state: PairState = PairState.enabled, phones: int = 4) ->
         phone_numbers=[f"+99899123450{n}" for n in range(phones)],
         programs=["program1"],
         state=state,
+        state_actor=actor,
         created_at=NOW,
         updated_at=NOW,
     )
@@ -89,13 +96,17 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
 
 def test_no_running_session_and_the_paused_pairs_are_named() -> None:
     goal = _goal(
-        pairs=[_pair("IN_docomo", state=PairState.paused), _pair("IN_vi"), _pair("IN_jio")],
+        pairs=[
+            _pair("IN_docomo", state=PairState.paused, actor="policy"),
+            _pair("IN_vi"),
+            _pair("IN_jio"),
+        ],
         running={"IN_vi": SessionState.backoff, "IN_jio": SessionState.fatal},
         grants=0,
     )
     assert not goal.on_goal
     # The paused pair's session is stopped on purpose: not one of those wanted running.
-    assert goal.reason == ("none of its 2 sessions is running; 1 paused by the policy (IN_docomo)")
+    assert goal.reason == "none of its 2 sessions is running; 1 paused (IN_docomo by the policy)"
     assert goal.reason_kind is ReasonKind.sessions_down
     alone = _goal(pairs=[_pair("UZ_uzmobile")], running={}, grants=0)
     assert (alone.reason_kind, alone.reason) == (
@@ -106,12 +117,19 @@ def test_no_running_session_and_the_paused_pairs_are_named() -> None:
 
 def test_a_country_whose_pairs_are_all_paused_is_under_its_goal_for_the_pause() -> None:
     goal = _goal(
-        pairs=[_pair("IN_docomo", state=PairState.paused)],
-        running={"IN_docomo": SessionState.stopped},
+        pairs=[
+            _pair("IN_docomo", state=PairState.paused, actor="policy"),
+            _pair("IN_vi", state=PairState.paused, actor="alice"),
+        ],
+        running={"IN_docomo": SessionState.stopped, "IN_vi": SessionState.stopped},
         grants=0,
     )
     assert (goal.sessions_wanted, goal.sessions_running) == (0, 0)
-    assert goal.reason == "no session is wanted running; 1 paused by the policy (IN_docomo)"
+    # Whoever paused each is named: a person's pause is not the policy's to explain.
+    assert goal.reason == (
+        "its sessions are stopped with their pairs: "
+        "2 paused (IN_docomo by the policy, IN_vi by alice)"
+    )
     assert goal.reason_kind is ReasonKind.paused
 
 
@@ -202,14 +220,14 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
         "1 of its 2 sessions not running",
     )
     paused = _goal(
-        pairs=[_pair("UZ_uzmobile"), _pair("UZ_beeline", state=PairState.paused)],
+        pairs=[_pair("UZ_uzmobile"), _pair("UZ_beeline", state=PairState.paused, actor="bob")],
         running={"UZ_uzmobile": SessionState.running, "UZ_beeline": SessionState.running},
         grants=10,
         outlook=enough,
     )
     assert (paused.reason_kind, paused.reason) == (
         ReasonKind.paused,
-        "1 paused by the policy (UZ_beeline)",
+        "1 paused (UZ_beeline by bob)",
     )
     idle = _goal(
         pairs=[_pair("UZ_uzmobile")],
