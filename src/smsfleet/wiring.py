@@ -279,7 +279,7 @@ def _build(
         config_store=store,
         clock=clock,
         registry=metrics.registry,
-        breaker=breakers.get("telegram", fail_max=5, reset_timeout=30),
+        breakers=breakers,
         metrics=metrics.service,
         policy=policy.service,
         on_change=lambda alert: bus.publish("alerts", alert),

@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
-import pybreaker
 from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.engine import Engine
 
@@ -15,6 +14,7 @@ from smsfleet.alerts.prometheus import AlertCollector
 from smsfleet.alerts.service import AlertConfig, AlertService
 from smsfleet.alerts.store import AlertStore
 from smsfleet.alerts.telegram import OutboxSender, TelegramBot
+from smsfleet.core.breakers import Breakers
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
@@ -57,7 +57,7 @@ def build_alerts(
     config_store: ConfigStore,
     clock: Clock,
     registry: CollectorRegistry,
-    breaker: pybreaker.CircuitBreaker,
+    breakers: Breakers,
     metrics: MetricsService,
     policy: PolicyService,
     on_change: Callable[[Alert], None] | None = None,
@@ -68,7 +68,9 @@ def build_alerts(
     """The alerts feature on the metrics store; the caller starts and closes it.
 
     `should_run` gates the periodic rules and the sender: with replicas, only the
-    supervising leader evaluates and sends, so nothing goes out twice.
+    supervising leader evaluates and sends, so nothing goes out twice. The Telegram
+    breaker is made only with a bot token: without one nothing is sent, and no breaker
+    says Telegram works.
     """
     store = AlertStore(engine)
     collector = AlertCollector(store=store, registry=registry)
@@ -79,7 +81,7 @@ def build_alerts(
             api_url=settings.telegram.api_url,
             token=settings.telegram.bot_token.get_secret_value(),
             client=http,
-            breaker=breaker,
+            breaker=breakers.get("telegram", fail_max=5, reset_timeout=30),
         )
         sender = OutboxSender(
             store=store, bot=bot, clock=clock, should_run=should_run, on_result=collector.count

@@ -90,6 +90,23 @@ def test_without_telegram_a_test_message_is_a_clear_conflict_an_alert_is_kept(ap
     assert (kept.status_code, kept.json()["channels"]) == (202, [])
 
 
+def test_the_developer_page_lists_a_telegram_breaker_only_when_telegram_is_set_up(
+    wired: Api, tmp_path: Path
+) -> None:
+    """Without a bot token nothing is sent: no breaker says Telegram works."""
+
+    def breakers(running: Api) -> set[str]:
+        answer = running.client.get("/api/v1/developer/breakers", headers=running.headers())
+        assert answer.status_code == 200, answer.text
+        return {breaker["name"] for breaker in answer.json()}
+
+    assert "telegram" in breakers(wired)
+    elsewhere = tmp_path / "without-telegram"
+    elsewhere.mkdir()
+    with running_api(elsewhere) as plain:
+        assert "telegram" not in breakers(plain)
+
+
 def test_list_filter_acknowledge_and_overview(wired: Api, telegram: TelegramStandIn) -> None:
     alerts: Alerts = wired.services.alerts
     signals = [
