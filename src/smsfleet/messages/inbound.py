@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+from smsfleet.attempts.models import is_broken_off
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
@@ -127,6 +128,8 @@ class Inbound:
                 receiver=a.phone,
                 text=None,
                 status=a.outcome.value if a.outcome is not None else None,
+                error_code=a.error_code,
+                broken_off=is_broken_off(a.outcome, a.error_code),
                 pair=a.pair,
                 program=a.program,
                 attempt_id=a.id,

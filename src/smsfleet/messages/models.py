@@ -90,6 +90,12 @@ class ThreadItem(BaseModel):
     receiver: str
     text: str | None
     status: str | None = Field(description="An attempt's outcome; None while open or for an SMS")
+    error_code: str | None = Field(default=None, description="An attempt's error code, if any")
+    broken_off: bool = Field(
+        default=False,
+        description="An attempt broken off by a stop, a kill or a lost lease: no failure of"
+        " its route",
+    )
     pair: str | None = None
     program: str | None = None
     attempt_id: str | None = None

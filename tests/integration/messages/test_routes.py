@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
 from smsfleet.core.sql import create_sql_engine
@@ -159,7 +159,9 @@ def test_a_conversation_is_paged_from_the_newest(web: Api) -> None:
         )
         assert posted.status_code == 200, posted.text
     engine = create_sql_engine(web.settings.resolved_metrics_url)
-    for index, seconds in enumerate((30, 150)):  # 10:00:30 and 10:02:30
+    # 10:00:30, broken off by a stop; 10:02:30, still open.
+    for index, (seconds, code) in enumerate(((30, "interrupted"), (150, None))):
+        leased_at = datetime(2026, 1, 5, 10, 0, tzinfo=UTC) + timedelta(seconds=seconds)
         AttemptStore(engine).add(
             Attempt(
                 id=f"{index}" * 32,
@@ -169,7 +171,12 @@ def test_a_conversation_is_paged_from_the_newest(web: Api) -> None:
                 operator="uzmobile",
                 program="program1",
                 phone=A,
-                leased_at=datetime(2026, 1, 5, 10, 0, tzinfo=UTC) + timedelta(seconds=seconds),
+                leased_at=leased_at,
+                **(
+                    {"outcome": Outcome.error, "error_code": code, "completed_at": leased_at}
+                    if code
+                    else {}
+                ),
             )
         )
     engine.dispose()
@@ -189,6 +196,12 @@ def test_a_conversation_is_paged_from_the_newest(web: Api) -> None:
     assert texts(first) == ["attempt", "sms 3", "sms 4"]
     second = page(before=first["older"])
     assert texts(second) == ["attempt", "sms 1", "sms 2"]
+    # Each attempt says how it ended: broken off is no failure of the route.
+    attempts = [i for body in (first, second) for i in body["items"] if i["kind"] == "attempt"]
+    assert [(i["status"], i["error_code"], i["broken_off"]) for i in attempts] == [
+        (None, None, False),
+        ("error", "interrupted", True),
+    ]
     last = page(before=second["older"])
     assert (texts(last), last["older"]) == (["sms 0"], None)
     bad = web.client.get(

@@ -12,6 +12,7 @@ import { useLiveUpdates } from "../../data/live";
 import { SENDS_KEY, conversationQuery, sendListQuery, templatesQuery } from "../../data/queries";
 import { formatDateTime } from "../../format/time";
 import { NewSendDialog } from "./NewSendDialog";
+import { attemptText } from "./thread";
 import { Identifier } from "../../components/Identifier";
 
 export function MessagesPage() {
@@ -289,7 +290,7 @@ function ThreadEntry({ item }: { item: ThreadItem }) {
         {formatDateTime(item.at)} · {sms ? `SMS ${item.direction}` : `attempt by ${item.program ?? "?"} (${item.pair ?? "?"})`}
         {sms && ` · ${item.sender ?? "?"} → ${item.receiver}`}
       </div>
-      <div data-testid="thread-text">{sms ? item.text : `outcome: ${(item.status ?? "in flight").replaceAll("_", " ")}`}</div>
+      <div data-testid="thread-text">{sms ? item.text : attemptText(item)}</div>
     </li>
   );
 }

@@ -1,0 +1,16 @@
+import { describe, expect, it } from "vitest";
+import { attemptText } from "./thread";
+
+describe("an attempt in a number's conversation", () => {
+  it("says how it ended, with its error code", () => {
+    expect(attemptText({ status: null, error_code: null, broken_off: false })).toBe("outcome: in flight");
+    expect(attemptText({ status: "not_delivered", error_code: null, broken_off: false })).toBe("outcome: not delivered");
+    expect(attemptText({ status: "error", error_code: "E_GATEWAY", broken_off: false })).toBe("outcome: error (E_GATEWAY)");
+  });
+
+  it("says an attempt broken off by a stop is no failure of its route", () => {
+    expect(attemptText({ status: "error", error_code: "lease_lost", broken_off: true })).toBe(
+      "broken off (lease lost): not counted against the route",
+    );
+  });
+});
