@@ -89,6 +89,8 @@ class _Tick:
     # A screen of this name on a host other than the spec's, stopped with no state change.
     stray: bool = False
     changed: bool = False
+    # How many of `events` are emitted (recorded before the backend work, then after).
+    emitted: int = 0
 
 
 def _exit_code(run: RunStatus | None) -> int | None:
@@ -237,13 +239,22 @@ class Supervisor:
                 log.exception("reconciling %s failed", spec.name)
                 continue
             ticks.append(tick)
+        # What is decided shows at once (`stopping` while a stop takes up to its grace,
+        # `starting`), then what came of the backend work.
+        self._record(ticks)
         self._act(ticks)
+        self._record(ticks)
+
+    def _record(self, ticks: Iterable[_Tick]) -> None:
+        """Save the statuses changed and emit the events not emitted yet."""
         for tick in ticks:
             if tick.changed:
                 tick.status = tick.status.model_copy(update={"updated_at": self._clock.now()})
                 self._save(tick.status)
-            for event in tick.events:
+                tick.changed = False
+            for event in tick.events[tick.emitted :]:
                 self._emit(event)
+            tick.emitted = len(tick.events)
 
     def _stop_unowned(
         self, names: set[str], listed: dict[str, dict[str, ScreenEntry]], now: datetime

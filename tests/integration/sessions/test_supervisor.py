@@ -307,16 +307,49 @@ def test_a_pair_deleted_during_a_pass_leaves_the_other_sessions_reconciled(
     assert fleet.state(other) == S.starting
     if seen_before:
         assert fleet.kinds(other) == ["created", "starting"]
-        assert fleet.store.session_status.get(doomed) is None
-        (warning,) = caplog.records
-        assert warning.levelno == logging.WARNING and doomed in warning.getMessage()
-        assert warning.exc_info is None
-    # Its screen had started as the pair went: the next pass stops it, and keeps no
-    # status of a session that is no more; the other session runs on.
+    # Its start is recorded before its screen starts: the pair's deletion finds it
+    # starting and wants it stopped, as it does a running session.
+    spec = fleet.store.session_specs.get(doomed)
+    assert spec is not None and spec.desired == DesiredState.stopped
+    assert fleet.state(doomed) == S.starting
+    assert caplog.records == []
+    # Its screen had started as the pair went: the next pass stops it, the one after
+    # keeps no status of a session that is no more; the other session runs on.
     assert doomed in fleet.screens()
     fleet.clock.advance(1)
     supervisor.reconcile_once()
     assert fleet.screens() == [other]
+    supervisor.reconcile_once()
     assert fleet.store.session_status.get(doomed) is None
     assert fleet.store.session_specs.get(doomed) is None
     assert fleet.state(other) == S.running
+
+
+# Ignores SIGTERM: its stop waits out the whole grace, then SIGKILL.
+STUBBORN = (
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "while True:\n    print('up', flush=True)\n    time.sleep(0.2)\n"
+)
+
+
+def test_a_stop_reads_stopping_while_it_waits_out_its_grace(fleet: Fleet) -> None:
+    """What is decided shows before the backend work: a stop is `stopping` (its event
+    sent) for the seconds its grace takes, not `running` until it is over."""
+    name = fleet.add_pair("beeline", STUBBORN)
+    supervisor = fleet.supervisor(SupervisorPolicy(stop_grace_seconds=3))
+    fleet.want(name, DesiredState.running)
+    supervisor.reconcile_once()
+    fleet.clock.advance(2)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    fleet.want(name, DesiredState.stopped)
+    stopping = threading.Thread(target=supervisor.reconcile_once)
+    stopping.start()
+    try:
+        eventually(lambda: fleet.state(name) == S.stopping, timeout=2)
+        assert fleet.kinds(name)[-1] == "stopping"
+        assert stopping.is_alive()  # still within the grace
+    finally:
+        stopping.join()
+    assert fleet.state(name) == S.stopped
+    assert fleet.kinds(name)[-2:] == ["stopping", "stopped"]
