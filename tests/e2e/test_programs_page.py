@@ -203,7 +203,7 @@ def test_what_changed_while_the_page_connected_shows_without_a_reload(
     expect(badge).to_have_text("running", timeout=5_000)
 
 
-def test_bulk_stop_of_a_high_priority_pair_needs_an_acknowledgement(
+def test_bulk_stop_or_restart_of_a_high_priority_pair_needs_an_acknowledgement(
     page: Page, control_plane: ControlPlane, screenshot: Screenshot
 ) -> None:
     open_logged_in(page, "/programs", control_plane.admin_password)
@@ -213,6 +213,12 @@ def test_bulk_stop_of_a_high_priority_pair_needs_an_acknowledgement(
     # The seed assigns program1 and program2 to each of the four IN pairs.
     expect(dialog.get_by_test_id("bulk-count")).to_have_text("8")
     expect(dialog.get_by_test_id("bulk-high-priority")).to_have_count(0)
+    # A restart stops each for a moment: a high-priority pair's asks first too (no force).
+    dialog.get_by_test_id("bulk-action-restart").check()
+    expect(dialog.get_by_test_id("bulk-high-priority-restart")).to_contain_text("program1_IN_vi")
+    expect(dialog.get_by_test_id("bulk-confirm")).to_be_disabled()
+    dialog.get_by_test_id("bulk-acknowledge").check()
+    expect(dialog.get_by_test_id("bulk-confirm")).to_be_enabled()
     dialog.get_by_test_id("bulk-action-stop").check()
     warning = dialog.get_by_test_id("bulk-high-priority")
     expect(warning).to_contain_text("program1_IN_vi")

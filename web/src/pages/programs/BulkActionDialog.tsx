@@ -1,5 +1,5 @@
 import { useMutation } from "@tanstack/react-query";
-import { useMemo, useState } from "react";
+import { useMemo, useState, type ReactNode } from "react";
 import { bulkSessionAction } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import {
@@ -65,7 +65,11 @@ export function BulkActionDialog({
 
   const targets = useMemo(() => sessions.filter((session) => inScope(session, scope)), [sessions, scope]);
   const highPriority = targets.filter((session) => needsForce(session, action));
-  const needsAcknowledgement = isAdmin && highPriority.length > 0;
+  // A restart stops a session for a moment: a high-priority one's asks first, as its own
+  // Restart button does (no force: operators may restart them).
+  const restartingPriority = action === "restart" ? targets.filter((session) => session.is_high_priority) : [];
+  const forced = isAdmin && highPriority.length > 0;
+  const needsAcknowledgement = forced || restartingPriority.length > 0;
 
   const change = (next: { action?: SessionAction; scope?: BulkScope }) => {
     if (next.action) setAction(next.action);
@@ -84,7 +88,7 @@ export function BulkActionDialog({
 
   const confirm = () =>
     bulk.mutate({
-      request: toRequest(scope, action, reason, needsAcknowledgement),
+      request: toRequest(scope, action, reason, forced),
       title: `${capitalize(action)} ${describeScope(scope)}`,
     });
 
@@ -180,25 +184,22 @@ export function BulkActionDialog({
       </div>
 
       {highPriority.length > 0 && (
-        <div className="banner banner--warning" role="alert" data-testid="bulk-high-priority">
-          <p>
-            {highPriority.length} of these session{highPriority.length === 1 ? " belongs" : "s belong"} to a
-            high-priority pair: {highPriority.map((session) => session.name).join(", ")}.
-          </p>
+        <PriorityWarning sessions={highPriority} testId="bulk-high-priority">
           {isAdmin ? (
-            <label className="checkbox">
-              <input
-                type="checkbox"
-                checked={acknowledged}
-                onChange={(event) => setAcknowledged(event.target.checked)}
-                data-testid="bulk-acknowledge"
-              />
+            <Acknowledge checked={acknowledged} onChange={setAcknowledged}>
               I confirm stopping high-priority sessions (sent with force).
-            </label>
+            </Acknowledge>
           ) : (
             <p>Only an admin may stop them: the control plane will refuse those and act on the others.</p>
           )}
-        </div>
+        </PriorityWarning>
+      )}
+      {restartingPriority.length > 0 && (
+        <PriorityWarning sessions={restartingPriority} testId="bulk-high-priority-restart">
+          <Acknowledge checked={acknowledged} onChange={setAcknowledged}>
+            I confirm restarting high-priority sessions: each stops for a moment.
+          </Acknowledge>
+        </PriorityWarning>
       )}
       {error !== null && (
         <p className="banner banner--error" role="alert" data-testid="bulk-error">
@@ -254,4 +255,25 @@ function ScopeValue({ scope, countries, programs, pairs, onChange }: ScopeValueP
 
 export function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function PriorityWarning({ sessions, testId, children }: { sessions: readonly Session[]; testId: string; children: ReactNode }) {
+  return (
+    <div className="banner banner--warning" role="alert" data-testid={testId}>
+      <p>
+        {sessions.length} of these session{sessions.length === 1 ? " belongs" : "s belong"} to a high-priority pair:{" "}
+        {sessions.map((session) => session.name).join(", ")}.
+      </p>
+      {children}
+    </div>
+  );
+}
+
+function Acknowledge({ checked, onChange, children }: { checked: boolean; onChange: (checked: boolean) => void; children: ReactNode }) {
+  return (
+    <label className="checkbox">
+      <input type="checkbox" checked={checked} onChange={(event) => onChange(event.target.checked)} data-testid="bulk-acknowledge" />
+      {children}
+    </label>
+  );
 }
