@@ -15,9 +15,9 @@ from smsfleet.pairs.models import PairState
 from smsfleet.pairs.service import delete_pair
 from smsfleet.sessions.backend import LaunchSpec, ScreenEntry
 from smsfleet.sessions.hosts import Hosts
-from smsfleet.sessions.models import DesiredState, SessionState
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
 from smsfleet.sessions.screen import ScreenBackend
-from smsfleet.sessions.service import retire_pair_sessions
+from smsfleet.sessions.service import act, retire_pair_sessions
 from smsfleet.sessions.supervisor import SupervisorPolicy
 from tests.support.sessions import ADMIN, CRASHING, TICKING, Fleet
 from tests.support.waiting import eventually
@@ -353,3 +353,39 @@ def test_a_stop_reads_stopping_while_it_waits_out_its_grace(fleet: Fleet) -> Non
         stopping.join()
     assert fleet.state(name) == S.stopped
     assert fleet.kinds(name)[-2:] == ["stopping", "stopped"]
+
+
+def test_restart_asked_again_before_it_is_carried_out_is_one_restart(fleet: Fleet) -> None:
+    name = fleet.add_pair("beeline", TICKING)
+    supervisor = fleet.supervisor()
+    fleet.want(name, DesiredState.running)
+    supervisor.reconcile_once()
+    fleet.clock.advance(2)
+    supervisor.reconcile_once()
+
+    def restart() -> None:
+        act(
+            store=fleet.store,
+            clock=fleet.clock,
+            actor=ADMIN,
+            name=name,
+            action=SessionAction.restart,
+        )
+
+    restart()
+    fleet.clock.advance(1)
+    restart()  # clicked again while the first is pending: nothing more to ask
+    events = [
+        event.kind.value for event in fleet.store.session_events.recent(limit=10, session=name)
+    ]
+    assert events.count("restart_requested") == 1
+    for _ in range(4):  # stopped, started again, up
+        supervisor.reconcile_once()
+        fleet.clock.advance(2)
+    assert fleet.state(name) == S.running
+    assert fleet.kinds(name).count("stopping") == 1
+    restart()  # carried out: a new restart is a new one
+    events = [
+        event.kind.value for event in fleet.store.session_events.recent(limit=20, session=name)
+    ]
+    assert events.count("restart_requested") == 2
