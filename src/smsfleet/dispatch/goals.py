@@ -150,7 +150,9 @@ def country_goals(
         paused = sorted(
             (p for p in by_country[code] if p.state is PairState.paused), key=lambda p: p.key
         )
-        on_goal = achieved >= GOAL_SHARE * cap
+        # Its grants of the last minutes say what was; with no session running now, no
+        # more come: it is not on goal, and the reason says why at once.
+        on_goal = achieved >= GOAL_SHARE * cap and running.get(code, 0) > 0
         capacity = outlook.capacity_per_minute if outlook else 0.0
         goal = CountryGoal(
             country=code,

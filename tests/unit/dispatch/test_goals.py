@@ -94,6 +94,17 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
     assert goal.reason_kind is None
 
 
+def test_a_country_stopped_a_moment_ago_is_not_on_goal_though_its_window_was() -> None:
+    goal = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running={"UZ_uzmobile": SessionState.stopped},
+        grants=20,
+        outlook=_outlook(4, 12.0, 4),
+    )
+    assert (goal.achieved_per_minute, goal.on_goal) == (10.0, False)
+    assert goal.reason_kind is ReasonKind.sessions_down
+
+
 def test_no_running_session_and_the_paused_pairs_are_named() -> None:
     goal = _goal(
         pairs=[
