@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,19 +88,20 @@ def world_reachable() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
-    world_reachable: Path,
-) -> None:
+@contextmanager
+def _programs_as_nobody(base: Path, probe: str, source: str, **extra: Any) -> Iterator[Api]:
+    """A control plane on GNU screen whose programs run as `nobody` (`extra`: more
+    settings), with the probe `source` installed as the program file `probe`. What it
+    writes is private (umask 077), as every `smsfleet` command (and the systemd unit) runs."""
     require_screen()
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         pytest.fail(f"{SYSTEM_PYTHON} is missing: install Debian's python3")
-    programs = world_reachable / "programs"
+    programs = base / "programs"
     programs.mkdir()
     programs.chmod(0o755)  # whatever umask an earlier test of this process left
-    probe = programs / "probe"
-    probe.write_text(PROBE)
-    probe.chmod(0o755)
-    data_dir = world_reachable / "data"
+    (programs / probe).write_text(source)
+    (programs / probe).chmod(0o755)
+    data_dir = base / "data"
     screen_dir = short_dir("sf-runas-")
     settings = Settings(
         data_dir=data_dir,
@@ -111,32 +113,52 @@ def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
         program_dirs=[programs],
         programs_dir=programs,
         run_as="nobody",
+        **extra,
     )
-    # As every `smsfleet` command (and the systemd unit) runs: what it writes is private.
     umask = os.umask(0o077)
     store = open_config_store(settings.resolved_config_url)
     clock = SystemClock()
     add_users(store, clock)
-    log = data_dir / "sessions" / f"{SESSION}.log"
     try:
         with TestClient(create_app(settings, store=store, clock=clock)) as client:
-            api = Api(client=client, store=store, clock=clock, settings=settings)
-            admin = api.headers(Role.admin)
-            command = [str(probe), str(data_dir), str(os.getpid())]
-            made = client.post(
-                "/api/v1/programs", json={"name": "probe", "command": command}, headers=admin
-            )
-            assert made.status_code == 201, made.text
-            pair = {"country": "UZ", "operator": "UzMobile", "programs": ["probe"]}
-            assert client.post("/api/v1/pairs", json=pair, headers=admin).status_code == 201
-            started = client.post(f"/api/v1/sessions/{SESSION}/start", headers=admin)
-            assert started.status_code == 200, started.text
-            found = _probed(log)
-            client.post(f"/api/v1/sessions/{SESSION}/stop", json={"force": True}, headers=admin)
+            yield Api(client=client, store=store, clock=clock, settings=settings)
     finally:
         os.umask(umask)
         store.close()
         shutil.rmtree(screen_dir, ignore_errors=True)
+
+
+def _add(api: Api, programs: dict[str, list[str]]) -> None:
+    """Programs by name (their argv), and the pair UZ_uzmobile that runs them all."""
+    admin = api.headers(Role.admin)
+    for name, command in programs.items():
+        body = {"name": name, "command": command}
+        made = api.client.post("/api/v1/programs", json=body, headers=admin)
+        assert made.status_code == 201, made.text
+    pair = {"country": "UZ", "operator": "UzMobile", "programs": list(programs)}
+    assert api.client.post("/api/v1/pairs", json=pair, headers=admin).status_code == 201
+
+
+def _start(api: Api, session: str) -> None:
+    started = api.client.post(f"/api/v1/sessions/{session}/start", headers=api.headers(Role.admin))
+    assert started.status_code == 200, started.text
+
+
+def _stop(api: Api, session: str) -> None:
+    body = {"force": True}
+    api.client.post(f"/api/v1/sessions/{session}/stop", json=body, headers=api.headers(Role.admin))
+
+
+def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
+    world_reachable: Path,
+) -> None:
+    data_dir = world_reachable / "data"
+    with _programs_as_nobody(world_reachable, "probe", PROBE) as api:
+        probe = world_reachable / "programs" / "probe"
+        _add(api, {"probe": [str(probe), str(data_dir), str(os.getpid())]})
+        _start(api, SESSION)
+        found = _probed(data_dir / "sessions" / f"{SESSION}.log")
+        _stop(api, SESSION)
     assert found == {
         "uid": 65534,
         "home": "/nonexistent",
@@ -195,65 +217,25 @@ def _probed(log: Path) -> dict[str, Any]:
 def test_with_a_range_of_uids_each_program_runs_as_its_own_and_reaches_no_other(
     world_reachable: Path,
 ) -> None:
-    require_screen()
-    if not os.access(SYSTEM_PYTHON, os.X_OK):
-        pytest.fail(f"{SYSTEM_PYTHON} is missing: install Debian's python3")
-    programs = world_reachable / "programs"
-    programs.mkdir()
-    programs.chmod(0o755)
-    probe = programs / "neighbour"
-    probe.write_text(NEIGHBOUR_PROBE)
-    probe.chmod(0o755)
     go = world_reachable / "go"
     data_dir = world_reachable / "data"
-    screen_dir = short_dir("sf-runas-")
-    settings = Settings(
-        data_dir=data_dir,
-        web_dir=data_dir / "no-web",
-        screen_dir=screen_dir,
-        supervisor_interval_seconds=0.1,
-        start_seconds=0.2,
-        stop_grace_seconds=1,
-        program_dirs=[programs],
-        programs_dir=programs,
-        run_as="nobody",
-        run_as_uids=UIDS,
-    )
     sessions = {"left_UZ_uzmobile": "right_UZ_uzmobile", "right_UZ_uzmobile": "left_UZ_uzmobile"}
-    umask = os.umask(0o077)
-    store = open_config_store(settings.resolved_config_url)
-    clock = SystemClock()
-    add_users(store, clock)
     found: dict[str, dict[str, Any]] = {}
-    try:
-        with TestClient(create_app(settings, store=store, clock=clock)) as client:
-            admin = Api(client=client, store=store, clock=clock, settings=settings).headers(
-                Role.admin
-            )
-            for session, other in sessions.items():
-                name = session.split("_", 1)[0]
-                command = [str(probe), other, str(go)]
-                made = client.post(
-                    "/api/v1/programs", json={"name": name, "command": command}, headers=admin
-                )
-                assert made.status_code == 201, made.text
-            pair = {"country": "UZ", "operator": "UzMobile", "programs": ["left", "right"]}
-            assert client.post("/api/v1/pairs", json=pair, headers=admin).status_code == 201
-            for session in sessions:
-                started = client.post(f"/api/v1/sessions/{session}/start", headers=admin)
-                assert started.status_code == 200, started.text
-            spools = [data_dir / "spool" / session / "mine.txt" for session in sessions]
-            eventually(lambda: all(spool.exists() for spool in spools), timeout=20)
-            go.write_text("")
-            go.chmod(0o644)
-            for session in sessions:
-                found[session] = _probed(data_dir / "sessions" / f"{session}.log")
-            for session in sessions:
-                client.post(f"/api/v1/sessions/{session}/stop", json={"force": True}, headers=admin)
-    finally:
-        os.umask(umask)
-        store.close()
-        shutil.rmtree(screen_dir, ignore_errors=True)
+    with _programs_as_nobody(
+        world_reachable, "neighbour", NEIGHBOUR_PROBE, run_as_uids=UIDS
+    ) as api:
+        probe = str(world_reachable / "programs" / "neighbour")
+        _add(api, {s.split("_", 1)[0]: [probe, other, str(go)] for s, other in sessions.items()})
+        for session in sessions:
+            _start(api, session)
+        spools = [data_dir / "spool" / session / "mine.txt" for session in sessions]
+        eventually(lambda: all(spool.exists() for spool in spools), timeout=20)
+        go.write_text("")
+        go.chmod(0o644)
+        for session in sessions:
+            found[session] = _probed(data_dir / "sessions" / f"{session}.log")
+        for session in sessions:
+            _stop(api, session)
     uids = {session: figures.pop("uid") for session, figures in found.items()}
     assert len(set(uids.values())) == 2, uids
     assert all(UIDS[0] <= uid <= UIDS[1] for uid in uids.values()), uids
