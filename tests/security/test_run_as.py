@@ -145,8 +145,16 @@ def _start(api: Api, session: str) -> None:
 
 
 def _stop(api: Api, session: str) -> None:
-    body = {"force": True}
-    api.client.post(f"/api/v1/sessions/{session}/stop", json=body, headers=api.headers(Role.admin))
+    """Stopped before the control plane goes (its screens would outlive it)."""
+    admin = api.headers(Role.admin)
+    api.client.post(f"/api/v1/sessions/{session}/stop", json={"force": True}, headers=admin)
+    eventually(
+        lambda: (
+            api.client.get(f"/api/v1/sessions/{session}", headers=admin).json()["state"]
+            in ("stopped", "exited")
+        ),
+        timeout=10,
+    )
 
 
 def test_programs_run_as_the_configured_user_and_reach_only_their_spool(
