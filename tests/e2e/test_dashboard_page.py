@@ -209,3 +209,18 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     expect_numbers_match_api(page, admin_api, "24h")
     expect_cap_chart_matches_api(page, admin_api)
     screenshot("after live attempts")
+
+
+def test_a_countrys_reason_follows_its_sessions_at_once(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client, workers: dict[str, Worker]
+) -> None:
+    """Stopping a country's sessions changes its reason as the sessions' events come, not
+    at the goals' next quiet reload (15 s)."""
+    open_logged_in(page, "/", control_plane.admin_password)
+    reason = page.get_by_test_id(f"goal-reason-{DASHBOARD_COUNTRY}")
+    expect(reason).to_be_visible()  # under its goal: nothing is sent here
+    expect(reason).not_to_contain_text("no session is wanted running")
+    for worker in workers.values():
+        stopped = admin_api.post(f"/api/v1/sessions/{worker.session}/stop", json={"reason": "e2e"})
+        assert stopped.status_code == 200, stopped.text
+    expect(reason).to_contain_text("no session is wanted running", timeout=5_000)

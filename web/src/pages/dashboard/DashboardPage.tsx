@@ -4,7 +4,7 @@ import type { UseQueryResult } from "@tanstack/react-query";
 import type { CountryGoal } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
-import { useLiveQuery, type LiveQuery } from "../../data/live";
+import { useLiveQuery, useLiveUpdates, type LiveQuery } from "../../data/live";
 import {
   alertsOverviewQuery,
   countryGoalsQuery,
@@ -84,6 +84,8 @@ export function DashboardPage() {
   });
   const alerts = useLiveQuery(alertsOverviewQuery(), ALERTS);
   const goals = useLiveQuery(countryGoalsQuery(), NOW);
+  // A session started or stopped changes a country's reason at once, not at the next reload.
+  useLiveUpdates("sessions", countryGoalsQuery().queryKey, 1_000, true);
   const trend = useLiveQuery(
     metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "country" }),
     CHARTS,
