@@ -20,10 +20,10 @@ from smsfleet.sessions.models import SessionAction, SessionEvent
 from smsfleet.sessions.names import session_name
 from smsfleet.stores import ConfigStore
 
-__all__ = ["SessionSignals", "create", "delete", "update"]
+__all__ = ["PairSignals", "create", "delete", "update"]
 
 
-class SessionSignals(Protocol):
+class PairSignals(Protocol):
     """Where a pair's change tells of itself and its sessions: the pair's change and its
     sessions' events, and the supervisor, woken to act on their new wishes now rather
     than at its next tick."""
@@ -42,7 +42,7 @@ def create(
     actor: User,
     data: PairCreate,
     hosts: Collection[str],
-    signals: SessionSignals,
+    signals: PairSignals,
 ) -> Pair:
     """Add a pair; with `data.start_sessions`, its sessions are started as their Start
     buttons would start them."""
@@ -73,7 +73,7 @@ def update(
     data: PairUpdate,
     force: bool,
     hosts: Collection[str],
-    signals: SessionSignals,
+    signals: PairSignals,
 ) -> Pair:
     """Change a pair; with `data.start_sessions`, the sessions of programs it gains start."""
     before = service.get_pair(pairs=store.pairs, key=key)
@@ -102,7 +102,7 @@ def delete(
     actor: User | Actor,
     key: str,
     force: bool,
-    signals: SessionSignals,
+    signals: PairSignals,
 ) -> None:
     """Delete a pair and retire its sessions (the running ones once they have stopped)."""
     service.delete_pair(
@@ -120,7 +120,7 @@ def _start_sessions(
     pair: Pair,
     programs: list[str],
     reason: str,
-    signals: SessionSignals,
+    signals: PairSignals,
 ) -> None:
     for program in programs:
         sessions_service.act(

@@ -8,6 +8,7 @@ the other, and `generation` tells the supervisor that someone acted again
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -62,6 +63,11 @@ class SessionSpec(BaseModel):
     generation: int = 0
     restart_requested_at: Timestamp | None = None
     created_at: Timestamp
+
+    def restart_asked_since(self, started_at: datetime | None) -> bool:
+        """A restart asked for after the session's last start: not carried out yet."""
+        asked = self.restart_requested_at
+        return asked is not None and (started_at is None or asked > started_at)
 
 
 class SessionStatus(BaseModel):

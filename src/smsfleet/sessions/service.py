@@ -289,14 +289,6 @@ def get_session(
     return _public(spec, status, pair, clock.now(), usage, heartbeat)
 
 
-def _restart_pending(spec: SessionSpec, status: SessionStatus | None) -> bool:
-    """A restart asked for and not carried out yet: the session has not started since."""
-    asked = spec.restart_requested_at
-    if asked is None or spec.desired != DesiredState.running or status is None:
-        return False
-    return status.started_at is None or asked > status.started_at
-
-
 def act(
     *,
     store: ConfigStore,
@@ -333,7 +325,8 @@ def act(
         updated = _desire(spec, DesiredState.stopped, actor.username, reason, now)
         kind = EventKind.stop_requested
     else:
-        if _restart_pending(spec, status):  # clicked again: one restart is what was meant
+        pending = status is not None and spec.restart_asked_since(status.started_at)
+        if spec.desired == DesiredState.running and pending:  # clicked again: one restart
             return ActionResult(name=name, ok=True, state=state, desired=spec.desired)
         updated = _desire(spec, DesiredState.running, actor.username, reason, now)
         updated = updated.model_copy(update={"restart_requested_at": now})

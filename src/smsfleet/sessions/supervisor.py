@@ -479,7 +479,7 @@ class Supervisor:
         if status.state == S.stopping:
             tick.stop_then = S.exited  # a stop cut short by a control-plane restart
             return
-        if spec.restart_requested_at is not None and spec.restart_requested_at > started_at:
+        if spec.restart_asked_since(started_at):
             self._move(tick, S.stopping, EventKind.stopping, now, "restart requested")
             tick.stop_then = S.exited
             return
