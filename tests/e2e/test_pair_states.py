@@ -291,10 +291,15 @@ def test_restarting_a_high_priority_session_asks_first(
     expect(dialog).to_be_hidden()
     assert restarts() == before  # cancelled: nothing asked
 
+    asked_before = admin_api.get(f"/api/v1/sessions/{name}").json()["requested_restarts"]
     page.get_by_test_id(f"restart-{name}").click()
     dialog.get_by_test_id("confirm-button").click()
     expect(dialog).to_be_hidden()
     eventually(lambda: restarts() == before + 1, 5, "the restart to be asked")
+    # Carried out, it counts as asked for, not as one of the supervisor's own restarts.
+    expect(page.get_by_test_id(f"requested-restarts-{name}")).to_contain_text(
+        f"+{asked_before + 1} asked", timeout=15_000
+    )
 
 
 @VIEWPORTS

@@ -121,8 +121,16 @@ class FleetCollector:
         up = GaugeMetricFamily(
             "smsfleet_session_up", "1 when the session's program is running, else 0", labels=SESSION
         )
+        # Only the supervisor's own restarts: the crash alert must not fire on a person's.
         restarts = CounterMetricFamily(
-            "smsfleet_session_restarts", "Restarts of the session by the supervisor", labels=SESSION
+            "smsfleet_session_restarts",
+            "Restarts of the session by the supervisor after an exit, a hang or a failed start",
+            labels=SESSION,
+        )
+        requested_restarts = CounterMetricFamily(
+            "smsfleet_session_requested_restarts",
+            "Restarts of the session people asked for, or a change of its program",
+            labels=SESSION,
         )
         # Alert rules tell a crashed session from one stopped on purpose by this.
         wanted = GaugeMetricFamily(
@@ -139,9 +147,11 @@ class FleetCollector:
             running = seen is not None and seen.state is SessionState.running
             up.add_metric(labels, 1.0 if running else 0.0)
             restarts.add_metric(labels, float(seen.restarts if seen else 0))
+            requested_restarts.add_metric(labels, float(seen.requested_restarts if seen else 0))
             wanted.add_metric(labels, 1.0 if spec.desired is DesiredState.running else 0.0)
         yield up
         yield restarts
+        yield requested_restarts
         yield wanted
 
         ratio = GaugeMetricFamily(

@@ -111,11 +111,15 @@ def list_sessions(
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
         return
-    typer.echo(f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8}")
+    # RESTARTS: the supervisor's own (a flapping program); ASKED: the ones people asked for.
+    typer.echo(
+        f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8} "
+        f"{'ASKED':>5}"
+    )
     for s in found:
         typer.echo(
             f"{s.name:40} {s.state:9} {s.desired:8} {s.pid or '-':>8} "
-            f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8}"
+            f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8} {s.requested_restarts:>5}"
         )
 
 

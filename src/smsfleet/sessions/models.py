@@ -78,7 +78,10 @@ class SessionStatus(BaseModel):
     observed_generation: int = 0
     pid: int | None = None
     started_at: Timestamp | None = None
+    # The supervisor's own restarts (after an exit, a hang or a failed start) apart from
+    # the restarts people asked for: a flapping program shows in the first alone.
     restarts: int = 0
+    requested_restarts: int = 0
     quick_failures: int = 0
     backoff_until: Timestamp | None = None
     last_exit_code: int | None = None
@@ -114,7 +117,10 @@ class SessionPublic(BaseModel):
     pid: int | None
     started_at: Timestamp | None
     uptime_seconds: float | None
-    restarts: int
+    restarts: int = Field(
+        description="Restarts by the supervisor after an exit, a hang or a failed start"
+    )
+    requested_restarts: int = Field(description="Restarts people asked for, or a program's change")
     last_exit_code: int | None
     last_exit_at: Timestamp | None
     # The last lease, report or heartbeat (kept with the metrics: `Dispatcher.heartbeats`).

@@ -220,6 +220,7 @@ def _public(
         started_at=started_at,
         uptime_seconds=(now - started_at).total_seconds() if started_at else None,
         restarts=status.restarts if status else 0,
+        requested_restarts=status.requested_restarts if status else 0,
         last_exit_code=status.last_exit_code if status else None,
         last_exit_at=status.last_exit_at if status else None,
         last_heartbeat=heartbeat,

@@ -31,6 +31,7 @@ session_status_table = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("started_at", DateTimeColumn),
     sa.Column("restarts", sa.Integer, nullable=False),
+    sa.Column("requested_restarts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("quick_failures", sa.Integer, nullable=False),
     sa.Column("backoff_until", DateTimeColumn),
     sa.Column("last_exit_code", sa.Integer),

@@ -543,9 +543,14 @@ class Supervisor:
         self._update(tick, quick_failures=failures, backoff_until=until)
 
     def _begin_start(self, tick: _Tick, spec: SessionSpec, pair: Pair, now: datetime) -> None:
-        restarts = tick.status.restarts + (0 if tick.status.state == S.stopped else 1)
+        status = tick.status
+        counted: dict[str, int] = {}
+        if status.state == S.fatal or spec.restart_asked_since(status.started_at):
+            counted["requested_restarts"] = status.requested_restarts + 1  # someone acted
+        elif status.state != S.stopped:
+            counted["restarts"] = status.restarts + 1  # after an exit, a hang, a failed start
         self._move(tick, S.starting, EventKind.starting, now)
-        self._update(tick, started_at=now, restarts=restarts, backoff_until=None)
+        self._update(tick, started_at=now, backoff_until=None, **counted)
         try:
             tick.start = self._launch(spec, pair)
         except DomainError as refused:  # e.g. its program is not one an admin installed

@@ -44,7 +44,13 @@ def add_session(fleet: Fleet, pair: str, program: str, state: SessionState, rest
         )
     )
     fleet.config.session_status.add(
-        SessionStatus(name=name, state=state, restarts=restarts, updated_at=now)
+        SessionStatus(
+            name=name,
+            state=state,
+            restarts=restarts,
+            requested_restarts=restarts + 1,
+            updated_at=now,
+        )
     )
 
 
@@ -77,6 +83,7 @@ def test_exposition_has_the_expected_samples_and_forgets_deleted_pairs(fleet: Fl
     )
     assert found[("smsfleet_session_up", session)] == 1
     assert found[("smsfleet_session_restarts_total", session)] == 2
+    assert found[("smsfleet_session_requested_restarts_total", session)] == 3
     assert found[("smsfleet_session_desired_running", session)] == 1
     megafon_session = frozenset(
         {

@@ -19,7 +19,7 @@ from smsfleet.cli import app
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import HeartbeatStore
-from smsfleet.sessions.models import DesiredState
+from smsfleet.sessions.models import DesiredState, SessionStatus
 from smsfleet.stores import open_config_store
 from tests.support.sessions import TICKING, Fleet
 
@@ -124,6 +124,21 @@ def test_sessions_ls_tells_each_sessions_last_heartbeat(fleet: Fleet, tmp_path: 
     heartbeats.close()  # written
     engine.dispose()
     assert datetime.fromisoformat(listed()["last_heartbeat"]) == beat
+
+
+def test_sessions_ls_tells_the_supervisors_restarts_from_the_ones_asked_for(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.stopped)
+    fleet.store.session_status.add(
+        SessionStatus(name=name, restarts=4, requested_restarts=1, updated_at=fleet.clock.now())
+    )
+    code, output = run(tmp_path, "sessions", "ls")
+    assert code == 0, output
+    header, line = output.splitlines()
+    assert header.split()[-2:] == ["RESTARTS", "ASKED"]
+    assert line.startswith(name) and line.split()[-2:] == ["4", "1"]
 
 
 def test_hosts_tells_the_operator_at_the_console_what_ssh_said(

@@ -74,7 +74,8 @@ def test_a_killed_program_is_detected_and_restarted_after_backoff(fleet: Fleet) 
     fleet.clock.advance(1)
     supervisor.reconcile_once()
     status = fleet.store.session_status.get(name)
-    assert status is not None and status.state == S.running and status.restarts == 1
+    assert status is not None and status.state == S.running
+    assert (status.restarts, status.requested_restarts) == (1, 0)  # the supervisor's own
     assert fleet.kinds(name)[2:] == ["exited", "backoff", "starting", "running"]
 
 
@@ -139,6 +140,9 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     fleet.want(name, DesiredState.running)  # someone acts: a new generation
     supervisor.reconcile_once()
     assert fleet.state(name) == S.starting
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.restarts, status.requested_restarts) == (3, 1)  # three retries, then asked
 
 
 def test_a_control_plane_restart_adopts_running_sessions(fleet: Fleet) -> None:
@@ -206,6 +210,9 @@ def test_a_session_that_stops_heartbeating_is_reported_hung_and_restarted(fleet:
     supervisor.reconcile_once()
     assert fleet.state(name) == S.running
     assert fleet.program_pid(name) != pid
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.restarts, status.requested_restarts) == (1, 0)  # the supervisor's own
 
 
 def test_restart_replaces_the_process(fleet: Fleet) -> None:
@@ -227,6 +234,9 @@ def test_restart_replaces_the_process(fleet: Fleet) -> None:
     supervisor.reconcile_once()
     assert fleet.state(name) == S.running
     assert fleet.program_pid(name) != pid
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.restarts, status.requested_restarts) == (0, 1)  # asked, not a crash
 
 
 def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fleet) -> None:

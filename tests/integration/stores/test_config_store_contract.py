@@ -125,6 +125,7 @@ def make_session_status(name: str = "program1_IN_vi", **changes: Any) -> Session
         "pid": 4242,
         "started_at": WRITTEN_AT,
         "restarts": 2,
+        "requested_restarts": 5,
         "quick_failures": 1,
         "backoff_until": LATER,
         "last_exit_code": -9,

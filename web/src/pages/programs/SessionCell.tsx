@@ -71,8 +71,20 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
           </dd>
         </div>
         <div>
-          <dt>restarts</dt>
-          <dd data-testid={`restarts-${session.name}`}>{session.restarts}</dd>
+          <dt title="Restarts by the supervisor after an exit, a hang or a failed start">restarts</dt>
+          <dd data-testid={`restarts-${session.name}`}>
+            {session.restarts}
+            {session.requested_restarts > 0 && (
+              <span
+                className="session-cell__asked"
+                title="Restarts people asked for, or a change of its program"
+                data-testid={`requested-restarts-${session.name}`}
+              >
+                {" "}
+                +{session.requested_restarts} asked
+              </span>
+            )}
+          </dd>
         </div>
         <div>
           <dt>exit</dt>
