@@ -21,21 +21,6 @@ from smsfleet.auth.models import (
     UserPublic,
     UserUpdate,
 )
-
-__all__ = [
-    "ADMIN_USERNAME",
-    "TokenPolicy",
-    "UserUpdate",
-    "create_user",
-    "get_user",
-    "login",
-    "logout",
-    "public_user",
-    "refresh",
-    "revoke_all_tokens",
-    "set_password",
-    "update_user",
-]
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import (
@@ -59,6 +44,22 @@ from smsfleet.core.security import (
     verify_password,
 )
 from smsfleet.core.settings import weak_password_reason
+
+__all__ = [
+    "ADMIN_USERNAME",
+    "TokenPolicy",
+    "UserUpdate",
+    "UserUpdated",
+    "create_user",
+    "get_user",
+    "login",
+    "logout",
+    "public_user",
+    "refresh",
+    "revoke_all_tokens",
+    "set_password",
+    "update_user",
+]
 
 ADMIN_USERNAME = "admin"
 
@@ -352,6 +353,12 @@ def get_user(*, users: RecordStore[User], username: str) -> User:
     return user
 
 
+@dataclass(frozen=True)
+class UserUpdated:
+    user: User
+    tokens_revoked: bool  # its sessions and sockets are to be ended
+
+
 def update_user(
     *,
     users: RecordStore[User],
@@ -360,7 +367,8 @@ def update_user(
     actor: Actor,
     username: str,
     data: UserUpdate,
-) -> User:
+) -> UserUpdated:
+    """Change a user; a new password, role or disabled flag ends the user's tokens."""
     user = get_user(users=users, username=username)
     changes: dict[str, object] = {"updated_at": clock.now()}
     if data.password is not None:
@@ -393,7 +401,7 @@ def update_user(
         before=public_user(user),
         after=after,
     )
-    return updated
+    return UserUpdated(user=updated, tokens_revoked=updated.token_version != user.token_version)
 
 
 def delete_user(

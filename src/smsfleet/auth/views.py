@@ -138,8 +138,7 @@ def get_user(username: str, _: AdminUser, context: Context) -> UserPublic:
 def update_user(
     username: str, body: UserUpdate, _: AdminUser, actor: CurrentActor, context: Context
 ) -> UserPublic:
-    before = service.get_user(users=context.store.users, username=username)
-    user = service.update_user(
+    updated = service.update_user(
         users=context.store.users,
         audit=context.store.audit,
         clock=context.clock,
@@ -147,9 +146,9 @@ def update_user(
         username=username,
         data=body,
     )
-    if user.token_version != before.token_version:
+    if updated.tokens_revoked:
         context.bus.publish(AUTH_TOPIC, TokensRevoked(username=username))
-    return service.public_user(user)
+    return service.public_user(updated.user)
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
