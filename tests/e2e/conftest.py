@@ -243,13 +243,16 @@ def make_user(admin_api: httpx.Client) -> Callable[[str, str], str]:
     return make
 
 
-@pytest.fixture(scope="session")
+# Package scope: the sync API keeps an event loop running on the main thread while it
+# lives, so a test of another package that runs a loop of its own after the browser
+# tests on the same worker (`asyncio.run`) would find one running and fail.
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
