@@ -177,4 +177,6 @@ def worker_token(*, secret: str, session: str) -> str:
 
 
 def verify_worker_token(*, secret: str, session: str, token: str) -> bool:
-    return hmac.compare_digest(worker_token(secret=secret, session=session), token)
+    # As bytes: compare_digest refuses str with characters outside ASCII (a header's).
+    expected = worker_token(secret=secret, session=session).encode()
+    return hmac.compare_digest(expected, token.encode("utf-8", "surrogateescape"))
