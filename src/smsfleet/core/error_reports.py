@@ -41,22 +41,24 @@ _SECRET_NAMES = (
     "sms_code",
     "otp",
 )
+# Each shape and what replaces it.
 _SECRET_SHAPES = (
-    re.compile(r"(?i)\bbearer\s+\S+"),
-    re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"),  # a JWT
-    re.compile(r"\bsfk_\w+"),  # an API key
-    re.compile(r"\b[0-9a-f]{64}\b"),  # a worker token
-    re.compile(r"(?i)\b([\w-]*(?:token|secret|password|key|code))=[^&\s]+"),  # in a query
+    (re.compile(r"(?i)\bbearer\s+\S+"), REDACTED),
+    (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"), REDACTED),  # a JWT
+    (re.compile(r"\bsfk_[\w-]+"), REDACTED),  # an API key (its secret is URL-safe base64)
+    (re.compile(r"\b[0-9a-f]{64}\b"), REDACTED),  # a worker token
+    (re.compile(r"(?<!\d)\d{5,}:[\w-]{30,}"), REDACTED),  # a Telegram bot token, as in its URLs
+    (re.compile(r"(?<=://)[^/\s@]+@"), f"{REDACTED}@"),  # a URL's user and password
+    # In a query: the name stays, its value goes.
+    (re.compile(r"(?i)\b([\w-]*(?:token|secret|password|key|code))=[^&\s]+"), f"\\1={REDACTED}"),
 )
 # E.164 or national digits, alone or written with spaces: +998901234567, 998 90 123 45 67.
 _PHONE = re.compile(r"(?<![\w.-])\+?\d(?:[ ]?\d){6,14}(?![\w.])")
 
 
 def _scrub_text(text: str) -> str:
-    for shape in _SECRET_SHAPES:
-        text = shape.sub(
-            lambda match: f"{match.group(1)}={REDACTED}" if match.lastindex else REDACTED, text
-        )
+    for shape, replacement in _SECRET_SHAPES:
+        text = shape.sub(replacement, text)
     return _PHONE.sub(PHONE_REDACTED, text)
 
 

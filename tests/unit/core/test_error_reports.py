@@ -9,7 +9,8 @@ import sentry_sdk
 from smsfleet.core.error_reports import scrub_event, start_error_reports
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl"
-API_KEY = "sfk_0f3a_Zm9vYmFyYmF6cXV4"
+API_KEY = "sfk_bc112e61_PwI1xI_Yl3N-_BPEDe5g2u-BrDWyENisSVjh8Fe9a7g"  # "-" in its secret
+BOT_TOKEN = "123456789:ZZxqTcvCH1vGWJxfSeofSAs0K5PALDsab"
 WORKER_TOKEN = "ab" * 32
 
 
@@ -31,7 +32,17 @@ def test_secrets_and_phones_are_taken_out_wherever_they_are() -> None:
             "data": {"password": "p"},
         },
         "extra": {"note": f"key {API_KEY} for worker {WORKER_TOKEN}", "worker_token": "w"},
-        "breadcrumbs": {"values": [{"message": "Authorization: Bearer abc.def"}]},
+        "breadcrumbs": {
+            "values": [
+                {"message": "Authorization: Bearer abc.def"},
+                # An HTTP client's breadcrumb: Telegram's Bot API has its token in the URL.
+                {
+                    "type": "http",
+                    "data": {"url": f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"},
+                },
+                {"message": "pool to mysql+pymysql://smsfleet:S3cretPw@db:3306/metrics lost"},
+            ]
+        },
         "timestamp": "2026-12-02T17:16:06.123456Z",
         "tags": {"pair": "UZ_uzmobile", "service": "control-plane"},
     }
@@ -39,6 +50,11 @@ def test_secrets_and_phones_are_taken_out_wherever_they_are() -> None:
     text = json.dumps(scrubbed)
     for secret in (JWT, API_KEY, WORKER_TOKEN, "998991234567", "99 123 45 67", "abc"):
         assert secret not in text
+    for part in (BOT_TOKEN.split(":")[1], "S3cretPw", "Yl3N", "BPEDe5g2u", "BrDWyENis"):
+        assert part not in text
+    crumbs = scrubbed["breadcrumbs"]["values"]
+    assert crumbs[1]["data"]["url"] == "https://api.telegram.org/bot[redacted]/sendMessage"
+    assert crumbs[2]["message"] == "pool to mysql+pymysql://[redacted]@db:3306/metrics lost"
     assert "Bearer abc.def" not in text
     assert scrubbed["request"]["url"] == "http://cp/api/get-conversation/[phone]"
     assert scrubbed["request"]["query_string"] == "phone=[phone]&token=[redacted]&page=2"
