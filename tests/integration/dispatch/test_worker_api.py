@@ -8,7 +8,7 @@ import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -590,11 +590,13 @@ def test_unknown_and_foreign_triggers(ready: Worker) -> None:
         {"Authorization": "Bearer nope"},
         {"Authorization": "Basic dXNlcjpwYXNz"},
         {"Authorization": f"Bearer {worker_token(secret='x' * 40, session=SESSION)}"},
-        {"Authorization": b"Bearer \xe9\xe9"},  # not ASCII: refused, not a 500
+        {b"Authorization": b"Bearer \xe9\xe9"},  # not ASCII: refused, not a 500
     ],
     ids=["missing", "garbage", "basic", "other-secret", "not-ascii"],
 )
-def test_a_bad_token_is_refused(ready: Worker, headers: dict[str, str | bytes]) -> None:
+def test_a_bad_token_is_refused(
+    ready: Worker, headers: Mapping[str, str] | Mapping[bytes, bytes]
+) -> None:
     for path, body in [
         ("lease", {"session": SESSION}),
         ("heartbeat", {"session": SESSION}),
