@@ -18,9 +18,14 @@ function cellText(value: unknown): string {
   return JSON.stringify(value);
 }
 
+// A text cell a spreadsheet would read as a formula (SMS text and search results come
+// from anyone who can text a test number): a leading quote keeps it text.
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function cell(value: unknown): string {
-  const text = cellText(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  let text = cellText(value);
+  if (typeof value !== "number" && FORMULA_START.test(text)) text = `'${text}`;
+  return /[",\n\r']/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export function toCsv(rows: readonly object[]): string {
