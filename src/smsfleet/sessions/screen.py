@@ -37,7 +37,7 @@ from typing import TypeVar
 from smsfleet.core.program_env import program_environment
 from smsfleet.sessions import runner
 from smsfleet.sessions.backend import EXITED, LaunchSpec, RunStatus, ScreenEntry
-from smsfleet.sessions.logtail import read_since
+from smsfleet.sessions.logtail import log_lines, read_since
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.runner import process_start_ticks, process_usage
 
@@ -138,7 +138,7 @@ def _tail_lines(path: Path, count: int) -> list[str]:
             position -= step
             handle.seek(position)
             data = handle.read(step) + data
-    lines = data.decode("utf-8", "replace").splitlines()
+    lines = log_lines(data)
     if position > 0:
         lines = lines[1:]  # Started mid-line.
     return lines[-count:] if count else []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from smsfleet.sessions.backend import LaunchSpec
+from smsfleet.sessions.logtail import read_since
 from smsfleet.sessions.names import InvalidSessionName
 from smsfleet.sessions.screen import ScreenBackend
 
@@ -88,3 +89,19 @@ def test_tail_validates_its_arguments(backend: ScreenBackend) -> None:
 
 def test_status_of_a_session_that_never_ran(backend: ScreenBackend) -> None:
     assert backend.status("program1_IN_vi") is None
+
+
+HOSTILE = (
+    b"\x1b]0;owned\x07title \x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\ "
+    b"\x1b[31mred\x1b[0m \x1b]52;c;aGk=\x07clip bell\x07 nul\x00 c1\xc2\x9b2J tab\tkept\n"
+)
+READABLE = "title link red clip bell nul c1 tab\tkept"
+
+
+def test_tail_and_follow_take_terminal_escapes_and_controls_out(backend: ScreenBackend) -> None:
+    """A program logs what providers tell it; a log read at a terminal must not retitle
+    it, write its clipboard or fake a link."""
+    path = backend.log_path("program1_IN_vi")
+    path.write_bytes(b"before\n" + HOSTILE)
+    assert backend.tail("program1_IN_vi", 2) == ["before", READABLE]
+    assert read_since(path, 0) == (path.stat().st_size, ["before", READABLE])
