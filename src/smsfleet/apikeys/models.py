@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.auth.models import Role
 from smsfleet.core.records import Timestamp
+from smsfleet.core.text import OneLine
 
 KEY_PREFIX = "sfk"  # every key starts `sfk_`, so it can be told from a JWT at a glance
 
@@ -40,7 +41,7 @@ class ApiKey(BaseModel):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64)
+    name: OneLine = Field(min_length=1, max_length=64)
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.read], min_length=1, max_length=2)
     daily_quota: int | None = Field(default=None, ge=1, le=100_000_000)
     monthly_quota: int | None = Field(default=None, ge=1, le=1_000_000_000)

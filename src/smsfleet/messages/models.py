@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from smsfleet.core.records import Timestamp
+from smsfleet.core.text import OneLine, Prose
 
 PHONE_PATTERN = r"^\+?[0-9]{3,20}$"
 TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -125,12 +126,17 @@ def placeholders(body: str) -> set[str]:
     return names
 
 
+_NAME = Field(min_length=1, max_length=80)
+_BODY = Field(min_length=1, max_length=MAX_TEXT, description="With {placeholders}")
+_PROVIDER_BODIES = Field(
+    default_factory=dict[str, str], description="A provider's own wording, by provider name"
+)
+
+
 class TemplateBase(BaseModel):
-    name: str = Field(min_length=1, max_length=80)
-    body: str = Field(min_length=1, max_length=MAX_TEXT, description="With {placeholders}")
-    provider_bodies: dict[str, str] = Field(
-        default_factory=dict, description="A provider's own wording, by provider name"
-    )
+    name: str = _NAME
+    body: str = _BODY
+    provider_bodies: dict[str, str] = _PROVIDER_BODIES
 
     @field_validator("body")
     @classmethod
@@ -158,14 +164,22 @@ class Template(TemplateBase):
     updated_at: Timestamp
 
 
-class TemplateCreate(TemplateBase):
+class _TemplateWritten(TemplateBase):
+    """What a person writes: plain text (`core.text`); a stored one is read as it is."""
+
     model_config = ConfigDict(extra="forbid")
 
+    name: OneLine = _NAME
+    body: Prose = _BODY
+    provider_bodies: dict[OneLine, Prose] = _PROVIDER_BODIES
+
+
+class TemplateCreate(_TemplateWritten):
     id: str = Field(pattern=TEMPLATE_ID_PATTERN)
 
 
-class TemplateUpdate(TemplateBase):
-    model_config = ConfigDict(extra="forbid")
+class TemplateUpdate(_TemplateWritten):
+    pass
 
 
 # --- on-demand sends -------------------------------------------------------------------

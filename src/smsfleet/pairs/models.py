@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
 from smsfleet.core.settings import HOST_NAME_PATTERN, LOCAL_HOST
+from smsfleet.core.text import OneLine
 from smsfleet.sessions.names import SLUG_PATTERN
 
 HOST_PATTERN = f"^(?:{LOCAL_HOST}|{HOST_NAME_PATTERN[1:-1]})$"
@@ -84,9 +85,9 @@ class PairCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     country: str = Field(pattern=COUNTRY_CODE_PATTERN, description="ISO 3166-1 alpha-2 code")
-    operator: str = _OperatorName
+    operator: OneLine = _OperatorName
     slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    region: str | None = _Region
+    region: OneLine | None = _Region
     is_high_priority: bool = False
     phone_numbers: list[str] = Field(default_factory=list, max_length=MAX_PHONE_NUMBERS)
     programs: list[str] = Field(default_factory=list, max_length=MAX_PROGRAMS)
@@ -103,11 +104,11 @@ class PairCreate(BaseModel):
 class PairUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    operator: str | None = Field(default=None, min_length=1, max_length=64)
-    region: str | None = _Region
+    operator: OneLine | None = Field(default=None, min_length=1, max_length=64)
+    region: OneLine | None = _Region
     is_high_priority: bool | None = None
     state: PairState | None = None
-    state_reason: str | None = Field(default=None, max_length=256)
+    state_reason: OneLine | None = Field(default=None, max_length=256)
     phone_numbers: list[str] | None = _Phones
     programs: list[str] | None = _Programs
     host: str | None = Field(default=None, pattern=HOST_PATTERN, description=_HOST_HELP)
@@ -125,8 +126,8 @@ class PairUpdate(BaseModel):
 class SeedPairCreate(BaseModel):
     """The seed documents' `POST /country-operator` body."""
 
-    country: str = Field(min_length=2, max_length=64, description="Name or ISO code")
-    operator: str = _OperatorName
+    country: OneLine = Field(min_length=2, max_length=64, description="Name or ISO code")
+    operator: OneLine = _OperatorName
     is_high_priority: bool = False
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smsfleet.core.records import Timestamp
+from smsfleet.core.text import OneLine, Prose
 from smsfleet.sessions.names import PROGRAM_NAME_PATTERN
 
 MAX_ARGV = 64
@@ -42,14 +43,17 @@ class ProgramCreate(ProgramBase):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=PROGRAM_NAME_PATTERN)
+    # Plain text (`core.text`) when written; a stored program is read as it is.
+    provider: OneLine = Field(default="", max_length=64)
+    description: Prose = Field(default="", max_length=500)
 
 
 class ProgramUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     command: list[str] | None = Field(default=None, min_length=1, max_length=MAX_ARGV)
-    provider: str | None = Field(default=None, max_length=64)
-    description: str | None = Field(default=None, max_length=500)
+    provider: OneLine | None = Field(default=None, max_length=64)
+    description: Prose | None = Field(default=None, max_length=500)
 
     @field_validator("command")
     @classmethod

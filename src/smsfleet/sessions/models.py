@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
+from smsfleet.core.text import OneLine
 
 
 class DesiredState(StrEnum):
@@ -139,7 +140,7 @@ class SessionAction(StrEnum):
 class ActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=256)
+    reason: OneLine | None = Field(default=None, max_length=256)
     force: bool = False
 
 
@@ -151,7 +152,7 @@ class BulkActionRequest(BaseModel):
     operator: str | None = Field(default=None, max_length=64, description="Pair key or slug")
     program: str | None = Field(default=None, max_length=32)
     all: bool = Field(default=False, description="Required to act on every session")
-    reason: str | None = Field(default=None, max_length=256)
+    reason: OneLine | None = Field(default=None, max_length=256)
     force: bool = False
 
 

@@ -102,8 +102,14 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, busyPairs, 
               <Identifier value={row.key} />
             </div>
             <div className="muted session-row__operator">
-              {row.pair?.operator ?? ""}
-              {row.pair?.region ? ` · ${row.pair.region}` : ""}
+              {/* Each isolated: a name written right to left never reorders its neighbour. */}
+              <bdi>{row.pair?.operator ?? ""}</bdi>
+              {row.pair?.region && (
+                <>
+                  {" · "}
+                  <bdi>{row.pair.region}</bdi>
+                </>
+              )}
             </div>
             {row.isHighPriority && actions && !actions.mayStopHighPriority && (
               // Said on the row too: a disabled button's title never shows on a touch screen.
