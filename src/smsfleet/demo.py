@@ -152,6 +152,7 @@ def seed_demo(*, store: ConfigStore, clock: Clock, actor: User, rules: ProgramRu
                 clock=clock,
                 actor=actor,
                 data=pair.model_copy(update={"programs": names}),
+                audit=store.audit,
             )
     seed_templates(store=store, clock=clock)
 

@@ -107,7 +107,7 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         )
         assert changed.status_code == 422, (case, changed.text)
     assert api.store.programs.get("evil") is None
-    assert [event["action"] for event in audit(api)] == ["program.created"]
+    assert [event["action"] for event in audit(api, target_kind="program")] == ["program.created"]
 
     executable = live.programs / "direct"
     executable.write_text("#!/bin/sh\nexec sleep 60\n")

@@ -98,6 +98,7 @@ class Fleet:
             programs=self.store.programs,
             clock=self.clock,
             actor=ADMIN,
+            audit=self.store.audit,
             data=PairCreate(
                 country="UZ",
                 operator=slug,

@@ -17,9 +17,15 @@ class AuditAction(StrEnum):
     program_created = "program.created"
     program_updated = "program.updated"
     program_deleted = "program.deleted"
+    pair_created = "pair.created"
     pair_updated = "pair.updated"
     pair_deleted = "pair.deleted"
+    session_started = "session.started"
     session_stopped = "session.stopped"
+    session_restarted = "session.restarted"
+    template_created = "template.created"
+    template_updated = "template.updated"
+    template_deleted = "template.deleted"
     user_created = "user.created"
     user_updated = "user.updated"
     user_deleted = "user.deleted"
@@ -54,10 +60,12 @@ class AuditEvent(BaseModel):
     actor_role: Role
     api_key_id: str | None = Field(default=None, description="Set when an API key acted")
     action: AuditAction
-    target_kind: str = Field(description="program, pair, session, user, api_key or country")
+    target_kind: str = Field(
+        description="program, pair, session, template, user, api_key or country"
+    )
     target: str = Field(
-        description="The program's name, the pair's key, the session's name, the username,"
-        " the API key's id or the country's code"
+        description="The program's name, the pair's key, the session's name, the template's"
+        " id, the username, the API key's id or the country's code"
     )
     forced: bool = Field(default=False, description="A high-priority pair's protection, waived")
     reason: str | None = None

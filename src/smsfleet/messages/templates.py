@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound, ValidationFailed
-from smsfleet.core.records import RecordStore
+from smsfleet.core.records import EventLog, RecordStore
 from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate, placeholders
 
 __all__ = [
@@ -30,26 +32,72 @@ def get_template(*, templates: RecordStore[Template], template_id: str) -> Templ
 
 
 def create_template(
-    *, templates: RecordStore[Template], clock: Clock, data: TemplateCreate
+    *,
+    templates: RecordStore[Template],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    data: TemplateCreate,
 ) -> Template:
+    """Add a template, audited."""
     now = clock.now()
     template = Template(**data.model_dump(), created_at=now, updated_at=now)
     templates.add(template)
+    _audit(audit, clock, actor, AuditAction.template_created, template.id, None, template)
     return template
 
 
 def update_template(
-    *, templates: RecordStore[Template], clock: Clock, template_id: str, data: TemplateUpdate
+    *,
+    templates: RecordStore[Template],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    template_id: str,
+    data: TemplateUpdate,
 ) -> Template:
+    """Change a template's name or wording, audited."""
     current = get_template(templates=templates, template_id=template_id)
     template = current.model_copy(update={**data.model_dump(), "updated_at": clock.now()})
     templates.replace(template)
+    _audit(audit, clock, actor, AuditAction.template_updated, template_id, current, template)
     return template
 
 
-def delete_template(*, templates: RecordStore[Template], template_id: str) -> None:
+def delete_template(
+    *,
+    templates: RecordStore[Template],
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    template_id: str,
+) -> None:
+    """Remove a template, audited."""
+    current = get_template(templates=templates, template_id=template_id)
     if not templates.delete(template_id):
         raise NotFound(f"no template {template_id!r}")
+    _audit(audit, clock, actor, AuditAction.template_deleted, template_id, current, None)
+
+
+def _audit(
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: Actor,
+    action: AuditAction,
+    template_id: str,
+    before: Template | None,
+    after: Template | None,
+) -> None:
+    audit_service.record(
+        audit=audit,
+        clock=clock,
+        actor=actor,
+        action=action,
+        target_kind="template",
+        target=template_id,
+        before=before,
+        after=after,
+    )
 
 
 def check_params(template: Template, params: dict[str, str]) -> None:

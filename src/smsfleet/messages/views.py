@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.deps import Context, CurrentUser, InboundDep, OperatorUser, SendsDep
+from smsfleet.deps import Context, CurrentUser, InboundDep, OperatorActor, OperatorUser, SendsDep
 from smsfleet.messages import templates as templates_service
 from smsfleet.messages.inbound import CONVERSATION_PAGE
 from smsfleet.messages.models import (
@@ -113,9 +113,13 @@ def templates(_: CurrentUser, context: Context) -> list[Template]:
 
 
 @router.post("/templates", status_code=status.HTTP_201_CREATED, summary="Add a template")
-def create_template(body: TemplateCreate, _: OperatorUser, context: Context) -> Template:
+def create_template(body: TemplateCreate, actor: OperatorActor, context: Context) -> Template:
     return templates_service.create_template(
-        templates=context.store.templates, clock=context.clock, data=body
+        templates=context.store.templates,
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        data=body,
     )
 
 
@@ -128,18 +132,29 @@ def get_template(template_id: str, _: CurrentUser, context: Context) -> Template
 
 @router.put("/templates/{template_id}", summary="Change a template")
 def update_template(
-    template_id: str, body: TemplateUpdate, _: OperatorUser, context: Context
+    template_id: str, body: TemplateUpdate, actor: OperatorActor, context: Context
 ) -> Template:
     return templates_service.update_template(
-        templates=context.store.templates, clock=context.clock, template_id=template_id, data=body
+        templates=context.store.templates,
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        template_id=template_id,
+        data=body,
     )
 
 
 @router.delete(
     "/templates/{template_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove one"
 )
-def delete_template(template_id: str, _: OperatorUser, context: Context) -> None:
-    templates_service.delete_template(templates=context.store.templates, template_id=template_id)
+def delete_template(template_id: str, actor: OperatorActor, context: Context) -> None:
+    templates_service.delete_template(
+        templates=context.store.templates,
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        template_id=template_id,
+    )
 
 
 @seed_router.post("/api/send-sms", summary="Record an SMS sent (seed SMS service)")

@@ -39,7 +39,7 @@ def create(
     *,
     store: ConfigStore,
     clock: Clock,
-    actor: User,
+    actor: User | Actor,
     data: PairCreate,
     hosts: Collection[str],
     signals: PairSignals,
@@ -54,6 +54,7 @@ def create(
         actor=actor,
         data=data,
         hosts=hosts,
+        audit=store.audit,
     )
     sessions_service.start_pair_sessions_afresh(store=store, clock=clock, pair=pair)
     signals.publish_pair_change(PairChange(key=pair.key, change=PairChangeKind.created))

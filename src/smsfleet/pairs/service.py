@@ -193,10 +193,12 @@ def create_pair(
     countries: RecordStore[Country],
     programs: RecordStore[Program],
     clock: Clock,
-    actor: User,
+    actor: User | Actor,
     data: PairCreate,
+    audit: EventLog[AuditEvent],
     hosts: Collection[str] = (LOCAL_HOST,),
 ) -> Pair:
+    """Add a pair, audited."""
     country = get_country(countries=countries, code=data.country)
     _check_host(data.host, hosts)
     slug = data.slug or operator_slug(data.operator)
@@ -220,6 +222,16 @@ def create_pair(
         updated_at=now,
     )
     pairs.add(pair)
+    audit_service.record(
+        audit=audit,
+        clock=clock,
+        actor=audit_service.actor_of(actor),
+        action=AuditAction.pair_created,
+        target_kind="pair",
+        target=pair.key,
+        before=None,
+        after=pair,
+    )
     return pair
 
 
@@ -257,13 +269,13 @@ def update_pair(
     actor: User | Actor,
     key: str,
     data: PairUpdate,
+    audit: EventLog[AuditEvent],
     force: bool = False,
     hosts: Collection[str] = (LOCAL_HOST,),
-    audit: EventLog[AuditEvent] | None = None,
 ) -> Pair:
-    """Change a pair. On a high-priority pair, whatever would stop some of its sessions
-    (pausing or disabling it, removing a program, moving it to another host, removing
-    its every test number) takes an admin and `force`, and is audited."""
+    """Change a pair, audited. On a high-priority pair, whatever would stop some of its
+    sessions (pausing or disabling it, removing a program, moving it to another host,
+    removing its every test number) takes an admin and `force`."""
     pair = get_pair(pairs=pairs, key=key)
     # Starting the sessions of added programs is the caller's (a sessions action), not the pair's.
     changes = data.model_dump(exclude_unset=True, exclude={"start_sessions"})
@@ -302,19 +314,18 @@ def update_pair(
     updated = pair.model_copy(update={**changes, "updated_at": now})
     updated = Pair.model_validate(updated.model_dump())
     pairs.replace(updated)
-    if audit is not None and (stopping or lowered):
-        audit_service.record(
-            audit=audit,
-            clock=clock,
-            actor=audit_service.actor_of(actor),
-            action=AuditAction.pair_updated,
-            target_kind="pair",
-            target=key,
-            before=pair,
-            after=updated,
-            forced=bool(stopping),
-            reason=updated.state_reason if "state" in changes else None,
-        )
+    audit_service.record(
+        audit=audit,
+        clock=clock,
+        actor=audit_service.actor_of(actor),
+        action=AuditAction.pair_updated,
+        target_kind="pair",
+        target=key,
+        before=pair,
+        after=updated,
+        forced=bool(stopping),
+        reason=updated.state_reason if "state" in changes else None,
+    )
     return updated
 
 
@@ -354,26 +365,25 @@ def delete_pair(
     pairs: RecordStore[Pair],
     actor: User | Actor,
     key: str,
+    audit: EventLog[AuditEvent],
+    clock: Clock,
     force: bool = False,
-    audit: EventLog[AuditEvent] | None = None,
-    clock: Clock | None = None,
 ) -> None:
-    """Delete a pair; a high-priority one takes an admin and `force`, and is audited."""
+    """Delete a pair, audited; a high-priority one takes an admin and `force`."""
     pair = get_pair(pairs=pairs, key=key)
     _guard_high_priority(pair, actor, force, "delete")
     pairs.delete(key)
-    if audit is not None and clock is not None and pair.is_high_priority:
-        audit_service.record(
-            audit=audit,
-            clock=clock,
-            actor=audit_service.actor_of(actor),
-            action=AuditAction.pair_deleted,
-            target_kind="pair",
-            target=key,
-            before=pair,
-            after=None,
-            forced=True,
-        )
+    audit_service.record(
+        audit=audit,
+        clock=clock,
+        actor=audit_service.actor_of(actor),
+        action=AuditAction.pair_deleted,
+        target_kind="pair",
+        target=key,
+        before=pair,
+        after=None,
+        forced=pair.is_high_priority,
+    )
 
 
 def find_pair(

@@ -14,7 +14,6 @@ from smsfleet.deps import (
     CurrentActor,
     CurrentUser,
     OperatorActor,
-    OperatorUser,
 )
 from smsfleet.pairs import lifecycle, service
 from smsfleet.pairs.models import (
@@ -88,7 +87,7 @@ def list_pairs(
 
 
 @router.post("/pairs", tags=["pairs"], status_code=status.HTTP_201_CREATED)
-def create_pair(body: PairCreate, actor: OperatorUser, context: Context) -> PairPublic:
+def create_pair(body: PairCreate, actor: OperatorActor, context: Context) -> PairPublic:
     pair = lifecycle.create(
         store=context.store,
         clock=context.clock,
@@ -154,7 +153,7 @@ def _seed_pair(context: Context, pair: Pair) -> SeedPair:
 @seed_router.post(
     "/country-operator", status_code=status.HTTP_201_CREATED, summary="Add a pair (seed route)"
 )
-def seed_create_pair(body: SeedPairCreate, actor: OperatorUser, context: Context) -> SeedPair:
+def seed_create_pair(body: SeedPairCreate, actor: OperatorActor, context: Context) -> SeedPair:
     country = service.resolve_country(countries=context.store.countries, text=body.country)
     data = PairCreate(
         country=country.code, operator=body.operator, is_high_priority=body.is_high_priority

@@ -48,6 +48,12 @@ SessionUsage = Callable[
 ]
 EventSink = Callable[[SessionEvent], None]
 
+_AUDITED = {
+    SessionAction.start: AuditAction.session_started,
+    SessionAction.stop: AuditAction.session_stopped,
+    SessionAction.restart: AuditAction.session_restarted,
+}
+
 
 def sync_specs(
     *,
@@ -301,13 +307,15 @@ def act(
     force: bool = False,
     on_event: EventSink | None = None,
 ) -> ActionResult:
-    """Write what a person asked for; a start of a running session changes nothing."""
+    """Write what a person asked for, audited; a start of a running session, or a restart
+    asked again before it is carried out, changes nothing."""
     spec = _spec(store, clock, name)
     pair = store.pairs.get(spec.pair)
     status = store.session_status.get(name)
     state = status.state if status else SessionState.stopped
     now = clock.now()
     forced_stop = False
+    audited = _AUDITED[action]
     if action == SessionAction.start:
         if spec.desired == DesiredState.running and state not in (
             SessionState.fatal,
@@ -344,21 +352,18 @@ def act(
         details={"force": force} if force else {},
     )
     store.session_events.append(event)
-    if forced_stop:
-        audit_service.record(
-            audit=store.audit,
-            clock=clock,
-            actor=actor
-            if isinstance(actor, Actor)
-            else Actor(username=actor.username, role=actor.role),
-            action=AuditAction.session_stopped,
-            target_kind="session",
-            target=name,
-            before=spec,
-            after=updated,
-            forced=True,
-            reason=reason,
-        )
+    audit_service.record(
+        audit=store.audit,
+        clock=clock,
+        actor=audit_service.actor_of(actor),
+        action=audited,
+        target_kind="session",
+        target=name,
+        before=spec,
+        after=updated,
+        forced=forced_stop,
+        reason=reason,
+    )
     if on_event is not None:
         on_event(event)
     return ActionResult(name=name, ok=True, state=state, desired=updated.desired)

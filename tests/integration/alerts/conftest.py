@@ -46,6 +46,7 @@ def alerting(metrics_engine: Engine, config_store_sqlite: ConfigStore) -> Alerti
         programs=config_store_sqlite.programs,
         clock=clock,
         actor=ADMIN,
+        audit=config_store_sqlite.audit,
         data=PairCreate(country="UZ", operator="uzmobile"),
     )
     store = AlertStore(metrics_engine)

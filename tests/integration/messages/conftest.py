@@ -122,6 +122,7 @@ def _world(
         programs=store.programs,
         clock=clock,
         actor=ADMIN,
+        audit=store.audit,
         data=PairCreate(
             country="UZ",
             operator="UzMobile",

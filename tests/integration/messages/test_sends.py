@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from smsfleet.attempts.models import Outcome
+from smsfleet.audit.service import actor_of
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
 from smsfleet.messages.templates import create_template, delete_template
 from tests.support.messages import CUSTOMER, TEST_NUMBER, World
+from tests.support.sessions import ADMIN
 
 SPACING = 6.5  # seconds: a slot of UZ's 10 a minute opens every 6
 DELIVERY = timedelta(seconds=20)
@@ -20,7 +22,9 @@ DELIVERY = timedelta(seconds=20)
 def otp(world: World) -> None:
     create_template(
         templates=world.store.templates,
+        audit=world.store.audit,
         clock=world.clock,
+        actor=actor_of(ADMIN),
         data=TemplateCreate(
             id="otp",
             name="One-time code",
@@ -125,7 +129,13 @@ def test_a_send_whose_template_is_gone_fails_and_is_complete(world: World) -> No
     send = world.sends.create_send(
         SendRequest(phone=CUSTOMER, template_id="otp", params={"token": "4242"}), actor="alice"
     )
-    delete_template(templates=world.store.templates, template_id="otp")
+    delete_template(
+        templates=world.store.templates,
+        audit=world.store.audit,
+        clock=world.clock,
+        actor=actor_of(ADMIN),
+        template_id="otp",
+    )
     world.clock.advance(5)
     # The lease finds it can never be rendered: failed and done with, and routine sends go on.
     action = world.dispatcher.lease(session="pbad_UZ_uzmobile")

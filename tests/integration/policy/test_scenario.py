@@ -332,6 +332,7 @@ def test_a_pair_paused_by_a_person_is_never_resumed_by_the_policy(
         clock=fleet.clock,
         actor=PERSON,
         key=route.pair,
+        audit=fleet.store.audit,
         data=PairUpdate(state=PairState.paused, state_reason="maintenance"),
     )
     world.run(CONFIG.cooldown // timedelta(seconds=1) * 3)
@@ -360,6 +361,7 @@ def test_a_person_pausing_a_probing_pair_takes_it_over(
         clock=fleet.clock,
         actor=PERSON,
         key=route.pair,
+        audit=fleet.store.audit,
         data=PairUpdate(state=PairState.paused),
     )
     route.healthy = True

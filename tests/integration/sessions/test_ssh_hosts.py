@@ -196,6 +196,7 @@ def test_the_supervisor_runs_detects_crashes_and_moves_sessions_across_hosts(
         clock=fleet.clock,
         actor=ADMIN,
         key="UZ_uzmobile",
+        audit=fleet.store.audit,
         data=PairUpdate(host="edge2"),
         hosts=fleet.hosts.names if fleet.hosts else (),
     )

@@ -303,7 +303,13 @@ def test_a_pair_deleted_during_a_pass_leaves_the_other_sessions_reconciled(
     assert sorted([doomed, other]) == [doomed, other]  # the doomed one is reconciled first
 
     def delete_its_pair() -> None:  # as the pair's DELETE does
-        delete_pair(pairs=fleet.store.pairs, actor=ADMIN, key="UZ_beeline")
+        delete_pair(
+            pairs=fleet.store.pairs,
+            actor=ADMIN,
+            key="UZ_beeline",
+            audit=fleet.store.audit,
+            clock=fleet.clock,
+        )
         retire_pair_sessions(store=fleet.store, clock=fleet.clock, pair_key="UZ_beeline")
 
     fleet.hosts = Hosts.only(ScreenThatDeletesAPairOnStart(fleet.backend, doomed, delete_its_pair))
