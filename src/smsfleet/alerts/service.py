@@ -33,6 +33,7 @@ from smsfleet.alerts.models import (
     NotificationStatus,
     Severity,
     Signal,
+    SubjectKind,
 )
 from smsfleet.alerts.rules import RuleThresholds
 from smsfleet.alerts.store import AlertStore, NewNotification
@@ -293,14 +294,20 @@ class AlertService:
             self._gateway_outcomes(now), thresholds, config.gateway_window.total_seconds() / 60
         )
         signals += self._country_signals(now, pairs)
-        # A pause alert also clears when a person resumes the pair.
+        # A pause alert also clears when a person resumes the pair; a deleted pair's
+        # alerts clear with it (nothing else would: it is gone with its figures).
         cleared = [
             alert.fingerprint
             for alert in self.store.firing()
-            if alert.rule == AlertRule.pair_paused
-            and (pair := pairs.get(alert.subject)) is not None
-            and pair.state.runs_sessions
-            and pair.state_actor != POLICY_ACTOR
+            if alert.subject_kind == SubjectKind.pair
+            and (
+                (pair := pairs.get(alert.subject)) is None
+                or (
+                    alert.rule == AlertRule.pair_paused
+                    and pair.state.runs_sessions
+                    and pair.state_actor != POLICY_ACTOR
+                )
+            )
         ]
         return deferred + self.apply(opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES)
 
@@ -426,6 +433,8 @@ class AlertService:
             # The worst it got while firing: history shows how bad it was.
             "severity": signal.severity if worse else alert.severity,
         }
+        if worse:  # whoever acknowledged the milder alert has not seen this one
+            update.update(acknowledged_at=None, acknowledged_by=None)
         refreshed = alert.model_copy(update=update)
         last = alert.last_notified_at or alert.started_at
         if worse:

@@ -18,6 +18,8 @@ from smsfleet.alerts.models import (
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.errors import Conflict
+from smsfleet.pairs.models import PairState
+from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import (
     EventKind,
     SessionEvent,
@@ -237,3 +239,45 @@ def test_gateway_errors_come_from_recorded_attempts(alerting: Alerting) -> None:
     alerting.clock.advance(16 * 60)  # out of the window: resolved
     (resolved,) = alerting.service.evaluate()
     assert resolved.state is AlertState.resolved
+
+
+def test_an_alert_that_turns_worse_after_its_acknowledgement_is_unacknowledged_again(
+    alerting: Alerting,
+) -> None:
+    service = alerting.service
+    (warning,) = service.apply(opened=[low("UZ_a")])
+    service.acknowledge(warning.id, actor="olga")
+    assert service.counts().unacknowledged == 0
+    (critical,) = service.apply(opened=[low("UZ_a", Severity.critical)])
+    # Olga acknowledged a warning; the critical one is news to whoever is on call.
+    assert critical.severity is Severity.critical
+    assert (critical.acknowledged_at, critical.acknowledged_by) == (None, None)
+    assert service.counts().unacknowledged == 1
+    # The same again is no news: an acknowledgement of the critical one holds.
+    service.acknowledge(critical.id, actor="bob")
+    (again,) = service.apply(opened=[low("UZ_a", Severity.critical)])
+    assert again.acknowledged_by == "bob"
+
+
+def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alerting) -> None:
+    service = alerting.service
+    paused = Signal(
+        rule=AlertRule.pair_paused,
+        severity=Severity.warning,
+        subject_kind=SubjectKind.pair,
+        subject="UZ_uzmobile",
+        country="UZ",
+        summary="UZ_uzmobile paused by the policy",
+    )
+    pairs = alerting.config_store.pairs
+    pair = pairs.get("UZ_uzmobile")
+    assert pair is not None
+    pairs.replace(pair.model_copy(update={"state": PairState.paused, "state_actor": POLICY_ACTOR}))
+    (alert,) = service.apply(opened=[paused])
+    service.evaluate()
+    assert service.get(alert.id).state is AlertState.firing  # paused, and still there
+    assert alerting.config_store.pairs.delete("UZ_uzmobile")
+    service.evaluate()
+    resolved = service.get(alert.id)
+    assert resolved.state is AlertState.resolved
+    assert alerting.texts("all")[-1].startswith("✅ <b>RESOLVED</b> · pair paused")
