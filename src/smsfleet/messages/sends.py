@@ -207,6 +207,12 @@ class Sends:
             check_params(self._template(data.template_id), data.params)
         if not pair.programs:
             raise Conflict(f"pair {pair.key} has no program to send through")
+        if not pair.state.runs_sessions:  # nothing would ever lease it: say so now
+            why = f" ({pair.state_reason})" if pair.state_reason else ""
+            raise Conflict(
+                f"pair {pair.key} is {pair.state.value}{why}: its sessions do not run,"
+                " so nothing would send it; resume the pair or name another one"
+            )
         self._check_room(actor, pair.key)
         now = self._clock.now()
         send = Send(

@@ -10,8 +10,9 @@ from smsfleet.attempts.models import Outcome
 from smsfleet.audit.service import actor_of
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.dispatch.models import ReportRequest, SendAction
-from smsfleet.messages.models import SendRequest, SendStatus, TemplateCreate
+from smsfleet.messages.models import SendQuery, SendRequest, SendStatus, TemplateCreate
 from smsfleet.messages.templates import create_template, delete_template
+from smsfleet.pairs.models import PairState
 from tests.support.messages import CUSTOMER, TEST_NUMBER, World
 from tests.support.sessions import ADMIN
 
@@ -256,3 +257,19 @@ def test_bad_send_requests(world: World) -> None:
         messages.create_send(SendRequest(phone="0901112233", text="x"), actor="a")
     with pytest.raises(ValidationFailed, match="no active pair of KZ"):
         messages.create_send(SendRequest(phone="+77012345678", text="x"), actor="a")
+
+
+def test_a_send_through_a_paused_pair_is_refused_with_its_reason(world: World) -> None:
+    """Its sessions do not run: accepted, it would only fail minutes later."""
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None and TEST_NUMBER in pair.phone_numbers
+    world.store.pairs.replace(
+        pair.model_copy(update={"state": PairState.paused, "state_reason": "low success"})
+    )
+    for request in (
+        SendRequest(phone=TEST_NUMBER, text="to its own test number"),
+        SendRequest(phone=CUSTOMER, text="through the pair named", pair="UZ_uzmobile"),
+    ):
+        with pytest.raises(Conflict, match=r"UZ_uzmobile is paused \(low success\)"):
+            world.sends.create_send(request, actor="olga")
+    assert world.sends.sends(SendQuery()) == []
