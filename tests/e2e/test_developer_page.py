@@ -184,3 +184,17 @@ def test_keys_jobs_and_usage_by_key_sort_by_the_clicked_column(
 
     assert sorted(requests()) == sorted(SORT_KEYS.values()), requests()
     expect_sorts_by(usage.get_by_test_id("sort-requests"), requests)
+
+
+def test_a_viewer_is_offered_read_keys_only(
+    page: Page, control_plane: ControlPlane, make_user: Callable[[str, str], str]
+) -> None:
+    password = make_user("e2e-key-viewer", "viewer")
+    open_logged_in(page, "/developer", password, username="e2e-key-viewer")
+    page.get_by_test_id("create-key").click()
+    dialog = page.get_by_test_id("create-key-dialog")
+    expect(dialog.get_by_test_id("key-scope-read")).to_be_checked()
+    expect(dialog.get_by_test_id("key-scope-control")).to_have_count(0)
+    expect(dialog.get_by_test_id("key-scope-hint")).to_have_text(
+        "Your keys can only read: control needs the operator role."
+    )

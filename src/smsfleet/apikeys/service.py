@@ -29,7 +29,7 @@ from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, ApiKeyAudited, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import NotFound, Throttled, Unauthorized
+from smsfleet.core.errors import Forbidden, NotFound, Throttled, Unauthorized
 from smsfleet.core.records import EventLog, RecordStore
 
 __all__ = ["ApiKeyAccess", "ApiKeyService", "looks_like_api_key"]
@@ -100,6 +100,14 @@ class ApiKeyService:
     # --- management: each change audited, as the user who made it ----------------------
 
     def create(self, *, owner: User, data: ApiKeyCreate) -> ApiKeyCreated:
+        """A new key, shown this once; a scope its owner's role does not reach is refused
+        (a viewer's `control` key could never control anything)."""
+        beyond = sorted(scope.value for scope in data.scopes if not owner.role.allows(scope.role))
+        if beyond:
+            raise Forbidden(
+                f"a {owner.role.value}'s key can only read: "
+                f"{', '.join(beyond)} needs the {Role.operator.value} role"
+            )
         key_id = secrets.token_hex(4)
         key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKey(

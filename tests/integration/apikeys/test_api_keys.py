@@ -55,8 +55,25 @@ def test_a_key_works_where_a_token_does_within_its_scope(api: Api, how: str) -> 
     assert (me["username"], me["role"]) == ("admin", "operator")
 
 
-def test_a_viewers_control_key_is_still_a_viewer(api: Api) -> None:
-    key = create(api, Role.viewer, scopes=["control"])["key"]
+def test_a_viewer_is_refused_a_control_key_and_a_demoted_owners_key_is_a_viewer(
+    api: Api,
+) -> None:
+    refused = api.client.post(
+        "/api/v1/auth/api-keys",
+        json={"name": "ci", "scopes": ["read", "control"]},
+        headers=api.headers(Role.viewer),
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["message"] == (
+        "a viewer's key can only read: control needs the operator role"
+    )
+    assert api.client.get("/api/v1/auth/api-keys", headers=api.headers()).json() == []
+    # A key made while its owner could control is held to what the owner may do now.
+    key = create(api, Role.operator, scopes=["control"])["key"]
+    demoted = api.client.patch(
+        "/api/v1/users/operator", json={"role": "viewer"}, headers=api.headers()
+    )
+    assert demoted.status_code == 200, demoted.text
     response = api.client.post(
         "/api/v1/pairs", json={"country": "UZ", "operator": "X"}, headers={"X-API-Key": key}
     )

@@ -3,6 +3,7 @@ import { useState } from "react";
 import { createApiKey, revokeApiKey } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import { API_KEY_SCOPES, type ApiKey, type ApiKeyCreated, type ApiKeyScope } from "../../api/types";
+import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Dialog } from "../../components/Dialog";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
@@ -129,6 +130,9 @@ export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
 function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (key: ApiKeyCreated) => void }) {
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<ApiKeyScope[]>(["read"]);
+  // A key never does more than its owner: a viewer's can only read.
+  const { user } = useAuth();
+  const offered = canWrite(user) ? API_KEY_SCOPES : API_KEY_SCOPES.filter((scope) => scope === "read");
   const [daily, setDaily] = useState("");
   const [monthly, setMonthly] = useState("");
   const toggle = (scope: ApiKeyScope) =>
@@ -174,12 +178,17 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
         <input id="key-name" className="input" value={name} maxLength={64} onChange={(e) => setName(e.target.value)} data-testid="key-name" />
         <span className="field__label">Scopes</span>
         <div>
-          {API_KEY_SCOPES.map((scope) => (
+          {offered.map((scope) => (
             <label key={scope} className="checkbox">
               <input type="checkbox" checked={scopes.includes(scope)} onChange={() => toggle(scope)} data-testid={`key-scope-${scope}`} />{" "}
               {scope === "read" ? "read (as a viewer)" : "control (start, stop, edit: as an operator)"}
             </label>
           ))}
+          {offered.length < API_KEY_SCOPES.length && (
+            <p className="muted" data-testid="key-scope-hint">
+              Your keys can only read: control needs the operator role.
+            </p>
+          )}
         </div>
         <label className="field__label" htmlFor="key-daily">
           Daily quota
