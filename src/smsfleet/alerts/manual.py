@@ -21,10 +21,14 @@ from smsfleet.alerts.models import (
     SubjectKind,
 )
 from smsfleet.alerts.service import AlertService
+from smsfleet.core.errors import Conflict
 
 __all__ = ["acknowledge", "raise_alert"]
 
 SUBJECT_LIMIT = 64
+# Alerts raised by people and not acknowledged yet, at most: each is a message to every
+# chat its severity reaches, and a burst of them would go out among the rules' alerts.
+MAX_OPEN = 20
 
 
 def subject_of(message: str) -> str:
@@ -47,7 +51,14 @@ def raise_alert(
         summary=message,
         details={"message": message, "actor": actor},
     )
-    before = {a.fingerprint: a for a in service.store.firing()}.get(signal.fingerprint)
+    firing = {a.fingerprint: a for a in service.store.firing()}
+    before = firing.get(signal.fingerprint)
+    open_manual = sum(1 for alert in firing.values() if alert.rule == AlertRule.manual)
+    if before is None and open_manual >= MAX_OPEN:
+        raise Conflict(
+            f"{open_manual} alerts raised by people are open, the most there may be:"
+            " acknowledge the ones dealt with first"
+        )
     (alert,) = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
     notified = alert.notifications > (before.notifications if before is not None else 0)
     channels = [f"telegram:{chat}" for chat in service.config.chats_for(alert.severity)]

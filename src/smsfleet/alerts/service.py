@@ -39,7 +39,7 @@ from smsfleet.alerts.rules import RuleThresholds
 from smsfleet.alerts.store import AlertStore, NewNotification
 from smsfleet.alerts.text import alert_text, message_text
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, NotFound
+from smsfleet.core.errors import Conflict, NotFound, Throttled
 from smsfleet.core.settings import Settings
 from smsfleet.metrics.models import GroupBy
 from smsfleet.metrics.service import MetricsService
@@ -57,6 +57,10 @@ log = logging.getLogger("smsfleet.alerts")
 MAX_DEFERRED = 10_000
 
 SUMMARY_LIMIT = 512
+# People's own messages waiting for Telegram, at most: each chat takes about 20 a minute,
+# and a script's burst must not keep the outbox busy for hours (the alerts go first).
+MAX_PENDING_MESSAGES = 20
+MESSAGES_RETRY_AFTER_SECONDS = 30
 BASELINE_SPAN = timedelta(days=7)
 BASELINE_REFRESH = timedelta(hours=1)
 
@@ -206,6 +210,13 @@ class AlertService:
             raise Conflict(
                 "Telegram is not configured: set SMSFLEET_TELEGRAM_BOT_TOKEN and "
                 "SMSFLEET_TELEGRAM_CHAT_IDS"
+            )
+        waiting = self.store.pending_messages()
+        if waiting >= MAX_PENDING_MESSAGES:
+            raise Throttled(
+                f"{waiting} messages from people wait to go out to a Telegram chat, the most"
+                " there may be; try again once they are sent",
+                retry_after=MESSAGES_RETRY_AFTER_SECONDS,
             )
         body = message_text(text, actor=actor)
         ids = self.store.enqueue(

@@ -192,17 +192,37 @@ class AlertStore:
         return ids
 
     def pending(self, *, limit: int = 100) -> list[Notification]:
-        """Messages not sent yet and not given up on, oldest first."""
+        """Messages not sent yet and not given up on: the alerts' oldest first, then
+        people's own messages, so a burst of those never holds an alert back."""
         table = alert_outbox_table
+        people_last = sa.case((table.c.kind == NotificationKind.message.value, 1), else_=0)
         select = (
             sa.select(table)
             .where(table.c.sent_at.is_(None), table.c.failed_at.is_(None))
-            .order_by(table.c.id)
+            .order_by(people_last, table.c.id)
             .limit(limit)
         )
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
         return [Notification.model_validate(dict(row)) for row in rows]
+
+    def pending_messages(self) -> int:
+        """People's own messages (`POST /api/v1/alerts/test`) not sent yet: the most any
+        one chat has waiting."""
+        table = alert_outbox_table
+        per_chat = (
+            sa.select(sa.func.count().label("waiting"))
+            .where(
+                table.c.sent_at.is_(None),
+                table.c.failed_at.is_(None),
+                table.c.kind == NotificationKind.message.value,
+            )
+            .group_by(table.c.chat_id)
+            .subquery()
+        )
+        with self._engine.connect() as connection:
+            most = connection.execute(sa.select(sa.func.max(per_chat.c.waiting))).scalar()
+        return int(most or 0)
 
     def notifications(self, alert_id: str) -> list[Notification]:
         table = alert_outbox_table

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from smsfleet.alerts.manual import MAX_OPEN, acknowledge, raise_alert
 from smsfleet.alerts.models import (
     AlertQuery,
     AlertRule,
@@ -15,9 +16,10 @@ from smsfleet.alerts.models import (
     Signal,
     SubjectKind,
 )
+from smsfleet.alerts.service import MAX_PENDING_MESSAGES
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
-from smsfleet.core.errors import Conflict
+from smsfleet.core.errors import Conflict, Throttled
 from smsfleet.pairs.models import PairState
 from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import (
@@ -281,3 +283,23 @@ def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alertin
     resolved = service.get(alert.id)
     assert resolved.state is AlertState.resolved
     assert alerting.texts("all")[-1].startswith("✅ <b>RESOLVED</b> · pair paused")
+
+
+def test_peoples_messages_and_alerts_are_bounded_while_they_wait(alerting: Alerting) -> None:
+    service = alerting.service
+    for n in range(MAX_PENDING_MESSAGES):
+        service.send_message(f"test {n}", actor="script")
+    with pytest.raises(Throttled, match="20 messages from people wait") as refused:
+        service.send_message("one more", actor="script")
+    assert refused.value.retry_after > 0
+    for n in range(MAX_OPEN):
+        raise_alert(
+            service=service, message=f"look at {n}", actor="script", severity=Severity.warning
+        )
+    with pytest.raises(Conflict, match="20 alerts raised by people are open"):
+        raise_alert(service=service, message="and this", actor="script", severity=Severity.warning)
+    # The same message as an open one is that alert again; one acknowledged makes room.
+    raise_alert(service=service, message="look at 0", actor="script", severity=Severity.warning)
+    (first,) = service.find(AlertQuery(subject="look at 0"))
+    acknowledge(service=service, alert_id=first.id, actor="olga")  # resolves a person's alert
+    raise_alert(service=service, message="and this", actor="script", severity=Severity.warning)

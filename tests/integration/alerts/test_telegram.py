@@ -137,3 +137,20 @@ def test_one_chat_waiting_does_not_hold_up_another(
     time.sleep(0.3)
     running.send_due()
     assert telegram.texts("-1") == ["x1", "x2"]
+
+
+def test_an_alert_goes_out_ahead_of_peoples_messages_queued_before_it(
+    sqlite_metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    """A script's burst of test messages never holds an alert back."""
+    store = AlertStore(sqlite_metrics_engine)
+    now = SystemClock().now()
+    burst = [f"test {n}" for n in range(5)]
+    store.enqueue(
+        [NewNotification("-100", NotificationKind.message, None, t) for t in burst], now=now
+    )
+    queue(store, ["program1_UZ_uzmobile crashed"])
+    assert store.pending_messages() == 5
+    sender(store, telegram, http).send_due()
+    assert telegram.texts("-100") == ["program1_UZ_uzmobile crashed", *burst]
+    assert store.pending_messages() == 0
