@@ -18,7 +18,7 @@ import typer
 
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import SystemClock
-from smsfleet.core.errors import DomainError
+from smsfleet.core.errors import DomainError, ForceRequired
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
@@ -143,10 +143,12 @@ def _act(
                     force=force,
                 )
             except DomainError as exc:
-                typer.secho(f"{name}: {exc.message}", fg=typer.colors.RED, err=True)
+                hint = " (--force)" if isinstance(exc, ForceRequired) else ""
+                typer.secho(f"{name}: {exc.message}{hint}", fg=typer.colors.RED, err=True)
                 failed = True
                 continue
-            typer.echo(f"{name}: desired {result.desired}, now {result.state}")
+            note = f" ({result.note})" if result.note else ""
+            typer.echo(f"{name}: desired {result.desired}, now {result.state}{note}")
     finally:
         store.close()
     if failed:

@@ -162,6 +162,10 @@ class ActionResult(BaseModel):
     state: SessionState | None = None
     desired: DesiredState | None = None
     error: str | None = None
+    note: str | None = Field(
+        default=None,
+        description="Why a session wanted running does not run yet (its pair is paused...)",
+    )
 
 
 class HostPublic(BaseModel):

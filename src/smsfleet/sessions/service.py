@@ -321,7 +321,7 @@ def act(
             SessionState.fatal,
             SessionState.backoff,
         ):
-            return ActionResult(name=name, ok=True, state=state, desired=spec.desired)
+            return _result(name, state, spec.desired, pair)
         updated = _desire(spec, DesiredState.running, actor.username, reason, now)
         kind = EventKind.start_requested
     elif action == SessionAction.stop:
@@ -336,7 +336,7 @@ def act(
     else:
         pending = status is not None and spec.restart_asked_since(status.started_at)
         if spec.desired == DesiredState.running and pending:  # clicked again: one restart
-            return ActionResult(name=name, ok=True, state=state, desired=spec.desired)
+            return _result(name, state, spec.desired, pair)
         updated = _desire(spec, DesiredState.running, actor.username, reason, now)
         updated = updated.model_copy(update={"restart_requested_at": now})
         kind = EventKind.restart_requested
@@ -366,7 +366,18 @@ def act(
     )
     if on_event is not None:
         on_event(event)
-    return ActionResult(name=name, ok=True, state=state, desired=updated.desired)
+    return _result(name, state, updated.desired, pair)
+
+
+def _result(
+    name: str, state: SessionState, desired: DesiredState, pair: Pair | None
+) -> ActionResult:
+    """What an action left, and why a session wanted running will not run yet."""
+    note = None
+    if desired == DesiredState.running and pair is not None and not pair.state.runs_sessions:
+        why = f": {pair.state_reason}" if pair.state_reason else ""
+        note = f"its pair {pair.key} is {pair.state.value}{why}; it runs once the pair is resumed"
+    return ActionResult(name=name, ok=True, state=state, desired=desired, note=note)
 
 
 def bulk_act(

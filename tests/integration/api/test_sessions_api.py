@@ -176,6 +176,7 @@ def test_start_follow_logs_and_stop_through_the_api(live_api: Api) -> None:
         "state": "running",
         "desired": "running",
         "error": None,
+        "note": None,
     }
     url = "/api/v1/sessions/ticker_UZ_uzmobile/logs?lines=5"
     eventually(lambda: len(api.client.get(url, headers=operator).json()["lines"]) == 5)

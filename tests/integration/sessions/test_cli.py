@@ -19,6 +19,7 @@ from smsfleet.cli import app
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import HeartbeatStore
+from smsfleet.pairs.models import PairState
 from smsfleet.sessions.models import DesiredState, SessionStatus
 from smsfleet.stores import open_config_store
 from tests.support.sessions import TICKING, Fleet
@@ -49,12 +50,30 @@ def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_p
     assert spec.desired_actor is not None and spec.desired_actor.startswith("cli:")
     code, output = run(tmp_path, "sessions", "stop", priority)
     assert code == 1
-    assert "repeat with force" in output
+    assert "repeat with force (--force)" in output
     code, _ = run(tmp_path, "sessions", "stop", priority, "--force")
     assert code == 0
     code, output = run(tmp_path, "sessions", "logs", "x;rm -rf /")
     assert code == 2
     assert "invalid" in output.lower()
+
+
+def test_starting_a_paused_pairs_session_says_when_it_will_run(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.stopped)
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    paused = {"state": PairState.paused, "state_reason": "low success"}
+    fleet.store.pairs.replace(pair.model_copy(update=paused))
+    for _ in range(2):  # asked, then asked again: both say why it does not run
+        code, output = run(tmp_path, "sessions", "start", name)
+        assert code == 0, output
+        assert output.strip() == (
+            f"{name}: desired running, now stopped (its pair UZ_uzmobile is paused: low success;"
+            " it runs once the pair is resumed)"
+        )
 
 
 def test_users_commands(tmp_path: Path) -> None:
