@@ -356,6 +356,9 @@ class AlertService:
                 continue
             if pair.state == PairState.probing:
                 continue  # a probed pair sends on purpose at a trickle
+            changed = pair.state_changed_at
+            if changed is not None and now - changed < window:
+                continue  # resumed within the window: probed at a trickle for part of it
             started = status.started_at
             if status.state == SessionState.running and started and now - started >= window:
                 active.add(pair.country)

@@ -50,6 +50,7 @@ class ReasonKind(StrEnum):
     in_flight_limit = "in_flight_limit"
     refused = "refused"
     paused = "paused"
+    probing = "probing"
     asked_fewer = "asked_fewer"
 
     @property
@@ -69,6 +70,7 @@ _KIND_WORDS = {
     ),
     ReasonKind.refused: "providers refused sends",
     ReasonKind.paused: "pairs paused (by the policy or a person)",
+    ReasonKind.probing: "pairs probing after a pause by the policy: one send per probe interval",
     ReasonKind.asked_fewer: (
         "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
     ),
@@ -174,8 +176,13 @@ def country_goals(
         )
         if not on_goal:
             running_for = now - running_since.get(code, now - window)
+            probing = [p.key for p in by_country[code] if p.state is PairState.probing]
             kind, reason = _reason(
-                goal, seen, running_for if running_for < window else None, _paused_note(paused)
+                goal,
+                seen,
+                running_for if running_for < window else None,
+                _paused_note(paused),
+                sorted(probing),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
@@ -198,11 +205,16 @@ def _paused_note(pairs: list[Pair]) -> str:
 
 
 def _reason(
-    goal: CountryGoal, seen: Granted, starting_for: timedelta | None, paused_note: str
+    goal: CountryGoal,
+    seen: Granted,
+    starting_for: timedelta | None,
+    paused_note: str,
+    probing: list[str],
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
-    when less than the window; `paused_note`: its paused pairs (`_paused_note`)."""
+    when less than the window; `paused_note`: its paused pairs (`_paused_note`);
+    `probing`: its pairs the policy probes at a low rate after a pause."""
     paused = f"; {paused_note}" if paused_note else ""
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
@@ -257,6 +269,11 @@ def _reason(
         return (
             ReasonKind.refused,
             f"providers refused {seen.refused} of {seen.grants} sends{paused}",
+        )
+    if probing:
+        return ReasonKind.probing, (
+            f"{len(probing)} probing after a pause by the policy ({', '.join(probing)}): one "
+            f"send per probe interval each until its success rate is back{paused}"
         )
     if paused:
         return ReasonKind.paused, paused.removeprefix("; ")

@@ -19,8 +19,12 @@ WINDOW_MINUTES = 10  # the rule's window (AlertConfig.country_window)
 CAP = 10  # UZ's cap a minute: a target of 100 sends in the window, alerting under 50
 
 
-def _running_the_whole_window(alerting: Alerting) -> None:
+def _running_the_whole_window(alerting: Alerting, *, pair_changed_minutes_ago: float = 60) -> None:
     now = alerting.clock.now()
+    pair = alerting.config_store.pairs.get(PAIR)
+    assert pair is not None
+    changed = now - timedelta(minutes=pair_changed_minutes_ago)
+    alerting.config_store.pairs.replace(pair.model_copy(update={"state_changed_at": changed}))
     alerting.config_store.session_specs.add(
         SessionSpec(
             name=SESSION,
@@ -86,3 +90,18 @@ def test_a_country_is_under_target_by_the_sends_it_was_granted(
     assert [alert.subject for alert in found] == (["UZ"] if alerts else [])
     if alerts:
         assert found[0].summary.startswith(f"UZ: {granted} sends in the last 10 min"), found
+
+
+def test_a_pair_resumed_within_the_window_is_not_held_to_the_whole_of_it(
+    alerting: Alerting,
+) -> None:
+    """Its sessions ran through its probing, at one send per probe interval on purpose:
+    the window's shortfall is the policy's own, not the country's."""
+    _running_the_whole_window(alerting, pair_changed_minutes_ago=WINDOW_MINUTES / 2)
+    _leased(alerting, 12, completed=12)
+    alerting.service.evaluate()
+    assert alerting.service.find(AlertQuery(rule=AlertRule.country_under_target)) == []
+    alerting.clock.advance(WINDOW_MINUTES * 60)  # a whole window since: held to it again
+    alerting.service.evaluate()
+    found = alerting.service.find(AlertQuery(rule=AlertRule.country_under_target))
+    assert [alert.subject for alert in found] == ["UZ"]

@@ -240,6 +240,19 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
         ReasonKind.paused,
         "1 paused (UZ_beeline by bob)",
     )
+    # A pair the policy probes after a pause sends one SMS per probe interval: that is
+    # why, not "its sessions asked for fewer".
+    probing = _goal(
+        pairs=[_pair("UZ_uzmobile", state=PairState.probing, actor="policy")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=2,
+        outlook=enough,
+    )
+    assert (probing.reason_kind, probing.reason) == (
+        ReasonKind.probing,
+        "1 probing after a pause by the policy (UZ_uzmobile): one send per probe interval"
+        " each until its success rate is back",
+    )
     idle = _goal(
         pairs=[_pair("UZ_uzmobile")],
         running={"UZ_uzmobile": SessionState.running},
