@@ -4,6 +4,7 @@ records, and a number's thread of SMS and send attempts.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
@@ -81,6 +82,22 @@ class Inbound:
             text=data.messageText,
             at=data.timestamp,
             recorded_at=self._clock.now(),
+        )
+        self._keep(message)
+        return message
+
+    def record_sent(self, sender: str, receiver: str, text: str, attempt_id: str) -> Message:
+        """The text an on-demand send's lease hands a program, as an SMS sent by it."""
+        now = self._clock.now()
+        message = Message(
+            uuid=str(uuid.uuid4()),
+            direction=Direction.outbound,
+            sender=sender,
+            receiver=receiver,
+            text=text,
+            at=now,
+            recorded_at=now,
+            attempt_id=attempt_id,
         )
         self._keep(message)
         return message

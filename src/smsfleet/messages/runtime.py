@@ -48,6 +48,13 @@ def build_messages(
     """The messages feature on the metrics store; the caller starts and closes it."""
     store = MessageStore(engine)
     attempts = AttemptStore(engine)
+    inbound = Inbound(
+        store=store,
+        attempts=attempts,
+        clock=clock,
+        on_message=on_message,
+        phone_region=settings.phone_region,
+    )
     sends = Sends(
         store=store,
         attempts=attempts,
@@ -61,13 +68,7 @@ def build_messages(
         ),
         on_change=on_change,
         phone_region=settings.phone_region,
-    )
-    inbound = Inbound(
-        store=store,
-        attempts=attempts,
-        clock=clock,
-        on_message=on_message,
-        phone_region=settings.phone_region,
+        record_sent=inbound.record_sent,
     )
     job = PeriodicJob("message-sends", sends.run_jobs, should_run=should_run)
     return Messages(

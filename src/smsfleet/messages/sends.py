@@ -182,8 +182,12 @@ class Sends:
         on_change: Callable[[Send], None] | None = None,
         phone_region: str | None = None,
         limits: PendingLimits | None = None,
+        record_sent: Callable[[str, str, str, str], object] | None = None,
     ) -> None:
+        """`record_sent(sender, receiver, text, attempt_id)` keeps the text a lease hands
+        out as an SMS sent (`Inbound.record_sent`)."""
         self._store = store
+        self._record_sent = record_sent
         self._limits = limits or PendingLimits()
         self._attempts = attempts
         self._config = config_store
@@ -352,6 +356,10 @@ class Sends:
         )
         if claimed is None:
             return None  # another lease or a cancel got there first
+        if self._record_sent is not None:
+            # The text handed out joins the number's thread (and search); the attempt
+            # beside it says what came of it.
+            self._record_sent(provider or program, send.phone, text, attempt_id)
         return OnDemandSend(send_id=send.id, phone=send.phone, message=text)
 
     def settle(self, attempt: Attempt) -> None:

@@ -163,14 +163,15 @@ def _world(
         worker_secret="-" * 32,
         policy=DispatchPolicy(),
     )
+    inbound = Inbound(
+        store=MessageStore(metrics_engine), attempts=AttemptStore(metrics_engine), clock=clock
+    )
     sends = Sends(
         store=MessageStore(metrics_engine),
         attempts=AttemptStore(metrics_engine),
         config_store=store,
         clock=clock,
-    )
-    inbound = Inbound(
-        store=MessageStore(metrics_engine), attempts=AttemptStore(metrics_engine), clock=clock
+        record_sent=inbound.record_sent,
     )
     dispatcher.on_demand = sends
     yield World(store, dispatcher, sends, inbound, clock, simulator)

@@ -77,13 +77,18 @@ def _primary_fails_then_the_next_program_delivers(world: World) -> None:
         "good",
     )
     assert done.completed_at == world.clock.now()
-    # The two tries are attempts like any other: in the number's conversation.
+    # The two tries are attempts like any other, each beside the text it was handed: in
+    # the number's conversation.
     world.settle()
     thread = world.inbound.conversation(CUSTOMER)
-    assert [(i.kind, i.program, i.status) for i in thread.items] == [
-        ("attempt", "pbad", "send_failed"),
-        ("attempt", "pgood", "delivered"),
+    assert [(i.kind, i.program or i.sender, i.status, i.text) for i in thread.items] == [
+        ("attempt", "pbad", "send_failed", None),
+        ("sms", "broken", None, "Your code is 4242"),  # pbad's provider
+        ("attempt", "pgood", "delivered", None),
+        ("sms", "good", None, "[good] code 4242"),
     ]
+    sms = [i for i in thread.items if i.kind == "sms"]
+    assert [i.attempt_id for i in sms] == [first.trigger_id, second.trigger_id]
 
 
 def test_when_every_program_fails_the_send_fails(world: World) -> None:
