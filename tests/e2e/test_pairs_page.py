@@ -107,19 +107,20 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     assert created.status_code == 201, created.text
     operator_password = make_user("ops", "operator")
 
-    # An operator is warned, must acknowledge, and then sees the server's refusal.
+    # An operator may edit it but not unmark or delete it: the row says so, in words a
+    # touch screen shows too.
     open_logged_in(page, "/login", operator_password, username="ops")
     expect(page.get_by_test_id("current-role")).to_have_text("operator")
     page.goto("/pairs")
-    page.get_by_test_id("delete-TJ_tcell").click()
-    confirm = page.get_by_test_id("delete-dialog")
-    expect(confirm.get_by_test_id("delete-high-priority-warning")).to_be_visible()
-    expect(confirm.get_by_test_id("confirm-button")).to_be_disabled()
-    confirm.get_by_test_id("confirm-acknowledge").check()
-    confirm.get_by_test_id("confirm-button").click()
-    expect(confirm.get_by_test_id("confirm-error")).to_contain_text("only an admin may delete")
-    screenshot("operator refused")
-    confirm.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_test_id("toggle-priority-TJ_tcell")).to_be_disabled()
+    expect(page.get_by_test_id("delete-TJ_tcell")).to_be_disabled()
+    expect(page.get_by_test_id("edit-TJ_tcell")).to_be_enabled()
+    expect(page.get_by_test_id("admin-pair-hint-TJ_tcell")).to_have_text(
+        "Only an admin can unmark or delete."
+    )
+    expect(page.get_by_test_id("delete-UZ_uzmobile")).to_be_enabled()
+    expect(page.get_by_test_id("admin-pair-hint-UZ_uzmobile")).to_have_count(0)
+    screenshot("operator may not unmark or delete")
     page.get_by_test_id("logout").click()
 
     # An admin disabling it is asked to confirm, then the change goes through with force.
@@ -140,7 +141,11 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     row = page.get_by_test_id("priority-section").get_by_test_id("pair-row-TJ_tcell")
     expect(row.get_by_test_id("state-badge")).to_have_text("disabled")
 
+    expect(page.get_by_test_id("admin-pair-hint-TJ_tcell")).to_have_count(0)
     page.get_by_test_id("delete-TJ_tcell").click()
+    confirm = page.get_by_test_id("delete-dialog")
+    expect(confirm.get_by_test_id("delete-high-priority-warning")).to_be_visible()
+    expect(confirm.get_by_test_id("confirm-button")).to_be_disabled()
     confirm.get_by_test_id("confirm-acknowledge").check()
     confirm.get_by_test_id("confirm-button").click()
     expect(page.get_by_test_id("pair-row-TJ_tcell")).to_have_count(0)

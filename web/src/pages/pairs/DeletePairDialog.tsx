@@ -1,16 +1,37 @@
 import { deletePair } from "../../api/endpoints";
 import type { Pair } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
+import { Dialog } from "../../components/Dialog";
 
 interface DeletePairDialogProps {
   pair: Pair;
+  /** Admins only: others are told so, with nothing to confirm. */
+  mayDeleteHighPriority: boolean;
   onDeleted: (pair: Pair) => void;
   onClose: () => void;
 }
 
-/** High-priority pairs need an explicit extra acknowledgement and are deleted with force=true. */
-export function DeletePairDialog({ pair, onDeleted, onClose }: DeletePairDialogProps) {
+/** High-priority pairs are deleted by an admin only, after an explicit extra acknowledgement, with force=true. */
+export function DeletePairDialog({ pair, mayDeleteHighPriority, onDeleted, onClose }: DeletePairDialogProps) {
   const highPriority = pair.is_high_priority;
+  if (highPriority && !mayDeleteHighPriority) {
+    return (
+      <Dialog
+        title={`Delete ${pair.key}?`}
+        testId="delete-dialog"
+        onClose={onClose}
+        footer={
+          <button type="button" className="button" onClick={onClose}>
+            Close
+          </button>
+        }
+      >
+        <p className="banner banner--warning" data-testid="delete-high-priority-warning">
+          This pair is high priority. Only an admin can delete it.
+        </p>
+      </Dialog>
+    );
+  }
   return (
     <ConfirmDialog
       title={`Delete ${pair.key}?`}

@@ -63,6 +63,7 @@ function useFilters(): [PairFilters, (filters: PairFilters) => void] {
 export function PairsPage() {
   const { user } = useAuth();
   const writable = canWrite(user);
+  const isAdmin = user?.role === "admin";
   const pairs = usePairs();
   const lookups = useQuery(pairLookupsQuery());
   const queryClient = useQueryClient();
@@ -107,6 +108,7 @@ export function PairsPage() {
         onDelete: (pair) => setDialog({ kind: "delete", pair }),
         onTogglePriority: (pair) => change.mutate({ pair, kind: "priority", force: false }),
         onResume: (pair) => change.mutate({ pair, kind: "resume", force: false }),
+        mayChangeHighPriority: isAdmin,
       }
     : undefined;
 
@@ -180,6 +182,7 @@ export function PairsPage() {
       {dialog?.kind === "delete" && (
         <DeletePairDialog
           pair={dialog.pair}
+          mayDeleteHighPriority={isAdmin}
           onClose={() => setDialog(null)}
           onDeleted={(deleted) => finish(`${deleted.key} deleted.`)}
         />

@@ -11,6 +11,8 @@ export interface PairActions {
   onTogglePriority: (pair: Pair) => void;
   /** Enables a paused or disabled pair again. */
   onResume: (pair: Pair) => void;
+  /** Admins only: a high-priority pair's Unmark and Delete are off for others. */
+  mayChangeHighPriority: boolean;
 }
 
 interface PairsTableProps {
@@ -144,15 +146,22 @@ function PairCells({ pair, actions, busy }: { pair: Pair; actions?: PairActions 
 }
 
 function RowActions({ pair, actions, busy }: { pair: Pair; actions: PairActions; busy: boolean }) {
+  const adminOnly = pair.is_high_priority && !actions.mayChangeHighPriority;
   return (
     <td className="table__actions">
       <button
         type="button"
         className="button button--small"
         onClick={() => actions.onTogglePriority(pair)}
-        disabled={busy}
+        disabled={busy || adminOnly}
         data-testid={`toggle-priority-${pair.key}`}
-        title={pair.is_high_priority ? "Remove high priority" : "Mark as high priority"}
+        title={
+          adminOnly
+            ? "Only an admin can remove high priority"
+            : pair.is_high_priority
+              ? "Remove high priority"
+              : "Mark as high priority"
+        }
       >
         {pair.is_high_priority ? "☆ Unmark" : "★ Priority"}
       </button>
@@ -169,11 +178,18 @@ function RowActions({ pair, actions, busy }: { pair: Pair; actions: PairActions;
         type="button"
         className="button button--small button--danger-outline"
         onClick={() => actions.onDelete(pair)}
-        disabled={busy}
+        disabled={busy || adminOnly}
         data-testid={`delete-${pair.key}`}
+        title={adminOnly ? "Only an admin can delete a high-priority pair" : undefined}
       >
         Delete
       </button>
+      {adminOnly && (
+        // Said on the row too: a disabled button's title never shows on a touch screen.
+        <div className="muted pairs-table__hint" data-testid={`admin-pair-hint-${pair.key}`}>
+          Only an admin can unmark or delete.
+        </div>
+      )}
     </td>
   );
 }
