@@ -64,8 +64,10 @@ export function KpiCards({ recent, granted, totals, rangeLabel, activeSessions, 
             <span data-testid="kpi-not-delivered">{formatCount(totals?.not_delivered)}</span> not delivered,{" "}
             <span data-testid="kpi-failed">{formatCount(totals?.failed)}</span> not sent
             {totals?.broken_off ? (
+              // Not among the failures above: said apart, so the parts add up to the total.
               <span title="Stopped, killed or never reported with the attempt in flight: counted in no rate">
-                , <span data-testid="kpi-broken-off">{formatCount(totals.broken_off)}</span> broken off
+                {" "}
+                · <span data-testid="kpi-broken-off">{formatCount(totals.broken_off)}</span> broken off, not counted
               </span>
             ) : null}{" "}
             · {rangeLabel}

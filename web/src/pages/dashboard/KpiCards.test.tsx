@@ -1,0 +1,51 @@
+import { renderToStaticMarkup } from "react-dom/server";
+import { MemoryRouter } from "react-router";
+import { describe, expect, it } from "vitest";
+import type { MetricsTotals } from "../../api/types";
+import { KpiCards } from "./KpiCards";
+
+const totals = (changes: Partial<MetricsTotals>): MetricsTotals =>
+  ({
+    sent: 900,
+    delivered: 890,
+    not_delivered: 68,
+    send_failed: 42,
+    failed: 42,
+    errors: 0,
+    completed: 1000,
+    broken_off: 0,
+    success_rate: 0.89,
+    ...changes,
+  }) as MetricsTotals;
+
+/** The Failures card's subtitle, as read. */
+function failuresHint(figures: MetricsTotals): string {
+  const html = renderToStaticMarkup(
+    <MemoryRouter>
+      <KpiCards
+        recent={figures}
+        granted={{ perMinute: 10, goal: 10 }}
+        totals={figures}
+        rangeLabel="last 24 h"
+        activeSessions={18}
+        totalSessions={18}
+        alerts={{ firing: 0, critical: 0, unacknowledged: 0 }}
+      />
+    </MemoryRouter>,
+  );
+  const card = html.slice(html.indexOf(">Failures<"));
+  const hint = /<div class="kpi__hint">(.*?)<\/div>/.exec(card)?.[1] ?? "";
+  return hint.replace(/<[^>]+>/g, "");
+}
+
+describe("the Failures card", () => {
+  it("says the attempts broken off are not among the failures it counts", () => {
+    expect(failuresHint(totals({ broken_off: 1 }))).toBe(
+      "68 not delivered, 42 not sent · 1 broken off, not counted · last 24 h",
+    );
+  });
+
+  it("says nothing of broken-off attempts when there are none", () => {
+    expect(failuresHint(totals({}))).toBe("68 not delivered, 42 not sent · last 24 h");
+  });
+});
