@@ -70,7 +70,8 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
               <td>{ruleLabel(alert.rule)}</td>
               <td>
                 <Identifier as="code" value={alert.subject} />
-                {alert.country && <span className="muted"> · {alert.country}</span>}
+                {/* A country's own alert names it once. */}
+                {alert.country && alert.country !== alert.subject && <span className="muted"> · {alert.country}</span>}
               </td>
               <td className="alert-summary">{alert.summary}</td>
               <td title={alert.started_at}>{formatDateTime(alert.started_at)}</td>
