@@ -78,6 +78,9 @@ def test_a_crash_alerts_live_is_acknowledged_and_resolves(
     expect(page.get_by_test_id("alerts-page")).to_be_visible()
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
     expect(page.get_by_test_id("telegram-status")).to_contain_text("not configured")
+    # Said once, though it also turns the test message off.
+    expect(page.get_by_text("Telegram is not configured")).to_have_count(1)
+    expect(page.get_by_test_id("send-test-message")).to_be_disabled()
 
     # The session crashes: a toast and a row appear without a reload.
     started = admin_api.post(f"/api/v1/sessions/{crashing_pair}/start", json={"reason": "e2e"})

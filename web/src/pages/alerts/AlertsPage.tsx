@@ -110,25 +110,25 @@ export function AlertsPage() {
               // Without a bot and chats there is no one to send to: the server would refuse (409).
               disabled={telegramOff}
               title={telegramOff ? TELEGRAM_OFF_HINT : "Send a message to the alert chats, to check Telegram"}
-              aria-describedby={telegramOff ? "send-test-message-hint" : undefined}
+              // Why it is off, said once: in the Telegram banner below, which a touch screen shows too.
+              aria-describedby={telegramOff ? "telegram-status" : undefined}
               data-testid="send-test-message"
             >
               Send a test message
             </button>
-            {telegramOff && (
-              <p className="field__hint" id="send-test-message-hint" data-testid="send-test-message-hint">
-                {TELEGRAM_OFF_HINT}
-              </p>
-            )}
           </div>
         )}
       </header>
 
       {telegram && (
-        <p className={telegram.configured ? "banner banner--info" : "banner banner--warning"} data-testid="telegram-status">
+        <p
+          className={telegram.configured ? "banner banner--info" : "banner banner--warning"}
+          id="telegram-status"
+          data-testid="telegram-status"
+        >
           {telegram.configured
             ? `Telegram: ${telegram.pending} waiting to be sent, ${telegram.failed} refused.`
-            : "Telegram is not configured: alerts are kept here but not sent. Set SMSFLEET_TELEGRAM_BOT_TOKEN and SMSFLEET_TELEGRAM_CHAT_IDS."}
+            : "Telegram is not configured: alerts are kept here but not sent, and no test message can be sent. Set SMSFLEET_TELEGRAM_BOT_TOKEN and SMSFLEET_TELEGRAM_CHAT_IDS (see docs/operations.md, Alerts and Telegram)."}
         </p>
       )}
       {notice && (
