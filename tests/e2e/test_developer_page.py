@@ -39,6 +39,8 @@ def test_create_use_and_revoke_an_api_key(
 ) -> None:
     open_logged_in(page, "/developer", control_plane.admin_password, viewport=viewport)
     expect(page.get_by_test_id("developer-page")).to_be_visible()
+    # The API's own description, served by the control plane.
+    expect(page.get_by_role("link", name="/docs")).to_have_attribute("href", "/docs")
 
     page.get_by_test_id("create-key").click()
     dialog = page.get_by_test_id("create-key-dialog")
@@ -72,6 +74,9 @@ def test_create_use_and_revoke_an_api_key(
     p95 = usage.json()["latency_p95_ms"]
     assert p95 is not None
     expect(page.get_by_test_id("usage-p95")).to_have_text(format_ms(p95))
+    # The exports are buttons as wide as their labels, not boxes as wide as form fields.
+    for export in ("export-csv", "export-json"):
+        assert _slack(page.get_by_test_id(export)) < 2, export
     screenshot("usage of the key")
 
     row.get_by_test_id("revoke-key").click()
@@ -79,6 +84,23 @@ def test_create_use_and_revoke_an_api_key(
     expect(row.get_by_test_id("key-status")).to_have_text("revoked")
     refused = httpx.get(f"{control_plane.url}/api/v1/pairs", headers={"X-API-Key": key})
     assert refused.status_code == 401
+
+
+def _slack(button: Locator) -> float:
+    """The room a button leaves beside its label, in pixels: none when sized to it."""
+    return float(
+        button.evaluate(
+            """button => {
+                const label = document.createRange();
+                label.selectNodeContents(button);
+                const style = getComputedStyle(button);
+                const frame = ["paddingLeft", "paddingRight", "borderLeftWidth", "borderRightWidth"]
+                    .reduce((sum, side) => sum + parseFloat(style[side]), 0);
+                const width = button.getBoundingClientRect().width;
+                return width - label.getBoundingClientRect().width - frame;
+            }"""
+        )
+    )
 
 
 def test_a_search_job_runs_live_and_shows_its_matches(

@@ -41,7 +41,12 @@ export function DeveloperPage() {
       <header className="page__header">
         <div>
           <h1>Developer</h1>
-          <p className="page__subtitle">API keys and how the API is used. The API itself is described at /docs.</p>
+          <p className="page__subtitle">
+            {/* One item of the subtitle's row; /docs is served by the control plane, not by this app. */}
+            <span>
+              API keys and how the API is used. The API itself is described at <a href="/docs">/docs</a>.
+            </span>
+          </p>
         </div>
       </header>
 
@@ -62,7 +67,7 @@ export function DeveloperPage() {
       <JobsPanel />
 
       <h2 className="section-title">Usage</h2>
-      <div className="toolbar toolbar--alerts">
+      <div className="toolbar toolbar--alerts toolbar--usage">
         <div className="segmented" role="radiogroup" aria-label="Days">
           {RANGES.map((value) => (
             <button

@@ -9,17 +9,11 @@ import { Dialog } from "../../components/Dialog";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatDateTime } from "../../format/time";
 import { Identifier } from "../../components/Identifier";
+import { quota } from "./quota";
 
 interface KeysPanelProps {
   keys: readonly ApiKey[];
   onChanged: () => void;
-}
-
-function quota(key: ApiKey): string {
-  const parts = [];
-  if (key.daily) parts.push(`${key.daily.remaining}/${key.daily.limit} today`);
-  if (key.monthly) parts.push(`${key.monthly.remaining}/${key.monthly.limit} this month`);
-  return parts.length ? `${parts.join(" · ")} left` : "no quota";
 }
 
 type KeyColumn = "name" | "key" | "owner" | "scopes" | "quota" | "used" | "created";
