@@ -7,6 +7,7 @@ conditions they see; an open alert of theirs missing from it has cleared. Event 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -228,6 +229,20 @@ def _session_fingerprint(rule: AlertRule, session: str) -> str:
     return f"{rule}:{SubjectKind.session}:{session}"
 
 
+def _exited(code: object) -> str:
+    """How a program ended, as a person reads it: a negative code is the signal that
+    killed it (`killed by signal 9 (SIGKILL)`)."""
+    if not isinstance(code, int):
+        return "exited"
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = f" ({signal.Signals(-code).name})"
+    except ValueError:
+        name = ""
+    return f"killed by signal {-code}{name}"
+
+
 def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
     """Crashed, hung and fatal sessions open alerts; a stop on purpose clears them."""
     name = event.session
@@ -240,7 +255,7 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
     )
     if crashed:
         code = event.details.get("exit_code")
-        how = f"exited with code {code}" if code is not None else "exited"
+        how = _exited(code)
         if event.kind == EventKind.start_failed:
             how = f"failed to start: {event.reason}"
         log_tail = [str(line) for line in event.details.get("log_tail", [])][-5:]

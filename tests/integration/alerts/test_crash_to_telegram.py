@@ -51,7 +51,7 @@ def test_a_crash_reaches_telegram_within_seconds_and_its_recovery_follows(
             crash = about_it()[0]
             assert crash.chat_id == CHAT and crash.parse_mode == "HTML"
             assert crash.text.startswith("🟠 <b>WARNING</b> · session crashed · UZ")
-            assert f"{session} exited with code" in crash.text
+            assert f"{session} killed by signal 9 (SIGKILL)" in crash.text
             assert crash.received_at - killed_at <= 5.0
 
             # The supervisor restarts it after its backoff; up for the recovery time, the

@@ -138,6 +138,18 @@ def test_a_crash_opens_and_a_stop_clears() -> None:
     assert signal.rule is AlertRule.session_crashed
     assert signal.severity is Severity.critical  # a high-priority pair's session
     assert "exited with code 3" in signal.summary and signal.country == "UZ"
+    for code, said in [
+        (-9, "killed by signal 9 (SIGKILL)"),
+        (-15, "killed by signal 15 (SIGTERM)"),
+        (-99, "killed by signal 99"),
+        (None, "exited"),
+    ]:
+        killed = rules.session_outcome(
+            event(EventKind.exited, from_state=SessionState.running, exit_code=code),
+            pair=pair(),
+        )
+        summary = killed.opened[0].summary
+        assert summary.startswith(f"program1_UZ_uzmobile {said};"), (code, summary)
     asked = rules.session_outcome(
         event(EventKind.exited, from_state=SessionState.stopping), pair=pair()
     )
