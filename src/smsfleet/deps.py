@@ -139,9 +139,18 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def _role_required(role: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
-    async def dependency(user: CurrentUser) -> User:
-        auth_service.require_role(user, role)
+def _require(request: Request, role: Role, have: Role) -> None:
+    """Refuse a role short of `role`, saying whose it is: a key acts as no more than its
+    scope (an admin's `control` key is an operator)."""
+    if not have.allows(role):
+        by_key = str(getattr(request.state, "principal", "")).startswith("key:")
+        who = "this API key acts as" if by_key else "you are"
+        raise Forbidden(f"this needs the {role.value} role; {who} {have.value}")
+
+
+def _role_required(role: Role) -> Callable[[Request, User], Coroutine[Any, Any, User]]:
+    async def dependency(request: Request, user: CurrentUser) -> User:
+        _require(request, role, user.role)
         return user
 
     return dependency
@@ -172,15 +181,13 @@ async def _interactive_admin(request: Request, actor: Annotated[Actor, Depends(_
         raise Forbidden(
             "API keys cannot define programs, even an admin's: sign in as an admin to do this"
         )
-    if not actor.role.allows(Role.admin):
-        raise Forbidden(f"this needs the admin role; you are {actor.role.value}")
+    _require(request, Role.admin, actor.role)
     return actor
 
 
-def _role_acting(role: Role) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
-    async def dependency(actor: Annotated[Actor, Depends(_acting)]) -> Actor:
-        if not actor.role.allows(role):
-            raise Forbidden(f"this needs the {role} role; you are {actor.role}")
+def _role_acting(role: Role) -> Callable[[Request, Actor], Coroutine[Any, Any, Actor]]:
+    async def dependency(request: Request, actor: Annotated[Actor, Depends(_acting)]) -> Actor:
+        _require(request, role, actor.role)
         return actor
 
     return dependency

@@ -25,7 +25,6 @@ from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     Unauthorized,
     Unavailable,
@@ -463,8 +462,3 @@ def set_password(
     )
     users.replace(user)
     return user
-
-
-def require_role(user: User, role: Role) -> None:
-    if not user.role.allows(role):
-        raise Forbidden(f"this needs the {role} role; you are {user.role}")

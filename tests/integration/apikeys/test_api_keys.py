@@ -51,6 +51,11 @@ def test_a_key_works_where_a_token_does_within_its_scope(api: Api, how: str) -> 
     # An admin's key is never an admin: users stay out of reach.
     users = api.client.get("/api/v1/users", headers=headers(control))
     assert users.status_code == 403
+    assert users.json()["error"]["message"] == (
+        "this needs the admin role; this API key acts as operator"
+    )
+    signed_in = api.client.get("/api/v1/users", headers=api.headers(Role.operator))
+    assert signed_in.json()["error"]["message"] == "this needs the admin role; you are operator"
     me = api.client.get("/api/v1/auth/me", headers=headers(control)).json()
     assert (me["username"], me["role"]) == ("admin", "operator")
 
