@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import SecretStr
 
-from smsfleet.auth.models import Role, UserCreate
+from smsfleet.auth.models import Role, User, UserCreate, UserUpdate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.settings import LOCAL_HOST, Settings
@@ -363,6 +363,19 @@ def users_add(
     typer.echo(f"user {username} added ({role})")
 
 
+@users_app.command("ls")
+def users_ls(data_dir: DataDir = None) -> None:
+    """List the users: name, role and whether disabled."""
+    store = _with_store(data_dir)
+    try:
+        users = sorted(store.users.list(), key=lambda user: user.username)
+    finally:
+        store.close()
+    typer.echo(f"{'USERNAME':32} {'ROLE':9} DISABLED")
+    for user in users:
+        typer.echo(f"{user.username:32} {user.role.value:9} {'yes' if user.disabled else 'no'}")
+
+
 @users_app.command("passwd")
 def users_passwd(
     username: str,
@@ -371,23 +384,45 @@ def users_passwd(
     ] = "",
     data_dir: DataDir = None,
 ) -> None:
-    """Set a user's password."""
+    """Set a user's password (their sessions end)."""
+    _update_user(username, UserUpdate(password=password), data_dir)
+    typer.echo(f"password of {username} changed")
+
+
+@users_app.command("set")
+def users_set(
+    username: str,
+    role: Annotated[Role | None, typer.Option(help="admin, operator or viewer")] = None,
+    disabled: Annotated[
+        bool | None, typer.Option("--disable/--enable", help="Refuse or allow their logins")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Change a user's role, or disable or enable them (their sessions end)."""
+    if role is None and disabled is None:
+        typer.secho("error: give --role, --disable or --enable", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    user = _update_user(username, UserUpdate(role=role, disabled=disabled), data_dir)
+    state = "disabled" if user.disabled else "enabled"
+    typer.echo(f"user {username}: {user.role.value}, {state}")
+
+
+def _update_user(username: str, data: UserUpdate, data_dir: Path | None) -> User:
+    """A user changed as the host's admin would change them, audited as `cli:<user>`."""
     from smsfleet.audit import service as audit_service
     from smsfleet.auth import service as auth_service
 
     store = _with_store(data_dir)
-    clock = SystemClock()
     try:
-        auth_service.update_user(
+        return auth_service.update_user(
             users=store.users,
             audit=store.audit,
-            clock=clock,
+            clock=SystemClock(),
             actor=audit_service.actor_of(sessions_cli.local_admin()),
             username=username,
-            data=auth_service.UserUpdate(password=password),
-        )
+            data=data,
+        ).user
     except DomainError as exc:
         raise _fail(exc) from exc
     finally:
         store.close()
-    typer.echo(f"password of {username} changed")

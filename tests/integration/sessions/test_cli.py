@@ -94,6 +94,18 @@ def test_users_commands(tmp_path: Path) -> None:
         tmp_path, "users", "passwd", "alice", input="another-long-password\nanother-long-password\n"
     )
     assert code == 0, output
+    code, output = run(tmp_path, "users", "set", "alice", "--role", "viewer", "--disable")
+    assert (code, output.strip()) == (0, "user alice: viewer, disabled")
+    code, output = run(tmp_path, "users", "ls")
+    assert code == 0, output
+    assert [line.split() for line in output.splitlines()] == [
+        ["USERNAME", "ROLE", "DISABLED"],
+        ["alice", "viewer", "yes"],
+    ]
+    code, output = run(tmp_path, "users", "set", "alice")
+    assert code == 2 and "give --role, --disable or --enable" in output
+    code, output = run(tmp_path, "users", "set", "nobody", "--enable")
+    assert code == 1 and "nobody" in output
     code, output = run(tmp_path, "db", "upgrade")
     assert code == 0
     assert "config store up to date (sqlite)" in output
@@ -105,9 +117,11 @@ def test_users_commands(tmp_path: Path) -> None:
         store.close()
     assert [(e.action, e.target, e.actor, e.actor_role) for e in events] == [
         (AuditAction.user_updated, "alice", f"cli:{getpass.getuser()}", Role.admin),
+        (AuditAction.user_updated, "alice", f"cli:{getpass.getuser()}", Role.admin),
         (AuditAction.user_created, "alice", f"cli:{getpass.getuser()}", Role.admin),
     ]
-    assert events[0].after is not None and events[0].after["password_changed"] is True
+    assert events[0].after is not None and events[0].after["disabled"] is True
+    assert events[1].after is not None and events[1].after["password_changed"] is True
     assert "long-password" not in repr(events)
 
 
