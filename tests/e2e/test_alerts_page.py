@@ -228,3 +228,24 @@ def test_alerts_and_decisions_sort_by_the_clicked_column(
         decisions.get_by_test_id("sort-bound"),
         lambda: [_percent(text) for text in cells("[data-testid='decision-bound']")],
     )
+
+
+def test_the_country_filter_narrows_the_policy_decisions_too(
+    page: Page, control_plane: ControlPlane
+) -> None:
+    asked: list[str] = []
+
+    def serve_decisions(route: Route) -> None:
+        asked.append(route.request.url)
+        country = "country=UZ" in route.request.url
+        body = [d.model_dump(mode="json") for d in DECISIONS] if country else []
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route(DECISIONS_URL, serve_decisions)
+    open_logged_in(page, "/alerts", control_plane.admin_password)
+    expect(page.get_by_test_id("decisions-title")).to_have_text("Policy decisions")
+    page.get_by_test_id("filter-country").fill("uz")
+    expect(page.get_by_test_id("decisions-title")).to_have_text("Policy decisions in UZ")
+    rows = page.get_by_test_id("decisions-table").get_by_test_id("decision-row")
+    expect(rows).to_have_count(len(DECISIONS))
+    assert any("country=UZ" in url for url in asked), asked

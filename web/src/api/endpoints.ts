@@ -93,8 +93,8 @@ export const acknowledgeAlert = (alertId: string) =>
 
 export const sendTestMessage = (message: string) => call(api.POST("/api/v1/alerts/test", { body: { message } }));
 
-export const listPolicyDecisions = (limit = 50) =>
-  call(api.GET("/api/v1/policy/decisions", { params: { query: { limit } } }));
+export const listPolicyDecisions = (limit = 50, country?: string) =>
+  call(api.GET("/api/v1/policy/decisions", { params: { query: { limit, ...(country ? { country } : {}) } } }));
 
 export const listApiKeys = () => call(api.GET("/api/v1/auth/api-keys"));
 

@@ -48,8 +48,12 @@ export const alertListQuery = (query: AlertQuery) =>
 export const alertsOverviewQuery = () =>
   queryOptions({ queryKey: [...ALERTS_KEY, "overview"], queryFn: alertsOverview });
 
-export const policyDecisionsQuery = (limit: number) =>
-  queryOptions({ queryKey: [...POLICY_DECISIONS_KEY, limit], queryFn: () => listPolicyDecisions(limit) });
+/** The policy's newest decisions, of one country when given. */
+export const policyDecisionsQuery = (limit: number, country?: string) =>
+  queryOptions({
+    queryKey: [...POLICY_DECISIONS_KEY, limit, country ?? ""],
+    queryFn: () => listPolicyDecisions(limit, country),
+  });
 
 export const SENDS_KEY = ["sends"] as const;
 

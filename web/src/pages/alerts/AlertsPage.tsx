@@ -70,7 +70,11 @@ export function AlertsPage() {
   // A new filter keeps the current rows on screen until its own arrive.
   const alerts = useQuery({ ...alertListQuery(query), placeholderData: keepPreviousData });
   const overview = useQuery(alertsOverviewQuery());
-  const decisions = useQuery(policyDecisionsQuery(DECISIONS_SHOWN));
+  // The country filter narrows the decisions too: the page is about that country.
+  const decisions = useQuery({
+    ...policyDecisionsQuery(DECISIONS_SHOWN, query.country ?? undefined),
+    placeholderData: keepPreviousData,
+  });
   const [notice, setNotice] = useState<string | null>(null);
   const [dialogOpen, setDialogOpen] = useState(false);
   const now = useNow();
@@ -194,7 +198,9 @@ export function AlertsPage() {
         />
       )}
 
-      <h2 className="section-title">Policy decisions</h2>
+      <h2 className="section-title" data-testid="decisions-title">
+        Policy decisions{query.country ? ` in ${query.country}` : ""}
+      </h2>
       {decisions.error !== null && decisions.data === undefined ? (
         <ErrorBanner error={decisions.error} onRetry={() => void decisions.refetch()} />
       ) : decisions.data === undefined ? (
