@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
+from smsfleet.core.settings import MIN_PASSWORD_LENGTH
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,31}$"
 # Where revocations (`TokensRevoked`) are published: those users' live sockets close.
@@ -63,11 +64,17 @@ class UserPublic(BaseModel):
     created_at: Timestamp
 
 
+# Checked by the service (`weak_password_reason`), which says why a password is refused.
+PASSWORD_RULE = (
+    f"At least {MIN_PASSWORD_LENGTH} characters, not a well-known or trivially guessable one"
+)
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(pattern=USERNAME_PATTERN)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=256, description=PASSWORD_RULE)
     role: Role = Role.viewer
 
 
@@ -75,7 +82,9 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
-    password: str | None = Field(default=None, min_length=1, max_length=256)
+    password: str | None = Field(
+        default=None, min_length=1, max_length=256, description=PASSWORD_RULE
+    )
     disabled: bool | None = None
 
 
