@@ -123,6 +123,24 @@ def parse_screen_ls(output: str) -> list[ScreenEntry]:
     return entries
 
 
+def _runner_state_dir(screen_pid: int) -> Path | None:
+    """The folder of the `--status-file` the runner in this screen was given, or None
+    when the screen runs no runner (or it cannot be read)."""
+    try:
+        children = Path(f"/proc/{screen_pid}/task/{screen_pid}/children").read_text().split()
+    except OSError:
+        return None
+    for child in children:
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--status-file" in argv[:-1]:
+            status_file = argv[argv.index(b"--status-file") + 1]
+            return Path(os.fsdecode(status_file)).resolve().parent
+    return None
+
+
 def _tail_lines(path: Path, count: int) -> list[str]:
     """Last `count` lines of `path`, reading backwards from its end."""
     try:
@@ -182,6 +200,9 @@ class ScreenBackend:
         self.start_timeout = start_timeout
         self.command_timeout = command_timeout
         self._screen_path: str | None = None
+        # Each live screen's runner's state dir, by screen pid (it never changes).
+        self._owners: dict[int, Path] = {}
+        self._state_dir_resolved = self.state_dir.resolve()
 
     # -- paths -----------------------------------------------------------
 
@@ -199,7 +220,10 @@ class ScreenBackend:
         """Every screen in the screen directory, ours or not, dead ones included."""
         return self._ls()
 
-    def _ls(self, *match: str) -> builtins.list[ScreenEntry]:
+    def _ls(self, *match: str, foreign: bool = False) -> builtins.list[ScreenEntry]:
+        """The screens listed, but those another control plane runs (`foreign`: only
+        those): another smsfleet's sessions in the same screen directory are not this
+        one's to adopt, stop or count."""
         # `screen -ls NAME` lists the names starting with NAME, and costs a fraction of a
         # full listing when hundreds of sessions run: callers keep the exact matches.
         result = self._screen("-ls", *match)
@@ -207,7 +231,24 @@ class ScreenBackend:
         # Exit status is 1 with no sessions and varies with sessions: judge the text.
         if not any(header in output for header in _LS_HEADERS):
             raise ScreenError(f"unexpected `screen -ls` output: {output.strip()[:500]!r}")
-        return parse_screen_ls(result.stdout)
+        entries = parse_screen_ls(result.stdout)
+        if not match:  # a whole listing: forget the screens gone (their pids may come back)
+            listed = {entry.pid for entry in entries}
+            self._owners = {pid: dir_ for pid, dir_ in self._owners.items() if pid in listed}
+        return [entry for entry in entries if self._foreign(entry) == foreign]
+
+    def _foreign(self, entry: ScreenEntry) -> bool:
+        """Whether the screen's runner keeps its status outside this backend's state dir:
+        a session of another control plane (a screen started by hand runs no runner)."""
+        if not entry.alive:
+            return False
+        owner = self._owners.get(entry.pid)
+        if owner is None:
+            owner = _runner_state_dir(entry.pid)
+            if owner is None:
+                return False  # started by hand, or its runner not started yet
+            self._owners[entry.pid] = owner
+        return owner != self._state_dir_resolved
 
     def find(self, name: str) -> ScreenEntry | None:
         """The live screen with exactly this name, if any."""
@@ -264,6 +305,11 @@ class ScreenBackend:
         parse_session_name(name)
         self._prepare_dirs()
         with self._name_lock(name):
+            if self._ls(name, foreign=True):
+                raise ScreenError(
+                    f"{name} runs under another smsfleet control plane in this screen"
+                    " directory: give each control plane its own SMSFLEET_SCREEN_DIR"
+                )
             named = self._named(name)
             existing = [entry for entry in named if entry.alive]
             if existing:

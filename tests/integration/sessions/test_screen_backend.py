@@ -21,7 +21,7 @@ import pytest
 
 from smsfleet.sessions.backend import EXITED, LaunchSpec, RunStatus, ScreenEntry
 from smsfleet.sessions.names import InvalidSessionName
-from smsfleet.sessions.screen import ScreenBackend, parse_screen_ls
+from smsfleet.sessions.screen import ScreenBackend, ScreenError, parse_screen_ls
 from tests.support.waiting import eventually
 
 T = TypeVar("T")
@@ -308,3 +308,31 @@ def _key(entry: ScreenEntry | None) -> tuple[int, str] | None:
 def _messages(fleet: Fleet, name: str, prefix: str) -> list[str]:
     messages = [line.split(" ", 1)[1] for line in fleet.backend.tail(name, 1000)]
     return [message for message in messages if message.startswith(prefix)]
+
+
+def test_another_control_planes_sessions_in_the_same_screen_dir_are_left_alone(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """Two control planes on one host with one screen directory (no SMSFLEET_SCREEN_DIR
+    each): neither adopts, stops nor starts a second of the other's sessions."""
+    name = "program1_UZ_uzmobile"
+    other = ScreenBackend(tmp_path / "other-state", screen_dir=fleet.screen_dir)
+    theirs = other.start(fleet.spec(name))
+    by_hand = "program2_UZ_uzmobile"  # started by hand: no runner, adoptable as before
+    subprocess.run(
+        ["screen", "-dmS", by_hand, "sleep", "60"],
+        env={**os.environ, "SCREENDIR": str(fleet.screen_dir)},
+        check=True,
+    )
+    try:
+        eventually(lambda: fleet.screen_ls_names() == sorted([name, by_hand]))
+        assert [entry.name for entry in fleet.backend.list()] == [by_hand]
+        assert fleet.backend.find(name) is None
+        with pytest.raises(ScreenError, match="another smsfleet control plane"):
+            fleet.backend.start(fleet.spec(name))
+        fleet.backend.stop(name, grace_seconds=1)  # not its own: nothing to stop here
+        assert other.find(name) == theirs  # still running, the only one of its name
+        assert fleet.screen_ls_names() == sorted([name, by_hand])
+        assert sorted(entry.name for entry in other.list()) == sorted([name, by_hand])
+    finally:
+        other.stop(name, grace_seconds=1)
