@@ -315,7 +315,6 @@ def act(
     state = status.state if status else SessionState.stopped
     now = clock.now()
     forced_stop = False
-    audited = _AUDITED[action]
     if action == SessionAction.start:
         if spec.desired == DesiredState.running and state not in (
             SessionState.fatal,
@@ -356,7 +355,7 @@ def act(
         audit=store.audit,
         clock=clock,
         actor=audit_service.actor_of(actor),
-        action=audited,
+        action=_AUDITED[action],
         target_kind="session",
         target=name,
         before=spec,
