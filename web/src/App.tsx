@@ -8,6 +8,7 @@ import { LoginPage } from "./pages/LoginPage";
 import { MessagesPage } from "./pages/messages/MessagesPage";
 import { PairsPage } from "./pages/pairs/PairsPage";
 import { ProgramsPage } from "./pages/programs/ProgramsPage";
+import { UsersPage } from "./pages/users/UsersPage";
 
 // The dashboard carries the charting library: loaded on its own, when first shown.
 const DeveloperPage = lazy(() => import("./pages/developer/DeveloperPage").then((module) => ({ default: module.DeveloperPage })));
@@ -36,6 +37,7 @@ export function App() {
         <Route path="programs" element={<ProgramsPage />} />
         <Route path="messages" element={<MessagesPage />} />
         <Route path="alerts" element={<AlertsPage />} />
+        <Route path="users" element={<UsersPage />} />
         <Route
           path="developer"
           element={

@@ -13,6 +13,8 @@ import {
   type SessionAction,
   type SessionQuery,
   type UsageQuery,
+  type UserCreate,
+  type UserUpdate,
 } from "./types";
 
 export const login = (username: string, password: string) =>
@@ -22,6 +24,20 @@ export const logout = (refreshToken: string) =>
   call(api.POST("/api/v1/auth/logout", { body: { refresh_token: refreshToken } }));
 
 export const fetchCurrentUser = () => call(api.GET("/api/v1/auth/me"));
+
+export const listUsers = () => call(api.GET("/api/v1/users"));
+
+export const createUser = (body: UserCreate) => call(api.POST("/api/v1/users", { body }));
+
+export const updateUser = (username: string, body: UserUpdate) =>
+  call(api.PATCH("/api/v1/users/{username}", { params: { path: { username } }, body }));
+
+export const deleteUser = (username: string) =>
+  call(api.DELETE("/api/v1/users/{username}", { params: { path: { username } } }));
+
+/** Every token of `username` is refused from now: signed out everywhere. */
+export const logoutUser = (username: string) =>
+  call(api.POST("/api/v1/users/{username}/logout", { params: { path: { username } } }));
 
 export const listCountries = () => call(api.GET("/api/v1/countries"));
 

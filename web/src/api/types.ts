@@ -5,6 +5,7 @@ import {
   alertRuleValues,
   outcomeValues,
   pairStateValues,
+  roleValues,
   scopeValues,
   sendStatusValues,
   sessionActionValues,
@@ -21,6 +22,12 @@ type RequestJson<Op> = Op extends { requestBody?: infer B }
 export type TokenPair = JsonBody<paths["/api/v1/auth/login"]["post"]["responses"][200]>;
 export type CurrentUser = JsonBody<paths["/api/v1/auth/me"]["get"]["responses"][200]>;
 export type Role = CurrentUser["role"];
+/** Least to most allowed: viewer, operator, admin. */
+export const ROLES: readonly Role[] = roleValues;
+
+export type UserPublic = JsonBody<paths["/api/v1/users/{username}"]["get"]["responses"][200]>;
+export type UserCreate = RequestJson<paths["/api/v1/users"]["post"]>;
+export type UserUpdate = RequestJson<paths["/api/v1/users/{username}"]["patch"]>;
 
 export type Country = JsonBody<paths["/api/v1/countries"]["get"]["responses"][200]>[number];
 export type Program = JsonBody<paths["/api/v1/programs"]["get"]["responses"][200]>[number];

@@ -13,6 +13,8 @@ interface NavItem {
   to: string;
   label: string;
   end?: boolean;
+  /** Shown to admins only. */
+  adminOnly?: boolean;
 }
 
 const NAV_ITEMS: readonly NavItem[] = [
@@ -22,6 +24,7 @@ const NAV_ITEMS: readonly NavItem[] = [
   { to: "/messages", label: "Messages" },
   { to: "/alerts", label: "Alerts" },
   { to: "/developer", label: "Developer" },
+  { to: "/users", label: "Users", adminOnly: true },
 ];
 
 export function AppShell() {
@@ -49,6 +52,8 @@ export function AppShell() {
 }
 
 function Sidebar({ onNavigate }: { onNavigate: () => void }) {
+  const { user } = useAuth();
+  const items = NAV_ITEMS.filter((item) => !item.adminOnly || user?.role === "admin");
   return (
     <nav className="sidebar" id="main-nav" aria-label="Main" data-testid="sidebar">
       <div className="sidebar__brand">
@@ -56,7 +61,7 @@ function Sidebar({ onNavigate }: { onNavigate: () => void }) {
         <span>smsfleet</span>
       </div>
       <ul className="sidebar__links">
-        {NAV_ITEMS.map((item) => (
+        {items.map((item) => (
           <li key={item.to}>
             <NavLink
               to={item.to}

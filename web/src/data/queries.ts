@@ -20,6 +20,7 @@ import {
   listPolicyDecisions,
   listSends,
   listTemplates,
+  listUsers,
 } from "../api/endpoints";
 import { ApiError } from "../api/errors";
 import { countryGoals, metricsHeatmap, metricsSummary, metricsTimeseries, type SummaryQuery, type TimeseriesQuery } from "../api/metrics";
@@ -103,6 +104,10 @@ export const pairLookupsQuery = () =>
       return { countries: [...countries].sort((a, b) => a.name.localeCompare(b.name)), programs, hosts };
     },
   });
+
+export const USERS_KEY = ["users"] as const;
+
+export const usersQuery = () => queryOptions({ queryKey: USERS_KEY, queryFn: listUsers });
 
 export const API_KEYS_KEY = ["api-keys"] as const;
 
