@@ -161,3 +161,40 @@ def test_an_operator_is_told_only_admins_manage_users(
     expect(page.get_by_test_id("nav-pairs")).to_be_visible()
     expect(page.get_by_test_id("nav-users")).to_have_count(0)
     screenshot("not an admin")
+
+
+def test_an_admin_sets_their_own_password_and_signs_out_everywhere(
+    page: Page,
+    control_plane: ControlPlane,
+    make_user: Callable[[str, str], str],
+) -> None:
+    # An admin of its own: the session's admin password stays as the other tests know it.
+    username = "e2e-users-own-admin"
+    password = make_user(username, "admin")
+    open_logged_in(page, "/users", password, username=username)
+    own = _row(page, username)
+    expect(own.get_by_test_id("own-row-note")).to_be_visible()
+
+    # A new password ends every other sign-in; this one goes on with the new password.
+    _open_actions(own)
+    own.get_by_test_id("user-set-password").click()
+    dialog = page.get_by_test_id("password-dialog")
+    expect(dialog).to_contain_text("You stay signed in here")
+    dialog.get_by_test_id("set-password").fill(SECOND_PASSWORD)
+    dialog.get_by_test_id("set-repeat").fill(SECOND_PASSWORD)
+    dialog.get_by_test_id("password-submit").click()
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_test_id("user-toasts")).to_contain_text("Your password is changed")
+    assert _login_status(control_plane, username, password) == 401
+    page.wait_for_timeout(2000)  # the live connection, closed with the old tokens, comes back
+    page.reload()
+    expect(page.get_by_test_id("users-table")).to_be_visible()
+    expect(page).to_have_url(f"{control_plane.url}/users")
+
+    # Signing out everywhere asks first, then ends this sign-in too.
+    _open_actions(own)
+    own.get_by_test_id("user-sign-out").click()
+    confirm = page.get_by_test_id("sign-out-self-dialog")
+    expect(confirm).to_contain_text("this one included")
+    confirm.get_by_test_id("confirm-button").click()
+    expect(page.get_by_test_id("login-username")).to_be_visible()
