@@ -48,6 +48,7 @@ PAGES = {
     "messages": ("/messages", "messages-page"),
     "alerts": ("/alerts", "alerts-page"),
     "developer": ("/developer", "developer-page"),
+    "users": ("/users", "users-page"),
 }
 MANUAL_ALERTS = ["Layout check: gateway slow", "Layout check: provider quota low"]
 # Raised while the Alerts page is open: each shows as a toast too.
@@ -144,7 +145,9 @@ def test_every_page_fits_the_screen_with_its_row_actions_in_view(
         page.locator("[aria-busy='true']").first.wait_for(state="detached", timeout=10_000)
         if name == "alerts":
             expect(page.get_by_test_id("alert-acknowledge").first).to_be_visible()
-        if name in {"pairs", "programs", "alerts"}:
+        if name == "users":
+            expect(page.get_by_test_id("user-actions").first).to_be_visible()
+        if name in {"pairs", "programs", "alerts", "users"}:
             assert _row_buttons(page) > 0, f"{name} shows no row buttons to check"
         _expect_fits(page, f"{name} at {viewport['width']} px")
         screenshot(f"{name} {viewport['width']}x{viewport['height']}")
