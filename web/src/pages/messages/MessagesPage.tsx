@@ -14,6 +14,7 @@ import { formatDateTime } from "../../format/time";
 import { NewSendDialog } from "./NewSendDialog";
 import { attemptText } from "./thread";
 import { Identifier } from "../../components/Identifier";
+import { templateValues } from "./sendText";
 
 export function MessagesPage() {
   const [params, setParams] = useSearchParams();
@@ -174,7 +175,8 @@ interface SendDetailProps {
 function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
   const rows: [string, string][] = [
     ["Id", send.id],
-    ["Template", send.template_id ? `${send.template_id} ${JSON.stringify(send.params)}` : "—"],
+    ["Template", send.template_id ?? "—"],
+    ["Values", templateValues(send.params)],
     ["Text", send.text ?? "—"],
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
     ["Latest attempt", send.attempt_id ?? "—"],
