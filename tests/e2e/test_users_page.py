@@ -33,6 +33,8 @@ def _row(page: Page, username: str) -> Locator:
 
 
 def _open_actions(row: Locator) -> None:
+    """Open the row's Actions: its items are then `page.get_by_role("menu")`'s (the list is
+    drawn over the page, not inside the row)."""
     row.get_by_test_id("user-actions").click()
 
 
@@ -58,9 +60,9 @@ def test_admin_manages_a_user(
     )
     expect(own.get_by_test_id("user-role")).to_be_disabled()
     _open_actions(own)
-    expect(own.get_by_test_id("user-toggle-disabled")).to_be_disabled()
-    expect(own.get_by_test_id("user-delete")).to_be_disabled()
-    expect(own.get_by_test_id("user-set-password")).to_be_enabled()
+    expect(page.get_by_role("menu").get_by_test_id("user-toggle-disabled")).to_be_disabled()
+    expect(page.get_by_role("menu").get_by_test_id("user-delete")).to_be_disabled()
+    expect(page.get_by_role("menu").get_by_test_id("user-set-password")).to_be_enabled()
     page.keyboard.press("Escape")
 
     # Add a user: the server's refusal of a weak password shows in the dialog.
@@ -100,7 +102,7 @@ def test_admin_manages_a_user(
 
     # Disable it: it can no longer log in.
     _open_actions(row)
-    row.get_by_test_id("user-toggle-disabled").click()
+    page.get_by_role("menu").get_by_test_id("user-toggle-disabled").click()
     expect(toasts).to_contain_text(f"{username} is disabled")
     expect(row.get_by_test_id("user-status")).to_have_text("disabled")
     assert admin_api.get(f"/api/v1/users/{username}").json()["disabled"] is True
@@ -109,7 +111,7 @@ def test_admin_manages_a_user(
 
     # Set a new password (typed twice; a weak one is refused in the dialog), then enable it.
     _open_actions(row)
-    row.get_by_test_id("user-set-password").click()
+    page.get_by_role("menu").get_by_test_id("user-set-password").click()
     password_dialog = page.get_by_test_id("password-dialog")
     password_dialog.get_by_test_id("set-password").fill("password")
     password_dialog.get_by_test_id("set-repeat").fill("password")
@@ -121,7 +123,7 @@ def test_admin_manages_a_user(
     expect(password_dialog).to_have_count(0)
     expect(toasts).to_contain_text(f"{username}'s password is changed")
     _open_actions(row)
-    row.get_by_test_id("user-toggle-disabled").click()
+    page.get_by_role("menu").get_by_test_id("user-toggle-disabled").click()
     expect(row.get_by_test_id("user-status")).to_have_text("active")
     expect(toasts).to_contain_text(f"{username} is enabled and can sign in again.")
     assert _login_status(control_plane, username, SECOND_PASSWORD) == 200
@@ -129,12 +131,12 @@ def test_admin_manages_a_user(
 
     # Sign it out everywhere.
     _open_actions(row)
-    row.get_by_test_id("user-sign-out").click()
+    page.get_by_role("menu").get_by_test_id("user-sign-out").click()
     expect(toasts).to_contain_text(f"{username} is signed out everywhere.")
 
     # Delete it, after a confirmation naming it and its API keys.
     _open_actions(row)
-    row.get_by_test_id("user-delete").click()
+    page.get_by_role("menu").get_by_test_id("user-delete").click()
     confirm = page.get_by_test_id("delete-user-dialog")
     expect(confirm).to_contain_text(f"Delete {username}?")
     expect(confirm).to_contain_text("their API keys are revoked with them")
@@ -177,7 +179,7 @@ def test_an_admin_sets_their_own_password_and_signs_out_everywhere(
 
     # A new password ends every other sign-in; this one goes on with the new password.
     _open_actions(own)
-    own.get_by_test_id("user-set-password").click()
+    page.get_by_role("menu").get_by_test_id("user-set-password").click()
     dialog = page.get_by_test_id("password-dialog")
     expect(dialog).to_contain_text("You stay signed in here")
     dialog.get_by_test_id("set-password").fill(SECOND_PASSWORD)
@@ -193,8 +195,31 @@ def test_an_admin_sets_their_own_password_and_signs_out_everywhere(
 
     # Signing out everywhere asks first, then ends this sign-in too.
     _open_actions(own)
-    own.get_by_test_id("user-sign-out").click()
+    page.get_by_role("menu").get_by_test_id("user-sign-out").click()
     confirm = page.get_by_test_id("sign-out-self-dialog")
     expect(confirm).to_contain_text("this one included")
     confirm.get_by_test_id("confirm-button").click()
     expect(page.get_by_test_id("login-username")).to_be_visible()
+
+
+def test_a_rows_actions_are_over_the_rows_below_and_the_tables_edge(
+    page: Page, control_plane: ControlPlane, make_user: Callable[[str, str], str]
+) -> None:
+    """A row's menu opens over the rows below it and past the table's scrolling box: the
+    actions column is sticky (each of its cells a layer of its own), and a list drawn
+    inside its cell was covered by the next row's and cut at the table's edge."""
+    for name in ("e2e-menu-a", "e2e-menu-b", "e2e-menu-c"):
+        make_user(name, "viewer")
+    open_logged_in(page, "/users", control_plane.admin_password)
+    for name in ("e2e-menu-a", "e2e-menu-c"):
+        _open_actions(_row(page, name))
+        item = page.get_by_role("menu").get_by_test_id("user-sign-out")
+        box = item.bounding_box()
+        assert box is not None
+        on_top = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y)?.dataset.testid ?? null",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        assert on_top == "user-sign-out", (name, on_top)
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("menu")).to_have_count(0)
