@@ -57,11 +57,41 @@ WEB_DIST_DEFAULT = CHECKOUT_DIR / "web" / "dist"
 PROGRAM_DIR_DEFAULT = CHECKOUT_DIR / "programs"
 
 
+# Words at the heart of the passwords guessed first, with the demo's own login: a known
+# word padded with digits or signs ("password1234"), or repeated ("changemechangeme"), is
+# as guessable as the word.
+_GUESSED_FIRST = (
+    "demo-admin-password",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+    "iloveyou",
+    "welcome",
+    "trustno",
+    "passw",
+    "abc",
+)
+
+
+def _letters(text: str) -> str:
+    return "".join(char for char in text.casefold() if char.isalpha())
+
+
+_WEAK_CORES = frozenset(_letters(word) for word in (*KNOWN_WEAK_SECRETS, *_GUESSED_FIRST)) - {""}
+
+
 def weak_password_reason(password: str) -> str | None:
     """Why a password must be refused, or None when it is acceptable."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"it has fewer than {MIN_PASSWORD_LENGTH} characters"
-    if password.lower() in KNOWN_WEAK_SECRETS or len(set(password)) < 5:
+    core = _letters(password)
+    guessable = (
+        len(set(password)) < 5
+        or password.lower() in KNOWN_WEAK_SECRETS
+        or not core
+        or any(core == word * (len(core) // len(word)) for word in _WEAK_CORES)
+    )
+    if guessable:
         return "it is a well-known or trivially guessable password"
     return None
 

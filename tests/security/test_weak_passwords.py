@@ -1,0 +1,48 @@
+"""Passwords guessed first are refused however they are padded or repeated, and the demo's
+own login is refused outside the demo: for users (API and console) and for the admin
+password `smsfleet serve` takes from its environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smsfleet.core.errors import ConfigurationError
+from smsfleet.core.settings import Settings, weak_password_reason
+from tests.support.api import Api
+
+GUESSABLE = [
+    "password1234",
+    "Password!2024",
+    "qwertyuiop123",
+    "changemechangeme",
+    "adminadminadmin",
+    "demo-admin-password",
+    "123456789012",
+    "aaaaaaaaaaaaaaaa",
+]
+ACCEPTED = ["alice-long-password", "correct horse battery staple", "Probe-long-password-42"]
+
+
+@pytest.mark.parametrize("password", GUESSABLE)
+def test_a_guessable_password_is_refused(password: str) -> None:
+    assert weak_password_reason(password) is not None
+
+
+@pytest.mark.parametrize("password", ACCEPTED)
+def test_a_password_of_ones_own_is_accepted(password: str) -> None:
+    assert weak_password_reason(password) is None
+
+
+def test_users_get_the_reason_and_serve_refuses_the_demo_login(api: Api, tmp_path: Path) -> None:
+    made = api.client.post(
+        "/api/v1/users",
+        json={"username": "olga", "password": "password1234", "role": "operator"},
+        headers=api.headers(),
+    )
+    assert made.status_code == 422, made.text
+    assert "well-known or trivially guessable" in made.json()["error"]["message"]
+    settings = Settings(data_dir=tmp_path, admin_password="demo-admin-password")
+    with pytest.raises(ConfigurationError, match="SMSFLEET_ADMIN_PASSWORD is refused"):
+        settings.check_production_safety()
