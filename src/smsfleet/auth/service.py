@@ -379,6 +379,8 @@ def update_user(
         changes["disabled"] = data.disabled
     if username == actor.username and (data.disabled or data.role not in (None, Role.admin)):
         raise Conflict("you cannot disable yourself or drop your own admin role")
+    if data.disabled or data.role not in (None, Role.admin):
+        _keep_an_admin(users, user)
     if (
         data.password is not None
         or (data.role is not None and data.role != user.role)
@@ -414,6 +416,8 @@ def delete_user(
     if username == actor.username:
         raise Conflict("you cannot delete yourself")
     user = users.get(username)
+    if user is not None:
+        _keep_an_admin(users, user)
     if user is None or not users.delete(username):
         raise NotFound(f"user {username!r} does not exist")
     _audit(
@@ -425,6 +429,17 @@ def delete_user(
         before=public_user(user),
         after=None,
     )
+
+
+def _keep_an_admin(users: RecordStore[User], leaving: User) -> None:
+    """Refuse to take away the last active admin: no one could manage users after."""
+    if leaving.role is not Role.admin or leaving.disabled:
+        return
+    others = [u for u in users.list() if u.role is Role.admin and not u.disabled]
+    if all(u.username == leaving.username for u in others):
+        raise Conflict(
+            f"{leaving.username} is the last active admin: make another user admin first"
+        )
 
 
 def set_password(

@@ -123,6 +123,20 @@ def test_users_commands(tmp_path: Path) -> None:
     assert events[0].after is not None and events[0].after["disabled"] is True
     assert events[1].after is not None and events[1].after["password_changed"] is True
     assert "long-password" not in repr(events)
+    # The last active admin stays one: no one could manage users after.
+    code, output = run(
+        tmp_path,
+        "users",
+        "add",
+        "root-admin",
+        "--role",
+        "admin",
+        input="root-admin-long-pass\nroot-admin-long-pass\n",
+    )
+    assert code == 0, output
+    for change in (["--role", "viewer"], ["--disable"]):
+        code, output = run(tmp_path, "users", "set", "root-admin", *change)
+        assert code == 1 and "root-admin is the last active admin" in output, output
 
 
 def test_the_command_starts_without_loading_the_control_plane() -> None:
