@@ -97,7 +97,7 @@ def test_admin_manages_a_user(
 
     # Change its role.
     row.get_by_test_id("user-role").select_option("viewer")
-    expect(toasts).to_contain_text(f"{username} is now a viewer.")
+    expect(toasts).to_contain_text(f"{username} is now a viewer; they are signed out everywhere.")
     assert admin_api.get(f"/api/v1/users/{username}").json()["role"] == "viewer"
 
     # Disable it: it can no longer log in.

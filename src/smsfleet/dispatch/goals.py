@@ -271,9 +271,10 @@ def _reason(
             f"providers refused {seen.refused} of {seen.grants} sends{paused}",
         )
     if probing:
+        which = f"{probing[0]} is" if len(probing) == 1 else f"{', '.join(probing)} are"
         return ReasonKind.probing, (
-            f"{len(probing)} probing after a pause by the policy ({', '.join(probing)}): one "
-            f"send per probe interval each until its success rate is back{paused}"
+            f"{which} probed after a pause by the policy: one send per probe interval each "
+            f"until the success rate is back{paused}"
         )
     if paused:
         return ReasonKind.paused, paused.removeprefix("; ")

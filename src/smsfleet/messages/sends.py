@@ -212,10 +212,10 @@ class Sends:
         if not pair.programs:
             raise Conflict(f"pair {pair.key} has no program to send through")
         if not pair.state.runs_sessions:  # nothing would ever lease it: say so now
-            why = f" ({pair.state_reason})" if pair.state_reason else ""
+            why = pair.state_reason or pair.state.value
             raise Conflict(
-                f"pair {pair.key} is {pair.state.value}{why}: its sessions do not run,"
-                " so nothing would send it; resume the pair or name another one"
+                f"pair {pair.key} runs no sessions ({why}), so nothing would send it:"
+                " resume the pair first"
             )
         self._check_room(actor, pair.key)
         now = self._clock.now()

@@ -275,6 +275,6 @@ def test_a_send_through_a_paused_pair_is_refused_with_its_reason(world: World) -
         SendRequest(phone=TEST_NUMBER, text="to its own test number"),
         SendRequest(phone=CUSTOMER, text="through the pair named", pair="UZ_uzmobile"),
     ):
-        with pytest.raises(Conflict, match=r"UZ_uzmobile is paused \(low success\)"):
+        with pytest.raises(Conflict, match=r"UZ_uzmobile runs no sessions \(low success\)"):
             world.sends.create_send(request, actor="olga")
     assert world.sends.sends(SendQuery()) == []

@@ -71,8 +71,8 @@ def test_starting_a_paused_pairs_session_says_when_it_will_run(
         code, output = run(tmp_path, "sessions", "start", name)
         assert code == 0, output
         assert output.strip() == (
-            f"{name}: desired running, now stopped (its pair UZ_uzmobile is paused: low success;"
-            " it runs once the pair is resumed)"
+            f"{name}: desired running, now stopped (its pair UZ_uzmobile runs no sessions"
+            " (low success); it runs when the pair does again)"
         )
 
 

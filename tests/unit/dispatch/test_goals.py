@@ -250,8 +250,8 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     )
     assert (probing.reason_kind, probing.reason) == (
         ReasonKind.probing,
-        "1 probing after a pause by the policy (UZ_uzmobile): one send per probe interval"
-        " each until its success rate is back",
+        "UZ_uzmobile is probed after a pause by the policy: one send per probe interval each"
+        " until the success rate is back",
     )
     idle = _goal(
         pairs=[_pair("UZ_uzmobile")],

@@ -117,7 +117,9 @@ export function ProgramsPage() {
     const result = await sessionAction(session.name, action, { force });
     if (result.desired) patchSession(queryClient, session.name, { desired: result.desired });
     void reloadSessions(queryClient);
-    if (result.ok) toasts.show("success", `${capitalize(action)} requested for ${session.name}.`);
+    // A session of a pair that runs none waits for its pair: the answer says so.
+    if (result.ok && result.note) toasts.show("warning", `${capitalize(action)} requested for ${session.name}: ${result.note}.`);
+    else if (result.ok) toasts.show("success", `${capitalize(action)} requested for ${session.name}.`);
     else toasts.show("error", `${session.name}: ${result.error ?? `${action} failed`}`);
   };
 

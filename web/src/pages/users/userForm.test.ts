@@ -63,9 +63,10 @@ describe("addedNotice", () => {
 
 describe("changeNotice", () => {
   it("says what each change did", () => {
-    expect(changeNotice("bob", { role: "operator" })).toBe("bob is now an operator.");
-    expect(changeNotice("bob", { role: "viewer" })).toBe("bob is now a viewer.");
-    expect(changeNotice("bob", { role: "admin" })).toBe("bob is now an admin.");
+    const out = "they are signed out everywhere.";
+    expect(changeNotice("bob", { role: "operator" })).toBe(`bob is now an operator; ${out}`);
+    expect(changeNotice("bob", { role: "viewer" })).toBe(`bob is now a viewer; ${out}`);
+    expect(changeNotice("bob", { role: "admin" })).toBe(`bob is now an admin; ${out}`);
     expect(changeNotice("bob", { disabled: true })).toMatch(/^bob is disabled: signed out everywhere/);
     expect(changeNotice("bob", { disabled: false })).toBe("bob is enabled and can sign in again.");
     expect(changeNotice("bob", { password: "Long-enough-1" })).toBe("bob's password is changed; they are signed out everywhere.");

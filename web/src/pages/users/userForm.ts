@@ -69,6 +69,6 @@ export function changeNotice(username: string, change: UserUpdate): string {
   if (change.password) return `${username}'s password is changed; they are signed out everywhere.`;
   if (change.disabled === true) return `${username} is disabled: signed out everywhere; neither they nor their API keys are let in.`;
   if (change.disabled === false) return `${username} is enabled and can sign in again.`;
-  if (change.role) return `${username} is now ${article(change.role)} ${change.role}.`;
+  if (change.role) return `${username} is now ${article(change.role)} ${change.role}; they are signed out everywhere.`;
   return `${username} is saved.`;
 }
