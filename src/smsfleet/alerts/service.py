@@ -62,6 +62,7 @@ SUMMARY_LIMIT = 512
 MAX_PENDING_MESSAGES = 20
 MESSAGES_RETRY_AFTER_SECONDS = 30
 BASELINE_SPAN = timedelta(days=7)
+SUCCESS_RULES = frozenset({AlertRule.success_rate_low, AlertRule.success_rate_drop})
 BASELINE_REFRESH = timedelta(hours=1)
 
 
@@ -305,11 +306,32 @@ class AlertService:
             self._gateway_outcomes(now), thresholds, config.gateway_window.total_seconds() / 60
         )
         signals += self._country_signals(now, pairs)
+        firing = self.store.firing()
+        # A route the policy paused or probes sends (next to) nothing, and its window starts
+        # at the pause: no figures is no news, so its success alert stays as it was rather
+        # than read as recovered. It clears once the route runs again without one.
+        seen = {signal.fingerprint for signal in signals}
+        signals += [
+            Signal(
+                rule=alert.rule,
+                severity=alert.severity,
+                subject_kind=alert.subject_kind,
+                subject=alert.subject,
+                country=alert.country,
+                summary=alert.summary,
+                details=alert.details,
+            )
+            for alert in firing
+            if alert.rule in SUCCESS_RULES
+            and alert.fingerprint not in seen
+            and (pair := pairs.get(alert.subject)) is not None
+            and pair.state in (PairState.paused, PairState.probing)
+        ]
         # A pause alert also clears when a person resumes the pair; a deleted pair's
         # alerts clear with it (nothing else would: it is gone with its figures).
         cleared = [
             alert.fingerprint
-            for alert in self.store.firing()
+            for alert in firing
             if alert.subject_kind == SubjectKind.pair
             and (
                 (pair := pairs.get(alert.subject)) is None

@@ -16,6 +16,7 @@ from smsfleet.alerts.models import (
     Signal,
     SubjectKind,
 )
+from smsfleet.alerts.rules import PERIODIC_RULES
 from smsfleet.alerts.service import MAX_PENDING_MESSAGES
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
@@ -303,3 +304,30 @@ def test_peoples_messages_and_alerts_are_bounded_while_they_wait(alerting: Alert
     (first,) = service.find(AlertQuery(subject="look at 0"))
     acknowledge(service=service, alert_id=first.id, actor="olga")  # resolves a person's alert
     raise_alert(service=service, message="and this", actor="script", severity=Severity.warning)
+
+
+def test_a_paused_routes_success_alert_stays_until_it_runs_again_without_one(
+    alerting: Alerting,
+) -> None:
+    """Paused, the route sends nothing and its window starts at the pause: no figures is
+    no news, not a recovery."""
+    service = alerting.service
+    (alert,) = service.apply(
+        opened=[low("UZ_uzmobile", Severity.critical)], periodic=PERIODIC_RULES
+    )
+    pairs = alerting.config_store.pairs
+    pair = pairs.get("UZ_uzmobile")
+    assert pair is not None
+    paused = pair.model_copy(update={"state": PairState.paused, "state_actor": POLICY_ACTOR})
+    pairs.replace(paused)
+    for state in (PairState.paused, PairState.probing):
+        pairs.replace(paused.model_copy(update={"state": state}))
+        alerting.clock.advance(3600)  # far past the hold time
+        service.evaluate()
+        still = service.get(alert.id)
+        assert (still.state, still.severity) == (AlertState.firing, Severity.critical), state
+    pairs.replace(paused.model_copy(update={"state": PairState.enabled}))
+    service.evaluate()  # resumed, nothing bad seen since: it resolves after the hold time
+    alerting.clock.advance(3600)
+    service.evaluate()
+    assert service.get(alert.id).state is AlertState.resolved
