@@ -41,3 +41,25 @@ export function Dialog({ title, onClose, children, footer, testId, wide = false 
     </dialog>
   );
 }
+
+interface DialogActionsProps {
+  onCancel: () => void;
+  submitLabel: string;
+  onSubmit: () => void;
+  disabled?: boolean;
+  testId: string;
+}
+
+/** A dialog's footer: Cancel, and its one primary action. */
+export function DialogActions({ onCancel, submitLabel, onSubmit, disabled = false, testId }: DialogActionsProps) {
+  return (
+    <>
+      <button type="button" className="button" onClick={onCancel}>
+        Cancel
+      </button>
+      <button type="button" className="button button--primary" disabled={disabled} onClick={onSubmit} data-testid={testId}>
+        {submitLabel}
+      </button>
+    </>
+  );
+}

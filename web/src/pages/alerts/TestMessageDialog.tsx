@@ -2,7 +2,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { sendTestMessage } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
-import { Dialog } from "../../components/Dialog";
+import { Dialog, DialogActions } from "../../components/Dialog";
 
 interface TestMessageDialogProps {
   onClose: () => void;
@@ -21,20 +21,13 @@ export function TestMessageDialog({ onClose, onSent }: TestMessageDialogProps) {
       onClose={onClose}
       testId="test-message-dialog"
       footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button--primary"
-            disabled={send.isPending || text.trim() === ""}
-            onClick={() => send.mutate()}
-            data-testid="test-message-send"
-          >
-            Send now
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          submitLabel="Send now"
+          onSubmit={() => send.mutate()}
+          disabled={send.isPending || text.trim() === ""}
+          testId="test-message-send"
+        />
       }
     >
       <label className="field__label" htmlFor="test-message-text">

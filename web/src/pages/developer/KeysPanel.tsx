@@ -5,7 +5,7 @@ import { errorMessage } from "../../api/errors";
 import { API_KEY_SCOPES, type ApiKey, type ApiKeyCreated, type ApiKeyScope } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { Dialog } from "../../components/Dialog";
+import { Dialog, DialogActions } from "../../components/Dialog";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatDateTime } from "../../format/time";
 import { Identifier } from "../../components/Identifier";
@@ -149,20 +149,13 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
       onClose={onClose}
       testId="create-key-dialog"
       footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button--primary"
-            disabled={busy || name.trim() === "" || scopes.length === 0}
-            onClick={() => creation.mutate()}
-            data-testid="create-key-submit"
-          >
-            Create
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          submitLabel="Create"
+          onSubmit={() => creation.mutate()}
+          disabled={busy || name.trim() === "" || scopes.length === 0}
+          testId="create-key-submit"
+        />
       }
     >
       <div className="form-grid">

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { createSend } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { Send, Template } from "../../api/types";
-import { Dialog } from "../../components/Dialog";
+import { Dialog, DialogActions } from "../../components/Dialog";
 
 interface NewSendDialogProps {
   templates: readonly Template[];
@@ -41,20 +41,13 @@ export function NewSendDialog({ templates, onClose, onCreated }: NewSendDialogPr
       onClose={onClose}
       testId="new-send-dialog"
       footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button--primary"
-            disabled={busy || phone.trim() === "" || (!templateId && text.trim() === "")}
-            onClick={submit}
-            data-testid="new-send-submit"
-          >
-            Send
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          submitLabel="Send"
+          onSubmit={submit}
+          disabled={busy || phone.trim() === "" || (!templateId && text.trim() === "")}
+          testId="new-send-submit"
+        />
       }
     >
       <div className="form-grid">

@@ -6,7 +6,7 @@ import { ApiError, errorMessage } from "../../api/errors";
 import { ROLES, type Role, type UserPublic, type UserUpdate } from "../../api/types";
 import { useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
-import { Dialog } from "../../components/Dialog";
+import { Dialog, DialogActions } from "../../components/Dialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Field } from "../../components/Field";
 import { Identifier } from "../../components/Identifier";
@@ -305,20 +305,13 @@ function AddUserDialog({ onClose, onAdded }: { onClose: () => void; onAdded: (us
       onClose={onClose}
       testId="add-user-dialog"
       footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="button button--primary"
-            disabled={creation.isPending}
-            onClick={submit}
-            data-testid="add-user-submit"
-          >
-            {creation.isPending ? "Adding…" : "Add"}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          submitLabel={creation.isPending ? "Adding…" : "Add"}
+          onSubmit={submit}
+          disabled={creation.isPending}
+          testId="add-user-submit"
+        />
       }
     >
       <form
@@ -442,14 +435,13 @@ function PasswordDialog({
       onClose={onClose}
       testId="password-dialog"
       footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="button" className="button button--primary" disabled={saving.isPending} onClick={submit} data-testid="password-submit">
-            {saving.isPending ? "Saving…" : "Set password"}
-          </button>
-        </>
+        <DialogActions
+          onCancel={onClose}
+          submitLabel={saving.isPending ? "Saving…" : "Set password"}
+          onSubmit={submit}
+          disabled={saving.isPending}
+          testId="password-submit"
+        />
       }
     >
       <p className="muted">
