@@ -122,6 +122,11 @@ def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
     # Stopped because its pair is paused: no "→ running" beside it, the row says why.
     cell = page.get_by_test_id(f"session-{SESSION}")
     expect(cell.get_by_test_id("desired-hint")).to_have_count(0)
+    # A restart asked for meanwhile says it waits for its pair.
+    page.get_by_test_id(f"restart-{SESSION}").click()
+    expect(
+        page.get_by_test_id("toast").filter(has_text=f"Restart requested for {SESSION}")
+    ).to_contain_text(f"its pair {PAIR} runs no sessions (route under check)")
     screenshot("paused pair on the programs page")
     note.get_by_test_id(f"resume-{PAIR}").click()
     expect(note).to_have_count(0)
