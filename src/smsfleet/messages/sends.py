@@ -212,10 +212,8 @@ class Sends:
         if not pair.programs:
             raise Conflict(f"pair {pair.key} has no program to send through")
         if not pair.state.runs_sessions:  # nothing would ever lease it: say so now
-            why = pair.state_reason or pair.state.value
             raise Conflict(
-                f"pair {pair.key} runs no sessions ({why}), so nothing would send it:"
-                " resume the pair first"
+                f"{pair.runs_no_sessions()}, so nothing would send it: resume the pair first"
             )
         self._check_room(actor, pair.key)
         now = self._clock.now()

@@ -68,6 +68,11 @@ class Pair(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
 
+    def runs_no_sessions(self) -> str:
+        """`pair UZ_x runs no sessions (its reason)`: what a session or send of a paused or
+        disabled pair is told."""
+        return f"pair {self.key} runs no sessions ({self.state_reason or self.state.value})"
+
 
 class PairPublic(Pair):
     country_name: str

@@ -374,8 +374,7 @@ def _result(
     """What an action left, and why a session wanted running will not run yet."""
     note = None
     if desired == DesiredState.running and pair is not None and not pair.state.runs_sessions:
-        why = pair.state_reason or pair.state.value
-        note = f"its pair {pair.key} runs no sessions ({why}); it runs when the pair does again"
+        note = f"its {pair.runs_no_sessions()}; it runs when the pair does again"
     return ActionResult(name=name, ok=True, state=state, desired=desired, note=note)
 
 

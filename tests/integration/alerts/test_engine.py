@@ -21,7 +21,7 @@ from smsfleet.alerts.service import MAX_PENDING_MESSAGES
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.errors import Conflict, Throttled
-from smsfleet.pairs.models import PairState
+from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import (
     EventKind,
@@ -262,6 +262,16 @@ def test_an_alert_that_turns_worse_after_its_acknowledgement_is_unacknowledged_a
     assert again.acknowledged_by == "bob"
 
 
+def _paused_by_the_policy(alerting: Alerting) -> Pair:
+    """UZ_uzmobile, paused by the policy; as written."""
+    pairs = alerting.config_store.pairs
+    pair = pairs.get("UZ_uzmobile")
+    assert pair is not None
+    paused = pair.model_copy(update={"state": PairState.paused, "state_actor": POLICY_ACTOR})
+    pairs.replace(paused)
+    return paused
+
+
 def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alerting) -> None:
     service = alerting.service
     paused = Signal(
@@ -272,10 +282,7 @@ def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alertin
         country="UZ",
         summary="UZ_uzmobile paused by the policy",
     )
-    pairs = alerting.config_store.pairs
-    pair = pairs.get("UZ_uzmobile")
-    assert pair is not None
-    pairs.replace(pair.model_copy(update={"state": PairState.paused, "state_actor": POLICY_ACTOR}))
+    _paused_by_the_policy(alerting)
     (alert,) = service.apply(opened=[paused])
     service.evaluate()
     assert service.get(alert.id).state is AlertState.firing  # paused, and still there
@@ -316,10 +323,7 @@ def test_a_paused_routes_success_alert_stays_until_it_runs_again_without_one(
         opened=[low("UZ_uzmobile", Severity.critical)], periodic=PERIODIC_RULES
     )
     pairs = alerting.config_store.pairs
-    pair = pairs.get("UZ_uzmobile")
-    assert pair is not None
-    paused = pair.model_copy(update={"state": PairState.paused, "state_actor": POLICY_ACTOR})
-    pairs.replace(paused)
+    paused = _paused_by_the_policy(alerting)
     for state in (PairState.paused, PairState.probing):
         pairs.replace(paused.model_copy(update={"state": state}))
         alerting.clock.advance(3600)  # far past the hold time

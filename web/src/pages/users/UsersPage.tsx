@@ -370,32 +370,27 @@ function PasswordFields({
   onChange: (changes: Partial<PasswordValues>) => void;
   prefix: string;
 }) {
+  // The password, then the same again: one input each, alike but for its field.
+  const inputs = [
+    { field: "password", label: "Password", hint: PASSWORD_HINT },
+    { field: "repeat", label: "Password again", hint: undefined },
+  ] as const;
   return (
     <>
-      <Field id={`${prefix}-password`} label="Password" error={errors.password} hint={PASSWORD_HINT}>
-        <input
-          id={`${prefix}-password`}
-          className="input"
-          type="password"
-          autoComplete="new-password"
-          maxLength={256}
-          value={values.password}
-          onChange={(event) => onChange({ password: event.target.value })}
-          data-testid={`${prefix}-password`}
-        />
-      </Field>
-      <Field id={`${prefix}-repeat`} label="Password again" error={errors.repeat}>
-        <input
-          id={`${prefix}-repeat`}
-          className="input"
-          type="password"
-          autoComplete="new-password"
-          maxLength={256}
-          value={values.repeat}
-          onChange={(event) => onChange({ repeat: event.target.value })}
-          data-testid={`${prefix}-repeat`}
-        />
-      </Field>
+      {inputs.map(({ field, label, hint }) => (
+        <Field key={field} id={`${prefix}-${field}`} label={label} error={errors[field]} hint={hint}>
+          <input
+            id={`${prefix}-${field}`}
+            className="input"
+            type="password"
+            autoComplete="new-password"
+            maxLength={256}
+            value={values[field]}
+            onChange={(event) => onChange({ [field]: event.target.value })}
+            data-testid={`${prefix}-${field}`}
+          />
+        </Field>
+      ))}
     </>
   );
 }
