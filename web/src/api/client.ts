@@ -1,14 +1,15 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import { ApiError, networkError, toApiError } from "./errors";
 import type { paths } from "./schema";
-import { expireSession, getAccessToken, getRefreshToken, saveTokens } from "./tokens";
+import { expireSession, getAccessToken, getRefreshToken, isRenewingSignIn, saveTokens } from "./tokens";
 import type { TokenPair } from "./types";
 
 // Paths that must never trigger a refresh: they are how a session starts.
 const AUTH_PATHS = new Set(["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout"]);
 
-// A retry needs the request body, which fetch consumes; keep a copy per request id.
-const pendingRetries = new Map<string, Request>();
+// A retry needs the request body, which fetch consumes: keep a copy per request id, with
+// the access token it was sent with.
+const pendingRetries = new Map<string, { request: Request; token: string | null }>();
 
 // Several requests can fail with 401 at once; they share one refresh call.
 let refreshing: Promise<string | null> | null = null;
@@ -22,6 +23,8 @@ async function refreshAccessToken(): Promise<string | null> {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ refresh_token: refreshToken }),
     });
+    // A sign-in while the refresh was on its way holds newer tokens than either answer.
+    if (getRefreshToken() !== refreshToken) return getAccessToken();
     if (!response.ok) return null;
     const tokens = (await response.json()) as TokenPair;
     saveTokens(tokens);
@@ -38,27 +41,39 @@ function sharedRefresh(): Promise<string | null> {
   return refreshing;
 }
 
+/**
+ * The access token to send again after `refused` was turned away: the one a sign-in saved
+ * since the request left (a new password signs in again while the old tokens' requests are
+ * still out), else a refreshed one; null when the session is over.
+ */
+async function tokenAfterRefusal(refused: string | null): Promise<string | null> {
+  const current = getAccessToken();
+  if (current !== null && current !== refused) return current;
+  return sharedRefresh();
+}
+
 export const authMiddleware: Middleware = {
   onRequest({ request, schemaPath, id }) {
     if (AUTH_PATHS.has(schemaPath)) return undefined;
     const token = getAccessToken();
     if (token) request.headers.set("Authorization", `Bearer ${token}`);
-    pendingRetries.set(id, request.clone());
+    pendingRetries.set(id, { request: request.clone(), token });
     return request;
   },
   async onResponse({ response, schemaPath, id }) {
-    const original = pendingRetries.get(id);
+    const sent = pendingRetries.get(id);
     pendingRetries.delete(id);
-    if (response.status !== 401 || AUTH_PATHS.has(schemaPath) || !original) return undefined;
+    if (response.status !== 401 || AUTH_PATHS.has(schemaPath) || !sent) return undefined;
 
-    const token = await sharedRefresh();
+    const token = await tokenAfterRefusal(sent.token);
     if (!token) {
-      expireSession();
+      if (!isRenewingSignIn()) expireSession();
       return undefined;
     }
-    original.headers.set("Authorization", `Bearer ${token}`);
-    const retried = await fetch(original);
-    if (retried.status === 401) expireSession();
+    sent.request.headers.set("Authorization", `Bearer ${token}`);
+    const retried = await fetch(sent.request);
+    // Only the tokens that were refused end the session, not newer ones saved meanwhile.
+    if (retried.status === 401 && getAccessToken() === token && !isRenewingSignIn()) expireSession();
     return retried;
   },
   onError({ id }) {

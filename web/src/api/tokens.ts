@@ -25,6 +25,27 @@ export function clearTokens(): void {
   sessionStorage.removeItem(REFRESH_KEY);
 }
 
+// Changes of this tab's own sign-in under way: a new password, which ends the old tokens on
+// the server at once, then signing in with it.
+let renewals = 0;
+
+/**
+ * Runs `change`, during which a request refused with the old tokens fails on its own rather
+ * than ending the session the change is about to sign in again.
+ */
+export async function renewSignIn<T>(change: () => Promise<T>): Promise<T> {
+  renewals += 1;
+  try {
+    return await change();
+  } finally {
+    renewals -= 1;
+  }
+}
+
+export function isRenewingSignIn(): boolean {
+  return renewals > 0;
+}
+
 /** Drops the tokens and tells the app to go back to the login page. */
 export function expireSession(): void {
   clearTokens();

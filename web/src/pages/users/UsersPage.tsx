@@ -3,6 +3,7 @@ import { useState } from "react";
 import { useNavigate } from "react-router";
 import { createUser, deleteUser, logoutUser, updateUser } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
+import { renewSignIn } from "../../api/tokens";
 import { ROLES, type Role, type UserPublic, type UserUpdate } from "../../api/types";
 import { useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
@@ -413,9 +414,15 @@ function PasswordDialog({
   const shown = tried ? errors : {};
   const saving = useMutation({
     mutationFn: async () => {
-      await updateUser(user.username, { password: values.password });
-      // A new password ends every sign-in of the user's, this one too when it is ours: sign in again with it.
-      if (self) await login(user.username, values.password);
+      if (!self) {
+        await updateUser(user.username, { password: values.password });
+        return;
+      }
+      // A new password ends every sign-in of the user's, this one too: sign in again with it.
+      await renewSignIn(async () => {
+        await updateUser(user.username, { password: values.password });
+        await login(user.username, values.password);
+      });
     },
     onSuccess: onChanged,
   });
