@@ -176,7 +176,6 @@ class ApiKeyService:
             clock=self._clock,
             actor=audit_service.actor_of(actor),
             action=action,
-            target_kind="api_key",
             target=after.id,
             before=audited(before),
             after=audited(after),

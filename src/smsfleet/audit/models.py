@@ -34,6 +34,11 @@ class AuditAction(StrEnum):
     api_key_revoked = "api_key.revoked"
     country_updated = "country.updated"
 
+    @property
+    def target_kind(self) -> str:
+        """What the action changes: the part of its name before the dot."""
+        return self.value.partition(".")[0]
+
 
 class Actor(BaseModel):
     """Who acts: a signed-in user, or a user's API key (`api_key_id`)."""

@@ -26,18 +26,19 @@ def actor_of(who: User | Actor) -> Actor:
 
 
 def record(
-    *,
     audit: EventLog[AuditEvent],
     clock: Clock,
     actor: Actor,
     action: AuditAction,
-    target_kind: str,
     target: str,
+    *,
     before: BaseModel | None,
     after: BaseModel | None,
     forced: bool = False,
     reason: str | None = None,
 ) -> AuditEvent:
+    """Appends who did `action` to `target` (named by the action's kind), from `before`
+    to `after`."""
     event = AuditEvent(
         id=uuid.uuid4().hex,
         at=clock.now(),
@@ -45,7 +46,7 @@ def record(
         actor_role=actor.role,
         api_key_id=actor.api_key_id,
         action=action,
-        target_kind=target_kind,
+        target_kind=action.target_kind,
         target=target,
         forced=forced,
         reason=reason[:MAX_REASON] if reason else None,

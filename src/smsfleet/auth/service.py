@@ -7,8 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
-
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent, UserChange
 from smsfleet.auth.models import (
@@ -268,7 +266,9 @@ def revoke_all_tokens(
     users.replace(
         user.model_copy(update={"token_version": user.token_version + 1, "updated_at": clock.now()})
     )
-    _audit(audit, clock, actor, AuditAction.user_logged_out, username, before=None, after=None)
+    audit_service.record(
+        audit, clock, actor, AuditAction.user_logged_out, username, before=None, after=None
+    )
     return TokensRevoked(username=username)
 
 
@@ -284,28 +284,6 @@ RESERVED_USERNAMES = frozenset({"policy", "supervisor", "system"})
 def public_user(user: User) -> UserPublic:
     """A user as HTTP and the audit log see them: no password hash, no token version."""
     return UserPublic.model_validate(user.model_dump())
-
-
-def _audit(
-    audit: EventLog[AuditEvent],
-    clock: Clock,
-    actor: Actor,
-    action: AuditAction,
-    username: str,
-    *,
-    before: BaseModel | None,
-    after: BaseModel | None,
-) -> None:
-    audit_service.record(
-        audit=audit,
-        clock=clock,
-        actor=actor,
-        action=action,
-        target_kind="user",
-        target=username,
-        before=before,
-        after=after,
-    )
 
 
 def create_user(
@@ -333,7 +311,7 @@ def create_user(
         token_version=first_token_version(),
     )
     users.add(user)
-    _audit(
+    audit_service.record(
         audit,
         clock,
         actor,
@@ -393,7 +371,7 @@ def update_user(
     after = UserChange(
         **public_user(updated).model_dump(), password_changed=data.password is not None
     )
-    _audit(
+    audit_service.record(
         audit,
         clock,
         actor,
@@ -420,7 +398,7 @@ def delete_user(
         _keep_an_admin(users, user)
     if user is None or not users.delete(username):
         raise NotFound(f"user {username!r} does not exist")
-    _audit(
+    audit_service.record(
         audit,
         clock,
         actor,

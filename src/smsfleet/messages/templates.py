@@ -43,7 +43,9 @@ def create_template(
     now = clock.now()
     template = Template(**data.model_dump(), created_at=now, updated_at=now)
     templates.add(template)
-    _audit(audit, clock, actor, AuditAction.template_created, template.id, None, template)
+    audit_service.record(
+        audit, clock, actor, AuditAction.template_created, template.id, before=None, after=template
+    )
     return template
 
 
@@ -60,7 +62,15 @@ def update_template(
     current = get_template(templates=templates, template_id=template_id)
     template = current.model_copy(update={**data.model_dump(), "updated_at": clock.now()})
     templates.replace(template)
-    _audit(audit, clock, actor, AuditAction.template_updated, template_id, current, template)
+    audit_service.record(
+        audit,
+        clock,
+        actor,
+        AuditAction.template_updated,
+        template_id,
+        before=current,
+        after=template,
+    )
     return template
 
 
@@ -76,27 +86,8 @@ def delete_template(
     current = get_template(templates=templates, template_id=template_id)
     if not templates.delete(template_id):
         raise NotFound(f"no template {template_id!r}")
-    _audit(audit, clock, actor, AuditAction.template_deleted, template_id, current, None)
-
-
-def _audit(
-    audit: EventLog[AuditEvent],
-    clock: Clock,
-    actor: Actor,
-    action: AuditAction,
-    template_id: str,
-    before: Template | None,
-    after: Template | None,
-) -> None:
     audit_service.record(
-        audit=audit,
-        clock=clock,
-        actor=actor,
-        action=action,
-        target_kind="template",
-        target=template_id,
-        before=before,
-        after=after,
+        audit, clock, actor, AuditAction.template_deleted, template_id, before=current, after=None
     )
 
 

@@ -356,7 +356,6 @@ def act(
         clock=clock,
         actor=audit_service.actor_of(actor),
         action=_AUDITED[action],
-        target_kind="session",
         target=name,
         before=spec,
         after=updated,
