@@ -53,15 +53,22 @@ class PolicyDecision(BaseModel):
     country: str
     action: PolicyAction
     reason: str = Field(description="What happened and why, in one sentence")
-    lower_bound: float = Field(description="Wilson lower bound of the success ratio")
-    upper_bound: float = Field(description="Wilson upper bound of the success ratio")
+    lower_bound: float = Field(
+        description="Wilson lower bound of the success ratio, at the quantile decided on"
+    )
+    upper_bound: float = Field(
+        description="Wilson upper bound of the success ratio, at the quantile decided on"
+    )
     decided_on: EvidenceBound | None = Field(
         description="The bound the action was taken on: `upper_bound` under the pause line "
         "(paused, held), `lower_bound` over the resume line (resumed, recovered); none when "
         "no figure decided it (a cool-down over, a high-priority pair let go)"
     )
     success_ratio: float | None = Field(description="Delivered over completed; None without any")
-    samples: int = Field(description="Completed attempts in the window")
+    samples: int = Field(
+        description="Completed attempts in the window, or in its newest attempts when a"
+        " pause was decided on those"
+    )
     delivered: int
     pause_threshold: float
     resume_threshold: float

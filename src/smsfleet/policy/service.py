@@ -13,6 +13,11 @@ evidence, with the Wilson score interval at the configured confidence (`z`):
 - enabled, high priority: never paused; confidently under the pause line → `held`
   (it keeps running and alerts), confidently over the resume line → `recovered`.
 
+A pause looks twice: at the whole window and at its newest `min_samples` attempts,
+each at the confidence that keeps the two looks together at `z`'s (Bonferroni), so
+a route that turns bad after a good spell is paused on its newest failures rather
+than once they outweigh the whole window's successes.
+
 A route whose figures do not say which side of a line it is on is left as it is:
 thin evidence never pauses a good route nor resumes a bad one. No decision is
 taken on fewer than `min_samples` completed attempts. Every decision's reason
@@ -45,11 +50,11 @@ from smsfleet.policy.models import (
     PolicyDecision,
     PolicySettings,
 )
-from smsfleet.policy.stats import Window, WindowStats, evidence
+from smsfleet.policy.stats import Window, WindowStats, evidence, split_z
 from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore
 
-__all__ = ["PolicyConfig", "PolicyService", "Verdict", "decide"]
+__all__ = ["Look", "PolicyConfig", "PolicyService", "Verdict", "decide"]
 
 log = logging.getLogger("smsfleet.policy")
 
@@ -94,6 +99,12 @@ class PolicyConfig:
             z=settings.z,
         )
 
+    @property
+    def newest_window(self) -> Window:
+        """The newest attempts a pause looks at besides the whole window: the fewest a
+        decision is taken on."""
+        return Window(span=self.window.span, max_attempts=self.min_samples)
+
     def thresholds(self, pair: Pair) -> tuple[float, float]:
         """The pair's (pause, resume) thresholds: its own where set, else the defaults.
 
@@ -119,28 +130,60 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class Look:
+    """Figures a decision is taken on: the window they are of, and the quantile they
+    were read at."""
+
+    window: Window
+    stats: WindowStats
+    z: float
+
+
+@dataclass(frozen=True)
 class Verdict:
     action: PolicyAction
     reason: str
     decided_on: EvidenceBound | None = None
+    look: Look | None = None  # None: no figure decided it
 
 
 def decide(
-    *, pair: Pair, stats: WindowStats, held: bool, now: datetime, config: PolicyConfig
+    *,
+    pair: Pair,
+    stats: WindowStats,
+    newest: WindowStats | None = None,
+    held: bool,
+    now: datetime,
+    config: PolicyConfig,
 ) -> Verdict | None:
-    """What the policy does with `pair` now (None: nothing). Pure: no store, no clock."""
+    """What the policy does with `pair` now (None: nothing). Pure: no store, no clock.
+
+    `stats` is the pair's window; `newest` its newest `min_samples` attempts, None when
+    the window holds no more than those."""
     pause, resume = config.thresholds(pair)
     z = config.z
+    whole = Look(config.window, stats, z)
+    pause_looks: tuple[Look, ...]
+    if newest is None:
+        pause_looks = (whole,)
+    else:
+        each = split_z(z, 2)
+        pause_looks = (Look(config.window, stats, each), Look(config.newest_window, newest, each))
 
-    def under_pause() -> str | None:
-        if not stats.confidently_below(pause, z):
-            return None
-        return evidence(stats, window=config.window, line=pause, name="pause", below=True, z=z)
+    def under_pause() -> tuple[str, Look] | None:
+        for look in pause_looks:
+            if look.stats.confidently_below(pause, look.z):
+                said = evidence(
+                    look.stats, window=look.window, line=pause, name="pause", below=True, z=z
+                )
+                return said, look
+        return None
 
-    def over_resume() -> str | None:
+    def over_resume() -> tuple[str, Look] | None:
         if not stats.confidently_above(resume, z):
             return None
-        return evidence(stats, window=config.window, line=resume, name="resume", below=False, z=z)
+        said = evidence(stats, window=config.window, line=resume, name="resume", below=False, z=z)
+        return said, whole
 
     by_policy = pair.state_actor == POLICY_ACTOR
     if pair.state is PairState.paused:
@@ -162,32 +205,38 @@ def decide(
             return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
         if stats.samples < config.min_samples:
             return None
-        if (said := over_resume()) is not None:
+        if (over := over_resume()) is not None:
+            said, look = over
             return Verdict(
-                PolicyAction.resumed, f"while probing, {said}", EvidenceBound.lower_bound
+                PolicyAction.resumed, f"while probing, {said}", EvidenceBound.lower_bound, look
             )
-        if (said := under_pause()) is not None:
+        if (under := under_pause()) is not None:
+            said, look = under
             return Verdict(
                 PolicyAction.paused,
                 f"while probing, {said}; paused for another cool-down",
                 EvidenceBound.upper_bound,
+                look,
             )
         return None
     if pair.state is not PairState.enabled or stats.samples < config.min_samples:
         return None
     if held and pair.is_high_priority:
-        if (said := over_resume()) is not None:
-            return Verdict(PolicyAction.recovered, said, EvidenceBound.lower_bound)
+        if (over := over_resume()) is not None:
+            said, look = over
+            return Verdict(PolicyAction.recovered, said, EvidenceBound.lower_bound, look)
         return None
-    if (said := under_pause()) is None:
+    if (under := under_pause()) is None:
         return None
+    said, look = under
     if pair.is_high_priority:
         return Verdict(
             PolicyAction.held,
             f"high priority, so it keeps running: {said}",
             EvidenceBound.upper_bound,
+            look,
         )
-    return Verdict(PolicyAction.paused, said, EvidenceBound.upper_bound)
+    return Verdict(PolicyAction.paused, said, EvidenceBound.upper_bound, look)
 
 
 class PolicyService:
@@ -255,13 +304,21 @@ class PolicyService:
         now = self._clock.now()
         pairs = [p for p in self._config_store.pairs.list() if p.state is not PairState.disabled]
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
+        newest = self.pair_window_stats(pairs, window=self.config.newest_window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
         decisions: list[PolicyDecision] = []
         changed: list[str] = []
         for pair in pairs:
             figures = stats.get(pair.key, WindowStats(samples=0, delivered=0))
             held = latest.get(pair.key) is PolicyAction.held
-            verdict = decide(pair=pair, stats=figures, held=held, now=now, config=self.config)
+            verdict = decide(
+                pair=pair,
+                stats=figures,
+                newest=newest.get(pair.key) if figures.samples > self.config.min_samples else None,
+                held=held,
+                now=now,
+                config=self.config,
+            )
             if verdict is None:
                 continue
             decision = self._carry_out(pair, figures, verdict, now)
@@ -289,6 +346,7 @@ class PolicyService:
             if written is None:  # changed meanwhile: the next evaluation looks again
                 return None
         pause, resume = self.config.thresholds(pair)
+        look = verdict.look or Look(self.config.window, stats, self.config.z)
         decision = PolicyDecision(
             id=uuid.uuid4().hex,
             at=now,
@@ -296,15 +354,15 @@ class PolicyService:
             country=pair.country,
             action=verdict.action,
             reason=f"{pair.key} {verdict.action.value}: {verdict.reason}",
-            lower_bound=stats.lower_bound(self.config.z),
-            upper_bound=stats.upper_bound(self.config.z),
+            lower_bound=look.stats.lower_bound(look.z),
+            upper_bound=look.stats.upper_bound(look.z),
             decided_on=verdict.decided_on,
-            success_ratio=stats.success_ratio,
-            samples=stats.samples,
-            delivered=stats.delivered,
+            success_ratio=look.stats.success_ratio,
+            samples=look.stats.samples,
+            delivered=look.stats.delivered,
             pause_threshold=pause,
             resume_threshold=resume,
-            window=self.config.window.describe(),
+            window=look.window.describe(),
         )
         self.store.add(decision)
         log.info("policy: %s", decision.reason)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from statistics import NormalDist
 
 __all__ = [
     "Z_95",
@@ -24,6 +25,7 @@ __all__ = [
     "confidence",
     "evidence",
     "percent",
+    "split_z",
     "wilson_interval",
     "wilson_lower_bound",
     "wilson_upper_bound",
@@ -62,6 +64,12 @@ def wilson_upper_bound(successes: int, trials: int, z: float = Z_95) -> float:
 def confidence(z: float) -> float:
     """The two-sided confidence level of the normal quantile `z` (1.96 → 0.95)."""
     return math.erf(z / math.sqrt(2))
+
+
+def split_z(z: float, looks: int) -> float:
+    """The quantile each of `looks` tests of one question takes so that together they
+    keep `z`'s confidence (Bonferroni): 1.96 for one look, 2.24 each for two."""
+    return NormalDist().inv_cdf(1 - (1 - confidence(z)) / (2 * looks))
 
 
 @dataclass(frozen=True)

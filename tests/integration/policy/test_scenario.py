@@ -34,9 +34,9 @@ from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import PairState, PairUpdate
 from smsfleet.pairs.service import get_country, update_pair
-from smsfleet.policy.models import POLICY_ACTOR, PolicyAction, PolicyDecision
+from smsfleet.policy.models import POLICY_ACTOR, EvidenceBound, PolicyAction, PolicyDecision
 from smsfleet.policy.service import PolicyConfig, PolicyService
-from smsfleet.policy.stats import Window, WindowStats, wilson_lower_bound
+from smsfleet.policy.stats import Window, WindowStats, split_z, wilson_lower_bound
 from smsfleet.sessions.models import DesiredState, SessionState
 from smsfleet.sessions.supervisor import Supervisor
 from tests.support.fakes import person
@@ -222,22 +222,24 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
         until=[(normal, PolicyAction.paused), (priority, PolicyAction.held)],
     )
     paused = world.decision(normal, PolicyAction.paused)
-    # 12 attempts a minute: the last 50 are confidently under 50 % (the upper bound
-    # of 18 of 50 is 49.9 %) after 32 failures (160 s), and the next evaluation acts.
-    assert timedelta(seconds=155) <= paused.at - degraded_at <= timedelta(seconds=195)
-    assert paused.samples == 50 and paused.delivered <= 18
-    assert WindowStats(50, paused.delivered).upper_bound(CONFIG.z) < CONFIG.pause_threshold
-    assert paused.success_ratio == paused.delivered / 50
+    # 12 attempts a minute: the newest 20 are confidently under 50 % (the upper bound of
+    # 4 of 20 is 44.9 % at the 97.5 % each of the two looks takes) after 16 failures
+    # (80 s), and the next evaluation acts; the whole window of 50 would have taken 32.
+    each = split_z(CONFIG.z, 2)
+    assert timedelta(seconds=75) <= paused.at - degraded_at <= timedelta(seconds=115)
+    assert paused.samples == 20 and paused.delivered <= 4
+    assert WindowStats(20, paused.delivered).upper_bound(each) == paused.upper_bound < 0.5
+    assert paused.success_ratio == paused.delivered / 20
     assert (paused.pause_threshold, paused.resume_threshold) == (0.5, 0.7)
-    assert paused.window == "last 30 min, at most 50 attempts"
+    assert paused.window == "last 30 min, at most 20 attempts"
     assert paused.reason == (
-        f"{normal.pair} paused: {paused.delivered} of the newest 50 delivered "
-        f"({paused.delivered * 2} %) in the last 30 min: below the 50 % pause line "
+        f"{normal.pair} paused: {paused.delivered} of the newest 20 delivered "
+        f"({paused.delivered * 5} %) in the last 30 min: below the 50 % pause line "
         "with 95 % confidence"
     )
     held = world.decision(priority, PolicyAction.held)
-    assert held.at - degraded_at <= timedelta(seconds=195)
-    assert WindowStats(50, held.delivered).upper_bound(CONFIG.z) < CONFIG.pause_threshold
+    assert held.at - degraded_at <= timedelta(seconds=115)
+    assert WindowStats(held.samples, held.delivered).upper_bound(each) < CONFIG.pause_threshold
     assert "high priority, so it keeps running: " in held.reason
 
     pair = fleet.store.pairs.get(normal.pair)
@@ -251,7 +253,9 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     stopped = world.dispatcher.lease(session=normal.session)
     assert isinstance(stopped, StopAction) and "paused" in stopped.reason
 
-    # The routes deliver again; the paused one sends nothing during its cool-down.
+    # The high-priority route keeps failing for two more minutes; then both deliver
+    # again. The paused one sends nothing during its cool-down.
+    world.run(2 * 60)
     normal.healthy = priority.healthy = True
     sends_before = len(normal.sends)
     world.run(11 * 60, until=[(normal, PolicyAction.probing), (priority, PolicyAction.recovered)])
@@ -294,10 +298,10 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
 
     # Alerts: the pause (warning) and the held high-priority route (critical), each
     # opened by the policy's decision and resolved by the recovery. The success-rate
-    # rule saw both routes fail and recover: the normal one only as a warning, since
-    # the pause came first and its window starts over at each state change; its alert
-    # stays through the pause and the probing (no figures is no news) and resolves once
-    # the route has run the hold time without one.
+    # rule, on its window of 50, saw the high-priority route fail and recover; not the
+    # normal one, paused on its newest 20 before its window of 50 said anything, its
+    # window starting over at the pause. (A success alert open when a route is paused
+    # stays through the pause and the probing: tests/integration/alerts/test_engine.py.)
     world.run(6 * 60)
 
     def alerts_of(rule: AlertRule) -> list[tuple[str, Severity, AlertState]]:
@@ -311,8 +315,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert (failing.subject, failing.severity) == (priority.pair, Severity.critical)
     assert (failing.started_at, failing.resolved_at) == (held.at, recovered.at)
     assert alerts_of(AlertRule.success_rate_low) == [
-        (priority.pair, Severity.critical, AlertState.resolved),
-        (normal.pair, Severity.warning, AlertState.resolved),
+        (priority.pair, Severity.critical, AlertState.resolved)
     ]
     # Still firing: UZ sends 24 a minute against the room of 60 this world gave it.
     assert [(a.rule, a.subject) for a in world.alerts.store.firing()] == [
@@ -477,3 +480,29 @@ def test_a_route_delivering_30_percent_is_paused_within_5_minutes(
     assert fleet.state(route.session) == SessionState.stopped
     (alert,) = world.alerts.find(AlertQuery(rule=AlertRule.pair_paused))
     assert alert.summary == paused.reason
+
+
+def test_a_route_that_fails_after_a_good_spell_is_paused_on_its_newest_failures(
+    fleet: Fleet, metrics_engine: Engine, make_world: MakeWorld
+) -> None:
+    """Its window full of successes, a route that stops delivering is paused once its newest
+    attempts say so (16 failures in its newest 20), not once its failures outweigh the
+    whole window's successes (32 of 50)."""
+    world = make_world(fleet, metrics_engine)
+    route = world.add_route("uzmobile")
+    good_spell = 60
+    route.delivers = lambda n: n < good_spell
+    world.supervisor.reconcile_once()
+    world.run(30 * 60, until=[(route, PolicyAction.paused)])
+    paused = world.decision(route, PolicyAction.paused)
+    failed_before = sum(1 for at in route.sends[good_spell:] if at <= paused.at)
+    # Evaluated every 30 s, at a send per 5 s: up to six more failures than the 16.
+    assert 16 <= failed_before <= 16 + EVALUATE_EVERY // STEP
+    assert (paused.samples, paused.window) == (20, "last 30 min, at most 20 attempts")
+    assert paused.reason == (
+        f"{route.pair} paused: {paused.delivered} of the newest 20 delivered "
+        f"({paused.delivered * 5} %) in the last 30 min: below the 50 % pause line with "
+        "95 % confidence"
+    )
+    assert paused.decided_on is EvidenceBound.upper_bound
+    assert paused.upper_bound < 0.5

@@ -10,8 +10,8 @@ import pytest
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, EvidenceBound, PolicyAction
-from smsfleet.policy.service import PolicyConfig, decide
-from smsfleet.policy.stats import Window, WindowStats
+from smsfleet.policy.service import Look, PolicyConfig, decide
+from smsfleet.policy.stats import Window, WindowStats, split_z
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 CONFIG = PolicyConfig(
@@ -158,3 +158,69 @@ def test_an_own_pause_threshold_above_the_default_resume_lifts_it() -> None:
 def test_crossed_global_thresholds_are_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="RESUME_THRESHOLD"):
         PolicyConfig(**{**CONFIG.__dict__, "pause_threshold": 0.8, "resume_threshold": 0.6})
+
+
+# A good spell, then failures only: 35 of the newest 50 delivered, 5 of the newest 20.
+GOOD_SPELL, TURNED_BAD = WindowStats(50, 35), WindowStats(20, 5)
+
+
+def test_a_pause_looks_at_the_newest_attempts_too() -> None:
+    # The whole window alone says nothing: 35 of 50 may be a good route.
+    assert decide(pair=pair(E), stats=GOOD_SPELL, held=False, now=NOW, config=CONFIG) is None
+    verdict = decide(
+        pair=pair(E),
+        stats=GOOD_SPELL,
+        newest=WindowStats(20, 4),
+        held=False,
+        now=NOW,
+        config=CONFIG,
+    )
+    assert verdict is not None and verdict.action is A.paused
+    assert verdict.reason == (
+        "4 of the newest 20 delivered (20 %) in the last 30 min: below the 50 % pause line "
+        "with 95 % confidence"
+    )
+    assert verdict.look == Look(CONFIG.newest_window, WindowStats(20, 4), split_z(CONFIG.z, 2))
+    held = decide(
+        pair=pair(E, high=True),
+        stats=GOOD_SPELL,
+        newest=WindowStats(20, 4),
+        held=False,
+        now=NOW,
+        config=CONFIG,
+    )
+    assert held is not None and held.action is A.held
+
+
+def test_two_looks_keep_the_confidence_of_one() -> None:
+    """Each look is read at 97.5 %: 5 of 20 (upper bound 50.06 % there, 46.9 % at 95 %) is
+    not enough, nor is 18 of 50 (49.9 % at 95 %) once the newest are looked at too."""
+    assert WindowStats(20, 5).upper_bound(CONFIG.z) < 0.5 < WindowStats(20, 5).upper_bound(2.2414)
+    assert (
+        decide(
+            pair=pair(E), stats=GOOD_SPELL, newest=TURNED_BAD, held=False, now=NOW, config=CONFIG
+        )
+        is None
+    )
+    eighteen = WindowStats(50, 18)
+    alone = decide(pair=pair(E), stats=eighteen, held=False, now=NOW, config=CONFIG)
+    assert alone is not None and alone.action is A.paused
+    assert (
+        decide(
+            pair=pair(E),
+            stats=eighteen,
+            newest=WindowStats(20, 8),
+            held=False,
+            now=NOW,
+            config=CONFIG,
+        )
+        is None
+    )
+
+
+def test_resuming_looks_at_the_whole_window_only() -> None:
+    # While probing, newest 20 all delivered but the window's 40 say nothing yet.
+    probing = decide(
+        pair=pair(PR), stats=WindowStats(40, 26), newest=GOOD, held=False, now=NOW, config=CONFIG
+    )
+    assert probing is None
