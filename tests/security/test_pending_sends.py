@@ -59,3 +59,27 @@ def test_pending_sends_are_capped_per_user_and_per_pair(tmp_path: Path) -> None:
         assert _send(api, Role.operator, UA) == 202
         sends = api.client.get("/api/v1/messages/sends", headers=api.headers(Role.admin)).json()
         assert len(sends) == 5  # nothing refused was stored
+
+
+def test_a_send_through_a_named_pair_goes_to_a_number_of_its_country(tmp_path: Path) -> None:
+    """A number of another country would be sent on the named pair's country's room, which
+    the number's own country's cap and policy never see."""
+    with running_api(tmp_path) as api:
+        _pairs(api)
+        operator = api.headers(Role.operator)
+        crossed = {"phone": UA, "text": "a code", "pair": "UZ_uzmobile"}
+        refused = api.client.post("/api/v1/messages/send", json=crossed, headers=operator)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["message"].startswith(f"'{UA}' is a UA number, not UZ")
+        assert error["details"] == [{"field": "phone", "message": "not a UZ number"}]
+        sends = api.client.get("/api/v1/messages/sends", headers=operator).json()
+        assert sends == []
+        # Its own country's pair, named or not, and a national number of the pair's country.
+        for body in (
+            {"phone": UA, "text": "a code", "pair": "UA_3mob"},
+            {"phone": UA, "text": "a code"},
+            {"phone": "991234567", "text": "a code", "pair": "UZ_uzmobile"},
+        ):
+            sent = api.client.post("/api/v1/messages/send", json=body, headers=operator)
+            assert sent.status_code == 202, (body, sent.text)

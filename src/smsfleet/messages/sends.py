@@ -515,9 +515,19 @@ class Sends:
 
     @staticmethod
     def _normalize(phone: str, country: str) -> str:
-        """E.164; a number without `+` is national to `country` when valid there."""
-        if phones.country_of(phone, country) is None:
+        """E.164; a number without `+` is national to `country`. A number of another
+        country is refused: a send through a pair it names would spend that pair's
+        country's room."""
+        region = phones.country_of(phone, country)
+        if region is None:
             raise ValidationFailed.for_field(
                 "phone", "not a phone number", message=f"{phone[:32]!r} is not a phone number"
+            )
+        if region != country:
+            raise ValidationFailed.for_field(
+                "phone",
+                f"not a {country} number",
+                message=f"{phone[:32]!r} is a {region} number, not {country}: send it through"
+                f" a pair of {region}, or without naming one",
             )
         return phones.canonical(phone, country)
