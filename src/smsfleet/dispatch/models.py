@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from smsfleet.attempts.models import Outcome
 from smsfleet.core.records import Timestamp
+from smsfleet.core.text import OneLine
 from smsfleet.sessions.names import SESSION_NAME_PATTERN
 
 TRIGGER_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -45,10 +46,10 @@ class EndedRequest(WorkerBody):
 class ReportRequest(WorkerBody):
     trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)
     outcome: Outcome
-    error_code: str | None = Field(default=None, max_length=64)
+    error_code: OneLine | None = Field(default=None, max_length=64)
     sent_at: Timestamp | None = None
     delivered_at: Timestamp | None = None
-    provider: str | None = Field(default=None, max_length=64)
+    provider: OneLine | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _delivered_after_sent(self) -> ReportRequest:

@@ -22,11 +22,11 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.attempts import LoopReports, RedisLedger
 from smsfleet.attempts.ledger import Ledger
-from smsfleet.attempts.models import Attempt, Completion
+from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock
 from smsfleet.core.error_reports import tag
-from smsfleet.core.errors import Forbidden, NotFound, Unauthorized
+from smsfleet.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from smsfleet.core.nonblocking import WouldBlock, may_block, nonblocking
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import Settings
@@ -54,6 +54,8 @@ __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
 MESSAGE_TEMPLATE = "smsfleet test {code}"
 # How long a program waits before asking again while the limiter cannot decide.
 UNAVAILABLE_RETRY_SECONDS = 5.0
+# How far a program's clock may be from the control plane's in the times it reports.
+REPORTED_TIME_SLACK = timedelta(minutes=5)
 # The cycle a busy session's wait assumes before its pair's is measured: ask again soon.
 BUSY_RETRY_UNMEASURED = 1.0
 # In the session counts beside countries (their codes) and pairs (their keys): the pairs
@@ -592,18 +594,35 @@ class Dispatcher:
             await client.aclose()
 
     def _completion(self, report: ReportRequest) -> Completion:
+        now = self.clock.now()
+        self._check_reported_times(report, now)
         latency_ms = None
         if report.sent_at is not None and report.delivered_at is not None:
             latency_ms = int((report.delivered_at - report.sent_at) / timedelta(milliseconds=1))
         return Completion(
             outcome=report.outcome,
-            completed_at=self.clock.now(),
+            completed_at=now,
             sent_at=report.sent_at,
             delivered_at=report.delivered_at,
-            error_code=report.error_code,
+            # A delivered SMS has no error: a code with it would count among the failures.
+            error_code=None if report.outcome is Outcome.delivered else report.error_code,
             latency_ms=latency_ms,
             provider=report.provider,
         )
+
+    def _check_reported_times(self, report: ReportRequest, now: datetime) -> None:
+        """A send and its delivery happen during its lease, give or take the clocks'
+        difference: times outside it would skew the latency figures for good."""
+        earliest = now - self.policy.lease_ttl - REPORTED_TIME_SLACK
+        latest = now + REPORTED_TIME_SLACK
+        for name, at in (("sent_at", report.sent_at), ("delivered_at", report.delivered_at)):
+            if at is not None and not earliest <= at <= latest:
+                raise ValidationFailed.for_field(
+                    name,
+                    "outside the attempt's lease",
+                    message=f"{name} {at.isoformat()} is not within the attempt's lease: "
+                    f"between {earliest.isoformat()} and {latest.isoformat()}",
+                )
 
     def _recorded(
         self, session: str, trigger_id: str, attempt: Attempt | None, closed: bool

@@ -202,6 +202,37 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     assert ready.stored(lease["trigger_id"]) == attempt
 
 
+def test_a_report_outside_its_lease_or_with_control_characters_is_refused(
+    ready: Worker,
+) -> None:
+    """Times no send could have (a lease lasts 2 minutes; the clocks may differ by 5) would
+    skew the pair's latency for good; an error code or provider name is shown on pages."""
+    lease = ready.lease()
+    now = ready.clock.now()
+    for fields in (
+        {"sent_at": "0001-01-01T00:00:00Z"},
+        {"sent_at": now.isoformat(), "delivered_at": "9999-12-31T23:59:59Z"},
+        {"sent_at": (now - timedelta(minutes=8)).isoformat()},
+        {"outcome": "error", "error_code": "=1+1\u202eder\u001b[31mX"},
+        {"provider": "provider\u202e1"},
+    ):
+        refused = ready.report(lease["trigger_id"], **fields)
+        assert refused.status_code == 422, (fields, refused.text)
+        assert refused.json()["error"]["code"] == "validation_error"
+    # Still open: a report within its lease is recorded, and a delivered SMS has no error.
+    sent = now - timedelta(minutes=6)
+    recorded = ready.report(
+        lease["trigger_id"],
+        sent_at=sent.isoformat(),
+        delivered_at=(sent + timedelta(seconds=2)).isoformat(),
+        error_code="E_LEFT_OVER",
+    )
+    assert recorded.json() == {"status": "recorded"}, recorded.text
+    attempt = ready.stored(lease["trigger_id"])
+    assert attempt is not None
+    assert (attempt.latency_ms, attempt.error_code) == (2000, None)
+
+
 def test_a_lease_looks_at_the_config_revisions_once_and_not_while_the_look_is_young(
     ready: Worker,
 ) -> None:
