@@ -145,3 +145,31 @@ def test_an_admin_removes_every_number_of_a_high_priority_pair_with_force_audite
     event, fewer_event = audit(api, target=HP_PAIR, action="pair.updated")  # newest first
     assert event["forced"] is True and event["after"]["phone_numbers"] == []
     assert fewer_event["forced"] is False and fewer_event["actor_role"] == "operator"
+
+
+def test_only_an_admin_marks_a_pair_high_priority(tmp_path: Path) -> None:
+    """A marked pair's sessions always run and only an admin stops them: an operator (or a
+    leaked control key) marking pairs would commit the hosts to what only an admin undoes."""
+    with running_api(tmp_path) as api:
+        operator, admin = api.headers(Role.operator), api.headers(Role.admin)
+        high = {"country": "UZ", "operator": "UzMobile", "is_high_priority": True}
+        for path in ("/api/v1/pairs", "/country-operator"):
+            refused = api.client.post(path, json=high, headers=operator)
+            assert refused.status_code == 403, (path, refused.text)
+        assert api.store.pairs.list() == []
+        made = api.client.post(
+            "/api/v1/pairs", json={**high, "is_high_priority": False}, headers=operator
+        )
+        assert made.status_code == 201, made.text
+        url = "/api/v1/pairs/UZ_uzmobile"
+        marking = api.client.patch(url, json={"is_high_priority": True}, headers=operator)
+        assert marking.status_code == 403, marking.text
+        assert "only an admin may mark a pair high priority" in marking.json()["error"]["message"]
+        assert [e["actor"] for e in audit(api, target_kind="pair")] == ["operator"]
+        marked = api.client.patch(url, json={"is_high_priority": True}, headers=admin)
+        assert marked.json()["is_high_priority"] is True
+        # Saying it again changes nothing, and is an operator's to say.
+        again = api.client.patch(
+            url, json={"is_high_priority": True, "region": "Tashkent"}, headers=operator
+        )
+        assert again.status_code == 200, again.text

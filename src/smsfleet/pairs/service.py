@@ -198,6 +198,8 @@ def create_pair(
     hosts: Collection[str] = (LOCAL_HOST,),
 ) -> Pair:
     """Add a pair, audited."""
+    if data.is_high_priority:
+        _guard_marking(actor)
     country = get_country(countries=countries, code=data.country)
     _check_host(data.host, hosts)
     slug = data.slug or operator_slug(data.operator)
@@ -241,6 +243,16 @@ def _guard_high_priority(pair: Pair, actor: User | Actor, force: bool, action: s
         raise Forbidden(f"only an admin may {action} the high-priority pair {pair.key}")
     if not force:
         raise ForceRequired(f"{pair.key} is high priority: repeat with force=true to {action} it")
+
+
+def _guard_marking(actor: User | Actor) -> None:
+    """Only an admin marks a pair high priority: its sessions then always run, and only an
+    admin can stop them or take the mark off again."""
+    if not actor.role.allows(Role.admin):
+        raise Forbidden(
+            "only an admin may mark a pair high priority: its sessions always run and only"
+            " an admin can stop them"
+        )
 
 
 def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
@@ -296,6 +308,8 @@ def update_pair(
     lowered = pair.is_high_priority and changes.get("is_high_priority") is False
     if lowered:
         _guard_high_priority(pair, actor, True, "lower the priority of")
+    if not pair.is_high_priority and changes.get("is_high_priority") is True:
+        _guard_marking(actor)
     if changes.get("phone_numbers") is not None:
         changes["phone_numbers"] = normalize_phone_numbers(changes["phone_numbers"], pair.country)
     else:

@@ -26,8 +26,10 @@ def add_program(api: Api, name: str = "program1") -> None:
 
 
 def add_pair(api: Api, **fields: Any) -> dict[str, Any]:
+    """Added by an operator; by an admin when high priority, which only an admin marks."""
     body = {"country": "UZ", "operator": "UzMobile", **fields}
-    response = api.client.post("/api/v1/pairs", json=body, headers=api.headers(Role.operator))
+    role = Role.admin if fields.get("is_high_priority") else Role.operator
+    response = api.client.post("/api/v1/pairs", json=body, headers=api.headers(role))
     assert response.status_code == 201, response.text
     pair: dict[str, Any] = response.json()
     return pair
@@ -289,11 +291,12 @@ def test_seed_routes_behave_as_documented(api: Api) -> None:
     )
     assert created.status_code == 201
     assert created.json()["country"] == "Uzbekistan"
-    by_code = api.client.post(
-        "/country-operator",
-        json={"country": "IN", "operator": "Vi India", "is_high_priority": True},
-        headers=headers,
-    )
+    high = {"country": "IN", "operator": "Vi India", "is_high_priority": True}
+    # Only an admin marks a pair high priority.
+    refused = api.client.post("/country-operator", json=high, headers=headers)
+    assert refused.status_code == 403
+    assert "only an admin may mark a pair high priority" in refused.json()["error"]["message"]
+    by_code = api.client.post("/country-operator", json=high, headers=api.headers(Role.admin))
     assert by_code.status_code == 201
     listed = api.client.get("/country-operator", headers=headers).json()
     assert isinstance(listed, list)

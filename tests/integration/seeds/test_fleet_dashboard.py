@@ -71,10 +71,11 @@ def test_country_operator_pairs_are_added_listed_and_deleted(control_plane: Live
     )
     assert created.status_code == 201, created.text
     assert (created.json()["country"], created.json()["key"]) == ("Uzbekistan", "UZ_uzmobile")
+    # A high-priority pair's sessions always run: only an admin marks one.
     by_code = api.client.post(
         "/country-operator",
         json={"country": "IN", "operator": "Vi India", "is_high_priority": True},
-        headers=headers,
+        headers=seed_login(api, Role.admin),
     )
     assert by_code.status_code == 201, by_code.text
     listed = api.client.get("/country-operator", headers=headers)

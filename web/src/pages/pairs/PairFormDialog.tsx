@@ -26,11 +26,21 @@ interface PairFormDialogProps {
   programs: readonly Program[];
   /** Where sessions can run; the host field shows only when there is a choice. */
   hosts: readonly Host[];
+  /** Admins only mark a pair high priority or take the mark off. */
+  mayChangeHighPriority: boolean;
   onSaved: (pair: Pair, isNew: boolean) => void;
   onClose: () => void;
 }
 
-export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onClose }: PairFormDialogProps) {
+export function PairFormDialog({
+  pair,
+  countries,
+  programs,
+  hosts,
+  mayChangeHighPriority,
+  onSaved,
+  onClose,
+}: PairFormDialogProps) {
   const isNew = pair === undefined;
   const [values, setValues] = useState<PairFormValues>(() => (pair ? formFromPair(pair) : emptyForm()));
   const [errors, setErrors] = useState<PairFormErrors>({});
@@ -189,9 +199,11 @@ export function PairFormDialog({ pair, countries, programs, hosts, onSaved, onCl
               type="checkbox"
               checked={values.isHighPriority}
               onChange={(event) => set("isHighPriority", event.target.checked)}
+              disabled={!mayChangeHighPriority}
               data-testid="pair-high-priority"
             />
             High priority: never paused automatically; deleting or disabling it needs an admin.
+            {!mayChangeHighPriority && " Only an admin marks a pair high priority or takes the mark off."}
           </label>
           {errors.isHighPriority && <p className="field__error">{errors.isHighPriority}</p>}
         </div>

@@ -175,6 +175,7 @@ export function PairsPage() {
           countries={lookups.data?.countries ?? []}
           programs={lookups.data?.programs ?? []}
           hosts={lookups.data?.hosts ?? []}
+          mayChangeHighPriority={isAdmin}
           onClose={() => setDialog(null)}
           onSaved={(saved, isNew) => finish(isNew ? `${saved.key} added.` : `${saved.key} saved.`)}
         />

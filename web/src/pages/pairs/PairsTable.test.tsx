@@ -62,9 +62,15 @@ describe("PairsTable", () => {
     expect(admin).not.toContain("admin-pair-hint");
 
     const normal = table([pair({ key: "UZ_uzmobile", is_high_priority: false })], false);
-    expect(tag(normal, "toggle-priority-UZ_uzmobile")).not.toContain("disabled");
     expect(tag(normal, "delete-UZ_uzmobile")).not.toContain("disabled");
     expect(normal).not.toContain("admin-pair-hint");
+  });
+
+  it("leaves marking a pair high priority to an admin: its sessions then always run", () => {
+    const normal = (mayChange: boolean) => table([pair({ key: "UZ_uzmobile", is_high_priority: false })], mayChange);
+    expect(tag(normal(false), "toggle-priority-UZ_uzmobile")).toContain("disabled");
+    expect(tag(normal(false), "toggle-priority-UZ_uzmobile")).toContain("Only an admin can mark a pair high priority");
+    expect(tag(normal(true), "toggle-priority-UZ_uzmobile")).not.toContain("disabled");
   });
 });
 

@@ -11,7 +11,7 @@ export interface PairActions {
   onTogglePriority: (pair: Pair) => void;
   /** Enables a paused or disabled pair again. */
   onResume: (pair: Pair) => void;
-  /** Admins only: a high-priority pair's Unmark and Delete are off for others. */
+  /** Admins only: marking and unmarking high priority, and a high-priority pair's Delete, are off for others. */
   mayChangeHighPriority: boolean;
 }
 
@@ -153,11 +153,13 @@ function RowActions({ pair, actions, busy }: { pair: Pair; actions: PairActions;
         type="button"
         className="button button--small"
         onClick={() => actions.onTogglePriority(pair)}
-        disabled={busy || adminOnly}
+        disabled={busy || !actions.mayChangeHighPriority}
         data-testid={`toggle-priority-${pair.key}`}
         title={
-          adminOnly
-            ? "Only an admin can remove high priority"
+          !actions.mayChangeHighPriority
+            ? pair.is_high_priority
+              ? "Only an admin can remove high priority"
+              : "Only an admin can mark a pair high priority"
             : pair.is_high_priority
               ? "Remove high priority"
               : "Mark as high priority"
