@@ -392,6 +392,13 @@ class Settings(BaseSettings):
         description='Remote hosts, JSON: {"edge1": {"ssh": "ops@10.0.0.5"}}; `local` is this one',
     )
     supervise: bool = True
+    max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Sessions (programs assigned to pairs) the fleet may hold, each a program"
+        " running on a host: a pair or change that would pass it is refused",
+    )
     supervisor_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     start_seconds: float = Field(default=1.0, ge=0, description="Up this long counts as started")
     backoff_initial_seconds: float = Field(default=1.0, gt=0)

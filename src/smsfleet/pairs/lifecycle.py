@@ -42,6 +42,7 @@ def create(
     actor: User | Actor,
     data: PairCreate,
     hosts: Collection[str],
+    max_sessions: int,
     signals: PairSignals,
 ) -> Pair:
     """Add a pair; with `data.start_sessions`, its sessions are started as their Start
@@ -54,6 +55,7 @@ def create(
         actor=actor,
         data=data,
         hosts=hosts,
+        max_sessions=max_sessions,
         audit=store.audit,
     )
     sessions_service.start_pair_sessions_afresh(store=store, clock=clock, pair=pair)
@@ -74,6 +76,7 @@ def update(
     data: PairUpdate,
     force: bool,
     hosts: Collection[str],
+    max_sessions: int,
     signals: PairSignals,
 ) -> Pair:
     """Change a pair; with `data.start_sessions`, the sessions of programs it gains start."""
@@ -87,6 +90,7 @@ def update(
         data=data,
         force=force,
         hosts=hosts,
+        max_sessions=max_sessions,
         audit=store.audit,
     )
     signals.publish_pair_change(PairChange(key=key, change=PairChangeKind.updated))

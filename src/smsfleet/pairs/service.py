@@ -13,7 +13,7 @@ from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Forbidden, ForceRequired, NotFound, ValidationFailed
+from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
 from smsfleet.core.records import EventLog, RecordStore
 from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import (
@@ -196,6 +196,7 @@ def create_pair(
     data: PairCreate,
     audit: EventLog[AuditEvent],
     hosts: Collection[str] = (LOCAL_HOST,),
+    max_sessions: int | None = None,
 ) -> Pair:
     """Add a pair, audited."""
     if data.is_high_priority:
@@ -222,6 +223,7 @@ def create_pair(
         created_at=now,
         updated_at=now,
     )
+    _check_session_room(pairs, len(pair.programs), max_sessions)
     pairs.add(pair)
     audit_service.record(
         audit=audit,
@@ -243,6 +245,20 @@ def _guard_high_priority(pair: Pair, actor: User | Actor, force: bool, action: s
         raise Forbidden(f"only an admin may {action} the high-priority pair {pair.key}")
     if not force:
         raise ForceRequired(f"{pair.key} is high priority: repeat with force=true to {action} it")
+
+
+def _check_session_room(pairs: RecordStore[Pair], adding: int, max_sessions: int | None) -> None:
+    """Each program of a pair is a session, a program running on a host: the fleet holds
+    no more than `max_sessions` of them (None: no bound)."""
+    if adding == 0 or max_sessions is None:
+        return
+    held = sum(len(pair.programs) for pair in pairs.list())
+    if held + adding > max_sessions:
+        raise Conflict(
+            f"the fleet would hold {held + adding} sessions, more than the"
+            f" {max_sessions} SMSFLEET_MAX_SESSIONS allows: remove unused pairs or programs,"
+            " or raise it for hosts that run that many programs"
+        )
 
 
 def _guard_marking(actor: User | Actor) -> None:
@@ -282,6 +298,7 @@ def update_pair(
     audit: EventLog[AuditEvent],
     force: bool = False,
     hosts: Collection[str] = (LOCAL_HOST,),
+    max_sessions: int | None = None,
 ) -> Pair:
     """Change a pair, audited. On a high-priority pair, whatever would stop some of its
     sessions (pausing or disabling it, removing a program, moving it to another host,
@@ -300,6 +317,7 @@ def update_pair(
         raise _field_error("state", "probing is set by the success-rate policy, not by hand")
     if changes.get("programs") is not None:
         changes["programs"] = _check_programs(programs, changes["programs"])
+        _check_session_room(pairs, len(set(changes["programs"]) - set(pair.programs)), max_sessions)
     else:
         changes.pop("programs", None)
     stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []

@@ -94,6 +94,7 @@ def create_pair(body: PairCreate, actor: OperatorActor, context: Context) -> Pai
         actor=actor,
         data=body,
         hosts=context.sessions.hosts.names,
+        max_sessions=context.settings.max_sessions,
         signals=context,
     )
     return _public(context, pair)
@@ -116,6 +117,7 @@ def update_pair(
         data=body,
         force=force,
         hosts=context.sessions.hosts.names,
+        max_sessions=context.settings.max_sessions,
         signals=context,
     )
     return _public(context, pair)
@@ -164,6 +166,7 @@ def seed_create_pair(body: SeedPairCreate, actor: OperatorActor, context: Contex
         actor=actor,
         data=data,
         hosts=context.sessions.hosts.names,
+        max_sessions=context.settings.max_sessions,
         signals=context,
     )
     return _seed_pair(context, pair)
