@@ -140,6 +140,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
+    app.state.live_sockets = live.LiveSockets(
+        per_user=settings.live.max_sockets_per_user, total=settings.live.max_sockets
+    )
     _add_middleware(app, settings, services)
     install_error_handlers(app)
     for router in ROUTERS:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ TOPICS = frozenset({"sessions", "attempts", "policy", "pairs", "alerts", "sends"
 LOG_POLL_SECONDS = 0.25
 MAX_FOLLOWED = 8
 UNAUTHORIZED_CLOSE = 4401
+# Too many sockets open, the user's or everyone's: the reason names the cap and its value.
+TOO_MANY_CLOSE = 4429
 POLICY_VIOLATION = 1008
 AUTH_TIMEOUT_SECONDS = 5.0
 MAX_AUTH_MESSAGE = 8192
@@ -53,6 +56,10 @@ class _LogFollower:
     def unfollow(self, name: str) -> None:
         self._cursors.pop(name, None)
 
+    @property
+    def following(self) -> bool:
+        return bool(self._cursors)
+
     def read_new(self) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         for name, cursor in list(self._cursors.items()):
@@ -61,6 +68,41 @@ class _LogFollower:
             except Exception as error:  # a host away: try again on the next poll
                 log.warning("following %s: %s", name, error)
         return {name: lines for name, lines in found.items() if lines}
+
+
+class LiveSockets:
+    """The live sockets open in this process, by user, under the two caps; and how many
+    times they went to the thread pool to read logs (never while a socket follows none).
+
+    Taken and released on the event loop only, so no lock is needed.
+    """
+
+    def __init__(self, *, per_user: int, total: int) -> None:
+        self.per_user = per_user
+        self.total = total
+        self._by_user: Counter[str] = Counter()
+        self.log_reads = 0
+
+    @property
+    def open(self) -> int:
+        return self._by_user.total()
+
+    def open_for(self, username: str) -> int:
+        return self._by_user[username]
+
+    def take(self, username: str) -> str | None:
+        """A place for one more socket of `username`; None when taken, else why not."""
+        if self._by_user[username] >= self.per_user:
+            return f"too many live sockets: at most {self.per_user} per user"
+        if self.open >= self.total:
+            return f"too many live sockets: at most {self.total} on this server"
+        self._by_user[username] += 1
+        return None
+
+    def release(self, username: str) -> None:
+        self._by_user[username] -= 1
+        if self._by_user[username] <= 0:
+            del self._by_user[username]
 
 
 class _Refused(Exception):
@@ -139,6 +181,10 @@ async def live(websocket: WebSocket) -> None:
     The socket closes (4401) when its access token expires (the dashboard signs in again
     with a refreshed one) or when the user's tokens are revoked: a password, role or
     disabled change, logging out everywhere, or this login's logout.
+
+    A socket signed in over a cap (SMSFLEET_LIVE_MAX_SOCKETS_PER_USER sockets of its
+    user, or SMSFLEET_LIVE_MAX_SOCKETS in this process) closes at once with 4429, the
+    reason naming the cap.
     """
     context: Services = websocket.app.state.services
     await websocket.accept()
@@ -153,6 +199,22 @@ async def live(websocket: WebSocket) -> None:
         return
     except WebSocketDisconnect:
         return
+    sockets: LiveSockets = websocket.app.state.live_sockets
+    refusal = sockets.take(identity.username)
+    if refusal is not None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close(code=TOO_MANY_CLOSE, reason=refusal)
+        return
+    try:
+        await _serve(websocket, context, identity, sockets)
+    finally:
+        sockets.release(identity.username)
+
+
+async def _serve(
+    websocket: WebSocket, context: Services, identity: _Identity, sockets: LiveSockets
+) -> None:
+    """Events and followed logs to a socket signed in as `identity`, until it ends."""
     subscription = context.bus.subscribe(TOPICS | {AUTH_TOPIC})
     follower = _LogFollower(context)
     reader = asyncio.create_task(_read_commands(websocket, follower))
@@ -160,7 +222,9 @@ async def live(websocket: WebSocket) -> None:
         await websocket.send_json({"topic": AUTH_TOPIC, "data": {"username": identity.username}})
         checked = time.monotonic()
         while not reader.done():
-            maybe_revoked = await _send_pending(websocket, subscription.queue, follower, identity)
+            maybe_revoked = await _send_pending(
+                websocket, subscription.queue, follower, identity, sockets
+            )
             # Checked on every poll (a clock read): closed within LOG_POLL_SECONDS of expiry.
             if _expired(context, identity):
                 await websocket.close(code=UNAUTHORIZED_CLOSE, reason="token expired")
@@ -192,6 +256,7 @@ async def _send_pending(
     queue: asyncio.Queue[dict[str, Any]],
     follower: _LogFollower,
     identity: _Identity,
+    sockets: LiveSockets,
 ) -> bool:
     """Send what came; True when a revocation that may concern this socket came."""
     revoked = False
@@ -204,6 +269,9 @@ async def _send_pending(
                 revoked = revoked or _concerns(message, identity)
             else:
                 await websocket.send_json(message)
+    if not follower.following:  # nothing to read: no trip to the thread pool
+        return revoked
+    sockets.log_reads += 1
     for name, lines in (await asyncio.to_thread(follower.read_new)).items():
         await websocket.send_json({"topic": "logs", "data": {"name": name, "lines": lines}})
     return revoked

@@ -257,6 +257,23 @@ class SendSettings(_Group):
     )
 
 
+class LiveSettings(_Group):
+    """The live WebSocket (`/api/v1/ws`): sockets open in this process at once."""
+
+    max_sockets_per_user: int = Field(
+        default=10, ge=1, description="Live sockets one user may have open at once"
+    )
+    max_sockets: int = Field(
+        default=500, ge=1, description="Live sockets open at once in this process, everyone's"
+    )
+
+
+class ApiKeysSettings(_Group):
+    max_active_per_user: int = Field(
+        default=50, ge=1, description="API keys one user may have that are not revoked"
+    )
+
+
 class LoginSettings(_Group):
     failures_per_user: int = Field(default=5, ge=1)
     failures_per_address: int = Field(default=20, ge=1)
@@ -325,6 +342,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     send: SendSettings = Field(default_factory=SendSettings)
     login: LoginSettings = Field(default_factory=LoginSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
+    apikeys: ApiKeysSettings = Field(default_factory=ApiKeysSettings)
     password: PasswordSettings = Field(default_factory=PasswordSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     alert: AlertSettings = Field(default_factory=AlertSettings)
