@@ -317,6 +317,7 @@ def _build(
             quotas=QuotaStore(engine),
             audit=store.audit,
             clock=clock,
+            max_active_per_user=settings.apikeys.max_active_per_user,
         ),
         metrics=metrics,
         breakers=breakers,

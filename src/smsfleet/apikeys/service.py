@@ -29,7 +29,7 @@ from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, ApiKeyAudited, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Forbidden, NotFound, Throttled, Unauthorized
+from smsfleet.core.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized
 from smsfleet.core.records import EventLog, RecordStore
 
 __all__ = ["ApiKeyAccess", "ApiKeyService", "looks_like_api_key"]
@@ -88,20 +88,24 @@ class ApiKeyService:
         quotas: QuotaStore,
         audit: EventLog[AuditEvent],
         clock: Clock,
+        max_active_per_user: int,
     ) -> None:
         self._keys = keys
+        self._max_active = max_active_per_user
         self._users = users
         self._audit = audit
         self._quotas = quotas
         self._clock = clock
         self._last_written: dict[str, datetime] = {}
         self._lock = threading.Lock()
+        self._creating = threading.Lock()
 
     # --- management: each change audited, as the user who made it ----------------------
 
     def create(self, *, owner: User, data: ApiKeyCreate) -> ApiKeyCreated:
         """A new key, shown this once; a scope its owner's role does not reach is refused
-        (a viewer's `control` key could never control anything)."""
+        (a viewer's `control` key could never control anything), and so is a key beyond
+        the most an owner may have that are not revoked."""
         beyond = sorted(scope.value for scope in data.scopes if not owner.role.allows(scope.role))
         if beyond:
             raise Forbidden(
@@ -120,15 +124,27 @@ class ApiKeyService:
             monthly_quota=data.monthly_quota,
             created_at=self._clock.now(),
         )
-        self._keys.add(record)
+        # Counted and added together: keys made at once in this process cannot all slip
+        # under the cap.
+        with self._creating:
+            active = sum(
+                1 for k in self._keys.list() if k.revoked_at is None and _owned_by(k, owner)
+            )
+            if active >= self._max_active:
+                raise Conflict(
+                    f"a user may have at most {self._max_active} active API keys and you"
+                    f" have {active}: revoke keys you no longer use before making another",
+                    details={"active": active, "max_active": self._max_active},
+                )
+            self._keys.add(record)
         self._record(owner, AuditAction.api_key_created, before=None, after=record)
         return ApiKeyCreated(**self.public(record).model_dump(), key=key)
 
-    def find(self, *, actor: User) -> list[ApiKeyPublic]:
-        """The actor's keys; every key for an admin. Newest first."""
+    def find(self, *, actor: User, limit: int) -> list[ApiKeyPublic]:
+        """The actor's keys; every key for an admin. The newest `limit`, newest first."""
         keys = [k for k in self._keys.list() if actor.role is Role.admin or _owned_by(k, actor)]
-        keys.sort(key=lambda k: k.created_at, reverse=True)
-        return [self.public(k) for k in keys]
+        keys.sort(key=lambda k: (k.created_at, k.id), reverse=True)
+        return [self.public(k) for k in keys[:limit]]
 
     def get(self, *, actor: User, key_id: str) -> ApiKey:
         key = self._keys.get(key_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from smsfleet.apikeys.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from smsfleet.deps import Context, CurrentUser, SignedInUser
@@ -22,8 +24,12 @@ def create_key(body: ApiKeyCreate, user: SignedInUser, context: Context) -> ApiK
 
 
 @router.get("", summary="Your API keys (every key for an admin), newest first")
-def list_keys(user: CurrentUser, context: Context) -> list[ApiKeyPublic]:
-    return context.api_keys.find(actor=user)
+def list_keys(
+    user: CurrentUser,
+    context: Context,
+    limit: Annotated[int, Query(ge=1, le=1000, description="The newest this many")] = 100,
+) -> list[ApiKeyPublic]:
+    return context.api_keys.find(actor=user, limit=limit)
 
 
 @router.get("/{key_id}", summary="One API key, with its quotas")
