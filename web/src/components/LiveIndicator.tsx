@@ -4,12 +4,14 @@ const LABELS = {
   connecting: "Connecting…",
   live: "Live",
   offline: "Offline",
+  refused: "Paused",
 } as const;
 
 const TITLES = {
   connecting: "Connecting to live updates",
   live: "Live updates are on",
   offline: "Offline: live updates are paused until the connection is back",
+  refused: "Live updates are paused: too many live connections are open",
 } as const;
 
 export function LiveIndicator() {

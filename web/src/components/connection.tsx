@@ -11,10 +11,14 @@ import {
   type ReactNode,
 } from "react";
 import { ApiError } from "../api/errors";
-import { useLiveStatus } from "../live/LiveContext";
+import { useLiveRefusal, useLiveStatus } from "../live/LiveContext";
+import { REFUSED_DELAY_MS } from "../live/socket";
 
-/** What the shell shows of the connection: the live socket and the network together. */
-export type Connection = "connecting" | "live" | "offline";
+/**
+ * What the shell shows of the connection: the live socket and the network together;
+ * "refused" while the server turns the live socket away (too many open).
+ */
+export type Connection = "connecting" | "live" | "offline" | "refused";
 
 function subscribeOnline(notify: () => void): () => void {
   window.addEventListener("online", notify);
@@ -39,6 +43,7 @@ export function useConnection(): Connection {
   const status = useLiveStatus();
   const online = useBrowserOnline();
   if (!online || status === "reconnecting") return "offline";
+  if (status === "refused") return "refused";
   return status === "connected" ? "live" : "connecting";
 }
 
@@ -75,6 +80,7 @@ export function ConnectionProvider({ children }: { children: ReactNode }) {
   }, []);
   const value = useMemo(() => ({ report }), [report]);
   const connection = useConnection();
+  const refusal = useLiveRefusal();
   const retryAll = useCallback(() => {
     for (const retry of retries.current.values()) retry?.();
   }, []);
@@ -92,6 +98,15 @@ export function ConnectionProvider({ children }: { children: ReactNode }) {
               Retry now
             </button>
           )}
+        </div>
+      )}
+      {connection === "refused" && (
+        <div className="banner banner--warning connection-banner" role="status" data-testid="live-refused-banner">
+          <span>
+            Live updates are paused: the control plane refused this tab&apos;s live connection ({refusal ?? "too many are open"}).
+            Close other dashboard tabs you no longer use; this one tries again within {REFUSED_DELAY_MS / 1000} s and
+            meanwhile refreshes its figures now and then.
+          </span>
         </div>
       )}
       {children}

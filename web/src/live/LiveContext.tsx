@@ -39,6 +39,15 @@ export function useLiveStatus(): LiveStatus {
   );
 }
 
+/** Why the server refused the live socket (too many open), while its status is "refused". */
+export function useLiveRefusal(): string | null {
+  const socket = useLiveSocket();
+  return useSyncExternalStore(
+    (notify) => socket.onStatus(notify),
+    () => socket.getRefusal(),
+  );
+}
+
 /** Calls `handler` with the data of every message of `topic`; the latest handler is always used. */
 export function useLiveTopic(topic: string, handler: (data: unknown) => void): void {
   const socket = useLiveSocket();

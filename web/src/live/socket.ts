@@ -2,9 +2,11 @@
 // access token, `{"type": "auth", "token"}` (never the URL: URLs end up in logs).
 // The server pushes `{"topic", "data"}` messages; the client asks for a session's
 // log with `{"follow_logs": name}`. When the socket drops it reconnects with capped,
-// jittered backoff and asks again for every log still followed.
+// jittered backoff and asks again for every log still followed. When the server has
+// too many sockets open (4429: this user's, or everyone's) the socket is "refused":
+// it says why and tries again only after REFUSED_DELAY_MS.
 
-export type LiveStatus = "connecting" | "connected" | "reconnecting";
+export type LiveStatus = "connecting" | "connected" | "reconnecting" | "refused";
 
 export interface LiveMessage {
   topic: string;
@@ -29,6 +31,10 @@ export interface LiveSocketOptions {
 const AUTH_TOPIC = "auth";
 /** The server's close code for an expired, invalid or revoked token. */
 const UNAUTHORIZED_CLOSE = 4401;
+/** The server's close code for a socket over its caps of open sockets; the reason names the cap. */
+export const TOO_MANY_CLOSE = 4429;
+/** A refused socket tries again after 15 to 30 s: other tabs may have closed by then. */
+export const REFUSED_DELAY_MS = 30_000;
 const INITIAL_DELAY_MS = 500;
 const MAX_DELAY_MS = 15_000;
 /** A connection that stayed up this long resets the backoff. */
@@ -59,6 +65,7 @@ export class LiveSocket {
   private retryTimer: number | undefined;
   private openedAt = 0;
   private closed = false;
+  private refusal: string | null = null;
   private readonly follows = new Map<string, number>();
   private readonly messageListeners = new Set<MessageListener>();
   private readonly statusListeners = new Set<StatusListener>();
@@ -80,6 +87,11 @@ export class LiveSocket {
 
   getStatus(): LiveStatus {
     return this.status;
+  }
+
+  /** While refused: the server's reason (which cap, and its value). */
+  getRefusal(): string | null {
+    return this.refusal;
   }
 
   onMessage(listener: MessageListener): () => void {
@@ -150,7 +162,10 @@ export class LiveSocket {
       if (!message) return;
       // The server's answer to the token: signed in, events flow from now on.
       if (message.topic === AUTH_TOPIC) {
-        if (this.socket === socket) this.setStatus("connected");
+        if (this.socket === socket) {
+          this.refusal = null;
+          this.setStatus("connected");
+        }
         return;
       }
       for (const listener of this.messageListeners) listener(message);
@@ -158,8 +173,23 @@ export class LiveSocket {
     socket.onclose = (event: CloseEvent) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (event.code === TOO_MANY_CLOSE) {
+        this.refuse(event.reason || "too many live sockets are open");
+        return;
+      }
       this.scheduleRetry(opened, !opened || event.code === UNAUTHORIZED_CLOSE);
     };
+  }
+
+  /** Over the server's caps: no quick retries, which would only be refused too. */
+  private refuse(reason: string): void {
+    if (this.closed) return;
+    const changed = reason !== this.refusal;
+    this.refusal = reason;
+    if (this.status !== "refused") this.setStatus("refused");
+    else if (changed) for (const listener of this.statusListeners) listener(this.status);
+    const delay = REFUSED_DELAY_MS / 2 + Math.random() * (REFUSED_DELAY_MS / 2);
+    this.retryTimer = window.setTimeout(() => this.connect(), delay);
   }
 
   private scheduleRetry(wasOpen: boolean, renewToken: boolean): void {
