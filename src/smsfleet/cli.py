@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -110,6 +111,14 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None)
 
 def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+def search_environment(host: Mapping[str, str], token: str) -> dict[str, str]:
+    """The demo's search service's environment: the host's, without the control plane's
+    settings (its secrets among them) but for the search service's and error reports'."""
+    kept = ("SMSFLEET_SEARCH_", "SMSFLEET_SENTRY_")
+    env = {k: v for k, v in host.items() if not k.startswith("SMSFLEET_") or k.startswith(kept)}
+    return {**env, "SMSFLEET_SEARCH_TOKEN": token}
 
 
 def _wait_until_up(
@@ -216,7 +225,7 @@ def demo(
             "--data-dir",
             str(settings.data_dir),
         ],
-        env={**os.environ, "SMSFLEET_SEARCH_TOKEN": search_token},
+        env=search_environment(os.environ, search_token),
     )
     started = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else 0
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)

@@ -156,14 +156,19 @@ def _role_required(role: Role) -> Callable[[Request, User], Coroutine[Any, Any, 
     return dependency
 
 
-async def _signed_in(request: Request, user: CurrentUser) -> User:
-    # A leaked key must not be able to mint or revoke keys: that takes a person.
-    if str(getattr(request.state, "principal", "")).startswith("key:"):
-        raise Forbidden("API keys cannot manage API keys: sign in to do this")
-    return user
+def _signed_in(what: str) -> Callable[[Request, User], Coroutine[Any, Any, User]]:
+    async def dependency(request: Request, user: CurrentUser) -> User:
+        if str(getattr(request.state, "principal", "")).startswith("key:"):
+            raise Forbidden(f"API keys cannot {what}: sign in to do this")
+        return user
+
+    return dependency
 
 
-SignedInUser = Annotated[User, Depends(_signed_in)]
+# A leaked key must not be able to mint or revoke keys, nor end its owner's sign-ins (a
+# read key would otherwise change something): that takes a person.
+SignedInUser = Annotated[User, Depends(_signed_in("manage API keys"))]
+SigningOutUser = Annotated[User, Depends(_signed_in("log their owner out everywhere"))]
 OperatorUser = Annotated[User, Depends(_role_required(Role.operator))]
 AdminUser = Annotated[User, Depends(_role_required(Role.admin))]
 

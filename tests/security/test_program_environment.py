@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from smsfleet.cli import search_environment
 from smsfleet.core.program_env import program_environment
 from smsfleet.core.settings import Settings
 from tests.support.security import HP_SESSION, PROGRAM_SENTRY_DSN, SECRETS, Live
@@ -72,3 +73,19 @@ def test_the_extra_list_cannot_name_a_secret(names: str) -> None:
 def test_the_extra_list_is_comma_separated() -> None:
     settings = Settings(_env_file=None, program_env="PROVIDER_KEY, HTTPS_PROXY")
     assert settings.program_env == ["PROVIDER_KEY", "HTTPS_PROXY"]
+
+
+def test_the_demos_search_service_gets_none_of_the_control_planes_settings() -> None:
+    host = {
+        "PATH": "/usr/bin",
+        "SMSFLEET_JWT_SECRET": "s" * 40,
+        "SMSFLEET_TELEGRAM_BOT_TOKEN": "123:abc",
+        "SMSFLEET_SEARCH_DB_URL": "sqlite:///search.db",
+        "SMSFLEET_SENTRY_DSN": "https://key@sentry.example/1",
+    }
+    assert search_environment(host, "t" * 32) == {
+        "PATH": "/usr/bin",
+        "SMSFLEET_SEARCH_DB_URL": "sqlite:///search.db",
+        "SMSFLEET_SENTRY_DSN": "https://key@sentry.example/1",
+        "SMSFLEET_SEARCH_TOKEN": "t" * 32,
+    }

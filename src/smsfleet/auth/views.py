@@ -18,7 +18,14 @@ from smsfleet.auth.models import (
     UserPublic,
     UserUpdate,
 )
-from smsfleet.deps import AdminUser, ClientAddress, Context, CurrentActor, CurrentUser
+from smsfleet.deps import (
+    AdminUser,
+    ClientAddress,
+    Context,
+    CurrentActor,
+    CurrentUser,
+    SigningOutUser,
+)
 from smsfleet.wiring import Services
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -80,7 +87,7 @@ def logout(body: LogoutRequest, context: Context) -> None:
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Log out everywhere: every token of yours is refused, every live socket closed",
 )
-def logout_everywhere(user: CurrentUser, actor: CurrentActor, context: Context) -> None:
+def logout_everywhere(user: SigningOutUser, actor: CurrentActor, context: Context) -> None:
     _revoke_all(context, actor, user.username)
 
 
