@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
@@ -15,7 +15,7 @@ from smsfleet.attempts.ledger import next_phone
 from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Completion, Outcome
 from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc, pages_since
 
-__all__ = ["AttemptStore", "Subject", "attempts_table", "broken_off"]
+__all__ = ["AttemptStore", "CountryGrants", "Subject", "attempts_table", "broken_off"]
 
 # What completed attempts are counted by.
 Subject = Literal["pair", "country", "program"]
@@ -127,6 +127,16 @@ def _columns(record: Attempt | Completion) -> dict[str, Any]:
     return {name: naive_utc(v) if isinstance(v, datetime) else v for name, v in values.items()}
 
 
+class CountryGrants(NamedTuple):
+    """A country's attempts leased in a span: how many, how many the provider refused,
+    were delivered and were not."""
+
+    grants: int
+    refused: int
+    delivered: int
+    undelivered: int
+
+
 class AttemptStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -196,19 +206,29 @@ class AttemptStore:
         found = {"ids": list(ids), "session": session}
         return self._close(connection, _LOST, found, error_code="lease_lost", now=now)
 
-    def granted_by_country(self, *, since: datetime) -> dict[str, tuple[int, int]]:
-        """Per country: attempts leased since then, and how many the provider refused."""
+    def granted_by_country(self, *, since: datetime) -> dict[str, CountryGrants]:
+        """Per country: attempts leased since then, and how they have ended so far."""
         table = attempts_table
-        refused = sa.func.sum(sa.case((table.c.outcome == Outcome.send_failed.value, 1), else_=0))
+
+        def count_of(*outcomes: Outcome) -> sa.ColumnElement[Any]:
+            matches = table.c.outcome.in_([outcome.value for outcome in outcomes])
+            return sa.func.sum(sa.case((matches, 1), else_=0))
+
         query = (
-            sa.select(table.c.country, sa.func.count(), refused)
+            sa.select(
+                table.c.country,
+                sa.func.count(),
+                count_of(Outcome.send_failed),
+                count_of(Outcome.delivered),
+                count_of(Outcome.not_delivered),
+            )
             .where(table.c.leased_at >= naive_utc(since))
             .group_by(table.c.country)
         )
         with self._engine.connect() as connection:
             return {
-                country: (int(count), int(failed or 0))
-                for country, count, failed in connection.execute(query)
+                country: CountryGrants(int(count), int(failed or 0), int(ok or 0), int(lost or 0))
+                for country, count, failed, ok, lost in connection.execute(query)
             }
 
     def awaiting_by_country(

@@ -38,6 +38,9 @@ GOAL_WINDOW = timedelta(minutes=2)
 GOAL_SHARE = 0.95
 # Refusals above this share of the grants are named as a reason.
 REFUSAL_SHARE = 0.2
+# Undelivered SMS, of those the gateway answered for, that explain a shortfall.
+FAILING_SHARE = 0.2
+MIN_UNDELIVERED = 3
 
 
 class ReasonKind(StrEnum):
@@ -47,6 +50,7 @@ class ReasonKind(StrEnum):
     starting = "starting"
     sessions_down = "sessions_down"
     numbers_busy = "numbers_busy"
+    failing = "failing"
     in_flight_limit = "in_flight_limit"
     refused = "refused"
     paused = "paused"
@@ -64,6 +68,10 @@ _KIND_WORDS = {
     ReasonKind.starting: "its sessions started less than the window ago: not yet a full count",
     ReasonKind.sessions_down: "sessions wanted running are not running",
     ReasonKind.numbers_busy: "its test numbers all await codes: add test numbers",
+    ReasonKind.failing: (
+        "SMS not delivered, each holding its test number until the gateway gives up: "
+        "the route fails"
+    ),
     ReasonKind.in_flight_limit: (
         "sessions busy at their in-flight limit at the observed delivery time: "
         "add programs or pairs"
@@ -79,13 +87,22 @@ _KIND_WORDS = {
 
 @dataclass(frozen=True)
 class Granted:
-    """A country's grants in the window, how many of them the provider refused, and its
-    attempts awaiting a code now (each holds a test number), `stale` for over a minute."""
+    """A country's grants in the window: how many the provider refused, were delivered
+    and were not; and its attempts awaiting a code now (each holds a test number),
+    `stale` for over a minute."""
 
     grants: int = 0
     refused: int = 0
+    delivered: int = 0
+    undelivered: int = 0
     awaiting: int = 0
     stale: int = 0
+
+    def failing(self) -> bool:
+        """Enough of its SMS went undelivered to explain a shortfall: each held its test
+        number until the gateway gave up on it."""
+        answered = self.delivered + self.undelivered
+        return self.undelivered >= MIN_UNDELIVERED and self.undelivered > FAILING_SHARE * answered
 
 
 class CountryGoal(BaseModel):
@@ -122,13 +139,17 @@ def country_goals(
     caps = {country.code: country.cap for country in countries}
     by_country: dict[str, list[Pair]] = {}
     pair_country: dict[str, str] = {}
+    probing_pairs: set[str] = set()
     for pair in pairs:
+        if pair.state is PairState.probing:
+            probing_pairs.add(pair.key)
         by_country.setdefault(pair.country, []).append(pair)
         # A paused or disabled pair's sessions are stopped on purpose, not down.
         if pair.state.runs_sessions:
             pair_country[pair.key] = pair.country
     wanted: dict[str, int] = {}
     running: dict[str, int] = {}
+    running_probes: dict[str, int] = {}  # of those, sessions of pairs the policy probes
     # Since when the country has had a session running: before a window has passed, its
     # count covers less than the window and falls short of the goal for that alone.
     running_since: dict[str, datetime] = {}
@@ -140,6 +161,8 @@ def country_goals(
         status = statuses.get(spec.name)
         if status is not None and status.state is SessionState.running:
             running[code] = running.get(code, 0) + 1
+            if spec.pair in probing_pairs:
+                running_probes[code] = running_probes.get(code, 0) + 1
             if (started := status.started_at) is not None:
                 running_since[code] = min(started, running_since.get(code, started))
     minutes = window / timedelta(minutes=1)
@@ -183,6 +206,7 @@ def country_goals(
                 running_for if running_for < window else None,
                 _paused_note(paused),
                 sorted(probing),
+                running_probes.get(code, 0),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
@@ -210,11 +234,13 @@ def _reason(
     starting_for: timedelta | None,
     paused_note: str,
     probing: list[str],
+    probing_sessions: int,
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
     when less than the window; `paused_note`: its paused pairs (`_paused_note`);
-    `probing`: its pairs the policy probes at a low rate after a pause."""
+    `probing`: its pairs the policy probes at a low rate after a pause, whose sessions
+    are `probing_sessions` of those running."""
     paused = f"; {paused_note}" if paused_note else ""
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
@@ -231,6 +257,17 @@ def _reason(
             else f"none of its {wanted} sessions is running"
         )
         return ReasonKind.sessions_down, f"{none_running}{paused}"
+    if probing and goal.sessions_running == probing_sessions:
+        # Every send it makes is a probe's, held to one per probe interval on purpose.
+        return _probing(probing, paused)
+    if seen.failing():
+        # Undelivered SMS hold their numbers and stretch the cycle: more numbers or
+        # programs would fail the same way.
+        return ReasonKind.failing, (
+            f"the route fails: {seen.undelivered} of {seen.delivered + seen.undelivered} SMS"
+            f" answered for were not delivered, each holding its test number until the"
+            f" gateway gave up{paused}"
+        )
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         pace = (
             f"{goal.in_flight_limit} attempts at once at {goal.cycle_seconds:g} s per SMS "
@@ -271,13 +308,17 @@ def _reason(
             f"providers refused {seen.refused} of {seen.grants} sends{paused}",
         )
     if probing:
-        which = f"{probing[0]} is" if len(probing) == 1 else f"{', '.join(probing)} are"
-        return ReasonKind.probing, (
-            f"{which} probed after a pause by the policy: one send per probe interval each "
-            f"until the success rate is back{paused}"
-        )
+        return _probing(probing, paused)
     if paused:
         return ReasonKind.paused, paused.removeprefix("; ")
     return ReasonKind.asked_fewer, (
         "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
+    )
+
+
+def _probing(probing: list[str], paused: str) -> tuple[ReasonKind, str]:
+    which = f"{probing[0]} is" if len(probing) == 1 else f"{', '.join(probing)} are"
+    return ReasonKind.probing, (
+        f"{which} probed after a pause by the policy: one send per probe interval each "
+        f"until the success rate is back{paused}"
     )

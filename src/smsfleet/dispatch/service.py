@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.attempts import LoopReports, RedisLedger
 from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import Attempt, Completion, Outcome
-from smsfleet.attempts.store import AttemptStore
+from smsfleet.attempts.store import AttemptStore, CountryGrants
 from smsfleet.core.clock import Clock
 from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -461,10 +461,8 @@ class Dispatcher:
             outlooks=self.outlooks(),
             granted={
                 country: Granted(
-                    grants=granted.get(country, (0, 0))[0],
-                    refused=granted.get(country, (0, 0))[1],
-                    awaiting=awaiting.get(country, (0, 0))[0],
-                    stale=awaiting.get(country, (0, 0))[1],
+                    *granted.get(country, CountryGrants(0, 0, 0, 0)),
+                    *awaiting.get(country, (0, 0)),
                 )
                 for country in set(granted) | set(awaiting)
             },

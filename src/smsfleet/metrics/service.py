@@ -567,7 +567,7 @@ class MetricsService:
     def grants_by_country(self, *, since: datetime) -> dict[str, int]:
         """Per country: sends granted (attempts leased) since then, reported or not."""
         granted = self.attempts.granted_by_country(since=since)
-        return {country: grants for country, (grants, _) in granted.items()}
+        return {country: counts.grants for country, counts in granted.items()}
 
     # --- jobs ------------------------------------------------------------------------
 

@@ -293,3 +293,56 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
     assert not starting.on_goal and starting.reason_kind is ReasonKind.starting
     assert starting.reason is not None and "45 s" in starting.reason
     assert goal(window_old).reason_kind is ReasonKind.numbers_busy
+
+
+def test_a_failing_route_is_named_before_the_numbers_its_sms_hold() -> None:
+    """Undelivered SMS hold their test numbers until the gateway gives up (and stretch the
+    cycle the capacity is reckoned from): "add test numbers" would fail the same way."""
+    pairs = [_pair("UZ_uzmobile", phones=6)]
+
+    def goal(granted: Granted, outlook: Outlook) -> CountryGoal:
+        [found] = country_goals(
+            countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+            pairs=pairs,
+            specs=[_spec("UZ_uzmobile")],
+            statuses={"program1_UZ_uzmobile": _status("UZ_uzmobile", SessionState.running)},
+            outlooks={"UZ": outlook},
+            granted={"UZ": granted},
+            now=NOW,
+            window=WINDOW,
+        )
+        return found
+
+    failing = Granted(grants=6, delivered=1, undelivered=4, awaiting=6, stale=2)
+    # Long cycles (timeouts) and every number held: still the route first.
+    for outlook in (_outlook(6, 115.0, 6), _outlook(6, 13.0, 6)):
+        found = goal(failing, outlook)
+        assert found.reason_kind is ReasonKind.failing
+        assert found.reason == (
+            "the route fails: 4 of 5 SMS answered for were not delivered, each holding its"
+            " test number until the gateway gave up"
+        )
+    # A few undelivered among many delivered: the numbers, as before.
+    healthy = Granted(grants=17, delivered=12, undelivered=2, awaiting=5, stale=3)
+    assert goal(healthy, _outlook(5, 13.0, 6)).reason_kind is ReasonKind.numbers_busy
+
+
+def test_a_country_that_only_probes_says_so_whatever_its_capacity() -> None:
+    """A probe is one send per probe interval on purpose; its long cycles (a route that
+    failed) are no reason to add test numbers."""
+    goal = _goal(
+        pairs=[_pair("UZ_uzmobile", state=PairState.probing, actor="policy")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=1,
+        outlook=_outlook(4, 115.0, 4),
+    )
+    assert goal.awaiting_code == 0
+    assert goal.reason_kind is ReasonKind.probing
+    # Beside a pair that sends in full, its capacity speaks first.
+    both = _goal(
+        pairs=[_pair("UZ_uzmobile", state=PairState.probing, actor="policy"), _pair("UZ_beeline")],
+        running={"UZ_uzmobile": SessionState.running, "UZ_beeline": SessionState.running},
+        grants=3,
+        outlook=_outlook(4, 115.0, 4),
+    )
+    assert both.reason_kind is ReasonKind.numbers_busy
