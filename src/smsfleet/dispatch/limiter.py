@@ -1,16 +1,17 @@
 """The per-country limiter: its contract and the decision both backends make.
 
-For each country, at most `cap` grants in any 60-second sliding window, shared by
-every pair, program and host of the country, paced on a schedule of slots
-`60/cap` s apart (a steady pace, never a burst). A grant takes the next slot; it
-may come up to a tolerance (half a spacing, at most `slot_tolerance_ms`) before the
-slot's time, so an asker that comes back a little late, as every request over a
-network does, keeps the schedule instead of pushing it back: with steady demand
-the country gets its whole cap. A grant given late takes the slot it was late for,
-up to half the tolerance back (`catch_up_ms`), so the lateness is made up by the
-next slots rather than lost. Two grants are thus at least `min_gap_ms` (a spacing
-less one and a half tolerances) apart, and the sliding-window count is checked on
-real grant times.
+For each country, at most `cap` grants in any sliding window of `window_ms` (61 s: the
+cap's minute and a second, so that sends made a moment after their grants keep to the
+cap in the gateway's own minute), shared by every pair, program and host of the country,
+paced on a schedule of slots `61/cap` s apart (a steady pace, never a burst). A grant
+takes the next slot; it may come up to a tolerance (half a spacing, at most
+`slot_tolerance_ms`) before the slot's time, so an asker that comes back a little late,
+as every request over a network does, keeps the schedule instead of pushing it back:
+with steady demand the country gets its whole cap. A grant given late takes the slot it
+was late for, up to half the tolerance back (`catch_up_ms`), so the lateness is made up
+by the next slots rather than lost. Two grants are thus at least `min_gap_ms` (a spacing
+less one and a half tolerances) apart, and the sliding-window count is checked on real
+grant times.
 
 Waiting askers line up by share: first (grants-in-window + 1) ÷ weight of
 their pair, then of their program within the pair, then the longest wait. A
@@ -52,7 +53,10 @@ class LimiterUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class LimiterPolicy:
-    window_ms: int = 60_000
+    # The cap is per minute, and a grant holds its place a second longer: a program sends
+    # a moment after its grant, and the gateway's own minute, counted from the sends,
+    # must not see one more than the cap when one send left later than the next.
+    window_ms: int = 61_000
     # An asker stays a contender this long after its last ask …
     active_ms: int = 15_000
     # … and only until this long after the time it was told to come back.
@@ -134,7 +138,7 @@ def min_gap_ms(cap: int, policy: LimiterPolicy) -> int:
 def is_active(asker: AskerState, now: int, policy: LimiterPolicy) -> bool:
     """Asked lately, or told to come back and not yet past the grace.
 
-    A wait can be longer than `active_ms` (60/cap s at a low cap): the asker keeps
+    A wait can be longer than `active_ms` (61/cap s at a low cap): the asker keeps
     its place until it was due back, else every return would start a fresh wait.
     """
     return asker.last_ask > now - policy.active_ms or asker.due + policy.grace_ms >= now
