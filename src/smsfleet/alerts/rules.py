@@ -244,7 +244,10 @@ def _exited(code: object) -> str:
 
 
 def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
-    """Crashed, hung and fatal sessions open alerts; a stop on purpose clears them."""
+    """Crashed, hung and fatal sessions open alerts; a stop on purpose clears them.
+
+    A fatal session's alert replaces its crash and hang alerts (those promise a restart
+    that will not come), which resolve as it opens."""
     name = event.session
     country = pair.country if pair is not None else None
     # Exit code 0 is the program's own choice (e.g. told to stop): no crash.
@@ -287,6 +290,8 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
             )
         )
     if event.kind == EventKind.fatal:
+        # The supervisor gave up: the crash and hang alerts that said it restarts the
+        # session are no longer true, and give way to this one.
         return EventOutcome(
             opened=(
                 Signal(
@@ -297,7 +302,11 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
                     country=country,
                     summary=f"{name} gave up: {event.reason}; start it again once fixed",
                 ),
-            )
+            ),
+            cleared=(
+                _session_fingerprint(AlertRule.session_crashed, name),
+                _session_fingerprint(AlertRule.session_hung, name),
+            ),
         )
     if event.kind == EventKind.stopped:  # stopped on purpose: nothing left to recover
         return EventOutcome(cleared=tuple(_session_fingerprint(r, name) for r in SESSION_RULES))

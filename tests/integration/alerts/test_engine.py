@@ -216,6 +216,41 @@ def test_a_session_stopped_on_purpose_resolves_at_once(alerting: Alerting) -> No
     assert alert.state is AlertState.resolved
 
 
+def test_a_session_gone_fatal_leaves_no_alert_promising_a_restart(alerting: Alerting) -> None:
+    store = alerting.config_store
+    store.session_specs.add(
+        SessionSpec(name="p1_UZ_uzmobile", program="p1", pair="UZ_uzmobile", created_at=START)
+    )
+    service = alerting.service
+    service.on_session_event(_event(EventKind.exited, SessionState.running))
+    (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+    assert "restarting with backoff" in crash.summary
+    alerting.clock.advance(30)
+    fatal_event = _event(EventKind.fatal, SessionState.exited).model_copy(
+        update={"reason": "5 quick failures in a row", "details": {}}
+    )
+    service.on_session_event(fatal_event)
+
+    firing = service.find(AlertQuery(state=AlertState.firing, subject="p1_UZ_uzmobile"))
+    assert [(a.rule, a.summary) for a in firing] == [
+        (
+            AlertRule.session_fatal,
+            "p1_UZ_uzmobile gave up: 5 quick failures in a row; start it again once fixed",
+        )
+    ]
+    (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+    assert crash.state is AlertState.resolved
+    # The on-call chat hears of the fatal session, not of a crash that is "resolved".
+    (oncall,) = alerting.texts("oncall")
+    assert oncall.startswith("🔴 <b>CRITICAL</b> · session fatal · UZ")
+
+    # Once someone starts it again and it stays up, the fatal alert resolves too.
+    store.session_status.add(running_since(alerting.clock.now()))
+    alerting.clock.advance(service.config.recovery.total_seconds())
+    (resolved,) = service.check_recoveries()
+    assert resolved.rule is AlertRule.session_fatal and resolved.state is AlertState.resolved
+
+
 def test_gateway_errors_come_from_recorded_attempts(alerting: Alerting) -> None:
     now = alerting.clock.now()
     outcomes = [Outcome.send_failed] * 8 + [Outcome.delivered] * 4
