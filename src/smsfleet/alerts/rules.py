@@ -10,9 +10,10 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from smsfleet.alerts.models import AlertRule, Severity, Signal, SubjectKind
+from smsfleet.core.clock import human_time
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
 from smsfleet.policy.stats import Z_95, Window, WindowStats, evidence, percent
@@ -243,6 +244,16 @@ def _exited(code: object) -> str:
     return f"killed by signal {-code}{name}"
 
 
+def _heartbeat(value: object, now: datetime) -> str:
+    """The last heartbeat (an ISO 8601 field of the event) as a person reads it."""
+    if not isinstance(value, str):
+        return "its start"
+    try:
+        return human_time(datetime.fromisoformat(value), now=now)
+    except ValueError:
+        return value
+
+
 def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
     """Crashed, hung and fatal sessions open alerts; a stop on purpose clears them.
 
@@ -285,7 +296,8 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
                     subject=name,
                     country=country,
                     summary=f"{name} sent no heartbeat since "
-                    f"{event.details.get('last_heartbeat', 'its start')}; restarting it",
+                    f"{_heartbeat(event.details.get('last_heartbeat'), event.at)}; "
+                    "restarting it",
                 ),
             )
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from html import escape
 
 from smsfleet.alerts.models import Alert, NotificationKind, Severity
+from smsfleet.core.clock import human_time
 
 __all__ = ["MESSAGE_LIMIT", "alert_text", "message_text"]
 
@@ -16,10 +16,6 @@ _ICON = {Severity.info: "🔵", Severity.warning: "🟠", Severity.critical: "�
 
 def _title(alert: Alert) -> str:
     return alert.rule.value.replace("_", " ")
-
-
-def _clock(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _lasted(alert: Alert) -> str:
@@ -50,7 +46,8 @@ def alert_text(kind: NotificationKind, alerts: Sequence[Alert]) -> str:
         if kind == NotificationKind.resolved:
             line = f"<b>{escape(alert.subject)}</b>: cleared after {_lasted(alert)}"
         else:
-            line = f"{escape(alert.summary)}\nsince {_clock(alert.started_at)}"
+            since = human_time(alert.started_at, now=alert.last_seen_at)
+            line = f"{escape(alert.summary)}\nsince {since}"
         lines.append(line if len(alerts) == 1 else f"• {line}")
     return _fit(lines)
 

@@ -28,7 +28,7 @@ from smsfleet.apikeys.store import QuotaStore
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, ApiKeyAudited, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
-from smsfleet.core.clock import Clock
+from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized
 from smsfleet.core.records import EventLog, RecordStore
 
@@ -255,8 +255,9 @@ class ApiKeyService:
         if refused is not None:
             resets_at = day_end if refused == day else month_end
             which = "daily" if refused == day else "monthly"
+            resets = human_time(resets_at, now=now)
             raise Throttled(
-                f"this API key used its {which} quota; it resets at {resets_at.isoformat()}",
+                f"this API key used its {which} quota; it resets at {resets}",
                 retry_after=max(1, int((resets_at - now).total_seconds())),
             )
         # The tighter of the two is what the caller should watch.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+__all__ = ["Clock", "SystemClock", "human_time", "utcnow"]
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -17,3 +19,18 @@ class SystemClock:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def human_time(moment: datetime, *, now: datetime | None = None) -> str:
+    """A moment as a person reads it in a sentence (an alert, an event's reason): to the
+    second, in UTC, `19:06:18 UTC`, with its date (`2026-12-04 19:06:18 UTC`) unless it
+    falls on the same day as `now`. Machine fields keep their ISO 8601 timestamps."""
+    moment = _utc(moment)
+    if now is not None and _utc(now).date() == moment.date():
+        return f"{moment:%H:%M:%S} UTC"
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive moment is UTC, as every stored timestamp of the control plane is.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from smsfleet.core.clock import Clock
+from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, DomainError, NotFound
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
@@ -539,7 +539,8 @@ class Supervisor:
             self._update(tick, quick_failures=failures, backoff_until=None)
             return
         until = now + self._policy.backoff(failures)
-        self._move(tick, S.backoff, EventKind.backoff, now, f"retry at {until.isoformat()}")
+        retry = f"retry at {human_time(until, now=now)}"
+        self._move(tick, S.backoff, EventKind.backoff, now, retry)
         self._update(tick, quick_failures=failures, backoff_until=until)
 
     def _begin_start(self, tick: _Tick, spec: SessionSpec, pair: Pair, now: datetime) -> None:

@@ -54,7 +54,7 @@ def test_one_alert_per_condition_repeated_until_acknowledged_then_resolved(
     assert opened.state is AlertState.firing and opened.notifications == 1
     assert alerting.texts("all") == [
         f"🟠 <b>WARNING</b> · success rate low · UZ\nUZ_a is failing\nsince "
-        f"{opened.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        f"{opened.started_at:%H:%M:%S} UTC"  # today: the time alone
     ]
     assert alerting.texts("oncall") == []  # warnings do not wake the on-call chat
     assert alerting.wakes == 1
@@ -74,6 +74,7 @@ def test_one_alert_per_condition_repeated_until_acknowledged_then_resolved(
     alerting.clock.advance(3601)
     service.apply(opened=[low("UZ_a", Severity.critical)])
     assert "(still firing)" in alerting.texts("all")[-1]
+    assert alerting.texts("all")[-1].endswith(f"since {opened.started_at:%H:%M:%S} UTC")
     assert len(alerting.texts("all")) == 3
 
     # Acknowledged: no more repeats.

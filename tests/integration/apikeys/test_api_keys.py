@@ -156,7 +156,9 @@ def test_a_daily_quota_counts_down_refuses_past_it_and_resets_at_midnight(api: A
     clock = api.clock
     assert isinstance(clock, FakeClock)  # 2026-01-05 12:00 UTC: 12 hours to midnight
     assert refused.headers["Retry-After"] == str(12 * 3600)
-    assert "daily quota" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["message"] == (
+        "this API key used its daily quota; it resets at 2026-01-06 00:00:00 UTC"
+    )
     shown = api.client.get(f"/api/v1/auth/api-keys/{created['id']}", headers=api.headers())
     daily = shown.json()["daily"]
     assert (daily["used"], daily["remaining"]) == (3, 0)  # the refused one is not counted

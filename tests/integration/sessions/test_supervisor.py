@@ -66,6 +66,10 @@ def test_a_killed_program_is_detected_and_restarted_after_backoff(fleet: Fleet) 
     assert status.state == S.backoff
     assert status.last_exit_code == -9
     assert any("tick" in line for line in status.last_log_lines)
+    # The event says when, as a person reads it; the status keeps the timestamp.
+    assert status.backoff_until is not None
+    (backoff,) = [event for event in fleet.events if event.kind == "backoff"]
+    assert backoff.reason == f"retry at {status.backoff_until:%H:%M:%S} UTC"
     supervisor.reconcile_once()
     assert fleet.screens() == []  # still backing off: 1 s has not passed
     fleet.clock.advance(1)

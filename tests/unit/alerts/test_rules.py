@@ -169,6 +169,26 @@ def test_a_crash_opens_and_a_stop_clears() -> None:
     assert fatal.opened[0].fingerprint not in fatal.cleared
 
 
+def test_a_hung_sessions_alert_tells_its_last_heartbeat_as_people_read_it() -> None:
+    def said(last_heartbeat: str | None = None) -> str:
+        hung = event(EventKind.hung)
+        if last_heartbeat is not None:
+            hung = hung.model_copy(update={"details": {"last_heartbeat": last_heartbeat}})
+        (signal,) = rules.session_outcome(hung, pair=pair()).opened
+        return signal.summary
+
+    # The event keeps the machine's timestamp; the alert says the time, and the date
+    # only when it is not the day of the event.
+    earlier = (NOW - timedelta(hours=1, microseconds=682766)).isoformat()
+    assert earlier == "2026-01-05T10:59:59.317234+00:00"
+    assert said(last_heartbeat=earlier) == (
+        "program1_UZ_uzmobile sent no heartbeat since 10:59:59 UTC; restarting it"
+    )
+    yesterday = (NOW - timedelta(days=1)).isoformat()
+    assert "since 2026-01-04 12:00:00 UTC;" in said(last_heartbeat=yesterday)
+    assert "since its start;" in said()
+
+
 @pytest.mark.parametrize(
     ("action", "opens", "clears"),
     [
@@ -229,6 +249,9 @@ def test_texts_are_escaped_grouped_and_under_the_limit() -> None:
     many = alert_text(NotificationKind.firing, [alert(f"UZ_{i}", "x" * 500) for i in range(20)])
     assert len(many) <= MESSAGE_LIMIT and html_error(many) is None
     assert "(20)" in many.splitlines()[0] and many.endswith("more")
+    assert one.endswith("\nsince 12:00:00 UTC")
+    days = alert("UZ_a", last_seen_at=NOW + timedelta(days=2))  # repeated days later
+    assert alert_text(NotificationKind.repeat, [days]).endswith("since 2026-01-05 12:00:00 UTC")
     done = alert_text(
         NotificationKind.resolved,
         [alert("UZ_a", resolved_at=NOW + timedelta(minutes=5), state=AlertState.resolved)],
