@@ -47,6 +47,7 @@ from smsfleet.metrics.tally import Tally, merge
 from smsfleet.stores import ConfigStore
 
 __all__ = [
+    "DEFAULT_STEPS",
     "MAX_POINTS",
     "Export",
     "JobReport",
@@ -74,6 +75,9 @@ STEPS: dict[Step, timedelta] = {
     Step.h1: timedelta(hours=1),
 }
 MAX_POINTS = 2_000
+# A trend asked for without a step takes the first of these that keeps it within
+# MAX_POINTS: 5 min up to 6 days and a half, hours beyond (a 7- or 30-day window).
+DEFAULT_STEPS = (Step.m5, Step.h1)
 MAX_RANGE = timedelta(days=400)
 ALL_KEY = FLEET_KEY
 # Trends over longer than this take their points' p95 from the coarse histogram.
@@ -190,6 +194,31 @@ def resolve_range(
     if last - first > MAX_RANGE:
         raise _invalid("start", f"the range may span at most {MAX_RANGE.days} days")
     return TimeRange(first, last)
+
+
+def _step_count(span: TimeRange, step: timedelta) -> int:
+    return math.ceil((span.end - floor_to(span.start, step)) / step)
+
+
+def _stepped(span: TimeRange, step: timedelta) -> tuple[TimeRange, int]:
+    """The span from its start floored to the step, and its points; at most MAX_POINTS."""
+    points = _step_count(span, step)
+    if points > MAX_POINTS:
+        raise _invalid(
+            "step",
+            f"{points} points is too many for this window (at most {MAX_POINTS}); "
+            "use a coarser step or a shorter window",
+        )
+    return TimeRange(floor_to(span.start, step), span.end), points
+
+
+def _default_step(span: TimeRange) -> Step:
+    """The finest default step that keeps the span within MAX_POINTS (else the coarsest,
+    refused for the span's length)."""
+    for step in DEFAULT_STEPS:
+        if _step_count(span, STEPS[step]) <= MAX_POINTS:
+            return step
+    return DEFAULT_STEPS[-1]
 
 
 # --- figures -------------------------------------------------------------------------
@@ -372,15 +401,7 @@ class MetricsService:
         span = resolve_range(
             now=self.clock.now(), window=window, start=start, end=end, default=default
         )
-        aligned = TimeRange(floor_to(span.start, step), span.end)
-        points = math.ceil((aligned.end - aligned.start) / step)
-        if points > MAX_POINTS:
-            raise _invalid(
-                "step",
-                f"{points} points is too many for this window (at most {MAX_POINTS}); "
-                "use a coarser step or a shorter window",
-            )
-        return aligned, points
+        return _stepped(span, step)
 
     def timeseries(
         self,
@@ -388,19 +409,24 @@ class MetricsService:
         window: str | Window | None = None,
         start: str | datetime | None = None,
         end: str | datetime | None = None,
-        step: str | Step = Step.m5,
+        step: str | Step | None = None,
         group_by: str | GroupBy | None = None,
         key: str | None = None,
     ) -> Timeseries:
-        """Points at each step start from the window's start, floored to the step."""
-        chosen_step = _choice(Step, "step", step) or Step.m5
+        """Points at each step start from the window's start, floored to the step.
+
+        Without a step, the first of `DEFAULT_STEPS` that keeps the trend within
+        `MAX_POINTS`; a step given that makes more points is refused."""
+        asked = _choice(Step, "step", step)
         grouping = _choice(GroupBy, "group_by", group_by)
         if key and grouping is None:
             raise _invalid("key", "key needs group_by")
-        size = STEPS[chosen_step]
-        span, points = self._series_range(
-            window=window, start=start, end=end, step=size, default=Window.h1
+        wanted = resolve_range(
+            now=self.clock.now(), window=window, start=start, end=end, default=Window.h1
         )
+        chosen_step = asked or _default_step(wanted)
+        size = STEPS[chosen_step]
+        span, points = _stepped(wanted, size)
         columns = GROUP_COLUMNS[grouping]
         if size == HOUR and span.end - span.start > FINE_TREND_SPAN:
             return self._long_trend(span, points, chosen_step, grouping, key)

@@ -17,7 +17,7 @@ from smsfleet.metrics.models import (
     Window,
 )
 from smsfleet.metrics.prometheus import render
-from smsfleet.metrics.service import MetricsService
+from smsfleet.metrics.service import DEFAULT_STEPS, MAX_POINTS, MetricsService
 
 __all__ = ["prometheus_router", "router"]
 
@@ -65,7 +65,14 @@ def timeseries(
     window: WindowParam = None,
     start: StartParam = None,
     end: EndParam = None,
-    step: Annotated[str, _enum(Step, "Step between points")] = Step.m5.value,
+    step: Annotated[
+        str | None,
+        _enum(
+            Step,
+            "Step between points; by default the finest of "
+            f"{', '.join(DEFAULT_STEPS)} that makes at most {MAX_POINTS} points",
+        ),
+    ] = None,
     group_by: OptionalGroupParam = None,
     key: KeyParam = None,
 ) -> Timeseries:

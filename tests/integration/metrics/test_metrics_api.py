@@ -14,6 +14,7 @@ from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
 from smsfleet.metrics.models import SummaryGroup
+from smsfleet.metrics.service import MAX_POINTS
 from smsfleet.stores import open_config_store
 from tests.integration.metrics.test_metrics_service import T0, at, hand_dataset
 from tests.support.api import Api, add_users
@@ -119,6 +120,40 @@ def test_export_as_csv_and_json(api: tuple[Api, Fleet]) -> None:
     assert as_json.headers["content-type"] == "application/json"
     assert as_json.headers["content-disposition"].endswith('.json"')
     assert as_json.json()["totals"]["completed"] == 6
+
+
+def test_every_documented_window_has_a_trend_without_a_step(api: tuple[Api, Fleet]) -> None:
+    http, fleet = api
+    hand_dataset(fleet)
+    schema = http.client.get("/openapi.json").json()
+    (window,) = [
+        p
+        for p in schema["paths"]["/api/v1/metrics/timeseries"]["get"]["parameters"]
+        if p["name"] == "window"
+    ]
+    windows = window["schema"]["enum"]
+    assert "7d" in windows and "30d" in windows
+    steps = {}
+    for name in windows:
+        response = http.client.get(
+            "/api/v1/metrics/timeseries", params={"window": name}, headers=http.headers()
+        )
+        assert response.status_code == 200, (name, response.text)
+        body = response.json()
+        (series,) = body["series"]
+        assert 0 < len(series["points"]) <= MAX_POINTS, name
+        steps[name] = body["step"]
+    # The finest step that fits: 5 min as before, hours for a week or a month.
+    assert steps == {name: "1h" if name in ("7d", "30d") else "5m" for name in windows}
+    # So do explicit bounds; a step given that makes too many points is still refused.
+    week = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-08T00:00:00Z"}
+    trend = http.client.get("/api/v1/metrics/timeseries", params=week, headers=http.headers())
+    assert trend.status_code == 200 and trend.json()["step"] == "1h"
+    refused = http.client.get(
+        "/api/v1/metrics/timeseries", params={**week, "step": "5m"}, headers=http.headers()
+    )
+    assert refused.status_code == 422
+    assert "2016 points is too many" in refused.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
