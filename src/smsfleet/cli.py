@@ -172,6 +172,7 @@ def demo(
         DEMO_SIMULATOR_CONFIG,
         StatusLine,
         seed_demo,
+        simulator_environment,
         start_demo_sessions,
         stop_demo_sessions,
     )
@@ -211,7 +212,8 @@ def demo(
             "--config",
             str(DEMO_SIMULATOR_CONFIG),
             *([] if access_log else ["--no-access-log"]),
-        ]
+        ],
+        env=simulator_environment(os.environ, settings.data_dir),
     )
     # The programs' first sends go to the simulator: it answers before any session starts.
     _wait_until_up(simulator_process, f"{settings.simulator_url}/healthz", "the gateway simulator")

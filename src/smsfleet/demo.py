@@ -6,8 +6,9 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from smsfleet.audit.models import Actor
@@ -28,10 +29,18 @@ from smsfleet.stores import ConfigStore
 from smsfleet.wiring import Services
 
 DEMO_SIMULATOR_CONFIG = CHECKOUT_DIR / "deploy" / "simulator.toml"
+TRUTH_LOG_VARIABLE = "SMSFLEET_SIMULATOR_TRUTH_LOG"
 # How often the demo's terminal says how the fleet does.
 STATUS_INTERVAL_SECONDS = 10.0
 
 log = logging.getLogger(__name__)
+
+
+def simulator_environment(host: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """The demo's gateway simulator's environment: its ground-truth log in the demo's data
+    dir (`simulator/truth.jsonl`), unless SMSFLEET_SIMULATOR_TRUTH_LOG names one."""
+    truth = (data_dir / "simulator" / "truth.jsonl").resolve()
+    return {TRUTH_LOG_VARIABLE: str(truth), **host}
 
 
 def _numbers(first: str, count: int) -> list[str]:

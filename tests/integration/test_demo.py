@@ -195,6 +195,10 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
         assert printed.count(f"log in as: admin / {password}") == 2, printed[-3000:]
         assert f"smsfleet demo was at: {url}/" in printed
     _assert_told_stopped(tmp_path, names)
+    # The simulator's ground truth is kept in the demo's data dir, not in the working dir.
+    truth = tmp_path / "data" / "simulator" / "truth.jsonl"
+    assert truth.stat().st_size > 0
+    assert not (tmp_path / "var").exists()
 
 
 def _assert_told_stopped(tmp_path: Path, names: set[str]) -> None:
