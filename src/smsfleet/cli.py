@@ -45,6 +45,17 @@ DEMO_ADMIN_PASSWORD = "demo-admin-password"  # noqa: S105 (demo mode only)
 Host = Annotated[str, typer.Option(help="Address to listen on")]
 Port = Annotated[int, typer.Option(help="Port to listen on")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides SMSFLEET_DATA_DIR")]
+# No default: the prompt shows none, and an empty answer is asked again.
+Password = Annotated[
+    str,
+    typer.Option(
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        show_default=False,
+        help="Asked for (twice, not shown) when not given",
+    ),
+]
 
 
 @app.callback()
@@ -344,10 +355,8 @@ def _with_store(data_dir: Path | None) -> ConfigStore:
 @users_app.command("add")
 def users_add(
     username: str,
+    password: Password,
     role: Annotated[Role, typer.Option(help="admin, operator or viewer")] = Role.viewer,
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ] = "",
     data_dir: DataDir = None,
 ) -> None:
     """Add a user."""
@@ -388,13 +397,7 @@ def users_ls(data_dir: DataDir = None) -> None:
 
 
 @users_app.command("passwd")
-def users_passwd(
-    username: str,
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ] = "",
-    data_dir: DataDir = None,
-) -> None:
+def users_passwd(username: str, password: Password, data_dir: DataDir = None) -> None:
     """Set a user's password (their sessions end)."""
     _update_user(username, UserUpdate(password=password), data_dir)
     typer.echo(f"password of {username} changed")

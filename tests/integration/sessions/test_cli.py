@@ -139,6 +139,23 @@ def test_users_commands(tmp_path: Path) -> None:
         assert code == 1 and "root-admin is the last active admin" in output, output
 
 
+def test_a_password_is_asked_for_unseen_with_no_default_shown(tmp_path: Path) -> None:
+    # An empty answer is asked again; the answers are not echoed.
+    answers = "\nalice-long-password\nalice-long-password\n"
+    code, output = run(tmp_path, "users", "add", "alice", input=answers)
+    assert code == 0, output
+    assert output.splitlines() == [
+        "Password: ",
+        "Password: ",
+        "Repeat for confirmation: ",
+        "user alice added (viewer)",
+    ]
+    assert "[]" not in output and "long-password" not in output
+    code, output = run(tmp_path, "users", "passwd", "alice", input="\nanother-long-pw\n" * 2)
+    assert code == 0, output
+    assert output.splitlines()[0] == "Password: " and "another" not in output
+
+
 def test_the_command_starts_without_loading_the_control_plane() -> None:
     """`smsfleet --help` and the light commands must not wait seconds for the server's
     imports: only the commands that run it (serve, demo, openapi) load it."""
