@@ -64,7 +64,10 @@ def _private() -> None:
     os.umask(0o077)
 
 
-def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+def _settings(
+    data_dir: Path | None = None, *, create: bool = True, **overrides: object
+) -> Settings:
+    """The settings, and the data dir made private; `create=False` makes none that is missing."""
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     try:
@@ -73,6 +76,8 @@ def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     except ConfigurationError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
+    if not create and not settings.data_dir.is_dir():
+        return settings
     # A data dir made beforehand (by hand, by an installer) is closed to others too.
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(PermissionError):  # not ours to change: the operator's call
@@ -347,9 +352,8 @@ def db_upgrade(data_dir: DataDir = None) -> None:
 
 
 def _with_store(data_dir: Path | None) -> ConfigStore:
-    from smsfleet.stores import open_config_store
-
-    return open_config_store(_settings(data_dir).resolved_config_url)
+    """The config store the control plane of the data dir uses; none is made here."""
+    return sessions_cli.open_existing_store(_settings(data_dir, create=False))
 
 
 @users_app.command("add")

@@ -63,6 +63,14 @@ SQL_POOL_SIZE = 40
 IDLE_CHECK_SECONDS = 1.0
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for another database or one in memory."""
+    if not url.startswith("sqlite"):
+        return None
+    database = sa.engine.make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
 def create_sql_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database

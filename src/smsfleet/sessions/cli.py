@@ -41,10 +41,28 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
-def _open_store(settings: Settings) -> ConfigStore:
+def open_existing_store(settings: Settings) -> ConfigStore:
+    """The config store of the control plane these settings name (its data dir, or
+    SMSFLEET_CONFIG_URL), read directly. A SQLite store that is not there is not made
+    (`serve`, `demo` and `db upgrade` make one): the command says where it looked."""
+    from smsfleet.core.sql import sqlite_file
     from smsfleet.stores import open_config_store
 
-    return open_config_store(settings.resolved_config_url)
+    url = settings.resolved_config_url
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        if settings.config_url is None:
+            where = f"no control plane data in {settings.data_dir.resolve()}"
+            hint = "pass --data-dir or set SMSFLEET_DATA_DIR"
+        else:
+            where, hint = f"no config store at {path}", "check SMSFLEET_CONFIG_URL"
+        typer.secho(
+            f"error: {where}: {hint} (`smsfleet db upgrade` makes a new one)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    return open_config_store(url)
 
 
 def _heartbeats(settings: Settings) -> dict[str, datetime]:
@@ -52,9 +70,12 @@ def _heartbeats(settings: Settings) -> dict[str, datetime]:
     it first ran: the metrics database is made then)."""
     import sqlalchemy as sa
 
-    from smsfleet.core.sql import create_sql_engine
+    from smsfleet.core.sql import create_sql_engine, sqlite_file
     from smsfleet.dispatch.store import HeartbeatStore, session_heartbeats_table
 
+    path = sqlite_file(settings.resolved_metrics_url)
+    if path is not None and not path.exists():
+        return {}  # not made here: an empty one would be all it held
     engine = create_sql_engine(settings.resolved_metrics_url)
     try:
         if not sa.inspect(engine).has_table(session_heartbeats_table.name):
@@ -96,7 +117,7 @@ def list_sessions(
     from smsfleet.sessions import service
 
     settings = _settings(data_dir)
-    store = _open_store(settings)
+    store = open_existing_store(settings)
     try:
         found = service.list_sessions(
             store=store,
@@ -128,7 +149,7 @@ def _act(
 ) -> None:
     from smsfleet.sessions import service
 
-    store = _open_store(_settings(data_dir))
+    store = open_existing_store(_settings(data_dir))
     failed = False
     try:
         for name in names:
@@ -192,7 +213,7 @@ def logs(
     except ValueError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    store = _open_store(settings)
+    store = open_existing_store(settings)
     try:
         spec = store.session_specs.get(name)
     finally:

@@ -77,6 +77,8 @@ def test_starting_a_paused_pairs_session_says_when_it_will_run(
 
 
 def test_users_commands(tmp_path: Path) -> None:
+    code, output = run(tmp_path, "db", "upgrade")  # a control plane's data dir
+    assert code == 0, output
     code, output = run(
         tmp_path,
         "users",
@@ -108,7 +110,7 @@ def test_users_commands(tmp_path: Path) -> None:
     assert code == 1 and "nobody" in output
     code, output = run(tmp_path, "db", "upgrade")
     assert code == 0
-    assert "config store up to date (sqlite)" in output
+    assert "config store up to date (sqlite)" in output  # again: nothing to change
     # Whoever ran them on the host is in the audit log, and no password is.
     store = open_config_store(Settings(data_dir=tmp_path).resolved_config_url)
     try:
@@ -140,6 +142,7 @@ def test_users_commands(tmp_path: Path) -> None:
 
 
 def test_a_password_is_asked_for_unseen_with_no_default_shown(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade")[0] == 0
     # An empty answer is asked again; the answers are not echoed.
     answers = "\nalice-long-password\nalice-long-password\n"
     code, output = run(tmp_path, "users", "add", "alice", input=answers)
@@ -154,6 +157,53 @@ def test_a_password_is_asked_for_unseen_with_no_default_shown(tmp_path: Path) ->
     code, output = run(tmp_path, "users", "passwd", "alice", input="\nanother-long-pw\n" * 2)
     assert code == 0, output
     assert output.splitlines()[0] == "Password: " and "another" not in output
+
+
+def test_a_command_against_a_data_dir_without_a_control_plane_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands read the control plane's stores directly: pointed at the wrong data
+    dir, they say where they looked rather than make empty databases there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMSFLEET_DATA_DIR", raising=False)
+    monkeypatch.delenv("SMSFLEET_CONFIG_URL", raising=False)
+    monkeypatch.delenv("SMSFLEET_METRICS_URL", raising=False)
+    elsewhere = tmp_path / "elsewhere"
+    commands = [
+        ["sessions", "ls"],
+        ["sessions", "start", "program1_UZ_uzmobile"],
+        ["sessions", "logs", "program1_UZ_uzmobile"],
+        ["users", "ls"],
+        ["users", "set", "alice", "--disable"],
+    ]
+    for command in commands:
+        for given, where in (([], tmp_path / "var"), (["--data-dir", str(elsewhere)], elsewhere)):
+            result = runner.invoke(app, [*command, *given])
+            assert result.exit_code == 2, (command, result.output)
+            assert (
+                f"error: no control plane data in {where}: pass --data-dir or set "
+                "SMSFLEET_DATA_DIR" in result.output
+            ), (command, result.output)
+    code, output = run(elsewhere, "users", "add", "alice", input="alice-long-password\n" * 2)
+    assert code == 2 and "no control plane data" in output
+    monkeypatch.setenv("SMSFLEET_DATA_DIR", str(elsewhere))
+    assert runner.invoke(app, ["sessions", "ls"]).exit_code == 2
+    assert sorted(tmp_path.iterdir()) == []  # nothing made, here or there
+
+    # `db upgrade` makes the stores on purpose; then the commands read them.
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert (elsewhere / "config.db").exists()
+    listed = runner.invoke(app, ["sessions", "ls"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.split() == [
+        "NAME",
+        "STATE",
+        "DESIRED",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "ASKED",
+    ]
 
 
 def test_the_command_starts_without_loading_the_control_plane() -> None:
