@@ -24,7 +24,7 @@ from smsfleet.attempts import LoopReports, RedisLedger
 from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore, CountryGrants
-from smsfleet.core.clock import Clock
+from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from smsfleet.core.nonblocking import WouldBlock, may_block, nonblocking
@@ -618,8 +618,9 @@ class Dispatcher:
                 raise ValidationFailed.for_field(
                     name,
                     "outside the attempt's lease",
-                    message=f"{name} {at.isoformat()} is not within the attempt's lease: "
-                    f"between {earliest.isoformat()} and {latest.isoformat()}",
+                    message=f"{name} {human_time(at, now=now)} is not within the attempt's"
+                    f" lease: between {human_time(earliest, now=now)} and"
+                    f" {human_time(latest, now=now)}",
                 )
 
     def _recorded(
