@@ -132,6 +132,31 @@ def normalize_phone_numbers(numbers: Iterable[str], country: str) -> list[str]:
     return normalized
 
 
+def _check_numbers_free(pairs: RecordStore[Pair], numbers: list[str], key: str) -> None:
+    """A test number belongs to one pair: it awaits one code at a time, and two pairs
+    leasing it apart would each send it one while the other's is awaited."""
+    owners = {
+        number: other.key
+        for other in pairs.list()
+        if other.key != key
+        for number in other.phone_numbers
+    }
+    taken = [
+        {
+            "field": f"phone_numbers.{index}",
+            "message": f"{number} is a test number of {owners[number]}",
+        }
+        for index, number in enumerate(numbers)
+        if number in owners
+    ]
+    if taken:
+        raise Conflict(
+            "; ".join(entry["message"] for entry in taken)
+            + ": a number awaits one code at a time, so it belongs to one pair",
+            details=taken,
+        )
+
+
 def _check_programs(programs: RecordStore[Program], names: list[str]) -> list[str]:
     known = {program.name for program in programs.list()}
     errors = [
@@ -224,6 +249,7 @@ def create_pair(
         updated_at=now,
     )
     _check_session_room(pairs, len(pair.programs), max_sessions)
+    _check_numbers_free(pairs, pair.phone_numbers, pair.key)
     pairs.add(pair)
     audit_service.record(
         audit=audit,
@@ -330,6 +356,7 @@ def update_pair(
         _guard_marking(actor)
     if changes.get("phone_numbers") is not None:
         changes["phone_numbers"] = normalize_phone_numbers(changes["phone_numbers"], pair.country)
+        _check_numbers_free(pairs, changes["phone_numbers"], pair.key)
     else:
         changes.pop("phone_numbers", None)
     now = clock.now()

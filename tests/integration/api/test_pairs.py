@@ -344,3 +344,37 @@ def test_each_change_of_a_pair_reaches_open_pages_on_the_pairs_topic(api: Api) -
             if message["topic"] == "pairs":
                 changes.append((message["data"]["key"], message["data"]["change"]))
     assert changes == [(key, "created"), (key, "updated"), (key, "deleted")]
+
+
+def test_a_test_number_belongs_to_one_pair(api: Api) -> None:
+    """A number awaits one code at a time: two pairs leasing it apart would each send it a
+    code while the other's is awaited."""
+    add_pair(api, phone_numbers=["+998991234567", "+998991234568"])
+    operator = api.headers(Role.operator)
+    body = {"country": "UZ", "operator": "Beeline", "phone_numbers": ["+998991234569", "991234568"]}
+    taken = api.client.post("/api/v1/pairs", json=body, headers=operator)
+    assert taken.status_code == 409, taken.text
+    error = taken.json()["error"]
+    assert error["message"] == (
+        "+998991234568 is a test number of UZ_uzmobile: a number awaits one code at a time,"
+        " so it belongs to one pair"
+    )
+    assert error["details"] == [
+        {"field": "phone_numbers.1", "message": "+998991234568 is a test number of UZ_uzmobile"}
+    ]
+    assert [pair.key for pair in api.store.pairs.list()] == ["UZ_uzmobile"]
+    made = api.client.post(
+        "/api/v1/pairs", json={**body, "phone_numbers": ["+998991234569"]}, headers=operator
+    )
+    assert made.status_code == 201, made.text
+    moved = api.client.patch(
+        "/api/v1/pairs/UZ_beeline", json={"phone_numbers": ["+998991234567"]}, headers=operator
+    )
+    assert moved.status_code == 409, moved.text
+    # A pair keeps its own numbers through a change.
+    kept = api.client.patch(
+        "/api/v1/pairs/UZ_uzmobile",
+        json={"phone_numbers": ["+998991234568", "+998991234567"]},
+        headers=operator,
+    )
+    assert kept.status_code == 200, kept.text
