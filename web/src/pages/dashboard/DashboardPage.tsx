@@ -14,7 +14,7 @@ import {
 } from "../../data/queries";
 import { usePairs } from "../../data/pairs";
 import { useSessions } from "../../data/sessions";
-import { CapChart, SuccessTrendChart, runningStep } from "./charts";
+import { CapChart, SuccessTrendChart, countryColors, runningStep } from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
 import { KpiCards, type Granted } from "./KpiCards";
@@ -102,6 +102,7 @@ export function DashboardPage() {
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
   const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
   const granted = useMemo(() => grantedOf(goals.data), [goals.data]);
+  const colorOf = useMemo(() => countryColors((pairs.data ?? []).map((pair) => pair.country)), [pairs.data]);
   const refreshing = recent.isFetching || byPair.isFetching || goals.isFetching;
 
   const errors = [
@@ -155,7 +156,10 @@ export function DashboardPage() {
         <div className="dashboard__charts">
           <ChartCard title="Success rate per country" testId="chart-success-trend" resource={trend}>
             {trend.data && trend.data.series.length > 0 ? (
-              <SuccessTrendChart series={trend.data.series} withDay={range.withDay} running={runningStep(trend.data)} />
+              <SuccessTrendChart
+                series={trend.data.series}
+                colorOf={colorOf}
+                withDay={range.withDay} running={runningStep(trend.data)} />
             ) : (
               <p className="empty-state">No completed attempts in the last {range.label}.</p>
             )}

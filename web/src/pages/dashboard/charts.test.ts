@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lonePoints, pivot, runningKey, runningStep, splitRunning } from "./charts";
+import { countryColors, lonePoints, pivot, runningKey, runningStep, splitRunning } from "./charts";
 
 describe("trend lines", () => {
   it("break where a step has no value, and mark a value alone between breaks", () => {
@@ -79,5 +79,27 @@ describe("the step still running", () => {
     ]);
     expect(rows[2]?.UZ).toBe(40); // the rows given are left as they were
     expect(splitRunning(rows, ["UZ"], null)).toEqual(rows);
+  });
+});
+
+describe("a country's colour", () => {
+  const fleet = ["UZ", "UA", "TJ", "IN", "IN", "AZ", "US", "KZ"];
+
+  it("is the same whatever series a range has, and in whatever order", () => {
+    const colorOf = countryColors(fleet);
+    const again = countryColors([...fleet].reverse());
+    for (const country of fleet) expect(again(country)).toBe(colorOf(country));
+    expect(colorOf("KZ")).toBe(countryColors(fleet)("KZ"));
+  });
+
+  it("differs between the fleet's countries", () => {
+    const colorOf = countryColors(fleet);
+    const codes = [...new Set(fleet)];
+    expect(new Set(codes.map(colorOf)).size).toBe(codes.length);
+  });
+
+  it("follows from the code alone for a country with no pair", () => {
+    expect(countryColors(fleet)("DE")).toBe(countryColors([])("DE"));
+    expect(countryColors([])("DE")).toMatch(/^#[0-9a-f]{6}$/);
   });
 });

@@ -20,8 +20,27 @@ import { formatRate } from "./format";
 
 const PALETTE = ["#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
 
-export function colorFor(index: number): string {
+function paletteAt(index: number): string {
   return PALETTE[index % PALETTE.length] ?? "#2563eb";
+}
+
+/** A deterministic hash of a short code (FNV-1a). */
+function hashOf(code: string): number {
+  let hash = 0x811c9dc5;
+  for (let at = 0; at < code.length; at++) {
+    hash ^= code.charCodeAt(at);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/** Each country's colour, the same in every range and chart: the fleet's countries (those
+ * of its pairs) in code order take the palette's colours in turn, so up to ten never share
+ * one; any other country (one whose pairs are gone) takes the colour its code hashes to. */
+export function countryColors(fleet: readonly string[]): (country: string) => string {
+  const order = [...new Set(fleet)].sort();
+  const known = new Map(order.map((country, index) => [country, paletteAt(index)]));
+  return (country) => known.get(country) ?? paletteAt(hashOf(country));
 }
 
 type Row = Record<string, number | null>;
@@ -113,13 +132,15 @@ const oneEntryPerLine = (entry: { name?: unknown }) => entry.name;
 
 interface TrendProps {
   series: readonly MetricsSeries[];
+  /** A country's colour (`countryColors`). */
+  colorOf: (country: string) => string;
   withDay: boolean;
   /** The start of the step still running (`runningStep`), drawn dashed. */
   running: number | null;
 }
 
 /** Success rate per country over time, one line each; the step still running dashed. */
-export function SuccessTrendChart({ series, withDay, running }: TrendProps) {
+export function SuccessTrendChart({ series, colorOf, withDay, running }: TrendProps) {
   const keys = series.map((line) => line.key).sort();
   const rows = splitRunning(
     pivot(series, (point) => (point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10)),
@@ -145,29 +166,29 @@ export function SuccessTrendChart({ series, withDay, running }: TrendProps) {
           payloadUniqBy={oneEntryPerLine}
         />
         <Legend />
-        {keys.map((key, index) => (
+        {keys.map((key) => (
           <Line
             key={key}
             dataKey={key}
             name={key}
-            stroke={colorFor(index)}
+            stroke={colorOf(key)}
             strokeWidth={2}
-            dot={loneDots(rows, key, colorFor(index))}
+            dot={loneDots(rows, key, colorOf(key))}
             isAnimationActive={false}
           />
         ))}
         {running !== null &&
-          keys.map((key, index) => (
+          keys.map((key) => (
             <Line
               key={runningKey(key)}
               dataKey={runningKey(key)}
               name={key}
               className="trend-running"
-              stroke={colorFor(index)}
+              stroke={colorOf(key)}
               strokeWidth={2}
               strokeDasharray={RUNNING_DASH}
               legendType="none"
-              dot={loneDots(rows, runningKey(key), colorFor(index))}
+              dot={loneDots(rows, runningKey(key), colorOf(key))}
               isAnimationActive={false}
             />
           ))}
