@@ -224,7 +224,9 @@ def test_bulk_stop_or_restart_of_a_high_priority_pair_needs_an_acknowledgement(
     expect(warning).to_contain_text("program1_IN_vi")
     expect(dialog.get_by_test_id("bulk-confirm")).to_be_disabled()
     dialog.get_by_test_id("bulk-acknowledge").check()
-    expect(dialog.get_by_test_id("bulk-confirm")).to_have_text("Stop 8 sessions")
+    # Only the sessions a stop would change count: the other six are stopped already.
+    expect(dialog.get_by_test_id("bulk-confirm")).to_have_text("Stop 2 sessions")
+    expect(dialog.get_by_test_id("bulk-unchanged")).to_have_text("6 others are already stopped.")
     expect(dialog.get_by_test_id("bulk-confirm")).to_be_enabled()
     screenshot("bulk stop confirmation")
 
@@ -236,6 +238,16 @@ def test_bulk_stop_or_restart_of_a_high_priority_pair_needs_an_acknowledgement(
     vi_result = results.get_by_test_id("bulk-result-program1_IN_vi")
     expect(vi_result).to_have_attribute("data-ok", "true")
     screenshot("bulk results")
+
+    # Once all are stopped a stop would change nothing, and says so.
+    page.get_by_test_id("bulk-country-IN").click()
+    dialog.get_by_test_id("bulk-action-stop").check()
+    expect(dialog.get_by_test_id("bulk-nothing")).to_have_text(
+        "8 sessions (every session in IN), all already stopped: nothing to stop.",
+        timeout=STATE_TIMEOUT_MS,
+    )
+    expect(dialog.get_by_test_id("bulk-confirm")).to_have_text("Nothing to stop")
+    expect(dialog.get_by_test_id("bulk-confirm")).to_be_disabled()
 
 
 def test_viewer_sees_sessions_without_buttons(

@@ -10,7 +10,7 @@ import {
   type SessionActionResult,
 } from "../../api/types";
 import { Dialog } from "../../components/Dialog";
-import { describeScope, inScope, needsForce, type BulkScope } from "./grouping";
+import { bulkPlan, describeScope, inScope, needsForce, unchangedNote, type BulkScope } from "./grouping";
 
 interface BulkActionDialogProps {
   sessions: readonly Session[];
@@ -64,6 +64,10 @@ export function BulkActionDialog({
   const error = bulk.error;
 
   const targets = useMemo(() => sessions.filter((session) => inScope(session, scope)), [sessions, scope]);
+  // Only the sessions the action would change count: a start of running ones does nothing.
+  const plan = useMemo(() => bulkPlan(targets, action), [targets, action]);
+  const changed = plan.changed;
+  const note = unchangedNote(plan, action, describeScope(scope));
   const highPriority = targets.filter((session) => needsForce(session, action));
   // A restart stops a session for a moment: a high-priority one's asks first, as its own
   // Restart button does (no force: operators may restart them).
@@ -106,11 +110,15 @@ export function BulkActionDialog({
           <button
             type="button"
             className={action === "stop" ? "button button--danger" : "button button--primary"}
-            disabled={busy || targets.length === 0 || (needsAcknowledgement && !acknowledged)}
+            disabled={busy || changed.length === 0 || (needsAcknowledgement && !acknowledged)}
             onClick={confirm}
             data-testid="bulk-confirm"
           >
-            {busy ? "Working…" : `${capitalize(action)} ${targets.length} session${targets.length === 1 ? "" : "s"}`}
+            {busy
+              ? "Working…"
+              : changed.length === 0
+                ? `Nothing to ${action}`
+                : `${capitalize(action)} ${changed.length} session${changed.length === 1 ? "" : "s"}`}
           </button>
         </>
       }
@@ -168,17 +176,22 @@ export function BulkActionDialog({
       </div>
 
       <div className="bulk-summary" data-testid="bulk-summary">
-        <p>
-          This will {action} <strong data-testid="bulk-count">{targets.length}</strong> session
-          {targets.length === 1 ? "" : "s"} ({describeScope(scope)}).
-        </p>
-        {targets.length > 0 && (
+        {changed.length === 0 && note !== null ? (
+          <p data-testid="bulk-nothing">{note}</p>
+        ) : (
+          <p>
+            This will {action} <strong data-testid="bulk-count">{changed.length}</strong> session
+            {changed.length === 1 ? "" : "s"} ({describeScope(scope)}).
+            {note !== null && <span data-testid="bulk-unchanged"> {note}</span>}
+          </p>
+        )}
+        {changed.length > 0 && (
           <p className="bulk-summary__names mono">
-            {targets
+            {changed
               .slice(0, SHOWN_NAMES)
               .map((session) => session.name)
               .join(", ")}
-            {targets.length > SHOWN_NAMES && ` and ${targets.length - SHOWN_NAMES} more`}
+            {changed.length > SHOWN_NAMES && ` and ${changed.length - SHOWN_NAMES} more`}
           </p>
         )}
       </div>

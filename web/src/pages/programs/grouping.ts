@@ -116,3 +116,38 @@ export function canApply(session: Session, action: SessionAction): boolean {
       return true;
   }
 }
+
+/** What a bulk action would do in its scope: the sessions it would change, and those
+ * already as it would leave them (a start of running ones changes nothing). */
+export interface BulkPlan {
+  changed: Session[];
+  unchanged: Session[];
+}
+
+export function bulkPlan(targets: readonly Session[], action: SessionAction): BulkPlan {
+  const changed: Session[] = [];
+  const unchanged: Session[] = [];
+  for (const session of targets) (canApply(session, action) ? changed : unchanged).push(session);
+  return { changed, unchanged };
+}
+
+const ALREADY: Record<SessionAction, string> = {
+  start: "running or starting",
+  stop: "stopped",
+  restart: "restarted",
+};
+
+/** What a bulk plan says of the sessions it leaves alone, `where` describing its scope:
+ * nothing when there are none, "18 sessions (every session), all already running or
+ * starting: nothing to start." when it changes none, else how many others are. */
+export function unchangedNote(plan: BulkPlan, action: SessionAction, where: string): string | null {
+  const count = plan.unchanged.length;
+  if (count === 0) return null;
+  const already = ALREADY[action];
+  if (plan.changed.length === 0) {
+    return count === 1
+      ? `1 session (${where}), already ${already}: nothing to ${action}.`
+      : `${count} sessions (${where}), all already ${already}: nothing to ${action}.`;
+  }
+  return count === 1 ? `1 other is already ${already}.` : `${count} others are already ${already}.`;
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import type { Session } from "../../api/types";
+import { bulkPlan, unchangedNote } from "./grouping";
+
+const session = (name: string, changes: Partial<Session> = {}): Session =>
+  ({ name, state: "running", desired: "running", is_high_priority: false, ...changes }) as Session;
+
+describe("a bulk action", () => {
+  const running = [session("a"), session("b"), session("c", { state: "starting" })];
+  const stopped = [session("d", { state: "stopped", desired: "stopped" }), session("e", { state: "fatal" })];
+
+  it("counts only the sessions it would change", () => {
+    const plan = bulkPlan([...running, ...stopped], "start");
+    expect(plan.changed.map((s) => s.name)).toEqual(["d", "e"]);
+    expect(plan.unchanged.map((s) => s.name)).toEqual(["a", "b", "c"]);
+    expect(unchangedNote(plan, "start", "every session")).toBe("3 others are already running or starting.");
+    const stop = bulkPlan([...running, ...stopped], "stop");
+    expect(stop.changed.map((s) => s.name)).toEqual(["a", "b", "c", "e"]);
+    expect(unchangedNote(stop, "stop", "every session")).toBe("1 other is already stopped.");
+  });
+
+  it("says when it would change nothing", () => {
+    const plan = bulkPlan(running, "start");
+    expect(plan.changed).toEqual([]);
+    expect(unchangedNote(plan, "start", "every session in IN")).toBe(
+      "3 sessions (every session in IN), all already running or starting: nothing to start.",
+    );
+    expect(unchangedNote(bulkPlan(stopped.slice(0, 1), "stop"), "stop", "every session of X")).toBe(
+      "1 session (every session of X), already stopped: nothing to stop.",
+    );
+  });
+
+  it("restarts every session, and says nothing of others", () => {
+    const plan = bulkPlan([...running, ...stopped], "restart");
+    expect(plan.changed).toHaveLength(5);
+    expect(unchangedNote(plan, "restart", "every session")).toBeNull();
+  });
+});
