@@ -220,3 +220,25 @@ def test_a_viewer_is_offered_read_keys_only(
     expect(dialog.get_by_test_id("key-scope-hint")).to_have_text(
         "Your keys can only read: control needs the operator role."
     )
+
+
+def test_a_quota_that_is_not_a_whole_number_of_at_least_1_is_flagged_on_its_field(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client
+) -> None:
+    open_logged_in(page, "/developer", control_plane.admin_password)
+    page.get_by_test_id("create-key").click()
+    dialog = page.get_by_test_id("create-key-dialog")
+    dialog.get_by_test_id("key-name").fill("e2e-bad-quota")
+    dialog.get_by_test_id("key-daily").fill("0")
+    dialog.get_by_test_id("create-key-submit").click()
+    expect(dialog.get_by_test_id("error-key-daily")).to_have_text(
+        "A daily quota is a whole number of at least 1, or empty for none."
+    )
+    expect(dialog.get_by_test_id("error-key-form")).to_have_count(0)
+    # Emptied, it means no quota: the key is made.
+    dialog.get_by_test_id("key-daily").fill("")
+    expect(dialog.get_by_test_id("error-key-daily")).to_have_count(0)
+    dialog.get_by_test_id("create-key-submit").click()
+    shown = page.get_by_test_id("new-key")
+    expect(shown).to_be_visible()
+    admin_api.delete(f"/api/v1/auth/api-keys/{shown.inner_text().split('_')[1]}")

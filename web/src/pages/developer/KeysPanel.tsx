@@ -1,14 +1,15 @@
 import { useMutation } from "@tanstack/react-query";
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { createApiKey, revokeApiKey } from "../../api/endpoints";
-import { errorMessage } from "../../api/errors";
-import { API_KEY_SCOPES, type ApiKey, type ApiKeyCreated, type ApiKeyScope } from "../../api/types";
+import { ApiError, errorMessage } from "../../api/errors";
+import { API_KEY_SCOPES, type ApiKey, type ApiKeyCreate, type ApiKeyCreated, type ApiKeyScope } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Dialog, DialogActions } from "../../components/Dialog";
 import { SortHeaders, useSort, type SortColumn, type SortValue } from "../../components/sorting";
 import { formatDateTime } from "../../format/time";
 import { Identifier } from "../../components/Identifier";
+import { hasKeyErrors, keyFormErrors, serverErrorsToKeyForm, toKeyPayload, type KeyFormErrors, type KeyFormField } from "./keyForm";
 import { quota } from "./quota";
 
 interface KeysPanelProps {
@@ -129,20 +130,32 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
   const offered = canWrite(user) ? API_KEY_SCOPES : API_KEY_SCOPES.filter((scope) => scope === "read");
   const [daily, setDaily] = useState("");
   const [monthly, setMonthly] = useState("");
+  const [errors, setErrors] = useState<KeyFormErrors>({});
+  const values = { name, scopes, daily, monthly };
   const toggle = (scope: ApiKeyScope) =>
     setScopes((current) => (current.includes(scope) ? current.filter((s) => s !== scope) : [...current, scope]));
   const creation = useMutation({
-    mutationFn: () =>
-      createApiKey({
-        name: name.trim(),
-        scopes,
-        ...(daily ? { daily_quota: Number(daily) } : {}),
-        ...(monthly ? { monthly_quota: Number(monthly) } : {}),
-      }),
+    mutationFn: (payload: ApiKeyCreate) => createApiKey(payload),
     onSuccess: onCreated,
+    onError: (error) => {
+      if (error instanceof ApiError && error.status === 422 && error.fieldErrors.length > 0) {
+        setErrors(serverErrorsToKeyForm(error.fieldErrors, error.message));
+      } else {
+        setErrors({ form: errorMessage(error) });
+      }
+    },
   });
   const busy = creation.isPending;
-  const error = creation.error === null ? null : errorMessage(creation.error);
+  const submit = () => {
+    const found = keyFormErrors(values);
+    setErrors(found);
+    if (!hasKeyErrors(found)) creation.mutate(toKeyPayload(values));
+  };
+  // A field's message goes once it is changed.
+  const edit = (field: KeyFormField, set: (value: string) => void) => (value: string) => {
+    set(value);
+    setErrors((current) => ({ ...current, [field]: undefined, form: undefined }));
+  };
   return (
     <Dialog
       title="Create an API key"
@@ -152,7 +165,7 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
         <DialogActions
           onCancel={onClose}
           submitLabel="Create"
-          onSubmit={() => creation.mutate()}
+          onSubmit={submit}
           disabled={busy || name.trim() === "" || scopes.length === 0}
           testId="create-key-submit"
         />
@@ -162,7 +175,16 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
         <label className="field__label" htmlFor="key-name">
           Name
         </label>
-        <input id="key-name" className="input" value={name} maxLength={64} onChange={(e) => setName(e.target.value)} data-testid="key-name" />
+        <FieldControl id="key-name" error={errors.name}>
+          <input
+            id="key-name"
+            className="input"
+            value={name}
+            maxLength={64}
+            onChange={(e) => edit("name", setName)(e.target.value)}
+            data-testid="key-name"
+          />
+        </FieldControl>
         <span className="field__label">Scopes</span>
         <div>
           {offered.map((scope) => (
@@ -176,22 +198,65 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
               Your keys can only read: control needs the operator role.
             </p>
           )}
+          {errors.scopes && (
+            <p className="field__error" role="alert" data-testid="error-key-scopes">
+              {errors.scopes}
+            </p>
+          )}
         </div>
         <label className="field__label" htmlFor="key-daily">
           Daily quota
         </label>
-        <input id="key-daily" className="input" type="number" min={1} placeholder="none" value={daily} onChange={(e) => setDaily(e.target.value)} />
+        <FieldControl id="key-daily" error={errors.daily}>
+          <input
+            id="key-daily"
+            className="input"
+            type="number"
+            min={1}
+            step={1}
+            placeholder="none"
+            value={daily}
+            onChange={(e) => edit("daily", setDaily)(e.target.value)}
+            data-testid="key-daily"
+          />
+        </FieldControl>
         <label className="field__label" htmlFor="key-monthly">
           Monthly quota
         </label>
-        <input id="key-monthly" className="input" type="number" min={1} placeholder="none" value={monthly} onChange={(e) => setMonthly(e.target.value)} />
+        <FieldControl id="key-monthly" error={errors.monthly}>
+          <input
+            id="key-monthly"
+            className="input"
+            type="number"
+            min={1}
+            step={1}
+            placeholder="none"
+            value={monthly}
+            onChange={(e) => edit("monthly", setMonthly)(e.target.value)}
+            data-testid="key-monthly"
+          />
+        </FieldControl>
       </div>
-      {error && (
-        <p className="field__error" role="alert">
-          {error}
+      {errors.form && (
+        <p className="field__error" role="alert" data-testid="error-key-form">
+          {errors.form}
         </p>
       )}
     </Dialog>
+  );
+}
+
+/** A control in the form's second column with its validation message underneath. */
+function FieldControl({ id, error, children }: { id: string; error: string | undefined; children: ReactNode }) {
+  return (
+    <div className={error ? "field field--invalid" : "field"}>
+      {children}
+      {error && (
+        <p className="field__error" role="alert" data-testid={`error-${id}`}>
+          {error}
+        </p>
+      )}
+    </div>
   );
 }
 
