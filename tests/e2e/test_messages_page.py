@@ -69,7 +69,12 @@ def test_send_cancel_retry_and_a_numbers_thread(
     dialog = page.get_by_test_id("new-send-dialog")
     dialog.get_by_test_id("send-phone").fill(PHONE)
     dialog.get_by_test_id("send-template").select_option("e2e-otp")
-    dialog.get_by_test_id("send-param-token").fill("4242")
+    # Each value is asked for by name, beside the text it fills.
+    expect(dialog.get_by_test_id("send-template-text")).to_have_text("Your code is {token}")
+    expect(dialog.get_by_test_id("send-param-token-hint")).to_have_text(
+        "Fills {token} in the template's text."
+    )
+    dialog.get_by_label("token", exact=True).fill("4242")
     dialog.get_by_test_id("new-send-submit").click()
     expect(dialog).to_have_count(0)
     row = page.get_by_test_id("send-row").filter(has_text=PHONE)

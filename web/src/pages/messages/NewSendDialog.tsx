@@ -4,19 +4,12 @@ import { createSend } from "../../api/endpoints";
 import { errorMessage } from "../../api/errors";
 import type { Send, Template } from "../../api/types";
 import { Dialog, DialogActions } from "../../components/Dialog";
+import { paramHint, paramLabel, placeholders } from "./sendText";
 
 interface NewSendDialogProps {
   templates: readonly Template[];
   onClose: () => void;
   onCreated: (send: Pick<Send, "id" | "status" | "pair">) => void;
-}
-
-/** `{name}` placeholders of a template, to ask for their values. */
-function placeholders(template: Template | undefined): string[] {
-  if (!template) return [];
-  const bodies = [template.body, ...Object.values(template.provider_bodies)];
-  const names = bodies.flatMap((body) => [...body.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] ?? ""));
-  return [...new Set(names)].filter(Boolean);
 }
 
 export function NewSendDialog({ templates, onClose, onCreated }: NewSendDialogProps) {
@@ -67,17 +60,35 @@ export function NewSendDialog({ templates, onClose, onCreated }: NewSendDialogPr
           ))}
         </select>
         {templateId ? (
-          names.map((name) => (
-            <label key={name} className="form-grid__full">
-              <span className="field__label">{`{${name}}`}</span>
-              <input
-                className="input"
-                value={params[name] ?? ""}
-                onChange={(e) => setParams({ ...params, [name]: e.target.value })}
-                data-testid={`send-param-${name}`}
-              />
-            </label>
-          ))
+          <>
+            {template && (
+              <div className="form-grid__full field">
+                <span className="field__label">Template text</span>
+                <p className="send-template-text mono" data-testid="send-template-text">
+                  {template.body}
+                </p>
+                {names.length === 0 && <p className="field__hint">It takes no values.</p>}
+              </div>
+            )}
+            {names.map((name) => (
+              <div key={name} className="form-grid__full field">
+                <label className="field__label" htmlFor={`send-param-${name}`}>
+                  {paramLabel(name)}
+                </label>
+                <input
+                  id={`send-param-${name}`}
+                  className="input"
+                  value={params[name] ?? ""}
+                  onChange={(e) => setParams({ ...params, [name]: e.target.value })}
+                  aria-describedby={`send-param-${name}-hint`}
+                  data-testid={`send-param-${name}`}
+                />
+                <p className="field__hint" id={`send-param-${name}-hint`} data-testid={`send-param-${name}-hint`}>
+                  {paramHint(name)}
+                </p>
+              </div>
+            ))}
+          </>
         ) : (
           <label className="form-grid__full">
             <span className="field__label">Text</span>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { templateValues } from "./sendText";
+import { paramHint, paramLabel, placeholders, templateValues } from "./sendText";
 
 describe("templateValues", () => {
   it("names each value", () => {
@@ -9,5 +9,22 @@ describe("templateValues", () => {
 
   it("says none when there are none", () => {
     expect(templateValues({})).toBe("—");
+  });
+});
+
+describe("a template's parameters", () => {
+  it("are its placeholders, once each, from its text and any provider's own", () => {
+    expect(placeholders({ body: "Your code is {token}, {name}", provider_bodies: { twilio: "{token} is your code" } })).toEqual([
+      "token",
+      "name",
+    ]);
+    expect(placeholders({ body: "Hello", provider_bodies: {} })).toEqual([]);
+    expect(placeholders(undefined)).toEqual([]);
+  });
+
+  it("are labelled by name in words, with what they fill", () => {
+    expect(paramLabel("token")).toBe("token");
+    expect(paramLabel("order_id")).toBe("order id");
+    expect(paramHint("token")).toBe("Fills {token} in the template's text.");
   });
 });
