@@ -71,7 +71,7 @@ export function PairFormDialog({
         setForceMessage(error.message);
         setForceConfirmed(false);
       } else if (error instanceof ApiError && error.status === 422) {
-        setErrors(serverErrorsToForm(error.fieldErrors, error.message));
+        setErrors(serverErrorsToForm(error.fieldErrors, error.message, values.phoneNumbers));
       } else {
         setErrors({ form: errorMessage(error) });
       }

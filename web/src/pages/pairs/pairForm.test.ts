@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Pair } from "../../api/types";
-import { addedPrograms, emptyForm, formFromPair, startSessionsLabel, toUpdatePayload } from "./pairForm";
+import {
+  addedPrograms,
+  emptyForm,
+  formFromPair,
+  serverErrorsToForm,
+  startSessionsLabel,
+  toUpdatePayload,
+  validateForm,
+} from "./pairForm";
 
 const pair = {
   key: "UZ_uzmobile",
@@ -42,5 +50,40 @@ describe("adding programs to a pair", () => {
     );
     expect(startSessionsLabel(["program1", "program2"], true, true)).toBe("Start its 2 sessions on save.");
     expect(startSessionsLabel(["program1"], true, true)).toBe("Start its session on save.");
+  });
+});
+
+describe("a pair's phone numbers", () => {
+  const check = (phoneNumbers: string) => validateForm({ ...formFromPair(pair), phoneNumbers }, false).phoneNumbers;
+
+  it("flag every line that is not a phone number, not only the first", () => {
+    expect(check("hello\n+1234")).toBe('Line 1: "hello" is not a phone number. Line 2: "+1234" is not a phone number.');
+  });
+
+  it("number lines as the box shows them, blank ones included", () => {
+    expect(check("+998901234567\n\n  hello  \n+998901234568")).toBe('Line 3: "hello" is not a phone number.');
+  });
+
+  it("pass when every line is a number", () => {
+    expect(check("+998901234567\n+99890 123 45 68\n")).toBeUndefined();
+  });
+
+  it("refused by the server are named by their line in the box too", () => {
+    const details = [
+      { field: "phone_numbers.1", message: "not a valid number" },
+      { field: "phone_numbers.2", message: "not a valid number" },
+    ];
+    expect(serverErrorsToForm(details, "invalid input", "+998901234567\n\n+99812\n+99813").phoneNumbers).toBe(
+      "Line 3: not a valid number Line 4: not a valid number",
+    );
+    expect(serverErrorsToForm(details.slice(0, 1), "invalid input").phoneNumbers).toBe("Line 2: not a valid number");
+  });
+
+  it("name the first few bad lines and count the rest", () => {
+    const text = Array.from({ length: 8 }, (_, index) => `bad${index + 1}`).join("\n");
+    const message = check(text) ?? "";
+    expect(message).toContain('Line 5: "bad5" is not a phone number.');
+    expect(message).not.toContain("Line 6");
+    expect(message).toMatch(/3 more lines are not phone numbers either\.$/);
   });
 });

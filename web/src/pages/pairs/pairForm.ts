@@ -81,11 +81,32 @@ export function startSessionsLabel(added: readonly string[], start: boolean, isN
   return `Start the ${added.length === 1 ? "session" : "sessions"} of ${added.join(", ")} on save.`;
 }
 
+/** The phone lines (`phoneLines`) with their line numbers in the box, blank lines counted. */
+export function numberedPhoneLines(text: string): Array<{ line: string; number: number }> {
+  return text
+    .split("\n")
+    .map((line, index) => ({ line: line.trim(), number: index + 1 }))
+    .filter(({ line }) => line.length > 0);
+}
+
 export function phoneLines(text: string): string[] {
   return text
     .split("\n")
     .map((line) => line.trim())
     .filter((line) => line.length > 0);
+}
+
+// Bad lines named one by one, up to this many.
+const SHOWN_BAD_LINES = 5;
+
+/** Every line of the text that is not a phone number, by its line number in the box
+ * (blank lines count): `Line 1: "hello" is not a phone number. Line 3: …`. */
+export function phoneErrors(text: string): string | undefined {
+  const bad = numberedPhoneLines(text).filter(({ line }) => !PHONE_SHAPE.test(line));
+  if (bad.length === 0) return undefined;
+  const shown = bad.slice(0, SHOWN_BAD_LINES).map(({ line, number }) => `Line ${number}: "${line}" is not a phone number.`);
+  if (bad.length > SHOWN_BAD_LINES) shown.push(`${bad.length - SHOWN_BAD_LINES} more lines are not phone numbers either.`);
+  return shown.join(" ");
 }
 
 function parseThreshold(text: string): number | null {
@@ -111,9 +132,9 @@ export function validateForm(values: PairFormValues, isNew: boolean): PairFormEr
   if (values.region.trim().length > MAX_TEXT) errors.region = `At most ${MAX_TEXT} characters.`;
 
   const phones = phoneLines(values.phoneNumbers);
-  const badLine = phones.findIndex((line) => !PHONE_SHAPE.test(line));
+  const badLines = phoneErrors(values.phoneNumbers);
   if (phones.length > MAX_PHONE_NUMBERS) errors.phoneNumbers = `At most ${MAX_PHONE_NUMBERS} numbers.`;
-  else if (badLine >= 0) errors.phoneNumbers = `Line ${badLine + 1}: "${phones[badLine]}" is not a phone number.`;
+  else if (badLines) errors.phoneNumbers = badLines;
 
   if (values.programs.length > MAX_PROGRAMS) errors.programs = `At most ${MAX_PROGRAMS} programs.`;
   const pause = thresholdError(values.pauseThreshold);
@@ -190,9 +211,11 @@ const SERVER_FIELDS: Record<string, PairFormField> = {
   resume_threshold: "resumeThreshold",
 };
 
-/** Maps `phone_numbers.2` to the phone field as "Line 3: …"; unknown fields go to the form. */
-export function serverErrorsToForm(details: readonly FieldError[], fallback: string): PairFormErrors {
+/** Maps `phone_numbers.2` to the phone field as "Line 3: …" (the line of the third number in
+ * `phoneText`, the box as sent, when given); unknown fields go to the form. */
+export function serverErrorsToForm(details: readonly FieldError[], fallback: string, phoneText?: string): PairFormErrors {
   const errors: PairFormErrors = {};
+  const lineNumbers = phoneText === undefined ? [] : numberedPhoneLines(phoneText).map(({ number }) => number);
   const append = (key: PairFormField | "form", message: string) => {
     errors[key] = errors[key] ? `${errors[key]} ${message}` : message;
   };
@@ -200,7 +223,10 @@ export function serverErrorsToForm(details: readonly FieldError[], fallback: str
     const [name = "", index] = field.replace(/^(body|query)\./, "").split(".");
     const target = SERVER_FIELDS[name];
     if (!target) append("form", field ? `${field}: ${message}` : message);
-    else if (index !== undefined && /^\d+$/.test(index)) append(target, `Line ${Number(index) + 1}: ${message}`);
+    else if (index !== undefined && /^\d+$/.test(index)) {
+      const line = target === "phoneNumbers" ? lineNumbers[Number(index)] : undefined;
+      append(target, `Line ${line ?? Number(index) + 1}: ${message}`);
+    }
     else append(target, message);
   }
   if (!hasErrors(errors)) errors.form = fallback;
