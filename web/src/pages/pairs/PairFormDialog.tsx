@@ -1,16 +1,19 @@
-import { useMutation } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { createPair, updatePair } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
 import { PAIR_STATES, type Country, type Host, type Pair, type PairState, type Program } from "../../api/types";
 import { Dialog } from "../../components/Dialog";
 import { Field } from "../../components/Field";
+import { sessionsQuery } from "../../data/sessions";
 import {
   addedPrograms,
   emptyForm,
   formFromPair,
   hasErrors,
+  programsStopped,
   serverErrorsToForm,
+  stopWarning,
   toCreatePayload,
   toUpdatePayload,
   startSessionsLabel,
@@ -47,6 +50,11 @@ export function PairFormDialog({
   // Set when the server answered 409 force_required: the user must confirm.
   const [forceMessage, setForceMessage] = useState<string | null>(null);
   const [forceConfirmed, setForceConfirmed] = useState(false);
+  // An edit that takes programs off stops their sessions: which run is asked of the server
+  // (while unknown, every program taken off counts).
+  const sessions = useQuery({ ...sessionsQuery(), enabled: !isNew });
+  // The programs whose stop was confirmed: a different set asks again.
+  const [stopConfirmedFor, setStopConfirmedFor] = useState<string | null>(null);
 
   const set = <K extends keyof PairFormValues>(key: K, value: PairFormValues[K]) => {
     setValues((current) => ({ ...current, [key]: value }));
@@ -80,8 +88,12 @@ export function PairFormDialog({
   // Stays set after a success too, while the page closes the dialog.
   const busy = saving.isPending || saving.isSuccess;
 
+  const stopping = programsStopped(values, pair, sessions.data);
+  const blockedByStop = stopping.length > 0 && stopConfirmedFor !== stopping.join(",");
+
   const submit = (event: SubmitEvent) => {
     event.preventDefault();
+    if (blockedByStop) return;
     const clientErrors = validateForm(values, isNew);
     setErrors(clientErrors);
     if (hasErrors(clientErrors)) return;
@@ -108,7 +120,7 @@ export function PairFormDialog({
             type="submit"
             form={formId}
             className="button button--primary"
-            disabled={busy || blockedByForce}
+            disabled={busy || blockedByForce || blockedByStop}
             data-testid="pair-save"
           >
             {busy ? "Saving…" : forceMessage ? "Save anyway" : isNew ? "Add pair" : "Save changes"}
@@ -243,6 +255,20 @@ export function PairFormDialog({
               />
               {startSessionsLabel(added, startSessions, isNew)}
             </label>
+          )}
+          {stopping.length > 0 && (
+            <div className="banner banner--warning" role="alert" data-testid="stop-warning">
+              <p>{stopWarning(stopping)}</p>
+              <label className="checkbox">
+                <input
+                  type="checkbox"
+                  checked={!blockedByStop}
+                  onChange={(event) => setStopConfirmedFor(event.target.checked ? stopping.join(",") : null)}
+                  data-testid="stop-confirm"
+                />
+                I confirm stopping {stopping.length === 1 ? "it" : "them"}.
+              </label>
+            </div>
           )}
         </div>
         <Field id="pair-pause" label="Pause below success ratio" error={errors.pauseThreshold} hint="0–1; empty: global default.">

@@ -4,8 +4,10 @@ import {
   addedPrograms,
   emptyForm,
   formFromPair,
+  programsStopped,
   serverErrorsToForm,
   startSessionsLabel,
+  stopWarning,
   toUpdatePayload,
   validateForm,
 } from "./pairForm";
@@ -85,5 +87,32 @@ describe("a pair's phone numbers", () => {
     expect(message).toContain('Line 5: "bad5" is not a phone number.');
     expect(message).not.toContain("Line 6");
     expect(message).toMatch(/3 more lines are not phone numbers either\.$/);
+  });
+});
+
+describe("taking programs off a pair", () => {
+  const withTwo: Pair = { ...pair, programs: ["program1", "program2", "program3"] };
+  const values = { ...formFromPair(withTwo), programs: ["program1"] };
+  const session = (program: string, state: "running" | "stopped" | "backoff", on = "UZ_uzmobile") => ({
+    pair: on,
+    program,
+    state,
+  });
+
+  it("warns of the sessions it stops: those still running on this pair", () => {
+    const sessions = [session("program2", "running"), session("program3", "stopped"), session("program3", "running", "KZ_kcell")];
+    expect(programsStopped(values, withTwo, sessions)).toEqual(["program2"]);
+    expect(programsStopped(values, withTwo, [...sessions, session("program3", "backoff")])).toEqual(["program2", "program3"]);
+    expect(stopWarning(["program2"])).toBe("Saving stops the session of program2 on this pair.");
+    expect(stopWarning(["program2", "program3"])).toBe("Saving stops the sessions of program2, program3 on this pair.");
+  });
+
+  it("counts every program taken off while the sessions are not known", () => {
+    expect(programsStopped(values, withTwo, undefined)).toEqual(["program2", "program3"]);
+  });
+
+  it("stops nothing when no program is taken off, or for a new pair", () => {
+    expect(programsStopped(formFromPair(withTwo), withTwo, undefined)).toEqual([]);
+    expect(programsStopped({ ...emptyForm(), programs: ["program1"] }, undefined, undefined)).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // Form state of the add/edit dialog, its client-side checks, and the mapping
 // of server validation errors (`details: [{field, message}]`) back onto fields.
 import type { FieldError } from "../../api/errors";
-import type { Pair, PairCreate, PairState, PairUpdate } from "../../api/types";
+import type { Pair, PairCreate, PairState, PairUpdate, Session } from "../../api/types";
 
 export interface PairFormValues {
   country: string;
@@ -70,6 +70,29 @@ export function formFromPair(pair: Pair): PairFormValues {
 /** The programs whose sessions a save creates: all of a new pair's, the ones added to a pair. */
 export function addedPrograms(values: PairFormValues, pair: Pair | undefined): string[] {
   return pair ? values.programs.filter((program) => !pair.programs.includes(program)) : values.programs;
+}
+
+// States in which a session has no process left: removing its program stops nothing.
+const AT_REST: ReadonlySet<Session["state"]> = new Set(["stopped", "exited", "fatal"]);
+
+/** The programs taken off a pair whose sessions a save would stop: those whose session on
+ * the pair is not at rest, or every program taken off when the sessions are not known. */
+export function programsStopped(
+  values: PairFormValues,
+  pair: Pair | undefined,
+  sessions: readonly Pick<Session, "pair" | "program" | "state">[] | undefined,
+): string[] {
+  if (!pair) return [];
+  const removed = pair.programs.filter((program) => !values.programs.includes(program));
+  if (!sessions) return removed;
+  return removed.filter((program) =>
+    sessions.some((session) => session.pair === pair.key && session.program === program && !AT_REST.has(session.state)),
+  );
+}
+
+/** The warning before a save that stops sessions. */
+export function stopWarning(programs: readonly string[]): string {
+  return `Saving stops the ${programs.length === 1 ? "session" : "sessions"} of ${programs.join(", ")} on this pair.`;
 }
 
 /** What the start-sessions box says, ticked or not. */
