@@ -139,7 +139,9 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
         if g["country"] == DASHBOARD_COUNTRY
     ]
     assert goal["window_seconds"] == RECENT_MINUTES * 60
-    expect(page.get_by_test_id("kpis")).to_contain_text(f"reported sent, last {RECENT_MINUTES} min")
+    expect(page.get_by_test_id("kpis")).to_contain_text(
+        f"reported sent in the last {RECENT_MINUTES} min"
+    )
     expect(page.get_by_test_id("chart-caps").locator("h2")).to_have_text(
         f"Granted per minute, last {RECENT_MINUTES} min, against each country's goal"
     )

@@ -18,13 +18,13 @@ const totals = (changes: Partial<MetricsTotals>): MetricsTotals =>
     ...changes,
   }) as MetricsTotals;
 
-/** The Failures card's subtitle, as read. */
-function failuresHint(figures: MetricsTotals): string {
-  const html = renderToStaticMarkup(
+/** The cards' markup. */
+function cards(figures: MetricsTotals): string {
+  return renderToStaticMarkup(
     <MemoryRouter>
       <KpiCards
         recent={figures}
-        granted={{ perMinute: 10, goal: 10 }}
+        granted={{ perMinute: 54.5, goal: 60 }}
         totals={figures}
         rangeLabel="last 24 h"
         activeSessions={18}
@@ -33,6 +33,11 @@ function failuresHint(figures: MetricsTotals): string {
       />
     </MemoryRouter>,
   );
+}
+
+/** The Failures card's subtitle, as read. */
+function failuresHint(figures: MetricsTotals): string {
+  const html = cards(figures);
   const card = html.slice(html.indexOf(">Failures<"));
   const hint = /<div class="kpi__hint">(.*?)<\/div>/.exec(card)?.[1] ?? "";
   return hint.replace(/<[^>]+>/g, "");
@@ -47,5 +52,23 @@ describe("the Failures card", () => {
 
   it("says nothing of broken-off attempts when there are none", () => {
     expect(failuresHint(totals({}))).toBe("68 not delivered, 42 not sent · last 24 h");
+  });
+});
+
+describe("the Granted per minute card", () => {
+  const html = cards(totals({ sent: 111 }));
+  const card = html.slice(html.indexOf(">Granted per minute<"), html.indexOf(">Success rate<"));
+  const text = (markup: string) => markup.replace(/<[^>]+>/g, "");
+
+  it("gives the rate with its unit", () => {
+    const value = /<div class="kpi__value">(.*?)<\/div>/.exec(card)?.[1] ?? "";
+    expect(text(value)).toBe("54.5 per min");
+  });
+
+  it("says the goal and the sends reported each on its own line, in words", () => {
+    const lines = [...card.matchAll(/<span class="kpi__line">(.*?)<\/span>(?=<span class="kpi__line">|<\/div>)/g)].map((m) =>
+      text(m[1] ?? ""),
+    );
+    expect(lines).toEqual(["goal 60 per min", "111 reported sent in the last 2 min"]);
   });
 });

@@ -34,11 +34,16 @@ export function KpiCards({ recent, granted, totals, rangeLabel, activeSessions, 
         label="Granted per minute"
         title="Sends the limiter allowed per minute over the last 2 min, as each country's cap counts them: a program sends as soon as it is granted. Sends are reported later, once their outcome is known."
         value={granted ? formatRate(granted.perMinute) : undefined}
+        unit="per min"
         testId="kpi-granted-per-minute"
         hint={
           <>
-            goal <span data-testid="kpi-goal">{formatCount(granted?.goal)}</span> ·{" "}
-            <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> reported sent, {RECENT.label}
+            <span className="kpi__line">
+              goal <span data-testid="kpi-goal">{formatCount(granted?.goal)}</span> per min
+            </span>
+            <span className="kpi__line">
+              <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> reported sent in the {RECENT.label}
+            </span>
           </>
         }
       />
@@ -109,6 +114,8 @@ interface KpiProps {
   title?: string;
   /** Undefined while loading. */
   value: string | undefined;
+  /** What the figure is counted in, said after it ("per min"). */
+  unit?: string;
   testId: string;
   hint: ReactNode;
   tone?: "good" | "fair" | "poor" | "none";
@@ -116,7 +123,7 @@ interface KpiProps {
   to?: string;
 }
 
-function Kpi({ label, title, value, testId, hint, tone = "none", to }: KpiProps) {
+function Kpi({ label, title, value, unit, testId, hint, tone = "none", to }: KpiProps) {
   const body = (
     <>
       <div className="kpi__label" title={title}>
@@ -124,6 +131,10 @@ function Kpi({ label, title, value, testId, hint, tone = "none", to }: KpiProps)
       </div>
       {value === undefined ? (
         <span className="skeleton kpi__skeleton" data-testid={`${testId}-loading`} />
+      ) : unit ? (
+        <div className="kpi__value">
+          <span data-testid={testId}>{value}</span> <span className="kpi__unit">{unit}</span>
+        </div>
       ) : (
         <div className="kpi__value" data-testid={testId}>
           {value}
