@@ -166,8 +166,9 @@ class FleetCollector:
 
         rate = GaugeMetricFamily(
             "smsfleet_country_send_rate",
-            "Attempts closed per minute in the country over the last 5 minutes (broken off "
-            "included: each took a slot of the cap)",
+            "Sends granted per minute in the country over the last 5 minutes, what its cap "
+            "counts (their reports come later and unevenly: a rate of them could read above "
+            "the cap)",
             labels=("country",),
         )
         cap = GaugeMetricFamily(
@@ -175,11 +176,10 @@ class FleetCollector:
             "The country's cap in SMS per minute, both the ceiling and the target",
             labels=("country",),
         )
-        recent = self._metrics.recent_by(GroupBy.country, RATE_WINDOW)
+        granted = self._metrics.grants_by_country(since=self._metrics.clock.now() - RATE_WINDOW)
         minutes = RATE_WINDOW / timedelta(minutes=1)
         for country in sorted({pair.country for pair in pairs.values()}):
-            closed = recent[country].closed if country in recent else 0
-            rate.add_metric([country], closed / minutes)
+            rate.add_metric([country], granted.get(country, 0) / minutes)
             record = config.countries.get(country)
             if record is not None:
                 cap.add_metric([country], float(record.cap))
