@@ -11,12 +11,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.e2e import (
-    AT_REST,
     ControlPlane,
-    add_program,
+    at_rest,
     log_in,
     open_logged_in,
-    session_state,
+    started_session,
     wait_for,
 )
 
@@ -163,22 +162,9 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
 def test_unticking_a_program_whose_session_runs_asks_before_stopping_it(
     page: Page, control_plane: ControlPlane, admin_api: httpx.Client, screenshot: Screenshot
 ) -> None:
-    program, pair, session = "stayer", "KZ_altel", "stayer_KZ_altel"
-    add_program(admin_api, control_plane, program, "import time\nwhile True:\n    time.sleep(1)\n")
-    created = admin_api.post(
-        "/api/v1/pairs",
-        json={"country": "KZ", "operator": "Altel", "slug": "altel", "programs": [program]},
-    )
-    assert created.status_code == 201, created.text
-    try:
-        wait_for(
-            lambda: admin_api.get(f"/api/v1/sessions/{session}").status_code == 200,
-            "the supervisor to make the pair's session",
-        )
-        started = admin_api.post(f"/api/v1/sessions/{session}/start", json={"reason": "e2e"})
-        assert started.status_code == 200, started.text
-        wait_for(lambda: session_state(admin_api, session) == "running", "the session to run")
-
+    program, pair = "stayer", "KZ_altel"
+    forever = "import time\nwhile True:\n    time.sleep(1)\n"
+    with started_session(admin_api, control_plane, program, "Altel", forever) as session:
         open_logged_in(page, "/pairs", control_plane.admin_password)
         page.get_by_test_id(f"edit-{pair}").click()
         dialog = page.get_by_test_id("pair-dialog")
@@ -192,15 +178,7 @@ def test_unticking_a_program_whose_session_runs_asks_before_stopping_it(
         dialog.get_by_test_id("stop-confirm").check()
         dialog.get_by_test_id("pair-save").click()
         expect(dialog).to_be_hidden()
-
-        def stopped() -> bool:
-            response = admin_api.get(f"/api/v1/sessions/{session}")
-            return response.status_code == 404 or response.json()["state"] in AT_REST
-
-        wait_for(stopped, "the session to stop")
-    finally:
-        admin_api.delete(f"/api/v1/pairs/{pair}", params={"force": True})
-        admin_api.delete(f"/api/v1/programs/{program}")
+        wait_for(lambda: at_rest(admin_api, session), "the session to stop")
 
 
 def test_viewer_gets_a_read_only_page_with_search_and_filters(

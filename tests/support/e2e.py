@@ -540,24 +540,37 @@ def logged_lines(admin_api: httpx.Client, session: str) -> int:
     return len(response.json()["lines"])
 
 
+def at_rest(admin_api: httpx.Client, session: str) -> bool:
+    """`session` is stopped, exited or fatal, or gone with its program's assignment."""
+    response = admin_api.get(f"/api/v1/sessions/{session}")
+    return response.status_code == 404 or response.json()["state"] in AT_REST
+
+
 def remove_session(admin_api: httpx.Client, session: str, pair: str, program: str) -> None:
     """Stops `session`, waits (10 s at most) for it to rest, removes its pair and program."""
     admin_api.post(f"/api/v1/sessions/{session}/stop", json={"reason": "e2e cleanup"})
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and session_state(admin_api, session) not in AT_REST:
+    while time.monotonic() < deadline and not at_rest(admin_api, session):
         time.sleep(0.2)
     admin_api.delete(f"/api/v1/pairs/{pair}")
     admin_api.delete(f"/api/v1/programs/{program}")
 
 
 @contextmanager
-def running_session(
-    admin_api: httpx.Client, control_plane: ControlPlane, program: str, operator: str, source: str
+def started_session(
+    admin_api: httpx.Client,
+    control_plane: ControlPlane,
+    program: str,
+    operator: str,
+    source: str,
+    *,
+    description: str = "",
 ) -> Iterator[str]:
-    """`program` on a KZ pair of `operator`, its session running with more than BURST lines."""
+    """`program` (Python `source`) on a new KZ pair of `operator`, its session running;
+    the session, pair and program removed after."""
     slug = operator.lower()
     session = f"{program}_KZ_{slug}"
-    add_program(admin_api, control_plane, program, source, description="prints numbered lines")
+    add_program(admin_api, control_plane, program, source, description=description)
     pair = admin_api.post(
         "/api/v1/pairs",
         json={"country": "KZ", "operator": operator, "slug": slug, "programs": [program]},
@@ -569,15 +582,26 @@ def running_session(
             lambda: admin_api.get(f"/api/v1/sessions/{session}").status_code == 200,
             "the supervisor to make the pair's session",
         )
-        started = admin_api.post(f"/api/v1/sessions/{session}/start", json={"reason": "e2e logs"})
+        started = admin_api.post(f"/api/v1/sessions/{session}/start", json={"reason": "e2e"})
         assert started.status_code == 200, started.text
         wait_for(lambda: session_state(admin_api, session) == "running", "the session to run")
+        yield session
+    finally:
+        remove_session(admin_api, session, f"KZ_{slug}", program)
+
+
+@contextmanager
+def running_session(
+    admin_api: httpx.Client, control_plane: ControlPlane, program: str, operator: str, source: str
+) -> Iterator[str]:
+    """`program` on a KZ pair of `operator`, its session running with more than BURST lines."""
+    with started_session(
+        admin_api, control_plane, program, operator, source, description="prints numbered lines"
+    ) as session:
         wait_for(
             lambda: logged_lines(admin_api, session) > BURST, f"more than {BURST} lines logged"
         )
         yield session
-    finally:
-        remove_session(admin_api, session, f"KZ_{slug}", program)
 
 
 def open_logs(page: Page, name: str) -> Locator:

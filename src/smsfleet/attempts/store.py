@@ -128,8 +128,8 @@ def _columns(record: Attempt | Completion) -> dict[str, Any]:
 
 
 class CountryGrants(NamedTuple):
-    """A country's attempts leased in a span: how many, how many the provider refused,
-    were delivered and were not."""
+    """A country's attempts leased in a span and how many the provider refused; and its
+    attempts reported in the span, delivered and not."""
 
     grants: int
     refused: int
@@ -207,27 +207,33 @@ class AttemptStore:
         return self._close(connection, _LOST, found, error_code="lease_lost", now=now)
 
     def granted_by_country(self, *, since: datetime) -> dict[str, CountryGrants]:
-        """Per country: attempts leased since then, and how they have ended so far."""
+        """Per country: attempts leased since then and how many of those the provider
+        refused (at once); and how many reported since then were delivered and not (an
+        undelivered SMS is reported when the gateway gives up, minutes after its lease)."""
         table = attempts_table
+        start = naive_utc(since)
+        leased = table.c.leased_at >= start
+        reported = table.c.completed_at >= start
 
-        def count_of(*outcomes: Outcome) -> sa.ColumnElement[Any]:
-            matches = table.c.outcome.in_([outcome.value for outcome in outcomes])
-            return sa.func.sum(sa.case((matches, 1), else_=0))
+        def count_where(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+            return sa.func.sum(sa.case((sa.and_(*conditions), 1), else_=0))
 
         query = (
             sa.select(
                 table.c.country,
-                sa.func.count(),
-                count_of(Outcome.send_failed),
-                count_of(Outcome.delivered),
-                count_of(Outcome.not_delivered),
+                count_where(leased),
+                count_where(leased, table.c.outcome == Outcome.send_failed.value),
+                count_where(reported, table.c.outcome == Outcome.delivered.value),
+                count_where(reported, table.c.outcome == Outcome.not_delivered.value),
             )
-            .where(table.c.leased_at >= naive_utc(since))
+            .where(sa.or_(leased, reported))
             .group_by(table.c.country)
         )
         with self._engine.connect() as connection:
             return {
-                country: CountryGrants(int(count), int(failed or 0), int(ok or 0), int(lost or 0))
+                country: CountryGrants(
+                    int(count or 0), int(failed or 0), int(ok or 0), int(lost or 0)
+                )
                 for country, count, failed, ok, lost in connection.execute(query)
             }
 

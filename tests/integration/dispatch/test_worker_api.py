@@ -397,6 +397,28 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
     ]
 
 
+def test_a_country_whose_sms_go_undelivered_is_told_its_route_fails(ready: Worker) -> None:
+    """An undelivered SMS is reported when the gateway gives up, minutes after its lease:
+    counted by when it was reported, the failures are seen while they happen."""
+    ready.store.session_status.add(
+        SessionStatus(name=SESSION, state=SessionState.running, updated_at=ready.clock.now())
+    )
+    leased = []
+    for _ in range(3):
+        leased.append(ready.lease()["trigger_id"])
+        ready.clock.advance(6)
+    ready.clock.advance(110)  # the first lease is now older than the goal's window
+    for trigger_id in leased:
+        assert ready.report(trigger_id, outcome="not_delivered").status_code == 200
+    ready.settle()
+    [goal] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
+    assert goal.reason_kind is ReasonKind.failing
+    assert goal.reason == (
+        "the route fails: 3 of 3 SMS answered for were not delivered, each holding its test"
+        " number until the gateway gave up"
+    )
+
+
 def test_a_lease_closes_the_attempts_its_program_no_longer_carries(ready: Worker) -> None:
     first = ready.lease()
     ready.clock.advance(6)

@@ -1,5 +1,5 @@
 import { useMutation } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { Fragment, useState, type ReactNode } from "react";
 import { createApiKey, revokeApiKey } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
 import { API_KEY_SCOPES, type ApiKey, type ApiKeyCreate, type ApiKeyCreated, type ApiKeyScope } from "../../api/types";
@@ -204,38 +204,31 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
             </p>
           )}
         </div>
-        <label className="field__label" htmlFor="key-daily">
-          Daily quota
-        </label>
-        <FieldControl id="key-daily" error={errors.daily}>
-          <input
-            id="key-daily"
-            className="input"
-            type="number"
-            min={1}
-            step={1}
-            placeholder="none"
-            value={daily}
-            onChange={(e) => edit("daily", setDaily)(e.target.value)}
-            data-testid="key-daily"
-          />
-        </FieldControl>
-        <label className="field__label" htmlFor="key-monthly">
-          Monthly quota
-        </label>
-        <FieldControl id="key-monthly" error={errors.monthly}>
-          <input
-            id="key-monthly"
-            className="input"
-            type="number"
-            min={1}
-            step={1}
-            placeholder="none"
-            value={monthly}
-            onChange={(e) => edit("monthly", setMonthly)(e.target.value)}
-            data-testid="key-monthly"
-          />
-        </FieldControl>
+        {(
+          [
+            ["daily", "Daily quota", daily, setDaily],
+            ["monthly", "Monthly quota", monthly, setMonthly],
+          ] as const
+        ).map(([field, label, value, set]) => (
+          <Fragment key={field}>
+            <label className="field__label" htmlFor={`key-${field}`}>
+              {label}
+            </label>
+            <FieldControl id={`key-${field}`} error={errors[field]}>
+              <input
+                id={`key-${field}`}
+                className="input"
+                type="number"
+                min={1}
+                step={1}
+                placeholder="none"
+                value={value}
+                onChange={(e) => edit(field, set)(e.target.value)}
+                data-testid={`key-${field}`}
+              />
+            </FieldControl>
+          </Fragment>
+        ))}
       </div>
       {errors.form && (
         <p className="field__error" role="alert" data-testid="error-key-form">
