@@ -98,6 +98,10 @@ export function DashboardPage() {
 
   const rows = useMemo(() => pairRows(pairs.data, byPair.data?.groups), [pairs.data, byPair.data]);
   const active = sessions.data?.filter((session) => session.state === "running").length;
+  const held = useMemo(() => {
+    const stopped = new Set((pairs.data ?? []).filter((pair) => pair.state === "paused" || pair.state === "disabled").map((pair) => pair.key));
+    return sessions.data?.filter((session) => stopped.has(session.pair) && session.state !== "running").length;
+  }, [pairs.data, sessions.data]);
   const totals = byPair.data?.totals;
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
   const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
@@ -143,6 +147,7 @@ export function DashboardPage() {
         rangeLabel={`last ${range.label}`}
         activeSessions={active}
         totalSessions={sessions.data?.length}
+        heldSessions={held}
         alerts={alerts.data?.counts}
       />
 

@@ -72,3 +72,26 @@ describe("the Granted per minute card", () => {
     expect(lines).toEqual(["goal 60 per min", "111 reported sent in the last 2 min"]);
   });
 });
+
+describe("the Active sessions card", () => {
+  it("says how many are stopped with their paused pairs, which are not down", () => {
+    const html = (held: number | undefined) =>
+      renderToStaticMarkup(
+        <MemoryRouter>
+          <KpiCards
+            recent={undefined}
+            granted={undefined}
+            totals={undefined}
+            rangeLabel="last 24 h"
+            activeSessions={12}
+            totalSessions={18}
+            heldSessions={held}
+            alerts={undefined}
+          />
+        </MemoryRouter>,
+      );
+    expect(html(6)).toContain("running of 18 · 6 stopped with their paused pairs");
+    expect(html(0)).toContain("running of 18<");
+    expect(html(undefined)).not.toContain("paused pairs");
+  });
+});

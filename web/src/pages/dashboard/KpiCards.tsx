@@ -20,11 +20,22 @@ interface KpiCardsProps {
   rangeLabel: string;
   activeSessions: number | undefined;
   totalSessions: number | undefined;
+  /** Sessions stopped on purpose with their paused or disabled pairs: not down. */
+  heldSessions?: number | undefined;
   /** The alerts firing now; undefined while loading. */
   alerts: AlertsOverview["counts"] | undefined;
 }
 
-export function KpiCards({ recent, granted, totals, rangeLabel, activeSessions, totalSessions, alerts }: KpiCardsProps) {
+export function KpiCards({
+  recent,
+  granted,
+  totals,
+  rangeLabel,
+  activeSessions,
+  totalSessions,
+  heldSessions,
+  alerts,
+}: KpiCardsProps) {
   // Every completed attempt that was not delivered, whatever went wrong (attempts broken
   // off by a stop are not completed: they say nothing of the routes).
   const failures = totals ? totals.completed - totals.delivered : undefined;
@@ -83,7 +94,11 @@ export function KpiCards({ recent, granted, totals, rangeLabel, activeSessions, 
         label="Active sessions"
         value={activeSessions === undefined ? undefined : formatCount(activeSessions)}
         testId="kpi-active-sessions"
-        hint={totalSessions === undefined ? "Running now" : `running of ${formatCount(totalSessions)}`}
+        hint={
+          totalSessions === undefined
+            ? "Running now"
+            : `running of ${formatCount(totalSessions)}${heldSessions ? ` · ${formatCount(heldSessions)} stopped with their paused pairs` : ""}`
+        }
       />
       <Kpi
         label="Open alerts"
