@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -129,14 +128,6 @@ def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def search_environment(host: Mapping[str, str], token: str) -> dict[str, str]:
-    """The demo's search service's environment: the host's, without the control plane's
-    settings (its secrets among them) but for the search service's and error reports'."""
-    kept = ("SMSFLEET_SEARCH_", "SMSFLEET_SENTRY_")
-    env = {k: v for k, v in host.items() if not k.startswith("SMSFLEET_") or k.startswith(kept)}
-    return {**env, "SMSFLEET_SEARCH_TOKEN": token}
-
-
 def _wait_until_up(
     process: subprocess.Popen[bytes], url: str, what: str, *, timeout: float = 60
 ) -> None:
@@ -187,6 +178,7 @@ def demo(
     from smsfleet.demo import (
         DEMO_SIMULATOR_CONFIG,
         StatusLine,
+        search_environment,
         seed_demo,
         simulator_environment,
         start_demo_sessions,

@@ -36,6 +36,14 @@ STATUS_INTERVAL_SECONDS = 10.0
 log = logging.getLogger(__name__)
 
 
+def search_environment(host: Mapping[str, str], token: str) -> dict[str, str]:
+    """The demo's search service's environment: the host's, without the control plane's
+    settings (its secrets among them) but for the search service's and error reports'."""
+    kept = ("SMSFLEET_SEARCH_", "SMSFLEET_SENTRY_")
+    env = {k: v for k, v in host.items() if not k.startswith("SMSFLEET_") or k.startswith(kept)}
+    return {**env, "SMSFLEET_SEARCH_TOKEN": token}
+
+
 def simulator_environment(host: Mapping[str, str], data_dir: Path) -> dict[str, str]:
     """The demo's gateway simulator's environment: its ground-truth log in the demo's data
     dir (`simulator/truth.jsonl`), unless SMSFLEET_SIMULATOR_TRUTH_LOG names one."""

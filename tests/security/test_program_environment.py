@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from smsfleet.cli import search_environment
 from smsfleet.core.program_env import program_environment
 from smsfleet.core.settings import Settings
+from smsfleet.demo import search_environment
 from tests.support.security import HP_SESSION, PROGRAM_SENTRY_DSN, SECRETS, Live
 
 

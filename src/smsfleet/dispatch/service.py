@@ -461,8 +461,9 @@ class Dispatcher:
             outlooks=self.outlooks(),
             granted={
                 country: Granted(
-                    *granted.get(country, CountryGrants(0, 0, 0, 0)),
-                    *awaiting.get(country, (0, 0)),
+                    **granted.get(country, CountryGrants(0, 0, 0, 0))._asdict(),
+                    awaiting=awaiting.get(country, (0, 0))[0],
+                    stale=awaiting.get(country, (0, 0))[1],
                 )
                 for country in set(granted) | set(awaiting)
             },
