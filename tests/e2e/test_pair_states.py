@@ -150,8 +150,10 @@ POLICY_OUTCOMES = ["delivered"] * 5 + ["not_delivered"] * 15
 POLICY_EVIDENCE = (
     "5 of 20 delivered (25 %) in the last 30 min: below the 50 % pause line with 95 % confidence"
 )
+# What the pause says of its way back: the 2-minute cool-down, and when probing starts.
+POLICY_COOLDOWN = r"; probed from \d\d:\d\d:\d\d UTC, after a cool-down of 2 min"
 POLICY_NOTE = re.compile(
-    rf"Paused by policy — since \d\d:\d\d( [AP]M)?: {re.escape(POLICY_EVIDENCE)}"
+    rf"Paused by policy — since \d\d:\d\d( [AP]M)?: {re.escape(POLICY_EVIDENCE)}" + POLICY_COOLDOWN
 )
 # Leases of a country are spaced 60/cap s apart: raised so the attempts come at once.
 FAST_CAP = 600
@@ -206,7 +208,10 @@ def pause_by_policy(admin_api: httpx.Client, worker: Worker) -> str:
     assert admin_api.post("/api/v1/policy/evaluate").status_code == 200
     pair = admin_api.get(f"/api/v1/pairs/{key}").json()
     assert (pair["state"], pair["state_actor"]) == ("paused", "policy")
-    assert pair["state_reason"] == f"paused by the policy: {POLICY_EVIDENCE}"
+    assert re.fullmatch(
+        re.escape(f"paused by the policy: {POLICY_EVIDENCE}") + POLICY_COOLDOWN,
+        pair["state_reason"],
+    )
     return key
 
 

@@ -298,8 +298,18 @@ class PolicySettings(_Group):
     min_samples: int = Field(default=20, ge=1, le=10_000)
     pause_threshold: float = Field(default=0.5, ge=0, le=1)
     resume_threshold: float = Field(default=0.7, ge=0, le=1)
-    cooldown_seconds: float = Field(default=600.0, ge=0)
+    cooldown_seconds: float = Field(
+        default=120.0, ge=0, description="How long a route paused from running waits to be probed"
+    )
+    cooldown_max_seconds: float = Field(
+        default=1800.0,
+        ge=0,
+        description="Each pause in a row (its probes still fail) doubles the cool-down, to this",
+    )
     probe_interval_seconds: float = Field(default=30.0, gt=0)
+    probe_samples: int = Field(
+        default=10, ge=1, le=10_000, description="Probes a probing route is resumed or paused on"
+    )
     evaluation_interval_seconds: float = Field(default=30.0, gt=0)
     z: float = Field(default=1.96, gt=0, le=5, description="Wilson bound's normal quantile")
 

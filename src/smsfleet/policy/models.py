@@ -73,6 +73,12 @@ class PolicyDecision(BaseModel):
     pause_threshold: float
     resume_threshold: float
     window: str = Field(description="The window of the figures: 'last 30 min, at most 50 attempts'")
+    cooldown_seconds: float | None = Field(
+        default=None,
+        description="A pause's cool-down before the route is probed: the configured one for a"
+        " route paused from running, twice the last (to a maximum) for one paused again while"
+        " probing; none for other actions",
+    )
 
 
 class DecisionQuery(BaseModel):

@@ -7,25 +7,32 @@ evidence, with the Wilson score interval at the configured confidence (`z`):
   upper bound below it) → `paused` (its sessions stop through the pair's state);
 - paused by the policy, cool-down over → `probing` (sessions run, the dispatcher
   grants one send per probe interval);
-- probing: confidently over the resume line (the lower bound above it) →
-  `resumed` (enabled); confidently under the pause line → `paused` again, for a
-  new cool-down;
+- probing, decided on `probe_samples` probes: confidently over the resume line
+  (the lower bound above it) → `resumed` (enabled); confidently under the pause
+  line → `paused` again, for twice the cool-down before (at most `cooldown_max`);
 - enabled, high priority: never paused; confidently under the pause line → `held`
   (it keeps running and alerts), confidently over the resume line → `recovered`.
 
-A pause looks twice: at the whole window and at its newest `min_samples` attempts,
-each at the confidence that keeps the two looks together at `z`'s (Bonferroni), so
-a route that turns bad after a good spell is paused on its newest failures rather
-than once they outweigh the whole window's successes.
+A window of more than `min_samples` attempts is looked at twice: whole and its
+newest `min_samples`, each at the confidence that keeps the two looks together at
+`z`'s (Bonferroni). So a route that turns bad after a good spell is paused on its
+newest failures rather than once they outweigh the whole window's successes, and
+one that heals while probed is resumed on its newest probes rather than once they
+outweigh the failed ones.
 
-A route whose figures do not say which side of a line it is on is left as it is:
-thin evidence never pauses a good route nor resumes a bad one. No decision is
-taken on fewer than `min_samples` completed attempts. Every decision's reason
-states its evidence (`stats.evidence`), and the decision records the bound it was
-taken on (`decided_on`). A window never reaches back past the pair's last state
-change, so a probe is judged on what it sent and a resumed pair is not paused
-again on the failures that paused it. A pair paused or disabled by a person is
-left alone.
+The way back is quick after a short outage and backs off while a route stays bad:
+a first pause waits `cooldown` (2 min) and ten probes, all delivered, clear the 70 %
+resume line; each pause in a row doubles the wait. A wrong resume costs little (the
+newest look pauses it again within minutes), a wrong pause costs minutes of a good
+route, so the probes decide on fewer attempts than a running route's pause.
+
+A route whose figures do not say which side of a line it is on is left as it is: thin
+evidence never pauses a good route nor resumes a bad one. No decision is taken on fewer
+than `min_samples` completed attempts (`probe_samples` probes). Every decision's reason
+states its evidence (`stats.evidence`), and the decision records the bound it was taken
+on (`decided_on`). A window never reaches back past the pair's last state change, so a
+probe is judged on what it sent and a resumed pair is not paused again on the failures
+that paused it. A pair paused or disabled by a person is left alone.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from smsfleet.attempts.store import AttemptStore
-from smsfleet.core.clock import Clock
+from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import Pair, PairState
@@ -73,7 +80,9 @@ class PolicyConfig:
     pause_threshold: float
     resume_threshold: float
     cooldown: timedelta
+    cooldown_max: timedelta
     probe_interval: timedelta
+    probe_samples: int
     evaluation_interval: timedelta
     z: float
 
@@ -82,6 +91,16 @@ class PolicyConfig:
             raise ConfigurationError(
                 "SMSFLEET_POLICY_RESUME_THRESHOLD must not be below SMSFLEET_POLICY_PAUSE_THRESHOLD"
             )
+        if self.cooldown_max < self.cooldown:
+            raise ConfigurationError(
+                "SMSFLEET_POLICY_COOLDOWN_MAX_SECONDS must not be below "
+                "SMSFLEET_POLICY_COOLDOWN_SECONDS"
+            )
+
+    def next_cooldown(self, last: timedelta | None) -> timedelta:
+        """The cool-down of a pause after one of `last` whose probes still failed:
+        twice it, at most `cooldown_max`."""
+        return min(2 * (self.cooldown if last is None else last), self.cooldown_max)
 
     @classmethod
     def from_settings(cls, settings: PolicySettings) -> PolicyConfig:
@@ -97,6 +116,8 @@ class PolicyConfig:
             probe_interval=timedelta(seconds=settings.probe_interval_seconds),
             evaluation_interval=timedelta(seconds=settings.evaluation_interval_seconds),
             z=settings.z,
+            cooldown_max=timedelta(seconds=settings.cooldown_max_seconds),
+            probe_samples=settings.probe_samples,
         )
 
     @property
@@ -123,7 +144,9 @@ class PolicyConfig:
             pause_threshold=self.pause_threshold,
             resume_threshold=self.resume_threshold,
             cooldown_seconds=self.cooldown.total_seconds(),
+            cooldown_max_seconds=self.cooldown_max.total_seconds(),
             probe_interval_seconds=self.probe_interval.total_seconds(),
+            probe_samples=self.probe_samples,
             evaluation_interval_seconds=self.evaluation_interval.total_seconds(),
             z=self.z,
         )
@@ -145,6 +168,12 @@ class Verdict:
     reason: str
     decided_on: EvidenceBound | None = None
     look: Look | None = None  # None: no figure decided it
+    cooldown: timedelta | None = None  # a pause's, before it is probed
+
+
+def _duration(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
 
 
 def decide(
@@ -155,35 +184,53 @@ def decide(
     held: bool,
     now: datetime,
     config: PolicyConfig,
+    last_cooldown: timedelta | None = None,
 ) -> Verdict | None:
     """What the policy does with `pair` now (None: nothing). Pure: no store, no clock.
 
     `stats` is the pair's window; `newest` its newest `min_samples` attempts, None when
-    the window holds no more than those."""
+    the window holds no more than those. `last_cooldown` is the cool-down of the pair's
+    latest pause by the policy (None: none recorded, the first one's)."""
     pause, resume = config.thresholds(pair)
     z = config.z
-    whole = Look(config.window, stats, z)
-    pause_looks: tuple[Look, ...]
+    looks: tuple[Look, ...]
     if newest is None:
-        pause_looks = (whole,)
+        looks = (Look(config.window, stats, z),)
     else:
         each = split_z(z, 2)
-        pause_looks = (Look(config.window, stats, each), Look(config.newest_window, newest, each))
+        looks = (Look(config.window, stats, each), Look(config.newest_window, newest, each))
 
-    def under_pause() -> tuple[str, Look] | None:
-        for look in pause_looks:
-            if look.stats.confidently_below(pause, look.z):
-                said = evidence(
-                    look.stats, window=look.window, line=pause, name="pause", below=True, z=z
-                )
+    def beyond(line: float, name: str, *, below: bool) -> tuple[str, Look] | None:
+        """The first look confidently on that side of the line, and what it says."""
+        for look in looks:
+            figures = look.stats
+            if (
+                figures.confidently_below(line, look.z)
+                if below
+                else figures.confidently_above(line, look.z)
+            ):
+                said = evidence(figures, window=look.window, line=line, name=name, below=below, z=z)
                 return said, look
         return None
 
+    def under_pause() -> tuple[str, Look] | None:
+        return beyond(pause, "pause", below=True)
+
     def over_resume() -> tuple[str, Look] | None:
-        if not stats.confidently_above(resume, z):
-            return None
-        said = evidence(stats, window=config.window, line=resume, name="resume", below=False, z=z)
-        return said, whole
+        return beyond(resume, "resume", below=False)
+
+    def paused(said: str, look: Look, cooldown: timedelta, again: bool) -> Verdict:
+        probed = (
+            f"probed from {human_time(now + cooldown, now=now)}, "
+            f"after a cool-down of {_duration(cooldown)}"
+        )
+        reason = (
+            f"while probing, {said}; paused again, {probed} (each pause in a row doubles it, "
+            f"to at most {_duration(config.cooldown_max)})"
+            if again
+            else f"{said}; {probed}"
+        )
+        return Verdict(PolicyAction.paused, reason, EvidenceBound.upper_bound, look, cooldown)
 
     by_policy = pair.state_actor == POLICY_ACTOR
     if pair.state is PairState.paused:
@@ -191,19 +238,20 @@ def decide(
             return None  # a person's pause is theirs to lift
         if pair.is_high_priority:
             return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
+        cooldown = config.cooldown if last_cooldown is None else last_cooldown
         since = pair.state_changed_at
-        if since is not None and now < since + config.cooldown:
+        if since is not None and now < since + cooldown:
             return None
         interval = config.probe_interval.total_seconds()
         return Verdict(
             PolicyAction.probing,
-            f"cool-down of {config.cooldown.total_seconds():g} s over: "
-            f"probing at one send per {interval:g} s",
+            f"cool-down of {_duration(cooldown)} over: probing at one send per {interval:g} s "
+            f"until {config.probe_samples} probes say whether it delivers",
         )
     if pair.state is PairState.probing:
         if pair.is_high_priority:
             return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
-        if stats.samples < config.min_samples:
+        if stats.samples < config.probe_samples:
             return None
         if (over := over_resume()) is not None:
             said, look = over
@@ -211,13 +259,7 @@ def decide(
                 PolicyAction.resumed, f"while probing, {said}", EvidenceBound.lower_bound, look
             )
         if (under := under_pause()) is not None:
-            said, look = under
-            return Verdict(
-                PolicyAction.paused,
-                f"while probing, {said}; paused for another cool-down",
-                EvidenceBound.upper_bound,
-                look,
-            )
+            return paused(*under, config.next_cooldown(last_cooldown), again=True)
         return None
     if pair.state is not PairState.enabled or stats.samples < config.min_samples:
         return None
@@ -236,7 +278,7 @@ def decide(
             EvidenceBound.upper_bound,
             look,
         )
-    return Verdict(PolicyAction.paused, said, EvidenceBound.upper_bound, look)
+    return paused(said, look, config.cooldown, again=False)
 
 
 class PolicyService:
@@ -306,6 +348,9 @@ class PolicyService:
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         newest = self.pair_window_stats(pairs, window=self.config.newest_window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
+        cooldowns = self.store.latest_cooldowns(
+            [p.key for p in pairs if p.state in (PairState.paused, PairState.probing)]
+        )
         decisions: list[PolicyDecision] = []
         changed: list[str] = []
         for pair in pairs:
@@ -318,6 +363,7 @@ class PolicyService:
                 held=held,
                 now=now,
                 config=self.config,
+                last_cooldown=cooldowns.get(pair.key),
             )
             if verdict is None:
                 continue
@@ -363,6 +409,7 @@ class PolicyService:
             pause_threshold=pause,
             resume_threshold=resume,
             window=look.window.describe(),
+            cooldown_seconds=None if verdict.cooldown is None else verdict.cooldown.total_seconds(),
         )
         self.store.add(decision)
         log.info("policy: %s", decision.reason)

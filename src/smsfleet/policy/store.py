@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ policy_decisions_table = sa.Table(
     sa.Column("pause_threshold", sa.Double, nullable=False),
     sa.Column("resume_threshold", sa.Double, nullable=False),
     sa.Column("window", sa.String(64), nullable=False),
+    sa.Column("cooldown_seconds", sa.Double),
     sa.Index("ix_policy_decisions_at", "at"),
     sa.Index("ix_policy_decisions_pair_at", "pair", "at"),
     sa.Index("ix_policy_decisions_country_at", "country", "at"),
@@ -70,21 +72,39 @@ class PolicyStore:
 
     def latest_actions(self, pairs: Collection[str]) -> dict[str, PolicyAction]:
         """The action of each pair's latest decision (pairs without one are left out)."""
-        if not pairs:
-            return {}
-        table = policy_decisions_table
-        ranked = (
-            sa.select(
-                table.c.pair,
-                table.c.action,
-                sa.func.row_number()
-                .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
-                .label("rank"),
-            )
-            .where(table.c.pair.in_(list(pairs)))
-            .subquery()
-        )
-        select = sa.select(ranked.c.pair, ranked.c.action).where(ranked.c.rank == 1)
-        with self._engine.connect() as connection:
-            rows = connection.execute(select).all()
+        rows = self._latest(pairs, policy_decisions_table.c.action)
         return {pair: PolicyAction(action) for pair, action in rows}
+
+    def latest_cooldowns(self, pairs: Collection[str]) -> dict[str, timedelta]:
+        """The cool-down of each pair's latest pause (pairs without a pause, or whose
+        pause was stored without one, are left out)."""
+        table = policy_decisions_table
+        rows = self._latest(
+            pairs, table.c.cooldown_seconds, where=table.c.action == PolicyAction.paused.value
+        )
+        return {pair: timedelta(seconds=seconds) for pair, seconds in rows if seconds is not None}
+
+    def _latest(
+        self,
+        pairs: Collection[str],
+        column: sa.ColumnElement[Any],
+        *,
+        where: sa.ColumnElement[bool] | None = None,
+    ) -> list[tuple[str, Any]]:
+        """`column` of each pair's latest decision (matching `where`)."""
+        if not pairs:
+            return []
+        table = policy_decisions_table
+        ranked_select = sa.select(
+            table.c.pair,
+            column.label("value"),
+            sa.func.row_number()
+            .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
+            .label("rank"),
+        ).where(table.c.pair.in_(list(pairs)))
+        if where is not None:
+            ranked_select = ranked_select.where(where)
+        ranked = ranked_select.subquery()
+        select = sa.select(ranked.c.pair, ranked.c.value).where(ranked.c.rank == 1)
+        with self._engine.connect() as connection:
+            return [(pair, value) for pair, value in connection.execute(select).all()]

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
+from smsfleet.core.clock import human_time
 from smsfleet.core.sql import create_sql_engine
 from tests.support.api import Api
 from tests.support.fakes import FakeClock
@@ -98,9 +99,11 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
 
     pairs = {p["key"]: p for p in api.client.get("/api/v1/pairs", headers=api.headers()).json()}
     assert (pairs[normal]["state"], pairs[normal]["state_actor"]) == ("paused", "policy")
+    probed_from = human_time(clock.now() + timedelta(minutes=2), now=clock.now())
     assert pairs[normal]["state_reason"] == (
         "paused by the policy: 5 of 30 delivered (17 %) in the last 30 min: "
-        "below the 50 % pause line with 95 % confidence"
+        f"below the 50 % pause line with 95 % confidence; probed from {probed_from}, "
+        "after a cool-down of 2 min"
     )
     assert pairs[priority]["state"] == "enabled"
     assert pairs[healthy]["state"] == "enabled"
@@ -118,6 +121,7 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
     assert paused["decided_on"] == "upper_bound"
     assert (paused["pause_threshold"], paused["resume_threshold"]) == (0.5, 0.7)
     assert paused["window"] == "last 30 min, at most 50 attempts"
+    assert paused["cooldown_seconds"] == 120.0
     evidence = pairs[normal]["state_reason"].removeprefix("paused by the policy: ")
     assert paused["reason"] == f"{normal} paused: {evidence}"
     assert paused["country"] == "UZ"
@@ -174,8 +178,10 @@ def test_roles_and_the_effective_settings(api: Api) -> None:
         "min_samples": 20,
         "pause_threshold": 0.5,
         "resume_threshold": 0.7,
-        "cooldown_seconds": 600.0,
+        "cooldown_seconds": 120.0,
+        "cooldown_max_seconds": 1800.0,
         "probe_interval_seconds": 30.0,
+        "probe_samples": 10,
         "evaluation_interval_seconds": 30.0,
         "z": 1.96,
     }

@@ -1,12 +1,13 @@
 """The policy end to end on a fake clock: real dispatcher, metrics store and supervisor.
 
-Two routes of one country send through the real dispatcher (lease → report, every
-5 s of fake time); the policy evaluates and the supervisor reconciles every 30 s.
-Both routes degrade together: the normal one is paused within its window, probed
-at one send per probe interval after its cool-down, and resumed once it delivers
-again; the high-priority one stays enabled, its session keeps running, and it is
-`held` (then `recovered`) instead. The alert engine runs beside them: the pause
-and the held high-priority route alert, and both resolve when the routes recover.
+Two routes of one country send through the real dispatcher (lease → report, every 5 s of
+fake time); the policy evaluates and the supervisor reconciles every 30 s. Both routes
+degrade together: the normal one is paused within its window, probed at one send per
+probe interval after its cool-down, and resumed once it delivers again (a short outage
+costs minutes; a lasting one is probed less and less often); the high-priority one stays
+enabled, its session keeps running, and it is `held` (then `recovered`) instead. The
+alert engine runs beside them: the pause and the held high-priority route alert, and
+both resolve when the routes recover.
 
 The policy decides on evidence: a route confidently under the pause line (30 %
 delivered) is paused within minutes, one at 70 % never is, over hours.
@@ -27,6 +28,7 @@ from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState, Severity
 from smsfleet.alerts.service import AlertConfig, AlertService, ChatRoute
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.clock import human_time
 from smsfleet.dispatch._sql_limiter import SqlLimiter
 from smsfleet.dispatch.admission import SqlAdmission
 from smsfleet.dispatch.models import ReportRequest, SendAction, StopAction
@@ -50,8 +52,10 @@ CONFIG = PolicyConfig(
     min_samples=20,
     pause_threshold=0.5,
     resume_threshold=0.7,
-    cooldown=timedelta(minutes=10),
+    cooldown=timedelta(minutes=2),
+    cooldown_max=timedelta(minutes=30),
     probe_interval=timedelta(seconds=30),
+    probe_samples=10,
     evaluation_interval=timedelta(seconds=EVALUATE_EVERY),
     z=1.96,
 )
@@ -189,6 +193,12 @@ def _build_world(fleet: Fleet, engine: Engine) -> World:
 MakeWorld = Callable[[Fleet, Engine], World]
 
 
+def probed_after(paused: PolicyDecision, cooldown: timedelta = CONFIG.cooldown) -> str:
+    """What a pause's reason says of its cool-down."""
+    probed_from = human_time(paused.at + cooldown, now=paused.at)
+    return f"probed from {probed_from}, after a cool-down of {cooldown // timedelta(minutes=1)} min"
+
+
 @pytest.fixture
 def make_world() -> Iterator[MakeWorld]:
     """Builds worlds; their dispatchers (and the heartbeats they write) close after."""
@@ -235,8 +245,9 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert paused.reason == (
         f"{normal.pair} paused: {paused.delivered} of the newest 20 delivered "
         f"({paused.delivered * 5} %) in the last 30 min: below the 50 % pause line "
-        "with 95 % confidence"
+        f"with 95 % confidence; {probed_after(paused)}"
     )
+    assert paused.cooldown_seconds == CONFIG.cooldown.total_seconds()
     held = world.decision(priority, PolicyAction.held)
     assert held.at - degraded_at <= timedelta(seconds=115)
     assert WindowStats(held.samples, held.delivered).upper_bound(each) < CONFIG.pause_threshold
@@ -253,31 +264,38 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     stopped = world.dispatcher.lease(session=normal.session)
     assert isinstance(stopped, StopAction) and "paused" in stopped.reason
 
-    # The high-priority route keeps failing for two more minutes; then both deliver
-    # again. The paused one sends nothing during its cool-down.
-    world.run(2 * 60)
-    normal.healthy = priority.healthy = True
+    # The normal route delivers again within its cool-down, during which it sends nothing;
+    # the high-priority one keeps failing for two minutes more.
     sends_before = len(normal.sends)
+    world.run(60)
+    normal.healthy = True
+    world.run(60)
+    priority.healthy = True
     world.run(11 * 60, until=[(normal, PolicyAction.probing), (priority, PolicyAction.recovered)])
     probing = world.decision(normal, PolicyAction.probing)
     assert CONFIG.cooldown <= probing.at - paused.at <= CONFIG.cooldown + timedelta(seconds=30)
-    assert len(normal.sends) == sends_before
+    assert all(at > probing.at for at in normal.sends[sends_before:])
     recovered = world.decision(priority, PolicyAction.recovered)
     assert recovered.lower_bound > CONFIG.resume_threshold
     assert recovered.reason.endswith("above the 70 % resume line with 95 % confidence")
     assert world.pair_state(normal) is PairState.probing
-    assert fleet.state(normal.session) == SessionState.starting  # the supervisor runs it again
+    # The supervisor runs it again.
+    assert fleet.state(normal.session) in (SessionState.starting, SessionState.running)
 
-    # Probing: one send per probe interval, until 20 probes are in and the bound is high.
+    # Probing: one send per probe interval, until 10 probes are in and the bound is high.
     world.run(15 * 60, until=[(normal, PolicyAction.resumed)])
     resumed = world.decision(normal, PolicyAction.resumed)
     probes = [at for at in normal.sends[sends_before:] if at <= resumed.at]
     gaps = [later - earlier for earlier, later in pairwise(probes)]
     assert min(gaps) >= CONFIG.probe_interval
     assert len(probes) <= (resumed.at - probing.at) / CONFIG.probe_interval + 1
-    assert resumed.samples == CONFIG.min_samples
+    assert resumed.samples == CONFIG.probe_samples
     assert resumed.lower_bound > CONFIG.resume_threshold
-    assert resumed.reason.startswith(f"{normal.pair} resumed: while probing, 20 of 20 delivered")
+    assert resumed.reason.startswith(f"{normal.pair} resumed: while probing, 10 of 10 delivered")
+    # Back within the cool-down and ten probes of the pause.
+    assert resumed.at - paused.at <= CONFIG.cooldown + 10 * CONFIG.probe_interval + timedelta(
+        seconds=EVALUATE_EVERY
+    )
     assert world.pair_state(normal) is PairState.enabled
 
     # Enabled again: back to its full rate, and no further decision.
@@ -472,7 +490,9 @@ def test_a_route_delivering_30_percent_is_paused_within_5_minutes(
     assert paused.at - started <= timedelta(minutes=5)
     assert paused.samples >= CONFIG.min_samples
     assert paused.reason.startswith(f"{route.pair} paused: {paused.delivered} of {paused.samples}")
-    assert paused.reason.endswith("below the 50 % pause line with 95 % confidence")
+    assert paused.reason.endswith(
+        f"below the 50 % pause line with 95 % confidence; {probed_after(paused)}"
+    )
     pair = fleet.store.pairs.get(route.pair)
     assert pair is not None
     assert pair.state_reason == f"paused by the policy: {paused.reason.split(': ', 1)[1]}"
@@ -502,7 +522,63 @@ def test_a_route_that_fails_after_a_good_spell_is_paused_on_its_newest_failures(
     assert paused.reason == (
         f"{route.pair} paused: {paused.delivered} of the newest 20 delivered "
         f"({paused.delivered * 5} %) in the last 30 min: below the 50 % pause line with "
-        "95 % confidence"
+        f"95 % confidence; {probed_after(paused)}"
     )
     assert paused.decided_on is EvidenceBound.upper_bound
     assert paused.upper_bound < 0.5
+
+
+def test_a_short_outage_costs_a_good_route_minutes(
+    fleet: Fleet, metrics_engine: Engine, make_world: MakeWorld
+) -> None:
+    """90 s without a delivery pauses a route sending 12 a minute (18 failures in its newest
+    20); it is probed after 2 minutes and resumed on ten probes, all delivered."""
+    world = make_world(fleet, metrics_engine)
+    route = world.add_route("uzmobile")
+    world.supervisor.reconcile_once()
+    world.run(5 * 60)
+    route.healthy = False
+    world.run(5 * 60, until=[(route, PolicyAction.paused)])
+    route.healthy = True
+    paused = world.decision(route, PolicyAction.paused)
+    world.run(15 * 60, until=[(route, PolicyAction.resumed)])
+    resumed = world.decision(route, PolicyAction.resumed)
+    assert resumed.at - paused.at <= timedelta(minutes=8)
+    assert (resumed.samples, resumed.delivered) == (10, 10)
+    assert [d.action for d in world.published] == [
+        PolicyAction.paused,
+        PolicyAction.probing,
+        PolicyAction.resumed,
+    ]
+
+
+def test_a_route_that_stays_bad_is_probed_less_and_less_often(
+    fleet: Fleet, sqlite_metrics_engine: Engine, make_world: MakeWorld
+) -> None:
+    world = make_world(fleet, sqlite_metrics_engine)
+    route = world.add_route("uzmobile")
+    route.healthy = False
+    world.supervisor.reconcile_once()
+    world.run(50 * 60)
+    pauses = world.decided(route, PolicyAction.paused)
+    probes = world.decided(route, PolicyAction.probing)
+    cooldowns = [timedelta(seconds=p.cooldown_seconds or 0) for p in pauses]
+    assert [c // timedelta(minutes=1) for c in cooldowns] == [2, 4, 8, 16]
+    for pause, probe, cooldown in zip(pauses, probes, cooldowns, strict=False):
+        assert cooldown <= probe.at - pause.at <= cooldown + timedelta(seconds=EVALUATE_EVERY)
+    # Paused again on ten failed probes, each reason saying when it is probed next.
+    again = pauses[1]
+    assert (again.samples, again.delivered) == (10, 0)
+    assert again.reason.endswith(
+        f"; paused again, {probed_after(again, cooldowns[1])} "
+        "(each pause in a row doubles it, to at most 30 min)"
+    )
+    # It delivers again while probed: resumed once its newest 20 probes are all delivered,
+    # rather than once they outweigh the failed probes before them.
+    assert world.pair_state(route) is PairState.probing
+    route.healthy = True
+    healed_at = fleet.clock.now()
+    world.run(30 * 60, until=[(route, PolicyAction.resumed)])
+    resumed = world.decision(route, PolicyAction.resumed)
+    assert resumed.at - healed_at <= 20 * CONFIG.probe_interval + timedelta(seconds=EVALUATE_EVERY)
+    assert resumed.window == "last 30 min, at most 20 attempts"

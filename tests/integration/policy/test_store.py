@@ -17,7 +17,9 @@ BOUND_OF = {
 }
 
 
-def decision(number: int, pair: str, action: PolicyAction, at: datetime) -> PolicyDecision:
+def decision(
+    number: int, pair: str, action: PolicyAction, at: datetime, cooldown: float | None = None
+) -> PolicyDecision:
     return PolicyDecision(
         id=f"{number:032x}",
         at=at,
@@ -34,13 +36,14 @@ def decision(number: int, pair: str, action: PolicyAction, at: datetime) -> Poli
         pause_threshold=0.5,
         resume_threshold=0.7,
         window="last 30 min, at most 50 attempts",
+        cooldown_seconds=cooldown,
     )
 
 
 def test_decisions_are_kept_with_their_figures_and_filtered(metrics_engine: Engine) -> None:
     store = PolicyStore(metrics_engine)
     made = [
-        decision(1, "UZ_a", PolicyAction.paused, NOW - timedelta(minutes=20)),
+        decision(1, "UZ_a", PolicyAction.paused, NOW - timedelta(minutes=20), 120.0),
         decision(2, "UZ_b", PolicyAction.held, NOW - timedelta(minutes=15)),
         decision(3, "UZ_a", PolicyAction.probing, NOW - timedelta(minutes=10)),
         decision(4, "KZ_c", PolicyAction.paused, NOW - timedelta(minutes=5)),
@@ -60,3 +63,24 @@ def test_decisions_are_kept_with_their_figures_and_filtered(metrics_engine: Engi
         "UZ_b": PolicyAction.held,
     }
     assert store.latest_actions([]) == {}
+
+
+def test_the_cool_down_of_each_pairs_latest_pause(metrics_engine: Engine) -> None:
+    store = PolicyStore(metrics_engine)
+    minutes = iter(range(100))
+
+    def add(pair: str, action: PolicyAction, cooldown: float | None = None) -> None:
+        number = next(minutes)
+        store.add(decision(number, pair, action, NOW + timedelta(minutes=number), cooldown))
+
+    add("UZ_a", PolicyAction.paused, 120.0)
+    add("UZ_a", PolicyAction.probing)
+    add("UZ_a", PolicyAction.paused, 240.0)
+    add("UZ_a", PolicyAction.probing)  # a later decision that is no pause
+    add("UZ_b", PolicyAction.paused, 120.0)
+    add("UZ_b", PolicyAction.paused)  # stored before pauses had one
+    add("UZ_c", PolicyAction.held)
+    assert store.latest_cooldowns(["UZ_a", "UZ_b", "UZ_c", "UZ_zz"]) == {
+        "UZ_a": timedelta(minutes=4)
+    }
+    assert store.latest_cooldowns([]) == {}

@@ -10,7 +10,7 @@ import pytest
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, EvidenceBound, PolicyAction
-from smsfleet.policy.service import Look, PolicyConfig, decide
+from smsfleet.policy.service import Look, PolicyConfig, Verdict, decide
 from smsfleet.policy.stats import Window, WindowStats, split_z
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -19,8 +19,10 @@ CONFIG = PolicyConfig(
     min_samples=20,
     pause_threshold=0.5,
     resume_threshold=0.7,
-    cooldown=timedelta(minutes=10),
+    cooldown=timedelta(minutes=2),
+    cooldown_max=timedelta(minutes=30),
     probe_interval=timedelta(seconds=30),
+    probe_samples=10,
     evaluation_interval=timedelta(seconds=30),
     z=1.96,
 )
@@ -79,9 +81,9 @@ A = PolicyAction
         (pair(E, high=True), GOOD, False, None),
         (pair(E, high=True), HALF, False, None),
         # paused by the policy: cool-down, then probing
-        (pair(P, changed_minutes_ago=5), GOOD, False, None),
-        (pair(P, changed_minutes_ago=10), BAD, False, A.probing),
-        (pair(P, changed_minutes_ago=5, high=True), BAD, False, A.resumed),
+        (pair(P, changed_minutes_ago=1), GOOD, False, None),
+        (pair(P, changed_minutes_ago=2), BAD, False, A.probing),
+        (pair(P, changed_minutes_ago=1, high=True), BAD, False, A.resumed),
         # paused or disabled by a person: left alone
         (pair(P, actor="alice", changed_minutes_ago=600), GOOD, False, None),
         (pair(D, actor="alice"), BAD, False, None),
@@ -91,6 +93,13 @@ A = PolicyAction
         (pair(PR), FAIR, False, None),
         (pair(PR), HALF, False, None),
         (pair(PR), WindowStats(5, 5), False, None),
+        # probes decide on 10: 10 of 10 clear the 70 % line (lower bound 72.2 %), none
+        # of 10 is under the 50 % one (upper bound 27.8 %); 9 probes decide nothing
+        (pair(PR), WindowStats(10, 10), False, A.resumed),
+        (pair(PR), WindowStats(10, 0), False, A.paused),
+        (pair(PR), WindowStats(9, 9), False, None),
+        (pair(PR), WindowStats(9, 0), False, None),
+        (pair(PR), WindowStats(10, 9), False, None),
         (pair(PR, resume_threshold=0.6), FAIR, False, A.resumed),
         (pair(PR, high=True), BAD, False, A.resumed),
     ],
@@ -115,7 +124,7 @@ def test_decision_table(
         (pair(PR), GOOD, False, A.resumed, EvidenceBound.lower_bound),
         (pair(E, high=True), GOOD, True, A.recovered, EvidenceBound.lower_bound),
         # no figure decides these
-        (pair(P, changed_minutes_ago=10), BAD, False, A.probing, None),
+        (pair(P, changed_minutes_ago=2), BAD, False, A.probing, None),
         (pair(PR, high=True), BAD, False, A.resumed, None),
     ],
 )
@@ -136,7 +145,7 @@ def test_reasons_carry_the_figures() -> None:
     assert verdict is not None
     assert verdict.reason == (
         "4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause line "
-        "with 95 % confidence"
+        "with 95 % confidence; probed from 12:02:00 UTC, after a cool-down of 2 min"
     )
     probing = decide(pair=pair(PR), stats=GOOD, held=False, now=NOW, config=CONFIG)
     assert probing is not None
@@ -178,7 +187,7 @@ def test_a_pause_looks_at_the_newest_attempts_too() -> None:
     assert verdict is not None and verdict.action is A.paused
     assert verdict.reason == (
         "4 of the newest 20 delivered (20 %) in the last 30 min: below the 50 % pause line "
-        "with 95 % confidence"
+        "with 95 % confidence; probed from 12:02:00 UTC, after a cool-down of 2 min"
     )
     assert verdict.look == Look(CONFIG.newest_window, WindowStats(20, 4), split_z(CONFIG.z, 2))
     held = decide(
@@ -218,9 +227,87 @@ def test_two_looks_keep_the_confidence_of_one() -> None:
     )
 
 
-def test_resuming_looks_at_the_whole_window_only() -> None:
-    # While probing, newest 20 all delivered but the window's 40 say nothing yet.
-    probing = decide(
-        pair=pair(PR), stats=WindowStats(40, 26), newest=GOOD, held=False, now=NOW, config=CONFIG
+def test_resuming_looks_at_the_newest_attempts_too() -> None:
+    """A route that heals while probed: its first probes failed, so the window's 40 say
+    nothing yet, but its newest 20 all delivered."""
+    healed = WindowStats(40, 26)
+    assert decide(pair=pair(PR), stats=healed, held=False, now=NOW, config=CONFIG) is None
+    verdict = decide(pair=pair(PR), stats=healed, newest=GOOD, held=False, now=NOW, config=CONFIG)
+    assert verdict is not None and verdict.action is A.resumed
+    assert verdict.look == Look(CONFIG.newest_window, GOOD, split_z(CONFIG.z, 2))
+    assert verdict.reason.startswith("while probing, 20 of the newest 20 delivered (100 %)")
+    # Read at 97.5 %: 18 of the newest 20 (lower bound 66.3 % there, 69.9 % at 95 %) is
+    # not enough.
+    assert WindowStats(20, 18).lower_bound(split_z(CONFIG.z, 2)) < 0.7
+    assert (
+        decide(
+            pair=pair(PR),
+            stats=healed,
+            newest=WindowStats(20, 18),
+            held=False,
+            now=NOW,
+            config=CONFIG,
+        )
+        is None
     )
-    assert probing is None
+    recovered = decide(
+        pair=pair(E, high=True), stats=healed, newest=GOOD, held=True, now=NOW, config=CONFIG
+    )
+    assert recovered is not None and recovered.action is A.recovered
+
+
+def test_each_pause_in_a_row_doubles_the_cool_down_to_its_maximum() -> None:
+    first = decide(pair=pair(E), stats=BAD, held=False, now=NOW, config=CONFIG)
+    assert first is not None and first.cooldown == timedelta(minutes=2)
+    pauses: list[Verdict] = []
+    last: timedelta | None = first.cooldown
+    for _ in range(6):  # its probes still fail: paused again, and again
+        again = decide(
+            pair=pair(PR), stats=BAD, held=False, now=NOW, config=CONFIG, last_cooldown=last
+        )
+        assert again is not None and again.action is A.paused
+        pauses.append(again)
+        last = again.cooldown
+    minutes = [p.cooldown // timedelta(minutes=1) for p in pauses if p.cooldown]
+    assert minutes == [4, 8, 16, 30, 30, 30]
+    assert pauses[-1].reason == (
+        "while probing, 4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause "
+        "line with 95 % confidence; paused again, probed from 12:30:00 UTC, after a "
+        "cool-down of 30 min (each pause in a row doubles it, to at most 30 min)"
+    )
+    # A pause from running starts over at the configured cool-down, whatever came before.
+    anew = decide(pair=pair(E), stats=BAD, held=False, now=NOW, config=CONFIG, last_cooldown=last)
+    assert anew is not None and anew.cooldown == CONFIG.cooldown
+
+
+@pytest.mark.parametrize(
+    ("minutes_ago", "last_cooldown", "expected"),
+    [
+        (3, None, A.probing),  # none recorded: the configured cool-down
+        (3, timedelta(minutes=4), None),
+        (4, timedelta(minutes=4), A.probing),
+        (29, timedelta(minutes=30), None),
+    ],
+)
+def test_a_paused_route_waits_the_cool_down_of_its_pause(
+    minutes_ago: float, last_cooldown: timedelta | None, expected: PolicyAction | None
+) -> None:
+    verdict = decide(
+        pair=pair(P, changed_minutes_ago=minutes_ago),
+        stats=BAD,
+        held=False,
+        now=NOW,
+        config=CONFIG,
+        last_cooldown=last_cooldown,
+    )
+    assert (verdict.action if verdict else None) == expected
+    if verdict is not None:
+        assert verdict.cooldown is None
+        assert verdict.reason.startswith(
+            f"cool-down of {(last_cooldown or CONFIG.cooldown) // timedelta(minutes=1)} min over"
+        )
+
+
+def test_a_cool_down_above_its_maximum_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="COOLDOWN_MAX_SECONDS"):
+        PolicyConfig(**{**CONFIG.__dict__, "cooldown_max": timedelta(minutes=1)})

@@ -46,9 +46,9 @@ describe("pairStateText", () => {
     const probing = pair({
       state: "probing",
       state_actor: "policy",
-      state_reason: "probing by the policy: cool-down of 600 s over: probing at one send per 30 s",
+      state_reason: "probing by the policy: cool-down of 2 min over: probing at one send per 30 s until 10 probes say whether it delivers",
     });
-    expect(pairStateText(probing)).toBe("Probing after a policy pause: cool-down of 600 s over: probing at one send per 30 s");
+    expect(pairStateText(probing)).toBe("Probing after a policy pause: cool-down of 2 min over: probing at one send per 30 s until 10 probes say whether it delivers");
   });
 
   it("gives the day of a change made before today", () => {
