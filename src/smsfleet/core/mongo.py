@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic
 
@@ -158,6 +158,13 @@ class MongoRecordStore(Generic[R]):
             result = self._collection.replace_one({"_id": key}, self._document(record))
         if result.matched_count == 0:
             raise NotFound(f"{key!r} does not exist", details={"key": key})
+
+    def update(
+        self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
+    ) -> bool:
+        with self._writing():
+            result = self._collection.update_one({**where, "_id": key}, {"$set": dict(changes)})
+        return result.matched_count > 0
 
     def delete(self, key: str) -> bool:
         with self._writing():

@@ -6,7 +6,7 @@ for MongoDB); one contract test suite runs unchanged against each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Protocol, TypeVar
 
@@ -52,6 +52,15 @@ class RecordStore(Protocol[R]):
 
     def replace(self, record: R) -> None:
         """Overwrite the record with the same key; raises `NotFound` when absent."""
+        ...
+
+    def update(
+        self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
+    ) -> bool:
+        """Set the fields in `changes` of the record with `key`, in one write, if its
+        fields in `where` (plain values, not lists) still equal those: a change decided
+        on what was read then neither undoes one made meanwhile nor is lost to it. False,
+        and nothing written, when the record is absent or a field differs."""
         ...
 
     def delete(self, key: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -368,6 +368,18 @@ class SqlRecordStore(Generic[R]):
             )
         if changed == 0:
             raise NotFound(f"{key!r} does not exist", details={"key": key})
+
+    def update(
+        self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
+    ) -> bool:
+        column = self._table.c
+        statement = (
+            sa.update(self._table)
+            .where(self._key == key, *(column[name] == naive_utc(v) for name, v in where.items()))
+            .values({name: naive_utc(value) for name, value in changes.items()})
+        )
+        with self._writing() as connection:
+            return self._write(connection, statement) > 0
 
     def delete(self, key: str) -> bool:
         with self._writing() as connection:

@@ -438,6 +438,56 @@ def test_add_after_delete(config_store: ConfigStore, kind: Kind) -> None:
     assert store.get(kind.keys[0]) == again
 
 
+# --- update: written only while the fields it was decided on hold --------------------
+
+
+def test_update_sets_the_named_fields_while_the_others_read_still_hold(
+    config_store_url: str, config_store: ConfigStore
+) -> None:
+    """A change decided on what was read is written only if that still holds, even when
+    another connection changed the record since (this store's listing is then stale)."""
+    users = config_store.users
+    user = make_user("alice", token_version=7)
+    users.add(user)
+    assert users.get("alice") == user
+    other = open_config_store(config_store_url)
+    try:
+        assert other.users.update("alice", {"disabled": True}, where={"role": Role.admin})
+    finally:
+        other.close()
+    as_read = {"token_version": 7, "disabled": False, "role": Role.admin}
+    assert not users.update("alice", {"token_version": 8, "updated_at": LATER}, where=as_read)
+    assert users.get("alice") == user.model_copy(update={"disabled": True})
+    as_now = as_read | {"disabled": True}
+    assert users.update("alice", {"token_version": 8, "updated_at": LATER}, where=as_now)
+    changed = {
+        "disabled": True,
+        "token_version": 8,
+        "updated_at": LATER.replace(microsecond=999000),
+    }
+    assert users.get("alice") == user.model_copy(update=changed)
+
+
+def test_update_where_a_field_is_none_matches_only_while_it_is_unset(
+    config_store: ConfigStore,
+) -> None:
+    keys = config_store.api_keys
+    key = make_api_key()
+    keys.add(key)
+    assert keys.update(key.id, {"last_used_at": READ_AT}, where={"revoked_at": None})
+    assert keys.update(key.id, {"revoked_at": LATER}, where={"revoked_at": None})
+    assert not keys.update(key.id, {"last_used_at": LATER}, where={"revoked_at": None})
+    assert not keys.update(key.id, {"revoked_at": READ_AT}, where={"revoked_at": None})
+    revoked = {"last_used_at": READ_AT, "revoked_at": LATER.replace(microsecond=999000)}
+    assert keys.get(key.id) == key.model_copy(update=revoked)
+
+
+def test_update_missing_is_false_and_creates_nothing(config_store: ConfigStore) -> None:
+    config_store.users.add(make_user("alice"))
+    assert not config_store.users.update("bob", {"disabled": True}, where={})
+    assert [u.username for u in config_store.users.list()] == ["alice"]
+
+
 # --- values round-trip exactly ---------------------------------------------------------
 
 
