@@ -164,12 +164,16 @@ class ApiKeyService:
         return len(owned)
 
     def _revoked(self, key: ApiKey, actor: User | Actor) -> ApiKey:
-        if key.revoked_at is None:  # revoking a revoked key changes nothing
-            revoked = key.model_copy(update={"revoked_at": self._clock.now()})
-            self._keys.replace(revoked)
-            self._record(actor, AuditAction.api_key_revoked, before=key, after=revoked)
-            key = revoked
-        return key
+        if key.revoked_at is not None:  # revoking a revoked key changes nothing
+            return key
+        now = self._clock.now()
+        # Only `revoked_at`, only while unset: a revocation meanwhile stands as it was
+        # (audited by whoever made it), and nothing else of the key is written back.
+        if not self._keys.update(key.id, {"revoked_at": now}, where={"revoked_at": None}):
+            return self._keys.get(key.id) or key
+        revoked = key.model_copy(update={"revoked_at": now})
+        self._record(actor, AuditAction.api_key_revoked, before=key, after=revoked)
+        return revoked
 
     def _record(
         self,
@@ -278,9 +282,8 @@ class ApiKeyService:
             if last is not None and now - last < LAST_USED_EVERY:
                 return
             self._last_written[key.id] = now
-        current = self._keys.get(key.id)
-        if current is not None:
-            self._keys.replace(current.model_copy(update={"last_used_at": now}))
+        # Only while not revoked: a revocation since the key was read is never undone.
+        self._keys.update(key.id, {"last_used_at": now}, where={"revoked_at": None})
 
 
 def _status(limit: int | None, used: int, resets_at: datetime) -> QuotaStatus | None:
