@@ -1,5 +1,6 @@
 """Two changes made at once never undo each other, on every config backend: a revoked API
-key stays revoked, whichever of the two requests writes last.
+key stays revoked, a disabled user stays disabled, and a password change or a logout
+everywhere ends every token issued before it, whichever of the two requests writes last.
 
 Each race is made to happen every time, not by chance: the request under test reads
 through a store that lets another request (on a store of its own, as on another replica)
@@ -8,23 +9,36 @@ complete its change after that read, just before the write."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Generic
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 
 from smsfleet.apikeys.models import ApiKey, ApiKeyCreate
 from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
+from smsfleet.audit.models import Actor
 from smsfleet.auth import service as auth_service
-from smsfleet.auth.models import Role, User
+from smsfleet.auth.models import Role, TokenPair, User, UserUpdate
+from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import SystemClock
-from smsfleet.core.errors import Unauthorized
+from smsfleet.core.errors import Conflict, Unauthorized
 from smsfleet.core.records import R, RecordStore
+from smsfleet.core.security import PasswordChecks, hash_password, needs_rehash
 from smsfleet.stores import ConfigStore, open_config_store
 
 CLOCK = SystemClock()
+ADMIN = Actor(username="admin", role=Role.admin)
+PASSWORD = "alice-password-for-races"
+NEW_PASSWORD = "another-alice-password-for-races"
 NO_LOGIN = "-"  # a hash no password verifies against
+POLICY = auth_service.TokenPolicy(
+    secret="a-secret-of-the-tests-of-changes-made-at-once-0123456789abcdef",
+    access_ttl=timedelta(minutes=15),
+    refresh_ttl=timedelta(days=7),
+)
 
 
 class Interleaved(Generic[R]):
@@ -88,17 +102,23 @@ def quotas(sqlite_metrics_engine: Engine) -> QuotaStore:
     return QuotaStore(sqlite_metrics_engine)
 
 
-def _alice(store: ConfigStore) -> User:
+def _alice(store: ConfigStore, *, password_hash: str = NO_LOGIN) -> User:
     now = CLOCK.now()
     alice = User(
         username="alice",
         role=Role.operator,
-        password_hash=NO_LOGIN,
+        password_hash=password_hash,
         created_at=now,
         updated_at=now,
         token_version=auth_service.first_token_version(),
     )
     store.users.add(alice)
+    return alice
+
+
+def _stored_alice(store: ConfigStore) -> User:
+    alice = store.users.get("alice")
+    assert alice is not None
     return alice
 
 
@@ -152,3 +172,122 @@ def test_a_key_used_while_it_was_being_revoked_is_revoked_with_its_use_kept(
     assert stored.revoked_at is not None and stored.last_used_at is not None
     with pytest.raises(Unauthorized, match="this API key was revoked"):
         there.authenticate(made.key)
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def _log_out_everywhere(store: ConfigStore, users: RecordStore[User] | None = None) -> None:
+    auth_service.revoke_all_tokens(
+        users=users or store.users, audit=store.audit, clock=CLOCK, actor=ADMIN, username="alice"
+    )
+
+
+def _update(store: ConfigStore, data: UserUpdate, users: RecordStore[User] | None = None) -> User:
+    return auth_service.update_user(
+        users=users or store.users,
+        audit=store.audit,
+        clock=CLOCK,
+        actor=ADMIN,
+        username="alice",
+        data=data,
+    ).user
+
+
+def _login(users: RecordStore[User], password: str) -> TokenPair:
+    checks = PasswordChecks(limit=1, wait_seconds=5)
+    try:
+        return auth_service.login(
+            users=users,
+            throttle=LoginThrottle(per_user=100, per_address=100, window_seconds=60),
+            checks=checks,
+            policy=POLICY,
+            clock=CLOCK,
+            username="alice",
+            password=password,
+            address="127.0.0.1",
+        )
+    finally:
+        checks.close()
+
+
+def _refresh(store: ConfigStore, tokens: TokenPair) -> TokenPair:
+    return auth_service.refresh(
+        users=store.users,
+        revoked=store.revoked_sessions,
+        policy=POLICY,
+        clock=CLOCK,
+        refresh_token=tokens.refresh_token,
+    )
+
+
+def test_a_user_disabled_while_logged_out_everywhere_stays_disabled(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """The logout read the user enabled; it is written once the disabling is."""
+    alice = _alice(config_store)
+    users = Interleaved(config_store.users)
+    users.before_next_writes(lambda: _update(elsewhere, UserUpdate(disabled=True)))
+    _log_out_everywhere(config_store, users)
+    assert users.pending == 0
+    stored = _stored_alice(elsewhere)
+    assert stored.disabled
+    assert stored.token_version == alice.token_version + 2  # each ended every token
+
+
+def test_tokens_issued_while_a_password_was_being_changed_end_with_the_change(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """The change read the user; before it wrote, they were logged out everywhere and
+    logged in again: the tokens of that login were issued before the change."""
+    _alice(config_store, password_hash=hash_password(PASSWORD))
+    users = Interleaved(config_store.users)
+    issued: list[TokenPair] = []
+
+    def out_everywhere_and_in_again() -> None:
+        _log_out_everywhere(elsewhere)
+        issued.append(_login(elsewhere.users, PASSWORD))
+
+    users.before_next_writes(out_everywhere_and_in_again)
+    _update(config_store, UserUpdate(password=NEW_PASSWORD), users)
+    assert users.pending == 0
+    [tokens] = issued
+    with pytest.raises(Unauthorized, match="token revoked"):
+        _refresh(elsewhere, tokens)
+    _refresh(elsewhere, _login(elsewhere.users, NEW_PASSWORD))
+
+
+def test_a_user_changed_under_every_try_is_a_conflict_and_keeps_the_other_changes(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """Read again and changed again after each lost race, a few times, then refused."""
+    alice = _alice(config_store)
+    users = Interleaved(config_store.users)
+    offered = 10
+    users.before_next_writes(*[lambda: _log_out_everywhere(elsewhere)] * offered)
+    with pytest.raises(Conflict, match="was being changed by another request"):
+        _update(config_store, UserUpdate(disabled=True), users)
+    tries = offered - users.pending
+    assert 1 < tries < offered
+    stored = _stored_alice(elsewhere)
+    assert not stored.disabled
+    assert stored.token_version == alice.token_version + tries
+
+
+def test_a_login_that_hashes_the_password_anew_keeps_a_logout_everywhere_made_meanwhile(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """The login read the user with a hash of older parameters; its new hash is written
+    once a logout everywhere is."""
+    older = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    alice = _alice(config_store, password_hash=older.hash(PASSWORD))
+    before = auth_service.issue_tokens(user=alice, policy=POLICY, clock=CLOCK)
+    users = Interleaved(config_store.users)
+    users.before_next_writes(lambda: _log_out_everywhere(elsewhere))
+    _login(users, PASSWORD)
+    assert users.pending == 0
+    stored = _stored_alice(elsewhere)
+    assert not needs_rehash(stored.password_hash)
+    assert stored.token_version == alice.token_version + 1
+    with pytest.raises(Unauthorized, match="token revoked"):
+        _refresh(elsewhere, before)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,15 +111,13 @@ def _rehashed(
         new_hash = checks.hash(password)
     except Unavailable:  # busy: the next login will do it
         return user
-    current = users.get(user.username)
-    if current is None or current.password_hash != user.password_hash:
-        return user  # changed meanwhile: leave the newer record alone
-    rehashed = current.model_copy(update={"password_hash": new_hash})
-    try:
-        users.replace(rehashed)
-    except NotFound:
+    # Only the hash, only while it is the one just verified: a password changed meanwhile
+    # is kept, and so is anything else changed meanwhile (a token version raised).
+    if not users.update(
+        user.username, {"password_hash": new_hash}, where={"password_hash": user.password_hash}
+    ):
         return user
-    return rehashed
+    return user.model_copy(update={"password_hash": new_hash})
 
 
 def issue_tokens(
@@ -262,9 +261,10 @@ def revoke_all_tokens(
     username: str,
 ) -> TokensRevoked:
     """Log `username` out everywhere: every token issued so far is refused."""
-    user = get_user(users=users, username=username)
-    users.replace(
-        user.model_copy(update={"token_version": user.token_version + 1, "updated_at": clock.now()})
+    _change_user(
+        users,
+        username,
+        lambda user: {"token_version": user.token_version + 1, "updated_at": clock.now()},
     )
     audit_service.record(
         audit, clock, actor, AuditAction.user_logged_out, username, before=None, after=None
@@ -330,6 +330,27 @@ def get_user(*, users: RecordStore[User], username: str) -> User:
     return user
 
 
+# What a change to a user is decided on: it is written only while these are as read.
+# Not the timestamps, whose written value may be finer than the one read back.
+_DECIDED_ON = {"role", "disabled", "password_hash", "token_version"}
+_CHANGE_TRIES = 3
+
+
+def _change_user(
+    users: RecordStore[User], username: str, change: Callable[[User], dict[str, object]]
+) -> tuple[User, User]:
+    """The user before and after the fields `change` gives for them, written only while
+    the user is as read: a change made meanwhile (a parallel logout everywhere) is neither
+    overwritten nor undone, and the user is read and `change` decided again. `Conflict`
+    when they changed under every try; `NotFound` when they are gone."""
+    for _ in range(_CHANGE_TRIES):
+        user = get_user(users=users, username=username)
+        changes = change(user)
+        if users.update(username, changes, where=user.model_dump(include=_DECIDED_ON)):
+            return user, user.model_copy(update=changes)
+    raise Conflict(f"user {username!r} was being changed by another request: try again")
+
+
 @dataclass(frozen=True)
 class UserUpdated:
     user: User
@@ -346,27 +367,33 @@ def update_user(
     data: UserUpdate,
 ) -> UserUpdated:
     """Change a user; a new password, role or disabled flag ends the user's tokens."""
-    user = get_user(users=users, username=username)
-    changes: dict[str, object] = {"updated_at": clock.now()}
+    password_hash: str | None = None
     if data.password is not None:
         _check_password_strength(data.password)
-        changes["password_hash"] = hash_password(data.password)
-    if data.role is not None:
-        changes["role"] = data.role
-    if data.disabled is not None:
-        changes["disabled"] = data.disabled
+        # Before the user is read: the hash takes long enough for others to change them.
+        password_hash = hash_password(data.password)
     if username == actor.username and (data.disabled or data.role not in (None, Role.admin)):
         raise Conflict("you cannot disable yourself or drop your own admin role")
-    if data.disabled or data.role not in (None, Role.admin):
-        _keep_an_admin(users, user)
-    if (
-        data.password is not None
-        or (data.role is not None and data.role != user.role)
-        or (data.disabled is not None and data.disabled != user.disabled)
-    ):
-        changes["token_version"] = user.token_version + 1
-    updated = user.model_copy(update=changes)
-    users.replace(updated)
+
+    def change(user: User) -> dict[str, object]:
+        changes: dict[str, object] = {"updated_at": clock.now()}
+        if password_hash is not None:
+            changes["password_hash"] = password_hash
+        if data.role is not None:
+            changes["role"] = data.role
+        if data.disabled is not None:
+            changes["disabled"] = data.disabled
+        if data.disabled or data.role not in (None, Role.admin):
+            _keep_an_admin(users, user)
+        if (
+            password_hash is not None
+            or (data.role is not None and data.role != user.role)
+            or (data.disabled is not None and data.disabled != user.disabled)
+        ):
+            changes["token_version"] = user.token_version + 1
+        return changes
+
+    user, updated = _change_user(users, username, change)
     # The password itself, and its hash, never reach the log: only that it was changed.
     after = UserChange(
         **public_user(updated).model_dump(), password_changed=data.password is not None
@@ -444,14 +471,16 @@ def set_password(
     )
     if same:
         return existing  # as it was: its tokens stand
-    user = existing.model_copy(
-        update={
-            "password_hash": hash_password(password),
+    password_hash = hash_password(password)
+    _, user = _change_user(
+        users,
+        username,
+        lambda current: {
+            "password_hash": password_hash,
             "role": role,
             "disabled": False,
             "updated_at": now,
-            "token_version": existing.token_version + 1,
-        }
+            "token_version": current.token_version + 1,
+        },
     )
-    users.replace(user)
     return user
