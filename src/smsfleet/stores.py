@@ -17,10 +17,12 @@ from smsfleet.audit.store import (
     AUDIT_EVENTS_INDEXES,
     audit_events_table,
 )
-from smsfleet.auth.models import RevokedSession, User
+from smsfleet.auth.models import Login, RevokedSession, User
 from smsfleet.auth.store import (
+    LOGINS_COLLECTION,
     REVOKED_SESSIONS_COLLECTION,
     USERS_COLLECTION,
+    logins_table,
     revoked_sessions_table,
     users_table,
 )
@@ -74,6 +76,7 @@ class ConfigStore:
     backend: str
     users: RecordStore[User]
     revoked_sessions: RecordStore[RevokedSession]
+    logins: RecordStore[Login]
     countries: RecordStore[Country]
     pairs: RecordStore[Pair]
     programs: RecordStore[Program]
@@ -128,6 +131,7 @@ def _config_store(
         revoked_sessions=records(
             revoked_sessions_table, REVOKED_SESSIONS_COLLECTION, RevokedSession, "session"
         ),
+        logins=records(logins_table, LOGINS_COLLECTION, Login, "session"),
         countries=records(countries_table, COUNTRIES_COLLECTION, Country, "code"),
         pairs=records(pairs_table, PAIRS_COLLECTION, Pair, "key"),
         programs=records(programs_table, PROGRAMS_COLLECTION, Program, "name"),
@@ -184,6 +188,7 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
         # leaves the revision as it was: a kept listing may still hold the session until
         # the next revocation, which is harmless, as its tokens are refused as expired.
         database[REVOKED_SESSIONS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
+        database[LOGINS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
         for keys in SESSION_EVENTS_INDEXES:
             database[SESSION_EVENTS_COLLECTION].create_index(keys)
         for keys in AUDIT_EVENTS_INDEXES:

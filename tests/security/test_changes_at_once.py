@@ -1,6 +1,7 @@
 """Two changes made at once never undo each other, on every config backend: a revoked API
 key stays revoked, a disabled user stays disabled, and a password change or a logout
-everywhere ends every token issued before it, whichever of the two requests writes last.
+everywhere ends every token issued before it, whichever of the two requests writes last;
+of two refreshes with one refresh token, one gets new tokens and the other ends the login.
 
 Each race is made to happen every time, not by chance: the request under test reads
 through a store that lets another request (on a store of its own, as on another replica)
@@ -21,7 +22,7 @@ from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
 from smsfleet.audit.models import Actor
 from smsfleet.auth import service as auth_service
-from smsfleet.auth.models import Role, TokenPair, User, UserUpdate
+from smsfleet.auth.models import Login, Role, TokenPair, User, UserUpdate
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Conflict, Unauthorized
@@ -194,11 +195,12 @@ def _update(store: ConfigStore, data: UserUpdate, users: RecordStore[User] | Non
     ).user
 
 
-def _login(users: RecordStore[User], password: str) -> TokenPair:
+def _login(store: ConfigStore, password: str, users: RecordStore[User] | None = None) -> TokenPair:
     checks = PasswordChecks(limit=1, wait_seconds=5)
     try:
         return auth_service.login(
-            users=users,
+            users=users or store.users,
+            logins=store.logins,
             throttle=LoginThrottle(per_user=100, per_address=100, window_seconds=60),
             checks=checks,
             policy=POLICY,
@@ -211,10 +213,13 @@ def _login(users: RecordStore[User], password: str) -> TokenPair:
         checks.close()
 
 
-def _refresh(store: ConfigStore, tokens: TokenPair) -> TokenPair:
+def _refresh(
+    store: ConfigStore, tokens: TokenPair, logins: RecordStore[Login] | None = None
+) -> TokenPair:
     return auth_service.refresh(
         users=store.users,
         revoked=store.revoked_sessions,
+        logins=logins or store.logins,
         policy=POLICY,
         clock=CLOCK,
         refresh_token=tokens.refresh_token,
@@ -246,7 +251,7 @@ def test_tokens_issued_while_a_password_was_being_changed_end_with_the_change(
 
     def out_everywhere_and_in_again() -> None:
         _log_out_everywhere(elsewhere)
-        issued.append(_login(elsewhere.users, PASSWORD))
+        issued.append(_login(elsewhere, PASSWORD))
 
     users.before_next_writes(out_everywhere_and_in_again)
     _update(config_store, UserUpdate(password=NEW_PASSWORD), users)
@@ -254,7 +259,7 @@ def test_tokens_issued_while_a_password_was_being_changed_end_with_the_change(
     [tokens] = issued
     with pytest.raises(Unauthorized, match="token revoked"):
         _refresh(elsewhere, tokens)
-    _refresh(elsewhere, _login(elsewhere.users, NEW_PASSWORD))
+    _refresh(elsewhere, _login(elsewhere, NEW_PASSWORD))
 
 
 def test_a_user_changed_under_every_try_is_a_conflict_and_keeps_the_other_changes(
@@ -281,13 +286,40 @@ def test_a_login_that_hashes_the_password_anew_keeps_a_logout_everywhere_made_me
     once a logout everywhere is."""
     older = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     alice = _alice(config_store, password_hash=older.hash(PASSWORD))
-    before = auth_service.issue_tokens(user=alice, policy=POLICY, clock=CLOCK)
+    before = auth_service.start_login(
+        logins=config_store.logins, user=alice, policy=POLICY, clock=CLOCK
+    )
     users = Interleaved(config_store.users)
     users.before_next_writes(lambda: _log_out_everywhere(elsewhere))
-    _login(users, PASSWORD)
+    _login(config_store, PASSWORD, users)
     assert users.pending == 0
     stored = _stored_alice(elsewhere)
     assert not needs_rehash(stored.password_hash)
     assert stored.token_version == alice.token_version + 1
     with pytest.raises(Unauthorized, match="token revoked"):
         _refresh(elsewhere, before)
+
+
+def test_of_two_refreshes_with_one_token_the_second_ends_the_login(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """Both read the login taking that token; the other one's new token is written first,
+    so this one's is not, and the login ends: neither holder keeps it."""
+    _alice(config_store, password_hash=hash_password(PASSWORD))
+    tokens = _login(config_store, PASSWORD)
+    won: list[TokenPair] = []
+    logins = Interleaved(config_store.logins)
+    logins.before_next_writes(lambda: won.append(_refresh(elsewhere, tokens)))
+    with pytest.raises(auth_service.LoginEnded, match="already used"):
+        _refresh(config_store, tokens, logins)
+    assert logins.pending == 0 and len(won) == 1
+    with pytest.raises(Unauthorized, match="logged out"):
+        _refresh(elsewhere, won[0])
+
+
+def test_a_refresh_token_of_a_login_not_on_record_is_refused(config_store: ConfigStore) -> None:
+    """Tokens issued before logins were kept, or of a login since cleared: log in again."""
+    alice = _alice(config_store)
+    issued = auth_service.issue_tokens(user=alice, policy=POLICY, clock=CLOCK)
+    with pytest.raises(Unauthorized, match="login ended"):
+        _refresh(config_store, issued.tokens)

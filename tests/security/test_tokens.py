@@ -1,7 +1,8 @@
 """Tokens that can be taken back, against a running control plane: a password, role or
 disabled change and logging out everywhere end every token of the user, a logout ends
-its login, and the live sockets of those users close. The WebSocket takes its token in
-its first message, never in the URL."""
+its login, and the live sockets of those users close. A refresh token is good for one
+refresh: presented again, it ends its login for every holder. The WebSocket takes its
+token in its first message, never in the URL."""
 
 from __future__ import annotations
 
@@ -117,6 +118,48 @@ def test_logout_everywhere_ends_every_login(server: LiveServer, viewer: str) -> 
             assert refresh(client, tokens).status_code == 401
             assert me(client, tokens) == 401
         assert me(client, login(server, viewer)) == 200
+
+
+def test_a_refresh_token_is_good_for_one_refresh(server: LiveServer, viewer: str) -> None:
+    tokens = login(server, viewer)
+    with server.client() as client:
+        renewed = refresh(client, tokens)
+        assert renewed.status_code == 200, renewed.text
+        assert renewed.json()["refresh_token"] != tokens["refresh_token"]
+        again = refresh(client, renewed.json())
+        assert again.status_code == 200, again.text
+        assert me(client, again.json()) == 200
+
+
+def test_a_refresh_token_used_twice_ends_its_login_for_every_holder(
+    server: LiveServer, viewer: str
+) -> None:
+    """A copy of a refresh token (stolen, or a tab duplicated with it): whichever of the
+    two holders refreshes second ends the login, so the first keeps it no longer."""
+    tokens, other = login(server, viewer), login(server, viewer)
+    with server.client() as client:
+        first = refresh(client, tokens).json()
+        reused = refresh(client, tokens)
+        assert reused.status_code == 401
+        assert "already used" in reused.json()["error"]["message"]
+        assert refresh(client, first).status_code == 401
+        assert me(client, first) == 401
+        # The user's other logins stand.
+        assert me(client, other) == 200
+        assert refresh(client, other).status_code == 200
+
+
+def test_reusing_a_refresh_token_closes_that_logins_socket(server: LiveServer, viewer: str) -> None:
+    tokens, other = login(server, viewer), login(server, viewer)
+    with server.client() as client:
+        renewed = refresh(client, tokens).json()
+        with (
+            server.live_socket(renewed["access_token"]) as ended,
+            server.live_socket(other["access_token"]) as kept,
+        ):
+            assert refresh(client, tokens).status_code == 401
+            assert close_code(ended, within=3) == UNAUTHORIZED_CLOSE
+            assert close_code(kept, within=2) is None
 
 
 def test_a_disabled_users_socket_is_closed(server: LiveServer, viewer: str) -> None:

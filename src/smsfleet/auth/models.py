@@ -42,6 +42,16 @@ class User(BaseModel):
     token_version: int = 0
 
 
+class Login(BaseModel):
+    """A login, until it ends: its tokens carry its `session`, and its refresh token is
+    good for one refresh, the one whose id is `refresh_id`."""
+
+    session: str
+    username: str
+    refresh_id: str
+    expires_at: Timestamp
+
+
 class RevokedSession(BaseModel):
     """A login ended by logging out: its tokens are refused until they would expire."""
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent, UserChange
 from smsfleet.auth.models import (
+    Login,
     RevokedSession,
     Role,
     TokenPair,
@@ -39,12 +40,14 @@ from smsfleet.core.security import (
     hash_password,
     needs_rehash,
     new_session_id,
+    new_token_id,
     verify_password,
 )
 from smsfleet.core.settings import weak_password_reason
 
 __all__ = [
     "ADMIN_USERNAME",
+    "LoginEnded",
     "TokenPolicy",
     "UserUpdate",
     "UserUpdated",
@@ -56,6 +59,7 @@ __all__ = [
     "refresh",
     "revoke_all_tokens",
     "set_password",
+    "start_login",
     "update_user",
 ]
 
@@ -76,9 +80,19 @@ def _check_password_strength(password: str) -> None:
         raise ValidationFailed.for_field("password", refused, message=refused)
 
 
+class LoginEnded(Unauthorized):
+    """A refresh token presented after it was used: someone else may hold a copy, so the
+    login is ended for every holder, and `revoked` says which to tell."""
+
+    def __init__(self, revoked: TokensRevoked) -> None:
+        super().__init__("refresh token already used: this login is ended, log in again")
+        self.revoked = revoked
+
+
 def login(
     *,
     users: RecordStore[User],
+    logins: RecordStore[Login],
     throttle: LoginThrottle,
     checks: PasswordChecks,
     policy: TokenPolicy,
@@ -100,7 +114,27 @@ def login(
     throttle.succeeded(attempt)
     if needs_rehash(user.password_hash):
         user = _rehashed(users=users, checks=checks, user=user, password=password)
-    return issue_tokens(user=user, policy=policy, clock=clock)
+    return start_login(logins=logins, user=user, policy=policy, clock=clock)
+
+
+def start_login(
+    *, logins: RecordStore[Login], user: User, policy: TokenPolicy, clock: Clock
+) -> TokenPair:
+    """A new login of `user` (whose password was checked) and its first tokens."""
+    now = clock.now()
+    for ended in logins.list():
+        if ended.expires_at <= now:
+            logins.delete(ended.session)
+    issued = issue_tokens(user=user, policy=policy, clock=clock)
+    logins.add(
+        Login(
+            session=issued.session,
+            username=user.username,
+            refresh_id=issued.refresh_id,
+            expires_at=issued.expires_at,
+        )
+    )
+    return issued.tokens
 
 
 def _rehashed(
@@ -120,6 +154,14 @@ def _rehashed(
     return user.model_copy(update={"password_hash": new_hash})
 
 
+@dataclass(frozen=True)
+class IssuedTokens:
+    tokens: TokenPair
+    session: str
+    refresh_id: str  # the refresh token's id, which its login takes next
+    expires_at: datetime  # the login's end
+
+
 def issue_tokens(
     *,
     user: User,
@@ -127,7 +169,7 @@ def issue_tokens(
     clock: Clock,
     session: str | None = None,
     session_expires_at: datetime | None = None,
-) -> TokenPair:
+) -> IssuedTokens:
     """Tokens for a new login, or (with `session`) new tokens for the same login.
 
     A login lasts the refresh lifetime from when it began: refreshing never extends it.
@@ -137,8 +179,9 @@ def issue_tokens(
     refresh_ttl = policy.refresh_ttl
     if session_expires_at is not None:
         refresh_ttl = min(refresh_ttl, session_expires_at - now)
+    refresh_id = new_token_id()
 
-    def token(kind: TokenKind, ttl: timedelta) -> str:
+    def token(kind: TokenKind, ttl: timedelta, token_id: str) -> str:
         return encode_token(
             secret=policy.secret,
             subject=user.username,
@@ -148,12 +191,19 @@ def issue_tokens(
             ttl=ttl,
             version=user.token_version,
             session=session,
+            token_id=token_id,
         )
 
-    return TokenPair(
-        access_token=token("access", min(policy.access_ttl, refresh_ttl)),
-        refresh_token=token("refresh", refresh_ttl),
-        expires_in=int(min(policy.access_ttl, refresh_ttl).total_seconds()),
+    access_ttl = min(policy.access_ttl, refresh_ttl)
+    return IssuedTokens(
+        tokens=TokenPair(
+            access_token=token("access", access_ttl, new_token_id()),
+            refresh_token=token("refresh", refresh_ttl, refresh_id),
+            expires_in=int(access_ttl.total_seconds()),
+        ),
+        session=session,
+        refresh_id=refresh_id,
+        expires_at=now + refresh_ttl,
     )
 
 
@@ -181,19 +231,32 @@ def refresh(
     *,
     users: RecordStore[User],
     revoked: RecordStore[RevokedSession],
+    logins: RecordStore[Login],
     policy: TokenPolicy,
     clock: Clock,
     refresh_token: str,
 ) -> TokenPair:
+    """New tokens for the login of `refresh_token`, which is good once: the new refresh
+    token replaces it. Presented again, it ends the login (`LoginEnded`), since a copy of
+    it may be in other hands, and whoever refreshes first must not keep the login."""
     claims = decode_token(refresh_token, secret=policy.secret, kind="refresh", now=clock.now())
     user = check_claims(users=users, revoked=revoked, claims=claims)
-    return issue_tokens(
+    login = logins.get(claims.session)
+    if login is None or login.username != user.username:
+        raise Unauthorized("login ended: log in again")
+    issued = issue_tokens(
         user=user,
         policy=policy,
         clock=clock,
         session=claims.session,
         session_expires_at=claims.expires_at,
     )
+    # Only while it takes this token: of two refreshes with one token, one gets through.
+    if login.refresh_id != claims.token_id or not logins.update(
+        claims.session, {"refresh_id": issued.refresh_id}, where={"refresh_id": claims.token_id}
+    ):
+        raise LoginEnded(_end_login(revoked=revoked, logins=logins, claims=claims))
+    return issued.tokens
 
 
 def authenticate(
@@ -224,6 +287,7 @@ def user_for_access_token(
 def logout(
     *,
     revoked: RecordStore[RevokedSession],
+    logins: RecordStore[Login],
     policy: TokenPolicy,
     clock: Clock,
     refresh_token: str,
@@ -243,12 +307,20 @@ def logout(
     for ended in revoked.list():
         if ended.expires_at <= now:
             revoked.delete(ended.session)
-    with contextlib.suppress(Conflict):  # logged out already
+    return _end_login(revoked=revoked, logins=logins, claims=claims)
+
+
+def _end_login(
+    *, revoked: RecordStore[RevokedSession], logins: RecordStore[Login], claims: TokenClaims
+) -> TokensRevoked:
+    """The login's tokens refused from now (its access tokens still live included)."""
+    with contextlib.suppress(Conflict):  # ended already
         revoked.add(
             RevokedSession(
                 session=claims.session, username=claims.subject, expires_at=claims.expires_at
             )
         )
+    logins.delete(claims.session)
     return TokensRevoked(username=claims.subject, session=claims.session)
 
 

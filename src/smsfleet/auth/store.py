@@ -28,3 +28,14 @@ revoked_sessions_table = sa.Table(
     sa.Column("expires_at", DateTimeColumn, nullable=False),
 )
 REVOKED_SESSIONS_COLLECTION = "revoked_sessions"
+
+# Logins under way, each with the id of the one refresh token it takes next.
+logins_table = sa.Table(
+    "logins",
+    config_metadata,
+    sa.Column("session", sa.String(32), primary_key=True),
+    sa.Column("username", sa.String(32), nullable=False),
+    sa.Column("refresh_id", sa.String(32), nullable=False),
+    sa.Column("expires_at", DateTimeColumn, nullable=False),
+)
+LOGINS_COLLECTION = "logins"

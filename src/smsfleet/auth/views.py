@@ -35,6 +35,7 @@ seed_router = APIRouter(tags=["seed routes"])
 def _login(context: Context, body: LoginRequest, address: str) -> TokenPair:
     return service.login(
         users=context.store.users,
+        logins=context.store.logins,
         throttle=context.login_throttle,
         checks=context.password_checks,
         policy=context.tokens,
@@ -57,13 +58,18 @@ def seed_login(body: LoginRequest, context: Context, address: ClientAddress) -> 
 
 @router.post("/auth/refresh", summary="Exchange a refresh token for new tokens")
 def refresh(body: RefreshRequest, context: Context) -> TokenPair:
-    return service.refresh(
-        users=context.store.users,
-        revoked=context.store.revoked_sessions,
-        policy=context.tokens,
-        clock=context.clock,
-        refresh_token=body.refresh_token,
-    )
+    try:
+        return service.refresh(
+            users=context.store.users,
+            revoked=context.store.revoked_sessions,
+            logins=context.store.logins,
+            policy=context.tokens,
+            clock=context.clock,
+            refresh_token=body.refresh_token,
+        )
+    except service.LoginEnded as ended:  # its live sockets close too
+        context.bus.publish(AUTH_TOPIC, ended.revoked)
+        raise
 
 
 @router.post(
@@ -74,6 +80,7 @@ def refresh(body: RefreshRequest, context: Context) -> TokenPair:
 def logout(body: LogoutRequest, context: Context) -> None:
     revoked = service.logout(
         revoked=context.store.revoked_sessions,
+        logins=context.store.logins,
         policy=context.tokens,
         clock=context.clock,
         refresh_token=body.refresh_token,

@@ -102,10 +102,16 @@ class TokenClaims:
     expires_at: datetime
     version: int
     session: str
+    token_id: str
 
 
 def new_session_id() -> str:
     """One login's id: its access and refresh tokens carry it, and a logout revokes it."""
+    return uuid.uuid4().hex
+
+
+def new_token_id() -> str:
+    """One token's own id (`jti`): a login takes the refresh token of one id only."""
     return uuid.uuid4().hex
 
 
@@ -119,6 +125,7 @@ def encode_token(
     ttl: timedelta,
     version: int,
     session: str,
+    token_id: str,
 ) -> str:
     payload = {
         "sub": subject,
@@ -126,7 +133,7 @@ def encode_token(
         "typ": kind,
         "iat": now,
         "exp": now + ttl,
-        "jti": uuid.uuid4().hex,
+        "jti": token_id,
         "ver": version,
         "sid": session,
     }
@@ -146,7 +153,7 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
             algorithms=[ALGORITHM],
             # Expiry is checked below against the injected clock, not the wall clock.
             options={
-                "require": ["sub", "exp", "typ", "ver", "sid"],
+                "require": ["sub", "exp", "typ", "ver", "sid", "jti"],
                 "verify_exp": False,
                 "verify_iat": False,
             },
@@ -158,8 +165,12 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
         raise Unauthorized("token expired")
     if payload.get("typ") != kind:
         raise Unauthorized(f"not an {kind} token")
-    version, session = payload["ver"], payload["sid"]
-    if not isinstance(version, int) or not isinstance(session, str):
+    version, session, token_id = payload["ver"], payload["sid"], payload["jti"]
+    if (
+        not isinstance(version, int)
+        or not isinstance(session, str)
+        or not isinstance(token_id, str)
+    ):
         raise Unauthorized("invalid token")
     return TokenClaims(
         subject=str(payload["sub"]),
@@ -168,6 +179,7 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
         expires_at=expires_at,
         version=version,
         session=session,
+        token_id=token_id,
     )
 
 

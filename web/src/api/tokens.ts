@@ -51,3 +51,68 @@ export function expireSession(): void {
   clearTokens();
   window.dispatchEvent(new Event(SESSION_EXPIRED_EVENT));
 }
+
+// A tab duplicated from a signed-in one starts with a copy of its tokens (sessionStorage is
+// copied with it), and a refresh token is good for one refresh: whichever of the two tabs
+// refreshed second would end the login of both. So every tab answers for the login it holds,
+// and a tab that hears another answer for its own login as it starts drops its copy.
+const SIGN_IN_CHANNEL = "smsfleet.sign-in";
+export const COPY_CHECK_MS = 200;
+
+interface LoginMessage {
+  type: "whose" | "mine";
+  login: string;
+}
+
+/** The login (`sid` claim) a token belongs to; null when it carries none. */
+export function loginOf(token: string | null): string | null {
+  const payload = token?.split(".")[1];
+  if (!payload) return null;
+  try {
+    const claims: unknown = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    const login = (claims as { sid?: unknown }).sid;
+    return typeof login === "string" ? login : null;
+  } catch {
+    return null;
+  }
+}
+
+let channel: BroadcastChannel | null = null;
+
+function signInChannel(): BroadcastChannel | null {
+  if (channel === null && typeof BroadcastChannel !== "undefined") {
+    channel = new BroadcastChannel(SIGN_IN_CHANNEL);
+    channel.addEventListener("message", (event: MessageEvent<LoginMessage>) => {
+      const held = loginOf(getRefreshToken());
+      if (event.data.type === "whose" && held !== null && event.data.login === held) {
+        channel?.postMessage({ type: "mine", login: held } satisfies LoginMessage);
+      }
+    });
+  }
+  return channel;
+}
+
+/** Whether another open tab holds this tab's login: this tab's tokens are then a copy. */
+export function isCopiedSignIn(): Promise<boolean> {
+  const login = loginOf(getRefreshToken());
+  const tabs = signInChannel();
+  if (login === null || tabs === null) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onMessage = (event: MessageEvent<LoginMessage>) => {
+      if (event.data.type === "mine" && event.data.login === login) finish(true);
+    };
+    const finish = (copied: boolean) => {
+      clearTimeout(timer);
+      tabs.removeEventListener("message", onMessage);
+      resolve(copied);
+    };
+    const timer = setTimeout(() => finish(false), COPY_CHECK_MS);
+    tabs.addEventListener("message", onMessage);
+    tabs.postMessage({ type: "whose", login } satisfies LoginMessage);
+  });
+}
+
+/** Answers other tabs for this tab's login from now on (a tab that signs in). */
+export function answerForSignIn(): void {
+  signInChannel();
+}

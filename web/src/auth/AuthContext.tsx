@@ -1,6 +1,14 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import * as endpoints from "../api/endpoints";
-import { clearTokens, getAccessToken, getRefreshToken, saveTokens, SESSION_EXPIRED_EVENT } from "../api/tokens";
+import {
+  answerForSignIn,
+  clearTokens,
+  getAccessToken,
+  getRefreshToken,
+  isCopiedSignIn,
+  saveTokens,
+  SESSION_EXPIRED_EVENT,
+} from "../api/tokens";
 import type { CurrentUser, Role } from "../api/types";
 
 type AuthStatus = "checking" | "signed-in" | "signed-out";
@@ -8,6 +16,8 @@ type AuthStatus = "checking" | "signed-in" | "signed-out";
 interface AuthValue {
   status: AuthStatus;
   user: CurrentUser | null;
+  /** Why this tab shows the login page, when not for the usual reasons. */
+  notice: string | null;
   login: (username: string, password: string) => Promise<void>;
   logout: () => void;
 }
@@ -16,21 +26,29 @@ const AuthContext = createContext<AuthValue | null>(null);
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<CurrentUser | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const [status, setStatus] = useState<AuthStatus>(() => (getAccessToken() ? "checking" : "signed-out"));
 
-  // A reload keeps the tokens (sessionStorage) but not the user: ask who we are.
+  // A reload keeps the tokens (sessionStorage) but not the user: ask who we are, unless the
+  // tokens are another open tab's, copied with it.
   useEffect(() => {
     if (status !== "checking") return;
-    endpoints.fetchCurrentUser().then(
-      (me) => {
-        setUser(me);
+    const signedOut = () => {
+      clearTokens();
+      setStatus("signed-out");
+    };
+    isCopiedSignIn()
+      .then(async (copied) => {
+        if (copied) {
+          setNotice("This tab was copied from one that is signed in: sign in here too, so neither tab ends the other's sign-in.");
+          signedOut();
+          return;
+        }
+        answerForSignIn();
+        setUser(await endpoints.fetchCurrentUser());
         setStatus("signed-in");
-      },
-      () => {
-        clearTokens();
-        setStatus("signed-out");
-      },
-    );
+      })
+      .catch(signedOut);
   }, [status]);
 
   useEffect(() => {
@@ -45,6 +63,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const login = useCallback(async (username: string, password: string) => {
     const tokens = await endpoints.login(username, password);
     saveTokens(tokens);
+    setNotice(null);
+    answerForSignIn();
     try {
       setUser(await endpoints.fetchCurrentUser());
     } catch (error) {
@@ -63,7 +83,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setStatus("signed-out");
   }, []);
 
-  const value = useMemo(() => ({ status, user, login, logout }), [status, user, login, logout]);
+  const value = useMemo(() => ({ status, user, notice, login, logout }), [status, user, notice, login, logout]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

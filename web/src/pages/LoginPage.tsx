@@ -28,7 +28,7 @@ function redirectTarget(state: unknown): string {
 }
 
 export function LoginPage() {
-  const { status, login } = useAuth();
+  const { status, notice, login } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
   const [username, setUsername] = useState("");
@@ -71,6 +71,11 @@ export function LoginPage() {
           <h1>smsfleet</h1>
         </div>
         <p className="login__subtitle">Sign in to the control plane</p>
+        {notice && (
+          <p className="banner banner--info" data-testid="login-notice">
+            {notice}
+          </p>
+        )}
         <label className="field__label" htmlFor="login-username">
           Username
         </label>

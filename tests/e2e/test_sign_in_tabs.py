@@ -1,0 +1,52 @@
+"""Signing in, tab by tab: a tab duplicated from a signed-in one starts with a copy of its
+tokens, and a refresh token is good for one refresh, so the copy signs in on its own rather
+than end both tabs' sign-in at its first refresh; the tab it was copied from keeps going."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.e2e import ControlPlane, Screenshot, log_in, open_logged_in
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_tab_copied_from_a_signed_in_one_signs_in_on_its_own(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    open_logged_in(page, "/", control_plane.admin_password)
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+    stored = page.evaluate("JSON.stringify(Object.entries(sessionStorage))")
+    refresh_token = dict(json.loads(stored))["smsfleet.refresh_token"]
+
+    # What a browser does when it duplicates a tab: the new one starts with its storage.
+    copy = page.context.new_page()
+    copy.add_init_script(
+        f"for (const [key, value] of {stored}) sessionStorage.setItem(key, value);"
+    )
+    copy.goto("/")
+    expect(copy.get_by_test_id("login-notice")).to_contain_text(
+        "This tab was copied from one that is signed in: sign in here too"
+    )
+    screenshot("the copy asks to sign in")
+
+    # The copy left the login alone: its refresh token is still the one to use, once.
+    answer = httpx.post(
+        f"{control_plane.url}/api/v1/auth/refresh", json={"refresh_token": refresh_token}
+    )
+    assert answer.status_code == 200, answer.text
+    page.evaluate(
+        "tokens => { sessionStorage.setItem('smsfleet.access_token', tokens.access_token);"
+        " sessionStorage.setItem('smsfleet.refresh_token', tokens.refresh_token); }",
+        answer.json(),
+    )
+    page.reload()
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+
+    log_in(copy, control_plane.admin_password)
+    expect(copy.get_by_test_id("sidebar")).to_be_visible()
+    expect(copy.get_by_test_id("login-notice")).to_have_count(0)
