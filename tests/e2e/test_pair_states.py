@@ -1,6 +1,6 @@
 """A pair's sessions as an operator meets them: a new pair's start and a program added's, a
 paused pair's why and Resume (paused by a person or by the policy on its evidence), and the
-confirmation a high-priority session's stop or restart asks for."""
+confirmation a high-priority session's stop or restart asks of an admin."""
 
 from __future__ import annotations
 
@@ -270,7 +270,7 @@ def test_a_pair_paused_by_the_policy_says_its_evidence_with_resume(
 
 
 @VIEWPORTS
-def test_restarting_a_high_priority_session_asks_first(
+def test_restarting_a_high_priority_session_asks_an_admin_first(
     page: Page,
     control_plane: ControlPlane,
     admin_api: httpx.Client,
@@ -280,7 +280,7 @@ def test_restarting_a_high_priority_session_asks_first(
     page.set_viewport_size(viewport)
     name = "program1_IN_vi"  # IN_vi is the seed's high-priority pair
 
-    def events() -> list[dict[str, str]] | None:
+    def events() -> list[dict[str, Any]] | None:
         answer = admin_api.get(f"/api/v1/sessions/{name}/events")
         return answer.json() if answer.status_code == 200 else None
 
@@ -293,9 +293,12 @@ def test_restarting_a_high_priority_session_asks_first(
     before = restarts()
     open_logged_in(page, "/programs?country=IN", control_plane.admin_password)
     page.get_by_test_id(f"restart-{name}").click()
-    dialog = page.get_by_test_id("restart-high-priority-dialog")
+    dialog = page.get_by_test_id("force-restart-dialog")
     expect(dialog).to_contain_text(f"Restart {name}?")
-    expect(dialog.get_by_test_id("high-priority-warning")).to_contain_text("high-priority pair")
+    expect(dialog.get_by_test_id("high-priority-warning")).to_contain_text(
+        "The restart is sent with force"
+    )
+    expect(dialog.get_by_test_id("confirm-button")).to_be_disabled()  # until acknowledged
     screenshot("high-priority restart confirmation")
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
@@ -303,9 +306,12 @@ def test_restarting_a_high_priority_session_asks_first(
 
     asked_before = admin_api.get(f"/api/v1/sessions/{name}").json()["requested_restarts"]
     page.get_by_test_id(f"restart-{name}").click()
+    dialog.get_by_test_id("confirm-acknowledge").check()
     dialog.get_by_test_id("confirm-button").click()
     expect(dialog).to_be_hidden()
     eventually(lambda: restarts() == before + 1, 5, "the restart to be asked")
+    asked = next(e for e in eventually(events) if e["kind"] == "restart_requested")
+    assert asked["details"] == {"force": True}
     # Carried out, it counts as asked for, not as one of the supervisor's own restarts.
     expect(page.get_by_test_id(f"requested-restarts-{name}")).to_contain_text(
         f"+{asked_before + 1} asked", timeout=15_000
@@ -344,7 +350,8 @@ def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators
 
     before = len(stops())
 
-    # An operator's Stop is off, and says who can; the row says it too (no hover on a tablet).
+    # An operator's Stop and Restart are off, and say who can; the row says it too (no hover
+    # on a tablet).
     username = f"hpops{viewport['width']}"
     password = make_user(username, "operator")
     open_logged_in(page, f"/programs?country={PAIR[:2]}", password, username=username)
@@ -353,10 +360,14 @@ def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators
     expect(stop).to_have_accessible_description(
         f"Only an admin can stop {SESSION}: its pair is high priority"
     )
-    expect(page.get_by_test_id(f"admin-stop-hint-{PAIR}")).to_have_text(
-        "Only an admin can stop its sessions."
+    restart = page.get_by_test_id(f"restart-{SESSION}")
+    expect(restart).to_be_disabled()
+    expect(restart).to_have_accessible_description(
+        f"Only an admin can restart {SESSION}: its pair is high priority"
     )
-    expect(page.get_by_test_id(f"restart-{SESSION}")).to_be_enabled()
+    expect(page.get_by_test_id(f"admin-stop-hint-{PAIR}")).to_have_text(
+        "Only an admin can stop or restart its sessions."
+    )
     screenshot("operator cannot stop a high-priority session")
     log_out(page)
 

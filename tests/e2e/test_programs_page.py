@@ -212,15 +212,16 @@ def test_bulk_stop_or_restart_of_a_high_priority_pair_needs_an_acknowledgement(
     expect(dialog).to_be_visible()
     # The seed assigns program1 and program2 to each of the four IN pairs.
     expect(dialog.get_by_test_id("bulk-count")).to_have_text("8")
-    expect(dialog.get_by_test_id("bulk-high-priority")).to_have_count(0)
-    # A restart stops each for a moment: a high-priority pair's asks first too (no force).
+    warning = dialog.get_by_test_id("bulk-high-priority")
+    expect(warning).to_have_count(0)
+    # A restart ends each program a while, as a stop does: an admin's, with force.
     dialog.get_by_test_id("bulk-action-restart").check()
-    expect(dialog.get_by_test_id("bulk-high-priority-restart")).to_contain_text("program1_IN_vi")
+    expect(warning).to_contain_text("program1_IN_vi")
+    expect(warning).to_contain_text("I confirm restarting high-priority sessions (sent with force)")
     expect(dialog.get_by_test_id("bulk-confirm")).to_be_disabled()
     dialog.get_by_test_id("bulk-acknowledge").check()
     expect(dialog.get_by_test_id("bulk-confirm")).to_be_enabled()
     dialog.get_by_test_id("bulk-action-stop").check()
-    warning = dialog.get_by_test_id("bulk-high-priority")
     expect(warning).to_contain_text("program1_IN_vi")
     expect(dialog.get_by_test_id("bulk-confirm")).to_be_disabled()
     dialog.get_by_test_id("bulk-acknowledge").check()

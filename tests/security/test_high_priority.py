@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from smsfleet.auth.models import Role
-from tests.security.test_programs_trust import audit
+from tests.security.test_programs_trust import api_key, audit
 from tests.support.api import running_api
 from tests.support.programs import TICKING, install_program
 from tests.support.security import HP_PAIR, HP_SESSION, Live, running
@@ -90,6 +90,50 @@ def test_a_forced_stop_of_a_high_priority_session_is_audited(live: Live) -> None
     assert stopped.status_code == 200, stopped.text
     (event,) = audit(api, action="session.stopped")
     assert event["target"] == HP_SESSION and event["reason"] == "provider maintenance"
+
+
+def test_restarting_a_high_priority_session_takes_an_admin_and_force(live: Live) -> None:
+    """A restart ends the program a while as a stop does: asked once a second, it would
+    keep a high-priority pair from being tested at all."""
+    api = live.api
+
+    def program_pid() -> int | None:
+        status = live.screens.status(HP_SESSION)  # none between a restart's two runners
+        return status.program_pid if status else None
+
+    pid = program_pid()
+    assert pid is not None
+    url = f"/api/v1/sessions/{HP_SESSION}/restart"
+    bulk = {"action": "restart", "country": "IN"}
+    callers = {
+        "operator": live.headers(Role.operator),
+        "operator's control key": api_key(api, Role.operator, ["read", "control"]),
+        "admin's control key": api_key(api, Role.admin, ["read", "control"]),
+    }
+    for who, headers in callers.items():
+        for force in (False, True):
+            refused = api.client.post(url, json={"force": force}, headers=headers)
+            assert refused.status_code == 403, (who, refused.text)
+            (result,) = api.client.post(
+                "/api/v1/sessions/actions", json={**bulk, "force": force}, headers=headers
+            ).json()
+            assert result["ok"] is False, (who, result)
+            assert f"only an admin may restart {HP_SESSION}" in result["error"]
+    admin = live.headers()
+    unforced = api.client.post(url, headers=admin)
+    assert unforced.status_code == 409, unforced.text
+    assert unforced.json()["error"]["code"] == "force_required"
+    (result,) = api.client.post("/api/v1/sessions/actions", json=bulk, headers=admin).json()
+    assert result["ok"] is False and "repeat with force" in result["error"]
+    time.sleep(1)  # ten supervisor ticks
+    assert program_pid() == pid
+    assert audit(api, action="session.restarted") == []
+
+    forced = api.client.post(url, json={"force": True, "reason": "new build"}, headers=admin)
+    assert forced.status_code == 200, forced.text
+    eventually(lambda: program_pid() not in (None, pid), timeout=15)
+    (event,) = audit(api, action="session.restarted")
+    assert event["forced"] is True and event["reason"] == "new build"
 
 
 def test_moving_a_high_priority_pair_to_another_host_takes_an_admin_and_force(

@@ -34,7 +34,9 @@ app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides SMSFLEET_DATA_DIR")]
 Reason = Annotated[str | None, typer.Option(help="Why, kept in the event log")]
-Force = Annotated[bool, typer.Option(help="Confirm a stop of a high-priority pair's session")]
+Force = Annotated[
+    bool, typer.Option(help="Confirm a stop or restart of a high-priority pair's session")
+]
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -194,9 +196,11 @@ def stop(
 
 
 @app.command()
-def restart(names: Names, reason: Reason = None, data_dir: DataDir = None) -> None:
+def restart(
+    names: Names, reason: Reason = None, force: Force = False, data_dir: DataDir = None
+) -> None:
     """Restart sessions."""
-    _act(names, SessionAction.restart, reason, False, data_dir)
+    _act(names, SessionAction.restart, reason, force, data_dir)
 
 
 @app.command()

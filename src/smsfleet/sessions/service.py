@@ -314,7 +314,18 @@ def act(
     status = store.session_status.get(name)
     state = status.state if status else SessionState.stopped
     now = clock.now()
-    forced_stop = False
+    # A stop or a restart both end a high-priority pair's running program for a while.
+    interrupts_high_priority = (
+        action != SessionAction.start
+        and pair is not None
+        and pair.is_high_priority
+        and spec.desired == DesiredState.running
+    )
+    if interrupts_high_priority:
+        if not actor.role.allows(Role.admin):
+            raise Forbidden(f"only an admin may {action} {name}: its pair is high priority")
+        if not force:
+            raise ForceRequired(f"{name} belongs to a high-priority pair: repeat with force")
     if action == SessionAction.start:
         if spec.desired == DesiredState.running and state not in (
             SessionState.fatal,
@@ -324,12 +335,6 @@ def act(
         updated = _desire(spec, DesiredState.running, actor.username, reason, now)
         kind = EventKind.start_requested
     elif action == SessionAction.stop:
-        if pair is not None and pair.is_high_priority and spec.desired == DesiredState.running:
-            if not actor.role.allows(Role.admin):
-                raise Forbidden(f"only an admin may stop {name}: its pair is high priority")
-            if not force:
-                raise ForceRequired(f"{name} belongs to a high-priority pair: repeat with force")
-            forced_stop = True
         updated = _desire(spec, DesiredState.stopped, actor.username, reason, now)
         kind = EventKind.stop_requested
     else:
@@ -359,7 +364,7 @@ def act(
         target=name,
         before=spec,
         after=updated,
-        forced=forced_stop,
+        forced=interrupts_high_priority,
         reason=reason,
     )
     if on_event is not None:
@@ -385,7 +390,10 @@ def bulk_act(
     request: BulkActionRequest,
     on_event: EventSink | None = None,
 ) -> list[ActionResult]:
-    """Apply one action to every session matching the filters; one result per session."""
+    """Apply one action to every session matching the filters; one result per session.
+
+    A session `act` refuses (a high-priority pair's, stopped or restarted without an
+    admin's force) is left as it is, its result saying why; the others are acted on."""
     if not (request.all or request.country or request.operator or request.program):
         raise ValidationFailed("name a country, operator or program, or set all=true")
     targets = list_sessions(

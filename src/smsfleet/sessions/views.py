@@ -115,7 +115,7 @@ def stop_session(
     return _act(context, actor, name, SessionAction.stop, body)
 
 
-@router.post("/{name}/restart")
+@router.post("/{name}/restart", summary="Restart (high-priority pairs: admin and force)")
 def restart_session(
     name: SessionName, actor: OperatorActor, context: Context, body: Action
 ) -> ActionResult:

@@ -48,6 +48,12 @@ def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_p
     assert spec is not None
     assert spec.desired == DesiredState.running
     assert spec.desired_actor is not None and spec.desired_actor.startswith("cli:")
+    for action in ("restart", "stop"):  # each would end the program a while
+        code, output = run(tmp_path, "sessions", action, priority)
+        assert code == 1, action
+        assert "repeat with force (--force)" in output
+    code, _ = run(tmp_path, "sessions", "restart", priority, "--force")
+    assert code == 0
     code, output = run(tmp_path, "sessions", "stop", priority)
     assert code == 1
     assert "repeat with force (--force)" in output

@@ -68,12 +68,9 @@ export function BulkActionDialog({
   const plan = useMemo(() => bulkPlan(targets, action), [targets, action]);
   const changed = plan.changed;
   const note = unchangedNote(plan, action, describeScope(scope));
+  // A stop or a restart of a high-priority pair's running sessions: an admin's, with force.
   const highPriority = targets.filter((session) => needsForce(session, action));
-  // A restart stops a session for a moment: a high-priority one's asks first, as its own
-  // Restart button does (no force: operators may restart them).
-  const restartingPriority = action === "restart" ? targets.filter((session) => session.is_high_priority) : [];
   const forced = isAdmin && highPriority.length > 0;
-  const needsAcknowledgement = forced || restartingPriority.length > 0;
 
   const change = (next: { action?: SessionAction; scope?: BulkScope }) => {
     if (next.action) setAction(next.action);
@@ -110,7 +107,7 @@ export function BulkActionDialog({
           <button
             type="button"
             className={action === "stop" ? "button button--danger" : "button button--primary"}
-            disabled={busy || changed.length === 0 || (needsAcknowledgement && !acknowledged)}
+            disabled={busy || changed.length === 0 || (forced && !acknowledged)}
             onClick={confirm}
             data-testid="bulk-confirm"
           >
@@ -200,18 +197,11 @@ export function BulkActionDialog({
         <PriorityWarning sessions={highPriority} testId="bulk-high-priority">
           {isAdmin ? (
             <Acknowledge checked={acknowledged} onChange={setAcknowledged}>
-              I confirm stopping high-priority sessions (sent with force).
+              I confirm {action === "stop" ? "stopping" : "restarting"} high-priority sessions (sent with force).
             </Acknowledge>
           ) : (
-            <p>Only an admin may stop them: the control plane will refuse those and act on the others.</p>
+            <p>Only an admin may {action} them: the control plane will refuse those and act on the others.</p>
           )}
-        </PriorityWarning>
-      )}
-      {restartingPriority.length > 0 && (
-        <PriorityWarning sessions={restartingPriority} testId="bulk-high-priority-restart">
-          <Acknowledge checked={acknowledged} onChange={setAcknowledged}>
-            I confirm restarting high-priority sessions: each stops for a moment.
-          </Acknowledge>
         </PriorityWarning>
       )}
       {error !== null && (

@@ -130,10 +130,11 @@ export function ProgramsPage() {
   });
 
   const run = (session: Session, action: SessionAction) => {
-    // A high-priority pair is tested all the time: stopping (admins only, with force; the
-    // cell's Stop is off for others) or restarting one of its sessions is confirmed first.
-    if (needsForce(session, action) || (action === "restart" && session.is_high_priority)) {
-      setDialog({ kind: "high-priority", session, action: action === "restart" ? "restart" : "stop" });
+    // A high-priority pair is tested all the time: stopping or restarting one of its
+    // sessions (admins only, with force; the cell's buttons are off for others) is
+    // confirmed first.
+    if (action !== "start" && needsForce(session, action)) {
+      setDialog({ kind: "high-priority", session, action });
       return;
     }
     act.mutate({ session, action, force: false });
@@ -153,7 +154,7 @@ export function ProgramsPage() {
   const actions: MatrixActions | undefined = writable
     ? {
         run,
-        mayStopHighPriority: isAdmin,
+        mayForceHighPriority: isAdmin,
         bulk: (scope, action = "start") => setDialog({ kind: "bulk", scope, action }),
         resume: (pair) => resume.mutate(pair),
       }
@@ -256,7 +257,7 @@ export function ProgramsPage() {
           action={dialog.action}
           onClose={() => setDialog(null)}
           onConfirm={async () => {
-            await perform({ session: dialog.session, action: dialog.action, force: dialog.action === "stop" });
+            await perform({ session: dialog.session, action: dialog.action, force: true });
             setDialog(null);
           }}
         />
@@ -279,17 +280,19 @@ function HighPriorityDialog({ session, action, onClose, onConfirm }: HighPriorit
   return (
     <ConfirmDialog
       title={`${capitalize(action)} ${session.name}?`}
-      confirmLabel={stop ? "Stop anyway" : "Restart"}
+      confirmLabel={`${capitalize(action)} anyway`}
       danger
-      {...(stop ? { acknowledgement: "I understand this stops testing a high-priority pair." } : {})}
-      testId={stop ? "force-stop-dialog" : "restart-high-priority-dialog"}
+      acknowledgement={
+        stop
+          ? "I understand this stops testing a high-priority pair."
+          : "I understand this stops testing a high-priority pair until its program is back."
+      }
+      testId={`force-${action}-dialog`}
       onClose={onClose}
       onConfirm={onConfirm}
     >
       <p className="banner banner--warning" data-testid="high-priority-warning">
-        {stop
-          ? `${session.pair} is a high-priority pair: its sessions are meant to run all the time. The stop is sent with force and recorded under your name.`
-          : `${session.pair} is a high-priority pair: restarting ${session.name} stops its sends until the program is back.`}
+        {`${session.pair} is a high-priority pair: its sessions are meant to run all the time${stop ? "" : ", and a restart stops its sends until the program is back"}. The ${action} is sent with force and recorded under your name.`}
       </p>
     </ConfirmDialog>
   );

@@ -6,13 +6,13 @@ import { canApply, needsForce } from "./grouping";
 
 export interface SessionActions {
   run: (session: Session, action: SessionAction) => void;
-  /** Admins only: a running high-priority session is stopped with force, after a confirmation. */
-  mayStopHighPriority: boolean;
+  /** Admins only: a running high-priority session is stopped or restarted with force, after a confirmation. */
+  mayForceHighPriority: boolean;
 }
 
-/** Why an operator's Stop of a running high-priority session is off. */
-function adminStopHint(session: Session): string {
-  return `Only an admin can stop ${session.name}: its pair is high priority`;
+/** Why an operator's Stop or Restart of a running high-priority session is off. */
+function adminOnlyHint(session: Session, action: SessionAction): string {
+  return `Only an admin can ${action} ${session.name}: its pair is high priority`;
 }
 
 interface SessionCellProps {
@@ -130,7 +130,7 @@ function CellButtons({ session, actions, busy }: { session: Session; actions: Se
     <>
       {BUTTONS.map(({ action, label, symbol }) => {
         // Off rather than refused after a click: the title (and the row's note) say who can.
-        const adminOnly = needsForce(session, action) && !actions.mayStopHighPriority;
+        const adminOnly = needsForce(session, action) && !actions.mayForceHighPriority;
         return (
           <button
             key={action}
@@ -138,7 +138,7 @@ function CellButtons({ session, actions, busy }: { session: Session; actions: Se
             className={`button button--tiny session-action session-action--${action}`}
             onClick={() => actions.run(session, action)}
             disabled={busy || adminOnly || !canApply(session, action)}
-            title={adminOnly ? adminStopHint(session) : `${label} ${session.name}`}
+            title={adminOnly ? adminOnlyHint(session, action) : `${label} ${session.name}`}
             aria-label={`${label} ${session.name}`}
             data-testid={`${action}-${session.name}`}
           >

@@ -111,10 +111,10 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, busyPairs, 
                 </>
               )}
             </div>
-            {row.isHighPriority && actions && !actions.mayStopHighPriority && (
+            {row.isHighPriority && actions && !actions.mayForceHighPriority && (
               // Said on the row too: a disabled button's title never shows on a touch screen.
               <div className="muted session-row__hint" data-testid={`admin-stop-hint-${row.key}`}>
-                Only an admin can stop its sessions.
+                Only an admin can stop or restart its sessions.
               </div>
             )}
             {row.pair && <PairStateNote pair={row.pair} onResume={actions?.resume} busy={busyPairs.has(row.key)} />}

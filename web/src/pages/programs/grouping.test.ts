@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Session } from "../../api/types";
-import { bulkPlan, unchangedNote } from "./grouping";
+import { bulkPlan, needsForce, unchangedNote } from "./grouping";
 
 const session = (name: string, changes: Partial<Session> = {}): Session =>
   ({ name, state: "running", desired: "running", is_high_priority: false, ...changes }) as Session;
@@ -34,5 +34,18 @@ describe("a bulk action", () => {
     const plan = bulkPlan([...running, ...stopped], "restart");
     expect(plan.changed).toHaveLength(5);
     expect(unchangedNote(plan, "restart", "every session")).toBeNull();
+  });
+});
+
+describe("a high-priority session", () => {
+  const priority = session("p", { is_high_priority: true });
+
+  it("is stopped or restarted only with force while it is wanted running", () => {
+    expect(needsForce(priority, "stop")).toBe(true);
+    expect(needsForce(priority, "restart")).toBe(true);
+    expect(needsForce(priority, "start")).toBe(false);
+    // Stopped on purpose: starting it again, by a restart too, interrupts nothing.
+    expect(needsForce({ ...priority, desired: "stopped" }, "restart")).toBe(false);
+    expect(needsForce(session("a"), "restart")).toBe(false);
   });
 });

@@ -100,9 +100,10 @@ export function describeScope(scope: BulkScope): string {
   }
 }
 
-/** A stop of a running high-priority session needs an admin and force. */
+/** A stop or a restart of a running high-priority session needs an admin and force:
+ * either ends its program for a while. */
 export function needsForce(session: Session, action: SessionAction): boolean {
-  return action === "stop" && session.is_high_priority && session.desired === "running";
+  return action !== "start" && session.is_high_priority && session.desired === "running";
 }
 
 /** Whether an action would change anything, so buttons that would not are disabled. */
