@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime
 
+from smsfleet.core.bounds import QueryTime
 from smsfleet.core.errors import Unauthorized
 from smsfleet.deps import Context, CurrentUser, InboundDep, OperatorActor, OperatorUser, SendsDep
 from smsfleet.messages import templates as templates_service
@@ -76,7 +76,7 @@ def conversation(
     inbound: InboundDep,
     limit: Annotated[int, Query(ge=1, le=500)] = CONVERSATION_PAGE,
     before: Annotated[
-        AwareDatetime | None, Query(description="Only items before then: the `older` of a page")
+        QueryTime | None, Query(description="Only items before then: the `older` of a page")
     ] = None,
 ) -> Conversation:
     return inbound.conversation(phone, limit=limit, before=before)

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsfleet.core.bounds import QueryTime
 from smsfleet.core.records import Timestamp
 from smsfleet.core.settings import PolicySettings
 from smsfleet.pairs.models import COUNTRY_CODE_PATTERN
@@ -89,7 +90,7 @@ class DecisionQuery(BaseModel):
     pair: str | None = Field(default=None, max_length=40)
     country: str | None = Field(default=None, pattern=COUNTRY_CODE_PATTERN)
     action: PolicyAction | None = None
-    since: Timestamp | None = Field(default=None, description="ISO 8601; UTC when no offset")
+    since: QueryTime | None = Field(default=None, description="ISO 8601; UTC when no offset")
     limit: int = Field(default=100, ge=1, le=1000)
 
 

@@ -16,6 +16,7 @@ from tests.support.servers import ThreadedServer
 
 HUGE = str(2**70)  # past SQLite's INTEGER (2**63 - 1)
 FIRST_DAY, LAST_DAY = "0001-01-01", "9999-12-31"
+CONVERSATION = "/api/v1/messages/conversations/+998901234567"
 
 SEARCH = [
     ({"offset": HUGE}, "offset"),
@@ -60,6 +61,11 @@ def test_times_and_days_out_of_range_are_refused_everywhere(api: Api) -> None:
         ("/api/v1/metrics/timeseries", {"end": f"{FIRST_DAY}T00:00:00"}, "end"),
         ("/api/v1/metrics/export", {"end": f"{FIRST_DAY}T00:00:00"}, "end"),
         ("/api/v1/metrics/summary", {"start": f"{FIRST_DAY}T00:00:00+01:00"}, "start"),
+        (CONVERSATION, {"before": f"{LAST_DAY}T23:59:59-14:00"}, "before"),
+        (CONVERSATION, {"before": f"{FIRST_DAY}T00:00:00+14:00"}, "before"),
+        (CONVERSATION, {"before": f"{LAST_DAY}T23:59:59Z"}, "before"),
+        ("/api/v1/policy/decisions", {"since": f"{LAST_DAY}T23:59:59Z"}, "since"),
+        ("/api/v1/policy/decisions", {"since": f"{FIRST_DAY}T00:00:00Z"}, "since"),
         (
             "/api/v1/metrics/summary",
             {"start": f"{LAST_DAY}T00:00:00", "end": f"{LAST_DAY}T23:00:00"},
