@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.types import Message
 
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC
@@ -31,8 +32,10 @@ UNAUTHORIZED_CLOSE = 4401
 # Too many sockets open, the user's or everyone's: the reason names the cap and its value.
 TOO_MANY_CLOSE = 4429
 POLICY_VIOLATION = 1008
+UNSUPPORTED_DATA = 1003
 AUTH_TIMEOUT_SECONDS = 5.0
-MAX_AUTH_MESSAGE = 8192
+# The longest text frame read from a client: an auth message with its token, or a command.
+MAX_CLIENT_MESSAGE = 8192
 # Tokens revoked by another process (the `smsfleet users passwd` command) are noticed
 # this often; revocations through the API close the sockets at once.
 RECHECK_SECONDS = 30.0
@@ -159,11 +162,7 @@ async def _first_message_auth(websocket: WebSocket, context: Services) -> _Ident
         raise _Refused(POLICY_VIOLATION, "no auth message in time") from None
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
-    text = message.get("text")
-    command: Any = None
-    if isinstance(text, str) and len(text) <= MAX_AUTH_MESSAGE:
-        with contextlib.suppress(json.JSONDecodeError):
-            command = json.loads(text)
+    command = _decoded(message)
     if (
         not isinstance(command, dict)
         or command.get("type") != "auth"
@@ -239,8 +238,12 @@ async def _serve(
     finally:
         context.bus.unsubscribe(subscription)
         reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+        try:
             await reader
+        except asyncio.CancelledError:
+            pass
+        except Exception as error:  # what a client sends ends its socket only, in one line
+            log.warning("the live socket of %s ended: %r", identity.username, error)
 
 
 def _concerns(message: dict[str, Any], identity: _Identity) -> bool:
@@ -277,12 +280,29 @@ async def _send_pending(
     return revoked
 
 
+def _decoded(message: Message) -> Any:
+    """The JSON of a client's text frame; None when it is binary, longer than
+    MAX_CLIENT_MESSAGE, not JSON, or nested too deep to decode."""
+    text = message.get("text")
+    if not isinstance(text, str) or len(text) > MAX_CLIENT_MESSAGE:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 async def _read_commands(websocket: WebSocket, follower: _LogFollower) -> None:
+    """Follow and unfollow logs as asked until the socket ends; other commands are ignored,
+    and a binary frame closes the socket (1003)."""
     while True:
-        try:
-            command = json.loads(await websocket.receive_text())
-        except json.JSONDecodeError:
-            continue
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is None:
+            await websocket.close(code=UNSUPPORTED_DATA, reason="send commands as JSON text")
+            return
+        command = _decoded(message)
         if not isinstance(command, dict):
             continue
         for key, act in (("follow_logs", follower.follow), ("unfollow_logs", follower.unfollow)):

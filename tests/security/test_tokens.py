@@ -200,7 +200,13 @@ def test_a_socket_that_does_not_sign_in_in_time_is_closed(server: LiveServer) ->
 
 
 @pytest.mark.parametrize(
-    "first", ["hello", json.dumps({"follow_logs": "x"}), json.dumps({"type": "auth"})]
+    "first",
+    [
+        "hello",
+        json.dumps({"follow_logs": "x"}),
+        json.dumps({"type": "auth"}),
+        "[" * 4000 + "]" * 4000,  # deeper than the decoder's recursion
+    ],
 )
 def test_anything_but_an_auth_message_first_is_refused(server: LiveServer, first: str) -> None:
     with connect(server.ws_url(), open_timeout=10) as socket:
