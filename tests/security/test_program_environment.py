@@ -63,11 +63,37 @@ def test_only_allowed_names_pass_and_the_admins_list_adds_to_them() -> None:
 
 
 @pytest.mark.parametrize(
-    "names", ["SMSFLEET_SECRET_KEY", "PROVIDER_KEY,SMSFLEET_TELEGRAM_BOT_TOKEN", "NOT A NAME"]
+    "names",
+    [
+        "SMSFLEET_SECRET_KEY",
+        "PROVIDER_KEY,SMSFLEET_TELEGRAM_BOT_TOKEN",
+        "NOT A NAME",
+        # A settings group as one JSON variable, as pydantic-settings reads it too.
+        "SMSFLEET_TELEGRAM",
+        "SMSFLEET_SEARCH",
+        "SMSFLEET_SENTRY",
+        "SMSFLEET_METRICS",
+        "smsfleet_telegram",
+    ],
 )
-def test_the_extra_list_cannot_name_a_secret(names: str) -> None:
-    with pytest.raises(ValidationError):
+def test_the_extra_list_cannot_name_a_setting_of_the_control_plane(names: str) -> None:
+    with pytest.raises(ValidationError, match=r"a setting of the control plane|not an environment"):
         Settings(_env_file=None, program_env=names)
+
+
+def test_no_setting_of_the_control_plane_passes_but_what_the_worker_reads() -> None:
+    host = {
+        "SMSFLEET_TELEGRAM": '{"bot_token": "123:abc"}',
+        "SMSFLEET_SENTRY": '{"dsn": "https://key@sentry.example/1"}',
+        "smsfleet_secret_key": "s" * 40,
+        "SMSFLEET_SOME_LATER_SETTING": "x",
+        "SMSFLEET_PROXY": "http://proxy:3128",
+    }
+    session = {"SMSFLEET_SESSION": "program1_UZ_uzmobile", "SMSFLEET_METRICS": "{}"}
+    assert program_environment(host, session, list(host)) == {
+        "SMSFLEET_PROXY": "http://proxy:3128",
+        "SMSFLEET_SESSION": "program1_UZ_uzmobile",
+    }
 
 
 def test_the_extra_list_is_comma_separated() -> None:

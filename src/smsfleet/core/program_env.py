@@ -3,8 +3,8 @@
 A program learns what it needs from the `SMSFLEET_*` variables the session backend
 sets for its session (control plane URL, worker token, session, pair...); from the
 environment of the process that starts it, it gets only the names below and those an
-admin lists in `SMSFLEET_PROGRAM_ENV`. The control plane's secrets are never passed,
-even when listed.
+admin lists in `SMSFLEET_PROGRAM_ENV`. The control plane's settings, where its secrets
+are, are never passed, even when listed.
 
 Standard library only: the session agent imports it on every host.
 """
@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "BASE_NAMES",
     "BASE_PREFIXES",
-    "WITHHELD",
-    "WITHHELD_PREFIXES",
+    "SETTINGS_PREFIX",
     "WORKER_NAMES",
     "is_withheld",
     "program_environment",
@@ -61,28 +60,16 @@ WORKER_NAMES = frozenset(
     }
 )
 
-# The control plane's secrets: never a program's, whatever a list says.
-WITHHELD = frozenset(
-    {
-        "SMSFLEET_SECRET_KEY",
-        "SMSFLEET_ADMIN_PASSWORD",
-        "SMSFLEET_SEARCH_TOKEN",
-        "SMSFLEET_INBOUND_TOKEN",
-        "SMSFLEET_CONFIG_URL",
-        "SMSFLEET_METRICS_URL",
-        "SMSFLEET_REDIS_URL",
-        "SMSFLEET_SEARCH_DB_URL",
-        "SMSFLEET_SENTRY_DSN",
-        "SMSFLEET_TEST_REDIS_URL",
-    }
-)
-WITHHELD_PREFIXES = ("SMSFLEET_TELEGRAM_",)
+# The control plane's settings, read whatever their case, a group's as one JSON variable
+# too (SMSFLEET_TELEGRAM='{"bot_token": …}'): never a program's, whatever a list says,
+# but for what the worker SDK reads. A prefix rather than a list, so a setting added
+# later is withheld too.
+SETTINGS_PREFIX = "SMSFLEET_"
 
 
 def is_withheld(name: str) -> bool:
-    """Is `name` a variable that may hold a secret of the control plane?"""
-    upper = name.upper()
-    return upper in WITHHELD or upper.startswith(WITHHELD_PREFIXES)
+    """Is `name` a setting of the control plane (which may hold its secrets)?"""
+    return name.upper().startswith(SETTINGS_PREFIX) and name not in WORKER_NAMES
 
 
 def _allowed(name: str, extra: frozenset[str]) -> bool:

@@ -588,7 +588,10 @@ class Settings(BaseSettings):
             if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name, re.ASCII) is None:
                 raise ValueError(f"{name!r} is not an environment variable name")
             if is_withheld(name):
-                raise ValueError(f"{name} holds a secret of the control plane: never a program's")
+                raise ValueError(
+                    f"{name} is a setting of the control plane, which may hold its secrets:"
+                    " never a program's"
+                )
         return value
 
     @field_validator("trusted_proxies", mode="before")
