@@ -164,7 +164,7 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
     if expires_at <= now:
         raise Unauthorized("token expired")
     if payload.get("typ") != kind:
-        raise Unauthorized(f"not an {kind} token")
+        raise Unauthorized("not an access token" if kind == "access" else "not a refresh token")
     version, session, token_id = payload["ver"], payload["sid"], payload["jti"]
     if (
         not isinstance(version, int)

@@ -94,13 +94,13 @@ def test_refresh_issues_new_tokens_and_rejects_access_tokens(api: Api) -> None:
         "/api/v1/auth/refresh", json={"refresh_token": body["access_token"]}
     )
     assert wrong_kind.status_code == 401
+    assert wrong_kind.json()["error"]["message"] == "not a refresh token"
     # A refresh token is not an access token either.
-    assert (
-        api.client.get(
-            "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['refresh_token']}"}
-        ).status_code
-        == 401
+    as_access = api.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['refresh_token']}"}
     )
+    assert as_access.status_code == 401
+    assert as_access.json()["error"]["message"] == "not an access token"
 
 
 def test_access_token_expires_on_the_injected_clock(api: Api) -> None:
