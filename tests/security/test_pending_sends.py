@@ -1,6 +1,6 @@
 """On-demand sends take slots of a country's cap ahead of the routine tests: how many
 may wait at once is capped per user and per pair, so that no one (nor a leaked control
-key) can queue a country's whole hour."""
+key) can queue a country's whole hour; and what a send keeps is bounded."""
 
 from __future__ import annotations
 
@@ -83,3 +83,28 @@ def test_a_send_through_a_named_pair_goes_to_a_number_of_its_country(tmp_path: P
         ):
             sent = api.client.post("/api/v1/messages/send", json=body, headers=operator)
             assert sent.status_code == 202, (body, sent.text)
+
+
+def test_a_sends_values_are_bounded(tmp_path: Path) -> None:
+    """Each send keeps its values for good: a few short ones, never a document."""
+    with running_api(tmp_path) as api:
+        _pairs(api)
+        headers = api.headers(Role.operator)
+        template = {"id": "otp", "name": "OTP", "body": "Your code is {code}"}
+        made = api.client.post("/api/v1/messages/templates", json=template, headers=headers)
+        assert made.status_code == 201, made.text
+        for params, field in [
+            ({"code": "1" * 100_000}, "params.code"),
+            ({"code": "1" * 201}, "params.code"),
+            ({"code": "1", **{f"p{n}": "x" for n in range(20)}}, "params"),
+        ]:
+            body = {"phone": UZ, "template_id": "otp", "params": params}
+            refused = api.client.post("/api/v1/messages/send", json=body, headers=headers)
+            assert refused.status_code == 422, refused.text
+            fields = {d["field"] for d in refused.json()["error"]["details"]}
+            assert field in fields, refused.text
+        body = {"phone": UZ, "template_id": "otp", "params": {"code": "1" * 200}}
+        accepted = api.client.post("/api/v1/messages/send", json=body, headers=headers)
+        assert accepted.status_code == 202, accepted.text
+        sends = api.client.get("/api/v1/messages/sends", headers=headers).json()
+        assert [s["params"] for s in sends] == [{"code": "1" * 200}]

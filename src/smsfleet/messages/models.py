@@ -192,6 +192,14 @@ class SendStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
+# A send keeps its values (shown on the Messages page, tried again): a code or a name, not a
+# document.
+MAX_PARAMS = 20
+MAX_PARAM_VALUE = 200
+ParamName = Annotated[str, Field(min_length=1, max_length=80)]
+ParamValue = Annotated[str, Field(max_length=MAX_PARAM_VALUE)]
+
+
 class SendRequest(BaseModel):
     """`POST /api/v1/messages/send`: a template (or a text) to one number, now."""
 
@@ -199,7 +207,12 @@ class SendRequest(BaseModel):
 
     phone: str = Field(min_length=3, max_length=32, description="E.164, or national with pair")
     template_id: str | None = Field(default=None, pattern=TEMPLATE_ID_PATTERN)
-    params: dict[str, str] = Field(default_factory=dict, max_length=20)
+    params: dict[ParamName, ParamValue] = Field(
+        default_factory=dict,
+        max_length=MAX_PARAMS,
+        description=f"The template's placeholders' values: at most {MAX_PARAMS},"
+        f" each at most {MAX_PARAM_VALUE} characters",
+    )
     text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
     pair: str | None = Field(default=None, max_length=40, description="Default: from the number")
 
@@ -231,8 +244,8 @@ class SeedSendRequest(BaseModel):
     @field_validator("token_value")
     @classmethod
     def _values(cls, value: object) -> object:
-        if isinstance(value, dict) and not 1 <= len(value) <= 20:
-            raise ValueError("give 1 to 20 placeholders")
+        if isinstance(value, dict) and not 1 <= len(value) <= MAX_PARAMS:
+            raise ValueError(f"give 1 to {MAX_PARAMS} placeholders")
         return value
 
     def params(self) -> dict[str, str]:

@@ -78,6 +78,7 @@ export function NewSendDialog({ templates, onClose, onCreated }: NewSendDialogPr
                 <input
                   id={`send-param-${name}`}
                   className="input"
+                  maxLength={200}
                   value={params[name] ?? ""}
                   onChange={(e) => setParams({ ...params, [name]: e.target.value })}
                   aria-describedby={`send-param-${name}-hint`}
