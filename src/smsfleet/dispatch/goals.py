@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
-from smsfleet.policy.models import POLICY_ACTOR
+from smsfleet.policy.models import named_actor
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 
 __all__ = [
@@ -223,7 +223,7 @@ def _paused_note(pairs: list[Pair]) -> str:
         actor = pair.state_actor
         if actor is None:
             return pair.key
-        return f"{pair.key} by {'the policy' if actor == POLICY_ACTOR else actor}"
+        return f"{pair.key} by {named_actor(actor)}"
 
     return f"{len(pairs)} paused ({', '.join(map(named, pairs))})"
 

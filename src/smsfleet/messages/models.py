@@ -189,6 +189,9 @@ class SendStatus(StrEnum):
     PENDING = "PENDING"
     DONE = "DONE"
     FAILED = "FAILED"
+    # Never sent, though nothing failed: its try was broken off by a stop and no running
+    # pair of its country was left to carry it (the send's `error` says which).
+    NOT_SENT = "NOT_SENT"
     CANCELLED = "CANCELLED"
 
 

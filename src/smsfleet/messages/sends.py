@@ -3,15 +3,19 @@
 An on-demand send never goes out on its own: it waits, pending, for a lease of the
 pair's next program (`claim`), so it takes one of the country's slots like any
 other send (DESIGN principle 2). Its outcome (`settle`) closes it — delivered:
-DONE; failed: the next program of the pair is tried, FAILED after the last. The
-periodic job moves on a send whose program never came to lease, and one whose try
-was never reported.
+DONE; failed: the next program of the pair is tried, FAILED after the last. A try
+broken off (its program stopped or killed: no failure of the route) goes on to the
+pair's next program while the pair runs; once the pair is stopped (paused, disabled,
+deleted), to another running pair of its country with the tries it has left, and is
+NOT_SENT, saying why, when there is none. The periodic job moves on a send whose
+program never came to lease, and one whose try was never reported.
 
-    PENDING ──claimed / failed / claim expired / unclaimed──► PENDING
+    PENDING ──claimed / failed / broken off / claim expired / unclaimed──► PENDING
     PENDING ──delivered──► DONE
     PENDING ──exhausted / unrenderable──► FAILED
+    PENDING ──stranded──► NOT_SENT
     PENDING ──cancelled──► CANCELLED
-    FAILED, CANCELLED ──retried──► PENDING
+    FAILED, NOT_SENT, CANCELLED ──retried──► PENDING
 
 Every status change goes through `TRANSITIONS`; an event the current status does not
 allow is a `Conflict`.
@@ -24,12 +28,12 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from smsfleet.attempts.models import Attempt, Outcome
+from smsfleet.attempts.models import Attempt, Outcome, is_broken_off
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
@@ -46,6 +50,7 @@ from smsfleet.messages.models import (
 from smsfleet.messages.store import MessageStore
 from smsfleet.messages.templates import check_params, get_template, render
 from smsfleet.pairs.models import Pair
+from smsfleet.policy.models import named_actor
 from smsfleet.stores import ConfigStore
 
 __all__ = [
@@ -68,6 +73,10 @@ class SendEvent(StrEnum):
     CLAIMED = "claimed"  # a lease took it for its current program
     DELIVERED = "delivered"  # its try was delivered
     FAILED = "failed"  # its try failed: the next program is tried
+    # Its try was broken off (a stop, a kill, a lost lease): the next program, or another
+    # running pair of its country once its pair is stopped.
+    BROKEN_OFF = "broken off"
+    STRANDED = "stranded"  # broken off, and nothing left to carry it: it was never sent
     CLAIM_EXPIRED = "claim expired"  # its try was not reported within the lease: the next
     UNCLAIMED = "unclaimed"  # its program did not ask for work in time: the next
     EXHAUSTED = "exhausted"  # the last program failed it (failed, expired or unclaimed)
@@ -83,13 +92,16 @@ E = SendEvent
 TRANSITIONS: dict[tuple[SendStatus, SendEvent], SendStatus] = {
     (S.PENDING, E.CLAIMED): S.PENDING,
     (S.PENDING, E.FAILED): S.PENDING,
+    (S.PENDING, E.BROKEN_OFF): S.PENDING,
     (S.PENDING, E.CLAIM_EXPIRED): S.PENDING,
     (S.PENDING, E.UNCLAIMED): S.PENDING,
     (S.PENDING, E.DELIVERED): S.DONE,
     (S.PENDING, E.EXHAUSTED): S.FAILED,
     (S.PENDING, E.UNRENDERABLE): S.FAILED,
+    (S.PENDING, E.STRANDED): S.NOT_SENT,
     (S.PENDING, E.CANCELLED): S.CANCELLED,
     (S.FAILED, E.RETRIED): S.PENDING,
+    (S.NOT_SENT, E.RETRIED): S.PENDING,
     (S.CANCELLED, E.RETRIED): S.PENDING,
 }
 
@@ -296,7 +308,7 @@ class Sends:
         return done
 
     def retry(self, send_id: str) -> Send:
-        """A failed or cancelled send starts over with the pair's first program."""
+        """A failed, unsent or cancelled send starts over with the pair's first program."""
         send = self.send(send_id)
         transition(send.status, SendEvent.RETRIED, send_id=send_id)
         pair = self._config.pairs.get(send.pair)
@@ -378,7 +390,10 @@ class Sends:
         why = f"{attempt.program}: {attempt.outcome.value if attempt.outcome else 'no outcome'}"
         if attempt.error_code:
             why += f" ({attempt.error_code})"
-        self._next_program(send, SendEvent.FAILED, why, expect=[("attempt_id", attempt.id)])
+        if is_broken_off(attempt.outcome, attempt.error_code):
+            self._broken_off(send, attempt, why)
+        else:
+            self._next_program(send, SendEvent.FAILED, why, expect=[("attempt_id", attempt.id)])
 
     def run_jobs(self) -> int:
         """Move on the sends stuck on a program: unreported tries, programs that never lease."""
@@ -412,6 +427,48 @@ class Sends:
         return moved
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _broken_off(self, send: Send, attempt: Attempt, why: str) -> None:
+        """Its try was broken off: no failure of the route, so the send is not failed.
+
+        While its pair runs (a program restarted or killed), the pair's next program. Once
+        the pair is stopped, another running pair of its country takes it with the tries it
+        has left (this one is not spent); with none, it ends NOT_SENT saying why."""
+        expect: list[tuple[str, object]] = [("attempt_id", attempt.id)]
+        pair = self._config.pairs.get(send.pair)
+        if pair is not None and pair.state.runs_sessions:
+            if send.next_index + 1 < len(send.programs):
+                self._next_program(send, SendEvent.BROKEN_OFF, why, expect=expect)
+                return
+            unsent = (
+                f"not sent: its try through {attempt.program} was broken off"
+                f" ({attempt.error_code}), and {pair.key} has no program left to try"
+            )
+        else:
+            stopped = f"{send.pair} was {_stopped(pair)} while it was being sent"
+            country = (p for p in self._config.pairs.list() if p.country == send.country)
+            others = _runnable(p for p in country if p.key != send.pair)
+            if others:
+                other, left = others[0], len(send.programs) - send.next_index
+                changes: dict[str, object] = {
+                    "pair": other.key,
+                    "programs": other.programs[:left],
+                    "next_index": 0,
+                    "attempt_id": None,
+                    "leased_until": None,
+                    "waiting_since": self._clock.now(),
+                    "error": f"{why}: {stopped}; sent through {other.key} instead"[:512],
+                }
+                self._move(send, SendEvent.BROKEN_OFF, changes, expect=expect)
+                return
+            unsent = f"not sent: {stopped}; no other pair of {send.country} runs"
+        changes = {
+            "attempt_id": None,
+            "leased_until": None,
+            "error": unsent[:512],
+            "completed_at": self._clock.now(),
+        }
+        self._move(send, SendEvent.STRANDED, changes, expect=expect)
 
     def _next_program(
         self,
@@ -492,14 +549,13 @@ class Sends:
         for pair in pairs:
             if normalized in pair.phone_numbers:
                 return pair
-        running = [p for p in pairs if p.state.runs_sessions and p.programs]
+        running = _runnable(pairs)
         if not running:
             raise ValidationFailed.for_field(
                 "phone",
                 f"no active {country} pair",
                 message=f"no active pair of {country} to send through",
             )
-        running.sort(key=lambda p: (not p.is_high_priority, p.key))
         return running[0]
 
     def _country_of(self, phone: str) -> str:
@@ -531,3 +587,19 @@ class Sends:
                 f" a pair of {region}, or without naming one",
             )
         return phones.canonical(phone, country)
+
+
+def _runnable(pairs: Iterable[Pair]) -> list[Pair]:
+    """The pairs a send can go through now, high-priority first."""
+    running = [p for p in pairs if p.state.runs_sessions and p.programs]
+    return sorted(running, key=lambda p: (not p.is_high_priority, p.key))
+
+
+def _stopped(pair: Pair | None) -> str:
+    """`paused by the policy`, `disabled by alice`, `deleted`: what became of a pair."""
+    if pair is None:
+        return "deleted"
+    actor = pair.state_actor
+    if actor is None:
+        return pair.state.value
+    return f"{pair.state.value} by {named_actor(actor)}"

@@ -19,9 +19,15 @@ __all__ = [
     "PolicyAction",
     "PolicyDecision",
     "PolicySettings",
+    "named_actor",
 ]
 
 POLICY_ACTOR = "policy"
+
+
+def named_actor(actor: str) -> str:
+    """Who changed a pair's state, in a sentence: `the policy`, or the person's name."""
+    return "the policy" if actor == POLICY_ACTOR else actor
 
 
 class PolicyAction(StrEnum):

@@ -12,7 +12,9 @@ from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.messages.models import SendQuery, SendRequest, SendStatus, TemplateCreate
 from smsfleet.messages.templates import create_template, delete_template
-from smsfleet.pairs.models import PairState
+from smsfleet.pairs.models import PairCreate, PairState
+from smsfleet.pairs.service import create_pair
+from smsfleet.sessions.models import DesiredState, SessionSpec
 from tests.support.messages import CUSTOMER, TEST_NUMBER, World
 from tests.support.sessions import ADMIN
 
@@ -128,6 +130,148 @@ def test_a_cancelled_send_is_never_sent(world: World) -> None:
     assert CUSTOMER not in {record["phone"] for record in truth}
     with pytest.raises(Conflict):
         world.sends.cancel(send.id)
+
+
+def _break_off(world: World, program: str, pair: str = "UZ_uzmobile") -> SendAction:
+    """`program`'s session leases a send and reports it broken off: its program stopped
+    with it in flight."""
+    session = f"{program}_{pair}"
+    action = world.dispatcher.lease(session=session)
+    assert isinstance(action, SendAction) and action.phone == CUSTOMER
+    report = ReportRequest(
+        trigger_id=action.trigger_id,
+        session=session,
+        outcome=Outcome.error,
+        error_code="interrupted",
+    )
+    world.dispatcher.report(session=session, report=report)
+    return action
+
+
+def _pause_by_the_policy(world: World, key: str) -> None:
+    pair = world.store.pairs.get(key)
+    assert pair is not None
+    world.store.pairs.replace(
+        pair.model_copy(update={"state": PairState.paused, "state_actor": "policy"})
+    )
+
+
+def test_a_try_broken_off_while_the_pair_runs_goes_on_to_its_next_program(world: World) -> None:
+    """A program restarted with the send in flight says nothing of the route: the send is
+    not failed; it is not sent when the pair has no program left, and says so."""
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    world.store.pairs.replace(pair.model_copy(update={"programs": ["pbad", "pgood"]}))
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="hi"), actor="alice")
+    _break_off(world, "pbad")
+    moved = world.sends.send(send.id)
+    assert (moved.status, moved.next_index, moved.tries) == (SendStatus.PENDING, 1, 1)
+    assert moved.error == "pbad: error (interrupted)"
+    world.clock.advance(SPACING)
+    _break_off(world, "pgood")
+    unsent = world.sends.send(send.id)
+    assert (unsent.status, unsent.tries) == (SendStatus.NOT_SENT, 2)
+    assert unsent.error == (
+        "not sent: its try through pgood was broken off (interrupted), and UZ_uzmobile has"
+        " no program left to try"
+    )
+    assert unsent.completed_at == world.clock.now()
+    assert world.sends.retry(send.id).status is SendStatus.PENDING
+
+
+def test_a_send_cut_off_by_a_pause_is_not_sent_and_says_why(world: World) -> None:
+    """The policy paused the pair and stopped its sessions with the send in flight: no
+    failure of the SMS, and no other pair of the country to carry it."""
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="hi"), actor="alice")
+    action = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(action, SendAction) and action.phone == CUSTOMER
+    _pause_by_the_policy(world, "UZ_uzmobile")
+    report = ReportRequest(
+        trigger_id=action.trigger_id,
+        session="pbad_UZ_uzmobile",
+        outcome=Outcome.error,
+        error_code="interrupted",
+    )
+    world.dispatcher.report(session="pbad_UZ_uzmobile", report=report)
+    unsent = world.sends.send(send.id)
+    assert (unsent.status, unsent.tries) == (SendStatus.NOT_SENT, 1)
+    assert unsent.error == (
+        "not sent: UZ_uzmobile was paused by the policy while it was being sent; no other"
+        " pair of UZ runs"
+    )
+    assert world.sends.sends(SendQuery(status=SendStatus.NOT_SENT)) == [unsent]
+
+
+def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: World) -> None:
+    """Within the tries it has left: the broken-off one is not spent."""
+    create_pair(
+        pairs=world.store.pairs,
+        countries=world.store.countries,
+        programs=world.store.programs,
+        clock=world.clock,
+        actor=ADMIN,
+        audit=world.store.audit,
+        data=PairCreate(
+            country="UZ",
+            operator="Beeline",
+            slug="beeline",
+            phone_numbers=["+998991234568"],
+            programs=["pworse", "pgood", "palso", "pbad"],
+        ),
+    )
+    for program in ("pworse", "pgood", "palso", "pbad"):
+        world.store.session_specs.add(
+            SessionSpec(
+                name=f"{program}_UZ_beeline",
+                program=program,
+                pair="UZ_beeline",
+                desired=DesiredState.running,
+                created_at=world.clock.now(),
+            )
+        )
+    send = world.sends.create_send(
+        SendRequest(phone=CUSTOMER, text="hi", pair="UZ_uzmobile"), actor="alice"
+    )
+    # pbad's try is broken off while the pair runs (the next program, as for a failure);
+    # pgood's when the policy pauses the pair: three of its four tries are left.
+    _break_off(world, "pbad")
+    world.clock.advance(SPACING)
+    action = world.dispatcher.lease(session="pgood_UZ_uzmobile")
+    assert isinstance(action, SendAction) and action.phone == CUSTOMER
+    _pause_by_the_policy(world, "UZ_uzmobile")
+    report = ReportRequest(
+        trigger_id=action.trigger_id,
+        session="pgood_UZ_uzmobile",
+        outcome=Outcome.error,
+        error_code="interrupted",
+    )
+    world.dispatcher.report(session="pgood_UZ_uzmobile", report=report)
+    moved = world.sends.send(send.id)
+    assert (moved.status, moved.pair, moved.programs, moved.next_index, moved.tries) == (
+        SendStatus.PENDING,
+        "UZ_beeline",
+        ["pworse", "pgood", "palso"],
+        0,
+        2,
+    )
+    assert moved.error == (
+        "pgood: error (interrupted): UZ_uzmobile was paused by the policy while it was being"
+        " sent; sent through UZ_beeline instead"
+    )
+    world.clock.advance(SPACING)
+    retried = world.dispatcher.lease(session="pworse_UZ_beeline")
+    assert isinstance(retried, SendAction) and retried.phone == CUSTOMER
+    report = ReportRequest(
+        trigger_id=retried.trigger_id, session="pworse_UZ_beeline", outcome=Outcome.delivered
+    )
+    world.dispatcher.report(session="pworse_UZ_beeline", report=report)
+    done = world.sends.send(send.id)
+    assert (done.status, done.pair, done.program, done.tries) == (
+        SendStatus.DONE,
+        "UZ_beeline",
+        "pworse",
+        3,
+    )
 
 
 def test_a_send_whose_template_is_gone_fails_and_is_complete(world: World) -> None:

@@ -16,13 +16,16 @@ E = SendEvent
 ALLOWED = [
     (S.PENDING, E.CLAIMED, S.PENDING),
     (S.PENDING, E.FAILED, S.PENDING),
+    (S.PENDING, E.BROKEN_OFF, S.PENDING),
     (S.PENDING, E.CLAIM_EXPIRED, S.PENDING),
     (S.PENDING, E.UNCLAIMED, S.PENDING),
     (S.PENDING, E.DELIVERED, S.DONE),
     (S.PENDING, E.EXHAUSTED, S.FAILED),
     (S.PENDING, E.UNRENDERABLE, S.FAILED),
+    (S.PENDING, E.STRANDED, S.NOT_SENT),
     (S.PENDING, E.CANCELLED, S.CANCELLED),
     (S.FAILED, E.RETRIED, S.PENDING),
+    (S.NOT_SENT, E.RETRIED, S.PENDING),
     (S.CANCELLED, E.RETRIED, S.PENDING),
 ]
 
@@ -54,8 +57,8 @@ def test_every_other_move_is_a_conflict(current: SendStatus, event: SendEvent) -
 
 
 def test_a_finished_send_is_not_moved_on() -> None:
-    """Nothing but a retry moves a send that is done, failed or cancelled."""
-    for current in (S.DONE, S.FAILED, S.CANCELLED):
+    """Nothing but a retry moves a send that is done, failed, not sent or cancelled."""
+    for current in (S.DONE, S.FAILED, S.NOT_SENT, S.CANCELLED):
         assert [e for e in SendEvent if allows(current, e)] == (
             [] if current is S.DONE else [E.RETRIED]
         )

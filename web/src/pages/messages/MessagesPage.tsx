@@ -196,7 +196,7 @@ function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
                 Cancel
               </button>
             )}
-            {(send.status === "FAILED" || send.status === "CANCELLED") && (
+            {(send.status === "FAILED" || send.status === "NOT_SENT" || send.status === "CANCELLED") && (
               <button type="button" className="button" onClick={() => onRetry(send.id)} data-testid="retry-send">
                 Retry
               </button>
