@@ -128,13 +128,10 @@ def _columns(record: Attempt | Completion) -> dict[str, Any]:
 
 
 class CountryGrants(NamedTuple):
-    """A country's attempts leased in a span and how many the provider refused; and its
-    attempts reported in the span, delivered and not."""
+    """A country's attempts leased in a span and how many the provider refused."""
 
     grants: int
     refused: int
-    delivered: int
-    undelivered: int
 
 
 class AttemptStore:
@@ -208,53 +205,38 @@ class AttemptStore:
 
     def granted_by_country(self, *, since: datetime) -> dict[str, CountryGrants]:
         """Per country: attempts leased since then and how many of those the provider
-        refused (at once); and how many reported since then were delivered and not (an
-        undelivered SMS is reported when the gateway gives up, minutes after its lease)."""
+        refused (at once)."""
         table = attempts_table
-        start = naive_utc(since)
-        leased = table.c.leased_at >= start
-        reported = table.c.completed_at >= start
-
-        def count_where(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-            return sa.func.sum(sa.case((sa.and_(*conditions), 1), else_=0))
-
+        refused = sa.func.sum(sa.case((table.c.outcome == Outcome.send_failed.value, 1), else_=0))
         query = (
-            sa.select(
-                table.c.country,
-                count_where(leased),
-                count_where(leased, table.c.outcome == Outcome.send_failed.value),
-                count_where(reported, table.c.outcome == Outcome.delivered.value),
-                count_where(reported, table.c.outcome == Outcome.not_delivered.value),
-            )
-            .where(sa.or_(leased, reported))
+            sa.select(table.c.country, sa.func.count(), refused)
+            .where(table.c.leased_at >= naive_utc(since))
             .group_by(table.c.country)
         )
         with self._engine.connect() as connection:
             return {
-                country: CountryGrants(
-                    int(count or 0), int(failed or 0), int(ok or 0), int(lost or 0)
-                )
-                for country, count, failed, ok, lost in connection.execute(query)
+                country: CountryGrants(int(count), int(failed or 0))
+                for country, count, failed in connection.execute(query)
             }
 
-    def awaiting_by_country(
+    def awaiting_by_pair(
         self, *, leased_since: datetime, now: datetime
-    ) -> dict[str, tuple[int, int]]:
-        """Per country: attempts leased since then and not yet reported, and how many of
-        them were leased over a minute ago."""
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per (country, pair): attempts leased since then and not yet reported (each
+        holds a test number), and how many of them were leased over a minute ago."""
         table = attempts_table
         stale = sa.func.sum(
             sa.case((table.c.leased_at < naive_utc(now - timedelta(minutes=1)), 1), else_=0)
         )
         query = (
-            sa.select(table.c.country, sa.func.count(), stale)
+            sa.select(table.c.country, table.c.pair, sa.func.count(), stale)
             .where(table.c.leased_at >= naive_utc(leased_since), table.c.outcome.is_(None))
-            .group_by(table.c.country)
+            .group_by(table.c.country, table.c.pair)
         )
         with self._engine.connect() as connection:
             return {
-                country: (int(count), int(old or 0))
-                for country, count, old in connection.execute(query)
+                (country, pair): (int(count), int(old or 0))
+                for country, pair, count, old in connection.execute(query)
             }
 
     def cycle_seconds(

@@ -6,13 +6,14 @@ limiter counts them) with the cap, and names the first reason that explains a sh
 no running session, the sessions' capacity (attempts in flight at the observed delivery
 time, or test numbers all awaiting codes), sessions down, providers refusing sends, pairs
 paused (by the policy or a person, named); in words with the country's figures, and by
-kind (`ReasonKind`).
+kind (`ReasonKind`). A route is failing on evidence, as the alerts judge it: its pair's
+success confidently below the warning line (`FailingLine`), never on a raw count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -21,14 +22,17 @@ from pydantic import BaseModel, Field
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import named_actor
+from smsfleet.policy.stats import Z_95, Window, WindowStats, evidence
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 
 __all__ = [
     "GOAL_SHARE",
     "GOAL_WINDOW",
     "CountryGoal",
+    "FailingLine",
     "Granted",
     "ReasonKind",
+    "Route",
     "country_goals",
 ]
 
@@ -38,9 +42,6 @@ GOAL_WINDOW = timedelta(minutes=2)
 GOAL_SHARE = 0.95
 # Refusals above this share of the grants are named as a reason.
 REFUSAL_SHARE = 0.2
-# Undelivered SMS, of those the gateway answered for, that explain a shortfall.
-FAILING_SHARE = 0.2
-MIN_UNDELIVERED = 3
 
 
 class ReasonKind(StrEnum):
@@ -87,22 +88,44 @@ _KIND_WORDS = {
 
 @dataclass(frozen=True)
 class Granted:
-    """A country's grants in the window: how many the provider refused, were delivered
-    and were not; and its attempts awaiting a code now (each holds a test number),
-    `stale` for over a minute."""
+    """A country's grants in the window and how many the provider refused; and its
+    attempts awaiting a code now (each holds a test number), `stale` for over a minute."""
 
     grants: int = 0
     refused: int = 0
-    delivered: int = 0
-    undelivered: int = 0
     awaiting: int = 0
     stale: int = 0
 
-    def failing(self) -> bool:
-        """Enough of its SMS went undelivered to explain a shortfall: each held its test
-        number until the gateway gave up on it."""
-        answered = self.delivered + self.undelivered
-        return self.undelivered >= MIN_UNDELIVERED and self.undelivered > FAILING_SHARE * answered
+
+@dataclass(frozen=True)
+class Route:
+    """A pair's success over the policy's window, and its attempts awaiting a code now."""
+
+    stats: WindowStats
+    awaiting: int = 0
+
+
+@dataclass(frozen=True)
+class FailingLine:
+    """A route fails when its success is confidently below `line` over `window`.
+
+    The line is the success alert's warning line, not the policy's pause line: a route
+    under the pause line is paused at the policy's next look (and the reason is then
+    `paused`), while one between the two (a pair delivering 60 %) still runs, its
+    undelivered SMS holding the numbers; and the dashboard names the pairs the warning
+    alert does."""
+
+    line: float = 0.8
+    window: Window = field(default_factory=lambda: Window(timedelta(minutes=30), 50))
+    z: float = Z_95
+
+    def fails(self, route: Route) -> bool:
+        return route.stats.confidently_below(self.line, self.z)
+
+    def evidence(self, route: Route) -> str:
+        return evidence(
+            route.stats, window=self.window, line=self.line, name="warning", below=True, z=self.z
+        )
 
 
 class CountryGoal(BaseModel):
@@ -132,10 +155,12 @@ def country_goals(
     statuses: Mapping[str, SessionStatus],
     outlooks: Mapping[str, Outlook],
     granted: Mapping[str, Granted],
+    routes: Mapping[str, Route],
     now: datetime,
     window: timedelta = GOAL_WINDOW,
+    failing_line: FailingLine = FailingLine(),
 ) -> list[CountryGoal]:
-    """One entry per country that has pairs, ordered by country code."""
+    """One entry per country that has pairs, ordered by country code; `routes` by pair."""
     caps = {country.code: country.cap for country in countries}
     by_country: dict[str, list[Pair]] = {}
     pair_country: dict[str, str] = {}
@@ -207,6 +232,7 @@ def country_goals(
                 _paused_note(paused),
                 sorted(probing),
                 running_probes.get(code, 0),
+                _failing_note(by_country[code], routes, seen, failing_line),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
@@ -228,6 +254,33 @@ def _paused_note(pairs: list[Pair]) -> str:
     return f"{len(pairs)} paused ({', '.join(map(named, pairs))})"
 
 
+def _failing_note(
+    pairs: list[Pair], routes: Mapping[str, Route], seen: Granted, line: FailingLine
+) -> str:
+    """Its running pairs whose route fails, each with its figures and the test numbers
+    its SMS hold, when they hold at least half of those awaiting a code ("" otherwise:
+    a healthy pair's busy numbers are the country's shortfall, not theirs)."""
+    failing = [
+        (pair, route)
+        for pair in sorted(pairs, key=lambda pair: pair.key)
+        if pair.state.runs_sessions
+        and (route := routes.get(pair.key)) is not None
+        and line.fails(route)
+    ]
+    if not failing or 2 * sum(route.awaiting for _, route in failing) < seen.awaiting:
+        return ""
+    return "; ".join(
+        f"{pair.key}, {line.evidence(route)}"
+        + (
+            f", its SMS awaiting a code holding {route.awaiting} of its"
+            f" {len(pair.phone_numbers)} test numbers"
+            if route.awaiting
+            else ""
+        )
+        for pair, route in failing
+    )
+
+
 def _reason(
     goal: CountryGoal,
     seen: Granted,
@@ -235,12 +288,14 @@ def _reason(
     paused_note: str,
     probing: list[str],
     probing_sessions: int,
+    failing_note: str,
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
     when less than the window; `paused_note`: its paused pairs (`_paused_note`);
     `probing`: its pairs the policy probes at a low rate after a pause, whose sessions
-    are `probing_sessions` of those running."""
+    are `probing_sessions` of those running; `failing_note`: its failing pairs that hold
+    most of its busy numbers (`_failing_note`)."""
     paused = f"; {paused_note}" if paused_note else ""
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
@@ -260,14 +315,11 @@ def _reason(
     if probing and goal.sessions_running == probing_sessions:
         # Every send it makes is a probe's, held to one per probe interval on purpose.
         return _probing(probing, paused)
-    if seen.failing():
+    if failing_note:
         # Undelivered SMS hold their numbers and stretch the cycle: more numbers or
-        # programs would fail the same way.
-        return ReasonKind.failing, (
-            f"the route fails: {seen.undelivered} of {seen.delivered + seen.undelivered} SMS"
-            f" answered for were not delivered, each holding its test number until the"
-            f" gateway gave up{paused}"
-        )
+        # programs would fail the same way. So "add test numbers" below is said only when
+        # failing pairs hold fewer than half of the busy numbers.
+        return ReasonKind.failing, f"the route fails: {failing_note}{paused}"
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         pace = (
             f"{goal.in_flight_limit} attempts at once at {goal.cycle_seconds:g} s per SMS "

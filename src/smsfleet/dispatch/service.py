@@ -33,7 +33,14 @@ from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix
 from smsfleet.dispatch._redis_admission import LoopAdmission, RedisAdmission
 from smsfleet.dispatch.admission import Admission, Admitted, Entry, SqlAdmission, lease_terms
-from smsfleet.dispatch.goals import GOAL_WINDOW, CountryGoal, Granted, country_goals
+from smsfleet.dispatch.goals import (
+    GOAL_WINDOW,
+    CountryGoal,
+    FailingLine,
+    Granted,
+    Route,
+    country_goals,
+)
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
 from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
 from smsfleet.dispatch.models import (
@@ -46,6 +53,8 @@ from smsfleet.dispatch.models import (
 )
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.service import pair_window_stats
+from smsfleet.policy.stats import Window, WindowStats
 from smsfleet.sessions.models import DesiredState
 from smsfleet.stores import ConfigStore
 
@@ -102,6 +111,8 @@ class DispatchPolicy:
     sessions_refresh: timedelta = timedelta(seconds=5)
     # How old the config a lease reads may be (another process's changes; see Settings).
     config_max_age: timedelta = timedelta(0)
+    # When the goals call a country's route failing (the success alert's warning line).
+    failing_line: FailingLine = field(default_factory=FailingLine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchPolicy:
@@ -116,6 +127,14 @@ class DispatchPolicy:
             in_flight=InFlightPolicy(
                 ceiling=settings.max_in_flight_per_session,
                 program_limits=dict(settings.program_max_in_flight),
+            ),
+            failing_line=FailingLine(
+                line=settings.alert.success_warning,
+                window=Window(
+                    span=timedelta(minutes=settings.policy.window_minutes),
+                    max_attempts=settings.policy.window_max_attempts,
+                ),
+                z=settings.policy.z,
             ),
         )
 
@@ -448,27 +467,43 @@ class Dispatcher:
         """Per country: its goal, what it is granted now, and why when it falls short."""
         store = self.config_store
         now = self.clock.now()
-        since = now - window
-        awaiting = self.attempts.awaiting_by_country(
-            leased_since=now - self.policy.lease_ttl, now=now
-        )
-        granted = self.attempts.granted_by_country(since=since)
+        pairs = store.pairs.list()
+        failing_line = self.policy.failing_line
+        stats = pair_window_stats(self.attempts, pairs, window=failing_line.window, now=now)
+        awaiting: dict[str, tuple[int, int]] = {}  # by country
+        held: dict[str, int] = {}  # by pair
+        leased_since = now - self.policy.lease_ttl
+        for (country, pair), (count, stale) in self.attempts.awaiting_by_pair(
+            leased_since=leased_since, now=now
+        ).items():
+            before = awaiting.get(country, (0, 0))
+            awaiting[country] = (before[0] + count, before[1] + stale)
+            held[pair] = count
+        granted = self.attempts.granted_by_country(since=now - window)
         return country_goals(
             countries=store.countries.list(),
-            pairs=store.pairs.list(),
+            pairs=pairs,
             specs=store.session_specs.list(),
             statuses={status.name: status for status in store.session_status.list()},
             outlooks=self.outlooks(),
             granted={
                 country: Granted(
-                    **granted.get(country, CountryGrants(0, 0, 0, 0))._asdict(),
+                    **granted.get(country, CountryGrants(0, 0))._asdict(),
                     awaiting=awaiting.get(country, (0, 0))[0],
                     stale=awaiting.get(country, (0, 0))[1],
                 )
                 for country in set(granted) | set(awaiting)
             },
+            routes={
+                pair.key: Route(
+                    stats=stats.get(pair.key, WindowStats(samples=0, delivered=0)),
+                    awaiting=held.get(pair.key, 0),
+                )
+                for pair in pairs
+            },
             now=now,
             window=window,
+            failing_line=failing_line,
         )
 
     def outlooks(self) -> dict[str, Outlook]:

@@ -61,7 +61,7 @@ from smsfleet.policy.stats import Window, WindowStats, evidence, split_z
 from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore
 
-__all__ = ["Look", "PolicyConfig", "PolicyService", "Verdict", "decide"]
+__all__ = ["Look", "PolicyConfig", "PolicyService", "Verdict", "decide", "pair_window_stats"]
 
 log = logging.getLogger("smsfleet.policy")
 
@@ -312,34 +312,7 @@ class PolicyService:
     def pair_window_stats(
         self, pairs: Collection[Pair], *, window: Window, now: datetime
     ) -> dict[str, WindowStats]:
-        """Each pair's completed attempts in `window` ending at `now` (its newest
-        `max_attempts`), from its last state change when that falls within the window:
-        so a probe is judged on what it sent, and a resumed pair on what it sent since.
-        Pairs without any are left out."""
-        stats = self._window_counts(window, now)
-        for pair in pairs:
-            changed_at = pair.state_changed_at
-            if changed_at is not None and changed_at > window.since(now):
-                own = self._window_counts(window, now, keys=[pair.key], since=changed_at)
-                stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
-        return stats
-
-    def _window_counts(
-        self,
-        window: Window,
-        now: datetime,
-        *,
-        keys: Collection[str] | None = None,
-        since: datetime | None = None,
-    ) -> dict[str, WindowStats]:
-        start = window.since(now) if since is None else max(window.since(now), since)
-        counts = self._attempts.completed_counts(
-            by="pair", start=start, end=now, newest=window.max_attempts, keys=keys
-        )
-        return {
-            key: WindowStats(samples=samples, delivered=delivered)
-            for key, (samples, delivered) in counts.items()
-        }
+        return pair_window_stats(self._attempts, pairs, window=window, now=now)
 
     def evaluate(self) -> EvaluationResult:
         """Look at every pair not disabled once, and carry out what is decided."""
@@ -419,3 +392,32 @@ class PolicyService:
             except Exception:  # the decision stands; a listener's fault must not undo it
                 log.exception("on_decision failed for %s", decision.id)
         return decision
+
+
+def pair_window_stats(
+    attempts: AttemptStore, pairs: Collection[Pair], *, window: Window, now: datetime
+) -> dict[str, WindowStats]:
+    """Each pair's completed attempts in `window` ending at `now` (its newest
+    `max_attempts`), from its last state change when that falls within the window:
+    so a probe is judged on what it sent, and a resumed pair on what it sent since.
+    Pairs without any are left out."""
+
+    def counts(
+        keys: Collection[str] | None = None, since: datetime | None = None
+    ) -> dict[str, WindowStats]:
+        start = window.since(now) if since is None else max(window.since(now), since)
+        found = attempts.completed_counts(
+            by="pair", start=start, end=now, newest=window.max_attempts, keys=keys
+        )
+        return {
+            key: WindowStats(samples=samples, delivered=delivered)
+            for key, (samples, delivered) in found.items()
+        }
+
+    stats = counts()
+    for pair in pairs:
+        changed_at = pair.state_changed_at
+        if changed_at is not None and changed_at > window.since(now):
+            own = counts(keys=[pair.key], since=changed_at)
+            stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
+    return stats

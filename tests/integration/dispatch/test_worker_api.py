@@ -399,7 +399,7 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
 
 def test_a_country_whose_sms_go_undelivered_is_told_its_route_fails(ready: Worker) -> None:
     """An undelivered SMS is reported when the gateway gives up, minutes after its lease:
-    counted by when it was reported, the failures are seen while they happen."""
+    the pair's figures over the policy's window say its route fails."""
     ready.store.session_status.add(
         SessionStatus(name=SESSION, state=SessionState.running, updated_at=ready.clock.now())
     )
@@ -413,9 +413,10 @@ def test_a_country_whose_sms_go_undelivered_is_told_its_route_fails(ready: Worke
     ready.settle()
     [goal] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
     assert goal.reason_kind is ReasonKind.failing
+    # The pair at fault is named with its figures, on evidence (the Wilson bound).
     assert goal.reason == (
-        "the route fails: 3 of 3 SMS answered for were not delivered, each holding its test"
-        " number until the gateway gave up"
+        "the route fails: UZ_uzmobile, 0 of 3 delivered (0 %) in the last 30 min: below the"
+        " 80 % warning line with 95 % confidence"
     )
 
 

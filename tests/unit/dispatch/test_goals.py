@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from smsfleet.dispatch.goals import CountryGoal, Granted, ReasonKind, country_goals
+from smsfleet.dispatch.goals import CountryGoal, Granted, ReasonKind, Route, country_goals
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
+from smsfleet.policy.stats import WindowStats
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 
 NOW = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -65,6 +66,7 @@ def _goal(
         statuses={f"program1_{key}": _status(key, state) for key, state in running.items()},
         outlooks={country: outlook} if outlook else {},
         granted={country: Granted(grants=grants, refused=refused)},
+        routes={},
         now=NOW,
         window=WINDOW,
     )
@@ -194,6 +196,7 @@ def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
         statuses={"program1_FI_elisa": _status("FI_elisa", SessionState.running)},
         outlooks={"FI": _outlook(5, 13.0, 6, country="FI")},
         granted={"FI": Granted(grants=17, awaiting=5, stale=3)},
+        routes={},
         now=NOW,
         window=WINDOW,
     )
@@ -214,6 +217,7 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
         statuses={},
         outlooks={},
         granted={},
+        routes={},
         now=NOW,
         window=WINDOW,
     )
@@ -284,6 +288,7 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
             statuses={"program1_AZ_azercell": status},
             outlooks={"AZ": _outlook(4, 6.0, 4, country="AZ")},
             granted={"AZ": Granted(grants=8, awaiting=4)},
+            routes={},
             now=NOW,
             window=WINDOW,
         )
@@ -295,36 +300,111 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
     assert goal(window_old).reason_kind is ReasonKind.numbers_busy
 
 
-def test_a_failing_route_is_named_before_the_numbers_its_sms_hold() -> None:
+def _under(
+    pairs: list[Pair], granted: Granted, routes: dict[str, Route], outlook: Outlook
+) -> CountryGoal:
+    """UZ's goal with every pair's session running."""
+    [found] = country_goals(
+        countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+        pairs=pairs,
+        specs=[_spec(pair.key) for pair in pairs],
+        statuses={
+            f"program1_{pair.key}": _status(pair.key, SessionState.running) for pair in pairs
+        },
+        outlooks={"UZ": outlook},
+        granted={"UZ": granted},
+        routes=routes,
+        now=NOW,
+        window=WINDOW,
+    )
+    return found
+
+
+def _route(delivered: int, samples: int, awaiting: int) -> Route:
+    return Route(stats=WindowStats(samples=samples, delivered=delivered), awaiting=awaiting)
+
+
+def test_a_failing_route_is_named_with_its_figures_before_the_numbers_its_sms_hold() -> None:
     """Undelivered SMS hold their test numbers until the gateway gives up (and stretch the
-    cycle the capacity is reckoned from): "add test numbers" would fail the same way."""
+    cycle the capacity is reckoned from): "add test numbers" would fail the same way. The
+    pair at fault is named with its own figures, whatever the numbers busy this moment."""
     pairs = [_pair("UZ_uzmobile", phones=6)]
-
-    def goal(granted: Granted, outlook: Outlook) -> CountryGoal:
-        [found] = country_goals(
-            countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
-            pairs=pairs,
-            specs=[_spec("UZ_uzmobile")],
-            statuses={"program1_UZ_uzmobile": _status("UZ_uzmobile", SessionState.running)},
-            outlooks={"UZ": outlook},
-            granted={"UZ": granted},
-            now=NOW,
-            window=WINDOW,
+    reason = (
+        "the route fails: UZ_uzmobile, 30 of the newest 50 delivered (60 %) in the last 30 min:"
+        " below the 80 % warning line with 95 % confidence, its SMS awaiting a code holding"
+        " {held} of its 6 test numbers"
+    )
+    # Long cycles (timeouts) and every number held, or a moment when few are: the route.
+    for outlook, held in (
+        (_outlook(6, 115.0, 6), 6),
+        (_outlook(6, 13.0, 6), 6),
+        (_outlook(6, 13.0, 6), 1),
+    ):
+        found = _under(
+            pairs,
+            Granted(grants=6, awaiting=held),
+            {"UZ_uzmobile": _route(30, 50, held)},
+            outlook,
         )
-        return found
-
-    failing = Granted(grants=6, delivered=1, undelivered=4, awaiting=6, stale=2)
-    # Long cycles (timeouts) and every number held: still the route first.
-    for outlook in (_outlook(6, 115.0, 6), _outlook(6, 13.0, 6)):
-        found = goal(failing, outlook)
-        assert found.reason_kind is ReasonKind.failing
-        assert found.reason == (
-            "the route fails: 4 of 5 SMS answered for were not delivered, each holding its"
-            " test number until the gateway gave up"
+        assert (found.reason_kind, found.reason) == (
+            ReasonKind.failing,
+            reason.format(held=held),
         )
-    # A few undelivered among many delivered: the numbers, as before.
-    healthy = Granted(grants=17, delivered=12, undelivered=2, awaiting=5, stale=3)
-    assert goal(healthy, _outlook(5, 13.0, 6)).reason_kind is ReasonKind.numbers_busy
+
+
+def test_a_route_is_failing_on_evidence_not_on_a_count() -> None:
+    """A route at 92 % with a few undelivered, or one too thin to tell, is not failing:
+    its busy numbers are the reason, as for any route."""
+    pairs = [_pair("UZ_uzmobile", phones=6)]
+    busy = Granted(grants=17, awaiting=5, stale=3)
+    for route in (_route(46, 50, 5), _route(15, 19, 5), _route(2, 4, 5)):
+        found = _under(pairs, busy, {"UZ_uzmobile": route}, _outlook(5, 13.0, 6))
+        assert (found.reason_kind, found.reason) == (
+            ReasonKind.numbers_busy,
+            "test numbers busy: 5 of 6 await a code, 3 for over a minute; add test numbers",
+        )
+
+
+def test_test_numbers_are_added_only_where_a_failing_pair_holds_fewer_than_half() -> None:
+    """A healthy pair short of numbers beside a failing one that holds few: add numbers.
+    When the failing pair holds most of them, numbers would not help: the route is named."""
+    pairs = [_pair("UZ_beeline", phones=4), _pair("UZ_uzmobile", phones=4)]
+    outlook = _outlook(8, 13.0, 8)
+
+    def goal(failing_holds: int) -> CountryGoal:
+        return _under(
+            pairs,
+            Granted(grants=14, awaiting=7),
+            {
+                "UZ_beeline": _route(48, 50, 7 - failing_holds),
+                "UZ_uzmobile": _route(25, 50, failing_holds),
+            },
+            outlook,
+        )
+
+    few = goal(failing_holds=2)
+    assert (few.reason_kind, few.reason) == (
+        ReasonKind.numbers_busy,
+        "test numbers busy: 7 of 8 await a code; add test numbers",
+    )
+    most = goal(failing_holds=4)
+    # Two pairs failing: each named, with its own figures.
+    both = _under(
+        pairs,
+        Granted(grants=14, awaiting=7),
+        {"UZ_beeline": _route(30, 50, 3), "UZ_uzmobile": _route(25, 50, 4)},
+        outlook,
+    )
+    assert both.reason is not None and both.reason.startswith(
+        "the route fails: UZ_beeline, 30 of the newest 50 delivered (60 %)"
+    )
+    assert "; UZ_uzmobile, 25 of the newest 50 delivered (50 %)" in both.reason
+    assert most.reason_kind is ReasonKind.failing
+    assert most.reason == (
+        "the route fails: UZ_uzmobile, 25 of the newest 50 delivered (50 %) in the last 30 min:"
+        " below the 80 % warning line with 95 % confidence, its SMS awaiting a code holding"
+        " 4 of its 4 test numbers"
+    )
 
 
 def test_a_country_that_only_probes_says_so_whatever_its_capacity() -> None:
