@@ -413,8 +413,13 @@ class Supervisor:
             self._record_exit(tick, now)
         elif state == S.fatal and status.observed_generation == spec.generation:
             return  # down until someone acts
-        elif state == S.backoff and tick.status.backoff_until and now < tick.status.backoff_until:
-            return
+        elif (
+            state == S.backoff
+            and tick.status.backoff_until
+            and now < tick.status.backoff_until
+            and not spec.restart_asked_since(tick.status.started_at)
+        ):
+            return  # waiting to retry, unless someone asked for a restart: that is now
         elif pair is not None:
             self._begin_start(tick, spec, pair, now)
 

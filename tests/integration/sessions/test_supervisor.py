@@ -149,6 +149,35 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     assert (status.restarts, status.requested_restarts) == (3, 1)  # three retries, then asked
 
 
+def test_a_restart_asked_for_in_backoff_starts_the_program_at_once(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", CRASHING)
+    supervisor = fleet.supervisor(SupervisorPolicy(max_quick_failures=5))
+    fleet.want(name, DesiredState.running)
+    for failures in range(1, 4):  # three quick failures: the next retry is 4 s away
+        supervisor.reconcile_once()
+        eventually(lambda: name not in fleet.screens())
+        supervisor.reconcile_once()
+        status = fleet.store.session_status.get(name)
+        assert status is not None and status.backoff_until is not None
+        if failures < 3:
+            fleet.clock.advance((status.backoff_until - fleet.clock.now()).total_seconds())
+    assert fleet.state(name) == S.backoff
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.backoff  # its retry is not due
+    spec = fleet.store.session_specs.get(name)
+    assert spec is not None
+    fleet.clock.advance(0.5)
+    fleet.store.session_specs.replace(
+        spec.model_copy(update={"restart_requested_at": fleet.clock.now()})
+    )
+    fleet.clock.advance(0.001)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.starting
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.restarts, status.requested_restarts) == (2, 1)  # two retries, then asked
+
+
 def test_a_control_plane_restart_adopts_running_sessions(fleet: Fleet) -> None:
     name = fleet.add_pair("uzmobile", TICKING)
     bring_up(fleet, name)
