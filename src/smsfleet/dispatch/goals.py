@@ -23,7 +23,7 @@ from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import named_actor
 from smsfleet.policy.stats import Z_95, Window, WindowStats, evidence
-from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
+from smsfleet.sessions.models import SessionSpec, SessionState, SessionStatus
 
 __all__ = [
     "GOAL_SHARE",
@@ -163,15 +163,13 @@ def country_goals(
     """One entry per country that has pairs, ordered by country code; `routes` by pair."""
     caps = {country.code: country.cap for country in countries}
     by_country: dict[str, list[Pair]] = {}
-    pair_country: dict[str, str] = {}
+    by_key: dict[str, Pair] = {}
     probing_pairs: set[str] = set()
     for pair in pairs:
         if pair.state is PairState.probing:
             probing_pairs.add(pair.key)
         by_country.setdefault(pair.country, []).append(pair)
-        # A paused or disabled pair's sessions are stopped on purpose, not down.
-        if pair.state.runs_sessions:
-            pair_country[pair.key] = pair.country
+        by_key[pair.key] = pair
     wanted: dict[str, int] = {}
     running: dict[str, int] = {}
     running_probes: dict[str, int] = {}  # of those, sessions of pairs the policy probes
@@ -179,9 +177,10 @@ def country_goals(
     # count covers less than the window and falls short of the goal for that alone.
     running_since: dict[str, datetime] = {}
     for spec in specs:
-        code = pair_country.get(spec.pair)
-        if code is None or spec.desired is not DesiredState.running:
+        owner = by_key.get(spec.pair)
+        if owner is None or not spec.should_run(owner):
             continue
+        code = owner.country
         wanted[code] = wanted.get(code, 0) + 1
         status = statuses.get(spec.name)
         if status is not None and status.state is SessionState.running:

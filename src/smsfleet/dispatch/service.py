@@ -439,12 +439,7 @@ class Dispatcher:
         wanted = []
         for spec in self.config_store.session_specs.list():
             pair = pairs.get(spec.pair)
-            if (
-                spec.desired is DesiredState.running
-                and pair is not None
-                and pair.state.runs_sessions
-                and spec.program in pair.programs
-            ):
+            if pair is not None and spec.should_run(pair) and spec.program in pair.programs:
                 wanted.append((pair, spec.program))
         return wanted
 

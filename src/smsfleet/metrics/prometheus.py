@@ -26,7 +26,7 @@ from prometheus_client.registry import CollectorRegistry
 from smsfleet.attempts.models import Attempt, Outcome, is_broken_off
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, GroupBy
 from smsfleet.metrics.service import MetricsService
-from smsfleet.sessions.models import DesiredState, SessionState
+from smsfleet.sessions.models import SessionState
 
 __all__ = ["FleetCollector", "render"]
 
@@ -132,10 +132,12 @@ class FleetCollector:
             "Restarts of the session people asked for, or a change of its program",
             labels=SESSION,
         )
-        # Alert rules tell a crashed session from one stopped on purpose by this.
+        # Alert rules tell a crashed session from one stopped on purpose by this: a
+        # session of a paused or disabled pair is stopped on purpose, whatever its own wish.
         wanted = GaugeMetricFamily(
             "smsfleet_session_desired_running",
-            "1 when people or the policy want the session running, else 0",
+            "1 when the session should run: people or the policy want it running and its "
+            "pair runs sessions (enabled or probing, not paused or disabled), else 0",
             labels=SESSION,
         )
         for spec in config.session_specs.list():
@@ -148,7 +150,7 @@ class FleetCollector:
             up.add_metric(labels, 1.0 if running else 0.0)
             restarts.add_metric(labels, float(seen.restarts if seen else 0))
             requested_restarts.add_metric(labels, float(seen.requested_restarts if seen else 0))
-            wanted.add_metric(labels, 1.0 if spec.desired is DesiredState.running else 0.0)
+            wanted.add_metric(labels, 1.0 if spec.should_run(pair) else 0.0)
         yield up
         yield restarts
         yield requested_restarts

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
 from smsfleet.core.text import OneLine
+from smsfleet.pairs.models import Pair
 
 
 class DesiredState(StrEnum):
@@ -64,6 +65,12 @@ class SessionSpec(BaseModel):
     generation: int = 0
     restart_requested_at: Timestamp | None = None
     created_at: Timestamp
+
+    def should_run(self, pair: Pair) -> bool:
+        """Wanted running by people or the policy, on its pair while that runs sessions
+        (enabled or probing): what the supervisor keeps running. A paused or disabled
+        pair's sessions are stopped on purpose, not down."""
+        return self.desired is DesiredState.running and pair.state.runs_sessions
 
     def restart_asked_since(self, started_at: datetime | None) -> bool:
         """A restart asked for after the session's last start: not carried out yet."""

@@ -403,7 +403,7 @@ class Supervisor:
         if running is not None and enabled and tick.status.state == S.stopped:
             # Started outside smsfleet under a known name: adopt it, never start a second.
             spec = self._want_running(spec, "found running", now)
-        wanted = spec.desired == DesiredState.running and enabled
+        wanted = pair is not None and spec.should_run(pair)
         state = tick.status.state
         if not wanted:
             self._decide_down(tick, spec, pair, running, now)

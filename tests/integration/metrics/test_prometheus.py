@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from smsfleet.attempts.models import Outcome
@@ -14,8 +16,11 @@ from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.dispatch.service import build_dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.metrics.prometheus import render
+from smsfleet.pairs.models import PairState
+from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from tests.integration.metrics.test_metrics_service import T0, hand_dataset
+from tests.support.deploy import RULES, binary
 from tests.support.metrics_fleet import Fleet
 
 Labels = frozenset[tuple[str, str]]
@@ -107,6 +112,98 @@ def test_exposition_has_the_expected_samples_and_forgets_deleted_pairs(fleet: Fl
     assert not [key for key in after if ("pair", "TJ_megafon") in key[1]]
     assert ("smsfleet_country_send_rate", frozenset({("country", "TJ")})) not in after
     assert after[("smsfleet_sms_sent_total", route("UZ_uzmobile", "program1"))] == 2
+
+
+def set_state(fleet: Fleet, key: str, state: PairState, actor: str) -> None:
+    pair = fleet.config.pairs.get(key)
+    assert pair is not None
+    reason = f"{state.value} by the policy: 12% delivered" if actor == POLICY_ACTOR else None
+    update = {"state": state, "state_actor": actor, "state_reason": reason}
+    fleet.config.pairs.replace(pair.model_copy(update=update))
+
+
+def session_down_alert() -> str:
+    """The expression of the shipped `SmsfleetSessionDown` alert."""
+    rules = yaml.safe_load(RULES.read_text())
+    found = [
+        rule["expr"]
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == "SmsfleetSessionDown"
+    ]
+    assert len(found) == 1
+    return str(found[0])
+
+
+def test_only_sessions_that_should_run_are_down_to_the_shipped_alert(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """A session wanted running whose pair the policy paused, or a person disabled, is
+    stopped on purpose: its desired-running gauge is 0 and the shipped alert stays quiet.
+    A probing pair's sessions run, so one of them not running is down."""
+    add_session(fleet, "UZ_uzmobile", "program1", SessionState.stopped, 0)
+    add_session(fleet, "TJ_megafon", "program2", SessionState.stopped, 0)
+    add_session(fleet, "UZ_beeline", "program1", SessionState.backoff, 1)
+    set_state(fleet, "UZ_uzmobile", PairState.paused, POLICY_ACTOR)
+    set_state(fleet, "TJ_megafon", PairState.disabled, "alice")
+    set_state(fleet, "UZ_beeline", PairState.probing, POLICY_ACTOR)
+    found = samples(fleet)
+    gauges = ("smsfleet_session_up", "smsfleet_session_desired_running")
+    wanted = {
+        dict(labels)["session"]: value
+        for (name, labels), value in found.items()
+        if name == "smsfleet_session_desired_running"
+    }
+    assert wanted == {
+        "program1_UZ_uzmobile": 0,
+        "program2_TJ_megafon": 0,
+        "program1_UZ_beeline": 1,
+    }
+
+    # What Prometheus would scrape for 10 minutes, through the shipped alert's expression.
+    def series(name: str, labels: Labels) -> str:
+        inner = ",".join(f'{key}="{value}"' for key, value in sorted(labels))
+        return f"{name}{{{inner}}}"
+
+    down = frozenset(
+        {
+            "session": "program1_UZ_beeline",
+            "pair": "UZ_beeline",
+            "program": "program1",
+            "country": "UZ",
+        }.items()
+    )
+    test = {
+        "rule_files": [str(RULES)],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": series(name, labels), "values": f"{value:g}x10"}
+                    for (name, labels), value in sorted(found.items())
+                    if name in gauges
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": session_down_alert(),
+                        "eval_time": "5m",
+                        "exp_samples": [
+                            {"labels": series("smsfleet_session_up", down), "value": 0}
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "session_down.test.yml"
+    path.write_text(yaml.safe_dump(test))
+    result = subprocess.run(
+        [binary("promtool"), "test", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dispatcher_reports_reach_the_bus_and_the_counters(
