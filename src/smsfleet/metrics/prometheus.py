@@ -32,6 +32,9 @@ __all__ = ["FleetCollector", "render"]
 
 SUCCESS_WINDOW = timedelta(minutes=30)
 RATE_WINDOW = timedelta(minutes=5)
+# The shortest span the send rate is read over: any minute's grants are within the cap,
+# a few seconds' may not be.
+MIN_RATE_WINDOW = timedelta(minutes=1)
 ROUTE = ("country", "pair", "program")
 SESSION = ("session", "pair", "program", "country")
 _BOUNDS = tuple(bound / 1000 for bound in LATENCY_BUCKETS_MS)
@@ -62,6 +65,7 @@ class FleetCollector:
 
     def __init__(self, *, metrics: MetricsService, registry: CollectorRegistry) -> None:
         self._metrics = metrics
+        self._started = metrics.clock.now()
         self._lock = threading.Lock()
         self._sent: dict[Route, int] = {}
         self._delivered: dict[Route, int] = {}
@@ -168,9 +172,9 @@ class FleetCollector:
 
         rate = GaugeMetricFamily(
             "smsfleet_country_send_rate",
-            "Sends granted per minute in the country over the last 5 minutes, what its cap "
-            "counts (their reports come later and unevenly: a rate of them could read above "
-            "the cap)",
+            "Sends granted per minute in the country over the last 5 minutes (since the "
+            "process started, when shorter, but at least a minute), what its cap counts "
+            "(their reports come later and unevenly: a rate of them could read above the cap)",
             labels=("country",),
         )
         cap = GaugeMetricFamily(
@@ -178,8 +182,12 @@ class FleetCollector:
             "The country's cap in SMS per minute, both the ceiling and the target",
             labels=("country",),
         )
-        granted = self._metrics.grants_by_country(since=self._metrics.clock.now() - RATE_WINDOW)
-        minutes = RATE_WINDOW / timedelta(minutes=1)
+        # Grants and time counted over the same span: before RATE_WINDOW has passed since
+        # the start, over the time since (a full window would read a fraction of the rate).
+        now = self._metrics.clock.now()
+        window = min(RATE_WINDOW, max(now - self._started, MIN_RATE_WINDOW))
+        granted = self._metrics.grants_by_country(since=now - window)
+        minutes = window / timedelta(minutes=1)
         for country in sorted({pair.country for pair in pairs.values()}):
             rate.add_metric([country], granted.get(country, 0) / minutes)
             record = config.countries.get(country)

@@ -101,9 +101,9 @@ def test_exposition_has_the_expected_samples_and_forgets_deleted_pairs(fleet: Fl
     assert found[("smsfleet_session_up", megafon_session)] == 0
     pair = frozenset({"country": "UZ", "pair": "UZ_uzmobile"}.items())
     assert found[("smsfleet_pair_success_ratio", pair)] == 2 / 3
-    # 5 granted in UZ within the last 5 minutes, 4 reported and 1 still open (the clock is
-    # at 12:04:30): what the cap counts, when granted.
-    assert found[("smsfleet_country_send_rate", frozenset({("country", "UZ")}))] == 1.0
+    # 4 granted in UZ since the collector started at 12:00, 3 reported and 1 still open
+    # (the clock is at 12:04:30, so over 4.5 minutes): what the cap counts, when granted.
+    assert found[("smsfleet_country_send_rate", frozenset({("country", "UZ")}))] == 4 / 4.5
     assert found[("smsfleet_country_send_cap", frozenset({("country", "UZ")}))] == 10
     assert all("phone" not in dict(labels) for _, labels in found)
 
@@ -112,6 +112,29 @@ def test_exposition_has_the_expected_samples_and_forgets_deleted_pairs(fleet: Fl
     assert not [key for key in after if ("pair", "TJ_megafon") in key[1]]
     assert ("smsfleet_country_send_rate", frozenset({("country", "TJ")})) not in after
     assert after[("smsfleet_sms_sent_total", route("UZ_uzmobile", "program1"))] == 2
+
+
+def test_the_send_rate_is_over_the_time_since_the_start_when_shorter(fleet: Fleet) -> None:
+    """A grant every 6 s in TJ (its cap, 10 a minute) from the collector's start on."""
+    start, granted = fleet.clock.now(), 0
+    rate = ("smsfleet_country_send_rate", frozenset({("country", "TJ")}))
+
+    def rate_after(elapsed: timedelta) -> float:
+        nonlocal granted
+        fleet.clock.current = start + elapsed
+        leases = []
+        while (leased := start + timedelta(seconds=3 + 6 * granted)) <= fleet.clock.now():
+            # Reported 30 s after its lease, delivered.
+            done = leased + timedelta(seconds=30)
+            leases.append(fleet.attempt("TJ_megafon", "program2", Outcome.delivered, done))
+            granted += 1
+        fleet.metrics.service.ingest(leases)
+        return samples(fleet)[rate]
+
+    # A full minute at least: the first seconds' grants alone may read above the cap.
+    assert rate_after(timedelta(seconds=30)) == 5
+    assert rate_after(timedelta(minutes=2)) == 10  # 20 grants over 2 minutes, not 5
+    assert rate_after(timedelta(minutes=7)) == 10  # 50 over the last 5 minutes
 
 
 def set_state(fleet: Fleet, key: str, state: PairState, actor: str) -> None:
