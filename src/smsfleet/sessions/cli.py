@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from smsfleet.auth.models import Role, User
-from smsfleet.core.clock import SystemClock
+from smsfleet.core.clock import SystemClock, human_time
 from smsfleet.core.errors import DomainError, ForceRequired
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.sessions.hosts import Hosts
@@ -135,14 +135,18 @@ def list_sessions(
         typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
         return
     # RESTARTS: the supervisor's own (a flapping program); ASKED: the ones people asked for.
+    # NOTE: why one wanted running is stopped (its pair paused), or when a crashed one retries.
     typer.echo(
         f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8} "
-        f"{'ASKED':>5}"
+        f"{'ASKED':>5}  NOTE"
     )
+    now = datetime.now(UTC)
     for s in found:
+        retry = f"retry at {human_time(s.retry_at, now=now)}" if s.retry_at else None
         typer.echo(
             f"{s.name:40} {s.state:9} {s.desired:8} {s.pid or '-':>8} "
-            f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8} {s.requested_restarts:>5}"
+            f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8} {s.requested_restarts:>5}  "
+            f"{s.note or retry or '-'}"
         )
 
 

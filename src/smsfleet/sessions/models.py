@@ -136,6 +136,12 @@ class SessionPublic(BaseModel):
     is_high_priority: bool
     cpu_percent: float | None = None
     memory_bytes: int | None = None
+    retry_at: Timestamp | None = Field(
+        description="In backoff after a crash: when the supervisor starts it again"
+    )
+    note: str | None = Field(
+        description="Why a session wanted running does not run (its pair is paused...)"
+    )
 
 
 class SessionAction(StrEnum):

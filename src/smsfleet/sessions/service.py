@@ -233,6 +233,8 @@ def _public(
         is_high_priority=bool(pair and pair.is_high_priority),
         cpu_percent=cpu_memory[0] if cpu_memory else None,
         memory_bytes=cpu_memory[1] if cpu_memory else None,
+        retry_at=status.backoff_until if status and state is SessionState.backoff else None,
+        note=_held_note(spec.desired, pair),
     )
 
 
@@ -376,10 +378,16 @@ def _result(
     name: str, state: SessionState, desired: DesiredState, pair: Pair | None
 ) -> ActionResult:
     """What an action left, and why a session wanted running will not run yet."""
-    note = None
-    if desired == DesiredState.running and pair is not None and not pair.state.runs_sessions:
-        note = f"its {pair.runs_no_sessions()}; it runs when the pair does again"
+    note = _held_note(desired, pair)
     return ActionResult(name=name, ok=True, state=state, desired=desired, note=note)
+
+
+def _held_note(desired: DesiredState, pair: Pair | None) -> str | None:
+    """Why a session wanted running does not run: its pair is paused or disabled. What
+    an action answers and a listing shows beside the session."""
+    if desired == DesiredState.running and pair is not None and not pair.state.runs_sessions:
+        return f"its {pair.runs_no_sessions()}; it runs when the pair does again"
+    return None
 
 
 def bulk_act(

@@ -20,7 +20,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import PairState
-from smsfleet.sessions.models import DesiredState, SessionStatus
+from smsfleet.sessions.models import DesiredState, SessionState, SessionStatus
 from smsfleet.stores import open_config_store
 from tests.support.sessions import TICKING, Fleet
 
@@ -209,6 +209,7 @@ def test_a_command_against_a_data_dir_without_a_control_plane_says_so(
         "UPTIME",
         "RESTARTS",
         "ASKED",
+        "NOTE",
     ]
 
 
@@ -257,8 +258,48 @@ def test_sessions_ls_tells_the_supervisors_restarts_from_the_ones_asked_for(
     code, output = run(tmp_path, "sessions", "ls")
     assert code == 0, output
     header, line = output.splitlines()
-    assert header.split()[-2:] == ["RESTARTS", "ASKED"]
-    assert line.startswith(name) and line.split()[-2:] == ["4", "1"]
+    assert header.split()[-3:] == ["RESTARTS", "ASKED", "NOTE"]
+    assert line.startswith(name) and line.split()[-3:] == ["4", "1", "-"]
+
+
+def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """Its pair paused by the policy, as `sessions start` says it; or it crashed and
+    waits for its retry."""
+    held = fleet.add_pair("uzmobile", TICKING)
+    crashed = fleet.add_pair("beeline", TICKING)
+    for name in (held, crashed):
+        fleet.want(name, DesiredState.running)
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    reason = "paused by the policy: 12% delivered"
+    paused = {"state": PairState.paused, "state_actor": "policy", "state_reason": reason}
+    fleet.store.pairs.replace(pair.model_copy(update=paused))
+    retry_at = datetime(2026, 1, 5, 21, 34, 56, tzinfo=UTC)
+    fleet.store.session_status.add(
+        SessionStatus(
+            name=crashed,
+            state=SessionState.backoff,
+            backoff_until=retry_at,
+            last_exit_code=-9,
+            updated_at=fleet.clock.now(),
+        )
+    )
+    code, output = run(tmp_path, "sessions", "ls")
+    assert code == 0, output
+    lines = {line.split()[0]: line for line in output.splitlines()[1:]}
+    note = f"its pair UZ_uzmobile runs no sessions ({reason}); it runs when the pair does again"
+    assert lines[held].split()[1:3] == ["stopped", "running"]
+    assert lines[held].endswith(f"  {note}")
+    assert lines[crashed].endswith("  retry at 2026-01-05 21:34:56 UTC")
+    code, output = run(tmp_path, "sessions", "start", held)
+    assert output.strip() == f"{held}: desired running, now stopped ({note})"
+    code, output = run(tmp_path, "sessions", "ls", "--json")
+    listed = {s["name"]: s for s in json.loads(output)}
+    assert (listed[held]["note"], listed[held]["retry_at"]) == (note, None)
+    assert listed[crashed]["note"] is None
+    assert datetime.fromisoformat(listed[crashed]["retry_at"]) == retry_at
 
 
 def test_hosts_tells_the_operator_at_the_console_what_ssh_said(
