@@ -1,7 +1,7 @@
 import type { Session, SessionAction } from "../../api/types";
 import { SessionStateBadge } from "../../components/SessionStateBadge";
 import { useNow } from "../../hooks/useTicker";
-import { formatDuration } from "./format";
+import { formatDuration, retryText } from "./format";
 import { canApply, needsForce } from "./grouping";
 
 export interface SessionActions {
@@ -96,6 +96,7 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
           </dd>
         </div>
       </dl>
+      {session.retry_at && <Retry session={session.name} at={session.retry_at} />}
       <div className="session-cell__buttons">
         {actions && <CellButtons session={session} actions={actions} busy={busy} />}
         <button
@@ -117,6 +118,16 @@ function Uptime({ seconds, receivedAt }: { seconds: number | null; receivedAt: n
   const now = useNow();
   if (seconds === null) return <span className="muted">—</span>;
   return <>{formatDuration(seconds + Math.max(0, now - receivedAt) / 1000)}</>;
+}
+
+/** A crashed session in backoff: when the supervisor starts it again. */
+function Retry({ session, at }: { session: string; at: string }) {
+  const now = useNow();
+  return (
+    <p className="session-cell__retry" title={at} data-testid={`retry-${session}`}>
+      {retryText(at, now)}
+    </p>
+  );
 }
 
 const BUTTONS: ReadonlyArray<{ action: SessionAction; label: string; symbol: string }> = [

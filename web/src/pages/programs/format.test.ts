@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration } from "./format";
+import { formatBytes, formatDuration, retryText } from "./format";
 
 describe("formatDuration", () => {
   it("shows the two largest units", () => {
@@ -20,5 +20,24 @@ describe("formatBytes", () => {
     expect(formatBytes(1536)).toBe("1.5 KiB");
     expect(formatBytes(3 * 1024 ** 3)).toBe("3.0 GiB");
     expect(formatBytes(null)).toBe("—");
+  });
+});
+
+describe("retryText", () => {
+  const retryAt = new Date(2026, 0, 5, 21, 34, 56).toISOString();
+  const at = (hours: number, minutes: number, seconds: number) => new Date(2026, 0, 5, hours, minutes, seconds).getTime();
+
+  it("says when a session in backoff is started again, and how soon", () => {
+    expect(retryText(retryAt, at(21, 34, 44))).toBe("retry at 21:34:56 (in 12s)");
+    expect(retryText(retryAt, at(21, 32, 0))).toBe("retry at 21:34:56 (in 2m 56s)");
+  });
+
+  it("says it retries once the time has come", () => {
+    expect(retryText(retryAt, at(21, 34, 56))).toBe("retrying");
+    expect(retryText(retryAt, at(21, 40, 0))).toBe("retrying");
+  });
+
+  it("names the day of a retry on another day", () => {
+    expect(retryText(retryAt, new Date(2026, 0, 4, 23, 0, 0).getTime())).toBe("retry at Jan 5, 21:34:56 (in 22h 34m)");
   });
 });

@@ -1,3 +1,5 @@
+import { formatRecent, toDate } from "../../format/time";
+
 /** `42s`, `5m 03s`, `3h 07m`, `2d 04h`. */
 export function formatDuration(totalSeconds: number): string {
   const seconds = Math.max(0, Math.floor(totalSeconds));
@@ -22,4 +24,12 @@ export function formatBytes(bytes: number | null | undefined): string {
     unit += 1;
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** When the supervisor starts a crashed session in backoff again: `retry at 21:34:56 (in 12s)`, `retrying` once due. */
+export function retryText(retryAt: string, now: number): string {
+  const date = toDate(retryAt);
+  if (date === null) return `retry at ${retryAt}`;
+  const wait = Math.ceil((date.getTime() - now) / 1000);
+  return wait > 0 ? `retry at ${formatRecent(date, new Date(now))} (in ${formatDuration(wait)})` : "retrying";
 }
