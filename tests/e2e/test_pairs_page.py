@@ -56,7 +56,12 @@ def test_pairs_page_add_prioritise_delete(
     dialog.get_by_test_id("pair-country").select_option("UZ")
     dialog.get_by_test_id("pair-operator").fill("Beeline")
     dialog.get_by_test_id("pair-phones").fill("+99812")
+    # No program ticked yet: saving now would make a pair that runs nothing.
+    expect(dialog.get_by_test_id("no-program-warning")).to_have_text(
+        "No program ticked: this pair will run no session until one is added."
+    )
     dialog.get_by_test_id("pair-program-program1").check()
+    expect(dialog.get_by_test_id("no-program-warning")).to_have_count(0)
     dialog.get_by_test_id("pair-program-program3").check()
     # Started on save by default; this one stays stopped (no gateway in this fleet).
     dialog.get_by_test_id("pair-start-sessions").uncheck()
@@ -136,6 +141,10 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     page.goto("/pairs")
     page.get_by_test_id("edit-TJ_tcell").click()
     dialog = page.get_by_test_id("pair-dialog")
+    # Probing is the success-rate policy's to set: never offered by hand.
+    expect(dialog.get_by_test_id("pair-state").locator("option")).to_have_text(
+        ["enabled", "paused", "disabled"]
+    )
     dialog.get_by_test_id("pair-state").select_option("disabled")
     dialog.get_by_test_id("pair-state-reason").fill("operator maintenance")
     dialog.get_by_test_id("pair-save").click()

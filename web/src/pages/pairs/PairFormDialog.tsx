@@ -2,7 +2,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 import { createPair, updatePair } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
-import { PAIR_STATES, type Country, type Host, type Pair, type PairState, type Program } from "../../api/types";
+import { type Country, type Host, type Pair, type PairState, type Program } from "../../api/types";
 import { Dialog } from "../../components/Dialog";
 import { Field } from "../../components/Field";
 import { sessionsQuery } from "../../data/sessions";
@@ -11,8 +11,10 @@ import {
   emptyForm,
   formFromPair,
   hasErrors,
+  noProgramWarning,
   programsStopped,
   serverErrorsToForm,
+  SETTABLE_STATES,
   stopWarning,
   toCreatePayload,
   toUpdatePayload,
@@ -102,6 +104,7 @@ export function PairFormDialog({
 
   const blockedByForce = forceMessage !== null && !forceConfirmed;
   const added = addedPrograms(values, pair);
+  const noProgram = noProgramWarning(values, isNew);
   // A high-priority pair's sessions run from the start whatever the box says.
   const startSessions = values.startSessions || values.isHighPriority;
   const formId = "pair-form";
@@ -244,6 +247,11 @@ export function PairFormDialog({
             error={errors.programs}
             onChange={(selected) => set("programs", selected)}
           />
+          {noProgram && (
+            <p className="banner banner--warning" role="alert" data-testid="no-program-warning">
+              {noProgram}
+            </p>
+          )}
           {added.length > 0 && (
             <label className="checkbox">
               <input
@@ -330,7 +338,16 @@ interface StateFieldsProps {
 function StateFields({ values, errors, set }: StateFieldsProps) {
   return (
     <>
-      <Field id="pair-state" label="State" error={errors.state}>
+      <Field
+        id="pair-state"
+        label="State"
+        error={errors.state}
+        hint={
+          values.state === "probing"
+            ? "The success-rate policy probes this pair at a low rate, and resumes or pauses it on its own; choose a state to override it."
+            : undefined
+        }
+      >
         <select
           id="pair-state"
           className="input"
@@ -338,7 +355,13 @@ function StateFields({ values, errors, set }: StateFieldsProps) {
           onChange={(event) => set("state", event.target.value as PairState)}
           data-testid="pair-state"
         >
-          {PAIR_STATES.map((state) => (
+          {/* Shown while the pair is in it, never to be chosen: the API refuses it by hand. */}
+          {values.state === "probing" && (
+            <option value="probing" disabled>
+              probing (by the policy)
+            </option>
+          )}
+          {SETTABLE_STATES.map((state) => (
             <option key={state} value={state}>
               {state}
             </option>

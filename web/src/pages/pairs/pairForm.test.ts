@@ -4,8 +4,10 @@ import {
   addedPrograms,
   emptyForm,
   formFromPair,
+  noProgramWarning,
   programsStopped,
   serverErrorsToForm,
+  SETTABLE_STATES,
   startSessionsLabel,
   stopWarning,
   toUpdatePayload,
@@ -52,6 +54,26 @@ describe("adding programs to a pair", () => {
     );
     expect(startSessionsLabel(["program1", "program2"], true, true)).toBe("Start its 2 sessions on save.");
     expect(startSessionsLabel(["program1"], true, true)).toBe("Start its session on save.");
+  });
+});
+
+describe("a new pair's programs", () => {
+  it("warns before saving a new pair with no program, which would run nothing", () => {
+    expect(noProgramWarning(emptyForm(), true)).toBe("No program ticked: this pair will run no session until one is added.");
+    expect(noProgramWarning({ ...emptyForm(), programs: ["program1"] }, true)).toBeNull();
+    // An edit that takes every program off says which sessions it stops instead.
+    expect(noProgramWarning({ ...formFromPair(pair), programs: [] }, false)).toBeNull();
+  });
+});
+
+describe("a pair's state", () => {
+  it("offers only the states a person may set: probing is the policy's", () => {
+    expect(SETTABLE_STATES).toEqual(["enabled", "paused", "disabled"]);
+  });
+
+  it("leaves a probing pair's state alone when the state is not changed", () => {
+    const probing = { ...pair, state: "probing" } as Pair;
+    expect(toUpdatePayload({ ...formFromPair(probing), region: "Tashkent" }, probing)).toEqual({ region: "Tashkent" });
   });
 });
 

@@ -1,7 +1,7 @@
 // Form state of the add/edit dialog, its client-side checks, and the mapping
 // of server validation errors (`details: [{field, message}]`) back onto fields.
 import type { FieldError } from "../../api/errors";
-import type { Pair, PairCreate, PairState, PairUpdate, Session } from "../../api/types";
+import { PAIR_STATES, type Pair, type PairCreate, type PairState, type PairUpdate, type Session } from "../../api/types";
 
 export interface PairFormValues {
   country: string;
@@ -88,6 +88,14 @@ export function programsStopped(
   return removed.filter((program) =>
     sessions.some((session) => session.pair === pair.key && session.program === program && !AT_REST.has(session.state)),
   );
+}
+
+/** The states a person sets: probing is the success-rate policy's alone (the API refuses it). */
+export const SETTABLE_STATES: readonly PairState[] = PAIR_STATES.filter((state) => state !== "probing");
+
+/** The warning before saving a new pair that would run nothing. */
+export function noProgramWarning(values: PairFormValues, isNew: boolean): string | null {
+  return isNew && values.programs.length === 0 ? "No program ticked: this pair will run no session until one is added." : null;
 }
 
 /** The warning before a save that stops sessions. */
