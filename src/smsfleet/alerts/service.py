@@ -1,10 +1,12 @@
 """The alert engine: signals in; deduplicated alerts, repeats and resolutions out.
 
 One open alert per fingerprint (rule and subject). A signal for an open alert
-refreshes it, raises its severity (notified again) or, past the repeat interval and
+refreshes it, changes its severity to the signal's (notified again; a fall also to the
+chats that heard of it at its former severity) or, past the repeat interval and
 unacknowledged, repeats it; a cleared condition resolves it with a message. A
 periodic rule's alert resolves only once its condition has not been seen for the
-hold time, so a route hovering near a line is one alert, not a flap every pass. The
+hold time, and eases only once its severity has not been, so a route hovering near
+a line is one alert, not a flap every pass. The
 alerts that change together in one pass are grouped by rule, severity and country
 into one message per chat. Alerts and their messages are written in one
 transaction, so nothing is notified that is not recorded, or the other way round.
@@ -120,12 +122,22 @@ class AlertConfig:
         return list(dict.fromkeys(chats))  # once each, in configured order
 
 
+@dataclass(frozen=True)
+class _Notice:
+    """An alert to notify, how; `eased_from`: the severity it fell from, whose chats
+    heard of it at that severity and hear of the fall too."""
+
+    kind: NotificationKind
+    alert: Alert
+    eased_from: Severity | None = None
+
+
 @dataclass
 class _Pass:
     """What one pass changed: alerts to write, and which of them to notify how."""
 
     changed: dict[str, Alert] = field(default_factory=dict)
-    notify: list[tuple[NotificationKind, Alert]] = field(default_factory=list)
+    notify: list[_Notice] = field(default_factory=list)
 
 
 class AlertService:
@@ -458,25 +470,33 @@ class AlertService:
                 started_at=now,
                 last_seen_at=now,
             )
-            work.notify.append((NotificationKind.firing, alert))
+            work.notify.append(_Notice(NotificationKind.firing, alert))
             work.changed[alert.id] = alert
             return
+        # The severity follows the figures the summary states, both ways; a fall, as a
+        # resolution, once the severity has not been seen for the hold time (till then the
+        # alert stays as last seen at it), so a route hovering at a line is not told back
+        # and forth every pass.
         worse = signal.severity.rank > alert.severity.rank
+        milder = signal.severity.rank < alert.severity.rank
+        if milder and now - alert.last_seen_at < self.config.hold:
+            return
         update: dict[str, object] = {
             "last_seen_at": now,
             "summary": summary,
             "details": signal.details,
-            # The worst it got while firing: history shows how bad it was.
-            "severity": signal.severity if worse else alert.severity,
+            "severity": signal.severity,
         }
         if worse:  # whoever acknowledged the milder alert has not seen this one
             update.update(acknowledged_at=None, acknowledged_by=None)
         refreshed = alert.model_copy(update=update)
         last = alert.last_notified_at or alert.started_at
         if worse:
-            work.notify.append((NotificationKind.firing, refreshed))
+            work.notify.append(_Notice(NotificationKind.firing, refreshed))
+        elif milder:
+            work.notify.append(_Notice(NotificationKind.firing, refreshed, alert.severity))
         elif alert.acknowledged_at is None and now - last >= self.config.repeat_interval:
-            work.notify.append((NotificationKind.repeat, refreshed))
+            work.notify.append(_Notice(NotificationKind.repeat, refreshed))
         work.changed[alert.id] = refreshed
 
     def _resolve(self, work: _Pass, alert: Alert, now: datetime) -> None:
@@ -484,23 +504,27 @@ class AlertService:
             update={"state": AlertState.resolved, "resolved_at": now, "last_seen_at": now}
         )
         work.changed[alert.id] = resolved
-        work.notify.append((NotificationKind.resolved, resolved))
+        work.notify.append(_Notice(NotificationKind.resolved, resolved))
 
     def _messages(self, work: _Pass) -> list[NewNotification]:
         """Group what changed together, one message per group and chat; count them per alert."""
-        groups: dict[tuple[NotificationKind, AlertRule, Severity, str | None], list[str]] = {}
-        for kind, alert in work.notify:
-            groups.setdefault((kind, alert.rule, alert.severity, alert.country), []).append(
-                alert.id
-            )
+        groups: dict[
+            tuple[NotificationKind, AlertRule, Severity, str | None, Severity | None], list[str]
+        ] = {}
+        for notice in work.notify:
+            alert = notice.alert
+            key = (notice.kind, alert.rule, alert.severity, alert.country, notice.eased_from)
+            groups.setdefault(key, []).append(alert.id)
         notifications: list[NewNotification] = []
         now = self._clock.now()
-        for (kind, _rule, severity, _country), ids in groups.items():
-            chats = self.config.chats_for(severity)
+        for (kind, _rule, severity, _country, eased_from), ids in groups.items():
+            # A fall reaches the chats that heard of the alert at its former severity, or an
+            # on-call chat paged for it would hear neither that it eased nor that it resolved.
+            chats = self.config.chats_for(eased_from or severity)
             if not chats:
                 continue  # kept, not sent: nowhere to send it
             alerts = [work.changed[alert_id] for alert_id in ids]
-            text = alert_text(kind, alerts)
+            text = alert_text(kind, alerts, eased_from=eased_from)
             for alert in alerts:
                 work.changed[alert.id] = alert.model_copy(
                     update={"last_notified_at": now, "notifications": alert.notifications + 1}

@@ -28,18 +28,23 @@ def _lasted(alert: Alert) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
-def alert_text(kind: NotificationKind, alerts: Sequence[Alert]) -> str:
-    """One message for alerts of one rule, severity and country that changed together."""
+def alert_text(
+    kind: NotificationKind, alerts: Sequence[Alert], *, eased_from: Severity | None = None
+) -> str:
+    """One message for alerts of one rule, severity and country that changed together;
+    `eased_from`: the severity they fell from."""
     first = alerts[0]
     where = f" · {escape(first.country)}" if first.country else ""
     count = f" ({len(alerts)})" if len(alerts) > 1 else ""
     if kind == NotificationKind.resolved:
         head = f"✅ <b>RESOLVED</b> · {escape(_title(first))}{where}{count}"
     else:
-        again = " (still firing)" if kind == NotificationKind.repeat else ""
+        note = " (still firing)" if kind == NotificationKind.repeat else ""
+        if eased_from is not None:
+            note = f" (was {eased_from.value})"
         head = (
             f"{_ICON[first.severity]} <b>{first.severity.value.upper()}</b> · "
-            f"{escape(_title(first))}{where}{count}{again}"
+            f"{escape(_title(first))}{where}{count}{note}"
         )
     lines = [head]
     for alert in alerts:

@@ -298,6 +298,54 @@ def test_an_alert_that_turns_worse_after_its_acknowledgement_is_unacknowledged_a
     assert again.acknowledged_by == "bob"
 
 
+def test_an_open_alerts_severity_follows_its_figures_both_ways(alerting: Alerting) -> None:
+    """Its severity, summary and details always tell one story: a critical alert whose
+    route is now only under the warning line turns warning, and is told so where it was
+    told critical; only a change is news, and a route hovering at a line is no flap."""
+    service = alerting.service
+
+    def figures(severity: Severity, line: float) -> Signal:
+        return low("UZ_a", severity).model_copy(
+            update={"summary": f"UZ_a: under the {line:.0%} line", "details": {"line": line}}
+        )
+
+    (critical,) = service.apply(opened=[figures(Severity.critical, 0.5)])
+    service.acknowledge(critical.id, actor="olga")
+    # As it resolves, it eases only once it has not been seen critical for the hold time:
+    # till then it stays as last seen, critical with the figures that made it so.
+    alerting.clock.advance(60)
+    assert service.apply(opened=[figures(Severity.warning, 0.8)]) == []
+    alerting.clock.advance(service.config.hold.total_seconds() - 61)
+    assert service.apply(opened=[figures(Severity.warning, 0.8)]) == []
+    assert service.get(critical.id).summary == "UZ_a: under the 50% line"
+    alerting.clock.advance(1)
+    (eased,) = service.apply(opened=[figures(Severity.warning, 0.8)])
+    assert (eased.id, eased.severity) == (critical.id, Severity.warning)
+    assert (eased.summary, eased.details) == ("UZ_a: under the 80% line", {"line": 0.8})
+    assert eased.acknowledged_by == "olga"  # milder: still hers
+    said = "🟠 <b>WARNING</b> · success rate low · UZ (was critical)\nUZ_a: under the 80% line"
+    # The on-call chat, paged for it, hears that it eased (and would hear nothing more).
+    assert alerting.texts("oncall")[-1].startswith(said)
+    assert alerting.texts("all")[-1].startswith(said)
+    assert (len(alerting.texts("all")), len(alerting.texts("oncall"))) == (2, 2)
+
+    # The same again is no news.
+    alerting.clock.advance(60)
+    service.apply(opened=[figures(Severity.warning, 0.8)])
+    assert (len(alerting.texts("all")), len(alerting.texts("oncall"))) == (2, 2)
+
+    # Worse again: critical, unacknowledged, paged as before.
+    (worse,) = service.apply(opened=[figures(Severity.critical, 0.5)])
+    assert (worse.severity, worse.summary) == (Severity.critical, "UZ_a: under the 50% line")
+    assert worse.acknowledged_at is None
+    assert alerting.texts("oncall")[-1].startswith(
+        "🔴 <b>CRITICAL</b> · success rate low · UZ\nUZ_a: under the 50% line"
+    )
+    assert [n.kind for n in alerting.store.notifications(critical.id) if n.chat_id == "all"] == [
+        NotificationKind.firing
+    ] * 3
+
+
 def _paused_by_the_policy(alerting: Alerting) -> Pair:
     """UZ_uzmobile, paused by the policy; as written."""
     pairs = alerting.config_store.pairs
