@@ -16,7 +16,7 @@ from smsfleet.alerts.models import AlertRule, Severity, Signal, SubjectKind
 from smsfleet.core.clock import human_time
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
-from smsfleet.policy.stats import Z_95, Window, WindowStats, evidence, percent
+from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, looks_at, percent
 from smsfleet.sessions.models import EventKind, SessionEvent, SessionState
 
 __all__ = [
@@ -70,6 +70,7 @@ def _percent(value: float) -> str:
 
 def success_rate_signals(
     stats: Mapping[str, WindowStats],
+    newest: Mapping[str, WindowStats],
     pairs: Mapping[str, Pair],
     thresholds: RuleThresholds,
     window: Window,
@@ -77,7 +78,11 @@ def success_rate_signals(
     """Pairs confidently under the warning or critical line (the Wilson upper bound below it).
 
     A pair whose figures are too thin to tell (22 of 23 delivered against an 80 %
-    line) does not alert: only a route that is bad, not one that is unlucky.
+    line) does not alert: only a route that is bad, not one that is unlucky. The
+    figures are read as the policy reads them (`stats.looks_at`: the window, and its
+    newest attempts in `newest`), so a route that turns bad after a good spell alerts
+    on its newest attempts, as it is paused on them; the alert names the look it was
+    raised on.
     """
     z = thresholds.z
     signals = []
@@ -85,15 +90,17 @@ def success_rate_signals(
         pair = pairs.get(key)
         if pair is None or window_stats.samples < thresholds.min_samples:
             continue
-        if window_stats.confidently_below(thresholds.success_critical, z):
-            severity, line = Severity.critical, thresholds.success_critical
-        elif window_stats.confidently_below(thresholds.success_warning, z):
-            severity, line = Severity.warning, thresholds.success_warning
-        else:
-            continue
-        said = evidence(
-            window_stats, window=window, line=line, name=severity.value, below=True, z=z
+        looks = looks_at(
+            window_stats, newest.get(key), window=window, fewest=thresholds.min_samples, z=z
         )
+        severity, line = Severity.critical, thresholds.success_critical
+        found = beyond(looks, line, name=severity.value, below=True, z=z)
+        if found is None:
+            severity, line = Severity.warning, thresholds.success_warning
+            found = beyond(looks, line, name=severity.value, below=True, z=z)
+        if found is None:
+            continue
+        said, look = found
         signals.append(
             Signal(
                 rule=AlertRule.success_rate_low,
@@ -103,11 +110,12 @@ def success_rate_signals(
                 country=pair.country,
                 summary=f"{key} ({pair.operator}): {said}",
                 details={
-                    "delivered": window_stats.delivered,
-                    "samples": window_stats.samples,
+                    "delivered": look.stats.delivered,
+                    "samples": look.stats.samples,
+                    "window": look.window.describe(),
                     "line": line,
-                    "lower_bound": round(window_stats.lower_bound(z), 4),
-                    "upper_bound": round(window_stats.upper_bound(z), 4),
+                    "lower_bound": round(look.stats.lower_bound(look.z), 4),
+                    "upper_bound": round(look.stats.upper_bound(look.z), 4),
                     "high_priority": pair.is_high_priority,
                 },
             )
@@ -117,12 +125,14 @@ def success_rate_signals(
 
 def drop_signals(
     current: Mapping[str, WindowStats],
+    newest: Mapping[str, WindowStats],
     baseline: Mapping[str, WindowStats],
     pairs: Mapping[str, Pair],
     thresholds: RuleThresholds,
     window: Window,
 ) -> list[Signal]:
-    """Pairs confidently under their own 7-day baseline less the allowed drop."""
+    """Pairs confidently under their own 7-day baseline less the allowed drop, read as
+    `success_rate_signals` reads them."""
     z = thresholds.z
     signals = []
     for key, now_stats in current.items():
@@ -133,9 +143,13 @@ def drop_signals(
             continue
         usual = before.success_ratio or 0.0
         line = usual - thresholds.drop_points
-        if not now_stats.confidently_below(line, z):
+        looks = looks_at(
+            now_stats, newest.get(key), window=window, fewest=thresholds.min_samples, z=z
+        )
+        found = beyond(looks, line, name="drop", below=True, z=z)
+        if found is None:
             continue
-        said = evidence(now_stats, window=window, line=line, name="drop", below=True, z=z)
+        said, look = found
         signals.append(
             Signal(
                 rule=AlertRule.success_rate_drop,
@@ -149,10 +163,11 @@ def drop_signals(
                     f"({thresholds.drop_points * 100:g} points under the baseline)"
                 ),
                 details={
-                    "ratio": round(now_stats.success_ratio or 0.0, 4),
+                    "ratio": round(look.stats.success_ratio or 0.0, 4),
+                    "window": look.window.describe(),
                     "baseline": round(usual, 4),
                     "line": round(line, 4),
-                    "upper_bound": round(now_stats.upper_bound(z), 4),
+                    "upper_bound": round(look.stats.upper_bound(look.z), 4),
                 },
             )
         )

@@ -308,12 +308,15 @@ class AlertService:
         config = self.config
         thresholds = config.thresholds
         pairs = {pair.key: pair for pair in self._config_store.pairs.list()}
-        current = self._policy.pair_window_stats(
-            pairs.values(), window=config.success_window, now=now
-        )
         window = config.success_window
-        signals = rules.success_rate_signals(current, pairs, thresholds, window)
-        signals += rules.drop_signals(current, self._baseline_stats(now), pairs, thresholds, window)
+        current = self._policy.pair_window_stats(pairs.values(), window=window, now=now)
+        newest = self._policy.pair_window_stats(
+            pairs.values(), window=window.newest(thresholds.min_samples), now=now
+        )
+        signals = rules.success_rate_signals(current, newest, pairs, thresholds, window)
+        signals += rules.drop_signals(
+            current, newest, self._baseline_stats(now), pairs, thresholds, window
+        )
         signals += rules.gateway_signals(
             self._gateway_outcomes(now), thresholds, config.gateway_window.total_seconds() / 60
         )

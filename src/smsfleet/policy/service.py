@@ -57,11 +57,11 @@ from smsfleet.policy.models import (
     PolicyDecision,
     PolicySettings,
 )
-from smsfleet.policy.stats import Window, WindowStats, evidence, split_z
+from smsfleet.policy.stats import Look, Window, WindowStats, beyond, looks_at
 from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore
 
-__all__ = ["Look", "PolicyConfig", "PolicyService", "Verdict", "decide", "pair_window_stats"]
+__all__ = ["PolicyConfig", "PolicyService", "Verdict", "decide", "pair_window_stats"]
 
 log = logging.getLogger("smsfleet.policy")
 
@@ -124,7 +124,7 @@ class PolicyConfig:
     def newest_window(self) -> Window:
         """The newest attempts a pause looks at besides the whole window: the fewest a
         decision is taken on."""
-        return Window(span=self.window.span, max_attempts=self.min_samples)
+        return self.window.newest(self.min_samples)
 
     def thresholds(self, pair: Pair) -> tuple[float, float]:
         """The pair's (pause, resume) thresholds: its own where set, else the defaults.
@@ -153,16 +153,6 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
-class Look:
-    """Figures a decision is taken on: the window they are of, and the quantile they
-    were read at."""
-
-    window: Window
-    stats: WindowStats
-    z: float
-
-
-@dataclass(frozen=True)
 class Verdict:
     action: PolicyAction
     reason: str
@@ -188,36 +178,18 @@ def decide(
 ) -> Verdict | None:
     """What the policy does with `pair` now (None: nothing). Pure: no store, no clock.
 
-    `stats` is the pair's window; `newest` its newest `min_samples` attempts, None when
-    the window holds no more than those. `last_cooldown` is the cool-down of the pair's
-    latest pause by the policy (None: none recorded, the first one's)."""
+    `stats` is the pair's window; `newest` its newest `min_samples` attempts, looked at
+    too when the window holds more (`stats.looks_at`). `last_cooldown` is the cool-down of
+    the pair's latest pause by the policy (None: none recorded, the first one's)."""
     pause, resume = config.thresholds(pair)
     z = config.z
-    looks: tuple[Look, ...]
-    if newest is None:
-        looks = (Look(config.window, stats, z),)
-    else:
-        each = split_z(z, 2)
-        looks = (Look(config.window, stats, each), Look(config.newest_window, newest, each))
-
-    def beyond(line: float, name: str, *, below: bool) -> tuple[str, Look] | None:
-        """The first look confidently on that side of the line, and what it says."""
-        for look in looks:
-            figures = look.stats
-            if (
-                figures.confidently_below(line, look.z)
-                if below
-                else figures.confidently_above(line, look.z)
-            ):
-                said = evidence(figures, window=look.window, line=line, name=name, below=below, z=z)
-                return said, look
-        return None
+    looks = looks_at(stats, newest, window=config.window, fewest=config.min_samples, z=z)
 
     def under_pause() -> tuple[str, Look] | None:
-        return beyond(pause, "pause", below=True)
+        return beyond(looks, pause, name="pause", below=True, z=z)
 
     def over_resume() -> tuple[str, Look] | None:
-        return beyond(resume, "resume", below=False)
+        return beyond(looks, resume, name="resume", below=False, z=z)
 
     def paused(said: str, look: Look, cooldown: timedelta, again: bool) -> Verdict:
         probed = (
@@ -332,7 +304,7 @@ class PolicyService:
             verdict = decide(
                 pair=pair,
                 stats=figures,
-                newest=newest.get(pair.key) if figures.samples > self.config.min_samples else None,
+                newest=newest.get(pair.key),
                 held=held,
                 now=now,
                 config=self.config,

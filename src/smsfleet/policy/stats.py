@@ -8,22 +8,28 @@ Decisions are taken on evidence, not on the raw ratio nor on thin samples: a
 route is *confidently below* a line when the upper end of the Wilson score
 interval is under it, *confidently above* when the lower end is over it. In
 between, the figures do not say which side the route is on, and nothing is
-decided. `evidence` says it in one sentence, the same for the policy and the alerts.
+decided. `looks_at` says which figures are read (a window, and its newest attempts),
+`beyond` which of them is over or under a line, and `evidence` says it in one sentence:
+the same for the policy and the alerts.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import NormalDist
 
 __all__ = [
     "Z_95",
+    "Look",
     "Window",
     "WindowStats",
+    "beyond",
     "confidence",
     "evidence",
+    "looks_at",
     "percent",
     "split_z",
     "wilson_interval",
@@ -90,6 +96,10 @@ class Window:
     def minutes(self) -> str:
         return f"{self.span.total_seconds() / 60:g}"
 
+    def newest(self, count: int) -> Window:
+        """The newest `count` attempts of this window's span."""
+        return Window(span=self.span, max_attempts=count)
+
 
 @dataclass(frozen=True)
 class WindowStats:
@@ -140,3 +150,44 @@ def evidence(
         f"{window.minutes()} min: {side} the {percent(line)} {name} line with "
         f"{percent(confidence(z))} confidence"
     )
+
+
+@dataclass(frozen=True)
+class Look:
+    """Figures a decision is taken on: the window they are of, and the quantile they
+    were read at."""
+
+    window: Window
+    stats: WindowStats
+    z: float
+
+
+def looks_at(
+    stats: WindowStats, newest: WindowStats | None, *, window: Window, fewest: int, z: float
+) -> tuple[Look, ...]:
+    """How the policy and the alerts read a subject's `window`: whole, and when it holds
+    more than `fewest` attempts also its newest `fewest` (`newest`), each at the quantile
+    that keeps the two together at `z`'s confidence (Bonferroni). So a route that turns
+    bad after a good spell (or heals after a bad one) is judged on its newest attempts,
+    not once they outweigh the rest of the window."""
+    if newest is None or stats.samples <= fewest:
+        return (Look(window, stats, z),)
+    each = split_z(z, 2)
+    return (Look(window, stats, each), Look(window.newest(fewest), newest, each))
+
+
+def beyond(
+    looks: Sequence[Look], line: float, *, name: str, below: bool, z: float = Z_95
+) -> tuple[str, Look] | None:
+    """The first of `looks` confidently on that side of `line`, and what it says
+    (`evidence`, at the confidence `z` the looks keep together); None: none is."""
+    for look in looks:
+        figures = look.stats
+        if (
+            figures.confidently_below(line, look.z)
+            if below
+            else figures.confidently_above(line, look.z)
+        ):
+            said = evidence(figures, window=look.window, line=line, name=name, below=below, z=z)
+            return said, look
+    return None

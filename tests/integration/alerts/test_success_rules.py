@@ -147,3 +147,26 @@ def test_a_route_hovering_near_the_line_is_one_alert_not_a_flap(alerting: Alerti
     assert (alert.severity, alert.state) == (Severity.warning, AlertState.firing)
     kinds = [n.kind for n in alerting.store.notifications(alert.id) if n.chat_id == "all"]
     assert kinds == ["firing"]
+
+
+def test_a_route_that_fails_after_a_good_spell_alerts_on_its_newest_attempts(
+    alerting: Alerting,
+) -> None:
+    """As the policy pauses it: on its newest 20 attempts, not once its failures outweigh
+    the good spell before them (the demo's route paused on 2 of its newest 20 alerted as
+    a warning on its window's 16 of 32)."""
+    route = Route(alerting, every=30, delivers=lambda n: n < 30)
+    route.run(15 * 60)  # 30 sends, all delivered
+    assert alerting.service.find(AlertQuery()) == []
+    changed = route.run(9 * 60)  # 18 failures: 30 of 48, 2 of the newest 20
+    assert route.window() == WindowStats(samples=48, delivered=30)
+    alert = changed[-1]
+    assert (alert.rule, alert.severity) == (AlertRule.success_rate_low, Severity.critical)
+    assert alert.summary == (
+        "UZ_uzmobile (uzmobile): 2 of the newest 20 delivered (10 %) in the last 30 min: "
+        "below the 50 % critical line with 95 % confidence"
+    )
+    assert (alert.details["delivered"], alert.details["samples"]) == (2, 20)
+    assert alert.details["window"] == "last 30 min, at most 20 attempts"
+    # Its whole window alone says no more than a warning.
+    assert not WindowStats(samples=48, delivered=30).confidently_below(0.5)

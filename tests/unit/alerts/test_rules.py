@@ -22,7 +22,7 @@ from smsfleet.alerts.text import MESSAGE_LIMIT, alert_text, message_text
 from smsfleet.core.settings import Settings
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
-from smsfleet.policy.stats import Window, WindowStats
+from smsfleet.policy.stats import Window, WindowStats, split_z
 from smsfleet.sessions.models import EventKind, SessionEvent, SessionState
 from tests.support.telegram import html_error
 
@@ -71,7 +71,9 @@ def test_success_rate_alerts_only_when_confidently_under_a_line() -> None:
         "UZ_f": WindowStats(samples=23, delivered=22),  # 96 % of few: [79 %, 99 %] fine
         "UZ_g": WindowStats(samples=50, delivered=20),  # 40 %: [28 %, 54 %] warning only
     }
-    signals = {s.subject: s for s in rules.success_rate_signals(stats, pairs, THRESHOLDS, WINDOW)}
+    signals = {
+        s.subject: s for s in rules.success_rate_signals(stats, {}, pairs, THRESHOLDS, WINDOW)
+    }
     assert {key: s.severity for key, s in signals.items()} == {
         "UZ_c": Severity.critical,
         "UZ_e": Severity.warning,
@@ -86,6 +88,58 @@ def test_success_rate_alerts_only_when_confidently_under_a_line() -> None:
     assert signals["UZ_c"].fingerprint == "success_rate_low:pair:UZ_c"
 
 
+def test_success_rate_alerts_look_at_the_newest_attempts_as_the_policy_does() -> None:
+    """The demo's case: a route paused on "2 of the newest 20 delivered" alerted as a
+    warning on its whole window's 16 of 32, milder than a route at 4 of 20."""
+    pairs = {
+        "UZ_uzmobile": pair("UZ_uzmobile"),
+        "IN_vi": pair("IN_vi", high_priority=True),
+        "IN_docomo": pair("IN_docomo"),
+    }
+    stats = {
+        "UZ_uzmobile": WindowStats(32, 16),
+        "IN_vi": WindowStats(50, 33),
+        "IN_docomo": WindowStats(20, 4),
+    }
+    newest = {
+        "UZ_uzmobile": WindowStats(20, 2),
+        "IN_vi": WindowStats(20, 4),
+        "IN_docomo": WindowStats(20, 4),  # its whole window: looked at once
+    }
+    signals = {
+        s.subject: s for s in rules.success_rate_signals(stats, newest, pairs, THRESHOLDS, WINDOW)
+    }
+    assert {key: s.severity for key, s in signals.items()} == dict.fromkeys(
+        pairs, Severity.critical
+    )
+    assert signals["UZ_uzmobile"].summary == (
+        "UZ_uzmobile (uzmobile): 2 of the newest 20 delivered (10 %) in the last 30 min: "
+        "below the 50 % critical line with 95 % confidence"
+    )
+    assert signals["IN_vi"].summary.startswith("IN_vi (vi): 4 of the newest 20 delivered (20 %)")
+    assert signals["IN_docomo"].summary.startswith("IN_docomo (docomo): 4 of 20 delivered (20 %)")
+    # The details are the look's, its bounds read at the quantile it was taken on.
+    each = split_z(THRESHOLDS.z, 2)
+    assert signals["UZ_uzmobile"].details == {
+        "delivered": 2,
+        "samples": 20,
+        "window": "last 30 min, at most 20 attempts",
+        "line": 0.5,
+        "lower_bound": round(WindowStats(20, 2).lower_bound(each), 4),
+        "upper_bound": round(WindowStats(20, 2).upper_bound(each), 4),
+        "high_priority": False,
+    }
+    assert signals["IN_docomo"].details["upper_bound"] == round(WindowStats(20, 4).upper_bound(), 4)
+    # Two looks keep one's confidence: 18 of 50 alone is critical (49.9 % at 95 %), not
+    # with its newest 20 looked at too (each at 97.5 %).
+    eighteen = {"UZ_uzmobile": WindowStats(50, 18)}
+    (alone,) = rules.success_rate_signals(eighteen, {}, pairs, THRESHOLDS, WINDOW)
+    (both,) = rules.success_rate_signals(
+        eighteen, {"UZ_uzmobile": WindowStats(20, 8)}, pairs, THRESHOLDS, WINDOW
+    )
+    assert (alone.severity, both.severity) == (Severity.critical, Severity.warning)
+
+
 def test_a_sudden_drop_is_measured_against_the_pairs_own_baseline() -> None:
     pairs = {key: pair(key) for key in ("UZ_a", "UZ_b", "UZ_c")}
     # Against a 7-day 95 %, the drop line is 65 %: 40 % of 30 is under it beyond
@@ -96,15 +150,22 @@ def test_a_sudden_drop_is_measured_against_the_pairs_own_baseline() -> None:
         "UZ_c": WindowStats(30, 15),
     }
     baseline = {key: WindowStats(1000, 950) for key in pairs}
-    (signal,) = rules.drop_signals(current, baseline, pairs, THRESHOLDS, WINDOW)
+    (signal,) = rules.drop_signals(current, {}, baseline, pairs, THRESHOLDS, WINDOW)
     assert (signal.subject, signal.rule) == ("UZ_a", AlertRule.success_rate_drop)
     assert signal.summary == (
         "UZ_a: success dropped from a 7-day 95 % (1000 attempts): 12 of 30 delivered (40 %) "
         "in the last 30 min: below the 65 % drop line with 95 % confidence "
         "(30 points under the baseline)"
     )
+    # A drop after a good spell shows in the newest attempts first.
+    spell = {"UZ_b": WindowStats(50, 40)}
+    assert rules.drop_signals(spell, {}, baseline, pairs, THRESHOLDS, WINDOW) == []
+    (newest,) = rules.drop_signals(
+        spell, {"UZ_b": WindowStats(20, 5)}, baseline, pairs, THRESHOLDS, WINDOW
+    )
+    assert "5 of the newest 20 delivered (25 %)" in newest.summary
     thin = {"UZ_a": WindowStats(99, 95)}
-    assert rules.drop_signals(current, thin, pairs, THRESHOLDS, WINDOW) == []
+    assert rules.drop_signals(current, {}, thin, pairs, THRESHOLDS, WINDOW) == []
 
 
 def test_gateway_errors_and_a_country_under_target() -> None:

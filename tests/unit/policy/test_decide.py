@@ -10,8 +10,8 @@ import pytest
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, EvidenceBound, PolicyAction
-from smsfleet.policy.service import Look, PolicyConfig, Verdict, decide
-from smsfleet.policy.stats import Window, WindowStats, split_z
+from smsfleet.policy.service import PolicyConfig, Verdict, decide
+from smsfleet.policy.stats import Look, Window, WindowStats, split_z
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 CONFIG = PolicyConfig(
