@@ -40,7 +40,7 @@ from smsfleet.alerts.models import (
 from smsfleet.alerts.rules import RuleThresholds
 from smsfleet.alerts.store import AlertStore, NewNotification
 from smsfleet.alerts.text import alert_text, message_text
-from smsfleet.core.clock import Clock
+from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, NotFound, Throttled
 from smsfleet.core.settings import Settings
 from smsfleet.metrics.models import GroupBy
@@ -323,19 +323,11 @@ class AlertService:
         signals += self._country_signals(now, pairs)
         firing = self.store.firing()
         # A route the policy paused or probes sends (next to) nothing, and its window starts
-        # at the pause: no figures is no news, so its success alert stays as it was rather
+        # at the pause: no figures is no news, so its success alert is held as it was rather
         # than read as recovered. It clears once the route runs again without one.
         seen = {signal.fingerprint for signal in signals}
         signals += [
-            Signal(
-                rule=alert.rule,
-                severity=alert.severity,
-                subject_kind=alert.subject_kind,
-                subject=alert.subject,
-                country=alert.country,
-                summary=alert.summary,
-                details=alert.details,
-            )
+            _held(alert, pair, now)
             for alert in firing
             if alert.rule in SUCCESS_RULES
             and alert.fingerprint not in seen
@@ -543,6 +535,30 @@ class AlertService:
     def _queued(self) -> None:
         if self._on_queued is not None:
             self._on_queued()
+
+
+_HELD = "; held since "
+
+
+def _held(alert: Alert, pair: Pair, now: datetime) -> Signal:
+    """`alert` as it was, saying that it is held while the policy has `pair` paused or
+    probing and since when (the figures' time), so its figures are not read as today's."""
+    held = alert.details.get("held_since")
+    since = datetime.fromisoformat(held) if isinstance(held, str) else alert.last_seen_at
+    state = "paused" if pair.state is PairState.paused else "probed after a pause"
+    figures = alert.summary.partition(_HELD)[0]  # as the rule said it, before any hold
+    return Signal(
+        rule=alert.rule,
+        severity=alert.severity,
+        subject_kind=alert.subject_kind,
+        subject=alert.subject,
+        country=alert.country,
+        summary=(
+            f"{figures}{_HELD}{human_time(since, now=now)} "
+            f"while {pair.key} is {state} by the policy"
+        ),
+        details={**alert.details, "held_since": since.isoformat()},
+    )
 
 
 def _since_hour(now: datetime) -> timedelta:

@@ -408,12 +408,18 @@ def test_a_paused_routes_success_alert_stays_until_it_runs_again_without_one(
     )
     pairs = alerting.config_store.pairs
     paused = _paused_by_the_policy(alerting)
-    for state in (PairState.paused, PairState.probing):
+    # Held, it says so and since when its figures are, lest they be read as today's.
+    for state, said in [(PairState.paused, "paused"), (PairState.probing, "probed after a pause")]:
         pairs.replace(paused.model_copy(update={"state": state}))
         alerting.clock.advance(3600)  # far past the hold time
         service.evaluate()
         still = service.get(alert.id)
         assert (still.state, still.severity) == (AlertState.firing, Severity.critical), state
+        assert still.summary == (
+            f"UZ_uzmobile is failing; held since {alert.last_seen_at:%H:%M:%S} UTC "
+            f"while UZ_uzmobile is {said} by the policy"
+        )
+        assert still.details["held_since"] == alert.last_seen_at.isoformat()
     pairs.replace(paused.model_copy(update={"state": PairState.enabled}))
     service.evaluate()  # resumed, nothing bad seen since: it resolves after the hold time
     alerting.clock.advance(3600)
