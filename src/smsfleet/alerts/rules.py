@@ -24,6 +24,7 @@ __all__ = [
     "SESSION_RULES",
     "EventOutcome",
     "RuleThresholds",
+    "country_signal",
     "country_signals",
     "drop_signals",
     "gateway_signals",
@@ -223,22 +224,29 @@ def country_signals(
         count = sent.get(country, 0)
         if target <= 0 or count >= thresholds.country_target_ratio * target:
             continue
-        signals.append(
-            Signal(
-                rule=AlertRule.country_under_target,
-                severity=Severity.warning,
-                subject_kind=SubjectKind.country,
-                subject=country,
-                country=country,
-                summary=(
-                    f"{country}: {count} sends in the last {minutes:g} min against a target "
-                    f"of {target:g} ({caps[country]}/min)"
-                    + (f": {why}" if (why := (reasons or {}).get(country)) else "")
-                ),
-                details={"sent": count, "target": target, "reason": why},
-            )
-        )
+        signals.append(country_signal(country, count, caps[country], window, reasons or {}))
     return signals
+
+
+def country_signal(
+    country: str, sent: int, cap: int, window: timedelta, reasons: Mapping[str, str]
+) -> Signal:
+    """A country's sends against its target in `window`, and what holds it back now."""
+    minutes = window.total_seconds() / 60
+    target = cap * minutes
+    why = reasons.get(country)
+    return Signal(
+        rule=AlertRule.country_under_target,
+        severity=Severity.warning,
+        subject_kind=SubjectKind.country,
+        subject=country,
+        country=country,
+        summary=(
+            f"{country}: {sent} sends in the last {minutes:g} min against a target "
+            f"of {target:g} ({cap}/min)" + (f": {why}" if why else "")
+        ),
+        details={"sent": sent, "target": target, "reason": why},
+    )
 
 
 def _session_fingerprint(rule: AlertRule, session: str) -> str:

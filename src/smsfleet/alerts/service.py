@@ -320,8 +320,9 @@ class AlertService:
         signals += rules.gateway_signals(
             self._gateway_outcomes(now), thresholds, config.gateway_window.total_seconds() / 60
         )
-        signals += self._country_signals(now, pairs)
         firing = self.store.firing()
+        countries, refreshed = self._country_signals(now, pairs, firing)
+        signals += countries
         # A route the policy paused or probes sends (next to) nothing, and its window starts
         # at the pause: no figures is no news, so its success alert is held as it was rather
         # than read as recovered. It clears once the route runs again without one.
@@ -349,7 +350,9 @@ class AlertService:
                 )
             )
         ]
-        return deferred + self.apply(opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES)
+        return deferred + self.apply(
+            opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES, refreshed=refreshed
+        )
 
     def _baseline_stats(self, now: datetime) -> dict[str, WindowStats]:
         # Seven days of hourly rollups change slowly: read them once an hour.
@@ -374,7 +377,11 @@ class AlertService:
             for program, tally in tallies.items()
         }
 
-    def _country_signals(self, now: datetime, pairs: dict[str, Pair]) -> list[Signal]:
+    def _country_signals(
+        self, now: datetime, pairs: dict[str, Pair], firing: Sequence[Alert]
+    ) -> tuple[list[Signal], list[Signal]]:
+        """The countries under target; and the open alerts of the others as they stand now
+        (their sends and what holds them back), refreshed while they wait to resolve."""
         window = self.config.country_window
         # Only countries whose sessions ran the whole window are expected to send.
         active: set[str] = set()
@@ -391,19 +398,27 @@ class AlertService:
             started = status.started_at
             if status.state == SessionState.running and started and now - started >= window:
                 active.add(pair.country)
-        if not active:
-            return []
+        still_open = {a.subject for a in firing if a.rule is AlertRule.country_under_target}
+        if not (active or still_open):
+            return [], []
         # Sends granted, as the dispatcher's goals and the Prometheus alert count them.
         sent = self._metrics.grants_by_country(since=now - window)
         caps = {
             country.code: country.cap
             for country in self._config_store.countries.list()
-            if country.code in active
+            if country.code in active | still_open
         }
         reasons = self._country_reasons() if self._country_reasons is not None else {}
-        return rules.country_signals(
+        signals = rules.country_signals(
             sent, caps, active, self.config.thresholds, window, reasons=reasons
         )
+        under = {signal.subject for signal in signals}
+        refreshed = [
+            rules.country_signal(country, sent.get(country, 0), caps[country], window, reasons)
+            for country in sorted(still_open - under)
+            if country in caps
+        ]
+        return signals, refreshed
 
     # --- the engine ----------------------------------------------------------------------
 
@@ -413,11 +428,14 @@ class AlertService:
         opened: Iterable[Signal] = (),
         cleared: Iterable[str] = (),
         periodic: frozenset[AlertRule] = frozenset(),
+        refreshed: Iterable[Signal] = (),
     ) -> list[Alert]:
         """Open or refresh alerts for `opened`, resolve `cleared` ones.
 
         With `periodic`, an open alert of those rules that no signal names has cleared,
-        and resolves once it has not been seen for the hold time.
+        and resolves once it has not been seen for the hold time. `refreshed`: the summary
+        and details of open alerts whose condition is not seen, as they stand now; they
+        change nothing else (not seen, no message).
         """
         with self._lock:
             now = self._clock.now()
@@ -427,6 +445,14 @@ class AlertService:
             for signal in opened:
                 seen.add(signal.fingerprint)
                 self._open(work, firing.get(signal.fingerprint), signal, now)
+            for signal in refreshed:
+                alert = firing.get(signal.fingerprint)
+                summary = signal.summary[:SUMMARY_LIMIT]
+                if alert is None or signal.fingerprint in seen:
+                    continue
+                if (alert.summary, alert.details) != (summary, signal.details):
+                    update = {"summary": summary, "details": signal.details}
+                    work.changed[alert.id] = alert.model_copy(update=update)
             gone = set(cleared) | {
                 fingerprint
                 for fingerprint, alert in firing.items()
@@ -437,7 +463,7 @@ class AlertService:
             for fingerprint in sorted(gone - seen):
                 alert = firing.get(fingerprint)
                 if alert is not None:
-                    self._resolve(work, alert, now)
+                    self._resolve(work, work.changed.get(alert.id, alert), now)
             if not work.changed:
                 return []
             notifications = self._messages(work)

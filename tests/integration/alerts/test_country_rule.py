@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from smsfleet.alerts.models import AlertQuery, AlertRule
+from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from tests.support.alerting import Alerting
+from tests.support.services import alert_service
 
 PAIR = "UZ_uzmobile"
 SESSION = f"program1_{PAIR}"
@@ -105,3 +106,47 @@ def test_a_pair_resumed_within_the_window_is_not_held_to_the_whole_of_it(
     alerting.service.evaluate()
     found = alerting.service.find(AlertQuery(rule=AlertRule.country_under_target))
     assert [alert.subject for alert in found] == ["UZ"]
+
+
+def test_an_open_alert_says_what_holds_the_country_back_now_until_it_resolves(
+    alerting: Alerting,
+) -> None:
+    """The demo's case: UZ's alert kept saying its pair was probed after a pause, long
+    after it had resumed. Not seen any more, it waits the hold time to resolve, and says
+    meanwhile where the country stands, not where it stood."""
+    probed = "UZ_uzmobile is probed after a pause by the policy: one send per probe interval"
+    reasons = {"UZ": probed}
+    service = alert_service(
+        alerting.engine,
+        alerting.config_store,
+        alerting.clock,
+        store=alerting.store,
+        config=alerting.service.config,
+        country_reasons=lambda: reasons,
+    )
+    _running_the_whole_window(alerting)
+    _leased(alerting, 40, completed=40)
+    (opened,) = service.evaluate()
+    assert (
+        opened.summary
+        == f"UZ: 40 sends in the last 10 min against a target of 100 (10/min): {probed}"
+    )
+    # The pair resumed just now: the country is no longer judged on this window, and the
+    # goals name no probing pair any more.
+    pair = alerting.config_store.pairs.get(PAIR)
+    assert pair is not None
+    resumed_at = alerting.clock.now()
+    alerting.config_store.pairs.replace(pair.model_copy(update={"state_changed_at": resumed_at}))
+    reasons.clear()
+    alerting.clock.advance(60)
+    (refreshed,) = service.evaluate()
+    assert refreshed.id == opened.id and refreshed.state is AlertState.firing
+    # Its figures are today's too: a minute on, 4 of the 40 sends are out of the window.
+    assert refreshed.summary == "UZ: 36 sends in the last 10 min against a target of 100 (10/min)"
+    assert refreshed.details["reason"] is None
+    assert refreshed.last_seen_at == opened.last_seen_at  # not seen: it resolves on time
+    assert len(alerting.texts("all")) == 1  # and no news to send
+    assert service.evaluate() == []  # nothing changed since
+    alerting.clock.advance(service.config.hold.total_seconds())
+    (resolved,) = service.evaluate()
+    assert resolved.state is AlertState.resolved
