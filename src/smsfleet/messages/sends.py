@@ -108,7 +108,7 @@ TRANSITIONS: dict[tuple[SendStatus, SendEvent], SendStatus] = {
 # What a refusal says, for the events people ask for.
 _REFUSALS: dict[SendEvent, str] = {
     E.CANCELLED: "nothing to cancel",
-    E.RETRIED: "only a failed one is retried",
+    E.RETRIED: "only a failed, unsent or cancelled one is retried",
 }
 
 
