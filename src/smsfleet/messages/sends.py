@@ -221,12 +221,7 @@ class Sends:
         phone = self._normalize(data.phone, pair.country)
         if data.template_id is not None:
             check_params(self._template(data.template_id), data.params)
-        if not pair.programs:
-            raise Conflict(f"pair {pair.key} has no program to send through")
-        if not pair.state.runs_sessions:  # nothing would ever lease it: say so now
-            raise Conflict(
-                f"{pair.runs_no_sessions()}, so nothing would send it: resume the pair first"
-            )
+        _check_sends_through(pair)
         self._check_room(actor, pair.key)
         now = self._clock.now()
         send = Send(
@@ -312,14 +307,14 @@ class Sends:
         send = self.send(send_id)
         transition(send.status, SendEvent.RETRIED, send_id=send_id)
         pair = self._config.pairs.get(send.pair)
-        programs = list(pair.programs) if pair is not None else send.programs
-        if not programs:
-            raise Conflict(f"pair {send.pair} has no program to send through")
+        if pair is None:
+            raise Conflict(f"pair {send.pair} was deleted: send it anew through another pair")
+        _check_sends_through(pair)
         done = self._move(
             send,
             SendEvent.RETRIED,
             {
-                "programs": programs,
+                "programs": list(pair.programs),
                 "next_index": 0,
                 "attempt_id": None,
                 "leased_until": None,
@@ -587,6 +582,16 @@ class Sends:
                 f" a pair of {region}, or without naming one",
             )
         return phones.canonical(phone, country)
+
+
+def _check_sends_through(pair: Pair) -> None:
+    """Refuse a send that nothing would lease: the pair has no program, or runs none."""
+    if not pair.programs:
+        raise Conflict(f"pair {pair.key} has no program to send through")
+    if not pair.state.runs_sessions:
+        raise Conflict(
+            f"{pair.runs_no_sessions()}, so nothing would send it: resume the pair first"
+        )
 
 
 def _runnable(pairs: Iterable[Pair]) -> list[Pair]:

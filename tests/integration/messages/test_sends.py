@@ -200,6 +200,10 @@ def test_a_send_cut_off_by_a_pause_is_not_sent_and_says_why(world: World) -> Non
         " pair of UZ runs"
     )
     assert world.sends.sends(SendQuery(status=SendStatus.NOT_SENT)) == [unsent]
+    # Retried while the pair is still paused, it would wait for programs that never come.
+    with pytest.raises(Conflict, match=r"UZ_uzmobile runs no sessions .*resume the pair first"):
+        world.sends.retry(send.id)
+    assert world.sends.send(send.id) == unsent
 
 
 def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: World) -> None:
