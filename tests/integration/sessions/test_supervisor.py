@@ -385,7 +385,8 @@ def test_a_stop_reads_stopping_while_it_waits_out_its_grace(fleet: Fleet) -> Non
     """What is decided shows before the backend work: a stop is `stopping` (its event
     sent) for the seconds its grace takes, not `running` until it is over."""
     name = fleet.add_pair("beeline", STUBBORN)
-    supervisor = fleet.supervisor(SupervisorPolicy(stop_grace_seconds=3))
+    # A grace long enough that a busy machine reads `stopping` well within it.
+    supervisor = fleet.supervisor(SupervisorPolicy(stop_grace_seconds=6))
     fleet.want(name, DesiredState.running)
     supervisor.reconcile_once()
     fleet.clock.advance(2)
@@ -395,7 +396,7 @@ def test_a_stop_reads_stopping_while_it_waits_out_its_grace(fleet: Fleet) -> Non
     stopping = threading.Thread(target=supervisor.reconcile_once)
     stopping.start()
     try:
-        eventually(lambda: fleet.state(name) == S.stopping, timeout=2)
+        eventually(lambda: fleet.state(name) == S.stopping, timeout=5)
         assert fleet.kinds(name)[-1] == "stopping"
         assert stopping.is_alive()  # still within the grace
     finally:

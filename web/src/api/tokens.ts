@@ -57,7 +57,9 @@ export function expireSession(): void {
 // refreshed second would end the login of both. So every tab answers for the login it holds,
 // and a tab that hears another answer for its own login as it starts drops its copy.
 const SIGN_IN_CHANNEL = "smsfleet.sign-in";
-export const COPY_CHECK_MS = 200;
+// How long a starting tab listens for another that holds its login: long enough for a busy
+// machine's other tab to answer.
+export const COPY_CHECK_MS = 1000;
 
 interface LoginMessage {
   type: "whose" | "mine";
