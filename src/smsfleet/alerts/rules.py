@@ -382,7 +382,18 @@ def policy_outcome(decision: PolicyDecision) -> EventOutcome:
             )
         )
     if action == PolicyAction.resumed:
-        return EventOutcome(cleared=(_pair_fingerprint(AlertRule.pair_paused, decision.pair),))
+        # Its probes showed it over the resume line: the success alerts held through the
+        # pause end with it rather than read "probed" until they time out.
+        return EventOutcome(
+            cleared=tuple(
+                _pair_fingerprint(rule, decision.pair)
+                for rule in (
+                    AlertRule.pair_paused,
+                    AlertRule.success_rate_low,
+                    AlertRule.success_rate_drop,
+                )
+            )
+        )
     if action == PolicyAction.recovered:
         return EventOutcome(
             cleared=(_pair_fingerprint(AlertRule.priority_pair_failing, decision.pair),)

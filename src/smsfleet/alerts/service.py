@@ -309,11 +309,28 @@ class AlertService:
         thresholds = config.thresholds
         pairs = {pair.key: pair for pair in self._config_store.pairs.list()}
         window = config.success_window
-        current = self._policy.pair_window_stats(pairs.values(), window=window, now=now)
+        # A route paused or probed sends (next to) nothing, and its window starts at its
+        # state change: its figures are read as they were then, which the pause was decided
+        # on, rather than held at the rules' last look before it.
+        stopped = {
+            key: pair
+            for key, pair in pairs.items()
+            if pair.state in (PairState.paused, PairState.probing) and pair.state_changed_at
+        }
+        running = [pair for key, pair in pairs.items() if key not in stopped]
+        current = self._policy.pair_window_stats(running, window=window, now=now)
         newest = self._policy.pair_window_stats(
-            pairs.values(), window=window.newest(thresholds.min_samples), now=now
+            running, window=window.newest(thresholds.min_samples), now=now
         )
+        for key in stopped:
+            current.pop(key, None)
+            newest.pop(key, None)
         signals = rules.success_rate_signals(current, newest, pairs, thresholds, window)
+        for halted in stopped.values():
+            signals += [
+                _held(signal, halted, now)
+                for signal in self._success_at_change(halted, thresholds, window)
+            ]
         signals += rules.drop_signals(
             current, newest, self._baseline_stats(now), pairs, thresholds, window
         )
@@ -328,7 +345,7 @@ class AlertService:
         # than read as recovered. It clears once the route runs again without one.
         seen = {signal.fingerprint for signal in signals}
         signals += [
-            _held(alert, pair, now)
+            _held(_as_signal(alert), pair, now)
             for alert in firing
             if alert.rule in SUCCESS_RULES
             and alert.fingerprint not in seen
@@ -353,6 +370,25 @@ class AlertService:
         return deferred + self.apply(
             opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES, refreshed=refreshed
         )
+
+    def _success_at_change(
+        self, pair: Pair, thresholds: RuleThresholds, window: Window
+    ) -> list[Signal]:
+        """The success signals of `pair` on its figures at its last state change (a pause,
+        the probing after it), held since then."""
+        at = pair.state_changed_at
+        assert at is not None
+        # The window up to the change, not from it (as a window ending later would be).
+        before = [pair.model_copy(update={"state_changed_at": None})]
+        then = self._policy.pair_window_stats(before, window=window, now=at)
+        newest = self._policy.pair_window_stats(
+            before, window=window.newest(thresholds.min_samples), now=at
+        )
+        signals = rules.success_rate_signals(then, newest, {pair.key: pair}, thresholds, window)
+        return [
+            signal.model_copy(update={"details": {**signal.details, "held_since": at.isoformat()}})
+            for signal in signals
+        ]
 
     def _baseline_stats(self, now: datetime) -> dict[str, WindowStats]:
         # Seven days of hourly rollups change slowly: read them once an hour.
@@ -566,24 +602,36 @@ class AlertService:
 _HELD = "; held since "
 
 
-def _held(alert: Alert, pair: Pair, now: datetime) -> Signal:
-    """`alert` as it was, saying that it is held while the policy has `pair` paused or
-    probing and since when (the figures' time), so its figures are not read as today's."""
+def _as_signal(alert: Alert) -> Signal:
+    """An open alert as the signal that raised it, held as it was (its figures' time)."""
     held = alert.details.get("held_since")
-    since = datetime.fromisoformat(held) if isinstance(held, str) else alert.last_seen_at
-    state = "paused" if pair.state is PairState.paused else "probed after a pause"
-    figures = alert.summary.partition(_HELD)[0]  # as the rule said it, before any hold
     return Signal(
         rule=alert.rule,
         severity=alert.severity,
         subject_kind=alert.subject_kind,
         subject=alert.subject,
         country=alert.country,
-        summary=(
-            f"{figures}{_HELD}{human_time(since, now=now)} "
-            f"while {pair.key} is {state} by the policy"
-        ),
-        details={**alert.details, "held_since": since.isoformat()},
+        summary=alert.summary,
+        details={
+            **alert.details,
+            "held_since": held if isinstance(held, str) else alert.last_seen_at.isoformat(),
+        },
+    )
+
+
+def _held(signal: Signal, pair: Pair, now: datetime) -> Signal:
+    """`signal` saying that it is held while `pair` is paused or probed and since when (its
+    figures' time, `held_since`), so its figures are not read as today's."""
+    since = datetime.fromisoformat(str(signal.details["held_since"]))
+    state = "paused" if pair.state is PairState.paused else "probed after a pause"
+    actor = "by the policy" if pair.state_actor == POLICY_ACTOR else f"by {pair.state_actor}"
+    figures = signal.summary.partition(_HELD)[0]  # as the rule said it, before any hold
+    return signal.model_copy(
+        update={
+            "summary": (
+                f"{figures}{_HELD}{human_time(since, now=now)} while {pair.key} is {state} {actor}"
+            )
+        }
     )
 
 

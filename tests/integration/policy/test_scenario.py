@@ -317,9 +317,9 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     # Alerts: the pause (warning) and the held high-priority route (critical), each
     # opened by the policy's decision and resolved by the recovery. The success-rate
     # rule reads the figures as the policy does (the window and its newest 20): it saw
-    # the high-priority route fail and recover, and the normal one under the warning
-    # line on its newest 20 a little before it was paused; that alert stayed through the
-    # pause and the probing (no figures is no news) and resolved once it ran again.
+    # the high-priority route fail and recover, and the normal one under the critical
+    # line on the figures it was paused on; that alert stayed through the pause and the
+    # probing, on those figures, and resolved with the resume.
     world.run(6 * 60)
 
     def alerts_of(rule: AlertRule) -> list[tuple[str, Severity, AlertState]]:
@@ -334,8 +334,12 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert (failing.started_at, failing.resolved_at) == (held.at, recovered.at)
     assert alerts_of(AlertRule.success_rate_low) == [
         (priority.pair, Severity.critical, AlertState.resolved),
-        (normal.pair, Severity.warning, AlertState.resolved),
+        (normal.pair, Severity.critical, AlertState.resolved),
     ]
+    (normal_low,) = world.alerts.find(
+        AlertQuery(rule=AlertRule.success_rate_low, subject=normal.pair)
+    )
+    assert normal_low.resolved_at == resumed.at
     # Still firing: UZ sends 24 a minute against the room of 60 this world gave it.
     assert [(a.rule, a.subject) for a in world.alerts.store.firing()] == [
         (AlertRule.country_under_target, "UZ")
@@ -527,6 +531,17 @@ def test_a_route_that_fails_after_a_good_spell_is_paused_on_its_newest_failures(
     )
     assert paused.decided_on is EvidenceBound.upper_bound
     assert paused.upper_bound < 0.5
+    # Its success alert, through the pause, names the figures it was paused on, at the
+    # severity they call for, rather than those of the rules' last look before it.
+    world.run(60)
+    (alert,) = world.alerts.find(AlertQuery(rule=AlertRule.success_rate_low))
+    assert alert.severity is Severity.critical
+    assert alert.summary == (
+        f"{route.pair} (uzmobile): {paused.delivered} of the newest 20 delivered "
+        f"({paused.delivered * 5} %) in the last 30 min: below the 50 % critical line with "
+        "95 % confidence; held since "
+        f"{human_time(paused.at, now=paused.at)} while {route.pair} is paused by the policy"
+    )
 
 
 def test_a_short_outage_costs_a_good_route_minutes(

@@ -253,15 +253,20 @@ def test_a_hung_sessions_alert_tells_its_last_heartbeat_as_people_read_it() -> N
 @pytest.mark.parametrize(
     ("action", "opens", "clears"),
     [
-        (PolicyAction.paused, AlertRule.pair_paused, None),
-        (PolicyAction.held, AlertRule.priority_pair_failing, None),
-        (PolicyAction.resumed, None, AlertRule.pair_paused),
-        (PolicyAction.recovered, None, AlertRule.priority_pair_failing),
-        (PolicyAction.probing, None, None),
+        (PolicyAction.paused, AlertRule.pair_paused, ()),
+        (PolicyAction.held, AlertRule.priority_pair_failing, ()),
+        # A resume ends the success alerts held through the pause with it.
+        (
+            PolicyAction.resumed,
+            None,
+            (AlertRule.pair_paused, AlertRule.success_rate_low, AlertRule.success_rate_drop),
+        ),
+        (PolicyAction.recovered, None, (AlertRule.priority_pair_failing,)),
+        (PolicyAction.probing, None, ()),
     ],
 )
 def test_policy_decisions(
-    action: PolicyAction, opens: AlertRule | None, clears: AlertRule | None
+    action: PolicyAction, opens: AlertRule | None, clears: tuple[AlertRule, ...]
 ) -> None:
     decision = PolicyDecision(
         id="d",
@@ -282,7 +287,7 @@ def test_policy_decisions(
     )
     outcome = rules.policy_outcome(decision)
     assert [s.rule for s in outcome.opened] == ([opens] if opens else [])
-    assert list(outcome.cleared) == ([f"{clears}:pair:UZ_a"] if clears else [])
+    assert list(outcome.cleared) == [f"{rule}:pair:UZ_a" for rule in clears]
 
 
 def alert(subject: str, summary: str = "a <b> & c", **update: object) -> Alert:
