@@ -379,10 +379,9 @@ class AlertService:
         at = pair.state_changed_at
         assert at is not None
         # The window up to the change, not from it (as a window ending later would be).
-        before = [pair.model_copy(update={"state_changed_at": None})]
-        then = self._policy.pair_window_stats(before, window=window, now=at)
+        then = self._policy.pair_window_stats([pair], window=window, now=at, from_changes=False)
         newest = self._policy.pair_window_stats(
-            before, window=window.newest(thresholds.min_samples), now=at
+            [pair], window=window.newest(thresholds.min_samples), now=at, from_changes=False
         )
         signals = rules.success_rate_signals(then, newest, {pair.key: pair}, thresholds, window)
         return [

@@ -282,9 +282,16 @@ class PolicyService:
         return self.store.decisions(query)
 
     def pair_window_stats(
-        self, pairs: Collection[Pair], *, window: Window, now: datetime
+        self,
+        pairs: Collection[Pair],
+        *,
+        window: Window,
+        now: datetime,
+        from_changes: bool = True,
     ) -> dict[str, WindowStats]:
-        return pair_window_stats(self._attempts, pairs, window=window, now=now)
+        return pair_window_stats(
+            self._attempts, pairs, window=window, now=now, from_changes=from_changes
+        )
 
     def evaluate(self) -> EvaluationResult:
         """Look at every pair not disabled once, and carry out what is decided."""
@@ -367,11 +374,17 @@ class PolicyService:
 
 
 def pair_window_stats(
-    attempts: AttemptStore, pairs: Collection[Pair], *, window: Window, now: datetime
+    attempts: AttemptStore,
+    pairs: Collection[Pair],
+    *,
+    window: Window,
+    now: datetime,
+    from_changes: bool = True,
 ) -> dict[str, WindowStats]:
     """Each pair's completed attempts in `window` ending at `now` (its newest
     `max_attempts`), from its last state change when that falls within the window:
     so a probe is judged on what it sent, and a resumed pair on what it sent since.
+    Without `from_changes`, the whole window (the figures up to a change, read at it).
     Pairs without any are left out."""
 
     def counts(
@@ -387,7 +400,7 @@ def pair_window_stats(
         }
 
     stats = counts()
-    for pair in pairs:
+    for pair in pairs if from_changes else ():
         changed_at = pair.state_changed_at
         if changed_at is not None and changed_at > window.since(now):
             own = counts(keys=[pair.key], since=changed_at)
