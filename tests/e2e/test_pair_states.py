@@ -261,6 +261,11 @@ def test_a_pair_paused_by_the_policy_says_its_evidence_with_resume(
     page.goto("/pairs")
     row_note = page.get_by_test_id(f"pair-note-row-{key}")
     expect(row_note).to_contain_text(POLICY_NOTE)
+    # Its figures start over at the pause: the success cell says what the policy does next.
+    success = page.get_by_test_id(f"pair-row-{key}").locator(
+        "td[title^='Policy: in its cool-down of 2 min: probed from ']"
+    )
+    expect(success).to_have_text("—")
     screenshot("paused by the policy on the pairs page")
     row_note.get_by_test_id(f"resume-{key}").click()
     expect(page.get_by_test_id("notice")).to_contain_text(f"{key} resumed")

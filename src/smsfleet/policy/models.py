@@ -9,16 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsfleet.core.bounds import QueryTime
 from smsfleet.core.records import Timestamp
 from smsfleet.core.settings import PolicySettings
-from smsfleet.pairs.models import COUNTRY_CODE_PATTERN
+from smsfleet.pairs.models import COUNTRY_CODE_PATTERN, PairState
 
 __all__ = [
     "POLICY_ACTOR",
     "DecisionQuery",
     "EvaluationResult",
     "EvidenceBound",
+    "PairStanding",
     "PolicyAction",
     "PolicyDecision",
     "PolicySettings",
+    "StandingQuery",
     "named_actor",
 ]
 
@@ -100,8 +102,44 @@ class DecisionQuery(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
+class PairStanding(BaseModel):
+    """Where a pair stands with the policy now: what its next look does, or why nothing,
+    with the figures that say so."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    pair: str
+    country: str
+    state: PairState
+    is_high_priority: bool
+    action: PolicyAction | None = Field(
+        description="What the policy's next look does on these figures; none: nothing"
+    )
+    reason: str = Field(description="What and why, or why nothing, in one sentence")
+    success_ratio: float | None = Field(description="Delivered over completed; None without any")
+    samples: int = Field(description="Completed attempts of the figures said")
+    delivered: int
+    lower_bound: float = Field(description="Wilson lower bound, at the quantile read at")
+    upper_bound: float = Field(description="Wilson upper bound, at the quantile read at")
+    pause_threshold: float
+    resume_threshold: float
+    window: str = Field(description="The window of the figures: 'last 30 min, at most 50 attempts'")
+
+
+class StandingQuery(BaseModel):
+    """Filters of `GET /api/v1/policy/standing`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pair: str | None = Field(default=None, max_length=40)
+    country: str | None = Field(default=None, pattern=COUNTRY_CODE_PATTERN)
+
+
 class EvaluationResult(BaseModel):
     """What `POST /api/v1/policy/evaluate` did."""
 
     evaluated: int = Field(description="Pairs looked at")
     decisions: list[PolicyDecision]
+    unchanged: list[PairStanding] = Field(
+        description="The pairs it looked at and left as they were, each with why"
+    )

@@ -53,11 +53,23 @@ from smsfleet.policy.models import (
     DecisionQuery,
     EvaluationResult,
     EvidenceBound,
+    PairStanding,
     PolicyAction,
     PolicyDecision,
     PolicySettings,
+    StandingQuery,
+    named_actor,
 )
-from smsfleet.policy.stats import Look, Window, WindowStats, beyond, looks_at
+from smsfleet.policy.stats import (
+    Look,
+    Window,
+    WindowStats,
+    beyond,
+    confidence,
+    figures,
+    looks_at,
+    percent,
+)
 from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore
 
@@ -154,10 +166,13 @@ class PolicyConfig:
 
 @dataclass(frozen=True)
 class Verdict:
-    action: PolicyAction
+    """What the policy does with a pair now and why; `action` None: nothing, and `reason`
+    says why not (too few attempts, figures on neither side of a line, a cool-down)."""
+
+    action: PolicyAction | None
     reason: str
     decided_on: EvidenceBound | None = None
-    look: Look | None = None  # None: no figure decided it
+    look: Look | None = None  # the figures decided on, or said; None: no figure was
     cooldown: timedelta | None = None  # a pause's, before it is probed
 
 
@@ -175,8 +190,8 @@ def decide(
     now: datetime,
     config: PolicyConfig,
     last_cooldown: timedelta | None = None,
-) -> Verdict | None:
-    """What the policy does with `pair` now (None: nothing). Pure: no store, no clock.
+) -> Verdict:
+    """What the policy does with `pair` now, or why nothing. Pure: no store, no clock.
 
     `stats` is the pair's window; `newest` its newest `min_samples` attempts, looked at
     too when the window holds more (`stats.looks_at`). `last_cooldown` is the cool-down of
@@ -190,6 +205,11 @@ def decide(
 
     def over_resume() -> tuple[str, Look] | None:
         return beyond(looks, resume, name="resume", below=False, z=z)
+
+    # The look nearest the pause line (the newest, when worse): the figures said when
+    # nothing is decided.
+    nearest = min(looks, key=lambda look: look.stats.success_ratio or 0.0)
+    worst = figures(nearest.stats, nearest.window)
 
     def paused(said: str, look: Look, cooldown: timedelta, again: bool) -> Verdict:
         probed = (
@@ -207,13 +227,18 @@ def decide(
     by_policy = pair.state_actor == POLICY_ACTOR
     if pair.state is PairState.paused:
         if not by_policy:
-            return None  # a person's pause is theirs to lift
+            who = named_actor(pair.state_actor) if pair.state_actor else "a person"
+            return Verdict(None, f"paused by {who}: a person's pause is theirs to lift")
         if pair.is_high_priority:
             return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
         cooldown = config.cooldown if last_cooldown is None else last_cooldown
         since = pair.state_changed_at
         if since is not None and now < since + cooldown:
-            return None
+            return Verdict(
+                None,
+                f"in its cool-down of {_duration(cooldown)}: "
+                f"probed from {human_time(since + cooldown, now=now)}",
+            )
         interval = config.probe_interval.total_seconds()
         return Verdict(
             PolicyAction.probing,
@@ -224,7 +249,11 @@ def decide(
         if pair.is_high_priority:
             return Verdict(PolicyAction.resumed, "high-priority pairs are not paused by the policy")
         if stats.samples < config.probe_samples:
-            return None
+            return Verdict(
+                None,
+                f"probing: {stats.samples} of the {config.probe_samples} probes a decision "
+                f"needs have completed, {stats.delivered} delivered",
+            )
         if (over := over_resume()) is not None:
             said, look = over
             return Verdict(
@@ -232,16 +261,39 @@ def decide(
             )
         if (under := under_pause()) is not None:
             return paused(*under, config.next_cooldown(last_cooldown), again=True)
-        return None
-    if pair.state is not PairState.enabled or stats.samples < config.min_samples:
-        return None
+        return Verdict(
+            None,
+            f"probing: {worst}: neither confidently above the {percent(resume)} resume line"
+            f" nor below the {percent(pause)} pause line; further probes decide",
+            look=nearest,
+        )
+    if pair.state is not PairState.enabled:
+        return Verdict(None, f"{pair.state.value}: the policy leaves it alone")
+    if stats.samples < config.min_samples:
+        return Verdict(
+            None,
+            f"{stats.samples} completed attempts in the last {config.window.minutes()} min:"
+            f" a decision needs {config.min_samples}",
+        )
     if held and pair.is_high_priority:
         if (over := over_resume()) is not None:
             said, look = over
             return Verdict(PolicyAction.recovered, said, EvidenceBound.lower_bound, look)
-        return None
+        return Verdict(
+            None,
+            f"held (high priority, so it keeps running): {worst}: not yet confidently above"
+            f" the {percent(resume)} resume line",
+            look=nearest,
+        )
     if (under := under_pause()) is None:
-        return None
+        if (nearest.stats.success_ratio or 0.0) >= pause:
+            return Verdict(None, f"{worst}: over the {percent(pause)} pause line", look=nearest)
+        return Verdict(
+            None,
+            f"{worst}: under the {percent(pause)} pause line, but not with"
+            f" {percent(confidence(z))} confidence; more attempts decide",
+            look=nearest,
+        )
     said, look = under
     if pair.is_high_priority:
         return Verdict(
@@ -297,51 +349,99 @@ class PolicyService:
         """Look at every pair not disabled once, and carry out what is decided."""
         now = self._clock.now()
         pairs = [p for p in self._config_store.pairs.list() if p.state is not PairState.disabled]
+        decisions: list[PolicyDecision] = []
+        unchanged: list[PairStanding] = []
+        changed: list[str] = []
+        for pair, stats, verdict in self._verdicts(pairs, now):
+            decision = None
+            if verdict.action is not None:
+                decision = self._carry_out(pair, stats, verdict, now)
+                if decision is None:  # changed meanwhile: the next evaluation looks again
+                    verdict = Verdict(None, "changed while it was looked at: looked at again next")
+            if decision is None:
+                unchanged.append(self._standing(pair, stats, verdict))
+                continue
+            decisions.append(decision)
+            if verdict.action in _STATE_OF:
+                changed.append(pair.key)
+        if changed and self.on_state_change is not None:
+            self.on_state_change(changed)
+        return EvaluationResult(evaluated=len(pairs), decisions=decisions, unchanged=unchanged)
+
+    def standing(self, query: StandingQuery) -> list[PairStanding]:
+        """Where each pair stands with the policy now, disabled ones too: what its next
+        look does on the figures of this moment, or why nothing. Nothing is carried out."""
+        pairs = [
+            p
+            for p in self._config_store.pairs.list()
+            if (query.pair is None or p.key == query.pair)
+            and (query.country is None or p.country == query.country.upper())
+        ]
+        now = self._clock.now()
+        return [self._standing(*found) for found in self._verdicts(pairs, now)]
+
+    def _verdicts(
+        self, pairs: list[Pair], now: datetime
+    ) -> list[tuple[Pair, WindowStats, Verdict]]:
+        """Each pair with its window's figures and what the policy does with it now."""
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         newest = self.pair_window_stats(pairs, window=self.config.newest_window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
         cooldowns = self.store.latest_cooldowns(
             [p.key for p in pairs if p.state in (PairState.paused, PairState.probing)]
         )
-        decisions: list[PolicyDecision] = []
-        changed: list[str] = []
+        found = []
         for pair in pairs:
             figures = stats.get(pair.key, WindowStats(samples=0, delivered=0))
-            held = latest.get(pair.key) is PolicyAction.held
             verdict = decide(
                 pair=pair,
                 stats=figures,
                 newest=newest.get(pair.key),
-                held=held,
+                held=latest.get(pair.key) is PolicyAction.held,
                 now=now,
                 config=self.config,
                 last_cooldown=cooldowns.get(pair.key),
             )
-            if verdict is None:
-                continue
-            decision = self._carry_out(pair, figures, verdict, now)
-            if decision is not None:
-                decisions.append(decision)
-                if verdict.action in _STATE_OF:
-                    changed.append(pair.key)
-        if changed and self.on_state_change is not None:
-            self.on_state_change(changed)
-        return EvaluationResult(evaluated=len(pairs), decisions=decisions)
+            found.append((pair, figures, verdict))
+        return found
+
+    def _standing(self, pair: Pair, stats: WindowStats, verdict: Verdict) -> PairStanding:
+        pause, resume = self.config.thresholds(pair)
+        look = verdict.look or Look(self.config.window, stats, self.config.z)
+        return PairStanding(
+            pair=pair.key,
+            country=pair.country,
+            state=pair.state,
+            is_high_priority=pair.is_high_priority,
+            action=verdict.action,
+            reason=verdict.reason,
+            success_ratio=look.stats.success_ratio,
+            samples=look.stats.samples,
+            delivered=look.stats.delivered,
+            lower_bound=look.stats.lower_bound(look.z),
+            upper_bound=look.stats.upper_bound(look.z),
+            pause_threshold=pause,
+            resume_threshold=resume,
+            window=look.window.describe(),
+        )
 
     def _carry_out(
         self, pair: Pair, stats: WindowStats, verdict: Verdict, now: datetime
     ) -> PolicyDecision | None:
-        state = _STATE_OF.get(verdict.action)
+        action = verdict.action
+        if action is None:
+            return None
+        state = _STATE_OF.get(action)
         if state is not None:
             written = pairs_service.set_state_unless_changed(
                 pairs=self._config_store.pairs,
                 clock=self._clock,
                 seen=pair,
                 state=state,
-                reason=f"{verdict.action.value} by the policy: {verdict.reason}",
+                reason=f"{action.value} by the policy: {verdict.reason}",
                 actor=POLICY_ACTOR,
             )
-            if written is None:  # changed meanwhile: the next evaluation looks again
+            if written is None:
                 return None
         pause, resume = self.config.thresholds(pair)
         look = verdict.look or Look(self.config.window, stats, self.config.z)
@@ -350,8 +450,8 @@ class PolicyService:
             at=now,
             pair=pair.key,
             country=pair.country,
-            action=verdict.action,
-            reason=f"{pair.key} {verdict.action.value}: {verdict.reason}",
+            action=action,
+            reason=f"{pair.key} {action.value}: {verdict.reason}",
             lower_bound=look.stats.lower_bound(look.z),
             upper_bound=look.stats.upper_bound(look.z),
             decided_on=verdict.decided_on,

@@ -29,6 +29,7 @@ __all__ = [
     "beyond",
     "confidence",
     "evidence",
+    "figures",
     "looks_at",
     "percent",
     "split_z",
@@ -142,13 +143,21 @@ def evidence(
     figures are not read as all of the last 30 min's. `name` names the line ('pause',
     'resume', 'warning'…); `below` says which side of it the route is confidently on.
     """
-    ratio = stats.success_ratio or 0.0
     side = "below" if below else "above"
+    return (
+        f"{figures(stats, window)}: {side} the {percent(line)} {name} line with "
+        f"{percent(confidence(z))} confidence"
+    )
+
+
+def figures(stats: WindowStats, window: Window) -> str:
+    """'12 of 34 delivered (35 %) in the last 30 min'; at the window's count '32 of the
+    newest 50 delivered…', so they are not read as all of the last 30 min's."""
+    ratio = stats.success_ratio or 0.0
     newest = "the newest " if stats.samples >= window.max_attempts else ""
     return (
         f"{stats.delivered} of {newest}{stats.samples} delivered ({ratio * 100:.0f} %) in the last "
-        f"{window.minutes()} min: {side} the {percent(line)} {name} line with "
-        f"{percent(confidence(z))} confidence"
+        f"{window.minutes()} min"
     )
 
 

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from smsfleet.deps import CurrentUser, OperatorUser, PolicyDep
-from smsfleet.policy.models import DecisionQuery, EvaluationResult, PolicyDecision, PolicySettings
+from smsfleet.policy.models import (
+    DecisionQuery,
+    EvaluationResult,
+    PairStanding,
+    PolicyDecision,
+    PolicySettings,
+    StandingQuery,
+)
 
 __all__ = ["router"]
 
@@ -29,3 +36,13 @@ def settings(_: CurrentUser, service: PolicyDep) -> PolicySettings:
 @router.post("/evaluate", summary="Evaluate every pair now and carry out the decisions")
 def evaluate(_: OperatorUser, service: PolicyDep) -> EvaluationResult:
     return service.evaluate()
+
+
+@router.get(
+    "/standing",
+    summary="Where each pair stands with the policy now: what its next look does, or why not",
+)
+def standing(
+    _: CurrentUser, service: PolicyDep, query: Annotated[StandingQuery, Query()]
+) -> list[PairStanding]:
+    return service.standing(query)

@@ -145,6 +145,65 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
     assert again.json()["decisions"] == []
 
 
+def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Engine) -> None:
+    failing = add_pair(api, "Uzmobile")
+    healthy = add_pair(api, "Ucell")
+    thin = add_pair(api, "Beeline")
+    clock = api.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(300)
+    feed(api, metrics, failing, delivered=5, failed=25)
+    feed(api, metrics, healthy, delivered=30, failed=0)
+    feed(api, metrics, thin, delivered=2, failed=3)
+    clock.advance(1)
+
+    def standing(**params: str) -> dict[str, dict[str, object]]:
+        response = api.client.get(
+            "/api/v1/policy/standing", params=params, headers=api.headers(Role.viewer)
+        )
+        assert response.status_code == 200, response.text
+        return {s["pair"]: s for s in response.json()}
+
+    healthy_words = "30 of 30 delivered (100 %) in the last 30 min: over the 50 % pause line"
+    thin_words = "5 completed attempts in the last 30 min: a decision needs 20"
+    probed_from = human_time(clock.now() + timedelta(minutes=2), now=clock.now())
+    before = standing()
+    assert {key: (s["action"], s["reason"]) for key, s in before.items()} == {
+        failing: (
+            "paused",
+            "5 of 30 delivered (17 %) in the last 30 min: below the 50 % pause line with 95 %"
+            f" confidence; probed from {probed_from}, after a cool-down of 2 min",
+        ),
+        healthy: (None, healthy_words),
+        thin: (None, thin_words),
+    }
+    assert (before[failing]["samples"], before[failing]["delivered"]) == (30, 5)
+    assert before[failing]["state"] == "enabled"
+    # Only read: nothing was carried out.
+    assert api.client.get(f"/api/v1/pairs/{failing}", headers=api.headers()).json()["state"] == (
+        "enabled"
+    )
+    assert list(standing(pair=healthy)) == [healthy]
+    assert standing(country="uz").keys() == before.keys()
+    assert standing(country="KZ") == {}
+
+    result = api.client.post("/api/v1/policy/evaluate", headers=api.headers(Role.operator)).json()
+    assert [d["pair"] for d in result["decisions"]] == [failing]
+    # The pairs it left alone, each with why: the answer to "why not this one?".
+    assert {s["pair"]: s["reason"] for s in result["unchanged"]} == {
+        healthy: healthy_words,
+        thin: thin_words,
+    }
+    after = standing(pair=failing)[failing]
+    assert (after["state"], after["action"]) == ("paused", None)
+    assert after["reason"] == f"in its cool-down of 2 min: probed from {probed_from}"
+    assert api.client.get("/api/v1/policy/standing").status_code == 401
+    bad = api.client.get(
+        "/api/v1/policy/standing", params={"country": "UZB"}, headers=api.headers()
+    )
+    assert bad.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

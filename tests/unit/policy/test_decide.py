@@ -31,6 +31,8 @@ CONFIG = PolicyConfig(
 GOOD, FAIR, BAD = WindowStats(20, 20), WindowStats(20, 17), WindowStats(20, 4)
 HALF, FORTY = WindowStats(20, 10), WindowStats(20, 8)
 FEW_BAD = WindowStats(19, 0)
+# A good spell, then failures only: 35 of the newest 50 delivered, 5 of the newest 20.
+GOOD_SPELL, TURNED_BAD = WindowStats(50, 35), WindowStats(20, 5)
 
 
 def pair(
@@ -108,9 +110,8 @@ def test_decision_table(
     subject: Pair, stats: WindowStats, held: bool, expected: PolicyAction | None
 ) -> None:
     verdict = decide(pair=subject, stats=stats, held=held, now=NOW, config=CONFIG)
-    assert (verdict.action if verdict else None) == expected
-    if verdict is not None:
-        assert verdict.reason
+    assert verdict.action == expected
+    assert verdict.reason  # what it does, or why nothing
 
 
 @pytest.mark.parametrize(
@@ -136,26 +137,99 @@ def test_a_verdict_names_the_bound_it_was_taken_on(
     bound: EvidenceBound | None,
 ) -> None:
     verdict = decide(pair=subject, stats=stats, held=held, now=NOW, config=CONFIG)
-    assert verdict is not None
     assert (verdict.action, verdict.decided_on) == (expected, bound)
 
 
 def test_reasons_carry_the_figures() -> None:
     verdict = decide(pair=pair(E), stats=BAD, held=False, now=NOW, config=CONFIG)
-    assert verdict is not None
     assert verdict.reason == (
         "4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause line "
         "with 95 % confidence; probed from 12:02:00 UTC, after a cool-down of 2 min"
     )
     probing = decide(pair=pair(PR), stats=GOOD, held=False, now=NOW, config=CONFIG)
-    assert probing is not None
     assert probing.reason == (
         "while probing, 20 of 20 delivered (100 %) in the last 30 min: above the 70 % "
         "resume line with 95 % confidence"
     )
     held = decide(pair=pair(E, high=True), stats=BAD, held=False, now=NOW, config=CONFIG)
-    assert held is not None
     assert held.reason.startswith("high priority, so it keeps running: 4 of 20 delivered")
+
+
+@pytest.mark.parametrize(
+    ("subject", "stats", "newest", "held", "reason"),
+    [
+        (
+            pair(E),
+            GOOD,
+            None,
+            False,
+            "20 of 20 delivered (100 %) in the last 30 min: over the 50 % pause line",
+        ),
+        # the newest attempts are said when they are the worse look
+        (
+            pair(E),
+            GOOD_SPELL,
+            TURNED_BAD,
+            False,
+            "5 of the newest 20 delivered (25 %) in the"
+            " last 30 min: under the 50 % pause line, but not with 95 % confidence; more attempts"
+            " decide",
+        ),
+        (
+            pair(E),
+            FEW_BAD,
+            None,
+            False,
+            "19 completed attempts in the last 30 min: a decision needs 20",
+        ),
+        (
+            pair(E, high=True),
+            FAIR,
+            None,
+            True,
+            "held (high priority, so it keeps running): 17"
+            " of 20 delivered (85 %) in the last 30 min: not yet confidently above the 70 % resume"
+            " line",
+        ),
+        (
+            pair(P, changed_minutes_ago=1),
+            GOOD,
+            None,
+            False,
+            "in its cool-down of 2 min: probed from 12:01:00 UTC",
+        ),
+        (
+            pair(P, actor="alice"),
+            GOOD,
+            None,
+            False,
+            "paused by alice: a person's pause is theirs to lift",
+        ),
+        (pair(D, actor="alice"), BAD, None, False, "disabled: the policy leaves it alone"),
+        (
+            pair(PR),
+            WindowStats(4, 3),
+            None,
+            False,
+            "probing: 4 of the 10 probes a decision needs have completed, 3 delivered",
+        ),
+        (
+            pair(PR),
+            WindowStats(10, 9),
+            None,
+            False,
+            "probing: 9 of 10 delivered (90 %) in the"
+            " last 30 min: neither confidently above the 70 % resume line nor below the 50 % pause"
+            " line; further probes decide",
+        ),
+    ],
+)
+def test_a_pair_left_as_it_is_says_why(
+    subject: Pair, stats: WindowStats, newest: WindowStats | None, held: bool, reason: str
+) -> None:
+    """What an operator asks of a route the policy leaves alone: why not now."""
+    verdict = decide(pair=subject, stats=stats, newest=newest, held=held, now=NOW, config=CONFIG)
+    assert (verdict.action, verdict.reason) == (None, reason)
 
 
 def test_an_own_pause_threshold_above_the_default_resume_lifts_it() -> None:
@@ -169,13 +243,9 @@ def test_crossed_global_thresholds_are_a_configuration_error() -> None:
         PolicyConfig(**{**CONFIG.__dict__, "pause_threshold": 0.8, "resume_threshold": 0.6})
 
 
-# A good spell, then failures only: 35 of the newest 50 delivered, 5 of the newest 20.
-GOOD_SPELL, TURNED_BAD = WindowStats(50, 35), WindowStats(20, 5)
-
-
 def test_a_pause_looks_at_the_newest_attempts_too() -> None:
     # The whole window alone says nothing: 35 of 50 may be a good route.
-    assert decide(pair=pair(E), stats=GOOD_SPELL, held=False, now=NOW, config=CONFIG) is None
+    assert decide(pair=pair(E), stats=GOOD_SPELL, held=False, now=NOW, config=CONFIG).action is None
     verdict = decide(
         pair=pair(E),
         stats=GOOD_SPELL,
@@ -184,7 +254,7 @@ def test_a_pause_looks_at_the_newest_attempts_too() -> None:
         now=NOW,
         config=CONFIG,
     )
-    assert verdict is not None and verdict.action is A.paused
+    assert verdict.action is A.paused
     assert verdict.reason == (
         "4 of the newest 20 delivered (20 %) in the last 30 min: below the 50 % pause line "
         "with 95 % confidence; probed from 12:02:00 UTC, after a cool-down of 2 min"
@@ -198,7 +268,7 @@ def test_a_pause_looks_at_the_newest_attempts_too() -> None:
         now=NOW,
         config=CONFIG,
     )
-    assert held is not None and held.action is A.held
+    assert held.action is A.held
 
 
 def test_two_looks_keep_the_confidence_of_one() -> None:
@@ -208,12 +278,12 @@ def test_two_looks_keep_the_confidence_of_one() -> None:
     assert (
         decide(
             pair=pair(E), stats=GOOD_SPELL, newest=TURNED_BAD, held=False, now=NOW, config=CONFIG
-        )
+        ).action
         is None
     )
     eighteen = WindowStats(50, 18)
     alone = decide(pair=pair(E), stats=eighteen, held=False, now=NOW, config=CONFIG)
-    assert alone is not None and alone.action is A.paused
+    assert alone.action is A.paused
     assert (
         decide(
             pair=pair(E),
@@ -222,7 +292,7 @@ def test_two_looks_keep_the_confidence_of_one() -> None:
             held=False,
             now=NOW,
             config=CONFIG,
-        )
+        ).action
         is None
     )
 
@@ -231,9 +301,9 @@ def test_resuming_looks_at_the_newest_attempts_too() -> None:
     """A route that heals while probed: its first probes failed, so the window's 40 say
     nothing yet, but its newest 20 all delivered."""
     healed = WindowStats(40, 26)
-    assert decide(pair=pair(PR), stats=healed, held=False, now=NOW, config=CONFIG) is None
+    assert decide(pair=pair(PR), stats=healed, held=False, now=NOW, config=CONFIG).action is None
     verdict = decide(pair=pair(PR), stats=healed, newest=GOOD, held=False, now=NOW, config=CONFIG)
-    assert verdict is not None and verdict.action is A.resumed
+    assert verdict.action is A.resumed
     assert verdict.look == Look(CONFIG.newest_window, GOOD, split_z(CONFIG.z, 2))
     assert verdict.reason.startswith("while probing, 20 of the newest 20 delivered (100 %)")
     # Read at 97.5 %: 18 of the newest 20 (lower bound 66.3 % there, 69.9 % at 95 %) is
@@ -247,25 +317,25 @@ def test_resuming_looks_at_the_newest_attempts_too() -> None:
             held=False,
             now=NOW,
             config=CONFIG,
-        )
+        ).action
         is None
     )
     recovered = decide(
         pair=pair(E, high=True), stats=healed, newest=GOOD, held=True, now=NOW, config=CONFIG
     )
-    assert recovered is not None and recovered.action is A.recovered
+    assert recovered.action is A.recovered
 
 
 def test_each_pause_in_a_row_doubles_the_cool_down_to_its_maximum() -> None:
     first = decide(pair=pair(E), stats=BAD, held=False, now=NOW, config=CONFIG)
-    assert first is not None and first.cooldown == timedelta(minutes=2)
+    assert first.cooldown == timedelta(minutes=2)
     pauses: list[Verdict] = []
     last: timedelta | None = first.cooldown
     for _ in range(6):  # its probes still fail: paused again, and again
         again = decide(
             pair=pair(PR), stats=BAD, held=False, now=NOW, config=CONFIG, last_cooldown=last
         )
-        assert again is not None and again.action is A.paused
+        assert again.action is A.paused
         pauses.append(again)
         last = again.cooldown
     minutes = [p.cooldown // timedelta(minutes=1) for p in pauses if p.cooldown]
@@ -277,7 +347,7 @@ def test_each_pause_in_a_row_doubles_the_cool_down_to_its_maximum() -> None:
     )
     # A pause from running starts over at the configured cool-down, whatever came before.
     anew = decide(pair=pair(E), stats=BAD, held=False, now=NOW, config=CONFIG, last_cooldown=last)
-    assert anew is not None and anew.cooldown == CONFIG.cooldown
+    assert anew.cooldown == CONFIG.cooldown
 
 
 @pytest.mark.parametrize(
@@ -300,12 +370,14 @@ def test_a_paused_route_waits_the_cool_down_of_its_pause(
         config=CONFIG,
         last_cooldown=last_cooldown,
     )
-    assert (verdict.action if verdict else None) == expected
-    if verdict is not None:
-        assert verdict.cooldown is None
-        assert verdict.reason.startswith(
-            f"cool-down of {(last_cooldown or CONFIG.cooldown) // timedelta(minutes=1)} min over"
-        )
+    assert verdict.action == expected
+    assert verdict.cooldown is None
+    minutes = (last_cooldown or CONFIG.cooldown) // timedelta(minutes=1)
+    assert verdict.reason.startswith(
+        f"cool-down of {minutes} min over"
+        if verdict.action is not None
+        else f"in its cool-down of {minutes} min: probed from "
+    )
 
 
 def test_a_cool_down_above_its_maximum_is_a_configuration_error() -> None:

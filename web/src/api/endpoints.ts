@@ -112,6 +112,8 @@ export const sendTestMessage = (message: string) => call(api.POST("/api/v1/alert
 export const listPolicyDecisions = (limit = 50, country?: string) =>
   call(api.GET("/api/v1/policy/decisions", { params: { query: { limit, ...(country ? { country } : {}) } } }));
 
+export const listPolicyStanding = () => call(api.GET("/api/v1/policy/standing"));
+
 // Every key the page may show: an admin's listing holds everyone's, revoked ones too.
 export const listApiKeys = () => call(api.GET("/api/v1/auth/api-keys", { params: { query: { limit: 1000 } } }));
 

@@ -77,6 +77,7 @@ export type AlertSeverity = Alert["severity"];
 export type AlertRule = Alert["rule"];
 export type AlertsOverview = JsonBody<paths["/api/v1/alerts/overview"]["get"]["responses"][200]>;
 export type PolicyDecision = JsonBody<paths["/api/v1/policy/decisions"]["get"]["responses"][200]>[number];
+export type PairStanding = JsonBody<paths["/api/v1/policy/standing"]["get"]["responses"][200]>[number];
 
 /** The most severe first; a new severity in the schema fails to compile until it is ranked. */
 export const SEVERITY_RANK: Readonly<Record<AlertSeverity, number>> = { critical: 0, warning: 1, info: 2 };

@@ -18,6 +18,7 @@ import {
   listPairs,
   listPrograms,
   listPolicyDecisions,
+  listPolicyStanding,
   listSends,
   listTemplates,
   listUsers,
@@ -55,6 +56,11 @@ export const policyDecisionsQuery = (limit: number, country?: string) =>
     queryKey: [...POLICY_DECISIONS_KEY, limit, country ?? ""],
     queryFn: () => listPolicyDecisions(limit, country),
   });
+
+/** Where each pair stands with the policy: its figures and what the next look does, or why not. */
+export const POLICY_STANDING_KEY = ["policy", "standing"] as const;
+export const policyStandingQuery = () =>
+  queryOptions({ queryKey: POLICY_STANDING_KEY, queryFn: listPolicyStanding });
 
 export const SENDS_KEY = ["sends"] as const;
 

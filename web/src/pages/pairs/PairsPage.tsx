@@ -1,15 +1,15 @@
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { updatePair } from "../../api/endpoints";
 import { ApiError } from "../../api/errors";
-import type { Pair, PairState } from "../../api/types";
+import type { Pair, PairStanding, PairState } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { usePairs } from "../../data/pairs";
-import { PAIRS_KEY, pairLookupsQuery } from "../../data/queries";
+import { PAIRS_KEY, POLICY_STANDING_KEY, pairLookupsQuery, policyStandingQuery } from "../../data/queries";
 import { DeletePairDialog } from "./DeletePairDialog";
 import { byKey, matchesFilters, type PairFilters } from "./filters";
 import { PairFormDialog } from "./PairFormDialog";
@@ -60,12 +60,26 @@ function useFilters(): [PairFilters, (filters: PairFilters) => void] {
   return [filters, update];
 }
 
+// The policy looks every 30 s by default: its standing is read as often, and again as
+// soon as a pair changes (a pause, an edit).
+const STANDING_POLL_MS = 30_000;
+
+function usePolicyStanding(pairsUpdatedAt: number): ReadonlyMap<string, PairStanding> {
+  const queryClient = useQueryClient();
+  const standing = useQuery({ ...policyStandingQuery(), refetchInterval: STANDING_POLL_MS });
+  useEffect(() => {
+    if (pairsUpdatedAt > 0) void queryClient.invalidateQueries({ queryKey: POLICY_STANDING_KEY });
+  }, [pairsUpdatedAt, queryClient]);
+  return useMemo(() => new Map((standing.data ?? []).map((entry) => [entry.pair, entry])), [standing.data]);
+}
+
 export function PairsPage() {
   const { user } = useAuth();
   const writable = canWrite(user);
   const isAdmin = user?.role === "admin";
   const pairs = usePairs();
   const lookups = useQuery(pairLookupsQuery());
+  const standing = usePolicyStanding(pairs.dataUpdatedAt);
   const queryClient = useQueryClient();
   const [filters, setFilters] = useFilters();
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
@@ -154,6 +168,7 @@ export function PairsPage() {
             <PairsTable
               pairs={priority}
               actions={actions}
+              standing={standing}
               busyKey={busyKey}
               emptyText={hasFilters ? "No high-priority pair matches the filters." : "No high-priority pairs."}
             />
@@ -162,6 +177,7 @@ export function PairsPage() {
             <PairsTable
               pairs={others}
               actions={actions}
+              standing={standing}
               busyKey={busyKey}
               emptyText={hasFilters ? "No pair matches the filters." : "No pairs yet."}
             />

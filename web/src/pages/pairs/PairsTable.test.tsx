@@ -1,7 +1,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it, vi } from "vitest";
-import type { Pair } from "../../api/types";
+import type { Pair, PairStanding } from "../../api/types";
 import { DeletePairDialog } from "./DeletePairDialog";
 import { PairsTable, type PairActions } from "./PairsTable";
 
@@ -33,9 +33,33 @@ const actions = (mayChangeHighPriority: boolean): PairActions => ({
   mayChangeHighPriority,
 });
 
-function table(pairs: Pair[], mayChangeHighPriority: boolean): string {
+const standingOf = (changes: Partial<PairStanding>): PairStanding => ({
+  pair: "UZ_uzmobile",
+  country: "UZ",
+  state: "enabled",
+  is_high_priority: false,
+  action: null,
+  reason: "47 of the newest 50 delivered (94 %) in the last 30 min: over the 50 % pause line",
+  success_ratio: 0.94,
+  samples: 50,
+  delivered: 47,
+  lower_bound: 0.84,
+  upper_bound: 0.98,
+  pause_threshold: 0.5,
+  resume_threshold: 0.7,
+  window: "last 30 min, at most 50 attempts",
+  ...changes,
+});
+
+function table(pairs: Pair[], mayChangeHighPriority: boolean, standing: PairStanding[] = []): string {
   return renderToStaticMarkup(
-    <PairsTable pairs={pairs} actions={actions(mayChangeHighPriority)} emptyText="none" busyKey={null} />,
+    <PairsTable
+      pairs={pairs}
+      standing={new Map(standing.map((entry) => [entry.pair, entry]))}
+      actions={actions(mayChangeHighPriority)}
+      emptyText="none"
+      busyKey={null}
+    />,
   );
 }
 
@@ -71,6 +95,49 @@ describe("PairsTable", () => {
     expect(tag(normal(false), "toggle-priority-UZ_uzmobile")).toContain("disabled");
     expect(tag(normal(false), "toggle-priority-UZ_uzmobile")).toContain("Only an admin can mark a pair high priority");
     expect(tag(normal(true), "toggle-priority-UZ_uzmobile")).not.toContain("disabled");
+  });
+
+  it("shows each pair's success as the policy reads it, and why it leaves the pair alone", () => {
+    const html = table([pair({ key: "UZ_uzmobile", is_high_priority: false })], true, [standingOf({})]);
+    expect(html).toMatch(/data-testid="success">94 %.*47\/50/);
+    expect(tag(html, "success")).toContain(
+      'title="Policy: 47 of the newest 50 delivered (94 %) in the last 30 min: over the 50 % pause line"',
+    );
+    expect(html).not.toContain("pairs-table__success--under");
+    // Nothing coming: no line under a running pair.
+    expect(html).not.toContain("policy-note-UZ_uzmobile");
+  });
+
+  it("says a pause coming under the row, before the policy's next look carries it out", () => {
+    const reason = "4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause line with 95 % confidence";
+    const html = table([pair({ key: "UZ_uzmobile", is_high_priority: false })], true, [
+      standingOf({ action: "paused", reason, success_ratio: 0.2, samples: 20, delivered: 4 }),
+    ]);
+    expect(html).toContain("pairs-table__success--under");
+    expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy pauses it at its next look: ${reason}<`);
+  });
+
+  it("says a probing pair's probes so far, and a pair with no figures shows a dash", () => {
+    const probing = "probing: 4 of the 10 probes a decision needs have completed, 3 delivered";
+    const html = table(
+      [
+        pair({ key: "UZ_uzmobile", is_high_priority: false, state: "probing", state_actor: "policy" }),
+        pair({ key: "UZ_beeline", is_high_priority: false }),
+      ],
+      true,
+      [
+        standingOf({ state: "probing", reason: probing, success_ratio: 0.75, samples: 4, delivered: 3 }),
+        standingOf({
+          pair: "UZ_beeline",
+          reason: "0 completed attempts in the last 30 min: a decision needs 20",
+          success_ratio: null,
+          samples: 0,
+          delivered: 0,
+        }),
+      ],
+    );
+    expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy: ${probing}<`);
+    expect(html).toContain('title="Policy: 0 completed attempts in the last 30 min: a decision needs 20">—<');
   });
 });
 

@@ -1,5 +1,5 @@
-import { Fragment } from "react";
-import type { Pair } from "../../api/types";
+import { Fragment, useMemo } from "react";
+import type { Pair, PairStanding } from "../../api/types";
 import { PairStateNote } from "../../components/PairStateNote";
 import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { StateBadge } from "../../components/StateBadge";
@@ -17,13 +17,15 @@ export interface PairActions {
 
 interface PairsTableProps {
   pairs: readonly Pair[];
+  /** Each pair's standing with the policy, by key; a pair not in it shows none. */
+  standing: ReadonlyMap<string, PairStanding>;
   /** Absent for read-only users: no action column at all. */
   actions?: PairActions | undefined;
   emptyText: string;
   busyKey: string | null;
 }
 
-type PairColumn = "key" | "country" | "operator" | "region" | "state" | "phones" | "programs";
+type PairColumn = "key" | "country" | "operator" | "region" | "state" | "success" | "phones" | "programs";
 
 // Fixed widths keep the columns of the priority and other sections aligned. Region is
 // wide enough for the longest one-word regions ("Chhattisgarh", "Maharashtra"): it wraps
@@ -34,10 +36,11 @@ const COLUMNS: ReadonlyArray<{ column: PairColumn; label: string; width?: string
   { column: "operator", label: "Operator" },
   { column: "region", label: "Region", width: "130px" },
   { column: "state", label: "State", width: "100px" },
+  { column: "success", label: "Success", width: "100px" },
   { column: "phones", label: "Test numbers", width: "110px" },
   { column: "programs", label: "Programs" },
 ];
-const READ: Record<PairColumn, (pair: Pair) => SortValue> = {
+const READ: Record<Exclude<PairColumn, "success">, (pair: Pair) => SortValue> = {
   key: (pair) => pair.key,
   country: (pair) => pair.country_name,
   operator: (pair) => pair.operator,
@@ -46,7 +49,7 @@ const READ: Record<PairColumn, (pair: Pair) => SortValue> = {
   phones: (pair) => pair.phone_numbers.length,
   programs: (pair) => pair.programs.length,
 };
-const NUMERIC: ReadonlySet<PairColumn> = new Set(["phones", "programs"]);
+const NUMERIC: ReadonlySet<PairColumn> = new Set(["success", "phones", "programs"]);
 const ACTIONS_WIDTH = "230px";
 
 function ColumnWidths({ withActions }: { withActions: boolean }) {
@@ -60,8 +63,12 @@ function ColumnWidths({ withActions }: { withActions: boolean }) {
   );
 }
 
-export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTableProps) {
-  const sorting = useSort(pairs, READ, NUMERIC);
+export function PairsTable({ pairs, standing, actions, emptyText, busyKey }: PairsTableProps) {
+  const read = useMemo(
+    () => ({ ...READ, success: (pair: Pair) => standing.get(pair.key)?.success_ratio ?? null }),
+    [standing],
+  );
+  const sorting = useSort(pairs, read, NUMERIC);
   if (pairs.length === 0) return <p className="empty-state">{emptyText}</p>;
   return (
     <div className="table-wrap">
@@ -79,7 +86,13 @@ export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTablePro
         </thead>
         <tbody>
           {sorting.rows.map((pair) => (
-            <PairRow key={pair.key} pair={pair} actions={actions} busy={busyKey === pair.key} />
+            <PairRow
+              key={pair.key}
+              pair={pair}
+              standing={standing.get(pair.key)}
+              actions={actions}
+              busy={busyKey === pair.key}
+            />
           ))}
         </tbody>
       </table>
@@ -87,15 +100,30 @@ export function PairsTable({ pairs, actions, emptyText, busyKey }: PairsTablePro
   );
 }
 
-function PairRow({ pair, actions, busy }: { pair: Pair; actions?: PairActions | undefined; busy: boolean }) {
+interface RowProps {
+  pair: Pair;
+  standing: PairStanding | undefined;
+  actions?: PairActions | undefined;
+  busy: boolean;
+}
+
+function PairRow({ pair, standing, actions, busy }: RowProps) {
+  // What the policy's next look does, said under the row when it acts (a pause coming, a
+  // cool-down's end) or while it probes (the probes so far).
+  const next = standing && (standing.action !== null || pair.state === "probing") ? standing : undefined;
   return (
     <Fragment>
-      <PairCells pair={pair} actions={actions} busy={busy} />
-      {pair.state !== "enabled" && (
+      <PairCells pair={pair} standing={standing} actions={actions} busy={busy} />
+      {(pair.state !== "enabled" || next) && (
         // Why its sessions are not running, across the whole row, under it.
         <tr className="pair-note-row" data-testid={`pair-note-row-${pair.key}`}>
           <td colSpan={COLUMNS.length + (actions ? 1 : 0)}>
             <PairStateNote pair={pair} onResume={actions?.onResume} busy={busy} />
+            {next && (
+              <div className="pair-note pair-note--policy" data-testid={`policy-note-${pair.key}`}>
+                {policyNote(next)}
+              </div>
+            )}
           </td>
         </tr>
       )}
@@ -103,7 +131,44 @@ function PairRow({ pair, actions, busy }: { pair: Pair; actions?: PairActions | 
   );
 }
 
-function PairCells({ pair, actions, busy }: { pair: Pair; actions?: PairActions | undefined; busy: boolean }) {
+/** The policy's next look in a sentence: `Policy: pauses at its next look: …` or `Policy: …`. */
+export function policyNote(standing: PairStanding): string {
+  const verb: Record<NonNullable<PairStanding["action"]>, string> = {
+    paused: "pauses it",
+    probing: "starts probing it",
+    resumed: "resumes it",
+    held: "holds it (high priority, it keeps running)",
+    recovered: "marks it recovered",
+  };
+  return standing.action === null
+    ? `Policy: ${standing.reason}`
+    : `Policy ${verb[standing.action]} at its next look: ${standing.reason}`;
+}
+
+function SuccessCell({ standing }: { standing: PairStanding | undefined }) {
+  if (!standing || standing.success_ratio === null) {
+    return (
+      <td className="numeric muted" title={standing ? policyNote(standing) : undefined}>
+        —
+      </td>
+    );
+  }
+  const under = standing.success_ratio < standing.pause_threshold;
+  return (
+    <td
+      className={under ? "numeric pairs-table__success--under" : "numeric"}
+      title={policyNote(standing)}
+      data-testid="success"
+    >
+      {Math.round(standing.success_ratio * 100)} %{" "}
+      <span className="muted">
+        {standing.delivered}/{standing.samples}
+      </span>
+    </td>
+  );
+}
+
+function PairCells({ pair, standing, actions, busy }: RowProps) {
   return (
     <tr data-testid={`pair-row-${pair.key}`} data-priority={pair.is_high_priority ? "high" : "normal"}>
       <td className="mono">
@@ -124,6 +189,7 @@ function PairCells({ pair, actions, busy }: { pair: Pair; actions?: PairActions 
       <td>
         <StateBadge state={pair.state} />
       </td>
+      <SuccessCell standing={standing} />
       <td className="numeric" data-testid="phone-count">
         {pair.phone_numbers.length}
       </td>
