@@ -59,7 +59,9 @@ def raise_alert(
             f"{open_manual} alerts raised by people are open, the most there may be:"
             " acknowledge the ones dealt with first"
         )
-    (alert,) = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
+    changed = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
+    # Raised again at a lower severity, an open alert is left as it is: nothing changed.
+    alert = before if not changed and before is not None else changed[0]
     notified = alert.notifications > (before.notifications if before is not None else 0)
     channels = [f"telegram:{chat}" for chat in service.config.chats_for(alert.severity)]
     channels = channels if notified else []

@@ -143,6 +143,23 @@ def test_the_same_message_while_open_is_the_same_alert(control_plane: LiveApi) -
     assert len(firing.json()) == 2
 
 
+def test_the_same_message_at_a_lower_severity_leaves_the_open_alert_as_it_is(
+    control_plane: LiveApi,
+) -> None:
+    api = control_plane
+    headers = api.headers(Role.operator)
+    body = {"message": MESSAGE, "severity": "critical"}
+    first = api.client.post("/alert", json=body, headers=headers)
+    assert first.status_code == 202, first.text
+    for lower in ("warning", "info"):
+        again = api.client.post("/alert", json={**body, "severity": lower}, headers=headers)
+        assert again.status_code == 202, again.text
+        assert again.json()["alert_id"] == first.json()["alert_id"]
+        assert again.json()["message"].startswith("already open")
+    [alert] = api.client.get("/api/v1/alerts", params={"state": "firing"}, headers=headers).json()
+    assert alert["severity"] == "critical"
+
+
 def test_acknowledging_a_persons_alert_resolves_it(control_plane: LiveApi) -> None:
     api = control_plane
     headers = api.headers(Role.operator)
