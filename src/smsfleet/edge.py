@@ -3,8 +3,8 @@
 - caps request bodies before any of the body is read or anyone is authenticated: a
   declared length over the cap is refused at once, and a streamed (chunked) body is
   counted as it arrives and cut off as soon as it passes the cap;
-- sets the security headers on every answer, and a content policy on the dashboard's
-  pages;
+- sets the security headers on every answer (no caching, but for the built files), and
+  a content policy on the dashboard's pages;
 - times each request and hands it, with its status, to `finished` (the request log).
 
 One layer, not one per job: each layer costs every request an await and a wrapper per
@@ -49,6 +49,12 @@ _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5}
 _OWN_PAGES = ("/api/", "/openapi.json", "/metrics")
 
 
+_CACHE_CONTROL = b"cache-control"
+# The dashboard's and the API docs' built files: named by their content, the same for
+# everyone, and cached as the browser sees fit.
+_BUILT_FILES = ("/assets/", "/docs/assets/")
+
+
 class _TooLarge(Exception):
     pass
 
@@ -64,8 +70,13 @@ def _with_security_headers(scope: Scope, message: Message) -> None:
     headers = list(message.get("headers", ()))
     present = {name.lower() for name, _ in headers}
     headers.extend(header for header in _EVERYWHERE if header[0] not in present)
-    if _CONTENT_POLICY not in present and not str(scope["path"]).startswith(_OWN_PAGES):
+    path = str(scope["path"])
+    if _CONTENT_POLICY not in present and not path.startswith(_OWN_PAGES):
         headers.append((_CONTENT_POLICY, _dashboard_policy(scope)))
+    if _CACHE_CONTROL not in present and not path.startswith(_BUILT_FILES):
+        # Tokens, users, figures: kept by no browser or proxy cache, nor shown again by
+        # the back button after a logout.
+        headers.append((_CACHE_CONTROL, b"no-store"))
     message["headers"] = headers
 
 

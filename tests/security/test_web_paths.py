@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.api import Api, running_api
+from smsfleet.auth.models import Role
+from tests.support.api import PASSWORDS, Api, running_api
 
 INDEX = "<!doctype html><title>smsfleet</title>"
 SCRIPT = "console.log('dashboard');"
@@ -77,3 +78,27 @@ def test_the_dashboards_files_and_routes_are_served(web: TestClient) -> None:
 def test_a_nul_byte_answers_404_without_a_built_dashboard(api: Api) -> None:
     assert_not_found(api.client, "/a%00b")
     assert_not_found(api.client, "/" + "a" * 5000)
+
+
+def test_answers_are_kept_by_no_cache_but_the_built_files(web: TestClient) -> None:
+    """Tokens, users and figures must not outlive a logout in a browser's or a proxy's
+    cache; the dashboard's built files are named by their content and may be cached."""
+    login = web.post(
+        "/api/v1/auth/login",
+        json={"username": Role.admin.value, "password": PASSWORDS[Role.admin]},
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    for response in (
+        login,
+        web.post("/login", json={"username": "admin", "password": "wrong"}),
+        web.get("/api/v1/users", headers=headers),
+        web.get("/api/v1/auth/me", headers=headers),
+        web.get("/api/v1/pairs"),  # a 401 too
+        web.get("/country-operator", headers=headers),
+        web.get("/"),
+        web.get("/pairs"),
+        web.get("/openapi.json"),
+    ):
+        assert response.headers["cache-control"] == "no-store", response.url
+    assert "cache-control" not in web.get("/assets/app.js").headers
