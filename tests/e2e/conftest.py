@@ -51,7 +51,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0  # a busy machine starts the control plane slowly
 STOP_TIMEOUT = 15.0
 SCREEN = shutil.which("screen")
 
@@ -209,7 +209,9 @@ def _serve(plane: ControlPlane, env: dict[str, str], log: Path) -> Iterator[Cont
         yield plane
     finally:
         try:
-            if process.poll() is None:
+            # Only a control plane that answers has sessions to stop; asking one that never
+            # came up would hide why it did not.
+            if process.poll() is None and answers(f"{url}/healthz"):
                 _stop_all_sessions(url, password)
         finally:
             process.terminate()

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,12 +131,40 @@ def running(
 
 @contextmanager
 def admin_client(url: str, password: str, *, timeout: float = 30.0) -> Iterator[httpx.Client]:
-    """A client of the control plane at `url`, signed in as `admin`."""
-    with httpx.Client(base_url=url, timeout=timeout) as client:
-        login = client.post("/api/v1/auth/login", json={"username": "admin", "password": password})
-        login.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    """A client of the control plane at `url`, signed in as `admin`, and again whenever its
+    access token has expired (a client kept for a whole test session outlives one)."""
+    with httpx.Client(base_url=url, timeout=timeout, auth=_AdminLogin(password)) as client:
         yield client
+
+
+class _AdminLogin(httpx.Auth):
+    """Bearer auth with `admin`'s token: logs in before the first request, and once more
+    on a 401 for an expired token."""
+
+    requires_response_body = True  # the 401's reason, and the login's token
+
+    def __init__(self, password: str) -> None:
+        self._password = password
+        self._token: str | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._token is None:
+            yield from self._login(request)
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        response = yield request
+        if response.status_code == 401 and "expired" in response.text:
+            yield from self._login(request)
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            yield request
+
+    def _login(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        login = yield httpx.Request(
+            "POST",
+            request.url.join("/api/v1/auth/login"),
+            json={"username": "admin", "password": self._password},
+        )
+        login.raise_for_status()
+        self._token = login.json()["access_token"]
 
 
 @dataclass
