@@ -1,7 +1,7 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import { ApiError, networkError, toApiError } from "./errors";
 import type { paths } from "./schema";
-import { expireSession, getAccessToken, getRefreshToken, isRenewingSignIn, saveTokens } from "./tokens";
+import { expireSession, getAccessToken, getRefreshToken, isRenewingSignIn, saveTokens, signInChecked } from "./tokens";
 import type { TokenPair } from "./types";
 
 // Paths that must never trigger a refresh: they are how a session starts.
@@ -15,6 +15,8 @@ const pendingRetries = new Map<string, { request: Request; token: string | null 
 let refreshing: Promise<string | null> | null = null;
 
 async function refreshAccessToken(): Promise<string | null> {
+  // A copy of another tab's tokens must not use their refresh token: its check drops them.
+  await signInChecked();
   const refreshToken = getRefreshToken();
   if (!refreshToken) return null;
   try {

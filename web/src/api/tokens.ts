@@ -6,6 +6,8 @@ const ACCESS_KEY = "smsfleet.access_token";
 const REFRESH_KEY = "smsfleet.refresh_token";
 
 export const SESSION_EXPIRED_EVENT = "smsfleet:session-expired";
+/** This tab dropped its tokens: they were a copy of another open tab's. */
+export const SIGN_IN_COPIED_EVENT = "smsfleet:sign-in-copied";
 
 export function getAccessToken(): string | null {
   return sessionStorage.getItem(ACCESS_KEY);
@@ -55,7 +57,8 @@ export function expireSession(): void {
 // A tab duplicated from a signed-in one starts with a copy of its tokens (sessionStorage is
 // copied with it), and a refresh token is good for one refresh: whichever of the two tabs
 // refreshed second would end the login of both. So every tab answers for the login it holds,
-// and a tab that hears another answer for its own login as it starts drops its copy.
+// and a tab that hears another answer for its own login as it starts drops its copy. Only a
+// refresh waits for that answer: the access token is the same login's, good in both tabs.
 const SIGN_IN_CHANNEL = "smsfleet.sign-in";
 // How long a starting tab listens for another that holds its login: long enough for a busy
 // machine's other tab to answer.
@@ -117,4 +120,26 @@ export function isCopiedSignIn(): Promise<boolean> {
 /** Answers other tabs for this tab's login from now on (a tab that signs in). */
 export function answerForSignIn(): void {
   signInChannel();
+}
+
+// This tab's check at start-up, which a refresh waits for.
+let copyCheck: Promise<void> = Promise.resolve();
+
+/**
+ * Asks the other open tabs, in the background, whether one holds this tab's login. A copy
+ * drops its tokens and tells the app, unless they changed meanwhile (a sign-in of its own).
+ */
+export function checkCopiedSignIn(): void {
+  const checked = getRefreshToken();
+  copyCheck = isCopiedSignIn().then((copied) => {
+    if (copied && getRefreshToken() === checked) {
+      clearTokens();
+      window.dispatchEvent(new Event(SIGN_IN_COPIED_EVENT));
+    }
+  });
+}
+
+/** Settles once this tab's check is over: its tokens are then its own to refresh, or gone. */
+export function signInChecked(): Promise<void> {
+  return copyCheck;
 }

@@ -2,12 +2,13 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState, t
 import * as endpoints from "../api/endpoints";
 import {
   answerForSignIn,
+  checkCopiedSignIn,
   clearTokens,
   getAccessToken,
   getRefreshToken,
-  isCopiedSignIn,
   saveTokens,
   SESSION_EXPIRED_EVENT,
+  SIGN_IN_COPIED_EVENT,
 } from "../api/tokens";
 import type { CurrentUser, Role } from "../api/types";
 
@@ -24,31 +25,35 @@ interface AuthValue {
 
 const AuthContext = createContext<AuthValue | null>(null);
 
+/**
+ * A reloaded tab's sign-in: who it is, asked at once with the tokens it kept, while it checks
+ * in the background that they are not another open tab's, copied with it.
+ */
+export function resumeSignIn(): Promise<CurrentUser> {
+  checkCopiedSignIn();
+  return endpoints.fetchCurrentUser();
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<CurrentUser | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [status, setStatus] = useState<AuthStatus>(() => (getAccessToken() ? "checking" : "signed-out"));
 
-  // A reload keeps the tokens (sessionStorage) but not the user: ask who we are, unless the
-  // tokens are another open tab's, copied with it.
+  // A reload keeps the tokens (sessionStorage) but not the user: ask who we are.
   useEffect(() => {
     if (status !== "checking") return;
-    const signedOut = () => {
-      clearTokens();
-      setStatus("signed-out");
-    };
-    isCopiedSignIn()
-      .then(async (copied) => {
-        if (copied) {
-          setNotice("This tab was copied from one that is signed in: sign in here too, so neither tab ends the other's sign-in.");
-          signedOut();
-          return;
-        }
-        answerForSignIn();
-        setUser(await endpoints.fetchCurrentUser());
+    resumeSignIn().then(
+      (me) => {
+        // A copy's check may have dropped its tokens meanwhile.
+        if (getAccessToken() === null) return;
+        setUser(me);
         setStatus("signed-in");
-      })
-      .catch(signedOut);
+      },
+      () => {
+        clearTokens();
+        setStatus("signed-out");
+      },
+    );
   }, [status]);
 
   useEffect(() => {
@@ -56,8 +61,16 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       setUser(null);
       setStatus("signed-out");
     };
+    const onCopied = () => {
+      setNotice("This tab was copied from one that is signed in: sign in here too, so neither tab ends the other's sign-in.");
+      onExpired();
+    };
     window.addEventListener(SESSION_EXPIRED_EVENT, onExpired);
-    return () => window.removeEventListener(SESSION_EXPIRED_EVENT, onExpired);
+    window.addEventListener(SIGN_IN_COPIED_EVENT, onCopied);
+    return () => {
+      window.removeEventListener(SESSION_EXPIRED_EVENT, onExpired);
+      window.removeEventListener(SIGN_IN_COPIED_EVENT, onCopied);
+    };
   }, []);
 
   const login = useCallback(async (username: string, password: string) => {
