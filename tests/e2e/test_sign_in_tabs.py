@@ -1,6 +1,7 @@
 """Signing in, tab by tab: a tab duplicated from a signed-in one starts with a copy of its
 tokens, and a refresh token is good for one refresh, so the copy signs in on its own rather
-than end both tabs' sign-in at its first refresh; the tab it was copied from keeps going."""
+than end both tabs' sign-in at its first refresh; the tab it was copied from keeps going. A tab
+asks the others about its login as it starts, and only a refresh waits for their answer."""
 
 from __future__ import annotations
 
@@ -50,3 +51,38 @@ def test_a_tab_copied_from_a_signed_in_one_signs_in_on_its_own(
     log_in(copy, control_plane.admin_password)
     expect(copy.get_by_test_id("sidebar")).to_be_visible()
     expect(copy.get_by_test_id("login-notice")).to_have_count(0)
+
+
+# What a page sends, in order, with its time: its questions to the other tabs, its requests.
+RECORD_SENT = """
+window.sent = [];
+const post = BroadcastChannel.prototype.postMessage;
+BroadcastChannel.prototype.postMessage = function (message) {
+  window.sent.push([message.type, performance.now()]);
+  return post.call(this, message);
+};
+const send = window.fetch;
+window.fetch = function (input, init) {
+  const url = input instanceof Request ? input.url : String(input);
+  window.sent.push([new URL(url, location.href).pathname, performance.now()]);
+  return send.call(this, input, init);
+};
+"""
+
+
+def test_a_reload_asks_for_its_data_while_it_listens_for_other_tabs(
+    page: Page, control_plane: ControlPlane
+) -> None:
+    open_logged_in(page, "/", control_plane.admin_password)
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+
+    page.add_init_script(RECORD_SENT)
+    page.reload()
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+    sent: list[tuple[str, float]] = page.evaluate("window.sent")
+    asked = next(at for what, at in sent if what == "whose")
+    who_am_i = next(at for what, at in sent if what == "/api/v1/auth/me")
+    # No other tab answers, so the question stays open a second (COPY_CHECK_MS); the
+    # request went out with the question, not after.
+    assert 0 <= who_am_i - asked < 1000, sent
+    assert "/api/v1/auth/refresh" not in [what for what, _ in sent]
