@@ -30,7 +30,7 @@ from smsfleet.core.errors import (
     Unavailable,
     ValidationFailed,
 )
-from smsfleet.core.records import EventLog, RecordStore
+from smsfleet.core.records import EventLog, RecordStore, change_record
 from smsfleet.core.security import (
     PasswordChecks,
     TokenClaims,
@@ -403,24 +403,24 @@ def get_user(*, users: RecordStore[User], username: str) -> User:
 
 
 # What a change to a user is decided on: it is written only while these are as read.
-# Not the timestamps, whose written value may be finer than the one read back.
 _DECIDED_ON = {"role", "disabled", "password_hash", "token_version"}
-_CHANGE_TRIES = 3
 
 
 def _change_user(
     users: RecordStore[User], username: str, change: Callable[[User], dict[str, object]]
 ) -> tuple[User, User]:
     """The user before and after the fields `change` gives for them, written only while
-    the user is as read: a change made meanwhile (a parallel logout everywhere) is neither
-    overwritten nor undone, and the user is read and `change` decided again. `Conflict`
-    when they changed under every try; `NotFound` when they are gone."""
-    for _ in range(_CHANGE_TRIES):
-        user = get_user(users=users, username=username)
-        changes = change(user)
-        if users.update(username, changes, where=user.model_dump(include=_DECIDED_ON)):
-            return user, user.model_copy(update=changes)
-    raise Conflict(f"user {username!r} was being changed by another request: try again")
+    the user is as read (`change_record`): a parallel logout everywhere is neither
+    overwritten nor undone. `Conflict` when they changed under every try; `NotFound`
+    when they are gone."""
+    return change_record(
+        users,
+        username,
+        change,
+        read=lambda: get_user(users=users, username=username),
+        decided_on=_DECIDED_ON,
+        what=f"user {username!r}",
+    )
 
 
 @dataclass(frozen=True)

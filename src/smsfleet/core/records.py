@@ -6,11 +6,13 @@ for MongoDB); one contract test suite runs unchanged against each.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel
+
+from smsfleet.core.errors import Conflict
 
 
 def _utc_millis(value: datetime) -> datetime:
@@ -28,6 +30,15 @@ def _utc_millis(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[datetime, AfterValidator(_utc_millis)]
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def stamp_after(read: datetime, now: datetime) -> datetime:
+    """`now` as a `Timestamp` keeps it, and later than `read`: written as a record's
+    `updated_at`, which a change read then compares (`change_record`), it is a version
+    every change moves on, even two changes in one millisecond or with the clock set back."""
+    return max(_utc_millis(now), _utc_millis(read) + _MILLISECOND)
+
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -66,6 +77,36 @@ class RecordStore(Protocol[R]):
     def delete(self, key: str) -> bool:
         """Remove; False when there was nothing to remove."""
         ...
+
+
+CHANGE_TRIES = 3
+
+
+def change_record(
+    store: RecordStore[R],
+    key: str,
+    change: Callable[[R], Mapping[str, object]],
+    *,
+    read: Callable[[], R],
+    decided_on: Collection[str],
+    what: str,
+) -> tuple[R, R]:
+    """The record before and after the fields `change` gives for it (none: nothing is
+    written), written only while its fields `decided_on` are as `read` gave them: a change
+    made meanwhile is neither overwritten nor undone, and the record is read and `change`
+    decided again. `Conflict` when it changed under every try; `read` raises when it is
+    gone. Only the fields given are written: whatever else changed meanwhile stays."""
+    for _ in range(CHANGE_TRIES):
+        before = read()
+        changes = change(before)
+        if not changes:
+            return before, before
+        # Validated, so the values written are those read back (times to the millisecond).
+        after = type(before).model_validate({**before.model_dump(), **changes})
+        written = after.model_dump(include=set(changes))
+        if store.update(key, written, where=before.model_dump(include=set(decided_on))):
+            return before, after
+    raise Conflict(f"{what} was being changed by another request: try again")
 
 
 E = TypeVar("E", bound=BaseModel)

@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -229,6 +230,21 @@ def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
     }
 
 
+def _value(column: sa.Column[Any], value: object) -> object:
+    """What `column` holds for `value`, as `_values` writes it."""
+    return to_jsonable_python(value) if isinstance(column.type, sa.JSON) else naive_utc(value)
+
+
+def _reads_as(column: sa.Column[Any], value: object) -> sa.ColumnElement[bool]:
+    """`column` holds what reads back as `value`. A time is read to the millisecond
+    (`Timestamp`), and a row written with a finer one (microseconds, as MariaDB and SQLite
+    keep them) still reads as it: equal to that millisecond, not to the microsecond."""
+    if not isinstance(value, datetime):
+        return column == value
+    start = naive_utc(value).replace(microsecond=value.microsecond - value.microsecond % 1000)
+    return sa.and_(column >= start, column < start + timedelta(milliseconds=1))
+
+
 class SqlRecordStore(Generic[R]):
     """`RecordStore` over one table whose columns are the model's fields.
 
@@ -375,8 +391,8 @@ class SqlRecordStore(Generic[R]):
         column = self._table.c
         statement = (
             sa.update(self._table)
-            .where(self._key == key, *(column[name] == naive_utc(v) for name, v in where.items()))
-            .values({name: naive_utc(value) for name, value in changes.items()})
+            .where(self._key == key, *(_reads_as(column[name], v) for name, v in where.items()))
+            .values({name: _value(column[name], value) for name, value in changes.items()})
         )
         with self._writing() as connection:
             return self._write(connection, statement) > 0

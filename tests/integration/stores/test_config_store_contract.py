@@ -488,6 +488,33 @@ def test_update_missing_is_false_and_creates_nothing(config_store: ConfigStore) 
     assert [u.username for u in config_store.users.list()] == ["alice"]
 
 
+def test_update_where_a_time_holds_matches_it_as_read_though_written_finer(
+    config_store: ConfigStore,
+) -> None:
+    """A record written with a time finer than milliseconds (`model_copy` validates
+    nothing) reads back to the millisecond: a change decided on that reading is written."""
+    programs = config_store.programs
+    finer = make_program().model_copy(update={"updated_at": LATER})
+    programs.add(finer)
+    read = programs.get(finer.name)
+    assert read is not None and read.updated_at == LATER.replace(microsecond=999000)
+    assert not programs.update(read.name, {"provider": "X"}, where={"updated_at": READ_AT})
+    assert programs.update(read.name, {"provider": "Y"}, where={"updated_at": read.updated_at})
+    assert programs.update(read.name, {"provider": "Z"}, where={"updated_at": read.updated_at})
+    assert programs.get(read.name) == read.model_copy(update={"provider": "Z"})
+
+
+def test_update_writes_list_and_mapping_fields(config_store: ConfigStore) -> None:
+    templates, programs = config_store.templates, config_store.programs
+    templates.add(make_template())
+    programs.add(make_program())
+    bodies = {"provider1": "Код {token}", "provider3": "{token}"}
+    assert templates.update("otp", {"provider_bodies": bodies}, where={})
+    assert programs.update("program1", {"command": ["python3", "тест.py"]}, where={})
+    assert templates.get("otp") == make_template(provider_bodies=bodies)
+    assert programs.get("program1") == make_program(command=["python3", "тест.py"])
+
+
 # --- values round-trip exactly ---------------------------------------------------------
 
 
