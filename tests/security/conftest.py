@@ -1,5 +1,6 @@
 """A control plane with its supervisor on real GNU screen, configured as in production:
-its secrets in its environment, programs only from its program directory."""
+its secrets in its environment, programs only from its program directory. And the
+config store as another replica has it open, for changes made at once."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from smsfleet.api import create_app
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
-from smsfleet.stores import open_config_store
+from smsfleet.stores import ConfigStore, open_config_store
 from tests.integration.api.test_sessions_api import sessions
 from tests.support.api import Api, add_users, program_dir
 from tests.support.fleet import short_dir
@@ -85,3 +86,13 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
             backend.stop(entry.name, grace_seconds=0)
         store.close()
         shutil.rmtree(screen_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def elsewhere(config_store_url: str, config_store: ConfigStore) -> Iterator[ConfigStore]:
+    """The test's store as another replica has it open."""
+    store = open_config_store(config_store_url)
+    try:
+        yield store
+    finally:
+        store.close()

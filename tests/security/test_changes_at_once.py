@@ -9,9 +9,7 @@ complete its change after that read, just before the write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Generic
 
 import pytest
 from argon2 import PasswordHasher
@@ -26,9 +24,10 @@ from smsfleet.auth.models import Login, Role, TokenPair, User, UserUpdate
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Conflict, Unauthorized
-from smsfleet.core.records import R, RecordStore
+from smsfleet.core.records import RecordStore
 from smsfleet.core.security import PasswordChecks, hash_password, needs_rehash
-from smsfleet.stores import ConfigStore, open_config_store
+from smsfleet.stores import ConfigStore
+from tests.support.interleaved import Interleaved
 
 CLOCK = SystemClock()
 ADMIN = Actor(username="admin", role=Role.admin)
@@ -40,62 +39,6 @@ POLICY = auth_service.TokenPolicy(
     access_ttl=timedelta(minutes=15),
     refresh_ttl=timedelta(days=7),
 )
-
-
-class Interleaved(Generic[R]):
-    """A store whose next writes each let another request's change complete first: after
-    what the request writing read, before what it writes."""
-
-    def __init__(self, store: RecordStore[R]) -> None:
-        self._store = store
-        self._meanwhile: list[Callable[[], object]] = []
-
-    def before_next_writes(self, *changes: Callable[[], object]) -> None:
-        self._meanwhile.extend(changes)
-
-    @property
-    def pending(self) -> int:
-        """How many of those changes no write let happen yet."""
-        return len(self._meanwhile)
-
-    def _before_write(self) -> None:
-        if self._meanwhile:
-            self._meanwhile.pop(0)()
-
-    def get(self, key: str) -> R | None:
-        return self._store.get(key)
-
-    def list(self) -> list[R]:
-        return self._store.list()
-
-    def add(self, record: R) -> None:
-        self._store.add(record)
-
-    def add_missing(self, records: Sequence[R]) -> int:
-        return self._store.add_missing(records)
-
-    def replace(self, record: R) -> None:
-        self._before_write()
-        self._store.replace(record)
-
-    def update(
-        self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
-    ) -> bool:
-        self._before_write()
-        return self._store.update(key, changes, where=where)
-
-    def delete(self, key: str) -> bool:
-        return self._store.delete(key)
-
-
-@pytest.fixture
-def elsewhere(config_store_url: str, config_store: ConfigStore) -> Iterator[ConfigStore]:
-    """The test's store as another replica has it open."""
-    store = open_config_store(config_store_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @pytest.fixture
