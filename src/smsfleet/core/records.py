@@ -79,6 +79,26 @@ class RecordStore(Protocol[R]):
         ...
 
 
+def write_if_unchanged(
+    store: RecordStore[R],
+    key: str,
+    seen: R,
+    changes: Mapping[str, object],
+    *,
+    decided_on: Collection[str],
+) -> R | None:
+    """`seen` with `changes`, written in one conditional write while the record's fields
+    `decided_on` are still as in `seen`; None, and nothing written, when one changed or
+    the record is gone. Only the fields changed are written: whatever else changed
+    meanwhile stays."""
+    # Validated, so the values written are those read back (times to the millisecond).
+    after = type(seen).model_validate({**seen.model_dump(), **changes})
+    written = after.model_dump(include=set(changes))
+    if store.update(key, written, where=seen.model_dump(include=set(decided_on))):
+        return after
+    return None
+
+
 CHANGE_TRIES = 3
 
 
@@ -92,19 +112,17 @@ def change_record(
     what: str,
 ) -> tuple[R, R]:
     """The record before and after the fields `change` gives for it (none: nothing is
-    written), written only while its fields `decided_on` are as `read` gave them: a change
-    made meanwhile is neither overwritten nor undone, and the record is read and `change`
-    decided again. `Conflict` when it changed under every try; `read` raises when it is
-    gone. Only the fields given are written: whatever else changed meanwhile stays."""
+    written, and both are the record read), written only while its fields `decided_on`
+    are as `read` gave them (`write_if_unchanged`): a change made meanwhile is neither
+    overwritten nor undone, and the record is read and `change` decided again.
+    `Conflict` when it changed under every try; `read` raises when it is gone."""
     for _ in range(CHANGE_TRIES):
         before = read()
         changes = change(before)
         if not changes:
             return before, before
-        # Validated, so the values written are those read back (times to the millisecond).
-        after = type(before).model_validate({**before.model_dump(), **changes})
-        written = after.model_dump(include=set(changes))
-        if store.update(key, written, where=before.model_dump(include=set(decided_on))):
+        after = write_if_unchanged(store, key, before, changes, decided_on=decided_on)
+        if after is not None:
             return before, after
     raise Conflict(f"{what} was being changed by another request: try again")
 

@@ -14,7 +14,13 @@ from smsfleet.auth.models import Role, User
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
-from smsfleet.core.records import EventLog, RecordStore
+from smsfleet.core.records import (
+    EventLog,
+    RecordStore,
+    change_record,
+    stamp_after,
+    write_if_unchanged,
+)
 from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import (
     Country,
@@ -86,9 +92,15 @@ def update_country(
     code: str,
     data: CountryUpdate,
 ) -> Country:
-    before = get_country(countries=countries, code=code)
-    country = before.model_copy(update={"cap": data.cap})
-    countries.replace(country)
+    # Written only while the cap is as read, so the audit's `before` is what it replaced.
+    before, country = change_record(
+        countries,
+        code.upper(),
+        lambda _: {"cap": data.cap},
+        read=lambda: get_country(countries=countries, code=code),
+        decided_on={"cap"},
+        what=f"country {code.upper()}",
+    )
     audit_service.record(
         audit=audit,
         clock=clock,
@@ -102,6 +114,10 @@ def update_country(
 
 
 # --- pairs -------------------------------------------------------------------
+
+# What every change of a pair is written on: its `updated_at`, which each write moves on
+# (`stamp_after`), is as read, so nothing else changed it meanwhile.
+PAIR_VERSION = frozenset({"updated_at"})
 
 
 def pair_key(country: str, slug: str) -> str:
@@ -329,48 +345,63 @@ def update_pair(
     """Change a pair, audited. On a high-priority pair, whatever would stop some of its
     sessions (pausing or disabling it, removing a program, moving it to another host,
     removing its every test number) takes an admin and `force`."""
-    pair = get_pair(pairs=pairs, key=key)
-    # Starting the sessions of added programs is the caller's (a sessions action), not the pair's.
-    changes = data.model_dump(exclude_unset=True, exclude={"start_sessions"})
-    if changes.get("operator") is None:
-        changes.pop("operator", None)
-    if changes.get("host") is not None:
-        _check_host(changes["host"], hosts)
-    for flag in ("is_high_priority", "state", "host"):
-        if changes.get(flag) is None:
-            changes.pop(flag, None)
-    if changes.get("state") is PairState.probing:
-        raise _field_error("state", "probing is set by the success-rate policy, not by hand")
-    if changes.get("programs") is not None:
-        changes["programs"] = _check_programs(programs, changes["programs"])
-        _check_session_room(pairs, len(set(changes["programs"]) - set(pair.programs)), max_sessions)
-    else:
-        changes.pop("programs", None)
-    stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []
-    if stopping:
-        _guard_high_priority(pair, actor, force, " and ".join(stopping))
-    lowered = pair.is_high_priority and changes.get("is_high_priority") is False
-    if lowered:
-        _guard_high_priority(pair, actor, True, "lower the priority of")
-    if not pair.is_high_priority and changes.get("is_high_priority") is True:
-        _guard_marking(actor)
-    if changes.get("phone_numbers") is not None:
-        changes["phone_numbers"] = normalize_phone_numbers(changes["phone_numbers"], pair.country)
-        _check_numbers_free(pairs, changes["phone_numbers"], pair.key)
-    else:
-        changes.pop("phone_numbers", None)
-    now = clock.now()
-    if "state" in changes and changes["state"] != pair.state:
-        changes.update(state_actor=actor.username, state_changed_at=now)
-    elif "state" not in changes:
-        changes.pop("state_reason", None)
-    _check_thresholds(
-        changes.get("pause_threshold", pair.pause_threshold),
-        changes.get("resume_threshold", pair.resume_threshold),
+    # Checked again on the pair as it is at each try (`change_record`): an edit made
+    # meanwhile, a person's or the policy's pause, is kept, and this one decided on it.
+    forced: list[str] = []
+
+    def change(pair: Pair) -> dict[str, Any]:
+        # Starting the sessions of added programs is the caller's (a sessions action).
+        changes = data.model_dump(exclude_unset=True, exclude={"start_sessions"})
+        if changes.get("operator") is None:
+            changes.pop("operator", None)
+        if changes.get("host") is not None:
+            _check_host(changes["host"], hosts)
+        for flag in ("is_high_priority", "state", "host"):
+            if changes.get(flag) is None:
+                changes.pop(flag, None)
+        if changes.get("state") is PairState.probing:
+            raise _field_error("state", "probing is set by the success-rate policy, not by hand")
+        if changes.get("programs") is not None:
+            changes["programs"] = _check_programs(programs, changes["programs"])
+            added = len(set(changes["programs"]) - set(pair.programs))
+            _check_session_room(pairs, added, max_sessions)
+        else:
+            changes.pop("programs", None)
+        stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []
+        if stopping:
+            _guard_high_priority(pair, actor, force, " and ".join(stopping))
+        forced[:] = stopping
+        lowered = pair.is_high_priority and changes.get("is_high_priority") is False
+        if lowered:
+            _guard_high_priority(pair, actor, True, "lower the priority of")
+        if not pair.is_high_priority and changes.get("is_high_priority") is True:
+            _guard_marking(actor)
+        if changes.get("phone_numbers") is not None:
+            changes["phone_numbers"] = normalize_phone_numbers(
+                changes["phone_numbers"], pair.country
+            )
+            _check_numbers_free(pairs, changes["phone_numbers"], pair.key)
+        else:
+            changes.pop("phone_numbers", None)
+        now = clock.now()
+        if "state" in changes and changes["state"] != pair.state:
+            changes.update(state_actor=actor.username, state_changed_at=now)
+        elif "state" not in changes:
+            changes.pop("state_reason", None)
+        _check_thresholds(
+            changes.get("pause_threshold", pair.pause_threshold),
+            changes.get("resume_threshold", pair.resume_threshold),
+        )
+        return {**changes, "updated_at": stamp_after(pair.updated_at, now)}
+
+    pair, updated = change_record(
+        pairs,
+        key,
+        change,
+        read=lambda: get_pair(pairs=pairs, key=key),
+        decided_on=PAIR_VERSION,
+        what=f"pair {key}",
     )
-    updated = pair.model_copy(update={**changes, "updated_at": now})
-    updated = Pair.model_validate(updated.model_dump())
-    pairs.replace(updated)
     audit_service.record(
         audit=audit,
         clock=clock,
@@ -379,8 +410,8 @@ def update_pair(
         target=key,
         before=pair,
         after=updated,
-        forced=bool(stopping),
-        reason=updated.state_reason if "state" in changes else None,
+        forced=bool(forced),
+        reason=updated.state_reason if data.state is not None else None,
     )
     return updated
 
@@ -394,26 +425,22 @@ def set_state_unless_changed(
     reason: str,
     actor: str,
 ) -> Pair | None:
-    """A state change decided on `seen` (by the success-rate policy): written only while
-    the pair is still as seen, so a person's change made meanwhile stands. A
-    high-priority pair is never stopped this way. None when nothing was written.
+    """A state change decided on `seen` (by the success-rate policy): written, in one
+    conditional write, only while the pair is still as seen, so a person's change made
+    meanwhile stands and is not undone. A high-priority pair is never stopped this way.
+    None when nothing was written: the next evaluation decides again on the pair as it is.
     """
-    pair = pairs.get(seen.key)
-    if pair is None or pair != seen or (pair.is_high_priority and not state.runs_sessions):
+    if seen.is_high_priority and not state.runs_sessions:
         return None
     now = clock.now()
-    updated = Pair.model_validate(
-        {
-            **pair.model_dump(),
-            "state": state,
-            "state_reason": reason[:256],
-            "state_actor": actor,
-            "state_changed_at": now,
-            "updated_at": now,
-        }
-    )
-    pairs.replace(updated)
-    return updated
+    changes: dict[str, object] = {
+        "state": state,
+        "state_reason": reason[:256],
+        "state_actor": actor,
+        "state_changed_at": now,
+        "updated_at": stamp_after(seen.updated_at, now),
+    }
+    return write_if_unchanged(pairs, seen.key, seen, changes, decided_on=PAIR_VERSION)
 
 
 def delete_pair(
