@@ -6,7 +6,7 @@ from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound, ValidationFailed
-from smsfleet.core.records import EventLog, RecordStore
+from smsfleet.core.records import EventLog, RecordStore, change_record, stamp_after
 from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate, placeholders
 
 __all__ = [
@@ -59,9 +59,16 @@ def update_template(
     data: TemplateUpdate,
 ) -> Template:
     """Change a template's name or wording, audited."""
-    current = get_template(templates=templates, template_id=template_id)
-    template = current.model_copy(update={**data.model_dump(), "updated_at": clock.now()})
-    templates.replace(template)
+    # Written only while the template is as read (`change_record`): of two edits made at
+    # once, the later is decided again on the earlier, and the audit shows each in turn.
+    current, template = change_record(
+        templates,
+        template_id,
+        lambda read: {**data.model_dump(), "updated_at": stamp_after(read.updated_at, clock.now())},
+        read=lambda: get_template(templates=templates, template_id=template_id),
+        decided_on={"updated_at"},  # moved on by every change (`stamp_after`)
+        what=f"template {template_id!r}",
+    )
     audit_service.record(
         audit,
         clock,

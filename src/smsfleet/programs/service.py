@@ -19,7 +19,7 @@ from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
-from smsfleet.core.records import EventLog, RecordStore
+from smsfleet.core.records import EventLog, RecordStore, change_record, stamp_after
 from smsfleet.core.settings import Settings
 from smsfleet.pairs.models import Pair
 from smsfleet.programs.models import Program, ProgramCreate, ProgramUpdate
@@ -212,22 +212,36 @@ def update_program(
     """Change a program. A new command for a program a high-priority pair runs restarts
     that pair's sessions: it takes `force`."""
     _require_admin(actor)
-    program = get_program(programs=programs, name=name)
-    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
-    forced = False
-    if "command" in changes:
-        check_command(changes["command"], rules)
-        if changes["command"] != program.command:
-            protected = [p.key for p in pairs.list() if p.is_high_priority and name in p.programs]
-            if protected and not force:
-                raise ForceRequired(
-                    f"high-priority pair(s) {', '.join(protected)} run {name}: repeat with"
-                    " force=true to change its command",
-                    details={"pairs": protected},
-                )
-            forced = bool(protected)
-    updated = program.model_copy(update={**changes, "updated_at": clock.now()})
-    programs.replace(updated)
+    forced: list[str] = []
+
+    # Decided again on the program as it is at each try (`change_record`): another
+    # admin's change made meanwhile is kept, and the force check sees its command.
+    def change(program: Program) -> dict[str, object]:
+        changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+        forced.clear()
+        if "command" in changes:
+            check_command(changes["command"], rules)
+            if changes["command"] != program.command:
+                protected = [
+                    p.key for p in pairs.list() if p.is_high_priority and name in p.programs
+                ]
+                if protected and not force:
+                    raise ForceRequired(
+                        f"high-priority pair(s) {', '.join(protected)} run {name}: repeat with"
+                        " force=true to change its command",
+                        details={"pairs": protected},
+                    )
+                forced.extend(protected)
+        return {**changes, "updated_at": stamp_after(program.updated_at, clock.now())}
+
+    program, updated = change_record(
+        programs,
+        name,
+        change,
+        read=lambda: get_program(programs=programs, name=name),
+        decided_on={"updated_at"},  # moved on by every change (`stamp_after`)
+        what=f"program {name!r}",
+    )
     audit_service.record(
         audit=audit,
         clock=clock,
@@ -236,7 +250,7 @@ def update_program(
         target=name,
         before=program,
         after=updated,
-        forced=forced,
+        forced=bool(forced),
     )
     return updated
 
