@@ -22,6 +22,7 @@ from smsfleet.core.errors import (
     NotFound,
     ValidationFailed,
 )
+from smsfleet.core.records import change_record
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.machine import MAY_RUN, check_transition
@@ -80,8 +81,8 @@ def sync_specs(
             assigned.add(name)
             if name in by_name:
                 if by_name[name].host != pair.host:
-                    moved = by_name[name].model_copy(update={"host": pair.host})
-                    if _replace_unless_removed(store, moved):
+                    moved = _change_unless_removed(store, name, _moving_to(pair.host))
+                    if moved is not None:
                         by_name[name] = moved
                     else:
                         del by_name[name]
@@ -126,10 +127,10 @@ def sync_specs(
             store.session_status.delete(name)
             del by_name[name]
         elif by_name[name].desired != DesiredState.stopped:
-            stopping = _desire(
-                by_name[name], DesiredState.stopped, SYSTEM_ACTOR, "program unassigned", now
+            stopping = _change_unless_removed(
+                store, name, _stopping(SYSTEM_ACTOR, "program unassigned", now)
             )
-            if _replace_unless_removed(store, stopping):
+            if stopping is not None:
                 by_name[name] = stopping
             else:
                 del by_name[name]
@@ -143,13 +144,54 @@ def _first_desire(pair: Pair) -> tuple[DesiredState, str | None]:
     return DesiredState.stopped, None
 
 
-def _replace_unless_removed(store: ConfigStore, spec: SessionSpec) -> bool:
-    """Write `spec`; False when it was removed meanwhile (its pair deleted)."""
+# What a change of a spec is decided on: it is written only while these are as read, so
+# a person's action, the supervisor's adoption and a pair's move never undo each other.
+SPEC_DECIDED_ON = frozenset(
+    {"host", "desired", "desired_actor", "desired_reason", "desired_at", "generation"}
+    | {"restart_requested_at"}
+)
+
+SpecChange = Callable[[SessionSpec], dict[str, object]]
+
+
+def _change_unless_removed(store: ConfigStore, name: str, change: SpecChange) -> SessionSpec | None:
+    """The spec after `change`, decided on it as it is (`change_record`); None when it
+    was removed meanwhile (its pair deleted)."""
+
+    def read() -> SessionSpec:
+        spec = store.session_specs.get(name)
+        if spec is None:
+            raise NotFound(f"session {name!r} does not exist")
+        return spec
+
     try:
-        store.session_specs.replace(spec)
+        _, after = change_record(
+            store.session_specs,
+            name,
+            change,
+            read=read,
+            decided_on=SPEC_DECIDED_ON,
+            what=f"session {name!r}",
+        )
     except NotFound:
-        return False
-    return True
+        return None
+    return after
+
+
+def _moving_to(host: str) -> SpecChange:
+    """A spec follows its pair's host; nothing else of it changes."""
+    return lambda spec: {"host": host} if spec.host != host else {}
+
+
+def _stopping(actor: str, reason: str, now: datetime) -> SpecChange:
+    """Wanted stopped, unless it is already."""
+
+    def change(spec: SessionSpec) -> dict[str, object]:
+        if spec.desired == DesiredState.stopped:
+            return {}
+        return _desire(spec, DesiredState.stopped, actor, reason, now)
+
+    return change
 
 
 def retire_pair_sessions(*, store: ConfigStore, clock: Clock, pair_key: str) -> None:
@@ -165,9 +207,7 @@ def retire_pair_sessions(*, store: ConfigStore, clock: Clock, pair_key: str) -> 
             store.session_status.delete(spec.name)
         elif spec.desired != DesiredState.stopped:
             reason = f"pair {pair_key} deleted"
-            _replace_unless_removed(
-                store, _desire(spec, DesiredState.stopped, SYSTEM_ACTOR, reason, now)
-            )
+            _change_unless_removed(store, spec.name, _stopping(SYSTEM_ACTOR, reason, now))
 
 
 def start_pair_sessions_afresh(*, store: ConfigStore, clock: Clock, pair: Pair) -> None:
@@ -175,28 +215,28 @@ def start_pair_sessions_afresh(*, store: ConfigStore, clock: Clock, pair: Pair) 
     same key (still stopping) takes the new pair's wishes, not the old ones."""
     now = clock.now()
     desired, reason = _first_desire(pair)
+    renewed = {"host": pair.host, "restart_requested_at": None, "created_at": now}
+
+    def renew(leftover: SessionSpec) -> dict[str, object]:
+        return {**_desire(leftover, desired, SYSTEM_ACTOR, reason, now), **renewed}
+
     for program in pair.programs:
-        leftover = store.session_specs.get(session_name(program, pair.key))
-        if leftover is None:
-            continue
-        renewed = _desire(leftover, desired, SYSTEM_ACTOR, reason, now).model_copy(
-            update={"host": pair.host, "restart_requested_at": None, "created_at": now}
-        )
-        _replace_unless_removed(store, renewed)
+        name = session_name(program, pair.key)
+        if store.session_specs.get(name) is not None:
+            _change_unless_removed(store, name, renew)
 
 
 def _desire(
     spec: SessionSpec, desired: DesiredState, actor: str, reason: str | None, now: datetime
-) -> SessionSpec:
-    return spec.model_copy(
-        update={
-            "desired": desired,
-            "desired_actor": actor,
-            "desired_reason": reason,
-            "desired_at": now,
-            "generation": spec.generation + 1,
-        }
-    )
+) -> dict[str, object]:
+    """The changes of a spec now wanted `desired`: someone acted (a new generation)."""
+    return {
+        "desired": desired,
+        "desired_actor": actor,
+        "desired_reason": reason,
+        "desired_at": now,
+        "generation": spec.generation + 1,
+    }
 
 
 def _public(
@@ -316,37 +356,54 @@ def act(
     status = store.session_status.get(name)
     state = status.state if status else SessionState.stopped
     now = clock.now()
-    # A stop or a restart both end a high-priority pair's running program for a while.
-    interrupts_high_priority = (
-        action != SessionAction.start
-        and pair is not None
-        and pair.is_high_priority
-        and spec.desired == DesiredState.running
-    )
-    if interrupts_high_priority:
-        if not actor.role.allows(Role.admin):
-            raise Forbidden(f"only an admin may {action} {name}: its pair is high priority")
-        if not force:
-            raise ForceRequired(f"{name} belongs to a high-priority pair: repeat with force")
-    if action == SessionAction.start:
-        if spec.desired == DesiredState.running and state not in (
-            SessionState.fatal,
-            SessionState.backoff,
-        ):
-            return _result(name, state, spec.desired, pair)
-        updated = _desire(spec, DesiredState.running, actor.username, reason, now)
-        kind = EventKind.start_requested
-    elif action == SessionAction.stop:
-        updated = _desire(spec, DesiredState.stopped, actor.username, reason, now)
-        kind = EventKind.stop_requested
-    else:
+    kind: EventKind | None = None
+    interrupts_high_priority = False
+
+    # Decided again on the spec as it is at each try (`change_record`): another action
+    # made meanwhile (a restart asked, a stop) is kept, and this one decided on it.
+    def change(spec: SessionSpec) -> dict[str, object]:
+        nonlocal kind, interrupts_high_priority
+        kind = None
+        # A stop or a restart both end a high-priority pair's running program for a while.
+        interrupts_high_priority = (
+            action != SessionAction.start
+            and pair is not None
+            and pair.is_high_priority
+            and spec.desired == DesiredState.running
+        )
+        if interrupts_high_priority:
+            if not actor.role.allows(Role.admin):
+                raise Forbidden(f"only an admin may {action} {name}: its pair is high priority")
+            if not force:
+                raise ForceRequired(f"{name} belongs to a high-priority pair: repeat with force")
+        if action == SessionAction.start:
+            if spec.desired == DesiredState.running and state not in (
+                SessionState.fatal,
+                SessionState.backoff,
+            ):
+                return {}
+            kind = EventKind.start_requested
+            return _desire(spec, DesiredState.running, actor.username, reason, now)
+        if action == SessionAction.stop:
+            kind = EventKind.stop_requested
+            return _desire(spec, DesiredState.stopped, actor.username, reason, now)
         pending = status is not None and spec.restart_asked_since(status.started_at)
         if spec.desired == DesiredState.running and pending:  # clicked again: one restart
-            return _result(name, state, spec.desired, pair)
-        updated = _desire(spec, DesiredState.running, actor.username, reason, now)
-        updated = updated.model_copy(update={"restart_requested_at": now})
+            return {}
         kind = EventKind.restart_requested
-    store.session_specs.replace(updated)
+        changes = _desire(spec, DesiredState.running, actor.username, reason, now)
+        return {**changes, "restart_requested_at": now}
+
+    spec, updated = change_record(
+        store.session_specs,
+        name,
+        change,
+        read=lambda: _spec(store, clock, name),
+        decided_on=SPEC_DECIDED_ON,
+        what=f"session {name!r}",
+    )
+    if kind is None:  # asked already: nothing to write
+        return _result(name, state, updated.desired, pair)
     event = SessionEvent(
         id=uuid.uuid4().hex,
         at=now,

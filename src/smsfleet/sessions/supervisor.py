@@ -26,6 +26,7 @@ from typing import Any
 
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, DomainError, NotFound
+from smsfleet.core.records import write_if_unchanged
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.hosts import Hosts
@@ -39,7 +40,7 @@ from smsfleet.sessions.models import (
     SessionState,
     SessionStatus,
 )
-from smsfleet.sessions.service import sync_specs
+from smsfleet.sessions.service import SPEC_DECIDED_ON, sync_specs
 from smsfleet.stores import ConfigStore
 
 __all__ = ["Supervisor", "SupervisorPolicy"]
@@ -426,15 +427,19 @@ class Supervisor:
     def _want_running(self, spec: SessionSpec, reason: str, now: datetime) -> SessionSpec:
         if spec.desired == DesiredState.running:
             return spec
-        adopted = spec.model_copy(
-            update={
-                "desired": DesiredState.running,
-                "desired_actor": "supervisor",
-                "desired_reason": reason,
-                "desired_at": now,
-            }
+        changes: dict[str, object] = {
+            "desired": DesiredState.running,
+            "desired_actor": "supervisor",
+            "desired_reason": reason,
+            "desired_at": now,
+        }
+        # Decided on the spec as this tick read it: a person's action since (a stop) stands,
+        # and the tick goes on with the spec as it is now; the next one looks again.
+        adopted = write_if_unchanged(
+            self._store.session_specs, spec.name, spec, changes, decided_on=SPEC_DECIDED_ON
         )
-        self._store.session_specs.replace(adopted)
+        if adopted is None:
+            return self._store.session_specs.get(spec.name) or spec
         return adopted
 
     def _decide_down(
