@@ -54,4 +54,5 @@ class Interleaved(Generic[R]):
         return self._store.update(key, changes, where=where)
 
     def delete(self, key: str) -> bool:
+        self._before_write()
         return self._store.delete(key)

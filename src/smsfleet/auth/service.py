@@ -466,6 +466,10 @@ def update_user(
         return changes
 
     user, updated = _change_user(users, username, change)
+    if _active_admin(user) and not _active_admin(updated):
+        before = user.model_dump(include=_DECIDED_ON | {"updated_at"})
+        written = updated.model_dump(include=_DECIDED_ON)
+        _undone_if_no_admin_left(users, user, lambda: users.update(username, before, where=written))
     # The password itself, and its hash, never reach the log: only that it was changed.
     after = UserChange(
         **public_user(updated).model_dump(), password_changed=data.password is not None
@@ -497,6 +501,8 @@ def delete_user(
         _keep_an_admin(users, user)
     if user is None or not users.delete(username):
         raise NotFound(f"user {username!r} does not exist")
+    if _active_admin(user):
+        _undone_if_no_admin_left(users, user, lambda: users.add(user))
     audit_service.record(
         audit,
         clock,
@@ -508,15 +514,35 @@ def delete_user(
     )
 
 
+def _active_admin(user: User) -> bool:
+    return user.role is Role.admin and not user.disabled
+
+
 def _keep_an_admin(users: RecordStore[User], leaving: User) -> None:
     """Refuse to take away the last active admin: no one could manage users after."""
-    if leaving.role is not Role.admin or leaving.disabled:
+    if not _active_admin(leaving):
         return
-    others = [u for u in users.list() if u.role is Role.admin and not u.disabled]
+    others = [u for u in users.list() if _active_admin(u)]
     if all(u.username == leaving.username for u in others):
         raise Conflict(
             f"{leaving.username} is the last active admin: make another user admin first"
         )
+
+
+def _undone_if_no_admin_left(
+    users: RecordStore[User], left: User, undo: Callable[[], object]
+) -> None:
+    """Looked at again once an active admin was taken away: another admin may have been
+    taken away at the same time (two admins disabling each other, on two replicas), each
+    change allowed on what it read. With no active admin left the change is undone and
+    refused; of two such changes at least one stands down, and none may leave none."""
+    if any(_active_admin(u) for u in users.list()):
+        return
+    undo()
+    raise Conflict(
+        f"{left.username} was the last active admin: another admin was taken away at the"
+        " same time; make another user admin first"
+    )
 
 
 def set_password(
