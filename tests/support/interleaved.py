@@ -38,6 +38,7 @@ class Interleaved(Generic[R]):
         return self._store.list()
 
     def add(self, record: R) -> None:
+        self._before_write()
         self._store.add(record)
 
     def add_missing(self, records: Sequence[R]) -> int:

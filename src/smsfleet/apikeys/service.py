@@ -125,20 +125,29 @@ class ApiKeyService:
             created_at=self._clock.now(),
         )
         # Counted and added together: keys made at once in this process cannot all slip
-        # under the cap.
+        # under the cap. Counted again once added: keys made at once on other replicas,
+        # each under the cap on what it read, are taken back past it.
         with self._creating:
-            active = sum(
-                1 for k in self._keys.list() if k.revoked_at is None and _owned_by(k, owner)
-            )
+            active = self._active_of(owner)
             if active >= self._max_active:
-                raise Conflict(
-                    f"a user may have at most {self._max_active} active API keys and you"
-                    f" have {active}: revoke keys you no longer use before making another",
-                    details={"active": active, "max_active": self._max_active},
-                )
+                raise self._past_cap(active)
             self._keys.add(record)
+            active = self._active_of(owner)
+            if active > self._max_active:
+                self._keys.delete(record.id)
+                raise self._past_cap(active - 1)
         self._record(owner, AuditAction.api_key_created, before=None, after=record)
         return ApiKeyCreated(**self.public(record).model_dump(), key=key)
+
+    def _active_of(self, owner: User) -> int:
+        return sum(1 for k in self._keys.list() if k.revoked_at is None and _owned_by(k, owner))
+
+    def _past_cap(self, active: int) -> Conflict:
+        return Conflict(
+            f"a user may have at most {self._max_active} active API keys and you"
+            f" have {active}: revoke keys you no longer use before making another",
+            details={"active": active, "max_active": self._max_active},
+        )
 
     def find(self, *, actor: User, limit: int) -> list[ApiKeyPublic]:
         """The actor's keys; every key for an admin. The newest `limit`, newest first."""

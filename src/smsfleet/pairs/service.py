@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import pycountry
@@ -267,6 +267,13 @@ def create_pair(
     _check_session_room(pairs, len(pair.programs), max_sessions)
     _check_numbers_free(pairs, pair.phone_numbers, pair.key)
     pairs.add(pair)
+    _kept_or_undone(
+        pairs,
+        pair,
+        max_sessions,
+        sessions_added=bool(pair.programs),
+        undo=lambda: pairs.delete(pair.key),
+    )
     audit_service.record(
         audit=audit,
         clock=clock,
@@ -279,6 +286,28 @@ def create_pair(
     return pair
 
 
+def _kept_or_undone(
+    pairs: RecordStore[Pair],
+    written: Pair,
+    max_sessions: int | None,
+    *,
+    sessions_added: bool,
+    undo: Callable[[], object],
+) -> None:
+    """What a new or changed pair was allowed on, looked at again once it is written:
+    another pair given the same test number at the same time, or sessions added at the
+    same time past `max_sessions`, each allowed on what it read (two replicas). When that
+    holds no longer the write is undone and refused: of two such changes at least one
+    stands down, and none may leave a number with two pairs."""
+    sessions = len(written.programs) if sessions_added else 0
+    try:
+        _check_numbers_free(pairs, written.phone_numbers, written.key)
+        _check_session_room(pairs, sessions, max_sessions, besides=written.key)
+    except Conflict:
+        undo()
+        raise
+
+
 def _guard_high_priority(pair: Pair, actor: User | Actor, force: bool, action: str) -> None:
     """High-priority pairs are only stopped on purpose: by an admin, with force."""
     if not pair.is_high_priority:
@@ -289,12 +318,15 @@ def _guard_high_priority(pair: Pair, actor: User | Actor, force: bool, action: s
         raise ForceRequired(f"{pair.key} is high priority: repeat with force=true to {action} it")
 
 
-def _check_session_room(pairs: RecordStore[Pair], adding: int, max_sessions: int | None) -> None:
+def _check_session_room(
+    pairs: RecordStore[Pair], adding: int, max_sessions: int | None, *, besides: str = ""
+) -> None:
     """Each program of a pair is a session, a program running on a host: the fleet holds
-    no more than `max_sessions` of them (None: no bound)."""
+    no more than `max_sessions` of them (None: no bound). `besides`: a pair already
+    written, whose sessions are the `adding`."""
     if adding == 0 or max_sessions is None:
         return
-    held = sum(len(pair.programs) for pair in pairs.list())
+    held = sum(len(pair.programs) for pair in pairs.list() if pair.key != besides)
     if held + adding > max_sessions:
         raise Conflict(
             f"the fleet would hold {held + adding} sessions, more than the"
@@ -402,6 +434,24 @@ def update_pair(
         decided_on=PAIR_VERSION,
         what=f"pair {key}",
     )
+    sessions_added = bool(set(updated.programs) - set(pair.programs))
+    if sessions_added or set(updated.phone_numbers) - set(pair.phone_numbers):
+        changed = {
+            name
+            for name in Pair.model_fields
+            if getattr(updated, name) != getattr(pair, name) and name != "updated_at"
+        }
+        undo = {
+            **pair.model_dump(include=changed),
+            "updated_at": stamp_after(updated.updated_at, clock.now()),
+        }
+        _kept_or_undone(
+            pairs,
+            updated,
+            max_sessions,
+            sessions_added=sessions_added,
+            undo=lambda: write_if_unchanged(pairs, key, updated, undo, decided_on=PAIR_VERSION),
+        )
     audit_service.record(
         audit=audit,
         clock=clock,
