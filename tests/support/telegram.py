@@ -170,7 +170,7 @@ class TelegramStandIn:
         if not text:
             return _error(400, "Bad Request: message text is empty")
         text = str(text)
-        if len(text) > MESSAGE_LIMIT:
+        if len(text.encode("utf-16-le")) // 2 > MESSAGE_LIMIT:  # counted as Telegram does
             return _error(400, "Bad Request: message is too long")
         parse_mode = fields.get("parse_mode")
         if parse_mode == "HTML" and (why := html_error(text)) is not None:

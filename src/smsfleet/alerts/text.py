@@ -8,10 +8,15 @@ from html import escape
 from smsfleet.alerts.models import Alert, NotificationKind, Severity
 from smsfleet.core.clock import human_time
 
-__all__ = ["MESSAGE_LIMIT", "alert_text", "message_text"]
+__all__ = ["MESSAGE_LIMIT", "alert_text", "message_text", "telegram_length"]
 
 MESSAGE_LIMIT = 4096
 _ICON = {Severity.info: "🔵", Severity.warning: "🟠", Severity.critical: "🔴"}
+
+
+def telegram_length(text: str) -> int:
+    """`text`'s length as Telegram counts it, in UTF-16 code units: an emoji is two."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _title(alert: Alert) -> str:
@@ -60,7 +65,7 @@ def alert_text(
 def message_text(text: str, *, actor: str) -> str:
     head = f"📣 <b>Message</b> from {escape(actor)}"
     body = escape(text)
-    while len(head) + 1 + len(body) > MESSAGE_LIMIT:  # escaping can lengthen it
+    while telegram_length(f"{head}\n{body}") > MESSAGE_LIMIT:  # escaping can lengthen it
         text = text[: len(text) * 9 // 10]
         body = escape(text) + "…"
     return f"{head}\n{body}"
@@ -72,9 +77,10 @@ def _fit(lines: list[str]) -> str:
     size = 0
     for index, line in enumerate(lines):
         more = f"… and {len(lines) - index} more"
-        if index > 0 and size + len(line) + 1 > MESSAGE_LIMIT - len(more) - 1:
+        length = telegram_length(line)
+        if index > 0 and size + length + 1 > MESSAGE_LIMIT - telegram_length(more) - 1:
             kept.append(more)
             break
         kept.append(line)
-        size += len(line) + 1
+        size += length + 1
     return "\n".join(kept)

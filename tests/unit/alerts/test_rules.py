@@ -18,7 +18,7 @@ from smsfleet.alerts.models import (
 )
 from smsfleet.alerts.rules import RuleThresholds
 from smsfleet.alerts.service import AlertConfig, ChatRoute
-from smsfleet.alerts.text import MESSAGE_LIMIT, alert_text, message_text
+from smsfleet.alerts.text import MESSAGE_LIMIT, alert_text, message_text, telegram_length
 from smsfleet.core.settings import Settings
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
@@ -325,6 +325,11 @@ def test_texts_are_escaped_grouped_and_under_the_limit() -> None:
     assert done.startswith("✅ <b>RESOLVED</b>") and "cleared after 5 min" in done
     long = message_text("<&>" * 1500, actor="alice")
     assert len(long) <= MESSAGE_LIMIT and html_error(long) is None
+    # Telegram counts UTF-16 code units: 3,500 emoji are 7,000 of them.
+    emoji = message_text("🔥" * 3500, actor="alice")
+    assert telegram_length(emoji) <= MESSAGE_LIMIT and emoji.endswith("…")
+    wide = alert_text(NotificationKind.firing, [alert(f"UZ_{i}", "🔥" * 300) for i in range(20)])
+    assert telegram_length(wide) <= MESSAGE_LIMIT and wide.endswith("more")
 
 
 def test_chats_are_routed_by_severity() -> None:
