@@ -444,6 +444,8 @@ class Dispatcher:
         return wanted
 
     def _allowance(self, pair: Pair, program: str, *, cap: int, cycle: float) -> int:
+        if pair.state is PairState.probing:
+            return 1  # one probe at a time, as its waits between probes say
         counts = self._session_counts()
         return allowance(
             cap_per_minute=cap,

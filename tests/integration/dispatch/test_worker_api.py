@@ -356,6 +356,20 @@ def test_attempts_in_flight_one_per_test_number(ready: Worker) -> None:
     assert (freed["action"], freed["phone"]) == ("send", PHONES[1])
 
 
+def test_a_probed_pair_carries_one_attempt_at_a_time(ready: Worker) -> None:
+    """Its sends and its waits between probes say the same allowance, so its program is
+    not told 3, then 1, then 3 again with every probe."""
+    ready.update_pair(state=PairState.probing)
+    answers = []
+    for _ in range(3):
+        lease = ready.lease()
+        answers.append((lease["action"], lease["max_in_flight"]))
+        if lease["action"] == "send":
+            assert ready.report(lease["trigger_id"]).status_code == 200
+        ready.clock.advance(20)
+    assert answers == [("send", 1), ("wait", 1), ("send", 1)]
+
+
 def test_a_pairs_sessions_share_its_test_numbers(ready: Worker) -> None:
     """One session that asks again first must not hold every number of the pair."""
     other = ready.add_session("program2")
