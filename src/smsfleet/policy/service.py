@@ -9,7 +9,10 @@ evidence, with the Wilson score interval at the configured confidence (`z`):
   grants one send per probe interval);
 - probing, decided on `probe_samples` probes: confidently over the resume line
   (the lower bound above it) → `resumed` (enabled); confidently under the pause
-  line → `paused` again, for twice the cool-down before (at most `cooldown_max`);
+  line, or not resumed after `max_probes` (three times as many) → `paused` again, for
+  twice the cool-down before (at most `cooldown_max`): a route stuck between the two
+  lines is not probed forever, and one that heals while probed has its newest probes
+  to show it;
 - enabled, high priority: never paused; confidently under the pause line → `held`
   (it keeps running and alerts), confidently over the resume line → `recovered`.
 
@@ -133,6 +136,11 @@ class PolicyConfig:
         )
 
     @property
+    def max_probes(self) -> int:
+        """The probes a route has to show it delivers again before it is paused again."""
+        return 3 * self.probe_samples
+
+    @property
     def newest_window(self) -> Window:
         """The newest attempts a pause looks at besides the whole window: the fewest a
         decision is taken on."""
@@ -211,7 +219,13 @@ def decide(
     nearest = min(looks, key=lambda look: look.stats.success_ratio or 0.0)
     worst = figures(nearest.stats, nearest.window)
 
-    def paused(said: str, look: Look, cooldown: timedelta, again: bool) -> Verdict:
+    def paused(
+        said: str,
+        look: Look,
+        cooldown: timedelta,
+        again: bool,
+        bound: EvidenceBound | None = EvidenceBound.upper_bound,
+    ) -> Verdict:
         probed = (
             f"probed from {human_time(now + cooldown, now=now)}, "
             f"after a cool-down of {_duration(cooldown)}"
@@ -222,7 +236,7 @@ def decide(
             if again
             else f"{said}; {probed}"
         )
-        return Verdict(PolicyAction.paused, reason, EvidenceBound.upper_bound, look, cooldown)
+        return Verdict(PolicyAction.paused, reason, bound, look, cooldown)
 
     by_policy = pair.state_actor == POLICY_ACTOR
     if pair.state is PairState.paused:
@@ -261,10 +275,19 @@ def decide(
             )
         if (under := under_pause()) is not None:
             return paused(*under, config.next_cooldown(last_cooldown), again=True)
+        between = (
+            f"{worst}: neither confidently above the {percent(resume)} resume line nor below"
+            f" the {percent(pause)} pause line"
+        )
+        if stats.samples >= config.max_probes:
+            # A route between the two lines would be probed forever: not back is enough.
+            said = f"{between} after {stats.samples} probes"
+            cooldown = config.next_cooldown(last_cooldown)
+            return paused(said, nearest, cooldown, again=True, bound=None)
         return Verdict(
             None,
-            f"probing: {worst}: neither confidently above the {percent(resume)} resume line"
-            f" nor below the {percent(pause)} pause line; further probes decide",
+            f"probing: {between}; paused again after {config.max_probes} probes unless it"
+            " clears the resume line first",
             look=nearest,
         )
     if pair.state is not PairState.enabled:

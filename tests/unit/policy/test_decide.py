@@ -102,6 +102,9 @@ A = PolicyAction
         (pair(PR), WindowStats(9, 9), False, None),
         (pair(PR), WindowStats(9, 0), False, None),
         (pair(PR), WindowStats(10, 9), False, None),
+        # between the lines: probed on until 30 probes, then paused again, not back
+        (pair(PR), WindowStats(29, 14), False, None),
+        (pair(PR), WindowStats(30, 14), False, A.paused),
         (pair(PR, resume_threshold=0.6), FAIR, False, A.resumed),
         (pair(PR, high=True), BAD, False, A.resumed),
     ],
@@ -218,9 +221,9 @@ def test_reasons_carry_the_figures() -> None:
             WindowStats(10, 9),
             None,
             False,
-            "probing: 9 of 10 delivered (90 %) in the"
-            " last 30 min: neither confidently above the 70 % resume line nor below the 50 % pause"
-            " line; further probes decide",
+            "probing: 9 of 10 delivered (90 %) in the last 30 min: neither confidently above the"
+            " 70 % resume line nor below the 50 % pause line; paused again after 30 probes"
+            " unless it clears the resume line first",
         ),
     ],
 )
@@ -230,6 +233,21 @@ def test_a_pair_left_as_it_is_says_why(
     """What an operator asks of a route the policy leaves alone: why not now."""
     verdict = decide(pair=subject, stats=stats, newest=newest, held=held, now=NOW, config=CONFIG)
     assert (verdict.action, verdict.reason) == (None, reason)
+
+
+def test_a_route_between_the_lines_is_paused_again_after_its_probes() -> None:
+    verdict = decide(pair=pair(PR), stats=WindowStats(30, 14), held=False, now=NOW, config=CONFIG)
+    assert (verdict.action, verdict.decided_on, verdict.cooldown) == (
+        A.paused,
+        None,  # no bound decided it: the probes it had
+        timedelta(minutes=4),
+    )
+    assert verdict.reason == (
+        "while probing, 14 of 30 delivered (47 %) in the last 30 min: neither confidently"
+        " above the 70 % resume line nor below the 50 % pause line after 30 probes; paused"
+        " again, probed from 12:04:00 UTC, after a cool-down of 4 min (each pause in a row"
+        " doubles it, to at most 30 min)"
+    )
 
 
 def test_an_own_pause_threshold_above_the_default_resume_lifts_it() -> None:
@@ -298,9 +316,9 @@ def test_two_looks_keep_the_confidence_of_one() -> None:
 
 
 def test_resuming_looks_at_the_newest_attempts_too() -> None:
-    """A route that heals while probed: its first probes failed, so the window's 40 say
+    """A route that heals while probed: its first 6 probes failed, so the window's 26 say
     nothing yet, but its newest 20 all delivered."""
-    healed = WindowStats(40, 26)
+    healed = WindowStats(26, 20)
     assert decide(pair=pair(PR), stats=healed, held=False, now=NOW, config=CONFIG).action is None
     verdict = decide(pair=pair(PR), stats=healed, newest=GOOD, held=False, now=NOW, config=CONFIG)
     assert verdict.action is A.resumed
