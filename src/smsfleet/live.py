@@ -41,6 +41,11 @@ MAX_CLIENT_MESSAGE = 8192
 RECHECK_SECONDS = 30.0
 
 
+# A followed log starts with its last lines again (the dashboard drops what its first
+# page already holds): lines written between that page's read and the follow are kept.
+FOLLOW_BACKLOG = 16 * 1024
+
+
 class _LogFollower:
     """New lines of the session logs this socket follows."""
 
@@ -52,7 +57,8 @@ class _LogFollower:
         """Blocking (a remote host's log is a round trip away): call it in a thread."""
         if len(self._cursors) < MAX_FOLLOWED and name not in self._cursors:
             try:
-                self._cursors[name] = LogCursor(self._context.sessions.backend_of(name), name)
+                backend = self._context.sessions.backend_of(name)
+                self._cursors[name] = LogCursor(backend, name, backlog=FOLLOW_BACKLOG)
             except Exception as error:  # an unknown or unreachable host: nothing to follow
                 log.warning("cannot follow %s: %s", name, error)
 

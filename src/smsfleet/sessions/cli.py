@@ -228,11 +228,13 @@ def logs(
         store.close()
     try:
         backend = Hosts.from_settings(settings).backend(spec.host if spec else LOCAL_HOST)
+        # Made before the tail is read: a line written between the two is shown twice
+        # at worst, never lost.
+        cursor = LogCursor(backend, name) if follow else None
         for line in backend.tail(name, lines):
             typer.echo(line)
-        if not follow:
+        if cursor is None:
             return
-        cursor = LogCursor(backend, name)
         while True:
             time.sleep(0.25)
             for line in cursor.read_new():

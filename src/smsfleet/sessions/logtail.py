@@ -57,13 +57,21 @@ class LogSource(Protocol):
 
 
 class LogCursor:
-    """One session's log, followed from where it ends when the cursor is made."""
+    """One session's log, followed from where it ends when the cursor is made, or from
+    up to `backlog` bytes before: its last lines again first, so a reader that read
+    them before the cursor was made loses none written between (it drops the repeat)."""
 
-    def __init__(self, source: LogSource, name: str) -> None:
+    def __init__(self, source: LogSource, name: str, *, backlog: int = 0) -> None:
         self._source = source
         self.name = name
-        self._offset, _ = source.log_since(name, None)
+        end, _ = source.log_since(name, None)
+        self._offset = max(0, end - backlog)
+        # Started back in the file: the first line read may begin half-way.
+        self._mid_line = self._offset > 0 and backlog > 0
 
     def read_new(self) -> list[str]:
         self._offset, lines = self._source.log_since(self.name, self._offset)
+        if self._mid_line and lines:
+            self._mid_line = False
+            return lines[1:]
         return lines

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smsfleet.sessions.backend import LaunchSpec
-from smsfleet.sessions.logtail import read_since
+from smsfleet.sessions.logtail import LogCursor, read_since
 from smsfleet.sessions.names import InvalidSessionName
 from smsfleet.sessions.screen import ScreenBackend
 
@@ -105,3 +105,28 @@ def test_tail_and_follow_take_terminal_escapes_and_controls_out(backend: ScreenB
     path.write_bytes(b"before\n" + HOSTILE)
     assert backend.tail("program1_IN_vi", 2) == ["before", READABLE]
     assert read_since(path, 0) == (path.stat().st_size, ["before", READABLE])
+
+
+def test_a_log_followed_with_a_backlog_repeats_its_last_lines_whole(
+    backend: ScreenBackend,
+) -> None:
+    """The dashboard reads a log's last lines, then asks to follow it: lines written
+    between the two reach it in the backlog (it drops what it holds), none is lost, and
+    the backlog starts at a whole line."""
+    name = "program1_IN_vi"
+    path = backend.log_path(name)
+    path.write_text("".join(f"line {n}\n" for n in range(1, 101)))
+    page = backend.tail(name, 10)
+    with path.open("a") as log:  # before the follow is asked
+        log.write("line 101\nline 102\n")
+    behind = LogCursor(backend, name, backlog=100)
+    at_end = LogCursor(backend, name)
+    with path.open("a") as log:
+        log.write("line 103\n")
+    repeated = behind.read_new()
+    assert repeated[-3:] == ["line 101", "line 102", "line 103"]
+    assert all(line.startswith("line ") and line[5:].isdigit() for line in repeated)
+    joined = page + repeated[repeated.index(page[-1]) + 1 :]
+    assert joined == [f"line {n}" for n in range(91, 104)]
+    # From the end alone, what came between the page and the follow is gone.
+    assert at_end.read_new() == ["line 103"]
