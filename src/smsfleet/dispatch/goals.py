@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import named_actor
-from smsfleet.policy.stats import Z_95, Window, WindowStats, evidence
+from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, looks_at
 from smsfleet.sessions.models import SessionSpec, SessionState, SessionStatus
 
 __all__ = [
@@ -99,15 +99,19 @@ class Granted:
 
 @dataclass(frozen=True)
 class Route:
-    """A pair's success over the policy's window, and its attempts awaiting a code now."""
+    """A pair's success over the policy's window (and its newest attempts, looked at too
+    as the policy does), and its attempts awaiting a code now."""
 
     stats: WindowStats
     awaiting: int = 0
+    newest: WindowStats | None = None
 
 
 @dataclass(frozen=True)
 class FailingLine:
-    """A route fails when its success is confidently below `line` over `window`.
+    """A route fails when its success is confidently below `line`, read as the policy
+    and the alerts read it: over `window`, and over its newest `fewest` attempts too
+    (`looks_at`), so a route that just broke is named on its newest failures.
 
     The line is the success alert's warning line, not the policy's pause line: a route
     under the pause line is paused at the policy's next look (and the reason is then
@@ -118,14 +122,19 @@ class FailingLine:
     line: float = 0.8
     window: Window = field(default_factory=lambda: Window(timedelta(minutes=30), 50))
     z: float = Z_95
+    fewest: int = 20
 
-    def fails(self, route: Route) -> bool:
-        return route.stats.confidently_below(self.line, self.z)
+    @property
+    def newest(self) -> Window:
+        return self.window.newest(self.fewest)
 
-    def evidence(self, route: Route) -> str:
-        return evidence(
-            route.stats, window=self.window, line=self.line, name="warning", below=True, z=self.z
+    def said(self, route: Route) -> str | None:
+        """What shows the route fails, in words; None when nothing does."""
+        looks = looks_at(
+            route.stats, route.newest, window=self.window, fewest=self.fewest, z=self.z
         )
+        found = beyond(looks, self.line, name="warning", below=True, z=self.z)
+        return None if found is None else found[0]
 
 
 class CountryGoal(BaseModel):
@@ -260,23 +269,23 @@ def _failing_note(
     its SMS hold, when they hold at least half of those awaiting a code ("" otherwise:
     a healthy pair's busy numbers are the country's shortfall, not theirs)."""
     failing = [
-        (pair, route)
+        (pair, route, said)
         for pair in sorted(pairs, key=lambda pair: pair.key)
         if pair.state.runs_sessions
         and (route := routes.get(pair.key)) is not None
-        and line.fails(route)
+        and (said := line.said(route)) is not None
     ]
-    if not failing or 2 * sum(route.awaiting for _, route in failing) < seen.awaiting:
+    if not failing or 2 * sum(route.awaiting for _, route, _ in failing) < seen.awaiting:
         return ""
     return "; ".join(
-        f"{pair.key}, {line.evidence(route)}"
+        f"{pair.key}, {said}"
         + (
             f", its SMS awaiting a code holding {route.awaiting} of its"
             f" {len(pair.phone_numbers)} test numbers"
             if route.awaiting
             else ""
         )
-        for pair, route in failing
+        for pair, route, said in failing
     )
 
 
@@ -319,33 +328,34 @@ def _reason(
         # programs would fail the same way. So "add test numbers" below is said only when
         # failing pairs hold fewer than half of the busy numbers.
         return ReasonKind.failing, f"the route fails: {failing_note}{paused}"
+    if starting_for is not None:
+        # What follows may only be the first minutes' (a first burst takes every number,
+        # and the cycle is not measured yet).
+        seconds = max(0, int(starting_for.total_seconds()))
+        return ReasonKind.starting, (
+            f"starting up: its sessions have run for {seconds} s, less than the "
+            f"{goal.window_seconds} s the count is made over{paused}"
+        )
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         pace = (
-            f"{goal.in_flight_limit} attempts at once at {goal.cycle_seconds:g} s per SMS "
+            f"{goal.in_flight_limit} attempts at once, at {goal.cycle_seconds:g} s per SMS, "
             f"send at most {goal.capacity_per_minute:g}/min"
         )
         if goal.in_flight_limit >= goal.test_numbers:
             return ReasonKind.numbers_busy, (
                 f"every test number awaits a code: {goal.test_numbers} numbers, {pace}; "
-                f"add test numbers{paused}"
+                f"{_more_numbers(seen)}{paused}"
             )
         return (
             ReasonKind.in_flight_limit,
             f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}",
-        )
-    if starting_for is not None:
-        # What follows may only be the first minutes' (a first burst takes every number).
-        seconds = max(0, int(starting_for.total_seconds()))
-        return ReasonKind.starting, (
-            f"starting up: its sessions have run for {seconds} s, less than the "
-            f"{goal.window_seconds} s the count is made over{paused}"
         )
     if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
         # Undelivered SMS hold their numbers until the gateway gives up on them.
         late = f", {seen.stale} for over a minute" if seen.stale else ""
         return ReasonKind.numbers_busy, (
             f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code{late}; "
-            f"add test numbers{paused}"
+            f"{_more_numbers(seen)}{paused}"
         )
     if goal.sessions_running < goal.sessions_wanted:
         down = goal.sessions_wanted - goal.sessions_running
@@ -365,6 +375,16 @@ def _reason(
     return ReasonKind.asked_fewer, (
         "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
     )
+
+
+def _more_numbers(seen: Granted) -> str:
+    """The advice when the numbers are all busy: more of them, unless most of the codes
+    awaited are late. Then the route may have just broken, before its figures can show
+    it (an undelivered SMS holds its number until the gateway gives up on it), and more
+    numbers would only wait the same way."""
+    if seen.stale and 2 * seen.stale >= seen.awaiting:
+        return "most codes are late: add test numbers only if the route delivers"
+    return "add test numbers"
 
 
 def _probing(probing: list[str], paused: str) -> tuple[ReasonKind, str]:

@@ -135,6 +135,7 @@ class DispatchPolicy:
                     max_attempts=settings.policy.window_max_attempts,
                 ),
                 z=settings.policy.z,
+                fewest=settings.policy.min_samples,
             ),
         )
 
@@ -467,6 +468,7 @@ class Dispatcher:
         pairs = store.pairs.list()
         failing_line = self.policy.failing_line
         stats = pair_window_stats(self.attempts, pairs, window=failing_line.window, now=now)
+        newest = pair_window_stats(self.attempts, pairs, window=failing_line.newest, now=now)
         awaiting: dict[str, tuple[int, int]] = {}  # by country
         held: dict[str, int] = {}  # by pair
         leased_since = now - self.policy.lease_ttl
@@ -495,6 +497,7 @@ class Dispatcher:
                 pair.key: Route(
                     stats=stats.get(pair.key, WindowStats(samples=0, delivered=0)),
                     awaiting=held.get(pair.key, 0),
+                    newest=newest.get(pair.key),
                 )
                 for pair in pairs
             },

@@ -401,7 +401,7 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
     assert (goal.sessions_wanted, goal.sessions_running, goal.test_numbers) == (1, 1, 3)
     # Nothing completed yet: the cycle assumed is 30 s, so three numbers send 6 a minute.
     assert goal.reason == (
-        "every test number awaits a code: 3 numbers, 3 attempts at once at 30 s per SMS "
+        "every test number awaits a code: 3 numbers, 3 attempts at once, at 30 s per SMS, "
         "send at most 6/min; add test numbers"
     )
     assert goal.reason_kind is ReasonKind.numbers_busy
