@@ -237,12 +237,14 @@ def demo(
         ],
         env=search_environment(os.environ, search_token),
     )
-    started = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else 0
+    fleet = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else None
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
+    if fleet is not None:
+        kept = f", {fleet.stopped} left stopped as people left them" if fleet.stopped else ""
+        typer.echo(f"  {fleet.running} sessions to run (running ones are adopted){kept}")
     typer.echo(
-        f"  {started} sessions starting; gateway simulator on port {simulator_port}, "
-        f"search service on port {search_port}"
+        f"  gateway simulator on port {simulator_port}, search service on port {search_port}"
     )
     typer.echo(
         "  Ctrl-C stops the demo"

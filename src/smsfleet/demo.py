@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import ProgramCreate
 from smsfleet.programs.service import ProgramRules
 from smsfleet.sessions.backend import SessionBackend
-from smsfleet.sessions.models import SessionAction
-from smsfleet.sessions.service import act, record_stopped, sync_specs
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionSpec
+from smsfleet.sessions.service import SYSTEM_ACTOR, act, record_stopped, sync_specs
 from smsfleet.stores import ConfigStore
 from smsfleet.wiring import Services
 
@@ -183,20 +184,42 @@ def seed_templates(*, store: ConfigStore, clock: Clock) -> None:
             store.templates.add(template)
 
 
-def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> int:
-    """Want every demo session running; the supervisor starts them. Returns how many."""
+@dataclass(frozen=True)
+class DemoSessions:
+    """The demo's sessions as it starts: wanted running (the supervisor starts them, or
+    adopts those whose screens still run), and left stopped as people left them."""
+
+    running: int
+    stopped: int
+
+
+def _never_asked(spec: SessionSpec) -> bool:
+    """Stopped as every new session of a normal pair is, before anyone acted on it."""
+    return (
+        spec.desired is DesiredState.stopped
+        and spec.desired_actor == SYSTEM_ACTOR
+        and spec.desired_reason is None
+    )
+
+
+def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> DemoSessions:
+    """Want running every demo session no one has asked anything of yet (a first start, a
+    program given to a pair since); the others keep what people asked, so a session an
+    operator stopped stays stopped when the demo starts again."""
     sync_specs(store=store, clock=clock)
+    for spec in store.session_specs.list():
+        if _never_asked(spec):
+            act(
+                store=store,
+                clock=clock,
+                actor=actor,
+                name=spec.name,
+                action=SessionAction.start,
+                reason="demo",
+            )
     specs = store.session_specs.list()
-    for spec in specs:
-        act(
-            store=store,
-            clock=clock,
-            actor=actor,
-            name=spec.name,
-            action=SessionAction.start,
-            reason="demo",
-        )
-    return len(specs)
+    running = sum(spec.desired is DesiredState.running for spec in specs)
+    return DemoSessions(running=running, stopped=len(specs) - running)
 
 
 def stop_demo_sessions(*, store: ConfigStore, clock: Clock, backend: SessionBackend) -> int:

@@ -1,0 +1,53 @@
+"""The demo's sessions as it starts again: what people asked is kept (a session an
+operator stopped stays stopped), what no one asked anything of is started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from smsfleet.auth import service as auth_service
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.settings import Settings
+from smsfleet.demo import DEMO_PAIRS, DemoSessions, seed_demo, start_demo_sessions
+from smsfleet.programs.service import ProgramRules
+from smsfleet.sessions.models import DesiredState, SessionAction
+from smsfleet.sessions.service import act
+from smsfleet.stores import open_config_store
+from smsfleet.wiring import prepare_store
+
+STOPPED = "program2_US_verizon"
+
+
+def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, demo=True, admin_password=SecretStr("demo-pw-1234"))
+    clock = SystemClock()
+    store = open_config_store(settings.resolved_config_url)
+    try:
+        prepare_store(settings, store, clock)
+        admin = auth_service.get_user(users=store.users, username=auth_service.ADMIN_USERNAME)
+        seed_demo(store=store, clock=clock, actor=admin, rules=ProgramRules.from_settings(settings))
+        every = 2 * len(DEMO_PAIRS)
+        assert start_demo_sessions(store=store, clock=clock, actor=admin) == DemoSessions(
+            running=every, stopped=0
+        )
+        act(
+            store=store,
+            clock=clock,
+            actor=admin,
+            name=STOPPED,
+            action=SessionAction.stop,
+            reason="route under check",
+        )
+        again = start_demo_sessions(store=store, clock=clock, actor=admin)
+        assert again == DemoSessions(running=every - 1, stopped=1)
+        spec = store.session_specs.get(STOPPED)
+        assert spec is not None
+        assert (spec.desired, spec.desired_actor, spec.desired_reason) == (
+            DesiredState.stopped,
+            "admin",
+            "route under check",
+        )
+    finally:
+        store.close()
