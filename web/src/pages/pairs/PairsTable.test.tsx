@@ -117,6 +117,15 @@ describe("PairsTable", () => {
     expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy pauses it at its next look: ${reason}<`);
   });
 
+  it("says under the row why a pair under its pause line still runs: a high-priority pair held", () => {
+    const reason =
+      "held (high priority, so it keeps running): 4 of 20 delivered (20 %) in the last 30 min: not yet confidently above the 70 % resume line";
+    const html = table([pair({ key: "UZ_uzmobile" })], true, [
+      standingOf({ is_high_priority: true, reason, success_ratio: 0.2, samples: 20, delivered: 4 }),
+    ]);
+    expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy: ${reason}<`);
+  });
+
   it("says a probing pair's probes so far, and a pair with no figures shows a dash", () => {
     const probing = "probing: 4 of the 10 probes a decision needs have completed, 3 delivered";
     const html = table(

@@ -109,8 +109,9 @@ interface RowProps {
 
 function PairRow({ pair, standing, actions, busy }: RowProps) {
   // What the policy's next look does, said under the row when it acts (a pause coming, a
-  // cool-down's end) or while it probes (the probes so far).
-  const next = standing && (standing.action !== null || pair.state === "probing") ? standing : undefined;
+  // cool-down's end), while it probes (the probes so far), and while the route delivers
+  // under its pause line (a high-priority pair held, or one not yet confidently under).
+  const next = standing && (standing.action !== null || pair.state === "probing" || isUnder(standing)) ? standing : undefined;
   return (
     <Fragment>
       <PairCells pair={pair} standing={standing} actions={actions} busy={busy} />
@@ -145,6 +146,9 @@ export function policyNote(standing: PairStanding): string {
     : `Policy ${verb[standing.action]} at its next look: ${standing.reason}`;
 }
 
+const isUnder = (standing: PairStanding): boolean =>
+  standing.success_ratio !== null && standing.success_ratio < standing.pause_threshold;
+
 function SuccessCell({ standing }: { standing: PairStanding | undefined }) {
   if (!standing || standing.success_ratio === null) {
     return (
@@ -153,10 +157,9 @@ function SuccessCell({ standing }: { standing: PairStanding | undefined }) {
       </td>
     );
   }
-  const under = standing.success_ratio < standing.pause_threshold;
   return (
     <td
-      className={under ? "numeric pairs-table__success--under" : "numeric"}
+      className={isUnder(standing) ? "numeric pairs-table__success--under" : "numeric"}
       title={policyNote(standing)}
       data-testid="success"
     >
