@@ -48,7 +48,7 @@ from smsfleet.metrics.service import MetricsService
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, PolicyDecision
 from smsfleet.policy.service import PolicyService
-from smsfleet.policy.stats import Window, WindowStats
+from smsfleet.policy.stats import Window, WindowStats, figures, looks_at
 from smsfleet.sessions.models import SessionEvent, SessionState
 from smsfleet.stores import ConfigStore
 
@@ -352,6 +352,23 @@ class AlertService:
             and (pair := pairs.get(alert.subject)) is not None
             and pair.state in (PairState.paused, PairState.probing)
         ]
+        # A running route over its lines again: its alert waits the hold time to resolve,
+        # and says so meanwhile, with the figures of now, rather than keep the ones it was
+        # raised on as if they still held.
+        seen = {signal.fingerprint for signal in signals}
+        refreshed += [
+            _easing(
+                alert,
+                _figures_now(alert.subject, current, newest, window, thresholds),
+                now,
+                config.hold,
+            )
+            for alert in firing
+            if alert.rule in SUCCESS_RULES
+            and alert.fingerprint not in seen
+            and alert.subject in pairs
+            and alert.subject not in stopped
+        ]
         # A pause alert also clears when a person resumes the pair; a deleted pair's
         # alerts clear with it (nothing else would: it is gone with its figures).
         cleared = [
@@ -631,6 +648,44 @@ def _held(signal: Signal, pair: Pair, now: datetime) -> Signal:
                 f"{figures}{_HELD}{human_time(since, now=now)} while {pair.key} is {state} {actor}"
             )
         }
+    )
+
+
+_EASING = "; not seen since "
+
+
+def _figures_now(
+    key: str,
+    current: Mapping[str, WindowStats],
+    newest: Mapping[str, WindowStats],
+    window: Window,
+    thresholds: RuleThresholds,
+) -> str:
+    """A pair's figures as the rules read them now: its newest attempts when the window
+    holds more (the look that changes first), else the window."""
+    stats = current.get(key, WindowStats(samples=0, delivered=0))
+    looks = looks_at(
+        stats, newest.get(key), window=window, fewest=thresholds.min_samples, z=thresholds.z
+    )
+    return figures(looks[-1].stats, looks[-1].window)
+
+
+def _easing(alert: Alert, now_said: str, now: datetime, hold: timedelta) -> Signal:
+    """An open alert not seen any more, as it waits `hold` to resolve: since when, the
+    figures of now, and when it resolves unless seen again."""
+    raised_on = alert.summary.partition(_EASING)[0]
+    return Signal(
+        rule=alert.rule,
+        severity=alert.severity,
+        subject_kind=alert.subject_kind,
+        subject=alert.subject,
+        country=alert.country,
+        summary=(
+            f"{raised_on}{_EASING}{human_time(alert.last_seen_at, now=now)}: now"
+            f" {now_said}; resolves at {human_time(alert.last_seen_at + hold, now=now)}"
+            " unless seen again"
+        ),
+        details=alert.details,
     )
 
 

@@ -7,6 +7,7 @@ its evidence, and resolves only once the condition has not been seen for the hol
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +15,7 @@ from datetime import timedelta
 from smsfleet.alerts.models import Alert, AlertQuery, AlertRule, AlertState, Severity
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.clock import human_time
 from smsfleet.policy.stats import WindowStats
 from tests.support.alerting import Alerting
 from tests.support.services import policy_service
@@ -123,6 +125,16 @@ def test_an_alert_that_recovers_holds_for_the_hold_time_then_resolves(alerting: 
     assert eased.last_seen_at == critical[-1].last_seen_at + hold
     assert eased.summary.endswith("below the 80 % warning line with 95 % confidence")
     assert alert.resolved_at == seen[-2].last_seen_at + hold
+    # Not seen any more, it says so while it waits, with the figures of now.
+    easing = seen[-2]
+    last_seen = human_time(easing.last_seen_at, now=alerting.clock.now())
+    resolves = human_time(easing.last_seen_at + hold, now=alerting.clock.now())
+    assert re.search(
+        rf"below the 80 % warning line with 95 % confidence; not seen since {last_seen}: now"
+        rf" \d+ of the newest 20 delivered \(\d+ %\) in the last 30 min; resolves at {resolves}"
+        " unless seen again$",
+        easing.summary,
+    ), easing.summary
     told = "🟠 <b>WARNING</b> · success rate low · UZ (was critical)\nUZ_uzmobile (uzmobile): "
     assert alerting.texts("oncall")[-1].startswith(told)  # paged for it: told it eased
     assert alerting.texts("all")[-2].startswith(told)
