@@ -32,6 +32,7 @@ def test_a_running_program_holds_none_of_the_control_planes_secrets(live: Live) 
     assert env["SMSFLEET_PAIR"] == "IN_vi"
     assert env["SMSFLEET_WORKER_TOKEN"]
     assert env["SMSFLEET_PROGRAM_SENTRY_DSN"] == PROGRAM_SENTRY_DSN
+    assert env["SMSFLEET_STOP_GRACE"] == "1"  # the supervisor's, so its stop fits it
     assert env["PATH"]
 
 

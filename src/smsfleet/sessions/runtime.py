@@ -177,6 +177,9 @@ class SessionRuntime:
                     "SMSFLEET_COUNTRY": pair.country,
                     "SMSFLEET_SIMULATOR_URL": settings.simulator_url,
                     "SMSFLEET_SPOOL_DIR": spool_dir,
+                    # What the supervisor allows from SIGTERM to SIGKILL: the worker SDK
+                    # plans its stop (waits, reports, exit) to end within it.
+                    "SMSFLEET_STOP_GRACE": f"{settings.stop_grace_seconds:g}",
                 }
                 | (
                     {"SMSFLEET_PROGRAM_SENTRY_DSN": settings.program_sentry_dsn}

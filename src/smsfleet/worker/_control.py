@@ -115,6 +115,7 @@ class ControlPlane:
         timeout: float = 10.0,
     ) -> None:
         self.session = session
+        self._timeout = timeout
         self._client = httpx.Client(
             base_url=url.rstrip("/") + "/api/v1/worker",
             headers={"Authorization": f"Bearer {token}", "User-Agent": "smsfleet-worker"},
@@ -132,9 +133,14 @@ class ControlPlane:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    def _post(
+        self, path: str, body: dict[str, Any], *, timeout: float | None = None
+    ) -> httpx.Response:
         try:
-            response = self._client.post(path, json=body)
+            if timeout is None:
+                response = self._client.post(path, json=body)
+            else:
+                response = self._client.post(path, json=body, timeout=min(timeout, self._timeout))
         except httpx.TransportError as exc:
             raise ControlPlaneUnavailable(f"{type(exc).__name__}: {exc}") from exc
         status = response.status_code
@@ -190,9 +196,13 @@ class ControlPlane:
             raise ControlPlaneUnavailable(f"malformed lease answer: {exc}") from exc
         raise ControlPlaneUnavailable(f"unknown lease action {action!r}")
 
-    def report(self, report: dict[str, Any]) -> str:
-        """Send one report (as `Report.to_json()` made it); answers `recorded` or `duplicate`."""
-        body = self._json(self._post("/report", report))
+    def report(self, report: dict[str, Any], *, timeout: float | None = None) -> str:
+        """Send one report (as `Report.to_json()` made it); answers `recorded` or `duplicate`.
+
+        `timeout` (seconds) shortens the client's for this request: a stopping program has
+        only what is left of its grace. Safe from several threads at once.
+        """
+        body = self._json(self._post("/report", report, timeout=timeout))
         status = body.get("status")
         if status not in ("recorded", "duplicate"):
             raise ControlPlaneUnavailable(f"unexpected report status {status!r}")

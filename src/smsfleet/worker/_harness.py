@@ -5,6 +5,11 @@ A session carries several attempts at once, as many as the control plane allows 
 may start, and each granted attempt runs in its own thread (send, wait for the code,
 submit, report). Every attempt is written to the in-flight journal when granted and
 when sent, so a program killed mid-wait picks its attempts up after a restart.
+
+A stop (SIGTERM or SIGINT) has the stop grace, the time the session backend allows
+before SIGKILL (`SMSFLEET_STOP_GRACE`, which it sets): the attempts in flight wait for
+their codes while the first part of it lasts, are then reported side by side (as
+`interrupted` when their codes have not come), and the program exits before its end.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ from smsfleet.worker._program import Attempt, SendFailed, Sent
 from smsfleet.worker._settings import SettingsError, WorkerSettings
 from smsfleet.worker._spool import InFlightEntry, InFlightJournal, Spool
 
+
+class _GraceOver(ControlPlaneUnavailable):
+    """No time is left of the stop grace to send a report: it stays in the spool."""
+
+
 EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_REFUSED = 3
@@ -49,6 +59,12 @@ MAX_WAIT_SECONDS = 60.0
 FULL_RECHECK_SECONDS = 5.0
 # A grant's wait for its code ends this long before the lease expires, for the report.
 REPORT_MARGIN_SECONDS = 5.0
+# The end of the stop grace kept, after the attempts' wait for their codes, for their last
+# look at the gateway, their reports and the exit: half the grace, at most this.
+STOP_REPORT_SECONDS = 2.0
+# Of that, the very end is for the process to exit: a quarter of the grace, at most this.
+# A report the control plane has not confirmed by then waits in the spool for the next run.
+STOP_EXIT_SECONDS = 0.5
 
 
 class SendsOtp(Protocol):
@@ -127,6 +143,9 @@ class Worker:
         self._stop = threading.Event()  # finish the attempts in flight, then exit
         self._abandon = threading.Event()  # give the attempts in flight up now
         self._stop_requested_at: float | None = None
+        self._stop_why = self._abandon_why = "stop requested"
+        self._announced: set[str] = set()
+        self._log_lock = threading.Lock()
         self._heartbeat_stop = threading.Event()
         self._flush_lock = threading.Lock()
         # Attempts in flight by trigger id; `_slot_freed` is notified as each ends.
@@ -136,18 +155,61 @@ class Worker:
 
     # -- control -----------------------------------------------------------------------------
 
-    def request_stop(self) -> None:
-        """First call: finish the attempts in flight (within the stop grace), then exit.
+    def request_stop(self, why: str = "stop requested") -> None:
+        """First call: the attempts in flight wait for their codes while the stop grace
+        allows, are reported, and the program exits. A second call gives them up at once.
 
-        A second call abandons them at once.
+        Safe from a signal handler: it writes nothing (the main thread says what it does).
         """
         if self._stop.is_set():
+            self._abandon_why = why
             self._abandon.set()
         else:
+            self._stop_why = why
             self._stop_requested_at = time.monotonic()
             self._stop.set()
         with self._slot_freed:
             self._slot_freed.notify_all()
+
+    def _stop_time(self, kept_cap: float, kept_share: float) -> float | None:
+        """When a stop's grace has all but its last `kept_share` (at most `kept_cap`
+        seconds) gone by, on the monotonic clock; None until a stop."""
+        if self._stop_requested_at is None:
+            return None
+        grace = self.settings.stop_grace
+        return self._stop_requested_at + grace - min(kept_cap, grace * kept_share)
+
+    def _codes_until(self) -> float | None:
+        """Once stopping: until when the attempts in flight wait for their codes."""
+        return self._stop_time(STOP_REPORT_SECONDS, 0.5)
+
+    def _time_left(self) -> float | None:
+        """Once stopping: how long is left to report before the program must exit."""
+        done_by = self._stop_time(STOP_EXIT_SECONDS, 0.25)
+        return None if done_by is None else done_by - time.monotonic()
+
+    def _announce_stop(self) -> None:
+        """Say once what the stop does now; from the main thread, never a signal handler
+        (which may interrupt a write of the same stream)."""
+        if self._stop.is_set() and "stop" not in self._announced:
+            self._announced.add("stop")
+            count = self.in_flight
+            if not count:
+                self.log(f"{self._stop_why}: stopping; no attempt in flight")
+            else:
+                until = self._codes_until()
+                wait = max(0.0, until - time.monotonic()) if until is not None else 0.0
+                self.log(
+                    f"{self._stop_why}: stopping; {count} attempt(s) in flight wait up to"
+                    f" {wait:.1f} s more for their codes, then each is reported (as"
+                    " interrupted if its code has not come) and the program exits"
+                )
+        if self._abandon.is_set() and "abandon" not in self._announced:
+            self._announced.add("abandon")
+            self.log(
+                f"{self._abandon_why} again: the attempts in flight stop waiting for their"
+                " codes now and are reported as interrupted"
+            )
 
     @property
     def in_flight(self) -> int:
@@ -162,7 +224,12 @@ class Worker:
         if not self.settings.log_stamped:
             stamp = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
             line = f"{stamp} {self.settings.session} {line}"
-        print(line, file=self._out or sys.stdout, flush=True)
+        out = self._out or sys.stdout
+        # One write per line: attempts log side by side, and `print` writes the line and
+        # its end separately, so two threads' lines would run together.
+        with self._log_lock:
+            out.write(line + "\n")
+            out.flush()
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -170,15 +237,20 @@ class Worker:
         self.log(f"started: pair {self.settings.pair}, control plane {self.settings.url}")
         heartbeat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
         heartbeat.start()
+        stopped = False
         try:
             self._resume()
             code = self._loop()
             self._drain()
+            stopped = code == EXIT_OK
             return code
         finally:
             self._heartbeat_stop.set()
-            heartbeat.join(timeout=5)
+            left = self._time_left()
+            heartbeat.join(timeout=5 if left is None else min(5, max(0.0, left)))
             self._flush(final=True)
+            if stopped:
+                self._log_stopped()
             self._cp.close()
             self._gateway.close()
 
@@ -223,7 +295,7 @@ class Worker:
                 self._stop.wait(min(max(lease.retry_after, 0.05), MAX_WAIT_SECONDS))
                 continue
             self._launch(lease, self._attempt_for(lease))
-        self.log("stopped")
+        self._announce_stop()
         return EXIT_OK
 
     def _carried(self) -> list[str]:
@@ -255,19 +327,40 @@ class Worker:
                     self._in_flight.pop(grant.trigger_id, None)
                     self._slot_freed.notify_all()
 
-        thread = threading.Thread(target=carry, name=f"attempt-{grant.trigger_id[:8]}")
+        # A daemon: one stuck in its program's code at the end of the stop grace must not
+        # hold the exit (its journal entry stays, so the next run reports it).
+        thread = threading.Thread(target=carry, name=f"attempt-{grant.trigger_id[:8]}", daemon=True)
         with self._slot_freed:
             self._in_flight[grant.trigger_id] = thread
         thread.start()
 
     def _drain(self) -> None:
-        """Wait for the attempts in flight: each reports what it knows (within the grace)."""
+        """Wait for the attempts in flight to report; once stopping, no longer than the
+        stop grace allows (a stop arriving meanwhile is heeded at once)."""
+        if self.in_flight and not self._stop.is_set():
+            self.log(f"waiting for {self.in_flight} attempt(s) in flight to report")
         with self._slot_freed:
-            threads = list(self._in_flight.values())
-        if threads:
-            self.log(f"waiting for {len(threads)} attempt(s) in flight to report")
-        for thread in threads:
-            thread.join()
+            while self._in_flight:
+                self._announce_stop()
+                left = self._time_left()
+                if left is not None and left <= 0:
+                    break
+                # Notified as each attempt ends, and by a stop.
+                self._slot_freed.wait(left)
+            stuck = len(self._in_flight)
+        if stuck:
+            self.log(
+                f"{stuck} attempt(s) still in the program's code at the end of the stop"
+                " grace: exiting without them; the next run reports them from its journal"
+            )
+
+    def _log_stopped(self) -> None:
+        since = self._stop_requested_at
+        after = "" if since is None else f" {time.monotonic() - since:.1f} s after the stop"
+        if len(self.spool) or self.in_flight:
+            self.log(f"stopped{after}")
+        else:
+            self.log(f"stopped{after}: every attempt reported")
 
     def _resume(self) -> None:
         """Attempts a killed run left in flight: wait for their codes, or say they broke off."""
@@ -430,34 +523,63 @@ class Worker:
 
         def remaining() -> float:
             limit = deadline
-            if self._stop_requested_at is not None:
-                limit = min(limit, self._stop_requested_at + self.settings.stop_grace)
+            codes_until = self._codes_until()
+            if codes_until is not None:
+                limit = min(limit, codes_until)
             return 0.0 if self._abandon.is_set() else limit - time.monotonic()
 
         while True:
             left = remaining()
             if left > 0:
-                self._abandon.wait(min(delay, left))
+                # A pause grows to seconds: a stop (and then a second one) ends it at once,
+                # so the stop's earlier end of the wait is kept.
+                wake = self._abandon if self._stop.is_set() else self._stop
+                wake.wait(min(delay, left))
                 delay = min(delay * 1.5, self._poll_max)
-            delivery = self._gateway.message(trigger_id)
+            delivery = self._gateway.message(trigger_id, timeout=self._look_timeout())
             if delivery.status != "pending" or remaining() <= 0:
                 return delivery
+
+    def _look_timeout(self) -> float | None:
+        """Once stopping, a look at the gateway takes at most half the time left to report."""
+        left = self._time_left()
+        return None if left is None else max(0.05, left / 2)
 
     # -- reports -----------------------------------------------------------------------------
 
     def _record(self, report: Report) -> None:
         # On disk first: the report outlives an unreachable control plane or a crash; the
         # journal's entry goes once the report is there (a restart finds one or the other).
-        self.spool.add(report.to_json())
+        path = self.spool.add(report.to_json())
         self.journal.remove(report.trigger_id)
-        self._flush()
+        if not self._stop.is_set():
+            self._flush()
+            return
+        # Stopping: the attempts cut off together report together, side by side rather
+        # than one after another, within what is left of the grace.
+        with contextlib.suppress(ControlPlaneUnavailable):  # kept for the final flush
+            self.spool.deliver(path, self._send_report, on_rejected=self._on_rejected)
+
+    def _send_report(self, report: dict[str, Any]) -> str:
+        left = self._time_left()
+        if left is None:
+            return self._cp.report(report)
+        if left <= 0:
+            raise _GraceOver("no time is left of the stop grace")
+        return self._cp.report(report, timeout=left)
 
     def _flush(self, *, final: bool = False) -> None:
         if not self.spool.pending():
             return
         try:
             with self._flush_lock:
-                self.spool.flush(self._cp.report, on_rejected=self._on_rejected)
+                self.spool.flush(self._send_report, on_rejected=self._on_rejected)
+        except _GraceOver:
+            if final:
+                self.log(
+                    f"{len(self.spool)} report(s) not confirmed within the stop grace, kept in"
+                    f" {self.spool.directory}: the next run sends them"
+                )
         except ControlPlaneUnavailable:
             if final:
                 self.log(
@@ -512,12 +634,8 @@ def run_program(
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if worker.stopping:
-            worker.log(f"received {name} again: abandoning the current attempt")
-        else:
-            worker.log(f"received {name}: finishing the current attempt, then exiting")
-        worker.request_stop()
+        # No write here: the main thread may be halfway through one to the same stream.
+        worker.request_stop(f"received {signal.Signals(signum).name}")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     reports = start_error_reports(

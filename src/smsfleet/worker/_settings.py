@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SIMULATOR_URL = "http://127.0.0.1:8100"
+# The control plane's own default time from SIGTERM to SIGKILL (SMSFLEET_STOP_GRACE_SECONDS):
+# a program started without SMSFLEET_STOP_GRACE (by hand) plans its stop for it.
+DEFAULT_STOP_GRACE = 5.0
 _SESSION_RE = re.compile(
     r"^(?P<program>[A-Za-z0-9][A-Za-z0-9-]*)_(?P<pair>[A-Z]{2}_[A-Za-z0-9_-]+)$"
 )
@@ -30,7 +33,8 @@ class WorkerSettings:
     spool_dir: Path | None = None
     proxy: str | None = None
     heartbeat_interval: float = 15.0
-    stop_grace: float = 3.0
+    stop_grace: float = DEFAULT_STOP_GRACE
+    """From the stop signal to SIGKILL: the session backend tells its own grace."""
     sentry_dsn: str | None = None
     log_stamped: bool = False
     """Whoever runs the program (the session runner) timestamps its lines already."""
@@ -91,7 +95,7 @@ class WorkerSettings:
             spool_dir=Path(spool).expanduser() if spool else None,
             proxy=optional("SMSFLEET_PROXY"),
             heartbeat_interval=seconds("SMSFLEET_HEARTBEAT_INTERVAL", 15.0) or 15.0,
-            stop_grace=seconds("SMSFLEET_STOP_GRACE", 3.0),
+            stop_grace=seconds("SMSFLEET_STOP_GRACE", DEFAULT_STOP_GRACE),
             sentry_dsn=optional("SMSFLEET_PROGRAM_SENTRY_DSN"),
             log_stamped=optional("SMSFLEET_LOG_STAMPED") == "1",
         )

@@ -31,6 +31,7 @@ class Spool:
         directory.mkdir(parents=True, exist_ok=True)
         self._last = max((_sequence(path) for path in self.pending()), default=0)
         self._lock = threading.Lock()  # attempts in flight add their reports concurrently
+        self._sending: set[Path] = set()  # reports being sent now, each by one thread
 
     def pending(self) -> list[Path]:
         return sorted(self.directory.glob("*.json"))
@@ -65,17 +66,51 @@ class Spool:
         """Send pending reports oldest first; stops at the first that cannot be delivered.
 
         Returns how many were confirmed. Raises `ControlPlaneUnavailable` when the control
-        plane is down; what is left stays for the next flush.
+        plane is down; what is left stays for the next flush. A report being sent on its
+        own (`deliver`) meanwhile is left to that.
         """
         confirmed = 0
         for path in self.pending():
+            if self._deliver_claimed(path, send, on_rejected):
+                confirmed += 1
+        return confirmed
+
+    def deliver(
+        self,
+        path: Path,
+        send: Callable[[dict[str, Any]], str],
+        *,
+        on_rejected: Callable[[Path, ControlPlaneRejected], None] | None = None,
+    ) -> bool:
+        """Send the one report at `path` (as `add` returned it) now, beside other threads'
+        deliveries and a flush: reports made at once go side by side, not in a queue.
+
+        True once confirmed; False when it was refused, or was sent by someone else.
+        Raises `ControlPlaneUnavailable` as `flush` does; the report stays for a flush.
+        """
+        return self._deliver_claimed(path, send, on_rejected)
+
+    def _deliver_claimed(
+        self,
+        path: Path,
+        send: Callable[[dict[str, Any]], str],
+        on_rejected: Callable[[Path, ControlPlaneRejected], None] | None,
+    ) -> bool:
+        # Claimed while it is sent, so no two threads send (or set aside) the same file.
+        with self._lock:
+            if path in self._sending:
+                return False
+            self._sending.add(path)
+        try:
             try:
                 report = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                return False  # confirmed and deleted by another thread meanwhile
             except (OSError, ValueError) as exc:
                 self._set_aside(path)
                 if on_rejected is not None:
                     on_rejected(path, ControlPlaneRejected(0, "unreadable", str(exc)))
-                continue
+                return False
             try:
                 send(report)
             except ControlPlaneRejected as exc:
@@ -83,10 +118,12 @@ class Spool:
                 self._set_aside(path)
                 if on_rejected is not None:
                     on_rejected(path, exc)
-                continue
+                return False
             path.unlink(missing_ok=True)
-            confirmed += 1
-        return confirmed
+            return True
+        finally:
+            with self._lock:
+                self._sending.discard(path)
 
     def _set_aside(self, path: Path) -> None:
         self.rejected.mkdir(exist_ok=True)

@@ -183,6 +183,8 @@ def make_worker(
     gateway: FakeGateway,
     calls: Calls,
     out: Any,
+    *,
+    stop_grace: float = 0.3,
     **kwargs: Any,
 ) -> Worker:
     send_cls, submit_cls = program_classes(calls)
@@ -197,7 +199,7 @@ def make_worker(
     return Worker(
         send_cls,
         submit_cls,
-        settings=settings(tmp_path / "spool"),
+        settings=settings(tmp_path / "spool", stop_grace=stop_grace),
         control_plane=cp.client(),
         gateway=gateway.client(),
         out=out,

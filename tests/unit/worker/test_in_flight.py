@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import io
 import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from smsfleet.worker import SendGrant, Worker
 from tests.unit.worker.fakes import (
@@ -174,3 +178,83 @@ def test_concurrent_reports_get_distinct_spool_files(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(worker.spool) == 8
+
+
+@dataclass
+class _SlowReports(FakeControlPlane):
+    """Each report takes `delay` seconds to answer, as on a busy control plane; several
+    are answered side by side."""
+
+    delay: float = 0.4
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/report"):
+            time.sleep(self.delay)
+        return super().handler(request)
+
+
+def _stop_once_all_sent(worker: Worker, calls: Calls, count: int) -> None:
+    def when_sent() -> None:
+        deadline = time.monotonic() + 30
+        while len(calls.sent) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        worker.request_stop()  # as SIGTERM's handler does
+
+    threading.Thread(target=when_sent, daemon=True).start()
+
+
+def _waits(allowed: int) -> list[dict[str, Any]]:
+    return [{"action": "wait", "retry_after": 30, "max_in_flight": allowed}] * 5
+
+
+def test_attempts_cut_off_by_a_stop_report_side_by_side_within_the_grace(
+    tmp_path: Path,
+) -> None:
+    """Six attempts whose codes never come, a stop, a control plane taking 0.4 s a report:
+    one after another the reports alone would take 2.4 s of the 4 s grace."""
+    cp = _SlowReports(leases=[*_grants(6, allowed=6), *_waits(6)])
+    gateway = FakeGateway(states={f"t-{n}": [PENDING] for n in range(1, 7)})
+    calls, out = Calls(), io.StringIO()
+    worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=4.0, code_timeout=30.0)
+    _stop_once_all_sent(worker, calls, 6)
+    started = time.monotonic()
+    assert _run(worker, timeout=15) == 0
+    elapsed = time.monotonic() - started
+    assert sorted((r["trigger_id"], r["outcome"], r["error_code"]) for r in cp.reports) == [
+        (f"t-{n}", "error", "interrupted") for n in range(1, 7)
+    ]
+    assert not worker.spool.pending()
+    # Ended within the grace, not killed at its end: codes awaited for half of it (2 s),
+    # then the six reports together (0.4 s), with a second and a half to spare.
+    assert elapsed < 4.0, f"stopped after {elapsed:.1f} s, past the 4 s grace"
+    log = out.getvalue()
+    assert "stopping; 6 attempt(s) in flight wait up to 2.0 s more for their codes" in log
+    assert "every attempt reported" in log
+    assert "finishing the current attempt" not in log
+
+
+def test_a_stop_ends_a_long_pause_between_looks_at_the_gateway(tmp_path: Path) -> None:
+    """Attempts waiting long pause seconds between looks at the gateway: a stop cuts the
+    pause short, so their wait still ends at the stop's time, not at the pause's end."""
+    cp = FakeControlPlane(leases=[*_grants(3, allowed=3), *_waits(3)])
+    gateway = FakeGateway(states={f"t-{n}": [PENDING] for n in (1, 2, 3)})
+    calls = Calls()
+    worker = make_worker(
+        tmp_path,
+        cp,
+        gateway,
+        calls,
+        io.StringIO(),
+        stop_grace=1.0,
+        code_timeout=60.0,
+        poll_interval=30.0,
+        poll_max_interval=30.0,
+    )
+    _stop_once_all_sent(worker, calls, 3)
+    # The grace is 1 s; a pause not cut short would last 30 s.
+    assert _run(worker, timeout=10) == 0
+    assert sorted((r["trigger_id"], r["error_code"]) for r in cp.reports) == [
+        ("t-1", "interrupted"),
+        ("t-2", "interrupted"),
+        ("t-3", "interrupted"),
+    ]
