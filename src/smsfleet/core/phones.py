@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import phonenumbers
 
-__all__ = ["canonical", "country_of", "of_country", "spellings"]
+__all__ = ["canonical", "country_of", "is_e164", "of_country", "spellings"]
 
 # A number no region claims is taken for its country code's main region only when it
 # is this long: `+1234567890` is a US number, `+123` is nobody's.
 MIN_NATIONAL_DIGITS = 6
+# E.164's longest number, country code included.
+E164_MAX_DIGITS = 15
 
 
 def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -55,6 +57,19 @@ def country_of(raw: str, region: str | None = None) -> str | None:
     if (not found or found == "ZZ") and len(str(number.national_number)) >= MIN_NATIONAL_DIGITS:
         found = phonenumbers.region_code_for_country_code(number.country_code)
     return None if not found or found in ("ZZ", "001") else str(found)
+
+
+def is_e164(raw: str) -> bool:
+    """Whether `raw` is a country's number written in E.164: `+`, a country code in use and
+    at most 15 digits, as many as that country's numbers have."""
+    digits = raw.removeprefix("+")
+    return (
+        raw.startswith("+")
+        and digits.isascii()
+        and digits.isdigit()
+        and len(digits) <= E164_MAX_DIGITS
+        and country_of(raw) is not None
+    )
 
 
 def of_country(raw: str, country: str) -> str:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from smsfleet.core import phones
 from smsfleet.core.records import Timestamp
 from smsfleet.core.text import OneLine, Prose
 
@@ -62,6 +63,15 @@ class SeedSms(BaseModel):
     messageText: str = Field(min_length=1, max_length=MAX_TEXT)  # noqa: N815
     timestamp: Timestamp
     uuid: UUID
+
+    @field_validator("senderPhone", "receiverPhone")
+    @classmethod
+    def _e164_when_international(cls, value: str) -> str:
+        # The document writes its numbers without `+` (`0987654321`), read as
+        # `phones.canonical` reads them; a number written with `+` claims E.164 and must be it.
+        if value.startswith("+") and not phones.is_e164(value):
+            raise ValueError("not an E.164 number: + and a country code, at most 15 digits in all")
+        return value
 
 
 class SeedAnswer(BaseModel):

@@ -87,6 +87,32 @@ def test_a_repeated_uuid_is_409_and_changes_nothing(web: Api) -> None:
     assert [m["message_text"] for m in thread["messages"]] == ["once"]
 
 
+@pytest.mark.parametrize("route", ["send-sms", "receive-sms"])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"receiverPhone": "+0987654321"}, "receiverPhone"),
+        ({"senderPhone": "+999123456789"}, "senderPhone"),
+        ({"senderPhone": "+44123"}, "senderPhone"),
+        ({"receiverPhone": "+9989012345678901"}, "receiverPhone"),
+    ],
+)
+def test_a_number_written_with_plus_that_is_not_e164_is_422(
+    web: Api, route: str, change: dict[str, str], field: str
+) -> None:
+    headers = web.headers(Role.operator)
+    response = web.client.post(
+        f"/api/{route}", json=sms(A, B, "x", "2026-01-05T10:00:00Z") | change, headers=headers
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert [d["field"] for d in error["details"]] == [field]
+    assert "E.164" in error["details"][0]["message"]
+    number = change[field].removeprefix("+")
+    assert web.client.get(f"/api/get-conversation/{number}", headers=headers).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -1,0 +1,30 @@
+"""Telling an E.164 number of any country from one that only looks like it."""
+
+from __future__ import annotations
+
+import pytest
+
+from smsfleet.core import phones
+
+
+@pytest.mark.parametrize(
+    "number", ["+998901234567", "+12025550123", "+1234567890", "+79161234567", "+442071838750"]
+)
+def test_a_countrys_number_with_its_plus_is_e164(number: str) -> None:
+    assert phones.is_e164(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+0987654321",  # no country code starts with 0
+        "+999123456789",  # 999 is no country's code
+        "+44123",  # too short for any British number
+        "+9989012345678901",  # 16 digits
+        "998901234567",  # no `+`
+        "+99890123456a",
+        "+\uff1998901234567",  # a digit, but not an ASCII one
+    ],
+)
+def test_anything_else_is_not(number: str) -> None:
+    assert not phones.is_e164(number)
