@@ -18,7 +18,7 @@ from smsfleet.core.sql import (
     naive_utc,
     pages_since,
 )
-from smsfleet.messages.models import Message, Send, SendQuery, SendStatus
+from smsfleet.messages.models import Direction, Message, Send, SendQuery, SendStatus
 
 __all__ = [
     "TEMPLATES_COLLECTION",
@@ -120,8 +120,9 @@ class MessageStore:
             with self._engine.begin() as connection:
                 connection.execute(sa.insert(messages_table).values(**values))
         except sa_exc.IntegrityError:
+            done = "sent" if message.direction is Direction.outbound else "received"
             raise Conflict(
-                f"a message with uuid {message.uuid} was already received",
+                f"a message with uuid {message.uuid} was already {done}",
                 details={"uuid": message.uuid},
             ) from None
 

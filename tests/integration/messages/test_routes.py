@@ -80,9 +80,12 @@ def test_a_repeated_uuid_is_409_and_changes_nothing(web: Api) -> None:
     headers = web.headers(Role.operator)
     body = sms(A, B, "once", "2026-01-05T10:00:00Z")
     assert web.client.post("/api/send-sms", json=body, headers=headers).status_code == 200
-    again = web.client.post("/api/receive-sms", json=body | {"messageText": "x"}, headers=headers)
-    assert again.status_code == 409
-    assert body["uuid"] in again.json()["error"]["message"]
+    for route, done in (("send-sms", "sent"), ("receive-sms", "received")):
+        again = web.client.post(f"/api/{route}", json=body | {"messageText": "x"}, headers=headers)
+        assert again.status_code == 409
+        assert again.json()["error"]["message"] == (
+            f"a message with uuid {body['uuid']} was already {done}"
+        )
     thread = web.client.get(f"/api/get-conversation/{A}", headers=headers).json()
     assert [m["message_text"] for m in thread["messages"]] == ["once"]
 
