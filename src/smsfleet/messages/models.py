@@ -279,6 +279,10 @@ class Send(BaseModel):
     template_id: str | None
     params: dict[str, str]
     text: str | None = Field(description="The text, when sent without a template")
+    sent_text: str | None = Field(
+        description="The text its latest try handed its program: a template's filled in,"
+        " in the provider's own wording if it has one; None before any try"
+    )
     status: SendStatus
     programs: list[str] = Field(description="The pair's programs, in the order they are tried")
     next_index: int = Field(description="Which of `programs` is tried next")

@@ -54,6 +54,7 @@ sends_table = sa.Table(
     sa.Column("template_id", sa.String(40)),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("text", sa.Text),
+    sa.Column("sent_text", sa.Text),
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("programs", sa.JSON, nullable=False),
     sa.Column("next_index", sa.Integer, nullable=False),

@@ -50,10 +50,11 @@ def _primary_fails_then_the_next_program_delivers(world: World) -> None:
     send = world.sends.create_send(
         SendRequest(phone=CUSTOMER, template_id="otp", params={"token": "4242"}), actor="alice"
     )
-    assert (send.status, send.pair, send.programs) == (
+    assert (send.status, send.pair, send.programs, send.sent_text) == (
         SendStatus.PENDING,
         "UZ_uzmobile",
         ["pbad", "pgood", "palso", "pworse"],
+        None,
     )
     # pgood's turn comes first, but the send waits for pbad: pgood sends its routine test.
     routine = world.ask("pgood")
@@ -68,6 +69,7 @@ def _primary_fails_then_the_next_program_delivers(world: World) -> None:
         1,
     )
     assert "pbad: send_failed" in (after_first.error or "")
+    assert after_first.sent_text == "Your code is 4242"
     world.clock.advance(SPACING)
     second = world.ask("pgood")
     assert second is not None and (second.phone, second.message) == (CUSTOMER, "[good] code 4242")
@@ -79,6 +81,8 @@ def _primary_fails_then_the_next_program_delivers(world: World) -> None:
         "good",
     )
     assert done.completed_at == world.clock.now()
+    # What its latest try sent: the template filled, in pgood's provider's wording.
+    assert done.sent_text == "[good] code 4242"
     # The two tries are attempts like any other, each beside the text it was handed: in
     # the number's conversation.
     world.settle()

@@ -14,7 +14,7 @@ import { formatDateTime } from "../../format/time";
 import { NewSendDialog } from "./NewSendDialog";
 import { attemptText } from "./thread";
 import { Identifier } from "../../components/Identifier";
-import { templateValues } from "./sendText";
+import { sendText, templateValues } from "./sendText";
 
 export function MessagesPage() {
   const [params, setParams] = useSearchParams();
@@ -177,7 +177,7 @@ function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
     ["Id", send.id],
     ["Template", send.template_id ?? "—"],
     ["Values", templateValues(send.params)],
-    ["Text", send.text ?? "—"],
+    ["Text", sendText(send)],
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
     ["Latest attempt", send.attempt_id ?? "—"],
     ["Asked by", send.actor],

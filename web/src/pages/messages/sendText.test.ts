@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { paramHint, paramLabel, placeholders, templateValues } from "./sendText";
+import { paramHint, paramLabel, placeholders, sendText, templateValues } from "./sendText";
 
 describe("templateValues", () => {
   it("names each value", () => {
@@ -9,6 +9,18 @@ describe("templateValues", () => {
 
   it("says none when there are none", () => {
     expect(templateValues({})).toBe("—");
+  });
+});
+
+describe("sendText", () => {
+  it("is what a template's send sent, once tried", () => {
+    expect(sendText({ sent_text: "Your code is 424242", text: null })).toBe("Your code is 424242");
+    expect(sendText({ sent_text: null, text: null })).toBe("—");
+  });
+
+  it("is the text given to a send without a template, before and after its try", () => {
+    expect(sendText({ sent_text: null, text: "Hello" })).toBe("Hello");
+    expect(sendText({ sent_text: "Hello", text: "Hello" })).toBe("Hello");
   });
 });
 

@@ -1,9 +1,15 @@
-import type { Template } from "../../api/types";
+import type { Send, Template } from "../../api/types";
 
 /** A template's values as a person reads them: `token = 123456, name = Ali`. */
 export function templateValues(params: Record<string, string>): string {
   const pairs = Object.entries(params).map(([name, value]) => `${name} = ${value}`);
   return pairs.length > 0 ? pairs.join(", ") : "—";
+}
+
+/** The text a send's details show: what its latest try sent (a template's filled in), else
+ * the text it was given; none for a template's send not tried yet. */
+export function sendText(send: Pick<Send, "sent_text" | "text">): string {
+  return send.sent_text ?? send.text ?? "—";
 }
 
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
