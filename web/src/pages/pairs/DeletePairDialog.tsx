@@ -1,7 +1,10 @@
+import { useQuery } from "@tanstack/react-query";
 import { deletePair } from "../../api/endpoints";
 import type { Pair } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Dialog } from "../../components/Dialog";
+import { sessionsQuery } from "../../data/sessions";
+import { deleteStopsSessions } from "./pairForm";
 
 interface DeletePairDialogProps {
   pair: Pair;
@@ -14,6 +17,8 @@ interface DeletePairDialogProps {
 /** High-priority pairs are deleted by an admin only, after an explicit extra acknowledgement, with force=true. */
 export function DeletePairDialog({ pair, mayDeleteHighPriority, onDeleted, onClose }: DeletePairDialogProps) {
   const highPriority = pair.is_high_priority;
+  // Deleting a pair stops its running sessions: how many is read from the session list.
+  const sessions = useQuery(sessionsQuery());
   if (highPriority && !mayDeleteHighPriority) {
     return (
       <Dialog
@@ -51,6 +56,7 @@ export function DeletePairDialog({ pair, mayDeleteHighPriority, onDeleted, onClo
         {pair.operator} ({pair.country_name}) will be removed with its {pair.phone_numbers.length} test number(s)
         and program assignments.
       </p>
+      <p data-testid="delete-stops-sessions">{deleteStopsSessions(pair, sessions.data)}</p>
       {highPriority && (
         <p className="banner banner--warning" data-testid="delete-high-priority-warning">
           This pair is high priority. Only admins may delete it.

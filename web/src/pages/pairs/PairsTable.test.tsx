@@ -1,7 +1,8 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it, vi } from "vitest";
-import type { Pair, PairStanding } from "../../api/types";
+import type { Pair, PairStanding, Session } from "../../api/types";
+import { SESSIONS_KEY } from "../../data/sessions";
 import { DeletePairDialog } from "./DeletePairDialog";
 import { PairsTable, type PairActions } from "./PairsTable";
 
@@ -151,9 +152,11 @@ describe("PairsTable", () => {
 });
 
 describe("DeletePairDialog", () => {
-  function dialog(target: Pair, mayDeleteHighPriority: boolean): string {
+  function dialog(target: Pair, mayDeleteHighPriority: boolean, sessions?: Pick<Session, "pair" | "state">[]): string {
+    const client = new QueryClient();
+    if (sessions) client.setQueryData(SESSIONS_KEY, sessions);
     return renderToStaticMarkup(
-      <QueryClientProvider client={new QueryClient()}>
+      <QueryClientProvider client={client}>
         <DeletePairDialog
           pair={target}
           mayDeleteHighPriority={mayDeleteHighPriority}
@@ -179,5 +182,20 @@ describe("DeletePairDialog", () => {
     const normal = dialog(pair({ is_high_priority: false }), false);
     expect(normal).not.toContain("confirm-acknowledge");
     expect(normal).toContain("confirm-button");
+  });
+
+  it("says how many of the pair's sessions run and will be stopped", () => {
+    const normal = pair({ is_high_priority: false });
+    const sessions: Pick<Session, "pair" | "state">[] = [
+      { pair: "IN_vi", state: "running" },
+      { pair: "IN_vi", state: "backoff" },
+      { pair: "IN_vi", state: "stopped" },
+      { pair: "UZ_uzmobile", state: "running" },
+    ];
+    const stops = (html: string) => /data-testid="delete-stops-sessions">([^<]*)</.exec(html)?.[1];
+    expect(stops(dialog(normal, false, sessions))).toBe("Its 2 running sessions will be stopped.");
+    expect(stops(dialog(normal, false, sessions.slice(1)))).toBe("Its 1 running session will be stopped.");
+    expect(stops(dialog(normal, false, sessions.slice(2)))).toBe("None of its sessions is running.");
+    expect(stops(dialog(normal, false))).toBe("Any of its sessions still running will be stopped.");
   });
 });

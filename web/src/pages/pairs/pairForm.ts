@@ -74,6 +74,7 @@ export function addedPrograms(values: PairFormValues, pair: Pair | undefined): s
 
 // States in which a session has no process left: removing its program stops nothing.
 const AT_REST: ReadonlySet<Session["state"]> = new Set(["stopped", "exited", "fatal"]);
+const isRunning = (session: Pick<Session, "state">): boolean => !AT_REST.has(session.state);
 
 /** The programs taken off a pair whose sessions a save would stop: those whose session on
  * the pair is not at rest, or every program taken off when the sessions are not known. */
@@ -86,8 +87,17 @@ export function programsStopped(
   const removed = pair.programs.filter((program) => !values.programs.includes(program));
   if (!sessions) return removed;
   return removed.filter((program) =>
-    sessions.some((session) => session.pair === pair.key && session.program === program && !AT_REST.has(session.state)),
+    sessions.some((session) => session.pair === pair.key && session.program === program && isRunning(session)),
   );
+}
+
+/** What the delete dialog says of a pair's sessions: how many run and will be stopped, or,
+ * while the sessions are not known, that any running will be. */
+export function deleteStopsSessions(pair: Pick<Pair, "key">, sessions: readonly Pick<Session, "pair" | "state">[] | undefined): string {
+  if (!sessions) return "Any of its sessions still running will be stopped.";
+  const running = sessions.filter((session) => session.pair === pair.key && isRunning(session)).length;
+  if (running === 0) return "None of its sessions is running.";
+  return running === 1 ? "Its 1 running session will be stopped." : `Its ${running} running sessions will be stopped.`;
 }
 
 /** The states a person sets: probing is the success-rate policy's alone (the API refuses it). */
