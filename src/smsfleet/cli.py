@@ -44,15 +44,11 @@ DEMO_ADMIN_PASSWORD = "demo-admin-password"  # noqa: S105 (demo mode only)
 Host = Annotated[str, typer.Option(help="Address to listen on")]
 Port = Annotated[int, typer.Option(help="Port to listen on")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides SMSFLEET_DATA_DIR")]
-# No default: the prompt shows none, and an empty answer is asked again.
 Password = Annotated[
-    str,
+    str | None,
     typer.Option(
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
         show_default=False,
-        help="Asked for (twice, not shown) when not given",
+        help="Asked for (twice, not shown) when not given; from a pipe, its first line",
     ),
 ]
 
@@ -345,6 +341,25 @@ def db_upgrade(data_dir: DataDir = None) -> None:
         engine.dispose()
 
 
+def _stdin_is_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _password(given: str | None) -> str:
+    """The password given; else asked for at a terminal, or the first line of a pipe
+    (`printf 'pw\\n' | smsfleet users add bob`), which has no one to ask twice."""
+    if given is not None:
+        return given
+    if _stdin_is_a_terminal():
+        # No default: the prompt shows none, and an empty answer is asked again.
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        typer.secho("error: no password on the first line of stdin", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    return line
+
+
 def _with_store(data_dir: Path | None) -> ConfigStore:
     """The config store the control plane of the data dir uses; none is made here."""
     return sessions_cli.open_existing_store(_settings(data_dir, create=False))
@@ -353,7 +368,7 @@ def _with_store(data_dir: Path | None) -> ConfigStore:
 @users_app.command("add")
 def users_add(
     username: str,
-    password: Password,
+    password: Password = None,
     role: Annotated[Role, typer.Option(help="admin, operator or viewer")] = Role.viewer,
     data_dir: DataDir = None,
 ) -> None:
@@ -361,6 +376,7 @@ def users_add(
     from smsfleet.audit import service as audit_service
     from smsfleet.auth import service as auth_service
 
+    password = _password(password)
     store = _with_store(data_dir)
     try:
         data = UserCreate(username=username, password=password, role=role)
@@ -395,9 +411,9 @@ def users_ls(data_dir: DataDir = None) -> None:
 
 
 @users_app.command("passwd")
-def users_passwd(username: str, password: Password, data_dir: DataDir = None) -> None:
+def users_passwd(username: str, password: Password = None, data_dir: DataDir = None) -> None:
     """Set a user's password (their sessions end)."""
-    _update_user(username, UserUpdate(password=password), data_dir)
+    _update_user(username, UserUpdate(password=_password(password)), data_dir)
     typer.echo(f"password of {username} changed")
 
 

@@ -13,15 +13,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from smsfleet import cli
 from smsfleet.audit.models import AuditAction
 from smsfleet.auth.models import Role
 from smsfleet.cli import app
+from smsfleet.core.security import verify_password
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import PairState
 from smsfleet.sessions.models import DesiredState, SessionState, SessionStatus
 from smsfleet.stores import open_config_store
+from tests.support.fleet import clean_environment, smsfleet_command
 from tests.support.sessions import TICKING, Fleet
 
 runner = CliRunner()
@@ -147,8 +150,11 @@ def test_users_commands(tmp_path: Path) -> None:
         assert code == 1 and "root-admin is the last active admin" in output, output
 
 
-def test_a_password_is_asked_for_unseen_with_no_default_shown(tmp_path: Path) -> None:
+def test_a_password_is_asked_for_unseen_with_no_default_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run(tmp_path, "db", "upgrade")[0] == 0
+    monkeypatch.setattr(cli, "_stdin_is_a_terminal", lambda: True)
     # An empty answer is asked again; the answers are not echoed.
     answers = "\nalice-long-password\nalice-long-password\n"
     code, output = run(tmp_path, "users", "add", "alice", input=answers)
@@ -163,6 +169,36 @@ def test_a_password_is_asked_for_unseen_with_no_default_shown(tmp_path: Path) ->
     code, output = run(tmp_path, "users", "passwd", "alice", input="\nanother-long-pw\n" * 2)
     assert code == 0, output
     assert output.splitlines()[0] == "Password: " and "another" not in output
+
+
+def test_a_password_piped_in_is_its_first_line(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade")[0] == 0
+    data_dir = ["--data-dir", str(tmp_path)]
+
+    def piped(text: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [smsfleet_command(), "users", *args, *data_dir],
+            input=text,
+            capture_output=True,
+            text=True,
+            env=clean_environment(),
+            check=False,
+        )
+
+    added = piped("bob-long-password\n", "add", "bob", "--role", "operator")
+    assert (added.returncode, added.stdout, added.stderr) == (0, "user bob added (operator)\n", "")
+    changed = piped("bob-other-password\r\nignored\n", "passwd", "bob")
+    assert (changed.returncode, changed.stdout) == (0, "password of bob changed\n"), changed.stderr
+    empty = piped("", "passwd", "bob")
+    assert empty.returncode == 2
+    assert "no password on the first line of stdin" in empty.stderr
+    store = open_config_store(Settings(data_dir=tmp_path).resolved_config_url)
+    try:
+        bob = store.users.get("bob")
+    finally:
+        store.close()
+    assert bob is not None
+    assert verify_password("bob-other-password", bob.password_hash)
 
 
 def test_a_command_against_a_data_dir_without_a_control_plane_says_so(
