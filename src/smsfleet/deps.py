@@ -10,7 +10,8 @@ from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from smsfleet.alerts.service import AlertService
-from smsfleet.apikeys.service import looks_like_api_key
+from smsfleet.apikeys.models import ApiKey
+from smsfleet.apikeys.service import QuotaUsedUp, looks_like_api_key
 from smsfleet.audit.models import Actor
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
@@ -100,6 +101,11 @@ _api_key = APIKeyHeader(
 )
 
 
+def _principal_of(key: ApiKey) -> str:
+    """Who a request with this key was, as the request log reads it."""
+    return f"key:{key.id}:{key.owner}"
+
+
 def get_current_user(
     request: Request,
     response: Response,
@@ -115,9 +121,14 @@ def get_current_user(
     if api_key is None and bearer is not None and looks_like_api_key(bearer):
         api_key = bearer
     if api_key is not None:
-        access = context.api_keys.authenticate(api_key)
+        try:
+            access = context.api_keys.authenticate(api_key)
+        except QuotaUsedUp as refused:
+            # A refusal is an answer the key got: it counts in the key's use.
+            request.state.principal = _principal_of(refused.key)
+            raise
         response.headers.update(access.headers())
-        request.state.principal = f"key:{access.key.id}:{access.key.owner}"
+        request.state.principal = _principal_of(access.key)
         tag(role=access.user.role.value, api_key_id=access.key.id)
         return access.user
     if bearer is None:

@@ -32,7 +32,13 @@ from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized
 from smsfleet.core.records import EventLog, RecordStore
 
-__all__ = ["ApiKeyAccess", "ApiKeyService", "looks_like_api_key"]
+__all__ = [
+    "ApiKeyAccess",
+    "ApiKeyService",
+    "QuotaUsedUp",
+    "looks_like_api_key",
+    "rate_limit_headers",
+]
 
 LAST_USED_EVERY = timedelta(minutes=1)  # a write per key per minute, not per request
 
@@ -61,6 +67,23 @@ def _periods(now: datetime) -> tuple[tuple[str, datetime], tuple[str, datetime]]
     return (f"d{now:%Y-%m-%d}", day_end), (f"m{now:%Y-%m}", month_end)
 
 
+def rate_limit_headers(quota: QuotaStatus) -> dict[str, str]:
+    """Where a key's tighter quota stands, as its every answer says."""
+    return {
+        "X-RateLimit-Limit": str(quota.limit),
+        "X-RateLimit-Remaining": str(quota.remaining),
+        "X-RateLimit-Reset": str(int(quota.resets_at.timestamp())),
+    }
+
+
+class QuotaUsedUp(Throttled):
+    """A key's request refused by its used-up quota; the key says whose use it counts in."""
+
+    def __init__(self, message: str, *, retry_after: int, key: ApiKey, quota: QuotaStatus) -> None:
+        super().__init__(message, retry_after=retry_after, headers=rate_limit_headers(quota))
+        self.key = key
+
+
 @dataclass(frozen=True)
 class ApiKeyAccess:
     """Who a request with a key acts as, and where its quota stands."""
@@ -70,13 +93,7 @@ class ApiKeyAccess:
     quota: QuotaStatus | None
 
     def headers(self) -> dict[str, str]:
-        if self.quota is None:
-            return {}
-        return {
-            "X-RateLimit-Limit": str(self.quota.limit),
-            "X-RateLimit-Remaining": str(self.quota.remaining),
-            "X-RateLimit-Reset": str(int(self.quota.resets_at.timestamp())),
-        }
+        return {} if self.quota is None else rate_limit_headers(self.quota)
 
 
 class ApiKeyService:
@@ -262,16 +279,19 @@ class ApiKeyService:
             return None
         now = self._clock.now()
         (day, day_end), (month, month_end) = _periods(now)
-        counts, refused = self._quotas.take(
-            key.id, {day: key.daily_quota, month: key.monthly_quota}, now=now
-        )
+        limits = {day: key.daily_quota, month: key.monthly_quota}
+        counts, refused = self._quotas.take(key.id, limits, now=now)
         if refused is not None:
             resets_at = day_end if refused == day else month_end
             which = "daily" if refused == day else "monthly"
             resets = human_time(resets_at, now=now)
-            raise Throttled(
+            used_up = _status(limits[refused], counts[refused], resets_at)
+            assert used_up is not None  # only a period with a limit refuses
+            raise QuotaUsedUp(
                 f"this API key used its {which} quota; it resets at {resets}",
                 retry_after=max(1, int((resets_at - now).total_seconds())),
+                key=key,
+                quota=used_up,
             )
         # The tighter of the two is what the caller should watch.
         statuses = [

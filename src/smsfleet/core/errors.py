@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -49,11 +50,17 @@ class Forbidden(DomainError):
 
 
 class Throttled(DomainError):
+    """Refused for now; `headers` are what the answer carries besides `Retry-After` (an
+    API key's quota)."""
+
     code = "too_many_requests"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
+    def __init__(
+        self, message: str, *, retry_after: int, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message, details={"retry_after": retry_after})
         self.retry_after = retry_after
+        self.headers = dict(headers or {})
 
 
 class Unavailable(DomainError):

@@ -117,6 +117,8 @@ def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = next(s for cls, s in _STATUS.items() if isinstance(exc, cls))
     headers: dict[str, str] = {}
+    if isinstance(exc, Throttled):
+        headers.update(exc.headers)
     if isinstance(exc, Throttled | Unavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthorized):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from smsfleet.auth.models import Role
 from tests.support.api import Api
 from tests.support.fakes import FakeClock
+
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
 def create(api: Api, role: Role = Role.admin, **body: Any) -> dict[str, Any]:
@@ -156,6 +159,12 @@ def test_a_daily_quota_counts_down_refuses_past_it_and_resets_at_midnight(api: A
     clock = api.clock
     assert isinstance(clock, FakeClock)  # 2026-01-05 12:00 UTC: 12 hours to midnight
     assert refused.headers["Retry-After"] == str(12 * 3600)
+    midnight = datetime(2026, 1, 6, tzinfo=UTC).timestamp()
+    assert {name: refused.headers.get(name) for name in RATE_LIMIT_HEADERS} == {
+        "X-RateLimit-Limit": "3",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(midnight)),
+    }
     assert refused.json()["error"]["message"] == (
         "this API key used its daily quota; it resets at 2026-01-06 00:00:00 UTC"
     )

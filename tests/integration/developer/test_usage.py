@@ -22,6 +22,22 @@ def flush(api: Api) -> None:
         pass
 
 
+def test_a_keys_requests_refused_by_its_quota_count_as_its_client_errors(api: Api) -> None:
+    admin = api.headers()
+    created = api.client.post(
+        "/api/v1/auth/api-keys", json={"name": "ci", "daily_quota": 3}, headers=admin
+    ).json()
+    key = {"X-API-Key": created["key"]}
+    answers = [api.client.get("/api/v1/pairs", headers=key).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 429, 429]
+    flush(api)
+    params = {"api_key_id": created["id"]}
+    usage = api.client.get("/api/v1/analytics/usage", params=params, headers=admin).json()
+    assert (usage["requests"], usage["client_errors"]) == (5, 2)
+    keys = api.client.get("/api/v1/analytics/usage/keys", headers=admin).json()
+    assert {k["api_key_id"]: k["requests"] for k in keys}[created["id"]] == 5
+
+
 def test_the_analytics_equal_the_requests_made(api: Api) -> None:
     created = api.client.post(
         "/api/v1/auth/api-keys", json={"name": "ci", "scopes": ["control"]}, headers=api.headers()
