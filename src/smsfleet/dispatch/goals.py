@@ -328,18 +328,15 @@ def _reason(
         # programs would fail the same way. So "add test numbers" below is said only when
         # failing pairs hold fewer than half of the busy numbers.
         return ReasonKind.failing, f"the route fails: {failing_note}{paused}"
-    if starting_for is not None:
-        # What follows may only be the first minutes' (a first burst takes every number,
-        # and the cycle is not measured yet).
-        seconds = max(0, int(starting_for.total_seconds()))
-        return ReasonKind.starting, (
-            f"starting up: its sessions have run for {seconds} s, less than the "
-            f"{goal.window_seconds} s the count is made over{paused}"
-        )
+    # Its sessions started less than the window ago: the count is not full yet, and the
+    # cycle a capacity is reckoned on may not be measured yet.
+    young = "" if starting_for is None else f"{max(0, int(starting_for.total_seconds()))} s"
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
+        # Said first even when starting: too few numbers or sessions show at once.
+        settling = f" (its sessions have run for {young}: the pace is still measured)"
         pace = (
             f"{goal.in_flight_limit} attempts at once, at {goal.cycle_seconds:g} s per SMS, "
-            f"send at most {goal.capacity_per_minute:g}/min"
+            f"send at most {goal.capacity_per_minute:g}/min{settling if young else ''}"
         )
         if goal.in_flight_limit >= goal.test_numbers:
             return ReasonKind.numbers_busy, (
@@ -349,6 +346,12 @@ def _reason(
         return (
             ReasonKind.in_flight_limit,
             f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}",
+        )
+    if young:
+        # What follows may only be the first minutes' (a first burst takes every number).
+        return ReasonKind.starting, (
+            f"starting up: its sessions have run for {young}, less than the "
+            f"{goal.window_seconds} s the count is made over{paused}"
         )
     if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
         # Undelivered SMS hold their numbers until the gateway gives up on them.
