@@ -19,6 +19,13 @@ describe("overlap", () => {
     expect(overlap([], ["a"])).toBe(0);
   });
 
+  it("finds the known lines when the arrived ones start before them", () => {
+    // A followed log begins with its last lines again, more than the page shown holds.
+    expect(overlap(["3", "4", "5"], ["1", "2", "3", "4", "5", "6"])).toBe(5);
+    expect(overlap(["2", "3"], ["1", "2", "3"])).toBe(3);
+    expect(mergeTail(["3", "4", "5"], ["1", "2", "3", "4", "5", "6", "7"])).toEqual(["3", "4", "5", "6", "7"]);
+  });
+
   it("prefers the longest overlap when lines repeat", () => {
     expect(overlap(["x", "x", "x"], ["x", "x", "y"])).toBe(2);
   });

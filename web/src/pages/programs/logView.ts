@@ -6,14 +6,20 @@ export const MAX_LINES = 2000;
 
 export const capLines = (lines: string[]): string[] => (lines.length > MAX_LINES ? lines.slice(-MAX_LINES) : lines);
 
-/** How many of `arrived`'s first lines repeat the last lines of `known` (the longest such overlap). */
+/**
+ * How many of `arrived`'s first lines `known` already holds: `arrived` up to there ends
+ * with `known`'s last lines. It may start within them, or before them (a followed log
+ * begins with its last lines again, more than were shown); the latest such end is taken.
+ */
 export function overlap(known: readonly string[], arrived: readonly string[]): number {
-  for (let size = Math.min(known.length, arrived.length); size > 0; size -= 1) {
+  if (known.length === 0) return 0;
+  for (let end = arrived.length; end > 0; end -= 1) {
+    const size = Math.min(end, known.length);
     let same = true;
-    for (let index = 0; index < size && same; index += 1) {
-      same = known[known.length - size + index] === arrived[index];
+    for (let back = 1; back <= size && same; back += 1) {
+      same = known[known.length - back] === arrived[end - back];
     }
-    if (same) return size;
+    if (same) return end;
   }
   return 0;
 }
