@@ -142,7 +142,8 @@ def _runner_state_dir(screen_pid: int) -> Path | None:
 
 
 def _tail_lines(path: Path, count: int) -> list[str]:
-    """Last `count` lines of `path`, reading backwards from its end."""
+    """Last `count` complete lines of `path`, reading backwards from its end. A line still
+    being written is left for a follow to read whole (`read_since`), as it does."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -156,7 +157,7 @@ def _tail_lines(path: Path, count: int) -> list[str]:
             position -= step
             handle.seek(position)
             data = handle.read(step) + data
-    lines = log_lines(data)
+    lines = log_lines(data[: data.rfind(b"\n") + 1])
     if position > 0:
         lines = lines[1:]  # Started mid-line.
     return lines[-count:] if count else []
