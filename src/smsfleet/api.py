@@ -63,6 +63,10 @@ def _mount_web(app: FastAPI, web_dir: Path) -> None:
             found = candidate.is_relative_to(root) and candidate.is_file()
         except (ValueError, OSError):  # a name too long for the file system, and the like
             return error_response(404, "not_found", "no such page")
+        if not found and path.startswith("assets/"):
+            # A built file no longer there (an old tab after a new build): not the page in
+            # its place, which the browser would run as the script it asked for.
+            return error_response(404, "not_found", f"no file /{path}")
         return FileResponse(candidate if found else index)
 
 

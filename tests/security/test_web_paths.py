@@ -55,7 +55,6 @@ def test_a_path_too_long_answers_404(web: TestClient, path: str) -> None:
     [
         "/..%2fsecret.txt",
         "/%2e%2e/secret.txt",
-        "/assets/..%2f..%2fsecret.txt",
         "/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
         "/%2Fetc%2Fpasswd",
         "/linked.txt",
@@ -73,6 +72,12 @@ def test_the_dashboards_files_and_routes_are_served(web: TestClient) -> None:
     script = web.get("/assets/app.js")
     assert script.status_code == 200
     assert script.text == SCRIPT
+
+
+def test_a_built_file_not_there_answers_404_not_the_page(web: TestClient) -> None:
+    assert_not_found(web, "/assets/gone-1a2b3c.js")
+    assert_not_found(web, "/assets/..%2f..%2fsecret.txt")  # out of the directory: none
+    assert web.get("/assets/app.js").text == SCRIPT
 
 
 def test_a_nul_byte_answers_404_without_a_built_dashboard(api: Api) -> None:
