@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 
-import httpx
-
+from tests.integration.worker.one_pair import SESSION, open_attempts, start_one_pair
 from tests.support.fleet import (
-    REPO,
     STOP_TIMEOUT,
     Rig,
     rig,
@@ -29,58 +26,23 @@ from tests.support.waiting import START_TIMEOUT, eventually
 __all__ = ["rig"]  # the fixture
 
 PHONES = [f"+99899123450{n}" for n in range(5)]
-SESSION = "program1_UZ_uzmobile"
 
 
-def _seed(client: httpx.Client, simulator_url: str) -> None:
-    slow = {
-        "latency": {"distribution": "uniform", "min_seconds": 3.0, "max_seconds": 3.2},
-        "delivery_probability": 1.0,
-        "send_error_rate": 0.0,
-        "give_up_after_seconds": 30.0,
-    }
-    httpx.patch(
-        f"{simulator_url}/admin/routes/UZ_uzmobile", json=slow, timeout=10
-    ).raise_for_status()
-    response = client.post(
-        "/api/v1/programs",
-        json={
-            "name": "program1",
-            "command": [sys.executable, str(REPO / "programs" / "program1.py")],
-            "provider": "provider1",
-        },
-    )
-    assert response.status_code == 201, response.text
-    assert client.patch("/api/v1/countries/UZ", json={"cap": 600}).status_code == 200
-    response = client.post(
-        "/api/v1/pairs",
-        json={
-            "country": "UZ",
-            "operator": "UzMobile",
-            "slug": "uzmobile",
-            "phone_numbers": PHONES,
-            "programs": ["program1"],
-        },
-    )
-    assert response.status_code == 201, response.text
-    eventually(
-        lambda: client.get(f"/api/v1/sessions/{SESSION}").status_code == 200, 10, "the session"
-    )
-    response = client.post(f"/api/v1/sessions/{SESSION}/start", json={"reason": "test"})
-    assert response.status_code == 200, response.text
-
-
-def _open(rig: Rig) -> set[str]:
-    return {a["id"] for a in rig.attempts() if a["outcome"] is None}
+SLOW = {
+    "latency": {"distribution": "uniform", "min_seconds": 3.0, "max_seconds": 3.2},
+    "delivery_probability": 1.0,
+    "send_error_rate": 0.0,
+    "give_up_after_seconds": 30.0,
+}
 
 
 def test_a_program_killed_with_five_in_flight_loses_and_doubles_nothing(rig: Rig) -> None:
     with rig.admin() as client:
-        _seed(client, rig.simulator_url)
-        eventually(lambda: len(_open(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
+        start_one_pair(client, rig.simulator_url, SLOW, PHONES)
+        eventually(lambda: len(open_attempts(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
         # Once sent, an attempt waits 3 s for its code: kill while all five wait.
         time.sleep(0.5)
-        in_flight = _open(rig)
+        in_flight = open_attempts(rig)
         pid = client.get(f"/api/v1/sessions/{SESSION}").json()["pid"]
         assert pid, "the session's program has no pid"
         os.kill(pid, signal.SIGKILL)
@@ -90,7 +52,9 @@ def test_a_program_killed_with_five_in_flight_loses_and_doubles_nothing(rig: Rig
             return bool(session["state"] == "running" and session["pid"] not in (None, pid))
 
         eventually(restarted, START_TIMEOUT, "the program restarted")
-        eventually(lambda: not (in_flight & _open(rig)), 30, "the killed run's attempts reported")
+        eventually(
+            lambda: not (in_flight & open_attempts(rig)), 30, "the killed run's attempts reported"
+        )
         stop_sessions(client, timeout=STOP_TIMEOUT)
 
     attempts = {a["id"]: a for a in rig.attempts()}

@@ -9,67 +9,30 @@ as interrupted and exits with its own code (0), before the supervisor's SIGKILL.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import httpx
-
-from tests.support.fleet import AT_REST, REPO, Rig, started_rig
+from tests.integration.worker.one_pair import SESSION, open_attempts, start_one_pair
+from tests.support.fleet import AT_REST, started_rig
 from tests.support.waiting import START_TIMEOUT, eventually
 
 PHONES = [f"+99899123460{n}" for n in range(5)]
-SESSION = "program1_UZ_uzmobile"
 GRACE_SECONDS = 3
 
 
-def _seed(client: httpx.Client, simulator_url: str) -> None:
-    never_in_time = {
-        "latency": {"distribution": "uniform", "min_seconds": 60.0, "max_seconds": 61.0},
-        "delivery_probability": 1.0,
-        "send_error_rate": 0.0,
-        "give_up_after_seconds": 120.0,
-    }
-    httpx.patch(
-        f"{simulator_url}/admin/routes/UZ_uzmobile", json=never_in_time, timeout=10
-    ).raise_for_status()
-    response = client.post(
-        "/api/v1/programs",
-        json={
-            "name": "program1",
-            "command": [sys.executable, str(REPO / "programs" / "program1.py")],
-            "provider": "provider1",
-        },
-    )
-    assert response.status_code == 201, response.text
-    assert client.patch("/api/v1/countries/UZ", json={"cap": 600}).status_code == 200
-    response = client.post(
-        "/api/v1/pairs",
-        json={
-            "country": "UZ",
-            "operator": "UzMobile",
-            "slug": "uzmobile",
-            "phone_numbers": PHONES,
-            "programs": ["program1"],
-        },
-    )
-    assert response.status_code == 201, response.text
-    eventually(
-        lambda: client.get(f"/api/v1/sessions/{SESSION}").status_code == 200, 10, "the session"
-    )
-    response = client.post(f"/api/v1/sessions/{SESSION}/start", json={"reason": "test"})
-    assert response.status_code == 200, response.text
-
-
-def _open(rig: Rig) -> set[str]:
-    return {a["id"] for a in rig.attempts() if a["outcome"] is None}
+NEVER_IN_TIME = {
+    "latency": {"distribution": "uniform", "min_seconds": 60.0, "max_seconds": 61.0},
+    "delivery_probability": 1.0,
+    "send_error_rate": 0.0,
+    "give_up_after_seconds": 120.0,
+}
 
 
 def test_a_session_stopped_with_attempts_in_flight_exits_on_its_own(tmp_path: Path) -> None:
     env = {"SMSFLEET_STOP_GRACE_SECONDS": str(GRACE_SECONDS)}
     with started_rig(tmp_path, env) as rig, rig.admin() as client:
-        _seed(client, rig.simulator_url)
-        eventually(lambda: len(_open(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
-        in_flight = _open(rig)
+        start_one_pair(client, rig.simulator_url, NEVER_IN_TIME, PHONES)
+        eventually(lambda: len(open_attempts(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
+        in_flight = open_attempts(rig)
         response = client.post(f"/api/v1/sessions/{SESSION}/stop", json={"reason": "test"})
         assert response.status_code == 200, response.text
 
