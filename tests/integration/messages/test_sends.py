@@ -136,12 +136,16 @@ def test_a_cancelled_send_is_never_sent(world: World) -> None:
         world.sends.cancel(send.id)
 
 
-def _break_off(world: World, program: str, pair: str = "UZ_uzmobile") -> SendAction:
+def _break_off(
+    world: World, program: str, pair: str = "UZ_uzmobile", *, paused: bool = False
+) -> SendAction:
     """`program`'s session leases a send and reports it broken off: its program stopped
-    with it in flight."""
+    with it in flight, `paused` when the policy paused the pair meanwhile."""
     session = f"{program}_{pair}"
     action = world.dispatcher.lease(session=session)
     assert isinstance(action, SendAction) and action.phone == CUSTOMER
+    if paused:
+        _pause_by_the_policy(world, pair)
     report = ReportRequest(
         trigger_id=action.trigger_id,
         session=session,
@@ -187,16 +191,7 @@ def test_a_send_cut_off_by_a_pause_is_not_sent_and_says_why(world: World) -> Non
     """The policy paused the pair and stopped its sessions with the send in flight: no
     failure of the SMS, and no other pair of the country to carry it."""
     send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="hi"), actor="alice")
-    action = world.dispatcher.lease(session="pbad_UZ_uzmobile")
-    assert isinstance(action, SendAction) and action.phone == CUSTOMER
-    _pause_by_the_policy(world, "UZ_uzmobile")
-    report = ReportRequest(
-        trigger_id=action.trigger_id,
-        session="pbad_UZ_uzmobile",
-        outcome=Outcome.error,
-        error_code="interrupted",
-    )
-    world.dispatcher.report(session="pbad_UZ_uzmobile", report=report)
+    _break_off(world, "pbad", paused=True)
     unsent = world.sends.send(send.id)
     assert (unsent.status, unsent.tries) == (SendStatus.NOT_SENT, 1)
     assert unsent.error == (
@@ -244,16 +239,7 @@ def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: Worl
     # pgood's when the policy pauses the pair: three of its four tries are left.
     _break_off(world, "pbad")
     world.clock.advance(SPACING)
-    action = world.dispatcher.lease(session="pgood_UZ_uzmobile")
-    assert isinstance(action, SendAction) and action.phone == CUSTOMER
-    _pause_by_the_policy(world, "UZ_uzmobile")
-    report = ReportRequest(
-        trigger_id=action.trigger_id,
-        session="pgood_UZ_uzmobile",
-        outcome=Outcome.error,
-        error_code="interrupted",
-    )
-    world.dispatcher.report(session="pgood_UZ_uzmobile", report=report)
+    _break_off(world, "pgood", paused=True)
     moved = world.sends.send(send.id)
     assert (moved.status, moved.pair, moved.programs, moved.next_index, moved.tries) == (
         SendStatus.PENDING,
