@@ -76,8 +76,12 @@ export function useOnConnected(onConnected: () => void): void {
   }, [status]);
 }
 
-/** Follows a session's log while `name` is set; `onLines` receives each batch of new lines. */
-export function useFollowLogs(name: string | null, onLines: (lines: string[]) => void): void {
+/**
+ * Follows a session's log while `name` is set; `onLines` receives each batch of new lines,
+ * and `start` for the first batch of a follow (at first and after a reconnect), which
+ * begins with the log's last lines again.
+ */
+export function useFollowLogs(name: string | null, onLines: (lines: string[], start: boolean) => void): void {
   const socket = useLiveSocket();
   const receive = useEffectEvent(onLines);
   useEffect(() => {
@@ -86,7 +90,10 @@ export function useFollowLogs(name: string | null, onLines: (lines: string[]) =>
       if (message.topic !== "logs") return;
       const data = message.data as { name?: unknown; lines?: unknown } | null;
       if (data?.name !== name || !Array.isArray(data.lines)) return;
-      receive(data.lines.filter((line): line is string => typeof line === "string"));
+      receive(
+        data.lines.filter((line): line is string => typeof line === "string"),
+        message.followStart === true,
+      );
     });
     const unfollow = socket.followLogs(name);
     return () => {

@@ -91,3 +91,52 @@ describe("LiveSocket refused for too many open sockets", () => {
     expect(live.getRefusal()).toBeNull();
   });
 });
+
+describe("LiveSocket following logs", () => {
+  let live: LiveSocket;
+  let batches: { lines: unknown; start: boolean }[];
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeSocket.made = [];
+    vi.stubGlobal("WebSocket", FakeSocket);
+    vi.stubGlobal("window", {
+      location: { protocol: "http:", host: "control-plane.test" },
+      setTimeout: (run: () => void, ms: number) => setTimeout(run, ms),
+      clearTimeout: (id: number) => clearTimeout(id),
+    });
+    live = new LiveSocket({ token: () => "token", url: "ws://control-plane.test/api/v1/ws" });
+    batches = [];
+    live.onMessage((message) => {
+      if (message.topic !== "logs") return;
+      batches.push({ lines: (message.data as { lines: unknown }).lines, start: message.followStart === true });
+    });
+    live.start();
+  });
+
+  afterEach(() => {
+    live.stop();
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  const push = (socket: FakeSocket | undefined, lines: string[]) =>
+    socket?.onmessage?.({ data: JSON.stringify({ topic: "logs", data: { name: "p1_UZ_ucell", lines } }) });
+
+  it("marks the first batch of a follow, and of the follow asked again after a reconnect", async () => {
+    const first = FakeSocket.made[0];
+    first?.signIn();
+    live.followLogs("p1_UZ_ucell");
+    push(first, ["a", "b"]);
+    push(first, ["c"]);
+    if (first) first.readyState = 3;
+    first?.onclose?.({ code: 1006, reason: "" });
+    await vi.advanceTimersByTimeAsync(1000);
+    const second = FakeSocket.made[1];
+    second?.signIn();
+    expect(second?.sent).toContain(JSON.stringify({ follow_logs: "p1_UZ_ucell" }));
+    push(second, ["b", "c", "d"]);
+    push(second, ["e"]);
+    expect(batches.map((batch) => batch.start)).toEqual([true, false, true, false]);
+  });
+});

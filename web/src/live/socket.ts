@@ -11,6 +11,11 @@ export type LiveStatus = "connecting" | "connected" | "reconnecting" | "refused"
 export interface LiveMessage {
   topic: string;
   data: unknown;
+  /**
+   * A `logs` batch that is the first since the log was (again) followed: it starts with
+   * the log's last lines, some of which the reader may already show.
+   */
+  followStart?: boolean;
 }
 
 type MessageListener = (message: LiveMessage) => void;
@@ -67,6 +72,8 @@ export class LiveSocket {
   private closed = false;
   private refusal: string | null = null;
   private readonly follows = new Map<string, number>();
+  /** Logs asked for on this connection whose first batch has not come yet. */
+  private readonly starting = new Set<string>();
   private readonly messageListeners = new Set<MessageListener>();
   private readonly statusListeners = new Set<StatusListener>();
 
@@ -108,7 +115,7 @@ export class LiveSocket {
   followLogs(name: string): () => void {
     const count = this.follows.get(name) ?? 0;
     this.follows.set(name, count + 1);
-    if (count === 0) this.send({ follow_logs: name });
+    if (count === 0) this.askFollow(name);
     let released = false;
     return () => {
       if (released) return;
@@ -118,9 +125,24 @@ export class LiveSocket {
         this.follows.set(name, left);
       } else {
         this.follows.delete(name);
+        this.starting.delete(name);
         this.send({ unfollow_logs: name });
       }
     };
+  }
+
+  private askFollow(name: string): void {
+    if (this.socket?.readyState !== WebSocket.OPEN) return;
+    this.starting.add(name);
+    this.socket.send(JSON.stringify({ follow_logs: name }));
+  }
+
+  /** The first `logs` batch of a follow is marked: it may repeat lines already shown. */
+  private marked(message: LiveMessage): LiveMessage {
+    if (message.topic !== "logs") return message;
+    const name = (message.data as { name?: unknown } | null)?.name;
+    if (typeof name !== "string" || !this.starting.delete(name)) return message;
+    return { ...message, followStart: true };
   }
 
   private send(payload: object): void {
@@ -155,7 +177,8 @@ export class LiveSocket {
       if (this.socket !== socket) return;
       socket.send(JSON.stringify({ type: "auth", token }));
       this.openedAt = Date.now();
-      for (const name of this.follows.keys()) socket.send(JSON.stringify({ follow_logs: name }));
+      this.starting.clear();
+      for (const name of this.follows.keys()) this.askFollow(name);
     };
     socket.onmessage = (event: MessageEvent) => {
       const message = parseMessage(event.data);
@@ -168,7 +191,8 @@ export class LiveSocket {
         }
         return;
       }
-      for (const listener of this.messageListeners) listener(message);
+      const delivered = this.marked(message);
+      for (const listener of this.messageListeners) listener(delivered);
     };
     socket.onclose = (event: CloseEvent) => {
       if (this.socket !== socket) return;

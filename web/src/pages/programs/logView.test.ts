@@ -48,6 +48,19 @@ describe("logBuffer", () => {
     expect(logBuffer(next, { type: "live", lines: ["3"] }).lines).toEqual(["1", "2", "3", "3"]);
   });
 
+  it("drops what a follow made again repeats, shown or held, and only then", () => {
+    const joined = logBuffer(logBuffer(loaded, { type: "live", lines: ["2", "3"] }), { type: "live", lines: ["4"] });
+    // The socket reconnected: its follow starts with the log's last lines again.
+    const rejoined = logBuffer(joined, { type: "rejoin", lines: ["2", "3", "4", "5"] });
+    expect(rejoined.lines).toEqual(["1", "2", "3", "4", "5"]);
+    const paused = logBuffer(logBuffer(rejoined, { type: "pause" }), { type: "live", lines: ["6"] });
+    const again = logBuffer(paused, { type: "rejoin", lines: ["5", "6", "7"] });
+    expect(again.heldCount).toBe(2);
+    expect(logBuffer(again, { type: "follow" }).lines).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
+    // A plain batch is new lines, even when it looks like the tail.
+    expect(logBuffer(rejoined, { type: "live", lines: ["5"] }).lines).toEqual(["1", "2", "3", "4", "5", "5"]);
+  });
+
   it("holds live lines while paused and shows them on follow", () => {
     const paused = logBuffer(logBuffer(loaded, { type: "pause" }), { type: "live", lines: ["3", "4"] });
     expect(paused.lines).toEqual(["1", "2"]);

@@ -49,6 +49,8 @@ export interface LogBuffer {
 export type LogBufferAction =
   | { type: "loaded"; lines: string[] }
   | { type: "live"; lines: readonly string[] }
+  /** The first lines of a follow made again (the live socket reconnected): they may repeat the tail. */
+  | { type: "rejoin"; lines: readonly string[] }
   | { type: "pause" }
   | { type: "follow" };
 
@@ -59,8 +61,11 @@ export function logBuffer(state: LogBuffer, action: LogBufferAction): LogBuffer 
   switch (action.type) {
     case "loaded":
       return { ...state, lines: capLines(action.lines), joining: true };
-    case "live": {
-      const fresh = state.joining ? action.lines.slice(overlap(state.lines, action.lines)) : action.lines;
+    case "live":
+    case "rejoin": {
+      const shown = state.held.length > 0 ? [...state.lines, ...state.held] : state.lines;
+      const joining = state.joining || action.type === "rejoin";
+      const fresh = joining ? action.lines.slice(overlap(shown, action.lines)) : action.lines;
       // Nothing new (all of it repeated the first page): still joining.
       if (fresh.length === 0) return state;
       if (state.paused) {

@@ -77,9 +77,9 @@ export function useSessionLog(name: string): SessionLog {
     };
   }, [name]);
 
-  const onLines = useCallback((incoming: string[]) => {
+  const onLines = useCallback((incoming: string[], start: boolean) => {
     if (pending.current !== null) pending.current.push(...incoming);
-    else dispatch({ type: "live", lines: incoming });
+    else dispatch({ type: start ? "rejoin" : "live", lines: incoming });
   }, []);
   const pause = useCallback(() => dispatch({ type: "pause" }), []);
   const follow = useCallback(() => dispatch({ type: "follow" }), []);
