@@ -96,11 +96,11 @@ def _edit_pair(
 def _policy_pauses(pairs: RecordStore[Pair], seen: Pair) -> Pair | None:
     return pairs_service.set_state_unless_changed(
         pairs=pairs,
-        clock=CLOCK,
         seen=seen,
         state=PairState.paused,
         reason="paused by the policy: success rate 10 % below 50 %",
         actor="policy",
+        at=CLOCK.now(),
     )
 
 

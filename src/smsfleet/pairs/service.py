@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
+from datetime import datetime
 from typing import Any
 
 import pycountry
@@ -469,26 +470,27 @@ def update_pair(
 def set_state_unless_changed(
     *,
     pairs: RecordStore[Pair],
-    clock: Clock,
     seen: Pair,
     state: PairState,
     reason: str,
     actor: str,
+    at: datetime,
 ) -> Pair | None:
-    """A state change decided on `seen` (by the success-rate policy): written, in one
-    conditional write, only while the pair is still as seen, so a person's change made
+    """A state change decided on `seen` at `at` (by the success-rate policy): written, in
+    one conditional write, only while the pair is still as seen, so a person's change made
     meanwhile stands and is not undone. A high-priority pair is never stopped this way.
     None when nothing was written: the next evaluation decides again on the pair as it is.
+    The change is dated when it was decided, so the times its decision gives (when probing
+    starts) are the ones the pair then keeps, to the second.
     """
     if seen.is_high_priority and not state.runs_sessions:
         return None
-    now = clock.now()
     changes: dict[str, object] = {
         "state": state,
         "state_reason": reason[:256],
         "state_actor": actor,
-        "state_changed_at": now,
-        "updated_at": stamp_after(seen.updated_at, now),
+        "state_changed_at": at,
+        "updated_at": stamp_after(seen.updated_at, at),
     }
     return write_if_unchanged(pairs, seen.key, seen, changes, decided_on=PAIR_VERSION)
 

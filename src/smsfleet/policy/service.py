@@ -48,7 +48,7 @@ from datetime import datetime, timedelta
 
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock, human_time
-from smsfleet.core.errors import ConfigurationError
+from smsfleet.core.errors import ConfigurationError, NotFound
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import (
@@ -393,13 +393,17 @@ class PolicyService:
 
     def standing(self, query: StandingQuery) -> list[PairStanding]:
         """Where each pair stands with the policy now, disabled ones too: what its next
-        look does on the figures of this moment, or why nothing. Nothing is carried out."""
+        look does on the figures of this moment, or why nothing. Nothing is carried out.
+        A pair asked for by name must exist; a country is a filter, which may match none."""
         pairs = [
             p
             for p in self._config_store.pairs.list()
             if (query.pair is None or p.key == query.pair)
             and (query.country is None or p.country == query.country.upper())
         ]
+        named = query.pair
+        if named is not None and not pairs and self._config_store.pairs.get(named) is None:
+            raise NotFound(f"pair {named!r} does not exist")
         now = self._clock.now()
         return [self._standing(*found) for found in self._verdicts(pairs, now)]
 
@@ -458,11 +462,11 @@ class PolicyService:
         if state is not None:
             written = pairs_service.set_state_unless_changed(
                 pairs=self._config_store.pairs,
-                clock=self._clock,
                 seen=pair,
                 state=state,
                 reason=f"{action.value} by the policy: {verdict.reason}",
                 actor=POLICY_ACTOR,
+                at=now,
             )
             if written is None:
                 return None

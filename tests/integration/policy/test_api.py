@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -13,9 +13,12 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import human_time
 from smsfleet.core.sql import create_sql_engine
+from smsfleet.pairs.models import PairState
+from smsfleet.policy.models import StandingQuery
 from tests.support.api import Api
 from tests.support.fakes import FakeClock
 from tests.support.live import live_socket
+from tests.support.services import policy_service
 
 PHONE = "+998901234567"
 
@@ -186,6 +189,12 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
     assert list(standing(pair=healthy)) == [healthy]
     assert standing(country="uz").keys() == before.keys()
     assert standing(country="KZ") == {}
+    # A pair asked for by name that does not exist is not an empty answer.
+    unknown = api.client.get(
+        "/api/v1/policy/standing", params={"pair": "UZ_nope"}, headers=api.headers()
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"] == "pair 'UZ_nope' does not exist"
 
     result = api.client.post("/api/v1/policy/evaluate", headers=api.headers(Role.operator)).json()
     assert [d["pair"] for d in result["decisions"]] == [failing]
@@ -202,6 +211,42 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
         "/api/v1/policy/standing", params={"country": "UZB"}, headers=api.headers()
     )
     assert bad.status_code == 422
+
+
+class _Ticking:
+    """A clock that moves 300 ms each time it is read: an evaluation's writes come a
+    little after its look, as they do on a real clock."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        moment = self.current
+        self.current += timedelta(milliseconds=300)
+        return moment
+
+
+def _probed_from(reason: str) -> str:
+    return reason.split("probed from ")[1].split(",")[0]
+
+
+def test_a_pause_is_dated_when_it_was_decided(api: Api, metrics: Engine) -> None:
+    """The probing start a pause's decision gives is the one the pair then keeps (the
+    standing said a second later when the pause was dated by its write)."""
+    failing = add_pair(api, "Uzmobile")
+    assert isinstance(api.clock, FakeClock)
+    api.clock.advance(300)
+    feed(api, metrics, failing, delivered=5, failed=25)
+    policy = policy_service(
+        metrics, api.store, _Ticking(api.clock.now().replace(microsecond=900_000))
+    )
+    [decision] = policy.evaluate().decisions
+    pair = api.store.pairs.get(failing)
+    assert pair is not None and pair.state is PairState.paused
+    assert pair.state_changed_at is not None
+    assert human_time(pair.state_changed_at) == human_time(decision.at)
+    [standing] = policy.standing(StandingQuery(pair=failing))
+    assert _probed_from(standing.reason) == _probed_from(decision.reason)
 
 
 @pytest.mark.parametrize(
