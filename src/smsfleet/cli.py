@@ -237,8 +237,9 @@ def demo(
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
     if fleet is not None:
+        held = f", {fleet.paused} held while their pair is paused" if fleet.paused else ""
         kept = f", {fleet.stopped} left stopped as people left them" if fleet.stopped else ""
-        typer.echo(f"  {fleet.running} sessions to run (running ones are adopted){kept}")
+        typer.echo(f"  {fleet.running} sessions to run (running ones are adopted){held}{kept}")
     typer.echo(
         f"  gateway simulator on port {simulator_port}, search service on port {search_port}"
     )

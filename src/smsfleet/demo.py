@@ -187,10 +187,12 @@ def seed_templates(*, store: ConfigStore, clock: Clock) -> None:
 @dataclass(frozen=True)
 class DemoSessions:
     """The demo's sessions as it starts: wanted running (the supervisor starts them, or
-    adopts those whose screens still run), and left stopped as people left them."""
+    adopts those whose screens still run), wanted running but held while their pair is
+    paused (or disabled), and left stopped as people left them."""
 
     running: int
     stopped: int
+    paused: int = 0
 
 
 def _never_asked(spec: SessionSpec) -> bool:
@@ -218,8 +220,10 @@ def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> Dem
                 reason="demo",
             )
     specs = store.session_specs.list()
-    running = sum(spec.desired is DesiredState.running for spec in specs)
-    return DemoSessions(running=running, stopped=len(specs) - running)
+    pairs = {pair.key: pair for pair in store.pairs.list()}
+    wanted = [spec for spec in specs if spec.desired is DesiredState.running]
+    held = sum(spec.pair in pairs and not spec.should_run(pairs[spec.pair]) for spec in wanted)
+    return DemoSessions(running=len(wanted) - held, stopped=len(specs) - len(wanted), paused=held)
 
 
 def stop_demo_sessions(*, store: ConfigStore, clock: Clock, backend: SessionBackend) -> int:

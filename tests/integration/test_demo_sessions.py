@@ -11,6 +11,8 @@ from smsfleet.auth import service as auth_service
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.demo import DEMO_PAIRS, DemoSessions, seed_demo, start_demo_sessions
+from smsfleet.pairs.models import PairState
+from smsfleet.pairs.service import set_state_unless_changed
 from smsfleet.programs.service import ProgramRules
 from smsfleet.sessions.models import DesiredState, SessionAction
 from smsfleet.sessions.service import act
@@ -18,6 +20,7 @@ from smsfleet.stores import open_config_store
 from smsfleet.wiring import prepare_store
 
 STOPPED = "program2_US_verizon"
+PAUSED = "UZ_uzmobile"
 
 
 def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) -> None:
@@ -42,6 +45,19 @@ def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) 
         )
         again = start_demo_sessions(store=store, clock=clock, actor=admin)
         assert again == DemoSessions(running=every - 1, stopped=1)
+        # A paused pair's two sessions stay wanted running, but they do not run: not "to run".
+        paused = store.pairs.get(PAUSED)
+        assert paused is not None
+        assert set_state_unless_changed(
+            pairs=store.pairs,
+            seen=paused,
+            state=PairState.paused,
+            reason="below the pause line",
+            actor="policy",
+            at=clock.now(),
+        )
+        held = start_demo_sessions(store=store, clock=clock, actor=admin)
+        assert held == DemoSessions(running=every - 3, stopped=1, paused=2)
         spec = store.session_specs.get(STOPPED)
         assert spec is not None
         assert (spec.desired, spec.desired_actor, spec.desired_reason) == (
