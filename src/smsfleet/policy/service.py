@@ -511,8 +511,9 @@ def pair_window_stats(
     """Each pair's completed attempts in `window` ending at `now` (its newest
     `max_attempts`), from its last state change when that falls within the window:
     so a probe is judged on what it sent, and a resumed pair on what it sent since.
-    Without `from_changes`, the whole window (the figures up to a change, read at it).
-    Pairs without any are left out."""
+    A paused pair's window is not cut at its pause: its figures stay those of its route
+    (what paused it), not the few sends that ended after it. Without `from_changes`, the
+    whole window (the figures up to a change, read at it). Pairs without any are left out."""
 
     def counts(
         keys: Collection[str] | None = None, since: datetime | None = None
@@ -529,6 +530,8 @@ def pair_window_stats(
     stats = counts()
     for pair in pairs if from_changes else ():
         changed_at = pair.state_changed_at
+        if pair.state is PairState.paused:
+            continue
         if changed_at is not None and changed_at > window.since(now):
             own = counts(keys=[pair.key], since=changed_at)
             stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))

@@ -203,9 +203,29 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
         healthy: healthy_words,
         thin: thin_words,
     }
+    # A send in flight at the pause ends after it: the paused pair's figures are still its
+    # route's, not "1 of 1 delivered".
+    clock.advance(5)
+    AttemptStore(metrics).add_many(
+        [
+            Attempt(
+                id="ab" * 16,
+                session=f"program1_{failing}",
+                pair=failing,
+                country="UZ",
+                operator=failing[3:],
+                program="program1",
+                phone=PHONE,
+                leased_at=clock.now() - timedelta(seconds=20),
+                completed_at=clock.now(),
+                outcome=Outcome.delivered,
+            )
+        ]
+    )
     after = standing(pair=failing)[failing]
     assert (after["state"], after["action"]) == ("paused", None)
     assert after["reason"] == f"in its cool-down of 2 min: probed from {probed_from}"
+    assert (after["samples"], after["delivered"]) == (31, 6)
     assert api.client.get("/api/v1/policy/standing").status_code == 401
     bad = api.client.get(
         "/api/v1/policy/standing", params={"country": "UZB"}, headers=api.headers()
