@@ -63,14 +63,15 @@ def raise_alert(
     # Raised again at a lower severity, an open alert is left as it is: nothing changed.
     alert = before if not changed and before is not None else changed[0]
     notified = alert.notifications > (before.notifications if before is not None else 0)
-    channels = [f"telegram:{chat}" for chat in service.config.chats_for(alert.severity)]
-    channels = channels if notified else []
+    reached = [f"telegram:{chat}" for chat in service.config.chats_for(alert.severity)]
+    channels = reached if notified else []
+    kept = "kept" if before is None else "already open"
     if notified:
         said = f"sent to {len(channels)} chat(s)"
-    elif before is not None:
-        said = "already open: not sent again before the repeat interval"
+    elif not reached:
+        said = f"{kept}; no channel is configured (SMSFLEET_TELEGRAM_BOT_TOKEN, _CHAT_IDS)"
     else:
-        said = "kept; no channel is configured (SMSFLEET_TELEGRAM_BOT_TOKEN, _CHAT_IDS)"
+        said = f"{kept}: not sent again before the repeat interval"
     return AlertRaised(alert_id=alert.id, state=alert.state, channels=channels, message=said)
 
 

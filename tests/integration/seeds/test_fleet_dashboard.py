@@ -139,6 +139,10 @@ def test_the_same_message_while_open_is_the_same_alert(control_plane: LiveApi) -
     again = api.client.post("/alert", json={"message": MESSAGE}, headers=headers).json()
     other = api.client.post("/alert", json={"message": "another"}, headers=headers).json()
     assert first["alert_id"] == again["alert_id"] != other["alert_id"]
+    # No channel is configured: what it says is that, not a repeat interval.
+    assert again["message"] == (
+        "already open; no channel is configured (SMSFLEET_TELEGRAM_BOT_TOKEN, _CHAT_IDS)"
+    )
     firing = api.client.get("/api/v1/alerts", params={"state": "firing"}, headers=headers)
     assert len(firing.json()) == 2
 
@@ -188,6 +192,13 @@ def test_with_telegram_every_chat_takes_it(tmp_path: Path, telegram: TelegramSta
             time.sleep(0.05)
         assert sorted(m.chat_id for m in telegram.messages) == ["-100", "-200"]
         assert all(MESSAGE in m.text for m in telegram.messages)
+        again = api.client.post(
+            "/alert", json={"message": MESSAGE}, headers=api.headers(Role.operator)
+        ).json()
+        assert (again["channels"], again["message"]) == (
+            [],
+            "already open: not sent again before the repeat interval",
+        )
 
 
 @pytest.mark.parametrize(
