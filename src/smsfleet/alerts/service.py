@@ -326,7 +326,13 @@ class AlertService:
             current.pop(key, None)
             newest.pop(key, None)
         signals = rules.success_rate_signals(current, newest, pairs, thresholds, window)
+        firing = self.store.firing()
+        # A probed route's success alert, raised on its figures at the pause, is held as it
+        # was (below): read again at the probing start, it would say it is held since then.
+        alerted = {alert.subject for alert in firing if alert.rule in SUCCESS_RULES}
         for halted in stopped.values():
+            if halted.state is PairState.probing and halted.key in alerted:
+                continue
             signals += [
                 _held(signal, halted, now)
                 for signal in self._success_at_change(halted, thresholds, window)
@@ -337,7 +343,6 @@ class AlertService:
         signals += rules.gateway_signals(
             self._gateway_outcomes(now), thresholds, config.gateway_window.total_seconds() / 60
         )
-        firing = self.store.firing()
         countries, refreshed = self._country_signals(now, pairs, firing)
         signals += countries
         # A route the policy paused or probes sends (next to) nothing, and its window starts

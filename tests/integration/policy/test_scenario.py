@@ -542,6 +542,14 @@ def test_a_route_that_fails_after_a_good_spell_is_paused_on_its_newest_failures(
         "95 % confidence; held since "
         f"{human_time(paused.at, now=paused.at)} while {route.pair} is paused by the policy"
     )
+    # Probed after its cool-down, it is still held on the figures of the pause, since then.
+    world.run(3 * 60, until=[(route, PolicyAction.probing)])
+    world.run(EVALUATE_EVERY)
+    (alert,) = world.alerts.find(AlertQuery(rule=AlertRule.success_rate_low))
+    assert alert.summary.endswith(
+        f"; held since {human_time(paused.at, now=paused.at)} while {route.pair} is probed"
+        " after a pause by the policy"
+    )
 
 
 def test_a_short_outage_costs_a_good_route_minutes(
