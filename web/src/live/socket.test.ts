@@ -39,20 +39,30 @@ class FakeSocket {
   }
 }
 
+/** Fake timers, and the browser's WebSocket and window as LiveSocket uses them. */
+function stubBrowser(): void {
+  vi.useFakeTimers();
+  FakeSocket.made = [];
+  vi.stubGlobal("WebSocket", FakeSocket);
+  vi.stubGlobal("window", {
+    location: { protocol: "http:", host: "control-plane.test" },
+    setTimeout: (run: () => void, ms: number) => setTimeout(run, ms),
+    clearTimeout: (id: number) => clearTimeout(id),
+  });
+}
+
+function unstubBrowser(): void {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+}
+
 describe("LiveSocket refused for too many open sockets", () => {
   let live: LiveSocket;
   let statuses: LiveStatus[];
   const renewals = vi.fn(() => Promise.resolve());
 
   beforeEach(() => {
-    vi.useFakeTimers();
-    FakeSocket.made = [];
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.stubGlobal("window", {
-      location: { protocol: "http:", host: "control-plane.test" },
-      setTimeout: (run: () => void, ms: number) => setTimeout(run, ms),
-      clearTimeout: (id: number) => clearTimeout(id),
-    });
+    stubBrowser();
     renewals.mockClear();
     live = new LiveSocket({ token: () => "token", beforeRetry: renewals, url: "ws://control-plane.test/api/v1/ws" });
     statuses = [];
@@ -62,8 +72,7 @@ describe("LiveSocket refused for too many open sockets", () => {
 
   afterEach(() => {
     live.stop();
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
+    unstubBrowser();
   });
 
   it("says why and does not try again for a while", () => {
@@ -97,14 +106,7 @@ describe("LiveSocket following logs", () => {
   let batches: { lines: unknown; start: boolean }[];
 
   beforeEach(() => {
-    vi.useFakeTimers();
-    FakeSocket.made = [];
-    vi.stubGlobal("WebSocket", FakeSocket);
-    vi.stubGlobal("window", {
-      location: { protocol: "http:", host: "control-plane.test" },
-      setTimeout: (run: () => void, ms: number) => setTimeout(run, ms),
-      clearTimeout: (id: number) => clearTimeout(id),
-    });
+    stubBrowser();
     live = new LiveSocket({ token: () => "token", url: "ws://control-plane.test/api/v1/ws" });
     batches = [];
     live.onMessage((message) => {
@@ -116,8 +118,7 @@ describe("LiveSocket following logs", () => {
 
   afterEach(() => {
     live.stop();
-    vi.useRealTimers();
-    vi.unstubAllGlobals();
+    unstubBrowser();
   });
 
   const push = (socket: FakeSocket | undefined, lines: string[]) =>
