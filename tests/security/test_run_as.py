@@ -293,3 +293,31 @@ def test_a_uid_is_cleared_of_what_a_program_left_and_never_shared(tmp_path: Path
     finally:
         leftover.kill()
         leftover.wait()
+
+
+def test_a_set_uid_file_left_by_a_uid_gives_no_other_program_that_uid(
+    world_reachable: Path,
+) -> None:
+    """A program may leave a set-uid copy of a binary while its uid is its own; once that
+    uid is another session's, a program running it must not become that uid (and read
+    that session's environment, its worker token): no exec gains privileges."""
+    planted_uid, own_uid = UIDS
+    planted = world_reachable / "planted-id"
+    shutil.copy("/usr/bin/id", planted)
+    os.chown(planted, planted_uid, 65534)
+    planted.chmod(0o4755)
+    status, log = world_reachable / "run.json", world_reachable / "run.log"
+    options = ["--status-file", str(status), "--log-file", str(log), "--run-as", "nobody"]
+    options += ["--run-as-uids", f"{own_uid}-{own_uid}"]
+    options += ["--uid-locks", str(world_reachable / "uids")]
+    done = subprocess.run(
+        [sys.executable, RUNNER_PATH, *options, "--", str(planted)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stderr, status.read_text())
+    said = log.read_text()
+    assert f"uid={own_uid}" in said
+    # Without the runner's guard: "euid=61000", the planted file's owner.
+    assert "euid=" not in said, said

@@ -43,6 +43,7 @@ FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Splits pathologically long lines instead of buffering them without bound.
 MAX_LINE_BYTES = 64 * 1024
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4  # prctl(2)
+PR_SET_NO_NEW_PRIVS = 38
 # A session's log is rotated past this size, keeping this many older files (.1 newest).
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 3
@@ -219,7 +220,7 @@ def _as_user(name: str, environment: dict[str, str], uid: int | None = None) -> 
         "user": uid,
         "group": user.pw_gid,
         "extra_groups": [],
-        "preexec_fn": _ambient_capabilities_dropper(),
+        "preexec_fn": _privileges_dropper(),
     }
 
 
@@ -261,9 +262,13 @@ def _end_processes_of(uid: int, gid: int) -> None:
     os.waitpid(child, 0)
 
 
-def _ambient_capabilities_dropper() -> Callable[[], None]:
+def _privileges_dropper() -> Callable[[], None]:
     """A control plane allowed to switch users by capabilities (not root) passes them on
-    as ambient ones; the program must not keep them across its exec.
+    as ambient ones; the program must not keep them across its exec. Nor may it, or
+    anything it runs, gain privileges by an exec: a set-uid file a program left in /tmp
+    while its uid was another session's would otherwise be that uid again (and read that
+    session's environment, its worker token). Set-uid bits and file capabilities are then
+    ignored for good.
 
     Prepared here: in the child, after the switch, the new user may not read Python's
     own files to import anything.
@@ -274,6 +279,8 @@ def _ambient_capabilities_dropper() -> Callable[[], None]:
 
     def drop() -> None:
         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "could not forbid new privileges")
 
     return drop
 
