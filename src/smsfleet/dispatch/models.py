@@ -42,6 +42,10 @@ class HeartbeatRequest(WorkerBody):
 class EndedRequest(WorkerBody):
     """From a session's runner, the moment its program ended."""
 
+    pid: int | None = Field(
+        default=None, gt=0, description="The program's pid: which run of the session ended"
+    )
+
 
 class ReportRequest(WorkerBody):
     trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)

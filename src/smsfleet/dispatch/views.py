@@ -143,7 +143,7 @@ async def ended(request: Request) -> Response:
     alerted) at once rather than at the supervisor's next tick, which stays the safety
     net."""
     body, services = await _authenticated(request, EndedRequest)
-    await run_in_threadpool(services.sessions.supervisor.program_ended, body.session)
+    await run_in_threadpool(services.sessions.supervisor.program_ended, body.session, body.pid)
     return Response(status_code=204)
 
 

@@ -358,7 +358,7 @@ def run(
         log.note(f"cannot start {command!r}: {error}")
         write_status(status_path, status)
         log.close()
-        _report_end(os.environ)
+        _report_end(os.environ, None)
         return EXIT_CANNOT_START
 
     status["program_pid"] = program.pid
@@ -385,13 +385,14 @@ def run(
     status["ended_at"] = _iso(_now())
     write_status(status_path, status)
     log.close()
-    _report_end(os.environ)
+    _report_end(os.environ, program.pid)
     return runner_exit
 
 
-def _report_end(environ: Mapping[str, str]) -> None:
-    """Tell the control plane that started the session that its program ended (the
-    status file just said so), so it reconciles now rather than at its next tick.
+def _report_end(environ: Mapping[str, str], pid: int | None) -> None:
+    """Tell the control plane that started the session that its program (`pid`, None
+    when it could not start) ended (the status file just said so), so it reconciles now
+    rather than at its next tick.
 
     Best effort: a control plane that does not answer finds out at its next tick.
     """
@@ -416,7 +417,7 @@ def _report_end(environ: Mapping[str, str]) -> None:
             connection.request(
                 "POST",
                 target.path.rstrip("/") + "/api/v1/worker/ended",
-                body=json.dumps({"session": session}),
+                body=json.dumps({"session": session, **({"pid": pid} if pid else {})}),
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
             connection.getresponse().read()

@@ -132,6 +132,8 @@ class Supervisor:
         self._unowned: set[str] = set()
         # Sessions whose runner said the program ended, until seen gone (monotonic deadline).
         self._ended: dict[str, float] = {}
+        # The run (pid, start) each session's runner last said ended: heard once per run.
+        self._told: dict[str, tuple[int | None, datetime | None]] = {}
         self._lock_ended = threading.Lock()
         self.leadership = leadership or SoleLeadership()
         self.leading = False
@@ -148,10 +150,25 @@ class Supervisor:
         """Reconcile now rather than at the next tick (after a person acted)."""
         self._wake.set()
 
-    def program_ended(self, name: str) -> None:
-        """A session's runner says its program ended: reconcile now, and again every
-        few milliseconds while its screen is still closing, rather than at the next tick."""
+    def program_ended(self, name: str, pid: int | None = None) -> None:
+        """A session's runner says its program (`pid`) ended: reconcile now, and again
+        every few milliseconds while its screen is still closing, rather than at the next
+        tick.
+
+        Heard once per run, and only by the leader: the word comes with the session's
+        worker token, which its program holds too, and must not keep the supervisor
+        looking at every host many times a second. A word for a run other than the one
+        recorded (an earlier run's, late) is left to the ticks, which stay the safety net.
+        """
+        status = (self._statuses or {}).get(name)
+        if not self.leading or (status is not None and status.pid not in (None, pid or status.pid)):
+            return
+        # A leader that has not looked at the session yet (it does at once) knows no run.
+        run = (pid, None) if status is None else (status.pid, status.started_at)
         with self._lock_ended:
+            if self._told.get(name) == run:
+                return
+            self._told[name] = run
             self._ended[name] = time.monotonic() + ENDED_RECHECK_FOR_SECONDS
         self._wake.set()
 
@@ -212,6 +229,8 @@ class Supervisor:
         for gone in set(self._statuses) - names:
             if self._statuses.pop(gone).state in MAY_RUN:
                 self._unowned.add(gone)
+            with self._lock_ended:
+                self._told.pop(gone, None)
             with contextlib.suppress(NotFound):  # a status written as its spec went
                 store.session_status.delete(gone)
         statuses = self._statuses

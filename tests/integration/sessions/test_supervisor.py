@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -18,7 +19,7 @@ from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import act, retire_pair_sessions
-from smsfleet.sessions.supervisor import SupervisorPolicy
+from smsfleet.sessions.supervisor import ENDED_RECHECK_FOR_SECONDS, SupervisorPolicy
 from tests.support.sessions import ADMIN, CRASHING, TICKING, Fleet
 from tests.support.waiting import eventually
 
@@ -98,6 +99,40 @@ def test_a_program_whose_runner_says_it_ended_is_recorded_at_once(fleet: Fleet) 
     finally:
         supervisor.close()
     assert fleet.kinds(name)[2:4] == ["exited", "backoff"]
+
+
+def test_a_runner_is_heard_once_per_run_and_only_of_its_own_run(fleet: Fleet) -> None:
+    """The word comes with the session's worker token, which its program holds too: a
+    program still running that says again and again that it ended, or names another run,
+    must not keep the supervisor looking at every host many times a second."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    looks = 0
+    reconcile = supervisor.reconcile_once
+
+    def counted() -> None:
+        nonlocal looks
+        reconcile()
+        looks += 1
+
+    supervisor.reconcile_once = counted  # type: ignore[method-assign]
+    supervisor.start_loop(interval=60)
+    try:
+        eventually(lambda: looks > 0, what="the supervisor to lead and look")
+        pid = fleet.program_pid(name)
+        supervisor.program_ended(name, pid)  # heard: looked at again for 2 s
+        eventually(lambda: looks > 5, 3, "the supervisor to look again")
+        time.sleep(ENDED_RECHECK_FOR_SECONDS + 0.5)
+        before = looks
+        for _ in range(5):  # the same run again, and a run that is not the one recorded
+            supervisor.program_ended(name, pid)
+            supervisor.program_ended(name, pid + 1)
+            time.sleep(0.2)
+        assert looks - before <= 1, looks - before
+    finally:
+        supervisor.close()
+    assert fleet.state(name) == S.running
 
 
 def test_a_screen_closed_from_outside_is_detected(fleet: Fleet) -> None:

@@ -168,13 +168,15 @@ def test_the_runner_tells_the_control_plane_the_moment_its_program_ends(
         }
         runner = _runner(tmp_path, sys.executable, "-c", "import time; time.sleep(30)", env=env)
         eventually(lambda: (tmp_path / "s.status.json").exists())
-        os.killpg(_status(tmp_path)["program_pid"], signal.SIGKILL)
+        pid = _status(tmp_path)["program_pid"]
+        os.killpg(pid, signal.SIGKILL)
         assert runner.wait(timeout=10) == 128 + signal.SIGKILL
+        # Which run ended: its program's pid.
         assert told == [
             (
                 "/base/api/v1/worker/ended",
                 "Bearer worker-token",
-                {"session": "program1_UZ_uzmobile"},
+                {"session": "program1_UZ_uzmobile", "pid": pid},
                 True,
             )
         ]
