@@ -106,7 +106,12 @@ def _add_middleware(app: FastAPI, settings: Settings, services: Services) -> Non
         request_log=lambda: services.usage.log,
         worker_seconds=worker_request_seconds(services.metrics.registry),
     )
-    app.add_middleware(Edge, max_bytes=settings.max_body_bytes, finished=recorder)
+    app.add_middleware(
+        Edge,
+        max_bytes=settings.max_body_bytes,
+        finished=recorder,
+        hosts=settings.allowed_hosts,
+    )
     if settings.cors_origins:
         # Outside the edge, so that the edge's own answers (a 413) carry CORS headers
         # too; its preflight answers, which have no body, go without the edge's headers.

@@ -5,7 +5,10 @@
   counted as it arrives and cut off as soon as it passes the cap;
 - sets the security headers on every answer (no caching, but for the built files), and
   a content policy on the dashboard's pages;
-- times each request and hands it, with its status, to `finished` (the request log).
+- times each request and hands it, with its status, to `finished` (the request log);
+- answers only the Host names it is given, when it is given any (a server on a loopback
+  address: a page elsewhere that points a name of its own at 127.0.0.1, DNS rebinding,
+  must not reach it): any other gets 400, and a WebSocket is closed before it opens.
 
 One layer, not one per job: each layer costs every request an await and a wrapper per
 message, and three of them took about a sixth of a worker request's CPU
@@ -17,9 +20,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from smsfleet.core.hosts import host_allowed, refuse_host
 
 __all__ = ["Edge", "Finished"]
 
@@ -121,18 +126,33 @@ def _too_large(scope: Scope, max_bytes: int) -> tuple[Message, Message]:
 
 class Edge:
     """Pure ASGI: the body cap (413 with the JSON error shape over `max_bytes`), the
-    security headers, and `finished` called for each HTTP request."""
+    security headers, `finished` called for each HTTP request, and, given `hosts`, the
+    Host names answered (400 for any other)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, finished: Finished) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        finished: Finished,
+        hosts: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self._finished = finished
+        self._hosts = frozenset(hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        kind = scope["type"]
+        foreign = bool(self._hosts) and kind != "lifespan" and not host_allowed(scope, self._hosts)
+        if kind != "http":
+            await (refuse_host(scope, send) if foreign else self.app(scope, receive, send))
             return
         started = time.perf_counter()
+        if foreign:
+            await refuse_host(scope, send, _with_security_headers)
+            self._finished(scope, 400, started)
+            return
         limit = self.max_bytes
         status: int | None = None  # until the answer starts
         received = 0

@@ -11,6 +11,7 @@ from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -24,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from smsfleet.core.errors import ConfigurationError
+from smsfleet.core.hosts import host_name, is_loopback, loopback_hosts
 from smsfleet.core.program_env import is_withheld
 
 # Secrets and passwords seen in tutorials, seed documents and default configs.
@@ -382,6 +384,13 @@ class Settings(BaseSettings):
         description="Origins (comma-separated) whose browsers may call the API; none by default",
     )
 
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (comma-separated) the control plane answers to; any other"
+        " Host header gets 400. Default: any, but for a server listening on a loopback"
+        " address only: localhost, the loopback addresses and SMSFLEET_PUBLIC_URL's host, so"
+        " that a web page pointing a name of its own at 127.0.0.1 reaches nothing",
+    )
     public_url: str | None = Field(
         default=None,
         description="How programs reach the control plane (their SMSFLEET_URL); default:"
@@ -520,6 +529,15 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [host_name(str(host)) for host in value if str(host).strip()]
+        return value
+
     @field_validator("program_dirs", mode="before")
     @classmethod
     def _split_program_dirs(cls, value: object) -> object:
@@ -628,10 +646,14 @@ class Settings(BaseSettings):
 
     def listening_on(self, host: str, port: int) -> Settings:
         """These settings for a server on `host:port`: unless SMSFLEET_PUBLIC_URL says
-        otherwise, programs reach it there."""
-        if self.public_url is not None:
-            return self
-        return self.model_copy(update={"public_url": listen_url(host, port)})
+        otherwise, programs reach it there; listening on a loopback address only, it
+        answers to the loopback names only, unless SMSFLEET_ALLOWED_HOSTS says others
+        (`allowed_hosts`)."""
+        public_url = self.public_url or listen_url(host, port)
+        update: dict[str, object] = {"public_url": public_url}
+        if not self.allowed_hosts and is_loopback(host):
+            update["allowed_hosts"] = loopback_hosts(host, urlsplit(public_url).hostname or host)
+        return self.model_copy(update=update)
 
     @property
     def resolved_search_db_url(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 
 from smsfleet.core.errors import ConfigurationError
+from smsfleet.core.hosts import AllowedHosts, is_loopback, loopback_hosts
 from smsfleet.core.settings import Settings
 from smsfleet.search.app import create_search_app
 
@@ -25,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Reached by the control plane only: on a loopback address, no name a page elsewhere
+    # points at 127.0.0.1 reaches it.
+    served = AllowedHosts(app, hosts=loopback_hosts(args.host)) if is_loopback(args.host) else app
+    uvicorn.run(served, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

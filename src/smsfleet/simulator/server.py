@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.types import ASGIApp
+
+from smsfleet.core.hosts import AllowedHosts, is_loopback, loopback_hosts
 from smsfleet.simulator.app import create_simulator_app
 from smsfleet.simulator.config import (
     SimulatorConfig,
@@ -30,5 +33,11 @@ def serve(host: str, port: int, config_path: Path | None, *, access_log: bool = 
     """
     import uvicorn
 
-    app = create_simulator_app(build_config(config_path))
+    app = listening_on(host, create_simulator_app(build_config(config_path)))
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+
+
+def listening_on(host: str, app: ASGIApp) -> ASGIApp:
+    """`app` as served on `host`. Its admin routes take no login: on a loopback address,
+    a page elsewhere pointing a name of its own at 127.0.0.1 must not reach them."""
+    return AllowedHosts(app, hosts=loopback_hosts(host)) if is_loopback(host) else app
