@@ -5,11 +5,21 @@ left, and the marks and joiners they use, are written as they are."""
 
 from __future__ import annotations
 
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.api import Api
+from smsfleet.auth.models import Role
+from smsfleet.core.settings import Settings
+from smsfleet.search.app import create_search_app
+from tests.support.api import Api, running_api
+from tests.support.search import SEARCH_TOKEN
+from tests.support.servers import ThreadedServer
 
 # (method, path, the body with {text} where free text goes, the field the 422 names)
 WRITES: list[tuple[str, str, dict[str, Any], str]] = [
@@ -104,3 +114,137 @@ def test_right_to_left_text_and_its_marks_are_written_as_they_are(api: Api, text
     added = api.client.post("/api/v1/messages/templates", json=template, headers=admin)
     assert added.status_code == 201, added.text
     assert added.json()["body"] == template["body"]  # a body keeps its new lines and tabs
+
+
+# What is sent, recorded as sent or searched, and shown to everyone who reads the sends,
+# the conversations and the searches: (path, the body with {text} where free text goes,
+# the field the 422 names, whether new lines and tabs belong in it).
+UZ, UZ_OTHER = "+998991234567", "+998991234568"
+SEED_SMS = {
+    "senderPhone": UZ.removeprefix("+"),
+    "receiverPhone": UZ_OTHER.removeprefix("+"),
+    "timestamp": 1645845235,
+}
+SENT_AND_SEARCHED: list[tuple[str, dict[str, Any], str, bool]] = [
+    ("/api/v1/messages/send", {"phone": UZ, "text": "{text}"}, "text", True),
+    (
+        "/api/v1/messages/send",
+        {"phone": UZ, "template_id": "otp", "params": {"token": "{text}"}},
+        "params.token",
+        True,
+    ),
+    (
+        "/api/v1/messages/send",
+        {"phone": UZ, "template_id": "otp", "params": {"token": "1", "{text}": "1"}},
+        "params.",  # then the name itself
+        False,
+    ),
+    (
+        "/sendsms/",
+        {"phone": UZ, "template_id": "otp", "token_value": "{text}"},
+        "token_value.token",
+        False,
+    ),
+    (
+        "/sendsms/",
+        {"phone": UZ, "template_id": "otp", "token_value": {"token": "{text}"}},
+        "token_value.by_name.token.text",
+        False,
+    ),
+    ("/api/send-sms", {**SEED_SMS, "messageText": "{text}"}, "messageText", True),
+    ("/api/receive-sms", {**SEED_SMS, "messageText": "{text}"}, "messageText", True),
+    ("/api/v1/search/jobs", {"query": "{text}"}, "query", False),
+]
+SENT_IDS = [
+    "send-text",
+    "send-params",
+    "send-param-name",
+    "sendsms-token",
+    "sendsms-by-name",
+    "send-sms",
+    "receive-sms",
+    "search-query",
+]
+ORDINARY = "Código ÄÖÜ ñ ✓ 🎉 мир \u0645\u0631\u062d\u0628\u0627"
+
+
+def _sent(template: dict[str, Any], text: str) -> dict[str, Any]:
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {fill(key): fill(item) for key, item in value.items()}
+        return text if value == "{text}" else value
+
+    body: dict[str, Any] = fill(template)
+    if "messageText" in body:
+        body["uuid"] = str(uuid.uuid4())
+    return body
+
+
+def _shown(api: Api) -> str:
+    """What a viewer reads of sends and conversations (404: none), and the operator of
+    their searches, as JSON."""
+    viewer, operator = api.headers(Role.viewer), api.headers(Role.operator)
+    reads = [
+        ("/api/v1/messages/sends", viewer),
+        (f"/api/v1/messages/conversations/{UZ}", viewer),
+        (f"/api/v1/messages/conversations/{UZ_OTHER}", viewer),
+        ("/api/v1/search/jobs", operator),
+    ]
+    answers = [api.client.get(path, headers=headers) for path, headers in reads]
+    return json.dumps([(answer.status_code, answer.json()) for answer in answers])
+
+
+@pytest.fixture
+def sending(tmp_path: Path) -> Iterator[Api]:
+    """A control plane that sends (a UZ pair, a program, the template `otp`) and searches
+    (the search service on loopback)."""
+    search_settings = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN)
+    search_settings.data_dir.mkdir()
+    search = ThreadedServer(create_search_app(search_settings))
+    search.start()
+    try:
+        with running_api(tmp_path, search_url=search.url, search_token=SEARCH_TOKEN) as api:
+            admin = api.headers()
+            for path, body in [
+                (
+                    "/api/v1/programs",
+                    {"name": "program1", "command": [sys.executable, "programs/program1.py"]},
+                ),
+                ("/api/v1/pairs", {"country": "UZ", "operator": "Uz", "programs": ["program1"]}),
+                ("/api/v1/messages/templates", {"id": "otp", "name": "Otp", "body": "{token}"}),
+            ]:
+                made = api.client.post(path, json=body, headers=admin)
+                assert made.status_code == 201, made.text
+            yield api
+    finally:
+        search.stop()
+
+
+@pytest.mark.parametrize(("path", "template", "field", "prose"), SENT_AND_SEARCHED, ids=SENT_IDS)
+def test_hostile_text_sent_or_searched_is_refused_by_name_and_nothing_is_kept(
+    sending: Api, path: str, template: dict[str, Any], field: str, prose: bool
+) -> None:
+    api = sending
+    before = _shown(api)
+    # One line holds no new line nor tab; a text or a value may hold both.
+    for text in [*HOSTILE, *([] if prose else ["two\nlines", "a\ttab"])]:
+        answer = api.client.post(
+            path, json=_sent(template, text), headers=api.headers(Role.operator)
+        )
+        assert answer.status_code == 422, (path, field, text, answer.text)
+        error = answer.json()["error"]
+        assert error["code"] == "validation_error", (path, error)
+        assert any(d["field"].startswith(field) for d in error["details"]), (path, error)
+        assert "not allowed" in answer.text, (path, answer.text)
+    assert _shown(api) == before
+
+
+@pytest.mark.parametrize(("path", "template", "field", "prose"), SENT_AND_SEARCHED, ids=SENT_IDS)
+def test_ordinary_text_is_sent_and_searched_as_it_is(
+    sending: Api, path: str, template: dict[str, Any], field: str, prose: bool
+) -> None:
+    api = sending
+    text = f"{ORDINARY}\n\tline two" if prose else ORDINARY
+    answer = api.client.post(path, json=_sent(template, text), headers=api.headers(Role.operator))
+    assert answer.status_code in (200, 202), (field, answer.text)
+    assert json.dumps(text)[1:-1] in _shown(api), field

@@ -7,7 +7,16 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    Tag,
+    field_validator,
+)
 
 from smsfleet.core import phones
 from smsfleet.core.records import Timestamp
@@ -60,7 +69,7 @@ class SeedSms(BaseModel):
 
     senderPhone: str = Field(pattern=PHONE_PATTERN, max_length=21)  # noqa: N815 (seed field)
     receiverPhone: str = Field(pattern=PHONE_PATTERN, max_length=21)  # noqa: N815
-    messageText: str = Field(min_length=1, max_length=MAX_TEXT)  # noqa: N815
+    messageText: Prose = Field(min_length=1, max_length=MAX_TEXT)  # noqa: N815
     timestamp: Timestamp
     uuid: UUID
 
@@ -209,8 +218,8 @@ class SendStatus(StrEnum):
 # document.
 MAX_PARAMS = 20
 MAX_PARAM_VALUE = 200
-ParamName = Annotated[str, Field(min_length=1, max_length=80)]
-ParamValue = Annotated[str, Field(max_length=MAX_PARAM_VALUE)]
+ParamName = Annotated[OneLine, Field(min_length=1, max_length=80)]
+ParamValue = Annotated[Prose, Field(max_length=MAX_PARAM_VALUE)]
 
 
 class SendRequest(BaseModel):
@@ -226,12 +235,33 @@ class SendRequest(BaseModel):
         description=f"The template's placeholders' values: at most {MAX_PARAMS},"
         f" each at most {MAX_PARAM_VALUE} characters",
     )
-    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    text: Prose | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
     pair: str | None = Field(default=None, max_length=40, description="Default: from the number")
 
 
-SeedTokenValue = Annotated[str, Field(min_length=1, max_length=64)]
+SeedTokenValue = Annotated[OneLine, Field(min_length=1, max_length=64)]
 SeedNumber = Annotated[StrictInt, Field(ge=0, le=10**18)]
+
+
+def _number_or_text(value: object) -> str:
+    return "number" if isinstance(value, int) else "text"
+
+
+def _by_name_or_token(value: object) -> str:
+    return "by_name" if isinstance(value, dict) else "token"
+
+
+# Tagged, so that a refusal names its field as `token_value.token` (the bare value, of
+# {token}) or `token_value.by_name.<placeholder>.text|number`, not by pydantic's inner types.
+SeedValue = Annotated[
+    Annotated[SeedTokenValue, Tag("text")] | Annotated[SeedNumber, Tag("number")],
+    Discriminator(_number_or_text),
+]
+SeedTokenValues = Annotated[
+    Annotated[SeedTokenValue, Tag("token")]
+    | Annotated[dict[PlaceholderName, SeedValue], Tag("by_name")],
+    Discriminator(_by_name_or_token),
+]
 SeedTemplateId = (
     Annotated[StrictInt, Field(ge=0, le=10**12)]
     | Annotated[str, Field(pattern=TEMPLATE_ID_PATTERN)]
@@ -249,7 +279,7 @@ class SeedSendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     phone: str = Field(min_length=3, max_length=32)
-    token_value: SeedTokenValue | dict[PlaceholderName, SeedTokenValue | SeedNumber] = Field(
+    token_value: SeedTokenValues = Field(
         description="The placeholders' values by name, or the value of {token}"
     )
     template_id: SeedTemplateId = Field(description="A template's id, as a number or a string")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.bounds import MAX_OFFSET, QueryTime
 from smsfleet.core.records import Timestamp
+from smsfleet.core.text import OneLine
 
 
 class DocumentKind(StrEnum):
@@ -53,7 +54,7 @@ class JobStatus(StrEnum):
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=200)
+    query: OneLine = Field(min_length=1, max_length=200)
     algorithm: Algorithm = Algorithm.fulltext
     kinds: list[DocumentKind] = Field(
         default_factory=lambda: [DocumentKind.attempt, DocumentKind.message], min_length=1
