@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Protocol
+
+# One cleaning for the log's readers and the screen window: the runner's (standard
+# library only, as it starts isolated).
+from smsfleet.sessions.runner import log_lines
 
 __all__ = ["LogCursor", "LogSource", "log_lines", "read_since"]
 
 MAX_CHUNK = 256 * 1024
-
-# Terminal escape sequences (CSI, OSC, the rest of ESC's) and control characters but the
-# tab: a program prints what providers and gateways tell it, and a log read at a terminal
-# must not retitle it, write its clipboard or fake a link.
-_TERMINAL_CONTROL = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
-    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC: titles, links, the clipboard
-    r"|\x1b[@-_]?"  # any other escape
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 and C1 controls but tab and newline
-)
-
-
-def log_lines(data: bytes) -> list[str]:
-    """A log's bytes as the lines a person may read anywhere: UTF-8 (a bad byte is
-    replaced), with terminal escape sequences and control characters taken out."""
-    return [
-        _TERMINAL_CONTROL.sub("", line) for line in data.decode("utf-8", "replace").splitlines()
-    ]
 
 
 def read_since(path: Path, offset: int | None) -> tuple[int, list[str]]:

@@ -5,7 +5,9 @@
 It starts the program (an argv list, never a shell) in a process group of its
 own, copies the program's stdout and stderr line by line to the log file with
 a UTC timestamp prefix (flushed at once, so a live tail never lags), echoes
-them to the screen window, and keeps an atomic JSON status file:
+them to the screen window without terminal escape sequences and control characters
+(`log_lines`: what one attached with `screen -r` reads, as the log's readers do), and
+keeps an atomic JSON status file:
 
     runner_pid, screen_pid, program_pid, program_start_ticks, argv, cwd, started_at,
     ended_at, exit_code, signal, error
@@ -28,6 +30,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +40,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, BinaryIO
 
-__all__ = ["main", "process_start_ticks", "process_usage", "write_status"]
+__all__ = ["log_lines", "main", "process_start_ticks", "process_usage", "write_status"]
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # Splits pathologically long lines instead of buffering them without bound.
@@ -53,6 +56,25 @@ EXIT_CANNOT_START = 127
 RUNNER_TAG = b"[smsfleet-runner] "
 # Telling the control plane that the program ended must never hold the screen open long.
 REPORT_END_TIMEOUT_SECONDS = 2.0
+
+# Terminal escape sequences (CSI, OSC, the rest of ESC's) and control characters but the
+# tab: a program prints what providers and gateways tell it, and neither its screen window
+# nor its log read at a terminal may retitle that terminal, write its clipboard or fake a
+# link. Here, in the runner, for the window; the log's readers (`logtail`) use it too.
+_TERMINAL_CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC: titles, links, the clipboard
+    r"|\x1b[@-_]?"  # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 and C1 controls but tab and newline
+)
+
+
+def log_lines(data: bytes) -> list[str]:
+    """Output's bytes as the lines a person may read anywhere: UTF-8 (a bad byte is
+    replaced), with terminal escape sequences and control characters taken out."""
+    return [
+        _TERMINAL_CONTROL.sub("", line) for line in data.decode("utf-8", "replace").splitlines()
+    ]
 
 
 def _now() -> datetime:
@@ -133,10 +155,10 @@ class _LogWriter:
                 return  # Output of a leftover child after the program exited.
             if self._size and self._size + len(stamped) > self._max_bytes:
                 self._rotate()
-            self._log.write(stamped)
+            self._log.write(stamped)  # as the program wrote it: its readers clean it
             self._size += len(stamped)
             try:
-                sys.stdout.buffer.write(line)
+                sys.stdout.buffer.write("".join(f"{text}\n" for text in log_lines(line)).encode())
                 sys.stdout.buffer.flush()
             except OSError:
                 pass  # The window is gone (screen quit); the log file is what matters.

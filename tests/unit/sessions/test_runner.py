@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from smsfleet.sessions import runner as runner_module
+from smsfleet.sessions.logtail import log_lines
 from smsfleet.sessions.runner import process_start_ticks, write_status
 from tests.support.backends import free_port
 from tests.support.servers import ThreadedServer
@@ -273,3 +275,50 @@ def test_a_chatty_programs_log_is_rotated(tmp_path: Path) -> None:
     # The newest lines are in the log itself, the ones before them in .1.
     assert "line 16383" in (tmp_path / "s.log").read_text() + (tmp_path / "s.log.1").read_text()
     assert "exited with code 0" in _log(tmp_path)[-1]
+
+
+# A DCS pass-through carrying an OSC 52 clipboard write, then a title change: what a
+# program may print of a provider's answer.
+PASSED_THROUGH = b"\x1bP\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b\\\x1b]0;RETITLED\x07 ok\n"
+MORE = (
+    b"\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\ \x1b[31mred\x1b[0m bell\x07"
+    b" nul\x00 c1\xc2\x9b2J caf\xc3\xa9 tab\tkept\n"
+)
+
+
+def test_the_window_gets_the_output_without_terminal_escapes_the_log_as_written(
+    tmp_path: Path,
+) -> None:
+    """Whoever attaches with `screen -r` reads the window: the program's output reaches it
+    cleaned as the log's readers clean it, while the log keeps the bytes as written."""
+    program = f"import sys; sys.stdout.buffer.write({PASSED_THROUGH + MORE!r})"
+    # As screen starts it: by path, isolated and without site.
+    window = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            runner_module.__file__,
+            "--status-file",
+            str(tmp_path / "s.status.json"),
+            "--log-file",
+            str(tmp_path / "s.log"),
+            "--",
+            sys.executable,
+            "-c",
+            program,
+        ],
+        capture_output=True,
+        timeout=30,
+    )
+    assert window.returncode == 0, window.stderr
+
+    assert b"\x1b" not in window.stdout and b"\x07" not in window.stdout
+    assert b"\x00" not in window.stdout and b"\xc2\x9b" not in window.stdout
+    shown = window.stdout.decode().splitlines()
+    assert " ok" in shown
+    assert "link red bell nul c1 caf\u00e9 tab\tkept" in shown
+    # The log as the program wrote it, and read as the window shows it.
+    log = (tmp_path / "s.log").read_bytes()
+    assert PASSED_THROUGH in log and MORE in log
+    assert [line.split(" ", 1)[1] for line in log_lines(log)] == shown
