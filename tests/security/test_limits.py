@@ -53,7 +53,7 @@ def _answer(sock: socket.socket) -> tuple[int, dict[str, object]]:
 
 
 def _head(path: str, *lines: str) -> bytes:
-    return ("\r\n".join([f"POST {path} HTTP/1.1", "Host: x", *lines]) + "\r\n\r\n").encode()
+    return ("\r\n".join([f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *lines]) + "\r\n\r\n").encode()
 
 
 def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_sent(
