@@ -20,6 +20,7 @@ from smsfleet.audit.store import (
 from smsfleet.auth.models import Login, RevokedSession, User
 from smsfleet.auth.store import (
     LOGINS_COLLECTION,
+    LOGINS_INDEXES,
     REVOKED_SESSIONS_COLLECTION,
     USERS_COLLECTION,
     logins_table,
@@ -189,6 +190,8 @@ def _open_mongo(url: str, *, upgrade: bool) -> ConfigStore:
         # the next revocation, which is harmless, as its tokens are refused as expired.
         database[REVOKED_SESSIONS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
         database[LOGINS_COLLECTION].create_index("expires_at", expireAfterSeconds=0)
+        for keys in LOGINS_INDEXES:
+            database[LOGINS_COLLECTION].create_index(keys)
         for keys in SESSION_EVENTS_INDEXES:
             database[SESSION_EVENTS_COLLECTION].create_index(keys)
         for keys in AUDIT_EVENTS_INDEXES:

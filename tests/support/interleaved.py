@@ -3,6 +3,7 @@ completes after what the request under test read, just before it writes."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from typing import Generic
 
@@ -57,3 +58,24 @@ class Interleaved(Generic[R]):
     def delete(self, key: str) -> bool:
         self._before_write()
         return self._store.delete(key)
+
+    def first(
+        self,
+        count: int,
+        *,
+        order_by: str,
+        descending: bool = False,
+        where: Mapping[str, object] | None = None,
+    ) -> builtins.list[R]:  # `list` in this class is its method
+        return self._store.first(count, order_by=order_by, descending=descending, where=where)
+
+    def delete_up_to(
+        self,
+        field: str,
+        last: object,
+        *,
+        last_key: str | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> int:
+        self._before_write()
+        return self._store.delete_up_to(field, last, last_key=last_key, where=where)

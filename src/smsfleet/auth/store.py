@@ -26,6 +26,8 @@ revoked_sessions_table = sa.Table(
     sa.Column("session", sa.String(32), primary_key=True),
     sa.Column("username", sa.String(32), nullable=False),
     sa.Column("expires_at", DateTimeColumn, nullable=False),
+    # Those whose tokens have expired are removed by it, at the next logout.
+    sa.Index("ix_revoked_sessions_expires_at", "expires_at"),
 )
 REVOKED_SESSIONS_COLLECTION = "revoked_sessions"
 
@@ -37,5 +39,10 @@ logins_table = sa.Table(
     sa.Column("username", sa.String(32), nullable=False),
     sa.Column("refresh_id", sa.String(32), nullable=False),
     sa.Column("expires_at", DateTimeColumn, nullable=False),
+    # Ended logins are removed by it at the next login, and a user's counted by the other.
+    sa.Index("ix_logins_expires_at", "expires_at"),
+    sa.Index("ix_logins_username_expires_at", "username", "expires_at"),
 )
 LOGINS_COLLECTION = "logins"
+# A user's logins, newest first (MongoDB drops ended ones itself: a TTL index).
+LOGINS_INDEXES = [[("username", 1), ("expires_at", 1)]]

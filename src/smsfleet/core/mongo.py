@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -169,6 +170,49 @@ class MongoRecordStore(Generic[R]):
     def delete(self, key: str) -> bool:
         with self._writing():
             return self._collection.delete_one({"_id": key}).deleted_count > 0
+
+    def first(
+        self,
+        count: int,
+        *,
+        order_by: str,
+        descending: bool = False,
+        where: Mapping[str, object] | None = None,
+    ) -> builtins.list[R]:  # `list` in this class is its method
+        if count <= 0:  # a limit of 0 is none to MongoDB
+            return []
+        direction = -1 if descending else 1
+        may_block()
+        cursor = (
+            self._collection.find(dict(where or {}))
+            .sort([(order_by, direction), ("_id", direction)])
+            .limit(count)
+        )
+        return [self._record(document) for document in cursor]
+
+    def delete_up_to(
+        self,
+        field: str,
+        last: object,
+        *,
+        last_key: str | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> int:
+        # Times are kept to the millisecond, and `last` is sent as its millisecond.
+        up_to: Document = (
+            {field: {"$lte": last}}
+            if last_key is None
+            else {"$or": [{field: {"$lt": last}}, {field: last, "_id": {"$lte": last_key}}]}
+        )
+        try:
+            query = {"$and": [dict(where), up_to]} if where else up_to
+            removed = self._collection.delete_many(query).deleted_count
+        except BaseException:
+            self._bump(after_error=True)
+            raise
+        if removed:  # nothing removed: every reader's listing still holds
+            self._bump(after_error=False)
+        return int(removed)
 
 
 class MongoEventLog(Generic[E]):

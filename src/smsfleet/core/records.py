@@ -6,6 +6,7 @@ for MongoDB); one contract test suite runs unchanged against each.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Protocol, TypeVar
@@ -76,6 +77,35 @@ class RecordStore(Protocol[R]):
 
     def delete(self, key: str) -> bool:
         """Remove; False when there was nothing to remove."""
+        ...
+
+    def first(
+        self,
+        count: int,
+        *,
+        order_by: str,
+        descending: bool = False,
+        where: Mapping[str, object] | None = None,
+    ) -> builtins.list[R]:  # `list` in this class is its method
+        """The first `count` records whose fields in `where` (plain values) equal those, in
+        the order of their field `order_by`, then of their key (both reversed with
+        `descending`): read from the store in one query of at most `count` records, not
+        from a listing of them all."""
+        ...
+
+    def delete_up_to(
+        self,
+        field: str,
+        last: object,
+        *,
+        last_key: str | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> int:
+        """Remove, in one write, the records whose fields in `where` equal those and whose
+        `field` is at or before `last` (a time: as read back, to the millisecond). With
+        `last_key`, of those at `last` only the ones whose key is at or before it: a
+        record `first` gave and every one before it in that order. How many were removed;
+        none leaves the store's revision as it was."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -235,14 +236,33 @@ def _value(column: sa.Column[Any], value: object) -> object:
     return to_jsonable_python(value) if isinstance(column.type, sa.JSON) else naive_utc(value)
 
 
+def _millisecond_of(value: datetime) -> datetime:
+    """The start of the millisecond `value` reads back as, as SQL columns hold it."""
+    return naive_utc(value).replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
 def _reads_as(column: sa.Column[Any], value: object) -> sa.ColumnElement[bool]:
     """`column` holds what reads back as `value`. A time is read to the millisecond
     (`Timestamp`), and a row written with a finer one (microseconds, as MariaDB and SQLite
     keep them) still reads as it: equal to that millisecond, not to the microsecond."""
     if not isinstance(value, datetime):
         return column == value
-    start = naive_utc(value).replace(microsecond=value.microsecond - value.microsecond % 1000)
+    start = _millisecond_of(value)
     return sa.and_(column >= start, column < start + timedelta(milliseconds=1))
+
+
+def _reads_before(column: sa.Column[Any], value: object) -> sa.ColumnElement[bool]:
+    """`column` holds what reads back as before `value` (a time: its millisecond)."""
+    if not isinstance(value, datetime):
+        return column < value
+    return column < _millisecond_of(value)
+
+
+def _reads_at_or_before(column: sa.Column[Any], value: object) -> sa.ColumnElement[bool]:
+    """`column` holds what reads back as `value` or before it."""
+    if not isinstance(value, datetime):
+        return column <= value
+    return column < _millisecond_of(value) + timedelta(milliseconds=1)
 
 
 class SqlRecordStore(Generic[R]):
@@ -314,11 +334,14 @@ class SqlRecordStore(Generic[R]):
         rows: list[dict[str, Any]] | None = None,
     ) -> int:
         result = connection.execute(statement, rows)
+        self._bump_revision(connection)
+        return int(result.rowcount)
+
+    def _bump_revision(self, connection: sa.Connection) -> None:
         if connection.execute(self._bump).rowcount == 0:
             connection.execute(
                 sa.insert(store_revisions_table).values(name=self._table.name, revision=1)
             )
-        return int(result.rowcount)
 
     @contextmanager
     def _writing(self) -> Iterator[sa.Connection]:
@@ -400,6 +423,53 @@ class SqlRecordStore(Generic[R]):
     def delete(self, key: str) -> bool:
         with self._writing() as connection:
             return self._write(connection, sa.delete(self._table).where(self._key == key)) > 0
+
+    def _where(self, where: Mapping[str, object] | None) -> builtins.list[sa.ColumnElement[bool]]:
+        column = self._table.c
+        return [_reads_as(column[name], value) for name, value in (where or {}).items()]
+
+    def first(
+        self,
+        count: int,
+        *,
+        order_by: str,
+        descending: bool = False,
+        where: Mapping[str, object] | None = None,
+    ) -> builtins.list[R]:  # `list` in this class is its method
+        order = [self._table.c[order_by], self._key]
+        query = (
+            sa.select(self._table)
+            .where(*self._where(where))
+            .order_by(*(column.desc() if descending else column for column in order))
+            .limit(count)
+        )
+        may_block()
+        with self._engine.connect() as connection:
+            return self._many.validate_python(connection.execute(query).mappings().all())
+
+    def delete_up_to(
+        self,
+        field: str,
+        last: object,
+        *,
+        last_key: str | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> int:
+        column = self._table.c[field]
+        up_to = (
+            _reads_at_or_before(column, last)
+            if last_key is None
+            else sa.or_(
+                _reads_before(column, last),
+                sa.and_(_reads_as(column, last), self._key <= last_key),
+            )
+        )
+        statement = sa.delete(self._table).where(up_to, *self._where(where))
+        with self._writing() as connection:
+            removed = int(connection.execute(statement).rowcount)
+            if removed:  # nothing removed: every reader's listing still holds
+                self._bump_revision(connection)
+        return removed
 
 
 class SqlEventLog(Generic[E]):

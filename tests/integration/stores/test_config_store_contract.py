@@ -22,7 +22,7 @@ import pytest
 from pydantic import BaseModel
 
 from smsfleet.apikeys.models import ApiKey, Scope
-from smsfleet.auth.models import Role, User
+from smsfleet.auth.models import Login, RevokedSession, Role, User
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.records import RecordStore
 from smsfleet.messages.models import Template
@@ -513,6 +513,111 @@ def test_update_writes_list_and_mapping_fields(config_store: ConfigStore) -> Non
     assert programs.update("program1", {"command": ["python3", "тест.py"]}, where={})
     assert templates.get("otp") == make_template(provider_bodies=bodies)
     assert programs.get("program1") == make_program(command=["python3", "тест.py"])
+
+
+# --- first, delete_up_to: a few records in order, and records removed by a condition --
+
+
+# MongoDB drops logins and revoked sessions past their end itself (a TTL index, swept
+# every minute): these end far ahead, so only the store under test removes them.
+ENDS_AT = datetime(2099, 3, 1, 12, 0, 45, 123000, tzinfo=UTC)
+ENDS_FINER = datetime(2099, 3, 2, 8, 15, 0, 999999, tzinfo=UTC)
+
+
+def make_login(session: str, username: str = "alice", seconds: int = 0) -> Login:
+    return Login(
+        session=session,
+        username=username,
+        refresh_id=f"refresh-{session}",
+        expires_at=ENDS_AT + timedelta(seconds=seconds),
+    )
+
+
+def _add_logins(store: ConfigStore) -> None:
+    """Alice's by when they end, two of them at the same moment; and one of Bob's."""
+    for login in (
+        make_login("s3", seconds=3),
+        make_login("s1b", seconds=1),
+        make_login("s1a", seconds=1),
+        make_login("s2", seconds=2),
+        make_login("s0", seconds=0),
+        make_login("bob", "bob", seconds=1),
+    ):
+        store.logins.add(login)
+
+
+def _sessions(records: list[Login]) -> list[str]:
+    return [record.session for record in records]
+
+
+def test_first_gives_the_first_records_in_order_of_a_field_then_the_key(
+    config_store: ConfigStore,
+) -> None:
+    _add_logins(config_store)
+    logins = config_store.logins
+    alices = {"username": "alice"}
+    assert _sessions(logins.first(3, order_by="expires_at", where=alices)) == ["s0", "s1a", "s1b"]
+    newest = logins.first(3, order_by="expires_at", descending=True, where=alices)
+    assert _sessions(newest) == ["s3", "s2", "s1b"]
+    assert newest[0] == make_login("s3", seconds=3)
+    everyones = logins.first(10, order_by="expires_at")
+    assert _sessions(everyones) == ["s0", "bob", "s1a", "s1b", "s2", "s3"]
+    assert logins.first(10, order_by="expires_at", where={"username": "carol"}) == []
+    assert logins.first(0, order_by="expires_at") == []
+
+
+def test_delete_up_to_a_time_removes_those_at_or_before_it(config_store: ConfigStore) -> None:
+    _add_logins(config_store)
+    logins = config_store.logins
+    at_one = ENDS_AT + timedelta(seconds=1, microseconds=999)  # read as that millisecond
+    assert logins.delete_up_to("expires_at", at_one) == 4
+    assert _sessions(logins.list()) == ["s2", "s3"]
+    assert logins.delete_up_to("expires_at", ENDS_AT) == 0
+    assert _sessions(logins.list()) == ["s2", "s3"]
+
+
+def test_delete_up_to_a_time_removes_what_reads_as_it_though_written_finer(
+    config_store: ConfigStore,
+) -> None:
+    """A time kept finer than milliseconds (`model_copy` validates nothing) reads back to
+    its millisecond, and is removed up to what was read."""
+    revoked = config_store.revoked_sessions
+    finer = RevokedSession(session="s", username="alice", expires_at=ENDS_AT)
+    revoked.add(finer.model_copy(update={"expires_at": ENDS_FINER}))
+    read = revoked.get("s")
+    assert read is not None and read.expires_at == ENDS_FINER.replace(microsecond=999000)
+    assert revoked.delete_up_to("expires_at", ENDS_FINER - timedelta(milliseconds=1)) == 0
+    assert revoked.delete_up_to("expires_at", read.expires_at) == 1
+    assert revoked.list() == []
+
+
+def test_delete_up_to_a_record_removes_it_and_those_before_it_only(
+    config_store: ConfigStore,
+) -> None:
+    """A record `first` gave, by its time and key: of two at one moment, the one before."""
+    _add_logins(config_store)
+    logins = config_store.logins
+    alices = {"username": "alice"}
+    [_, last] = logins.first(2, order_by="expires_at", where=alices)
+    assert last.session == "s1a"
+    removed = logins.delete_up_to("expires_at", last.expires_at, last_key="s1a", where=alices)
+    assert removed == 2
+    assert _sessions(logins.list()) == ["bob", "s1b", "s2", "s3"]
+    assert logins.delete_up_to("expires_at", ENDS_AT, last_key="s0", where=alices) == 0
+
+
+def test_a_reader_sees_records_removed_up_to_a_time_through_another_connection(
+    config_store_url: str, config_store: ConfigStore
+) -> None:
+    _add_logins(config_store)
+    assert len(config_store.logins.list()) == 6
+    other = open_config_store(config_store_url)
+    try:
+        assert other.logins.delete_up_to("expires_at", ENDS_AT + timedelta(seconds=2)) == 5
+    finally:
+        other.close()
+    assert _sessions(config_store.logins.list()) == ["s3"]
+    assert config_store.logins.get("s0") is None
 
 
 # --- values round-trip exactly ---------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pymongo.errors import WriteError
 
+from smsfleet.auth.store import LOGINS_COLLECTION, REVOKED_SESSIONS_COLLECTION
 from smsfleet.core.errors import Conflict
 from smsfleet.core.mongo import REVISIONS_COLLECTION
 from smsfleet.pairs.models import Country, Pair
@@ -37,6 +38,24 @@ def test_indexes_are_created_at_start(clean_mongo_url: str) -> None:
         store.close()
     assert [("country", 1)] in keys.values()
     assert keys["_id_"] == [("_id", 1)]
+
+
+def test_a_users_logins_are_found_by_index(clean_mongo_url: str) -> None:
+    """A login counts its user's logins through an index; those that ended the server
+    drops itself (a TTL index), as it does revoked sessions."""
+    store = open_config_store(clean_mongo_url)
+    try:
+        with mongo_client(clean_mongo_url) as client:
+            database = client.get_default_database()
+            logins = database[LOGINS_COLLECTION].index_information()
+            revoked = database[REVOKED_SESSIONS_COLLECTION].index_information()
+    finally:
+        store.close()
+    keys = [[(field, int(order)) for field, order in spec["key"]] for spec in logins.values()]
+    assert [("username", 1), ("expires_at", 1)] in keys
+    for indexes in (logins, revoked):
+        [ttl] = [spec for spec in indexes.values() if "expireAfterSeconds" in spec]
+        assert [field for field, _ in ttl["key"]] == ["expires_at"]
 
 
 def test_index_creation_is_idempotent(clean_mongo_url: str) -> None:

@@ -95,6 +95,19 @@ def test_pairs_reference_countries(migrated_engine: Engine) -> None:
     assert indexes["ix_pairs_country"]["column_names"] == ["country"]
 
 
+def test_ended_logins_and_revoked_sessions_are_found_by_index(migrated_engine: Engine) -> None:
+    """A login or logout removes those that ended, and a login counts its user's, each
+    through an index, not by reading the table."""
+    inspector = sa.inspect(migrated_engine)
+    logins = {index["name"]: index["column_names"] for index in inspector.get_indexes("logins")}
+    assert logins["ix_logins_expires_at"] == ["expires_at"]
+    assert logins["ix_logins_username_expires_at"] == ["username", "expires_at"]
+    revoked = {
+        index["name"]: index["column_names"] for index in inspector.get_indexes("revoked_sessions")
+    }
+    assert revoked["ix_revoked_sessions_expires_at"] == ["expires_at"]
+
+
 def test_mariadb_column_types(empty_mariadb_url: str) -> None:
     open_config_store(empty_mariadb_url).close()
     engine = sa.create_engine(empty_mariadb_url)

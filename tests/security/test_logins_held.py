@@ -1,0 +1,206 @@
+"""The logins kept do not slow a login down, on every config backend: logins that ended,
+and logged-out sessions whose tokens expired, are removed by the next login or logout
+without it reading every login or session, so a login or logout costs the same however
+many others there are."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Generic
+
+import pytest
+
+from smsfleet.auth import service as auth_service
+from smsfleet.auth.models import Login, RevokedSession, Role, TokenPair, User
+from smsfleet.auth.throttle import LoginThrottle
+from smsfleet.core.clock import SystemClock
+from smsfleet.core.errors import Unauthorized
+from smsfleet.core.records import R, RecordStore
+from smsfleet.core.security import PasswordChecks, hash_password
+from smsfleet.stores import ConfigStore
+from tests.support.fakes import FakeClock
+
+PASSWORD = "a-password-for-the-logins-held"
+LOGIN_DAYS = 7
+POLICY = auth_service.TokenPolicy(
+    secret="a-secret-of-the-tests-of-the-logins-held-0123456789abcdefghijkl",
+    access_ttl=timedelta(minutes=15),
+    refresh_ttl=timedelta(days=LOGIN_DAYS),
+)
+
+
+class ReadCounted(Generic[R]):
+    """A store that counts the reads of every record: `list`, and `get`, which on every
+    backend is served from a listing of them all."""
+
+    def __init__(self, store: RecordStore[R]) -> None:
+        self._store = store
+        self.reads = 0
+
+    def get(self, key: str) -> R | None:
+        self.reads += 1
+        return self._store.get(key)
+
+    def list(self) -> list[R]:
+        self.reads += 1
+        return self._store.list()
+
+    def add(self, record: R) -> None:
+        self._store.add(record)
+
+    def add_missing(self, records: Sequence[R]) -> int:
+        return self._store.add_missing(records)
+
+    def replace(self, record: R) -> None:
+        self._store.replace(record)
+
+    def update(
+        self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
+    ) -> bool:
+        return self._store.update(key, changes, where=where)
+
+    def delete(self, key: str) -> bool:
+        return self._store.delete(key)
+
+    def first(
+        self,
+        count: int,
+        *,
+        order_by: str,
+        descending: bool = False,
+        where: Mapping[str, object] | None = None,
+    ) -> builtins.list[R]:  # `list` in this class is its method
+        return self._store.first(count, order_by=order_by, descending=descending, where=where)
+
+    def delete_up_to(
+        self,
+        field: str,
+        last: object,
+        *,
+        last_key: str | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> int:
+        return self._store.delete_up_to(field, last, last_key=last_key, where=where)
+
+
+@pytest.fixture(scope="module")
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Ahead of the real time by more than the logins last: MongoDB drops logins and
+    revoked sessions past their end itself (a TTL index), and must not do it for the
+    store under test."""
+    return FakeClock(SystemClock().now() + timedelta(days=30))
+
+
+def _add_user(store: ConfigStore, username: str, password_hash: str, clock: FakeClock) -> User:
+    user = User(
+        username=username,
+        role=Role.viewer,
+        password_hash=password_hash,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+        token_version=auth_service.first_token_version(),
+    )
+    store.users.add(user)
+    return user
+
+
+def _log_in(
+    store: ConfigStore,
+    clock: FakeClock,
+    username: str,
+    logins: RecordStore[Login] | None = None,
+) -> TokenPair:
+    checks = PasswordChecks(limit=1, wait_seconds=5)
+    try:
+        return auth_service.login(
+            users=store.users,
+            logins=logins or store.logins,
+            throttle=LoginThrottle(per_user=100, per_address=100, window_seconds=60),
+            checks=checks,
+            policy=POLICY,
+            clock=clock,
+            username=username,
+            password=PASSWORD,
+            address="127.0.0.1",
+        )
+    finally:
+        checks.close()
+
+
+def _refresh(store: ConfigStore, clock: FakeClock, tokens: TokenPair) -> TokenPair:
+    return auth_service.refresh(
+        users=store.users,
+        revoked=store.revoked_sessions,
+        logins=store.logins,
+        policy=POLICY,
+        clock=clock,
+        refresh_token=tokens.refresh_token,
+    )
+
+
+def _log_out(
+    store: ConfigStore,
+    clock: FakeClock,
+    tokens: TokenPair,
+    revoked: RecordStore[RevokedSession] | None = None,
+) -> None:
+    auth_service.logout(
+        revoked=revoked or store.revoked_sessions,
+        logins=store.logins,
+        policy=POLICY,
+        clock=clock,
+        refresh_token=tokens.refresh_token,
+    )
+
+
+# --- ended logins and expired revocations are removed, not read -------------------------
+
+
+def test_a_login_removes_the_logins_that_ended_without_reading_every_login(
+    config_store: ConfigStore, password_hash: str, clock: FakeClock
+) -> None:
+    for username in ("alice", "bob"):
+        _add_user(config_store, username, password_hash, clock)
+    for username in ("alice", "alice", "bob"):
+        _log_in(config_store, clock, username)
+    clock.advance(timedelta(days=LOGIN_DAYS - 1).total_seconds())
+    bobs = _log_in(config_store, clock, "bob")
+    clock.advance(timedelta(days=2).total_seconds())  # the first three ended
+    assert len(config_store.logins.list()) == 4
+    counted = ReadCounted(config_store.logins)
+    alices = _log_in(config_store, clock, "alice", counted)
+    assert counted.reads == 0
+    assert len(config_store.logins.list()) == 2
+    _refresh(config_store, clock, bobs)
+    _refresh(config_store, clock, alices)
+
+
+def test_a_logout_removes_the_revoked_sessions_that_expired_without_reading_them_all(
+    config_store: ConfigStore, password_hash: str, clock: FakeClock
+) -> None:
+    for username in ("alice", "bob"):
+        _add_user(config_store, username, password_hash, clock)
+    for username in ("alice", "alice", "bob"):
+        _log_out(config_store, clock, _log_in(config_store, clock, username))
+    clock.advance(timedelta(days=LOGIN_DAYS - 1).total_seconds())
+    bobs = _log_in(config_store, clock, "bob")
+    _log_out(config_store, clock, bobs)
+    clock.advance(timedelta(days=2).total_seconds())  # the first three expired
+    assert len(config_store.revoked_sessions.list()) == 4
+    alices = _log_in(config_store, clock, "alice")
+    counted = ReadCounted(config_store.revoked_sessions)
+    _log_out(config_store, clock, alices, counted)
+    assert counted.reads == 0
+    kept = {revoked.session for revoked in config_store.revoked_sessions.list()}
+    assert len(kept) == 2
+    # Those still on the deny-list are refused as before.
+    for tokens in (bobs, alices):
+        with pytest.raises(Unauthorized, match="logged out"):
+            _refresh(config_store, clock, tokens)
