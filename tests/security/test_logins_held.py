@@ -1,13 +1,16 @@
-"""The logins kept do not slow a login down, on every config backend: logins that ended,
-and logged-out sessions whose tokens expired, are removed by the next login or logout
-without it reading every login or session, so a login or logout costs the same however
-many others there are."""
+"""The logins a user holds are bounded, on every config backend: past the limit a new
+login ends the user's oldest, whose refresh token is refused from then, so a loop of
+logins cannot grow the logins without end. Logins that ended, and logged-out sessions
+whose tokens expired, are removed by the next login or logout without it reading every
+login or session: a login or logout costs the same however many others there are."""
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Generic
 
 import pytest
@@ -20,9 +23,11 @@ from smsfleet.core.errors import Unauthorized
 from smsfleet.core.records import R, RecordStore
 from smsfleet.core.security import PasswordChecks, hash_password
 from smsfleet.stores import ConfigStore
+from tests.support.api import PASSWORDS, running_api
 from tests.support.fakes import FakeClock
 
 PASSWORD = "a-password-for-the-logins-held"
+LIMIT = 3
 LOGIN_DAYS = 7
 POLICY = auth_service.TokenPolicy(
     secret="a-secret-of-the-tests-of-the-logins-held-0123456789abcdefghijkl",
@@ -85,6 +90,12 @@ class ReadCounted(Generic[R]):
         return self._store.delete_up_to(field, last, last_key=last_key, where=where)
 
 
+@pytest.fixture
+def policy() -> auth_service.TokenPolicy:
+    """Logins up to `LIMIT` per user."""
+    return dataclasses.replace(POLICY, max_logins_per_user=LIMIT)
+
+
 @pytest.fixture(scope="module")
 def password_hash() -> str:
     return hash_password(PASSWORD)
@@ -116,6 +127,7 @@ def _log_in(
     clock: FakeClock,
     username: str,
     logins: RecordStore[Login] | None = None,
+    policy: auth_service.TokenPolicy = POLICY,
 ) -> TokenPair:
     checks = PasswordChecks(limit=1, wait_seconds=5)
     try:
@@ -124,7 +136,7 @@ def _log_in(
             logins=logins or store.logins,
             throttle=LoginThrottle(per_user=100, per_address=100, window_seconds=60),
             checks=checks,
-            policy=POLICY,
+            policy=policy,
             clock=clock,
             username=username,
             password=PASSWORD,
@@ -158,6 +170,106 @@ def _log_out(
         clock=clock,
         refresh_token=tokens.refresh_token,
     )
+
+
+def _held(store: ConfigStore, username: str) -> list[Login]:
+    return [login for login in store.logins.list() if login.username == username]
+
+
+# --- the limit ----------------------------------------------------------------------------
+
+
+def test_a_login_past_the_limit_ends_the_users_oldest(
+    config_store: ConfigStore,
+    password_hash: str,
+    clock: FakeClock,
+    policy: auth_service.TokenPolicy,
+) -> None:
+    for username in ("alice", "bob"):
+        _add_user(config_store, username, password_hash, clock)
+    bobs = _log_in(config_store, clock, "bob", policy=policy)
+    alices: list[TokenPair] = []
+    for _ in range(LIMIT + 2):
+        clock.advance(60)
+        alices.append(_log_in(config_store, clock, "alice", policy=policy))
+        assert len(_held(config_store, "alice")) <= LIMIT
+    assert len(_held(config_store, "alice")) == LIMIT
+    for ended in alices[:2]:
+        with pytest.raises(Unauthorized, match="login ended"):
+            _refresh(config_store, clock, ended)
+    for kept in alices[2:]:
+        _refresh(config_store, clock, kept)
+    # Another user's logins are neither counted nor ended.
+    _refresh(config_store, clock, bobs)
+    assert len(_held(config_store, "bob")) == 1
+
+
+def test_logins_made_at_one_moment_stay_within_the_limit_and_the_newest_stands(
+    config_store: ConfigStore,
+    password_hash: str,
+    clock: FakeClock,
+    policy: auth_service.TokenPolicy,
+) -> None:
+    """Within one millisecond, which of them is oldest cannot be told: the limit holds
+    all the same, and the login just made is never the one ended."""
+    _add_user(config_store, "alice", password_hash, clock)
+    for made in range(1, LIMIT + 3):
+        tokens = _log_in(config_store, clock, "alice", policy=policy)
+        assert len(_held(config_store, "alice")) == min(made, LIMIT)
+        _refresh(config_store, clock, tokens)
+
+
+def test_logins_held_past_the_limit_before_it_existed_are_ended_at_the_next_login(
+    config_store: ConfigStore,
+    password_hash: str,
+    clock: FakeClock,
+    policy: auth_service.TokenPolicy,
+) -> None:
+    """All of them at once, by one login: the user holds the limit's number after it."""
+    alice = _add_user(config_store, "alice", password_hash, clock)
+    unlimited = dataclasses.replace(policy, max_logins_per_user=1000)
+    made = []
+    for _ in range(30):
+        clock.advance(60)
+        made.append(
+            auth_service.start_login(
+                logins=config_store.logins, user=alice, policy=unlimited, clock=clock
+            )
+        )
+    held = sorted(_held(config_store, "alice"), key=lambda login: login.expires_at)
+    assert len(held) == 30
+    clock.advance(60)
+    newest = _log_in(config_store, clock, "alice", policy=policy)
+    after = sorted(_held(config_store, "alice"), key=lambda login: login.expires_at)
+    assert len(after) == LIMIT
+    assert after[: LIMIT - 1] == held[-(LIMIT - 1) :]
+    for tokens in (*made[-(LIMIT - 1) :], newest):
+        _refresh(config_store, clock, tokens)
+    with pytest.raises(Unauthorized, match="login ended"):
+        _refresh(config_store, clock, made[-LIMIT])
+
+
+def test_the_limit_is_a_setting_and_a_login_it_ended_is_refused_refreshing(
+    tmp_path: Path,
+) -> None:
+    with running_api(tmp_path, login_max_open_per_user=2) as api:
+        clock = api.clock
+        assert isinstance(clock, FakeClock)
+        credentials = {"username": "viewer", "password": PASSWORDS[Role.viewer]}
+        logins = []
+        for _ in range(3):
+            clock.advance(60)
+            response = api.client.post("/api/v1/auth/login", json=credentials)
+            assert response.status_code == 200, response.text
+            logins.append(response.json()["refresh_token"])
+        assert len([x for x in api.store.logins.list() if x.username == "viewer"]) == 2
+        oldest, *others = logins
+        refused = api.client.post("/api/v1/auth/refresh", json={"refresh_token": oldest})
+        assert refused.status_code == 401, refused.text
+        assert "login ended" in refused.json()["error"]["message"]
+        for token in others:
+            renewed = api.client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+            assert renewed.status_code == 200, renewed.text
 
 
 # --- ended logins and expired revocations are removed, not read -------------------------

@@ -43,7 +43,7 @@ from smsfleet.core.security import (
     new_token_id,
     verify_password,
 )
-from smsfleet.core.settings import weak_password_reason
+from smsfleet.core.settings import MAX_OPEN_LOGINS_PER_USER, weak_password_reason
 
 __all__ = [
     "ADMIN_USERNAME",
@@ -71,6 +71,8 @@ class TokenPolicy:
     secret: str
     access_ttl: timedelta
     refresh_ttl: timedelta
+    # Logins one user holds at once: a further one ends their oldest.
+    max_logins_per_user: int = MAX_OPEN_LOGINS_PER_USER
 
 
 def _check_password_strength(password: str) -> None:
@@ -122,10 +124,13 @@ def start_login(
 ) -> TokenPair:
     """A new login of `user` (whose password was checked) and its first tokens.
 
-    Logins that ended are removed by one indexed delete, not read: a login costs the
-    same however many others there are.
+    Logins that ended are removed, and so are the user's oldest beyond the policy's
+    `max_logins_per_user` (their refresh tokens refused from now): indexed deletes and
+    a read of at most that many of the user's logins, never of everyone's, so a login
+    costs the same however many others there are.
     """
     logins.delete_up_to("expires_at", clock.now())
+    _make_room(logins, user.username, policy.max_logins_per_user)
     issued = issue_tokens(user=user, policy=policy, clock=clock)
     logins.add(
         Login(
@@ -136,6 +141,26 @@ def start_login(
         )
     )
     return issued.tokens
+
+
+def _make_room(logins: RecordStore[Login], username: str, most: int) -> None:
+    """Room for a new login of `username` within `most`: if they hold `most` already,
+    all but their newest `most - 1` are ended, in one write, and their refresh tokens are
+    refused from now. Newest by when they end, so by when they began while the refresh
+    lifetime is unchanged. Two logins made at once may each find room for theirs: the
+    user's next login brings them back within `most`."""
+    newest = logins.first(
+        most, order_by="expires_at", descending=True, where={"username": username}
+    )
+    if len(newest) < most:
+        return
+    newest_ended = newest[-1]
+    logins.delete_up_to(
+        "expires_at",
+        newest_ended.expires_at,
+        last_key=newest_ended.session,
+        where={"username": username},
+    )
 
 
 def _rehashed(

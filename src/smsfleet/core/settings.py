@@ -53,6 +53,11 @@ KNOWN_WEAK_SECRETS = frozenset(
 )
 MIN_SECRET_LENGTH = 32
 MIN_PASSWORD_LENGTH = 12
+# Each dashboard tab signs in on its own, and a closed tab's login stays until it expires:
+# twice the live sockets a user may have open leaves room for a person's tabs, devices
+# and scripts (the oldest, ended first, are most likely closed tabs), while a loop of
+# logins holds no more than this.
+MAX_OPEN_LOGINS_PER_USER = 20
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 CHECKOUT_DIR = Path(__file__).resolve().parents[3]
 WEB_DIST_DEFAULT = CHECKOUT_DIR / "web" / "dist"
@@ -280,6 +285,12 @@ class LoginSettings(_Group):
     failures_per_user: int = Field(default=5, ge=1)
     failures_per_address: int = Field(default=20, ge=1)
     failure_window_seconds: int = Field(default=900, ge=1)
+    max_open_per_user: int = Field(
+        default=MAX_OPEN_LOGINS_PER_USER,
+        ge=1,
+        le=1000,
+        description="Logins one user may hold at once; a further one ends their oldest",
+    )
 
 
 class PasswordSettings(_Group):
