@@ -293,10 +293,17 @@ def decide(
     if pair.state is not PairState.enabled:
         return Verdict(None, f"{pair.state.value}: the policy leaves it alone")
     if stats.samples < config.min_samples:
+        # The window starts at the pair's last change (a resume) when that falls within it.
+        changed = pair.state_changed_at
+        span = (
+            f"since it was {pair.state.value} at {human_time(changed, now=now)}"
+            if changed is not None and changed > config.window.since(now)
+            else f"in the last {config.window.minutes()} min"
+        )
+        attempts = "attempt" if stats.samples == 1 else "attempts"
         return Verdict(
             None,
-            f"{stats.samples} completed attempts in the last {config.window.minutes()} min:"
-            f" a decision needs {config.min_samples}",
+            f"{stats.samples} completed {attempts} {span}: a decision needs {config.min_samples}",
         )
     if held and pair.is_high_priority:
         if (over := over_resume()) is not None:
@@ -309,8 +316,9 @@ def decide(
             look=nearest,
         )
     if (under := under_pause()) is None:
-        if (nearest.stats.success_ratio or 0.0) >= pause:
-            return Verdict(None, f"{worst}: over the {percent(pause)} pause line", look=nearest)
+        if (ratio := nearest.stats.success_ratio or 0.0) >= pause:
+            where = "on" if ratio == pause else "over"
+            return Verdict(None, f"{worst}: {where} the {percent(pause)} pause line", look=nearest)
         return Verdict(
             None,
             f"{worst}: under the {percent(pause)} pause line, but not with"

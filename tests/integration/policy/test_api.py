@@ -154,6 +154,7 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
     thin = add_pair(api, "Beeline")
     clock = api.clock
     assert isinstance(clock, FakeClock)
+    created = clock.now()
     clock.advance(300)
     feed(api, metrics, failing, delivered=5, failed=25)
     feed(api, metrics, healthy, delivered=30, failed=0)
@@ -168,7 +169,11 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
         return {s["pair"]: s for s in response.json()}
 
     healthy_words = "30 of 30 delivered (100 %) in the last 30 min: over the 50 % pause line"
-    thin_words = "5 completed attempts in the last 30 min: a decision needs 20"
+    # A new pair's window starts when it was made.
+    thin_words = (
+        f"5 completed attempts since it was enabled at {human_time(created, now=created)}:"
+        " a decision needs 20"
+    )
     probed_from = human_time(clock.now() + timedelta(minutes=2), now=clock.now())
     before = standing()
     assert {key: (s["action"], s["reason"]) for key, s in before.items()} == {

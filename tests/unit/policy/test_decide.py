@@ -185,6 +185,22 @@ def test_reasons_carry_the_figures() -> None:
             False,
             "19 completed attempts in the last 30 min: a decision needs 20",
         ),
+        # on the line is not over it
+        (
+            pair(E),
+            WindowStats(20, 10),
+            None,
+            False,
+            "10 of 20 delivered (50 %) in the last 30 min: on the 50 % pause line",
+        ),
+        # a window started at a resume says so, rather than "0 in the last 30 min"
+        (
+            pair(E, changed_minutes_ago=3),
+            WindowStats(1, 1),
+            None,
+            False,
+            "1 completed attempt since it was enabled at 11:57:00 UTC: a decision needs 20",
+        ),
         (
             pair(E, high=True),
             FAIR,
