@@ -357,6 +357,21 @@ class AlertService:
             and (pair := pairs.get(alert.subject)) is not None
             and pair.state in (PairState.paused, PairState.probing)
         ]
+        # A route running again (a person resumed it) with too few attempts since for its
+        # figures to say anything: no news is no news, so its alert is held as it was
+        # rather than eased and resolved on "0 of 0 delivered".
+        seen = {signal.fingerprint for signal in signals}
+        fewest = thresholds.min_samples
+        samples = {key: stats.samples for key, stats in current.items()}
+        signals += [
+            _unsettled(_as_signal(alert), pair, samples.get(pair.key, 0), fewest, now)
+            for alert in firing
+            if alert.rule in SUCCESS_RULES
+            and alert.fingerprint not in seen
+            and (pair := pairs.get(alert.subject)) is not None
+            and pair.key not in stopped
+            and samples.get(pair.key, 0) < fewest
+        ]
         # A running route over its lines again: its alert waits the hold time to resolve,
         # and says so meanwhile, with the figures of now, rather than keep the ones it was
         # raised on as if they still held.
@@ -651,6 +666,24 @@ def _held(signal: Signal, pair: Pair, now: datetime) -> Signal:
         update={
             "summary": (
                 f"{figures}{_HELD}{human_time(since, now=now)} while {pair.key} is {state} {actor}"
+            )
+        }
+    )
+
+
+def _unsettled(signal: Signal, pair: Pair, samples: int, fewest: int, now: datetime) -> Signal:
+    """`signal` held as it was while `pair` runs again with fewer than `fewest` completed
+    attempts since its last change: since when, and why."""
+    since = datetime.fromisoformat(str(signal.details["held_since"]))
+    figures = signal.summary.partition(_HELD)[0].partition(_EASING)[0]
+    changed = pair.state_changed_at
+    after = f" since it was {pair.state.value} at {human_time(changed, now=now)}" if changed else ""
+    attempt = "attempt" if samples == 1 else "attempts"
+    return signal.model_copy(
+        update={
+            "summary": (
+                f"{figures}{_HELD}{human_time(since, now=now)}: {samples} completed {attempt}"
+                f"{after}, too few to say (it takes {fewest})"
             )
         }
     )

@@ -420,8 +420,41 @@ def test_a_paused_routes_success_alert_stays_until_it_runs_again_without_one(
             f"while UZ_uzmobile is {said} by the policy"
         )
         assert still.details["held_since"] == alert.last_seen_at.isoformat()
-    pairs.replace(paused.model_copy(update={"state": PairState.enabled}))
-    service.evaluate()  # resumed, nothing bad seen since: it resolves after the hold time
+    # A person resumes it: too few attempts since to say anything, so still held, saying so
+    # (not eased and resolved on "0 of 0 delivered").
+    resumed_at = alerting.clock.now()
+    pairs.replace(
+        paused.model_copy(update={"state": PairState.enabled, "state_changed_at": resumed_at})
+    )
     alerting.clock.advance(3600)
+    service.evaluate()
+    still = service.get(alert.id)
+    assert still.state is AlertState.firing
+    assert still.summary == (
+        f"UZ_uzmobile is failing; held since {alert.last_seen_at:%H:%M:%S} UTC: 0 completed"
+        f" attempts since it was enabled at {resumed_at:%H:%M:%S} UTC, too few to say (it"
+        f" takes {service.config.thresholds.min_samples})"
+    )
+    # Delivering since: nothing bad seen, it resolves after the hold time.
+    now = alerting.clock.now()
+    AttemptStore(alerting.engine).add_many(
+        [
+            Attempt(
+                id=f"{n:032x}",
+                session="program1_UZ_uzmobile",
+                pair="UZ_uzmobile",
+                country="UZ",
+                operator="uzmobile",
+                program="program1",
+                phone="+998901234567",
+                leased_at=now - timedelta(seconds=30 + n),
+                completed_at=now - timedelta(seconds=n),
+                outcome=Outcome.delivered,
+            )
+            for n in range(service.config.thresholds.min_samples)
+        ]
+    )
+    service.evaluate()
+    alerting.clock.advance(service.config.hold.total_seconds() + 1)
     service.evaluate()
     assert service.get(alert.id).state is AlertState.resolved
