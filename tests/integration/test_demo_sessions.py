@@ -14,8 +14,8 @@ from smsfleet.demo import DEMO_PAIRS, DemoSessions, seed_demo, start_demo_sessio
 from smsfleet.pairs.models import PairState
 from smsfleet.pairs.service import set_state_unless_changed
 from smsfleet.programs.service import ProgramRules
-from smsfleet.sessions.models import DesiredState, SessionAction
-from smsfleet.sessions.service import act
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionState, SessionStatus
+from smsfleet.sessions.service import act, record_stopped
 from smsfleet.stores import open_config_store
 from smsfleet.wiring import prepare_store
 
@@ -65,5 +65,40 @@ def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) 
             "admin",
             "route under check",
         )
+    finally:
+        store.close()
+
+
+def test_a_session_the_demo_stopped_keeps_no_exit_code_of_an_earlier_run(tmp_path: Path) -> None:
+    """Killed once (-9) and restarted, then stopped as the demo ended: what it shows is that
+    stop, not the earlier kill dated at it."""
+    clock = SystemClock()
+    store = open_config_store(f"sqlite:///{tmp_path / 'config.db'}")
+    try:
+        store.session_status.add(
+            SessionStatus(
+                name=STOPPED,
+                state=SessionState.running,
+                pid=4321,
+                last_exit_code=-9,
+                updated_at=clock.now(),
+            )
+        )
+        record_stopped(
+            store=store,
+            clock=clock,
+            names=[STOPPED],
+            actor="demo",
+            reason="the demo ended",
+            began=clock.now(),
+        )
+        status = store.session_status.get(STOPPED)
+        assert status is not None
+        assert (status.state, status.pid, status.last_exit_code) == (
+            SessionState.stopped,
+            None,
+            None,
+        )
+        assert status.last_exit_at is not None
     finally:
         store.close()

@@ -560,6 +560,8 @@ def record_stopped(
         stopped = {
             "state": SessionState.stopped,
             "pid": None,
+            # Ended by this stop: an earlier run's exit code (a kill -9) is not this one's.
+            "last_exit_code": None,
             "last_exit_at": now,
             "updated_at": now,
         }
