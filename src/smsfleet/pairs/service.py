@@ -419,6 +419,8 @@ def update_pair(
         now = clock.now()
         if "state" in changes and changes["state"] != pair.state:
             changes.update(state_actor=actor.username, state_changed_at=now)
+            # A reason given for the state left behind (a pause's) is not this one's.
+            changes.setdefault("state_reason", None)
         elif "state" not in changes:
             changes.pop("state_reason", None)
         _check_thresholds(

@@ -80,6 +80,11 @@ def test_pair_crud_with_phone_normalisation(api: Api) -> None:
     assert updated["state"] == "paused"
     assert updated["state_actor"] == "operator"
     assert updated["state_reason"] == "maintenance"
+    # Enabled again with no reason: the pause's reason does not stay as this state's.
+    enabled = api.client.patch(
+        "/api/v1/pairs/UZ_uzmobile", json={"state": "enabled"}, headers=headers
+    ).json()
+    assert (enabled["state"], enabled["state_reason"]) == ("enabled", None)
     assert api.client.delete("/api/v1/pairs/UZ_uzmobile", headers=headers).status_code == 204
     assert api.client.get("/api/v1/pairs/UZ_uzmobile", headers=headers).status_code == 404
 
