@@ -42,6 +42,7 @@ from smsfleet.core.nonblocking import may_block
 from smsfleet.messages.models import (
     SeedSendRequest,
     Send,
+    SendAccepted,
     SendQuery,
     SendRequest,
     SendStatus,
@@ -49,7 +50,7 @@ from smsfleet.messages.models import (
 )
 from smsfleet.messages.store import MessageStore
 from smsfleet.messages.templates import check_params, get_template, render
-from smsfleet.pairs.models import Pair
+from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import named_actor
 from smsfleet.stores import ConfigStore
 
@@ -252,6 +253,23 @@ class Sends:
         self._pending.mark()
         self._changed(send)
         return send
+
+    def accepted(self, send: Send) -> SendAccepted:
+        """What a send just made is told: when its pair is probed after a pause, that it
+        goes out as one of the probes, one at a time, on a route that may still fail."""
+        pair = self._config.pairs.get(send.pair)
+        if pair is None or pair.state is not PairState.probing:
+            return SendAccepted(id=send.id, status=send.status, pair=send.pair)
+        return SendAccepted(
+            id=send.id,
+            status=send.status,
+            pair=send.pair,
+            message=(
+                f"accepted: {pair.key} is probed after a pause by the policy, so it goes out"
+                " as one of its probes (one at a time, each after the one before), on a route"
+                " that may still fail"
+            ),
+        )
 
     def _check_room(self, actor: str, pair: str) -> None:
         """Refuse a send beyond the pending limits (a soft cap: two sends made at once may

@@ -52,10 +52,6 @@ def _gateway(
         raise Unauthorized("send the gateway's token: Authorization: Bearer <token>")
 
 
-def _accepted(send: Send) -> SendAccepted:
-    return SendAccepted(id=send.id, status=send.status, pair=send.pair)
-
-
 @router.post(
     "/inbound",
     status_code=status.HTTP_201_CREATED,
@@ -84,7 +80,7 @@ def conversation(
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, summary="Send one SMS now")
 def send(body: SendRequest, user: OperatorUser, sends: SendsDep) -> SendAccepted:
-    return _accepted(sends.create_send(body, actor=user.username))
+    return sends.accepted(sends.create_send(body, actor=user.username))
 
 
 @router.get("/sends", summary="On-demand sends, newest first")
@@ -182,4 +178,4 @@ def seed_conversation(phone_number: str, _: CurrentUser, inbound: InboundDep) ->
     summary="Send a code with a template (seed verification service)",
 )
 def seed_sendsms(body: SeedSendRequest, user: OperatorUser, sends: SendsDep) -> SendAccepted:
-    return _accepted(sends.seed_send(body, actor=user.username))
+    return sends.accepted(sends.seed_send(body, actor=user.username))

@@ -416,3 +416,19 @@ def test_a_send_through_a_paused_pair_is_refused_with_its_reason(world: World) -
         with pytest.raises(Conflict, match=r"UZ_uzmobile runs no sessions \(low success\)"):
             world.sends.create_send(request, actor="olga")
     assert world.sends.sends(SendQuery()) == []
+
+
+def test_a_send_through_a_probed_pair_is_told_it_goes_out_as_a_probe(world: World) -> None:
+    """Accepted, but not as if the route were sound: it waits its turn among the probes."""
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    request = SendRequest(phone=TEST_NUMBER, text="while probed")
+    plain = world.sends.accepted(world.sends.create_send(request, actor="olga"))
+    assert plain.message == "accepted: it goes out through the dispatcher, within the country's cap"
+    world.store.pairs.replace(pair.model_copy(update={"state": PairState.probing}))
+    probed = world.sends.accepted(world.sends.create_send(request, actor="olga"))
+    assert (probed.pair, probed.status) == ("UZ_uzmobile", SendStatus.PENDING)
+    assert probed.message == (
+        "accepted: UZ_uzmobile is probed after a pause by the policy, so it goes out as one of"
+        " its probes (one at a time, each after the one before), on a route that may still fail"
+    )
