@@ -171,11 +171,18 @@ def _act(
                 )
             except DomainError as exc:
                 hint = " (--force)" if isinstance(exc, ForceRequired) else ""
-                typer.secho(f"{name}: {exc.message}{hint}", fg=typer.colors.RED, err=True)
+                # The message may name the session already.
+                said = exc.message if exc.message.startswith(name) else f"{name}: {exc.message}"
+                typer.secho(f"{said}{hint}", fg=typer.colors.RED, err=True)
                 failed = True
                 continue
+            # Written for the control plane's supervisor to carry out, within a tick: what
+            # runs is what it was when asked.
             note = f" ({result.note})" if result.note else ""
-            typer.echo(f"{name}: desired {result.desired}, now {result.state}{note}")
+            typer.echo(
+                f"{name}: {action.value} asked, desired {result.desired};"
+                f" {result.state} when asked{note}"
+            )
     finally:
         store.close()
     if failed:

@@ -46,7 +46,7 @@ def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_p
     assert listed[priority]["desired"] == "running"
     code, output = run(tmp_path, "sessions", "start", normal, "--reason", "from the shell")
     assert code == 0
-    assert f"{normal}: desired running" in output
+    assert f"{normal}: start asked, desired running; stopped when asked" in output
     spec = fleet.store.session_specs.get(normal)
     assert spec is not None
     assert spec.desired == DesiredState.running
@@ -55,6 +55,7 @@ def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_p
         code, output = run(tmp_path, "sessions", action, priority)
         assert code == 1, action
         assert "repeat with force (--force)" in output
+        assert output.count(priority) == 1, output  # named once
     code, _ = run(tmp_path, "sessions", "restart", priority, "--force")
     assert code == 0
     code, output = run(tmp_path, "sessions", "stop", priority)
@@ -80,7 +81,8 @@ def test_starting_a_paused_pairs_session_says_when_it_will_run(
         code, output = run(tmp_path, "sessions", "start", name)
         assert code == 0, output
         assert output.strip() == (
-            f"{name}: desired running, now stopped (its pair UZ_uzmobile runs no sessions"
+            f"{name}: start asked, desired running; stopped when asked (its pair UZ_uzmobile"
+            " runs no sessions"
             " (low success); it runs when the pair does again)"
         )
 
@@ -330,7 +332,7 @@ def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
     assert lines[held].endswith(f"  {note}")
     assert lines[crashed].endswith("  retry at 2026-01-05 21:34:56 UTC")
     code, output = run(tmp_path, "sessions", "start", held)
-    assert output.strip() == f"{held}: desired running, now stopped ({note})"
+    assert output.strip() == f"{held}: start asked, desired running; stopped when asked ({note})"
     code, output = run(tmp_path, "sessions", "ls", "--json")
     listed = {s["name"]: s for s in json.loads(output)}
     assert (listed[held]["note"], listed[held]["retry_at"]) == (note, None)
