@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smsfleet.core.hosts import host_allowed, refuse_host
+from smsfleet.core.hosts import host_allowed, json_answer, refuse_host
 
 __all__ = ["Edge", "Finished"]
 
@@ -111,17 +111,9 @@ def _too_large(scope: Scope, max_bytes: int) -> tuple[Message, Message]:
             }
         }
     ).encode()
-    start: Message = {
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ],
-    }
+    start, end = json_answer(413, body)
     _with_security_headers(scope, start)
-    return start, {"type": "http.response.body", "body": body}
+    return start, end
 
 
 class Edge:

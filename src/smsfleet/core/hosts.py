@@ -10,7 +10,14 @@ from ipaddress import ip_address
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["AllowedHosts", "host_allowed", "host_name", "is_loopback", "loopback_hosts"]
+__all__ = [
+    "AllowedHosts",
+    "host_allowed",
+    "host_name",
+    "is_loopback",
+    "json_answer",
+    "loopback_hosts",
+]
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _REFUSED = json.dumps(
@@ -57,6 +64,21 @@ def host_allowed(scope: Scope, hosts: frozenset[str]) -> bool:
     return False
 
 
+def json_answer(status: int, body: bytes) -> tuple[Message, Message]:
+    """A JSON answer as its two ASGI messages, closing the connection: for an answer
+    given before the app has read the request."""
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
 async def refuse_host(
     scope: Scope, send: Send, headers: Callable[[Scope, Message], None] | None = None
 ) -> None:
@@ -65,19 +87,11 @@ async def refuse_host(
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
-    start: Message = {
-        "type": "http.response.start",
-        "status": 400,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(_REFUSED)).encode()),
-            (b"connection", b"close"),
-        ],
-    }
+    start, body = json_answer(400, _REFUSED)
     if headers is not None:
         headers(scope, start)
     await send(start)
-    await send({"type": "http.response.body", "body": _REFUSED})
+    await send(body)
 
 
 class AllowedHosts:

@@ -252,26 +252,31 @@ def test_a_session_gone_fatal_leaves_no_alert_promising_a_restart(alerting: Aler
     assert resolved.rule is AlertRule.session_fatal and resolved.state is AlertState.resolved
 
 
-def test_gateway_errors_come_from_recorded_attempts(alerting: Alerting) -> None:
-    now = alerting.clock.now()
-    outcomes = [Outcome.send_failed] * 8 + [Outcome.delivered] * 4
+def _attempts(alerting: Alerting, program: str, completed: list[tuple[datetime, Outcome]]) -> None:
+    """UZ_uzmobile's attempts by `program`, each completed when given, 30 s after its lease."""
     AttemptStore(alerting.engine).add_many(
         [
             Attempt(
                 id=f"{n:032x}",
-                session="program3_UZ_uzmobile",
+                session=f"{program}_UZ_uzmobile",
                 pair="UZ_uzmobile",
                 country="UZ",
                 operator="uzmobile",
-                program="program3",
+                program=program,
                 phone="+998901234567",
-                leased_at=now - timedelta(minutes=5),
-                completed_at=now - timedelta(minutes=4),
+                leased_at=at - timedelta(seconds=30),
+                completed_at=at,
                 outcome=outcome,
             )
-            for n, outcome in enumerate(outcomes)
+            for n, (at, outcome) in enumerate(completed)
         ]
     )
+
+
+def test_gateway_errors_come_from_recorded_attempts(alerting: Alerting) -> None:
+    now = alerting.clock.now()
+    outcomes = [Outcome.send_failed] * 8 + [Outcome.delivered] * 4
+    _attempts(alerting, "program3", [(now - timedelta(minutes=4), o) for o in outcomes])
     changed = alerting.service.evaluate()
     assert [(a.rule, a.subject) for a in changed] == [(AlertRule.gateway_errors, "program3")]
     assert "8 of 12 sends failed" in changed[0].summary
@@ -437,22 +442,11 @@ def test_a_paused_routes_success_alert_stays_until_it_runs_again_without_one(
     )
     # Delivering since: nothing bad seen, it resolves after the hold time.
     now = alerting.clock.now()
-    AttemptStore(alerting.engine).add_many(
-        [
-            Attempt(
-                id=f"{n:032x}",
-                session="program1_UZ_uzmobile",
-                pair="UZ_uzmobile",
-                country="UZ",
-                operator="uzmobile",
-                program="program1",
-                phone="+998901234567",
-                leased_at=now - timedelta(seconds=30 + n),
-                completed_at=now - timedelta(seconds=n),
-                outcome=Outcome.delivered,
-            )
-            for n in range(service.config.thresholds.min_samples)
-        ]
+    fewest = service.config.thresholds.min_samples
+    _attempts(
+        alerting,
+        "program1",
+        [(now - timedelta(seconds=n), Outcome.delivered) for n in range(fewest)],
     )
     service.evaluate()
     alerting.clock.advance(service.config.hold.total_seconds() + 1)
