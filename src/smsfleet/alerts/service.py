@@ -588,6 +588,11 @@ class AlertService:
             work.notify.append(_Notice(NotificationKind.firing, refreshed))
         elif milder:
             work.notify.append(_Notice(NotificationKind.firing, refreshed, alert.severity))
+        elif alert.acknowledged_at is None and not alert.notifications:
+            # Raised while no chat took its severity (none configured yet): told now, once
+            # one does, rather than after the repeat interval or never.
+            if self.config.chats_for(refreshed.severity):
+                work.notify.append(_Notice(NotificationKind.firing, refreshed))
         elif alert.acknowledged_at is None and now - last >= self.config.repeat_interval:
             work.notify.append(_Notice(NotificationKind.repeat, refreshed))
         work.changed[alert.id] = refreshed
@@ -597,7 +602,8 @@ class AlertService:
             update={"state": AlertState.resolved, "resolved_at": now, "last_seen_at": now}
         )
         work.changed[alert.id] = resolved
-        work.notify.append(_Notice(NotificationKind.resolved, resolved))
+        if alert.notifications:  # a chat that never heard it fire is not told it resolved
+            work.notify.append(_Notice(NotificationKind.resolved, resolved))
 
     def _messages(self, work: _Pass) -> list[NewNotification]:
         """Group what changed together, one message per group and chat; count them per alert."""

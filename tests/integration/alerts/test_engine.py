@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -452,3 +453,22 @@ def test_a_paused_routes_success_alert_stays_until_it_runs_again_without_one(
     alerting.clock.advance(service.config.hold.total_seconds() + 1)
     service.evaluate()
     assert service.get(alert.id).state is AlertState.resolved
+
+
+def test_an_alert_raised_before_any_chat_is_told_once_one_takes_it(alerting: Alerting) -> None:
+    """Telegram configured while alerts are open: each is told as firing at its next look,
+    once; one that resolves without a chat ever hearing it fire says nothing of it."""
+    service = alerting.service
+    configured = service.config
+    service.config = dataclasses.replace(configured, routes=())
+    service.apply(opened=[low("UZ_a"), low("UZ_b")])
+    assert alerting.texts("all") == []
+    service.config = configured
+    alerting.clock.advance(60)
+    service.apply(opened=[low("UZ_a")], cleared=[low("UZ_b").fingerprint])
+    [told] = alerting.texts("all")
+    assert told == "🟠 <b>WARNING</b> · success rate low · UZ\nUZ_a is failing\nsince 12:00:00 UTC"
+    assert "UZ_b" not in told
+    alerting.clock.advance(60)
+    service.apply(opened=[low("UZ_a")])  # told already: not again before the repeat interval
+    assert alerting.texts("all") == [told]
