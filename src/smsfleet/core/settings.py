@@ -58,6 +58,9 @@ MIN_PASSWORD_LENGTH = 12
 # and scripts (the oldest, ended first, are most likely closed tabs), while a loop of
 # logins holds no more than this.
 MAX_OPEN_LOGINS_PER_USER = 20
+# A lease outlives the longest wait for a code a program asks for (program2's 400 s, the
+# SDK's 150 s) and its report: a shorter one would cut every slow SMS to "not delivered".
+LEASE_TTL_SECONDS = 420.0
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 CHECKOUT_DIR = Path(__file__).resolve().parents[3]
 WEB_DIST_DEFAULT = CHECKOUT_DIR / "web" / "dist"
@@ -482,7 +485,7 @@ class Settings(BaseSettings):
     # Dispatcher: a high-priority pair's share of its country's cap against a normal one's.
     high_priority_weight: float = Field(default=2.0, gt=0, le=100)
     program_weights: dict[str, float] = Field(default_factory=dict)
-    lease_ttl_seconds: float = Field(default=120.0, gt=0)
+    lease_ttl_seconds: float = Field(default=LEASE_TTL_SECONDS, gt=0)
     config_max_age_seconds: float = Field(
         default=1.0,
         ge=0,

@@ -29,7 +29,7 @@ from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from smsfleet.core.nonblocking import WouldBlock, may_block, nonblocking
 from smsfleet.core.security import verify_worker_token
-from smsfleet.core.settings import Settings
+from smsfleet.core.settings import LEASE_TTL_SECONDS, Settings
 from smsfleet.core.sql import fleet_prefix
 from smsfleet.dispatch._redis_admission import LoopAdmission, RedisAdmission
 from smsfleet.dispatch.admission import Admission, Admitted, Entry, SqlAdmission, lease_terms
@@ -100,7 +100,7 @@ class DispatchPolicy:
     high_priority_weight: float = 2.0
     normal_weight: float = 1.0
     program_weights: Mapping[str, float] = field(default_factory=dict)
-    lease_ttl: timedelta = timedelta(seconds=120)
+    lease_ttl: timedelta = timedelta(seconds=LEASE_TTL_SECONDS)
     # How often (at most) a session's lease looks for its unreported, expired leases.
     expiry_check: timedelta = timedelta(seconds=5)
     message_template: str = MESSAGE_TEMPLATE

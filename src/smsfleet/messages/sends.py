@@ -39,6 +39,7 @@ from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, Throttled, ValidationFailed
 from smsfleet.core.nonblocking import may_block
+from smsfleet.core.settings import LEASE_TTL_SECONDS
 from smsfleet.messages.models import (
     SeedSendRequest,
     Send,
@@ -191,7 +192,7 @@ class Sends:
         config_store: ConfigStore,
         clock: Clock,
         claim_timeout: timedelta = timedelta(minutes=2),
-        lease_ttl: timedelta = timedelta(seconds=120),
+        lease_ttl: timedelta = timedelta(seconds=LEASE_TTL_SECONDS),
         on_change: Callable[[Send], None] | None = None,
         phone_region: str | None = None,
         limits: PendingLimits | None = None,

@@ -152,6 +152,7 @@ class Worker:
         self._slot_freed = threading.Condition()
         self._in_flight: dict[str, threading.Thread] = {}
         self.max_in_flight = 1
+        self._short_lease_told = False
 
     # -- control -----------------------------------------------------------------------------
 
@@ -478,8 +479,9 @@ class Worker:
 
     def _finish(self, attempt: Attempt, report: Report, *, gateway_id: str) -> Report:
         """From a sent SMS: wait for its code at the gateway, then submit it."""
+        timeout, cut_by_lease = self._code_wait(attempt.expires_at)
         try:
-            delivery = self._wait_for_code(gateway_id, expires_at=attempt.expires_at)
+            delivery = self._wait_for_code(gateway_id, timeout=timeout)
         except GatewayError as exc:
             return dataclasses.replace(report, outcome="error", error_code=exc.code)
         if delivery.status == "not_delivered":
@@ -488,9 +490,9 @@ class Worker:
             if self._stop.is_set():
                 # Stopped before the gateway could tell: report what is known, not a guess.
                 return dataclasses.replace(report, outcome="error", error_code="interrupted")
-            return dataclasses.replace(
-                report, outcome="not_delivered", error_code="gateway_timeout"
-            )
+            # A wait the lease cut short is not the program's `code_timeout`: said apart.
+            timed_out = "lease_timeout" if cut_by_lease else "gateway_timeout"
+            return dataclasses.replace(report, outcome="not_delivered", error_code=timed_out)
         assert delivery.code is not None
         report = dataclasses.replace(
             report, outcome="delivered", delivered_at=delivery.delivered_at or self._now()
@@ -508,16 +510,30 @@ class Worker:
             return dataclasses.replace(report, error_code="submit_failed")
         return report
 
-    def _wait_for_code(self, trigger_id: str, *, expires_at: datetime | None = None) -> Delivery:
-        """Poll with growing pauses until the gateway knows, the timeout, or the stop grace.
+    def _code_wait(self, expires_at: datetime | None) -> tuple[float, bool]:
+        """How long to wait for a code, and whether the lease (not `code_timeout`) says so.
 
         A grant's expiry ends the wait early enough for the report to arrive before the
-        control plane gives the lease up.
+        control plane gives the lease up; a lease shorter than the program's wait is told
+        once per run, since every SMS slower than it then counts as not delivered.
         """
-        timeout = self._code_timeout
-        if expires_at is not None:
-            left = (expires_at - self._now()).total_seconds() - REPORT_MARGIN_SECONDS
-            timeout = max(0.0, min(timeout, left))
+        if expires_at is None:
+            return self._code_timeout, False
+        left = max(0.0, (expires_at - self._now()).total_seconds() - REPORT_MARGIN_SECONDS)
+        if left >= self._code_timeout:
+            return self._code_timeout, False
+        if not self._short_lease_told:
+            self._short_lease_told = True
+            self.log(
+                f"a wait for a code ends with its lease: this one after {left:.0f} s of the"
+                f" program's {self._code_timeout:g} s, reported as lease_timeout if no code"
+                " comes (SMSFLEET_LEASE_TTL_SECONDS on the control plane sets a lease's"
+                " length)"
+            )
+        return left, True
+
+    def _wait_for_code(self, trigger_id: str, *, timeout: float) -> Delivery:
+        """Poll with growing pauses until the gateway knows, the timeout, or the stop grace."""
         deadline = time.monotonic() + timeout
         delay = self._poll_interval
 

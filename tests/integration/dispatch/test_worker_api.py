@@ -25,7 +25,7 @@ from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.core.nonblocking import may_block
 from smsfleet.core.security import worker_token
-from smsfleet.core.settings import Settings
+from smsfleet.core.settings import LEASE_TTL_SECONDS, Settings
 from smsfleet.dispatch.goals import ReasonKind
 from smsfleet.dispatch.models import (
     EndedRequest,
@@ -174,7 +174,7 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     assert lease["program"] == "program1"
     assert len(lease["trigger_id"]) == 32
     assert lease["trigger_id"][:8] in lease["message"]
-    assert lease["expires_at"].startswith("2026-01-05T12:02:00")
+    assert lease["expires_at"].startswith("2026-01-05T12:07:00")  # the lease's 420 s
 
     ready.clock.advance(3)
     sent = ready.clock.now()
@@ -205,14 +205,14 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
 def test_a_report_outside_its_lease_or_with_control_characters_is_refused(
     ready: Worker,
 ) -> None:
-    """Times no send could have (a lease lasts 2 minutes; the clocks may differ by 5) would
+    """Times no send could have (a lease lasts 7 minutes; the clocks may differ by 5) would
     skew the pair's latency for good; an error code or provider name is shown on pages."""
     lease = ready.lease()
     now = ready.clock.now()
     for fields in (
         {"sent_at": "0001-01-01T00:00:00Z"},
         {"sent_at": now.isoformat(), "delivered_at": "9999-12-31T23:59:59Z"},
-        {"sent_at": (now - timedelta(minutes=8)).isoformat()},
+        {"sent_at": (now - timedelta(minutes=13)).isoformat()},
         {"outcome": "error", "error_code": "=1+1\u202eder\u001b[31mX"},
         {"provider": "provider\u202e1"},
     ):
@@ -820,7 +820,7 @@ def test_heartbeats(ready: Worker) -> None:
 
 def test_unreported_leases_expire_at_the_next_send(ready: Worker) -> None:
     first = ready.lease()["trigger_id"]
-    ready.clock.advance(121)
+    ready.clock.advance(LEASE_TTL_SECONDS + 1)
     second = ready.lease()["trigger_id"]
     expired = ready.stored(first)
     assert expired is not None

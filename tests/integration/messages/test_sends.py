@@ -9,6 +9,7 @@ import pytest
 from smsfleet.attempts.models import Outcome
 from smsfleet.audit.service import actor_of
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
+from smsfleet.core.settings import LEASE_TTL_SECONDS
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.messages.models import SendQuery, SendRequest, SendStatus, TemplateCreate
 from smsfleet.messages.templates import create_template, delete_template
@@ -302,7 +303,7 @@ def test_stuck_sends_move_on(world: World) -> None:
     send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
     # pbad takes it and never reports: after the lease, the next program.
     assert isinstance(world.dispatcher.lease(session="pbad_UZ_uzmobile"), SendAction)
-    world.clock.advance(121)
+    world.clock.advance(LEASE_TTL_SECONDS + 1)
     assert world.sends.run_jobs() == 1
     moved = world.sends.send(send.id)
     assert (moved.next_index, moved.tries, moved.attempt_id) == (1, 1, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,32 @@ def test_reports_left_from_an_earlier_run_are_sent_first(tmp_path: Path) -> None
     again = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO())
     assert _run(again) == 0
     assert [r["trigger_id"] for r in cp.reports] == ["t-1", "t-2"]
+
+
+def test_a_wait_the_lease_cuts_short_is_reported_as_such_and_told_once(tmp_path: Path) -> None:
+    # The grants' leases end at 00:01:00; at 00:00:54.9 the report margin leaves 0.1 s of a
+    # 30 s wait: no code by then is the lease's timeout, not the program's.
+    cp = FakeControlPlane(leases=[grant("t-1"), grant("t-2")])
+    gateway = FakeGateway(states={"t-1": [PENDING], "t-2": [PENDING]})
+    out = io.StringIO()
+    worker = make_worker(
+        tmp_path,
+        cp,
+        gateway,
+        Calls(),
+        out,
+        code_timeout=30.0,
+        now=lambda: datetime(2030, 1, 1, 0, 0, 54, 900_000, tzinfo=UTC),
+    )
+    assert _run(worker) == 0
+    assert [(r["outcome"], r["error_code"]) for r in cp.reports] == [
+        ("not_delivered", "lease_timeout"),
+        ("not_delivered", "lease_timeout"),
+    ]
+    told = [line for line in out.getvalue().splitlines() if "ends with its lease" in line]
+    assert len(told) == 1
+    assert "this one after 0 s of the program's 30 s" in told[0]
+    assert "SMSFLEET_LEASE_TTL_SECONDS" in told[0]
 
 
 def test_stop_request_finishes_the_current_attempt(tmp_path: Path) -> None:
