@@ -80,5 +80,6 @@ def acknowledge(*, service: AlertService, alert_id: str, actor: str) -> Alert:
     alert = service.acknowledge(alert_id, actor=actor)
     if alert.rule is not AlertRule.manual or alert.state is not AlertState.firing:
         return alert
-    resolved = [a for a in service.apply(cleared=[alert.fingerprint]) if a.id == alert.id]
+    cleared = {alert.fingerprint: f"acknowledged by {actor}"}
+    resolved = [a for a in service.apply(cleared=cleared) if a.id == alert.id]
     return resolved[0] if resolved else service.get(alert_id)

@@ -59,10 +59,14 @@ class RuleThresholds:
 
 @dataclass(frozen=True)
 class EventOutcome:
-    """What one event opens and which alerts (by fingerprint) it clears."""
+    """What one event opens, which alerts (by fingerprint) it clears, and why."""
 
     opened: tuple[Signal, ...] = ()
     cleared: tuple[str, ...] = ()
+    why: str = ""
+
+    def clearing(self) -> dict[str, str]:
+        return dict.fromkeys(self.cleared, self.why)
 
 
 def _percent(value: float) -> str:
@@ -342,9 +346,13 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
                 _session_fingerprint(AlertRule.session_crashed, name),
                 _session_fingerprint(AlertRule.session_hung, name),
             ),
+            why="the supervisor gave up restarting it (session fatal)",
         )
     if event.kind == EventKind.stopped:  # stopped on purpose: nothing left to recover
-        return EventOutcome(cleared=tuple(_session_fingerprint(r, name) for r in SESSION_RULES))
+        return EventOutcome(
+            cleared=tuple(_session_fingerprint(r, name) for r in SESSION_RULES),
+            why=f"stopped on purpose ({event.reason})" if event.reason else "stopped on purpose",
+        )
     # Running again clears only once it has stayed up a while (`AlertService.check_recoveries`),
     # so a crash loop is one alert, not a crash and a recovery every few seconds.
     return EventOutcome()
@@ -392,10 +400,12 @@ def policy_outcome(decision: PolicyDecision) -> EventOutcome:
                     AlertRule.success_rate_low,
                     AlertRule.success_rate_drop,
                 )
-            )
+            ),
+            why=decision.reason,  # "<pair> resumed: while probing, <its figures>"
         )
     if action == PolicyAction.recovered:
         return EventOutcome(
-            cleared=(_pair_fingerprint(AlertRule.priority_pair_failing, decision.pair),)
+            cleared=(_pair_fingerprint(AlertRule.priority_pair_failing, decision.pair),),
+            why=decision.reason,
         )
     return EventOutcome()  # probing: the pause alert stays open until it resumes

@@ -39,14 +39,14 @@ from smsfleet.alerts.models import (
 )
 from smsfleet.alerts.rules import RuleThresholds
 from smsfleet.alerts.store import AlertStore, NewNotification
-from smsfleet.alerts.text import alert_text, message_text
+from smsfleet.alerts.text import alert_text, message_text, resolved_summary
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, NotFound, Throttled
 from smsfleet.core.settings import Settings
 from smsfleet.metrics.models import GroupBy
 from smsfleet.metrics.service import MetricsService
 from smsfleet.pairs.models import Pair, PairState
-from smsfleet.policy.models import POLICY_ACTOR, PolicyDecision
+from smsfleet.policy.models import POLICY_ACTOR, PolicyDecision, named_actor
 from smsfleet.policy.service import PolicyService
 from smsfleet.policy.stats import Window, WindowStats, figures, looks_at
 from smsfleet.sessions.models import SessionEvent, SessionState
@@ -169,7 +169,7 @@ class AlertService:
         self._baseline_at: datetime | None = None
         # What events opened or cleared while the alert store could not take it (the
         # metrics store down): applied, in order, as soon as it can.
-        self._deferred: deque[tuple[tuple[Signal, ...], tuple[str, ...]]] = deque(
+        self._deferred: deque[tuple[tuple[Signal, ...], dict[str, str]]] = deque(
             maxlen=MAX_DEFERRED
         )
 
@@ -260,7 +260,7 @@ class AlertService:
     def _apply_or_defer(self, outcome: rules.EventOutcome, what: str) -> None:
         if not (outcome.opened or outcome.cleared):
             return
-        self._deferred.append((tuple(outcome.opened), tuple(outcome.cleared)))
+        self._deferred.append((tuple(outcome.opened), outcome.clearing()))
         try:
             self.apply_deferred()
         except Exception:
@@ -286,15 +286,18 @@ class AlertService:
         if not open_alerts:
             return []
         now = self._clock.now()
-        cleared = []
+        cleared: dict[str, str] = {}
         for alert in open_alerts:
             status = self._config_store.session_status.get(alert.subject)
-            if status is None or (
+            if status is None:
+                cleared[alert.fingerprint] = "the session is gone with its pair"
+            elif (
                 status.state == SessionState.running
                 and status.started_at is not None
                 and now - status.started_at >= self.config.recovery
-            ):  # the session is gone with its pair
-                cleared.append(alert.fingerprint)
+            ):
+                ran = human_time(status.started_at, now=now)
+                cleared[alert.fingerprint] = f"running again since {ran}"
         return self.apply(cleared=cleared) if cleared else []
 
     # --- periodic rules --------------------------------------------------------------
@@ -391,19 +394,20 @@ class AlertService:
         ]
         # A pause alert also clears when a person resumes the pair; a deleted pair's
         # alerts clear with it (nothing else would: it is gone with its figures).
-        cleared = [
-            alert.fingerprint
-            for alert in firing
-            if alert.subject_kind == SubjectKind.pair
-            and (
-                (pair := pairs.get(alert.subject)) is None
-                or (
-                    alert.rule == AlertRule.pair_paused
-                    and pair.state.runs_sessions
-                    and pair.state_actor != POLICY_ACTOR
-                )
-            )
-        ]
+        cleared: dict[str, str] = {}
+        for alert in firing:
+            if alert.subject_kind != SubjectKind.pair:
+                continue
+            pair = pairs.get(alert.subject)
+            if pair is None:
+                cleared[alert.fingerprint] = f"pair {alert.subject} was deleted"
+            elif (
+                alert.rule == AlertRule.pair_paused
+                and pair.state.runs_sessions
+                and pair.state_actor != POLICY_ACTOR
+            ):
+                who = named_actor(pair.state_actor) if pair.state_actor else "a person"
+                cleared[alert.fingerprint] = f"{pair.state.value} by {who}"
         return deferred + self.apply(
             opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES, refreshed=refreshed
         )
@@ -498,11 +502,11 @@ class AlertService:
         self,
         *,
         opened: Iterable[Signal] = (),
-        cleared: Iterable[str] = (),
+        cleared: Mapping[str, str] | None = None,
         periodic: frozenset[AlertRule] = frozenset(),
         refreshed: Iterable[Signal] = (),
     ) -> list[Alert]:
-        """Open or refresh alerts for `opened`, resolve `cleared` ones.
+        """Open or refresh alerts for `opened`, resolve `cleared` ones (by fingerprint: why).
 
         With `periodic`, an open alert of those rules that no signal names has cleared,
         and resolves once it has not been seen for the hold time. `refreshed`: the summary
@@ -525,17 +529,18 @@ class AlertService:
                 if (alert.summary, alert.details) != (summary, signal.details):
                     update = {"summary": summary, "details": signal.details}
                     work.changed[alert.id] = alert.model_copy(update=update)
-            gone = set(cleared) | {
-                fingerprint
-                for fingerprint, alert in firing.items()
-                if alert.rule in periodic
-                and fingerprint not in seen
-                and now - alert.last_seen_at >= self.config.hold
-            }
-            for fingerprint in sorted(gone - seen):
+            gone = dict(cleared or {})
+            for fingerprint, alert in firing.items():
+                if (
+                    alert.rule in periodic
+                    and fingerprint not in seen
+                    and now - alert.last_seen_at >= self.config.hold
+                ):
+                    gone[fingerprint] = _not_seen(alert, now)
+            for fingerprint in sorted(gone.keys() - seen):
                 alert = firing.get(fingerprint)
                 if alert is not None:
-                    self._resolve(work, work.changed.get(alert.id, alert), now)
+                    self._resolve(work, work.changed.get(alert.id, alert), now, gone[fingerprint])
             if not work.changed:
                 return []
             notifications = self._messages(work)
@@ -597,9 +602,16 @@ class AlertService:
             work.notify.append(_Notice(NotificationKind.repeat, refreshed))
         work.changed[alert.id] = refreshed
 
-    def _resolve(self, work: _Pass, alert: Alert, now: datetime) -> None:
+    def _resolve(self, work: _Pass, alert: Alert, now: datetime, why: str) -> None:
+        """Resolve `alert`; its summary keeps what raised it and says why it resolved."""
+        raised_on = alert.summary.partition(_HELD)[0].partition(_EASING)[0]
         resolved = alert.model_copy(
-            update={"state": AlertState.resolved, "resolved_at": now, "last_seen_at": now}
+            update={
+                "state": AlertState.resolved,
+                "resolved_at": now,
+                "last_seen_at": now,
+                "summary": resolved_summary(raised_on, why, limit=SUMMARY_LIMIT),
+            }
         )
         work.changed[alert.id] = resolved
         if alert.notifications:  # a chat that never heard it fire is not told it resolved
@@ -731,6 +743,15 @@ def _easing(alert: Alert, now_said: str, now: datetime, hold: timedelta) -> Sign
         ),
         details=alert.details,
     )
+
+
+def _not_seen(alert: Alert, now: datetime) -> str:
+    """Why a periodic rule's alert resolves: not seen for the hold time, and the figures of
+    now when its easing said them."""
+    easing = alert.summary.partition(_EASING)[2].partition("; resolves at ")[0]
+    if easing:
+        return f"not seen since {easing}"
+    return f"not seen since {human_time(alert.last_seen_at, now=now)}"
 
 
 def _since_hour(now: datetime) -> timedelta:

@@ -8,10 +8,17 @@ from html import escape
 from smsfleet.alerts.models import Alert, NotificationKind, Severity
 from smsfleet.core.clock import human_time
 
-__all__ = ["MESSAGE_LIMIT", "alert_text", "message_text", "telegram_length"]
+__all__ = ["MESSAGE_LIMIT", "alert_text", "message_text", "resolved_summary", "telegram_length"]
 
 MESSAGE_LIMIT = 4096
 _ICON = {Severity.info: "🔵", Severity.warning: "🟠", Severity.critical: "🔴"}
+_RESOLVED_BECAUSE = "; resolved: "
+
+
+def resolved_summary(raised_on: str, why: str, *, limit: int) -> str:
+    """A resolved alert's summary: what raised it, then why it resolved (kept whole)."""
+    tail = f"{_RESOLVED_BECAUSE}{why}" if why else ""
+    return raised_on[: max(0, limit - len(tail))] + tail[:limit]
 
 
 def telegram_length(text: str) -> int:
@@ -54,7 +61,9 @@ def alert_text(
     lines = [head]
     for alert in alerts:
         if kind == NotificationKind.resolved:
-            line = f"<b>{escape(alert.subject)}</b>: cleared after {_lasted(alert)}"
+            why = alert.summary.partition(_RESOLVED_BECAUSE)[2]
+            said = f": {escape(why)}" if why else ""
+            line = f"<b>{escape(alert.subject)}</b>: cleared after {_lasted(alert)}{said}"
         else:
             since = human_time(alert.started_at, now=alert.last_seen_at)
             line = f"{escape(alert.summary)}\nsince {since}"

@@ -86,9 +86,13 @@ def test_one_alert_per_condition_repeated_until_acknowledged_then_resolved(
     assert len(alerting.texts("all")) == 3
 
     # Cleared: resolved, with a message; the next occurrence is a new alert.
-    (resolved,) = service.apply(cleared=[opened.fingerprint])
+    (resolved,) = service.apply(cleared={opened.fingerprint: "resumed by <bob>"})
     assert resolved.state is AlertState.resolved and resolved.resolved_at is not None
-    assert alerting.texts("all")[-1].startswith("✅ <b>RESOLVED</b> · success rate low · UZ")
+    assert resolved.summary == "UZ_a is failing; resolved: resumed by <bob>"
+    assert alerting.texts("all")[-1] == (
+        "✅ <b>RESOLVED</b> · success rate low · UZ\n"
+        "<b>UZ_a</b>: cleared after 3 h 1 min: resumed by &lt;bob&gt;"
+    )
     with pytest.raises(Conflict):
         service.acknowledge(opened.id, actor="bob")
     (new,) = service.apply(opened=[low("UZ_a")])
@@ -199,7 +203,8 @@ def test_a_crash_loop_is_one_alert_resolved_once_the_session_stays_up(
     assert texts[0].startswith("🟠 <b>WARNING</b> · session crashed · UZ")
     assert "p1_UZ_uzmobile exited with code 1" in texts[0]
     assert texts[1:] == [
-        "✅ <b>RESOLVED</b> · session crashed · UZ\n<b>p1_UZ_uzmobile</b>: cleared after 27 s"
+        "✅ <b>RESOLVED</b> · session crashed · UZ\n<b>p1_UZ_uzmobile</b>: cleared after 27 s:"
+        " running again since 12:00:17 UTC"
     ]
     assert alerting.changed[-1].state is AlertState.resolved
 
@@ -213,9 +218,11 @@ def running_since(at: datetime) -> SessionStatus:
 def test_a_session_stopped_on_purpose_resolves_at_once(alerting: Alerting) -> None:
     service = alerting.service
     service.on_session_event(_event(EventKind.exited, SessionState.running))
-    service.on_session_event(_event(EventKind.stopped, SessionState.backoff))
+    stopped = _event(EventKind.stopped, SessionState.backoff)
+    service.on_session_event(stopped.model_copy(update={"reason": "pair UZ_uzmobile is paused"}))
     (alert,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
     assert alert.state is AlertState.resolved
+    assert alert.summary.endswith("; resolved: stopped on purpose (pair UZ_uzmobile is paused)")
 
 
 def test_a_session_gone_fatal_leaves_no_alert_promising_a_restart(alerting: Alerting) -> None:
@@ -362,6 +369,30 @@ def _paused_by_the_policy(alerting: Alerting) -> Pair:
     return paused
 
 
+def test_a_pause_alert_resolved_by_a_persons_resume_says_who(alerting: Alerting) -> None:
+    paused = _paused_by_the_policy(alerting)
+    (alert,) = alerting.service.apply(
+        opened=[
+            Signal(
+                rule=AlertRule.pair_paused,
+                severity=Severity.warning,
+                subject_kind=SubjectKind.pair,
+                subject="UZ_uzmobile",
+                country="UZ",
+                summary="UZ_uzmobile paused by the policy",
+            )
+        ]
+    )
+    alerting.config_store.pairs.replace(
+        paused.model_copy(update={"state": PairState.enabled, "state_actor": "alice"})
+    )
+    alerting.service.evaluate()
+    resolved = alerting.service.get(alert.id)
+    assert resolved.state is AlertState.resolved
+    assert resolved.summary == "UZ_uzmobile paused by the policy; resolved: enabled by alice"
+    assert alerting.texts("all")[-1].endswith(": enabled by alice")
+
+
 def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alerting) -> None:
     service = alerting.service
     paused = Signal(
@@ -381,6 +412,10 @@ def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alertin
     resolved = service.get(alert.id)
     assert resolved.state is AlertState.resolved
     assert alerting.texts("all")[-1].startswith("✅ <b>RESOLVED</b> · pair paused")
+    assert alerting.texts("all")[-1].endswith(": pair UZ_uzmobile was deleted")
+    assert resolved.summary == (
+        "UZ_uzmobile paused by the policy; resolved: pair UZ_uzmobile was deleted"
+    )
 
 
 def test_peoples_messages_and_alerts_are_bounded_while_they_wait(alerting: Alerting) -> None:
@@ -400,6 +435,7 @@ def test_peoples_messages_and_alerts_are_bounded_while_they_wait(alerting: Alert
     raise_alert(service=service, message="look at 0", actor="script", severity=Severity.warning)
     (first,) = service.find(AlertQuery(subject="look at 0"))
     acknowledge(service=service, alert_id=first.id, actor="olga")  # resolves a person's alert
+    assert service.get(first.id).summary.endswith("; resolved: acknowledged by olga")
     raise_alert(service=service, message="and this", actor="script", severity=Severity.warning)
 
 
@@ -465,7 +501,7 @@ def test_an_alert_raised_before_any_chat_is_told_once_one_takes_it(alerting: Ale
     assert alerting.texts("all") == []
     service.config = configured
     alerting.clock.advance(60)
-    service.apply(opened=[low("UZ_a")], cleared=[low("UZ_b").fingerprint])
+    service.apply(opened=[low("UZ_a")], cleared={low("UZ_b").fingerprint: "deleted"})
     [told] = alerting.texts("all")
     assert told == "🟠 <b>WARNING</b> · success rate low · UZ\nUZ_a is failing\nsince 12:00:00 UTC"
     assert "UZ_b" not in told

@@ -138,7 +138,13 @@ def test_an_alert_that_recovers_holds_for_the_hold_time_then_resolves(alerting: 
     told = "🟠 <b>WARNING</b> · success rate low · UZ (was critical)\nUZ_uzmobile (uzmobile): "
     assert alerting.texts("oncall")[-1].startswith(told)  # paged for it: told it eased
     assert alerting.texts("all")[-2].startswith(told)
-    assert alerting.texts("all")[-1].startswith("✅ <b>RESOLVED</b> · success rate low · UZ")
+    resolved = alerting.texts("all")[-1]
+    assert resolved.startswith("✅ <b>RESOLVED</b> · success rate low · UZ")
+    # It says why: not seen since then, with the figures its easing said.
+    now_said = easing.summary.partition("; not seen since ")[2].partition("; resolves at")[0]
+    assert resolved.endswith(f": not seen since {now_said}")
+    assert alert.summary.endswith(f"; resolved: not seen since {now_said}")
+    assert "resolves at" not in alert.summary
     # Healthy from then on: nothing more.
     assert route.run(30 * 60) == []
 

@@ -346,7 +346,8 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     ]
     texts = [n.text for n in world.alerts.store.pending(limit=100)]
     assert any(t.startswith("🔴 <b>CRITICAL</b> · priority pair failing · UZ") for t in texts)
-    assert any(t.startswith("✅ <b>RESOLVED</b> · pair paused · UZ") for t in texts)
+    [resume_told] = [t for t in texts if t.startswith("✅ <b>RESOLVED</b> · pair paused · UZ")]
+    assert resume_told.endswith(f": {resumed.reason}")
 
 
 def test_a_pair_paused_by_a_person_is_never_resumed_by_the_policy(
