@@ -299,12 +299,18 @@ def test_a_logout_removes_the_revoked_sessions_that_expired_without_reading_them
 ) -> None:
     for username in ("alice", "bob"):
         _add_user(config_store, username, password_hash, clock)
-    for username in ("alice", "alice", "bob"):
-        _log_out(config_store, clock, _log_in(config_store, clock, username))
-    clock.advance(timedelta(days=LOGIN_DAYS - 1).total_seconds())
+    ended = [_log_in(config_store, clock, username) for username in ("alice", "alice", "bob")]
+    for tokens in ended:
+        _log_out(config_store, clock, tokens)
+    # A logged-out session stays on the deny-list only while an access token of it may
+    # still be live, not for the days its login would have lasted.
+    last_access = clock.now() + POLICY.access_ttl  # stored to the millisecond
+    for revoked in config_store.revoked_sessions.list():
+        assert last_access - timedelta(milliseconds=1) <= revoked.expires_at <= last_access
+    clock.advance((POLICY.access_ttl - timedelta(minutes=1)).total_seconds())
     bobs = _log_in(config_store, clock, "bob")
     _log_out(config_store, clock, bobs)
-    clock.advance(timedelta(days=2).total_seconds())  # the first three expired
+    clock.advance(timedelta(minutes=2).total_seconds())  # the first three expired
     assert len(config_store.revoked_sessions.list()) == 4
     alices = _log_in(config_store, clock, "alice")
     counted = ReadCounted(config_store.revoked_sessions)
@@ -312,7 +318,10 @@ def test_a_logout_removes_the_revoked_sessions_that_expired_without_reading_them
     assert counted.reads == 0
     kept = {revoked.session for revoked in config_store.revoked_sessions.list()}
     assert len(kept) == 2
-    # Those still on the deny-list are refused as before.
+    # Those still on the deny-list are refused as before; those off it, by their login's end.
     for tokens in (bobs, alices):
         with pytest.raises(Unauthorized, match="logged out"):
+            _refresh(config_store, clock, tokens)
+    for tokens in ended:
+        with pytest.raises(Unauthorized, match="login ended"):
             _refresh(config_store, clock, tokens)

@@ -281,7 +281,9 @@ def refresh(
     if login.refresh_id != claims.token_id or not logins.update(
         claims.session, {"refresh_id": issued.refresh_id}, where={"refresh_id": claims.token_id}
     ):
-        raise LoginEnded(_end_login(revoked=revoked, logins=logins, claims=claims))
+        raise LoginEnded(
+            _end_login(revoked=revoked, logins=logins, claims=claims, policy=policy, clock=clock)
+        )
     return issued.tokens
 
 
@@ -320,8 +322,7 @@ def logout(
 ) -> TokensRevoked | None:
     """End the login of `refresh_token`: its refresh and access tokens are refused from now.
 
-    The session is kept on a deny-list until the refresh token would have expired; an
-    expired token has nothing left to end (None).
+    An expired token has nothing left to end (None).
     """
     now = clock.now()
     try:
@@ -331,17 +332,25 @@ def logout(
             return None
         raise
     revoked.delete_up_to("expires_at", now)  # those whose tokens expired: one indexed delete
-    return _end_login(revoked=revoked, logins=logins, claims=claims)
+    return _end_login(revoked=revoked, logins=logins, claims=claims, policy=policy, clock=clock)
 
 
 def _end_login(
-    *, revoked: RecordStore[RevokedSession], logins: RecordStore[Login], claims: TokenClaims
+    *,
+    revoked: RecordStore[RevokedSession],
+    logins: RecordStore[Login],
+    claims: TokenClaims,
+    policy: TokenPolicy,
+    clock: Clock,
 ) -> TokensRevoked:
-    """The login's tokens refused from now (its access tokens still live included)."""
+    """The login's tokens refused from now: its refresh tokens by its login's removal, its
+    access tokens still live by a deny-list entry kept only while they may be, so a loop of
+    logins and logouts leaves minutes of entries, not the days a login lasts."""
+    last_access_expiry = min(claims.expires_at, clock.now() + policy.access_ttl)
     with contextlib.suppress(Conflict):  # ended already
         revoked.add(
             RevokedSession(
-                session=claims.session, username=claims.subject, expires_at=claims.expires_at
+                session=claims.session, username=claims.subject, expires_at=last_access_expiry
             )
         )
     logins.delete(claims.session)
