@@ -179,14 +179,27 @@ def test_an_admin_removes_every_number_of_a_high_priority_pair_with_force_audite
     unforced = api.client.patch(url, json=empty, headers=admin)
     assert unforced.status_code == 409, unforced.text
     assert "remove every test number of" in unforced.json()["error"]["message"]
-    # Fewer numbers stop nothing: an operator's change.
+    # Every number swapped for others: its SMS go where no code of theirs may be known.
+    swapped = api.client.patch(
+        url, json={"phone_numbers": ["+919990000001"]}, headers=live.headers(Role.operator)
+    )
+    assert swapped.status_code == 403, swapped.text
+    assert "replace every test number of" in swapped.json()["error"]["message"]
+    assert api.store.pairs.get(HP_PAIR).phone_numbers == numbers  # type: ignore[union-attr]
+    # Fewer numbers, or one more, stop nothing: an operator's change.
+    more = api.client.patch(
+        url,
+        json={"phone_numbers": [*numbers, "+919990000001"]},
+        headers=live.headers(Role.operator),
+    )
+    assert more.status_code == 200, more.text
     fewer = api.client.patch(
         url, json={"phone_numbers": numbers[:1]}, headers=live.headers(Role.operator)
     )
     assert fewer.status_code == 200, fewer.text
     forced = api.client.patch(url, params={"force": True}, json=empty, headers=admin)
     assert forced.status_code == 200, forced.text
-    event, fewer_event = audit(api, target=HP_PAIR, action="pair.updated")  # newest first
+    event, fewer_event, _more = audit(api, target=HP_PAIR, action="pair.updated")  # newest first
     assert event["forced"] is True and event["after"]["phone_numbers"] == []
     assert fewer_event["forced"] is False and fewer_event["actor_role"] == "operator"
 

@@ -356,9 +356,12 @@ def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
         verbs.append(f"remove {', '.join(sorted(removed))} from")
     if changes.get("host", pair.host) != pair.host:
         verbs.append(f"move to host {changes['host']}")
-    if changes.get("phone_numbers") == [] and pair.phone_numbers:
-        # With no number to send to, every lease of the pair answers stop.
-        verbs.append("remove every test number of")
+    numbers = changes.get("phone_numbers")
+    if numbers is not None and pair.phone_numbers and not set(numbers) & set(pair.phone_numbers):
+        # With no number to send to, every lease of the pair answers stop; with none of
+        # its numbers left, its SMS go where no code of theirs may be known, and the policy
+        # never pauses it: as good as stopped.
+        verbs.append("replace every test number of" if numbers else "remove every test number of")
     return verbs
 
 
@@ -377,7 +380,7 @@ def update_pair(
 ) -> Pair:
     """Change a pair, audited. On a high-priority pair, whatever would stop some of its
     sessions (pausing or disabling it, removing a program, moving it to another host,
-    removing its every test number) takes an admin and `force`."""
+    removing or replacing its every test number) takes an admin and `force`."""
     # Checked again on the pair as it is at each try (`change_record`): an edit made
     # meanwhile, a person's or the policy's pause, is kept, and this one decided on it.
     forced: list[str] = []
@@ -400,6 +403,13 @@ def update_pair(
             _check_session_room(pairs, added, max_sessions)
         else:
             changes.pop("programs", None)
+        if changes.get("phone_numbers") is not None:
+            changes["phone_numbers"] = normalize_phone_numbers(
+                changes["phone_numbers"], pair.country
+            )
+            _check_numbers_free(pairs, changes["phone_numbers"], pair.key)
+        else:
+            changes.pop("phone_numbers", None)
         stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []
         if stopping:
             _guard_high_priority(pair, actor, force, " and ".join(stopping))
@@ -409,13 +419,6 @@ def update_pair(
             _guard_high_priority(pair, actor, True, "lower the priority of")
         if not pair.is_high_priority and changes.get("is_high_priority") is True:
             _guard_marking(actor)
-        if changes.get("phone_numbers") is not None:
-            changes["phone_numbers"] = normalize_phone_numbers(
-                changes["phone_numbers"], pair.country
-            )
-            _check_numbers_free(pairs, changes["phone_numbers"], pair.key)
-        else:
-            changes.pop("phone_numbers", None)
         now = clock.now()
         if "state" in changes and changes["state"] != pair.state:
             changes.update(state_actor=actor.username, state_changed_at=now)
