@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from smsfleet.alerts.models import Alert, NotificationKind, Severity
+from smsfleet.alerts.models import Alert, AlertRule, NotificationKind, Severity
 from smsfleet.core.clock import human_time
 
 __all__ = ["MESSAGE_LIMIT", "alert_text", "message_text", "resolved_summary", "telegram_length"]
@@ -40,6 +40,12 @@ def _lasted(alert: Alert) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+def _raised_by(alert: Alert) -> str:
+    """Who raised a person's alert, as people's messages say who sent them."""
+    actor = alert.details.get("actor") if alert.rule is AlertRule.manual else None
+    return f", raised by {escape(actor)}" if isinstance(actor, str) else ""
+
+
 def alert_text(
     kind: NotificationKind, alerts: Sequence[Alert], *, eased_from: Severity | None = None
 ) -> str:
@@ -66,7 +72,7 @@ def alert_text(
             line = f"<b>{escape(alert.subject)}</b>: cleared after {_lasted(alert)}{said}"
         else:
             since = human_time(alert.started_at, now=alert.last_seen_at)
-            line = f"{escape(alert.summary)}\nsince {since}"
+            line = f"{escape(alert.summary)}\nsince {since}{_raised_by(alert)}"
         lines.append(line if len(alerts) == 1 else f"• {line}")
     return _fit(lines)
 

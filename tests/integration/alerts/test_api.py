@@ -53,6 +53,7 @@ def test_the_seed_route_and_the_test_route_send_at_once(
     sent = sorted(received(telegram, 3))
     assert [line.split(":")[0] for line in sent] == ["-100", "-200", "-999"]
     assert all("CRITICAL" in line and "UZ &lt;down&gt; &amp; out" in line for line in sent)
+    assert all(line.endswith(", raised by operator") for line in sent)  # as messages say who
     test = wired.client.post(
         "/api/v1/alerts/test", json={"message": "ping"}, headers=wired.headers(Role.admin)
     )
