@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from smsfleet.core.hosts import host_allowed, json_answer, refuse_host
+from smsfleet.core.hosts import host_allowed, host_header, json_answer, refuse_host
 
 __all__ = ["Edge", "Finished"]
 
@@ -65,7 +65,7 @@ class _TooLarge(Exception):
 
 
 def _dashboard_policy(scope: Scope) -> bytes:
-    host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+    host = host_header(scope) or ""  # the one the host check read
     sockets = f" ws://{host} wss://{host}" if _HOST.fullmatch(host) else ""
     return _DASHBOARD_POLICY.format(sockets=sockets).encode()
 
@@ -136,7 +136,7 @@ class Edge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        foreign = bool(self._hosts) and kind != "lifespan" and not host_allowed(scope, self._hosts)
+        foreign = kind != "lifespan" and not host_allowed(scope, self._hosts)
         if kind != "http":
             await (refuse_host(scope, send) if foreign else self.app(scope, receive, send))
             return

@@ -57,11 +57,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_header(scope: Scope) -> str | None:
+    """The request's one Host header; None when it has none or several, which no two
+    readers could be trusted to read alike (RFC 9112 3.2: answered 400)."""
+    found = [value for name, value in scope.get("headers", ()) if name == b"host"]
+    return found[0].decode("latin-1") if len(found) == 1 else None
+
+
 def host_allowed(scope: Scope, hosts: frozenset[str]) -> bool:
-    for name, value in scope.get("headers", ()):
-        if name == b"host":
-            return host_name(value.decode("latin-1")) in hosts
-    return False
+    """Whether the request names one of `hosts`; with none given (listening on every
+    address), any one Host is, or none (HTTP/1.0), but never several."""
+    host = host_header(scope)
+    if not hosts:
+        return host is not None or not any(name == b"host" for name, _ in scope.get("headers", ()))
+    return host is not None and host_name(host) in hosts
 
 
 def json_answer(status: int, body: bytes) -> tuple[Message, Message]:
