@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from smsfleet.auth.models import Role, User, UserCreate, UserUpdate
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
+from smsfleet.core.hosts import is_loopback
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.sessions import cli as sessions_cli
 
@@ -91,6 +92,12 @@ def _server(settings: Settings) -> dict[str, Any]:
     return {"proxy_headers": False, "ws_max_size": settings.max_body_bytes}
 
 
+OPEN_HOSTS_WARNING = (
+    "warning: listening beyond this machine with SMSFLEET_ALLOWED_HOSTS unset: any Host name"
+    " is answered, so a web page a user on this network opens can reach this server through"
+    " DNS rebinding: set SMSFLEET_ALLOWED_HOSTS to the names it is reached by"
+    " (docs/operations.md)"
+)
 RUN_AS_WARNING = (
     "warning: this host's programs run as this user and can read the data dir, its signing "
     "key included (a program could sign itself an admin's token): set SMSFLEET_RUN_AS to an "
@@ -113,6 +120,8 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None)
 
     # Programs are sent here unless SMSFLEET_PUBLIC_URL says otherwise.
     settings = _settings(data_dir).listening_on(host, port)
+    if not settings.allowed_hosts:
+        typer.secho(OPEN_HOSTS_WARNING, fg=typer.colors.YELLOW, err=True)
     if settings.supervise and settings.run_as is None:
         typer.secho(RUN_AS_WARNING, fg=typer.colors.YELLOW, err=True)
     elif settings.supervise and settings.run_as_uids is None:
@@ -143,6 +152,15 @@ def _wait_until_up(
         f"error: {what} did not start ({url}); is its port taken?", fg=typer.colors.RED, err=True
     )
     raise typer.Exit(2)
+
+
+def demo_password(configured: SecretStr | None, host: str) -> str:
+    """The demo admin's password: the configured one; else the published one while the
+    demo listens on loopback only, and a random one for this run beyond it (the published
+    one would make anyone on the network an admin)."""
+    if configured is not None and configured.get_secret_value():
+        return configured.get_secret_value()
+    return DEMO_ADMIN_PASSWORD if is_loopback(host) else secrets.token_urlsafe(12)
 
 
 @app.command()
@@ -193,11 +211,9 @@ def demo(
         search_url=f"http://127.0.0.1:{search_port}",
         search_token=search_token,
     ).listening_on(host, port)
-    password = (
-        settings.admin_password.get_secret_value()
-        if settings.admin_password
-        else DEMO_ADMIN_PASSWORD
-    )
+    password = demo_password(settings.admin_password, host)
+    if not settings.allowed_hosts:
+        typer.secho(OPEN_HOSTS_WARNING, fg=typer.colors.YELLOW, err=True)
     settings = settings.model_copy(update={"admin_password": SecretStr(password)})
     clock = SystemClock()
     store = open_config_store(settings.resolved_config_url)

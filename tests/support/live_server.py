@@ -87,8 +87,9 @@ class LiveApi(SignsInByRole):
 
 
 @contextmanager
-def live_server(tmp_path: Path, **env: str) -> Iterator[LiveServer]:
-    """`smsfleet serve` on a fresh SQLite store, user `admin`, `env` over the defaults."""
+def live_server(tmp_path: Path, host: str = "127.0.0.1", **env: str) -> Iterator[LiveServer]:
+    """`smsfleet serve` on a fresh SQLite store, user `admin`, `env` over the defaults,
+    listening on `host` and reached on 127.0.0.1."""
     port = free_port()
     environment = {
         **clean_environment(),
@@ -101,7 +102,7 @@ def live_server(tmp_path: Path, **env: str) -> Iterator[LiveServer]:
     log = tmp_path / "serve.log"
     argv = [sys.executable, "-c", "from smsfleet.cli import app; app()", "serve"]
     url = f"http://127.0.0.1:{port}"
-    serve = [*argv, "--host", "127.0.0.1", "--port", str(port)]
+    serve = [*argv, "--host", host, "--port", str(port)]
     with running(serve, env=environment, work=tmp_path, ready=f"{url}/healthz", log=log) as process:
         admin_password = environment["SMSFLEET_ADMIN_PASSWORD"]
         yield LiveServer(url=url, pid=process.pid, log=log, admin_password=admin_password)
