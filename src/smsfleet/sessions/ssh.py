@@ -19,10 +19,13 @@ import os
 import shlex
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from cachetools import TTLCache
 
 from smsfleet.core.settings import SshHost
 from smsfleet.sessions.agent import ERROR_KINDS
@@ -37,6 +40,11 @@ SSH_FAILED = 255  # ssh's own exit status: the connection, not the command, fail
 _CALL_SECONDS = 15.0
 _START_SECONDS = 10.0
 _STOP_EXTRA_SECONDS = 10.0
+# Every socket following a log reads it 4 times a second, each read a round trip here: the
+# readers at one place in one log share a read this fresh, so a log costs the host the
+# same however many follow it.
+LOG_READ_FRESH_SECONDS = 0.5
+_LOG_READS_KEPT = 4096
 
 
 class HostError(ScreenError):
@@ -81,6 +89,7 @@ class SshBackend:
         ssh_bin: str = "ssh",
         control_dir: Path | None = None,
         program_env: Iterable[str] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.host = host
@@ -90,6 +99,10 @@ class SshBackend:
         # From the latest two listings: (CPU seconds so far, when read) and (CPU %, bytes).
         self._readings: dict[str, tuple[float, float]] = {}
         self.usage: dict[str, tuple[float, int]] = {}
+        # (log, offset) -> (offset after, lines): what a read there answered, while fresh.
+        self._log_reads: TTLCache[tuple[str, int | None], tuple[int, tuple[str, ...]]]
+        self._log_reads = TTLCache(_LOG_READS_KEPT, ttl=LOG_READ_FRESH_SECONDS, timer=clock)
+        self._log_reads_lock = threading.Lock()  # readers are the thread pool's
 
     @property
     def state_dir(self) -> str:
@@ -172,8 +185,15 @@ class SshBackend:
         return [str(line) for line in self._call("tail", name=name, lines=lines)["lines"]]
 
     def log_since(self, name: str, offset: int | None) -> tuple[int, builtins.list[str]]:
-        answer = self._call("log_since", name=name, offset=offset)
-        return int(answer["offset"]), [str(line) for line in answer["lines"]]
+        key = (name, offset)
+        with self._log_reads_lock:
+            read = self._log_reads.get(key)
+        if read is None:
+            answer = self._call("log_since", name=name, offset=offset)
+            read = (int(answer["offset"]), tuple(str(line) for line in answer["lines"]))
+            with self._log_reads_lock:
+                self._log_reads[key] = read
+        return read[0], list(read[1])
 
     # -- the wire ----------------------------------------------------------
 
