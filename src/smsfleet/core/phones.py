@@ -31,14 +31,19 @@ def _e164(number: phonenumbers.PhoneNumber) -> str:
 
 
 def canonical(raw: str, region: str | None = None) -> str:
-    """The E.164 form of `raw`; `+` and its digits when the library cannot read it."""
+    """The E.164 form of `raw`. One the library cannot read keeps its digits as given:
+    with its `+`, or without one when it had none (`0987654321`, a national number of no
+    known country, is not made to look like an international one)."""
+    plus = raw.strip().startswith("+")
     digits = raw.strip().removeprefix("+")
-    if not raw.strip().startswith("+") and region:
+    if not plus and region:
         national = _parse(digits, region)
         if national is not None and phonenumbers.is_valid_number(national):
             return _e164(national)
     number = _parse(f"+{digits}", None)
-    return _e164(number) if number is not None else f"+{digits}"
+    if number is not None:
+        return _e164(number)
+    return f"+{digits}" if plus else digits
 
 
 def spellings(raw: str, region: str | None = None) -> list[str]:

@@ -28,3 +28,19 @@ def test_a_countrys_number_with_its_plus_is_e164(number: str) -> None:
 )
 def test_anything_else_is_not(number: str) -> None:
     assert not phones.is_e164(number)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "kept"),
+    [
+        ("+998901234567", None, "+998901234567"),
+        ("998901234567", None, "+998901234567"),  # read as international
+        ("901234567", "UZ", "+998901234567"),  # a national number of a known country
+        ("0987654321", None, "0987654321"),  # of no known country: kept as written
+        ("+0987654321", None, "+0987654321"),  # claimed international: kept so
+    ],
+)
+def test_a_number_is_kept_in_e164_when_it_can_be_read_else_as_written(
+    raw: str, region: str | None, kept: str
+) -> None:
+    assert phones.canonical(raw, region) == kept
