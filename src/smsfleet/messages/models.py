@@ -26,6 +26,8 @@ PHONE_PATTERN = r"^\+?[0-9]{3,20}$"
 TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 MAX_TEXT = 1600  # ten concatenated SMS
 PlaceholderName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")]
+# What stands, below the operator role, for a value or a text that may be a code.
+REDACTED = "•••"
 
 
 class Direction(StrEnum):
@@ -97,10 +99,23 @@ class SeedConversationMessage(BaseModel):
 
 
 class SeedConversation(BaseModel):
+    # Forbidden extras tell it apart from the redacted answer, whatever the route's union.
+    model_config = ConfigDict(extra="forbid")
+
     messages: list[SeedConversationMessage]
 
 
-class ThreadItem(BaseModel):
+class RedactedSeedConversation(BaseModel):
+    """A number's messages as one below the operator role reads them: in the seed's shape,
+    each text hidden (an SMS, received or sent, can carry a code)."""
+
+    redacted: Literal[True]
+    messages: list[SeedConversationMessage] = Field(
+        description=f"Each `message_text` is {REDACTED}"
+    )
+
+
+class _ThreadEntry(BaseModel):
     """One entry of a number's conversation: an SMS, or a send attempt to it."""
 
     kind: Literal["sms", "attempt"]
@@ -122,12 +137,45 @@ class ThreadItem(BaseModel):
     uuid: str | None = None
 
 
+class ThreadItem(_ThreadEntry):
+    """An entry as an operator reads it: an SMS with its text."""
+
+    redacted: Literal[False] = False
+
+
+class RedactedThreadItem(_ThreadEntry):
+    """An SMS of a thread as one below the operator role reads it: without its text."""
+
+    text: None = Field(
+        default=None, description="Hidden below the operator role: an SMS can carry a code"
+    )
+    redacted: Literal[True] = True
+
+
+_OLDER = Field(default=None, description="Older items exist: ask again with `before` set to this")
+
+
 class Conversation(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     phone: str
     items: list[ThreadItem] = Field(description="In time order: the newest page of them")
-    older: Timestamp | None = Field(
-        default=None, description="Older items exist: ask again with `before` set to this"
+    older: Timestamp | None = _OLDER
+    redacted: Literal[False] = False
+
+
+class RedactedConversation(BaseModel):
+    """A number's thread as one below the operator role reads it: its SMS without text."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    phone: str
+    items: list[RedactedThreadItem | ThreadItem] = Field(
+        description="In time order: the newest page of them; its SMS redacted, its attempts"
+        " as they are"
     )
+    older: Timestamp | None = _OLDER
+    redacted: Literal[True] = True
 
 
 # --- templates ---------------------------------------------------------------------------
@@ -327,6 +375,26 @@ class Send(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     completed_at: Timestamp | None
+
+
+class SendView(Send):
+    """A send in full, as an operator or an admin reads it."""
+
+    redacted: Literal[False] = False
+
+
+class RedactedSend(Send):
+    """A send as one below the operator role reads it: its values, and any text holding
+    them, hidden, so that a viewer (or a read key) never reads a one-time code."""
+
+    params: dict[str, str] = Field(description=f"Its placeholders, each value {REDACTED}")
+    text: str | None = Field(description=f"{REDACTED} when sent without a template")
+    sent_text: str | None = Field(
+        description=f"Its template's wording for the latest try, with {REDACTED} for each"
+        f" value ({REDACTED} when it no longer fills in, or was sent without a template);"
+        " None before any try"
+    )
+    redacted: Literal[True] = True
 
 
 class SendAccepted(BaseModel):

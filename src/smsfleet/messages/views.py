@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from smsfleet.auth.models import User
 from smsfleet.core.bounds import QueryTime
 from smsfleet.core.errors import Unauthorized
 from smsfleet.deps import Context, CurrentUser, InboundDep, OperatorActor, OperatorUser, SendsDep
@@ -18,6 +19,9 @@ from smsfleet.messages.models import (
     Direction,
     InboundMessage,
     Message,
+    RedactedConversation,
+    RedactedSeedConversation,
+    RedactedSend,
     SeedAnswer,
     SeedConversation,
     SeedSendRequest,
@@ -26,9 +30,16 @@ from smsfleet.messages.models import (
     SendAccepted,
     SendQuery,
     SendRequest,
+    SendView,
     Template,
     TemplateCreate,
     TemplateUpdate,
+)
+from smsfleet.messages.redaction import (
+    redacted_conversation,
+    redacted_seed_conversation,
+    redacted_send,
+    sees_codes,
 )
 
 __all__ = ["router", "seed_router"]
@@ -68,14 +79,15 @@ def inbound(body: InboundMessage, inbound: InboundDep) -> Message:
 )
 def conversation(
     phone: str,
-    _: CurrentUser,
+    user: CurrentUser,
     inbound: InboundDep,
     limit: Annotated[int, Query(ge=1, le=500)] = CONVERSATION_PAGE,
     before: Annotated[
         QueryTime | None, Query(description="Only items before then: the `older` of a page")
     ] = None,
-) -> Conversation:
-    return inbound.conversation(phone, limit=limit, before=before)
+) -> Conversation | RedactedConversation:
+    found = inbound.conversation(phone, limit=limit, before=before)
+    return found if sees_codes(user.role) else redacted_conversation(found)
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, summary="Send one SMS now")
@@ -83,14 +95,29 @@ def send(body: SendRequest, user: OperatorUser, sends: SendsDep) -> SendAccepted
     return sends.accepted(sends.create_send(body, actor=user.username))
 
 
-@router.get("/sends", summary="On-demand sends, newest first")
-def sends(_: CurrentUser, sends: SendsDep, query: Annotated[SendQuery, Query()]) -> list[Send]:
-    return sends.sends(query)
+def _as_seen(user: User, context: Context, send: Send) -> SendView | RedactedSend:
+    if sees_codes(user.role):
+        return SendView.model_validate(send.model_dump())
+    return redacted_send(send, context.store.templates)
 
 
-@router.get("/sends/{send_id}", summary="One on-demand send")
-def get_send(send_id: str, _: CurrentUser, sends: SendsDep) -> Send:
-    return sends.send(send_id)
+@router.get(
+    "/sends",
+    summary="On-demand sends, newest first (their values hidden below the operator role)",
+)
+def sends(
+    user: CurrentUser, context: Context, sends: SendsDep, query: Annotated[SendQuery, Query()]
+) -> list[SendView | RedactedSend]:
+    return [_as_seen(user, context, send) for send in sends.sends(query)]
+
+
+@router.get(
+    "/sends/{send_id}", summary="One on-demand send (its values hidden below the operator role)"
+)
+def get_send(
+    send_id: str, user: CurrentUser, context: Context, sends: SendsDep
+) -> SendView | RedactedSend:
+    return _as_seen(user, context, sends.send(send_id))
 
 
 @router.post("/sends/{send_id}/cancel", summary="Cancel a pending send: it is never sent")
@@ -168,8 +195,11 @@ def seed_receive_sms(body: SeedSms, _: OperatorUser, inbound: InboundDep) -> See
 @seed_router.get(
     "/api/get-conversation/{phone_number}", summary="A number's messages (seed SMS service)"
 )
-def seed_conversation(phone_number: str, _: CurrentUser, inbound: InboundDep) -> SeedConversation:
-    return inbound.seed_conversation(phone_number)
+def seed_conversation(
+    phone_number: str, user: CurrentUser, inbound: InboundDep
+) -> SeedConversation | RedactedSeedConversation:
+    found = inbound.seed_conversation(phone_number)
+    return found if sees_codes(user.role) else redacted_seed_conversation(found)
 
 
 @seed_router.post(

@@ -47,7 +47,7 @@ def test_the_seed_sms_service_routes(web: Api) -> None:
     web.client.post(
         "/api/receive-sms", json=sms(B, A, "third", "2026-01-05T10:01:00+00:00"), headers=headers
     )
-    thread = web.client.get(f"/api/get-conversation/{A}", headers=web.headers(Role.viewer))
+    thread = web.client.get(f"/api/get-conversation/{A}", headers=web.headers(Role.operator))
     assert thread.status_code == 200
     assert thread.json() == {
         "messages": [
