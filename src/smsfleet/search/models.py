@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,6 +96,22 @@ class JobSummary(BaseModel):
 
 class Job(JobSummary):
     results: list[Match] = Field(default_factory=list)
+
+
+class JobView(Job):
+    """A job in full, as its owner reads it from the operator role up."""
+
+    redacted: Literal[False] = False
+
+
+class RedactedJob(Job):
+    """A job as one below the operator role reads it: its SMS matches without their text
+    (a job made while its owner was an operator may hold them)."""
+
+    results: list[Match] = Field(
+        default_factory=list, description="A message's `text` is •••: an SMS can carry a code"
+    )
+    redacted: Literal[True] = True
 
 
 class JobPage(BaseModel):

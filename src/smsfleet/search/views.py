@@ -12,7 +12,9 @@ from smsfleet.auth.models import Role, User
 from smsfleet.core.breakers import BreakerState
 from smsfleet.core.errors import Forbidden
 from smsfleet.deps import BreakersDep, Context, CurrentUser, SearchDep
-from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery
+from smsfleet.messages.redaction import sees_codes
+from smsfleet.search.access import check_rerun, redacted_job, searchable
+from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery, JobView, RedactedJob
 
 __all__ = ["breakers_router", "router", "users_router"]
 
@@ -34,9 +36,17 @@ def _owner(user: User) -> str | None:
     return None if user.role is Role.admin else user.username
 
 
-@router.post("/jobs", status_code=status.HTTP_202_ACCEPTED, summary="Start a search job")
-def create_job(body: JobCreate, user: CurrentUser, gateway: SearchDep) -> Job:
-    return gateway.create_job(body, owner=user.username)
+def _as_seen(user: User, job: Job) -> JobView | RedactedJob:
+    return JobView.model_validate(job.model_dump()) if sees_codes(user.role) else redacted_job(job)
+
+
+@router.post(
+    "/jobs",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Start a search job (over attempts only below the operator role)",
+)
+def create_job(body: JobCreate, user: CurrentUser, gateway: SearchDep) -> JobView | RedactedJob:
+    return _as_seen(user, gateway.create_job(searchable(body, user.role), owner=user.username))
 
 
 @router.get("/jobs", summary="Search jobs, newest first, with filters and paging")
@@ -47,18 +57,19 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="One search job, with its matches once done")
-def get_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
-    return gateway.job(job_id, owner=_owner(user))
+def get_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> JobView | RedactedJob:
+    return _as_seen(user, gateway.job(job_id, owner=_owner(user)))
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
-    return gateway.cancel(job_id, owner=_owner(user))
+def cancel_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> JobView | RedactedJob:
+    return _as_seen(user, gateway.cancel(job_id, owner=_owner(user)))
 
 
 @router.post("/jobs/{job_id}/retry", summary="Run a failed or cancelled job again")
-def retry_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
-    return gateway.retry(job_id, owner=_owner(user))
+def retry_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> JobView | RedactedJob:
+    check_rerun(gateway.job(job_id, owner=_owner(user)), user.role)
+    return _as_seen(user, gateway.retry(job_id, owner=_owner(user)))
 
 
 @router.get(
@@ -66,8 +77,8 @@ def retry_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
     summary="One search job in full, with its matches once done",
     tags=["seed routes"],  # and the router's
 )
-def job_details(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> Job:
-    return gateway.job(job_id, owner=_owner(user))
+def job_details(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> JobView | RedactedJob:
+    return _as_seen(user, gateway.job(job_id, owner=_owner(user)))
 
 
 def _search_owner(user_id: UserId, user: CurrentUser, context: Context) -> str:
@@ -89,16 +100,20 @@ SearchOwner = Annotated[str, Depends(_search_owner)]
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a search job as the user (their own, or anyone's for an admin)",
 )
-def create_user_search(body: JobCreate, owner: SearchOwner, gateway: SearchDep) -> Job:
-    return gateway.create_job(body, owner=owner)
+def create_user_search(
+    body: JobCreate, user: CurrentUser, owner: SearchOwner, gateway: SearchDep
+) -> JobView | RedactedJob:
+    return _as_seen(user, gateway.create_job(searchable(body, user.role), owner=owner))
 
 
 @users_router.get(
     "/{user_id}/search/{job_id}",
     summary="One of the user's search jobs, with its matches once done",
 )
-def get_user_search(job_id: JobId, owner: SearchOwner, gateway: SearchDep) -> Job:
-    return gateway.job(job_id, owner=owner)
+def get_user_search(
+    job_id: JobId, user: CurrentUser, owner: SearchOwner, gateway: SearchDep
+) -> JobView | RedactedJob:
+    return _as_seen(user, gateway.job(job_id, owner=owner))
 
 
 @breakers_router.get("/breakers", summary="Circuit breakers of the outside services")
