@@ -15,9 +15,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.types import Message
 
 from smsfleet.auth import service as auth_service
-from smsfleet.auth.models import AUTH_TOPIC
+from smsfleet.auth.models import AUTH_TOPIC, Role
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import TokenClaims
+from smsfleet.messages.models import Send
+from smsfleet.messages.redaction import redacted_send, sees_codes
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
 from smsfleet.wiring import Services
@@ -123,9 +125,11 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Identity:
-    """Whom a socket was opened for, to check again when their tokens may be revoked."""
+    """Whom a socket was opened for, to check again when their tokens may be revoked; their
+    role, for what they may read (a role changed revokes their tokens, closing it)."""
 
     username: str
+    role: Role
     claims: TokenClaims
 
 
@@ -140,7 +144,7 @@ def _authenticate(context: Services, token: str) -> _Identity:
         )
     except Unauthorized as exc:
         raise _Refused(UNAUTHORIZED_CLOSE, exc.message) from exc
-    return _Identity(user.username, claims)
+    return _Identity(user.username, user.role, claims)
 
 
 def _expired(context: Services, identity: _Identity) -> bool:
@@ -228,7 +232,7 @@ async def _serve(
         checked = time.monotonic()
         while not reader.done():
             maybe_revoked = await _send_pending(
-                websocket, subscription.queue, follower, identity, sockets
+                websocket, context, subscription.queue, follower, identity, sockets
             )
             # Checked on every poll (a clock read): closed within LOG_POLL_SECONDS of expiry.
             if _expired(context, identity):
@@ -260,8 +264,16 @@ def _concerns(message: dict[str, Any], identity: _Identity) -> bool:
     )
 
 
+def _as_seen(context: Services, message: dict[str, Any]) -> dict[str, Any]:
+    """A send's event as one below the operator role reads it: its values hidden. Blocking
+    (its template is read): call it in a thread."""
+    send = redacted_send(Send.model_validate(message["data"]), context.store.templates)
+    return {**message, "data": send.model_dump(mode="json")}
+
+
 async def _send_pending(
     websocket: WebSocket,
+    context: Services,
     queue: asyncio.Queue[dict[str, Any]],
     follower: _LogFollower,
     identity: _Identity,
@@ -276,6 +288,8 @@ async def _send_pending(
         for message in pending:
             if message["topic"] == AUTH_TOPIC:  # for the server only, never sent
                 revoked = revoked or _concerns(message, identity)
+            elif message["topic"] == "sends" and not sees_codes(identity.role):
+                await websocket.send_json(await asyncio.to_thread(_as_seen, context, message))
             else:
                 await websocket.send_json(message)
     if not follower.following:  # nothing to read: no trip to the thread pool
