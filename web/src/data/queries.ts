@@ -77,7 +77,7 @@ export const conversationQuery = (phone: string) =>
       try {
         return await conversationOf(phone, pageParam);
       } catch (error) {
-        if (error instanceof ApiError && error.status === 404) return { phone, items: [], older: null };
+        if (error instanceof ApiError && error.status === 404) return { phone, items: [], older: null, redacted: false };
         throw error;
       }
     },

@@ -12,9 +12,9 @@ import { useLiveUpdates } from "../../data/live";
 import { SENDS_KEY, conversationQuery, sendListQuery, templatesQuery } from "../../data/queries";
 import { formatDateTime } from "../../format/time";
 import { NewSendDialog } from "./NewSendDialog";
-import { attemptText } from "./thread";
+import { attemptText, smsText } from "./thread";
 import { Identifier } from "../../components/Identifier";
-import { sendText, templateValues } from "./sendText";
+import { sendText, sendValues } from "./sendText";
 
 export function MessagesPage() {
   const [params, setParams] = useSearchParams();
@@ -176,7 +176,7 @@ function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
   const rows: [string, string][] = [
     ["Id", send.id],
     ["Template", send.template_id ?? "—"],
-    ["Values", templateValues(send.params)],
+    ["Values", sendValues(send)],
     ["Text", sendText(send)],
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
     ["Latest attempt", send.attempt_id ?? "—"],
@@ -292,7 +292,7 @@ function ThreadEntry({ item }: { item: ThreadItem }) {
         {formatDateTime(item.at)} · {sms ? `SMS ${item.direction}` : `attempt by ${item.program ?? "?"} (${item.pair ?? "?"})`}
         {sms && ` · ${item.sender ?? "?"} → ${item.receiver}`}
       </div>
-      <div data-testid="thread-text">{sms ? item.text : attemptText(item)}</div>
+      <div data-testid="thread-text">{sms ? smsText(item) : attemptText(item)}</div>
     </li>
   );
 }

@@ -6,10 +6,20 @@ export function templateValues(params: Record<string, string>): string {
   return pairs.length > 0 ? pairs.join(", ") : "—";
 }
 
+/** A send's values; the server shows each as ••• below the operator role, and that is said. */
+export function sendValues(send: Pick<Send, "params" | "redacted">): string {
+  const values = templateValues(send.params);
+  return send.redacted ? `${values} (${CODES_HIDDEN})` : values;
+}
+
+/** What the dashboard says where the server hid a value or a text below the operator role. */
+export const CODES_HIDDEN = "codes hidden from viewers";
+
 /** The text a send's details show: what its latest try sent (a template's filled in), else
- * the text it was given; none for a template's send not tried yet. */
-export function sendText(send: Pick<Send, "sent_text" | "text">): string {
-  return send.sent_text ?? send.text ?? "—";
+ * the text it was given; none for a template's send not tried yet. A redacted one says so. */
+export function sendText(send: Pick<Send, "sent_text" | "text" | "redacted">): string {
+  const text = send.sent_text ?? send.text ?? "—";
+  return send.redacted ? `${text} (${CODES_HIDDEN})` : text;
 }
 
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;

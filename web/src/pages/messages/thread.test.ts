@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { attemptText } from "./thread";
+import { attemptText, smsText } from "./thread";
 
 describe("an attempt in a number's conversation", () => {
   it("says how it ended, with its error code", () => {
@@ -12,5 +12,12 @@ describe("an attempt in a number's conversation", () => {
     expect(attemptText({ status: "error", error_code: "lease_lost", broken_off: true })).toBe(
       "broken off (lease lost): not counted against the route",
     );
+  });
+});
+
+describe("an SMS in a number's conversation", () => {
+  it("shows its text, or says the server hid it below the operator role", () => {
+    expect(smsText({ text: "Your code is 424242", redacted: false })).toBe("Your code is 424242");
+    expect(smsText({ text: null, redacted: true })).toBe("text hidden: codes hidden from viewers");
   });
 });
