@@ -39,6 +39,7 @@ from redis.commands.core import Script
 from redis.retry import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
+from smsfleet.attempts.ledger import ReportBeforeLease
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 
@@ -151,18 +152,25 @@ return answer
 """
 )
 
-# 1: closed now; 2: closed before (a repeat); 3: open, another session's; 0: unknown here.
+# 1: closed now; 2: closed before (a repeat); 3: open, another session's; 4: open, the
+# session's, leased after `leased_by` (ms; -1: any time); 0: unknown here.
 _REPORT = (
     _CLOSE
     + """
-local id, session = ARGV[3], ARGV[4]
+local id, session, leased_by = ARGV[3], ARGV[4], tonumber(ARGV[6])
 local open = redis.call('HGET', prefix .. ':open', id)
 if not open then
   local closed = redis.call('GET', prefix .. ':closed:' .. id)
   if closed then return {2, closed} end
   return {0}
 end
-if cjson.decode(open).session ~= session then return {3, open} end
+local attempt = cjson.decode(open)
+if attempt.session ~= session then return {3, open} end
+if leased_by >= 0 then
+  -- Its lease in ms, as its pair's entry holds it (the JSON's is ISO text).
+  local entry = redis.call('HGET', prefix .. ':pair:' .. attempt.pair, id)
+  if tonumber(string.match(entry, '\\t(%d+)$')) > leased_by then return {4, open} end
+end
 return {1, close(id, session, cjson.decode(ARGV[5]))}
 """
 )
@@ -173,7 +181,10 @@ def _reported(answer: Sequence[Any]) -> tuple[Attempt, bool] | None:
     attempt is not in Redis."""
     if answer[0] == 0:
         return None
-    return Attempt.model_validate_json(answer[1]), answer[0] == 1
+    attempt = Attempt.model_validate_json(answer[1])
+    if answer[0] == 4:
+        raise ReportBeforeLease(attempt)
+    return attempt, answer[0] == 1
 
 
 def _ms(moment: datetime) -> int:
@@ -265,6 +276,13 @@ class RedisLedger:
         """A script on this ledger's Redis (one that runs its functions)."""
         return self._client.register_script(source)
 
+    def report_args(
+        self, trigger_id: str, session: str, completion: Completion, leased_by: datetime | None
+    ) -> list[Any]:
+        """`_REPORT`'s arguments."""
+        bound = _ms(leased_by) if leased_by is not None else -1
+        return self.script_args(trigger_id, session, completion.model_dump_json(), bound)
+
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
         since = _ms(leased_since)
         entries = self._client.hgetall(f"{self._prefix}:pair:{pair}")
@@ -303,22 +321,34 @@ class RedisLedger:
         )
 
     def report(
-        self, trigger_id: str, *, session: str, completion: Completion
+        self,
+        trigger_id: str,
+        *,
+        session: str,
+        completion: Completion,
+        leased_by: datetime | None = None,
     ) -> tuple[Attempt | None, bool]:
-        answer = self._report(
-            args=self.script_args(trigger_id, session, completion.model_dump_json())
-        )
+        answer = self._report(args=self.report_args(trigger_id, session, completion, leased_by))
         found = _reported(answer)
         if found is None:
-            return self.report_in_sql(trigger_id, session=session, completion=completion)
+            return self.report_in_sql(
+                trigger_id, session=session, completion=completion, leased_by=leased_by
+            )
         return found
 
     def report_in_sql(
-        self, trigger_id: str, *, session: str, completion: Completion
+        self,
+        trigger_id: str,
+        *,
+        session: str,
+        completion: Completion,
+        leased_by: datetime | None = None,
     ) -> tuple[Attempt | None, bool]:
         """A report of an attempt not in Redis (leased before this ledger kept it, or
         closed long ago): the SQL store's (blocking)."""
-        return self._store.report(trigger_id, session=session, completion=completion)
+        return self._store.report(
+            trigger_id, session=session, completion=completion, leased_by=leased_by
+        )
 
     def last_leased(self, pair: str) -> datetime | None:
         last = self._client.get(f"{self._prefix}:last:{pair}")
@@ -430,12 +460,21 @@ class LoopReports:
         self._script = client.register_script(_REPORT)
 
     async def report(
-        self, trigger_id: str, *, session: str, completion: Completion
+        self,
+        trigger_id: str,
+        *,
+        session: str,
+        completion: Completion,
+        leased_by: datetime | None = None,
     ) -> tuple[Attempt | None, bool]:
-        args = self._ledger.script_args(trigger_id, session, completion.model_dump_json())
+        args = self._ledger.report_args(trigger_id, session, completion, leased_by)
         found = _reported(await self._script(args=args))
         if found is None:
             return await asyncio.to_thread(
-                self._ledger.report_in_sql, trigger_id, session=session, completion=completion
+                self._ledger.report_in_sql,
+                trigger_id,
+                session=session,
+                completion=completion,
+                leased_by=leased_by,
             )
         return found

@@ -14,7 +14,16 @@ from typing import Protocol
 
 from smsfleet.attempts.models import Attempt, Completion
 
-__all__ = ["Ledger", "next_phone"]
+__all__ = ["Ledger", "ReportBeforeLease", "next_phone"]
+
+
+class ReportBeforeLease(Exception):
+    """A report of an attempt leased after the latest its times allow: refused, the
+    attempt left open."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        super().__init__(f"attempt {attempt.id} was leased after the times reported")
+        self.attempt = attempt
 
 
 class Ledger(Protocol):
@@ -42,12 +51,19 @@ class Ledger(Protocol):
         ...
 
     def report(
-        self, trigger_id: str, *, session: str, completion: Completion
+        self,
+        trigger_id: str,
+        *,
+        session: str,
+        completion: Completion,
+        leased_by: datetime | None = None,
     ) -> tuple[Attempt | None, bool]:
         """Record the completion of the session's open attempt, once.
 
         Returns the attempt as it stands after the call (None when unknown) and whether
-        this call closed it. An attempt of another session is left unchanged.
+        this call closed it. An attempt of another session is left unchanged. With
+        `leased_by`, the session's open attempt leased after it is refused
+        (`ReportBeforeLease`) and left open.
         """
         ...
 

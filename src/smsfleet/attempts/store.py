@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
-from smsfleet.attempts.ledger import next_phone
+from smsfleet.attempts.ledger import ReportBeforeLease, next_phone
 from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Completion, Outcome
 from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc, pages_since
 
@@ -114,6 +114,8 @@ _REPORT = sa.update(attempts_table).where(
     attempts_table.c.session == sa.bindparam("key_session"),
     attempts_table.c.outcome.is_(None),
 )
+# A report that names times: its attempt leased by the latest they allow.
+_REPORT_LEASED_BY = _REPORT.where(attempts_table.c.leased_at <= sa.bindparam("leased_by"))
 _GIVE_UP = sa.update(attempts_table).where(
     attempts_table.c.id.in_(sa.bindparam("ids", expanding=True)),
     attempts_table.c.outcome.is_(None),
@@ -346,18 +348,27 @@ class AttemptStore:
             connection.execute(_upsert(connection), [_columns(a) for a in latest.values()])
 
     def report(
-        self, trigger_id: str, *, session: str, completion: Completion
+        self,
+        trigger_id: str,
+        *,
+        session: str,
+        completion: Completion,
+        leased_by: datetime | None = None,
     ) -> tuple[Attempt | None, bool]:
-        """Record the completion of the session's open attempt, in one transaction.
-
-        Returns the attempt as stored after the call (None when unknown) and whether
-        this call closed it. An attempt of another session is left unchanged.
-        """
-        key = {"key_id": trigger_id, "key_session": session}
+        """Record the completion of the session's open attempt, in one transaction: see
+        `Ledger.report`."""
+        values = {"key_id": trigger_id, "key_session": session, **_columns(completion)}
+        update = _REPORT
+        if leased_by is not None:
+            update, values["leased_by"] = _REPORT_LEASED_BY, naive_utc(leased_by)
         with self._engine.begin() as connection:
-            closed = bool(connection.execute(_REPORT, {**key, **_columns(completion)}).rowcount)
+            closed = bool(connection.execute(update, values).rowcount)
             row = connection.execute(_ONE, {"id": trigger_id}).mappings().first()
-        return (Attempt.model_validate(dict(row)) if row else None), closed
+        attempt = Attempt.model_validate(dict(row)) if row else None
+        if not closed and attempt and attempt.outcome is None and attempt.session == session:
+            # Its own and open, yet not closed: leased after `leased_by`.
+            raise ReportBeforeLease(attempt)
+        return attempt, closed
 
     def _expire(
         self, connection: sa.Connection, *, session: str, leased_before: datetime, now: datetime

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from smsfleet.attempts.models import Outcome
 from smsfleet.core.records import Timestamp
@@ -55,11 +55,16 @@ class ReportRequest(WorkerBody):
     delivered_at: Timestamp | None = None
     provider: OneLine | None = Field(default=None, max_length=64)
 
-    @model_validator(mode="after")
-    def _delivered_after_sent(self) -> ReportRequest:
-        if self.sent_at and self.delivered_at and self.delivered_at < self.sent_at:
-            raise ValueError("delivered_at is earlier than sent_at")
-        return self
+    @field_validator("delivered_at")
+    @classmethod
+    def _delivered_after_sent(
+        cls, delivered_at: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        # Validated after `sent_at` (declared before it); refused, it is named.
+        sent_at = info.data.get("sent_at")
+        if sent_at and delivered_at and delivered_at < sent_at:
+            raise ValueError("earlier than sent_at")
+        return delivered_at
 
 
 class SendAction(BaseModel):

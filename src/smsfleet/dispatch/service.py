@@ -21,7 +21,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 from smsfleet.attempts import LoopReports, RedisLedger
-from smsfleet.attempts.ledger import Ledger
+from smsfleet.attempts.ledger import Ledger, ReportBeforeLease
 from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore, CountryGrants
 from smsfleet.core.clock import Clock, human_time
@@ -586,9 +586,16 @@ class Dispatcher:
         An unknown trigger is `NotFound`; a trigger leased to another session is
         `Forbidden` (the caller's token is valid, but not for that trigger).
         """
-        attempt, closed = self.ledger.report(
-            report.trigger_id, session=session, completion=self._completion(report)
-        )
+        completion = self._completion(report)
+        try:
+            attempt, closed = self.ledger.report(
+                report.trigger_id,
+                session=session,
+                completion=completion,
+                leased_by=_leased_by(completion),
+            )
+        except ReportBeforeLease as refused:
+            raise _before_lease(completion, refused.attempt) from None
         return self._recorded(session, report.trigger_id, attempt, closed)
 
     async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
@@ -604,9 +611,16 @@ class Dispatcher:
                     return None
         except WouldBlock:  # whether one may wait is asked of the store
             return None
-        attempt, closed = await reports.report(
-            report.trigger_id, session=session, completion=self._completion(report)
-        )
+        completion = self._completion(report)
+        try:
+            attempt, closed = await reports.report(
+                report.trigger_id,
+                session=session,
+                completion=completion,
+                leased_by=_leased_by(completion),
+            )
+        except ReportBeforeLease as refused:
+            raise _before_lease(completion, refused.attempt) from None
         with nonblocking():  # a listener that would block is told from a thread
             return self._recorded(session, report.trigger_id, attempt, closed)
 
@@ -646,7 +660,9 @@ class Dispatcher:
 
     def _check_reported_times(self, report: ReportRequest, now: datetime) -> None:
         """A send and its delivery happen during its lease, give or take the clocks'
-        difference: times outside it would skew the latency figures for good."""
+        difference: times outside it would skew the latency figures for good. Checked
+        here against a lease that could still be open; against the attempt's own lease
+        by its ledger (`_leased_by`)."""
         earliest = now - self.policy.lease_ttl - REPORTED_TIME_SLACK
         latest = now + REPORTED_TIME_SLACK
         for name, at in (("sent_at", report.sent_at), ("delivered_at", report.delivered_at)):
@@ -693,6 +709,28 @@ class Dispatcher:
     def heartbeats(self) -> dict[str, datetime]:
         """The last sign of life of every session (lease, report or heartbeat)."""
         return self._heartbeats.all()
+
+
+def _leased_by(completion: Completion) -> datetime | None:
+    """The latest lease a report's times allow: its earliest (a delivery is never before
+    its send), give or take the clocks' difference; None when it names no time."""
+    earliest = completion.sent_at or completion.delivered_at
+    return earliest + REPORTED_TIME_SLACK if earliest is not None else None
+
+
+def _before_lease(completion: Completion, attempt: Attempt) -> ValidationFailed:
+    """The refusal of a report whose times come before its attempt's lease."""
+    named = (("sent_at", completion.sent_at), ("delivered_at", completion.delivered_at))
+    name, at = next((name, at) for name, at in named if at is not None)
+    now = completion.completed_at
+    slack = int(REPORTED_TIME_SLACK.total_seconds() // 60)
+    return ValidationFailed.for_field(
+        name,
+        "before the attempt's lease",
+        message=f"{name} {human_time(at, now=now)} is before the attempt's lease: leased at"
+        f" {human_time(attempt.leased_at, now=now)}, and the clocks may differ by"
+        f" {slack} minutes at most",
+    )
 
 
 def _tell(listener: Callable[[Attempt], None], attempt: Attempt) -> None:

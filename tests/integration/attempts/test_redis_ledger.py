@@ -4,6 +4,8 @@
   answer as the SQL ledger does, and the stream brings SQL to the same rows.
 - A drainer killed between reading and acknowledging: another claims what it left;
   every attempt reaches SQL once, with its outcome (0 lost, 0 doubled).
+- A report whose times come before its attempt's lease is refused, in Redis as in SQL,
+  and the attempt stays open.
 - Applying is idempotent and order-free: a close before its lease, twice, changes nothing.
 - Two fleets on one Redis (two SQL databases) never drain into each other's.
 """
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from smsfleet.attempts import RedisLedger
+from smsfleet.attempts.ledger import ReportBeforeLease
 from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.sql import create_sql_engine, fleet_prefix, upgrade_metrics_schema
@@ -120,6 +123,40 @@ def test_lease_report_and_repeats_answer_as_sql_does_and_reach_sql(
     drain_all(ledger)
     stored = {a.id: a for a in store.recent(limit=10, pair="UZ_ucell")}
     assert stored == {first.id: closed, second.id: second, third.id: third}
+
+
+def test_a_report_of_an_attempt_leased_after_its_bound_is_refused_and_leaves_it_open(
+    client: redis.Redis, metrics_engine: Engine, prefix: str
+) -> None:
+    """In Redis, and in SQL for an attempt Redis does not hold (leased before it kept
+    them): the bound is the lease's time to the millisecond, and another session's
+    attempt is left to its own answer."""
+    ledger = ledger_on(client, metrics_engine, prefix)
+    store = AttemptStore(metrics_engine)
+    in_redis, _ = lease(ledger, 1)
+    in_sql = new_attempt(2)
+    store.add(in_sql)
+    delivered = Completion(outcome=Outcome.delivered, completed_at=NOW + timedelta(seconds=9))
+    too_early = NOW - timedelta(milliseconds=1)
+    for attempt in (in_redis, in_sql):
+        with pytest.raises(ReportBeforeLease) as refused:
+            ledger.report(attempt.id, session=SESSION, completion=delivered, leased_by=too_early)
+        assert refused.value.attempt.id == attempt.id
+        assert refused.value.attempt.outcome is None
+        other, closed = ledger.report(
+            attempt.id, session="program2_UZ_ucell", completion=delivered, leased_by=too_early
+        )
+        assert not closed and other is not None and other.outcome is None
+    drain_all(ledger)
+    assert [a.outcome for a in store.recent(limit=10, pair="UZ_ucell")] == [None, None]
+
+    for attempt in (in_redis, in_sql):
+        reported, closed = ledger.report(
+            attempt.id, session=SESSION, completion=delivered, leased_by=NOW
+        )
+        assert closed and reported is not None and reported.outcome is Outcome.delivered
+    drain_all(ledger)
+    assert [a.outcome for a in store.recent(limit=10, pair="UZ_ucell")] == [Outcome.delivered] * 2
 
 
 def test_an_expired_lease_is_closed_once_at_the_sessions_next_lease(

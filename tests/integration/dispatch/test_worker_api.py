@@ -220,7 +220,7 @@ def test_a_report_outside_its_lease_or_with_control_characters_is_refused(
         assert refused.status_code == 422, (fields, refused.text)
         assert refused.json()["error"]["code"] == "validation_error"
     # Still open: a report within its lease is recorded, and a delivered SMS has no error.
-    sent = now - timedelta(minutes=6)
+    sent = now - timedelta(minutes=4)  # its program's clock 4 minutes behind
     recorded = ready.report(
         lease["trigger_id"],
         sent_at=sent.isoformat(),
@@ -231,6 +231,48 @@ def test_a_report_outside_its_lease_or_with_control_characters_is_refused(
     attempt = ready.stored(lease["trigger_id"])
     assert attempt is not None
     assert (attempt.latency_ms, attempt.error_code) == (2000, None)
+
+
+def test_a_report_of_times_before_its_own_lease_is_refused_and_leaves_it_open(
+    ready: Worker,
+) -> None:
+    """As the security review saw it: leased at 06:17:51, a report of a send at 06:06:01
+    (within a lease's 7 minutes and the clocks' 5 of now) and a delivery 5 minutes ahead
+    would record a latency of 16 minutes. The times are held to the attempt's own lease;
+    refused, the attempt stays open for an honest report."""
+    leased_at = ready.clock.now()
+    lease = ready.lease()
+    ready.clock.advance(5 * 60)
+    now = ready.clock.now()
+    early = leased_at - timedelta(minutes=5, seconds=1)
+    for fields, field in (
+        ({"sent_at": early, "delivered_at": now + timedelta(minutes=4)}, "sent_at"),
+        ({"sent_at": early}, "sent_at"),
+        ({"delivered_at": early}, "delivered_at"),  # no send time: the delivery's
+        ({"sent_at": now, "delivered_at": now + timedelta(minutes=6)}, "delivered_at"),
+        ({"sent_at": now, "delivered_at": now - timedelta(seconds=1)}, "delivered_at"),
+    ):
+        body = {name: at.isoformat() for name, at in fields.items()}
+        refused = ready.report(lease["trigger_id"], **body)
+        assert refused.status_code == 422, (fields, refused.text)
+        error = refused.json()["error"]
+        assert error["code"] == "validation_error"
+        assert [problem["field"] for problem in error["details"]] == [field], error
+        stored = ready.stored(lease["trigger_id"])
+        assert stored is not None and stored.outcome is None, stored
+
+    # At the lease's start, as the clocks' difference allows: recorded.
+    sent = leased_at - timedelta(minutes=5)
+    recorded = ready.report(
+        lease["trigger_id"],
+        sent_at=sent.isoformat(),
+        delivered_at=(now + timedelta(minutes=5)).isoformat(),
+    )
+    assert recorded.json() == {"status": "recorded"}, recorded.text
+    attempt = ready.stored(lease["trigger_id"])
+    assert attempt is not None
+    assert (attempt.outcome, attempt.sent_at) == (Outcome.delivered, sent)
+    assert attempt.latency_ms == 15 * 60 * 1000  # the lease so far and the clocks' 5 each way
 
 
 def test_a_lease_looks_at_the_config_revisions_once_and_not_while_the_look_is_young(
