@@ -8,7 +8,14 @@ from pydantic import BaseModel
 
 from smsfleet.core.records import Timestamp
 
-__all__ = ["BROKEN_OFF_CODES", "Attempt", "Completion", "Outcome", "is_broken_off"]
+__all__ = [
+    "BROKEN_OFF_CODES",
+    "CONTROL_PLANE_CODES",
+    "Attempt",
+    "Completion",
+    "Outcome",
+    "is_broken_off",
+]
 
 
 class Outcome(StrEnum):
@@ -18,12 +25,15 @@ class Outcome(StrEnum):
     error = "error"
 
 
+# The errors the control plane closes attempts with itself; a program's report may not
+# claim them (its own failure would drop out of the success rates).
+CONTROL_PLANE_CODES: frozenset[str] = frozenset({"lease_lost", "lease_expired"})
 # Errors that say nothing of the route: an attempt given up because its program was
 # stopped before the gateway could tell (`interrupted`), was killed while the attempt
 # was in flight (`lease_lost`), or never reported (`lease_expired`). They took a slot
 # of the country's cap, but they are neither a success nor a failure of the route, so
 # success rates, failures and the policy's evidence leave them out.
-BROKEN_OFF_CODES: frozenset[str] = frozenset({"interrupted", "lease_lost", "lease_expired"})
+BROKEN_OFF_CODES: frozenset[str] = frozenset({"interrupted"}) | CONTROL_PLANE_CODES
 
 
 def is_broken_off(outcome: Outcome | str | None, error_code: str | None) -> bool:

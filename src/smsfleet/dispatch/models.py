@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from smsfleet.attempts.models import Outcome
+from smsfleet.attempts.models import CONTROL_PLANE_CODES, Outcome
 from smsfleet.core.records import Timestamp
 from smsfleet.core.text import OneLine
 from smsfleet.sessions.names import SESSION_NAME_PATTERN
@@ -54,6 +54,15 @@ class ReportRequest(WorkerBody):
     sent_at: Timestamp | None = None
     delivered_at: Timestamp | None = None
     provider: OneLine | None = Field(default=None, max_length=64)
+
+    @field_validator("error_code")
+    @classmethod
+    def _not_the_control_planes(cls, code: str | None) -> str | None:
+        # A program's own failure told as a lease broken off would leave the success
+        # rates as if it never happened (`interrupted`, its harness's, stays allowed).
+        if code in CONTROL_PLANE_CODES:
+            raise ValueError(f"{code} is the control plane's own code, not a program's")
+        return code
 
     @field_validator("delivered_at")
     @classmethod

@@ -275,6 +275,28 @@ def test_a_report_of_times_before_its_own_lease_is_refused_and_leaves_it_open(
     assert attempt.latency_ms == 15 * 60 * 1000  # the lease so far and the clocks' 5 each way
 
 
+def test_a_report_may_not_claim_the_codes_the_control_plane_closes_attempts_with(
+    ready: Worker,
+) -> None:
+    """An error told as a lease lost or expired drops out of the success rates: only the
+    control plane closes an attempt so. `interrupted` is the worker harness's own."""
+    lease = ready.lease()
+    for code in ("lease_lost", "lease_expired"):
+        refused = ready.report(lease["trigger_id"], outcome="error", error_code=code)
+        assert refused.status_code == 422, (code, refused.text)
+        error = refused.json()["error"]
+        assert error["code"] == "validation_error"
+        assert [problem["field"] for problem in error["details"]] == ["error_code"], error
+        stored = ready.stored(lease["trigger_id"])
+        assert stored is not None and stored.outcome is None, stored
+
+    recorded = ready.report(lease["trigger_id"], outcome="error", error_code="interrupted")
+    assert recorded.json() == {"status": "recorded"}, recorded.text
+    attempt = ready.stored(lease["trigger_id"])
+    assert attempt is not None
+    assert (attempt.outcome, attempt.error_code) == (Outcome.error, "interrupted")
+
+
 def test_a_lease_looks_at_the_config_revisions_once_and_not_while_the_look_is_young(
     ready: Worker,
 ) -> None:
