@@ -485,7 +485,14 @@ class Settings(BaseSettings):
     # Dispatcher: a high-priority pair's share of its country's cap against a normal one's.
     high_priority_weight: float = Field(default=2.0, gt=0, le=100)
     program_weights: dict[str, float] = Field(default_factory=dict)
-    lease_ttl_seconds: float = Field(default=LEASE_TTL_SECONDS, gt=0)
+    lease_ttl_seconds: float = Field(
+        default=LEASE_TTL_SECONDS,
+        gt=0,
+        le=3600,
+        description="An attempt unreported this long after its lease is given up"
+        " (`lease_expired`) and its test number freed. At most an hour: it bounds how long"
+        " a number is held and the latency a report may record",
+    )
     config_max_age_seconds: float = Field(
         default=1.0,
         ge=0,

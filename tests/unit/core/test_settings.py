@@ -179,6 +179,15 @@ def test_a_bad_grouped_value_is_refused_naming_its_setting(
         Settings(data_dir=tmp_path)
 
 
+def test_a_lease_lasts_an_hour_at_most(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A lease holds a test number, and bounds the latency a report may record."""
+    monkeypatch.setenv("SMSFLEET_LEASE_TTL_SECONDS", "3600")
+    assert Settings(data_dir=tmp_path).lease_ttl_seconds == 3600
+    monkeypatch.setenv("SMSFLEET_LEASE_TTL_SECONDS", "86400")
+    with pytest.raises(ValidationError, match="lease_ttl_seconds"):
+        Settings(data_dir=tmp_path)
+
+
 def test_an_empty_secret_variable_leaves_it_unset(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
