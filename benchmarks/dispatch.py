@@ -309,6 +309,10 @@ def saturation(
             **({"SMSFLEET_REDIS_URL": REDIS_URL} if limiter == "redis" else {}),
             "SMSFLEET_SUPERVISE": "false",
             "SMSFLEET_LEASE_TTL_SECONDS": "3600",
+            # Each session here asks far faster than a program: the routes' ceiling is
+            # measured, not each session's pace of requests.
+            "SMSFLEET_WORKER_REQUESTS_PER_SECOND": "1000000",
+            "SMSFLEET_WORKER_REQUEST_BURST": "1000000",
         }
         # Migrate and seed with one process first, so the workers start on a ready store.
         single = [SMSFLEET, "serve", "--port", str(port)]

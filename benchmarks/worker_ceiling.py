@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,7 @@ from smsfleet.dispatch.models import (
     SendAction,
     WaitAction,
 )
+from smsfleet.dispatch.pace import SessionPace
 from tests.support.backends import free_port
 from tests.support.fleet import clean_environment, running
 
@@ -147,10 +149,15 @@ class _StandIn:
     def __init__(self, *, with_redis: bool) -> None:
         self._redis = _redis_parts() if with_redis else None
         self._on_loop = _AsyncRedisWork(self._redis) if self._redis else None
+        # The real check of each session's pace, at one the load never reaches.
+        self._pace = SessionPace(rate=1e9, burst=1_000_000)
 
     def authenticate(self, *, session: str, token: str | None) -> None:
         if not token or not verify_worker_token(secret=SECRET, session=session, token=token):
             raise Unauthorized("invalid worker token for this session")
+
+    def pace(self, *, session: str) -> None:
+        self._pace.take(session, time.monotonic())
 
     def lease(self, *, session: str, in_flight: Sequence[str] | None = None) -> LeaseAction:
         if self._redis is None:

@@ -506,6 +506,15 @@ class Settings(BaseSettings):
     program_max_in_flight: dict[str, Annotated[int, Field(ge=1, le=256)]] = Field(
         default_factory=dict, description='Per program, e.g. {"program2": 1}'
     )
+    # Each session's worker requests (a token bucket per replica): the demo's programs make
+    # under 1 a second, 4 at most in a second; after an outage a program sends the reports
+    # of its every attempt in flight at once.
+    worker_requests_per_second: float = Field(
+        default=20.0, gt=0, description="Worker requests one session may make a second"
+    )
+    worker_request_burst: int = Field(
+        default=60, ge=1, description="Worker requests one session may make at once"
+    )
 
     @classmethod
     def variables(cls) -> dict[str, tuple[str, ...]]:

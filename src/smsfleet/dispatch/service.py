@@ -26,7 +26,7 @@ from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore, CountryGrants
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.error_reports import tag
-from smsfleet.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from smsfleet.core.errors import Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
 from smsfleet.core.nonblocking import WouldBlock, may_block, nonblocking
 from smsfleet.core.security import verify_worker_token
 from smsfleet.core.settings import LEASE_TTL_SECONDS, Settings
@@ -51,6 +51,7 @@ from smsfleet.dispatch.models import (
     StopAction,
     WaitAction,
 )
+from smsfleet.dispatch.pace import SessionPace
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.service import pair_window_stats
@@ -113,6 +114,10 @@ class DispatchPolicy:
     config_max_age: timedelta = timedelta(0)
     # When the goals call a country's route failing (the success alert's warning line).
     failing_line: FailingLine = field(default_factory=FailingLine)
+    # Each session's worker requests: this many a second, and as many as `request_burst`
+    # at once (see Settings).
+    requests_per_second: float = 20.0
+    request_burst: int = 60
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchPolicy:
@@ -137,6 +142,8 @@ class DispatchPolicy:
                 z=settings.policy.z,
                 fewest=settings.policy.min_samples,
             ),
+            requests_per_second=settings.worker_requests_per_second,
+            request_burst=settings.worker_request_burst,
         )
 
 
@@ -180,6 +187,9 @@ class Dispatcher:
         self.policy = policy or DispatchPolicy()
         self._heartbeats = heartbeats
         self._worker_secret = worker_secret
+        self._pace = SessionPace(
+            rate=self.policy.requests_per_second, burst=self.policy.request_burst
+        )
         self._expiry_checked: dict[str, datetime] = {}
         # Per pair: when measured, the mean cycle (None: nothing completed yet), and how
         # many completed attempts it rests on.
@@ -219,6 +229,18 @@ class Dispatcher:
                 " SMSFLEET_URL must be the control plane that started it"
             )
         tag(fleet_session=session)
+
+    def pace(self, *, session: str) -> None:
+        """Raise `Throttled` when `session` (as `authenticate` found it) asks faster than
+        its worker requests' pace; before any store work, so a flood costs a dict step."""
+        wait = self._pace.take(session, self.clock.now().timestamp())
+        if wait:
+            policy = self.policy
+            raise Throttled(
+                f"session {session!r} makes more than {policy.requests_per_second:g} worker"
+                f" requests a second ({policy.request_burst} at once): slow down",
+                retry_after=math.ceil(wait),
+            )
 
     # --- lease -------------------------------------------------------------------
 

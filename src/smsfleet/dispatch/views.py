@@ -54,8 +54,8 @@ def _documented(body: type[WorkerBody]) -> dict[str, Any]:
 
 async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Services]:
     """The request's body, once its bearer token is the worker token of the session the
-    body names; the token is checked first, so a caller without one learns that before
-    anything about its body."""
+    body names and that session keeps to its pace of requests (else 429); the token is
+    checked first, so a caller without one learns that before anything about its body."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send Authorization: Bearer <SMSFLEET_WORKER_TOKEN>")
@@ -67,7 +67,9 @@ async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Se
             [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
         ) from None
     services = services_of(request)
-    services.dispatcher.authenticate(session=found.session, token=token)  # a hash: no I/O
+    dispatcher = services.dispatcher
+    dispatcher.authenticate(session=found.session, token=token)  # a hash: no I/O
+    dispatcher.pace(session=found.session)  # in memory: a flood is refused before any I/O
     return found, services
 
 
