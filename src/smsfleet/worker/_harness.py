@@ -153,6 +153,9 @@ class Worker:
         self._in_flight: dict[str, threading.Thread] = {}
         self.max_in_flight = 1
         self._short_lease_told = False
+        # While the control plane asks to be left alone (429 and its Retry-After), when
+        # (monotonic) the reports waiting in the spool are sent again.
+        self._reports_held_until = 0.0
 
     # -- control -----------------------------------------------------------------------------
 
@@ -587,6 +590,12 @@ class Worker:
     def _flush(self, *, final: bool = False) -> None:
         if not self.spool.pending():
             return
+        held = self._reports_held_until - time.monotonic()
+        if held > 0:
+            left = self._time_left()
+            if not final or held >= (MAX_WAIT_SECONDS if left is None else left):
+                return  # sent at a later flush, or by the next run
+            self._abandon.wait(held)  # the last flush: waited out, a second stop cuts it
         try:
             with self._flush_lock:
                 self.spool.flush(self._send_report, on_rejected=self._on_rejected)
@@ -596,7 +605,9 @@ class Worker:
                     f"{len(self.spool)} report(s) not confirmed within the stop grace, kept in"
                     f" {self.spool.directory}: the next run sends them"
                 )
-        except ControlPlaneUnavailable:
+        except ControlPlaneUnavailable as exc:
+            if exc.retry_after:
+                self._reports_held_until = time.monotonic() + exc.retry_after
             if final:
                 self.log(
                     f"{len(self.spool)} report(s) kept in {self.spool.directory} "
