@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,6 +25,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.stores import open_config_store
 from tests.integration.dispatch.test_worker_api import SESSION, Worker
 from tests.support.fakes import FakeClock
+from tests.support.statements import sql_statements
 from tests.unit.worker.fakes import (
     DELIVERED,
     Calls,
@@ -70,16 +70,8 @@ def _flood_report(worker: Worker) -> httpx2.Response:
 @pytest.fixture
 def statements() -> Iterator[list[str]]:
     """Every SQL statement run meanwhile, by any thread."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", note)
-    try:
+    with sql_statements() as seen:
         yield seen
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", note)
 
 
 def test_a_flooding_token_is_refused_past_its_burst_and_another_session_leases_at_once(

@@ -72,3 +72,20 @@ def revision_lookups(*, this_thread_only: bool = False) -> Iterator[list[int]]:
 
     with after_revision_lookups(note):
         yield seen
+
+
+@contextmanager
+def sql_statements(keep: Callable[[], bool] = lambda: True) -> Iterator[list[str]]:
+    """Every SQL statement any engine runs while the block runs, by any thread; with
+    `keep`, those run where it answers true (asked on the running thread)."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if keep():
+            seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", note)

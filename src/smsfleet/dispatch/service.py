@@ -12,8 +12,8 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -609,15 +609,13 @@ class Dispatcher:
         `Forbidden` (the caller's token is valid, but not for that trigger).
         """
         completion = self._completion(report)
-        try:
+        with _refused_before_lease(completion):
             attempt, closed = self.ledger.report(
                 report.trigger_id,
                 session=session,
                 completion=completion,
                 leased_by=_leased_by(completion),
             )
-        except ReportBeforeLease as refused:
-            raise _before_lease(completion, refused.attempt) from None
         return self._recorded(session, report.trigger_id, attempt, closed)
 
     async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
@@ -634,15 +632,13 @@ class Dispatcher:
         except WouldBlock:  # whether one may wait is asked of the store
             return None
         completion = self._completion(report)
-        try:
+        with _refused_before_lease(completion):
             attempt, closed = await reports.report(
                 report.trigger_id,
                 session=session,
                 completion=completion,
                 leased_by=_leased_by(completion),
             )
-        except ReportBeforeLease as refused:
-            raise _before_lease(completion, refused.attempt) from None
         with nonblocking():  # a listener that would block is told from a thread
             return self._recorded(session, report.trigger_id, attempt, closed)
 
@@ -740,19 +736,23 @@ def _leased_by(completion: Completion) -> datetime | None:
     return earliest + REPORTED_TIME_SLACK if earliest is not None else None
 
 
-def _before_lease(completion: Completion, attempt: Attempt) -> ValidationFailed:
-    """The refusal of a report whose times come before its attempt's lease."""
-    named = (("sent_at", completion.sent_at), ("delivered_at", completion.delivered_at))
-    name, at = next((name, at) for name, at in named if at is not None)
-    now = completion.completed_at
-    slack = int(REPORTED_TIME_SLACK.total_seconds() // 60)
-    return ValidationFailed.for_field(
-        name,
-        "before the attempt's lease",
-        message=f"{name} {human_time(at, now=now)} is before the attempt's lease: leased at"
-        f" {human_time(attempt.leased_at, now=now)}, and the clocks may differ by"
-        f" {slack} minutes at most",
-    )
+@contextmanager
+def _refused_before_lease(completion: Completion) -> Iterator[None]:
+    """A report whose times come before its attempt's lease, refused naming the time."""
+    try:
+        yield
+    except ReportBeforeLease as refused:
+        named = (("sent_at", completion.sent_at), ("delivered_at", completion.delivered_at))
+        name, at = next((name, at) for name, at in named if at is not None)
+        now = completion.completed_at
+        slack = int(REPORTED_TIME_SLACK.total_seconds() // 60)
+        raise ValidationFailed.for_field(
+            name,
+            "before the attempt's lease",
+            message=f"{name} {human_time(at, now=now)} is before the attempt's lease: leased"
+            f" at {human_time(refused.attempt.leased_at, now=now)}, and the clocks may differ"
+            f" by {slack} minutes at most",
+        ) from None
 
 
 def _tell(listener: Callable[[Attempt], None], attempt: Attempt) -> None:

@@ -369,20 +369,19 @@ def _paused_by_the_policy(alerting: Alerting) -> Pair:
     return paused
 
 
+PAUSED_SIGNAL = Signal(
+    rule=AlertRule.pair_paused,
+    severity=Severity.warning,
+    subject_kind=SubjectKind.pair,
+    subject="UZ_uzmobile",
+    country="UZ",
+    summary="UZ_uzmobile paused by the policy",
+)
+
+
 def test_a_pause_alert_resolved_by_a_persons_resume_says_who(alerting: Alerting) -> None:
     paused = _paused_by_the_policy(alerting)
-    (alert,) = alerting.service.apply(
-        opened=[
-            Signal(
-                rule=AlertRule.pair_paused,
-                severity=Severity.warning,
-                subject_kind=SubjectKind.pair,
-                subject="UZ_uzmobile",
-                country="UZ",
-                summary="UZ_uzmobile paused by the policy",
-            )
-        ]
-    )
+    (alert,) = alerting.service.apply(opened=[PAUSED_SIGNAL])
     alerting.config_store.pairs.replace(
         paused.model_copy(update={"state": PairState.enabled, "state_actor": "alice"})
     )
@@ -395,16 +394,8 @@ def test_a_pause_alert_resolved_by_a_persons_resume_says_who(alerting: Alerting)
 
 def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alerting) -> None:
     service = alerting.service
-    paused = Signal(
-        rule=AlertRule.pair_paused,
-        severity=Severity.warning,
-        subject_kind=SubjectKind.pair,
-        subject="UZ_uzmobile",
-        country="UZ",
-        summary="UZ_uzmobile paused by the policy",
-    )
     _paused_by_the_policy(alerting)
-    (alert,) = service.apply(opened=[paused])
+    (alert,) = service.apply(opened=[PAUSED_SIGNAL])
     service.evaluate()
     assert service.get(alert.id).state is AlertState.firing  # paused, and still there
     assert alerting.config_store.pairs.delete("UZ_uzmobile")

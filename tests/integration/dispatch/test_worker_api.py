@@ -40,7 +40,7 @@ from smsfleet.stores import ConfigStore, open_config_store
 from smsfleet.wiring import build_services
 from tests.support.fakes import FakeClock
 from tests.support.ledgers import settle
-from tests.support.statements import revision_lookups
+from tests.support.statements import revision_lookups, sql_statements
 
 SESSION = "program1_UZ_uzmobile"
 PHONES = ["+998901234567", "+998907654321", "+998935550011"]
@@ -565,20 +565,16 @@ def _steady(dispatcher: Dispatcher) -> None:
 def sql_on_the_loop() -> Iterator[list[str]]:
     """Every SQL statement run by a thread whose event loop is running: blocking I/O on
     the loop, which must stay empty."""
-    seen: list[str] = []
 
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def on_a_loop() -> bool:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return
-        seen.append(statement)
+            return False
+        return True
 
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", note)
-    try:
+    with sql_statements(on_a_loop) as seen:
         yield seen
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", note)
 
 
 def test_a_lease_on_the_redis_profile_is_made_on_the_event_loop_from_memory(
