@@ -47,6 +47,7 @@ FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 MAX_LINE_BYTES = 64 * 1024
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4  # prctl(2)
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 # A session's log is rotated past this size, keeping this many older files (.1 newest).
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 3
@@ -238,12 +239,7 @@ def _as_user(name: str, environment: dict[str, str], uid: int | None = None) -> 
         os.chown(spool, uid, user.pw_gid)
         for entry in os.scandir(spool):  # a run before it, as another user
             os.chown(entry.path, uid, user.pw_gid, follow_symlinks=False)
-    return {
-        "user": uid,
-        "group": user.pw_gid,
-        "extra_groups": [],
-        "preexec_fn": _privileges_dropper(),
-    }
+    return {"user": uid, "group": user.pw_gid, "extra_groups": []}
 
 
 def _claim_uid(uids: str, locks: str, group: str) -> int:
@@ -284,13 +280,20 @@ def _end_processes_of(uid: int, gid: int) -> None:
     os.waitpid(child, 0)
 
 
-def _privileges_dropper() -> Callable[[], None]:
-    """A control plane allowed to switch users by capabilities (not root) passes them on
-    as ambient ones; the program must not keep them across its exec. Nor may it, or
-    anything it runs, gain privileges by an exec: a set-uid file a program left in /tmp
-    while its uid was another session's would otherwise be that uid again (and read that
-    session's environment, its worker token). Set-uid bits and file capabilities are then
-    ignored for good.
+def _program_setup(*, switched_user: bool) -> Callable[[], None]:
+    """What the program's process does before its exec, in the child.
+
+    It dies with this runner: a runner killed (`kill -9`) would otherwise leave its
+    program running beside the one the supervisor starts in its place, two of one
+    session. Set after any switch of user, which clears it; a runner gone before it was
+    set is seen as a new parent.
+
+    Run as another user, it drops what a control plane allowed to switch users by
+    capabilities (not root) passes on as ambient ones, so the program does not keep them
+    across its exec. Nor may it, or anything it runs, gain privileges by an exec: a
+    set-uid file a program left in /tmp while its uid was another session's would
+    otherwise be that uid again (and read that session's environment, its worker token).
+    Set-uid bits and file capabilities are then ignored for good.
 
     Prepared here: in the child, after the switch, the new user may not read Python's
     own files to import anything.
@@ -298,13 +301,19 @@ def _privileges_dropper() -> Callable[[], None]:
     import ctypes  # only here: the runner starts on the standard library's bare minimum
 
     prctl = ctypes.CDLL(None, use_errno=True).prctl
+    runner = os.getpid()
 
-    def drop() -> None:
-        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-        if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "could not forbid new privileges")
+    def setup() -> None:
+        if switched_user:
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+            if prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "could not forbid new privileges")
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "could not tie the program to its runner")
+        if os.getppid() != runner:  # the runner died before the tie was made
+            os._exit(EXIT_CANNOT_START)
 
-    return drop
+    return setup
 
 
 def run(
@@ -373,6 +382,7 @@ def run(
             cwd=cwd,
             env=environment,
             start_new_session=True,
+            preexec_fn=_program_setup(switched_user=run_as is not None),
             **account,
         )
     except (OSError, ValueError, KeyError, subprocess.SubprocessError) as error:

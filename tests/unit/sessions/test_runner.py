@@ -140,6 +140,25 @@ def test_program_killed_by_a_signal(tmp_path: Path) -> None:
     assert status["exit_code"] is None
 
 
+def test_a_program_dies_with_its_runner(tmp_path: Path) -> None:
+    """A runner killed outright (kill -9) takes its program with it: else the program
+    would run on beside the one the supervisor starts in its place, two of one session."""
+    runner = _runner(tmp_path, sys.executable, "-c", "import time; time.sleep(60)")
+    eventually(lambda: (tmp_path / "s.status.json").exists())
+    program = _status(tmp_path)["program_pid"]
+    runner.kill()
+    runner.wait(timeout=10)
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{program}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state == "Z"  # dead, waiting for init to reap it
+
+    eventually(gone, timeout=5, what=f"the program (pid {program}) to die with its runner")
+
+
 def test_the_runner_tells_the_control_plane_the_moment_its_program_ends(
     tmp_path: Path,
 ) -> None:
