@@ -9,10 +9,12 @@ evidence, with the Wilson score interval at the configured confidence (`z`):
   grants one send per probe interval);
 - probing, decided on `probe_samples` probes: confidently over the resume line
   (the lower bound above it) → `resumed` (enabled); confidently under the pause
-  line, or not resumed after `max_probes` (three times as many) → `paused` again, for
-  twice the cool-down before (at most `cooldown_max`): a route stuck between the two
-  lines is not probed forever, and one that heals while probed has its newest probes
-  to show it;
+  line → `paused` again, for twice the cool-down before (at most `cooldown_max`);
+  neither after `max_probes` (three times as many): `resumed` when its probes deliver
+  at or over the resume line, if not confidently (a healthy route near the line, 85 %
+  against 70 %, would otherwise be paused again as often as not), else `paused` again
+  as above: a route stuck between the two lines is not probed forever, and one that
+  heals while probed has its newest probes to show it;
 - enabled, high priority: never paused; confidently under the pause line → `held`
   (it keeps running and alerts), confidently over the resume line → `recovered`.
 
@@ -280,14 +282,28 @@ def decide(
             f" the {percent(pause)} pause line"
         )
         if stats.samples >= config.max_probes:
-            # A route between the two lines would be probed forever: not back is enough.
+            # A route between the two lines would be probed forever: its probes say it.
+            # Delivering at or over the resume line, it is back (a wrong resume costs a
+            # few minutes: the running route's looks pause it again); else paused again.
+            at_resume = [look for look in looks if (look.stats.success_ratio or 0.0) >= resume]
+            if at_resume:
+                best = max(at_resume, key=lambda look: look.stats.success_ratio or 0.0)
+                return Verdict(
+                    PolicyAction.resumed,
+                    f"while probing, {figures(best.stats, best.window)} after"
+                    f" {stats.samples} probes: at or over the {percent(resume)} resume line,"
+                    f" if not confidently, and not below the {percent(pause)} pause line",
+                    None,
+                    best,
+                )
             said = f"{between} after {stats.samples} probes"
             cooldown = config.next_cooldown(last_cooldown)
             return paused(said, nearest, cooldown, again=True, bound=None)
         return Verdict(
             None,
-            f"probing: {between}; paused again after {config.max_probes} probes unless it"
-            " clears the resume line first",
+            f"probing: {between}; after {config.max_probes} probes resumed if at or over"
+            f" the {percent(resume)} resume line, else paused again, unless it clears the"
+            " resume line first",
             look=nearest,
         )
     if pair.state is not PairState.enabled:

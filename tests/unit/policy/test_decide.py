@@ -102,9 +102,14 @@ A = PolicyAction
         (pair(PR), WindowStats(9, 9), False, None),
         (pair(PR), WindowStats(9, 0), False, None),
         (pair(PR), WindowStats(10, 9), False, None),
-        # between the lines: probed on until 30 probes, then paused again, not back
+        # between the lines: probed on until 30 probes, then back when they deliver at or
+        # over the resume line (22 of 30, 73 %: its lower bound 56 % is not over it), else
+        # paused again
         (pair(PR), WindowStats(29, 14), False, None),
         (pair(PR), WindowStats(30, 14), False, A.paused),
+        (pair(PR), WindowStats(29, 22), False, None),
+        (pair(PR), WindowStats(30, 22), False, A.resumed),
+        (pair(PR), WindowStats(30, 20), False, A.paused),
         (pair(PR, resume_threshold=0.6), FAIR, False, A.resumed),
         (pair(PR, high=True), BAD, False, A.resumed),
     ],
@@ -238,8 +243,9 @@ def test_reasons_carry_the_figures() -> None:
             None,
             False,
             "probing: 9 of 10 delivered (90 %) in the last 30 min: neither confidently above the"
-            " 70 % resume line nor below the 50 % pause line; paused again after 30 probes"
-            " unless it clears the resume line first",
+            " 70 % resume line nor below the 50 % pause line; after 30 probes resumed if at or"
+            " over the 70 % resume line, else paused again, unless it clears the resume line"
+            " first",
         ),
     ],
 )
@@ -263,6 +269,18 @@ def test_a_route_between_the_lines_is_paused_again_after_its_probes() -> None:
         " above the 70 % resume line nor below the 50 % pause line after 30 probes; paused"
         " again, probed from 12:04:00 UTC, after a cool-down of 4 min (each pause in a row"
         " doubles it, to at most 30 min)"
+    )
+
+
+def test_a_healthy_route_near_the_resume_line_is_back_after_its_probes() -> None:
+    """A healed route delivering 85 % is rarely confidently over a 70 % line on 30 probes;
+    at or over it, it is back rather than paused again for twice as long."""
+    verdict = decide(pair=pair(PR), stats=WindowStats(30, 22), held=False, now=NOW, config=CONFIG)
+    assert (verdict.action, verdict.decided_on, verdict.cooldown) == (A.resumed, None, None)
+    assert verdict.look is not None and verdict.look.stats == WindowStats(30, 22)
+    assert verdict.reason == (
+        "while probing, 22 of 30 delivered (73 %) in the last 30 min after 30 probes: at or"
+        " over the 70 % resume line, if not confidently, and not below the 50 % pause line"
     )
 
 
