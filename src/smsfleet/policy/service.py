@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from smsfleet.attempts.store import AttemptStore
@@ -191,6 +191,12 @@ def _duration(span: timedelta) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
 
 
+def _nearest(looks: Sequence[Look]) -> Look:
+    """The look nearest the pause line (the newest, when worse): the figures said when
+    nothing is decided, and shown beside a decision taken on none (a cool-down)."""
+    return min(looks, key=lambda look: look.stats.success_ratio or 0.0)
+
+
 def decide(
     *,
     pair: Pair,
@@ -201,14 +207,31 @@ def decide(
     config: PolicyConfig,
     last_cooldown: timedelta | None = None,
 ) -> Verdict:
-    """What the policy does with `pair` now, or why nothing. Pure: no store, no clock.
+    """What the policy does with `pair` now, or why nothing, with the figures it read.
+    Pure: no store, no clock.
 
     `stats` is the pair's window; `newest` its newest `min_samples` attempts, looked at
     too when the window holds more (`stats.looks_at`). `last_cooldown` is the cool-down of
-    the pair's latest pause by the policy (None: none recorded, the first one's)."""
+    the pair's latest pause by the policy (None: none recorded, the first one's). A
+    verdict taken on no figure (a cool-down, a person's pause) carries the look nearest
+    the pause line, so what is shown beside it is what the policy reads of the route."""
+    looks = looks_at(stats, newest, window=config.window, fewest=config.min_samples, z=config.z)
+    verdict = _verdict(pair, looks, stats, now, config, held=held, last_cooldown=last_cooldown)
+    return verdict if verdict.look is not None else replace(verdict, look=_nearest(looks))
+
+
+def _verdict(
+    pair: Pair,
+    looks: Sequence[Look],
+    stats: WindowStats,
+    now: datetime,
+    config: PolicyConfig,
+    *,
+    held: bool,
+    last_cooldown: timedelta | None,
+) -> Verdict:
     pause, resume = config.thresholds(pair)
     z = config.z
-    looks = looks_at(stats, newest, window=config.window, fewest=config.min_samples, z=z)
 
     def under_pause() -> tuple[str, Look] | None:
         return beyond(looks, pause, name="pause", below=True, z=z)
@@ -216,9 +239,7 @@ def decide(
     def over_resume() -> tuple[str, Look] | None:
         return beyond(looks, resume, name="resume", below=False, z=z)
 
-    # The look nearest the pause line (the newest, when worse): the figures said when
-    # nothing is decided.
-    nearest = min(looks, key=lambda look: look.stats.success_ratio or 0.0)
+    nearest = _nearest(looks)
     worst = figures(nearest.stats, nearest.window)
 
     def paused(

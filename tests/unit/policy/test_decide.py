@@ -272,6 +272,18 @@ def test_a_route_between_the_lines_is_paused_again_after_its_probes() -> None:
     )
 
 
+def test_a_verdict_on_no_figure_carries_what_the_policy_reads_of_the_route() -> None:
+    """A pair in its cool-down after a pause on its newest 20 (4 delivered) is shown with
+    those, not with its whole window's 33 of 50: the figures beside its pause's reason."""
+    whole, newest = WindowStats(50, 33), WindowStats(20, 4)
+    for subject in (pair(P, changed_minutes_ago=1), pair(P, actor="alice")):
+        verdict = decide(
+            pair=subject, stats=whole, newest=newest, held=False, now=NOW, config=CONFIG
+        )
+        assert verdict.action is None and verdict.look is not None
+        assert verdict.look.stats == newest, verdict.reason
+
+
 def test_a_healthy_route_near_the_resume_line_is_back_after_its_probes() -> None:
     """A healed route delivering 85 % is rarely confidently over a 70 % line on 30 probes;
     at or over it, it is back rather than paused again for twice as long."""
