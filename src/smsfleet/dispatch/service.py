@@ -90,7 +90,11 @@ class OnDemandSource(Protocol):
         """Whether any send may be waiting (a lease then looks for one to carry)."""
         ...
 
-    def claim(self, *, pair: str, program: str, attempt_id: str) -> OnDemandSend | None: ...
+    def claim(
+        self, *, pair: str, program: str, attempt_id: str, busy: frozenset[str] = frozenset()
+    ) -> OnDemandSend | None:
+        """The oldest send waiting for this program, to a number not in `busy`."""
+        ...
 
     def settle(self, attempt: Attempt) -> None: ...
 
@@ -566,7 +570,15 @@ class Dispatcher:
         if self.on_demand is None:
             return None
         try:
-            return self.on_demand.claim(pair=pair, program=program, attempt_id=trigger_id)
+            # A number awaits one code at a time: a send to one of the pair's numbers that
+            # awaits a code (a routine test's, a probe's) waits for it to be free.
+            since = self.clock.now() - self.policy.lease_ttl
+            busy = frozenset(
+                phone for _, _, phone in self.ledger.open_in_pair(pair, leased_since=since)
+            )
+            return self.on_demand.claim(
+                pair=pair, program=program, attempt_id=trigger_id, busy=busy
+            )
         except Exception:  # the routine send still goes out on this slot
             log.exception("claiming an on-demand send for %s failed", pair)
             return None

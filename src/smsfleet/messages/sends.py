@@ -352,11 +352,14 @@ class Sends:
     def waiting(self) -> bool:
         return self._pending.any()
 
-    def claim(self, *, pair: str, program: str, attempt_id: str) -> OnDemandSend | None:
-        """Hand the oldest send waiting for this program to the lease being granted."""
+    def claim(
+        self, *, pair: str, program: str, attempt_id: str, busy: frozenset[str] = frozenset()
+    ) -> OnDemandSend | None:
+        """Hand the oldest send waiting for this program to the lease being granted; one to
+        a number in `busy` (awaiting a code) waits for it to be free."""
         if not self._pending.any():
             return None
-        send = self._store.next_for(pair=pair, program=program)
+        send = self._store.next_for(pair=pair, program=program, busy=busy)
         if send is None:
             return None
         found = self._config.programs.get(program)

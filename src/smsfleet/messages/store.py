@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -229,8 +229,9 @@ class MessageStore:
         with self._engine.connect() as connection:
             return connection.execute(select.limit(1)).first() is not None
 
-    def next_for(self, *, pair: str, program: str) -> Send | None:
-        """The oldest pending send that waits for this pair's program, not leased."""
+    def next_for(self, *, pair: str, program: str, busy: Collection[str] = ()) -> Send | None:
+        """The oldest pending send that waits for this pair's program, not leased, to a
+        number not in `busy`."""
         table = sends_table
         select = (
             sa.select(table)
@@ -239,6 +240,7 @@ class MessageStore:
                 table.c.pair == pair,
                 table.c.current_program == program,
                 table.c.attempt_id.is_(None),
+                table.c.phone.not_in(list(busy)),
             )
             .order_by(table.c.created_at)
             .limit(1)

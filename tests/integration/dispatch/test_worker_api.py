@@ -616,7 +616,9 @@ class _Waiting:
     def waiting(self) -> bool:
         return True
 
-    def claim(self, *, pair: str, program: str, attempt_id: str) -> None:
+    def claim(
+        self, *, pair: str, program: str, attempt_id: str, busy: frozenset[str] = frozenset()
+    ) -> None:
         return None
 
     def settle(self, attempt: Attempt) -> None:

@@ -299,6 +299,37 @@ def test_a_send_being_sent_cannot_be_cancelled(world: World) -> None:
         world.sends.cancel(send.id)
 
 
+def test_a_send_to_a_test_number_awaiting_a_code_waits_for_it(world: World) -> None:
+    """A number awaits one code at a time: a send to one of the pair's numbers while a
+    routine test (or a probe) awaits its code there is not handed out until it is free."""
+    pairs = world.store.pairs
+    pair = pairs.get("UZ_uzmobile")
+    assert pair is not None
+    other = "+998991234568"
+    pairs.replace(pair.model_copy(update={"phone_numbers": [TEST_NUMBER, other]}))
+    routine = world.dispatcher.lease(session="pgood_UZ_uzmobile")  # awaits its code
+    assert isinstance(routine, SendAction) and routine.phone == TEST_NUMBER
+    send = world.sends.create_send(SendRequest(phone=TEST_NUMBER, text="mine"), actor="alice")
+    world.clock.advance(SPACING)
+    meanwhile = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(meanwhile, SendAction)
+    assert (meanwhile.phone, meanwhile.message) != (TEST_NUMBER, "mine")
+    assert meanwhile.phone == other  # the routine test, on the free number
+    assert world.sends.send(send.id).attempt_id is None  # still waiting
+    for action, session in ((routine, "pgood"), (meanwhile, "pbad")):
+        world.dispatcher.report(
+            session=f"{session}_UZ_uzmobile",
+            report=ReportRequest(
+                trigger_id=action.trigger_id,
+                session=f"{session}_UZ_uzmobile",
+                outcome=Outcome.delivered,
+            ),
+        )
+    world.clock.advance(SPACING)
+    mine = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(mine, SendAction) and (mine.phone, mine.message) == (TEST_NUMBER, "mine")
+
+
 def test_stuck_sends_move_on(world: World) -> None:
     send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
     # pbad takes it and never reports: after the lease, the next program.
