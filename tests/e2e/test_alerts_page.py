@@ -76,6 +76,10 @@ def test_a_crash_alerts_live_is_acknowledged_and_resolves(
 ) -> None:
     open_logged_in(page, "/alerts", control_plane.admin_password, viewport=viewport)
     expect(page.get_by_test_id("alerts-page")).to_be_visible()
+    # The page's word is the API's (state=firing), not "Open", which the API refuses.
+    firing_view = page.get_by_test_id("alerts-view-firing")
+    expect(firing_view).to_have_text("Firing")
+    expect(firing_view).to_have_attribute("aria-selected", "true")
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-status", "connected")
     expect(page.get_by_test_id("telegram-status")).to_contain_text("not configured")
     # Said once, though it also turns the test message off.
@@ -111,7 +115,7 @@ def test_a_crash_alerts_live_is_acknowledged_and_resolves(
     expect(row.get_by_test_id("alert-ack")).to_have_text("by admin")
     expect(page.get_by_test_id("alerts-notice")).to_contain_text("Acknowledged")
 
-    # Stopped by a person: the crash alert resolves and leaves the open view.
+    # Stopped by a person: the crash alert resolves and leaves the firing view.
     stopped = admin_api.post(f"/api/v1/sessions/{crashing_pair}/stop", json={"reason": "e2e"})
     assert stopped.status_code == 200, stopped.text
     expect(toast.filter(has_text=f"Resolved: Session crashed · {crashing_pair}")).to_be_visible(

@@ -22,7 +22,8 @@ import { DecisionsTable } from "./DecisionsTable";
 import { ruleLabel } from "./labels";
 import { TestMessageDialog } from "./TestMessageDialog";
 
-type View = "open" | "history";
+// "Firing" is the word the API (state=firing), the badges and the counts use.
+type View = "firing" | "history";
 
 const DECISIONS_SHOWN = 50;
 const TELEGRAM_OFF_HINT = "Telegram is not configured: see docs/operations.md (Alerts and Telegram).";
@@ -38,14 +39,14 @@ interface Filters {
 function useFilters(): [Filters, (filters: Filters) => void] {
   const [params, setParams] = useSearchParams();
   const filters: Filters = {
-    view: params.get("view") === "history" ? "history" : "open",
+    view: params.get("view") === "history" ? "history" : "firing",
     severity: (params.get("severity") ?? "") as AlertSeverity | "",
     rule: (params.get("rule") ?? "") as AlertRule | "",
     country: params.get("country") ?? "",
   };
   const update = useCallback(
     (next: Filters) => {
-      const entries = Object.entries(next).filter(([key, value]) => value !== "" && !(key === "view" && value === "open"));
+      const entries = Object.entries(next).filter(([key, value]) => value !== "" && !(key === "view" && value === "firing"));
       setParams(new URLSearchParams(entries), { replace: true });
     },
     [setParams],
@@ -55,7 +56,7 @@ function useFilters(): [Filters, (filters: Filters) => void] {
 
 function toQuery(filters: Filters): AlertQuery {
   const query: AlertQuery = { limit: 200 };
-  if (filters.view === "open") query.state = "firing";
+  if (filters.view === "firing") query.state = "firing";
   if (filters.severity) query.severity = filters.severity;
   if (filters.rule) query.rule = filters.rule;
   if (/^[A-Za-z]{2}$/.test(filters.country)) query.country = filters.country.toUpperCase();
@@ -144,7 +145,7 @@ export function AlertsPage() {
 
       <div className="toolbar toolbar--alerts" role="search">
         <div className="segmented" role="tablist" aria-label="Alerts to show">
-          {(["open", "history"] as const).map((view) => (
+          {(["firing", "history"] as const).map((view) => (
             <button
               key={view}
               type="button"
@@ -154,7 +155,7 @@ export function AlertsPage() {
               onClick={() => setFilters({ ...filters, view })}
               data-testid={`alerts-view-${view}`}
             >
-              {view === "open" ? "Open" : "All, with history"}
+              {view === "firing" ? "Firing" : "All, with history"}
             </button>
           ))}
         </div>
@@ -191,7 +192,7 @@ export function AlertsPage() {
       ) : (
         <AlertsTable
           alerts={alerts.data}
-          emptyText={filters.view === "open" ? "Nothing is firing." : "No alert matches these filters."}
+          emptyText={filters.view === "firing" ? "Nothing is firing." : "No alert matches these filters."}
           onAcknowledge={writable ? (alert) => acknowledge.mutate(alert) : undefined}
           busyId={acknowledge.isPending ? acknowledge.variables.id : null}
           now={now}
