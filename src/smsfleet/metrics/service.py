@@ -146,7 +146,8 @@ _E = TypeVar("_E", Window, Step, GroupBy, ExportFormat)
 
 
 def _choice(kind: type[_E], field: str, value: str | _E | None) -> _E | None:
-    if value is None or value == "":
+    # An empty value (`window=`) is refused like any unknown one, not read as the default.
+    if value is None:
         return None
     try:
         return kind(value)
@@ -156,7 +157,7 @@ def _choice(kind: type[_E], field: str, value: str | _E | None) -> _E | None:
 
 
 def _moment(field: str, value: str | datetime | None) -> datetime | None:
-    if value is None or value == "":
+    if value is None:
         return None
     if isinstance(value, str):
         try:

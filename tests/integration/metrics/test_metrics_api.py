@@ -169,6 +169,14 @@ def test_every_documented_window_has_a_trend_without_a_step(api: tuple[Api, Flee
         ("timeseries", {"key": "UZ"}, "key"),
         ("heatmap", {"window": "forever"}, "window"),
         ("export", {"format": "xlsx"}, "format"),
+        # Neither an unknown name nor an empty value falls back to the defaults.
+        ("summary", {"preset": "bogus"}, "preset"),
+        ("timeseries", {"window": "1h", "groupby": "pair"}, "groupby"),
+        ("heatmap", {"start": ""}, "start"),
+        ("export", {"window": ""}, "window"),
+        ("summary", {"group_by": ""}, "group_by"),
+        ("timeseries", {"step": ""}, "step"),
+        ("export", {"format": ""}, "format"),
     ],
 )
 def test_bad_input_is_422(
@@ -180,6 +188,23 @@ def test_bad_input_is_422(
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert error["details"][0]["field"] == field
+
+
+def test_an_unknown_parameter_names_the_ones_the_route_takes(api: tuple[Api, Fleet]) -> None:
+    http, _ = api
+    response = http.client.get(
+        "/api/v1/metrics/summary", params={"preset": "bogus"}, headers=http.headers()
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"] == [
+        {
+            "field": "preset",
+            "message": "unknown parameter; use window, start, end, group_by, key"
+            " (window: one of 2m, 5m, 15m, 1h, 6h, 24h, 7d, 30d)",
+        }
+    ]
+    # Asked without a token, it is a 401 first.
+    assert http.client.get("/api/v1/metrics/summary?preset=1h").status_code == 401
 
 
 def test_prometheus_endpoint(api: tuple[Api, Fleet]) -> None:
