@@ -129,7 +129,9 @@ class SessionPublic(BaseModel):
         description="Restarts by the supervisor after an exit, a hang or a failed start"
     )
     requested_restarts: int = Field(description="Restarts people asked for, or a program's change")
-    last_exit_code: int | None
+    last_exit_code: int | None = Field(
+        description="How its last run ended; none while a run is starting, running or stopping"
+    )
     last_exit_at: Timestamp | None
     # The last lease, report or heartbeat (kept with the metrics: `Dispatcher.heartbeats`).
     last_heartbeat: Timestamp | None

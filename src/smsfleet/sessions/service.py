@@ -267,7 +267,8 @@ def _public(
         uptime_seconds=(now - started_at).total_seconds() if started_at else None,
         restarts=status.restarts if status else 0,
         requested_restarts=status.requested_restarts if status else 0,
-        last_exit_code=status.last_exit_code if status else None,
+        # A run alive has not exited: the code kept is an earlier run's (a kill -9).
+        last_exit_code=status.last_exit_code if status and not alive else None,
         last_exit_at=status.last_exit_at if status else None,
         last_heartbeat=heartbeat,
         is_high_priority=bool(pair and pair.is_high_priority),

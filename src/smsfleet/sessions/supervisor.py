@@ -575,9 +575,9 @@ class Supervisor:
     def _begin_start(self, tick: _Tick, spec: SessionSpec, pair: Pair, now: datetime) -> None:
         status = tick.status
         counted: dict[str, int] = {}
-        if status.state == S.fatal or spec.restart_asked_since(status.started_at):
+        if spec.restart_asked_since(status.started_at):
             counted["requested_restarts"] = status.requested_restarts + 1  # someone acted
-        elif status.state != S.stopped:
+        elif status.state not in (S.stopped, S.fatal):  # after giving up, a start: no restart
             counted["restarts"] = status.restarts + 1  # after an exit, a hang, a failed start
         self._move(tick, S.starting, EventKind.starting, now)
         self._update(tick, started_at=now, backoff_until=None, **counted)

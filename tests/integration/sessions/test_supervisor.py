@@ -18,7 +18,7 @@ from smsfleet.sessions.backend import LaunchSpec, ScreenEntry
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
 from smsfleet.sessions.screen import ScreenBackend
-from smsfleet.sessions.service import act, retire_pair_sessions
+from smsfleet.sessions.service import act, get_session, retire_pair_sessions
 from smsfleet.sessions.supervisor import ENDED_RECHECK_FOR_SECONDS, SupervisorPolicy
 from tests.support.sessions import ADMIN, CRASHING, TICKING, Fleet
 from tests.support.waiting import eventually
@@ -176,12 +176,15 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     supervisor.reconcile_once()
     assert fleet.state(name) == S.fatal  # down until someone acts
     assert fleet.screens() == []
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).last_exit_code == 3
     fleet.want(name, DesiredState.running)  # someone acts: a new generation
     supervisor.reconcile_once()
     assert fleet.state(name) == S.starting
+    # The new run has not exited: the given-up run's code is not shown as its own.
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).last_exit_code is None
     status = fleet.store.session_status.get(name)
     assert status is not None
-    assert (status.restarts, status.requested_restarts) == (3, 1)  # three retries, then asked
+    assert (status.restarts, status.requested_restarts) == (3, 0)  # three retries; a start
 
 
 def test_a_restart_asked_for_in_backoff_starts_the_program_at_once(fleet: Fleet) -> None:

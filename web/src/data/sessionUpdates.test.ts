@@ -20,6 +20,12 @@ describe("applySessionEvent", () => {
     expect(next).toMatchObject({ state: "stopping", uptime_seconds: 60, pid: 42 });
   });
 
+  it("clears the exit code of an earlier run once a session starts", () => {
+    const ended = session("a", { state: "fatal", uptime_seconds: null, pid: null, last_exit_code: -9 });
+    const [next] = applySessionEvent([ended], { session: "a", to_state: "starting" }) ?? [];
+    expect(next).toMatchObject({ state: "starting", last_exit_code: null });
+  });
+
   it("clears the uptime and pid of a session that ended", () => {
     const [next] = applySessionEvent([session("a")], { session: "a", to_state: "stopped" }) ?? [];
     expect(next).toMatchObject({ state: "stopped", uptime_seconds: null, pid: null });

@@ -16,6 +16,11 @@ function isSessionEvent(data: unknown): data is SessionEvent {
 export function applySessionEvent(sessions: Session[], message: unknown): Session[] | undefined {
   if (!isSessionEvent(message) || !message.to_state) return undefined;
   const state = message.to_state;
-  // Until the reload brings the new start time, only a live process keeps its uptime.
-  return patchSessions(sessions, message.session, ALIVE.has(state) ? { state } : { state, uptime_seconds: null, pid: null });
+  // Until the reload brings the new start time, only a live process keeps its uptime; a
+  // live run has no exit code yet (the one shown was an earlier run's), as the API says.
+  return patchSessions(
+    sessions,
+    message.session,
+    ALIVE.has(state) ? { state, last_exit_code: null } : { state, uptime_seconds: null, pid: null },
+  );
 }
