@@ -135,7 +135,8 @@ def list_sessions(
         typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
         return
     # RESTARTS: the supervisor's own (a flapping program); ASKED: the ones people asked for.
-    # NOTE: why one wanted running is stopped (its pair paused), or when a crashed one retries.
+    # NOTE: the API's note (why one wanted running is stopped, a session given up on, a pair
+    # probed), or when a crashed one retries.
     typer.echo(
         f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8} "
         f"{'ASKED':>5}  NOTE"

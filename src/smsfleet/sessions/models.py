@@ -142,7 +142,8 @@ class SessionPublic(BaseModel):
         description="In backoff after a crash: when the supervisor starts it again"
     )
     note: str | None = Field(
-        description="Why a session wanted running does not run (its pair is paused...)"
+        description="Why a session wanted running does not run (its pair is paused...), "
+        "that the supervisor gave up on it, or that its pair is only probed"
     )
 
 

@@ -23,7 +23,7 @@ from smsfleet.core.errors import (
     ValidationFailed,
 )
 from smsfleet.core.records import change_record
-from smsfleet.pairs.models import Pair
+from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
@@ -275,7 +275,7 @@ def _public(
         cpu_percent=cpu_memory[0] if cpu_memory else None,
         memory_bytes=cpu_memory[1] if cpu_memory else None,
         retry_at=status.backoff_until if status and state is SessionState.backoff else None,
-        note=_held_note(spec.desired, pair),
+        note=_note(spec.desired, pair, status),
     )
 
 
@@ -446,6 +446,17 @@ def _held_note(desired: DesiredState, pair: Pair | None) -> str | None:
     if desired == DesiredState.running and pair is not None and not pair.state.runs_sessions:
         return f"its {pair.runs_no_sessions()}; it runs when the pair does again"
     return None
+
+
+def _note(desired: DesiredState, pair: Pair | None, status: SessionStatus | None) -> str | None:
+    """What a listing shows beside a session (the CLI's NOTE, the dashboard's cell): that
+    the supervisor gave up on it, why it does not run, or that its pair is only probed."""
+    if status is not None and status.state is SessionState.fatal:
+        # Counted as the fatal event counts them: the failures past the first run's.
+        return f"gave up after {status.quick_failures - 1} quick failures: start it again"
+    if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
+        return "pair probed after a pause: one send per probe interval"
+    return _held_note(desired, pair)
 
 
 def bulk_act(

@@ -340,6 +340,29 @@ def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
     assert datetime.fromisoformat(listed[crashed]["retry_at"]) == retry_at
 
 
+def test_sessions_ls_says_a_session_was_given_up_on_and_a_pair_is_probed(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    given_up = fleet.add_pair("uzmobile", TICKING)
+    probed = fleet.add_pair("beeline", TICKING)
+    for name in (given_up, probed):
+        fleet.want(name, DesiredState.running)
+    # As the supervisor leaves it past 5 quick failures (`SupervisorPolicy`'s default).
+    fleet.store.session_status.add(
+        SessionStatus(
+            name=given_up, state=SessionState.fatal, quick_failures=6, updated_at=fleet.clock.now()
+        )
+    )
+    pair = fleet.store.pairs.get("UZ_beeline")
+    assert pair is not None
+    fleet.store.pairs.replace(pair.model_copy(update={"state": PairState.probing}))
+    code, output = run(tmp_path, "sessions", "ls")
+    assert code == 0, output
+    lines = {line.split()[0]: line for line in output.splitlines()[1:]}
+    assert lines[given_up].endswith("  gave up after 5 quick failures: start it again")
+    assert lines[probed].endswith("  pair probed after a pause: one send per probe interval")
+
+
 def test_hosts_tells_the_operator_at_the_console_what_ssh_said(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
