@@ -97,6 +97,12 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
         </div>
       </dl>
       {session.retry_at && <Retry session={session.name} at={session.retry_at} />}
+      {/* Given up on, or its pair probed; a paused pair's row already says why. */}
+      {session.note && !pairHeld && (
+        <p className="session-cell__note" data-testid={`note-${session.name}`}>
+          {session.note}
+        </p>
+      )}
       <div className="session-cell__buttons">
         {actions && <CellButtons session={session} actions={actions} busy={busy} />}
         <button

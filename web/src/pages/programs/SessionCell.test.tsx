@@ -1,0 +1,52 @@
+import { renderToStaticMarkup } from "react-dom/server";
+import { describe, expect, it, vi } from "vitest";
+import type { Session } from "../../api/types";
+import { SessionCell } from "./SessionCell";
+
+// The ticking clock subscribes to a browser's timer; a fixed moment is enough here.
+vi.mock("../../hooks/useTicker", () => ({ useNow: () => 0 }));
+
+const session = (changes: Partial<Session>): Session =>
+  ({
+    name: "program1_UZ_uzmobile",
+    program: "program1",
+    pair: "UZ_uzmobile",
+    country: "UZ",
+    host: "local",
+    state: "fatal",
+    desired: "running",
+    pid: null,
+    uptime_seconds: null,
+    restarts: 5,
+    requested_restarts: 0,
+    last_exit_code: 1,
+    retry_at: null,
+    note: null,
+    ...changes,
+  }) as Session;
+
+const cell = (shown: Session, pairHeld = false): string =>
+  renderToStaticMarkup(
+    <table>
+      <tbody>
+        <tr>
+          <SessionCell program="program1" session={shown} receivedAt={0} busy={false} selected={false} pairHeld={pairHeld} onOpen={() => undefined} />
+        </tr>
+      </tbody>
+    </table>,
+  );
+
+describe("a session's note", () => {
+  it("says the supervisor gave up on it, or that its pair is probed", () => {
+    const note = "gave up after 4 quick failures: start it again";
+    expect(cell(session({ note }))).toContain(note);
+    expect(cell(session({ state: "running", note: "pair probed after a pause: one send per probe interval" }))).toContain(
+      'data-testid="note-program1_UZ_uzmobile"',
+    );
+  });
+
+  it("is left to the pair's row when the pair is paused, and absent without one", () => {
+    expect(cell(session({ state: "stopped", note: "pair UZ_uzmobile is paused" }), true)).not.toContain("note-program1");
+    expect(cell(session({}))).not.toContain("note-program1");
+  });
+});
