@@ -6,7 +6,6 @@ left, and the marks and joiners they use, are written as they are."""
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +14,8 @@ from typing import Any
 import pytest
 
 from smsfleet.auth.models import Role
-from smsfleet.core.settings import Settings
-from smsfleet.search.app import create_search_app
-from tests.support.api import Api, running_api
-from tests.support.search import SEARCH_TOKEN
-from tests.support.servers import ThreadedServer
+from tests.support.api import Api
+from tests.support.search import sending_api
 
 # (method, path, the body with {text} where free text goes, the field the 422 names)
 WRITES: list[tuple[str, str, dict[str, Any], str]] = [
@@ -198,26 +194,9 @@ def _shown(api: Api) -> str:
 def sending(tmp_path: Path) -> Iterator[Api]:
     """A control plane that sends (a UZ pair, a program, the template `otp`) and searches
     (the search service on loopback)."""
-    search_settings = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN)
-    search_settings.data_dir.mkdir()
-    search = ThreadedServer(create_search_app(search_settings))
-    search.start()
-    try:
-        with running_api(tmp_path, search_url=search.url, search_token=SEARCH_TOKEN) as api:
-            admin = api.headers()
-            for path, body in [
-                (
-                    "/api/v1/programs",
-                    {"name": "program1", "command": [sys.executable, "programs/program1.py"]},
-                ),
-                ("/api/v1/pairs", {"country": "UZ", "operator": "Uz", "programs": ["program1"]}),
-                ("/api/v1/messages/templates", {"id": "otp", "name": "Otp", "body": "{token}"}),
-            ]:
-                made = api.client.post(path, json=body, headers=admin)
-                assert made.status_code == 201, made.text
-            yield api
-    finally:
-        search.stop()
+    otp = {"id": "otp", "name": "Otp", "body": "{token}"}
+    with sending_api(tmp_path, pair={"country": "UZ", "operator": "Uz"}, template=otp) as api:
+        yield api
 
 
 @pytest.mark.parametrize(("path", "template", "field", "prose"), SENT_AND_SEARCHED, ids=SENT_IDS)

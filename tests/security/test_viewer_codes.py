@@ -9,7 +9,6 @@ texts are)."""
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,12 +19,9 @@ import pytest
 from fastapi import FastAPI
 
 from smsfleet.auth.models import Role
-from smsfleet.core.settings import Settings
-from smsfleet.search.app import create_search_app
-from tests.support.api import Api, running_api
+from tests.support.api import Api
 from tests.support.live import live_socket
-from tests.support.search import SEARCH_TOKEN
-from tests.support.servers import ThreadedServer
+from tests.support.search import sending_api
 
 PHONE = "+1234567890"
 CODE = "731904"  # the template's {token}
@@ -38,27 +34,10 @@ TEMPLATE = {"id": "1", "name": "Verification code", "body": "Your code is {token
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     """The control plane with the search service, a US pair run by program1, template 1."""
-    settings = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN)
-    settings.data_dir.mkdir()
-    server = ThreadedServer(create_search_app(settings))
-    server.start()
-    try:
-        with running_api(tmp_path, search_url=server.url, search_token=SEARCH_TOKEN) as api:
-            admin = api.headers(Role.admin)
-            program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
-            for path, body in (
-                ("/api/v1/programs", program),
-                (
-                    "/api/v1/pairs",
-                    {"country": "US", "operator": "Verizon", "programs": ["program1"]},
-                ),
-                ("/api/v1/messages/templates", TEMPLATE),
-            ):
-                made = api.client.post(path, json=body, headers=admin)
-                assert made.status_code == 201, made.text
-            yield api
-    finally:
-        server.stop()
+    with sending_api(
+        tmp_path, pair={"country": "US", "operator": "Verizon"}, template=TEMPLATE
+    ) as api:
+        yield api
 
 
 def _send_codes(api: Api) -> list[str]:

@@ -1,5 +1,19 @@
 """What the search suite's service and the control plane using it share."""
 
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from smsfleet.auth.models import Role
+from smsfleet.core.settings import Settings
+from smsfleet.search.app import create_search_app
+from tests.support.api import Api, running_api
+from tests.support.servers import ThreadedServer
+
 SEARCH_TOKEN = "search-token-for-tests-0123456789"
 
 # A search job as the search document shows it (`/api/v1/users/<id>/search…`).
@@ -18,3 +32,36 @@ JOB_FIELDS = {
     "finished_at",
     "results",
 }
+
+
+@contextmanager
+def search_service(tmp_path: Path) -> Iterator[ThreadedServer]:
+    """The search service, served by a thread on a free port, its data in `tmp_path`."""
+    settings = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN)
+    settings.data_dir.mkdir()
+    server = ThreadedServer(create_search_app(settings))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def sending_api(tmp_path: Path, *, pair: dict[str, Any], template: dict[str, Any]) -> Iterator[Api]:
+    """A control plane that sends (`pair`, run by program1, and `template`) and searches
+    (the search service on loopback)."""
+    with (
+        search_service(tmp_path) as search,
+        running_api(tmp_path, search_url=search.url, search_token=SEARCH_TOKEN) as api,
+    ):
+        admin = api.headers(Role.admin)
+        program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
+        for path, body in (
+            ("/api/v1/programs", program),
+            ("/api/v1/pairs", {**pair, "programs": ["program1"]}),
+            ("/api/v1/messages/templates", template),
+        ):
+            made = api.client.post(path, json=body, headers=admin)
+            assert made.status_code == 201, made.text
+        yield api

@@ -13,21 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from smsfleet.core.settings import Settings
-from smsfleet.search.app import create_search_app
 from tests.support.api import Api, running_api
-from tests.support.search import SEARCH_TOKEN
+from tests.support.search import SEARCH_TOKEN, search_service
 from tests.support.servers import ThreadedServer
 
 
 @pytest.fixture
 def search_server(tmp_path: Path) -> Iterator[ThreadedServer]:
-    settings = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN)
-    settings.data_dir.mkdir()
-    server = ThreadedServer(create_search_app(settings))
-    server.start()
-    yield server
-    server.stop()
+    with search_service(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
