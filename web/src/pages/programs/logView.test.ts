@@ -26,6 +26,13 @@ describe("overlap", () => {
     expect(mergeTail(["3", "4", "5"], ["1", "2", "3", "4", "5", "6", "7"])).toEqual(["3", "4", "5", "6", "7"]);
   });
 
+  it("finds nothing new in lines read before the known ones", () => {
+    // A follow's backlog read before the first page ends inside it: no line of it is new.
+    expect(overlap(["133", "134", "135"], ["1", "2", "133", "134"])).toBe(4);
+    expect(mergeTail(["133", "134", "135"], ["1", "2", "133", "134"])).toEqual(["133", "134", "135"]);
+    expect(overlap(["3", "4"], ["1", "2"])).toBe(0); // older lines the page does not hold
+  });
+
   it("prefers the longest overlap when lines repeat", () => {
     expect(overlap(["x", "x", "x"], ["x", "x", "y"])).toBe(2);
   });

@@ -21,7 +21,10 @@ export function overlap(known: readonly string[], arrived: readonly string[]): n
     }
     if (same) return end;
   }
-  return 0;
+  // Read before the known lines were (a follow's backlog ahead of the first page): when
+  // its last line is among them, it brings nothing new.
+  const last = arrived[arrived.length - 1];
+  return last !== undefined && known.includes(last) ? arrived.length : 0;
 }
 
 /**
