@@ -41,6 +41,7 @@ class Fleet:
         *,
         latency_ms: int | None = None,
         error_code: str | None = None,
+        leased_before: timedelta = timedelta(seconds=30),
     ) -> Attempt:
         self.counter += 1
         country, slug = pair.split("_", 1)
@@ -52,8 +53,8 @@ class Fleet:
             operator=slug,
             program=program,
             phone="+998901234567",
-            leased_at=at - timedelta(seconds=30),
-            sent_at=at - timedelta(seconds=20),
+            leased_at=at - leased_before,
+            sent_at=at - leased_before / 2,
             completed_at=at,
             outcome=outcome,
             latency_ms=latency_ms,
@@ -76,8 +77,18 @@ class Fleet:
             )
             latency = rng.randrange(100, 400_000) if outcome is Outcome.delivered else None
             code = rng.choice(["E_TIMEOUT", "E_GATEWAY"]) if outcome is Outcome.error else None
+            # Reported up to 7 minutes after the lease: often in a later minute or hour.
+            leased_before = timedelta(milliseconds=rng.randrange(1, 420_000))
             result.append(
-                self.attempt(pair, program, outcome, at, latency_ms=latency, error_code=code)
+                self.attempt(
+                    pair,
+                    program,
+                    outcome,
+                    at,
+                    latency_ms=latency,
+                    error_code=code,
+                    leased_before=leased_before,
+                )
             )
         return result
 

@@ -12,16 +12,18 @@ from typing import Any
 from sqlalchemy.sql.elements import ColumnElement
 
 from smsfleet.attempts.models import Outcome
-from smsfleet.attempts.store import attempts_table, broken_off
+from smsfleet.attempts.store import attempts_table, broken_off, earliest
 
 __all__ = [
     "broken_off",
     "column",
     "completed",
     "completed_at",
+    "earliest",
     "error_code",
     "failed_with_code",
     "latency_ms",
+    "leased_at",
     "outcome",
     "timed",
 ]
@@ -29,6 +31,7 @@ __all__ = [
 _c = attempts_table.c
 
 completed_at: ColumnElement[Any] = _c.completed_at
+leased_at: ColumnElement[Any] = _c.leased_at
 outcome: ColumnElement[Any] = _c.outcome
 latency_ms: ColumnElement[Any] = _c.latency_ms
 error_code: ColumnElement[Any] = _c.error_code

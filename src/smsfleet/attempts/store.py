@@ -9,7 +9,7 @@ from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from smsfleet.attempts.ledger import ReportBeforeLease, next_phone
 from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Completion, Outcome
@@ -47,6 +47,8 @@ attempts_table = sa.Table(
     sa.Index("ix_attempts_country_leased_at", "country", "leased_at"),
     sa.Index("ix_attempts_session_leased_at", "session", "leased_at"),
     sa.Index("ix_attempts_completed_at", "completed_at"),
+    # The fleet's grants per minute, counted by lease time (metrics rollups).
+    sa.Index("ix_attempts_leased_at", "leased_at"),
     # A number's conversation, and the attempt an inbound SMS verifies.
     sa.Index("ix_attempts_phone_leased_at", "phone", "leased_at"),
 )
@@ -56,6 +58,16 @@ broken_off: sa.ColumnElement[bool] = sa.and_(
     attempts_table.c.outcome == Outcome.error.value,
     sa.func.coalesce(attempts_table.c.error_code, "").in_(sorted(BROKEN_OFF_CODES)),
 )
+
+
+def earliest(connection: Connection) -> datetime | None:
+    """The ledger's first lease or completion (None: it is empty): where rollups, which
+    count grants by lease time and outcomes by completion time, begin."""
+    c = attempts_table.c
+    query = sa.select(sa.func.min(c.leased_at), sa.func.min(c.completed_at))
+    moments = [aware_utc(value) for value in connection.execute(query).one() if value is not None]
+    return min(moments, default=None)
+
 
 # What a report or a close sets on an open attempt.
 _OUTCOME_COLUMNS = tuple(Completion.model_fields)
@@ -453,11 +465,10 @@ class AttemptStore:
             rows = connection.execute(select).all()
         return {key: (int(samples), int(delivered or 0)) for key, samples, delivered in rows}
 
-    def earliest_completed(self) -> datetime | None:
-        query = sa.select(sa.func.min(attempts_table.c.completed_at))
+    def earliest(self) -> datetime | None:
+        """The ledger's first lease or completion (None: it is empty)."""
         with self._engine.connect() as connection:
-            value = connection.execute(query).scalar()
-        return aware_utc(value) if value is not None else None
+            return earliest(connection)
 
     def purge(self, *, before: datetime) -> int:
         """Delete the attempts completed before `before`, and the open ones leased before

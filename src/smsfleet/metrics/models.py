@@ -2,8 +2,9 @@
 
 Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus):
 
-- An attempt counts once it is *completed* (has an outcome), in the window that
-  holds its `completed_at`. Open attempts are not counted anywhere.
+- An attempt's outcome counts once it is *completed* (has an outcome), in the window
+  that holds its `completed_at`; its grant counts in the window that holds its
+  `leased_at` (`granted`, below).
 - `completed` = delivered + not_delivered + send_failed + error: the attempts that
   judge the route. An attempt *broken off* (an error coded `interrupted`, `lease_lost`
   or `lease_expired`: its program was stopped or killed, or never reported) says
@@ -19,8 +20,12 @@ Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus
   read off fine log-spaced bins (`smsfleet.core.quantiles`), within 2 % of the exact
   percentile, the same way from raw attempts and from rollups, so both give the same
   figure. `LATENCY_BUCKETS_MS` are the coarse histogram's (rollup columns, Prometheus).
-- `achieved_per_minute` = (completed + broken_off) / window minutes: each closed
-  attempt took one slot of its country's per-minute cap.
+- `granted`: attempts leased (sends the limiter granted) in the window, counted by
+  lease time, reported or not: what each country's per-minute cap counts, so a
+  country's `granted` in a minute never exceeds its cap. Outcomes come later (an SMS
+  awaits its code for up to minutes), so a minute's `sent` may exceed the cap while its
+  `granted` does not.
+- `achieved_per_minute` = granted / window minutes.
 """
 
 from __future__ import annotations
@@ -135,9 +140,12 @@ class Counters(BaseModel):
     errors_by_code: dict[str, int] = Field(default_factory=dict)
     latency_p50_ms: int | None = None
     latency_p95_ms: int | None = None
-    achieved_per_minute: float = Field(
-        default=0.0, description="(completed + broken_off) / window minutes"
+    granted: int = Field(
+        default=0,
+        description="attempts leased in the window (by lease time, reported or not): "
+        "what each country's per-minute cap counts",
     )
+    achieved_per_minute: float = Field(default=0.0, description="granted / window minutes")
 
 
 class SummaryGroup(Counters):
@@ -165,6 +173,8 @@ class Point:
     delivered: int
     failed: int
     completed: int
+    # Leased in the step, by lease time: what the cap counts (the others: by completion).
+    granted: int
     success_rate: float | None
     latency_p95_ms: int | None
 

@@ -29,7 +29,7 @@ from smsfleet.metrics.tables import (
     metrics_minute_table,
     metrics_state_table,
 )
-from smsfleet.metrics.tally import BucketedKey
+from smsfleet.metrics.tally import BucketedKey, Tally
 
 
 def grouped(
@@ -75,6 +75,8 @@ def raw_counters() -> list[ColumnElement[Any]]:
         for outcome in OUTCOME_COLUMNS
     ]
     counters.append(count_if(ledger.broken_off))
+    # Grants are counted by lease time (`granted_query`), not with the completions.
+    counters.append(sa.literal(0))
     counters.append(sa.func.sum(sa.case((timed, latency), else_=0)))
     counters.append(count_if(timed))
     lower: int | None = None
@@ -148,6 +150,48 @@ def tally_query(
         where = []
     columns, where = grouped(column, moment, source, start, end, group, step, key, where)
     return sa.select(*columns, *counters).where(*where).group_by(*columns)
+
+
+def granted_query(
+    start: datetime,
+    end: datetime,
+    group: Sequence[str],
+    step: timedelta | None,
+    key: str | None,
+) -> sa.Select[Any]:
+    """Rows of [bucket], group columns and the attempts leased in [start, end), by
+    lease time, reported or not."""
+    columns, where = grouped(
+        ledger.column, ledger.leased_at, "raw", start, end, group, step, key, []
+    )
+    return sa.select(*columns, sa.func.count()).where(*where).group_by(*columns)
+
+
+def read_tallies(
+    connection: Connection,
+    source: Source,
+    start: datetime,
+    end: datetime,
+    group: Sequence[str],
+    step: timedelta | None,
+    key: str | None,
+) -> dict[BucketedKey, Tally]:
+    """Tallies over [start, end) by `group` and, with `step`, by time bucket, without
+    their latency bins (`read_bins`): from raw attempts, outcomes by completion time
+    and grants by lease time."""
+    result: dict[BucketedKey, Tally] = {}
+    offset = 1 if step is not None else 0
+    width = offset + len(group)
+    for row in connection.execute(tally_query(source, start, end, group, step, key)):
+        bucket = epoch(row[0]) if step is not None else None
+        tally = Tally.from_values(row[width:])
+        result.setdefault((bucket, tuple(row[offset:width])), Tally()).add(tally)
+    if source != "raw":
+        return result
+    for row in connection.execute(granted_query(start, end, group, step, key)):
+        bucket = epoch(row[0]) if step is not None else None
+        result.setdefault((bucket, tuple(row[offset:width])), Tally()).granted += int(row[width])
+    return result
 
 
 def bins_query(

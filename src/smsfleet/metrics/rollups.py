@@ -12,11 +12,11 @@ from sqlalchemy.engine import Connection, Engine
 from smsfleet.attempts import queries as ledger
 from smsfleet.core.sql import aware_utc, naive_utc
 from smsfleet.metrics.buckets import HOUR, MINUTE, Source, ceil_to, epoch, floor_to, from_epoch
-from smsfleet.metrics.queries import errors_query, read_bins, rolled_until, state_of, tally_query
+from smsfleet.metrics.queries import errors_query, read_bins, read_tallies, rolled_until, state_of
 from smsfleet.metrics.series import (
+    BLANK_HOUR,
     FIELDS,
     HOURS_PER_WEEK,
-    NO_LATENCY,
     WEEK,
     empty_week,
     fold_hours,
@@ -41,7 +41,7 @@ from smsfleet.metrics.tables import (
     metrics_week_series_table,
     sms_metrics_table,
 )
-from smsfleet.metrics.tally import GroupKey, Tally
+from smsfleet.metrics.tally import BucketedKey, GroupKey, Tally
 
 __all__ = ["Rollups"]
 
@@ -76,9 +76,8 @@ class Rollups:
     def _rollup_chunk(self, start: datetime, end: datetime) -> int:
         with self.engine.begin() as connection:
             rolled = first = rolled_until(connection)
-            if rolled is None:  # the first rollup advances from the ledger's first completion
-                earliest = connection.execute(sa.select(sa.func.min(ledger.completed_at))).scalar()
-                first = aware_utc(earliest) if earliest is not None else None
+            if rolled is None:  # the first rollup advances from the ledger's first moment
+                first = ledger.earliest(connection)
             advances = first is None or start <= first
             minutes = self._recompute(
                 connection,
@@ -119,9 +118,7 @@ class Rollups:
         end: datetime,
         step: timedelta,
     ) -> dict[tuple[int, GroupKey], Tally]:
-        tallies: dict[tuple[int, GroupKey], Tally] = {}
-        for row in connection.execute(tally_query(source, start, end, ROLLUP_KEY, step, None)):
-            tallies[(epoch(row[0]), tuple(row[1:5]))] = Tally.from_values(row[5:])
+        tallies = _stepped(read_tallies(connection, source, start, end, ROLLUP_KEY, step, None))
         errors = connection.execute(errors_query(source, start, end, ROLLUP_KEY, step, None)).all()
         bins = read_bins(connection, source, start, end, ROLLUP_KEY, step, None)
         for table in (target, target_errors, target_latency):
@@ -288,7 +285,7 @@ def refold_series(
         for week, kind, key, blob in connection.execute(query.with_for_update())
     }
     first, last, hour = epoch(start), epoch(end), int(HOUR.total_seconds())
-    blank = array("i", [0, 0, 0, NO_LATENCY])
+    blank = array("i", BLANK_HOUR)
     for (week, _, _), values in stored.items():
         for index in range(HOURS_PER_WEEK):
             if first <= week + index * hour < last:
@@ -312,9 +309,10 @@ def refold_series(
 
 def refold_series_from_hours(connection: Connection, start: datetime, end: datetime) -> None:
     """Write the hours in [start, end) of the week series from `metrics_hour`."""
-    query = tally_query("hour", start, end, ROLLUP_KEY, HOUR, None)
-    hours = {
-        (epoch(row[0]), tuple(row[1:5])): Tally.from_values(row[5:])
-        for row in connection.execute(query)
-    }
+    hours = _stepped(read_tallies(connection, "hour", start, end, ROLLUP_KEY, HOUR, None))
     refold_series(connection, hours, start, end)
+
+
+def _stepped(tallies: Mapping[BucketedKey, Tally]) -> dict[tuple[int, GroupKey], Tally]:
+    """Tallies read by time bucket, keyed by their (epoch) buckets."""
+    return {(bucket, key): tally for (bucket, key), tally in tallies.items() if bucket is not None}

@@ -2,9 +2,10 @@
 
 `metrics_week_series` holds, for each week and each series of a grouping (the fleet,
 a country, a pair, a program), the week's 168 whole hours as the figures a trend point
-shows: delivered, not delivered, failed (send failed + error) and the p95 delivery
-latency read off the coarse histogram (-1: none delivered with a latency). Each is a
-little-endian 32-bit integer, 4 to an hour, 672 to a week (2,688 bytes). Weeks are
+shows: delivered, not delivered, failed (send failed + error), granted (attempts leased
+in the hour) and the p95 delivery latency read off the coarse histogram (-1: none
+delivered with a latency). Each is a little-endian 32-bit integer, 5 to an hour, 840
+to a week (3,360 bytes). Weeks are
 counted from the epoch, so each starts on a Thursday at 00:00 UTC. A 30-day trend by
 pair reads 200 x 5 or 6 such rows instead of 432,000 hour rows of 26 columns.
 
@@ -25,8 +26,10 @@ from smsfleet.metrics.tally import GroupKey, Tally
 
 WEEK = timedelta(days=7)
 HOURS_PER_WEEK = 168
-FIELDS = 4  # delivered, not_delivered, failed, latency_p95_ms (NO_LATENCY: none)
-NO_LATENCY = -1
+FIELDS = 5  # delivered, not_delivered, failed, granted, latency_p95_ms
+NO_LATENCY = -1  # latency_p95_ms when none was delivered with a latency
+# An hour with nothing in it.
+BLANK_HOUR = (0, 0, 0, 0, NO_LATENCY)
 # Each kind of series (a grouping) → where its key is in a rollup row's key (pair,
 # program, country, operator); the fleet's one series has the key "all".
 GROUPINGS: dict[str, int | None] = {"fleet": None, "country": 2, "pair": 0, "program": 1}
@@ -70,7 +73,7 @@ def unpack(blob: bytes) -> array[int]:
 
 
 def empty_week() -> array[int]:
-    return array("i", [0, 0, 0, NO_LATENCY] * HOURS_PER_WEEK)
+    return array("i", BLANK_HOUR * HOURS_PER_WEEK)
 
 
 def series_of(rollup_key: GroupKey) -> list[SeriesKey]:
@@ -83,24 +86,26 @@ def series_of(rollup_key: GroupKey) -> list[SeriesKey]:
 
 def fold_hours(
     hours: Mapping[tuple[int, GroupKey], Tally],
-) -> dict[tuple[int, SeriesKey], tuple[int, int, int, int]]:
+) -> dict[tuple[int, SeriesKey], tuple[int, ...]]:
     """Rollup hours (epoch, rollup key) → each series' hour figures: delivered, not
-    delivered, failed and p95 (NO_LATENCY: none)."""
+    delivered, failed, granted and p95 (NO_LATENCY: none)."""
     sums: dict[tuple[int, SeriesKey], list[int]] = {}
+    counts = FIELDS - 1
     for (bucket, key), tally in hours.items():
         for series in series_of(key):
             total = sums.get((bucket, series))
             if total is None:
-                total = sums[(bucket, series)] = [0] * (3 + HISTOGRAM_SIZE)
+                total = sums[(bucket, series)] = [0] * (counts + HISTOGRAM_SIZE)
             total[0] += tally.delivered
             total[1] += tally.not_delivered
             total[2] += tally.send_failed + tally.error
-            for index, n in enumerate(tally.histogram, start=3):
+            total[3] += tally.granted
+            for index, n in enumerate(tally.histogram, start=counts):
                 total[index] += n
-    result: dict[tuple[int, SeriesKey], tuple[int, int, int, int]] = {}
+    result: dict[tuple[int, SeriesKey], tuple[int, ...]] = {}
     for where, total in sums.items():
-        p95 = bucketed_percentile(total[3:], 0.95)
-        result[where] = (total[0], total[1], total[2], NO_LATENCY if p95 is None else p95)
+        p95 = bucketed_percentile(total[counts:], 0.95)
+        result[where] = (*total[:counts], NO_LATENCY if p95 is None else p95)
     return result
 
 

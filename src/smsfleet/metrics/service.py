@@ -111,6 +111,7 @@ CSV_FIELDS = (
     "errors",
     "completed",
     "broken_off",
+    "granted",
     "success_rate",
     "latency_p50_ms",
     "latency_p95_ms",
@@ -246,11 +247,12 @@ def _counters(tally: Tally, codes: dict[str, int], minutes: float) -> Counters:
         errors=tally.error,
         completed=tally.completed,
         broken_off=tally.broken_off,
+        granted=tally.granted,
         success_rate=_rate(tally),
         errors_by_code=dict(sorted(codes.items())),
         latency_p50_ms=percentile(tally.bins, 0.5),
         latency_p95_ms=percentile(tally.bins, 0.95),
-        achieved_per_minute=round(tally.closed / minutes, 3) if minutes > 0 else 0.0,
+        achieved_per_minute=round(tally.granted / minutes, 3) if minutes > 0 else 0.0,
     )
 
 
@@ -607,7 +609,7 @@ class MetricsService:
         if rolled is not None:
             first: datetime | None = min(rolled - ROLLUP_LOOKBACK, target)
         else:
-            earliest = self.attempts.earliest_completed()
+            earliest = self.attempts.earliest()
             first = floor_to(earliest, MINUTE) if earliest is not None else None
         rows = 0
         if first is not None and first < target:
@@ -646,8 +648,8 @@ def _points(times: Sequence[datetime], values: Sequence[int]) -> list[Point]:
     """Points of the week series' figures (`smsfleet.metrics.series`), an hour each."""
     numbers = iter(values)
     points = []
-    for t, delivered, not_delivered, failed, p95 in zip(
-        times, numbers, numbers, numbers, numbers, strict=False
+    for t, delivered, not_delivered, failed, granted, p95 in zip(
+        times, numbers, numbers, numbers, numbers, numbers, strict=False
     ):
         completed = delivered + not_delivered + failed
         points.append(
@@ -657,6 +659,7 @@ def _points(times: Sequence[datetime], values: Sequence[int]) -> list[Point]:
                 delivered,
                 failed,
                 completed,
+                granted,
                 delivered / completed if completed else None,
                 None if p95 == NO_LATENCY else p95,
             )
@@ -672,6 +675,7 @@ def _point(epoch: int, tally: Tally | None) -> Point:
         delivered=tally.delivered,
         failed=tally.send_failed + tally.error,
         completed=tally.completed,
+        granted=tally.granted,
         success_rate=_rate(tally),
         latency_p95_ms=percentile(tally.bins, 0.95)
         if tally.bins

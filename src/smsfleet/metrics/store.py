@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 from smsfleet.core.quantiles import add_bins
 from smsfleet.core.sql import aware_utc, naive_utc
 from smsfleet.metrics.buckets import HOUR, Source, ceil_to, epoch, floor_to, plan, time_bucket
-from smsfleet.metrics.queries import errors_query, read_bins, rolled_until, tally_query
-from smsfleet.metrics.series import FIELDS, NO_LATENCY, WEEK, unpack
+from smsfleet.metrics.queries import errors_query, read_bins, read_tallies, rolled_until
+from smsfleet.metrics.series import BLANK_HOUR, FIELDS, WEEK, unpack
 from smsfleet.metrics.tables import metrics_week_series_table, sms_metrics_table
 from smsfleet.metrics.tally import BucketedKey, GroupKey, Tally
 
@@ -113,13 +113,8 @@ class MetricsStore:
     ) -> None:
         if source == "hour" and tuple(group) in ((), ("country",)):
             source = "hour_country"
-        query = tally_query(source, start, end, group, step, key)
-        for row in connection.execute(query):
-            bucket = epoch(row[0]) if step is not None else None
-            offset = 1 if step is not None else 0
-            group_key = tuple(row[offset : offset + len(group)])
-            tally = Tally.from_values(row[offset + len(group) :])
-            result.setdefault((bucket, group_key), Tally()).add(tally)
+        for where, tally in read_tallies(connection, source, start, end, group, step, key).items():
+            result.setdefault(where, Tally()).add(tally)
         if not fine_latencies:
             return
         for (bucket, group_key), bins in read_bins(
@@ -178,7 +173,7 @@ def _read_week_series(
         query = query.where(table.c.group_key == key)
     first, last = epoch(start), epoch(end)
     hour = int(HOUR.total_seconds())
-    empty = array("i", [0, 0, 0, NO_LATENCY]) * ((last - first) // hour)
+    empty = array("i", BLANK_HOUR) * ((last - first) // hour)
     result: dict[str, array[int]] = {}
     for week, name, blob in connection.execute(query):
         values = unpack(blob)

@@ -1,7 +1,8 @@
 """The metrics store's rollup tables, their state, and the seed documents' `sms_metrics`.
 
 The rollup job folds completed minutes of the attempts ledger into `metrics_minute`
-(per minute, pair and program) and from there into `metrics_hour`, with their error
+(per minute, pair and program: outcomes by completion minute, `granted` by lease
+minute) and from there into `metrics_hour`, with their error
 codes in `metrics_minute_errors` and `metrics_hour_errors`, and folds each hour on to
 one row per country in `metrics_hour_country` (what the fleet and per-country hourly
 trends read) and each week's hours on to one row per series in `metrics_week_series`
@@ -26,6 +27,7 @@ OUTCOME_COLUMNS = ("delivered", "not_delivered", "send_failed", "error")
 COUNTER_COLUMNS = (
     *OUTCOME_COLUMNS,
     "broken_off",
+    "granted",
     "latency_sum_ms",
     "latency_count",
     *HISTOGRAM_COLUMNS,
@@ -42,6 +44,13 @@ def _broken_off_column() -> sa.Column[int]:
     return sa.Column("broken_off", sa.Integer, nullable=False, server_default="0")
 
 
+def _granted_column() -> sa.Column[int]:
+    # Attempts leased in the bucket, by lease time, unlike the outcomes (counted by
+    # completion): what each country's cap counts. Defaults to 0 for rows written
+    # before it was counted (migration 0018).
+    return sa.Column("granted", sa.Integer, nullable=False, server_default="0")
+
+
 def _rollup_table(name: str) -> sa.Table:
     return sa.Table(
         name,
@@ -53,6 +62,7 @@ def _rollup_table(name: str) -> sa.Table:
         sa.Column("operator", sa.String(32), nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
         _broken_off_column(),
+        _granted_column(),
         sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
         sa.Column("latency_count", sa.Integer, nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),
@@ -102,6 +112,7 @@ metrics_hour_country_table = sa.Table(
     sa.Column("country", sa.String(2), primary_key=True),
     *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
     _broken_off_column(),
+    _granted_column(),
     sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
     sa.Column("latency_count", sa.Integer, nullable=False),
     *(sa.Column(name, sa.Integer, nullable=False) for name in HISTOGRAM_COLUMNS),

@@ -2,6 +2,8 @@
 
 `completed` counts the attempts that judge a route; those broken off
 (`smsfleet.attempts.models.BROKEN_OFF_CODES`) are counted apart, in `broken_off`.
+`granted` counts the attempts leased, by lease time rather than completion: what each
+country's cap counts, whether or not the attempt was reported yet.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Tally:
     send_failed: int = 0
     error: int = 0
     broken_off: int = 0
+    granted: int = 0
     latency_sum_ms: int = 0
     latency_count: int = 0
     histogram: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_SIZE)
@@ -36,17 +39,13 @@ class Tally:
     def completed(self) -> int:
         return self.delivered + self.not_delivered + self.send_failed + self.error
 
-    @property
-    def closed(self) -> int:
-        """Every attempt closed, broken off or not: each took a slot of the cap."""
-        return self.completed + self.broken_off
-
     def add(self, other: Tally) -> None:
         self.delivered += other.delivered
         self.not_delivered += other.not_delivered
         self.send_failed += other.send_failed
         self.error += other.error
         self.broken_off += other.broken_off
+        self.granted += other.granted
         self.latency_sum_ms += other.latency_sum_ms
         self.latency_count += other.latency_count
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
@@ -56,16 +55,18 @@ class Tally:
     def from_values(cls, values: Sequence[Any]) -> Tally:
         """From the counter columns in `COUNTER_COLUMNS` order (SQL sums may be Decimal)."""
         numbers = [int(value or 0) for value in values]
-        delivered, not_delivered, send_failed, error, broken_off, latency_sum, count = numbers[:7]
+        delivered, not_delivered, send_failed, error, broken_off, granted = numbers[:6]
+        latency_sum, count = numbers[6:8]
         return cls(
             delivered,
             not_delivered,
             send_failed,
             error,
             broken_off,
+            granted,
             latency_sum,
             count,
-            numbers[7:],
+            numbers[8:],
         )
 
     def values(self) -> dict[str, int]:
@@ -77,6 +78,7 @@ class Tally:
             )
         )
         row["broken_off"] = self.broken_off
+        row["granted"] = self.granted
         row["latency_sum_ms"] = self.latency_sum_ms
         row["latency_count"] = self.latency_count
         row.update(zip(HISTOGRAM_COLUMNS, self.histogram, strict=True))

@@ -84,9 +84,9 @@ def test_purge_deletes_what_completed_before_and_what_was_left_open_before(
             ("UZ_a", None, timedelta(minutes=30)),  # open, leased after it: stays
         ],
     )
-    assert ledger.earliest_completed() == NOW - timedelta(hours=2)
+    assert ledger.earliest() == NOW - timedelta(hours=2, seconds=5)  # the first lease
     assert ledger.purge(before=NOW - timedelta(hours=1)) == 2
-    assert ledger.earliest_completed() == NOW - timedelta(minutes=30)
+    assert ledger.earliest() == NOW - timedelta(minutes=30, seconds=5)
     left = ledger.recent(limit=10)
     assert sorted(a.id for a in left) == [f"{2:032x}", f"{3:032x}"]
     assert ledger.purge(before=NOW - timedelta(hours=1)) == 0

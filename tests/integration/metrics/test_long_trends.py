@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Outcome, is_broken_off
 from smsfleet.attempts.store import attempts_table
-from smsfleet.metrics.buckets import HOUR, floor_to
+from smsfleet.metrics.buckets import HOUR, MINUTE, floor_to
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, Timeseries
 from smsfleet.metrics.series import bucketed_percentile
 from smsfleet.metrics.tables import (
@@ -36,7 +36,7 @@ GROUPINGS: dict[str | None, Callable[[Attempt], str]] = {
     "pair": lambda attempt: attempt.pair,
     "program": lambda attempt: attempt.program,
 }
-Figures = tuple[int, int, int, int, float | None, int | None]
+Figures = tuple[int, int, int, int, int, float | None, int | None]
 
 
 def _coarse(latency: int) -> int:
@@ -50,33 +50,47 @@ def _coarse(latency: int) -> int:
 def expected(
     attempts: list[Attempt], grouping: str | None, start: datetime, end: datetime
 ) -> dict[str, dict[datetime, Figures]]:
-    """Per key and hour: sent, delivered, failed, completed, success rate, p95 (coarse)."""
+    """Per key and hour: sent, delivered, failed, completed, granted (by lease time),
+    success rate, p95 (coarse)."""
     counts: dict[str, dict[datetime, list[int]]] = {}
     first = floor_to(start, HOUR)  # a trend's first point starts on the hour
+
+    def row_of(attempt: Attempt, at: datetime) -> list[int]:
+        hours = counts.setdefault(GROUPINGS[grouping](attempt), {})
+        return hours.setdefault(floor_to(at, HOUR), [0] * (5 + len(LATENCY_BUCKETS_MS) + 1))
+
     for attempt in attempts:
         assert attempt.completed_at is not None and attempt.outcome is not None
+        if first <= attempt.leased_at < end:
+            row_of(attempt, attempt.leased_at)[4] += 1
         if not first <= attempt.completed_at < end or is_broken_off(
             attempt.outcome, attempt.error_code
         ):
             continue
-        hour = floor_to(attempt.completed_at, HOUR)
-        key = GROUPINGS[grouping](attempt)
-        row = counts.setdefault(key, {}).setdefault(hour, [0] * (4 + len(LATENCY_BUCKETS_MS) + 1))
+        row = row_of(attempt, attempt.completed_at)
         row[
             ["delivered", "not_delivered", "send_failed", "error"].index(attempt.outcome.value)
         ] += 1
         if attempt.outcome is Outcome.delivered and attempt.latency_ms is not None:
-            row[4 + _coarse(attempt.latency_ms)] += 1
+            row[5 + _coarse(attempt.latency_ms)] += 1
     result: dict[str, dict[datetime, Figures]] = {}
     for key, hours in counts.items():
-        for hour, (delivered, not_delivered, send_failed, error, *histogram) in hours.items():
+        for hour, (
+            delivered,
+            not_delivered,
+            send_failed,
+            error,
+            granted,
+            *histogram,
+        ) in hours.items():
             completed = delivered + not_delivered + send_failed + error
             result.setdefault(key, {})[hour] = (
                 delivered + not_delivered,
                 delivered,
                 send_failed + error,
                 completed,
-                delivered / completed,
+                granted,
+                delivered / completed if completed else None,
                 bucketed_percentile(histogram, 0.95),
             )
     return result
@@ -94,10 +108,11 @@ def check(trend: Timeseries, want: dict[str, dict[datetime, Figures]], keys: set
                 point.delivered,
                 point.failed,
                 point.completed,
+                point.granted,
                 point.success_rate,
                 point.latency_p95_ms,
             )
-            zero = (0, 0, 0, 0, None, None)
+            zero = (0, 0, 0, 0, 0, None, None)
             assert figures == want.get(series.key, {}).get(point.t, zero), (series.key, point.t)
 
 
@@ -144,18 +159,20 @@ def test_long_hourly_trends_equal_the_raw_attempts(fleet: Fleet) -> None:
         assert set(kinds.scalars()) == {"fleet", "country", "pair", "program"}
     assert check_all(fleet, attempts) == raw_only
 
-    # A late attempt in an old hour (of a pair, country and program seen nowhere else),
-    # rolled up again: only that hour of its week changes.
+    # A late attempt in old hours (of a pair, country and program seen nowhere else:
+    # leased in one hour, reported in the next), rolled up again: only those hours of
+    # its week change.
     late = fleet.attempt(
         "KZ_kcell", "program3", Outcome.delivered, T0 - timedelta(hours=30), latency_ms=777
     )
+    again = {"start": T0 - timedelta(hours=30, minutes=1), "end": T0 - timedelta(hours=29)}
     service.ingest([late])
-    service.rollups.rollup(start=T0 - timedelta(hours=30), end=T0 - timedelta(hours=29))
+    service.rollups.rollup(**again)
     check_all(fleet, [*attempts, late])
-    # Gone from the ledger and rolled up again: the hour no longer counts it.
+    # Gone from the ledger and rolled up again: the hours no longer count it.
     with service.store.engine.begin() as connection:
         connection.execute(attempts_table.delete().where(attempts_table.c.id == late.id))
-    service.rollups.rollup(start=T0 - timedelta(hours=30), end=T0 - timedelta(hours=29))
+    service.rollups.rollup(**again)
     assert check_all(fleet, attempts) == raw_only
 
 
@@ -183,6 +200,7 @@ def test_migrating_from_before_the_week_series_fills_them_from_the_hour_rollups(
             assert table.name not in sa.inspect(connection).get_table_names()
     finally:
         migrate_metrics(engine, "head")
+    fleet.metrics.job.run_once()  # counts the grants of the attempts kept (0018)
     assert stored() == written
     check_all(fleet, attempts)
 
@@ -239,8 +257,54 @@ def test_migration_0015_counts_stored_attempts_broken_off_apart(fleet: Fleet) ->
             connection.execute(metrics_week_series_table.delete())
     finally:
         migrate_metrics(engine, "head")
+    fleet.metrics.job.run_once()  # counts the grants of the attempts kept (0018)
     assert stored() == written
     check_all(fleet, [*attempts, *broken_off])
+
+
+def test_migration_0018_counts_the_grants_of_the_attempts_kept(fleet: Fleet) -> None:
+    """Rollups stored before 0018 had no grants, and week series 4 figures an hour; 0018
+    adds them, sends the rollup job back over the attempts kept, and refolds the week
+    series. Its downgrade gives the series back their 4 figures."""
+    attempts = fleet.random_attempts(1_500, start=START, span=timedelta(hours=50))
+    service = fleet.metrics.service
+    service.ingest(attempts)
+    fleet.clock.current = T0 + timedelta(seconds=30)
+    fleet.metrics.job.run_once()
+    engine = service.store.engine
+    rollups = (metrics_minute_table, metrics_hour_table, metrics_hour_country_table)
+
+    def stored() -> list[list[tuple[object, ...]]]:
+        with engine.connect() as connection:
+            return [
+                [
+                    tuple(row)
+                    for row in connection.execute(
+                        sa.select(table).order_by(*table.primary_key.columns)
+                    )
+                ]
+                for table in (*rollups, metrics_week_series_table)
+            ]
+
+    def granted(table: sa.Table) -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.sum(table.c.granted))).scalar_one())
+
+    written = stored()
+    assert [granted(table) for table in rollups] == [len(attempts)] * 3
+    try:
+        migrate_metrics(engine, "0017", down=True)
+        with engine.connect() as connection:
+            blobs = connection.execute(sa.select(metrics_week_series_table.c.hours)).scalars()
+            assert {len(blob) for blob in blobs} == {168 * 4 * 4}
+    finally:
+        migrate_metrics(engine, "head")
+    assert service.store.rolled_until() == floor_to(min(a.leased_at for a in attempts), MINUTE)
+    # Read from the raw attempts until the job has rolled them up again.
+    check_all(fleet, attempts)
+    fleet.metrics.job.run_once()
+    assert stored() == written
+    check_all(fleet, attempts)
 
 
 @pytest.mark.parametrize("grouping", [None, "pair"])

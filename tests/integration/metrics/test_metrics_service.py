@@ -74,7 +74,8 @@ def test_summary_by_pair_equals_hand_computed_values(fleet: Fleet) -> None:
     assert (totals.completed, totals.success_rate) == (6, 0.5)
     assert (totals.latency_p50_ms, totals.latency_p95_ms) == (1519, 2959)
     assert totals.errors_by_code == {"E_SEND": 1, "E_TIMEOUT": 1}
-    assert totals.achieved_per_minute == 1.5  # 6 completed over 4 minutes
+    # Each leased 30 s before its report: the first before the window, the open one in it.
+    assert (totals.granted, totals.achieved_per_minute) == (6, 1.5)  # over 4 minutes
 
     by_country = fleet.metrics.service.summary(start=T0, end=at(4), group_by="country")
     countries = {group.key: group for group in by_country.groups}
@@ -87,11 +88,51 @@ def test_summary_by_pair_equals_hand_computed_values(fleet: Fleet) -> None:
 
 
 def test_the_two_minute_window_counts_what_completed_in_its_last_two_minutes(fleet: Fleet) -> None:
-    """The dashboard's "sent per minute" window, the same as the dispatcher's goals'."""
+    """The dashboard's "sent per minute" window, the same as the dispatcher's goals';
+    its grants are those leased in it."""
     hand_dataset(fleet)  # now 4:30: the window holds 2:30 to 4:30
     totals = fleet.metrics.service.summary(window="2m", group_by="pair").totals
     assert (totals.completed, totals.sent, totals.delivered, totals.errors) == (2, 1, 1, 1)
-    assert totals.achieved_per_minute == 1.0
+    # Leased at 2:45 (reported at 3:15) and 3:00 (still open).
+    assert (totals.granted, totals.achieved_per_minute) == (2, 1.0)
+
+
+def test_a_minutes_grants_never_exceed_the_cap_though_its_reports_may(fleet: Fleet) -> None:
+    """A country granted 10 sends a minute, reported 5 s to 2 min later: reports bunch,
+    so some minutes complete more than 10, while each minute's grants, counted by lease
+    time, are 10, from raw attempts and from rollups alike."""
+    delays = (5, 110, 20, 95, 10, 60, 15, 30, 100, 45)  # seconds from lease to report
+    attempts = []
+    for minute in range(10):
+        for index in range(10):
+            leased = at(minute, 6 * index)
+            delay = timedelta(seconds=delays[(index + minute) % len(delays)])
+            attempts.append(
+                fleet.attempt(
+                    "UZ_uzmobile",
+                    "program1",
+                    Outcome.not_delivered,
+                    leased + delay,
+                    leased_before=delay,
+                )
+            )
+    service = fleet.metrics.service
+    service.ingest(attempts)
+    fleet.clock.current = at(13)
+
+    def per_minute() -> list[tuple[int, int]]:
+        trend = service.timeseries(start=T0, end=at(10), step="1m", group_by="country")
+        (series,) = trend.series
+        return [(point.granted, point.sent) for point in series.points]
+
+    raw = per_minute()
+    assert [granted for granted, _ in raw] == [10] * 10
+    assert max(sent for _, sent in raw) > 10  # what the cap does not count
+    uz = service.summary(start=T0, end=at(10), group_by="country", key="UZ").groups[0]
+    assert (uz.granted, uz.achieved_per_minute, uz.cap_per_minute) == (100, 10.0, 10)
+    fleet.metrics.job.run_once()
+    assert service.store.rolled_until() == at(12)
+    assert per_minute() == raw
 
 
 def test_summary_is_the_same_from_rollups(fleet: Fleet) -> None:
@@ -112,14 +153,15 @@ def test_timeseries_and_heatmap_equal_hand_computed_values(fleet: Fleet) -> None
     )
     assert [s.key for s in series.series] == ["UZ_uzmobile"]
     points = [
-        (p.t, p.sent, p.delivered, p.failed, p.success_rate, p.latency_p95_ms)
+        (p.t, p.sent, p.delivered, p.failed, p.granted, p.success_rate, p.latency_p95_ms)
         for p in series.series[0].points
     ]
+    # Grants by lease time (30 s before each report; the first leased before T0).
     assert points == [
-        (at(0), 2, 2, 0, 1.0, 1519),
-        (at(1), 1, 0, 0, 0.0, None),
-        (at(2), 0, 0, 0, None, None),
-        (at(3), 0, 0, 0, None, None),
+        (at(0), 2, 2, 0, 1, 1.0, 1519),
+        (at(1), 1, 0, 0, 1, 0.0, None),
+        (at(2), 0, 0, 0, 0, None, None),
+        (at(3), 0, 0, 0, 0, None, None),
     ]
     heatmap = fleet.metrics.service.heatmap(start=T0, end=at(4))
     assert heatmap.hours == [T0]
@@ -174,14 +216,18 @@ def test_attempts_broken_off_are_counted_apart_from_the_routes_figures(fleet: Fl
         (point,) = service.timeseries(start=T0, end=at(2), step="1h").series[0].points
         return (
             (totals.completed, totals.delivered, totals.errors, totals.failed),
-            (totals.broken_off, totals.success_rate, totals.achieved_per_minute),
+            (totals.broken_off, totals.success_rate),
+            (totals.granted, totals.achieved_per_minute),
             totals.errors_by_code,
             (point.completed, point.failed, point.success_rate),
         )
 
     expected = (
         (3, 2, 1, 1),
-        (3, 2 / 3, 3.0),  # six slots taken over two minutes
+        (3, 2 / 3),
+        # Each leased 30 s before its report: four leased in the two minutes, broken off
+        # or not (each took a slot of the cap).
+        (4, 2.0),
         {"E_TIMEOUT": 1, "interrupted": 1, "lease_expired": 1, "lease_lost": 1},
         (3, 1, 2 / 3),
     )

@@ -1,13 +1,13 @@
-"""metrics: attempts broken off counted apart from errors (broken_off), week series filled
+"""metrics: attempts broken off counted apart from errors (broken_off)
 
 An error coded `interrupted`, `lease_lost` or `lease_expired` (an attempt given up by a
 stop, a kill or a lost lease) says nothing of its route. `metrics_minute`,
 `metrics_hour` and `metrics_hour_country` get a `broken_off` column, filled from the
 error codes the rollups kept beside them, and those attempts are taken off `error`
 (never below zero: a program may have used such a code on another outcome). The week
-series are then refolded from the hours, all of them: their `failed` changed
-wherever an hour held such an error, and this also fills them from the hours, as
-0013 once did itself.
+series' `failed` changed wherever an hour held such an error: 0018 refolds them all
+from the hours (this revision once did, with the code's fold, which reads the hours'
+columns as they are at head).
 
 Revision ID: 0015
 Revises: 0014
@@ -15,12 +15,8 @@ Revises: 0014
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import sqlalchemy as sa
 from alembic import op
-
-from smsfleet.metrics.rollups import refold_series_from_hours
 
 revision = "0015"
 down_revision = "0014"
@@ -67,25 +63,6 @@ def upgrade() -> None:
             .where(rollup.c.broken_off > 0)
             .values(error=rollup.c.error - rollup.c.broken_off)
         )
-    _refold_week_series(connection)
-
-
-def _refold_week_series(connection: sa.Connection) -> None:
-    """A day at a time from the hours (the code's fold, as at this revision)."""
-    first, last = connection.execute(
-        sa.text("SELECT MIN(bucket), MAX(bucket) FROM metrics_hour")
-    ).one()
-    if first is None:
-        return
-    day = _aware(first).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day <= _aware(last):
-        refold_series_from_hours(connection, day, day + timedelta(days=1))
-        day += timedelta(days=1)
-
-
-def _aware(value: datetime | str) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:

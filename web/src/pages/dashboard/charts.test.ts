@@ -21,6 +21,7 @@ describe("trend lines", () => {
       delivered: 1,
       failed: 0,
       completed: 1,
+      granted: 1,
       success_rate,
       latency_p95_ms: null,
     });
@@ -46,6 +47,7 @@ describe("the step still running", () => {
     delivered: 1,
     failed: 0,
     completed: 1,
+    granted: 1,
     success_rate: 1,
     latency_p95_ms: null,
   });

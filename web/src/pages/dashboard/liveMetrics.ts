@@ -21,7 +21,8 @@ export function asAttempt(data: unknown): AttemptMessage | null {
   return OUTCOMES.has(outcome) ? { pair, country, outcome, brokenOff: brokenOff === true } : null;
 }
 
-/** The counters with one more completed attempt: the same sums as the server's summary. */
+/** The counters with one more completed attempt: the same sums as the server's summary
+ * (its grant was counted when it was leased, which the next reload brings). */
 function counted<C extends MetricsTotals>(counters: C, { outcome, brokenOff }: AttemptMessage): C {
   if (brokenOff) return { ...counters, broken_off: counters.broken_off + 1 };
   const delivered = counters.delivered + (outcome === "delivered" ? 1 : 0);
@@ -52,6 +53,7 @@ export const NO_COUNTS = {
   errors: 0,
   completed: 0,
   broken_off: 0,
+  granted: 0,
   success_rate: null,
   achieved_per_minute: 0,
 } as const satisfies MetricsTotals;
