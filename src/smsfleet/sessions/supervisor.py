@@ -414,7 +414,8 @@ class Supervisor:
         now: datetime,
     ) -> None:
         status = tick.status
-        if status.observed_generation != spec.generation:
+        acted = status.observed_generation != spec.generation
+        if acted:
             # Someone acted: a start after `fatal` gets a fresh budget of failures.
             self._update(
                 tick, observed_generation=spec.generation, quick_failures=0, backoff_until=None
@@ -441,7 +442,7 @@ class Supervisor:
         ):
             return  # waiting to retry, unless someone asked for a restart: that is now
         elif pair is not None:
-            self._begin_start(tick, spec, pair, now)
+            self._begin_start(tick, spec, pair, now, asked=acted)
 
     def _want_running(self, spec: SessionSpec, reason: str, now: datetime) -> SessionSpec:
         if spec.desired == DesiredState.running:
@@ -572,13 +573,18 @@ class Supervisor:
         self._move(tick, S.backoff, EventKind.backoff, now, retry)
         self._update(tick, quick_failures=failures, backoff_until=until)
 
-    def _begin_start(self, tick: _Tick, spec: SessionSpec, pair: Pair, now: datetime) -> None:
+    def _begin_start(
+        self, tick: _Tick, spec: SessionSpec, pair: Pair, now: datetime, *, asked: bool
+    ) -> None:
+        """Start the session; `asked`: someone acted since the last tick (a new generation)."""
         status = tick.status
         counted: dict[str, int] = {}
         if spec.restart_asked_since(status.started_at):
             counted["requested_restarts"] = status.requested_restarts + 1  # someone acted
-        elif status.state not in (S.stopped, S.fatal):  # after giving up, a start: no restart
-            counted["restarts"] = status.restarts + 1  # after an exit, a hang, a failed start
+        elif not asked and status.state not in (S.stopped, S.fatal):
+            # After an exit, a hang, a failed start. A person's start (from `stopped`, after
+            # giving up, or in backoff before the retry) is no restart of the supervisor's.
+            counted["restarts"] = status.restarts + 1
         self._move(tick, S.starting, EventKind.starting, now)
         self._update(tick, started_at=now, backoff_until=None, **counted)
         try:

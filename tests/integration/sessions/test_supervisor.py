@@ -482,3 +482,28 @@ def test_restart_asked_again_before_it_is_carried_out_is_one_restart(fleet: Flee
         event.kind.value for event in fleet.store.session_events.recent(limit=20, session=name)
     ]
     assert events.count("restart_requested") == 2
+
+
+def test_a_start_asked_for_in_backoff_is_a_persons_start_not_a_supervisor_restart(
+    fleet: Fleet,
+) -> None:
+    name = fleet.add_pair("uzmobile", CRASHING)
+    supervisor = fleet.supervisor(SupervisorPolicy(max_quick_failures=5))
+    fleet.want(name, DesiredState.running)
+    supervisor.reconcile_once()  # the first start: no restart
+    eventually(lambda: name not in fleet.screens())
+    supervisor.reconcile_once()
+    status = fleet.store.session_status.get(name)
+    assert status is not None and status.state == S.backoff and status.backoff_until
+    fleet.clock.advance((status.backoff_until - fleet.clock.now()).total_seconds())
+    supervisor.reconcile_once()  # the supervisor's retry: one restart of its own
+    eventually(lambda: name not in fleet.screens())
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.backoff  # its next retry is 2 s away
+    act(store=fleet.store, clock=fleet.clock, actor=ADMIN, name=name, action=SessionAction.start)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.starting  # at once, not at its retry
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    # The supervisor's one retry; a person's start is not one of its restarts.
+    assert (status.restarts, status.requested_restarts) == (1, 0)
