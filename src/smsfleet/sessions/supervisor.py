@@ -497,7 +497,10 @@ class Supervisor:
             # Started outside smsfleet, or still up from before a control-plane restart.
             pid = self._program_pid(tick, running)
             self._move(tick, S.running, EventKind.adopted, now, "found running", pid=pid)
-            self._update(tick, pid=pid, started_at=status.started_at or now)
+            # Started by hand after the supervisor gave up: a fresh budget of failures, as
+            # a start through smsfleet gets.
+            fresh = {"quick_failures": 0} if status.state == S.fatal else {}
+            self._update(tick, pid=pid, started_at=status.started_at or now, **fresh)
             return
         started_at = status.started_at or now
         if status.state == S.starting:

@@ -252,6 +252,30 @@ def test_a_session_started_outside_is_adopted_never_duplicated(fleet: Fleet) -> 
     assert fleet.screens() == [name]
 
 
+def test_a_session_started_by_hand_after_the_supervisor_gave_up_gets_a_fresh_budget(
+    fleet: Fleet,
+) -> None:
+    name = fleet.add_pair("uzmobile", CRASHING)
+    supervisor = fleet.supervisor(SupervisorPolicy(max_quick_failures=2))
+    fleet.want(name, DesiredState.running)
+    while fleet.state(name) != S.fatal:
+        supervisor.reconcile_once()  # starts it
+        eventually(lambda: name not in fleet.screens())
+        supervisor.reconcile_once()  # sees it gone
+        status = fleet.store.session_status.get(name)
+        assert status is not None
+        if status.backoff_until is not None:
+            fleet.clock.advance((status.backoff_until - fleet.clock.now()).total_seconds())
+    env = {**os.environ, "SCREENDIR": str(fleet.backend.screen_dir)}
+    subprocess.run(["screen", "-dmS", name, "sleep", "30"], env=env, check=True)
+    eventually(lambda: name in fleet.screens())
+    supervisor.reconcile_once()
+    assert fleet.kinds(name)[-2:] == ["fatal", "adopted"]
+    status = fleet.store.session_status.get(name)
+    assert status is not None and status.state == S.running
+    assert status.quick_failures == 0  # one quick exit now is not a give-up at once
+
+
 def test_concurrent_supervisors_never_start_two_screens(fleet: Fleet) -> None:
     name = fleet.add_pair("uzmobile", TICKING)
     first, second = fleet.supervisor(), fleet.supervisor()
