@@ -276,11 +276,17 @@ def _verdict(
                 f"in its cool-down of {_duration(cooldown)}: "
                 f"probed from {human_time(since + cooldown, now=now)}",
             )
+        # Written as the pair's state reason, which stays while it is probed: it says the
+        # rule at any count of probes, not what the first of them decide (the pair's
+        # standing says where its probes stand).
         interval = config.probe_interval.total_seconds()
         return Verdict(
             PolicyAction.probing,
-            f"cool-down of {_duration(cooldown)} over: probing at one send per {interval:g} s "
-            f"until {config.probe_samples} probes say whether it delivers",
+            f"cool-down of {_duration(cooldown)} over: one probe per {interval:g} s; from"
+            f" {config.probe_samples} probes, resumed once confidently over the"
+            f" {percent(resume)} resume line, paused again once confidently under"
+            f" {percent(pause)}; at {config.max_probes} probes, resumed if at or over"
+            f" {percent(resume)}, else paused again",
         )
     if pair.state is PairState.probing:
         if pair.is_high_priority:

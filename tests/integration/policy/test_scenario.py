@@ -36,7 +36,13 @@ from smsfleet.dispatch.service import Dispatcher, DispatchPolicy
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import PairState, PairUpdate
 from smsfleet.pairs.service import get_country, update_pair
-from smsfleet.policy.models import POLICY_ACTOR, EvidenceBound, PolicyAction, PolicyDecision
+from smsfleet.policy.models import (
+    POLICY_ACTOR,
+    EvidenceBound,
+    PolicyAction,
+    PolicyDecision,
+    StandingQuery,
+)
 from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.stats import Window, WindowStats, split_z, wilson_lower_bound
 from smsfleet.sessions.models import DesiredState, SessionState
@@ -575,6 +581,35 @@ def test_a_short_outage_costs_a_good_route_minutes(
         PolicyAction.probing,
         PolicyAction.resumed,
     ]
+
+
+def test_a_pair_probed_past_its_first_probes_says_what_it_waits_for_now(
+    fleet: Fleet, metrics_engine: Engine, make_world: MakeWorld
+) -> None:
+    """A route delivering 60 % while probed is neither confidently over the 70 % resume
+    line nor under the 50 % pause line on its first 10 probes, and is probed on: its
+    state reason, written when probing started, must still be true at 21 probes."""
+    world = make_world(fleet, metrics_engine)
+    route = world.add_route("uzmobile")
+    route.healthy = False
+    world.supervisor.reconcile_once()
+    world.run(5 * 60, until=[(route, PolicyAction.paused)])
+    route.delivers = lambda n: n % 5 in (0, 1, 2)  # 3 in 5, spread out
+    world.run(5 * 60, until=[(route, PolicyAction.probing)])
+    probing = world.decision(route, PolicyAction.probing)
+    world.run(21 * 30)
+    (standing,) = world.policy.standing(StandingQuery(pair=route.pair))
+    assert standing.state is PairState.probing
+    assert CONFIG.probe_samples < standing.samples < CONFIG.max_probes
+    pair = fleet.store.pairs.get(route.pair)
+    assert pair is not None and pair.state_reason is not None
+    assert pair.state_reason == f"probing by the policy: {probing.reason.split(': ', 1)[1]}"
+    assert "until 10 probes" not in pair.state_reason
+    assert pair.state_reason.endswith(
+        "from 10 probes, resumed once confidently over the 70 % resume line, paused again"
+        " once confidently under 50 %; at 30 probes, resumed if at or over 70 %, else paused"
+        " again"
+    )
 
 
 def test_a_route_that_stays_bad_is_probed_less_and_less_often(
