@@ -51,6 +51,7 @@ class ReasonKind(StrEnum):
     starting = "starting"
     sessions_down = "sessions_down"
     numbers_busy = "numbers_busy"
+    awaiting_codes = "awaiting_codes"
     failing = "failing"
     in_flight_limit = "in_flight_limit"
     refused = "refused"
@@ -69,6 +70,9 @@ _KIND_WORDS = {
     ReasonKind.starting: "its sessions started less than the window ago: not yet a full count",
     ReasonKind.sessions_down: "sessions wanted running are not running",
     ReasonKind.numbers_busy: "its test numbers all await codes: add test numbers",
+    ReasonKind.awaiting_codes: (
+        "its test numbers all await codes sent under a minute ago: none is late yet"
+    ),
     ReasonKind.failing: (
         "SMS not delivered, each holding its test number until the gateway gives up: "
         "the route fails"
@@ -354,6 +358,15 @@ def _reason(
             f"{goal.window_seconds} s the count is made over{paused}"
         )
     if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
+        if not seen.stale:
+            # Every code awaited was asked for under a minute ago: the numbers wait as any
+            # SMS in flight does, and its sessions' pace says they suffice. A route that
+            # has just stopped delivering looks the same for its first minute; more numbers
+            # would only wait too. Nothing to add before some code is late.
+            return ReasonKind.awaiting_codes, (
+                f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code,"
+                f" sent under a minute ago: none is late yet{paused}"
+            )
         # Undelivered SMS hold their numbers until the gateway gives up on them.
         late = f", {seen.stale} for over a minute" if seen.stale else ""
         return ReasonKind.numbers_busy, (

@@ -26,7 +26,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.core.nonblocking import may_block
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import LEASE_TTL_SECONDS, Settings
-from smsfleet.dispatch.goals import ReasonKind
+from smsfleet.dispatch.goals import CountryGoal, ReasonKind
 from smsfleet.dispatch.models import (
     EndedRequest,
     HeartbeatRequest,
@@ -473,6 +473,50 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
     assert _exposed(ready, "smsfleet_country_goal_short") == [
         ({"country": "UZ", "reason_kind": "numbers_busy", "reason": goal.reason_kind.words}, 1.0)
     ]
+
+
+def test_a_route_that_just_stopped_delivering_is_not_told_to_add_numbers(
+    ready: Worker,
+) -> None:
+    """A session at its cap, each code back in 8 s, until the route stops delivering: for
+    its first minute every number awaits a code none of which is late yet, as SMS in flight
+    do. More numbers would only wait too: none are advised until codes are late."""
+    started = ready.clock.now() - timedelta(minutes=10)
+    ready.store.session_status.add(
+        SessionStatus(
+            name=SESSION, state=SessionState.running, updated_at=started, started_at=started
+        )
+    )
+    in_flight: list[tuple[str, int]] = []
+    said: dict[int, CountryGoal] = {}
+    for second in range(0, 300 + 80, 2):
+        delivering = second < 300
+        for trigger_id, leased in list(in_flight):
+            if delivering and second - leased >= 8:
+                assert ready.report(trigger_id).status_code == 200
+                in_flight.remove((trigger_id, leased))
+        lease = ready.lease()
+        if lease["action"] == "send":
+            in_flight.append((lease["trigger_id"], second))
+        if second >= 300:
+            ready.settle()
+            [said[second - 300]] = [g for g in ready.dispatcher.goals() if g.country == "UZ"]
+        ready.clock.advance(2)
+    assert said[0].on_goal
+    short = {after: goal for after, goal in said.items() if not goal.on_goal}
+    first_minute = [goal for after, goal in short.items() if after < 50]
+    assert first_minute, [(after, goal.reason) for after, goal in said.items()]
+    for goal in first_minute:
+        assert goal.reason == (
+            "test numbers busy: 3 of 3 await a code, sent under a minute ago: none is late yet"
+        )
+        assert goal.reason_kind is ReasonKind.awaiting_codes
+    # Once most codes are late, the advice is the one for a route that may have broken.
+    late = said[max(said)]
+    assert late.reason_kind is ReasonKind.numbers_busy
+    assert late.reason is not None and late.reason.endswith(
+        "most codes are late: add test numbers only if the route delivers"
+    )
 
 
 def test_a_country_whose_sms_go_undelivered_is_told_its_route_fails(ready: Worker) -> None:

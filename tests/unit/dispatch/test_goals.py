@@ -209,6 +209,24 @@ def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
     assert goal.reason_kind is ReasonKind.numbers_busy
 
 
+def test_numbers_awaiting_codes_none_late_yet_are_not_told_to_grow() -> None:
+    """A route that has just stopped delivering holds every number for its first minute
+    with no code late yet, as SMS in flight do; its pace says the numbers suffice, and
+    more of them would only wait too. Numbers are advised once codes are late."""
+    pairs = [_pair("UZ_uzmobile", phones=3)]
+    outlook = _outlook(3, 8.0, 3)
+    waiting = _under(pairs, Granted(grants=17, awaiting=3), {}, outlook)
+    assert waiting.reason == (
+        "test numbers busy: 3 of 3 await a code, sent under a minute ago: none is late yet"
+    )
+    assert waiting.reason_kind is ReasonKind.awaiting_codes
+    one_late = _under(pairs, Granted(grants=15, awaiting=3, stale=1), {}, outlook)
+    assert (one_late.reason_kind, one_late.reason) == (
+        ReasonKind.numbers_busy,
+        "test numbers busy: 3 of 3 await a code, 1 for over a minute; add test numbers",
+    )
+
+
 def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     enough = _outlook(4, 6.0, 4)
     pairs = [_pair("UZ_uzmobile"), _pair("UZ_beeline")]
@@ -299,7 +317,8 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
     starting = goal(young)
     assert not starting.on_goal and starting.reason_kind is ReasonKind.starting
     assert starting.reason is not None and "45 s" in starting.reason
-    assert goal(window_old).reason_kind is ReasonKind.numbers_busy
+    # Past the window, its numbers await codes asked for under a minute ago: not late.
+    assert goal(window_old).reason_kind is ReasonKind.awaiting_codes
     # Too few numbers show at once, said with the pace still being measured.
     few = _outlook(2, 30.0, 2, country="AZ")
     assert goal(young, few).reason == (
@@ -402,15 +421,16 @@ def test_a_route_is_failing_on_evidence_not_on_a_count() -> None:
 
 
 def test_test_numbers_are_added_only_where_a_failing_pair_holds_fewer_than_half() -> None:
-    """A healthy pair short of numbers beside a failing one that holds few: add numbers.
-    When the failing pair holds most of them, numbers would not help: the route is named."""
+    """A healthy pair short of numbers (some held over a minute) beside a failing one that
+    holds few: add numbers. When the failing pair holds most of them, numbers would not
+    help: the route is named."""
     pairs = [_pair("UZ_beeline", phones=4), _pair("UZ_uzmobile", phones=4)]
     outlook = _outlook(8, 13.0, 8)
 
     def goal(failing_holds: int) -> CountryGoal:
         return _under(
             pairs,
-            Granted(grants=14, awaiting=7),
+            Granted(grants=14, awaiting=7, stale=2),
             {
                 "UZ_beeline": _route(48, 50, 7 - failing_holds),
                 "UZ_uzmobile": _route(25, 50, failing_holds),
@@ -421,7 +441,7 @@ def test_test_numbers_are_added_only_where_a_failing_pair_holds_fewer_than_half(
     few = goal(failing_holds=2)
     assert (few.reason_kind, few.reason) == (
         ReasonKind.numbers_busy,
-        "test numbers busy: 7 of 8 await a code; add test numbers",
+        "test numbers busy: 7 of 8 await a code, 2 for over a minute; add test numbers",
     )
     most = goal(failing_holds=4)
     # Two pairs failing: each named, with its own figures.
