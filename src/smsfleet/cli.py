@@ -170,7 +170,13 @@ def demo(
     data_dir: DataDir = None,
     simulator_port: Annotated[int, typer.Option(help="Port of the gateway simulator")] = 8100,
     search_port: Annotated[int, typer.Option(help="Port of the search service")] = 8200,
-    sessions: Annotated[bool, typer.Option(help="Start the demo sessions")] = True,
+    sessions: Annotated[
+        bool,
+        typer.Option(
+            help="Start the demo sessions. With --no-sessions the high-priority pairs'"
+            " sessions still start, as a high-priority pair's sessions always do"
+        ),
+    ] = True,
     keep_sessions: Annotated[
         bool, typer.Option(help="Leave the sessions running on exit; the next start adopts them")
     ] = False,

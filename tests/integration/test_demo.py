@@ -26,9 +26,11 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from typer.testing import CliRunner
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from smsfleet.cli import app
 from smsfleet.demo import DEMO_PAIRS
 from smsfleet.sessions.models import SessionState
 from smsfleet.stores import open_config_store
@@ -245,3 +247,15 @@ def test_sigterm_stops_the_demo_as_ctrl_c_does_and_access_log_prints_each_reques
         eventually(logged('"POST /api/v1/worker/lease HTTP/1.1" 200'), LIVE_TIMEOUT, "a lease")
         demo.process.send_signal(signal.SIGTERM)
         _assert_all_stopped(demo, len(names))
+
+
+def test_the_help_says_no_sessions_still_starts_the_high_priority_ones() -> None:
+    """A high-priority pair's sessions are wanted running from the start, by anyone's
+    leave or none: --no-sessions leaves the others stopped, and says so."""
+    result = CliRunner().invoke(app, ["demo", "--help"])
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.replace("│", " ").split())
+    assert (
+        "Start the demo sessions. With --no-sessions the high-priority pairs' sessions still"
+        " start, as a high-priority pair's sessions always do"
+    ) in words
