@@ -302,6 +302,7 @@ def _build(
             secret=settings.jwt_secret,
             access_ttl=timedelta(minutes=settings.access_token_minutes),
             refresh_ttl=timedelta(days=settings.refresh_token_days),
+            refresh_grace=timedelta(seconds=settings.refresh_grace_seconds),
             max_logins_per_user=settings.login.max_open_per_user,
         ),
         login_throttle=LoginThrottle(

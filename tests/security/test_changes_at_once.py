@@ -1,7 +1,8 @@
 """Two changes made at once never undo each other, on every config backend: a revoked API
 key stays revoked, a disabled user stays disabled, and a password change or a logout
 everywhere ends every token issued before it, whichever of the two requests writes last;
-of two refreshes with one refresh token, one gets new tokens and the other ends the login.
+of two refreshes with one refresh token, both get new tokens with the one refresh token
+the login takes next (the refresh grace), and neither ends the login.
 
 Each race is made to happen every time, not by chance: the request under test reads
 through a store that lets another request (on a store of its own, as on another replica)
@@ -25,7 +26,7 @@ from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Conflict, Unauthorized
 from smsfleet.core.records import RecordStore
-from smsfleet.core.security import PasswordChecks, hash_password, needs_rehash
+from smsfleet.core.security import PasswordChecks, decode_token, hash_password, needs_rehash
 from smsfleet.stores import ConfigStore
 from tests.support.interleaved import Interleaved
 
@@ -243,21 +244,33 @@ def test_a_login_that_hashes_the_password_anew_keeps_a_logout_everywhere_made_me
         _refresh(elsewhere, before)
 
 
-def test_of_two_refreshes_with_one_token_the_second_ends_the_login(
+def test_of_two_refreshes_with_one_token_both_keep_the_login(
     config_store: ConfigStore, elsewhere: ConfigStore
 ) -> None:
     """Both read the login taking that token; the other one's new token is written first,
-    so this one's is not, and the login ends: neither holder keeps it."""
+    so this one's is not: it answers with the other's (the token it replaced refreshes
+    for the refresh grace), and the login goes on with that one token to take next."""
     _alice(config_store, password_hash=hash_password(PASSWORD))
     tokens = _login(config_store, PASSWORD)
     won: list[TokenPair] = []
     logins = Interleaved(config_store.logins)
     logins.before_next_writes(lambda: won.append(_refresh(elsewhere, tokens)))
-    with pytest.raises(auth_service.LoginEnded, match="already used"):
-        _refresh(config_store, tokens, logins)
+    lost = _refresh(config_store, tokens, logins)
     assert logins.pending == 0 and len(won) == 1
+    assert _refresh_id(lost) == _refresh_id(won[0])
+    onwards = _refresh(elsewhere, lost)
+    # Once that token is used, the token before it is two refreshes back: a copy.
+    with pytest.raises(auth_service.LoginEnded, match="already used"):
+        _refresh(elsewhere, tokens)
     with pytest.raises(Unauthorized, match="logged out"):
-        _refresh(elsewhere, won[0])
+        _refresh(elsewhere, onwards)
+
+
+def _refresh_id(tokens: TokenPair) -> str:
+    claims = decode_token(
+        tokens.refresh_token, secret=POLICY.secret, kind="refresh", now=CLOCK.now()
+    )
+    return claims.token_id
 
 
 def test_a_refresh_token_of_a_login_not_on_record_is_refused(config_store: ConfigStore) -> None:

@@ -44,12 +44,16 @@ class User(BaseModel):
 
 class Login(BaseModel):
     """A login, until it ends: its tokens carry its `session`, and its refresh token is
-    good for one refresh, the one whose id is `refresh_id`."""
+    good for one refresh, the one whose id is `refresh_id`. The one it replaced last
+    (`replaced_id`, at `replaced_at`) still refreshes for the refresh grace after that,
+    to `refresh_id` again: a page reloaded while its refresh was on the way holds it."""
 
     session: str
     username: str
     refresh_id: str
     expires_at: Timestamp
+    replaced_id: str | None = None
+    replaced_at: Timestamp | None = None
 
 
 class RevokedSession(BaseModel):

@@ -43,7 +43,11 @@ from smsfleet.core.security import (
     new_token_id,
     verify_password,
 )
-from smsfleet.core.settings import MAX_OPEN_LOGINS_PER_USER, weak_password_reason
+from smsfleet.core.settings import (
+    MAX_OPEN_LOGINS_PER_USER,
+    REFRESH_GRACE_SECONDS,
+    weak_password_reason,
+)
 
 __all__ = [
     "ADMIN_USERNAME",
@@ -73,6 +77,8 @@ class TokenPolicy:
     refresh_ttl: timedelta
     # Logins one user holds at once: a further one ends their oldest.
     max_logins_per_user: int = MAX_OPEN_LOGINS_PER_USER
+    # How long a refresh token just replaced still refreshes, to the one that replaced it.
+    refresh_grace: timedelta = timedelta(seconds=REFRESH_GRACE_SECONDS)
 
 
 def _check_password_strength(password: str) -> None:
@@ -195,8 +201,10 @@ def issue_tokens(
     clock: Clock,
     session: str | None = None,
     session_expires_at: datetime | None = None,
+    refresh_id: str | None = None,
 ) -> IssuedTokens:
-    """Tokens for a new login, or (with `session`) new tokens for the same login.
+    """Tokens for a new login, or (with `session`) new tokens for the same login, with a
+    new refresh token or (with `refresh_id`) the one of that id again.
 
     A login lasts the refresh lifetime from when it began: refreshing never extends it.
     """
@@ -205,7 +213,7 @@ def issue_tokens(
     refresh_ttl = policy.refresh_ttl
     if session_expires_at is not None:
         refresh_ttl = min(refresh_ttl, session_expires_at - now)
-    refresh_id = new_token_id()
+    refresh_id = refresh_id or new_token_id()
 
     def token(kind: TokenKind, ttl: timedelta, token_id: str) -> str:
         return encode_token(
@@ -263,28 +271,59 @@ def refresh(
     refresh_token: str,
 ) -> TokenPair:
     """New tokens for the login of `refresh_token`, which is good once: the new refresh
-    token replaces it. Presented again, it ends the login (`LoginEnded`), since a copy of
-    it may be in other hands, and whoever refreshes first must not keep the login."""
-    claims = decode_token(refresh_token, secret=policy.secret, kind="refresh", now=clock.now())
+    token replaces it. For the policy's `refresh_grace` after, it still refreshes, to the
+    token that replaced it (a page reloaded while its refresh was on the way kept it, and
+    two requests may refresh with it at once). Presented again later, or once its
+    successor was replaced in turn, it ends the login (`LoginEnded`), since a copy of it
+    may be in other hands, and whoever refreshes first must not keep the login."""
+    now = clock.now()
+    claims = decode_token(refresh_token, secret=policy.secret, kind="refresh", now=now)
     user = check_claims(users=users, revoked=revoked, claims=claims)
     login = logins.get(claims.session)
+    if (
+        login is not None
+        and login.username == user.username
+        and login.refresh_id == claims.token_id
+    ):
+        issued = issue_tokens(
+            user=user,
+            policy=policy,
+            clock=clock,
+            session=claims.session,
+            session_expires_at=claims.expires_at,
+        )
+        # Only while it takes this token: of two refreshes with one token, one replaces it.
+        replaced = {"refresh_id": issued.refresh_id, "replaced_id": claims.token_id}
+        if logins.update(
+            claims.session, {**replaced, "replaced_at": now}, where={"refresh_id": claims.token_id}
+        ):
+            return issued.tokens
+        login = logins.get(claims.session)  # as the other refresh left it
     if login is None or login.username != user.username:
         raise Unauthorized("login ended: log in again")
-    issued = issue_tokens(
+    if not _in_grace(login, claims.token_id, policy, now):
+        raise LoginEnded(
+            _end_login(revoked=revoked, logins=logins, claims=claims, policy=policy, clock=clock)
+        )
+    return issue_tokens(
         user=user,
         policy=policy,
         clock=clock,
         session=claims.session,
         session_expires_at=claims.expires_at,
+        refresh_id=login.refresh_id,
+    ).tokens
+
+
+def _in_grace(login: Login, token_id: str, policy: TokenPolicy, now: datetime) -> bool:
+    """Whether the refresh token `token_id` is the one `login` replaced last, less than the
+    refresh grace ago: it then refreshes to the token that replaced it, not a new one, so
+    the login keeps one refresh token to take next."""
+    return (
+        login.replaced_id == token_id
+        and login.replaced_at is not None
+        and now - login.replaced_at < policy.refresh_grace
     )
-    # Only while it takes this token: of two refreshes with one token, one gets through.
-    if login.refresh_id != claims.token_id or not logins.update(
-        claims.session, {"refresh_id": issued.refresh_id}, where={"refresh_id": claims.token_id}
-    ):
-        raise LoginEnded(
-            _end_login(revoked=revoked, logins=logins, claims=claims, policy=policy, clock=clock)
-        )
-    return issued.tokens
 
 
 def authenticate(

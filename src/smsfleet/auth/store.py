@@ -31,7 +31,8 @@ revoked_sessions_table = sa.Table(
 )
 REVOKED_SESSIONS_COLLECTION = "revoked_sessions"
 
-# Logins under way, each with the id of the one refresh token it takes next.
+# Logins under way, each with the id of the one refresh token it takes next, and of the
+# one that took it last with when (which refreshes again for the refresh grace after).
 logins_table = sa.Table(
     "logins",
     config_metadata,
@@ -39,6 +40,8 @@ logins_table = sa.Table(
     sa.Column("username", sa.String(32), nullable=False),
     sa.Column("refresh_id", sa.String(32), nullable=False),
     sa.Column("expires_at", DateTimeColumn, nullable=False),
+    sa.Column("replaced_id", sa.String(32), nullable=True),
+    sa.Column("replaced_at", DateTimeColumn, nullable=True),
     # Ended logins are removed by it at the next login, and a user's counted by the other.
     sa.Index("ix_logins_expires_at", "expires_at"),
     sa.Index("ix_logins_username_expires_at", "username", "expires_at"),

@@ -58,6 +58,11 @@ MIN_PASSWORD_LENGTH = 12
 # and scripts (the oldest, ended first, are most likely closed tabs), while a loop of
 # logins holds no more than this.
 MAX_OPEN_LOGINS_PER_USER = 20
+# How long a refresh token just replaced still refreshes (to the token that replaced it):
+# long enough for a page reloaded while its refresh was on the way to load and refresh
+# with the token it kept, short enough that a copy of it is of little use to anyone else.
+REFRESH_GRACE_SECONDS = 10
+MAX_REFRESH_GRACE_SECONDS = 30
 # A lease outlives the longest wait for a code a program asks for (program2's 400 s, the
 # SDK's 150 s) and its report: a shorter one would cut every slow SMS to "not delivered".
 LEASE_TTL_SECONDS = 420.0
@@ -474,6 +479,12 @@ class Settings(BaseSettings):
     demo: bool = False
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=7, ge=1, le=90)
+    refresh_grace_seconds: int = Field(
+        default=REFRESH_GRACE_SECONDS,
+        ge=0,
+        le=MAX_REFRESH_GRACE_SECONDS,
+        description="How long a refresh token just replaced still refreshes (0: not at all)",
+    )
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
         default_factory=list,
         description="Proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For counts",
