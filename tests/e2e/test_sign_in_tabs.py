@@ -1,15 +1,18 @@
 """Signing in, tab by tab: a tab duplicated from a signed-in one starts with a copy of its
 tokens, and a refresh token is good for one refresh, so the copy signs in on its own rather
 than end both tabs' sign-in at its first refresh; the tab it was copied from keeps going. A tab
-asks the others about its login as it starts, and only a refresh waits for their answer."""
+asks the others about its login as it starts, and only a refresh waits for their answer. A
+page reloaded while its refresh was on the way stays signed in."""
 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.support.e2e import ControlPlane, Screenshot, log_in, open_logged_in
 
@@ -86,3 +89,33 @@ def test_a_reload_asks_for_its_data_while_it_listens_for_other_tabs(
     # request went out with the question, not after.
     assert 0 <= who_am_i - asked < 1000, sent
     assert "/api/v1/auth/refresh" not in [what for what, _ in sent]
+
+
+def test_a_page_reloaded_while_its_refresh_was_on_the_way_stays_signed_in(
+    page: Page, control_plane: ControlPlane
+) -> None:
+    """The page's refresh reaches the server, which replaces the refresh token, and the
+    page is reloaded before the answer is back: the reloaded page has only the token
+    replaced, and refreshes with it (the refresh grace)."""
+    open_logged_in(page, "/", control_plane.admin_password)
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+    refreshed: list[int] = []
+
+    def reach_the_server_and_hold_the_answer(route: Route) -> None:
+        refreshed.append(route.fetch().status)  # never answered: the page is reloaded
+
+    page.route("**/api/v1/auth/refresh", reach_the_server_and_hold_the_answer)
+    # The access token expired: the next page's requests are refused, and it refreshes.
+    page.evaluate("sessionStorage.setItem('smsfleet.access_token', 'not-a-valid-token')")
+    page.get_by_test_id("nav-pairs").click()
+    deadline = time.monotonic() + 10
+    while not refreshed and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert refreshed == [200]
+
+    page.unroute("**/api/v1/auth/refresh")
+    page.reload()
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/pairs$"))
+    token = page.evaluate("sessionStorage.getItem('smsfleet.access_token')")
+    assert token not in (None, "not-a-valid-token")
