@@ -105,4 +105,38 @@ describe("a refused request", () => {
     await whoAmI();
     expect(dispatched).toEqual(["smsfleet:session-expired"]);
   });
+
+  it("keeps the session when its refresh got no answer, and refreshes with the same token next", async () => {
+    // The refresh may have reached the control plane, which replaced the refresh token:
+    // the one kept still refreshes for a few seconds after (the refresh grace).
+    let offline = true;
+    const presented: string[] = [];
+    answer = (path, token) => {
+      if (path === "/api/v1/auth/refresh") {
+        if (offline) throw new TypeError("Failed to fetch");
+        presented.push("refresh");
+        return json({ access_token: "new-access", refresh_token: "new-refresh" });
+      }
+      return token === "new-access" ? json(me) : refused();
+    };
+    const { response } = await whoAmI();
+    expect(response.status).toBe(401);
+    expect(tokens.getRefreshToken()).toBe("old-refresh");
+    expect(dispatched).toEqual([]);
+
+    offline = false;
+    const { data } = await whoAmI();
+    expect(data).toEqual(me);
+    expect(presented).toEqual(["refresh"]);
+    expect(tokens.getRefreshToken()).toBe("new-refresh");
+    expect(dispatched).toEqual([]);
+  });
+
+  it("keeps the session when the control plane could not answer its refresh", async () => {
+    answer = (path) => (path === "/api/v1/auth/refresh" ? json({ detail: "busy" }, 503) : refused());
+    const { response } = await whoAmI();
+    expect(response.status).toBe(401);
+    expect(tokens.getRefreshToken()).toBe("old-refresh");
+    expect(dispatched).toEqual([]);
+  });
 });

@@ -11,14 +11,31 @@ const AUTH_PATHS = new Set(["/api/v1/auth/login", "/api/v1/auth/refresh", "/api/
 // the access token it was sent with.
 const pendingRetries = new Map<string, { request: Request; token: string | null }>();
 
-// Several requests can fail with 401 at once; they share one refresh call.
-let refreshing: Promise<string | null> | null = null;
+/**
+ * A refresh's outcome: the access token to go on with, or null, and whether the session is
+ * over (the control plane refused the refresh token) or only this try (no answer: offline,
+ * or the control plane busy). A refresh that got no answer may still have replaced the
+ * refresh token on the server; the one kept refreshes again for a few seconds after (the
+ * refresh grace), so it is kept rather than the session ended.
+ */
+interface Refreshed {
+  token: string | null;
+  refused: boolean;
+}
 
-async function refreshAccessToken(): Promise<string | null> {
+/** An answer that the refresh token is no good (not: too many requests, or try later). */
+function isRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+// Several requests can fail with 401 at once; they share one refresh call.
+let refreshing: Promise<Refreshed> | null = null;
+
+async function refreshAccessToken(): Promise<Refreshed> {
   // A copy of another tab's tokens must not use their refresh token: its check drops them.
   await signInChecked();
   const refreshToken = getRefreshToken();
-  if (!refreshToken) return null;
+  if (!refreshToken) return { token: null, refused: true };
   try {
     const response = await fetch("/api/v1/auth/refresh", {
       method: "POST",
@@ -26,17 +43,17 @@ async function refreshAccessToken(): Promise<string | null> {
       body: JSON.stringify({ refresh_token: refreshToken }),
     });
     // A sign-in while the refresh was on its way holds newer tokens than either answer.
-    if (getRefreshToken() !== refreshToken) return getAccessToken();
-    if (!response.ok) return null;
+    if (getRefreshToken() !== refreshToken) return { token: getAccessToken(), refused: false };
+    if (!response.ok) return { token: null, refused: isRefusal(response.status) };
     const tokens = (await response.json()) as TokenPair;
     saveTokens(tokens);
-    return tokens.access_token;
+    return { token: tokens.access_token, refused: false };
   } catch {
-    return null;
+    return { token: null, refused: false };
   }
 }
 
-function sharedRefresh(): Promise<string | null> {
+function sharedRefresh(): Promise<Refreshed> {
   refreshing ??= refreshAccessToken().finally(() => {
     refreshing = null;
   });
@@ -46,11 +63,11 @@ function sharedRefresh(): Promise<string | null> {
 /**
  * The access token to send again after `refused` was turned away: the one a sign-in saved
  * since the request left (a new password signs in again while the old tokens' requests are
- * still out), else a refreshed one; null when the session is over.
+ * still out), else a refreshed one; null when there is none, the session being over or not.
  */
-async function tokenAfterRefusal(refused: string | null): Promise<string | null> {
+async function tokenAfterRefusal(refused: string | null): Promise<Refreshed> {
   const current = getAccessToken();
-  if (current !== null && current !== refused) return current;
+  if (current !== null && current !== refused) return { token: current, refused: false };
   return sharedRefresh();
 }
 
@@ -67,9 +84,10 @@ export const authMiddleware: Middleware = {
     pendingRetries.delete(id);
     if (response.status !== 401 || AUTH_PATHS.has(schemaPath) || !sent) return undefined;
 
-    const token = await tokenAfterRefusal(sent.token);
+    const { token, refused } = await tokenAfterRefusal(sent.token);
     if (!token) {
-      if (!isRenewingSignIn()) expireSession();
+      // Unanswered, the request fails on its own, and the next one refreshes again.
+      if (refused && !isRenewingSignIn()) expireSession();
       return undefined;
     }
     sent.request.headers.set("Authorization", `Bearer ${token}`);
