@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Outcome, is_broken_off
 from smsfleet.attempts.store import attempts_table
@@ -205,6 +206,30 @@ def test_migrating_from_before_the_week_series_fills_them_from_the_hour_rollups(
     check_all(fleet, attempts)
 
 
+ROLLUPS = (metrics_minute_table, metrics_hour_table, metrics_hour_country_table)
+
+
+def stored(engine: Engine) -> list[list[tuple[object, ...]]]:
+    """Every row of the rollups and the week series, in key order."""
+    with engine.connect() as connection:
+        return [
+            [
+                tuple(row)
+                for row in connection.execute(sa.select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in (*ROLLUPS, metrics_week_series_table)
+        ]
+
+
+def summed(engine: Engine, column: str) -> list[int]:
+    """A counter column summed over each rollup table."""
+    with engine.connect() as connection:
+        return [
+            int(connection.execute(sa.select(sa.func.sum(table.c[column]))).scalar_one())
+            for table in ROLLUPS
+        ]
+
+
 def test_migration_0015_counts_stored_attempts_broken_off_apart(fleet: Fleet) -> None:
     """Rollups stored before 0015 counted attempts broken off as errors; 0015 counts
     them apart, as the rollup job now does, and refolds the week series."""
@@ -225,40 +250,23 @@ def test_migration_0015_counts_stored_attempts_broken_off_apart(fleet: Fleet) ->
     fleet.clock.current = T0 + timedelta(seconds=30)
     fleet.metrics.job.run_once()
     engine = service.store.engine
-    rollups = (metrics_minute_table, metrics_hour_table, metrics_hour_country_table)
 
-    def stored() -> list[list[tuple[object, ...]]]:
-        with engine.connect() as connection:
-            return [
-                [
-                    tuple(row)
-                    for row in connection.execute(
-                        sa.select(table).order_by(*table.primary_key.columns)
-                    )
-                ]
-                for table in (*rollups, metrics_week_series_table)
-            ]
-
-    def errors(table: sa.Table) -> int:
-        with engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.sum(table.c.error))).scalar_one())
-
-    written = stored()
+    written = stored(engine)
     errors_of_routes = sum(attempt.outcome is Outcome.error for attempt in attempts)
-    assert [errors(table) for table in rollups] == [errors_of_routes] * 3
+    assert summed(engine, "error") == [errors_of_routes] * 3
     try:
         migrate_metrics(engine, "0014", down=True)
         # As stored before: every error counted as one, and no week series filled yet.
-        assert [errors(table) for table in rollups] == [errors_of_routes + len(broken_off)] * 3
+        assert summed(engine, "error") == [errors_of_routes + len(broken_off)] * 3
         with engine.begin() as connection:
-            for table in rollups:
+            for table in ROLLUPS:
                 columns = {c["name"] for c in sa.inspect(connection).get_columns(table.name)}
                 assert "broken_off" not in columns
             connection.execute(metrics_week_series_table.delete())
     finally:
         migrate_metrics(engine, "head")
     fleet.metrics.job.run_once()  # counts the grants of the attempts kept (0018)
-    assert stored() == written
+    assert stored(engine) == written
     check_all(fleet, [*attempts, *broken_off])
 
 
@@ -272,26 +280,9 @@ def test_migration_0018_counts_the_grants_of_the_attempts_kept(fleet: Fleet) -> 
     fleet.clock.current = T0 + timedelta(seconds=30)
     fleet.metrics.job.run_once()
     engine = service.store.engine
-    rollups = (metrics_minute_table, metrics_hour_table, metrics_hour_country_table)
 
-    def stored() -> list[list[tuple[object, ...]]]:
-        with engine.connect() as connection:
-            return [
-                [
-                    tuple(row)
-                    for row in connection.execute(
-                        sa.select(table).order_by(*table.primary_key.columns)
-                    )
-                ]
-                for table in (*rollups, metrics_week_series_table)
-            ]
-
-    def granted(table: sa.Table) -> int:
-        with engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.sum(table.c.granted))).scalar_one())
-
-    written = stored()
-    assert [granted(table) for table in rollups] == [len(attempts)] * 3
+    written = stored(engine)
+    assert summed(engine, "granted") == [len(attempts)] * 3
     try:
         migrate_metrics(engine, "0017", down=True)
         with engine.connect() as connection:
@@ -303,7 +294,7 @@ def test_migration_0018_counts_the_grants_of_the_attempts_kept(fleet: Fleet) -> 
     # Read from the raw attempts until the job has rolled them up again.
     check_all(fleet, attempts)
     fleet.metrics.job.run_once()
-    assert stored() == written
+    assert stored(engine) == written
     check_all(fleet, attempts)
 
 
