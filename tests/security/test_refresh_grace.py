@@ -141,6 +141,27 @@ def test_a_token_got_in_the_grace_is_good_once_like_the_one_it_repeats(
         _refresh(config_store, clock, lost)
 
 
+@pytest.mark.parametrize("first", ["holder", "thief"])
+def test_a_successor_the_grace_handed_out_twice_never_refreshes_in_the_grace_again(
+    config_store: ConfigStore, clock: FakeClock, first: str
+) -> None:
+    """A copy of a refresh token refreshed in the grace of each rotation would keep a
+    second copy of the login alive for good: the successor it got has two holders, so
+    once either replaces it, the other's copy ends the login, grace or not."""
+    tokens = _log_in(config_store, clock)
+    holders = {"holder": _refresh(config_store, clock, tokens)}
+    clock.advance(5)
+    holders["thief"] = _refresh(config_store, clock, tokens)  # the copy, in the grace
+    second = "thief" if first == "holder" else "holder"
+    clock.advance(20)
+    renewed = _refresh(config_store, clock, holders[first])
+    clock.advance(5)  # well within the grace of that rotation
+    with pytest.raises(auth_service.LoginEnded, match="already used"):
+        _refresh(config_store, clock, holders[second])
+    with pytest.raises(Unauthorized, match="logged out"):
+        _refresh(config_store, clock, renewed)
+
+
 def test_a_logout_ends_the_login_at_once_grace_or_not(
     config_store: ConfigStore, clock: FakeClock
 ) -> None:

@@ -54,6 +54,9 @@ class Login(BaseModel):
     expires_at: Timestamp
     replaced_id: str | None = None
     replaced_at: Timestamp | None = None
+    # A refresh token the grace handed out again (two holders): once replaced, never in
+    # the grace.
+    shared_id: str | None = None
 
 
 class RevokedSession(BaseModel):

@@ -301,7 +301,13 @@ def refresh(
         login = logins.get(claims.session)  # as the other refresh left it
     if login is None or login.username != user.username:
         raise Unauthorized("login ended: log in again")
-    if not _in_grace(login, claims.token_id, policy, now):
+    # The successor is handed out a second time: marked shared, only while it is still
+    # the login's (else the token presented is two refreshes back).
+    if not _in_grace(login, claims.token_id, policy, now) or not logins.update(
+        claims.session,
+        {"shared_id": login.refresh_id},
+        where={"refresh_id": login.refresh_id, "replaced_id": claims.token_id},
+    ):
         raise LoginEnded(
             _end_login(revoked=revoked, logins=logins, claims=claims, policy=policy, clock=clock)
         )
@@ -317,10 +323,13 @@ def refresh(
 
 def _in_grace(login: Login, token_id: str, policy: TokenPolicy, now: datetime) -> bool:
     """Whether the refresh token `token_id` is the one `login` replaced last, less than the
-    refresh grace ago: it then refreshes to the token that replaced it, not a new one, so
-    the login keeps one refresh token to take next."""
+    refresh grace ago, and was not itself handed out by the grace: it then refreshes to
+    the token that replaced it, not a new one, so the login keeps one refresh token to
+    take next. A token the grace handed out has two holders; once one of them replaces
+    it, the other's copy is a copy in other hands, as after the grace."""
     return (
         login.replaced_id == token_id
+        and login.shared_id != token_id
         and login.replaced_at is not None
         and now - login.replaced_at < policy.refresh_grace
     )

@@ -42,6 +42,7 @@ logins_table = sa.Table(
     sa.Column("expires_at", DateTimeColumn, nullable=False),
     sa.Column("replaced_id", sa.String(32), nullable=True),
     sa.Column("replaced_at", DateTimeColumn, nullable=True),
+    sa.Column("shared_id", sa.String(32), nullable=True),
     # Ended logins are removed by it at the next login, and a user's counted by the other.
     sa.Index("ix_logins_expires_at", "expires_at"),
     sa.Index("ix_logins_username_expires_at", "username", "expires_at"),
