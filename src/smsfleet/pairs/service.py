@@ -357,11 +357,18 @@ def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     if changes.get("host", pair.host) != pair.host:
         verbs.append(f"move to host {changes['host']}")
     numbers = changes.get("phone_numbers")
-    if numbers is not None and pair.phone_numbers and not set(numbers) & set(pair.phone_numbers):
+    dropped = set(pair.phone_numbers) - set(numbers if numbers is not None else pair.phone_numbers)
+    if numbers is not None and dropped:
         # With no number to send to, every lease of the pair answers stop; with none of
         # its numbers left, its SMS go where no code of theirs may be known, and the policy
-        # never pauses it: as good as stopped.
-        verbs.append("replace every test number of" if numbers else "remove every test number of")
+        # never pauses it: as good as stopped. Any number removed counts, or two edits
+        # (add others, then drop the old ones) would do the same.
+        if not numbers:
+            verbs.append("remove every test number of")
+        elif not set(numbers) & set(pair.phone_numbers):
+            verbs.append("replace every test number of")
+        else:
+            verbs.append(f"remove test numbers {', '.join(sorted(dropped))} from")
     return verbs
 
 
@@ -380,7 +387,7 @@ def update_pair(
 ) -> Pair:
     """Change a pair, audited. On a high-priority pair, whatever would stop some of its
     sessions (pausing or disabling it, removing a program, moving it to another host,
-    removing or replacing its every test number) takes an admin and `force`."""
+    removing any of its test numbers) takes an admin and `force`."""
     # Checked again on the pair as it is at each try (`change_record`): an edit made
     # meanwhile, a person's or the policy's pause, is kept, and this one decided on it.
     forced: list[str] = []
