@@ -68,18 +68,31 @@ def test_the_simulators_admin_routes_answer_to_the_loopback_names_only() -> None
     assert loopback_hosts("127.0.0.1") == ["127.0.0.1", "::1", "localhost"]
 
 
-def test_a_request_with_two_host_headers_is_refused_whatever_the_names(tmp_path: Path) -> None:
+# Hosts no two readers could be trusted to read alike: two of them, or one not well formed
+# (a name allowed before the colon, another after it).
+TWO = [("host", "127.0.0.1"), ("host", FOREIGN)]
+MALFORMED = [
+    [("host", f"localhost:8000@{FOREIGN}")],
+    [("host", "127.0.0.1:http")],
+    [("host", f"127.0.0.1:8000/{FOREIGN}")],
+    [("host", "localhost:8000:8000")],
+]
+
+
+@pytest.mark.parametrize("headers", [TWO, *MALFORMED])
+def test_a_request_with_two_host_headers_or_one_malformed_is_refused_whatever_the_names(
+    tmp_path: Path, headers: list[tuple[str, str]]
+) -> None:
     """The host check and the page's content policy must read the same Host: with two, a
     name allowed first and another read after would get a policy for the other."""
-    two = [("host", "127.0.0.1"), ("host", FOREIGN)]
     for allowed in (["127.0.0.1", "::1", "localhost"], []):  # loopback, every address
         (tmp_path / str(len(allowed))).mkdir()
         with running_api(tmp_path / str(len(allowed)), allowed_hosts=allowed) as api:
             assert api.client.get("/healthz", headers={"host": "127.0.0.1"}).status_code == 200
-            refused = api.client.get("/", headers=two)
+            refused = api.client.get("/", headers=headers)
             assert refused.status_code == 400, allowed
             assert refused.json()["error"]["code"] == "host_not_allowed"
             assert FOREIGN not in refused.headers.get("content-security-policy", "")
     app = listening_on("127.0.0.1", create_simulator_app(SimulatorConfig()))
     with TestClient(app) as client:
-        assert client.get("/admin/routes", headers=two).status_code == 400
+        assert client.get("/admin/routes", headers=headers).status_code == 400

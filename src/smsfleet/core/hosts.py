@@ -5,6 +5,7 @@ own at 127.0.0.1 (DNS rebinding) must not reach it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection
 from ipaddress import ip_address
 
@@ -20,6 +21,10 @@ __all__ = [
 ]
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+# A Host field as RFC 9110 (7.2) has it: a name or IPv4 address, or an IPv6 one in
+# brackets, and an optional port of digits. Anything else (`name:8000@other`) is
+# answered 400, as RFC 9112 (3.2) asks, rather than read by the name before the colon.
+_WELL_FORMED = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~%!$&'()*+,;=-]*)(:[0-9]*)?", re.I)
 _REFUSED = json.dumps(
     {
         "error": {
@@ -58,10 +63,14 @@ def is_loopback(host: str) -> bool:
 
 
 def host_header(scope: Scope) -> str | None:
-    """The request's one Host header; None when it has none or several, which no two
-    readers could be trusted to read alike (RFC 9112 3.2: answered 400)."""
+    """The request's one well-formed Host header; None when it has none, several, or one
+    not well formed, which no two readers could be trusted to read alike (RFC 9112 3.2:
+    answered 400)."""
     found = [value for name, value in scope.get("headers", ()) if name == b"host"]
-    return found[0].decode("latin-1") if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    host = found[0].decode("latin-1")
+    return host if _WELL_FORMED.fullmatch(host.strip()) else None
 
 
 def host_allowed(scope: Scope, hosts: frozenset[str]) -> bool:
