@@ -206,10 +206,17 @@ def _stepped(span: TimeRange, step: timedelta) -> tuple[TimeRange, int]:
     """The span from its start floored to the step, and its points; at most MAX_POINTS."""
     points = _step_count(span, step)
     if points > MAX_POINTS:
+        reach = MAX_POINTS * step
+        covered = (
+            f"{reach / timedelta(days=1):.0f} days"
+            if reach >= timedelta(days=2)
+            else (f"{reach / timedelta(hours=1):.0f} hours")
+        )
+        coarser = "a coarser step or " if step < max(STEPS.values()) else ""
         raise _invalid(
             "step",
-            f"{points} points is too many for this window (at most {MAX_POINTS}); "
-            "use a coarser step or a shorter window",
+            f"{points} points is too many for this window (at most {MAX_POINTS}, which at "
+            f"this step cover {covered}); use {coarser}a shorter window",
         )
     return TimeRange(floor_to(span.start, step), span.end), points
 

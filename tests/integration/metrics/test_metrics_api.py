@@ -153,7 +153,15 @@ def test_every_documented_window_has_a_trend_without_a_step(api: tuple[Api, Flee
         "/api/v1/metrics/timeseries", params={**week, "step": "5m"}, headers=http.headers()
     )
     assert refused.status_code == 422
-    assert "2016 points is too many" in refused.json()["error"]["message"]
+    message = refused.json()["error"]["message"]
+    assert "2016 points is too many" in message and "cover 7 days" in message
+    assert "use a coarser step or a shorter window" in message
+    # Hours are the coarsest step: a longer range than they cover needs a shorter window.
+    year = {"start": "2026-01-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
+    refused = http.client.get("/api/v1/metrics/timeseries", params=year, headers=http.headers())
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert "cover 83 days); use a shorter window" in message, message
 
 
 @pytest.mark.parametrize(
