@@ -132,6 +132,12 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     dashed = trend_chart.locator(".trend-running path.recharts-line-curve")
     for index in range(dashed.count()):
         expect(dashed.nth(index)).to_have_attribute("stroke-dasharray", "5 4")
+    # Grants per minute over time, by when they were granted: a line a country, and no
+    # cap line while the countries' caps differ (this one's was lowered).
+    grants_chart = page.get_by_test_id("chart-grant-trend")
+    expect(grants_chart.locator(".recharts-line")).not_to_have_count(0)
+    expect(grants_chart.locator(".recharts-legend-item")).to_contain_text([DASHBOARD_COUNTRY])
+    expect(grants_chart.locator(".recharts-reference-line")).to_have_count(0)
     # Granted per minute and the cap chart say the one window they read, the goals' window.
     [goal] = [
         g

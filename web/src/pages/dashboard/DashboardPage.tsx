@@ -14,7 +14,7 @@ import {
 } from "../../data/queries";
 import { usePairs } from "../../data/pairs";
 import { useSessions } from "../../data/sessions";
-import { CapChart, SuccessTrendChart, countryColors, runningStep } from "./charts";
+import { CapChart, GrantTrendChart, SuccessTrendChart, countryColors, runningStep, sharedCap } from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
 import { KpiCards, type Granted } from "./KpiCards";
@@ -181,6 +181,24 @@ export function DashboardPage() {
               </>
             ) : (
               <p className="empty-state">No pairs yet.</p>
+            )}
+          </ChartCard>
+          <ChartCard
+            title="Granted per minute per country, against the cap"
+            testId="chart-grant-trend"
+            resource={trend}
+          >
+            {trend.data && trend.data.series.length > 0 ? (
+              <GrantTrendChart
+                series={trend.data.series}
+                step={trend.data.step}
+                cap={sharedCap(goals.data)}
+                colorOf={colorOf}
+                withDay={range.withDay}
+                running={runningStep(trend.data)}
+              />
+            ) : (
+              <p className="empty-state">No sends granted in the last {range.label}.</p>
             )}
           </ChartCard>
         </div>

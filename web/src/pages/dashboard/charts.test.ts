@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { countryColors, lonePoints, pivot, runningKey, runningStep, splitRunning } from "./charts";
+import type { CountryGoal } from "../../api/types";
+import {
+  countryColors,
+  grantedPerMinute,
+  lonePoints,
+  pivot,
+  runningKey,
+  runningStep,
+  sharedCap,
+  splitRunning,
+} from "./charts";
 
 describe("trend lines", () => {
   it("break where a step has no value, and mark a value alone between breaks", () => {
@@ -103,5 +113,32 @@ describe("a country's colour", () => {
   it("follows from the code alone for a country with no pair", () => {
     expect(countryColors(fleet)("DE")).toBe(countryColors([])("DE"));
     expect(countryColors([])("DE")).toMatch(/^#[0-9a-f]{6}$/);
+  });
+});
+
+describe("the grants trend", () => {
+  const point = (granted: number) => ({
+    t: "2026-12-04T05:00:00Z",
+    sent: 13,
+    delivered: 13,
+    failed: 0,
+    completed: 13,
+    granted,
+    success_rate: 1,
+    latency_p95_ms: null,
+  });
+
+  it("draws each step's grants per minute, whatever the step", () => {
+    expect(grantedPerMinute(point(10), "1m")).toBe(10);
+    expect(grantedPerMinute(point(49), "5m")).toBe(9.8);
+    expect(grantedPerMinute(point(594), "1h")).toBe(9.9);
+  });
+
+  it("draws the cap when every country shares one, and none otherwise", () => {
+    const goal = (country: string, cap: number) => ({ country, goal_per_minute: cap }) as CountryGoal;
+    expect(sharedCap([goal("UZ", 10), goal("KZ", 10)])).toBe(10);
+    expect(sharedCap([goal("UZ", 10), goal("KZ", 20)])).toBeNull();
+    expect(sharedCap([])).toBeNull();
+    expect(sharedCap(undefined)).toBeNull();
   });
 });

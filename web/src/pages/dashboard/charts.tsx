@@ -6,6 +6,7 @@ import {
   Legend,
   Line,
   LineChart,
+  ReferenceLine,
   ResponsiveContainer,
   Scatter,
   Tooltip,
@@ -139,14 +140,20 @@ interface TrendProps {
   running: number | null;
 }
 
-/** Success rate per country over time, one line each; the step still running dashed. */
-export function SuccessTrendChart({ series, colorOf, withDay, running }: TrendProps) {
+interface CountryTrendProps extends TrendProps {
+  /** A point's figure as drawn (null: none, the line breaks). */
+  value: (point: MetricsSeries["points"][number]) => number | null;
+  yAxis: { domain?: [number, number]; tick: (value: number) => string };
+  /** A figure as the tooltip shows it. */
+  shown: (value: number) => string;
+  /** A horizontal line across the chart, with its label (a cap they all share). */
+  reference?: { y: number; label: string };
+}
+
+/** One line per country over time, the step still running dashed. */
+function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, shown, reference }: CountryTrendProps) {
   const keys = series.map((line) => line.key).sort();
-  const rows = splitRunning(
-    pivot(series, (point) => (point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10)),
-    keys,
-    running,
-  );
+  const rows = splitRunning(pivot(series, value), keys, running);
   return (
     <ResponsiveContainer width="100%" height={260}>
       <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
@@ -156,16 +163,25 @@ export function SuccessTrendChart({ series, colorOf, withDay, running }: TrendPr
           type="number"
           scale="time"
           domain={["dataMin", "dataMax"]}
-          tickFormatter={(value: number) => formatMinute(value, withDay)}
+          tickFormatter={(t: number) => formatMinute(t, withDay)}
           fontSize={12}
         />
-        <YAxis domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
+        <YAxis domain={yAxis.domain} tickFormatter={yAxis.tick} fontSize={12} width={44} />
         <Tooltip
           labelFormatter={stepLabel(running)}
-          formatter={(value) => (typeof value === "number" ? `${value.toFixed(1)}%` : "—")}
+          formatter={(figure) => (typeof figure === "number" ? shown(figure) : "—")}
           payloadUniqBy={oneEntryPerLine}
         />
         <Legend />
+        {reference && (
+          <ReferenceLine
+            y={reference.y}
+            ifOverflow="extendDomain"
+            stroke="#111827"
+            strokeDasharray="6 3"
+            label={{ value: reference.label, position: "insideTopRight", fontSize: 11 }}
+          />
+        )}
         {keys.map((key) => (
           <Line
             key={key}
@@ -194,6 +210,43 @@ export function SuccessTrendChart({ series, colorOf, withDay, running }: TrendPr
           ))}
       </LineChart>
     </ResponsiveContainer>
+  );
+}
+
+/** Success rate per country over time, one line each; the step still running dashed. */
+export function SuccessTrendChart(props: TrendProps) {
+  return (
+    <CountryTrendChart
+      {...props}
+      value={(point) => (point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10)}
+      yAxis={{ domain: [0, 100], tick: percentTick }}
+      shown={(figure) => `${figure.toFixed(1)}%`}
+    />
+  );
+}
+
+/** Sends granted per minute in each step: what the cap counts, by when they were granted
+ * (outcomes come later, so a step's sent may exceed the cap while its grants do not). */
+export function grantedPerMinute(point: MetricsSeries["points"][number], step: MetricsStep): number {
+  return Math.round((point.granted / (STEP_MS[step] / 60_000)) * 10) / 10;
+}
+
+/** The cap every country shares, if they share one: the grants trend's reference line. */
+export function sharedCap(goals: readonly CountryGoal[] | undefined): number | null {
+  const caps = new Set((goals ?? []).map((goal) => goal.goal_per_minute));
+  return caps.size === 1 ? ([...caps][0] ?? null) : null;
+}
+
+/** Sends granted per minute per country over time, against the cap when they share one. */
+export function GrantTrendChart({ step, cap, ...props }: TrendProps & { step: MetricsStep; cap: number | null }) {
+  return (
+    <CountryTrendChart
+      {...props}
+      value={(point) => grantedPerMinute(point, step)}
+      yAxis={{ tick: (figure) => formatRate(figure) }}
+      shown={(figure) => `${formatRate(figure)} / min`}
+      reference={cap === null ? undefined : { y: cap, label: `cap ${cap}/min` }}
+    />
   );
 }
 
