@@ -119,3 +119,28 @@ def test_a_page_reloaded_while_its_refresh_was_on_the_way_stays_signed_in(
     expect(page).to_have_url(re.compile(r"/pairs$"))
     token = page.evaluate("sessionStorage.getItem('smsfleet.access_token')")
     assert token not in (None, "not-a-valid-token")
+
+
+def test_a_page_reloaded_while_the_control_plane_does_not_answer_waits_signed_in(
+    page: Page, control_plane: ControlPlane
+) -> None:
+    """A reload while the control plane restarts (or the network is gone) keeps the tab's
+    sign-in: its question of who it is got no answer, not a refusal, so it asks again."""
+    open_logged_in(page, "/", control_plane.admin_password)
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+    unanswered: list[str] = []
+
+    def no_answer(route: Route) -> None:
+        if len(unanswered) < 2:  # two tries go unanswered, then the control plane is back
+            unanswered.append(route.request.url)
+            route.abort("connectionrefused")
+        else:
+            route.fallback()
+
+    page.route(re.compile(r"/api/v1/auth/me$"), no_answer)
+    page.reload()
+    waiting = page.get_by_role("status", name="The control plane is not answering: trying again")
+    expect(waiting).to_be_visible()
+    expect(page.get_by_test_id("sidebar")).to_be_visible(timeout=15_000)
+    assert len(unanswered) == 2
+    expect(page).not_to_have_url(re.compile(r"/login"))

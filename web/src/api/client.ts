@@ -1,5 +1,5 @@
 import createClient, { type Middleware } from "openapi-fetch";
-import { ApiError, networkError, toApiError } from "./errors";
+import { ApiError, isRefusal, networkError, toApiError } from "./errors";
 import type { paths } from "./schema";
 import { expireSession, getAccessToken, getRefreshToken, isRenewingSignIn, saveTokens, signInChecked } from "./tokens";
 import type { TokenPair } from "./types";
@@ -21,11 +21,6 @@ const pendingRetries = new Map<string, { request: Request; token: string | null 
 interface Refreshed {
   token: string | null;
   refused: boolean;
-}
-
-/** An answer that the refresh token is no good (not: too many requests, or try later). */
-function isRefusal(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
 // Several requests can fail with 401 at once; they share one refresh call.

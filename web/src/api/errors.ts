@@ -53,6 +53,12 @@ export function toApiError(response: Response, body: unknown): ApiError {
   return new ApiError(response.status, code, message, envelope?.details, parseRetryAfter(response));
 }
 
+/** An answer that what was sent is no good (not: no answer, too many requests, or try
+ * later): a token refused is refused again, while the others may pass on a later try. */
+export function isRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
 export function networkError(cause: unknown): ApiError {
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new ApiError(0, "network_error", `Cannot reach the control plane (${detail})`, null, null);

@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import * as endpoints from "../api/endpoints";
+import { ApiError, isRefusal } from "../api/errors";
 import {
   answerForSignIn,
   checkCopiedSignIn,
@@ -14,8 +15,14 @@ import type { CurrentUser, Role } from "../api/types";
 
 type AuthStatus = "checking" | "signed-in" | "signed-out";
 
+// How long a reloaded tab waits before asking again who it is, when the control plane
+// did not answer (restarting, or the network gone): its sign-in is kept meanwhile.
+const RESUME_RETRY_MS = 3_000;
+
 interface AuthValue {
   status: AuthStatus;
+  /** While checking: the control plane did not answer the last try, and is asked again. */
+  unanswered: boolean;
   user: CurrentUser | null;
   /** Why this tab shows the login page, when not for the usual reasons. */
   notice: string | null;
@@ -38,23 +45,35 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<CurrentUser | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [status, setStatus] = useState<AuthStatus>(() => (getAccessToken() ? "checking" : "signed-out"));
+  const [tries, setTries] = useState(0);
 
-  // A reload keeps the tokens (sessionStorage) but not the user: ask who we are.
+  // A reload keeps the tokens (sessionStorage) but not the user: ask who we are. Refused,
+  // the tokens are no good; unanswered, they are kept and the question asked again.
   useEffect(() => {
     if (status !== "checking") return;
+    let again: number | undefined;
     resumeSignIn().then(
       (me) => {
         // A copy's check may have dropped its tokens meanwhile.
         if (getAccessToken() === null) return;
         setUser(me);
+        setTries(0);
         setStatus("signed-in");
       },
-      () => {
+      (error: unknown) => {
+        const refused = !(error instanceof ApiError) || isRefusal(error.status);
+        if (!refused && getRefreshToken() !== null) {
+          again = window.setTimeout(() => setTries((count) => count + 1), RESUME_RETRY_MS);
+          setTries((count) => Math.max(count, 1));
+          return;
+        }
         clearTokens();
+        setTries(0);
         setStatus("signed-out");
       },
     );
-  }, [status]);
+    return () => window.clearTimeout(again);
+  }, [status, tries]);
 
   useEffect(() => {
     const onExpired = () => {
@@ -96,7 +115,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setStatus("signed-out");
   }, []);
 
-  const value = useMemo(() => ({ status, user, notice, login, logout }), [status, user, notice, login, logout]);
+  const unanswered = status === "checking" && tries > 0;
+  const value = useMemo(
+    () => ({ status, unanswered, user, notice, login, logout }),
+    [status, unanswered, user, notice, login, logout],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

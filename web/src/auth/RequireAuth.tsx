@@ -4,9 +4,11 @@ import { FullPageSpinner } from "../components/Spinner";
 import { useAuth } from "./AuthContext";
 
 export function RequireAuth({ children }: { children: ReactNode }) {
-  const { status } = useAuth();
+  const { status, unanswered } = useAuth();
   const location = useLocation();
-  if (status === "checking") return <FullPageSpinner label="Checking session" />;
+  if (status === "checking") {
+    return <FullPageSpinner label={unanswered ? "The control plane is not answering: trying again" : "Checking session"} />;
+  }
   if (status === "signed-out") {
     const from = location.pathname + location.search;
     return <Navigate to="/login" replace state={{ from }} />;
