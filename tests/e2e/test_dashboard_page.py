@@ -154,7 +154,7 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     expect_cap_chart_matches_api(page, admin_api)
     # Under its goal, the country says why: two test numbers, one code at a time each.
     expect(page.get_by_test_id(f"goal-reason-{DASHBOARD_COUNTRY}")).to_contain_text(
-        "every test number awaits a code: 2 numbers"
+        "too few test numbers for the cap at this pace: 2 numbers"
     )
     expect(page.get_by_test_id("heatmap")).to_contain_text(DASHBOARD_COUNTRY)
     screenshot("seeded")

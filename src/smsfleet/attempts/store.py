@@ -254,19 +254,27 @@ class AttemptStore:
             }
 
     def cycle_seconds(
-        self, pair: str, *, sample: int, open_since: datetime, now: datetime
+        self,
+        pair: str,
+        *,
+        sample: int,
+        open_since: datetime,
+        now: datetime,
+        leased_since: datetime | None = None,
     ) -> tuple[float, int] | None:
         """Mean lease-to-report time of the pair, and how many completed attempts it saw.
 
-        Measured on the latest `sample` completed attempts and on the attempts still
-        open (leased since `open_since`), counted at their age so far: an SMS that is
-        never delivered completes only when the gateway gives up, and left out it would
-        make the first minutes look faster than they are.
+        Measured on the latest `sample` completed attempts (leased since `leased_since`,
+        when given) and on the attempts still open (leased since `open_since` and
+        `leased_since`), counted at their age so far: an SMS that is never delivered
+        completes only when the gateway gives up, and left out it would make the first
+        minutes look faster than they are.
         """
         table = attempts_table
+        since = [] if leased_since is None else [table.c.leased_at >= naive_utc(leased_since)]
         completed = (
             sa.select(table.c.leased_at, table.c.completed_at)
-            .where(table.c.pair == pair, table.c.completed_at.is_not(None))
+            .where(table.c.pair == pair, table.c.completed_at.is_not(None), *since)
             .order_by(table.c.leased_at.desc())
             .limit(sample)
         )
@@ -274,6 +282,7 @@ class AttemptStore:
             table.c.pair == pair,
             table.c.leased_at >= naive_utc(open_since),
             table.c.outcome.is_(None),
+            *since,
         )
         with self._engine.connect() as connection:
             done = connection.execute(completed).all()

@@ -83,7 +83,9 @@ _KIND_WORDS = {
     ),
     ReasonKind.refused: "providers refused sends",
     ReasonKind.paused: "pairs paused (by the policy or a person)",
-    ReasonKind.probing: "pairs probing after a pause by the policy: one send per probe interval",
+    ReasonKind.probing: (
+        "pairs probing after a pause by the policy: at most one send per probe interval"
+    ),
     ReasonKind.asked_fewer: (
         "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
     ),
@@ -344,8 +346,8 @@ def _reason(
         )
         if goal.in_flight_limit >= goal.test_numbers:
             return ReasonKind.numbers_busy, (
-                f"every test number awaits a code: {goal.test_numbers} numbers, {pace}; "
-                f"{_more_numbers(seen)}{paused}"
+                "too few test numbers for the cap at this pace: "
+                f"{goal.test_numbers} numbers, {pace}; {_more_numbers(seen)}{paused}"
             )
         return (
             ReasonKind.in_flight_limit,
@@ -394,18 +396,18 @@ def _reason(
 
 
 def _more_numbers(seen: Granted) -> str:
-    """The advice when the numbers are all busy: more of them, unless most of the codes
-    awaited are late. Then the route may have just broken, before its figures can show
-    it (an undelivered SMS holds its number until the gateway gives up on it), and more
-    numbers would only wait the same way."""
-    if seen.stale and 2 * seen.stale >= seen.awaiting:
-        return "most codes are late: add test numbers only if the route delivers"
+    """The advice when the numbers are all busy: more of them, unless some code awaited
+    is late. Then the route may have just broken, before its figures can show it (an
+    undelivered SMS holds its number until the gateway gives up on it), and more numbers
+    would only wait the same way."""
+    if seen.stale:
+        return "codes are late: add test numbers only if the route delivers"
     return "add test numbers"
 
 
 def _probing(probing: list[str], paused: str) -> tuple[ReasonKind, str]:
     which = f"{probing[0]} is" if len(probing) == 1 else f"{', '.join(probing)} are"
     return ReasonKind.probing, (
-        f"{which} probed after a pause by the policy: one send per probe interval each "
+        f"{which} probed after a pause by the policy: at most one send per probe interval each "
         f"until the success rate is back{paused}"
     )

@@ -333,8 +333,8 @@ class Dispatcher:
         """What the admission is asked: the session's room, its country's grant and the
         attempt opened, in one step."""
         ask = self._ask(pair, program)
-        observed = self._measured_cycle(pair.key)[0]
-        limit = self._allowance(pair, program, cap=ask.cap, cycle=self._cycle(pair.key))
+        observed = self._measured_cycle(pair)[0]
+        limit = self._allowance(pair, program, cap=ask.cap, cycle=self._cycle(pair))
         # The session's leases never reported are given up at a lease, looked for at
         # most once an `expiry_check` per session (by this process).
         now = self.clock.now()
@@ -415,22 +415,28 @@ class Dispatcher:
 
     # --- attempts in flight ------------------------------------------------------
 
-    def _measured_cycle(self, pair: str) -> tuple[float | None, int]:
-        """The pair's mean lease-to-report time and its sample, measured every `refresh`."""
+    def _measured_cycle(self, pair: Pair) -> tuple[float | None, int]:
+        """The pair's mean lease-to-report time and its sample, measured every `refresh`
+        on its attempts since its state last changed: after a resume, an outage's SMS
+        held until the gateway gave up say nothing of its pace now."""
         policy = self.policy.in_flight
         now = self.clock.now()
-        cached = self._cycles.get(pair)
+        cached = self._cycles.get(pair.key)
         if cached is None or not cached[0] <= now < cached[0] + policy.refresh:
             may_block()
             measured = self.attempts.cycle_seconds(
-                pair, sample=policy.sample, open_since=now - self.policy.lease_ttl, now=now
+                pair.key,
+                sample=policy.sample,
+                open_since=now - self.policy.lease_ttl,
+                now=now,
+                leased_since=pair.state_changed_at,
             )
             mean, completed = measured if measured is not None else (None, 0)
             cached = (now, mean, completed)
-            self._cycles[pair] = cached
+            self._cycles[pair.key] = cached
         return cached[1], cached[2]
 
-    def _cycle(self, pair: str) -> float:
+    def _cycle(self, pair: Pair) -> float:
         """The cycle sessions are sized by: until enough attempts completed, never below
         the assumed one (a route's first completions are its fastest)."""
         mean, completed = self._measured_cycle(pair)
@@ -548,7 +554,7 @@ class Dispatcher:
             phones: dict[str, int] = {}
             for pair, program in sessions:
                 phones[pair.key] = len(pair.phone_numbers)
-                cycles[pair.key] = self._cycle(pair.key)
+                cycles[pair.key] = self._cycle(pair)
                 granted = in_flight.get(pair.key, 0) + self._allowance(
                     pair, program, cap=cap, cycle=cycles[pair.key]
                 )

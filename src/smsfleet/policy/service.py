@@ -6,7 +6,7 @@ evidence, with the Wilson score interval at the configured confidence (`z`):
 - enabled, normal priority: confidently under the pause line (the interval's
   upper bound below it) → `paused` (its sessions stop through the pair's state);
 - paused by the policy, cool-down over → `probing` (sessions run, the dispatcher
-  grants one send per probe interval);
+  grants at most one send per probe interval);
 - probing, decided on `probe_samples` probes: confidently over the resume line
   (the lower bound above it) → `resumed` (enabled); confidently under the pause
   line → `paused` again, for twice the cool-down before (at most `cooldown_max`);
@@ -215,7 +215,8 @@ def decide(
     the pair's latest pause by the policy (None: none recorded, the first one's). A
     verdict taken on no figure (a cool-down, a person's pause) carries the look nearest
     the pause line, so what is shown beside it is what the policy reads of the route."""
-    looks = looks_at(stats, newest, window=config.window, fewest=config.min_samples, z=config.z)
+    window = replace(config.window, probes=pair.state is PairState.probing)
+    looks = looks_at(stats, newest, window=window, fewest=config.min_samples, z=config.z)
     verdict = _verdict(pair, looks, stats, now, config, held=held, last_cooldown=last_cooldown)
     return verdict if verdict.look is not None else replace(verdict, look=_nearest(looks))
 
@@ -282,11 +283,11 @@ def _verdict(
         interval = config.probe_interval.total_seconds()
         return Verdict(
             PolicyAction.probing,
-            f"cool-down of {_duration(cooldown)} over: one probe per {interval:g} s; from"
-            f" {config.probe_samples} probes, resumed once confidently over the"
-            f" {percent(resume)} resume line, paused again once confidently under"
-            f" {percent(pause)}; at {config.max_probes} probes, resumed if at or over"
-            f" {percent(resume)}, else paused again",
+            f"cool-down of {_duration(cooldown)} over: at most one probe per {interval:g} s;"
+            f" from {config.probe_samples} probes, resumed once confidently over"
+            f" {percent(resume)}, paused again once confidently under {percent(pause)};"
+            f" at {config.max_probes} probes, resumed if at or over {percent(resume)},"
+            " else paused again",
         )
     if pair.state is PairState.probing:
         if pair.is_high_priority:

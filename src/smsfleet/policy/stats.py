@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from statistics import NormalDist
 
@@ -83,6 +83,9 @@ def split_z(z: float, looks: int) -> float:
 class Window:
     span: timedelta
     max_attempts: int
+    # Its attempts are a probed pair's probes, counted since its probing began (a pair's
+    # window never reaches back past its state's change), not all of the span's.
+    probes: bool = False
 
     def __post_init__(self) -> None:
         if self.span <= timedelta(0) or self.max_attempts < 1:
@@ -92,6 +95,8 @@ class Window:
         return now - self.span
 
     def describe(self) -> str:
+        if self.probes:
+            return f"its probes since it was probed, at most {self.max_attempts}"
         return f"last {self.minutes()} min, at most {self.max_attempts} attempts"
 
     def minutes(self) -> str:
@@ -99,7 +104,7 @@ class Window:
 
     def newest(self, count: int) -> Window:
         """The newest `count` attempts of this window's span."""
-        return Window(span=self.span, max_attempts=count)
+        return replace(self, max_attempts=count)
 
 
 @dataclass(frozen=True)
@@ -152,9 +157,14 @@ def evidence(
 
 def figures(stats: WindowStats, window: Window) -> str:
     """'12 of 34 delivered (35 %) in the last 30 min'; at the window's count '32 of the
-    newest 50 delivered…', so they are not read as all of the last 30 min's."""
+    newest 50 delivered…', so they are not read as all of the last 30 min's; a probed
+    pair's '9 of 10 probes delivered (90 %)'."""
     ratio = stats.success_ratio or 0.0
     newest = "the newest " if stats.samples >= window.max_attempts else ""
+    if window.probes:
+        return (
+            f"{stats.delivered} of {newest}{stats.samples} probes delivered ({ratio * 100:.0f} %)"
+        )
     return (
         f"{stats.delivered} of {newest}{stats.samples} delivered ({ratio * 100:.0f} %) in the last "
         f"{window.minutes()} min"

@@ -455,7 +455,7 @@ def _note(desired: DesiredState, pair: Pair | None, status: SessionStatus | None
         # Counted as the fatal event counts them: the failures past the first run's.
         return f"gave up after {status.quick_failures - 1} quick failures: start it again"
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
-        return "pair probed after a pause: one send per probe interval"
+        return "pair probed after a pause: at most one send per probe interval"
     return _held_note(desired, pair)
 
 

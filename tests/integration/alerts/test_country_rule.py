@@ -114,7 +114,9 @@ def test_an_open_alert_says_what_holds_the_country_back_now_until_it_resolves(
     """The demo's case: UZ's alert kept saying its pair was probed after a pause, long
     after it had resumed. Not seen any more, it waits the hold time to resolve, and says
     meanwhile where the country stands, not where it stood."""
-    probed = "UZ_uzmobile is probed after a pause by the policy: one send per probe interval"
+    probed = (
+        "UZ_uzmobile is probed after a pause by the policy: at most one send per probe interval"
+    )
     reasons = {"UZ": probed}
     service = alert_service(
         alerting.engine,

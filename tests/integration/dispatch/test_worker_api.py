@@ -465,8 +465,8 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
     assert (goal.sessions_wanted, goal.sessions_running, goal.test_numbers) == (1, 1, 3)
     # Nothing completed yet: the cycle assumed is 30 s, so three numbers send 6 a minute.
     assert goal.reason == (
-        "every test number awaits a code: 3 numbers, 3 attempts at once, at 30 s per SMS, "
-        "send at most 6/min; add test numbers"
+        "too few test numbers for the cap at this pace: 3 numbers, 3 attempts at once, "
+        "at 30 s per SMS, send at most 6/min; add test numbers"
     )
     assert goal.reason_kind is ReasonKind.numbers_busy
     # Prometheus has the reason by kind, in words without the figures.
@@ -511,12 +511,46 @@ def test_a_route_that_just_stopped_delivering_is_not_told_to_add_numbers(
             "test numbers busy: 3 of 3 await a code, sent under a minute ago: none is late yet"
         )
         assert goal.reason_kind is ReasonKind.awaiting_codes
-    # Once most codes are late, the advice is the one for a route that may have broken.
+    # Once codes are late, the advice is the one for a route that may have broken, from
+    # the first late code on: never plain "add test numbers".
     late = said[max(said)]
     assert late.reason_kind is ReasonKind.numbers_busy
+    for goal in short.values():
+        assert goal.reason is not None
+        assert not goal.reason.endswith("; add test numbers"), goal.reason
     assert late.reason is not None and late.reason.endswith(
-        "most codes are late: add test numbers only if the route delivers"
+        "codes are late: add test numbers only if the route delivers"
     )
+
+
+def test_after_a_resume_the_pace_is_measured_on_what_the_pair_sent_since(
+    ready: Worker,
+) -> None:
+    """An outage's SMS, each holding its number until the gateway gave up, say nothing of
+    a resumed route's pace: its sessions are sized, and its country's capacity told, on
+    what it sent since its state changed."""
+    ready.store.session_status.add(
+        SessionStatus(name=SESSION, state=SessionState.running, updated_at=ready.clock.now())
+    )
+    held = []
+    for _ in range(3):
+        held.append(ready.lease()["trigger_id"])
+        ready.clock.advance(6)
+    ready.clock.advance(120)
+    for trigger_id in held:
+        assert ready.report(trigger_id, outcome="not_delivered").status_code == 200
+    ready.clock.advance(20)  # the pace is measured again
+    ready.settle()
+    [during] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
+    assert during.cycle_seconds > 120
+    pair = ready.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    ready.store.pairs.replace(pair.model_copy(update={"state_changed_at": ready.clock.now()}))
+    ready.clock.advance(20)
+    ready.settle()
+    [resumed] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
+    assert resumed.cycle_seconds == 30.0  # assumed until measured afresh
+    assert resumed.capacity_per_minute == 6.0  # three numbers at 30 s each
 
 
 def test_a_country_whose_sms_go_undelivered_is_told_its_route_fails(ready: Worker) -> None:

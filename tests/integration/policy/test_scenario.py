@@ -288,7 +288,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     # The supervisor runs it again.
     assert fleet.state(normal.session) in (SessionState.starting, SessionState.running)
 
-    # Probing: one send per probe interval, until 10 probes are in and the bound is high.
+    # Probing: at most one send per probe interval, until 10 probes are in and the bound is high.
     world.run(15 * 60, until=[(normal, PolicyAction.resumed)])
     resumed = world.decision(normal, PolicyAction.resumed)
     probes = [at for at in normal.sends[sends_before:] if at <= resumed.at]
@@ -297,7 +297,10 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert len(probes) <= (resumed.at - probing.at) / CONFIG.probe_interval + 1
     assert resumed.samples == CONFIG.probe_samples
     assert resumed.lower_bound > CONFIG.resume_threshold
-    assert resumed.reason.startswith(f"{normal.pair} resumed: while probing, 10 of 10 delivered")
+    assert resumed.reason.startswith(
+        f"{normal.pair} resumed: while probing, 10 of 10 probes delivered (100 %)"
+    )
+    assert resumed.window == "its probes since it was probed, at most 50"
     # Back within the cool-down and ten probes of the pause.
     assert resumed.at - paused.at <= CONFIG.cooldown + 10 * CONFIG.probe_interval + timedelta(
         seconds=EVALUATE_EVERY
@@ -606,9 +609,9 @@ def test_a_pair_probed_past_its_first_probes_says_what_it_waits_for_now(
     assert pair.state_reason == f"probing by the policy: {probing.reason.split(': ', 1)[1]}"
     assert "until 10 probes" not in pair.state_reason
     assert pair.state_reason.endswith(
-        "from 10 probes, resumed once confidently over the 70 % resume line, paused again"
-        " once confidently under 50 %; at 30 probes, resumed if at or over 70 %, else paused"
-        " again"
+        "at most one probe per 30 s; from 10 probes, resumed once confidently over 70 %,"
+        " paused again once confidently under 50 %; at 30 probes, resumed if at or over"
+        " 70 %, else paused again"
     )
 
 
@@ -641,4 +644,4 @@ def test_a_route_that_stays_bad_is_probed_less_and_less_often(
     world.run(30 * 60, until=[(route, PolicyAction.resumed)])
     resumed = world.decision(route, PolicyAction.resumed)
     assert resumed.at - healed_at <= 20 * CONFIG.probe_interval + timedelta(seconds=EVALUATE_EVERY)
-    assert resumed.window == "last 30 min, at most 20 attempts"
+    assert resumed.window == "its probes since it was probed, at most 20"

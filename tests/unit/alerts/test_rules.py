@@ -180,7 +180,10 @@ def test_gateway_errors_and_a_country_under_target() -> None:
 
 
 def test_a_country_under_target_says_why() -> None:
-    why = "every test number awaits a code: 2 numbers, 2 attempts at once, at 30 s per SMS"
+    why = (
+        "too few test numbers for the cap at this pace: 2 numbers, 2 attempts at once, "
+        "at 30 s per SMS"
+    )
     (signal,) = rules.country_signals(
         {"TJ": 20}, {"TJ": 10}, ["TJ"], THRESHOLDS, timedelta(minutes=10), reasons={"TJ": why}
     )

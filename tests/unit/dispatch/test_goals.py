@@ -156,8 +156,8 @@ def test_every_test_number_awaiting_a_code_is_named_with_the_figures() -> None:
     assert goal.achieved_per_minute == 3.5
     assert goal.capacity_per_minute == 4.0
     assert goal.reason == (
-        "every test number awaits a code: 2 numbers, 2 attempts at once, at 30 s per SMS, "
-        "send at most 4/min; add test numbers"
+        "too few test numbers for the cap at this pace: 2 numbers, 2 attempts at once, "
+        "at 30 s per SMS, send at most 4/min; add test numbers"
     )
     assert goal.reason_kind is ReasonKind.numbers_busy
 
@@ -201,9 +201,9 @@ def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
         window=WINDOW,
     )
     assert goal.awaiting_code == 5
-    # Most of the codes awaited are late: more numbers would help only a route that delivers.
+    # Codes awaited are late: more numbers would help only a route that delivers.
     assert goal.reason == (
-        "test numbers busy: 5 of 6 await a code, 3 for over a minute; most codes are late:"
+        "test numbers busy: 5 of 6 await a code, 3 for over a minute; codes are late:"
         " add test numbers only if the route delivers"
     )
     assert goal.reason_kind is ReasonKind.numbers_busy
@@ -212,7 +212,8 @@ def test_test_numbers_held_by_undelivered_sms_are_named() -> None:
 def test_numbers_awaiting_codes_none_late_yet_are_not_told_to_grow() -> None:
     """A route that has just stopped delivering holds every number for its first minute
     with no code late yet, as SMS in flight do; its pace says the numbers suffice, and
-    more of them would only wait too. Numbers are advised once codes are late."""
+    more of them would only wait too. Once codes are late, numbers are advised if the
+    route delivers."""
     pairs = [_pair("UZ_uzmobile", phones=3)]
     outlook = _outlook(3, 8.0, 3)
     waiting = _under(pairs, Granted(grants=17, awaiting=3), {}, outlook)
@@ -223,7 +224,8 @@ def test_numbers_awaiting_codes_none_late_yet_are_not_told_to_grow() -> None:
     one_late = _under(pairs, Granted(grants=15, awaiting=3, stale=1), {}, outlook)
     assert (one_late.reason_kind, one_late.reason) == (
         ReasonKind.numbers_busy,
-        "test numbers busy: 3 of 3 await a code, 1 for over a minute; add test numbers",
+        "test numbers busy: 3 of 3 await a code, 1 for over a minute; codes are late: add"
+        " test numbers only if the route delivers",
     )
 
 
@@ -274,8 +276,8 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     )
     assert (probing.reason_kind, probing.reason) == (
         ReasonKind.probing,
-        "UZ_uzmobile is probed after a pause by the policy: one send per probe interval each"
-        " until the success rate is back",
+        "UZ_uzmobile is probed after a pause by the policy: at most one send per probe"
+        " interval each until the success rate is back",
     )
     idle = _goal(
         pairs=[_pair("UZ_uzmobile")],
@@ -322,9 +324,9 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
     # Too few numbers show at once, said with the pace still being measured.
     few = _outlook(2, 30.0, 2, country="AZ")
     assert goal(young, few).reason == (
-        "every test number awaits a code: 2 numbers, 2 attempts at once, at 30 s per SMS, send"
-        " at most 4/min (its sessions have run for 45 s: the pace is still measured); add test"
-        " numbers"
+        "too few test numbers for the cap at this pace: 2 numbers, 2 attempts at once, "
+        "at 30 s per SMS, send at most 4/min (its sessions have run for 45 s: the pace is "
+        "still measured); add test numbers"
     )
     settled = goal(window_old, few).reason
     assert settled is not None and "still measured" not in settled
@@ -415,15 +417,16 @@ def test_a_route_is_failing_on_evidence_not_on_a_count() -> None:
         found = _under(pairs, busy, {"UZ_uzmobile": route}, _outlook(5, 13.0, 6))
         assert (found.reason_kind, found.reason) == (
             ReasonKind.numbers_busy,
-            "test numbers busy: 5 of 6 await a code, 3 for over a minute; most codes are late:"
+            "test numbers busy: 5 of 6 await a code, 3 for over a minute; codes are late:"
             " add test numbers only if the route delivers",
         )
 
 
 def test_test_numbers_are_added_only_where_a_failing_pair_holds_fewer_than_half() -> None:
     """A healthy pair short of numbers (some held over a minute) beside a failing one that
-    holds few: add numbers. When the failing pair holds most of them, numbers would not
-    help: the route is named."""
+    holds few: add numbers, if the route delivers (a late code may be a route that has
+    just broken). When the failing pair holds most of them, numbers would not help: the
+    route is named."""
     pairs = [_pair("UZ_beeline", phones=4), _pair("UZ_uzmobile", phones=4)]
     outlook = _outlook(8, 13.0, 8)
 
@@ -441,7 +444,8 @@ def test_test_numbers_are_added_only_where_a_failing_pair_holds_fewer_than_half(
     few = goal(failing_holds=2)
     assert (few.reason_kind, few.reason) == (
         ReasonKind.numbers_busy,
-        "test numbers busy: 7 of 8 await a code, 2 for over a minute; add test numbers",
+        "test numbers busy: 7 of 8 await a code, 2 for over a minute; codes are late: add"
+        " test numbers only if the route delivers",
     )
     most = goal(failing_holds=4)
     # Two pairs failing: each named, with its own figures.
@@ -464,7 +468,7 @@ def test_test_numbers_are_added_only_where_a_failing_pair_holds_fewer_than_half(
 
 
 def test_a_country_that_only_probes_says_so_whatever_its_capacity() -> None:
-    """A probe is one send per probe interval on purpose; its long cycles (a route that
+    """A probe is at most one send per probe interval on purpose; its long cycles (a route that
     failed) are no reason to add test numbers."""
     goal = _goal(
         pairs=[_pair("UZ_uzmobile", state=PairState.probing, actor="policy")],

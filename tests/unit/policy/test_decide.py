@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,7 +157,7 @@ def test_reasons_carry_the_figures() -> None:
     )
     probing = decide(pair=pair(PR), stats=GOOD, held=False, now=NOW, config=CONFIG)
     assert probing.reason == (
-        "while probing, 20 of 20 delivered (100 %) in the last 30 min: above the 70 % "
+        "while probing, 20 of 20 probes delivered (100 %): above the 70 % "
         "resume line with 95 % confidence"
     )
     held = decide(pair=pair(E, high=True), stats=BAD, held=False, now=NOW, config=CONFIG)
@@ -242,7 +243,7 @@ def test_reasons_carry_the_figures() -> None:
             WindowStats(10, 9),
             None,
             False,
-            "probing: 9 of 10 delivered (90 %) in the last 30 min: neither confidently above the"
+            "probing: 9 of 10 probes delivered (90 %): neither confidently above the"
             " 70 % resume line nor below the 50 % pause line; after 30 probes resumed if at or"
             " over the 70 % resume line, else paused again, unless it clears the resume line"
             " first",
@@ -265,7 +266,7 @@ def test_a_route_between_the_lines_is_paused_again_after_its_probes() -> None:
         timedelta(minutes=4),
     )
     assert verdict.reason == (
-        "while probing, 14 of 30 delivered (47 %) in the last 30 min: neither confidently"
+        "while probing, 14 of 30 probes delivered (47 %): neither confidently"
         " above the 70 % resume line nor below the 50 % pause line after 30 probes; paused"
         " again, probed from 12:04:00 UTC, after a cool-down of 4 min (each pause in a row"
         " doubles it, to at most 30 min)"
@@ -291,7 +292,7 @@ def test_a_healthy_route_near_the_resume_line_is_back_after_its_probes() -> None
     assert (verdict.action, verdict.decided_on, verdict.cooldown) == (A.resumed, None, None)
     assert verdict.look is not None and verdict.look.stats == WindowStats(30, 22)
     assert verdict.reason == (
-        "while probing, 22 of 30 delivered (73 %) in the last 30 min after 30 probes: at or"
+        "while probing, 22 of 30 probes delivered (73 %) after 30 probes: at or"
         " over the 70 % resume line, if not confidently, and not below the 50 % pause line"
     )
 
@@ -368,8 +369,9 @@ def test_resuming_looks_at_the_newest_attempts_too() -> None:
     assert decide(pair=pair(PR), stats=healed, held=False, now=NOW, config=CONFIG).action is None
     verdict = decide(pair=pair(PR), stats=healed, newest=GOOD, held=False, now=NOW, config=CONFIG)
     assert verdict.action is A.resumed
-    assert verdict.look == Look(CONFIG.newest_window, GOOD, split_z(CONFIG.z, 2))
-    assert verdict.reason.startswith("while probing, 20 of the newest 20 delivered (100 %)")
+    probes = replace(CONFIG.newest_window, probes=True)  # a probed pair's, since probed
+    assert verdict.look == Look(probes, GOOD, split_z(CONFIG.z, 2))
+    assert verdict.reason.startswith("while probing, 20 of the newest 20 probes delivered (100 %)")
     # Read at 97.5 %: 18 of the newest 20 (lower bound 66.3 % there, 69.9 % at 95 %) is
     # not enough.
     assert WindowStats(20, 18).lower_bound(split_z(CONFIG.z, 2)) < 0.7
@@ -405,7 +407,7 @@ def test_each_pause_in_a_row_doubles_the_cool_down_to_its_maximum() -> None:
     minutes = [p.cooldown // timedelta(minutes=1) for p in pauses if p.cooldown]
     assert minutes == [4, 8, 16, 30, 30, 30]
     assert pauses[-1].reason == (
-        "while probing, 4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause "
+        "while probing, 4 of 20 probes delivered (20 %): below the 50 % pause "
         "line with 95 % confidence; paused again, probed from 12:30:00 UTC, after a "
         "cool-down of 30 min (each pause in a row doubles it, to at most 30 min)"
     )

@@ -40,7 +40,7 @@ describe("a session's note", () => {
   it("says the supervisor gave up on it, or that its pair is probed", () => {
     const note = "gave up after 4 quick failures: start it again";
     expect(cell(session({ note }))).toContain(note);
-    expect(cell(session({ state: "running", note: "pair probed after a pause: one send per probe interval" }))).toContain(
+    expect(cell(session({ state: "running", note: "pair probed after a pause: at most one send per probe interval" }))).toContain(
       'data-testid="note-program1_UZ_uzmobile"',
     );
   });
