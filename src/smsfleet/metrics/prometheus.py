@@ -199,8 +199,9 @@ class FleetCollector:
     def _attempt_families(self, *, countries: set[str]) -> Iterable[Metric]:
         grants = CounterMetricFamily(
             "smsfleet_dispatch_grants",
-            "Sends granted by the per-country limiter, counted when granted: "
-            "increase(...[1m]) never exceeds the country's cap",
+            "Sends granted by the per-country limiter, counted when granted: at most the "
+            "country's cap in any minute (increase() extrapolates to its window's edges, "
+            "so it may read a little over)",
             labels=("country",),
         )
         sent = CounterMetricFamily(
