@@ -138,6 +138,7 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     expect(grants_chart.locator(".recharts-line")).not_to_have_count(0)
     expect(grants_chart.locator(".recharts-legend-item")).to_contain_text([DASHBOARD_COUNTRY])
     expect(grants_chart.locator(".recharts-reference-line")).to_have_count(0)
+    expect(grants_chart.locator("h2")).to_have_text("Granted per minute per country")
     # Granted per minute and the cap chart say the one window they read, the goals' window.
     [goal] = [
         g

@@ -141,6 +141,9 @@ def test_a_page_reloaded_while_the_control_plane_does_not_answer_waits_signed_in
     page.reload()
     waiting = page.get_by_role("status", name="The control plane is not answering: trying again")
     expect(waiting).to_be_visible()
+    expect(page.get_by_test_id("full-page-wait")).to_have_text(
+        "The control plane is not answering: trying again"
+    )
     expect(page.get_by_test_id("sidebar")).to_be_visible(timeout=15_000)
     assert len(unanswered) == 2
     expect(page).not_to_have_url(re.compile(r"/login"))

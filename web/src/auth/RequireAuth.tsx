@@ -7,7 +7,11 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   const { status, unanswered } = useAuth();
   const location = useLocation();
   if (status === "checking") {
-    return <FullPageSpinner label={unanswered ? "The control plane is not answering: trying again" : "Checking session"} />;
+    return unanswered ? (
+      <FullPageSpinner label="The control plane is not answering: trying again" shown />
+    ) : (
+      <FullPageSpinner label="Checking session" />
+    );
   }
   if (status === "signed-out") {
     const from = location.pathname + location.search;

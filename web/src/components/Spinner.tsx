@@ -6,10 +6,18 @@ export function Spinner({ label = "Loading" }: { label?: string }) {
   );
 }
 
-export function FullPageSpinner({ label }: { label: string }) {
+/** A page-wide wait; `shown` says it on screen too (else only to screen readers). */
+export function FullPageSpinner({ label, shown = false }: { label: string; shown?: boolean }) {
   return (
     <div className="full-page-center">
-      <Spinner label={label} />
+      <div className="full-page-center__wait">
+        <Spinner label={label} />
+        {shown && (
+          <p className="muted" data-testid="full-page-wait">
+            {label}
+          </p>
+        )}
+      </div>
     </div>
   );
 }

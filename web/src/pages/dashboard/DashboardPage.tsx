@@ -65,6 +65,13 @@ function useViewParams() {
 // as each other, so the KPI and the cap chart move on together as the window slides.
 const NOW = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 15_000, pollMs: 10_000 } satisfies LiveQuery<unknown>;
 
+/** The grants trend's title: the cap its dashed line stands for, when the countries share one. */
+function grantsTitle(cap: number | null): string {
+  return cap === null
+    ? "Granted per minute per country"
+    : `Granted per minute per country · cap ${cap}/min dashed`;
+}
+
 /** The fleet's grants per minute and its goal: each country's figures added up. */
 function grantedOf(goals: readonly CountryGoal[] | undefined): Granted | undefined {
   if (!goals) return undefined;
@@ -184,7 +191,7 @@ export function DashboardPage() {
             )}
           </ChartCard>
           <ChartCard
-            title="Granted per minute per country, against the cap"
+            title={grantsTitle(sharedCap(goals.data))}
             testId="chart-grant-trend"
             resource={trend}
           >

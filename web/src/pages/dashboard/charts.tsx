@@ -146,8 +146,9 @@ interface CountryTrendProps extends TrendProps {
   yAxis: { domain?: [number, number]; tick: (value: number) => string };
   /** A figure as the tooltip shows it. */
   shown: (value: number) => string;
-  /** A horizontal line across the chart, with its label (a cap they all share). */
-  reference?: { y: number; label: string };
+  /** A dashed horizontal line across the chart (a cap they all share), named on the
+   * chart's card: a label on it would sit on the lines that reach it. */
+  reference?: number;
 }
 
 /** One line per country over time, the step still running dashed. */
@@ -173,14 +174,8 @@ function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, sh
           payloadUniqBy={oneEntryPerLine}
         />
         <Legend />
-        {reference && (
-          <ReferenceLine
-            y={reference.y}
-            ifOverflow="extendDomain"
-            stroke="#111827"
-            strokeDasharray="6 3"
-            label={{ value: reference.label, position: "insideTopRight", fontSize: 11 }}
-          />
+        {reference !== undefined && (
+          <ReferenceLine y={reference} ifOverflow="extendDomain" stroke="#111827" strokeDasharray="6 3" />
         )}
         {keys.map((key) => (
           <Line
@@ -245,7 +240,7 @@ export function GrantTrendChart({ step, cap, ...props }: TrendProps & { step: Me
       value={(point) => grantedPerMinute(point, step)}
       yAxis={{ tick: (figure) => formatRate(figure) }}
       shown={(figure) => `${formatRate(figure)} / min`}
-      reference={cap === null ? undefined : { y: cap, label: `cap ${cap}/min` }}
+      reference={cap ?? undefined}
     />
   );
 }
