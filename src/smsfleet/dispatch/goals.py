@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import named_actor
-from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, looks_at
+from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, figures, looks_at
 from smsfleet.sessions.models import SessionSpec, SessionState, SessionStatus
 
 __all__ = [
@@ -142,6 +142,20 @@ class FailingLine:
         found = beyond(looks, self.line, name="warning", below=True, z=self.z)
         return None if found is None else found[0]
 
+    def doubted(self, route: Route) -> str | None:
+        """The figures of its worst look under the line, when one is but not confidently
+        (a route that may have just broken, too few of its SMS given up on yet to say);
+        None when none is under it."""
+        looks = looks_at(
+            route.stats, route.newest, window=self.window, fewest=self.fewest, z=self.z
+        )
+        ratios = [(look.stats.success_ratio, look) for look in looks]
+        under = [(ratio, look) for ratio, look in ratios if ratio is not None and ratio < self.line]
+        if not under:
+            return None
+        _, worst = min(under, key=lambda pair: pair[0])
+        return figures(worst.stats, worst.window)
+
 
 class CountryGoal(BaseModel):
     country: str
@@ -247,6 +261,7 @@ def country_goals(
                 sorted(probing),
                 running_probes.get(code, 0),
                 _failing_note(by_country[code], routes, seen, failing_line),
+                _doubted_note(by_country[code], routes, failing_line),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
@@ -266,6 +281,19 @@ def _paused_note(pairs: list[Pair]) -> str:
         return f"{pair.key} by {named_actor(actor)}"
 
     return f"{len(pairs)} paused ({', '.join(map(named, pairs))})"
+
+
+def _doubted_note(pairs: list[Pair], routes: Mapping[str, Route], line: FailingLine) -> str:
+    """Its running pairs whose route may be failing, each with its figures ("" when
+    none may be)."""
+    doubted = [
+        f"{pair.key}, {said}"
+        for pair in sorted(pairs, key=lambda pair: pair.key)
+        if pair.state.runs_sessions
+        and (route := routes.get(pair.key)) is not None
+        and (said := line.doubted(route)) is not None
+    ]
+    return "; ".join(doubted)
 
 
 def _failing_note(
@@ -303,13 +331,15 @@ def _reason(
     probing: list[str],
     probing_sessions: int,
     failing_note: str,
+    doubted_note: str,
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
     when less than the window; `paused_note`: its paused pairs (`_paused_note`);
     `probing`: its pairs the policy probes at a low rate after a pause, whose sessions
     are `probing_sessions` of those running; `failing_note`: its failing pairs that hold
-    most of its busy numbers (`_failing_note`)."""
+    most of its busy numbers (`_failing_note`); `doubted_note`: its pairs whose route may
+    be failing, not confidently yet (`_doubted_note`)."""
     paused = f"; {paused_note}" if paused_note else ""
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
@@ -364,10 +394,12 @@ def _reason(
             # Every code awaited was asked for under a minute ago: the numbers wait as any
             # SMS in flight does, and its sessions' pace says they suffice. A route that
             # has just stopped delivering looks the same for its first minute; more numbers
-            # would only wait too. Nothing to add before some code is late.
+            # would only wait too. Nothing to add before some code is late. A route whose
+            # first SMS given up on already weigh on its figures may be failing: said.
+            doubt = f"; {doubted_note}: it may be failing" if doubted_note else ""
             return ReasonKind.awaiting_codes, (
                 f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code,"
-                f" sent under a minute ago: none is late yet{paused}"
+                f" sent under a minute ago: none is late yet{doubt}{paused}"
             )
         # Undelivered SMS hold their numbers until the gateway gives up on them.
         late = f", {seen.stale} for over a minute" if seen.stale else ""

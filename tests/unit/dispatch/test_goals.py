@@ -229,6 +229,25 @@ def test_numbers_awaiting_codes_none_late_yet_are_not_told_to_grow() -> None:
     )
 
 
+def test_numbers_awaiting_codes_on_a_route_that_may_be_failing_say_so() -> None:
+    """Minutes into an outage, the first SMS given up on free their numbers and the next
+    ones are young again: none is late, but the route's figures have started to fall,
+    not yet confidently. The reason names the route and its figures."""
+    pairs = [_pair("UZ_uzmobile", phones=3)]
+    outlook = _outlook(3, 8.0, 3)
+    busy = Granted(grants=17, awaiting=3)
+    falling = _under(pairs, busy, {"UZ_uzmobile": _route(14, 20, 3)}, outlook)
+    assert (falling.reason_kind, falling.reason) == (
+        ReasonKind.awaiting_codes,
+        "test numbers busy: 3 of 3 await a code, sent under a minute ago: none is late yet;"
+        " UZ_uzmobile, 14 of 20 delivered (70 %) in the last 30 min: it may be failing",
+    )
+    healthy = _under(pairs, busy, {"UZ_uzmobile": _route(19, 20, 3)}, outlook)
+    assert healthy.reason == (
+        "test numbers busy: 3 of 3 await a code, sent under a minute ago: none is late yet"
+    )
+
+
 def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     enough = _outlook(4, 6.0, 4)
     pairs = [_pair("UZ_uzmobile"), _pair("UZ_beeline")]
