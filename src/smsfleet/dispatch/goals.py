@@ -12,7 +12,7 @@ success confidently below the warning line (`FailingLine`), never on a raw count
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -283,17 +283,25 @@ def _paused_note(pairs: list[Pair]) -> str:
     return f"{len(pairs)} paused ({', '.join(map(named, pairs))})"
 
 
-def _doubted_note(pairs: list[Pair], routes: Mapping[str, Route], line: FailingLine) -> str:
-    """Its running pairs whose route may be failing, each with its figures ("" when
-    none may be)."""
-    doubted = [
-        f"{pair.key}, {said}"
+def _judged(
+    pairs: list[Pair], routes: Mapping[str, Route], judge: Callable[[Route], str | None]
+) -> list[tuple[Pair, Route, str]]:
+    """Its running pairs of which `judge` says something of their route, with it."""
+    return [
+        (pair, route, said)
         for pair in sorted(pairs, key=lambda pair: pair.key)
         if pair.state.runs_sessions
         and (route := routes.get(pair.key)) is not None
-        and (said := line.doubted(route)) is not None
+        and (said := judge(route)) is not None
     ]
-    return "; ".join(doubted)
+
+
+def _doubted_note(pairs: list[Pair], routes: Mapping[str, Route], line: FailingLine) -> str:
+    """Its running pairs whose route may be failing, each with its figures ("" when
+    none may be)."""
+    return "; ".join(
+        f"{pair.key}, {said}" for pair, _, said in _judged(pairs, routes, line.doubted)
+    )
 
 
 def _failing_note(
@@ -302,13 +310,7 @@ def _failing_note(
     """Its running pairs whose route fails, each with its figures and the test numbers
     its SMS hold, when they hold at least half of those awaiting a code ("" otherwise:
     a healthy pair's busy numbers are the country's shortfall, not theirs)."""
-    failing = [
-        (pair, route, said)
-        for pair in sorted(pairs, key=lambda pair: pair.key)
-        if pair.state.runs_sessions
-        and (route := routes.get(pair.key)) is not None
-        and (said := line.said(route)) is not None
-    ]
+    failing = _judged(pairs, routes, line.said)
     if not failing or 2 * sum(route.awaiting for _, route, _ in failing) < seen.awaiting:
         return ""
     return "; ".join(
