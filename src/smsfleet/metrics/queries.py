@@ -182,15 +182,17 @@ def read_tallies(
     result: dict[BucketedKey, Tally] = {}
     offset = 1 if step is not None else 0
     width = offset + len(group)
+
+    def tally_of(row: Sequence[Any]) -> Tally:
+        """The tally of the row's [bucket and] group, the first row of it making it."""
+        bucket = epoch(row[0]) if step is not None else None
+        return result.setdefault((bucket, tuple(row[offset:width])), Tally())
+
     for row in connection.execute(tally_query(source, start, end, group, step, key)):
-        bucket = epoch(row[0]) if step is not None else None
-        tally = Tally.from_values(row[width:])
-        result.setdefault((bucket, tuple(row[offset:width])), Tally()).add(tally)
-    if source != "raw":
-        return result
-    for row in connection.execute(granted_query(start, end, group, step, key)):
-        bucket = epoch(row[0]) if step is not None else None
-        result.setdefault((bucket, tuple(row[offset:width])), Tally()).granted += int(row[width])
+        tally_of(row).add(Tally.from_values(row[width:]))
+    if source == "raw":
+        for row in connection.execute(granted_query(start, end, group, step, key)):
+            tally_of(row).granted += int(row[width])
     return result
 
 
