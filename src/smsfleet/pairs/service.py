@@ -357,8 +357,7 @@ def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     if changes.get("host", pair.host) != pair.host:
         verbs.append(f"move to host {changes['host']}")
     numbers = changes.get("phone_numbers")
-    dropped = set(pair.phone_numbers) - set(numbers if numbers is not None else pair.phone_numbers)
-    if numbers is not None and dropped:
+    if numbers is not None and (dropped := set(pair.phone_numbers) - set(numbers)):
         # With no number to send to, every lease of the pair answers stop; with none of
         # its numbers left, its SMS go where no code of theirs may be known, and the policy
         # never pauses it: as good as stopped. Any number removed counts, or two edits
