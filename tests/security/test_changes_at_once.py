@@ -28,13 +28,13 @@ from smsfleet.core.errors import Conflict, Unauthorized
 from smsfleet.core.records import RecordStore
 from smsfleet.core.security import PasswordChecks, decode_token, hash_password, needs_rehash
 from smsfleet.stores import ConfigStore
+from tests.support.fakes import NO_LOGIN, stored_account
 from tests.support.interleaved import Interleaved
 
 CLOCK = SystemClock()
 ADMIN = Actor(username="admin", role=Role.admin)
 PASSWORD = "alice-password-for-races"
 NEW_PASSWORD = "another-alice-password-for-races"
-NO_LOGIN = "-"  # a hash no password verifies against
 POLICY = auth_service.TokenPolicy(
     secret="a-secret-of-the-tests-of-changes-made-at-once-0123456789abcdef",
     access_ttl=timedelta(minutes=15),
@@ -48,17 +48,7 @@ def quotas(sqlite_metrics_engine: Engine) -> QuotaStore:
 
 
 def _alice(store: ConfigStore, *, password_hash: str = NO_LOGIN) -> User:
-    now = CLOCK.now()
-    alice = User(
-        username="alice",
-        role=Role.operator,
-        password_hash=password_hash,
-        created_at=now,
-        updated_at=now,
-        token_version=auth_service.first_token_version(),
-    )
-    store.users.add(alice)
-    return alice
+    return stored_account(store, "alice", Role.operator, password_hash=password_hash)
 
 
 def _stored_alice(store: ConfigStore) -> User:

@@ -17,24 +17,15 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Conflict
 from smsfleet.core.records import RecordStore
 from smsfleet.stores import ConfigStore
+from tests.support.fakes import stored_account
 from tests.support.interleaved import Interleaved
 
 CLOCK = SystemClock()
 
 
 def _admins(store: ConfigStore, *names: str) -> None:
-    now = CLOCK.now()
     for name in names:
-        store.users.add(
-            User(
-                username=name,
-                role=Role.admin,
-                password_hash="-",
-                created_at=now,
-                updated_at=now,
-                token_version=auth_service.first_token_version(),
-            )
-        )
+        stored_account(store, name, Role.admin)
 
 
 def _update(

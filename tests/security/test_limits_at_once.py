@@ -10,7 +10,6 @@ read, just before the write (`tests.support.interleaved`)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -19,8 +18,7 @@ from smsfleet.apikeys.models import ApiKey, ApiKeyCreate, Scope
 from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
 from smsfleet.audit.models import Actor
-from smsfleet.auth import service as auth_service
-from smsfleet.auth.models import Role, User
+from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Conflict
 from smsfleet.core.records import RecordStore
@@ -28,6 +26,7 @@ from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import Country, Pair, PairCreate, PairUpdate
 from smsfleet.programs.models import Program
 from smsfleet.stores import ConfigStore
+from tests.support.fakes import stored_account
 from tests.support.interleaved import Interleaved
 
 CLOCK = SystemClock()
@@ -165,16 +164,7 @@ def _keys(
 def test_keys_made_at_once_on_two_replicas_keep_to_the_cap(
     config_store: ConfigStore, elsewhere: ConfigStore, quotas: QuotaStore
 ) -> None:
-    now = datetime.now(UTC)
-    alice = User(
-        username="alice",
-        role=Role.operator,
-        password_hash="-",
-        created_at=now,
-        updated_at=now,
-        token_version=auth_service.first_token_version(),
-    )
-    config_store.users.add(alice)
+    alice = stored_account(config_store, "alice", Role.operator)
     keys = Interleaved(config_store.api_keys)
     here = _keys(config_store, quotas, keys)
     there = _keys(elsewhere, quotas)

@@ -24,7 +24,7 @@ from smsfleet.core.records import R, RecordStore
 from smsfleet.core.security import PasswordChecks, hash_password
 from smsfleet.stores import ConfigStore
 from tests.support.api import PASSWORDS, running_api
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, stored_account
 
 PASSWORD = "a-password-for-the-logins-held"
 LIMIT = 3
@@ -110,16 +110,7 @@ def clock() -> FakeClock:
 
 
 def _add_user(store: ConfigStore, username: str, password_hash: str, clock: FakeClock) -> User:
-    user = User(
-        username=username,
-        role=Role.viewer,
-        password_hash=password_hash,
-        created_at=clock.now(),
-        updated_at=clock.now(),
-        token_version=auth_service.first_token_version(),
-    )
-    store.users.add(user)
-    return user
+    return stored_account(store, username, Role.viewer, password_hash=password_hash, at=clock.now())
 
 
 def _log_in(

@@ -21,13 +21,13 @@ import pytest
 from pydantic import ValidationError
 
 from smsfleet.auth import service as auth_service
-from smsfleet.auth.models import Role, TokenPair, User
+from smsfleet.auth.models import Role, TokenPair
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import decode_token
 from smsfleet.core.settings import MAX_REFRESH_GRACE_SECONDS, REFRESH_GRACE_SECONDS, Settings
 from smsfleet.stores import ConfigStore
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, stored_account
 from tests.support.live_server import LiveServer, live_server
 
 GRACE = timedelta(seconds=REFRESH_GRACE_SECONDS)
@@ -49,16 +49,7 @@ def clock() -> FakeClock:
 
 
 def _log_in(store: ConfigStore, clock: FakeClock) -> TokenPair:
-    now = clock.now()
-    alice = User(
-        username="alice",
-        role=Role.operator,
-        password_hash="-",
-        created_at=now,
-        updated_at=now,
-        token_version=auth_service.first_token_version(),
-    )
-    store.users.add(alice)
+    alice = stored_account(store, "alice", Role.operator, at=clock.now())
     return auth_service.start_login(logins=store.logins, user=alice, policy=POLICY, clock=clock)
 
 
