@@ -234,3 +234,56 @@ def test_only_an_admin_marks_a_pair_high_priority(tmp_path: Path) -> None:
             url, json={"is_high_priority": True, "region": "Tashkent"}, headers=operator
         )
         assert again.status_code == 200, again.text
+
+
+def test_only_an_admin_starts_more_of_a_high_priority_pairs_sessions(tmp_path: Path) -> None:
+    """Sessions only an admin can stop are only an admin's to start: an operator adding
+    programs to a high-priority pair, or enabling one an admin disabled, would commit the
+    hosts to them as marking it would."""
+    with running_api(tmp_path) as api:
+        admin, operator = api.headers(Role.admin), api.headers(Role.operator)
+        control_key = api_key(api, Role.admin, ["control"])  # acts as an operator
+        for name in ("ticker", "other"):
+            command = install_program(api.settings.program_dirs[-1], name, TICKING)
+            made = api.client.post(
+                "/api/v1/programs", json={"name": name, "command": command}, headers=admin
+            )
+            assert made.status_code == 201, made.text
+        pair = {"country": "IN", "operator": "Vi", "slug": "vi", "is_high_priority": True}
+        made = api.client.post(
+            "/api/v1/pairs", json={**pair, "programs": ["ticker"]}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        url = f"/api/v1/pairs/{HP_PAIR}"
+        adding = {"programs": ["ticker", "other"], "start_sessions": False}
+        for headers in (operator, control_key):
+            refused = api.client.patch(url, json=adding, headers=headers)
+            assert refused.status_code == 403, refused.text
+            message = refused.json()["error"]["message"]
+            assert f"only an admin may add other to the high-priority pair {HP_PAIR}" in message
+        assert api.store.pairs.get(HP_PAIR).programs == ["ticker"]  # type: ignore[union-attr]
+        disabled = api.client.patch(
+            url, params={"force": True}, json={"state": "disabled"}, headers=admin
+        )
+        assert disabled.status_code == 200, disabled.text
+        for headers in (operator, control_key):
+            enabling = api.client.patch(url, json={"state": "enabled"}, headers=headers)
+            assert enabling.status_code == 403, enabling.text
+            assert "only an admin may enable" in enabling.json()["error"]["message"]
+        assert api.store.pairs.get(HP_PAIR).state == "disabled"  # type: ignore[union-attr]
+        # What starts nothing more stays an operator's to change.
+        region = api.client.patch(url, json={"region": "Mumbai"}, headers=operator)
+        assert region.status_code == 200, region.text
+        for change in ({"state": "enabled"}, adding):
+            done = api.client.patch(url, json=change, headers=admin)
+            assert done.status_code == 200, done.text
+        # Made within a moment of each other: compared as a set, not in order.
+        assert {
+            (event["actor_role"], event["after"]["state"], tuple(event["after"]["programs"]))
+            for event in audit(api, target=HP_PAIR, action="pair.updated")
+        } == {
+            ("admin", "disabled", ("ticker",)),
+            ("operator", "disabled", ("ticker",)),
+            ("admin", "enabled", ("ticker",)),
+            ("admin", "enabled", ("ticker", "other")),
+        }

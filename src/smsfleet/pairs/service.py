@@ -346,6 +346,18 @@ def _guard_marking(actor: User | Actor) -> None:
         )
 
 
+def _committing_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
+    """What in `changes` would start more of the pair's sessions, as verbs: on a
+    high-priority pair, sessions only an admin can stop, so only an admin starts them."""
+    verbs = []
+    if changes.get("state") is PairState.enabled and pair.state is not PairState.enabled:
+        verbs.append("enable" if pair.state is PairState.disabled else "resume")
+    added = set(changes.get("programs", pair.programs)) - set(pair.programs)
+    if added:
+        verbs.append(f"add {', '.join(sorted(added))} to")
+    return verbs
+
+
 def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     """What in `changes` would stop some of the pair's sessions, as verbs."""
     verbs = []
@@ -386,7 +398,8 @@ def update_pair(
 ) -> Pair:
     """Change a pair, audited. On a high-priority pair, whatever would stop some of its
     sessions (pausing or disabling it, removing a program, moving it to another host,
-    removing any of its test numbers) takes an admin and `force`."""
+    removing any of its test numbers) takes an admin and `force`, and whatever would start
+    more of them (adding a program, enabling or resuming it) takes an admin."""
     # Checked again on the pair as it is at each try (`change_record`): an edit made
     # meanwhile, a person's or the policy's pause, is kept, and this one decided on it.
     forced: list[str] = []
@@ -416,6 +429,12 @@ def update_pair(
             _check_numbers_free(pairs, changes["phone_numbers"], pair.key)
         else:
             changes.pop("phone_numbers", None)
+        committing = _committing_changes(pair, changes) if pair.is_high_priority else []
+        if committing and not actor.role.allows(Role.admin):
+            raise Forbidden(
+                f"only an admin may {' and '.join(committing)} the high-priority pair"
+                f" {pair.key}: its sessions always run and only an admin can stop them"
+            )
         stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []
         if stopping:
             _guard_high_priority(pair, actor, force, " and ".join(stopping))
