@@ -150,7 +150,10 @@ def create_app(
     )
     app.state.services = services
     app.state.live_sockets = live.LiveSockets(
-        per_user=settings.live.max_sockets_per_user, total=settings.live.max_sockets
+        per_user=settings.live.max_sockets_per_user,
+        total=settings.live.max_sockets,
+        signing_in_per_address=settings.live.max_signing_in_per_address,
+        signing_in=settings.live.max_signing_in,
     )
     _add_middleware(app, settings, services)
     install_error_handlers(app)

@@ -18,6 +18,7 @@ from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC, Role
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import TokenClaims
+from smsfleet.deps import forwarded_client
 from smsfleet.messages.models import Send
 from smsfleet.messages.redaction import redacted_send, sees_codes
 from smsfleet.sessions.logtail import LogCursor
@@ -82,17 +83,42 @@ class _LogFollower:
 
 
 class LiveSockets:
-    """The live sockets open in this process, by user, under the two caps; and how many
-    times they went to the thread pool to read logs (never while a socket follows none).
+    """The live sockets open in this process, by user, under the two caps; the sockets
+    still waiting for their first message, by client address, under two caps of their
+    own; and how many times they went to the thread pool to read logs (never while a
+    socket follows none).
 
     Taken and released on the event loop only, so no lock is needed.
     """
 
-    def __init__(self, *, per_user: int, total: int) -> None:
+    def __init__(
+        self, *, per_user: int, total: int, signing_in_per_address: int, signing_in: int
+    ) -> None:
         self.per_user = per_user
         self.total = total
+        self.signing_in_per_address = signing_in_per_address
+        self.signing_in = signing_in
         self._by_user: Counter[str] = Counter()
+        self._signing_in: Counter[str] = Counter()
         self.log_reads = 0
+
+    def take_signing_in(self, address: str) -> str | None:
+        """A place for one more socket from `address` to sign in; None when taken, else
+        why not."""
+        if self._signing_in[address] >= self.signing_in_per_address:
+            return (
+                "too many live sockets signing in: at most"
+                f" {self.signing_in_per_address} from one address"
+            )
+        if self._signing_in.total() >= self.signing_in:
+            return f"too many live sockets signing in: at most {self.signing_in} on this server"
+        self._signing_in[address] += 1
+        return None
+
+    def release_signing_in(self, address: str) -> None:
+        self._signing_in[address] -= 1
+        if self._signing_in[address] <= 0:
+            del self._signing_in[address]
 
     @property
     def open(self) -> int:
@@ -164,8 +190,12 @@ def _still_valid(context: Services, identity: _Identity) -> bool:
     return True
 
 
-async def _first_message_auth(websocket: WebSocket, context: Services) -> _Identity:
-    """The token comes in the first message, `{"type": "auth", "token": …}`, in time."""
+async def _signed_in(websocket: WebSocket, context: Services) -> _Identity:
+    """The token comes in the first message, `{"type": "auth", "token": …}`, in time; never
+    in the URL."""
+    if "token" in websocket.query_params:
+        # A token in the URL ends up in access logs: refused, whatever it is.
+        raise _Refused(POLICY_VIOLATION, "never put the token in the URL")
     try:
         message = await asyncio.wait_for(websocket.receive(), timeout=AUTH_TIMEOUT_SECONDS)
     except TimeoutError:
@@ -196,19 +226,24 @@ async def live(websocket: WebSocket) -> None:
     reason naming the cap.
     """
     context: Services = websocket.app.state.services
+    sockets: LiveSockets = websocket.app.state.live_sockets
+    peer = websocket.client.host if websocket.client else "unknown"
+    forwarded = ", ".join(websocket.headers.getlist("x-forwarded-for"))
+    address = forwarded_client(peer, forwarded, context.settings.trusted_proxies)
+    refusal = sockets.take_signing_in(address)
     await websocket.accept()
-    if "token" in websocket.query_params:
-        # A token in the URL ends up in access logs: refused, whatever it is.
-        await websocket.close(code=POLICY_VIOLATION, reason="never put the token in the URL")
+    if refusal is not None:
+        await websocket.close(code=TOO_MANY_CLOSE, reason=refusal)
         return
     try:
-        identity = await _first_message_auth(websocket, context)
+        identity = await _signed_in(websocket, context)
     except _Refused as refused:
         await websocket.close(code=refused.code, reason=refused.reason)
         return
     except WebSocketDisconnect:
         return
-    sockets: LiveSockets = websocket.app.state.live_sockets
+    finally:
+        sockets.release_signing_in(address)
     refusal = sockets.take(identity.username)
     if refusal is not None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):

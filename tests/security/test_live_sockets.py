@@ -164,3 +164,38 @@ def test_a_dropped_connection_gives_its_place_back_on_a_running_server(tmp_path:
                     return False
 
         eventually(signs_in, timeout=10, what="the dropped socket's place")
+
+
+def test_sockets_not_signed_in_are_capped_per_address(tmp_path: Path) -> None:
+    """A socket may wait 5 s for its first message: a client opening thousands without
+    signing in would hold the server for everyone. Over the cap one closes at once, and
+    a socket that signs in gives its place for signing in back."""
+    with running_api(tmp_path, live_max_signing_in_per_address=2, live_max_signing_in=100) as api:
+        with ExitStack() as stack:
+            waiting = [
+                stack.enter_context(api.client.websocket_connect("/api/v1/ws")) for _ in range(2)
+            ]
+            with (
+                api.client.websocket_connect("/api/v1/ws") as third,
+                pytest.raises(WebSocketDisconnect) as closed,
+            ):
+                third.receive_json()
+            assert closed.value.code == TOO_MANY_CLOSE
+            assert closed.value.reason == (
+                "too many live sockets signing in: at most 2 from one address"
+            )
+            waiting[0].send_json({"type": "auth", "token": api.token(Role.viewer)})
+            assert waiting[0].receive_json()["topic"] == "auth"
+            assert _accepted(api, Role.operator)  # the place it signed in from is free
+        eventually(lambda: _sockets(api).open == 0, timeout=5)
+
+
+def test_sockets_not_signed_in_are_capped_in_all() -> None:
+    sockets = LiveSockets(per_user=10, total=500, signing_in_per_address=2, signing_in=3)
+    assert [sockets.take_signing_in(a) for a in ("a", "a", "b")] == [None, None, None]
+    assert sockets.take_signing_in("c") == (
+        "too many live sockets signing in: at most 3 on this server"
+    )
+    sockets.release_signing_in("a")
+    assert sockets.take_signing_in("c") is None
+    assert sockets.take_signing_in("a") is not None  # the server's places are all taken

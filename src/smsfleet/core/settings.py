@@ -281,6 +281,14 @@ class LiveSettings(_Group):
     max_sockets: int = Field(
         default=500, ge=1, description="Live sockets open at once in this process, everyone's"
     )
+    # A socket waiting for its first message holds none of the places above, but it holds
+    # the server for up to 5 s: a client opening thousands would slow everyone's requests.
+    max_signing_in_per_address: int = Field(
+        default=10, ge=1, description="Live sockets one client address has open before they sign in"
+    )
+    max_signing_in: int = Field(
+        default=100, ge=1, description="Live sockets open before they sign in, in this process"
+    )
 
 
 class ApiKeysSettings(_Group):
