@@ -53,6 +53,7 @@ from smsfleet.search.gateway import (
 )
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.runtime import SessionRuntime
+from smsfleet.sessions.ticks import SupervisorTicks
 from smsfleet.stores import ConfigStore, open_config_store
 
 __all__ = ["Services", "build_services", "prepare_store"]
@@ -214,6 +215,8 @@ def _build(
         clock=clock,
         on_event=lambda event: bus.publish("sessions", event),
         heartbeats=heartbeats.all,
+        # Read by `smsfleet sessions`, which warns when no control plane acts on its changes.
+        on_tick=SupervisorTicks(engine).ticked,
         redis_prefix=redis_prefix,
     )
     supervisor = sessions.supervisor

@@ -30,7 +30,7 @@ from smsfleet.sessions.leader import Leadership
 from smsfleet.sessions.models import DesiredState, SessionEvent, SessionSpec, SessionState
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import sync_specs
-from smsfleet.sessions.supervisor import Supervisor, SupervisorPolicy
+from smsfleet.sessions.supervisor import Supervisor, SupervisorPolicy, TickSink
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.fakes import FakeClock, person
 from tests.support.programs import store_program
@@ -61,7 +61,10 @@ class Fleet:
     hosts: Hosts | None = None  # this host only, unless a test adds others
 
     def supervisor(
-        self, policy: SupervisorPolicy | None = None, leadership: Leadership | None = None
+        self,
+        policy: SupervisorPolicy | None = None,
+        leadership: Leadership | None = None,
+        on_tick: TickSink | None = None,
     ) -> Supervisor:
         def launch(spec: SessionSpec, pair: Pair) -> LaunchSpec:
             program = self.store.programs.get(spec.program)
@@ -81,6 +84,7 @@ class Fleet:
             on_event=self.events.append,
             heartbeats=lambda: dict(self.heartbeats),
             leadership=leadership,
+            on_tick=on_tick,
         )
         self.supervisors.append(supervisor)
         return supervisor

@@ -12,7 +12,8 @@ import smsfleet.developer.store
 import smsfleet.dispatch.store
 import smsfleet.messages.store
 import smsfleet.metrics.tables
-import smsfleet.policy.store  # noqa: F401
+import smsfleet.policy.store
+import smsfleet.sessions.ticks  # noqa: F401
 from smsfleet.core.sql import metrics_metadata
 
 # Its own version table: the config and metrics stores may share one database.

@@ -44,6 +44,9 @@ return 0
 
 
 class Leadership(Protocol):
+    # This process's name as a leader (its host's), as the supervisor's ticks record it.
+    name: str
+
     def hold(self) -> bool:
         """Take or keep the leadership; True while this process leads."""
         ...

@@ -23,7 +23,13 @@ from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
 from smsfleet.sessions.models import SessionSpec, SessionStatus
 from smsfleet.sessions.screen import ScreenError
-from smsfleet.sessions.supervisor import EventSink, Heartbeats, Supervisor, SupervisorPolicy
+from smsfleet.sessions.supervisor import (
+    EventSink,
+    Heartbeats,
+    Supervisor,
+    SupervisorPolicy,
+    TickSink,
+)
 from smsfleet.stores import ConfigStore
 
 __all__ = ["ProcessStats", "SessionRuntime"]
@@ -138,6 +144,7 @@ class SessionRuntime:
         clock: Clock,
         on_event: EventSink | None = None,
         heartbeats: Heartbeats | None = None,
+        on_tick: TickSink | None = None,
         redis_prefix: str = "smsfleet",
     ) -> SessionRuntime:
         hosts = Hosts.from_settings(settings)
@@ -207,6 +214,7 @@ class SessionRuntime:
             policy=policy,
             on_event=on_event,
             heartbeats=heartbeats,
+            on_tick=on_tick,
             leadership=RedisLeadership.from_url(
                 settings.redis_url,
                 ttl_seconds=settings.leader_ttl_seconds,

@@ -43,7 +43,7 @@ from smsfleet.sessions.models import (
 from smsfleet.sessions.service import SPEC_DECIDED_ON, sync_specs
 from smsfleet.stores import ConfigStore
 
-__all__ = ["Supervisor", "SupervisorPolicy"]
+__all__ = ["Supervisor", "SupervisorPolicy", "TickSink"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ class SupervisorPolicy:
 LaunchFactory = Callable[[SessionSpec, Pair], LaunchSpec]
 EventSink = Callable[[SessionEvent], None]
 Heartbeats = Callable[[], dict[str, datetime]]
+# Told after each completed tick: the leader's name and when (`SupervisorTicks.ticked`).
+TickSink = Callable[[str, datetime], object]
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Supervisor:
         on_event: EventSink | None = None,
         heartbeats: Heartbeats | None = None,
         leadership: Leadership | None = None,
+        on_tick: TickSink | None = None,
     ) -> None:
         self._store = store
         self._hosts = hosts
@@ -137,6 +140,8 @@ class Supervisor:
         self._lock_ended = threading.Lock()
         self.leadership = leadership or SoleLeadership()
         self.leading = False
+        self._on_tick = on_tick
+        self._tick_unrecorded = False  # the last try to record a tick failed
 
     # --- the loop ------------------------------------------------------------
 
@@ -205,11 +210,26 @@ class Supervisor:
         self.leading = leading
         return leading
 
+    def _record_tick(self) -> None:
+        """Say that this leader carried out a tick (the sink writes it at its own pace),
+        so that commands writing desired state can tell a control plane acts on it."""
+        if self._on_tick is None:
+            return
+        try:
+            self._on_tick(self.leadership.name, self._clock.now())
+        except Exception as error:  # the metrics database away: supervising goes on
+            if not self._tick_unrecorded:  # once per outage, not every tick
+                log.warning("could not record the supervisor's tick: %s", error)
+            self._tick_unrecorded = True
+        else:
+            self._tick_unrecorded = False
+
     # --- one tick ------------------------------------------------------------
 
     def reconcile_once(self) -> None:
         with self._lock:
             self._reconcile()
+        self._record_tick()
 
     def _reconcile(self) -> None:
         store = self._store
