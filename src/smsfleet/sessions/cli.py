@@ -28,6 +28,7 @@ from smsfleet.sessions.screen import ScreenError
 from smsfleet.sessions.ssh import for_operators
 
 if TYPE_CHECKING:
+    from smsfleet.sessions.ticks import LastTick
     from smsfleet.stores import ConfigStore
 
 app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is_help=True)
@@ -87,6 +88,79 @@ def _heartbeats(settings: Settings) -> dict[str, datetime]:
         engine.dispose()
 
 
+def _last_tick(settings: Settings) -> LastTick | None:
+    """The last tick a control plane's supervisor recorded (none before one first ran: the
+    metrics database is made then)."""
+    import sqlalchemy as sa
+
+    from smsfleet.core.sql import create_sql_engine, sqlite_file
+    from smsfleet.sessions.ticks import SupervisorTicks, supervisor_ticks_table
+
+    path = sqlite_file(settings.resolved_metrics_url)
+    if path is not None and not path.exists():
+        return None
+    engine = create_sql_engine(settings.resolved_metrics_url)
+    try:
+        if not sa.inspect(engine).has_table(supervisor_ticks_table.name):
+            return None
+        return SupervisorTicks(engine).last()
+    finally:
+        engine.dispose()
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(0, int(seconds))} s ago"
+    if seconds < 120 * 60:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 48 * 3600:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def _unsupervised_warning(
+    last: LastTick | None, *, now: datetime, interval_seconds: float, listing: bool = False
+) -> str | None:
+    """What to tell whoever changes sessions (or, `listing`, reads them) when no
+    supervisor has ticked lately: nothing carries out the desired state, and the states
+    read are as last seen."""
+    from smsfleet.sessions.ticks import stale_after
+
+    if last is not None and now - last.at <= stale_after(interval_seconds):
+        return None
+    if last is None:
+        since = "ever"
+    else:
+        ago = _ago((now - last.at).total_seconds())
+        since = f"since {human_time(last.at, now=now)} ({ago}, by {last.holder})"
+    effect = "changes take effect" if listing else "this takes effect"
+    stale = "; the states below are as last seen" if listing else ""
+    return (
+        f"warning: no control plane has carried out changes {since}: {effect} when one runs"
+        f" (`smsfleet serve` or `make run`){stale}"
+    )
+
+
+def _warn_if_unsupervised(settings: Settings, *, listing: bool = False) -> None:
+    """The warning above on stderr, when it applies: what was written stands (exit 0)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        last = _last_tick(settings)
+    except SQLAlchemyError as error:  # the metrics database away
+        typer.secho(
+            f"warning: cannot tell whether a control plane carries out changes: {error}",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        return
+    now = datetime.now(UTC)
+    interval = settings.supervisor_interval_seconds
+    warning = _unsupervised_warning(last, now=now, interval_seconds=interval, listing=listing)
+    if warning is not None:
+        typer.secho(warning, fg=typer.colors.YELLOW, err=True)
+
+
 def local_admin() -> User:
     """Whoever runs the command on the control plane's host, as the audit log names them."""
     now = datetime.now(UTC)
@@ -131,6 +205,7 @@ def list_sessions(
         )
     finally:
         store.close()
+    _warn_if_unsupervised(settings, listing=True)
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
         return
@@ -156,8 +231,10 @@ def _act(
 ) -> None:
     from smsfleet.sessions import service
 
-    store = open_existing_store(_settings(data_dir))
+    settings = _settings(data_dir)
+    store = open_existing_store(settings)
     failed = False
+    acted = False
     try:
         for name in names:
             try:
@@ -184,8 +261,11 @@ def _act(
                 f"{name}: {action.value} asked, desired {result.desired};"
                 f" {result.state} when asked{note}"
             )
+            acted = True
     finally:
         store.close()
+    if acted:
+        _warn_if_unsupervised(settings)
     if failed:
         raise typer.Exit(1)
 

@@ -6,26 +6,31 @@ import getpass
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from smsfleet import cli
+from smsfleet.api import create_app
 from smsfleet.audit.models import AuditAction
 from smsfleet.auth.models import Role
 from smsfleet.cli import app
+from smsfleet.core.clock import human_time
 from smsfleet.core.security import verify_password
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import PairState
 from smsfleet.sessions.models import DesiredState, SessionState, SessionStatus
+from smsfleet.sessions.ticks import SupervisorTicks
 from smsfleet.stores import open_config_store
 from tests.support.fleet import clean_environment, smsfleet_command
 from tests.support.sessions import TICKING, Fleet
+from tests.support.waiting import eventually
 
 runner = CliRunner()
 
@@ -35,13 +40,18 @@ def run(data_dir: Path, *args: str, input: str | None = None) -> tuple[int, str]
     return result.exit_code, result.output
 
 
+def stdout(data_dir: Path, *args: str) -> str:
+    """What a command that succeeds prints on stdout (warnings go to stderr)."""
+    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
 def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_path: Path) -> None:
     normal = fleet.add_pair("uzmobile", TICKING)
     priority = fleet.add_pair("beeline", TICKING, high_priority=True)
     fleet.want(normal, DesiredState.stopped)
-    code, output = run(tmp_path, "sessions", "ls", "--json")
-    assert code == 0
-    listed = {s["name"]: s for s in json.loads(output)}
+    listed = {s["name"]: s for s in json.loads(stdout(tmp_path, "sessions", "ls", "--json"))}
     assert set(listed) == {normal, priority}
     assert listed[priority]["desired"] == "running"
     code, output = run(tmp_path, "sessions", "start", normal, "--reason", "from the shell")
@@ -78,9 +88,7 @@ def test_starting_a_paused_pairs_session_says_when_it_will_run(
     paused = {"state": PairState.paused, "state_reason": "low success"}
     fleet.store.pairs.replace(pair.model_copy(update=paused))
     for _ in range(2):  # asked, then asked again: both say why it does not run
-        code, output = run(tmp_path, "sessions", "start", name)
-        assert code == 0, output
-        assert output.strip() == (
+        assert stdout(tmp_path, "sessions", "start", name).strip() == (
             f"{name}: start asked, desired running; stopped when asked (its pair UZ_uzmobile"
             " runs no sessions"
             " (low success); it runs when the pair does again)"
@@ -239,7 +247,7 @@ def test_a_command_against_a_data_dir_without_a_control_plane_says_so(
     assert (elsewhere / "config.db").exists()
     listed = runner.invoke(app, ["sessions", "ls"])
     assert listed.exit_code == 0, listed.output
-    assert listed.output.split() == [
+    assert listed.stdout.split() == [
         "NAME",
         "STATE",
         "DESIRED",
@@ -270,8 +278,7 @@ def test_sessions_ls_tells_each_sessions_last_heartbeat(fleet: Fleet, tmp_path: 
     fleet.want(name, DesiredState.stopped)  # its session written
 
     def listed() -> dict[str, Any]:
-        code, output = run(tmp_path, "sessions", "ls", "--json")
-        assert code == 0, output
+        output = stdout(tmp_path, "sessions", "ls", "--json")
         found: dict[str, Any] = {s["name"]: s for s in json.loads(output)}[name]
         return found
 
@@ -293,9 +300,7 @@ def test_sessions_ls_tells_the_supervisors_restarts_from_the_ones_asked_for(
     fleet.store.session_status.add(
         SessionStatus(name=name, restarts=4, requested_restarts=1, updated_at=fleet.clock.now())
     )
-    code, output = run(tmp_path, "sessions", "ls")
-    assert code == 0, output
-    header, line = output.splitlines()
+    header, line = stdout(tmp_path, "sessions", "ls").splitlines()
     assert header.split()[-3:] == ["RESTARTS", "ASKED", "NOTE"]
     assert line.startswith(name) and line.split()[-3:] == ["4", "1", "-"]
 
@@ -324,17 +329,15 @@ def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
             updated_at=fleet.clock.now(),
         )
     )
-    code, output = run(tmp_path, "sessions", "ls")
-    assert code == 0, output
+    output = stdout(tmp_path, "sessions", "ls")
     lines = {line.split()[0]: line for line in output.splitlines()[1:]}
     note = f"its pair UZ_uzmobile runs no sessions ({reason}); it runs when the pair does again"
     assert lines[held].split()[1:3] == ["stopped", "running"]
     assert lines[held].endswith(f"  {note}")
     assert lines[crashed].endswith("  retry at 2026-01-05 21:34:56 UTC")
-    code, output = run(tmp_path, "sessions", "start", held)
+    output = stdout(tmp_path, "sessions", "start", held)
     assert output.strip() == f"{held}: start asked, desired running; stopped when asked ({note})"
-    code, output = run(tmp_path, "sessions", "ls", "--json")
-    listed = {s["name"]: s for s in json.loads(output)}
+    listed = {s["name"]: s for s in json.loads(stdout(tmp_path, "sessions", "ls", "--json"))}
     assert (listed[held]["note"], listed[held]["retry_at"]) == (note, None)
     assert listed[crashed]["note"] is None
     assert datetime.fromisoformat(listed[crashed]["retry_at"]) == retry_at
@@ -356,8 +359,7 @@ def test_sessions_ls_says_a_session_was_given_up_on_and_a_pair_is_probed(
     pair = fleet.store.pairs.get("UZ_beeline")
     assert pair is not None
     fleet.store.pairs.replace(pair.model_copy(update={"state": PairState.probing}))
-    code, output = run(tmp_path, "sessions", "ls")
-    assert code == 0, output
+    output = stdout(tmp_path, "sessions", "ls")
     lines = {line.split()[0]: line for line in output.splitlines()[1:]}
     assert lines[given_up].endswith("  gave up after 5 quick failures: start it again")
     assert lines[probed].endswith(
@@ -378,3 +380,85 @@ def test_hosts_tells_the_operator_at_the_console_what_ssh_said(
     assert "unreachable" in line
     assert "host edge1 does not answer: fleet@127.0.0.1:1: " in line
     assert "refused" in line.lower()
+
+
+NO_CONTROL_PLANE = "warning: no control plane has carried out changes"
+TAKES_EFFECT = "this takes effect when one runs (`smsfleet serve` or `make run`)"
+
+
+def record_tick(data_dir: Path, holder: str, at: datetime) -> None:
+    """As a control plane's supervisor records its ticks in the data dir's metrics store."""
+    engine = open_metrics_engine(f"sqlite:///{data_dir / 'metrics.db'}")
+    try:
+        assert SupervisorTicks(engine).ticked(holder, at)
+    finally:
+        engine.dispose()
+
+
+def test_changes_no_control_plane_carries_out_are_said_so(fleet: Fleet, tmp_path: Path) -> None:
+    """The desired state is written (exit 0) and the command says on stderr that nothing
+    acts on it, nor has ever: no supervisor ran."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.stopped)
+    for action in ("start", "restart", "stop"):
+        result = runner.invoke(app, ["sessions", action, name, "--data-dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith(f"{name}: {action} asked"), result.stdout
+        assert result.stderr == f"{NO_CONTROL_PLANE} ever: {TAKES_EFFECT}\n"
+    listed = runner.invoke(app, ["sessions", "ls", "--data-dir", str(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.stderr == (
+        f"{NO_CONTROL_PLANE} ever: changes take effect when one runs (`smsfleet serve` or"
+        " `make run`); the states below are as last seen\n"
+    )
+    assert listed.output.index(NO_CONTROL_PLANE) < listed.output.index("NAME")  # above
+
+
+def test_changes_a_supervisor_carries_out_are_not_warned_of(fleet: Fleet, tmp_path: Path) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.stopped)
+    record_tick(tmp_path, "web1", datetime.now(UTC) - timedelta(seconds=2))
+    for command in (["start", name], ["ls"], ["ls", "--json"]):
+        result = runner.invoke(app, ["sessions", *command, "--data-dir", str(tmp_path)])
+        assert (result.exit_code, result.stderr) == (0, ""), (command, result.output)
+
+
+def test_changes_since_the_last_tick_long_ago_name_its_time(fleet: Fleet, tmp_path: Path) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.stopped)
+    last = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=12, seconds=30)
+    record_tick(tmp_path, "web1:0a1b", last)
+    result = runner.invoke(app, ["sessions", "stop", name, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    since = human_time(last, now=datetime.now(UTC))
+    assert result.stderr == (
+        f"{NO_CONTROL_PLANE} since {since} (12 min ago, by web1:0a1b): {TAKES_EFFECT}\n"
+    )
+    listed = runner.invoke(app, ["sessions", "ls", "--data-dir", str(tmp_path)])
+    assert f"{NO_CONTROL_PLANE} since {since} (12 min ago, by web1:0a1b)" in listed.stderr
+    # A refused change wrote nothing: it is not warned of.
+    priority = fleet.add_pair("beeline", TICKING, high_priority=True)
+    fleet.want(priority, DesiredState.running)
+    refused = runner.invoke(app, ["sessions", "stop", priority, "--data-dir", str(tmp_path)])
+    assert refused.exit_code == 1
+    assert NO_CONTROL_PLANE not in refused.stderr
+
+
+def test_a_running_control_plane_silences_the_warning(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        web_dir=tmp_path / "no-web",
+        screen_dir=tmp_path / "screens",
+        supervisor_interval_seconds=0.1,
+    )
+    with TestClient(create_app(settings)):
+        engine = open_metrics_engine(settings.resolved_metrics_url)
+        try:
+            eventually(
+                lambda: SupervisorTicks(engine).last() is not None,
+                what="the supervisor to record a tick",
+            )
+        finally:
+            engine.dispose()
+        listed = runner.invoke(app, ["sessions", "ls", "--data-dir", str(tmp_path)])
+    assert (listed.exit_code, listed.stderr) == (0, ""), listed.output
