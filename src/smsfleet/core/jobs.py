@@ -16,7 +16,9 @@ class PeriodicJob:
 
     `should_run` gates each round: with replicas, jobs that decide (the policy, the
     alert rules) run on the supervising leader only. An exception is logged and the
-    loop goes on: a database hiccup must not end it.
+    loop goes on: a database hiccup must not end it. `on_wait` is told how many seconds
+    the loop waits before its next round each time it starts waiting (the first time
+    before `start_loop` returns), and None once it stops.
     """
 
     def __init__(
@@ -26,11 +28,13 @@ class PeriodicJob:
         *,
         should_run: Callable[[], bool] = lambda: True,
         run_at_start: bool = True,
+        on_wait: Callable[[float | None], None] = lambda seconds: None,
     ) -> None:
         self.name = name
         self._run = run
         self._should_run = should_run
         self._run_at_start = run_at_start
+        self._on_wait = on_wait
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -41,24 +45,31 @@ class PeriodicJob:
         if self._thread is not None:
             return
         self._stop.clear()
+        if not self._run_at_start:
+            self._on_wait(interval)
         self._thread = threading.Thread(
             target=self._loop, args=(interval,), name=f"smsfleet-{self.name}", daemon=True
         )
         self._thread.start()
 
     def _loop(self, interval: float) -> None:
-        if not self._run_at_start and self._stop.wait(interval):
-            return
-        while not self._stop.is_set():
-            if self._should_run():
-                try:
-                    self._run()
-                except Exception:
-                    log.exception("%s failed; retrying in %.0f s", self.name, interval)
-            self._stop.wait(interval)
+        try:
+            if not self._run_at_start and self._stop.wait(interval):
+                return
+            while not self._stop.is_set():
+                if self._should_run():
+                    try:
+                        self._run()
+                    except Exception:
+                        log.exception("%s failed; retrying in %.0f s", self.name, interval)
+                self._on_wait(interval)
+                self._stop.wait(interval)
+        finally:
+            self._on_wait(None)
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        self._on_wait(None)

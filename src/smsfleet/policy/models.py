@@ -113,9 +113,13 @@ class PairStanding(BaseModel):
     state: PairState
     is_high_priority: bool
     action: PolicyAction | None = Field(
-        description="What the policy's next look does on these figures; none: nothing"
+        description="What the policy's next look does on these figures, not yet carried out;"
+        " none: nothing"
     )
-    reason: str = Field(description="What and why, or why nothing, in one sentence")
+    reason: str = Field(
+        description="What and why, or why nothing, in one sentence; an action's starts"
+        " 'at its next look (12:03:10 UTC):', and any moment in it counts from that look"
+    )
     success_ratio: float | None = Field(description="Delivered over completed; None without any")
     samples: int = Field(description="Completed attempts of the figures said")
     delivered: int
@@ -124,6 +128,11 @@ class PairStanding(BaseModel):
     pause_threshold: float
     resume_threshold: float
     window: str = Field(description="The window of the figures: 'last 30 min, at most 50 attempts'")
+    next_look_at: Timestamp | None = Field(
+        description="When the policy looks next (every `evaluation_interval_seconds`), which"
+        " carries out `action`; none when no policy loop looks from this server (it is"
+        " stopped, or another replica leads)"
+    )
 
 
 class StandingQuery(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -16,7 +17,25 @@ from smsfleet.policy.service import PolicyConfig, PolicyService
 from smsfleet.policy.store import PolicyStore
 from smsfleet.stores import ConfigStore
 
-__all__ = ["Policy", "build_policy"]
+__all__ = ["LookSchedule", "Policy", "build_policy"]
+
+
+class LookSchedule:
+    """When the loop's next evaluation is due, on the policy's clock: the loop tells it
+    each time it starts waiting, and that it stopped. A round `should_run` declines (this
+    replica does not lead) is no look: then none is due here."""
+
+    def __init__(self, clock: Clock, should_run: Callable[[], bool]) -> None:
+        self._clock = clock
+        self._should_run = should_run
+        self._due: datetime | None = None
+
+    def waits(self, seconds: float | None) -> None:
+        self._due = None if seconds is None else self._clock.now() + timedelta(seconds=seconds)
+
+    def next_look(self) -> datetime | None:
+        due = self._due
+        return due if due is not None and self._should_run() else None
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,7 @@ def build_policy(
 ) -> Policy:
     """The policy on the metrics store; the caller starts and closes it."""
     config = PolicyConfig.from_settings(settings.policy)
+    schedule = LookSchedule(clock, should_run)
     service = PolicyService(
         store=PolicyStore(engine),
         attempts=AttemptStore(engine),
@@ -51,8 +71,13 @@ def build_policy(
         config=config,
         on_decision=on_decision,
         on_state_change=on_state_change,
+        next_look=schedule.next_look,
     )
-    return Policy(
-        service=service,
-        job=PeriodicJob("policy", service.evaluate, should_run=should_run, run_at_start=False),
+    job = PeriodicJob(
+        "policy",
+        service.evaluate,
+        should_run=should_run,
+        run_at_start=False,
+        on_wait=schedule.waits,
     )
+    return Policy(service=service, job=job)

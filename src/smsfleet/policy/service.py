@@ -206,9 +206,15 @@ def decide(
     now: datetime,
     config: PolicyConfig,
     last_cooldown: timedelta | None = None,
+    dated: bool = True,
 ) -> Verdict:
-    """What the policy does with `pair` now, or why nothing, with the figures it read.
+    """What the policy does with `pair` at `now`, or why nothing, with the figures it read.
     Pure: no store, no clock.
+
+    `now` is the moment of the look decided for: an evaluation's, or for a standing the
+    policy's next look (what that look does on the figures of this moment). `dated`
+    False: that moment is not known (no policy loop looks here) and `now` is the reading's;
+    the verdict then names no moment it would move (a pause's probing start).
 
     `stats` is the pair's window; `newest` its newest `min_samples` attempts, looked at
     too when the window holds more (`stats.looks_at`). `last_cooldown` is the cool-down of
@@ -217,7 +223,9 @@ def decide(
     the pause line, so what is shown beside it is what the policy reads of the route."""
     window = replace(config.window, probes=pair.state is PairState.probing)
     looks = looks_at(stats, newest, window=window, fewest=config.min_samples, z=config.z)
-    verdict = _verdict(pair, looks, stats, now, config, held=held, last_cooldown=last_cooldown)
+    verdict = _verdict(
+        pair, looks, stats, now, config, held=held, last_cooldown=last_cooldown, dated=dated
+    )
     return verdict if verdict.look is not None else replace(verdict, look=_nearest(looks))
 
 
@@ -230,6 +238,7 @@ def _verdict(
     *,
     held: bool,
     last_cooldown: timedelta | None,
+    dated: bool,
 ) -> Verdict:
     pause, resume = config.thresholds(pair)
     z = config.z
@@ -253,6 +262,8 @@ def _verdict(
         probed = (
             f"probed from {human_time(now + cooldown, now=now)}, "
             f"after a cool-down of {_duration(cooldown)}"
+            if dated
+            else f"probed after a cool-down of {_duration(cooldown)}"
         )
         reason = (
             f"while probing, {said}; paused again, {probed} (each pause in a row doubles it, "
@@ -391,6 +402,7 @@ class PolicyService:
         config: PolicyConfig,
         on_decision: Callable[[PolicyDecision], None] | None = None,
         on_state_change: Callable[[Collection[str]], None] | None = None,
+        next_look: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self.store = store
         self.config = config
@@ -401,6 +413,8 @@ class PolicyService:
         self.on_decision = on_decision
         # Told of the pairs whose state changed, once an evaluation (wakes the supervisor).
         self.on_state_change = on_state_change
+        # When the loop that drives it evaluates next; None: no loop looks here.
+        self._next_look = next_look
 
     def settings(self) -> PolicySettings:
         return self.config.public()
@@ -427,6 +441,10 @@ class PolicyService:
         decisions: list[PolicyDecision] = []
         unchanged: list[PairStanding] = []
         changed: list[str] = []
+        # The look after this one: when this is the loop's round, its next.
+        next_look = self._next_look()
+        if next_look is not None and next_look <= now:
+            next_look = now + self.config.evaluation_interval
         for pair, stats, verdict in self._verdicts(pairs, now):
             decision = None
             if verdict.action is not None:
@@ -434,7 +452,7 @@ class PolicyService:
                 if decision is None:  # changed meanwhile: the next evaluation looks again
                     verdict = Verdict(None, "changed while it was looked at: looked at again next")
             if decision is None:
-                unchanged.append(self._standing(pair, stats, verdict))
+                unchanged.append(self._standing(pair, stats, verdict, next_look))
                 continue
             decisions.append(decision)
             if verdict.action in _STATE_OF:
@@ -443,10 +461,18 @@ class PolicyService:
             self.on_state_change(changed)
         return EvaluationResult(evaluated=len(pairs), decisions=decisions, unchanged=unchanged)
 
+    def next_look(self, now: datetime) -> datetime | None:
+        """When the policy evaluates next: the loop's next round, `now` when that is due
+        (under way); None when no loop looks here (stopped, or another replica leads)."""
+        due = self._next_look()
+        return None if due is None else max(due, now)
+
     def standing(self, query: StandingQuery) -> list[PairStanding]:
         """Where each pair stands with the policy now, disabled ones too: what its next
-        look does on the figures of this moment, or why nothing. Nothing is carried out.
-        A pair asked for by name must exist; a country is a filter, which may match none."""
+        look does on the figures of this moment, or why nothing. Nothing is carried out:
+        an action's reason says it is the next look's, and when that is, and any moment
+        in it counts from that look, so reads between two looks say the same. A pair asked
+        for by name must exist; a country is a filter, which may match none."""
         pairs = [
             p
             for p in self._config_store.pairs.list()
@@ -457,12 +483,26 @@ class PolicyService:
         if named is not None and not pairs and self._config_store.pairs.get(named) is None:
             raise NotFound(f"pair {named!r} does not exist")
         now = self._clock.now()
-        return [self._standing(*found) for found in self._verdicts(pairs, now)]
+        next_look = self.next_look(now)
+        found = self._verdicts(pairs, now, at=next_look, dated=next_look is not None)
+        standings = []
+        for pair, stats, verdict in found:
+            if verdict.action is not None:  # not yet carried out: the next look's
+                when = "" if next_look is None else f" ({human_time(next_look, now=now)})"
+                verdict = replace(verdict, reason=f"at its next look{when}: {verdict.reason}")
+            standings.append(self._standing(pair, stats, verdict, next_look))
+        return standings
 
     def _verdicts(
-        self, pairs: list[Pair], now: datetime
+        self,
+        pairs: list[Pair],
+        now: datetime,
+        *,
+        at: datetime | None = None,
+        dated: bool = True,
     ) -> list[tuple[Pair, WindowStats, Verdict]]:
-        """Each pair with its window's figures and what the policy does with it now."""
+        """Each pair with its window's figures at `now` and what the policy's look at `at`
+        (else now) does with it on them; `dated`: see `decide`."""
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         newest = self.pair_window_stats(pairs, window=self.config.newest_window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
@@ -477,14 +517,17 @@ class PolicyService:
                 stats=figures,
                 newest=newest.get(pair.key),
                 held=latest.get(pair.key) is PolicyAction.held,
-                now=now,
+                now=now if at is None else at,
                 config=self.config,
                 last_cooldown=cooldowns.get(pair.key),
+                dated=dated,
             )
             found.append((pair, figures, verdict))
         return found
 
-    def _standing(self, pair: Pair, stats: WindowStats, verdict: Verdict) -> PairStanding:
+    def _standing(
+        self, pair: Pair, stats: WindowStats, verdict: Verdict, next_look: datetime | None
+    ) -> PairStanding:
         pause, resume = self.config.thresholds(pair)
         look = verdict.look or Look(self.config.window, stats, self.config.z)
         return PairStanding(
@@ -502,6 +545,7 @@ class PolicyService:
             pause_threshold=pause,
             resume_threshold=resume,
             window=look.window.describe(),
+            next_look_at=next_look,
         )
 
     def _carry_out(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -15,7 +16,7 @@ from smsfleet.core.clock import human_time
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.pairs.models import PairState
 from smsfleet.policy.models import StandingQuery
-from tests.support.api import Api
+from tests.support.api import Api, running_api
 from tests.support.fakes import FakeClock
 from tests.support.live import live_socket
 from tests.support.services import policy_service
@@ -174,12 +175,16 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
         f"5 completed attempts since it was enabled at {human_time(created, now=created)}:"
         " a decision needs 20"
     )
+    # The loop's first round (30 s after the start) is due on this clock, which ran ahead of
+    # it: the next look is now, and the pause waits for it.
+    looks_at = human_time(clock.now(), now=clock.now())
     probed_from = human_time(clock.now() + timedelta(minutes=2), now=clock.now())
     before = standing()
     assert {key: (s["action"], s["reason"]) for key, s in before.items()} == {
         failing: (
             "paused",
-            "5 of 30 delivered (17 %) in the last 30 min: below the 50 % pause line with 95 %"
+            f"at its next look ({looks_at}): 5 of 30 delivered (17 %) in the last 30 min:"
+            " below the 50 % pause line with 95 %"
             f" confidence; probed from {probed_from}, after a cool-down of 2 min",
         ),
         healthy: (None, healthy_words),
@@ -187,6 +192,7 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
     }
     assert (before[failing]["samples"], before[failing]["delivered"]) == (30, 5)
     assert before[failing]["state"] == "enabled"
+    assert _moment(before[failing]["next_look_at"]) == clock.now()
     # Only read: nothing was carried out.
     assert api.client.get(f"/api/v1/pairs/{failing}", headers=api.headers()).json()["state"] == (
         "enabled"
@@ -236,6 +242,64 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
         "/api/v1/policy/standing", params={"country": "UZB"}, headers=api.headers()
     )
     assert bad.status_code == 422
+
+
+def _moment(value: object) -> datetime:
+    assert isinstance(value, str)
+    return datetime.fromisoformat(value)
+
+
+def test_standing_says_when_the_policy_looks_next(tmp_path: Path) -> None:
+    """A pause not yet taken waits for the policy's next look: the standing says when that
+    is, counts the probing start from it, and says the same on every read until then."""
+    with running_api(tmp_path, policy_evaluation_interval_seconds=3600) as api:
+        clock = api.clock
+        assert isinstance(clock, FakeClock)
+        next_look = clock.start + timedelta(hours=1)  # the loop started with the app
+        engine = create_sql_engine(api.settings.resolved_metrics_url)
+        try:
+            failing = add_pair(api, "Uzmobile")
+            clock.advance(300)
+            feed(api, engine, failing, delivered=5, failed=25)
+
+            def standing() -> dict[str, object]:
+                response = api.client.get(
+                    "/api/v1/policy/standing",
+                    params={"pair": failing},
+                    headers=api.headers(Role.viewer),
+                )
+                assert response.status_code == 200, response.text
+                [found] = response.json()
+                assert isinstance(found, dict)
+                return found
+
+            first = standing()
+            clock.advance(10)
+            second = standing()
+            assert first == second
+            assert _moment(first["next_look_at"]) == next_look
+            assert (first["state"], first["action"]) == ("enabled", "paused")
+            assert first["reason"] == (
+                "at its next look (13:00:00 UTC): 5 of 30 delivered (17 %) in the last 30 min:"
+                " below the 50 % pause line with 95 % confidence; probed from 13:02:00 UTC,"
+                " after a cool-down of 2 min"
+            )
+            # Taken now (by hand): the decision says what was done, not what a look will do.
+            evaluated = api.client.post(
+                "/api/v1/policy/evaluate", headers=api.headers(Role.operator)
+            )
+            [decision] = evaluated.json()["decisions"]
+            assert decision["reason"].startswith(f"{failing} paused: 5 of 30 delivered")
+            assert _probed_from(decision["reason"]) == "12:07:10 UTC"
+            # Its cool-down is over by the next look, which starts probing it.
+            taken = standing()
+            assert (taken["state"], taken["action"]) == ("paused", "probing")
+            assert str(taken["reason"]).startswith(
+                "at its next look (13:00:00 UTC): cool-down of 2 min over:"
+            )
+            assert _moment(taken["next_look_at"]) == next_look
+        finally:
+            engine.dispose()
 
 
 class _Ticking:

@@ -49,6 +49,7 @@ const standingOf = (changes: Partial<PairStanding>): PairStanding => ({
   pause_threshold: 0.5,
   resume_threshold: 0.7,
   window: "last 30 min, at most 50 attempts",
+  next_look_at: "2026-01-05T12:03:10Z",
   ...changes,
 });
 
@@ -110,12 +111,13 @@ describe("PairsTable", () => {
   });
 
   it("says a pause coming under the row, before the policy's next look carries it out", () => {
-    const reason = "4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause line with 95 % confidence";
+    const reason =
+      "at its next look (12:03:10 UTC): 4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause line with 95 % confidence";
     const html = table([pair({ key: "UZ_uzmobile", is_high_priority: false })], true, [
       standingOf({ action: "paused", reason, success_ratio: 0.2, samples: 20, delivered: 4 }),
     ]);
     expect(html).toContain("pairs-table__success--under");
-    expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy pauses it at its next look: ${reason}<`);
+    expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy pauses it ${reason}<`);
   });
 
   it("says under the row why a pair under its pause line still runs: a high-priority pair held", () => {

@@ -132,7 +132,8 @@ function PairRow({ pair, standing, actions, busy }: RowProps) {
   );
 }
 
-/** The policy's next look in a sentence: `Policy: pauses at its next look: …` or `Policy: …`. */
+/** What the policy's next look does in a sentence: `Policy pauses it at its next look
+ * (12:03:10 UTC): …` (an action's reason says when), or `Policy: …`. */
 export function policyNote(standing: PairStanding): string {
   const verb: Record<NonNullable<PairStanding["action"]>, string> = {
     paused: "pauses it",
@@ -143,7 +144,7 @@ export function policyNote(standing: PairStanding): string {
   };
   return standing.action === null
     ? `Policy: ${standing.reason}`
-    : `Policy ${verb[standing.action]} at its next look: ${standing.reason}`;
+    : `Policy ${verb[standing.action]} ${standing.reason}`;
 }
 
 const isUnder = (standing: PairStanding): boolean =>
