@@ -13,7 +13,7 @@ import { PAIRS_KEY, POLICY_STANDING_KEY, pairLookupsQuery, policyStandingQuery }
 import { DeletePairDialog } from "./DeletePairDialog";
 import { byKey, matchesFilters, type PairFilters } from "./filters";
 import { PairFormDialog } from "./PairFormDialog";
-import { PairsTable, PairsTableSkeleton, type PairActions } from "./PairsTable";
+import { PairsTable, PairsTableSkeleton, PolicyNextLook, type PairActions } from "./PairsTable";
 import { PairsToolbar } from "./PairsToolbar";
 
 type OpenDialog =
@@ -81,6 +81,8 @@ export function PairsPage() {
   const pairs = usePairs();
   const lookups = useQuery(pairLookupsQuery());
   const standing = usePolicyStanding(pairs.dataUpdatedAt);
+  // One policy looks at every pair: any pair's standing says when it looks next.
+  const nextLook = [...standing.values()][0]?.next_look_at;
   const queryClient = useQueryClient();
   const [filters, setFilters] = useFilters();
   const [dialog, setDialog] = useState<OpenDialog | null>(null);
@@ -135,6 +137,11 @@ export function PairsPage() {
           <h1>Country-operator pairs</h1>
           <p className="page__subtitle">
             {pairs.data ? `${visible.length} of ${pairs.data.length} pairs` : "Routes the fleet tests"}
+            {nextLook !== undefined && (
+              <span data-testid="policy-next-look">
+                · Policy: <PolicyNextLook at={nextLook} />
+              </span>
+            )}
             {pairs.isFetching && pairs.data && <Spinner label="Refreshing" />}
           </p>
         </div>

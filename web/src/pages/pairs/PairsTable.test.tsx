@@ -4,10 +4,13 @@ import { describe, expect, it, vi } from "vitest";
 import type { Pair, PairStanding, Session } from "../../api/types";
 import { SESSIONS_KEY } from "../../data/sessions";
 import { DeletePairDialog } from "./DeletePairDialog";
-import { PairsTable, type PairActions } from "./PairsTable";
+import { nextLookText, PairsTable, type PairActions } from "./PairsTable";
 
 // The API client needs a browser's window; nothing is sent from here.
 vi.mock("../../api/endpoints", () => ({ deletePair: vi.fn() }));
+// The ticking clock subscribes to a browser's timer: 12:02:58 UTC is enough here.
+const NOW = Date.parse("2026-01-05T12:02:58Z");
+vi.mock("../../hooks/useTicker", () => ({ useNow: () => Date.parse("2026-01-05T12:02:58Z") }));
 
 const pair = (changes: Partial<Pair>): Pair =>
   ({
@@ -110,7 +113,7 @@ describe("PairsTable", () => {
     expect(html).not.toContain("policy-note-UZ_uzmobile");
   });
 
-  it("says a pause coming under the row, before the policy's next look carries it out", () => {
+  it("says a pause coming under the row, and in how long the policy's next look carries it out", () => {
     const reason =
       "at its next look (12:03:10 UTC): 4 of 20 delivered (20 %) in the last 30 min: below the 50 % pause line with 95 % confidence";
     const html = table([pair({ key: "UZ_uzmobile", is_high_priority: false })], true, [
@@ -118,6 +121,25 @@ describe("PairsTable", () => {
     ]);
     expect(html).toContain("pairs-table__success--under");
     expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy pauses it ${reason}<`);
+    expect(html).toContain('data-testid="policy-next-look-UZ_uzmobile">next look in 12s<');
+  });
+
+  it("counts down to the policy's next look, and says when none is scheduled here", () => {
+    expect(nextLookText("2026-01-05T12:03:10Z", NOW)).toBe("next look in 12s");
+    expect(nextLookText("2026-01-05T12:04:10Z", NOW)).toBe("next look in 1m 12s");
+    expect(nextLookText("2026-01-05T12:02:58Z", NOW)).toBe("next look due now");
+    expect(nextLookText(null, NOW)).toBe("no look scheduled on this server");
+  });
+
+  it("gives no countdown beside a state already in place", () => {
+    const reason = "in its cool-down of 2 min: probed from 12:04:00 UTC";
+    const html = table(
+      [pair({ key: "UZ_uzmobile", is_high_priority: false, state: "paused", state_actor: "policy" })],
+      true,
+      [standingOf({ state: "paused", reason, success_ratio: 0.2, samples: 20, delivered: 4 })],
+    );
+    expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy: ${reason}<`);
+    expect(html).not.toContain("policy-next-look-UZ_uzmobile");
   });
 
   it("says under the row why a pair under its pause line still runs: a high-priority pair held", () => {

@@ -4,6 +4,8 @@ import { PairStateNote } from "../../components/PairStateNote";
 import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { StateBadge } from "../../components/StateBadge";
 import { Identifier } from "../../components/Identifier";
+import { useNow } from "../../hooks/useTicker";
+import { formatDuration } from "../programs/format";
 
 export interface PairActions {
   onEdit: (pair: Pair) => void;
@@ -121,8 +123,14 @@ function PairRow({ pair, standing, actions, busy }: RowProps) {
           <td colSpan={COLUMNS.length + (actions ? 1 : 0)}>
             <PairStateNote pair={pair} onResume={actions?.onResume} busy={busy} />
             {next && (
-              <div className="pair-note pair-note--policy" data-testid={`policy-note-${pair.key}`}>
-                {policyNote(next)}
+              <div className="pair-note pair-note--policy">
+                <span data-testid={`policy-note-${pair.key}`}>{policyNote(next)}</span>
+                {next.action !== null && (
+                  // Not carried out yet: when it will be.
+                  <strong data-testid={`policy-next-look-${pair.key}`}>
+                    <PolicyNextLook at={next.next_look_at} />
+                  </strong>
+                )}
               </div>
             )}
           </td>
@@ -145,6 +153,22 @@ export function policyNote(standing: PairStanding): string {
   return standing.action === null
     ? `Policy: ${standing.reason}`
     : `Policy ${verb[standing.action]} ${standing.reason}`;
+}
+
+/** When the policy looks next, from `now` (ms): `next look in 12s`, `next look due now`, or
+ * that no policy loop looks from this server (stopped, or another replica leads). */
+export function nextLookText(nextLookAt: string | null, now: number): string {
+  if (nextLookAt === null) return "no look scheduled on this server";
+  const at = Date.parse(nextLookAt);
+  if (Number.isNaN(at)) return `next look at ${nextLookAt}`;
+  const wait = Math.ceil((at - now) / 1000);
+  return wait > 0 ? `next look in ${formatDuration(wait)}` : "next look due now";
+}
+
+/** The policy's next look, counted down every second. */
+export function PolicyNextLook({ at }: { at: string | null }) {
+  const now = useNow();
+  return <>{nextLookText(at, now)}</>;
 }
 
 const isUnder = (standing: PairStanding): boolean =>
