@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.support.backends import free_port
 from tests.support.e2e import ARTIFACTS, AT_REST, ControlPlane
@@ -271,6 +271,9 @@ def page(browser: Browser, control_plane: ControlPlane) -> Iterator[Page]:
         base_url=control_plane.url, viewport={"width": 1440, "height": 900}
     )
     context.set_default_timeout(10_000)
+    # Assertions wait as long as actions do: on a busy machine a page may take seconds to
+    # render what it shows at once on an idle one.
+    expect.set_options(timeout=10_000)
     page = context.new_page()
     yield page
     context.close()

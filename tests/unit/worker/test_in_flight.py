@@ -245,13 +245,13 @@ def test_a_stop_ends_a_long_pause_between_looks_at_the_gateway(tmp_path: Path) -
         gateway,
         calls,
         io.StringIO(),
-        stop_grace=1.0,
+        stop_grace=3.0,  # time to report in on a busy machine
         code_timeout=60.0,
         poll_interval=30.0,
         poll_max_interval=30.0,
     )
     _stop_once_all_sent(worker, calls, 3)
-    # The grace is 1 s; a pause not cut short would last 30 s.
+    # The grace is 3 s; a pause not cut short would last 30 s.
     assert _run(worker, timeout=10) == 0
     assert sorted((r["trigger_id"], r["error_code"]) for r in cp.reports) == [
         ("t-1", "interrupted"),
