@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,69 @@ def _fail(exc: DomainError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _listening(host: str, port: int, what: str) -> socket.socket:
+    """A socket bound to `host:port` before anything starts: a port taken (a demo or a
+    control plane running already) ends the command here, before it touches a store, a
+    session or another process."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = socket.socket(family, socket.SOCK_STREAM)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        bound.bind((host, port))
+    except OSError as exc:
+        bound.close()
+        typer.secho(
+            f"error: {what} cannot listen on {host}:{port} ({exc.strerror}): is it running"
+            " already? Stop it, or choose another port; nothing was started",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2) from exc
+    return bound
+
+
+def _hold_data_dir(settings: Settings) -> None:
+    """Hold the data dir for this process's life (the system lets go as it ends): a second
+    control plane on it would supervise the same sessions as the first, each undoing the
+    other. With Redis (SMSFLEET_REDIS_URL) replicas share the work through its leadership."""
+    import fcntl
+
+    if settings.redis_url is not None:
+        return
+    path = settings.data_dir / "control-plane.lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(descriptor)
+        typer.secho(
+            f"error: another control plane (pid {holder}) runs on the data dir"
+            f" {settings.data_dir.resolve()}: stop it first, or pass another --data-dir;"
+            " nothing was started",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    _HELD.append(descriptor)  # open, so held, until the process ends
+
+
+_HELD: list[int] = []
+
+
+def _run_server(app: Any, bound: socket.socket, **options: Any) -> None:
+    """uvicorn on the socket bound beforehand, as `uvicorn.run` runs one server."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends it: not an error
+        server.run(sockets=[bound])
+    if not server.started:
+        raise typer.Exit(3)
+
+
 def _server(settings: Settings) -> dict[str, Any]:
     """uvicorn's options: X-Forwarded-For counts only from SMSFLEET_TRUSTED_PROXIES (never
     uvicorn's own defaults), and a WebSocket message is capped like a request body."""
@@ -114,19 +178,21 @@ SHARED_USER_WARNING = (
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Run the control plane (API, dashboard, supervisor)."""
-    import uvicorn
-
     from smsfleet.api import create_app
 
     # Programs are sent here unless SMSFLEET_PUBLIC_URL says otherwise.
     settings = _settings(data_dir).listening_on(host, port)
+    bound = _listening(host, port, "the control plane")
+    _hold_data_dir(settings)
     if not settings.allowed_hosts:
         typer.secho(OPEN_HOSTS_WARNING, fg=typer.colors.YELLOW, err=True)
     if settings.supervise and settings.run_as is None:
         typer.secho(RUN_AS_WARNING, fg=typer.colors.YELLOW, err=True)
     elif settings.supervise and settings.run_as_uids is None:
         typer.secho(SHARED_USER_WARNING, fg=typer.colors.YELLOW, err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **_server(settings))
+    _run_server(
+        create_app(settings), bound, host=host, port=port, log_level="info", **_server(settings)
+    )
 
 
 def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -191,8 +257,6 @@ def demo(
     simulator, the search service and, unless --keep-sessions, the demo's sessions,
     and prints the URL and login again.
     """
-    import uvicorn
-
     from smsfleet.api import create_app
     from smsfleet.auth import service as auth_service
     from smsfleet.demo import (
@@ -217,6 +281,11 @@ def demo(
         search_url=f"http://127.0.0.1:{search_port}",
         search_token=search_token,
     ).listening_on(host, port)
+    # Before anything starts: a demo running already keeps its fleet untouched.
+    bound = _listening(host, port, "the demo's control plane")
+    _listening("127.0.0.1", simulator_port, "the gateway simulator").close()
+    _listening("127.0.0.1", search_port, "the search service").close()
+    _hold_data_dir(settings)
     password = demo_password(settings.admin_password, host)
     if not settings.allowed_hosts:
         typer.secho(OPEN_HOSTS_WARNING, fg=typer.colors.YELLOW, err=True)
@@ -280,8 +349,9 @@ def demo(
         # Without --access-log, uvicorn's own lines at INFO (each WebSocket's open and
         # close) stay out of the terminal too; its warnings and errors still show.
         level = "info" if access_log else "warning"
-        uvicorn.run(
+        _run_server(
             control_plane,
+            bound,
             host=host,
             port=port,
             access_log=access_log,

@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,6 +74,7 @@ class Demo:
     ports: tuple[int, int]  # the simulator's and the search service's
     screen_dir: Path
     log: Path
+    env: dict[str, str]
 
     def printed(self) -> str:
         return self.log.read_text()
@@ -103,7 +105,8 @@ def running_demo(tmp_path: Path, *options: str) -> Iterator[Demo]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    demo = Demo(process, f"http://127.0.0.1:{port}", (simulator_port, search_port), screen_dir, log)
+    ports = (simulator_port, search_port)
+    demo = Demo(process, f"http://127.0.0.1:{port}", ports, screen_dir, log, env)
     try:
         eventually(lambda: answers(f"{demo.url}/healthz"), START_TIMEOUT, "the demo to answer")
         yield demo
@@ -247,6 +250,49 @@ def test_sigterm_stops_the_demo_as_ctrl_c_does_and_access_log_prints_each_reques
         eventually(logged('"POST /api/v1/worker/lease HTTP/1.1" 200'), LIVE_TIMEOUT, "a lease")
         demo.process.send_signal(signal.SIGTERM)
         _assert_all_stopped(demo, len(names))
+
+
+def test_a_second_demo_starts_nothing_and_leaves_the_running_one_untouched(
+    tmp_path: Path,
+) -> None:
+    """`make run` typed twice: the second demo finds the port or the data dir taken and
+    ends before it starts, stops or touches any session or process of the first."""
+    with (
+        running_demo(tmp_path) as demo,
+        admin_client(demo.url, _login(demo)) as client,
+    ):
+        _wait_all_running(client)
+
+        def runs() -> dict[str, tuple[object, ...]]:
+            sessions = client.get("/api/v1/sessions").json()
+            return {
+                s["name"]: (s["state"], s["pid"], s["restarts"], s["requested_restarts"])
+                for s in sessions
+            }
+
+        before = runs()
+        port = demo.url.rsplit(":", 1)[1]
+        simulator, search = (str(p) for p in demo.ports)
+        elsewhere = (str(free_port()), str(free_port()), str(free_port()))
+        tries = {
+            "the same ports": ((port, simulator, search), f"cannot listen on 127.0.0.1:{port}"),
+            "other ports": (elsewhere, "another control plane (pid"),
+        }
+        for what, ((*ports,), said) in tries.items():
+            argv = [
+                smsfleet_command(), "demo", "--port", ports[0],
+                "--simulator-port", ports[1], "--search-port", ports[2],
+            ]  # fmt: skip
+            second = subprocess.run(
+                argv, env=demo.env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+            )
+            printed = second.stdout + second.stderr
+            assert second.returncode == 2, (what, printed)
+            assert said in printed and "nothing was started" in printed, (what, printed)
+            assert "smsfleet demo:" not in printed and "stopped" not in printed, (what, printed)
+        time.sleep(2)  # two supervisor ticks: a session stopped meanwhile would show
+        assert runs() == before
+        assert set(_screens(demo.screen_dir)) == set(before)
 
 
 def test_the_help_says_no_sessions_still_starts_the_high_priority_ones() -> None:
