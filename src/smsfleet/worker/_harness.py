@@ -351,11 +351,14 @@ class Worker:
                     break
                 # Notified as each attempt ends, and by a stop.
                 self._slot_freed.wait(left)
-            stuck = len(self._in_flight)
-        if stuck:
+            left_behind = list(self._in_flight)
+        # Those with a report in the spool are only sending it: the last flush says what
+        # became of it. Those without one are still in the program's code.
+        unreported = [trigger for trigger in left_behind if self.journal.holds(trigger)]
+        if unreported:
             self.log(
-                f"{stuck} attempt(s) still in the program's code at the end of the stop"
-                " grace: exiting without them; the next run reports them from its journal"
+                f"{len(unreported)} attempt(s) still in the program's code at the end of the"
+                " stop grace: exiting without them; the next run reports them from its journal"
             )
 
     def _log_stopped(self) -> None:

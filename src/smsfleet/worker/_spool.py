@@ -173,6 +173,10 @@ class InFlightJournal:
     def remove(self, trigger_id: str) -> None:
         self._path(trigger_id).unlink(missing_ok=True)
 
+    def holds(self, trigger_id: str) -> bool:
+        """Whether the attempt awaits its report still (none is in the spool yet)."""
+        return self._path(trigger_id).exists()
+
     def entries(self) -> list[InFlightEntry]:
         found = []
         for path in sorted(self.directory.glob("*.json")):

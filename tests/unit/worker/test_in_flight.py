@@ -22,6 +22,7 @@ from tests.unit.worker.fakes import (
     FakeGateway,
     grant,
     make_worker,
+    program_classes,
     settings,
 )
 from tests.unit.worker.test_worker import _run
@@ -258,3 +259,55 @@ def test_a_stop_ends_a_long_pause_between_looks_at_the_gateway(tmp_path: Path) -
         ("t-2", "interrupted"),
         ("t-3", "interrupted"),
     ]
+
+
+def test_an_attempt_stuck_in_the_program_at_the_grace_end_is_left_to_the_next_run(
+    tmp_path: Path,
+) -> None:
+    cp = FakeControlPlane(leases=[*_grants(1, allowed=1), *_waits(1)])
+    gateway = FakeGateway(states={"t-1": [DELIVERED]})
+    calls, out = Calls(), io.StringIO()
+    released = threading.Event()
+    send_cls, submit_cls = program_classes(calls)
+
+    class Stuck(submit_cls):  # type: ignore[misc, valid-type]
+        def SumitOtp(self, *args: Any) -> Any:  # noqa: N802  (held in the program's code)
+            released.wait(30)
+            return super().SumitOtp(*args)
+
+    worker = Worker(
+        send_cls,
+        Stuck,
+        settings=settings(tmp_path / "spool", stop_grace=1.0),
+        control_plane=cp.client(),
+        gateway=gateway.client(),
+        poll_interval=0.01,
+        out=out,
+    )
+    _stop_once_all_sent(worker, calls, 1)
+    try:
+        assert _run(worker, timeout=10) == 0
+    finally:
+        released.set()
+    assert cp.reports == []
+    assert worker.journal.holds("t-1")
+    assert (
+        "1 attempt(s) still in the program's code at the end of the stop grace: exiting"
+        " without them; the next run reports them from its journal"
+    ) in out.getvalue()
+
+
+def test_an_attempt_whose_report_is_on_its_way_at_the_grace_end_is_not_said_stuck(
+    tmp_path: Path,
+) -> None:
+    """Its report is in the spool: the last flush says what became of it, and nothing
+    claims it is still in the program's code nor left to the journal."""
+    cp = _SlowReports(leases=[*_grants(1, allowed=1), *_waits(1)], delay=3.0)
+    gateway = FakeGateway(states={"t-1": [PENDING]})
+    calls, out = Calls(), io.StringIO()
+    worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=1.0)
+    _stop_once_all_sent(worker, calls, 1)
+    assert _run(worker, timeout=10) == 0
+    assert not worker.journal.holds("t-1")
+    assert worker.spool.holds("t-1") or [r["trigger_id"] for r in cp.reports] == ["t-1"]
+    assert "program's code" not in out.getvalue()
