@@ -76,6 +76,8 @@ MALFORMED = [
     [("host", "127.0.0.1:http")],
     [("host", f"127.0.0.1:8000/{FOREIGN}")],
     [("host", "localhost:8000:8000")],
+    [("host", "127.0.0.1:99999999999")],  # no port is that large
+    [("host", "127.0.0.1:65536")],
 ]
 
 

@@ -22,9 +22,10 @@ __all__ = [
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # A Host field as RFC 9110 (7.2) has it: a name or IPv4 address, or an IPv6 one in
-# brackets, and an optional port of digits. Anything else (`name:8000@other`) is
-# answered 400, as RFC 9112 (3.2) asks, rather than read by the name before the colon.
-_WELL_FORMED = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~%!$&'()*+,;=-]*)(:[0-9]*)?", re.I)
+# brackets, and an optional port of at most five digits (below 65536, checked apart).
+# Anything else (`name:8000@other`) is answered 400, as RFC 9112 (3.2) asks, rather
+# than read by the name before the colon.
+_WELL_FORMED = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~%!$&'()*+,;=-]*)(?::([0-9]{0,5}))?", re.I)
 _REFUSED = json.dumps(
     {
         "error": {
@@ -69,8 +70,11 @@ def host_header(scope: Scope) -> str | None:
     found = [value for name, value in scope.get("headers", ()) if name == b"host"]
     if len(found) != 1:
         return None
-    host = found[0].decode("latin-1")
-    return host if _WELL_FORMED.fullmatch(host.strip()) else None
+    host: str = found[0].decode("latin-1")
+    formed = _WELL_FORMED.fullmatch(host.strip())
+    if formed is None or int(formed.group(2) or 0) > 65535:
+        return None
+    return host
 
 
 def host_allowed(scope: Scope, hosts: frozenset[str]) -> bool:
