@@ -227,3 +227,30 @@ def test_ordinary_text_is_sent_and_searched_as_it_is(
     answer = api.client.post(path, json=_sent(template, text), headers=api.headers(Role.operator))
     assert answer.status_code in (200, 202), (field, answer.text)
     assert json.dumps(text)[1:-1] in _shown(api), field
+
+
+def _a_control(c: str) -> bool:
+    return (
+        ord(c) < 0x20
+        or 0x7F <= ord(c) <= 0x9F
+        or c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    )
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=["rlo", "isolate", "nul", "osc", "bell", "c1"])
+def test_an_error_repeats_what_was_sent_with_its_controls_escaped(api: Api, text: str) -> None:
+    """A 422 names the field, which may be a key someone sent, and its message may repeat
+    a value: their controls are written as \\uXXXX, so an error cannot ring, retitle or
+    turn around whatever shows it (the dashboard shows a form's errors)."""
+    template = {"id": "otp", "name": "OTP", "body": "Your code: {token}"}
+    answer = api.client.post(
+        "/api/v1/messages/templates",
+        json={**template, "provider_bodies": {f"p{text}": "Code {token}"}},
+        headers=api.headers(),
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    shown = [error["message"], *(f"{d['field']} {d['message']}" for d in error["details"])]
+    assert not [line for line in shown if any(_a_control(c) for c in line)]
+    escaped = "".join(f"\\u{ord(c):04x}" if _a_control(c) else c for c in text)
+    assert f"provider_bodies.p{escaped}" in error["details"][0]["field"]

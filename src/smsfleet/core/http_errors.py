@@ -32,6 +32,7 @@ from smsfleet.core.errors import (
     Unavailable,
     ValidationFailed,
 )
+from smsfleet.core.text import escaped
 
 __all__ = [
     "ErrorDetail",
@@ -130,7 +131,7 @@ def _field_name(location: tuple[Any, ...]) -> str:
     # Only the first part says where the value was: a field may be named `query` itself.
     if location and location[0] in ("body", "query", "path"):
         location = location[1:]
-    return ".".join(str(part) for part in location) or "body"
+    return escaped(".".join(str(part) for part in location)) or "body"
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -139,7 +140,11 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     if any(error.get("type") == "json_invalid" for error in errors):
         return error_response(400, "invalid_json", "the request body is not valid JSON")
     details = [
-        {"field": _field_name(tuple(error.get("loc", ()))), "message": str(error.get("msg"))}
+        {
+            "field": _field_name(tuple(error.get("loc", ()))),
+            # A message may repeat what was sent (a key, a value).
+            "message": escaped(str(error.get("msg"))),
+        }
         for error in errors
     ]
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])

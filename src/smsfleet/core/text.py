@@ -15,11 +15,17 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-__all__ = ["OneLine", "Prose"]
+__all__ = ["OneLine", "Prose", "escaped"]
 
 _REORDERING = "\u202a-\u202e\u2066-\u2069"
 _NOT_IN_ONE_LINE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_REORDERING}]")
 _NOT_IN_PROSE = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_REORDERING}]")
+
+
+def escaped(text: str) -> str:
+    """`text` with what `OneLine` refuses written as `\\uXXXX`: for echoing what someone
+    sent (a field's name, a value in an error message) into text others are shown."""
+    return _NOT_IN_ONE_LINE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def _refuse(found: re.Match[str] | None, what: str) -> None:
