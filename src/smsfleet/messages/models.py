@@ -255,6 +255,8 @@ class TemplateUpdate(_TemplateWritten):
 class SendStatus(StrEnum):
     PENDING = "PENDING"
     DONE = "DONE"
+    # Failed by its last program, its template no longer fits, or sent and then cut off
+    # while it awaited its code (sent, its outcome unknown): the send's `error` says which.
     FAILED = "FAILED"
     # Never sent, though nothing failed: its try was broken off by a stop and no running
     # pair of its country was left to carry it (the send's `error` says which).

@@ -4,15 +4,18 @@ An on-demand send never goes out on its own: it waits, pending, for a lease of t
 pair's next program (`claim`), so it takes one of the country's slots like any
 other send (DESIGN principle 2). Its outcome (`settle`) closes it — delivered:
 DONE; failed: the next program of the pair is tried, FAILED after the last. A try
-broken off (its program stopped or killed: no failure of the route) goes on to the
-pair's next program while the pair runs; once the pair is stopped (paused, disabled,
-deleted), to another running pair of its country with the tries it has left, and is
-NOT_SENT, saying why, when there is none. The periodic job moves on a send whose
+broken off (its program stopped or killed: no failure of the route) before its SMS
+reached the gateway goes on to the pair's next program while the pair runs; once the
+pair is stopped (paused, disabled, deleted), to another running pair of its country
+with the tries it has left, and is NOT_SENT, saying why, when there is none. One broken
+off after its SMS reached the gateway (its attempt's `sent_at`), while it awaited its
+code, is never sent again: the recipient may have its code. It ends FAILED, saying when
+it was sent and why its code was not awaited. The periodic job moves on a send whose
 program never came to lease, and one whose try was never reported.
 
     PENDING ──claimed / failed / broken off / claim expired / unclaimed──► PENDING
     PENDING ──delivered──► DONE
-    PENDING ──exhausted / unrenderable──► FAILED
+    PENDING ──exhausted / unrenderable / cut off once sent──► FAILED
     PENDING ──stranded──► NOT_SENT
     PENDING ──cancelled──► CANCELLED
     FAILED, NOT_SENT, CANCELLED ──retried──► PENDING
@@ -30,13 +33,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from smsfleet.attempts.models import Attempt, Outcome, is_broken_off
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
-from smsfleet.core.clock import Clock
+from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, NotFound, Throttled, ValidationFailed
 from smsfleet.core.nonblocking import may_block
 from smsfleet.core.settings import LEASE_TTL_SECONDS
@@ -79,6 +82,9 @@ class SendEvent(StrEnum):
     # running pair of its country once its pair is stopped.
     BROKEN_OFF = "broken off"
     STRANDED = "stranded"  # broken off, and nothing left to carry it: it was never sent
+    # Broken off after its SMS reached the gateway, awaiting its code: sent, its outcome
+    # unknown, so never sent again (the recipient may have its code).
+    CUT_OFF_ONCE_SENT = "cut off once sent"
     CLAIM_EXPIRED = "claim expired"  # its try was not reported within the lease: the next
     UNCLAIMED = "unclaimed"  # its program did not ask for work in time: the next
     EXHAUSTED = "exhausted"  # the last program failed it (failed, expired or unclaimed)
@@ -100,6 +106,7 @@ TRANSITIONS: dict[tuple[SendStatus, SendEvent], SendStatus] = {
     (S.PENDING, E.DELIVERED): S.DONE,
     (S.PENDING, E.EXHAUSTED): S.FAILED,
     (S.PENDING, E.UNRENDERABLE): S.FAILED,
+    (S.PENDING, E.CUT_OFF_ONCE_SENT): S.FAILED,
     (S.PENDING, E.STRANDED): S.NOT_SENT,
     (S.PENDING, E.CANCELLED): S.CANCELLED,
     (S.FAILED, E.RETRIED): S.PENDING,
@@ -448,13 +455,21 @@ class Sends:
     # --- helpers -----------------------------------------------------------------------
 
     def _broken_off(self, send: Send, attempt: Attempt, why: str) -> None:
-        """Its try was broken off: no failure of the route, so the send is not failed.
+        """Its try was broken off: no failure of the route.
 
-        While its pair runs (a program restarted or killed), the pair's next program. Once
-        the pair is stopped, another running pair of its country takes it with the tries it
-        has left (this one is not spent); with none, it ends NOT_SENT saying why."""
+        Its SMS reached the gateway (`sent_at`) and the try was broken off while it awaited
+        its code: it ends FAILED, sent at a known time, its outcome unknown; never sent again
+        through another program or pair, as the recipient may already have its code.
+
+        Not sent: while its pair runs (a program restarted or killed), the pair's next
+        program. Once the pair is stopped, another running pair of its country takes it with
+        the tries it has left (this one is not spent); with none, it ends NOT_SENT saying
+        why."""
         expect: list[tuple[str, object]] = [("attempt_id", attempt.id)]
         pair = self._config.pairs.get(send.pair)
+        if attempt.sent_at is not None:
+            self._cut_off_once_sent(send, attempt, attempt.sent_at, pair, expect=expect)
+            return
         if pair is not None and pair.state.runs_sessions:
             if send.next_index + 1 < len(send.programs):
                 self._next_program(send, SendEvent.BROKEN_OFF, why, expect=expect)
@@ -488,6 +503,32 @@ class Sends:
             "completed_at": self._clock.now(),
         }
         self._move(send, SendEvent.STRANDED, changes, expect=expect)
+
+    def _cut_off_once_sent(
+        self,
+        send: Send,
+        attempt: Attempt,
+        sent_at: datetime,
+        pair: Pair | None,
+        *,
+        expect: list[tuple[str, object]],
+    ) -> None:
+        """Its SMS was sent at `sent_at`, and its try broken off while it awaited its code:
+        FAILED, and never sent again."""
+        now = self._clock.now()
+        if pair is not None and pair.state.runs_sessions:
+            why = f"its try was broken off ({attempt.error_code}) while it awaited its code"
+        else:
+            why = f"{send.pair} was {_stopped(pair)} while it awaited its code"
+        sent = human_time(sent_at, now=now)
+        error = f"sent at {sent} through {attempt.program}, its code not awaited: {why}"
+        changes: dict[str, object] = {
+            "attempt_id": None,
+            "leased_until": None,
+            "error": error[:512],
+            "completed_at": now,
+        }
+        self._move(send, SendEvent.CUT_OFF_ONCE_SENT, changes, expect=expect)
 
     def _next_program(
         self,

@@ -138,10 +138,16 @@ def test_a_cancelled_send_is_never_sent(world: World) -> None:
 
 
 def _break_off(
-    world: World, program: str, pair: str = "UZ_uzmobile", *, paused: bool = False
+    world: World,
+    program: str,
+    pair: str = "UZ_uzmobile",
+    *,
+    paused: bool = False,
+    sent_at: datetime | None = None,
 ) -> SendAction:
     """`program`'s session leases a send and reports it broken off: its program stopped
-    with it in flight, `paused` when the policy paused the pair meanwhile."""
+    with it in flight, `paused` when the policy paused the pair meanwhile; `sent_at` when
+    its SMS had reached the gateway and it awaited its code."""
     session = f"{program}_{pair}"
     action = world.dispatcher.lease(session=session)
     assert isinstance(action, SendAction) and action.phone == CUSTOMER
@@ -152,6 +158,7 @@ def _break_off(
         session=session,
         outcome=Outcome.error,
         error_code="interrupted",
+        sent_at=sent_at,
     )
     world.dispatcher.report(session=session, report=report)
     return action
@@ -206,8 +213,56 @@ def test_a_send_cut_off_by_a_pause_is_not_sent_and_says_why(world: World) -> Non
     assert world.sends.send(send.id) == unsent
 
 
-def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: World) -> None:
-    """Within the tries it has left: the broken-off one is not spent."""
+@pytest.mark.parametrize("another_pair", [False, True], ids=["alone", "another_pair_runs"])
+def test_a_send_cut_off_by_a_pause_after_it_was_sent_fails_and_is_never_sent_again(
+    world: World, another_pair: bool
+) -> None:
+    """Its SMS reached the gateway before the policy paused the pair: the recipient may
+    have its code, so it is not read as unsent, nor sent through another pair."""
+    if another_pair:
+        _add_beeline(world)
+    send = world.sends.create_send(
+        SendRequest(phone=CUSTOMER, text="hi", pair="UZ_uzmobile"), actor="alice"
+    )
+    sent_at = world.clock.now()
+    _break_off(world, "pbad", paused=True, sent_at=sent_at)
+    failed = world.sends.send(send.id)
+    assert (failed.status, failed.pair, failed.tries, failed.attempt_id) == (
+        SendStatus.FAILED,
+        "UZ_uzmobile",
+        1,
+        None,
+    )
+    assert failed.error == (
+        f"sent at {sent_at:%H:%M:%S} UTC through pbad, its code not awaited: UZ_uzmobile was"
+        " paused by the policy while it awaited its code"
+    )
+    assert failed.completed_at == world.clock.now()
+    assert world.sends.sends(SendQuery(status=SendStatus.NOT_SENT)) == []
+    for pair in ("UZ_beeline", "UZ_uzmobile"):
+        for program in ("pworse", "pgood", "palso", "pbad"):
+            assert world.sends.claim(pair=pair, program=program, attempt_id="next") is None
+
+
+def test_a_send_cut_off_once_sent_while_its_pair_runs_fails_and_is_not_tried_again(
+    world: World,
+) -> None:
+    """A program restarted while the SMS awaited its code: not handed to the next one."""
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="hi"), actor="alice")
+    sent_at = world.clock.now()
+    _break_off(world, "pbad", sent_at=sent_at)
+    failed = world.sends.send(send.id)
+    assert (failed.status, failed.next_index, failed.tries) == (SendStatus.FAILED, 0, 1)
+    assert failed.error == (
+        f"sent at {sent_at:%H:%M:%S} UTC through pbad, its code not awaited: its try was"
+        " broken off (interrupted) while it awaited its code"
+    )
+    for program in ("pgood", "palso", "pworse"):
+        assert world.sends.claim(pair="UZ_uzmobile", program=program, attempt_id="next") is None
+
+
+def _add_beeline(world: World) -> None:
+    """A second running pair of UZ, its four programs' sessions wanted running."""
     create_pair(
         pairs=world.store.pairs,
         countries=world.store.countries,
@@ -233,6 +288,11 @@ def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: Worl
                 created_at=world.clock.now(),
             )
         )
+
+
+def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: World) -> None:
+    """Within the tries it has left: the broken-off one is not spent."""
+    _add_beeline(world)
     send = world.sends.create_send(
         SendRequest(phone=CUSTOMER, text="hi", pair="UZ_uzmobile"), actor="alice"
     )
