@@ -133,7 +133,8 @@ class FleetCollector:
         )
         requested_restarts = CounterMetricFamily(
             "smsfleet_session_requested_restarts",
-            "Restarts of the session people asked for, or a change of its program",
+            "Restarts of the session people asked for, or a change of its program, once carried"
+            " out",
             labels=SESSION,
         )
         # Alert rules tell a crashed session from one stopped on purpose by this: a

@@ -87,7 +87,9 @@ class SessionStatus(BaseModel):
     pid: int | None = None
     started_at: Timestamp | None = None
     # The supervisor's own restarts (after an exit, a hang or a failed start) apart from
-    # the restarts people asked for: a flapping program shows in the first alone.
+    # the restarts people asked for, counted once carried out (a session its pair or a
+    # person stopped meanwhile is started, not restarted): a flapping program shows in the
+    # first alone.
     restarts: int = 0
     requested_restarts: int = 0
     quick_failures: int = 0
@@ -128,7 +130,10 @@ class SessionPublic(BaseModel):
     restarts: int = Field(
         description="Restarts by the supervisor after an exit, a hang or a failed start"
     )
-    requested_restarts: int = Field(description="Restarts people asked for, or a program's change")
+    requested_restarts: int = Field(
+        description="Restarts people asked for, or a program's change, once carried out: one asked"
+        " of a session stopped meanwhile (its pair paused or disabled) is not counted",
+    )
     last_exit_code: int | None = Field(
         description="How its last run ended; none while a run is starting, running or stopping"
     )

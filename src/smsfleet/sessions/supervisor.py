@@ -602,8 +602,12 @@ class Supervisor:
         """Start the session; `asked`: someone acted since the last tick (a new generation)."""
         status = tick.status
         counted: dict[str, int] = {}
-        if spec.restart_asked_since(status.started_at):
-            counted["requested_restarts"] = status.requested_restarts + 1  # someone acted
+        if status.state is not S.stopped and spec.restart_asked_since(status.started_at):
+            # Someone asked, and the run it was asked of ended for it (or had already ended
+            # on its own). A session stopped meanwhile (its pair paused or disabled, a
+            # person's stop), or stopped when asked, is started, not restarted: that restart
+            # was never carried out, and is not counted.
+            counted["requested_restarts"] = status.requested_restarts + 1
         elif not asked and status.state not in (S.stopped, S.fatal):
             # After an exit, a hang, a failed start. A person's start (from `stopped`, after
             # giving up, or in backoff before the retry) is no restart of the supervisor's.

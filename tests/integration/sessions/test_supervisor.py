@@ -353,6 +353,50 @@ def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fl
     assert stopped[-1].reason == "pair UZ_uzmobile is paused"
 
 
+@pytest.mark.parametrize("asked", ["before the pause", "after the pause"])
+def test_a_restart_its_paused_pair_kept_from_happening_is_not_counted(
+    fleet: Fleet, asked: str
+) -> None:
+    """Asked while the pair is paused (stopped when asked), or just before the pause
+    reached it: the pair stops the session, nothing restarts it, and when the pair runs
+    again it is started, not restarted by anyone's asking."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+
+    def restart() -> None:
+        fleet.clock.advance(1)
+        act(
+            store=fleet.store,
+            clock=fleet.clock,
+            actor=ADMIN,
+            name=name,
+            action=SessionAction.restart,
+        )
+
+    if asked == "before the pause":
+        restart()
+    fleet.store.pairs.replace(pair.model_copy(update={"state": PairState.paused}))
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopped
+    if asked == "after the pause":
+        restart()
+        supervisor.reconcile_once()
+        assert fleet.state(name) == S.stopped and fleet.screens() == []
+    fleet.clock.advance(1)
+    fleet.store.pairs.replace(pair.model_copy(update={"state": PairState.enabled}))
+    supervisor.reconcile_once()
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.restarts, status.requested_restarts) == (0, 0)
+    assert fleet.kinds(name).count("stopping") == 1  # the pause's stop alone
+
+
 def test_a_program_that_ends_itself_as_it_is_stopped_is_recorded_and_others_go_on(
     fleet: Fleet,
 ) -> None:

@@ -77,7 +77,7 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
             {session.requested_restarts > 0 && (
               <span
                 className="session-cell__asked"
-                title="Restarts people asked for, or a change of its program"
+                title="Restarts people asked for, or a change of its program, once carried out"
                 data-testid={`requested-restarts-${session.name}`}
               >
                 {" "}
