@@ -373,6 +373,8 @@ def policy_outcome(decision: PolicyDecision) -> EventOutcome:
         "lower_bound": round(decision.lower_bound, 4),
         "samples": decision.samples,
         "delivered": decision.delivered,
+        # Which decision: a later one on the same open alert is news (paused again).
+        "decision": decision.id,
     }
     if action in (PolicyAction.paused, PolicyAction.held):
         held = action == PolicyAction.held

@@ -2,8 +2,9 @@
 
 One open alert per fingerprint (rule and subject). A signal for an open alert
 refreshes it, changes its severity to the signal's (notified again; a fall also to the
-chats that heard of it at its former severity) or, past the repeat interval and
-unacknowledged, repeats it; a cleared condition resolves it with a message. A
+chats that heard of it at its former severity), tells a pause decided again on its
+route (a `pair_paused` alert: the probes failed, a longer cool-down) or, past the repeat
+interval and unacknowledged, repeats it; a cleared condition resolves it with a message. A
 periodic rule's alert resolves only once its condition has not been seen for the
 hold time, and eases only once its severity has not been, so a route hovering near
 a line is one alert, not a flap every pass. The
@@ -130,6 +131,8 @@ class _Notice:
     kind: NotificationKind
     alert: Alert
     eased_from: Severity | None = None
+    # What is new about an alert told again at the same severity ("paused again").
+    news: str | None = None
 
 
 @dataclass
@@ -593,6 +596,10 @@ class AlertService:
             work.notify.append(_Notice(NotificationKind.firing, refreshed))
         elif milder:
             work.notify.append(_Notice(NotificationKind.firing, refreshed, alert.severity))
+        elif _paused_again(alert, signal):
+            # The route's probes failed and it waits a longer cool-down: what was told (when
+            # it would be probed) no longer holds. Told once per pause, acknowledged or not.
+            work.notify.append(_Notice(NotificationKind.firing, refreshed, news="paused again"))
         elif alert.acknowledged_at is None and not alert.notifications:
             # Raised while no chat took its severity (none configured yet): told now, once
             # one does, rather than after the repeat interval or never.
@@ -620,22 +627,30 @@ class AlertService:
     def _messages(self, work: _Pass) -> list[NewNotification]:
         """Group what changed together, one message per group and chat; count them per alert."""
         groups: dict[
-            tuple[NotificationKind, AlertRule, Severity, str | None, Severity | None], list[str]
+            tuple[NotificationKind, AlertRule, Severity, str | None, Severity | None, str | None],
+            list[str],
         ] = {}
         for notice in work.notify:
             alert = notice.alert
-            key = (notice.kind, alert.rule, alert.severity, alert.country, notice.eased_from)
+            key = (
+                notice.kind,
+                alert.rule,
+                alert.severity,
+                alert.country,
+                notice.eased_from,
+                notice.news,
+            )
             groups.setdefault(key, []).append(alert.id)
         notifications: list[NewNotification] = []
         now = self._clock.now()
-        for (kind, _rule, severity, _country, eased_from), ids in groups.items():
+        for (kind, _rule, severity, _country, eased_from, news), ids in groups.items():
             # A fall reaches the chats that heard of the alert at its former severity, or an
             # on-call chat paged for it would hear neither that it eased nor that it resolved.
             chats = self.config.chats_for(eased_from or severity)
             if not chats:
                 continue  # kept, not sent: nowhere to send it
             alerts = [work.changed[alert_id] for alert_id in ids]
-            text = alert_text(kind, alerts, eased_from=eased_from)
+            text = alert_text(kind, alerts, eased_from=eased_from, news=news)
             for alert in alerts:
                 work.changed[alert.id] = alert.model_copy(
                     update={"last_notified_at": now, "notifications": alert.notifications + 1}
@@ -654,6 +669,17 @@ class AlertService:
 
 
 _HELD = "; held since "
+
+
+def _paused_again(alert: Alert, signal: Signal) -> bool:
+    """`signal` is a pause decided after the one `alert` was told of: a route whose probes
+    still failed, paused again for a longer cool-down."""
+    decision = signal.details.get("decision")
+    return (
+        alert.rule is AlertRule.pair_paused
+        and decision is not None
+        and decision != alert.details.get("decision")
+    )
 
 
 def _as_signal(alert: Alert) -> Signal:

@@ -47,10 +47,15 @@ def _raised_by(alert: Alert) -> str:
 
 
 def alert_text(
-    kind: NotificationKind, alerts: Sequence[Alert], *, eased_from: Severity | None = None
+    kind: NotificationKind,
+    alerts: Sequence[Alert],
+    *,
+    eased_from: Severity | None = None,
+    news: str | None = None,
 ) -> str:
     """One message for alerts of one rule, severity and country that changed together;
-    `eased_from`: the severity they fell from."""
+    `eased_from`: the severity they fell from; `news`: what is new about them, told again
+    at the same severity ("paused again")."""
     first = alerts[0]
     where = f" · {escape(first.country)}" if first.country else ""
     count = f" ({len(alerts)})" if len(alerts) > 1 else ""
@@ -60,6 +65,8 @@ def alert_text(
         note = " (still firing)" if kind == NotificationKind.repeat else ""
         if eased_from is not None:
             note = f" (was {eased_from.value})"
+        elif news is not None:
+            note = f" ({escape(news)})"
         head = (
             f"{_ICON[first.severity]} <b>{first.severity.value.upper()}</b> · "
             f"{escape(_title(first))}{where}{count}{note}"

@@ -23,7 +23,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.errors import Conflict, Throttled
 from smsfleet.pairs.models import Pair, PairState
-from smsfleet.policy.models import POLICY_ACTOR
+from smsfleet.policy.models import POLICY_ACTOR, PolicyAction, PolicyDecision
 from smsfleet.sessions.models import (
     EventKind,
     SessionEvent,
@@ -499,3 +499,67 @@ def test_an_alert_raised_before_any_chat_is_told_once_one_takes_it(alerting: Ale
     alerting.clock.advance(60)
     service.apply(opened=[low("UZ_a")])  # told already: not again before the repeat interval
     assert alerting.texts("all") == [told]
+
+
+def _decision(alerting: Alerting, action: PolicyAction, reason: str, n: int) -> PolicyDecision:
+    return PolicyDecision(
+        id=f"d{n}",
+        at=alerting.clock.now(),
+        pair="UZ_uzmobile",
+        country="UZ",
+        action=action,
+        reason=f"UZ_uzmobile {action.value}: {reason}",
+        lower_bound=0.1,
+        upper_bound=0.4,
+        decided_on=None,
+        success_ratio=0.2,
+        samples=11,
+        delivered=2,
+        pause_threshold=0.5,
+        resume_threshold=0.7,
+        window="last 30 min, at most 50 attempts",
+    )
+
+
+def test_a_route_paused_again_after_failed_probes_is_told_again(alerting: Alerting) -> None:
+    """The pause said when the route would be probed; a pause again after its probes
+    failed says when it is probed next, once per pause, acknowledged or not."""
+    service = alerting.service
+    service.on_policy_decision(
+        _decision(alerting, PolicyAction.paused, "2 of 20 delivered; probed from 12:02:00", 1)
+    )
+    [alert] = service.find(AlertQuery(rule=AlertRule.pair_paused))
+    assert alert.notifications == 1
+    alerting.clock.advance(120)
+    service.on_policy_decision(_decision(alerting, PolicyAction.probing, "cool-down over", 2))
+    assert service.get(alert.id).notifications == 1  # probing: nothing to tell yet
+    alerting.clock.advance(330)
+    again = _decision(
+        alerting,
+        PolicyAction.paused,
+        "while probing, 2 of 11 delivered; paused again, probed from 12:13:30",
+        3,
+    )
+    service.on_policy_decision(again)
+    told = service.get(alert.id)
+    assert told.notifications == 2 and told.state is AlertState.firing
+    assert alerting.texts("all")[-1] == (
+        "🟠 <b>WARNING</b> · pair paused · UZ (paused again)\n"
+        "UZ_uzmobile paused: while probing, 2 of 11 delivered; paused again, probed from"
+        " 12:13:30\nsince 12:00:00 UTC"
+    )
+    # The same decision heard twice is told once.
+    service.on_policy_decision(again)
+    assert service.get(alert.id).notifications == 2
+    # Acknowledged, it still hears of a pause again: not a repeat, a new cool-down.
+    service.acknowledge(alert.id, actor="olga")
+    alerting.clock.advance(600)
+    service.on_policy_decision(
+        _decision(alerting, PolicyAction.paused, "paused again, probed from 12:31:30", 4)
+    )
+    told = service.get(alert.id)
+    assert told.notifications == 3 and told.acknowledged_by == "olga"
+    assert [n.kind for n in alerting.store.notifications(alert.id) if n.chat_id == "all"] == [
+        NotificationKind.firing
+    ] * 3
+    assert alerting.texts("oncall") == []  # a warning, as it was
