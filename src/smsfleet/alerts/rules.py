@@ -257,10 +257,13 @@ def _session_fingerprint(rule: AlertRule, session: str) -> str:
     return f"{rule}:{SubjectKind.session}:{session}"
 
 
-def _exited(code: object) -> str:
+def _exited(code: object, recorded: object = None) -> str:
     """How a program ended, as a person reads it: a negative code is the signal that
-    killed it (`killed by signal 9 (SIGKILL)`)."""
+    killed it (`killed by signal 9 (SIGKILL)`); `recorded` False: its runner ended without
+    recording the program's end (the runner killed, the program with it)."""
     if not isinstance(code, int):
+        if recorded is False:
+            return "went down: its runner ended without recording the program's exit (killed?)"
         return "exited"
     if code >= 0:
         return f"exited with code {code}"
@@ -296,7 +299,7 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
     )
     if crashed:
         code = event.details.get("exit_code")
-        how = _exited(code)
+        how = _exited(code, event.details.get("exit_recorded"))
         if event.kind == EventKind.start_failed:
             how = f"failed to start: {event.reason}"
         log_tail = [str(line) for line in event.details.get("log_tail", [])][-5:]

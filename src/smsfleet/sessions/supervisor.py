@@ -561,6 +561,9 @@ class Supervisor:
         status = tick.status
         last = tick.backend.status(status.name)
         exit_code = _exit_code(last)
+        # The runner writes the program's end as it sees it; its screen gone without that
+        # (the runner killed, the program taken down with it), the exit code is unknown.
+        exit_recorded = last is not None and last.ended_at is not None
         lines = tick.backend.tail(status.name, LOG_LINES_KEPT)
         expected = expected or status.state == S.stopping
         self._move(
@@ -570,6 +573,7 @@ class Supervisor:
             now,
             "stopped" if expected else "exited unexpectedly",
             exit_code=exit_code,
+            exit_recorded=exit_recorded,
             log_tail=lines,
         )
         self._update(

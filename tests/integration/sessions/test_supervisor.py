@@ -84,6 +84,33 @@ def test_a_killed_program_is_detected_and_restarted_after_backoff(fleet: Fleet) 
     assert fleet.kinds(name)[2:] == ["exited", "backoff", "starting", "running"]
 
 
+def test_a_killed_runner_is_told_apart_from_a_program_that_exited(fleet: Fleet) -> None:
+    """A kill -9 of the runner takes its program down with it, and nothing records how the
+    program ended: the exit says so rather than leave an unknown code unexplained."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    run = fleet.backend.status(name)
+    assert run is not None
+    os.kill(run.runner_pid, signal.SIGKILL)
+    eventually(lambda: name not in fleet.screens())
+    fleet.supervisors[0].reconcile_once()
+    assert fleet.state(name) == S.backoff
+    (exited,) = [event for event in fleet.events if event.kind == "exited"]
+    assert exited.details["exit_code"] is None
+    assert exited.details["exit_recorded"] is False
+    # A program that exits on its own is recorded by its runner.
+    fleet.clock.advance(1)
+    fleet.supervisors[0].reconcile_once()
+    fleet.clock.advance(1)
+    fleet.supervisors[0].reconcile_once()
+    assert fleet.state(name) == S.running
+    os.kill(fleet.program_pid(name), signal.SIGKILL)
+    eventually(lambda: name not in fleet.screens())
+    fleet.supervisors[0].reconcile_once()
+    later = [event for event in fleet.events if event.kind == "exited"][-1]
+    assert (later.details["exit_code"], later.details["exit_recorded"]) == (-9, True)
+
+
 def test_a_program_whose_runner_says_it_ended_is_recorded_at_once(fleet: Fleet) -> None:
     name = fleet.add_pair("uzmobile", TICKING)
     bring_up(fleet, name)

@@ -214,6 +214,17 @@ def test_a_crash_opens_and_a_stop_clears() -> None:
         )
         summary = killed.opened[0].summary
         assert summary.startswith(f"program1_UZ_uzmobile {said};"), (code, summary)
+    # Its runner gone without recording how the program ended (a kill -9 of the runner).
+    (vanished,) = rules.session_outcome(
+        event(
+            EventKind.exited, from_state=SessionState.running, exit_code=None, exit_recorded=False
+        ),
+        pair=pair(),
+    ).opened
+    assert vanished.summary == (
+        "program1_UZ_uzmobile went down: its runner ended without recording the program's"
+        " exit (killed?); restarting with backoff"
+    )
     asked = rules.session_outcome(
         event(EventKind.exited, from_state=SessionState.stopping), pair=pair()
     )
