@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
-from smsfleet.policy.models import named_actor
+from smsfleet.policy.models import POLICY_ACTOR, named_actor
 from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, figures, looks_at
 from smsfleet.sessions.models import SessionSpec, SessionState, SessionStatus
 
@@ -67,7 +67,10 @@ class ReasonKind(StrEnum):
 
 _KIND_WORDS = {
     ReasonKind.no_session: "no session is wanted running",
-    ReasonKind.starting: "its sessions started less than the window ago: not yet a full count",
+    ReasonKind.starting: (
+        "its sessions started, or its pairs resumed from probing, less than the window ago:"
+        " not yet a full count"
+    ),
     ReasonKind.sessions_down: "sessions wanted running are not running",
     ReasonKind.numbers_busy: "its test numbers all await codes: add test numbers",
     ReasonKind.awaiting_codes: (
@@ -205,6 +208,9 @@ def country_goals(
     # Since when the country has had a session running: before a window has passed, its
     # count covers less than the window and falls short of the goal for that alone.
     running_since: dict[str, datetime] = {}
+    # Its pairs that changed state within the window while their sessions ran through it
+    # (resumed from probing): the count still covers their time before, one send a probe.
+    resumed: dict[str, dict[str, Pair]] = {}
     for spec in specs:
         owner = by_key.get(spec.pair)
         if owner is None or not spec.should_run(owner):
@@ -218,6 +224,14 @@ def country_goals(
                 running_probes[code] = running_probes.get(code, 0) + 1
             if (started := status.started_at) is not None:
                 running_since[code] = min(started, running_since.get(code, started))
+                changed = owner.state_changed_at
+                if (
+                    owner.state is PairState.enabled
+                    and changed is not None
+                    and started < changed
+                    and now - changed < window
+                ):
+                    resumed.setdefault(code, {})[owner.key] = owner
     minutes = window / timedelta(minutes=1)
     goals = []
     for code in sorted(by_country):
@@ -262,10 +276,34 @@ def country_goals(
                 running_probes.get(code, 0),
                 _failing_note(by_country[code], routes, seen, failing_line),
                 _doubted_note(by_country[code], routes, failing_line),
+                _resumed_note(resumed.get(code, {}).values(), now, window),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
     return goals
+
+
+def _resumed_note(pairs: Iterable[Pair], now: datetime, window: timedelta) -> str:
+    """`UZ_uzmobile resumed 47 s ago after probing: the last 2 min still count its probes`:
+    its pairs whose sessions ran on through a change to enabled within the window (from
+    probing, the only state whose sessions run on), each with when and who ("" when none)."""
+    seconds = int(window.total_seconds())
+    span = f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+    notes = []
+    for pair in sorted(pairs, key=lambda pair: pair.key):
+        assert pair.state_changed_at is not None
+        ago = max(0, int((now - pair.state_changed_at).total_seconds()))
+        actor = pair.state_actor
+        how = (
+            "resumed"
+            if actor is None or actor == POLICY_ACTOR
+            else f"enabled by {named_actor(actor)}"
+        )
+        notes.append(f"{pair.key} {how} {ago} s ago after probing")
+    if not notes:
+        return ""
+    its = "its probes" if len(notes) == 1 else "their probes"
+    return f"{', '.join(notes)}: the last {span} still count {its}"
 
 
 def _paused_note(pairs: list[Pair]) -> str:
@@ -334,6 +372,7 @@ def _reason(
     probing_sessions: int,
     failing_note: str,
     doubted_note: str,
+    resumed_note: str = "",
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
@@ -341,7 +380,9 @@ def _reason(
     `probing`: its pairs the policy probes at a low rate after a pause, whose sessions
     are `probing_sessions` of those running; `failing_note`: its failing pairs that hold
     most of its busy numbers (`_failing_note`); `doubted_note`: its pairs whose route may
-    be failing, not confidently yet (`_doubted_note`)."""
+    be failing, not confidently yet (`_doubted_note`); `resumed_note`: its pairs resumed
+    from probing within the window, whose probes the count still covers (`_resumed_note`),
+    taken as a start."""
     paused = f"; {paused_note}" if paused_note else ""
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
@@ -391,6 +432,9 @@ def _reason(
             f"starting up: its sessions have run for {young}, less than the "
             f"{goal.window_seconds} s the count is made over{paused}"
         )
+    if resumed_note:
+        # As a start: its sessions ran on, but at a probe's pace for part of the window.
+        return ReasonKind.starting, f"{resumed_note}{paused}"
     if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
         if not seen.stale:
             # Every code awaited was asked for under a minute ago: the numbers wait as any

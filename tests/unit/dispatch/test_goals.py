@@ -20,6 +20,7 @@ def _pair(
     state: PairState = PairState.enabled,
     phones: int = 4,
     actor: str | None = None,
+    changed_at: datetime | None = None,
 ) -> Pair:
     country, slug = key.split("_", 1)
     return Pair(
@@ -31,6 +32,7 @@ def _pair(
         programs=["program1"],
         state=state,
         state_actor=actor,
+        state_changed_at=changed_at,
         created_at=NOW,
         updated_at=NOW,
     )
@@ -349,6 +351,53 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
     )
     settled = goal(window_old, few).reason
     assert settled is not None and "still measured" not in settled
+
+
+def test_a_pair_resumed_from_probing_within_the_window_is_taken_as_a_start() -> None:
+    """Its sessions ran on through the resume, so they are no start; but the count still
+    covers its probes, one send per probe interval: not "asked for fewer"."""
+    started = NOW - timedelta(minutes=20)  # for the probing, after the pause
+    resumed_at = NOW - timedelta(seconds=47)
+
+    def goal(pairs: list[Pair], started_at: datetime = started) -> CountryGoal:
+        [found] = country_goals(
+            countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+            pairs=pairs,
+            specs=[_spec(pair.key) for pair in pairs],
+            statuses={
+                f"program1_{pair.key}": _status(pair.key, SessionState.running).model_copy(
+                    update={"started_at": started_at}
+                )
+                for pair in pairs
+            },
+            outlooks={"UZ": _outlook(8, 6.0, 8)},
+            granted={"UZ": Granted(grants=11)},
+            routes={},
+            now=NOW,
+            window=WINDOW,
+        )
+        return found
+
+    by_policy = _pair("UZ_uzmobile", actor="policy", changed_at=resumed_at)
+    resumed = goal([by_policy])
+    assert resumed.achieved_per_minute == 5.5
+    assert (resumed.reason_kind, resumed.reason) == (
+        ReasonKind.starting,
+        "UZ_uzmobile resumed 47 s ago after probing: the last 2 min still count its probes",
+    )
+    by_alice = _pair("UZ_beeline", actor="alice", changed_at=NOW - timedelta(seconds=90))
+    assert goal([by_alice, by_policy]).reason == (
+        "UZ_beeline enabled by alice 90 s ago after probing, UZ_uzmobile resumed 47 s ago"
+        " after probing: the last 2 min still count their probes"
+    )
+    # Resumed a window ago: the count is its own again.
+    settled = by_policy.model_copy(update={"state_changed_at": NOW - WINDOW})
+    assert goal([settled]).reason_kind is ReasonKind.asked_fewer
+    # Its sessions started after the change (enabled from a pause): a start, said as one.
+    restarted = goal([by_policy], started_at=NOW - timedelta(seconds=30))
+    assert restarted.reason is not None and restarted.reason.startswith(
+        "starting up: its sessions have run for 30 s"
+    )
 
 
 def _under(
