@@ -721,7 +721,7 @@ def _unsettled(signal: Signal, pair: Pair, samples: int, fewest: int, now: datet
     since = datetime.fromisoformat(str(signal.details["held_since"]))
     figures = signal.summary.partition(_HELD)[0].partition(_EASING)[0]
     changed = pair.state_changed_at
-    after = f" since it was {pair.state.value} at {human_time(changed, now=now)}" if changed else ""
+    after = f" since it was {pair.became()} at {human_time(changed, now=now)}" if changed else ""
     attempt = "attempt" if samples == 1 else "attempts"
     return signal.model_copy(
         update={

@@ -68,6 +68,13 @@ class Pair(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
 
+    def became(self) -> str:
+        """What the pair became at `state_changed_at`, for 'since it was …': `created` when
+        its state has not changed since it was created, else its state (`enabled`)."""
+        if self.state_changed_at is None or self.state_changed_at == self.created_at:
+            return "created"
+        return self.state.value
+
     def runs_no_sessions(self) -> str:
         """`pair UZ_x runs no sessions (its reason)`: what a session or send of a paused or
         disabled pair is told."""

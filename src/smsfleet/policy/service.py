@@ -340,9 +340,10 @@ def _verdict(
             return paused(said, nearest, cooldown, again=True, bound=None)
         return Verdict(
             None,
-            f"probing: {between}; after {config.max_probes} probes resumed if at or over"
-            f" the {percent(resume)} resume line, else paused again, unless it clears the"
-            " resume line first",
+            f"probing: {between}; resumed once confidently above the {percent(resume)}"
+            f" resume line, paused again once confidently below the {percent(pause)} pause"
+            f" line, else after {config.max_probes} probes resumed if at or over the"
+            f" {percent(resume)} resume line, else paused again",
             look=nearest,
         )
     if pair.state is not PairState.enabled:
@@ -351,7 +352,7 @@ def _verdict(
         # The window starts at the pair's last change (a resume) when that falls within it.
         changed = pair.state_changed_at
         span = (
-            f"since it was {pair.state.value} at {human_time(changed, now=now)}"
+            f"since it was {pair.became()} at {human_time(changed, now=now)}"
             if changed is not None and changed > config.window.since(now)
             else f"in the last {config.window.minutes()} min"
         )

@@ -170,9 +170,9 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
         return {s["pair"]: s for s in response.json()}
 
     healthy_words = "30 of 30 delivered (100 %) in the last 30 min: over the 50 % pause line"
-    # A new pair's window starts when it was made.
+    # A new pair's window starts when it was created.
     thin_words = (
-        f"5 completed attempts since it was enabled at {human_time(created, now=created)}:"
+        f"5 completed attempts since it was created at {human_time(created, now=created)}:"
         " a decision needs 20"
     )
     # The loop's first round (30 s after the start) is due on this clock, which ran ahead of

@@ -207,6 +207,16 @@ def test_reasons_carry_the_figures() -> None:
             False,
             "1 completed attempt since it was enabled at 11:57:00 UTC: a decision needs 20",
         ),
+        # a new pair's window starts when it was created, not at a change of state
+        (
+            pair(E, changed_minutes_ago=3).model_copy(
+                update={"created_at": NOW - timedelta(minutes=3)}
+            ),
+            WindowStats(2, 2),
+            None,
+            False,
+            "2 completed attempts since it was created at 11:57:00 UTC: a decision needs 20",
+        ),
         (
             pair(E, high=True),
             FAIR,
@@ -244,9 +254,10 @@ def test_reasons_carry_the_figures() -> None:
             None,
             False,
             "probing: 9 of 10 probes delivered (90 %): neither confidently above the"
-            " 70 % resume line nor below the 50 % pause line; after 30 probes resumed if at or"
-            " over the 70 % resume line, else paused again, unless it clears the resume line"
-            " first",
+            " 70 % resume line nor below the 50 % pause line; resumed once confidently above"
+            " the 70 % resume line, paused again once confidently below the 50 % pause line,"
+            " else after 30 probes resumed if at or over the 70 % resume line, else paused"
+            " again",
         ),
     ],
 )
