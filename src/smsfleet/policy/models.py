@@ -121,13 +121,20 @@ class PairStanding(BaseModel):
         " 'at its next look (12:03:10 UTC):', and any moment in it counts from that look"
     )
     success_ratio: float | None = Field(description="Delivered over completed; None without any")
-    samples: int = Field(description="Completed attempts of the figures said")
+    samples: int = Field(
+        description="Completed attempts of the figures said: for a pair paused by the policy,"
+        " those of the pause that paused it (its reason's), else the pair's window now"
+    )
     delivered: int
     lower_bound: float = Field(description="Wilson lower bound, at the quantile read at")
     upper_bound: float = Field(description="Wilson upper bound, at the quantile read at")
     pause_threshold: float
     resume_threshold: float
-    window: str = Field(description="The window of the figures: 'last 30 min, at most 50 attempts'")
+    window: str = Field(
+        description="Which figures these are: 'last 30 min, at most 50 attempts'; for a pair"
+        " paused by the policy 'what paused it at 12:12:01 UTC: its probes since it was"
+        " probed, at most 50'"
+    )
     next_look_at: Timestamp | None = Field(
         description="When the policy looks next (every `evaluation_interval_seconds`), which"
         " carries out `action`; none when no policy loop looks from this server (it is"

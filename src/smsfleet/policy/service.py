@@ -446,14 +446,14 @@ class PolicyService:
         next_look = self._next_look()
         if next_look is not None and next_look <= now:
             next_look = now + self.config.evaluation_interval
-        for pair, stats, verdict in self._verdicts(pairs, now):
+        for pair, stats, verdict, paused_on in self._verdicts(pairs, now):
             decision = None
             if verdict.action is not None:
                 decision = self._carry_out(pair, stats, verdict, now)
                 if decision is None:  # changed meanwhile: the next evaluation looks again
                     verdict = Verdict(None, "changed while it was looked at: looked at again next")
             if decision is None:
-                unchanged.append(self._standing(pair, stats, verdict, next_look))
+                unchanged.append(self._standing(pair, stats, verdict, paused_on, now, next_look))
                 continue
             decisions.append(decision)
             if verdict.action in _STATE_OF:
@@ -487,11 +487,11 @@ class PolicyService:
         next_look = self.next_look(now)
         found = self._verdicts(pairs, now, at=next_look, dated=next_look is not None)
         standings = []
-        for pair, stats, verdict in found:
+        for pair, stats, verdict, paused_on in found:
             if verdict.action is not None:  # not yet carried out: the next look's
                 when = "" if next_look is None else f" ({human_time(next_look, now=now)})"
                 verdict = replace(verdict, reason=f"at its next look{when}: {verdict.reason}")
-            standings.append(self._standing(pair, stats, verdict, next_look))
+            standings.append(self._standing(pair, stats, verdict, paused_on, now, next_look))
         return standings
 
     def _verdicts(
@@ -501,15 +501,21 @@ class PolicyService:
         *,
         at: datetime | None = None,
         dated: bool = True,
-    ) -> list[tuple[Pair, WindowStats, Verdict]]:
-        """Each pair with its window's figures at `now` and what the policy's look at `at`
-        (else now) does with it on them; `dated`: see `decide`."""
+    ) -> list[tuple[Pair, WindowStats, Verdict, PolicyDecision | None]]:
+        """Each pair with its window's figures at `now`, what the policy's look at `at`
+        (else now) does with it on them (`dated`: see `decide`), and for a pair paused by
+        the policy the pause that did (`_paused_on`)."""
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         newest = self.pair_window_stats(pairs, window=self.config.newest_window, now=now)
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
-        cooldowns = self.store.latest_cooldowns(
+        pauses = self.store.latest_pauses(
             [p.key for p in pairs if p.state in (PairState.paused, PairState.probing)]
         )
+        cooldowns = {
+            key: timedelta(seconds=pause.cooldown_seconds)
+            for key, pause in pauses.items()
+            if pause.cooldown_seconds is not None
+        }
         found = []
         for pair in pairs:
             figures = stats.get(pair.key, WindowStats(samples=0, delivered=0))
@@ -523,13 +529,40 @@ class PolicyService:
                 last_cooldown=cooldowns.get(pair.key),
                 dated=dated,
             )
-            found.append((pair, figures, verdict))
+            found.append((pair, figures, verdict, _paused_on(pair, pauses.get(pair.key))))
         return found
 
     def _standing(
-        self, pair: Pair, stats: WindowStats, verdict: Verdict, next_look: datetime | None
+        self,
+        pair: Pair,
+        stats: WindowStats,
+        verdict: Verdict,
+        paused_on: PolicyDecision | None,
+        now: datetime,
+        next_look: datetime | None,
     ) -> PairStanding:
+        """What `_verdicts` found of `pair`, with the figures said: those of the pause
+        that paused it when the policy did (the figures its reason states), else those
+        the verdict read."""
         pause, resume = self.config.thresholds(pair)
+        if paused_on is not None:
+            return PairStanding(
+                pair=pair.key,
+                country=pair.country,
+                state=pair.state,
+                is_high_priority=pair.is_high_priority,
+                action=verdict.action,
+                reason=verdict.reason,
+                success_ratio=paused_on.success_ratio,
+                samples=paused_on.samples,
+                delivered=paused_on.delivered,
+                lower_bound=paused_on.lower_bound,
+                upper_bound=paused_on.upper_bound,
+                pause_threshold=pause,
+                resume_threshold=resume,
+                window=f"what paused it at {human_time(paused_on.at, now=now)}: {paused_on.window}",
+                next_look_at=next_look,
+            )
         look = verdict.look or Look(self.config.window, stats, self.config.z)
         return PairStanding(
             pair=pair.key,
@@ -595,6 +628,22 @@ class PolicyService:
             except Exception:  # the decision stands; a listener's fault must not undo it
                 log.exception("on_decision failed for %s", decision.id)
         return decision
+
+
+def _paused_on(pair: Pair, pause: PolicyDecision | None) -> PolicyDecision | None:
+    """`pause`, the pair's latest by the policy, when it is the one the pair is paused
+    on: the pair is paused by the policy, and not since before that pause."""
+    changed = pair.state_changed_at
+    if (
+        pause is None
+        or pair.state is not PairState.paused
+        or pair.state_actor != POLICY_ACTOR
+        or changed is None
+        # The pair's state and the decision are written apart, at the same moment.
+        or pause.at < changed - timedelta(seconds=1)
+    ):
+        return None
+    return pause
 
 
 def pair_window_stats(

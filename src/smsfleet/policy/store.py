@@ -84,6 +84,31 @@ class PolicyStore:
         )
         return {pair: timedelta(seconds=seconds) for pair, seconds in rows if seconds is not None}
 
+    def latest_pauses(self, pairs: Collection[str]) -> dict[str, PolicyDecision]:
+        """Each pair's latest pause with the figures it was taken on (pairs without one
+        are left out)."""
+        if not pairs:
+            return {}
+        table = policy_decisions_table
+        ranked = (
+            sa.select(
+                table,
+                sa.func.row_number()
+                .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
+                .label("rank"),
+            )
+            .where(table.c.pair.in_(list(pairs)))
+            .where(table.c.action == PolicyAction.paused.value)
+            .subquery()
+        )
+        select = sa.select(*(ranked.c[column.name] for column in table.columns)).where(
+            ranked.c.rank == 1
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).mappings().all()
+        decisions = (PolicyDecision.model_validate(dict(row)) for row in rows)
+        return {decision.pair: decision for decision in decisions}
+
     def _latest(
         self,
         pairs: Collection[str],

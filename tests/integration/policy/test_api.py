@@ -214,8 +214,8 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
         healthy: healthy_words,
         thin: thin_words,
     }
-    # A send in flight at the pause ends after it: the paused pair's figures are still its
-    # route's, not "1 of 1 delivered".
+    # A send in flight at the pause ends after it: the paused pair's figures are still
+    # those it was paused on, not "1 of 1 delivered" nor the window's 6 of 31.
     clock.advance(5)
     AttemptStore(metrics).add_many(
         [
@@ -236,7 +236,8 @@ def test_standing_says_what_the_next_look_does_or_why_not(api: Api, metrics: Eng
     after = standing(pair=failing)[failing]
     assert (after["state"], after["action"]) == ("paused", None)
     assert after["reason"] == f"in its cool-down of 2 min: probed from {probed_from}"
-    assert (after["samples"], after["delivered"]) == (31, 6)
+    assert (after["samples"], after["delivered"]) == (30, 5)
+    assert str(after["window"]).startswith("what paused it at ")
     assert api.client.get("/api/v1/policy/standing").status_code == 401
     bad = api.client.get(
         "/api/v1/policy/standing", params={"country": "UZB"}, headers=api.headers()

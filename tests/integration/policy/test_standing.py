@@ -71,11 +71,16 @@ def failing(api: Api, metrics: Engine, clock: FakeClock) -> str:
     pair: str = response.json()["key"]
     clock.advance(300)
     now = clock.now()
-    outcomes = [Outcome.delivered] * 5 + [Outcome.not_delivered] * 25
+    send(metrics, pair, [Outcome.delivered] * 5 + [Outcome.not_delivered] * 25, now)
+    return pair
+
+
+def send(metrics: Engine, pair: str, outcomes: list[Outcome], now: datetime) -> None:
+    """`outcomes`, the first completed at `now`, each next 10 s before."""
     AttemptStore(metrics).add_many(
         [
             Attempt(
-                id=f"{number:032x}",
+                id=f"{now.timestamp():.0f}{number:022x}",
                 session=f"program1_{pair}",
                 pair=pair,
                 country="UZ",
@@ -89,7 +94,6 @@ def failing(api: Api, metrics: Engine, clock: FakeClock) -> str:
             for number, outcome in enumerate(outcomes)
         ]
     )
-    return pair
 
 
 def test_a_pause_coming_names_the_next_look_and_reads_alike_until_then(
@@ -174,3 +178,34 @@ def test_an_evaluation_says_when_it_looks_again(
     schedule.due = clock.now()
     again = policy.evaluate().unchanged
     assert {s.next_look_at for s in again} == {clock.now() + timedelta(seconds=30)}
+
+
+def test_a_pair_paused_again_on_its_probes_shows_the_probes_figures(
+    metrics: Engine, policy: PolicyService, clock: FakeClock, schedule: Schedule, failing: str
+) -> None:
+    """The figures beside a policy's pause are those its reason states, not the window's,
+    which mixes the sends before the pause with the probes after it."""
+    policy.evaluate()  # paused at 12:05:00 on 5 of 30
+    [first] = policy.standing(StandingQuery(pair=failing))
+    assert (first.delivered, first.samples) == (5, 30)
+    assert first.window == "what paused it at 12:05:00 UTC: last 30 min, at most 50 attempts"
+    clock.advance(120)
+    [probing] = policy.evaluate().decisions  # its cool-down over at 12:07:00
+    assert probing.action is PolicyAction.probing
+    clock.advance(300)
+    send(metrics, failing, [Outcome.delivered] + [Outcome.not_delivered] * 9, clock.now())
+    clock.advance(1)
+    [again] = policy.evaluate().decisions  # at 12:12:01, on its 10 probes
+    assert again.action is PolicyAction.paused
+    assert "1 of 10 probes delivered (10 %)" in again.reason
+    clock.advance(5)
+    schedule.due = clock.now() + timedelta(seconds=25)
+    [standing] = policy.standing(StandingQuery(pair=failing))
+    assert standing.state is PairState.paused and standing.action is None
+    assert standing.reason == "in its cool-down of 4 min: probed from 12:16:01 UTC"
+    # Not the window's 6 of 40, sends and probes together.
+    assert (standing.delivered, standing.samples, standing.success_ratio) == (1, 10, 0.1)
+    assert (standing.lower_bound, standing.upper_bound) == (again.lower_bound, again.upper_bound)
+    assert standing.window == (
+        "what paused it at 12:12:01 UTC: its probes since it was probed, at most 50"
+    )

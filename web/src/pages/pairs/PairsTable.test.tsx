@@ -106,7 +106,7 @@ describe("PairsTable", () => {
     const html = table([pair({ key: "UZ_uzmobile", is_high_priority: false })], true, [standingOf({})]);
     expect(html).toMatch(/data-testid="success">94 %.*47\/50/);
     expect(tag(html, "success")).toContain(
-      'title="Policy: 47 of the newest 50 delivered (94 %) in the last 30 min: over the 50 % pause line"',
+      'title="Figures: last 30 min, at most 50 attempts\nPolicy: 47 of the newest 50 delivered (94 %) in the last 30 min: over the 50 % pause line"',
     );
     expect(html).not.toContain("pairs-table__success--under");
     // Nothing coming: no line under a running pair.
@@ -129,6 +129,17 @@ describe("PairsTable", () => {
     expect(nextLookText("2026-01-05T12:04:10Z", NOW)).toBe("next look in 1m 12s");
     expect(nextLookText("2026-01-05T12:02:58Z", NOW)).toBe("next look due now");
     expect(nextLookText(null, NOW)).toBe("no look scheduled on this server");
+  });
+
+  it("says which figures a pair paused by the policy shows: those it was paused on", () => {
+    const window = "what paused it at 12:02:01 UTC: its probes since it was probed, at most 50";
+    const html = table(
+      [pair({ key: "UZ_uzmobile", is_high_priority: false, state: "paused", state_actor: "policy" })],
+      true,
+      [standingOf({ state: "paused", reason: "in its cool-down of 4 min", success_ratio: 0.1, samples: 10, delivered: 1, window })],
+    );
+    expect(html).toMatch(/data-testid="success">10 %.*1\/10/);
+    expect(tag(html, "success")).toContain(`title="Figures: ${window}\nPolicy: in its cool-down of 4 min"`);
   });
 
   it("gives no countdown beside a state already in place", () => {

@@ -182,10 +182,12 @@ function SuccessCell({ standing }: { standing: PairStanding | undefined }) {
       </td>
     );
   }
+  // Which figures these are (the window's, or those a pause by the policy was taken on),
+  // then what the policy makes of them.
   return (
     <td
       className={isUnder(standing) ? "numeric pairs-table__success--under" : "numeric"}
-      title={policyNote(standing)}
+      title={`Figures: ${standing.window}\n${policyNote(standing)}`}
       data-testid="success"
     >
       {Math.round(standing.success_ratio * 100)} %{" "}
