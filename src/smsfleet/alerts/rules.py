@@ -373,7 +373,7 @@ def policy_outcome(decision: PolicyDecision) -> EventOutcome:
     """A pause opens an alert that the resume clears; so does a held high-priority pair."""
     action = decision.action
     figures = {
-        "lower_bound": round(decision.lower_bound, 4),
+        "lower_bound": None if decision.lower_bound is None else round(decision.lower_bound, 4),
         "samples": decision.samples,
         "delivered": decision.delivered,
         # Which decision: a later one on the same open alert is news (paused again).

@@ -52,7 +52,8 @@ class EvidenceBound(StrEnum):
 
 
 class PolicyDecision(BaseModel):
-    """One decision of the policy with the figures it was taken on."""
+    """One decision of the policy with the figures it was taken on; a `probing` decision,
+    taken on none (its pause's cool-down is over), records none."""
 
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
@@ -62,26 +63,33 @@ class PolicyDecision(BaseModel):
     country: str
     action: PolicyAction
     reason: str = Field(description="What happened and why, in one sentence")
-    lower_bound: float = Field(
-        description="Wilson lower bound of the success ratio, at the quantile decided on"
+    lower_bound: float | None = Field(
+        description="Wilson lower bound of the success ratio, at the quantile decided on;"
+        " none without figures (`probing`)"
     )
-    upper_bound: float = Field(
-        description="Wilson upper bound of the success ratio, at the quantile decided on"
+    upper_bound: float | None = Field(
+        description="Wilson upper bound of the success ratio, at the quantile decided on;"
+        " none without figures (`probing`)"
     )
     decided_on: EvidenceBound | None = Field(
         description="The bound the action was taken on: `upper_bound` under the pause line "
         "(paused, held), `lower_bound` over the resume line (resumed, recovered); none when "
         "no figure decided it (a cool-down over, a high-priority pair let go)"
     )
-    success_ratio: float | None = Field(description="Delivered over completed; None without any")
-    samples: int = Field(
-        description="Completed attempts in the window, or in its newest attempts when a"
-        " pause was decided on those"
+    success_ratio: float | None = Field(
+        description="Delivered over completed; none without any, or without figures (`probing`)"
     )
-    delivered: int
+    samples: int | None = Field(
+        description="Completed attempts in the window, or in its newest attempts when a"
+        " pause was decided on those; none without figures (`probing`)"
+    )
+    delivered: int | None = Field(description="none without figures (`probing`)")
     pause_threshold: float
     resume_threshold: float
-    window: str = Field(description="The window of the figures: 'last 30 min, at most 50 attempts'")
+    window: str | None = Field(
+        description="The window of the figures: 'last 30 min, at most 50 attempts'; none"
+        " without figures (`probing`: taken because its pause's cool-down is over)"
+    )
     cooldown_seconds: float | None = Field(
         default=None,
         description="A pause's cool-down before the route is probed: the configured one for a"

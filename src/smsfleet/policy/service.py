@@ -601,7 +601,13 @@ class PolicyService:
             if written is None:
                 return None
         pause, resume = self.config.thresholds(pair)
-        look = verdict.look or Look(self.config.window, stats, self.config.z)
+        # A probing decision is taken on no figures (its pause's cool-down is over): it
+        # records none, and the pause before it shows what the route was paused on.
+        look = (
+            None
+            if action is PolicyAction.probing
+            else verdict.look or Look(self.config.window, stats, self.config.z)
+        )
         decision = PolicyDecision(
             id=uuid.uuid4().hex,
             at=now,
@@ -609,15 +615,15 @@ class PolicyService:
             country=pair.country,
             action=action,
             reason=f"{pair.key} {action.value}: {verdict.reason}",
-            lower_bound=look.stats.lower_bound(look.z),
-            upper_bound=look.stats.upper_bound(look.z),
+            lower_bound=None if look is None else look.stats.lower_bound(look.z),
+            upper_bound=None if look is None else look.stats.upper_bound(look.z),
             decided_on=verdict.decided_on,
-            success_ratio=look.stats.success_ratio,
-            samples=look.stats.samples,
-            delivered=look.stats.delivered,
+            success_ratio=None if look is None else look.stats.success_ratio,
+            samples=None if look is None else look.stats.samples,
+            delivered=None if look is None else look.stats.delivered,
             pause_threshold=pause,
             resume_threshold=resume,
-            window=look.window.describe(),
+            window=None if look is None else look.window.describe(),
             cooldown_seconds=None if verdict.cooldown is None else verdict.cooldown.total_seconds(),
         )
         self.store.add(decision)
@@ -641,6 +647,7 @@ def _paused_on(pair: Pair, pause: PolicyDecision | None) -> PolicyDecision | Non
         or changed is None
         # The pair's state and the decision are written apart, at the same moment.
         or pause.at < changed - timedelta(seconds=1)
+        or pause.samples is None
     ):
         return None
     return pause

@@ -243,6 +243,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     # (80 s), and the next evaluation acts; the whole window of 50 would have taken 32.
     each = split_z(CONFIG.z, 2)
     assert timedelta(seconds=75) <= paused.at - degraded_at <= timedelta(seconds=115)
+    assert paused.delivered is not None and paused.upper_bound is not None
     assert paused.samples == 20 and paused.delivered <= 4
     assert WindowStats(20, paused.delivered).upper_bound(each) == paused.upper_bound < 0.5
     assert paused.success_ratio == paused.delivered / 20
@@ -256,6 +257,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert paused.cooldown_seconds == CONFIG.cooldown.total_seconds()
     held = world.decision(priority, PolicyAction.held)
     assert held.at - degraded_at <= timedelta(seconds=115)
+    assert held.samples is not None and held.delivered is not None
     assert WindowStats(held.samples, held.delivered).upper_bound(each) < CONFIG.pause_threshold
     assert "high priority, so it keeps running: " in held.reason
 
@@ -279,9 +281,14 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     priority.healthy = True
     world.run(11 * 60, until=[(normal, PolicyAction.probing), (priority, PolicyAction.recovered)])
     probing = world.decision(normal, PolicyAction.probing)
+    # Probed because its cool-down is over: no figure decided it, so none is recorded.
+    figures = (probing.success_ratio, probing.samples, probing.delivered, probing.window)
+    assert figures == (None, None, None, None)
+    assert (probing.lower_bound, probing.upper_bound, probing.decided_on) == (None, None, None)
     assert CONFIG.cooldown <= probing.at - paused.at <= CONFIG.cooldown + timedelta(seconds=30)
     assert all(at > probing.at for at in normal.sends[sends_before:])
     recovered = world.decision(priority, PolicyAction.recovered)
+    assert recovered.lower_bound is not None
     assert recovered.lower_bound > CONFIG.resume_threshold
     assert recovered.reason.endswith("above the 70 % resume line with 95 % confidence")
     assert world.pair_state(normal) is PairState.probing
@@ -296,7 +303,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert min(gaps) >= CONFIG.probe_interval
     assert len(probes) <= (resumed.at - probing.at) / CONFIG.probe_interval + 1
     assert resumed.samples == CONFIG.probe_samples
-    assert resumed.lower_bound > CONFIG.resume_threshold
+    assert resumed.lower_bound is not None and resumed.lower_bound > CONFIG.resume_threshold
     assert resumed.reason.startswith(
         f"{normal.pair} resumed: while probing, 10 of 10 probes delivered (100 %)"
     )
@@ -503,7 +510,7 @@ def test_a_route_delivering_30_percent_is_paused_within_5_minutes(
     world.run(5 * 60, until=[(route, PolicyAction.paused)])
     paused = world.decision(route, PolicyAction.paused)
     assert paused.at - started <= timedelta(minutes=5)
-    assert paused.samples >= CONFIG.min_samples
+    assert paused.samples is not None and paused.samples >= CONFIG.min_samples
     assert paused.reason.startswith(f"{route.pair} paused: {paused.delivered} of {paused.samples}")
     assert paused.reason.endswith(
         f"below the 50 % pause line with 95 % confidence; {probed_after(paused)}"
@@ -534,6 +541,7 @@ def test_a_route_that_fails_after_a_good_spell_is_paused_on_its_newest_failures(
     # Evaluated every 30 s, at a send per 5 s: up to six more failures than the 16.
     assert 16 <= failed_before <= 16 + EVALUATE_EVERY // STEP
     assert (paused.samples, paused.window) == (20, "last 30 min, at most 20 attempts")
+    assert paused.delivered is not None and paused.upper_bound is not None
     assert paused.reason == (
         f"{route.pair} paused: {paused.delivered} of the newest 20 delivered "
         f"({paused.delivered * 5} %) in the last 30 min: below the 50 % pause line with "

@@ -17,7 +17,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.pairs.models import PairState
-from smsfleet.policy.models import PolicyAction, StandingQuery
+from smsfleet.policy.models import DecisionQuery, PolicyAction, StandingQuery
 from smsfleet.policy.service import PolicyService
 from tests.support.api import Api
 from tests.support.fakes import FakeClock
@@ -192,6 +192,15 @@ def test_a_pair_paused_again_on_its_probes_shows_the_probes_figures(
     clock.advance(120)
     [probing] = policy.evaluate().decisions  # its cool-down over at 12:07:00
     assert probing.action is PolicyAction.probing
+    # Taken on no figure: it records none, stored and served.
+    [stored] = policy.decisions(DecisionQuery(pair=failing, action=PolicyAction.probing))
+    assert stored == probing
+    assert (stored.samples, stored.delivered, stored.success_ratio, stored.window) == (
+        None,
+        None,
+        None,
+        None,
+    )
     clock.advance(300)
     send(metrics, failing, [Outcome.delivered] + [Outcome.not_delivered] * 9, clock.now())
     clock.advance(1)

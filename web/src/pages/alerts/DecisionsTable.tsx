@@ -43,6 +43,23 @@ function BoundCell({ decision }: { decision: PolicyDecision }) {
   );
 }
 
+/** The figures a decision was taken on and which they are; a `probing` decision, taken
+ * because its pause's cool-down is over, has none. */
+function SuccessCell({ decision }: { decision: PolicyDecision }) {
+  if (decision.samples === null || decision.delivered === null) {
+    return (
+      <span className="muted" title="Taken on no figures: its cool-down was over">
+        —
+      </span>
+    );
+  }
+  return (
+    <span title={decision.window ?? undefined}>
+      {formatPercent(decision.success_ratio)} ({decision.delivered}/{decision.samples})
+    </span>
+  );
+}
+
 export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecision[] }) {
   const sorting = useSort(decisions, DECISION_READ, DECISION_NUMERIC);
   if (decisions.length === 0) {
@@ -76,8 +93,8 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
               <td data-testid="decision-bound">
                 <BoundCell decision={decision} />
               </td>
-              <td>
-                {formatPercent(decision.success_ratio)} ({decision.delivered}/{decision.samples})
+              <td data-testid="decision-success">
+                <SuccessCell decision={decision} />
               </td>
               <td>
                 pause {formatPercent(decision.pause_threshold)} · resume {formatPercent(decision.resume_threshold)}
