@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,15 +74,6 @@ class PolicyStore:
         """The action of each pair's latest decision (pairs without one are left out)."""
         rows = self._latest(pairs, policy_decisions_table.c.action)
         return {pair: PolicyAction(action) for pair, action in rows}
-
-    def latest_cooldowns(self, pairs: Collection[str]) -> dict[str, timedelta]:
-        """The cool-down of each pair's latest pause (pairs without a pause, or whose
-        pause was stored without one, are left out)."""
-        table = policy_decisions_table
-        rows = self._latest(
-            pairs, table.c.cooldown_seconds, where=table.c.action == PolicyAction.paused.value
-        )
-        return {pair: timedelta(seconds=seconds) for pair, seconds in rows if seconds is not None}
 
     def latest_pauses(self, pairs: Collection[str]) -> dict[str, PolicyDecision]:
         """Each pair's latest pause with the figures it was taken on (pairs without one

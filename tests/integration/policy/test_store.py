@@ -20,6 +20,24 @@ BOUND_OF = {
 def decision(
     number: int, pair: str, action: PolicyAction, at: datetime, cooldown: float | None = None
 ) -> PolicyDecision:
+    if action is PolicyAction.probing:  # taken on no figures
+        return PolicyDecision(
+            id=f"{number:032x}",
+            at=at,
+            pair=pair,
+            country=pair[:2],
+            action=action,
+            reason=f"{pair} {action.value}: its cool-down over",
+            lower_bound=None,
+            upper_bound=None,
+            decided_on=None,
+            success_ratio=None,
+            samples=None,
+            delivered=None,
+            pause_threshold=0.5,
+            resume_threshold=0.7,
+            window=None,
+        )
     return PolicyDecision(
         id=f"{number:032x}",
         at=at,
@@ -30,7 +48,7 @@ def decision(
         lower_bound=0.4123456789,
         upper_bound=0.6812345678,
         decided_on=BOUND_OF.get(action),
-        success_ratio=None if action is PolicyAction.probing else 0.55,
+        success_ratio=0.55,
         samples=40,
         delivered=22,
         pause_threshold=0.5,
@@ -65,7 +83,7 @@ def test_decisions_are_kept_with_their_figures_and_filtered(metrics_engine: Engi
     assert store.latest_actions([]) == {}
 
 
-def test_the_cool_down_of_each_pairs_latest_pause(metrics_engine: Engine) -> None:
+def test_each_pairs_latest_pause_with_its_figures_and_cool_down(metrics_engine: Engine) -> None:
     store = PolicyStore(metrics_engine)
     minutes = iter(range(100))
 
@@ -80,7 +98,11 @@ def test_the_cool_down_of_each_pairs_latest_pause(metrics_engine: Engine) -> Non
     add("UZ_b", PolicyAction.paused, 120.0)
     add("UZ_b", PolicyAction.paused)  # stored before pauses had one
     add("UZ_c", PolicyAction.held)
-    assert store.latest_cooldowns(["UZ_a", "UZ_b", "UZ_c", "UZ_zz"]) == {
-        "UZ_a": timedelta(minutes=4)
+    pauses = store.latest_pauses(["UZ_a", "UZ_b", "UZ_c", "UZ_zz"])
+    assert {pair: pause.id for pair, pause in pauses.items()} == {
+        "UZ_a": f"{2:032x}",
+        "UZ_b": f"{5:032x}",
     }
-    assert store.latest_cooldowns([]) == {}
+    assert (pauses["UZ_a"].samples, pauses["UZ_a"].cooldown_seconds) == (40, 240.0)
+    assert pauses["UZ_b"].cooldown_seconds is None
+    assert store.latest_pauses([]) == {}
