@@ -261,12 +261,13 @@ def test_a_pair_paused_by_the_policy_says_its_evidence_with_resume(
     page.goto("/pairs")
     row_note = page.get_by_test_id(f"pair-note-row-{key}")
     expect(row_note).to_contain_text(POLICY_NOTE)
-    # A paused pair's success cell shows its route's figures over the window (both pauses'
-    # evidence), not the few sends that ended after the pause; its title, what comes next.
+    # A paused pair's success cell shows the figures this pause was taken on (the sends
+    # since the resume), as its reason does; its title says so, then what comes next.
     success = page.get_by_test_id(f"pair-row-{key}").locator(
-        "td[title^='Policy: in its cool-down of 2 min: probed from ']"
+        "td[title^='Figures: what paused it at ']"
+        "[title*='Policy: in its cool-down of 2 min: probed from ']"
     )
-    expect(success).to_have_text(re.compile(r"^25 % 10/40\s*$"))
+    expect(success).to_have_text(re.compile(r"^25 % 5/20\s*$"))
     screenshot("paused by the policy on the pairs page")
     row_note.get_by_test_id(f"resume-{key}").click()
     expect(page.get_by_test_id("notice")).to_contain_text(f"{key} resumed")
