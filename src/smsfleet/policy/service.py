@@ -517,7 +517,8 @@ class PolicyService:
             if pause.cooldown_seconds is not None
         }
         found = []
-        for pair in pairs:
+        for listed in pairs:
+            pair = self._as_paused_again(listed, pauses.get(listed.key))
             figures = stats.get(pair.key, WindowStats(samples=0, delivered=0))
             verdict = decide(
                 pair=pair,
@@ -531,6 +532,20 @@ class PolicyService:
             )
             found.append((pair, figures, verdict, _paused_on(pair, pauses.get(pair.key))))
         return found
+
+    def _as_paused_again(self, pair: Pair, pause: PolicyDecision | None) -> Pair:
+        """`pair` as listed; read again when a pause newer than its probing came meanwhile
+        (a look paused it again between the listing and the read of its pauses), so its
+        state and its pause's cool-down are of the same moment."""
+        changed = pair.state_changed_at
+        if (
+            pause is None
+            or pair.state is not PairState.probing
+            or changed is None
+            or pause.at <= changed + timedelta(seconds=1)
+        ):
+            return pair
+        return self._config_store.pairs.get(pair.key) or pair
 
     def _standing(
         self,

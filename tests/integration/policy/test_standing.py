@@ -8,6 +8,7 @@ look, so reads between two looks say the same; a state already in place reads as
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,12 +16,14 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.records import RecordStore
 from smsfleet.core.sql import create_sql_engine
-from smsfleet.pairs.models import PairState
+from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import DecisionQuery, PolicyAction, StandingQuery
 from smsfleet.policy.service import PolicyService
 from tests.support.api import Api
 from tests.support.fakes import FakeClock
+from tests.support.interleaved import Interleaved
 from tests.support.services import policy_service
 
 PHONE = "+998901234567"
@@ -218,3 +221,43 @@ def test_a_pair_paused_again_on_its_probes_shows_the_probes_figures(
     assert standing.window == (
         "what paused it at 12:12:01 UTC: its probes since it was probed, at most 50"
     )
+
+
+class _ListedEarlier(Interleaved[Pair]):
+    """The pairs as a reader listed them a moment ago, before a look changed them; each
+    read by its key as it is now."""
+
+    def __init__(self, store: RecordStore[Pair], listed: list[Pair]) -> None:
+        super().__init__(store)
+        self._listed = listed
+
+    def list(self) -> list[Pair]:
+        return list(self._listed)
+
+
+def test_a_pair_paused_again_while_it_was_listed_reads_as_paused(
+    api: Api,
+    metrics: Engine,
+    policy: PolicyService,
+    clock: FakeClock,
+    schedule: Schedule,
+    failing: str,
+) -> None:
+    """A read listing the pairs just before a look paused a probing pair again, and its
+    pauses just after: the pair is read again, not judged as probing with the new pause's
+    cool-down (which would forecast twice that cool-down)."""
+    policy.evaluate()  # paused at 12:05:00 for 2 min
+    clock.advance(120)
+    policy.evaluate()  # probed from 12:07:00
+    clock.advance(300)
+    send(metrics, failing, [Outcome.delivered] + [Outcome.not_delivered] * 9, clock.now())
+    clock.advance(1)
+    listed = api.store.pairs.list()  # probing, as the read listed it
+    [again] = policy.evaluate().decisions  # paused again at 12:12:01 for 4 min
+    assert again.action is PolicyAction.paused
+    store = replace(api.store, pairs=_ListedEarlier(api.store.pairs, listed))
+    reader = policy_service(metrics, store, clock, next_look=schedule.next_look)
+    schedule.due = clock.now() + timedelta(seconds=25)
+    [standing] = reader.standing(StandingQuery(pair=failing))
+    assert standing.state is PairState.paused and standing.action is None
+    assert standing.reason == "in its cool-down of 4 min: probed from 12:16:01 UTC"
