@@ -126,13 +126,14 @@ def _unsupervised_warning(
     read are as last seen."""
     from smsfleet.sessions.ticks import stale_after
 
-    if last is not None and now - last.at <= stale_after(interval_seconds):
+    if last is not None and not last.stopped and now - last.at <= stale_after(interval_seconds):
         return None
     if last is None:
         since = "ever"
     else:
         ago = _ago((now - last.at).total_seconds())
-        since = f"since {human_time(last.at, now=now)} ({ago}, by {last.holder})"
+        stopped = ", which stopped then" if last.stopped else ""
+        since = f"since {human_time(last.at, now=now)} ({ago}, by {last.holder}{stopped})"
     effect = "changes take effect" if listing else "this takes effect"
     stale = "; the states below are as last seen" if listing else ""
     return (

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, DomainError, NotFound
@@ -75,8 +75,13 @@ class SupervisorPolicy:
 LaunchFactory = Callable[[SessionSpec, Pair], LaunchSpec]
 EventSink = Callable[[SessionEvent], None]
 Heartbeats = Callable[[], dict[str, datetime]]
-# Told after each completed tick: the leader's name and when (`SupervisorTicks.ticked`).
-TickSink = Callable[[str, datetime], object]
+
+
+class TickSink(Protocol):
+    """Told after each completed tick: the leader's name and when; `stopped` after its
+    last, as it stops (`SupervisorTicks.ticked`)."""
+
+    def __call__(self, holder: str, at: datetime, *, stopped: bool = False) -> object: ...
 
 
 @dataclass
@@ -198,6 +203,7 @@ class Supervisor:
                 self._wake.clear()
         finally:
             if self.leading:
+                self._record_tick(stopped=True)
                 self.leadership.release()
 
     def _lead(self) -> bool:
@@ -210,13 +216,14 @@ class Supervisor:
         self.leading = leading
         return leading
 
-    def _record_tick(self) -> None:
+    def _record_tick(self, *, stopped: bool = False) -> None:
         """Say that this leader carried out a tick (the sink writes it at its own pace),
-        so that commands writing desired state can tell a control plane acts on it."""
+        so that commands writing desired state can tell a control plane acts on it;
+        `stopped`: that it stops, so they can tell at once that none does."""
         if self._on_tick is None:
             return
         try:
-            self._on_tick(self.leadership.name, self._clock.now())
+            self._on_tick(self.leadership.name, self._clock.now(), stopped=stopped)
         except Exception as error:  # the metrics database away: supervising goes on
             if not self._tick_unrecorded:  # once per outage, not every tick
                 log.warning("could not record the supervisor's tick: %s", error)

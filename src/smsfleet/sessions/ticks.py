@@ -36,15 +36,19 @@ supervisor_ticks_table = sa.Table(
     metrics_metadata,
     sa.Column("holder", sa.String(128), primary_key=True),
     sa.Column("at", DateTimeColumn, nullable=False),
+    # Its last tick was its last: it stopped (shut down, not killed) at `at`.
+    sa.Column("stopped", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 
 @dataclass(frozen=True)
 class LastTick:
-    """The last tick recorded: the leader's name (its host's) and when it completed."""
+    """The last tick recorded: the leader's name (its host's) and when it completed;
+    `stopped`: the leader stopped then, after that tick."""
 
     holder: str
     at: datetime
+    stopped: bool = False
 
 
 def stale_after(interval_seconds: float, every: float = RECORD_EVERY_SECONDS) -> timedelta:
@@ -59,12 +63,14 @@ class SupervisorTicks:
         self._every = timedelta(seconds=every)
         self._written: LastTick | None = None
 
-    def ticked(self, holder: str, at: datetime) -> bool:
+    def ticked(self, holder: str, at: datetime, *, stopped: bool = False) -> bool:
         """A tick of `holder` completed at `at`: written unless this process wrote one of
-        the same holder less than `every` seconds before. True when written."""
+        the same holder less than `every` seconds before. True when written. `stopped`:
+        the leader stops after it, written at once."""
         last = self._written
         if (
-            last is not None
+            not stopped
+            and last is not None
             and last.holder == holder
             and timedelta(0) <= at - last.at < self._every
         ):
@@ -75,12 +81,11 @@ class SupervisorTicks:
             known = connection.execute(
                 sa.select(table.c.holder).where(table.c.holder == holder)
             ).first()
+            values = {"at": naive_utc(at), "stopped": stopped}
             if known is None:
-                connection.execute(sa.insert(table).values(holder=holder, at=naive_utc(at)))
+                connection.execute(sa.insert(table).values(holder=holder, **values))
             else:
-                connection.execute(
-                    sa.update(table).where(table.c.holder == holder).values(at=naive_utc(at))
-                )
+                connection.execute(sa.update(table).where(table.c.holder == holder).values(values))
             connection.execute(
                 sa.delete(table).where(
                     table.c.holder != holder, table.c.at < naive_utc(at - _FORGOTTEN_AFTER)
@@ -89,7 +94,7 @@ class SupervisorTicks:
 
         # Another process may insert the first row of the same name meanwhile.
         in_transaction_again_on_insert_race(self._engine, write)
-        self._written = LastTick(holder=holder, at=at)
+        self._written = LastTick(holder=holder, at=at, stopped=stopped)
         return True
 
     def last(self) -> LastTick | None:
@@ -97,6 +102,10 @@ class SupervisorTicks:
         table = supervisor_ticks_table
         with self._engine.connect() as connection:
             row = connection.execute(
-                sa.select(table.c.holder, table.c.at).order_by(table.c.at.desc()).limit(1)
+                sa.select(table.c.holder, table.c.at, table.c.stopped)
+                .order_by(table.c.at.desc())
+                .limit(1)
             ).first()
-        return None if row is None else LastTick(holder=row.holder, at=aware_utc(row.at))
+        if row is None:
+            return None
+        return LastTick(holder=row.holder, at=aware_utc(row.at), stopped=bool(row.stopped))

@@ -444,7 +444,9 @@ def test_changes_since_the_last_tick_long_ago_name_its_time(fleet: Fleet, tmp_pa
     assert NO_CONTROL_PLANE not in refused.stderr
 
 
-def test_a_running_control_plane_silences_the_warning(tmp_path: Path) -> None:
+def test_a_running_control_plane_silences_the_warning_until_it_stops(tmp_path: Path) -> None:
+    """While its supervisor ticks, no warning; once it stopped, at once, not a few ticks
+    later: a command given right after a stop is carried out by nothing either."""
     settings = Settings(
         data_dir=tmp_path,
         web_dir=tmp_path / "no-web",
@@ -462,3 +464,7 @@ def test_a_running_control_plane_silences_the_warning(tmp_path: Path) -> None:
             engine.dispose()
         listed = runner.invoke(app, ["sessions", "ls", "--data-dir", str(tmp_path)])
     assert (listed.exit_code, listed.stderr) == (0, ""), listed.output
+    after = runner.invoke(app, ["sessions", "ls", "--data-dir", str(tmp_path)])
+    assert after.exit_code == 0, after.output
+    assert after.stderr.startswith(f"{NO_CONTROL_PLANE} since "), after.stderr
+    assert ", which stopped then): changes take effect when one runs" in after.stderr

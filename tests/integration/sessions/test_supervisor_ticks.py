@@ -86,7 +86,7 @@ def test_a_tick_that_cannot_be_recorded_leaves_supervising_alone(
 ) -> None:
     told: list[tuple[str, datetime]] = []
 
-    def unreachable(holder: str, at: datetime) -> None:
+    def unreachable(holder: str, at: datetime, *, stopped: bool = False) -> None:
         told.append((holder, at))
         raise sa.exc.OperationalError("INSERT", {}, ConnectionError("gone"))
 
@@ -113,3 +113,14 @@ def test_migration_0019_adds_the_ticks_to_a_0018_store_and_takes_them_back(
     ticks = SupervisorTicks(metrics_engine)
     assert ticks.ticked("web1", T0)
     assert ticks.last() == LastTick(holder="web1", at=T0)
+
+
+def test_a_leader_that_stops_records_it_at_once(
+    fleet: Fleet, sqlite_metrics_engine: Engine
+) -> None:
+    ticks = SupervisorTicks(sqlite_metrics_engine)
+    assert ticks.ticked("web1", T0)
+    assert ticks.ticked("web1", seconds(1), stopped=True)  # within `every`: written all the same
+    assert ticks.last() == LastTick(holder="web1", at=seconds(1), stopped=True)
+    assert ticks.ticked("web1", seconds(10))  # it leads again
+    assert ticks.last() == LastTick(holder="web1", at=seconds(10))

@@ -33,6 +33,7 @@ def upgrade() -> None:
         "supervisor_ticks",
         sa.Column("holder", sa.String(length=128), nullable=False),
         sa.Column("at", _datetime(), nullable=False),
+        sa.Column("stopped", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("holder"),
         **table_options(op.get_bind()),
     )
