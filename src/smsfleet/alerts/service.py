@@ -395,6 +395,19 @@ class AlertService:
             and alert.subject in pairs
             and alert.subject not in stopped
         ]
+        # An alert an event raised while no chat took its severity (none configured yet):
+        # told once one does, as a periodic rule's is at its next pass; no event may come
+        # again to say it (a pause stands until the route is probed).
+        seen = {signal.fingerprint for signal in signals}
+        signals += [
+            _as_signal(alert)
+            for alert in firing
+            if alert.rule not in rules.PERIODIC_RULES
+            and alert.fingerprint not in seen
+            and alert.acknowledged_at is None
+            and not alert.notifications
+            and config.chats_for(alert.severity)
+        ]
         # A pause alert also clears when a person resumes the pair; a deleted pair's
         # alerts clear with it (nothing else would: it is gone with its figures).
         cleared: dict[str, str] = {}

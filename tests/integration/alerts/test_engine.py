@@ -18,7 +18,7 @@ from smsfleet.alerts.models import (
     SubjectKind,
 )
 from smsfleet.alerts.rules import PERIODIC_RULES
-from smsfleet.alerts.service import MAX_PENDING_MESSAGES
+from smsfleet.alerts.service import MAX_PENDING_MESSAGES, AlertConfig
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.errors import Conflict, Throttled
@@ -32,6 +32,7 @@ from smsfleet.sessions.models import (
     SessionStatus,
 )
 from tests.support.alerting import Alerting
+from tests.support.services import alert_service
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -563,3 +564,29 @@ def test_a_route_paused_again_after_failed_probes_is_told_again(alerting: Alerti
         NotificationKind.firing
     ] * 3
     assert alerting.texts("oncall") == []  # a warning, as it was
+
+
+def test_a_pause_raised_while_no_chat_was_set_is_told_once_one_is(alerting: Alerting) -> None:
+    """No event comes again to tell it (the pause stands until the route is probed): the
+    next pass of the rules tells it, once."""
+    unconfigured = alert_service(
+        alerting.engine,
+        alerting.config_store,
+        alerting.clock,
+        store=alerting.store,
+        config=AlertConfig(routes=(), repeat_interval=timedelta(hours=1)),
+    )
+    _paused_by_the_policy(alerting)
+    unconfigured.on_policy_decision(
+        _decision(alerting, PolicyAction.paused, "2 of 20 delivered; probed from 12:02:00", 1)
+    )
+    [alert] = alerting.service.find(AlertQuery(rule=AlertRule.pair_paused))
+    assert alert.notifications == 0 and alerting.texts("all") == []
+    alerting.clock.advance(30)
+    alerting.service.evaluate()  # Telegram set up since, as a restart with chats does
+    told = alerting.service.get(alert.id)
+    assert told.notifications == 1 and told.state is AlertState.firing
+    [text] = alerting.texts("all")
+    assert "pair paused" in text and "probed from 12:02:00" in text
+    alerting.service.evaluate()
+    assert alerting.service.get(alert.id).notifications == 1  # once
