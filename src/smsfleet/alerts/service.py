@@ -400,7 +400,7 @@ class AlertService:
         # again to say it (a pause stands until the route is probed).
         seen = {signal.fingerprint for signal in signals}
         signals += [
-            _as_signal(alert)
+            _as_signal(alert, held=False)
             for alert in firing
             if alert.rule not in rules.PERIODIC_RULES
             and alert.fingerprint not in seen
@@ -695,9 +695,13 @@ def _paused_again(alert: Alert, signal: Signal) -> bool:
     )
 
 
-def _as_signal(alert: Alert) -> Signal:
-    """An open alert as the signal that raised it, held as it was (its figures' time)."""
-    held = alert.details.get("held_since")
+def _as_signal(alert: Alert, *, held: bool = True) -> Signal:
+    """An open alert as the signal that raised it; `held`: held as it was (its figures'
+    time)."""
+    details = dict(alert.details)
+    if held:
+        since = details.get("held_since")
+        details["held_since"] = since if isinstance(since, str) else alert.last_seen_at.isoformat()
     return Signal(
         rule=alert.rule,
         severity=alert.severity,
@@ -705,10 +709,7 @@ def _as_signal(alert: Alert) -> Signal:
         subject=alert.subject,
         country=alert.country,
         summary=alert.summary,
-        details={
-            **alert.details,
-            "held_since": held if isinstance(held, str) else alert.last_seen_at.isoformat(),
-        },
+        details=details,
     )
 
 

@@ -588,5 +588,6 @@ def test_a_pause_raised_while_no_chat_was_set_is_told_once_one_is(alerting: Aler
     assert told.notifications == 1 and told.state is AlertState.firing
     [text] = alerting.texts("all")
     assert "pair paused" in text and "probed from 12:02:00" in text
+    assert told.details == alert.details  # as the pause raised it
     alerting.service.evaluate()
     assert alerting.service.get(alert.id).notifications == 1  # once
