@@ -561,24 +561,22 @@ class PolicyService:
         the verdict read."""
         pause, resume = self.config.thresholds(pair)
         if paused_on is not None:
-            return PairStanding(
-                pair=pair.key,
-                country=pair.country,
-                state=pair.state,
-                is_high_priority=pair.is_high_priority,
-                action=verdict.action,
-                reason=verdict.reason,
-                success_ratio=paused_on.success_ratio,
-                samples=paused_on.samples,
-                delivered=paused_on.delivered,
-                lower_bound=paused_on.lower_bound,
-                upper_bound=paused_on.upper_bound,
-                pause_threshold=pause,
-                resume_threshold=resume,
-                window=f"what paused it at {human_time(paused_on.at, now=now)}: {paused_on.window}",
-                next_look_at=next_look,
+            ratio, samples, delivered = (
+                paused_on.success_ratio,
+                paused_on.samples,
+                paused_on.delivered,
             )
-        look = verdict.look or Look(self.config.window, stats, self.config.z)
+            lower, upper = paused_on.lower_bound, paused_on.upper_bound
+            window = f"what paused it at {human_time(paused_on.at, now=now)}: {paused_on.window}"
+        else:
+            look = verdict.look or Look(self.config.window, stats, self.config.z)
+            ratio, samples, delivered = (
+                look.stats.success_ratio,
+                look.stats.samples,
+                look.stats.delivered,
+            )
+            lower, upper = look.stats.lower_bound(look.z), look.stats.upper_bound(look.z)
+            window = look.window.describe()
         return PairStanding(
             pair=pair.key,
             country=pair.country,
@@ -586,14 +584,14 @@ class PolicyService:
             is_high_priority=pair.is_high_priority,
             action=verdict.action,
             reason=verdict.reason,
-            success_ratio=look.stats.success_ratio,
-            samples=look.stats.samples,
-            delivered=look.stats.delivered,
-            lower_bound=look.stats.lower_bound(look.z),
-            upper_bound=look.stats.upper_bound(look.z),
+            success_ratio=ratio,
+            samples=samples,
+            delivered=delivered,
+            lower_bound=lower,
+            upper_bound=upper,
             pause_threshold=pause,
             resume_threshold=resume,
-            window=look.window.describe(),
+            window=window,
             next_look_at=next_look,
         )
 
