@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "human_time", "utcnow"]
+__all__ = ["Clock", "SystemClock", "human_span", "human_time", "utcnow"]
 
 
 class Clock(Protocol):
@@ -29,6 +29,12 @@ def human_time(moment: datetime, *, now: datetime | None = None) -> str:
     if now is not None and _utc(now).date() == moment.date():
         return f"{moment:%H:%M:%S} UTC"
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def human_span(span: timedelta) -> str:
+    """A length of time as a sentence says it: `2 min` when whole minutes, else `90 s`."""
+    seconds = span.total_seconds()
+    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
 
 
 def _utc(moment: datetime) -> datetime:

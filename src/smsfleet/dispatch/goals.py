@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from smsfleet.core.clock import human_span
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, named_actor
@@ -287,8 +288,7 @@ def _resumed_note(pairs: Iterable[Pair], now: datetime, window: timedelta) -> st
     """`UZ_uzmobile resumed 47 s ago after probing: the last 2 min still count its probes`:
     its pairs whose sessions ran on through a change to enabled within the window (from
     probing, the only state whose sessions run on), each with when and who ("" when none)."""
-    seconds = int(window.total_seconds())
-    span = f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+    span = human_span(window)
     notes = []
     for pair in sorted(pairs, key=lambda pair: pair.key):
         assert pair.state_changed_at is not None

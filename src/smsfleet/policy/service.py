@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from smsfleet.attempts.store import AttemptStore
-from smsfleet.core.clock import Clock, human_time
+from smsfleet.core.clock import Clock, human_span, human_time
 from smsfleet.core.errors import ConfigurationError, NotFound
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import Pair, PairState
@@ -186,11 +186,6 @@ class Verdict:
     cooldown: timedelta | None = None  # a pause's, before it is probed
 
 
-def _duration(span: timedelta) -> str:
-    seconds = span.total_seconds()
-    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
-
-
 def _nearest(looks: Sequence[Look]) -> Look:
     """The look nearest the pause line (the newest, when worse): the figures said when
     nothing is decided, and shown beside a decision taken on none (a cool-down)."""
@@ -261,13 +256,13 @@ def _verdict(
     ) -> Verdict:
         probed = (
             f"probed from {human_time(now + cooldown, now=now)}, "
-            f"after a cool-down of {_duration(cooldown)}"
+            f"after a cool-down of {human_span(cooldown)}"
             if dated
-            else f"probed after a cool-down of {_duration(cooldown)}"
+            else f"probed after a cool-down of {human_span(cooldown)}"
         )
         reason = (
             f"while probing, {said}; paused again, {probed} (each pause in a row doubles it, "
-            f"to at most {_duration(config.cooldown_max)})"
+            f"to at most {human_span(config.cooldown_max)})"
             if again
             else f"{said}; {probed}"
         )
@@ -285,7 +280,7 @@ def _verdict(
         if since is not None and now < since + cooldown:
             return Verdict(
                 None,
-                f"in its cool-down of {_duration(cooldown)}: "
+                f"in its cool-down of {human_span(cooldown)}: "
                 f"probed from {human_time(since + cooldown, now=now)}",
             )
         # Written as the pair's state reason, which stays while it is probed: it says the
@@ -294,7 +289,7 @@ def _verdict(
         interval = config.probe_interval.total_seconds()
         return Verdict(
             PolicyAction.probing,
-            f"cool-down of {_duration(cooldown)} over: at most one probe per {interval:g} s;"
+            f"cool-down of {human_span(cooldown)} over: at most one probe per {interval:g} s;"
             f" from {config.probe_samples} probes, resumed once confidently over"
             f" {percent(resume)}, paused again once confidently under {percent(pause)};"
             f" at {config.max_probes} probes, resumed if at or over {percent(resume)},"
