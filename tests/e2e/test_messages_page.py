@@ -3,6 +3,7 @@ the sends table sorts by the clicked column."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from tests.support.e2e import (
     open_logged_in,
     record_thread,
 )
+from tests.support.waiting import eventually
+from tests.support.workers import worker_for
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +29,8 @@ Screenshot = Callable[[str], Path]
 PAIR = "GE_magti"
 PHONE = "+995555123456"  # a Georgian number: the send waits for GE_magti's program
 # Sent in this order: by phone they read 401, 402, 403.
+TEST_NUMBER = "+995555999000"  # the pairs' own: sends go to other numbers
+SLEEPER = "sleeper_GE_silknet"
 SORT_PHONES = ["+995555000403", "+995555000401", "+995555000402"]
 
 
@@ -39,7 +44,13 @@ def georgian_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Itera
     assert program.status_code == 201, program.text
     pair = admin_api.post(
         "/api/v1/pairs",
-        json={"country": "GE", "operator": "Magti", "slug": "magti", "programs": ["idle"]},
+        json={
+            "country": "GE",
+            "operator": "Magti",
+            "slug": "magti",
+            "phone_numbers": [TEST_NUMBER],
+            "programs": ["idle"],
+        },
     )
     assert pair.status_code == 201, pair.text
     template = admin_api.post(
@@ -97,6 +108,92 @@ def test_send_cancel_retry_and_a_numbers_thread(
 
     record_thread(admin_api, PHONE)
     expect_thread_newest_first(page, PHONE, screenshot)
+
+
+@pytest.fixture
+def running_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
+    """A Georgian pair whose session runs a program that never asks for work: the test
+    leases and reports for it with its worker token."""
+    program = admin_api.post(
+        "/api/v1/programs",
+        json={
+            "name": "sleeper",
+            "command": control_plane.install("sleeper", "import time\ntime.sleep(600)\n"),
+        },
+    )
+    assert program.status_code == 201, program.text
+    pair = admin_api.post(
+        "/api/v1/pairs",
+        json={
+            "country": "GE",
+            "operator": "Silknet",
+            "slug": "silknet",
+            "phone_numbers": [TEST_NUMBER],
+            "programs": ["sleeper"],
+            "start_sessions": True,
+        },
+    )
+    assert pair.status_code == 201, pair.text
+    try:
+        eventually(
+            lambda: admin_api.get(f"/api/v1/sessions/{SLEEPER}").json()["state"] == "running",
+            15,
+            f"{SLEEPER} to run",
+        )
+        yield SLEEPER
+    finally:
+        admin_api.delete("/api/v1/pairs/GE_silknet", params={"force": True})
+        eventually(
+            lambda: admin_api.get(f"/api/v1/sessions/{SLEEPER}").status_code == 404,
+            15,
+            f"{SLEEPER} to be gone",
+        )
+        admin_api.delete("/api/v1/programs/sleeper")
+
+
+def test_a_retry_of_a_send_whose_sms_went_out_asks_first(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    running_pair: str,
+    screenshot: Screenshot,
+) -> None:
+    """Its SMS reached the gateway and was not delivered: a retry would send the number a
+    second one, so the page says so and asks before it sends again."""
+    sent = admin_api.post(
+        "/api/v1/messages/send", json={"phone": PHONE, "text": "once", "pair": "GE_silknet"}
+    )
+    assert sent.status_code == 202, sent.text
+    send_id = sent.json()["id"]
+    with httpx.Client(base_url=control_plane.url, timeout=10.0) as client:
+        worker = worker_for(control_plane, client, running_pair)
+        lease = worker.lease()
+        assert lease["phone"] == PHONE
+        worker.report(lease["trigger_id"], "not_delivered")
+    failed = admin_api.get(f"/api/v1/messages/sends/{send_id}").json()
+    assert (failed["status"], failed["sent_at"] is not None) == ("FAILED", True)
+
+    open_logged_in(page, "/messages", control_plane.admin_password)
+    page.locator(f"[data-send-id='{send_id}']").click()
+    detail = page.get_by_test_id("send-detail")
+    expect(detail).to_contain_text("Reached the gateway")
+    detail.get_by_test_id("retry-send").click()
+    dialog = page.get_by_test_id("retry-sent-dialog")
+    expect(dialog.get_by_test_id("retry-sent-warning")).to_have_text(
+        re.compile(
+            r"An SMS of this send reached the gateway at .+: "
+            + re.escape(f"{PHONE} may already have it. Sent again, it gets a second one.")
+        )
+    )
+    screenshot("retry of a sent send")
+    # Cancelled: nothing is sent again.
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert admin_api.get(f"/api/v1/messages/sends/{send_id}").json()["status"] == "FAILED"
+    detail.get_by_test_id("retry-send").click()
+    dialog.get_by_test_id("confirm-button").click()
+    expect(dialog).to_have_count(0)
+    expect(detail.get_by_test_id("send-detail-status")).to_have_text("PENDING")
 
 
 @VIEWPORTS

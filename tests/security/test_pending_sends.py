@@ -17,8 +17,17 @@ def _pairs(api: Api) -> None:
     admin = api.headers(Role.admin)
     program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
     assert api.client.post("/api/v1/programs", json=program, headers=admin).status_code == 201
-    for country, operator in (("UZ", "UzMobile"), ("UA", "3Mob")):
-        pair = {"country": country, "operator": operator, "programs": ["program1"]}
+    # Each with a test number: a pair without one tells its programs to stop.
+    for country, operator, number in (
+        ("UZ", "UzMobile", "+998991234500"),
+        ("UA", "3Mob", "+380911234500"),
+    ):
+        pair = {
+            "country": country,
+            "operator": operator,
+            "phone_numbers": [number],
+            "programs": ["program1"],
+        }
         made = api.client.post("/api/v1/pairs", json=pair, headers=admin)
         assert made.status_code == 201, made.text
 

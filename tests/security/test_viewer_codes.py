@@ -35,7 +35,9 @@ TEMPLATE = {"id": "1", "name": "Verification code", "body": "Your code is {token
 def api(tmp_path: Path) -> Iterator[Api]:
     """The control plane with the search service, a US pair run by program1, template 1."""
     with sending_api(
-        tmp_path, pair={"country": "US", "operator": "Verizon"}, template=TEMPLATE
+        tmp_path,
+        pair={"country": "US", "operator": "Verizon", "phone_numbers": ["+12025550100"]},
+        template=TEMPLATE,
     ) as api:
         yield api
 

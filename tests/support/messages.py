@@ -63,15 +63,18 @@ class World:
             f"/providers/{provider}/send",
             json={"phone": action.phone, "route": action.pair, "trigger_id": action.trigger_id},
         )
+        sent_at = None  # as the worker harness reports: set once the gateway took it
         if response.status_code != 200:
             outcome, code = Outcome.send_failed, f"http_{response.status_code}"
         else:
+            sent_at = self.clock.now()
             outcome, code = self._delivery(action.trigger_id), None
         report = ReportRequest(
             trigger_id=action.trigger_id,
             session=session,
             outcome=outcome,
             error_code=code,
+            sent_at=sent_at,
             provider=provider,
         )
         self.dispatcher.report(session=session, report=report)

@@ -373,6 +373,11 @@ class Send(BaseModel):
     leased_until: Timestamp | None
     waiting_since: Timestamp = Field(description="Since when the current program is awaited")
     error: str | None
+    sent_at: Timestamp | None = Field(
+        default=None,
+        description="When an SMS of this send last reached the gateway, through any of its"
+        " tries; None while none has. Sent again, the number gets a second SMS",
+    )
     actor: str
     created_at: Timestamp
     updated_at: Timestamp

@@ -405,6 +405,9 @@ class Sends:
         send = self._store.send_for_attempt(attempt.id)
         if send is None or not allows(send.status, SendEvent.DELIVERED):
             return
+        if attempt.sent_at is not None:
+            # Kept whatever comes next: a retry would send the number a second SMS.
+            send = send.model_copy(update={"sent_at": attempt.sent_at})
         if attempt.outcome is Outcome.delivered:
             self._move(
                 send,
@@ -650,9 +653,15 @@ class Sends:
 
 
 def _check_sends_through(pair: Pair) -> None:
-    """Refuse a send that nothing would lease: the pair has no program, or runs none."""
+    """Refuse a send that nothing would lease: the pair has no program, runs none, or has
+    no test number (its programs are told to stop)."""
     if not pair.programs:
         raise Conflict(f"pair {pair.key} has no program to send through")
+    if not pair.phone_numbers:
+        raise Conflict(
+            f"pair {pair.key} has no test phone numbers, so its programs are told to stop"
+            " and nothing would send it: add one to the pair first"
+        )
     if not pair.state.runs_sessions:
         raise Conflict(
             f"{pair.runs_no_sessions()}, so nothing would send it: resume the pair first"
@@ -661,7 +670,7 @@ def _check_sends_through(pair: Pair) -> None:
 
 def _runnable(pairs: Iterable[Pair]) -> list[Pair]:
     """The pairs a send can go through now, high-priority first."""
-    running = [p for p in pairs if p.state.runs_sessions and p.programs]
+    running = [p for p in pairs if p.state.runs_sessions and p.programs and p.phone_numbers]
     return sorted(running, key=lambda p: (not p.is_high_priority, p.key))
 
 

@@ -67,6 +67,7 @@ sends_table = sa.Table(
     sa.Column("leased_until", DateTimeColumn),
     sa.Column("waiting_since", DateTimeColumn, nullable=False),
     sa.Column("error", sa.String(512)),
+    sa.Column("sent_at", DateTimeColumn),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("created_at", DateTimeColumn, nullable=False),
     sa.Column("updated_at", DateTimeColumn, nullable=False),
@@ -88,7 +89,14 @@ templates_table = sa.Table(
 )
 TEMPLATES_COLLECTION = "message_templates"
 
-_SEND_TIMES = ("leased_until", "waiting_since", "created_at", "updated_at", "completed_at")
+_SEND_TIMES = (
+    "leased_until",
+    "waiting_since",
+    "sent_at",
+    "created_at",
+    "updated_at",
+    "completed_at",
+)
 
 
 def _send_values(send: Send) -> dict[str, Any]:

@@ -250,7 +250,12 @@ def test_the_seed_verification_route_queues_a_send(web: Api) -> None:
     assert pair.status_code == 201
     made = web.client.post(
         "/api/v1/pairs",
-        json={"country": "UZ", "operator": "UzMobile", "programs": ["program1"]},
+        json={
+            "country": "UZ",
+            "operator": "UzMobile",
+            "phone_numbers": ["+998991234500"],
+            "programs": ["program1"],
+        },
         headers=headers,
     )
     assert made.status_code == 201, made.text

@@ -71,7 +71,9 @@ def _primary_fails_then_the_next_program_delivers(world: World) -> None:
     )
     assert "pbad: send_failed" in (after_first.error or "")
     assert after_first.sent_text == "Your code is 4242"
+    assert after_first.sent_at is None  # the gateway refused it: no SMS went out
     world.clock.advance(SPACING)
+    sent_at = world.clock.now()
     second = world.ask("pgood")
     assert second is not None and (second.phone, second.message) == (CUSTOMER, "[good] code 4242")
     done = world.sends.send(send.id)
@@ -81,7 +83,7 @@ def _primary_fails_then_the_next_program_delivers(world: World) -> None:
         "pgood",
         "good",
     )
-    assert done.completed_at == world.clock.now()
+    assert (done.completed_at, done.sent_at) == (world.clock.now(), sent_at)
     # What its latest try sent: the template filled, in pgood's provider's wording.
     assert done.sent_text == "[good] code 4242"
     # The two tries are attempts like any other, each beside the text it was handed: in
@@ -110,6 +112,7 @@ def test_when_every_program_fails_the_send_fails(world: World) -> None:
     failed = world.sends.send(send.id)
     assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pworse")
     assert (failed.error or "").startswith("pworse: send_failed (http_")
+    assert failed.sent_at is None  # neither reached the gateway: a retry sends no second SMS
     assert world.ask("pbad") is not None  # routine sends go on
     # A retry starts over with the pair's programs, and needs one.
     pair = world.store.pairs.get("UZ_uzmobile")
@@ -237,7 +240,7 @@ def test_a_send_cut_off_by_a_pause_after_it_was_sent_fails_and_is_never_sent_aga
         f"sent at {sent_at:%H:%M:%S} UTC through pbad, its code not awaited: UZ_uzmobile was"
         " paused by the policy while it awaited its code"
     )
-    assert failed.completed_at == world.clock.now()
+    assert (failed.completed_at, failed.sent_at) == (world.clock.now(), sent_at)
     assert world.sends.sends(SendQuery(status=SendStatus.NOT_SENT)) == []
     for pair in ("UZ_beeline", "UZ_uzmobile"):
         for program in ("pworse", "pgood", "palso", "pbad"):
@@ -259,6 +262,30 @@ def test_a_send_cut_off_once_sent_while_its_pair_runs_fails_and_is_not_tried_aga
     )
     for program in ("pgood", "palso", "pworse"):
         assert world.sends.claim(pair="UZ_uzmobile", program=program, attempt_id="next") is None
+
+
+def test_a_send_sent_but_not_delivered_keeps_when_its_sms_went_out(world: World) -> None:
+    """Its first SMS reached the gateway and was never delivered; the next program's was
+    refused. It ends FAILED saying when an SMS went out, and a retry keeps that: sent
+    again, the number gets a second SMS."""
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    world.store.pairs.replace(pair.model_copy(update={"programs": ["pgood", "pbad"]}))
+    undelivered = world.simulator.patch(
+        "/admin/routes/UZ_uzmobile", json={"delivery_probability": 0.0}
+    )
+    assert undelivered.status_code == 200, undelivered.text
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="hi"), actor="alice")
+    sent_at = world.clock.now()
+    world.ask("pgood")
+    world.clock.advance(SPACING)
+    world.ask("pbad")
+    world.simulator.patch("/admin/routes/UZ_uzmobile", json={"delivery_probability": None})
+    failed = world.sends.send(send.id)
+    assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pbad")
+    assert failed.sent_at == sent_at
+    retried = world.sends.retry(send.id)
+    assert (retried.status, retried.sent_at) == (SendStatus.PENDING, sent_at)
 
 
 def _add_beeline(world: World) -> None:
@@ -508,6 +535,27 @@ def test_a_send_through_a_paused_pair_is_refused_with_its_reason(world: World) -
         with pytest.raises(Conflict, match=r"UZ_uzmobile runs no sessions \(low success\)"):
             world.sends.create_send(request, actor="olga")
     assert world.sends.sends(SendQuery()) == []
+
+
+def test_a_send_through_a_pair_without_test_numbers_is_refused(world: World) -> None:
+    """Its programs are told to stop at their next lease: accepted, the send would wait for
+    each program in turn and fail minutes later. Nor is such a pair chosen for a number of
+    its country, or retried through."""
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    failed = world.sends.create_send(SendRequest(phone=CUSTOMER, text="hi"), actor="olga")
+    world.sends.cancel(failed.id)
+    world.store.pairs.replace(pair.model_copy(update={"phone_numbers": []}))
+    refused = r"UZ_uzmobile has no test phone numbers, .* add one to the pair first"
+    with pytest.raises(Conflict, match=refused):
+        world.sends.create_send(
+            SendRequest(phone=CUSTOMER, text="named", pair="UZ_uzmobile"), actor="olga"
+        )
+    with pytest.raises(ValidationFailed, match="no active pair of UZ"):
+        world.sends.create_send(SendRequest(phone=CUSTOMER, text="any"), actor="olga")
+    with pytest.raises(Conflict, match=refused):
+        world.sends.retry(failed.id)
+    assert [s.id for s in world.sends.sends(SendQuery())] == [failed.id]
 
 
 def test_a_send_through_a_probed_pair_is_told_it_goes_out_as_a_probe(world: World) -> None:

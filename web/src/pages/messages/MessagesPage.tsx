@@ -4,6 +4,7 @@ import { useSearchParams } from "react-router";
 import { cancelSend, retrySend } from "../../api/endpoints";
 import { SEND_STATUSES, type Send, type SendStatus, type ThreadItem } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { FilterSelect } from "../../components/FilterSelect";
 import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
@@ -78,6 +79,7 @@ function SendsView() {
   const templates = useQuery(templatesQuery());
   const [selected, setSelected] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
+  const [retryingSent, setRetryingSent] = useState<Send | null>(null);
   const queryClient = useQueryClient();
   useLiveUpdates("sends", SENDS_KEY, 0);
 
@@ -149,7 +151,25 @@ function SendsView() {
           </table>
         </div>
       )}
-      {current && <SendDetail send={current} writable={writable} onCancel={(id) => act.mutate({ action: cancelSend, id })} onRetry={(id) => act.mutate({ action: retrySend, id })} />}
+      {current && (
+        <SendDetail
+          send={current}
+          writable={writable}
+          onCancel={(id) => act.mutate({ action: cancelSend, id })}
+          onRetry={(id) => act.mutate({ action: retrySend, id })}
+          onRetrySent={setRetryingSent}
+        />
+      )}
+      {retryingSent && (
+        <RetrySentDialog
+          send={retryingSent}
+          onClose={() => setRetryingSent(null)}
+          onConfirm={async () => {
+            await act.mutateAsync({ action: retrySend, id: retryingSent.id });
+            setRetryingSent(null);
+          }}
+        />
+      )}
       {creating && (
         <NewSendDialog
           templates={templates.data ?? []}
@@ -170,9 +190,11 @@ interface SendDetailProps {
   writable: boolean;
   onCancel: (id: string) => void;
   onRetry: (id: string) => void;
+  /** A retry of a send whose SMS reached the gateway: asked first, as it sends another. */
+  onRetrySent: (send: Send) => void;
 }
 
-function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
+function SendDetail({ send, writable, onCancel, onRetry, onRetrySent }: SendDetailProps) {
   const rows: [string, string][] = [
     ["Id", send.id],
     ["Template", send.template_id ?? "—"],
@@ -180,6 +202,7 @@ function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
     ["Text", sendText(send)],
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
     ["Latest attempt", send.attempt_id ?? "—"],
+    ["Reached the gateway", send.sent_at ? formatDateTime(send.sent_at) : "—"],
     ["Asked by", send.actor],
     ["Completed", formatDateTime(send.completed_at)],
   ];
@@ -197,7 +220,7 @@ function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
               </button>
             )}
             {(send.status === "FAILED" || send.status === "NOT_SENT" || send.status === "CANCELLED") && (
-              <button type="button" className="button" onClick={() => onRetry(send.id)} data-testid="retry-send">
+              <button type="button" className="button" onClick={() => (send.sent_at ? onRetrySent(send) : onRetry(send.id))} data-testid="retry-send">
                 Retry
               </button>
             )}
@@ -213,6 +236,22 @@ function SendDetail({ send, writable, onCancel, onRetry }: SendDetailProps) {
         ))}
       </dl>
     </section>
+  );
+}
+
+interface RetrySentDialogProps {
+  send: Send;
+  onClose: () => void;
+  onConfirm: () => Promise<void>;
+}
+
+function RetrySentDialog({ send, onClose, onConfirm }: RetrySentDialogProps) {
+  return (
+    <ConfirmDialog title={`Send to ${send.phone} again?`} confirmLabel="Send again" danger testId="retry-sent-dialog" onClose={onClose} onConfirm={onConfirm}>
+      <p className="banner banner--warning" data-testid="retry-sent-warning">
+        {`An SMS of this send reached the gateway at ${formatDateTime(send.sent_at)}: ${send.phone} may already have it. Sent again, it gets a second one.`}
+      </p>
+    </ConfirmDialog>
   );
 }
 
