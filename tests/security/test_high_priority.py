@@ -92,6 +92,37 @@ def test_a_forced_stop_of_a_high_priority_session_is_audited(live: Live) -> None
     assert event["target"] == HP_SESSION and event["reason"] == "provider maintenance"
 
 
+def test_only_an_admin_starts_again_a_high_priority_session_an_admin_stopped(
+    live: Live,
+) -> None:
+    """Started again, it runs until an admin stops it once more: an operator undoing an
+    admin's stop would commit the host to a program only an admin can stop."""
+    api, url = live.api, f"/api/v1/sessions/{HP_SESSION}"
+    stopped = api.client.post(f"{url}/stop", json={"force": True}, headers=live.headers())
+    assert stopped.status_code == 200, stopped.text
+    callers = {
+        "operator": live.headers(Role.operator),
+        "operator's control key": api_key(api, Role.operator, ["read", "control"]),
+        "admin's control key": api_key(api, Role.admin, ["read", "control"]),
+    }
+    for who, headers in callers.items():
+        for action in ("start", "restart"):
+            refused = api.client.post(f"{url}/{action}", json={}, headers=headers)
+            assert refused.status_code == 403, (who, action, refused.text)
+            assert f"only an admin may {action} {HP_SESSION}" in refused.text
+            (result,) = api.client.post(
+                "/api/v1/sessions/actions",
+                json={"action": action, "country": "IN"},
+                headers=headers,
+            ).json()
+            assert result["ok"] is False, (who, action, result)
+    assert api.store.session_specs.get(HP_SESSION).desired == "stopped"  # type: ignore[union-attr]
+    assert audit(api, action="session.started") == []
+    started = api.client.post(f"{url}/start", json={}, headers=live.headers())
+    assert started.status_code == 200, started.text
+    assert started.json()["desired"] == "running"
+
+
 def test_restarting_a_high_priority_session_takes_an_admin_and_force(live: Live) -> None:
     """A restart ends the program a while as a stop does: asked once a second, it would
     keep a high-priority pair from being tested at all."""

@@ -377,6 +377,18 @@ def act(
                 raise Forbidden(f"only an admin may {action} {name}: its pair is high priority")
             if not force:
                 raise ForceRequired(f"{name} belongs to a high-priority pair: repeat with force")
+        # Stopped by an admin: started again, it runs until an admin stops it once more.
+        commits_high_priority = (
+            action != SessionAction.stop
+            and pair is not None
+            and pair.is_high_priority
+            and spec.desired == DesiredState.stopped
+        )
+        if commits_high_priority and not actor.role.allows(Role.admin):
+            raise Forbidden(
+                f"only an admin may {action} {name}: its pair is high priority, and only an"
+                " admin can stop it again"
+            )
         if action == SessionAction.start:
             if spec.desired == DesiredState.running and state not in (
                 SessionState.fatal,
