@@ -126,6 +126,9 @@ def expect_sorts_by(header: Locator, values: Callable[[], Sequence[Any]]) -> Non
     assert len(set(filled)) > 1, f"rows with at least two values are needed to tell: {given}"
     empty = [None] * (len(given) - len(filled))
     button = header.get_by_role("button")
+    # Mid-screen: at the foot of the window the alert toasts may cover it, as they would
+    # a person's click.
+    button.evaluate("button => button.scrollIntoView({block: 'center'})")
     button.click()
     expect(header).not_to_have_attribute("aria-sort", "none")
     descending = header.get_attribute("aria-sort") == "descending"
