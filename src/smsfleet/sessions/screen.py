@@ -69,6 +69,9 @@ _POLL_SECONDS = 0.02
 _KILL_WAIT_SECONDS = 3.0
 _SCREEN_EXIT_WAIT_SECONDS = 2.0
 _TAIL_BLOCK_BYTES = 8192
+# A tail reads at most this much of a log's end: a log of long lines (up to the runner's
+# MAX_LINE_BYTES each) gives fewer lines than asked rather than megabytes per request.
+TAIL_MAX_BYTES = 2 * 1024 * 1024
 MAX_TAIL_LINES = 10_000
 
 _T = TypeVar("_T")
@@ -142,21 +145,26 @@ def _runner_state_dir(screen_pid: int) -> Path | None:
 
 
 def _tail_lines(path: Path, count: int) -> list[str]:
-    """Last `count` complete lines of `path`, reading backwards from its end. A line still
-    being written is left for a follow to read whole (`read_since`), as it does."""
+    """Last `count` complete lines of `path`, reading backwards from its end, at most
+    `TAIL_MAX_BYTES` of it. A line still being written is left for a follow to read whole
+    (`read_since`), as it does."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
         return []
     with handle:
-        position = handle.seek(0, os.SEEK_END)
-        data = b""
+        position = end = handle.seek(0, os.SEEK_END)
+        blocks: list[bytes] = []
+        newlines = 0
         # One more newline than lines wanted, so the first line kept is whole.
-        while position > 0 and data.count(b"\n") <= count:
+        while position > 0 and newlines <= count and end - position < TAIL_MAX_BYTES:
             step = min(_TAIL_BLOCK_BYTES, position)
             position -= step
             handle.seek(position)
-            data = handle.read(step) + data
+            block = handle.read(step)
+            blocks.append(block)
+            newlines += block.count(b"\n")
+    data = b"".join(reversed(blocks))
     lines = log_lines(data[: data.rfind(b"\n") + 1])
     if position > 0:
         lines = lines[1:]  # Started mid-line.

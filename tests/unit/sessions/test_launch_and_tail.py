@@ -9,7 +9,8 @@ import pytest
 from smsfleet.sessions.backend import LaunchSpec
 from smsfleet.sessions.logtail import LogCursor, read_since
 from smsfleet.sessions.names import InvalidSessionName
-from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.sessions.runner import MAX_LINE_BYTES
+from smsfleet.sessions.screen import TAIL_MAX_BYTES, ScreenBackend
 
 
 def test_launch_spec_normalises_argv_and_env() -> None:
@@ -77,6 +78,20 @@ def test_tail_does_not_read_the_whole_file(backend: ScreenBackend) -> None:
         log.seek(0, 2)
         log.write(b"\nlast but one\nlast\n")
     assert backend.tail("program1_IN_vi", 2) == ["last but one", "last"]
+
+
+def test_tail_of_long_lines_reads_a_bounded_end_of_the_log(backend: ScreenBackend) -> None:
+    """A program printing lines as long as the runner keeps (64 KiB): 200 lines asked are
+    the last whole ones within TAIL_MAX_BYTES, not the whole 10 MiB log."""
+    lines = [f"{n:03} " + "x" * (MAX_LINE_BYTES - 5) for n in range(160)]
+    _write_log(backend, "program1_IN_vi", lines)
+    tail = backend.tail("program1_IN_vi", 200)
+    assert 0 < len(tail) < len(lines)
+    assert tail == lines[-len(tail) :]
+    assert sum(len(line) + 1 for line in tail) <= TAIL_MAX_BYTES
+    # One line longer than the budget before the last: only the last is whole within it.
+    backend.log_path("program1_IN_vi").write_bytes(b"y" * (TAIL_MAX_BYTES * 2) + b"\nlast\n")
+    assert backend.tail("program1_IN_vi", 5) == ["last"]
 
 
 def test_tail_validates_its_arguments(backend: ScreenBackend) -> None:
