@@ -16,6 +16,7 @@ from starlette.types import Message
 
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC, Role
+from smsfleet.auth.throttle import client_key
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.security import TokenClaims
 from smsfleet.deps import forwarded_client
@@ -104,7 +105,8 @@ class LiveSockets:
 
     def take_signing_in(self, address: str) -> str | None:
         """A place for one more socket from `address` to sign in; None when taken, else
-        why not."""
+        why not. Counted as logins are: an IPv6 client by its /64, which it holds whole."""
+        address = client_key(address)
         if self._signing_in[address] >= self.signing_in_per_address:
             return (
                 "too many live sockets signing in: at most"
@@ -116,6 +118,7 @@ class LiveSockets:
         return None
 
     def release_signing_in(self, address: str) -> None:
+        address = client_key(address)
         self._signing_in[address] -= 1
         if self._signing_in[address] <= 0:
             del self._signing_in[address]

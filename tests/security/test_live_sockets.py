@@ -199,3 +199,17 @@ def test_sockets_not_signed_in_are_capped_in_all() -> None:
     sockets.release_signing_in("a")
     assert sockets.take_signing_in("c") is None
     assert sockets.take_signing_in("a") is not None  # the server's places are all taken
+
+
+def test_sockets_signing_in_from_one_ipv6_network_count_as_one_address() -> None:
+    """An IPv6 client holds its whole /64: counted by its address, it would take every
+    place of the server from one subscriber."""
+    sockets = LiveSockets(per_user=10, total=500, signing_in_per_address=2, signing_in=100)
+    assert sockets.take_signing_in("2001:db8:0:7::1") is None
+    assert sockets.take_signing_in("2001:db8:0:7:ffff::2") is None
+    assert sockets.take_signing_in("2001:db8:0:7::3") == (
+        "too many live sockets signing in: at most 2 from one address"
+    )
+    assert sockets.take_signing_in("2001:db8:0:8::1") is None  # another network
+    sockets.release_signing_in("2001:db8:0:7::1")
+    assert sockets.take_signing_in("2001:db8:0:7::3") is None
