@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -261,3 +262,15 @@ def test_an_error_repeats_what_was_sent_with_its_controls_escaped(api: Api, text
     assert not [line for line in shown if any(_a_control(c) for c in line)]
     escaped = "".join(f"\\u{ord(c):04x}" if _a_control(c) else c for c in text)
     assert f"provider_bodies.p{escaped}" in error["details"][0]["field"]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=["rlo", "isolate", "nul", "osc", "bell", "c1"])
+@pytest.mark.parametrize("route", ["/api/v1/messages/conversations/", "/api/get-conversation/"])
+def test_a_number_not_found_is_repeated_with_its_controls_escaped(
+    api: Api, route: str, text: str
+) -> None:
+    answer = api.client.get(route + quote(f"+1{text}234", safe=""), headers=api.headers())
+    assert answer.status_code == 404, answer.text
+    message = answer.json()["error"]["message"]
+    assert not any(_a_control(c) for c in message), message
+    assert "\\u" in message

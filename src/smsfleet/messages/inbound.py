@@ -13,6 +13,7 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound
+from smsfleet.core.text import escaped
 from smsfleet.messages.models import (
     Conversation,
     Direction,
@@ -158,7 +159,7 @@ class Inbound:
             )
         ]
         if not items and before is None:
-            raise NotFound(f"no message or attempt for {phone}")
+            raise NotFound(f"no message or attempt for {escaped(phone)}")
         items.sort(key=lambda item: (item.at, item.kind))
         page = items[-limit:]
         older = page[0].at if len(items) > limit else None
@@ -168,7 +169,7 @@ class Inbound:
         """The seed SMS service's answer: `sent` and `received` SMS, Unix seconds."""
         messages = self._store.messages_of(phones.spellings(phone, self._region))
         if not messages:
-            raise NotFound(f"no conversation with {phone}")
+            raise NotFound(f"no conversation with {escaped(phone)}")
         return SeedConversation(
             messages=[
                 SeedConversationMessage(
