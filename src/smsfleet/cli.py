@@ -152,8 +152,15 @@ def _run_server(app: Any, bound: socket.socket, **options: Any) -> None:
 
 def _server(settings: Settings) -> dict[str, Any]:
     """uvicorn's options: X-Forwarded-For counts only from SMSFLEET_TRUSTED_PROXIES (never
-    uvicorn's own defaults), and a WebSocket message is capped like a request body."""
-    return {"proxy_headers": False, "ws_max_size": settings.max_body_bytes}
+    uvicorn's own defaults), a WebSocket message is capped like a request body, and
+    headers and connections as SMSFLEET_HTTP_* say."""
+    from smsfleet.core.http_server import server_options
+
+    return {
+        "proxy_headers": False,
+        "ws_max_size": settings.max_body_bytes,
+        **server_options(settings.http),
+    }
 
 
 OPEN_HOSTS_WARNING = (

@@ -291,6 +291,32 @@ class LiveSettings(_Group):
     )
 
 
+class HttpSettings(_Group):
+    """The HTTP server, before any request reaches the app: a client that sends endless
+    headers, or never finishes them, must not hold the server's memory or its places."""
+
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=4096,
+        le=16 * 1024 * 1024,
+        description="A request line and headers larger than this are refused with 431",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection whose request headers are not all in this long after it"
+        " opens (or after their first byte, on a connection kept alive) is closed, with 408",
+    )
+    # Sized for 600 program sessions' connections and the dashboards' pages and sockets.
+    max_connections: int = Field(
+        default=2048,
+        ge=1,
+        description="Connections and requests at once in this process; past it a request"
+        " is answered 503",
+    )
+
+
 class ApiKeysSettings(_Group):
     max_active_per_user: int = Field(
         default=50, ge=1, description="API keys one user may have that are not revoked"
@@ -383,6 +409,7 @@ class Settings(BaseSettings):
     login: LoginSettings = Field(default_factory=LoginSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
     apikeys: ApiKeysSettings = Field(default_factory=ApiKeysSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     password: PasswordSettings = Field(default_factory=PasswordSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     alert: AlertSettings = Field(default_factory=AlertSettings)

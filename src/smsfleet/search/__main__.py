@@ -10,6 +10,7 @@ import uvicorn
 
 from smsfleet.core.errors import ConfigurationError
 from smsfleet.core.hosts import AllowedHosts, is_loopback, loopback_hosts
+from smsfleet.core.http_server import server_options
 from smsfleet.core.settings import Settings
 from smsfleet.search.app import create_search_app
 
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     # Reached by the control plane only: on a loopback address, no name a page elsewhere
     # points at 127.0.0.1 reaches it.
     served = AllowedHosts(app, hosts=loopback_hosts(args.host)) if is_loopback(args.host) else app
-    uvicorn.run(served, host=args.host, port=args.port, log_level="warning")
+    limits = server_options(settings.http)
+    uvicorn.run(served, host=args.host, port=args.port, log_level="warning", **limits)
     return 0
 
 

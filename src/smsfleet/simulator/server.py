@@ -33,8 +33,13 @@ def serve(host: str, port: int, config_path: Path | None, *, access_log: bool = 
     """
     import uvicorn
 
+    from smsfleet.core.http_server import server_options
+    from smsfleet.core.settings import HttpSettings
+
     app = listening_on(host, create_simulator_app(build_config(config_path)))
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+    # The control plane's default limits: a client reaching it must not hold its memory.
+    limits = server_options(HttpSettings())
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, **limits)
 
 
 def listening_on(host: str, app: ASGIApp) -> ASGIApp:

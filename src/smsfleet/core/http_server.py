@@ -1,0 +1,130 @@
+"""uvicorn's options for the servers this package runs: its httptools protocol, with
+limits it lacks on what a client may send before a request reaches the app.
+
+- A request line and headers larger than `SMSFLEET_HTTP_MAX_HEADER_BYTES` are answered
+  431 and the connection closed: the bytes of a header block are counted as they are
+  read, and no more of them than the cap is handed to the parser.
+- Headers not all in within `SMSFLEET_HTTP_HEADER_TIMEOUT_SECONDS` of the connection
+  opening (or, on a connection kept alive, of their first byte) are answered 408 and
+  the connection closed. Waiting between requests is uvicorn's keep-alive timeout.
+- Past `SMSFLEET_HTTP_MAX_CONNECTIONS` connections and requests at once, uvicorn answers
+  each request 503 (`limit_concurrency`).
+
+Bodies are the edge's to cap (`smsfleet.edge`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from smsfleet.core.settings import HttpSettings
+
+__all__ = ["HeaderLimitedProtocol", "server_options"]
+
+
+class HeaderLimitedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a cap on a header block's bytes and a deadline
+    for it. A subclass sets the two (`server_options` makes one per settings).
+
+    A header block that starts part-way through a read (a request pipelined behind
+    another) is counted from the next read: it may pass the cap by less than the cap."""
+
+    max_header_bytes: ClassVar[int] = HttpSettings().max_header_bytes
+    header_timeout_seconds: ClassVar[float] = HttpSettings().header_timeout_seconds
+
+    # Bytes the header block being read may still take; None while none is being read
+    # (a body, or a request being answered).
+    _header_room: int | None = None
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_room = self.max_header_bytes
+        self._start_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        room = self._header_room
+        if room is None:
+            super().data_received(data)
+            return
+        if self._header_deadline is None:  # a request's first bytes on a kept-alive connection
+            self._start_header_deadline()
+        if len(data) <= room:
+            self._header_room = room - len(data)
+            super().data_received(data)
+            return
+        # Only the room is parsed: the headers end within it, or they are too large.
+        self._header_room = 0
+        super().data_received(memoryview(data)[:room])  # type: ignore[arg-type]
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return  # refused as malformed, or handed to the WebSocket protocol
+        if self._header_room == 0:
+            self._refuse(431, "Request header fields too large")
+            return
+        self.data_received(data[room:])
+
+    def on_headers_complete(self) -> None:
+        self._header_room = None
+        self._cancel_header_deadline()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._header_room = self.max_header_bytes
+
+    def _start_header_deadline(self) -> None:
+        self._header_deadline = self.loop.call_later(
+            self.header_timeout_seconds, self._headers_too_slow
+        )
+
+    def _cancel_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_deadline = None
+        self._refuse(408, "Request timeout")
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer `status` and close; while an earlier request's answer is still being
+        written (pipelining), close only: an answer of ours would break into it."""
+        self._header_room = 0
+        if self.transport.is_closing():
+            return
+        if status == 431:
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+            self.logger.warning("%s: %s", reason, client)
+        if self.cycle is None or self.cycle.response_complete:
+            body = reason.encode("ascii")
+            head = [STATUS_LINE[status]]
+            for name, value in self.server_state.default_headers:
+                head += [name, b": ", value, b"\r\n"]
+            head += [
+                b"content-type: text/plain; charset=utf-8\r\n",
+                b"content-length: %d\r\n" % len(body),
+                b"connection: close\r\n\r\n",
+                body,
+            ]
+            self.transport.write(b"".join(head))
+        self.transport.close()
+
+
+def server_options(http: HttpSettings) -> dict[str, Any]:
+    """uvicorn.Config's options for these limits."""
+    protocol = type(
+        "HeaderLimitedProtocol",
+        (HeaderLimitedProtocol,),
+        {
+            "max_header_bytes": http.max_header_bytes,
+            "header_timeout_seconds": http.header_timeout_seconds,
+        },
+    )
+    return {"http": protocol, "limit_concurrency": http.max_connections}

@@ -1,0 +1,168 @@
+"""Before a request reaches the app (its Host check, its login), the server caps what a
+client may send: headers larger than the cap are answered 431, headers not all in within
+the timeout 408, and either closes the connection; past the connection limit, 503."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from smsfleet.core.http_server import HeaderLimitedProtocol
+from smsfleet.search.__main__ import main as search_main
+from smsfleet.simulator import server as simulator_server
+from tests.support.live_server import LiveServer, live_server
+
+KiB = 1024
+HEADER_CAP = 64 * KiB  # the default
+TIMEOUT_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    timeout = {"SMSFLEET_HTTP_HEADER_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS)}
+    with live_server(tmp_path_factory.mktemp("http-limits"), **timeout) as running:
+        yield running
+
+
+def _connect(server: LiveServer) -> socket.socket:
+    parts = urlsplit(server.url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+
+def _head(server: LiveServer, request_line: str = "GET /healthz HTTP/1.1") -> bytes:
+    return f"{request_line}\r\nHost: {urlsplit(server.url).netloc}\r\n".encode()
+
+
+def _padding(total: int) -> bytes:
+    """Header lines of `total` bytes, 8 KiB or less each."""
+    lines = []
+    while total > 0:
+        size = min(total, 8 * KiB)
+        lines.append(b"X-a: " + b"a" * (size - 7) + b"\r\n")
+        total -= size
+    return b"".join(lines)
+
+
+def _read_to_close(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (a reset after its answer counts)."""
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_headers_over_the_cap_are_431_and_the_connection_closed(server: LiveServer) -> None:
+    with _connect(server) as sock:
+        # Never finished: the server must stop reading at the cap, not buffer all of it.
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(_head(server))
+            for _ in range(1024):  # 64 MiB, if the server kept reading
+                sock.sendall(_padding(64 * KiB))
+                sent += 64 * KiB
+        assert sent < 64 * 1024 * KiB
+        answer = _read_to_close(sock)
+    assert answer == b"" or _status(answer) == 431, answer[:200]
+    # The answer itself, when the client stops at once past the cap.
+    with _connect(server) as sock:
+        sock.sendall(_head(server) + _padding(HEADER_CAP))
+        answer = _read_to_close(sock)
+    assert _status(answer) == 431, answer[:200]
+    assert b"connection: close" in answer.lower()
+    with server.client() as client:
+        assert client.get("/healthz").status_code == 200
+
+
+def test_the_cap_counts_the_request_line_and_headers_only(server: LiveServer) -> None:
+    head = _head(server)
+    at_the_cap = head + _padding(HEADER_CAP - len(head) - 2) + b"\r\n"
+    assert len(at_the_cap) == HEADER_CAP
+    with _connect(server) as sock:
+        sock.sendall(at_the_cap)
+        assert _status(sock.recv(65536)) == 200
+    with _connect(server) as sock:
+        sock.sendall(head + _padding(HEADER_CAP - len(head) - 1) + b"\r\n")
+        assert _status(_read_to_close(sock)) == 431
+    # Headers and a body larger than the cap, in one write: only the headers count.
+    login = _head(server, "POST /api/v1/auth/login HTTP/1.1")
+    body = b'{"username": "admin", "password": "' + b"p" * (200 * KiB) + b'"}'
+    with _connect(server) as sock:
+        sock.sendall(login + b"Content-Type: application/json\r\n")
+        sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        assert _status(sock.recv(65536)) not in {408, 431}
+    with server.client() as client:
+        assert client.get("/healthz", headers={"X-a": "a" * (40 * KiB)}).status_code == 200
+
+
+def test_headers_not_in_within_the_timeout_are_408_and_the_connection_closed(
+    server: LiveServer,
+) -> None:
+    with _connect(server) as slow, _connect(server) as silent, server.client() as client:
+        began = time.monotonic()
+        slow.sendall(_head(server))
+        slow.sendall(b"X-a: 1\r\n")
+        assert client.get("/healthz").status_code == 200  # others are answered meanwhile
+        answer = _read_to_close(slow)
+        assert _status(answer) == 408, answer[:200]
+        assert _read_to_close(silent).startswith(b"HTTP/1.1 408 ")
+        assert time.monotonic() - began < TIMEOUT_SECONDS + 2
+
+
+def test_a_kept_alive_connection_times_its_next_headers_from_their_first_byte(
+    server: LiveServer,
+) -> None:
+    with _connect(server) as sock:
+        sock.sendall(_head(server) + b"\r\n")
+        assert _status(sock.recv(65536)) == 200
+        time.sleep(TIMEOUT_SECONDS + 0.5)  # idle, within uvicorn's keep-alive (5 s)
+        sock.sendall(_head(server))
+        began = time.monotonic()
+        answer = _read_to_close(sock)
+        assert _status(answer) == 408, answer[:200]
+        assert TIMEOUT_SECONDS - 0.2 < time.monotonic() - began < TIMEOUT_SECONDS + 2
+
+
+def test_past_the_connection_limit_requests_are_503(tmp_path: Path) -> None:
+    with (
+        live_server(tmp_path, SMSFLEET_HTTP_MAX_CONNECTIONS="4") as server,
+        contextlib.ExitStack() as held,
+    ):
+        for _ in range(4):
+            held.enter_context(_connect(server)).sendall(_head(server))
+        with _connect(server) as sock:
+            sock.sendall(_head(server) + b"\r\n")
+            answer = _read_to_close(sock)
+        assert _status(answer) == 503, answer[:200]
+        held.close()
+        time.sleep(0.2)
+        with server.client() as client:
+            assert client.get("/healthz").status_code == 200
+
+
+def test_the_simulator_and_the_search_service_have_the_same_limits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    served: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(options))
+    simulator_server.serve("127.0.0.1", 8100, None)
+    monkeypatch.setenv("SMSFLEET_SEARCH_TOKEN", "search-token-for-tests")
+    monkeypatch.setenv("SMSFLEET_HTTP_MAX_CONNECTIONS", "100")
+    assert search_main(["--data-dir", str(tmp_path)]) == 0
+    simulator, search = served
+    for options, connections in ((simulator, 2048), (search, 100)):
+        protocol = options["http"]
+        assert isinstance(protocol, type) and issubclass(protocol, HeaderLimitedProtocol)
+        assert protocol.max_header_bytes == HEADER_CAP
+        assert options["limit_concurrency"] == connections
