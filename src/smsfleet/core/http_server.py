@@ -38,15 +38,22 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     # Bytes the header block being read may still take; None while none is being read
     # (a body, or a request being answered).
     _header_room: int | None = None
-    _header_deadline: asyncio.TimerHandle | None = None
+    # When the header block being read began (loop time); None while none is being read.
+    _header_began: float | None = None
+    # One pending check per connection, moved on when it finds a later header block,
+    # rather than a timer made and cancelled for each request of a kept-alive connection.
+    _header_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_room = self.max_header_bytes
-        self._start_header_deadline()
+        self._header_began = self.loop.time()
+        self._check_headers_in(self.header_timeout_seconds)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_header_deadline()
+        if self._header_check is not None:
+            self._header_check.cancel()
+            self._header_check = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -54,8 +61,10 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         if room is None:
             super().data_received(data)
             return
-        if self._header_deadline is None:  # a request's first bytes on a kept-alive connection
-            self._start_header_deadline()
+        if self._header_began is None:  # a request's first bytes on a kept-alive connection
+            self._header_began = self.loop.time()
+            if self._header_check is None:
+                self._check_headers_in(self.header_timeout_seconds)
         if len(data) <= room:
             self._header_room = room - len(data)
             super().data_received(data)
@@ -71,27 +80,25 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self.data_received(data[room:])
 
     def on_headers_complete(self) -> None:
-        self._header_room = None
-        self._cancel_header_deadline()
+        self._header_room = self._header_began = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._header_room = self.max_header_bytes
 
-    def _start_header_deadline(self) -> None:
-        self._header_deadline = self.loop.call_later(
-            self.header_timeout_seconds, self._headers_too_slow
-        )
+    def _check_headers_in(self, seconds: float) -> None:
+        self._header_check = self.loop.call_later(seconds, self._check_headers)
 
-    def _cancel_header_deadline(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
-
-    def _headers_too_slow(self) -> None:
-        self._header_deadline = None
-        self._refuse(408, "Request timeout")
+    def _check_headers(self) -> None:
+        self._header_check = None
+        if self._header_began is None:
+            return  # none being read: the next header block checks itself
+        waited = self.loop.time() - self._header_began
+        if waited < self.header_timeout_seconds:
+            self._check_headers_in(self.header_timeout_seconds - waited)
+        else:
+            self._refuse(408, "Request timeout")
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer `status` and close; while an earlier request's answer is still being
