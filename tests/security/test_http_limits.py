@@ -102,6 +102,11 @@ def test_the_cap_counts_the_request_line_and_headers_only(server: LiveServer) ->
         sock.sendall(login + b"Content-Type: application/json\r\n")
         sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         assert _status(sock.recv(65536)) not in {408, 431}
+    # Requests pipelined in one write: each header block is counted on its own.
+    near_the_cap = head + _padding(HEADER_CAP - len(head) - 4 * KiB) + b"\r\n"
+    with _connect(server) as sock:
+        sock.sendall(head + b"\r\n" + near_the_cap + head + b"Connection: close\r\n\r\n")
+        assert _read_to_close(sock).count(b"HTTP/1.1 200 OK\r\n") == 3
     with server.client() as client:
         assert client.get("/healthz", headers={"X-a": "a" * (40 * KiB)}).status_code == 200
 
