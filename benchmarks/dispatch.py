@@ -354,6 +354,11 @@ def saturation(
             "--log-level",
             "warning",
             "--no-access-log",
+            # As `smsfleet serve` runs it: its header limits and connection limit.
+            "--http",
+            "smsfleet.core.http_server:HeaderLimitedProtocol",
+            "--limit-concurrency",
+            "2048",
         ]
         sessions_file = work / "load-sessions.txt"
         sessions_file.write_text(
