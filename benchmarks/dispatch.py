@@ -358,7 +358,7 @@ def saturation(
             "--http",
             "smsfleet.core.http_server:HeaderLimitedProtocol",
             "--limit-concurrency",
-            "2048",
+            "4096",
         ]
         sessions_file = work / "load-sessions.txt"
         sessions_file.write_text(

@@ -166,7 +166,7 @@ def test_the_simulator_and_the_search_service_have_the_same_limits(
     monkeypatch.setenv("SMSFLEET_HTTP_MAX_CONNECTIONS", "100")
     assert search_main(["--data-dir", str(tmp_path)]) == 0
     simulator, search = served
-    for options, connections in ((simulator, 2048), (search, 100)):
+    for options, connections in ((simulator, 4096), (search, 100)):
         protocol = options["http"]
         assert isinstance(protocol, type) and issubclass(protocol, HeaderLimitedProtocol)
         assert protocol.max_header_bytes == HEADER_CAP

@@ -32,8 +32,12 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     A header block that starts part-way through a read (a request pipelined behind
     another) is counted from the next read: it may pass the cap by less than the cap."""
 
-    max_header_bytes: ClassVar[int] = HttpSettings().max_header_bytes
-    header_timeout_seconds: ClassVar[float] = HttpSettings().header_timeout_seconds
+    # The settings' defaults, not the environment's: read at import, a bad value there
+    # would break the import rather than the server's start.
+    max_header_bytes: ClassVar[int] = HttpSettings.model_fields["max_header_bytes"].default
+    header_timeout_seconds: ClassVar[float] = HttpSettings.model_fields[
+        "header_timeout_seconds"
+    ].default
 
     # Bytes the header block being read may still take; None while none is being read
     # (a body, or a request being answered).

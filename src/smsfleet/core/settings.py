@@ -308,9 +308,10 @@ class HttpSettings(_Group):
         description="A connection whose request headers are not all in this long after it"
         " opens (or after their first byte, on a connection kept alive) is closed, with 408",
     )
-    # Sized for 600 program sessions' connections and the dashboards' pages and sockets.
+    # Sized for SMSFLEET_MAX_SESSIONS programs (1,000), a connection or two each, and
+    # the dashboards' pages and sockets.
     max_connections: int = Field(
-        default=2048,
+        default=4096,
         ge=1,
         description="Connections and requests at once in this process; past it a request"
         " is answered 503",
