@@ -139,7 +139,10 @@ class FailingLine:
         return self.window.newest(self.fewest)
 
     def said(self, route: Route) -> str | None:
-        """What shows the route fails, in words; None when nothing does."""
+        """What shows the route fails, in words; None when nothing does, nor before its
+        window holds the `fewest` completed attempts the policy and the alerts need."""
+        if route.stats.samples < self.fewest:
+            return None
         looks = looks_at(
             route.stats, route.newest, window=self.window, fewest=self.fewest, z=self.z
         )

@@ -478,10 +478,12 @@ def test_a_route_that_just_broke_is_named_on_its_newest_attempts() -> None:
 
 def test_a_route_is_failing_on_evidence_not_on_a_count() -> None:
     """A route at 92 % with a few undelivered, or one too thin to tell, is not failing:
-    its busy numbers are the reason, as for any route."""
+    its busy numbers are the reason, as for any route. Nor is one under the line with
+    fewer completed attempts than the policy and the alerts need (20), however sure its
+    interval: neither pauses nor alerts on it yet."""
     pairs = [_pair("UZ_uzmobile", phones=6)]
     busy = Granted(grants=17, awaiting=5, stale=3)
-    for route in (_route(46, 50, 5), _route(15, 19, 5), _route(2, 4, 5)):
+    for route in (_route(46, 50, 5), _route(15, 19, 5), _route(2, 4, 5), _route(3, 9, 5)):
         found = _under(pairs, busy, {"UZ_uzmobile": route}, _outlook(5, 13.0, 6))
         assert (found.reason_kind, found.reason) == (
             ReasonKind.numbers_busy,
