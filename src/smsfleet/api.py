@@ -10,6 +10,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
 
 from smsfleet import __version__, live, ops
 from smsfleet.alerts import views as alerts_views
@@ -41,12 +44,24 @@ ERROR_RESPONSES = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 log = logging.getLogger("smsfleet")
 
+API_PREFIX = "/api/"
+
+
+class _DashboardRoute(APIRoute):
+    """The dashboard's catch-all: it serves GET only, and no path of the API. Another
+    method on a path no route of the API has is then 404, not 405 "use GET"."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is Match.PARTIAL and scope["path"].startswith(API_PREFIX):
+            return Match.NONE, {}
+        return match, child_scope
+
 
 def _mount_web(app: FastAPI, web_dir: Path) -> None:
     """Serve the built dashboard, falling back to index.html for client-side routes."""
     root = web_dir.resolve()
 
-    @app.get("/{path:path}", include_in_schema=False, response_model=None)
     def web(path: str) -> FileResponse | JSONResponse:
         if "\x00" in path:  # no file has it in its name, and no page of the dashboard
             return error_response(404, "not_found", "no such page")
@@ -68,6 +83,15 @@ def _mount_web(app: FastAPI, web_dir: Path) -> None:
             # its place, which the browser would run as the script it asked for.
             return error_response(404, "not_found", f"no file /{path}")
         return FileResponse(candidate if found else index)
+
+    app.router.add_api_route(
+        "/{path:path}",
+        web,
+        methods=["GET"],
+        include_in_schema=False,
+        response_model=None,
+        route_class_override=_DashboardRoute,
+    )
 
 
 # Routes are matched in order, and every program's lease, report and heartbeat goes to

@@ -151,10 +151,13 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"invalid input: {summary}", details)
 
 
-def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    message = str(exc.detail)
+    if exc.status_code == 404 and message == "Not Found":  # no route has the path
+        message = f"no route {escaped(request.url.path)}"
+    return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
 def _unreachable(request: Request, exc: Exception) -> JSONResponse:

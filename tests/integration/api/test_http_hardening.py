@@ -97,3 +97,29 @@ def test_api_answers_and_errors_carry_the_headers_too(api: Api) -> None:
         assert "script-src 'self'" in policy, page
         assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
         assert "http" not in policy, page
+
+
+def test_a_path_of_no_route_is_404_whatever_the_method(api: Api) -> None:
+    """The dashboard's pages answer GET: a mistyped API path is no page of it. A path of
+    the API with another method is still 405, saying which it takes."""
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        for path in ("/api/v1/nonexistent", "/api/v1/messages/sends"):
+            response = api.client.request(method, path, headers=api.headers())
+            if path == "/api/v1/messages/sends" and method == "GET":
+                assert response.status_code == 200, response.text
+                continue
+            expected = 405 if path == "/api/v1/messages/sends" else 404
+            assert response.status_code == expected, (method, path, response.text)
+            error = response.json()["error"]
+            if expected == 404:
+                assert error == {
+                    "code": "not_found",
+                    "message": "no route /api/v1/nonexistent",
+                    "details": None,
+                }
+            else:
+                assert error["code"] == "method_not_allowed"
+    wrong = api.client.post("/api/v1/messages/sends", headers=api.headers())
+    assert wrong.headers["allow"] == "GET"
+    # A page of the dashboard is still GET's alone.
+    assert api.client.post("/pairs").status_code == 405
