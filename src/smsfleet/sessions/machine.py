@@ -3,7 +3,7 @@
 stopped ──start──► starting ──up for start_seconds──► running
    ▲                 │ died                              │ died / hung
    │                 ▼                                   ▼
-   ├──────────── backoff ◄──────── (quick failures ≤ N) exited
+   ├──────────── backoff ◄──────── (quick failures < N) exited
    │                 │ N quick failures in a row          │
    │                 ▼                                    │
    └──── stop ──── fatal  (down until someone acts) ◄─────┘

@@ -464,8 +464,7 @@ def _note(desired: DesiredState, pair: Pair | None, status: SessionStatus | None
     """What a listing shows beside a session (the CLI's NOTE, the dashboard's cell): that
     the supervisor gave up on it, why it does not run, or that its pair is only probed."""
     if status is not None and status.state is SessionState.fatal:
-        # Counted as the fatal event counts them: the failures past the first run's.
-        return f"gave up after {status.quick_failures - 1} quick failures: start it again"
+        return f"gave up after {status.quick_failures} quick failures: start it again"
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
         return "pair probed after a pause: at most one send per probe interval"
     return _held_note(desired, pair)

@@ -596,10 +596,8 @@ class Supervisor:
     def _back_off(self, tick: _Tick, now: datetime) -> None:
         """After an unexpected exit: retry later, or give up after too many quick failures."""
         failures = tick.status.quick_failures + 1
-        if failures > self._policy.max_quick_failures:
-            self._move(
-                tick, S.fatal, EventKind.fatal, now, f"{failures - 1} quick failures in a row"
-            )
+        if failures >= self._policy.max_quick_failures:
+            self._move(tick, S.fatal, EventKind.fatal, now, f"{failures} quick failures in a row")
             self._update(tick, quick_failures=failures, backoff_until=None)
             return
         until = now + self._policy.backoff(failures)

@@ -350,10 +350,10 @@ def test_sessions_ls_says_a_session_was_given_up_on_and_a_pair_is_probed(
     probed = fleet.add_pair("beeline", TICKING)
     for name in (given_up, probed):
         fleet.want(name, DesiredState.running)
-    # As the supervisor leaves it past 5 quick failures (`SupervisorPolicy`'s default).
+    # As the supervisor leaves it at 5 quick failures (`SupervisorPolicy`'s default).
     fleet.store.session_status.add(
         SessionStatus(
-            name=given_up, state=SessionState.fatal, quick_failures=6, updated_at=fleet.clock.now()
+            name=given_up, state=SessionState.fatal, quick_failures=5, updated_at=fleet.clock.now()
         )
     )
     pair = fleet.store.pairs.get("UZ_beeline")
