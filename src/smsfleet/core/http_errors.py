@@ -143,12 +143,24 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         {
             "field": _field_name(tuple(error.get("loc", ()))),
             # A message may repeat what was sent (a key, a value).
-            "message": escaped(str(error.get("msg"))),
+            "message": escaped(_message(error)),
         }
         for error in errors
     ]
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
     return error_response(422, "validation_error", f"invalid input: {summary}", details)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """What was wrong, in words. A text checked by a validator of its own before its
+    length is counted in items by pydantic: said in characters, as for any text."""
+    kind, value, ctx = error.get("type"), error.get("input"), error.get("ctx") or {}
+    if kind == "too_short" and isinstance(value, str):
+        least = ctx.get("min_length")
+        return f"String should have at least {least} character{'' if least == 1 else 's'}"
+    if kind == "too_long" and isinstance(value, str):
+        return f"String should have at most {ctx.get('max_length')} characters"
+    return str(error.get("msg"))
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:

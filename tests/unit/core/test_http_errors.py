@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
 
 from smsfleet.api import create_app
 from smsfleet.core.errors import ValidationFailed
+from smsfleet.core.http_errors import install_error_handlers
 from smsfleet.core.settings import Settings
+from smsfleet.core.text import Prose
 from smsfleet.search.app import create_search_app
 from smsfleet.simulator import create_simulator_app, load_config
 
@@ -102,3 +105,27 @@ def test_the_search_service_loads_nothing_of_the_control_plane() -> None:
         if name != "smsfleet" and not name.startswith(("smsfleet.core", "smsfleet.search"))
     ]
     assert foreign == []
+
+
+class ShortText(BaseModel):
+    text: Prose | None = Field(default=None, min_length=1, max_length=5)
+
+
+def test_a_text_too_short_or_too_long_is_said_in_characters() -> None:
+    """An optional text checked by a validator of its own (`Prose | None`) has its length
+    counted by pydantic as items: the answer says characters, as it does of any text."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/texts")
+    def take(body: ShortText) -> str | None:
+        return body.text
+
+    with TestClient(app) as client:
+        for text, said in (
+            ("", "String should have at least 1 character"),
+            ("toolong", "String should have at most 5 characters"),
+        ):
+            answer = client.post("/texts", json={"text": text})
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["error"]["details"] == [{"field": "text", "message": said}]
