@@ -7,7 +7,6 @@ conditions they see; an open alert of theirs missing from it has cleared. Event 
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from smsfleet.core.clock import human_time
 from smsfleet.pairs.models import Pair
 from smsfleet.policy.models import PolicyAction, PolicyDecision
 from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, looks_at, percent
-from smsfleet.sessions.models import EventKind, SessionEvent, SessionState
+from smsfleet.sessions.models import EventKind, SessionEvent, SessionState, exit_said
 
 __all__ = [
     "PERIODIC_RULES",
@@ -257,23 +256,6 @@ def _session_fingerprint(rule: AlertRule, session: str) -> str:
     return f"{rule}:{SubjectKind.session}:{session}"
 
 
-def _exited(code: object, recorded: object = None) -> str:
-    """How a program ended, as a person reads it: a negative code is the signal that
-    killed it (`killed by signal 9 (SIGKILL)`); `recorded` False: its runner ended without
-    recording the program's end (the runner killed, the program with it)."""
-    if not isinstance(code, int):
-        if recorded is False:
-            return "went down: its runner ended without recording the program's exit (killed?)"
-        return "exited"
-    if code >= 0:
-        return f"exited with code {code}"
-    try:
-        name = f" ({signal.Signals(-code).name})"
-    except ValueError:
-        name = ""
-    return f"killed by signal {-code}{name}"
-
-
 def _heartbeat(value: object, now: datetime) -> str:
     """The last heartbeat (an ISO 8601 field of the event) as a person reads it."""
     if not isinstance(value, str):
@@ -299,7 +281,7 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
     )
     if crashed:
         code = event.details.get("exit_code")
-        how = _exited(code, event.details.get("exit_recorded"))
+        how = exit_said(code, event.details.get("exit_recorded"))
         if event.kind == EventKind.start_failed:
             how = f"failed to start: {event.reason}"
         log_tail = [str(line) for line in event.details.get("log_tail", [])][-5:]

@@ -8,6 +8,7 @@ the other, and `generation` tells the supervisor that someone acted again
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -114,6 +115,23 @@ class SessionEvent(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+def exit_said(code: object, recorded: object = None) -> str:
+    """How a program ended, as a person reads it: a negative code is the signal that
+    killed it (`killed by signal 9 (SIGKILL)`); `recorded` False: its runner ended without
+    recording the program's end (the runner killed, the program with it)."""
+    if not isinstance(code, int):
+        if recorded is False:
+            return "went down: its runner ended without recording the program's exit (killed?)"
+        return "exited"
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = f" ({signal.Signals(-code).name})"
+    except ValueError:
+        name = ""
+    return f"killed by signal {-code}{name}"
+
+
 class SessionPublic(BaseModel):
     name: str
     program: str
@@ -138,6 +156,11 @@ class SessionPublic(BaseModel):
         description="How its last run ended; none while a run is starting, running or stopping"
     )
     last_exit_at: Timestamp | None
+    previous_exit: str | None = Field(
+        default=None,
+        description="While a run is alive after an exit: how the run before it ended"
+        " ('killed by signal 9 (SIGKILL)', 'exited with code 3')",
+    )
     # The last lease, report or heartbeat (kept with the metrics: `Dispatcher.heartbeats`).
     last_heartbeat: Timestamp | None
     is_high_priority: bool

@@ -38,6 +38,7 @@ from smsfleet.sessions.models import (
     SessionSpec,
     SessionState,
     SessionStatus,
+    exit_said,
 )
 from smsfleet.sessions.names import session_name
 from smsfleet.stores import ConfigStore
@@ -270,6 +271,9 @@ def _public(
         # A run alive has not exited: the code kept is an earlier run's (a kill -9).
         last_exit_code=status.last_exit_code if status and not alive else None,
         last_exit_at=status.last_exit_at if status else None,
+        previous_exit=exit_said(status.last_exit_code)
+        if status and alive and status.last_exit_code is not None
+        else None,
         last_heartbeat=heartbeat,
         is_high_priority=bool(pair and pair.is_high_priority),
         cpu_percent=cpu_memory[0] if cpu_memory else None,

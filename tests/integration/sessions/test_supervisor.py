@@ -209,8 +209,10 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     fleet.want(name, DesiredState.running)  # someone acts: a new generation
     supervisor.reconcile_once()
     assert fleet.state(name) == S.starting
-    # The new run has not exited: the given-up run's code is not shown as its own.
-    assert get_session(store=fleet.store, clock=fleet.clock, name=name).last_exit_code is None
+    # The new run has not exited: the given-up run's code is not shown as its own, but as
+    # how the run before it ended.
+    listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert (listed.last_exit_code, listed.previous_exit) == (None, "exited with code 3")
     status = fleet.store.session_status.get(name)
     assert status is not None
     assert (status.restarts, status.requested_restarts) == (2, 0)  # two retries; a start

@@ -50,3 +50,12 @@ describe("a session's note", () => {
     expect(cell(session({}))).not.toContain("note-program1");
   });
 });
+
+describe("a session's exit", () => {
+  it("is its last run's, or, while a run is alive after one, how the run before it ended", () => {
+    expect(cell(session({ last_exit_code: 3 }))).toContain(">3<");
+    const alive = cell(session({ state: "running", last_exit_code: null, previous_exit: "killed by signal 9 (SIGKILL)" }));
+    expect(alive).toContain("before: killed by signal 9 (SIGKILL)");
+    expect(cell(session({ state: "running", last_exit_code: null, previous_exit: null }))).not.toContain("previous-exit-");
+  });
+});
