@@ -615,9 +615,11 @@ class AlertService:
             work.notify.append(_Notice(NotificationKind.firing, refreshed, news="paused again"))
         elif alert.acknowledged_at is None and not alert.notifications:
             # Raised while no chat took its severity (none configured yet): told now, once
-            # one does, rather than after the repeat interval or never.
+            # one does, rather than after the repeat interval or never; saying so, as its
+            # figures may be the ones it was raised on.
             if self.config.chats_for(refreshed.severity):
-                work.notify.append(_Notice(NotificationKind.firing, refreshed))
+                late = "raised before a chat took it"
+                work.notify.append(_Notice(NotificationKind.firing, refreshed, news=late))
         elif alert.acknowledged_at is None and now - last >= self.config.repeat_interval:
             work.notify.append(_Notice(NotificationKind.repeat, refreshed))
         work.changed[alert.id] = refreshed

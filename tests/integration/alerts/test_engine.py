@@ -495,7 +495,10 @@ def test_an_alert_raised_before_any_chat_is_told_once_one_takes_it(alerting: Ale
     alerting.clock.advance(60)
     service.apply(opened=[low("UZ_a")], cleared={low("UZ_b").fingerprint: "deleted"})
     [told] = alerting.texts("all")
-    assert told == "🟠 <b>WARNING</b> · success rate low · UZ\nUZ_a is failing\nsince 12:00:00 UTC"
+    assert told == (
+        "🟠 <b>WARNING</b> · success rate low · UZ (raised before a chat took it)\n"
+        "UZ_a is failing\nsince 12:00:00 UTC"
+    )
     assert "UZ_b" not in told
     alerting.clock.advance(60)
     service.apply(opened=[low("UZ_a")])  # told already: not again before the repeat interval
