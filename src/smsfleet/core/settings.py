@@ -501,6 +501,12 @@ class Settings(BaseSettings):
     )
     max_quick_failures: int = Field(default=5, ge=1)
     stop_grace_seconds: float = Field(default=5.0, ge=0)
+    pause_drain_seconds: float = Field(
+        default=150.0,
+        ge=0,
+        description="A session of a pair the policy paused lets its attempts in flight"
+        " finish for at most this long, then it is stopped (SIGTERM and the stop grace)",
+    )
     session_log_max_bytes: int = Field(
         default=10 * 1024 * 1024, ge=4096, description="A session's log is rotated past this"
     )

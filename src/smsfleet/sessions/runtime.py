@@ -203,6 +203,7 @@ class SessionRuntime:
             stable_seconds=settings.stable_seconds,
             max_quick_failures=settings.max_quick_failures,
             stop_grace_seconds=settings.stop_grace_seconds,
+            pause_drain_seconds=settings.pause_drain_seconds,
             heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
             workers=min(16, (os.cpu_count() or 2) * 4),
         )

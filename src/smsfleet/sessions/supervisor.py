@@ -27,7 +27,8 @@ from typing import Any, Protocol
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, DomainError, NotFound
 from smsfleet.core.records import write_if_unchanged
-from smsfleet.pairs.models import Pair
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership, SoleLeadership
@@ -64,6 +65,9 @@ class SupervisorPolicy:
     stable_seconds: float = 60.0
     max_quick_failures: int = 5
     stop_grace_seconds: float = 5.0
+    # A session of a pair the policy paused lets its attempts in flight finish for at
+    # most this long before it is stopped (a gateway gives an SMS up after 120 s).
+    pause_drain_seconds: float = 150.0
     heartbeat_timeout_seconds: float = 60.0
     workers: int = 8
 
@@ -143,6 +147,10 @@ class Supervisor:
         # The run (pid, start) each session's runner last said ended: heard once per run.
         self._told: dict[str, tuple[int | None, datetime | None]] = {}
         self._lock_ended = threading.Lock()
+        # Sessions draining (their pair paused by the policy): until when their programs
+        # may finish their attempts in flight before they are stopped. Kept in memory: a
+        # new leader gives a session it finds draining a drain of its own.
+        self._draining: dict[str, datetime] = {}
         self.leadership = leadership or SoleLeadership()
         self.leading = False
         self._on_tick = on_tick
@@ -213,6 +221,7 @@ class Supervisor:
             with self._lock:
                 # A new leader reads the statuses the previous one left.
                 self._statuses = None
+                self._draining.clear()
         self.leading = leading
         return leading
 
@@ -258,6 +267,7 @@ class Supervisor:
                 self._unowned.add(gone)
             with self._lock_ended:
                 self._told.pop(gone, None)
+            self._draining.pop(gone, None)
             with contextlib.suppress(NotFound):  # a status written as its spec went
                 store.session_status.delete(gone)
         statuses = self._statuses
@@ -413,6 +423,8 @@ class Supervisor:
             check_transition(current, target)
         tick.status = tick.status.model_copy(update={"state": target})
         tick.changed = True
+        if target != S.stopping:  # a drain lasts while its session is stopping
+            self._draining.pop(tick.status.name, None)
         tick.events.append(
             SessionEvent(
                 id=uuid.uuid4().hex,
@@ -458,7 +470,12 @@ class Supervisor:
         elif running is not None:
             self._decide_alive(tick, spec, running, beats.get(spec.name), now)
         elif state in (S.starting, S.running, S.stopping):
+            drained = spec.name in self._draining
             self._record_exit(tick, now)
+            if drained and pair is not None:
+                # Its pair runs again: the program the pause drained ended as asked, and
+                # is started again at once, as any session of a resumed pair is.
+                self._begin_start(tick, spec, pair, now, asked=acted, after_pause=True)
         elif state == S.fatal and status.observed_generation == spec.generation:
             return  # down until someone acts
         elif (
@@ -501,14 +518,56 @@ class Supervisor:
         if pair is not None and not pair.state.runs_sessions:
             reason = f"pair {pair.key} is {pair.state}"
         if running is not None:
+            if pair is not None and self._paused_by_policy(spec, pair):
+                if self._drain(tick, pair, now):
+                    return
+            elif tick.status.state == S.stopping and spec.name in self._draining:
+                # A person's stop, or a pair disabled, while it drained: no more waiting.
+                del self._draining[spec.name]
+                self._move(tick, S.stopping, EventKind.stopping, now, reason)
             if tick.status.state != S.stopping:
                 self._move(tick, S.stopping, EventKind.stopping, now, reason)
             tick.stop_then = S.stopped
         elif tick.status.state != S.stopped:
-            if tick.status.state == S.running:  # it ended on its own before the stop reached it
+            # It ended on its own before the stop reached it, or as its drain asked.
+            if tick.status.state == S.running or spec.name in self._draining:
                 self._record_exit(tick, now, expected=True)
             self._move(tick, S.stopped, EventKind.stopped, now, reason)
             self._update(tick, pid=None, backoff_until=None)
+
+    @staticmethod
+    def _paused_by_policy(spec: SessionSpec, pair: Pair) -> bool:
+        """Down only because the policy paused its pair: its program is told at its next
+        lease and may finish its attempts in flight. A person's pause, disable or stop
+        takes it down at once, as asked."""
+        return (
+            spec.desired is DesiredState.running
+            and pair.state is PairState.paused
+            and pair.state_actor == POLICY_ACTOR
+        )
+
+    def _drain(self, tick: _Tick, pair: Pair, now: datetime) -> bool:
+        """Let the program finish its attempts in flight (it learns of the pause at its
+        next lease, then exits): True while it may; False once `pause_drain_seconds` are
+        over, when it is stopped as any session is (SIGTERM, then the stop grace)."""
+        name = tick.status.name
+        limit = self._policy.pause_drain_seconds
+        until = self._draining.get(name)
+        if until is None:
+            if tick.status.state not in MAY_RUN:
+                return False  # not started by the supervisor: nothing of it to wait for
+            self._draining[name] = now + timedelta(seconds=limit)
+            reason = (
+                f"pair {pair.key} is paused: its attempts in flight finish first,"
+                f" at most {limit:g} s"
+            )
+            self._move(tick, S.stopping, EventKind.stopping, now, reason, drain_seconds=limit)
+            return True
+        if now < until:
+            return True
+        reason = f"pair {pair.key} is paused: its program still ran {limit:g} s after the pause"
+        self._move(tick, S.stopping, EventKind.stopping, now, reason)
+        return False
 
     def _decide_alive(
         self,
@@ -537,6 +596,13 @@ class Supervisor:
                 self._update(tick, pid=pid)
             return
         if status.state == S.stopping:
+            until = self._draining.get(spec.name)
+            if until is not None and now < until:
+                return  # its pair runs again: the drain goes on, then it starts again
+            if until is not None:
+                limit = self._policy.pause_drain_seconds
+                reason = f"its program still ran {limit:g} s after its pair's pause"
+                self._move(tick, S.stopping, EventKind.stopping, now, reason)
             tick.stop_then = S.exited  # a stop cut short by a control-plane restart
             return
         if spec.restart_asked_since(started_at):
@@ -606,9 +672,17 @@ class Supervisor:
         self._update(tick, quick_failures=failures, backoff_until=until)
 
     def _begin_start(
-        self, tick: _Tick, spec: SessionSpec, pair: Pair, now: datetime, *, asked: bool
+        self,
+        tick: _Tick,
+        spec: SessionSpec,
+        pair: Pair,
+        now: datetime,
+        *,
+        asked: bool,
+        after_pause: bool = False,
     ) -> None:
-        """Start the session; `asked`: someone acted since the last tick (a new generation)."""
+        """Start the session; `asked`: someone acted since the last tick (a new generation);
+        `after_pause`: its pair's pause ended its last run (a start, not a restart)."""
         status = tick.status
         counted: dict[str, int] = {}
         if status.state is not S.stopped and spec.restart_asked_since(status.started_at):
@@ -617,7 +691,7 @@ class Supervisor:
             # person's stop), or stopped when asked, is started, not restarted: that restart
             # was never carried out, and is not counted.
             counted["requested_restarts"] = status.requested_restarts + 1
-        elif not asked and status.state not in (S.stopped, S.fatal):
+        elif not asked and not after_pause and status.state not in (S.stopped, S.fatal):
             # After an exit, a hang, a failed start. A person's start (from `stopped`, after
             # giving up, or in backoff before the retry) is no restart of the supervisor's.
             counted["restarts"] = status.restarts + 1

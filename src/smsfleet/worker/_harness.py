@@ -6,6 +6,10 @@ may start, and each granted attempt runs in its own thread (send, wait for the c
 submit, report). Every attempt is written to the in-flight journal when granted and
 when sent, so a program killed mid-wait picks its attempts up after a restart.
 
+The control plane's stop (a lease answered `stop`: the pair paused, the session stopped)
+ends the leasing only: the attempts in flight finish as they would have, their codes
+awaited for as long as ever, are reported, and the program exits.
+
 A stop (SIGTERM or SIGINT) has the stop grace, the time the session backend allows
 before SIGKILL (`SMSFLEET_STOP_GRACE`, which it sets): the attempts in flight wait for
 their codes while the first part of it lasts, are then reported side by side (as
@@ -292,7 +296,7 @@ class Worker:
                 unreachable = False
             backoff = self._backoff_initial
             if isinstance(lease, Stop):
-                self.log(f"stop requested by the control plane: {lease.reason}")
+                self._announce_drain(lease.reason)
                 break
             self._set_allowance(lease.max_in_flight)
             if isinstance(lease, Wait):
@@ -338,11 +342,17 @@ class Worker:
             self._in_flight[grant.trigger_id] = thread
         thread.start()
 
+    def _announce_drain(self, reason: str) -> None:
+        """The control plane answered a lease with stop (the pair paused, the session
+        stopped): no attempt is leased any more, and those in flight finish as they would
+        have, their codes awaited for as long as ever; a signal meanwhile cuts them short."""
+        count = self.in_flight
+        then = f"{count} attempt(s) in flight finish first" if count else "no attempt in flight"
+        self.log(f"the control plane asked it to stop ({reason}): {then}, then it exits")
+
     def _drain(self) -> None:
         """Wait for the attempts in flight to report; once stopping, no longer than the
         stop grace allows (a stop arriving meanwhile is heeded at once)."""
-        if self.in_flight and not self._stop.is_set():
-            self.log(f"waiting for {self.in_flight} attempt(s) in flight to report")
         with self._slot_freed:
             while self._in_flight:
                 self._announce_stop()

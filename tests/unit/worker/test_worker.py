@@ -42,7 +42,7 @@ def test_stop_action_exits_cleanly(tmp_path: Path) -> None:
     out = io.StringIO()
     assert _run(make_worker(tmp_path, cp, FakeGateway(), calls, out)) == 0
     assert calls.sent == []
-    assert "stop requested by the control plane: paused" in out.getvalue()
+    assert "the control plane asked it to stop (paused): no attempt in flight" in out.getvalue()
 
 
 def test_a_delivered_sms_is_submitted_and_reported(tmp_path: Path) -> None:
