@@ -14,6 +14,7 @@ import pytest
 
 from smsfleet.pairs.models import PairState
 from smsfleet.pairs.service import delete_pair
+from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.backend import LaunchSpec, ScreenEntry
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
@@ -380,6 +381,68 @@ def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fl
     assert fleet.screens() == [priority]
     stopped = [e for e in fleet.events if e.session == normal and e.kind == "stopping"]
     assert stopped[-1].reason == "pair UZ_uzmobile is paused"
+
+
+def pause_as_the_policy(fleet: Fleet) -> None:
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    paused = {"state": PairState.paused, "state_actor": POLICY_ACTOR}
+    fleet.store.pairs.replace(pair.model_copy(update=paused))
+
+
+def test_a_policy_pause_waits_for_the_program_then_stops_it_past_its_drain(
+    fleet: Fleet,
+) -> None:
+    """The program learns of the pause at its next lease and ends by itself; one that
+    does not (this one never leases) is stopped once `pause_drain_seconds` are over."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
+    bring_up(fleet, name)
+    pid = fleet.program_pid(name)
+    pause_as_the_policy(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopping
+    assert fleet.screens() == [name] and fleet.program_pid(name) == pid  # left to end
+    fleet.clock.advance(29)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopping and fleet.screens() == [name]
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopped and fleet.screens() == []
+    drained = "pair UZ_uzmobile is paused: its attempts in flight finish first, at most 30 s"
+    over = "pair UZ_uzmobile is paused: its program still ran 30 s after the pause"
+    reasons = [(e.kind, e.reason) for e in fleet.events if e.session == name][-3:]
+    assert reasons == [("stopping", drained), ("stopping", over), ("stopped", over)]
+
+
+def test_a_program_that_ends_as_its_pause_drains_is_stopped_not_crashed(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    pause_as_the_policy(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopping
+    os.kill(fleet.program_pid(name), signal.SIGTERM)  # as a program told `stop` exits
+    eventually(lambda: name not in fleet.screens())
+    supervisor.reconcile_once()
+    supervisor.reconcile_once()
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.state, status.quick_failures, status.restarts) == (S.stopped, 0, 0)
+    assert fleet.kinds(name)[-3:] == ["stopping", "exited", "stopped"]
+    assert fleet.screens() == []
+
+
+def test_a_persons_stop_ends_a_drain_at_once(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    pause_as_the_policy(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopping and fleet.screens() == [name]
+    fleet.want(name, DesiredState.stopped)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopped and fleet.screens() == []
 
 
 @pytest.mark.parametrize("asked", ["before the pause", "after the pause"])
