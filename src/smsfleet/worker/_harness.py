@@ -346,6 +346,7 @@ class Worker:
         """The control plane answered a lease with stop (the pair paused, the session
         stopped): no attempt is leased any more, and those in flight finish as they would
         have, their codes awaited for as long as ever; a signal meanwhile cuts them short."""
+        self._announced.add("drain")
         count = self.in_flight
         then = f"{count} attempt(s) in flight finish first" if count else "no attempt in flight"
         self.log(f"the control plane asked it to stop ({reason}): {then}, then it exits")
@@ -353,6 +354,8 @@ class Worker:
     def _drain(self) -> None:
         """Wait for the attempts in flight to report; once stopping, no longer than the
         stop grace allows (a stop arriving meanwhile is heeded at once)."""
+        if self.in_flight and not self._stop.is_set() and "drain" not in self._announced:
+            self.log(f"waiting for {self.in_flight} attempt(s) in flight to report")
         with self._slot_freed:
             while self._in_flight:
                 self._announce_stop()

@@ -45,6 +45,23 @@ def test_stop_action_exits_cleanly(tmp_path: Path) -> None:
     assert "the control plane asked it to stop (paused): no attempt in flight" in out.getvalue()
 
 
+def test_the_control_planes_stop_lets_the_attempts_in_flight_finish(tmp_path: Path) -> None:
+    """Told `stop` at a lease (its pair paused), the program leases no more, but its attempt
+    in flight waits for its code as long as ever, far past what a stop grace would allow."""
+    cp = FakeControlPlane(leases=[{**grant("t-1"), "max_in_flight": 2}, {"action": "stop"}])
+    gateway = FakeGateway(states={"t-1": [PENDING] * 30 + [DELIVERED]})
+    calls, out = Calls(), io.StringIO()
+    worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=0.3, code_timeout=10.0)
+    assert _run(worker) == 0
+    [report] = cp.reports
+    assert (report["outcome"], report["error_code"]) == ("delivered", None), report
+    assert cp.lease_calls == 2
+    lines = out.getvalue()
+    assert "the control plane asked it to stop (" in lines
+    assert "): 1 attempt(s) in flight finish first, then it exits" in lines
+    assert "every attempt reported" in lines
+
+
 def test_a_delivered_sms_is_submitted_and_reported(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[grant("t-1")])
     gateway = FakeGateway(states={"t-1": [PENDING, PENDING, DELIVERED]})
