@@ -15,7 +15,9 @@ delivered) is paused within minutes, one at 70 % never is, over hours.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +52,7 @@ from smsfleet.sessions.supervisor import Supervisor
 from tests.support.fakes import person
 from tests.support.services import alert_service, policy_service
 from tests.support.sessions import TICKING, Fleet
+from tests.support.waiting import eventually
 
 STEP = 5  # seconds between two asks of a route's session
 EVALUATE_EVERY = 30
@@ -123,6 +126,16 @@ class World:
         outcome = Outcome.delivered if delivered else Outcome.not_delivered
         report = ReportRequest(trigger_id=action.trigger_id, session=route.session, outcome=outcome)
         self.dispatcher.report(session=route.session, report=report)
+
+    def drain(self, route: Route) -> None:
+        """The paused route's session drains: its program, told `stop` at its next lease,
+        exits once its attempts in flight are reported (this one carries none, and never
+        leases: it is ended as it would end itself), and the supervisor records a stop."""
+        session = route.session
+        assert self.fleet.state(session) == SessionState.stopping
+        os.kill(self.fleet.program_pid(session), signal.SIGTERM)
+        eventually(lambda: session not in self.fleet.screens(), what="the program to exit")
+        self.supervisor.reconcile_once()
 
     def run(self, seconds: int, *, until: list[tuple[Route, PolicyAction]] | None = None) -> None:
         """Let fake time pass; with `until`, stop once each route had its decision."""
@@ -264,6 +277,7 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     pair = fleet.store.pairs.get(normal.pair)
     assert pair is not None
     assert (pair.state, pair.state_actor) == (PairState.paused, POLICY_ACTOR)
+    world.drain(normal)
     assert fleet.state(normal.session) == SessionState.stopped
     assert normal.session not in fleet.screens()
     assert world.pair_state(priority) is PairState.enabled
@@ -519,6 +533,7 @@ def test_a_route_delivering_30_percent_is_paused_within_5_minutes(
     assert pair is not None
     assert pair.state_reason == f"paused by the policy: {paused.reason.split(': ', 1)[1]}"
     assert world.state_changes == [[route.pair]]
+    world.drain(route)
     assert fleet.state(route.session) == SessionState.stopped
     (alert,) = world.alerts.find(AlertQuery(rule=AlertRule.pair_paused))
     assert alert.summary == paused.reason
