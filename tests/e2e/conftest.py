@@ -174,6 +174,9 @@ def control_plane(
         "SMSFLEET_SEARCH_TOKEN": search_token,
         "SMSFLEET_HOSTS": json.dumps({"edge1": edge.model_dump(mode="json")}),
         "SMSFLEET_PROGRAM_DIRS": f"{REPO / 'programs'},{programs_dir}",
+        # Its stand-in programs never lease, so never learn of a policy pause and end
+        # themselves: their sessions are stopped a second after it, not 150 s.
+        "SMSFLEET_PAUSE_DRAIN_SECONDS": "1",
     }
     try:
         with running(
