@@ -10,6 +10,7 @@ reports them and exits on its own; the supervisor waits for that, for at most
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,12 @@ def pause_as_the_policy(rig: Rig) -> None:
         store.close()
 
 
+def outcomes(rig: Rig, trigger_ids: Iterable[str]) -> list[tuple[str | None, str | None]]:
+    """What became of each of `trigger_ids`: its outcome and error code."""
+    attempts = {a["id"]: a for a in rig.attempts()}
+    return [(attempts[t]["outcome"], attempts[t]["error_code"]) for t in trigger_ids]
+
+
 def at_rest(client: httpx.Client) -> dict[str, Any] | None:
     session: dict[str, Any] = client.get(f"/api/v1/sessions/{SESSION}").json()
     return session if session["state"] in AT_REST else None
@@ -87,11 +94,11 @@ def test_a_policy_pause_lets_the_attempts_in_flight_finish(tmp_path: Path) -> No
     assert (session["state"], session["last_exit_code"]) == ("stopped", 0), lines
     assert (again["state"], again["restarts"]) == ("stopped", 0), again
     # Each SMS sent before the pause is reported as the gateway decided it, none cut off.
-    attempts = {a["id"]: a for a in rig.attempts()}
-    for trigger_id in in_flight:
-        attempt = attempts[trigger_id]
-        assert attempt["outcome"] in ("delivered", "not_delivered"), attempt
-        assert attempt["error_code"] is None, attempt
+    for outcome, error_code in outcomes(rig, in_flight):
+        assert outcome in ("delivered", "not_delivered") and error_code is None, (
+            outcome,
+            error_code,
+        )
     assert "killed by signal" not in lines
     assert "the control plane asked it to stop (pair UZ_uzmobile is paused" in lines
     assert "attempt(s) in flight finish first" in lines
@@ -124,10 +131,7 @@ def test_a_program_still_running_when_its_drain_ends_is_stopped(tmp_path: Path) 
         "stopping",
         "pair UZ_uzmobile is paused: its program still ran 3 s after the pause",
     ) in kinds, kinds
-    attempts = {a["id"]: a for a in rig.attempts()}
-    for trigger_id in in_flight:
-        attempt = attempts[trigger_id]
-        assert (attempt["outcome"], attempt["error_code"]) == ("error", "interrupted"), attempt
+    assert set(outcomes(rig, in_flight)) == {("error", "interrupted")}
 
 
 def test_a_pair_resumed_while_its_session_drains_runs_it_again(tmp_path: Path) -> None:
@@ -158,7 +162,5 @@ def test_a_pair_resumed_while_its_session_drains_runs_it_again(tmp_path: Path) -
     assert (session["restarts"], session["requested_restarts"]) == (0, 0), session
     assert ("exited", "stopped") in kinds, kinds
     assert not any(kind in ("backoff", "fatal") for kind, _ in kinds), kinds
-    attempts = {a["id"]: a for a in rig.attempts()}
-    for trigger_id in in_flight:
-        attempt = attempts[trigger_id]
-        assert attempt["outcome"] in ("delivered", "not_delivered"), attempt
+    for outcome, _ in outcomes(rig, in_flight):
+        assert outcome in ("delivered", "not_delivered"), outcome
