@@ -148,6 +148,7 @@ class Inbound:
                 status=a.outcome.value if a.outcome is not None else None,
                 error_code=a.error_code,
                 broken_off=is_broken_off(a.outcome, a.error_code),
+                sent_at=a.sent_at,
                 pair=a.pair,
                 program=a.program,
                 attempt_id=a.id,

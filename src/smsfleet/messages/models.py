@@ -131,6 +131,11 @@ class _ThreadEntry(BaseModel):
         description="An attempt broken off by a stop, a kill or a lost lease: no failure of"
         " its route",
     )
+    sent_at: Timestamp | None = Field(
+        default=None,
+        description="When an attempt's SMS reached the gateway; None before, for one never"
+        " sent, or for an SMS",
+    )
     pair: str | None = None
     program: str | None = None
     attempt_id: str | None = None

@@ -98,6 +98,9 @@ def _primary_fails_then_the_next_program_delivers(world: World) -> None:
     ]
     sms = [i for i in thread.items if i.kind == "sms"]
     assert [i.attempt_id for i in sms] == [first.trigger_id, second.trigger_id]
+    # Each attempt says when its SMS reached the gateway: pbad's never did.
+    tries = [i for i in thread.items if i.kind == "attempt"]
+    assert [i.sent_at for i in tries] == [None, sent_at]
 
 
 def test_when_every_program_fails_the_send_fails(world: World) -> None:
