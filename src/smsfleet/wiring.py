@@ -43,7 +43,7 @@ from smsfleet.metrics.runtime import Metrics, build_metrics
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import PairChange, PairChangeKind
 from smsfleet.policy.models import PolicyDecision
-from smsfleet.policy.runtime import Policy, build_policy
+from smsfleet.policy.runtime import Policy, RedisSharedLooks, build_policy
 from smsfleet.search.gateway import (
     SearchFeeder,
     SearchGateway,
@@ -265,6 +265,12 @@ def _build(
         for key in keys:
             bus.publish("pairs", PairChange(key=key, change=PairChangeKind.updated))
 
+    shared_looks = None
+    if settings.redis_url:  # replicas: the ones not leading read the leader's next look
+        shared_looks = RedisSharedLooks.from_url(
+            settings.redis_url, key=f"{redis_prefix}:policy:next_look"
+        )
+        resources.callback(shared_looks.close)
     policy = build_policy(
         settings=settings,
         engine=engine,
@@ -273,6 +279,7 @@ def _build(
         on_decision=lambda decision: bus.publish("policy", decision),
         on_state_change=pairs_changed,
         should_run=leading,
+        shared_looks=shared_looks,
     )
     runs(policy)
 

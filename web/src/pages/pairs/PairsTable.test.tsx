@@ -128,7 +128,7 @@ describe("PairsTable", () => {
     expect(nextLookText("2026-01-05T12:03:10Z", NOW)).toBe("next look in 12s");
     expect(nextLookText("2026-01-05T12:04:10Z", NOW)).toBe("next look in 1m 12s");
     expect(nextLookText("2026-01-05T12:02:58Z", NOW)).toBe("next look due now");
-    expect(nextLookText(null, NOW)).toBe("no look scheduled on this server");
+    expect(nextLookText(null, NOW)).toBe("no look scheduled");
   });
 
   it("says which figures a pair paused by the policy shows: those it was paused on", () => {

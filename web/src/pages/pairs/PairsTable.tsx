@@ -158,7 +158,7 @@ export function policyNote(standing: PairStanding): string {
 /** When the policy looks next, from `now` (ms): `next look in 12s`, `next look due now`, or
  * that no policy loop looks from this server (stopped, or another replica leads). */
 export function nextLookText(nextLookAt: string | null, now: number): string {
-  if (nextLookAt === null) return "no look scheduled on this server";
+  if (nextLookAt === null) return "no look scheduled";
   const at = Date.parse(nextLookAt);
   if (Number.isNaN(at)) return `next look at ${nextLookAt}`;
   const wait = Math.ceil((at - now) / 1000);
