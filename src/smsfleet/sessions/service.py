@@ -24,6 +24,7 @@ from smsfleet.core.errors import (
 )
 from smsfleet.core.records import change_record
 from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
@@ -469,6 +470,15 @@ def _note(desired: DesiredState, pair: Pair | None, status: SessionStatus | None
     the supervisor gave up on it, why it does not run, or that its pair is only probed."""
     if status is not None and status.state is SessionState.fatal:
         return f"gave up after {status.quick_failures} quick failures: start it again"
+    if (
+        status is not None
+        and status.state is SessionState.stopping
+        and desired == DesiredState.running
+        and pair is not None
+        and pair.state is PairState.paused
+        and pair.state_actor == POLICY_ACTOR
+    ):
+        return "stops once its SMS in flight have their outcomes: its pair was paused by the policy"
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
         return "pair probed after a pause: at most one send per probe interval"
     return _held_note(desired, pair)

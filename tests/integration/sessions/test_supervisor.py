@@ -403,6 +403,10 @@ def test_a_policy_pause_waits_for_the_program_then_stops_it_past_its_drain(
     supervisor.reconcile_once()
     assert fleet.state(name) == S.stopping
     assert fleet.screens() == [name] and fleet.program_pid(name) == pid  # left to end
+    # Its listing says why it still runs, beside its pair's pause.
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note == (
+        "stops once its SMS in flight have their outcomes: its pair was paused by the policy"
+    )
     fleet.clock.advance(29)
     supervisor.reconcile_once()
     assert fleet.state(name) == S.stopping and fleet.screens() == [name]

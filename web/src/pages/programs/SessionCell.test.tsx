@@ -45,6 +45,11 @@ describe("a session's note", () => {
     );
   });
 
+  it("says a session of a paused pair is stopping once its SMS in flight have their outcomes", () => {
+    const note = "stops once its SMS in flight have their outcomes: its pair was paused by the policy";
+    expect(cell(session({ state: "stopping", note }), true)).toContain(note);
+  });
+
   it("is left to the pair's row when the pair is paused, and absent without one", () => {
     expect(cell(session({ state: "stopped", note: "pair UZ_uzmobile is paused" }), true)).not.toContain("note-program1");
     expect(cell(session({}))).not.toContain("note-program1");

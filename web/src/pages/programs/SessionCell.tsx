@@ -104,8 +104,8 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
         </div>
       </dl>
       {session.retry_at && <Retry session={session.name} at={session.retry_at} />}
-      {/* Given up on, or its pair probed; a paused pair's row already says why. */}
-      {session.note && !pairHeld && (
+      {/* Given up on, its pair probed, or draining; a paused pair's row already says why it is down. */}
+      {session.note && (!pairHeld || session.state === "stopping") && (
         <p className="session-cell__note" data-testid={`note-${session.name}`}>
           {session.note}
         </p>
