@@ -541,7 +541,7 @@ def test_a_send_through_a_paused_pair_is_refused_with_its_reason(world: World) -
 
 
 def test_a_send_through_a_pair_without_test_numbers_is_refused(world: World) -> None:
-    """Its programs are told to stop at their next lease: accepted, the send would wait for
+    """Its programs lease nothing until it has a test number: accepted, the send would wait for
     each program in turn and fail minutes later. Nor is such a pair chosen for a number of
     its country, or retried through."""
     pair = world.store.pairs.get("UZ_uzmobile")
