@@ -347,6 +347,7 @@ class Sends:
                 "leased_until": None,
                 "waiting_since": self._clock.now(),
                 "completed_at": None,
+                "error": None,  # the last try's, not this one's: its own tries say theirs
             },
         )
         if done is None:

@@ -126,7 +126,7 @@ def test_when_every_program_fails_the_send_fails(world: World) -> None:
     assert world.sends.send(send.id).status is SendStatus.FAILED
     world.store.pairs.replace(pair)
     retried = world.sends.retry(send.id)
-    assert (retried.status, retried.next_index) == (SendStatus.PENDING, 0)
+    assert (retried.status, retried.next_index, retried.error) == (SendStatus.PENDING, 0, None)
 
 
 def test_a_cancelled_send_is_never_sent(world: World) -> None:
