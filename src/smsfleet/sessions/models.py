@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.records import Timestamp
 from smsfleet.core.text import OneLine
-from smsfleet.pairs.models import Pair
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import POLICY_ACTOR
 
 
 class DesiredState(StrEnum):
@@ -113,6 +114,17 @@ class SessionEvent(BaseModel):
     actor: str
     reason: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+def drains(desired: DesiredState, pair: Pair) -> bool:
+    """Down only because the policy paused its pair: its program is told at its next
+    lease and may finish its attempts in flight. A person's pause, disable or stop takes
+    it down at once, as asked."""
+    return (
+        desired is DesiredState.running
+        and pair.state is PairState.paused
+        and pair.state_actor == POLICY_ACTOR
+    )
 
 
 def exit_said(code: object, recorded: object = None) -> str:

@@ -24,7 +24,6 @@ from smsfleet.core.errors import (
 )
 from smsfleet.core.records import change_record
 from smsfleet.pairs.models import Pair, PairState
-from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
@@ -39,6 +38,7 @@ from smsfleet.sessions.models import (
     SessionSpec,
     SessionState,
     SessionStatus,
+    drains,
     exit_said,
 )
 from smsfleet.sessions.names import session_name
@@ -473,10 +473,8 @@ def _note(desired: DesiredState, pair: Pair | None, status: SessionStatus | None
     if (
         status is not None
         and status.state is SessionState.stopping
-        and desired == DesiredState.running
         and pair is not None
-        and pair.state is PairState.paused
-        and pair.state_actor == POLICY_ACTOR
+        and drains(desired, pair)
     ):
         return "stops once its SMS in flight have their outcomes: its pair was paused by the policy"
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:

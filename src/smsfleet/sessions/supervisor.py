@@ -27,8 +27,7 @@ from typing import Any, Protocol
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, DomainError, NotFound
 from smsfleet.core.records import write_if_unchanged
-from smsfleet.pairs.models import Pair, PairState
-from smsfleet.policy.models import POLICY_ACTOR
+from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership, SoleLeadership
@@ -40,6 +39,7 @@ from smsfleet.sessions.models import (
     SessionSpec,
     SessionState,
     SessionStatus,
+    drains,
 )
 from smsfleet.sessions.service import SPEC_DECIDED_ON, sync_specs
 from smsfleet.stores import ConfigStore
@@ -518,7 +518,7 @@ class Supervisor:
         if pair is not None and not pair.state.runs_sessions:
             reason = f"pair {pair.key} is {pair.state}"
         if running is not None:
-            if pair is not None and self._paused_by_policy(spec, pair):
+            if pair is not None and drains(spec.desired, pair):
                 if self._drain(tick, pair, now):
                     return
             elif tick.status.state == S.stopping and spec.name in self._draining:
@@ -534,17 +534,6 @@ class Supervisor:
                 self._record_exit(tick, now, expected=True)
             self._move(tick, S.stopped, EventKind.stopped, now, reason)
             self._update(tick, pid=None, backoff_until=None)
-
-    @staticmethod
-    def _paused_by_policy(spec: SessionSpec, pair: Pair) -> bool:
-        """Down only because the policy paused its pair: its program is told at its next
-        lease and may finish its attempts in flight. A person's pause, disable or stop
-        takes it down at once, as asked."""
-        return (
-            spec.desired is DesiredState.running
-            and pair.state is PairState.paused
-            and pair.state_actor == POLICY_ACTOR
-        )
 
     def _drain(self, tick: _Tick, pair: Pair, now: datetime) -> bool:
         """Let the program finish its attempts in flight (it learns of the pause at its
