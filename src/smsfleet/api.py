@@ -180,7 +180,7 @@ def create_app(
         signing_in=settings.live.max_signing_in,
     )
     _add_middleware(app, settings, services)
-    install_error_handlers(app)
+    install_error_handlers(app, (*ROUTERS, ops.router))
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(ops.router)

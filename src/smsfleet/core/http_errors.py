@@ -10,17 +10,19 @@ that says nothing of the fault (the log does).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pymongo.errors
 import redis
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 from smsfleet.core.errors import (
     Conflict,
@@ -163,13 +165,34 @@ def _message(error: Mapping[str, Any]) -> str:
     return str(error.get("msg"))
 
 
-def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = HTTP_CODES.get(exc.status_code, "error")
-    message = str(exc.detail)
-    if exc.status_code == 404 and message == "Not Found":  # no route has the path
-        message = f"no route {escaped(request.url.path)}"
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+class _HttpErrors:
+    """Starlette's HTTP errors in the one shape. A 405's `Allow` names every method of the
+    path, of all its routes (`GET, POST`): the router's names the first route's alone."""
+
+    def __init__(self, app: FastAPI, routers: Iterable[APIRouter]) -> None:
+        self._app = app
+        self._routers = tuple(routers)
+
+    def _allowed(self, scope: Scope) -> str:
+        routes: list[BaseRoute] = [*self._app.router.routes]
+        for router in self._routers:
+            routes.extend(router.routes)
+        methods: set[str] = set()
+        for route in routes:
+            if isinstance(route, Route) and route.matches(scope)[0] is not Match.NONE:
+                methods |= route.methods or set()
+        return ", ".join(sorted(methods))
+
+    def __call__(self, request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = HTTP_CODES.get(exc.status_code, "error")
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":  # no route has the path
+            message = f"no route {escaped(request.url.path)}"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allowed := self._allowed(request.scope)):
+            headers["Allow"] = allowed
+        return error_response(exc.status_code, code, message, headers=headers)
 
 
 def _unreachable(request: Request, exc: Exception) -> JSONResponse:
@@ -187,11 +210,11 @@ def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal error; see the server log")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error of `app` answered in the one shape."""
+def install_error_handlers(app: FastAPI, routers: Iterable[APIRouter] = ()) -> None:
+    """Every error of `app` answered in the one shape; `routers`: those it includes."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, _HttpErrors(app, routers))
     for unreachable in _UNREACHABLE:
         app.add_exception_handler(unreachable, _unreachable)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -121,5 +121,10 @@ def test_a_path_of_no_route_is_404_whatever_the_method(api: Api) -> None:
                 assert error["code"] == "method_not_allowed"
     wrong = api.client.post("/api/v1/messages/sends", headers=api.headers())
     assert wrong.headers["allow"] == "GET"
+    # The path's routes together: listing and creating pairs are two routes of one path.
+    wrong = api.client.put("/api/v1/pairs", headers=api.headers())
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "GET, POST")
+    wrong = api.client.put("/api/v1/worker/lease")  # the dashboard's GET is no API route
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
     # A page of the dashboard is still GET's alone.
     assert api.client.post("/pairs").status_code == 405
