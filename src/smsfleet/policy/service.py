@@ -8,13 +8,15 @@ evidence, with the Wilson score interval at the configured confidence (`z`):
 - paused by the policy, cool-down over → `probing` (sessions run, the dispatcher
   grants at most one send per probe interval);
 - probing, decided on `probe_samples` probes: confidently over the resume line
-  (the lower bound above it) → `resumed` (enabled); confidently under the pause
-  line → `paused` again, for twice the cool-down before (at most `cooldown_max`);
-  neither after `max_probes` (three times as many): `resumed` when its probes deliver
-  at or over the resume line, if not confidently (a healthy route near the line, 85 %
-  against 70 %, would otherwise be paused again as often as not), else `paused` again
-  as above: a route stuck between the two lines is not probed forever, and one that
-  heals while probed has its newest probes to show it;
+  (the lower bound above it), all of them or the newest `probe_samples` (a route
+  that heals while probed: 10 of the newest 10 delivered) → `resumed` (enabled);
+  confidently under the pause line → `paused` again, for twice the cool-down before
+  (at most `cooldown_max`); neither after `max_probes` (three times as many):
+  `resumed` when its probes deliver at or over the resume line, if not confidently
+  (a healthy route near the line, 85 % against 70 %, would otherwise be paused again
+  as often as not), else `paused` again as above: a route stuck between the two lines
+  is not probed forever, and one that heals while probed has its newest probes to
+  show it;
 - enabled, high priority: never paused; confidently under the pause line → `held`
   (it keeps running and alerts), confidently over the resume line → `recovered`.
 
@@ -148,6 +150,11 @@ class PolicyConfig:
         decision is taken on."""
         return self.window.newest(self.min_samples)
 
+    @property
+    def newest_probes_window(self) -> Window:
+        """The newest probes a probed pair's resume looks at besides all of them."""
+        return self.window.newest(self.probe_samples)
+
     def thresholds(self, pair: Pair) -> tuple[float, float]:
         """The pair's (pause, resume) thresholds: its own where set, else the defaults.
 
@@ -197,6 +204,7 @@ def decide(
     pair: Pair,
     stats: WindowStats,
     newest: WindowStats | None = None,
+    newest_probes: WindowStats | None = None,
     held: bool,
     now: datetime,
     config: PolicyConfig,
@@ -212,14 +220,31 @@ def decide(
     the verdict then names no moment it would move (a pause's probing start).
 
     `stats` is the pair's window; `newest` its newest `min_samples` attempts, looked at
-    too when the window holds more (`stats.looks_at`). `last_cooldown` is the cool-down of
+    too when the window holds more (`stats.looks_at`); `newest_probes`, a probed pair's
+    newest `probe_samples` probes, looked at for a resume when it has more (a wrong
+    resume costs little: the running route's looks pause it again within minutes, so
+    that look is read at the full confidence, and a route that heals while probed is
+    back once its newest probes all deliver). `last_cooldown` is the cool-down of
     the pair's latest pause by the policy (None: none recorded, the first one's). A
     verdict taken on no figure (a cool-down, a person's pause) carries the look nearest
     the pause line, so what is shown beside it is what the policy reads of the route."""
-    window = replace(config.window, probes=pair.state is PairState.probing)
+    probing = pair.state is PairState.probing
+    window = replace(config.window, probes=probing)
     looks = looks_at(stats, newest, window=window, fewest=config.min_samples, z=config.z)
+    resume_looks = looks
+    if probing and newest_probes is not None and stats.samples > config.probe_samples:
+        newest_window = window.newest(config.probe_samples)
+        resume_looks = (*looks, Look(newest_window, newest_probes, config.z))
     verdict = _verdict(
-        pair, looks, stats, now, config, held=held, last_cooldown=last_cooldown, dated=dated
+        pair,
+        looks,
+        resume_looks,
+        stats,
+        now,
+        config,
+        held=held,
+        last_cooldown=last_cooldown,
+        dated=dated,
     )
     return verdict if verdict.look is not None else replace(verdict, look=_nearest(looks))
 
@@ -227,6 +252,7 @@ def decide(
 def _verdict(
     pair: Pair,
     looks: Sequence[Look],
+    resume_looks: Sequence[Look],
     stats: WindowStats,
     now: datetime,
     config: PolicyConfig,
@@ -242,7 +268,7 @@ def _verdict(
         return beyond(looks, pause, name="pause", below=True, z=z)
 
     def over_resume() -> tuple[str, Look] | None:
-        return beyond(looks, resume, name="resume", below=False, z=z)
+        return beyond(resume_looks, resume, name="resume", below=False, z=z)
 
     nearest = _nearest(looks)
     worst = figures(nearest.stats, nearest.window)
@@ -502,6 +528,12 @@ class PolicyService:
         the policy the pause that did (`_paused_on`)."""
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         newest = self.pair_window_stats(pairs, window=self.config.newest_window, now=now)
+        probed = [p for p in pairs if p.state is PairState.probing]
+        newest_probes = (
+            self.pair_window_stats(probed, window=self.config.newest_probes_window, now=now)
+            if probed
+            else {}
+        )
         latest = self.store.latest_actions([p.key for p in pairs if p.is_high_priority])
         pauses = self.store.latest_pauses(
             [p.key for p in pairs if p.state in (PairState.paused, PairState.probing)]
@@ -519,6 +551,7 @@ class PolicyService:
                 pair=pair,
                 stats=figures,
                 newest=newest.get(pair.key),
+                newest_probes=newest_probes.get(pair.key),
                 held=latest.get(pair.key) is PolicyAction.held,
                 now=now if at is None else at,
                 config=self.config,

@@ -659,12 +659,14 @@ def test_a_route_that_stays_bad_is_probed_less_and_less_often(
         f"; paused again, {probed_after(again, cooldowns[1])} "
         "(each pause in a row doubles it, to at most 30 min)"
     )
-    # It delivers again while probed: resumed once its newest 20 probes are all delivered,
+    # It delivers again while probed: resumed once its newest 10 probes are all delivered,
     # rather than once they outweigh the failed probes before them.
     assert world.pair_state(route) is PairState.probing
     route.healthy = True
     healed_at = fleet.clock.now()
     world.run(30 * 60, until=[(route, PolicyAction.resumed)])
     resumed = world.decision(route, PolicyAction.resumed)
-    assert resumed.at - healed_at <= 20 * CONFIG.probe_interval + timedelta(seconds=EVALUATE_EVERY)
-    assert resumed.window == "its probes since it was probed, at most 20"
+    newest = CONFIG.probe_samples * CONFIG.probe_interval
+    assert resumed.at - healed_at <= newest + timedelta(seconds=EVALUATE_EVERY)
+    assert resumed.window == "its probes since it was probed, at most 10"
+    assert (resumed.samples, resumed.delivered) == (10, 10)

@@ -373,6 +373,37 @@ def test_two_looks_keep_the_confidence_of_one() -> None:
     )
 
 
+def test_a_route_that_heals_while_probed_resumes_once_its_newest_probes_deliver() -> None:
+    """Its first probe went out before it healed and failed, and one of its later ones
+    was a usual loss: its 22 probes and its newest 20 say nothing yet. A wrong resume
+    costs little, so its newest 10 may show it alone, at the full confidence."""
+
+    def healed(newest_probes: WindowStats | None, state: PairState = PR) -> Verdict:
+        return decide(
+            pair=pair(state),
+            stats=WindowStats(22, 20),
+            newest=WindowStats(20, 18),
+            newest_probes=newest_probes,
+            held=False,
+            now=NOW,
+            config=CONFIG,
+        )
+
+    assert healed(None).action is None
+    ten = WindowStats(10, 10)
+    verdict = healed(ten)
+    assert verdict.action is A.resumed
+    probes = replace(CONFIG.newest_probes_window, probes=True)
+    assert verdict.look == Look(probes, ten, CONFIG.z)
+    assert verdict.reason.startswith("while probing, 10 of the newest 10 probes delivered (100 %)")
+    # One of the newest ten lost is not enough: 9 of 10 is not confidently over 70 %.
+    assert healed(WindowStats(10, 9)).action is None
+    # Never a pause on them: a pause again stays the whole window's and its newest 20's.
+    assert healed(WindowStats(10, 0)).action is None
+    # Nor is a running route decided on them: they are a probed pair's alone.
+    assert healed(ten, state=E).action is None
+
+
 def test_resuming_looks_at_the_newest_attempts_too() -> None:
     """A route that heals while probed: its first 6 probes failed, so the window's 26 say
     nothing yet, but its newest 20 all delivered."""
