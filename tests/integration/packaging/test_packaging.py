@@ -25,6 +25,8 @@ SECRETS = {
     "SMSFLEET_SECRET_KEY": "k" * 48,
     "SMSFLEET_ADMIN_PASSWORD": "an-admin-password-for-tests",
     "MARIADB_PASSWORD": "a-database-password",
+    "MONGODB_PASSWORD": "a-mongodb-password",
+    "REDIS_PASSWORD": "a-redis-password",
     "GRAFANA_ADMIN_PASSWORD": "a-grafana-password",
     "SMSFLEET_SEARCH_TOKEN": "a-search-token",
 }
@@ -70,8 +72,14 @@ def test_the_compose_file_is_valid_and_runs_the_whole_profile() -> None:
     control_plane = services["control-plane"]
     unknown = set(control_plane["environment"]) - set(Settings.variables())
     assert unknown == set(), f"settings the control plane does not have: {unknown}"
-    assert control_plane["environment"]["SMSFLEET_CONFIG_URL"].startswith("mongodb://")
-    assert control_plane["environment"]["SMSFLEET_METRICS_URL"].startswith("mysql+pymysql://")
+    # Every store takes a password: a session's program is a local client like any other.
+    urls = control_plane["environment"]
+    assert urls["SMSFLEET_CONFIG_URL"].startswith("mongodb://smsfleet:a-mongodb-password@")
+    assert urls["SMSFLEET_METRICS_URL"].startswith("mysql+pymysql://smsfleet:a-database-password@")
+    assert urls["SMSFLEET_REDIS_URL"].startswith("redis://:a-redis-password@")
+    assert "--requirepass" in services["redis"]["command"]
+    mongodb = services["mongodb"]["environment"]
+    assert mongodb["MONGO_INITDB_ROOT_PASSWORD"] == SECRETS["MONGODB_PASSWORD"]
     assert control_plane["environment"]["SMSFLEET_SECRET_KEY"] == SECRETS["SMSFLEET_SECRET_KEY"]
     for name in ("mongodb", "mariadb", "redis"):
         assert control_plane["depends_on"][name]["condition"] == "service_healthy"
