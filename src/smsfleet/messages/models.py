@@ -294,6 +294,19 @@ class SendRequest(BaseModel):
     pair: str | None = Field(default=None, max_length=40, description="Default: from the number")
 
 
+class RetryRequest(BaseModel):
+    """`POST /api/v1/messages/sends/{id}/retry`, its body optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    again: bool = Field(
+        default=False,
+        description="Send it again although an SMS of it reached the gateway (`sent_at`):"
+        " its number may already have it, and gets a second one. Without it, such a retry"
+        " is refused (409)",
+    )
+
+
 SeedTokenValue = Annotated[OneLine, Field(min_length=1, max_length=64)]
 SeedNumber = Annotated[StrictInt, Field(ge=0, le=10**18)]
 

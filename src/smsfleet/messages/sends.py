@@ -329,10 +329,18 @@ class Sends:
             raise Conflict(f"send {send_id} changed meanwhile; look again")
         return done
 
-    def retry(self, send_id: str) -> Send:
-        """A failed, unsent or cancelled send starts over with the pair's first program."""
+    def retry(self, send_id: str, *, again: bool = False) -> Send:
+        """A failed, unsent or cancelled send starts over with the pair's first program.
+        One whose SMS reached the gateway is sent a second time only when asked `again`:
+        its number may have it already."""
         send = self.send(send_id)
         transition(send.status, SendEvent.RETRIED, send_id=send_id)
+        if send.sent_at is not None and not again:
+            sent = human_time(send.sent_at, now=self._clock.now())
+            raise Conflict(
+                f"an SMS of send {send_id} reached the gateway at {sent}: {send.phone} may"
+                ' already have it; repeat with "again": true to send it a second one'
+            )
         pair = self._config.pairs.get(send.pair)
         if pair is None:
             raise Conflict(f"pair {send.pair} was deleted: send it anew through another pair")

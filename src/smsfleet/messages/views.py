@@ -22,6 +22,7 @@ from smsfleet.messages.models import (
     RedactedConversation,
     RedactedSeedConversation,
     RedactedSend,
+    RetryRequest,
     SeedAnswer,
     SeedConversation,
     SeedSendRequest,
@@ -126,8 +127,8 @@ def cancel(send_id: str, _: OperatorUser, sends: SendsDep) -> Send:
 
 
 @router.post("/sends/{send_id}/retry", summary="Try a failed or cancelled send again")
-def retry(send_id: str, _: OperatorUser, sends: SendsDep) -> Send:
-    return sends.retry(send_id)
+def retry(send_id: str, _: OperatorUser, sends: SendsDep, body: RetryRequest | None = None) -> Send:
+    return sends.retry(send_id, again=body is not None and body.again)
 
 
 @router.get("/templates", summary="Message templates")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -287,7 +288,12 @@ def test_a_send_sent_but_not_delivered_keeps_when_its_sms_went_out(world: World)
     failed = world.sends.send(send.id)
     assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pbad")
     assert failed.sent_at == sent_at
-    retried = world.sends.retry(send.id)
+    # Sent again only when asked so: its number may have the first SMS already.
+    refused = rf"an SMS of send {send.id} reached the gateway at .*: {re.escape(CUSTOMER)} may"
+    with pytest.raises(Conflict, match=refused):
+        world.sends.retry(send.id)
+    assert world.sends.send(send.id) == failed
+    retried = world.sends.retry(send.id, again=True)
     assert (retried.status, retried.sent_at) == (SendStatus.PENDING, sent_at)
 
 

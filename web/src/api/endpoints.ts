@@ -139,8 +139,9 @@ export const createSend = (body: SendRequest) => call(api.POST("/api/v1/messages
 export const cancelSend = (sendId: string) =>
   call(api.POST("/api/v1/messages/sends/{send_id}/cancel", { params: { path: { send_id: sendId } } }));
 
-export const retrySend = (sendId: string) =>
-  call(api.POST("/api/v1/messages/sends/{send_id}/retry", { params: { path: { send_id: sendId } } }));
+/** `again`: send it although an SMS of it reached the gateway (refused otherwise). */
+export const retrySend = (sendId: string, again = false) =>
+  call(api.POST("/api/v1/messages/sends/{send_id}/retry", { params: { path: { send_id: sendId } }, body: { again } }));
 
 export const listTemplates = () => call(api.GET("/api/v1/messages/templates"));
 

@@ -165,7 +165,7 @@ function SendsView() {
           send={retryingSent}
           onClose={() => setRetryingSent(null)}
           onConfirm={async () => {
-            await act.mutateAsync({ action: retrySend, id: retryingSent.id });
+            await act.mutateAsync({ action: (id) => retrySend(id, true), id: retryingSent.id });
             setRetryingSent(null);
           }}
         />
