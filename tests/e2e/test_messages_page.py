@@ -92,6 +92,7 @@ def test_send_cancel_retry_and_a_numbers_thread(
     expect(row.get_by_test_id("send-status")).to_have_text("PENDING")
     detail = page.get_by_test_id("send-detail")
     expect(detail).to_contain_text("idle (next)")
+    expect(detail).to_contain_text("none yet: idle takes it at its next lease")
     expect(detail.get_by_text("e2e-otp", exact=True)).to_be_visible()
     expect(detail.get_by_text("token = 4242", exact=True)).to_be_visible()
     screenshot("pending send")

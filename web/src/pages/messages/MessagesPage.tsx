@@ -194,6 +194,12 @@ interface SendDetailProps {
   onRetrySent: (send: Send) => void;
 }
 
+/** Between tries of a pending send: which program takes it, at its next lease. */
+function awaitedAttempt(send: Send): string {
+  const next = send.programs[send.next_index];
+  return send.status === "PENDING" && next ? `none yet: ${next} takes it at its next lease` : "—";
+}
+
 function SendDetail({ send, writable, onCancel, onRetry, onRetrySent }: SendDetailProps) {
   const rows: [string, string][] = [
     ["Id", send.id],
@@ -201,7 +207,7 @@ function SendDetail({ send, writable, onCancel, onRetry, onRetrySent }: SendDeta
     ["Values", sendValues(send)],
     ["Text", sendText(send)],
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
-    ["Latest attempt", send.attempt_id ?? "—"],
+    ["Latest attempt", send.attempt_id ?? awaitedAttempt(send)],
     ["Reached the gateway", send.sent_at ? formatDateTime(send.sent_at) : "—"],
     ["Asked by", send.actor],
     ["Completed", formatDateTime(send.completed_at)],
