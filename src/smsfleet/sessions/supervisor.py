@@ -554,9 +554,15 @@ class Supervisor:
             return True
         if now < until:
             return True
-        reason = f"pair {pair.key} is paused: its program still ran {limit:g} s after the pause"
-        self._move(tick, S.stopping, EventKind.stopping, now, reason)
+        self._move(tick, S.stopping, EventKind.stopping, now, self._drain_ran_out())
         return False
+
+    def _drain_ran_out(self) -> str:
+        """Why a program its pair's pause drained is stopped after all, its pair paused
+        still or resumed meanwhile."""
+        return (
+            f"its program still ran {self._policy.pause_drain_seconds:g} s after its pair's pause"
+        )
 
     def _decide_alive(
         self,
@@ -589,9 +595,7 @@ class Supervisor:
             if until is not None and now < until:
                 return  # its pair runs again: the drain goes on, then it starts again
             if until is not None:
-                limit = self._policy.pause_drain_seconds
-                reason = f"its program still ran {limit:g} s after its pair's pause"
-                self._move(tick, S.stopping, EventKind.stopping, now, reason)
+                self._move(tick, S.stopping, EventKind.stopping, now, self._drain_ran_out())
             tick.stop_then = S.exited  # a stop cut short by a control-plane restart
             return
         if spec.restart_asked_since(started_at):

@@ -414,7 +414,7 @@ def test_a_policy_pause_waits_for_the_program_then_stops_it_past_its_drain(
     supervisor.reconcile_once()
     assert fleet.state(name) == S.stopped and fleet.screens() == []
     drained = "pair UZ_uzmobile is paused: its attempts in flight finish first, at most 30 s"
-    over = "pair UZ_uzmobile is paused: its program still ran 30 s after the pause"
+    over = "its program still ran 30 s after its pair's pause"
     reasons = [(e.kind, e.reason) for e in fleet.events if e.session == name][-3:]
     assert reasons == [("stopping", drained), ("stopping", over), ("stopped", over)]
 

@@ -28,12 +28,14 @@ from tests.support.waiting import START_TIMEOUT, eventually
 PHONES = [f"+99899123470{n}" for n in range(5)]
 GRACE_SECONDS = 3
 
-# Codes come 4 s after the send: longer than the part of the grace a SIGTERM leaves them.
-CODES_IN_FOUR_SECONDS = {
-    "latency": {"distribution": "uniform", "min_seconds": 4.0, "max_seconds": 4.2},
+# Codes come 4-10 s after the send: longer than the part of the grace a SIGTERM leaves
+# them, and spread, so that some still await theirs when the program leases again, as the
+# first one comes (together, a loaded machine could report all five before that lease).
+CODES_IN_FOUR_TO_TEN_SECONDS = {
+    "latency": {"distribution": "uniform", "min_seconds": 4.0, "max_seconds": 10.0},
     "delivery_probability": 0.6,
     "send_error_rate": 0.0,
-    "give_up_after_seconds": 4.0,
+    "give_up_after_seconds": 10.0,
 }
 NEVER_IN_TIME = {
     "latency": {"distribution": "uniform", "min_seconds": 60.0, "max_seconds": 61.0},
@@ -80,11 +82,11 @@ def events(client: httpx.Client) -> list[dict[str, Any]]:
 def test_a_policy_pause_lets_the_attempts_in_flight_finish(tmp_path: Path) -> None:
     env = {"SMSFLEET_STOP_GRACE_SECONDS": str(GRACE_SECONDS)}
     with started_rig(tmp_path, env) as rig, rig.admin() as client:
-        start_one_pair(client, rig.simulator_url, CODES_IN_FOUR_SECONDS, PHONES)
+        start_one_pair(client, rig.simulator_url, CODES_IN_FOUR_TO_TEN_SECONDS, PHONES)
         eventually(lambda: len(open_attempts(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
         in_flight = open_attempts(rig)
         pause_as_the_policy(rig)
-        session = eventually(lambda: at_rest(client), 20, "the session to drain and stop")
+        session = eventually(lambda: at_rest(client), 30, "the session to drain and stop")
         time.sleep(2)  # a few ticks more: nothing starts it again while the pair is paused
         again = client.get(f"/api/v1/sessions/{SESSION}").json()
         kinds = [(e["kind"], e["reason"]) for e in events(client)]
@@ -129,7 +131,7 @@ def test_a_program_still_running_when_its_drain_ends_is_stopped(tmp_path: Path) 
     assert (session["state"], session["last_exit_code"]) == ("stopped", 0), session
     assert (
         "stopping",
-        "pair UZ_uzmobile is paused: its program still ran 3 s after the pause",
+        "its program still ran 3 s after its pair's pause",
     ) in kinds, kinds
     assert set(outcomes(rig, in_flight)) == {("error", "interrupted")}
 
@@ -137,7 +139,7 @@ def test_a_program_still_running_when_its_drain_ends_is_stopped(tmp_path: Path) 
 def test_a_pair_resumed_while_its_session_drains_runs_it_again(tmp_path: Path) -> None:
     env = {"SMSFLEET_STOP_GRACE_SECONDS": str(GRACE_SECONDS)}
     with started_rig(tmp_path, env) as rig, rig.admin() as client:
-        start_one_pair(client, rig.simulator_url, CODES_IN_FOUR_SECONDS, PHONES)
+        start_one_pair(client, rig.simulator_url, CODES_IN_FOUR_TO_TEN_SECONDS, PHONES)
         eventually(lambda: len(open_attempts(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
         in_flight = open_attempts(rig)
         pid = client.get(f"/api/v1/sessions/{SESSION}").json()["pid"]
@@ -155,7 +157,7 @@ def test_a_pair_resumed_while_its_session_drains_runs_it_again(tmp_path: Path) -
             session: dict[str, Any] = client.get(f"/api/v1/sessions/{SESSION}").json()
             return session if session["state"] == "running" and session["pid"] != pid else None
 
-        session = eventually(running_again, 20, "the session to run again")
+        session = eventually(running_again, 30, "the session to run again")
         kinds = [(e["kind"], e["reason"]) for e in events(client)]
 
     # Started again once its program ended as the pause asked: neither a crash nor a restart.
