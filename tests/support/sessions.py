@@ -90,8 +90,16 @@ class Fleet:
         return supervisor
 
     def add_pair(
-        self, slug: str, program_code: str, *, high_priority: bool = False, host: str = "local"
+        self,
+        slug: str,
+        program_code: str,
+        *,
+        high_priority: bool = False,
+        host: str = "local",
+        numbers: tuple[str, ...] | None = None,
     ) -> str:
+        """A pair of UZ with one program running `program_code`, and a test number of its
+        own unless `numbers` are given: a pair without one runs no sessions."""
         program = f"p{len(self.store.programs.list()) + 1}"
         store_program(
             self.store.programs, self.clock, program, [sys.executable, "-c", program_code]
@@ -110,6 +118,9 @@ class Fleet:
                 programs=[program],
                 is_high_priority=high_priority,
                 host=host,
+                phone_numbers=[f"+9989{len(self.store.pairs.list()):08d}"]
+                if numbers is None
+                else list(numbers),
             ),
             hosts=self.hosts.names if self.hosts else ("local",),
         )

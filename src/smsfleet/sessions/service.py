@@ -13,7 +13,7 @@ from datetime import datetime
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction
 from smsfleet.auth.models import Role, User
-from smsfleet.core.clock import Clock
+from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import (
     Conflict,
     DomainError,
@@ -24,6 +24,7 @@ from smsfleet.core.errors import (
 )
 from smsfleet.core.records import change_record
 from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import named_actor
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
@@ -280,7 +281,7 @@ def _public(
         cpu_percent=cpu_memory[0] if cpu_memory else None,
         memory_bytes=cpu_memory[1] if cpu_memory else None,
         retry_at=status.backoff_until if status and state is SessionState.backoff else None,
-        note=_note(spec.desired, pair, status),
+        note=_note(spec, pair, status, now),
     )
 
 
@@ -465,9 +466,13 @@ def _held_note(desired: DesiredState, pair: Pair | None) -> str | None:
     return None
 
 
-def _note(desired: DesiredState, pair: Pair | None, status: SessionStatus | None) -> str | None:
+def _note(
+    spec: SessionSpec, pair: Pair | None, status: SessionStatus | None, now: datetime
+) -> str | None:
     """What a listing shows beside a session (the CLI's NOTE, the dashboard's cell): that
-    the supervisor gave up on it, why it does not run, or that its pair is only probed."""
+    the supervisor gave up on it, why it does not run, that its pair is only probed, or
+    who stopped it, when and why."""
+    desired = spec.desired
     if status is not None and status.state is SessionState.fatal:
         return f"gave up after {status.quick_failures} quick failures: start it again"
     if (
@@ -477,9 +482,22 @@ def _note(desired: DesiredState, pair: Pair | None, status: SessionStatus | None
         and drains(desired, pair)
     ):
         return "stops once its SMS in flight have their outcomes: its pair was paused by the policy"
+    if (held := _held_note(desired, pair)) is not None:
+        return held
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
         return "pair probed after a pause: at most one send per probe interval"
-    return _held_note(desired, pair)
+    if desired == DesiredState.running and pair is not None and not pair.phone_numbers:
+        return f"pair {pair.key} has no test phone number: it sends nothing until one is added"
+    stopped = status is None or status.state is SessionState.stopped
+    if (
+        desired is DesiredState.stopped
+        and stopped
+        and spec.desired_actor not in (None, SYSTEM_ACTOR)
+    ):
+        when = f" at {human_time(spec.desired_at, now=now)}" if spec.desired_at else ""
+        why = f": {spec.desired_reason}" if spec.desired_reason else ""
+        return f"stopped by {named_actor(spec.desired_actor or '')}{when}{why}"
+    return None
 
 
 def bulk_act(

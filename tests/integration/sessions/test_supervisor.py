@@ -383,6 +383,45 @@ def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fl
     assert stopped[-1].reason == "pair UZ_uzmobile is paused"
 
 
+def test_a_session_of_a_pair_with_no_test_number_says_it_sends_nothing(fleet: Fleet) -> None:
+    """It runs (its program's leases wait for a number), and its cell says why nothing
+    comes of it until a number is added."""
+    name = fleet.add_pair("uzmobile", TICKING, numbers=())
+    bring_up(fleet, name)
+    session = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert session.note == (
+        "pair UZ_uzmobile has no test phone number: it sends nothing until one is added"
+    )
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    fleet.store.pairs.replace(pair.model_copy(update={"phone_numbers": ["+998901234567"]}))
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note is None
+
+
+def test_a_session_a_person_stopped_says_who_when_and_why(fleet: Fleet) -> None:
+    """Its cell and the CLI's NOTE say it, not only its events; a session never started
+    says nothing."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    never = fleet.add_pair("beeline", TICKING)
+    bring_up(fleet, name)
+    stopped_at = fleet.clock.now()
+    act(
+        store=fleet.store,
+        clock=fleet.clock,
+        actor=ADMIN,
+        name=name,
+        action=SessionAction.stop,
+        reason="provider maintenance",
+    )
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note is None  # stopping
+    fleet.supervisors[-1].reconcile_once()
+    assert fleet.state(name) == S.stopped
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note == (
+        f"stopped by {ADMIN.username} at {stopped_at:%H:%M:%S} UTC: provider maintenance"
+    )
+    assert get_session(store=fleet.store, clock=fleet.clock, name=never).note is None
+
+
 def pause_as_the_policy(fleet: Fleet) -> None:
     pair = fleet.store.pairs.get("UZ_uzmobile")
     assert pair is not None
