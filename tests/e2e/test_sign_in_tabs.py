@@ -85,7 +85,7 @@ def test_a_reload_asks_for_its_data_while_it_listens_for_other_tabs(
     sent: list[tuple[str, float]] = page.evaluate("window.sent")
     asked = next(at for what, at in sent if what == "whose")
     who_am_i = next(at for what, at in sent if what == "/api/v1/auth/me")
-    # No other tab answers, so the question stays open a second (COPY_CHECK_MS); the
+    # No other tab answers, so the question stays open three seconds (COPY_CHECK_MS); the
     # request went out with the question, not after.
     assert 0 <= who_am_i - asked < 1000, sent
     assert "/api/v1/auth/refresh" not in [what for what, _ in sent]

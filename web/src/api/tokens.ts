@@ -61,8 +61,9 @@ export function expireSession(): void {
 // refresh waits for that answer: the access token is the same login's, good in both tabs.
 const SIGN_IN_CHANNEL = "smsfleet.sign-in";
 // How long a starting tab listens for another that holds its login: long enough for a busy
-// machine's other tab to answer.
-export const COPY_CHECK_MS = 1000;
+// machine's other tab to answer (1 s was not, on two cores running twenty processes). Only
+// a refresh waits for it; the tab shows its data with its access token meanwhile.
+export const COPY_CHECK_MS = 3000;
 
 interface LoginMessage {
   type: "whose" | "mine";
