@@ -8,7 +8,9 @@
 - times each request and hands it, with its status, to `finished` (the request log);
 - answers only the Host names it is given, when it is given any (a server on a loopback
   address: a page elsewhere that points a name of its own at 127.0.0.1, DNS rebinding,
-  must not reach it): any other gets 400, and a WebSocket is closed before it opens.
+  must not reach it): any other gets 400, and a WebSocket is closed before it opens;
+- answers HEAD as GET without the body (the routes declare GET alone; an uptime check
+  or `curl -I` asks HEAD).
 
 One layer, not one per job: each layer costs every request an await and a wrapper per
 message, and three of them took about a sixth of a worker request's CPU
@@ -145,6 +147,9 @@ class Edge:
             await refuse_host(scope, send, _with_security_headers)
             self._finished(scope, 400, started)
             return
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
         limit = self.max_bytes
         status: int | None = None  # until the answer starts
         received = 0
@@ -169,6 +174,8 @@ class Edge:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 _with_security_headers(scope, message)
+            elif head:
+                message = {**message, "body": b""}  # its length stays in the headers
             await send(message)
 
         try:

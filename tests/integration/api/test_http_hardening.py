@@ -128,3 +128,15 @@ def test_a_path_of_no_route_is_404_whatever_the_method(api: Api) -> None:
     assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
     # A page of the dashboard is still GET's alone.
     assert api.client.post("/pairs").status_code == 405
+
+
+def test_head_is_answered_as_get_without_the_body(api: Api) -> None:
+    """Uptime checks and `curl -I` ask HEAD: the routes declare GET alone."""
+    for path, headers in (("/healthz", {}), ("/api/v1/pairs", api.headers()), ("/", {})):
+        got = api.client.get(path, headers=headers)
+        head = api.client.head(path, headers=headers)
+        assert (head.status_code, head.content) == (got.status_code, b""), path
+        assert head.headers["content-length"] == got.headers["content-length"], path
+        assert head.headers["x-content-type-options"] == "nosniff", path
+    # Asked as its GET is: no token, no answer.
+    assert api.client.head("/api/v1/pairs").status_code == 401
