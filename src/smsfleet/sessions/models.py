@@ -141,6 +141,10 @@ def exit_said(code: object, recorded: object = None) -> str:
         name = f" ({signal.Signals(-code).name})"
     except ValueError:
         name = ""
+    if -code == signal.SIGHUP:
+        # What screen sends its window's program as it closes (`screen -X quit`, a kill of
+        # the SCREEN process): that, far more often than a hand's kill -HUP.
+        name = " (SIGHUP, as when its screen is closed)"
     return f"killed by signal {-code}{name}"
 
 

@@ -205,6 +205,7 @@ def test_a_crash_opens_and_a_stop_clears() -> None:
     for code, said in [
         (-9, "killed by signal 9 (SIGKILL)"),
         (-15, "killed by signal 15 (SIGTERM)"),
+        (-1, "killed by signal 1 (SIGHUP, as when its screen is closed)"),
         (-99, "killed by signal 99"),
         (None, "exited"),
     ]:
