@@ -634,15 +634,18 @@ class Worker:
         self.log(f"report {path.name} refused ({exc}); kept in {self.spool.rejected}")
 
     def _log_attempt(self, report: Report, phone: str, elapsed: float) -> None:
-        latency = elapsed
+        # A delivery's latency is from its send to its code; any other outcome says how
+        # long the attempt took, not a latency of the route.
+        took = f"waited={elapsed:.2f}s"
         if report.sent_at is not None and report.delivered_at is not None:
             latency = max(0.0, (report.delivered_at - report.sent_at).total_seconds())
+            took = f"latency={latency:.2f}s"
         parts = [
             f"trigger={report.trigger_id}",
             f"phone={mask_phone(phone)}",
             f"provider={report.provider or '-'}",
             f"outcome={report.outcome}",
-            f"latency={latency:.2f}s",
+            took,
         ]
         if report.error_code:
             parts.append(f"error={report.error_code}")

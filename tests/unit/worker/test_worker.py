@@ -88,7 +88,8 @@ def test_a_delivered_sms_is_submitted_and_reported(tmp_path: Path) -> None:
 def test_outcomes_of_failed_attempts(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[grant("t-lost"), grant("t-slow"), grant("t-unknown")])
     gateway = FakeGateway(states={"t-lost": [PENDING, NOT_DELIVERED], "t-slow": [PENDING]})
-    worker = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO(), code_timeout=0.1)
+    out = io.StringIO()
+    worker = make_worker(tmp_path, cp, gateway, Calls(), out, code_timeout=0.1)
     assert _run(worker) == 0
     outcomes = [(r["trigger_id"], r["outcome"], r["error_code"]) for r in cp.reports]
     assert outcomes == [
@@ -96,6 +97,9 @@ def test_outcomes_of_failed_attempts(tmp_path: Path) -> None:
         ("t-slow", "not_delivered", "gateway_timeout"),
         ("t-unknown", "error", "gateway_unknown_trigger"),
     ]
+    # How long each took, not a latency: only a delivery has one.
+    lines = [line for line in out.getvalue().splitlines() if "trigger=t-" in line]
+    assert len(lines) == 3 and all("waited=" in line and "latency=" not in line for line in lines)
 
 
 def test_a_send_failure_reports_the_providers_code(tmp_path: Path) -> None:
