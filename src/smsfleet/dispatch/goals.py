@@ -99,7 +99,8 @@ _KIND_WORDS = {
 @dataclass(frozen=True)
 class Granted:
     """A country's grants in the window and how many the provider refused; and its
-    attempts awaiting a code now (each holds a test number), `stale` for over a minute."""
+    attempts awaiting a code now (each holds a test number), `stale` for over a minute,
+    on the pairs whose numbers its outlook counts (those with sessions wanted running)."""
 
     grants: int = 0
     refused: int = 0
@@ -176,11 +177,17 @@ class CountryGoal(BaseModel):
     sessions_running: int
     pairs_paused: list[str]
     in_flight_limit: int = Field(description="Attempts its sessions may carry at once")
-    test_numbers: int
+    test_numbers: int = Field(
+        description="Test numbers of its pairs with sessions wanted running (a paused pair's"
+        " are not counted)"
+    )
     cycle_seconds: float = Field(description="Observed lease-to-report time per SMS")
     capacity_per_minute: float = Field(description="What its sessions can send a minute")
     refused: int = Field(description="Grants in the window the provider refused")
-    awaiting_code: int = Field(description="Attempts awaiting a code now, a test number each")
+    awaiting_code: int = Field(
+        description="Of those test numbers, how many await a code now (a paused pair's SMS"
+        " still in flight are not counted: its numbers are not in test_numbers)"
+    )
 
 
 def country_goals(

@@ -85,6 +85,9 @@ class Outlook:
     cycle_seconds: float
     """The longest observed lease-to-report time among the country's pairs."""
     phones: int
+    """The test numbers of its pairs that run sessions (`pairs`); a paused pair's are not."""
+    pairs: frozenset[str] = frozenset()
+    """The pairs whose numbers `phones` counts: those with a session wanted running."""
 
     @property
     def capacity_per_minute(self) -> float:

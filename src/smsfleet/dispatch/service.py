@@ -505,22 +505,33 @@ class Dispatcher:
         failing_line = self.policy.failing_line
         stats = pair_window_stats(self.attempts, pairs, window=failing_line.window, now=now)
         newest = pair_window_stats(self.attempts, pairs, window=failing_line.newest, now=now)
-        awaiting: dict[str, tuple[int, int]] = {}  # by country
-        held: dict[str, int] = {}  # by pair
+        outlooks = self.outlooks()
+        counted = {key for outlook in outlooks.values() for key in outlook.pairs}
+        phones = {pair.key: len(pair.phone_numbers) for pair in pairs}
+        awaiting: dict[str, tuple[int, int]] = {}  # by country, on the pairs counted
+        held: dict[str, tuple[int, int]] = {}  # by pair
         leased_since = now - self.policy.lease_ttl
         for (country, pair), (count, stale) in self.attempts.awaiting_by_pair(
             leased_since=leased_since, now=now
         ).items():
-            before = awaiting.get(country, (0, 0))
-            awaiting[country] = (before[0] + count, before[1] + stale)
-            held[pair] = count
+            # A number awaits one code at a time: one taken off the pair while it did is
+            # not one of its numbers any more.
+            count = min(count, phones.get(pair, 0))
+            stale = min(stale, count)
+            held[pair] = (count, stale)
+            # The country's test numbers are those of its pairs with sessions wanted
+            # running: a paused pair's SMS still in flight (its sessions drain) hold
+            # numbers that are not among them, and are not counted against them either.
+            if pair in counted:
+                before = awaiting.get(country, (0, 0))
+                awaiting[country] = (before[0] + count, before[1] + stale)
         granted = self.attempts.granted_by_country(since=now - window)
         return country_goals(
             countries=store.countries.list(),
             pairs=pairs,
             specs=store.session_specs.list(),
             statuses={status.name: status for status in store.session_status.list()},
-            outlooks=self.outlooks(),
+            outlooks=outlooks,
             granted={
                 country: Granted(
                     **granted.get(country, CountryGrants(0, 0))._asdict(),
@@ -532,7 +543,7 @@ class Dispatcher:
             routes={
                 pair.key: Route(
                     stats=stats.get(pair.key, WindowStats(samples=0, delivered=0)),
-                    awaiting=held.get(pair.key, 0),
+                    awaiting=held.get(pair.key, (0, 0))[0],
                     newest=newest.get(pair.key),
                 )
                 for pair in pairs
@@ -573,6 +584,7 @@ class Dispatcher:
                 in_flight_limit=total,
                 cycle_seconds=round(total * 60 / capacity, 1) if capacity else 0.0,
                 phones=sum(phones.values()),
+                pairs=frozenset(phones),
             )
         return outlooks
 

@@ -1081,3 +1081,43 @@ def test_attempts_table_has_the_time_window_indexes(ready: Worker) -> None:
         engine.dispose()
     for column in ("pair", "program", "country", "session"):
         assert (column, "leased_at") in indexes
+
+
+def _running(worker: Worker, *sessions: str) -> None:
+    started = worker.clock.now() - timedelta(minutes=10)
+    for name in sessions:
+        worker.store.session_status.add(
+            SessionStatus(
+                name=name, state=SessionState.running, updated_at=started, started_at=started
+            )
+        )
+
+
+def _uz(worker: Worker) -> CountryGoal:
+    worker.settle()
+    [found] = [goal for goal in worker.dispatcher.goals() if goal.country == "UZ"]
+    return found
+
+
+BEELINE = ["+998911110001", "+998911110002", "+998911110003", "+998911110004"]
+
+
+def test_a_paused_pairs_sms_in_flight_are_not_counted_against_the_others_numbers(
+    ready: Worker,
+) -> None:
+    """The policy pauses UZ_uzmobile with its three SMS in flight: its sessions drain, and
+    those SMS finish on its own numbers. The country's test numbers are UZ_beeline's now,
+    and only UZ_beeline's numbers awaiting a code are counted against them."""
+    ready.add_pair("UZ_beeline", phone_numbers=BEELINE[:2])
+    beeline = ready.add_session(pair="UZ_beeline")
+    _running(ready, SESSION, beeline)
+    for _ in range(3):
+        assert ready.lease()["action"] == "send"
+        ready.clock.advance(6)
+    assert ready.lease(beeline)["action"] == "send"
+    before = _uz(ready)
+    assert (before.awaiting_code, before.test_numbers) == (4, 5)
+    ready.update_pair(state=PairState.paused, state_actor="policy")
+    paused = _uz(ready)
+    assert (paused.awaiting_code, paused.test_numbers) == (1, 2)
+    assert paused.pairs_paused == ["UZ_uzmobile"]
