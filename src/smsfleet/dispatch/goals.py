@@ -4,10 +4,11 @@ The cap is also the target: a country with work should be granted close to its c
 minute. `country_goals` compares the grants of the last minutes (at grant time, as the
 limiter counts them) with the cap, and names the first reason that explains a shortfall:
 no running session, the sessions' capacity (attempts in flight at the observed delivery
-time, or test numbers all awaiting codes), sessions down, providers refusing sends, pairs
-paused (by the policy or a person, named); in words with the country's figures, and by
-kind (`ReasonKind`). A route is failing on evidence, as the alerts judge it: its pair's
-success confidently below the warning line (`FailingLine`), never on a raw count.
+time, or test numbers all awaiting codes, the country's or one pair's), sessions down,
+providers refusing sends, pairs paused (by the policy or a person, named); in words with
+the country's figures, and by kind (`ReasonKind`). A route is failing on evidence, as the
+alerts judge it: its pair's success confidently below the warning line (`FailingLine`),
+never on a raw count.
 """
 
 from __future__ import annotations
@@ -73,9 +74,12 @@ _KIND_WORDS = {
         " not yet a full count"
     ),
     ReasonKind.sessions_down: "sessions wanted running are not running",
-    ReasonKind.numbers_busy: "its test numbers all await codes: add test numbers",
+    ReasonKind.numbers_busy: (
+        "its test numbers, or one of its pairs' numbers, all await codes: add test numbers"
+    ),
     ReasonKind.awaiting_codes: (
-        "its test numbers all await codes sent under a minute ago: none is late yet"
+        "its test numbers, or one of its pairs' numbers, all await codes sent under a minute"
+        " ago: none is late yet"
     ),
     ReasonKind.failing: (
         "SMS not delivered, each holding its test number until the gateway gives up: "
@@ -111,11 +115,12 @@ class Granted:
 @dataclass(frozen=True)
 class Route:
     """A pair's success over the policy's window (and its newest attempts, looked at too
-    as the policy does), and its attempts awaiting a code now."""
+    as the policy does), and its attempts awaiting a code now, `stale` for over a minute."""
 
     stats: WindowStats
     awaiting: int = 0
     newest: WindowStats | None = None
+    stale: int = 0
 
 
 @dataclass(frozen=True)
@@ -288,6 +293,7 @@ def country_goals(
                 _failing_note(by_country[code], routes, seen, failing_line),
                 _doubted_note(by_country[code], routes, failing_line),
                 _resumed_note(resumed.get(code, {}).values(), now, window),
+                _busy_pairs(by_country[code], routes),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
@@ -314,6 +320,37 @@ def _resumed_note(pairs: Iterable[Pair], now: datetime, window: timedelta) -> st
         return ""
     its = "its probes" if len(notes) == 1 else "their probes"
     return f"{', '.join(notes)}: the last {span} still count {its}"
+
+
+def _all_busy(awaiting: int, numbers: int) -> bool:
+    """Whether test numbers are all awaiting a code: all of them, or all but one of three
+    or more (a number freed this moment is leased again at the next ask)."""
+    return numbers > 0 and awaiting >= numbers - (1 if numbers > 2 else 0)
+
+
+@dataclass(frozen=True)
+class _Busy:
+    """A pair that runs sessions whose test numbers all await a code."""
+
+    pair: str
+    awaiting: int
+    numbers: int
+    stale: int
+
+
+def _busy_pairs(pairs: list[Pair], routes: Mapping[str, Route]) -> list[_Busy]:
+    """Its pairs that run sessions whose test numbers all await a code (`_all_busy`):
+    the limiter serves a country's pairs equally, and such a pair's share goes unsent
+    while its numbers wait, whatever numbers its other pairs have free. A paused pair's
+    SMS still in flight are not among them (its sessions drain on purpose), nor a probed
+    pair's (one probe at a time on purpose: `probing` says so)."""
+    return [
+        _Busy(pair.key, route.awaiting, len(pair.phone_numbers), route.stale)
+        for pair in sorted(pairs, key=lambda pair: pair.key)
+        if pair.state is PairState.enabled
+        and (route := routes.get(pair.key)) is not None
+        and _all_busy(route.awaiting, len(pair.phone_numbers))
+    ]
 
 
 def _paused_note(pairs: list[Pair]) -> str:
@@ -383,6 +420,7 @@ def _reason(
     failing_note: str,
     doubted_note: str,
     resumed_note: str = "",
+    busy_pairs: list[_Busy] | None = None,
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
@@ -392,7 +430,8 @@ def _reason(
     most of its busy numbers (`_failing_note`); `doubted_note`: its pairs whose route may
     be failing, not confidently yet (`_doubted_note`); `resumed_note`: its pairs resumed
     from probing within the window, whose probes the count still covers (`_resumed_note`),
-    taken as a start."""
+    taken as a start; `busy_pairs`: its pairs whose test numbers all await a code
+    (`_busy_pairs`), named when the country's numbers are not all busy."""
     paused = f"; {paused_note}" if paused_note else ""
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
@@ -445,7 +484,7 @@ def _reason(
     if resumed_note:
         # As a start: its sessions ran on, but at a probe's pace for part of the window.
         return ReasonKind.starting, f"{resumed_note}{paused}"
-    if goal.test_numbers and seen.awaiting >= goal.test_numbers - 1:
+    if _all_busy(seen.awaiting, goal.test_numbers):
         if not seen.stale:
             # Every code awaited was asked for under a minute ago: the numbers wait as any
             # SMS in flight does, and its sessions' pace says they suffice. A route that
@@ -462,6 +501,25 @@ def _reason(
         return ReasonKind.numbers_busy, (
             f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code{late}; "
             f"{_more_numbers(seen)}{paused}"
+        )
+    if busy_pairs:
+        # The country's other pairs have numbers free, but a pair whose numbers all wait
+        # cannot send its share: said with the pair's figures, then the country's.
+        stale = sum(busy.stale for busy in busy_pairs)
+        held = ", ".join(
+            f"{busy.pair}'s {busy.awaiting} of {busy.numbers} await a code"
+            + (f", {busy.stale} for over a minute" if busy.stale else "")
+            for busy in busy_pairs
+        )
+        country = f" ({seen.awaiting} of the country's {goal.test_numbers})"
+        if not stale:
+            doubt = f"; {doubted_note}: it may be failing" if doubted_note else ""
+            return ReasonKind.awaiting_codes, (
+                f"test numbers busy: {held}{country}, sent under a minute ago: none is late"
+                f" yet{doubt}{paused}"
+            )
+        return ReasonKind.numbers_busy, (
+            f"test numbers busy: {held}{country}; {_more_numbers(Granted(stale=stale))}{paused}"
         )
     if goal.sessions_running < goal.sessions_wanted:
         down = goal.sessions_wanted - goal.sessions_running

@@ -544,6 +544,7 @@ class Dispatcher:
                 pair.key: Route(
                     stats=stats.get(pair.key, WindowStats(samples=0, delivered=0)),
                     awaiting=held.get(pair.key, (0, 0))[0],
+                    stale=held.get(pair.key, (0, 0))[1],
                     newest=newest.get(pair.key),
                 )
                 for pair in pairs

@@ -1102,6 +1102,64 @@ def _uz(worker: Worker) -> CountryGoal:
 BEELINE = ["+998911110001", "+998911110002", "+998911110003", "+998911110004"]
 
 
+def test_a_pair_whose_route_stopped_delivering_is_named_for_its_busy_numbers(
+    ready: Worker,
+) -> None:
+    """UZ_uzmobile and UZ_beeline share UZ's 10 a minute, each code back in 8 s, until
+    UZ_uzmobile's route stops delivering: its numbers all await codes, given up on after
+    120 s, while UZ_beeline's are mostly free. The country's numbers are not all busy,
+    but UZ_uzmobile's hold it back, and the reason says so rather than that its sessions
+    asked for fewer sends."""
+    ready.add_pair("UZ_beeline", phone_numbers=BEELINE)
+    # UZ_beeline's program takes one send at a time: 7.5 a minute, less than the cap alone.
+    beeline = ready.add_session("program2", pair="UZ_beeline")
+    policy = ready.dispatcher.policy
+    ready.dispatcher.policy = replace(
+        policy, in_flight=replace(policy.in_flight, program_limits={"program2": 1})
+    )
+    _running(ready, SESSION, beeline)
+    in_flight: list[tuple[str, str, int]] = []
+    said: dict[int, CountryGoal] = {}
+    for second in range(0, 600 + 100, 2):
+        for trigger_id, session, leased in list(in_flight):
+            delivering = session == beeline or leased < 600
+            if delivering and second - leased >= 8:
+                assert ready.report(trigger_id, session=session).status_code == 200
+            elif not delivering and second - leased >= 120:
+                answer = ready.report(trigger_id, session=session, outcome="not_delivered")
+                assert answer.status_code == 200
+            else:
+                continue
+            in_flight.remove((trigger_id, session, leased))
+        for session in (SESSION, beeline):
+            lease = ready.lease(session)
+            if lease["action"] == "send":
+                in_flight.append((lease["trigger_id"], session, second))
+        if second >= 600 and second % 10 == 0:
+            said[second - 600] = _uz(ready)
+        ready.clock.advance(2)
+    assert said[0].on_goal
+    short = {after: goal for after, goal in said.items() if not goal.on_goal}
+    assert short, [(after, goal.reason) for after, goal in said.items()]
+    for after, goal in short.items():
+        assert goal.awaiting_code <= goal.test_numbers == 7
+        assert goal.reason_kind in (ReasonKind.awaiting_codes, ReasonKind.numbers_busy), (
+            after,
+            goal.reason,
+        )
+        assert goal.reason is not None
+        assert goal.reason.startswith("test numbers busy: "), (after, goal.reason)
+        if goal.awaiting_code < 6:  # the country's are not all busy: the pair is named
+            assert "UZ_uzmobile's 3 of 3 await a code" in goal.reason, (after, goal.reason)
+    last = said[max(said)]
+    assert (last.reason_kind, last.reason) == (
+        ReasonKind.numbers_busy,
+        f"test numbers busy: UZ_uzmobile's 3 of 3 await a code, 3 for over a minute"
+        f" ({last.awaiting_code} of the country's 7); codes are late: add test numbers only"
+        " if the route delivers",
+    )
+
+
 def test_a_paused_pairs_sms_in_flight_are_not_counted_against_the_others_numbers(
     ready: Worker,
 ) -> None:

@@ -556,3 +556,64 @@ def test_a_country_that_only_probes_says_so_whatever_its_capacity() -> None:
         outlook=_outlook(4, 115.0, 4),
     )
     assert both.reason_kind is ReasonKind.numbers_busy
+
+
+def test_a_pair_whose_numbers_all_await_codes_is_named_beside_one_with_numbers_free() -> None:
+    """UZ_uzmobile's route stopped delivering: its 6 numbers all await codes, most over a
+    minute (the gateway gives an SMS up after 120 s), while UZ_beeline's 4 are mostly free.
+    The country's 7 of 10 are not all busy, but the pair holds the country back: named,
+    not "its sessions asked for fewer sends"."""
+    pairs = [_pair("UZ_uzmobile", phones=6), _pair("UZ_beeline", phones=4)]
+    outlook = _outlook(9, 30.0, 10)  # its pace says it can send 18 a minute
+
+    def goal(uzmobile_stale: int, uzmobile: int = 6) -> CountryGoal:
+        return _under(
+            pairs,
+            Granted(grants=14, awaiting=uzmobile + 1, stale=uzmobile_stale),
+            {
+                "UZ_uzmobile": Route(
+                    stats=WindowStats(40, 39), awaiting=uzmobile, stale=uzmobile_stale
+                ),
+                "UZ_beeline": Route(stats=WindowStats(40, 39), awaiting=1),
+            },
+            outlook,
+        )
+
+    late = goal(uzmobile_stale=5)
+    assert (late.awaiting_code, late.test_numbers) == (7, 10)
+    assert (late.reason_kind, late.reason) == (
+        ReasonKind.numbers_busy,
+        "test numbers busy: UZ_uzmobile's 6 of 6 await a code, 5 for over a minute (7 of the"
+        " country's 10); codes are late: add test numbers only if the route delivers",
+    )
+    young = goal(uzmobile_stale=0)
+    assert (young.reason_kind, young.reason) == (
+        ReasonKind.awaiting_codes,
+        "test numbers busy: UZ_uzmobile's 6 of 6 await a code (7 of the country's 10), sent"
+        " under a minute ago: none is late yet",
+    )
+    # Two of its numbers free: the pair sends, and the reason is not its numbers.
+    free = goal(uzmobile_stale=0, uzmobile=4)
+    assert free.reason_kind is ReasonKind.asked_fewer
+
+
+def test_a_paused_pairs_numbers_awaiting_codes_are_not_a_running_pairs() -> None:
+    """A pair the policy paused drains: its SMS in flight finish, holding its own numbers,
+    which the country's test numbers no longer count. Its busy numbers are no reason."""
+    pairs = [
+        _pair("UZ_uzmobile", phones=6, state=PairState.paused, actor="policy"),
+        _pair("UZ_beeline", phones=4),
+    ]
+    found = _under(
+        pairs,
+        Granted(grants=14, awaiting=1),
+        {
+            "UZ_uzmobile": Route(stats=WindowStats(40, 10), awaiting=6, stale=6),
+            "UZ_beeline": Route(stats=WindowStats(40, 39), awaiting=1),
+        },
+        _outlook(3, 8.0, 4),
+    )
+    assert (found.reason_kind, found.reason) == (
+        ReasonKind.paused,
+        "1 paused (UZ_uzmobile by the policy)",
+    )
