@@ -1,6 +1,7 @@
 """Limits that span records hold when two changes are made at once, each allowed on what
 it read (two replicas), on every config backend: a test number is never left with two
-pairs, the fleet never holds more sessions than `SMSFLEET_MAX_SESSIONS`, and a user never
+pairs, the fleet never holds more sessions than `SMSFLEET_MAX_SESSIONS`, more pairs than
+`SMSFLEET_MAX_PAIRS` nor more templates than `SMSFLEET_MAX_TEMPLATES`, and a user never
 more active API keys than the cap. The change written second is taken back and refused.
 
 Each race is made to happen every time, not by chance: the change under test reads
@@ -22,6 +23,8 @@ from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Conflict
 from smsfleet.core.records import RecordStore
+from smsfleet.messages import templates as templates_service
+from smsfleet.messages.models import Template, TemplateCreate
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import Country, Pair, PairCreate, PairUpdate
 from smsfleet.programs.models import Program
@@ -76,6 +79,7 @@ def _add(
     data: PairCreate,
     pairs: RecordStore[Pair] | None = None,
     max_sessions: int | None = None,
+    max_pairs: int | None = None,
 ) -> None:
     pairs_service.create_pair(
         pairs=pairs or store.pairs,
@@ -86,6 +90,7 @@ def _add(
         data=data,
         audit=store.audit,
         max_sessions=max_sessions,
+        max_pairs=max_pairs,
     )
 
 
@@ -141,6 +146,50 @@ def test_sessions_added_at_once_past_the_fleets_bound_are_refused(
     with pytest.raises(Conflict, match="more than the 1 SMSFLEET_MAX_SESSIONS allows"):
         _give(config_store, "UZ_ucell", program, pairs, max_sessions=1)
     assert sum(len(pair.programs) for pair in elsewhere.pairs.list()) == 1
+
+
+def test_pairs_added_at_once_past_the_fleets_bound_are_refused(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """Room for one more pair: two added at once do not both take it."""
+    _fleet(config_store)
+    pairs = Interleaved(config_store.pairs)
+    pairs.before_next_writes(
+        lambda: _add(elsewhere, PairCreate(country="UZ", operator="Uzmobile"), max_pairs=3)
+    )
+    with pytest.raises(Conflict, match="more than the 3 SMSFLEET_MAX_PAIRS allows"):
+        _add(config_store, PairCreate(country="UZ", operator="Perfectum"), pairs, max_pairs=3)
+    assert pairs.pending == 0
+    assert [pair.key for pair in elsewhere.pairs.list()] == [
+        "UZ_beeline",
+        "UZ_ucell",
+        "UZ_uzmobile",
+    ]
+
+
+def _add_template(
+    store: ConfigStore, template_id: str, templates: RecordStore[Template] | None = None
+) -> None:
+    templates_service.create_template(
+        templates=templates or store.templates,
+        audit=store.audit,
+        clock=CLOCK,
+        actor=OPERATOR,
+        data=TemplateCreate(id=template_id, name="Code", body="Your code: {token}"),
+        max_templates=1,
+    )
+
+
+def test_templates_added_at_once_past_the_bound_are_refused(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """Room for one template: two added at once do not both take it."""
+    templates = Interleaved(config_store.templates)
+    templates.before_next_writes(lambda: _add_template(elsewhere, "otp"))
+    with pytest.raises(Conflict, match="more than the 1 SMSFLEET_MAX_TEMPLATES allows"):
+        _add_template(config_store, "signup", templates)
+    assert templates.pending == 0
+    assert [template.id for template in elsewhere.templates.list()] == ["otp"]
 
 
 @pytest.fixture

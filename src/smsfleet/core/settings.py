@@ -492,6 +492,20 @@ class Settings(BaseSettings):
         description="Sessions (programs assigned to pairs) the fleet may hold, each a program"
         " running on a host: a pair or change that would pass it is refused",
     )
+    max_pairs: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Country-operator pairs the fleet may hold: every dashboard listing and"
+        " the policy's standing read them all, so a pair that would pass it is refused",
+    )
+    max_templates: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Message templates the fleet may hold (each up to 20 provider bodies):"
+        " their listing returns them all, so a template that would pass it is refused",
+    )
     supervisor_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     start_seconds: float = Field(default=1.0, ge=0, description="Up this long counts as started")
     backoff_initial_seconds: float = Field(default=1.0, gt=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import NotFound, ValidationFailed
+from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.records import EventLog, RecordStore, change_record, stamp_after
 from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate, placeholders
 
@@ -38,15 +38,39 @@ def create_template(
     clock: Clock,
     actor: Actor,
     data: TemplateCreate,
+    max_templates: int | None = None,
 ) -> Template:
-    """Add a template, audited."""
+    """Add a template, audited: refused (409) when there are `max_templates` already
+    (None: no bound). Looked at again once it is written, as two replicas may each add
+    one on what they read: the template is then taken back and refused."""
     now = clock.now()
     template = Template(**data.model_dump(), created_at=now, updated_at=now)
+    _check_template_room(templates, max_templates)
     templates.add(template)
+    try:
+        _check_template_room(templates, max_templates, besides=template.id)
+    except Conflict:
+        templates.delete(template.id)
+        raise
     audit_service.record(
         audit, clock, actor, AuditAction.template_created, template.id, before=None, after=template
     )
     return template
+
+
+def _check_template_room(
+    templates: RecordStore[Template], max_templates: int | None, *, besides: str = ""
+) -> None:
+    """No more than `max_templates` templates (None: no bound): their listing returns
+    them all, each with up to 20 provider bodies. `besides`: the one already written."""
+    if max_templates is None:
+        return
+    held = sum(1 for template in templates.list() if template.id != besides)
+    if held + 1 > max_templates:
+        raise Conflict(
+            f"there would be {held + 1} message templates, more than the {max_templates}"
+            " SMSFLEET_MAX_TEMPLATES allows: remove unused templates, or raise it"
+        )
 
 
 def update_template(

@@ -144,6 +144,7 @@ def create_template(body: TemplateCreate, actor: OperatorActor, context: Context
         clock=context.clock,
         actor=actor,
         data=body,
+        max_templates=context.settings.max_templates,
     )
 
 

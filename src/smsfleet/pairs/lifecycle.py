@@ -43,6 +43,7 @@ def create(
     data: PairCreate,
     hosts: Collection[str],
     max_sessions: int,
+    max_pairs: int,
     signals: PairSignals,
 ) -> Pair:
     """Add a pair; with `data.start_sessions`, its sessions are started as their Start
@@ -56,6 +57,7 @@ def create(
         data=data,
         hosts=hosts,
         max_sessions=max_sessions,
+        max_pairs=max_pairs,
         audit=store.audit,
     )
     sessions_service.start_pair_sessions_afresh(store=store, clock=clock, pair=pair)

@@ -239,8 +239,9 @@ def create_pair(
     audit: EventLog[AuditEvent],
     hosts: Collection[str] = (LOCAL_HOST,),
     max_sessions: int | None = None,
+    max_pairs: int | None = None,
 ) -> Pair:
-    """Add a pair, audited."""
+    """Add a pair, audited: refused (409) when the fleet holds `max_pairs` already."""
     if data.is_high_priority:
         _guard_marking(actor)
     country = get_country(countries=countries, code=data.country)
@@ -265,6 +266,7 @@ def create_pair(
         created_at=now,
         updated_at=now,
     )
+    _check_pair_room(pairs, max_pairs)
     _check_session_room(pairs, len(pair.programs), max_sessions)
     _check_numbers_free(pairs, pair.phone_numbers, pair.key)
     pairs.add(pair)
@@ -274,6 +276,7 @@ def create_pair(
         max_sessions,
         sessions_added=bool(pair.programs),
         undo=lambda: pairs.delete(pair.key),
+        max_pairs=max_pairs,
     )
     audit_service.record(
         audit=audit,
@@ -294,16 +297,19 @@ def _kept_or_undone(
     *,
     sessions_added: bool,
     undo: Callable[[], object],
+    max_pairs: int | None = None,
 ) -> None:
     """What a new or changed pair was allowed on, looked at again once it is written:
-    another pair given the same test number at the same time, or sessions added at the
-    same time past `max_sessions`, each allowed on what it read (two replicas). When that
+    another pair given the same test number at the same time, sessions added at the
+    same time past `max_sessions`, or (a new pair: `max_pairs` given) pairs added at the
+    same time past `max_pairs`, each allowed on what it read (two replicas). When that
     holds no longer the write is undone and refused: of two such changes at least one
     stands down, and none may leave a number with two pairs."""
     sessions = len(written.programs) if sessions_added else 0
     try:
         _check_numbers_free(pairs, written.phone_numbers, written.key)
         _check_session_room(pairs, sessions, max_sessions, besides=written.key)
+        _check_pair_room(pairs, max_pairs, besides=written.key)
     except Conflict:
         undo()
         raise
@@ -333,6 +339,20 @@ def _check_session_room(
             f"the fleet would hold {held + adding} sessions, more than the"
             f" {max_sessions} SMSFLEET_MAX_SESSIONS allows: remove unused pairs or programs,"
             " or raise it for hosts that run that many programs"
+        )
+
+
+def _check_pair_room(pairs: RecordStore[Pair], max_pairs: int | None, *, besides: str = "") -> None:
+    """The fleet holds no more than `max_pairs` pairs (None: no bound): the dashboards'
+    listings and the policy's standing read them all. `besides`: the pair already
+    written, the one being added."""
+    if max_pairs is None:
+        return
+    held = sum(1 for pair in pairs.list() if pair.key != besides)
+    if held + 1 > max_pairs:
+        raise Conflict(
+            f"the fleet would hold {held + 1} pairs, more than the {max_pairs}"
+            " SMSFLEET_MAX_PAIRS allows: delete unused pairs, or raise it"
         )
 
 

@@ -95,6 +95,7 @@ def create_pair(body: PairCreate, actor: OperatorActor, context: Context) -> Pai
         data=body,
         hosts=context.sessions.hosts.names,
         max_sessions=context.settings.max_sessions,
+        max_pairs=context.settings.max_pairs,
         signals=context,
     )
     return _public(context, pair)
@@ -167,6 +168,7 @@ def seed_create_pair(body: SeedPairCreate, actor: OperatorActor, context: Contex
         data=data,
         hosts=context.sessions.hosts.names,
         max_sessions=context.settings.max_sessions,
+        max_pairs=context.settings.max_pairs,
         signals=context,
     )
     return _seed_pair(context, pair)
