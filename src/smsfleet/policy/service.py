@@ -708,25 +708,21 @@ def pair_window_stats(
     A paused pair's window is not cut at its pause: its figures stay those of its route
     (what paused it), not the few sends that ended after it. Without `from_changes`, the
     whole window (the figures up to a change, read at it). Pairs without any are left out."""
-
-    def counts(
-        keys: Collection[str] | None = None, since: datetime | None = None
-    ) -> dict[str, WindowStats]:
-        start = window.since(now) if since is None else max(window.since(now), since)
-        found = attempts.completed_counts(
-            by="pair", start=start, end=now, newest=window.max_attempts, keys=keys
-        )
-        return {
-            key: WindowStats(samples=samples, delivered=delivered)
-            for key, (samples, delivered) in found.items()
-        }
-
-    stats = counts()
+    since = window.since(now)
+    found = attempts.completed_counts(by="pair", start=since, end=now, newest=window.max_attempts)
+    # The pairs whose window starts at their change, each from its own: read together,
+    # not a query each.
+    changed: dict[str, datetime] = {}
     for pair in pairs if from_changes else ():
         changed_at = pair.state_changed_at
-        if pair.state is PairState.paused:
-            continue
-        if changed_at is not None and changed_at > window.since(now):
-            own = counts(keys=[pair.key], since=changed_at)
-            stats[pair.key] = own.get(pair.key, WindowStats(samples=0, delivered=0))
-    return stats
+        if pair.state is not PairState.paused and changed_at is not None and changed_at > since:
+            changed[pair.key] = changed_at
+    if changed:
+        own = attempts.completed_counts(
+            by="pair", start=since, end=now, newest=window.max_attempts, starts=changed
+        )
+        found.update({key: own.get(key, (0, 0)) for key in changed})
+    return {
+        key: WindowStats(samples=samples, delivered=delivered)
+        for key, (samples, delivered) in found.items()
+    }

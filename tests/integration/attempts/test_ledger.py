@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict
 
+import pytest
 from sqlalchemy.engine import Engine
 
+from smsfleet.attempts import store as store_module
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 
@@ -68,6 +70,47 @@ def test_a_window_is_bounded_by_time_and_by_count(metrics_engine: Engine) -> Non
     # A later start (5.5 minutes ago) leaves the 5 newest.
     later: Window = {**window, "start": NOW - timedelta(minutes=5, seconds=30)}
     assert ledger.completed_counts(by="pair", keys=["UZ_a"], **later) == {"UZ_a": (5, 5)}
+
+
+def test_each_subject_is_counted_from_its_own_start_in_one_read(
+    metrics_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per subject the same figures as a read of it alone from its start: its newest of
+    those after its start, not the newest of the window cut at it."""
+    ledger = AttemptStore(metrics_engine)
+    ok, bad = Outcome.delivered, Outcome.not_delivered
+    feed(
+        metrics_engine,
+        # UZ_a: 8 delivered in the last 8 minutes, 4 failed before.
+        [("UZ_a", ok, timedelta(minutes=m)) for m in range(1, 9)]
+        + [("UZ_a", bad, timedelta(minutes=m)) for m in (9, 10, 11, 12)]
+        + [("UZ_b", bad, timedelta(minutes=m)) for m in (1, 2, 20)]
+        + [("UZ_c", ok, timedelta(minutes=m)) for m in (1, 2)],
+    )
+    window: Window = {"start": NOW - timedelta(minutes=30), "end": NOW, "newest": 5}
+    starts = {
+        "UZ_a": NOW - timedelta(minutes=10, seconds=30),  # 10 after it, the newest 5 count
+        "UZ_b": NOW - timedelta(minutes=2, seconds=30),
+        "UZ_c": NOW - timedelta(hours=1),  # before the window: the window's start holds
+        "UZ_d": NOW - timedelta(minutes=1),  # none
+    }
+    alone = {
+        key: found
+        for key, since in starts.items()
+        for found in ledger.completed_counts(
+            by="pair",
+            keys=[key],
+            start=max(window["start"], since),
+            end=NOW,
+            newest=window["newest"],
+        ).values()
+    }
+    assert alone == {"UZ_a": (5, 5), "UZ_b": (2, 0), "UZ_c": (2, 2)}
+    assert ledger.completed_counts(by="pair", starts=starts, **window) == alone
+    # More subjects than one query takes: read in several, the same figures.
+    monkeypatch.setattr(store_module, "STARTS_CHUNK", 1)
+    assert ledger.completed_counts(by="pair", starts=starts, **window) == alone
+    assert ledger.completed_counts(by="pair", starts={}, **window) == {}
 
 
 def test_purge_deletes_what_completed_before_and_what_was_left_open_before(
