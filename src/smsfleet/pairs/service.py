@@ -198,6 +198,15 @@ def to_public(pair: Pair, countries: RecordStore[Country]) -> PairPublic:
     return PairPublic(**pair.model_dump(), country_name=country.name if country else pair.country)
 
 
+def to_public_all(pairs: Iterable[Pair], countries: RecordStore[Country]) -> list[PairPublic]:
+    """`to_public` of each pair, the countries read once rather than once a pair."""
+    names = {country.code: country.name for country in countries.list()}
+    return [
+        PairPublic(**pair.model_dump(), country_name=names.get(pair.country, pair.country))
+        for pair in pairs
+    ]
+
+
 def list_pairs(
     *,
     pairs: RecordStore[Pair],

@@ -83,7 +83,7 @@ def list_pairs(
         high_priority=high_priority,
         query=q,
     )
-    return [_public(context, pair) for pair in found]
+    return service.to_public_all(found, context.store.countries)
 
 
 @router.post("/pairs", tags=["pairs"], status_code=status.HTTP_201_CREATED)
@@ -141,15 +141,18 @@ def _delete(context: Context, actor: Actor, key: str, force: bool) -> None:
 
 
 def _seed_pair(context: Context, pair: Pair) -> SeedPair:
-    public = _public(context, pair)
+    return _seed(_public(context, pair))
+
+
+def _seed(public: PairPublic) -> SeedPair:
     return SeedPair(
         country=public.country_name,
-        country_code=pair.country,
-        operator=pair.operator,
-        slug=pair.slug,
-        key=pair.key,
-        is_high_priority=pair.is_high_priority,
-        state=pair.state,
+        country_code=public.country,
+        operator=public.operator,
+        slug=public.slug,
+        key=public.key,
+        is_high_priority=public.is_high_priority,
+        state=public.state,
     )
 
 
@@ -176,7 +179,8 @@ def seed_create_pair(body: SeedPairCreate, actor: OperatorActor, context: Contex
 
 @seed_router.get("/country-operator", summary="List pairs (seed route)")
 def seed_list_pairs(_: CurrentUser, context: Context) -> list[SeedPair]:
-    return [_seed_pair(context, pair) for pair in context.store.pairs.list()]
+    store = context.store
+    return [_seed(public) for public in service.to_public_all(store.pairs.list(), store.countries)]
 
 
 @seed_router.delete("/country-operator/{country}/{operator}", summary="Delete a pair (seed route)")

@@ -383,3 +383,33 @@ def test_a_test_number_belongs_to_one_pair(api: Api) -> None:
         headers=operator,
     )
     assert kept.status_code == 200, kept.text
+
+
+def test_pair_listings_read_the_countries_once_not_once_a_pair(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every viewer's pair listings name each pair's country: read a pair at a time, 3,000
+    pairs took the seed route's listing from 4 ms to 1.3 s."""
+    headers = api.headers(Role.operator)
+    for country, operator in (("UZ", "UzMobile"), ("UZ", "Ucell"), ("TJ", "MegaFon")):
+        made = api.client.post(
+            "/api/v1/pairs", json={"country": country, "operator": operator}, headers=headers
+        )
+        assert made.status_code == 201, made.text
+
+    def one_country(code: str) -> None:
+        raise AssertionError(f"country {code} read on its own")
+
+    monkeypatch.setattr(api.store.countries, "get", one_country)
+    listed = api.client.get("/api/v1/pairs", headers=api.headers(Role.viewer)).json()
+    assert [(p["key"], p["country_name"]) for p in listed] == [
+        ("TJ_megafon", "Tajikistan"),
+        ("UZ_ucell", "Uzbekistan"),
+        ("UZ_uzmobile", "Uzbekistan"),
+    ]
+    seeded = api.client.get("/country-operator", headers=api.headers(Role.viewer)).json()
+    assert [(p["key"], p["country"], p["country_code"]) for p in seeded] == [
+        ("TJ_megafon", "Tajikistan", "TJ"),
+        ("UZ_ucell", "Uzbekistan", "UZ"),
+        ("UZ_uzmobile", "Uzbekistan", "UZ"),
+    ]
