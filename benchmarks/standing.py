@@ -1,7 +1,7 @@
 """The viewers' pages that read every pair: the policy's standing and the dispatch goals.
 
     .venv/bin/python benchmarks/standing.py [--pairs 150] [--programs 4] [--per-minute 2]
-                                            [--repeat 5] [--profile]
+                                            [--repeat 5] [--at-once 8] [--profile]
 
 The control plane in this process (`tests.support.api.running_api`: SQLite config and
 metrics stores, no supervisor), `--pairs` pairs in `--pairs / 12` countries, each with
@@ -11,7 +11,8 @@ minute before the requests (so each pair's window starts at its creation), and
 delivered). With `--programs 0`: pairs as the API makes them, no programs and nothing sent.
 
 Prints the median of `--repeat` requests of GET /api/v1/policy/standing,
-GET /api/v1/dispatch/goals and GET /country-operator, with the machine and the date;
+GET /api/v1/dispatch/goals and GET /country-operator, with the machine and the date,
+then the slowest of `--at-once` standing requests made together (0: none);
 `--profile` prints where one standing and one goals request spend their time (cProfile).
 """
 
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -112,12 +114,27 @@ def timed(api: Api, path: str, repeat: int) -> float:
     return statistics.median(samples)
 
 
+def at_once(api: Api, path: str, count: int) -> float:
+    """The slowest of `count` requests of `path` made together, from threads."""
+    headers = api.headers(Role.viewer)
+
+    def one(_: int) -> float:
+        started = time.perf_counter()
+        answer = api.client.get(path, headers=headers)
+        assert answer.status_code == 200, (path, answer.text)
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(count) as pool:
+        return max(pool.map(one, range(count)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=150)
     parser.add_argument("--programs", type=int, default=4)
     parser.add_argument("--per-minute", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--at-once", type=int, default=8)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -135,6 +152,9 @@ def main() -> None:
             )
             for path in ROUTES:
                 print(f"  GET {path}: {timed(api, path, args.repeat):.3f} s")
+            if args.at_once:
+                slowest = at_once(api, ROUTES[0], args.at_once)
+                print(f"  {args.at_once} x GET {ROUTES[0]} at once: the slowest {slowest:.3f} s")
             if args.profile:
                 services = api.services
                 calls: dict[str, Callable[[], object]] = {
