@@ -106,6 +106,13 @@ def _principal_of(key: ApiKey) -> str:
     return f"key:{key.id}:{key.owner}"
 
 
+def _logged_as(request: Request, principal: str, user: User) -> None:
+    """Who made the request, for the request log: the principal, and when their account
+    was made (an account made again under its name is another owner of its use)."""
+    request.state.principal = principal
+    request.state.owner_since = user.created_at
+
+
 def get_current_user(
     request: Request,
     response: Response,
@@ -115,7 +122,7 @@ def get_current_user(
 ) -> User:
     """The user a request acts as: by its JWT, or by its API key within the key's scopes.
 
-    Who it was is left in `request.state.principal` for the request log.
+    Who it was is left in `request.state.principal` and `owner_since` for the request log.
     """
     bearer = credentials.credentials if credentials is not None else None
     if api_key is None and bearer is not None and looks_like_api_key(bearer):
@@ -125,10 +132,10 @@ def get_current_user(
             access = context.api_keys.authenticate(api_key)
         except QuotaUsedUp as refused:
             # A refusal is an answer the key got: it counts in the key's use.
-            request.state.principal = _principal_of(refused.key)
+            _logged_as(request, _principal_of(refused.key), refused.owner)
             raise
         response.headers.update(access.headers())
-        request.state.principal = _principal_of(access.key)
+        _logged_as(request, _principal_of(access.key), access.user)
         tag(role=access.user.role.value, api_key_id=access.key.id)
         return access.user
     if bearer is None:
@@ -142,7 +149,7 @@ def get_current_user(
         clock=context.clock,
         token=bearer,
     )
-    request.state.principal = f"user:{user.username}"
+    _logged_as(request, f"user:{user.username}", user)
     tag(role=user.role.value)
     return user
 

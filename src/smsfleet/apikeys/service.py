@@ -77,11 +77,15 @@ def rate_limit_headers(quota: QuotaStatus) -> dict[str, str]:
 
 
 class QuotaUsedUp(Throttled):
-    """A key's request refused by its used-up quota; the key says whose use it counts in."""
+    """A key's request refused by its used-up quota; the key and its owner's account say
+    whose use it counts in."""
 
-    def __init__(self, message: str, *, retry_after: int, key: ApiKey, quota: QuotaStatus) -> None:
+    def __init__(
+        self, message: str, *, retry_after: int, key: ApiKey, owner: User, quota: QuotaStatus
+    ) -> None:
         super().__init__(message, retry_after=retry_after, headers=rate_limit_headers(quota))
         self.key = key
+        self.owner = owner
 
 
 @dataclass(frozen=True)
@@ -268,13 +272,13 @@ class ApiKeyService:
         owner = self._users.get(key.owner)
         if owner is None or owner.disabled or not _owned_by(key, owner):
             raise Unauthorized("the owner of this API key is unknown or disabled")
-        quota = self._count(key)
+        quota = self._count(key, owner)
         self._touch(key)
         granted = max((scope.role for scope in key.scopes), key=lambda role: role.rank)
         role = min(owner.role, granted, key=lambda r: r.rank)
         return ApiKeyAccess(user=owner.model_copy(update={"role": role}), key=key, quota=quota)
 
-    def _count(self, key: ApiKey) -> QuotaStatus | None:
+    def _count(self, key: ApiKey, owner: User) -> QuotaStatus | None:
         if key.daily_quota is None and key.monthly_quota is None:
             return None
         now = self._clock.now()
@@ -291,6 +295,7 @@ class ApiKeyService:
                 f"this API key used its {which} quota; it resets at {resets}",
                 retry_after=max(1, int((resets_at - now).total_seconds())),
                 key=key,
+                owner=owner,
                 quota=used_up,
             )
         # The tighter of the two is what the caller should watch.

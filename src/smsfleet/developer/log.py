@@ -136,8 +136,11 @@ class RequestRecorder:
         request_log = self._request_log()
         if request_log is None:
             return
-        # `user:<name>`, `key:<id>:<owner>`, or nothing when authentication failed.
-        principal = str(scope.get("state", {}).get("principal", "anonymous:"))
+        # `user:<name>`, `key:<id>:<owner>`, or nothing when authentication failed; and
+        # when the owner's account was made (`owner_since`): which account of the name.
+        state = scope.get("state", {})
+        principal = str(state.get("principal", "anonymous:"))
+        since = state.get("owner_since")
         kind, _, who = principal.partition(":")
         key_id, _, owner = who.partition(":") if kind == "key" else ("", "", who)
         request_log.record(
@@ -149,5 +152,6 @@ class RequestRecorder:
                 route=route,
                 status=status,
                 latency_ms=(time.perf_counter() - started) * 1000,
+                owner_since=since if isinstance(since, datetime) else None,
             )
         )

@@ -1,6 +1,7 @@
 """Usage analytics over the daily rollup of the request log.
 
-People see their own use (with their tokens and their keys); an admin sees
+People see their own use (with their tokens and their keys), their account's only (an
+account deleted and made again under its name sees none of the old one's); an admin sees
 everyone's. Percentiles are read off the rollups' fine latency bins
 (`smsfleet.core.quantiles`), within 2 % of the exact percentile of the requests;
 `latency_histogram` is the coarse histogram of `LATENCY_BOUNDS_MS`.
@@ -24,7 +25,7 @@ from smsfleet.developer.models import (
     UsageQuery,
     UsageSummary,
 )
-from smsfleet.developer.store import BUCKETS, UsageRow, UsageStore
+from smsfleet.developer.store import BUCKETS, UsageOwner, UsageRow, UsageStore
 
 __all__ = ["UsageService"]
 
@@ -63,7 +64,8 @@ class UsageService:
 
     def _rows(self, query: UsageQuery, actor: User, by: Sequence[str]) -> list[UsageRow]:
         start, end = self._range(query)
-        owner = None if actor.role is Role.admin else actor.username
+        # Their own account's, not an earlier one's of their name; everyone's for an admin.
+        owner = None if actor.role is Role.admin else UsageOwner(actor.username, actor.created_at)
         return self._store.summed(start=start, end=end, by=by, owner=owner, key_id=query.api_key_id)
 
     def summary(self, query: UsageQuery, *, actor: User) -> UsageSummary:

@@ -6,6 +6,10 @@ and a coarse latency histogram, and into `api_usage_latency_daily`, the same row
 fine latency bins (`smsfleet.core.quantiles`: one row per bin that holds requests,
 its count added on conflict), which the quantiles are read from. The analytics read
 only the rollups, so they answer in milliseconds whatever the size of the log.
+
+The owner is a user's name and when their account was made (`owner_since`): an account
+deleted and made again under its name is another owner, who sees none of the old one's
+use. Rows logged before requests said so hold `LEGACY_SINCE` (see `UsageOwner`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.developer.models import LATENCY_BOUNDS_MS
 
 __all__ = [
+    "LEGACY_SINCE",
     "LoggedRequest",
+    "UsageOwner",
     "UsageRow",
     "UsageStore",
     "api_requests_table",
@@ -34,7 +40,17 @@ __all__ = [
 
 BUCKETS = tuple(f"b{index:02d}" for index in range(len(LATENCY_BOUNDS_MS) + 1))
 COUNTERS = ("requests", "client_errors", "server_errors", "latency_sum_ms", *BUCKETS)
-GROUPS = ("day", "owner", "key_id", "method", "route")
+GROUPS = ("day", "owner", "owner_since", "key_id", "method", "route")
+# The `owner_since` of a request logged before requests said which account of their
+# owner's name made them (and of one made by no one: authentication failed).
+LEGACY_SINCE = datetime(1970, 1, 1)
+
+
+def _owner_since() -> sa.Column[datetime]:
+    return sa.Column(
+        "owner_since", DateTimeColumn, nullable=False, primary_key=True, autoincrement=False
+    )
+
 
 api_requests_table = sa.Table(
     "api_requests",
@@ -42,6 +58,7 @@ api_requests_table = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
     sa.Column("at", DateTimeColumn, nullable=False),
     sa.Column("owner", sa.String(32), nullable=False),
+    sa.Column("owner_since", DateTimeColumn, nullable=False),
     sa.Column("key_id", sa.String(16), nullable=False),
     sa.Column("method", sa.String(8), nullable=False),
     sa.Column("route", sa.String(160), nullable=False),
@@ -55,6 +72,7 @@ api_usage_daily_table = sa.Table(
     metrics_metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("owner", sa.String(32), primary_key=True),
+    _owner_since(),
     sa.Column("key_id", sa.String(16), primary_key=True),
     sa.Column("method", sa.String(8), primary_key=True),
     sa.Column("route", sa.String(160), primary_key=True),
@@ -71,6 +89,7 @@ api_usage_latency_daily_table = sa.Table(
     metrics_metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("owner", sa.String(32), primary_key=True),
+    _owner_since(),
     sa.Column("key_id", sa.String(16), primary_key=True),
     sa.Column("method", sa.String(8), primary_key=True),
     sa.Column("route", sa.String(160), primary_key=True),
@@ -90,6 +109,30 @@ class LoggedRequest:
     route: str
     status: int
     latency_ms: float
+    # When the owner's account was made (none: no account, authentication failed).
+    owner_since: datetime | None = None
+
+    @property
+    def since(self) -> datetime:
+        """`owner_since` as the columns hold it."""
+        return LEGACY_SINCE if self.owner_since is None else naive_utc(self.owner_since)
+
+
+@dataclass(frozen=True)
+class UsageOwner:
+    """Whose use: a user's name and when their account was made (`User.created_at`).
+
+    A row logged before requests said which account made them is taken for the account
+    of its name only from the day after that account was made: on the day it was made,
+    the row may be an earlier account's of the name, and is left to admins."""
+
+    name: str
+    since: datetime
+
+    def rows_of(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        since = naive_utc(self.since)
+        legacy = sa.and_(table.c.owner_since == LEGACY_SINCE, table.c.day > since.date())
+        return sa.and_(table.c.owner == self.name, sa.or_(table.c.owner_since == since, legacy))
 
 
 @dataclass(frozen=True)
@@ -111,7 +154,7 @@ def _fold(requests: Iterable[LoggedRequest]) -> tuple[list[dict[str, Any]], list
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     bins: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in requests:
-        key = (r.at.astimezone(UTC).date(), r.owner, r.key_id, r.method, r.route)
+        key = (r.at.astimezone(UTC).date(), r.owner, r.since, r.key_id, r.method, r.route)
         row = rows.get(key)
         if row is None:
             row = {**dict(zip(GROUPS, key, strict=True)), **dict.fromkeys(COUNTERS, 0)}
@@ -158,6 +201,7 @@ class UsageStore:
             {
                 "at": naive_utc(r.at),
                 "owner": r.owner,
+                "owner_since": r.since,
                 "key_id": r.key_id,
                 "method": r.method,
                 "route": r.route,
@@ -185,10 +229,11 @@ class UsageStore:
         start: date,
         end: date,
         by: Sequence[str] = (),
-        owner: str | None = None,
+        owner: UsageOwner | None = None,
         key_id: str | None = None,
     ) -> list[UsageRow]:
-        """Counters over the days [start, end] by the `by` columns of the rollup."""
+        """Counters over the days [start, end] by the `by` columns of the rollup; `owner`'s
+        only, or everyone's."""
         table = api_usage_daily_table
         groups = [table.c[name] for name in by]
         select = (
@@ -197,7 +242,7 @@ class UsageStore:
             .group_by(*groups)
         )
         if owner is not None:
-            select = select.where(table.c.owner == owner)
+            select = select.where(owner.rows_of(table))
         if key_id is not None:
             select = select.where(table.c.key_id == key_id)
         latency = api_usage_latency_daily_table
@@ -208,7 +253,7 @@ class UsageStore:
             .group_by(*bin_groups, latency.c.bin)
         )
         if owner is not None:
-            bin_select = bin_select.where(latency.c.owner == owner)
+            bin_select = bin_select.where(owner.rows_of(latency))
         if key_id is not None:
             bin_select = bin_select.where(latency.c.key_id == key_id)
         with self._engine.connect() as connection:
