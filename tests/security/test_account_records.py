@@ -1,10 +1,20 @@
 """What an account did stays its own: an account deleted and made again under its name (another
-person, given the name) sees none of the old one's API use. Admins still do."""
+person, given the name) sees none of the old one's API use nor its search jobs. Admins still do."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.developer.log import RequestLog
-from tests.support.api import Api
+from smsfleet.search.gateway import SearchFeeder
+from tests.support.api import Api, running_api
+from tests.support.search import SEARCH_TOKEN, search_service
 
 PASSWORD = "Alice-long-pass-123!"
 
@@ -75,3 +85,86 @@ def test_an_account_made_again_sees_none_of_the_old_ones_api_use(api: Api) -> No
     assert {(k["api_key_id"], k["owner"], k["requests"]) for k in admin_keys} >= {
         (key["id"], "alice", 3)
     }
+
+
+@pytest.fixture
+def searching_api(tmp_path: Path) -> Iterator[Api]:
+    with (
+        search_service(tmp_path) as search,
+        running_api(tmp_path, search_url=search.url, search_token=SEARCH_TOKEN) as api,
+    ):
+        yield api
+
+
+def _index_an_sms(api: Api) -> None:
+    attempt = Attempt(
+        id="f" * 32,
+        session="program4_UZ_uzmobile",
+        pair="UZ_uzmobile",
+        country="UZ",
+        operator="uzmobile",
+        program="program4",
+        phone="+998901234567",
+        leased_at=api.clock.now(),
+        completed_at=api.clock.now(),
+        outcome=Outcome.not_delivered,
+        error_code="NO_ROUTE",
+    )
+    assert api.services.dispatcher.on_report is not None
+    api.services.dispatcher.on_report(attempt)
+    feeder: SearchFeeder = api.services.search_feeder
+    feeder.flush()
+
+
+def _finished(api: Api, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = api.client.get(path, headers=headers).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never finished")
+
+
+def test_an_account_made_again_sees_none_of_the_old_ones_search_jobs(searching_api: Api) -> None:
+    api = searching_api
+    _index_an_sms(api)
+    alice = _make_alice(api, "operator")
+    body = {"query": "NO_ROUTE", "algorithm": "fulltext"}
+    started = api.client.post("/api/v1/search/jobs", json=body, headers=alice)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    made_as_her = api.client.post("/api/v1/users/alice/search", json=body, headers=alice)
+    assert made_as_her.status_code == 202, made_as_her.text
+    for one in (job_id, made_as_her.json()["id"]):
+        assert _finished(api, f"/api/v1/search/jobs/{one}", alice)["matched"] == 1
+
+    again = _made_again(api, "operator")
+    listed = api.client.get("/api/v1/search/jobs", headers=again)
+    assert listed.status_code == 200, listed.text
+    assert (listed.json()["total"], listed.json()["items"]) == (0, [])
+    for path in (
+        f"/api/v1/search/jobs/{job_id}",
+        f"/api/v1/search/jobs/{job_id}/details",
+        f"/api/v1/users/alice/search/{job_id}",
+    ):
+        assert api.client.get(path, headers=again).status_code == 404, path
+    for action in ("cancel", "retry"):
+        refused = api.client.post(f"/api/v1/search/jobs/{job_id}/{action}", headers=again)
+        assert refused.status_code == 404, action
+
+    # Her own jobs are hers.
+    own = api.client.post("/api/v1/search/jobs", json=body, headers=again)
+    assert own.status_code == 202, own.text
+    assert _finished(api, f"/api/v1/search/jobs/{own.json()['id']}", again)["matched"] == 1
+    mine = api.client.get("/api/v1/search/jobs", headers=again).json()
+    assert [j["id"] for j in mine["items"]] == [own.json()["id"]]
+
+    # An admin still reads the old account's jobs.
+    admin = api.headers()
+    everyone = api.client.get("/api/v1/search/jobs", headers=admin).json()
+    assert {job_id, own.json()["id"]} <= {j["id"] for j in everyone["items"]}
+    assert api.client.get(f"/api/v1/search/jobs/{job_id}", headers=admin).status_code == 200
+    # As the account of the name now, an admin reaches that account's jobs only.
+    as_her = api.client.get(f"/api/v1/users/alice/search/{job_id}", headers=admin)
+    assert as_her.status_code == 404

@@ -2,7 +2,9 @@
 
 Every route but `/healthz` takes the service-to-service token
 (`Authorization: Bearer <SMSFLEET_SEARCH_TOKEN>`); the control plane, its only
-client, says on whose behalf it asks (`X-Owner`; none: every owner).
+client, says on whose behalf it asks (`X-Owner`; none: every owner) and when that
+account was made (`X-Owner-Since`): an account deleted and made again under its name
+is another owner.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Query, status
@@ -22,14 +25,23 @@ from smsfleet.core.errors import ConfigurationError, Unauthorized
 from smsfleet.core.http_errors import install_error_handlers
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
-from smsfleet.search.models import Documents, Job, JobCreate, JobPage, JobQuery, Newest
+from smsfleet.search.models import Documents, Job, JobCreate, JobOwner, JobPage, JobQuery, Newest
 from smsfleet.search.service import SearchService
 from smsfleet.search.store import SearchStore
 
 __all__ = ["create_search_app"]
 
 _bearer = HTTPBearer(auto_error=False)
-Owner = Annotated[str | None, Header(alias="X-Owner", max_length=64)]
+OwnerName = Annotated[str | None, Header(alias="X-Owner", max_length=64)]
+# When the owner's account was made: with the name, which account of that name asks.
+OwnerSince = Annotated[datetime | None, Header(alias="X-Owner-Since")]
+
+
+def _owner(name: OwnerName = None, since: OwnerSince = None) -> JobOwner | None:
+    return None if name is None else JobOwner(name, since)
+
+
+Owner = Annotated[JobOwner | None, Depends(_owner)]
 
 
 def create_search_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -85,25 +97,25 @@ def create_search_app(settings: Settings, *, clock: Clock | None = None) -> Fast
         return service.store.newest()
 
     @app.post("/v1/jobs", status_code=status.HTTP_202_ACCEPTED, dependencies=guarded)
-    def create_job(body: JobCreate, owner: Owner = None) -> Job:
+    def create_job(body: JobCreate, owner: Owner) -> Job:
         if owner is None:
             raise Unauthorized("say whose job it is: X-Owner")
         return service.create(body, owner=owner)
 
     @app.get("/v1/jobs", dependencies=guarded)
-    def list_jobs(query: Annotated[JobQuery, Query()], owner: Owner = None) -> JobPage:
+    def list_jobs(query: Annotated[JobQuery, Query()], owner: Owner) -> JobPage:
         return service.find(query, owner=owner)
 
     @app.get("/v1/jobs/{job_id}", dependencies=guarded)
-    def get_job(job_id: str, owner: Owner = None) -> Job:
+    def get_job(job_id: str, owner: Owner) -> Job:
         return service.get(job_id, owner=owner)
 
     @app.post("/v1/jobs/{job_id}/cancel", dependencies=guarded)
-    def cancel_job(job_id: str, owner: Owner = None) -> Job:
+    def cancel_job(job_id: str, owner: Owner) -> Job:
         return service.cancel(job_id, owner=owner)
 
     @app.post("/v1/jobs/{job_id}/retry", dependencies=guarded)
-    def retry_job(job_id: str, owner: Owner = None) -> Job:
+    def retry_job(job_id: str, owner: Owner) -> Job:
         return service.retry(job_id, owner=owner)
 
     app.state.search = service

@@ -8,9 +8,9 @@ anything queued. What was recorded while search was down, or left in the queue w
 the control plane stopped, is indexed that way.
 
 The control plane is the gateway: people ask it, it asks the search service on
-their behalf (their name as the job's owner), with short timeouts, one retry of an
-idempotent call, and a breaker, so a search service that is down costs the API a
-clear 503 in milliseconds and nothing else.
+their behalf (their name, and when their account was made, as the job's owner), with
+short timeouts, one retry of an idempotent call, and a breaker, so a search service that
+is down costs the API a clear 503 in milliseconds and nothing else.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from smsfleet.search.models import (
     DocumentKind,
     Job,
     JobCreate,
+    JobOwner,
     JobPage,
     JobQuery,
     Newest,
@@ -88,23 +89,23 @@ class SearchGateway:
 
     # --- jobs --------------------------------------------------------------------------
 
-    def create_job(self, data: JobCreate, *, owner: str) -> Job:
+    def create_job(self, data: JobCreate, *, owner: JobOwner) -> Job:
         body = self._call("POST", "/v1/jobs", owner=owner, json=data.model_dump(mode="json"))
         return Job.model_validate(body)
 
-    def jobs(self, query: JobQuery, *, owner: str | None) -> JobPage:
+    def jobs(self, query: JobQuery, *, owner: JobOwner | None) -> JobPage:
         params = query.model_dump(mode="json", exclude_none=True)
         return JobPage.model_validate(self._call("GET", "/v1/jobs", owner=owner, params=params))
 
-    def job(self, job_id: str, *, owner: str | None) -> Job:
+    def job(self, job_id: str, *, owner: JobOwner | None) -> Job:
         return Job.model_validate(self._call("GET", f"/v1/jobs/{quote(job_id)}", owner=owner))
 
-    def cancel(self, job_id: str, *, owner: str | None) -> Job:
+    def cancel(self, job_id: str, *, owner: JobOwner | None) -> Job:
         return Job.model_validate(
             self._call("POST", f"/v1/jobs/{quote(job_id)}/cancel", owner=owner)
         )
 
-    def retry(self, job_id: str, *, owner: str | None) -> Job:
+    def retry(self, job_id: str, *, owner: JobOwner | None) -> Job:
         return Job.model_validate(
             self._call("POST", f"/v1/jobs/{quote(job_id)}/retry", owner=owner)
         )
@@ -123,7 +124,7 @@ class SearchGateway:
         method: str,
         path: str,
         *,
-        owner: str | None = None,
+        owner: JobOwner | None = None,
         json: Any = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
@@ -131,7 +132,11 @@ class SearchGateway:
             raise Unavailable(
                 "search is off: set SMSFLEET_SEARCH_URL and SMSFLEET_SEARCH_TOKEN", retry_after=60
             )
-        headers = {"X-Owner": owner} if owner is not None else {}
+        headers = {}
+        if owner is not None:
+            headers["X-Owner"] = owner.name
+            if owner.since is not None:
+                headers["X-Owner-Since"] = owner.since.isoformat()
 
         def request() -> httpx.Response:
             tries = 2 if method == "GET" else 1  # only an idempotent call is repeated

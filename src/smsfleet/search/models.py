@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -36,6 +38,16 @@ class Newest(BaseModel):
 
     attempt: Timestamp | None = None
     message: Timestamp | None = None
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """Whose jobs: a user's name and when their account was made (`User.created_at`). An
+    account deleted and made again under its name is another owner, who sees none of the
+    old one's jobs. With no `since` (a client that does not say), the name alone."""
+
+    name: str
+    since: datetime | None = None
 
 
 class Algorithm(StrEnum):

@@ -17,7 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, Throttled
 from smsfleet.search.engine import score
-from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery, JobStatus, Match
+from smsfleet.search.models import (
+    Job,
+    JobCreate,
+    JobOwner,
+    JobPage,
+    JobQuery,
+    JobStatus,
+    Match,
+)
 from smsfleet.search.store import SearchStore
 
 __all__ = ["SearchService"]
@@ -71,20 +79,20 @@ class SearchService:
             flag.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _check_quota(self, owner: str) -> None:
+    def _check_quota(self, owner: JobOwner) -> None:
         active = self.store.active_jobs(owner)
         if active >= self._max_jobs:
             raise Throttled(
-                f"{owner} has {active} search jobs queued or running, the most one person may "
+                f"{owner.name} has {active} search jobs queued or running, the most one person may "
                 f"have ({self._max_jobs}): wait for one to finish, or cancel one",
                 retry_after=QUOTA_RETRY_AFTER,
             )
 
-    def create(self, data: JobCreate, *, owner: str) -> Job:
+    def create(self, data: JobCreate, *, owner: JobOwner) -> Job:
         with self._lock:
             self._check_quota(owner)
-            job = self._new_job(data, owner=owner)
-            self.store.add_job(job)
+            job = self._new_job(data, owner=owner.name)
+            self.store.add_job(job, owner_since=owner.since)
         self._submit(job)
         return job
 
@@ -100,16 +108,18 @@ class SearchService:
             created_at=self._clock.now(),
         )
 
-    def get(self, job_id: str, *, owner: str | None) -> Job:
-        job = self.store.job(job_id)
-        if job is None or (owner is not None and job.owner != owner):
+    def get(self, job_id: str, *, owner: JobOwner | None) -> Job:
+        """The job, if `owner`'s (an earlier account of its name's is as unknown as a
+        missing one); any owner's with none."""
+        job = self.store.job(job_id, owner=owner)
+        if job is None:
             raise NotFound(f"no search job {job_id!r}")
         return job
 
-    def find(self, query: JobQuery, *, owner: str | None) -> JobPage:
+    def find(self, query: JobQuery, *, owner: JobOwner | None) -> JobPage:
         return self.store.jobs(query, owner=owner)
 
-    def cancel(self, job_id: str, *, owner: str | None) -> Job:
+    def cancel(self, job_id: str, *, owner: JobOwner | None) -> Job:
         job = self.get(job_id, owner=owner)
         if job.status not in (JobStatus.queued, JobStatus.running):
             raise Conflict(f"job {job_id} is {job.status.value}: nothing to cancel")
@@ -123,7 +133,7 @@ class SearchService:
             flag.set()  # the scan stops before its next page
         return cancelled
 
-    def retry(self, job_id: str, *, owner: str | None) -> Job:
+    def retry(self, job_id: str, *, owner: JobOwner | None) -> Job:
         job = self.get(job_id, owner=owner)
         if job.status not in (JobStatus.failed, JobStatus.cancelled):
             raise Conflict(f"job {job_id} is {job.status.value}: only a failed one is retried")
@@ -140,7 +150,7 @@ class SearchService:
             }
         )
         with self._lock:
-            self._check_quota(job.owner)
+            self._check_quota(owner or self.store.owner_of(job_id) or JobOwner(job.owner))
             if not self.store.save_job(again, only_if=(job.status,)):
                 raise Conflict(f"job {job_id} changed meanwhile; look at it again")
         self._submit(again)

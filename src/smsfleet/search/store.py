@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from smsfleet.search.models import (
     Document,
     DocumentKind,
     Job,
+    JobOwner,
     JobPage,
     JobQuery,
     JobStatus,
@@ -21,7 +23,11 @@ from smsfleet.search.models import (
     Newest,
 )
 
-__all__ = ["SearchStore"]
+__all__ = ["LEGACY_SINCE", "SearchStore"]
+
+# The `owner_since` of a job written before jobs said which account of their owner's name
+# made them: such a job is taken for the account of that name made at or before it.
+LEGACY_SINCE = datetime(1970, 1, 1)
 
 metadata = sa.MetaData()
 
@@ -41,6 +47,13 @@ jobs_table = sa.Table(
     metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("owner", sa.String(64), nullable=False, index=True),
+    # When the owner's account was made: the name and it tell accounts of a name apart.
+    sa.Column(
+        "owner_since",
+        sa.DateTime,
+        nullable=False,
+        server_default=sa.text("'1970-01-01 00:00:00.000000'"),
+    ),
     sa.Column("query", sa.String(200), nullable=False),
     sa.Column("algorithm", sa.String(16), nullable=False),
     sa.Column("kinds", sa.JSON, nullable=False),
@@ -81,6 +94,18 @@ def _upgrade(engine: Engine) -> None:
             for index in table.indexes:
                 if index.name not in indexes:
                     index.create(connection)
+
+
+def _owned_by(owner: JobOwner) -> sa.ColumnElement[bool]:
+    """The jobs of `owner`: by its name and its account's creation (a job of an earlier
+    account of the name is not its; a job from before jobs said, by when it was made)."""
+    table = jobs_table
+    named = table.c.owner == owner.name
+    if owner.since is None:
+        return named
+    since = naive_utc(owner.since)
+    legacy = sa.and_(table.c.owner_since == LEGACY_SINCE, table.c.created_at >= since)
+    return sa.and_(named, sa.or_(table.c.owner_since == since, legacy))
 
 
 class SearchStore:
@@ -131,13 +156,13 @@ class SearchStore:
             rows = connection.execute(select).all()
         return Newest.model_validate({kind: at for kind, at in rows if at is not None})
 
-    def active_jobs(self, owner: str) -> int:
+    def active_jobs(self, owner: JobOwner) -> int:
         """How many of `owner`'s jobs are queued or running."""
         table = jobs_table
         count = (
             sa.select(sa.func.count())
             .select_from(table)
-            .where(table.c.owner == owner, table.c.status.in_(_ACTIVE))
+            .where(_owned_by(owner), table.c.status.in_(_ACTIVE))
         )
         with self._engine.connect() as connection:
             return int(connection.execute(count).scalar_one())
@@ -153,9 +178,11 @@ class SearchStore:
         with self._engine.begin() as connection:
             connection.execute(update)
 
-    def add_job(self, job: Job) -> None:
+    def add_job(self, job: Job, *, owner_since: datetime | None = None) -> None:
+        """Add `job`, made by the account of its owner's name made at `owner_since`."""
+        since = LEGACY_SINCE if owner_since is None else naive_utc(owner_since)
         with self._engine.begin() as connection:
-            connection.execute(sa.insert(jobs_table).values(**self._values(job)))
+            connection.execute(sa.insert(jobs_table).values(**self._values(job), owner_since=since))
 
     def save_job(
         self,
@@ -174,27 +201,38 @@ class SearchStore:
         with self._engine.begin() as connection:
             return connection.execute(update.values(**self._values(job))).rowcount == 1
 
-    def job(self, job_id: str) -> Job | None:
+    def job(self, job_id: str, *, owner: JobOwner | None = None) -> Job | None:
+        """The job, if `owner`'s (any owner's with none)."""
+        select = sa.select(jobs_table).where(jobs_table.c.id == job_id)
+        if owner is not None:
+            select = select.where(_owned_by(owner))
         with self._engine.connect() as connection:
-            row = (
-                connection.execute(sa.select(jobs_table).where(jobs_table.c.id == job_id))
-                .mappings()
-                .first()
-            )
+            row = connection.execute(select).mappings().first()
         return None if row is None else Job.model_validate(dict(row))
 
-    def jobs(self, query: JobQuery, *, owner: str | None) -> JobPage:
+    def owner_of(self, job_id: str) -> JobOwner | None:
+        """Which account made the job (by name alone for a job from before jobs said)."""
+        table = jobs_table
+        select = sa.select(table.c.owner, table.c.owner_since).where(table.c.id == job_id)
+        with self._engine.connect() as connection:
+            row = connection.execute(select).first()
+        if row is None:
+            return None
+        name, since = row
+        return JobOwner(name, None if since == LEGACY_SINCE else since.replace(tzinfo=UTC))
+
+    def jobs(self, query: JobQuery, *, owner: JobOwner | None) -> JobPage:
         table = jobs_table
         conditions = []
         if owner is not None:
-            conditions.append(table.c.owner == owner)
+            conditions.append(_owned_by(owner))
         if query.status is not None:
             conditions.append(table.c.status == query.status.value)
         if query.q:
             conditions.append(table.c.query.contains(query.q, autoescape=True))
         if query.since is not None:
             conditions.append(table.c.created_at >= naive_utc(query.since))
-        columns = [c for c in table.c if c.name != "results"]
+        columns = [c for c in table.c if c.name not in ("results", "owner_since")]
         select = (
             sa.select(*columns)
             .where(*conditions)

@@ -14,7 +14,15 @@ from smsfleet.core.errors import Forbidden
 from smsfleet.deps import BreakersDep, Context, CurrentUser, SearchDep
 from smsfleet.messages.redaction import sees_codes
 from smsfleet.search.access import check_rerun, redacted_job, searchable
-from smsfleet.search.models import Job, JobCreate, JobPage, JobQuery, JobView, RedactedJob
+from smsfleet.search.models import (
+    Job,
+    JobCreate,
+    JobOwner,
+    JobPage,
+    JobQuery,
+    JobView,
+    RedactedJob,
+)
 
 __all__ = ["breakers_router", "router", "users_router"]
 
@@ -31,9 +39,15 @@ UserId = Annotated[
 ]
 
 
-def _owner(user: User) -> str | None:
+def _account(user: User) -> JobOwner:
+    """The user's account: its name and when it was made (an account deleted and made
+    again under its name is another owner, who sees none of the old one's jobs)."""
+    return JobOwner(user.username, user.created_at)
+
+
+def _owner(user: User) -> JobOwner | None:
     """Jobs belong to their owner; an admin sees everyone's."""
-    return None if user.role is Role.admin else user.username
+    return None if user.role is Role.admin else _account(user)
 
 
 def _as_seen(user: User, job: Job) -> JobView | RedactedJob:
@@ -46,7 +60,7 @@ def _as_seen(user: User, job: Job) -> JobView | RedactedJob:
     summary="Start a search job (over attempts only below the operator role)",
 )
 def create_job(body: JobCreate, user: CurrentUser, gateway: SearchDep) -> JobView | RedactedJob:
-    return _as_seen(user, gateway.create_job(searchable(body, user.role), owner=user.username))
+    return _as_seen(user, gateway.create_job(searchable(body, user.role), owner=_account(user)))
 
 
 @router.get("/jobs", summary="Search jobs, newest first, with filters and paging")
@@ -81,18 +95,19 @@ def job_details(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> JobView
     return _as_seen(user, gateway.job(job_id, owner=_owner(user)))
 
 
-def _search_owner(user_id: UserId, user: CurrentUser, context: Context) -> str:
-    """Whose jobs the caller reaches as `user_id`: their own, or anyone's for an admin.
+def _search_owner(user_id: UserId, user: CurrentUser, context: Context) -> JobOwner:
+    """Whose jobs the caller reaches as `user_id`: their own, or anyone's for an admin
+    (the account of that name now, not an earlier one's).
 
     A dependency, so a refusal comes before the body is looked at."""
     if user_id == user.username:
-        return user_id
+        return _account(user)
     if user.role is not Role.admin:
         raise Forbidden(f"{user.username!r} may search as {user.username!r} only, not {user_id!r}")
-    return auth_service.get_user(users=context.store.users, username=user_id).username
+    return _account(auth_service.get_user(users=context.store.users, username=user_id))
 
 
-SearchOwner = Annotated[str, Depends(_search_owner)]
+SearchOwner = Annotated[JobOwner, Depends(_search_owner)]
 
 
 @users_router.post(

@@ -20,7 +20,7 @@ from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.search.app import create_search_app
-from smsfleet.search.models import Document, DocumentKind
+from smsfleet.search.models import Document, DocumentKind, JobOwner
 from smsfleet.search.service import SearchService
 from smsfleet.search.store import SearchStore
 from tests.support.api import running_api
@@ -179,7 +179,12 @@ def test_a_search_database_of_an_earlier_version_is_brought_up_to_date(tmp_path:
     store = SearchStore(engine)
     old = store.job("a")
     assert old is not None and (old.truncated, old.scanned) == (False, 0)
-    assert store.active_jobs("alice") == 0
+    assert store.active_jobs(JobOwner("alice")) == 0
+    # A job from before jobs said which account made them: the account of its owner's
+    # name made before it has it, one made after it does not.
+    before, after = (datetime(2026, 1, 5, hour, tzinfo=UTC) for hour in (11, 13))
+    assert store.job("a", owner=JobOwner("alice", before)) is not None
+    assert store.job("a", owner=JobOwner("alice", after)) is None
     indexes = {i["name"] for i in sa.inspect(engine).get_indexes("documents")}
     assert "ix_documents_kind_at" in indexes
     engine.dispose()
