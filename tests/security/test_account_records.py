@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.developer.log import RequestLog
-from smsfleet.search.gateway import SearchFeeder
 from tests.support.api import Api, running_api
-from tests.support.search import SEARCH_TOKEN, search_service
+from tests.support.search import SEARCH_TOKEN, index_one_attempt, search_service
 
 PASSWORD = "Alice-long-pass-123!"
 
@@ -96,26 +94,6 @@ def searching_api(tmp_path: Path) -> Iterator[Api]:
         yield api
 
 
-def _index_an_sms(api: Api) -> None:
-    attempt = Attempt(
-        id="f" * 32,
-        session="program4_UZ_uzmobile",
-        pair="UZ_uzmobile",
-        country="UZ",
-        operator="uzmobile",
-        program="program4",
-        phone="+998901234567",
-        leased_at=api.clock.now(),
-        completed_at=api.clock.now(),
-        outcome=Outcome.not_delivered,
-        error_code="NO_ROUTE",
-    )
-    assert api.services.dispatcher.on_report is not None
-    api.services.dispatcher.on_report(attempt)
-    feeder: SearchFeeder = api.services.search_feeder
-    feeder.flush()
-
-
 def _finished(api: Api, path: str, headers: dict[str, str]) -> dict[str, Any]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -128,7 +106,7 @@ def _finished(api: Api, path: str, headers: dict[str, str]) -> dict[str, Any]:
 
 def test_an_account_made_again_sees_none_of_the_old_ones_search_jobs(searching_api: Api) -> None:
     api = searching_api
-    _index_an_sms(api)
+    index_one_attempt(api)
     alice = _make_alice(api, "operator")
     body = {"query": "NO_ROUTE", "algorithm": "fulltext"}
     started = api.client.post("/api/v1/search/jobs", json=body, headers=alice)

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
 from smsfleet.search.app import create_search_app
+from smsfleet.search.gateway import SearchFeeder
 from tests.support.api import Api, running_api
 from tests.support.servers import ThreadedServer
 
@@ -65,3 +67,27 @@ def sending_api(tmp_path: Path, *, pair: dict[str, Any], template: dict[str, Any
             made = api.client.post(path, json=body, headers=admin)
             assert made.status_code == 201, made.text
         yield api
+
+
+def index_one_attempt(api: Api) -> str:
+    """One undelivered SMS to +998901234567 reported, and fed to the search service at once:
+    its attempt's id."""
+    attempt = Attempt(
+        id="e" * 32,
+        session="program4_UZ_uzmobile",
+        pair="UZ_uzmobile",
+        country="UZ",
+        operator="uzmobile",
+        program="program4",
+        phone="+998901234567",
+        leased_at=api.clock.now(),
+        completed_at=api.clock.now(),
+        outcome=Outcome.not_delivered,
+        error_code="NO_ROUTE",
+    )
+    state = api.services
+    assert state.dispatcher.on_report is not None  # wired: to the search feeder and metrics
+    state.dispatcher.on_report(attempt)
+    feeder: SearchFeeder = state.search_feeder
+    feeder.flush()
+    return attempt.id

@@ -6,33 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
-from smsfleet.search.gateway import SearchFeeder
 from tests.support.api import Api
-from tests.support.search import JOB_FIELDS
-
-
-def index_one_attempt(api: Api) -> str:
-    attempt = Attempt(
-        id="e" * 32,
-        session="program4_UZ_uzmobile",
-        pair="UZ_uzmobile",
-        country="UZ",
-        operator="uzmobile",
-        program="program4",
-        phone="+998901234567",
-        leased_at=api.clock.now(),
-        completed_at=api.clock.now(),
-        outcome=Outcome.not_delivered,
-        error_code="NO_ROUTE",
-    )
-    state = api.services
-    assert state.dispatcher.on_report is not None  # wired: to the search feeder and metrics
-    state.dispatcher.on_report(attempt)
-    feeder: SearchFeeder = state.search_feeder
-    feeder.flush()
-    return attempt.id
+from tests.support.search import JOB_FIELDS, index_one_attempt
 
 
 def done(api: Api, path: str, role: Role) -> dict[str, Any]:
