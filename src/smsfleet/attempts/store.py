@@ -446,19 +446,22 @@ class AttemptStore:
         newest: int,
         keys: Collection[str] | None = None,
         starts: Mapping[str, datetime] | None = None,
+        newest_sent: bool = False,
     ) -> dict[str, tuple[int, int]]:
         """Per subject: how many attempts completed in (start, end], at most its `newest`
         latest, and how many of those were delivered. Attempts broken off are not counted;
         subjects without any are left out. With `starts`, the subjects it names only (as
         `keys`), each from the later of `start` and its own start there: read together,
-        in a query for every `STARTS_CHUNK` of them, not one each."""
+        in a query for every `STARTS_CHUNK` of them, not one each. `newest_sent`: the
+        latest by lease, not by completion (an SMS given up on completes minutes after
+        those sent after it)."""
         if starts is None:
-            return self._completed_counts(by, start, end, newest, keys, None)
+            return self._completed_counts(by, start, end, newest, keys, None, newest_sent)
         own = sorted(starts.items())
         found: dict[str, tuple[int, int]] = {}
         for first in range(0, len(own), STARTS_CHUNK):
             chunk = dict(own[first : first + STARTS_CHUNK])
-            found.update(self._completed_counts(by, start, end, newest, chunk, chunk))
+            found.update(self._completed_counts(by, start, end, newest, chunk, chunk, newest_sent))
         return found
 
     def _completed_counts(
@@ -469,14 +472,16 @@ class AttemptStore:
         newest: int,
         keys: Collection[str] | None,
         starts: Mapping[str, datetime] | None,
+        newest_sent: bool,
     ) -> dict[str, tuple[int, int]]:
         c = attempts_table.c
         subject = c[by]
+        latest = c.leased_at if newest_sent else c.completed_at
         ranked = sa.select(
             subject.label("subject"),
             sa.case((c.outcome == Outcome.delivered.value, 1), else_=0).label("ok"),
             sa.func.row_number()
-            .over(partition_by=subject, order_by=(c.completed_at.desc(), c.id))
+            .over(partition_by=subject, order_by=(latest.desc(), c.id))
             .label("rank"),
         ).where(
             c.completed_at > naive_utc(start),

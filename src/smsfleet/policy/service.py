@@ -451,9 +451,15 @@ class PolicyService:
         window: Window,
         now: datetime,
         from_changes: bool = True,
+        newest_sent: bool = False,
     ) -> dict[str, WindowStats]:
         return pair_window_stats(
-            self._attempts, pairs, window=window, now=now, from_changes=from_changes
+            self._attempts,
+            pairs,
+            window=window,
+            now=now,
+            from_changes=from_changes,
+            newest_sent=newest_sent,
         )
 
     def evaluate(self) -> EvaluationResult:
@@ -529,8 +535,12 @@ class PolicyService:
         stats = self.pair_window_stats(pairs, window=self.config.window, now=now)
         newest = self.pair_window_stats(pairs, window=self.config.newest_window, now=now)
         probed = [p for p in pairs if p.state is PairState.probing]
+        # The latest probes sent: one given up on completes minutes after those sent after
+        # it, which would keep a route healed since then from its newest ten.
         newest_probes = (
-            self.pair_window_stats(probed, window=self.config.newest_probes_window, now=now)
+            self.pair_window_stats(
+                probed, window=self.config.newest_probes_window, now=now, newest_sent=True
+            )
             if probed
             else {}
         )
@@ -701,15 +711,20 @@ def pair_window_stats(
     window: Window,
     now: datetime,
     from_changes: bool = True,
+    newest_sent: bool = False,
 ) -> dict[str, WindowStats]:
     """Each pair's completed attempts in `window` ending at `now` (its newest
     `max_attempts`), from its last state change when that falls within the window:
     so a probe is judged on what it sent, and a resumed pair on what it sent since.
     A paused pair's window is not cut at its pause: its figures stay those of its route
     (what paused it), not the few sends that ended after it. Without `from_changes`, the
-    whole window (the figures up to a change, read at it). Pairs without any are left out."""
+    whole window (the figures up to a change, read at it). Pairs without any are left out.
+    `newest_sent`: the newest are the latest sent, not the latest completed."""
     since = window.since(now)
-    found = attempts.completed_counts(by="pair", start=since, end=now, newest=window.max_attempts)
+    count = window.max_attempts
+    found = attempts.completed_counts(
+        by="pair", start=since, end=now, newest=count, newest_sent=newest_sent
+    )
     # The pairs whose window starts at their change, each from its own: read together,
     # not a query each.
     changed: dict[str, datetime] = {}
@@ -719,7 +734,7 @@ def pair_window_stats(
             changed[pair.key] = changed_at
     if changed:
         own = attempts.completed_counts(
-            by="pair", start=since, end=now, newest=window.max_attempts, starts=changed
+            by="pair", start=since, end=now, newest=count, starts=changed, newest_sent=newest_sent
         )
         found.update({key: own.get(key, (0, 0)) for key in changed})
     return {

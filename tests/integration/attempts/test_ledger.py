@@ -46,6 +46,28 @@ def feed(engine: Engine, rows: Sequence[tuple[str, Outcome | None, timedelta]]) 
     )
 
 
+def test_the_newest_sent_are_counted_apart_from_the_newest_completed(
+    metrics_engine: Engine,
+) -> None:
+    """An SMS given up on completes two minutes after it was sent, after two sent later and
+    delivered: the newest two completed hold it, the newest two sent do not."""
+    given_up = attempt(0, "UZ_a", Outcome.not_delivered, NOW - timedelta(seconds=1))
+    given_up = given_up.model_copy(update={"leased_at": NOW - timedelta(seconds=121)})
+    delivered = [
+        attempt(n, "UZ_a", Outcome.delivered, NOW - timedelta(seconds=ago))
+        for n, ago in ((1, 60), (2, 30))
+    ]
+    ledger = AttemptStore(metrics_engine)
+    ledger.add_many([given_up, *delivered])
+    window: Window = {"start": NOW - timedelta(minutes=30), "end": NOW, "newest": 2}
+    assert ledger.completed_counts(by="pair", **window) == {"UZ_a": (2, 1)}
+    assert ledger.completed_counts(by="pair", newest_sent=True, **window) == {"UZ_a": (2, 2)}
+    starts = {"UZ_a": NOW - timedelta(minutes=5)}
+    assert ledger.completed_counts(by="pair", starts=starts, newest_sent=True, **window) == {
+        "UZ_a": (2, 2)
+    }
+
+
 def test_a_window_is_bounded_by_time_and_by_count(metrics_engine: Engine) -> None:
     ledger = AttemptStore(metrics_engine)
     ok, bad = Outcome.delivered, Outcome.not_delivered
