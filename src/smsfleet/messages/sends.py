@@ -86,7 +86,9 @@ class SendEvent(StrEnum):
     # unknown, so never sent again (the recipient may have its code).
     CUT_OFF_ONCE_SENT = "cut off once sent"
     CLAIM_EXPIRED = "claim expired"  # its try was not reported within the lease: the next
-    UNCLAIMED = "unclaimed"  # its program did not ask for work in time: the next
+    # Its program did not take it in time: the next; its pair stopped running meanwhile:
+    # another running pair of its country, as a try broken off.
+    UNCLAIMED = "unclaimed"
     EXHAUSTED = "exhausted"  # the last program failed it (failed, expired or unclaimed)
     UNRENDERABLE = "unrenderable"  # its template no longer fits: it can never be sent
     CANCELLED = "cancelled"  # someone cancelled it before any program held it
@@ -454,13 +456,25 @@ class Sends:
             elif now - send.waiting_since >= self._claim_timeout:
                 waited = int(self._claim_timeout.total_seconds())
                 program = send.programs[send.next_index]
-                self._next_program(
-                    send,
-                    SendEvent.UNCLAIMED,
-                    f"{program}: did not ask for work within {waited} s",
-                    expect=[("attempt_id", None), ("next_index", send.next_index)],
-                    tried=False,
-                )
+                expect: list[tuple[str, object]] = [
+                    ("attempt_id", None),
+                    ("next_index", send.next_index),
+                ]
+                pair = self._config.pairs.get(send.pair)
+                if pair is None or not pair.state.runs_sessions:
+                    # Its pair stopped running while it waited: none of its programs takes
+                    # it, and the fault is none of theirs.
+                    stopped = f"{send.pair} was {_stopped(pair)} while it waited to be sent"
+                    self._elsewhere(send, SendEvent.UNCLAIMED, stopped, stopped, expect=expect)
+                else:
+                    self._next_program(
+                        send,
+                        SendEvent.UNCLAIMED,
+                        f"{program}: did not take it within {waited} s (not leasing, or its"
+                        " number awaiting another code)",
+                        expect=expect,
+                        tried=False,
+                    )
                 moved += 1
         return moved
 
@@ -482,33 +496,53 @@ class Sends:
         if attempt.sent_at is not None:
             self._cut_off_once_sent(send, attempt, attempt.sent_at, pair, expect=expect)
             return
-        if pair is not None and pair.state.runs_sessions:
-            if send.next_index + 1 < len(send.programs):
-                self._next_program(send, SendEvent.BROKEN_OFF, why, expect=expect)
-                return
-            unsent = (
-                f"not sent: its try through {attempt.program} was broken off"
-                f" ({attempt.error_code}), and {pair.key} has no program left to try"
-            )
-        else:
+        if pair is None or not pair.state.runs_sessions:
             stopped = f"{send.pair} was {_stopped(pair)} while it was being sent"
-            country = (p for p in self._config.pairs.list() if p.country == send.country)
-            others = _runnable(p for p in country if p.key != send.pair)
-            if others:
-                other, left = others[0], len(send.programs) - send.next_index
-                changes: dict[str, object] = {
-                    "pair": other.key,
-                    "programs": other.programs[:left],
-                    "next_index": 0,
-                    "attempt_id": None,
-                    "leased_until": None,
-                    "waiting_since": self._clock.now(),
-                    "error": f"{why}: {stopped}; sent through {other.key} instead"[:512],
-                }
-                self._move(send, SendEvent.BROKEN_OFF, changes, expect=expect)
-                return
-            unsent = f"not sent: {stopped}; no other pair of {send.country} runs"
-        changes = {
+            self._elsewhere(send, SendEvent.BROKEN_OFF, f"{why}: {stopped}", stopped, expect=expect)
+            return
+        if send.next_index + 1 < len(send.programs):
+            self._next_program(send, SendEvent.BROKEN_OFF, why, expect=expect)
+            return
+        unsent = (
+            f"not sent: its try through {attempt.program} was broken off"
+            f" ({attempt.error_code}), and {pair.key} has no program left to try"
+        )
+        self._strand(send, unsent, expect=expect)
+
+    def _elsewhere(
+        self,
+        send: Send,
+        event: SendEvent,
+        why: str,
+        stopped: str,
+        *,
+        expect: list[tuple[str, object]],
+    ) -> None:
+        """Its pair stopped running (`stopped` says how) before its SMS went out: another
+        running pair of its country takes it with the tries it has left, `why` kept as its
+        error; with none, it ends NOT_SENT saying why."""
+        country = (p for p in self._config.pairs.list() if p.country == send.country)
+        others = _runnable(p for p in country if p.key != send.pair)
+        if not others:
+            self._strand(
+                send, f"not sent: {stopped}; no other pair of {send.country} runs", expect=expect
+            )
+            return
+        other, left = others[0], len(send.programs) - send.next_index
+        changes: dict[str, object] = {
+            "pair": other.key,
+            "programs": other.programs[:left],
+            "next_index": 0,
+            "attempt_id": None,
+            "leased_until": None,
+            "waiting_since": self._clock.now(),
+            "error": f"{why}; sent through {other.key} instead"[:512],
+        }
+        self._move(send, event, changes, expect=expect)
+
+    def _strand(self, send: Send, unsent: str, *, expect: list[tuple[str, object]]) -> None:
+        """Nothing left to carry it: NOT_SENT, saying why."""
+        changes: dict[str, object] = {
             "attempt_id": None,
             "leased_until": None,
             "error": unsent[:512],

@@ -444,6 +444,39 @@ def test_stuck_sends_move_on(world: World) -> None:
     assert world.sends.send(send.id).status is SendStatus.DONE
 
 
+@pytest.mark.parametrize("another_pair", [False, True], ids=["alone", "another_pair_runs"])
+def test_a_send_whose_pair_stops_while_it_waits_is_not_blamed_on_a_program(
+    world: World, another_pair: bool
+) -> None:
+    """The policy paused its pair before any program took it: no program of it ever will,
+    and the fault is none of theirs. Another running pair of the country takes it, as a
+    try broken off would go; with none, it is not sent, saying why."""
+    if another_pair:
+        _add_beeline(world)
+    send = world.sends.create_send(
+        SendRequest(phone=CUSTOMER, text="x", pair="UZ_uzmobile"), actor="alice"
+    )
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    paused = {"state": PairState.paused, "state_actor": "policy"}
+    world.store.pairs.replace(pair.model_copy(update=paused))
+    world.clock.advance(121)
+    assert world.sends.run_jobs() == 1
+    moved = world.sends.send(send.id)
+    stopped = "UZ_uzmobile was paused by the policy while it waited to be sent"
+    if another_pair:
+        assert (moved.status, moved.pair, moved.next_index) == (
+            SendStatus.PENDING,
+            "UZ_beeline",
+            0,
+        )
+        assert moved.error == f"{stopped}; sent through UZ_beeline instead"
+    else:
+        assert moved.status is SendStatus.NOT_SENT
+        assert moved.error == f"not sent: {stopped}; no other pair of UZ runs"
+    assert "did not" not in (moved.error or "")
+
+
 def test_the_cap_holds_while_on_demand_and_routine_sends_mix(world: World) -> None:
     sends = [
         world.sends.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
