@@ -328,7 +328,8 @@ def _verdict(
             return Verdict(
                 None,
                 f"probing: {stats.samples} of the {config.probe_samples} probes a decision "
-                f"needs have completed, {stats.delivered} delivered",
+                f"needs {'has' if stats.samples == 1 else 'have'} completed,"
+                f" {stats.delivered} delivered",
             )
         if (over := over_resume()) is not None:
             said, look = over

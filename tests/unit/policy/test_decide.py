@@ -250,6 +250,13 @@ def test_reasons_carry_the_figures() -> None:
         ),
         (
             pair(PR),
+            WindowStats(1, 0),
+            None,
+            False,
+            "probing: 1 of the 10 probes a decision needs has completed, 0 delivered",
+        ),
+        (
+            pair(PR),
             WindowStats(10, 9),
             None,
             False,
