@@ -459,6 +459,12 @@ def _reason(
     # Its sessions started less than the window ago: the count is not full yet, and the
     # cycle a capacity is reckoned on may not be measured yet.
     young = "" if starting_for is None else f"{max(0, int(starting_for.total_seconds()))} s"
+    if goal.test_numbers == 0:
+        # Its sessions run idle, each lease answered `wait`: no pace to reckon with.
+        return ReasonKind.numbers_busy, (
+            "no test numbers: its pairs with sessions wanted running have none, so nothing"
+            f" is sent; add test numbers to them{paused}"
+        )
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         # Said first even when starting: too few numbers or sessions show at once.
         settling = f" (its sessions have run for {young}: the pace is still measured)"

@@ -164,6 +164,21 @@ def test_every_test_number_awaiting_a_code_is_named_with_the_figures() -> None:
     assert goal.reason_kind is ReasonKind.numbers_busy
 
 
+def test_a_country_whose_running_pairs_have_no_test_number_is_told_so() -> None:
+    """Not "0 numbers, 0 attempts at once, at 0 s per SMS": it sends nothing at all."""
+    goal = _goal(
+        pairs=[_pair("KZ_beeline", phones=0)],
+        running={"KZ_beeline": SessionState.running},
+        grants=0,
+        outlook=_outlook(0, 0.0, 0, country="KZ"),
+    )
+    assert goal.reason == (
+        "no test numbers: its pairs with sessions wanted running have none, so nothing is"
+        " sent; add test numbers to them"
+    )
+    assert goal.reason_kind is ReasonKind.numbers_busy
+
+
 def test_sessions_at_their_in_flight_limit_are_named() -> None:
     goal = _goal(
         pairs=[_pair("UZ_uzmobile", phones=20)],
