@@ -394,7 +394,8 @@ class Send(BaseModel):
     sent_at: Timestamp | None = Field(
         default=None,
         description="When an SMS of this send last reached the gateway, through any of its"
-        " tries; None while none has. Sent again, the number gets a second SMS",
+        " tries, as its program reported it: known once a try reports (its outcome, or a"
+        " break-off), None until then. Sent again, the number gets a second SMS",
     )
     actor: str
     created_at: Timestamp
