@@ -40,6 +40,7 @@ from smsfleet.sessions.models import (
     SessionState,
     SessionStatus,
     drains,
+    exit_said,
 )
 from smsfleet.sessions.service import SPEC_DECIDED_ON, sync_specs
 from smsfleet.stores import ConfigStore
@@ -637,7 +638,7 @@ class Supervisor:
             S.exited,
             EventKind.exited,
             now,
-            "stopped" if expected else "exited unexpectedly",
+            "stopped" if expected else f"unexpectedly: {exit_said(exit_code, exit_recorded)}",
             exit_code=exit_code,
             exit_recorded=exit_recorded,
             log_tail=lines,

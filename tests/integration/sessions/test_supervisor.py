@@ -72,6 +72,8 @@ def test_a_killed_program_is_detected_and_restarted_after_backoff(fleet: Fleet) 
     assert status.backoff_until is not None
     (backoff,) = [event for event in fleet.events if event.kind == "backoff"]
     assert backoff.reason == f"retry at {status.backoff_until:%H:%M:%S} UTC"
+    (exited,) = [event for event in fleet.events if event.kind == "exited"]
+    assert exited.reason == "unexpectedly: killed by signal 9 (SIGKILL)"  # how, in words
     supervisor.reconcile_once()
     assert fleet.screens() == []  # still backing off: 1 s has not passed
     fleet.clock.advance(1)
