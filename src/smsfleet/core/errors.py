@@ -34,6 +34,19 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     code = "conflict"
 
+    @classmethod
+    def check_room(
+        cls, held: int, adding: int, limit: int | None, *, would: str, setting: str, remedy: str
+    ) -> None:
+        """Refuses what would take `held` records past `limit` (None: no bound): `would`
+        says what there would be (`the fleet would hold {total} pairs`), `setting` names
+        the limit, `remedy` what to do."""
+        total = held + adding
+        if adding and limit is not None and total > limit:
+            raise cls(
+                f"{would.format(total=total)}, more than the {limit} {setting} allows: {remedy}"
+            )
+
 
 class ForceRequired(Conflict):
     """A protected change (high-priority pair) was asked for without `force`."""

@@ -65,12 +65,14 @@ def _check_template_room(
     them all, each with up to 20 provider bodies. `besides`: the one already written."""
     if max_templates is None:
         return
-    held = sum(1 for template in templates.list() if template.id != besides)
-    if held + 1 > max_templates:
-        raise Conflict(
-            f"there would be {held + 1} message templates, more than the {max_templates}"
-            " SMSFLEET_MAX_TEMPLATES allows: remove unused templates, or raise it"
-        )
+    Conflict.check_room(
+        sum(1 for template in templates.list() if template.id != besides),
+        1,
+        max_templates,
+        would="there would be {total} message templates",
+        setting="SMSFLEET_MAX_TEMPLATES",
+        remedy="remove unused templates, or raise it",
+    )
 
 
 def update_template(

@@ -342,13 +342,14 @@ def _check_session_room(
     written, whose sessions are the `adding`."""
     if adding == 0 or max_sessions is None:
         return
-    held = sum(len(pair.programs) for pair in pairs.list() if pair.key != besides)
-    if held + adding > max_sessions:
-        raise Conflict(
-            f"the fleet would hold {held + adding} sessions, more than the"
-            f" {max_sessions} SMSFLEET_MAX_SESSIONS allows: remove unused pairs or programs,"
-            " or raise it for hosts that run that many programs"
-        )
+    Conflict.check_room(
+        sum(len(pair.programs) for pair in pairs.list() if pair.key != besides),
+        adding,
+        max_sessions,
+        would="the fleet would hold {total} sessions",
+        setting="SMSFLEET_MAX_SESSIONS",
+        remedy="remove unused pairs or programs, or raise it for hosts that run that many programs",
+    )
 
 
 def _check_pair_room(pairs: RecordStore[Pair], max_pairs: int | None, *, besides: str = "") -> None:
@@ -357,12 +358,14 @@ def _check_pair_room(pairs: RecordStore[Pair], max_pairs: int | None, *, besides
     written, the one being added."""
     if max_pairs is None:
         return
-    held = sum(1 for pair in pairs.list() if pair.key != besides)
-    if held + 1 > max_pairs:
-        raise Conflict(
-            f"the fleet would hold {held + 1} pairs, more than the {max_pairs}"
-            " SMSFLEET_MAX_PAIRS allows: delete unused pairs, or raise it"
-        )
+    Conflict.check_room(
+        sum(1 for pair in pairs.list() if pair.key != besides),
+        1,
+        max_pairs,
+        would="the fleet would hold {total} pairs",
+        setting="SMSFLEET_MAX_PAIRS",
+        remedy="delete unused pairs, or raise it",
+    )
 
 
 def _guard_marking(actor: User | Actor) -> None:
