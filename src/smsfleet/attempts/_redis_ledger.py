@@ -32,8 +32,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
@@ -42,11 +40,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from smsfleet.attempts.ledger import ReportBeforeLease
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.loop_redis import LoopRedis
 
 __all__ = ["LoopReports", "RedisLedger"]
-
-# Connections of the event loop's own client (`loop_client`).
-LOOP_CONNECTIONS = 64
 
 log = logging.getLogger("smsfleet.attempts")
 
@@ -249,22 +245,10 @@ class RedisLedger:
         )
         return cls(client, store=store, prefix=prefix, owns_client=True, url=url)
 
-    def loop_client(self) -> aioredis.Redis | None:
+    def loop_client(self) -> LoopRedis | None:
         """A client of its own for the running event loop, on this ledger's Redis (None:
         this ledger does not know its URL). The caller closes it on that loop."""
-        if self._url is None:
-            return None
-        # Requests on the loop are not held to the thread pool's 40 at a time: past the
-        # pool's connections one waits for a free one (a plain pool would fail it).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            self._url,
-            max_connections=LOOP_CONNECTIONS,
-            timeout=5,
-            socket_timeout=5,
-            socket_connect_timeout=1,
-            retry=AsyncRetry(NoBackoff(), 1),
-        )
-        return aioredis.Redis.from_pool(pool)
+        return None if self._url is None else LoopRedis.from_url(self._url)
 
     # --- the hot path ----------------------------------------------------------------
 
@@ -451,11 +435,11 @@ class RedisLedger:
 
 
 class LoopReports:
-    """`RedisLedger.report` on an event loop (`redis.asyncio`): the same script, with no
+    """`RedisLedger.report` on an event loop (`LoopRedis`): the same script, with no
     trip to a thread; only an attempt the ledger does not hold goes to a thread, for its
     SQL store (blocking)."""
 
-    def __init__(self, ledger: RedisLedger, client: aioredis.Redis) -> None:
+    def __init__(self, ledger: RedisLedger, client: LoopRedis) -> None:
         self._ledger = ledger
         self._script = client.register_script(_REPORT)
 

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts._redis_ledger import FORGET_OPEN_AFTER, LEASE_FUNCTIONS
 from smsfleet.attempts.models import Attempt
 from smsfleet.core.clock import Clock
+from smsfleet.core.loop_redis import LoopRedis
 from smsfleet.dispatch._redis_limiter import DECIDE_FUNCTION, RedisLimiter
 from smsfleet.dispatch.admission import Admitted, Entry
 from smsfleet.dispatch.limiter import Decision, LimiterUnavailable, from_ms, to_ms
@@ -105,7 +105,7 @@ class RedisAdmission:
             raise LimiterUnavailable(f"Redis: {error}") from error
         return self.admitted(reply, at=at)
 
-    def on_loop(self, client: aioredis.Redis) -> LoopAdmission:
+    def on_loop(self, client: LoopRedis) -> LoopAdmission:
         """`admit` from the running event loop, through `client` (its own, on this Redis)."""
         return LoopAdmission(self, client)
 
@@ -149,10 +149,10 @@ class RedisAdmission:
 
 
 class LoopAdmission:
-    """`RedisAdmission.admit` on an event loop (`redis.asyncio`): the same script, with
+    """`RedisAdmission.admit` on an event loop (`LoopRedis`): the same script, with
     no trip to a thread."""
 
-    def __init__(self, admission: RedisAdmission, client: aioredis.Redis) -> None:
+    def __init__(self, admission: RedisAdmission, client: LoopRedis) -> None:
         self._admission = admission
         self._admit = client.register_script(ADMIT)
 
