@@ -575,8 +575,17 @@ class Dispatcher:
                     pair, program, cap=cap, cycle=cycles[pair.key]
                 )
                 in_flight[pair.key] = min(granted, len(pair.phone_numbers))
+            # A probed pair sends one probe per interval, however many of its sessions
+            # may carry one.
+            interval = self.policy.probe_interval.total_seconds()
+            probed = {pair.key for pair, _ in sessions if pair.state is PairState.probing}
+            for key in probed:
+                in_flight[key] = min(in_flight[key], max(1, math.ceil(cycles[key] / interval)))
             # Each pair sends at its own pace; the country's capacity is their sum.
-            capacity = sum(in_flight[key] * 60 / max(cycles[key], 0.001) for key in in_flight)
+            capacity = 0.0
+            for key, carried in in_flight.items():
+                pace = carried * 60 / max(cycles[key], 0.001)
+                capacity += min(pace, 60 / interval) if key in probed else pace
             total = sum(in_flight.values())
             outlooks[code] = Outlook(
                 country=code,

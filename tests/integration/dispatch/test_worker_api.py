@@ -434,6 +434,17 @@ def test_a_probed_pair_carries_one_attempt_at_a_time(ready: Worker) -> None:
     assert answers == [("send", 1), ("wait", 1), ("send", 1)]
 
 
+def test_a_probed_pairs_capacity_is_its_probes_pace(ready: Worker) -> None:
+    """Two sessions may each carry a probe, but the pair sends one per probe interval
+    (30 s): its country's goal reckons 2 a minute, not what two attempts at once of a
+    30 s cycle would send (4)."""
+    ready.add_session("program2")
+    ready.update_pair(state=PairState.probing)
+    ready.clock.advance(6)  # the session counts are taken afresh
+    [goal] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
+    assert (goal.in_flight_limit, goal.cycle_seconds, goal.capacity_per_minute) == (1, 30, 2)
+
+
 def test_a_pairs_sessions_share_its_test_numbers(ready: Worker) -> None:
     """One session that asks again first must not hold every number of the pair."""
     other = ready.add_session("program2")
