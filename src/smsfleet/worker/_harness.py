@@ -22,11 +22,13 @@ import contextlib
 import dataclasses
 import inspect
 import random
+import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -90,6 +92,38 @@ def mask_phone(phone: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# What a session's log says of an error is cut to this many characters.
+ERROR_TEXT_MAX = 300
+HIDDEN = "•••"
+# A URL in an error's text: its scheme, its user and password (dropped), its host and path,
+# then its query and fragment (dropped).
+_URL = re.compile(
+    r"""(?i)\b([a-z][a-z0-9+.-]*://)(?:[^\s/?#'"<>@]*@)?([^\s?#'"<>]*)(?:[?#][^\s'"<>]*)?"""
+)
+# Control characters (CR, LF, ESC...), invisible format ones and line separators.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def error_text(exc: BaseException, *, hide: Iterable[str | None] = (), named: bool = True) -> str:
+    """An exception as a session's log may say it, which a viewer reads: its type name
+    (unless not `named`) and its text without any URL's query, fragment or password, with
+    each of `hide` (an attempt's code, number and message) as `•••`, control characters
+    as spaces (no line of its own), at most `ERROR_TEXT_MAX` characters long."""
+    text = _scrubbed(str(exc), hide)
+    return f"{type(exc).__name__}: {text}" if named else text
+
+
+def _scrubbed(text: str, hide: Iterable[str | None] = ()) -> str:
+    text = _URL.sub(r"\1\2", text)
+    # The longest first: a message may hold the code.
+    for secret in sorted({s for s in hide if s}, key=len, reverse=True):
+        text = text.replace(secret, HIDDEN)
+    text = "".join(" " if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text)
+    if len(text) > ERROR_TEXT_MAX:
+        text = text[: ERROR_TEXT_MAX - 1] + "…"
+    return text
 
 
 def _utc_now() -> datetime:
@@ -160,6 +194,9 @@ class Worker:
         # While the control plane asks to be left alone (429 and its Retry-After), when
         # (monotonic) the reports waiting in the spool are sent again.
         self._reports_held_until = 0.0
+        # The codes of the attempts in flight that have come, by trigger id: kept out of
+        # what the log says of their errors.
+        self._codes_came: dict[str, str] = {}
 
     # -- control -----------------------------------------------------------------------------
 
@@ -282,14 +319,18 @@ class Worker:
                 lease = self._cp.lease(self._carried())
             except ControlPlaneUnavailable as exc:
                 if not unreachable:
-                    self.log(f"control plane unreachable ({exc}); no SMS is sent until it answers")
+                    self.log(
+                        f"control plane unreachable ({error_text(exc, named=False)});"
+                        " no SMS is sent until it answers"
+                    )
                     unreachable = True
                 delay = exc.retry_after or backoff * random.uniform(0.8, 1.2)
                 backoff = min(backoff * 2, self._backoff_max)
                 self._stop.wait(delay)
                 continue
             except ControlPlaneRejected as exc:
-                self.log(f"control plane refused the lease: {exc}; exiting")
+                why = error_text(exc, named=False)
+                self.log(f"control plane refused the lease: {why}; exiting")
                 return EXIT_REFUSED
             if unreachable:
                 self.log("control plane reachable again")
@@ -422,8 +463,17 @@ class Worker:
         except Exception as exc:  # a program's bug must not end the session
             report = dataclasses.replace(report, error_code=type(exc).__name__)
             report_exception(exc, trigger_id=attempt.trigger_id)
+        finally:
+            self._codes_came.pop(attempt.trigger_id, None)
         self._log_attempt(report, attempt.phone, time.monotonic() - started)
         return report
+
+    def _secrets(self, attempt: Attempt) -> list[str | None]:
+        """What an attempt's errors must not show in the log: its code (once it came), its
+        test number (with and without its +) and the message it was to send."""
+        phone = attempt.phone
+        code = self._codes_came.get(attempt.trigger_id)
+        return [code, phone, phone.lstrip("+"), attempt.message]
 
     def _heartbeats(self) -> None:
         interval = self.settings.heartbeat_interval
@@ -460,8 +510,11 @@ class Worker:
             report = self._attempt(attempt, report)
         except Exception as exc:  # a program's bug must not end the session
             report = dataclasses.replace(report, outcome="error", error_code=type(exc).__name__)
-            self.log(f"trigger={grant.trigger_id} failed: {type(exc).__name__}: {exc}")
+            why = error_text(exc, hide=self._secrets(attempt))
+            self.log(f"trigger={grant.trigger_id} failed: {why}")
             report_exception(exc, trigger_id=grant.trigger_id)
+        finally:
+            self._codes_came.pop(attempt.trigger_id, None)
         self._log_attempt(report, grant.phone, time.monotonic() - started)
         return report
 
@@ -513,6 +566,7 @@ class Worker:
             timed_out = "lease_timeout" if cut_by_lease else "gateway_timeout"
             return dataclasses.replace(report, outcome="not_delivered", error_code=timed_out)
         assert delivery.code is not None
+        self._codes_came[attempt.trigger_id] = delivery.code
         report = dataclasses.replace(
             report, outcome="delivered", delivered_at=delivery.delivered_at or self._now()
         )
@@ -521,7 +575,8 @@ class Worker:
             submitted = submitter.SumitOtp(gateway_id, delivery.code)
         except Exception as exc:
             # The SMS did arrive: the route worked, only the hand-back failed.
-            self.log(f"trigger={attempt.trigger_id} submit failed: {type(exc).__name__}: {exc}")
+            why = error_text(exc, hide=self._secrets(attempt))
+            self.log(f"trigger={attempt.trigger_id} submit failed: {why}")
             report_exception(exc, trigger_id=attempt.trigger_id)
             return dataclasses.replace(report, error_code="submit_failed")
         if submitted is False:
@@ -631,7 +686,8 @@ class Worker:
                 )
 
     def _on_rejected(self, path: Path, exc: ControlPlaneRejected) -> None:
-        self.log(f"report {path.name} refused ({exc}); kept in {self.spool.rejected}")
+        why = error_text(exc, named=False)
+        self.log(f"report {path.name} refused ({why}); kept in {self.spool.rejected}")
 
     def _log_attempt(self, report: Report, phone: str, elapsed: float) -> None:
         # A delivery's latency is from its send to its code; any other outcome says how
@@ -647,8 +703,8 @@ class Worker:
             f"outcome={report.outcome}",
             took,
         ]
-        if report.error_code:
-            parts.append(f"error={report.error_code}")
+        if report.error_code:  # a program's or a provider's word: one line, no URL's query
+            parts.append(f"error={_scrubbed(report.error_code, [phone])}")
         self.log(" ".join(parts))
 
 
