@@ -768,6 +768,25 @@ class Dispatcher:
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())
 
+    def check_session(self, *, session: str) -> None:
+        """Raise `NotFound` when `session` has no spec (removed, its pair deleted): its
+        token still verifies (it is derived from the name), but there is nothing to keep
+        alive or reconcile. Read as a lease reads it: from the config in memory, looked
+        at again at most every `config_max_age`."""
+        with self._one_read():
+            if self.config_store.session_specs.get(session) is None:
+                raise NotFound(f"unknown session {session!r}")
+
+    def check_session_on_loop(self, *, session: str) -> bool:
+        """`check_session` from the event loop; False when it must be made in a thread
+        (the config to read again)."""
+        try:
+            with nonblocking():
+                self.check_session(session=session)
+        except WouldBlock:
+            return False
+        return True
+
     def heartbeats(self) -> dict[str, datetime]:
         """The last sign of life of every session (lease, report or heartbeat)."""
         return self._heartbeats.all()

@@ -73,6 +73,14 @@ async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Se
     return found, services
 
 
+async def _check_session(services: Services, session: str) -> None:
+    """404 for a session with no spec (a removed one's token still verifies), as a lease
+    reads it: from the config in memory, else once in the thread pool."""
+    dispatcher = services.dispatcher
+    if not dispatcher.check_session_on_loop(session=session):
+        await run_in_threadpool(dispatcher.check_session, session=session)
+
+
 # The lease and the report answer bytes made here, on the event loop: FastAPI would
 # otherwise check a sync route's answer against its model in a second trip to the
 # thread pool. Their models still document them (`response_model`).
@@ -129,6 +137,7 @@ async def report(request: Request) -> Response:
 )
 async def heartbeat(request: Request) -> Response:
     body, services = await _authenticated(request, HeartbeatRequest)
+    await _check_session(services, body.session)
     # Kept in memory (written to SQL by a timer): nothing here blocks the event loop.
     services.dispatcher.heartbeat(session=body.session)
     return Response(status_code=204)
@@ -145,6 +154,7 @@ async def ended(request: Request) -> Response:
     alerted) at once rather than at the supervisor's next tick, which stays the safety
     net."""
     body, services = await _authenticated(request, EndedRequest)
+    await _check_session(services, body.session)
     await run_in_threadpool(services.sessions.supervisor.program_ended, body.session, body.pid)
     return Response(status_code=204)
 

@@ -177,10 +177,15 @@ class Supervisor:
         Heard once per run, and only by the leader: the word comes with the session's
         worker token, which its program holds too, and must not keep the supervisor
         looking at every host many times a second. A word for a run other than the one
-        recorded (an earlier run's, late) is left to the ticks, which stay the safety net.
+        recorded (an earlier run's, late) is left to the ticks, which stay the safety net,
+        and so is a word for a session with no spec (removed).
         """
         status = (self._statuses or {}).get(name)
         if not self.leading or (status is not None and status.pid not in (None, pid or status.pid)):
+            return
+        if status is None and self._store.session_specs.get(name) is None:
+            # No run known and no spec (the session removed): nothing to reconcile, and
+            # each word naming another pid must not wake the loop again.
             return
         # A leader that has not looked at the session yet (it does at once) knows no run.
         run = (pid, None) if status is None else (status.pid, status.started_at)
