@@ -10,6 +10,7 @@ from typing import Any
 
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.auth.models import Role
+from smsfleet.core.clock import Clock
 from smsfleet.core.settings import Settings
 from smsfleet.search.app import create_search_app
 from smsfleet.search.gateway import SearchFeeder
@@ -37,11 +38,14 @@ JOB_FIELDS = {
 
 
 @contextmanager
-def search_service(tmp_path: Path) -> Iterator[ThreadedServer]:
-    """The search service, served by a thread on a free port, its data in `tmp_path`."""
-    settings = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN)
-    settings.data_dir.mkdir()
-    server = ThreadedServer(create_search_app(settings))
+def search_service(
+    tmp_path: Path, *, clock: Clock | None = None, **settings: Any
+) -> Iterator[ThreadedServer]:
+    """The search service, served by a thread on a free port, its data in `tmp_path`, with
+    `settings` over the defaults (and `clock`, else the system's)."""
+    config = Settings(data_dir=tmp_path / "search", search_token=SEARCH_TOKEN, **settings)
+    config.data_dir.mkdir()
+    server = ThreadedServer(create_search_app(config, clock=clock))
     server.start()
     try:
         yield server

@@ -248,6 +248,15 @@ class SearchSettings(_Group):
         ge=1,
         description="Matches one search job holds; at this many it stops and says truncated",
     )
+    kept_jobs_per_user: int = Field(
+        default=100,
+        ge=1,
+        description="Search jobs one person keeps, finished or not: a new one drops their oldest"
+        " finished ones past it",
+    )
+    job_retention_days: int = Field(
+        default=7, ge=1, le=3650, description="Finished search jobs are deleted this long after"
+    )
 
 
 class SendSettings(_Group):

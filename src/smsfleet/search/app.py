@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Query, status
@@ -60,6 +60,8 @@ def create_search_app(settings: Settings, *, clock: Clock | None = None) -> Fast
         clock=clock or SystemClock(),
         max_jobs_per_user=settings.search.max_jobs_per_user,
         max_matches=settings.search.max_matches,
+        kept_jobs_per_user=settings.search.kept_jobs_per_user,
+        retention=timedelta(days=settings.search.job_retention_days),
     )
 
     @asynccontextmanager

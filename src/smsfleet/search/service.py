@@ -3,7 +3,10 @@ per worker, cancel and retry them.
 
 A job scans the index a page at a time and checks between pages whether it was
 cancelled; it holds at most `max_matches` matches (then stops, `truncated`), and one
-person has at most `max_jobs_per_user` jobs queued or running.
+person has at most `max_jobs_per_user` jobs queued or running. Finished jobs are bounded
+too: one person keeps at most `kept_jobs_per_user` jobs in all (a new job drops their
+oldest finished ones past it), and everyone's finished longer than `retention` ago go
+(at start, and when a job is made, at most every PURGE_EVERY).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, Throttled
@@ -36,6 +40,7 @@ log = logging.getLogger("smsfleet.search")
 _ACTIVE = (JobStatus.queued, JobStatus.running)
 QUOTA_RETRY_AFTER = 5  # seconds: a job of a few pages is done by then
 PROGRESS_EVERY = 0.25  # seconds between two writes of a running job's progress
+PURGE_EVERY = timedelta(minutes=10)  # between two purges of jobs past their retention
 
 
 class SearchService:
@@ -48,6 +53,8 @@ class SearchService:
         max_jobs_per_user: int = 5,
         max_matches: int = 10_000,
         page_size: int = 500,
+        kept_jobs_per_user: int = 100,
+        retention: timedelta = timedelta(days=7),
     ) -> None:
         self.store = store
         self._clock = clock
@@ -55,6 +62,9 @@ class SearchService:
         self._max_jobs = max_jobs_per_user
         self._max_matches = max_matches
         self._page_size = page_size
+        self._kept_jobs = kept_jobs_per_user
+        self._retention = retention
+        self._purged_at: datetime | None = None
         # One flag per queued or running job of this process, set by cancel.
         self._cancels: dict[str, threading.Event] = {}
         self._lock = threading.Lock()  # counting a person's jobs and adding one are one step
@@ -67,7 +77,8 @@ class SearchService:
             return self._scanning
 
     def resume(self) -> None:
-        """Jobs cut short by a restart run again."""
+        """Jobs cut short by a restart run again; those past their retention go."""
+        self._purge()
         for job in self.store.unfinished():
             queued = job.model_copy(update={"status": JobStatus.queued, "started_at": None})
             self.store.save_job(queued)
@@ -79,7 +90,8 @@ class SearchService:
             flag.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _check_quota(self, owner: JobOwner) -> None:
+    def _check_quota(self, owner: JobOwner) -> int:
+        """How many of `owner`'s jobs are queued or running; Throttled at the most."""
         active = self.store.active_jobs(owner)
         if active >= self._max_jobs:
             raise Throttled(
@@ -87,14 +99,27 @@ class SearchService:
                 f"have ({self._max_jobs}): wait for one to finish, or cancel one",
                 retry_after=QUOTA_RETRY_AFTER,
             )
+        return active
 
     def create(self, data: JobCreate, *, owner: JobOwner) -> Job:
         with self._lock:
-            self._check_quota(owner)
+            active = self._check_quota(owner)
             job = self._new_job(data, owner=owner.name)
             self.store.add_job(job, owner_since=owner.since)
+            # Finishing adds no job: at most `kept_jobs_per_user` in all, new and active too.
+            self.store.drop_finished(owner, keep=max(self._kept_jobs - active - 1, 0))
+        if self._purged_at is None or self._clock.now() - self._purged_at >= PURGE_EVERY:
+            self._purge()
         self._submit(job)
         return job
+
+    def _purge(self) -> None:
+        """Everyone's jobs finished longer than the retention ago go."""
+        now = self._clock.now()
+        self._purged_at = now
+        purged = self.store.purge_finished(before=now - self._retention)
+        if purged:
+            log.info("%d search jobs finished over %s ago deleted", purged, self._retention)
 
     def _new_job(self, data: JobCreate, *, owner: str) -> Job:
         return Job(

@@ -73,6 +73,12 @@ _TIMES = ("created_at", "started_at", "finished_at")
 _ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
 
 
+def _finished_at() -> sa.ColumnElement[datetime]:
+    """When a job finished (one that does not say: when it was made)."""
+    table = jobs_table
+    return sa.func.coalesce(table.c.finished_at, table.c.created_at, type_=sa.DateTime)
+
+
 def _upgrade(engine: Engine) -> None:
     """Bring a database made by an earlier version to this schema: the columns added
     since (each with a server default) and the indexes."""
@@ -250,6 +256,31 @@ class SearchStore:
             offset=query.offset,
             limit=query.limit,
         )
+
+    def drop_finished(self, owner: JobOwner, *, keep: int) -> int:
+        """Delete `owner`'s finished jobs, with their results, but the `keep` that finished
+        last, in one statement; how many went. Queued and running ones stay."""
+        table = jobs_table
+        finished = sa.and_(_owned_by(owner), table.c.status.not_in(_ACTIVE))
+        kept = (
+            sa.select(table.c.id)
+            .where(finished)
+            .order_by(_finished_at().desc(), table.c.id.desc())
+            .limit(keep)
+        )
+        delete = sa.delete(table).where(finished, table.c.id.not_in(kept))
+        with self._engine.begin() as connection:
+            return connection.execute(delete).rowcount
+
+    def purge_finished(self, *, before: datetime) -> int:
+        """Delete everyone's jobs that finished before `before`, in one statement; how many
+        went."""
+        table = jobs_table
+        delete = sa.delete(table).where(
+            table.c.status.not_in(_ACTIVE), _finished_at() < naive_utc(before)
+        )
+        with self._engine.begin() as connection:
+            return connection.execute(delete).rowcount
 
     def unfinished(self) -> list[Job]:
         select = sa.select(jobs_table).where(jobs_table.c.status.in_(_ACTIVE))
