@@ -17,11 +17,12 @@ from starlette.types import Message
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC, Role
 from smsfleet.auth.throttle import client_key
-from smsfleet.core.errors import Unauthorized
+from smsfleet.core.errors import NotFound, Unauthorized
 from smsfleet.core.security import TokenClaims
 from smsfleet.deps import forwarded_client
 from smsfleet.messages.models import Send
 from smsfleet.messages.redaction import redacted_send, sees_codes
+from smsfleet.sessions import service as sessions_service
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
 from smsfleet.wiring import Services
@@ -48,19 +49,33 @@ RECHECK_SECONDS = 30.0
 # A followed log starts with its last lines again (the dashboard drops what its first
 # page already holds): lines written between that page's read and the follow are kept.
 FOLLOW_BACKLOG = 16 * 1024
+# A followed log stops being read within this long of its session's deletion.
+SESSION_RECHECK_SECONDS = 5.0
 
 
 class _LogFollower:
-    """New lines of the session logs this socket follows."""
+    """New lines of the session logs this socket follows: of sessions that exist (as
+    `GET /api/v1/sessions/{name}/logs` reads), until they are deleted."""
 
     def __init__(self, context: Services) -> None:
         self._context = context
         self._cursors: dict[str, LogCursor] = {}
+        self._checked = time.monotonic()
+
+    def _exists(self, name: str) -> bool:
+        try:
+            sessions_service.check_exists(store=self._context.store, name=name)
+        except NotFound:
+            return False
+        return True
 
     def follow(self, name: str) -> None:
-        """Blocking (a remote host's log is a round trip away): call it in a thread."""
+        """Blocking (a remote host's log is a round trip away): call it in a thread. A
+        name of no session (a deleted one's) is ignored, as an ill-formed one is."""
         if len(self._cursors) < MAX_FOLLOWED and name not in self._cursors:
             try:
+                if not self._exists(name):
+                    return
                 backend = self._context.sessions.backend_of(name)
                 self._cursors[name] = LogCursor(backend, name, backlog=FOLLOW_BACKLOG)
             except Exception as error:  # an unknown or unreachable host: nothing to follow
@@ -74,6 +89,16 @@ class _LogFollower:
         return bool(self._cursors)
 
     def read_new(self) -> dict[str, list[str]]:
+        """Blocking: call it in a thread."""
+        if time.monotonic() - self._checked >= SESSION_RECHECK_SECONDS:
+            self._checked = time.monotonic()
+            try:
+                gone = [name for name in list(self._cursors) if not self._exists(name)]
+            except Exception as error:  # the store away: checked again next time
+                log.warning("checking the followed sessions: %s", error)
+                gone = []
+            for name in gone:
+                self.unfollow(name)  # its session was deleted
         found: dict[str, list[str]] = {}
         for name, cursor in list(self._cursors.items()):
             try:
@@ -218,7 +243,8 @@ async def _signed_in(websocket: WebSocket, context: Services) -> _Identity:
 @router.websocket("/api/v1/ws")
 async def live(websocket: WebSocket) -> None:
     """Send `{"type": "auth", "token": <access token>}` first, within a few seconds; then
-    events `{"topic": "sessions", "data": …}` come; send `{"follow_logs": name}` for logs.
+    events `{"topic": "sessions", "data": …}` come; send `{"follow_logs": name}` for logs
+    (of a session that exists, as `GET /api/v1/sessions/{name}/logs` reads them).
 
     The socket closes (4401) when its access token expires (the dashboard signs in again
     with a refreshed one) or when the user's tokens are revoked: a password, role or

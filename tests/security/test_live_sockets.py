@@ -22,7 +22,7 @@ from smsfleet.auth.models import Role
 from smsfleet.live import LiveSockets
 from tests.support.api import Api, running_api
 from tests.support.fakes import FakeClock
-from tests.support.live import live_socket
+from tests.support.live import add_sessions, live_socket
 from tests.support.live_server import live_server
 from tests.support.waiting import eventually
 
@@ -127,14 +127,15 @@ def test_a_refused_socket_takes_no_place(capped: Api) -> None:
 
 
 def test_a_socket_following_no_log_never_reads_logs(api: Api) -> None:
+    (name,) = add_sessions(api, ("KE", "Airtel"))
     sockets = _sockets(api)
     with live_socket(api.client, api.token(Role.viewer)) as feed:
         time.sleep(1.5)  # six polls
         assert sockets.log_reads == 0
         # Once it follows a log, each poll reads it; once it follows none again, none.
-        feed.send_json({"follow_logs": "ticker_KE_airtel"})
+        feed.send_json({"follow_logs": name})
         eventually(lambda: sockets.log_reads >= 2, timeout=5)
-        feed.send_json({"unfollow_logs": "ticker_KE_airtel"})
+        feed.send_json({"unfollow_logs": name})
         time.sleep(0.6)
         settled = sockets.log_reads
         time.sleep(1.0)

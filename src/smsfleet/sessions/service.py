@@ -319,6 +319,13 @@ def list_sessions(
     return [view for view in views if not state or view.state == state]
 
 
+def check_exists(*, store: ConfigStore, name: str) -> None:
+    """NotFound unless `name` is a session (has a spec): a deleted one's log is no
+    longer anyone's to read, through the API or the live socket."""
+    if store.session_specs.get(name) is None:
+        raise NotFound(f"session {name!r} does not exist")
+
+
 def _spec(store: ConfigStore, clock: Clock, name: str) -> SessionSpec:
     """The spec of `name`, created now if its program was just assigned to its pair."""
     spec = store.session_specs.get(name)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 
 from smsfleet.auth.models import Role
-from smsfleet.core.errors import NotFound
 from smsfleet.deps import Context, CurrentUser, OperatorActor
 from smsfleet.sessions import service
 from smsfleet.sessions.models import (
@@ -129,8 +128,7 @@ def session_logs(
     context: Context,
     lines: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> LogLines:
-    if context.store.session_specs.get(name) is None:
-        raise NotFound(f"session {name!r} does not exist")
+    service.check_exists(store=context.store, name=name)
     return LogLines(name=name, lines=context.session_logs(name, lines))
 
 
@@ -141,8 +139,7 @@ def session_events(
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[SessionEvent]:
-    if context.store.session_specs.get(name) is None:
-        raise NotFound(f"session {name!r} does not exist")
+    service.check_exists(store=context.store, name=name)
     return service.recent_events(store=context.store, name=name, limit=limit)
 
 
