@@ -295,14 +295,17 @@ async def _serve(
         await websocket.send_json({"topic": AUTH_TOPIC, "data": {"username": identity.username}})
         checked = time.monotonic()
         while not reader.done():
-            maybe_revoked = await _send_pending(
+            if await _send_pending(
                 websocket, context, subscription.queue, follower, identity, sockets
-            )
+            ):
+                await websocket.close(code=UNAUTHORIZED_CLOSE, reason="tokens revoked")
+                break
             # Checked on every poll (a clock read): closed within LOG_POLL_SECONDS of expiry.
             if _expired(context, identity):
                 await websocket.close(code=UNAUTHORIZED_CLOSE, reason="token expired")
                 break
-            if maybe_revoked or time.monotonic() - checked > RECHECK_SECONDS:
+            # A revocation's message dropped by a full queue is caught here.
+            if time.monotonic() - checked > RECHECK_SECONDS:
                 checked = time.monotonic()
                 if not await asyncio.to_thread(_still_valid, context, identity):
                     await websocket.close(code=UNAUTHORIZED_CLOSE, reason="tokens revoked")
@@ -343,25 +346,29 @@ async def _send_pending(
     identity: _Identity,
     sockets: LiveSockets,
 ) -> bool:
-    """Send what came; True when a revocation that may concern this socket came."""
-    revoked = False
+    """Send what came; True when this socket's tokens were revoked (nothing sent then)."""
     with contextlib.suppress(TimeoutError):
         pending = [await asyncio.wait_for(queue.get(), timeout=LOG_POLL_SECONDS)]
         while not queue.empty():
             pending.append(queue.get_nowait())
+        # Asked before sending any of them: what came with a revocation is not sent, nor
+        # read with the role the revocation may have taken away.
+        concerned = any(m["topic"] == AUTH_TOPIC and _concerns(m, identity) for m in pending)
+        if concerned and not await asyncio.to_thread(_still_valid, context, identity):
+            return True
         for message in pending:
             if message["topic"] == AUTH_TOPIC:  # for the server only, never sent
-                revoked = revoked or _concerns(message, identity)
-            elif message["topic"] == "sends" and not sees_codes(identity.role):
+                continue
+            if message["topic"] == "sends" and not sees_codes(identity.role):
                 await websocket.send_json(await asyncio.to_thread(_as_seen, context, message))
             else:
                 await websocket.send_json(message)
     if not follower.following:  # nothing to read: no trip to the thread pool
-        return revoked
+        return False
     sockets.log_reads += 1
     for name, lines in (await asyncio.to_thread(follower.read_new)).items():
         await websocket.send_json({"topic": "logs", "data": {"name": name, "lines": lines}})
-    return revoked
+    return False
 
 
 def _decoded(message: Message) -> Any:
