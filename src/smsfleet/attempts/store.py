@@ -451,10 +451,10 @@ class AttemptStore:
         """Per subject: how many attempts completed in (start, end], at most its `newest`
         latest, and how many of those were delivered. Attempts broken off are not counted;
         subjects without any are left out. With `starts`, the subjects it names only (as
-        `keys`), each from the later of `start` and its own start there: read together,
-        in a query for every `STARTS_CHUNK` of them, not one each. `newest_sent`: the
-        latest by lease, not by completion (an SMS given up on completes minutes after
-        those sent after it)."""
+        `keys`), each counting those sent after the later of `start` and its own start
+        there: read together, in a query for every `STARTS_CHUNK` of them, not one each.
+        `newest_sent`: the latest by lease, not by completion (an SMS given up on
+        completes minutes after those sent after it)."""
         if starts is None:
             return self._completed_counts(by, start, end, newest, keys, None, newest_sent)
         own = sorted(starts.items())
@@ -494,7 +494,9 @@ class AttemptStore:
                 return {}
             ranked = ranked.where(subject.in_(list(keys)))
         if starts is not None:
-            # Each subject's own start, before the ranking: its newest are of those after it.
+            # Each subject's own start, before the ranking: its newest are of those sent
+            # after it. One sent before and given up on after (a pause's last SMS, two
+            # minutes later, when probing has begun) is of what came before.
             own_start = sa.case(
                 {
                     key: sa.literal(naive_utc(max(start, since)), DateTimeColumn)
@@ -502,7 +504,7 @@ class AttemptStore:
                 },
                 value=subject,
             )
-            ranked = ranked.where(c.completed_at > own_start)
+            ranked = ranked.where(c.leased_at > own_start)
         counted = ranked.subquery()
         select = (
             sa.select(counted.c.subject, sa.func.count(), sa.func.sum(counted.c.ok))
