@@ -475,7 +475,7 @@ def _reason(
         if goal.in_flight_limit >= goal.test_numbers:
             return ReasonKind.numbers_busy, (
                 "too few test numbers for the cap at this pace: "
-                f"{goal.test_numbers} numbers, {pace}; {_more_numbers(seen)}{paused}"
+                f"{goal.test_numbers} numbers, {pace}; {_more_numbers(seen, doubted_note)}{paused}"
             )
         return (
             ReasonKind.in_flight_limit,
@@ -506,7 +506,7 @@ def _reason(
         late = f", {seen.stale} for over a minute" if seen.stale else ""
         return ReasonKind.numbers_busy, (
             f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code{late}; "
-            f"{_more_numbers(seen)}{paused}"
+            f"{_more_numbers(seen, doubted_note)}{paused}"
         )
     if busy_pairs:
         # The country's other pairs have numbers free, but a pair whose numbers all wait
@@ -525,7 +525,8 @@ def _reason(
                 f" yet{doubt}{paused}"
             )
         return ReasonKind.numbers_busy, (
-            f"test numbers busy: {held}{country}; {_more_numbers(Granted(stale=stale))}{paused}"
+            f"test numbers busy: {held}{country};"
+            f" {_more_numbers(Granted(stale=stale), doubted_note)}{paused}"
         )
     if goal.sessions_running < goal.sessions_wanted:
         down = goal.sessions_wanted - goal.sessions_running
@@ -547,13 +548,15 @@ def _reason(
     )
 
 
-def _more_numbers(seen: Granted) -> str:
+def _more_numbers(seen: Granted, doubted_note: str = "") -> str:
     """The advice when the numbers are all busy: more of them, unless some code awaited
     is late. Then the route may have just broken, before its figures can show it (an
     undelivered SMS holds its number until the gateway gives up on it), and more numbers
-    would only wait the same way."""
+    would only wait the same way; a route already under the warning line, not
+    confidently yet (`doubted_note`), is named."""
     if seen.stale:
-        return "codes are late: add test numbers only if the route delivers"
+        doubt = f" ({doubted_note}: it may be failing)" if doubted_note else ""
+        return f"codes are late: add test numbers only if the route delivers{doubt}"
     return "add test numbers"
 
 

@@ -265,6 +265,26 @@ def test_numbers_awaiting_codes_on_a_route_that_may_be_failing_say_so() -> None:
     )
 
 
+def test_late_codes_on_a_route_under_the_warning_line_name_it() -> None:
+    """Early in an outage (16 completed, fewer than the 20 a confident word needs), codes
+    are late and the route's figures are under the warning line: the route is named with
+    them, whichever check finds the numbers short."""
+    pairs = [_pair("UZ_uzmobile", phones=3)]
+    late = Granted(grants=15, awaiting=3, stale=2)
+    falling = {"UZ_uzmobile": _route(8, 16, 3)}
+    doubt = (
+        "codes are late: add test numbers only if the route delivers (UZ_uzmobile, 8 of 16"
+        " delivered (50 %) in the last 30 min: it may be failing)"
+    )
+    all_busy = _under(pairs, late, falling, _outlook(3, 8.0, 3))
+    assert (
+        all_busy.reason == f"test numbers busy: 3 of 3 await a code, 2 for over a minute; {doubt}"
+    )
+    too_few = _under(pairs, late, falling, _outlook(3, 120.0, 3))
+    assert too_few.reason is not None and too_few.reason.endswith(f"; {doubt}"), too_few.reason
+    assert too_few.reason.startswith("too few test numbers for the cap at this pace")
+
+
 def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     enough = _outlook(4, 6.0, 4)
     pairs = [_pair("UZ_uzmobile"), _pair("UZ_beeline")]
@@ -498,12 +518,19 @@ def test_a_route_is_failing_on_evidence_not_on_a_count() -> None:
     interval: neither pauses nor alerts on it yet."""
     pairs = [_pair("UZ_uzmobile", phones=6)]
     busy = Granted(grants=17, awaiting=5, stale=3)
-    for route in (_route(46, 50, 5), _route(15, 19, 5), _route(2, 4, 5), _route(3, 9, 5)):
+    # Those under the line are named as routes that may be failing, no more.
+    for route, doubt in (
+        (_route(46, 50, 5), ""),
+        (_route(15, 19, 5), " (UZ_uzmobile, 15 of 19 delivered (79 %) in the last 30 min"),
+        (_route(2, 4, 5), " (UZ_uzmobile, 2 of 4 delivered (50 %) in the last 30 min"),
+        (_route(3, 9, 5), " (UZ_uzmobile, 3 of 9 delivered (33 %) in the last 30 min"),
+    ):
         found = _under(pairs, busy, {"UZ_uzmobile": route}, _outlook(5, 13.0, 6))
         assert (found.reason_kind, found.reason) == (
             ReasonKind.numbers_busy,
             "test numbers busy: 5 of 6 await a code, 3 for over a minute; codes are late:"
-            " add test numbers only if the route delivers",
+            " add test numbers only if the route delivers"
+            + (f"{doubt}: it may be failing)" if doubt else ""),
         )
 
 
@@ -530,7 +557,8 @@ def test_test_numbers_are_added_only_where_a_failing_pair_holds_fewer_than_half(
     assert (few.reason_kind, few.reason) == (
         ReasonKind.numbers_busy,
         "test numbers busy: 7 of 8 await a code, 2 for over a minute; codes are late: add"
-        " test numbers only if the route delivers",
+        " test numbers only if the route delivers (UZ_uzmobile, 25 of the newest 50"
+        " delivered (50 %) in the last 30 min: it may be failing)",
     )
     most = goal(failing_holds=4)
     # Two pairs failing: each named, with its own figures.
