@@ -198,15 +198,20 @@ def looks_at(
 def beyond(
     looks: Sequence[Look], line: float, *, name: str, below: bool, z: float = Z_95
 ) -> tuple[str, Look] | None:
-    """The first of `looks` confidently on that side of `line`, and what it says
-    (`evidence`, at the confidence `z` the looks keep together); None: none is."""
-    for look in looks:
-        figures = look.stats
+    """The first of `looks` confidently on that side of `line` (below it: the worst of
+    them, so a route that goes on failing never reads as if it recovered), and what it
+    says (`evidence`, at the confidence `z` the looks keep together); None: none is."""
+    found = [
+        look
+        for look in looks
         if (
-            figures.confidently_below(line, look.z)
+            look.stats.confidently_below(line, look.z)
             if below
-            else figures.confidently_above(line, look.z)
-        ):
-            said = evidence(figures, window=look.window, line=line, name=name, below=below, z=z)
-            return said, look
-    return None
+            else look.stats.confidently_above(line, look.z)
+        )
+    ]
+    if not found:
+        return None
+    look = min(found, key=lambda look: look.stats.success_ratio or 0.0) if below else found[0]
+    said = evidence(look.stats, window=look.window, line=line, name=name, below=below, z=z)
+    return said, look

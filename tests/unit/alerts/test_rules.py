@@ -88,6 +88,19 @@ def test_success_rate_alerts_only_when_confidently_under_a_line() -> None:
     assert signals["UZ_c"].fingerprint == "success_rate_low:pair:UZ_c"
 
 
+def test_a_route_going_on_failing_is_quoted_on_its_worst_look() -> None:
+    """A route whose newest 20 are at 20 % while its whole window, at 66 %, has just
+    become confidently under the warning line too: the alert quotes the newest 20, not a
+    figure that reads as if the route were recovering."""
+    pairs = {"IN_vi": pair("IN_vi", high_priority=True)}
+    stats = {"IN_vi": WindowStats(50, 33)}
+    newest = {"IN_vi": WindowStats(20, 4)}
+    thresholds = RuleThresholds(success_critical=0.1)  # both under the warning line only
+    [signal] = rules.success_rate_signals(stats, newest, pairs, thresholds, WINDOW)
+    assert signal.severity is Severity.warning
+    assert signal.summary.startswith("IN_vi (vi): 4 of the newest 20 delivered (20 %)")
+
+
 def test_success_rate_alerts_look_at_the_newest_attempts_as_the_policy_does() -> None:
     """The demo's case: a route paused on "2 of the newest 20 delivered" alerted as a
     warning on its whole window's 16 of 32, milder than a route at 4 of 20."""
