@@ -66,6 +66,7 @@ class _Connection(asyncio.Protocol):
         # (reply, monotonic time written) of each request not answered yet, oldest first.
         self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._transport: asyncio.Transport | None = None
+        self._unsent: list[bytes] = []
         self._on_lost = on_lost
         self.error: redis.RedisError | None = None
 
@@ -99,10 +100,20 @@ class _Connection(asyncio.Protocol):
     def send(self, command: bytes) -> asyncio.Future[Any]:
         if self.error is not None or self._transport is None:
             raise self.error or redis.ConnectionError("not connected to Redis")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._waiting.append((future, time.monotonic()))
-        self._transport.write(command)
+        # The requests made in one turn of the loop go out in one write (one system call),
+        # at its end: under load the requests of many worker routes share it.
+        if not self._unsent:
+            loop.call_soon(self._flush)
+        self._unsent.append(command)
         return future
+
+    def _flush(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        if self.error is None and self._transport is not None:
+            self._transport.write(b"".join(unsent))
 
     def oldest_wait(self, now: float) -> float | None:
         """How long the oldest unanswered request has waited; None: none waits."""
