@@ -25,6 +25,7 @@ __all__ = [
     "latency_ms",
     "leased_at",
     "outcome",
+    "sent",
     "timed",
 ]
 
@@ -38,6 +39,8 @@ error_code: ColumnElement[Any] = _c.error_code
 completed: ColumnElement[bool] = _c.outcome.is_not(None)
 # A delivered attempt with its delivery time: what latencies are computed from.
 timed: ColumnElement[bool] = (_c.outcome == Outcome.delivered.value) & _c.latency_ms.is_not(None)
+# The attempt's SMS reached the gateway (its program reported when).
+sent: ColumnElement[bool] = _c.sent_at.is_not(None)
 failed_with_code: ColumnElement[bool] = _c.outcome.is_not(None) & _c.error_code.is_not(None)
 
 

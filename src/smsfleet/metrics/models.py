@@ -10,9 +10,13 @@ Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus
   or `lease_expired`: its program was stopped or killed, or never reported) says
   nothing of the route; it is counted in `broken_off`, not in `completed`, `error`,
   `failed` or the success rate, and its code still shows in `errors_by_code`.
-- `sent` = delivered + not_delivered: the SMS was triggered at the provider.
-- `failed` = send_failed + error: the SMS was never triggered (so sent + failed =
-  completed); `errors` = error alone.
+- `sent` = delivered + not_delivered + the attempts broken off after their SMS reached
+  the gateway (`sent_at` set: a pair paused or stopped breaks off its programs' attempts
+  in flight, whose SMS may be delivered all the same): every SMS triggered at the
+  provider, whether or not its attempt judges the route.
+- `failed` = send_failed + error: the SMS was never triggered; `errors` = error alone.
+  So sent + failed = completed + the attempts broken off after sending (`sent` may
+  exceed `completed`), and sent - delivered - not_delivered <= broken_off.
 - `success_rate` = delivered / completed (DESIGN.md: delivered / completed attempts in a
   window), a fraction in [0, 1]; null when nothing completed.
 - `errors_by_code`: completed attempts that carry an error code, by code.
@@ -125,7 +129,11 @@ class AttemptSummary(BaseModel):
 
 
 class Counters(BaseModel):
-    sent: int = 0
+    sent: int = Field(
+        default=0,
+        description="SMS triggered at the provider: delivered + not_delivered + attempts "
+        "broken off after their SMS reached the gateway",
+    )
     delivered: int = 0
     not_delivered: int = 0
     send_failed: int = 0

@@ -1,6 +1,7 @@
 """Prometheus exposition of the fleet, on a registry the caller owns.
 
-Counters of attempts (sent, delivered, failed by reason, delivery seconds) are kept
+Counters of attempts (sent, delivered, failed by reason, broken off, and of those the
+ones sent, delivery seconds) are kept
 in this process and grow with every outcome it records; a restart starts them from
 zero, which Prometheus' `rate()` expects of counters. Session and route gauges are
 read from the stores at scrape time. Labels stay bounded: country, pair, program,
@@ -71,6 +72,8 @@ class FleetCollector:
         self._delivered: dict[Route, int] = {}
         self._failed: dict[tuple[str, str, str, str], int] = {}
         self._broken_off: dict[Route, int] = {}
+        # Of `_broken_off`, those whose SMS had reached the provider (in `_sent` too).
+        self._broken_off_sent: dict[Route, int] = {}
         self._latency: dict[Route, _Histogram] = {}
         self._grants: dict[str, int] = {}
         metrics.add_observer(self.observe)
@@ -82,7 +85,12 @@ class FleetCollector:
         with self._lock:
             # From 0 for every route that reported, so dashboards show a flat line.
             self._broken_off.setdefault(route, 0)
-            if outcome in (Outcome.delivered, Outcome.not_delivered):
+            self._broken_off_sent.setdefault(route, 0)
+            broken_off = is_broken_off(outcome, attempt.error_code)
+            # Broken off after its SMS reached the gateway: sent, though it judges nothing.
+            if outcome in (Outcome.delivered, Outcome.not_delivered) or (
+                broken_off and attempt.sent_at is not None
+            ):
                 self._sent[route] = self._sent.get(route, 0) + 1
                 # Materialised at zero so `delivered / sent` exists for every route.
                 self._delivered.setdefault(route, 0)
@@ -90,8 +98,10 @@ class FleetCollector:
                 self._delivered[route] += 1
                 if attempt.latency_ms is not None:
                     self._latency.setdefault(route, _Histogram()).observe(attempt.latency_ms / 1000)
-            elif is_broken_off(outcome, attempt.error_code):
+            elif broken_off:
                 self._broken_off[route] += 1
+                if attempt.sent_at is not None:
+                    self._broken_off_sent[route] += 1
             elif outcome in (Outcome.send_failed, Outcome.error):
                 key = (*route, outcome.value)
                 self._failed[key] = self._failed.get(key, 0) + 1
@@ -110,6 +120,7 @@ class FleetCollector:
             self._delivered = {k: v for k, v in self._delivered.items() if keep(k)}
             self._failed = {k: v for k, v in self._failed.items() if keep(k)}
             self._broken_off = {k: v for k, v in self._broken_off.items() if keep(k)}
+            self._broken_off_sent = {k: v for k, v in self._broken_off_sent.items() if keep(k)}
             self._latency = {k: v for k, v in self._latency.items() if keep(k)}
 
     def describe(self) -> Iterable[Metric]:
@@ -207,8 +218,9 @@ class FleetCollector:
         )
         sent = CounterMetricFamily(
             "smsfleet_sms_sent",
-            "SMS triggered at the provider (delivered or not), counted when the outcome "
-            "is reported (seconds to minutes after the grant)",
+            "SMS triggered at the provider (delivered, not delivered, or broken off after "
+            "reaching it), counted when the outcome is reported (seconds to minutes after "
+            "the grant)",
             labels=ROUTE,
         )
         delivered = CounterMetricFamily(
@@ -223,6 +235,13 @@ class FleetCollector:
             "smsfleet_sms_broken_off",
             "Attempts broken off by a stop, a kill or a lost lease: neither delivered nor "
             "failed, so left out of success ratios",
+            labels=ROUTE,
+        )
+        broken_off_sent = CounterMetricFamily(
+            "smsfleet_sms_broken_off_sent",
+            "Attempts broken off after their SMS reached the provider: counted in "
+            "smsfleet_sms_sent and smsfleet_sms_broken_off, so a success ratio takes them "
+            "off the sent",
             labels=ROUTE,
         )
         latency = HistogramMetricFamily(
@@ -242,9 +261,11 @@ class FleetCollector:
                 failed.add_metric(list(key), float(count))
             for route, count in sorted(self._broken_off.items()):
                 broken_off.add_metric(list(route), float(count))
+            for route, count in sorted(self._broken_off_sent.items()):
+                broken_off_sent.add_metric(list(route), float(count))
             for route, histogram in sorted(self._latency.items()):
                 latency.add_metric(list(route), histogram.buckets(), histogram.total)
-        yield from (grants, sent, delivered, failed, broken_off, latency)
+        yield from (grants, sent, delivered, failed, broken_off, broken_off_sent, latency)
 
 
 def render(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:

@@ -75,6 +75,7 @@ def raw_counters() -> list[ColumnElement[Any]]:
         for outcome in OUTCOME_COLUMNS
     ]
     counters.append(count_if(ledger.broken_off))
+    counters.append(count_if(sa.and_(ledger.broken_off, ledger.sent)))
     # Grants are counted by lease time (`granted_query`), not with the completions.
     counters.append(sa.literal(0))
     counters.append(sa.func.sum(sa.case((timed, latency), else_=0)))

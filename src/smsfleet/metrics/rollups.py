@@ -231,12 +231,14 @@ class Rollups:
                 "timestamp": naive_utc(from_epoch(bucket)),
                 "country": country,
                 "operator": operator,
-                "sms_sent": tally.delivered + tally.not_delivered,
-                "success_rate": tally.delivered / tally.completed,
-                "failures": tally.send_failed + tally.error,
+                "sms_sent": tally.sent,
+                # A minute whose SMS were all broken off after sending judged nothing: its
+                # row says 0 (the column takes no null), so its SMS still count as sent.
+                "success_rate": tally.delivered / tally.completed if tally.completed else 0.0,
+                "failures": tally.failed,
             }
             for (bucket, country, operator), tally in sorted(per_pair.items())
-            if tally.completed
+            if tally.completed or tally.sent
         ]
         if rows:
             connection.execute(table.insert(), rows)

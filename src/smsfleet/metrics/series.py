@@ -3,11 +3,11 @@
 `metrics_week_series` holds, for each week and each series of a grouping (the fleet,
 a country, a pair, a program), the week's 168 whole hours as the figures a trend point
 shows: delivered, not delivered, failed (send failed + error), granted (attempts leased
-in the hour) and the p95 delivery latency read off the coarse histogram (-1: none
-delivered with a latency). Each is a little-endian 32-bit integer, 5 to an hour, 840
-to a week (3,360 bytes). Weeks are
-counted from the epoch, so each starts on a Thursday at 00:00 UTC. A 30-day trend by
-pair reads 200 x 5 or 6 such rows instead of 432,000 hour rows of 26 columns.
+in the hour), broken off after their SMS reached the gateway (counted in `sent`) and the
+p95 delivery latency read off the coarse histogram (-1: none delivered with a latency).
+Each is a little-endian 32-bit integer, 6 to an hour, 1,008 to a week (4,032 bytes).
+Weeks are counted from the epoch, so each starts on a Thursday at 00:00 UTC. A 30-day
+trend by pair reads 200 x 5 or 6 such rows instead of 432,000 hour rows of 26 columns.
 
 The rollup job refolds the hours it rewrites (`Rollups`), so the series equal the
 hour rollups, and so the raw counts.
@@ -26,10 +26,10 @@ from smsfleet.metrics.tally import GroupKey, Tally
 
 WEEK = timedelta(days=7)
 HOURS_PER_WEEK = 168
-FIELDS = 5  # delivered, not_delivered, failed, granted, latency_p95_ms
+FIELDS = 6  # delivered, not_delivered, failed, granted, broken_off_sent, latency_p95_ms
 NO_LATENCY = -1  # latency_p95_ms when none was delivered with a latency
 # An hour with nothing in it.
-BLANK_HOUR = (0, 0, 0, 0, NO_LATENCY)
+BLANK_HOUR = (0, 0, 0, 0, 0, NO_LATENCY)
 # Each kind of series (a grouping) → where its key is in a rollup row's key (pair,
 # program, country, operator); the fleet's one series has the key "all".
 GROUPINGS: dict[str, int | None] = {"fleet": None, "country": 2, "pair": 0, "program": 1}
@@ -88,7 +88,7 @@ def fold_hours(
     hours: Mapping[tuple[int, GroupKey], Tally],
 ) -> dict[tuple[int, SeriesKey], tuple[int, ...]]:
     """Rollup hours (epoch, rollup key) → each series' hour figures: delivered, not
-    delivered, failed, granted and p95 (NO_LATENCY: none)."""
+    delivered, failed, granted, broken off after sending and p95 (NO_LATENCY: none)."""
     sums: dict[tuple[int, SeriesKey], list[int]] = {}
     counts = FIELDS - 1
     for (bucket, key), tally in hours.items():
@@ -100,6 +100,7 @@ def fold_hours(
             total[1] += tally.not_delivered
             total[2] += tally.send_failed + tally.error
             total[3] += tally.granted
+            total[4] += tally.broken_off_sent
             for index, n in enumerate(tally.histogram, start=counts):
                 total[index] += n
     result: dict[tuple[int, SeriesKey], tuple[int, ...]] = {}

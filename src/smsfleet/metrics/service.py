@@ -246,11 +246,11 @@ def _rate(tally: Tally) -> float | None:
 
 def _counters(tally: Tally, codes: dict[str, int], minutes: float) -> Counters:
     return Counters(
-        sent=tally.delivered + tally.not_delivered,
+        sent=tally.sent,
         delivered=tally.delivered,
         not_delivered=tally.not_delivered,
         send_failed=tally.send_failed,
-        failed=tally.send_failed + tally.error,
+        failed=tally.failed,
         errors=tally.error,
         completed=tally.completed,
         broken_off=tally.broken_off,
@@ -655,14 +655,14 @@ def _points(times: Sequence[datetime], values: Sequence[int]) -> list[Point]:
     """Points of the week series' figures (`smsfleet.metrics.series`), an hour each."""
     numbers = iter(values)
     points = []
-    for t, delivered, not_delivered, failed, granted, p95 in zip(
-        times, numbers, numbers, numbers, numbers, numbers, strict=False
+    for t, delivered, not_delivered, failed, granted, broken_off_sent, p95 in zip(
+        times, numbers, numbers, numbers, numbers, numbers, numbers, strict=False
     ):
         completed = delivered + not_delivered + failed
         points.append(
             Point(
                 t,
-                delivered + not_delivered,
+                delivered + not_delivered + broken_off_sent,
                 delivered,
                 failed,
                 completed,
@@ -678,9 +678,9 @@ def _point(epoch: int, tally: Tally | None) -> Point:
     tally = tally or Tally()
     return Point(
         t=datetime.fromtimestamp(epoch, tz=UTC),
-        sent=tally.delivered + tally.not_delivered,
+        sent=tally.sent,
         delivered=tally.delivered,
-        failed=tally.send_failed + tally.error,
+        failed=tally.failed,
         completed=tally.completed,
         granted=tally.granted,
         success_rate=_rate(tally),

@@ -22,11 +22,13 @@ from smsfleet.metrics.models import LATENCY_BUCKETS_MS
 HISTOGRAM_SIZE = len(LATENCY_BUCKETS_MS) + 1
 HISTOGRAM_COLUMNS = tuple(f"latency_b{index:02d}" for index in range(HISTOGRAM_SIZE))
 # The outcomes that judge a route (`error` without the attempts broken off), then those
-# broken off (`smsfleet.attempts.models.BROKEN_OFF_CODES`), counted apart.
+# broken off (`smsfleet.attempts.models.BROKEN_OFF_CODES`), counted apart, and of them
+# those whose SMS had reached the gateway (`sent_at` set), counted in `sent`.
 OUTCOME_COLUMNS = ("delivered", "not_delivered", "send_failed", "error")
 COUNTER_COLUMNS = (
     *OUTCOME_COLUMNS,
     "broken_off",
+    "broken_off_sent",
     "granted",
     "latency_sum_ms",
     "latency_count",
@@ -42,6 +44,12 @@ STATE_PURGED = "purged_until"
 def _broken_off_column() -> sa.Column[int]:
     # Defaults to 0 for rows written before it was counted (migration 0015).
     return sa.Column("broken_off", sa.Integer, nullable=False, server_default="0")
+
+
+def _broken_off_sent_column() -> sa.Column[int]:
+    # Of `broken_off`, the attempts whose SMS had reached the gateway: counted in `sent`.
+    # Defaults to 0 for rows written before it was counted (migration 0023).
+    return sa.Column("broken_off_sent", sa.Integer, nullable=False, server_default="0")
 
 
 def _granted_column() -> sa.Column[int]:
@@ -62,6 +70,7 @@ def _rollup_table(name: str) -> sa.Table:
         sa.Column("operator", sa.String(32), nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
         _broken_off_column(),
+        _broken_off_sent_column(),
         _granted_column(),
         sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
         sa.Column("latency_count", sa.Integer, nullable=False),
@@ -112,6 +121,7 @@ metrics_hour_country_table = sa.Table(
     sa.Column("country", sa.String(2), primary_key=True),
     *(sa.Column(name, sa.Integer, nullable=False) for name in OUTCOME_COLUMNS),
     _broken_off_column(),
+    _broken_off_sent_column(),
     _granted_column(),
     sa.Column("latency_sum_ms", sa.BigInteger, nullable=False),
     sa.Column("latency_count", sa.Integer, nullable=False),
@@ -152,7 +162,9 @@ metrics_state_table = sa.Table(
     sa.Column("at", DateTimeColumn, nullable=False),
 )
 
-# The seed documents' table, kept as specified (one row per minute and pair).
+# The seed documents' table, kept as specified (one row per minute and pair that
+# completed or sent anything): `sms_sent` is `sent`, `failures` `failed` and
+# `success_rate` delivered / completed (0 in a minute that completed nothing).
 sms_metrics_table = sa.Table(
     "sms_metrics",
     metrics_metadata,

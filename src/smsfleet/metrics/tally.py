@@ -1,7 +1,9 @@
 """Tallies: the counters of completed attempts, added up across minutes, hours and raw rows.
 
 `completed` counts the attempts that judge a route; those broken off
-(`smsfleet.attempts.models.BROKEN_OFF_CODES`) are counted apart, in `broken_off`.
+(`smsfleet.attempts.models.BROKEN_OFF_CODES`) are counted apart, in `broken_off`, and
+those of them whose SMS had reached the gateway also in `broken_off_sent`, which `sent`
+counts.
 `granted` counts the attempts leased, by lease time rather than completion: what each
 country's cap counts, whether or not the attempt was reported yet.
 """
@@ -28,6 +30,8 @@ class Tally:
     send_failed: int = 0
     error: int = 0
     broken_off: int = 0
+    # Of `broken_off`, those whose SMS had reached the gateway (`sent_at` set).
+    broken_off_sent: int = 0
     granted: int = 0
     latency_sum_ms: int = 0
     latency_count: int = 0
@@ -39,12 +43,23 @@ class Tally:
     def completed(self) -> int:
         return self.delivered + self.not_delivered + self.send_failed + self.error
 
+    @property
+    def sent(self) -> int:
+        """Attempts whose SMS was triggered at the provider, broken off or not."""
+        return self.delivered + self.not_delivered + self.broken_off_sent
+
+    @property
+    def failed(self) -> int:
+        """Completed attempts whose SMS was never triggered."""
+        return self.send_failed + self.error
+
     def add(self, other: Tally) -> None:
         self.delivered += other.delivered
         self.not_delivered += other.not_delivered
         self.send_failed += other.send_failed
         self.error += other.error
         self.broken_off += other.broken_off
+        self.broken_off_sent += other.broken_off_sent
         self.granted += other.granted
         self.latency_sum_ms += other.latency_sum_ms
         self.latency_count += other.latency_count
@@ -55,18 +70,19 @@ class Tally:
     def from_values(cls, values: Sequence[Any]) -> Tally:
         """From the counter columns in `COUNTER_COLUMNS` order (SQL sums may be Decimal)."""
         numbers = [int(value or 0) for value in values]
-        delivered, not_delivered, send_failed, error, broken_off, granted = numbers[:6]
-        latency_sum, count = numbers[6:8]
+        delivered, not_delivered, send_failed, error, broken_off, broken_off_sent = numbers[:6]
+        granted, latency_sum, count = numbers[6:9]
         return cls(
             delivered,
             not_delivered,
             send_failed,
             error,
             broken_off,
+            broken_off_sent,
             granted,
             latency_sum,
             count,
-            numbers[8:],
+            numbers[9:],
         )
 
     def values(self) -> dict[str, int]:
@@ -78,6 +94,7 @@ class Tally:
             )
         )
         row["broken_off"] = self.broken_off
+        row["broken_off_sent"] = self.broken_off_sent
         row["granted"] = self.granted
         row["latency_sum_ms"] = self.latency_sum_ms
         row["latency_count"] = self.latency_count

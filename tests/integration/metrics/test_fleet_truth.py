@@ -37,13 +37,14 @@ __all__ = ["rig"]  # the fixture
 
 RUN_SECONDS = 8.0
 OUTCOMES = ("delivered", "not_delivered", "send_failed", "error")
-COUNTED = (*OUTCOMES, "broken_off", "granted")
+COUNTED = (*OUTCOMES, "broken_off", "broken_off_sent", "granted")
 
 
 def _expected_outcomes(rig: Rig) -> Counter[str]:
     """Outcomes by the simulator's truth; an attempt stopped before the gateway knew
-    counts as broken off (`broken_off`), as its program reported it. Every attempt was
-    granted (`granted`)."""
+    counts as broken off (`broken_off`), as its program reported it, and as sent too
+    (`broken_off_sent`) when its SMS had reached the gateway. Every attempt was granted
+    (`granted`)."""
     attempts = {a["id"]: a for a in rig.attempts()}
     truth = {r["trigger_id"]: r for r in rig.truth()}
     assert None not in truth
@@ -54,6 +55,8 @@ def _expected_outcomes(rig: Rig) -> Counter[str]:
         attempt = completed[trigger_id]
         if is_broken_off(attempt["outcome"], attempt["error_code"]):
             expected["broken_off"] += 1
+            if attempt["sent_at"] is not None:
+                expected["broken_off_sent"] += 1
             continue
         outcome = REPORTED_AS.get(record["outcome"], "send_failed")
         assert attempt["outcome"] == outcome, (record, attempt)
@@ -91,7 +94,7 @@ def test_every_figure_equals_the_ground_truth(rig: Rig) -> None:
             "every attempt reported",
         )
         expected = _expected_outcomes(rig)
-        sent = expected["delivered"] + expected["not_delivered"]
+        sent = expected["delivered"] + expected["not_delivered"] + expected["broken_off_sent"]
         failed = expected["send_failed"] + expected["error"]
         assert expected["granted"] >= 10, f"the fleet hardly ran: {expected}"
 

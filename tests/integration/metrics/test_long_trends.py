@@ -51,29 +51,31 @@ def _coarse(latency: int) -> int:
 def expected(
     attempts: list[Attempt], grouping: str | None, start: datetime, end: datetime
 ) -> dict[str, dict[datetime, Figures]]:
-    """Per key and hour: sent, delivered, failed, completed, granted (by lease time),
-    success rate, p95 (coarse)."""
+    """Per key and hour: sent (broken off after sending too), delivered, failed,
+    completed, granted (by lease time), success rate, p95 (coarse)."""
     counts: dict[str, dict[datetime, list[int]]] = {}
     first = floor_to(start, HOUR)  # a trend's first point starts on the hour
 
     def row_of(attempt: Attempt, at: datetime) -> list[int]:
         hours = counts.setdefault(GROUPINGS[grouping](attempt), {})
-        return hours.setdefault(floor_to(at, HOUR), [0] * (5 + len(LATENCY_BUCKETS_MS) + 1))
+        return hours.setdefault(floor_to(at, HOUR), [0] * (6 + len(LATENCY_BUCKETS_MS) + 1))
 
     for attempt in attempts:
         assert attempt.completed_at is not None and attempt.outcome is not None
         if first <= attempt.leased_at < end:
             row_of(attempt, attempt.leased_at)[4] += 1
-        if not first <= attempt.completed_at < end or is_broken_off(
-            attempt.outcome, attempt.error_code
-        ):
+        if not first <= attempt.completed_at < end:
+            continue
+        if is_broken_off(attempt.outcome, attempt.error_code):
+            if attempt.sent_at is not None:
+                row_of(attempt, attempt.completed_at)[5] += 1
             continue
         row = row_of(attempt, attempt.completed_at)
         row[
             ["delivered", "not_delivered", "send_failed", "error"].index(attempt.outcome.value)
         ] += 1
         if attempt.outcome is Outcome.delivered and attempt.latency_ms is not None:
-            row[5 + _coarse(attempt.latency_ms)] += 1
+            row[6 + _coarse(attempt.latency_ms)] += 1
     result: dict[str, dict[datetime, Figures]] = {}
     for key, hours in counts.items():
         for hour, (
@@ -82,11 +84,12 @@ def expected(
             send_failed,
             error,
             granted,
+            broken_off_sent,
             *histogram,
         ) in hours.items():
             completed = delivered + not_delivered + send_failed + error
             result.setdefault(key, {})[hour] = (
-                delivered + not_delivered,
+                delivered + not_delivered + broken_off_sent,
                 delivered,
                 send_failed + error,
                 completed,

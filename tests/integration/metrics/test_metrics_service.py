@@ -234,9 +234,85 @@ def test_attempts_broken_off_are_counted_apart_from_the_routes_figures(fleet: Fl
     assert figures() == expected
     fleet.metrics.job.run_once()
     assert figures() == expected
-    (row,) = service.store.sms_metrics(start=T0, end=at(10))
+    row, broken_off = service.store.sms_metrics(start=T0, end=at(10))
     assert (row.timestamp, row.operator, row.sms_sent, row.failures) == (at(0), "uzmobile", 2, 1)
     assert row.success_rate == pytest.approx(2 / 3, abs=1e-6)
+    # The minute holds only attempts broken off after their SMS were sent: sent, nothing
+    # completed (a rate of 0, the column takes no null) and nothing failed.
+    assert (broken_off.timestamp, broken_off.sms_sent, broken_off.failures) == (at(1), 3, 0)
+    assert broken_off.success_rate == 0.0
+
+
+def _broken_off_figures(fleet: Fleet, *, sent: bool) -> list[object]:
+    """One delivered, one not delivered and three attempts broken off (a pause's
+    `interrupted`, a kill's `lease_lost`, a silence's `lease_expired`), their SMS sent
+    (`sent_at` set) or not, in the hour from T0; the figures a summary, a minute trend,
+    an hourly trend and a long trend (the week series) give of them, from the raw
+    attempts and rolled up, then the rows of `sms_metrics` (written by the rollup)."""
+    route = ("UZ_uzmobile", "program1")
+    broken_off = [
+        fleet.attempt(*route, Outcome.error, at(1, 10 * index), error_code=code)
+        for index, code in enumerate(("interrupted", "lease_lost", "lease_expired"))
+    ]
+    attempts = [
+        fleet.attempt(*route, Outcome.delivered, at(0, 10), latency_ms=400),
+        fleet.attempt(*route, Outcome.not_delivered, at(0, 20)),
+        *(a if sent else a.model_copy(update={"sent_at": None}) for a in broken_off),
+    ]
+    assert all((a.sent_at is not None) == sent for a in attempts[2:])
+    service = fleet.metrics.service
+    service.ingest(attempts)
+    fleet.clock.current = T0 + timedelta(hours=1, minutes=1)
+
+    def figures() -> tuple[object, ...]:
+        end = T0 + timedelta(hours=1)
+        totals = service.summary(start=T0, end=end, group_by="pair").totals
+        minutes = service.timeseries(start=T0, end=at(2), step="1m").series[0].points
+        (hour,) = service.timeseries(start=T0, end=end, step="1h").series[0].points
+        # Over a day: the whole hour is read from the week series.
+        long = service.timeseries(start=end - timedelta(days=2), end=end, step="1h")
+        return (
+            (totals.sent, totals.completed, totals.failed, totals.broken_off),
+            totals.success_rate,
+            [(point.sent, point.completed, point.failed) for point in minutes],
+            (hour.sent, hour.completed, hour.failed, hour.success_rate),
+            (long.series[0].points[-1].sent, long.series[0].points[-1].completed),
+        )
+
+    from_raw = figures()
+    fleet.metrics.job.run_once()
+    assert service.store.rolled_until() == T0 + timedelta(hours=1)
+    rolled_up = figures()
+    rows = service.store.sms_metrics(start=T0, end=T0 + timedelta(hours=1))
+    return [from_raw, rolled_up, [(row.timestamp, row.sms_sent, row.failures) for row in rows]]
+
+
+def test_attempts_broken_off_after_their_sms_was_sent_count_in_sent(fleet: Fleet) -> None:
+    """A pause or a stop breaks off its programs' attempts in flight, yet their SMS had
+    reached the gateway: they count in `sent`, from raw attempts, rollups, the week
+    series and `sms_metrics` alike, but not in `completed`, `failed` or the rate."""
+    sent = 2 + 3
+    expected = (
+        (sent, 2, 0, 3),
+        0.5,
+        [(2, 2, 0), (3, 0, 0)],
+        (sent, 2, 0, 0.5),
+        (sent, 2),
+    )
+    rows = [(at(0), 2, 0), (at(1), 3, 0)]
+    assert _broken_off_figures(fleet, sent=True) == [expected, expected, rows]
+
+
+def test_attempts_broken_off_before_their_sms_was_sent_are_not_sent(fleet: Fleet) -> None:
+    """Broken off before the gateway had the SMS (no `sent_at`): nothing was sent."""
+    expected = (
+        (2, 2, 0, 3),
+        0.5,
+        [(2, 2, 0), (0, 0, 0)],
+        (2, 2, 0, 0.5),
+        (2, 2),
+    )
+    assert _broken_off_figures(fleet, sent=False) == [expected, expected, [(at(0), 2, 0)]]
 
 
 def _expected_by_pair(

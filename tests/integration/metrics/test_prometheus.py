@@ -303,3 +303,29 @@ def test_dispatcher_reports_reach_the_bus_and_the_counters(
     assert (totals.delivered, totals.errors, totals.broken_off, totals.completed) == (1, 1, 1, 2)
     assert totals.success_rate == 0.5
     assert totals.errors_by_code == {"gateway_unreachable": 1, "lease_expired": 1}
+
+
+def test_an_attempt_broken_off_after_its_sms_was_sent_counts_as_sent(fleet: Fleet) -> None:
+    """`smsfleet_sms_sent` counts what `sent` counts: an attempt broken off (a pause's
+    `interrupted`) whose SMS had reached the gateway, not one broken off before."""
+    pair, program = "UZ_uzmobile", "program1"
+    sent = fleet.attempt(pair, program, Outcome.error, T0, error_code="interrupted")
+    unsent = fleet.attempt(pair, program, Outcome.error, T0, error_code="lease_lost")
+    assert sent.sent_at is not None
+    fleet.metrics.service.ingest(
+        [
+            fleet.attempt(pair, program, Outcome.not_delivered, T0),
+            sent,
+            unsent.model_copy(update={"sent_at": None}),
+        ]
+    )
+    found = samples(fleet)
+    assert found[("smsfleet_sms_sent_total", route(pair, program))] == 2
+    assert found[("smsfleet_sms_broken_off_total", route(pair, program))] == 2
+    # What a success ratio takes off the sent: the attempts that judge the route are 1.
+    assert found[("smsfleet_sms_broken_off_sent_total", route(pair, program))] == 1
+    assert found[("smsfleet_sms_delivered_total", route(pair, program))] == 0
+    assert not any(name == "smsfleet_sms_failed_total" for name, _ in found)
+    fleet.clock.current = T0 + timedelta(minutes=1)
+    totals = fleet.metrics.service.summary(start=T0, end=fleet.clock.now()).totals
+    assert (totals.sent, totals.completed, totals.broken_off) == (2, 1, 2)

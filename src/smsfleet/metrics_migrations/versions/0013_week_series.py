@@ -1,6 +1,6 @@
 """metrics: whole hours per series a week to a row (metrics_week_series)
 
-0018 fills them from `metrics_hour` (this revision once did, with the code's fold,
+0023 fills them from `metrics_hour` (this revision once did, with the code's fold,
 which reads the hours' columns as they are at head).
 
 Revision ID: 0013

@@ -5,7 +5,7 @@ stop, a kill or a lost lease) says nothing of its route. `metrics_minute`,
 `metrics_hour` and `metrics_hour_country` get a `broken_off` column, filled from the
 error codes the rollups kept beside them, and those attempts are taken off `error`
 (never below zero: a program may have used such a code on another outcome). The week
-series' `failed` changed wherever an hour held such an error: 0018 refolds them all
+series' `failed` changed wherever an hour held such an error: 0023 refolds them all
 from the hours (this revision once did, with the code's fold, which reads the hours'
 columns as they are at head).
 

@@ -4,10 +4,11 @@
 attempts leased in the bucket, counted by lease time (what each country's cap counts),
 where outcomes are counted by completion time. The attempts get an index on
 `leased_at` for it. The week series gain the same figure (5 to an hour): they are
-refolded from the hours, all of them, with the code's fold (this also fills them for a
-store from before 0013). The rollup job is sent back to the first minute whose raw
-attempts are still kept, to count their grants (reads take those minutes from the raw
-attempts until it has); older buckets keep a `granted` of 0: their leases are gone.
+emptied here and 0023 refolds them from the hours, all of them (this revision once did,
+with the code's fold, which reads the hours' columns as they are at head). The rollup
+job is sent back to the first minute whose raw attempts are still kept, to count their
+grants (reads take those minutes from the raw attempts until it has); older buckets
+keep a `granted` of 0: their leases are gone.
 
 Revision ID: 0018
 Revises: 0017
@@ -15,12 +16,8 @@ Revises: 0017
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import sqlalchemy as sa
 from alembic import op
-
-from smsfleet.metrics.rollups import refold_series_from_hours
 
 revision = "0018"
 down_revision = "0017"
@@ -40,21 +37,7 @@ def upgrade() -> None:
         op.add_column(name, sa.Column("granted", sa.Integer(), nullable=False, server_default="0"))
     op.create_index("ix_attempts_leased_at", "attempts", ["leased_at"])
     connection.execute(sa.text("DELETE FROM metrics_week_series"))
-    _refold_week_series(connection)
     _rewind_rollups(connection)
-
-
-def _refold_week_series(connection: sa.Connection) -> None:
-    """A day at a time from the hours (the code's fold, as at this revision)."""
-    first, last = connection.execute(
-        sa.text("SELECT MIN(bucket), MAX(bucket) FROM metrics_hour")
-    ).one()
-    if first is None:
-        return
-    day = _aware(first).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day <= _aware(last):
-        refold_series_from_hours(connection, day, day + timedelta(days=1))
-        day += timedelta(days=1)
 
 
 def _rewind_rollups(connection: sa.Connection) -> None:
@@ -73,11 +56,6 @@ def _rewind_rollups(connection: sa.Connection) -> None:
         first = max(first, purged)
     if first < rolled:
         connection.execute(sa.update(state).where(state.c.name == "rolled_until").values(at=first))
-
-
-def _aware(value: datetime | str) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:

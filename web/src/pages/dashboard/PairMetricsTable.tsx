@@ -66,7 +66,8 @@ export function PairMetricsTable({ rows, selected, onSelect }: PairMetricsTableP
     <div className="table-wrap">
       <table className="table metrics-table" data-testid="pairs-metrics">
         <caption className="visually-hidden">
-          Success is delivered of attempts: every completed attempt counts, sent or not.
+          Success is delivered of attempts: every completed attempt counts, sent or not. Sent counts every SMS
+          that reached the gateway, its attempt broken off by a pause or a stop or not, so it may exceed attempts.
         </caption>
         <thead>
           <tr>
