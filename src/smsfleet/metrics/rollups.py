@@ -233,8 +233,8 @@ class Rollups:
                 "operator": operator,
                 "sms_sent": tally.sent,
                 # A minute whose SMS were all broken off after sending judged nothing: its
-                # row says 0 (the column takes no null), so its SMS still count as sent.
-                "success_rate": tally.delivered / tally.completed if tally.completed else 0.0,
+                # row says them sent, with no rate.
+                "success_rate": tally.delivered / tally.completed if tally.completed else None,
                 "failures": tally.failed,
             }
             for (bucket, country, operator), tally in sorted(per_pair.items())

@@ -34,7 +34,7 @@ class SmsMetricRow:
     country: str
     operator: str
     sms_sent: int
-    success_rate: float
+    success_rate: float | None  # None: the minute judged nothing (all broken off)
     failures: int
 
 
@@ -151,7 +151,14 @@ class MetricsStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return [
-            SmsMetricRow(aware_utc(at), country, operator, sent, float(rate), failures)
+            SmsMetricRow(
+                aware_utc(at),
+                country,
+                operator,
+                sent,
+                None if rate is None else float(rate),
+                failures,
+            )
             for at, country, operator, sent, rate, failures in rows
         ]
 

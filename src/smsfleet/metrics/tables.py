@@ -164,7 +164,7 @@ metrics_state_table = sa.Table(
 
 # The seed documents' table, kept as specified (one row per minute and pair that
 # completed or sent anything): `sms_sent` is `sent`, `failures` `failed` and
-# `success_rate` delivered / completed (0 in a minute that completed nothing).
+# `success_rate` delivered / completed (null in a minute that completed nothing).
 sms_metrics_table = sa.Table(
     "sms_metrics",
     metrics_metadata,
@@ -172,7 +172,7 @@ sms_metrics_table = sa.Table(
     sa.Column("country", sa.String(10), nullable=False),
     sa.Column("operator", sa.String(50), nullable=False),
     sa.Column("sms_sent", sa.Integer, nullable=False),
-    sa.Column("success_rate", sa.Float, nullable=False),
+    sa.Column("success_rate", sa.Float, nullable=True),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("timestamp", sa.TIMESTAMP, nullable=False, server_default=sa.func.now()),
     sa.UniqueConstraint("timestamp", "country", "operator", name="uq_sms_metrics_minute"),

@@ -215,6 +215,21 @@ def test_attempts_broken_off_after_sending_are_counted_from_the_raw_attempts_kep
     # Refolded: 6 figures an hour, the new one before p95 (-1: none delivered with one).
     assert FIELDS == 6
     assert fleet_hours(engine) == [1, 0, 1, 0, 4, -1]
+    # A minute of SMS all broken off after sending: a row with no success rate.
+    sms_metrics = sa.table(
+        "sms_metrics",
+        sa.column("timestamp", sa.DateTime()),
+        *map(sa.column, ("country", "operator", "sms_sent", "success_rate", "failures")),
+    )
+    judged = {"country": "UZ", "operator": "uzmobile", "sms_sent": 2, "failures": 0}
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(sms_metrics),
+            [
+                {**judged, "timestamp": at(12, 1), "success_rate": 0.5},
+                {**judged, "timestamp": at(12, 2), "success_rate": None},
+            ],
+        )
 
     migrate_metrics(engine, "0022", down=True)
 
@@ -226,3 +241,13 @@ def test_attempts_broken_off_after_sending_are_counted_from_the_raw_attempts_kep
         blobs = connection.execute(sa.select(series.c.hours)).scalars().all()
     assert {len(blob) for blob in blobs} == {168 * 5 * 4}
     assert fleet_hours(engine) == [1, 0, 1, 0, -1]
+    # Back to a rate in every row: the rows without one go.
+    with engine.connect() as connection:
+        rates = connection.execute(sa.select(sms_metrics.c.success_rate)).scalars().all()
+        (rate_column,) = [
+            c
+            for c in sa.inspect(connection).get_columns("sms_metrics")
+            if c["name"] == "success_rate"
+        ]
+    assert rates == [0.5]
+    assert rate_column["nullable"] is False

@@ -10,8 +10,9 @@ The minute rows are filled from the raw attempts still kept (older ones stay at 
 attempts are gone), the hours from the minutes and the countries' hours from the hours.
 The week series gain the same figure (6 to an hour, before p95): they are refolded from
 the hours, all of them, with the code's fold (which 0018 did before; it also fills them
-for a store from before 0013). Going back takes the figure off the series and drops the
-columns.
+for a store from before 0013). `sms_metrics.success_rate` may be null: a minute whose SMS
+were all broken off after sending has a row (they were sent) and no rate. Going back
+takes the figure off the series, drops the columns and those rows.
 
 Revision ID: 0023
 Revises: 0022
@@ -68,6 +69,10 @@ def upgrade() -> None:
     _fill_countries(connection)
     connection.execute(sa.text("DELETE FROM metrics_week_series"))
     _refold_week_series(connection)
+    # A minute whose SMS were all broken off after sending judged nothing: its row says
+    # them sent, with no success rate.
+    with op.batch_alter_table("sms_metrics") as batch:
+        batch.alter_column("success_rate", existing_type=sa.Float(), nullable=True)
 
 
 def _fill_minutes(connection: sa.Connection) -> None:
@@ -191,3 +196,6 @@ def downgrade() -> None:
         )
     for name in ROLLUPS:
         op.drop_column(name, "broken_off_sent")
+    connection.execute(sa.text("DELETE FROM sms_metrics WHERE success_rate IS NULL"))
+    with op.batch_alter_table("sms_metrics") as batch:
+        batch.alter_column("success_rate", existing_type=sa.Float(), nullable=False)
