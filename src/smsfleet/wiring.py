@@ -204,7 +204,9 @@ def _build(
             messages=MessageStore(engine).recorded_since,
         ),
     )
-    if settings.search.url:
+    # Without a search service nothing is fed: no document is made for nobody to index.
+    searching = bool(settings.search.url)
+    if searching:
         starts.append(feeder.start)
     resources.callback(feeder.close)
 
@@ -236,13 +238,16 @@ def _build(
         config_store=store,
         clock=clock,
         on_change=lambda send: bus.publish("sends", send),
-        on_message=lambda message: feeder.add(document_of_message(message)),
+        on_message=(lambda message: feeder.add(document_of_message(message)))
+        if searching
+        else None,
         should_run=leading,
     )
     runs(messages)
 
     def reported(attempt: Attempt) -> None:
-        feeder.add(document_of_attempt(attempt))
+        if searching:
+            feeder.add(document_of_attempt(attempt))
         metrics.service.record(attempt)
 
     dispatcher = build_dispatcher(

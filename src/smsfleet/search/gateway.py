@@ -258,6 +258,11 @@ class SearchFeeder:
     def behind(self) -> bool:
         return self._behind
 
+    @property
+    def queued(self) -> int:
+        """Documents waiting to be indexed."""
+        return len(self._queue)
+
     def add(self, document: Document) -> None:
         if len(self._queue) == FEED_QUEUE and self._backlog is not None:
             self._behind = True  # the oldest queued document is dropped: catch up later

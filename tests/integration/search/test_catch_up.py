@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,22 @@ def test_the_search_service_down_at_start_is_caught_up_once_it_is_back(
         search_server.start()
         caught_up(api)
         assert found(api, "EARLIER") == ["UZ_uzmobile program3 send_failed EARLIER"]
+
+
+def test_without_a_search_service_no_document_is_made(tmp_path: Path) -> None:
+    """Search off: a report feeds nothing (no document made and kept for no index), and
+    its figures are recorded all the same."""
+    with running_api(tmp_path) as api:
+        report(api, uuid.uuid4().hex, "E_ROUTE")
+        feeder: SearchFeeder = api.services.search_feeder
+        assert feeder.queued == 0
+        now = api.clock.now()
+        window = {
+            "start": (now - timedelta(minutes=5)).isoformat(),
+            "end": (now + timedelta(minutes=1)).isoformat(),
+        }
+        summary = api.client.get(
+            "/api/v1/metrics/summary", params=window, headers=api.headers(Role.viewer)
+        )
+        assert summary.status_code == 200, summary.text
+        assert summary.json()["totals"]["send_failed"] == 1
