@@ -262,6 +262,7 @@ def _build(
         redis_prefix=redis_prefix,
     )
     runs(dispatcher)  # its ledger's drain; closed with its limiter and heartbeats
+    messages.sends.use_ledger(dispatcher.ledger)  # why a send waits: its numbers' codes
     GoalCollector(goals=dispatcher.goals, registry=metrics.registry)
 
     def pairs_changed(keys: Collection[str]) -> None:

@@ -37,7 +37,7 @@ from redis.commands.core import Script
 from redis.retry import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
-from smsfleet.attempts.ledger import ReportBeforeLease
+from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.loop_redis import LoopRedis
@@ -275,6 +275,16 @@ class RedisLedger:
             session, phone, leased = _text(value).split("\t")
             if int(leased) >= since:
                 found.append((_text(id_), session, phone))
+        return found
+
+    def open_leases(self, pair: str, *, leased_since: datetime) -> list[OpenLease]:
+        since = _ms(leased_since)
+        entries = self._client.hgetall(f"{self._prefix}:pair:{pair}")
+        found = []
+        for id_, value in entries.items():
+            _, phone, leased = _text(value).split("\t")
+            if int(leased) >= since:
+                found.append(OpenLease(_text(id_), phone, _from_ms(leased)))
         return found
 
     def lease(

@@ -9,12 +9,13 @@ time (metrics, the policy's windows, goals) stay with `AttemptStore` either way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from smsfleet.attempts.models import Attempt, Completion
 
-__all__ = ["Ledger", "ReportBeforeLease", "next_phone"]
+__all__ = ["Ledger", "OpenLease", "ReportBeforeLease", "next_phone"]
 
 
 class ReportBeforeLease(Exception):
@@ -26,9 +27,22 @@ class ReportBeforeLease(Exception):
         self.attempt = attempt
 
 
+@dataclass(frozen=True)
+class OpenLease:
+    """An attempt leased and not yet reported: its number awaits its code."""
+
+    id: str
+    phone: str
+    leased_at: datetime
+
+
 class Ledger(Protocol):
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
         """(id, session, phone) of the pair's attempts leased since then, not yet reported."""
+        ...
+
+    def open_leases(self, pair: str, *, leased_since: datetime) -> list[OpenLease]:
+        """`open_in_pair` with each one's lease time, to say since when a number awaits."""
         ...
 
     def lease(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from smsfleet.attempts.ledger import ReportBeforeLease, next_phone
+from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease, next_phone
 from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Completion, Outcome
 from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc, pages_since
 
@@ -102,6 +102,13 @@ def _upsert(connection: sa.Connection) -> sa.Insert:
 # more CPU (building it, then its cache key) than the database takes to run it.
 _OPEN_IN_PAIR = sa.select(
     attempts_table.c.id, attempts_table.c.session, attempts_table.c.phone
+).where(
+    attempts_table.c.pair == sa.bindparam("pair"),
+    attempts_table.c.leased_at >= sa.bindparam("since"),
+    attempts_table.c.outcome.is_(None),
+)
+_OPEN_LEASES = sa.select(
+    attempts_table.c.id, attempts_table.c.phone, attempts_table.c.leased_at
 ).where(
     attempts_table.c.pair == sa.bindparam("pair"),
     attempts_table.c.leased_at >= sa.bindparam("since"),
@@ -211,6 +218,14 @@ class AttemptStore:
         """`open_in_pair` in the caller's transaction."""
         rows = connection.execute(_OPEN_IN_PAIR, {"pair": pair, "since": naive_utc(leased_since)})
         return [(id_, session, phone) for id_, session, phone in rows]
+
+    def open_leases(self, pair: str, *, leased_since: datetime) -> list[OpenLease]:
+        """`open_in_pair` with each one's lease time, to say since when a number awaits."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                _OPEN_LEASES, {"pair": pair, "since": naive_utc(leased_since)}
+            ).all()
+        return [OpenLease(id_, phone, aware_utc(leased_at)) for id_, phone, leased_at in rows]
 
     def close_lost_on(
         self, connection: sa.Connection, ids: Sequence[str], *, session: str, now: datetime

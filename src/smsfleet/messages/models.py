@@ -403,9 +403,19 @@ class Send(BaseModel):
     completed_at: Timestamp | None
 
 
+_WAITING_REASON = Field(
+    default=None,
+    description="Why a PENDING send waits, in words, as read now: since when, and for what"
+    " (its number awaiting another code, since when and until when at the latest; its"
+    " program to ask for work; its program's report of its try; its pair stopped). None"
+    " once it is no longer PENDING. Names numbers, programs, pairs and times, never a code",
+)
+
+
 class SendView(Send):
     """A send in full, as an operator or an admin reads it."""
 
+    waiting_reason: str | None = _WAITING_REASON
     redacted: Literal[False] = False
 
 
@@ -420,6 +430,7 @@ class RedactedSend(Send):
         f" value ({REDACTED} when it no longer fills in, or was sent without a template);"
         " None before any try"
     )
+    waiting_reason: str | None = _WAITING_REASON
     redacted: Literal[True] = True
 
 

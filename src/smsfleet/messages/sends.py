@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from smsfleet.attempts.ledger import Ledger, OpenLease
 from smsfleet.attempts.models import Attempt, Outcome, is_broken_off
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
@@ -220,6 +221,12 @@ class Sends:
         self._on_change = on_change
         self._pending = PendingHint(store.has_pending)
         self._region = phone_region
+        self._ledger: Ledger = attempts
+
+    def use_ledger(self, ledger: Ledger) -> None:
+        """Read the numbers awaiting a code where the dispatcher's leases do: its ledger
+        (in Redis on the Redis profile), not the SQL copy drained from it."""
+        self._ledger = ledger
 
     def create_send(self, data: SendRequest, *, actor: str) -> Send:
         if (data.template_id is None) == (data.text is None):
@@ -364,6 +371,101 @@ class Sends:
             raise Conflict(f"send {send_id} changed meanwhile; look again")
         self._pending.mark()
         return done
+
+    def waiting_reasons(self, sends: Sequence[Send]) -> dict[str, str]:
+        """Why each PENDING send of `sends` waits, by id, in words, as read now.
+
+        One look at the open leases of each pair a send waits to be taken in, not one per
+        send; a number awaiting another code costs one more, to say whose code. It names
+        numbers, programs, pairs and times, never a code (an attempt's id is a test's)."""
+        now = self._clock.now()
+        pairs: dict[str, Pair | None] = {}
+        open_leases: dict[str, dict[str, OpenLease]] = {}
+        reasons: dict[str, str] = {}
+        for send in sends:
+            if send.status is not SendStatus.PENDING or send.next_index >= len(send.programs):
+                continue
+            if send.attempt_id is not None:
+                reasons[send.id] = self._awaiting_report(send, now)
+                continue
+            if send.pair not in pairs:
+                pairs[send.pair] = self._config.pairs.get(send.pair)
+            pair = pairs[send.pair]
+            since = f"waiting since {human_time(send.waiting_since, now=now)}"
+            if pair is None or not pair.state.runs_sessions:
+                reasons[send.id] = (
+                    f"{since}: {send.pair} is {_stopped(pair)}, so none of its programs takes"
+                    f" it; from {self._deadline(send, now)} another running pair of"
+                    f" {send.country} does, or it ends NOT_SENT without one"
+                )
+                continue
+            if send.pair not in open_leases:
+                open_leases[send.pair] = self._open_leases(send.pair, now)
+            lease = open_leases[send.pair].get(send.phone)
+            reasons[send.id] = (
+                self._awaiting_code(send, lease, since, now)
+                if lease is not None
+                else self._awaiting_program(send, pair, since, now)
+            )
+        return reasons
+
+    def _open_leases(self, pair: str, now: datetime) -> dict[str, OpenLease]:
+        """The pair's numbers awaiting a code, as `claim` is told them (its `busy`), each
+        with its latest lease."""
+        latest: dict[str, OpenLease] = {}
+        for lease in self._ledger.open_leases(pair, leased_since=now - self._lease_ttl):
+            known = latest.get(lease.phone)
+            if known is None or lease.leased_at > known.leased_at:
+                latest[lease.phone] = lease
+        return latest
+
+    def _awaiting_report(self, send: Send, now: datetime) -> str:
+        taken = f"{send.program} took it (try {send.tries})"
+        if send.leased_until is None:
+            return f"{taken}: its report is awaited"
+        at = human_time(send.leased_until - self._lease_ttl, now=now)
+        until = human_time(send.leased_until, now=now)
+        if send.leased_until < now:
+            return f"{taken} at {at}: no report by {until}, so the next program takes it soon"
+        return f"{taken} at {at}: its report is awaited, until {until} at the latest"
+
+    def _awaiting_code(self, send: Send, lease: OpenLease, since: str, now: datetime) -> str:
+        other = self._store.send_for_attempt(lease.id)
+        if other is None:
+            whose = "a test SMS"
+        elif other.id == send.id:
+            whose = "an earlier try of this send"
+        else:
+            whose = "another send's SMS"
+        leased = human_time(lease.leased_at, now=now)
+        free = human_time(lease.leased_at + self._lease_ttl, now=now)
+        program = send.programs[send.next_index]
+        reason = (
+            f"{since}: {send.phone} awaits another code ({whose} handed out at {leased}),"
+            f" until it comes or {free} at the latest; {program} takes it once the number"
+            " is free"
+        )
+        if lease.leased_at + self._lease_ttl > send.waiting_since + self._claim_timeout:
+            deadline = self._deadline(send, now)
+            reason += f", unless it is still busy at {deadline}: {self._then(send)}"
+        return reason
+
+    def _awaiting_program(self, send: Send, pair: Pair, since: str, now: datetime) -> str:
+        program = send.programs[send.next_index]
+        reason = f"{since} for {program} of {pair.key} to ask for work"
+        if pair.state is PairState.probing:
+            reason += f" ({pair.key} is probed after a pause: one SMS at a time)"
+        return f"{reason}; if it has not by {self._deadline(send, now)}: {self._then(send)}"
+
+    def _deadline(self, send: Send, now: datetime) -> str:
+        """When the periodic job moves it on, at the earliest."""
+        return human_time(send.waiting_since + self._claim_timeout, now=now)
+
+    def _then(self, send: Send) -> str:
+        following = send.next_index + 1
+        if following < len(send.programs):
+            return f"{send.programs[following]} is tried instead"
+        return "it fails, no program of its pair left to try"
 
     # --- the dispatcher's side ------------------------------------------------------------
 

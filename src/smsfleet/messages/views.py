@@ -96,10 +96,15 @@ def send(body: SendRequest, user: OperatorUser, sends: SendsDep) -> SendAccepted
     return sends.accepted(sends.create_send(body, actor=user.username))
 
 
-def _as_seen(user: User, context: Context, send: Send) -> SendView | RedactedSend:
+def _as_seen(
+    user: User, context: Context, send: Send, reason: str | None
+) -> SendView | RedactedSend:
+    """`send` as `user` reads it, with why it waits (`reason`: names no code)."""
     if sees_codes(user.role):
-        return SendView.model_validate(send.model_dump())
-    return redacted_send(send, context.store.templates)
+        return SendView.model_validate({**send.model_dump(), "waiting_reason": reason})
+    return redacted_send(send, context.store.templates).model_copy(
+        update={"waiting_reason": reason}
+    )
 
 
 @router.get(
@@ -109,7 +114,9 @@ def _as_seen(user: User, context: Context, send: Send) -> SendView | RedactedSen
 def sends(
     user: CurrentUser, context: Context, sends: SendsDep, query: Annotated[SendQuery, Query()]
 ) -> list[SendView | RedactedSend]:
-    return [_as_seen(user, context, send) for send in sends.sends(query)]
+    found = sends.sends(query)
+    reasons = sends.waiting_reasons(found)
+    return [_as_seen(user, context, send, reasons.get(send.id)) for send in found]
 
 
 @router.get(
@@ -118,7 +125,8 @@ def sends(
 def get_send(
     send_id: str, user: CurrentUser, context: Context, sends: SendsDep
 ) -> SendView | RedactedSend:
-    return _as_seen(user, context, sends.send(send_id))
+    send = sends.send(send_id)
+    return _as_seen(user, context, send, sends.waiting_reasons([send]).get(send.id))
 
 
 @router.post("/sends/{send_id}/cancel", summary="Cancel a pending send: it is never sent")

@@ -174,6 +174,7 @@ def _world(
         record_sent=inbound.record_sent,
     )
     dispatcher.on_demand = sends
+    sends.use_ledger(ledger)
     yield World(store, dispatcher, sends, inbound, clock, simulator)
     dispatcher.close()
     store.close()

@@ -315,3 +315,73 @@ def test_a_time_beyond_the_calendar_in_utc_is_refused_not_a_server_error(
             assert "out of range" in refused.text
         thread = web.client.get(f"/api/get-conversation/{A}", headers=web.headers(Role.viewer))
         assert thread.status_code == 404  # nothing was kept
+
+
+def test_a_pending_send_says_why_it_waits(web: Api) -> None:
+    """A send to a number awaiting another code (a routine test's) says so, and when
+    the number is free at the latest; one to a free number waits for its program. A
+    viewer reads the same words, which hold no code."""
+    headers = web.headers(Role.operator)
+    test_number = "+998991234500"
+    program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
+    made = web.client.post(
+        "/api/v1/programs", json={**program, "provider": "provider1"}, headers=web.headers()
+    )
+    assert made.status_code == 201, made.text
+    pair = {
+        "country": "UZ",
+        "operator": "UzMobile",
+        "phone_numbers": [test_number],
+        "programs": ["program1"],
+    }
+    assert web.client.post("/api/v1/pairs", json=pair, headers=headers).status_code == 201
+    leased_at = web.clock.now() - timedelta(seconds=36)
+    engine = create_sql_engine(web.settings.resolved_metrics_url)
+    AttemptStore(engine).add(
+        Attempt(
+            id="c0de1234" + "0" * 24,
+            session="program1_UZ_uzmobile",
+            pair="UZ_uzmobile",
+            country="UZ",
+            operator="uzmobile",
+            program="program1",
+            phone=test_number,
+            leased_at=leased_at,
+        )
+    )
+    engine.dispose()
+    busy = web.client.post(
+        "/api/v1/messages/send", json={"phone": test_number, "text": "hi"}, headers=headers
+    )
+    free = web.client.post(
+        "/api/v1/messages/send", json={"phone": A, "text": "hi"}, headers=headers
+    )
+    assert busy.status_code == free.status_code == 202, busy.text + free.text
+
+    def hms(moment: datetime) -> str:
+        return f"{moment.astimezone(UTC):%H:%M:%S} UTC"
+
+    now, ttl = web.clock.now(), timedelta(seconds=web.settings.lease_ttl_seconds)
+    one = web.client.get(f"/api/v1/messages/sends/{busy.json()['id']}", headers=headers).json()
+    assert one["waiting_reason"] == (
+        f"waiting since {hms(now)}: {test_number} awaits another code (a test SMS handed out"
+        f" at {hms(leased_at)}), until it comes or {hms(leased_at + ttl)} at the latest;"
+        " program1 takes it once the number is free, unless it is still busy at"
+        f" {hms(now + timedelta(minutes=2))}: it fails, no program of its pair left to try"
+    )
+    for role in (Role.operator, Role.viewer):
+        listed = web.client.get("/api/v1/messages/sends", headers=web.headers(role)).json()
+        reasons = {s["id"]: s["waiting_reason"] for s in listed}
+        assert reasons[busy.json()["id"]] == one["waiting_reason"]
+        assert reasons[free.json()["id"]] == (
+            f"waiting since {hms(now)} for program1 of UZ_uzmobile to ask for work; if it has"
+            f" not by {hms(now + timedelta(minutes=2))}: it fails, no program of its pair left"
+            " to try"
+        )
+        assert "c0de1234" not in str(reasons)  # a routine test's code is its id's start
+    cancelled = web.client.post(
+        f"/api/v1/messages/sends/{free.json()['id']}/cancel", headers=headers
+    )
+    assert cancelled.status_code == 200
+    again = web.client.get(f"/api/v1/messages/sends/{free.json()['id']}", headers=headers).json()
+    assert again["waiting_reason"] is None

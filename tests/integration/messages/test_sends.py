@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -424,6 +424,49 @@ def test_a_send_to_a_test_number_awaiting_a_code_waits_for_it(world: World) -> N
     world.clock.advance(SPACING)
     mine = world.dispatcher.lease(session="pbad_UZ_uzmobile")
     assert isinstance(mine, SendAction) and (mine.phone, mine.message) == (TEST_NUMBER, "mine")
+
+
+def test_a_waiting_send_says_why(world: World) -> None:
+    _a_waiting_send_says_why(world)
+
+
+def test_on_redis_a_waiting_send_says_why(redis_world: World) -> None:
+    _a_waiting_send_says_why(redis_world)
+
+
+def _a_waiting_send_says_why(world: World) -> None:
+    """Why a pending send waits, read where the leases read the numbers awaiting a code
+    (the Redis ledger on the Redis profile): the number's code, then its program's report."""
+    routine = world.dispatcher.lease(session="pgood_UZ_uzmobile")  # awaits its code
+    assert isinstance(routine, SendAction) and routine.phone == TEST_NUMBER
+    leased = world.clock.now()
+    world.clock.advance(30)
+    send = world.sends.create_send(SendRequest(phone=TEST_NUMBER, text="mine"), actor="alice")
+    reason = world.sends.waiting_reasons([send])[send.id]
+    assert f"{TEST_NUMBER} awaits another code (a test SMS handed out at {hm(leased)})" in reason
+    assert routine.trigger_id[:8] not in reason  # the routine test's code
+    world.dispatcher.report(
+        session="pgood_UZ_uzmobile",
+        report=ReportRequest(
+            trigger_id=routine.trigger_id, session="pgood_UZ_uzmobile", outcome=Outcome.delivered
+        ),
+    )
+    world.settle()
+    assert world.sends.waiting_reasons([send])[send.id].endswith(
+        f"for pbad of UZ_uzmobile to ask for work; if it has not by"
+        f" {hm(send.waiting_since + timedelta(minutes=2))}: pgood is tried instead"
+    )
+    taken = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(taken, SendAction) and taken.message == "mine"
+    claimed = world.sends.send(send.id)
+    assert world.sends.waiting_reasons([claimed]) == {
+        send.id: f"pbad took it (try 1) at {hm(world.clock.now())}: its report is awaited,"
+        f" until {hm(taken.expires_at)} at the latest"
+    }
+
+
+def hm(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%H:%M:%S} UTC"
 
 
 def test_stuck_sends_move_on(world: World) -> None:
