@@ -90,6 +90,10 @@ def test_send_cancel_retry_and_a_numbers_thread(
     expect(dialog).to_have_count(0)
     row = page.get_by_test_id("send-row").filter(has_text=PHONE)
     expect(row.get_by_test_id("send-status")).to_have_text("PENDING")
+    # Why it waits, in its row: no program of its pair has asked for work yet.
+    expect(row.get_by_test_id("send-waiting")).to_contain_text(
+        f"for idle of {georgian_pair} to ask for work"
+    )
     detail = page.get_by_test_id("send-detail")
     expect(detail).to_contain_text("idle (next)")
     expect(detail).to_contain_text("none yet: idle takes it at its next lease")

@@ -14,7 +14,7 @@ import { SENDS_KEY, conversationQuery, sendListQuery, templatesQuery } from "../
 import { formatDateTime } from "../../format/time";
 import { NewSendDialog } from "./NewSendDialog";
 import { attemptText, smsText } from "./thread";
-import { Identifier } from "../../components/Identifier";
+import { SendRow, waitingReason } from "./SendRow";
 import { sendText, sendValues } from "./sendText";
 
 export function MessagesPage() {
@@ -57,7 +57,7 @@ const SEND_COLUMNS: ReadonlyArray<{ column: SendColumn; label: string }> = [
   { column: "status", label: "Status" },
   { column: "tries", label: "Tries" },
   { column: "program", label: "Program / provider" },
-  { column: "error", label: "Last error" },
+  { column: "error", label: "Why it waits / last error" },
 ];
 const SEND_READ: Record<SendColumn, (send: Send) => SortValue> = {
   created: (send) => send.created_at,
@@ -66,16 +66,22 @@ const SEND_READ: Record<SendColumn, (send: Send) => SortValue> = {
   status: (send) => send.status,
   tries: (send) => send.tries,
   program: (send) => send.program,
-  error: (send) => send.error,
+  error: (send) => waitingReason(send) ?? send.error,
 };
 const SEND_NUMERIC: ReadonlySet<SendColumn> = new Set(["created", "tries"]);
 const NO_SENDS: Send[] = [];
+const WAITING_POLL_MS = 10_000;
 
 function SendsView() {
   const { user } = useAuth();
   const writable = canWrite(user);
   const [status, setStatus] = useState<SendStatus | "">("");
-  const sends = useQuery({ ...sendListQuery(status), placeholderData: keepPreviousData });
+  const sends = useQuery({
+    ...sendListQuery(status),
+    placeholderData: keepPreviousData,
+    // Why a send waits changes without a change of the send (its number's code comes).
+    refetchInterval: (query) => (query.state.data?.some((send) => send.status === "PENDING") ? WAITING_POLL_MS : false),
+  });
   const templates = useQuery(templatesQuery());
   const [selected, setSelected] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
@@ -123,29 +129,7 @@ function SendsView() {
             </thead>
             <tbody>
               {sorting.rows.map((send) => (
-                <tr
-                  key={send.id}
-                  className={send.id === selected ? "row--selected" : undefined}
-                  onClick={() => setSelected(send.id)}
-                  data-testid="send-row"
-                  data-send-id={send.id}
-                >
-                  <td>{formatDateTime(send.created_at)}</td>
-                  <td>
-                    <code>{send.phone}</code>
-                  </td>
-                  <td>
-                    <Identifier value={send.pair} />
-                  </td>
-                  <td>
-                    <span className={`badge badge--send-${send.status.toLowerCase()}`} data-testid="send-status">
-                      {send.status}
-                    </span>
-                  </td>
-                  <td>{send.tries}</td>
-                  <td>{send.program ? <Identifier value={`${send.program} / ${send.provider ?? "—"}`} /> : "—"}</td>
-                  <td className="alert-summary">{send.error ?? "—"}</td>
-                </tr>
+                <SendRow key={send.id} send={send} selected={send.id === selected} onSelect={setSelected} />
               ))}
             </tbody>
           </table>
@@ -201,6 +185,7 @@ function awaitedAttempt(send: Send): string {
 }
 
 function SendDetail({ send, writable, onCancel, onRetry, onRetrySent }: SendDetailProps) {
+  const waiting = waitingReason(send);
   const rows: [string, string][] = [
     ["Id", send.id],
     ["Template", send.template_id ?? "—"],
@@ -208,6 +193,7 @@ function SendDetail({ send, writable, onCancel, onRetry, onRetrySent }: SendDeta
     ["Text", sendText(send)],
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
     ["Latest attempt", send.attempt_id ?? awaitedAttempt(send)],
+    ...(waiting === null ? [] : [["Why it waits", waiting] satisfies [string, string]]),
     ["Reached the gateway", send.sent_at ? formatDateTime(send.sent_at) : "—"],
     ["Asked by", send.actor],
     ["Completed", formatDateTime(send.completed_at)],
