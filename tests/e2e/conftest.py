@@ -67,7 +67,14 @@ SEED_PAIRS: list[dict[str, Any]] = [
     {"country": "TJ", "operator": "MegaFon", "slug": "megafon", "phone_numbers": ["+992901234567"]},
     {"country": "IN", "operator": "Reliance", "slug": "reliance", "region": "West Bengal"},
     {"country": "IN", "operator": "TATA DOCOMO", "slug": "docomo"},
-    {"country": "IN", "operator": "Vi India", "slug": "vi", "is_high_priority": True},
+    # High priority, its sessions run unasked: they need a test number to.
+    {
+        "country": "IN",
+        "operator": "Vi India",
+        "slug": "vi",
+        "is_high_priority": True,
+        "phone_numbers": ["+919812345678"],
+    },
     {"country": "IN", "operator": "AirTel", "slug": "airtel"},
     {
         "country": "AZ",

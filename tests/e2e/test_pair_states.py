@@ -26,6 +26,8 @@ PULSE_SOURCE = "import time\nwhile True:\n    print('pulse', flush=True)\n    ti
 PROGRAM = "pulse"
 PAIR = "MN_unitel"
 SESSION = f"{PROGRAM}_{PAIR}"
+# Its test number: a pair with none runs no session.
+PHONE = "+97688123456"
 STATE_TIMEOUT_MS = 15_000
 
 
@@ -89,6 +91,7 @@ def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
     dialog = page.get_by_test_id("pair-dialog")
     dialog.get_by_test_id("pair-country").select_option("MN")
     dialog.get_by_test_id("pair-operator").fill("Unitel")
+    dialog.get_by_test_id("pair-phones").fill(PHONE)
     # The form says what happens to the sessions, and starts them unless told not to.
     expect(dialog.get_by_test_id("pair-start-sessions")).to_have_count(0)
     dialog.get_by_test_id(f"pair-program-{pulse}").check()
@@ -341,6 +344,7 @@ def test_stopping_a_high_priority_session_asks_an_admin_and_is_off_for_operators
         json={
             "country": PAIR[:2],
             "operator": "Unitel",
+            "phone_numbers": [PHONE],
             "is_high_priority": True,
             "programs": [pulse],
             # Said, not left to the high priority: an earlier test's session of the same
@@ -419,7 +423,10 @@ def test_a_program_added_to_a_pair_starts_its_session_unless_told_not_to(
     viewport: ViewportSize,
 ) -> None:
     page.set_viewport_size(viewport)
-    created = admin_api.post("/api/v1/pairs", json={"country": PAIR[:2], "operator": "Unitel"})
+    created = admin_api.post(
+        "/api/v1/pairs",
+        json={"country": PAIR[:2], "operator": "Unitel", "phone_numbers": [PHONE]},
+    )
     assert created.status_code == 201, created.text
     open_logged_in(page, "/pairs", control_plane.admin_password)
     page.get_by_test_id(f"edit-{PAIR}").click()

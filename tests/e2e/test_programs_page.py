@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, Route, WebSocketRoute, expect
 
 from smsfleet.sessions.screen import ScreenBackend
-from tests.support.e2e import ControlPlane, open_logged_in, remove_session
+from tests.support.e2e import ControlPlane, kz_number, open_logged_in, remove_session
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,13 @@ def ticker_session(admin_api: httpx.Client, control_plane: ControlPlane) -> Iter
     assert program.status_code == 201, program.text
     pair = admin_api.post(
         "/api/v1/pairs",
-        json={"country": "KZ", "operator": "Kcell", "slug": "kcell", "programs": [PROGRAM]},
+        json={
+            "country": "KZ",
+            "operator": "Kcell",
+            "slug": "kcell",
+            "programs": [PROGRAM],
+            "phone_numbers": [kz_number("kcell")],
+        },
     )
     assert pair.status_code == 201, pair.text
     # The supervisor makes the pair's session at its next tick: the page lists it then.
@@ -297,6 +303,7 @@ def test_a_pair_placed_on_another_host_runs_and_logs_there(
         dialog = page.get_by_test_id("pair-dialog")
         dialog.get_by_test_id("pair-country").select_option("KG")
         dialog.get_by_test_id("pair-operator").fill("Megacom")
+        dialog.get_by_test_id("pair-phones").fill("+996700123456")  # with none, it runs not
         expect(dialog.get_by_test_id("pair-host")).to_have_value("local")
         dialog.get_by_test_id("pair-host").select_option("edge1")
         dialog.get_by_test_id(f"pair-program-{program}").check()

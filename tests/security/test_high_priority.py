@@ -22,7 +22,7 @@ def test_an_operator_cannot_stop_a_high_priority_pair_by_changing_it(live: Live)
         {"programs": []},
         {"state": "paused", "state_reason": "maintenance"},
         {"state": "disabled"},
-        {"phone_numbers": []},  # every lease of the pair would answer wait: nothing sent
+        {"phone_numbers": []},  # its sessions would be held stopped until one is added
     ]
     for change in changes:
         for force in (False, True):

@@ -135,7 +135,12 @@ def _add(api: Api, programs: dict[str, list[str]]) -> None:
         body = {"name": name, "command": command}
         made = api.client.post("/api/v1/programs", json=body, headers=admin)
         assert made.status_code == 201, made.text
-    pair = {"country": "UZ", "operator": "UzMobile", "programs": list(programs)}
+    pair = {
+        "country": "UZ",
+        "operator": "UzMobile",
+        "programs": list(programs),
+        "phone_numbers": ["+998901234567"],  # without one, its sessions are held stopped
+    }
     assert api.client.post("/api/v1/pairs", json=pair, headers=admin).status_code == 201
 
 

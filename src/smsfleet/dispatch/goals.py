@@ -25,7 +25,7 @@ from smsfleet.dispatch.inflight import Outlook
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, named_actor
 from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, figures, looks_at
-from smsfleet.sessions.models import SessionSpec, SessionState, SessionStatus
+from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 
 __all__ = [
     "GOAL_SHARE",
@@ -227,9 +227,19 @@ def country_goals(
     # Its pairs that changed state within the window while their sessions ran through it
     # (resumed from probing): the count still covers their time before, one send a probe.
     resumed: dict[str, dict[str, Pair]] = {}
+    # Sessions wanted running on pairs that run sessions but have no test number: held
+    # stopped until one is added (`Pair.runs_sessions`), not counted as wanted.
+    numberless: dict[str, int] = {}
     for spec in specs:
         owner = by_key.get(spec.pair)
         if owner is None or not spec.should_run(owner):
+            if (
+                owner is not None
+                and spec.desired is DesiredState.running
+                and owner.state.runs_sessions
+                and not owner.phone_numbers
+            ):
+                numberless[owner.country] = numberless.get(owner.country, 0) + 1
             continue
         code = owner.country
         wanted[code] = wanted.get(code, 0) + 1
@@ -294,6 +304,7 @@ def country_goals(
                 _doubted_note(by_country[code], routes, failing_line),
                 _resumed_note(resumed.get(code, {}).values(), now, window),
                 _busy_pairs(by_country[code], routes),
+                numberless.get(code, 0),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
@@ -421,6 +432,7 @@ def _reason(
     doubted_note: str,
     resumed_note: str = "",
     busy_pairs: list[_Busy] | None = None,
+    numberless: int = 0,
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
@@ -431,10 +443,17 @@ def _reason(
     be failing, not confidently yet (`_doubted_note`); `resumed_note`: its pairs resumed
     from probing within the window, whose probes the count still covers (`_resumed_note`),
     taken as a start; `busy_pairs`: its pairs whose test numbers all await a code
-    (`_busy_pairs`), named when the country's numbers are not all busy."""
+    (`_busy_pairs`), named when the country's numbers are not all busy; `numberless`: its
+    sessions wanted running that are held stopped, their pairs having no test number."""
     paused = f"; {paused_note}" if paused_note else ""
+    no_numbers = (
+        "no test numbers: its pairs with sessions wanted running have none, so nothing"
+        f" is sent; add test numbers to them{paused}"
+    )
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
+            if numberless:  # held stopped until a number is added
+                return ReasonKind.numbers_busy, no_numbers
             if paused_note:  # their sessions' own wish may still be to run
                 return (
                     ReasonKind.paused,
@@ -460,11 +479,9 @@ def _reason(
     # cycle a capacity is reckoned on may not be measured yet.
     young = "" if starting_for is None else f"{max(0, int(starting_for.total_seconds()))} s"
     if goal.test_numbers == 0:
-        # Its sessions run idle, each lease answered `wait`: no pace to reckon with.
-        return ReasonKind.numbers_busy, (
-            "no test numbers: its pairs with sessions wanted running have none, so nothing"
-            f" is sent; add test numbers to them{paused}"
-        )
+        # Its pairs' numbers removed as its sessions ran (they stop at the supervisor's next
+        # look) or not counted yet: no pace to reckon with.
+        return ReasonKind.numbers_busy, no_numbers
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         # Said first even when starting: too few numbers or sessions show at once.
         settling = f" (its sessions have run for {young}: the pace is still measured)"

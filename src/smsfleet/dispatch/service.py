@@ -64,8 +64,6 @@ __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
 MESSAGE_TEMPLATE = "smsfleet test {code}"
 # How long a program waits before asking again while the limiter cannot decide.
 UNAVAILABLE_RETRY_SECONDS = 5.0
-# A session of a pair with no test number asks again this often: it sends once one is added.
-NO_NUMBERS_RETRY_SECONDS = 30.0
 # How far a program's clock may be from the control plane's in the times it reports.
 REPORTED_TIME_SLACK = timedelta(minutes=5)
 # The cycle a busy session's wait assumes before its pair's is measured: ask again soon.
@@ -322,10 +320,10 @@ class Dispatcher:
             self._withdraw(pair.key, spec.program)
             return StopAction(reason=f"program {spec.program} is not assigned to {pair.key}")
         if not pair.phone_numbers:
-            # Waits, not stops: a program that exits is restarted as crashed, and given up
-            # on; it sends once a number is added.
+            # Its sessions are held stopped until a number is added (`Pair.runs_sessions`):
+            # its program ends as any stopped on purpose does, and is started again then.
             self._withdraw(pair.key, None)
-            return WaitAction(retry_after=NO_NUMBERS_RETRY_SECONDS)
+            return StopAction(reason=f"pair {pair.key} has no test phone number")
 
         if pair.state is PairState.probing and (wait := self._probe_wait(pair)) > 0:
             return WaitAction(retry_after=round(wait, 3), max_in_flight=1)

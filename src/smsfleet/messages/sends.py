@@ -799,12 +799,12 @@ class Sends:
 
 def _check_sends_through(pair: Pair) -> None:
     """Refuse a send that nothing would lease: the pair has no program, runs none, or has
-    no test number (its programs wait for one, leasing nothing)."""
+    no test number (its sessions are held stopped until one is added)."""
     if not pair.programs:
         raise Conflict(f"pair {pair.key} has no program to send through")
     if not pair.phone_numbers:
         raise Conflict(
-            f"pair {pair.key} has no test phone numbers, so its programs lease nothing"
+            f"pair {pair.key} has no test phone numbers, so its sessions are held stopped"
             " and nothing would send it: add one to the pair first"
         )
     if not pair.state.runs_sessions:

@@ -75,6 +75,21 @@ class Pair(BaseModel):
             return "created"
         return self.state.value
 
+    @property
+    def runs_sessions(self) -> bool:
+        """Its sessions run: its state runs them (enabled or probing) and it has a test
+        number to send to. Without one they are held stopped until one is added."""
+        return self.state.runs_sessions and bool(self.phone_numbers)
+
+    def holds_sessions(self) -> str | None:
+        """Why its sessions are held stopped, as their events say (`pair UZ_x is paused`,
+        `pair UZ_x has no test phone number`); None while they run."""
+        if not self.state.runs_sessions:
+            return f"pair {self.key} is {self.state}"
+        if not self.phone_numbers:
+            return f"pair {self.key} has no test phone number"
+        return None
+
     def runs_no_sessions(self) -> str:
         """`pair UZ_x runs no sessions (its reason)`: what a session or send of a paused or
         disabled pair is told."""

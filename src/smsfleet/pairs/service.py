@@ -402,7 +402,7 @@ def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
         verbs.append(f"move to host {changes['host']}")
     numbers = changes.get("phone_numbers")
     if numbers is not None and (dropped := set(pair.phone_numbers) - set(numbers)):
-        # With no number to send to, every lease of the pair answers wait; with none of
+        # With no number to send to, its sessions are held stopped; with none of
         # its numbers left, its SMS go where no code of theirs may be known, and the policy
         # never pauses it: as good as stopped. Any number removed counts, or two edits
         # (add others, then drop the old ones) would do the same.

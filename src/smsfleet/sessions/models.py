@@ -70,9 +70,9 @@ class SessionSpec(BaseModel):
 
     def should_run(self, pair: Pair) -> bool:
         """Wanted running by people or the policy, on its pair while that runs sessions
-        (enabled or probing): what the supervisor keeps running. A paused or disabled
-        pair's sessions are stopped on purpose, not down."""
-        return self.desired is DesiredState.running and pair.state.runs_sessions
+        (enabled or probing, with a test number): what the supervisor keeps running. A
+        paused, disabled or numberless pair's sessions are stopped on purpose, not down."""
+        return self.desired is DesiredState.running and pair.runs_sessions
 
     def restart_asked_since(self, started_at: datetime | None) -> bool:
         """A restart asked for after the session's last start: not carried out yet."""

@@ -466,10 +466,14 @@ def _result(
 
 
 def _held_note(desired: DesiredState, pair: Pair | None) -> str | None:
-    """Why a session wanted running does not run: its pair is paused or disabled. What
-    an action answers and a listing shows beside the session."""
-    if desired == DesiredState.running and pair is not None and not pair.state.runs_sessions:
+    """Why a session wanted running does not run: its pair is paused or disabled, or has no
+    test phone number. What an action answers and a listing shows beside the session."""
+    if desired is not DesiredState.running or pair is None:
+        return None
+    if not pair.state.runs_sessions:
         return f"its {pair.runs_no_sessions()}; it runs when the pair does again"
+    if not pair.phone_numbers:
+        return f"pair {pair.key} has no test phone number: it sends nothing until one is added"
     return None
 
 
@@ -493,8 +497,6 @@ def _note(
         return held
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
         return "pair probed after a pause: at most one send per probe interval"
-    if desired == DesiredState.running and pair is not None and not pair.phone_numbers:
-        return f"pair {pair.key} has no test phone number: it sends nothing until one is added"
     stopped = status is None or status.state is SessionState.stopped
     if (
         desired is DesiredState.stopped

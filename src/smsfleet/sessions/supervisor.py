@@ -465,7 +465,7 @@ class Supervisor:
             self._update(
                 tick, observed_generation=spec.generation, quick_failures=0, backoff_until=None
             )
-        enabled = pair is not None and pair.state.runs_sessions
+        enabled = pair is not None and pair.runs_sessions
         if running is not None and enabled and tick.status.state == S.stopped:
             # Started outside smsfleet under a known name: adopt it, never start a second.
             spec = self._want_running(spec, "found running", now)
@@ -521,8 +521,8 @@ class Supervisor:
         now: datetime,
     ) -> None:
         reason = spec.desired_reason if spec.desired == DesiredState.stopped else None
-        if pair is not None and not pair.state.runs_sessions:
-            reason = f"pair {pair.key} is {pair.state}"
+        if pair is not None and (held := pair.holds_sessions()) is not None:
+            reason = held
         if running is not None:
             if pair is not None and drains(spec.desired, pair):
                 if self._drain(tick, pair, now):

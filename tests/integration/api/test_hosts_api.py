@@ -83,7 +83,13 @@ def test_a_session_on_a_remote_host_starts_logs_recovers_and_stops(
     command = install_program(api.settings.program_dirs[0], "ticker", TICKING)
     program = {"name": "ticker", "command": command}
     assert api.client.post("/api/v1/programs", json=program, headers=admin).status_code == 201
-    pair = {"country": "UZ", "operator": "uzmobile", "programs": ["ticker"], "host": "edge9"}
+    pair = {
+        "country": "UZ",
+        "operator": "uzmobile",
+        "programs": ["ticker"],
+        "phone_numbers": ["+998901234567"],
+        "host": "edge9",
+    }
     refused = api.client.post("/api/v1/pairs", json=pair, headers=operator)
     assert refused.status_code == 422
     assert "edge9" in refused.text and api.store.pairs.list() == []

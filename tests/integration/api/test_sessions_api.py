@@ -99,10 +99,10 @@ def add_ticker(api: Api) -> None:
 def setup_pairs(api: Api) -> None:
     operator, admin = api.headers(Role.operator), api.headers(Role.admin)
     add_ticker(api)
-    for country, slug, high in (
-        ("UZ", "uzmobile", False),
-        ("TJ", "megafon", False),
-        ("IN", "vi", True),
+    for country, slug, high, number in (
+        ("UZ", "uzmobile", False, "+998901234567"),
+        ("TJ", "megafon", False, "+992901234567"),
+        ("IN", "vi", True, "+919812345678"),
     ):
         body = {
             "country": country,
@@ -110,6 +110,7 @@ def setup_pairs(api: Api) -> None:
             "slug": slug,
             "programs": ["ticker"],
             "is_high_priority": high,
+            "phone_numbers": [number],  # without one, its session is held stopped
         }
         role = admin if high else operator  # only an admin marks a pair high priority
         assert api.client.post("/api/v1/pairs", json=body, headers=role).status_code == 201
@@ -119,6 +120,7 @@ KE_AIRTEL_STARTED = {
     "country": "KE",
     "operator": "Airtel",
     "programs": ["ticker"],
+    "phone_numbers": ["+254712345678"],
     "start_sessions": True,
 }
 

@@ -864,9 +864,11 @@ def test_stop_reasons(worker: Worker) -> None:
     assert "does not exist" in worker.lease()["reason"]
 
     worker.add_pair(phone_numbers=[])
-    # Nothing to send to: it waits (a program told to stop exits, and is restarted as
-    # crashed until given up on), and sends once a number is added.
-    assert worker.lease() == {"action": "wait", "retry_after": 30.0, "max_in_flight": 1}
+    # Nothing to send to: its sessions are held stopped until a number is added.
+    assert worker.lease() == {
+        "action": "stop",
+        "reason": "pair UZ_uzmobile has no test phone number",
+    }
 
     worker.update_pair(phone_numbers=PHONES, programs=["program2"])
     assert worker.lease()["reason"] == "program program1 is not assigned to UZ_uzmobile"
@@ -939,6 +941,28 @@ def test_a_paused_pair_leaves_the_country_to_the_others(worker: Worker) -> None:
     worker.update_pair("UZ_ucell", state=PairState.paused)
     assert worker.lease(ucell)["action"] == "stop"
     # ucell was owed the next slot; paused, it no longer holds it.
+    worker.clock.advance(5)
+    assert worker.lease(beeline)["action"] == "send"
+
+
+def test_a_pair_left_without_test_numbers_leaves_the_country_to_the_others(
+    worker: Worker,
+) -> None:
+    """Its sessions are held stopped, as a paused pair's are: its program is told to stop,
+    and its share of the country's cap goes to the others."""
+    worker.add_pair("UZ_beeline")
+    worker.add_pair("UZ_ucell")
+    beeline = worker.add_session(pair="UZ_beeline")
+    ucell = worker.add_session(pair="UZ_ucell")
+    assert worker.lease(beeline)["action"] == "send"
+    worker.clock.advance(1)
+    assert worker.lease(ucell)["action"] == "wait"
+    worker.update_pair("UZ_ucell", phone_numbers=[])
+    assert worker.lease(ucell) == {
+        "action": "stop",
+        "reason": "pair UZ_ucell has no test phone number",
+    }
+    # ucell was owed the next slot; without a number, it no longer holds it.
     worker.clock.advance(5)
     assert worker.lease(beeline)["action"] == "send"
 

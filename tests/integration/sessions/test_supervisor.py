@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from smsfleet.alerts.rules import session_outcome
 from smsfleet.pairs.models import PairState
 from smsfleet.pairs.service import delete_pair
 from smsfleet.policy.models import POLICY_ACTOR
@@ -385,19 +386,103 @@ def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fl
     assert stopped[-1].reason == "pair UZ_uzmobile is paused"
 
 
-def test_a_session_of_a_pair_with_no_test_number_says_it_sends_nothing(fleet: Fleet) -> None:
-    """It runs (its program's leases wait for a number), and its cell says why nothing
-    comes of it until a number is added."""
+NO_NUMBER_NOTE = "pair UZ_{} has no test phone number: it sends nothing until one is added"
+
+
+def _no_alert_opened(fleet: Fleet, name: str) -> None:
+    pair = fleet.store.pairs.get(name.split("_", 1)[1])
+    opened = [
+        signal
+        for event in fleet.events
+        if event.session == name
+        for signal in session_outcome(event, pair=pair).opened
+    ]
+    assert opened == []
+
+
+def test_a_session_of_a_pair_with_no_test_number_is_held_stopped_until_one_is_added(
+    fleet: Fleet,
+) -> None:
+    """Wanted running, it is not started: no run, no crash, no restart, no alert; its
+    note says why. A number added, it starts by itself, a start and not a restart."""
     name = fleet.add_pair("uzmobile", TICKING, numbers=())
-    bring_up(fleet, name)
-    session = get_session(store=fleet.store, clock=fleet.clock, name=name)
-    assert session.note == (
-        "pair UZ_uzmobile has no test phone number: it sends nothing until one is added"
-    )
+    crashing = fleet.add_pair("beeline", CRASHING, numbers=())
+    supervisor = fleet.supervisor()
+    for held in (name, crashing):
+        result = act(
+            store=fleet.store,
+            clock=fleet.clock,
+            actor=ADMIN,
+            name=held,
+            action=SessionAction.start,
+            reason="wanted",
+        )
+        assert result.note == NO_NUMBER_NOTE.format(held.rsplit("_", 1)[1])
+    for _ in range(3):
+        supervisor.reconcile_once()
+        fleet.clock.advance(5)
+    assert fleet.screens() == []
+    for held in (name, crashing):
+        assert fleet.state(held) == S.stopped
+        assert fleet.kinds(held) == []
+        session = get_session(store=fleet.store, clock=fleet.clock, name=held)
+        assert (session.desired, session.state) == (DesiredState.running, S.stopped)
+        assert (session.restarts, session.requested_restarts) == (0, 0)
+        assert session.note == NO_NUMBER_NOTE.format(held.rsplit("_", 1)[1])
+        _no_alert_opened(fleet, held)
+
     pair = fleet.store.pairs.get("UZ_uzmobile")
     assert pair is not None
     fleet.store.pairs.replace(pair.model_copy(update={"phone_numbers": ["+998901234567"]}))
-    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note is None
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.starting
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    assert fleet.screens() == [name]
+    assert fleet.state(crashing) == S.stopped  # its pair has no number still
+    session = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert (session.restarts, session.requested_restarts, session.note) == (0, 0, None)
+    assert fleet.kinds(name) == ["starting", "running"]
+
+
+def test_a_running_session_is_stopped_when_its_pair_loses_its_last_test_number(
+    fleet: Fleet,
+) -> None:
+    """Stopped on purpose, as a paused pair's are: the note says why, no alert opens and no
+    restart is counted; its numbers back, it starts again."""
+    name = fleet.add_pair("uzmobile", TICKING, numbers=("+998901234567", "+998901234568"))
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[-1]
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    fleet.store.pairs.replace(pair.model_copy(update={"phone_numbers": ["+998901234568"]}))
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running  # one number left: it runs on
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    fleet.store.pairs.replace(pair.model_copy(update={"phone_numbers": []}))
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopped
+    assert fleet.screens() == []
+    stopping = [e for e in fleet.events if e.session == name and e.kind == "stopping"]
+    assert [e.reason for e in stopping] == ["pair UZ_uzmobile has no test phone number"]
+    fleet.clock.advance(30)
+    supervisor.reconcile_once()
+    assert fleet.kinds(name) == ["starting", "running", "stopping", "stopped"]
+    session = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert (session.desired, session.state) == (DesiredState.running, S.stopped)
+    assert session.note == NO_NUMBER_NOTE.format("uzmobile")
+    _no_alert_opened(fleet, name)
+
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    fleet.store.pairs.replace(pair.model_copy(update={"phone_numbers": ["+998901234567"]}))
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.starting
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.restarts, status.requested_restarts) == (0, 0)  # a start, not a restart
 
 
 def test_a_session_a_person_stopped_says_who_when_and_why(fleet: Fleet) -> None:

@@ -179,6 +179,26 @@ def test_a_country_whose_running_pairs_have_no_test_number_is_told_so() -> None:
     assert goal.reason_kind is ReasonKind.numbers_busy
 
 
+def test_a_country_whose_sessions_are_held_stopped_for_want_of_a_test_number_is_told_so() -> None:
+    """Its sessions wanted running on a pair with no number are held stopped, not wanted
+    running on a pair that runs them: not "its session is not running", as if it were down,
+    nor "no session is wanted running"; and a paused pair of it is said too."""
+    goal = _goal(
+        pairs=[
+            _pair("KZ_beeline", phones=0),
+            _pair("KZ_kcell", state=PairState.paused, actor="olga"),
+        ],
+        running={"KZ_beeline": SessionState.stopped, "KZ_kcell": SessionState.stopped},
+        grants=0,
+    )
+    assert (goal.sessions_wanted, goal.sessions_running) == (0, 0)
+    assert goal.reason == (
+        "no test numbers: its pairs with sessions wanted running have none, so nothing is"
+        " sent; add test numbers to them; 1 paused (KZ_kcell by olga)"
+    )
+    assert goal.reason_kind is ReasonKind.numbers_busy
+
+
 def test_sessions_at_their_in_flight_limit_are_named() -> None:
     goal = _goal(
         pairs=[_pair("UZ_uzmobile", phones=20)],
