@@ -25,12 +25,21 @@ const session = (changes: Partial<Session>): Session =>
     ...changes,
   }) as Session;
 
-const cell = (shown: Session, pairHeld = false): string =>
+const cell = (shown: Session, pairHeld = false, pairNumberless = false): string =>
   renderToStaticMarkup(
     <table>
       <tbody>
         <tr>
-          <SessionCell program="program1" session={shown} receivedAt={0} busy={false} selected={false} pairHeld={pairHeld} onOpen={() => undefined} />
+          <SessionCell
+            program="program1"
+            session={shown}
+            receivedAt={0}
+            busy={false}
+            selected={false}
+            pairHeld={pairHeld}
+            pairNumberless={pairNumberless}
+            onOpen={() => undefined}
+          />
         </tr>
       </tbody>
     </table>,
@@ -48,6 +57,14 @@ describe("a session's note", () => {
   it("says a session of a paused pair is stopping once its SMS in flight have their outcomes", () => {
     const note = "stops once its SMS in flight have their outcomes: its pair was paused by the policy";
     expect(cell(session({ state: "stopping", note }), true)).toContain(note);
+  });
+
+  it("says a session held stopped by its pair's want of a number why, not that it should run", () => {
+    const note = "pair UZ_uzmobile has no test phone number: it sends nothing until one is added";
+    const held = cell(session({ state: "stopped", restarts: 0, note }), false, true);
+    expect(held).toContain(note);
+    expect(held).not.toContain('data-testid="desired-hint"');
+    expect(cell(session({ state: "stopped", restarts: 0, note }))).toContain('data-testid="desired-hint"');
   });
 
   it("is left to the pair's row when the pair is paused, and absent without one", () => {

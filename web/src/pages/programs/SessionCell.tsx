@@ -26,10 +26,12 @@ interface SessionCellProps {
   selected: boolean;
   /** Its pair is paused or disabled: the pair's row says why; a stopped session is expected. */
   pairHeld?: boolean;
+  /** Its pair has no test phone number: a stopped session is expected, and its note says why. */
+  pairNumberless?: boolean;
   onOpen: (session: Session) => void;
 }
 
-export function SessionCell({ program, session, receivedAt, actions, busy, selected, pairHeld = false, onOpen }: SessionCellProps) {
+export function SessionCell({ program, session, receivedAt, actions, busy, selected, pairHeld = false, pairNumberless = false, onOpen }: SessionCellProps) {
   if (!session) {
     return (
       <td className="session-cell session-cell--empty" data-label={program}>
@@ -41,7 +43,7 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
   }
   const desiredMismatch =
     (session.desired === "stopped" && session.state !== "stopped" && session.state !== "exited") ||
-    (session.desired === "running" && !pairHeld && (session.state === "stopped" || session.state === "exited"));
+    (session.desired === "running" && !pairHeld && !pairNumberless && (session.state === "stopped" || session.state === "exited"));
   return (
     <td
       className={selected ? "session-cell session-cell--selected" : "session-cell"}
@@ -104,7 +106,8 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
         </div>
       </dl>
       {session.retry_at && <Retry session={session.name} at={session.retry_at} />}
-      {/* Given up on, its pair probed, or draining; a paused pair's row already says why it is down. */}
+      {/* Given up on, its pair probed or without a number, or draining; a paused pair's row
+          already says why it is down. */}
       {session.note && (!pairHeld || session.state === "stopping") && (
         <p className="session-cell__note" data-testid={`note-${session.name}`}>
           {session.note}

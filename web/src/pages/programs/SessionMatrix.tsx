@@ -157,6 +157,7 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, busyPairs, 
             busy={session !== undefined && busyNames.has(session.name)}
             selected={session !== undefined && session.name === selected}
             pairHeld={row.pair !== undefined && row.pair.state !== "enabled" && row.pair.state !== "probing"}
+            pairNumberless={row.pair !== undefined && row.pair.phone_numbers.length === 0}
             onOpen={onOpen}
           />
         );
