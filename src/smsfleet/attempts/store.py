@@ -101,14 +101,10 @@ def _upsert(connection: sa.Connection) -> sa.Insert:
 # The statements of a lease and a report, built once: a statement built per call costs
 # more CPU (building it, then its cache key) than the database takes to run it.
 _OPEN_IN_PAIR = sa.select(
-    attempts_table.c.id, attempts_table.c.session, attempts_table.c.phone
-).where(
-    attempts_table.c.pair == sa.bindparam("pair"),
-    attempts_table.c.leased_at >= sa.bindparam("since"),
-    attempts_table.c.outcome.is_(None),
-)
-_OPEN_LEASES = sa.select(
-    attempts_table.c.id, attempts_table.c.phone, attempts_table.c.leased_at
+    attempts_table.c.id,
+    attempts_table.c.session,
+    attempts_table.c.phone,
+    attempts_table.c.leased_at,
 ).where(
     attempts_table.c.pair == sa.bindparam("pair"),
     attempts_table.c.leased_at >= sa.bindparam("since"),
@@ -217,15 +213,15 @@ class AttemptStore:
     ) -> list[tuple[str, str, str]]:
         """`open_in_pair` in the caller's transaction."""
         rows = connection.execute(_OPEN_IN_PAIR, {"pair": pair, "since": naive_utc(leased_since)})
-        return [(id_, session, phone) for id_, session, phone in rows]
+        return [(id_, session, phone) for id_, session, phone, _ in rows]
 
     def open_leases(self, pair: str, *, leased_since: datetime) -> list[OpenLease]:
         """`open_in_pair` with each one's lease time, to say since when a number awaits."""
         with self._engine.connect() as connection:
             rows = connection.execute(
-                _OPEN_LEASES, {"pair": pair, "since": naive_utc(leased_since)}
+                _OPEN_IN_PAIR, {"pair": pair, "since": naive_utc(leased_since)}
             ).all()
-        return [OpenLease(id_, phone, aware_utc(leased_at)) for id_, phone, leased_at in rows]
+        return [OpenLease(id_, phone, aware_utc(leased)) for id_, _, phone, leased in rows]
 
     def close_lost_on(
         self, connection: sa.Connection, ids: Sequence[str], *, session: str, now: datetime
