@@ -14,6 +14,7 @@ __all__ = [
     "Attempt",
     "Completion",
     "Outcome",
+    "counts_as_sent",
     "is_broken_off",
 ]
 
@@ -38,6 +39,14 @@ BROKEN_OFF_CODES: frozenset[str] = frozenset({"interrupted"}) | CONTROL_PLANE_CO
 
 def is_broken_off(outcome: Outcome | str | None, error_code: str | None) -> bool:
     return outcome == Outcome.error and error_code in BROKEN_OFF_CODES
+
+
+def counts_as_sent(attempt: Attempt) -> bool:
+    """Its SMS was triggered at the provider: delivered, not delivered, or broken off after
+    it reached the gateway (`sent_at` known): what `sent` counts."""
+    if attempt.outcome in (Outcome.delivered, Outcome.not_delivered):
+        return True
+    return attempt.sent_at is not None and is_broken_off(attempt.outcome, attempt.error_code)
 
 
 class Completion(BaseModel):

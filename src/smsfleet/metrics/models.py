@@ -124,6 +124,11 @@ class AttemptSummary(BaseModel):
     broken_off: bool = Field(
         default=False, description="an error that says nothing of the route (not counted)"
     )
+    sent: bool = Field(
+        default=False,
+        description="its SMS was triggered at the provider (counted in `sent`): delivered,"
+        " not delivered, or broken off after reaching it",
+    )
     latency_ms: int | None = None
     completed_at: Timestamp
 

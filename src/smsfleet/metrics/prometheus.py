@@ -24,7 +24,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import CollectorRegistry
 
-from smsfleet.attempts.models import Attempt, Outcome, is_broken_off
+from smsfleet.attempts.models import Attempt, Outcome, counts_as_sent, is_broken_off
 from smsfleet.metrics.models import LATENCY_BUCKETS_MS, GroupBy
 from smsfleet.metrics.service import MetricsService
 from smsfleet.sessions.models import SessionState
@@ -87,10 +87,8 @@ class FleetCollector:
             self._broken_off.setdefault(route, 0)
             self._broken_off_sent.setdefault(route, 0)
             broken_off = is_broken_off(outcome, attempt.error_code)
-            # Broken off after its SMS reached the gateway: sent, though it judges nothing.
-            if outcome in (Outcome.delivered, Outcome.not_delivered) or (
-                broken_off and attempt.sent_at is not None
-            ):
+            # Broken off after its SMS reached the gateway too: sent, though it judges nothing.
+            if counts_as_sent(attempt):
                 self._sent[route] = self._sent.get(route, 0) + 1
                 # Materialised at zero so `delivered / sent` exists for every route.
                 self._delivered.setdefault(route, 0)

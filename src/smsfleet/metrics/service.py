@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from smsfleet.attempts.models import Attempt, is_broken_off
+from smsfleet.attempts.models import Attempt, counts_as_sent, is_broken_off
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.bounds import check_moment
 from smsfleet.core.clock import Clock
@@ -324,6 +324,7 @@ class MetricsService:
                     outcome=attempt.outcome.value,
                     error_code=attempt.error_code,
                     broken_off=is_broken_off(attempt.outcome, attempt.error_code),
+                    sent=counts_as_sent(attempt),
                     latency_ms=attempt.latency_ms,
                     completed_at=attempt.completed_at,
                 )

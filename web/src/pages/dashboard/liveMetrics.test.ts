@@ -13,7 +13,7 @@ function summary(group: Partial<MetricsGroup>): MetricsSummary {
   };
 }
 
-const attempt = (outcome: string, broken_off: boolean) => ({
+const attempt = (outcome: string, broken_off: boolean, sent = false) => ({
   id: "t1",
   pair: "UZ_uzmobile",
   program: "program1",
@@ -21,6 +21,7 @@ const attempt = (outcome: string, broken_off: boolean) => ({
   outcome,
   error_code: broken_off ? "interrupted" : "E_TIMEOUT",
   broken_off,
+  sent,
   completed_at: "2026-12-04T12:30:00Z",
 });
 
@@ -37,5 +38,15 @@ describe("live attempts on the dashboard's counters", () => {
     const after = applyToPairs(before, attempt("error", true));
     expect(after?.totals).toMatchObject({ completed: 4, errors: 1, failed: 1, success_rate: 0.75, broken_off: 1 });
     expect(after?.groups[0]).toMatchObject({ completed: 4, success_rate: 0.75, broken_off: 1 });
+  });
+
+  it("count in sent an SMS broken off after it reached the gateway, and keep those counted before", () => {
+    // Sent 4: 3 delivered and one broken off after reaching the gateway.
+    const sentBefore = summary({ delivered: 3, sent: 4, completed: 4, errors: 1, failed: 1, broken_off: 1 });
+    const brokenOff = applyToPairs(sentBefore, attempt("error", true, true));
+    expect(brokenOff?.totals).toMatchObject({ sent: 5, completed: 4, broken_off: 2 });
+    const delivered = applyToPairs(sentBefore, attempt("delivered", false, true));
+    expect(delivered?.totals).toMatchObject({ sent: 5, delivered: 4, completed: 5 });
+    expect(delivered?.groups[0]).toMatchObject({ sent: 5, delivered: 4 });
   });
 });

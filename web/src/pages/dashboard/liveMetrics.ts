@@ -10,21 +10,24 @@ export interface AttemptMessage {
   outcome: string;
   /** Broken off by a stop, a kill or a lost lease: counted apart, in no rate. */
   brokenOff: boolean;
+  /** Its SMS reached the provider (delivered, not delivered, or broken off after): in `sent`. */
+  sent: boolean;
 }
 
 const OUTCOMES = new Set<string>(ATTEMPT_OUTCOMES);
 
 export function asAttempt(data: unknown): AttemptMessage | null {
   if (typeof data !== "object" || data === null) return null;
-  const { pair, country, outcome, broken_off: brokenOff } = data as Record<string, unknown>;
+  const { pair, country, outcome, broken_off: brokenOff, sent } = data as Record<string, unknown>;
   if (typeof pair !== "string" || typeof country !== "string" || typeof outcome !== "string") return null;
-  return OUTCOMES.has(outcome) ? { pair, country, outcome, brokenOff: brokenOff === true } : null;
+  return OUTCOMES.has(outcome) ? { pair, country, outcome, brokenOff: brokenOff === true, sent: sent === true } : null;
 }
 
 /** The counters with one more completed attempt: the same sums as the server's summary
  * (its grant was counted when it was leased, which the next reload brings). */
-function counted<C extends MetricsTotals>(counters: C, { outcome, brokenOff }: AttemptMessage): C {
-  if (brokenOff) return { ...counters, broken_off: counters.broken_off + 1 };
+function counted<C extends MetricsTotals>(counters: C, { outcome, brokenOff, sent }: AttemptMessage): C {
+  const sentNow = counters.sent + (sent ? 1 : 0);
+  if (brokenOff) return { ...counters, broken_off: counters.broken_off + 1, sent: sentNow };
   const delivered = counters.delivered + (outcome === "delivered" ? 1 : 0);
   const notDelivered = counters.not_delivered + (outcome === "not_delivered" ? 1 : 0);
   const sendFailed = counters.send_failed + (outcome === "send_failed" ? 1 : 0);
@@ -32,7 +35,7 @@ function counted<C extends MetricsTotals>(counters: C, { outcome, brokenOff }: A
   const completed = counters.completed + 1;
   return {
     ...counters,
-    sent: delivered + notDelivered,
+    sent: sentNow,
     delivered,
     not_delivered: notDelivered,
     send_failed: sendFailed,
