@@ -7,7 +7,8 @@ DONE; failed: the next program of the pair is tried, FAILED after the last. A tr
 broken off (its program stopped or killed: no failure of the route) before its SMS
 reached the gateway goes on to the pair's next program while the pair runs; once the
 pair is stopped (paused, disabled, deleted), to another running pair of its country
-with the tries it has left, and is NOT_SENT, saying why, when there is none. One broken
+with the tries it has left, and is NOT_SENT, saying why, when there is none (FAILED
+when an earlier try's SMS reached the gateway: it was sent, and failed). One broken
 off after its SMS reached the gateway (its attempt's `sent_at`), while it awaited its
 code, is never sent again: the recipient may have its code. It ends FAILED, saying when
 it was sent and why its code was not awaited. The periodic job moves on a send whose
@@ -643,14 +644,22 @@ class Sends:
         self._move(send, event, changes, expect=expect)
 
     def _strand(self, send: Send, unsent: str, *, expect: list[tuple[str, object]]) -> None:
-        """Nothing left to carry it: NOT_SENT, saying why."""
+        """Nothing left to carry it: NOT_SENT, saying why (`unsent`, "not sent: …"). One
+        whose earlier try's SMS reached the gateway (`sent_at`) was sent, and failed: it
+        ends FAILED, its last try's error first."""
+        event, error = SendEvent.STRANDED, unsent
+        if send.sent_at is not None:
+            sent = human_time(send.sent_at, now=self._clock.now())
+            again = unsent.removeprefix("not sent: ")
+            earlier = f"{send.error}; " if send.error else ""
+            event, error = SendEvent.EXHAUSTED, f"{earlier}sent at {sent}; not again: {again}"
         changes: dict[str, object] = {
             "attempt_id": None,
             "leased_until": None,
-            "error": unsent[:512],
+            "error": error[:512],
             "completed_at": self._clock.now(),
         }
-        self._move(send, SendEvent.STRANDED, changes, expect=expect)
+        self._move(send, event, changes, expect=expect)
 
     def _cut_off_once_sent(
         self,

@@ -520,6 +520,44 @@ def test_a_send_whose_pair_stops_while_it_waits_is_not_blamed_on_a_program(
     assert "did not" not in (moved.error or "")
 
 
+def test_a_send_already_sent_once_whose_pair_stops_ends_failed_not_unsent(world: World) -> None:
+    """Its first try reached the gateway and was not delivered; its pair was paused while it
+    waited for the next program: it was sent, and failed, not "not sent"."""
+    send = world.sends.create_send(
+        SendRequest(phone=CUSTOMER, text="x", pair="UZ_uzmobile"), actor="alice"
+    )
+    action = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(action, SendAction) and action.phone == CUSTOMER
+    sent_at = world.clock.now()
+    world.clock.advance(120)  # the gateway gives up on it
+    report = ReportRequest(
+        trigger_id=action.trigger_id,
+        session="pbad_UZ_uzmobile",
+        outcome=Outcome.not_delivered,
+        sent_at=sent_at,
+        provider="broken",
+    )
+    world.dispatcher.report(session="pbad_UZ_uzmobile", report=report)
+    waiting = world.sends.send(send.id)
+    assert (waiting.status, waiting.next_index, waiting.sent_at) == (
+        SendStatus.PENDING,
+        1,
+        sent_at,
+    )
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    paused = {"state": PairState.paused, "state_actor": "policy"}
+    world.store.pairs.replace(pair.model_copy(update=paused))
+    world.clock.advance(121)
+    assert world.sends.run_jobs() == 1
+    ended = world.sends.send(send.id)
+    assert ended.status is SendStatus.FAILED
+    assert ended.error == (
+        f"pbad: not_delivered; sent at {sent_at:%H:%M:%S} UTC; not again: UZ_uzmobile was"
+        " paused by the policy while it waited to be sent; no other pair of UZ runs"
+    )
+
+
 def test_the_cap_holds_while_on_demand_and_routine_sends_mix(world: World) -> None:
     sends = [
         world.sends.create_send(SendRequest(phone=CUSTOMER, text=f"n{n}"), actor="alice")
