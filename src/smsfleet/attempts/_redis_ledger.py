@@ -268,23 +268,22 @@ class RedisLedger:
         return self.script_args(trigger_id, session, completion.model_dump_json(), bound)
 
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
-        since = _ms(leased_since)
-        entries = self._client.hgetall(f"{self._prefix}:pair:{pair}")
-        found = []
-        for id_, value in entries.items():
-            session, phone, leased = _text(value).split("\t")
-            if int(leased) >= since:
-                found.append((_text(id_), session, phone))
-        return found
+        return [(id_, session, phone) for id_, session, phone, _ in self._open(pair, leased_since)]
 
     def open_leases(self, pair: str, *, leased_since: datetime) -> list[OpenLease]:
+        return [
+            OpenLease(id_, phone, _from_ms(leased))
+            for id_, _, phone, leased in self._open(pair, leased_since)
+        ]
+
+    def _open(self, pair: str, leased_since: datetime) -> list[tuple[str, str, str, str]]:
+        """(id, session, phone, lease in ms) of the pair's open attempts leased since then."""
         since = _ms(leased_since)
-        entries = self._client.hgetall(f"{self._prefix}:pair:{pair}")
         found = []
-        for id_, value in entries.items():
-            _, phone, leased = _text(value).split("\t")
+        for id_, value in self._client.hgetall(f"{self._prefix}:pair:{pair}").items():
+            session, phone, leased = _text(value).split("\t")
             if int(leased) >= since:
-                found.append(OpenLease(_text(id_), phone, _from_ms(leased)))
+                found.append((_text(id_), session, phone, leased))
         return found
 
     def lease(
