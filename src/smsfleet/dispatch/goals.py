@@ -570,10 +570,12 @@ def _more_numbers(seen: Granted, doubted_note: str = "") -> str:
     is late. Then the route may have just broken, before its figures can show it (an
     undelivered SMS holds its number until the gateway gives up on it), and more numbers
     would only wait the same way; a route already under the warning line, not
-    confidently yet (`doubted_note`), is named."""
+    confidently yet (`doubted_note`), is named, late codes or not."""
+    doubt = f" ({doubted_note}: it may be failing)" if doubted_note else ""
     if seen.stale:
-        doubt = f" ({doubted_note}: it may be failing)" if doubted_note else ""
         return f"codes are late: add test numbers only if the route delivers{doubt}"
+    if doubted_note:  # none late this moment (those given up on just handed out again)
+        return f"add test numbers only if the route delivers{doubt}"
     return "add test numbers"
 
 

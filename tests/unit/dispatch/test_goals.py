@@ -303,6 +303,12 @@ def test_late_codes_on_a_route_under_the_warning_line_name_it() -> None:
     too_few = _under(pairs, late, falling, _outlook(3, 120.0, 3))
     assert too_few.reason is not None and too_few.reason.endswith(f"; {doubt}"), too_few.reason
     assert too_few.reason.startswith("too few test numbers for the cap at this pace")
+    # None late this moment (those given up on were just handed out again): named too.
+    none_late = _under(pairs, Granted(grants=15, awaiting=2), falling, _outlook(3, 120.0, 3))
+    assert none_late.reason is not None and none_late.reason.endswith(
+        "; add test numbers only if the route delivers (UZ_uzmobile, 8 of 16 delivered (50 %)"
+        " in the last 30 min: it may be failing)"
+    ), none_late.reason
 
 
 def test_the_rest_of_the_reasons_have_their_kinds() -> None:
