@@ -106,7 +106,9 @@ export function DashboardPage() {
   const rows = useMemo(() => pairRows(pairs.data, byPair.data?.groups), [pairs.data, byPair.data]);
   const active = sessions.data?.filter((session) => session.state === "running").length;
   const held = useMemo(() => {
-    const stopped = new Set((pairs.data ?? []).filter((pair) => pair.state === "paused" || pair.state === "disabled").map((pair) => pair.key));
+    // Held stopped by their pair: paused, disabled, or without a test number to send to.
+    const holding = (pairs.data ?? []).filter((pair) => pair.state === "paused" || pair.state === "disabled" || pair.phone_numbers.length === 0);
+    const stopped = new Set(holding.map((pair) => pair.key));
     return sessions.data?.filter((session) => stopped.has(session.pair) && session.state !== "running").length;
   }, [pairs.data, sessions.data]);
   const totals = byPair.data?.totals;

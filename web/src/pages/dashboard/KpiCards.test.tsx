@@ -74,7 +74,7 @@ describe("the Granted per minute card", () => {
 });
 
 describe("the Active sessions card", () => {
-  it("says how many are stopped with their paused pairs, which are not down", () => {
+  it("says how many are held stopped by their pairs, which are not down", () => {
     const html = (held: number | undefined) =>
       renderToStaticMarkup(
         <MemoryRouter>
@@ -90,8 +90,8 @@ describe("the Active sessions card", () => {
           />
         </MemoryRouter>,
       );
-    expect(html(6)).toContain("running of 18 · 6 stopped with their paused pairs");
+    expect(html(6)).toContain("running of 18 · 6 held stopped by their pairs (paused, or no test number)");
     expect(html(0)).toContain("running of 18<");
-    expect(html(undefined)).not.toContain("paused pairs");
+    expect(html(undefined)).not.toContain("held stopped");
   });
 });

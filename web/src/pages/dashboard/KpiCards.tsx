@@ -97,7 +97,7 @@ export function KpiCards({
         hint={
           totalSessions === undefined
             ? "Running now"
-            : `running of ${formatCount(totalSessions)}${heldSessions ? ` · ${formatCount(heldSessions)} stopped with their paused pairs` : ""}`
+            : `running of ${formatCount(totalSessions)}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}`
         }
       />
       <Kpi
