@@ -50,7 +50,13 @@ def crashing_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Itera
     assert program.status_code == 201, program.text
     pair = admin_api.post(
         "/api/v1/pairs",
-        json={"country": "AM", "operator": "Ucom", "slug": "ucom", "programs": [PROGRAM]},
+        json={
+            "country": "AM",
+            "operator": "Ucom",
+            "slug": "ucom",
+            "programs": [PROGRAM],
+            "phone_numbers": ["+37455123456"],  # a pair with none holds its sessions stopped
+        },
     )
     assert pair.status_code == 201, pair.text
     deadline = time.monotonic() + 10

@@ -188,7 +188,12 @@ def test_a_stored_program_outside_the_program_directories_never_runs(
     store_program(
         api.store.programs, api.clock, "legacy", ["/bin/sh", "-c", f"touch {marker}; sleep 60"]
     )
-    pair = {"country": "UZ", "operator": "UzMobile", "is_high_priority": True}
+    pair = {
+        "country": "UZ",
+        "operator": "UzMobile",
+        "is_high_priority": True,
+        "phone_numbers": ["+998901234567"],  # a pair with none holds its sessions stopped
+    }
     made = api.client.post(
         "/api/v1/pairs", json={**pair, "programs": ["legacy"]}, headers=live.headers()
     )
