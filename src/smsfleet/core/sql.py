@@ -192,6 +192,12 @@ def aware_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The `owner_since` of a row written before rows said which account of their owner's name
+# made them (usage rows, of which also those of no account: authentication failed; search
+# jobs, each then taken for the account of that name made at or before it).
+LEGACY_SINCE = datetime(1970, 1, 1)
+
+
 @overload
 def naive_utc(value: datetime) -> datetime: ...
 @overload

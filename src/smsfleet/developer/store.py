@@ -24,11 +24,10 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 
 from smsfleet.core.quantiles import Bins, bin_of
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
+from smsfleet.core.sql import LEGACY_SINCE, DateTimeColumn, metrics_metadata, naive_utc
 from smsfleet.developer.models import LATENCY_BOUNDS_MS
 
 __all__ = [
-    "LEGACY_SINCE",
     "LoggedRequest",
     "UsageOwner",
     "UsageRow",
@@ -41,9 +40,6 @@ __all__ = [
 BUCKETS = tuple(f"b{index:02d}" for index in range(len(LATENCY_BOUNDS_MS) + 1))
 COUNTERS = ("requests", "client_errors", "server_errors", "latency_sum_ms", *BUCKETS)
 GROUPS = ("day", "owner", "owner_since", "key_id", "method", "route")
-# The `owner_since` of a request logged before requests said which account of their
-# owner's name made them (and of one made by no one: authentication failed).
-LEGACY_SINCE = datetime(1970, 1, 1)
 
 
 def _owner_since() -> sa.Column[datetime]:

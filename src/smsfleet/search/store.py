@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 
-from smsfleet.core.sql import naive_utc
+from smsfleet.core.sql import LEGACY_SINCE, naive_utc
 from smsfleet.search.models import (
     Document,
     DocumentKind,
@@ -23,11 +23,7 @@ from smsfleet.search.models import (
     Newest,
 )
 
-__all__ = ["LEGACY_SINCE", "SearchStore"]
-
-# The `owner_since` of a job written before jobs said which account of their owner's name
-# made them: such a job is taken for the account of that name made at or before it.
-LEGACY_SINCE = datetime(1970, 1, 1)
+__all__ = ["SearchStore"]
 
 metadata = sa.MetaData()
 
