@@ -294,8 +294,15 @@ def test_restarting_a_high_priority_session_asks_an_admin_first(
         answer = admin_api.get(f"/api/v1/sessions/{name}/events")
         return answer.json() if answer.status_code == 200 else None
 
-    # The supervisor makes the seed's sessions at its first tick.
+    # The supervisor makes the seed's sessions at its first tick. Its program exits at
+    # once: a restart is carried out once the supervisor has given it up, not while it
+    # is between tries.
     eventually(events, 15, f"{name} to exist")
+    eventually(
+        lambda: admin_api.get(f"/api/v1/sessions/{name}").json()["state"] == "fatal",
+        60,
+        f"the supervisor to give {name} up",
+    )
 
     def restarts() -> int:
         return sum(1 for event in eventually(events) if event["kind"] == "restart_requested")

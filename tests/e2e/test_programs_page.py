@@ -218,6 +218,21 @@ def test_bulk_stop_or_restart_of_a_high_priority_pair_needs_an_acknowledgement(
     while _session_state(admin_api, "program1_IN_vi") != "fatal":
         assert time.monotonic() < deadline, "the supervisor did not give up program1_IN_vi"
         time.sleep(0.2)
+    wanted_running = [
+        session["name"]
+        for session in admin_api.get("/api/v1/sessions").json()
+        if session["name"].split("_")[1] == "IN" and session["desired"] == "running"
+    ]
+    try:
+        _bulk_stop_country_in(page, control_plane, screenshot)
+    finally:  # the other tests find the seed's IN sessions as they were
+        for name in wanted_running:
+            admin_api.post(
+                f"/api/v1/sessions/{name}/start", json={"reason": "e2e cleanup"}
+            ).raise_for_status()
+
+
+def _bulk_stop_country_in(page: Page, control_plane: ControlPlane, screenshot: Screenshot) -> None:
     open_logged_in(page, "/programs", control_plane.admin_password)
     page.get_by_test_id("bulk-country-IN").click()
     dialog = page.get_by_test_id("bulk-dialog")
