@@ -52,6 +52,7 @@ class ReasonKind(StrEnum):
     no_session = "no_session"
     starting = "starting"
     sessions_down = "sessions_down"
+    no_numbers = "no_numbers"
     numbers_busy = "numbers_busy"
     awaiting_codes = "awaiting_codes"
     failing = "failing"
@@ -74,6 +75,7 @@ _KIND_WORDS = {
         " not yet a full count"
     ),
     ReasonKind.sessions_down: "sessions wanted running are not running",
+    ReasonKind.no_numbers: "its pairs with sessions wanted running have no test number",
     ReasonKind.numbers_busy: (
         "its test numbers, or one of its pairs' numbers, all await codes: add test numbers"
     ),
@@ -453,7 +455,7 @@ def _reason(
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:
             if numberless:  # held stopped until a number is added
-                return ReasonKind.numbers_busy, no_numbers
+                return ReasonKind.no_numbers, no_numbers
             if paused_note:  # their sessions' own wish may still be to run
                 return (
                     ReasonKind.paused,
@@ -481,7 +483,7 @@ def _reason(
     if goal.test_numbers == 0:
         # Its pairs' numbers removed as its sessions ran (they stop at the supervisor's next
         # look) or not counted yet: no pace to reckon with.
-        return ReasonKind.numbers_busy, no_numbers
+        return ReasonKind.no_numbers, no_numbers
     if goal.capacity_per_minute < GOAL_SHARE * goal.goal_per_minute:
         # Said first even when starting: too few numbers or sessions show at once.
         settling = f" (its sessions have run for {young}: the pace is still measured)"

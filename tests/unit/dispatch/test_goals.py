@@ -176,7 +176,7 @@ def test_a_country_whose_running_pairs_have_no_test_number_is_told_so() -> None:
         "no test numbers: its pairs with sessions wanted running have none, so nothing is"
         " sent; add test numbers to them"
     )
-    assert goal.reason_kind is ReasonKind.numbers_busy
+    assert goal.reason_kind is ReasonKind.no_numbers
 
 
 def test_a_country_whose_sessions_are_held_stopped_for_want_of_a_test_number_is_told_so() -> None:
@@ -196,7 +196,7 @@ def test_a_country_whose_sessions_are_held_stopped_for_want_of_a_test_number_is_
         "no test numbers: its pairs with sessions wanted running have none, so nothing is"
         " sent; add test numbers to them; 1 paused (KZ_kcell by olga)"
     )
-    assert goal.reason_kind is ReasonKind.numbers_busy
+    assert goal.reason_kind is ReasonKind.no_numbers
 
 
 def test_sessions_at_their_in_flight_limit_are_named() -> None:
