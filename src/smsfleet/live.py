@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC, Role
 from smsfleet.auth.throttle import client_key
 from smsfleet.core.errors import NotFound, Unauthorized
+from smsfleet.core.json_body import StrictJsonRoute, decode
 from smsfleet.core.security import TokenClaims
 from smsfleet.deps import forwarded_client
 from smsfleet.messages.models import Send
@@ -27,7 +27,7 @@ from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
 from smsfleet.wiring import Services
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 log = logging.getLogger(__name__)
 
 TOPICS = frozenset({"sessions", "attempts", "policy", "pairs", "alerts", "sends"})
@@ -378,8 +378,8 @@ def _decoded(message: Message) -> Any:
     if not isinstance(text, str) or len(text) > MAX_CLIENT_MESSAGE:
         return None
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return decode(text)
+    except ValueError:  # not JSON, too deep, or a lone surrogate
         return None
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import Context
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(route_class=StrictJsonRoute, tags=["ops"])
 
 
 @router.get("/healthz", summary="Liveness")

@@ -19,12 +19,13 @@ from smsfleet.alerts.models import (
     Notification,
     NotificationStatus,
 )
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import AlertsDep, CurrentUser, OperatorUser
 
 __all__ = ["router", "seed_router"]
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
-seed_router = APIRouter(tags=["seed routes"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/alerts", tags=["alerts"])
+seed_router = APIRouter(route_class=StrictJsonRoute, tags=["seed routes"])
 
 
 class AlertsOverview(BaseModel):

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from smsfleet.apikeys.models import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import Context, CurrentUser, SignedInUser
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/auth/api-keys", tags=["api keys"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/auth/api-keys", tags=["api keys"])
 
 
 @router.post(

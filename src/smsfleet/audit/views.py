@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 
 from smsfleet.audit import service
 from smsfleet.audit.models import AuditAction, AuditEvent
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import AdminUser, Context
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get(

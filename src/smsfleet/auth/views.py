@@ -18,6 +18,7 @@ from smsfleet.auth.models import (
     UserPublic,
     UserUpdate,
 )
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import (
     AdminUser,
     ClientAddress,
@@ -28,8 +29,8 @@ from smsfleet.deps import (
 )
 from smsfleet.wiring import Services
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
-seed_router = APIRouter(tags=["seed routes"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1", tags=["auth"])
+seed_router = APIRouter(route_class=StrictJsonRoute, tags=["seed routes"])
 
 
 def _login(context: Context, body: LoginRequest, address: str) -> TokenPair:

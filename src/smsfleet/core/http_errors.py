@@ -139,8 +139,12 @@ def _field_name(location: tuple[Any, ...]) -> str:
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    if any(error.get("type") == "json_invalid" for error in errors):
-        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    invalid = next((error for error in errors if error.get("type") == "json_invalid"), None)
+    if invalid is not None:
+        # The decoder's words say where: "unexpected end of hex escape at line 1 column 14".
+        why = escaped(str(invalid.get("ctx", {}).get("error", "")))[:200]
+        message = "the request body is not valid JSON" + (f": {why}" if why else "")
+        return error_response(400, "invalid_json", message)
     details = [
         {
             "field": _field_name(tuple(error.get("loc", ()))),

@@ -6,13 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import Context, CurrentUser, UsageDep
 from smsfleet.developer.models import UsageDay, UsageEndpoint, UsageKey, UsageQuery, UsageSummary
 
 __all__ = ["keys_router", "router"]
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
-keys_router = APIRouter(prefix="/api/v1/auth/api-keys", tags=["api keys"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/analytics", tags=["analytics"])
+keys_router = APIRouter(
+    route_class=StrictJsonRoute, prefix="/api/v1/auth/api-keys", tags=["api keys"]
+)
 
 
 QueryDep = Annotated[UsageQuery, Query()]

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from smsfleet.core.errors import Unauthorized
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import CurrentUser, DispatcherDep, services_of
 from smsfleet.dispatch.goals import CountryGoal
 from smsfleet.dispatch.models import (
@@ -27,8 +28,8 @@ from smsfleet.wiring import Services
 
 __all__ = ["WORKER_BODIES", "goals_router", "router"]
 
-router = APIRouter(prefix="/api/v1/worker", tags=["worker"])
-goals_router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/worker", tags=["worker"])
+goals_router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/dispatch", tags=["dispatch"])
 
 # The bearer scheme of the schema's components (the API's own, `deps`): a worker route
 # says that it takes a bearer token, here the worker token of the session in its body.

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from smsfleet.auth.models import User
 from smsfleet.core.bounds import QueryTime
 from smsfleet.core.errors import Unauthorized
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import Context, CurrentUser, InboundDep, OperatorActor, OperatorUser, SendsDep
 from smsfleet.messages import templates as templates_service
 from smsfleet.messages.inbound import CONVERSATION_PAGE
@@ -45,8 +46,8 @@ from smsfleet.messages.redaction import (
 
 __all__ = ["router", "seed_router"]
 
-router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
-seed_router = APIRouter(tags=["seed routes"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/messages", tags=["messages"])
+seed_router = APIRouter(route_class=StrictJsonRoute, tags=["seed routes"])
 
 
 _gateway_bearer = HTTPBearer(auto_error=False, description="SMSFLEET_INBOUND_TOKEN")

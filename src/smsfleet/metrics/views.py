@@ -9,6 +9,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from smsfleet.core.errors import ValidationFailed
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import CurrentUser, MetricsDep
 from smsfleet.metrics.models import (
     ExportFormat,
@@ -48,9 +49,12 @@ def _known_parameters(_: CurrentUser, request: Request) -> None:
 
 
 router = APIRouter(
-    prefix="/api/v1/metrics", tags=["metrics"], dependencies=[Depends(_known_parameters)]
+    route_class=StrictJsonRoute,
+    prefix="/api/v1/metrics",
+    tags=["metrics"],
+    dependencies=[Depends(_known_parameters)],
 )
-prometheus_router = APIRouter(tags=["ops"])
+prometheus_router = APIRouter(route_class=StrictJsonRoute, tags=["ops"])
 
 
 def _service(metrics: MetricsDep) -> MetricsService:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
 from smsfleet.audit.models import Actor
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import (
     AdminUser,
     Context,
@@ -28,8 +29,8 @@ from smsfleet.pairs.models import (
     SeedPairCreate,
 )
 
-router = APIRouter(prefix="/api/v1")
-seed_router = APIRouter(tags=["seed routes"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1")
+seed_router = APIRouter(route_class=StrictJsonRoute, tags=["seed routes"])
 
 Force = Annotated[
     bool,

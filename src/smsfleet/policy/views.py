@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import CurrentUser, OperatorUser, PolicyDep
 from smsfleet.policy.models import (
     DecisionQuery,
@@ -18,7 +19,7 @@ from smsfleet.policy.models import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/policy", tags=["policy"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/policy", tags=["policy"])
 
 
 @router.get("/decisions", summary="The policy's decisions with their figures, newest first")

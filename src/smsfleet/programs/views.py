@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import Context, CurrentUser, InteractiveAdmin
 from smsfleet.programs import service
 from smsfleet.programs.models import Program, ProgramCreate, ProgramUpdate
 from smsfleet.programs.service import ProgramRules
 
-router = APIRouter(prefix="/api/v1/programs", tags=["programs"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/programs", tags=["programs"])
 
 Force = Annotated[
     bool, Query(description="Confirm a new command for a program a high-priority pair runs")

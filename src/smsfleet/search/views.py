@@ -11,6 +11,7 @@ from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
 from smsfleet.core.breakers import BreakerState
 from smsfleet.core.errors import Forbidden
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import BreakersDep, Context, CurrentUser, SearchDep
 from smsfleet.messages.redaction import sees_codes
 from smsfleet.search.access import check_rerun, redacted_job, searchable
@@ -26,11 +27,15 @@ from smsfleet.search.models import (
 
 __all__ = ["breakers_router", "router", "users_router"]
 
-router = APIRouter(prefix="/api/v1/search", tags=["search"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/search", tags=["search"])
 # The search document's routes: a user's searches under the user, the same jobs; listed
 # with the other seed routes too.
-users_router = APIRouter(prefix="/api/v1/users", tags=["search", "seed routes"])
-breakers_router = APIRouter(prefix="/api/v1/developer", tags=["developer"])
+users_router = APIRouter(
+    route_class=StrictJsonRoute, prefix="/api/v1/users", tags=["search", "seed routes"]
+)
+breakers_router = APIRouter(
+    route_class=StrictJsonRoute, prefix="/api/v1/developer", tags=["developer"]
+)
 
 
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A job's id")]

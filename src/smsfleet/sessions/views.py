@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 
 from smsfleet.auth.models import Role
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import Context, CurrentUser, OperatorActor
 from smsfleet.sessions import service
 from smsfleet.sessions.models import (
@@ -23,8 +24,8 @@ from smsfleet.sessions.models import (
 )
 from smsfleet.sessions.names import SESSION_NAME_PATTERN
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
-hosts_router = APIRouter(prefix="/api/v1/hosts", tags=["sessions"])
+router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/sessions", tags=["sessions"])
+hosts_router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/hosts", tags=["sessions"])
 
 SessionName = Annotated[
     str, PathParam(pattern=SESSION_NAME_PATTERN, description="`{program}_{pair key}`")

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from smsfleet import __version__
 from smsfleet.core.http_errors import error_response, error_responses, install_error_handlers
+from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.simulator._engine import Simulator
 from smsfleet.simulator._errors import SimulatorError
 from smsfleet.simulator.config import (
@@ -78,10 +79,18 @@ def _require_admin(
         )
 
 
-providers = APIRouter(prefix="/providers", tags=["providers"], responses=_ERRORS)
-gateway = APIRouter(prefix="/gateway", tags=["gateway"], responses=_ERRORS)
+providers = APIRouter(
+    route_class=StrictJsonRoute, prefix="/providers", tags=["providers"], responses=_ERRORS
+)
+gateway = APIRouter(
+    route_class=StrictJsonRoute, prefix="/gateway", tags=["gateway"], responses=_ERRORS
+)
 admin = APIRouter(
-    prefix="/admin", tags=["admin"], responses=_ERRORS, dependencies=[Depends(_require_admin)]
+    route_class=StrictJsonRoute,
+    prefix="/admin",
+    tags=["admin"],
+    responses=_ERRORS,
+    dependencies=[Depends(_require_admin)],
 )
 
 
