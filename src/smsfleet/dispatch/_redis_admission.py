@@ -41,6 +41,12 @@ local expire_before, open_since = tonumber(ARGV[base + 4]), tonumber(ARGV[base +
 local forget_before, leased = tonumber(ARGV[base + 6]), ARGV[base + 7]
 local attempt, phones = ARGV[base + 8], ARGV[base + 9]
 local limit, open_now, said = tonumber(ARGV[base + 10]), ARGV[base + 11], ARGV[base + 12]
+-- The numbers kept for waiting on-demand sends this lease does not carry: no room, and
+-- never the attempt's.
+local withheld, any_withheld = {{}}, false
+for number in string.gmatch(ARGV[base + 13], '[^\\n]+') do
+  withheld[number], any_withheld = true, true
+end
 
 -- {{what happened, busy count or wait (ms), the opened attempt or '', closed ...}}
 -- what happened: 0 no room (the limiter not asked), 1 refused, 2 granted
@@ -48,7 +54,7 @@ local answer = {{0, 0, ''}}
 local busy = scan(pair, session, now, expire_before, open_since, forget_before, answer)
 if said == '1' then
   local carried, kept = {{}}, {{}}
-  for i = base + 13, #ARGV do carried[ARGV[i]] = true end
+  for i = base + 14, #ARGV do carried[ARGV[i]] = true end
   for _, entry in ipairs(busy) do
     if entry.owner == session and not carried[entry.id] then
       local done = close(entry.id, session,
@@ -67,7 +73,7 @@ for _, entry in ipairs(busy) do
   taken[entry.phone] = true
 end
 for number in string.gmatch(phones, '[^\\n]+') do
-  if not taken[number] then free = true end
+  if not taken[number] and not withheld[number] then free = true end
 end
 if mine >= limit or not free then
   answer[2] = #busy
@@ -81,7 +87,15 @@ if decision[1] == 0 then
 end
 answer[1] = 2
 if open_now == '1' then
-  answer[3] = open(pair, session, cjson.decode(attempt), leased, phones, busy)
+  local rotate = phones
+  if any_withheld then
+    local left = {{}}
+    for number in string.gmatch(phones, '[^\\n]+') do
+      if not withheld[number] then table.insert(left, number) end
+    end
+    rotate = table.concat(left, '\\n')
+  end
+  answer[3] = open(pair, session, cjson.decode(attempt), leased, rotate, busy)
 end
 return answer
 """
@@ -129,6 +143,7 @@ class RedisAdmission:
             entry.limit,
             int(entry.open),
             int(entry.in_flight is not None),
+            "\n".join(entry.withheld),
             *(entry.in_flight or ()),
         )
         return keys, args, at

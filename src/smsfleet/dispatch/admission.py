@@ -1,7 +1,8 @@
 """A lease's admission: room in the pair, the limiter's decision, and the attempt opened.
 
 One step of a lease decides whether a session may send now: whether it has room
-(under its allowance of attempts awaiting a code, and a test number of its pair free),
+(under its allowance of attempts awaiting a code, and a test number of its pair free,
+not kept for a waiting on-demand send it does not carry),
 then whether its country's limiter grants it a slot, then opens the attempt on the
 pair's next free number, with nothing of another lease of the country in between:
 on the SQL-only profile in one transaction in the country's turn (`SqlAdmission`),
@@ -46,6 +47,17 @@ class Entry:
     # False leaves the attempt to the caller once granted (an on-demand send may take
     # the slot, with a number of its own).
     open: bool = True
+    # The pair's numbers kept for waiting on-demand sends: never a routine test's, so
+    # that a send's program takes its number once it is free.
+    kept: frozenset[str] = frozenset()
+    # Of those, the ones whose send this session's program waits to carry (not `open`).
+    carries: frozenset[str] = frozenset()
+
+    @property
+    def withheld(self) -> frozenset[str]:
+        """The numbers the admission neither counts as room nor opens its attempt on: the
+        kept ones, but those whose send the lease may carry."""
+        return self.kept if self.open else self.kept - self.carries
 
 
 @dataclass(frozen=True)
@@ -93,13 +105,13 @@ class SqlAdmission:
                 closed = store.close_lost_on(connection, lost, session=session, now=now)
                 busy = [found for found in busy if found[0] not in lost]
         mine = sum(1 for _, owner, _ in busy if owner == session)
-        if mine >= entry.limit or not set(entry.phones) - {phone for _, _, phone in busy}:
+        taken = {phone for _, _, phone in busy}
+        if mine >= entry.limit or not set(entry.phones) - taken - entry.withheld:
             return Admitted(closed=closed, busy=len(busy))
         decision = self._limiter.decide(turn, entry.ask)
         if not decision.granted or not entry.open:
             return Admitted(closed=closed, decision=decision)
         attempt, terms = lease_terms(entry, at=decision.at)
-        taken = {phone for _, _, phone in busy}
         attempt, expired = store.lease_on(connection, attempt, busy=taken, **terms)
         return Admitted(closed=closed + expired, decision=decision, attempt=attempt)
 
@@ -117,10 +129,13 @@ def lease_terms(
     entry: Entry, *, at: datetime, phone: str | None = None
 ) -> tuple[Attempt, LeaseTerms]:
     """The entry's attempt leased `at`, and the terms to open it with: on the pair's next
-    free number, or on `phone` (an on-demand send's own)."""
+    free number not kept for a waiting send, or on `phone` (an on-demand send's own)."""
     attempt = entry.attempt.model_copy(update={"leased_at": at, "phone": phone or ""})
+    rotate: Sequence[str] = ()
+    if phone is None:
+        rotate = [p for p in entry.phones if p not in entry.kept] if entry.kept else entry.phones
     return attempt, LeaseTerms(
-        rotate=entry.phones if phone is None else (),
+        rotate=rotate,
         expire_before=at - entry.ttl if entry.expire else None,
         now=at,
         open_since=at - entry.ttl,

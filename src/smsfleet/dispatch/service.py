@@ -71,6 +71,8 @@ BUSY_RETRY_UNMEASURED = 1.0
 # In the session counts beside countries (their codes) and pairs (their keys): the pairs
 # of a country that have a session wanted running.
 _PAIRS_IN = "pairs in "
+# No number kept for an on-demand send, none carried.
+_NONE_KEPT: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 log = logging.getLogger("smsfleet.dispatch")
 
@@ -94,6 +96,11 @@ class OnDemandSource(Protocol):
         self, *, pair: str, program: str, attempt_id: str, busy: frozenset[str] = frozenset()
     ) -> OnDemandSend | None:
         """The oldest send waiting for this program, to a number not in `busy`."""
+        ...
+
+    def kept(self, pair: str) -> Mapping[str, frozenset[str]]:
+        """The pair's test numbers kept for its waiting sends, each with the programs the
+        sends wait for: no routine test of the pair is handed one."""
         ...
 
     def settle(self, attempt: Attempt) -> None: ...
@@ -345,6 +352,7 @@ class Dispatcher:
         # An on-demand send waiting takes a granted slot, with a number of its own: the
         # attempt is then opened here, once the send is claimed.
         on_demand_waiting = self.on_demand is not None and self.on_demand.waiting()
+        kept, carries = self._kept(pair.key, program) if on_demand_waiting else _NONE_KEPT
         entry = Entry(
             ask=ask,
             session=session,
@@ -364,6 +372,8 @@ class Dispatcher:
             ttl=self.policy.lease_ttl,
             expire=expire,
             open=not on_demand_waiting,
+            kept=kept,
+            carries=carries,
         )
         return _Admitting(entry=entry, pair=pair, program=program, observed_cycle=observed)
 
@@ -382,11 +392,7 @@ class Dispatcher:
             self._reported(closed)
         decision = admitted.decision
         if decision is None:
-            # At its allowance, or every test number awaits a code: back when one of them
-            # may be done, as fast as the route really is (soon, before it was measured).
-            observed = step.observed_cycle or BUSY_RETRY_UNMEASURED
-            wait = min(max(observed / max(admitted.busy or 0, 1) / 2, 0.25), 5.0)
-            return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
+            return _busy(step, admitted.busy)
         if not decision.granted:
             return WaitAction(retry_after=round(decision.retry_after, 3), max_in_flight=limit)
         if entry.expire:
@@ -399,6 +405,10 @@ class Dispatcher:
             on_demand = self._claim(pair.key, program, entry.attempt.id)
             phone = on_demand.phone if on_demand is not None else None
             attempt, terms = lease_terms(entry, at=decision.at, phone=phone)
+            if on_demand is None and not terms["rotate"]:
+                # Every number is kept for a waiting send, and none was this lease's to
+                # carry (another lease took it meanwhile): no routine test on them either.
+                return _busy(step, None)
             attempt, expired = self.ledger.lease(attempt, **terms)
             for closed in expired:
                 self._reported(closed)
@@ -595,6 +605,21 @@ class Dispatcher:
                 pairs=frozenset(phones),
             )
         return outlooks
+
+    def _kept(self, pair: str, program: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The pair's numbers kept for waiting on-demand sends, and those of them whose send
+        `program` waits to carry."""
+        if self.on_demand is None:
+            return _NONE_KEPT
+        try:
+            kept = self.on_demand.kept(pair)
+        except Exception:  # the lease goes on, keeping no number
+            log.exception("reading the numbers kept for on-demand sends of %s failed", pair)
+            return _NONE_KEPT
+        if not kept:
+            return _NONE_KEPT
+        carries = frozenset(phone for phone, programs in kept.items() if program in programs)
+        return frozenset(kept), carries
 
     def _claim(self, pair: str, program: str, trigger_id: str) -> OnDemandSend | None:
         if self.on_demand is None:
@@ -822,6 +847,14 @@ def _tell(listener: Callable[[Attempt], None], attempt: Attempt) -> None:
         listener(attempt)
     except Exception:
         log.exception("a listener of attempt %s failed", attempt.id)
+
+
+def _busy(step: _Admitting, busy: int | None) -> WaitAction:
+    """At its allowance, or no test number free for it: back when one of the `busy` ones
+    may be done, as fast as the route really is (soon, before it was measured)."""
+    observed = step.observed_cycle or BUSY_RETRY_UNMEASURED
+    wait = min(max(observed / max(busy or 0, 1) / 2, 0.25), 5.0)
+    return WaitAction(retry_after=round(wait, 3), max_in_flight=step.entry.limit)
 
 
 def build_dispatcher(

@@ -32,7 +32,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -62,6 +62,8 @@ from smsfleet.stores import ConfigStore
 
 __all__ = [
     "TRANSITIONS",
+    "Kept",
+    "KeptNumbers",
     "OnDemandSend",
     "PendingHint",
     "PendingLimits",
@@ -180,6 +182,59 @@ class PendingHint:
         self._known = (True, time.monotonic())
 
 
+# A pair's test numbers kept for its waiting sends: number → the programs they wait for.
+Kept = Mapping[str, frozenset[str]]
+
+
+class KeptNumbers:
+    """The test numbers kept for waiting sends, by pair, so that leases skip the query.
+
+    A send to one of its pair's numbers waits for it while it awaits another code; once
+    free, the number is kept for the send's program, not handed to a routine test. The
+    store is asked at most once a `max_age` (and only while a send is pending); a send
+    made, claimed, cancelled or moved on in this process reads it again at once. One
+    made or moved on by another replica is seen within `max_age`.
+    """
+
+    def __init__(
+        self, read: Callable[[], Iterable[tuple[str, str, str]]], max_age: float = 1.0
+    ) -> None:
+        self._read = read
+        self._max_age = max_age
+        self._known: tuple[dict[str, Kept], float] = ({}, -math.inf)
+        self._lock = threading.Lock()
+
+    def of(self, pair: str) -> Kept:
+        kept, read_at = self._known
+        if time.monotonic() - read_at < self._max_age:
+            return kept.get(pair, _NONE_KEPT)
+        may_block()  # the store is asked (and another thread may be asking it)
+        with self._lock:
+            kept, read_at = self._known
+            if time.monotonic() - read_at >= self._max_age:
+                read_at = time.monotonic()
+                kept = _by_pair(self._read())
+                self._known = (kept, read_at)
+        return kept.get(pair, _NONE_KEPT)
+
+    def forget(self) -> None:
+        """Read them again at the next look: a send changed."""
+        self._known = (self._known[0], -math.inf)
+
+
+_NONE_KEPT: Kept = {}
+
+
+def _by_pair(rows: Iterable[tuple[str, str, str]]) -> dict[str, Kept]:
+    found: dict[str, dict[str, set[str]]] = {}
+    for pair, phone, program in rows:
+        found.setdefault(pair, {}).setdefault(phone, set()).add(program)
+    return {
+        pair: {phone: frozenset(programs) for phone, programs in numbers.items()}
+        for pair, numbers in found.items()
+    }
+
+
 @dataclass(frozen=True)
 class PendingLimits:
     """How many on-demand sends may wait at once: one user's, and one pair's."""
@@ -221,6 +276,7 @@ class Sends:
         self._lease_ttl = lease_ttl
         self._on_change = on_change
         self._pending = PendingHint(store.has_pending)
+        self._kept = KeptNumbers(store.waiting_numbers)
         self._region = phone_region
         self._ledger: Ledger = attempts
 
@@ -443,8 +499,8 @@ class Sends:
         program = send.programs[send.next_index]
         reason = (
             f"{since}: {send.phone} awaits another code ({whose} handed out at {leased}),"
-            f" until it comes or {free} at the latest; {program} takes it once the number"
-            " is free"
+            f" until it comes or {free} at the latest; once free it is kept for this send"
+            f" (no routine test is handed it), and {program} takes it"
         )
         if lease.leased_at + self._lease_ttl > send.waiting_since + self._claim_timeout:
             deadline = self._deadline(send, now)
@@ -472,6 +528,14 @@ class Sends:
 
     def waiting(self) -> bool:
         return self._pending.any()
+
+    def kept(self, pair: str) -> Kept:
+        """The pair's test numbers kept for its waiting sends, each with the programs its
+        sends wait for: a routine test of the pair is not handed one, so that the send's
+        program takes it once it is free."""
+        if not self._pending.any():
+            return _NONE_KEPT
+        return self._kept.of(pair)
 
     def claim(
         self, *, pair: str, program: str, attempt_id: str, busy: frozenset[str] = frozenset()
@@ -743,6 +807,7 @@ class Sends:
         return updated
 
     def _changed(self, send: Send) -> None:
+        self._kept.forget()
         if self._on_change is not None:
             self._on_change(send)
 

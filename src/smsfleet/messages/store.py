@@ -237,6 +237,19 @@ class MessageStore:
         with self._engine.connect() as connection:
             return connection.execute(select.limit(1)).first() is not None
 
+    def waiting_numbers(self) -> list[tuple[str, str, str]]:
+        """`(pair, phone, program)` of every pending send no program holds: the number it
+        goes to, and the program of its pair it waits for."""
+        table = sends_table
+        select = sa.select(table.c.pair, table.c.phone, table.c.current_program).where(
+            table.c.status == SendStatus.PENDING.value,
+            table.c.attempt_id.is_(None),
+            table.c.current_program.is_not(None),
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).all()
+        return [(str(pair), str(phone), str(program)) for pair, phone, program in rows]
+
     def next_for(self, *, pair: str, program: str, busy: Collection[str] = ()) -> Send | None:
         """The oldest pending send that waits for this pair's program, not leased, to a
         number not in `busy`."""

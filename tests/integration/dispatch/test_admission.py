@@ -6,6 +6,8 @@
   the pair is and the limiter is not asked.
 - The attempts a program no longer carries are closed as lost; leases over their ttl
   as expired; a refusal opens nothing; `open=False` leaves the attempt to the caller.
+- A number kept for a waiting on-demand send is no routine test's, nor room for one;
+  the lease that may carry its send has room for it.
 - On Redis, an admission is one command.
 - Sessions racing for a pair's numbers (MariaDB, Redis) never get one number twice.
 """
@@ -59,6 +61,8 @@ def entry_for(
     in_flight: Sequence[str] | None = None,
     expire: bool = False,
     open: bool = True,
+    kept: frozenset[str] = frozenset(),
+    carries: frozenset[str] = frozenset(),
 ) -> Entry:
     """`session`'s ask to send on the pair, its attempt to be `trigger_id`."""
     program = session.split("_", 1)[0]
@@ -81,6 +85,8 @@ def entry_for(
         ttl=TTL,
         expire=expire,
         open=open,
+        kept=kept,
+        carries=carries,
     )
 
 
@@ -216,6 +222,26 @@ def test_a_grant_left_to_the_caller_opens_nothing(door: Door) -> None:
     assert admitted.decision is not None and admitted.decision.granted
     assert admitted.attempt is None
     assert door.open_ids() == set()
+
+
+def test_a_number_kept_for_a_waiting_send_is_no_routine_tests(door: Door) -> None:
+    kept = frozenset({PHONES[0]})
+    # Opened here (no send to carry): the next free number not kept, then none.
+    first = door.granted("program1_UZ_ucell", 1, kept=kept)
+    second = door.granted("program2_UZ_ucell", 2, kept=kept)
+    assert (first.phone, second.phone) == (PHONES[1], PHONES[2])
+    admitted = door.admission.admit(door.entry("program3_UZ_ucell", 3, kept=kept))
+    assert (admitted.busy, admitted.decision, admitted.attempt) == (2, None, None)
+    # Left to the caller, which may carry the send: room for it; for another, none.
+    other = door.admission.admit(door.entry("program3_UZ_ucell", 4, kept=kept, open=False))
+    assert (other.busy, other.decision) == (2, None)
+    carrier = door.entry("program4_UZ_ucell", 5, kept=kept, carries=kept, open=False)
+    carried = door.admission.admit(carrier)
+    assert carried.decision is not None and carried.decision.granted
+    assert door.open_ids() == {first.id, second.id}
+    # No longer kept: a routine test's again.
+    door.clock.advance(1.0)
+    assert door.granted("program3_UZ_ucell", 6).phone == PHONES[0]
 
 
 def test_on_redis_an_admission_is_one_command(redis_door: Door) -> None:

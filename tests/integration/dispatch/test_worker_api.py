@@ -722,6 +722,9 @@ class _Waiting:
     ) -> None:
         return None
 
+    def kept(self, pair: str) -> dict[str, frozenset[str]]:
+        return {}
+
     def settle(self, attempt: Attempt) -> None:
         pass
 

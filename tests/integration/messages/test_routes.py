@@ -366,7 +366,8 @@ def test_a_pending_send_says_why_it_waits(web: Api) -> None:
     assert one["waiting_reason"] == (
         f"waiting since {hms(now)}: {test_number} awaits another code (a test SMS handed out"
         f" at {hms(leased_at)}), until it comes or {hms(leased_at + ttl)} at the latest;"
-        " program1 takes it once the number is free, unless it is still busy at"
+        " once free it is kept for this send (no routine test is handed it), and program1"
+        " takes it, unless it is still busy at"
         f" {hms(now + timedelta(minutes=2))}: it fails, no program of its pair left to try"
     )
     for role in (Role.operator, Role.viewer):

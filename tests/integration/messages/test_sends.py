@@ -11,7 +11,7 @@ from smsfleet.attempts.models import Outcome
 from smsfleet.audit.service import actor_of
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.settings import LEASE_TTL_SECONDS
-from smsfleet.dispatch.models import ReportRequest, SendAction
+from smsfleet.dispatch.models import ReportRequest, SendAction, WaitAction
 from smsfleet.messages.models import SendQuery, SendRequest, SendStatus, TemplateCreate
 from smsfleet.messages.templates import create_template, delete_template
 from smsfleet.pairs.models import PairCreate, PairState
@@ -424,6 +424,90 @@ def test_a_send_to_a_test_number_awaiting_a_code_waits_for_it(world: World) -> N
     world.clock.advance(SPACING)
     mine = world.dispatcher.lease(session="pbad_UZ_uzmobile")
     assert isinstance(mine, SendAction) and (mine.phone, mine.message) == (TEST_NUMBER, "mine")
+
+
+def test_a_number_a_send_waits_for_is_kept_from_routine_tests(world: World) -> None:
+    _a_number_a_send_waits_for_is_kept_from_routine_tests(world)
+
+
+def test_on_redis_a_number_a_send_waits_for_is_kept_from_routine_tests(
+    redis_world: World,
+) -> None:
+    _a_number_a_send_waits_for_is_kept_from_routine_tests(redis_world)
+
+
+def _a_number_a_send_waits_for_is_kept_from_routine_tests(world: World) -> None:
+    """Once the number a send waits for is free, no routine test of the pair is handed it
+    (they take the pair's other free numbers, or wait): its send's program takes it."""
+    other = _two_numbers(world)
+    first = world.dispatcher.lease(session="pgood_UZ_uzmobile")  # awaits its code
+    assert isinstance(first, SendAction) and first.phone == TEST_NUMBER
+    send = world.sends.create_send(SendRequest(phone=TEST_NUMBER, text="mine"), actor="alice")
+    world.clock.advance(SPACING)
+    second = world.dispatcher.lease(session="palso_UZ_uzmobile")
+    assert isinstance(second, SendAction) and second.phone == other
+    _report(world, first, "pgood")  # the send's number is free, next in rotation
+    world.clock.advance(SPACING)
+    # The only free number is kept for the send, which waits for pbad: no work for pgood.
+    assert isinstance(world.dispatcher.lease(session="pgood_UZ_uzmobile"), WaitAction)
+    assert isinstance(world.dispatcher.lease(session="pworse_UZ_uzmobile"), WaitAction)
+    _report(world, second, "palso")
+    world.clock.advance(SPACING)
+    routine = world.dispatcher.lease(session="pgood_UZ_uzmobile")
+    assert isinstance(routine, SendAction) and routine.phone == other  # the free one, not N
+    assert world.sends.send(send.id).attempt_id is None
+    reason = world.sends.waiting_reasons([world.sends.send(send.id)])[send.id]
+    assert "for pbad of UZ_uzmobile to ask for work" in reason
+    world.clock.advance(SPACING)
+    mine = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(mine, SendAction)
+    assert (mine.phone, mine.message) == (TEST_NUMBER, "mine")
+
+
+def test_a_number_kept_for_a_cancelled_send_is_free_for_routine_tests(world: World) -> None:
+    _a_number_kept_for_a_cancelled_send_is_free_for_routine_tests(world)
+
+
+def test_on_redis_a_number_kept_for_a_cancelled_send_is_free_for_routine_tests(
+    redis_world: World,
+) -> None:
+    _a_number_kept_for_a_cancelled_send_is_free_for_routine_tests(redis_world)
+
+
+def _a_number_kept_for_a_cancelled_send_is_free_for_routine_tests(world: World) -> None:
+    """A number kept for a waiting send is a routine test's again once the send is
+    cancelled, at once."""
+    other = _two_numbers(world)
+    send = world.sends.create_send(SendRequest(phone=TEST_NUMBER, text="mine"), actor="alice")
+    routine = world.dispatcher.lease(session="pgood_UZ_uzmobile")
+    assert isinstance(routine, SendAction) and routine.phone == other  # not the kept one
+    world.clock.advance(SPACING)
+    assert isinstance(world.dispatcher.lease(session="palso_UZ_uzmobile"), WaitAction)
+    world.sends.cancel(send.id)
+    world.clock.advance(SPACING)
+    freed = world.dispatcher.lease(session="palso_UZ_uzmobile")
+    assert isinstance(freed, SendAction) and freed.phone == TEST_NUMBER
+    assert freed.message != "mine"
+
+
+def _two_numbers(world: World) -> str:
+    """Give the pair a second test number, after `TEST_NUMBER` in rotation; it."""
+    pair = world.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    other = "+998991234568"
+    world.store.pairs.replace(pair.model_copy(update={"phone_numbers": [TEST_NUMBER, other]}))
+    return other
+
+
+def _report(world: World, action: SendAction, program: str) -> None:
+    session = f"{program}_UZ_uzmobile"
+    world.dispatcher.report(
+        session=session,
+        report=ReportRequest(
+            trigger_id=action.trigger_id, session=session, outcome=Outcome.delivered
+        ),
+    )
+    world.settle()
 
 
 def test_a_waiting_send_says_why(world: World) -> None:
