@@ -490,6 +490,17 @@ def _a_number_kept_for_a_cancelled_send_is_free_for_routine_tests(world: World) 
     assert freed.message != "mine"
 
 
+def test_a_lease_that_misses_the_send_it_had_room_for_opens_no_routine_test_on_its_number(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send's program has room for its kept number; were the send taken meanwhile (by
+    another lease), that lease is told to wait: no routine test on the kept number."""
+    send = world.sends.create_send(SendRequest(phone=TEST_NUMBER, text="mine"), actor="alice")
+    monkeypatch.setattr(world.sends, "claim", lambda **_: None)
+    assert isinstance(world.dispatcher.lease(session="pbad_UZ_uzmobile"), WaitAction)
+    assert world.dispatcher.ledger.open_in_pair("UZ_uzmobile", leased_since=send.created_at) == []
+
+
 def _two_numbers(world: World) -> str:
     """Give the pair a second test number, after `TEST_NUMBER` in rotation; it."""
     pair = world.store.pairs.get("UZ_uzmobile")
