@@ -76,8 +76,11 @@ _KIND_WORDS = {
     ),
     ReasonKind.sessions_down: "sessions wanted running are not running",
     ReasonKind.no_numbers: "its pairs with sessions wanted running have no test number",
+    # Said without advice: more numbers help only a route that delivers (its reason says
+    # whether to add some, or names the route that may be failing).
     ReasonKind.numbers_busy: (
-        "its test numbers, or one of its pairs' numbers, all await codes: add test numbers"
+        "its test numbers, or one of its pairs' numbers, all await codes, some for over a"
+        " minute: too few numbers for its pace, or a route that may be failing"
     ),
     ReasonKind.awaiting_codes: (
         "its test numbers, or one of its pairs' numbers, all await codes sent under a minute"

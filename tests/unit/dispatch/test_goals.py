@@ -686,3 +686,20 @@ def test_a_paused_pairs_numbers_awaiting_codes_are_not_a_running_pairs() -> None
         ReasonKind.paused,
         "1 paused (UZ_uzmobile by the policy)",
     )
+
+
+def test_the_kind_in_words_advises_nothing_its_reasons_may_contradict() -> None:
+    """The kind in words is a bounded label (Prometheus, the alert it fires): a reason of
+    the kind that doubts its route says to add test numbers only if the route delivers,
+    so the label must not say plainly to add some."""
+    pairs = [_pair("UZ_uzmobile", phones=6)]
+    doubted = _under(
+        pairs,
+        Granted(grants=17, awaiting=5, stale=3),
+        {"UZ_uzmobile": _route(3, 9, 5)},
+        _outlook(5, 13.0, 6),
+    )
+    assert doubted.reason_kind is ReasonKind.numbers_busy
+    assert "add test numbers only if the route delivers" in (doubted.reason or "")
+    assert "add test numbers" not in doubted.reason_kind.words
+    assert "may be failing" in doubted.reason_kind.words
