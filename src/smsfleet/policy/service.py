@@ -317,7 +317,8 @@ def _verdict(
             PolicyAction.probing,
             f"cool-down of {human_span(cooldown)} over: at most one probe per {interval:g} s;"
             f" from {config.probe_samples} probes, resumed once confidently over"
-            f" {percent(resume)}, paused again once confidently under {percent(pause)};"
+            f" {percent(resume)} (all or the newest {config.probe_samples}),"
+            f" paused again once confidently under {percent(pause)};"
             f" at {config.max_probes} probes, resumed if at or over {percent(resume)},"
             " else paused again",
         )
@@ -338,9 +339,15 @@ def _verdict(
             )
         if (under := under_pause()) is not None:
             return paused(*under, config.next_cooldown(last_cooldown), again=True)
+        # Its newest probes resume it too (a route that heals while probed): said with
+        # their figures, so that how close it is to a resume reads here.
+        newest_probes = [look for look in resume_looks if look not in looks]
+        newest_said = "".join(
+            f" (its {figures(look.stats, look.window)})" for look in newest_probes
+        )
         between = (
-            f"{worst}: neither confidently above the {percent(resume)} resume line nor below"
-            f" the {percent(pause)} pause line"
+            f"{worst}{newest_said}: neither confidently above the {percent(resume)} resume"
+            f" line nor below the {percent(pause)} pause line"
         )
         if stats.samples >= config.max_probes:
             # A route between the two lines would be probed forever: its probes say it.
@@ -363,7 +370,8 @@ def _verdict(
         return Verdict(
             None,
             f"probing: {between}; resumed once confidently above the {percent(resume)}"
-            f" resume line, paused again once confidently below the {percent(pause)} pause"
+            f" resume line, over all its probes or its newest {config.probe_samples},"
+            f" paused again once confidently below the {percent(pause)} pause"
             f" line, else after {config.max_probes} probes resumed if at or over the"
             f" {percent(resume)} resume line, else paused again",
             look=nearest,

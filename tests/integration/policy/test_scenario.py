@@ -632,8 +632,9 @@ def test_a_pair_probed_past_its_first_probes_says_what_it_waits_for_now(
     assert pair.state_reason == f"probing by the policy: {probing.reason.split(': ', 1)[1]}"
     assert "until 10 probes" not in pair.state_reason
     assert pair.state_reason.endswith(
-        "at most one probe per 30 s; from 10 probes, resumed once confidently over 70 %,"
-        " paused again once confidently under 50 %; at 30 probes, resumed if at or over"
+        "at most one probe per 30 s; from 10 probes, resumed once confidently over 70 %"
+        " (all or the newest 10), paused again once confidently under 50 %; at"
+        " 30 probes, resumed if at or over"
         " 70 %, else paused again"
     )
 

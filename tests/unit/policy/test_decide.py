@@ -262,9 +262,9 @@ def test_reasons_carry_the_figures() -> None:
             False,
             "probing: 9 of 10 probes delivered (90 %): neither confidently above the"
             " 70 % resume line nor below the 50 % pause line; resumed once confidently above"
-            " the 70 % resume line, paused again once confidently below the 50 % pause line,"
-            " else after 30 probes resumed if at or over the 70 % resume line, else paused"
-            " again",
+            " the 70 % resume line, over all its probes or its newest 10, paused again once"
+            " confidently below the 50 % pause line, else after 30 probes resumed if at or over"
+            " the 70 % resume line, else paused again",
         ),
     ],
 )
@@ -403,8 +403,14 @@ def test_a_route_that_heals_while_probed_resumes_once_its_newest_probes_deliver(
     probes = replace(CONFIG.newest_probes_window, probes=True)
     assert verdict.look == Look(probes, ten, CONFIG.z)
     assert verdict.reason.startswith("while probing, 10 of the newest 10 probes delivered (100 %)")
-    # One of the newest ten lost is not enough: 9 of 10 is not confidently over 70 %.
-    assert healed(WindowStats(10, 9)).action is None
+    # One of the newest ten lost is not enough: 9 of 10 is not confidently over 70 %. The
+    # reason says how its newest probes stand, as they may resume it.
+    nine = healed(WindowStats(10, 9))
+    assert nine.action is None
+    assert nine.reason.startswith(
+        "probing: 18 of the newest 20 probes delivered (90 %) (its 9 of the newest 10 probes"
+        " delivered (90 %)): neither confidently above"
+    ), nine.reason
     # Never a pause on them: a pause again stays the whole window's and its newest 20's.
     assert healed(WindowStats(10, 0)).action is None
     # Nor is a running route decided on them: they are a probed pair's alone.

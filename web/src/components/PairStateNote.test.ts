@@ -46,9 +46,9 @@ describe("pairStateText", () => {
     const probing = pair({
       state: "probing",
       state_actor: "policy",
-      state_reason: "probing by the policy: cool-down of 2 min over: at most one probe per 30 s; from 10 probes, resumed once confidently over 70 %, paused again once confidently under 50 %; at 30 probes, resumed if at or over 70 %, else paused again",
+      state_reason: "probing by the policy: cool-down of 2 min over: at most one probe per 30 s; from 10 probes, resumed once confidently over 70 % (all or the newest 10), paused again once confidently under 50 %; at 30 probes, resumed if at or over 70 %, else paused again",
     });
-    expect(pairStateText(probing)).toBe("Probing after a policy pause: cool-down of 2 min over: at most one probe per 30 s; from 10 probes, resumed once confidently over 70 %, paused again once confidently under 50 %; at 30 probes, resumed if at or over 70 %, else paused again");
+    expect(pairStateText(probing)).toBe("Probing after a policy pause: cool-down of 2 min over: at most one probe per 30 s; from 10 probes, resumed once confidently over 70 % (all or the newest 10), paused again once confidently under 50 %; at 30 probes, resumed if at or over 70 %, else paused again");
   });
 
   it("gives the day of a change made before today", () => {
