@@ -187,7 +187,10 @@ def test_a_retry_of_a_send_whose_sms_went_out_asks_first(
     expect(dialog.get_by_test_id("retry-sent-warning")).to_have_text(
         re.compile(
             r"An SMS of this send reached the gateway at .+: "
-            + re.escape(f"{PHONE} may already have it. Sent again, it gets a second one.")
+            + re.escape(
+                f"{PHONE} may already have it. Sent again, it goes through the programs of"
+                " GE_silknet in order until one delivers: up to 1 more SMS."
+            )
         )
     )
     screenshot("retry of a sent send")

@@ -401,16 +401,18 @@ class Sends:
         its number may have it already."""
         send = self.send(send_id)
         transition(send.status, SendEvent.RETRIED, send_id=send_id)
-        if send.sent_at is not None and not again:
-            sent = human_time(send.sent_at, now=self._clock.now())
-            raise Conflict(
-                f"an SMS of send {send_id} reached the gateway at {sent}: {send.phone} may"
-                ' already have it; repeat with "again": true to send it a second one'
-            )
         pair = self._config.pairs.get(send.pair)
         if pair is None:
             raise Conflict(f"pair {send.pair} was deleted: send it anew through another pair")
         _check_sends_through(pair)
+        if send.sent_at is not None and not again:
+            sent = human_time(send.sent_at, now=self._clock.now())
+            most = len(pair.programs)
+            raise Conflict(
+                f"an SMS of send {send_id} reached the gateway at {sent}: {send.phone} may"
+                ' already have it; repeat with "again": true to send it anew, through the'
+                f" programs of {pair.key} in order until one delivers: up to {most} more SMS"
+            )
         done = self._move(
             send,
             SendEvent.RETRIED,
@@ -597,6 +599,9 @@ class Sends:
         why = f"{attempt.program}: {attempt.outcome.value if attempt.outcome else 'no outcome'}"
         if attempt.error_code:
             why += f" ({attempt.error_code})"
+        if attempt.sent_at is not None and not is_broken_off(attempt.outcome, attempt.error_code):
+            # Said beside the tries after it: the number got an SMS of this send then.
+            why += f", sent at {human_time(attempt.sent_at, now=self._clock.now())}"
         if is_broken_off(attempt.outcome, attempt.error_code):
             self._broken_off(send, attempt, why)
         else:
@@ -703,7 +708,7 @@ class Sends:
             "attempt_id": None,
             "leased_until": None,
             "waiting_since": self._clock.now(),
-            "error": f"{why}; sent through {other.key} instead"[:512],
+            "error": _after_earlier(send, f"{why}; sent through {other.key} instead"),
         }
         self._move(send, event, changes, expect=expect)
 
@@ -715,8 +720,10 @@ class Sends:
         if send.sent_at is not None:
             sent = human_time(send.sent_at, now=self._clock.now())
             again = unsent.removeprefix("not sent: ")
-            earlier = f"{send.error}; " if send.error else ""
-            event, error = SendEvent.EXHAUSTED, f"{earlier}sent at {sent}; not again: {again}"
+            said = f"sent at {sent}"
+            if send.error:  # its tries' own, which tell when one was sent, unless retried since
+                said = send.error if said in send.error else f"{send.error}; {said}"
+            event, error = SendEvent.EXHAUSTED, f"{said}; not again: {again}"
         changes: dict[str, object] = {
             "attempt_id": None,
             "leased_until": None,
@@ -746,7 +753,7 @@ class Sends:
         changes: dict[str, object] = {
             "attempt_id": None,
             "leased_until": None,
-            "error": error[:512],
+            "error": _after_earlier(send, error),
             "completed_at": now,
         }
         self._move(send, SendEvent.CUT_OFF_ONCE_SENT, changes, expect=expect)
@@ -765,7 +772,7 @@ class Sends:
         changes: dict[str, object] = {
             "attempt_id": None,
             "leased_until": None,
-            "error": why[:512],
+            "error": _after_earlier(send, why),
             "next_index": following,
             "waiting_since": self._clock.now(),
         }
@@ -869,6 +876,13 @@ class Sends:
                 f" a pair of {region}, or without naming one",
             )
         return phones.canonical(phone, country)
+
+
+def _after_earlier(send: Send, said: str) -> str:
+    """A try's `said` after what the send's earlier tries of this run said (a retry starts
+    afresh), so that its error tells every try; past 512 characters, the oldest go."""
+    error = f"{send.error}; {said}" if send.error else said
+    return error if len(error) <= 512 else "…" + error[-511:]
 
 
 def _check_sends_through(pair: Pair) -> None:

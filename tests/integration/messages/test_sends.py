@@ -115,7 +115,8 @@ def test_when_every_program_fails_the_send_fails(world: World) -> None:
         world.clock.advance(SPACING)
     failed = world.sends.send(send.id)
     assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pworse")
-    assert (failed.error or "").startswith("pworse: send_failed (http_")
+    # Every try is told, in order: not only the last one's.
+    assert failed.error == "pbad: send_failed (http_502); pworse: send_failed (http_502)"
     assert failed.sent_at is None  # neither reached the gateway: a retry sends no second SMS
     assert world.ask("pbad") is not None  # routine sends go on
     # A retry starts over with the pair's programs, and needs one.
@@ -288,8 +289,17 @@ def test_a_send_sent_but_not_delivered_keeps_when_its_sms_went_out(world: World)
     failed = world.sends.send(send.id)
     assert (failed.status, failed.tries, failed.program) == (SendStatus.FAILED, 2, "pbad")
     assert failed.sent_at == sent_at
+    # Its error tells both tries, and when the first one's SMS went out.
+    assert (failed.error or "").startswith(
+        f"pgood: not_delivered, sent at {sent_at:%H:%M:%S} UTC; pbad: send_failed ("
+    ), failed.error
     # Sent again only when asked so: its number may have the first SMS already.
-    refused = rf"an SMS of send {send.id} reached the gateway at .*: {re.escape(CUSTOMER)} may"
+    # And says how many SMS it may send: one per program, until one delivers.
+    refused = (
+        rf"an SMS of send {send.id} reached the gateway at .*: {re.escape(CUSTOMER)} may"
+        r'.* "again": true to send it anew, through the programs of UZ_uzmobile in order until'
+        r" one delivers: up to 2 more SMS$"
+    )
     with pytest.raises(Conflict, match=refused):
         world.sends.retry(send.id)
     assert world.sends.send(send.id) == failed
@@ -346,7 +356,8 @@ def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: Worl
         2,
     )
     assert moved.error == (
-        "pgood: error (interrupted): UZ_uzmobile was paused by the policy while it was being"
+        "pbad: error (interrupted); pgood: error (interrupted): UZ_uzmobile was paused by the"
+        " policy while it was being"
         " sent; sent through UZ_beeline instead"
     )
     world.clock.advance(SPACING)
@@ -648,7 +659,7 @@ def test_a_send_already_sent_once_whose_pair_stops_ends_failed_not_unsent(world:
     ended = world.sends.send(send.id)
     assert ended.status is SendStatus.FAILED
     assert ended.error == (
-        f"pbad: not_delivered; sent at {sent_at:%H:%M:%S} UTC; not again: UZ_uzmobile was"
+        f"pbad: not_delivered, sent at {sent_at:%H:%M:%S} UTC; not again: UZ_uzmobile was"
         " paused by the policy while it waited to be sent; no other pair of UZ runs"
     )
 
