@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from smsfleet.core.errors import Unauthorized
-from smsfleet.core.json_body import StrictJsonRoute
+from smsfleet.core.json_body import StrictJsonRoute, decode
 from smsfleet.deps import CurrentUser, DispatcherDep, services_of
 from smsfleet.dispatch.goals import CountryGoal
 from smsfleet.dispatch.models import (
@@ -24,6 +24,7 @@ from smsfleet.dispatch.models import (
     ReportStatus,
     WorkerBody,
 )
+from smsfleet.dispatch.service import Dispatcher
 from smsfleet.wiring import Services
 
 __all__ = ["WORKER_BODIES", "goals_router", "router"]
@@ -60,18 +61,32 @@ async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Se
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send Authorization: Bearer <SMSFLEET_WORKER_TOKEN>")
+    services = services_of(request)
+    dispatcher = services.dispatcher
+    raw = await request.body()
     try:
-        found = body.model_validate_json(await request.body())
+        found = body.model_validate_json(raw)
     except ValidationError as error:
+        _authenticate_unparsed(dispatcher, raw, token)
         # Located in the body, as FastAPI's own validation would say.
         raise RequestValidationError(
             [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
         ) from None
-    services = services_of(request)
-    dispatcher = services.dispatcher
     dispatcher.authenticate(session=found.session, token=token)  # a hash: no I/O
     dispatcher.pace(session=found.session)  # in memory: a flood is refused before any I/O
     return found, services
+
+
+def _authenticate_unparsed(dispatcher: Dispatcher, raw: bytes, token: str) -> None:
+    """The token of a body that is not a valid request, checked against the session it
+    names: a caller without that session's token is told no more than 401."""
+    try:
+        session = decode(raw).get("session")
+    except (ValueError, AttributeError):  # not JSON, or not an object
+        session = None
+    if not isinstance(session, str):
+        raise Unauthorized("the worker token is checked against the body's session: none given")
+    dispatcher.authenticate(session=session, token=token)
 
 
 async def _check_session(services: Services, session: str) -> None:
