@@ -79,11 +79,13 @@ async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Se
 
 def _authenticate_unparsed(dispatcher: Dispatcher, raw: bytes, token: str) -> None:
     """The token of a body that is not a valid request, checked against the session it
-    names: a caller without that session's token is told no more than 401."""
+    names: a caller without that session's token is told no more than 401. A body that is
+    not JSON at all is a 400 for anyone: that says nothing of the fields."""
     try:
-        session = decode(raw).get("session")
-    except (ValueError, AttributeError):  # not JSON, or not an object
-        session = None
+        data = decode(raw)
+    except ValueError:
+        return
+    session = data.get("session") if isinstance(data, dict) else None
     if not isinstance(session, str):
         raise Unauthorized("the worker token is checked against the body's session: none given")
     dispatcher.authenticate(session=session, token=token)

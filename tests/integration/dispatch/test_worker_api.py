@@ -1029,7 +1029,6 @@ def test_unreported_leases_expire_at_the_next_send(ready: Worker) -> None:
         ("lease", {"session": "program1 UZ_uzmobile; rm -rf /"}),
         ("lease", {"session": ["program1_UZ_uzmobile"]}),
         ("lease", []),
-        ("lease", b"not json"),
         ("heartbeat", {"session": "x" * 10_000}),
         ("ended", {"session": "../../etc/passwd"}),
     ],
@@ -1039,8 +1038,7 @@ def test_a_bad_body_whose_token_cannot_be_checked_is_a_401(
 ) -> None:
     """The token is checked first, against the session the body names: a body with no
     session, or another one, tells its sender no more than a wrong token would."""
-    sent = {"content": body} if isinstance(body, bytes) else {"json": body}
-    response = ready.client.post(f"/api/v1/worker/{path}", headers=ready.headers(), **sent)
+    response = ready.client.post(f"/api/v1/worker/{path}", json=body, headers=ready.headers())
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == "unauthorized"
     assert response.json()["error"].get("details") is None  # nothing of the body's fields
