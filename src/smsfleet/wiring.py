@@ -336,6 +336,7 @@ def _build(
             audit=store.audit,
             clock=clock,
             max_active_per_user=settings.apikeys.max_active_per_user,
+            kept_revoked_per_user=settings.apikeys.kept_revoked_per_user,
         ),
         metrics=metrics,
         breakers=breakers,

@@ -6,12 +6,9 @@ login or session: a login or logout costs the same however many others there are
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
-from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Generic
 
 import pytest
 
@@ -20,11 +17,11 @@ from smsfleet.auth.models import Login, RevokedSession, Role, TokenPair, User
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import Unauthorized
-from smsfleet.core.records import R, RecordStore
+from smsfleet.core.records import RecordStore
 from smsfleet.core.security import PasswordChecks, hash_password
 from smsfleet.stores import ConfigStore
 from tests.support.api import PASSWORDS, running_api
-from tests.support.fakes import FakeClock, stored_account
+from tests.support.fakes import FakeClock, ReadCounted, stored_account
 
 PASSWORD = "a-password-for-the-logins-held"
 LIMIT = 3
@@ -34,60 +31,6 @@ POLICY = auth_service.TokenPolicy(
     access_ttl=timedelta(minutes=15),
     refresh_ttl=timedelta(days=LOGIN_DAYS),
 )
-
-
-class ReadCounted(Generic[R]):
-    """A store that counts the reads of every record: `list`, and `get`, which on every
-    backend is served from a listing of them all."""
-
-    def __init__(self, store: RecordStore[R]) -> None:
-        self._store = store
-        self.reads = 0
-
-    def get(self, key: str) -> R | None:
-        self.reads += 1
-        return self._store.get(key)
-
-    def list(self) -> list[R]:
-        self.reads += 1
-        return self._store.list()
-
-    def add(self, record: R) -> None:
-        self._store.add(record)
-
-    def add_missing(self, records: Sequence[R]) -> int:
-        return self._store.add_missing(records)
-
-    def replace(self, record: R) -> None:
-        self._store.replace(record)
-
-    def update(
-        self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
-    ) -> bool:
-        return self._store.update(key, changes, where=where)
-
-    def delete(self, key: str) -> bool:
-        return self._store.delete(key)
-
-    def first(
-        self,
-        count: int,
-        *,
-        order_by: str,
-        descending: bool = False,
-        where: Mapping[str, object] | None = None,
-    ) -> builtins.list[R]:  # `list` in this class is its method
-        return self._store.first(count, order_by=order_by, descending=descending, where=where)
-
-    def delete_up_to(
-        self,
-        field: str,
-        last: object,
-        *,
-        last_key: str | None = None,
-        where: Mapping[str, object] | None = None,
-    ) -> int:
-        return self._store.delete_up_to(field, last, last_key=last_key, where=where)
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
-"""Small stand-ins the tests share: a clock the test moves by hand, a person acting."""
+"""Small stand-ins the tests share: a clock the test moves by hand, a person acting, a
+store that counts its reads of every record."""
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic
 
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
+from smsfleet.core.records import R, RecordStore
 
 if TYPE_CHECKING:
     from smsfleet.stores import ConfigStore
@@ -60,3 +64,57 @@ def stored_account(
     )
     store.users.add(user)
     return user
+
+
+class ReadCounted(Generic[R]):
+    """A store that counts the reads of every record: `list`, and `get`, which on every
+    backend is served from a listing of them all."""
+
+    def __init__(self, store: RecordStore[R]) -> None:
+        self._store = store
+        self.reads = 0
+
+    def get(self, key: str) -> R | None:
+        self.reads += 1
+        return self._store.get(key)
+
+    def list(self) -> list[R]:
+        self.reads += 1
+        return self._store.list()
+
+    def add(self, record: R) -> None:
+        self._store.add(record)
+
+    def add_missing(self, records: Sequence[R]) -> int:
+        return self._store.add_missing(records)
+
+    def replace(self, record: R) -> None:
+        self._store.replace(record)
+
+    def update(
+        self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
+    ) -> bool:
+        return self._store.update(key, changes, where=where)
+
+    def delete(self, key: str) -> bool:
+        return self._store.delete(key)
+
+    def first(
+        self,
+        count: int,
+        *,
+        order_by: str,
+        descending: bool = False,
+        where: Mapping[str, object] | None = None,
+    ) -> builtins.list[R]:  # `list` in this class is its method
+        return self._store.first(count, order_by=order_by, descending=descending, where=where)
+
+    def delete_up_to(
+        self,
+        field: str,
+        last: object,
+        *,
+        last_key: str | None = None,
+        where: Mapping[str, object] | None = None,
+    ) -> int:
+        return self._store.delete_up_to(field, last, last_key=last_key, where=where)

@@ -5,6 +5,11 @@ secret is 256 random bits. Only a SHA-256 of the whole key is kept: keys are
 high-entropy, so a fast hash is as safe as a slow one and keeps each request cheap.
 A key acts as its owner, capped by its scopes (read: viewer, control: operator;
 never admin), and stops at its daily and monthly quotas (calendar periods, UTC).
+
+What keys leave behind is bounded: an owner has at most `max_active_per_user` keys that
+are not revoked (counted in the store, never from a listing of every key), and keeps at
+most `kept_revoked_per_user` revoked ones: a revoke past it deletes their oldest revoked
+keys, in one write.
 """
 
 from __future__ import annotations
@@ -110,9 +115,11 @@ class ApiKeyService:
         audit: EventLog[AuditEvent],
         clock: Clock,
         max_active_per_user: int,
+        kept_revoked_per_user: int = 50,
     ) -> None:
         self._keys = keys
         self._max_active = max_active_per_user
+        self._kept_revoked = kept_revoked_per_user
         self._users = users
         self._audit = audit
         self._quotas = quotas
@@ -161,7 +168,15 @@ class ApiKeyService:
         return ApiKeyCreated(**self.public(record).model_dump(), key=key)
 
     def _active_of(self, owner: User) -> int:
-        return sum(1 for k in self._keys.list() if k.revoked_at is None and _owned_by(k, owner))
+        """How many of `owner`'s keys are not revoked, up to one past the cap: the newest
+        of them read from the store in one bounded query, not every key of every user."""
+        newest = self._keys.first(
+            self._max_active + 1,
+            order_by="created_at",
+            descending=True,
+            where={"owner": owner.username, "revoked_at": None},
+        )
+        return sum(1 for k in newest if _owned_by(k, owner))
 
     def _past_cap(self, active: int) -> Conflict:
         return Conflict(
@@ -203,7 +218,27 @@ class ApiKeyService:
             return self._keys.get(key.id) or key
         revoked = key.model_copy(update={"revoked_at": now})
         self._record(actor, AuditAction.api_key_revoked, before=key, after=revoked)
+        self._drop_revoked(key.owner)
         return revoked
+
+    def _drop_revoked(self, owner: str) -> None:
+        """`owner`'s revoked keys but the `kept_revoked_per_user` revoked last are deleted,
+        in one write. Read newest revoked first: keys not revoked (no `revoked_at`) come
+        after every revoked one on every backend, and are never deleted."""
+        newest = self._keys.first(
+            self._kept_revoked + 1, order_by="revoked_at", descending=True, where={"owner": owner}
+        )
+        if len(newest) <= self._kept_revoked:
+            return
+        first_dropped = newest[-1]
+        if first_dropped.revoked_at is None:
+            return
+        self._keys.delete_up_to(
+            "revoked_at",
+            first_dropped.revoked_at,
+            last_key=first_dropped.id,
+            where={"owner": owner},
+        )
 
     def _record(
         self,

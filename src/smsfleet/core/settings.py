@@ -331,6 +331,13 @@ class ApiKeysSettings(_Group):
     max_active_per_user: int = Field(
         default=50, ge=1, description="API keys one user may have that are not revoked"
     )
+    kept_revoked_per_user: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="Revoked API keys one user keeps: a revoke past it deletes their oldest"
+        " revoked ones",
+    )
 
 
 class LoginSettings(_Group):
