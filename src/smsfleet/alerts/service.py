@@ -44,6 +44,7 @@ from smsfleet.alerts.text import alert_text, message_text, resolved_summary
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, NotFound, Throttled
 from smsfleet.core.settings import Settings
+from smsfleet.core.single_flight import SingleFlight
 from smsfleet.metrics.models import GroupBy
 from smsfleet.metrics.service import MetricsService
 from smsfleet.pairs.models import Pair, PairState
@@ -58,6 +59,8 @@ __all__ = ["AlertConfig", "AlertService", "ChatRoute"]
 log = logging.getLogger("smsfleet.alerts")
 # Events' alerts kept while the store is down; past this many, the oldest give way.
 MAX_DEFERRED = 10_000
+# An evaluation asked for over HTTP this soon after the last one ended answers that one's.
+ON_REQUEST_FRESH = timedelta(seconds=1)
 
 SUMMARY_LIMIT = 512
 # People's own messages waiting for Telegram, at most: each chat takes about 20 a minute,
@@ -174,6 +177,9 @@ class AlertService:
         # metrics store down): applied, in order, as soon as it can.
         self._deferred: deque[tuple[tuple[Signal, ...], dict[str, str]]] = deque(
             maxlen=MAX_DEFERRED
+        )
+        self._on_request: SingleFlight[list[Alert]] = SingleFlight(
+            clock=clock, fresh_for=ON_REQUEST_FRESH
         )
 
     # --- reading -----------------------------------------------------------------------
@@ -304,6 +310,12 @@ class AlertService:
         return self.apply(cleared=cleared) if cleared else []
 
     # --- periodic rules --------------------------------------------------------------
+
+    def evaluate_on_request(self) -> list[Alert]:
+        """`evaluate`, asked for by a person or a key: one run at a time per process,
+        shared by the requests that come while it runs and within `ON_REQUEST_FRESH` of
+        its end, so a loop of requests costs one run a second at most."""
+        return self._on_request.run(self.evaluate)
 
     def evaluate(self) -> list[Alert]:
         """Run the periodic rules over the stored figures; return the alerts that changed.

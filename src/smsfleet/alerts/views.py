@@ -50,9 +50,15 @@ def send_test(user: OperatorUser, service: AlertsDep, body: MessageRequest) -> M
     return service.send_message(body.message, actor=user.username)
 
 
-@router.post("/evaluate", summary="Run the periodic alert rules now")
+@router.post(
+    "/evaluate",
+    summary="Run the periodic alert rules now",
+    description="One run at a time: a request that comes while the rules run waits for"
+    " them and answers that run's changed alerts, and so does one within a second of the"
+    " last run's end, rather than running them again.",
+)
 def evaluate(_: OperatorUser, service: AlertsDep) -> list[Alert]:
-    return service.evaluate()
+    return service.evaluate_on_request()
 
 
 @router.get("/{alert_id}", summary="One alert")

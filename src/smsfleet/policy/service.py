@@ -40,6 +40,10 @@ states its evidence (`stats.evidence`), and the decision records the bound it wa
 on (`decided_on`). A window never reaches back past the pair's last state change, so a
 probe is judged on what it sent and a resumed pair is not paused again on the failures
 that paused it. A pair paused or disabled by a person is left alone.
+
+An evaluation asked for over HTTP (`evaluate_on_request`) runs one at a time per
+process, its result shared: a request while one runs gets that run's, and so does one
+within `ON_REQUEST_FRESH` of its end (`core.single_flight`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from datetime import datetime, timedelta
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.clock import Clock, human_span, human_time
 from smsfleet.core.errors import ConfigurationError, NotFound
+from smsfleet.core.single_flight import SingleFlight
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import (
@@ -83,6 +88,8 @@ from smsfleet.stores import ConfigStore
 __all__ = ["PolicyConfig", "PolicyService", "Verdict", "decide", "pair_window_stats"]
 
 log = logging.getLogger("smsfleet.policy")
+# An evaluation asked for over HTTP this soon after the last one ended answers that one's.
+ON_REQUEST_FRESH = timedelta(seconds=1)
 
 # The pair state each action writes; `held` and `recovered` change no state.
 _STATE_OF: dict[PolicyAction, PairState] = {
@@ -446,6 +453,9 @@ class PolicyService:
         self.on_state_change = on_state_change
         # When the loop that drives it evaluates next; None: no loop looks here.
         self._next_look = next_look
+        self._on_request: SingleFlight[EvaluationResult] = SingleFlight(
+            clock=clock, fresh_for=ON_REQUEST_FRESH
+        )
 
     def settings(self) -> PolicySettings:
         return self.config.public()
@@ -497,6 +507,12 @@ class PolicyService:
         if changed and self.on_state_change is not None:
             self.on_state_change(changed)
         return EvaluationResult(evaluated=len(pairs), decisions=decisions, unchanged=unchanged)
+
+    def evaluate_on_request(self) -> EvaluationResult:
+        """`evaluate`, asked for by a person or a key: one run at a time per process,
+        shared by the requests that come while it runs and within `ON_REQUEST_FRESH` of
+        its end, so a loop of requests costs one run a second at most."""
+        return self._on_request.run(self.evaluate)
 
     def next_look(self, now: datetime) -> datetime | None:
         """When the policy evaluates next: the loop's next round, `now` when that is due

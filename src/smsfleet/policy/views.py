@@ -34,9 +34,15 @@ def settings(_: CurrentUser, service: PolicyDep) -> PolicySettings:
     return service.settings()
 
 
-@router.post("/evaluate", summary="Evaluate every pair now and carry out the decisions")
+@router.post(
+    "/evaluate",
+    summary="Evaluate every pair now and carry out the decisions",
+    description="One evaluation runs at a time: a request that comes while one runs waits"
+    " for it and answers its result, and so does one within a second of the last one's end"
+    " (its decisions are then already carried out), rather than evaluating again.",
+)
 def evaluate(_: OperatorUser, service: PolicyDep) -> EvaluationResult:
-    return service.evaluate()
+    return service.evaluate_on_request()
 
 
 @router.get(

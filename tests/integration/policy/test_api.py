@@ -144,7 +144,8 @@ def test_evaluate_pauses_holds_and_the_decisions_carry_their_figures(
     assert decisions(limit="1") in (["held"], ["paused"])
     later = (api.clock.now() + timedelta(seconds=1)).isoformat()
     assert decisions(since=later) == []
-    # Nothing new to decide on a second round.
+    # Nothing new to decide on a second round (a second on: one sooner answers the first).
+    clock.advance(1.5)
     again = api.client.post("/api/v1/policy/evaluate", headers=api.headers(Role.operator))
     assert again.json()["decisions"] == []
 
