@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from smsfleet.attempts.models import is_broken_off
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import NotFound
+from smsfleet.core.errors import NotFound, ValidationFailed
 from smsfleet.core.text import escaped
 from smsfleet.messages.models import (
     Conversation,
@@ -32,6 +32,10 @@ __all__ = ["CONVERSATION_PAGE", "MATCH_WINDOW", "Inbound"]
 MATCH_WINDOW = timedelta(minutes=15)
 # Items of a conversation a page holds unless asked otherwise.
 CONVERSATION_PAGE = 100
+# The times a seed route's SMS may say it was sent or received at: none before this,
+EARLIEST_SEED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+# nor further ahead of now than this (a sender's clock a little ahead).
+SEED_TIME_AHEAD = timedelta(days=1)
 
 
 class Inbound:
@@ -74,7 +78,14 @@ class Inbound:
         return message
 
     def record_seed(self, data: SeedSms, direction: Direction) -> Message:
-        """An SMS the seed SMS service recorded; its numbers are kept in E.164."""
+        """An SMS the seed SMS service recorded; its numbers are kept in E.164. Its
+        `timestamp` is refused before `EARLIEST_SEED_TIME` or over `SEED_TIME_AHEAD` ahead
+        of now: a year-9999 message would stay on top of its conversation for good."""
+        now = self._clock.now()
+        if data.timestamp < EARLIEST_SEED_TIME:
+            raise ValidationFailed.for_field("timestamp", "before 2000-01-01T00:00:00Z")
+        if data.timestamp > now + SEED_TIME_AHEAD:
+            raise ValidationFailed.for_field("timestamp", "more than a day ahead of now")
         message = Message(
             uuid=str(data.uuid),
             direction=direction,
@@ -82,7 +93,7 @@ class Inbound:
             receiver=phones.canonical(data.receiverPhone, self._region),
             text=data.messageText,
             at=data.timestamp,
-            recorded_at=self._clock.now(),
+            recorded_at=now,
         )
         self._keep(message)
         return message
