@@ -157,6 +157,21 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     row = page.get_by_test_id("priority-section").get_by_test_id("pair-row-TJ_tcell")
     expect(row.get_by_test_id("state-badge")).to_have_text("disabled")
 
+    # Unmarking it leaves its sessions anyone's to stop: confirmed too, then sent with force.
+    page.get_by_test_id("toggle-priority-TJ_tcell").click()
+    unmark = page.get_by_test_id("force-dialog")
+    expect(unmark).to_contain_text("repeat with force=true to lower the priority of it")
+    expect(unmark.get_by_test_id("confirm-button")).to_be_disabled()
+    screenshot("unmarking needs confirmation")
+    unmark.get_by_test_id("confirm-acknowledge").check()
+    unmark.get_by_test_id("confirm-button").click()
+    expect(unmark).to_be_hidden()
+    expect(page.get_by_test_id("notice")).to_contain_text("TJ_tcell is no longer high priority")
+    others = page.get_by_test_id("other-section")
+    expect(others.get_by_test_id("pair-row-TJ_tcell")).to_be_visible()
+    page.get_by_test_id("toggle-priority-TJ_tcell").click()  # marked again: no force
+    expect(row).to_be_visible()
+
     expect(page.get_by_test_id("admin-pair-hint-TJ_tcell")).to_have_count(0)
     page.get_by_test_id("delete-TJ_tcell").click()
     confirm = page.get_by_test_id("delete-dialog")

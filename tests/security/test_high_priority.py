@@ -239,6 +239,34 @@ def test_an_admin_removes_every_number_of_a_high_priority_pair_with_force_audite
     assert event["forced"] is True and event["after"]["phone_numbers"] == []
 
 
+def test_an_admin_lowers_a_high_priority_pair_with_force_audited(live: Live) -> None:
+    """Unmarked, a pair's sessions are anyone's to stop: lowering its priority is the
+    first step of a stop, and takes what a stop takes."""
+    api, admin, operator = live.api, live.headers(), live.headers(Role.operator)
+    url, lower = f"/api/v1/pairs/{HP_PAIR}", {"is_high_priority": False}
+    for force in (False, True):
+        refused = api.client.patch(url, params={"force": force}, json=lower, headers=operator)
+        assert refused.status_code == 403, refused.text
+    unforced = api.client.patch(url, json=lower, headers=admin)
+    assert unforced.status_code == 409, unforced.text
+    error = unforced.json()["error"]
+    assert error["code"] == "force_required"
+    assert error["message"] == (
+        f"{HP_PAIR} is high priority: repeat with force=true to lower the priority of it"
+    )
+    assert api.store.pairs.get(HP_PAIR).is_high_priority  # type: ignore[union-attr]
+    # Lowered and paused in one change: one refusal names both.
+    both = api.client.patch(url, json={**lower, "state": "paused"}, headers=admin)
+    assert both.status_code == 409, both.text
+    assert "to pause and lower the priority of it" in both.json()["error"]["message"]
+    forced = api.client.patch(url, params={"force": True}, json=lower, headers=admin)
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["is_high_priority"] is False
+    event = audit(api, target=HP_PAIR, action="pair.updated")[0]  # newest first
+    assert event["forced"] is True and event["actor_role"] == "admin"
+    assert running(live, HP_SESSION)  # lowered, not stopped
+
+
 def test_only_an_admin_marks_a_pair_high_priority(tmp_path: Path) -> None:
     """A marked pair's sessions always run and only an admin stops them: an operator (or a
     leaked control key) marking pairs would commit the hosts to what only an admin undoes."""

@@ -430,7 +430,8 @@ def update_pair(
 ) -> Pair:
     """Change a pair, audited. On a high-priority pair, whatever would stop some of its
     sessions (pausing or disabling it, removing a program, moving it to another host,
-    removing any of its test numbers) takes an admin and `force`, and whatever would start
+    removing any of its test numbers) or lower its priority, which leaves them anyone's
+    to stop, takes an admin and `force`, and whatever would start
     more of them (adding a program, enabling or resuming it) takes an admin."""
     # Checked again on the pair as it is at each try (`change_record`): an edit made
     # meanwhile, a person's or the policy's pause, is kept, and this one decided on it.
@@ -468,12 +469,12 @@ def update_pair(
                 f" {pair.key}: its sessions always run and only an admin can stop them"
             )
         stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []
+        if pair.is_high_priority and changes.get("is_high_priority") is False:
+            # Unprotected, its sessions are anyone's to stop: as good as stopping them.
+            stopping.append("lower the priority of")
         if stopping:
             _guard_high_priority(pair, actor, force, " and ".join(stopping))
         forced[:] = stopping
-        lowered = pair.is_high_priority and changes.get("is_high_priority") is False
-        if lowered:
-            _guard_high_priority(pair, actor, True, "lower the priority of")
         if not pair.is_high_priority and changes.get("is_high_priority") is True:
             _guard_marking(actor)
         now = clock.now()
