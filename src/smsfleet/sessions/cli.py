@@ -19,7 +19,7 @@ import typer
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import SystemClock, human_time
 from smsfleet.core.errors import DomainError, ForceRequired
-from smsfleet.core.settings import LOCAL_HOST, Settings
+from smsfleet.core.settings import Settings
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.models import SessionAction, SessionState
@@ -315,8 +315,11 @@ def logs(
         spec = store.session_specs.get(name)
     finally:
         store.close()
+    if spec is None:  # as `start` and `stop` say, and the API: no one's log to read
+        typer.secho(f"error: session {name!r} does not exist", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
     try:
-        backend = Hosts.from_settings(settings).backend(spec.host if spec else LOCAL_HOST)
+        backend = Hosts.from_settings(settings).backend(spec.host)
         # Made before the tail is read: a line written between the two is shown twice
         # at worst, never lost.
         cursor = LogCursor(backend, name) if follow else None

@@ -78,6 +78,20 @@ def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_p
     assert "invalid" in output.lower()
 
 
+def test_logs_of_a_session_that_does_not_exist_say_so(fleet: Fleet, tmp_path: Path) -> None:
+    """As `start` and `stop` say, with or without -f: nothing printed and exit 0 would read
+    as an empty log."""
+    fleet.add_pair("uzmobile", TICKING)
+    missing = "program9_UZ_uzmobile"
+    for follow in ([], ["-f"]):
+        code, output = run(tmp_path, "sessions", "logs", missing, *follow)
+        assert code == 1, (follow, output)
+        assert output.strip() == f"error: session {missing!r} does not exist"
+    code, output = run(tmp_path, "sessions", "stop", missing)
+    assert code == 1
+    assert f"session {missing!r} does not exist" in output
+
+
 def test_starting_a_paused_pairs_session_says_when_it_will_run(
     fleet: Fleet, tmp_path: Path
 ) -> None:
