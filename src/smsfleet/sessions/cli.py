@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +21,12 @@ from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import SystemClock, human_time
 from smsfleet.core.errors import DomainError, ForceRequired
 from smsfleet.core.settings import Settings
+from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
 from smsfleet.sessions.models import SessionAction, SessionState
 from smsfleet.sessions.names import parse_session_name
-from smsfleet.sessions.screen import ScreenError
+from smsfleet.sessions.screen import ScreenBackend, ScreenError
 from smsfleet.sessions.ssh import for_operators
 
 if TYPE_CHECKING:
@@ -337,10 +339,25 @@ def logs(
         raise typer.Exit(1) from exc
 
 
+def _screen_directory(settings: Settings, backend: SessionBackend) -> str:
+    """Where this host's screens were looked for, and what chose it: screens run under
+    another directory (another user's, another SCREENDIR) are not seen, and counted 0."""
+    if not isinstance(backend, ScreenBackend) or backend.listed_in is None:
+        return ""
+    if settings.screen_dir is not None:
+        chosen = "SMSFLEET_SCREEN_DIR"
+    elif os.environ.get("SCREENDIR"):
+        chosen = "SCREENDIR; SMSFLEET_SCREEN_DIR is not set"
+    else:
+        chosen = "screen's default; SMSFLEET_SCREEN_DIR is not set"
+    return f" in {backend.listed_in} ({chosen})"
+
+
 @app.command()
 def hosts(data_dir: DataDir = None) -> None:
     """List the hosts sessions run on (SMSFLEET_HOSTS) and check that each answers."""
-    inventory = Hosts.from_settings(_settings(data_dir))
+    settings = _settings(data_dir)
+    inventory = Hosts.from_settings(settings)
     now = datetime.now(UTC)
     unreachable = False
     typer.echo(f"{'HOST':20} {'ADDRESS':36} {'STATE':12} SCREENS")
@@ -352,6 +369,7 @@ def hosts(data_dir: DataDir = None) -> None:
             said = for_operators(exc)
             typer.echo(f"{name:20} {inventory.address(name):36} {'unreachable':12} {said}")
             continue
-        typer.echo(f"{name:20} {inventory.address(name):36} {'ok':12} {len(found)}")
+        where = _screen_directory(settings, inventory.backend(name))
+        typer.echo(f"{name:20} {inventory.address(name):36} {'ok':12} {len(found)}{where}")
     if unreachable:
         raise typer.Exit(1)

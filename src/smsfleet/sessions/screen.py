@@ -64,6 +64,8 @@ _SCREEN_TIME_FORMATS = (
 )
 RUNNER_PATH = runner.__file__
 _LS_HEADERS = ("No Sockets found", "There is a screen on", "There are screens on")
+# The listing's last line: "No Sockets found in /run/screen/S-fleet." or "22 Sockets in …".
+_LS_DIRECTORY = re.compile(r"^(?:No Sockets found|\d+ Sockets?) in (.+?)\.?\s*$", re.MULTILINE)
 
 _POLL_SECONDS = 0.02
 _KILL_WAIT_SECONDS = 3.0
@@ -97,6 +99,12 @@ def _parse_screen_time(text: str) -> datetime | None:
             continue
         return naive.astimezone()  # screen prints the host's local time
     return None
+
+
+def screen_ls_directory(output: str) -> str | None:
+    """The directory a `screen -ls` looked in, as its last line says; None if unsaid."""
+    found = _LS_DIRECTORY.search(output)
+    return found.group(1) if found else None
 
 
 def parse_screen_ls(output: str) -> list[ScreenEntry]:
@@ -209,6 +217,8 @@ class ScreenBackend:
         self.start_timeout = start_timeout
         self.command_timeout = command_timeout
         self._screen_path: str | None = None
+        # The directory the last whole listing looked in, as screen said (None before it).
+        self.listed_in: str | None = None
         # Each live screen's runner's state dir, by screen pid (it never changes).
         self._owners: dict[int, Path] = {}
         self._state_dir_resolved = self.state_dir.resolve()
@@ -242,6 +252,7 @@ class ScreenBackend:
             raise ScreenError(f"unexpected `screen -ls` output: {output.strip()[:500]!r}")
         entries = parse_screen_ls(result.stdout)
         if not match:  # a whole listing: forget the screens gone (their pids may come back)
+            self.listed_in = screen_ls_directory(output)
             listed = {entry.pid for entry in entries}
             self._owners = {pid: dir_ for pid, dir_ in self._owners.items() if pid in listed}
         return [entry for entry in entries if self._foreign(entry) == foreign]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -394,6 +395,32 @@ def test_hosts_tells_the_operator_at_the_console_what_ssh_said(
     assert "unreachable" in line
     assert "host edge1 does not answer: fleet@127.0.0.1:1: " in line
     assert "refused" in line.lower()
+
+
+def test_hosts_names_the_screen_directory_it_looked_in_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Screens run under another directory are not seen: `local ok 0` alone would read as
+    none running, so the line says where it looked, and what chose that directory."""
+    monkeypatch.delenv("SMSFLEET_HOSTS", raising=False)
+    chosen = tmp_path / "screens"
+    monkeypatch.setenv("SMSFLEET_SCREEN_DIR", str(chosen))
+    monkeypatch.setenv("SCREENDIR", str(tmp_path / "ignored"))
+
+    def local_line() -> str:
+        code, output = run(tmp_path, "sessions", "hosts")
+        assert code == 0, output
+        (line,) = [line for line in output.splitlines() if line.startswith("local ")]
+        return line.split("ok", 1)[1].strip()
+
+    assert local_line() == f"0 in {chosen} (SMSFLEET_SCREEN_DIR)"
+    monkeypatch.delenv("SMSFLEET_SCREEN_DIR")
+    other = tmp_path / "other"
+    monkeypatch.setenv("SCREENDIR", str(other))
+    assert local_line() == f"0 in {other} (SCREENDIR; SMSFLEET_SCREEN_DIR is not set)"
+    monkeypatch.delenv("SCREENDIR")
+    default = r"\d+ in /\S+ \(screen's default; SMSFLEET_SCREEN_DIR is not set\)"
+    assert re.fullmatch(default, local_line()), local_line()
 
 
 NO_CONTROL_PLANE = "warning: no control plane has carried out changes"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from smsfleet.sessions.backend import ScreenEntry
-from smsfleet.sessions.screen import parse_screen_ls
+from smsfleet.sessions.screen import parse_screen_ls, screen_ls_directory
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "screen_ls_sample.txt"
 
@@ -111,3 +111,20 @@ def test_names_with_dots_and_spaces_from_other_tools_parse() -> None:
     # Screens not started by smsfleet may have any name; they must not break listing.
     [entry] = parse_screen_ls("\t77.my work.v2\t(Detached)\n")
     assert (entry.pid, entry.name) == (77, "my work.v2")
+
+
+@pytest.mark.parametrize(
+    ("output", "directory"),
+    [
+        ("No Sockets found in /run/screen/S-fleet.\n", "/run/screen/S-fleet"),
+        ("There is a screen on:\n\t1.a\t(Detached)\n1 Socket in /tmp/s.\n", "/tmp/s"),
+        ("There are screens on:\n\t1.a\t(Detached)\n22 Sockets in /run/s/S-x.\n\n", "/run/s/S-x"),
+        ("unexpected\n", None),
+    ],
+)
+def test_the_directory_a_listing_looked_in(output: str, directory: str | None) -> None:
+    assert screen_ls_directory(output) == directory
+
+
+def test_the_directory_of_the_operators_sample() -> None:
+    assert screen_ls_directory(FIXTURE.read_text(encoding="utf-8")) == "/run/screen/S-root"
