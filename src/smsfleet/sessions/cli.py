@@ -184,6 +184,21 @@ def _uptime(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
+def _unknown_filter(store: ConfigStore, country: str | None, program: str | None) -> str | None:
+    """What to say when `--country` or `--program` names one no session has (a typo, a
+    country with no pair): None when each names one some session has."""
+    specs = store.session_specs.list()
+    filters = (
+        ("country", "countries", country.upper() if country else None, {s.pair[:2] for s in specs}),
+        ("program", "programs", program, {spec.program for spec in specs}),
+    )
+    for what, whats, wanted, known in filters:
+        if wanted and wanted not in known:
+            having = ", ".join(sorted(known)) if known else "none"
+            return f"no session of {what} {wanted} ({whats} with sessions: {having})"
+    return None
+
+
 @app.command("ls")
 def list_sessions(
     country: Annotated[str | None, typer.Option()] = None,
@@ -206,8 +221,12 @@ def list_sessions(
             state=state,
             heartbeats=_heartbeats(settings),
         )
+        unknown = _unknown_filter(store, country, program)
     finally:
         store.close()
+    if unknown is not None:  # an empty table would read as all of them stopped or gone
+        typer.secho(f"error: {unknown}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
     _warn_if_unsupervised(settings, listing=True)
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))

@@ -288,6 +288,44 @@ def test_the_command_starts_without_loading_the_control_plane() -> None:
     assert loaded == "[]"
 
 
+def test_sessions_ls_of_a_country_or_program_no_session_has_says_so(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """An empty table would read as none running there: a filter naming a country or a
+    program no session has is refused with the ones that have some, as an unknown name is."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.stopped)
+    program = name.partition("_")[0]
+    for filters, said in (
+        (["--country", "xx"], "no session of country XX (countries with sessions: UZ)"),
+        (
+            ["--program", "program9"],
+            f"no session of program program9 (programs with sessions: {program})",
+        ),
+    ):
+        for output in ([], ["--json"]):
+            result = runner.invoke(
+                app, ["sessions", "ls", *filters, *output, "--data-dir", str(tmp_path)]
+            )
+            assert result.exit_code == 1, result.output
+            assert result.stderr.strip() == f"error: {said}"
+            assert result.stdout == ""
+    # One the sessions have, with none in the state asked for: an empty table, exit 0.
+    listed = stdout(
+        tmp_path, "sessions", "ls", "--country", "uz", "--program", program, "--state", "fatal"
+    )
+    assert listed.split() == [
+        "NAME",
+        "STATE",
+        "DESIRED",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "ASKED",
+        "NOTE",
+    ]
+
+
 def test_sessions_ls_tells_each_sessions_last_heartbeat(fleet: Fleet, tmp_path: Path) -> None:
     name = fleet.add_pair("uzmobile", TICKING)
     fleet.want(name, DesiredState.stopped)  # its session written
