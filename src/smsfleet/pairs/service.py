@@ -253,7 +253,10 @@ def create_pair(
     """Add a pair, audited: refused (409) when the fleet holds `max_pairs` already."""
     if data.is_high_priority:
         _guard_marking(actor)
-    country = get_country(countries=countries, code=data.country)
+    try:
+        country = get_country(countries=countries, code=data.country)
+    except NotFound as unknown:  # a field of the body, not the resource asked for
+        raise _field_error("country", unknown.message) from None
     _check_host(data.host, hosts)
     slug = data.slug or operator_slug(data.operator)
     _check_thresholds(data.pause_threshold, data.resume_threshold)
