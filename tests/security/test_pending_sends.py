@@ -80,8 +80,8 @@ def test_a_send_through_a_named_pair_goes_to_a_number_of_its_country(tmp_path: P
         refused = api.client.post("/api/v1/messages/send", json=crossed, headers=operator)
         assert refused.status_code == 422, refused.text
         error = refused.json()["error"]
-        assert error["message"].startswith(f"'{UA}' is a UA number, not UZ")
-        assert error["details"] == [{"field": "phone", "message": "not a UZ number"}]
+        assert error["message"].startswith(f"'{UA}' is a number of UA, not UZ")
+        assert error["details"] == [{"field": "phone", "message": "not a number of UZ"}]
         sends = api.client.get("/api/v1/messages/sends", headers=operator).json()
         assert sends == []
         # Its own country's pair, named or not, and a national number of the pair's country.

@@ -87,5 +87,5 @@ def of_country(raw: str, country: str) -> str:
         raise ValueError(f"{raw[:40]!r} is not a valid number")
     region = phonenumbers.region_code_for_number(number)
     if region != country:
-        raise ValueError(f"{raw[:40]!r} is a {region} number, not {country}")
+        raise ValueError(f"{raw[:40]!r} is a number of {region}, not {country}")
     return _e164(number)

@@ -871,8 +871,8 @@ class Sends:
         if region != country:
             raise ValidationFailed.for_field(
                 "phone",
-                f"not a {country} number",
-                message=f"{phone[:32]!r} is a {region} number, not {country}: send it through"
+                f"not a number of {country}",
+                message=f"{phone[:32]!r} is a number of {region}, not {country}: send it through"
                 f" a pair of {region}, or without naming one",
             )
         return phones.canonical(phone, country)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from smsfleet.core import phones
@@ -44,3 +46,14 @@ def test_a_number_is_kept_in_e164_when_it_can_be_read_else_as_written(
     raw: str, region: str | None, kept: str
 ) -> None:
     assert phones.canonical(raw, region) == kept
+
+
+@pytest.mark.parametrize(("number", "region"), [("+994501234567", "AZ"), ("+998901234567", "UZ")])
+def test_a_number_of_another_country_names_its_own_without_an_article_to_get_wrong(
+    number: str, region: str
+) -> None:
+    """The code follows "of": no article before it to get wrong ("a AZ", "an UZ")."""
+    country = "KZ"
+    said = f"{number!r} is a number of {region}, not {country}"
+    with pytest.raises(ValueError, match=f"^{re.escape(said)}$"):
+        phones.of_country(number, country)
