@@ -37,10 +37,12 @@ interface SortHeaderProps<K extends string> {
   sort: SortState<K> | null;
   onSort: (key: K) => void;
   className?: string;
+  /** What the column counts, when its label alone could mislead: shown on hover. */
+  hint?: string;
 }
 
 /** A column header that sorts its table; says its order to assistive technology with aria-sort. */
-export function SortHeader<K extends string>({ label, column, sort, onSort, className }: SortHeaderProps<K>) {
+export function SortHeader<K extends string>({ label, column, sort, onSort, className, hint }: SortHeaderProps<K>) {
   const active = sort?.key === column;
   const direction = active ? sort.direction : null;
   return (
@@ -54,7 +56,7 @@ export function SortHeader<K extends string>({ label, column, sort, onSort, clas
         type="button"
         className={active ? "sort-button sort-button--active" : "sort-button"}
         onClick={() => onSort(column)}
-        title={`Sort by ${label.toLowerCase()}`}
+        title={hint ? `${hint} Click to sort by ${label.toLowerCase()}.` : `Sort by ${label.toLowerCase()}`}
       >
         {label}
         <span className="sort-button__arrow" aria-hidden="true">

@@ -44,9 +44,16 @@ const COLUMNS: Record<Column, (row: PairRowData) => SortValue> = {
   state: (row) => row.pair?.state ?? "deleted",
 };
 const NUMERIC: ReadonlySet<Column> = new Set(["attempts", "sent", "delivered", "success", "failures", "p95"]);
-const HEADERS: readonly { column: Column; label: string }[] = [
-  { column: "attempts", label: "Attempts" },
-  { column: "sent", label: "Sent" },
+/** Why Sent may exceed Attempts, said wherever the two stand side by side. */
+export const ATTEMPTS_HINT =
+  "Completed attempts, delivered or failed, sent or not. An attempt broken off by a pause or a stop is not one.";
+export const SENT_HINT =
+  "Every SMS that reached the gateway, its attempt completed or broken off by a pause or a stop after it was " +
+  "sent: it may exceed Attempts.";
+
+const HEADERS: readonly { column: Column; label: string; hint?: string }[] = [
+  { column: "attempts", label: "Attempts", hint: ATTEMPTS_HINT },
+  { column: "sent", label: "Sent", hint: SENT_HINT },
   { column: "delivered", label: "Delivered" },
   { column: "success", label: "Success" },
   { column: "failures", label: "Failures" },
@@ -72,10 +79,11 @@ export function PairMetricsTable({ rows, selected, onSelect }: PairMetricsTableP
         <thead>
           <tr>
             <SortHeader label="Pair" column="pair" sort={sorting.sort} onSort={sorting.toggle} />
-            {HEADERS.map(({ column, label }) => (
+            {HEADERS.map(({ column, label, hint }) => (
               <SortHeader
                 key={column}
                 label={label}
+                hint={hint}
                 column={column}
                 sort={sorting.sort}
                 onSort={sorting.toggle}

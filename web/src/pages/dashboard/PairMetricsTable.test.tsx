@@ -1,0 +1,34 @@
+import { renderToStaticMarkup } from "react-dom/server";
+import { describe, expect, it } from "vitest";
+import type { MetricsGroup } from "../../api/types";
+import { ATTEMPTS_HINT, PairMetricsTable, SENT_HINT, type PairRowData } from "./PairMetricsTable";
+
+const row: PairRowData = {
+  key: "UZ_uzmobile",
+  pair: undefined,
+  // More sent than attempts: two attempts broken off after their SMS reached the gateway.
+  metrics: { key: "UZ_uzmobile", pair: "UZ_uzmobile", completed: 10, sent: 12, delivered: 9 } as MetricsGroup,
+};
+
+/** The title of the header button of this column. */
+function headerTitle(html: string, column: string): string {
+  const match = new RegExp(`data-testid="sort-${column}"[^>]*><button[^>]*title="([^"]*)"`).exec(html);
+  if (!match) throw new Error(`no header ${column}`);
+  return (match[1] ?? "").replaceAll("&#x27;", "'");
+}
+
+describe("PairMetricsTable", () => {
+  const html = renderToStaticMarkup(<PairMetricsTable rows={[row]} selected={null} onSelect={() => undefined} />);
+
+  it("says on the Sent and Attempts headers why sent may exceed attempts", () => {
+    expect(headerTitle(html, "sent")).toBe(`${SENT_HINT} Click to sort by sent.`);
+    expect(SENT_HINT).toContain("broken off by a pause or a stop");
+    expect(SENT_HINT).toContain("it may exceed Attempts");
+    expect(headerTitle(html, "attempts")).toBe(`${ATTEMPTS_HINT} Click to sort by attempts.`);
+    expect(ATTEMPTS_HINT).toContain("broken off by a pause or a stop is not one");
+  });
+
+  it("keeps the plain sort title on the other headers", () => {
+    expect(headerTitle(html, "delivered")).toBe("Sort by delivered");
+  });
+});
