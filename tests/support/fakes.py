@@ -66,37 +66,47 @@ def stored_account(
     return user
 
 
-class ReadCounted(Generic[R]):
-    """A store that counts the reads of every record: `list`, and `get`, which on every
-    backend is served from a listing of them all."""
+class Delegating(Generic[R]):
+    """A `RecordStore` that hands every call to `store`. Stand-ins override its hooks:
+    `_reading_all` before a `get` or a `list` (each a listing of every record, on every
+    backend), `_writing` before each write but `add_missing`."""
 
     def __init__(self, store: RecordStore[R]) -> None:
         self._store = store
-        self.reads = 0
+
+    def _reading_all(self) -> None:
+        """Called before a `get` or a `list`."""
+
+    def _writing(self) -> None:
+        """Called before an `add`, `replace`, `update`, `delete` or `delete_up_to`."""
 
     def get(self, key: str) -> R | None:
-        self.reads += 1
+        self._reading_all()
         return self._store.get(key)
 
-    def list(self) -> list[R]:
-        self.reads += 1
+    def list(self) -> builtins.list[R]:
+        self._reading_all()
         return self._store.list()
 
     def add(self, record: R) -> None:
+        self._writing()
         self._store.add(record)
 
     def add_missing(self, records: Sequence[R]) -> int:
         return self._store.add_missing(records)
 
     def replace(self, record: R) -> None:
+        self._writing()
         self._store.replace(record)
 
     def update(
         self, key: str, changes: Mapping[str, object], *, where: Mapping[str, object]
     ) -> bool:
+        self._writing()
         return self._store.update(key, changes, where=where)
 
     def delete(self, key: str) -> bool:
+        self._writing()
         return self._store.delete(key)
 
     def first(
@@ -117,4 +127,17 @@ class ReadCounted(Generic[R]):
         last_key: str | None = None,
         where: Mapping[str, object] | None = None,
     ) -> int:
+        self._writing()
         return self._store.delete_up_to(field, last, last_key=last_key, where=where)
+
+
+class ReadCounted(Delegating[R]):
+    """A store that counts the reads of every record: `list`, and `get`, which on every
+    backend is served from a listing of them all."""
+
+    def __init__(self, store: RecordStore[R]) -> None:
+        super().__init__(store)
+        self.reads = 0
+
+    def _reading_all(self) -> None:
+        self.reads += 1
