@@ -34,6 +34,8 @@ from tests.support.sessions import TICKING, Fleet
 from tests.support.waiting import eventually
 
 runner = CliRunner()
+# The columns of `sessions ls`, as a table with no row reads.
+LS_HEADER = ["NAME", "STATE", "DESIRED", "PID", "UPTIME", "RESTARTS", "ASKED", "NOTE"]
 
 
 def run(data_dir: Path, *args: str, input: str | None = None) -> tuple[int, str]:
@@ -262,16 +264,7 @@ def test_a_command_against_a_data_dir_without_a_control_plane_says_so(
     assert (elsewhere / "config.db").exists()
     listed = runner.invoke(app, ["sessions", "ls"])
     assert listed.exit_code == 0, listed.output
-    assert listed.stdout.split() == [
-        "NAME",
-        "STATE",
-        "DESIRED",
-        "PID",
-        "UPTIME",
-        "RESTARTS",
-        "ASKED",
-        "NOTE",
-    ]
+    assert listed.stdout.split() == LS_HEADER
 
 
 def test_the_command_starts_without_loading_the_control_plane() -> None:
@@ -314,16 +307,7 @@ def test_sessions_ls_of_a_country_or_program_no_session_has_says_so(
     listed = stdout(
         tmp_path, "sessions", "ls", "--country", "uz", "--program", program, "--state", "fatal"
     )
-    assert listed.split() == [
-        "NAME",
-        "STATE",
-        "DESIRED",
-        "PID",
-        "UPTIME",
-        "RESTARTS",
-        "ASKED",
-        "NOTE",
-    ]
+    assert listed.split() == LS_HEADER
 
 
 def test_sessions_ls_tells_each_sessions_last_heartbeat(fleet: Fleet, tmp_path: Path) -> None:
