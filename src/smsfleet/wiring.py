@@ -22,6 +22,7 @@ from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
 from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.audit.runtime import AuditRetention, build_audit_retention
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role
 from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
@@ -84,6 +85,7 @@ class Services:
     policy: Policy
     alerts: Alerts
     usage: Usage
+    audit_retention: AuditRetention
     # What `running` starts, in order, and everything built, closed in reverse.
     _starts: tuple[Callable[[], None], ...] = field(repr=False)
     _resources: ExitStack = field(repr=False)
@@ -309,6 +311,12 @@ def _build(
     usage = build_usage(settings=settings, engine=engine, clock=clock)
     runs(usage)
 
+    # Only the audit log is pruned: session events' counts feed other figures.
+    audit_retention = build_audit_retention(
+        settings=settings, audit=store.audit, clock=clock, should_run=leading
+    )
+    runs(audit_retention)
+
     return Services(
         settings=settings,
         clock=clock,
@@ -348,6 +356,7 @@ def _build(
         policy=policy,
         alerts=alerts,
         usage=usage,
+        audit_retention=audit_retention,
         _starts=tuple(starts),
         _resources=resources,
     )

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import User
+from smsfleet.core.bounds import EARLIEST, check_moment
 from smsfleet.core.clock import Clock
-from smsfleet.core.records import EventLog
+from smsfleet.core.errors import ValidationFailed
+from smsfleet.core.records import EventKey, EventLog
 
 MAX_REASON = 512
+# An entry's id as `record` makes it (uuid4 hex), or as a store's column holds one.
+_CURSOR_KEY = re.compile(r"[0-9A-Za-z_-]{1,36}")
 
 
 def snapshot(record: BaseModel | None) -> dict[str, Any] | None:
@@ -57,20 +65,73 @@ def record(
     return event
 
 
+def cursor_of(event: AuditEvent) -> str:
+    """Where the page after `event` starts: its time and id, as one opaque word."""
+    millis = (event.at - EARLIEST) // timedelta(milliseconds=1)
+    return base64.urlsafe_b64encode(f"{millis}.{event.id}".encode()).decode().rstrip("=")
+
+
+def key_of(cursor: str) -> EventKey:
+    """The entry a cursor of `cursor_of` names; `ValidationFailed` on `before` when it
+    is none (not one of `cursor_of`'s, or changed)."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        millis, _, key = text.partition(".")
+        if not _CURSOR_KEY.fullmatch(key) or not millis.isdigit():
+            raise ValueError(cursor)
+        return EventKey(at=check_moment(EARLIEST + timedelta(milliseconds=int(millis))), id=key)
+    except (ValueError, OverflowError):
+        raise ValidationFailed.for_field(
+            "before", "not a cursor of this log: give the one the page before named"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """Entries newest first, and where the next (older) page starts: None at the last."""
+
+    events: list[AuditEvent]
+    next_before: str | None
+
+
 def recent(
     *,
     audit: EventLog[AuditEvent],
     limit: int,
+    before: str | None = None,
     action: AuditAction | None = None,
     target_kind: str | None = None,
     target: str | None = None,
     actor: str | None = None,
-) -> list[AuditEvent]:
-    """The newest `limit` entries matching every filter given, newest first."""
+) -> AuditPage:
+    """The newest `limit` entries matching every filter given, newest first; with
+    `before` (a page's `next_before`), the newest of those older than that page."""
+    older_than = None if before is None else key_of(before)
     filters = {
         "action": action.value if action is not None else None,
         "target_kind": target_kind,
         "target": target,
         "actor": actor,
     }
-    return audit.recent(limit=limit, **{k: v for k, v in filters.items() if v is not None})
+    found = audit.recent(
+        limit=limit + 1,
+        older_than=older_than,
+        **{k: v for k, v in filters.items() if v is not None},
+    )
+    events = found[:limit]
+    more = len(found) > limit
+    return AuditPage(events=events, next_before=cursor_of(events[-1]) if more else None)
+
+
+def forget_old(
+    *, audit: EventLog[AuditEvent], clock: Clock, retention: timedelta, batch: int
+) -> int:
+    """Remove the entries older than `retention`, oldest first, `batch` at a time (one
+    write each): how many were removed."""
+    cutoff = clock.now() - retention
+    removed = 0
+    while True:
+        done = audit.forget_before(cutoff, limit=batch)
+        removed += done
+        if done < batch:
+            return removed

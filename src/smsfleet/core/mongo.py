@@ -6,6 +6,7 @@ import builtins
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Generic
 
 from bson import ObjectId
@@ -16,7 +17,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.nonblocking import may_block
-from smsfleet.core.records import E, R
+from smsfleet.core.records import E, EventKey, R
 from smsfleet.core.revisions import Listing, Revision, Revisions, Snapshot
 
 log = logging.getLogger("smsfleet.store")
@@ -226,6 +227,30 @@ class MongoEventLog(Generic[E]):
         document = event.model_dump()
         self._collection.insert_one({"_id": document.pop("id"), **document})
 
-    def recent(self, *, limit: int, **equals: str) -> list[E]:
-        cursor = self._collection.find(dict(equals)).sort([("at", -1), ("_id", -1)]).limit(limit)
+    def recent(self, *, limit: int, older_than: EventKey | None = None, **equals: str) -> list[E]:
+        if limit <= 0:  # a limit of 0 is none to MongoDB
+            return []
+        query: Document = dict(equals)
+        if older_than is not None:
+            # Times are kept to the millisecond, and `at` is sent as its millisecond.
+            at, key = older_than
+            after: Document = {"$or": [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": key}}]}
+            query = {"$and": [query, after]} if query else after
+        cursor = self._collection.find(query).sort([("at", -1), ("_id", -1)]).limit(limit)
         return [self._model.model_validate({"id": doc.pop("_id"), **doc}) for doc in cursor]
+
+    def forget_before(self, at: datetime, *, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        older: Document = {"at": {"$lt": at}}
+        # The batch's keys, then one delete up to its last (`delete_many` takes no limit).
+        keys = list(
+            self._collection.find(older, {"at": 1}).sort([("at", 1), ("_id", 1)]).limit(limit)
+        )
+        if not keys:
+            return 0
+        last = keys[-1]
+        up_to: Document = {
+            "$or": [{"at": {"$lt": last["at"]}}, {"at": last["at"], "_id": {"$lte": last["_id"]}}]
+        }
+        return int(self._collection.delete_many({"$and": [older, up_to]}).deleted_count)

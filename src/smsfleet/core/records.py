@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, NamedTuple, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel
 
@@ -160,11 +160,27 @@ def change_record(
 E = TypeVar("E", bound=BaseModel)
 
 
+class EventKey(NamedTuple):
+    """Where an event stands in its log's order: its `at` (as read back, to the
+    millisecond), then its `id`."""
+
+    at: datetime
+    id: str
+
+
 class EventLog(Protocol[E]):
     """Append-only records with an `id` and an `at` timestamp."""
 
     def append(self, event: E) -> None: ...
 
-    def recent(self, *, limit: int, **equals: str) -> list[E]:
-        """The newest `limit` events whose fields equal `equals`, newest first."""
+    def recent(self, *, limit: int, older_than: EventKey | None = None, **equals: str) -> list[E]:
+        """The newest `limit` events whose fields equal `equals`, newest first (by `at`,
+        then by `id`); with `older_than`, only those after it in that order: the next
+        page after an event with that `at` and `id` (keyset paging)."""
+        ...
+
+    def forget_before(self, at: datetime, *, limit: int) -> int:
+        """Remove, in one write, the oldest events (by `at`, then by `id`) from before
+        `at`, at most `limit` of them. How many were removed: fewer than `limit` when no
+        older one is left."""
         ...

@@ -543,6 +543,12 @@ class Settings(BaseSettings):
     request_log_retention_days: int = Field(
         default=7, ge=1, le=3650, description="Raw API requests kept (the daily rollup stays)"
     )
+    audit_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36_500,
+        description="Audit log entries kept this long, the older deleted hourly by the leader",
+    )
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     leader_ttl_seconds: float = Field(
         default=10.0, gt=0, description="With replicas: a silent leader is replaced after this"

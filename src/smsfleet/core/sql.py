@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.nonblocking import may_block
-from smsfleet.core.records import E, R
+from smsfleet.core.records import E, EventKey, R
 from smsfleet.core.revisions import Listing, Revision, Revisions, Snapshot
 
 config_metadata = sa.MetaData()
@@ -490,14 +490,40 @@ class SqlEventLog(Generic[E]):
         with self._engine.begin() as connection:
             connection.execute(sa.insert(self._table).values(**_values(self._table, event)))
 
-    def recent(self, *, limit: int, **equals: str) -> list[E]:
+    def recent(self, *, limit: int, older_than: EventKey | None = None, **equals: str) -> list[E]:
+        at, key = self._table.c.at, self._table.c.id
         query = sa.select(self._table)
         for name, value in equals.items():
             query = query.where(self._table.c[name] == value)
-        query = query.order_by(self._table.c.at.desc(), self._table.c.id.desc()).limit(limit)
+        if older_than is not None:
+            query = query.where(
+                sa.or_(
+                    _reads_before(at, older_than.at),
+                    sa.and_(_reads_as(at, older_than.at), key < older_than.id),
+                )
+            )
+        query = query.order_by(at.desc(), key.desc()).limit(limit)
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings()
             return [self._model.model_validate(dict(row)) for row in rows]
+
+    def forget_before(self, at: datetime, *, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        when, key = self._table.c.at, self._table.c.id
+        older = when < naive_utc(at)
+        # The batch's keys, then one DELETE up to its last: MySQL has no LIMIT in a
+        # subquery of IN, nor SQLite (as built by most) a DELETE with a LIMIT. None: no
+        # write at all.
+        batch = sa.select(when, key).where(older).order_by(when, key).limit(limit)
+        with self._engine.begin() as connection:
+            keys = connection.execute(batch).all()
+            if not keys:
+                return 0
+            last = keys[-1]
+            up_to = sa.or_(when < last.at, sa.and_(when == last.at, key <= last.id))
+            statement = sa.delete(self._table).where(older, up_to)
+            return int(connection.execute(statement).rowcount)
 
 
 def pages_since(

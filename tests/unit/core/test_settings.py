@@ -196,6 +196,18 @@ def test_a_lease_lasts_an_hour_at_most(monkeypatch: pytest.MonkeyPatch, tmp_path
         Settings(data_dir=tmp_path)
 
 
+def test_audit_entries_are_kept_a_year_and_at_least_a_day(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert Settings(data_dir=tmp_path).audit_retention_days == 365
+    monkeypatch.setenv("SMSFLEET_AUDIT_RETENTION_DAYS", "30")
+    assert Settings(data_dir=tmp_path).audit_retention_days == 30
+    for days in ("0", "-1"):
+        monkeypatch.setenv("SMSFLEET_AUDIT_RETENTION_DAYS", days)
+        with pytest.raises(ValidationError, match="audit_retention_days"):
+            Settings(data_dir=tmp_path)
+
+
 def test_an_empty_secret_variable_leaves_it_unset(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
