@@ -189,7 +189,7 @@ def test_a_retry_of_a_send_whose_sms_went_out_asks_first(
             r"An SMS of this send reached the gateway at .+: "
             + re.escape(
                 f"{PHONE} may already have it. Sent again, it goes through the programs of"
-                " GE_silknet in order until one delivers: up to 1 more SMS."
+                " GE_silknet in order until one delivers: up to one more SMS per program."
             )
         )
     )

@@ -160,7 +160,10 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     # Unmarking it leaves its sessions anyone's to stop: confirmed too, then sent with force.
     page.get_by_test_id("toggle-priority-TJ_tcell").click()
     unmark = page.get_by_test_id("force-dialog")
-    expect(unmark).to_contain_text("repeat with force=true to lower the priority of it")
+    expect(unmark).to_contain_text(
+        "Unmarked, any operator can stop them, and the policy may pause it when its success drops."
+    )
+    expect(unmark).not_to_contain_text("force=true")  # the page's words, not the API's
     expect(unmark.get_by_test_id("confirm-button")).to_be_disabled()
     screenshot("unmarking needs confirmation")
     unmark.get_by_test_id("confirm-acknowledge").check()

@@ -75,7 +75,10 @@ _KIND_WORDS = {
         " not yet a full count"
     ),
     ReasonKind.sessions_down: "sessions wanted running are not running",
-    ReasonKind.no_numbers: "its pairs with sessions wanted running have no test number",
+    ReasonKind.no_numbers: (
+        "its pairs whose sessions people want running have no test number: those sessions"
+        " are held stopped"
+    ),
     # Said without advice: more numbers help only a route that delivers (its reason says
     # whether to add some, or names the route that may be failing).
     ReasonKind.numbers_busy: (
@@ -452,8 +455,8 @@ def _reason(
     sessions wanted running that are held stopped, their pairs having no test number."""
     paused = f"; {paused_note}" if paused_note else ""
     no_numbers = (
-        "no test numbers: its pairs with sessions wanted running have none, so nothing"
-        f" is sent; add test numbers to them{paused}"
+        "no test numbers: its pairs whose sessions people want running have none, so those"
+        f" sessions are held stopped and nothing is sent; add test numbers to them{paused}"
     )
     if goal.sessions_running == 0:
         if goal.sessions_wanted == 0:

@@ -349,9 +349,7 @@ def _verdict(
         # Its newest probes resume it too (a route that heals while probed): said with
         # their figures, so that how close it is to a resume reads here.
         newest_probes = [look for look in resume_looks if look not in looks]
-        newest_said = "".join(
-            f" (its {figures(look.stats, look.window)})" for look in newest_probes
-        )
+        newest_said = "".join(f"; {figures(look.stats, look.window)}" for look in newest_probes)
         between = (
             f"{worst}{newest_said}: neither confidently above the {percent(resume)} resume"
             f" line nor below the {percent(pause)} pause line"

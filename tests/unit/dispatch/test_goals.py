@@ -173,8 +173,8 @@ def test_a_country_whose_running_pairs_have_no_test_number_is_told_so() -> None:
         outlook=_outlook(0, 0.0, 0, country="KZ"),
     )
     assert goal.reason == (
-        "no test numbers: its pairs with sessions wanted running have none, so nothing is"
-        " sent; add test numbers to them"
+        "no test numbers: its pairs whose sessions people want running have none, so those"
+        " sessions are held stopped and nothing is sent; add test numbers to them"
     )
     assert goal.reason_kind is ReasonKind.no_numbers
 
@@ -193,8 +193,9 @@ def test_a_country_whose_sessions_are_held_stopped_for_want_of_a_test_number_is_
     )
     assert (goal.sessions_wanted, goal.sessions_running) == (0, 0)
     assert goal.reason == (
-        "no test numbers: its pairs with sessions wanted running have none, so nothing is"
-        " sent; add test numbers to them; 1 paused (KZ_kcell by olga)"
+        "no test numbers: its pairs whose sessions people want running have none, so those"
+        " sessions are held stopped and nothing is sent; add test numbers to them; 1 paused"
+        " (KZ_kcell by olga)"
     )
     assert goal.reason_kind is ReasonKind.no_numbers
 

@@ -408,8 +408,8 @@ def test_a_route_that_heals_while_probed_resumes_once_its_newest_probes_deliver(
     nine = healed(WindowStats(10, 9))
     assert nine.action is None
     assert nine.reason.startswith(
-        "probing: 18 of the newest 20 probes delivered (90 %) (its 9 of the newest 10 probes"
-        " delivered (90 %)): neither confidently above"
+        "probing: 18 of the newest 20 probes delivered (90 %); 9 of the newest 10 probes"
+        " delivered (90 %): neither confidently above"
     ), nine.reason
     # Never a pause on them: a pause again stays the whole window's and its newest 20's.
     assert healed(WindowStats(10, 0)).action is None

@@ -241,7 +241,7 @@ function RetrySentDialog({ send, onClose, onConfirm }: RetrySentDialogProps) {
   return (
     <ConfirmDialog title={`Send to ${send.phone} again?`} confirmLabel="Send again" danger testId="retry-sent-dialog" onClose={onClose} onConfirm={onConfirm}>
       <p className="banner banner--warning" data-testid="retry-sent-warning">
-        {`An SMS of this send reached the gateway at ${formatDateTime(send.sent_at)}: ${send.phone} may already have it. Sent again, it goes through the programs of ${send.pair} in order until one delivers: up to ${send.programs.length} more SMS.`}
+        {`An SMS of this send reached the gateway at ${formatDateTime(send.sent_at)}: ${send.phone} may already have it. Sent again, it goes through the programs of ${send.pair} in order until one delivers: up to one more SMS per program.`}
       </p>
     </ConfirmDialog>
   );

@@ -42,6 +42,10 @@ async function changePair({ pair, kind, force }: PairChange): Promise<string> {
   return next ? `${pair.key} is now high priority.` : `${pair.key} is no longer high priority.`;
 }
 
+const unmarkWarning = (pair: Pair): string =>
+  `${pair.key} is high priority: its sessions always run and only an admin can stop them. ` +
+  "Unmarked, any operator can stop them, and the policy may pause it when its success drops.";
+
 // Filters live in the URL so a filtered view can be bookmarked and shared.
 function useFilters(): [PairFilters, (filters: PairFilters) => void] {
   const [params, setParams] = useSearchParams();
@@ -123,7 +127,12 @@ export function PairsPage() {
     ? {
         onEdit: (pair) => setDialog({ kind: "edit", pair }),
         onDelete: (pair) => setDialog({ kind: "delete", pair }),
-        onTogglePriority: (pair) => change.mutate({ pair, kind: "priority", force: false }),
+        onTogglePriority: (pair) =>
+          // Lowering a high-priority pair always takes force: asked here first, in the
+          // page's own words, rather than after the server's refusal.
+          pair.is_high_priority
+            ? setDialog({ kind: "force-priority", pair, message: unmarkWarning(pair) })
+            : change.mutate({ pair, kind: "priority", force: false }),
         onResume: (pair) => change.mutate({ pair, kind: "resume", force: false }),
         mayChangeHighPriority: isAdmin,
       }
