@@ -100,3 +100,14 @@ def test_a_surrogate_pair_written_whole_is_text(fleet: Api) -> None:
     assert made.status_code == 201, made.text
     assert made.json()["provider_bodies"] == {"provider1": "ok \U0001f389"}
     _read(fleet.client, admin)
+
+
+def test_a_number_json_has_not_is_refused_as_invalid_json(fleet: Api) -> None:
+    """`NaN` and `Infinity` are not JSON: refused as such, not read as numbers."""
+    admin = {**fleet.headers(), "Content-Type": "application/json"}
+    for number in (b"NaN", b"Infinity", b"-Infinity"):
+        answer = fleet.client.patch(
+            "/api/v1/countries/UZ", content=b'{"cap": ' + number + b"}", headers=admin
+        )
+        assert answer.status_code == 400, (number, answer.text)
+        assert answer.json()["error"]["code"] == "invalid_json"

@@ -3,8 +3,9 @@
 Python's `json` decodes `"\\ud800"` (half of a surrogate pair, alone) into a string that
 no UTF-8 encoder takes back: kept, it made every later answer that held it fail, a list
 of templates or the audit log among them. `pydantic_core.from_json` refuses it, as it
-refuses what else is not JSON. Every route takes its body through `StrictJsonRoute`
-(each router's `route_class`); the live socket decodes its frames with `decode`.
+refuses what else is not JSON (`NaN`, `Infinity`). Every route takes its body through
+`StrictJsonRoute` (each router's `route_class`); the live socket decodes its frames with
+`decode`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ __all__ = ["StrictJsonRoute", "decode"]
 
 
 def decode(data: str | bytes) -> Any:
-    """`data`'s JSON; `ValueError` when it is not JSON or holds a lone surrogate."""
-    return from_json(data)
+    """`data`'s JSON; `ValueError` when it is not JSON (`NaN` and `Infinity` are not)
+    or holds a lone surrogate."""
+    return from_json(data, allow_inf_nan=False)
 
 
 class _StrictJsonRequest(Request):
