@@ -605,10 +605,7 @@ def test_a_send_whose_pair_stops_while_it_waits_is_not_blamed_on_a_program(
     send = world.sends.create_send(
         SendRequest(phone=CUSTOMER, text="x", pair="UZ_uzmobile"), actor="alice"
     )
-    pair = world.store.pairs.get("UZ_uzmobile")
-    assert pair is not None
-    paused = {"state": PairState.paused, "state_actor": "policy"}
-    world.store.pairs.replace(pair.model_copy(update=paused))
+    _pause_by_the_policy(world, "UZ_uzmobile")
     world.clock.advance(121)
     assert world.sends.run_jobs() == 1
     moved = world.sends.send(send.id)
@@ -650,10 +647,7 @@ def test_a_send_already_sent_once_whose_pair_stops_ends_failed_not_unsent(world:
         1,
         sent_at,
     )
-    pair = world.store.pairs.get("UZ_uzmobile")
-    assert pair is not None
-    paused = {"state": PairState.paused, "state_actor": "policy"}
-    world.store.pairs.replace(pair.model_copy(update=paused))
+    _pause_by_the_policy(world, "UZ_uzmobile")
     world.clock.advance(121)
     assert world.sends.run_jobs() == 1
     ended = world.sends.send(send.id)
