@@ -219,6 +219,7 @@ def _build(
         clock=clock,
         on_event=lambda event: bus.publish("sessions", event),
         heartbeats=heartbeats.all,
+        stops_told=heartbeats.stop_told_at,
         # Read by `smsfleet sessions`, which warns when no control plane acts on its changes.
         on_tick=SupervisorTicks(engine).ticked,
         redis_prefix=redis_prefix,

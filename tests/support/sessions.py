@@ -57,6 +57,8 @@ class Fleet:
     clock: FakeClock
     events: list[SessionEvent] = field(default_factory=list)
     heartbeats: dict[str, datetime] = field(default_factory=dict)
+    # When a lease of each session was last answered `stop`, as the dispatcher says.
+    stops_told: dict[str, datetime] = field(default_factory=dict)
     supervisors: list[Supervisor] = field(default_factory=list)
     hosts: Hosts | None = None  # this host only, unless a test adds others
 
@@ -83,6 +85,7 @@ class Fleet:
             policy=policy or SupervisorPolicy(),
             on_event=self.events.append,
             heartbeats=lambda: dict(self.heartbeats),
+            stops_told=self.stops_told.get,
             leadership=leadership,
             on_tick=on_tick,
         )

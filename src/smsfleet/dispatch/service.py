@@ -56,7 +56,7 @@ from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.service import pair_window_stats
 from smsfleet.policy.stats import Window, WindowStats
-from smsfleet.sessions.models import DesiredState
+from smsfleet.sessions.models import DesiredState, SessionSpec
 from smsfleet.stores import ConfigStore
 
 __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
@@ -307,11 +307,19 @@ class Dispatcher:
 
     def _lease(self, session: str, in_flight: Sequence[str] | None) -> LeaseAction | _Admitting:
         """The lease up to its admission: a stop or a wait already, or what to admit."""
-        store = self.config_store
-        spec = store.session_specs.get(session)
+        spec = self.config_store.session_specs.get(session)
         if spec is None:
             return StopAction(reason=f"unknown session {session!r}")
-        self._heartbeats.beat(session, self.clock.now())
+        step = self._lease_of(spec, in_flight)
+        # Its program ends once told `stop`: the supervisor tells that end from a crash.
+        self._heartbeats.beat(session, self.clock.now(), stop_told=isinstance(step, StopAction))
+        return step
+
+    def _lease_of(
+        self, spec: SessionSpec, in_flight: Sequence[str] | None
+    ) -> LeaseAction | _Admitting:
+        store = self.config_store
+        session = spec.name
         if spec.desired is DesiredState.stopped:
             self._withdraw(spec.pair, spec.program)
             return StopAction(reason="the session's desired state is stopped")

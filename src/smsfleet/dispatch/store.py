@@ -31,6 +31,8 @@ session_heartbeats_table = sa.Table(
     metrics_metadata,
     sa.Column("session", sa.String(80), primary_key=True),
     sa.Column("at", DateTimeColumn, nullable=False),
+    # When a lease of the session was last answered `stop`: its program then ends as asked.
+    sa.Column("stop_told_at", DateTimeColumn, nullable=True),
 )
 
 # The SQL limiter: one row per country is the lock every decision of the country takes.
@@ -67,11 +69,12 @@ dispatch_grants_table = sa.Table(
 
 
 class HeartbeatStore:
-    """The last sign of life of every session, written at most once a `flush_interval`.
+    """The last sign of life of every session, and when its lease was last answered
+    `stop`, written at most once a `flush_interval`.
 
     A beat is kept in memory and written with the others pending in one transaction
     by a timer, at most once a `flush_interval` (`close` writes the rest).
-    `all` merges what this process holds with what the table holds.
+    `all` and `stop_told_at` merge what this process holds with what the table holds.
     """
 
     def __init__(self, engine: Engine, *, flush_interval: float = 1.0) -> None:
@@ -83,16 +86,20 @@ class HeartbeatStore:
         self._writing = threading.Lock()
         self._pending: dict[str, datetime] = {}
         self._latest: dict[str, datetime] = {}
+        self._pending_stops: dict[str, datetime] = {}
+        self._latest_stops: dict[str, datetime] = {}
         self._last_flush = -math.inf
         self._timer: threading.Timer | None = None
         self._closed = False
 
-    def beat(self, session: str, at: datetime) -> None:
+    def beat(self, session: str, at: datetime, *, stop_told: bool = False) -> None:
+        """A sign of life of `session` at `at`; `stop_told`: its lease was answered `stop`."""
         with self._lock:
-            if (known := self._latest.get(session)) is None or at >= known:
-                self._latest[session] = at
-            if (pending := self._pending.get(session)) is None or at >= pending:
-                self._pending[session] = at
+            _keep_latest(self._latest, session, at)
+            _keep_latest(self._pending, session, at)
+            if stop_told:
+                _keep_latest(self._latest_stops, session, at)
+                _keep_latest(self._pending_stops, session, at)
             if not self._closed:
                 # Written by a timer, never by the caller: a beat does no I/O of its own
                 # (the heartbeat route runs on the event loop).
@@ -118,19 +125,21 @@ class HeartbeatStore:
                     self._timer.cancel()
                     self._timer = None
                 pending, self._pending = self._pending, {}
+                stops, self._pending_stops = self._pending_stops, {}
                 self._last_flush = time.monotonic()
             if not pending:
                 return
             try:
-                self._write(pending)
+                self._write(pending, stops)
             except BaseException:
                 with self._lock:  # keep them, unless a newer beat came meanwhile
                     for session, at in pending.items():
-                        if session not in self._pending or self._pending[session] < at:
-                            self._pending[session] = at
+                        _keep_latest(self._pending, session, at)
+                    for session, at in stops.items():
+                        _keep_latest(self._pending_stops, session, at)
                 raise
 
-    def _write(self, beats: dict[str, datetime]) -> None:
+    def _write(self, beats: dict[str, datetime], stops: dict[str, datetime]) -> None:
         # Rows are written in one order in every process, so two writes wait for each
         # other instead of each locking a row the other needs next (a deadlock).
         beats = dict(sorted(beats.items()))
@@ -139,6 +148,15 @@ class HeartbeatStore:
             sa.update(table)
             .where(table.c.session == sa.bindparam("b_session"))
             .values(at=sa.bindparam("b_at"))
+        )
+        told = (
+            sa.update(table)
+            .where(
+                table.c.session == sa.bindparam("b_session"),
+                # Never back: another process may write an older stop after a newer one.
+                sa.or_(table.c.stop_told_at.is_(None), table.c.stop_told_at < sa.bindparam("b_at")),
+            )
+            .values(stop_told_at=sa.bindparam("b_at"))
         )
 
         def write(connection: sa.Connection) -> None:
@@ -157,6 +175,11 @@ class HeartbeatStore:
                 connection.execute(update, known)
             if new:
                 connection.execute(sa.insert(table), new)
+            if stops:  # each told with a beat: its row is written above
+                connection.execute(
+                    told,
+                    [{"b_session": s, "b_at": naive_utc(at)} for s, at in sorted(stops.items())],
+                )
 
         # Another process may insert a session's first beat meanwhile.
         in_transaction_again_on_insert_race(self._engine, write)
@@ -175,6 +198,22 @@ class HeartbeatStore:
         with self._lock:
             latest = dict(self._latest)
         for session, at in latest.items():
-            if session not in beats or beats[session] < at:
-                beats[session] = at
+            _keep_latest(beats, session, at)
         return beats
+
+    def stop_told_at(self, session: str) -> datetime | None:
+        """When a lease of `session` was last answered `stop`, by any process."""
+        table = session_heartbeats_table
+        with self._engine.connect() as connection:
+            stored = connection.execute(
+                sa.select(table.c.stop_told_at).where(table.c.session == session)
+            ).scalar()
+        with self._lock:
+            held = self._latest_stops.get(session)
+        told = [at for at in (aware_utc(stored) if stored else None, held) if at is not None]
+        return max(told, default=None)
+
+
+def _keep_latest(times: dict[str, datetime], session: str, at: datetime) -> None:
+    if (known := times.get(session)) is None or at >= known:
+        times[session] = at

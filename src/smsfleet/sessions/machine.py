@@ -8,6 +8,8 @@ stopped ──start──► starting ──up for start_seconds──► runnin
    │                 ▼                                    │
    └──── stop ──── fatal  (down until someone acts) ◄─────┘
 running ──stop──► stopping ──► stopped
+   ▲                 │ its paused pair runs again before its program was told to stop
+   └─────────────────┘
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     S.exited: frozenset({S.starting, S.backoff, S.fatal, S.stopped, S.running}),
     S.backoff: frozenset({S.starting, S.running, S.stopped}),
     S.fatal: frozenset({S.starting, S.running, S.stopped}),
-    S.stopping: frozenset({S.stopped, S.exited}),
+    S.stopping: frozenset({S.stopped, S.exited, S.running}),
 }
 
 

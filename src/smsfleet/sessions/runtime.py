@@ -26,6 +26,7 @@ from smsfleet.sessions.screen import ScreenError
 from smsfleet.sessions.supervisor import (
     EventSink,
     Heartbeats,
+    StopsTold,
     Supervisor,
     SupervisorPolicy,
     TickSink,
@@ -144,6 +145,7 @@ class SessionRuntime:
         clock: Clock,
         on_event: EventSink | None = None,
         heartbeats: Heartbeats | None = None,
+        stops_told: StopsTold | None = None,
         on_tick: TickSink | None = None,
         redis_prefix: str = "smsfleet",
     ) -> SessionRuntime:
@@ -215,6 +217,7 @@ class SessionRuntime:
             policy=policy,
             on_event=on_event,
             heartbeats=heartbeats,
+            stops_told=stops_told,
             on_tick=on_tick,
             leadership=RedisLeadership.from_url(
                 settings.redis_url,

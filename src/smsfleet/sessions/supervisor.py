@@ -55,6 +55,7 @@ LOG_LINES_KEPT = 20
 # is gone (for at most this long), the supervisor looks again this often.
 ENDED_RECHECK_SECONDS = 0.02
 ENDED_RECHECK_FOR_SECONDS = 2.0
+_DRAIN_CALLED_OFF = "its pair runs again before its program was told to stop: it runs on"
 # States in which a session's screen may be up.
 
 
@@ -80,6 +81,9 @@ class SupervisorPolicy:
 LaunchFactory = Callable[[SessionSpec, Pair], LaunchSpec]
 EventSink = Callable[[SessionEvent], None]
 Heartbeats = Callable[[], dict[str, datetime]]
+# When a lease of the session was last answered `stop` (None: never): its program then
+# ends as the control plane told it, which is no crash.
+StopsTold = Callable[[str], "datetime | None"]
 
 
 class TickSink(Protocol):
@@ -124,6 +128,7 @@ class Supervisor:
         policy: SupervisorPolicy | None = None,
         on_event: EventSink | None = None,
         heartbeats: Heartbeats | None = None,
+        stops_told: StopsTold | None = None,
         leadership: Leadership | None = None,
         on_tick: TickSink | None = None,
     ) -> None:
@@ -134,6 +139,7 @@ class Supervisor:
         self._policy = policy or SupervisorPolicy()
         self._on_event = on_event
         self._heartbeats = heartbeats or dict
+        self._stops_told = stops_told or (lambda _session: None)
         self._pool = ThreadPoolExecutor(self._policy.workers, thread_name_prefix="supervisor")
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -476,11 +482,12 @@ class Supervisor:
         elif running is not None:
             self._decide_alive(tick, spec, running, beats.get(spec.name), now)
         elif state in (S.starting, S.running, S.stopping):
-            drained = spec.name in self._draining
-            self._record_exit(tick, now)
-            if drained and pair is not None:
-                # Its pair runs again: the program the pause drained ended as asked, and
-                # is started again at once, as any session of a resumed pair is.
+            # Drained by its pair's pause, or told `stop` at a lease (the pause seen there
+            # before its drain was called off): it ended as asked, and is started again at
+            # once, as any session of a resumed pair is.
+            asked_to_end = spec.name in self._draining or self._told_stop(tick, now)
+            self._record_exit(tick, now, expected=asked_to_end)
+            if asked_to_end and pair is not None:
                 self._begin_start(tick, spec, pair, now, asked=acted, after_pause=True)
         elif state == S.fatal and status.observed_generation == spec.generation:
             return  # down until someone acts
@@ -598,8 +605,12 @@ class Supervisor:
             return
         if status.state == S.stopping:
             until = self._draining.get(spec.name)
+            if until is not None and not self._told_stop(tick, now):
+                # Its pair runs again before its program heard of the pause: it runs on.
+                self._move(tick, S.running, EventKind.running, now, _DRAIN_CALLED_OFF)
+                return
             if until is not None and now < until:
-                return  # its pair runs again: the drain goes on, then it starts again
+                return  # told `stop`: it ends once its attempts in flight are done, then starts
             if until is not None:
                 self._move(tick, S.stopping, EventKind.stopping, now, self._drain_ran_out())
             tick.stop_then = S.exited  # a stop cut short by a control-plane restart
@@ -622,6 +633,15 @@ class Supervisor:
             return
         if status.quick_failures and now - started_at >= timedelta(seconds=policy.stable_seconds):
             self._update(tick, quick_failures=0)  # stable again: backoff starts over
+
+    def _told_stop(self, tick: _Tick, now: datetime) -> bool:
+        """Whether a lease of the session's program was answered `stop` since it started,
+        within a drain's length: a program told so ends by then, or was stopped."""
+        told = self._stops_told(tick.status.name)
+        if told is None or now - told > timedelta(seconds=self._policy.pause_drain_seconds):
+            return False
+        started_at = tick.status.started_at
+        return started_at is None or told >= started_at
 
     @staticmethod
     def _program_pid(tick: _Tick, entry: ScreenEntry) -> int:

@@ -134,3 +134,25 @@ def test_a_close_during_a_failing_timed_write_still_writes_its_beats(
     finally:
         faults.let_go.set()
         engine.dispose()
+
+
+def test_a_stop_told_reads_the_same_in_every_process_and_never_goes_back(
+    migrated_mariadb_url: str,
+) -> None:
+    engines = [create_sql_engine(migrated_mariadb_url) for _ in range(2)]
+    first, second = (HeartbeatStore(engine, flush_interval=3600) for engine in engines)
+    try:
+        session, other = SESSIONS[:2]
+        first.beat(session, T0 + timedelta(seconds=2), stop_told=True)
+        first.beat(other, T0 + timedelta(seconds=2))
+        first.flush()
+        assert second.stop_told_at(session) == T0 + timedelta(seconds=2)
+        assert second.stop_told_at(other) is None
+        # An older stop flushed later by the other process leaves the newer one.
+        second.beat(session, T0 + timedelta(seconds=1), stop_told=True)
+        second.flush()
+        assert first.stop_told_at(session) == T0 + timedelta(seconds=2)
+    finally:
+        for store, engine in zip((first, second), engines, strict=True):
+            store.close()
+            engine.dispose()

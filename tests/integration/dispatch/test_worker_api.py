@@ -26,6 +26,7 @@ from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.core.nonblocking import may_block
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import LEASE_TTL_SECONDS, Settings
+from smsfleet.core.sql import create_sql_engine
 from smsfleet.dispatch.goals import CountryGoal, ReasonKind
 from smsfleet.dispatch.models import (
     EndedRequest,
@@ -34,6 +35,7 @@ from smsfleet.dispatch.models import (
     ReportRequest,
 )
 from smsfleet.dispatch.service import Dispatcher
+from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from smsfleet.stores import ConfigStore, open_config_store
@@ -41,6 +43,7 @@ from smsfleet.wiring import build_services
 from tests.support.fakes import FakeClock
 from tests.support.ledgers import settle
 from tests.support.statements import revision_lookups, sql_statements
+from tests.support.waiting import eventually
 
 SESSION = "program1_UZ_uzmobile"
 PHONES = ["+998901234567", "+998907654321", "+998935550011"]
@@ -890,6 +893,28 @@ def test_stop_reasons(worker: Worker) -> None:
 
     worker.store.session_specs.replace(spec)
     assert worker.lease()["action"] == "send"
+
+
+def test_a_lease_answered_stop_is_told_to_every_process(ready: Worker) -> None:
+    """Its program ends as told: the supervisor, in whichever process leads, reads when,
+    and takes that end for no crash."""
+    engine = create_sql_engine(ready.settings.resolved_metrics_url)
+    elsewhere = HeartbeatStore(engine)
+    try:
+        assert ready.lease()["action"] == "send"
+        eventually(lambda: SESSION in elsewhere.all(), 5, "the lease's beat written")
+        assert elsewhere.stop_told_at(SESSION) is None
+        ready.clock.advance(2)
+        _pause_the_pair(ready)
+        assert ready.lease()["action"] == "stop"
+        told = eventually(lambda: elsewhere.stop_told_at(SESSION), 5, "the stop written")
+        assert told == ready.clock.now()
+        ready.clock.advance(1)
+        assert ready.lease()["action"] == "stop"
+        eventually(lambda: elsewhere.stop_told_at(SESSION) == ready.clock.now(), 5, "later")
+    finally:
+        elsewhere.close()
+        engine.dispose()
 
 
 def _pause_the_pair(worker: Worker) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
@@ -573,6 +574,92 @@ def test_a_persons_stop_ends_a_drain_at_once(fleet: Fleet) -> None:
     fleet.want(name, DesiredState.stopped)
     supervisor.reconcile_once()
     assert fleet.state(name) == S.stopped and fleet.screens() == []
+
+
+def resume(fleet: Fleet) -> None:
+    pair = fleet.store.pairs.get("UZ_uzmobile")
+    assert pair is not None
+    fleet.store.pairs.replace(pair.model_copy(update={"state": PairState.enabled}))
+
+
+def test_a_pair_resumed_before_its_program_was_told_to_stop_calls_the_drain_off(
+    fleet: Fleet,
+) -> None:
+    """Resumed within seconds of the pause, before the program's next lease: it runs on,
+    neither stopped at the drain's end nor restarted."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
+    bring_up(fleet, name)
+    pid = fleet.program_pid(name)
+    pause_as_the_policy(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopping
+    fleet.clock.advance(5)
+    resume(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    fleet.clock.advance(60)  # past where the drain would have ended
+    supervisor.reconcile_once()
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.state, status.restarts, status.pid) == (S.running, 0, pid)
+    assert fleet.screens() == [name] and fleet.program_pid(name) == pid
+    reasons = [(e.kind, e.reason) for e in fleet.events if e.session == name][-2:]
+    called_off = "its pair runs again before its program was told to stop: it runs on"
+    assert reasons[-1] == ("running", called_off), reasons
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note is None
+
+
+def test_a_pair_resumed_after_its_program_was_told_to_stop_starts_it_once_it_ends(
+    fleet: Fleet,
+) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
+    bring_up(fleet, name)
+    pause_as_the_policy(fleet)
+    supervisor.reconcile_once()
+    fleet.clock.advance(2)
+    fleet.stops_told[name] = fleet.clock.now()  # its lease answered `stop`
+    resume(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopping  # left to end as it was told
+    os.kill(fleet.program_pid(name), signal.SIGTERM)
+    eventually(lambda: name not in fleet.screens())
+    supervisor.reconcile_once()
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    assert (status.state, status.restarts, status.quick_failures) == (S.starting, 0, 0)
+    assert fleet.kinds(name)[-3:] == ["stopping", "exited", "starting"]
+
+
+@pytest.mark.parametrize("told", ["since it started", "before it started", "long ago"])
+def test_a_running_program_that_ends_after_being_told_to_stop_did_not_crash(
+    fleet: Fleet, told: str
+) -> None:
+    """Its drain called off, a lease may still answer `stop` from a config read just
+    before the resume: the program ends as told, and is started again at once. A stop
+    told to an earlier run, or longer ago than a drain lasts, excuses no exit."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
+    bring_up(fleet, name)
+    status = fleet.store.session_status.get(name)
+    assert status is not None and status.started_at is not None
+    before = timedelta(seconds=1 if told == "before it started" else 0)
+    fleet.stops_told[name] = status.started_at - before
+    if told == "long ago":
+        fleet.clock.advance(31)
+    os.kill(fleet.program_pid(name), signal.SIGTERM)
+    eventually(lambda: name not in fleet.screens())
+    supervisor.reconcile_once()
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    exited = [e.reason for e in fleet.events if e.session == name and e.kind == "exited"]
+    if told == "since it started":
+        assert (status.state, status.restarts, status.quick_failures) == (S.starting, 0, 0)
+        assert exited == ["stopped"]
+    else:
+        assert (status.state, status.quick_failures) == (S.backoff, 1)
+        assert (exited[0] or "").startswith("unexpectedly"), exited
 
 
 @pytest.mark.parametrize("asked", ["before the pause", "after the pause"])
