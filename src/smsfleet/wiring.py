@@ -99,8 +99,8 @@ class Services:
     def wake_supervisor(self) -> None:
         self.sessions.supervisor.wake()
 
-    def session_logs(self, name: str, lines: int) -> list[str]:
-        return self.sessions.tail(name, lines)
+    def session_logs(self, name: str, lines: int, *, say_why: bool = True) -> list[str]:
+        return self.sessions.tail(name, lines, say_why=say_why)
 
     @contextmanager
     def running(self) -> Iterator[Services]:

@@ -123,12 +123,15 @@ class SessionRuntime:
         found.update({name: elsewhere[name] for name in remote if name in elsewhere})
         return found
 
-    def tail(self, name: str, lines: int) -> list[str]:
-        """The last lines of a session's log, wherever it runs."""
+    def tail(self, name: str, lines: int, *, say_why: bool = True) -> list[str]:
+        """The last lines of a session's log, wherever it runs; `say_why`: a failure
+        tells its error, which may name paths and a host's answer (operators see them)."""
         try:
             return self.backend_of(name).tail(name, lines)
         except ScreenError as error:  # its host is away, or its screen broken
-            message = f"the log of {name} cannot be read now: {error}"
+            spec = self.store.session_specs.get(name)
+            why = error if say_why else f"host {spec.host if spec else LOCAL_HOST} does not answer"
+            message = f"the log of {name} cannot be read now: {why}"
             raise Unavailable(message, retry_after=5) from error
 
     def backend_of(self, name: str) -> SessionBackend:
