@@ -95,6 +95,11 @@ class WaitAction(BaseModel):
     max_in_flight: int = Field(
         default=1, description="Attempts the session may have leased and not yet reported"
     )
+    reason: str | None = Field(
+        default=None,
+        description="Why nothing is sent for now, when it is more than the country's pace"
+        " (its pair paused by the policy while the session's attempts in flight finish)",
+    )
 
 
 class StopAction(BaseModel):

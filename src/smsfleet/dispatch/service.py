@@ -56,7 +56,7 @@ from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.service import pair_window_stats
 from smsfleet.policy.stats import Window, WindowStats
-from smsfleet.sessions.models import DesiredState, SessionSpec
+from smsfleet.sessions.models import DesiredState, SessionSpec, drains
 from smsfleet.stores import ConfigStore
 
 __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
@@ -64,6 +64,9 @@ __all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
 MESSAGE_TEMPLATE = "smsfleet test {code}"
 # How long a program waits before asking again while the limiter cannot decide.
 UNAVAILABLE_RETRY_SECONDS = 5.0
+# How long a program of a pair the policy paused waits to ask again while its attempts in
+# flight finish (allowed none in flight, it also waits out its full-wait, 5 s in the SDK).
+PAUSED_ASK_AGAIN_SECONDS = 1.0
 # How far a program's clock may be from the control plane's in the times it reports.
 REPORTED_TIME_SLACK = timedelta(minutes=5)
 # The cycle a busy session's wait assumes before its pair's is measured: ask again soon.
@@ -330,7 +333,15 @@ class Dispatcher:
         if not pair.state.runs_sessions:
             self._withdraw(pair.key, None)
             why = f": {pair.state_reason}" if pair.state_reason else ""
-            return StopAction(reason=f"pair {pair.key} is {pair.state.value}{why}")
+            reason = f"pair {pair.key} is {pair.state.value}{why}"
+            if in_flight and drains(spec.desired, pair):
+                # Paused by the policy: nothing new is sent while the attempts in flight
+                # finish, and a program that asks again meanwhile goes on at once if the
+                # pair runs again. Told `stop` only once it carries none: it then ends.
+                return WaitAction(
+                    retry_after=PAUSED_ASK_AGAIN_SECONDS, max_in_flight=0, reason=reason
+                )
+            return StopAction(reason=reason)
         if spec.program not in pair.programs:
             self._withdraw(pair.key, spec.program)
             return StopAction(reason=f"program {spec.program} is not assigned to {pair.key}")

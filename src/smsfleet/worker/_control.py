@@ -49,6 +49,7 @@ class SendGrant:
 class Wait:
     retry_after: float
     max_in_flight: int = 1
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,9 +187,11 @@ class ControlPlane:
                     max_in_flight=_in_flight(body),
                 )
             if action == "wait":
+                reason = body.get("reason")
                 return Wait(
                     retry_after=max(0.0, float(body.get("retry_after") or 0.0)),
                     max_in_flight=_in_flight(body),
+                    reason=None if reason is None else str(reason),
                 )
             if action == "stop":
                 return Stop(reason=str(body.get("reason") or "stopped by the control plane"))

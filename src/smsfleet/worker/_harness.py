@@ -183,6 +183,7 @@ class Worker:
         self._stop_requested_at: float | None = None
         self._stop_why = self._abandon_why = "stop requested"
         self._announced: set[str] = set()
+        self._waiting_why: str | None = None  # the reason of the last wait told, if any
         self._log_lock = threading.Lock()
         self._heartbeat_stop = threading.Event()
         self._flush_lock = threading.Lock()
@@ -340,6 +341,7 @@ class Worker:
                 self._announce_drain(lease.reason)
                 break
             self._set_allowance(lease.max_in_flight)
+            self._tell_waiting(lease.reason if isinstance(lease, Wait) else None)
             if isinstance(lease, Wait):
                 self._stop.wait(min(max(lease.retry_after, 0.05), MAX_WAIT_SECONDS))
                 continue
@@ -382,6 +384,18 @@ class Worker:
         with self._slot_freed:
             self._in_flight[grant.trigger_id] = thread
         thread.start()
+
+    def _tell_waiting(self, reason: str | None) -> None:
+        """Say once why nothing new is sent (its pair paused: the attempts in flight
+        finish, then the control plane says stop), and once that it may send again."""
+        if reason == self._waiting_why:
+            return
+        if reason is not None:
+            count = self.in_flight
+            self.log(f"{reason}: nothing new is sent; {count} attempt(s) in flight finish first")
+        else:
+            self.log(f"no longer held back ({self._waiting_why}): it sends as allowed")
+        self._waiting_why = reason
 
     def _announce_drain(self, reason: str) -> None:
         """The control plane answered a lease with stop (the pair paused, the session

@@ -34,9 +34,10 @@ from smsfleet.dispatch.models import (
     LeaseRequest,
     ReportRequest,
 )
-from smsfleet.dispatch.service import Dispatcher
+from smsfleet.dispatch.service import PAUSED_ASK_AGAIN_SECONDS, Dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from smsfleet.stores import ConfigStore, open_config_store
 from smsfleet.wiring import build_services
@@ -915,6 +916,40 @@ def test_a_lease_answered_stop_is_told_to_every_process(ready: Worker) -> None:
     finally:
         elsewhere.close()
         engine.dispose()
+
+
+def test_a_policy_pause_holds_a_program_with_attempts_in_flight_and_lets_it_go_on(
+    ready: Worker,
+) -> None:
+    """Nothing new is sent while the attempts in flight finish; asked again meanwhile, the
+    program goes on at once if the pair resumes, and is told `stop` once it carries none."""
+
+    def lease(in_flight: list[str]) -> dict[str, Any]:
+        body = {"session": SESSION, "in_flight": in_flight}
+        response = ready.client.post("/api/v1/worker/lease", json=body, headers=ready.headers())
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    first = ready.lease()
+    assert first["action"] == "send"
+    carried = [first["trigger_id"]]
+    paused = {"state": PairState.paused, "state_reason": "low rate", "state_actor": POLICY_ACTOR}
+    ready.update_pair(**paused)
+    assert lease(carried) == {
+        "action": "wait",
+        "retry_after": PAUSED_ASK_AGAIN_SECONDS,
+        "max_in_flight": 0,
+        "reason": "pair UZ_uzmobile is paused: low rate",
+    }
+    ready.update_pair(state=PairState.enabled, state_actor=None)
+    ready.clock.advance(60)  # past the country's pace
+    assert lease(carried)["action"] == "send"
+    ready.update_pair(**paused)
+    # Carrying none, or paused by a person: told to stop, as ever.
+    assert lease([])["action"] == "stop"
+    ready.update_pair(state_actor="admin")
+    assert lease(carried)["action"] == "stop"
 
 
 def _pause_the_pair(worker: Worker) -> None:

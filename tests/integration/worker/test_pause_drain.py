@@ -149,7 +149,7 @@ def test_a_pair_resumed_while_its_session_drains_runs_it_again(tmp_path: Path) -
             log = client.get(f"/api/v1/sessions/{SESSION}/logs", params={"lines": 200}).json()
             return any("the control plane asked it to stop" in line for line in log["lines"])
 
-        eventually(told_to_stop, 10, "the program to learn of the pause")
+        eventually(told_to_stop, 30, "the program to be told to stop")
         response = client.patch("/api/v1/pairs/UZ_uzmobile", json={"state": "enabled"})
         assert response.status_code == 200, response.text
 
@@ -166,3 +166,33 @@ def test_a_pair_resumed_while_its_session_drains_runs_it_again(tmp_path: Path) -
     assert not any(kind in ("backoff", "fatal") for kind, _ in kinds), kinds
     for outcome, _ in outcomes(rig, in_flight):
         assert outcome in ("delivered", "not_delivered"), outcome
+
+
+def test_a_pair_resumed_while_its_attempts_are_in_flight_goes_on_with_the_same_program(
+    tmp_path: Path,
+) -> None:
+    """Held while its attempts in flight finish, asking again meanwhile: resumed, the
+    program sends again as it was, neither stopped nor restarted nor counted a crash."""
+    env = {"SMSFLEET_STOP_GRACE_SECONDS": str(GRACE_SECONDS)}
+    with started_rig(tmp_path, env) as rig, rig.admin() as client:
+        start_one_pair(client, rig.simulator_url, NEVER_IN_TIME, PHONES)
+        eventually(lambda: len(open_attempts(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
+        pid = client.get(f"/api/v1/sessions/{SESSION}").json()["pid"]
+        pause_as_the_policy(rig)
+
+        def logged(text: str) -> bool:
+            log = client.get(f"/api/v1/sessions/{SESSION}/logs", params={"lines": 200}).json()
+            return any(text in line for line in log["lines"])
+
+        eventually(lambda: logged("nothing new is sent"), 30, "the program to be held")
+        response = client.patch("/api/v1/pairs/UZ_uzmobile", json={"state": "enabled"})
+        assert response.status_code == 200, response.text
+        eventually(lambda: logged("no longer held back"), 30, "the program to go on")
+        time.sleep(2)  # a few ticks more: nothing stops it
+        session = client.get(f"/api/v1/sessions/{SESSION}").json()
+        kinds = [(e["kind"], e["reason"]) for e in events(client)]
+
+    assert (session["state"], session["pid"], session["restarts"]) == ("running", pid, 0)
+    called_off = "its pair runs again before its program was told to stop: it runs on"
+    assert kinds[-1] == ("running", called_off), kinds
+    assert not any(kind in ("exited", "backoff", "fatal") for kind, _ in kinds), kinds
