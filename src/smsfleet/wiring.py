@@ -329,11 +329,13 @@ def _build(
             refresh_ttl=timedelta(days=settings.refresh_token_days),
             refresh_grace=timedelta(seconds=settings.refresh_grace_seconds),
             max_logins_per_user=settings.login.max_open_per_user,
+            device_ttl=timedelta(days=settings.login.device_token_days),
         ),
         login_throttle=LoginThrottle(
             per_user=settings.login.failures_per_user,
             per_address=settings.login.failures_per_address,
             window_seconds=settings.login.failure_window_seconds,
+            per_device=settings.login.failures_per_device,
             storage_url=settings.redis_url or "memory://",
             redis_prefix=redis_prefix,
         ),

@@ -108,6 +108,12 @@ class UserUpdate(BaseModel):
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    device_token: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The device token an earlier login of this user returned here: failed"
+        " logins of others from the same address do not lock this one out",
+    )
 
 
 class RefreshRequest(BaseModel):
@@ -123,6 +129,12 @@ class TokenPair(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (OAuth2 token type)
     expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class LoginTokens(TokenPair):
+    device_token: str = Field(
+        description="Send it with this user's next login from this browser or client"
+    )
 
 
 class AccessToken(BaseModel):

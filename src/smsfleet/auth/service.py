@@ -12,6 +12,7 @@ from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent, UserChange
 from smsfleet.auth.models import (
     Login,
+    LoginTokens,
     RevokedSession,
     Role,
     TokenPair,
@@ -36,6 +37,8 @@ from smsfleet.core.security import (
     TokenClaims,
     TokenKind,
     decode_token,
+    device_of,
+    encode_device_token,
     encode_token,
     hash_password,
     needs_rehash,
@@ -44,6 +47,7 @@ from smsfleet.core.security import (
     verify_password,
 )
 from smsfleet.core.settings import (
+    DEVICE_TOKEN_DAYS,
     MAX_OPEN_LOGINS_PER_USER,
     REFRESH_GRACE_SECONDS,
     weak_password_reason,
@@ -79,6 +83,7 @@ class TokenPolicy:
     max_logins_per_user: int = MAX_OPEN_LOGINS_PER_USER
     # How long a refresh token just replaced still refreshes, to the one that replaced it.
     refresh_grace: timedelta = timedelta(seconds=REFRESH_GRACE_SECONDS)
+    device_ttl: timedelta = timedelta(days=DEVICE_TOKEN_DAYS)
 
 
 def _check_password_strength(password: str) -> None:
@@ -108,9 +113,17 @@ def login(
     username: str,
     password: str,
     address: str,
-) -> TokenPair:
-    """Tokens for the right password; the attempt is counted before the password is checked."""
-    attempt = throttle.begin(username=username, address=address)
+    device_token: str | None = None,
+) -> LoginTokens:
+    """Tokens for the right password, and a new device token; the attempt is counted
+    before the password is checked, on the budget of the user's device token if given."""
+    now = clock.now()
+    device = (
+        device_of(device_token, secret=policy.secret, subject=username, now=now)
+        if device_token
+        else None
+    )
+    attempt = throttle.begin(username=username, address=address, device=device)
     user = users.get(username)
     try:
         valid = checks.verify(password, user.password_hash if user else None)
@@ -122,7 +135,15 @@ def login(
     throttle.succeeded(attempt)
     if needs_rehash(user.password_hash):
         user = _rehashed(users=users, checks=checks, user=user, password=password)
-    return start_login(logins=logins, user=user, policy=policy, clock=clock)
+    tokens = start_login(logins=logins, user=user, policy=policy, clock=clock)
+    device_token = encode_device_token(
+        secret=policy.secret,
+        subject=user.username,
+        now=now,
+        ttl=policy.device_ttl,
+        device=new_token_id(),
+    )
+    return LoginTokens(**tokens.model_dump(), device_token=device_token)
 
 
 def start_login(

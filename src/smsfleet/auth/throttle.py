@@ -1,4 +1,5 @@
-"""Login throttling per (username, client address) and per client address.
+"""Login throttling per (username, client address) and per client address, or per
+device token.
 
 Every attempt is counted before its password is checked, atomically, so parallel
 attempts cannot all slip under the limit; a successful login gives its count back
@@ -10,7 +11,13 @@ attempts cannot all slip under the limit; a successful login gives its count bac
   spends their own pair's budget, never the user's at the user's own address;
 - an address gets `per_address` failures in a window, whatever the usernames, with the
   same growing lockouts. An IPv6 client counts by its /64, the block one subscriber or
-  host is usually given, so that it cannot take a fresh address for each guess.
+  host is usually given, so that it cannot take a fresh address for each guess;
+- a login that presents a valid device token of its username (OWASP's device cookies:
+  each successful login returns one) counts on that device's budget instead, `per_device`
+  failures, and not on its pair's or address's: strangers behind the same NAT or proxy
+  who lock the address out do not lock out a user who logged in from that browser or
+  client before. Past its budget the device counts no more, and its attempts are counted
+  as any other's, so a stolen device token adds a few guesses, not a way around the limits.
 
 There is no lockout of an account across addresses: it would let anyone lock a user
 out. Guesses spread over many addresses are slowed by each address's budget and the
@@ -31,6 +38,7 @@ from typing import Protocol
 import redis
 
 from smsfleet.core.errors import Throttled
+from smsfleet.core.settings import FAILURES_PER_DEVICE
 
 STRIKES_TTL_SECONDS = 24 * 3600
 MAX_LOCKOUT_SECONDS = 24 * 3600
@@ -146,10 +154,12 @@ def client_key(address: str) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
-    """A counted login attempt; give it back when the password was right."""
+    """A counted login attempt; give it back when the password was right. One presenting
+    a device token within its budget is counted on `device` alone."""
 
     pair: str
     address: str
+    device: str | None = None
 
 
 class LoginThrottle:
@@ -159,6 +169,7 @@ class LoginThrottle:
         per_user: int,
         per_address: int,
         window_seconds: int,
+        per_device: int = FAILURES_PER_DEVICE,
         storage_url: str = "memory://",
         redis_prefix: str = "smsfleet",
     ) -> None:
@@ -172,15 +183,24 @@ class LoginThrottle:
         )
         self._per_user = per_user
         self._per_address = per_address
+        self._per_device = per_device
         self._window = window_seconds
 
-    def begin(self, *, username: str, address: str) -> Attempt:
+    def begin(self, *, username: str, address: str, device: str | None = None) -> Attempt:
         """Count an attempt before its password is checked; `Throttled` when over a limit.
 
+        `device` is the id of a device token already verified to be `username`'s: within
+        its budget the attempt counts there only; past it, as one without.
         A refused attempt stays counted: hammering a locked pair keeps it locked.
         """
         client = client_key(address)
         attempt = Attempt(pair=f"pair:{username.lower()}|{client}", address=f"addr:{client}")
+        if device is not None:
+            key = f"device:{device}"
+            # Past its budget the device's count stays taken, so that it stays spent.
+            count, _ = self._counters.take(key, limit=self._per_device, window=self._window)
+            if count <= self._per_device:
+                return Attempt(pair=attempt.pair, address=attempt.address, device=key)
         count, wait = self._counters.take(attempt.pair, limit=self._per_user, window=self._window)
         if count > self._per_user:
             raise Throttled(
@@ -198,11 +218,18 @@ class LoginThrottle:
         return attempt
 
     def succeeded(self, attempt: Attempt) -> None:
-        """The password was right: the pair's failures are forgotten, the address's kept."""
+        """The password was right: the pair's and the device's failures are forgotten, the
+        address's kept."""
         self._counters.give_back(attempt.pair, clear=True)
-        self._counters.give_back(attempt.address, clear=False)
+        if attempt.device is not None:
+            self._counters.give_back(attempt.device, clear=True)
+        else:
+            self._counters.give_back(attempt.address, clear=False)
 
     def not_checked(self, attempt: Attempt) -> None:
         """The password could not be checked (no capacity): the attempt does not count."""
+        if attempt.device is not None:
+            self._counters.give_back(attempt.device, clear=False)
+            return
         self._counters.give_back(attempt.pair, clear=False)
         self._counters.give_back(attempt.address, clear=False)

@@ -183,6 +183,44 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
     )
 
 
+def encode_device_token(
+    *, secret: str, subject: str, now: datetime, ttl: timedelta, device: str
+) -> str:
+    """A device token: `subject` logged in from the holder's browser or client before.
+    It grants nothing; a login presenting it is counted on the device's own budget."""
+    payload = {"sub": subject, "typ": "device", "iat": now, "exp": now + ttl, "jti": device}
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def device_of(token: str, *, secret: str, subject: str, now: datetime) -> str | None:
+    """The device id of a valid device token of `subject`; None for any other token, so a
+    login cannot tell a forged, expired or another user's token from none."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            # Expiry is checked below against the injected clock, not the wall clock.
+            options={
+                "require": ["sub", "exp", "typ", "jti"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError:
+        return None
+    device, expires = payload["jti"], payload["exp"]
+    if (
+        payload["typ"] != "device"
+        or payload["sub"] != subject
+        or not isinstance(device, str)
+        or not isinstance(expires, int)
+        or datetime.fromtimestamp(expires, tz=now.tzinfo) <= now
+    ):
+        return None
+    return device
+
+
 def worker_token(*, secret: str, session: str) -> str:
     """The token a session's program presents: bound to that session, derived, not stored."""
     return hmac.new(secret.encode(), f"worker:{session}".encode(), hashlib.sha256).hexdigest()

@@ -58,6 +58,11 @@ MIN_PASSWORD_LENGTH = 12
 # and scripts (the oldest, ended first, are most likely closed tabs), while a loop of
 # logins holds no more than this.
 MAX_OPEN_LOGINS_PER_USER = 20
+# A device token (given at each login) lasts this long, and a login presenting it may fail
+# this many times on its own budget before it counts as any other: a user who logged in
+# from a browser before is not locked out by failures of others at the same address.
+DEVICE_TOKEN_DAYS = 30
+FAILURES_PER_DEVICE = 5
 # How long a refresh token just replaced still refreshes (to the token that replaced it):
 # long enough for a page reloaded while its refresh was on the way to load and refresh
 # with the token it kept, short enough that a copy of it is of little use to anyone else.
@@ -344,6 +349,17 @@ class LoginSettings(_Group):
     failures_per_user: int = Field(default=5, ge=1)
     failures_per_address: int = Field(default=20, ge=1)
     failure_window_seconds: int = Field(default=900, ge=1)
+    failures_per_device: int = Field(
+        default=FAILURES_PER_DEVICE,
+        ge=1,
+        description="Failed logins with one device token before it counts no more",
+    )
+    device_token_days: int = Field(
+        default=DEVICE_TOKEN_DAYS,
+        ge=1,
+        le=365,
+        description="Lifetime of the device token a login returns",
+    )
     max_open_per_user: int = Field(
         default=MAX_OPEN_LOGINS_PER_USER,
         ge=1,
