@@ -1,5 +1,6 @@
 // One small typed function per backend call the app makes.
 import { api, call } from "./client";
+import { getDeviceToken, saveDeviceToken } from "./tokens";
 import {
   type AlertQuery,
   type ApiKeyCreate,
@@ -17,8 +18,17 @@ import {
   type UserUpdate,
 } from "./types";
 
-export const login = (username: string, password: string) =>
-  call(api.POST("/api/v1/auth/login", { body: { username, password } }));
+/** Logs in with this browser's device token of `username`, if any, and keeps the new one. */
+export async function login(username: string, password: string) {
+  const deviceToken = getDeviceToken(username);
+  const tokens = await call(
+    api.POST("/api/v1/auth/login", {
+      body: { username, password, ...(deviceToken ? { device_token: deviceToken } : {}) },
+    }),
+  );
+  saveDeviceToken(username, tokens.device_token);
+  return tokens;
+}
 
 export const logout = (refreshToken: string) =>
   call(api.POST("/api/v1/auth/logout", { body: { refresh_token: refreshToken } }));

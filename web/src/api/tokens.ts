@@ -27,6 +27,19 @@ export function clearTokens(): void {
   sessionStorage.removeItem(REFRESH_KEY);
 }
 
+// Device tokens live in localStorage, one per user, and outlast signing out: a login that
+// sends its user's is not locked out by others' failed logins from the same address.
+const DEVICE_KEY = "smsfleet.device_token.";
+
+/** The device token the last login of `username` in this browser was given, if any. */
+export function getDeviceToken(username: string): string | null {
+  return localStorage.getItem(DEVICE_KEY + username);
+}
+
+export function saveDeviceToken(username: string, token: string): void {
+  localStorage.setItem(DEVICE_KEY + username, token);
+}
+
 // Changes of this tab's own sign-in under way: a new password, which ends the old tokens on
 // the server at once, then signing in with it.
 let renewals = 0;
