@@ -2,7 +2,8 @@
 tokens, and a refresh token is good for one refresh, so the copy signs in on its own rather
 than end both tabs' sign-in at its first refresh; the tab it was copied from keeps going. A tab
 asks the others about its login as it starts, and only a refresh waits for their answer. A
-page reloaded while its refresh was on the way stays signed in."""
+page reloaded while its refresh was on the way stays signed in. A browser keeps each user's
+device token and sends it at their next sign-in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Request, Route, expect
 
 from tests.support.e2e import ControlPlane, Screenshot, log_in, open_logged_in
 
@@ -147,3 +148,28 @@ def test_a_page_reloaded_while_the_control_plane_does_not_answer_waits_signed_in
     expect(page.get_by_test_id("sidebar")).to_be_visible(timeout=15_000)
     assert len(unanswered) == 2
     expect(page).not_to_have_url(re.compile(r"/login"))
+
+
+def test_a_browser_sends_its_users_device_token_at_their_next_sign_in(
+    page: Page, control_plane: ControlPlane
+) -> None:
+    sent: list[dict[str, str]] = []  # the login bodies
+
+    def record(request: Request) -> None:
+        if request.url.endswith("/api/v1/auth/login"):
+            sent.append(json.loads(request.post_data or "{}"))
+
+    page.on("request", record)
+    open_logged_in(page, "/", control_plane.admin_password)
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+    first = page.evaluate("localStorage.getItem('smsfleet.device_token.admin')")
+    assert first, "no device token kept"
+
+    # Signed out and in again: the login is counted on the device token, not the address.
+    page.get_by_test_id("logout").click()
+    log_in(page, control_plane.admin_password)
+    expect(page.get_by_test_id("sidebar")).to_be_visible()
+    assert "device_token" not in sent[0]
+    assert sent[1]["device_token"] == first
+    renewed = page.evaluate("localStorage.getItem('smsfleet.device_token.admin')")
+    assert renewed and renewed != first
