@@ -49,7 +49,7 @@ def _login(context: Context, body: LoginRequest, address: str) -> LoginTokens:
     )
 
 
-@router.post("/auth/login", summary="Log in and get access and refresh tokens")
+@router.post("/auth/login", summary="Log in and get access and refresh tokens, and a device token")
 def login(body: LoginRequest, context: Context, address: ClientAddress) -> LoginTokens:
     return _login(context, body, address)
 
