@@ -25,7 +25,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.stores import open_config_store
 from tests.integration.dispatch.test_worker_api import SESSION, Worker
 from tests.support.fakes import FakeClock
-from tests.support.statements import sql_statements
+from tests.support.statements import outside_jobs, sql_statements
 from tests.unit.worker.fakes import (
     DELIVERED,
     Calls,
@@ -69,8 +69,8 @@ def _flood_report(worker: Worker) -> httpx2.Response:
 
 @pytest.fixture
 def statements() -> Iterator[list[str]]:
-    """Every SQL statement run meanwhile, by any thread."""
-    with sql_statements() as seen:
+    """Every SQL statement run meanwhile, by any thread but the background jobs'."""
+    with sql_statements(outside_jobs) as seen:
         yield seen
 
 

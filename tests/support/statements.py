@@ -74,6 +74,12 @@ def revision_lookups(*, this_thread_only: bool = False) -> Iterator[list[int]]:
         yield seen
 
 
+def outside_jobs() -> bool:
+    """Whether the running thread is not a background job's: each runs on a thread named
+    `smsfleet-<job>` (`core/jobs.py`), at its own times, whatever a test does."""
+    return not threading.current_thread().name.startswith("smsfleet-")
+
+
 @contextmanager
 def sql_statements(keep: Callable[[], bool] = lambda: True) -> Iterator[list[str]]:
     """Every SQL statement any engine runs while the block runs, by any thread; with
