@@ -29,12 +29,15 @@ class Outcome(StrEnum):
 # The errors the control plane closes attempts with itself; a program's report may not
 # claim them (its own failure would drop out of the success rates).
 CONTROL_PLANE_CODES: frozenset[str] = frozenset({"lease_lost", "lease_expired"})
+# A grant its program could not use in time (`send_within`): its SMS never left.
+GRANT_STALE = "grant_stale"
 # Errors that say nothing of the route: an attempt given up because its program was
 # stopped before the gateway could tell (`interrupted`), was killed while the attempt
-# was in flight (`lease_lost`), or never reported (`lease_expired`). They took a slot
+# was in flight (`lease_lost`), never reported (`lease_expired`), or not sent because
+# its grant came too long before its program could send (`grant_stale`). They took a slot
 # of the country's cap, but they are neither a success nor a failure of the route, so
 # success rates, failures and the policy's evidence leave them out.
-BROKEN_OFF_CODES: frozenset[str] = frozenset({"interrupted"}) | CONTROL_PLANE_CODES
+BROKEN_OFF_CODES: frozenset[str] = frozenset({"interrupted", GRANT_STALE}) | CONTROL_PLANE_CODES
 
 
 def is_broken_off(outcome: Outcome | str | None, error_code: str | None) -> bool:

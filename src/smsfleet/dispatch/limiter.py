@@ -66,6 +66,14 @@ class LimiterPolicy:
     # A waiting asker comes back this many slots before its place in line.
     early_turns: int = 2
 
+    @property
+    def send_within_seconds(self) -> float:
+        """How soon after its grant an SMS must leave, or not at all: half the time the
+        window keeps beyond the cap's minute, the other half for the grant's way to the
+        program and the send's to the gateway. Sends each as late after its grant, or
+        less, keep to the cap in the gateway's own minute."""
+        return max(self.window_ms - 60_000, 0) / 2_000
+
 
 @dataclass(frozen=True)
 class Ask:

@@ -87,6 +87,12 @@ class SendAction(BaseModel):
     max_in_flight: int = Field(
         default=1, description="Attempts the session may have leased and not yet reported"
     )
+    send_within: float | None = Field(
+        default=None,
+        description="Seconds from this answer within which the SMS must leave, or not at"
+        " all (report it as an error `grant_stale`): the country's cap counts grants, and a"
+        " send later than this could make one more than the cap in the gateway's minute",
+    )
 
 
 class WaitAction(BaseModel):

@@ -132,6 +132,8 @@ class DispatchPolicy:
     # at once (see Settings).
     requests_per_second: float = 20.0
     request_burst: int = 60
+    # How soon after its grant a program's SMS must leave (the limiter's window allows).
+    send_within_seconds: float = LimiterPolicy().send_within_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchPolicy:
@@ -442,6 +444,7 @@ class Dispatcher:
             program=program,
             expires_at=attempt.leased_at + ttl,
             max_in_flight=limit,
+            send_within=self.policy.send_within_seconds,
         )
 
     # --- attempts in flight ------------------------------------------------------

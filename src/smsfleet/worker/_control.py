@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -43,6 +44,10 @@ class SendGrant:
     message: str | None = None
     expires_at: datetime | None = None
     max_in_flight: int = 1
+    # Seconds after `received_at` (this process's monotonic clock) within which the SMS
+    # must leave, or not at all; None: no bound said.
+    send_within: float | None = None
+    received_at: float = field(default_factory=time.monotonic, compare=False)
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,15 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _in_flight(body: dict[str, Any]) -> int:
-    # An older control plane says nothing: one attempt at a time, as it expects.
-    return max(1, int(body.get("max_in_flight") or 1))
+    # An older control plane says nothing: one attempt at a time, as it expects. None
+    # (a pair paused while its attempts in flight finish) is no new one.
+    allowed = body.get("max_in_flight")
+    return 1 if allowed is None else max(0, int(allowed))
+
+
+def _seconds_or_none(value: object) -> float | None:
+    # Not a number (an older control plane says nothing): no bound.
+    return max(0.0, float(value)) if isinstance(value, int | float) else None
 
 
 def parse_datetime(value: object) -> datetime | None:
@@ -185,6 +197,7 @@ class ControlPlane:
                     message=body.get("message"),
                     expires_at=parse_datetime(body.get("expires_at")),
                     max_in_flight=_in_flight(body),
+                    send_within=_seconds_or_none(body.get("send_within")),
                 )
             if action == "wait":
                 reason = body.get("reason")

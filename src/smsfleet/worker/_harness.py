@@ -521,7 +521,7 @@ class Worker:
         self.journal.granted(grant)
         report = Report(trigger_id=grant.trigger_id, session=self.settings.session, outcome="error")
         try:
-            report = self._attempt(attempt, report)
+            report = self._attempt(attempt, report, grant)
         except Exception as exc:  # a program's bug must not end the session
             report = dataclasses.replace(report, outcome="error", error_code=type(exc).__name__)
             why = error_text(exc, hide=self._secrets(attempt))
@@ -532,8 +532,17 @@ class Worker:
         self._log_attempt(report, grant.phone, time.monotonic() - started)
         return report
 
-    def _attempt(self, attempt: Attempt, report: Report) -> Report:
+    def _attempt(self, attempt: Attempt, report: Report, grant: SendGrant) -> Report:
         sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
+        late = time.monotonic() - grant.received_at
+        if grant.send_within is not None and late > grant.send_within:
+            # Sent now, it could make one more than the country's cap in the gateway's
+            # minute: the grant's slot is given up instead, as the control plane asks.
+            self.log(
+                f"trigger={grant.trigger_id} not sent: ready {late:.2f} s after its grant,"
+                f" past the {grant.send_within:g} s a send may follow it"
+            )
+            return dataclasses.replace(report, outcome="error", error_code="grant_stale")
         try:
             result = sender.SendOtp()
             if result is False:

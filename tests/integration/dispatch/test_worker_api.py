@@ -179,6 +179,7 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     assert len(lease["trigger_id"]) == 32
     assert lease["trigger_id"][:8] in lease["message"]
     assert lease["expires_at"].startswith("2026-01-05T12:07:00")  # the lease's 420 s
+    assert lease["send_within"] == 0.5  # half the second the limiter's window keeps
 
     ready.clock.advance(3)
     sent = ready.clock.now()

@@ -121,6 +121,8 @@ class Calls:
     sent: list[tuple[str, str | None, str]] = field(default_factory=list)
     submitted: list[tuple[str, str, str | None]] = field(default_factory=list)
     fail_with: Exception | None = None
+    # How long the program takes to get ready to send (its constructor).
+    ready_after: float = 0.0
 
 
 def stop_once_sent(request_stop: Callable[[], None], calls: Calls) -> None:
@@ -142,6 +144,7 @@ def program_classes(calls: Calls) -> tuple[type[Any], type[Any]]:
     class SendSMS:
         def __init__(self, phone: str, proxy: str | None = None, *, attempt: Attempt) -> None:
             self.phone, self.proxy, self.attempt = phone, proxy, attempt
+            time.sleep(calls.ready_after)
 
         def SendOtp(self) -> Sent:  # noqa: N802
             calls.sent.append((self.phone, self.proxy, self.attempt.trigger_id))

@@ -29,8 +29,9 @@ def _answering(response: httpx.Response) -> ControlPlane:
 def test_lease_answers_are_parsed() -> None:
     cp = FakeControlPlane(
         leases=[
-            grant("t-1"),
+            {**grant("t-1"), "send_within": 0.5},
             {"action": "wait", "retry_after": 1.5},
+            {"action": "wait", "retry_after": 1, "max_in_flight": 0, "reason": "pair paused"},
             {"action": "stop", "reason": "paused"},
         ]
     )
@@ -40,7 +41,9 @@ def test_lease_answers_are_parsed() -> None:
         assert first.trigger_id == "t-1"
         assert first.phone == "+998991234567"
         assert first.expires_at == datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
-        assert client.lease() == Wait(retry_after=1.5)
+        assert first.send_within == 0.5
+        assert client.lease() == Wait(retry_after=1.5)  # one at a time when unsaid
+        assert client.lease() == Wait(retry_after=1, max_in_flight=0, reason="pair paused")
         assert client.lease() == Stop(reason="paused")
 
 

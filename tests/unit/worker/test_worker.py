@@ -115,6 +115,23 @@ def test_a_send_failure_reports_the_providers_code(tmp_path: Path) -> None:
     assert report["sent_at"] is None
 
 
+def test_a_grant_the_program_cannot_use_in_time_is_given_up_not_sent(tmp_path: Path) -> None:
+    """Sent later after its grant than the control plane allows, an SMS could make one more
+    than the country's cap in the gateway's minute: it is not sent, and said why."""
+    cp = FakeControlPlane(
+        leases=[{**grant("t-late"), "send_within": 0.05}, {**grant("t-1"), "send_within": 5.0}]
+    )
+    calls, out = Calls(ready_after=0.2), io.StringIO()
+    gateway = FakeGateway(states={"t-1": [DELIVERED]})
+    assert _run(make_worker(tmp_path, cp, gateway, calls, out)) == 0
+    assert [trigger for _, _, trigger in calls.sent] == ["t-1"]
+    outcomes = [(r["trigger_id"], r["outcome"], r["error_code"], r["sent_at"]) for r in cp.reports]
+    assert outcomes[0] == ("t-late", "error", "grant_stale", None)
+    assert outcomes[1][:3] == ("t-1", "delivered", None)
+    assert "trigger=t-late not sent: ready 0." in out.getvalue()
+    assert "past the 0.05 s a send may follow it" in out.getvalue()
+
+
 def test_an_exception_in_the_program_is_reported_as_error(tmp_path: Path) -> None:
     cp, calls = FakeControlPlane(leases=[grant("t-1"), grant("t-2")]), Calls()
     calls.fail_with = KeyError("status")
