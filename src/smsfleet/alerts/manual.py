@@ -10,6 +10,7 @@ same alert: it is refreshed, and notified again only past the repeat interval.
 from __future__ import annotations
 
 import hashlib
+import math
 
 from smsfleet.alerts.models import (
     Alert,
@@ -21,7 +22,7 @@ from smsfleet.alerts.models import (
     SubjectKind,
 )
 from smsfleet.alerts.service import AlertService
-from smsfleet.core.errors import Conflict
+from smsfleet.core.errors import Conflict, Throttled
 
 __all__ = ["acknowledge", "raise_alert"]
 
@@ -59,6 +60,8 @@ def raise_alert(
             f"{open_manual} alerts raised by people are open, the most there may be:"
             " acknowledge the ones dealt with first"
         )
+    if before is None:
+        _check_rate(service, actor)
     changed = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
     # Raised again at a lower severity, an open alert is left as it is: nothing changed.
     alert = before if not changed and before is not None else changed[0]
@@ -73,6 +76,26 @@ def raise_alert(
     else:
         said = f"{kept}: not sent again before the repeat interval"
     return AlertRaised(alert_id=alert.id, state=alert.state, channels=channels, message=said)
+
+
+def _check_rate(service: AlertService, actor: str) -> None:
+    """Refuse a new alert past the ones `actor` may raise in the window: acknowledging one
+    resolves it, so the open cap alone would let a loop notify the chats without end. A
+    soft limit: two alerts raised at once may both pass it."""
+    config = service.config
+    now = service.clock.now()
+    window = config.raised_window
+    raised = service.store.raised_by(actor, rule=AlertRule.manual, since=now - window)
+    if len(raised) < config.max_raised_per_actor:
+        return
+    # Room comes back as the oldest counted alerts leave the window.
+    frees_at = raised[len(raised) - config.max_raised_per_actor] + window
+    minutes = f"{window.total_seconds() / 60:g}"
+    raise Throttled(
+        f"you raised {len(raised)} alerts in the last {minutes} min, the most one user may;"
+        " acknowledged ones count too",
+        retry_after=max(1, math.ceil((frees_at - now).total_seconds())),
+    )
 
 
 def acknowledge(*, service: AlertService, alert_id: str, actor: str) -> Alert:

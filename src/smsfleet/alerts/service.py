@@ -94,6 +94,9 @@ class AlertConfig:
     recovery_check_interval: timedelta = timedelta(seconds=1)
     # A periodic rule's alert resolves once its condition has not been seen this long.
     hold: timedelta = timedelta(minutes=5)
+    # Alerts one person may raise (`POST /alert`) within `raised_window`, resolved or not.
+    max_raised_per_actor: int = 30
+    raised_window: timedelta = timedelta(hours=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertConfig:
@@ -109,6 +112,8 @@ class AlertConfig:
             evaluation_interval=timedelta(seconds=settings.alert.evaluation_interval_seconds),
             recovery=timedelta(seconds=settings.alert.recovery_seconds),
             hold=timedelta(minutes=settings.alert.hold_minutes),
+            max_raised_per_actor=settings.alert.max_raised_per_actor,
+            raised_window=timedelta(minutes=settings.alert.raised_window_minutes),
             thresholds=RuleThresholds(
                 success_warning=settings.alert.success_warning,
                 success_critical=settings.alert.success_critical,
@@ -181,6 +186,10 @@ class AlertService:
         self._on_request: SingleFlight[list[Alert]] = SingleFlight(
             clock=clock, fresh_for=ON_REQUEST_FRESH
         )
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     # --- reading -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from smsfleet.alerts.models import (
     Alert,
     AlertCounts,
     AlertQuery,
+    AlertRule,
     AlertState,
     Notification,
     NotificationKind,
@@ -145,6 +146,19 @@ class AlertStore:
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
         return [Alert.model_validate(dict(row)) for row in rows]
+
+    def raised_by(self, actor: str, *, rule: AlertRule, since: datetime) -> list[datetime]:
+        """When the alerts of `rule` that `actor` raised after `since` started, oldest first,
+        resolved or not (who raised one is in its details)."""
+        table = alerts_table
+        select = (
+            sa.select(table.c.started_at, table.c.details)
+            .where(table.c.rule == rule.value, table.c.started_at > naive_utc(since))
+            .order_by(table.c.started_at)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).all()
+        return [when.replace(tzinfo=UTC) for when, details in rows if details.get("actor") == actor]
 
     def counts(self) -> AlertCounts:
         table = alerts_table

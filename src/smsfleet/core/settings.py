@@ -416,6 +416,17 @@ class AlertSettings(_Group):
     recovery_seconds: float = Field(
         default=10.0, ge=0, description="A crashed session's alert resolves once it runs this long"
     )
+    # Each alert a person raises goes to every chat its severity reaches, and acknowledging
+    # one makes room under the cap on open ones: a loop of both is bounded here.
+    max_raised_per_actor: int = Field(
+        default=30,
+        ge=1,
+        description="Alerts one person may raise (`POST /alert`) within the window,"
+        " acknowledged ones too",
+    )
+    raised_window_minutes: float = Field(
+        default=60.0, gt=0, le=24 * 60, description="The window of max_raised_per_actor"
+    )
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,77 @@
+"""Alerts raised by people (`POST /alert`) each go to every chat their severity reaches:
+besides the cap on those open at once, one person (or a leaked control key) raises at
+most so many in a window, acknowledged ones counted, so raising and acknowledging in a
+loop does not flood the chats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from smsfleet.auth.models import Role
+from tests.support.api import Api, running_api
+from tests.support.fakes import FakeClock
+
+
+def _raise(api: Api, role: Role, message: str) -> Any:
+    return api.client.post("/alert", json={"message": message}, headers=api.headers(role))
+
+
+def _acknowledge(api: Api, alert_id: str) -> None:
+    acked = api.client.post(f"/api/v1/alerts/{alert_id}/ack", headers=api.headers(Role.operator))
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["state"] == "resolved"
+
+
+def test_one_person_raises_at_most_so_many_alerts_in_a_window(tmp_path: Path) -> None:
+    limits = {"alert_max_raised_per_actor": 3, "alert_raised_window_minutes": 60}
+    with running_api(tmp_path, **limits) as api:
+        clock = api.clock
+        assert isinstance(clock, FakeClock)
+        raised = []
+        for n in range(3):
+            raised.append(_raise(api, Role.operator, f"look at {n}"))
+            clock.advance(60)
+        assert [r.status_code for r in raised] == [202, 202, 202]
+        # Acknowledged, they are no longer open, but they were raised all the same.
+        for answer in raised[:2]:
+            _acknowledge(api, answer.json()["alert_id"])
+        clock.advance(420)
+        refused = _raise(api, Role.operator, "and this")
+        assert refused.status_code == 429, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "too_many_requests"
+        assert "3 alerts in the last 60 min" in error["message"]
+        # Until the first of them is an hour old.
+        assert int(refused.headers["Retry-After"]) == 3000
+        assert error["details"] == {"retry_after": 3000}
+        # The same message as an open alert is that alert again, not a new one.
+        again = _raise(api, Role.operator, "look at 2")
+        assert (again.status_code, again.json()["alert_id"]) == (202, raised[2].json()["alert_id"])
+        # Another person has room of their own; nothing refused was stored.
+        assert _raise(api, Role.admin, "the admin's").status_code == 202
+        listed = api.client.get(
+            "/api/v1/alerts", params={"rule": "manual"}, headers=api.headers(Role.viewer)
+        ).json()
+        assert sorted(a["subject"] for a in listed) == [
+            "look at 0",
+            "look at 1",
+            "look at 2",
+            "the admin's",
+        ]
+        # Once the first is out of the window, one more.
+        clock.advance(3000)
+        api.tokens.clear()  # theirs expired meanwhile
+        assert _raise(api, Role.operator, "and this").status_code == 202
+        again = _raise(api, Role.operator, "one more")
+        assert (again.status_code, again.headers["Retry-After"]) == (429, "60")
+
+
+def test_the_default_limit_is_30_an_hour(api: Api) -> None:
+    """Room for a person's alerts (the seed document's `{"message"}`), not for a loop."""
+    for n in range(30):
+        answer = _raise(api, Role.operator, f"UZ down {n}")
+        assert answer.status_code == 202, answer.text
+        _acknowledge(api, answer.json()["alert_id"])
+    refused = _raise(api, Role.operator, "UZ down again")
+    assert refused.status_code == 429, refused.text
