@@ -15,23 +15,27 @@ from smsfleet.search.models import DocumentKind, Job, JobCreate, RedactedJob
 
 __all__ = ["check_rerun", "redacted_job", "searchable"]
 
-_REFUSED = "searching SMS texts needs the operator role (an SMS can carry a code); you are {role}"
+_REFUSED = "searching SMS texts needs the operator role (an SMS can carry a code); {who} {role}"
 
 
-def searchable(data: JobCreate, role: Role) -> JobCreate:
-    """The job `role` may start: below the operator role, over attempts only."""
+def searchable(data: JobCreate, role: Role, *, owner: str | None = None) -> JobCreate:
+    """The job an owner of `role` may hold: below the operator role, over attempts only.
+
+    `owner`: the job's owner when another (an admin's search as them) starts it; the job is
+    theirs to read, so it is held to their role, never the caller's."""
     if sees_codes(role):
         return data
     kinds = [kind for kind in data.kinds if kind is not DocumentKind.message]
     if not kinds:
-        raise Forbidden(_REFUSED.format(role=role.value))
+        who = "you are" if owner is None else f"{owner!r}, the job's owner, is"
+        raise Forbidden(_REFUSED.format(who=who, role=role.value))
     return data.model_copy(update={"kinds": kinds})
 
 
 def check_rerun(job: Job, role: Role) -> None:
     """A job over SMS texts is run again only for a role that may start one."""
     if not sees_codes(role) and DocumentKind.message in job.kinds:
-        raise Forbidden(_REFUSED.format(role=role.value))
+        raise Forbidden(_REFUSED.format(who="you are", role=role.value))
 
 
 def redacted_job(job: Job) -> RedactedJob:

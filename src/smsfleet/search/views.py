@@ -100,19 +100,19 @@ def job_details(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> JobView
     return _as_seen(user, gateway.job(job_id, owner=_owner(user)))
 
 
-def _search_owner(user_id: UserId, user: CurrentUser, context: Context) -> JobOwner:
+def _search_owner(user_id: UserId, user: CurrentUser, context: Context) -> User:
     """Whose jobs the caller reaches as `user_id`: their own, or anyone's for an admin
     (the account of that name now, not an earlier one's).
 
     A dependency, so a refusal comes before the body is looked at."""
     if user_id == user.username:
-        return _account(user)
+        return user
     if user.role is not Role.admin:
         raise Forbidden(f"{user.username!r} may search as {user.username!r} only, not {user_id!r}")
-    return _account(auth_service.get_user(users=context.store.users, username=user_id))
+    return auth_service.get_user(users=context.store.users, username=user_id)
 
 
-SearchOwner = Annotated[JobOwner, Depends(_search_owner)]
+SearchOwner = Annotated[User, Depends(_search_owner)]
 
 
 @users_router.post(
@@ -123,7 +123,10 @@ SearchOwner = Annotated[JobOwner, Depends(_search_owner)]
 def create_user_search(
     body: JobCreate, user: CurrentUser, owner: SearchOwner, gateway: SearchDep
 ) -> JobView | RedactedJob:
-    return _as_seen(user, gateway.create_job(searchable(body, user.role), owner=owner))
+    # The owner reads the job, its match count too: what it searches is the owner's to.
+    other = None if owner.username == user.username else owner.username
+    job = searchable(body, owner.role, owner=other)
+    return _as_seen(user, gateway.create_job(job, owner=_account(owner)))
 
 
 @users_router.get(
@@ -133,7 +136,7 @@ def create_user_search(
 def get_user_search(
     job_id: JobId, user: CurrentUser, owner: SearchOwner, gateway: SearchDep
 ) -> JobView | RedactedJob:
-    return _as_seen(user, gateway.job(job_id, owner=owner))
+    return _as_seen(user, gateway.job(job_id, owner=_account(owner)))
 
 
 @breakers_router.get("/breakers", summary="Circuit breakers of the outside services")

@@ -1,0 +1,79 @@
+"""A search an admin starts as another user (`POST /api/v1/users/{user_id}/search`) is the
+owner's job, and runs over what the owner may search: a viewer's never over SMS texts,
+whose match count on an exact query would tell a code the viewer may not read."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smsfleet.auth.models import Role
+from tests.support.api import Api
+from tests.support.search import sending_api
+
+PHONE = "+1234567890"
+CODE = "660417"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    """The control plane with the search service, and an SMS with a code indexed."""
+    pair = {"country": "US", "operator": "Verizon", "phone_numbers": ["+12025550100"]}
+    template = {"id": "1", "name": "Verification code", "body": "Your code is {token}"}
+    with sending_api(tmp_path, pair=pair, template=template) as api:
+        received = {
+            "senderPhone": "+12025550143",
+            "receiverPhone": PHONE,
+            "messageText": f"{CODE} is your verification code",
+            "timestamp": "2026-01-05T11:59:00Z",
+            "uuid": str(uuid.uuid4()),
+        }
+        kept = api.client.post(
+            "/api/receive-sms", json=received, headers=api.headers(Role.operator)
+        )
+        assert kept.status_code == 200, kept.text
+        api.services.search_feeder.flush()
+        yield api
+
+
+def _done(api: Api, path: str, role: Role) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = api.client.get(path, headers=api.headers(role)).json()
+        if job["status"] == "done":
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never finished")
+
+
+def test_an_admin_searches_sms_texts_as_a_viewer_no_more_than_the_viewer(api: Api) -> None:
+    admin = api.headers(Role.admin)
+    only_sms = {"query": CODE, "algorithm": "exact", "kinds": ["message"]}
+    # Refused as the viewer's own request is.
+    own = api.client.post(
+        "/api/v1/users/viewer/search", json=only_sms, headers=api.headers(Role.viewer)
+    )
+    refused = api.client.post("/api/v1/users/viewer/search", json=only_sms, headers=admin)
+    assert (own.status_code, refused.status_code) == (403, 403), refused.text
+    assert own.json()["error"]["code"] == refused.json()["error"]["code"] == "forbidden"
+    message = refused.json()["error"]["message"]
+    assert message.startswith("searching SMS texts needs the operator role"), message
+    assert message.endswith("'viewer', the job's owner, is viewer"), message
+    # Over every kind, it runs over attempts only, as the viewer's own would.
+    every_kind = {"query": CODE, "algorithm": "exact"}
+    created = api.client.post("/api/v1/users/viewer/search", json=every_kind, headers=admin)
+    assert created.status_code == 202, created.text
+    assert (created.json()["owner"], created.json()["kinds"]) == ("viewer", ["attempt"])
+    path = f"/api/v1/users/viewer/search/{created.json()['id']}"
+    job = _done(api, path, Role.viewer)
+    assert (job["kinds"], job["matched"], job["results"]) == (["attempt"], 0, [])
+    # An admin's own search still reads SMS texts, and finds the code.
+    mine = api.client.post("/api/v1/users/admin/search", json=only_sms, headers=admin)
+    assert mine.status_code == 202, mine.text
+    found = _done(api, f"/api/v1/users/admin/search/{mine.json()['id']}", Role.admin)
+    assert found["matched"] == 1
