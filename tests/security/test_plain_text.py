@@ -1,7 +1,8 @@
 """Free text people write is refused when it would change how the text around it is shown:
 control characters and the Unicode controls that reorder text (an override turns a
 neighbouring region or reason around: "evil" read as "live"). Scripts written right to
-left, and the marks and joiners they use, are written as they are."""
+left, and the joiners they and emoji use, are written as they are (the invisible
+characters refused besides: test_invisible_text)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,11 @@ HOSTILE = [
     "c1\x9b2J",
 ]
 UZ_TEST_NUMBER = "+998991234500"  # the pairs' own: a pair without one sends nothing
-WRITTEN_AS_IS = ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "Beeline \u200fUZ", "Vi India"]
+WRITTEN_AS_IS = [
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+    "Beeline \U0001f469\u200d\U0001f4bb",
+    "Vi India",
+]
 
 
 def _body(template: dict[str, Any], text: str) -> dict[str, Any]:
@@ -100,7 +105,7 @@ def test_hostile_text_is_refused_by_name_and_nothing_is_written(api: Api, text: 
     }
 
 
-@pytest.mark.parametrize("text", WRITTEN_AS_IS, ids=["persian-zwnj", "rlm", "latin"])
+@pytest.mark.parametrize("text", WRITTEN_AS_IS, ids=["persian-zwnj", "emoji-zwj", "latin"])
 def test_right_to_left_text_and_its_marks_are_written_as_they_are(api: Api, text: str) -> None:
     admin = api.headers()
     made = api.client.post(
