@@ -153,6 +153,9 @@ class PairUpdate(BaseModel):
 class SeedPairCreate(BaseModel):
     """The seed documents' `POST /country-operator` body."""
 
+    # A misspelt field (`high_priority`) is refused, not dropped for its default.
+    model_config = ConfigDict(extra="forbid")
+
     country: OneLine = Field(min_length=2, max_length=64, description="Name or ISO code")
     operator: OneLine = _OperatorName
     is_high_priority: bool = False
