@@ -4,10 +4,12 @@ holds what would change how the text around it is shown.
 Control characters (a NUL, an escape, a bell) and the Unicode controls that reorder
 text (bidirectional embeddings, overrides and isolates, U+202A-U+202E and U+2066-U+2069)
 never belong in a name or a reason: shown beside other text, an override turns the
-neighbouring region or reason around ("evil" read as "live"). Nor do the invisible
-characters that change what is shown or compared: direction marks, line and paragraph
-separators, zero-width characters, tags and interlinear annotations. The joiners that
-some scripts and emoji need (U+200C, U+200D) stay allowed.
+neighbouring region or reason around ("evil" read as "live"). Nor do names and other
+one-line fields hold the invisible characters that change what is shown or compared:
+direction marks, line and paragraph separators, zero-width characters, tags and
+interlinear annotations. The joiners that some scripts and emoji need (U+200C, U+200D)
+stay allowed. Prose (an SMS text, a message, a description) keeps them: real text in
+right-to-left scripts carries direction marks, and a received SMS is kept as it came.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _TAGS = "\U000e0000-\U000e007f"
 _ANNOTATION = "\ufff9-\ufffb"
 _UNSEEN = f"{_REORDERING}{_DIRECTION_MARKS}{_SEPARATORS}{_INVISIBLE}{_TAGS}{_ANNOTATION}"
 _NOT_IN_ONE_LINE = re.compile(f"[{_CONTROLS}{_UNSEEN}]")
-_NOT_IN_PROSE = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_UNSEEN}]")
+_NOT_IN_PROSE = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_REORDERING}]")
 _WHY = [
     (re.compile(f"[{_CONTROLS}]"), "a control character"),
     (re.compile(f"[{_REORDERING}]"), "a bidirectional control, which reorders the text around it"),
