@@ -4,8 +4,8 @@ Python's `json` decodes `"\\ud800"` (half of a surrogate pair, alone) into a str
 no UTF-8 encoder takes back: kept, it made every later answer that held it fail, a list
 of templates or the audit log among them. `pydantic_core.from_json` refuses it, as it
 refuses what else is not JSON (`NaN`, `Infinity`). Every route takes its body through
-`StrictJsonRoute` (each router's `route_class`); the live socket decodes its frames with
-`decode`.
+`StrictJsonRoute` (each router's `route_class`), which also refuses a query parameter
+the route does not take; the live socket decodes its frames with `decode`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic.fields import FieldInfo
 from pydantic_core import from_json
+
+from smsfleet.core.errors import ValidationFailed
 
 __all__ = ["StrictJsonRoute", "decode"]
 
@@ -39,13 +43,42 @@ class _StrictJsonRequest(Request):
         return self._json
 
 
+def _query_params(dependant: Dependant) -> dict[str, FieldInfo]:
+    params = {field.alias: field.field_info for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        params |= _query_params(sub)
+    return params
+
+
+def _takes(params: dict[str, FieldInfo]) -> str:
+    """The parameters a route takes, as an unknown one's error names them: with the
+    values of those that list theirs (`window: one of 2m, 5m, …`)."""
+    if not params:
+        return "this route takes none"
+    listed = []
+    for name, info in params.items():
+        extra = info.json_schema_extra
+        values = extra.get("enum") if isinstance(extra, dict) else None
+        if isinstance(values, list):
+            listed.append(f"{name}: one of {', '.join(map(str, values))}")
+    hint = f" ({'; '.join(listed)})" if listed else ""
+    return f"use {', '.join(params)}{hint}"
+
+
 class StrictJsonRoute(APIRoute):
-    """A route whose JSON body is decoded by `decode`."""
+    """A route whose JSON body is decoded by `decode`, and whose query holds only the
+    parameters it takes: an unknown name (`contry` for `country`) would otherwise be
+    dropped and the answer given for none, the whole fleet for a filter mistyped."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        params = _query_params(self.dependant)
+        takes = _takes(params)
 
         async def strict(request: Request) -> Response:
+            for name in request.query_params:
+                if name not in params:
+                    raise ValidationFailed.for_field(name, f"unknown parameter; {takes}")
             return await handler(_StrictJsonRequest(request.scope, request.receive))
 
         return strict

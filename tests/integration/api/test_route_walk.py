@@ -104,3 +104,25 @@ def test_worker_routes_refuse_user_tokens(api: Api) -> None:
         body = report if path.endswith("/report") else session
         response = api.client.post(path, json=body, headers=headers)
         assert response.status_code == 401, path
+
+
+def test_every_route_refuses_a_query_parameter_it_does_not_take(api: Api) -> None:
+    """A mistyped filter (`contry` for `country`) would otherwise be dropped, and the
+    answer given for no filter at all: the whole fleet."""
+    checked = 0
+    for method, path in operations(api):
+        response = api.client.request(
+            method, concrete(path), params={"contry": "UZ"}, headers=api.headers(Role.admin)
+        )
+        assert response.status_code == 422, f"{method} {path} answered {response.status_code}"
+        [detail] = response.json()["error"]["details"]
+        assert detail["field"] == "contry", (method, path, detail)
+        assert detail["message"].startswith("unknown parameter; "), (method, path, detail)
+        checked += 1
+    assert checked >= 90
+    listing = api.client.get(
+        "/api/v1/sessions", params={"contry": "UZ"}, headers=api.headers(Role.viewer)
+    )
+    assert listing.json()["error"]["details"][0]["message"] == (
+        "unknown parameter; use country, operator, program, state, host"
+    )
