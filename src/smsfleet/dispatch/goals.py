@@ -465,7 +465,7 @@ def _reason(
             if paused_note:  # their sessions' own wish may still be to run
                 return (
                     ReasonKind.paused,
-                    f"its sessions are stopped with their pairs: {paused_note}",
+                    f"its sessions stop with their pairs: {paused_note}",
                 )
             return ReasonKind.no_session, "no session is wanted running"
         wanted = goal.sessions_wanted

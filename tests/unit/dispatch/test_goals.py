@@ -142,8 +142,7 @@ def test_a_country_whose_pairs_are_all_paused_is_under_its_goal_for_the_pause() 
     assert (goal.sessions_wanted, goal.sessions_running) == (0, 0)
     # Whoever paused each is named: a person's pause is not the policy's to explain.
     assert goal.reason == (
-        "its sessions are stopped with their pairs: "
-        "2 paused (IN_docomo by the policy, IN_vi by alice)"
+        "its sessions stop with their pairs: 2 paused (IN_docomo by the policy, IN_vi by alice)"
     )
     assert goal.reason_kind is ReasonKind.paused
 
