@@ -10,7 +10,7 @@ while a part built on it still runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,7 +22,6 @@ from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
 from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
-from smsfleet.audit.runtime import AuditRetention, build_audit_retention
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role
 from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
@@ -31,6 +30,7 @@ from smsfleet.core.breakers import Breakers
 from smsfleet.core.clock import Clock, SystemClock
 from smsfleet.core.error_reports import start_error_reports
 from smsfleet.core.events import EventBus, RedisFanout
+from smsfleet.core.retention import Retention, build_retention
 from smsfleet.core.security import PasswordChecks
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix, open_metrics_engine
@@ -85,7 +85,8 @@ class Services:
     policy: Policy
     alerts: Alerts
     usage: Usage
-    audit_retention: AuditRetention
+    # Each kind's retention job, by kind: "audit".
+    retention: Mapping[str, Retention]
     # What `running` starts, in order, and everything built, closed in reverse.
     _starts: tuple[Callable[[], None], ...] = field(repr=False)
     _resources: ExitStack = field(repr=False)
@@ -312,11 +313,17 @@ def _build(
     usage = build_usage(settings=settings, engine=engine, clock=clock)
     runs(usage)
 
-    # Only the audit log is pruned: session events' counts feed other figures.
-    audit_retention = build_audit_retention(
-        settings=settings, audit=store.audit, clock=clock, should_run=leading
-    )
-    runs(audit_retention)
+    retention = {
+        "audit": build_retention(
+            "audit",
+            store.audit.forget_before,
+            days=settings.audit_retention_days,
+            clock=clock,
+            should_run=leading,
+        )
+    }
+    for job in retention.values():
+        runs(job)
 
     return Services(
         settings=settings,
@@ -359,7 +366,7 @@ def _build(
         policy=policy,
         alerts=alerts,
         usage=usage,
-        audit_retention=audit_retention,
+        retention=retention,
         _starts=tuple(starts),
         _resources=resources,
     )

@@ -121,17 +121,3 @@ def recent(
     events = found[:limit]
     more = len(found) > limit
     return AuditPage(events=events, next_before=cursor_of(events[-1]) if more else None)
-
-
-def forget_old(
-    *, audit: EventLog[AuditEvent], clock: Clock, retention: timedelta, batch: int
-) -> int:
-    """Remove the entries older than `retention`, oldest first, `batch` at a time (one
-    write each): how many were removed."""
-    cutoff = clock.now() - retention
-    removed = 0
-    while True:
-        done = audit.forget_before(cutoff, limit=batch)
-        removed += done
-        if done < batch:
-            return removed

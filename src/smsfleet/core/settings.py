@@ -10,7 +10,7 @@ import secrets
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -120,6 +120,16 @@ LOCAL_HOST = "local"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 _EVERY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 (names, not a bind)
+
+
+def kept_days(kept: str) -> Any:
+    """A kind's retention: a year by default, a day at least, what is `kept` said."""
+    return Field(
+        default=365,
+        ge=1,
+        le=36_500,
+        description=f"{kept} kept this long, the older deleted hourly by the leader",
+    )
 
 
 def listen_url(host: str, port: int) -> str:
@@ -570,12 +580,7 @@ class Settings(BaseSettings):
     request_log_retention_days: int = Field(
         default=7, ge=1, le=3650, description="Raw API requests kept (the daily rollup stays)"
     )
-    audit_retention_days: int = Field(
-        default=365,
-        ge=1,
-        le=36_500,
-        description="Audit log entries kept this long, the older deleted hourly by the leader",
-    )
+    audit_retention_days: int = kept_days("Audit log entries")
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     leader_ttl_seconds: float = Field(
         default=10.0, gt=0, description="With replicas: a silent leader is replaced after this"

@@ -88,7 +88,7 @@ def test_the_retention_job_deletes_only_entries_past_the_retention(tmp_path: Pat
         now = api.clock.now()
         old = add_entries(api, 7, start=now - timedelta(days=31))
         kept = add_entries(api, 5, start=now - timedelta(days=29))
-        api.services.audit_retention.job.run_once()
+        api.services.retention["audit"].job.run_once()
         left = api.client.get("/api/v1/audit", headers=api.headers()).json()
         assert [entry["id"] for entry in left] == kept
         assert not set(old) & {entry["id"] for entry in left}

@@ -11,6 +11,7 @@ from smsfleet.audit import service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role
 from smsfleet.core.errors import ValidationFailed
+from smsfleet.core.retention import forget_old
 from smsfleet.stores import ConfigStore
 from tests.support.fakes import FakeClock
 
@@ -95,8 +96,8 @@ def test_entries_past_the_retention_are_deleted_and_newer_ones_kept(
     edge = add_entries(config_store, 2, start=START - timedelta(days=365))
     new = add_entries(config_store, 6, start=START - timedelta(days=364))
     clock = FakeClock(START)
-    removed = service.forget_old(
-        audit=config_store.audit, clock=clock, retention=timedelta(days=365), batch=5
+    removed = forget_old(
+        config_store.audit.forget_before, clock=clock, retention=timedelta(days=365), batch=5
     )
     assert removed == len(old)
     left = config_store.audit.recent(limit=100)
