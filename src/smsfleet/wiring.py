@@ -85,7 +85,7 @@ class Services:
     policy: Policy
     alerts: Alerts
     usage: Usage
-    # Each kind's retention job, by kind: "audit".
+    # Each kind's retention job, by kind: "audit", "session_events".
     retention: Mapping[str, Retention]
     # What `running` starts, in order, and everything built, closed in reverse.
     _starts: tuple[Callable[[], None], ...] = field(repr=False)
@@ -314,12 +314,14 @@ def _build(
     runs(usage)
 
     retention = {
-        "audit": build_retention(
-            "audit",
-            store.audit.forget_before,
-            days=settings.audit_retention_days,
-            clock=clock,
-            should_run=leading,
+        kind: build_retention(kind, *forgets, days=days, clock=clock, should_run=leading)
+        for kind, days, forgets in (
+            ("audit", settings.audit_retention_days, (store.audit.forget_before,)),
+            (
+                "session_events",
+                settings.session_event_retention_days,
+                (store.session_events.forget_before,),
+            ),
         )
     }
     for job in retention.values():

@@ -581,6 +581,7 @@ class Settings(BaseSettings):
         default=7, ge=1, le=3650, description="Raw API requests kept (the daily rollup stays)"
     )
     audit_retention_days: int = kept_days("Audit log entries")
+    session_event_retention_days: int = kept_days("Session events")
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     leader_ttl_seconds: float = Field(
         default=10.0, gt=0, description="With replicas: a silent leader is replaced after this"

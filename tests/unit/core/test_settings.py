@@ -4,6 +4,7 @@ feature's group of settings read from the variables it always had."""
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,24 @@ def test_a_range_of_uids_that_could_harm_is_refused(tmp_path: Path, uids: str, s
 def test_a_range_of_uids_needs_the_user_whose_group_they_run_in(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="SMSFLEET_RUN_AS_UIDS needs SMSFLEET_RUN_AS"):
         Settings(data_dir=tmp_path, run_as_uids=(61000, 61999))
+
+
+@pytest.mark.parametrize(
+    ("variable", "kept"),
+    [
+        ("SMSFLEET_SESSION_EVENT_RETENTION_DAYS", lambda s: s.session_event_retention_days),
+    ],
+)
+def test_each_kind_is_kept_a_year_and_at_least_a_day(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    variable: str,
+    kept: Callable[[Settings], int],
+) -> None:
+    assert kept(Settings(data_dir=tmp_path)) == 365
+    monkeypatch.setenv(variable, "30")
+    assert kept(Settings(data_dir=tmp_path)) == 30
+    for days in ("0", "-1"):
+        monkeypatch.setenv(variable, days)
+        with pytest.raises(ValidationError, match="retention_days"):
+            Settings(data_dir=tmp_path)
