@@ -18,6 +18,7 @@ from typing import Protocol
 
 from smsfleet import __version__
 from smsfleet.alerts.runtime import Alerts, build_alerts
+from smsfleet.alerts.store import AlertStore
 from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
 from smsfleet.attempts.models import Attempt
@@ -85,7 +86,7 @@ class Services:
     policy: Policy
     alerts: Alerts
     usage: Usage
-    # Each kind's retention job, by kind: "audit", "session_events".
+    # Each kind's retention job, by kind: "audit", "alerts", "session_events".
     retention: Mapping[str, Retention]
     # What `running` starts, in order, and everything built, closed in reverse.
     _starts: tuple[Callable[[], None], ...] = field(repr=False)
@@ -317,6 +318,7 @@ def _build(
         kind: build_retention(kind, *forgets, days=days, clock=clock, should_run=leading)
         for kind, days, forgets in (
             ("audit", settings.audit_retention_days, (store.audit.forget_before,)),
+            ("alerts", settings.alert.retention_days, (AlertStore(engine).forget_before,)),
             (
                 "session_events",
                 settings.session_event_retention_days,

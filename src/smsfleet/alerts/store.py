@@ -20,7 +20,7 @@ from smsfleet.alerts.models import (
     NotificationKind,
     Severity,
 )
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
+from smsfleet.core.sql import DateTimeColumn, delete_oldest, metrics_metadata, naive_utc
 
 __all__ = ["AlertStore", "NewNotification", "alert_outbox_table", "alerts_table"]
 
@@ -46,6 +46,7 @@ alerts_table = sa.Table(
     sa.Column("notifications", sa.Integer, nullable=False),
     sa.Index("ix_alerts_state_fingerprint", "state", "fingerprint"),
     sa.Index("ix_alerts_started_at", "started_at"),
+    sa.Index("ix_alerts_state_resolved_at", "state", "resolved_at"),
 )
 
 alert_outbox_table = sa.Table(
@@ -64,6 +65,7 @@ alert_outbox_table = sa.Table(
     sa.Column("failed_at", DateTimeColumn),
     sa.Column("last_error", sa.String(512)),
     sa.Index("ix_alert_outbox_pending", "sent_at", "failed_at", "id"),
+    sa.Index("ix_alert_outbox_alert_id", "alert_id"),
 )
 
 _TIMES = ("started_at", "last_seen_at", "resolved_at", "acknowledged_at", "last_notified_at")
@@ -176,6 +178,24 @@ class AlertStore:
             total, critical, unacknowledged = connection.execute(select).one()
         return AlertCounts(
             firing=int(total), critical=int(critical), unacknowledged=int(unacknowledged)
+        )
+
+    def forget_before(self, at: datetime, *, limit: int) -> int:
+        """Remove, in one write, the `limit` alerts resolved longest ago from before `at`
+        (a firing one never), with their messages sent or given up on: how many alerts."""
+        table, outbox = alerts_table, alert_outbox_table
+        # A message still to send goes out: its text needs no alert.
+        settled = sa.or_(outbox.c.sent_at.is_not(None), outbox.c.failed_at.is_not(None))
+        return delete_oldest(
+            self._engine,
+            table,
+            moment=table.c.resolved_at,
+            before=at,
+            limit=limit,
+            where=table.c.state == AlertState.resolved.value,
+            then=lambda connection, ids: connection.execute(
+                sa.delete(outbox).where(outbox.c.alert_id.in_(ids), settled)
+            ),
         )
 
     # --- outbox --------------------------------------------------------------------------

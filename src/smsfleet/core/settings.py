@@ -437,6 +437,7 @@ class AlertSettings(_Group):
     raised_window_minutes: float = Field(
         default=60.0, gt=0, le=24 * 60, description="The window of max_raised_per_actor"
     )
+    retention_days: int = kept_days("Resolved alerts (from when resolved; a firing one always)")
 
 
 class Settings(BaseSettings):

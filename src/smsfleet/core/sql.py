@@ -552,3 +552,31 @@ def pages_since(
             return
         yield rows
         last = (rows[-1][moment.name], rows[-1][tiebreak.name])
+
+
+def delete_oldest(
+    engine: Engine,
+    table: sa.Table,
+    *,
+    moment: sa.Column[Any],
+    before: datetime,
+    limit: int,
+    where: sa.ColumnElement[bool] | None = None,
+    then: Callable[[sa.Connection, list[Any]], object] | None = None,
+) -> int:
+    """Delete, in one transaction, the oldest `limit` rows of `table` (by `moment`, then by
+    key) from before `before` that match `where`, then do `then` with their keys (rows of
+    theirs elsewhere) if any: how many were deleted."""
+    (key,) = table.primary_key.columns
+    batch = sa.select(key).where(moment < naive_utc(before))
+    if where is not None:
+        batch = batch.where(where)
+    with engine.begin() as connection:
+        # The batch's keys, then a DELETE of those: MySQL reads no table in a subquery of
+        # a DELETE from it, nor takes a LIMIT in a subquery of IN.
+        keys = list(connection.execute(batch.order_by(moment, key).limit(limit)).scalars())
+        if keys:
+            connection.execute(sa.delete(table).where(key.in_(keys)))
+            if then is not None:
+                then(connection, keys)
+    return len(keys)

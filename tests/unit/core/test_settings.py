@@ -126,6 +126,7 @@ GROUPED_VARIABLES = {
     "SMSFLEET_ALERT_RECOVERY_SECONDS",
     "SMSFLEET_ALERT_MAX_RAISED_PER_ACTOR",
     "SMSFLEET_ALERT_RAISED_WINDOW_MINUTES",
+    "SMSFLEET_ALERT_RETENTION_DAYS",
 }
 
 
@@ -255,6 +256,7 @@ def test_a_range_of_uids_needs_the_user_whose_group_they_run_in(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("variable", "kept"),
     [
+        ("SMSFLEET_ALERT_RETENTION_DAYS", lambda s: s.alert.retention_days),
         ("SMSFLEET_SESSION_EVENT_RETENTION_DAYS", lambda s: s.session_event_retention_days),
     ],
 )
