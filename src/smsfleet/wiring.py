@@ -46,6 +46,7 @@ from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import PairChange, PairChangeKind
 from smsfleet.policy.models import PolicyDecision
 from smsfleet.policy.runtime import Policy, RedisSharedLooks, build_policy
+from smsfleet.policy.store import PolicyStore
 from smsfleet.search.gateway import (
     SearchFeeder,
     SearchGateway,
@@ -86,7 +87,7 @@ class Services:
     policy: Policy
     alerts: Alerts
     usage: Usage
-    # Each kind's retention job, by kind: "audit", "alerts", "session_events".
+    # Each kind's retention job, by kind: "audit", "alerts", "session_events", "policy_decisions".
     retention: Mapping[str, Retention]
     # What `running` starts, in order, and everything built, closed in reverse.
     _starts: tuple[Callable[[], None], ...] = field(repr=False)
@@ -323,6 +324,11 @@ def _build(
                 "session_events",
                 settings.session_event_retention_days,
                 (store.session_events.forget_before,),
+            ),
+            (
+                "policy_decisions",
+                settings.policy.decision_retention_days,
+                (PolicyStore(engine).forget_before,),
             ),
         )
     }

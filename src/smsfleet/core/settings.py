@@ -410,6 +410,9 @@ class PolicySettings(_Group):
     )
     evaluation_interval_seconds: float = Field(default=30.0, gt=0)
     z: float = Field(default=1.96, gt=0, le=5, description="Wilson bound's normal quantile")
+    decision_retention_days: int = kept_days(
+        "Policy decisions (a pair's latest and its latest pause always)"
+    )
 
 
 class AlertSettings(_Group):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from smsfleet.core.sql import DateTimeColumn, metrics_metadata, naive_utc
+from smsfleet.core.sql import DateTimeColumn, delete_oldest, metrics_metadata, naive_utc
 from smsfleet.policy.models import DecisionQuery, PolicyAction, PolicyDecision
 
 __all__ = ["PolicyStore", "policy_decisions_table"]
@@ -69,6 +70,35 @@ class PolicyStore:
         with self._engine.connect() as connection:
             rows = connection.execute(select).mappings().all()
         return [PolicyDecision.model_validate(dict(row)) for row in rows]
+
+    def forget_before(self, at: datetime, *, limit: int) -> int:
+        """Remove, in one write, the `limit` oldest decisions from before `at` but a pair's
+        latest and its latest pause, which the policy reads however old (`latest_actions`,
+        `latest_pauses`): how many were removed."""
+        table = policy_decisions_table
+        later = table.alias("later")
+        later_pause = table.alias("later_pause")
+
+        def after(newer: sa.FromClause) -> sa.ColumnElement[bool]:
+            return sa.and_(
+                newer.c.pair == table.c.pair,
+                sa.or_(
+                    newer.c.at > table.c.at,
+                    sa.and_(newer.c.at == table.c.at, newer.c.id > table.c.id),
+                ),
+            )
+
+        paused = PolicyAction.paused.value
+        superseded = sa.and_(
+            sa.exists().where(after(later)),
+            sa.or_(
+                table.c.action != paused,
+                sa.exists().where(after(later_pause), later_pause.c.action == paused),
+            ),
+        )
+        return delete_oldest(
+            self._engine, table, moment=table.c.at, before=at, limit=limit, where=superseded
+        )
 
     def latest_actions(self, pairs: Collection[str]) -> dict[str, PolicyAction]:
         """The action of each pair's latest decision (pairs without one are left out)."""

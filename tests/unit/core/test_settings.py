@@ -118,6 +118,7 @@ GROUPED_VARIABLES = {
     "SMSFLEET_POLICY_PROBE_SAMPLES",
     "SMSFLEET_POLICY_EVALUATION_INTERVAL_SECONDS",
     "SMSFLEET_POLICY_Z",
+    "SMSFLEET_POLICY_DECISION_RETENTION_DAYS",
     "SMSFLEET_ALERT_SUCCESS_WARNING",
     "SMSFLEET_ALERT_SUCCESS_CRITICAL",
     "SMSFLEET_ALERT_REPEAT_MINUTES",
@@ -258,6 +259,7 @@ def test_a_range_of_uids_needs_the_user_whose_group_they_run_in(tmp_path: Path) 
     [
         ("SMSFLEET_ALERT_RETENTION_DAYS", lambda s: s.alert.retention_days),
         ("SMSFLEET_SESSION_EVENT_RETENTION_DAYS", lambda s: s.session_event_retention_days),
+        ("SMSFLEET_POLICY_DECISION_RETENTION_DAYS", lambda s: s.policy.decision_retention_days),
     ],
 )
 def test_each_kind_is_kept_a_year_and_at_least_a_day(
