@@ -87,7 +87,7 @@ class Services:
     policy: Policy
     alerts: Alerts
     usage: Usage
-    # Each kind's retention job, by kind: "audit", "alerts", "session_events", "policy_decisions".
+    # Each kind's retention job, by kind: "audit", "alerts", "session_events", …
     retention: Mapping[str, Retention]
     # What `running` starts, in order, and everything built, closed in reverse.
     _starts: tuple[Callable[[], None], ...] = field(repr=False)
@@ -315,6 +315,7 @@ def _build(
     usage = build_usage(settings=settings, engine=engine, clock=clock)
     runs(usage)
 
+    sent = MessageStore(engine)
     retention = {
         kind: build_retention(kind, *forgets, days=days, clock=clock, should_run=leading)
         for kind, days, forgets in (
@@ -329,6 +330,11 @@ def _build(
                 "policy_decisions",
                 settings.policy.decision_retention_days,
                 (PolicyStore(engine).forget_before,),
+            ),
+            (
+                "messages",
+                settings.message_retention_days,
+                (sent.forget_sends_before, sent.forget_messages_before),
             ),
         )
     }

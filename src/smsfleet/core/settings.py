@@ -586,6 +586,10 @@ class Settings(BaseSettings):
     )
     audit_retention_days: int = kept_days("Audit log entries")
     session_event_retention_days: int = kept_days("Session events")
+    message_retention_days: int = kept_days(
+        "SMS (from when recorded) and settled sends (from when settled; a pending one,"
+        " and its SMS, always)"
+    )
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     leader_ttl_seconds: float = Field(
         default=10.0, gt=0, description="With replicas: a silent leader is replaced after this"

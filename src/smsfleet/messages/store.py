@@ -14,6 +14,7 @@ from smsfleet.core.errors import Conflict
 from smsfleet.core.sql import (
     DateTimeColumn,
     config_metadata,
+    delete_oldest,
     metrics_metadata,
     naive_utc,
     pages_since,
@@ -75,6 +76,7 @@ sends_table = sa.Table(
     sa.Index("ix_sends_pending", "status", "pair", "current_program", "created_at"),
     sa.Index("ix_sends_attempt", "attempt_id"),
     sa.Index("ix_sends_created_at", "created_at"),
+    sa.Index("ix_sends_completed_at", "completed_at"),
 )
 
 templates_table = sa.Table(
@@ -168,6 +170,16 @@ class MessageStore:
             size=size,
         ):
             yield [Message.model_validate(row) for row in rows]
+
+    def forget_messages_before(self, at: datetime, *, limit: int) -> int:
+        """Remove, in one write, the `limit` messages recorded longest ago from before
+        `at` but those of a pending send (its code may still be read): how many."""
+        sms, sends = messages_table, sends_table
+        kept = sa.exists().where(
+            sends.c.attempt_id == sms.c.attempt_id, sends.c.status == SendStatus.PENDING.value
+        )
+        moment = sms.c.recorded_at
+        return delete_oldest(self._engine, sms, moment=moment, before=at, limit=limit, where=~kept)
 
     # --- sends -------------------------------------------------------------------------
 
@@ -269,6 +281,15 @@ class MessageStore:
         with self._engine.connect() as connection:
             row = connection.execute(select).mappings().first()
         return None if row is None else _send(row)
+
+    def forget_sends_before(self, at: datetime, *, limit: int) -> int:
+        """Remove, in one write, the `limit` sends settled longest ago from before `at` (a
+        pending one never): how many."""
+        table, pending = sends_table, sends_table.c.status == SendStatus.PENDING.value
+        moment = table.c.completed_at
+        return delete_oldest(
+            self._engine, table, moment=moment, before=at, limit=limit, where=~pending
+        )
 
     def update_send(self, send: Send, *, expect: Sequence[tuple[str, Any]] = ()) -> bool:
         """Write `send` if its row still has the `expect`ed values; say whether it did.

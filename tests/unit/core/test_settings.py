@@ -260,6 +260,7 @@ def test_a_range_of_uids_needs_the_user_whose_group_they_run_in(tmp_path: Path) 
         ("SMSFLEET_ALERT_RETENTION_DAYS", lambda s: s.alert.retention_days),
         ("SMSFLEET_SESSION_EVENT_RETENTION_DAYS", lambda s: s.session_event_retention_days),
         ("SMSFLEET_POLICY_DECISION_RETENTION_DAYS", lambda s: s.policy.decision_retention_days),
+        ("SMSFLEET_MESSAGE_RETENTION_DAYS", lambda s: s.message_retention_days),
     ],
 )
 def test_each_kind_is_kept_a_year_and_at_least_a_day(
