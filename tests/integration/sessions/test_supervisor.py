@@ -22,7 +22,7 @@ from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import act, get_session, retire_pair_sessions
-from smsfleet.sessions.supervisor import ENDED_RECHECK_FOR_SECONDS, SupervisorPolicy
+from smsfleet.sessions.supervisor import ENDED_RECHECK_FOR_SECONDS, Supervisor, SupervisorPolicy
 from tests.support.sessions import ADMIN, CRASHING, TICKING, Fleet
 from tests.support.waiting import eventually
 
@@ -517,11 +517,9 @@ def pause_as_the_policy(fleet: Fleet) -> None:
     fleet.store.pairs.replace(pair.model_copy(update=paused))
 
 
-def test_a_policy_pause_waits_for_the_program_then_stops_it_past_its_drain(
-    fleet: Fleet,
-) -> None:
-    """The program learns of the pause at its next lease and ends by itself; one that
-    does not (this one never leases) is stopped once `pause_drain_seconds` are over."""
+def draining(fleet: Fleet) -> tuple[str, Supervisor, int]:
+    """A running session (a drain of 30 s), its pair just paused by the policy: its name,
+    its supervisor and its program's pid."""
     name = fleet.add_pair("uzmobile", TICKING)
     supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
     bring_up(fleet, name)
@@ -529,6 +527,15 @@ def test_a_policy_pause_waits_for_the_program_then_stops_it_past_its_drain(
     pause_as_the_policy(fleet)
     supervisor.reconcile_once()
     assert fleet.state(name) == S.stopping
+    return name, supervisor, pid
+
+
+def test_a_policy_pause_waits_for_the_program_then_stops_it_past_its_drain(
+    fleet: Fleet,
+) -> None:
+    """The program learns of the pause at its next lease and ends by itself; one that
+    does not (this one never leases) is stopped once `pause_drain_seconds` are over."""
+    name, supervisor, pid = draining(fleet)
     assert fleet.screens() == [name] and fleet.program_pid(name) == pid  # left to end
     # Its listing says why it still runs, beside its pair's pause.
     assert get_session(store=fleet.store, clock=fleet.clock, name=name).note == (
@@ -587,13 +594,7 @@ def test_a_pair_resumed_before_its_program_was_told_to_stop_calls_the_drain_off(
 ) -> None:
     """Resumed within seconds of the pause, before the program's next lease: it runs on,
     neither stopped at the drain's end nor restarted."""
-    name = fleet.add_pair("uzmobile", TICKING)
-    supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
-    bring_up(fleet, name)
-    pid = fleet.program_pid(name)
-    pause_as_the_policy(fleet)
-    supervisor.reconcile_once()
-    assert fleet.state(name) == S.stopping
+    name, supervisor, pid = draining(fleet)
     fleet.clock.advance(5)
     resume(fleet)
     supervisor.reconcile_once()
@@ -613,11 +614,7 @@ def test_a_pair_resumed_before_its_program_was_told_to_stop_calls_the_drain_off(
 def test_a_pair_resumed_after_its_program_was_told_to_stop_starts_it_once_it_ends(
     fleet: Fleet,
 ) -> None:
-    name = fleet.add_pair("uzmobile", TICKING)
-    supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
-    bring_up(fleet, name)
-    pause_as_the_policy(fleet)
-    supervisor.reconcile_once()
+    name, supervisor, _ = draining(fleet)
     fleet.clock.advance(2)
     fleet.stops_told[name] = fleet.clock.now()  # its lease answered `stop`
     resume(fleet)
