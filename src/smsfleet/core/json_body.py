@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import from_json
 
@@ -44,7 +45,13 @@ class _StrictJsonRequest(Request):
 
 
 def _query_params(dependant: Dependant) -> dict[str, FieldInfo]:
-    params = {field.alias: field.field_info for field in dependant.query_params}
+    params: dict[str, FieldInfo] = {}
+    for field in dependant.query_params:
+        model = field.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):  # a query model
+            params |= {info.alias or name: info for name, info in model.model_fields.items()}
+        else:
+            params[field.alias] = field.field_info
     for sub in dependant.dependencies:
         params |= _query_params(sub)
     return params
