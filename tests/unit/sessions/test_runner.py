@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,20 @@ from smsfleet.sessions.runner import process_start_ticks, write_status
 from tests.support.backends import free_port
 from tests.support.servers import ThreadedServer
 from tests.support.waiting import eventually
+
+# Every runner a test started: one a failed test leaves running is ended after it, rather
+# than warn from the garbage collector in whichever test comes next.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _runners_ended() -> Iterator[None]:
+    yield
+    while _STARTED:
+        runner = _STARTED.pop()
+        if runner.poll() is None:
+            runner.kill()  # its program dies with it
+        runner.wait(timeout=10)
 
 
 def _runner(
@@ -41,12 +56,14 @@ def _runner(
         command += ["--cwd", str(cwd)]
     # Without PYTHONUNBUFFERED of its own, so that the runner is what sets it.
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | (env or {})
-    return subprocess.Popen(
+    runner = subprocess.Popen(
         [*command, "--", *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=environment,
     )
+    _STARTED.append(runner)
+    return runner
 
 
 def _status(tmp_path: Path) -> dict[str, Any]:
