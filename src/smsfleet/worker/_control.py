@@ -44,10 +44,12 @@ class SendGrant:
     message: str | None = None
     expires_at: datetime | None = None
     max_in_flight: int = 1
-    # Seconds after `received_at` (this process's monotonic clock) within which the SMS
-    # must leave, or not at all; None: no bound said.
+    # Seconds after `asked_at` within which the SMS must leave, or not at all; None: no
+    # bound said. `asked_at`: when the lease was asked for (this process's monotonic
+    # clock), before the grant was decided: an answer slow to come, or read late by a
+    # stalled program, counts against the bound.
     send_within: float | None = None
-    received_at: float = field(default_factory=time.monotonic, compare=False)
+    asked_at: float = field(default_factory=time.monotonic, compare=False)
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class ControlPlane:
         request: dict[str, Any] = {"session": self.session}
         if in_flight is not None:
             request["in_flight"] = in_flight
+        asked_at = time.monotonic()
         body = self._json(self._post("/lease", request))
         action = body.get("action")
         try:
@@ -198,6 +201,7 @@ class ControlPlane:
                     expires_at=parse_datetime(body.get("expires_at")),
                     max_in_flight=_in_flight(body),
                     send_within=_seconds_or_none(body.get("send_within")),
+                    asked_at=asked_at,
                 )
             if action == "wait":
                 reason = body.get("reason")

@@ -394,7 +394,7 @@ class Worker:
             count = self.in_flight
             self.log(f"{reason}: nothing new is sent; {count} attempt(s) in flight finish first")
         else:
-            self.log(f"no longer held back ({self._waiting_why}): it sends as allowed")
+            self.log("no longer held back: it sends as the control plane allows")
         self._waiting_why = reason
 
     def _announce_drain(self, reason: str) -> None:
@@ -534,13 +534,13 @@ class Worker:
 
     def _attempt(self, attempt: Attempt, report: Report, grant: SendGrant) -> Report:
         sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
-        late = time.monotonic() - grant.received_at
+        late = time.monotonic() - grant.asked_at
         if grant.send_within is not None and late > grant.send_within:
             # Sent now, it could make one more than the country's cap in the gateway's
             # minute: the grant's slot is given up instead, as the control plane asks.
             self.log(
-                f"trigger={grant.trigger_id} not sent: ready {late:.2f} s after its grant,"
-                f" past the {grant.send_within:g} s a send may follow it"
+                f"trigger={grant.trigger_id} not sent: ready {late:.2f} s after its lease was"
+                f" asked for, past the {grant.send_within:g} s a send may follow its grant"
             )
             return dataclasses.replace(report, outcome="error", error_code="grant_stale")
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from smsfleet.worker import ControlPlane, SendFailed, SendGrant, Sent, Worker, mask_phone
 from tests.unit.worker.fakes import (
@@ -115,13 +116,22 @@ def test_a_send_failure_reports_the_providers_code(tmp_path: Path) -> None:
     assert report["sent_at"] is None
 
 
-def test_a_grant_the_program_cannot_use_in_time_is_given_up_not_sent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slow", ["answer", "program"])
+def test_a_grant_the_program_cannot_use_in_time_is_given_up_not_sent(
+    tmp_path: Path, slow: str
+) -> None:
     """Sent later after its grant than the control plane allows, an SMS could make one more
-    than the country's cap in the gateway's minute: it is not sent, and said why."""
+    than the country's cap in the gateway's minute: it is not sent, and said why. The
+    time counts from when the lease was asked for: an answer slow to come, or read late
+    by a stalled program, counts too."""
     cp = FakeControlPlane(
         leases=[{**grant("t-late"), "send_within": 0.05}, {**grant("t-1"), "send_within": 5.0}]
     )
-    calls, out = Calls(ready_after=0.2), io.StringIO()
+    calls, out = Calls(), io.StringIO()
+    if slow == "answer":
+        cp.on_lease = lambda call: time.sleep(0.2 if call == 1 else 0)
+    else:
+        calls.ready_after = 0.2
     gateway = FakeGateway(states={"t-1": [DELIVERED]})
     assert _run(make_worker(tmp_path, cp, gateway, calls, out)) == 0
     assert [trigger for _, _, trigger in calls.sent] == ["t-1"]
@@ -129,7 +139,7 @@ def test_a_grant_the_program_cannot_use_in_time_is_given_up_not_sent(tmp_path: P
     assert outcomes[0] == ("t-late", "error", "grant_stale", None)
     assert outcomes[1][:3] == ("t-1", "delivered", None)
     assert "trigger=t-late not sent: ready 0." in out.getvalue()
-    assert "past the 0.05 s a send may follow it" in out.getvalue()
+    assert "past the 0.05 s a send may follow its grant" in out.getvalue()
 
 
 def test_an_exception_in_the_program_is_reported_as_error(tmp_path: Path) -> None:
