@@ -398,7 +398,12 @@ def test_wait_until_the_next_slot_and_phone_rotation(ready: Worker) -> None:
         assert ready.report(lease["trigger_id"]).status_code == 200
         # The next slot is 6.1 s after this one (a grant holds its place 61 s) and opens
         # 0.5 s before its time.
-        assert ready.lease() == {"action": "wait", "retry_after": 3.6, "max_in_flight": 3}
+        assert ready.lease() == {
+            "action": "wait",
+            "retry_after": 3.6,
+            "max_in_flight": 3,
+            "reason": None,
+        }
         ready.clock.advance(4.1)
     assert phones == [*PHONES, PHONES[0]]
 
@@ -1036,7 +1041,12 @@ def test_the_country_cap_comes_from_the_country_record(ready: Worker) -> None:
     assert ready.lease()["action"] == "send"
     ready.clock.advance(1)
     # 30 a minute, a grant holding its place 61 s: slots 2.034 s apart, open 0.5 s early.
-    assert ready.lease() == {"action": "wait", "retry_after": 0.534, "max_in_flight": 3}
+    assert ready.lease() == {
+        "action": "wait",
+        "retry_after": 0.534,
+        "max_in_flight": 3,
+        "reason": None,
+    }
 
 
 def test_high_priority_pairs_get_twice_the_share(worker: Worker) -> None:

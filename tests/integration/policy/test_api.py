@@ -379,6 +379,7 @@ def test_roles_and_the_effective_settings(api: Api) -> None:
         "probe_samples": 10,
         "evaluation_interval_seconds": 30.0,
         "z": 1.96,
+        "decision_retention_days": 365,
     }
 
 
