@@ -9,7 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 from argon2 import PasswordHasher
@@ -140,6 +140,19 @@ def encode_token(
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
+def _signed_claims(token: str, secret: str, required: list[str]) -> dict[str, Any]:
+    """The claims of a token signed with `secret` that holds every one of `required`;
+    `jwt.PyJWTError` otherwise. Expiry is left to the caller, checked against the injected
+    clock, not the wall clock."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        options={"require": required, "verify_exp": False, "verify_iat": False},
+    )
+    return claims
+
+
 def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> TokenClaims:
     """Claims of a valid token of `kind`; anything else raises `Unauthorized`.
 
@@ -147,17 +160,7 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
     are refused: their holders log in again.
     """
     try:
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            # Expiry is checked below against the injected clock, not the wall clock.
-            options={
-                "require": ["sub", "exp", "typ", "ver", "sid", "jti"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
+        payload = _signed_claims(token, secret, ["sub", "exp", "typ", "ver", "sid", "jti"])
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid token") from exc
     expires_at = datetime.fromtimestamp(int(payload["exp"]), tz=now.tzinfo)
@@ -196,17 +199,7 @@ def device_of(token: str, *, secret: str, subject: str, now: datetime) -> str | 
     """The device id of a valid device token of `subject`; None for any other token, so a
     login cannot tell a forged, expired or another user's token from none."""
     try:
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            # Expiry is checked below against the injected clock, not the wall clock.
-            options={
-                "require": ["sub", "exp", "typ", "jti"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
+        payload = _signed_claims(token, secret, ["sub", "exp", "typ", "jti"])
     except jwt.PyJWTError:
         return None
     device, expires = payload["jti"], payload["exp"]
