@@ -104,7 +104,10 @@ class WaitAction(BaseModel):
     reason: str | None = Field(
         default=None,
         description="Why nothing is sent for now, when it is more than the country's pace"
-        " (its pair paused by the policy while the session's attempts in flight finish)",
+        " (its pair paused by the policy while the session's attempts in flight finish);"
+        " left out when it is only the pace",
+        # Most answers are paced waits: no `null` on each of them.
+        exclude_if=lambda reason: reason is None,
     )
 
 

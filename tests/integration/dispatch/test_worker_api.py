@@ -402,7 +402,6 @@ def test_wait_until_the_next_slot_and_phone_rotation(ready: Worker) -> None:
             "action": "wait",
             "retry_after": 3.6,
             "max_in_flight": 3,
-            "reason": None,
         }
         ready.clock.advance(4.1)
     assert phones == [*PHONES, PHONES[0]]
@@ -1045,7 +1044,6 @@ def test_the_country_cap_comes_from_the_country_record(ready: Worker) -> None:
         "action": "wait",
         "retry_after": 0.534,
         "max_in_flight": 3,
-        "reason": None,
     }
 
 
