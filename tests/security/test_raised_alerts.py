@@ -1,5 +1,5 @@
 """Alerts raised by people (`POST /alert`) each go to every chat their severity reaches:
-besides the cap on those open at once, one person (or a leaked control key) raises at
+besides the cap on those one person has open at once, one person (or a leaked control key) raises at
 most so many in a window, acknowledged ones counted, so raising and acknowledging in a
 loop does not flood the chats."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from smsfleet.alerts.manual import MAX_OPEN
 from smsfleet.auth.models import Role
 from tests.support.api import Api, running_api
 from tests.support.fakes import FakeClock
@@ -75,3 +76,30 @@ def test_the_default_limit_is_30_an_hour(api: Api) -> None:
         _acknowledge(api, answer.json()["alert_id"])
     refused = _raise(api, Role.operator, "UZ down again")
     assert refused.status_code == 429, refused.text
+
+
+def test_one_persons_open_alerts_never_refuse_anothers(api: Api) -> None:
+    """The cap on open alerts counts each person's own: an operator who leaves 20 open
+    (or a leaked control key raising them) does not silence everyone else."""
+    for n in range(MAX_OPEN):
+        assert _raise(api, Role.operator, f"UZ down {n}").status_code == 202
+    refused = _raise(api, Role.operator, "UZ down again")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["message"] == (
+        "you have 20 alerts open that you raised, the most one user may: acknowledge the"
+        " ones dealt with first"
+    )
+    # The same message as an open one is that alert again, not refused.
+    assert _raise(api, Role.operator, "UZ down 0").status_code == 202
+    assert _raise(api, Role.admin, "the admin's own").status_code == 202
+
+
+def test_past_both_limits_a_person_is_told_when_to_come_back(tmp_path: Path) -> None:
+    """At the open cap and past the rate both, the answer is the rate's 429 with its
+    `Retry-After`, which says when a retry can succeed (acknowledging alone would not)."""
+    limits = {"alert_max_raised_per_actor": MAX_OPEN, "alert_raised_window_minutes": 60}
+    with running_api(tmp_path, **limits) as api:
+        for n in range(MAX_OPEN):
+            assert _raise(api, Role.operator, f"look at {n}").status_code == 202
+        refused = _raise(api, Role.operator, "and this")
+        assert (refused.status_code, refused.headers["Retry-After"]) == (429, "3600")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 
 from smsfleet.alerts.models import (
     Alert,
@@ -27,8 +28,9 @@ from smsfleet.core.errors import Conflict, Throttled
 __all__ = ["acknowledge", "raise_alert"]
 
 SUBJECT_LIMIT = 64
-# Alerts raised by people and not acknowledged yet, at most: each is a message to every
-# chat its severity reaches, and a burst of them would go out among the rules' alerts.
+# Alerts one person raised and nobody acknowledged yet, at most: each is a message to every
+# chat its severity reaches, and a burst of them would go out among the rules' alerts. Per
+# person: one person's open alerts never refuse another's.
 MAX_OPEN = 20
 
 
@@ -54,14 +56,9 @@ def raise_alert(
     )
     firing = {a.fingerprint: a for a in service.store.firing()}
     before = firing.get(signal.fingerprint)
-    open_manual = sum(1 for alert in firing.values() if alert.rule == AlertRule.manual)
-    if before is None and open_manual >= MAX_OPEN:
-        raise Conflict(
-            f"{open_manual} alerts raised by people are open, the most there may be:"
-            " acknowledge the ones dealt with first"
-        )
     if before is None:
         _check_rate(service, actor)
+        _check_open(firing.values(), actor)
     changed = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
     # Raised again at a lower severity, an open alert is left as it is: nothing changed.
     alert = before if not changed and before is not None else changed[0]
@@ -76,6 +73,16 @@ def raise_alert(
     else:
         said = f"{kept}: not sent again before the repeat interval"
     return AlertRaised(alert_id=alert.id, state=alert.state, channels=channels, message=said)
+
+
+def _check_open(firing: Iterable[Alert], actor: str) -> None:
+    """Refuse a new alert while `actor` has `MAX_OPEN` of their own open."""
+    mine = sum(1 for a in firing if a.rule == AlertRule.manual and a.details.get("actor") == actor)
+    if mine >= MAX_OPEN:
+        raise Conflict(
+            f"you have {mine} alerts open that you raised, the most one user may:"
+            " acknowledge the ones dealt with first"
+        )
 
 
 def _check_rate(service: AlertService, actor: str) -> None:
