@@ -12,7 +12,13 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease, next_phone
-from smsfleet.attempts.models import BROKEN_OFF_CODES, Attempt, Completion, Outcome
+from smsfleet.attempts.models import (
+    BROKEN_OFF_CODES,
+    GRANT_STALE,
+    Attempt,
+    Completion,
+    Outcome,
+)
 from smsfleet.core.sql import DateTimeColumn, aware_utc, metrics_metadata, naive_utc, pages_since
 
 __all__ = ["AttemptStore", "CountryGrants", "Subject", "attempts_table", "broken_off"]
@@ -148,10 +154,12 @@ def _columns(record: Attempt | Completion) -> dict[str, Any]:
 
 
 class CountryGrants(NamedTuple):
-    """A country's attempts leased in a span and how many the provider refused."""
+    """A country's attempts leased in a span, how many the provider refused, and how many
+    their programs gave up unsent (`grant_stale`)."""
 
     grants: int
     refused: int
+    given_up: int
 
 
 class AttemptStore:
@@ -232,19 +240,20 @@ class AttemptStore:
         return self._close(connection, _LOST, found, error_code="lease_lost", now=now)
 
     def granted_by_country(self, *, since: datetime) -> dict[str, CountryGrants]:
-        """Per country: attempts leased since then and how many of those the provider
-        refused (at once)."""
+        """Per country: attempts leased since then, how many of those the provider
+        refused (at once), and how many their programs gave up unsent."""
         table = attempts_table
         refused = sa.func.sum(sa.case((table.c.outcome == Outcome.send_failed.value, 1), else_=0))
+        given_up = sa.func.sum(sa.case((table.c.error_code == GRANT_STALE, 1), else_=0))
         query = (
-            sa.select(table.c.country, sa.func.count(), refused)
+            sa.select(table.c.country, sa.func.count(), refused, given_up)
             .where(table.c.leased_at >= naive_utc(since))
             .group_by(table.c.country)
         )
         with self._engine.connect() as connection:
             return {
-                country: CountryGrants(int(count), int(failed or 0))
-                for country, count, failed in connection.execute(query)
+                country: CountryGrants(int(count), int(failed or 0), int(stale or 0))
+                for country, count, failed, stale in connection.execute(query)
             }
 
     def awaiting_by_pair(

@@ -2,13 +2,13 @@
 
 The cap is also the target: a country with work should be granted close to its cap every
 minute. `country_goals` compares the grants of the last minutes (at grant time, as the
-limiter counts them) with the cap, and names the first reason that explains a shortfall:
-no running session, the sessions' capacity (attempts in flight at the observed delivery
-time, or test numbers all awaiting codes, the country's or one pair's), sessions down,
-providers refusing sends, pairs paused (by the policy or a person, named); in words with
-the country's figures, and by kind (`ReasonKind`). A route is failing on evidence, as the
-alerts judge it: its pair's success confidently below the warning line (`FailingLine`),
-never on a raw count.
+limiter counts them) less those their programs gave up unsent with the cap, and names the
+first reason that explains a shortfall: grants given up, no running session, the sessions'
+capacity (attempts in flight at the observed delivery time, or test numbers all awaiting
+codes, the country's or one pair's), sessions down, providers refusing sends, pairs paused
+(by the policy or a person, named); in words with the country's figures, and by kind
+(`ReasonKind`). A route is failing on evidence, as the alerts judge it: its pair's success
+confidently below the warning line (`FailingLine`), never on a raw count.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class ReasonKind(StrEnum):
     paused = "paused"
     probing = "probing"
     asked_fewer = "asked_fewer"
+    given_up = "given_up"
 
     @property
     def words(self) -> str:
@@ -105,17 +106,23 @@ _KIND_WORDS = {
     ReasonKind.asked_fewer: (
         "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
     ),
+    ReasonKind.given_up: (
+        "grants its programs gave up unsent, too late to send within the cap's margin:"
+        " their machine, or the control plane, answers too slowly"
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Granted:
-    """A country's grants in the window and how many the provider refused; and its
+    """A country's grants in the window, how many the provider refused and how many their
+    programs gave up unsent (`given_up`: each took its slot, no SMS left); and its
     attempts awaiting a code now (each holds a test number), `stale` for over a minute,
     on the pairs whose numbers its outlook counts (those with sessions wanted running)."""
 
     grants: int = 0
     refused: int = 0
+    given_up: int = 0
     awaiting: int = 0
     stale: int = 0
 
@@ -197,6 +204,11 @@ class CountryGoal(BaseModel):
     cycle_seconds: float = Field(description="Observed lease-to-report time per SMS")
     capacity_per_minute: float = Field(description="What its sessions can send a minute")
     refused: int = Field(description="Grants in the window the provider refused")
+    given_up: int = Field(
+        default=0,
+        description="Grants in the window their programs gave up unsent (`grant_stale`):"
+        " asked too long before they could send, each took its slot in the cap",
+    )
     awaiting_code: int = Field(
         description="Of those test numbers, how many await a code now (a paused pair's SMS"
         " still in flight are not counted: its numbers are not in test_numbers)"
@@ -276,9 +288,11 @@ def country_goals(
         paused = sorted(
             (p for p in by_country[code] if p.state is PairState.paused), key=lambda p: p.key
         )
-        # Its grants of the last minutes say what was; with no session running now, no
-        # more come: it is not on goal, and the reason says why at once.
-        on_goal = achieved >= GOAL_SHARE * cap and running.get(code, 0) > 0
+        # Its grants of the last minutes say what was, less those given up unsent (each
+        # took a slot, no SMS left); with no session running now, no more come: it is not
+        # on goal, and the reason says why at once.
+        sent = (seen.grants - seen.given_up) / minutes
+        on_goal = sent >= GOAL_SHARE * cap and running.get(code, 0) > 0
         capacity = outlook.capacity_per_minute if outlook else 0.0
         goal = CountryGoal(
             country=code,
@@ -296,6 +310,7 @@ def country_goals(
             cycle_seconds=outlook.cycle_seconds if outlook else 0.0,
             capacity_per_minute=round(min(capacity, 1e6), 1),
             refused=seen.refused,
+            given_up=seen.given_up,
             awaiting_code=seen.awaiting,
         )
         if not on_goal:
@@ -475,6 +490,16 @@ def _reason(
             else f"none of its {wanted} sessions is running"
         )
         return ReasonKind.sessions_down, f"{none_running}{paused}"
+    if (
+        seen.given_up
+        and seen.grants * 60 / goal.window_seconds >= GOAL_SHARE * goal.goal_per_minute
+    ):
+        # Granted the cap, the country sent less: the slots given up are the shortfall.
+        return ReasonKind.given_up, (
+            f"{seen.given_up} of its {seen.grants} grants were given up unsent: their programs"
+            " could not send within the cap's margin after asking (their machine, or the"
+            f" control plane, answers too slowly){paused}"
+        )
     if probing and goal.sessions_running == probing_sessions:
         # Every send it makes is a probe's, held to one per probe interval on purpose.
         return _probing(probing, paused)

@@ -564,7 +564,7 @@ class Dispatcher:
             outlooks=outlooks,
             granted={
                 country: Granted(
-                    **granted.get(country, CountryGrants(0, 0))._asdict(),
+                    **granted.get(country, CountryGrants(0, 0, 0))._asdict(),
                     awaiting=awaiting.get(country, (0, 0))[0],
                     stale=awaiting.get(country, (0, 0))[1],
                 )

@@ -476,12 +476,18 @@ def test_a_country_under_its_goal_says_why(ready: Worker) -> None:
     ready.store.session_status.add(
         SessionStatus(name=SESSION, state=SessionState.running, updated_at=ready.clock.now())
     )
+    leases = []
     for _ in range(3):
-        assert ready.lease()["action"] == "send"
+        leases.append(ready.lease())
+        assert leases[-1]["action"] == "send"
         ready.clock.advance(6)
+    # One its program could not send in time: it took its slot, and is counted apart.
+    given_up = {"outcome": "error", "error_code": "grant_stale"}
+    assert ready.report(leases[0]["trigger_id"], **given_up).status_code == 200
     ready.settle()
     [goal] = [goal for goal in ready.dispatcher.goals() if goal.country == "UZ"]
     assert (goal.goal_per_minute, goal.achieved_per_minute, goal.on_goal) == (10, 1.5, False)
+    assert goal.given_up == 1
     assert (goal.sessions_wanted, goal.sessions_running, goal.test_numbers) == (1, 1, 3)
     # Nothing completed yet: the cycle assumed is 30 s, so three numbers send 6 a minute.
     assert goal.reason == (

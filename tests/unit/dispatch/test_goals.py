@@ -58,6 +58,7 @@ def _goal(
     running: dict[str, SessionState],
     grants: int,
     refused: int = 0,
+    given_up: int = 0,
     outlook: Outlook | None = None,
 ) -> CountryGoal:
     country = pairs[0].country
@@ -67,7 +68,7 @@ def _goal(
         specs=[_spec(pair.key) for pair in pairs],
         statuses={f"program1_{key}": _status(key, state) for key, state in running.items()},
         outlooks={country: outlook} if outlook else {},
-        granted={country: Granted(grants=grants, refused=refused)},
+        granted={country: Granted(grants=grants, refused=refused, given_up=given_up)},
         routes={},
         now=NOW,
         window=WINDOW,
@@ -96,6 +97,33 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
     assert (goal.achieved_per_minute, goal.goal_per_minute, goal.on_goal) == (10.0, 10, True)
     assert goal.reason is None
     assert goal.reason_kind is None
+
+
+def test_grants_given_up_unsent_are_no_sms_and_are_named_as_the_shortfall() -> None:
+    """Granted its cap, a country whose programs gave grants up (too late to send within
+    the cap's margin) sent less: it is under its goal by those, and says which."""
+    goal = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=20,
+        given_up=3,
+        outlook=_outlook(4, 12.0, 4),
+    )
+    assert (goal.achieved_per_minute, goal.given_up, goal.on_goal) == (10.0, 3, False)
+    assert goal.reason_kind is ReasonKind.given_up
+    assert goal.reason == (
+        "3 of its 20 grants were given up unsent: their programs could not send within the"
+        " cap's margin after asking (their machine, or the control plane, answers too slowly)"
+    )
+    # One given up in a full window still leaves it on goal.
+    one = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=20,
+        given_up=1,
+        outlook=_outlook(4, 12.0, 4),
+    )
+    assert (one.achieved_per_minute, one.on_goal, one.reason) == (10.0, True, None)
 
 
 def test_a_country_stopped_a_moment_ago_is_not_on_goal_though_its_window_was() -> None:

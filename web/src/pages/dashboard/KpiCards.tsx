@@ -43,7 +43,7 @@ export function KpiCards({
     <div className="kpis" data-testid="kpis">
       <Kpi
         label="Granted per minute"
-        title="Sends the limiter allowed per minute over the last 2 min, as each country's cap counts them: a program sends as soon as it is granted. Sends are reported later, once their outcome is known."
+        title="Sends the limiter allowed per minute over the last 2 min, as each country's cap counts them: a program sends as soon as it is granted, or gives the grant up if it could not in time (a country's reason says so). Sends are reported later, once their outcome is known."
         value={granted ? formatRate(granted.perMinute) : undefined}
         unit="per min"
         testId="kpi-granted-per-minute"
