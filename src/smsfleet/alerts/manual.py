@@ -56,6 +56,18 @@ def raise_alert(
     )
     firing = {a.fingerprint: a for a in service.store.firing()}
     before = firing.get(signal.fingerprint)
+    if before is not None:
+        # The same message again is its open alert again, not counted against anyone's
+        # limit: it stays the alert of whoever raised it, and at its severity or above, so
+        # that raising it lower then higher in a loop does not tell the chats each time.
+        first = before.details.get("actor")
+        severity = max(severity, before.severity, key=lambda level: level.rank)
+        signal = signal.model_copy(
+            update={
+                "severity": severity,
+                "details": {**signal.details, "actor": first if isinstance(first, str) else actor},
+            }
+        )
     if before is None:
         _check_rate(service, actor)
         _check_open(firing.values(), actor)
