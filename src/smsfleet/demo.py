@@ -24,8 +24,8 @@ from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import ProgramCreate
 from smsfleet.programs.service import ProgramRules
 from smsfleet.sessions.backend import SessionBackend
-from smsfleet.sessions.models import DesiredState, SessionAction, SessionSpec
-from smsfleet.sessions.service import SYSTEM_ACTOR, act, record_stopped, sync_specs
+from smsfleet.sessions.models import DesiredState, SessionAction
+from smsfleet.sessions.service import act, never_asked, record_stopped, sync_specs
 from smsfleet.stores import ConfigStore
 from smsfleet.wiring import Services
 
@@ -195,22 +195,13 @@ class DemoSessions:
     paused: int = 0
 
 
-def _never_asked(spec: SessionSpec) -> bool:
-    """Stopped as every new session of a normal pair is, before anyone acted on it."""
-    return (
-        spec.desired is DesiredState.stopped
-        and spec.desired_actor == SYSTEM_ACTOR
-        and spec.desired_reason is None
-    )
-
-
 def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> DemoSessions:
     """Want running every demo session no one has asked anything of yet (a first start, a
     program given to a pair since); the others keep what people asked, so a session an
     operator stopped stays stopped when the demo starts again."""
     sync_specs(store=store, clock=clock)
     for spec in store.session_specs.list():
-        if _never_asked(spec):
+        if never_asked(spec):
             act(
                 store=store,
                 clock=clock,

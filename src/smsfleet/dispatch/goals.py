@@ -482,7 +482,11 @@ def _reason(
                     ReasonKind.paused,
                     f"its sessions stop with their pairs: {paused_note}",
                 )
-            return ReasonKind.no_session, "no session is wanted running"
+            return (
+                ReasonKind.no_session,
+                "no session is wanted running: nothing is sent until one of its sessions is"
+                " started",
+            )
         wanted = goal.sessions_wanted
         none_running = (
             "its session is not running"

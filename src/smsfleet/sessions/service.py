@@ -140,6 +140,34 @@ def sync_specs(
     return sorted(by_name.values(), key=lambda spec: spec.name)
 
 
+# A new session of a normal pair is created stopped unless its pair was saved with
+# `start_sessions` (the dashboard's default): said beside it, so the one who saved the
+# pair through the API learns why it does not run and what runs it.
+NEVER_STARTED_NOTE = (
+    "never started: its pair was saved without starting its sessions; start it to run it"
+)
+
+
+def never_asked(spec: SessionSpec) -> bool:
+    """Stopped as every new session of a normal pair is, before anyone acted on it."""
+    return (
+        spec.desired is DesiredState.stopped
+        and spec.desired_actor == SYSTEM_ACTOR
+        and spec.desired_reason is None
+    )
+
+
+def _never_ran(status: SessionStatus | None) -> bool:
+    """The supervisor has never seen it run, exit or restart."""
+    return status is None or (
+        status.state is SessionState.stopped
+        and status.started_at is None
+        and status.last_exit_at is None
+        and status.restarts == 0
+        and status.requested_restarts == 0
+    )
+
+
 def _first_desire(pair: Pair) -> tuple[DesiredState, str | None]:
     """What a new session of `pair` is wanted to do before anyone acts on it."""
     if pair.is_high_priority:
@@ -506,6 +534,8 @@ def _note(
         when = f" at {human_time(spec.desired_at, now=now)}" if spec.desired_at else ""
         why = f": {spec.desired_reason}" if spec.desired_reason else ""
         return f"stopped by {named_actor(spec.desired_actor or '')}{when}{why}"
+    if desired is DesiredState.stopped and never_asked(spec) and _never_ran(status):
+        return NEVER_STARTED_NOTE
     return None
 
 

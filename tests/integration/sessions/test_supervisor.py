@@ -488,7 +488,7 @@ def test_a_running_session_is_stopped_when_its_pair_loses_its_last_test_number(
 
 def test_a_session_a_person_stopped_says_who_when_and_why(fleet: Fleet) -> None:
     """Its cell and the CLI's NOTE say it, not only its events; a session never started
-    says nothing."""
+    says so, and what runs it."""
     name = fleet.add_pair("uzmobile", TICKING)
     never = fleet.add_pair("beeline", TICKING)
     bring_up(fleet, name)
@@ -507,7 +507,9 @@ def test_a_session_a_person_stopped_says_who_when_and_why(fleet: Fleet) -> None:
     assert get_session(store=fleet.store, clock=fleet.clock, name=name).note == (
         f"stopped by {ADMIN.username} at {stopped_at:%H:%M:%S} UTC: provider maintenance"
     )
-    assert get_session(store=fleet.store, clock=fleet.clock, name=never).note is None
+    assert get_session(store=fleet.store, clock=fleet.clock, name=never).note == (
+        "never started: its pair was saved without starting its sessions; start it to run it"
+    )
 
 
 def pause_as_the_policy(fleet: Fleet) -> None:

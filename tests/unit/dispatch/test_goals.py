@@ -354,7 +354,10 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
         window=WINDOW,
     )
     assert [(g.reason_kind, g.reason) for g in none_wanted] == [
-        (ReasonKind.no_session, "no session is wanted running")
+        (
+            ReasonKind.no_session,
+            "no session is wanted running: nothing is sent until one of its sessions is started",
+        )
     ]
     one_down = _goal(
         pairs=pairs,
