@@ -50,6 +50,14 @@ describe("the Failures card", () => {
     );
   });
 
+  it("says on hover that a grant not used in time is broken off too", () => {
+    const html = cards(totals({ broken_off: 3 }));
+    const card = html.slice(html.indexOf(">Failures<"));
+    const title = /<span title="([^"]*)">/.exec(card)?.[1] ?? "";
+    expect(title).toContain("Stopped, killed or never reported");
+    expect(title).toContain("not ready within half a second of its grant (grant_stale)");
+  });
+
   it("says nothing of broken-off attempts when there are none", () => {
     expect(failuresHint(totals({}))).toBe("68 not delivered, 42 not sent · last 24 h");
   });

@@ -26,6 +26,11 @@ interface KpiCardsProps {
   alerts: AlertsOverview["counts"] | undefined;
 }
 
+/** What the Failures card's "broken off" counts: every attempt that says nothing of its route. */
+const BROKEN_OFF_TITLE =
+  "Stopped, killed or never reported with the attempt in flight, or not sent because its program" +
+  " was not ready within half a second of its grant (grant_stale): counted in no rate";
+
 export function KpiCards({
   recent,
   granted,
@@ -81,7 +86,7 @@ export function KpiCards({
             <span data-testid="kpi-failed">{formatCount(totals?.failed)}</span> not sent
             {totals?.broken_off ? (
               // Not among the failures above: said apart, so the parts add up to the total.
-              <span title="Stopped, killed or never reported with the attempt in flight: counted in no rate">
+              <span title={BROKEN_OFF_TITLE}>
                 {" "}
                 · <span data-testid="kpi-broken-off">{formatCount(totals.broken_off)}</span> broken off, not counted
               </span>
