@@ -58,6 +58,8 @@ from smsfleet.messages.store import MessageStore
 from smsfleet.messages.templates import check_params, get_template, render
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import named_actor
+from smsfleet.sessions.models import DesiredState
+from smsfleet.sessions.names import session_name
 from smsfleet.stores import ConfigStore
 
 __all__ = [
@@ -514,6 +516,9 @@ class Sends:
         reason = f"{since} for {program} of {pair.key} to ask for work"
         if pair.state is PairState.probing:
             reason += f" ({pair.key} is probed after a pause: one SMS at a time)"
+        session = self._config.session_specs.get(session_name(program, pair.key))
+        if session is not None and session.desired is DesiredState.stopped:
+            reason += f" (its session {session.name} is stopped: it asks once started)"
         return f"{reason}; if it has not by {self._deadline(send, now)}: {self._then(send)}"
 
     def _deadline(self, send: Send, now: datetime) -> str:

@@ -532,6 +532,21 @@ def _report(world: World, action: SendAction, program: str) -> None:
     world.settle()
 
 
+def test_a_send_waiting_for_a_stopped_session_says_it_is_stopped(world: World) -> None:
+    """A send waits for its program to ask for work: when that program's session is
+    stopped, the wait says so, since it asks only once someone starts it."""
+    name = "pbad_UZ_uzmobile"
+    spec = world.store.session_specs.get(name)
+    assert spec is not None and spec.desired is DesiredState.running
+    world.store.session_specs.replace(spec.model_copy(update={"desired": DesiredState.stopped}))
+    send = world.sends.create_send(SendRequest(phone=TEST_NUMBER, text="mine"), actor="alice")
+    reason = world.sends.waiting_reasons([send])[send.id]
+    assert (
+        f"for pbad of UZ_uzmobile to ask for work (its session {name} is stopped: it asks"
+        " once started); if it has not by"
+    ) in reason
+
+
 def test_a_waiting_send_says_why(world: World) -> None:
     _a_waiting_send_says_why(world)
 
