@@ -1,160 +1,29 @@
 """Programs. Keyword-only functions taking their stores.
 
 A program is what an admin installed: its executable resolves inside the program
-directories (`SMSFLEET_PROGRAM_DIRS`), see `check_command`. Every change is audited.
+directories (`SMSFLEET_PROGRAM_DIRS`), see `rules.check_command`. Every change is audited.
 """
 
 from __future__ import annotations
-
-import os
-import re
-import stat
-import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
+from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound
 from smsfleet.core.records import EventLog, RecordStore, change_record, stamp_after
-from smsfleet.core.settings import Settings
 from smsfleet.pairs.models import Pair
 from smsfleet.programs.models import Program, ProgramCreate, ProgramUpdate
+from smsfleet.programs.rules import ProgramRules, check_command
 
-# Shells and interpreters that run code given on their command line or stdin: never a
-# program's executable, wherever a copy of one lies. A script runs under the configured
-# Python (`ProgramRules.interpreters`) or by its own `#!` line.
-SHELLS_AND_INTERPRETERS = frozenset(
-    {
-        "sh",
-        "bash",
-        "dash",
-        "zsh",
-        "ksh",
-        "csh",
-        "tcsh",
-        "fish",
-        "busybox",
-        "env",
-        "perl",
-        "ruby",
-        "node",
-        "nodejs",
-        "php",
-        "lua",
-        "awk",
-        "gawk",
-        "tclsh",
-        "screen",
-        "sudo",
-        "su",
-    }
-)
-
-
-@dataclass(frozen=True)
-class ProgramRules:
-    """Where programs may live and how they are run.
-
-    - `dirs`: the program directories, real paths;
-    - `workdir`: the programs' working directory, against which relative paths resolve;
-    - `interpreters`: the Pythons that may run a script (this control plane's and each
-      SSH host's `python`), given as the first argument exactly as configured.
-    """
-
-    dirs: tuple[Path, ...]
-    workdir: Path
-    interpreters: frozenset[str]
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ProgramRules:
-        return cls.build(
-            dirs=settings.program_dirs,
-            workdir=settings.programs_dir,
-            interpreters=[sys.executable, *(host.python for host in settings.hosts.values())],
-        )
-
-    @classmethod
-    def build(
-        cls, *, dirs: Iterable[Path], workdir: Path, interpreters: Iterable[str] = ()
-    ) -> ProgramRules:
-        return cls(
-            dirs=tuple(Path(os.path.realpath(path)) for path in dirs),
-            workdir=Path(os.path.realpath(workdir)),
-            interpreters=frozenset(interpreters) | {sys.executable},
-        )
-
-
-def _looks_like_python(name: str) -> bool:
-    return re.fullmatch(r"(?:python|pypy)[0-9.]*", PurePosixPath(name).name) is not None
-
-
-def check_command(command: Sequence[str], rules: ProgramRules) -> None:
-    """Refuse a command unless it runs a regular file an admin installed.
-
-    - When `command[0]` is one of the configured Pythons, `command[1]` is the script:
-      no interpreter option may come before it (`-c`, `-m`, `-` would run code that is
-      not a file there). Otherwise `command[0]` is the executable, by path (a name
-      without `/` would be looked up on PATH), and executable.
-    - That path holds no `..`; relative, it is taken from the working directory.
-    - Its real path (every symlink followed) is a regular file inside a program
-      directory, and is not a shell or an interpreter of code given inline.
-
-    Raises `ValidationFailed` naming the argument (`command.0`, `command.1`).
-    """
-    if not command:
-        raise _refused(0, "give the program's executable and its arguments")
-    if command[0] in rules.interpreters:
-        if len(command) < 2:
-            raise _refused(1, f"{command[0]} runs a script: give the script's path next")
-        index, needs_exec = 1, False
-        if command[1].startswith("-"):
-            raise _refused(
-                1,
-                f"{command[1]!r}: no interpreter option may come before the script; give the"
-                " path of a script inside the program directories",
-            )
-    else:
-        index, needs_exec = 0, True
-        if _looks_like_python(command[0]):
-            allowed = ", ".join(sorted(rules.interpreters))
-            raise _refused(0, f"{command[0]!r} is not a configured Python; use one of {allowed}")
-        if "/" not in command[0]:
-            raise _refused(
-                0,
-                f"{command[0]!r} would be looked up on PATH: give the path of an executable"
-                " inside the program directories",
-            )
-    text = command[index]
-    if ".." in PurePosixPath(text).parts:
-        raise _refused(index, f"{text!r}: a program's path may not hold '..'")
-    path = Path(text) if text.startswith("/") else rules.workdir / text
-    try:
-        real = Path(os.path.realpath(path, strict=True))
-        mode = real.stat().st_mode
-    except OSError:
-        raise _refused(index, f"{text!r} does not exist") from None
-    inside = [d for d in rules.dirs if real == d or real.is_relative_to(d)]
-    if not inside:
-        dirs = ", ".join(str(d) for d in rules.dirs)
-        raise _refused(
-            index,
-            f"{text!r} resolves to {real}, outside the program directories ({dirs});"
-            " an admin installs programs there (SMSFLEET_PROGRAM_DIRS)",
-        )
-    if not stat.S_ISREG(mode):
-        raise _refused(index, f"{text!r} is not a regular file")
-    if real.name in SHELLS_AND_INTERPRETERS or _looks_like_python(real.name):
-        raise _refused(index, f"{text!r} is a shell or an interpreter, not a program")
-    if needs_exec and not os.access(real, os.X_OK):
-        raise _refused(index, f"{text!r} is not executable (chmod +x, or run it with Python)")
-
-
-def _refused(index: int, message: str) -> ValidationFailed:
-    return ValidationFailed.for_field(f"command.{index}", message, message=message)
+__all__ = [
+    "ProgramRules",
+    "check_command",
+    "create_program",
+    "delete_program",
+    "get_program",
+    "update_program",
+]
 
 
 def get_program(*, programs: RecordStore[Program], name: str) -> Program:
