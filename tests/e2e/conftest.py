@@ -169,7 +169,13 @@ def control_plane(
     search_env = {**os.environ, "SMSFLEET_SEARCH_TOKEN": search_token}
     sshd = start_sshd(data_dir / "sshd")
     edge_screen_dir = short_dir("sf-edge-")
-    edge = sshd.host(data_dir / "edge1", edge_screen_dir, programs_dir=str(data_dir))
+    # This machine: its program directories are the control plane's.
+    edge = sshd.host(
+        data_dir / "edge1",
+        edge_screen_dir,
+        programs_dir=str(data_dir),
+        program_dirs=[str(REPO / "programs"), str(programs_dir)],
+    )
     search_argv = [_smsfleet_command(), "search-service", "--port", str(search_port)]
     env = {
         **os.environ,

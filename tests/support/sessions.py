@@ -33,7 +33,7 @@ from smsfleet.sessions.service import sync_specs
 from smsfleet.sessions.supervisor import Supervisor, SupervisorPolicy, TickSink
 from smsfleet.stores import ConfigStore, open_config_store
 from tests.support.fakes import FakeClock, person
-from tests.support.programs import store_program
+from tests.support.programs import install_program, store_program
 
 ADMIN = person()
 
@@ -61,6 +61,8 @@ class Fleet:
     stops_told: dict[str, datetime] = field(default_factory=dict)
     supervisors: list[Supervisor] = field(default_factory=list)
     hosts: Hosts | None = None  # this host only, unless a test adds others
+    # Where `add_pair` installs its programs as files; None: they run as `python -c`.
+    programs: Path | None = None
 
     def supervisor(
         self,
@@ -104,9 +106,12 @@ class Fleet:
         """A pair of UZ with one program running `program_code`, and a test number of its
         own unless `numbers` are given: a pair without one runs no sessions."""
         program = f"p{len(self.store.programs.list()) + 1}"
-        store_program(
-            self.store.programs, self.clock, program, [sys.executable, "-c", program_code]
+        command = (
+            install_program(self.programs, program, program_code)
+            if self.programs is not None
+            else [sys.executable, "-c", program_code]
         )
+        store_program(self.store.programs, self.clock, program, command)
         create_pair(
             pairs=self.store.pairs,
             countries=self.store.countries,

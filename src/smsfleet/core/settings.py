@@ -144,6 +144,11 @@ def listen_url(host: str, port: int) -> str:
 HOST_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
 
+def _anchored_there(path: str) -> None:
+    if not path.startswith(("/", "~/")):
+        raise ValueError(f"{path!r}: give an absolute path or one under ~/")
+
+
 class SshHost(BaseModel):
     """A host whose sessions run over OpenSSH; it has screen and smsfleet installed.
 
@@ -168,14 +173,33 @@ class SshHost(BaseModel):
     programs_dir: str | None = Field(
         default=None, description="The programs' working directory; default: data_dir"
     )
+    program_dirs: list[str] | None = Field(
+        default=None,
+        description="Where program executables may live there, checked on its own disk at"
+        " every start; default: programs_dir (none without it: nothing starts there)",
+    )
     connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
 
     @field_validator("data_dir", "screen_dir", "programs_dir")
     @classmethod
     def _anchored(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("/", "~/")):
-            raise ValueError(f"{value!r}: give an absolute path or one under ~/")
+        if value is not None:
+            _anchored_there(value)
         return value
+
+    @field_validator("program_dirs")
+    @classmethod
+    def _all_anchored(cls, value: list[str] | None) -> list[str] | None:
+        for path in value or ():
+            _anchored_there(path)
+        return value
+
+    @property
+    def program_dirs_there(self) -> list[str]:
+        """The host's program directories: `program_dirs`, else its `programs_dir`."""
+        if self.program_dirs is not None:
+            return list(self.program_dirs)
+        return [self.programs_dir] if self.programs_dir is not None else []
 
     @property
     def address(self) -> str:

@@ -1,6 +1,6 @@
 """What a program's command may run: a regular file an admin installed in a program
 directory (`check_command`). Pure and light (the standard library and `core.errors`):
-importable where only what an SSH host has is installed.
+the control plane checks here, and each SSH host's agent checks on its own disk.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smsfleet.core.errors import ValidationFailed
 
@@ -54,17 +54,19 @@ SHELLS_AND_INTERPRETERS = frozenset(
 
 @dataclass(frozen=True)
 class ProgramRules:
-    """Where programs may live and how they are run.
+    """Where programs may live and how they are run, on the host that runs them.
 
     - `dirs`: the program directories, real paths;
     - `workdir`: the programs' working directory, against which relative paths resolve;
     - `interpreters`: the Pythons that may run a script (this control plane's and each
-      SSH host's `python`), given as the first argument exactly as configured.
+      SSH host's `python`), given as the first argument exactly as configured;
+    - `where`: the setting that names `dirs`, for a refusal to point at.
     """
 
     dirs: tuple[Path, ...]
     workdir: Path
     interpreters: frozenset[str]
+    where: str = "SMSFLEET_PROGRAM_DIRS"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProgramRules:
@@ -76,12 +78,29 @@ class ProgramRules:
 
     @classmethod
     def build(
-        cls, *, dirs: Iterable[Path], workdir: Path, interpreters: Iterable[str] = ()
+        cls,
+        *,
+        dirs: Iterable[Path],
+        workdir: Path,
+        interpreters: Iterable[str] = (),
+        where: str = "SMSFLEET_PROGRAM_DIRS",
     ) -> ProgramRules:
         return cls(
             dirs=tuple(Path(os.path.realpath(path)) for path in dirs),
             workdir=Path(os.path.realpath(workdir)),
             interpreters=frozenset(interpreters) | {sys.executable},
+            where=where,
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProgramRules:
+        """Rules as an SSH host's agent gets them in a start request: that host's paths
+        (`~/…` under its login's home), resolved on its own disk."""
+        return cls.build(
+            dirs=[Path(str(path)).expanduser() for path in data["dirs"]],
+            workdir=Path(str(data["workdir"])).expanduser(),
+            interpreters=[str(name) for name in data["interpreters"]],
+            where=str(data["where"]),
         )
 
 
@@ -104,6 +123,8 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
     """
     if not command:
         raise _refused(0, "give the program's executable and its arguments")
+    if not rules.dirs:
+        raise _refused(0, f"no program directory is set here: set {rules.where}")
     if command[0] in rules.interpreters:
         if len(command) < 2:
             raise _refused(1, f"{command[0]} runs a script: give the script's path next")
@@ -140,7 +161,7 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
         raise _refused(
             index,
             f"{text!r} resolves to {real}, outside the program directories ({dirs});"
-            " an admin installs programs there (SMSFLEET_PROGRAM_DIRS)",
+            f" an admin installs programs there ({rules.where})",
         )
     if not stat.S_ISREG(mode):
         raise _refused(index, f"{text!r} is not a regular file")

@@ -5,11 +5,15 @@
 The request is one JSON object on stdin: `op` (list, start, stop, status, tail,
 log_since), the host's `state_dir` and `screen_dir`, the names of `program_env`
 (what programs get from the host's environment beyond the allowlist), and the
-operation's arguments. The answer is one JSON object on stdout: the result, or
-`{"error": {"kind": …, "message": …}}`. A launch's environment (the worker
-token among it) travels in the request, never on a command line.
+operation's arguments; a start's `rules` are the host's program directories, working
+directory and Python, and its command is checked against them here, on the host's
+own disk (`programs.rules.check_command`), before anything starts. The answer is
+one JSON object on stdout: the result, or `{"error": {"kind": …, "message": …}}`
+(a refused command's `details` name the argument). A launch's environment (the
+worker token among it) travels in the request, never on a command line.
 
-Standard library and the screen backend only: it starts once per request.
+Standard library, the screen backend and the program rules only: it starts once per
+request.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from smsfleet.core.errors import ValidationFailed
+from smsfleet.programs.rules import ProgramRules, check_command
 from smsfleet.sessions.backend import LaunchSpec
 from smsfleet.sessions.screen import (
     ScreenBackend,
@@ -34,6 +40,7 @@ __all__ = ["ERROR_KINDS", "main"]
 ERROR_KINDS: dict[str, type[Exception]] = {
     "screen_not_found": ScreenNotFound,
     "start": SessionStartError,
+    "refused": ValidationFailed,  # a command this host's program rules refuse
     "screen": ScreenError,
     "value": ValueError,
 }
@@ -51,6 +58,9 @@ def _backend(request: dict[str, Any]) -> ScreenBackend:
 
 def _start(backend: ScreenBackend, request: dict[str, Any]) -> dict[str, Any]:
     spec = request["spec"]
+    # The host's disk is the truth: a path may lead elsewhere here than on the control
+    # plane's. No rules, no start.
+    check_command(spec["argv"], ProgramRules.from_json(request["rules"]))
     cwd = spec.get("cwd")
     launch = LaunchSpec(
         name=spec["name"],
@@ -107,7 +117,10 @@ def handle(request: Any) -> dict[str, Any]:
     except Exception as error:
         for kind, error_type in ERROR_KINDS.items():
             if isinstance(error, error_type):
-                return {"error": {"kind": kind, "message": str(error)}}
+                found = {"kind": kind, "message": str(error)}
+                if isinstance(error, ValidationFailed):  # which argument, and why
+                    found["details"] = error.details
+                return {"error": found}
         raise
 
 

@@ -17,7 +17,7 @@ from smsfleet.core.errors import NotFound, Unavailable
 from smsfleet.core.security import worker_token
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.pairs.models import Pair
-from smsfleet.programs.service import ProgramRules, check_command
+from smsfleet.programs.rules import ProgramRules, check_command
 from smsfleet.sessions.backend import LaunchSpec, SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import RedisLeadership, SoleLeadership
@@ -166,10 +166,14 @@ class SessionRuntime:
             program = store.programs.get(spec.program)
             if program is None:
                 raise NotFound(f"program {spec.program!r} does not exist")
-            # Checked again at every start: a program stored before the rules (or whose
-            # file was since replaced by a link out of the program directories) never runs.
-            check_command(program.command, rules)
             remote = settings.hosts.get(spec.host)
+            # Checked again at every start, where it runs: a program stored before the
+            # rules (or whose file was since replaced by a link out of the program
+            # directories) never runs. An SSH host's agent checks against that host's own
+            # disk and program directories (`SshBackend.program_rules`); this disk says
+            # nothing of what a path leads to there, so it is not asked.
+            if remote is None:
+                check_command(program.command, rules)
             if remote is not None:
                 data_dir = remote.data_dir.rstrip("/")
                 spool_dir = f"{data_dir}/spool/{spec.name}"

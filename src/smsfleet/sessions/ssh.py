@@ -27,6 +27,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from smsfleet.core.errors import DomainError
 from smsfleet.core.settings import SshHost
 from smsfleet.sessions.agent import ERROR_KINDS
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry
@@ -166,8 +167,21 @@ class SshBackend:
             "env": dict(spec.env),
             "cwd": str(spec.cwd) if spec.cwd is not None else None,
         }
-        answer = self._call("start", extra_seconds=_START_SECONDS, spec=launch)
+        answer = self._call(
+            "start", extra_seconds=_START_SECONDS, spec=launch, rules=self.program_rules()
+        )
         return ScreenEntry.from_json(answer["entry"])
+
+    def program_rules(self) -> dict[str, Any]:
+        """What the host's agent checks a command against, on the host's own disk: its
+        program directories, its programs' working directory, its Python."""
+        host = self.host
+        return {
+            "dirs": host.program_dirs_there,
+            "workdir": host.programs_dir or host.data_dir.rstrip("/"),
+            "interpreters": [host.python],
+            "where": f"program_dirs (or programs_dir) of host {self.name} in SMSFLEET_HOSTS",
+        }
 
     def stop(self, name: str, grace_seconds: float = 5.0) -> RunStatus | None:
         answer = self._call(
@@ -240,8 +254,12 @@ class SshBackend:
         if not isinstance(answer, dict):
             raise ScreenError(f"host {self.name}: unreadable answer {result.stdout[:200]!r}")
         if "error" in answer:
-            error_type = ERROR_KINDS.get(answer["error"].get("kind"), ScreenError)
-            raise error_type(f"host {self.name}: {answer['error'].get('message')}")
+            said = answer["error"]
+            error_type = ERROR_KINDS.get(said.get("kind"), ScreenError)
+            message = f"host {self.name}: {said.get('message')}"
+            if issubclass(error_type, DomainError):  # a refusal: which argument, and why
+                raise error_type(message, details=said.get("details"))
+            raise error_type(message)
         return answer
 
 

@@ -43,7 +43,12 @@ def edge(tmp_path: Path) -> Iterator[tuple[Api, SshServer, ScreenBackend]]:
         supervisor_interval_seconds=0.1,
         start_seconds=0.2,
         stop_grace_seconds=2,
-        hosts={"edge1": server.host(tmp_path / "edge1", edge_screens)},
+        # The edge is this machine: its program directory is the control plane's.
+        hosts={
+            "edge1": server.host(
+                tmp_path / "edge1", edge_screens, program_dirs=[str(program_dir(tmp_path))]
+            )
+        },
         program_dirs=[program_dir(tmp_path)],
     )
     seen = ScreenBackend(tmp_path / "edge1" / "sessions", screen_dir=edge_screens)

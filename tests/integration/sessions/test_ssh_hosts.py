@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import list_hosts
 from smsfleet.sessions.ssh import HostUnreachable, SshBackend
 from tests.support.fleet import short_dir
+from tests.support.programs import install_program
 from tests.support.sessions import ADMIN, TICKING, Fleet
 from tests.support.sshd import SshServer, start_sshd
 from tests.support.waiting import eventually
@@ -50,6 +50,7 @@ class Edges:
     inventory: dict[str, SshHost]
     # What runs on each edge, read directly from its directories (not over SSH).
     seen: dict[str, ScreenBackend]
+    programs: Path
 
     def screens(self, host: str) -> list[str]:
         return sorted(entry.name for entry in self.seen[host].list() if entry.alive)
@@ -64,8 +65,15 @@ class Edges:
 def edges(tmp_path: Path, fleet: Fleet) -> Iterator[Edges]:
     server = start_sshd(tmp_path / "sshd")
     screen_dirs = {name: short_dir(f"sf-{name}-") for name in EDGES}
+    # The edges share this disk, and so their program directory.
+    programs = tmp_path / "programs"
     inventory = {
-        name: server.host(tmp_path / name, screen_dirs[name], programs_dir=str(tmp_path))
+        name: server.host(
+            tmp_path / name,
+            screen_dirs[name],
+            programs_dir=str(tmp_path),
+            program_dirs=[str(programs)],
+        )
         for name in EDGES
     }
     seen = {
@@ -73,7 +81,8 @@ def edges(tmp_path: Path, fleet: Fleet) -> Iterator[Edges]:
         for name in EDGES
     }
     fleet.hosts = Hosts.build(fleet.backend, inventory)
-    yield Edges(server=server, inventory=inventory, seen=seen)
+    fleet.programs = programs
+    yield Edges(server=server, inventory=inventory, seen=seen, programs=programs)
     for supervisor in fleet.supervisors:
         supervisor.close()
     for backend in seen.values():
@@ -89,7 +98,7 @@ def test_the_ssh_backend_starts_reads_and_stops_a_session_there(edges: Edges, fl
     name = "program1_UZ_uzmobile"
     spec = LaunchSpec(
         name=name,
-        argv=(sys.executable, "-c", TOKEN_CHECK),
+        argv=tuple(install_program(edges.programs, "token_check", TOKEN_CHECK)),
         env={"SMSFLEET_WORKER_TOKEN": "tok-123"},
     )
     # The secret travels in the request on stdin, never on a command line.

@@ -50,6 +50,24 @@ def test_the_remote_command_is_one_quoted_word_per_argument() -> None:
     assert "BatchMode=yes" in argv and "StrictHostKeyChecking=yes" in argv
 
 
+def test_a_hosts_starts_are_checked_against_its_own_program_directories() -> None:
+    host = SshHost(ssh="ops@edge", python="/opt/sf/bin/python", programs_dir="~/sf")
+    rules = SshBackend("edge", host, control_dir=Path("/tmp/x")).program_rules()
+    assert rules == {
+        "dirs": ["~/sf"],
+        "workdir": "~/sf",
+        "interpreters": ["/opt/sf/bin/python"],
+        "where": "program_dirs (or programs_dir) of host edge in SMSFLEET_HOSTS",
+    }
+    listed = host.model_copy(update={"program_dirs": ["/opt/sf/programs", "~/more"]})
+    assert SshBackend("edge", listed).program_rules()["dirs"] == ["/opt/sf/programs", "~/more"]
+    # Neither: no program directory there, so nothing starts (the agent says why).
+    bare = SshBackend("edge", SshHost(ssh="ops@edge")).program_rules()
+    assert bare["dirs"] == [] and bare["workdir"] == "~/.smsfleet"
+    with pytest.raises(ValidationError, match="absolute path"):
+        SshHost(ssh="ops@edge", program_dirs=["/opt/sf", "programs"])
+
+
 @pytest.mark.parametrize(
     ("request_body", "message"),
     [
