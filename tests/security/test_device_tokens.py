@@ -17,7 +17,7 @@ import pytest
 from smsfleet.auth.models import Role
 from smsfleet.auth.throttle import LoginThrottle
 from smsfleet.core.errors import Throttled
-from smsfleet.core.security import encode_device_token
+from smsfleet.core.security import DeviceHolder, encode_device_token
 from tests.support.api import PASSWORDS, Api, running_api
 from tests.support.fakes import FakeClock
 
@@ -91,9 +91,11 @@ def test_an_expired_or_forged_device_token_is_ignored(api: Api) -> None:
     assert isinstance(clock, FakeClock)
     expired = device_token_of(api, "viewer", VIEWER)
     clock.advance(timedelta(days=api.settings.login.device_token_days).total_seconds() + 1)
+    viewer = api.store.users.get("viewer")
+    assert viewer is not None
     forged = encode_device_token(
         secret="not-the-control-planes-secret-0123456789abcdefghij",
-        subject="viewer",
+        holder=DeviceHolder(username="viewer", token_version=viewer.token_version),
         now=clock.now(),
         ttl=timedelta(days=30),
         device=secrets.token_hex(16),
@@ -106,6 +108,20 @@ def test_an_expired_or_forged_device_token_is_ignored(api: Api) -> None:
     lock_the_address(api)
     for token in ignored:
         assert log_in(api, "viewer", VIEWER, token).status_code == 429
+
+
+def test_a_logout_everywhere_or_a_new_password_leaves_old_device_tokens_worth_nothing(
+    api: Api,
+) -> None:
+    """Whoever holds a copy of a device token gets no guesses of their own once the user
+    logs out everywhere, or an admin logs them out or sets a new password."""
+    before = device_token_of(api, "viewer", VIEWER)
+    answer = api.client.post("/api/v1/users/viewer/logout", headers=api.headers(Role.admin))
+    assert answer.status_code == 204, answer.text
+    after = device_token_of(api, "viewer", VIEWER)
+    lock_the_address(api)
+    assert log_in(api, "viewer", VIEWER, before).status_code == 429
+    assert log_in(api, "viewer", VIEWER, after).status_code == 200
 
 
 def test_a_device_token_has_a_budget_of_its_own_then_counts_as_none(api: Api) -> None:

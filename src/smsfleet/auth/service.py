@@ -33,6 +33,7 @@ from smsfleet.core.errors import (
 )
 from smsfleet.core.records import EventLog, RecordStore, change_record
 from smsfleet.core.security import (
+    DeviceHolder,
     PasswordChecks,
     TokenClaims,
     TokenKind,
@@ -118,13 +119,13 @@ def login(
     """Tokens for the right password, and a new device token; the attempt is counted
     before the password is checked, on the budget of the user's device token if given."""
     now = clock.now()
+    user = users.get(username)
     device = (
-        device_of(device_token, secret=policy.secret, subject=username, now=now)
-        if device_token
+        device_of(device_token, secret=policy.secret, holder=_holder(user), now=now)
+        if device_token and user is not None
         else None
     )
     attempt = throttle.begin(username=username, address=address, device=device)
-    user = users.get(username)
     try:
         valid = checks.verify(password, user.password_hash if user else None)
     except Unavailable:
@@ -138,12 +139,16 @@ def login(
     tokens = start_login(logins=logins, user=user, policy=policy, clock=clock)
     device_token = encode_device_token(
         secret=policy.secret,
-        subject=user.username,
+        holder=_holder(user),
         now=now,
         ttl=policy.device_ttl,
         device=new_token_id(),
     )
     return LoginTokens(**tokens.model_dump(), device_token=device_token)
+
+
+def _holder(user: User) -> DeviceHolder:
+    return DeviceHolder(username=user.username, token_version=user.token_version)
 
 
 def start_login(

@@ -186,26 +186,45 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
     )
 
 
+@dataclass(frozen=True)
+class DeviceHolder:
+    """Whose device token: the user and the version of their tokens, which a changed
+    password or a logout everywhere moves on and an account made again under the name
+    starts elsewhere (at random), leaving the old device tokens worth nothing."""
+
+    username: str
+    token_version: int
+
+
 def encode_device_token(
-    *, secret: str, subject: str, now: datetime, ttl: timedelta, device: str
+    *, secret: str, holder: DeviceHolder, now: datetime, ttl: timedelta, device: str
 ) -> str:
-    """A device token: `subject` logged in from the holder's browser or client before.
+    """A device token: `holder` logged in from the bearer's browser or client before.
     It grants nothing; a login presenting it is counted on the device's own budget."""
-    payload = {"sub": subject, "typ": "device", "iat": now, "exp": now + ttl, "jti": device}
+    payload = {
+        "sub": holder.username,
+        "typ": "device",
+        "iat": now,
+        "exp": now + ttl,
+        "jti": device,
+        "ver": holder.token_version,
+    }
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def device_of(token: str, *, secret: str, subject: str, now: datetime) -> str | None:
-    """The device id of a valid device token of `subject`; None for any other token, so a
-    login cannot tell a forged, expired or another user's token from none."""
+def device_of(token: str, *, secret: str, holder: DeviceHolder, now: datetime) -> str | None:
+    """The device id of a valid device token of `holder` as it is now; None for any other
+    token, so a login cannot tell a forged, expired, outdated or another user's token from
+    none."""
     try:
-        payload = _signed_claims(token, secret, ["sub", "exp", "typ", "jti"])
+        payload = _signed_claims(token, secret, ["sub", "exp", "typ", "jti", "ver"])
     except jwt.PyJWTError:
         return None
     device, expires = payload["jti"], payload["exp"]
     if (
         payload["typ"] != "device"
-        or payload["sub"] != subject
+        or payload["sub"] != holder.username
+        or payload["ver"] != holder.token_version
         or not isinstance(device, str)
         or not isinstance(expires, int)
         or datetime.fromtimestamp(expires, tz=now.tzinfo) <= now
