@@ -36,10 +36,12 @@ SORT_PHONES = ["+995555000403", "+995555000401", "+995555000402"]
 
 @pytest.fixture
 def georgian_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Iterator[str]:
-    """A pair whose program is never started: its sends stay pending until acted on."""
+    """A pair whose program runs but never asks for work: its sends stay pending until
+    acted on."""
+    never_asks = "import time\n\ntime.sleep(3600)\n"
     program = admin_api.post(
         "/api/v1/programs",
-        json={"name": "idle", "command": control_plane.install("idle", "pass\n")},
+        json={"name": "idle", "command": control_plane.install("idle", never_asks)},
     )
     assert program.status_code == 201, program.text
     pair = admin_api.post(
@@ -50,6 +52,7 @@ def georgian_pair(admin_api: httpx.Client, control_plane: ControlPlane) -> Itera
             "slug": "magti",
             "phone_numbers": [TEST_NUMBER],
             "programs": ["idle"],
+            "start_sessions": True,
         },
     )
     assert pair.status_code == 201, pair.text

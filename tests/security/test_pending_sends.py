@@ -27,6 +27,7 @@ def _pairs(api: Api) -> None:
             "operator": operator,
             "phone_numbers": [number],
             "programs": ["program1"],
+            "start_sessions": True,
         }
         made = api.client.post("/api/v1/pairs", json=pair, headers=admin)
         assert made.status_code == 201, made.text

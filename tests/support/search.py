@@ -65,7 +65,7 @@ def sending_api(tmp_path: Path, *, pair: dict[str, Any], template: dict[str, Any
         program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
         for path, body in (
             ("/api/v1/programs", program),
-            ("/api/v1/pairs", {**pair, "programs": ["program1"]}),
+            ("/api/v1/pairs", {**pair, "programs": ["program1"], "start_sessions": True}),
             ("/api/v1/messages/templates", template),
         ):
             made = api.client.post(path, json=body, headers=admin)

@@ -298,7 +298,7 @@ class Sends:
         phone = self._normalize(data.phone, pair.country)
         if data.template_id is not None:
             check_params(self._template(data.template_id), data.params)
-        _check_sends_through(pair)
+        self._check_sends_through(pair)
         self._check_room(actor, pair.key)
         now = self._clock.now()
         send = Send(
@@ -406,7 +406,7 @@ class Sends:
         pair = self._config.pairs.get(send.pair)
         if pair is None:
             raise Conflict(f"pair {send.pair} was deleted: send it anew through another pair")
-        _check_sends_through(pair)
+        self._check_sends_through(pair)
         if send.sent_at is not None and not again:
             sent = human_time(send.sent_at, now=self._clock.now())
             most = len(pair.programs)
@@ -830,6 +830,24 @@ class Sends:
         if send.template_id is None:
             return send.text or ""
         return render(self._template(send.template_id), send.params, provider)
+
+    def _check_sends_through(self, pair: Pair) -> None:
+        """Refuse a send that nothing would lease: the pair has no program, runs none,
+        has no test number (its sessions are held stopped until one is added), or none of
+        its sessions is started."""
+        _check_sends_through(pair)
+        names = {session_name(program, pair.key) for program in pair.programs}
+        started = [
+            spec
+            for spec in self._config.session_specs.list()
+            if spec.name in names and spec.desired is DesiredState.running
+        ]
+        if not started:
+            first = session_name(pair.programs[0], pair.key)
+            raise Conflict(
+                f"none of pair {pair.key}'s sessions is started, so nothing would send it:"
+                f" start one first ({first}, say)"
+            )
 
     def _pair_for(self, phone: str, key: str | None) -> Pair:
         if key is not None:

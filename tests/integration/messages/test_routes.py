@@ -239,6 +239,35 @@ def test_a_conversation_is_paged_from_the_newest(web: Api) -> None:
     assert bad.status_code == 422
 
 
+def test_a_send_through_a_pair_none_of_whose_sessions_is_started_is_refused_at_once(
+    web: Api,
+) -> None:
+    """Nothing would lease it: refused with what to do, not left to fail minutes later."""
+    headers = web.headers(Role.operator)
+    program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
+    made = web.client.post("/api/v1/programs", json=program, headers=web.headers(Role.admin))
+    assert made.status_code == 201, made.text
+    pair = {"country": "UZ", "operator": "UzMobile", "programs": ["program1"]}
+    made = web.client.post(
+        "/api/v1/pairs", json={**pair, "phone_numbers": ["+998991234500"]}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    body = {"phone": A, "text": "a code"}
+    refused = web.client.post("/api/v1/messages/send", json=body, headers=headers)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["message"] == (
+        "none of pair UZ_uzmobile's sessions is started, so nothing would send it: start one"
+        " first (program1_UZ_uzmobile, say)"
+    )
+    assert web.client.get("/api/v1/messages/sends", headers=headers).json() == []
+    started = web.client.post(
+        "/api/v1/sessions/program1_UZ_uzmobile/start", json={"reason": "test"}, headers=headers
+    )
+    assert started.status_code == 200, started.text
+    queued = web.client.post("/api/v1/messages/send", json=body, headers=headers)
+    assert queued.status_code == 202, queued.text
+
+
 def test_the_seed_verification_route_queues_a_send(web: Api) -> None:
     headers = web.headers(Role.operator)
     program = {"name": "program1", "command": [sys.executable, "programs/program1.py"]}
@@ -255,6 +284,7 @@ def test_the_seed_verification_route_queues_a_send(web: Api) -> None:
             "operator": "UzMobile",
             "phone_numbers": ["+998991234500"],
             "programs": ["program1"],
+            "start_sessions": True,
         },
         headers=headers,
     )
@@ -333,6 +363,7 @@ def test_a_pending_send_says_why_it_waits(web: Api) -> None:
         "operator": "UzMobile",
         "phone_numbers": [test_number],
         "programs": ["program1"],
+        "start_sessions": True,
     }
     assert web.client.post("/api/v1/pairs", json=pair, headers=headers).status_code == 201
     leased_at = web.clock.now() - timedelta(seconds=36)
