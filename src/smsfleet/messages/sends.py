@@ -836,18 +836,20 @@ class Sends:
         has no test number (its sessions are held stopped until one is added), or none of
         its sessions is started."""
         _check_sends_through(pair)
-        names = {session_name(program, pair.key) for program in pair.programs}
-        started = [
-            spec
-            for spec in self._config.session_specs.list()
-            if spec.name in names and spec.desired is DesiredState.running
-        ]
-        if not started:
+        if not self._started(pair):
             first = session_name(pair.programs[0], pair.key)
             raise Conflict(
                 f"none of pair {pair.key}'s sessions is started, so nothing would send it:"
                 f" start one first ({first}, say)"
             )
+
+    def _started(self, pair: Pair) -> bool:
+        """Whether one of the pair's sessions is started (wanted running)."""
+        names = {session_name(program, pair.key) for program in pair.programs}
+        return any(
+            spec.name in names and spec.desired is DesiredState.running
+            for spec in self._config.session_specs.list()
+        )
 
     def _pair_for(self, phone: str, key: str | None) -> Pair:
         if key is not None:
@@ -868,7 +870,8 @@ class Sends:
                 f"no active {country} pair",
                 message=f"no active pair of {country} to send through",
             )
-        return running[0]
+        # One whose sessions are started, if any is: the others' would be refused.
+        return next((pair for pair in running if self._started(pair)), running[0])
 
     def _country_of(self, phone: str) -> str:
         region = phones.country_of(phone, self._region)

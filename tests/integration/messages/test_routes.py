@@ -265,7 +265,17 @@ def test_a_send_through_a_pair_none_of_whose_sessions_is_started_is_refused_at_o
     )
     assert started.status_code == 200, started.text
     queued = web.client.post("/api/v1/messages/send", json=body, headers=headers)
-    assert queued.status_code == 202, queued.text
+    assert (queued.status_code, queued.json()["pair"]) == (202, "UZ_uzmobile"), queued.text
+    # Sent by country, it goes through a pair whose sessions are started.
+    stopped = web.client.post(
+        "/api/v1/sessions/program1_UZ_uzmobile/stop", json={"reason": "test"}, headers=headers
+    )
+    assert stopped.status_code == 200, stopped.text
+    other = {**pair, "operator": "Zet", "phone_numbers": ["+998991234501"]}
+    made = web.client.post("/api/v1/pairs", json={**other, "start_sessions": True}, headers=headers)
+    assert made.status_code == 201, made.text
+    queued = web.client.post("/api/v1/messages/send", json=body, headers=headers)
+    assert (queued.status_code, queued.json()["pair"]) == (202, "UZ_zet"), queued.text
 
 
 def test_the_seed_verification_route_queues_a_send(web: Api) -> None:
