@@ -102,13 +102,17 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
 def test_grants_given_up_unsent_are_no_sms_and_are_named_as_the_shortfall() -> None:
     """Granted its cap, a country whose programs gave grants up (too late to send within
     the cap's margin) sent less: it is under its goal by those, and says which."""
-    goal = _goal(
-        pairs=[_pair("UZ_uzmobile")],
-        running={"UZ_uzmobile": SessionState.running},
-        grants=20,
-        given_up=3,
-        outlook=_outlook(4, 12.0, 4),
-    )
+
+    def granted_the_cap(given_up: int) -> CountryGoal:
+        return _goal(
+            pairs=[_pair("UZ_uzmobile")],
+            running={"UZ_uzmobile": SessionState.running},
+            grants=20,
+            given_up=given_up,
+            outlook=_outlook(4, 12.0, 4),
+        )
+
+    goal = granted_the_cap(3)
     assert (goal.achieved_per_minute, goal.given_up, goal.on_goal) == (10.0, 3, False)
     assert goal.reason_kind is ReasonKind.given_up
     assert goal.reason == (
@@ -116,13 +120,7 @@ def test_grants_given_up_unsent_are_no_sms_and_are_named_as_the_shortfall() -> N
         " cap's margin after asking (their machine, or the control plane, answers too slowly)"
     )
     # One given up in a full window still leaves it on goal.
-    one = _goal(
-        pairs=[_pair("UZ_uzmobile")],
-        running={"UZ_uzmobile": SessionState.running},
-        grants=20,
-        given_up=1,
-        outlook=_outlook(4, 12.0, 4),
-    )
+    one = granted_the_cap(1)
     assert (one.achieved_per_minute, one.on_goal, one.reason) == (10.0, True, None)
 
 
