@@ -499,10 +499,11 @@ def _reason(
         and seen.grants * 60 / goal.window_seconds >= GOAL_SHARE * goal.goal_per_minute
     ):
         # Granted the cap, the country sent less: the slots given up are the shortfall.
+        were = "was" if seen.given_up == 1 else "were"
         return ReasonKind.given_up, (
-            f"{seen.given_up} of its {seen.grants} grants were given up unsent: their programs"
-            " could not send within the cap's margin after asking (their machine, or the"
-            f" control plane, answers too slowly){paused}"
+            f"{seen.given_up} of its {seen.grants} grants {were} given up unsent: their"
+            " programs could not send within the cap's margin after asking (their machine, or"
+            f" the control plane, answers too slowly){paused}"
         )
     if probing and goal.sessions_running == probing_sessions:
         # Every send it makes is a probe's, held to one per probe interval on purpose.

@@ -644,11 +644,16 @@ class Sends:
                     stopped = f"{send.pair} was {_stopped(pair)} while it waited to be sent"
                     self._elsewhere(send, SendEvent.UNCLAIMED, stopped, stopped, expect=expect)
                 else:
+                    spec = self._config.session_specs.get(session_name(program, send.pair))
+                    why = (
+                        f"its session {spec.name} is stopped"
+                        if spec is not None and spec.desired is DesiredState.stopped
+                        else "not leasing, or its number awaiting another code"
+                    )
                     self._next_program(
                         send,
                         SendEvent.UNCLAIMED,
-                        f"{program}: did not take it within {waited} s (not leasing, or its"
-                        " number awaiting another code)",
+                        f"{program}: did not take it within {waited} s ({why})",
                         expect=expect,
                         tried=False,
                     )

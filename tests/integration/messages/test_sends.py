@@ -545,6 +545,12 @@ def test_a_send_waiting_for_a_stopped_session_says_it_is_stopped(world: World) -
         f"for pbad of UZ_uzmobile to ask for work (its session {name} is stopped: it asks"
         " once started); if it has not by"
     ) in reason
+    # Not taken in time, the program's try says why as well.
+    world.clock.advance(121)
+    assert world.sends.run_jobs() == 1
+    moved = world.sends.send(send.id)
+    assert moved.next_index == 1
+    assert moved.error == f"pbad: did not take it within 120 s (its session {name} is stopped)"
 
 
 def test_a_waiting_send_says_why(world: World) -> None:

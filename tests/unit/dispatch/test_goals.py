@@ -103,11 +103,11 @@ def test_grants_given_up_unsent_are_no_sms_and_are_named_as_the_shortfall() -> N
     """Granted its cap, a country whose programs gave grants up (too late to send within
     the cap's margin) sent less: it is under its goal by those, and says which."""
 
-    def granted_the_cap(given_up: int) -> CountryGoal:
+    def granted_the_cap(given_up: int, grants: int = 20) -> CountryGoal:
         return _goal(
             pairs=[_pair("UZ_uzmobile")],
             running={"UZ_uzmobile": SessionState.running},
-            grants=20,
+            grants=grants,
             given_up=given_up,
             outlook=_outlook(4, 12.0, 4),
         )
@@ -122,6 +122,12 @@ def test_grants_given_up_unsent_are_no_sms_and_are_named_as_the_shortfall() -> N
     # One given up in a full window still leaves it on goal.
     one = granted_the_cap(1)
     assert (one.achieved_per_minute, one.on_goal, one.reason) == (10.0, True, None)
+    # Granted 95 % of the cap, one given up is said as one.
+    short = granted_the_cap(1, grants=19)
+    assert (short.reason_kind, short.reason.split(":")[0] if short.reason else None) == (
+        ReasonKind.given_up,
+        "1 of its 19 grants was given up unsent",
+    )
 
 
 def test_a_country_stopped_a_moment_ago_is_not_on_goal_though_its_window_was() -> None:
