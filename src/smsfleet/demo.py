@@ -17,6 +17,7 @@ from smsfleet.auth.models import User
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
 from smsfleet.core.settings import CHECKOUT_DIR
+from smsfleet.dispatch.goals import ReasonKind
 from smsfleet.messages.models import Template
 from smsfleet.pairs import service as pairs_service
 from smsfleet.pairs.models import PairCreate
@@ -242,7 +243,8 @@ def fleet_status(app: Any) -> str:
     running = sum(1 for status in services.store.session_status.list() if status.state == "running")
     goals = services.dispatcher.goals()
     granted = sum(goal.achieved_per_minute for goal in goals)
-    goal = sum(goal.goal_per_minute for goal in goals)
+    # As the dashboard's: a country no session is wanted running in is expected to send nothing.
+    goal = sum(g.goal_per_minute for g in goals if g.reason_kind is not ReasonKind.no_session)
     firing = services.alerts.service.counts().firing
     return (
         f"{running} sessions running · {granted:.1f} sends granted per minute"

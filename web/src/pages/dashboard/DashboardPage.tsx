@@ -1,7 +1,6 @@
 import { useCallback, useMemo, type ReactNode } from "react";
 import { useSearchParams } from "react-router";
 import type { UseQueryResult } from "@tanstack/react-query";
-import type { CountryGoal } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { useLiveQuery, useLiveUpdates, type LiveQuery } from "../../data/live";
@@ -17,7 +16,7 @@ import { useSessions } from "../../data/sessions";
 import { CapChart, GrantTrendChart, SuccessTrendChart, countryColors, runningStep, sharedCap } from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
-import { KpiCards, type Granted } from "./KpiCards";
+import { KpiCards, fleetGranted } from "./KpiCards";
 import { applyToPairs, applyToTotals } from "./liveMetrics";
 import { PairMetricsTable, pairRows } from "./PairMetricsTable";
 import { PairTrendPanel } from "./PairTrendPanel";
@@ -72,14 +71,6 @@ function grantsTitle(cap: number | null): string {
     : `Granted per minute per country · cap ${cap}/min dashed`;
 }
 
-/** The fleet's grants per minute and its goal: each country's figures added up. */
-function grantedOf(goals: readonly CountryGoal[] | undefined): Granted | undefined {
-  if (!goals) return undefined;
-  return {
-    perMinute: goals.reduce((sum, goal) => sum + goal.achieved_per_minute, 0),
-    goal: goals.reduce((sum, goal) => sum + goal.goal_per_minute, 0),
-  };
-}
 
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
@@ -114,7 +105,7 @@ export function DashboardPage() {
   const totals = byPair.data?.totals;
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
   const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
-  const granted = useMemo(() => grantedOf(goals.data), [goals.data]);
+  const granted = useMemo(() => fleetGranted(goals.data), [goals.data]);
   const colorOf = useMemo(() => countryColors((pairs.data ?? []).map((pair) => pair.country)), [pairs.data]);
   const refreshing = recent.isFetching || byPair.isFetching || goals.isFetching;
 

@@ -1,8 +1,8 @@
 import { renderToStaticMarkup } from "react-dom/server";
 import { MemoryRouter } from "react-router";
 import { describe, expect, it } from "vitest";
-import type { MetricsTotals } from "../../api/types";
-import { KpiCards } from "./KpiCards";
+import type { CountryGoal, MetricsTotals } from "../../api/types";
+import { KpiCards, fleetGranted } from "./KpiCards";
 
 const totals = (changes: Partial<MetricsTotals>): MetricsTotals =>
   ({
@@ -101,5 +101,19 @@ describe("the Active sessions card", () => {
     expect(html(6)).toContain("running of 18 · 6 held stopped by their pairs (paused, or no test number)");
     expect(html(0)).toContain("running of 18<");
     expect(html(undefined)).not.toContain("held stopped");
+  });
+});
+
+describe("the fleet's goal", () => {
+  const goal = (country: string, achieved: number, reasonKind: CountryGoal["reason_kind"]): CountryGoal =>
+    ({ country, goal_per_minute: 10, achieved_per_minute: achieved, reason_kind: reasonKind }) as CountryGoal;
+
+  it("adds up the caps of the countries expected to send, a paused one among them", () => {
+    const goals = [goal("UZ", 10, null), goal("IN", 0, "paused"), goal("GE", 0, "no_session")];
+    expect(fleetGranted(goals)).toEqual({ perMinute: 10, goal: 20 });
+  });
+
+  it("is unknown while the goals load", () => {
+    expect(fleetGranted(undefined)).toBeUndefined();
   });
 });

@@ -1,13 +1,27 @@
 import type { ReactNode } from "react";
 import { Link } from "react-router";
-import type { AlertsOverview, MetricsTotals } from "../../api/types";
+import type { AlertsOverview, CountryGoal, MetricsTotals } from "../../api/types";
 import { formatCount, formatPercent, formatRate, successTone } from "./format";
 import { RECENT } from "./ranges";
 
-/** The fleet's sends granted per minute over `RECENT` and its goal (the caps' sum). */
+/** The fleet's sends granted per minute over `RECENT` and its goal (`fleetGranted`). */
 export interface Granted {
   perMinute: number;
   goal: number;
+}
+
+/**
+ * The fleet's grants per minute and its goal: each country's figures added up. A country
+ * in which no session is wanted running (its pairs saved and never started, or every session
+ * stopped by someone) is expected to send nothing and adds nothing to the goal; a paused
+ * one's shortfall is real, and counts.
+ */
+export function fleetGranted(goals: readonly CountryGoal[] | undefined): Granted | undefined {
+  if (!goals) return undefined;
+  return {
+    perMinute: goals.reduce((sum, goal) => sum + goal.achieved_per_minute, 0),
+    goal: goals.reduce((sum, goal) => sum + (goal.reason_kind === "no_session" ? 0 : goal.goal_per_minute), 0),
+  };
 }
 
 interface KpiCardsProps {
