@@ -316,11 +316,17 @@ def _build(
     runs(usage)
 
     sent = MessageStore(engine)
+    alerted = AlertStore(engine)
     retention = {
         kind: build_retention(kind, *forgets, days=days, clock=clock, should_run=leading)
         for kind, days, forgets in (
             ("audit", settings.audit_retention_days, (store.audit.forget_before,)),
-            ("alerts", settings.alert.retention_days, (AlertStore(engine).forget_before,)),
+            (
+                "alerts",
+                settings.alert.retention_days,
+                # The alerts with their messages, and the messages people sent on their own.
+                (alerted.forget_before, alerted.forget_messages_before),
+            ),
             (
                 "session_events",
                 settings.session_event_retention_days,

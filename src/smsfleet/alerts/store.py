@@ -198,6 +198,21 @@ class AlertStore:
             ),
         )
 
+    def forget_messages_before(self, at: datetime, *, limit: int) -> int:
+        """Remove, in one write, the `limit` oldest messages of people (`POST
+        /api/v1/alerts/test`: no alert of theirs to go with) queued before `at` and sent or
+        given up on; one still to send goes out. How many."""
+        outbox = alert_outbox_table
+        settled = sa.or_(outbox.c.sent_at.is_not(None), outbox.c.failed_at.is_not(None))
+        return delete_oldest(
+            self._engine,
+            outbox,
+            moment=outbox.c.created_at,
+            before=at,
+            limit=limit,
+            where=sa.and_(outbox.c.alert_id.is_(None), settled),
+        )
+
     # --- outbox --------------------------------------------------------------------------
 
     def enqueue(self, notifications: Sequence[NewNotification], *, now: datetime) -> list[int]:

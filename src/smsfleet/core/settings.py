@@ -464,7 +464,10 @@ class AlertSettings(_Group):
     raised_window_minutes: float = Field(
         default=60.0, gt=0, le=24 * 60, description="The window of max_raised_per_actor"
     )
-    retention_days: int = kept_days("Resolved alerts (from when resolved; a firing one always)")
+    retention_days: int = kept_days(
+        "Resolved alerts (from when resolved; a firing one always) and people's own Telegram"
+        " messages (from when queued; one still to send always)"
+    )
 
 
 class Settings(BaseSettings):

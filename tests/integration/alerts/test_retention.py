@@ -1,14 +1,16 @@
 """Resolved alerts past the retention deleted in batches, on SQLite and MariaDB, with their
-messages sent: a firing alert kept however old, a message still to send kept."""
+messages sent: a firing alert kept however old, a message still to send kept. People's own
+messages (no alert of theirs) go by when they were queued."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from smsfleet.alerts.models import Alert, AlertQuery, NotificationKind
-from smsfleet.alerts.store import AlertStore, NewNotification
+from smsfleet.alerts.store import AlertStore, NewNotification, alert_outbox_table
 from smsfleet.core.retention import build_retention
 from tests.support.fakes import FakeClock
 from tests.support.retention import batches
@@ -92,3 +94,28 @@ def test_an_alerts_messages_go_with_it_but_one_still_to_send(metrics_engine: Eng
     assert store.forget_before(CUTOFF, limit=10) == 1
     assert [n.id for n in store.notifications(old.id)] == [waiting]
     assert [n.id for n in store.notifications(new.id)] == [other]
+
+
+def test_peoples_own_messages_go_once_sent_and_old(metrics_engine: Engine) -> None:
+    store = AlertStore(metrics_engine)
+    old = NOW - timedelta(days=400)
+
+    def message(text: str) -> NewNotification:
+        return NewNotification(
+            chat_id="all", kind=NotificationKind.message, alert_id=None, text=text
+        )
+
+    sent, failed, waiting = store.enqueue([message(t) for t in "abc"], now=old)
+    (recent,) = store.enqueue([message("d")], now=NOW - timedelta(days=10))
+    (an_alerts,) = store.enqueue([notice(alert(0, started=401, resolved=None))], now=old)
+    for done in (sent, recent, an_alerts):
+        store.mark_sent(done, at=old)
+    store.mark_failed(failed, at=old, error="refused")
+    retention = build_retention(
+        "alerts", store.forget_before, store.forget_messages_before, days=365, clock=FakeClock(NOW)
+    )
+    assert retention.job.run_once() == 2
+    with metrics_engine.connect() as connection:
+        left = set(connection.execute(sa.select(alert_outbox_table.c.id)).scalars())
+    # One still to send goes out; an alert's goes with its alert; a recent one stays.
+    assert left == {waiting, recent, an_alerts}
