@@ -8,13 +8,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from fastapi import FastAPI
 
 from smsfleet.auth.models import Role
-from tests.support.api import Api
-from tests.support.search import sending_api
+from smsfleet.search.models import JobStatus
+from smsfleet.search.service import SearchService
+from tests.support.api import Api, running_api
+from tests.support.search import SEARCH_TOKEN, search_service, sending_api
 
 PHONE = "+1234567890"
 CODE = "660417"
@@ -77,3 +80,39 @@ def test_an_admin_searches_sms_texts_as_a_viewer_no_more_than_the_viewer(api: Ap
     assert mine.status_code == 202, mine.text
     found = _done(api, f"/api/v1/users/admin/search/{mine.json()['id']}", Role.admin)
     assert found["matched"] == 1
+
+
+def test_an_admin_retries_a_job_over_sms_texts_only_while_its_owner_may_read_them(
+    tmp_path: Path,
+) -> None:
+    """An operator's job over SMS texts, stopped; the operator lowered to viewer since: an
+    admin's retry would search the texts for a viewer, who reads the match count."""
+    with (
+        search_service(tmp_path) as search,
+        running_api(tmp_path, search_url=search.url, search_token=SEARCH_TOKEN) as api,
+    ):
+        admin = api.headers(Role.admin)
+        only_sms = {"query": CODE, "algorithm": "exact", "kinds": ["message"]}
+        created = api.client.post(
+            "/api/v1/search/jobs", json=only_sms, headers=api.headers(Role.operator)
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        _done(api, f"/api/v1/search/jobs/{job_id}", Role.operator)
+        service: SearchService = cast(FastAPI, search.app).state.search
+        done = service.store.job(job_id)
+        assert done is not None
+        stopped = done.model_copy(update={"status": JobStatus.cancelled})
+        assert service.store.save_job(stopped, only_if=(JobStatus.done,))
+
+        def retried_after_role(role: Role) -> Any:
+            lowered = api.client.patch(
+                "/api/v1/users/operator", json={"role": role.value}, headers=admin
+            )
+            assert lowered.status_code == 200, lowered.text
+            return api.client.post(f"/api/v1/search/jobs/{job_id}/retry", headers=admin)
+
+        refused = retried_after_role(Role.viewer)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["message"].endswith("'operator', the job's owner, is viewer")
+        assert retried_after_role(Role.operator).status_code == 200

@@ -32,10 +32,12 @@ def searchable(data: JobCreate, role: Role, *, owner: str | None = None) -> JobC
     return data.model_copy(update={"kinds": kinds})
 
 
-def check_rerun(job: Job, role: Role) -> None:
-    """A job over SMS texts is run again only for a role that may start one."""
+def check_rerun(job: Job, role: Role, *, owner: str | None = None) -> None:
+    """A job over SMS texts is run again only for a role that may start one: the caller's,
+    and the job's `owner`'s when another (who reads what it finds)."""
     if not sees_codes(role) and DocumentKind.message in job.kinds:
-        raise Forbidden(_REFUSED.format(who="you are", role=role.value))
+        who = "you are" if owner is None else f"{owner!r}, the job's owner, is"
+        raise Forbidden(_REFUSED.format(who=who, role=role.value))
 
 
 def redacted_job(job: Job) -> RedactedJob:
