@@ -302,10 +302,12 @@ def test_an_attempt_whose_report_is_on_its_way_at_the_grace_end_is_not_said_stuc
 ) -> None:
     """Its report is in the spool: the last flush says what became of it, and nothing
     claims it is still in the program's code nor left to the journal."""
-    cp = _SlowReports(leases=[*_grants(1, allowed=1), *_waits(1)], delay=3.0)
+    # The report takes longer to answer than the grace lasts; the grace leaves a loaded
+    # machine time to cut the attempt short and spool its report.
+    cp = _SlowReports(leases=[*_grants(1, allowed=1), *_waits(1)], delay=6.0)
     gateway = FakeGateway(states={"t-1": [PENDING]})
     calls, out = Calls(), io.StringIO()
-    worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=1.0)
+    worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=2.5)
     _stop_once_all_sent(worker, calls, 1)
     assert _run(worker, timeout=10) == 0
     assert not worker.journal.holds("t-1")
