@@ -68,6 +68,12 @@ alert_outbox_table = sa.Table(
     sa.Index("ix_alert_outbox_alert_id", "alert_id"),
 )
 
+# Messages sent or given up on: those retention may delete. One still to send goes out,
+# its text needing no alert.
+_SETTLED = sa.or_(
+    alert_outbox_table.c.sent_at.is_not(None), alert_outbox_table.c.failed_at.is_not(None)
+)
+
 _TIMES = ("started_at", "last_seen_at", "resolved_at", "acknowledged_at", "last_notified_at")
 
 
@@ -184,8 +190,6 @@ class AlertStore:
         """Remove, in one write, the `limit` alerts resolved longest ago from before `at`
         (a firing one never), with their messages sent or given up on: how many alerts."""
         table, outbox = alerts_table, alert_outbox_table
-        # A message still to send goes out: its text needs no alert.
-        settled = sa.or_(outbox.c.sent_at.is_not(None), outbox.c.failed_at.is_not(None))
         return delete_oldest(
             self._engine,
             table,
@@ -194,7 +198,7 @@ class AlertStore:
             limit=limit,
             where=table.c.state == AlertState.resolved.value,
             then=lambda connection, ids: connection.execute(
-                sa.delete(outbox).where(outbox.c.alert_id.in_(ids), settled)
+                sa.delete(outbox).where(outbox.c.alert_id.in_(ids), _SETTLED)
             ),
         )
 
@@ -203,14 +207,13 @@ class AlertStore:
         /api/v1/alerts/test`: no alert of theirs to go with) queued before `at` and sent or
         given up on; one still to send goes out. How many."""
         outbox = alert_outbox_table
-        settled = sa.or_(outbox.c.sent_at.is_not(None), outbox.c.failed_at.is_not(None))
         return delete_oldest(
             self._engine,
             outbox,
             moment=outbox.c.created_at,
             before=at,
             limit=limit,
-            where=sa.and_(outbox.c.alert_id.is_(None), settled),
+            where=sa.and_(outbox.c.alert_id.is_(None), _SETTLED),
         )
 
     # --- outbox --------------------------------------------------------------------------
