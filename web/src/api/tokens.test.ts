@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { answerForSignIn, isCopiedSignIn, loginOf, saveTokens } from "./tokens";
+import { answerForSignIn, loginOf, saveTokens } from "./tokens";
 
 // This tab's storage; the other tabs are channels of this test's own.
 const storage = new Map<string, string>();
@@ -16,16 +16,6 @@ function tokenOf(sid: string): string {
 }
 
 const otherTabs: BroadcastChannel[] = [];
-
-/** Another open tab that holds the login `sid`, and answers for it as a tab does. */
-function tabHolding(sid: string): BroadcastChannel {
-  const tab = new BroadcastChannel("smsfleet.sign-in");
-  tab.onmessage = (event: MessageEvent<{ type: string; login: string }>) => {
-    if (event.data.type === "whose" && event.data.login === sid) tab.postMessage({ type: "mine", login: sid });
-  };
-  otherTabs.push(tab);
-  return tab;
-}
 
 beforeEach(() => {
   storage.clear();
@@ -48,19 +38,10 @@ describe("a tab copied from a signed-in one", () => {
     const asking = new BroadcastChannel("smsfleet.sign-in");
     otherTabs.push(asking);
     const answers: string[] = [];
-    asking.onmessage = (event: MessageEvent<{ type: string; login: string }>) => void answers.push(event.data.login);
-    asking.postMessage({ type: "whose", login: "login-b" });
-    asking.postMessage({ type: "whose", login: "login-a" });
-    await vi.waitFor(() => expect(answers).toEqual(["login-a"]));
-  });
-
-  it("is a copy when another open tab holds its login", async () => {
-    tabHolding("login-a");
-    await expect(isCopiedSignIn()).resolves.toBe(true);
-  });
-
-  it("is not a copy when no other tab holds its login", async () => {
-    tabHolding("login-b");
-    await expect(isCopiedSignIn()).resolves.toBe(false);
+    asking.onmessage = (event: MessageEvent<{ type: string; login: string; ask: string }>) =>
+      void answers.push(`${event.data.login} to ${event.data.ask}`);
+    asking.postMessage({ type: "whose", login: "login-b", ask: "first" });
+    asking.postMessage({ type: "whose", login: "login-a", ask: "second" });
+    await vi.waitFor(() => expect(answers).toEqual(["login-a to second"]));
   });
 });

@@ -73,14 +73,17 @@ export function expireSession(): void {
 // and a tab that hears another answer for its own login as it starts drops its copy. Only a
 // refresh waits for that answer: the access token is the same login's, good in both tabs.
 const SIGN_IN_CHANNEL = "smsfleet.sign-in";
-// How long a starting tab listens for another that holds its login: long enough for a busy
-// machine's other tab to answer (1 s was not, on two cores running twenty processes). Only
-// a refresh waits for it; the tab shows its data with its access token meanwhile.
+// How long a starting tab's refresh waits for another that holds its login to answer: long
+// enough for a busy machine's other tab, most times (1 s was not, on two cores running twenty
+// processes). The tab shows its data with its access token meanwhile, and a later answer
+// still counts while it has not refreshed.
 export const COPY_CHECK_MS = 3000;
 
 interface LoginMessage {
   type: "whose" | "mine";
   login: string;
+  /** The question a "mine" answers, so that only the tab that asked it takes the answer. */
+  ask: string;
 }
 
 /** The login (`sid` claim) a token belongs to; null when it carries none. */
@@ -104,31 +107,11 @@ function signInChannel(): BroadcastChannel | null {
     channel.addEventListener("message", (event: MessageEvent<LoginMessage>) => {
       const held = loginOf(getRefreshToken());
       if (event.data.type === "whose" && held !== null && event.data.login === held) {
-        channel?.postMessage({ type: "mine", login: held } satisfies LoginMessage);
+        channel?.postMessage({ type: "mine", login: held, ask: event.data.ask } satisfies LoginMessage);
       }
     });
   }
   return channel;
-}
-
-/** Whether another open tab holds this tab's login: this tab's tokens are then a copy. */
-export function isCopiedSignIn(): Promise<boolean> {
-  const login = loginOf(getRefreshToken());
-  const tabs = signInChannel();
-  if (login === null || tabs === null) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onMessage = (event: MessageEvent<LoginMessage>) => {
-      if (event.data.type === "mine" && event.data.login === login) finish(true);
-    };
-    const finish = (copied: boolean) => {
-      clearTimeout(timer);
-      tabs.removeEventListener("message", onMessage);
-      resolve(copied);
-    };
-    const timer = setTimeout(() => finish(false), COPY_CHECK_MS);
-    tabs.addEventListener("message", onMessage);
-    tabs.postMessage({ type: "whose", login } satisfies LoginMessage);
-  });
 }
 
 /** Answers other tabs for this tab's login from now on (a tab that signs in). */
@@ -136,20 +119,47 @@ export function answerForSignIn(): void {
   signInChannel();
 }
 
-// This tab's check at start-up, which a refresh waits for.
+// This tab's check at start-up, which a refresh waits for, and how to stop listening for its
+// answer (a check asked again replaces it).
 let copyCheck: Promise<void> = Promise.resolve();
+let stopCheck: () => void = () => undefined;
 
 /**
- * Asks the other open tabs, in the background, whether one holds this tab's login. A copy
- * drops its tokens and tells the app, unless they changed meanwhile (a sign-in of its own).
+ * Asks the other open tabs, in the background, whether one holds this tab's login: this tab's
+ * tokens are then a copy, which it drops, telling the app. The answer counts however late it
+ * comes (a busy machine's other tab may take longer than a refresh waits), as long as the
+ * tokens are still those asked about: not once this tab signed in or refreshed on its own.
  */
 export function checkCopiedSignIn(): void {
+  stopCheck();
   const checked = getRefreshToken();
-  copyCheck = isCopiedSignIn().then((copied) => {
-    if (copied && getRefreshToken() === checked) {
-      clearTokens();
-      window.dispatchEvent(new Event(SIGN_IN_COPIED_EVENT));
-    }
+  const login = loginOf(checked);
+  const tabs = signInChannel();
+  if (login === null || tabs === null) {
+    copyCheck = Promise.resolve();
+    return;
+  }
+  // Tells this question's answer apart from others' (no secret: randomUUID needs https).
+  const ask = Math.random().toString(36).slice(2);
+  copyCheck = new Promise((settle) => {
+    const timer = setTimeout(settle, COPY_CHECK_MS);
+    const onMessage = (event: MessageEvent<LoginMessage>) => {
+      if (getRefreshToken() !== checked) {
+        stopCheck();
+      } else if (event.data.type === "mine" && event.data.ask === ask) {
+        stopCheck();
+        clearTokens();
+        window.dispatchEvent(new Event(SIGN_IN_COPIED_EVENT));
+      }
+    };
+    stopCheck = () => {
+      clearTimeout(timer);
+      tabs.removeEventListener("message", onMessage);
+      settle();
+      stopCheck = () => undefined;
+    };
+    tabs.addEventListener("message", onMessage);
+    tabs.postMessage({ type: "whose", login, ask } satisfies LoginMessage);
   });
 }
 

@@ -33,18 +33,24 @@ const refused = () => json({ detail: "token expired" }, 401);
 const paths = () => seen.map(([path]) => path);
 
 /** A refresh token of the login `sid`, as the control plane signs them (the signature unread). */
-function refreshTokenOf(sid: string): string {
+function refreshTokenOf(sid: string, signature = "signature"): string {
   const encode = (value: object) => btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-  return `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ sub: "admin", sid, typ: "refresh" })}.signature`;
+  return `${encode({ alg: "HS256", typ: "JWT" })}.${encode({ sub: "admin", sid, typ: "refresh" })}.${signature}`;
 }
 
 const otherTabs: BroadcastChannel[] = [];
 
+interface LoginMessage {
+  type: string;
+  login: string;
+  ask: string;
+}
+
 /** Another open tab: what it hears, and a way to speak on the channel as a tab does. */
-function anotherTab(): { heard: Array<{ type: string; login: string }>; tab: BroadcastChannel } {
+function anotherTab(): { heard: LoginMessage[]; tab: BroadcastChannel } {
   const tab = new BroadcastChannel("smsfleet.sign-in");
-  const heard: Array<{ type: string; login: string }> = [];
-  tab.onmessage = (event: MessageEvent<{ type: string; login: string }>) => void heard.push(event.data);
+  const heard: LoginMessage[] = [];
+  tab.onmessage = (event: MessageEvent<LoginMessage>) => void heard.push(event.data);
   otherTabs.push(tab);
   return { heard, tab };
 }
@@ -118,11 +124,55 @@ describe("a tab copied from a signed-in one", () => {
     expect(seen).toEqual([["/api/v1/auth/me", "access-a", 0]]);
 
     await until(() => original.heard.length > 0);
-    original.tab.postMessage({ type: "mine", login: "login-a" });
+    original.tab.postMessage({ type: "mine", login: "login-a", ask: original.heard[0]?.ask });
     await until(() => dispatched.length > 0);
     expect(dispatched).toEqual([tokens.SIGN_IN_COPIED_EVENT]);
     expect(tokens.getRefreshToken()).toBeNull();
     expect(paths()).not.toContain("/api/v1/auth/refresh");
+  });
+
+  it("drops the login when the original answers after the refresh stopped waiting", async () => {
+    // A busy machine's original tab answers seconds late: the copy has not refreshed yet.
+    const original = anotherTab();
+    answer = (_path, token) => (token === "access-a" ? json(me) : refused());
+    await expect(auth.resumeSignIn()).resolves.toEqual(me);
+    await until(() => original.heard.length > 0);
+    await vi.advanceTimersByTimeAsync(tokens.COPY_CHECK_MS * 3);
+    expect(dispatched).toEqual([]);
+
+    original.tab.postMessage({ type: "mine", login: "login-a", ask: original.heard[0]?.ask });
+    await until(() => dispatched.length > 0);
+    expect(dispatched).toEqual([tokens.SIGN_IN_COPIED_EVENT]);
+    expect(tokens.getRefreshToken()).toBeNull();
+  });
+
+  it("takes only the answer to its own question, not one to another tab's", async () => {
+    const original = anotherTab();
+    answer = (_path, token) => (token === "access-a" ? json(me) : refused());
+    await expect(auth.resumeSignIn()).resolves.toEqual(me);
+    await until(() => original.heard.length > 0);
+    original.tab.postMessage({ type: "mine", login: "login-a", ask: "another tab's question" });
+    original.tab.postMessage({ type: "mine", login: "login-a" });
+    await vi.advanceTimersByTimeAsync(tokens.COPY_CHECK_MS);
+    expect(tokens.getAccessToken()).toBe("access-a");
+    expect(dispatched).toEqual([]);
+  });
+
+  it("keeps a login it refreshed on its own, whatever answer comes after", async () => {
+    const original = anotherTab();
+    answer = (path, token) => {
+      if (path === "/api/v1/auth/refresh") return json({ access_token: "access-b", refresh_token: refreshTokenOf("login-a", "renewed") });
+      return token === "access-b" ? json(me) : refused();
+    };
+    const loaded = auth.resumeSignIn();
+    await vi.advanceTimersByTimeAsync(tokens.COPY_CHECK_MS);
+    await expect(loaded).resolves.toEqual(me);
+    expect(paths()).toContain("/api/v1/auth/refresh");
+
+    original.tab.postMessage({ type: "mine", login: "login-a", ask: original.heard[0]?.ask });
+    await vi.advanceTimersByTimeAsync(tokens.COPY_CHECK_MS);
+    expect(tokens.getAccessToken()).toBe("access-b");
+    expect(dispatched).toEqual([]);
   });
 
   it("drops the login rather than refresh it when its access token has expired", async () => {
@@ -131,7 +181,7 @@ describe("a tab copied from a signed-in one", () => {
     const loaded = auth.resumeSignIn();
     // The refused request waits for the check; the original answers only then.
     await until(() => seen.length > 0 && original.heard.length > 0);
-    original.tab.postMessage({ type: "mine", login: "login-a" });
+    original.tab.postMessage({ type: "mine", login: "login-a", ask: original.heard[0]?.ask });
     await expect(loaded).rejects.toMatchObject({ status: 401 });
     expect(paths()).toEqual(["/api/v1/auth/me"]);
     expect(tokens.getRefreshToken()).toBeNull();
@@ -153,10 +203,10 @@ describe("the tab a copy was made from", () => {
 
     // A copy starts: it asks whose login this is, and answers for it too while it checks.
     const copy = anotherTab();
-    copy.tab.postMessage({ type: "whose", login: "login-a" });
-    copy.tab.postMessage({ type: "mine", login: "login-a" });
+    copy.tab.postMessage({ type: "whose", login: "login-a", ask: "the copy's" });
+    copy.tab.postMessage({ type: "mine", login: "login-a", ask: "the copy's" });
     await until(() => copy.heard.length > 0);
-    expect(copy.heard).toEqual([{ type: "mine", login: "login-a" }]);
+    expect(copy.heard).toEqual([{ type: "mine", login: "login-a", ask: "the copy's" }]);
 
     // Its access token expires: it refreshes the login it kept.
     tokens.saveTokens({ access_token: "access-expired", refresh_token: refreshTokenOf("login-a") });
