@@ -71,6 +71,103 @@ def test_pending_sends_are_capped_per_user_and_per_pair(tmp_path: Path) -> None:
         assert len(sends) == 5  # nothing refused was stored
 
 
+def _sends(api: Api, status: str) -> list[dict[str, object]]:
+    found = api.client.get(
+        "/api/v1/messages/sends", params={"status": status}, headers=api.headers(Role.admin)
+    )
+    assert found.status_code == 200, found.text
+    sends: list[dict[str, object]] = found.json()
+    return sends
+
+
+def test_a_retried_send_counts_against_its_owners_room_and_its_pairs(tmp_path: Path) -> None:
+    """Cancelled sends retried would otherwise queue past both caps: each retry is a send
+    in line again, and stays the send of whoever made it."""
+    limits = {"send_max_pending_per_actor": 2, "send_max_pending_per_pair": 3}
+    with running_api(tmp_path, **limits) as api:
+        _pairs(api)
+        operator, admin = api.headers(Role.operator), api.headers(Role.admin)
+        assert [_send(api, Role.operator, UZ) for _ in range(2)] == [202, 202]
+        cancelled = [str(send["id"]) for send in _sends(api, "PENDING")]
+        for send_id in cancelled:
+            cancel = f"/api/v1/messages/sends/{send_id}/cancel"
+            assert api.client.post(cancel, headers=operator).status_code == 200
+        assert [_send(api, Role.operator, UZ) for _ in range(2)] == [202, 202]
+
+        # The operator's room is full: their cancelled send waits for it, whoever retries.
+        retry = f"/api/v1/messages/sends/{cancelled[0]}/retry"
+        refused = api.client.post(retry, headers=admin)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["message"].startswith(
+            "operator, whose send this is, has 2 sends waiting"
+        )
+        assert int(refused.headers["Retry-After"]) > 0
+        refused = api.client.post(retry, headers=operator)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["message"].startswith("you have 2 sends waiting")
+
+        # With room of its owner's, the pair's cap holds it: UZ_uzmobile has 3 waiting.
+        assert _send(api, Role.admin, UZ) == 202
+        pending = _sends(api, "PENDING")
+        mine = next(send for send in pending if send["actor"] == "operator")
+        cancel = f"/api/v1/messages/sends/{mine['id']}/cancel"
+        assert api.client.post(cancel, headers=operator).status_code == 200
+        assert _send(api, Role.admin, UZ) == 202
+        refused = api.client.post(retry, headers=operator)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["message"].startswith("3 sends wait for UZ_uzmobile")
+        assert len(_sends(api, "PENDING")) == 3
+        assert len(_sends(api, "CANCELLED")) == 3
+
+        # Room again: the retry goes back in line, still the operator's.
+        first = next(send for send in _sends(api, "PENDING") if send["actor"] == "admin")
+        cancel = f"/api/v1/messages/sends/{first['id']}/cancel"
+        assert api.client.post(cancel, headers=admin).status_code == 200
+        retried = api.client.post(retry, headers=admin)
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["status"] == "PENDING"
+        assert retried.json()["actor"] == "operator"
+
+
+def test_a_send_through_a_named_pair_goes_to_none_of_another_pairs_numbers(
+    tmp_path: Path,
+) -> None:
+    """A test number awaits one code at a time, of its own pair's attempts: a code sent to
+    it through another pair would be taken for theirs, and spoil that pair's results."""
+    with running_api(tmp_path) as api:
+        _pairs(api)
+        admin, operator = api.headers(Role.admin), api.headers(Role.operator)
+        beeline = {
+            "country": "UZ",
+            "operator": "Beeline",
+            "phone_numbers": ["+998901234511"],
+            "programs": ["program1"],
+            "start_sessions": True,
+        }
+        assert api.client.post("/api/v1/pairs", json=beeline, headers=admin).status_code == 201
+        crossed = {"phone": "+998901234511", "text": "a code", "pair": "UZ_uzmobile"}
+        refused = api.client.post("/api/v1/messages/send", json=crossed, headers=operator)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["message"] == (
+            "+998901234511 is a test number of UZ_beeline, not of UZ_uzmobile: send it"
+            " through UZ_beeline, or without naming a pair"
+        )
+        assert error["details"] == [
+            {"field": "pair", "message": "+998901234511 is a test number of UZ_beeline"}
+        ]
+        assert _sends(api, "PENDING") == []
+        # Through its own pair, named or not; and the named pair's own number through it.
+        for body in (
+            {"phone": "+998901234511", "text": "a code", "pair": "UZ_beeline"},
+            {"phone": "+998901234511", "text": "a code"},
+            {"phone": "+998991234500", "text": "a code", "pair": "UZ_uzmobile"},
+        ):
+            sent = api.client.post("/api/v1/messages/send", json=body, headers=operator)
+            assert sent.status_code == 202, (body, sent.text)
+        assert [send["pair"] for send in _sends(api, "PENDING")].count("UZ_beeline") == 2
+
+
 def test_a_send_through_a_named_pair_goes_to_a_number_of_its_country(tmp_path: Path) -> None:
     """A number of another country would be sent on the named pair's country's room, which
     the number's own country's cap and policy never see."""

@@ -296,10 +296,11 @@ class Sends:
             )
         pair = self._pair_for(data.phone, data.pair)
         phone = self._normalize(data.phone, pair.country)
+        self._check_number_of(pair, phone)
         if data.template_id is not None:
             check_params(self._template(data.template_id), data.params)
         self._check_sends_through(pair)
-        self._check_room(actor, pair.key)
+        self._check_room(actor, pair.key, asker=actor)
         now = self._clock.now()
         send = Send(
             id=uuid.uuid4().hex,
@@ -347,13 +348,18 @@ class Sends:
             ),
         )
 
-    def _check_room(self, actor: str, pair: str) -> None:
-        """Refuse a send beyond the pending limits (a soft cap: two sends made at once may
-        both pass it)."""
-        mine, waiting = self._store.pending_counts(actor=actor, pair=pair)
+    def _check_room(self, owner: str, pair: str, *, asker: str) -> None:
+        """Refuse a send of `owner`'s, made or retried by `asker`, beyond the pending limits
+        (a soft cap: two sends made at once may both pass it)."""
+        mine, waiting = self._store.pending_counts(actor=owner, pair=pair)
         limits, wait = self._limits, PENDING_RETRY_AFTER_SECONDS
         if mine >= limits.per_actor:
-            message = f"you have {mine} sends waiting, the most one user may; wait for them"
+            message = (
+                f"you have {mine} sends waiting, the most one user may; wait for them"
+                if owner == asker
+                else f"{owner}, whose send this is, has {mine} sends waiting, the most one"
+                " user may; wait for them"
+            )
             raise Throttled(message, retry_after=wait)
         if waiting >= limits.per_pair:
             message = f"{waiting} sends wait for {pair}, the most one pair may; try again later"
@@ -397,16 +403,18 @@ class Sends:
             raise Conflict(f"send {send_id} changed meanwhile; look again")
         return done
 
-    def retry(self, send_id: str, *, again: bool = False) -> Send:
+    def retry(self, send_id: str, *, actor: str, again: bool = False) -> Send:
         """A failed, unsent or cancelled send starts over with the pair's first program.
         One whose SMS reached the gateway is sent a second time only when asked `again`:
-        its number may have it already."""
+        its number may have it already. It stays the send of whoever made it, and counts
+        against their room and its pair's, as a new send does."""
         send = self.send(send_id)
         transition(send.status, SendEvent.RETRIED, send_id=send_id)
         pair = self._config.pairs.get(send.pair)
         if pair is None:
             raise Conflict(f"pair {send.pair} was deleted: send it anew through another pair")
         self._check_sends_through(pair)
+        self._check_room(send.actor, pair.key, asker=actor)
         if send.sent_at is not None and not again:
             sent = human_time(send.sent_at, now=self._clock.now())
             most = len(pair.programs)
@@ -877,6 +885,21 @@ class Sends:
             )
         # One whose sessions are started, if any is: the others' would be refused.
         return next((pair for pair in running if self._started(pair)), running[0])
+
+    def _check_number_of(self, pair: Pair, phone: str) -> None:
+        """Refuse a send through `pair` to another pair's test number: that number awaits
+        one code at a time, of its own pair's attempts, and a code sent to it by another
+        pair would be taken for theirs."""
+        if phone in pair.phone_numbers:
+            return
+        owner = next((p.key for p in self._config.pairs.list() if phone in p.phone_numbers), None)
+        if owner is not None:
+            raise ValidationFailed.for_field(
+                "pair",
+                f"{phone} is a test number of {owner}",
+                message=f"{phone} is a test number of {owner}, not of {pair.key}: send it"
+                f" through {owner}, or without naming a pair",
+            )
 
     def _country_of(self, phone: str) -> str:
         region = phones.country_of(phone, self._region)

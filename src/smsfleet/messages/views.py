@@ -136,8 +136,10 @@ def cancel(send_id: str, _: OperatorUser, sends: SendsDep) -> Send:
 
 
 @router.post("/sends/{send_id}/retry", summary="Try a failed or cancelled send again")
-def retry(send_id: str, _: OperatorUser, sends: SendsDep, body: RetryRequest | None = None) -> Send:
-    return sends.retry(send_id, again=body is not None and body.again)
+def retry(
+    send_id: str, user: OperatorUser, sends: SendsDep, body: RetryRequest | None = None
+) -> Send:
+    return sends.retry(send_id, actor=user.username, again=body is not None and body.again)
 
 
 @router.get("/templates", summary="Message templates")

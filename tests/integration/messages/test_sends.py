@@ -124,10 +124,10 @@ def test_when_every_program_fails_the_send_fails(world: World) -> None:
     assert pair is not None
     world.store.pairs.replace(pair.model_copy(update={"programs": []}))
     with pytest.raises(Conflict, match="no program"):
-        world.sends.retry(send.id)
+        world.sends.retry(send.id, actor="alice")
     assert world.sends.send(send.id).status is SendStatus.FAILED
     world.store.pairs.replace(pair)
-    retried = world.sends.retry(send.id)
+    retried = world.sends.retry(send.id, actor="alice")
     assert (retried.status, retried.next_index, retried.error) == (SendStatus.PENDING, 0, None)
 
 
@@ -200,7 +200,7 @@ def test_a_try_broken_off_while_the_pair_runs_goes_on_to_its_next_program(world:
         " no program left to try"
     )
     assert unsent.completed_at == world.clock.now()
-    assert world.sends.retry(send.id).status is SendStatus.PENDING
+    assert world.sends.retry(send.id, actor="alice").status is SendStatus.PENDING
 
 
 def test_a_send_cut_off_by_a_pause_is_not_sent_and_says_why(world: World) -> None:
@@ -217,7 +217,7 @@ def test_a_send_cut_off_by_a_pause_is_not_sent_and_says_why(world: World) -> Non
     assert world.sends.sends(SendQuery(status=SendStatus.NOT_SENT)) == [unsent]
     # Retried while the pair is still paused, it would wait for programs that never come.
     with pytest.raises(Conflict, match=r"UZ_uzmobile runs no sessions .*resume the pair first"):
-        world.sends.retry(send.id)
+        world.sends.retry(send.id, actor="alice")
     assert world.sends.send(send.id) == unsent
 
 
@@ -301,9 +301,9 @@ def test_a_send_sent_but_not_delivered_keeps_when_its_sms_went_out(world: World)
         r" one delivers: up to 2 more SMS$"
     )
     with pytest.raises(Conflict, match=refused):
-        world.sends.retry(send.id)
+        world.sends.retry(send.id, actor="alice")
     assert world.sends.send(send.id) == failed
-    retried = world.sends.retry(send.id, again=True)
+    retried = world.sends.retry(send.id, actor="alice", again=True)
     assert (retried.status, retried.sent_at) == (SendStatus.PENDING, sent_at)
 
 
@@ -798,7 +798,7 @@ def test_a_send_through_a_pair_without_test_numbers_is_refused(world: World) -> 
     with pytest.raises(ValidationFailed, match="no active pair of UZ"):
         world.sends.create_send(SendRequest(phone=CUSTOMER, text="any"), actor="olga")
     with pytest.raises(Conflict, match=refused):
-        world.sends.retry(failed.id)
+        world.sends.retry(failed.id, actor="alice")
     assert [s.id for s in world.sends.sends(SendQuery())] == [failed.id]
 
 
