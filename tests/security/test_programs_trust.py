@@ -4,6 +4,7 @@ in the program directories; every change is in the audit log."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import time
@@ -78,6 +79,10 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
     outside = install_program(tmp_path / "elsewhere", "outside", "print('outside')")[1]
     (live.programs / "escape.py").symlink_to(outside)
     (live.programs / "sh").symlink_to("/bin/sh")
+    # Copies of a shell and an interpreter, as a version names them, or renamed.
+    for name, original in (("dash.static", "/bin/dash"), ("perl5.36", "/usr/bin/perl")):
+        shutil.copy(original, live.programs / name)
+    shutil.copy("/bin/bash", live.programs / "runner")
     no_exec = live.programs / "plain"
     no_exec.write_text("#!/bin/sh\necho plain\n")
     refused = {
@@ -90,6 +95,9 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         "outside": ([sys.executable, outside], "command.1"),
         "symlink out": ([sys.executable, str(live.programs / "escape.py")], "command.1"),
         "symlink to a shell": ([str(live.programs / "sh"), "-c", "id"], "command.0"),
+        "copy of a shell": ([str(live.programs / "dash.static"), "-c", "id"], "command.0"),
+        "copy of perl": ([str(live.programs / "perl5.36"), "-e", "1"], "command.0"),
+        "renamed shell": ([str(live.programs / "runner"), "-c", "id"], "command.0"),
         "directory": ([str(live.programs)], "command.0"),
         "missing": ([sys.executable, str(live.programs / "missing.py")], "command.1"),
         "not executable": ([str(no_exec)], "command.0"),

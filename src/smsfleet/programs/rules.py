@@ -5,8 +5,11 @@ the control plane checks here, and each SSH host's agent checks on its own disk.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
+import shutil
 import stat
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -108,6 +111,44 @@ def _looks_like_python(name: str) -> bool:
     return re.fullmatch(r"(?:python|pypy)[0-9.]*", PurePosixPath(name).name) is not None
 
 
+# A shell's or an interpreter's name as copies go by: `perl5.36`, `bash-5.2`, `dash.static`.
+_VERSIONED_NAME = re.compile(r"([a-z]+)(?:[-_.]?[0-9][0-9.]*)?(?:\.[a-z]+)?")
+
+
+def _is_shell_or_interpreter(real: Path) -> bool:
+    """By its name, or, renamed, by its bytes: the same as one installed on this host."""
+    named = _VERSIONED_NAME.fullmatch(real.name)
+    if named is not None and named.group(1) in SHELLS_AND_INTERPRETERS:
+        return True
+    if _looks_like_python(real.name):
+        return True
+    digests = _installed_interpreters().get(real.stat().st_size)
+    return digests is not None and _digest(real) in digests
+
+
+@functools.cache
+def _installed_interpreters() -> dict[int, frozenset[str]]:
+    """The digests of this host's shells and interpreters (and its Pythons), by size: a
+    file of another size is none of them, and is not read."""
+    found: dict[int, set[str]] = {}
+    names = [*SHELLS_AND_INTERPRETERS, "python3", "python", sys.executable]
+    for name in names:
+        where = shutil.which(name)
+        if where is None:
+            continue
+        real = Path(os.path.realpath(where))
+        try:
+            found.setdefault(real.stat().st_size, set()).add(_digest(real))
+        except OSError:
+            continue
+    return {size: frozenset(digests) for size, digests in found.items()}
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
 def check_command(command: Sequence[str], rules: ProgramRules) -> None:
     """Refuse a command unless it runs a regular file an admin installed.
 
@@ -165,7 +206,9 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
         )
     if not stat.S_ISREG(mode):
         raise _refused(index, f"{text!r} is not a regular file")
-    if real.name in SHELLS_AND_INTERPRETERS or _looks_like_python(real.name):
+    # A script is read by the configured Python, whatever its name: only an executable
+    # could be a shell or an interpreter.
+    if needs_exec and _is_shell_or_interpreter(real):
         raise _refused(index, f"{text!r} is a shell or an interpreter, not a program")
     if needs_exec and not os.access(real, os.X_OK):
         raise _refused(index, f"{text!r} is not executable (chmod +x, or run it with Python)")
