@@ -35,6 +35,12 @@ def test_a_password_of_ones_own_is_accepted(password: str) -> None:
     assert weak_password_reason(password) is None
 
 
+@pytest.mark.parametrize("password", ["weakpwweakpw", "WeakPw-2024!", "weakpw12345678"])
+def test_a_users_own_name_padded_or_repeated_is_refused(password: str) -> None:
+    assert weak_password_reason(password, username="weakpw") is not None
+    assert weak_password_reason("alice-long-password", username="alice") is None
+
+
 def test_users_get_the_reason_and_serve_refuses_the_demo_login(api: Api, tmp_path: Path) -> None:
     made = api.client.post(
         "/api/v1/users",
@@ -43,6 +49,18 @@ def test_users_get_the_reason_and_serve_refuses_the_demo_login(api: Api, tmp_pat
     )
     assert made.status_code == 422, made.text
     assert "well-known or trivially guessable" in made.json()["error"]["message"]
+    own_name = {"username": "weakpw", "password": "weakpwweakpw", "role": "operator"}
+    made = api.client.post("/api/v1/users", json=own_name, headers=api.headers())
+    assert made.status_code == 422, made.text
+    assert api.client.post(
+        "/api/v1/users",
+        json={**own_name, "password": "Probe-long-password-42"},
+        headers=api.headers(),
+    ).is_success
+    changed = api.client.patch(
+        "/api/v1/users/weakpw", json={"password": "WeakPw-2024!"}, headers=api.headers()
+    )
+    assert changed.status_code == 422, changed.text
     settings = Settings(data_dir=tmp_path, admin_password="demo-admin-password")
     with pytest.raises(ConfigurationError, match="SMSFLEET_ADMIN_PASSWORD is refused"):
         settings.check_production_safety()

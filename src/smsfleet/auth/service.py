@@ -87,8 +87,8 @@ class TokenPolicy:
     device_ttl: timedelta = timedelta(days=DEVICE_TOKEN_DAYS)
 
 
-def _check_password_strength(password: str) -> None:
-    reason = weak_password_reason(password)
+def _check_password_strength(password: str, *, username: str) -> None:
+    reason = weak_password_reason(password, username=username)
     if reason:
         refused = f"password refused: {reason}"
         raise ValidationFailed.for_field("password", refused, message=refused)
@@ -479,7 +479,7 @@ def create_user(
             "reserved name",
             message=f"{data.username!r} is reserved: smsfleet acts under that name",
         )
-    _check_password_strength(data.password)
+    _check_password_strength(data.password, username=data.username)
     now = clock.now()
     user = User(
         username=data.username,
@@ -548,7 +548,7 @@ def update_user(
     """Change a user; a new password, role or disabled flag ends the user's tokens."""
     password_hash: str | None = None
     if data.password is not None:
-        _check_password_strength(data.password)
+        _check_password_strength(data.password, username=username)
         # Before the user is read: the hash takes long enough for others to change them.
         password_hash = hash_password(data.password)
     if username == actor.username and (data.disabled or data.role not in (None, Role.admin)):

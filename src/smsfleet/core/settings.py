@@ -100,8 +100,9 @@ def _letters(text: str) -> str:
 _WEAK_CORES = frozenset(_letters(word) for word in (*KNOWN_WEAK_SECRETS, *_GUESSED_FIRST)) - {""}
 
 
-def weak_password_reason(password: str) -> str | None:
-    """Why a password must be refused, or None when it is acceptable."""
+def weak_password_reason(password: str, *, username: str = "") -> str | None:
+    """Why a password must be refused, or None when it is acceptable: `username`'s own
+    name, padded or repeated, is guessed as early as the well-known ones."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"it has fewer than {MIN_PASSWORD_LENGTH} characters"
     core = _letters(password)
@@ -109,7 +110,10 @@ def weak_password_reason(password: str) -> str | None:
         len(set(password)) < 5
         or password.lower() in KNOWN_WEAK_SECRETS
         or not core
-        or any(core == word * (len(core) // len(word)) for word in _WEAK_CORES)
+        or any(
+            core == word * (len(core) // len(word))
+            for word in _WEAK_CORES | ({_letters(username)} - {""})
+        )
     )
     if guessable:
         return "it is a well-known or trivially guessable password"
