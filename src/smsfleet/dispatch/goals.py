@@ -532,6 +532,11 @@ def _reason(
                 "too few test numbers for the cap at this pace: "
                 f"{goal.test_numbers} numbers, {pace}; {_more_numbers(seen, doubted_note)}{paused}"
             )
+        if probing:
+            # A probed pair sends one at a time on purpose: its share of the pace comes back
+            # when it resumes, so adding programs or pairs is not what it needs.
+            kind, said = _probing(probing, "")
+            return kind, f"{said}; meanwhile its sessions: {pace}{paused}"
         return (
             ReasonKind.in_flight_limit,
             f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}",

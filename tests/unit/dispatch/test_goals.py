@@ -396,6 +396,23 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
         "UZ_uzmobile is probed after a pause by the policy: at most one send per probe"
         " interval each until the success rate is back",
     )
+    # Beside a pair of the country's own, the probed pair's slot in the pace is one at a
+    # time: the pace falls short, and adding programs or pairs is not the remedy.
+    beside = _goal(
+        pairs=[
+            _pair("UZ_uzmobile", state=PairState.probing, actor="policy"),
+            _pair("UZ_beeline"),
+        ],
+        running={"UZ_uzmobile": SessionState.running, "UZ_beeline": SessionState.running},
+        grants=12,
+        outlook=_outlook(4, 28.2, 8),
+    )
+    assert (beside.reason_kind, beside.reason) == (
+        ReasonKind.probing,
+        "UZ_uzmobile is probed after a pause by the policy: at most one send per probe"
+        " interval each until the success rate is back; meanwhile its sessions: 4 attempts"
+        " at once, at 28.2 s per SMS, send at most 8.5/min",
+    )
     idle = _goal(
         pairs=[_pair("UZ_uzmobile")],
         running={"UZ_uzmobile": SessionState.running},
