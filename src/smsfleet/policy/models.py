@@ -134,8 +134,13 @@ class PairStanding(BaseModel):
         " those of the pause that paused it (its reason's), else the pair's window now"
     )
     delivered: int
-    lower_bound: float = Field(description="Wilson lower bound, at the quantile read at")
-    upper_bound: float = Field(description="Wilson upper bound, at the quantile read at")
+    lower_bound: float = Field(
+        description="Wilson lower bound, at the quantile read at: the policy's `z` for one"
+        " look; when the window holds more than `min_samples`, it is read whole and its"
+        " newest `min_samples` apart, each at the stricter quantile that keeps the two"
+        " together at `z`'s confidence (1.96, 95 %: 2.24 each, 97.5 %)"
+    )
+    upper_bound: float = Field(description="Wilson upper bound, read as `lower_bound` is")
     pause_threshold: float
     resume_threshold: float
     window: str = Field(

@@ -410,10 +410,18 @@ def _verdict(
         if (ratio := nearest.stats.success_ratio or 0.0) >= pause:
             where = "on" if ratio == pause else "over"
             return Verdict(None, f"{worst}: {where} the {percent(pause)} pause line", look=nearest)
+        # Two looks (the window and its newest) are each read stricter, so that the two
+        # together keep the policy's confidence: said, or its bounds would not add up.
+        each = (
+            ""
+            if nearest.z == z
+            else f" over its two looks, the whole window and its newest {config.min_samples},"
+            f" each read at {percent(confidence(nearest.z))}"
+        )
         return Verdict(
             None,
             f"{worst}: under the {percent(pause)} pause line, but not with"
-            f" {percent(confidence(z))} confidence; more attempts decide",
+            f" {percent(confidence(z))} confidence{each}; more attempts decide",
             look=nearest,
         )
     said, look = under

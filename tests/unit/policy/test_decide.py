@@ -180,9 +180,10 @@ def test_reasons_carry_the_figures() -> None:
             GOOD_SPELL,
             TURNED_BAD,
             False,
-            "5 of the newest 20 delivered (25 %) in the"
-            " last 30 min: under the 50 % pause line, but not with 95 % confidence; more attempts"
-            " decide",
+            # 5 of 20 is confidently under 50 % at 95 % alone, not at 97.5 % (each of two)
+            "5 of the newest 20 delivered (25 %) in the last 30 min: under the 50 % pause line,"
+            " but not with 95 % confidence over its two looks, the whole window and its newest"
+            " 20, each read at 97.5 %; more attempts decide",
         ),
         (
             pair(E),
