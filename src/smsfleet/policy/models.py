@@ -120,6 +120,10 @@ class PairStanding(BaseModel):
     country: str
     state: PairState
     is_high_priority: bool
+    held: bool = Field(
+        description="Held by the policy: a high-priority pair it found confidently under its"
+        " pause line and has not found recovered since; it keeps running all the while"
+    )
     action: PolicyAction | None = Field(
         description="What the policy's next look does on these figures, not yet carried out;"
         " none: nothing"

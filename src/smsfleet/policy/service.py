@@ -198,6 +198,7 @@ class Verdict:
     decided_on: EvidenceBound | None = None
     look: Look | None = None  # the figures decided on, or said; None: no figure was
     cooldown: timedelta | None = None  # a pause's, before it is probed
+    held: bool = False  # held by the policy before this look (high priority, not recovered)
 
 
 def _nearest(looks: Sequence[Look]) -> Look:
@@ -588,17 +589,19 @@ class PolicyService:
         for listed in pairs:
             pair = self._as_paused_again(listed, pauses.get(listed.key))
             figures = stats.get(pair.key, WindowStats(samples=0, delivered=0))
+            held = pair.is_high_priority and latest.get(pair.key) is PolicyAction.held
             verdict = decide(
                 pair=pair,
                 stats=figures,
                 newest=newest.get(pair.key),
                 newest_probes=newest_probes.get(pair.key),
-                held=latest.get(pair.key) is PolicyAction.held,
+                held=held,
                 now=now if at is None else at,
                 config=self.config,
                 last_cooldown=cooldowns.get(pair.key),
                 dated=dated,
             )
+            verdict = replace(verdict, held=held)
             found.append((pair, figures, verdict, _paused_on(pair, pauses.get(pair.key))))
         return found
 
@@ -651,6 +654,7 @@ class PolicyService:
             country=pair.country,
             state=pair.state,
             is_high_priority=pair.is_high_priority,
+            held=verdict.held,
             action=verdict.action,
             reason=verdict.reason,
             success_ratio=ratio,

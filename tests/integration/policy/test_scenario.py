@@ -273,6 +273,8 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert held.samples is not None and held.delivered is not None
     assert WindowStats(held.samples, held.delivered).upper_bound(each) < CONFIG.pause_threshold
     assert "high priority, so it keeps running: " in held.reason
+    (holding,) = world.policy.standing(StandingQuery(pair=priority.pair))
+    assert holding.held and holding.reason.startswith("held (high priority")
 
     pair = fleet.store.pairs.get(normal.pair)
     assert pair is not None
@@ -305,6 +307,8 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     assert recovered.lower_bound is not None
     assert recovered.lower_bound > CONFIG.resume_threshold
     assert recovered.reason.endswith("above the 70 % resume line with 95 % confidence")
+    (recovered_standing,) = world.policy.standing(StandingQuery(pair=priority.pair))
+    assert not recovered_standing.held
     assert world.pair_state(normal) is PairState.probing
     # The supervisor runs it again.
     assert fleet.state(normal.session) in (SessionState.starting, SessionState.running)

@@ -42,6 +42,7 @@ const standingOf = (changes: Partial<PairStanding>): PairStanding => ({
   country: "UZ",
   state: "enabled",
   is_high_priority: false,
+  held: false,
   action: null,
   reason: "47 of the newest 50 delivered (94 %) in the last 30 min: over the 50 % pause line",
   success_ratio: 0.94,
@@ -160,6 +161,17 @@ describe("PairsTable", () => {
       standingOf({ is_high_priority: true, reason, success_ratio: 0.2, samples: 20, delivered: 4 }),
     ]);
     expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy: ${reason}<`);
+  });
+
+  it("says under the row that the policy holds a high-priority pair, over its pause line again", () => {
+    // Held on its newest attempts, now at 52 %: held until confidently over the resume line.
+    const reason =
+      "held (high priority, so it keeps running): 26 of the newest 50 delivered (52 %) in the last 30 min: not yet confidently above the 70 % resume line";
+    const held = { is_high_priority: true, reason, success_ratio: 0.52, samples: 50, delivered: 26 };
+    const html = table([pair({ key: "UZ_uzmobile" })], true, [standingOf({ ...held, held: true })]);
+    expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy: ${reason}<`);
+    const healthy = table([pair({ key: "UZ_uzmobile" })], true, [standingOf({ ...held, reason: "over", held: false })]);
+    expect(healthy).not.toContain("policy-note-UZ_uzmobile");
   });
 
   it("says a probing pair's probes so far, and a pair with no figures shows a dash", () => {

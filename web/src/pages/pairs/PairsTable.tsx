@@ -111,9 +111,13 @@ interface RowProps {
 
 function PairRow({ pair, standing, actions, busy }: RowProps) {
   // What the policy's next look does, said under the row when it acts (a pause coming, a
-  // cool-down's end), while it probes (the probes so far), and while the route delivers
-  // under its pause line (a high-priority pair held, or one not yet confidently under).
-  const next = standing && (standing.action !== null || pair.state === "probing" || isUnder(standing)) ? standing : undefined;
+  // cool-down's end), while it probes (the probes so far), while the route delivers under
+  // its pause line (not yet confidently under), and while it holds a high-priority pair,
+  // whatever its figures now: until the policy finds it recovered.
+  const next =
+    standing && (standing.action !== null || pair.state === "probing" || isUnder(standing) || standing.held)
+      ? standing
+      : undefined;
   return (
     <Fragment>
       <PairCells pair={pair} standing={standing} actions={actions} busy={busy} />
