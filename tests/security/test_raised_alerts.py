@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from smsfleet.alerts.manual import MAX_OPEN
 from smsfleet.auth.models import Role
 from tests.support.api import Api, running_api
@@ -103,3 +105,15 @@ def test_past_both_limits_a_person_is_told_when_to_come_back(tmp_path: Path) -> 
             assert _raise(api, Role.operator, f"look at {n}").status_code == 202
         refused = _raise(api, Role.operator, "and this")
         assert (refused.status_code, refused.headers["Retry-After"]) == (429, "3600")
+
+
+@pytest.mark.parametrize("path", ["/alert", "/api/v1/alerts/test"])
+@pytest.mark.parametrize("blank", ["   ", "\n\t "], ids=["spaces", "new-line-and-tab"])
+def test_a_message_of_only_white_space_is_refused(api: Api, path: str, blank: str) -> None:
+    """An alert with an empty subject, or a chat message with nothing in it, tells no one
+    anything: refused, nothing kept."""
+    answer = api.client.post(path, json={"message": blank}, headers=api.headers(Role.operator))
+    assert answer.status_code == 422, answer.text
+    assert "only white space" in answer.text
+    listed = api.client.get("/api/v1/alerts", headers=api.headers(Role.viewer)).json()
+    assert listed == []

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsfleet.core.bounds import QueryTime
 from smsfleet.core.records import Timestamp
-from smsfleet.core.text import Prose
+from smsfleet.core.text import NonBlankProse
 from smsfleet.pairs.models import COUNTRY_CODE_PATTERN
 
 
@@ -148,7 +148,7 @@ class MessageRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: Prose = Field(min_length=1, max_length=3500)
+    message: NonBlankProse = Field(min_length=1, max_length=3500)
 
 
 class AlertRequest(BaseModel):
@@ -156,7 +156,7 @@ class AlertRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: Prose = Field(min_length=1, max_length=3500)
+    message: NonBlankProse = Field(min_length=1, max_length=3500)
     severity: Severity = Field(
         default=Severity.critical, description="critical reaches every configured chat"
     )

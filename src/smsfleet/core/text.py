@@ -19,7 +19,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-__all__ = ["OneLine", "Prose", "escaped"]
+__all__ = ["NonBlankProse", "OneLine", "Prose", "escaped"]
 
 _CONTROLS = "\\x00-\\x1f\\x7f-\\x9f"
 _REORDERING = "\u202a-\u202e\u2066-\u2069"
@@ -84,7 +84,15 @@ def _prose(value: str) -> str:
     return value
 
 
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("holds only white space: there is nothing to tell")
+    return value
+
+
 # A name, a reason: one line of plain text.
 OneLine = Annotated[str, AfterValidator(_one_line)]
 # A description or a message: new lines and tabs allowed.
 Prose = Annotated[str, AfterValidator(_prose)]
+# A message for others to read (a chat's alert): prose with something to read in it.
+NonBlankProse = Annotated[Prose, AfterValidator(_non_blank)]
