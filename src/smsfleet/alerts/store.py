@@ -203,17 +203,20 @@ class AlertStore:
         )
 
     def forget_messages_before(self, at: datetime, *, limit: int) -> int:
-        """Remove, in one write, the `limit` oldest messages of people (`POST
-        /api/v1/alerts/test`: no alert of theirs to go with) queued before `at` and sent or
-        given up on; one still to send goes out. How many."""
-        outbox = alert_outbox_table
+        """Remove, in one write, the `limit` oldest messages with no alert to go with (people's
+        own, `POST /api/v1/alerts/test`, and those of an alert already removed: one still to
+        send when its alert went) queued before `at` and sent or given up on; one still to
+        send goes out. How many."""
+        outbox, alerts = alert_outbox_table, alerts_table
+        # A message with no alert id (a person's) finds no alert either.
+        no_alert = sa.not_(sa.exists().where(alerts.c.id == outbox.c.alert_id))
         return delete_oldest(
             self._engine,
             outbox,
             moment=outbox.c.created_at,
             before=at,
             limit=limit,
-            where=sa.and_(outbox.c.alert_id.is_(None), _SETTLED),
+            where=sa.and_(no_alert, _SETTLED),
         )
 
     # --- outbox --------------------------------------------------------------------------

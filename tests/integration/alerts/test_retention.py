@@ -1,6 +1,7 @@
 """Resolved alerts past the retention deleted in batches, on SQLite and MariaDB, with their
 messages sent: a firing alert kept however old, a message still to send kept. People's own
-messages (no alert of theirs) go by when they were queued."""
+messages (no alert of theirs), and those whose alert went before they were sent, go by when
+they were queued."""
 
 from __future__ import annotations
 
@@ -107,7 +108,8 @@ def test_peoples_own_messages_go_once_sent_and_old(metrics_engine: Engine) -> No
 
     sent, failed, waiting = store.enqueue([message(t) for t in "abc"], now=old)
     (recent,) = store.enqueue([message("d")], now=NOW - timedelta(days=10))
-    (an_alerts,) = store.enqueue([notice(alert(0, started=401, resolved=None))], now=old)
+    firing = alert(0, started=401, resolved=None)
+    (an_alerts,) = store.save([firing], [notice(firing)], now=old)
     for done in (sent, recent, an_alerts):
         store.mark_sent(done, at=old)
     store.mark_failed(failed, at=old, error="refused")
@@ -119,3 +121,21 @@ def test_peoples_own_messages_go_once_sent_and_old(metrics_engine: Engine) -> No
         left = set(connection.execute(sa.select(alert_outbox_table.c.id)).scalars())
     # One still to send goes out; an alert's goes with its alert; a recent one stays.
     assert left == {waiting, recent, an_alerts}
+
+
+def test_a_message_sent_after_its_alert_went_goes_too(metrics_engine: Engine) -> None:
+    """A message still to send when its alert was removed is kept to go out; once sent, it
+    goes with the next retention, and nothing of an alert still kept goes with it."""
+    store = AlertStore(metrics_engine)
+    old = NOW - timedelta(days=400)
+    gone, firing = alert(0, started=401, resolved=400), alert(1, started=401, resolved=None)
+    store.save([gone, firing], [], now=old)
+    late, firings = store.enqueue([notice(gone), notice(firing)], now=old)
+    assert store.forget_before(CUTOFF, limit=10) == 1
+    assert store.forget_messages_before(CUTOFF, limit=10) == 0  # still to send
+    store.mark_sent(late, at=NOW)
+    store.mark_sent(firings, at=old)
+    assert store.forget_messages_before(CUTOFF, limit=10) == 1
+    with metrics_engine.connect() as connection:
+        left = set(connection.execute(sa.select(alert_outbox_table.c.id)).scalars())
+    assert left == {firings}
