@@ -5,6 +5,7 @@ loop does not flood the chats."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,22 @@ def test_a_message_of_only_white_space_is_refused(api: Api, path: str, blank: st
     assert "only white space" in answer.text
     listed = api.client.get("/api/v1/alerts", headers=api.headers(Role.viewer)).json()
     assert listed == []
+
+
+def test_alerts_raised_at_once_are_counted_one_after_the_other(api: Api) -> None:
+    """A burst of new alerts raised in parallel does not pass the cap on open ones: each is
+    counted against it once the ones before it are kept (within one process)."""
+    headers = api.headers(Role.operator)
+    at_once = 2 * MAX_OPEN + 5
+
+    def raise_one(n: int) -> int:
+        answer = api.client.post("/alert", json={"message": f"burst {n}"}, headers=headers)
+        return answer.status_code
+
+    with ThreadPoolExecutor(at_once) as pool:
+        codes = list(pool.map(raise_one, range(at_once)))
+    assert sorted(codes) == [202] * MAX_OPEN + [409] * (at_once - MAX_OPEN)
+    listed = api.client.get(
+        "/api/v1/alerts", params={"rule": "manual", "state": "firing"}, headers=headers
+    ).json()
+    assert len(listed) == MAX_OPEN

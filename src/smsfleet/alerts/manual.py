@@ -5,12 +5,16 @@ listed, pushed live, sent to the chats its severity reaches, none when no channe
 configured. Nothing watches a condition behind it, so it is open until someone
 acknowledges it, which resolves it. The same message while its alert is open is the
 same alert: it is refreshed, and notified again only past the repeat interval.
+
+A person's limits (open alerts, alerts raised in a window) are held exactly within one
+process; across replicas they are soft: two may each count before the other keeps its alert.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Iterable
 
 from smsfleet.alerts.models import (
@@ -32,6 +36,10 @@ SUBJECT_LIMIT = 64
 # chat its severity reaches, and a burst of them would go out among the rules' alerts. Per
 # person: one person's open alerts never refuse another's.
 MAX_OPEN = 20
+# Held from reading a person's open and recent alerts to keeping the new one, so alerts
+# raised at once are counted against the limits one after the other. Within this process
+# only: requests to several replicas at once may still pass the limits by a few.
+_RAISING = threading.Lock()
 
 
 def subject_of(message: str) -> str:
@@ -54,24 +62,28 @@ def raise_alert(
         summary=message,
         details={"message": message, "actor": actor},
     )
-    firing = {a.fingerprint: a for a in service.store.firing()}
-    before = firing.get(signal.fingerprint)
-    if before is not None:
-        # The same message again is its open alert again, not counted against anyone's
-        # limit: it stays the alert of whoever raised it, and at its severity or above, so
-        # that raising it lower then higher in a loop does not tell the chats each time.
-        first = before.details.get("actor")
-        severity = max(severity, before.severity, key=lambda level: level.rank)
-        signal = signal.model_copy(
-            update={
-                "severity": severity,
-                "details": {**signal.details, "actor": first if isinstance(first, str) else actor},
-            }
-        )
-    if before is None:
-        _check_rate(service, actor)
-        _check_open(firing.values(), actor)
-    changed = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
+    with _RAISING:
+        firing = {a.fingerprint: a for a in service.store.firing()}
+        before = firing.get(signal.fingerprint)
+        if before is not None:
+            # The same message again is its open alert again, not counted against anyone's
+            # limit: it stays the alert of whoever raised it, and at its severity or above, so
+            # that raising it lower then higher in a loop does not tell the chats each time.
+            first = before.details.get("actor")
+            severity = max(severity, before.severity, key=lambda level: level.rank)
+            signal = signal.model_copy(
+                update={
+                    "severity": severity,
+                    "details": {
+                        **signal.details,
+                        "actor": first if isinstance(first, str) else actor,
+                    },
+                }
+            )
+        if before is None:
+            _check_rate(service, actor)
+            _check_open(firing.values(), actor)
+        changed = [a for a in service.apply(opened=[signal]) if a.fingerprint == signal.fingerprint]
     # Raised again at a lower severity, an open alert is left as it is: nothing changed.
     alert = before if not changed and before is not None else changed[0]
     notified = alert.notifications > (before.notifications if before is not None else 0)
@@ -99,8 +111,7 @@ def _check_open(firing: Iterable[Alert], actor: str) -> None:
 
 def _check_rate(service: AlertService, actor: str) -> None:
     """Refuse a new alert past the ones `actor` may raise in the window: acknowledging one
-    resolves it, so the open cap alone would let a loop notify the chats without end. A
-    soft limit: two alerts raised at once may both pass it."""
+    resolves it, so the open cap alone would let a loop notify the chats without end."""
     config = service.config
     now = service.clock.now()
     window = config.raised_window
