@@ -13,10 +13,10 @@ process; across replicas they are soft: two may each count before the other keep
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections.abc import Iterable
 
+from smsfleet.alerts.limits import check_window
 from smsfleet.alerts.models import (
     Alert,
     AlertRaised,
@@ -27,7 +27,7 @@ from smsfleet.alerts.models import (
     SubjectKind,
 )
 from smsfleet.alerts.service import AlertService
-from smsfleet.core.errors import Conflict, Throttled
+from smsfleet.core.errors import Conflict
 
 __all__ = ["acknowledge", "raise_alert"]
 
@@ -114,17 +114,13 @@ def _check_rate(service: AlertService, actor: str) -> None:
     resolves it, so the open cap alone would let a loop notify the chats without end."""
     config = service.config
     now = service.clock.now()
-    window = config.raised_window
-    raised = service.store.raised_by(actor, rule=AlertRule.manual, since=now - window)
-    if len(raised) < config.max_raised_per_actor:
-        return
-    # Room comes back as the oldest counted alerts leave the window.
-    frees_at = raised[len(raised) - config.max_raised_per_actor] + window
-    minutes = f"{window.total_seconds() / 60:g}"
-    raise Throttled(
-        f"you raised {len(raised)} alerts in the last {minutes} min, the most one user may;"
+    check_window(
+        service.store.raised_by(actor, rule=AlertRule.manual, since=now - config.raised_window),
+        most=config.max_raised_per_actor,
+        window=config.raised_window,
+        now=now,
+        said="you raised {count} alerts in the last {minutes} min, the most one user may;"
         " acknowledged ones count too",
-        retry_after=max(1, math.ceil((frees_at - now).total_seconds())),
     )
 
 

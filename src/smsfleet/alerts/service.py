@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from smsfleet.alerts import rules
+from smsfleet.alerts.limits import check_window
 from smsfleet.alerts.models import (
     Alert,
     AlertCounts,
@@ -66,6 +67,9 @@ SUMMARY_LIMIT = 512
 # People's own messages waiting for Telegram, at most: each chat takes about 20 a minute,
 # and a script's burst must not keep the outbox busy for hours (the alerts go first).
 MAX_PENDING_MESSAGES = 20
+# Of those, one person's at most: one person's burst (with Telegram down, say) never
+# refuses another's message.
+MAX_PENDING_MESSAGES_PER_ACTOR = 5
 MESSAGES_RETRY_AFTER_SECONDS = 30
 BASELINE_SPAN = timedelta(days=7)
 SUCCESS_RULES = frozenset({AlertRule.success_rate_low, AlertRule.success_rate_drop})
@@ -97,6 +101,9 @@ class AlertConfig:
     # Alerts one person may raise (`POST /alert`) within `raised_window`, resolved or not.
     max_raised_per_actor: int = 30
     raised_window: timedelta = timedelta(hours=1)
+    # Messages one person may send to the chats (`POST /api/v1/alerts/test`) within
+    # `raised_window`, sent or not.
+    max_messages_per_actor: int = 10
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertConfig:
@@ -113,6 +120,7 @@ class AlertConfig:
             recovery=timedelta(seconds=settings.alert.recovery_seconds),
             hold=timedelta(minutes=settings.alert.hold_minutes),
             max_raised_per_actor=settings.alert.max_raised_per_actor,
+            max_messages_per_actor=settings.alert.max_messages_per_actor,
             raised_window=timedelta(minutes=settings.alert.raised_window_minutes),
             thresholds=RuleThresholds(
                 success_warning=settings.alert.success_warning,
@@ -242,18 +250,40 @@ class AlertService:
                 "Telegram is not configured: set SMSFLEET_TELEGRAM_BOT_TOKEN and "
                 "SMSFLEET_TELEGRAM_CHAT_IDS"
             )
-        waiting = self.store.pending_messages()
-        if waiting >= MAX_PENDING_MESSAGES:
-            raise Throttled(
-                f"{waiting} messages from people wait to go out to a Telegram chat, the most"
-                " there may be; try again once they are sent",
-                retry_after=MESSAGES_RETRY_AFTER_SECONDS,
-            )
         body = message_text(text, actor=actor)
-        ids = self.store.enqueue(
-            [NewNotification(chat, NotificationKind.message, None, body) for chat in chats],
-            now=self._clock.now(),
-        )
+        # Counted and queued one after the other, so messages sent at once pass no limit.
+        with self._lock:
+            now = self._clock.now()
+            window = self.config.raised_window
+            check_window(
+                self.store.messages_by(actor, since=now - window),
+                most=self.config.max_messages_per_actor,
+                window=window,
+                now=now,
+                said="you sent {count} messages to the chats in the last {minutes} min, the"
+                " most one user may",
+            )
+            mine = self.store.pending_messages(actor=actor)
+            if mine >= MAX_PENDING_MESSAGES_PER_ACTOR:
+                raise Throttled(
+                    f"{mine} of your messages wait to go out to a Telegram chat, the most one"
+                    " user may have waiting; try again once they are sent",
+                    retry_after=MESSAGES_RETRY_AFTER_SECONDS,
+                )
+            waiting = self.store.pending_messages()
+            if waiting >= MAX_PENDING_MESSAGES:
+                raise Throttled(
+                    f"{waiting} messages from people wait to go out to a Telegram chat, the"
+                    " most there may be; try again once they are sent",
+                    retry_after=MESSAGES_RETRY_AFTER_SECONDS,
+                )
+            ids = self.store.enqueue(
+                [
+                    NewNotification(chat, NotificationKind.message, None, body, actor=actor)
+                    for chat in chats
+                ],
+                now=now,
+            )
         self._queued()
         return MessageQueued(
             message=f"queued for {len(chats)} chat(s); it goes out at once", notifications=ids

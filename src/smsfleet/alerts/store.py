@@ -64,8 +64,11 @@ alert_outbox_table = sa.Table(
     sa.Column("sent_at", DateTimeColumn),
     sa.Column("failed_at", DateTimeColumn),
     sa.Column("last_error", sa.String(512)),
+    # Who queued a person's own message (`POST /api/v1/alerts/test`): their room is counted.
+    sa.Column("actor", sa.String(64)),
     sa.Index("ix_alert_outbox_pending", "sent_at", "failed_at", "id"),
     sa.Index("ix_alert_outbox_alert_id", "alert_id"),
+    sa.Index("ix_alert_outbox_actor_created_at", "actor", "created_at"),
 )
 
 # Messages sent or given up on: those retention may delete. One still to send goes out,
@@ -83,6 +86,7 @@ class NewNotification:
     kind: NotificationKind
     alert_id: str | None
     text: str
+    actor: str | None = None
 
 
 def _alert_values(alert: Alert) -> dict[str, Any]:
@@ -236,6 +240,7 @@ class AlertStore:
                     kind=item.kind.value,
                     alert_id=item.alert_id,
                     text=item.text,
+                    actor=item.actor,
                     created_at=naive_utc(now),
                     attempts=0,
                     next_attempt_at=naive_utc(now),
@@ -261,23 +266,41 @@ class AlertStore:
             rows = connection.execute(select).mappings().all()
         return [Notification.model_validate(dict(row)) for row in rows]
 
-    def pending_messages(self) -> int:
-        """People's own messages (`POST /api/v1/alerts/test`) not sent yet: the most any
-        one chat has waiting."""
+    def pending_messages(self, *, actor: str | None = None) -> int:
+        """People's own messages (`POST /api/v1/alerts/test`), or those `actor` queued, not
+        sent yet: the most any one chat has waiting."""
         table = alert_outbox_table
-        per_chat = (
-            sa.select(sa.func.count().label("waiting"))
-            .where(
-                table.c.sent_at.is_(None),
-                table.c.failed_at.is_(None),
-                table.c.kind == NotificationKind.message.value,
-            )
-            .group_by(table.c.chat_id)
-            .subquery()
+        waiting = sa.select(sa.func.count().label("waiting")).where(
+            table.c.sent_at.is_(None),
+            table.c.failed_at.is_(None),
+            table.c.kind == NotificationKind.message.value,
         )
+        if actor is not None:
+            waiting = waiting.where(table.c.actor == actor)
+        per_chat = waiting.group_by(table.c.chat_id).subquery()
         with self._engine.connect() as connection:
             most = connection.execute(sa.select(sa.func.max(per_chat.c.waiting))).scalar()
         return int(most or 0)
+
+    def messages_by(self, actor: str, *, since: datetime) -> list[datetime]:
+        """When the messages `actor` queued after `since` were queued, oldest first, counted
+        in the chat that has the most of them (each goes to every chat), sent or not."""
+        table = alert_outbox_table
+        select = (
+            sa.select(table.c.chat_id, table.c.created_at)
+            .where(
+                table.c.actor == actor,
+                table.c.kind == NotificationKind.message.value,
+                table.c.created_at > naive_utc(since),
+            )
+            .order_by(table.c.created_at, table.c.id)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(select).all()
+        per_chat: dict[str, list[datetime]] = {}
+        for chat, when in rows:
+            per_chat.setdefault(chat, []).append(when.replace(tzinfo=UTC))
+        return max(per_chat.values(), key=len, default=[])
 
     def notifications(self, alert_id: str) -> list[Notification]:
         table = alert_outbox_table

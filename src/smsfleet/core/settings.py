@@ -465,8 +465,18 @@ class AlertSettings(_Group):
         description="Alerts one person may raise (`POST /alert`) within the window,"
         " acknowledged ones too",
     )
+    # Each message a person sends to the chats goes to every one of them.
+    max_messages_per_actor: int = Field(
+        default=10,
+        ge=1,
+        description="Messages one person may send to the chats (`POST /api/v1/alerts/test`)"
+        " within the window",
+    )
     raised_window_minutes: float = Field(
-        default=60.0, gt=0, le=24 * 60, description="The window of max_raised_per_actor"
+        default=60.0,
+        gt=0,
+        le=24 * 60,
+        description="The window of max_raised_per_actor and max_messages_per_actor",
     )
     retention_days: int = kept_days(
         "Resolved alerts (from when resolved; a firing one always) and people's own Telegram"

@@ -18,7 +18,11 @@ from smsfleet.alerts.models import (
     SubjectKind,
 )
 from smsfleet.alerts.rules import PERIODIC_RULES
-from smsfleet.alerts.service import MAX_PENDING_MESSAGES, AlertConfig
+from smsfleet.alerts.service import (
+    MAX_PENDING_MESSAGES,
+    MAX_PENDING_MESSAGES_PER_ACTOR,
+    AlertConfig,
+)
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.errors import Conflict, Throttled
@@ -413,9 +417,10 @@ def test_a_deleted_pairs_alerts_resolve_at_the_next_evaluation(alerting: Alertin
 def test_peoples_messages_and_alerts_are_bounded_while_they_wait(alerting: Alerting) -> None:
     service = alerting.service
     for n in range(MAX_PENDING_MESSAGES):
-        service.send_message(f"test {n}", actor="script")
+        # Several people's, as one person has room for a few of them only.
+        service.send_message(f"test {n}", actor=f"script {n // MAX_PENDING_MESSAGES_PER_ACTOR}")
     with pytest.raises(Throttled, match="20 messages from people wait") as refused:
-        service.send_message("one more", actor="script")
+        service.send_message("one more", actor="olga")
     assert refused.value.retry_after > 0
     for n in range(MAX_OPEN):
         raise_alert(
