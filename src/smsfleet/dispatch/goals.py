@@ -328,6 +328,7 @@ def country_goals(
                 _resumed_note(resumed.get(code, {}).values(), now, window),
                 _busy_pairs(by_country[code], routes),
                 numberless.get(code, 0),
+                runs_programs=any(pair.programs for pair in by_country[code]),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
@@ -456,6 +457,8 @@ def _reason(
     resumed_note: str = "",
     busy_pairs: list[_Busy] | None = None,
     numberless: int = 0,
+    *,
+    runs_programs: bool = True,
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
@@ -467,7 +470,8 @@ def _reason(
     from probing within the window, whose probes the count still covers (`_resumed_note`),
     taken as a start; `busy_pairs`: its pairs whose test numbers all await a code
     (`_busy_pairs`), named when the country's numbers are not all busy; `numberless`: its
-    sessions wanted running that are held stopped, their pairs having no test number."""
+    sessions wanted running that are held stopped, their pairs having no test number;
+    `runs_programs`: whether any of its pairs has a program, so a session to start."""
     paused = f"; {paused_note}" if paused_note else ""
     no_numbers = (
         "no test numbers: its pairs whose sessions people want running have none, so those"
@@ -481,6 +485,12 @@ def _reason(
                 return (
                     ReasonKind.paused,
                     f"its sessions stop with their pairs: {paused_note}",
+                )
+            if not runs_programs:
+                return (
+                    ReasonKind.no_session,
+                    "none of its pairs runs a program, so it has no session: nothing is sent"
+                    " until a pair of it is given a program and its session is started",
                 )
             return (
                 ReasonKind.no_session,

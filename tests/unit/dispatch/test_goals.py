@@ -363,6 +363,25 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
             "no session is wanted running: nothing is sent until one of its sessions is started",
         )
     ]
+    # A pair saved with no program has no session to start: that is said instead.
+    programless = country_goals(
+        countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+        pairs=[pair.model_copy(update={"programs": []}) for pair in pairs],
+        specs=[],
+        statuses={},
+        outlooks={},
+        granted={},
+        routes={},
+        now=NOW,
+        window=WINDOW,
+    )
+    assert [(g.reason_kind, g.reason) for g in programless] == [
+        (
+            ReasonKind.no_session,
+            "none of its pairs runs a program, so it has no session: nothing is sent until a"
+            " pair of it is given a program and its session is started",
+        )
+    ]
     one_down = _goal(
         pairs=pairs,
         running={"UZ_uzmobile": SessionState.running, "UZ_beeline": SessionState.backoff},
