@@ -285,6 +285,9 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
         if event.kind == EventKind.start_failed:
             how = f"failed to start: {event.reason}"
         log_tail = [str(line) for line in event.details.get("log_tail", [])][-5:]
+        in_a_row = event.details.get("failures_in_a_row")
+        if isinstance(in_a_row, int) and in_a_row > 1:
+            how = f"{how} ({in_a_row} failures in a row)"
         return EventOutcome(
             opened=(
                 Signal(

@@ -667,6 +667,8 @@ class Supervisor:
             exit_code=exit_code,
             exit_recorded=exit_recorded,
             log_tail=lines,
+            # This one included: a crash loop's alert says how many, not only the last.
+            **({} if expected else {"failures_in_a_row": status.quick_failures + 1}),
         )
         self._update(
             tick,
@@ -719,7 +721,14 @@ class Supervisor:
         try:
             tick.start = self._launch(spec, pair)
         except DomainError as refused:  # e.g. its program is not one an admin installed
-            self._move(tick, S.exited, EventKind.start_failed, now, refused.message)
+            self._move(
+                tick,
+                S.exited,
+                EventKind.start_failed,
+                now,
+                refused.message,
+                failures_in_a_row=status.quick_failures + 1,
+            )
             self._back_off(tick, now)
 
     # --- backend work, in parallel -------------------------------------------

@@ -103,6 +103,7 @@ def test_a_killed_runner_is_told_apart_from_a_program_that_exited(fleet: Fleet) 
     (exited,) = [event for event in fleet.events if event.kind == "exited"]
     assert exited.details["exit_code"] is None
     assert exited.details["exit_recorded"] is False
+    assert exited.details["failures_in_a_row"] == 1
     # A program that exits on its own is recorded by its runner.
     fleet.clock.advance(1)
     fleet.supervisors[0].reconcile_once()
@@ -114,6 +115,8 @@ def test_a_killed_runner_is_told_apart_from_a_program_that_exited(fleet: Fleet) 
     fleet.supervisors[0].reconcile_once()
     later = [event for event in fleet.events if event.kind == "exited"][-1]
     assert (later.details["exit_code"], later.details["exit_recorded"]) == (-9, True)
+    # Two seconds after its start: a second quick failure, which its crash alert says.
+    assert later.details["failures_in_a_row"] == 2
 
 
 def test_a_program_whose_runner_says_it_ended_is_recorded_at_once(fleet: Fleet) -> None:

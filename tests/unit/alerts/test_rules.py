@@ -239,6 +239,15 @@ def test_a_crash_opens_and_a_stop_clears() -> None:
         "program1_UZ_uzmobile went down: its runner ended without recording the program's"
         " exit (killed?); restarting with backoff"
     )
+    # In a crash loop, how many: the alert is refreshed at each, notified only now and then.
+    (again,) = rules.session_outcome(
+        event(EventKind.exited, from_state=SessionState.running, exit_code=-9, failures_in_a_row=3),
+        pair=pair(),
+    ).opened
+    assert again.summary == (
+        "program1_UZ_uzmobile killed by signal 9 (SIGKILL) (3 failures in a row); restarting"
+        " with backoff"
+    )
     asked = rules.session_outcome(
         event(EventKind.exited, from_state=SessionState.stopping), pair=pair()
     )
