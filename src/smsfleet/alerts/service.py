@@ -645,6 +645,17 @@ class AlertService:
         worse = signal.severity.rank > alert.severity.rank
         milder = signal.severity.rank < alert.severity.rank
         if milder and now - alert.last_seen_at < self.config.hold:
+            # Meanwhile it says the figures of now, and until when it stays as it was, so
+            # a route on the mend does not read as failing as much as when last seen.
+            raised_on = alert.summary.partition(_EASING)[0]
+            held = (
+                f"{raised_on}{_EASING}{human_time(alert.last_seen_at, now=now)}: now"
+                f" {signal.summary}; {alert.severity.value} until"
+                f" {human_time(alert.last_seen_at + self.config.hold, now=now)} unless seen"
+                " again"
+            )[:SUMMARY_LIMIT]
+            if held != alert.summary:
+                work.changed[alert.id] = alert.model_copy(update={"summary": held})
             return
         update: dict[str, object] = {
             "last_seen_at": now,

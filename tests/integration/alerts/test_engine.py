@@ -25,6 +25,7 @@ from smsfleet.alerts.service import (
 )
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.clock import human_time
 from smsfleet.core.errors import Conflict, Throttled
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, PolicyAction, PolicyDecision
@@ -330,12 +331,22 @@ def test_an_open_alerts_severity_follows_its_figures_both_ways(alerting: Alertin
     (critical,) = service.apply(opened=[figures(Severity.critical, 0.5)])
     service.acknowledge(critical.id, actor="olga")
     # As it resolves, it eases only once it has not been seen critical for the hold time:
-    # till then it stays as last seen, critical with the figures that made it so.
+    # till then it stays critical with the figures that made it so, and says those of now.
+    seen_at = human_time(alerting.clock.now(), now=alerting.clock.now())
     alerting.clock.advance(60)
-    assert service.apply(opened=[figures(Severity.warning, 0.8)]) == []
+    (held,) = service.apply(opened=[figures(Severity.warning, 0.8)])
+    until = human_time(
+        alerting.clock.now() - timedelta(seconds=60) + service.config.hold,
+        now=alerting.clock.now(),
+    )
+    assert (held.id, held.severity, held.details) == (critical.id, Severity.critical, {"line": 0.5})
+    assert held.summary == (
+        f"UZ_a: under the 50% line; not seen since {seen_at}: now UZ_a: under the 80% line;"
+        f" critical until {until} unless seen again"
+    )
     alerting.clock.advance(service.config.hold.total_seconds() - 61)
-    assert service.apply(opened=[figures(Severity.warning, 0.8)]) == []
-    assert service.get(critical.id).summary == "UZ_a: under the 50% line"
+    assert service.apply(opened=[figures(Severity.warning, 0.8)]) == []  # nothing new to say
+    assert service.get(critical.id).summary == held.summary
     alerting.clock.advance(1)
     (eased,) = service.apply(opened=[figures(Severity.warning, 0.8)])
     assert (eased.id, eased.severity) == (critical.id, Severity.warning)

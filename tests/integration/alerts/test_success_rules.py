@@ -104,14 +104,14 @@ def test_an_alert_that_recovers_holds_for_the_hold_time_then_resolves(alerting: 
     assert alert.started_at == started + timedelta(minutes=10)
     assert alert.severity is Severity.critical and alert.state is AlertState.firing
     assert alert.summary.startswith("UZ_uzmobile (uzmobile): ")
-    assert alert.summary.endswith("below the 50 % critical line with 95 % confidence")
+    assert "below the 50 % critical line with 95 % confidence" in alert.summary
     (paged,) = alerting.texts("oncall")  # the turn to critical, with its evidence
     assert paged.startswith("🔴 <b>CRITICAL</b> · success rate low · UZ\nUZ_uzmobile (uzmobile): ")
     assert "delivered (" in paged and "below the 50 % critical line with 95 % confidence" in paged
 
     # It recovers: it eases to a warning once it has not been seen critical for the hold
-    # time (till then it stays as last seen critical), then resolves once it has not been
-    # seen at all for the hold time.
+    # time (till then it stays critical, saying the figures of now and until when), then
+    # resolves once it has not been seen at all for the hold time.
     failing = False
     seen = [alert]
     while alert.state is AlertState.firing:
@@ -119,7 +119,17 @@ def test_an_alert_that_recovers_holds_for_the_hold_time_then_resolves(alerting: 
         (alert,) = alerting.service.find(AlertQuery(rule=AlertRule.success_rate_low))
         seen.append(alert)
     critical = [a for a in seen if a.severity is Severity.critical]
-    assert all(a.summary.endswith("50 % critical line with 95 % confidence") for a in critical)
+    assert all(
+        a.summary.partition("; not seen since ")[0].endswith(
+            "50 % critical line with 95 % confidence"
+        )
+        for a in critical
+    )
+    assert re.search(
+        r"; not seen since [^;]+: now UZ_uzmobile \(uzmobile\): \d+ of [^;]+ below the 80 %"
+        r" warning line with 95 % confidence; critical until [^;]+ unless seen again$",
+        critical[-1].summary,
+    ), critical[-1].summary
     eased = seen[len(critical)]
     assert eased.severity is Severity.warning
     assert eased.last_seen_at == critical[-1].last_seen_at + hold
