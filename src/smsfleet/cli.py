@@ -29,6 +29,7 @@ from smsfleet.core.clock import SystemClock
 from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.hosts import is_loopback
 from smsfleet.core.settings import LOCAL_HOST, Settings
+from smsfleet.pairs import cli as pairs_cli
 from smsfleet.sessions import cli as sessions_cli
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(sessions_cli.app, name="sessions")
+app.add_typer(pairs_cli.app, name="pairs")
 
 DEMO_ADMIN_PASSWORD = "demo-admin-password"  # noqa: S105 (demo mode only)
 

@@ -105,23 +105,34 @@ class PolicyStore:
         rows = self._latest(pairs, policy_decisions_table.c.action)
         return {pair: PolicyAction(action) for pair, action in rows}
 
+    def latest_decisions(self, pairs: Collection[str]) -> dict[str, PolicyDecision]:
+        """Each pair's latest decision (pairs without one are left out): a `held` one is
+        the hold's start, since the looks after it take no decision until it recovers."""
+        return self._latest_decisions(pairs)
+
     def latest_pauses(self, pairs: Collection[str]) -> dict[str, PolicyDecision]:
         """Each pair's latest pause with the figures it was taken on (pairs without one
         are left out)."""
+        return self._latest_decisions(
+            pairs, where=policy_decisions_table.c.action == PolicyAction.paused.value
+        )
+
+    def _latest_decisions(
+        self, pairs: Collection[str], *, where: sa.ColumnElement[bool] | None = None
+    ) -> dict[str, PolicyDecision]:
+        """Each pair's latest decision (matching `where`)."""
         if not pairs:
             return {}
         table = policy_decisions_table
-        ranked = (
-            sa.select(
-                table,
-                sa.func.row_number()
-                .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
-                .label("rank"),
-            )
-            .where(table.c.pair.in_(list(pairs)))
-            .where(table.c.action == PolicyAction.paused.value)
-            .subquery()
-        )
+        ranked_select = sa.select(
+            table,
+            sa.func.row_number()
+            .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
+            .label("rank"),
+        ).where(table.c.pair.in_(list(pairs)))
+        if where is not None:
+            ranked_select = ranked_select.where(where)
+        ranked = ranked_select.subquery()
         select = sa.select(*(ranked.c[column.name] for column in table.columns)).where(
             ranked.c.rank == 1
         )

@@ -11,9 +11,10 @@ import getpass
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -30,8 +31,13 @@ from smsfleet.sessions.screen import ScreenBackend, ScreenError
 from smsfleet.sessions.ssh import for_operators
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Engine
+
     from smsfleet.sessions.ticks import LastTick
     from smsfleet.stores import ConfigStore
+
+_T = TypeVar("_T")
 
 app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is_help=True)
 
@@ -42,7 +48,9 @@ Force = Annotated[
 ]
 
 
-def _settings(data_dir: Path | None) -> Settings:
+def settings_for(data_dir: Path | None) -> Settings:
+    """The settings a command reads the control plane's stores by: --data-dir, else the
+    environment's."""
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
@@ -70,47 +78,42 @@ def open_existing_store(settings: Settings) -> ConfigStore:
     return open_config_store(url)
 
 
-def _heartbeats(settings: Settings) -> dict[str, datetime]:
-    """Each session's last sign of life, as the control plane last wrote them (none before
-    it first ran: the metrics database is made then)."""
+def read_metrics(settings: Settings, table: sa.Table, read: Callable[[Engine], _T]) -> _T | None:
+    """What `read` finds in the metrics database these settings name, read directly; None
+    while it has no `table` yet (none before the control plane first ran: the metrics
+    database is made then, and is not made here: an empty one would be all it held)."""
     import sqlalchemy as sa
 
     from smsfleet.core.sql import create_sql_engine, sqlite_file
-    from smsfleet.dispatch.store import HeartbeatStore, session_heartbeats_table
-
-    path = sqlite_file(settings.resolved_metrics_url)
-    if path is not None and not path.exists():
-        return {}  # not made here: an empty one would be all it held
-    engine = create_sql_engine(settings.resolved_metrics_url)
-    try:
-        if not sa.inspect(engine).has_table(session_heartbeats_table.name):
-            return {}
-        return HeartbeatStore(engine).all()
-    finally:
-        engine.dispose()
-
-
-def _last_tick(settings: Settings) -> LastTick | None:
-    """The last tick a control plane's supervisor recorded (none before one first ran: the
-    metrics database is made then)."""
-    import sqlalchemy as sa
-
-    from smsfleet.core.sql import create_sql_engine, sqlite_file
-    from smsfleet.sessions.ticks import SupervisorTicks, supervisor_ticks_table
 
     path = sqlite_file(settings.resolved_metrics_url)
     if path is not None and not path.exists():
         return None
     engine = create_sql_engine(settings.resolved_metrics_url)
     try:
-        if not sa.inspect(engine).has_table(supervisor_ticks_table.name):
+        if not sa.inspect(engine).has_table(table.name):
             return None
-        return SupervisorTicks(engine).last()
+        return read(engine)
     finally:
         engine.dispose()
 
 
-def _ago(seconds: float) -> str:
+def _heartbeats(settings: Settings) -> dict[str, datetime]:
+    """Each session's last sign of life, as the control plane last wrote them."""
+    from smsfleet.dispatch.store import HeartbeatStore, session_heartbeats_table
+
+    beats = read_metrics(settings, session_heartbeats_table, lambda e: HeartbeatStore(e).all())
+    return beats or {}
+
+
+def _last_tick(settings: Settings) -> LastTick | None:
+    """The last tick a control plane's supervisor recorded."""
+    from smsfleet.sessions.ticks import SupervisorTicks, supervisor_ticks_table
+
+    return read_metrics(settings, supervisor_ticks_table, lambda e: SupervisorTicks(e).last())
+
+
+def ago(seconds: float) -> str:
     if seconds < 120:
         return f"{max(0, int(seconds))} s ago"
     if seconds < 120 * 60:
@@ -133,9 +136,9 @@ def _unsupervised_warning(
     if last is None:
         since = "ever"
     else:
-        ago = _ago((now - last.at).total_seconds())
+        elapsed = ago((now - last.at).total_seconds())
         stopped = ", which stopped then" if last.stopped else ""
-        since = f"since {human_time(last.at, now=now)} ({ago}, by {last.holder}{stopped})"
+        since = f"since {human_time(last.at, now=now)} ({elapsed}, by {last.holder}{stopped})"
     effect = "changes take effect" if listing else "this takes effect"
     stale = "; the states below are as last seen" if listing else ""
     return (
@@ -144,7 +147,7 @@ def _unsupervised_warning(
     )
 
 
-def _warn_if_unsupervised(settings: Settings, *, listing: bool = False) -> None:
+def warn_if_unsupervised(settings: Settings, *, listing: bool = False) -> None:
     """The warning above on stderr, when it applies: what was written stands (exit 0)."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -210,7 +213,7 @@ def list_sessions(
     """List sessions with their state."""
     from smsfleet.sessions import service
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     store = open_existing_store(settings)
     try:
         found = service.list_sessions(
@@ -227,7 +230,7 @@ def list_sessions(
     if unknown is not None:  # an empty table would read as all of them stopped or gone
         typer.secho(f"error: {unknown}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
-    _warn_if_unsupervised(settings, listing=True)
+    warn_if_unsupervised(settings, listing=True)
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
         return
@@ -253,7 +256,7 @@ def _act(
 ) -> None:
     from smsfleet.sessions import service
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     store = open_existing_store(settings)
     failed = False
     acted = False
@@ -287,7 +290,7 @@ def _act(
     finally:
         store.close()
     if acted:
-        _warn_if_unsupervised(settings)
+        warn_if_unsupervised(settings)
     if failed:
         raise typer.Exit(1)
 
@@ -325,7 +328,7 @@ def logs(
     data_dir: DataDir = None,
 ) -> None:
     """Print the last lines of a session's log (on whichever host), and with -f follow it."""
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     try:
         parse_session_name(name)
     except ValueError as exc:
@@ -375,7 +378,7 @@ def _screen_directory(settings: Settings, backend: SessionBackend) -> str:
 @app.command()
 def hosts(data_dir: DataDir = None) -> None:
     """List the hosts sessions run on (SMSFLEET_HOSTS) and check that each answers."""
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     inventory = Hosts.from_settings(settings)
     now = datetime.now(UTC)
     unreachable = False

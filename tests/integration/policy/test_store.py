@@ -81,6 +81,9 @@ def test_decisions_are_kept_with_their_figures_and_filtered(metrics_engine: Engi
         "UZ_b": PolicyAction.held,
     }
     assert store.latest_actions([]) == {}
+    latest = store.latest_decisions(["UZ_a", "UZ_b", "UZ_zz"])
+    assert latest == {"UZ_a": made[4], "UZ_b": made[1]}  # with their moments: `pairs ls`
+    assert store.latest_decisions([]) == {}
 
 
 def test_each_pairs_latest_pause_with_its_figures_and_cool_down(metrics_engine: Engine) -> None:

@@ -242,6 +242,7 @@ def test_a_command_against_a_data_dir_without_a_control_plane_says_so(
         ["sessions", "ls"],
         ["sessions", "start", "program1_UZ_uzmobile"],
         ["sessions", "logs", "program1_UZ_uzmobile"],
+        ["pairs", "ls"],
         ["users", "ls"],
         ["users", "set", "alice", "--disable"],
     ]

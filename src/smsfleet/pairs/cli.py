@@ -1,0 +1,171 @@
+"""`smsfleet pairs …`: the country-operator pairs' state from a shell on the host.
+
+Each pair's state and who set it (a person, or the policy), its sessions and what the
+policy holds, read from the control plane's stores directly as `smsfleet sessions ls`
+reads them. The stores are imported by the commands that open them, so `smsfleet
+--help` does not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import BaseModel, Field
+
+from smsfleet.core.clock import human_time
+from smsfleet.pairs.models import Pair, PairState
+from smsfleet.policy.models import PolicyAction
+from smsfleet.sessions.cli import (
+    DataDir,
+    ago,
+    open_existing_store,
+    read_metrics,
+    settings_for,
+    warn_if_unsupervised,
+)
+from smsfleet.sessions.models import DesiredState, SessionState
+
+if TYPE_CHECKING:
+    from smsfleet.core.settings import Settings
+    from smsfleet.policy.models import PolicyDecision
+    from smsfleet.stores import ConfigStore
+
+app = typer.Typer(help="Country-operator pairs and their state.", no_args_is_help=True)
+
+HIGH_PRIORITY = "★"
+
+
+class PairListing(BaseModel):
+    """A pair as `pairs ls` lists it."""
+
+    key: str
+    country: str
+    operator: str
+    is_high_priority: bool
+    state: PairState
+    state_actor: str | None = Field(description="Who set its state: a person, or `policy`")
+    state_reason: str | None
+    state_changed_at: datetime | None
+    became: str = Field(description="What it became then: `created`, or its state")
+    sessions: int = Field(description="Its sessions, one per program")
+    sessions_wanted: int = Field(description="Its sessions desired running")
+    sessions_running: int = Field(description="Its sessions running, as last seen")
+    numbers: int = Field(description="Its test phone numbers")
+    held_since: datetime | None = Field(
+        description="A high-priority pair the policy would have paused and keeps running:"
+        " since when"
+    )
+
+
+def _held_since(settings: Settings, pairs: Sequence[Pair]) -> dict[str, datetime]:
+    """When the policy began holding each high-priority pair it holds: its latest decision
+    is `held` (the looks after one take none until the pair recovers)."""
+    from smsfleet.policy.store import PolicyStore, policy_decisions_table
+
+    keys = [pair.key for pair in pairs if pair.is_high_priority]
+    if not keys:
+        return {}
+    latest: Mapping[str, PolicyDecision] = (
+        read_metrics(
+            settings, policy_decisions_table, lambda e: PolicyStore(e).latest_decisions(keys)
+        )
+        or {}
+    )
+    return {
+        key: decision.at for key, decision in latest.items() if decision.action is PolicyAction.held
+    }
+
+
+def _listings(
+    store: ConfigStore, pairs: Sequence[Pair], held: Mapping[str, datetime]
+) -> list[PairListing]:
+    statuses = {status.name: status.state for status in store.session_status.list()}
+    specs = store.session_specs.list()
+    found = []
+    for pair in pairs:
+        own = [spec for spec in specs if spec.pair == pair.key]
+        found.append(
+            PairListing(
+                key=pair.key,
+                country=pair.country,
+                operator=pair.operator,
+                is_high_priority=pair.is_high_priority,
+                state=pair.state,
+                state_actor=pair.state_actor,
+                state_reason=pair.state_reason,
+                state_changed_at=pair.state_changed_at,
+                became=pair.became(),
+                sessions=len(own),
+                sessions_wanted=sum(spec.desired is DesiredState.running for spec in own),
+                sessions_running=sum(
+                    statuses.get(spec.name) is SessionState.running for spec in own
+                ),
+                numbers=len(pair.phone_numbers),
+                held_since=held.get(pair.key) if pair.is_high_priority else None,
+            )
+        )
+    return found
+
+
+def _note(listing: PairListing, now: datetime) -> str:
+    """Why the pair is in its state and since when; and the policy's hold."""
+    said = []
+    if listing.state_reason:
+        said.append(listing.state_reason)
+    if listing.state_changed_at is not None:
+        changed = listing.state_changed_at
+        elapsed = ago((now - changed).total_seconds())
+        said.append(f"{listing.became} {human_time(changed, now=now)} ({elapsed})")
+    if listing.held_since is not None:
+        elapsed = ago((now - listing.held_since).total_seconds())
+        since = human_time(listing.held_since, now=now)
+        said.append(f"held by the policy since {since} ({elapsed}): it keeps running")
+    return "; ".join(said) or "-"
+
+
+@app.command("ls")
+def list_pairs(
+    country: Annotated[str | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """List pairs: state and who set it, sessions running of those wanted, the policy's hold."""
+    settings = settings_for(data_dir)
+    store = open_existing_store(settings)
+    try:
+        every = store.pairs.list()
+        wanted = country.upper() if country else None
+        known = {pair.country for pair in every}
+        chosen = sorted(
+            (pair for pair in every if wanted is None or pair.country == wanted),
+            key=lambda pair: (pair.country, pair.key),
+        )
+        listed = _listings(store, chosen, _held_since(settings, chosen))
+    finally:
+        store.close()
+    if wanted is not None and wanted not in known:  # an empty table would read as none
+        having = ", ".join(sorted(known)) if known else "none"
+        typer.secho(
+            f"error: no pair of country {wanted} (countries with pairs: {having})",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
+    # The session counts are as the supervisor last saw them.
+    warn_if_unsupervised(settings, listing=True)
+    if as_json:
+        typer.echo(json.dumps([p.model_dump(mode="json") for p in listed], indent=2))
+        return
+    # PAIR: ★ marks a high-priority pair (never paused by the policy: held, it keeps running).
+    # SESSIONS: running of those desired running. NUMBERS: its test phone numbers.
+    typer.echo(f"{'PAIR':28} {'STATE':24} {'SESSIONS':>8} {'NUMBERS':>7}  NOTE")
+    now = datetime.now(UTC)
+    for p in listed:
+        key = f"{p.key} {HIGH_PRIORITY}" if p.is_high_priority else p.key
+        state = f"{p.state} by {p.state_actor}" if p.state_actor else str(p.state)
+        sessions = f"{p.sessions_running}/{p.sessions_wanted}"
+        typer.echo(f"{key:28} {state:24} {sessions:>8} {p.numbers:>7}  {_note(p, now)}")
