@@ -22,6 +22,7 @@ from tests.support.fleet import short_dir
 from tests.support.programs import install_program
 from tests.support.security import HP_SESSION, PROGRAM_SENTRY_DSN, SECRETS, Live, running
 from tests.support.sessions import TICKING, require_screen
+from tests.support.telegram import TelegramStandIn
 from tests.support.waiting import eventually
 
 
@@ -96,3 +97,10 @@ def elsewhere(config_store_url: str, config_store: ConfigStore) -> Iterator[Conf
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramStandIn]:
+    """A Telegram stand-in on loopback, for a control plane given its `token`."""
+    with TelegramStandIn(token="4242:security") as stand_in:
+        yield stand_in

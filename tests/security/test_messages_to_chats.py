@@ -6,11 +6,8 @@ takes all the room for messages from everyone else."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from smsfleet.alerts.service import MAX_PENDING_MESSAGES_PER_ACTOR
 from smsfleet.auth.models import Role
@@ -18,14 +15,7 @@ from tests.support.api import Api, running_api
 from tests.support.fakes import FakeClock
 from tests.support.telegram import TelegramStandIn
 
-TOKEN = "4242:messages-to-chats"
 CHATS = "-100,-200"
-
-
-@pytest.fixture
-def telegram() -> Iterator[TelegramStandIn]:
-    with TelegramStandIn(token=TOKEN) as stand_in:
-        yield stand_in
 
 
 def _send(api: Api, role: Role, message: str) -> Any:
@@ -47,7 +37,7 @@ def test_one_person_sends_at_most_so_many_messages_in_a_window(
     with running_api(
         tmp_path,
         telegram_api_url=telegram.url,
-        telegram_bot_token=TOKEN,
+        telegram_bot_token=telegram.token,
         telegram_chat_ids=CHATS,
         alert_max_messages_per_actor=3,
         alert_raised_window_minutes=60,
@@ -83,7 +73,7 @@ def test_one_persons_waiting_messages_never_refuse_anothers(
     with running_api(
         tmp_path,
         telegram_api_url=telegram.url,
-        telegram_bot_token=TOKEN,
+        telegram_bot_token=telegram.token,
         telegram_chat_ids=CHATS,
     ) as api:
         telegram.stop()

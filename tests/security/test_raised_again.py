@@ -7,23 +7,12 @@ it stays the alert of the person who raised it first."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from smsfleet.auth.models import Role
 from tests.support.api import Api, running_api
 from tests.support.fakes import FakeClock
 from tests.support.telegram import TelegramStandIn
-
-TOKEN = "4242:raised-again"
-
-
-@pytest.fixture
-def telegram() -> Iterator[TelegramStandIn]:
-    with TelegramStandIn(token=TOKEN) as stand_in:
-        yield stand_in
 
 
 def _raise(api: Api, role: Role, severity: str) -> int:
@@ -50,7 +39,7 @@ def test_raising_an_open_alert_again_does_not_notify_in_a_loop(
     with running_api(
         tmp_path,
         telegram_api_url=telegram.url,
-        telegram_bot_token=TOKEN,
+        telegram_bot_token=telegram.token,
         telegram_chat_ids="-100",
         alert_max_raised_per_actor=1,
     ) as api:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import BaseModel, Field
@@ -20,6 +20,8 @@ from smsfleet.core.clock import human_time
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import PolicyAction
 from smsfleet.sessions.cli import (
+    AsJson,
+    CountryFilter,
     DataDir,
     ago,
     open_existing_store,
@@ -129,8 +131,8 @@ def _note(listing: PairListing, now: datetime) -> str:
 
 @app.command("ls")
 def list_pairs(
-    country: Annotated[str | None, typer.Option()] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    country: CountryFilter = None,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     """List pairs: state and who set it, sessions running of those wanted, the policy's hold."""

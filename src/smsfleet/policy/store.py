@@ -124,15 +124,7 @@ class PolicyStore:
         if not pairs:
             return {}
         table = policy_decisions_table
-        ranked_select = sa.select(
-            table,
-            sa.func.row_number()
-            .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
-            .label("rank"),
-        ).where(table.c.pair.in_(list(pairs)))
-        if where is not None:
-            ranked_select = ranked_select.where(where)
-        ranked = ranked_select.subquery()
+        ranked = _ranked(pairs, *table.columns, where=where)
         select = sa.select(*(ranked.c[column.name] for column in table.columns)).where(
             ranked.c.rank == 1
         )
@@ -151,17 +143,26 @@ class PolicyStore:
         """`column` of each pair's latest decision (matching `where`)."""
         if not pairs:
             return []
-        table = policy_decisions_table
-        ranked_select = sa.select(
-            table.c.pair,
-            column.label("value"),
-            sa.func.row_number()
-            .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
-            .label("rank"),
-        ).where(table.c.pair.in_(list(pairs)))
-        if where is not None:
-            ranked_select = ranked_select.where(where)
-        ranked = ranked_select.subquery()
+        ranked = _ranked(pairs, policy_decisions_table.c.pair, column.label("value"), where=where)
         select = sa.select(ranked.c.pair, ranked.c.value).where(ranked.c.rank == 1)
         with self._engine.connect() as connection:
             return [(pair, value) for pair, value in connection.execute(select).all()]
+
+
+def _ranked(
+    pairs: Collection[str],
+    *columns: sa.ColumnElement[Any],
+    where: sa.ColumnElement[bool] | None,
+) -> sa.Subquery:
+    """`columns` of `pairs`' decisions (matching `where`), each ranked by its pair's newest
+    first (`rank`, 1 the latest)."""
+    table = policy_decisions_table
+    select = sa.select(
+        *columns,
+        sa.func.row_number()
+        .over(partition_by=table.c.pair, order_by=(table.c.at.desc(), table.c.id.desc()))
+        .label("rank"),
+    ).where(table.c.pair.in_(list(pairs)))
+    if where is not None:
+        select = select.where(where)
+    return select.subquery()

@@ -42,6 +42,8 @@ _T = TypeVar("_T")
 app = typer.Typer(help="Program sessions (screens) and their state.", no_args_is_help=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides SMSFLEET_DATA_DIR")]
+CountryFilter = Annotated[str | None, typer.Option()]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 Reason = Annotated[str | None, typer.Option(help="Why, kept in the event log")]
 Force = Annotated[
     bool, typer.Option(help="Confirm a stop or restart of a high-priority pair's session")
@@ -204,10 +206,10 @@ def _unknown_filter(store: ConfigStore, country: str | None, program: str | None
 
 @app.command("ls")
 def list_sessions(
-    country: Annotated[str | None, typer.Option()] = None,
+    country: CountryFilter = None,
     program: Annotated[str | None, typer.Option()] = None,
     state: Annotated[SessionState | None, typer.Option()] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     """List sessions with their state."""

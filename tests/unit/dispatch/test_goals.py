@@ -346,17 +346,21 @@ def test_late_codes_on_a_route_under_the_warning_line_name_it() -> None:
 def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     enough = _outlook(4, 6.0, 4)
     pairs = [_pair("UZ_uzmobile"), _pair("UZ_beeline")]
-    none_wanted = country_goals(
-        countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
-        pairs=pairs,
-        specs=[],
-        statuses={},
-        outlooks={},
-        granted={},
-        routes={},
-        now=NOW,
-        window=WINDOW,
-    )
+
+    def sessionless(pairs: list[Pair]) -> list[CountryGoal]:
+        return country_goals(
+            countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+            pairs=pairs,
+            specs=[],
+            statuses={},
+            outlooks={},
+            granted={},
+            routes={},
+            now=NOW,
+            window=WINDOW,
+        )
+
+    none_wanted = sessionless(pairs)
     assert [(g.reason_kind, g.reason) for g in none_wanted] == [
         (
             ReasonKind.no_session,
@@ -364,17 +368,7 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
         )
     ]
     # A pair saved with no program has no session to start: that is said instead.
-    programless = country_goals(
-        countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
-        pairs=[pair.model_copy(update={"programs": []}) for pair in pairs],
-        specs=[],
-        statuses={},
-        outlooks={},
-        granted={},
-        routes={},
-        now=NOW,
-        window=WINDOW,
-    )
+    programless = sessionless([pair.model_copy(update={"programs": []}) for pair in pairs])
     assert [(g.reason_kind, g.reason) for g in programless] == [
         (
             ReasonKind.no_session,
