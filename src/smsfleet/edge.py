@@ -103,25 +103,34 @@ def _body_framing(scope: Scope) -> tuple[int | None, bool]:
     return (None if streamed else declared), streamed
 
 
-def _too_large(scope: Scope, max_bytes: int) -> tuple[Message, Message]:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": f"the request body is larger than the {max_bytes} bytes allowed",
-                "details": {"max_bytes": max_bytes},
-            }
-        }
-    ).encode()
-    start, end = json_answer(413, body)
+# Longer than any route's path, ids included: a path past it is no request of this API's,
+# and what an error message echoes of it stays short.
+MAX_PATH_CHARS = 2048
+
+
+def _refusal(
+    scope: Scope, status: int, code: str, message: str, details: dict[str, int]
+) -> tuple[Message, Message]:
+    body = json.dumps({"error": {"code": code, "message": message, "details": details}})
+    start, end = json_answer(status, body.encode())
     _with_security_headers(scope, start)
     return start, end
 
 
+def _too_large(scope: Scope, max_bytes: int) -> tuple[Message, Message]:
+    said = f"the request body is larger than the {max_bytes} bytes allowed"
+    return _refusal(scope, 413, "payload_too_large", said, {"max_bytes": max_bytes})
+
+
+def _too_long(scope: Scope) -> tuple[Message, Message]:
+    said = f"the request path is longer than the {MAX_PATH_CHARS} characters allowed"
+    return _refusal(scope, 414, "uri_too_long", said, {"max_chars": MAX_PATH_CHARS})
+
+
 class Edge:
-    """Pure ASGI: the body cap (413 with the JSON error shape over `max_bytes`), the
-    security headers, `finished` called for each HTTP request, and, given `hosts`, the
-    Host names answered (400 for any other)."""
+    """Pure ASGI: the body cap (413 with the JSON error shape over `max_bytes`), the path's
+    (414 past `MAX_PATH_CHARS`), the security headers, `finished` called for each HTTP
+    request, and, given `hosts`, the Host names answered (400 for any other)."""
 
     def __init__(
         self,
@@ -146,6 +155,11 @@ class Edge:
         if foreign:
             await refuse_host(scope, send, _with_security_headers)
             self._finished(scope, 400, started)
+            return
+        if len(scope["path"]) > MAX_PATH_CHARS:
+            for message in _too_long(scope):
+                await send(message)
+            self._finished(scope, 414, started)
             return
         head = scope["method"] == "HEAD"
         if head:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from smsfleet.edge import Edge
+from smsfleet.edge import MAX_PATH_CHARS, Edge
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 LIMIT = 100
@@ -126,6 +126,30 @@ def test_a_stream_declaring_a_small_length_is_still_counted() -> None:
     scope = _scope("/api/v1/pairs", (b"content-length", b"10"), (b"transfer-encoding", b"chunked"))
     done = Exchange(reading_app(), scope, [b"x" * 80, b"x" * 80]).run()
     assert done.status == 413
+
+
+def test_a_path_past_the_cap_is_refused_without_calling_the_app() -> None:
+    """No route's path is that long: what a 404 would echo of it stays short."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not be called")
+
+    long = "/api/v1/pairs/" + "x" * MAX_PATH_CHARS
+    exchange = Exchange(app, _scope(long), [b""]).run()
+    assert exchange.status == 414
+    error = json.loads(exchange.sent[1]["body"])["error"]
+    assert (error["code"], error["details"]) == ("uri_too_long", {"max_chars": MAX_PATH_CHARS})
+    assert len(exchange.sent[1]["body"]) < 200
+    assert exchange.finished == [(long, 414)]
+    assert b"x-content-type-options" in exchange.headers
+    # At the cap, the app answers.
+    at_cap = "/" + "x" * (MAX_PATH_CHARS - 1)
+
+    async def found(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    assert Exchange(found, _scope(at_cap), [b""]).run().status == 404
 
 
 def test_the_dashboard_gets_a_content_policy_naming_its_own_host_only() -> None:
