@@ -1,6 +1,6 @@
 """The dashboard's catch-all route: a path no file system takes (a NUL byte, a name too
-long) answers the JSON 404, never a 500; a path out of the web directory answers the
-dashboard's index.html, never the file it names."""
+long) answers the JSON 404, never a 500, and one longer than any route 414; a path out of
+the web directory answers the dashboard's index.html, never the file it names."""
 
 from __future__ import annotations
 
@@ -43,11 +43,20 @@ def test_a_nul_byte_answers_404(web: TestClient, path: str) -> None:
     assert_not_found(web, path)
 
 
-@pytest.mark.parametrize(
-    "path", ["/" + "a" * 5000, "/assets/" + "b" * 300, "/" + "/".join(["c" * 200] * 30)]
-)
-def test_a_path_too_long_answers_404(web: TestClient, path: str) -> None:
+@pytest.mark.parametrize("path", ["/" + "a" * 2000, "/assets/" + "b" * 300])
+def test_a_path_too_long_for_a_file_name_answers_404(web: TestClient, path: str) -> None:
     assert_not_found(web, path)
+
+
+# Past the file system's longest path too (4096), which a file lookup would refuse.
+@pytest.mark.parametrize(
+    "path", ["/" + "a" * 5000, "/api/v1/pairs/" + "x" * 5000, "/" + "/".join(["c" * 200] * 30)]
+)
+def test_a_path_longer_than_any_route_answers_414_before_any(web: TestClient, path: str) -> None:
+    response = web.get(path)
+    assert response.status_code == 414, response.text
+    assert response.json()["error"]["code"] == "uri_too_long"
+    assert "x" * 100 not in response.text  # nothing of it repeated
 
 
 @pytest.mark.parametrize(
@@ -82,7 +91,7 @@ def test_a_built_file_not_there_answers_404_not_the_page(web: TestClient) -> Non
 
 def test_a_nul_byte_answers_404_without_a_built_dashboard(api: Api) -> None:
     assert_not_found(api.client, "/a%00b")
-    assert_not_found(api.client, "/" + "a" * 5000)
+    assert_not_found(api.client, "/" + "a" * 2000)
 
 
 def test_answers_are_kept_by_no_cache_but_the_built_files(web: TestClient) -> None:
