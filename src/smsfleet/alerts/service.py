@@ -648,9 +648,11 @@ class AlertService:
             # Meanwhile it says the figures of now, and until when it stays as it was, so
             # a route on the mend does not read as failing as much as when last seen.
             raised_on = alert.summary.partition(_EASING)[0]
+            # Its subject is said once, where the summary starts: "UZ_a (a): …".
+            now_said = signal.summary.removeprefix(raised_on.partition(": ")[0] + ": ")
             held = (
                 f"{raised_on}{_EASING}{human_time(alert.last_seen_at, now=now)}: now"
-                f" {signal.summary}; {alert.severity.value} until"
+                f" {now_said}; {alert.severity.value} until"
                 f" {human_time(alert.last_seen_at + self.config.hold, now=now)} unless seen"
                 " again"
             )[:SUMMARY_LIMIT]
@@ -852,7 +854,9 @@ def _easing(alert: Alert, now_said: str, now: datetime, hold: timedelta) -> Sign
 def _not_seen(alert: Alert, now: datetime) -> str:
     """Why a periodic rule's alert resolves: not seen for the hold time, and the figures of
     now when its easing said them."""
-    easing = alert.summary.partition(_EASING)[2].partition("; resolves at ")[0]
+    # Less its last clause, which said until when it waited ("resolves at …", or "critical
+    # until …" while its figures were milder).
+    easing = alert.summary.partition(_EASING)[2].rpartition("; ")[0]
     if easing:
         return f"not seen since {easing}"
     return f"not seen since {human_time(alert.last_seen_at, now=now)}"

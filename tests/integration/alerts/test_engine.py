@@ -130,6 +130,29 @@ def test_alerts_changing_together_are_grouped_per_rule_severity_and_country(
     assert "• UZ_a is failing" in uz and "• UZ_b is failing" in uz
 
 
+def test_an_alert_resolved_while_held_at_its_severity_says_its_figures_of_then(
+    alerting: Alerting,
+) -> None:
+    """Its figures turned milder, then not seen at all: it resolves saying what it said
+    of them, not until when it would have stayed critical."""
+    service = alerting.service
+    periodic = frozenset({AlertRule.success_rate_low})
+    critical = low("UZ_a", Severity.critical).model_copy(
+        update={"summary": "UZ_a: 4 of 20 delivered"}
+    )
+    service.apply(opened=[critical], periodic=periodic)
+    alerting.clock.advance(60)
+    milder = low("UZ_a").model_copy(update={"summary": "UZ_a: 12 of 20 delivered"})
+    (held,) = service.apply(opened=[milder], periodic=periodic)
+    assert held.summary.startswith("UZ_a: 4 of 20 delivered; not seen since ")
+    assert "now 12 of 20 delivered; critical until" in held.summary
+    alerting.clock.advance(service.config.hold.total_seconds())
+    (resolved,) = service.apply(periodic=periodic)
+    assert resolved.state is AlertState.resolved
+    assert "now 12 of 20 delivered" in resolved.summary, resolved.summary
+    assert "until" not in resolved.summary, resolved.summary
+
+
 def test_periodic_rules_resolve_what_they_no_longer_see(alerting: Alerting) -> None:
     service = alerting.service
     periodic = frozenset({AlertRule.success_rate_low})
@@ -341,7 +364,7 @@ def test_an_open_alerts_severity_follows_its_figures_both_ways(alerting: Alertin
     )
     assert (held.id, held.severity, held.details) == (critical.id, Severity.critical, {"line": 0.5})
     assert held.summary == (
-        f"UZ_a: under the 50% line; not seen since {seen_at}: now UZ_a: under the 80% line;"
+        f"UZ_a: under the 50% line; not seen since {seen_at}: now under the 80% line;"
         f" critical until {until} unless seen again"
     )
     alerting.clock.advance(service.config.hold.total_seconds() - 61)

@@ -126,7 +126,7 @@ def test_an_alert_that_recovers_holds_for_the_hold_time_then_resolves(alerting: 
         for a in critical
     )
     assert re.search(
-        r"; not seen since [^;]+: now UZ_uzmobile \(uzmobile\): \d+ of [^;]+ below the 80 %"
+        r"; not seen since [^;]+: now \d+ of [^;]+ below the 80 %"
         r" warning line with 95 % confidence; critical until [^;]+ unless seen again$",
         critical[-1].summary,
     ), critical[-1].summary
