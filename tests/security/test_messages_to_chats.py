@@ -36,9 +36,7 @@ def test_one_person_sends_at_most_so_many_messages_in_a_window(
 ) -> None:
     with running_api(
         tmp_path,
-        telegram_api_url=telegram.url,
-        telegram_bot_token=telegram.token,
-        telegram_chat_ids=CHATS,
+        **telegram.settings(CHATS),
         alert_max_messages_per_actor=3,
         alert_raised_window_minutes=60,
     ) as api:
@@ -72,9 +70,7 @@ def test_one_persons_waiting_messages_never_refuse_anothers(
     one person's burst never fills the room for everyone's."""
     with running_api(
         tmp_path,
-        telegram_api_url=telegram.url,
-        telegram_bot_token=telegram.token,
-        telegram_chat_ids=CHATS,
+        **telegram.settings(CHATS),
     ) as api:
         telegram.stop()
         for n in range(MAX_PENDING_MESSAGES_PER_ACTOR):

@@ -38,9 +38,7 @@ def test_raising_an_open_alert_again_does_not_notify_in_a_loop(
 ) -> None:
     with running_api(
         tmp_path,
-        telegram_api_url=telegram.url,
-        telegram_bot_token=telegram.token,
-        telegram_chat_ids="-100",
+        **telegram.settings("-100"),
         alert_max_raised_per_actor=1,
     ) as api:
         clock = api.clock

@@ -100,6 +100,14 @@ class TelegramStandIn:
         )
         self.url = self._server.url
 
+    def settings(self, chat_ids: str) -> dict[str, str]:
+        """The control plane's settings that send its chats' messages here."""
+        return {
+            "telegram_api_url": self.url,
+            "telegram_bot_token": self.token,
+            "telegram_chat_ids": chat_ids,
+        }
+
     # --- control ---------------------------------------------------------------
 
     def start(self) -> None:
