@@ -647,14 +647,14 @@ class AlertService:
         if milder and now - alert.last_seen_at < self.config.hold:
             # Meanwhile it says the figures of now, and until when it stays as it was, so
             # a route on the mend does not read as failing as much as when last seen.
-            raised_on = alert.summary.partition(_EASING)[0]
             # Its subject is said once, where the summary starts: "UZ_a (a): …".
-            now_said = signal.summary.removeprefix(raised_on.partition(": ")[0] + ": ")
-            held = (
-                f"{raised_on}{_EASING}{human_time(alert.last_seen_at, now=now)}: now"
-                f" {now_said}; {alert.severity.value} until"
-                f" {human_time(alert.last_seen_at + self.config.hold, now=now)} unless seen"
-                " again"
+            subject = alert.summary.partition(_EASING)[0].partition(": ")[0]
+            held = _waiting(
+                alert,
+                signal.summary.removeprefix(f"{subject}: "),
+                f"{alert.severity.value} until",
+                now,
+                self.config.hold,
             )[:SUMMARY_LIMIT]
             if held != alert.summary:
                 work.changed[alert.id] = alert.model_copy(update={"summary": held})
@@ -835,19 +835,25 @@ def _figures_now(
 def _easing(alert: Alert, now_said: str, now: datetime, hold: timedelta) -> Signal:
     """An open alert not seen any more, as it waits `hold` to resolve: since when, the
     figures of now, and when it resolves unless seen again."""
-    raised_on = alert.summary.partition(_EASING)[0]
     return Signal(
         rule=alert.rule,
         severity=alert.severity,
         subject_kind=alert.subject_kind,
         subject=alert.subject,
         country=alert.country,
-        summary=(
-            f"{raised_on}{_EASING}{human_time(alert.last_seen_at, now=now)}: now"
-            f" {now_said}; resolves at {human_time(alert.last_seen_at + hold, now=now)}"
-            " unless seen again"
-        ),
+        summary=_waiting(alert, now_said, "resolves at", now, hold),
         details=alert.details,
+    )
+
+
+def _waiting(alert: Alert, now_said: str, then: str, now: datetime, hold: timedelta) -> str:
+    """`alert`'s summary as raised, then since when it was last seen so, the figures of
+    now, and what comes at the hold's end unless it is seen so again (`then`: "resolves
+    at", "critical until")."""
+    raised_on = alert.summary.partition(_EASING)[0]
+    return (
+        f"{raised_on}{_EASING}{human_time(alert.last_seen_at, now=now)}: now {now_said};"
+        f" {then} {human_time(alert.last_seen_at + hold, now=now)} unless seen again"
     )
 
 
