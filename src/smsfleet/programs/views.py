@@ -28,7 +28,10 @@ def list_programs(_: CurrentUser, context: Context) -> list[Program]:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Define a program (admin, signed in; its executable inside the program directories)",
+    summary=(
+        "Define a program (admin, signed in; its executable inside the program directories"
+        " of this host or of an SSH host)"
+    ),
 )
 def create_program(body: ProgramCreate, actor: InteractiveAdmin, context: Context) -> Program:
     return service.create_program(
@@ -38,6 +41,7 @@ def create_program(body: ProgramCreate, actor: InteractiveAdmin, context: Contex
         rules=ProgramRules.from_settings(context.settings),
         actor=actor,
         data=body,
+        elsewhere=context.sessions.hosts.program_checks(),
     )
 
 
@@ -60,6 +64,7 @@ def update_program(
         name=name,
         data=body,
         force=force,
+        elsewhere=context.sessions.hosts.program_checks(),
     )
 
 

@@ -3,11 +3,12 @@
     ssh HOST -- python3 -m smsfleet.sessions.agent   < request.json
 
 The request is one JSON object on stdin: `op` (list, start, stop, status, tail,
-log_since), the host's `state_dir` and `screen_dir`, the names of `program_env`
+log_since, check), the host's `state_dir` and `screen_dir`, the names of `program_env`
 (what programs get from the host's environment beyond the allowlist), and the
 operation's arguments; a start's `rules` are the host's program directories, working
 directory and Python, and its command is checked against them here, on the host's
-own disk (`programs.rules.check_command`), before anything starts. The answer is
+own disk (`programs.rules.check_command`), before anything starts; a check asks only
+that, of a program being defined. The answer is
 one JSON object on stdout: the result, or `{"error": {"kind": …, "message": …}}`
 (a refused command's `details` name the argument). A launch's environment (the
 worker token among it) travels in the request, never on a command line.
@@ -73,6 +74,11 @@ def _start(backend: ScreenBackend, request: dict[str, Any]) -> dict[str, Any]:
     return {"entry": backend.start(launch).to_json()}
 
 
+def _check(_: ScreenBackend, request: dict[str, Any]) -> dict[str, Any]:
+    check_command(request["argv"], ProgramRules.from_json(request["rules"]))
+    return {}
+
+
 def _stop(backend: ScreenBackend, request: dict[str, Any]) -> dict[str, Any]:
     run = backend.stop(request["name"], float(request["grace_seconds"]))
     return {"status": run.to_json() if run else None}
@@ -102,6 +108,7 @@ OPERATIONS: dict[str, Callable[[ScreenBackend, dict[str, Any]], dict[str, Any]]]
     "status": _status,
     "tail": lambda backend, request: {"lines": backend.tail(request["name"], request["lines"])},
     "log_since": _log_since,
+    "check": _check,
 }
 
 

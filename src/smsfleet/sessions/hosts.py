@@ -6,15 +6,16 @@ so the API can tell an unreachable host from one with no sessions.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from smsfleet.core.errors import NotFound
+from smsfleet.core.errors import NotFound, ValidationFailed
 from smsfleet.core.settings import LOCAL_HOST, Settings, SshHost
 from smsfleet.sessions.backend import ScreenEntry, SessionBackend
-from smsfleet.sessions.screen import ScreenBackend
+from smsfleet.sessions.screen import ScreenBackend, ScreenError
 from smsfleet.sessions.ssh import SshBackend, for_operators
 
 __all__ = ["LOCAL_HOST", "HostHealth", "Hosts", "UnknownHost"]
@@ -94,6 +95,15 @@ class Hosts:
         self._record(name, HostHealth(reachable=True, checked_at=now))
         return entries
 
+    def program_checks(self) -> dict[str, Callable[[Sequence[str]], None]]:
+        """Each SSH host's check of a program's command, made by its agent on its own
+        disk; a host that cannot be asked refuses, saying why."""
+        return {
+            name: functools.partial(_check_there, name, backend)
+            for name, backend in self._backends.items()
+            if isinstance(backend, SshBackend)
+        }
+
     def usage(self) -> dict[str, tuple[float, int]]:
         """CPU % and resident bytes of other hosts' programs, by session, as last listed."""
         found: dict[str, tuple[float, int]] = {}
@@ -110,3 +120,13 @@ class Hosts:
     def _record(self, name: str, health: HostHealth) -> None:
         with self._lock:
             self._health[name] = health
+
+
+def _check_there(name: str, backend: SshBackend, command: Sequence[str]) -> None:
+    try:
+        backend.check_program(command)
+    # Unreachable, no agent there, or one too old to know the check: it cannot say yes.
+    except (ScreenError, ValueError) as error:
+        raise ValidationFailed.for_field(
+            "command.0", f"host {name} could not check it: {for_operators(error)}"
+        ) from error

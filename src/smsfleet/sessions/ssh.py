@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,11 @@ class SshBackend:
             "interpreters": [host.python],
             "where": f"program_dirs (or programs_dir) of host {self.name} in SMSFLEET_HOSTS",
         }
+
+    def check_program(self, command: Sequence[str]) -> None:
+        """Raise `ValidationFailed` unless this host's rules accept `command` on its own
+        disk (a program being defined: each start checks again)."""
+        self._call("check", argv=list(command), rules=self.program_rules())
 
     def stop(self, name: str, grace_seconds: float = 5.0) -> RunStatus | None:
         answer = self._call(
