@@ -5,6 +5,7 @@ key) can queue a country's whole hour; and what a send keeps is bounded."""
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from smsfleet.auth.models import Role
@@ -127,6 +128,47 @@ def test_a_retried_send_counts_against_its_owners_room_and_its_pairs(tmp_path: P
         assert retried.status_code == 200, retried.text
         assert retried.json()["status"] == "PENDING"
         assert retried.json()["actor"] == "operator"
+
+
+def test_sends_and_retries_made_at_once_pass_no_cap(tmp_path: Path) -> None:
+    """Each send counts what waits and is kept in one step: many at once, as a script or
+    a leaked key would make them, fill the room exactly."""
+    limits = {"send_max_pending_per_actor": 5, "send_max_pending_per_pair": 8}
+    at_once = 24
+
+    def send_at_once(role: Role) -> list[int]:
+        def send(n: int) -> int:
+            body = {"phone": f"+9989912{n:05d}", "text": "a code"}
+            return api.client.post(
+                "/api/v1/messages/send", json=body, headers=api.headers(role)
+            ).status_code
+
+        with ThreadPoolExecutor(at_once) as pool:
+            return sorted(pool.map(send, range(at_once)))
+
+    with running_api(tmp_path, **limits) as api:
+        _pairs(api)
+        operator = api.headers(Role.operator)
+        assert send_at_once(Role.operator) == [202] * 5 + [429] * (at_once - 5)
+        assert send_at_once(Role.admin) == [202] * 3 + [429] * (at_once - 3)  # the pair's 8
+        assert len(_sends(api, "PENDING")) == 8
+
+        cancelled = [
+            str(send["id"]) for send in _sends(api, "PENDING") if send["actor"] == "operator"
+        ]
+        for send_id in cancelled:
+            cancel = f"/api/v1/messages/sends/{send_id}/cancel"
+            assert api.client.post(cancel, headers=operator).status_code == 200
+        assert [_send(api, Role.operator, UZ) for _ in range(2)] == [202, 202]
+
+        def retry(send_id: str) -> int:
+            path = f"/api/v1/messages/sends/{send_id}/retry"
+            return api.client.post(path, headers=operator).status_code
+
+        with ThreadPoolExecutor(len(cancelled)) as pool:
+            retried = sorted(pool.map(retry, cancelled))
+        assert retried == [200] * 3 + [429] * 2  # the operator's room, and the pair's
+        assert len(_sends(api, "PENDING")) == 8
 
 
 def test_a_send_through_a_named_pair_goes_to_none_of_another_pairs_numbers(

@@ -32,7 +32,8 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -281,6 +282,7 @@ class Sends:
         self._kept = KeptNumbers(store.waiting_numbers)
         self._region = phone_region
         self._ledger: Ledger = attempts
+        self._room_lock = threading.Lock()
 
     def use_ledger(self, ledger: Ledger) -> None:
         """Read the numbers awaiting a code where the dispatcher's leases do: its ledger
@@ -300,9 +302,16 @@ class Sends:
         if data.template_id is not None:
             check_params(self._template(data.template_id), data.params)
         self._check_sends_through(pair)
-        self._check_room(actor, pair.key, asker=actor)
+        with self._room_for(actor, pair.key, asker=actor):
+            send = self._new_send(data, pair, phone, actor=actor)
+            self._store.add_send(send)
+        self._pending.mark()
+        self._changed(send)
+        return send
+
+    def _new_send(self, data: SendRequest, pair: Pair, phone: str, *, actor: str) -> Send:
         now = self._clock.now()
-        send = Send(
+        return Send(
             id=uuid.uuid4().hex,
             phone=phone,
             pair=pair.key,
@@ -326,10 +335,6 @@ class Sends:
             updated_at=now,
             completed_at=None,
         )
-        self._store.add_send(send)
-        self._pending.mark()
-        self._changed(send)
-        return send
 
     def accepted(self, send: Send) -> SendAccepted:
         """What a send just made is told: when its pair is probed after a pause, that it
@@ -348,9 +353,16 @@ class Sends:
             ),
         )
 
+    @contextmanager
+    def _room_for(self, owner: str, pair: str, *, asker: str) -> Iterator[None]:
+        """Refuse a send of `owner`'s, made or retried by `asker`, beyond the pending limits;
+        else keep it within the block. Counted and kept one after the other, so sends made
+        at once pass no limit in this process (across replicas the cap stays soft)."""
+        with self._room_lock:
+            self._check_room(owner, pair, asker=asker)
+            yield
+
     def _check_room(self, owner: str, pair: str, *, asker: str) -> None:
-        """Refuse a send of `owner`'s, made or retried by `asker`, beyond the pending limits
-        (a soft cap: two sends made at once may both pass it)."""
         mine, waiting = self._store.pending_counts(actor=owner, pair=pair)
         limits, wait = self._limits, PENDING_RETRY_AFTER_SECONDS
         if mine >= limits.per_actor:
@@ -414,28 +426,29 @@ class Sends:
         if pair is None:
             raise Conflict(f"pair {send.pair} was deleted: send it anew through another pair")
         self._check_sends_through(pair)
-        self._check_room(send.actor, pair.key, asker=actor)
-        if send.sent_at is not None and not again:
-            sent = human_time(send.sent_at, now=self._clock.now())
-            most = len(pair.programs)
-            raise Conflict(
-                f"an SMS of send {send_id} reached the gateway at {sent}: {send.phone} may"
-                ' already have it; repeat with "again": true to send it anew, through the'
-                f" programs of {pair.key} in order until one delivers: up to {most} more SMS"
+        with self._room_for(send.actor, pair.key, asker=actor):
+            if send.sent_at is not None and not again:
+                sent = human_time(send.sent_at, now=self._clock.now())
+                most = len(pair.programs)
+                raise Conflict(
+                    f"an SMS of send {send_id} reached the gateway at {sent}: {send.phone} may"
+                    ' already have it; repeat with "again": true to send it anew, through the'
+                    f" programs of {pair.key} in order until one delivers: up to {most} more"
+                    " SMS"
+                )
+            done = self._move(
+                send,
+                SendEvent.RETRIED,
+                {
+                    "programs": list(pair.programs),
+                    "next_index": 0,
+                    "attempt_id": None,
+                    "leased_until": None,
+                    "waiting_since": self._clock.now(),
+                    "completed_at": None,
+                    "error": None,  # the last try's, not this one's: its own tries say theirs
+                },
             )
-        done = self._move(
-            send,
-            SendEvent.RETRIED,
-            {
-                "programs": list(pair.programs),
-                "next_index": 0,
-                "attempt_id": None,
-                "leased_until": None,
-                "waiting_since": self._clock.now(),
-                "completed_at": None,
-                "error": None,  # the last try's, not this one's: its own tries say theirs
-            },
-        )
         if done is None:
             raise Conflict(f"send {send_id} changed meanwhile; look again")
         self._pending.mark()
