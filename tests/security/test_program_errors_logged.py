@@ -6,7 +6,9 @@ made a forged-looking second line), bounded; the program's error reports get it 
 from __future__ import annotations
 
 import io
+import json
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,36 @@ def test_a_failed_send_logs_its_error_without_the_number_message_or_breaks(
     assert len(line) < ERROR_TEXT_MAX + 100
     assert "trigger=t-9" not in out.getvalue().replace(line, "")
     _shows_none_of_the_attempt(out.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("message", "carried"),
+    [
+        ("Ваш код: 482913. Не сообщайте его.", "482913"),  # noqa: RUF001
+        ("smsfleet test a3f9c2e1", "a3f9c2e1"),
+    ],
+)
+def test_a_failed_send_hides_the_code_however_its_error_repeats_the_message(
+    tmp_path: Path, message: str, carried: str
+) -> None:
+    """A provider's error may say the message JSON- or URL-escaped, or cut short: the
+    code or value it carries is hidden all the same."""
+    repeated = [
+        json.dumps({"text": message}),
+        urllib.parse.urlencode({"text": message}),
+        urllib.parse.quote(message),
+        message[: message.index(carried) + len(carried) + 1],
+        f"code {carried} is not valid",
+    ]
+    for number, said in enumerate(repeated):
+        calls = Calls()
+        calls.fail_with = RuntimeError(f"refused: {said}")
+        cp = FakeControlPlane(leases=[{**grant(f"t-{number}"), "message": message}])
+        out = io.StringIO()
+        assert _run(make_worker(tmp_path / str(number), cp, FakeGateway(), calls, out)) == 0
+        (line,) = _lines(out, f"trigger=t-{number} failed")
+        assert carried not in out.getvalue(), line
+        assert "refused: " in line and "•••" in line
 
 
 def test_an_attempts_error_once_its_code_came_hides_the_code(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import json
 import random
 import re
 import signal
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol, TextIO
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -102,6 +104,11 @@ HIDDEN = "•••"
 _URL = re.compile(
     r"""(?i)\b([a-z][a-z0-9+.-]*://)(?:[^\s/?#'"<>@]*@)?([^\s?#'"<>]*)(?:[?#][^\s'"<>]*)?"""
 )
+# A word of a message that holds a digit: a code or a value filled into it, hidden in an
+# error's text however the error repeats the message around it.
+_CODE_LIKE = re.compile(r"[^\W_]*[0-9][^\W_]*")
+# Shorter ones are left: hiding every "5" would leave an error's own figures unreadable.
+CODE_MIN_LENGTH = 4
 # Control characters (CR, LF, ESC...), invisible format ones and line separators.
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
@@ -484,10 +491,14 @@ class Worker:
 
     def _secrets(self, attempt: Attempt) -> list[str | None]:
         """What an attempt's errors must not show in the log: its code (once it came), its
-        test number (with and without its +) and the message it was to send."""
-        phone = attempt.phone
+        test number (with and without its +) and the message it was to send, as it is and
+        as an error may repeat it (JSON- or URL-escaped, cut short: each word of it that
+        holds a digit, the code or value it carries)."""
+        phone, message = attempt.phone, attempt.message or ""
         code = self._codes_came.get(attempt.trigger_id)
-        return [code, phone, phone.lstrip("+"), attempt.message]
+        escaped = [json.dumps(message)[1:-1], quote(message), quote_plus(message)]
+        words = [word for word in _CODE_LIKE.findall(message) if len(word) >= CODE_MIN_LENGTH]
+        return [code, phone, phone.lstrip("+"), message, *escaped, *words]
 
     def _heartbeats(self) -> None:
         interval = self.settings.heartbeat_interval
