@@ -21,8 +21,22 @@ GUESSABLE = [
     "demo-admin-password",
     "123456789012",
     "aaaaaaaaaaaaaaaa",
+    # A common password in l33t, a keyboard walk, a word and digits, a season and a year.
+    "P@ssw0rd1234",
+    "passw0rdpassw0rd",
+    "1qaz2wsx3edc",
+    "zaq12wsxcde3",
+    "qwertyuiopas",
+    "monkey123456",
+    "Summer2026!!",
+    "December-2026",
 ]
-ACCEPTED = ["alice-long-password", "correct horse battery staple", "Probe-long-password-42"]
+ACCEPTED = [
+    "alice-long-password",
+    "correct horse battery staple",
+    "Probe-long-password-42",
+    "Kx9#mQ2v!pLs",
+]
 
 
 @pytest.mark.parametrize("password", GUESSABLE)
@@ -49,6 +63,12 @@ def test_users_get_the_reason_and_serve_refuses_the_demo_login(api: Api, tmp_pat
     )
     assert made.status_code == 422, made.text
     assert "well-known or trivially guessable" in made.json()["error"]["message"]
+    walked = {"username": "olga", "password": "1qaz2wsx3edc", "role": "operator"}
+    made = api.client.post("/api/v1/users", json=walked, headers=api.headers())
+    assert made.status_code == 422, made.text
+    assert made.json()["error"]["message"].endswith(
+        "it is a well-known or trivially guessable password (this is a very common password)"
+    )
     own_name = {"username": "weakpw", "password": "weakpwweakpw", "role": "operator"}
     made = api.client.post("/api/v1/users", json=own_name, headers=api.headers())
     assert made.status_code == 422, made.text

@@ -90,6 +90,24 @@ _GUESSED_FIRST = (
     "trustno",
     "passw",
     "abc",
+    # A season or a month and a year: what password spraying tries first.
+    "spring",
+    "summer",
+    "autumn",
+    "fall",
+    "winter",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 )
 
 
@@ -100,9 +118,19 @@ def _letters(text: str) -> str:
 _WEAK_CORES = frozenset(_letters(word) for word in (*KNOWN_WEAK_SECRETS, *_GUESSED_FIRST)) - {""}
 
 
+# zxcvbn's score from which a password is accepted: 3, "safely unguessable", at least
+# 10^8 guesses by its estimate (a dictionary word in l33t, a keyboard walk, a word and
+# digits score less). It reads at most this many characters: more only add guesses.
+MIN_PASSWORD_SCORE = 3
+_SCORED_LENGTH = 72
+
+
 def weak_password_reason(password: str, *, username: str = "") -> str | None:
     """Why a password must be refused, or None when it is acceptable: `username`'s own
-    name, padded or repeated, is guessed as early as the well-known ones."""
+    name, padded or repeated, is guessed as early as the well-known ones; so is anything
+    zxcvbn's estimate puts within 10^8 guesses."""
+    from zxcvbn import zxcvbn  # its lists take a moment to load: only where a password is set
+
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"it has fewer than {MIN_PASSWORD_LENGTH} characters"
     core = _letters(password)
@@ -117,6 +145,11 @@ def weak_password_reason(password: str, *, username: str = "") -> str | None:
     )
     if guessable:
         return "it is a well-known or trivially guessable password"
+    estimate = zxcvbn(password[:_SCORED_LENGTH], user_inputs=[username] if username else [])
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        warning = estimate["feedback"]["warning"]
+        said = f" ({warning.rstrip('.').lower()})" if warning else ""
+        return f"it is a well-known or trivially guessable password{said}"
     return None
 
 
