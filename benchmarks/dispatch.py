@@ -54,9 +54,9 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smsfleet.core.clock import SystemClock
-from smsfleet.core.security import worker_token
 from tests.support.backends import free_port, mariadb_database
 from tests.support.fleet import admin_client, clean_environment, quit_screens, running
+from tests.support.tokens import issued_token
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("SMSFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -331,11 +331,12 @@ def saturation(
             from smsfleet.stores import open_config_store
 
             store = open_config_store(f"sqlite:///{(work / 'load-data' / 'config.db').resolve()}")
+            sessions = [f"program1_{key}" for key in pair_keys]
             try:
                 sync_specs(store=store, clock=SystemClock())
+                tokens = {s: issued_token(store, secret=secret, session=s) for s in sessions}
             finally:
                 store.close()
-            sessions = [f"program1_{key}" for key in pair_keys]
             wait_for_sessions(client, set(sessions))
             client.post(
                 "/api/v1/sessions/actions",
@@ -361,9 +362,7 @@ def saturation(
             "4096",
         ]
         sessions_file = work / "load-sessions.txt"
-        sessions_file.write_text(
-            "".join(f"{s} {worker_token(secret=secret, session=s)}\n" for s in sessions)
-        )
+        sessions_file.write_text("".join(f"{s} {tokens[s]}\n" for s in sessions))
         load = [
             WRK,
             f"-t{clients}",

@@ -67,11 +67,11 @@ from benchmarks.dispatch import (
 )
 from benchmarks.virtual_programs import VirtualSession, run_virtual_fleet
 from smsfleet.core.clock import SystemClock
-from smsfleet.core.security import worker_token
 from smsfleet.sessions.service import sync_specs
 from smsfleet.stores import open_config_store
 from tests.support.backends import free_port
 from tests.support.fleet import AT_REST, admin_client, clean_environment, quit_screens, running
+from tests.support.tokens import issued_token
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("SMSFLEET_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -450,7 +450,9 @@ def drive(
     if args.virtual:
         stop_virtual, answers = run_virtual_fleet(
             client.base_url.scheme + "://" + client.base_url.netloc.decode(),
-            virtual_sessions(plan, secret=env["SMSFLEET_SECRET_KEY"]),
+            virtual_sessions(
+                plan, secret=env["SMSFLEET_SECRET_KEY"], data_dir=Path(env["SMSFLEET_DATA_DIR"])
+            ),
         )
     print(f"started {len(sessions)} sessions at {started:%H:%M:%S} UTC", flush=True)
     try:
@@ -480,17 +482,24 @@ def drive(
     }
 
 
-def virtual_sessions(plan: list[PlannedPair], *, secret: str) -> list[VirtualSession]:
-    return [
-        VirtualSession(
-            name=f"{program}_{pair.key}",
-            token=worker_token(secret=secret, session=f"{program}_{pair.key}"),
-            median_seconds=pair.median * LATENCY_FACTOR.get(program, 1.0),
-            delivery=pair.delivery * PROVIDER_DELIVERY[program],
-        )
-        for pair in plan
-        for program in pair.programs
-    ]
+def virtual_sessions(
+    plan: list[PlannedPair], *, secret: str, data_dir: Path
+) -> list[VirtualSession]:
+    """The planned sessions, each with the worker token issued for its spec."""
+    store = open_config_store(f"sqlite:///{data_dir / 'config.db'}")
+    try:
+        return [
+            VirtualSession(
+                name=f"{program}_{pair.key}",
+                token=issued_token(store, secret=secret, session=f"{program}_{pair.key}"),
+                median_seconds=pair.median * LATENCY_FACTOR.get(program, 1.0),
+                delivery=pair.delivery * PROVIDER_DELIVERY[program],
+            )
+            for pair in plan
+            for program in pair.programs
+        ]
+    finally:
+        store.close()
 
 
 def read_attempts(path: Path) -> list[tuple[str, str, datetime, str | None, str | None]]:

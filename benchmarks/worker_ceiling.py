@@ -76,6 +76,7 @@ from smsfleet.dispatch.models import (
 from smsfleet.dispatch.pace import SessionPace
 from tests.support.backends import free_port
 from tests.support.fleet import clean_environment, running
+from tests.support.tokens import ANY_CREATION
 
 VARIANTS = ("routes", "routes + redis", "async", "async + redis")
 COUNTRIES = [f"Q{letter}" for letter in "ABCDEFGHIJKLMNOP"]
@@ -152,21 +153,34 @@ class _StandIn:
         # The real check of each session's pace, at one the load never reaches.
         self._pace = SessionPace(rate=1e9, burst=1_000_000)
 
-    def authenticate(self, *, session: str, token: str | None) -> None:
-        if not token or not verify_worker_token(secret=SECRET, session=session, token=token):
+    def authenticate(self, *, session: str, token: str | None) -> datetime:
+        issued_for = verify_worker_token(secret=SECRET, session=session, token=token or "")
+        if issued_for is None:
             raise Unauthorized("invalid worker token for this session")
+        return issued_for
 
     def pace(self, *, session: str) -> None:
         self._pace.take(session, time.monotonic())
 
-    def lease(self, *, session: str, in_flight: Sequence[str] | None = None) -> LeaseAction:
+    # `issued_for`: no session specs here, so no creation time to hold the token to.
+    def lease(
+        self,
+        *,
+        session: str,
+        in_flight: Sequence[str] | None = None,
+        issued_for: datetime | None = None,
+    ) -> LeaseAction:
         if self._redis is None:
             return _answer(session, None)
         _, admission = self._redis
         return _answer(session, admission.admit(_entry(session, in_flight)))
 
     async def lease_on_loop(
-        self, *, session: str, in_flight: Sequence[str] | None = None
+        self,
+        *,
+        session: str,
+        in_flight: Sequence[str] | None = None,
+        issued_for: datetime | None = None,
     ) -> LeaseAction | None:
         """On Redis, the lease's script from the event loop, as the real routes do while
         the config is in memory (here always: an upper bound for them)."""
@@ -174,14 +188,18 @@ class _StandIn:
             return None  # through the thread pool
         return _answer(session, await self._on_loop.lease(session, in_flight))
 
-    async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
+    async def report_on_loop(
+        self, *, session: str, report: ReportRequest, issued_for: datetime | None = None
+    ) -> ReportStatus | None:
         """On Redis, as the real routes do: the report's script from the event loop."""
         if self._on_loop is None:
             return None  # through the thread pool
         await self._on_loop.report(report)
         return ReportStatus.recorded
 
-    def report(self, *, session: str, report: ReportRequest) -> ReportStatus:
+    def report(
+        self, *, session: str, report: ReportRequest, issued_for: datetime | None = None
+    ) -> ReportStatus:
         if self._redis is not None:
             ledger, _ = self._redis
             ledger.report(report.trigger_id, session=session, completion=_completion(report))
@@ -216,7 +234,7 @@ def _async_routes(app: FastAPI, *, with_redis: bool) -> None:
     @app.post("/api/v1/worker/lease", response_model=LeaseAction)
     async def lease(request: Request) -> Response:
         body = LeaseRequest.model_validate_json(await request.body())
-        if not verify_worker_token(secret=SECRET, session=body.session, token=token(request)):
+        if verify_worker_token(secret=SECRET, session=body.session, token=token(request)) is None:
             return Response(status_code=401)
         admitted = await work.lease(body.session, body.in_flight) if work else None
         answer = _answer(body.session, admitted)
@@ -225,7 +243,7 @@ def _async_routes(app: FastAPI, *, with_redis: bool) -> None:
     @app.post("/api/v1/worker/report", response_model=ReportResponse)
     async def report(request: Request) -> Response:
         body = ReportRequest.model_validate_json(await request.body())
-        if not verify_worker_token(secret=SECRET, session=body.session, token=token(request)):
+        if verify_worker_token(secret=SECRET, session=body.session, token=token(request)) is None:
             return Response(status_code=401)
         if work is not None:
             await work.report(body)
@@ -259,7 +277,10 @@ def measure(variant: str, *, seconds: float, workers: int, work: Path) -> dict[s
     sessions = [f"program1_{country}_load" for country in COUNTRIES]
     sessions_file = work / "sessions.txt"
     sessions_file.write_text(
-        "".join(f"{s} {worker_token(secret=SECRET, session=s)}\n" for s in sessions)
+        "".join(
+            f"{s} {worker_token(secret=SECRET, session=s, created_at=ANY_CREATION)}\n"
+            for s in sessions
+        )
     )
     serve = [
         sys.executable, "-m", "uvicorn", "--factory", "benchmarks.worker_ceiling:create_app",

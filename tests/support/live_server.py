@@ -34,6 +34,7 @@ class LiveServer:
     url: str
     pid: int
     log: Path
+    data_dir: Path
     admin_password: str = ADMIN_PASSWORD
 
     def client(self, address: str = "127.0.0.1", **kwargs: object) -> httpx.Client:
@@ -105,7 +106,10 @@ def live_server(tmp_path: Path, host: str = "127.0.0.1", **env: str) -> Iterator
     serve = [*argv, "--host", host, "--port", str(port)]
     with running(serve, env=environment, work=tmp_path, ready=f"{url}/healthz", log=log) as process:
         admin_password = environment["SMSFLEET_ADMIN_PASSWORD"]
-        yield LiveServer(url=url, pid=process.pid, log=log, admin_password=admin_password)
+        data_dir = Path(environment["SMSFLEET_DATA_DIR"])
+        yield LiveServer(
+            url=url, pid=process.pid, log=log, data_dir=data_dir, admin_password=admin_password
+        )
 
 
 @contextmanager

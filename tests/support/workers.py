@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from smsfleet.core.security import worker_token
+from tests.support.tokens import issued_token_in
 
 if TYPE_CHECKING:  # tests.support.e2e uses the workers
     from tests.support.e2e import ControlPlane
@@ -77,4 +77,5 @@ class Worker:
 def worker_for(control_plane: ControlPlane, client: httpx.Client, session: str) -> Worker:
     """The worker of `session` on `client` (any client on the control plane, no login)."""
     secret = (control_plane.data_dir / "secret_key").read_text().strip()
-    return Worker(client, session, worker_token(secret=secret, session=session))
+    token = issued_token_in(control_plane.data_dir, secret=secret, session=session)
+    return Worker(client, session, token)

@@ -46,7 +46,7 @@ _SECRET_SHAPES = (
     (re.compile(r"(?i)\bbearer\s+\S+"), REDACTED),
     (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"), REDACTED),  # a JWT
     (re.compile(r"\bsfk_[\w-]+"), REDACTED),  # an API key (its secret is URL-safe base64)
-    (re.compile(r"\b[0-9a-f]{64}\b"), REDACTED),  # a worker token
+    (re.compile(r"\b[0-9a-f]{64}\b"), REDACTED),  # a worker token's digest
     (re.compile(r"(?<!\d)\d{5,}:[\w-]{30,}"), REDACTED),  # a Telegram bot token, as in its URLs
     (re.compile(r"(?<=://)[^/\s@]+@"), f"{REDACTED}@"),  # a URL's user and password
     # In a query: the name stays, its value goes.

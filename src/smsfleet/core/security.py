@@ -8,7 +8,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import jwt
@@ -233,12 +233,39 @@ def device_of(token: str, *, secret: str, holder: DeviceHolder, now: datetime) -
     return device
 
 
-def worker_token(*, secret: str, session: str) -> str:
-    """The token a session's program presents: bound to that session, derived, not stored."""
-    return hmac.new(secret.encode(), f"worker:{session}".encode(), hashlib.sha256).hexdigest()
+# A worker token: the creation time of the session it was issued for (milliseconds since
+# the epoch, as a `Timestamp` keeps it), then an HMAC over that time and the session's
+# name. A session removed and created again under its name has another creation time, so
+# the tokens of its earlier runs (in their environment, their logs) are not its own.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The last millisecond a `datetime` holds (9999-12-31) has 15 digits: a longer stamp is
+# refused before it is read as a number.
+_STAMP_DIGITS_MAX = 15
 
 
-def verify_worker_token(*, secret: str, session: str, token: str) -> bool:
-    # As bytes: compare_digest refuses str with characters outside ASCII (a header's).
-    expected = worker_token(secret=secret, session=session).encode()
-    return hmac.compare_digest(expected, token.encode("utf-8", "surrogateescape"))
+def worker_token(*, secret: str, session: str, created_at: datetime) -> str:
+    """The token a session's program presents: bound to that session as created at
+    `created_at`, derived, not stored."""
+    created_ms = (created_at - _EPOCH) // timedelta(milliseconds=1)
+    # The stamp first: digits only, so the colon after it ends it, whatever the name holds.
+    message = f"worker:{created_ms}:{session}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"{created_ms}.{digest}"
+
+
+def verify_worker_token(*, secret: str, session: str, token: str) -> datetime | None:
+    """The creation time of the session `token` was issued for, or None when it is not a
+    worker token of `session` (another secret's, forged, malformed)."""
+    stamp, dot, _ = token.partition(".")
+    if not dot or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > _STAMP_DIGITS_MAX:
+        return None
+    try:
+        created_at = _EPOCH + timedelta(milliseconds=int(stamp))
+    except OverflowError:  # past the last day a datetime holds
+        return None
+    # As bytes: compare_digest refuses str with characters outside ASCII (a header's). The
+    # whole token is compared, so a stamp written otherwise (leading zeros) is refused.
+    expected = worker_token(secret=secret, session=session, created_at=created_at).encode()
+    if not hmac.compare_digest(expected, token.encode("utf-8", "surrogateescape")):
+        return None
+    return created_at

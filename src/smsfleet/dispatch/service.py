@@ -232,11 +232,14 @@ class Dispatcher:
         self.limiter.close()
         self._heartbeats.close()
 
-    def authenticate(self, *, session: str, token: str | None) -> None:
-        """Raise `Unauthorized` unless `token` is the worker token of `session`."""
+    def authenticate(self, *, session: str, token: str | None) -> datetime:
+        """The creation time of the session `token` was issued for (checked against the
+        session's spec where its route reads it); `Unauthorized` unless `token` is a worker
+        token of `session`. A hash: no I/O."""
         if not token:
             raise Unauthorized("worker token required: send Authorization: Bearer <token>")
-        if not verify_worker_token(secret=self._worker_secret, session=session, token=token):
+        issued_for = verify_worker_token(secret=self._worker_secret, session=session, token=token)
+        if issued_for is None:
             # Issued by another control plane (another secret): its program was sent to the
             # wrong one. Refused, and the SDK exits on the refusal rather than sending here.
             raise Unauthorized(
@@ -245,6 +248,7 @@ class Dispatcher:
                 " SMSFLEET_URL must be the control plane that started it"
             )
         tag(fleet_session=session)
+        return issued_for
 
     def pace(self, *, session: str) -> None:
         """Raise `Throttled` when `session` (as `authenticate` found it) asks faster than
@@ -260,8 +264,17 @@ class Dispatcher:
 
     # --- lease -------------------------------------------------------------------
 
-    def lease(self, *, session: str, in_flight: Sequence[str] | None = None) -> LeaseAction:
+    def lease(
+        self,
+        *,
+        session: str,
+        in_flight: Sequence[str] | None = None,
+        issued_for: datetime | None = None,
+    ) -> LeaseAction:
         """A send, a wait or a stop for the session.
+
+        `issued_for`: the creation time its worker token names (`authenticate`), refused
+        unless the session's spec's; None for this process's own callers, with no token.
 
         `in_flight`: the trigger ids its program still carries or has yet to report; the
         session's other open attempts were lost on the way (a grant whose answer never
@@ -272,7 +285,7 @@ class Dispatcher:
         # (and the counts of sessions), not one for each; and none while this process
         # looked less than `config_max_age` ago.
         with self._one_read():
-            step = self._lease(session, in_flight)
+            step = self._lease(session, in_flight, issued_for)
             if not isinstance(step, _Admitting):
                 return step
             try:
@@ -282,7 +295,11 @@ class Dispatcher:
             return self._admitted(step, admitted)
 
     async def lease_on_loop(
-        self, *, session: str, in_flight: Sequence[str] | None = None
+        self,
+        *,
+        session: str,
+        in_flight: Sequence[str] | None = None,
+        issued_for: datetime | None = None,
     ) -> LeaseAction | None:
         """`lease` from the event loop (`on_loop`: the Redis profile), when all it needs
         besides the admission's script is in memory; None when it must be made in a
@@ -293,7 +310,7 @@ class Dispatcher:
             return None
         try:
             with nonblocking(), self._one_read():
-                step = self._lease(session, in_flight)
+                step = self._lease(session, in_flight, issued_for)
         except WouldBlock:
             return None
         if not isinstance(step, _Admitting):
@@ -310,11 +327,14 @@ class Dispatcher:
     def _one_read(self) -> AbstractContextManager[None]:
         return self.config_store.one_read(self.policy.config_max_age.total_seconds())
 
-    def _lease(self, session: str, in_flight: Sequence[str] | None) -> LeaseAction | _Admitting:
+    def _lease(
+        self, session: str, in_flight: Sequence[str] | None, issued_for: datetime | None
+    ) -> LeaseAction | _Admitting:
         """The lease up to its admission: a stop or a wait already, or what to admit."""
         spec = self.config_store.session_specs.get(session)
         if spec is None:
             return StopAction(reason=f"unknown session {session!r}")
+        _check_issued_for(spec, issued_for)
         step = self._lease_of(spec, in_flight)
         # Its program ends once told `stop`: the supervisor tells that end from a crash.
         self._heartbeats.beat(session, self.clock.now(), stop_told=isinstance(step, StopAction))
@@ -691,12 +711,17 @@ class Dispatcher:
 
     # --- report and heartbeat ----------------------------------------------------
 
-    def report(self, *, session: str, report: ReportRequest) -> ReportStatus:
+    def report(
+        self, *, session: str, report: ReportRequest, issued_for: datetime | None = None
+    ) -> ReportStatus:
         """Record an outcome once; a repeat answers `duplicate` and changes nothing.
 
         An unknown trigger is `NotFound`; a trigger leased to another session is
-        `Forbidden` (the caller's token is valid, but not for that trigger).
+        `Forbidden` (the caller's token is valid, but not for that trigger). `issued_for`
+        as for `lease`: a token of an earlier session of the name reports none of this one's.
         """
+        with self._one_read():
+            self._check_session_issued_for(session, issued_for)
         completion = self._completion(report)
         with _refused_before_lease(completion):
             attempt, closed = self.ledger.report(
@@ -707,15 +732,20 @@ class Dispatcher:
             )
         return self._recorded(session, report.trigger_id, attempt, closed)
 
-    async def report_on_loop(self, *, session: str, report: ReportRequest) -> ReportStatus | None:
+    async def report_on_loop(
+        self, *, session: str, report: ReportRequest, issued_for: datetime | None = None
+    ) -> ReportStatus | None:
         """`report` from the event loop (`on_loop`: the Redis profile); None when it must
-        be made in a thread (`report`): no loop client, an on-demand send that may wait on
-        it (its settling reads SQL), or whether one may is to be asked of the store."""
+        be made in a thread (`report`): no loop client, the config to read again, an
+        on-demand send that may wait on it (its settling reads SQL), or whether one may is
+        to be asked of the store."""
         reports = self._loop_reports
         if reports is None:
             return None
         try:
             with nonblocking():
+                with self._one_read():
+                    self._check_session_issued_for(session, issued_for)
                 if self.on_demand is not None and self.on_demand.waiting():
                     return None
         except WouldBlock:  # whether one may wait is asked of the store
@@ -813,21 +843,24 @@ class Dispatcher:
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())
 
-    def check_session(self, *, session: str) -> None:
+    def check_session(self, *, session: str, issued_for: datetime | None = None) -> None:
         """Raise `NotFound` when `session` has no spec (removed, its pair deleted): its
-        token still verifies (it is derived from the name), but there is nothing to keep
-        alive or reconcile. Read as a lease reads it: from the config in memory, looked
-        at again at most every `config_max_age`."""
+        token still verifies, but there is nothing to keep alive or reconcile; and
+        `Unauthorized` when the token was issued for an earlier session of the name. Read
+        as a lease reads it: from the config in memory, looked at again at most every
+        `config_max_age`."""
         with self._one_read():
-            if self.config_store.session_specs.get(session) is None:
+            spec = self.config_store.session_specs.get(session)
+            if spec is None:
                 raise NotFound(f"unknown session {session!r}")
+            _check_issued_for(spec, issued_for)
 
-    def check_session_on_loop(self, *, session: str) -> bool:
+    def check_session_on_loop(self, *, session: str, issued_for: datetime | None = None) -> bool:
         """`check_session` from the event loop; False when it must be made in a thread
         (the config to read again)."""
         try:
             with nonblocking():
-                self.check_session(session=session)
+                self.check_session(session=session, issued_for=issued_for)
         except WouldBlock:
             return False
         return True
@@ -835,6 +868,29 @@ class Dispatcher:
     def heartbeats(self) -> dict[str, datetime]:
         """The last sign of life of every session (lease, report or heartbeat)."""
         return self._heartbeats.all()
+
+    def _check_session_issued_for(self, session: str, issued_for: datetime | None) -> None:
+        # A session with no spec is left to the report as before: its attempts are its own.
+        spec = self.config_store.session_specs.get(session)
+        if spec is not None:
+            _check_issued_for(spec, issued_for)
+
+
+def _check_issued_for(spec: SessionSpec, issued_for: datetime | None) -> None:
+    """Raise `Unauthorized` when a worker token was issued for another session of the
+    spec's name: one removed since, whose program (or a copy of its token) still asks."""
+    if issued_for is None or issued_for == spec.created_at:
+        return
+    raise Unauthorized(
+        f"session {spec.name!r} was removed and created again since this program started"
+        f" (its token is for the session created at {_stamp(issued_for)}; this one was"
+        f" created at {_stamp(spec.created_at)}): stop this program; the control plane"
+        " starts the new session's own"
+    )
+
+
+def _stamp(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds")
 
 
 def _leased_by(completion: Completion) -> datetime | None:

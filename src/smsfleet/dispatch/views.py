@@ -3,7 +3,9 @@ token."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -54,8 +56,17 @@ def _documented(body: type[WorkerBody]) -> dict[str, Any]:
     }
 
 
-async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Services]:
-    """The request's body, once its bearer token is the worker token of the session the
+@dataclass(frozen=True)
+class _Authenticated(Generic[_Body]):
+    body: _Body
+    services: Services
+    # The creation time of the session the token was issued for: the route refuses it
+    # unless the session's spec's, where it reads the spec.
+    issued_for: datetime
+
+
+async def _authenticated(request: Request, body: type[_Body]) -> _Authenticated[_Body]:
+    """The request's body, once its bearer token is a worker token of the session the
     body names and that session keeps to its pace of requests (else 429); the token is
     checked first, so a caller without one learns that before anything about its body."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -72,9 +83,9 @@ async def _authenticated(request: Request, body: type[_Body]) -> tuple[_Body, Se
         raise RequestValidationError(
             [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
         ) from None
-    dispatcher.authenticate(session=found.session, token=token)  # a hash: no I/O
+    issued_for = dispatcher.authenticate(session=found.session, token=token)  # a hash: no I/O
     dispatcher.pace(session=found.session)  # in memory: a flood is refused before any I/O
-    return found, services
+    return _Authenticated(found, services, issued_for)
 
 
 def _authenticate_unparsed(dispatcher: Dispatcher, raw: bytes, token: str) -> None:
@@ -91,12 +102,14 @@ def _authenticate_unparsed(dispatcher: Dispatcher, raw: bytes, token: str) -> No
     dispatcher.authenticate(session=session, token=token)
 
 
-async def _check_session(services: Services, session: str) -> None:
-    """404 for a session with no spec (a removed one's token still verifies), as a lease
-    reads it: from the config in memory, else once in the thread pool."""
-    dispatcher = services.dispatcher
-    if not dispatcher.check_session_on_loop(session=session):
-        await run_in_threadpool(dispatcher.check_session, session=session)
+async def _check_session(asked: _Authenticated[_Body]) -> None:
+    """404 for a session with no spec (a removed one's token still verifies), 401 for a
+    token of an earlier session of its name; as a lease reads it: from the config in
+    memory, else once in the thread pool."""
+    dispatcher = asked.services.dispatcher
+    session, issued_for = asked.body.session, asked.issued_for
+    if not dispatcher.check_session_on_loop(session=session, issued_for=issued_for):
+        await run_in_threadpool(dispatcher.check_session, session=session, issued_for=issued_for)
 
 
 # The lease and the report answer bytes made here, on the event loop: FastAPI would
@@ -119,14 +132,17 @@ def _json(body: bytes) -> Response:
     openapi_extra=_documented(LeaseRequest),
 )
 async def lease(request: Request) -> Response:
-    body, services = await _authenticated(request, LeaseRequest)
-    dispatcher = services.dispatcher
+    asked = await _authenticated(request, LeaseRequest)
+    dispatcher, body = asked.services.dispatcher, asked.body
+    session, in_flight, issued_for = body.session, body.in_flight, asked.issued_for
     # On the Redis profile, from the event loop while the config it reads is in memory;
     # else one trip to the thread pool for the blocking part (the stores, the limiter).
-    action = await dispatcher.lease_on_loop(session=body.session, in_flight=body.in_flight)
+    action = await dispatcher.lease_on_loop(
+        session=session, in_flight=in_flight, issued_for=issued_for
+    )
     if action is None:
         action = await run_in_threadpool(
-            dispatcher.lease, session=body.session, in_flight=body.in_flight
+            dispatcher.lease, session=session, in_flight=in_flight, issued_for=issued_for
         )
     return _json(_LEASE_ACTION.dump_json(action))
 
@@ -138,12 +154,15 @@ async def lease(request: Request) -> Response:
     openapi_extra=_documented(ReportRequest),
 )
 async def report(request: Request) -> Response:
-    body, services = await _authenticated(request, ReportRequest)
-    dispatcher = services.dispatcher
+    asked = await _authenticated(request, ReportRequest)
+    dispatcher, body = asked.services.dispatcher, asked.body
+    session, issued_for = body.session, asked.issued_for
     # On the Redis profile, from the event loop: no trip to the thread pool.
-    status = await dispatcher.report_on_loop(session=body.session, report=body)
+    status = await dispatcher.report_on_loop(session=session, report=body, issued_for=issued_for)
     if status is None:
-        status = await run_in_threadpool(dispatcher.report, session=body.session, report=body)
+        status = await run_in_threadpool(
+            dispatcher.report, session=session, report=body, issued_for=issued_for
+        )
     return _json(_REPORT_ANSWERS[status])
 
 
@@ -154,10 +173,10 @@ async def report(request: Request) -> Response:
     openapi_extra=_documented(HeartbeatRequest),
 )
 async def heartbeat(request: Request) -> Response:
-    body, services = await _authenticated(request, HeartbeatRequest)
-    await _check_session(services, body.session)
+    asked = await _authenticated(request, HeartbeatRequest)
+    await _check_session(asked)
     # Kept in memory (written to SQL by a timer): nothing here blocks the event loop.
-    services.dispatcher.heartbeat(session=body.session)
+    asked.services.dispatcher.heartbeat(session=asked.body.session)
     return Response(status_code=204)
 
 
@@ -171,9 +190,10 @@ async def ended(request: Request) -> Response:
     """Sent by the session's runner as its program exits, so a crash is detected (and
     alerted) at once rather than at the supervisor's next tick, which stays the safety
     net."""
-    body, services = await _authenticated(request, EndedRequest)
-    await _check_session(services, body.session)
-    await run_in_threadpool(services.sessions.supervisor.program_ended, body.session, body.pid)
+    asked = await _authenticated(request, EndedRequest)
+    await _check_session(asked)
+    supervisor, body = asked.services.sessions.supervisor, asked.body
+    await run_in_threadpool(supervisor.program_ended, body.session, body.pid)
     return Response(status_code=204)
 
 

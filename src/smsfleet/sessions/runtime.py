@@ -187,7 +187,9 @@ class SessionRuntime:
                 env={
                     "SMSFLEET_URL": settings.resolved_public_url,
                     "SMSFLEET_SESSION": spec.name,
-                    "SMSFLEET_WORKER_TOKEN": worker_token(secret=secret, session=spec.name),
+                    "SMSFLEET_WORKER_TOKEN": worker_token(
+                        secret=secret, session=spec.name, created_at=spec.created_at
+                    ),
                     "SMSFLEET_PAIR": pair.key,
                     "SMSFLEET_PROGRAM": spec.program,
                     "SMSFLEET_COUNTRY": pair.country,

@@ -17,7 +17,6 @@ from starlette.websockets import WebSocketDisconnect
 from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
-from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.models import SessionEvent
 from smsfleet.stores import open_config_store
@@ -26,6 +25,7 @@ from tests.support.fleet import quit_screens
 from tests.support.live import live_socket
 from tests.support.programs import install_program
 from tests.support.sessions import TICKING, require_screen
+from tests.support.tokens import issued_token
 from tests.support.waiting import eventually
 
 
@@ -337,7 +337,7 @@ def test_a_sessions_last_heartbeat_is_its_last_sign_of_life(live_api: Api) -> No
     assert (
         api.client.get(f"/api/v1/sessions/{name}", headers=viewer).json()["last_heartbeat"] is None
     )
-    token = worker_token(secret=api.settings.jwt_secret, session=name)
+    token = issued_token(api.store, secret=api.settings.jwt_secret, session=name)
     beat = api.client.post(
         "/api/v1/worker/heartbeat",
         json={"session": name},

@@ -5,6 +5,7 @@ its limiter in Redis too)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import threading
 import time
@@ -44,11 +45,13 @@ from smsfleet.wiring import build_services
 from tests.support.fakes import FakeClock
 from tests.support.ledgers import settle
 from tests.support.statements import revision_lookups, sql_statements
+from tests.support.tokens import ANY_CREATION, issued_token
 from tests.support.waiting import eventually
 
 SESSION = "program1_UZ_uzmobile"
 PHONES = ["+998901234567", "+998907654321", "+998935550011"]
 TRIGGER = "0" * 32
+OTHER_SECRETS_TOKEN = worker_token(secret="x" * 40, session=SESSION, created_at=ANY_CREATION)
 
 
 @dataclass
@@ -58,6 +61,9 @@ class Worker:
     clock: FakeClock
     settings: Settings
     dispatcher: Dispatcher
+    # The token issued for each session this worker added (its program's, also once the
+    # spec is removed); another's is issued for its spec in the store, if any.
+    tokens: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def settle(self) -> None:
         settle(self.dispatcher.ledger)
@@ -68,7 +74,13 @@ class Worker:
         return self.dispatcher.attempts.get(trigger_id)
 
     def headers(self, session: str = SESSION) -> dict[str, str]:
-        token = worker_token(secret=self.settings.jwt_secret, session=session)
+        token = self.tokens.get(session)
+        if token is None:
+            spec = self.store.session_specs.get(session)
+            # A session never made: a token of any creation time verifies, and finds none.
+            created_at = ANY_CREATION if spec is None else spec.created_at
+            secret = self.settings.jwt_secret
+            token = worker_token(secret=secret, session=session, created_at=created_at)
         return {"Authorization": f"Bearer {token}"}
 
     def lease(self, session: str = SESSION) -> dict[str, Any]:
@@ -110,6 +122,7 @@ class Worker:
             created_at=self.clock.now(),
         )
         self.store.session_specs.add(spec)
+        self.tokens[name] = issued_token(self.store, secret=self.settings.jwt_secret, session=name)
         return name
 
     def update_pair(self, key: str = "UZ_uzmobile", **fields: Any) -> None:
@@ -647,8 +660,10 @@ def test_rotation_is_per_pair_across_programs(ready: Worker) -> None:
 
 
 def test_a_report_on_the_redis_profile_is_made_on_the_event_loop(ready: Worker) -> None:
-    """No trip to the thread pool for it (a lease still takes one): where the dispatcher
-    tells its listeners of the outcome says where the report was made."""
+    """No trip to the thread pool for it while the config it checks the token against is
+    in memory (a lease still takes one): where the dispatcher tells its listeners of the
+    outcome says where the report was made."""
+    _steady(ready.dispatcher)
     threads: list[str] = []
     tell = ready.dispatcher.on_report
     assert tell is not None
@@ -839,7 +854,7 @@ def test_unknown_and_foreign_triggers(ready: Worker) -> None:
         {},
         {"Authorization": "Bearer nope"},
         {"Authorization": "Basic dXNlcjpwYXNz"},
-        {"Authorization": f"Bearer {worker_token(secret='x' * 40, session=SESSION)}"},
+        {"Authorization": f"Bearer {OTHER_SECRETS_TOKEN}"},
         {b"Authorization": b"Bearer \xe9\xe9"},  # not ASCII: refused, not a 500
     ],
     ids=["missing", "garbage", "basic", "other-secret", "not-ascii"],

@@ -24,6 +24,7 @@ from tests.integration.worker.standin import create_app as create_standin_contro
 from tests.support.api import running_api
 from tests.support.sentry import SentryStandIn
 from tests.support.servers import ThreadedServer
+from tests.support.tokens import ANY_CREATION
 
 PHONE = "+998991234567"
 SEARCH_TOKEN = "search-token-for-error-report-tests"
@@ -91,7 +92,7 @@ def test_a_worker_route_names_the_session(tmp_path: Path, sentry: SentryStandIn)
         assert isinstance(app, FastAPI)
         secret = api.settings.jwt_secret
         session = "program1_UZ_uzmobile"
-        token = worker_token(secret=secret, session=session)
+        token = worker_token(secret=secret, session=session, created_at=ANY_CREATION)
         dispatcher = app.state.services.dispatcher
 
         def lease_then_fail(**_: Any) -> None:
@@ -150,7 +151,7 @@ def test_a_programs_bug_is_reported_with_its_session(tmp_path: Path) -> None:
     control_plane = ThreadedServer(create_standin_control_plane(fleet))
     program = tmp_path / "program9.py"
     program.write_text(FAILING_PROGRAM)
-    token = worker_token(secret=SECRET, session=session)
+    token = worker_token(secret=SECRET, session=session, created_at=ANY_CREATION)
     control_plane.start()
     try:
         with SentryStandIn() as sentry:

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from smsfleet.auth.models import Role
-from smsfleet.core.security import worker_token
 from smsfleet.core.settings import Settings
 from smsfleet.demo import DEMO_PAIRS, DEMO_PROGRAMS, DEMO_TEMPLATES
 from smsfleet.messages.runtime import Messages
 from tests.support.api import running_api
 from tests.support.live_server import LiveApi, live_api
+from tests.support.tokens import issued_token_in
 
 SAMPLE = {"phone": "+1234567890", "token_value": {"token": "123456"}, "template_id": 1}
 SESSION = "program1_US_verizon"
@@ -55,7 +55,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
 
 
 def worker(api: LiveApi, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    token = worker_token(secret=SECRET_KEY, session=SESSION)
+    token = issued_token_in(api.server.data_dir, secret=SECRET_KEY, session=SESSION)
     answer = api.client.post(
         f"/api/v1/worker/{path}",
         json={"session": SESSION, **body},

@@ -72,7 +72,7 @@ def create_app(fleet: Fleet) -> FastAPI:
 
     def authorised(session: str, authorization: str | None) -> bool:
         token = (authorization or "").removeprefix("Bearer ")
-        return verify_worker_token(secret=SECRET, session=session, token=token)
+        return verify_worker_token(secret=SECRET, session=session, token=token) is not None
 
     @app.post("/api/v1/worker/lease", response_model=None)
     def lease(body: LeaseBody, authorization: str | None = Header(None)) -> Any:

@@ -19,6 +19,7 @@ from smsfleet.core.security import worker_token
 from smsfleet.simulator import create_simulator_app, load_config
 from tests.integration.worker.standin import SECRET, Fleet, create_app
 from tests.support.servers import ThreadedServer
+from tests.support.tokens import ANY_CREATION
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -84,7 +85,9 @@ class Program:
             "PATH": os.environ.get("PATH", ""),
             "SMSFLEET_URL": control_plane,
             "SMSFLEET_SESSION": self.session,
-            "SMSFLEET_WORKER_TOKEN": worker_token(secret=SECRET, session=self.session),
+            "SMSFLEET_WORKER_TOKEN": worker_token(
+                secret=SECRET, session=self.session, created_at=ANY_CREATION
+            ),
             "SMSFLEET_PAIR": "UZ_uzmobile",
             "SMSFLEET_PROGRAM": program,
             "SMSFLEET_COUNTRY": "UZ",

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from smsfleet.api import create_app
-from smsfleet.core.security import worker_token
 from smsfleet.core.settings import DEFAULT_PORT, Settings, listen_url
 from tests.support.backends import free_port
 from tests.support.fleet import (
@@ -36,6 +35,7 @@ from tests.support.fleet import (
     stop_sessions,
 )
 from tests.support.servers import ThreadedServer
+from tests.support.tokens import issued_token_in
 from tests.support.waiting import eventually
 
 EXIT_REFUSED = 3  # the SDK's exit code when the control plane refuses its session
@@ -139,7 +139,9 @@ def test_serve_on_another_port_gets_its_programs_leases_and_another_refuses_them
                     **base,
                     "SMSFLEET_URL": other.url,
                     "SMSFLEET_SESSION": session,
-                    "SMSFLEET_WORKER_TOKEN": worker_token(secret=secret, session=session),
+                    "SMSFLEET_WORKER_TOKEN": issued_token_in(
+                        data_dir, secret=secret, session=session
+                    ),
                     "SMSFLEET_SIMULATOR_URL": simulator_url,
                     "SMSFLEET_SPOOL_DIR": str(tmp_path / "spool"),
                 },

@@ -11,7 +11,7 @@ from smsfleet.core.error_reports import scrub_event, start_error_reports
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl"
 API_KEY = "sfk_bc112e61_PwI1xI_Yl3N-_BPEDe5g2u-BrDWyENisSVjh8Fe9a7g"  # "-" in its secret
 BOT_TOKEN = "123456789:ZZxqTcvCH1vGWJxfSeofSAs0K5PALDsab"
-WORKER_TOKEN = "ab" * 32
+WORKER_TOKEN = "1767225600000." + "ab" * 32  # a creation stamp, then its digest
 
 
 def test_secrets_and_phones_are_taken_out_wherever_they_are() -> None:
