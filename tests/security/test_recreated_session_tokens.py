@@ -5,6 +5,8 @@ session's own token works. And a token of any other shape is a plain 401, never 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -155,3 +157,19 @@ def test_a_stamp_written_otherwise_is_refused(api: Api) -> None:
     stamp, _, digest = api.tokens[SESSION].partition(".")
     assert _post(api, "heartbeat", f"0{stamp}.{digest}").status_code == 401
     assert _post(api, "heartbeat", f"{stamp}.{digest}").status_code == 204
+
+
+def test_a_token_of_the_form_before_the_upgrade_is_refused_saying_so(api: Api) -> None:
+    """A program started before the upgrade holds a digest of the session's name alone:
+    every route refuses it, and says why, so its log tells an upgrade from a wrong URL."""
+    secret = api.settings.jwt_secret.encode()
+    earlier = hmac.new(secret, f"worker:{SESSION}".encode(), hashlib.sha256).hexdigest()
+    said = (
+        f"the worker token of session {SESSION!r} is of the form before this control plane's"
+        " upgrade (it names no creation of the session): stop this program; the control plane"
+        " starts it again with a token of today's form"
+    )
+    for route in ("lease", "heartbeat", "ended"):
+        answer = _post(api, route, earlier)
+        assert answer.status_code == 401, (route, answer.text)
+        assert answer.json()["error"]["message"] == said

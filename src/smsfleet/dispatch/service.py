@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -239,6 +240,14 @@ class Dispatcher:
         if not token:
             raise Unauthorized("worker token required: send Authorization: Bearer <token>")
         issued_for = verify_worker_token(secret=self._worker_secret, session=session, token=token)
+        if issued_for is None and _EARLIER_TOKEN_FORM.fullmatch(token):
+            # The form before tokens named their session's creation: a program started
+            # before the control plane's upgrade. Refused; it is started again with a new one.
+            raise Unauthorized(
+                f"the worker token of session {session!r} is of the form before this control"
+                " plane's upgrade (it names no creation of the session): stop this program;"
+                " the control plane starts it again with a token of today's form"
+            )
         if issued_for is None:
             # Issued by another control plane (another secret): its program was sent to the
             # wrong one. Refused, and the SDK exits on the refusal rather than sending here.
@@ -874,6 +883,10 @@ class Dispatcher:
         spec = self.config_store.session_specs.get(session)
         if spec is not None:
             _check_issued_for(spec, issued_for)
+
+
+# A worker token as issued before tokens named their session's creation: a digest alone.
+_EARLIER_TOKEN_FORM = re.compile("[0-9a-f]{64}")
 
 
 def _check_issued_for(spec: SessionSpec, issued_for: datetime | None) -> None:
