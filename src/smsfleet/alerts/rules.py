@@ -19,6 +19,7 @@ from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, looks_at, p
 from smsfleet.sessions.models import EventKind, SessionEvent, SessionState, exit_said
 
 __all__ = [
+    "FAILURES_IN_A_ROW",
     "PERIODIC_RULES",
     "SESSION_RULES",
     "EventOutcome",
@@ -252,6 +253,11 @@ def country_signal(
     )
 
 
+# A crash event's detail (the supervisor's count of quick failures, this one included),
+# kept in its alert's details: a crash after those told of is told again.
+FAILURES_IN_A_ROW = "failures_in_a_row"
+
+
 def _session_fingerprint(rule: AlertRule, session: str) -> str:
     return f"{rule}:{SubjectKind.session}:{session}"
 
@@ -285,7 +291,7 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
         if event.kind == EventKind.start_failed:
             how = f"failed to start: {event.reason}"
         log_tail = [str(line) for line in event.details.get("log_tail", [])][-5:]
-        in_a_row = event.details.get("failures_in_a_row")
+        in_a_row = event.details.get(FAILURES_IN_A_ROW)
         if isinstance(in_a_row, int) and in_a_row > 1:
             how = f"{how} ({in_a_row} failures in a row)"
         return EventOutcome(
@@ -297,7 +303,11 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
                     subject=name,
                     country=country,
                     summary=f"{name} {how}; restarting with backoff",
-                    details={"exit_code": code, "log_tail": log_tail},
+                    details={
+                        "exit_code": code,
+                        "log_tail": log_tail,
+                        FAILURES_IN_A_ROW: in_a_row if isinstance(in_a_row, int) else 1,
+                    },
                 ),
             )
         )

@@ -39,7 +39,7 @@ from smsfleet.alerts.models import (
     Signal,
     SubjectKind,
 )
-from smsfleet.alerts.rules import RuleThresholds
+from smsfleet.alerts.rules import FAILURES_IN_A_ROW, RuleThresholds
 from smsfleet.alerts.store import AlertStore, NewNotification
 from smsfleet.alerts.text import alert_text, message_text, resolved_summary
 from smsfleet.core.clock import Clock, human_time
@@ -677,6 +677,10 @@ class AlertService:
             # The route's probes failed and it waits a longer cool-down: what was told (when
             # it would be probed) no longer holds. Told once per pause, acknowledged or not.
             work.notify.append(_Notice(NotificationKind.firing, refreshed, news="paused again"))
+        elif _crashed_again(alert, signal):
+            # Another crash before it ran long enough to resolve: the chats that heard of the
+            # first hear how many there are now, not the count they were told.
+            work.notify.append(_Notice(NotificationKind.firing, refreshed, news="crashed again"))
         elif alert.acknowledged_at is None and not alert.notifications:
             # Raised while no chat took its severity (none configured yet): told now, once
             # one does, rather than after the repeat interval or never; saying so, as its
@@ -758,6 +762,17 @@ def _paused_again(alert: Alert, signal: Signal) -> bool:
         alert.rule is AlertRule.pair_paused
         and decision is not None
         and decision != alert.details.get("decision")
+    )
+
+
+def _crashed_again(alert: Alert, signal: Signal) -> bool:
+    """`signal` is a crash of the session after the ones `alert` was told of."""
+    now, told = signal.details.get(FAILURES_IN_A_ROW), alert.details.get(FAILURES_IN_A_ROW, 1)
+    return (
+        alert.rule is AlertRule.session_crashed
+        and isinstance(now, int)
+        and isinstance(told, int)
+        and now > told
     )
 
 

@@ -238,6 +238,35 @@ def test_a_crash_loop_is_one_alert_resolved_once_the_session_stays_up(
     assert alerting.changed[-1].state is AlertState.resolved
 
 
+def test_each_crash_of_a_loop_tells_the_chats_how_many_in_a_row(alerting: Alerting) -> None:
+    """A crash while its alert still fires (the session never ran long enough to resolve
+    it) is told again with the count of now, not left at the count first told."""
+    store = alerting.config_store
+    store.session_specs.add(
+        SessionSpec(name="p1_UZ_uzmobile", program="p1", pair="UZ_uzmobile", created_at=START)
+    )
+    service = alerting.service
+    for in_a_row in (1, 2, 3):
+        crashed = _event(EventKind.exited, SessionState.running)
+        details = {**crashed.details, "failures_in_a_row": in_a_row}
+        service.on_session_event(crashed.model_copy(update={"details": details}))
+        alerting.clock.advance(5)
+    (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+    assert "(3 failures in a row)" in crash.summary
+    texts = alerting.texts("all")
+    assert len(texts) == 3
+    assert "(2 failures in a row)" not in texts[0] and "in a row" not in texts[0]
+    for text, in_a_row in zip(texts[1:], (2, 3), strict=True):
+        assert text.startswith("🟠 <b>WARNING</b> · session crashed · UZ (crashed again)"), text
+        assert f"p1_UZ_uzmobile exited with code 1 ({in_a_row} failures in a row)" in text
+    # The same count seen again (an event told twice) is no news.
+    again = _event(EventKind.exited, SessionState.running)
+    service.on_session_event(
+        again.model_copy(update={"details": {**again.details, "failures_in_a_row": 3}})
+    )
+    assert len(alerting.texts("all")) == 3
+
+
 def running_since(at: datetime) -> SessionStatus:
     return SessionStatus(
         name="p1_UZ_uzmobile", state=SessionState.running, started_at=at, updated_at=at
