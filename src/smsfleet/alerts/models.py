@@ -141,6 +141,14 @@ class NotificationStatus(BaseModel):
     pending: int
     failed: int
     oldest_pending_at: Timestamp | None
+    not_taken: str | None = Field(
+        default=None,
+        description="Why the oldest message waiting was not sent yet: what Telegram (or the"
+        " way to it) answered at its last try; null while none was tried and not taken",
+    )
+    next_try_at: Timestamp | None = Field(
+        default=None, description="When that message is tried again (null: at once)"
+    )
 
 
 class MessageRequest(BaseModel):

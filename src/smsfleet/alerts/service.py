@@ -219,11 +219,14 @@ class AlertService:
 
     def outbox_status(self) -> NotificationStatus:
         pending, failed, oldest = self.store.outbox_counts()
+        not_taken = self.store.oldest_not_taken() if pending else None
         return NotificationStatus(
             configured=bool(self.config.routes),
             pending=pending,
             failed=failed,
             oldest_pending_at=oldest,
+            not_taken=not_taken[0] if not_taken else None,
+            next_try_at=not_taken[1] if not_taken else None,
         )
 
     # --- people ------------------------------------------------------------------------
@@ -285,9 +288,18 @@ class AlertService:
                 now=now,
             )
         self._queued()
-        return MessageQueued(
-            message=f"queued for {len(chats)} chat(s); it goes out at once", notifications=ids
-        )
+        not_taken = self.store.oldest_not_taken()
+        if not_taken is None:
+            when = "it goes out at once"
+        else:
+            # Sent in order per chat: it waits behind those Telegram has not taken.
+            error, retry = not_taken
+            tried = human_time(retry, now=self._clock.now())
+            when = (
+                f"it goes out once Telegram takes the messages before it ({error}; tried"
+                f" again at {tried})"
+            )
+        return MessageQueued(message=f"queued for {len(chats)} chat(s); {when}", notifications=ids)
 
     # --- events ------------------------------------------------------------------------
 

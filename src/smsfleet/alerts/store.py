@@ -335,6 +335,22 @@ class AlertStore:
         with self._engine.begin() as connection:
             connection.execute(sa.update(table).where(table.c.id == notification_id).values(values))
 
+    def oldest_not_taken(self) -> tuple[str, datetime] | None:
+        """The oldest waiting message's last error and when it is tried again, once it was
+        tried and not taken; None while the oldest waits for its first try."""
+        table = alert_outbox_table
+        select = (
+            sa.select(table.c.last_error, table.c.next_attempt_at)
+            .where(table.c.sent_at.is_(None), table.c.failed_at.is_(None))
+            .order_by(table.c.created_at, table.c.id)
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(select).first()
+        if row is None or row.last_error is None:
+            return None
+        return str(row.last_error), row.next_attempt_at.replace(tzinfo=UTC)
+
     def outbox_counts(self) -> tuple[int, int, datetime | None]:
         """Pending and failed messages, and when the oldest pending one was queued."""
         table = alert_outbox_table

@@ -53,6 +53,8 @@ class TelegramBot:
         self._url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
         self._client = client
         self._breaker = breaker
+        # What the last failure that counts against the breaker was: said while it is open.
+        self._last_failure = "no answer"
 
     def _post(self, chat_id: str, text: str) -> httpx.Response:
         response = self._client.post(
@@ -73,15 +75,18 @@ class TelegramBot:
             response = self._breaker.call(self._post, chat_id, text)
         except pybreaker.CircuitBreakerError:
             raise TelegramError(
-                "Telegram is failing: the circuit is open",
+                f"Telegram is failing ({self._last_failure}): not asked again for"
+                f" {self._breaker.reset_timeout:g} s",
                 retry_after=self._breaker.reset_timeout,
                 permanent=False,
             ) from None
         except _ServerFault as fault:
             response = fault.response
+            self._last_failure = f"answered {response.status_code}"
         except httpx.HTTPError as error:
+            self._last_failure = f"unreachable: {type(error).__name__}"
             raise TelegramError(
-                f"Telegram unreachable: {type(error).__name__}", retry_after=None, permanent=False
+                f"Telegram {self._last_failure}", retry_after=None, permanent=False
             ) from error
         if response.status_code == 200:
             return

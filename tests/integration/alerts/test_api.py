@@ -12,7 +12,9 @@ from smsfleet.alerts.models import AlertRule, Severity, Signal, SubjectKind
 from smsfleet.alerts.runtime import Alerts
 from smsfleet.auth.models import Role
 from tests.support.api import Api, running_api
+from tests.support.fakes import FakeClock
 from tests.support.telegram import TelegramStandIn
+from tests.support.waiting import eventually
 
 TOKEN = "4242:alerts-api"
 
@@ -59,6 +61,40 @@ def test_the_seed_route_and_the_test_route_send_at_once(
     )
     assert test.status_code == 202
     assert len(received(telegram, 6)) == 6
+
+
+def test_messages_telegram_has_not_taken_say_why_and_when_they_are_tried_again(
+    wired: Api, telegram: TelegramStandIn
+) -> None:
+    headers = wired.headers(Role.admin)
+
+    def status() -> dict[str, object]:
+        found: dict[str, object] = wired.client.get(
+            "/api/v1/alerts/overview", headers=headers
+        ).json()["telegram"]
+        return found
+
+    assert status()["not_taken"] is None and status()["next_try_at"] is None
+    telegram.stop()
+    first = wired.client.post("/api/v1/alerts/test", json={"message": "one"}, headers=headers)
+    assert first.json()["message"] == "queued for 3 chat(s); it goes out at once"
+    eventually(lambda: status()["not_taken"] is not None)
+    said = status()
+    assert said["pending"] == 3
+    assert said["not_taken"] == "Telegram unreachable: ConnectError", said
+    assert isinstance(said["next_try_at"], str)
+    second = wired.client.post("/api/v1/alerts/test", json={"message": "two"}, headers=headers)
+    assert second.json()["message"].startswith(
+        "queued for 3 chat(s); it goes out once Telegram takes the messages before it"
+        " (Telegram unreachable: ConnectError; tried again at "
+    ), second.text
+
+    telegram.start()
+    assert isinstance(wired.clock, FakeClock)
+    wired.clock.advance(120)  # past the retry
+    assert len(received(telegram, 6)) == 6
+    eventually(lambda: status()["pending"] == 0)
+    assert status()["not_taken"] is None
 
 
 @pytest.mark.parametrize(
