@@ -128,8 +128,8 @@ class _ThreadEntry(BaseModel):
     error_code: str | None = Field(default=None, description="An attempt's error code, if any")
     broken_off: bool = Field(
         default=False,
-        description="An attempt broken off by a stop, a kill or a lost lease: no failure of"
-        " its route",
+        description="An attempt broken off by a stop, a kill or a lost lease, or given up"
+        " unsent too late after its grant: no failure of its route",
     )
     sent_at: Timestamp | None = Field(
         default=None,

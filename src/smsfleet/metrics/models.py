@@ -148,7 +148,8 @@ class Counters(BaseModel):
     completed: int = 0
     broken_off: int = Field(
         default=0,
-        description="attempts broken off by a stop, a kill or a lost lease: not in completed",
+        description="attempts broken off by a stop, a kill or a lost lease, or given up unsent"
+        " too late after their grant: not in completed",
     )
     success_rate: float | None = Field(default=None, description="delivered / completed")
     errors_by_code: dict[str, int] = Field(default_factory=dict)

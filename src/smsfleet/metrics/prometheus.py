@@ -231,7 +231,8 @@ class FleetCollector:
         )
         broken_off = CounterMetricFamily(
             "smsfleet_sms_broken_off",
-            "Attempts broken off by a stop, a kill or a lost lease: neither delivered nor "
+            "Attempts broken off by a stop, a kill or a lost lease, or given up unsent too late "
+            "after their grant: neither delivered nor "
             "failed, so left out of success ratios",
             labels=ROUTE,
         )

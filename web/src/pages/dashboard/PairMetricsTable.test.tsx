@@ -25,7 +25,7 @@ describe("PairMetricsTable", () => {
     expect(SENT_HINT).toContain("broken off by a pause or a stop");
     expect(SENT_HINT).toContain("it may exceed Attempts");
     expect(headerTitle(html, "attempts")).toBe(`${ATTEMPTS_HINT} Click to sort by attempts.`);
-    expect(ATTEMPTS_HINT).toContain("broken off by a pause or a stop is not one");
+    expect(ATTEMPTS_HINT).toContain("given up unsent too late after its grant, is not one");
   });
 
   it("keeps the plain sort title on the other headers", () => {

@@ -46,7 +46,7 @@ const COLUMNS: Record<Column, (row: PairRowData) => SortValue> = {
 const NUMERIC: ReadonlySet<Column> = new Set(["attempts", "sent", "delivered", "success", "failures", "p95"]);
 /** Why Sent may exceed Attempts, said wherever the two stand side by side. */
 export const ATTEMPTS_HINT =
-  "Completed attempts, delivered or failed, sent or not. An attempt broken off by a pause or a stop is not one.";
+  "Completed attempts, delivered or failed, sent or not. An attempt broken off by a pause or a stop, or given up unsent too late after its grant, is not one.";
 export const SENT_HINT =
   "Every SMS that reached the gateway, its attempt completed or broken off by a pause or a stop after it was " +
   "sent: it may exceed Attempts.";
