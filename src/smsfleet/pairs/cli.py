@@ -122,6 +122,9 @@ def _note(listing: PairListing, now: datetime) -> str:
         changed = listing.state_changed_at
         elapsed = ago((now - changed).total_seconds())
         said.append(f"{listing.became} {human_time(changed, now=now)} ({elapsed})")
+    if stopped := listing.sessions - listing.sessions_wanted:
+        # Not in SESSIONS' count of those wanted: said, so none goes unexplained.
+        said.append(f"{stopped} of its {listing.sessions} sessions stopped on purpose")
     if listing.held_since is not None:
         elapsed = ago((now - listing.held_since).total_seconds())
         since = human_time(listing.held_since, now=now)

@@ -166,6 +166,9 @@ def test_pairs_ls_counts_sessions_running_of_those_wanted(fleet: Fleet, tmp_path
         "UZ_ucell": ["1/0", "1"],
         "UZ_uzmobile": ["1/1", "1"],
     }
+    # Those not wanted are said, so none goes unexplained.
+    assert rows(tmp_path)["UZ_ucell"].endswith("1 of its 1 sessions stopped on purpose")
+    assert "on purpose" not in rows(tmp_path)["UZ_uzmobile"]
 
 
 def test_pairs_ls_of_a_country_lists_its_pairs_and_refuses_one_without(

@@ -96,11 +96,16 @@ export function DashboardPage() {
 
   const rows = useMemo(() => pairRows(pairs.data, byPair.data?.groups), [pairs.data, byPair.data]);
   const active = sessions.data?.filter((session) => session.state === "running").length;
-  const held = useMemo(() => {
-    // Held stopped by their pair: paused, disabled, or without a test number to send to.
+  const { held, stoppedByPeople } = useMemo(() => {
+    // Held stopped by their pair: paused, disabled, or without a test number to send to;
+    // else stopped on purpose (wanted stopped): every session not running but these is down.
     const holding = (pairs.data ?? []).filter((pair) => pair.state === "paused" || pair.state === "disabled" || pair.phone_numbers.length === 0);
     const stopped = new Set(holding.map((pair) => pair.key));
-    return sessions.data?.filter((session) => stopped.has(session.pair) && session.state !== "running").length;
+    const notRunning = sessions.data?.filter((session) => session.state !== "running");
+    return {
+      held: notRunning?.filter((session) => stopped.has(session.pair)).length,
+      stoppedByPeople: notRunning?.filter((session) => !stopped.has(session.pair) && session.desired === "stopped").length,
+    };
   }, [pairs.data, sessions.data]);
   const totals = byPair.data?.totals;
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
@@ -148,6 +153,7 @@ export function DashboardPage() {
         activeSessions={active}
         totalSessions={sessions.data?.length}
         heldSessions={held}
+        stoppedSessions={stoppedByPeople}
         alerts={alerts.data?.counts}
       />
 

@@ -82,8 +82,8 @@ describe("the Granted per minute card", () => {
 });
 
 describe("the Active sessions card", () => {
-  it("says how many are held stopped by their pairs, which are not down", () => {
-    const html = (held: number | undefined) =>
+  it("says how many are held stopped by their pairs or stopped on purpose, which are not down", () => {
+    const html = (held: number | undefined, stopped?: number) =>
       renderToStaticMarkup(
         <MemoryRouter>
           <KpiCards
@@ -94,6 +94,7 @@ describe("the Active sessions card", () => {
             activeSessions={12}
             totalSessions={18}
             heldSessions={held}
+            stoppedSessions={stopped}
             alerts={undefined}
           />
         </MemoryRouter>,
@@ -101,6 +102,10 @@ describe("the Active sessions card", () => {
     expect(html(6)).toContain("running of 18 · 6 held stopped by their pairs (paused, or no test number)");
     expect(html(0)).toContain("running of 18<");
     expect(html(undefined)).not.toContain("held stopped");
+    expect(html(2, 1)).toContain(
+      "running of 18 · 2 held stopped by their pairs (paused, or no test number) · 1 stopped on purpose",
+    );
+    expect(html(0, 1)).toContain("running of 18 · 1 stopped on purpose<");
   });
 });
 

@@ -34,8 +34,10 @@ interface KpiCardsProps {
   rangeLabel: string;
   activeSessions: number | undefined;
   totalSessions: number | undefined;
-  /** Sessions stopped on purpose with their paused or disabled pairs: not down. */
+  /** Sessions held stopped by their pairs (paused, disabled, or with no test number): not down. */
   heldSessions?: number | undefined;
+  /** Sessions wanted stopped (a person stopped them, or left them stopped), of pairs that run: not down either. */
+  stoppedSessions?: number | undefined;
   /** The alerts firing now; undefined while loading. */
   alerts: AlertsOverview["counts"] | undefined;
 }
@@ -53,6 +55,7 @@ export function KpiCards({
   activeSessions,
   totalSessions,
   heldSessions,
+  stoppedSessions,
   alerts,
 }: KpiCardsProps) {
   // Every completed attempt that was not delivered, whatever went wrong (attempts broken
@@ -116,7 +119,7 @@ export function KpiCards({
         hint={
           totalSessions === undefined
             ? "Running now"
-            : `running of ${formatCount(totalSessions)}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}`
+            : `running of ${formatCount(totalSessions)}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}${stoppedSessions ? ` · ${formatCount(stoppedSessions)} stopped on purpose` : ""}`
         }
       />
       <Kpi
