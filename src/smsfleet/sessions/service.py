@@ -6,7 +6,6 @@ Keyword-only functions taking their stores. Actions only write the desired state
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
@@ -22,7 +21,7 @@ from smsfleet.core.errors import (
     NotFound,
     ValidationFailed,
 )
-from smsfleet.core.records import change_record
+from smsfleet.core.records import change_record, event_id
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import named_actor
 from smsfleet.sessions.hosts import Hosts
@@ -109,7 +108,7 @@ def sync_specs(
                 continue
             by_name[name] = spec
             event = SessionEvent(
-                id=uuid.uuid4().hex,
+                id=event_id(),
                 at=now,
                 session=name,
                 kind=EventKind.created,
@@ -459,7 +458,7 @@ def act(
     if kind is None:  # asked already: nothing to write
         return _result(name, state, updated.desired, pair)
     event = SessionEvent(
-        id=uuid.uuid4().hex,
+        id=event_id(),
         at=now,
         session=name,
         kind=kind,
@@ -638,7 +637,7 @@ def record_stopped(
             check_transition(current, target)
             kind = EventKind.stopping if target is SessionState.stopping else EventKind.stopped
             event = SessionEvent(
-                id=uuid.uuid4().hex,
+                id=event_id(),
                 at=began if target is SessionState.stopping else now,
                 session=name,
                 kind=kind,

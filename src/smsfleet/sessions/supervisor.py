@@ -17,7 +17,6 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any, Protocol
 
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, DomainError, NotFound
-from smsfleet.core.records import write_if_unchanged
+from smsfleet.core.records import event_id, write_if_unchanged
 from smsfleet.pairs.models import Pair
 from smsfleet.sessions.backend import LaunchSpec, RunStatus, ScreenEntry, SessionBackend
 from smsfleet.sessions.hosts import Hosts
@@ -439,7 +438,7 @@ class Supervisor:
             self._draining.pop(tick.status.name, None)
         tick.events.append(
             SessionEvent(
-                id=uuid.uuid4().hex,
+                id=event_id(),
                 at=now,
                 session=tick.status.name,
                 kind=kind,

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from smsfleet.apikeys.models import ApiKey, Scope
 from smsfleet.auth.models import Login, RevokedSession, Role, User
 from smsfleet.core.errors import Conflict, NotFound
-from smsfleet.core.records import RecordStore
+from smsfleet.core.records import RecordStore, event_id
 from smsfleet.messages.models import Template
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.programs.models import Program
@@ -816,6 +816,18 @@ def test_event_log_returns_newest_first_filtered_and_limited(config_store: Confi
     mine = log.recent(limit=10, session="program1_IN_vi")
     assert [event.id for event in mine] == ["event-0005", "event-0003", "event-0001"]
     assert log.recent(limit=10, session="program9_IN_vi") == []
+
+
+def test_events_of_one_millisecond_come_back_in_the_order_they_were_made(
+    config_store: ConfigStore,
+) -> None:
+    """A crash's exit and its backoff are written in one tick, at one `at`: newest first,
+    the backoff comes first every time, not as their random ids fall."""
+    log = config_store.session_events
+    made = [make_event(0).model_copy(update={"id": event_id()}) for _ in range(20)]
+    for event in made:
+        log.append(event)
+    assert [event.id for event in log.recent(limit=20)] == [event.id for event in made[::-1]]
 
 
 def test_a_reader_sees_writes_made_through_another_connection(
