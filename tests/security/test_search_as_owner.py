@@ -80,6 +80,14 @@ def test_an_admin_searches_sms_texts_as_a_viewer_no_more_than_the_viewer(api: Ap
     assert mine.status_code == 202, mine.text
     found = _done(api, f"/api/v1/users/admin/search/{mine.json()['id']}", Role.admin)
     assert found["matched"] == 1
+    # The job run as the viewer is in the audit log, who ran it and as whom; the admin's
+    # own is not.
+    logged = api.client.get(
+        "/api/v1/audit", params={"action": "search.run_as"}, headers=admin
+    ).json()
+    assert [(e["actor"], e["target"], e["reason"]) for e in logged] == [
+        ("admin", created.json()["id"], "started as viewer")
+    ]
 
 
 def test_an_admin_retries_a_job_over_sms_texts_only_while_its_owner_may_read_them(
@@ -116,3 +124,7 @@ def test_an_admin_retries_a_job_over_sms_texts_only_while_its_owner_may_read_the
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"]["message"].endswith("'operator', the job's owner, is viewer")
         assert retried_after_role(Role.operator).status_code == 200
+        logged = api.client.get(
+            "/api/v1/audit", params={"action": "search.run_as"}, headers=admin
+        ).json()
+        assert [(e["target"], e["reason"]) for e in logged] == [(job_id, "retried as operator")]

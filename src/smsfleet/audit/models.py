@@ -33,6 +33,8 @@ class AuditAction(StrEnum):
     api_key_created = "api_key.created"
     api_key_revoked = "api_key.revoked"
     country_updated = "country.updated"
+    # An admin's search job run as another user (started or retried): the owner reads it.
+    search_run_as = "search.run_as"
 
     @property
     def target_kind(self) -> str:
@@ -66,7 +68,7 @@ class AuditEvent(BaseModel):
     api_key_id: str | None = Field(default=None, description="Set when an API key acted")
     action: AuditAction
     target_kind: str = Field(
-        description="program, pair, session, template, user, api_key or country"
+        description="program, pair, session, template, user, api_key, country or search (a job)"
     )
     target: str = Field(
         description="The program's name, the pair's key, the session's name, the template's"

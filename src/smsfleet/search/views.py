@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role, User
 from smsfleet.core.breakers import BreakerState
 from smsfleet.core.errors import Forbidden, NotFound
 from smsfleet.core.json_body import StrictJsonRoute
-from smsfleet.deps import BreakersDep, Context, CurrentUser, SearchDep
+from smsfleet.deps import BreakersDep, Context, CurrentActor, CurrentUser, SearchDep
 from smsfleet.messages.redaction import sees_codes
 from smsfleet.search.access import check_rerun, redacted_job, searchable
 from smsfleet.search.models import (
@@ -87,7 +89,7 @@ def cancel_job(job_id: JobId, user: CurrentUser, gateway: SearchDep) -> JobView 
 
 @router.post("/jobs/{job_id}/retry", summary="Run a failed or cancelled job again")
 def retry_job(
-    job_id: JobId, user: CurrentUser, gateway: SearchDep, context: Context
+    job_id: JobId, user: CurrentUser, actor: CurrentActor, gateway: SearchDep, context: Context
 ) -> JobView | RedactedJob:
     job = gateway.job(job_id, owner=_owner(user))
     check_rerun(job, user.role)
@@ -100,7 +102,25 @@ def retry_job(
             pass  # gone: only admins read it now
         else:
             check_rerun(job, owner.role, owner=job.owner)
-    return _as_seen(user, gateway.retry(job_id, owner=_owner(user)))
+    retried = gateway.retry(job_id, owner=_owner(user))
+    if job.owner != user.username:
+        _audit_run_as(context, actor, retried, "retried")
+    return _as_seen(user, retried)
+
+
+def _audit_run_as(context: Context, actor: Actor, job: Job, how: str) -> None:
+    """An admin's job run as another user is in the audit log: its owner reads what it
+    finds, and did not ask for it."""
+    audit_service.record(
+        audit=context.store.audit,
+        clock=context.clock,
+        actor=actor,
+        action=AuditAction.search_run_as,
+        target=job.id,
+        before=None,
+        after=job,
+        reason=f"{how} as {job.owner}",
+    )
 
 
 @router.get(
@@ -133,12 +153,19 @@ SearchOwner = Annotated[User, Depends(_search_owner)]
     summary="Start a search job as the user (their own, or anyone's for an admin)",
 )
 def create_user_search(
-    body: JobCreate, user: CurrentUser, owner: SearchOwner, gateway: SearchDep
+    body: JobCreate,
+    user: CurrentUser,
+    actor: CurrentActor,
+    owner: SearchOwner,
+    gateway: SearchDep,
+    context: Context,
 ) -> JobView | RedactedJob:
     # The owner reads the job, its match count too: what it searches is the owner's to.
     other = None if owner.username == user.username else owner.username
-    job = searchable(body, owner.role, owner=other)
-    return _as_seen(user, gateway.create_job(job, owner=_account(owner)))
+    job = gateway.create_job(searchable(body, owner.role, owner=other), owner=_account(owner))
+    if other is not None:
+        _audit_run_as(context, actor, job, "started")
+    return _as_seen(user, job)
 
 
 @users_router.get(

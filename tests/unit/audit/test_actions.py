@@ -1,6 +1,15 @@
 from smsfleet.audit.models import AuditAction, AuditEvent
 
-DOCUMENTED_KINDS = {"program", "pair", "session", "template", "user", "api_key", "country"}
+DOCUMENTED_KINDS = {
+    "program",
+    "pair",
+    "session",
+    "template",
+    "user",
+    "api_key",
+    "country",
+    "search",
+}
 
 
 def test_every_action_names_a_documented_kind_of_target() -> None:
