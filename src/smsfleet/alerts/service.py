@@ -357,7 +357,7 @@ class AlertService:
                 and now - status.started_at >= self.config.recovery
             ):
                 ran = human_time(status.started_at, now=now)
-                cleared[alert.fingerprint] = f"running again since {ran}"
+                cleared[alert.fingerprint] = f"running again, started at {ran}"
         return self.apply(cleared=cleared) if cleared else []
 
     # --- periodic rules --------------------------------------------------------------

@@ -233,7 +233,7 @@ def test_a_crash_loop_is_one_alert_resolved_once_the_session_stays_up(
     assert "p1_UZ_uzmobile exited with code 1" in texts[0]
     assert texts[1:] == [
         "✅ <b>RESOLVED</b> · session crashed · UZ\n<b>p1_UZ_uzmobile</b>: cleared after 27 s:"
-        " running again since 12:00:17 UTC"
+        " running again, started at 12:00:17 UTC"
     ]
     assert alerting.changed[-1].state is AlertState.resolved
 
