@@ -117,6 +117,18 @@ def program_dir(tmp_path: Path) -> Path:
 
 
 @contextmanager
+def serving(config: Settings, clock: Clock) -> Iterator[Api]:
+    """The control plane of `config` in this process on `clock`, with the test users."""
+    store = open_config_store(config.resolved_config_url)
+    add_users(store, clock)
+    try:
+        with TestClient(create_app(config, store=store, clock=clock)) as client:
+            yield Api(client=client, store=store, clock=clock, settings=config)
+    finally:
+        store.close()
+
+
+@contextmanager
 def running_api(tmp_path: Path, **settings: Any) -> Iterator[Api]:
     """The control plane in this process, on SQLite, with `settings` over the test defaults."""
     values: dict[str, Any] = {
@@ -130,16 +142,8 @@ def running_api(tmp_path: Path, **settings: Any) -> Iterator[Api]:
         "program_dirs": [PROGRAM_DIR_DEFAULT, program_dir(tmp_path)],
     }
     values.update(settings)
-    config = Settings(**values)
-    store = open_config_store(config.resolved_config_url)
-    clock = FakeClock()
-    add_users(store, clock)
-    app = create_app(config, store=store, clock=clock)
-    try:
-        with TestClient(app) as client:
-            yield Api(client=client, store=store, clock=clock, settings=config)
-    finally:
-        store.close()
+    with serving(Settings(**values), FakeClock()) as running:
+        yield running
 
 
 @pytest.fixture

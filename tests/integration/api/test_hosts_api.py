@@ -9,16 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
-from smsfleet.stores import open_config_store
 from tests.integration.api.test_sessions_api import await_state, sessions, state
-from tests.support.api import Api, add_users, program_dir
+from tests.support.api import Api, program_dir, serving
 from tests.support.fleet import short_dir
 from tests.support.live import live_socket
 from tests.support.programs import install_program
@@ -52,13 +49,10 @@ def edge(tmp_path: Path) -> Iterator[tuple[Api, SshServer, ScreenBackend]]:
         program_dirs=[program_dir(tmp_path)],
     )
     seen = ScreenBackend(tmp_path / "edge1" / "sessions", screen_dir=edge_screens)
-    store = open_config_store(settings.resolved_config_url)
-    add_users(store, SystemClock())
-    with TestClient(create_app(settings, store=store, clock=SystemClock())) as client:
-        yield Api(client=client, store=store, clock=SystemClock(), settings=settings), server, seen
+    with serving(settings, SystemClock()) as api:
+        yield api, server, seen
     for entry in seen.list():
         seen.stop(entry.name, grace_seconds=0)
-    store.close()
     server.stop()
     shutil.rmtree(local_screens, ignore_errors=True)
     shutil.rmtree(edge_screens, ignore_errors=True)

@@ -11,16 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from smsfleet.api import create_app
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
 from smsfleet.core.settings import Settings
 from smsfleet.sessions.screen import ScreenBackend
-from smsfleet.stores import open_config_store
 from tests.integration.api.test_sessions_api import await_state
-from tests.support.api import Api, add_users
+from tests.support.api import Api, serving
 from tests.support.fleet import short_dir
 from tests.support.programs import install_program
 from tests.support.sessions import TICKING, require_screen
@@ -67,13 +64,10 @@ def rig(tmp_path: Path) -> Iterator[tuple[Api, Path, ScreenBackend]]:
         },
     )
     seen = ScreenBackend(tmp_path / "edge1" / "sessions", screen_dir=edge_screens)
-    store = open_config_store(settings.resolved_config_url)
-    add_users(store, SystemClock())
-    with TestClient(create_app(settings, store=store, clock=SystemClock())) as client:
-        yield Api(client=client, store=store, clock=SystemClock(), settings=settings), there, seen
+    with serving(settings, SystemClock()) as api:
+        yield api, there, seen
     for entry in seen.list():
         seen.stop(entry.name, grace_seconds=0)
-    store.close()
     server.stop()
     shutil.rmtree(local_screens, ignore_errors=True)
     shutil.rmtree(edge_screens, ignore_errors=True)
