@@ -1,5 +1,6 @@
 """A pair's sessions as an operator meets them: a new pair's start and a program added's, a
-paused pair's why and Resume (paused by a person or by the policy on its evidence), and the
+paused pair's why and Resume (paused by a person or by the policy on its evidence, its times
+in UTC whatever the browser's zone), and the
 confirmation a high-priority session's stop or restart asks of an admin."""
 
 from __future__ import annotations
@@ -7,14 +8,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from tests.support.e2e import AT_REST, VIEWPORTS, ControlPlane, open_logged_in
+from tests.support.e2e import AT_REST, DESKTOP, VIEWPORTS, ControlPlane, open_logged_in
 from tests.support.waiting import eventually
 from tests.support.workers import Worker, worker_for
 
@@ -119,7 +121,7 @@ def test_a_new_pairs_session_starts_and_a_paused_pair_says_why_with_resume(
     # Not reloaded: the open page hears of the change (as another operator's would).
     note = page.get_by_test_id(f"pair-note-{PAIR}")
     expect(note).to_contain_text(
-        re.compile(r"Paused by admin — since \d\d:\d\d( [AP]M)?: route under check")
+        re.compile(r"Paused by admin — since \d\d:\d\d UTC: route under check")
     )
     expect(badge).to_have_text("stopped", timeout=STATE_TIMEOUT_MS)
     # Stopped because its pair is paused: no "→ running" beside it, the row says why.
@@ -156,7 +158,7 @@ POLICY_EVIDENCE = (
 # What the pause says of its way back: the 2-minute cool-down, and when probing starts.
 POLICY_COOLDOWN = r"; probed from \d\d:\d\d:\d\d UTC, after a cool-down of 2 min"
 POLICY_NOTE = re.compile(
-    rf"Paused by policy — since \d\d:\d\d( [AP]M)?: {re.escape(POLICY_EVIDENCE)}" + POLICY_COOLDOWN
+    rf"Paused by policy — since \d\d:\d\d UTC: {re.escape(POLICY_EVIDENCE)}" + POLICY_COOLDOWN
 )
 # Leases of a country are spaced 60/cap s apart: raised so the attempts come at once.
 FAST_CAP = 600
@@ -277,6 +279,51 @@ def test_a_pair_paused_by_the_policy_says_its_evidence_with_resume(
     expect(row_note).to_have_count(0)
     assert admin_api.get(f"/api/v1/pairs/{key}").json()["state"] == "enabled"
     wait_for_state(admin_api, session, "running")
+
+
+# Five hours east of UTC: a time shown in the browser's own zone would be 5 h off the
+# server's, and a day ahead of it late in the UTC evening.
+TASHKENT = "Asia/Tashkent"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP], ids=["1440"])
+def test_a_browser_in_another_zone_reads_the_pause_and_its_reason_in_utc(
+    browser: Browser,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    policy_worker: Worker,
+    viewport: ViewportSize,
+) -> None:
+    key = pause_by_policy(admin_api, policy_worker)
+    changed = datetime.fromisoformat(
+        admin_api.get(f"/api/v1/pairs/{key}").json()["state_changed_at"]
+    )
+    context = browser.new_context(
+        base_url=control_plane.url, viewport=viewport, timezone_id=TASHKENT
+    )
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        open_logged_in(page, f"/programs?country={PAIR[:2]}", control_plane.admin_password)
+        assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == TASHKENT
+        note = page.get_by_test_id(f"pair-note-{key}")
+        expect(note).to_contain_text(POLICY_NOTE)
+        text = note.inner_text()
+        # The page's own time (since when) and the time in the server's reason (probed
+        # from, the end of the 2-minute cool-down) are both UTC: the one is the pause's
+        # minute, the other 2 min after the pause.
+        since = re.search(r"since (\d\d:\d\d) UTC", text)
+        probed = re.search(r"probed from (\d\d:\d\d:\d\d) UTC", text)
+        assert since is not None and probed is not None, text
+        assert since[1] == changed.astimezone(UTC).strftime("%H:%M")
+        day = changed.astimezone(UTC).date()
+        start = datetime.combine(day, datetime.strptime(since[1], "%H:%M").time(), UTC)
+        end = datetime.combine(day, datetime.strptime(probed[1], "%H:%M:%S").time(), UTC)
+        if end < start:  # the cool-down ends past midnight
+            end += timedelta(days=1)
+        assert timedelta(minutes=2) <= end - start < timedelta(minutes=3), text
+    finally:
+        context.close()
 
 
 @VIEWPORTS

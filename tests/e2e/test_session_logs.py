@@ -33,8 +33,8 @@ pytestmark = pytest.mark.e2e
 Screenshot = Callable[[str], Path]
 
 ISO_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z( |$)")
-# `06:47:53 line 12 ALPHA`, with the day before it (`Dec 4, `) for a line of another day.
-LOCAL_TIME = re.compile(r"^([A-Z][a-z]{2} \d{1,2}, )?([01]\d|2[0-3]):[0-5]\d:[0-5]\d line \d+ ")
+# `06:47:53 UTC line 12 ALPHA`, with the day before it (`Dec 4, `) for a line of another day.
+SHOWN_TIME = re.compile(r"^([A-Z][a-z]{2} \d{1,2}, )?([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC line \d+ ")
 
 # The same burst, then nothing more: a log that no new line moves.
 QUIET_SOURCE = f"""import time
@@ -276,10 +276,10 @@ def test_download_saves_the_last_5000_lines_as_a_file(
     assert_contiguous(numbers)
     assert len(lines) > len(shown)
     # The file keeps the lines as written, the runner's ISO stamp first; the drawer shows
-    # that time local and 24-hour, with the stamp as written on hover.
+    # that time in UTC, 24-hour and labelled, with the stamp as written on hover.
     assert set(line_numbers(shown)) <= set(numbers)
     assert all(ISO_STAMP.match(line) for line in lines if NUMBERED.search(line))
-    assert all(LOCAL_TIME.match(line) for line in shown if NUMBERED.search(line))
+    assert all(SHOWN_TIME.match(line) for line in shown if NUMBERED.search(line))
     first = drawer.get_by_test_id("log-lines").locator("time").first
     expect(first).to_have_attribute("title", ISO_STAMP)
     expect(button).to_be_enabled()

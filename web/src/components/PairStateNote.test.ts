@@ -8,7 +8,7 @@ const POLICY_PAUSE =
 
 function todayAt(hours: number, minutes: number): string {
   const at = new Date();
-  at.setHours(hours, minutes, 0, 0);
+  at.setUTCHours(hours, minutes, 0, 0);
   return at.toISOString();
 }
 
@@ -32,13 +32,13 @@ describe("pairStateText", () => {
       pair({ state: "paused", state_actor: "policy", state_reason: POLICY_PAUSE, state_changed_at: todayAt(12, 12) }),
     );
     expect(text).toMatch(
-      /^Paused by policy — since 12:12: 5 of 20 delivered \(25 %\) in the last 30 min: below the 50 % pause line with 95 % confidence$/,
+      /^Paused by policy — since 12:12 UTC: 5 of 20 delivered \(25 %\) in the last 30 min: below the 50 % pause line with 95 % confidence$/,
     );
   });
 
   it("names the person who paused or disabled a pair, with their reason", () => {
     const paused = pair({ state: "paused", state_actor: "ops", state_reason: "route under check", state_changed_at: todayAt(9, 5) });
-    expect(pairStateText(paused)).toMatch(/^Paused by ops — since 09:05: route under check$/);
+    expect(pairStateText(paused)).toMatch(/^Paused by ops — since 09:05 UTC: route under check$/);
     expect(pairStateText(pair({ state: "disabled" }))).toBe("Disabled by someone");
   });
 
@@ -55,6 +55,6 @@ describe("pairStateText", () => {
     const text = pairStateText(
       pair({ state: "paused", state_actor: "policy", state_reason: POLICY_PAUSE, state_changed_at: "2025-01-05T09:30:00Z" }),
     );
-    expect(text).toMatch(/^Paused by policy — since Jan \d+, \d\d:\d\d: 5 of 20 delivered/);
+    expect(text).toMatch(/^Paused by policy — since Jan 5, 09:30 UTC: 5 of 20 delivered/);
   });
 });

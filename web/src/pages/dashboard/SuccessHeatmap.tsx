@@ -1,5 +1,5 @@
 import type { MetricsHeatmap } from "../../api/types";
-import { formatHour } from "../../format/time";
+import { ZONE_LABEL, formatHour } from "../../format/time";
 import { formatCount, formatPercent, successTone } from "./format";
 
 const HOUR_MS = 3_600_000;
@@ -51,7 +51,10 @@ export function SuccessHeatmap({ heatmap }: { heatmap: MetricsHeatmap }) {
   }
   return (
     <div className="heatmap" data-testid="heatmap" style={{ gridTemplateColumns: `48px repeat(${grid.hours.length}, minmax(14px, 1fr))` }}>
-      <span />
+      {/* The hours' row says its zone once, in its corner. */}
+      <span className="heatmap__hour" data-testid="heatmap-zone">
+        {ZONE_LABEL}
+      </span>
       {grid.hours.map((hour, index) => (
         <span key={hour} className="heatmap__hour">
           {index % 3 === 0 ? formatHour(hour) : ""}
@@ -78,8 +81,8 @@ function HeatmapRow({ country, grid }: { country: string; grid: Grid }) {
         const cell = grid.cells.get(cellKey(country, hour));
         const tone = cell && cell.completed > 0 ? successTone(cell.rate) : "none";
         const title = cell
-          ? `${country} ${formatHour(hour)}:00 — ${formatPercent(cell.rate)} of ${formatCount(cell.completed)}`
-          : `${country} ${formatHour(hour)}:00 — no attempts`;
+          ? `${country} ${formatHour(hour)}:00 ${ZONE_LABEL} — ${formatPercent(cell.rate)} of ${formatCount(cell.completed)}`
+          : `${country} ${formatHour(hour)}:00 ${ZONE_LABEL} — no attempts`;
         return (
           <span
             key={hour}

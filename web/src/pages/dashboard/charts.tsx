@@ -16,7 +16,7 @@ import {
 import type { ReactNode } from "react";
 import type { DotItemDotProps } from "recharts/types/util/types";
 import type { CountryGoal, MetricsSeries, MetricsStep, MetricsTimeseries } from "../../api/types";
-import { formatMinute } from "../../format/time";
+import { ZONE_LABEL, formatDateMinute, formatMinute } from "../../format/time";
 import { formatRate } from "./format";
 
 const PALETTE = ["#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
@@ -119,9 +119,12 @@ export function splitRunning(rows: readonly Row[], keys: readonly string[], runn
 function stepLabel(running: number | null) {
   return (value: unknown) => {
     const t = Number(value);
-    return t === running ? `${formatMinute(t, true)} (so far)` : formatMinute(t, true);
+    return t === running ? `${formatDateMinute(t)} (so far)` : formatDateMinute(t);
   };
 }
+
+// The time axis's ticks are bare: the axis says its zone once, under them.
+const TIME_AXIS = { height: 40, label: { value: `Time (${ZONE_LABEL})`, position: "insideBottom", fontSize: 11 } } as const;
 
 // The stretch into the step still running; the success rate's own line is dashed
 // already, its stretch dotted.
@@ -166,6 +169,7 @@ function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, sh
           domain={["dataMin", "dataMax"]}
           tickFormatter={(t: number) => formatMinute(t, withDay)}
           fontSize={12}
+          {...TIME_AXIS}
         />
         <YAxis domain={yAxis.domain} tickFormatter={yAxis.tick} fontSize={12} width={44} />
         <Tooltip
@@ -355,6 +359,7 @@ export function PairTrendChart({ series, withDay, running }: PairTrendProps) {
           domain={["dataMin", "dataMax"]}
           tickFormatter={(value: number) => formatMinute(value, withDay)}
           fontSize={12}
+          {...TIME_AXIS}
         />
         <YAxis yAxisId="count" fontSize={12} width={36} allowDecimals={false} />
         <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />

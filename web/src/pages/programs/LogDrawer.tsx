@@ -7,7 +7,7 @@ import { SessionStateBadge } from "../../components/SessionStateBadge";
 import { Spinner } from "../../components/Spinner";
 import { formatDateTime } from "../../format/time";
 import { formatBytes } from "./format";
-import { cutSegments, heldLabel, localLine, saveLines, searchLines, type LocalLine, type Segment } from "./logView";
+import { cutSegments, heldLabel, stampedLine, saveLines, searchLines, type StampedLine, type Segment } from "./logView";
 import { DOWNLOAD_LINES, useSessionLog, type SessionLog } from "./useSessionLog";
 
 interface LogDrawerProps {
@@ -92,9 +92,9 @@ function LogView({ name, log }: LogViewProps) {
   const seen = useRef(lines);
   const [behind, setBehind] = useState(false);
   const [query, setQuery] = useState("");
-  // Times shown local and 24-hour; the search reads the lines as shown. A download keeps them as written.
-  const local = useMemo(() => lines.map((line) => localLine(line)), [lines]);
-  const texts = useMemo(() => local.map((line) => line.text), [local]);
+  // Times shown in UTC, 24-hour; the search reads the lines as shown. A download keeps them as written.
+  const stamped = useMemo(() => lines.map((line) => stampedLine(line)), [lines]);
+  const texts = useMemo(() => stamped.map((line) => line.text), [stamped]);
   const shown = useMemo(() => searchLines(texts, query), [texts, query]);
   const download = useDownload(name);
 
@@ -216,7 +216,7 @@ function LogView({ name, log }: LogViewProps) {
           shown.map(({ index, segments }, position) => (
             <Fragment key={index}>
               {position > 0 && "\n"}
-              <ShownLine line={local[index]} segments={segments} />
+              <ShownLine line={stamped[index]} segments={segments} />
             </Fragment>
           ))
         )}
@@ -235,7 +235,7 @@ function Segments({ segments }: { segments: readonly Segment[] }) {
 }
 
 /** A line of the log: its time (the stamp as written on hover), then the rest, with the search's matches marked. */
-function ShownLine({ line, segments }: { line: LocalLine | undefined; segments: readonly Segment[] }) {
+function ShownLine({ line, segments }: { line: StampedLine | undefined; segments: readonly Segment[] }) {
   if (!line?.iso) return <Segments segments={segments} />;
   const [time, rest] = cutSegments(segments, line.timeLength);
   return (

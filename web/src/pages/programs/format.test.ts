@@ -24,12 +24,12 @@ describe("formatBytes", () => {
 });
 
 describe("retryText", () => {
-  const retryAt = new Date(2026, 0, 5, 21, 34, 56).toISOString();
-  const at = (hours: number, minutes: number, seconds: number) => new Date(2026, 0, 5, hours, minutes, seconds).getTime();
+  const retryAt = new Date(Date.UTC(2026, 0, 5, 21, 34, 56)).toISOString();
+  const at = (hours: number, minutes: number, seconds: number) => Date.UTC(2026, 0, 5, hours, minutes, seconds);
 
   it("says when a session in backoff is started again, and how soon", () => {
-    expect(retryText(retryAt, at(21, 34, 44))).toBe("retry at 21:34:56 (in 12s)");
-    expect(retryText(retryAt, at(21, 32, 0))).toBe("retry at 21:34:56 (in 2m 56s)");
+    expect(retryText(retryAt, at(21, 34, 44))).toBe("retry at 21:34:56 UTC (in 12s)");
+    expect(retryText(retryAt, at(21, 32, 0))).toBe("retry at 21:34:56 UTC (in 2m 56s)");
   });
 
   it("says it retries once the time has come", () => {
@@ -38,6 +38,6 @@ describe("retryText", () => {
   });
 
   it("names the day of a retry on another day", () => {
-    expect(retryText(retryAt, new Date(2026, 0, 4, 23, 0, 0).getTime())).toBe("retry at Jan 5, 21:34:56 (in 22h 34m)");
+    expect(retryText(retryAt, Date.UTC(2026, 0, 4, 23, 0, 0))).toBe("retry at Jan 5, 21:34:56 UTC (in 22h 34m)");
   });
 });

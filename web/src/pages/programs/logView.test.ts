@@ -4,7 +4,7 @@ import {
   MAX_LINES,
   cutSegments,
   heldLabel,
-  localLine,
+  stampedLine,
   logBuffer,
   mergeTail,
   overlap,
@@ -109,30 +109,29 @@ describe("search", () => {
   });
 });
 
-describe("localLine", () => {
-  // Local parts, so the expectations hold in any time zone.
-  const at = new Date(2026, 11, 4, 6, 47, 53, 638);
+describe("stampedLine", () => {
+  const at = new Date(Date.UTC(2026, 11, 4, 6, 47, 53, 638));
   const stamp = at.toISOString();
 
-  it("shows the runner's stamp as a local 24-hour time and keeps the stamp as written", () => {
-    const line = localLine(`${stamp} line 12 ALPHA`, new Date(2026, 11, 4, 12, 0));
-    expect(line).toEqual({ iso: stamp, text: "06:47:53 line 12 ALPHA", timeLength: 8 });
+  it("shows the runner's stamp as a 24-hour UTC time and keeps the stamp as written", () => {
+    const line = stampedLine(`${stamp} line 12 ALPHA`, new Date(Date.UTC(2026, 11, 4, 12, 0)));
+    expect(line).toEqual({ iso: stamp, text: "06:47:53 UTC line 12 ALPHA", timeLength: "06:47:53 UTC".length });
   });
 
   it("gives the day of a line from another day", () => {
-    const line = localLine(`${stamp} tick`, new Date(2026, 11, 5, 0, 1));
-    expect(line.text).toBe("Dec 4, 06:47:53 tick");
-    expect(line.timeLength).toBe("Dec 4, 06:47:53".length);
+    const line = stampedLine(`${stamp} tick`, new Date(Date.UTC(2026, 11, 5, 0, 1)));
+    expect(line.text).toBe("Dec 4, 06:47:53 UTC tick");
+    expect(line.timeLength).toBe("Dec 4, 06:47:53 UTC".length);
   });
 
   it("keeps a line without a stamp as it is", () => {
-    expect(localLine("plain output")).toEqual({ iso: null, text: "plain output", timeLength: 0 });
-    expect(localLine("2026-12-04 06:47:53 not the runner's")).toEqual({
+    expect(stampedLine("plain output")).toEqual({ iso: null, text: "plain output", timeLength: 0 });
+    expect(stampedLine("2026-12-04 06:47:53 not the runner's")).toEqual({
       iso: null,
       text: "2026-12-04 06:47:53 not the runner's",
       timeLength: 0,
     });
-    expect(localLine("9999-99-99T99:99:99Z broken").iso).toBeNull();
+    expect(stampedLine("9999-99-99T99:99:99Z broken").iso).toBeNull();
   });
 });
 

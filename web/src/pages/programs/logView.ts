@@ -142,22 +142,22 @@ export function searchLines(lines: readonly string[], query: string): ShownLine[
 
 /**
  * The runner stamps every line with its UTC time, `2026-12-04T06:47:53.638Z line 12`: the
- * drawer shows that time as every other time of the dashboard (local, 24-hour).
+ * drawer shows that time as every other time of the dashboard (`06:47:53 UTC`).
  */
 const STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) /;
 
 /** A log line as the drawer shows it. */
-export interface LocalLine {
+export interface StampedLine {
   /** The stamp as written (ISO, UTC); null for a line without one, shown as it is. */
   iso: string | null;
-  /** The shown line: the local time (`06:47:53`, with the day when not today), then the rest. */
+  /** The shown line: the time (`06:47:53 UTC`, with the day when not today), then the rest. */
   text: string;
   /** How many of `text`'s first characters are the time. */
   timeLength: number;
 }
 
-/** `line` with its stamp in local time; a line without a (readable) stamp is kept as it is. */
-export function localLine(line: string, now: Date = new Date()): LocalLine {
+/** `line` with its stamp as the dashboard shows times; a line without a (readable) stamp is kept as it is. */
+export function stampedLine(line: string, now: Date = new Date()): StampedLine {
   const iso = STAMP.exec(line)?.[1];
   if (iso === undefined) return { iso: null, text: line, timeLength: 0 };
   const time = formatRecent(iso, now);
