@@ -1,7 +1,7 @@
 """A pair's sessions as an operator meets them: a new pair's start and a program added's, a
 paused pair's why and Resume (paused by a person or by the policy on its evidence, its times
-in UTC whatever the browser's zone), and the
-confirmation a high-priority session's stop or restart asks of an admin."""
+in UTC whatever the browser's zone), and the confirmation a high-priority session's stop or
+restart asks of an admin."""
 
 from __future__ import annotations
 

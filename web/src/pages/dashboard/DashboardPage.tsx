@@ -22,6 +22,7 @@ import { PairMetricsTable, pairRows } from "./PairMetricsTable";
 import { PairTrendPanel } from "./PairTrendPanel";
 import { RangePicker } from "./RangePicker";
 import { RECENT, rangeFor, type RangeOption } from "./ranges";
+import { GRANTED_LABEL } from "./sendCounts";
 import { SuccessHeatmap } from "./SuccessHeatmap";
 
 /** Completed attempts are published on this topic of the live connection. */
@@ -66,11 +67,8 @@ const NOW = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 15_000, pollMs: 10_000 }
 
 /** The grants trend's title: the cap its dashed line stands for, when the countries share one. */
 function grantsTitle(cap: number | null): string {
-  return cap === null
-    ? "Granted per minute per country"
-    : `Granted per minute per country · cap ${cap}/min dashed`;
+  return cap === null ? `${GRANTED_LABEL} per country` : `${GRANTED_LABEL} per country · cap ${cap}/min dashed`;
 }
-
 
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
@@ -229,6 +227,7 @@ export function DashboardPage() {
           pairKey={selected}
           pair={selectedRow?.pair}
           metrics={selectedRow?.metrics}
+          cap={goals.data?.find((goal) => goal.country === selectedRow?.pair?.country)?.goal_per_minute ?? null}
           range={range}
           onClose={() => update({ pair: null })}
         />

@@ -74,10 +74,16 @@ describe("the Granted per minute card", () => {
   });
 
   it("says the goal and the sends reported each on its own line, in words", () => {
-    const lines = [...card.matchAll(/<span class="kpi__line">(.*?)<\/span>(?=<span class="kpi__line">|<\/div>)/g)].map((m) =>
+    const lines = [...card.matchAll(/<span class="kpi__line"[^>]*>(.*?)<\/span>(?=<span class="kpi__line"|<\/div>)/g)].map((m) =>
       text(m[1] ?? ""),
     );
-    expect(lines).toEqual(["goal 60 per min", "111 reported sent in the last 2 min"]);
+    expect(lines).toEqual(["goal 60 per min", "111 sent in the last 2 min, by report time"]);
+  });
+
+  it("says on hover why the sends reported may pass the cap, and the grants not", () => {
+    const line = /<span class="kpi__line" title="([^"]*)">/.exec(card)?.[1] ?? "";
+    expect(line).toContain("when its outcome is reported");
+    expect(line).toContain("never passes the cap");
   });
 });
 

@@ -3,6 +3,7 @@ import { Link } from "react-router";
 import type { AlertsOverview, CountryGoal, MetricsTotals } from "../../api/types";
 import { formatCount, formatPercent, formatRate, successTone } from "./format";
 import { RECENT } from "./ranges";
+import { SENT_NOTE } from "./sendCounts";
 
 /** The fleet's sends granted per minute over `RECENT` and its goal (`fleetGranted`). */
 export interface Granted {
@@ -74,8 +75,8 @@ export function KpiCards({
             <span className="kpi__line">
               goal <span data-testid="kpi-goal">{formatCount(granted?.goal)}</span> per min
             </span>
-            <span className="kpi__line">
-              <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> reported sent in the {RECENT.label}
+            <span className="kpi__line" title={SENT_NOTE}>
+              <span data-testid="kpi-sent-recent">{formatCount(recent?.sent)}</span> sent in the {RECENT.label}, by report time
             </span>
           </>
         }

@@ -4,6 +4,7 @@ import { Spinner } from "../../components/Spinner";
 import { StateBadge } from "../../components/StateBadge";
 import { PairTrendChart, runningStep } from "./charts";
 import { formatCount, formatPercent, formatSeconds } from "./format";
+import { SENT_LABEL, SENT_NOTE } from "./sendCounts";
 import type { RangeOption } from "./ranges";
 import { useLiveQuery } from "../../data/live";
 import { metricsTimeseriesQuery } from "../../data/queries";
@@ -12,11 +13,13 @@ interface PairTrendPanelProps {
   pairKey: string;
   pair: Pair | undefined;
   metrics: MetricsGroup | undefined;
+  /** The cap of the pair's country (per minute), when known. */
+  cap: number | null;
   range: RangeOption;
   onClose: () => void;
 }
 
-export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairTrendPanelProps) {
+export function PairTrendPanel({ pairKey, pair, metrics, cap, range, onClose }: PairTrendPanelProps) {
   const trend = useLiveQuery(
     metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "pair", key: pairKey }),
     { topic: "attempts", delayMs: 5_000, quietMs: 60_000 },
@@ -33,7 +36,10 @@ export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairT
           <p className="card__subtitle">
             {pair && <StateBadge state={pair.state} />}
             <span>
-              Sent <strong data-testid="pair-trend-sent">{formatCount(metrics?.sent ?? 0)}</strong>
+              Granted <strong data-testid="pair-trend-granted">{formatCount(metrics?.granted ?? 0)}</strong>
+            </span>
+            <span title={SENT_NOTE}>
+              {SENT_LABEL} <strong data-testid="pair-trend-sent">{formatCount(metrics?.sent ?? 0)}</strong>
             </span>
             <span>
               success <strong data-testid="pair-trend-success">{formatPercent(metrics?.success_rate)}</strong>
@@ -57,8 +63,19 @@ export function PairTrendPanel({ pairKey, pair, metrics, range, onClose }: PairT
         <div className="chart-placeholder" aria-busy="true">
           <Spinner label="Loading trend" />
         </div>
-      ) : series && series.points.some((point) => point.sent > 0) ? (
-        <PairTrendChart series={series} withDay={range.withDay} running={runningStep(trend.data)} />
+      ) : trend.data && series && series.points.some((point) => point.sent > 0 || point.granted > 0) ? (
+        <>
+          <PairTrendChart
+            series={series}
+            step={trend.data.step}
+            cap={cap}
+            withDay={range.withDay}
+            running={runningStep(trend.data)}
+          />
+          <p className="chart-note" data-testid="pair-trend-note">
+            Granted is set against the cap{cap === null ? "" : ` of ${pair?.country ?? "its country"}, ${cap}/min dashed`}. {SENT_NOTE}
+          </p>
+        </>
       ) : (
         <p className="empty-state" data-testid="pair-trend-empty">
           No attempts for {pairKey} in the last {range.label}.

@@ -4,6 +4,7 @@ import {
   countryColors,
   grantedPerMinute,
   lonePoints,
+  pairRows,
   pivot,
   runningKey,
   runningStep,
@@ -140,5 +141,29 @@ describe("the grants trend", () => {
     expect(sharedCap([goal("UZ", 10), goal("KZ", 20)])).toBeNull();
     expect(sharedCap([])).toBeNull();
     expect(sharedCap(undefined)).toBeNull();
+  });
+});
+
+describe("a pair's trend", () => {
+  // A minute of a country capped at 10: 10 granted, 13 reported (some granted the minute before).
+  const series = (points: { t: string; granted: number; sent: number; delivered: number }[]) => ({
+    key: "UZ_beeline",
+    points: points.map((point) => ({ ...point, failed: 0, completed: point.delivered, success_rate: 1, latency_p95_ms: null })),
+  });
+
+  it("draws sends a minute: granted by grant time within the cap, sent by report time over it", () => {
+    const [row] = pairRows(series([{ t: "2026-12-04T05:00:00Z", granted: 10, sent: 13, delivered: 12 }]), "1m");
+    expect(row).toEqual({ t: Date.parse("2026-12-04T05:00:00Z"), granted: 10, sent: 13, delivered: 12, rate: 100 });
+  });
+
+  it("draws each count a minute whatever the step, so the cap line reads against any range", () => {
+    const [hour] = pairRows(series([{ t: "2026-12-04T05:00:00Z", granted: 594, sent: 612, delivered: 540 }]), "1h");
+    expect(hour).toMatchObject({ granted: 9.9, sent: 10.2, delivered: 9 });
+    const [five] = pairRows(series([{ t: "2026-12-04T05:00:00Z", granted: 49, sent: 55, delivered: 50 }]), "5m");
+    expect(five).toMatchObject({ granted: 9.8, sent: 11, delivered: 10 });
+  });
+
+  it("draws nothing without a series", () => {
+    expect(pairRows(undefined, "1m")).toEqual([]);
   });
 });

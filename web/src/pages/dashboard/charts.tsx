@@ -18,6 +18,7 @@ import type { DotItemDotProps } from "recharts/types/util/types";
 import type { CountryGoal, MetricsSeries, MetricsStep, MetricsTimeseries } from "../../api/types";
 import { ZONE_LABEL, formatDateMinute, formatMinute } from "../../format/time";
 import { formatRate } from "./format";
+import { GRANTED_LABEL, SENT_LABEL } from "./sendCounts";
 
 const PALETTE = ["#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
 
@@ -62,6 +63,8 @@ export function pivot(series: readonly MetricsSeries[], value: (point: MetricsSe
 }
 
 const percentTick = (value: number) => `${value}%`;
+// Whole ticks without a decimal, so a cap in the hundreds still fits the axis.
+const rateTick = (value: number) => (Number.isInteger(value) ? String(value) : formatRate(value));
 
 function valued(row: Row | undefined, key: string): boolean {
   return row !== undefined && row[key] !== null && row[key] !== undefined;
@@ -227,7 +230,12 @@ export function SuccessTrendChart(props: TrendProps) {
 /** Sends granted per minute in each step: what the cap counts, by when they were granted
  * (outcomes come later, so a step's sent may exceed the cap while its grants do not). */
 export function grantedPerMinute(point: MetricsSeries["points"][number], step: MetricsStep): number {
-  return Math.round((point.granted / (STEP_MS[step] / 60_000)) * 10) / 10;
+  return perMinute(point.granted, step);
+}
+
+/** A count of a step as a rate per minute, whatever the step, to one decimal. */
+function perMinute(count: number, step: MetricsStep): number {
+  return Math.round((count / (STEP_MS[step] / 60_000)) * 10) / 10;
 }
 
 /** The cap every country shares, if they share one: the grants trend's reference line. */
@@ -328,24 +336,34 @@ export function CapChart({ goals }: { goals: readonly CountryGoal[] }) {
 
 interface PairTrendProps {
   series: MetricsSeries | undefined;
+  step: MetricsStep;
+  /** The cap of the pair's country, shared with its other pairs: a dashed line. */
+  cap: number | null;
   withDay: boolean;
   /** The start of the step still running (`runningStep`), drawn dashed. */
   running: number | null;
 }
 
-/** A pair's sent and delivered counts per step, and its success rate; the step still
- * running dashed (or dotted). */
-export function PairTrendChart({ series, withDay, running }: PairTrendProps) {
-  const points: Row[] = (series?.points ?? []).map((point) => ({
+/** A pair's steps as its trend draws them: sends per minute, granted by grant time and
+ * sent and delivered by report time, whatever the step; the success rate in percent. */
+export function pairRows(series: MetricsSeries | undefined, step: MetricsStep): Row[] {
+  return (series?.points ?? []).map((point) => ({
     t: Date.parse(point.t),
-    sent: point.sent,
-    delivered: point.delivered,
+    granted: grantedPerMinute(point, step),
+    sent: perMinute(point.sent, step),
+    delivered: perMinute(point.delivered, step),
     rate: point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10,
   }));
-  const rows = splitRunning(points, ["sent", "delivered", "rate"], running);
+}
+
+/** A pair's sends per minute (granted, set against its country's cap; sent and delivered,
+ * counted when reported) and its success rate; the step still running dashed (or dotted). */
+export function PairTrendChart({ series, step, cap, withDay, running }: PairTrendProps) {
+  const rows = splitRunning(pairRows(series, step), ["granted", "sent", "delivered", "rate"], running);
   const lines = [
-    { key: "sent", name: "Sent", axis: "count", color: "#2563eb", dash: undefined },
-    { key: "delivered", name: "Delivered", axis: "count", color: "#059669", dash: undefined },
+    { key: "granted", name: GRANTED_LABEL, axis: "count", color: "#7c3aed", dash: undefined },
+    { key: "sent", name: SENT_LABEL, axis: "count", color: "#2563eb", dash: undefined },
+    { key: "delivered", name: "Delivered, by report time", axis: "count", color: "#059669", dash: undefined },
     { key: "rate", name: "Success rate", axis: "rate", color: "#d97706", dash: "4 3" },
   ] as const;
   return (
@@ -361,16 +379,24 @@ export function PairTrendChart({ series, withDay, running }: PairTrendProps) {
           fontSize={12}
           {...TIME_AXIS}
         />
-        <YAxis yAxisId="count" fontSize={12} width={36} allowDecimals={false} />
+        <YAxis yAxisId="count" fontSize={12} width={44} tickFormatter={rateTick} />
         <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} tickFormatter={percentTick} fontSize={12} width={44} />
         <Tooltip
           labelFormatter={stepLabel(running)}
           formatter={(value, name) =>
-            name === "Success rate" ? (typeof value === "number" ? `${value.toFixed(1)}%` : "—") : value
+            typeof value !== "number"
+              ? "—"
+              : name === "Success rate"
+                ? `${value.toFixed(1)}%`
+                : `${formatRate(value)} / min`
           }
           payloadUniqBy={oneEntryPerLine}
         />
-        <Legend />
+        {/* In drawn order: granted, what the cap counts, first. */}
+        <Legend itemSorter={null} />
+        {cap !== null && (
+          <ReferenceLine yAxisId="count" y={cap} ifOverflow="extendDomain" stroke="#111827" strokeDasharray="6 3" />
+        )}
         {lines.map((line) => (
           <Line
             key={line.key}

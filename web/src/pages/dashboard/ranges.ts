@@ -24,7 +24,7 @@ export const RANGES: readonly RangeOption[] = [
 /**
  * What "now" means on the dashboard, whatever range is picked: the last two minutes. The
  * dispatcher judges each country's goal over the same window (`GET /api/v1/dispatch/goals`),
- * so "sent per minute" and the cap chart beside it read alike; long enough to smooth the
+ * so "granted per minute" and the cap chart beside it read alike; long enough to smooth the
  * few seconds between sends, short enough to show a stop or a start within a minute or two.
  */
 export const RECENT = { window: "2m", minutes: 2, label: "last 2 min" } as const satisfies {
