@@ -20,6 +20,7 @@ import { useNow } from "../../hooks/useTicker";
 import { AlertsTable } from "./AlertsTable";
 import { DecisionsTable } from "./DecisionsTable";
 import { ruleLabel } from "./labels";
+import { telegramStalled, telegramStatusText } from "./telegramStatus";
 import { TestMessageDialog } from "./TestMessageDialog";
 
 // "Firing" is the word the API (state=firing), the badges and the counts use.
@@ -127,13 +128,11 @@ export function AlertsPage() {
 
       {telegram && (
         <p
-          className={telegram.configured ? "banner banner--info" : "banner banner--warning"}
+          className={telegramStalled(telegram) ? "banner banner--warning" : "banner banner--info"}
           id="telegram-status"
           data-testid="telegram-status"
         >
-          {telegram.configured
-            ? `Telegram: ${telegram.pending} waiting to be sent, ${telegram.failed} refused.`
-            : "Telegram is not configured: alerts are kept here but not sent, and no test message can be sent. Set SMSFLEET_TELEGRAM_BOT_TOKEN and SMSFLEET_TELEGRAM_CHAT_IDS (see docs/operations.md, Alerts and Telegram)."}
+          {telegramStatusText(telegram, new Date(now))}
         </p>
       )}
       {notice && (
