@@ -294,10 +294,10 @@ class AlertService:
         else:
             # Sent in order per chat: it waits behind those Telegram has not taken.
             error, retry = not_taken
-            tried = human_time(retry, now=self._clock.now())
+            next_try = human_time(retry, now=self._clock.now())
             when = (
-                f"it goes out once Telegram takes the messages before it ({error}; tried"
-                f" again at {tried})"
+                f"it goes out once Telegram takes the messages before it ({error}; next try"
+                f" at {next_try})"
             )
         return MessageQueued(message=f"queued for {len(chats)} chat(s); {when}", notifications=ids)
 

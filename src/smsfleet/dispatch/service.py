@@ -249,12 +249,14 @@ class Dispatcher:
                 " the control plane starts it again with a token of today's form"
             )
         if issued_for is None:
-            # Issued by another control plane (another secret): its program was sent to the
-            # wrong one. Refused, and the SDK exits on the refusal rather than sending here.
+            # Mostly issued by another control plane (another secret): its program was sent
+            # to the wrong one; else another session's token, or none of this one's making.
+            # Refused, and the SDK exits on the refusal rather than sending here.
             raise Unauthorized(
                 f"this control plane did not start session {session!r}: its worker token is"
-                " another control plane's (or this one's secret key changed); the program's"
-                " SMSFLEET_URL must be the control plane that started it"
+                " another control plane's (or this one's secret key changed), or another"
+                " session's; the program's SMSFLEET_URL must be the control plane that"
+                " started it, and its SMSFLEET_SESSION the session it was started for"
             )
         tag(fleet_session=session)
         return issued_for

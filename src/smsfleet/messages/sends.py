@@ -228,6 +228,19 @@ class KeptNumbers:
 _NONE_KEPT: Kept = {}
 
 
+def _ahead_in_line(send: Send, program: str, pending: Iterable[Send]) -> int:
+    """The sends of `send`'s pair that `program` had to take before it: in line for it
+    since earlier, or taken by it and not settled yet."""
+    return sum(
+        other.pair == send.pair
+        and other.id != send.id
+        and other.next_index < len(other.programs)
+        and other.programs[other.next_index] == program
+        and (other.attempt_id is not None or other.waiting_since < send.waiting_since)
+        for other in pending
+    )
+
+
 def _by_pair(rows: Iterable[tuple[str, str, str]]) -> dict[str, Kept]:
     found: dict[str, dict[str, set[str]]] = {}
     for pair, phone, program in rows:
@@ -637,7 +650,8 @@ class Sends:
         """Move on the sends stuck on a program: unreported tries, programs that never lease."""
         now = self._clock.now()
         moved = 0
-        for send in self._store.pending():
+        pending = self._store.pending()
+        for send in pending:
             if send.attempt_id is not None:
                 if send.leased_until is not None and send.leased_until < now:
                     attempt = self._attempts.get(send.attempt_id)
@@ -666,11 +680,15 @@ class Sends:
                     self._elsewhere(send, SendEvent.UNCLAIMED, stopped, stopped, expect=expect)
                 else:
                     spec = self._config.session_specs.get(session_name(program, send.pair))
-                    why = (
-                        f"its session {spec.name} is stopped"
-                        if spec is not None and spec.desired is DesiredState.stopped
-                        else "not leasing, or its number awaiting another code"
-                    )
+                    ahead = _ahead_in_line(send, program, pending)
+                    if spec is not None and spec.desired is DesiredState.stopped:
+                        why = f"its session {spec.name} is stopped"
+                    elif ahead:
+                        # The program takes them one after another at its pace: a line
+                        # longer than it clears in the wait, not a program that stalled.
+                        why = f"{ahead} sends of {send.pair} were ahead of it in line"
+                    else:
+                        why = "not leasing, or its number awaiting another code"
                     self._next_program(
                         send,
                         SendEvent.UNCLAIMED,

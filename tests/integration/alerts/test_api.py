@@ -86,7 +86,7 @@ def test_messages_telegram_has_not_taken_say_why_and_when_they_are_tried_again(
     second = wired.client.post("/api/v1/alerts/test", json={"message": "two"}, headers=headers)
     assert second.json()["message"].startswith(
         "queued for 3 chat(s); it goes out once Telegram takes the messages before it"
-        " (Telegram unreachable: ConnectError; tried again at "
+        " (Telegram unreachable: ConnectError; next try at "
     ), second.text
 
     telegram.start()

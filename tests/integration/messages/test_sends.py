@@ -553,6 +553,28 @@ def test_a_send_waiting_for_a_stopped_session_says_it_is_stopped(world: World) -
     assert moved.error == f"pbad: did not take it within 120 s (its session {name} is stopped)"
 
 
+def test_a_send_not_taken_behind_a_line_says_it_was_in_line(world: World) -> None:
+    """Sends made together are taken one after another: one that waited out its time
+    behind others of its pair says so, not that its program stopped asking."""
+    made = [
+        world.sends.create_send(SendRequest(phone=f"+99899123{n:04d}", text="x"), actor="alice")
+        for n in range(3)
+    ]
+    world.clock.advance(1)
+    last = world.sends.create_send(SendRequest(phone="+998991239999", text="x"), actor="alice")
+    world.clock.advance(121)
+    assert world.sends.run_jobs() == 4
+    errors = {send.id: world.sends.send(send.id).error for send in [*made, last]}
+    program = made[0].programs[0]
+    assert errors[made[0].id] == (
+        f"{program}: did not take it within 120 s (not leasing, or its number awaiting"
+        " another code)"
+    )
+    assert errors[last.id] == (
+        f"{program}: did not take it within 120 s (3 sends of UZ_uzmobile were ahead of it in line)"
+    )
+
+
 def test_a_waiting_send_says_why(world: World) -> None:
     _a_waiting_send_says_why(world)
 

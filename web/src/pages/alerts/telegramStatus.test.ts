@@ -29,7 +29,7 @@ describe("the Telegram status line", () => {
       next_try_at: "2026-12-06T11:47:31Z",
     });
     expect(telegramStatusText(stalled, NOW)).toBe(
-      "Telegram: 3 waiting to be sent since 11:46:01 UTC, the oldest not taken: Telegram unreachable: ConnectError; tried again at 11:47:31 UTC. 1 refused.",
+      "Telegram: 3 waiting to be sent since 11:46:01 UTC, the oldest not taken: Telegram unreachable: ConnectError; next try at 11:47:31 UTC. 1 refused.",
     );
     expect(telegramStalled(stalled)).toBe(true);
   });

@@ -21,6 +21,6 @@ export function telegramStatusText(telegram: TelegramStatus, now: Date = new Dat
     return `Telegram: ${telegram.pending} waiting to be sent, ${refused}`;
   }
   const since = telegram.oldest_pending_at ? ` since ${formatRecent(telegram.oldest_pending_at, now)}` : "";
-  const again = telegram.next_try_at ? `; tried again at ${formatRecent(telegram.next_try_at, now)}` : "";
+  const again = telegram.next_try_at ? `; next try at ${formatRecent(telegram.next_try_at, now)}` : "";
   return `Telegram: ${telegram.pending} waiting to be sent${since}, the oldest not taken: ${telegram.not_taken}${again}. ${refused}`;
 }
