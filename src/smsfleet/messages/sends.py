@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from smsfleet.attempts.ledger import Ledger, OpenLease
@@ -228,17 +228,7 @@ class KeptNumbers:
 _NONE_KEPT: Kept = {}
 
 
-def _ahead_in_line(send: Send, program: str, pending: Iterable[Send]) -> int:
-    """The sends of `send`'s pair that `program` had to take before it: in line for it
-    since earlier, or taken by it and not settled yet."""
-    return sum(
-        other.pair == send.pair
-        and other.id != send.id
-        and other.next_index < len(other.programs)
-        and other.programs[other.next_index] == program
-        and (other.attempt_id is not None or other.waiting_since < send.waiting_since)
-        for other in pending
-    )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _by_pair(rows: Iterable[tuple[str, str, str]]) -> dict[str, Kept]:
@@ -290,6 +280,9 @@ class Sends:
         self._clock = clock
         self._claim_timeout = claim_timeout
         self._lease_ttl = lease_ttl
+        # When each pair's program last took one of its sends, as this process saw it: a
+        # send behind others waits while the line moves (see `_waits_from`).
+        self._line_moved: dict[tuple[str, str], datetime] = {}
         self._on_change = on_change
         self._pending = PendingHint(store.has_pending)
         self._kept = KeptNumbers(store.waiting_numbers)
@@ -540,7 +533,7 @@ class Sends:
             f" until it comes or {free} at the latest; once free it is kept for this send"
             f" (no routine test is handed it), and {program} takes it"
         )
-        if lease.leased_at + self._lease_ttl > send.waiting_since + self._claim_timeout:
+        if lease.leased_at + self._lease_ttl > self._waits_from(send) + self._claim_timeout:
             deadline = self._deadline(send, now)
             reason += f", unless it is still busy at {deadline}: {self._then(send)}"
         return reason
@@ -555,9 +548,28 @@ class Sends:
             reason += f" (its session {session.name} is stopped: it asks once started)"
         return f"{reason}; if it has not by {self._deadline(send, now)}: {self._then(send)}"
 
+    def _waits_from(self, send: Send, pending: Iterable[Send] = ()) -> datetime:
+        """Since when `send`'s program is held to take it: since it came to that program,
+        or since the program last took a send of its pair, if later. Sends made together
+        are taken one after another at the pair's pace: one behind others waits while
+        the line moves, and moves on only once the program took none for the wait.
+        `pending`: the sends waiting now, whose tries in flight say when their program
+        took them (on any replica)."""
+        program = send.programs[send.next_index]
+        moved = [send.waiting_since, self._line_moved.get((send.pair, program), _EPOCH)]
+        moved += [
+            other.leased_until - self._lease_ttl
+            for other in pending
+            if other.pair == send.pair
+            and other.program == program
+            and other.attempt_id is not None
+            and other.leased_until is not None
+        ]
+        return max(moved)
+
     def _deadline(self, send: Send, now: datetime) -> str:
         """When the periodic job moves it on, at the earliest."""
-        return human_time(send.waiting_since + self._claim_timeout, now=now)
+        return human_time(self._waits_from(send) + self._claim_timeout, now=now)
 
     def _then(self, send: Send) -> str:
         following = send.next_index + 1
@@ -611,6 +623,7 @@ class Sends:
         )
         if claimed is None:
             return None  # another lease or a cancel got there first
+        self._line_moved[(pair, program)] = self._clock.now()
         if self._record_sent is not None:
             # The text handed out joins the number's thread (and search); the attempt
             # beside it says what came of it.
@@ -665,7 +678,7 @@ class Sends:
                             expect=[("attempt_id", send.attempt_id)],
                         )
                     moved += 1
-            elif now - send.waiting_since >= self._claim_timeout:
+            elif now - self._waits_from(send, pending) >= self._claim_timeout:
                 waited = int(self._claim_timeout.total_seconds())
                 program = send.programs[send.next_index]
                 expect: list[tuple[str, object]] = [
@@ -680,15 +693,11 @@ class Sends:
                     self._elsewhere(send, SendEvent.UNCLAIMED, stopped, stopped, expect=expect)
                 else:
                     spec = self._config.session_specs.get(session_name(program, send.pair))
-                    ahead = _ahead_in_line(send, program, pending)
-                    if spec is not None and spec.desired is DesiredState.stopped:
-                        why = f"its session {spec.name} is stopped"
-                    elif ahead:
-                        # The program takes them one after another at its pace: a line
-                        # longer than it clears in the wait, not a program that stalled.
-                        why = f"{ahead} sends of {send.pair} were ahead of it in line"
-                    else:
-                        why = "not leasing, or its number awaiting another code"
+                    why = (
+                        f"its session {spec.name} is stopped"
+                        if spec is not None and spec.desired is DesiredState.stopped
+                        else "not leasing, or its number awaiting another code"
+                    )
                     self._next_program(
                         send,
                         SendEvent.UNCLAIMED,

@@ -9,6 +9,7 @@ import pytest
 
 from smsfleet.attempts.models import Outcome
 from smsfleet.audit.service import actor_of
+from smsfleet.core.clock import human_time
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.settings import LEASE_TTL_SECONDS
 from smsfleet.dispatch.models import ReportRequest, SendAction, WaitAction
@@ -553,26 +554,36 @@ def test_a_send_waiting_for_a_stopped_session_says_it_is_stopped(world: World) -
     assert moved.error == f"pbad: did not take it within 120 s (its session {name} is stopped)"
 
 
-def test_a_send_not_taken_behind_a_line_says_it_was_in_line(world: World) -> None:
-    """Sends made together are taken one after another: one that waited out its time
-    behind others of its pair says so, not that its program stopped asking."""
-    made = [
-        world.sends.create_send(SendRequest(phone=f"+99899123{n:04d}", text="x"), actor="alice")
-        for n in range(3)
-    ]
-    world.clock.advance(1)
-    last = world.sends.create_send(SendRequest(phone="+998991239999", text="x"), actor="alice")
-    world.clock.advance(121)
-    assert world.sends.run_jobs() == 4
-    errors = {send.id: world.sends.send(send.id).error for send in [*made, last]}
-    program = made[0].programs[0]
-    assert errors[made[0].id] == (
-        f"{program}: did not take it within 120 s (not leasing, or its number awaiting"
-        " another code)"
-    )
-    assert errors[last.id] == (
-        f"{program}: did not take it within 120 s (3 sends of UZ_uzmobile were ahead of it in line)"
-    )
+def test_sends_made_together_wait_while_their_program_takes_them_one_by_one(
+    world: World,
+) -> None:
+    """A program takes a pair's sends one after another: one behind others is held to
+    the wait from when its program last took one, not from when it was made, so a line
+    that moves is not failed; once the program takes none for the wait, they move on."""
+    made = []
+    for n in range(3):  # a second apart: taken in this order
+        made.append(
+            world.sends.create_send(SendRequest(phone=f"+9989012345{60 + n}", text="x"), actor="a")
+        )
+        world.clock.advance(1)
+    world.clock.advance(97)
+    taken = world.ask("pbad")
+    assert taken is not None and taken.phone == made[0].phone
+    world.clock.advance(25)  # 125 s since they were made, 25 s since pbad took one
+    assert world.sends.run_jobs() == 0
+    assert [world.sends.send(s.id).next_index for s in made[1:]] == [0, 0]
+    reason = world.sends.waiting_reasons([world.sends.send(made[1].id)])[made[1].id]
+    deadline = human_time(world.clock.now() + timedelta(seconds=95), now=world.clock.now())
+    assert f"if it has not by {deadline}:" in reason
+    world.clock.advance(96)  # 121 s since pbad took one
+    # Those two, and the first: pbad failed it, and pgood took none since.
+    assert world.sends.run_jobs() == 3
+    for send in made[1:]:
+        moved = world.sends.send(send.id)
+        assert moved.next_index == 1
+        assert moved.error == (
+            "pbad: did not take it within 120 s (not leasing, or its number awaiting another code)"
+        )
 
 
 def test_a_waiting_send_says_why(world: World) -> None:
