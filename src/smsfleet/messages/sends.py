@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from smsfleet.attempts.ledger import Ledger, OpenLease
@@ -226,9 +226,6 @@ class KeptNumbers:
 
 
 _NONE_KEPT: Kept = {}
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _by_pair(rows: Iterable[tuple[str, str, str]]) -> dict[str, Kept]:
@@ -556,7 +553,7 @@ class Sends:
         `pending`: the sends waiting now, whose tries in flight say when their program
         took them (on any replica)."""
         program = send.programs[send.next_index]
-        moved = [send.waiting_since, self._line_moved.get((send.pair, program), _EPOCH)]
+        moved = [send.waiting_since, self._line_moved.get((send.pair, program), send.waiting_since)]
         moved += [
             other.leased_until - self._lease_ttl
             for other in pending
