@@ -44,11 +44,21 @@ def test_an_operator_cannot_stop_a_high_priority_pair_by_changing_it(live: Live)
         f"/api/v1/pairs/{HP_PAIR}", json={"region": "Maharashtra & Goa"}, headers=operator
     )
     assert ok.status_code == 200, ok.text
-    # Only what was done is in the log: its creation and the operator's change.
-    assert [
-        (event["action"], event["actor_role"], event["forced"])
-        for event in audit(api, target_kind="pair")
-    ] == [("pair.updated", "operator", False), ("pair.created", "admin", False)]
+    # In the log: its creation, each refusal with its reason, and the operator's change.
+    events = audit(api, target_kind="pair")
+    assert [(event["action"], event["actor_role"], event["forced"]) for event in events] == [
+        ("pair.updated", "operator", False),
+        *[("pair.refused", "operator", False)] * (2 * len(changes) + 2),
+        ("pair.created", "admin", False),
+    ]
+    refusals = events[1:-1]
+    assert all(event["target"] == HP_PAIR and event["after"] is None for event in refusals)
+    assert before is not None
+    assert all(event["before"] == before.model_dump(mode="json") for event in refusals)
+    assert refusals[0]["reason"] == f"only an admin may delete the high-priority pair {HP_PAIR}"
+    assert refusals[-1]["reason"] == (
+        f"only an admin may remove ticker from the high-priority pair {HP_PAIR}"
+    )
 
 
 def test_an_admin_removes_a_high_priority_program_with_force_and_it_is_audited(
@@ -118,6 +128,16 @@ def test_only_an_admin_starts_again_a_high_priority_session_an_admin_stopped(
             assert result["ok"] is False, (who, action, result)
     assert api.store.session_specs.get(HP_SESSION).desired == "stopped"  # type: ignore[union-attr]
     assert audit(api, action="session.started") == []
+    refusals = audit(api, action="session.refused")
+    assert [(e["actor"], e["api_key_id"] is not None) for e in refusals] == [
+        *[("admin", True)] * 4,  # newest first: the admin's control key
+        *[("operator", True)] * 4,
+        *[("operator", False)] * 4,
+    ]
+    assert {e["reason"].split(":")[0] for e in refusals} == {
+        f"only an admin may start {HP_SESSION}",
+        f"only an admin may restart {HP_SESSION}",
+    }
     started = api.client.post(f"{url}/start", json={}, headers=live.headers())
     assert started.status_code == 200, started.text
     assert started.json()["desired"] == "running"
@@ -285,7 +305,12 @@ def test_only_an_admin_marks_a_pair_high_priority(tmp_path: Path) -> None:
         marking = api.client.patch(url, json={"is_high_priority": True}, headers=operator)
         assert marking.status_code == 403, marking.text
         assert "only an admin may mark a pair high priority" in marking.json()["error"]["message"]
-        assert [e["actor"] for e in audit(api, target_kind="pair")] == ["operator"]
+        assert [(e["action"], e["target"]) for e in audit(api, target_kind="pair")] == [
+            ("pair.refused", "UZ_uzmobile"),  # its marking
+            ("pair.created", "UZ_uzmobile"),
+            ("pair.refused", "UZ_uzmobile"),  # created marked, by the seed's route
+            ("pair.refused", "UZ_uzmobile"),
+        ]
         marked = api.client.patch(url, json={"is_high_priority": True}, headers=admin)
         assert marked.json()["is_high_priority"] is True
         # Saying it again changes nothing, and is an operator's to say.

@@ -1,5 +1,5 @@
-"""The audit log: who changed what runs, who forced a high-priority change, and who
-changed an account, an API key or a country's cap."""
+"""The audit log: who changed what runs, who forced a high-priority change (and who was
+refused one), and who changed an account, an API key or a country's cap."""
 
 from __future__ import annotations
 
@@ -20,9 +20,13 @@ class AuditAction(StrEnum):
     pair_created = "pair.created"
     pair_updated = "pair.updated"
     pair_deleted = "pair.deleted"
+    # A change of a high-priority pair, or of one of its sessions, refused for the role
+    # of who asked: the refusal is the entry's reason.
+    pair_refused = "pair.refused"
     session_started = "session.started"
     session_stopped = "session.stopped"
     session_restarted = "session.restarted"
+    session_refused = "session.refused"
     template_created = "template.created"
     template_updated = "template.updated"
     template_deleted = "template.deleted"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,11 +16,11 @@ from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import User
 from smsfleet.core.bounds import EARLIEST, check_moment
 from smsfleet.core.clock import Clock
-from smsfleet.core.errors import ValidationFailed
-from smsfleet.core.records import EventKey, EventLog
+from smsfleet.core.errors import Forbidden, ValidationFailed
+from smsfleet.core.records import EventKey, EventLog, event_id
 
 MAX_REASON = 512
-# An entry's id as `record` makes it (uuid4 hex), or as a store's column holds one.
+# An entry's id as `record` makes it (`event_id`), or as a store's column holds one.
 _CURSOR_KEY = re.compile(r"[0-9A-Za-z_-]{1,36}")
 
 
@@ -48,7 +49,7 @@ def record(
     """Appends who did `action` to `target` (named by the action's kind), from `before`
     to `after`."""
     event = AuditEvent(
-        id=uuid.uuid4().hex,
+        id=event_id(),
         at=clock.now(),
         actor=actor.username,
         actor_role=actor.role,
@@ -63,6 +64,34 @@ def record(
     )
     audit.append(event)
     return event
+
+
+@contextmanager
+def refusals_recorded(
+    audit: EventLog[AuditEvent],
+    clock: Clock,
+    actor: User | Actor,
+    action: AuditAction,
+    target: str,
+    *,
+    record_as_was: BaseModel | None,
+) -> Iterator[None]:
+    """A change refused to `actor` within (`Forbidden`: not for their role) is logged as
+    `action` on `target`, as it was, with the refusal as its reason; then raised."""
+    try:
+        yield
+    except Forbidden as refusal:
+        record(
+            audit,
+            clock,
+            actor_of(actor),
+            action,
+            target,
+            before=record_as_was,
+            after=None,
+            reason=str(refusal),
+        )
+        raise
 
 
 def cursor_of(event: AuditEvent) -> str:

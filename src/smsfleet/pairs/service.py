@@ -251,14 +251,18 @@ def create_pair(
     max_pairs: int | None = None,
 ) -> Pair:
     """Add a pair, audited: refused (409) when the fleet holds `max_pairs` already."""
+    slug = data.slug or operator_slug(data.operator)
     if data.is_high_priority:
-        _guard_marking(actor)
+        asked = pair_key(data.country, slug)
+        with audit_service.refusals_recorded(
+            audit, clock, actor, AuditAction.pair_refused, asked, record_as_was=None
+        ):
+            _guard_marking(actor)
     try:
         country = get_country(countries=countries, code=data.country)
     except NotFound as unknown:  # a field of the body, not the resource asked for
         raise _field_error("country", unknown.message) from None
     _check_host(data.host, hosts)
-    slug = data.slug or operator_slug(data.operator)
     _check_thresholds(data.pause_threshold, data.resume_threshold)
     now = clock.now()
     pair = Pair(
@@ -493,14 +497,18 @@ def update_pair(
         )
         return {**changes, "updated_at": stamp_after(pair.updated_at, now)}
 
-    pair, updated = change_record(
-        pairs,
-        key,
-        change,
-        read=lambda: get_pair(pairs=pairs, key=key),
-        decided_on=PAIR_VERSION,
-        what=f"pair {key}",
-    )
+    as_was = get_pair(pairs=pairs, key=key)
+    with audit_service.refusals_recorded(
+        audit, clock, actor, AuditAction.pair_refused, key, record_as_was=as_was
+    ):
+        pair, updated = change_record(
+            pairs,
+            key,
+            change,
+            read=lambda: get_pair(pairs=pairs, key=key),
+            decided_on=PAIR_VERSION,
+            what=f"pair {key}",
+        )
     sessions_added = bool(set(updated.programs) - set(pair.programs))
     if sessions_added or set(updated.phone_numbers) - set(pair.phone_numbers):
         changed = {
@@ -572,7 +580,10 @@ def delete_pair(
 ) -> None:
     """Delete a pair, audited; a high-priority one takes an admin and `force`."""
     pair = get_pair(pairs=pairs, key=key)
-    _guard_high_priority(pair, actor, force, "delete")
+    with audit_service.refusals_recorded(
+        audit, clock, actor, AuditAction.pair_refused, key, record_as_was=pair
+    ):
+        _guard_high_priority(pair, actor, force, "delete")
     pairs.delete(key)
     audit_service.record(
         audit=audit,

@@ -447,14 +447,17 @@ def act(
         changes = _desire(spec, DesiredState.running, actor.username, reason, now)
         return {**changes, "restart_requested_at": now}
 
-    spec, updated = change_record(
-        store.session_specs,
-        name,
-        change,
-        read=lambda: _spec(store, clock, name),
-        decided_on=SPEC_DECIDED_ON,
-        what=f"session {name!r}",
-    )
+    with audit_service.refusals_recorded(
+        store.audit, clock, actor, AuditAction.session_refused, name, record_as_was=spec
+    ):
+        spec, updated = change_record(
+            store.session_specs,
+            name,
+            change,
+            read=lambda: _spec(store, clock, name),
+            decided_on=SPEC_DECIDED_ON,
+            what=f"session {name!r}",
+        )
     if kind is None:  # asked already: nothing to write
         return _result(name, state, updated.desired, pair)
     event = SessionEvent(
