@@ -184,8 +184,9 @@ class ScreenBackend:
 
     `screen_dir` sets SCREENDIR for every screen command, isolating these
     sessions from the user's other screens (tests, benchmarks, several
-    control planes on one host). Keep it short: screen's sockets live there
-    and a Unix socket path is limited to 107 bytes.
+    control planes on one host); by default the SCREENDIR this process has,
+    else screen's own. Keep it short: screen's sockets live there and a Unix
+    socket path is limited to 107 bytes.
     """
 
     def __init__(
@@ -212,6 +213,12 @@ class ScreenBackend:
         # Names passed on to programs from this host's environment beyond the allowlist.
         self.program_env = tuple(program_env)
         self.screen_bin = screen_bin
+        # Else the SCREENDIR this process was started with, if any: the programs' screens
+        # are started with an environment of their own, and must be where the listings,
+        # stops and wipes, run with this process's, look.
+        inherited = os.environ.get("SCREENDIR")
+        if screen_dir is None and inherited:
+            screen_dir = Path(inherited)
         self.screen_dir = Path(screen_dir) if screen_dir is not None else None
         self.python = python
         self.start_timeout = start_timeout

@@ -132,6 +132,24 @@ def test_start_three_sessions(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> 
         assert _messages(fleet, entry.name, "secret") == ["secret None"]  # Withheld.
 
 
+def test_a_screendir_the_control_plane_was_started_with_is_where_its_programs_run(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Programs get an environment of their own: started with a SCREENDIR of its own and
+    no `screen_dir` set, the backend still starts their screens where it lists, stops
+    and wipes them, never in the user's default directory."""
+    monkeypatch.setenv("SCREENDIR", str(fleet.screen_dir))
+    backend = ScreenBackend(tmp_path / "own-state")
+    name = "program1_AZ_azercell"
+    entry = backend.start(fleet.spec(name))
+    assert entry.alive
+    assert fleet.screen_ls_names() == [name]
+    assert _key(backend.find(name)) == _key(entry)
+    final = backend.stop(name, grace_seconds=5.0)
+    assert final is not None and final.exit_code == 7
+    assert fleet.screen_ls_names() == []
+
+
 def test_log_lines_arrive_within_a_second(fleet: Fleet) -> None:
     name = "program1_IN_vi"
     fleet.backend.start(fleet.spec(name))
