@@ -422,6 +422,16 @@ class ScreenBackend:
 
         entry = self._poll(started, self.start_timeout)
         if entry is None:
+            run = self.status(name)
+            if run is not None and run.program_pid is not None and self._program_alive(run):
+                # Its runner reported a program whose screen the listings do not show: left
+                # running, it would never be stopped, and the next start would add another.
+                _signal_group(run.program_pid, signal.SIGKILL)
+                raise SessionStartError(
+                    f"screen session {name} started its program (pid {run.program_pid}),"
+                    " but screen does not list it: the program was killed; check that"
+                    " nothing changes SCREENDIR between this control plane and screen"
+                )
             raise SessionStartError(
                 f"screen session {name} did not report a start within {self.start_timeout:g} s;"
                 f" check that `{self.python} {RUNNER_PATH}` runs on this host"

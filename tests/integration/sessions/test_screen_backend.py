@@ -21,7 +21,12 @@ import pytest
 
 from smsfleet.sessions.backend import EXITED, LaunchSpec, RunStatus, ScreenEntry
 from smsfleet.sessions.names import InvalidSessionName
-from smsfleet.sessions.screen import ScreenBackend, ScreenError, parse_screen_ls
+from smsfleet.sessions.screen import (
+    ScreenBackend,
+    ScreenError,
+    SessionStartError,
+    parse_screen_ls,
+)
 from tests.support.waiting import eventually
 
 T = TypeVar("T")
@@ -148,6 +153,52 @@ def test_a_screendir_the_control_plane_was_started_with_is_where_its_programs_ru
     final = backend.stop(name, grace_seconds=5.0)
     assert final is not None and final.exit_code == 7
     assert fleet.screen_ls_names() == []
+
+
+def test_a_started_program_its_screen_does_not_list_is_killed(fleet: Fleet, tmp_path: Path) -> None:
+    """A screen that starts where the listings do not look (its SCREENDIR changed on the
+    way) would run unseen, never stopped, and each new start would add one: the start
+    fails and kills what it started."""
+    elsewhere = Path(tempfile.mkdtemp(prefix="sf-", dir="/tmp")) / "s"
+    moving = tmp_path / "screen-elsewhere"
+    moving.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-dmS" ]; then SCREENDIR={elsewhere}; export SCREENDIR; fi\n'
+        'exec screen "$@"\n'
+    )
+    moving.chmod(0o755)
+    elsewhere.mkdir(mode=0o700)
+    backend = ScreenBackend(
+        tmp_path / "own-state",
+        screen_bin=str(moving),
+        screen_dir=fleet.screen_dir,
+        start_timeout=1.0,
+    )
+    name = "program1_US_verizon"
+    try:
+        with pytest.raises(SessionStartError, match="screen does not list it"):
+            backend.start(fleet.spec(name))
+        run = backend.status(name)
+        assert run is not None and run.program_pid is not None
+        pid = run.program_pid
+        eventually(lambda: not _alive(pid))
+    finally:
+        subprocess.run(
+            ["screen", "-wipe"],
+            env={**os.environ, "SCREENDIR": str(elsewhere)},
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        shutil.rmtree(elsewhere.parent, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_log_lines_arrive_within_a_second(fleet: Fleet) -> None:
