@@ -610,10 +610,27 @@ def list_hosts(*, store: ConfigStore, hosts: Hosts) -> list[HostPublic]:
     return found
 
 
-def recent_events(*, store: ConfigStore, name: str | None, limit: int) -> list[SessionEvent]:
+def recent_events(
+    *, store: ConfigStore, name: str | None, limit: int, role: Role
+) -> list[SessionEvent]:
+    """The newest events, as `role` reads them (`as_seen_by`)."""
     if name is None:
-        return store.session_events.recent(limit=limit)
-    return store.session_events.recent(limit=limit, session=name)
+        events = store.session_events.recent(limit=limit)
+    else:
+        events = store.session_events.recent(limit=limit, session=name)
+    return [as_seen_by(event, role) for event in events]
+
+
+VIEWERS_START_FAILED = "the start failed: operators see why"
+
+
+def as_seen_by(event: SessionEvent, role: Role) -> SessionEvent:
+    """An event as `role` reads it. Below operator, a failed start says only that it failed:
+    its reason is the raw error of this host or an SSH host (paths, commands, an agent's
+    answer), which viewers are not shown, as they are not in a session's log or the hosts'."""
+    if role.allows(Role.operator) or event.kind is not EventKind.start_failed:
+        return event
+    return event.model_copy(update={"reason": VIEWERS_START_FAILED})
 
 
 def record_stopped(

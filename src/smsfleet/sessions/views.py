@@ -138,12 +138,13 @@ def session_logs(
 @router.get("/{name}/events", summary="The session's recent events, newest first")
 def session_events(
     name: SessionName,
-    _: CurrentUser,
+    user: CurrentUser,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[SessionEvent]:
+    """A viewer is told that a start failed, not its raw error."""
     service.check_exists(store=context.store, name=name)
-    return service.recent_events(store=context.store, name=name, limit=limit)
+    return service.recent_events(store=context.store, name=name, limit=limit, role=user.role)
 
 
 @hosts_router.get("", summary="The hosts sessions run on and whether they answer")
