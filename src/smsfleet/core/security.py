@@ -153,6 +153,19 @@ def _signed_claims(token: str, secret: str, required: list[str]) -> dict[str, An
     return claims
 
 
+# The last second a `datetime` holds (9999-12-31 23:59:59 UTC): a later expiry is refused
+# before it is read as a time, which would fail.
+_LAST_SECOND = 253_402_300_799
+
+
+def _expiry(value: object, now: datetime) -> datetime | None:
+    """A token's `exp` as a time; None when it is not a whole number of seconds a time
+    holds (signed, it still can be anything)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= _LAST_SECOND:
+        return None
+    return datetime.fromtimestamp(value, tz=now.tzinfo)
+
+
 def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> TokenClaims:
     """Claims of a valid token of `kind`; anything else raises `Unauthorized`.
 
@@ -163,7 +176,9 @@ def decode_token(token: str, *, secret: str, kind: TokenKind, now: datetime) -> 
         payload = _signed_claims(token, secret, ["sub", "exp", "typ", "ver", "sid", "jti"])
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid token") from exc
-    expires_at = datetime.fromtimestamp(int(payload["exp"]), tz=now.tzinfo)
+    expires_at = _expiry(payload["exp"], now)
+    if expires_at is None:
+        raise Unauthorized("invalid token")
     if expires_at <= now:
         raise Unauthorized("token expired")
     if payload.get("typ") != kind:
@@ -220,14 +235,14 @@ def device_of(token: str, *, secret: str, holder: DeviceHolder, now: datetime) -
         payload = _signed_claims(token, secret, ["sub", "exp", "typ", "jti", "ver"])
     except jwt.PyJWTError:
         return None
-    device, expires = payload["jti"], payload["exp"]
+    device, expires = payload["jti"], _expiry(payload["exp"], now)
     if (
         payload["typ"] != "device"
         or payload["sub"] != holder.username
         or payload["ver"] != holder.token_version
         or not isinstance(device, str)
-        or not isinstance(expires, int)
-        or datetime.fromtimestamp(expires, tz=now.tzinfo) <= now
+        or expires is None
+        or expires <= now
     ):
         return None
     return device
