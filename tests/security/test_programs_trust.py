@@ -85,6 +85,8 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
     shutil.copy("/bin/bash", live.programs / "runner")
     no_exec = live.programs / "plain"
     no_exec.write_text("#!/bin/sh\necho plain\n")
+    ticker = live.programs / "ticker.py"
+    assert ticker.is_file()
     refused = {
         "shell": (["/bin/sh", "-c", "id"], "command.0"),
         "python -c": ([sys.executable, "-c", "print(1)"], "command.1"),
@@ -92,6 +94,9 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         "bare name": (["sleep", "60"], "command.0"),
         "dot-dot": ([sys.executable, f"{live.programs}/../elsewhere/outside.py"], "command.1"),
         "relative dot-dot": ([sys.executable, "../../etc/passwd"], "command.1"),
+        # Each process reads these as its own: the checker's root or cwd, not the program's.
+        "through /proc": ([sys.executable, f"/proc/self/root{ticker}"], "command.1"),
+        "through /dev": ([sys.executable, "/dev/stdin"], "command.1"),
         "outside": ([sys.executable, outside], "command.1"),
         "symlink out": ([sys.executable, str(live.programs / "escape.py")], "command.1"),
         "symlink to a shell": ([str(live.programs / "sh"), "-c", "id"], "command.0"),

@@ -156,7 +156,8 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
       no interpreter option may come before it (`-c`, `-m`, `-` would run code that is
       not a file there). Otherwise `command[0]` is the executable, by path (a name
       without `/` would be looked up on PATH), and executable.
-    - That path holds no `..`; relative, it is taken from the working directory.
+    - That path holds no `..` and is not under /proc or /dev (which name another file
+      in each process); relative, it is taken from the working directory.
     - Its real path (every symlink followed) is a regular file inside a program
       directory, and is not a shell or an interpreter of code given inline.
 
@@ -188,8 +189,13 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
                 " inside the program directories",
             )
     text = command[index]
-    if ".." in PurePosixPath(text).parts:
+    parts = PurePosixPath(text).parts
+    if ".." in parts:
         raise _refused(index, f"{text!r}: a program's path may not hold '..'")
+    if parts[:2] in (("/", "proc"), ("/", "dev")):
+        # /proc/self/…, /dev/fd/…: checked here, they name this process's files; run, the
+        # program's own.
+        raise _refused(index, f"{text!r}: give the program's own path, not one through {parts[1]}")
     path = Path(text) if text.startswith("/") else rules.workdir / text
     try:
         real = Path(os.path.realpath(path, strict=True))
