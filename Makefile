@@ -76,8 +76,9 @@ test-packages:
 pytest: python test-packages
 	# One worker per core and one more (at most 5): most tests spend their time waiting
 	# on the processes they start. A file's tests stay on one worker, so the fleets and
-	# browsers its fixtures start are started once.
-	$(BIN)/pytest --numprocesses $(PYTEST_WORKERS) --dist loadfile
+	# browsers its fixtures start are started once. The 15 slowest are named at the end, to
+	# keep the whole run short.
+	$(BIN)/pytest --numprocesses $(PYTEST_WORKERS) --dist loadfile --durations 15
 
 # Fuzz and property tests (marked `fuzz`) on new random inputs each run, ten times the
 # examples of `make test` (SMSFLEET_FUZZ_FACTOR); a failure is kept in .hypothesis/ and
