@@ -89,9 +89,17 @@ class SendAction(BaseModel):
     )
     send_within: float | None = Field(
         default=None,
-        description="Seconds from this answer within which the SMS must leave, or not at"
-        " all (report it as an error `grant_stale`): the country's cap counts grants, and a"
-        " send later than this could make one more than the cap in the gateway's minute",
+        description="Seconds from the grant within which the SMS must leave, or not at all"
+        " (report it as an error `grant_stale`): the country's cap counts grants, and a"
+        " send later than this could make one more than the cap in the gateway's minute."
+        " A program counts them from when it asked for the lease, less `waited`",
+    )
+    waited: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds the request waited in the control plane before its grant was"
+        " decided (never more): a program counting `send_within` from when it asked takes"
+        " them off, so a control plane busy at a start does not make its grants stale",
     )
 
 

@@ -281,11 +281,15 @@ class Dispatcher:
         session: str,
         in_flight: Sequence[str] | None = None,
         issued_for: datetime | None = None,
+        arrived: datetime | None = None,
     ) -> LeaseAction:
         """A send, a wait or a stop for the session.
 
         `issued_for`: the creation time its worker token names (`authenticate`), refused
         unless the session's spec's; None for this process's own callers, with no token.
+
+        `arrived`: when the request came (by `clock`): a send says how long it waited here
+        before its grant was decided (`SendAction.waited`).
 
         `in_flight`: the trigger ids its program still carries or has yet to report; the
         session's other open attempts were lost on the way (a grant whose answer never
@@ -303,7 +307,7 @@ class Dispatcher:
                 admitted = self.admission.admit(step.entry)
             except LimiterUnavailable as error:
                 return self._unavailable(step, error)
-            return self._admitted(step, admitted)
+            return self._admitted(step, admitted, arrived=arrived)
 
     async def lease_on_loop(
         self,
@@ -311,6 +315,7 @@ class Dispatcher:
         session: str,
         in_flight: Sequence[str] | None = None,
         issued_for: datetime | None = None,
+        arrived: datetime | None = None,
     ) -> LeaseAction | None:
         """`lease` from the event loop (`on_loop`: the Redis profile), when all it needs
         besides the admission's script is in memory; None when it must be made in a
@@ -333,7 +338,7 @@ class Dispatcher:
         except LimiterUnavailable as error:
             return self._unavailable(step, error)
         with nonblocking():  # a listener that would block is told from a thread
-            return self._admitted(step, admitted)
+            return self._admitted(step, admitted, arrived=arrived)
 
     def _one_read(self) -> AbstractContextManager[None]:
         return self.config_store.one_read(self.policy.config_max_age.total_seconds())
@@ -434,7 +439,9 @@ class Dispatcher:
         log.warning("no grant for %s: the limiter is unavailable (%s)", step.entry.session, error)
         return WaitAction(retry_after=UNAVAILABLE_RETRY_SECONDS, max_in_flight=step.entry.limit)
 
-    def _admitted(self, step: _Admitting, admitted: Admitted) -> LeaseAction:
+    def _admitted(
+        self, step: _Admitting, admitted: Admitted, *, arrived: datetime | None = None
+    ) -> LeaseAction:
         """The lease's answer once admitted: a send, or a wait. Nothing here blocks but
         an on-demand send claimed (`entry.open` false, never on the loop) and a listener
         with I/O to do (told from a thread when on the loop)."""
@@ -476,6 +483,7 @@ class Dispatcher:
             expires_at=attempt.leased_at + ttl,
             max_in_flight=limit,
             send_within=self.policy.send_within_seconds,
+            waited=_waited(arrived, decision.at),
         )
 
     # --- attempts in flight ------------------------------------------------------
@@ -1006,3 +1014,12 @@ def build_dispatcher(
         on_grant=on_grant,
         on_demand=on_demand,
     )
+
+
+def _waited(arrived: datetime | None, granted_at: datetime) -> float:
+    """Seconds from a request's arrival to its grant's time, the time the limiter counts
+    it at (read, on the SQL profile, once the country's lock was taken). Rounded down: a
+    program taking them off the time since it asked counts its grant's age in full."""
+    if arrived is None:
+        return 0.0
+    return max(math.floor((granted_at - arrived).total_seconds() * 1000) / 1000, 0.0)

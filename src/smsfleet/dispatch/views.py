@@ -132,17 +132,22 @@ def _json(body: bytes) -> Response:
     openapi_extra=_documented(LeaseRequest),
 )
 async def lease(request: Request) -> Response:
+    arrived = services_of(request).dispatcher.clock.now()
     asked = await _authenticated(request, LeaseRequest)
     dispatcher, body = asked.services.dispatcher, asked.body
     session, in_flight, issued_for = body.session, body.in_flight, asked.issued_for
     # On the Redis profile, from the event loop while the config it reads is in memory;
     # else one trip to the thread pool for the blocking part (the stores, the limiter).
     action = await dispatcher.lease_on_loop(
-        session=session, in_flight=in_flight, issued_for=issued_for
+        session=session, in_flight=in_flight, issued_for=issued_for, arrived=arrived
     )
     if action is None:
         action = await run_in_threadpool(
-            dispatcher.lease, session=session, in_flight=in_flight, issued_for=issued_for
+            dispatcher.lease,
+            session=session,
+            in_flight=in_flight,
+            issued_for=issued_for,
+            arrived=arrived,
         )
     return _json(_LEASE_ACTION.dump_json(action))
 

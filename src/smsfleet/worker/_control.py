@@ -44,12 +44,19 @@ class SendGrant:
     message: str | None = None
     expires_at: datetime | None = None
     max_in_flight: int = 1
-    # Seconds after `asked_at` within which the SMS must leave, or not at all; None: no
-    # bound said. `asked_at`: when the lease was asked for (this process's monotonic
-    # clock), before the grant was decided: an answer slow to come, or read late by a
-    # stalled program, counts against the bound.
+    # Seconds after the grant within which the SMS must leave, or not at all; None: no
+    # bound said. Counted from `asked_at`, when the lease was asked for (this process's
+    # monotonic clock), less `waited`, the seconds the control plane said the request
+    # waited there before its grant (at most the time until its answer came): the
+    # request's way there, an answer slow to come back, or read late by a stalled
+    # program, count against the bound.
     send_within: float | None = None
     asked_at: float = field(default_factory=time.monotonic, compare=False)
+    waited: float = field(default=0.0, compare=False)
+
+    def age(self) -> float:
+        """Seconds since the grant, or more: never less."""
+        return time.monotonic() - self.asked_at - self.waited
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,7 @@ class ControlPlane:
             request["in_flight"] = in_flight
         asked_at = time.monotonic()
         body = self._json(self._post("/lease", request))
+        answered = time.monotonic()
         action = body.get("action")
         try:
             if action == "send":
@@ -202,6 +210,8 @@ class ControlPlane:
                     max_in_flight=_in_flight(body),
                     send_within=_seconds_or_none(body.get("send_within")),
                     asked_at=asked_at,
+                    # Never more than the whole time until the answer came.
+                    waited=min(_seconds_or_none(body.get("waited")) or 0.0, answered - asked_at),
                 )
             if action == "wait":
                 reason = body.get("reason")

@@ -545,13 +545,14 @@ class Worker:
 
     def _attempt(self, attempt: Attempt, report: Report, grant: SendGrant) -> Report:
         sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
-        late = time.monotonic() - grant.asked_at
+        late = grant.age()
         if grant.send_within is not None and late > grant.send_within:
             # Sent now, it could make one more than the country's cap in the gateway's
             # minute: the grant's slot is given up instead, as the control plane asks.
             self.log(
-                f"trigger={grant.trigger_id} not sent: ready {late:.2f} s after its lease was"
-                f" asked for, past the {grant.send_within:g} s a send may follow its grant"
+                f"trigger={grant.trigger_id} not sent: ready {late:.2f} s after its grant"
+                f" (counted from its lease's ask, less the {grant.waited:.2f} s it waited in"
+                f" the control plane), past the {grant.send_within:g} s a send may follow it"
             )
             return dataclasses.replace(report, outcome="error", error_code="grant_stale")
         try:

@@ -34,6 +34,7 @@ from smsfleet.dispatch.models import (
     HeartbeatRequest,
     LeaseRequest,
     ReportRequest,
+    SendAction,
 )
 from smsfleet.dispatch.service import PAUSED_ASK_AGAIN_SECONDS, Dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
@@ -183,6 +184,22 @@ def ready(worker: Worker) -> Worker:
     return worker
 
 
+def test_a_send_says_how_long_its_request_waited_before_its_grant(ready: Worker) -> None:
+    """A control plane busy at a start holds requests before their grants: the answer
+    says for how long, from the request's arrival to the time the limiter counts the grant
+    at, and the program takes it off the grant's age (tests/unit/worker)."""
+    arrived = ready.clock.now()
+    ready.clock.advance(1.2345)
+    action = ready.dispatcher.lease(session=SESSION, arrived=arrived)
+    assert isinstance(action, SendAction), action
+    assert action.waited == 1.234  # rounded down: never more than it waited
+    assert ready.report(action.trigger_id).status_code == 200
+    ready.clock.advance(62)
+    # Said nothing of its arrival (this process's own callers): nothing to take off.
+    again = ready.dispatcher.lease(session=SESSION)
+    assert isinstance(again, SendAction) and again.waited == 0.0
+
+
 def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     lease = ready.lease()
     assert lease["action"] == "send"
@@ -193,6 +210,7 @@ def test_lease_report_and_duplicate_report(ready: Worker) -> None:
     assert lease["trigger_id"][:8] in lease["message"]
     assert lease["expires_at"].startswith("2026-01-05T12:07:00")  # the lease's 420 s
     assert lease["send_within"] == 0.5  # half the second the limiter's window keeps
+    assert lease["waited"] == 0.0  # the clock stood still while it was decided
 
     ready.clock.advance(3)
     sent = ready.clock.now()

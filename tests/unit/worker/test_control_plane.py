@@ -42,6 +42,7 @@ def test_lease_answers_are_parsed() -> None:
         assert first.phone == "+998991234567"
         assert first.expires_at == datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
         assert first.send_within == 0.5
+        assert first.waited == 0.0  # unsaid (an older control plane): nothing taken off
         assert client.lease() == Wait(retry_after=1.5)  # one at a time when unsaid
         assert client.lease() == Wait(retry_after=1, max_in_flight=0, reason="pair paused")
         assert client.lease() == Stop(reason="paused")

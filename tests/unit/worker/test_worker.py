@@ -139,7 +139,35 @@ def test_a_grant_the_program_cannot_use_in_time_is_given_up_not_sent(
     assert outcomes[0] == ("t-late", "error", "grant_stale", None)
     assert outcomes[1][:3] == ("t-1", "delivered", None)
     assert "trigger=t-late not sent: ready 0." in out.getvalue()
-    assert "past the 0.05 s a send may follow its grant" in out.getvalue()
+    assert "past the 0.05 s a send may follow it" in out.getvalue()
+
+
+def test_the_time_a_lease_waited_in_the_control_plane_before_its_grant_is_not_counted(
+    tmp_path: Path,
+) -> None:
+    """A control plane busy at a start answers late: the time it says the request waited
+    before its grant was decided is taken off, so the grant is sent, not given up."""
+    cp = FakeControlPlane(leases=[{**grant("t-1"), "send_within": 0.15, "waited": 0.3}])
+    cp.on_lease = lambda call: time.sleep(0.3 if call == 1 else 0)
+    calls = Calls()
+    gateway = FakeGateway(states={"t-1": [DELIVERED]})
+    assert _run(make_worker(tmp_path, cp, gateway, calls, io.StringIO())) == 0
+    assert [trigger for _, _, trigger in calls.sent] == ["t-1"]
+    assert [(r["outcome"], r["error_code"]) for r in cp.reports] == [("delivered", None)]
+
+
+def test_a_wait_said_longer_than_the_answer_took_is_not_taken_off_beyond_it(
+    tmp_path: Path,
+) -> None:
+    """The control plane cannot have held the request longer than the answer took to
+    come: a `waited` beyond that takes off no more, and a program slow after it still
+    gives its grant up."""
+    cp = FakeControlPlane(leases=[{**grant("t-late"), "send_within": 0.05, "waited": 100}])
+    calls, out = Calls(), io.StringIO()
+    calls.ready_after = 0.2
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), calls, out)) == 0
+    assert calls.sent == []
+    assert [(r["outcome"], r["error_code"]) for r in cp.reports] == [("error", "grant_stale")]
 
 
 def test_an_exception_in_the_program_is_reported_as_error(tmp_path: Path) -> None:
