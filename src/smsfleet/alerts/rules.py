@@ -285,6 +285,11 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
         and event.from_state != SessionState.stopping
         and event.details.get("exit_code") != 0
     )
+    if crashed and event.details.get("gives_up"):
+        # Its supervisor gives up at this one: the fatal event that follows opens the
+        # alert, saying how it ended; a crash alert would promise a restart that is not
+        # coming.
+        return EventOutcome()
     if crashed:
         code = event.details.get("exit_code")
         how = exit_said(code, event.details.get("exit_recorded"))

@@ -47,6 +47,8 @@ from smsfleet.stores import ConfigStore
 __all__ = ["Supervisor", "SupervisorPolicy", "TickSink"]
 
 log = logging.getLogger(__name__)
+# How a fatal session's reason says its last failure was a start that failed.
+START_FAILED = "its start failed"
 
 S = SessionState
 LOG_LINES_KEPT = 20
@@ -666,8 +668,7 @@ class Supervisor:
             exit_code=exit_code,
             exit_recorded=exit_recorded,
             log_tail=lines,
-            # This one included: a crash loop's alert says how many, not only the last.
-            **({} if expected else {"failures_in_a_row": status.quick_failures + 1}),
+            **({} if expected else self._failure_details(status)),
         )
         self._update(
             tick,
@@ -677,13 +678,24 @@ class Supervisor:
             last_log_lines=lines,
         )
         if not expected:
-            self._back_off(tick, now)
+            self._back_off(tick, now, exit_said(exit_code, exit_recorded))
 
-    def _back_off(self, tick: _Tick, now: datetime) -> None:
-        """After an unexpected exit: retry later, or give up after too many quick failures."""
+    def _failure_details(self, status: SessionStatus) -> dict[str, object]:
+        """What a crash's event says of the crash loop: how many failures in a row, this
+        one included, so its alert says how many, not only the last; and whether the
+        supervisor gives up at this one (`fatal` follows: no restart is to be promised)."""
+        failures = status.quick_failures + 1
+        gives_up = failures >= self._policy.max_quick_failures
+        return {"failures_in_a_row": failures, **({"gives_up": True} if gives_up else {})}
+
+    def _back_off(self, tick: _Tick, now: datetime, last: str) -> None:
+        """After an unexpected exit: retry later, or give up after too many quick failures.
+        `last`: how it ended this time, which a fatal session's reason says (a failed
+        start's own reason is in its event, for those who may read it)."""
         failures = tick.status.quick_failures + 1
         if failures >= self._policy.max_quick_failures:
-            self._move(tick, S.fatal, EventKind.fatal, now, f"{failures} quick failures in a row")
+            why = f"{failures} quick failures in a row, the last: {last}"
+            self._move(tick, S.fatal, EventKind.fatal, now, why)
             self._update(tick, quick_failures=failures, backoff_until=None)
             return
         until = now + self._policy.backoff(failures)
@@ -726,9 +738,9 @@ class Supervisor:
                 EventKind.start_failed,
                 now,
                 refused.message,
-                failures_in_a_row=status.quick_failures + 1,
+                **self._failure_details(status),
             )
-            self._back_off(tick, now)
+            self._back_off(tick, now, START_FAILED)
 
     # --- backend work, in parallel -------------------------------------------
 
@@ -744,8 +756,9 @@ class Supervisor:
                 if tick.start is None:
                     log.warning("stopping %s failed: %s", tick.status.name, outcome)
                     continue  # still `stopping`: the next tick tries again
-                self._move(tick, S.exited, EventKind.start_failed, now, str(outcome))
-                self._back_off(tick, now)
+                details = self._failure_details(tick.status)
+                self._move(tick, S.exited, EventKind.start_failed, now, str(outcome), **details)
+                self._back_off(tick, now, START_FAILED)
             elif isinstance(outcome, ScreenEntry):
                 self._update(tick, pid=outcome.pid)
             elif tick.stop_then is not None:

@@ -293,8 +293,14 @@ def test_a_session_gone_fatal_leaves_no_alert_promising_a_restart(alerting: Aler
     (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
     assert "restarting with backoff" in crash.summary
     alerting.clock.advance(30)
+    # The crash its supervisor gives up at promises no restart: the fatal one tells it.
+    last = _event(EventKind.exited, SessionState.running)
+    last_details = {**last.details, "failures_in_a_row": 5, "gives_up": True}
+    service.on_session_event(last.model_copy(update={"details": last_details}))
+    (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
+    assert "in a row" not in crash.summary
     fatal_event = _event(EventKind.fatal, SessionState.exited).model_copy(
-        update={"reason": "5 quick failures in a row", "details": {}}
+        update={"reason": "5 quick failures in a row, the last: exited with code 1", "details": {}}
     )
     service.on_session_event(fatal_event)
 
@@ -302,11 +308,13 @@ def test_a_session_gone_fatal_leaves_no_alert_promising_a_restart(alerting: Aler
     assert [(a.rule, a.summary) for a in firing] == [
         (
             AlertRule.session_fatal,
-            "p1_UZ_uzmobile gave up: 5 quick failures in a row; start it again once fixed",
+            "p1_UZ_uzmobile gave up: 5 quick failures in a row, the last: exited with code 1;"
+            " start it again once fixed",
         )
     ]
     (crash,) = service.find(AlertQuery(rule=AlertRule.session_crashed))
     assert crash.state is AlertState.resolved
+    assert not [text for text in alerting.texts("all") if "restarting" in text and "5 " in text]
     # The on-call chat hears of the fatal session, not of a crash that is "resolved".
     (oncall,) = alerting.texts("oncall")
     assert oncall.startswith("🔴 <b>CRITICAL</b> · session fatal · UZ")

@@ -206,7 +206,15 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     assert status.last_exit_code == 3
     assert any(line.endswith("giving up") for line in status.last_log_lines)
     fatal = [event for event in fleet.events if event.kind == "fatal"]
-    assert len(fatal) == 1 and "3 quick failures" in (fatal[0].reason or "")
+    assert len(fatal) == 1
+    assert fatal[0].reason == "3 quick failures in a row, the last: exited with code 3"
+    # Only the crash it gives up at says so: no restart is promised for it.
+    exits = [event.details for event in fleet.events if event.kind == "exited"]
+    assert [(d["failures_in_a_row"], d.get("gives_up")) for d in exits] == [
+        (1, None),
+        (2, None),
+        (3, True),
+    ]
     fleet.clock.advance(600)
     supervisor.reconcile_once()
     assert fleet.state(name) == S.fatal  # down until someone acts
