@@ -56,6 +56,11 @@ class PairListing(BaseModel):
     sessions: int = Field(description="Its sessions, one per program")
     sessions_wanted: int = Field(description="Its sessions desired running")
     sessions_running: int = Field(description="Its sessions running, as last seen")
+    sessions_stopping: int = Field(
+        default=0,
+        description="Its sessions stopping, as last seen: their programs still run, finishing"
+        " their sends in flight (a pair the policy paused lets them, up to its drain)",
+    )
     numbers: int = Field(description="Its test phone numbers")
     held_since: datetime | None = Field(
         description="A high-priority pair the policy would have paused and keeps running:"
@@ -106,6 +111,9 @@ def _listings(
                 sessions_running=sum(
                     statuses.get(spec.name) is SessionState.running for spec in own
                 ),
+                sessions_stopping=sum(
+                    statuses.get(spec.name) is SessionState.stopping for spec in own
+                ),
                 numbers=len(pair.phone_numbers),
                 held_since=held.get(pair.key) if pair.is_high_priority else None,
             )
@@ -125,6 +133,9 @@ def _note(listing: PairListing, now: datetime) -> str:
     if stopped := listing.sessions - listing.sessions_wanted:
         # Not in SESSIONS' count of those wanted: said, so none goes unexplained.
         said.append(f"{stopped} of its {listing.sessions} sessions stopped on purpose")
+    if stopping := listing.sessions_stopping:
+        # Not counted running, though their programs run yet.
+        said.append(f"{stopping} of its sessions stopping, finishing their sends in flight")
     if listing.held_since is not None:
         elapsed = ago((now - listing.held_since).total_seconds())
         since = human_time(listing.held_since, now=now)

@@ -169,6 +169,16 @@ def test_pairs_ls_counts_sessions_running_of_those_wanted(fleet: Fleet, tmp_path
     # Those not wanted are said, so none goes unexplained.
     assert rows(tmp_path)["UZ_ucell"].endswith("1 of its 1 sessions stopped on purpose")
     assert "on purpose" not in rows(tmp_path)["UZ_uzmobile"]
+    # Paused by the policy, its program finishes its sends in flight: said so, not "0/1"
+    # alone, as if it were down.
+    pause_by_policy(fleet, "UZ_uzmobile")
+    stopping = SessionStatus(name=wanted, state=SessionState.stopping, updated_at=fleet.clock.now())
+    fleet.store.session_status.replace(stopping)
+    line = rows(tmp_path)["UZ_uzmobile"]
+    assert line.split()[4:6] == ["0/1", "1"]
+    assert line.endswith("1 of its sessions stopping, finishing their sends in flight")
+    found = {p["key"]: p for p in json.loads(stdout(tmp_path, "--json"))}
+    assert found["UZ_uzmobile"]["sessions_stopping"] == 1
 
 
 def test_pairs_ls_of_a_country_lists_its_pairs_and_refuses_one_without(

@@ -23,6 +23,7 @@ import { PairTrendPanel } from "./PairTrendPanel";
 import { RangePicker } from "./RangePicker";
 import { RECENT, rangeFor, type RangeOption } from "./ranges";
 import { GRANTED_LABEL } from "./sendCounts";
+import { sessionCounts } from "./sessionCounts";
 import { SuccessHeatmap } from "./SuccessHeatmap";
 
 /** Completed attempts are published on this topic of the live connection. */
@@ -93,18 +94,10 @@ export function DashboardPage() {
   const byPairLoading = byPair.isPending || byPair.isPlaceholderData;
 
   const rows = useMemo(() => pairRows(pairs.data, byPair.data?.groups), [pairs.data, byPair.data]);
-  const active = sessions.data?.filter((session) => session.state === "running").length;
-  const { held, stoppedByPeople } = useMemo(() => {
-    // Held stopped by their pair: paused, disabled, or without a test number to send to;
-    // else stopped on purpose (wanted stopped): every session not running but these is down.
-    const holding = (pairs.data ?? []).filter((pair) => pair.state === "paused" || pair.state === "disabled" || pair.phone_numbers.length === 0);
-    const stopped = new Set(holding.map((pair) => pair.key));
-    const notRunning = sessions.data?.filter((session) => session.state !== "running");
-    return {
-      held: notRunning?.filter((session) => stopped.has(session.pair)).length,
-      stoppedByPeople: notRunning?.filter((session) => !stopped.has(session.pair) && session.desired === "stopped").length,
-    };
-  }, [pairs.data, sessions.data]);
+  const counts = useMemo(
+    () => (sessions.data ? sessionCounts(pairs.data ?? [], sessions.data) : undefined),
+    [pairs.data, sessions.data],
+  );
   const totals = byPair.data?.totals;
   const noAttempts = totals !== undefined && totals.sent === 0 && totals.completed === 0;
   const selectedRow = selected ? rows.find((row) => row.key === selected) : undefined;
@@ -148,10 +141,11 @@ export function DashboardPage() {
         granted={granted}
         totals={byPairLoading ? undefined : totals}
         rangeLabel={`last ${range.label}`}
-        activeSessions={active}
+        activeSessions={counts?.running}
         totalSessions={sessions.data?.length}
-        heldSessions={held}
-        stoppedSessions={stoppedByPeople}
+        stoppingSessions={counts?.stopping}
+        heldSessions={counts?.held}
+        stoppedSessions={counts?.stoppedByPeople}
         alerts={alerts.data?.counts}
       />
 

@@ -113,6 +113,25 @@ describe("the Active sessions card", () => {
     );
     expect(html(0, 1)).toContain("running of 18 · 1 stopped on purpose<");
   });
+
+  it("says how many are stopping, their programs still finishing their sends", () => {
+    const html = renderToStaticMarkup(
+      <MemoryRouter>
+        <KpiCards
+          recent={undefined}
+          granted={undefined}
+          totals={undefined}
+          rangeLabel="last 24 h"
+          activeSessions={16}
+          totalSessions={18}
+          stoppingSessions={2}
+          heldSessions={0}
+          alerts={undefined}
+        />
+      </MemoryRouter>,
+    );
+    expect(html).toContain("running of 18 · 2 stopping (finishing their sends in flight)<");
+  });
 });
 
 describe("the fleet's goal", () => {

@@ -35,6 +35,8 @@ interface KpiCardsProps {
   rangeLabel: string;
   activeSessions: number | undefined;
   totalSessions: number | undefined;
+  /** Sessions stopping, their programs still finishing their attempts in flight: not down. */
+  stoppingSessions?: number | undefined;
   /** Sessions held stopped by their pairs (paused, disabled, or with no test number): not down. */
   heldSessions?: number | undefined;
   /** Sessions wanted stopped (a person stopped them, or left them stopped), of pairs that run: not down either. */
@@ -55,6 +57,7 @@ export function KpiCards({
   rangeLabel,
   activeSessions,
   totalSessions,
+  stoppingSessions,
   heldSessions,
   stoppedSessions,
   alerts,
@@ -120,7 +123,7 @@ export function KpiCards({
         hint={
           totalSessions === undefined
             ? "Running now"
-            : `running of ${formatCount(totalSessions)}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}${stoppedSessions ? ` · ${formatCount(stoppedSessions)} stopped on purpose` : ""}`
+            : `running of ${formatCount(totalSessions)}${stoppingSessions ? ` · ${formatCount(stoppingSessions)} stopping (finishing their sends in flight)` : ""}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}${stoppedSessions ? ` · ${formatCount(stoppedSessions)} stopped on purpose` : ""}`
         }
       />
       <Kpi

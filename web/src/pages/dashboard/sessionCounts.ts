@@ -1,0 +1,27 @@
+import type { Pair, Session } from "../../api/types";
+
+/** What the Active sessions card says of the fleet's sessions: each is in one count. */
+export interface SessionCounts {
+  running: number;
+  /** Stopping: their programs still run, finishing their attempts in flight (a paused pair's drain). */
+  stopping: number;
+  /** Held stopped by their pairs (paused, disabled, or with no test number): not down. */
+  held: number;
+  /** Wanted stopped (a person stopped them, or left them stopped), of pairs that run: not down either. */
+  stoppedByPeople: number;
+}
+
+export function sessionCounts(pairs: readonly Pair[], sessions: readonly Session[]): SessionCounts {
+  const holding = new Set(
+    pairs
+      .filter((pair) => pair.state === "paused" || pair.state === "disabled" || pair.phone_numbers.length === 0)
+      .map((pair) => pair.key),
+  );
+  const down = sessions.filter((session) => session.state !== "running" && session.state !== "stopping");
+  return {
+    running: sessions.filter((session) => session.state === "running").length,
+    stopping: sessions.filter((session) => session.state === "stopping").length,
+    held: down.filter((session) => holding.has(session.pair)).length,
+    stoppedByPeople: down.filter((session) => !holding.has(session.pair) && session.desired === "stopped").length,
+  };
+}
