@@ -682,7 +682,9 @@ class AlertService:
         refreshed = alert.model_copy(update=update)
         last = alert.last_notified_at or alert.started_at
         if worse:
-            work.notify.append(_Notice(NotificationKind.firing, refreshed))
+            # Said as an easing is: a chat that heard it milder hears what it was.
+            rose = f"was {alert.severity.value}"
+            work.notify.append(_Notice(NotificationKind.firing, refreshed, news=rose))
         elif milder:
             work.notify.append(_Notice(NotificationKind.firing, refreshed, alert.severity))
         elif _paused_again(alert, signal):

@@ -428,7 +428,7 @@ def test_an_open_alerts_severity_follows_its_figures_both_ways(alerting: Alertin
     assert (worse.severity, worse.summary) == (Severity.critical, "UZ_a: under the 50% line")
     assert worse.acknowledged_at is None
     assert alerting.texts("oncall")[-1].startswith(
-        "🔴 <b>CRITICAL</b> · success rate low · UZ\nUZ_a: under the 50% line"
+        "🔴 <b>CRITICAL</b> · success rate low · UZ (was warning)\nUZ_a: under the 50% line"
     )
     assert [n.kind for n in alerting.store.notifications(critical.id) if n.chat_id == "all"] == [
         NotificationKind.firing

@@ -106,7 +106,9 @@ def test_an_alert_that_recovers_holds_for_the_hold_time_then_resolves(alerting: 
     assert alert.summary.startswith("UZ_uzmobile (uzmobile): ")
     assert "below the 50 % critical line with 95 % confidence" in alert.summary
     (paged,) = alerting.texts("oncall")  # the turn to critical, with its evidence
-    assert paged.startswith("🔴 <b>CRITICAL</b> · success rate low · UZ\nUZ_uzmobile (uzmobile): ")
+    assert paged.startswith(
+        "🔴 <b>CRITICAL</b> · success rate low · UZ (was warning)\nUZ_uzmobile (uzmobile): "
+    )
     assert "delivered (" in paged and "below the 50 % critical line with 95 % confidence" in paged
 
     # It recovers: it eases to a warning once it has not been seen critical for the hold
