@@ -24,7 +24,6 @@ from smsfleet.messages.models import Send
 from smsfleet.messages.redaction import redacted_send, sees_codes
 from smsfleet.sessions import service as sessions_service
 from smsfleet.sessions.logtail import LogCursor
-from smsfleet.sessions.models import SessionEvent
 from smsfleet.sessions.names import InvalidSessionName, parse_session_name
 from smsfleet.wiring import Services
 
@@ -362,10 +361,11 @@ async def _send_pending(
                 continue
             if message["topic"] == "sends" and not sees_codes(identity.role):
                 await websocket.send_json(await asyncio.to_thread(_as_seen, context, message))
-            elif message["topic"] == "sessions" and not identity.role.allows(Role.operator):
-                event = SessionEvent.model_validate(message["data"])
-                seen = sessions_service.as_seen_by(event, identity.role)
-                await websocket.send_json({**message, "data": seen.model_dump(mode="json")})
+            elif message["topic"] == "sessions" and sessions_service.hides_reason(
+                message["data"].get("kind"), identity.role
+            ):
+                seen = {**message["data"], "reason": sessions_service.VIEWERS_START_FAILED}
+                await websocket.send_json({**message, "data": seen})
             else:
                 await websocket.send_json(message)
     if not follower.following:  # nothing to read: no trip to the thread pool

@@ -624,11 +624,17 @@ def recent_events(
 VIEWERS_START_FAILED = "the start failed: operators see why"
 
 
+def hides_reason(kind: str, role: Role) -> bool:
+    """Whether `role` reads an event of `kind` without its reason. Below operator, a failed
+    start says only that it failed: its reason is the raw error of this host or an SSH
+    host (paths, commands, an agent's answer), which viewers are not shown, as they are
+    not in a session's log or the hosts'."""
+    return kind == EventKind.start_failed and not role.allows(Role.operator)
+
+
 def as_seen_by(event: SessionEvent, role: Role) -> SessionEvent:
-    """An event as `role` reads it. Below operator, a failed start says only that it failed:
-    its reason is the raw error of this host or an SSH host (paths, commands, an agent's
-    answer), which viewers are not shown, as they are not in a session's log or the hosts'."""
-    if role.allows(Role.operator) or event.kind is not EventKind.start_failed:
+    """An event as `role` reads it (`hides_reason`)."""
+    if not hides_reason(event.kind, role):
         return event
     return event.model_copy(update={"reason": VIEWERS_START_FAILED})
 
