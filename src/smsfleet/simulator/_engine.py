@@ -22,7 +22,7 @@ from smsfleet.simulator.config import (
     RouteOverlay,
     RouteSettings,
     SimulatorConfig,
-    deep_merge,
+    apply_patch,
     resolve_route,
 )
 from smsfleet.simulator.models import (
@@ -307,8 +307,11 @@ class Simulator:
     def patch_route(self, route: str, patch: RouteOverlay) -> RouteView:
         with self._lock:
             current = self._config.routes.get(route, RouteOverlay())
-            merged = deep_merge(
-                current.model_dump(exclude_none=True), patch.model_dump(exclude_unset=True)
+            configured = self._initial.routes.get(route, RouteOverlay())
+            merged = apply_patch(
+                current.model_dump(exclude_none=True),
+                configured.model_dump(exclude_none=True),
+                patch.model_dump(exclude_unset=True),
             )
             try:
                 overlay = RouteOverlay.model_validate(merged)
@@ -325,14 +328,12 @@ class Simulator:
     def patch_provider(self, provider: str, patch: ProviderOverlay) -> ProviderView:
         with self._lock:
             current = self._config.providers.get(provider, ProviderConfig())
-            merged = current.model_dump()
-            for key, value in patch.model_dump(exclude_unset=True).items():
-                if value is None:
-                    merged.pop(key)  # null means "back to the default"
-                elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-                    merged[key] = deep_merge(merged[key], value)
-                else:
-                    merged[key] = value
+            configured = self._initial.providers.get(provider)
+            merged = apply_patch(
+                current.model_dump(),
+                configured.model_dump() if configured is not None else {},
+                patch.model_dump(exclude_unset=True),
+            )
             try:
                 settings = ProviderConfig.model_validate(merged)
             except ValidationError as exc:

@@ -150,7 +150,8 @@ async def put_route(route: RouteParam, body: RouteOverlay, simulator: SimulatorD
 
 @admin.patch("/routes/{route}")
 async def patch_route(route: RouteParam, body: RouteOverlay, simulator: SimulatorDep) -> RouteView:
-    """Change some of a route's settings; `null` returns a setting to the default."""
+    """Change some of a route's settings; `null` returns a setting to the value the
+    configuration file gives this route, or to `[defaults]` where it gives none."""
     return simulator.patch_route(route, body)
 
 
@@ -165,7 +166,8 @@ async def put_provider(
 async def patch_provider(
     provider: ProviderParam, body: ProviderOverlay, simulator: SimulatorDep
 ) -> ProviderView:
-    """Change some of a provider's settings; `null` returns a setting to the default."""
+    """Change some of a provider's settings; `null` returns a setting to the value the
+    configuration file gives this provider, or to the built-in default where it gives none."""
     return simulator.patch_provider(provider, body)
 
 

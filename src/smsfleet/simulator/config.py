@@ -197,6 +197,31 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def apply_patch(
+    current: dict[str, Any], configured: dict[str, Any], patch: dict[str, Any]
+) -> dict[str, Any]:
+    """`patch` on top of `current`, nested tables key by key; a null takes the key back to
+    `configured` (the value the configuration file gave it), or drops it if it gave none."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            if key in configured:
+                merged[key] = configured[key]
+            else:
+                merged.pop(key, None)
+        elif isinstance(value, dict):
+            base = merged.get(key)
+            given = configured.get(key)
+            merged[key] = apply_patch(
+                base if isinstance(base, dict) else {},
+                given if isinstance(given, dict) else {},
+                value,
+            )
+        else:
+            merged[key] = value
+    return merged
+
+
 def resolve_route(defaults: RouteSettings, overlay: RouteOverlay | None) -> RouteSettings:
     if overlay is None:
         return defaults

@@ -83,6 +83,68 @@ def test_put_replaces_a_route_and_patch_merges_latency(
     assert config["routes"]["TJ_megafon"]["effective"]["latency"]["median_seconds"] == 30.0
 
 
+def test_null_returns_a_route_setting_to_its_configured_value(
+    make_client: MakeClient, reliable: Reliable
+) -> None:
+    client = make_client(
+        {
+            **reliable(),
+            "routes": {
+                "UA_3mob": {
+                    "delivery_probability": 0.93,
+                    "latency": {"median_seconds": 9.0},
+                    "phones": ["+380911234567"],
+                }
+            },
+        }
+    )
+    client.patch(
+        "/admin/routes/UA_3mob",
+        json={
+            "delivery_probability": 0.1,
+            "send_error_rate": 0.5,
+            "latency": {"median_seconds": 20.0, "sigma": 0.9},
+        },
+    )
+    restored = client.patch(
+        "/admin/routes/UA_3mob",
+        json={
+            "delivery_probability": None,
+            "send_error_rate": None,
+            "latency": {"median_seconds": None, "sigma": None},
+        },
+    )
+    assert restored.status_code == 200
+    assert restored.json()["overrides"]["delivery_probability"] == 0.93
+    effective = restored.json()["effective"]
+    assert effective["delivery_probability"] == 0.93
+    assert effective["send_error_rate"] == 0.0  # none configured: the default
+    assert effective["latency"]["median_seconds"] == 9.0
+    assert effective["latency"]["sigma"] == 0.5
+    assert effective["phones"] == ["+380911234567"]
+
+    # A route the file does not name goes back to the defaults.
+    client.patch("/admin/routes/IN_vi", json={"delivery_probability": 0.2})
+    added = client.patch("/admin/routes/IN_vi", json={"delivery_probability": None})
+    assert added.json()["effective"]["delivery_probability"] == 1.0
+
+
+def test_null_returns_a_provider_setting_to_its_configured_value(
+    make_client: MakeClient, reliable: Reliable
+) -> None:
+    client = make_client(
+        {**reliable(), "providers": {"provider2": {"latency_factor": 3.0, "description": "slow"}}}
+    )
+    client.patch("/admin/providers/provider2", json={"latency_factor": 1.0, "outage": True})
+    restored = client.patch(
+        "/admin/providers/provider2", json={"latency_factor": None, "outage": None}
+    )
+    assert restored.status_code == 200
+    assert restored.json()["settings"]["latency_factor"] == 3.0
+    assert restored.json()["settings"]["outage"] is False
+    assert restored.json()["settings"]["description"] == "slow"
+
+
 def test_new_route_can_be_added_at_run_time(make_client: MakeClient, send_sms: SendSms) -> None:
     client = make_client({"simulator": {"strict": True}, "providers": {"provider1": {}}})
     missing = send_sms(client, route="IN_vi", phone="+919812345678")
