@@ -539,7 +539,7 @@ def _reason(
         )
         if goal.in_flight_limit >= goal.test_numbers:
             return ReasonKind.numbers_busy, (
-                "too few test numbers for the cap at this pace: "
+                f"{_doubted_first(doubted_note)}too few test numbers for the cap at this pace: "
                 f"{goal.test_numbers} numbers, {pace}; {_more_numbers(seen, doubted_note)}{paused}"
             )
         if probing:
@@ -575,8 +575,8 @@ def _reason(
         # Undelivered SMS hold their numbers until the gateway gives up on them.
         late = f", {seen.stale} for over a minute" if seen.stale else ""
         return ReasonKind.numbers_busy, (
-            f"test numbers busy: {seen.awaiting} of {goal.test_numbers} await a code{late}; "
-            f"{_more_numbers(seen, doubted_note)}{paused}"
+            f"{_doubted_first(doubted_note)}test numbers busy: {seen.awaiting} of"
+            f" {goal.test_numbers} await a code{late}; {_more_numbers(seen, doubted_note)}{paused}"
         )
     if busy_pairs:
         # The country's other pairs have numbers free, but a pair whose numbers all wait
@@ -595,7 +595,7 @@ def _reason(
                 f" yet{doubt}{paused}"
             )
         return ReasonKind.numbers_busy, (
-            f"test numbers busy: {held}{country};"
+            f"{_doubted_first(doubted_note)}test numbers busy: {held}{country};"
             f" {_more_numbers(Granted(stale=stale), doubted_note)}{paused}"
         )
     if goal.sessions_running < goal.sessions_wanted:
@@ -618,17 +618,24 @@ def _reason(
     )
 
 
+def _doubted_first(doubted_note: str) -> str:
+    """The routes under the warning line, not confidently yet (`doubted_note`), said before
+    a shortage of numbers: if they fail, more numbers would only wait the same way, so
+    the route is what to look at first."""
+    return f"the route may be failing: {doubted_note}; " if doubted_note else ""
+
+
 def _more_numbers(seen: Granted, doubted_note: str = "") -> str:
     """The advice when the numbers are all busy: more of them, unless some code awaited
     is late. Then the route may have just broken, before its figures can show it (an
     undelivered SMS holds its number until the gateway gives up on it), and more numbers
-    would only wait the same way; a route already under the warning line, not
-    confidently yet (`doubted_note`), is named, late codes or not."""
-    doubt = f" ({doubted_note}: it may be failing)" if doubted_note else ""
+    would only wait the same way; so too when a route is already under the warning line,
+    not confidently yet (`doubted_note`, named before: `_doubted_first`), late codes or
+    not."""
     if seen.stale:
-        return f"codes are late: add test numbers only if the route delivers{doubt}"
+        return "codes are late: add test numbers only if the route delivers"
     if doubted_note:  # none late this moment (those given up on just handed out again)
-        return f"add test numbers only if the route delivers{doubt}"
+        return "add test numbers only if the route delivers"
     return "add test numbers"
 
 
