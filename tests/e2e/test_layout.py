@@ -183,9 +183,9 @@ def test_dashboard_alerts_card_sorting_and_seconds(
     expect_alerts_card_as_counted(page, admin_api)
     screenshot("alerts card")
 
-    # The pair table: attempts as the success denominator, latencies in seconds.
+    # The pair table: completed attempts as the success denominator, latencies in seconds.
     table = page.get_by_test_id("pairs-metrics")
-    expect(table.locator("thead")).to_contain_text("Attempts")
+    expect(table.locator("thead")).to_contain_text("Completed")
     for cell in table.locator("[data-testid^='pair-p95-']").all_inner_texts():
         assert cell == "—" or cell.endswith(" s"), cell
 

@@ -145,7 +145,11 @@ class Counters(BaseModel):
     send_failed: int = 0
     failed: int = Field(default=0, description="send_failed + error")
     errors: int = 0
-    completed: int = 0
+    completed: int = Field(
+        default=0,
+        description="attempts completed, delivered or failed, sent or not: what success_rate is"
+        " over (attempts broken off are not: broken_off)",
+    )
     broken_off: int = Field(
         default=0,
         description="attempts broken off by a stop, a kill or a lost lease, or given up unsent"

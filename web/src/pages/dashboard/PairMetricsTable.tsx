@@ -29,13 +29,13 @@ interface PairMetricsTableProps {
   onSelect: (key: string) => void;
 }
 
-type Column = "pair" | "attempts" | "sent" | "delivered" | "success" | "failures" | "p95" | "state";
+type Column = "pair" | "completed" | "sent" | "delivered" | "success" | "failures" | "p95" | "state";
 
 const failuresOf = (row: PairRowData) => (row.metrics ? row.metrics.completed - row.metrics.delivered : 0);
 
 const COLUMNS: Record<Column, (row: PairRowData) => SortValue> = {
   pair: (row) => row.key,
-  attempts: (row) => row.metrics?.completed ?? 0,
+  completed: (row) => row.metrics?.completed ?? 0,
   sent: (row) => row.metrics?.sent ?? 0,
   delivered: (row) => row.metrics?.delivered ?? 0,
   success: (row) => row.metrics?.success_rate,
@@ -43,16 +43,16 @@ const COLUMNS: Record<Column, (row: PairRowData) => SortValue> = {
   p95: (row) => row.metrics?.latency_p95_ms,
   state: (row) => row.pair?.state ?? "deleted",
 };
-const NUMERIC: ReadonlySet<Column> = new Set(["attempts", "sent", "delivered", "success", "failures", "p95"]);
-/** Why Sent may exceed Attempts, said wherever the two stand side by side. */
-export const ATTEMPTS_HINT =
-  "Completed attempts, delivered or failed, sent or not. An attempt broken off by a pause or a stop, or given up unsent too late after its grant, is not one.";
+const NUMERIC: ReadonlySet<Column> = new Set(["completed", "sent", "delivered", "success", "failures", "p95"]);
+/** Why Sent may exceed Completed, said wherever the two stand side by side. */
+export const COMPLETED_HINT =
+  "Completed attempts, delivered or failed, sent or not: what Success is over. An attempt broken off by a pause or a stop, or given up unsent too late after its grant, is not one.";
 export const SENT_HINT =
   "Every SMS that reached the gateway, its attempt completed or broken off by a pause or a stop after it was " +
-  "sent: it may exceed Attempts.";
+  "sent: it may exceed Completed.";
 
 const HEADERS: readonly { column: Column; label: string; hint?: string }[] = [
-  { column: "attempts", label: "Attempts", hint: ATTEMPTS_HINT },
+  { column: "completed", label: "Completed", hint: COMPLETED_HINT },
   { column: "sent", label: "Sent", hint: SENT_HINT },
   { column: "delivered", label: "Delivered" },
   { column: "success", label: "Success" },
@@ -73,8 +73,8 @@ export function PairMetricsTable({ rows, selected, onSelect }: PairMetricsTableP
     <div className="table-wrap">
       <table className="table metrics-table" data-testid="pairs-metrics">
         <caption className="visually-hidden">
-          Success is delivered of attempts: every completed attempt counts, sent or not. Sent counts every SMS
-          that reached the gateway, its attempt broken off by a pause or a stop or not, so it may exceed attempts.
+          Success is delivered of completed attempts, sent or not. Sent counts every SMS that reached the
+          gateway, its attempt broken off by a pause or a stop or not, so it may exceed completed.
         </caption>
         <thead>
           <tr>
@@ -128,7 +128,7 @@ function PairMetricsRow({ row, selected, onSelect }: { row: PairRowData; selecte
           </span>
         )}
       </th>
-      <td className="numeric" data-testid={`pair-attempts-${key}`}>
+      <td className="numeric" data-testid={`pair-completed-${key}`}>
         {formatCount(metrics?.completed ?? 0)}
       </td>
       <td className="numeric" data-testid={`pair-sent-${key}`}>
@@ -140,7 +140,7 @@ function PairMetricsRow({ row, selected, onSelect }: { row: PairRowData; selecte
       <td
         className={`numeric tone--${successTone(metrics?.success_rate)}`}
         data-testid={`pair-success-${key}`}
-        title={metrics ? `${formatCount(metrics.delivered)} delivered of ${formatCount(metrics.completed)} attempts` : undefined}
+        title={metrics ? `${formatCount(metrics.delivered)} delivered of ${formatCount(metrics.completed)} completed` : undefined}
       >
         {formatPercent(metrics?.success_rate)}
       </td>
