@@ -25,7 +25,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
-from smsfleet.sessions.models import SessionAction, SessionState
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.screen import ScreenBackend, ScreenError
 from smsfleet.sessions.ssh import for_operators
@@ -227,6 +227,8 @@ def list_sessions(
             heartbeats=_heartbeats(settings),
         )
         unknown = _unknown_filter(store, country, program)
+        # Those whose pair runs no sessions (paused, disabled, no test number): held.
+        holding = {pair.key for pair in store.pairs.list() if not pair.runs_sessions}
     finally:
         store.close()
     if unknown is not None:  # an empty table would read as all of them stopped or gone
@@ -236,9 +238,12 @@ def list_sessions(
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
         return
-    # RESTARTS: the supervisor's own (a flapping program); ASKED: the ones people asked for.
-    # NOTE: the API's note (why one wanted running is stopped, a session given up on, a pair
-    # probed), or when a crashed one retries.
+    # DESIRED: `held` for one wanted running whose pair runs no sessions, stopped on purpose
+    # (as /metrics' smsfleet_session_desired_running says, 0): its own wish would read
+    # `running`, though nothing runs it until its pair does. RESTARTS: the supervisor's own
+    # (a flapping program); ASKED: the ones people asked for. NOTE: the API's note (why one
+    # wanted running is stopped, a session given up on, a pair probed), or when a crashed
+    # one retries.
     typer.echo(
         f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8} "
         f"{'ASKED':>5}  NOTE"
@@ -246,8 +251,10 @@ def list_sessions(
     now = datetime.now(UTC)
     for s in found:
         retry = f"retry at {human_time(s.retry_at, now=now)}" if s.retry_at else None
+        held = s.desired is DesiredState.running and s.pair in holding
+        desired = "held" if held else s.desired
         typer.echo(
-            f"{s.name:40} {s.state:9} {s.desired:8} {s.pid or '-':>8} "
+            f"{s.name:40} {s.state:9} {desired:8} {s.pid or '-':>8} "
             f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8} {s.requested_restarts:>5}  "
             f"{s.note or retry or '-'}"
         )

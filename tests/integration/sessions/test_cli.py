@@ -346,11 +346,13 @@ def test_sessions_ls_tells_the_supervisors_restarts_from_the_ones_asked_for(
 def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
     fleet: Fleet, tmp_path: Path
 ) -> None:
-    """Its pair paused by the policy, as `sessions start` says it; or it crashed and
-    waits for its retry."""
+    """Its pair paused by the policy, as `sessions start` says it, or without a test
+    number: held, not desired running, as /metrics has it; or it crashed and waits for
+    its retry, still desired running."""
     held = fleet.add_pair("uzmobile", TICKING)
     crashed = fleet.add_pair("beeline", TICKING)
-    for name in (held, crashed):
+    numberless = fleet.add_pair("ucell", TICKING, numbers=())
+    for name in (held, crashed, numberless):
         fleet.want(name, DesiredState.running)
     pair = fleet.store.pairs.get("UZ_uzmobile")
     assert pair is not None
@@ -370,13 +372,20 @@ def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
     output = stdout(tmp_path, "sessions", "ls")
     lines = {line.split()[0]: line for line in output.splitlines()[1:]}
     note = f"its pair UZ_uzmobile runs no sessions ({reason}); it runs when the pair does again"
-    assert lines[held].split()[1:3] == ["stopped", "running"]
+    assert lines[held].split()[1:3] == ["stopped", "held"]
     assert lines[held].endswith(f"  {note}")
+    assert lines[numberless].split()[1:3] == ["stopped", "held"]
+    assert lines[numberless].endswith(
+        "  pair UZ_ucell has no test phone number: it sends nothing until one is added"
+    )
+    assert lines[crashed].split()[1:3] == ["backoff", "running"]
     assert lines[crashed].endswith("  retry at 2026-01-05 21:34:56 UTC")
     output = stdout(tmp_path, "sessions", "start", held)
     assert output.strip() == f"{held}: start asked, desired running; stopped when asked ({note})"
     listed = {s["name"]: s for s in json.loads(stdout(tmp_path, "sessions", "ls", "--json"))}
-    assert (listed[held]["note"], listed[held]["retry_at"]) == (note, None)
+    # As the API lists it: its own wish, and the note saying why it does not run.
+    assert (listed[held]["desired"], listed[held]["note"]) == ("running", note)
+    assert listed[held]["retry_at"] is None
     assert listed[crashed]["note"] is None
     assert datetime.fromisoformat(listed[crashed]["retry_at"]) == retry_at
 
