@@ -152,6 +152,7 @@ class _StandIn:
         self._on_loop = _AsyncRedisWork(self._redis) if self._redis else None
         # The real check of each session's pace, at one the load never reaches.
         self._pace = SessionPace(rate=1e9, burst=1_000_000)
+        self.clock = SystemClock()  # the lease route reads when each request came
 
     def authenticate(self, *, session: str, token: str | None) -> datetime:
         issued_for = verify_worker_token(secret=SECRET, session=session, token=token or "")
@@ -162,13 +163,15 @@ class _StandIn:
     def pace(self, *, session: str) -> None:
         self._pace.take(session, time.monotonic())
 
-    # `issued_for`: no session specs here, so no creation time to hold the token to.
+    # `issued_for`: no session specs here, so no creation time to hold the token to;
+    # `arrived`: the answer says no wait (its `waited` is the default).
     def lease(
         self,
         *,
         session: str,
         in_flight: Sequence[str] | None = None,
         issued_for: datetime | None = None,
+        arrived: datetime | None = None,
     ) -> LeaseAction:
         if self._redis is None:
             return _answer(session, None)
@@ -181,6 +184,7 @@ class _StandIn:
         session: str,
         in_flight: Sequence[str] | None = None,
         issued_for: datetime | None = None,
+        arrived: datetime | None = None,
     ) -> LeaseAction | None:
         """On Redis, the lease's script from the event loop, as the real routes do while
         the config is in memory (here always: an upper bound for them)."""
