@@ -641,7 +641,8 @@ def _more_numbers(seen: Granted, doubted_note: str = "") -> str:
 
 def _probing(probing: list[str], paused: str) -> tuple[ReasonKind, str]:
     which = f"{probing[0]} is" if len(probing) == 1 else f"{', '.join(probing)} are"
+    each = "" if len(probing) == 1 else "each "
     return ReasonKind.probing, (
-        f"{which} probed after a pause by the policy: at most one send per probe interval each "
-        f"until the success rate is back{paused}"
+        f"{which} probed after a pause by the policy: {each}at most one send per probe interval"
+        f" until the success rate is back{paused}"
     )

@@ -411,7 +411,7 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     assert (probing.reason_kind, probing.reason) == (
         ReasonKind.probing,
         "UZ_uzmobile is probed after a pause by the policy: at most one send per probe"
-        " interval each until the success rate is back",
+        " interval until the success rate is back",
     )
     # Beside a pair of the country's own, the probed pair's slot in the pace is one at a
     # time: the pace falls short, and adding programs or pairs is not the remedy.
@@ -427,7 +427,7 @@ def test_the_rest_of_the_reasons_have_their_kinds() -> None:
     assert (beside.reason_kind, beside.reason) == (
         ReasonKind.probing,
         "UZ_uzmobile is probed after a pause by the policy: at most one send per probe"
-        " interval each until the success rate is back; meanwhile its sessions: 4 attempts"
+        " interval until the success rate is back; meanwhile its sessions: 4 attempts"
         " at once, at 28.2 s per SMS, send at most 8.5/min",
     )
     idle = _goal(
