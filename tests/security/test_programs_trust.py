@@ -97,6 +97,8 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         # Each process reads these as its own: the checker's root or cwd, not the program's.
         "through /proc": ([sys.executable, f"/proc/self/root{ticker}"], "command.1"),
         "through /dev": ([sys.executable, "/dev/stdin"], "command.1"),
+        "through //proc": ([sys.executable, f"//proc/self/root{ticker}"], "command.1"),
+        "through /./proc": ([sys.executable, f"/./proc/self/root{ticker}"], "command.1"),
         "outside": ([sys.executable, outside], "command.1"),
         "symlink out": ([sys.executable, str(live.programs / "escape.py")], "command.1"),
         "symlink to a shell": ([str(live.programs / "sh"), "-c", "id"], "command.0"),

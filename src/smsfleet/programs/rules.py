@@ -192,10 +192,12 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
     parts = PurePosixPath(text).parts
     if ".." in parts:
         raise _refused(index, f"{text!r}: a program's path may not hold '..'")
-    if parts[:2] in (("/", "proc"), ("/", "dev")):
+    # Its first name, however many slashes or dots come before it (`//proc`, `/./proc`).
+    top = next((part for part in text.split("/") if part not in ("", ".")), "")
+    if text.startswith("/") and top in ("proc", "dev"):
         # /proc/self/…, /dev/fd/…: checked here, they name this process's files; run, the
         # program's own.
-        raise _refused(index, f"{text!r}: give the program's own path, not one through {parts[1]}")
+        raise _refused(index, f"{text!r}: give the program's own path, not one through {top}")
     path = Path(text) if text.startswith("/") else rules.workdir / text
     try:
         real = Path(os.path.realpath(path, strict=True))
