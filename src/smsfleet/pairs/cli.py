@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from smsfleet.core.clock import human_time
 from smsfleet.pairs.models import Pair, PairState
-from smsfleet.policy.models import PolicyAction
+from smsfleet.policy.models import POLICY_ACTOR, PolicyAction
 from smsfleet.sessions.cli import (
     AsJson,
     CountryFilter,
@@ -58,8 +58,8 @@ class PairListing(BaseModel):
     sessions_running: int = Field(description="Its sessions running, as last seen")
     sessions_stopping: int = Field(
         default=0,
-        description="Its sessions stopping, as last seen: their programs still run, finishing"
-        " their sends in flight (a pair the policy paused lets them, up to its drain)",
+        description="Its sessions stopping, as last seen: their programs still run (a pair the"
+        " policy paused lets them finish their sends in flight, up to its drain)",
     )
     numbers: int = Field(description="Its test phone numbers")
     held_since: datetime | None = Field(
@@ -134,8 +134,11 @@ def _note(listing: PairListing, now: datetime) -> str:
         # Not in SESSIONS' count of those wanted: said, so none goes unexplained.
         said.append(f"{stopped} of its {listing.sessions} sessions stopped on purpose")
     if stopping := listing.sessions_stopping:
-        # Not counted running, though their programs run yet.
-        said.append(f"{stopping} of its sessions stopping, finishing their sends in flight")
+        # Not counted running, though their programs run yet: a pause of the policy's lets
+        # them finish their sends; a person's stop or pause ends them within the stop grace.
+        drained = listing.state is PairState.paused and listing.state_actor == POLICY_ACTOR
+        finishing = ", finishing their sends in flight" if drained else ""
+        said.append(f"{stopping} of its sessions stopping{finishing}")
     if listing.held_since is not None:
         elapsed = ago((now - listing.held_since).total_seconds())
         since = human_time(listing.held_since, now=now)

@@ -179,6 +179,9 @@ def test_pairs_ls_counts_sessions_running_of_those_wanted(fleet: Fleet, tmp_path
     assert line.endswith("1 of its sessions stopping, finishing their sends in flight")
     found = {p["key"]: p for p in json.loads(stdout(tmp_path, "--json"))}
     assert found["UZ_uzmobile"]["sessions_stopping"] == 1
+    # A person's stop ends its program within the stop grace: stopping, and no more said.
+    fleet.store.session_status.replace(stopping.model_copy(update={"name": stopped}))
+    assert rows(tmp_path)["UZ_ucell"].endswith("; 1 of its sessions stopping")
 
 
 def test_pairs_ls_of_a_country_lists_its_pairs_and_refuses_one_without(

@@ -114,7 +114,7 @@ describe("the Active sessions card", () => {
     expect(html(0, 1)).toContain("running of 18 · 1 stopped on purpose<");
   });
 
-  it("says how many are stopping, their programs still finishing their sends", () => {
+  it("says how many are stopping, their programs still running", () => {
     const html = renderToStaticMarkup(
       <MemoryRouter>
         <KpiCards
@@ -130,7 +130,7 @@ describe("the Active sessions card", () => {
         />
       </MemoryRouter>,
     );
-    expect(html).toContain("running of 18 · 2 stopping (finishing their sends in flight)<");
+    expect(html).toContain("running of 18 · 2 stopping<");
   });
 });
 

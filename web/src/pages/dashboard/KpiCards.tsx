@@ -35,7 +35,7 @@ interface KpiCardsProps {
   rangeLabel: string;
   activeSessions: number | undefined;
   totalSessions: number | undefined;
-  /** Sessions stopping, their programs still finishing their attempts in flight: not down. */
+  /** Sessions stopping, their programs still running (a pair the policy paused lets them finish their sends): not down. */
   stoppingSessions?: number | undefined;
   /** Sessions held stopped by their pairs (paused, disabled, or with no test number): not down. */
   heldSessions?: number | undefined;
@@ -123,7 +123,7 @@ export function KpiCards({
         hint={
           totalSessions === undefined
             ? "Running now"
-            : `running of ${formatCount(totalSessions)}${stoppingSessions ? ` · ${formatCount(stoppingSessions)} stopping (finishing their sends in flight)` : ""}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}${stoppedSessions ? ` · ${formatCount(stoppedSessions)} stopped on purpose` : ""}`
+            : `running of ${formatCount(totalSessions)}${stoppingSessions ? ` · ${formatCount(stoppingSessions)} stopping` : ""}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}${stoppedSessions ? ` · ${formatCount(stoppedSessions)} stopped on purpose` : ""}`
         }
       />
       <Kpi

@@ -3,7 +3,7 @@ import type { Pair, Session } from "../../api/types";
 /** What the Active sessions card says of the fleet's sessions: each is in one count. */
 export interface SessionCounts {
   running: number;
-  /** Stopping: their programs still run, finishing their attempts in flight (a paused pair's drain). */
+  /** Stopping: their programs still run (a pair the policy paused lets them finish their sends). */
   stopping: number;
   /** Held stopped by their pairs (paused, disabled, or with no test number): not down. */
   held: number;
