@@ -552,7 +552,9 @@ def bulk_act(
     """Apply one action to every session matching the filters; one result per session.
 
     A session `act` refuses (a high-priority pair's, stopped or restarted without an
-    admin's force) is left as it is, its result saying why; the others are acted on."""
+    admin's force) is left as it is, its result saying why; the others are acted on. A
+    restart restarts those wanted running: one stopped on purpose stays stopped, as its
+    result says (a restart of it by its name starts it)."""
     if not (request.all or request.country or request.operator or request.program):
         raise ValidationFailed("name a country, operator or program, or set all=true")
     targets = list_sessions(
@@ -564,6 +566,12 @@ def bulk_act(
     )
     results = []
     for session in targets:
+        if request.action is SessionAction.restart and session.desired is DesiredState.stopped:
+            kept = "stopped on purpose: not restarted; start it to run it"
+            results.append(
+                ActionResult(name=session.name, ok=False, state=session.state, error=kept)
+            )
+            continue
         try:
             results.append(
                 act(

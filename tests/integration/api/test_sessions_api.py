@@ -244,6 +244,24 @@ def test_bulk_actions_answer_per_session(live_api: Api) -> None:
     assert outcome["ticker_UZ_uzmobile"]["ok"] is True
     await_state(api, "ticker_TJ_megafon", "stopped")
     assert state(api, "ticker_IN_vi") == "running"
+    # Restarting them all restarts those wanted running: those stopped on purpose stay so.
+    restart_all = api.client.post(
+        "/api/v1/sessions/actions",
+        json={"action": "restart", "all": True, "force": True},
+        headers=api.headers(Role.admin),
+    ).json()
+    outcome = {r["name"]: r for r in restart_all}
+    assert outcome["ticker_IN_vi"]["ok"] is True
+    assert outcome["ticker_UZ_uzmobile"]["ok"] is False
+    assert outcome["ticker_UZ_uzmobile"]["error"] == (
+        "stopped on purpose: not restarted; start it to run it"
+    )
+    desired = {s["name"]: s["desired"] for s in sessions(api)}
+    assert desired == {
+        "ticker_UZ_uzmobile": "stopped",
+        "ticker_TJ_megafon": "stopped",
+        "ticker_IN_vi": "running",
+    }
 
 
 @pytest.mark.parametrize(
