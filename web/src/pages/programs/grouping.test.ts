@@ -30,10 +30,11 @@ describe("a bulk action", () => {
     );
   });
 
-  it("restarts every session, and says nothing of others", () => {
+  it("restarts every session wanted running, and leaves those stopped on purpose so", () => {
     const plan = bulkPlan([...running, ...stopped], "restart");
-    expect(plan.changed).toHaveLength(5);
-    expect(unchangedNote(plan, "restart", "every session")).toBeNull();
+    expect(plan.changed.map((s) => s.name)).toEqual(["a", "b", "c", "e"]);
+    expect(unchangedNote(plan, "restart", "every session")).toBe("1 other is already stopped on purpose.");
+    expect(unchangedNote(bulkPlan(running, "restart"), "restart", "every session")).toBeNull();
   });
 });
 

@@ -128,14 +128,20 @@ export interface BulkPlan {
 export function bulkPlan(targets: readonly Session[], action: SessionAction): BulkPlan {
   const changed: Session[] = [];
   const unchanged: Session[] = [];
-  for (const session of targets) (canApply(session, action) ? changed : unchanged).push(session);
+  for (const session of targets) (changedInBulk(session, action) ? changed : unchanged).push(session);
   return { changed, unchanged };
+}
+
+/** A bulk restart restarts those wanted running: one stopped on purpose stays stopped
+ * (a restart of it alone starts it). */
+function changedInBulk(session: Session, action: SessionAction): boolean {
+  return action === "restart" ? session.desired === "running" : canApply(session, action);
 }
 
 const ALREADY: Record<SessionAction, string> = {
   start: "running or starting",
   stop: "stopped",
-  restart: "restarted",
+  restart: "stopped on purpose",
 };
 
 /** What a bulk plan says of the sessions it leaves alone, `where` describing its scope:
