@@ -423,7 +423,7 @@ def _expect_numbers_of_one_read(page: Page, admin_api: httpx.Client, window: str
     for key in (BEELINE, MEGACOM):
         group = groups[key]
         # Success is delivered of attempts: every completed one, sent or not.
-        expect(page.get_by_test_id(f"pair-attempts-{key}")).to_have_text(count(group["completed"]))
+        expect(page.get_by_test_id(f"pair-completed-{key}")).to_have_text(count(group["completed"]))
         expect(page.get_by_test_id(f"pair-sent-{key}")).to_have_text(count(group["sent"]))
         expect(page.get_by_test_id(f"pair-delivered-{key}")).to_have_text(count(group["delivered"]))
         expect(page.get_by_test_id(f"pair-success-{key}")).to_have_text(
