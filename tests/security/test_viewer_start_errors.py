@@ -1,7 +1,7 @@
 """A failed start's raw error (this host's paths and commands, an SSH host's answer) is an
 operator's to read: a viewer's session events, over HTTP and on the live socket, say only
 that the start failed, as their session logs and hosts say only that a host does not
-answer."""
+answer; the alert it raises, which everyone reads, does not hold it."""
 
 from __future__ import annotations
 
@@ -74,3 +74,19 @@ def test_a_viewer_reads_that_a_start_failed_not_its_raw_error(tmp_path: Path) ->
         assert seen["kind"] == "start_failed" and seen["session"] == name
         assert seen["reason"] == VIEWERS_START_FAILED
         assert told["reason"] == RAW
+
+
+def test_the_alert_of_a_failed_start_holds_no_raw_error(tmp_path: Path) -> None:
+    with running_api(tmp_path) as api:
+        (name,) = add_sessions(api, ("AZ", "Azercell"))
+        api.services.publish_session_event(_failed_start(name, api.clock.now()))
+        viewer = api.headers(Role.viewer)
+        alerts = api.client.get("/api/v1/alerts", headers=viewer)
+        assert alerts.status_code == 200, alerts.text
+        (alert,) = [a for a in alerts.json() if a["subject"] == name]
+        assert alert["summary"] == (
+            f"{name} failed to start (why: its events, for operators); restarting with backoff"
+        )
+        assert "/srv/fleet" not in alerts.text
+        one = api.client.get(f"/api/v1/alerts/{alert['id']}", headers=viewer)
+        assert "/srv/fleet" not in one.text

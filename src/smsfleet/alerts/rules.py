@@ -272,6 +272,9 @@ def _heartbeat(value: object, now: datetime) -> str:
         return value
 
 
+START_FAILED_SAID = "failed to start (why: its events, for operators)"
+
+
 def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
     """Crashed, hung and fatal sessions open alerts; a stop on purpose clears them.
 
@@ -294,7 +297,10 @@ def session_outcome(event: SessionEvent, *, pair: Pair | None) -> EventOutcome:
         code = event.details.get("exit_code")
         how = exit_said(code, event.details.get("exit_recorded"))
         if event.kind == EventKind.start_failed:
-            how = f"failed to start: {event.reason}"
+            # Not its raw reason (this host's paths and commands, an SSH host's login or
+            # answer): alerts are everyone's to read, that reason only operators' (`sessions.
+            # service.hides_reason`), in the session's events.
+            how = START_FAILED_SAID
         log_tail = [str(line) for line in event.details.get("log_tail", [])][-5:]
         in_a_row = event.details.get(FAILURES_IN_A_ROW)
         if isinstance(in_a_row, int) and in_a_row > 1:
