@@ -445,6 +445,13 @@ def update_pair(
     forced: list[str] = []
 
     def change(pair: Pair) -> dict[str, Any]:
+        # A refusal is recorded with the pair as this try decided on it.
+        with audit_service.refusals_recorded(
+            audit, clock, actor, AuditAction.pair_refused, key, record_as_was=pair
+        ):
+            return decide(pair)
+
+    def decide(pair: Pair) -> dict[str, Any]:
         # Starting the sessions of added programs is the caller's (a sessions action).
         changes = data.model_dump(exclude_unset=True, exclude={"start_sessions"})
         if changes.get("operator") is None:
@@ -497,18 +504,14 @@ def update_pair(
         )
         return {**changes, "updated_at": stamp_after(pair.updated_at, now)}
 
-    as_was = get_pair(pairs=pairs, key=key)
-    with audit_service.refusals_recorded(
-        audit, clock, actor, AuditAction.pair_refused, key, record_as_was=as_was
-    ):
-        pair, updated = change_record(
-            pairs,
-            key,
-            change,
-            read=lambda: get_pair(pairs=pairs, key=key),
-            decided_on=PAIR_VERSION,
-            what=f"pair {key}",
-        )
+    pair, updated = change_record(
+        pairs,
+        key,
+        change,
+        read=lambda: get_pair(pairs=pairs, key=key),
+        decided_on=PAIR_VERSION,
+        what=f"pair {key}",
+    )
     sessions_added = bool(set(updated.programs) - set(pair.programs))
     if sessions_added or set(updated.phone_numbers) - set(pair.phone_numbers):
         changed = {
