@@ -84,7 +84,9 @@ def test_the_alert_of_a_failed_start_holds_no_raw_error(tmp_path: Path) -> None:
         alerts = api.client.get("/api/v1/alerts", headers=viewer)
         assert alerts.status_code == 200, alerts.text
         (alert,) = [a for a in alerts.json() if a["subject"] == name]
-        assert alert["summary"] == (
+        # Resolved meanwhile or not (the fleet's sweep may find its session not running):
+        # what it says of the start is the same.
+        assert alert["summary"].startswith(
             f"{name} failed to start (why: its events, for operators); restarting with backoff"
         )
         assert "/srv/fleet" not in alerts.text
