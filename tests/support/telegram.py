@@ -4,7 +4,8 @@ It answers `POST /bot<token>/sendMessage` (a JSON or form body) as the Bot API d
 `{"ok": true, "result": {message_id, chat, date, text}}` for a message it accepts,
 401 for another token, 400 for a missing chat or text, a text over 4096 characters,
 or HTML (`parse_mode=HTML`) that Telegram could not parse (an unknown or unclosed
-tag). Accepted messages are kept in `messages`, in order. It can be told to fail:
+tag). Accepted messages are kept in `messages`, in order, with whether they were sent
+silently (`disable_notification`). It can be told to fail:
 `fail_next(n, status=429, retry_after=s)` answers the next n requests with that
 error, `fail_for(seconds, status=500)` answers every request with it for a while,
 and `stop()` / `start()` take it off the network and back on the same port.
@@ -50,6 +51,8 @@ class SentMessage:
     message_id: int
     received_at: float
     """`time.monotonic()` when it arrived."""
+    silent: bool = False
+    """Sent with `disable_notification`: shown in the chat without a sound."""
 
 
 @dataclass
@@ -189,6 +192,7 @@ class TelegramStandIn:
             parse_mode=parse_mode,
             message_id=len(self.messages) + 1,
             received_at=time.monotonic(),
+            silent=fields.get("disable_notification") in (True, "true", "True", "1"),
         )
         self.messages.append(message)
         result = {

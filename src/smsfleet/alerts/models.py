@@ -132,6 +132,10 @@ class Notification(BaseModel):
     sent_at: Timestamp | None = None
     failed_at: Timestamp | None = None
     last_error: str | None = None
+    silent: bool = Field(
+        default=False,
+        description="Sent without a sound: another alert of its pair had already paged the chat",
+    )
 
 
 class NotificationStatus(BaseModel):

@@ -159,6 +159,30 @@ class _Pass:
     notify: list[_Notice] = field(default_factory=list)
 
 
+class _PairPages:
+    """Per pair and chat, the alerts that paged it (their id and severity then)."""
+
+    def __init__(self) -> None:
+        self._pages: dict[tuple[str, str], list[tuple[str, Severity]]] = {}
+
+    def add(self, pair: str, chat: str, alert_id: str, severity: Severity) -> None:
+        self._pages.setdefault((pair, chat), []).append((alert_id, severity))
+
+    def record(self, alerts: Iterable[Alert], chat: str) -> None:
+        for alert in alerts:
+            if alert.subject_kind == SubjectKind.pair:
+                self.add(alert.subject, chat, alert.id, alert.severity)
+
+    def __call__(self, alert: Alert, chat: str) -> bool:
+        """Whether another alert of `alert`'s pair paged `chat` at its severity or higher."""
+        if alert.subject_kind != SubjectKind.pair:
+            return False
+        return any(
+            other != alert.id and severity.rank >= alert.severity.rank
+            for other, severity in self._pages.get((alert.subject, chat), ())
+        )
+
+
 class AlertService:
     def __init__(
         self,
@@ -622,7 +646,7 @@ class AlertService:
                     self._resolve(work, work.changed.get(alert.id, alert), now, gone[fingerprint])
             if not work.changed:
                 return []
-            notifications = self._messages(work)
+            notifications = self._messages(work, firing)
             self.store.save(list(work.changed.values()), notifications, now=now)
         if notifications:
             self._queued()
@@ -721,8 +745,13 @@ class AlertService:
         if alert.notifications:  # a chat that never heard it fire is not told it resolved
             work.notify.append(_Notice(NotificationKind.resolved, resolved))
 
-    def _messages(self, work: _Pass) -> list[NewNotification]:
-        """Group what changed together, one message per group and chat; count them per alert."""
+    def _messages(self, work: _Pass, firing: Mapping[str, Alert]) -> list[NewNotification]:
+        """Group what changed together, one message per group and chat; count them per alert.
+
+        A pair's failing route pages each chat once: a message about a pair whose other
+        alert already paged that chat, at the same or a higher severity, and still fires
+        (or pages it in this pass) goes out silently. Reminders always ring.
+        """
         groups: dict[
             tuple[NotificationKind, AlertRule, Severity, str | None, Severity | None, str | None],
             list[str],
@@ -740,7 +769,10 @@ class AlertService:
             groups.setdefault(key, []).append(alert.id)
         notifications: list[NewNotification] = []
         now = self._clock.now()
-        for (kind, _rule, severity, _country, eased_from, news), ids in groups.items():
+        paged = self._pages(work, firing)
+        # The most severe first: it is the one that pages.
+        ordered = sorted(groups.items(), key=lambda group: -group[0][2].rank)
+        for (kind, _rule, severity, _country, eased_from, news), ids in ordered:
             # A fall reaches the chats that heard of the alert at its former severity, or an
             # on-call chat paged for it would hear neither that it eased nor that it resolved.
             chats = self.config.chats_for(eased_from or severity)
@@ -752,8 +784,29 @@ class AlertService:
                 work.changed[alert.id] = alert.model_copy(
                     update={"last_notified_at": now, "notifications": alert.notifications + 1}
                 )
-            notifications += [NewNotification(chat, kind, ids[0], text) for chat in chats]
+            for chat in chats:
+                silent = kind != NotificationKind.repeat and all(
+                    paged(alert, chat) for alert in alerts
+                )
+                if not silent:
+                    paged.record(alerts, chat)
+                notifications.append(NewNotification(chat, kind, ids[0], text, silent=silent))
         return notifications
+
+    def _pages(self, work: _Pass, firing: Mapping[str, Alert]) -> _PairPages:
+        """Which chats each pair's alerts have paged: those firing after this pass, told
+        before it, at their severity then."""
+        pages = _PairPages()
+        for before in firing.values():
+            after = work.changed.get(before.id, before)
+            if (
+                before.subject_kind == SubjectKind.pair
+                and before.notifications
+                and after.state == AlertState.firing
+            ):
+                for chat in self.config.chats_for(before.severity):
+                    pages.add(before.subject, chat, before.id, before.severity)
+        return pages
 
     def _changed(self, alerts: Sequence[Alert]) -> None:
         if self._on_change is not None:

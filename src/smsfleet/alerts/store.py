@@ -66,6 +66,8 @@ alert_outbox_table = sa.Table(
     sa.Column("last_error", sa.String(512)),
     # Who queued a person's own message (`POST /api/v1/alerts/test`): their room is counted.
     sa.Column("actor", sa.String(64)),
+    # Sent without a sound: another alert of its pair already told the chat (a page).
+    sa.Column("silent", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_alert_outbox_pending", "sent_at", "failed_at", "id"),
     sa.Index("ix_alert_outbox_alert_id", "alert_id"),
     sa.Index("ix_alert_outbox_actor_created_at", "actor", "created_at"),
@@ -87,6 +89,7 @@ class NewNotification:
     alert_id: str | None
     text: str
     actor: str | None = None
+    silent: bool = False
 
 
 def _alert_values(alert: Alert) -> dict[str, Any]:
@@ -241,6 +244,7 @@ class AlertStore:
                     alert_id=item.alert_id,
                     text=item.text,
                     actor=item.actor,
+                    silent=item.silent,
                     created_at=naive_utc(now),
                     attempts=0,
                     next_attempt_at=naive_utc(now),

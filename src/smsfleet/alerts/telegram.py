@@ -56,7 +56,7 @@ class TelegramBot:
         # What the last failure that counts against the breaker was: said while it is open.
         self._last_failure = "no answer"
 
-    def _post(self, chat_id: str, text: str) -> httpx.Response:
+    def _post(self, chat_id: str, text: str, silent: bool) -> httpx.Response:
         response = self._client.post(
             self._url,
             json={
@@ -64,15 +64,17 @@ class TelegramBot:
                 "text": text,
                 "parse_mode": "HTML",
                 "disable_web_page_preview": True,
+                "disable_notification": silent,
             },
         )
         if response.status_code >= 500:
             raise _ServerFault(response)
         return response
 
-    def send_message(self, chat_id: str, text: str) -> None:
+    def send_message(self, chat_id: str, text: str, *, silent: bool = False) -> None:
+        """Send `text`; `silent`: without a sound (the chat shows it, no one is paged)."""
         try:
-            response = self._breaker.call(self._post, chat_id, text)
+            response = self._breaker.call(self._post, chat_id, text, silent)
         except pybreaker.CircuitBreakerError:
             raise TelegramError(
                 f"Telegram is failing ({self._last_failure}): not asked again for"
@@ -149,7 +151,7 @@ class OutboxSender:
                 next_due = wait if next_due is None else min(next_due, wait)
                 continue
             try:
-                self._bot.send_message(item.chat_id, item.text)
+                self._bot.send_message(item.chat_id, item.text, silent=item.silent)
             except TelegramError as error:
                 if error.permanent:
                     log.error("Telegram refused message %s for good: %s", item.id, error)

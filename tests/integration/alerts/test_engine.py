@@ -672,3 +672,69 @@ def test_a_pause_raised_while_no_chat_was_set_is_told_once_one_is(alerting: Aler
     assert told.details == alert.details  # as the pause raised it
     alerting.service.evaluate()
     assert alerting.service.get(alert.id).notifications == 1  # once
+
+
+def _sounds(alerting: Alerting, chat: str) -> list[tuple[str, bool]]:
+    """Each message queued for `chat`: its first line, and whether it goes out silently."""
+    return [
+        (n.text.partition("\n")[0], n.silent)
+        for n in alerting.store.pending(limit=1000)
+        if n.chat_id == chat
+    ]
+
+
+def test_a_failing_high_priority_route_pages_each_chat_once(alerting: Alerting) -> None:
+    """Its success alert pages; the policy's word that it keeps the pair running, on the
+    same figures, is told without a sound. Its reminders ring."""
+    service = alerting.service
+    service.apply(opened=[low("UZ_uzmobile", Severity.critical)])
+    alerting.clock.advance(9)
+    held = _decision(alerting, PolicyAction.held, "high priority: kept running", 1)
+    service.on_policy_decision(held)
+    expected = [
+        ("🔴 <b>CRITICAL</b> · success rate low · UZ", False),
+        ("🔴 <b>CRITICAL</b> · priority pair failing · UZ", True),
+    ]
+    assert _sounds(alerting, "all") == _sounds(alerting, "oncall") == expected
+    # Past the repeat interval, both reminders ring: neither has paged since.
+    alerting.clock.advance(3601)
+    service.apply(opened=[low("UZ_uzmobile", Severity.critical)])
+    service.on_policy_decision(held.model_copy(update={"id": "d2", "at": alerting.clock.now()}))
+    assert _sounds(alerting, "oncall")[2:] == [
+        ("🔴 <b>CRITICAL</b> · success rate low · UZ (still firing)", False),
+        ("🔴 <b>CRITICAL</b> · priority pair failing · UZ (still firing)", False),
+    ]
+    # Another pair's alert is its own page.
+    service.apply(opened=[low("UZ_other", Severity.critical)])
+    assert _sounds(alerting, "oncall")[-1] == (
+        "🔴 <b>CRITICAL</b> · success rate low · UZ",
+        False,
+    )
+
+
+def test_a_success_alert_after_the_policys_word_is_silent_unless_more_severe(
+    alerting: Alerting,
+) -> None:
+    """The pause paged first: the route's success alert at its severity adds no page,
+    turning worse it does, and its resolution with the pause's is one sound."""
+    service = alerting.service
+    service.on_policy_decision(
+        _decision(alerting, PolicyAction.paused, "2 of 20 delivered; probed from 12:02:00", 1)
+    )
+    service.apply(opened=[low("UZ_uzmobile", Severity.warning)])
+    assert [silent for _, silent in _sounds(alerting, "all")] == [False, True]
+    # Worse than the pause that paged: it pages, the on-call chat too.
+    service.apply(opened=[low("UZ_uzmobile", Severity.critical)])
+    assert _sounds(alerting, "all")[-1] == (
+        "🔴 <b>CRITICAL</b> · success rate low · UZ (was warning)",
+        False,
+    )
+    assert [silent for _, silent in _sounds(alerting, "oncall")] == [False]
+    # Resumed: both resolve in one pass, and the more severe one's message is the sound.
+    resumed = _decision(alerting, PolicyAction.resumed, "while probing, 9 of 10", 2)
+    service.on_policy_decision(resumed)
+    resolved = [(line, silent) for line, silent in _sounds(alerting, "all") if "RESOLVED" in line]
+    assert resolved == [
+        ("✅ <b>RESOLVED</b> · success rate low · UZ", False),
+        ("✅ <b>RESOLVED</b> · pair paused · UZ", True),
+    ]

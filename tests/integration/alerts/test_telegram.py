@@ -154,3 +154,19 @@ def test_an_alert_goes_out_ahead_of_peoples_messages_queued_before_it(
     sender(store, telegram, http).send_due()
     assert telegram.texts("-100") == ["program1_UZ_uzmobile crashed", *burst]
     assert store.pending_messages() == 0
+
+
+def test_a_silent_message_goes_out_without_a_sound(
+    metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    store = AlertStore(metrics_engine)
+    store.enqueue(
+        [
+            NewNotification("-100", NotificationKind.firing, None, "pages"),
+            NewNotification("-100", NotificationKind.firing, None, "told", silent=True),
+        ],
+        now=SystemClock().now(),
+    )
+    assert [n.silent for n in store.pending()] == [False, True]
+    sender(store, telegram, http).send_due()
+    assert [(m.text, m.silent) for m in telegram.messages] == [("pages", False), ("told", True)]
