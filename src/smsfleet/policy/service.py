@@ -401,10 +401,15 @@ def _verdict(
         if (over := over_resume()) is not None:
             said, look = over
             return Verdict(PolicyAction.recovered, said, EvidenceBound.lower_bound, look)
+        # Either look recovers it: both are said, or a good newest spell would not read.
+        others = "".join(
+            f"; {figures(look.stats, look.window)}" for look in resume_looks if look != nearest
+        )
         return Verdict(
             None,
-            f"held (high priority, so it keeps running): {worst}: not yet confidently above"
-            f" the {percent(resume)} resume line",
+            f"held (high priority, so it keeps running): {worst}{others}:"
+            f" {'neither' if others else 'not'} yet confidently above the {percent(resume)}"
+            " resume line",
             look=nearest,
         )
     if (under := under_pause()) is None:

@@ -227,6 +227,16 @@ def test_reasons_carry_the_figures() -> None:
             " of 20 delivered (85 %) in the last 30 min: not yet confidently above the 70 % resume"
             " line",
         ),
+        # two looks: the newest, better, recovers it as well as the window would
+        (
+            pair(E, high=True),
+            WindowStats(50, 26),
+            WindowStats(20, 17),
+            True,
+            "held (high priority, so it keeps running): 26 of the newest 50 delivered (52 %)"
+            " in the last 30 min; 17 of the newest 20 delivered (85 %) in the last 30 min:"
+            " neither yet confidently above the 70 % resume line",
+        ),
         (
             pair(P, changed_minutes_ago=1),
             GOOD,
