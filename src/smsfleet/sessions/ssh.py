@@ -17,6 +17,7 @@ import builtins
 import json
 import os
 import shlex
+import stat
 import subprocess
 import tempfile
 import threading
@@ -73,8 +74,13 @@ def default_control_dir() -> Path:
     """Shared-connection sockets: short (a socket path holds 107 bytes) and private."""
     path = Path(tempfile.gettempdir()) / f"smsfleet-ssh-{os.getuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
-    if path.stat().st_uid != os.getuid():
-        raise ScreenError(f"{path} belongs to another user; set TMPDIR to a private directory")
+    # Not followed: a link another user made there could later point at sockets of theirs.
+    found = path.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+        raise ScreenError(
+            f"{path} is not a directory of this user's own (a link, or another user's);"
+            " set TMPDIR to a private directory"
+        )
     path.chmod(0o700)
     return path
 
