@@ -161,7 +161,7 @@ def _server(settings: Settings) -> dict[str, Any]:
     return {
         "proxy_headers": False,
         "ws_max_size": settings.max_body_bytes,
-        **server_options(settings.http),
+        **server_options(settings.http, settings.trusted_proxies),
     }
 
 

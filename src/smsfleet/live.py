@@ -15,8 +15,8 @@ from starlette.types import Message
 
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC, Role
-from smsfleet.auth.throttle import client_key
 from smsfleet.core.errors import NotFound, Unauthorized
+from smsfleet.core.http_server import client_key
 from smsfleet.core.json_body import StrictJsonRoute, decode
 from smsfleet.core.security import TokenClaims
 from smsfleet.deps import forwarded_client

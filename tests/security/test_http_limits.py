@@ -170,4 +170,74 @@ def test_the_simulator_and_the_search_service_have_the_same_limits(
         protocol = options["http"]
         assert isinstance(protocol, type) and issubclass(protocol, HeaderLimitedProtocol)
         assert protocol.max_header_bytes == HEADER_CAP
+        assert (protocol.body_timeout_seconds, protocol.max_connections_per_client) == (30, 1024)
         assert options["limit_concurrency"] == connections
+
+
+def test_a_body_not_in_within_its_timeout_closes_the_connection(tmp_path: Path) -> None:
+    """A client trickling a body holds its place no longer than one trickling headers."""
+    with live_server(tmp_path, SMSFLEET_HTTP_BODY_TIMEOUT_SECONDS="1") as server:
+        with _connect(server) as slow, server.client() as client:
+            began = time.monotonic()
+            slow.sendall(
+                _head(server, "POST /api/v1/auth/login HTTP/1.1")
+                + b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+            )
+            for _ in range(3):  # a byte now and then: never idle, never done
+                time.sleep(0.3)
+                slow.sendall(b" ")
+                assert client.get("/healthz").status_code == 200  # others are answered
+            answer = _read_to_close(slow)
+            took = time.monotonic() - began
+        # Closed unanswered: the app may have been reading its body.
+        assert answer == b"", answer[:200]
+        assert 1 - 0.2 < took < 1 + 2, took
+
+
+def _connect_from(server: LiveServer, source: str) -> socket.socket:
+    parts = urlsplit(server.url)
+    return socket.create_connection(
+        (parts.hostname, parts.port), timeout=10, source_address=(source, 0)
+    )
+
+
+def _upgrade(server: LiveServer) -> bytes:
+    return _head(server, "GET /api/v1/ws HTTP/1.1") + (
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+
+
+def test_one_client_holds_at_most_its_share_of_connections(tmp_path: Path) -> None:
+    """Past its cap an address's new connection is answered 429 and closed as it opens;
+    another address is served meanwhile, and a connection closed, a WebSocket's too,
+    gives its place back."""
+    with (
+        live_server(tmp_path, SMSFLEET_HTTP_MAX_CONNECTIONS_PER_CLIENT="3") as server,
+        contextlib.ExitStack() as held,
+    ):
+        idle = [held.enter_context(_connect(server)) for _ in range(2)]
+        socket_ = held.enter_context(_connect(server))
+        socket_.sendall(_upgrade(server))
+        assert socket_.recv(65536).startswith(b"HTTP/1.1 101 "), "the WebSocket opens"
+        with _connect(server) as refused:
+            answer = _read_to_close(refused)
+        assert _status(answer) == 429 and answer.endswith(b"Too many connections from this address")
+        with _connect_from(server, "127.0.0.2") as other:
+            other.sendall(_head(server) + b"Connection: close\r\n\r\n")
+            assert _status(_read_to_close(other)) == 200
+        for gone in (idle[0], socket_):
+            gone.close()
+            time.sleep(0.3)  # the server sees it gone
+            with _connect(server) as again:
+                again.sendall(_head(server) + b"Connection: close\r\n\r\n")
+                assert _status(_read_to_close(again)) == 200
+
+
+def test_a_trusted_proxys_connections_are_not_counted_as_one_clients(tmp_path: Path) -> None:
+    env = {"SMSFLEET_HTTP_MAX_CONNECTIONS_PER_CLIENT": "1", "SMSFLEET_TRUSTED_PROXIES": "127.0.0.1"}
+    with live_server(tmp_path, **env) as server, contextlib.ExitStack() as held:
+        for _ in range(3):
+            sock = held.enter_context(_connect(server))
+            sock.sendall(_head(server) + b"\r\n")
+            assert _status(sock.recv(65536)) == 200

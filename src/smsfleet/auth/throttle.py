@@ -29,7 +29,6 @@ counter: increment, and on the first refusal stretch the lockout).
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from typing import Protocol
 import redis
 
 from smsfleet.core.errors import Throttled
+from smsfleet.core.http_server import client_key
 from smsfleet.core.settings import FAILURES_PER_DEVICE
 
 STRIKES_TTL_SECONDS = 24 * 3600
@@ -137,19 +137,6 @@ class RedisCounters:
 
     def give_back(self, key: str, *, clear: bool) -> None:
         self._give_back(keys=[f"{self._prefix}n:{key}"], args=["1" if clear else "0"])
-
-
-def client_key(address: str) -> str:
-    """The address as counted: an IPv6 client by its /64, an IPv4-mapped one as IPv4."""
-    try:
-        found = ipaddress.ip_address(address)
-    except ValueError:  # not an IP (a test client's name): as it is
-        return address
-    if isinstance(found, ipaddress.IPv6Address):
-        if found.ipv4_mapped is not None:
-            return str(found.ipv4_mapped)
-        return str(ipaddress.IPv6Network((found, 64), strict=False))
-    return str(found)
 
 
 @dataclass(frozen=True)

@@ -7,27 +7,63 @@ limits it lacks on what a client may send before a request reaches the app.
 - Headers not all in within `SMSFLEET_HTTP_HEADER_TIMEOUT_SECONDS` of the connection
   opening (or, on a connection kept alive, of their first byte) are answered 408 and
   the connection closed. Waiting between requests is uvicorn's keep-alive timeout.
+- A body not all in within `SMSFLEET_HTTP_BODY_TIMEOUT_SECONDS` of its headers' end
+  closes the connection (answered 408 when nothing was answered yet): a client trickling
+  a body holds its place no longer than one trickling headers.
+- One client address (IPv4; IPv6 by its /64; a trusted proxy's not counted) holds at
+  most `SMSFLEET_HTTP_MAX_CONNECTIONS_PER_CLIENT` connections at once, WebSockets
+  included; a connection past it is answered 429 and closed as it opens, so no one
+  client takes the places every other one needs.
 - Past `SMSFLEET_HTTP_MAX_CONNECTIONS` connections and requests at once, uvicorn answers
   each request 503 (`limit_concurrency`).
 
-Bodies are the edge's to cap (`smsfleet.edge`).
+Bodies are the edge's to cap in size (`smsfleet.edge`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from smsfleet.core.settings import HttpSettings
 
-__all__ = ["HeaderLimitedProtocol", "server_options"]
+__all__ = ["HeaderLimitedProtocol", "client_key", "server_options"]
+
+log = logging.getLogger(__name__)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_key(address: str) -> str:
+    """The address as counted: an IPv6 client by its /64, an IPv4-mapped one as IPv4."""
+    try:
+        found = ipaddress.ip_address(address)
+    except ValueError:  # not an IP (a test client's name): as it is
+        return address
+    if isinstance(found, ipaddress.IPv6Address):
+        if found.ipv4_mapped is not None:
+            return str(found.ipv4_mapped)
+        return str(ipaddress.IPv6Network((found, 64), strict=False))
+    return str(found)
+
+
+def _exempt(address: str, networks: Iterable[IPNetwork]) -> bool:
+    try:
+        found = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(found in network for network in networks)
 
 
 class HeaderLimitedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a cap on a header block's bytes and a deadline
-    for it. A subclass sets the two (`server_options` makes one per settings).
+    """uvicorn's httptools protocol with a cap on a header block's bytes, deadlines for
+    the headers and the body, and a cap on one client's connections. A subclass sets
+    them (`server_options` makes one per settings, with its own count of clients).
 
     A header block that starts part-way through a read (a request pipelined behind
     another) is counted from the next read: it may pass the cap by less than the cap."""
@@ -38,26 +74,44 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
     header_timeout_seconds: ClassVar[float] = HttpSettings.model_fields[
         "header_timeout_seconds"
     ].default
+    body_timeout_seconds: ClassVar[float] = HttpSettings.model_fields[
+        "body_timeout_seconds"
+    ].default
+    max_connections_per_client: ClassVar[int] = HttpSettings.model_fields[
+        "max_connections_per_client"
+    ].default
+    # Addresses whose connections are not counted (trusted proxies: many clients each).
+    uncounted: ClassVar[tuple[IPNetwork, ...]] = ()
+    # Open connections per client key, and the keys refused since they were last under
+    # the cap (told once in the log); one server's, in its event loop only.
+    clients: ClassVar[dict[str, int]] = {}
+    refusing: ClassVar[set[str]] = set()
 
     # Bytes the header block being read may still take; None while none is being read
     # (a body, or a request being answered).
     _header_room: int | None = None
-    # When the header block being read began (loop time); None while none is being read.
-    _header_began: float | None = None
-    # One pending check per connection, moved on when it finds a later header block,
-    # rather than a timer made and cancelled for each request of a kept-alive connection.
-    _header_check: asyncio.TimerHandle | None = None
+    # What is being read against a deadline ("headers", "body" or None) and since when
+    # (loop time).
+    _reading: str | None = None
+    _began: float = 0.0
+    # One pending check per connection, moved on when it finds a later deadline, rather
+    # than a timer made and cancelled for each request of a kept-alive connection.
+    _deadline_check: asyncio.TimerHandle | None = None
+    # The client key this connection counts under, until it is lost.
+    _counted: str | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if not self._count_client():
+            return
         self._header_room = self.max_header_bytes
-        self._header_began = self.loop.time()
-        self._check_headers_in(self.header_timeout_seconds)
+        self._read("headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._header_check is not None:
-            self._header_check.cancel()
-            self._header_check = None
+        if self._deadline_check is not None:
+            self._deadline_check.cancel()
+            self._deadline_check = None
+        self._release_client()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -65,10 +119,8 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         if room is None:
             super().data_received(data)
             return
-        if self._header_began is None:  # a request's first bytes on a kept-alive connection
-            self._header_began = self.loop.time()
-            if self._header_check is None:
-                self._check_headers_in(self.header_timeout_seconds)
+        if self._reading is None:  # a request's first bytes on a kept-alive connection
+            self._read("headers")
         if len(data) <= room:
             self._header_room = room - len(data)
             super().data_received(data)
@@ -84,36 +136,106 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self.data_received(data[room:])
 
     def on_headers_complete(self) -> None:
-        self._header_room = self._header_began = None
+        self._header_room = None
+        self._read("body")  # ended at once by the message's end when it has none
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._reading = None
         self._header_room = self.max_header_bytes
 
-    def _check_headers_in(self, seconds: float) -> None:
-        self._header_check = self.loop.call_later(seconds, self._check_headers)
+    def handle_websocket_upgrade(self) -> None:
+        self._reading = None
+        super().handle_websocket_upgrade()
+        # The socket's protocol holds the connection from here: it gives the count back.
+        socket = self.transport.get_protocol()
+        lost = socket.connection_lost
 
-    def _check_headers(self) -> None:
-        self._header_check = None
-        if self._header_began is None:
-            return  # none being read: the next header block checks itself
-        waited = self.loop.time() - self._header_began
-        if waited < self.header_timeout_seconds:
-            self._check_headers_in(self.header_timeout_seconds - waited)
+        def connection_lost(exc: Exception | None) -> None:
+            try:
+                lost(exc)
+            finally:
+                self._release_client()
+
+        socket.connection_lost = connection_lost  # type: ignore[method-assign]
+
+    # --- deadlines --------------------------------------------------------------------
+
+    def _read(self, what: str) -> None:
+        """Start reading `what` against its deadline."""
+        self._reading, self._began = what, self.loop.time()
+        due = self._began + self._timeout()
+        check = self._deadline_check
+        if check is None or check.when() > due:
+            if check is not None:
+                check.cancel()
+            self._deadline_check = self.loop.call_at(due, self._check_deadline)
+
+    def _timeout(self) -> float:
+        return (
+            self.header_timeout_seconds
+            if self._reading == "headers"
+            else (self.body_timeout_seconds)
+        )
+
+    def _check_deadline(self) -> None:
+        self._deadline_check = None
+        if self._reading is None or self.transport.get_protocol() is not self:
+            return  # none being read: the next read checks itself
+        due = self._began + self._timeout()
+        if self.loop.time() < due:
+            self._deadline_check = self.loop.call_at(due, self._check_deadline)
         else:
             self._refuse(408, "Request timeout")
 
+    # --- clients ----------------------------------------------------------------------
+
+    def _count_client(self) -> bool:
+        """Count this connection against its client; False: refused, one too many."""
+        if self.client is None or _exempt(self.client[0], self.uncounted):
+            return True
+        key = client_key(self.client[0])
+        held = self.clients.get(key, 0)
+        if held >= self.max_connections_per_client:
+            if key not in self.refusing:
+                self.refusing.add(key)
+                log.warning(
+                    "%s holds %d connections, the most one client may: refusing more",
+                    key,
+                    held,
+                )
+            self._refuse(429, "Too many connections from this address")
+            return False
+        self.clients[key] = held + 1
+        self._counted = key
+        return True
+
+    def _release_client(self) -> None:
+        key, self._counted = self._counted, None
+        if key is None:
+            return
+        left = self.clients[key] - 1
+        if left:
+            self.clients[key] = left
+        else:
+            del self.clients[key]
+        if left < self.max_connections_per_client:
+            self.refusing.discard(key)
+
     def _refuse(self, status: int, reason: str) -> None:
-        """Answer `status` and close; while an earlier request's answer is still being
-        written (pipelining), close only: an answer of ours would break into it."""
+        """Answer `status` and close. While a request's body is being read, or an earlier
+        request's answer is being written (pipelining), close only: the app may answer
+        that request, and an answer of ours would break into it."""
+        answer = self._reading != "body" and (self.cycle is None or self.cycle.response_complete)
         self._header_room = 0
+        self._reading = None
         if self.transport.is_closing():
             return
         if status == 431:
             client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
             self.logger.warning("%s: %s", reason, client)
-        if self.cycle is None or self.cycle.response_complete:
+        if answer:
             body = reason.encode("ascii")
             head = [STATUS_LINE[status]]
             for name, value in self.server_state.default_headers:
@@ -128,14 +250,20 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def server_options(http: HttpSettings) -> dict[str, Any]:
-    """uvicorn.Config's options for these limits."""
+def server_options(http: HttpSettings, uncounted: Iterable[IPNetwork] = ()) -> dict[str, Any]:
+    """uvicorn.Config's options for these limits; `uncounted`: addresses whose connections
+    no client cap counts (trusted proxies)."""
     protocol = type(
         "HeaderLimitedProtocol",
         (HeaderLimitedProtocol,),
         {
             "max_header_bytes": http.max_header_bytes,
             "header_timeout_seconds": http.header_timeout_seconds,
+            "body_timeout_seconds": http.body_timeout_seconds,
+            "max_connections_per_client": http.max_connections_per_client,
+            "uncounted": tuple(uncounted),
+            "clients": {},
+            "refusing": set(),
         },
     )
     return {"http": protocol, "limit_concurrency": http.max_connections}

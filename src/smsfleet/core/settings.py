@@ -393,6 +393,21 @@ class HttpSettings(_Group):
         description="A connection whose request headers are not all in this long after it"
         " opens (or after their first byte, on a connection kept alive) is closed, with 408",
     )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="A request whose body is not all in this long after its headers is"
+        " closed (no body of this server's takes more than its 1 MiB cap)",
+    )
+    # Sized for the programs of this host (SMSFLEET_MAX_SESSIONS, 1,000, come from its
+    # loopback address), with room for the dashboards' pages and sockets beside them.
+    max_connections_per_client: int = Field(
+        default=1024,
+        ge=1,
+        description="Connections one client address (IPv6: its /64) holds at once; past it"
+        " a new one is answered 429 and closed. Trusted proxies are not counted",
+    )
     # Sized for SMSFLEET_MAX_SESSIONS programs (1,000), a connection or two each, and
     # the dashboards' pages and sockets.
     max_connections: int = Field(
