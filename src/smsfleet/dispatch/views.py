@@ -3,14 +3,17 @@ token."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from smsfleet.core.errors import Unauthorized
 from smsfleet.core.json_body import StrictJsonRoute, decode
@@ -45,6 +48,22 @@ _BEARER = "HTTPBearer"
 # token are still documented, as `WORKER_BODIES` in the schema's components.
 WORKER_BODIES = (LeaseRequest, ReportRequest, HeartbeatRequest, EndedRequest)
 _Body = TypeVar("_Body", bound=WorkerBody)
+_Result = TypeVar("_Result")
+
+# Threads the worker routes take their blocking part to, apart from the pool every other
+# route shares: a burst of heavy reads (a dashboard's, anyone's) queues behind its own
+# kind, never ahead of the programs' leases and reports.
+WORKER_THREADS = 40
+
+
+async def _in_worker_threads(
+    request: Request, call: Callable[..., _Result], /, **arguments: Any
+) -> _Result:
+    state = request.app.state
+    limiter: CapacityLimiter | None = getattr(state, "worker_threads", None)
+    if limiter is None:
+        limiter = state.worker_threads = CapacityLimiter(WORKER_THREADS)
+    return await anyio.to_thread.run_sync(partial(call, **arguments), limiter=limiter)
 
 
 def _documented(body: type[WorkerBody]) -> dict[str, Any]:
@@ -102,14 +121,16 @@ def _authenticate_unparsed(dispatcher: Dispatcher, raw: bytes, token: str) -> No
     dispatcher.authenticate(session=session, token=token)
 
 
-async def _check_session(asked: _Authenticated[_Body]) -> None:
+async def _check_session(request: Request, asked: _Authenticated[_Body]) -> None:
     """404 for a session with no spec (a removed one's token still verifies), 401 for a
     token of an earlier session of its name; as a lease reads it: from the config in
     memory, else once in the thread pool."""
     dispatcher = asked.services.dispatcher
     session, issued_for = asked.body.session, asked.issued_for
     if not dispatcher.check_session_on_loop(session=session, issued_for=issued_for):
-        await run_in_threadpool(dispatcher.check_session, session=session, issued_for=issued_for)
+        await _in_worker_threads(
+            request, dispatcher.check_session, session=session, issued_for=issued_for
+        )
 
 
 # The lease and the report answer bytes made here, on the event loop: FastAPI would
@@ -142,7 +163,8 @@ async def lease(request: Request) -> Response:
         session=session, in_flight=in_flight, issued_for=issued_for, arrived=arrived
     )
     if action is None:
-        action = await run_in_threadpool(
+        action = await _in_worker_threads(
+            request,
             dispatcher.lease,
             session=session,
             in_flight=in_flight,
@@ -165,8 +187,8 @@ async def report(request: Request) -> Response:
     # On the Redis profile, from the event loop: no trip to the thread pool.
     status = await dispatcher.report_on_loop(session=session, report=body, issued_for=issued_for)
     if status is None:
-        status = await run_in_threadpool(
-            dispatcher.report, session=session, report=body, issued_for=issued_for
+        status = await _in_worker_threads(
+            request, dispatcher.report, session=session, report=body, issued_for=issued_for
         )
     return _json(_REPORT_ANSWERS[status])
 
@@ -179,7 +201,7 @@ async def report(request: Request) -> Response:
 )
 async def heartbeat(request: Request) -> Response:
     asked = await _authenticated(request, HeartbeatRequest)
-    await _check_session(asked)
+    await _check_session(request, asked)
     # Kept in memory (written to SQL by a timer): nothing here blocks the event loop.
     asked.services.dispatcher.heartbeat(session=asked.body.session)
     return Response(status_code=204)
@@ -196,9 +218,9 @@ async def ended(request: Request) -> Response:
     alerted) at once rather than at the supervisor's next tick, which stays the safety
     net."""
     asked = await _authenticated(request, EndedRequest)
-    await _check_session(asked)
+    await _check_session(request, asked)
     supervisor, body = asked.services.sessions.supervisor, asked.body
-    await run_in_threadpool(supervisor.program_ended, body.session, body.pid)
+    await _in_worker_threads(request, supervisor.program_ended, name=body.session, pid=body.pid)
     return Response(status_code=204)
 
 

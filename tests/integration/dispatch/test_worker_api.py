@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -1341,3 +1342,28 @@ def test_a_paused_pairs_sms_in_flight_are_not_counted_against_the_others_numbers
     paused = _uz(ready)
     assert (paused.awaiting_code, paused.test_numbers) == (1, 2)
     assert paused.pairs_paused == ["UZ_uzmobile"]
+
+
+def test_leases_and_reports_do_not_queue_behind_the_other_routes_threads(ready: Worker) -> None:
+    """Every thread the other routes share is taken (a burst of heavy reads): the
+    programs' leases and reports have threads of their own and are answered."""
+    portal = ready.client.portal
+    assert portal is not None
+    shared = portal.call(anyio.to_thread.current_default_thread_limiter)
+    holders = [object() for _ in range(int(shared.total_tokens))]
+    for holder in holders:
+        portal.call(shared.acquire_on_behalf_of, holder)
+    answered: list[int] = []
+
+    def lease_and_report() -> None:
+        action = ready.lease()
+        answered.append(ready.report(action["trigger_id"]).status_code)
+
+    try:
+        asking = threading.Thread(target=lease_and_report, daemon=True)
+        asking.start()
+        asking.join(timeout=10)
+        assert answered == [200], "the lease or the report waited for the shared threads"
+    finally:
+        for holder in holders:
+            portal.call(shared.release_on_behalf_of, holder)
