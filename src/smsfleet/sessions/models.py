@@ -171,6 +171,11 @@ class SessionPublic(BaseModel):
     last_exit_code: int | None = Field(
         description="How its last run ended; none while a run is starting, running or stopping"
     )
+    last_exit: str | None = Field(
+        default=None,
+        description="`last_exit_code` as a person reads it ('killed by signal 9 (SIGKILL)',"
+        " 'exited with code 3')",
+    )
     last_exit_at: Timestamp | None
     previous_exit: str | None = Field(
         default=None,

@@ -282,6 +282,7 @@ def _public(
     started_at = status.started_at if status and alive else None
     pid = status.pid if status and alive else None
     cpu_memory = usage.get(spec.name) if alive else None
+    exit_code = status.last_exit_code if status and not alive else None
     return SessionPublic(
         name=spec.name,
         program=spec.program,
@@ -298,7 +299,8 @@ def _public(
         restarts=status.restarts if status else 0,
         requested_restarts=status.requested_restarts if status else 0,
         # A run alive has not exited: the code kept is an earlier run's (a kill -9).
-        last_exit_code=status.last_exit_code if status and not alive else None,
+        last_exit_code=exit_code,
+        last_exit=None if exit_code is None else exit_said(exit_code),
         last_exit_at=status.last_exit_at if status else None,
         previous_exit=exit_said(status.last_exit_code)
         if status and alive and status.last_exit_code is not None

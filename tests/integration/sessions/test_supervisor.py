@@ -220,7 +220,7 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     assert fleet.state(name) == S.fatal  # down until someone acts
     assert fleet.screens() == []
     listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
-    assert listed.last_exit_code == 3
+    assert (listed.last_exit_code, listed.last_exit) == (3, "exited with code 3")
     assert listed.note == "gave up after 3 quick failures: start it again"  # as the event says
     fleet.want(name, DesiredState.running)  # someone acts: a new generation
     supervisor.reconcile_once()

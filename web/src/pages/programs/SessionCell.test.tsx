@@ -75,7 +75,11 @@ describe("a session's note", () => {
 
 describe("a session's exit", () => {
   it("is its last run's, or, while a run is alive after one, how the run before it ended", () => {
-    expect(cell(session({ last_exit_code: 3 }))).toContain(">3<");
+    expect(cell(session({ last_exit_code: 3, last_exit: null }))).toContain(">3<");
+    // As a person reads it, the same words as the run before's, the code in its title.
+    const killed = cell(session({ last_exit_code: -9, last_exit: "killed by signal 9 (SIGKILL)" }));
+    expect(killed).toContain(">killed by signal 9 (SIGKILL)<");
+    expect(killed).toContain('title="exit code -9"');
     const alive = cell(session({ state: "running", last_exit_code: null, previous_exit: "killed by signal 9 (SIGKILL)" }));
     expect(alive).toContain("before: killed by signal 9 (SIGKILL)");
     expect(cell(session({ state: "running", last_exit_code: null, previous_exit: null }))).not.toContain("previous-exit-");

@@ -94,14 +94,17 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
             className={session.last_exit_code ? "exit-code exit-code--failed" : "exit-code"}
             data-testid={`exit-code-${session.name}`}
           >
-            {session.last_exit_code ??
-              (session.previous_exit ? (
+            {session.last_exit_code != null ? (
+              <span title={`exit code ${session.last_exit_code}`}>
+                {session.last_exit ?? session.last_exit_code}
+              </span>
+            ) : session.previous_exit ? (
                 <span title="How the run before this one ended" data-testid={`previous-exit-${session.name}`}>
                   before: {session.previous_exit}
                 </span>
-              ) : (
-                "—"
-              ))}
+            ) : (
+              "—"
+            )}
           </dd>
         </div>
       </dl>
