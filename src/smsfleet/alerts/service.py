@@ -422,9 +422,15 @@ class AlertService:
         firing = self.store.firing()
         # A probed route's success alert, raised on its figures at the pause, is held as it
         # was (below): read again at the probing start, it would say it is held since then.
-        alerted = {alert.subject for alert in firing if alert.rule in SUCCESS_RULES}
+        # So is one held since an earlier change when the route is paused again after its
+        # probes: read at that pause, the window would mix the probes with the sends before
+        # the first pause, and claim what the probes' own decision does not.
+        alerted = {alert.subject: alert for alert in firing if alert.rule in SUCCESS_RULES}
         for halted in stopped.values():
-            if halted.state is PairState.probing and halted.key in alerted:
+            alert = alerted.get(halted.key)
+            if alert is not None and (
+                halted.state is PairState.probing or _held_before(alert, halted)
+            ):
                 continue
             signals += [
                 _held(signal, halted, now)
@@ -840,6 +846,15 @@ def _crashed_again(alert: Alert, signal: Signal) -> bool:
         and isinstance(now, int)
         and isinstance(told, int)
         and now > told
+    )
+
+
+def _held_before(alert: Alert, pair: Pair) -> bool:
+    """Whether `alert` is held on figures of a change of `pair`'s before its last one."""
+    since = alert.details.get("held_since")
+    changed = pair.state_changed_at
+    return (
+        isinstance(since, str) and changed is not None and datetime.fromisoformat(since) < changed
     )
 
 
