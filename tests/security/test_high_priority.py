@@ -373,3 +373,36 @@ def test_only_an_admin_starts_more_of_a_high_priority_pairs_sessions(tmp_path: P
             ("admin", "enabled", ("ticker",)),
             ("admin", "enabled", ("ticker", "other")),
         }
+
+
+def test_only_an_admin_moves_a_high_priority_pairs_policy_lines(tmp_path: Path) -> None:
+    """Under its lines a high-priority pair is held running and pages on-call as failing:
+    an operator setting them at 99 % would page them at will."""
+    with running_api(tmp_path) as api:
+        admin, operator = api.headers(Role.admin), api.headers(Role.operator)
+        pair = {"country": "IN", "operator": "Vi", "slug": "vi", "is_high_priority": True}
+        made = api.client.post("/api/v1/pairs", json=pair, headers=admin)
+        assert made.status_code == 201, made.text
+        url = f"/api/v1/pairs/{HP_PAIR}"
+        lines = {"pause_threshold": 0.99, "resume_threshold": 0.999}
+        for change in (lines, {"resume_threshold": 0.9}):
+            refused = api.client.patch(url, json=change, headers=operator)
+            assert refused.status_code == 403, refused.text
+            assert (
+                f"only an admin may change the policy's lines of the high-priority pair {HP_PAIR}"
+                in refused.json()["error"]["message"]
+            )
+        stored = api.store.pairs.get(HP_PAIR)
+        assert stored is not None and (stored.pause_threshold, stored.resume_threshold) == (
+            None,
+            None,
+        )
+        # Unchanged lines sent back with an edit are no change of them.
+        same = api.client.patch(
+            url, json={"pause_threshold": None, "region": "Mumbai"}, headers=operator
+        )
+        assert same.status_code == 200, same.text
+        done = api.client.patch(url, json=lines, headers=admin)
+        assert done.status_code == 200, done.text
+        refusals = audit(api, target=HP_PAIR, action="pair.refused")
+        assert [event["actor_role"] for event in refusals] == ["operator", "operator"]

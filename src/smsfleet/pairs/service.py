@@ -397,6 +397,14 @@ def _committing_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     return verbs
 
 
+def _lines_changed(pair: Pair, changes: dict[str, Any]) -> bool:
+    """Whether `changes` move the pair's own pause or resume line."""
+    return any(
+        name in changes and changes[name] != getattr(pair, name)
+        for name in ("pause_threshold", "resume_threshold")
+    )
+
+
 def _stopping_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     """What in `changes` would stop some of the pair's sessions, as verbs."""
     verbs = []
@@ -439,7 +447,8 @@ def update_pair(
     sessions (pausing or disabling it, removing a program, moving it to another host,
     removing any of its test numbers) or lower its priority, which leaves them anyone's
     to stop, takes an admin and `force`, and whatever would start
-    more of them (adding a program, enabling or resuming it) takes an admin."""
+    more of them (adding a program, enabling or resuming it) or move its policy lines
+    (under which it pages as failing) takes an admin."""
     # Checked again on the pair as it is at each try (`change_record`): an edit made
     # meanwhile, a person's or the policy's pause, is kept, and this one decided on it.
     forced: list[str] = []
@@ -481,6 +490,15 @@ def update_pair(
             raise Forbidden(
                 f"only an admin may {' and '.join(committing)} the high-priority pair"
                 f" {pair.key}: its sessions always run and only an admin can stop them"
+            )
+        if (
+            pair.is_high_priority
+            and _lines_changed(pair, changes)
+            and not actor.role.allows(Role.admin)
+        ):
+            raise Forbidden(
+                f"only an admin may change the policy's lines of the high-priority pair"
+                f" {pair.key}: under them it is held running and pages as failing"
             )
         stopping = _stopping_changes(pair, changes) if pair.is_high_priority else []
         if pair.is_high_priority and changes.get("is_high_priority") is False:
