@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +108,15 @@ class _LogFollower:
         return {name: lines for name, lines in found.items() if lines}
 
 
+class SigningIn:
+    """A socket's place while it signs in; `evicted` is set when a full server gave the
+    place to a newcomer from an address holding fewer."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.evicted = asyncio.Event()
+
+
 class LiveSockets:
     """The live sockets open in this process, by user, under the two caps; the sockets
     still waiting for their first message, by client address, under two caps of their
@@ -125,28 +134,41 @@ class LiveSockets:
         self.signing_in_per_address = signing_in_per_address
         self.signing_in = signing_in
         self._by_user: Counter[str] = Counter()
-        self._signing_in: Counter[str] = Counter()
+        # Per client key, its sockets signing in, the oldest first.
+        self._signing_in: dict[str, deque[SigningIn]] = {}
         self.log_reads = 0
 
-    def take_signing_in(self, address: str) -> str | None:
-        """A place for one more socket from `address` to sign in; None when taken, else
-        why not. Counted as logins are: an IPv6 client by its /64, which it holds whole."""
-        address = client_key(address)
-        if self._signing_in[address] >= self.signing_in_per_address:
+    def take_signing_in(self, address: str) -> SigningIn | str:
+        """A place for one more socket from `address` to sign in, else why not. Counted as
+        logins are: an IPv6 client by its /64, which it holds whole. With every place of
+        the server taken, the address holding the most gives its oldest up to one that
+        holds fewer: sockets that never sign in cannot keep everyone else out."""
+        key = client_key(address)
+        held = self._signing_in.get(key, ())
+        if len(held) >= self.signing_in_per_address:
             return (
                 "too many live sockets signing in: at most"
                 f" {self.signing_in_per_address} from one address"
             )
-        if self._signing_in.total() >= self.signing_in:
-            return f"too many live sockets signing in: at most {self.signing_in} on this server"
-        self._signing_in[address] += 1
-        return None
+        if sum(map(len, self._signing_in.values())) >= self.signing_in:
+            most = max(self._signing_in, key=lambda other: len(self._signing_in[other]))
+            if len(self._signing_in[most]) <= len(held):
+                return f"too many live sockets signing in: at most {self.signing_in} on this server"
+            evicted = self._signing_in[most].popleft()
+            if not self._signing_in[most]:
+                del self._signing_in[most]
+            evicted.evicted.set()
+        place = SigningIn(key)
+        self._signing_in.setdefault(key, deque()).append(place)
+        return place
 
-    def release_signing_in(self, address: str) -> None:
-        address = client_key(address)
-        self._signing_in[address] -= 1
-        if self._signing_in[address] <= 0:
-            del self._signing_in[address]
+    def release_signing_in(self, place: SigningIn) -> None:
+        held = self._signing_in.get(place.address)
+        if held is None or place not in held:
+            return  # given up to a newcomer already
+        held.remove(place)
+        if not held:
+            del self._signing_in[place.address]
 
     @property
     def open(self) -> int:
@@ -240,6 +262,27 @@ async def _signed_in(websocket: WebSocket, context: Services) -> _Identity:
     return await asyncio.to_thread(_authenticate, context, command["token"])
 
 
+async def _signed_in_unless_evicted(
+    websocket: WebSocket, context: Services, place: SigningIn
+) -> _Identity:
+    """`_signed_in`, unless its place goes to a newcomer first (4429)."""
+    signing = asyncio.ensure_future(_signed_in(websocket, context))
+    evicted = asyncio.ensure_future(place.evicted.wait())
+    try:
+        await asyncio.wait({signing, evicted}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        evicted.cancel()
+        if not signing.done():
+            signing.cancel()
+    if not signing.done():  # its place went to a newcomer first
+        raise _Refused(
+            TOO_MANY_CLOSE,
+            "too many live sockets signing in on this server: its place went to a socket"
+            " from an address holding fewer",
+        )
+    return signing.result()
+
+
 @router.websocket("/api/v1/ws")
 async def live(websocket: WebSocket) -> None:
     """Send `{"type": "auth", "token": <access token>}` first, within a few seconds; then
@@ -259,20 +302,20 @@ async def live(websocket: WebSocket) -> None:
     peer = websocket.client.host if websocket.client else "unknown"
     forwarded = ", ".join(websocket.headers.getlist("x-forwarded-for"))
     address = forwarded_client(peer, forwarded, context.settings.trusted_proxies)
-    refusal = sockets.take_signing_in(address)
+    place = sockets.take_signing_in(address)
     await websocket.accept()
-    if refusal is not None:
-        await websocket.close(code=TOO_MANY_CLOSE, reason=refusal)
+    if isinstance(place, str):
+        await websocket.close(code=TOO_MANY_CLOSE, reason=place)
         return
     try:
-        identity = await _signed_in(websocket, context)
+        identity = await _signed_in_unless_evicted(websocket, context, place)
     except _Refused as refused:
         await websocket.close(code=refused.code, reason=refused.reason)
         return
     except WebSocketDisconnect:
         return
     finally:
-        sockets.release_signing_in(address)
+        sockets.release_signing_in(place)
     refusal = sockets.take(identity.username)
     if refusal is not None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from smsfleet.auth.models import Role
-from smsfleet.live import LiveSockets
+from smsfleet.live import LiveSockets, SigningIn
 from tests.support.api import Api, running_api
 from tests.support.fakes import FakeClock
 from tests.support.live import add_sessions, live_socket
@@ -191,26 +191,57 @@ def test_sockets_not_signed_in_are_capped_per_address(tmp_path: Path) -> None:
         eventually(lambda: _sockets(api).open == 0, timeout=5)
 
 
-def test_sockets_not_signed_in_are_capped_in_all() -> None:
+def test_sockets_not_signed_in_are_capped_in_all_and_the_fullest_address_gives_way() -> None:
+    """Full, the server gives the oldest place of the address holding the most to one
+    holding fewer: a few addresses whose sockets never sign in keep no one else out."""
     sockets = LiveSockets(per_user=10, total=500, signing_in_per_address=2, signing_in=3)
-    assert [sockets.take_signing_in(a) for a in ("a", "a", "b")] == [None, None, None]
-    assert sockets.take_signing_in("c") == (
+    a1, a2, b = (sockets.take_signing_in(address) for address in ("a", "a", "b"))
+    assert isinstance(a1, SigningIn) and isinstance(a2, SigningIn) and isinstance(b, SigningIn)
+    c = sockets.take_signing_in("c")
+    assert isinstance(c, SigningIn)
+    assert [place.evicted.is_set() for place in (a1, a2, b, c)] == [True, False, False, False]
+    # Every address holds as many as a newcomer's: it is refused.
+    assert sockets.take_signing_in("b") == (
         "too many live sockets signing in: at most 3 on this server"
     )
-    sockets.release_signing_in("a")
-    assert sockets.take_signing_in("c") is None
-    assert sockets.take_signing_in("a") is not None  # the server's places are all taken
+    sockets.release_signing_in(a1)  # given up already: nothing more to give back
+    sockets.release_signing_in(b)
+    assert isinstance(sockets.take_signing_in("b"), SigningIn)
 
 
 def test_sockets_signing_in_from_one_ipv6_network_count_as_one_address() -> None:
     """An IPv6 client holds its whole /64: counted by its address, it would take every
     place of the server from one subscriber."""
     sockets = LiveSockets(per_user=10, total=500, signing_in_per_address=2, signing_in=100)
-    assert sockets.take_signing_in("2001:db8:0:7::1") is None
-    assert sockets.take_signing_in("2001:db8:0:7:ffff::2") is None
+    first = sockets.take_signing_in("2001:db8:0:7::1")
+    assert isinstance(first, SigningIn)
+    assert isinstance(sockets.take_signing_in("2001:db8:0:7:ffff::2"), SigningIn)
     assert sockets.take_signing_in("2001:db8:0:7::3") == (
         "too many live sockets signing in: at most 2 from one address"
     )
-    assert sockets.take_signing_in("2001:db8:0:8::1") is None  # another network
-    sockets.release_signing_in("2001:db8:0:7::1")
-    assert sockets.take_signing_in("2001:db8:0:7::3") is None
+    assert isinstance(sockets.take_signing_in("2001:db8:0:8::1"), SigningIn)  # another network
+    sockets.release_signing_in(first)
+    assert isinstance(sockets.take_signing_in("2001:db8:0:7::3"), SigningIn)
+
+
+def test_sockets_that_never_sign_in_give_their_places_to_one_that_does(tmp_path: Path) -> None:
+    """`smsfleet serve` with every place for signing in taken by one address's sockets
+    that send nothing: a user from another address still signs in, and the oldest of
+    those gives its place up (4429)."""
+    env = {"SMSFLEET_LIVE_MAX_SIGNING_IN": "2", "SMSFLEET_LIVE_MAX_SIGNING_IN_PER_ADDRESS": "2"}
+    with live_server(tmp_path, **env) as server, ExitStack() as stack:
+        token = server.admin_headers()["Authorization"].removeprefix("Bearer ")
+        idle = [stack.enter_context(connect(server.ws_url(), open_timeout=10)) for _ in range(2)]
+        port = int(server.url.rsplit(":", 1)[1])
+        elsewhere = socket.create_connection(
+            ("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)
+        )
+        with connect(server.ws_url(), sock=elsewhere, open_timeout=10) as user:
+            user.send(json.dumps({"type": "auth", "token": token}))
+            assert json.loads(user.recv(timeout=10))["topic"] == "auth"
+        with pytest.raises(ConnectionClosed) as closed:
+            idle[0].recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == TOO_MANY_CLOSE
+        assert "its place went to a socket from an address holding fewer" in (
+            closed.value.rcvd.reason
+        )
