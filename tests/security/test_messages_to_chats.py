@@ -11,6 +11,7 @@ from typing import Any
 
 from smsfleet.alerts.service import MAX_PENDING_MESSAGES_PER_ACTOR
 from smsfleet.auth.models import Role
+from tests.security.test_programs_trust import api_key, audit
 from tests.support.api import Api, running_api
 from tests.support.fakes import FakeClock
 from tests.support.telegram import TelegramStandIn
@@ -83,3 +84,36 @@ def test_one_persons_waiting_messages_never_refuse_anothers(
         )
         assert int(refused.headers["Retry-After"]) > 0
         assert _send(api, Role.admin, "the admin's").status_code == 202
+
+
+def test_messages_to_the_chats_and_acknowledgements_are_audited(
+    tmp_path: Path, telegram: TelegramStandIn
+) -> None:
+    """Who told every chat what, and who stopped an alert's repeats (or resolved a
+    person's alert), each once: an acknowledgement refused records nothing."""
+    with running_api(tmp_path, **telegram.settings(CHATS)) as api:
+        assert _send(api, Role.operator, "deploying at 14:00").status_code == 202
+        raised = api.client.post(
+            "/alert", json={"message": "route check"}, headers=api.headers(Role.admin)
+        )
+        assert raised.status_code == 202, raised.text
+        alert_id = raised.json()["alert_id"]
+        key = api_key(api, Role.operator, ["read", "control"])
+        acked = api.client.post(f"/api/v1/alerts/{alert_id}/ack", headers=key)
+        assert acked.status_code == 200, acked.text
+        again = api.client.post(f"/api/v1/alerts/{alert_id}/ack", headers=key)
+        assert again.status_code == 409, again.text  # resolved by the first
+        [message] = audit(api, action="alert.message_sent")
+        assert (message["actor"], message["target"], message["reason"]) == (
+            "operator",
+            "telegram",
+            "deploying at 14:00",
+        )
+        [ack] = audit(api, target=alert_id)
+        assert (ack["action"], ack["actor_role"], ack["api_key_id"] is not None) == (
+            "alert.acknowledged",
+            "operator",
+            True,
+        )
+        assert ack["before"]["acknowledged_by"] is None
+        assert (ack["after"]["acknowledged_by"], ack["after"]["state"]) == ("operator", "resolved")

@@ -1,4 +1,5 @@
-"""Alerts raised by people: the seed documents' `POST /alert {"message"}`.
+"""Alerts raised by people: the seed documents' `POST /alert {"message"}`; and what
+people do with alerts and the chats, audited: acknowledgements, their own messages.
 
 A person's message is an alert like the rules' (rule `manual`, subject `fleet`): kept,
 listed, pushed live, sent to the chats its severity reaches, none when no channel is
@@ -22,14 +23,18 @@ from smsfleet.alerts.models import (
     AlertRaised,
     AlertRule,
     AlertState,
+    MessageQueued,
     Severity,
     Signal,
     SubjectKind,
 )
 from smsfleet.alerts.service import AlertService
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core.errors import Conflict
+from smsfleet.core.records import EventLog
 
-__all__ = ["acknowledge", "raise_alert"]
+__all__ = ["acknowledge", "raise_alert", "send_message"]
 
 SUBJECT_LIMIT = 64
 # Alerts one person raised and nobody acknowledged yet, at most: each is a message to every
@@ -124,11 +129,43 @@ def _check_rate(service: AlertService, actor: str) -> None:
     )
 
 
-def acknowledge(*, service: AlertService, alert_id: str, actor: str) -> Alert:
-    """Acknowledge an alert; a person's alert is then resolved, nothing else clears it."""
-    alert = service.acknowledge(alert_id, actor=actor)
-    if alert.rule is not AlertRule.manual or alert.state is not AlertState.firing:
-        return alert
-    cleared = {alert.fingerprint: f"acknowledged by {actor}"}
-    resolved = [a for a in service.apply(cleared=cleared) if a.id == alert.id]
-    return resolved[0] if resolved else service.get(alert_id)
+def acknowledge(
+    *, service: AlertService, alert_id: str, actor: Actor, audit: EventLog[AuditEvent]
+) -> Alert:
+    """Acknowledge an alert, audited; a person's alert is then resolved, nothing else
+    clears it. Acknowledged already, it is as it was, and nothing is recorded."""
+    before = service.get(alert_id)
+    alert = service.acknowledge(alert_id, actor=actor.username)
+    if alert.rule is AlertRule.manual and alert.state is AlertState.firing:
+        cleared = {alert.fingerprint: f"acknowledged by {actor.username}"}
+        resolved = [a for a in service.apply(cleared=cleared) if a.id == alert.id]
+        alert = resolved[0] if resolved else service.get(alert_id)
+    if before.acknowledged_at is None:
+        audit_service.record(
+            audit,
+            service.clock,
+            actor,
+            AuditAction.alert_acknowledged,
+            alert_id,
+            before=before,
+            after=alert,
+        )
+    return alert
+
+
+def send_message(
+    *, service: AlertService, text: str, actor: Actor, audit: EventLog[AuditEvent]
+) -> MessageQueued:
+    """A person's message to every chat, audited with its text."""
+    queued = service.send_message(text, actor=actor.username)
+    audit_service.record(
+        audit,
+        service.clock,
+        actor,
+        AuditAction.alert_message_sent,
+        "telegram",
+        before=None,
+        after=None,
+        reason=text,
+    )
+    return queued

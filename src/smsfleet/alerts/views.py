@@ -20,7 +20,7 @@ from smsfleet.alerts.models import (
     NotificationStatus,
 )
 from smsfleet.core.json_body import StrictJsonRoute
-from smsfleet.deps import AlertsDep, CurrentUser, OperatorUser
+from smsfleet.deps import AlertsDep, Context, CurrentUser, OperatorActor, OperatorUser
 
 __all__ = ["router", "seed_router"]
 
@@ -46,8 +46,12 @@ def overview(_: CurrentUser, service: AlertsDep) -> AlertsOverview:
 
 
 @router.post("/test", status_code=202, summary="Send a message to every Telegram chat now")
-def send_test(user: OperatorUser, service: AlertsDep, body: MessageRequest) -> MessageQueued:
-    return service.send_message(body.message, actor=user.username)
+def send_test(
+    actor: OperatorActor, service: AlertsDep, context: Context, body: MessageRequest
+) -> MessageQueued:
+    return manual.send_message(
+        service=service, text=body.message, actor=actor, audit=context.store.audit
+    )
 
 
 @router.post(
@@ -75,8 +79,10 @@ def notifications(_: CurrentUser, service: AlertsDep, alert_id: str) -> list[Not
     "/{alert_id}/ack",
     summary="Acknowledge: someone is on it, no more repeats (a person's alert is resolved)",
 )
-def acknowledge(user: OperatorUser, service: AlertsDep, alert_id: str) -> Alert:
-    return manual.acknowledge(service=service, alert_id=alert_id, actor=user.username)
+def acknowledge(actor: OperatorActor, service: AlertsDep, context: Context, alert_id: str) -> Alert:
+    return manual.acknowledge(
+        service=service, alert_id=alert_id, actor=actor, audit=context.store.audit
+    )
 
 
 @seed_router.post(

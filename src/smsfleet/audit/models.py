@@ -39,6 +39,10 @@ class AuditAction(StrEnum):
     country_updated = "country.updated"
     # An admin's search job run as another user (started or retried): the owner reads it.
     search_run_as = "search.run_as"
+    # Someone is on it: its repeats stop (a person's alert is resolved).
+    alert_acknowledged = "alert.acknowledged"
+    # A person's own message to every Telegram chat: its text is the entry's reason.
+    alert_message_sent = "alert.message_sent"
 
     @property
     def target_kind(self) -> str:
@@ -72,11 +76,13 @@ class AuditEvent(BaseModel):
     api_key_id: str | None = Field(default=None, description="Set when an API key acted")
     action: AuditAction
     target_kind: str = Field(
-        description="program, pair, session, template, user, api_key, country or search (a job)"
+        description="program, pair, session, template, user, api_key, country, search (a job)"
+        " or alert"
     )
     target: str = Field(
         description="The program's name, the pair's key, the session's name, the template's"
-        " id, the username, the API key's id or the country's code"
+        " id, the username, the API key's id, the country's code, the alert's id, or"
+        " `telegram` for a message to the chats"
     )
     forced: bool = Field(default=False, description="A high-priority pair's protection, waived")
     reason: str | None = None

@@ -25,6 +25,8 @@ from smsfleet.alerts.service import (
 )
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.audit.models import Actor
+from smsfleet.auth.models import Role
 from smsfleet.core.clock import human_time
 from smsfleet.core.errors import Conflict, Throttled
 from smsfleet.pairs.models import Pair, PairState
@@ -504,7 +506,9 @@ def test_peoples_messages_and_alerts_are_bounded_while_they_wait(alerting: Alert
     # The same message as an open one is that alert again; one acknowledged makes room.
     raise_alert(service=service, message="look at 0", actor="script", severity=Severity.warning)
     (first,) = service.find(AlertQuery(subject="look at 0"))
-    acknowledge(service=service, alert_id=first.id, actor="olga")  # resolves a person's alert
+    olga = Actor(username="olga", role=Role.operator)
+    # Resolves a person's alert.
+    acknowledge(service=service, alert_id=first.id, actor=olga, audit=alerting.config_store.audit)
     assert service.get(first.id).summary.endswith("; resolved: acknowledged by olga")
     raise_alert(service=service, message="and this", actor="script", severity=Severity.warning)
 

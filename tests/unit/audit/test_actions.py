@@ -9,6 +9,7 @@ DOCUMENTED_KINDS = {
     "api_key",
     "country",
     "search",
+    "alert",
 }
 
 
