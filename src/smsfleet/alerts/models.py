@@ -153,6 +153,11 @@ class NotificationStatus(BaseModel):
     next_try_at: Timestamp | None = Field(
         default=None, description="When that message is tried again (null: at once)"
     )
+    last_sent_at: Timestamp | None = Field(
+        default=None,
+        description="When Telegram last took a message (null: none kept, sent or since"
+        " deleted with its alert)",
+    )
 
 
 class MessageRequest(BaseModel):

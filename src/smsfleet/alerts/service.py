@@ -251,6 +251,7 @@ class AlertService:
             oldest_pending_at=oldest,
             not_taken=not_taken[0] if not_taken else None,
             next_try_at=not_taken[1] if not_taken else None,
+            last_sent_at=self.store.last_sent_at(),
         )
 
     # --- people ------------------------------------------------------------------------

@@ -355,6 +355,13 @@ class AlertStore:
             return None
         return str(row.last_error), row.next_attempt_at.replace(tzinfo=UTC)
 
+    def last_sent_at(self) -> datetime | None:
+        """When Telegram last took a message of the outbox."""
+        table = alert_outbox_table
+        with self._engine.connect() as connection:
+            last = connection.execute(sa.select(sa.func.max(table.c.sent_at))).scalar()
+        return None if last is None else last.replace(tzinfo=UTC)
+
     def outbox_counts(self) -> tuple[int, int, datetime | None]:
         """Pending and failed messages, and when the oldest pending one was queued."""
         table = alert_outbox_table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from collections.abc import Iterator
 
 import httpx
@@ -168,5 +169,10 @@ def test_a_silent_message_goes_out_without_a_sound(
         now=SystemClock().now(),
     )
     assert [n.silent for n in store.pending()] == [False, True]
+    assert store.last_sent_at() is None
+    before = SystemClock().now()
     sender(store, telegram, http).send_due()
     assert [(m.text, m.silent) for m in telegram.messages] == [("pages", False), ("told", True)]
+    # When Telegram last took one: what the Alerts page says the channel did.
+    sent_at = store.last_sent_at()
+    assert sent_at is not None and before - timedelta(seconds=1) <= sent_at <= SystemClock().now()

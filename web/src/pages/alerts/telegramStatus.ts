@@ -17,10 +17,14 @@ export function telegramStalled(telegram: TelegramStatus): boolean {
 export function telegramStatusText(telegram: TelegramStatus, now: Date = new Date()): string {
   if (!telegram.configured) return NOT_CONFIGURED;
   const refused = `${telegram.failed} refused.`;
+  // Configured, and whether it took anything yet: a channel that never sent reads as such.
+  const head = telegram.last_sent_at
+    ? `Telegram configured, the last message sent at ${formatRecent(telegram.last_sent_at, now)}:`
+    : "Telegram configured, no message sent yet:";
   if (telegram.pending === 0 || telegram.not_taken == null) {
-    return `Telegram: ${telegram.pending} waiting to be sent, ${refused}`;
+    return `${head} ${telegram.pending} waiting to be sent, ${refused}`;
   }
   const since = telegram.oldest_pending_at ? ` since ${formatRecent(telegram.oldest_pending_at, now)}` : "";
   const again = telegram.next_try_at ? `; next try at ${formatRecent(telegram.next_try_at, now)}` : "";
-  return `Telegram: ${telegram.pending} waiting to be sent${since}, the oldest not taken: ${telegram.not_taken}${again}. ${refused}`;
+  return `${head} ${telegram.pending} waiting to be sent${since}, the oldest not taken: ${telegram.not_taken}${again}. ${refused}`;
 }
