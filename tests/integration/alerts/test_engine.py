@@ -751,40 +751,27 @@ def test_a_route_paused_again_after_its_probes_keeps_its_alert_on_the_first_paus
     the probes with the sends before the first pause: it stays as the first pause held it."""
     service, pairs = alerting.service, alerting.config_store.pairs
     start = alerting.clock.now()
-    outcomes = [Outcome.delivered] * 4 + [Outcome.not_delivered] * 16
+    # 4 of 20 delivered before the pause; probed from 2 minutes on, 8 of its 10 probes.
+    before = [Outcome.delivered] * 4 + [Outcome.not_delivered] * 16
+    probing = start + timedelta(minutes=2)
+    probes = [Outcome.delivered] * 8 + [Outcome.not_delivered] * 2
     _attempts(
-        alerting, "program1", [(start - timedelta(seconds=n), o) for n, o in enumerate(outcomes)]
+        alerting,
+        "program1",
+        [(start - timedelta(seconds=n), o) for n, o in enumerate(before)]
+        + [(probing + timedelta(seconds=30 * n + 10), o) for n, o in enumerate(probes)],
     )
     paused = _paused_by_the_policy(alerting).model_copy(update={"state_changed_at": start})
     pairs.replace(paused)
     service.evaluate()
     [alert] = service.find(AlertQuery(rule=AlertRule.success_rate_low))
     assert "4 of 20 delivered (20 %)" in alert.summary, alert.summary
-    # Probed from 2 minutes on: 8 of its 10 probes delivered, then paused again.
+    # Probed, then paused again on its probes.
     alerting.clock.advance(120)
-    probing = alerting.clock.now()
     pairs.replace(
         paused.model_copy(update={"state": PairState.probing, "state_changed_at": probing})
     )
     service.evaluate()
-    probes = [Outcome.delivered] * 8 + [Outcome.not_delivered] * 2
-    AttemptStore(alerting.engine).add_many(
-        [
-            Attempt(
-                id=f"probe{n:027x}",
-                session="program1_UZ_uzmobile",
-                pair="UZ_uzmobile",
-                country="UZ",
-                operator="uzmobile",
-                program="program1",
-                phone="+998901234567",
-                leased_at=probing + timedelta(seconds=30 * n),
-                completed_at=probing + timedelta(seconds=30 * n + 10),
-                outcome=outcome,
-            )
-            for n, outcome in enumerate(probes)
-        ]
-    )
     alerting.clock.advance(330)
     pairs.replace(paused.model_copy(update={"state_changed_at": alerting.clock.now()}))
     service.evaluate()
