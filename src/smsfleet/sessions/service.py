@@ -527,6 +527,13 @@ def _note(
         return "stops once its SMS in flight have their outcomes: its pair was paused by the policy"
     if (held := _held_note(desired, pair)) is not None:
         return held
+    if (
+        desired is DesiredState.running
+        and status is not None
+        and status.state is SessionState.stopping
+    ):
+        # A hang, a restart asked for, its program changed: its events say which.
+        return "stopping, to start again"
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
         return "pair probed after a pause: at most one send per probe interval"
     stopped = status is None or status.state is SessionState.stopped

@@ -347,6 +347,14 @@ def test_a_session_that_stops_heartbeating_is_reported_hung_and_restarted(fleet:
     fleet.clock.advance(31)
     supervisor.reconcile_once()
     assert "hung" in fleet.kinds(name)
+    # While its program takes its time to go (a stopped process waits out the grace), it
+    # is listed as being stopped to start again, not as running.
+    status = fleet.store.session_status.get(name)
+    assert status is not None
+    fleet.store.session_status.replace(status.model_copy(update={"state": S.stopping}))
+    listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert (listed.state, listed.note) == (S.stopping, "stopping, to start again")
+    fleet.store.session_status.replace(status)
     supervisor.reconcile_once()
     fleet.clock.advance(1)
     supervisor.reconcile_once()
