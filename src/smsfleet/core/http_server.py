@@ -173,11 +173,9 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             self._deadline_check = self.loop.call_at(due, self._check_deadline)
 
     def _timeout(self) -> float:
-        return (
-            self.header_timeout_seconds
-            if self._reading == "headers"
-            else (self.body_timeout_seconds)
-        )
+        if self._reading == "headers":
+            return self.header_timeout_seconds
+        return self.body_timeout_seconds
 
     def _check_deadline(self) -> None:
         self._deadline_check = None
