@@ -57,3 +57,19 @@ def test_a_time_a_day_ahead_is_422_and_one_within_is_taken(api: Api, route: str)
     assert _post(api, route, int(within.timestamp())).status_code == 200
     assert _post(api, route, "2000-01-01T00:00:00Z").status_code == 200
     assert _post(api, route, 946684800).status_code == 200
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_who_recorded_an_sms_through_the_seed_routes_is_audited(api: Api, route: str) -> None:
+    """A "received" code put in a number's conversation by hand is someone's: the audit log
+    names who, with the message as kept; a refused one records nothing."""
+    assert _post(api, route, 0).status_code == 422
+    body = sms(A, B, "Your code is 123456", "2026-01-05T10:00:00Z")
+    taken = api.client.post(f"/api/{route}", json=body, headers=api.headers(Role.operator))
+    assert taken.status_code == 200, taken.text
+    response = api.client.get(
+        "/api/v1/audit", params={"action": "message.recorded"}, headers=api.headers(Role.admin)
+    )
+    [entry] = response.json()
+    assert (entry["actor_role"], entry["target"]) == ("operator", body["uuid"])
+    assert (entry["after"]["text"], entry["after"]["sender"]) == ("Your code is 123456", f"+{A}")

@@ -43,6 +43,9 @@ class AuditAction(StrEnum):
     alert_acknowledged = "alert.acknowledged"
     # A person's own message to every Telegram chat: its text is the entry's reason.
     alert_message_sent = "alert.message_sent"
+    # An SMS recorded by a person or a key through the seed routes (`/api/send-sms`,
+    # `/api/receive-sms`): who put it in a number's conversation.
+    message_recorded = "message.recorded"
 
     @property
     def target_kind(self) -> str:
@@ -76,13 +79,13 @@ class AuditEvent(BaseModel):
     api_key_id: str | None = Field(default=None, description="Set when an API key acted")
     action: AuditAction
     target_kind: str = Field(
-        description="program, pair, session, template, user, api_key, country, search (a job)"
-        " or alert"
+        description="program, pair, session, template, user, api_key, country, search (a job),"
+        " alert or message"
     )
     target: str = Field(
         description="The program's name, the pair's key, the session's name, the template's"
-        " id, the username, the API key's id, the country's code, the alert's id, or"
-        " `telegram` for a message to the chats"
+        " id, the username, the API key's id, the country's code, the alert's id,"
+        " `telegram` for a message to the chats, or an SMS's uuid"
     )
     forced: bool = Field(default=False, description="A high-priority pair's protection, waived")
     reason: str | None = None

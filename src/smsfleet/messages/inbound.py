@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 from smsfleet.attempts.models import is_broken_off
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound, ValidationFailed
+from smsfleet.core.records import EventLog
 from smsfleet.core.text import escaped
 from smsfleet.messages.models import (
     Conversation,
@@ -77,10 +80,13 @@ class Inbound:
         self._keep(message)
         return message
 
-    def record_seed(self, data: SeedSms, direction: Direction) -> Message:
-        """An SMS the seed SMS service recorded; its numbers are kept in E.164. Its
-        `timestamp` is refused before `EARLIEST_SEED_TIME` or over `SEED_TIME_AHEAD` ahead
-        of now: a year-9999 message would stay on top of its conversation for good."""
+    def record_seed(
+        self, data: SeedSms, direction: Direction, *, actor: Actor, audit: EventLog[AuditEvent]
+    ) -> Message:
+        """An SMS the seed SMS service recorded, audited with who recorded it; its numbers
+        are kept in E.164. Its `timestamp` is refused before `EARLIEST_SEED_TIME` or over
+        `SEED_TIME_AHEAD` ahead of now: a year-9999 message would stay on top of its
+        conversation for good."""
         now = self._clock.now()
         if data.timestamp < EARLIEST_SEED_TIME:
             raise ValidationFailed.for_field("timestamp", "before 2000-01-01T00:00:00Z")
@@ -96,6 +102,15 @@ class Inbound:
             recorded_at=now,
         )
         self._keep(message)
+        audit_service.record(
+            audit,
+            self._clock,
+            actor,
+            AuditAction.message_recorded,
+            message.uuid,
+            before=None,
+            after=message,
+        )
         return message
 
     def record_sent(self, sender: str, receiver: str, text: str, attempt_id: str) -> Message:

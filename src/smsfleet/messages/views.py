@@ -194,14 +194,18 @@ def delete_template(template_id: str, actor: OperatorActor, context: Context) ->
 
 
 @seed_router.post("/api/send-sms", summary="Record an SMS sent (seed SMS service)")
-def seed_send_sms(body: SeedSms, _: OperatorUser, inbound: InboundDep) -> SeedAnswer:
-    inbound.record_seed(body, Direction.outbound)
+def seed_send_sms(
+    body: SeedSms, actor: OperatorActor, inbound: InboundDep, context: Context
+) -> SeedAnswer:
+    inbound.record_seed(body, Direction.outbound, actor=actor, audit=context.store.audit)
     return SeedAnswer(message="SMS sent successfully")
 
 
 @seed_router.post("/api/receive-sms", summary="Record an SMS received (seed SMS service)")
-def seed_receive_sms(body: SeedSms, _: OperatorUser, inbound: InboundDep) -> SeedAnswer:
-    inbound.record_seed(body, Direction.inbound)
+def seed_receive_sms(
+    body: SeedSms, actor: OperatorActor, inbound: InboundDep, context: Context
+) -> SeedAnswer:
+    inbound.record_seed(body, Direction.inbound, actor=actor, audit=context.store.audit)
     return SeedAnswer(message="SMS received successfully")
 
 

@@ -10,6 +10,7 @@ DOCUMENTED_KINDS = {
     "country",
     "search",
     "alert",
+    "message",
 }
 
 
