@@ -248,8 +248,9 @@ def demo(
     sessions: Annotated[
         bool,
         typer.Option(
-            help="Start the demo sessions. With --no-sessions the high-priority pairs'"
-            " sessions still start, as a high-priority pair's sessions always do"
+            help="Start the demo sessions. With --no-sessions none is asked to start: the"
+            " high-priority pairs' sessions still start, as theirs always do, and those still"
+            " wanted running when the demo last ended run again"
         ),
     ] = True,
     keep_sessions: Annotated[

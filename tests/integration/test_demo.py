@@ -297,11 +297,13 @@ def test_a_second_demo_starts_nothing_and_leaves_the_running_one_untouched(
 
 def test_the_help_says_no_sessions_still_starts_the_high_priority_ones() -> None:
     """A high-priority pair's sessions are wanted running from the start, by anyone's
-    leave or none: --no-sessions leaves the others stopped, and says so."""
+    leave or none, and a session still wanted running when the demo ended runs again:
+    --no-sessions asks none to start, and says both."""
     result = CliRunner().invoke(app, ["demo", "--help"])
     assert result.exit_code == 0, result.output
     words = " ".join(result.output.replace("│", " ").split())
     assert (
-        "Start the demo sessions. With --no-sessions the high-priority pairs' sessions still"
-        " start, as a high-priority pair's sessions always do"
+        "Start the demo sessions. With --no-sessions none is asked to start: the"
+        " high-priority pairs' sessions still start, as theirs always do, and those still"
+        " wanted running when the demo last ended run again"
     ) in words
