@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
@@ -179,6 +180,8 @@ def create_app(
         signing_in_per_address=settings.live.max_signing_in_per_address,
         signing_in=settings.live.max_signing_in,
     )
+    # The worker routes' own threads (`dispatch.views`), one limiter per app.
+    app.state.worker_threads = CapacityLimiter(dispatch_views.WORKER_THREADS)
     _add_middleware(app, settings, services)
     install_error_handlers(app, (*ROUTERS, ops.router))
     for router in ROUTERS:

@@ -59,10 +59,7 @@ WORKER_THREADS = 40
 async def _in_worker_threads(
     request: Request, call: Callable[..., _Result], /, **arguments: Any
 ) -> _Result:
-    state = request.app.state
-    limiter: CapacityLimiter | None = getattr(state, "worker_threads", None)
-    if limiter is None:
-        limiter = state.worker_threads = CapacityLimiter(WORKER_THREADS)
+    limiter: CapacityLimiter = request.app.state.worker_threads
     return await anyio.to_thread.run_sync(partial(call, **arguments), limiter=limiter)
 
 
