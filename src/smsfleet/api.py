@@ -22,6 +22,7 @@ from smsfleet.apikeys import views as apikeys_views
 from smsfleet.audit import views as audit_views
 from smsfleet.auth import views as auth_views
 from smsfleet.core.clock import Clock
+from smsfleet.core.heavy_reads import HeavyReads
 from smsfleet.core.http_errors import error_response, error_responses, install_error_handlers
 from smsfleet.core.settings import Settings
 from smsfleet.developer import views as developer_views
@@ -182,6 +183,9 @@ def create_app(
     )
     # The worker routes' own threads (`dispatch.views`), one limiter per app.
     app.state.worker_threads = CapacityLimiter(dispatch_views.WORKER_THREADS)
+    app.state.heavy_reads = HeavyReads(
+        threads=settings.metrics.read_threads, per_user=settings.metrics.reads_per_user
+    )
     _add_middleware(app, settings, services)
     install_error_handlers(app, (*ROUTERS, ops.router))
     for router in ROUTERS:

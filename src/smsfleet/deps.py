@@ -18,6 +18,7 @@ from smsfleet.auth.models import Role, User
 from smsfleet.core.breakers import Breakers
 from smsfleet.core.error_reports import tag
 from smsfleet.core.errors import Forbidden, Unauthorized
+from smsfleet.core.heavy_reads import HeavyReads
 from smsfleet.developer.service import UsageService
 from smsfleet.dispatch.service import Dispatcher
 from smsfleet.messages.inbound import Inbound
@@ -82,6 +83,11 @@ async def _breakers(services: Context) -> Breakers:
     return services.breakers
 
 
+async def _heavy_reads(request: Request) -> HeavyReads:
+    reads: HeavyReads = request.app.state.heavy_reads
+    return reads
+
+
 # One alias per feature, for the views.
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
@@ -92,6 +98,7 @@ InboundDep = Annotated[Inbound, Depends(_inbound)]
 UsageDep = Annotated[UsageService, Depends(_usage)]
 SearchDep = Annotated[SearchGateway, Depends(_search)]
 BreakersDep = Annotated[Breakers, Depends(_breakers)]
+HeavyReadsDep = Annotated[HeavyReads, Depends(_heavy_reads)]
 
 _bearer = HTTPBearer(
     auto_error=False, description="JWT access token from /api/v1/auth/login, or an API key"

@@ -264,6 +264,22 @@ class MetricsSettings(_Group):
     )
     retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
     rollup_interval_seconds: float = Field(default=10.0, gt=0)
+    # Few: each read is CPU-bound, and every thread of them takes CPU from the leases.
+    read_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Metrics reads (summary, trends, heatmap, export) answered at once;"
+        " the others wait their turn",
+    )
+    # A dashboard asks for four or five at once; two of its pages open, about ten.
+    reads_per_user: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Metrics reads one user (with any of their API keys) may have waiting"
+        " or answered at once; past it one more is answered 429",
+    )
 
 
 class TelegramSettings(_Group):

@@ -1,13 +1,20 @@
-"""Metrics HTTP routes: `/api/v1/metrics/*` (any signed-in user) and `/metrics`."""
+"""Metrics HTTP routes: `/api/v1/metrics/*` (any signed-in user) and `/metrics`.
+
+The `/api/v1/metrics/*` reads run, and serialize their answer, on the heavy reads' own
+few threads (`core.heavy_reads`), not on the pool every sync route shares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
 
+from smsfleet.auth.models import User
+from smsfleet.core.heavy_reads import HeavyReads
 from smsfleet.core.json_body import StrictJsonRoute
-from smsfleet.deps import CurrentUser, MetricsDep
+from smsfleet.deps import CurrentUser, HeavyReadsDep, MetricsDep
 from smsfleet.metrics.models import (
     ExportFormat,
     GroupBy,
@@ -38,6 +45,12 @@ def _service(metrics: MetricsDep) -> MetricsService:
 ServiceDep = Annotated[MetricsService, Depends(_service)]
 
 
+async def _json(reads: HeavyReads, user: User, read: Callable[[], BaseModel]) -> Response:
+    """`read`'s answer as FastAPI would serialize it, made in a heavy reads' thread."""
+    body = await reads.run(user.username, lambda: read().model_dump_json(by_alias=True))
+    return Response(body, media_type="application/json")
+
+
 def _enum(kind: type[Any], description: str) -> Any:
     # Checked by the service (422 with its own message); listed here for the schema.
     return Query(description=description, json_schema_extra={"enum": [m.value for m in kind]})
@@ -51,22 +64,34 @@ OptionalGroupParam = Annotated[str | None, _enum(GroupBy, "Group by; none sums e
 KeyParam = Annotated[str | None, Query(max_length=64, description="Only this group key")]
 
 
-@router.get("/summary", summary="Counters, success rate and latency per group")
-def summary(
-    _: CurrentUser,
+@router.get(
+    "/summary", summary="Counters, success rate and latency per group", response_model=Summary
+)
+async def summary(
+    user: CurrentUser,
+    reads: HeavyReadsDep,
     service: ServiceDep,
     window: WindowParam = None,
     start: StartParam = None,
     end: EndParam = None,
     group_by: GroupParam = GroupBy.pair.value,
     key: KeyParam = None,
-) -> Summary:
-    return service.summary(window=window, start=start, end=end, group_by=group_by, key=key)
+) -> Response:
+    return await _json(
+        reads,
+        user,
+        lambda: service.summary(window=window, start=start, end=end, group_by=group_by, key=key),
+    )
 
 
-@router.get("/timeseries", summary="Counters per step, missing steps filled with zeros")
-def timeseries(
-    _: CurrentUser,
+@router.get(
+    "/timeseries",
+    summary="Counters per step, missing steps filled with zeros",
+    response_model=Timeseries,
+)
+async def timeseries(
+    user: CurrentUser,
+    reads: HeavyReadsDep,
     service: ServiceDep,
     window: WindowParam = None,
     start: StartParam = None,
@@ -81,21 +106,26 @@ def timeseries(
     ] = None,
     group_by: OptionalGroupParam = None,
     key: KeyParam = None,
-) -> Timeseries:
-    return service.timeseries(
-        window=window, start=start, end=end, step=step, group_by=group_by, key=key
+) -> Response:
+    return await _json(
+        reads,
+        user,
+        lambda: service.timeseries(
+            window=window, start=start, end=end, step=step, group_by=group_by, key=key
+        ),
     )
 
 
-@router.get("/heatmap", summary="Success rate per country and hour")
-def heatmap(
-    _: CurrentUser,
+@router.get("/heatmap", summary="Success rate per country and hour", response_model=Heatmap)
+async def heatmap(
+    user: CurrentUser,
+    reads: HeavyReadsDep,
     service: ServiceDep,
     window: WindowParam = None,
     start: StartParam = None,
     end: EndParam = None,
-) -> Heatmap:
-    return service.heatmap(window=window, start=start, end=end)
+) -> Response:
+    return await _json(reads, user, lambda: service.heatmap(window=window, start=start, end=end))
 
 
 @router.get(
@@ -104,8 +134,9 @@ def heatmap(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
 )
-def export(
-    _: CurrentUser,
+async def export(
+    user: CurrentUser,
+    reads: HeavyReadsDep,
     service: ServiceDep,
     format: Annotated[str, _enum(ExportFormat, "csv or json")] = ExportFormat.csv.value,
     window: WindowParam = None,
@@ -113,7 +144,12 @@ def export(
     end: EndParam = None,
     group_by: GroupParam = GroupBy.pair.value,
 ) -> Response:
-    result = service.export(format=format, window=window, start=start, end=end, group_by=group_by)
+    result = await reads.run(
+        user.username,
+        lambda: service.export(
+            format=format, window=window, start=start, end=end, group_by=group_by
+        ),
+    )
     return Response(
         result.content,
         media_type=result.media_type,

@@ -1,0 +1,104 @@
+"""The metrics reads run on a few threads of their own, and one user has only so many of
+them under way: a flood of 30-day heatmaps waits its turn there, not in the threads every
+other route shares, and one user's flood does not hold another's reads back without end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from smsfleet.auth.models import Role
+from smsfleet.core.heavy_reads import HeavyReads
+from tests.support.api import Api, running_api
+
+HEATMAP = "/api/v1/metrics/heatmap?window=30d"
+WAIT = 10.0
+
+
+def _heavy_reads(api: Api) -> HeavyReads:
+    app = api.client.app
+    assert isinstance(app, FastAPI), app
+    reads: HeavyReads = app.state.heavy_reads
+    return reads
+
+
+def _waiting(api: Api) -> int:
+    portal = api.client.portal
+    assert portal is not None
+    statistics = portal.call(_heavy_reads(api).threads.statistics)
+    return int(statistics.tasks_waiting)
+
+
+def _until_waiting(api: Api, count: int) -> None:
+    deadline = time.monotonic() + WAIT
+    while _waiting(api) < count:
+        assert time.monotonic() < deadline, f"{count} reads never came to wait"
+        time.sleep(0.01)
+
+
+def test_reads_wait_for_their_own_threads_and_a_user_past_their_share_is_refused(
+    tmp_path: Path,
+) -> None:
+    with running_api(tmp_path, metrics_read_threads=1, metrics_reads_per_user=2) as api:
+        viewer = api.headers(Role.viewer)
+        made = api.client.post(
+            "/api/v1/auth/api-keys", json={"name": "the viewer's"}, headers=viewer
+        )
+        assert made.status_code == 201, made.text
+        viewer_key = {"X-API-Key": made.json()["key"]}
+        expected = api.client.get(HEATMAP, headers=viewer)
+        assert expected.status_code == 200, expected.text
+
+        portal = api.client.portal
+        assert portal is not None
+        threads = _heavy_reads(api).threads
+        holder = object()  # a read that takes long: the reads' only thread
+        portal.call(threads.acquire_on_behalf_of, holder)
+        answers: dict[str, Any] = {}
+
+        def read(name: str, headers: dict[str, str]) -> None:
+            answers[name] = api.client.get(HEATMAP, headers=headers)
+
+        asking = [
+            threading.Thread(target=read, args=(name, headers), daemon=True)
+            for name, headers in (
+                ("viewer's token", viewer),
+                ("viewer's key", viewer_key),
+                ("admin", api.headers(Role.admin)),
+            )
+        ]
+        try:
+            for thread in asking[:2]:
+                thread.start()
+            _until_waiting(api, 2)
+            # The viewer has two under way (token and key alike): a third is refused.
+            refused = api.client.get(HEATMAP, headers=viewer)
+            assert refused.status_code == 429, refused.text
+            assert refused.headers["Retry-After"] == "1"
+            error = refused.json()["error"]
+            assert error["code"] == "too_many_requests"
+            assert "2 metrics reads of yours are under way already" in error["message"]
+            # Another user's read waits its turn; the other routes are answered meanwhile.
+            asking[2].start()
+            _until_waiting(api, 3)
+            assert api.client.get("/api/v1/pairs", headers=viewer).status_code == 200
+            assert api.client.get("/api/v1/sessions", headers=viewer).status_code == 200
+            assert answers == {}, "a read did not wait for the heavy reads' threads"
+        finally:
+            portal.call(threads.release_on_behalf_of, holder)
+        for thread in asking:
+            thread.join(WAIT)
+        assert {name: answer.status_code for name, answer in answers.items()} == {
+            "viewer's token": 200,
+            "viewer's key": 200,
+            "admin": 200,
+        }
+        # The answer is the one the route gave before, byte for byte.
+        assert {answer.content for answer in answers.values()} == {expected.content}
+        assert answers["admin"].headers["content-type"] == "application/json"
+        # Answered, the viewer's places are theirs again.
+        assert api.client.get(HEATMAP, headers=viewer).status_code == 200
