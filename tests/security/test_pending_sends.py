@@ -257,3 +257,37 @@ def test_a_sends_values_are_bounded(tmp_path: Path) -> None:
         assert accepted.status_code == 202, accepted.text
         sends = api.client.get("/api/v1/messages/sends", headers=headers).json()
         assert [s["params"] for s in sends] == [{"code": "1" * 200}]
+
+
+def test_a_templates_text_filled_in_is_no_longer_than_a_text(tmp_path: Path) -> None:
+    """A body of 533 placeholders, each filled with 200 characters, made a text of 106,600
+    characters (about 700 billed segments a send): refused as a text of its own is."""
+    with running_api(tmp_path) as api:
+        _pairs(api)
+        headers = api.headers(Role.operator)
+        templates = "/api/v1/messages/templates"
+        template = {
+            "id": "amp",
+            "name": "Amplified",
+            "body": "{x}",
+            "provider_bodies": {"gw": "{x}" * 533},
+        }
+        assert api.client.post(templates, json=template, headers=headers).status_code == 201
+        body = {"phone": UZ, "template_id": "amp", "params": {"x": "Z" * 200}}
+        refused = api.client.post("/api/v1/messages/send", json=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["message"] == (
+            "template amp's gw's body filled with these params is 106600 characters:"
+            " an SMS text is at most 1600"
+        )
+        assert [d["field"] for d in error["details"]] == ["params"]
+        assert api.client.get("/api/v1/messages/sends", headers=headers).json() == []
+        # Filled in to 1,600 characters it is a text: queued.
+        shorter = {**template, "provider_bodies": {"gw": "{x}" * 200}}
+        del shorter["id"]
+        changed = api.client.put(f"{templates}/amp", json=shorter, headers=headers)
+        assert changed.status_code == 200, changed.text
+        body["params"] = {"x": "Z" * 8}
+        queued = api.client.post("/api/v1/messages/send", json=body, headers=headers)
+        assert queued.status_code == 202, queued.text

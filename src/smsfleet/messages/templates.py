@@ -7,7 +7,13 @@ from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.records import EventLog, RecordStore, change_record, stamp_after
-from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate, placeholders
+from smsfleet.messages.models import (
+    MAX_TEXT,
+    Template,
+    TemplateCreate,
+    TemplateUpdate,
+    placeholders,
+)
 
 __all__ = [
     "check_params",
@@ -125,7 +131,8 @@ def delete_template(
 
 
 def check_params(template: Template, params: dict[str, str]) -> None:
-    """Every placeholder of the template's bodies has a value, or ValidationFailed."""
+    """Every placeholder of the template's bodies has a value, and every body filled with
+    them is a text an SMS may carry (`MAX_TEXT`), or ValidationFailed."""
     needed = placeholders(template.body).union(
         *(placeholders(body) for body in template.provider_bodies.values())
     )
@@ -135,6 +142,17 @@ def check_params(template: Template, params: dict[str, str]) -> None:
             f"template {template.id} needs {', '.join(missing)}",
             details=[{"field": f"params.{name}", "message": "required"} for name in missing],
         )
+    bodies = {"": template.body, **template.provider_bodies}
+    for provider, body in bodies.items():
+        length = len(body.format_map(params))
+        if length > MAX_TEXT:
+            whose = f"{provider}'s body" if provider else "body"
+            raise ValidationFailed.for_field(
+                "params",
+                f"fills template {template.id}'s {whose} to {length} characters, over {MAX_TEXT}",
+                message=f"template {template.id}'s {whose} filled with these params is"
+                f" {length} characters: an SMS text is at most {MAX_TEXT}",
+            )
 
 
 def render(template: Template, params: dict[str, str], provider: str) -> str:

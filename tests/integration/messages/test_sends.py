@@ -13,8 +13,14 @@ from smsfleet.core.clock import human_time
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.settings import LEASE_TTL_SECONDS
 from smsfleet.dispatch.models import ReportRequest, SendAction, WaitAction
-from smsfleet.messages.models import SendQuery, SendRequest, SendStatus, TemplateCreate
-from smsfleet.messages.templates import create_template, delete_template
+from smsfleet.messages.models import (
+    SendQuery,
+    SendRequest,
+    SendStatus,
+    TemplateCreate,
+    TemplateUpdate,
+)
+from smsfleet.messages.templates import create_template, delete_template, update_template
 from smsfleet.pairs.models import PairCreate, PairState
 from smsfleet.pairs.service import create_pair
 from smsfleet.sessions.models import DesiredState, SessionSpec
@@ -397,6 +403,31 @@ def test_a_send_whose_template_is_gone_fails_and_is_complete(world: World) -> No
     assert failed.status is SendStatus.FAILED
     assert "otp" in (failed.error or "")
     assert failed.completed_at == world.clock.now()
+
+
+def test_a_send_whose_template_grew_past_a_text_fails_at_its_lease(world: World) -> None:
+    otp(world)
+    send = world.sends.create_send(
+        SendRequest(phone=CUSTOMER, template_id="otp", params={"token": "4" * 200}),
+        actor="alice",
+    )
+    update_template(
+        templates=world.store.templates,
+        audit=world.store.audit,
+        clock=world.clock,
+        actor=actor_of(ADMIN),
+        template_id="otp",
+        data=TemplateUpdate(name="One-time code", body="{token}" * 9),
+    )
+    world.clock.advance(5)
+    action = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(action, SendAction) and action.phone == TEST_NUMBER
+    failed = world.sends.send(send.id)
+    assert failed.status is SendStatus.FAILED
+    assert failed.error == (
+        "template otp's body filled with these params is 1800 characters:"
+        " an SMS text is at most 1600"
+    )
 
 
 def test_a_send_being_sent_cannot_be_cancelled(world: World) -> None:
