@@ -214,7 +214,9 @@ class BulkActionRequest(BaseModel):
 
     action: SessionAction
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
-    operator: str | None = Field(default=None, max_length=64, description="Pair key or slug")
+    operator: str | None = Field(
+        default=None, max_length=64, description="Pair key, slug or operator name, in any case"
+    )
     program: str | None = Field(default=None, max_length=32)
     all: bool = Field(default=False, description="Required to act on every session")
     reason: OneLine | None = Field(default=None, max_length=256)

@@ -314,6 +314,12 @@ def _public(
     )
 
 
+def _names_operator(asked: str, pair_key: str, pair: Pair | None) -> bool:
+    """`asked` names the pair `pair_key`: its key, slug or operator as shown, in any case."""
+    names = {pair_key, pair_key.partition("_")[2], *([pair.operator] if pair else [])}
+    return asked.casefold() in {name.casefold() for name in names}
+
+
 def list_sessions(
     *,
     store: ConfigStore,
@@ -336,7 +342,7 @@ def list_sessions(
         spec
         for spec in store.session_specs.list()
         if (not country or spec.pair[:2] == country.upper())
-        and (not operator or operator in (spec.pair, spec.pair.partition("_")[2]))
+        and (not operator or _names_operator(operator, spec.pair, pairs.get(spec.pair)))
         and (not program or spec.program == program)
         and (not host or spec.host == host)
     ]
@@ -573,6 +579,11 @@ def bulk_act(
         operator=request.operator,
         program=request.program,
     )
+    filters = {"country": request.country, "operator": request.operator, "program": request.program}
+    named = [f"{name} {value!r}" for name, value in filters.items() if value]
+    if not targets and named:
+        # Said, so that a stop by a name that matches nothing is not taken for one done.
+        raise NotFound(f"no session matches {', '.join(named)}")
     results = []
     for session in targets:
         if request.action is SessionAction.restart and session.desired is DesiredState.stopped:

@@ -54,7 +54,9 @@ def list_sessions(
     _: CurrentUser,
     context: Context,
     country: Annotated[str | None, Query(max_length=2)] = None,
-    operator: Annotated[str | None, Query(max_length=64, description="Pair key or slug")] = None,
+    operator: Annotated[
+        str | None, Query(max_length=64, description="Pair key, slug or operator name, in any case")
+    ] = None,
     program: Annotated[str | None, Query(max_length=32)] = None,
     state: SessionState | None = None,
     host: Annotated[str | None, Query(max_length=64)] = None,

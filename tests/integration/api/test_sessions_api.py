@@ -264,6 +264,33 @@ def test_bulk_actions_answer_per_session(live_api: Api) -> None:
     }
 
 
+def test_a_bulk_action_names_an_operator_as_shown_and_says_when_nothing_matches(
+    live_api: Api,
+) -> None:
+    """An emergency stop by the operator's name as the pages show it stops its sessions;
+    one by a name that matches nothing says so, rather than answering an empty success."""
+    api = live_api
+    add_ticker(api)
+    pair = {**KE_AIRTEL_STARTED, "start_sessions": False}
+    assert api.client.post("/api/v1/pairs", json=pair, headers=api.headers()).status_code == 201
+    operator = api.headers(Role.operator)
+    actions = "/api/v1/sessions/actions"
+    for name in ("Airtel", "AIRTEL", "airtel", "ke_airtel"):
+        assert [s["name"] for s in sessions(api, operator=name)] == ["ticker_KE_airtel"]
+        stopped = api.client.post(
+            actions, json={"action": "stop", "operator": name}, headers=operator
+        )
+        assert stopped.status_code == 200, stopped.text
+        assert [r["name"] for r in stopped.json()] == ["ticker_KE_airtel"]
+    for filters, said in (
+        ({"country": "XX"}, "country 'XX'"),
+        ({"operator": "Airtel", "program": "nosuch"}, "operator 'Airtel', program 'nosuch'"),
+    ):
+        refused = api.client.post(actions, json={"action": "stop", **filters}, headers=operator)
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"]["message"] == f"no session matches {said}"
+
+
 @pytest.mark.parametrize(
     "name",
     ["x;rm -rf /", "$(id)", "a b", "program1_UZ_uzmobile\n", "p" * 300, "progr\u0430m1_UZ_x"],
