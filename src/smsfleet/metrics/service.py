@@ -75,6 +75,10 @@ STEPS: dict[Step, timedelta] = {
     Step.h1: timedelta(hours=1),
 }
 MAX_POINTS = 2_000
+# Points of all the series of one answer together (a heatmap's cells too): a trend by pair
+# over a whole fleet (1,000 pairs) at hours for a week, but not at minutes for a day, which
+# was 1.4 million points, 190 MB of JSON and 23 s of a thread.
+MAX_ANSWER_POINTS = 200_000
 # A trend asked for without a step takes the first of these that keeps it within
 # MAX_POINTS: 5 min up to 6 days and a half, hours beyond (a 7- or 30-day window).
 DEFAULT_STEPS = (Step.m5, Step.h1)
@@ -219,6 +223,25 @@ def _stepped(span: TimeRange, step: timedelta) -> tuple[TimeRange, int]:
             f"this step cover {covered}); use {coarser}a shorter window",
         )
     return TimeRange(floor_to(span.start, step), span.end), points
+
+
+_TREND_REMEDY = "give a key, a coarser step or a shorter window"
+
+
+def _trend_name(grouping: GroupBy | None) -> str:
+    return f"a trend by {grouping.value}" if grouping else "the trend"
+
+
+def _check_answer_size(
+    series: int, points: int, *, of: str, field: str = "group_by", remedy: str = _TREND_REMEDY
+) -> None:
+    """Refuses an answer of more than MAX_ANSWER_POINTS points in all."""
+    if series * points > MAX_ANSWER_POINTS:
+        raise _invalid(
+            field,
+            f"{of} would be {series} series of {points} points, {series * points:,} in all"
+            f" (at most {MAX_ANSWER_POINTS:,}); {remedy}",
+        )
 
 
 def _default_step(span: TimeRange) -> Step:
@@ -456,6 +479,7 @@ class MetricsService:
             assert bucket is not None
             per_key.setdefault(group[0] if group else ALL_KEY, {})[bucket] = tally
         keys = set(per_key) | ({key} if key else set() if grouping else {ALL_KEY})
+        _check_answer_size(len(keys), points, of=_trend_name(grouping))
         first = int(span.start.timestamp())
         step_seconds = int(size.total_seconds())
         series = []
@@ -494,6 +518,7 @@ class MetricsService:
             per_key.setdefault(group[0] if group else ALL_KEY, {})[bucket] = tally
         keys = set(per_key) | set(hourly.values)
         keys |= {key} if key else set() if grouping else {ALL_KEY}
+        _check_answer_size(len(keys), points, of=_trend_name(grouping))
         first = int(span.start.timestamp())
         size = int(HOUR.total_seconds())
         times = [datetime.fromtimestamp(first + index * size, tz=UTC) for index in range(points)]
@@ -539,8 +564,12 @@ class MetricsService:
             assert bucket is not None
             per_country.setdefault(group[0], {})[bucket] = tally
         hours = [span.start + index * size for index in range(points)]
+        countries = sorted(set(per_country) | self._known_keys(GroupBy.country))
+        _check_answer_size(
+            len(countries), points, of="the heatmap", field="start", remedy="ask a shorter window"
+        )
         rows = []
-        for country in sorted(set(per_country) | self._known_keys(GroupBy.country)):
+        for country in countries:
             cells = []
             for hour in hours:
                 tally = per_country.get(country, {}).get(int(hour.timestamp()), Tally())

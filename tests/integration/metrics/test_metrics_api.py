@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from smsfleet.api import create_app
+from smsfleet.attempts.models import Outcome
 from smsfleet.auth.models import Role
 from smsfleet.core.settings import Settings
 from smsfleet.metrics.models import SummaryGroup
-from smsfleet.metrics.service import MAX_POINTS
+from smsfleet.metrics.service import MAX_ANSWER_POINTS, MAX_POINTS
 from smsfleet.stores import open_config_store
 from tests.integration.metrics.test_metrics_service import T0, at, hand_dataset
 from tests.support.api import Api, add_users
@@ -223,3 +224,32 @@ def test_prometheus_endpoint(api: tuple[Api, Fleet]) -> None:
     assert 'smsfleet_sms_sent_total{country="UZ",pair="UZ_uzmobile",program="program1"} 2.0' in (
         response.text
     )
+
+
+def test_an_answer_of_too_many_points_in_all_is_refused(api: tuple[Api, Fleet]) -> None:
+    """Each series is within MAX_POINTS, but a trend by pair has one per pair: 101 pairs
+    at minutes for 2,000 minutes is over MAX_ANSWER_POINTS, refused before it is built."""
+    http, fleet = api
+    pairs = [f"UZ_op{n:03}" for n in range(101)]
+    fleet.metrics.service.ingest(
+        [fleet.attempt(pair, "program1", Outcome.delivered, at(0, 10)) for pair in pairs]
+    )
+    fleet.clock.current = at(MAX_POINTS)
+    span = {"start": T0.isoformat(), "end": at(MAX_POINTS).isoformat(), "step": "1m"}
+    headers = http.headers(Role.viewer)
+    path = "/api/v1/metrics/timeseries"
+    refused = http.client.get(path, params={**span, "group_by": "pair"}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["message"] == (
+        f"group_by: a trend by pair would be 101 series of 2000 points, 202,000 in all"
+        f" (at most {MAX_ANSWER_POINTS:,}); give a key, a coarser step or a shorter window"
+    )
+    # One pair's trend, the trend by country (one series), or hours, are answered.
+    for params in (
+        {**span, "group_by": "pair", "key": "UZ_op007"},
+        {**span, "group_by": "country"},
+        {**span, "group_by": "pair", "step": "1h"},
+    ):
+        answered = http.client.get(path, params=params, headers=headers)
+        assert answered.status_code == 200, (params, answered.text)
