@@ -146,6 +146,7 @@ export function DashboardPage() {
         stoppingSessions={counts?.stopping}
         heldSessions={counts?.held}
         stoppedSessions={counts?.stoppedByPeople}
+        downSessions={counts?.down}
         alerts={alerts.data?.counts}
       />
 

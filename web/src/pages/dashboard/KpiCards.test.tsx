@@ -3,6 +3,7 @@ import { MemoryRouter } from "react-router";
 import { describe, expect, it } from "vitest";
 import type { CountryGoal, MetricsTotals } from "../../api/types";
 import { KpiCards, fleetGranted } from "./KpiCards";
+import type { DownCounts } from "./sessionCounts";
 
 const totals = (changes: Partial<MetricsTotals>): MetricsTotals =>
   ({
@@ -88,7 +89,7 @@ describe("the Granted per minute card", () => {
 });
 
 describe("the Active sessions card", () => {
-  const card = (counts: { running?: number; stopping?: number; held?: number; stopped?: number }) =>
+  const card = (counts: { running?: number; stopping?: number; held?: number; stopped?: number; down?: DownCounts }) =>
     renderToStaticMarkup(
       <MemoryRouter>
         <KpiCards
@@ -101,6 +102,7 @@ describe("the Active sessions card", () => {
           stoppingSessions={counts.stopping}
           heldSessions={counts.held}
           stoppedSessions={counts.stopped}
+          downSessions={counts.down}
           alerts={undefined}
         />
       </MemoryRouter>,
@@ -114,6 +116,19 @@ describe("the Active sessions card", () => {
       "running of 18 · 2 held stopped by their pairs (paused, or no test number) · 1 stopped on purpose",
     );
     expect(card({ held: 0, stopped: 1 })).toContain("running of 18 · 1 stopped on purpose<");
+  });
+
+  it("says first how many are down and why, in colour, and leads to the Programs page", () => {
+    const html = card({ running: 15, down: { fatal: 1, backoff: 1 }, stopping: 1 });
+    expect(html).toContain("running of 18 · 2 down: 1 fatal (no longer restarted), 1 waiting to restart · 1 stopping<");
+    expect(html).toContain("kpi--poor");
+    expect(html).toContain('href="/programs"');
+    const waiting = card({ running: 17, down: { backoff: 1 } });
+    expect(waiting).toContain("running of 18 · 1 down: 1 waiting to restart<");
+    expect(waiting).toContain("kpi--fair");
+    const none = card({ running: 18, down: {} });
+    expect(none).not.toContain("down");
+    expect(none).not.toContain('href="/programs"');
   });
 
   it("says how many are stopping, their programs still running", () => {

@@ -4,6 +4,7 @@ import type { AlertsOverview, CountryGoal, MetricsTotals } from "../../api/types
 import { formatCount, formatPercent, formatRate, successTone } from "./format";
 import { RECENT } from "./ranges";
 import { SENT_NOTE } from "./sendCounts";
+import type { DownCounts } from "./sessionCounts";
 
 /** The fleet's sends granted per minute over `RECENT` and its goal (`fleetGranted`). */
 export interface Granted {
@@ -41,8 +42,27 @@ interface KpiCardsProps {
   heldSessions?: number | undefined;
   /** Sessions wanted stopped (a person stopped them, or left them stopped), of pairs that run: not down either. */
   stoppedSessions?: number | undefined;
+  /** Sessions wanted running, by pairs that run, and not running, by state. */
+  downSessions?: DownCounts | undefined;
   /** The alerts firing now; undefined while loading. */
   alerts: AlertsOverview["counts"] | undefined;
+}
+
+/** What each state of a session down is called on the card. */
+const DOWN_WORDS: Record<keyof DownCounts, string> = {
+  fatal: "fatal (no longer restarted)",
+  backoff: "waiting to restart",
+  exited: "exited",
+  stopped: "not started",
+};
+
+/** `2 down: 1 fatal (no longer restarted), 1 waiting to restart`. */
+export function downHint(counts: DownCounts): string {
+  const parts = (Object.keys(DOWN_WORDS) as (keyof DownCounts)[])
+    .filter((state) => counts[state])
+    .map((state) => `${formatCount(counts[state] ?? 0)} ${DOWN_WORDS[state]}`);
+  const total = Object.values(counts).reduce((sum, count) => sum + count, 0);
+  return `${formatCount(total)} down: ${parts.join(", ")}`;
 }
 
 /** What the Failures card's "broken off" counts: every attempt that says nothing of its route. */
@@ -60,11 +80,13 @@ export function KpiCards({
   stoppingSessions,
   heldSessions,
   stoppedSessions,
+  downSessions,
   alerts,
 }: KpiCardsProps) {
   // Every completed attempt that was not delivered, whatever went wrong (attempts broken
   // off by a stop are not completed: they say nothing of the routes).
   const failures = totals ? totals.completed - totals.delivered : undefined;
+  const down = Object.values(downSessions ?? {}).reduce((sum, count) => sum + count, 0);
   return (
     <div className="kpis" data-testid="kpis">
       <Kpi
@@ -120,10 +142,13 @@ export function KpiCards({
         label="Active sessions"
         value={activeSessions === undefined ? undefined : formatCount(activeSessions)}
         testId="kpi-active-sessions"
+        // Down sessions are what this card is for: said first, in colour, and a click away.
+        tone={downSessions?.fatal ? "poor" : down ? "fair" : "none"}
+        {...(down ? { to: "/programs" } : {})}
         hint={
           totalSessions === undefined
             ? "Running now"
-            : `running of ${formatCount(totalSessions)}${stoppingSessions ? ` · ${formatCount(stoppingSessions)} stopping` : ""}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}${stoppedSessions ? ` · ${formatCount(stoppedSessions)} stopped on purpose` : ""}`
+            : `running of ${formatCount(totalSessions)}${down ? ` · ${downHint(downSessions ?? {})}` : ""}${stoppingSessions ? ` · ${formatCount(stoppingSessions)} stopping` : ""}${heldSessions ? ` · ${formatCount(heldSessions)} held stopped by their pairs (paused, or no test number)` : ""}${stoppedSessions ? ` · ${formatCount(stoppedSessions)} stopped on purpose` : ""}`
         }
       />
       <Kpi

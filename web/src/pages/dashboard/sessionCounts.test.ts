@@ -19,11 +19,20 @@ describe("the fleet's session counts", () => {
         session("US_verizon", "stopped"),
       ],
     );
-    expect(counts).toEqual({ running: 1, stopping: 1, held: 2, stoppedByPeople: 1 });
+    expect(counts).toEqual({ running: 1, stopping: 1, held: 2, stoppedByPeople: 1, down: {} });
   });
 
-  it("counts a crashed session of a running pair in none of them: it is down", () => {
-    const counts = sessionCounts([pair("UZ_uzmobile", "enabled")], [session("UZ_uzmobile", "backoff")]);
-    expect(counts).toEqual({ running: 0, stopping: 0, held: 0, stoppedByPeople: 0 });
+  it("counts a crashed session of a running pair as down, by its state, and a starting one nowhere", () => {
+    const counts = sessionCounts(
+      [pair("UZ_uzmobile", "enabled"), pair("UA_3mob", "paused")],
+      [
+        session("UZ_uzmobile", "backoff"),
+        session("UZ_uzmobile", "fatal"),
+        session("UZ_uzmobile", "fatal"),
+        session("UZ_uzmobile", "starting"),
+        session("UA_3mob", "fatal"),
+      ],
+    );
+    expect(counts).toEqual({ running: 0, stopping: 0, held: 1, stoppedByPeople: 0, down: { fatal: 2, backoff: 1 } });
   });
 });
