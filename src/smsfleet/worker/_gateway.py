@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote
 
@@ -75,6 +75,8 @@ class Gateway:
                     delivered_at = datetime.fromisoformat(body["delivered_at"])
                 except ValueError:
                     delivered_at = None
+                if delivered_at is not None and delivered_at.tzinfo is None:
+                    delivered_at = delivered_at.replace(tzinfo=UTC)  # as the API's times
             return Delivery("delivered", str(body["code"]), delivered_at)
         if status == "not_delivered":
             return Delivery("not_delivered")

@@ -602,9 +602,13 @@ class Worker:
             return dataclasses.replace(report, outcome="not_delivered", error_code=timed_out)
         assert delivery.code is not None
         self._codes_came[attempt.trigger_id] = delivery.code
-        report = dataclasses.replace(
-            report, outcome="delivered", delivered_at=delivery.delivered_at or self._now()
-        )
+        # The gateway's time of delivery may come before this host's `sent_at`, taken once
+        # the send call returned (a slow answer, or the gateway's clock a little behind):
+        # told as delivered at the send, not as a time the control plane refuses.
+        delivered_at = delivery.delivered_at or self._now()
+        if report.sent_at is not None:
+            delivered_at = max(delivered_at, report.sent_at)
+        report = dataclasses.replace(report, outcome="delivered", delivered_at=delivered_at)
         submitter = _construct(self._submit_cls, attempt=attempt)
         try:
             submitted = submitter.SumitOtp(gateway_id, delivery.code)
@@ -729,7 +733,7 @@ class Worker:
         # long the attempt took, not a latency of the route.
         took = f"waited={elapsed:.2f}s"
         if report.sent_at is not None and report.delivered_at is not None:
-            latency = max(0.0, (report.delivered_at - report.sent_at).total_seconds())
+            latency = (report.delivered_at - report.sent_at).total_seconds()
             took = f"latency={latency:.2f}s"
         parts = [
             f"trigger={report.trigger_id}",

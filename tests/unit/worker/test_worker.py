@@ -86,6 +86,25 @@ def test_a_delivered_sms_is_submitted_and_reported(tmp_path: Path) -> None:
     assert list((tmp_path / "spool").glob("*.json")) == []
 
 
+@pytest.mark.parametrize("delivered_at", ["2000-01-01T00:00:00+00:00", "2000-01-01T00:00:00"])
+def test_a_delivery_the_gateway_dates_before_the_send_is_told_at_the_send(
+    tmp_path: Path, delivered_at: str
+) -> None:
+    """The gateway's clock behind, or its answer to the send slow: its time of delivery
+    comes before `sent_at`, which the control plane refuses (the report then lost). It is
+    told as delivered at the send, a latency of 0; a time without an offset is UTC."""
+    cp = FakeControlPlane(leases=[grant("t-1")])
+    early = {**DELIVERED, "delivered_at": delivered_at}
+    gateway = FakeGateway(states={"t-1": [early]})
+    calls, out = Calls(), io.StringIO()
+    assert _run(make_worker(tmp_path, cp, gateway, calls, out)) == 0
+    [report] = cp.reports
+    assert report["outcome"] == "delivered"
+    assert report["sent_at"] is not None
+    assert report["delivered_at"] == report["sent_at"]
+    assert "latency=0.00s" in out.getvalue()
+
+
 def test_outcomes_of_failed_attempts(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[grant("t-lost"), grant("t-slow"), grant("t-unknown")])
     gateway = FakeGateway(states={"t-lost": [PENDING, NOT_DELIVERED], "t-slow": [PENDING]})
