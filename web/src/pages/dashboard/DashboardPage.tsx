@@ -13,7 +13,16 @@ import {
 } from "../../data/queries";
 import { usePairs } from "../../data/pairs";
 import { useSessions } from "../../data/sessions";
-import { CapChart, GrantTrendChart, SuccessTrendChart, countryColors, runningStep, sharedCap } from "./charts";
+import {
+  CapChart,
+  type CapReference,
+  GrantTrendChart,
+  SuccessTrendChart,
+  capReference,
+  capWords,
+  countryColors,
+  runningStep,
+} from "./charts";
 import { GoalReasons } from "./GoalReasons";
 import "./dashboard.css";
 import { KpiCards, fleetGranted } from "./KpiCards";
@@ -66,9 +75,9 @@ function useViewParams() {
 // as each other, so the KPI and the cap chart move on together as the window slides.
 const NOW = { topic: ATTEMPTS, delayMs: 5_000, quietMs: 15_000, pollMs: 10_000 } satisfies LiveQuery<unknown>;
 
-/** The grants trend's title: the cap its dashed line stands for, when the countries share one. */
-function grantsTitle(cap: number | null): string {
-  return cap === null ? `${GRANTED_LABEL} per country` : `${GRANTED_LABEL} per country · cap ${cap}/min dashed`;
+/** The grants trend's title: the cap its dashed line stands for, and the countries whose cap is another. */
+function grantsTitle(reference: CapReference | null): string {
+  return reference === null ? `${GRANTED_LABEL} per country` : `${GRANTED_LABEL} per country · ${capWords(reference)}`;
 }
 
 export function DashboardPage() {
@@ -183,7 +192,7 @@ export function DashboardPage() {
             )}
           </ChartCard>
           <ChartCard
-            title={grantsTitle(sharedCap(goals.data))}
+            title={grantsTitle(capReference(goals.data))}
             testId="chart-grant-trend"
             resource={trend}
           >
@@ -191,7 +200,7 @@ export function DashboardPage() {
               <GrantTrendChart
                 series={trend.data.series}
                 step={trend.data.step}
-                cap={sharedCap(goals.data)}
+                cap={capReference(goals.data)?.cap ?? null}
                 colorOf={colorOf}
                 withDay={range.withDay}
                 running={runningStep(trend.data)}

@@ -8,7 +8,8 @@ import {
   pivot,
   runningKey,
   runningStep,
-  sharedCap,
+  capReference,
+  capWords,
   splitRunning,
 } from "./charts";
 
@@ -135,12 +136,19 @@ describe("the grants trend", () => {
     expect(grantedPerMinute(point(594), "1h")).toBe(9.9);
   });
 
-  it("draws the cap when every country shares one, and none otherwise", () => {
+  it("draws the cap most countries share, and names the countries whose cap is another", () => {
     const goal = (country: string, cap: number) => ({ country, goal_per_minute: cap }) as CountryGoal;
-    expect(sharedCap([goal("UZ", 10), goal("KZ", 10)])).toBe(10);
-    expect(sharedCap([goal("UZ", 10), goal("KZ", 20)])).toBeNull();
-    expect(sharedCap([])).toBeNull();
-    expect(sharedCap(undefined)).toBeNull();
+    expect(capReference([goal("UZ", 10), goal("KZ", 10)])).toEqual({ cap: 10, others: [] });
+    expect(capWords({ cap: 10, others: [] })).toBe("cap 10/min dashed");
+    const lowered = capReference([goal("UZ", 5), goal("KZ", 10), goal("AZ", 10)]);
+    expect(lowered).toEqual({ cap: 10, others: [{ country: "UZ", cap: 5 }] });
+    expect(capWords(lowered ?? { cap: 0, others: [] })).toBe("cap 10/min dashed; UZ 5");
+    // Two countries, two caps: the higher is dashed, the other named.
+    expect(capReference([goal("UZ", 5), goal("KZ", 10)])).toEqual({ cap: 10, others: [{ country: "UZ", cap: 5 }] });
+    const many = capReference(["AZ", "GE", "IN", "KZ", "TJ", "UA", "UZ", "US"].map((c, n) => goal(c, n < 6 ? n + 1 : 10)));
+    expect(capWords(many ?? { cap: 0, others: [] })).toBe("cap 10/min dashed; AZ 1, GE 2, IN 3, KZ 4 and 2 more");
+    expect(capReference([])).toBeNull();
+    expect(capReference(undefined)).toBeNull();
   });
 });
 

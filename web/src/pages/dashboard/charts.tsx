@@ -238,13 +238,38 @@ function perMinute(count: number, step: MetricsStep): number {
   return Math.round((count / (STEP_MS[step] / 60_000)) * 10) / 10;
 }
 
-/** The cap every country shares, if they share one: the grants trend's reference line. */
-export function sharedCap(goals: readonly CountryGoal[] | undefined): number | null {
-  const caps = new Set((goals ?? []).map((goal) => goal.goal_per_minute));
-  return caps.size === 1 ? ([...caps][0] ?? null) : null;
+/** The grants trend's reference: the cap most countries share (dashed), and the countries
+ * whose cap is another, each with its own (named in the title). */
+export interface CapReference {
+  cap: number;
+  others: { country: string; cap: number }[];
 }
 
-/** Sends granted per minute per country over time, against the cap when they share one. */
+export function capReference(goals: readonly CountryGoal[] | undefined): CapReference | null {
+  const counts = new Map<number, number>();
+  for (const goal of goals ?? []) counts.set(goal.goal_per_minute, (counts.get(goal.goal_per_minute) ?? 0) + 1);
+  // The most common cap; of two as common, the higher (the usual one, lowered for a few).
+  const [cap] = [...counts].sort(([capA, countA], [capB, countB]) => countB - countA || capB - capA)[0] ?? [];
+  if (cap === undefined) return null;
+  const others = (goals ?? [])
+    .filter((goal) => goal.goal_per_minute !== cap)
+    .map((goal) => ({ country: goal.country, cap: goal.goal_per_minute }))
+    .sort((a, b) => a.country.localeCompare(b.country));
+  return { cap, others };
+}
+
+/** Countries named with their own cap in the title at most; the rest are counted. */
+const OTHER_CAPS_NAMED = 4;
+
+/** `cap 10/min dashed` and, when some differ, `; UZ 5, KZ 20` (or `and 3 more`). */
+export function capWords(reference: CapReference): string {
+  const named = reference.others.slice(0, OTHER_CAPS_NAMED).map(({ country, cap }) => `${country} ${cap}`);
+  const more = reference.others.length - named.length;
+  const others = named.length ? `; ${named.join(", ")}${more ? ` and ${more} more` : ""}` : "";
+  return `cap ${reference.cap}/min dashed${others}`;
+}
+
+/** Sends granted per minute per country over time, against the cap most of them share. */
 export function GrantTrendChart({ step, cap, ...props }: TrendProps & { step: MetricsStep; cap: number | null }) {
   return (
     <CountryTrendChart
