@@ -80,6 +80,9 @@ class SessionSpec(BaseModel):
         return asked is not None and (started_at is None or asked > started_at)
 
 
+STOPPED_FOR_LENGTH = 512
+
+
 class SessionStatus(BaseModel):
     """What the supervisor saw last."""
 
@@ -98,6 +101,10 @@ class SessionStatus(BaseModel):
     backoff_until: Timestamp | None = None
     last_exit_code: int | None = None
     last_exit_at: Timestamp | None = None
+    # Why the supervisor stopped the run that exited last (no heartbeat, a restart asked
+    # for, its pair paused...); None when it ended on its own. Its exit code alone (a kill
+    # at the end of a stop's grace) would read as someone else's kill.
+    stopped_for: str | None = Field(default=None, max_length=STOPPED_FOR_LENGTH)
     last_log_lines: list[str] = Field(default_factory=list)
     updated_at: Timestamp
 
@@ -174,7 +181,8 @@ class SessionPublic(BaseModel):
     last_exit: str | None = Field(
         default=None,
         description="`last_exit_code` as a person reads it ('killed by signal 9 (SIGKILL)',"
-        " 'exited with code 3')",
+        " 'exited with code 3'), and why when the supervisor stopped the run ('… when stopped"
+        " (no heartbeat)')",
     )
     last_exit_at: Timestamp | None
     previous_exit: str | None = Field(

@@ -300,9 +300,9 @@ def _public(
         requested_restarts=status.requested_restarts if status else 0,
         # A run alive has not exited: the code kept is an earlier run's (a kill -9).
         last_exit_code=exit_code,
-        last_exit=None if exit_code is None else exit_said(exit_code),
+        last_exit=None if exit_code is None or status is None else _exit_told(status),
         last_exit_at=status.last_exit_at if status else None,
-        previous_exit=exit_said(status.last_exit_code)
+        previous_exit=_exit_told(status)
         if status and alive and status.last_exit_code is not None
         else None,
         last_heartbeat=heartbeat,
@@ -312,6 +312,13 @@ def _public(
         retry_at=status.backoff_until if status and state is SessionState.backoff else None,
         note=_note(spec, pair, status, now),
     )
+
+
+def _exit_told(status: SessionStatus) -> str:
+    """How its last run ended, and why, when the supervisor stopped it: `killed by signal 9
+    (SIGKILL) when stopped (no heartbeat)`, not as if someone else had killed it."""
+    said = exit_said(status.last_exit_code)
+    return said if status.stopped_for is None else f"{said} when stopped ({status.stopped_for})"
 
 
 def _names_operator(asked: str, pair_key: str, pair: Pair | None) -> bool:

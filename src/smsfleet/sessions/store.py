@@ -36,6 +36,7 @@ session_status_table = sa.Table(
     sa.Column("backoff_until", DateTimeColumn),
     sa.Column("last_exit_code", sa.Integer),
     sa.Column("last_exit_at", DateTimeColumn),
+    sa.Column("stopped_for", sa.String(512)),
     sa.Column("last_log_lines", sa.JSON, nullable=False),
     sa.Column("updated_at", DateTimeColumn, nullable=False),
 )

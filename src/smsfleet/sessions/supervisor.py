@@ -32,6 +32,7 @@ from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.leader import Leadership, SoleLeadership
 from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
+    STOPPED_FOR_LENGTH,
     DesiredState,
     EventKind,
     SessionEvent,
@@ -434,7 +435,10 @@ class Supervisor:
         current = tick.status.state
         if current != target:
             check_transition(current, target)
-        tick.status = tick.status.model_copy(update={"state": target})
+        update: dict[str, Any] = {"state": target}
+        if target == S.stopping and reason is not None:
+            update["stopped_for"] = reason[:STOPPED_FOR_LENGTH]
+        tick.status = tick.status.model_copy(update=update)
         tick.changed = True
         if target != S.stopping:  # a drain lasts while its session is stopping
             self._draining.pop(tick.status.name, None)
@@ -676,6 +680,7 @@ class Supervisor:
             last_exit_code=exit_code,
             last_exit_at=last.ended_at if last and last.ended_at else now,
             last_log_lines=lines,
+            **({} if expected else {"stopped_for": None}),
         )
         if not expected:
             self._back_off(tick, now, exit_said(exit_code, exit_recorded))

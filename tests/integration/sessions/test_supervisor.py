@@ -220,6 +220,7 @@ def test_backoff_doubles_then_a_program_that_always_fails_goes_fatal(fleet: Flee
     assert fleet.state(name) == S.fatal  # down until someone acts
     assert fleet.screens() == []
     listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    # A crash is told by its code alone: no stop of the supervisor's came before it.
     assert (listed.last_exit_code, listed.last_exit) == (3, "exited with code 3")
     assert listed.note == "gave up after 3 quick failures: start it again"  # as the event says
     fleet.want(name, DesiredState.running)  # someone acts: a new generation
@@ -363,6 +364,10 @@ def test_a_session_that_stops_heartbeating_is_reported_hung_and_restarted(fleet:
     status = fleet.store.session_status.get(name)
     assert status is not None
     assert (status.restarts, status.requested_restarts) == (1, 0)  # the supervisor's own
+    # How the hung run ended says the supervisor stopped it, and why: not a bare kill.
+    listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert listed.previous_exit is not None
+    assert listed.previous_exit.endswith(" when stopped (no heartbeat)"), listed.previous_exit
 
 
 def test_restart_replaces_the_process(fleet: Fleet) -> None:
