@@ -49,6 +49,7 @@ PAGES = {
     "alerts": ("/alerts", "alerts-page"),
     "developer": ("/developer", "developer-page"),
     "users": ("/users", "users-page"),
+    "audit": ("/audit", "audit-page"),
 }
 MANUAL_ALERTS = ["Layout check: gateway slow", "Layout check: provider quota low"]
 # Raised while the Alerts page is open: each shows as a toast too.

@@ -4,6 +4,7 @@ import { RequireAuth } from "./auth/RequireAuth";
 import { AppShell } from "./components/AppShell";
 import { FullPageSpinner } from "./components/Spinner";
 import { AlertsPage } from "./pages/alerts/AlertsPage";
+import { AuditPage } from "./pages/audit/AuditPage";
 import { LoginPage } from "./pages/LoginPage";
 import { MessagesPage } from "./pages/messages/MessagesPage";
 import { PairsPage } from "./pages/pairs/PairsPage";
@@ -38,6 +39,7 @@ export function App() {
         <Route path="messages" element={<MessagesPage />} />
         <Route path="alerts" element={<AlertsPage />} />
         <Route path="users" element={<UsersPage />} />
+        <Route path="audit" element={<AuditPage />} />
         <Route
           path="developer"
           element={

@@ -25,6 +25,7 @@ const NAV_ITEMS: readonly NavItem[] = [
   { to: "/alerts", label: "Alerts" },
   { to: "/developer", label: "Developer" },
   { to: "/users", label: "Users", adminOnly: true },
+  { to: "/audit", label: "Audit", adminOnly: true },
 ];
 
 export function AppShell() {

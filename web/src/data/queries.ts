@@ -1,6 +1,7 @@
 // The data the pages read, as query options: one cache key per resource, so
 // pages that show the same data share it, and live messages reload it by key.
 import { infiniteQueryOptions, queryOptions } from "@tanstack/react-query";
+import { listAudit, type AuditQuery } from "../api/audit";
 import {
   alertsOverview,
   conversationOf,
@@ -114,6 +115,19 @@ export const pairLookupsQuery = () =>
 export const USERS_KEY = ["users"] as const;
 
 export const usersQuery = () => queryOptions({ queryKey: USERS_KEY, queryFn: listUsers });
+
+/** The audit log, newest page first: each next page is the one older than the last. */
+export const AUDIT_KEY = ["audit"] as const;
+const AUDIT_PAGE_SIZE = 50;
+
+export const auditQuery = (query: AuditQuery) =>
+  infiniteQueryOptions({
+    queryKey: [...AUDIT_KEY, query],
+    queryFn: ({ pageParam }) =>
+      listAudit({ ...query, limit: AUDIT_PAGE_SIZE, ...(pageParam === undefined ? {} : { before: pageParam }) }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (page) => page.nextBefore ?? undefined,
+  });
 
 export const API_KEYS_KEY = ["api-keys"] as const;
 

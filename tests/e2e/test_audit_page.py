@@ -1,0 +1,115 @@
+"""The Audit page in a real browser: an admin finds a change they made through the API,
+by whom and what, narrows the log to its action (kept in the address) and opens its
+before and after; a viewer has no Audit in the menu and is refused the page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, Request, expect
+
+from tests.support.e2e import ControlPlane, open_logged_in
+
+pytestmark = pytest.mark.e2e
+
+Screenshot = Callable[[str], Path]
+AUDITED_USER = "e2e-audited"
+
+
+def _entries(page: Page, action: str, target: str | None = None) -> Locator:
+    """The log's rows of `action` (on `target`, when given)."""
+    on_target = "" if target is None else f'[data-target="{target}"]'
+    return page.locator(f'[data-testid="audit-row"][data-action="{action}"]{on_target}')
+
+
+def test_an_admin_reads_a_change_filters_by_its_action_and_opens_its_before_and_after(
+    page: Page,
+    control_plane: ControlPlane,
+    admin_api: httpx.Client,
+    make_user: Callable[[str, str], str],
+    screenshot: Screenshot,
+) -> None:
+    # Audited changes: a user added, then their role changed (before and after differ).
+    make_user(AUDITED_USER, "operator")
+    response = admin_api.patch(f"/api/v1/users/{AUDITED_USER}", json={"role": "viewer"})
+    assert response.status_code == 200, response.text
+
+    open_logged_in(page, "/", control_plane.admin_password)
+    page.get_by_test_id("nav-audit").click()
+    expect(page).to_have_url(f"{control_plane.url}/audit")
+    rows = page.get_by_test_id("audit-row")
+    updated = _entries(page, "user.updated", AUDITED_USER)
+    expect(updated).to_have_count(1)
+    expect(updated.get_by_test_id("audit-actor")).to_have_text("admin")
+    expect(updated.get_by_test_id("audit-action")).to_have_text("user.updated")
+    expect(updated.get_by_test_id("audit-when")).to_contain_text("UTC")
+    # Newest first: the role change above the user's creation.
+    entries = rows.evaluate_all(
+        "rows => rows.map(row => `${row.dataset.action} ${row.dataset.target}`)"
+    )
+    assert entries.index(f"user.updated {AUDITED_USER}") < entries.index(
+        f"user.created {AUDITED_USER}"
+    )
+    # The seeded programs and pairs are in the log too.
+    expect(_entries(page, "pair.created").first).to_be_visible()
+    screenshot("audit log")
+
+    # A pair created: every field after, lists (its test numbers) among them.
+    created_pair = _entries(page, "pair.created", "IN_vi")
+    created_pair.get_by_test_id("audit-changes-toggle").click()
+    numbers = page.locator('[data-testid="audit-change"][data-field="phone_numbers"]')
+    expect(numbers.get_by_test_id("audit-change-before")).to_have_text("—")
+    expect(numbers.get_by_test_id("audit-change-after")).to_contain_text("+919812345678")
+    screenshot("a pair created")
+    created_pair.get_by_test_id("audit-changes-toggle").click()
+    expect(numbers).to_have_count(0)
+
+    # Filter by the action: only its entries, and the filter is in the address.
+    page.get_by_test_id("filter-action").select_option("user.updated")
+    expect(page).to_have_url(f"{control_plane.url}/audit?action=user.updated")
+    expect(_entries(page, "pair.created")).to_have_count(0)
+    expect(updated).to_have_count(1)
+    for action in rows.evaluate_all("rows => rows.map(row => row.dataset.action)"):
+        assert action == "user.updated"
+
+    # Its before and after: the role, from operator to viewer.
+    updated.get_by_test_id("audit-changes-toggle").click()
+    role = page.locator('[data-testid="audit-change"][data-field="role"]')
+    expect(role.get_by_test_id("audit-change-before")).to_have_text("operator")
+    expect(role.get_by_test_id("audit-change-after")).to_have_text("viewer")
+    screenshot("before and after")
+
+    # The filter survives a reload, and a filter that matches nothing says so.
+    page.reload()
+    expect(page.get_by_test_id("filter-action")).to_have_value("user.updated")
+    page.get_by_test_id("filter-actor").fill("nobody-did-this")
+    page.get_by_test_id("audit-filter").click()
+    expect(page.get_by_test_id("audit-empty")).to_have_text("No audit entries match these filters.")
+
+
+def test_a_viewer_has_no_audit_page(
+    page: Page,
+    control_plane: ControlPlane,
+    make_user: Callable[[str, str], str],
+    screenshot: Screenshot,
+) -> None:
+    password = make_user("e2e-audit-viewer", "viewer")
+    audit_calls: list[str] = []
+
+    def note_audit_call(request: Request) -> None:
+        if "/api/v1/audit" in request.url:
+            audit_calls.append(request.url)
+
+    page.on("request", note_audit_call)
+    open_logged_in(page, "/audit", password, username="e2e-audit-viewer")
+    expect(page.get_by_test_id("audit-not-admin")).to_contain_text(
+        "Only admins read the audit log."
+    )
+    expect(page.get_by_test_id("audit-table")).to_have_count(0)
+    expect(page.get_by_test_id("nav-pairs")).to_be_visible()
+    expect(page.get_by_test_id("nav-audit")).to_have_count(0)
+    assert audit_calls == []
+    screenshot("not an admin")

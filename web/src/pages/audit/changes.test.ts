@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { changedFields, changesLabel, valueText } from "./changes";
+
+describe("changedFields", () => {
+  it("keeps only the fields whose value changed, before and after", () => {
+    const before = { username: "bob", role: "operator", disabled: false, password_changed: false };
+    const after = { username: "bob", role: "viewer", disabled: false, password_changed: true };
+    expect(changedFields(before, after)).toEqual([
+      { field: "role", before: "operator", after: "viewer" },
+      { field: "password_changed", before: "false", after: "true" },
+    ]);
+  });
+
+  it("shows every field of a record created, with nothing before", () => {
+    expect(changedFields(null, { username: "bob", role: "viewer" })).toEqual([
+      { field: "username", before: null, after: "bob" },
+      { field: "role", before: null, after: "viewer" },
+    ]);
+  });
+
+  it("shows every field of a record deleted, or kept as it was by a refusal, with nothing after", () => {
+    expect(changedFields({ key: "UZ_uzmobile" }, null)).toEqual([{ field: "key", before: "UZ_uzmobile", after: null }]);
+  });
+
+  it("tells a field gone or new from one set to null", () => {
+    expect(changedFields({ region: null, old: 1 }, { region: "West Bengal", added: null })).toEqual([
+      { field: "region", before: "null", after: "West Bengal" },
+      { field: "old", before: "1", after: null },
+      { field: "added", before: null, after: "null" },
+    ]);
+  });
+
+  it("compares lists and objects by their contents", () => {
+    const before = { phone_numbers: ["+998901234567"], thresholds: { pause: 0.5 } };
+    expect(changedFields(before, structuredClone(before))).toEqual([]);
+    expect(changedFields(before, { ...before, phone_numbers: ["+998901234567", "+998901234568"] })).toEqual([
+      { field: "phone_numbers", before: '[\n  "+998901234567"\n]', after: '[\n  "+998901234567",\n  "+998901234568"\n]' },
+    ]);
+  });
+
+  it("has nothing to show without records", () => {
+    expect(changedFields(null, null)).toEqual([]);
+  });
+});
+
+describe("valueText", () => {
+  it("shows a string as it is and anything else as JSON", () => {
+    expect(valueText("viewer")).toBe("viewer");
+    expect(valueText("")).toBe("");
+    expect(valueText(3)).toBe("3");
+    expect(valueText(true)).toBe("true");
+    expect(valueText(null)).toBe("null");
+    expect(valueText({ a: 1 })).toBe('{\n  "a": 1\n}');
+  });
+});
+
+describe("changesLabel", () => {
+  it("counts the fields changed, or says there are none to show", () => {
+    expect(changesLabel([])).toBeNull();
+    expect(changesLabel([{ field: "role", before: "operator", after: "viewer" }])).toBe("1 field");
+    expect(changesLabel([
+      { field: "role", before: "operator", after: "viewer" },
+      { field: "disabled", before: "false", after: "true" },
+    ])).toBe("2 fields");
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import {
+  AUDIT_TARGET_KINDS,
+  auditQueryOf,
+  filtersFromParams,
+  hasFilters,
+  NO_FILTERS,
+  paramsFromFilters,
+  targetKindOf,
+  type AuditFilters,
+} from "./filters";
+
+const filtered: AuditFilters = { action: "pair.updated", targetKind: "pair", target: "UZ_uzmobile", actor: "ops" };
+
+describe("filtersFromParams", () => {
+  it("reads every filter under the API's own names", () => {
+    const params = new URLSearchParams("action=pair.updated&target_kind=pair&target=UZ_uzmobile&actor=ops");
+    expect(filtersFromParams(params)).toEqual(filtered);
+  });
+
+  it("reads an empty query string as no filter", () => {
+    expect(filtersFromParams(new URLSearchParams())).toEqual(NO_FILTERS);
+  });
+
+  it("drops an action or target kind the log does not know, rather than ask for it", () => {
+    const params = new URLSearchParams("action=pair.exploded&target_kind=planet&actor=ops");
+    expect(filtersFromParams(params)).toEqual({ ...NO_FILTERS, actor: "ops" });
+  });
+
+  it("trims typed values", () => {
+    expect(filtersFromParams(new URLSearchParams("actor=%20ops%20&target=%20")).actor).toBe("ops");
+    expect(filtersFromParams(new URLSearchParams("target=%20")).target).toBe("");
+  });
+});
+
+describe("paramsFromFilters", () => {
+  it("writes only the filters set, and reads back the same", () => {
+    expect(paramsFromFilters({ ...NO_FILTERS, action: "user.created" }).toString()).toBe("action=user.created");
+    expect(filtersFromParams(paramsFromFilters(filtered))).toEqual(filtered);
+  });
+
+  it("leaves an unfiltered page without a query string", () => {
+    expect(paramsFromFilters(NO_FILTERS).toString()).toBe("");
+    expect(paramsFromFilters({ ...NO_FILTERS, actor: "  " }).toString()).toBe("");
+  });
+});
+
+describe("auditQueryOf", () => {
+  it("sends the filters set under the API's names", () => {
+    expect(auditQueryOf(filtered)).toEqual({ action: "pair.updated", target_kind: "pair", target: "UZ_uzmobile", actor: "ops" });
+    expect(auditQueryOf({ ...NO_FILTERS, actor: " ops " })).toEqual({ actor: "ops" });
+  });
+
+  it("sends nothing without filters", () => {
+    expect(auditQueryOf(NO_FILTERS)).toEqual({});
+  });
+});
+
+describe("hasFilters", () => {
+  it("tells whether any filter is set", () => {
+    expect(hasFilters(NO_FILTERS)).toBe(false);
+    expect(hasFilters({ ...NO_FILTERS, target: "   " })).toBe(false);
+    expect(hasFilters({ ...NO_FILTERS, targetKind: "user" })).toBe(true);
+  });
+});
+
+describe("the target kinds", () => {
+  it("are the actions' prefixes, each once", () => {
+    expect(targetKindOf("api_key.revoked")).toBe("api_key");
+    expect(AUDIT_TARGET_KINDS).toContain("pair");
+    expect(AUDIT_TARGET_KINDS).toContain("api_key");
+    expect(new Set(AUDIT_TARGET_KINDS).size).toBe(AUDIT_TARGET_KINDS.length);
+    expect(AUDIT_TARGET_KINDS.every((kind) => !kind.includes("."))).toBe(true);
+  });
+});
