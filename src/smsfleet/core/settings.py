@@ -264,9 +264,10 @@ class MetricsSettings(_Group):
     )
     retention_days: int = Field(default=14, ge=1, description="Raw attempts kept")
     rollup_interval_seconds: float = Field(default=10.0, gt=0)
-    # Few: each read is CPU-bound, and every thread of them takes CPU from the leases.
+    # Few: the reads are CPU-bound under one GIL, so more threads answer no more of them and
+    # take it from the leases more often (two answered the most, docs/benchmarks.md).
     read_threads: int = Field(
-        default=4,
+        default=2,
         ge=1,
         le=64,
         description="Metrics reads (summary, trends, heatmap, export) answered at once;"
