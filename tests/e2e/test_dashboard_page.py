@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -53,6 +54,19 @@ def workers(control_plane: ControlPlane, admin_api: httpx.Client) -> Iterator[di
     """Two KG pairs with one running session each, the KG cap raised; all removed afterwards."""
     with dashboard_workers(control_plane, admin_api) as workers:
         yield workers
+
+
+def _cap_words(admin_api: httpx.Client) -> str:
+    """The grants trend's cap, as its title says it: the cap most countries share (of two
+    as common, the higher) and the first four others, with their own."""
+    listed = admin_api.get("/api/v1/dispatch/goals").json()
+    caps = {goal["country"]: goal["goal_per_minute"] for goal in listed}
+    counts = Counter(caps.values())
+    shared = max(counts, key=lambda cap: (counts[cap], cap))
+    others = [f"{country} {cap}" for country, cap in sorted(caps.items()) if cap != shared]
+    assert f"{DASHBOARD_COUNTRY} {caps[DASHBOARD_COUNTRY]}" in others, caps
+    more = f" and {len(others) - 4} more" if len(others) > 4 else ""
+    return f"cap {shared}/min dashed; {', '.join(others[:4])}{more}"
 
 
 def test_rates_read_with_one_decimal() -> None:
@@ -132,14 +146,14 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     dashed = trend_chart.locator(".trend-running path.recharts-line-curve")
     for index in range(dashed.count()):
         expect(dashed.nth(index)).to_have_attribute("stroke-dasharray", "5 4")
-    # Grants per minute over time, by when they were granted: a line a country, and no
-    # cap line while the countries' caps differ (this one's was lowered).
+    # Grants per minute over time, by when they were granted: a line a country, the cap
+    # most countries share dashed, and the title naming the others (this one's raised).
     grants_chart = page.get_by_test_id("chart-grant-trend")
     expect(grants_chart.locator(".recharts-line")).not_to_have_count(0)
     expect(grants_chart.locator(".recharts-legend-item")).to_contain_text([DASHBOARD_COUNTRY])
-    expect(grants_chart.locator(".recharts-reference-line")).to_have_count(0)
+    expect(grants_chart.locator(".recharts-reference-line")).to_have_count(1)
     expect(grants_chart.locator("h2")).to_have_text(
-        "Granted (sends a minute, by grant time) per country"
+        f"Granted (sends a minute, by grant time) per country · {_cap_words(admin_api)}"
     )
     # Granted per minute and the cap chart say the one window they read, the goals' window.
     [goal] = [

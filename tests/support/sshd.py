@@ -115,6 +115,11 @@ def start_sshd(directory: Path) -> SshServer:
     server.known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # its privilege-separation dir
+    # A home of the host's own, with no shell start-up files: a login runs no one's
+    # ~/.bashrc (a `pyenv init` there, killed mid-login as `stop` ends a host, left a lock
+    # that held every later login for a minute).
+    home = directory / "home"
+    home.mkdir(exist_ok=True)
     (directory / "sshd_config").write_text(
         f"""Port {port}
 ListenAddress 127.0.0.1
@@ -128,6 +133,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 MaxSessions 100
 MaxStartups 100:30:200
+SetEnv HOME={home}
 """
     )
     server.start()
