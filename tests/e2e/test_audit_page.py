@@ -1,11 +1,13 @@
 """The Audit page in a real browser: an admin finds a change they made through the API,
-by whom and what, narrows the log to its action (kept in the address) and opens its
-before and after; a viewer has no Audit in the menu and is refused the page."""
+by whom and what, narrows the log to its action and a time range (kept in the address)
+and opens its before and after; a viewer has no Audit in the menu and is refused the page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -88,9 +90,29 @@ def test_an_admin_reads_a_change_filters_by_its_action_and_opens_its_before_and_
     expect(role.get_by_test_id("audit-change-after")).to_have_text("viewer")
     screenshot("before and after")
 
-    # The filter survives a reload, and a filter that matches nothing says so.
+    # A time range, in UTC minutes as the page shows times: from the minute after the
+    # change, it is not listed; before that minute, it is.
+    change = admin_api.get(
+        "/api/v1/audit", params={"action": "user.updated", "target": AUDITED_USER}
+    ).json()[0]
+    changed_at = datetime.fromisoformat(change["at"]).astimezone(UTC)
+    next_minute = (changed_at.replace(second=0, microsecond=0) + timedelta(minutes=1)).strftime(
+        "%Y-%m-%dT%H:%M"
+    )
+    page.get_by_test_id("filter-since").fill(next_minute)
+    query = urlencode({"action": "user.updated", "since": next_minute})
+    expect(page).to_have_url(f"{control_plane.url}/audit?{query}")
+    expect(page.get_by_test_id("audit-empty")).to_be_visible()
+    page.get_by_test_id("filter-since").fill("")
+    page.get_by_test_id("filter-until").fill(next_minute)
+    query = urlencode({"action": "user.updated", "until": next_minute})
+    expect(page).to_have_url(f"{control_plane.url}/audit?{query}")
+    expect(updated).to_have_count(1)
+
+    # The filters survive a reload, and a filter that matches nothing says so.
     page.reload()
     expect(page.get_by_test_id("filter-action")).to_have_value("user.updated")
+    expect(page.get_by_test_id("filter-until")).to_have_value(next_minute)
     page.get_by_test_id("filter-actor").fill("nobody-did-this")
     page.get_by_test_id("audit-filter").click()
     expect(page.get_by_test_id("audit-empty")).to_have_text("No audit entries match these filters.")

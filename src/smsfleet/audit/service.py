@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -132,10 +132,20 @@ def recent(
     target_kind: str | None = None,
     target: str | None = None,
     actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> AuditPage:
-    """The newest `limit` entries matching every filter given, newest first; with
-    `before` (a page's `next_before`), the newest of those older than that page."""
-    older_than = None if before is None else key_of(before)
+    """The newest `limit` entries matching every filter given, newest first, made at or
+    after `since` and before `until`; with `before` (a page's `next_before`), the newest
+    of those older than that page."""
+    if since is not None and until is not None and until <= since:
+        raise ValidationFailed.for_field("until", "must be later than since")
+    # Before `until`: older than a first entry of that millisecond could be (ids are
+    # never empty).
+    bounds = [key_of(before)] if before is not None else []
+    if until is not None:
+        bounds.append(EventKey(at=until, id=""))
+    older_than = min(bounds, default=None)
     filters = {
         "action": action.value if action is not None else None,
         "target_kind": target_kind,
@@ -145,6 +155,7 @@ def recent(
     found = audit.recent(
         limit=limit + 1,
         older_than=older_than,
+        since=since,
         **{k: v for k, v in filters.items() if v is not None},
     )
     events = found[:limit]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from smsfleet.audit import service
 from smsfleet.audit.models import AuditAction, AuditEvent
+from smsfleet.core.bounds import QueryTime
 from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import AdminUser, Context
 
@@ -34,6 +35,12 @@ def list_audit(
         str | None, Query(max_length=80, description="Program, pair or session")
     ] = None,
     actor: Annotated[str | None, Query(max_length=64, description="Username")] = None,
+    since: Annotated[
+        QueryTime | None, Query(description="Made at or after then (ISO 8601; UTC when no offset)")
+    ] = None,
+    until: Annotated[
+        QueryTime | None, Query(description="Made before then (ISO 8601; UTC when no offset)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[
         str | None,
@@ -51,6 +58,8 @@ def list_audit(
         target_kind=target_kind,
         target=target,
         actor=actor,
+        since=since,
+        until=until,
     )
     if page.next_before is not None:
         url = request.url.include_query_params(before=page.next_before)

@@ -227,10 +227,19 @@ class MongoEventLog(Generic[E]):
         document = event.model_dump()
         self._collection.insert_one({"_id": document.pop("id"), **document})
 
-    def recent(self, *, limit: int, older_than: EventKey | None = None, **equals: str) -> list[E]:
+    def recent(
+        self,
+        *,
+        limit: int,
+        older_than: EventKey | None = None,
+        since: datetime | None = None,
+        **equals: str,
+    ) -> list[E]:
         if limit <= 0:  # a limit of 0 is none to MongoDB
             return []
         query: Document = dict(equals)
+        if since is not None:
+            query["at"] = {"$gte": since}
         if older_than is not None:
             # Times are kept to the millisecond, and `at` is sent as its millisecond.
             at, key = older_than

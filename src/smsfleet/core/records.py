@@ -199,10 +199,18 @@ class EventLog(Protocol[E]):
 
     def append(self, event: E) -> None: ...
 
-    def recent(self, *, limit: int, older_than: EventKey | None = None, **equals: str) -> list[E]:
+    def recent(
+        self,
+        *,
+        limit: int,
+        older_than: EventKey | None = None,
+        since: datetime | None = None,
+        **equals: str,
+    ) -> list[E]:
         """The newest `limit` events whose fields equal `equals`, newest first (by `at`,
         then by `id`); with `older_than`, only those after it in that order: the next
-        page after an event with that `at` and `id` (keyset paging)."""
+        page after an event with that `at` and `id` (keyset paging); with `since`, only
+        those at or after it."""
         ...
 
     def forget_before(self, at: datetime, *, limit: int) -> int:

@@ -490,11 +490,20 @@ class SqlEventLog(Generic[E]):
         with self._engine.begin() as connection:
             connection.execute(sa.insert(self._table).values(**_values(self._table, event)))
 
-    def recent(self, *, limit: int, older_than: EventKey | None = None, **equals: str) -> list[E]:
+    def recent(
+        self,
+        *,
+        limit: int,
+        older_than: EventKey | None = None,
+        since: datetime | None = None,
+        **equals: str,
+    ) -> list[E]:
         at, key = self._table.c.at, self._table.c.id
         query = sa.select(self._table)
         for name, value in equals.items():
             query = query.where(self._table.c[name] == value)
+        if since is not None:
+            query = query.where(sa.not_(_reads_before(at, since)))
         if older_than is not None:
             query = query.where(
                 sa.or_(

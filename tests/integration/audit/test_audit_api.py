@@ -4,9 +4,10 @@ control plane runs it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from smsfleet.audit import service
 from smsfleet.audit.models import Actor, AuditAction
@@ -72,6 +73,32 @@ def test_a_page_with_no_older_entry_names_no_next(api: Api) -> None:
     assert response.status_code == 200, response.text
     assert len(response.json()) == 3
     assert "Link" not in response.headers and "X-Next-Before" not in response.headers
+
+
+def test_a_time_range_is_kept_page_after_page(api: Api) -> None:
+    start = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
+    ids = add_entries(api, 24, start=start)  # 4 a millisecond: start + 0 .. 5 ms
+    # Offsets of any zone, and no offset read as UTC.
+    since = (start + timedelta(milliseconds=1)).astimezone(timezone(timedelta(hours=5)))
+    until = (start + timedelta(milliseconds=5)).replace(tzinfo=None)
+    query = urlencode({"limit": 5, "since": since.isoformat(), "until": until.isoformat()})
+    pages = read_pages(api, f"/api/v1/audit?{query}")
+    assert [len(page) for page in pages] == [5, 5, 5, 1]
+    # Newest first: the 4 of 5 ms are out, as are the 4 of 0 ms.
+    assert [entry["id"] for page in pages for entry in page] == ids[4:20]
+
+
+def test_a_time_range_out_of_order_or_out_of_bounds_is_a_422_naming_it(api: Api) -> None:
+    for params, field in (
+        ({"since": "2026-01-05T12:00:00Z", "until": "2026-01-05T11:00:00Z"}, "until"),
+        ({"since": "2026-01-05T12:00:00Z", "until": "2026-01-05T12:00:00Z"}, "until"),
+        ({"since": "yesterday"}, "since"),
+        ({"until": "9999-01-01T00:00:00Z"}, "until"),
+    ):
+        response = api.client.get("/api/v1/audit", params=params, headers=api.headers())
+        assert response.status_code == 422, (params, response.text)
+        error = response.json()["error"]
+        assert field in [detail["field"] for detail in error["details"]], (params, error)
 
 
 def test_a_bad_cursor_is_a_422_naming_before(api: Api) -> None:

@@ -82,6 +82,44 @@ def test_the_last_page_names_no_next_one(config_store: ConfigStore) -> None:
     assert service.recent(audit=config_store.audit, limit=9).next_before is not None
 
 
+def test_a_time_range_gives_entries_from_since_up_to_before_until_page_by_page(
+    config_store: ConfigStore,
+) -> None:
+    # 30 entries, 3 in each millisecond: START + 0 ms .. START + 9 ms.
+    entries = add_entries(config_store, 30, at_once=3)
+    since, until = START + timedelta(milliseconds=2), START + timedelta(milliseconds=7)
+    wanted = [event.id for event in entries if since <= event.at < until]
+    assert len(wanted) == 15
+    pages = []
+    before = None
+    while True:
+        page = service.recent(
+            audit=config_store.audit, limit=4, before=before, since=since, until=until
+        )
+        pages.append([event.id for event in page.events])
+        if page.next_before is None:
+            break
+        before = page.next_before
+    assert [len(page) for page in pages] == [4, 4, 4, 3]
+    assert [key for page in pages for key in page] == wanted
+    # Each bound alone, and with another filter.
+    later = service.recent(audit=config_store.audit, limit=100, since=until, target="pair-0")
+    assert [event.id for event in later.events] == [
+        event.id for event in entries if event.at >= until and event.target == "pair-0"
+    ]
+    earlier = service.recent(audit=config_store.audit, limit=100, until=since)
+    assert [event.id for event in earlier.events] == [
+        event.id for event in entries if event.at < since
+    ]
+
+
+def test_a_time_range_ending_where_it_starts_is_refused_naming_until() -> None:
+    for until in (START, START - timedelta(seconds=1)):
+        with pytest.raises(ValidationFailed) as refused:
+            service.recent(audit=None, limit=1, since=START, until=until)  # type: ignore[arg-type]
+        assert [detail["field"] for detail in refused.value.details] == ["until"]
+
+
 @pytest.mark.parametrize("cursor", ["", "x", "bm90IGEgY3Vyc29y", "MTIz", "LTEuYWJj", "=="])
 def test_a_cursor_not_of_the_log_is_refused_naming_before(cursor: str) -> None:
     with pytest.raises(ValidationFailed) as refused:

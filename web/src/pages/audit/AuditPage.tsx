@@ -108,8 +108,8 @@ function AuditLog() {
   );
 }
 
-/** The filters: a choice applies at once; typed ones on Enter or "Filter", so that a half
- * typed name does not ask the log for every letter. */
+/** The filters: a choice (an action, a kind, a time) applies at once; typed ones on Enter or
+ * "Filter", so that a half typed name does not ask the log for every letter. */
 function AuditFiltersForm({ filters, onApply }: { filters: AuditFilters; onApply: (filters: AuditFilters) => void }) {
   const [draft, setDraft] = useState(filters);
   const apply = (changes: Partial<AuditFilters>) => {
@@ -150,6 +150,26 @@ function AuditFiltersForm({ filters, onApply }: { filters: AuditFilters; onApply
         onChange={(event) => setDraft({ ...draft, actor: event.target.value })}
         data-testid="filter-actor"
       />
+      <label className="audit-time">
+        From (UTC)
+        <input
+          type="datetime-local"
+          className="input"
+          value={draft.since}
+          onChange={(event) => apply({ since: event.target.value })}
+          data-testid="filter-since"
+        />
+      </label>
+      <label className="audit-time">
+        Before (UTC)
+        <input
+          type="datetime-local"
+          className="input"
+          value={draft.until}
+          onChange={(event) => apply({ until: event.target.value })}
+          data-testid="filter-until"
+        />
+      </label>
       <button type="submit" className="button" data-testid="audit-filter">
         Filter
       </button>

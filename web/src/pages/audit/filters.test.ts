@@ -10,11 +10,20 @@ import {
   type AuditFilters,
 } from "./filters";
 
-const filtered: AuditFilters = { action: "pair.updated", targetKind: "pair", target: "UZ_uzmobile", actor: "ops" };
+const filtered: AuditFilters = {
+  action: "pair.updated",
+  targetKind: "pair",
+  target: "UZ_uzmobile",
+  actor: "ops",
+  since: "2026-12-06T14:05",
+  until: "2026-12-06T15:00:30",
+};
 
 describe("filtersFromParams", () => {
   it("reads every filter under the API's own names", () => {
-    const params = new URLSearchParams("action=pair.updated&target_kind=pair&target=UZ_uzmobile&actor=ops");
+    const params = new URLSearchParams(
+      "action=pair.updated&target_kind=pair&target=UZ_uzmobile&actor=ops&since=2026-12-06T14:05&until=2026-12-06T15:00:30",
+    );
     expect(filtersFromParams(params)).toEqual(filtered);
   });
 
@@ -25,6 +34,13 @@ describe("filtersFromParams", () => {
   it("drops an action or target kind the log does not know, rather than ask for it", () => {
     const params = new URLSearchParams("action=pair.exploded&target_kind=planet&actor=ops");
     expect(filtersFromParams(params)).toEqual({ ...NO_FILTERS, actor: "ops" });
+  });
+
+  it("drops a time that is not a minute of a day, rather than send the API a 422", () => {
+    for (const since of ["yesterday", "2026-12-06", "2026-12-06T14:05Z", "2026-12-06T14:05+05:00", "14:05"]) {
+      expect(filtersFromParams(new URLSearchParams({ since })).since).toBe("");
+    }
+    expect(filtersFromParams(new URLSearchParams({ until: " 2026-12-06T14:05 " })).until).toBe("2026-12-06T14:05");
   });
 
   it("trims typed values", () => {
@@ -47,7 +63,14 @@ describe("paramsFromFilters", () => {
 
 describe("auditQueryOf", () => {
   it("sends the filters set under the API's names", () => {
-    expect(auditQueryOf(filtered)).toEqual({ action: "pair.updated", target_kind: "pair", target: "UZ_uzmobile", actor: "ops" });
+    expect(auditQueryOf(filtered)).toEqual({
+      action: "pair.updated",
+      target_kind: "pair",
+      target: "UZ_uzmobile",
+      actor: "ops",
+      since: "2026-12-06T14:05",
+      until: "2026-12-06T15:00:30",
+    });
     expect(auditQueryOf({ ...NO_FILTERS, actor: " ops " })).toEqual({ actor: "ops" });
   });
 
@@ -61,6 +84,7 @@ describe("hasFilters", () => {
     expect(hasFilters(NO_FILTERS)).toBe(false);
     expect(hasFilters({ ...NO_FILTERS, target: "   " })).toBe(false);
     expect(hasFilters({ ...NO_FILTERS, targetKind: "user" })).toBe(true);
+    expect(hasFilters({ ...NO_FILTERS, since: "2026-12-06T14:05" })).toBe(true);
   });
 });
 

@@ -8,11 +8,15 @@ export interface AuditFilters {
   targetKind: string;
   target: string;
   actor: string;
+  /** A minute in UTC as a `datetime-local` input gives it ("2026-12-06T14:05"): entries at or after it. */
+  since: string;
+  /** Likewise: entries before it. */
+  until: string;
 }
 
 export const AUDIT_ACTIONS: readonly AuditAction[] = auditActionValues;
 
-export const NO_FILTERS: AuditFilters = { action: "", targetKind: "", target: "", actor: "" };
+export const NO_FILTERS: AuditFilters = { action: "", targetKind: "", target: "", actor: "", since: "", until: "" };
 
 /** What an action changes, the part of its name before the dot: "pair", "user"… */
 export const targetKindOf = (action: AuditAction): string => action.split(".")[0] ?? action;
@@ -26,11 +30,21 @@ const PARAM: Record<keyof AuditFilters, string> = {
   targetKind: "target_kind",
   target: "target",
   actor: "actor",
+  since: "since",
+  until: "until",
+};
+
+// A minute (seconds allowed) with no zone: the API reads it as UTC, as the page shows times.
+const MINUTE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
+
+const minuteOf = (value: string | null): string => {
+  const trimmed = (value ?? "").trim();
+  return MINUTE.test(trimmed) ? trimmed : "";
 };
 
 const isAction = (value: string): value is AuditAction => (AUDIT_ACTIONS as readonly string[]).includes(value);
 
-/** The filters a query string holds; an action or kind the log does not know is no filter. */
+/** The filters a query string holds; an action, kind or time the log does not know is no filter. */
 export function filtersFromParams(params: URLSearchParams): AuditFilters {
   const action = params.get(PARAM.action) ?? "";
   const targetKind = params.get(PARAM.targetKind) ?? "";
@@ -39,6 +53,8 @@ export function filtersFromParams(params: URLSearchParams): AuditFilters {
     targetKind: AUDIT_TARGET_KINDS.includes(targetKind) ? targetKind : "",
     target: (params.get(PARAM.target) ?? "").trim(),
     actor: (params.get(PARAM.actor) ?? "").trim(),
+    since: minuteOf(params.get(PARAM.since)),
+    until: minuteOf(params.get(PARAM.until)),
   };
 }
 
@@ -59,6 +75,8 @@ export function auditQueryOf(filters: AuditFilters): AuditQuery {
   if (filters.targetKind) query.target_kind = filters.targetKind;
   if (filters.target.trim()) query.target = filters.target.trim();
   if (filters.actor.trim()) query.actor = filters.actor.trim();
+  if (minuteOf(filters.since)) query.since = filters.since.trim();
+  if (minuteOf(filters.until)) query.until = filters.until.trim();
   return query;
 }
 
