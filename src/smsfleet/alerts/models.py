@@ -136,6 +136,11 @@ class Notification(BaseModel):
         default=False,
         description="Sent without a sound: another alert of its pair had already paged the chat",
     )
+    sending_at: Timestamp | None = Field(
+        default=None,
+        description="When a try to send it began that has not ended: the control plane"
+        " stopped while sending it",
+    )
 
 
 class NotificationStatus(BaseModel):

@@ -68,6 +68,9 @@ alert_outbox_table = sa.Table(
     sa.Column("actor", sa.String(64)),
     # Sent without a sound: another alert of its pair already told the chat (a page).
     sa.Column("silent", sa.Boolean, nullable=False, server_default=sa.false()),
+    # When its send began, until that try ends: set still on a later try, the control
+    # plane stopped while sending it (Telegram may have taken it).
+    sa.Column("sending_at", DateTimeColumn),
     sa.Index("ix_alert_outbox_pending", "sent_at", "failed_at", "id"),
     sa.Index("ix_alert_outbox_alert_id", "alert_id"),
     sa.Index("ix_alert_outbox_actor_created_at", "actor", "created_at"),
@@ -313,9 +316,17 @@ class AlertStore:
             rows = connection.execute(select).mappings().all()
         return [Notification.model_validate(dict(row)) for row in rows]
 
+    def mark_sending(self, notification_id: int, *, at: datetime) -> None:
+        """A try of the message begins: until its outcome is marked, it reads as
+        interrupted (`Notification.sending_at`)."""
+        self._update(notification_id, sending_at=naive_utc(at))
+
     def mark_sent(self, notification_id: int, *, at: datetime) -> None:
         self._update(
-            notification_id, sent_at=naive_utc(at), attempts=alert_outbox_table.c.attempts + 1
+            notification_id,
+            sent_at=naive_utc(at),
+            sending_at=None,
+            attempts=alert_outbox_table.c.attempts + 1,
         )
 
     def mark_retry(self, notification_id: int, *, next_attempt_at: datetime, error: str) -> None:
@@ -323,6 +334,7 @@ class AlertStore:
             notification_id,
             next_attempt_at=naive_utc(next_attempt_at),
             last_error=error[:512],
+            sending_at=None,
             attempts=alert_outbox_table.c.attempts + 1,
         )
 
@@ -331,6 +343,7 @@ class AlertStore:
             notification_id,
             failed_at=naive_utc(at),
             last_error=error[:512],
+            sending_at=None,
             attempts=alert_outbox_table.c.attempts + 1,
         )
 

@@ -4,7 +4,9 @@ The sender takes queued messages oldest first. Per chat, order is kept: while on
 message of a chat waits for a retry, the chat's later ones wait behind it. A 429
 is retried after its `retry_after`; a 5xx or a network error with exponential
 backoff; a 4xx (a wrong chat, a bad token) is recorded as failed and skipped,
-since retrying cannot help. A message is marked sent once Telegram accepted it.
+since retrying cannot help. A message is marked sent once Telegram accepted it. Each try
+is marked as it begins: one the control plane never saw end (killed while sending) goes
+out again saying it may have arrived already.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import httpx
 import pybreaker
 
 from smsfleet.alerts.store import AlertStore
+from smsfleet.alerts.text import sent_again
 from smsfleet.core.clock import Clock
 
 __all__ = ["OutboxSender", "TelegramBot", "TelegramError"]
@@ -150,8 +153,14 @@ class OutboxSender:
                 blocked.add(item.chat_id)
                 next_due = wait if next_due is None else min(next_due, wait)
                 continue
+            text = item.text
+            if item.sending_at is not None:
+                # A try began and never ended: the control plane stopped while sending.
+                log.warning("message %s may have been sent before a stop: sent again", item.id)
+                text = sent_again(text)
+            self._store.mark_sending(item.id, at=self._clock.now())
             try:
-                self._bot.send_message(item.chat_id, item.text, silent=item.silent)
+                self._bot.send_message(item.chat_id, text, silent=item.silent)
             except TelegramError as error:
                 if error.permanent:
                     log.error("Telegram refused message %s for good: %s", item.id, error)

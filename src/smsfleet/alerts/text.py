@@ -8,7 +8,14 @@ from html import escape
 from smsfleet.alerts.models import Alert, AlertRule, NotificationKind, Severity
 from smsfleet.core.clock import human_time
 
-__all__ = ["MESSAGE_LIMIT", "alert_text", "message_text", "resolved_summary", "telegram_length"]
+__all__ = [
+    "MESSAGE_LIMIT",
+    "alert_text",
+    "message_text",
+    "resolved_summary",
+    "sent_again",
+    "telegram_length",
+]
 
 MESSAGE_LIMIT = 4096
 _ICON = {Severity.info: "🔵", Severity.warning: "🟠", Severity.critical: "🔴"}
@@ -24,6 +31,20 @@ def resolved_summary(raised_on: str, why: str, *, limit: int) -> str:
 def telegram_length(text: str) -> int:
     """`text`'s length as Telegram counts it, in UTF-16 code units: an emoji is two."""
     return len(text.encode("utf-16-le")) // 2
+
+
+SENT_AGAIN_NOTE = (
+    "<i>Sent again: the control plane stopped while sending this, so it may have arrived"
+    " already.</i>"
+)
+
+
+def sent_again(text: str) -> str:
+    """`text` sent again after a try whose end the control plane never saw (it stopped
+    while Telegram may have been taking it), saying so: a repeat reads as one. Without
+    the note when it would not fit."""
+    noted = f"{text}\n{SENT_AGAIN_NOTE}"
+    return noted if telegram_length(noted) <= MESSAGE_LIMIT else text
 
 
 def _title(alert: Alert) -> str:

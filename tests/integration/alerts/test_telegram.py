@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pybreaker
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from smsfleet.alerts.models import NotificationKind
-from smsfleet.alerts.store import AlertStore, NewNotification
+from smsfleet.alerts.store import AlertStore, NewNotification, alert_outbox_table
 from smsfleet.alerts.telegram import OutboxSender, TelegramBot
+from smsfleet.alerts.text import MESSAGE_LIMIT, SENT_AGAIN_NOTE, sent_again
 from smsfleet.core.clock import SystemClock
 from tests.support.telegram import TelegramStandIn
 from tests.support.waiting import eventually
@@ -110,6 +112,47 @@ def test_messages_queued_while_telegram_is_down_go_out_after_a_restart(
         eventually(lambda: telegram.texts() == ["a", "b"])
     finally:
         second.close()
+
+
+class Killed(BaseException):
+    """The control plane killed (SIGKILL) at that line: nothing after it runs."""
+
+
+class KilledOnceTaken(AlertStore):
+    """A store whose process dies after Telegram took a message, before it is marked sent."""
+
+    def mark_sent(self, notification_id: int, *, at: datetime) -> None:
+        raise Killed
+
+
+def test_a_message_whose_send_was_cut_short_by_a_kill_goes_out_again_saying_so(
+    sqlite_metrics_engine: Engine, telegram: TelegramStandIn, http: httpx.Client
+) -> None:
+    queue(AlertStore(sqlite_metrics_engine), ["crashed <b>UZ</b>", "next"])
+    with pytest.raises(Killed):
+        sender(KilledOnceTaken(sqlite_metrics_engine), telegram, http).send_due()
+    assert telegram.texts() == ["crashed <b>UZ</b>"]
+    (interrupted, _) = AlertStore(sqlite_metrics_engine).pending()
+    assert interrupted.sending_at is not None
+
+    # Started again: the message may have arrived, so it goes out saying so; the next one
+    # was never tried and goes out as it is.
+    store = AlertStore(sqlite_metrics_engine)
+    assert sender(store, telegram, http).send_due() is None
+    assert telegram.texts() == [
+        "crashed <b>UZ</b>",
+        f"crashed <b>UZ</b>\n{SENT_AGAIN_NOTE}",
+        "next",
+    ]
+    assert store.pending() == []
+    with sqlite_metrics_engine.connect() as connection:
+        tries = connection.execute(sa.select(alert_outbox_table.c.sending_at)).scalars().all()
+    assert tries == [None, None]  # each try ended
+
+
+def test_a_message_too_long_for_the_note_goes_out_again_as_it_was() -> None:
+    assert sent_again("x" * MESSAGE_LIMIT) == "x" * MESSAGE_LIMIT
+    assert sent_again("short") == f"short\n{SENT_AGAIN_NOTE}"
 
 
 def test_a_refused_message_is_kept_as_failed_and_the_rest_go_on(
