@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 
 from smsfleet.auth.models import Role
@@ -38,6 +39,19 @@ def _until_waiting(api: Api, count: int) -> None:
     while _waiting(api) < count:
         assert time.monotonic() < deadline, f"{count} reads never came to wait"
         time.sleep(0.01)
+
+
+def _until_under_way(api: Api, user: str, count: int) -> None:
+    portal = api.client.portal
+    assert portal is not None
+    deadline = time.monotonic() + WAIT
+    while portal.call(_under_way, _heavy_reads(api), user) < count:
+        assert time.monotonic() < deadline, f"{user} never had {count} reads under way"
+        time.sleep(0.01)
+
+
+async def _under_way(reads: HeavyReads, user: str) -> int:
+    return reads.under_way(user)
 
 
 def test_reads_wait_for_their_own_threads_and_a_user_past_their_share_is_refused(
@@ -74,7 +88,9 @@ def test_reads_wait_for_their_own_threads_and_a_user_past_their_share_is_refused
         try:
             for thread in asking[:2]:
                 thread.start()
-            _until_waiting(api, 2)
+            # One read of the viewer's waits for the thread, the other behind it.
+            _until_under_way(api, Role.viewer.value, 2)
+            assert _waiting(api) == 1
             # The viewer has two under way (token and key alike): a third is refused.
             refused = api.client.get(HEATMAP, headers=viewer)
             assert refused.status_code == 429, refused.text
@@ -84,7 +100,7 @@ def test_reads_wait_for_their_own_threads_and_a_user_past_their_share_is_refused
             assert "2 metrics reads of yours are under way already" in error["message"]
             # Another user's read waits its turn; the other routes are answered meanwhile.
             asking[2].start()
-            _until_waiting(api, 3)
+            _until_waiting(api, 2)  # the viewer's first and the admin's
             assert api.client.get("/api/v1/pairs", headers=viewer).status_code == 200
             assert api.client.get("/api/v1/sessions", headers=viewer).status_code == 200
             assert answers == {}, "a read did not wait for the heavy reads' threads"
@@ -101,4 +117,61 @@ def test_reads_wait_for_their_own_threads_and_a_user_past_their_share_is_refused
         assert {answer.content for answer in answers.values()} == {expected.content}
         assert answers["admin"].headers["content-type"] == "application/json"
         # Answered, the viewer's places are theirs again.
+        assert api.client.get(HEATMAP, headers=viewer).status_code == 200
+
+
+def test_an_answer_not_read_holds_its_users_place_until_sent(tmp_path: Path) -> None:
+    """A reader that does not read its answers pins at most their share of them: each
+    holds a place until the answer is sent, and one more read is refused meanwhile."""
+    with running_api(tmp_path, metrics_read_threads=1, metrics_reads_per_user=1) as api:
+        viewer = api.headers(Role.viewer)
+        app = api.client.app
+        portal = api.client.portal
+        assert portal is not None
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/api/v1/metrics/heatmap",
+            "raw_path": b"/api/v1/metrics/heatmap",
+            "query_string": b"window=30d",
+            "root_path": "",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"authorization", viewer["Authorization"].encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        sent: list[dict[str, Any]] = []
+        reading = threading.Event()  # the reader reads: the body's send returns
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body":
+                while not reading.is_set():  # as a send waits for a full socket to drain
+                    await anyio.sleep(0.01)
+
+        async def ask() -> None:
+            await app(scope, receive, send)  # type: ignore[arg-type]
+
+        asked = portal.start_task_soon(ask)
+        try:
+            deadline = time.monotonic() + WAIT
+            while not any(m["type"] == "http.response.body" for m in sent):
+                assert time.monotonic() < deadline, "the answer was never sent"
+                time.sleep(0.01)
+            # Made, not read: the viewer's only place is held, another user is answered.
+            refused = api.client.get(HEATMAP, headers=viewer)
+            assert refused.status_code == 429, refused.text
+            assert api.client.get(HEATMAP, headers=api.headers(Role.admin)).status_code == 200
+        finally:
+            reading.set()
+        asked.result(WAIT)
+        assert sent[0]["status"] == 200
         assert api.client.get(HEATMAP, headers=viewer).status_code == 200

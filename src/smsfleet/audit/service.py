@@ -139,7 +139,9 @@ def recent(
     after `since` and before `until`; with `before` (a page's `next_before`), the newest
     of those older than that page."""
     if since is not None and until is not None and until <= since:
-        raise ValidationFailed.for_field("until", "must be later than since")
+        raise ValidationFailed.for_field(
+            "until", "must be later than since, by a millisecond at least (times are kept to it)"
+        )
     # Before `until`: older than a first entry of that millisecond could be (ids are
     # never empty).
     bounds = [key_of(before)] if before is not None else []

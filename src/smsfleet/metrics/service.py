@@ -206,8 +206,9 @@ def _step_count(span: TimeRange, step: timedelta) -> int:
     return math.ceil((span.end - floor_to(span.start, step)) / step)
 
 
-def _stepped(span: TimeRange, step: timedelta) -> tuple[TimeRange, int]:
-    """The span from its start floored to the step, and its points; at most MAX_POINTS."""
+def _stepped(span: TimeRange, step: timedelta, *, field: str = "step") -> tuple[TimeRange, int]:
+    """The span from its start floored to the step, and its points; at most MAX_POINTS, or
+    a 422 on `field` (what the asker can change: the step, or the window of a fixed one)."""
     points = _step_count(span, step)
     if points > MAX_POINTS:
         reach = MAX_POINTS * step
@@ -216,9 +217,9 @@ def _stepped(span: TimeRange, step: timedelta) -> tuple[TimeRange, int]:
             if reach >= timedelta(days=2)
             else (f"{reach / timedelta(hours=1):.0f} hours")
         )
-        coarser = "a coarser step or " if step < max(STEPS.values()) else ""
+        coarser = "a coarser step or " if field == "step" and step < max(STEPS.values()) else ""
         raise _invalid(
-            "step",
+            field,
             f"{points} points is too many for this window (at most {MAX_POINTS}, which at "
             f"this step cover {covered}); use {coarser}a shorter window",
         )
@@ -435,7 +436,7 @@ class MetricsService:
         span = resolve_range(
             now=self.clock.now(), window=window, start=start, end=end, default=default
         )
-        return _stepped(span, step)
+        return _stepped(span, step, field="start")
 
     def timeseries(
         self,

@@ -1,18 +1,21 @@
 """Metrics HTTP routes: `/api/v1/metrics/*` (any signed-in user) and `/metrics`.
 
 The `/api/v1/metrics/*` reads run, and serialize their answer, on the heavy reads' own
-few threads (`core.heavy_reads`), not on the pool every sync route shares."""
+few threads (`core.heavy_reads`), not on the pool every sync route shares; each holds its
+user's place there until its answer is sent."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from smsfleet.auth.models import User
-from smsfleet.core.heavy_reads import HeavyReads
+from smsfleet.core.heavy_reads import HeavyReads, Place
 from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import CurrentUser, HeavyReadsDep, MetricsDep
 from smsfleet.metrics.models import (
@@ -45,10 +48,43 @@ def _service(metrics: MetricsDep) -> MetricsService:
 ServiceDep = Annotated[MetricsService, Depends(_service)]
 
 
+class _Answer(Response):
+    """A heavy read's answer, holding its user's place until it is sent: a reader that
+    does not read holds its places, so one user pins at most their share of answers."""
+
+    def __init__(self, content: bytes, place: Place, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._place = place
+        # Never sent (the request ended before): its place is freed all the same.
+        weakref.finalize(self, place.release)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._place.release()
+
+
+async def _answer(
+    reads: HeavyReads, user: User, make: Callable[[], tuple[bytes, dict[str, Any]]]
+) -> Response:
+    """The answer `make` gives (its body, and the response's media type and headers),
+    made in a heavy reads' thread in `user`'s turn."""
+    place = reads.admit(user.username)
+    body, kwargs = await reads.run(place, make)
+    return _Answer(body, place, **kwargs)
+
+
 async def _json(reads: HeavyReads, user: User, read: Callable[[], BaseModel]) -> Response:
     """`read`'s answer as FastAPI would serialize it, made in a heavy reads' thread."""
-    body = await reads.run(user.username, lambda: read().model_dump_json(by_alias=True))
-    return Response(body, media_type="application/json")
+    return await _answer(
+        reads,
+        user,
+        lambda: (
+            read().model_dump_json(by_alias=True).encode(),
+            {"media_type": "application/json"},
+        ),
+    )
 
 
 def _enum(kind: type[Any], description: str) -> Any:
@@ -144,17 +180,14 @@ async def export(
     end: EndParam = None,
     group_by: GroupParam = GroupBy.pair.value,
 ) -> Response:
-    result = await reads.run(
-        user.username,
-        lambda: service.export(
+    def make() -> tuple[bytes, dict[str, Any]]:
+        result = service.export(
             format=format, window=window, start=start, end=end, group_by=group_by
-        ),
-    )
-    return Response(
-        result.content,
-        media_type=result.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{result.filename}"'},
-    )
+        )
+        disposition = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
+        return result.content, {"media_type": result.media_type, "headers": disposition}
+
+    return await _answer(reads, user, make)
 
 
 @prometheus_router.get("/metrics", summary="Prometheus exposition", response_class=Response)

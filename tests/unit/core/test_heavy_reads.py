@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -11,6 +12,14 @@ from smsfleet.core.errors import Throttled
 from smsfleet.core.heavy_reads import HeavyReads
 
 WAIT = 5.0
+
+
+async def answered(reads: HeavyReads, user: str, read: Callable[[], str]) -> str:
+    """A read of `user`'s, its place released once answered (as a sent answer does)."""
+    place = reads.admit(user)
+    answer = await reads.run(place, read)
+    place.release()
+    return answer
 
 
 class Held:
@@ -35,7 +44,7 @@ def test_at_most_threads_reads_run_at_once_and_the_others_wait_in_turn() -> None
 
     async def main() -> None:
         async def one(user: str) -> None:
-            answers.append(await reads.run(user, held.read))
+            answers.append(await answered(reads, user, held.read))
 
         async with anyio.create_task_group() as group:
             for user in ("ann", "bob", "cid", "dan"):
@@ -58,20 +67,20 @@ def test_a_user_past_their_reads_is_refused_while_another_user_is_served() -> No
 
     async def main() -> None:
         async def one(user: str) -> None:
-            answers.append((user, await reads.run(user, held.read)))
+            answers.append((user, await answered(reads, user, held.read)))
 
         async with anyio.create_task_group() as group:
             group.start_soon(one, "ann")  # running
             group.start_soon(one, "ann")  # waiting: ann's second
             await anyio.sleep(0.1)
             with pytest.raises(Throttled, match="2 metrics reads of yours") as refused:
-                await reads.run("ann", held.read)
+                await answered(reads, "ann", held.read)
             assert refused.value.retry_after == 1
             group.start_soon(one, "bob")  # another user waits in turn
             await anyio.sleep(0.1)
             held.release.set()
         # Answered, ann's places are hers again.
-        assert await reads.run("ann", lambda: "again") == "again"
+        assert await answered(reads, "ann", lambda: "again") == "again"
 
     anyio.run(main)
     assert sorted(answers) == [("ann", "answer"), ("ann", "answer"), ("bob", "answer")]
@@ -85,7 +94,58 @@ def test_a_failed_read_gives_its_place_back() -> None:
 
     async def main() -> None:
         with pytest.raises(ValueError, match="no such window"):
-            await reads.run("ann", broken)
-        assert await reads.run("ann", lambda: "answer") == "answer"
+            await reads.run(reads.admit("ann"), broken)
+        assert reads.under_way("ann") == 0
+        assert await answered(reads, "ann", lambda: "answer") == "answer"
+
+    anyio.run(main)
+
+
+def test_the_threads_go_round_the_users_who_wait() -> None:
+    """One user's flood puts one read ahead of another user's, not all of theirs."""
+    reads = HeavyReads(threads=1, per_user=10)
+    held = Held()
+    order: list[str] = []
+
+    def read_of(name: str) -> Callable[[], str]:
+        def read() -> str:
+            order.append(name)
+            return held.read() if name == "ann-0" else name
+
+        return read
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(answered, reads, "ann", read_of("ann-0"))  # the only thread
+            with anyio.fail_after(WAIT):
+                while held.started < 1:
+                    await anyio.sleep(0.01)
+            for n in range(1, 5):  # ann's flood, then bob's one read
+                group.start_soon(answered, reads, "ann", read_of(f"ann-{n}"))
+                await anyio.sleep(0.01)
+            group.start_soon(answered, reads, "bob", read_of("bob"))
+            await anyio.sleep(0.1)
+            held.release.set()
+
+    anyio.run(main)
+    assert order == ["ann-0", "ann-1", "bob", "ann-2", "ann-3", "ann-4"]
+
+
+def test_a_place_is_held_until_released_and_released_once() -> None:
+    reads = HeavyReads(threads=1, per_user=1)
+
+    async def main() -> None:
+        place = reads.admit("ann")
+        assert await reads.run(place, lambda: "answer") == "answer"
+        # Answered but not sent yet: the place is still held.
+        with pytest.raises(Throttled):
+            reads.admit("ann")
+        place.release()
+        place.release()  # a second release frees nothing more
+        assert reads.under_way("ann") == 0
+        again = reads.admit("ann")
+        with pytest.raises(Throttled):
+            reads.admit("ann")
+        again.release()
 
     anyio.run(main)
