@@ -584,6 +584,13 @@ class AlertService:
             started = status.started_at
             if status.state == SessionState.running and started and now - started >= window:
                 active.add(pair.country)
+        countries = self._config_store.countries.list()
+        # Nor those whose cap changed within it: their count is partly at the previous cap.
+        active -= {
+            country.code
+            for country in countries
+            if country.cap_changed_at is not None and now - country.cap_changed_at < window
+        }
         still_open = {a.subject for a in firing if a.rule is AlertRule.country_under_target}
         if not (active or still_open):
             return [], []
@@ -591,7 +598,7 @@ class AlertService:
         sent = self._metrics.grants_by_country(since=now - window)
         caps = {
             country.code: country.cap
-            for country in self._config_store.countries.list()
+            for country in countries
             if country.code in active | still_open
         }
         reasons = self._country_reasons() if self._country_reasons is not None else {}

@@ -62,6 +62,7 @@ class ReasonKind(StrEnum):
     probing = "probing"
     asked_fewer = "asked_fewer"
     given_up = "given_up"
+    cap_changed = "cap_changed"
 
     @property
     def words(self) -> str:
@@ -105,6 +106,9 @@ _KIND_WORDS = {
     ),
     ReasonKind.asked_fewer: (
         "its sessions asked for fewer sends than the cap allows (starting up, or waiting)"
+    ),
+    ReasonKind.cap_changed: (
+        "its cap changed less than the window ago: the count is partly at the previous cap"
     ),
     ReasonKind.given_up: (
         "grants its programs gave up unsent, too late to send within the cap's margin:"
@@ -229,7 +233,11 @@ def country_goals(
     failing_line: FailingLine = FailingLine(),
 ) -> list[CountryGoal]:
     """One entry per country that has pairs, ordered by country code; `routes` by pair."""
-    caps = {country.code: country.cap for country in countries}
+    caps: dict[str, int] = {}
+    cap_notes: dict[str, str] = {}
+    for country in countries:
+        caps[country.code] = country.cap
+        cap_notes[country.code] = _cap_note(country, now, window)
     by_country: dict[str, list[Pair]] = {}
     by_key: dict[str, Pair] = {}
     probing_pairs: set[str] = set()
@@ -329,10 +337,31 @@ def country_goals(
                 _busy_pairs(by_country[code], routes),
                 numberless.get(code, 0),
                 runs_programs=any(pair.programs for pair in by_country[code]),
+                cap_note=cap_notes.get(code, ""),
             )
             goal = goal.model_copy(update={"reason": reason, "reason_kind": kind})
         goals.append(goal)
     return goals
+
+
+def _cap_note(country: Country, now: datetime, window: timedelta) -> str:
+    """`its cap changed from 5 to 10 40 s ago: …`, when it changed within the window: its
+    count is then partly at the previous cap ("" otherwise). After a cut, the sends of
+    the minute before count against the lower cap: it grants none until they age out."""
+    changed, previous = country.cap_changed_at, country.previous_cap
+    if changed is None or previous is None or now - changed >= window:
+        return ""
+    ago = max(0, int((now - changed).total_seconds()))
+    cut = (
+        ", and the sends of the minute before the cut count against the lower cap"
+        if country.cap < previous
+        else ""
+    )
+    return (
+        f"its cap changed from {previous} to {country.cap} {ago} s ago, less than the"
+        f" {human_span(window)} the count is made over: the count is partly at the previous"
+        f" cap{cut}"
+    )
 
 
 def _resumed_note(pairs: Iterable[Pair], now: datetime, window: timedelta) -> str:
@@ -459,6 +488,7 @@ def _reason(
     numberless: int = 0,
     *,
     runs_programs: bool = True,
+    cap_note: str = "",
 ) -> tuple[ReasonKind, str]:
     """The first thing that explains why the country is under its goal: its kind, and
     in words with the country's figures. `starting_for`: how long its sessions have run,
@@ -471,7 +501,8 @@ def _reason(
     taken as a start; `busy_pairs`: its pairs whose test numbers all await a code
     (`_busy_pairs`), named when the country's numbers are not all busy; `numberless`: its
     sessions wanted running that are held stopped, their pairs having no test number;
-    `runs_programs`: whether any of its pairs has a program, so a session to start."""
+    `runs_programs`: whether any of its pairs has a program, so a session to start;
+    `cap_note`: its cap's change within the window (`_cap_note`), taken as a start."""
     paused = f"; {paused_note}" if paused_note else ""
     no_numbers = (
         "no test numbers: its pairs whose sessions people want running have none, so those"
@@ -551,6 +582,10 @@ def _reason(
             ReasonKind.in_flight_limit,
             f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}",
         )
+    if cap_note:
+        # As a start: the count covers time at the previous cap (and, after a cut, the
+        # limiter's minute of the sends before it).
+        return ReasonKind.cap_changed, f"{cap_note}{paused}"
     if young:
         # What follows may only be the first minutes' (a first burst takes every number).
         return ReasonKind.starting, (

@@ -22,6 +22,14 @@ class Country(BaseModel):
     code: str
     name: str
     cap: int = Field(description="SMS per minute, both the ceiling and the target")
+    previous_cap: int | None = Field(
+        default=None, description="The cap before its last change; none if never changed"
+    )
+    cap_changed_at: Timestamp | None = Field(
+        default=None,
+        description="When the cap last changed: counts over a window since then are partly"
+        " at the previous cap",
+    )
 
 
 class CountryUpdate(BaseModel):

@@ -97,7 +97,11 @@ def update_country(
     before, country = change_record(
         countries,
         code.upper(),
-        lambda _: {"cap": data.cap},
+        lambda country: (
+            {}
+            if data.cap == country.cap
+            else {"cap": data.cap, "previous_cap": country.cap, "cap_changed_at": clock.now()}
+        ),
         read=lambda: get_country(countries=countries, code=code),
         decided_on={"cap"},
         what=f"country {code.upper()}",

@@ -12,6 +12,8 @@ countries_table = sa.Table(
     sa.Column("code", sa.String(2), primary_key=True),
     sa.Column("name", sa.String(128), nullable=False),
     sa.Column("cap", sa.Integer, nullable=False),
+    sa.Column("previous_cap", sa.Integer),
+    sa.Column("cap_changed_at", DateTimeColumn),
 )
 
 pairs_table = sa.Table(

@@ -10,6 +10,10 @@ import pytest
 from smsfleet.alerts.models import AlertQuery, AlertRule, AlertState
 from smsfleet.attempts.models import Attempt, Outcome
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.audit.models import Actor
+from smsfleet.auth.models import Role
+from smsfleet.pairs.models import Country, CountryUpdate
+from smsfleet.pairs.service import update_country
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from tests.support.alerting import Alerting
 from tests.support.services import alert_service
@@ -103,6 +107,40 @@ def test_a_pair_resumed_within_the_window_is_not_held_to_the_whole_of_it(
     alerting.service.evaluate()
     assert alerting.service.find(AlertQuery(rule=AlertRule.country_under_target)) == []
     alerting.clock.advance(WINDOW_MINUTES * 60)  # a whole window since: held to it again
+    alerting.service.evaluate()
+    found = alerting.service.find(AlertQuery(rule=AlertRule.country_under_target))
+    assert [alert.subject for alert in found] == ["UZ"]
+
+
+def test_a_cap_raised_within_the_window_is_not_held_against_the_whole_of_it(
+    alerting: Alerting,
+) -> None:
+    """The operator's case: TJ at 5 a minute for 13 min, then raised to 10: its 49 sends of
+    the last 10 min were measured against 100 and alerted at once."""
+    countries, audit = alerting.config_store.countries, alerting.config_store.audit
+    person = Actor(username="alice", role=Role.admin)
+
+    def set_cap(cap: int) -> Country:
+        return update_country(
+            countries=countries,
+            audit=audit,
+            clock=alerting.clock,
+            actor=person,
+            code="UZ",
+            data=CountryUpdate(cap=cap),
+        )
+
+    set_cap(5)
+    alerting.clock.advance(13 * 60)
+    raised_at = alerting.clock.now()
+    raised = set_cap(CAP)
+    assert (raised.cap, raised.previous_cap, raised.cap_changed_at) == (CAP, 5, raised_at)
+    alerting.clock.advance(60)
+    _running_the_whole_window(alerting)
+    _leased(alerting, 49, completed=49)
+    alerting.service.evaluate()
+    assert alerting.service.find(AlertQuery(rule=AlertRule.country_under_target)) == []
+    alerting.clock.advance(WINDOW_MINUTES * 60)  # a whole window at the new cap: held to it
     alerting.service.evaluate()
     found = alerting.service.find(AlertQuery(rule=AlertRule.country_under_target))
     assert [alert.subject for alert in found] == ["UZ"]

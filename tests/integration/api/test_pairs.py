@@ -43,12 +43,25 @@ def test_countries_come_from_the_iso_dataset_with_default_cap(api: Api) -> None:
     countries = api.client.get("/api/v1/countries", headers=api.headers(Role.viewer)).json()
     by_code = {country["code"]: country for country in countries}
     assert len(countries) >= 249
-    assert by_code["UZ"] == {"code": "UZ", "name": "Uzbekistan", "cap": 10}
+    assert by_code["UZ"] == {
+        "code": "UZ",
+        "name": "Uzbekistan",
+        "cap": 10,
+        "previous_cap": None,
+        "cap_changed_at": None,
+    }
     assert by_code["TJ"]["name"] == "Tajikistan"
     changed = api.client.patch(
         "/api/v1/countries/uz", json={"cap": 12}, headers=api.headers(Role.admin)
     )
     assert changed.json()["cap"] == 12
+    assert changed.json()["previous_cap"] == 10
+    assert changed.json()["cap_changed_at"] == api.clock.now().isoformat().replace("+00:00", "Z")
+    # The same cap again changes nothing: its change stays the one it was.
+    again = api.client.patch(
+        "/api/v1/countries/UZ", json={"cap": 12}, headers=api.headers(Role.admin)
+    )
+    assert again.json() == changed.json()
     forbidden = api.client.patch(
         "/api/v1/countries/UZ", json={"cap": 5}, headers=api.headers(Role.operator)
     )

@@ -25,6 +25,7 @@ TABLES: dict[str, tuple[type[BaseModel], str]] = {
     "programs": (Program, "name"),
 }
 NULLABLE = {
+    "countries": {"previous_cap", "cap_changed_at"},
     "pairs": {
         "region",
         "state_reason",
@@ -36,6 +37,7 @@ NULLABLE = {
 }
 DATETIME_COLUMNS = {
     "users": {"created_at", "updated_at"},
+    "countries": {"cap_changed_at"},
     "pairs": {"state_changed_at", "created_at", "updated_at"},
     "programs": {"created_at", "updated_at"},
 }

@@ -60,10 +60,21 @@ def _goal(
     refused: int = 0,
     given_up: int = 0,
     outlook: Outlook | None = None,
+    cap: int = 10,
+    cap_changed: tuple[int, datetime] | None = None,
 ) -> CountryGoal:
     country = pairs[0].country
+    previous_cap, changed_at = cap_changed if cap_changed else (None, None)
     [goal] = country_goals(
-        countries=[Country(code=country, name=country, cap=10)],
+        countries=[
+            Country(
+                code=country,
+                name=country,
+                cap=cap,
+                previous_cap=previous_cap,
+                cap_changed_at=changed_at,
+            )
+        ],
         pairs=pairs,
         specs=[_spec(pair.key) for pair in pairs],
         statuses={f"program1_{key}": _status(key, state) for key, state in running.items()},
@@ -481,6 +492,48 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
     )
     settled = goal(window_old, few).reason
     assert settled is not None and "still measured" not in settled
+
+
+def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
+    running = {"UZ_uzmobile": SessionState.running}
+    enough = _outlook(4, 12.0, 4)
+    # Raised from 5 to 10 a minute ago: the window holds a minute at 5 a minute.
+    raised = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running=running,
+        grants=14,
+        outlook=enough,
+        cap_changed=(5, NOW - timedelta(seconds=60)),
+    )
+    assert (raised.on_goal, raised.reason_kind, raised.reason) == (
+        False,
+        ReasonKind.cap_changed,
+        "its cap changed from 5 to 10 60 s ago, less than the 2 min the count is made over:"
+        " the count is partly at the previous cap",
+    )
+    # Cut from 10 to 5: the sends before the cut hold the limiter for a minute.
+    cut = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running=running,
+        grants=8,
+        outlook=enough,
+        cap=5,
+        cap_changed=(10, NOW - timedelta(seconds=100)),
+    )
+    assert cut.reason_kind is ReasonKind.cap_changed
+    assert cut.reason is not None
+    assert cut.reason.endswith(
+        "and the sends of the minute before the cut count against the lower cap"
+    )
+    # A window after the change, the count is at the new cap alone.
+    settled = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running=running,
+        grants=14,
+        outlook=enough,
+        cap_changed=(5, NOW - WINDOW),
+    )
+    assert settled.reason_kind is ReasonKind.asked_fewer
 
 
 def test_a_pair_resumed_from_probing_within_the_window_is_taken_as_a_start() -> None:
