@@ -110,6 +110,25 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
     assert goal.reason_kind is None
 
 
+def test_a_low_cap_one_send_short_of_its_window_is_on_goal() -> None:
+    """At 5 a minute, 9 sends in 2 minutes (4.5/min, under 95 %) is the limiter's spacing
+    leaving one out, not a shortfall; two short is one."""
+    running = {"UZ_uzmobile": SessionState.running}
+    enough = _outlook(4, 12.0, 4)
+    one_short = _goal(
+        pairs=[_pair("UZ_uzmobile")], running=running, grants=9, outlook=enough, cap=5
+    )
+    assert (one_short.achieved_per_minute, one_short.on_goal, one_short.reason) == (
+        4.5,
+        True,
+        None,
+    )
+    two_short = _goal(
+        pairs=[_pair("UZ_uzmobile")], running=running, grants=8, outlook=enough, cap=5
+    )
+    assert two_short.on_goal is False
+
+
 def test_grants_given_up_unsent_are_no_sms_and_are_named_as_the_shortfall() -> None:
     """Granted its cap, a country whose programs gave grants up (too late to send within
     the cap's margin) sent less: it is under its goal by those, and says which."""

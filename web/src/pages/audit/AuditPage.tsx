@@ -154,6 +154,7 @@ function AuditFiltersForm({ filters, onApply }: { filters: AuditFilters; onApply
         From (UTC)
         <input
           type="datetime-local"
+          step={1}
           className="input"
           value={draft.since}
           onChange={(event) => apply({ since: event.target.value })}
@@ -164,6 +165,7 @@ function AuditFiltersForm({ filters, onApply }: { filters: AuditFilters; onApply
         Before (UTC)
         <input
           type="datetime-local"
+          step={1}
           className="input"
           value={draft.until}
           onChange={(event) => apply({ until: event.target.value })}

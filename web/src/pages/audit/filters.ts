@@ -8,7 +8,7 @@ export interface AuditFilters {
   targetKind: string;
   target: string;
   actor: string;
-  /** A minute in UTC as a `datetime-local` input gives it ("2026-12-06T14:05"): entries at or after it. */
+  /** A time in UTC as a `datetime-local` input gives it ("2026-12-06T14:05", or with seconds): entries at or after it. */
   since: string;
   /** Likewise: entries before it. */
   until: string;
