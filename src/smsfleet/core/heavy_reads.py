@@ -14,6 +14,7 @@ a second. The answer is made in the same thread, off the event loop.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
@@ -37,13 +38,14 @@ class Place:
         self._reads: HeavyReads | None = reads
 
     def release(self) -> None:
-        if self._reads is not None:
-            self._reads._release(self.user)
-            self._reads = None
+        reads, self._reads = self._reads, None
+        if reads is not None:
+            reads._release(self.user)
 
 
 class HeavyReads:
-    """Called from the event loop only, so the counts need no lock."""
+    """Called from the event loop, but for a place freed by the collector (an answer never
+    sent), which may run in any thread: the counts are kept under a lock."""
 
     def __init__(self, *, threads: int, per_user: int) -> None:
         # Taken in turn, at most one waiter of each user at a time (`_turns`).
@@ -54,6 +56,7 @@ class HeavyReads:
         self._per_user = per_user
         self._under_way: Counter[str] = Counter()
         self._turns: dict[str, Lock] = {}
+        self._counting = threading.Lock()
 
     def under_way(self, user: str) -> int:
         return self._under_way[user]
@@ -61,14 +64,15 @@ class HeavyReads:
     def admit(self, user: str) -> Place:
         """A place for one more read of `user`'s; `Throttled` when they have `per_user`
         under way already."""
-        if self._under_way[user] >= self._per_user:
-            raise Throttled(
-                f"{self._per_user} metrics reads of yours are under way already:"
-                " try again when one is answered",
-                retry_after=1,
-            )
-        self._under_way[user] += 1
-        self._turns.setdefault(user, Lock())
+        with self._counting:
+            if self._under_way[user] >= self._per_user:
+                raise Throttled(
+                    f"{self._per_user} metrics reads of yours are under way already:"
+                    " try again when one is answered",
+                    retry_after=1,
+                )
+            self._under_way[user] += 1
+            self._turns.setdefault(user, Lock())
         return Place(self, user)
 
     async def run(self, place: Place, read: Callable[[], T]) -> T:
@@ -87,7 +91,8 @@ class HeavyReads:
             raise
 
     def _release(self, user: str) -> None:
-        self._under_way[user] -= 1
-        if not self._under_way[user]:
-            del self._under_way[user]
-            del self._turns[user]
+        with self._counting:
+            self._under_way[user] -= 1
+            if not self._under_way[user]:
+                del self._under_way[user]
+                del self._turns[user]

@@ -150,28 +150,8 @@ function AuditFiltersForm({ filters, onApply }: { filters: AuditFilters; onApply
         onChange={(event) => setDraft({ ...draft, actor: event.target.value })}
         data-testid="filter-actor"
       />
-      <label className="audit-time">
-        From (UTC)
-        <input
-          type="datetime-local"
-          step={1}
-          className="input"
-          value={draft.since}
-          onChange={(event) => apply({ since: event.target.value })}
-          data-testid="filter-since"
-        />
-      </label>
-      <label className="audit-time">
-        Before (UTC)
-        <input
-          type="datetime-local"
-          step={1}
-          className="input"
-          value={draft.until}
-          onChange={(event) => apply({ until: event.target.value })}
-          data-testid="filter-until"
-        />
-      </label>
+      <TimeFilter label="From" value={draft.since} onChange={(since) => apply({ since })} testId="filter-since" />
+      <TimeFilter label="Before" value={draft.until} onChange={(until) => apply({ until })} testId="filter-until" />
       <button type="submit" className="button" data-testid="audit-filter">
         Filter
       </button>
@@ -181,5 +161,32 @@ function AuditFiltersForm({ filters, onApply }: { filters: AuditFilters; onApply
         </button>
       )}
     </form>
+  );
+}
+
+/** A time of the range, in UTC as the page shows times, to the second. */
+function TimeFilter({
+  label,
+  value,
+  onChange,
+  testId,
+}: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  testId: string;
+}) {
+  return (
+    <label className="audit-time">
+      {label} (UTC)
+      <input
+        type="datetime-local"
+        step={1}
+        className="input"
+        value={value}
+        onChange={(event) => onChange(event.target.value)}
+        data-testid={testId}
+      />
+    </label>
   );
 }
