@@ -122,6 +122,11 @@ def test_a_killed_control_plane_loses_and_doubles_nothing(rig: Rig) -> None:
     assert len(swallowed) <= len(SESSIONS)
     assert swallowed.isdisjoint(triggers)
     completed = {i: a for i, a in completed.items() if i not in swallowed}
+    # Nor one its program gave up unsent, its grant answered too late to send within the
+    # cap's margin (a busy machine): recorded as such, with no SMS.
+    given_up = {i for i, a in completed.items() if a["error_code"] == "grant_stale"}
+    assert given_up.isdisjoint(triggers)
+    completed = {i: a for i, a in completed.items() if i not in given_up}
     # Every SMS the simulator saw is recorded, with the outcome it really had.
     assert set(completed) == set(triggers)
     for record in truth:
