@@ -125,7 +125,16 @@ def start_error_reports(
         release=f"smsfleet@{release}",
         environment=environment,
         server_name=service,
-        include_local_variables=False,
+        # Collect nothing the SDK would gather by default that could carry a secret or a
+        # phone number: no user, cookies, bodies, query data or frame variables.
+        data_collection={
+            "user_info": False,
+            "cookies": {"mode": "off"},
+            "http_bodies": [],
+            "database_query_data": False,
+            "queues": False,
+            "stack_frame_variables": False,
+        },
         max_request_body_size="never",
         before_send=scrub_event,  # type: ignore[arg-type]
         before_breadcrumb=lambda crumb, _hint: _scrub(crumb),

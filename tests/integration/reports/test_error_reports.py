@@ -82,6 +82,9 @@ def test_the_control_plane_reports_an_unhandled_error_with_its_request(
     assert request["method"] == "POST"
     assert request["url"].endswith("/api/v1/broken/[phone]")
     assert "data" not in request and "cookies" not in request
+    frames = _exception(event)["stacktrace"]["frames"]
+    assert frames and not [frame for frame in frames if "vars" in frame], "local variables sent"
+    assert "user" not in event
     _assert_clean(sentry, token, "query-secret", "cookie-secret", "body-secret")
 
 
