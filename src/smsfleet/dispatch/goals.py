@@ -217,6 +217,12 @@ class CountryGoal(BaseModel):
         description="Of those test numbers, how many await a code now (a paused pair's SMS"
         " still in flight are not counted: its numbers are not in test_numbers)"
     )
+    cap_note: str | None = Field(
+        default=None,
+        description="When its cap changed within the window, on goal or not: from what and"
+        " when, as the count is then partly at the previous cap (a count over the new cap"
+        " after a cut is the minute before it)",
+    )
 
 
 def country_goals(
@@ -324,6 +330,7 @@ def country_goals(
             refused=seen.refused,
             given_up=seen.given_up,
             awaiting_code=seen.awaiting,
+            cap_note=cap_notes.get(code) or None,
         )
         if not on_goal:
             running_for = now - running_since.get(code, now - window)

@@ -553,6 +553,26 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
         cap_changed=(5, NOW - WINDOW),
     )
     assert settled.reason_kind is ReasonKind.asked_fewer
+    assert settled.cap_note is None
+
+
+def test_a_cap_cut_within_the_window_is_noted_on_goal_too() -> None:
+    """After a cut the window still holds the sends at the higher cap: the count stands
+    over the new cap, on goal, while nothing is granted; the note says why."""
+    cut = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running={"UZ_uzmobile": SessionState.running},
+        grants=19,
+        outlook=_outlook(4, 12.0, 4),
+        cap=5,
+        cap_changed=(10, NOW - timedelta(seconds=20)),
+    )
+    assert (cut.on_goal, cut.reason, cut.achieved_per_minute) == (True, None, 9.5)
+    assert cut.cap_note == (
+        "its cap changed from 10 to 5 20 s ago, less than the 2 min the count is made over:"
+        " the count is partly at the previous cap, and the sends of the minute before the"
+        " cut count against the lower cap"
+    )
 
 
 def test_a_pair_resumed_from_probing_within_the_window_is_taken_as_a_start() -> None:
