@@ -11,8 +11,12 @@ sets of deleted pairs and sessions disappear at the next scrape.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from prometheus_client.exposition import choose_encoder
@@ -29,7 +33,7 @@ from smsfleet.metrics.models import LATENCY_BUCKETS_MS, GroupBy
 from smsfleet.metrics.service import MetricsService
 from smsfleet.sessions.models import SessionState
 
-__all__ = ["FleetCollector", "render"]
+__all__ = ["EXPOSITION_SPACING", "Exposition", "FleetCollector"]
 
 SUCCESS_WINDOW = timedelta(minutes=30)
 RATE_WINDOW = timedelta(minutes=5)
@@ -267,7 +271,56 @@ class FleetCollector:
         yield from (grants, sent, delivered, failed, broken_off, broken_off_sent, latency)
 
 
-def render(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
-    """The body and content type of a `/metrics` answer, in the format `accept` asks."""
-    encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type
+# Renders of one format start at least this far apart: at 32 scrapers in a loop, reading
+# the stores takes a few tenths of a core, not every thread the sync routes share.
+EXPOSITION_SPACING = 0.5
+
+
+class Exposition:
+    """`/metrics` answered by one render at a time for any number of scrapers.
+
+    A scrape is answered by the first render of its format that starts after it arrived,
+    so it never reads figures from before it asked (a test reading right after an action
+    sees it); renders start at least `spacing` seconds apart, and those waiting for one
+    wait on the event loop, holding no thread."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        spacing: float = EXPOSITION_SPACING,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self._spacing = spacing
+        self._clock = clock
+        self._formats: dict[str, _Renders] = {}  # by content type: a handful at most
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def answer(self, accept: str | None) -> tuple[bytes, str]:
+        """The body and content type `accept` asks for, rendered after this call began."""
+        encoder, content_type = choose_encoder(accept or "")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a lock waits on the loop it was first awaited in
+            self._loop, self._formats = loop, {}
+        renders = self._formats.setdefault(content_type, _Renders())
+        wanted = renders.started + 1
+        async with renders.lock:
+            if renders.finished < wanted:
+                await asyncio.sleep(renders.last_start + self._spacing - self._clock())
+                renders.started += 1
+                renders.last_start = self._clock()
+                renders.body = await asyncio.to_thread(encoder, self._registry)
+                renders.finished = renders.started
+            return renders.body, content_type
+
+
+@dataclass
+class _Renders:
+    """One format's renders: how many started and finished, and the last one's body."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started: int = 0
+    finished: int = 0
+    last_start: float = -math.inf
+    body: bytes = b""

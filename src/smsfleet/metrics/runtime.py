@@ -14,7 +14,7 @@ from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 from smsfleet.core.settings import Settings
 from smsfleet.metrics.models import AttemptSummary
-from smsfleet.metrics.prometheus import FleetCollector
+from smsfleet.metrics.prometheus import Exposition, FleetCollector
 from smsfleet.metrics.rollups import Rollups
 from smsfleet.metrics.service import MetricsService
 from smsfleet.metrics.store import MetricsStore
@@ -31,6 +31,7 @@ class Metrics:
     service: MetricsService
     registry: CollectorRegistry
     collector: FleetCollector
+    exposition: Exposition
     job: PeriodicJob
     rollup_interval_seconds: float = DEFAULT_ROLLUP_INTERVAL_SECONDS
 
@@ -72,6 +73,7 @@ def build_metrics(
         service=service,
         registry=registry,
         collector=collector,
+        exposition=Exposition(registry),
         # Every run is idempotent (it recomputes minutes from raw attempts), so
         # several replicas running it at once only repeat work.
         job=PeriodicJob("metrics-rollup", service.run_jobs),

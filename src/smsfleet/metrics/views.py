@@ -27,7 +27,6 @@ from smsfleet.metrics.models import (
     Timeseries,
     Window,
 )
-from smsfleet.metrics.prometheus import render
 from smsfleet.metrics.service import DEFAULT_STEPS, MAX_POINTS, MetricsService
 
 __all__ = ["prometheus_router", "router"]
@@ -191,6 +190,6 @@ async def export(
 
 
 @prometheus_router.get("/metrics", summary="Prometheus exposition", response_class=Response)
-def prometheus_metrics(request: Request, metrics: MetricsDep) -> Response:
-    body, content_type = render(metrics.registry, request.headers.get("accept"))
+async def prometheus_metrics(request: Request, metrics: MetricsDep) -> Response:
+    body, content_type = await metrics.exposition.answer(request.headers.get("accept"))
     return Response(body, media_type=content_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,6 @@ from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.models import ReportRequest, SendAction
 from smsfleet.dispatch.service import build_dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
-from smsfleet.metrics.prometheus import render
 from smsfleet.pairs.models import PairState
 from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
@@ -27,7 +27,7 @@ Labels = frozenset[tuple[str, str]]
 
 
 def samples(fleet: Fleet) -> dict[tuple[str, Labels], float]:
-    body, content_type = render(fleet.metrics.registry, None)
+    body, content_type = asyncio.run(fleet.metrics.exposition.answer(None))
     assert content_type.startswith("text/plain; version=")
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value

@@ -1,0 +1,100 @@
+"""`/metrics` renders: one at a time for any number of scrapers, never older than the
+scrape, spaced apart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import CollectorRegistry
+
+from smsfleet.metrics.prometheus import Exposition
+
+
+class _Counting:
+    """A collector that counts its renders (the gauge says which one it is), each held
+    until `release` is set."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.renders = 0
+        self.rendering = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        self.renders += 1
+        self.rendering.set()
+        self.release.wait(5)
+        yield GaugeMetricFamily("render_number", "Which render this is", value=self.renders)
+
+
+def _setup(spacing: float = 0.0) -> tuple[Exposition, _Counting]:
+    registry = CollectorRegistry(auto_describe=False)
+    return Exposition(registry, spacing=spacing), _Counting(registry)
+
+
+def _number(body: bytes) -> float:
+    line = next(line for line in body.decode().splitlines() if line.startswith("render_number"))
+    return float(line.split()[-1])
+
+
+def test_scrapers_arriving_together_share_one_render() -> None:
+    exposition, counting = _setup()
+
+    async def scrape_all() -> list[tuple[bytes, str]]:
+        return await asyncio.gather(*(exposition.answer(None) for _ in range(20)))
+
+    answers = asyncio.run(scrape_all())
+    assert counting.renders == 1
+    assert {_number(body) for body, _ in answers} == {1.0}
+    assert {content_type for _, content_type in answers} == {answers[0][1]}
+
+
+def test_a_scrape_during_a_render_waits_for_the_next_one() -> None:
+    """What a render in progress says may be from before the scrape asked."""
+    exposition, counting = _setup()
+    counting.release.clear()
+
+    async def scrape_during() -> tuple[float, float]:
+        first = asyncio.create_task(exposition.answer(None))
+        await asyncio.to_thread(counting.rendering.wait, 5)
+        second = asyncio.create_task(exposition.answer(None))
+        await asyncio.sleep(0.05)
+        counting.release.set()
+        return _number((await first)[0]), _number((await second)[0])
+
+    assert asyncio.run(scrape_during()) == (1.0, 2.0)
+    assert counting.renders == 2
+
+
+def test_renders_start_spacing_apart_and_formats_apart() -> None:
+    exposition, counting = _setup(spacing=0.3)
+
+    async def scrape_twice() -> float:
+        await exposition.answer(None)
+        # Another format is rendered for itself, at once.
+        started = time.monotonic()
+        _, openmetrics = await exposition.answer("application/openmetrics-text; version=1.0.0")
+        assert openmetrics.startswith("application/openmetrics-text")
+        assert time.monotonic() - started < 0.3
+        await exposition.answer(None)
+        return time.monotonic() - started
+
+    assert asyncio.run(scrape_twice()) >= 0.3
+    assert counting.renders == 3
+
+
+def test_it_serves_each_event_loop_it_is_awaited_in() -> None:
+    """A lock waited on in one loop cannot be waited on in another: each loop gets its own."""
+    exposition, counting = _setup()
+
+    async def contended() -> None:
+        await asyncio.gather(exposition.answer(None), exposition.answer(None))
+
+    asyncio.run(contended())
+    asyncio.run(contended())
+    assert counting.renders == 2
