@@ -7,7 +7,8 @@ user's place there until its answer is sent."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -47,12 +48,21 @@ def _service(metrics: MetricsDep) -> MetricsService:
 ServiceDep = Annotated[MetricsService, Depends(_service)]
 
 
+@dataclass(frozen=True)
+class _Made:
+    """A heavy read's answer as its thread made it: the body, and how it is sent."""
+
+    content: bytes
+    media_type: str
+    headers: Mapping[str, str] | None = None
+
+
 class _Answer(Response):
     """A heavy read's answer, holding its user's place until it is sent: a reader that
     does not read holds its places, so one user pins at most their share of answers."""
 
-    def __init__(self, content: bytes, place: Place, **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
+    def __init__(self, made: _Made, place: Place) -> None:
+        super().__init__(made.content, media_type=made.media_type, headers=made.headers)
         self._place = place
         # Never sent (the request ended before): its place is freed all the same.
         weakref.finalize(self, place.release)
@@ -64,14 +74,10 @@ class _Answer(Response):
             self._place.release()
 
 
-async def _answer(
-    reads: HeavyReads, user: User, make: Callable[[], tuple[bytes, dict[str, Any]]]
-) -> Response:
-    """The answer `make` gives (its body, and the response's media type and headers),
-    made in a heavy reads' thread in `user`'s turn."""
+async def _answer(reads: HeavyReads, user: User, make: Callable[[], _Made]) -> Response:
+    """The answer `make` gives, made in a heavy reads' thread in `user`'s turn."""
     place = reads.admit(user.username)
-    body, kwargs = await reads.run(place, make)
-    return _Answer(body, place, **kwargs)
+    return _Answer(await reads.run(place, make), place)
 
 
 async def _json(reads: HeavyReads, user: User, read: Callable[[], BaseModel]) -> Response:
@@ -79,10 +85,7 @@ async def _json(reads: HeavyReads, user: User, read: Callable[[], BaseModel]) ->
     return await _answer(
         reads,
         user,
-        lambda: (
-            read().model_dump_json(by_alias=True).encode(),
-            {"media_type": "application/json"},
-        ),
+        lambda: _Made(read().model_dump_json(by_alias=True).encode(), "application/json"),
     )
 
 
@@ -179,12 +182,12 @@ async def export(
     end: EndParam = None,
     group_by: GroupParam = GroupBy.pair.value,
 ) -> Response:
-    def make() -> tuple[bytes, dict[str, Any]]:
+    def make() -> _Made:
         result = service.export(
             format=format, window=window, start=start, end=end, group_by=group_by
         )
         disposition = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
-        return result.content, {"media_type": result.media_type, "headers": disposition}
+        return _Made(result.content, result.media_type, disposition)
 
     return await _answer(reads, user, make)
 
