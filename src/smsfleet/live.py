@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.types import Message
 
+from smsfleet.audit.models import AUDIT_TOPIC
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import AUTH_TOPIC, Role
 from smsfleet.core.errors import NotFound, Unauthorized
@@ -30,7 +31,7 @@ from smsfleet.wiring import Services
 router = APIRouter(route_class=StrictJsonRoute)
 log = logging.getLogger(__name__)
 
-TOPICS = frozenset({"sessions", "attempts", "policy", "pairs", "alerts", "sends"})
+TOPICS = frozenset({"sessions", "attempts", "policy", "pairs", "alerts", "sends", AUDIT_TOPIC})
 LOG_POLL_SECONDS = 0.25
 MAX_FOLLOWED = 8
 UNAUTHORIZED_CLOSE = 4401
@@ -402,6 +403,8 @@ async def _send_pending(
         for message in pending:
             if message["topic"] == AUTH_TOPIC:  # for the server only, never sent
                 continue
+            if message["topic"] == AUDIT_TOPIC and identity.role is not Role.admin:
+                continue  # the audit log is for admins only
             if message["topic"] == "sends" and not sees_codes(identity.role):
                 await websocket.send_json(await asyncio.to_thread(_as_seen, context, message))
             elif message["topic"] == "sessions" and sessions_service.hides_reason(

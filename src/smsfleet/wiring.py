@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -23,6 +23,8 @@ from smsfleet.apikeys.service import ApiKeyService
 from smsfleet.apikeys.store import QuotaStore
 from smsfleet.attempts.models import Attempt
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.audit import service as audit_service
+from smsfleet.audit.models import AUDIT_TOPIC
 from smsfleet.auth import service as auth_service
 from smsfleet.auth.models import Role
 from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
@@ -169,6 +171,11 @@ def _build(
         RedisFanout.from_url(settings.redis_url, channel=f"{redis_prefix}:events")
         if settings.redis_url
         else None
+    )
+    # Every entry written through the control plane is told to admins' live sockets.
+    store = replace(
+        store,
+        audit=audit_service.ToldLog(store.audit, lambda notice: bus.publish(AUDIT_TOPIC, notice)),
     )
     starts: list[Callable[[], None]] = []
 

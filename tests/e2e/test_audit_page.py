@@ -1,6 +1,7 @@
 """The Audit page in a real browser: an admin finds a change they made through the API,
-by whom and what, narrows the log to its action and a time range (kept in the address)
-and opens its before and after; a viewer has no Audit in the menu and is refused the page."""
+by whom and what, sees a new one come live, narrows the log to its action and a time
+range (kept in the address) and opens its before and after; a viewer has no Audit in
+the menu and is refused the page."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ def test_an_admin_reads_a_change_filters_by_its_action_and_opens_its_before_and_
         f"user.created {AUDITED_USER}"
     )
     screenshot("audit log")
+    # An entry made while the page is open shows on it, told by the live connection.
+    make_user(f"{AUDITED_USER}-live", "viewer")
+    expect(_entries(page, "user.created", f"{AUDITED_USER}-live")).to_have_count(1)
 
     # A pair the fleet was seeded with, found by its target (the other tests' changes may
     # have pushed it past the first page): every field after, lists (its test numbers)

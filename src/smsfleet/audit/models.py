@@ -116,3 +116,19 @@ class ApiKeyAudited(BaseModel):
     monthly_quota: int | None = None
     created_at: Timestamp
     revoked_at: Timestamp | None = None
+
+
+# Where each new entry is told (`AuditNotice`), to admins' live sockets only.
+AUDIT_TOPIC = "audit"
+
+
+class AuditNotice(BaseModel):
+    """A new entry, told on the live socket so an open Audit page reloads: what it is
+    about, without the records it holds (those are read from the log)."""
+
+    id: str
+    at: Timestamp
+    action: AuditAction
+    target_kind: str
+    target: str
+    actor: str

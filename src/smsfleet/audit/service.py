@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from smsfleet.audit.models import Actor, AuditAction, AuditEvent
+from smsfleet.audit.models import Actor, AuditAction, AuditEvent, AuditNotice
 from smsfleet.auth.models import User
 from smsfleet.core.bounds import EARLIEST, check_moment
 from smsfleet.core.clock import Clock
@@ -163,3 +163,38 @@ def recent(
     events = found[:limit]
     more = len(found) > limit
     return AuditPage(events=events, next_before=cursor_of(events[-1]) if more else None)
+
+
+class ToldLog:
+    """An audit log that tells `tell` of each entry once it is written (the live socket's
+    `audit` topic: an open Audit page reloads)."""
+
+    def __init__(self, log: EventLog[AuditEvent], tell: Callable[[AuditNotice], None]) -> None:
+        self._log = log
+        self._tell = tell
+
+    def append(self, event: AuditEvent) -> None:
+        self._log.append(event)
+        self._tell(
+            AuditNotice(
+                id=event.id,
+                at=event.at,
+                action=event.action,
+                target_kind=event.target_kind,
+                target=event.target,
+                actor=event.actor,
+            )
+        )
+
+    def recent(
+        self,
+        *,
+        limit: int,
+        older_than: EventKey | None = None,
+        since: datetime | None = None,
+        **equals: str,
+    ) -> list[AuditEvent]:
+        return self._log.recent(limit=limit, older_than=older_than, since=since, **equals)
+
+    def forget_before(self, at: datetime, *, limit: int) -> int:
+        return self._log.forget_before(at, limit=limit)

@@ -71,21 +71,32 @@ def test_a_scrape_during_a_render_waits_for_the_next_one() -> None:
     assert counting.renders == 2
 
 
-def test_renders_start_spacing_apart_and_formats_apart() -> None:
+def test_renders_of_a_format_start_spacing_apart() -> None:
     exposition, counting = _setup(spacing=0.3)
 
     async def scrape_twice() -> float:
+        began = time.monotonic()  # before the first render starts
         await exposition.answer(None)
-        # Another format is rendered for itself, at once.
-        started = time.monotonic()
-        _, openmetrics = await exposition.answer("application/openmetrics-text; version=1.0.0")
-        assert openmetrics.startswith("application/openmetrics-text")
-        assert time.monotonic() - started < 0.3
         await exposition.answer(None)
-        return time.monotonic() - started
+        return time.monotonic() - began
 
-    assert asyncio.run(scrape_twice()) >= 0.3
-    assert counting.renders == 3
+    # The event loop may wake a timer within its clock's resolution of its time.
+    assert asyncio.run(scrape_twice()) >= 0.3 - 0.001
+    assert counting.renders == 2
+
+
+def test_another_format_is_rendered_for_itself_at_once() -> None:
+    exposition, counting = _setup(spacing=60)
+
+    async def scrape_both() -> str:
+        await exposition.answer(None)
+        _, content_type = await asyncio.wait_for(
+            exposition.answer("application/openmetrics-text; version=1.0.0"), 10
+        )
+        return content_type
+
+    assert asyncio.run(scrape_both()).startswith("application/openmetrics-text")
+    assert counting.renders == 2
 
 
 def test_it_serves_each_event_loop_it_is_awaited_in() -> None:

@@ -6,7 +6,8 @@ import { useAuth } from "../../auth/AuthContext";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { FilterSelect } from "../../components/FilterSelect";
 import { Spinner } from "../../components/Spinner";
-import { auditQuery } from "../../data/queries";
+import { useLiveUpdates } from "../../data/live";
+import { AUDIT_KEY, auditQuery } from "../../data/queries";
 import "./audit.css";
 import { AuditTable } from "./AuditTable";
 import {
@@ -64,6 +65,8 @@ function AuditLog() {
   const [filters, setFilters, filtersKey] = useFilters();
   // A new filter keeps the current rows on screen until its own arrive.
   const log = useInfiniteQuery({ ...auditQuery(auditQueryOf(filters)), placeholderData: keepPreviousData });
+  // The live connection tells of each new entry (to admins): the pages shown are read again.
+  useLiveUpdates("audit", AUDIT_KEY, 250);
   const events = log.data?.pages.flatMap((page) => page.events) ?? [];
   const loadOlder = () => void log.fetchNextPage();
   const olderError = log.isFetchNextPageError ? log.error : null;
