@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import anyio
+import anyio.to_thread
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -282,7 +284,7 @@ class Exposition:
     A scrape is answered by the first render of its format that starts after it arrived,
     so it never reads figures from before it asked (a test reading right after an action
     sees it); renders start at least `spacing` seconds apart, and those waiting for one
-    wait on the event loop, holding no thread."""
+    wait on the event loop, holding no thread; one thread renders, every format in turn."""
 
     def __init__(
         self,
@@ -294,15 +296,17 @@ class Exposition:
         self._registry = registry
         self._spacing = spacing
         self._clock = clock
-        self._formats: dict[str, _Renders] = {}  # by content type: a handful at most
+        self._formats: dict[str, _Renders] = {}  # by content type: a handful (`_spoken`)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = anyio.CapacityLimiter(1)  # every format's renders, one at a time
 
     async def answer(self, accept: str | None) -> tuple[bytes, str]:
         """The body and content type `accept` asks for, rendered after this call began."""
-        encoder, content_type = choose_encoder(accept or "")
+        encoder, content_type = choose_encoder(_spoken(accept or ""))
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a lock waits on the loop it was first awaited in
             self._loop, self._formats = loop, {}
+            self._thread = anyio.CapacityLimiter(1)
         renders = self._formats.setdefault(content_type, _Renders())
         wanted = renders.started + 1
         async with renders.lock:
@@ -310,9 +314,35 @@ class Exposition:
                 await asyncio.sleep(renders.last_start + self._spacing - self._clock())
                 renders.started += 1
                 renders.last_start = self._clock()
-                renders.body = await asyncio.to_thread(encoder, self._registry)
+                renders.body = await anyio.to_thread.run_sync(
+                    encoder, self._registry, limiter=self._thread
+                )
                 renders.finished = renders.started
             return renders.body, content_type
+
+
+# The versions of each format the client library writes. An Accept part asking for
+# another is left out (as one the server does not speak): the formats, and so their
+# renders, stay a handful whatever a scrape asks, and a version it cannot read (`1.x`)
+# is no error.
+_VERSIONS = {
+    "application/openmetrics-text": frozenset({"1.0.0", "2.0.0"}),
+    "text/plain": frozenset({"0.0.4", "1.0.0"}),
+}
+
+
+def _spoken(accept: str) -> str:
+    """`accept` without the parts that ask for a version `_VERSIONS` does not hold, read
+    as `choose_encoder` reads them (the first `version=` of a part)."""
+    kept = []
+    for part in accept.split(","):
+        tokens = part.split(";")
+        versions = _VERSIONS.get(tokens[0].strip())
+        pairs = (token.strip().split("=", 1) for token in tokens if "=" in token)
+        asked = next((value for key, value in pairs if key == "version"), "")
+        if versions is None or not asked or asked in versions:
+            kept.append(part)
+    return ",".join(kept)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import pytest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
@@ -109,3 +110,37 @@ def test_it_serves_each_event_loop_it_is_awaited_in() -> None:
     asyncio.run(contended())
     asyncio.run(contended())
     assert counting.renders == 2
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/openmetrics-text; version=1.x",
+        "application/openmetrics-text; version=abc",
+        "application/openmetrics-text;version;version=1.x",
+        "text/plain; version=1.x",
+        "application/openmetrics-text; version=7.0.1",
+    ],
+)
+def test_a_version_it_does_not_write_is_answered_in_the_default_format(accept: str) -> None:
+    exposition, _ = _setup()
+    _, content_type = asyncio.run(exposition.answer(accept))
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def test_the_formats_stay_a_handful_whatever_scrapes_ask() -> None:
+    """Each format has its own renders: one per version asked would grow without end."""
+    exposition, _ = _setup()
+
+    async def scrape_many() -> set[str]:
+        asked = [
+            f"application/openmetrics-text; version={version}; escaping={escaping}"
+            for version in ("1.0.0", "2.0.0", *(f"7.0.{n}" for n in range(50)))
+            for escaping in ("allow-utf-8", "underscores", "dots", "values", "odd")
+        ]
+        answers = [await exposition.answer(accept) for accept in asked]
+        return {content_type for _, content_type in answers}
+
+    formats = asyncio.run(scrape_many())
+    # Two versions by four escapings, and the default for every version it does not write.
+    assert len(formats) == 2 * 4 + 1
