@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = ["ErrorReports", "report_exception", "scrub_event", "start_error_reports", "tag"]
 
@@ -49,14 +50,25 @@ _SECRET_SHAPES = (
     (re.compile(r"\b[0-9a-f]{64}\b"), REDACTED),  # a worker token's digest
     (re.compile(r"(?<!\d)\d{5,}:[\w-]{30,}"), REDACTED),  # a Telegram bot token, as in its URLs
     (re.compile(r"(?<=://)[^/\s@]+@"), f"{REDACTED}@"),  # a URL's user and password
-    # In a query: the name stays, its value goes.
+    # In a query: the name stays, its value goes (a value may be any text: an SMS's, a code).
+    (re.compile(r"(?<=[?&])([\w.-]+)=[^&\s#]*"), f"\\1={REDACTED}"),
     (re.compile(r"(?i)\b([\w-]*(?:token|secret|password|key|code))=[^&\s]+"), f"\\1={REDACTED}"),
+    # What a validation error quotes of its input.
+    (re.compile(r"input_value=.*?(?=, input_type=)"), f"input_value={REDACTED}"),
 )
-# E.164 or national digits, alone or written with spaces: +998901234567, 998 90 123 45 67.
-_PHONE = re.compile(r"(?<![\w.-])\+?\d(?:[ ]?\d){6,14}(?![\w.])")
+# E.164 or national digits, alone or written with spaces: +998901234567, 998 90 123 45 67;
+# after a "+", with dashes and brackets too: +998 (99) 123-45-67, +1-555-123-4567.
+_PHONE = re.compile(r"(?<![\w.-])(?:\+\d(?:[ ()-]{0,2}\d){6,14}|\d(?:[ ]?\d){6,14})(?![\w.])")
+# Request headers an event keeps: the rest (forwarded addresses, referrers, anything a
+# client sends) may name a person or carry a secret.
+_KEPT_HEADERS = frozenset(
+    {"accept", "accept-encoding", "content-length", "content-type", "host", "user-agent"}
+)
 
 
 def _scrub_text(text: str) -> str:
+    if "%" in text:  # a phone or a token written into a URL: %2B998…
+        text = unquote(text)
     for shape, replacement in _SECRET_SHAPES:
         text = shape.sub(replacement, text)
     return _PHONE.sub(PHONE_REDACTED, text)
@@ -81,6 +93,13 @@ def _is_secret_name(name: object) -> bool:
 _SECRET_KEYS = frozenset(name.replace("-", "_") for name in _SECRET_NAMES)
 
 
+def _query_names(query: str) -> str:
+    """A query with its names only: `phone=[redacted]&page=[redacted]`."""
+    return "&".join(
+        f"{part.partition('=')[0]}={REDACTED}" if "=" in part else part for part in query.split("&")
+    )
+
+
 def scrub_event(event: dict[str, Any], _hint: object = None) -> dict[str, Any]:
     """The event with every secret and phone number taken out (Sentry's `before_send`)."""
     scrubbed: dict[str, Any] = _scrub(event)
@@ -88,6 +107,13 @@ def scrub_event(event: dict[str, Any], _hint: object = None) -> dict[str, Any]:
     if isinstance(request, dict):
         request.pop("data", None)  # a body may hold anything
         request.pop("cookies", None)
+        request.pop("env", None)  # the client's address
+        if isinstance(query := request.get("query_string"), str):
+            request["query_string"] = _query_names(query)
+        if isinstance(headers := request.get("headers"), dict):
+            request["headers"] = {
+                name: value for name, value in headers.items() if name.lower() in _KEPT_HEADERS
+            }
     return scrubbed
 
 

@@ -27,7 +27,14 @@ def test_secrets_and_phones_are_taken_out_wherever_they_are() -> None:
         "request": {
             "url": "http://cp/api/get-conversation/998991234567",
             "query_string": "phone=998991234567&token=abc&page=2",
-            "headers": {"Authorization": f"Bearer {JWT}", "X-API-Key": API_KEY, "Accept": "*/*"},
+            "headers": {
+                "Authorization": f"Bearer {JWT}",
+                "X-API-Key": API_KEY,
+                "Accept": "*/*",
+                "Referer": "http://h/?phone=%2B998991234567",
+                "X-Forwarded-For": "10.1.2.3",
+            },
+            "env": {"REMOTE_ADDR": "10.1.2.3"},
             "cookies": {"refresh": "r"},
             "data": {"password": "p"},
         },
@@ -57,8 +64,12 @@ def test_secrets_and_phones_are_taken_out_wherever_they_are() -> None:
     assert crumbs[2]["message"] == "pool to mysql+pymysql://[redacted]@db:3306/metrics lost"
     assert "Bearer abc.def" not in text
     assert scrubbed["request"]["url"] == "http://cp/api/get-conversation/[phone]"
-    assert scrubbed["request"]["query_string"] == "phone=[phone]&token=[redacted]&page=2"
-    assert scrubbed["request"]["headers"]["Accept"] == "*/*"
+    assert scrubbed["request"]["query_string"] == (
+        "phone=[redacted]&token=[redacted]&page=[redacted]"
+    )
+    # Only the headers that say how the request was made: not who, nor from where.
+    assert scrubbed["request"]["headers"] == {"Accept": "*/*"}
+    assert "env" not in scrubbed["request"] and "10.1.2.3" not in text
     assert "data" not in scrubbed["request"] and "cookies" not in scrubbed["request"]
     assert scrubbed["extra"]["worker_token"] == "[redacted]"
     # What explains the error stays.
@@ -72,3 +83,47 @@ def test_without_a_dsn_nothing_is_started() -> None:
     assert not reports.enabled
     assert not sentry_sdk.is_initialized()
     reports.close()
+
+
+def test_phones_codes_and_inputs_are_taken_out_in_their_other_shapes() -> None:
+    """Written into a URL, with dashes and brackets, in a query's values, or quoted by a
+    validation error."""
+    event = {
+        "exception": {
+            "values": [
+                {
+                    "type": "ValidationError",
+                    "value": "1 validation error\n  Input should be a valid integer"
+                    " [type=int_parsing, input_value={'token': '482913'}, input_type=dict]",
+                },
+                {"type": "RuntimeError", "value": "no answer from +998 (99) 123-45-67"},
+                {"type": "RuntimeError", "value": "no answer from +1-555-123-4567"},
+            ]
+        },
+        "breadcrumbs": {
+            "values": [
+                {
+                    "type": "http",
+                    "category": "httplib",
+                    "data": {
+                        "url": "https://sms.example/send?to=%2B998991234567&msg=Your+code+is+482913"
+                    },
+                },
+                {"message": "GET /api/v1/search/jobs?q=%2B998991234567"},
+            ]
+        },
+        "timestamp": "2026-12-07T03:14:32.123456Z",
+        "message": "took 2026-12-07 03:14:32 for job 42",
+    }
+    scrubbed = scrub_event(event)
+    text = json.dumps(scrubbed)
+    for secret in ("482913", "998991234567", "99) 123-45-67", "555-123-4567"):
+        assert secret not in text
+    values = [value["value"] for value in scrubbed["exception"]["values"]]
+    assert values[1:] == ["no answer from [phone]", "no answer from [phone]"]
+    assert "input_value=[redacted], input_type=dict" in values[0]
+    crumbs = scrubbed["breadcrumbs"]["values"]
+    assert crumbs[0]["data"]["url"] == "https://sms.example/send?to=[redacted]&msg=[redacted]"
+    assert crumbs[1]["message"] == "GET /api/v1/search/jobs?q=[redacted]"
+    # Dates and times are no phone numbers.
+    assert scrubbed["message"] == "took 2026-12-07 03:14:32 for job 42"
