@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx2
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 
@@ -173,3 +174,18 @@ def test_a_token_of_the_form_before_the_upgrade_is_refused_saying_so(api: Api) -
         answer = _post(api, route, earlier)
         assert answer.status_code == 401, (route, answer.text)
         assert answer.json()["error"]["message"] == said
+
+
+def test_a_sign_in_token_or_an_api_key_is_refused_as_no_worker_token(api: Api) -> None:
+    """Token confusion: a JWT or an API key is refused on every worker route, saying what
+    it is, not that another control plane started the session."""
+    secret = api.settings.jwt_secret
+    sign_in = jwt.encode({"sub": "admin", "role": "admin", "typ": "access"}, secret, "HS256")
+    key = "sfk_bc112e61_PwI1xI_Yl3N-_BPEDe5g2u-BrDWyENisSVjh8Fe9a7g"
+    for token in (sign_in, key):
+        for route in ("lease", "heartbeat", "ended"):
+            answer = _post(api, route, token)
+            assert answer.status_code == 401, (route, answer.text)
+            assert answer.json()["error"]["message"].startswith(
+                "an API key or a sign-in token (JWT) is no worker token"
+            )

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Engine
 
+from smsfleet.apikeys.service import looks_like_api_key
 from smsfleet.attempts import LoopReports, RedisLedger
 from smsfleet.attempts.ledger import Ledger, ReportBeforeLease
 from smsfleet.attempts.models import Attempt, Completion, Outcome
@@ -247,6 +248,11 @@ class Dispatcher:
                 f"the worker token of session {session!r} is of the form before this control"
                 " plane's upgrade (it names no creation of the session): stop this program;"
                 " the control plane starts it again with a token of today's form"
+            )
+        if issued_for is None and (looks_like_api_key(token) or _SIGN_IN_TOKEN.fullmatch(token)):
+            raise Unauthorized(
+                "an API key or a sign-in token (JWT) is no worker token: the worker routes"
+                " take the SMSFLEET_WORKER_TOKEN the control plane gave the session's program"
             )
         if issued_for is None:
             # Mostly issued by another control plane (another secret): its program was sent
@@ -897,6 +903,8 @@ class Dispatcher:
 
 # A worker token as issued before tokens named their session's creation: a digest alone.
 _EARLIER_TOKEN_FORM = re.compile("[0-9a-f]{64}")
+# A sign-in token: a JWT's three base64url parts, its header first.
+_SIGN_IN_TOKEN = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*")
 
 
 def _check_issued_for(spec: SessionSpec, issued_for: datetime | None) -> None:
