@@ -22,6 +22,7 @@ from tests.support.fleet import short_dir
 from tests.support.programs import install_program
 from tests.support.security import HP_SESSION, PROGRAM_SENTRY_DSN, SECRETS, Live, running
 from tests.support.sessions import TICKING, require_screen
+from tests.support.sqlite_schemas import migrated_stores
 from tests.support.telegram import TelegramStandIn
 from tests.support.waiting import eventually
 
@@ -50,7 +51,7 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
         admin_password=None,
         telegram_bot_token=None,
     )
-    store = open_config_store(settings.resolved_config_url)
+    store = open_config_store(migrated_stores(settings).resolved_config_url)
     clock = SystemClock()
     add_users(store, clock)
     backend = ScreenBackend(settings.sessions_dir, screen_dir=screen_dir)

@@ -23,6 +23,7 @@ from smsfleet.stores import open_config_store
 from tests.integration.dispatch.test_worker_api import SESSION
 from tests.integration.dispatch.test_worker_api import Worker as Api
 from tests.support.fakes import FakeClock
+from tests.support.sqlite_schemas import migrated_stores
 
 
 @pytest.fixture(params=["sql", "redis"])
@@ -37,7 +38,7 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
         redis_url=redis_url,
         config_max_age_seconds=60,
     )
-    store = open_config_store(settings.resolved_config_url)
+    store = open_config_store(migrated_stores(settings).resolved_config_url)
     clock = FakeClock()
     app = create_app(settings, store=store, clock=clock)
     try:

@@ -27,6 +27,7 @@ from smsfleet.worker import ControlPlane, Worker
 from tests.integration.dispatch.test_worker_api import SESSION
 from tests.integration.dispatch.test_worker_api import Worker as Api
 from tests.support.fakes import FakeClock
+from tests.support.sqlite_schemas import migrated_stores
 from tests.support.statements import outside_jobs, sql_statements
 from tests.unit.worker.fakes import Calls, FakeGateway, program_classes, settings
 
@@ -43,7 +44,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
         redis_url=None,
         config_max_age_seconds=30,  # this process's own changes are seen at once
     )
-    store = open_config_store(app_settings.resolved_config_url)
+    store = open_config_store(migrated_stores(app_settings).resolved_config_url)
     clock = FakeClock()
     app = create_app(app_settings, store=store, clock=clock)
     try:

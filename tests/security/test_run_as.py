@@ -33,6 +33,7 @@ from smsfleet.stores import open_config_store
 from tests.support.api import Api, add_users
 from tests.support.fleet import short_dir
 from tests.support.sessions import require_screen
+from tests.support.sqlite_schemas import migrated_stores
 from tests.support.waiting import eventually
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -116,7 +117,7 @@ def _programs_as_nobody(base: Path, probe: str, source: str, **extra: Any) -> It
         **extra,
     )
     umask = os.umask(0o077)
-    store = open_config_store(settings.resolved_config_url)
+    store = open_config_store(migrated_stores(settings).resolved_config_url)
     clock = SystemClock()
     add_users(store, clock)
     try:

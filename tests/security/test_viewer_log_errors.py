@@ -20,6 +20,7 @@ from smsfleet.stores import open_config_store
 from tests.support.api import Api, add_users, program_dir
 from tests.support.programs import install_program
 from tests.support.sessions import TICKING
+from tests.support.sqlite_schemas import migrated_stores
 
 NAME = "ticker_UZ_uzmobile"
 # What a host's login may print before its agent speaks: never a viewer's to read.
@@ -42,7 +43,7 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         hosts={"edge1": SshHost(ssh="fleet@edge1.internal")},
         program_dirs=[program_dir(tmp_path)],
     )
-    store = open_config_store(settings.resolved_config_url)
+    store = open_config_store(migrated_stores(settings).resolved_config_url)
     add_users(store, SystemClock())
     try:
         with TestClient(create_app(settings, store=store, clock=SystemClock())) as client:

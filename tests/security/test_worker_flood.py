@@ -25,6 +25,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.stores import open_config_store
 from tests.integration.dispatch.test_worker_api import SESSION, Worker
 from tests.support.fakes import FakeClock
+from tests.support.sqlite_schemas import migrated_stores
 from tests.support.statements import outside_jobs, sql_statements
 from tests.unit.worker.fakes import (
     DELIVERED,
@@ -47,7 +48,7 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
         data_dir=tmp_path, web_dir=tmp_path / "no-web", supervise=False, redis_url=None
     )
     assert (settings.worker_requests_per_second, settings.worker_request_burst) == (RATE, BURST)
-    store = open_config_store(settings.resolved_config_url)
+    store = open_config_store(migrated_stores(settings).resolved_config_url)
     clock = FakeClock()
     app = create_app(settings, store=store, clock=clock)
     try:

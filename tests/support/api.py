@@ -29,6 +29,7 @@ from smsfleet.core.settings import PROGRAM_DIR_DEFAULT, Settings
 from smsfleet.stores import ConfigStore, open_config_store
 from smsfleet.wiring import Services
 from tests.support.fakes import FakeClock
+from tests.support.sqlite_schemas import migrated_stores
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 PASSWORDS = {role: f"{role.value}-password-for-tests" for role in Role}
@@ -142,7 +143,7 @@ def running_api(tmp_path: Path, **settings: Any) -> Iterator[Api]:
         "program_dirs": [PROGRAM_DIR_DEFAULT, program_dir(tmp_path)],
     }
     values.update(settings)
-    with serving(Settings(**values), FakeClock()) as running:
+    with serving(migrated_stores(Settings(**values)), FakeClock()) as running:
         yield running
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.core.sql import METRICS_MIGRATIONS_DIR, create_sql_engine, upgrade_metrics_schema
 from tests.support.backends import sqlite_url_for
+from tests.support.sqlite_schemas import migrated_copy
 
 
 def migrate_metrics(engine: Engine, revision: str, *, down: bool = False) -> None:
@@ -44,9 +45,14 @@ def metrics_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
     if request.param == "mariadb":  # a copy of a database migrated once per test process
         yield from _engine(request.getfixturevalue("migrated_mariadb_url"), migrate=False)
     else:
-        yield from _engine(sqlite_url_for(tmp_path / "metrics.sqlite3"), migrate=True)
+        yield from _sqlite_engine(tmp_path)
 
 
 @pytest.fixture
 def sqlite_metrics_engine(tmp_path: Path) -> Iterator[Engine]:
-    yield from _engine(sqlite_url_for(tmp_path / "metrics.sqlite3"), migrate=True)
+    yield from _sqlite_engine(tmp_path)
+
+
+def _sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    path = migrated_copy("metrics", tmp_path / "metrics.sqlite3")
+    yield from _engine(sqlite_url_for(path), migrate=True)

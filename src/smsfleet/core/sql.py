@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -14,6 +15,8 @@ from typing import Any, Generic, TypeVar, overload
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import mysql
@@ -39,6 +42,9 @@ metrics_metadata = sa.MetaData()
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 METRICS_MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "metrics_migrations"
+CONFIG_VERSION_TABLE = "alembic_version"
+# Its own version table: the config and metrics stores may share one database.
+METRICS_VERSION_TABLE = "alembic_version_metrics"
 
 # Microsecond DATETIME on MySQL; SQLite keeps the full value as text.
 DateTimeColumn = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
@@ -160,18 +166,27 @@ def fleet_prefix(engine: Engine) -> str:
 
 def upgrade_config_schema(engine: Engine) -> None:
     """Apply the Alembic migrations of the config store up to head."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    _upgrade(engine, MIGRATIONS_DIR, CONFIG_VERSION_TABLE)
 
 
 def upgrade_metrics_schema(engine: Engine) -> None:
     """Apply the Alembic migrations of the metrics store up to head."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(METRICS_MIGRATIONS_DIR))
+    _upgrade(engine, METRICS_MIGRATIONS_DIR, METRICS_VERSION_TABLE)
+
+
+@functools.cache
+def _heads(directory: Path) -> frozenset[str]:
+    """The head revisions of a migrations directory, its scripts read once a process."""
+    return frozenset(ScriptDirectory(str(directory)).get_heads())
+
+
+def _upgrade(engine: Engine, directory: Path, version_table: str) -> None:
     with engine.begin() as connection:
+        migrated = MigrationContext.configure(connection, opts={"version_table": version_table})
+        if frozenset(migrated.get_current_heads()) == _heads(directory):
+            return  # at head already: every process after the first, each command run
+        cfg = Config()
+        cfg.set_main_option("script_location", str(directory))
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 

@@ -14,16 +14,13 @@ import smsfleet.messages.store
 import smsfleet.metrics.tables
 import smsfleet.policy.store
 import smsfleet.sessions.ticks  # noqa: F401
-from smsfleet.core.sql import metrics_metadata
-
-# Its own version table: the config and metrics stores may share one database.
-VERSION_TABLE = "alembic_version_metrics"
+from smsfleet.core.sql import METRICS_VERSION_TABLE, metrics_metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
     target_metadata=metrics_metadata,
-    version_table=VERSION_TABLE,
+    version_table=METRICS_VERSION_TABLE,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():

@@ -29,6 +29,7 @@ from tests.support.api import PASSWORDS, add_users
 from tests.support.fakes import FakeClock
 from tests.support.fuzzing import examples
 from tests.support.servers import ThreadedServer
+from tests.support.sqlite_schemas import migrated_stores
 
 pytestmark = pytest.mark.fuzz
 
@@ -51,7 +52,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastA
         search_url=search.url,
         search_token=token,
     )
-    store = open_config_store(app_settings.resolved_config_url)
+    store = open_config_store(migrated_stores(app_settings).resolved_config_url)
     clock = FakeClock()
     add_users(store, clock)
     app = create_app(app_settings, store=store, clock=clock)

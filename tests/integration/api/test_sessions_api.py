@@ -25,6 +25,7 @@ from tests.support.fleet import quit_screens
 from tests.support.live import live_socket
 from tests.support.programs import install_program
 from tests.support.sessions import TICKING, require_screen
+from tests.support.sqlite_schemas import migrated_stores
 from tests.support.tokens import issued_token
 from tests.support.waiting import eventually
 
@@ -42,7 +43,7 @@ def live_api(tmp_path: Path) -> Iterator[Api]:
         stop_grace_seconds=2,
         program_dirs=[program_dir(tmp_path)],
     )
-    store = open_config_store(settings.resolved_config_url)
+    store = open_config_store(migrated_stores(settings).resolved_config_url)
     clock = SystemClock()
     add_users(store, clock)
     app = create_app(settings, store=store, clock=clock)

@@ -21,6 +21,7 @@ from tests.integration.metrics.test_metrics_service import T0, at, hand_dataset
 from tests.support.api import Api, add_users
 from tests.support.fakes import FakeClock
 from tests.support.metrics_fleet import Fleet, add_pairs
+from tests.support.sqlite_schemas import migrated_stores
 
 RANGE = {"start": T0.isoformat(), "end": at(4).isoformat()}
 
@@ -28,7 +29,7 @@ RANGE = {"start": T0.isoformat(), "end": at(4).isoformat()}
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[tuple[Api, Fleet]]:
     settings = Settings(data_dir=tmp_path, web_dir=tmp_path / "no-web", supervise=False)
-    store = open_config_store(settings.resolved_config_url)
+    store = open_config_store(migrated_stores(settings).resolved_config_url)
     clock = FakeClock()
     add_users(store, clock)
     add_pairs(store, clock.now())
