@@ -300,11 +300,9 @@ def _public(
         requested_restarts=status.requested_restarts if status else 0,
         # A run alive has not exited: the code kept is an earlier run's (a kill -9).
         last_exit_code=exit_code,
-        last_exit=None if exit_code is None or status is None else _exit_told(status),
+        last_exit=_exit_told(status) if status and not alive and status.last_exit_at else None,
         last_exit_at=status.last_exit_at if status else None,
-        previous_exit=_exit_told(status)
-        if status and alive and status.last_exit_code is not None
-        else None,
+        previous_exit=_exit_told(status) if status and alive and status.last_exit_at else None,
         last_heartbeat=heartbeat,
         is_high_priority=bool(pair and pair.is_high_priority),
         cpu_percent=cpu_memory[0] if cpu_memory else None,
@@ -317,7 +315,8 @@ def _public(
 def _exit_told(status: SessionStatus) -> str:
     """How its last run ended, and why, when the supervisor stopped it: `killed by signal 9
     (SIGKILL) when stopped (no heartbeat)`, not as if someone else had killed it."""
-    said = exit_said(status.last_exit_code)
+    # No code kept: its runner ended without recording the program's end (killed).
+    said = exit_said(status.last_exit_code, status.last_exit_code is not None)
     return said if status.stopped_for is None else f"{said} when stopped ({status.stopped_for})"
 
 

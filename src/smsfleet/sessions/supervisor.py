@@ -50,6 +50,8 @@ __all__ = ["Supervisor", "SupervisorPolicy", "TickSink"]
 log = logging.getLogger(__name__)
 # How a fatal session's reason says its last failure was a start that failed.
 START_FAILED = "its start failed"
+# Why a stop no reason came with was made: a person stopping it without saying why.
+STOP_REQUESTED = "stop requested"
 
 S = SessionState
 LOG_LINES_KEPT = 20
@@ -436,8 +438,8 @@ class Supervisor:
         if current != target:
             check_transition(current, target)
         update: dict[str, Any] = {"state": target}
-        if target == S.stopping and reason is not None:
-            update["stopped_for"] = reason[:STOPPED_FOR_LENGTH]
+        if target == S.stopping:  # this stop's own reason, never an earlier stop's
+            update["stopped_for"] = (reason or STOP_REQUESTED)[:STOPPED_FOR_LENGTH]
         tick.status = tick.status.model_copy(update=update)
         tick.changed = True
         if target != S.stopping:  # a drain lasts while its session is stopping

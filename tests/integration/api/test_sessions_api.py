@@ -274,6 +274,8 @@ def test_a_bulk_action_names_an_operator_as_shown_and_says_when_nothing_matches(
     add_ticker(api)
     pair = {**KE_AIRTEL_STARTED, "start_sessions": False}
     assert api.client.post("/api/v1/pairs", json=pair, headers=api.headers()).status_code == 201
+    # Its session is made at the supervisor's next look (a tenth of a second here).
+    eventually(lambda: [s["name"] for s in sessions(api)] == ["ticker_KE_airtel"])
     operator = api.headers(Role.operator)
     actions = "/api/v1/sessions/actions"
     for name in ("Airtel", "AIRTEL", "airtel", "ke_airtel"):

@@ -104,12 +104,18 @@ def test_a_killed_runner_is_told_apart_from_a_program_that_exited(fleet: Fleet) 
     assert exited.details["exit_code"] is None
     assert exited.details["exit_recorded"] is False
     assert exited.details["failures_in_a_row"] == 1
+    went_down = "went down: its runner ended without recording the program's exit (killed?)"
+    listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert listed.last_exit == went_down
     # A program that exits on its own is recorded by its runner.
     fleet.clock.advance(1)
     fleet.supervisors[0].reconcile_once()
     fleet.clock.advance(1)
     fleet.supervisors[0].reconcile_once()
     assert fleet.state(name) == S.running
+    # Running again, its cell says how the run before ended.
+    listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert listed.previous_exit == went_down
     os.kill(fleet.program_pid(name), signal.SIGKILL)
     eventually(lambda: name not in fleet.screens())
     fleet.supervisors[0].reconcile_once()
@@ -392,6 +398,13 @@ def test_restart_replaces_the_process(fleet: Fleet) -> None:
     status = fleet.store.session_status.get(name)
     assert status is not None
     assert (status.restarts, status.requested_restarts) == (0, 1)  # asked, not a crash
+    # A plain stop after it is said as such, not as the restart before it.
+    act(store=fleet.store, clock=fleet.clock, actor=ADMIN, name=name, action=SessionAction.stop)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopped
+    listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
+    assert listed.last_exit is not None
+    assert listed.last_exit.endswith(" when stopped (stop requested)"), listed.last_exit
 
 
 def test_paused_pair_stops_its_sessions_and_high_priority_starts_alone(fleet: Fleet) -> None:
