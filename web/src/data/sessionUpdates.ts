@@ -21,6 +21,6 @@ export function applySessionEvent(sessions: Session[], message: unknown): Sessio
   return patchSessions(
     sessions,
     message.session,
-    ALIVE.has(state) ? { state, last_exit_code: null } : { state, uptime_seconds: null, pid: null },
+    ALIVE.has(state) ? { state, last_exit_code: null, last_exit: null } : { state, uptime_seconds: null, pid: null },
   );
 }

@@ -80,6 +80,10 @@ describe("a session's exit", () => {
     const killed = cell(session({ last_exit_code: -9, last_exit: "killed by signal 9 (SIGKILL)" }));
     expect(killed).toContain(">killed by signal 9 (SIGKILL)<");
     expect(killed).toContain('title="exit code -9"');
+    const wentDown = "went down: its runner ended without recording the program's exit (killed?)";
+    const runnerKilled = cell(session({ last_exit_code: null, last_exit: wentDown }));
+    expect(runnerKilled).toContain("went down: its runner ended");
+    expect(runnerKilled).toContain("exit-code--failed");
     const alive = cell(session({ state: "running", last_exit_code: null, previous_exit: "killed by signal 9 (SIGKILL)" }));
     expect(alive).toContain("before: killed by signal 9 (SIGKILL)");
     expect(cell(session({ state: "running", last_exit_code: null, previous_exit: null }))).not.toContain("previous-exit-");

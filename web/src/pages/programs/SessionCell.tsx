@@ -91,11 +91,16 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
         <div>
           <dt>exit</dt>
           <dd
-            className={session.last_exit_code ? "exit-code exit-code--failed" : "exit-code"}
+            className={
+              session.last_exit_code || (session.last_exit && session.last_exit_code == null)
+                ? "exit-code exit-code--failed"
+                : "exit-code"
+            }
             data-testid={`exit-code-${session.name}`}
           >
-            {session.last_exit_code != null ? (
-              <span title={`exit code ${session.last_exit_code}`}>
+            {session.last_exit != null || session.last_exit_code != null ? (
+              // No code: its runner ended without recording the program's exit (killed).
+              <span title={session.last_exit_code == null ? "no exit code recorded" : `exit code ${session.last_exit_code}`}>
                 {session.last_exit ?? session.last_exit_code}
               </span>
             ) : session.previous_exit ? (
