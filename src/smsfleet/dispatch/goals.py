@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from smsfleet.core.clock import human_span
 from smsfleet.dispatch.inflight import Outlook
+from smsfleet.dispatch.limiter import LIMITER_WINDOW, LONGEST_LIMITER_WAIT
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, named_actor
 from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, figures, looks_at
@@ -241,9 +242,14 @@ def country_goals(
     """One entry per country that has pairs, ordered by country code; `routes` by pair."""
     caps: dict[str, int] = {}
     cap_notes: dict[str, str] = {}
+    # Cut within the window: its count still holds sends at the higher cap, so it stands
+    # over the new one while nothing may be granted. Not judged on it.
+    cut: set[str] = set()
     for country in countries:
         caps[country.code] = country.cap
         cap_notes[country.code] = _cap_note(country, now, window)
+        if _cut_within(country, now, window):
+            cut.add(country.code)
     by_country: dict[str, list[Pair]] = {}
     by_key: dict[str, Pair] = {}
     probing_pairs: set[str] = set()
@@ -258,6 +264,9 @@ def country_goals(
     # Since when the country has had a session running: before a window has passed, its
     # count covers less than the window and falls short of the goal for that alone.
     running_since: dict[str, datetime] = {}
+    # Its sessions started within the window (when others ran before): the count still
+    # holds the time before they ran, a restart's time down or a new session's.
+    restarted: dict[str, list[tuple[str, datetime]]] = {}
     # Its pairs that changed state within the window while their sessions ran through it
     # (resumed from probing): the count still covers their time before, one send a probe.
     resumed: dict[str, dict[str, Pair]] = {}
@@ -284,6 +293,8 @@ def country_goals(
                 running_probes[code] = running_probes.get(code, 0) + 1
             if (started := status.started_at) is not None:
                 running_since[code] = min(started, running_since.get(code, started))
+                if now - started < window:
+                    restarted.setdefault(code, []).append((spec.name, started))
                 changed = owner.state_changed_at
                 if (
                     owner.state is PairState.enabled
@@ -310,7 +321,7 @@ def country_goals(
         sends = seen.grants - seen.given_up
         sent = sends / minutes
         near = sent >= GOAL_SHARE * cap or sends >= cap * minutes - 1
-        on_goal = near and running.get(code, 0) > 0
+        on_goal = near and running.get(code, 0) > 0 and code not in cut
         capacity = outlook.capacity_per_minute if outlook else 0.0
         goal = CountryGoal(
             country=code,
@@ -344,7 +355,8 @@ def country_goals(
                 running_probes.get(code, 0),
                 _failing_note(by_country[code], routes, seen, failing_line),
                 _doubted_note(by_country[code], routes, failing_line),
-                _resumed_note(resumed.get(code, {}).values(), now, window),
+                _resumed_note(resumed.get(code, {}).values(), now, window)
+                or _restarted_note(restarted.get(code, []), now, window),
                 _busy_pairs(by_country[code], routes),
                 numberless.get(code, 0),
                 runs_programs=any(pair.programs for pair in by_country[code]),
@@ -356,23 +368,66 @@ def country_goals(
 
 
 def _cap_note(country: Country, now: datetime, window: timedelta) -> str:
-    """`its cap changed from 5 to 10 40 s ago: …`, when it changed within the window: its
-    count is then partly at the previous cap ("" otherwise). After a cut, the sends of
-    the minute before count against the lower cap: it grants none until they age out."""
+    """`its cap changed from 5 to 10 40 s ago: …`, while the count's window holds time at
+    the previous cap, or the programs' way to the new one ("" otherwise). After a cut, the
+    sends of the limiter's minute before it count against the lower cap: nothing may be
+    granted until they age out, a gap the window holds a minute longer; after a raise, a
+    waiting program comes back within the longest wait it is told."""
     changed, previous = country.cap_changed_at, country.previous_cap
-    if changed is None or previous is None or now - changed >= window:
+    if changed is None or previous is None:
         return ""
-    ago = max(0, int((now - changed).total_seconds()))
+    lowered = country.cap < previous
+    settles = window + (LIMITER_WINDOW if lowered else LONGEST_LIMITER_WAIT)
+    age = now - changed
+    if age >= settles:
+        return ""
+    ago = max(0, int(age.total_seconds()))
+    span = human_span(window)
+    change = f"its cap changed from {previous} to {country.cap} {ago} s ago"
+    if age >= window:
+        gap = (
+            "the minute after the cut, when the sends before it filled the lower cap and"
+            " nothing could be granted"
+            if lowered
+            else "the seconds its waiting programs took to come back at the new pace"
+        )
+        return f"{change}: the last {span} still hold {gap}"
     cut = (
-        ", and the sends of the minute before the cut count against the lower cap"
-        if country.cap < previous
+        ", and the sends of the minute before the cut count against the lower cap: nothing"
+        " may be granted until they age out, up to a minute after it"
+        if lowered
         else ""
     )
     return (
-        f"its cap changed from {previous} to {country.cap} {ago} s ago, less than the"
-        f" {human_span(window)} the count is made over: the count is partly at the previous"
-        f" cap{cut}"
+        f"{change}, less than the {span} the count is made over: the count is partly at"
+        f" the previous cap{cut}"
     )
+
+
+def _cut_within(country: Country, now: datetime, window: timedelta) -> bool:
+    """Its cap was lowered less than `window` ago."""
+    changed, previous = country.cap_changed_at, country.previous_cap
+    return (
+        changed is not None
+        and previous is not None
+        and country.cap < previous
+        and now - changed < window
+    )
+
+
+def _restarted_note(sessions: list[tuple[str, datetime]], now: datetime, window: timedelta) -> str:
+    """`program1_TJ_megafon started 40 s ago: the last 2 min still hold the time before it
+    ran` (a restart's time down, or a new session's before it):
+    its sessions started within the window beside others that ran through it ("" when
+    none; when all did, the country is starting up)."""
+    if not sessions:
+        return ""
+    said = ", ".join(
+        f"{name} started {max(0, int((now - started).total_seconds()))} s ago"
+        for name, started in sorted(sessions)
+    )
+    it = "it" if len(sessions) == 1 else "they"
+    return f"{said}: the last {human_span(window)} still hold the time before {it} ran"
 
 
 def _resumed_note(pairs: Iterable[Pair], now: datetime, window: timedelta) -> str:
@@ -509,6 +564,7 @@ def _reason(
     most of its busy numbers (`_failing_note`); `doubted_note`: its pairs whose route may
     be failing, not confidently yet (`_doubted_note`); `resumed_note`: its pairs resumed
     from probing within the window, whose probes the count still covers (`_resumed_note`),
+    or its sessions started within the window beside others (`_restarted_note`),
     taken as a start; `busy_pairs`: its pairs whose test numbers all await a code
     (`_busy_pairs`), named when the country's numbers are not all busy; `numberless`: its
     sessions wanted running that are held stopped, their pairs having no test number;

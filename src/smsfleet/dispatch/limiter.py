@@ -41,10 +41,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Ask", "Decision", "Limiter", "LimiterPolicy", "LimiterUnavailable"]
+__all__ = [
+    "LIMITER_WINDOW",
+    "LONGEST_LIMITER_WAIT",
+    "Ask",
+    "Decision",
+    "Limiter",
+    "LimiterPolicy",
+    "LimiterUnavailable",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+
+
+# How long a grant holds its place in a country's count (`LimiterPolicy.window_ms`).
+LIMITER_WINDOW = timedelta(milliseconds=61_000)
+# The longest a program waiting for its turn is told to wait, whatever its place in line:
+# it keeps its place, and a cap raised meanwhile (or the askers ahead gone) is used within
+# this long, not when the turn reckoned at the old pace comes.
+LONGEST_LIMITER_WAIT = timedelta(seconds=10)
 
 
 class LimiterUnavailable(RuntimeError):
@@ -56,7 +72,7 @@ class LimiterPolicy:
     # The cap is per minute, and a grant holds its place a second longer: a program sends
     # a moment after its grant, and the gateway's own minute, counted from the sends,
     # must not see one more than the cap when one send left later than the next.
-    window_ms: int = 61_000
+    window_ms: int = LIMITER_WINDOW // timedelta(milliseconds=1)
     # An asker stays a contender this long after its last ask …
     active_ms: int = 15_000
     # … and only until this long after the time it was told to come back.

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from smsfleet.dispatch.goals import CountryGoal, Granted, ReasonKind, Route, country_goals
 from smsfleet.dispatch.inflight import Outlook
+from smsfleet.dispatch.limiter import LIMITER_WINDOW, LONGEST_LIMITER_WAIT
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.stats import WindowStats
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
@@ -542,37 +543,76 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
     assert cut.reason_kind is ReasonKind.cap_changed
     assert cut.reason is not None
     assert cut.reason.endswith(
-        "and the sends of the minute before the cut count against the lower cap"
+        "and the sends of the minute before the cut count against the lower cap: nothing"
+        " may be granted until they age out, up to a minute after it"
     )
-    # A window after the change, the count is at the new cap alone.
-    settled = _goal(
+    # A window after a raise, the count still holds the programs' way back to the new
+    # pace (at most the longest wait they are told); then it is the new cap's alone.
+    coming_back = _goal(
         pairs=[_pair("UZ_uzmobile")],
         running=running,
         grants=14,
         outlook=enough,
         cap_changed=(5, NOW - WINDOW),
     )
+    assert (coming_back.reason_kind, coming_back.reason) == (
+        ReasonKind.cap_changed,
+        "its cap changed from 5 to 10 120 s ago: the last 2 min still hold the seconds its"
+        " waiting programs took to come back at the new pace",
+    )
+    settled = _goal(
+        pairs=[_pair("UZ_uzmobile")],
+        running=running,
+        grants=14,
+        outlook=enough,
+        cap_changed=(5, NOW - WINDOW - LONGEST_LIMITER_WAIT),
+    )
     assert settled.reason_kind is ReasonKind.asked_fewer
     assert settled.cap_note is None
 
 
-def test_a_cap_cut_within_the_window_is_noted_on_goal_too() -> None:
+def test_a_country_whose_cap_was_cut_within_the_window_is_not_judged_on_its_count() -> None:
     """After a cut the window still holds the sends at the higher cap: the count stands
-    over the new cap, on goal, while nothing is granted; the note says why."""
-    cut = _goal(
-        pairs=[_pair("UZ_uzmobile")],
-        running={"UZ_uzmobile": SessionState.running},
-        grants=19,
-        outlook=_outlook(4, 12.0, 4),
-        cap=5,
-        cap_changed=(10, NOW - timedelta(seconds=20)),
+    over the new cap while nothing may be granted. Not on goal, the reason says why; a
+    window on, the gap the cut made still counts for the limiter's minute."""
+
+    def cut(grants: int, ago: timedelta) -> CountryGoal:
+        return _goal(
+            pairs=[_pair("UZ_uzmobile")],
+            running={"UZ_uzmobile": SessionState.running},
+            grants=grants,
+            outlook=_outlook(4, 12.0, 4),
+            cap=5,
+            cap_changed=(10, NOW - ago),
+        )
+
+    at_once = cut(19, timedelta(seconds=20))
+    assert (at_once.on_goal, at_once.reason_kind, at_once.achieved_per_minute) == (
+        False,
+        ReasonKind.cap_changed,
+        9.5,
     )
-    assert (cut.on_goal, cut.reason, cut.achieved_per_minute) == (True, None, 9.5)
-    assert cut.cap_note == (
-        "its cap changed from 10 to 5 20 s ago, less than the 2 min the count is made over:"
-        " the count is partly at the previous cap, and the sends of the minute before the"
-        " cut count against the lower cap"
+    assert (
+        at_once.reason
+        == at_once.cap_note
+        == (
+            "its cap changed from 10 to 5 20 s ago, less than the 2 min the count is made over:"
+            " the count is partly at the previous cap, and the sends of the minute before the"
+            " cut count against the lower cap: nothing may be granted until they age out, up to"
+            " a minute after it"
+        )
     )
+    later = cut(7, WINDOW + timedelta(seconds=10))
+    assert (later.on_goal, later.reason_kind, later.reason) == (
+        False,
+        ReasonKind.cap_changed,
+        "its cap changed from 10 to 5 130 s ago: the last 2 min still hold the minute after"
+        " the cut, when the sends before it filled the lower cap and nothing could be granted",
+    )
+    # At the new cap again, judged on its count: on goal, the change still noted.
+    full = cut(10, WINDOW + timedelta(seconds=10))
+    assert (full.on_goal, full.reason, full.cap_note) == (True, None, later.reason)
+    assert cut(7, WINDOW + LIMITER_WINDOW).reason_kind is ReasonKind.asked_fewer
 
 
 def test_a_pair_resumed_from_probing_within_the_window_is_taken_as_a_start() -> None:
@@ -864,3 +904,34 @@ def test_the_kind_in_words_advises_nothing_its_reasons_may_contradict() -> None:
     assert "add test numbers only if the route delivers" in (doubted.reason or "")
     assert "add test numbers" not in doubted.reason_kind.words
     assert "may be failing" in doubted.reason_kind.words
+
+
+def test_a_session_started_within_the_window_beside_others_is_taken_as_a_start() -> None:
+    """One of its sessions restarted 40 s ago (a hang, a crash): the count still holds its
+    time down, not sessions asking for fewer."""
+    started = {
+        "UZ_uzmobile": NOW - timedelta(minutes=20),
+        "UZ_beeline": NOW - timedelta(seconds=40),
+    }
+    pairs = [_pair(key) for key in started]
+    [goal] = country_goals(
+        countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+        pairs=pairs,
+        specs=[_spec(key) for key in started],
+        statuses={
+            f"program1_{key}": _status(key, SessionState.running).model_copy(
+                update={"started_at": at}
+            )
+            for key, at in started.items()
+        },
+        outlooks={"UZ": _outlook(8, 6.0, 8)},
+        granted={"UZ": Granted(grants=16)},
+        routes={},
+        now=NOW,
+        window=WINDOW,
+    )
+    assert (goal.on_goal, goal.reason_kind, goal.reason) == (
+        False,
+        ReasonKind.starting,
+        "program1_UZ_beeline started 40 s ago: the last 2 min still hold the time before it ran",
+    )
