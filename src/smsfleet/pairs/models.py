@@ -36,6 +36,9 @@ class CountryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cap: int = Field(ge=1, le=10_000)
+    reason: OneLine | None = Field(
+        default=None, max_length=256, description="Why, kept with the change in the audit log"
+    )
 
 
 class PairState(StrEnum):

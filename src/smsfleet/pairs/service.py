@@ -106,6 +106,8 @@ def update_country(
         decided_on={"cap"},
         what=f"country {code.upper()}",
     )
+    if country == before:
+        return country  # the same cap again: nothing changed, nothing to audit
     audit_service.record(
         audit=audit,
         clock=clock,
@@ -114,6 +116,7 @@ def update_country(
         target=country.code,
         before=before,
         after=country,
+        reason=data.reason,
     )
     return country
 

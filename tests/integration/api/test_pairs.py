@@ -52,16 +52,25 @@ def test_countries_come_from_the_iso_dataset_with_default_cap(api: Api) -> None:
     }
     assert by_code["TJ"]["name"] == "Tajikistan"
     changed = api.client.patch(
-        "/api/v1/countries/uz", json={"cap": 12}, headers=api.headers(Role.admin)
+        "/api/v1/countries/uz",
+        json={"cap": 12, "reason": "the provider allows more"},
+        headers=api.headers(Role.admin),
     )
     assert changed.json()["cap"] == 12
     assert changed.json()["previous_cap"] == 10
     assert changed.json()["cap_changed_at"] == api.clock.now().isoformat().replace("+00:00", "Z")
-    # The same cap again changes nothing: its change stays the one it was.
+    # The same cap again changes nothing: its change stays the one it was, and the audit
+    # log holds the one change, with its reason.
     again = api.client.patch(
         "/api/v1/countries/UZ", json={"cap": 12}, headers=api.headers(Role.admin)
     )
     assert again.json() == changed.json()
+    audited = api.client.get(
+        "/api/v1/audit", params={"action": "country.updated"}, headers=api.headers(Role.admin)
+    ).json()
+    assert [(entry["target"], entry["reason"]) for entry in audited] == [
+        ("UZ", "the provider allows more")
+    ]
     forbidden = api.client.patch(
         "/api/v1/countries/UZ", json={"cap": 5}, headers=api.headers(Role.operator)
     )
