@@ -18,6 +18,7 @@ import {
   hasFilters,
   NO_FILTERS,
   paramsFromFilters,
+  rangeProblem,
   type AuditFilters,
 } from "./filters";
 
@@ -64,7 +65,12 @@ function useFilters(): [AuditFilters, (filters: AuditFilters) => void, string] {
 function AuditLog() {
   const [filters, setFilters, filtersKey] = useFilters();
   // A new filter keeps the current rows on screen until its own arrive.
-  const log = useInfiniteQuery({ ...auditQuery(auditQueryOf(filters)), placeholderData: keepPreviousData });
+  const problem = rangeProblem(filters);
+  const log = useInfiniteQuery({
+    ...auditQuery(auditQueryOf(filters)),
+    placeholderData: keepPreviousData,
+    enabled: problem === null,
+  });
   // The live connection tells of each new entry (to admins): the pages shown are read again.
   useLiveUpdates("audit", AUDIT_KEY, 250);
   const events = log.data?.pages.flatMap((page) => page.events) ?? [];
@@ -76,7 +82,11 @@ function AuditLog() {
     <>
       {/* Keyed by the address's filters: a new address (the menu's link, a bookmark) shows its own, not the last typed. */}
       <AuditFiltersForm key={filtersKey} filters={filters} onApply={setFilters} />
-      {log.error !== null && log.data === undefined ? (
+      {problem !== null ? (
+        <p className="banner banner--error" role="alert" data-testid="audit-range-problem">
+          {problem}
+        </p>
+      ) : log.error !== null && log.data === undefined ? (
         <ErrorBanner error={log.error} onRetry={() => void log.refetch()} />
       ) : log.data === undefined ? (
         <Spinner label="Loading the audit log" />

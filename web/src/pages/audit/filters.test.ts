@@ -6,6 +6,7 @@ import {
   hasFilters,
   NO_FILTERS,
   paramsFromFilters,
+  rangeProblem,
   targetKindOf,
   type AuditFilters,
 } from "./filters";
@@ -95,5 +96,20 @@ describe("the target kinds", () => {
     expect(AUDIT_TARGET_KINDS).toContain("api_key");
     expect(new Set(AUDIT_TARGET_KINDS).size).toBe(AUDIT_TARGET_KINDS.length);
     expect(AUDIT_TARGET_KINDS.every((kind) => !kind.includes("."))).toBe(true);
+  });
+});
+
+describe("the time range", () => {
+  const range = (since: string, until: string) => rangeProblem({ ...NO_FILTERS, since, until });
+
+  it("is a problem when Before is not later than From, to the second", () => {
+    expect(range("2026-12-07T03:11", "2026-12-07T03:11:00")).toContain("“Before” must be later than “From”");
+    expect(range("2026-12-07T03:11:13", "2026-12-07T03:10")).not.toBeNull();
+  });
+
+  it("is none when Before is later, or either is not set", () => {
+    expect(range("2026-12-07T03:11", "2026-12-07T03:11:01")).toBeNull();
+    expect(range("", "2026-12-07T03:10")).toBeNull();
+    expect(range("2026-12-07T03:10", "")).toBeNull();
   });
 });

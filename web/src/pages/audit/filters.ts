@@ -81,3 +81,15 @@ export function auditQueryOf(filters: AuditFilters): AuditQuery {
 }
 
 export const hasFilters = (filters: AuditFilters): boolean => paramsFromFilters(filters).size > 0;
+
+/** To the second: "14:05" is "14:05:00". */
+const toSecond = (minute: string): string => (minute.length === 16 ? `${minute}:00` : minute);
+
+/** What is wrong with the filters' time range, in the form's words; null when nothing is
+ * (the log is not asked for a range it would refuse). */
+export function rangeProblem(filters: AuditFilters): string | null {
+  const since = minuteOf(filters.since);
+  const until = minuteOf(filters.until);
+  if (!since || !until || toSecond(until) > toSecond(since)) return null;
+  return "“Before” must be later than “From”: no entry is made at or after one time and before an earlier one.";
+}
