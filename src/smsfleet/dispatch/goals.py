@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from smsfleet.core.clock import human_span
 from smsfleet.dispatch.inflight import Outlook
-from smsfleet.dispatch.limiter import LIMITER_WINDOW, LONGEST_LIMITER_WAIT
+from smsfleet.dispatch.limiter import LIMITER_WINDOW
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.models import POLICY_ACTOR, named_actor
 from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, figures, looks_at
@@ -372,14 +372,13 @@ def _cap_note(country: Country, now: datetime, window: timedelta) -> str:
     the previous cap, or the programs' way to the new one ("" otherwise). After a cut, the
     sends of the limiter's minute before it count against the lower cap: nothing may be
     granted until they age out, a gap the window holds a minute longer; after a raise, a
-    waiting program comes back within the longest wait it is told."""
+    program waiting comes back at the turn it was told at the old pace, up to a minute."""
     changed, previous = country.cap_changed_at, country.previous_cap
     if changed is None or previous is None:
         return ""
     lowered = country.cap < previous
-    settles = window + (LIMITER_WINDOW if lowered else LONGEST_LIMITER_WAIT)
     age = now - changed
-    if age >= settles:
+    if age >= window + LIMITER_WINDOW:
         return ""
     ago = max(0, int(age.total_seconds()))
     span = human_span(window)
@@ -389,7 +388,7 @@ def _cap_note(country: Country, now: datetime, window: timedelta) -> str:
             "the minute after the cut, when the sends before it filled the lower cap and"
             " nothing could be granted"
             if lowered
-            else "the seconds its waiting programs took to come back at the new pace"
+            else "the time its waiting programs took to come back at the new pace"
         )
         return f"{change}: the last {span} still hold {gap}"
     cut = (

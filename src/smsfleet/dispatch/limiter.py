@@ -43,7 +43,6 @@ from typing import Protocol
 
 __all__ = [
     "LIMITER_WINDOW",
-    "LONGEST_LIMITER_WAIT",
     "Ask",
     "Decision",
     "Limiter",
@@ -57,10 +56,6 @@ _MS = timedelta(milliseconds=1)
 
 # How long a grant holds its place in a country's count (`LimiterPolicy.window_ms`).
 LIMITER_WINDOW = timedelta(milliseconds=61_000)
-# The longest a program waiting for its turn is told to wait, whatever its place in line:
-# it keeps its place, and a cap raised meanwhile (or the askers ahead gone) is used within
-# this long, not when the turn reckoned at the old pace comes.
-LONGEST_LIMITER_WAIT = timedelta(seconds=10)
 
 
 class LimiterUnavailable(RuntimeError):

@@ -44,13 +44,7 @@ from smsfleet.dispatch.goals import (
     country_goals,
 )
 from smsfleet.dispatch.inflight import InFlightPolicy, Outlook, allowance
-from smsfleet.dispatch.limiter import (
-    LONGEST_LIMITER_WAIT,
-    Ask,
-    Limiter,
-    LimiterPolicy,
-    LimiterUnavailable,
-)
+from smsfleet.dispatch.limiter import Ask, Limiter, LimiterPolicy, LimiterUnavailable
 from smsfleet.dispatch.models import (
     LeaseAction,
     ReportRequest,
@@ -465,8 +459,7 @@ class Dispatcher:
         if decision is None:
             return _busy(step, admitted.busy)
         if not decision.granted:
-            wait = min(decision.retry_after, LONGEST_LIMITER_WAIT.total_seconds())
-            return WaitAction(retry_after=round(wait, 3), max_in_flight=limit)
+            return WaitAction(retry_after=round(decision.retry_after, 3), max_in_flight=limit)
         if entry.expire:
             self._expiry_checked[entry.session] = entry.attempt.leased_at
         if self.on_grant is not None:

@@ -30,7 +30,6 @@ from smsfleet.core.security import worker_token
 from smsfleet.core.settings import LEASE_TTL_SECONDS, Settings
 from smsfleet.core.sql import create_sql_engine
 from smsfleet.dispatch.goals import CountryGoal, ReasonKind
-from smsfleet.dispatch.limiter import LONGEST_LIMITER_WAIT
 from smsfleet.dispatch.models import (
     EndedRequest,
     HeartbeatRequest,
@@ -1086,26 +1085,6 @@ def test_the_country_cap_comes_from_the_country_record(ready: Worker) -> None:
         "retry_after": 0.534,
         "max_in_flight": 3,
     }
-
-
-def test_a_cap_raised_while_a_program_waits_is_used_within_the_longest_wait(
-    ready: Worker,
-) -> None:
-    """At 1 a minute its turn is a minute away, but it is told to come back within the
-    longest wait: the cap raised meanwhile, its next ask is granted, not a minute on."""
-    country = ready.store.countries.get("UZ")
-    assert country is not None
-    ready.store.countries.replace(country.model_copy(update={"cap": 1}))
-    first = ready.lease()
-    assert first["action"] == "send"
-    assert ready.report(first["trigger_id"]).status_code == 200
-    ready.clock.advance(1)
-    waiting = ready.lease()
-    assert waiting["action"] == "wait"
-    assert waiting["retry_after"] == LONGEST_LIMITER_WAIT.total_seconds()
-    ready.store.countries.replace(country.model_copy(update={"cap": 10}))
-    ready.clock.advance(waiting["retry_after"])
-    assert ready.lease()["action"] == "send"
 
 
 def test_high_priority_pairs_get_twice_the_share(worker: Worker) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from smsfleet.dispatch.goals import CountryGoal, Granted, ReasonKind, Route, country_goals
 from smsfleet.dispatch.inflight import Outlook
-from smsfleet.dispatch.limiter import LIMITER_WINDOW, LONGEST_LIMITER_WAIT
+from smsfleet.dispatch.limiter import LIMITER_WINDOW
 from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.policy.stats import WindowStats
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
@@ -547,7 +547,8 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
         " may be granted until they age out, up to a minute after it"
     )
     # A window after a raise, the count still holds the programs' way back to the new
-    # pace (at most the longest wait they are told); then it is the new cap's alone.
+    # pace (the turns told at the old one, up to the limiter's minute); then it is the new
+    # cap's alone.
     coming_back = _goal(
         pairs=[_pair("UZ_uzmobile")],
         running=running,
@@ -557,7 +558,7 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
     )
     assert (coming_back.reason_kind, coming_back.reason) == (
         ReasonKind.cap_changed,
-        "its cap changed from 5 to 10 120 s ago: the last 2 min still hold the seconds its"
+        "its cap changed from 5 to 10 120 s ago: the last 2 min still hold the time its"
         " waiting programs took to come back at the new pace",
     )
     settled = _goal(
@@ -565,7 +566,7 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
         running=running,
         grants=14,
         outlook=enough,
-        cap_changed=(5, NOW - WINDOW - LONGEST_LIMITER_WAIT),
+        cap_changed=(5, NOW - WINDOW - LIMITER_WINDOW),
     )
     assert settled.reason_kind is ReasonKind.asked_fewer
     assert settled.cap_note is None
