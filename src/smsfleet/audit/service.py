@@ -175,16 +175,7 @@ class ToldLog:
 
     def append(self, event: AuditEvent) -> None:
         self._log.append(event)
-        self._tell(
-            AuditNotice(
-                id=event.id,
-                at=event.at,
-                action=event.action,
-                target_kind=event.target_kind,
-                target=event.target,
-                actor=event.actor,
-            )
-        )
+        self._tell(AuditNotice.model_validate(event, from_attributes=True))
 
     def recent(
         self,

@@ -514,17 +514,22 @@ def test_a_country_whose_sessions_started_within_the_window_is_starting_up() -> 
     assert settled is not None and "still measured" not in settled
 
 
-def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
-    running = {"UZ_uzmobile": SessionState.running}
-    enough = _outlook(4, 12.0, 4)
-    # Raised from 5 to 10 a minute ago: the window holds a minute at 5 a minute.
-    raised = _goal(
+def _changed(grants: int, cap: int, previous: int, ago: timedelta) -> CountryGoal:
+    """A country of one running pair with numbers enough, its cap changed `ago` from
+    `previous` to `cap`, granted `grants` in the window."""
+    return _goal(
         pairs=[_pair("UZ_uzmobile")],
-        running=running,
-        grants=14,
-        outlook=enough,
-        cap_changed=(5, NOW - timedelta(seconds=60)),
+        running={"UZ_uzmobile": SessionState.running},
+        grants=grants,
+        outlook=_outlook(4, 12.0, 4),
+        cap=cap,
+        cap_changed=(previous, NOW - ago),
     )
+
+
+def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
+    # Raised from 5 to 10 a minute ago: the window holds a minute at 5 a minute.
+    raised = _changed(14, 10, 5, timedelta(seconds=60))
     assert (raised.on_goal, raised.reason_kind, raised.reason) == (
         False,
         ReasonKind.cap_changed,
@@ -532,14 +537,7 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
         " the count is partly at the previous cap",
     )
     # Cut from 10 to 5: the sends before the cut hold the limiter for a minute.
-    cut = _goal(
-        pairs=[_pair("UZ_uzmobile")],
-        running=running,
-        grants=8,
-        outlook=enough,
-        cap=5,
-        cap_changed=(10, NOW - timedelta(seconds=100)),
-    )
+    cut = _changed(8, 5, 10, timedelta(seconds=100))
     assert cut.reason_kind is ReasonKind.cap_changed
     assert cut.reason is not None
     assert cut.reason.endswith(
@@ -549,25 +547,13 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
     # A window after a raise, the count still holds the programs' way back to the new
     # pace (the turns told at the old one, up to the limiter's minute); then it is the new
     # cap's alone.
-    coming_back = _goal(
-        pairs=[_pair("UZ_uzmobile")],
-        running=running,
-        grants=14,
-        outlook=enough,
-        cap_changed=(5, NOW - WINDOW),
-    )
+    coming_back = _changed(14, 10, 5, WINDOW)
     assert (coming_back.reason_kind, coming_back.reason) == (
         ReasonKind.cap_changed,
         "its cap changed from 5 to 10 120 s ago: the last 2 min still hold the time its"
         " waiting programs took to come back at the new pace",
     )
-    settled = _goal(
-        pairs=[_pair("UZ_uzmobile")],
-        running=running,
-        grants=14,
-        outlook=enough,
-        cap_changed=(5, NOW - WINDOW - LIMITER_WINDOW),
-    )
+    settled = _changed(14, 10, 5, WINDOW + LIMITER_WINDOW)
     assert settled.reason_kind is ReasonKind.asked_fewer
     assert settled.cap_note is None
 
@@ -578,14 +564,7 @@ def test_a_country_whose_cap_was_cut_within_the_window_is_not_judged_on_its_coun
     window on, the gap the cut made still counts for the limiter's minute."""
 
     def cut(grants: int, ago: timedelta) -> CountryGoal:
-        return _goal(
-            pairs=[_pair("UZ_uzmobile")],
-            running={"UZ_uzmobile": SessionState.running},
-            grants=grants,
-            outlook=_outlook(4, 12.0, 4),
-            cap=5,
-            cap_changed=(10, NOW - ago),
-        )
+        return _changed(grants, 5, 10, ago)
 
     at_once = cut(19, timedelta(seconds=20))
     assert (at_once.on_goal, at_once.reason_kind, at_once.achieved_per_minute) == (
