@@ -61,7 +61,7 @@ from smsfleet.policy.stats import Window, WindowStats
 from smsfleet.sessions.models import DesiredState, SessionSpec, drains
 from smsfleet.stores import ConfigStore
 
-__all__ = ["DispatchPolicy", "Dispatcher", "build_dispatcher"]
+__all__ = ["DispatchPolicy", "Dispatcher", "SessionChecked", "build_dispatcher"]
 
 MESSAGE_TEMPLATE = "smsfleet test {code}"
 # How long a program waits before asking again while the limiter cannot decide.
@@ -868,27 +868,34 @@ class Dispatcher:
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())
 
-    def check_session(self, *, session: str, issued_for: datetime | None = None) -> None:
+    def check_session(self, *, session: str, issued_for: datetime | None = None) -> int | None:
         """Raise `NotFound` when `session` has no spec (removed, its pair deleted): its
         token still verifies, but there is nothing to keep alive or reconcile; and
         `Unauthorized` when the token was issued for an earlier session of the name. Read
         as a lease reads it: from the config in memory, looked at again at most every
-        `config_max_age`."""
+        `config_max_age`. Its country's cap (None when its pair is gone): a heartbeat
+        tells it, so a program waiting for its turn at a lower one asks again."""
         with self._one_read():
             spec = self.config_store.session_specs.get(session)
             if spec is None:
                 raise NotFound(f"unknown session {session!r}")
             _check_issued_for(spec, issued_for)
+            pair = self.config_store.pairs.get(spec.pair)
+            if pair is None:
+                return None
+            country = self.config_store.countries.get(pair.country)
+            return country.cap if country is not None else self.policy.default_cap
 
-    def check_session_on_loop(self, *, session: str, issued_for: datetime | None = None) -> bool:
-        """`check_session` from the event loop; False when it must be made in a thread
+    def check_session_on_loop(
+        self, *, session: str, issued_for: datetime | None = None
+    ) -> SessionChecked | None:
+        """`check_session` from the event loop; None when it must be made in a thread
         (the config to read again)."""
         try:
             with nonblocking():
-                self.check_session(session=session, issued_for=issued_for)
+                return SessionChecked(self.check_session(session=session, issued_for=issued_for))
         except WouldBlock:
-            return False
-        return True
+            return None
 
     def heartbeats(self) -> dict[str, datetime]:
         """The last sign of life of every session (lease, report or heartbeat)."""
@@ -899,6 +906,13 @@ class Dispatcher:
         spec = self.config_store.session_specs.get(session)
         if spec is not None:
             _check_issued_for(spec, issued_for)
+
+
+@dataclass(frozen=True)
+class SessionChecked:
+    """A session found, and its country's cap (None when its pair is gone)."""
+
+    cap: int | None
 
 
 # A worker token as issued before tokens named their session's creation: a digest alone.

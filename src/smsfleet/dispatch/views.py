@@ -31,6 +31,7 @@ from smsfleet.dispatch.models import (
 )
 from smsfleet.dispatch.service import Dispatcher
 from smsfleet.wiring import Services
+from smsfleet.worker import COUNTRY_CAP_HEADER
 
 __all__ = ["WORKER_BODIES", "goals_router", "router"]
 
@@ -118,16 +119,18 @@ def _authenticate_unparsed(dispatcher: Dispatcher, raw: bytes, token: str) -> No
     dispatcher.authenticate(session=session, token=token)
 
 
-async def _check_session(request: Request, asked: _Authenticated[_Body]) -> None:
+async def _check_session(request: Request, asked: _Authenticated[_Body]) -> int | None:
     """404 for a session with no spec (a removed one's token still verifies), 401 for a
     token of an earlier session of its name; as a lease reads it: from the config in
-    memory, else once in the thread pool."""
+    memory, else once in the thread pool. Its country's cap."""
     dispatcher = asked.services.dispatcher
     session, issued_for = asked.body.session, asked.issued_for
-    if not dispatcher.check_session_on_loop(session=session, issued_for=issued_for):
-        await _in_worker_threads(
-            request, dispatcher.check_session, session=session, issued_for=issued_for
-        )
+    checked = dispatcher.check_session_on_loop(session=session, issued_for=issued_for)
+    if checked is not None:
+        return checked.cap
+    return await _in_worker_threads(
+        request, dispatcher.check_session, session=session, issued_for=issued_for
+    )
 
 
 # The lease and the report answer bytes made here, on the event loop: FastAPI would
@@ -198,10 +201,12 @@ async def report(request: Request) -> Response:
 )
 async def heartbeat(request: Request) -> Response:
     asked = await _authenticated(request, HeartbeatRequest)
-    await _check_session(request, asked)
+    cap = await _check_session(request, asked)
     # Kept in memory (written to SQL by a timer): nothing here blocks the event loop.
     asked.services.dispatcher.heartbeat(session=asked.body.session)
-    return Response(status_code=204)
+    # Its country's cap: a program waiting at an older, lower one asks again at once.
+    headers = {} if cap is None else {COUNTRY_CAP_HEADER: str(cap)}
+    return Response(status_code=204, headers=headers)
 
 
 @router.post(

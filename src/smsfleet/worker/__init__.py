@@ -7,6 +7,7 @@ control plane is unreachable). Depends on httpx and the standard library only.
 """
 
 from smsfleet.worker._control import (
+    COUNTRY_CAP_HEADER,
     ControlPlane,
     ControlPlaneRejected,
     ControlPlaneUnavailable,
@@ -21,6 +22,7 @@ from smsfleet.worker._program import Attempt, SendFailed, Sent
 from smsfleet.worker._settings import SettingsError, WorkerSettings
 
 __all__ = [
+    "COUNTRY_CAP_HEADER",
     "Attempt",
     "ControlPlane",
     "ControlPlaneRejected",

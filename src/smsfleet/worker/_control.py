@@ -11,6 +11,9 @@ import httpx
 
 Outcome = Literal["delivered", "not_delivered", "send_failed", "error"]
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+# The heartbeat's answer names the session's country cap here: a raise seen, a program
+# waiting for its turn at the old, lower pace asks again at once.
+COUNTRY_CAP_HEADER = "X-Country-Cap"
 # The control plane (uvicorn) closes a connection idle for 5 s, and a program often waits
 # about that long (a busy pair's wait is up to 5 s): reusing a connection as the server
 # closes it fails the request (a false "unreachable", a backoff, a spooled report). An
@@ -238,5 +241,8 @@ class ControlPlane:
             raise ControlPlaneUnavailable(f"unexpected report status {status!r}")
         return str(status)
 
-    def heartbeat(self) -> None:
-        self._post("/heartbeat", {"session": self.session})
+    def heartbeat(self) -> int | None:
+        """Says the program is alive; the country's cap as the control plane answers it
+        (None from one that does not say)."""
+        told = self._post("/heartbeat", {"session": self.session}).headers.get(COUNTRY_CAP_HEADER)
+        return int(told) if told is not None and told.isdigit() else None

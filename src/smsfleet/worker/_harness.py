@@ -186,6 +186,10 @@ class Worker:
         self.spool = Spool(settings.spool_path)
         self.journal = InFlightJournal(settings.spool_path / "in-flight")
         self._stop = threading.Event()  # finish the attempts in flight, then exit
+        # A wait for its turn at the limiter cut short: a stop, or the country's cap raised
+        # (told with the heartbeat's answer; `_cap` the last one told).
+        self._ask_now = threading.Event()
+        self._cap: int | None = None
         self._abandon = threading.Event()  # give the attempts in flight up now
         self._stop_requested_at: float | None = None
         self._stop_why = self._abandon_why = "stop requested"
@@ -221,6 +225,7 @@ class Worker:
             self._stop_why = why
             self._stop_requested_at = time.monotonic()
             self._stop.set()
+            self._ask_now.set()
         with self._slot_freed:
             self._slot_freed.notify_all()
 
@@ -350,7 +355,9 @@ class Worker:
             self._set_allowance(lease.max_in_flight)
             self._tell_waiting(lease.reason if isinstance(lease, Wait) else None)
             if isinstance(lease, Wait):
-                self._stop.wait(min(max(lease.retry_after, 0.05), MAX_WAIT_SECONDS))
+                self._ask_now.wait(min(max(lease.retry_after, 0.05), MAX_WAIT_SECONDS))
+                if not self._stop.is_set():
+                    self._ask_now.clear()
                 continue
             self._launch(lease, self._attempt_for(lease))
         self._announce_stop()
@@ -505,7 +512,10 @@ class Worker:
         while True:
             # The lease loop reports an unreachable control plane; a missed beat is no news.
             with contextlib.suppress(ControlPlaneUnavailable, ControlPlaneRejected):
-                self._cp.heartbeat()
+                cap = self._cp.heartbeat()
+                if cap is not None and self._cap is not None and cap > self._cap:
+                    self._ask_now.set()  # its turn was told at the old pace: ask again
+                self._cap = cap if cap is not None else self._cap
             if self._heartbeat_stop.wait(interval):
                 return
 

@@ -44,6 +44,7 @@ from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
 from smsfleet.stores import ConfigStore, open_config_store
 from smsfleet.wiring import build_services
+from smsfleet.worker import COUNTRY_CAP_HEADER
 from tests.support.fakes import FakeClock
 from tests.support.ledgers import settle
 from tests.support.statements import revision_lookups, sql_statements
@@ -1115,6 +1116,23 @@ def test_heartbeats(ready: Worker) -> None:
     ready.clock.advance(30)
     ready.lease()  # a lease is a sign of life too
     assert ready.dispatcher.heartbeats() == {SESSION: ready.clock.now()}
+
+
+def test_a_heartbeat_answers_the_country_cap(ready: Worker) -> None:
+    """So a program waiting for its turn at a lower cap asks again once it is raised."""
+
+    def beat() -> str | None:
+        answer = ready.client.post(
+            "/api/v1/worker/heartbeat", json={"session": SESSION}, headers=ready.headers()
+        )
+        assert answer.status_code == 204, answer.text
+        return answer.headers.get(COUNTRY_CAP_HEADER)
+
+    assert beat() == "10"
+    country = ready.store.countries.get("UZ")
+    assert country is not None
+    ready.store.countries.replace(country.model_copy(update={"cap": 12}))
+    assert beat() == "12"
 
 
 def test_unreported_leases_expire_at_the_next_send(ready: Worker) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from smsfleet.worker import (
+    COUNTRY_CAP_HEADER,
     Attempt,
     ControlPlane,
     Gateway,
@@ -39,6 +40,8 @@ class FakeControlPlane:
     report_status: int = 200
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_lease: Callable[[int], None] | None = None
+    # The country caps the heartbeats' answers name, in turn (the last one again after).
+    caps: list[int] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -66,7 +69,10 @@ class FakeControlPlane:
                 return httpx.Response(200, json={"status": status})
             if path == "/api/v1/worker/heartbeat":
                 self.heartbeats += 1
-                return httpx.Response(204)
+                if not self.caps:
+                    return httpx.Response(204)
+                cap = self.caps.pop(0) if len(self.caps) > 1 else self.caps[0]
+                return httpx.Response(204, headers={COUNTRY_CAP_HEADER: str(cap)})
         return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})
 
     def client(self) -> ControlPlane:

@@ -221,6 +221,24 @@ def test_wait_is_honoured(tmp_path: Path) -> None:
     assert cp.lease_calls == 2
 
 
+def test_a_cap_raised_while_it_waits_for_its_turn_makes_it_ask_again(tmp_path: Path) -> None:
+    """Told its turn at 1 a minute, it would sleep a minute; the heartbeat's answer says
+    the country's cap rose to 10, and it asks again at once."""
+    cp = FakeControlPlane(leases=[{"action": "wait", "retry_after": 30}], caps=[1, 1, 1, 10])
+    started = time.monotonic()
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO())) == 0
+    assert cp.lease_calls == 2
+    assert time.monotonic() - started < 10
+
+
+def test_a_cap_lowered_or_kept_leaves_its_wait_as_told(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[{"action": "wait", "retry_after": 0.5}], caps=[10, 10, 5])
+    started = time.monotonic()
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO())) == 0
+    assert time.monotonic() - started >= 0.5
+    assert cp.lease_calls == 2
+
+
 def test_reports_spooled_while_down_are_replayed_once_in_order(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[grant("t-1"), grant("t-2"), grant("t-3")])
     gateway = FakeGateway(states={f"t-{n}": [DELIVERED] for n in (1, 2, 3)})
