@@ -372,7 +372,7 @@ def _cap_note(country: Country, now: datetime, window: timedelta) -> str:
     the previous cap, or the programs' way to the new one ("" otherwise). After a cut, the
     sends of the limiter's minute before it count against the lower cap: nothing may be
     granted until they age out, a gap the window holds a minute longer; after a raise, a
-    program waiting comes back at the turn it was told at the old pace, up to a minute."""
+    program waiting for its turn asks again once its heartbeat shows the new cap."""
     changed, previous = country.cap_changed_at, country.previous_cap
     if changed is None or previous is None:
         return ""

@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -286,16 +285,9 @@ class Exposition:
     sees it); renders start at least `spacing` seconds apart, and those waiting for one
     wait on the event loop, holding no thread; one thread renders, every format in turn."""
 
-    def __init__(
-        self,
-        registry: CollectorRegistry,
-        *,
-        spacing: float = EXPOSITION_SPACING,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, registry: CollectorRegistry, *, spacing: float = EXPOSITION_SPACING) -> None:
         self._registry = registry
         self._spacing = spacing
-        self._clock = clock
         self._formats: dict[str, _Renders] = {}  # by content type: a handful (`_spoken`)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = anyio.CapacityLimiter(1)  # every format's renders, one at a time
@@ -311,9 +303,10 @@ class Exposition:
         wanted = renders.started + 1
         async with renders.lock:
             if renders.finished < wanted:
-                await asyncio.sleep(renders.last_start + self._spacing - self._clock())
+                # On the loop's own clock, the one its sleep is measured on.
+                await asyncio.sleep(renders.last_start + self._spacing - loop.time())
                 renders.started += 1
-                renders.last_start = self._clock()
+                renders.last_start = loop.time()
                 renders.body = await anyio.to_thread.run_sync(
                     encoder, self._registry, limiter=self._thread
                 )
