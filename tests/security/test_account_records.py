@@ -58,7 +58,10 @@ def test_an_account_made_again_sees_none_of_the_old_ones_api_use(api: Api) -> No
     summary = api.client.get("/api/v1/analytics/usage", headers=again)
     assert summary.status_code == 200, summary.text
     assert summary.json()["requests"] == 0
-    assert api.client.get("/api/v1/analytics/usage/daily", headers=again).json() == []
+    # The log's own writer may have written the summary's request since: that one is the new
+    # account's, the old one's four are not.
+    daily = api.client.get("/api/v1/analytics/usage/daily", headers=again).json()
+    assert sum(day["requests"] for day in daily) <= 1, daily
     keys = api.client.get("/api/v1/analytics/usage/keys", headers=again).json()
     assert [k for k in keys if k["api_key_id"] == key["id"]] == []
     endpoints = api.client.get("/api/v1/analytics/usage/endpoints", headers=again).json()
