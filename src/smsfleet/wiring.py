@@ -56,7 +56,7 @@ from smsfleet.search.gateway import (
     document_of_attempt,
     document_of_message,
 )
-from smsfleet.sessions.models import SessionEvent
+from smsfleet.sessions.models import SessionEvent, SignsOfLife
 from smsfleet.sessions.runtime import SessionRuntime
 from smsfleet.sessions.ticks import SupervisorTicks
 from smsfleet.stores import ConfigStore, open_config_store
@@ -100,6 +100,10 @@ class Services:
 
     def publish_session_event(self, event: SessionEvent) -> None:
         self.bus.publish("sessions", event)
+
+    def signs_of_life(self) -> SignsOfLife:
+        hang_timeout = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
+        return SignsOfLife(self.dispatcher.heartbeats(), hang_timeout)
 
     def wake_supervisor(self) -> None:
         self.sessions.supervisor.wake()

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -25,7 +25,7 @@ from smsfleet.core.settings import Settings
 from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
-from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionState, SignsOfLife
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.screen import ScreenBackend, ScreenError
 from smsfleet.sessions.ssh import for_operators
@@ -224,7 +224,9 @@ def list_sessions(
             country=country,
             program=program,
             state=state,
-            heartbeats=_heartbeats(settings),
+            signs=SignsOfLife(
+                _heartbeats(settings), timedelta(seconds=settings.heartbeat_timeout_seconds)
+            ),
         )
         unknown = _unknown_filter(store, country, program)
         # Those whose pair runs no sessions (paused, disabled, no test number): held.

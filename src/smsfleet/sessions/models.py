@@ -9,12 +9,15 @@ the other, and `generation` tells the supervisor that someone acted again
 from __future__ import annotations
 
 import signal
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsfleet.core.clock import human_time
 from smsfleet.core.records import Timestamp
 from smsfleet.core.text import OneLine
 from smsfleet.pairs.models import Pair, PairState
@@ -46,6 +49,9 @@ class EventKind(StrEnum):
     adopted = "adopted"
     exited = "exited"
     hung = "hung"
+    # A running program's heartbeats are overdue (`hang_restart_at`), and then came again.
+    silent = "silent"
+    heard = "heard"
     backoff = "backoff"
     fatal = "fatal"
     stopping = "stopping"
@@ -78,6 +84,40 @@ class SessionSpec(BaseModel):
         """A restart asked for after the session's last start: not carried out yet."""
         asked = self.restart_requested_at
         return asked is not None and (started_at is None or asked > started_at)
+
+
+def hang_restart_at(
+    state: SessionState,
+    started_at: datetime | None,
+    heartbeat: datetime | None,
+    now: datetime,
+    hang_timeout: timedelta,
+) -> datetime | None:
+    """While a running program's heartbeats are overdue: when the supervisor restarts it as
+    hung unless one comes. Overdue after half the hang timeout without one (a program beats
+    every 15 s: two missed), and only once it has beaten in this run, as the hang check."""
+    if state is not SessionState.running or heartbeat is None or started_at is None:
+        return None
+    if heartbeat < started_at or now - heartbeat <= hang_timeout / 2:
+        return None
+    return heartbeat + hang_timeout
+
+
+def silence_said(heartbeat: datetime, restart_at: datetime, now: datetime) -> str:
+    """A running program's overdue heartbeats, as its note and its `silent` event say them."""
+    return (
+        f"no heartbeat since {human_time(heartbeat, now=now)}: restarted as hung at"
+        f" {human_time(restart_at, now=now)} unless one comes"
+    )
+
+
+@dataclass(frozen=True)
+class SignsOfLife:
+    """Each session's last sign of life (a lease, report or heartbeat: `Dispatcher.heartbeats`)
+    and how long the supervisor waits for one before it restarts a running program as hung."""
+
+    heartbeats: Mapping[str, datetime]
+    hang_timeout: timedelta
 
 
 STOPPED_FOR_LENGTH = 512
@@ -192,6 +232,12 @@ class SessionPublic(BaseModel):
     )
     # The last lease, report or heartbeat (kept with the metrics: `Dispatcher.heartbeats`).
     last_heartbeat: Timestamp | None
+    hang_restart_at: Timestamp | None = Field(
+        default=None,
+        description="While a running program's heartbeats are overdue (none for half the hang"
+        " timeout since `last_heartbeat`): when the supervisor restarts it as hung unless one"
+        " comes",
+    )
     is_high_priority: bool
     cpu_percent: float | None = None
     memory_bytes: int | None = None

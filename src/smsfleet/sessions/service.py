@@ -6,7 +6,7 @@ Keyword-only functions taking their stores. Actions only write the desired state
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from smsfleet.audit import service as audit_service
@@ -38,8 +38,11 @@ from smsfleet.sessions.models import (
     SessionSpec,
     SessionState,
     SessionStatus,
+    SignsOfLife,
     drains,
     exit_said,
+    hang_restart_at,
+    silence_said,
 )
 from smsfleet.sessions.names import session_name
 from smsfleet.stores import ConfigStore
@@ -275,11 +278,15 @@ def _public(
     pair: Pair | None,
     now: datetime,
     usage: dict[str, tuple[float, int]],
-    heartbeat: datetime | None,
+    signs: SignsOfLife | None,
 ) -> SessionPublic:
     state = status.state if status else SessionState.stopped
     alive = state in MAY_RUN
     started_at = status.started_at if status and alive else None
+    heartbeat = signs.heartbeats.get(spec.name) if signs else None
+    restart_at = (
+        hang_restart_at(state, started_at, heartbeat, now, signs.hang_timeout) if signs else None
+    )
     pid = status.pid if status and alive else None
     cpu_memory = usage.get(spec.name) if alive else None
     exit_code = status.last_exit_code if status and not alive else None
@@ -304,11 +311,12 @@ def _public(
         last_exit_at=status.last_exit_at if status else None,
         previous_exit=_exit_told(status) if status and alive and status.last_exit_at else None,
         last_heartbeat=heartbeat,
+        hang_restart_at=restart_at,
         is_high_priority=bool(pair and pair.is_high_priority),
         cpu_percent=cpu_memory[0] if cpu_memory else None,
         memory_bytes=cpu_memory[1] if cpu_memory else None,
         retry_at=status.backoff_until if status and state is SessionState.backoff else None,
-        note=_note(spec, pair, status, now),
+        note=_note(spec, pair, status, now, heartbeat, restart_at),
     )
 
 
@@ -336,11 +344,10 @@ def list_sessions(
     program: str | None = None,
     state: SessionState | None = None,
     host: str | None = None,
-    heartbeats: Mapping[str, datetime] | None = None,
+    signs: SignsOfLife | None = None,
 ) -> list[SessionPublic]:
-    """The sessions the filters select; `heartbeats`: each session's last sign of life
-    (`Dispatcher.heartbeats`)."""
-    beats = heartbeats or {}
+    """The sessions the filters select; `signs`: their last signs of life, for the
+    heartbeats' times and whether they are overdue."""
     statuses = {status.name: status for status in store.session_status.list()}
     pairs = {pair.key: pair for pair in store.pairs.list()}
     now = clock.now()
@@ -353,10 +360,7 @@ def list_sessions(
         and (not host or spec.host == host)
     ]
     usage = stats((spec, statuses.get(spec.name)) for spec in chosen) if stats else {}
-    views = [
-        _public(s, statuses.get(s.name), pairs.get(s.pair), now, usage, beats.get(s.name))
-        for s in chosen
-    ]
+    views = [_public(s, statuses.get(s.name), pairs.get(s.pair), now, usage, signs) for s in chosen]
     return [view for view in views if not state or view.state == state]
 
 
@@ -383,14 +387,13 @@ def get_session(
     clock: Clock,
     name: str,
     stats: SessionUsage | None = None,
-    heartbeats: Mapping[str, datetime] | None = None,
+    signs: SignsOfLife | None = None,
 ) -> SessionPublic:
     spec = _spec(store, clock, name)
     status = store.session_status.get(name)
     pair = store.pairs.get(spec.pair)
     usage = stats([(spec, status)]) if stats else {}
-    heartbeat = (heartbeats or {}).get(name)
-    return _public(spec, status, pair, clock.now(), usage, heartbeat)
+    return _public(spec, status, pair, clock.now(), usage, signs)
 
 
 def act(
@@ -522,11 +525,16 @@ def _held_note(desired: DesiredState, pair: Pair | None) -> str | None:
 
 
 def _note(
-    spec: SessionSpec, pair: Pair | None, status: SessionStatus | None, now: datetime
+    spec: SessionSpec,
+    pair: Pair | None,
+    status: SessionStatus | None,
+    now: datetime,
+    heartbeat: datetime | None,
+    restart_at: datetime | None,
 ) -> str | None:
     """What a listing shows beside a session (the CLI's NOTE, the dashboard's cell): that
-    the supervisor gave up on it, why it does not run, that its pair is only probed, or
-    who stopped it, when and why."""
+    the supervisor gave up on it, why it does not run, that its heartbeats are overdue,
+    that its pair is only probed, or who stopped it, when and why."""
     desired = spec.desired
     if status is not None and status.state is SessionState.fatal:
         return f"gave up after {status.quick_failures} quick failures: start it again"
@@ -546,6 +554,8 @@ def _note(
     ):
         # A hang, a restart asked for, its program changed: its events say which.
         return "stopping, to start again"
+    if heartbeat is not None and restart_at is not None:
+        return silence_said(heartbeat, restart_at, now)
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
         return "pair probed after a pause: at most one send per probe interval"
     stopped = status is None or status.state is SessionState.stopped

@@ -41,6 +41,8 @@ from smsfleet.sessions.models import (
     SessionStatus,
     drains,
     exit_said,
+    hang_restart_at,
+    silence_said,
 )
 from smsfleet.sessions.service import SPEC_DECIDED_ON, sync_specs
 from smsfleet.stores import ConfigStore
@@ -162,6 +164,9 @@ class Supervisor:
         # may finish their attempts in flight before they are stopped. Kept in memory: a
         # new leader gives a session it finds draining a drain of its own.
         self._draining: dict[str, datetime] = {}
+        # Running sessions whose heartbeats are overdue, told once (`silent`) until one comes
+        # (`heard`) or the session moves on (a hang's restart, an exit, a stop).
+        self._silent: set[str] = set()
         self.leadership = leadership or SoleLeadership()
         self.leading = False
         self._on_tick = on_tick
@@ -238,6 +243,7 @@ class Supervisor:
                 # A new leader reads the statuses the previous one left.
                 self._statuses = None
                 self._draining.clear()
+                self._silent.clear()
         self.leading = leading
         return leading
 
@@ -284,6 +290,7 @@ class Supervisor:
             with self._lock_ended:
                 self._told.pop(gone, None)
             self._draining.pop(gone, None)
+            self._silent.discard(gone)
             with contextlib.suppress(NotFound):  # a status written as its spec went
                 store.session_status.delete(gone)
         statuses = self._statuses
@@ -444,14 +451,28 @@ class Supervisor:
         tick.changed = True
         if target != S.stopping:  # a drain lasts while its session is stopping
             self._draining.pop(tick.status.name, None)
+        self._silent.discard(tick.status.name)
+        self._tell(tick, kind, now, reason, from_state=current, to_state=target, **details)
+
+    @staticmethod
+    def _tell(
+        tick: _Tick,
+        kind: EventKind,
+        now: datetime,
+        reason: str | None,
+        *,
+        from_state: SessionState | None = None,
+        to_state: SessionState | None = None,
+        **details: Any,
+    ) -> None:
         tick.events.append(
             SessionEvent(
                 id=event_id(),
                 at=now,
                 session=tick.status.name,
                 kind=kind,
-                from_state=current,
-                to_state=target,
+                from_state=from_state,
+                to_state=to_state,
                 actor="supervisor",
                 reason=reason,
                 details=details,
@@ -626,8 +647,9 @@ class Supervisor:
             self._move(tick, S.stopping, EventKind.stopping, now, "restart requested")
             tick.stop_then = S.exited
             return
-        stale = timedelta(seconds=policy.heartbeat_timeout_seconds)
-        if heartbeat is not None and heartbeat >= started_at and now - heartbeat > stale:
+        timeout = timedelta(seconds=policy.heartbeat_timeout_seconds)
+        restart_at = hang_restart_at(S.running, started_at, heartbeat, now, timeout)
+        if heartbeat is not None and restart_at is not None and now > restart_at:
             self._move(
                 tick,
                 S.stopping,
@@ -638,8 +660,30 @@ class Supervisor:
             )
             tick.stop_then = S.exited
             return
+        self._tell_silence(tick, heartbeat, restart_at, now)
         if status.quick_failures and now - started_at >= timedelta(seconds=policy.stable_seconds):
             self._update(tick, quick_failures=0)  # stable again: backoff starts over
+
+    def _tell_silence(
+        self, tick: _Tick, heartbeat: datetime | None, restart_at: datetime | None, now: datetime
+    ) -> None:
+        """Tell once that a running program's heartbeats are overdue, and once that one came
+        before it was taken as hung: the listings say so meanwhile (`hang_restart_at`)."""
+        name = tick.status.name
+        if restart_at is not None and heartbeat is not None and name not in self._silent:
+            self._silent.add(name)
+            self._tell(
+                tick,
+                EventKind.silent,
+                now,
+                silence_said(heartbeat, restart_at, now),
+                last_heartbeat=heartbeat.isoformat(),
+                hang_restart_at=restart_at.isoformat(),
+            )
+        elif restart_at is None and name in self._silent:
+            self._silent.discard(name)
+            last = f" at {human_time(heartbeat, now=now)}" if heartbeat is not None else ""
+            self._tell(tick, EventKind.heard, now, f"heartbeats again: one came{last}")
 
     def _told_stop(self, tick: _Tick, now: datetime) -> bool:
         """Whether a lease of the session's program was answered `stop` since it started,

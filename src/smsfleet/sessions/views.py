@@ -70,7 +70,7 @@ def list_sessions(
         program=program,
         state=state,
         host=host,
-        heartbeats=context.dispatcher.heartbeats(),
+        signs=context.signs_of_life(),
     )
 
 
@@ -96,7 +96,7 @@ def get_session(name: SessionName, _: CurrentUser, context: Context) -> SessionP
         clock=context.clock,
         name=name,
         stats=context.sessions.usage,
-        heartbeats=context.dispatcher.heartbeats(),
+        signs=context.signs_of_life(),
     )
 
 

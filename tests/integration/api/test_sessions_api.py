@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +33,13 @@ from tests.support.waiting import eventually
 
 @pytest.fixture
 def live_api(tmp_path: Path) -> Iterator[Api]:
+    with _live_api(tmp_path) as api:
+        yield api
+
+
+@contextmanager
+def _live_api(tmp_path: Path, **changed: Any) -> Iterator[Api]:
+    """The control plane with its supervisor over real screens, `changed` its settings."""
     require_screen()
     screen_dir = Path(tempfile.mkdtemp(prefix="sf-", dir="/tmp"))
     settings = Settings(
@@ -42,6 +50,7 @@ def live_api(tmp_path: Path) -> Iterator[Api]:
         start_seconds=0.2,
         stop_grace_seconds=2,
         program_dirs=[program_dir(tmp_path)],
+        **changed,
     )
     store = open_config_store(migrated_stores(settings).resolved_config_url)
     clock = SystemClock()
@@ -397,3 +406,42 @@ def test_a_sessions_last_heartbeat_is_its_last_sign_of_life(live_api: Api) -> No
     assert one["last_heartbeat"] is not None and listed["last_heartbeat"] == one["last_heartbeat"]
     beaten = datetime.fromisoformat(one["last_heartbeat"])
     assert abs((beaten - api.clock.now()).total_seconds()) < 5
+
+
+def test_overdue_heartbeats_show_in_the_listing_before_the_hang_restarts_the_program(
+    tmp_path: Path,
+) -> None:
+    with _live_api(tmp_path, heartbeat_timeout_seconds=6) as api:
+        setup_pairs(api)
+        name = "ticker_IN_vi"  # the high-priority pair's, started at once
+        await_state(api, name, "running")
+        token = issued_token(api.store, secret=api.settings.jwt_secret, session=name)
+
+        def beat() -> None:
+            answered = api.client.post(
+                "/api/v1/worker/heartbeat",
+                json={"session": name},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert answered.status_code == 204, answered.text
+
+        def kinds() -> list[str]:
+            listed = api.client.get(
+                f"/api/v1/sessions/{name}/events", headers=api.headers(Role.operator)
+            )
+            return [event["kind"] for event in listed.json()]  # newest first
+
+        beat()
+        eventually(lambda: kinds()[0] == "silent", what="its heartbeats told overdue", timeout=10)
+        view = api.client.get(f"/api/v1/sessions/{name}", headers=api.headers(Role.viewer)).json()
+        beaten = datetime.fromisoformat(view["last_heartbeat"])
+        assert datetime.fromisoformat(view["hang_restart_at"]) == beaten + timedelta(seconds=6)
+        assert view["note"].startswith(f"no heartbeat since {beaten:%H:%M:%S} UTC"), view["note"]
+
+        beat()  # within the 3 s left before the hang: it runs on
+        eventually(lambda: kinds()[0] == "heard", what="its heartbeat heard again")
+        view = api.client.get(f"/api/v1/sessions/{name}", headers=api.headers(Role.viewer)).json()
+        assert (view["state"], view["hang_restart_at"], view["note"]) == ("running", None, None)
+
+        eventually(lambda: "hung" in kinds(), what="the hang", timeout=15)
+        assert kinds()[kinds().index("hung") + 1] == "silent"

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from smsfleet.pairs.service import delete_pair
 from smsfleet.policy.models import POLICY_ACTOR
 from smsfleet.sessions.backend import LaunchSpec, ScreenEntry
 from smsfleet.sessions.hosts import Hosts
-from smsfleet.sessions.models import DesiredState, SessionAction, SessionState
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionState, SignsOfLife
 from smsfleet.sessions.screen import ScreenBackend
 from smsfleet.sessions.service import act, get_session, retire_pair_sessions
 from smsfleet.sessions.supervisor import ENDED_RECHECK_FOR_SECONDS, Supervisor, SupervisorPolicy
@@ -374,6 +374,44 @@ def test_a_session_that_stops_heartbeating_is_reported_hung_and_restarted(fleet:
     listed = get_session(store=fleet.store, clock=fleet.clock, name=name)
     assert listed.previous_exit is not None
     assert listed.previous_exit.endswith(" when stopped (no heartbeat)"), listed.previous_exit
+
+
+def test_overdue_heartbeats_are_told_once_and_listed_until_one_comes(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    supervisor = fleet.supervisors[0]
+    pid = fleet.program_pid(name)
+
+    def listed() -> tuple[datetime | None, str | None]:
+        signs = SignsOfLife(dict(fleet.heartbeats), timedelta(seconds=60))
+        view = get_session(store=fleet.store, clock=fleet.clock, name=name, signs=signs)
+        return view.hang_restart_at, view.note
+
+    beat = fleet.clock.now()
+    fleet.heartbeats[name] = beat
+    fleet.clock.advance(30)  # half the hang timeout: two beats missed, not overdue yet
+    supervisor.reconcile_once()
+    assert "silent" not in fleet.kinds(name)
+    assert listed() == (None, None)
+
+    fleet.clock.advance(1)
+    supervisor.reconcile_once()
+    supervisor.reconcile_once()
+    assert fleet.kinds(name).count("silent") == 1  # told once, not at every tick
+    silent = fleet.events[-1]
+    said = (
+        f"no heartbeat since {beat:%H:%M:%S} UTC: restarted as hung at"
+        f" {beat + timedelta(seconds=60):%H:%M:%S} UTC unless one comes"
+    )
+    assert (silent.kind, silent.reason, silent.to_state) == ("silent", said, None)
+    assert listed() == (beat + timedelta(seconds=60), said)
+    assert session_outcome(silent, pair=None).opened == ()  # the hang's alert is the one
+
+    fleet.heartbeats[name] = fleet.clock.now()
+    supervisor.reconcile_once()
+    assert fleet.kinds(name)[-1] == "heard"
+    assert listed() == (None, None)
+    assert (fleet.state(name), fleet.program_pid(name)) == (S.running, pid)
 
 
 def test_restart_replaces_the_process(fleet: Fleet) -> None:

@@ -54,6 +54,14 @@ describe("a session's note", () => {
     );
   });
 
+  it("warns while a running program's heartbeats are overdue", () => {
+    const note = "no heartbeat since 12:01:00 UTC: restarted as hung at 12:02:00 UTC unless one comes";
+    const overdue = cell(session({ state: "running", note, hang_restart_at: "2026-12-07T12:02:00Z" }));
+    expect(overdue).toContain(note);
+    expect(overdue).toContain("session-cell__note--overdue");
+    expect(cell(session({ state: "running", note: "pair probed after a pause" }))).not.toContain("--overdue");
+  });
+
   it("says a session of a paused pair is stopping once its SMS in flight have their outcomes", () => {
     const note = "stops once its SMS in flight have their outcomes: its pair was paused by the policy";
     expect(cell(session({ state: "stopping", note }), true)).toContain(note);

@@ -114,10 +114,14 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
         </div>
       </dl>
       {session.retry_at && <Retry session={session.name} at={session.retry_at} />}
-      {/* Given up on, its pair probed or without a number, or draining; a paused pair's row
-          already says why it is down. */}
+      {/* Given up on, its heartbeats overdue, its pair probed or without a number, or
+          draining; a paused pair's row already says why it is down. */}
       {session.note && (!pairHeld || session.state === "stopping") && (
-        <p className="session-cell__note" data-testid={`note-${session.name}`}>
+        <p
+          className={session.hang_restart_at ? "session-cell__note session-cell__note--overdue" : "session-cell__note"}
+          title={session.hang_restart_at ? "Its heartbeats are overdue: it may hang" : undefined}
+          data-testid={`note-${session.name}`}
+        >
           {session.note}
         </p>
       )}
