@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from smsfleet.auth.models import Role
 from smsfleet.core.records import Timestamp
@@ -43,8 +43,8 @@ class ApiKeyCreate(BaseModel):
 
     name: OneLine = Field(min_length=1, max_length=64)
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.read], min_length=1, max_length=2)
-    daily_quota: int | None = Field(default=None, ge=1, le=100_000_000)
-    monthly_quota: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    daily_quota: StrictInt | None = Field(default=None, ge=1, le=100_000_000)
+    monthly_quota: StrictInt | None = Field(default=None, ge=1, le=1_000_000_000)
 
 
 class QuotaStatus(BaseModel):

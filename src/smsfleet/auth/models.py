@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from smsfleet.core.records import Timestamp
 from smsfleet.core.settings import MIN_PASSWORD_LENGTH
@@ -102,7 +102,7 @@ class UserUpdate(BaseModel):
     password: str | None = Field(
         default=None, min_length=1, max_length=256, description=PASSWORD_RULE
     )
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
 
 
 class LoginRequest(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 from smsfleet.attempts.models import CONTROL_PLANE_CODES, Outcome
 from smsfleet.core.records import Timestamp
@@ -42,7 +42,7 @@ class HeartbeatRequest(WorkerBody):
 class EndedRequest(WorkerBody):
     """From a session's runner, the moment its program ended."""
 
-    pid: int | None = Field(
+    pid: StrictInt | None = Field(
         default=None, gt=0, description="The program's pid: which run of the session ended"
     )
 

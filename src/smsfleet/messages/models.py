@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     StrictInt,
     Tag,
     field_validator,
@@ -299,7 +300,7 @@ class RetryRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    again: bool = Field(
+    again: StrictBool = Field(
         default=False,
         description="Send it again although an SMS of it reached the gateway (`sent_at`):"
         " its number may already have it, and gets a second one. Without it, such a retry"

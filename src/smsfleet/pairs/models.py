@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from smsfleet.core.records import Timestamp
 from smsfleet.core.settings import HOST_NAME_PATTERN, LOCAL_HOST
@@ -35,7 +35,7 @@ class Country(BaseModel):
 class CountryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cap: int = Field(ge=1, le=10_000)
+    cap: StrictInt = Field(ge=1, le=10_000)
     reason: OneLine | None = Field(
         default=None, max_length=256, description="Why, kept with the change in the audit log"
     )
@@ -126,13 +126,13 @@ class PairCreate(BaseModel):
     operator: OneLine = _OperatorName
     slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
     region: OneLine | None = _Region
-    is_high_priority: bool = False
+    is_high_priority: StrictBool = False
     phone_numbers: list[str] = Field(default_factory=list, max_length=MAX_PHONE_NUMBERS)
     programs: list[str] = Field(default_factory=list, max_length=MAX_PROGRAMS)
     host: str = Field(default=LOCAL_HOST, pattern=HOST_PATTERN, description=_HOST_HELP)
-    pause_threshold: float | None = _Ratio
-    resume_threshold: float | None = _Ratio
-    start_sessions: bool = Field(
+    pause_threshold: StrictFloat | None = _Ratio
+    resume_threshold: StrictFloat | None = _Ratio
+    start_sessions: StrictBool = Field(
         default=False,
         description="Start the sessions of its programs at once (the dashboard's default);"
         " otherwise they are created stopped, except a high-priority pair's",
@@ -144,16 +144,16 @@ class PairUpdate(BaseModel):
 
     operator: OneLine | None = Field(default=None, min_length=1, max_length=64)
     region: OneLine | None = _Region
-    is_high_priority: bool | None = None
+    is_high_priority: StrictBool | None = None
     state: PairState | None = None
     state_reason: OneLine | None = Field(default=None, max_length=256)
     phone_numbers: list[str] | None = _Phones
     programs: list[str] | None = _Programs
     host: str | None = Field(default=None, pattern=HOST_PATTERN, description=_HOST_HELP)
-    pause_threshold: float | None = _Ratio
-    resume_threshold: float | None = _Ratio
+    pause_threshold: StrictFloat | None = _Ratio
+    resume_threshold: StrictFloat | None = _Ratio
     # Optional like the fields above, so a change that adds no program need not say it.
-    start_sessions: bool | None = Field(
+    start_sessions: StrictBool | None = Field(
         default=None,
         description="true: start the sessions of the programs this change adds (the"
         " dashboard's default); otherwise they are created stopped, except a high-priority"

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from smsfleet.core.bounds import MAX_OFFSET, QueryTime
 from smsfleet.core.records import Timestamp
@@ -72,7 +72,7 @@ class JobCreate(BaseModel):
     kinds: list[DocumentKind] = Field(
         default_factory=lambda: [DocumentKind.attempt, DocumentKind.message], min_length=1
     )
-    limit: int = Field(default=100, ge=1, le=500, description="Most matches kept")
+    limit: StrictInt = Field(default=100, ge=1, le=500, description="Most matches kept")
 
 
 class Match(BaseModel):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from smsfleet.core.clock import human_time
 from smsfleet.core.records import Timestamp
@@ -260,7 +260,7 @@ class ActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: OneLine | None = Field(default=None, max_length=256)
-    force: bool = False
+    force: StrictBool = False
 
 
 class BulkActionRequest(BaseModel):
@@ -272,9 +272,9 @@ class BulkActionRequest(BaseModel):
         default=None, max_length=64, description="Pair key, slug or operator name, in any case"
     )
     program: str | None = Field(default=None, max_length=32)
-    all: bool = Field(default=False, description="Required to act on every session")
+    all: StrictBool = Field(default=False, description="Required to act on every session")
     reason: OneLine | None = Field(default=None, max_length=256)
-    force: bool = False
+    force: StrictBool = False
 
 
 class ActionResult(BaseModel):

@@ -219,6 +219,11 @@ BAD_PAIRS = [
     ({"country": "UZ", "operator": "x" * 10_000}, 422, "validation_error"),
     ({"country": "UZ", "operator": 42}, 422, "validation_error"),
     ({"country": "UZ", "operator": "UzMobile", "is_high_priority": "very"}, 422, None),
+    # JSON's own types only: a flag is no "yes" nor 1, a ratio no string.
+    ({"country": "UZ", "operator": "UzMobile", "is_high_priority": "yes"}, 422, None),
+    ({"country": "UZ", "operator": "UzMobile", "is_high_priority": 1}, 422, None),
+    ({"country": "UZ", "operator": "UzMobile", "start_sessions": "true"}, 422, None),
+    ({"country": "UZ", "operator": "UzMobile", "pause_threshold": "0.5"}, 422, None),
     ({"country": "UZ", "operator": "UzMobile", "programs": ["ghost"]}, 422, None),
     ({"country": "UZ", "operator": "UzMobile", "slug": "Bad Slug;"}, 422, None),
     ({"country": "UZ", "operator": "!!!"}, 422, None),
