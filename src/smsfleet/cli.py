@@ -303,8 +303,7 @@ def demo(
     clock = SystemClock()
     store = open_config_store(settings.resolved_config_url)
     prepare_store(settings, store, clock)
-    admin = auth_service.get_user(users=store.users, username=auth_service.ADMIN_USERNAME)
-    seed_demo(store=store, clock=clock, actor=admin, rules=ProgramRules.from_settings(settings))
+    seed_demo(store=store, clock=clock, rules=ProgramRules.from_settings(settings))
     simulator_process = subprocess.Popen(
         [
             sys.executable,
@@ -334,7 +333,7 @@ def demo(
         ],
         env=search_environment(os.environ, search_token),
     )
-    fleet = start_demo_sessions(store=store, clock=clock, actor=admin) if sessions else None
+    fleet = start_demo_sessions(store=store, clock=clock) if sessions else None
     typer.secho(f"\n  smsfleet demo: http://{host}:{port}/", fg=typer.colors.GREEN, bold=True)
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
     if fleet is not None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from smsfleet.audit.models import Actor
-from smsfleet.auth.models import User
+from smsfleet.auth.models import Role
+from smsfleet.auth.service import DEMO_USERNAME
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict
 from smsfleet.core.settings import CHECKOUT_DIR
@@ -34,6 +35,8 @@ DEMO_SIMULATOR_CONFIG = CHECKOUT_DIR / "deploy" / "simulator.toml"
 TRUTH_LOG_VARIABLE = "SMSFLEET_SIMULATOR_TRUTH_LOG"
 # How often the demo's terminal says how the fleet does.
 STATUS_INTERVAL_SECONDS = 10.0
+# Who the demo's own programs, pairs and session starts are told as made by.
+DEMO_ACTOR = Actor(username=DEMO_USERNAME, role=Role.admin)
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +149,8 @@ DEMO_PROGRAMS = [
 ]
 
 
-def seed_demo(*, store: ConfigStore, clock: Clock, actor: User, rules: ProgramRules) -> None:
-    """Add what the demo fleet lacks; existing records are left as they are.
+def seed_demo(*, store: ConfigStore, clock: Clock, rules: ProgramRules) -> None:
+    """Add what the demo fleet lacks, as `DEMO_ACTOR`; existing records are left as they are.
 
     The demo's programs are the checkout's `programs/`, run by `rules` like any other.
     """
@@ -158,7 +161,7 @@ def seed_demo(*, store: ConfigStore, clock: Clock, actor: User, rules: ProgramRu
                 audit=store.audit,
                 clock=clock,
                 rules=rules,
-                actor=Actor(username=actor.username, role=actor.role),
+                actor=DEMO_ACTOR,
                 data=program,
             )
     names = [program.name for program in DEMO_PROGRAMS[:2]]
@@ -169,7 +172,7 @@ def seed_demo(*, store: ConfigStore, clock: Clock, actor: User, rules: ProgramRu
                 countries=store.countries,
                 programs=store.programs,
                 clock=clock,
-                actor=actor,
+                actor=DEMO_ACTOR,
                 data=pair.model_copy(update={"programs": names}),
                 audit=store.audit,
             )
@@ -196,7 +199,7 @@ class DemoSessions:
     paused: int = 0
 
 
-def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> DemoSessions:
+def start_demo_sessions(*, store: ConfigStore, clock: Clock) -> DemoSessions:
     """Want running every demo session no one has asked anything of yet (a first start, a
     program given to a pair since); the others keep what people asked, so a session an
     operator stopped stays stopped when the demo starts again."""
@@ -206,7 +209,7 @@ def start_demo_sessions(*, store: ConfigStore, clock: Clock, actor: User) -> Dem
             act(
                 store=store,
                 clock=clock,
-                actor=actor,
+                actor=DEMO_ACTOR,
                 name=spec.name,
                 action=SessionAction.start,
                 reason="demo",
@@ -232,7 +235,12 @@ def stop_demo_sessions(*, store: ConfigStore, clock: Clock, backend: SessionBack
         with ThreadPoolExecutor(max_workers=len(running)) as pool:
             list(pool.map(backend.stop, running))
     record_stopped(
-        store=store, clock=clock, names=running, actor="demo", reason="the demo ended", began=began
+        store=store,
+        clock=clock,
+        names=running,
+        actor=DEMO_ACTOR.username,
+        reason="the demo ended",
+        began=began,
     )
     return len(running)
 

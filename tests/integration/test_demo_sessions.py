@@ -30,11 +30,15 @@ def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) 
     try:
         prepare_store(settings, store, clock)
         admin = auth_service.get_user(users=store.users, username=auth_service.ADMIN_USERNAME)
-        seed_demo(store=store, clock=clock, actor=admin, rules=ProgramRules.from_settings(settings))
+        seed_demo(store=store, clock=clock, rules=ProgramRules.from_settings(settings))
         every = 2 * len(DEMO_PAIRS)
-        assert start_demo_sessions(store=store, clock=clock, actor=admin) == DemoSessions(
+        assert start_demo_sessions(store=store, clock=clock) == DemoSessions(
             running=every, stopped=0
         )
+        # The demo's own doing, told as such: not as the admin's who ran it.
+        started = store.session_specs.get(STOPPED)
+        assert started is not None and started.desired_actor == "demo"
+        assert {entry.actor for entry in store.audit.recent(limit=100)} == {"demo"}
         act(
             store=store,
             clock=clock,
@@ -43,7 +47,7 @@ def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) 
             action=SessionAction.stop,
             reason="route under check",
         )
-        again = start_demo_sessions(store=store, clock=clock, actor=admin)
+        again = start_demo_sessions(store=store, clock=clock)
         assert again == DemoSessions(running=every - 1, stopped=1)
         # A paused pair's two sessions stay wanted running, but they do not run: not "to run".
         paused = store.pairs.get(PAUSED)
@@ -56,7 +60,7 @@ def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) 
             actor="policy",
             at=clock.now(),
         )
-        held = start_demo_sessions(store=store, clock=clock, actor=admin)
+        held = start_demo_sessions(store=store, clock=clock)
         assert held == DemoSessions(running=every - 3, stopped=1, paused=2)
         spec = store.session_specs.get(STOPPED)
         assert spec is not None

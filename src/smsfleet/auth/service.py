@@ -456,8 +456,10 @@ def first_token_version() -> int:
     return secrets.randbelow(1 << 30)
 
 
+# What the demo seeds and starts is its own doing, not the admin's who runs it.
+DEMO_USERNAME = "demo"
 # Names the system itself acts under in audit trails (a pair paused by "policy").
-RESERVED_USERNAMES = frozenset({"policy", "supervisor", "system"})
+RESERVED_USERNAMES = frozenset({"policy", "supervisor", "system", DEMO_USERNAME})
 
 
 def public_user(user: User) -> UserPublic:

@@ -180,7 +180,7 @@ def test_admin_cannot_lock_themselves_out(api: Api) -> None:
     assert demote.status_code == 409
 
 
-@pytest.mark.parametrize("name", ["policy", "supervisor", "system"])
+@pytest.mark.parametrize("name", ["policy", "supervisor", "system", "demo"])
 def test_the_names_smsfleet_acts_under_are_reserved(api: Api, name: str) -> None:
     response = api.client.post(
         "/api/v1/users",
