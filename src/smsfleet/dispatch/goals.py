@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from smsfleet.core.clock import human_span
 from smsfleet.dispatch.inflight import Outlook
 from smsfleet.dispatch.limiter import LIMITER_WINDOW
-from smsfleet.pairs.models import Country, Pair, PairState
+from smsfleet.pairs.models import Country, Pair, PairState, halted_said
 from smsfleet.policy.models import POLICY_ACTOR, named_actor
 from smsfleet.policy.stats import Z_95, Window, WindowStats, beyond, figures, looks_at
 from smsfleet.sessions.models import DesiredState, SessionSpec, SessionState, SessionStatus
@@ -64,6 +64,7 @@ class ReasonKind(StrEnum):
     asked_fewer = "asked_fewer"
     given_up = "given_up"
     cap_changed = "cap_changed"
+    halted = "halted"
 
     @property
     def words(self) -> str:
@@ -111,6 +112,7 @@ _KIND_WORDS = {
     ReasonKind.cap_changed: (
         "its cap changed less than the window ago: the count is partly at the previous cap"
     ),
+    ReasonKind.halted: "its cap is 0: an admin halted it, nothing is sent until it is raised",
     ReasonKind.given_up: (
         "grants its programs gave up unsent, too late to send within the cap's margin:"
         " their machine, or the control plane, answers too slowly"
@@ -321,7 +323,8 @@ def country_goals(
         sends = seen.grants - seen.given_up
         sent = sends / minutes
         near = sent >= GOAL_SHARE * cap or sends >= cap * minutes - 1
-        on_goal = near and running.get(code, 0) > 0 and code not in cut
+        # Halted (its cap 0): nothing is asked of it, and a goal of none is no goal met.
+        on_goal = near and running.get(code, 0) > 0 and code not in cut and cap > 0
         capacity = outlook.capacity_per_minute if outlook else 0.0
         goal = CountryGoal(
             country=code,
@@ -343,7 +346,11 @@ def country_goals(
             awaiting_code=seen.awaiting,
             cap_note=cap_notes.get(code) or None,
         )
-        if not on_goal:
+        if cap == 0:
+            goal = goal.model_copy(
+                update={"reason": halted_said(code), "reason_kind": ReasonKind.halted}
+            )
+        elif not on_goal:
             running_for = now - running_since.get(code, now - window)
             probing = [p.key for p in by_country[code] if p.state is PairState.probing]
             kind, reason = _reason(

@@ -55,7 +55,7 @@ from smsfleet.dispatch.models import (
 )
 from smsfleet.dispatch.pace import SessionPace
 from smsfleet.dispatch.store import HeartbeatStore
-from smsfleet.pairs.models import Pair, PairState
+from smsfleet.pairs.models import Pair, PairState, halted_said
 from smsfleet.policy.service import pair_window_stats
 from smsfleet.policy.stats import Window, WindowStats
 from smsfleet.sessions.models import DesiredState, SessionSpec, drains
@@ -69,6 +69,9 @@ UNAVAILABLE_RETRY_SECONDS = 5.0
 # How long a program of a pair the policy paused waits to ask again while its attempts in
 # flight finish (allowed none in flight, it also waits out its full-wait, 5 s in the SDK).
 PAUSED_ASK_AGAIN_SECONDS = 1.0
+# How long a program of a halted country (its cap 0) waits to ask again; sooner when its
+# heartbeat shows the cap raised.
+HALTED_ASK_AGAIN_SECONDS = 60.0
 # How far a program's clock may be from the control plane's in the times it reports.
 REPORTED_TIME_SLACK = timedelta(minutes=5)
 # The cycle a busy session's wait assumes before its pair's is measured: ask again soon.
@@ -395,6 +398,14 @@ class Dispatcher:
             self._withdraw(pair.key, None)
             return StopAction(reason=f"pair {pair.key} has no test phone number")
 
+        country = store.countries.get(pair.country)
+        if country is not None and country.cap == 0:
+            # Allowed none in flight: those it carries finish and are reported.
+            return WaitAction(
+                retry_after=HALTED_ASK_AGAIN_SECONDS,
+                max_in_flight=0,
+                reason=halted_said(pair.country),
+            )
         if pair.state is PairState.probing and (wait := self._probe_wait(pair)) > 0:
             return WaitAction(retry_after=round(wait, 3), max_in_flight=1)
         return self._entry(session, pair, spec.program, in_flight)

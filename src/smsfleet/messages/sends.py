@@ -57,7 +57,7 @@ from smsfleet.messages.models import (
 )
 from smsfleet.messages.store import MessageStore
 from smsfleet.messages.templates import check_params, get_template, render
-from smsfleet.pairs.models import Pair, PairState
+from smsfleet.pairs.models import Pair, PairState, halted_said
 from smsfleet.policy.models import named_actor
 from smsfleet.sessions.models import DesiredState
 from smsfleet.sessions.names import session_name
@@ -883,9 +883,12 @@ class Sends:
 
     def _check_sends_through(self, pair: Pair) -> None:
         """Refuse a send that nothing would lease: the pair has no program, runs none,
-        has no test number (its sessions are held stopped until one is added), or none of
-        its sessions is started."""
+        has no test number (its sessions are held stopped until one is added), its country
+        is halted, or none of its sessions is started."""
         _check_sends_through(pair)
+        country = self._config.countries.get(pair.country)
+        if country is not None and country.cap == 0:
+            raise Conflict(f"{halted_said(pair.country)}, so nothing would send it")
         if not self._started(pair):
             first = session_name(pair.programs[0], pair.key)
             raise Conflict(

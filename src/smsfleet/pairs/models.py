@@ -21,7 +21,10 @@ MAX_PROGRAMS = 32
 class Country(BaseModel):
     code: str
     name: str
-    cap: int = Field(description="SMS per minute, both the ceiling and the target")
+    cap: int = Field(
+        description="SMS per minute, both the ceiling and the target; 0: halted, nothing is"
+        " sent until it is raised"
+    )
     previous_cap: int | None = Field(
         default=None, description="The cap before its last change; none if never changed"
     )
@@ -32,10 +35,21 @@ class Country(BaseModel):
     )
 
 
+def halted_said(code: str) -> str:
+    """Why nothing of a country whose cap is 0 is sent, as a lease, a goal and a refused
+    on-demand send say it."""
+    return f"country {code} is halted (its cap is 0): nothing is sent until an admin raises it"
+
+
 class CountryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cap: StrictInt = Field(ge=1, le=10_000)
+    cap: StrictInt = Field(
+        ge=0,
+        le=10_000,
+        description="SMS per minute; 0 halts the country: no program of it is granted a send,"
+        " its attempts in flight finish",
+    )
     reason: OneLine | None = Field(
         default=None, max_length=256, description="Why, kept with the change in the audit log"
     )

@@ -1088,6 +1088,23 @@ def test_the_country_cap_comes_from_the_country_record(ready: Worker) -> None:
     }
 
 
+def test_a_halted_country_sends_nothing_and_its_attempts_in_flight_finish(ready: Worker) -> None:
+    country = ready.store.countries.get("UZ")
+    assert country is not None
+    carried = ready.lease()["trigger_id"]
+    ready.store.countries.replace(country.model_copy(update={"cap": 0}))
+    ready.clock.advance(61)
+    assert ready.lease() == {
+        "action": "wait",
+        "retry_after": 60.0,
+        "max_in_flight": 0,
+        "reason": "country UZ is halted (its cap is 0): nothing is sent until an admin raises it",
+    }
+    assert ready.report(carried).json() == {"status": "recorded"}
+    ready.store.countries.replace(country.model_copy(update={"cap": 10}))
+    assert ready.lease()["action"] == "send"
+
+
 def test_high_priority_pairs_get_twice_the_share(worker: Worker) -> None:
     worker.add_pair("UZ_beeline", is_high_priority=True)
     worker.add_pair("UZ_ucell")

@@ -276,6 +276,18 @@ def test_a_send_through_a_pair_none_of_whose_sessions_is_started_is_refused_at_o
     assert made.status_code == 201, made.text
     queued = web.client.post("/api/v1/messages/send", json=body, headers=headers)
     assert (queued.status_code, queued.json()["pair"]) == (202, "UZ_zet"), queued.text
+    # Its country halted by an admin (cap 0): nothing would lease it either.
+    admin = web.headers(Role.admin)
+    halted = web.client.patch("/api/v1/countries/UZ", json={"cap": 0}, headers=admin)
+    assert (halted.status_code, halted.json()["cap"]) == (200, 0), halted.text
+    refused = web.client.post("/api/v1/messages/send", json=body, headers=headers)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["message"] == (
+        "country UZ is halted (its cap is 0): nothing is sent until an admin raises it, so"
+        " nothing would send it"
+    )
+    below = web.client.patch("/api/v1/countries/UZ", json={"cap": -1}, headers=admin)
+    assert below.status_code == 422, below.text
 
 
 def test_the_seed_verification_route_queues_a_send(web: Api) -> None:

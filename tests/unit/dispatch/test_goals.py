@@ -111,6 +111,26 @@ def test_a_country_at_its_cap_is_on_goal() -> None:
     assert goal.reason_kind is None
 
 
+def test_a_halted_country_says_so_whatever_its_count() -> None:
+    """Its cap 0: a goal of none is no goal met, and no other reason is looked for, the
+    sends of the minutes before the halt still counted or none."""
+    running = {"UZ_uzmobile": SessionState.running}
+    for grants, cap_changed in ((0, None), (12, (10, NOW - timedelta(seconds=30)))):
+        goal = _goal(
+            pairs=[_pair("UZ_uzmobile")],
+            running=running,
+            grants=grants,
+            outlook=_outlook(4, 12.0, 4),
+            cap=0,
+            cap_changed=cap_changed,
+        )
+        assert (goal.goal_per_minute, goal.on_goal) == (0, False)
+        assert goal.reason_kind is ReasonKind.halted
+        assert goal.reason == (
+            "country UZ is halted (its cap is 0): nothing is sent until an admin raises it"
+        )
+
+
 def test_a_low_cap_one_send_short_of_its_window_is_on_goal() -> None:
     """At 5 a minute, 9 sends in 2 minutes (4.5/min, under 95 %) is the limiter's spacing
     leaving one out, not a shortfall; two short is one."""
