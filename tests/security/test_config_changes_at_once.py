@@ -20,7 +20,7 @@ import pytest
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
-from smsfleet.core.errors import Conflict
+from smsfleet.core.errors import Conflict, Forbidden, NotFound
 from smsfleet.core.records import RecordStore
 from smsfleet.messages import templates as templates_service
 from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate
@@ -174,6 +174,103 @@ def test_a_pair_changed_under_every_try_is_a_conflict_and_keeps_the_other_change
     stored = _stored_pair(elsewhere)
     assert stored.pause_threshold is None
     assert stored.region == f"region {tries - 1}"
+
+
+def _delete_pair(store: ConfigStore, pairs: RecordStore[Pair] | None = None) -> None:
+    pairs_service.delete_pair(
+        pairs=pairs or store.pairs, actor=OPERATOR, key=KEY, audit=store.audit, clock=CLOCK
+    )
+
+
+def test_a_pair_marked_high_priority_while_an_operator_deleted_it_stays(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """The operator's deletion read the pair unmarked; an admin marked it before the
+    removal: the deletion is decided again on the marked pair, and refused."""
+    _fleet(config_store)
+    pairs = Interleaved(config_store.pairs)
+
+    def mark() -> Pair:
+        return pairs_service.update_pair(
+            pairs=elsewhere.pairs,
+            programs=elsewhere.programs,
+            clock=CLOCK,
+            actor=ADMIN,
+            key=KEY,
+            data=PairUpdate(is_high_priority=True),
+            audit=elsewhere.audit,
+        )
+
+    pairs.before_next_writes(mark)
+    with pytest.raises(Forbidden, match="only an admin may delete the high-priority pair"):
+        _delete_pair(config_store, pairs)
+    assert pairs.pending == 0
+    assert _stored_pair(elsewhere).is_high_priority
+    assert elsewhere.audit.recent(limit=5, action=AuditAction.pair_deleted) == []
+    [refused] = elsewhere.audit.recent(limit=5, action=AuditAction.pair_refused)
+    assert refused.before is not None and refused.before["is_high_priority"] is True
+
+
+def test_of_two_deletions_of_a_pair_at_once_one_deletes_it(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    _fleet(config_store)
+    pairs = Interleaved(config_store.pairs)
+    pairs.before_next_writes(lambda: _delete_pair(elsewhere))
+    with pytest.raises(NotFound):
+        _delete_pair(config_store, pairs)
+    assert elsewhere.pairs.get(KEY) is None
+    assert len(elsewhere.audit.recent(limit=5, action=AuditAction.pair_deleted)) == 1
+
+
+def test_a_program_deleted_while_it_was_assigned_is_kept_or_the_assignment_undone(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """Each looked at the other before writing: whichever writes last sees the other's
+    write and stands down, so no pair is left with a program that is gone."""
+
+    def delete_program2(store: ConfigStore) -> None:
+        programs_service.delete_program(
+            programs=store.programs,
+            pairs=store.pairs,
+            audit=store.audit,
+            clock=CLOCK,
+            actor=ADMIN,
+            name="program2",
+        )
+
+    _fleet(config_store)
+    # The assignment writes last: it finds program2 gone, and is undone.
+    pairs = Interleaved(config_store.pairs)
+    pairs.before_next_writes(lambda: delete_program2(elsewhere))
+    with pytest.raises(Conflict, match="program 'program2' was deleted as it was assigned"):
+        _edit_pair(config_store, PairUpdate(programs=["program1", "program2"]), pairs)
+    assert _stored_pair(elsewhere).programs == ["program1"]
+    assert elsewhere.programs.get("program2") is None
+
+    # The deletion writes last: it finds program3 assigned, and puts it back.
+    now = CLOCK.now()
+    program3 = Program(
+        name="program3", command=["python3", "p3.py"], created_at=now, updated_at=now
+    )
+    config_store.programs.add(program3)
+    programs = Interleaved(config_store.programs)
+    programs.before_next_writes(
+        lambda: _edit_pair(elsewhere, PairUpdate(programs=["program1", "program3"]))
+    )
+    with pytest.raises(Conflict, match="program 'program3' was assigned to UZ_uzmobile"):
+        programs_service.delete_program(
+            programs=programs,
+            pairs=config_store.pairs,
+            audit=config_store.audit,
+            clock=CLOCK,
+            actor=ADMIN,
+            name="program3",
+        )
+    assert elsewhere.programs.get("program3") == program3
+    assert _stored_pair(elsewhere).programs == ["program1", "program3"]
+    deleted = elsewhere.audit.recent(limit=5, action=AuditAction.program_deleted)
+    assert [entry.target for entry in deleted] == ["program2"]
 
 
 # --- programs and templates ------------------------------------------------------------

@@ -105,9 +105,9 @@ class Delegating(Generic[R]):
         self._writing()
         return self._store.update(key, changes, where=where)
 
-    def delete(self, key: str) -> bool:
+    def delete(self, key: str, *, where: Mapping[str, object] | None = None) -> bool:
         self._writing()
-        return self._store.delete(key)
+        return self._store.delete(key, where=where)
 
     def first(
         self,

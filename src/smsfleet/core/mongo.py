@@ -168,9 +168,9 @@ class MongoRecordStore(Generic[R]):
             result = self._collection.update_one({**where, "_id": key}, {"$set": dict(changes)})
         return result.matched_count > 0
 
-    def delete(self, key: str) -> bool:
+    def delete(self, key: str, *, where: Mapping[str, object] | None = None) -> bool:
         with self._writing():
-            return self._collection.delete_one({"_id": key}).deleted_count > 0
+            return self._collection.delete_one({**(where or {}), "_id": key}).deleted_count > 0
 
     def first(
         self,

@@ -78,8 +78,10 @@ class RecordStore(Protocol[R]):
         and nothing written, when the record is absent or a field differs."""
         ...
 
-    def delete(self, key: str) -> bool:
-        """Remove; False when there was nothing to remove."""
+    def delete(self, key: str, *, where: Mapping[str, object] | None = None) -> bool:
+        """Remove, if its fields in `where` (plain values) still equal those: a removal
+        decided on what was read then does not remove what changed meanwhile. False when
+        there was nothing to remove, or a field differs."""
         ...
 
     def first(
@@ -157,6 +159,28 @@ def change_record(
         after = write_if_unchanged(store, key, before, changes, decided_on=decided_on)
         if after is not None:
             return before, after
+    raise Conflict(f"{what} was being changed by another request: try again")
+
+
+def delete_record(
+    store: RecordStore[R],
+    key: str,
+    check: Callable[[R], object],
+    *,
+    read: Callable[[], R],
+    decided_on: Collection[str],
+    what: str,
+) -> R:
+    """The record as removed, once `check` (which raises to refuse) allowed it as `read`
+    gave it: removed only while its fields `decided_on` are as read, so a change made
+    meanwhile (a pair marked high priority) is decided on again, never removed unseen.
+    `read` raises when it is gone (another removal came first: this one removes nothing);
+    `Conflict` when it changed under every try."""
+    for _ in range(CHANGE_TRIES):
+        before = read()
+        check(before)
+        if store.delete(key, where=before.model_dump(include=set(decided_on))):
+            return before
     raise Conflict(f"{what} was being changed by another request: try again")
 
 

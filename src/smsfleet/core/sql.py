@@ -441,9 +441,10 @@ class SqlRecordStore(Generic[R]):
         with self._writing() as connection:
             return self._write(connection, statement) > 0
 
-    def delete(self, key: str) -> bool:
+    def delete(self, key: str, *, where: Mapping[str, object] | None = None) -> bool:
+        statement = sa.delete(self._table).where(self._key == key, *self._where(where))
         with self._writing() as connection:
-            return self._write(connection, sa.delete(self._table).where(self._key == key)) > 0
+            return self._write(connection, statement) > 0
 
     def _where(self, where: Mapping[str, object] | None) -> builtins.list[sa.ColumnElement[bool]]:
         column = self._table.c

@@ -81,7 +81,8 @@ def update(
     max_sessions: int,
     signals: PairSignals,
 ) -> Pair:
-    """Change a pair; with `data.start_sessions`, the sessions of programs it gains start."""
+    """Change a pair; with `data.start_sessions`, the sessions of programs it gains start;
+    marked high priority, all its sessions do."""
     before = service.get_pair(pairs=store.pairs, key=key)
     pair = service.update_pair(
         pairs=store.pairs,
@@ -99,6 +100,12 @@ def update(
     if data.start_sessions:
         added = [program for program in pair.programs if program not in before.programs]
         _start_sessions(store, clock, actor, pair, added, "started as it joined its pair", signals)
+    if pair.is_high_priority and not before.is_high_priority:
+        # Marked, its sessions always run: those stopped (by a person) start, by the admin
+        # who marked it, as a new pair's high-priority sessions do.
+        _start_sessions(
+            store, clock, actor, pair, pair.programs, "its pair was marked high priority", signals
+        )
     return pair
 
 

@@ -19,6 +19,7 @@ from smsfleet.core.records import (
     EventLog,
     RecordStore,
     change_record,
+    delete_record,
     stamp_after,
     write_if_unchanged,
 )
@@ -300,6 +301,8 @@ def create_pair(
         sessions_added=bool(pair.programs),
         undo=lambda: pairs.delete(pair.key),
         max_pairs=max_pairs,
+        programs=programs,
+        added=pair.programs,
     )
     audit_service.record(
         audit=audit,
@@ -321,21 +324,36 @@ def _kept_or_undone(
     sessions_added: bool,
     undo: Callable[[], object],
     max_pairs: int | None = None,
+    programs: RecordStore[Program] | None = None,
+    added: Collection[str] = (),
 ) -> None:
     """What a new or changed pair was allowed on, looked at again once it is written:
     another pair given the same test number at the same time, sessions added at the
-    same time past `max_sessions`, or (a new pair: `max_pairs` given) pairs added at the
-    same time past `max_pairs`, each allowed on what it read (two replicas). When that
-    holds no longer the write is undone and refused: of two such changes at least one
-    stands down, and none may leave a number with two pairs."""
+    same time past `max_sessions`, (a new pair: `max_pairs` given) pairs added at the
+    same time past `max_pairs`, or programs it was given (`added`) deleted at the same
+    time, each allowed on what it read (two replicas). When that holds no longer the write
+    is undone and refused: of two such changes at least one stands down, and none may
+    leave a number with two pairs, nor a pair with a program that is gone
+    (`programs.service.delete_program` looks again too)."""
     sessions = len(written.programs) if sessions_added else 0
     try:
+        if programs is not None:
+            _check_still_defined(programs, added)
         _check_numbers_free(pairs, written.phone_numbers, written.key)
         _check_session_room(pairs, sessions, max_sessions, besides=written.key)
         _check_pair_room(pairs, max_pairs, besides=written.key)
     except Conflict:
         undo()
         raise
+
+
+def _check_still_defined(programs: RecordStore[Program], names: Collection[str]) -> None:
+    gone = [name for name in names if programs.get(name) is None]
+    if gone:
+        raise Conflict(
+            f"program {gone[0]!r} was deleted as it was assigned: define it again, or leave it out",
+            details={"programs": gone},
+        )
 
 
 def _guard_high_priority(pair: Pair, actor: User | Actor, force: bool, action: str) -> None:
@@ -554,6 +572,8 @@ def update_pair(
             max_sessions,
             sessions_added=sessions_added,
             undo=lambda: write_if_unchanged(pairs, key, updated, undo, decided_on=PAIR_VERSION),
+            programs=programs,
+            added=set(updated.programs) - set(pair.programs),
         )
     audit_service.record(
         audit=audit,
@@ -606,13 +626,24 @@ def delete_pair(
     clock: Clock,
     force: bool = False,
 ) -> None:
-    """Delete a pair, audited; a high-priority one takes an admin and `force`."""
-    pair = get_pair(pairs=pairs, key=key)
-    with audit_service.refusals_recorded(
-        audit, clock, actor, AuditAction.pair_refused, key, record_as_was=pair
-    ):
-        _guard_high_priority(pair, actor, force, "delete")
-    pairs.delete(key)
+    """Delete a pair, audited; a high-priority one takes an admin and `force`, decided on
+    the pair as it is when it is removed (`delete_record`): one marked meanwhile is not
+    removed on an operator's word, and of two deletions one removes it, the other is 404."""
+
+    def allowed(pair: Pair) -> None:
+        with audit_service.refusals_recorded(
+            audit, clock, actor, AuditAction.pair_refused, key, record_as_was=pair
+        ):
+            _guard_high_priority(pair, actor, force, "delete")
+
+    pair = delete_record(
+        pairs,
+        key,
+        allowed,
+        read=lambda: get_pair(pairs=pairs, key=key),
+        decided_on=PAIR_VERSION,
+        what=f"pair {key}",
+    )
     audit_service.record(
         audit=audit,
         clock=clock,

@@ -7,6 +7,7 @@ host its pairs may run on (each checks on its own disk). Every change is audited
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 
 from smsfleet.audit import service as audit_service
@@ -202,7 +203,19 @@ def delete_program(
             f"program {name!r} is assigned to {len(users)} pair(s); unassign it first",
             details={"pairs": users},
         )
-    programs.delete(name)
+    if not programs.delete(name):  # another deletion came first: it is that one's
+        raise NotFound(f"program {name!r} does not exist")
+    # A pair given it as it was deleted (each looked at the other before writing): put
+    # back and refused, as the pair's change is when it sees the program gone.
+    users = [pair.key for pair in pairs.list() if name in pair.programs]
+    if users:
+        with contextlib.suppress(Conflict):  # defined again meanwhile
+            programs.add(program)
+        raise Conflict(
+            f"program {name!r} was assigned to {users[0]} as it was deleted: it is kept;"
+            " unassign it first",
+            details={"pairs": users},
+        )
     audit_service.record(
         audit=audit,
         clock=clock,

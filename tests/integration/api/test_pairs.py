@@ -179,6 +179,26 @@ def test_programs_added_to_a_pair_start_with_start_sessions_and_stay_stopped_wit
     assert left.json()["programs"] == ["program1", "program2", "program3"]
 
 
+def test_a_pair_marked_high_priority_starts_its_stopped_sessions(api: Api) -> None:
+    """Marked, its sessions always run: one an operator stopped starts, by the admin."""
+    add_program(api)
+    add_pair(api, programs=["program1"])
+    operator, admin = api.headers(Role.operator), api.headers(Role.admin)
+    session_url = "/api/v1/sessions/program1_UZ_uzmobile"
+    stopped = api.client.post(f"{session_url}/stop", json={"reason": "kept off"}, headers=operator)
+    assert stopped.status_code == 200, stopped.text
+    marked = api.client.patch(
+        "/api/v1/pairs/UZ_uzmobile", json={"is_high_priority": True}, headers=admin
+    )
+    assert marked.status_code == 200, marked.text
+    session = api.client.get(session_url, headers=operator).json()
+    assert (session["desired"], session["desired_actor"], session["desired_reason"]) == (
+        "running",
+        "admin",
+        "its pair was marked high priority",
+    )
+
+
 # (first pair's session started, the new pair high priority, start_sessions) ->
 # the new session's (desired, desired_actor)
 RECREATIONS = [
