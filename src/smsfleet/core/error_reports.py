@@ -58,7 +58,7 @@ _SECRET_SHAPES = (
 )
 # E.164 or national digits, alone or written with spaces: +998901234567, 998 90 123 45 67;
 # after a "+", with dashes and brackets too: +998 (99) 123-45-67, +1-555-123-4567.
-_PHONE = re.compile(r"(?<![\w.-])(?:\+\d(?:[ ()-]{0,2}\d){6,14}|\d(?:[ ]?\d){6,14})(?![\w.])")
+_PHONE = re.compile(r"(?<![\w.-])(?:\+\d(?:[ ()-]{0,2}\d){6,14}|\d(?:[ ]?\d){6,14})(?!\w|\.\d)")
 # Request headers an event keeps: the rest (forwarded addresses, referrers, anything a
 # client sends) may name a person or carry a secret.
 _KEPT_HEADERS = frozenset(

@@ -98,6 +98,8 @@ def test_phones_codes_and_inputs_are_taken_out_in_their_other_shapes() -> None:
                 },
                 {"type": "RuntimeError", "value": "no answer from +998 (99) 123-45-67"},
                 {"type": "RuntimeError", "value": "no answer from +1-555-123-4567"},
+                {"type": "RuntimeError", "value": "SMS to +919812345678. Then to 919812345679."},
+                {"type": "RuntimeError", "value": "took 1234567.89 s"},
             ]
         },
         "breadcrumbs": {
@@ -120,7 +122,12 @@ def test_phones_codes_and_inputs_are_taken_out_in_their_other_shapes() -> None:
     for secret in ("482913", "998991234567", "99) 123-45-67", "555-123-4567"):
         assert secret not in text
     values = [value["value"] for value in scrubbed["exception"]["values"]]
-    assert values[1:] == ["no answer from [phone]", "no answer from [phone]"]
+    assert values[1:] == [
+        "no answer from [phone]",
+        "no answer from [phone]",
+        "SMS to [phone]. Then to [phone].",  # at a sentence's end too
+        "took 1234567.89 s",  # a decimal is no phone
+    ]
     assert "input_value=[redacted], input_type=dict" in values[0]
     crumbs = scrubbed["breadcrumbs"]["values"]
     assert crumbs[0]["data"]["url"] == "https://sms.example/send?to=[redacted]&msg=[redacted]"
