@@ -35,6 +35,16 @@ class Country(BaseModel):
     )
 
 
+class CapChange(BaseModel):
+    """A change of a country's cap, as its audit entry keeps it: what a trend of its grants
+    is read against at each moment."""
+
+    country: str
+    at: Timestamp
+    cap: int
+    previous_cap: int
+
+
 def halted_said(code: str) -> str:
     """Why nothing of a country whose cap is 0 is sent, as a lease, a goal and a refused
     on-demand send say it."""

@@ -25,6 +25,7 @@ from smsfleet.core.records import (
 )
 from smsfleet.core.settings import LOCAL_HOST
 from smsfleet.pairs.models import (
+    CapChange,
     Country,
     CountryUpdate,
     Pair,
@@ -120,6 +121,27 @@ def update_country(
         reason=data.reason,
     )
     return country
+
+
+# A trend's range holds fewer changes of caps than this (a month, several a day).
+CAP_CHANGES_READ = 1_000
+
+
+def cap_changes(*, audit: EventLog[AuditEvent], since: datetime) -> list[CapChange]:
+    """The countries' cap changes made at or after `since`, oldest first, from the audit
+    log (kept `SMSFLEET_AUDIT_RETENTION_DAYS`): a country's cap before its first is that
+    change's `previous_cap`, after its last its cap now."""
+    entries = audit.recent(
+        limit=CAP_CHANGES_READ, since=since, action=AuditAction.country_updated.value
+    )
+    changes = []
+    for entry in reversed(entries):
+        before, after = (entry.before or {}).get("cap"), (entry.after or {}).get("cap")
+        if isinstance(before, int) and isinstance(after, int) and before != after:
+            changes.append(
+                CapChange(country=entry.target, at=entry.at, cap=after, previous_cap=before)
+            )
+    return changes
 
 
 # --- pairs -------------------------------------------------------------------

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
 from smsfleet.audit.models import Actor
+from smsfleet.core.bounds import QueryTime
 from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import (
     AdminUser,
@@ -18,6 +19,7 @@ from smsfleet.deps import (
 )
 from smsfleet.pairs import lifecycle, service
 from smsfleet.pairs.models import (
+    CapChange,
     Country,
     CountryUpdate,
     Pair,
@@ -43,6 +45,21 @@ Force = Annotated[
 @router.get("/countries", tags=["countries"], summary="Countries with their per-minute cap")
 def list_countries(_: CurrentUser, context: Context) -> list[Country]:
     return context.store.countries.list()
+
+
+@router.get(
+    "/countries/cap-changes",
+    tags=["countries"],
+    summary="The countries' cap changes since a moment, oldest first",
+)
+def list_cap_changes(
+    _: CurrentUser,
+    context: Context,
+    since: Annotated[
+        QueryTime, Query(description="At or after then (ISO 8601; UTC when no offset)")
+    ],
+) -> list[CapChange]:
+    return service.cap_changes(audit=context.store.audit, since=since)
 
 
 @router.get("/countries/{code}", tags=["countries"])

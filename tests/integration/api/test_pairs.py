@@ -75,6 +75,28 @@ def test_countries_come_from_the_iso_dataset_with_default_cap(api: Api) -> None:
         "/api/v1/countries/UZ", json={"cap": 5}, headers=api.headers(Role.operator)
     )
     assert forbidden.status_code == 403
+    api.clock.advance(30)  # type: ignore[attr-defined]
+    cut = api.client.patch("/api/v1/countries/UZ", json={"cap": 3}, headers=api.headers())
+    assert cut.status_code == 200, cut.text
+
+    # The changes, as a trend of its grants is read against them: to anyone signed in.
+    def changes(since: str) -> list[tuple[str, str, int, int]]:
+        listed = api.client.get(
+            "/api/v1/countries/cap-changes",
+            params={"since": since},
+            headers=api.headers(Role.viewer),
+        )
+        assert listed.status_code == 200, listed.text
+        return [(c["country"], c["at"], c["cap"], c["previous_cap"]) for c in listed.json()]
+
+    first, second = changed.json()["cap_changed_at"], cut.json()["cap_changed_at"]
+    assert changes("2020-01-01T00:00:00Z") == [("UZ", first, 12, 10), ("UZ", second, 3, 12)]
+    assert changes(second) == [("UZ", second, 3, 12)]
+    for bad in ({}, {"since": "yesterday"}):
+        refused = api.client.get(
+            "/api/v1/countries/cap-changes", params=bad, headers=api.headers(Role.viewer)
+        )
+        assert refused.status_code == 422, refused.text
 
 
 def test_pair_crud_with_phone_normalisation(api: Api) -> None:

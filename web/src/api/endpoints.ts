@@ -51,6 +51,10 @@ export const logoutUser = (username: string) =>
 
 export const listCountries = () => call(api.GET("/api/v1/countries"));
 
+/** The countries' cap changes made at or after `since`, oldest first. */
+export const listCapChanges = (since: string) =>
+  call(api.GET("/api/v1/countries/cap-changes", { params: { query: { since } } }));
+
 export const listPrograms = () => call(api.GET("/api/v1/programs"));
 
 export const listPairs = (query: PairQuery) => call(api.GET("/api/v1/pairs", { params: { query } }));

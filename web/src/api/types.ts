@@ -70,6 +70,7 @@ export type AttemptOutcome = (typeof outcomeValues)[number];
 export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = outcomeValues;
 export type MetricsHeatmap = JsonBody<paths["/api/v1/metrics/heatmap"]["get"]["responses"][200]>;
 export type CountryGoal = JsonBody<paths["/api/v1/dispatch/goals"]["get"]["responses"][200]>[number];
+export type CapChange = JsonBody<paths["/api/v1/countries/cap-changes"]["get"]["responses"][200]>[number];
 
 export type Alert = JsonBody<paths["/api/v1/alerts/{alert_id}"]["get"]["responses"][200]>;
 export type AlertQuery = NonNullable<paths["/api/v1/alerts"]["get"]["parameters"]["query"]>;

@@ -14,6 +14,7 @@ import {
   usageEndpoints,
   usageKeys,
   usageSummary,
+  listCapChanges,
   listCountries,
   listHosts,
   listPairs,
@@ -181,3 +182,8 @@ export const metricsHeatmapQuery = (window: MetricsWindow) =>
   queryOptions({ queryKey: [...METRICS_KEY, "heatmap", window], queryFn: () => metricsHeatmap(window) });
 
 export const countryGoalsQuery = () => queryOptions({ queryKey: ["goals"], queryFn: countryGoals });
+
+/** The cap changes since `since`; `capsNow` (each country's cap as the goals last said it)
+ * is in the key, so that a change made since the last read is read at once. */
+export const capChangesQuery = (since: string, capsNow: string) =>
+  queryOptions({ queryKey: ["cap-changes", since, capsNow], queryFn: () => listCapChanges(since) });

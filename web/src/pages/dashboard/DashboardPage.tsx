@@ -1,11 +1,13 @@
 import { useCallback, useMemo, type ReactNode } from "react";
 import { useSearchParams } from "react-router";
-import type { UseQueryResult } from "@tanstack/react-query";
+import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import type { CapChange, CountryGoal } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { useLiveQuery, useLiveUpdates, type LiveQuery } from "../../data/live";
 import {
   alertsOverviewQuery,
+  capChangesQuery,
   countryGoalsQuery,
   metricsHeatmapQuery,
   metricsSummaryQuery,
@@ -15,11 +17,14 @@ import { usePairs } from "../../data/pairs";
 import { useSessions } from "../../data/sessions";
 import {
   CapChart,
+  type CapHistory,
   type CapReference,
   GrantTrendChart,
   SuccessTrendChart,
+  capAt,
   capReference,
   capWords,
+  capsChangedSince,
   countryColors,
   runningStep,
 } from "./charts";
@@ -80,6 +85,24 @@ function grantsTitle(reference: CapReference | null): string {
   return reference === null ? `${GRANTED_LABEL} per country` : `${GRANTED_LABEL} per country · ${capWords(reference)}`;
 }
 
+const HOUR_MS = 3_600_000;
+
+/** A country's cap at each step of a pair's trend. */
+const pairCapOf = (caps: CapHistory, country: string) => (t: number) => capAt(caps, country, t);
+
+/** The countries' caps through the trend from `start` on: their changes read from the hour
+ * before it (one read an hour as the range slides), and their caps now, as the goals say. */
+function useCapHistory(start: string | undefined, goals: readonly CountryGoal[] | undefined): CapHistory | null {
+  const since = start === undefined ? null : new Date(Math.floor(Date.parse(start) / HOUR_MS) * HOUR_MS).toISOString();
+  const capsNow = (goals ?? []).map((goal) => `${goal.country}:${goal.goal_per_minute}`).join(",");
+  const changes = useQuery({ ...capChangesQuery(since ?? "", capsNow), enabled: since !== null && goals !== undefined });
+  return useMemo(
+    () =>
+      changes.data && goals ? { changes: changes.data, now: new Map(goals.map((goal) => [goal.country, goal.goal_per_minute])) } : null,
+    [changes.data, goals],
+  );
+}
+
 export function DashboardPage() {
   const { range, selected, update } = useViewParams();
   const recent = useLiveQuery(metricsSummaryQuery({ window: RECENT.window }), { ...NOW, apply: applyToTotals });
@@ -95,6 +118,11 @@ export function DashboardPage() {
   const trend = useLiveQuery(
     metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "country" }),
     CHARTS,
+  );
+  const caps = useCapHistory(trend.data?.start, goals.data);
+  const changed = useMemo(
+    () => (caps && trend.data ? capsChangedSince(caps, Date.parse(trend.data.start)) : new Map<string, CapChange>()),
+    [caps, trend.data],
   );
   const heatmap = useLiveQuery(metricsHeatmapQuery("24h"), SLOW);
   const pairs = usePairs();
@@ -201,6 +229,7 @@ export function DashboardPage() {
                 series={trend.data.series}
                 step={trend.data.step}
                 cap={capReference(goals.data)?.cap ?? null}
+                caps={caps}
                 colorOf={colorOf}
                 withDay={range.withDay}
                 running={runningStep(trend.data)}
@@ -231,7 +260,8 @@ export function DashboardPage() {
           pairKey={selected}
           pair={selectedRow?.pair}
           metrics={selectedRow?.metrics}
-          cap={goals.data?.find((goal) => goal.country === selectedRow?.pair?.country)?.goal_per_minute ?? null}
+          capOf={caps && selectedRow?.pair ? pairCapOf(caps, selectedRow.pair.country) : null}
+          capChange={selectedRow?.pair ? changed.get(selectedRow.pair.country) : undefined}
           range={range}
           onClose={() => update({ pair: null })}
         />

@@ -1,4 +1,4 @@
-import type { MetricsGroup, Pair } from "../../api/types";
+import type { CapChange, MetricsGroup, Pair } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
 import { StateBadge } from "../../components/StateBadge";
@@ -7,19 +7,32 @@ import { formatCount, formatPercent, formatSeconds } from "./format";
 import { SENT_LABEL, SENT_NOTE } from "./sendCounts";
 import type { RangeOption } from "./ranges";
 import { useLiveQuery } from "../../data/live";
+import { formatMinute } from "../../format/time";
 import { metricsTimeseriesQuery } from "../../data/queries";
 
 interface PairTrendPanelProps {
   pairKey: string;
   pair: Pair | undefined;
   metrics: MetricsGroup | undefined;
-  /** The cap of the pair's country (per minute), when known. */
-  cap: number | null;
+  /** The cap of the pair's country (per minute) at each step, when known. */
+  capOf: ((t: number) => number | null) | null;
+  /** The last change of that cap in the range, if any. */
+  capChange: CapChange | undefined;
   range: RangeOption;
   onClose: () => void;
 }
 
-export function PairTrendPanel({ pairKey, pair, metrics, cap, range, onClose }: PairTrendPanelProps) {
+/** `, 10/min dashed`, or, when it changed in the range, `as it was at each step, dashed
+ * (20 → 3/min at 05:37)`. */
+export function capNote(capOf: (t: number) => number | null, change: CapChange | undefined): string {
+  if (change === undefined) {
+    const now = capOf(Date.now());
+    return now === null ? "" : `, ${now}/min dashed`;
+  }
+  return `, as it was at each step, dashed (${change.previous_cap} → ${change.cap}/min at ${formatMinute(Date.parse(change.at), false)})`;
+}
+
+export function PairTrendPanel({ pairKey, pair, metrics, capOf, capChange, range, onClose }: PairTrendPanelProps) {
   const trend = useLiveQuery(
     metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "pair", key: pairKey }),
     { topic: "attempts", delayMs: 5_000, quietMs: 60_000 },
@@ -68,12 +81,12 @@ export function PairTrendPanel({ pairKey, pair, metrics, cap, range, onClose }: 
           <PairTrendChart
             series={series}
             step={trend.data.step}
-            cap={cap}
+            capOf={capOf}
             withDay={range.withDay}
             running={runningStep(trend.data)}
           />
           <p className="chart-note" data-testid="pair-trend-note">
-            Granted is set against the cap{cap === null ? "" : ` of ${pair?.country ?? "its country"}, ${cap}/min dashed`}. {SENT_NOTE}
+            Granted is set against the cap{capOf === null ? "" : ` of ${pair?.country ?? "its country"}${capNote(capOf, capChange)}`}. {SENT_NOTE}
           </p>
         </>
       ) : (

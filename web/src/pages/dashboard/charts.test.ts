@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { CountryGoal } from "../../api/types";
+import type { CapChange, CountryGoal } from "../../api/types";
 import {
+  capAt,
+  capKey,
+  capsChangedSince,
   countryColors,
   grantedPerMinute,
   lonePoints,
@@ -11,6 +14,7 @@ import {
   capReference,
   capWords,
   splitRunning,
+  withOwnCaps,
 } from "./charts";
 
 describe("trend lines", () => {
@@ -149,6 +153,41 @@ describe("the grants trend", () => {
     expect(capWords(many ?? { cap: 0, others: [] })).toBe("cap 10/min dashed; AZ 1, GE 2, IN 3, KZ 4 and 2 more");
     expect(capReference([])).toBeNull();
     expect(capReference(undefined)).toBeNull();
+  });
+});
+
+describe("a country's cap through a trend", () => {
+  // UZ raised 10 → 20 at 10:35, cut 20 → 3 at 10:37; KZ at 10 throughout.
+  const at = (minute: number) => Date.parse(`2026-12-07T10:${String(minute).padStart(2, "0")}:00Z`);
+  const change = (country: string, minute: number, previous_cap: number, cap: number): CapChange => ({
+    country,
+    at: new Date(at(minute) + 2_000).toISOString(),
+    previous_cap,
+    cap,
+  });
+  const history = {
+    changes: [change("UZ", 35, 10, 20), change("UZ", 37, 20, 3)],
+    now: new Map([
+      ["UZ", 3],
+      ["KZ", 10],
+    ]),
+  };
+
+  it("is the cap in force at each step, not the cap now", () => {
+    expect([34, 35, 36, 37, 38].map((minute) => capAt(history, "UZ", at(minute)))).toEqual([10, 10, 20, 20, 3]);
+    expect(capAt(history, "KZ", at(35))).toBe(10);
+    expect(capAt(history, "GE", at(35))).toBeNull();
+    expect([...capsChangedSince(history, at(36)).keys()]).toEqual(["UZ"]);
+    expect(capsChangedSince(history, at(38)).size).toBe(0);
+  });
+
+  it("is drawn on a line of its own for a country whose cap was not the shared one at some step", () => {
+    const rows = [34, 35, 36, 37, 38].map((minute) => ({ t: at(minute), UZ: 9, KZ: 10 }));
+    const { rows: drawn, own } = withOwnCaps(rows, ["KZ", "UZ"], 10, (country, t) => capAt(history, country, t));
+    expect(own).toEqual(["UZ"]);
+    expect(drawn.map((row) => row[capKey("UZ")])).toEqual([10, 10, 20, 20, 3]);
+    expect(drawn.every((row) => !(capKey("KZ") in row))).toBe(true);
+    expect(withOwnCaps(rows, ["KZ"], 10, (country, t) => capAt(history, country, t)).own).toEqual([]);
   });
 });
 

@@ -15,7 +15,7 @@ import {
 } from "recharts";
 import type { ReactNode } from "react";
 import type { DotItemDotProps } from "recharts/types/util/types";
-import type { CountryGoal, MetricsSeries, MetricsStep, MetricsTimeseries } from "../../api/types";
+import type { CapChange, CountryGoal, MetricsSeries, MetricsStep, MetricsTimeseries } from "../../api/types";
 import { ZONE_LABEL, formatDateMinute, formatMinute } from "../../format/time";
 import { formatRate } from "./format";
 import { GRANTED_LABEL, SENT_LABEL } from "./sendCounts";
@@ -155,12 +155,32 @@ interface CountryTrendProps extends TrendProps {
   /** A dashed horizontal line across the chart (a cap they all share), named on the
    * chart's card: a label on it would sit on the lines that reach it. */
   reference?: number;
+  /** Each country's cap at a step: one that is not `reference` at some step is drawn as a
+   * dashed step line of its own colour. */
+  capOf?: (country: string, t: number) => number | null;
+}
+
+/** The data key of a country's own cap line. */
+export const capKey = (key: string) => `cap:${key}`;
+
+/** The countries whose cap at some row is not `reference`, and the rows with each one's
+ * cap at every step in its own column (`capKey`). */
+export function withOwnCaps(
+  rows: readonly Row[],
+  keys: readonly string[],
+  reference: number | undefined,
+  capOf: ((country: string, t: number) => number | null) | undefined,
+): { rows: Row[]; own: string[] } {
+  if (capOf === undefined) return { rows: [...rows], own: [] };
+  const own = keys.filter((key) => rows.some((row) => capOf(key, row.t ?? 0) !== (reference ?? null)));
+  if (own.length === 0) return { rows: [...rows], own };
+  return { rows: rows.map((row) => ({ ...row, ...Object.fromEntries(own.map((key) => [capKey(key), capOf(key, row.t ?? 0)])) })), own };
 }
 
 /** One line per country over time, the step still running dashed. */
-function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, shown, reference }: CountryTrendProps) {
+function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, shown, reference, capOf }: CountryTrendProps) {
   const keys = series.map((line) => line.key).sort();
-  const rows = splitRunning(pivot(series, value), keys, running);
+  const { rows, own } = withOwnCaps(splitRunning(pivot(series, value), keys, running), keys, reference, capOf);
   return (
     <ResponsiveContainer width="100%" height={260}>
       <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
@@ -184,6 +204,20 @@ function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, sh
         {reference !== undefined && (
           <ReferenceLine y={reference} ifOverflow="extendDomain" stroke="#111827" strokeDasharray="6 3" />
         )}
+        {own.map((key) => (
+          <Line
+            key={capKey(key)}
+            dataKey={capKey(key)}
+            name={`${key} cap`}
+            type="stepAfter"
+            stroke={colorOf(key)}
+            strokeWidth={1.5}
+            strokeDasharray="6 3"
+            legendType="none"
+            dot={false}
+            isAnimationActive={false}
+          />
+        ))}
         {keys.map((key) => (
           <Line
             key={key}
@@ -261,7 +295,9 @@ export function capReference(goals: readonly CountryGoal[] | undefined): CapRefe
 /** Countries named with their own cap in the title at most; the rest are counted. */
 const OTHER_CAPS_NAMED = 4;
 
-/** `cap 10/min dashed` and, when some differ, `; UZ 5, KZ 20` (or `and 3 more`). */
+/** `cap 10/min dashed` and, when some differ, `; UZ 5, KZ 20` (or `and 3 more`): those
+ * have a dashed line of their own, in their colour, as has a country whose cap changed,
+ * each cap as it was at each step (named on the tooltip). */
 export function capWords(reference: CapReference): string {
   const named = reference.others.slice(0, OTHER_CAPS_NAMED).map(({ country, cap }) => `${country} ${cap}`);
   const more = reference.others.length - named.length;
@@ -269,8 +305,37 @@ export function capWords(reference: CapReference): string {
   return `cap ${reference.cap}/min dashed${others}`;
 }
 
-/** Sends granted per minute per country over time, against the cap most of them share. */
-export function GrantTrendChart({ step, cap, ...props }: TrendProps & { step: MetricsStep; cap: number | null }) {
+/** The countries' caps through a trend's range: their changes in it (oldest first) and
+ * each country's cap now. */
+export interface CapHistory {
+  changes: readonly CapChange[];
+  now: ReadonlyMap<string, number>;
+}
+
+/** `country`'s cap at the moment `t`: before its first change after `t`, that change's
+ * previous cap; with none after, its cap now (null when unknown). */
+export function capAt(history: CapHistory, country: string, t: number): number | null {
+  for (const change of history.changes) {
+    if (change.country === country && Date.parse(change.at) > t) return change.previous_cap;
+  }
+  return history.now.get(country) ?? null;
+}
+
+/** The countries whose cap changed in the range from `since` on, each with its last change. */
+export function capsChangedSince(history: CapHistory, since: number): Map<string, CapChange> {
+  const changed = new Map<string, CapChange>();
+  for (const change of history.changes) if (Date.parse(change.at) >= since) changed.set(change.country, change);
+  return changed;
+}
+
+/** Sends granted per minute per country over time, against the cap most of them share;
+ * a country whose cap was another at some step has its own, as it was then. */
+export function GrantTrendChart({
+  step,
+  cap,
+  caps,
+  ...props
+}: TrendProps & { step: MetricsStep; cap: number | null; caps: CapHistory | null }) {
   return (
     <CountryTrendChart
       {...props}
@@ -278,6 +343,7 @@ export function GrantTrendChart({ step, cap, ...props }: TrendProps & { step: Me
       yAxis={{ tick: (figure) => formatRate(figure) }}
       shown={(figure) => `${formatRate(figure)} / min`}
       reference={cap ?? undefined}
+      capOf={caps === null ? undefined : (country, t) => capAt(caps, country, t)}
     />
   );
 }
@@ -362,8 +428,9 @@ export function CapChart({ goals }: { goals: readonly CountryGoal[] }) {
 interface PairTrendProps {
   series: MetricsSeries | undefined;
   step: MetricsStep;
-  /** The cap of the pair's country, shared with its other pairs: a dashed line. */
-  cap: number | null;
+  /** The cap of the pair's country at a step, shared with its other pairs: a dashed
+   * step line (null: not known). */
+  capOf: ((t: number) => number | null) | null;
   withDay: boolean;
   /** The start of the step still running (`runningStep`), drawn dashed. */
   running: number | null;
@@ -383,8 +450,9 @@ export function pairRows(series: MetricsSeries | undefined, step: MetricsStep): 
 
 /** A pair's sends per minute (granted, set against its country's cap; sent and delivered,
  * counted when reported) and its success rate; the step still running dashed (or dotted). */
-export function PairTrendChart({ series, step, cap, withDay, running }: PairTrendProps) {
-  const rows = splitRunning(pairRows(series, step), ["granted", "sent", "delivered", "rate"], running);
+export function PairTrendChart({ series, step, capOf, withDay, running }: PairTrendProps) {
+  const steps = splitRunning(pairRows(series, step), ["granted", "sent", "delivered", "rate"], running);
+  const rows = capOf === null ? steps : steps.map((row) => ({ ...row, cap: capOf(row.t ?? 0) }));
   const lines = [
     { key: "granted", name: GRANTED_LABEL, axis: "count", color: "#7c3aed", dash: undefined },
     { key: "sent", name: SENT_LABEL, axis: "count", color: "#2563eb", dash: undefined },
@@ -419,8 +487,19 @@ export function PairTrendChart({ series, step, cap, withDay, running }: PairTren
         />
         {/* In drawn order: granted, what the cap counts, first. */}
         <Legend itemSorter={null} />
-        {cap !== null && (
-          <ReferenceLine yAxisId="count" y={cap} ifOverflow="extendDomain" stroke="#111827" strokeDasharray="6 3" />
+        {capOf !== null && (
+          <Line
+            yAxisId="count"
+            dataKey="cap"
+            name="Cap"
+            type="stepAfter"
+            stroke="#111827"
+            strokeWidth={1.5}
+            strokeDasharray="6 3"
+            legendType="none"
+            dot={false}
+            isAnimationActive={false}
+          />
         )}
         {lines.map((line) => (
           <Line
