@@ -30,6 +30,7 @@ from smsfleet.core.errors import ConfigurationError, DomainError
 from smsfleet.core.hosts import is_loopback
 from smsfleet.core.settings import LOCAL_HOST, Settings
 from smsfleet.pairs import cli as pairs_cli
+from smsfleet.pairs import countries_cli
 from smsfleet.sessions import cli as sessions_cli
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(sessions_cli.app, name="sessions")
 app.add_typer(pairs_cli.app, name="pairs")
+app.add_typer(countries_cli.app, name="countries")
 
 DEMO_ADMIN_PASSWORD = "demo-admin-password"  # noqa: S105 (demo mode only)
 

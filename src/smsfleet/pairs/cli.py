@@ -2,8 +2,9 @@
 
 Each pair's state and who set it (a person, or the policy), its sessions and what the
 policy holds, read from the control plane's stores directly as `smsfleet sessions ls`
-reads them. The stores are imported by the commands that open them, so `smsfleet
---help` does not.
+reads them; `pause` and `resume` change a pair's state as `PATCH /api/v1/pairs/{key}`
+does, as the host's admin (`cli:<user>`). The stores are imported by the commands that
+open them, so `smsfleet --help` does not.
 """
 
 from __future__ import annotations
@@ -11,25 +12,29 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from smsfleet.core.clock import human_time
-from smsfleet.pairs.models import Pair, PairState
+from smsfleet.core.clock import SystemClock, human_time
+from smsfleet.core.errors import DomainError, ForceRequired
+from smsfleet.pairs.models import Pair, PairChange, PairState, PairUpdate
 from smsfleet.policy.models import POLICY_ACTOR, PolicyAction
 from smsfleet.sessions.cli import (
     AsJson,
     CountryFilter,
     DataDir,
+    Reason,
     ago,
+    local_admin,
     open_existing_store,
     read_metrics,
     settings_for,
     warn_if_unsupervised,
 )
-from smsfleet.sessions.models import DesiredState, SessionState
+from smsfleet.sessions.models import DesiredState, SessionEvent, SessionState
 
 if TYPE_CHECKING:
     from smsfleet.core.settings import Settings
@@ -188,3 +193,77 @@ def list_pairs(
         state = f"{p.state} by {p.state_actor}" if p.state_actor else str(p.state)
         sessions = f"{p.sessions_running}/{p.sessions_wanted}"
         typer.echo(f"{key:28} {state:24} {sessions:>8} {p.numbers:>7}  {_note(p, now)}")
+
+
+Key = Annotated[str, typer.Argument(help="The pair's key, e.g. UZ_uzmobile")]
+Force = Annotated[bool, typer.Option(help="Confirm the pause of a high-priority pair")]
+
+
+class _NoBus:
+    """The signals a pair's change gives where no control plane runs (a shell): none. Its
+    supervisor reads the pair at its next tick and stops or starts its sessions; open
+    dashboards show it when they next read the pairs."""
+
+    def publish_pair_change(self, change: PairChange) -> None:
+        pass
+
+    def publish_session_event(self, event: SessionEvent) -> None:
+        pass
+
+    def wake_supervisor(self) -> None:
+        pass
+
+
+def _set_state(
+    key: str, state: PairState, reason: str | None, force: bool, data_dir: Path | None
+) -> None:
+    """The pair's state changed as the API changes it, as the host's admin, and said."""
+    from smsfleet.pairs import lifecycle, service
+    from smsfleet.sessions.hosts import Hosts
+
+    try:
+        data = PairUpdate(state=state, state_reason=reason)
+    except ValidationError as exc:
+        said = "; ".join(f"reason: {error['msg']}" for error in exc.errors())
+        typer.secho(f"error: {said}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    settings = settings_for(data_dir)
+    store = open_existing_store(settings)
+    try:
+        before = service.get_pair(pairs=store.pairs, key=key)
+        pair = lifecycle.update(
+            store=store,
+            clock=SystemClock(),
+            actor=local_admin(),
+            key=key,
+            data=data,
+            force=force,
+            hosts=Hosts.from_settings(settings).names,
+            max_sessions=settings.max_sessions,
+            signals=_NoBus(),
+        )
+    except DomainError as exc:
+        hint = " (--force)" if isinstance(exc, ForceRequired) else ""
+        typer.secho(f"error: {exc.message}{hint}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    why = f" ({pair.state_reason})" if pair.state_reason else ""
+    if before.state is pair.state:
+        typer.echo(f"{pair.key}: already {pair.state}{why}")
+    else:
+        typer.echo(f"{pair.key}: {before.state} → {pair.state} by {pair.state_actor}{why}")
+    # Its sessions stop or start as the supervisor carries out the new state.
+    warn_if_unsupervised(settings)
+
+
+@app.command()
+def pause(key: Key, reason: Reason = None, force: Force = False, data_dir: DataDir = None) -> None:
+    """Pause a pair: its sessions stop (a high-priority pair's only with --force)."""
+    _set_state(key, PairState.paused, reason, force, data_dir)
+
+
+@app.command()
+def resume(key: Key, reason: Reason = None, data_dir: DataDir = None) -> None:
+    """Resume a pair (enable it): its sessions run again."""
+    _set_state(key, PairState.enabled, reason, False, data_dir)

@@ -14,6 +14,7 @@ from smsfleet.sessions.names import SLUG_PATTERN
 HOST_PATTERN = f"^(?:{LOCAL_HOST}|{HOST_NAME_PATTERN[1:-1]})$"
 
 COUNTRY_CODE_PATTERN = r"^[A-Za-z]{2}$"
+MAX_COUNTRY_CAP = 10_000
 MAX_PHONE_NUMBERS = 50
 MAX_PROGRAMS = 32
 
@@ -56,7 +57,7 @@ class CountryUpdate(BaseModel):
 
     cap: StrictInt = Field(
         ge=0,
-        le=10_000,
+        le=MAX_COUNTRY_CAP,
         description="SMS per minute; 0 halts the country: no program of it is granted a send,"
         " its attempts in flight finish",
     )
