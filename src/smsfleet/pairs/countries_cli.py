@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from smsfleet.core.clock import human_time
+from smsfleet.core.clock import SystemClock, human_time
 from smsfleet.core.errors import DomainError
 from smsfleet.pairs.models import MAX_COUNTRY_CAP, Country, CountryUpdate
 from smsfleet.sessions.cli import (
@@ -47,17 +47,6 @@ class CountryListing(Country):
     """A country as `countries ls` lists it."""
 
     pairs: int
-
-
-class _At:
-    """A clock stopped at one moment: the cap's change is stamped with it, so the command
-    tells its own change from the cap as it found it."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 def _error(message: str) -> typer.Exit:
@@ -96,14 +85,13 @@ def set_cap(code: Code, cap: Cap, reason: Reason = None, data_dir: DataDir = Non
         data = CountryUpdate(cap=cap, reason=reason)
     except ValidationError as exc:
         raise _error(_refused(exc, cap)) from exc
-    now = datetime.now(UTC)
-    at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as a record stores it
     store = open_existing_store(settings_for(data_dir))
     try:
+        before = service.get_country(countries=store.countries, code=code)
         country = service.update_country(
             countries=store.countries,
             audit=store.audit,
-            clock=_At(at),
+            clock=SystemClock(),
             actor=audit_service.actor_of(local_admin()),
             code=code,
             data=data,
@@ -112,7 +100,7 @@ def set_cap(code: Code, cap: Cap, reason: Reason = None, data_dir: DataDir = Non
         raise _error(exc.message) from exc
     finally:
         store.close()
-    if country.cap_changed_at != at:  # the cap was already this one: nothing written
+    if country == before:  # the cap was already this one: nothing written
         typer.echo(f"{country.code}: cap already {country.cap}: nothing changed{_halted(cap)}")
         return
     why = f" ({data.reason})" if data.reason else ""
