@@ -40,6 +40,9 @@ EARLIEST_SEED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 # nor further ahead of now than this (a sender's clock a little ahead).
 SEED_TIME_AHEAD = timedelta(days=1)
 
+# What an audited SMS says of its text: the code in it is the message's alone.
+TEXT_NOT_AUDITED = "[not in the audit log: kept with the SMS for its retention]"
+
 
 class Inbound:
     def __init__(
@@ -102,6 +105,8 @@ class Inbound:
             recorded_at=now,
         )
         self._keep(message)
+        # Its text (a code) stays with the SMS, kept its retention, never the audit log's.
+        audited = message.model_copy(update={"text": TEXT_NOT_AUDITED})
         audit_service.record(
             audit,
             self._clock,
@@ -109,7 +114,7 @@ class Inbound:
             AuditAction.message_recorded,
             message.uuid,
             before=None,
-            after=message,
+            after=audited,
         )
         return message
 
