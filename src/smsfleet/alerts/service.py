@@ -489,6 +489,18 @@ class AlertService:
             and alert.subject in pairs
             and alert.subject not in stopped
         ]
+        # A high-priority pair held running as it fails stays held until the policy sees it
+        # over its resume line (`recovered`): its alert is seen at each pass, with the
+        # figures of now, not left at the ones of the decision that held it.
+        seen = {signal.fingerprint for signal in signals}
+        signals += [
+            _still_held(alert, _figures_now(alert.subject, current, newest, window, thresholds))
+            for alert in firing
+            if alert.rule is AlertRule.priority_pair_failing
+            and alert.fingerprint not in seen
+            and (pair := pairs.get(alert.subject)) is not None
+            and pair.is_high_priority
+        ]
         # An alert an event raised while no chat took its severity (none configured yet):
         # told once one does, as a periodic rule's is at its next pass; no event may come
         # again to say it (a pause stands until the route is probed).
@@ -746,7 +758,7 @@ class AlertService:
 
     def _resolve(self, work: _Pass, alert: Alert, now: datetime, why: str) -> None:
         """Resolve `alert`; its summary keeps what raised it and says why it resolved."""
-        raised_on = alert.summary.partition(_HELD)[0].partition(_EASING)[0]
+        raised_on = alert.summary.partition(_HELD)[0].partition(_EASING)[0].partition(_NOW)[0]
         resolved = alert.model_copy(
             update={
                 "state": AlertState.resolved,
@@ -935,6 +947,23 @@ def _figures_now(
         stats, newest.get(key), window=window, fewest=thresholds.min_samples, z=thresholds.z
     )
     return figures(looks[-1].stats, looks[-1].window)
+
+
+# Between a held pair's alert as raised and its figures of now.
+_NOW = "; now "
+
+
+def _still_held(alert: Alert, now_said: str) -> Signal:
+    """A held high-priority pair's alert seen again: as raised, and its figures of now."""
+    return Signal(
+        rule=alert.rule,
+        severity=alert.severity,
+        subject_kind=alert.subject_kind,
+        subject=alert.subject,
+        country=alert.country,
+        summary=f"{alert.summary.partition(_NOW)[0]}{_NOW}{now_said}",
+        details=alert.details,
+    )
 
 
 def _easing(alert: Alert, now_said: str, now: datetime, hold: timedelta) -> Signal:

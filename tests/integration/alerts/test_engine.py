@@ -716,6 +716,31 @@ def test_a_failing_high_priority_route_pages_each_chat_once(alerting: Alerting) 
     )
 
 
+def test_a_held_high_priority_routes_alert_is_seen_at_each_pass_with_its_figures_of_now(
+    alerting: Alerting,
+) -> None:
+    """The policy holds it once (one decision): while it stays held, each pass sees its
+    alert again, with the route's figures of the pass, not the decision's."""
+    pairs = alerting.config_store.pairs
+    pair = pairs.get("UZ_uzmobile")
+    assert pair is not None
+    pairs.replace(pair.model_copy(update={"is_high_priority": True}))
+    held = _decision(alerting, PolicyAction.held, "high priority: kept running", 1)
+    alerting.service.on_policy_decision(held)
+    [alert] = alerting.service.find(AlertQuery(rule=AlertRule.priority_pair_failing))
+    alerting.clock.advance(300)
+    now = alerting.clock.now()
+    outcomes = [Outcome.not_delivered] * 14 + [Outcome.delivered] * 6
+    _attempts(alerting, "program1", [(now - timedelta(minutes=1), o) for o in outcomes])
+    alerting.service.evaluate()
+    seen = alerting.service.get(alert.id)
+    assert (seen.state, seen.last_seen_at) == (AlertState.firing, now)
+    assert seen.summary.startswith(f"{held.reason}; now 6 of 20 delivered (30 %)"), seen.summary
+    alerting.clock.advance(60)
+    alerting.service.evaluate()  # the figures said once, not one more "; now" a pass
+    assert alerting.service.get(alert.id).summary.count("; now ") == 1
+
+
 def test_a_success_alert_after_the_policys_word_is_silent_unless_more_severe(
     alerting: Alerting,
 ) -> None:

@@ -366,6 +366,10 @@ def test_a_degraded_route_is_paused_probed_and_resumed_while_high_priority_keeps
     (failing,) = world.alerts.find(AlertQuery(rule=AlertRule.priority_pair_failing))
     assert (failing.subject, failing.severity) == (priority.pair, Severity.critical)
     assert (failing.started_at, failing.resolved_at) == (held.at, recovered.at)
+    # Seen at each pass while it was held, with its figures of the pass; resolved, it says
+    # what raised it, not the figures of its last pass.
+    assert failing.summary.startswith(held.reason)
+    assert "; now " not in failing.summary
     assert alerts_of(AlertRule.success_rate_low) == [
         (priority.pair, Severity.critical, AlertState.resolved),
         (normal.pair, Severity.critical, AlertState.resolved),
