@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from smsfleet.core.http_server import client_key
 from smsfleet.core.json_body import StrictJsonRoute, decode
 from smsfleet.core.security import TokenClaims
 from smsfleet.deps import forwarded_client
+from smsfleet.dispatch.pace import SessionPace
 from smsfleet.messages.models import Send
 from smsfleet.messages.redaction import redacted_send, sees_codes
 from smsfleet.sessions import service as sessions_service
@@ -35,7 +37,8 @@ TOPICS = frozenset({"sessions", "attempts", "policy", "pairs", "alerts", "sends"
 LOG_POLL_SECONDS = 0.25
 MAX_FOLLOWED = 8
 UNAUTHORIZED_CLOSE = 4401
-# Too many sockets open, the user's or everyone's: the reason names the cap and its value.
+# Too many sockets open, the user's or everyone's, or too many commands sent on one: the
+# reason names the cap and its value.
 TOO_MANY_CLOSE = 4429
 POLICY_VIOLATION = 1008
 UNSUPPORTED_DATA = 1003
@@ -56,12 +59,23 @@ SESSION_RECHECK_SECONDS = 5.0
 
 class _LogFollower:
     """New lines of the session logs this socket follows: of sessions that exist (as
-    `GET /api/v1/sessions/{name}/logs` reads), until they are deleted."""
+    `GET /api/v1/sessions/{name}/logs` reads), until they are deleted.
+
+    A follow asked for is only noted; the next read (in a thread) carries it out: the
+    store asked whether its session exists, and its log's end read. A follow undone
+    before then costs nothing, however many times it comes.
+    """
 
     def __init__(self, context: Services) -> None:
         self._context = context
         self._cursors: dict[str, LogCursor] = {}
+        # Follows asked for and not yet carried out, in the order asked.
+        self._asked: dict[str, None] = {}
+        # `follow` and `unfollow` run on the event loop, `read_new` in a thread.
+        self._lock = threading.Lock()
         self._checked = time.monotonic()
+        # Follows carried out (the store asked, the log's end read): changed by `read_new`.
+        self.carried_out = 0
 
     def _exists(self, name: str) -> bool:
         try:
@@ -71,26 +85,51 @@ class _LogFollower:
         return True
 
     def follow(self, name: str) -> None:
-        """Blocking (a remote host's log is a round trip away): call it in a thread. A
-        name of no session (a deleted one's) is ignored, as an ill-formed one is."""
-        if len(self._cursors) < MAX_FOLLOWED and name not in self._cursors:
-            try:
-                if not self._exists(name):
-                    return
-                backend = self._context.sessions.backend_of(name)
-                self._cursors[name] = LogCursor(backend, name, backlog=FOLLOW_BACKLOG)
-            except Exception as error:  # an unknown or unreachable host: nothing to follow
-                log.warning("cannot follow %s: %s", name, error)
+        """No I/O: carried out by the next `read_new`. Over MAX_FOLLOWED logs followed
+        or asked for, ignored."""
+        with self._lock:
+            if name in self._cursors or name in self._asked:
+                return
+            if len(self._cursors) + len(self._asked) < MAX_FOLLOWED:
+                self._asked[name] = None
 
     def unfollow(self, name: str) -> None:
-        self._cursors.pop(name, None)
+        with self._lock:
+            self._asked.pop(name, None)
+            self._cursors.pop(name, None)
 
     @property
     def following(self) -> bool:
-        return bool(self._cursors)
+        return bool(self._cursors or self._asked)
+
+    def _open(self, name: str) -> LogCursor | None:
+        """Blocking (a remote host's log is a round trip away). A name of no session (a
+        deleted one's) is ignored, as an ill-formed one is."""
+        self.carried_out += 1
+        try:
+            if not self._exists(name):
+                return None
+            backend = self._context.sessions.backend_of(name)
+            return LogCursor(backend, name, backlog=FOLLOW_BACKLOG)
+        except Exception as error:  # an unknown or unreachable host: nothing to follow
+            log.warning("cannot follow %s: %s", name, error)
+            return None
+
+    def _carry_out_follows(self) -> None:
+        while True:
+            with self._lock:
+                name = next(iter(self._asked), None)
+            if name is None:
+                return
+            cursor = self._open(name)
+            with self._lock:
+                # Undone while it was opened: dropped (asked again since: kept).
+                if self._asked.pop(name, False) is None and cursor is not None:
+                    self._cursors[name] = cursor
 
     def read_new(self) -> dict[str, list[str]]:
         """Blocking: call it in a thread."""
+        self._carry_out_follows()
         if time.monotonic() - self._checked >= SESSION_RECHECK_SECONDS:
             self._checked = time.monotonic()
             try:
@@ -100,8 +139,10 @@ class _LogFollower:
                 gone = []
             for name in gone:
                 self.unfollow(name)  # its session was deleted
+        with self._lock:
+            cursors = list(self._cursors.items())
         found: dict[str, list[str]] = {}
-        for name, cursor in list(self._cursors.items()):
+        for name, cursor in cursors:
             try:
                 found[name] = cursor.read_new()
             except Exception as error:  # a host away: try again on the next poll
@@ -121,8 +162,9 @@ class SigningIn:
 class LiveSockets:
     """The live sockets open in this process, by user, under the two caps; the sockets
     still waiting for their first message, by client address, under two caps of their
-    own; and how many times they went to the thread pool to read logs (never while a
-    socket follows none).
+    own; how many times they went to the thread pool to read logs (never while a socket
+    follows none); and how many follows they carried out (a store lookup, and the log's
+    end read: never for a follow undone before the next read).
 
     Taken and released on the event loop only, so no lock is needed.
     """
@@ -138,6 +180,7 @@ class LiveSockets:
         # Per client key, its sockets signing in, the oldest first.
         self._signing_in: dict[str, deque[SigningIn]] = {}
         self.log_reads = 0
+        self.follows_carried_out = 0
 
     def take_signing_in(self, address: str) -> SigningIn | str:
         """A place for one more socket from `address` to sign in, else why not. Counted as
@@ -296,7 +339,9 @@ async def live(websocket: WebSocket) -> None:
 
     A socket signed in over a cap (SMSFLEET_LIVE_MAX_SOCKETS_PER_USER sockets of its
     user, or SMSFLEET_LIVE_MAX_SOCKETS in this process) closes at once with 4429, the
-    reason naming the cap.
+    reason naming the cap. So does one sending more than SMSFLEET_LIVE_COMMAND_BURST
+    messages at once, or SMSFLEET_LIVE_COMMANDS_PER_SECOND a second after that: the
+    message over it is not carried out.
     """
     context: Services = websocket.app.state.services
     sockets: LiveSockets = websocket.app.state.live_sockets
@@ -334,7 +379,11 @@ async def _serve(
     """Events and followed logs to a socket signed in as `identity`, until it ends."""
     subscription = context.bus.subscribe(TOPICS | {AUTH_TOPIC})
     follower = _LogFollower(context)
-    reader = asyncio.create_task(_read_commands(websocket, follower))
+    budget = _CommandBudget(
+        rate=context.settings.live.commands_per_second,
+        burst=context.settings.live.command_burst,
+    )
+    reader = asyncio.create_task(_read_commands(websocket, follower, budget))
     try:
         await websocket.send_json({"topic": AUTH_TOPIC, "data": {"username": identity.username}})
         checked = time.monotonic()
@@ -417,7 +466,10 @@ async def _send_pending(
     if not follower.following:  # nothing to read: no trip to the thread pool
         return False
     sockets.log_reads += 1
-    for name, lines in (await asyncio.to_thread(follower.read_new)).items():
+    carried_out = follower.carried_out
+    found = await asyncio.to_thread(follower.read_new)
+    sockets.follows_carried_out += follower.carried_out - carried_out
+    for name, lines in found.items():
         await websocket.send_json({"topic": "logs", "data": {"name": name, "lines": lines}})
     return False
 
@@ -434,15 +486,37 @@ def _decoded(message: Message) -> Any:
         return None
 
 
-async def _read_commands(websocket: WebSocket, follower: _LogFollower) -> None:
+class _CommandBudget:
+    """One socket's messages: `burst` at once, `rate` a second after that (a token bucket).
+    Far above what the dashboard sends; the point is a client sending thousands."""
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self._pace = SessionPace(rate=rate, burst=burst)
+        self.refusal = (
+            f"too many commands on this live socket: at most {burst} at once and {rate:g} a second"
+        )
+
+    def take(self) -> bool:
+        """Whether one more message may be carried out now (it is then counted)."""
+        return self._pace.take("commands", time.monotonic()) == 0
+
+
+async def _read_commands(
+    websocket: WebSocket, follower: _LogFollower, budget: _CommandBudget
+) -> None:
     """Follow and unfollow logs as asked until the socket ends; other commands are ignored,
-    and a binary frame closes the socket (1003)."""
+    a binary frame closes the socket (1003), and so does a message over its budget (4429),
+    not carried out."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
         if message.get("text") is None:
             await websocket.close(code=UNSUPPORTED_DATA, reason="send commands as JSON text")
+            return
+        # Every message counts, one ignored too: each is read and decoded.
+        if not budget.take():
+            await websocket.close(code=TOO_MANY_CLOSE, reason=budget.refusal)
             return
         command = _decoded(message)
         if not isinstance(command, dict):
@@ -454,4 +528,4 @@ async def _read_commands(websocket: WebSocket, follower: _LogFollower) -> None:
                     parse_session_name(name)
                 except InvalidSessionName:
                     continue
-                await asyncio.to_thread(act, name)
+                act(name)  # no I/O: a follow is carried out by the next read

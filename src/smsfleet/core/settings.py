@@ -375,7 +375,8 @@ class SendSettings(_Group):
 
 
 class LiveSettings(_Group):
-    """The live WebSocket (`/api/v1/ws`): sockets open in this process at once."""
+    """The live WebSocket (`/api/v1/ws`): sockets open in this process at once, and what
+    each may ask."""
 
     max_sockets_per_user: int = Field(
         default=10, ge=1, description="Live sockets one user may have open at once"
@@ -390,6 +391,19 @@ class LiveSettings(_Group):
     )
     max_signing_in: int = Field(
         default=100, ge=1, description="Live sockets open before they sign in, in this process"
+    )
+    # What a signed-in socket sends: the dashboard sends a command or two as a log drawer
+    # opens, closes or moves to another session (each with two HTTP reads: a person
+    # switches a few times a second at most), and one per log it follows again after a
+    # reconnect. A socket over its budget is closed (4429), the command not carried out.
+    commands_per_second: float = Field(
+        default=20.0,
+        gt=0,
+        le=1000,
+        description="Commands (messages) one live socket may send a second, after its burst",
+    )
+    command_burst: int = Field(
+        default=60, ge=1, le=10_000, description="Commands one live socket may send at once"
     )
 
 
