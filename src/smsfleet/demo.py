@@ -249,10 +249,15 @@ def fleet_status(app: Any) -> str:
     """One line on how the fleet does now, from a running control plane's own services."""
     services: Services = app.state.services
     running = sum(1 for status in services.store.session_status.list() if status.state == "running")
-    goals = services.dispatcher.goals()
-    granted = sum(goal.achieved_per_minute for goal in goals)
-    # As the dashboard's: a country no session is wanted running in is expected to send nothing.
-    goal = sum(g.goal_per_minute for g in goals if g.reason_kind is not ReasonKind.no_session)
+    # As the dashboard's: a country no session is wanted running in, or halted, is expected
+    # to send nothing; neither its goal nor its last minutes' grants count.
+    expected = [
+        goal
+        for goal in services.dispatcher.goals()
+        if goal.reason_kind not in (ReasonKind.no_session, ReasonKind.halted)
+    ]
+    granted = sum(goal.achieved_per_minute for goal in expected)
+    goal = sum(g.goal_per_minute for g in expected)
     firing = services.alerts.service.counts().firing
     return (
         f"{running} sessions running · {granted:.1f} sends granted per minute"

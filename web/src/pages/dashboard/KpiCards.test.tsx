@@ -145,6 +145,11 @@ describe("the fleet's goal", () => {
     expect(fleetGranted(goals)).toEqual({ perMinute: 10, goal: 20 });
   });
 
+  it("adds up the grants of those same countries: not those of one whose sessions were just stopped", () => {
+    const goals = [goal("UZ", 9.5, null), goal("AZ", 8, "no_session"), goal("TJ", 4, "halted")];
+    expect(fleetGranted(goals)).toEqual({ perMinute: 9.5, goal: 10 });
+  });
+
   it("is unknown while the goals load", () => {
     expect(fleetGranted(undefined)).toBeUndefined();
   });

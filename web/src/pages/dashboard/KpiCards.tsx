@@ -13,16 +13,19 @@ export interface Granted {
 }
 
 /**
- * The fleet's grants per minute and its goal: each country's figures added up. A country
- * in which no session is wanted running (its pairs saved and never started, or every session
- * stopped by someone) is expected to send nothing and adds nothing to the goal; a paused
- * one's shortfall is real, and counts, as does one whose sessions wait for a test number.
+ * The fleet's grants per minute and its goal: each country's figures added up, both over
+ * the same countries. A country in which no session is wanted running (its pairs saved and
+ * never started, or every session stopped by someone) or that an admin halted is expected
+ * to send nothing: neither its goal nor its grants of the last minutes (before its sessions
+ * were stopped) count. A paused one's shortfall is real, and counts, as does one whose
+ * sessions wait for a test number.
  */
 export function fleetGranted(goals: readonly CountryGoal[] | undefined): Granted | undefined {
   if (!goals) return undefined;
+  const expected = goals.filter((goal) => goal.reason_kind !== "no_session" && goal.reason_kind !== "halted");
   return {
-    perMinute: goals.reduce((sum, goal) => sum + goal.achieved_per_minute, 0),
-    goal: goals.reduce((sum, goal) => sum + (goal.reason_kind === "no_session" ? 0 : goal.goal_per_minute), 0),
+    perMinute: expected.reduce((sum, goal) => sum + goal.achieved_per_minute, 0),
+    goal: expected.reduce((sum, goal) => sum + goal.goal_per_minute, 0),
   };
 }
 
@@ -91,7 +94,7 @@ export function KpiCards({
     <div className="kpis" data-testid="kpis">
       <Kpi
         label="Granted per minute"
-        title="Sends the limiter allowed per minute over the last 2 min, as each country's cap counts them: a program sends as soon as it is granted, or gives the grant up if it could not in time (a country's reason says so). Sends are reported later, once their outcome is known. The goal adds up the caps of the countries where a session is wanted running, held ones too (a paused pair's, or one with no test number), whose shortfall their reason below says."
+        title="Sends the limiter allowed per minute over the last 2 min, as each country's cap counts them: a program sends as soon as it is granted, or gives the grant up if it could not in time (a country's reason says so). Sends are reported later, once their outcome is known. The goal adds up the caps of the countries where a session is wanted running, held ones too (a paused pair's, or one with no test number), whose shortfall their reason below says; the grants are those same countries'."
         value={granted ? formatRate(granted.perMinute) : undefined}
         unit="per min"
         testId="kpi-granted-per-minute"
