@@ -567,6 +567,8 @@ def update_pair(
             changes.get("pause_threshold", pair.pause_threshold),
             changes.get("resume_threshold", pair.resume_threshold),
         )
+        if all(getattr(pair, name) == value for name, value in changes.items()):
+            return {}  # as it is already: nothing written, nothing audited
         return {**changes, "updated_at": stamp_after(pair.updated_at, now)}
 
     pair, updated = change_record(
@@ -577,6 +579,8 @@ def update_pair(
         decided_on=PAIR_VERSION,
         what=f"pair {key}",
     )
+    if updated == pair:
+        return updated
     sessions_added = bool(set(updated.programs) - set(pair.programs))
     if sessions_added or set(updated.phone_numbers) - set(pair.phone_numbers):
         changed = {

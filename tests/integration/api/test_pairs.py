@@ -221,6 +221,21 @@ def test_a_pair_marked_high_priority_starts_its_stopped_sessions(api: Api) -> No
     )
 
 
+def test_a_pair_change_to_what_it_is_already_changes_and_audits_nothing(api: Api) -> None:
+    add_pair(api)
+    operator = api.headers(Role.operator)
+    before = api.client.get("/api/v1/pairs/UZ_uzmobile", headers=operator).json()
+    api.clock.advance(5)  # type: ignore[attr-defined]
+    same = {"state": before["state"], "region": before["region"], "programs": before["programs"]}
+    again = api.client.patch("/api/v1/pairs/UZ_uzmobile", json=same, headers=operator)
+    assert again.status_code == 200, again.text
+    assert again.json() == before
+    audited = api.client.get(
+        "/api/v1/audit", params={"action": "pair.updated"}, headers=api.headers(Role.admin)
+    ).json()
+    assert audited == []
+
+
 # (first pair's session started, the new pair high priority, start_sessions) ->
 # the new session's (desired, desired_actor)
 RECREATIONS = [
