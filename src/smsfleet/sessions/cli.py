@@ -25,7 +25,13 @@ from smsfleet.core.settings import Settings
 from smsfleet.sessions.backend import SessionBackend
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.logtail import LogCursor
-from smsfleet.sessions.models import DesiredState, SessionAction, SessionState, SignsOfLife
+from smsfleet.sessions.models import (
+    DesiredState,
+    SessionAction,
+    SessionPublic,
+    SessionState,
+    SignsOfLife,
+)
 from smsfleet.sessions.names import parse_session_name
 from smsfleet.sessions.screen import ScreenBackend, ScreenError
 from smsfleet.sessions.ssh import for_operators
@@ -245,10 +251,11 @@ def list_sessions(
     # `running`, though nothing runs it until its pair does. RESTARTS: the supervisor's own
     # (a flapping program); ASKED: the ones people asked for. NOTE: the API's note (why one
     # wanted running is stopped, a session given up on, a pair probed), or when a crashed
-    # one retries.
+    # one retries. EXIT: how its last run ended (`before: …` while a run is alive after
+    # one), cut to its column; whole in --json (`last_exit`, `previous_exit`).
     typer.echo(
         f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8} "
-        f"{'ASKED':>5}  NOTE"
+        f"{'ASKED':>5}  {'EXIT':{EXIT_WIDTH}}  NOTE"
     )
     now = datetime.now(UTC)
     for s in found:
@@ -258,8 +265,20 @@ def list_sessions(
         typer.echo(
             f"{s.name:40} {s.state:9} {desired:8} {s.pid or '-':>8} "
             f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8} {s.requested_restarts:>5}  "
-            f"{s.note or retry or '-'}"
+            f"{_exit_column(s):{EXIT_WIDTH}}  {s.note or retry or '-'}"
         )
+
+
+EXIT_WIDTH = 34
+
+
+def _exit_column(session: SessionPublic) -> str:
+    """How its last run ended, or `before: …` how the run before this one did, in the
+    EXIT column's width (`killed by signal 9 (SIGKILL) wh…`)."""
+    said = session.last_exit or (
+        f"before: {session.previous_exit}" if session.previous_exit else "-"
+    )
+    return said if len(said) <= EXIT_WIDTH else f"{said[: EXIT_WIDTH - 1]}…"
 
 
 def _act(

@@ -35,7 +35,7 @@ from tests.support.waiting import eventually
 
 runner = CliRunner()
 # The columns of `sessions ls`, as a table with no row reads.
-LS_HEADER = ["NAME", "STATE", "DESIRED", "PID", "UPTIME", "RESTARTS", "ASKED", "NOTE"]
+LS_HEADER = ["NAME", "STATE", "DESIRED", "PID", "UPTIME", "RESTARTS", "ASKED", "EXIT", "NOTE"]
 
 
 def run(data_dir: Path, *args: str, input: str | None = None) -> tuple[int, str]:
@@ -339,8 +339,30 @@ def test_sessions_ls_tells_the_supervisors_restarts_from_the_ones_asked_for(
         SessionStatus(name=name, restarts=4, requested_restarts=1, updated_at=fleet.clock.now())
     )
     header, line = stdout(tmp_path, "sessions", "ls").splitlines()
-    assert header.split()[-3:] == ["RESTARTS", "ASKED", "NOTE"]
-    assert line.startswith(name) and line.split()[-3:] == ["4", "1", "-"]
+    assert header.split()[-4:] == ["RESTARTS", "ASKED", "EXIT", "NOTE"]
+    assert line.startswith(name) and line.split()[-4:] == ["4", "1", "-", "-"]
+
+
+def test_sessions_ls_tells_how_the_last_run_ended(fleet: Fleet, tmp_path: Path) -> None:
+    """Killed, and killed when the supervisor stopped it for a hang: in the EXIT column,
+    cut to it, and whole in --json."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    fleet.want(name, DesiredState.running)
+    fleet.store.session_status.add(
+        SessionStatus(
+            name=name,
+            state=SessionState.fatal,
+            last_exit_code=-9,
+            last_exit_at=fleet.clock.now(),
+            stopped_for="no heartbeat",
+            updated_at=fleet.clock.now(),
+        )
+    )
+    header, line = stdout(tmp_path, "sessions", "ls").splitlines()
+    column = header.index("EXIT")
+    assert line[column:].startswith("killed by signal 9 (SIGKILL) when…  ")
+    [listed] = json.loads(stdout(tmp_path, "sessions", "ls", "--json"))
+    assert listed["last_exit"] == "killed by signal 9 (SIGKILL) when stopped (no heartbeat)"
 
 
 def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
