@@ -244,8 +244,8 @@ def country_goals(
     """One entry per country that has pairs, ordered by country code; `routes` by pair."""
     caps: dict[str, int] = {}
     cap_notes: dict[str, str] = {}
-    # Cut within the window: its count still holds sends at the higher cap, so it stands
-    # over the new one while nothing may be granted. Not judged on it.
+    # Cut within the window: its count still holds sends at the higher cap, so it may stand
+    # over the new one while grants are held back. Not judged on it.
     cut: set[str] = set()
     for country in countries:
         caps[country.code] = country.cap
@@ -392,15 +392,15 @@ def _cap_note(country: Country, now: datetime, window: timedelta) -> str:
     change = f"its cap changed from {previous} to {country.cap} {ago} s ago"
     if age >= window:
         gap = (
-            "the minute after the cut, when the sends before it filled the lower cap and"
-            " nothing could be granted"
+            "the minute after the cut, when the sends before it counted against the lower"
+            " cap and may have held grants back"
             if lowered
             else "the time its waiting programs took to come back at the new pace"
         )
         return f"{change}: the last {span} still hold {gap}"
     cut = (
-        ", and the sends of the minute before the cut count against the lower cap: nothing"
-        " may be granted until they age out, up to a minute after it"
+        ", and the sends of the minute before the cut count against the lower cap: those"
+        " over it hold grants back until they age out, up to a minute after it"
         if lowered
         else ""
     )
@@ -655,16 +655,17 @@ def _reason(
             ReasonKind.in_flight_limit,
             f"sessions busy at their in-flight limit: {pace}; add programs or pairs{paused}",
         )
-    if cap_note:
-        # As a start: the count covers time at the previous cap (and, after a cut, the
-        # limiter's minute of the sends before it).
-        return ReasonKind.cap_changed, f"{cap_note}{paused}"
     if young:
         # What follows may only be the first minutes' (a first burst takes every number).
+        # Named before a cap's change, which the goal's `cap_note` says beside it.
         return ReasonKind.starting, (
             f"starting up: its sessions have run for {young}, less than the "
             f"{goal.window_seconds} s the count is made over{paused}"
         )
+    if cap_note:
+        # As a start: the count covers time at the previous cap (and, after a cut, the
+        # limiter's minute of the sends before it).
+        return ReasonKind.cap_changed, f"{cap_note}{paused}"
     if resumed_note:
         # As a start: its sessions ran on, but at a probe's pace for part of the window.
         return ReasonKind.starting, f"{resumed_note}{paused}"

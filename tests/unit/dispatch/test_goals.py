@@ -561,8 +561,8 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
     assert cut.reason_kind is ReasonKind.cap_changed
     assert cut.reason is not None
     assert cut.reason.endswith(
-        "and the sends of the minute before the cut count against the lower cap: nothing"
-        " may be granted until they age out, up to a minute after it"
+        "and the sends of the minute before the cut count against the lower cap: those over"
+        " it hold grants back until they age out, up to a minute after it"
     )
     # A window after a raise, the count still holds the programs' way back to the new
     # pace (the turns told at the old one, up to the limiter's minute); then it is the new
@@ -578,9 +578,44 @@ def test_a_cap_changed_within_the_window_is_named_not_a_want_of_asks() -> None:
     assert settled.cap_note is None
 
 
+def test_sessions_started_within_the_window_are_named_before_a_cap_changed_in_it() -> None:
+    """Both hold the count back; the start is the reason, the change its goal's note."""
+    pair = _pair("AZ_azercell")
+    [goal] = country_goals(
+        countries=[
+            Country(
+                code="AZ",
+                name="Azerbaijan",
+                cap=10,
+                previous_cap=60,
+                cap_changed_at=NOW - timedelta(seconds=25),
+            )
+        ],
+        pairs=[pair],
+        specs=[_spec(pair.key)],
+        statuses={
+            f"program1_{pair.key}": _status(pair.key, SessionState.running).model_copy(
+                update={"started_at": NOW - timedelta(seconds=75)}
+            )
+        },
+        outlooks={"AZ": _outlook(4, 12.0, 4, country="AZ")},
+        granted={"AZ": Granted(grants=10)},
+        routes={},
+        now=NOW,
+        window=WINDOW,
+    )
+    assert goal.reason_kind is ReasonKind.starting
+    assert goal.reason is not None and goal.reason.startswith(
+        "starting up: its sessions have run for 75 s"
+    )
+    assert goal.cap_note is not None and goal.cap_note.startswith(
+        "its cap changed from 60 to 10 25 s ago"
+    )
+
+
 def test_a_country_whose_cap_was_cut_within_the_window_is_not_judged_on_its_count() -> None:
     """After a cut the window still holds the sends at the higher cap: the count stands
-    over the new cap while nothing may be granted. Not on goal, the reason says why; a
+    over the new cap while grants are held back. Not on goal, the reason says why; a
     window on, the gap the cut made still counts for the limiter's minute."""
 
     def cut(grants: int, ago: timedelta) -> CountryGoal:
@@ -598,8 +633,8 @@ def test_a_country_whose_cap_was_cut_within_the_window_is_not_judged_on_its_coun
         == (
             "its cap changed from 10 to 5 20 s ago, less than the 2 min the count is made over:"
             " the count is partly at the previous cap, and the sends of the minute before the"
-            " cut count against the lower cap: nothing may be granted until they age out, up to"
-            " a minute after it"
+            " cut count against the lower cap: those over it hold grants back until they age"
+            " out, up to a minute after it"
         )
     )
     later = cut(7, WINDOW + timedelta(seconds=10))
@@ -607,7 +642,8 @@ def test_a_country_whose_cap_was_cut_within_the_window_is_not_judged_on_its_coun
         False,
         ReasonKind.cap_changed,
         "its cap changed from 10 to 5 130 s ago: the last 2 min still hold the minute after"
-        " the cut, when the sends before it filled the lower cap and nothing could be granted",
+        " the cut, when the sends before it counted against the lower cap and may have held"
+        " grants back",
     )
     # At the new cap again, judged on its count: on goal, the change still noted.
     full = cut(10, WINDOW + timedelta(seconds=10))
