@@ -388,6 +388,7 @@ def _build(
             clock=clock,
             max_active_per_user=settings.apikeys.max_active_per_user,
             kept_revoked_per_user=settings.apikeys.kept_revoked_per_user,
+            made_per_hour=settings.apikeys.made_per_hour,
         ),
         metrics=metrics,
         breakers=breakers,

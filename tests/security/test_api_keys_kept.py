@@ -123,3 +123,40 @@ def test_a_create_and_revoke_loop_leaves_the_bound_of_revoked_keys(tmp_path: Pat
         assert [k["id"] for k in listed] == made[-KEPT:][::-1]
         assert api.client.get(f"{KEYS}/{made[0]}", headers=viewer).status_code == 404
         assert len(api.store.api_keys.list()) == KEPT
+
+
+def test_a_create_and_revoke_loop_is_held_to_the_keys_one_user_may_make_an_hour(
+    tmp_path: Path,
+) -> None:
+    """Each key made and revoked is two audit entries, kept a year: a viewer looping made
+    297 keys in 10 s. Past the most an hour, a key is a 429 until the oldest of them is an
+    hour old; another user's keys are theirs to make."""
+    with running_api(tmp_path, apikeys_made_per_hour=5, apikeys_kept_revoked_per_user=0) as api:
+        clock = api.clock
+        assert isinstance(clock, FakeClock)
+        viewer = api.headers(Role.viewer)
+        for n in range(5):
+            clock.advance(60)
+            key = _json(api.client.post(KEYS, json={"name": f"key {n}"}, headers=viewer))
+            _json(api.client.delete(f"{KEYS}/{key['id']}", headers=viewer))
+        refused = api.client.post(KEYS, json={"name": "one more"}, headers=viewer)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["message"] == (
+            "you made 5 API keys in the last 60 min, the most one user may"
+        )
+        # The first was made 4 min ago: 56 min until it is an hour old.
+        assert refused.headers["Retry-After"] == str(56 * 60)
+        audited = api.client.get(
+            "/api/v1/audit", params={"actor": "viewer"}, headers=api.headers(Role.admin)
+        ).json()
+        assert len(audited) == 10  # five made, five revoked: the refused one is not
+        operator = api.headers(Role.operator)
+        assert api.client.post(KEYS, json={"name": "mine"}, headers=operator).status_code == 201
+        clock.advance(56 * 60 - 1)
+        api.tokens.clear()  # signed in again: an access token lasts 15 min
+        viewer = api.headers(Role.viewer)
+        early = api.client.post(KEYS, json={"name": "a second early"}, headers=viewer)
+        assert early.status_code == 429, early.text
+        clock.advance(1)
+        again = api.client.post(KEYS, json={"name": "an hour on"}, headers=viewer)
+        assert again.status_code == 201, again.text

@@ -17,7 +17,6 @@ import hashlib
 import threading
 from collections.abc import Iterable
 
-from smsfleet.alerts.limits import check_window
 from smsfleet.alerts.models import (
     Alert,
     AlertRaised,
@@ -32,6 +31,7 @@ from smsfleet.alerts.service import AlertService
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core.errors import Conflict
+from smsfleet.core.limits import check_window
 from smsfleet.core.records import EventLog
 
 __all__ = ["acknowledge", "raise_alert", "send_message"]

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from smsfleet.alerts import rules
-from smsfleet.alerts.limits import check_window
 from smsfleet.alerts.models import (
     Alert,
     AlertCounts,
@@ -44,6 +43,7 @@ from smsfleet.alerts.store import AlertStore, NewNotification
 from smsfleet.alerts.text import alert_text, message_text, resolved_summary
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, NotFound, Throttled
+from smsfleet.core.limits import check_window
 from smsfleet.core.settings import Settings
 from smsfleet.core.single_flight import SingleFlight
 from smsfleet.metrics.models import GroupBy

@@ -35,6 +35,7 @@ from smsfleet.audit.models import Actor, ApiKeyAudited, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized
+from smsfleet.core.limits import check_window
 from smsfleet.core.records import EventLog, RecordStore
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 LAST_USED_EVERY = timedelta(minutes=1)  # a write per key per minute, not per request
+_HOUR = timedelta(hours=1)
 
 
 def looks_like_api_key(value: str) -> bool:
@@ -116,10 +118,12 @@ class ApiKeyService:
         clock: Clock,
         max_active_per_user: int,
         kept_revoked_per_user: int = 50,
+        made_per_hour: int = 20,
     ) -> None:
         self._keys = keys
         self._max_active = max_active_per_user
         self._kept_revoked = kept_revoked_per_user
+        self._made_per_hour = made_per_hour
         self._users = users
         self._audit = audit
         self._quotas = quotas
@@ -156,6 +160,7 @@ class ApiKeyService:
         # under the cap. Counted again once added: keys made at once on other replicas,
         # each under the cap on what it read, are taken back past it.
         with self._creating:
+            self._check_pace(owner)
             active = self._active_of(owner)
             if active >= self._max_active:
                 raise self._past_cap(active)
@@ -177,6 +182,26 @@ class ApiKeyService:
             where={"owner": owner.username, "revoked_at": None},
         )
         return sum(1 for k in newest if _owned_by(k, owner))
+
+    def _check_pace(self, owner: User) -> None:
+        """Refuse a key past the most one user may make an hour (429): made and revoked in
+        a loop, each would be two audit entries kept a year. Counted on the audit log, which
+        keeps every key made, revoked and deleted ones too."""
+        now = self._clock.now()
+        made = self._audit.recent(
+            limit=self._made_per_hour,
+            since=now - _HOUR,
+            action=AuditAction.api_key_created.value,
+            actor=owner.username,
+        )
+        check_window(
+            # An hour old, one is out of the window: as `Retry-After` said.
+            sorted(entry.at for entry in made if entry.at > now - _HOUR),
+            most=self._made_per_hour,
+            window=_HOUR,
+            now=now,
+            said="you made {count} API keys in the last {minutes} min, the most one user may",
+        )
 
     def _past_cap(self, active: int) -> Conflict:
         return Conflict(

@@ -460,6 +460,13 @@ class ApiKeysSettings(_Group):
         description="Revoked API keys one user keeps: a revoke past it deletes their oldest"
         " revoked ones",
     )
+    made_per_hour: int = Field(
+        default=20,
+        ge=1,
+        le=1_000,
+        description="API keys one user may make an hour (each made and each revoked is an"
+        " audit entry, kept a year: a loop of them would fill the log)",
+    )
 
 
 class LoginSettings(_Group):

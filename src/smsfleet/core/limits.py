@@ -1,4 +1,5 @@
-"""What one person may do so many times in a window (raise alerts, message the chats)."""
+"""What one person may do so many times in a window (raise alerts, message the chats, make
+API keys)."""
 
 from __future__ import annotations
 
