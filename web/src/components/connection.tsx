@@ -12,7 +12,7 @@ import {
 } from "react";
 import { ApiError } from "../api/errors";
 import { useLiveRefusal, useLiveStatus } from "../live/LiveContext";
-import { REFUSED_DELAY_MS } from "../live/socket";
+import { REFUSED_DELAY_MS, refusedAdvice } from "../live/socket";
 
 /**
  * What the shell shows of the connection: the live socket and the network together;
@@ -104,8 +104,8 @@ export function ConnectionProvider({ children }: { children: ReactNode }) {
         <div className="banner banner--warning connection-banner" role="status" data-testid="live-refused-banner">
           <span>
             Live updates are paused: the control plane refused this tab&apos;s live connection ({refusal ?? "too many are open"}).
-            Close other dashboard tabs you no longer use; this one tries again within {REFUSED_DELAY_MS / 1000} s and
-            meanwhile refreshes its figures now and then.
+            {refusedAdvice(refusal)} This tab tries again within {REFUSED_DELAY_MS / 1000} s and meanwhile refreshes its
+            figures now and then.
           </span>
         </div>
       )}

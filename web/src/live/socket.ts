@@ -38,6 +38,15 @@ const AUTH_TOPIC = "auth";
 const UNAUTHORIZED_CLOSE = 4401;
 /** The server's close code for a socket over its caps of open sockets; the reason names the cap. */
 export const TOO_MANY_CLOSE = 4429;
+/** What to do about a refused live connection: close other tabs when too many sockets are
+ * open; nothing when this tab sent more commands than the socket takes (opening and closing
+ * logs faster than a person does). */
+export function refusedAdvice(refusal: string | null): string {
+  return refusal?.startsWith("too many commands")
+    ? "It sent commands faster than the control plane takes them on one connection."
+    : "Close other dashboard tabs you no longer use.";
+}
+
 /** A refused socket tries again after 15 to 30 s: other tabs may have closed by then. */
 export const REFUSED_DELAY_MS = 30_000;
 const INITIAL_DELAY_MS = 500;
