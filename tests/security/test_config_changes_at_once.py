@@ -229,20 +229,20 @@ def test_a_program_deleted_while_it_was_assigned_is_kept_or_the_assignment_undon
     """Each looked at the other before writing: whichever writes last sees the other's
     write and stands down, so no pair is left with a program that is gone."""
 
-    def delete_program2(store: ConfigStore) -> None:
+    def delete(store: ConfigStore, name: str, programs: RecordStore[Program] | None = None) -> None:
         programs_service.delete_program(
-            programs=store.programs,
+            programs=programs or store.programs,
             pairs=store.pairs,
             audit=store.audit,
             clock=CLOCK,
             actor=ADMIN,
-            name="program2",
+            name=name,
         )
 
     _fleet(config_store)
     # The assignment writes last: it finds program2 gone, and is undone.
     pairs = Interleaved(config_store.pairs)
-    pairs.before_next_writes(lambda: delete_program2(elsewhere))
+    pairs.before_next_writes(lambda: delete(elsewhere, "program2"))
     with pytest.raises(Conflict, match="program 'program2' was deleted as it was assigned"):
         _edit_pair(config_store, PairUpdate(programs=["program1", "program2"]), pairs)
     assert _stored_pair(elsewhere).programs == ["program1"]
@@ -259,14 +259,7 @@ def test_a_program_deleted_while_it_was_assigned_is_kept_or_the_assignment_undon
         lambda: _edit_pair(elsewhere, PairUpdate(programs=["program1", "program3"]))
     )
     with pytest.raises(Conflict, match="program 'program3' was assigned to UZ_uzmobile"):
-        programs_service.delete_program(
-            programs=programs,
-            pairs=config_store.pairs,
-            audit=config_store.audit,
-            clock=CLOCK,
-            actor=ADMIN,
-            name="program3",
-        )
+        delete(config_store, "program3", programs)
     assert elsewhere.programs.get("program3") == program3
     assert _stored_pair(elsewhere).programs == ["program1", "program3"]
     deleted = elsewhere.audit.recent(limit=5, action=AuditAction.program_deleted)

@@ -134,6 +134,18 @@ class Fleet:
         )
         return f"{program}_UZ_{slug}"
 
+    def add_programless_pair(self, country: str, operator: str, slug: str) -> None:
+        """A pair of another country, with no program (so no session) and no number."""
+        create_pair(
+            pairs=self.store.pairs,
+            countries=self.store.countries,
+            programs=self.store.programs,
+            clock=self.clock,
+            actor=ADMIN,
+            audit=self.store.audit,
+            data=PairCreate(country=country, operator=operator, slug=slug),
+        )
+
     def want(self, name: str, desired: DesiredState) -> None:
         sync_specs(store=self.store, clock=self.clock)
         spec = self.store.session_specs.get(name)

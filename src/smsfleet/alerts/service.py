@@ -955,15 +955,8 @@ _NOW = "; now "
 
 def _still_held(alert: Alert, now_said: str) -> Signal:
     """A held high-priority pair's alert seen again: as raised, and its figures of now."""
-    return Signal(
-        rule=alert.rule,
-        severity=alert.severity,
-        subject_kind=alert.subject_kind,
-        subject=alert.subject,
-        country=alert.country,
-        summary=f"{alert.summary.partition(_NOW)[0]}{_NOW}{now_said}",
-        details=alert.details,
-    )
+    summary = f"{alert.summary.partition(_NOW)[0]}{_NOW}{now_said}"
+    return _as_signal(alert, held=False).model_copy(update={"summary": summary})
 
 
 def _easing(alert: Alert, now_said: str, now: datetime, hold: timedelta) -> Signal:

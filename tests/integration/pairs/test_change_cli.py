@@ -15,10 +15,9 @@ from typer.testing import CliRunner, Result
 from smsfleet.audit.models import AuditAction, AuditEvent
 from smsfleet.auth.models import Role
 from smsfleet.cli import app
-from smsfleet.pairs.models import Country, Pair, PairCreate, PairState
-from smsfleet.pairs.service import create_pair
+from smsfleet.pairs.models import Country, Pair, PairState
 from smsfleet.sessions.models import SessionState
-from tests.support.sessions import ADMIN, TICKING, Fleet
+from tests.support.sessions import TICKING, Fleet
 
 runner = CliRunner()
 LOCAL_ADMIN = f"cli:{getpass.getuser()}"
@@ -121,24 +120,12 @@ def test_countries_cap_refuses_bad_input_and_writes_nothing(
 # --- countries ls ------------------------------------------------------------
 
 
-def add_kz_pair(fleet: Fleet) -> None:
-    create_pair(
-        pairs=fleet.store.pairs,
-        countries=fleet.store.countries,
-        programs=fleet.store.programs,
-        clock=fleet.clock,
-        actor=ADMIN,
-        audit=fleet.store.audit,
-        data=PairCreate(country="KZ", operator="Kcell", slug="kcell"),
-    )
-
-
 def test_countries_ls_lists_the_countries_with_pairs_and_all_with_all(
     fleet: Fleet, tmp_path: Path
 ) -> None:
     fleet.add_pair("uzmobile", TICKING)
     fleet.add_pair("beeline", TICKING)
-    add_kz_pair(fleet)
+    fleet.add_programless_pair("KZ", "Kcell", "kcell")
     succeeds(tmp_path, "countries", "cap", "UZ", "0", "--reason", "regulator")
     listed: list[dict[str, Any]] = json.loads(succeeds(tmp_path, "countries", "ls", "--json"))
     assert [c["code"] for c in listed] == ["KZ", "UZ"]  # by code; none without a pair

@@ -12,13 +12,13 @@ from typer.testing import CliRunner
 from smsfleet.cli import app
 from smsfleet.core.clock import human_time
 from smsfleet.core.sql import open_metrics_engine
-from smsfleet.pairs.models import PairCreate, PairState
-from smsfleet.pairs.service import create_pair, set_state_unless_changed
+from smsfleet.pairs.models import PairState
+from smsfleet.pairs.service import set_state_unless_changed
 from smsfleet.policy.models import POLICY_ACTOR, EvidenceBound, PolicyAction, PolicyDecision
 from smsfleet.policy.store import PolicyStore
 from smsfleet.sessions.models import DesiredState, SessionState, SessionStatus
 from smsfleet.sessions.service import sync_specs
-from tests.support.sessions import ADMIN, TICKING, Fleet
+from tests.support.sessions import TICKING, Fleet
 
 runner = CliRunner()
 LS_HEADER = ["PAIR", "STATE", "SESSIONS", "NUMBERS", "NOTE"]
@@ -189,15 +189,7 @@ def test_pairs_ls_of_a_country_lists_its_pairs_and_refuses_one_without(
 ) -> None:
     fleet.add_pair("uzmobile", TICKING)
     fleet.add_pair("beeline", TICKING)
-    create_pair(
-        pairs=fleet.store.pairs,
-        countries=fleet.store.countries,
-        programs=fleet.store.programs,
-        clock=fleet.clock,
-        actor=ADMIN,
-        audit=fleet.store.audit,
-        data=PairCreate(country="KZ", operator="Kcell", slug="kcell"),
-    )
+    fleet.add_programless_pair("KZ", "Kcell", "kcell")
     assert list(rows(tmp_path)) == ["KZ_kcell", "UZ_beeline", "UZ_uzmobile"]  # country, key
     assert list(rows(tmp_path, "--country", "kz")) == ["KZ_kcell"]
     assert list(rows(tmp_path, "--country", "UZ")) == ["UZ_beeline", "UZ_uzmobile"]
