@@ -408,8 +408,8 @@ def _verdict(
         return Verdict(
             None,
             f"held (high priority, so it keeps running): {worst}{others}:"
-            f" {'neither' if others else 'not'} yet confidently above the {percent(resume)}"
-            " resume line",
+            f" taken as failing until {'either' if others else 'it'} is confidently above"
+            f" the {percent(resume)} line it recovers at",
             look=nearest,
         )
     if (under := under_pause()) is None:

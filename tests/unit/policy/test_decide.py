@@ -224,8 +224,8 @@ def test_reasons_carry_the_figures() -> None:
             None,
             True,
             "held (high priority, so it keeps running): 17"
-            " of 20 delivered (85 %) in the last 30 min: not yet confidently above the 70 % resume"
-            " line",
+            " of 20 delivered (85 %) in the last 30 min: taken as failing until it is confidently"
+            " above the 70 % line it recovers at",
         ),
         # two looks: the newest, better, recovers it as well as the window would
         (
@@ -235,7 +235,7 @@ def test_reasons_carry_the_figures() -> None:
             True,
             "held (high priority, so it keeps running): 26 of the newest 50 delivered (52 %)"
             " in the last 30 min; 17 of the newest 20 delivered (85 %) in the last 30 min:"
-            " neither yet confidently above the 70 % resume line",
+            " taken as failing until either is confidently above the 70 % line it recovers at",
         ),
         (
             pair(P, changed_minutes_ago=1),

@@ -156,7 +156,7 @@ describe("PairsTable", () => {
 
   it("says under the row why a pair under its pause line still runs: a high-priority pair held", () => {
     const reason =
-      "held (high priority, so it keeps running): 4 of 20 delivered (20 %) in the last 30 min: not yet confidently above the 70 % resume line";
+      "held (high priority, so it keeps running): 4 of 20 delivered (20 %) in the last 30 min: taken as failing until it is confidently above the 70 % line it recovers at";
     const html = table([pair({ key: "UZ_uzmobile" })], true, [
       standingOf({ is_high_priority: true, reason, success_ratio: 0.2, samples: 20, delivered: 4 }),
     ]);
@@ -166,7 +166,7 @@ describe("PairsTable", () => {
   it("says under the row that the policy holds a high-priority pair, over its pause line again", () => {
     // Held on its newest attempts, now at 52 %: held until confidently over the resume line.
     const reason =
-      "held (high priority, so it keeps running): 26 of the newest 50 delivered (52 %) in the last 30 min: not yet confidently above the 70 % resume line";
+      "held (high priority, so it keeps running): 26 of the newest 50 delivered (52 %) in the last 30 min: taken as failing until it is confidently above the 70 % line it recovers at";
     const held = { is_high_priority: true, reason, success_ratio: 0.52, samples: 50, delivered: 26 };
     const html = table([pair({ key: "UZ_uzmobile" })], true, [standingOf({ ...held, held: true })]);
     expect(html).toContain(`data-testid="policy-note-UZ_uzmobile">Policy: ${reason}<`);
