@@ -13,7 +13,9 @@ import {
   runningStep,
   capReference,
   capWords,
+  basisOf,
   splitRunning,
+  withBasis,
   withOwnCaps,
 } from "./charts";
 
@@ -212,5 +214,26 @@ describe("a pair's trend", () => {
 
   it("draws nothing without a series", () => {
     expect(pairRows(undefined, "1m")).toEqual([]);
+  });
+});
+
+describe("a success rate of a step", () => {
+  it("is told with how many attempts it is made of, its stretch into the running step too", () => {
+    const point = (t: string, completed: number, success_rate: number) => ({
+      t,
+      completed,
+      success_rate,
+      sent: completed,
+      delivered: 0,
+      failed: 0,
+      granted: completed,
+      latency_p95_ms: null,
+    });
+    const series = [{ key: "UZ", points: [point("2026-12-07T10:37:00Z", 1, 0), point("2026-12-07T10:38:00Z", 20, 0.95)] }];
+    const rows = withBasis(pivot(series, (p) => p.success_rate), series, (p) => p.completed);
+    expect(rows.map((row) => basisOf(row, "UZ"))).toEqual([1, 20]);
+    expect(basisOf(rows[1], "UZ:running")).toBe(20);
+    expect(basisOf(rows[0], "KZ")).toBeUndefined();
+    expect(withBasis(rows, series, undefined)).toEqual(rows);
   });
 });

@@ -152,12 +152,42 @@ interface CountryTrendProps extends TrendProps {
   yAxis: { domain?: [number, number]; tick: (value: number) => string };
   /** A figure as the tooltip shows it. */
   shown: (value: number) => string;
+  /** How many attempts a step's figure is made of, said beside it on the tooltip (a rate
+   * of 1 attempt is no trend). */
+  basis?: (point: MetricsSeries["points"][number]) => number;
   /** A dashed horizontal line across the chart (a cap they all share), named on the
    * chart's card: a label on it would sit on the lines that reach it. */
   reference?: number;
   /** Each country's cap at a step: one that is not `reference` at some step is drawn as a
    * dashed step line of its own colour. */
   capOf?: (country: string, t: number) => number | null;
+}
+
+/** The data key of how many attempts a line's figure of a step is made of. */
+const basisKey = (key: string) => `basis:${key}`;
+
+/** The rows with each line's basis of each step in its own column (`basisKey`). */
+export function withBasis(
+  rows: readonly Row[],
+  series: readonly MetricsSeries[],
+  basis: ((point: MetricsSeries["points"][number]) => number) | undefined,
+): Row[] {
+  if (basis === undefined) return [...rows];
+  const counts = new Map<number, Row>();
+  for (const line of series) {
+    for (const point of line.points) {
+      const t = Date.parse(point.t);
+      counts.set(t, { ...counts.get(t), [basisKey(line.key)]: basis(point) });
+    }
+  }
+  return rows.map((row) => ({ ...row, ...counts.get(row.t ?? Number.NaN) }));
+}
+
+/** How many attempts the figure of `dataKey` (a line, or its running stretch) in `row` is
+ * made of, when the chart says it. */
+export function basisOf(row: Row | undefined, dataKey: string): number | undefined {
+  const made = row?.[basisKey(dataKey.replace(/:running$/, ""))];
+  return typeof made === "number" ? made : undefined;
 }
 
 /** The data key of a country's own cap line. */
@@ -178,9 +208,9 @@ export function withOwnCaps(
 }
 
 /** One line per country over time, the step still running dashed. */
-function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, shown, reference, capOf }: CountryTrendProps) {
+function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, shown, basis, reference, capOf }: CountryTrendProps) {
   const keys = series.map((line) => line.key).sort();
-  const { rows, own } = withOwnCaps(splitRunning(pivot(series, value), keys, running), keys, reference, capOf);
+  const { rows, own } = withOwnCaps(withBasis(splitRunning(pivot(series, value), keys, running), series, basis), keys, reference, capOf);
   return (
     <ResponsiveContainer width="100%" height={260}>
       <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
@@ -197,7 +227,11 @@ function CountryTrendChart({ series, colorOf, withDay, running, value, yAxis, sh
         <YAxis domain={yAxis.domain} tickFormatter={yAxis.tick} fontSize={12} width={44} />
         <Tooltip
           labelFormatter={stepLabel(running)}
-          formatter={(figure) => (typeof figure === "number" ? shown(figure) : "—")}
+          formatter={(figure, _name, item) => {
+            if (typeof figure !== "number") return "—";
+            const made = basisOf(item.payload as Row | undefined, String(item.dataKey ?? ""));
+            return made === undefined ? shown(figure) : `${shown(figure)} (${made} completed)`;
+          }}
           payloadUniqBy={oneEntryPerLine}
         />
         <Legend />
@@ -257,6 +291,7 @@ export function SuccessTrendChart(props: TrendProps) {
       value={(point) => (point.success_rate === null ? null : Math.round(point.success_rate * 1000) / 10)}
       yAxis={{ domain: [0, 100], tick: percentTick }}
       shown={(figure) => `${figure.toFixed(1)}%`}
+      basis={(point) => point.completed}
     />
   );
 }
