@@ -484,6 +484,12 @@ class Sends:
                     f" {send.country} does, or it ends NOT_SENT without one"
                 )
                 continue
+            if self._halted(send.country):
+                reasons[send.id] = (
+                    f"{since}: {halted_said(send.country)}, so none of its programs takes it;"
+                    f" if it is not raised by {self._deadline(send, now)}, it ends NOT_SENT"
+                )
+                continue
             if send.pair not in open_leases:
                 open_leases[send.pair] = self._open_leases(send.pair, now)
             lease = open_leases[send.pair].get(send.phone)
@@ -683,7 +689,11 @@ class Sends:
                     ("next_index", send.next_index),
                 ]
                 pair = self._config.pairs.get(send.pair)
-                if pair is None or not pair.state.runs_sessions:
+                if self._halted(send.country):
+                    # Its country halted while it waited: no pair of it takes it.
+                    halted = f"{halted_said(send.country)}; halted while it waited to be sent"
+                    self._strand(send, f"not sent: {halted}", expect=expect)
+                elif pair is None or not pair.state.runs_sessions:
                     # Its pair stopped running while it waited: none of its programs takes
                     # it, and the fault is none of theirs.
                     stopped = f"{send.pair} was {_stopped(pair)} while it waited to be sent"
@@ -886,8 +896,7 @@ class Sends:
         has no test number (its sessions are held stopped until one is added), its country
         is halted, or none of its sessions is started."""
         _check_sends_through(pair)
-        country = self._config.countries.get(pair.country)
-        if country is not None and country.cap == 0:
+        if self._halted(pair.country):
             raise Conflict(f"{halted_said(pair.country)}, so nothing would send it")
         if not self._started(pair):
             first = session_name(pair.programs[0], pair.key)
@@ -895,6 +904,11 @@ class Sends:
                 f"none of pair {pair.key}'s sessions is started, so nothing would send it:"
                 f" start one first ({first}, say)"
             )
+
+    def _halted(self, code: str) -> bool:
+        """Its country's cap is 0: no program of it is granted a send."""
+        country = self._config.countries.get(code)
+        return country is not None and country.cap == 0
 
     def _started(self, pair: Pair) -> bool:
         """Whether one of the pair's sessions is started (wanted running)."""

@@ -222,7 +222,8 @@ def _set_state(
     from smsfleet.sessions.hosts import Hosts
 
     try:
-        data = PairUpdate(state=state, state_reason=reason)
+        # Without --reason, the reason it has stays: a resume of a running pair is no change.
+        data = PairUpdate(state=state, **({"state_reason": reason} if reason is not None else {}))
     except ValidationError as exc:
         said = "; ".join(f"reason: {error['msg']}" for error in exc.errors())
         typer.secho(f"error: {said}", fg=typer.colors.RED, err=True)
@@ -249,8 +250,10 @@ def _set_state(
     finally:
         store.close()
     why = f" ({pair.state_reason})" if pair.state_reason else ""
-    if before.state is pair.state:
-        typer.echo(f"{pair.key}: already {pair.state}{why}")
+    if pair == before:
+        typer.echo(f"{pair.key}: already {pair.state}{why}: nothing changed")
+    elif before.state is pair.state:
+        typer.echo(f"{pair.key}: {pair.state}, its reason now{why or ' none'}")
     else:
         typer.echo(f"{pair.key}: {before.state} → {pair.state} by {pair.state_actor}{why}")
     # Its sessions stop or start as the supervisor carries out the new state.

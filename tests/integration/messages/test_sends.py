@@ -708,6 +708,26 @@ def test_a_send_whose_pair_stops_while_it_waits_is_not_blamed_on_a_program(
     assert "did not" not in (moved.error or "")
 
 
+def test_a_send_waiting_as_its_country_is_halted_says_so_and_ends_not_sent(world: World) -> None:
+    """Its country's cap set to 0 after it was queued: no program of it is granted a send.
+    Its waiting reason says the halt, and once the wait is over it ends NOT_SENT saying
+    so, not blaming a program that was never let to send."""
+    send = world.sends.create_send(
+        SendRequest(phone=CUSTOMER, text="x", pair="UZ_uzmobile"), actor="alice"
+    )
+    country = world.store.countries.get("UZ")
+    assert country is not None
+    world.store.countries.replace(country.model_copy(update={"cap": 0}))
+    halted = "country UZ is halted (its cap is 0): nothing is sent until an admin raises it"
+    reason = world.sends.waiting_reasons([world.sends.send(send.id)])[send.id]
+    assert f": {halted}, so none of its programs takes it; if it is not raised by" in reason
+    world.clock.advance(121)
+    assert world.sends.run_jobs() == 1
+    stranded = world.sends.send(send.id)
+    assert stranded.status is SendStatus.NOT_SENT
+    assert stranded.error == f"not sent: {halted}; halted while it waited to be sent"
+
+
 def test_a_send_already_sent_once_whose_pair_stops_ends_failed_not_unsent(world: World) -> None:
     """Its first try reached the gateway and was not delivered; its pair was paused while it
     waited for the next program: it was sent, and failed, not "not sent"."""

@@ -179,9 +179,14 @@ def test_pairs_pause_and_resume_change_its_state_audited_with_the_reason(
     assert (event.reason, event.forced) == ("provider maintenance", False)
     assert event.before is not None and event.before["state"] == "enabled"
     assert event.after is not None and event.after["state"] == "paused"
-    # Paused again: said so.
-    assert succeeds(tmp_path, "pairs", "pause", "UZ_uzmobile").startswith(
-        "UZ_uzmobile: already paused"
+    # Paused again without a reason: nothing changes, nothing is audited, and it says so.
+    assert succeeds(tmp_path, "pairs", "pause", "UZ_uzmobile") == (
+        "UZ_uzmobile: already paused (provider maintenance): nothing changed\n"
+    )
+    assert len(audited(fleet, AuditAction.pair_updated)) == 1
+    # With another reason, the reason changes, and it says so.
+    assert succeeds(tmp_path, "pairs", "pause", "UZ_uzmobile", "--reason", "still down") == (
+        "UZ_uzmobile: paused, its reason now (still down)\n"
     )
     said = succeeds(tmp_path, "pairs", "resume", "UZ_uzmobile", "--reason", "provider back")
     assert said == f"UZ_uzmobile: paused → enabled by {LOCAL_ADMIN} (provider back)\n"
