@@ -26,6 +26,7 @@ import {
   capWords,
   capsChangedSince,
   countryColors,
+  stepMs,
   runningStep,
 } from "./charts";
 import { GoalReasons } from "./GoalReasons";
@@ -88,7 +89,8 @@ function grantsTitle(reference: CapReference | null): string {
 const HOUR_MS = 3_600_000;
 
 /** A country's cap at each step of a pair's trend. */
-const pairCapOf = (caps: CapHistory, country: string) => (t: number) => capAt(caps, country, t);
+const pairCapOf = (caps: CapHistory, country: string, step: number) => (t: number) =>
+  capAt(caps, country, t, t + step);
 
 /** The countries' caps through the trend from `start` on: their changes read from the hour
  * before it (one read an hour as the range slides), and their caps now, as the goals say. */
@@ -260,7 +262,7 @@ export function DashboardPage() {
           pairKey={selected}
           pair={selectedRow?.pair}
           metrics={selectedRow?.metrics}
-          capOf={caps && selectedRow?.pair ? pairCapOf(caps, selectedRow.pair.country) : null}
+          capOf={caps && selectedRow?.pair ? pairCapOf(caps, selectedRow.pair.country, stepMs(range.step)) : null}
           capChange={selectedRow?.pair ? changed.get(selectedRow.pair.country) : undefined}
           range={range}
           onClose={() => update({ pair: null })}

@@ -183,6 +183,17 @@ describe("a country's cap through a trend", () => {
     expect(capsChangedSince(history, at(38)).size).toBe(0);
   });
 
+  it("over a step, is the highest it was in the step: grants of a minute halted in part are not over it", () => {
+    const halted = {
+      changes: [change("UZ", 43, 10, 0), change("UZ", 44, 0, 10)],
+      now: new Map([["UZ", 10]]),
+    };
+    const minute = 60_000;
+    expect([42, 43, 44, 45].map((m) => capAt(halted, "UZ", at(m), at(m) + minute))).toEqual([10, 10, 10, 10]);
+    expect(capAt(halted, "UZ", at(43) + 3_000)).toBe(0); // at a moment within the halt
+    expect(capAt(history, "UZ", at(37), at(37) + minute)).toBe(20); // cut to 3 within the step
+  });
+
   it("is drawn on a line of its own for a country whose cap was not the shared one at some step", () => {
     const rows = [34, 35, 36, 37, 38].map((minute) => ({ t: at(minute), UZ: 9, KZ: 10 }));
     const { rows: drawn, own } = withOwnCaps(rows, ["KZ", "UZ"], 10, (country, t) => capAt(history, country, t));

@@ -347,14 +347,24 @@ export interface CapHistory {
   now: ReadonlyMap<string, number>;
 }
 
-/** `country`'s cap at the moment `t`: before its first change after `t`, that change's
- * previous cap; with none after, its cap now (null when unknown). */
-export function capAt(history: CapHistory, country: string, t: number): number | null {
+/** `country`'s cap at the moment `t` (before its first change after `t`, that change's
+ * previous cap; with none after, its cap now; null when unknown), or, over a step from `t`
+ * to `until`, the highest it was in the step: a step's grants are read against the most
+ * the limiter allowed in it. */
+export function capAt(history: CapHistory, country: string, t: number, until: number = t): number | null {
+  let highest: number | null = null;
   for (const change of history.changes) {
-    if (change.country === country && Date.parse(change.at) > t) return change.previous_cap;
+    const at = Date.parse(change.at);
+    if (change.country !== country || at <= t) continue;
+    highest = Math.max(highest ?? change.previous_cap, change.previous_cap); // the cap at `t`
+    if (at >= until) return highest;
+    highest = Math.max(highest, change.cap); // in force from within the step
   }
-  return history.now.get(country) ?? null;
+  return highest ?? history.now.get(country) ?? null;
 }
+
+/** A trend's step in milliseconds. */
+export const stepMs = (step: MetricsStep): number => STEP_MS[step];
 
 /** The countries whose cap changed in the range from `since` on, each with its last change. */
 export function capsChangedSince(history: CapHistory, since: number): Map<string, CapChange> {
@@ -378,7 +388,7 @@ export function GrantTrendChart({
       yAxis={{ tick: (figure) => formatRate(figure) }}
       shown={(figure) => `${formatRate(figure)} / min`}
       reference={cap ?? undefined}
-      capOf={caps === null ? undefined : (country, t) => capAt(caps, country, t)}
+      capOf={caps === null ? undefined : (country, t) => capAt(caps, country, t, t + STEP_MS[step])}
     />
   );
 }
