@@ -189,6 +189,9 @@ class Worker:
         # A wait for its turn at the limiter cut short: a stop, or the country's cap raised
         # (told with the heartbeat's answer; `_cap` the last one told).
         self._ask_now = threading.Event()
+        # The cap rose since the last lease: a program told to carry none (its country
+        # halted) asks at once, not after its wait for a slot to free.
+        self._cap_rose = threading.Event()
         self._cap: int | None = None
         self._abandon = threading.Event()  # give the attempts in flight up now
         self._stop_requested_at: float | None = None
@@ -322,8 +325,13 @@ class Worker:
                 if self._stop.is_set():
                     break
                 full = len(self._in_flight) >= self.max_in_flight
-                if full and self._slot_freed.wait(timeout=FULL_RECHECK_SECONDS):
+                if (
+                    full
+                    and not self._cap_rose.is_set()
+                    and self._slot_freed.wait(timeout=FULL_RECHECK_SECONDS)
+                ):
                     continue
+            self._cap_rose.clear()
             if self._stop.is_set():
                 break
             # Full for a while: ask anyway, the control plane may allow more by now (it
@@ -514,7 +522,12 @@ class Worker:
             with contextlib.suppress(ControlPlaneUnavailable, ControlPlaneRejected):
                 cap = self._cp.heartbeat()
                 if cap is not None and self._cap is not None and cap > self._cap:
-                    self._ask_now.set()  # its turn was told at the old pace: ask again
+                    # Its turn was told at the old pace, or it was told to carry none: ask
+                    # again.
+                    self._cap_rose.set()
+                    self._ask_now.set()
+                    with self._slot_freed:
+                        self._slot_freed.notify_all()
                 self._cap = cap if cap is not None else self._cap
             if self._heartbeat_stop.wait(interval):
                 return

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from smsfleet.worker import ControlPlane, SendFailed, SendGrant, Sent, Worker, mask_phone
+from smsfleet.worker._harness import FULL_RECHECK_SECONDS
 from tests.unit.worker.fakes import (
     DELIVERED,
     NOT_DELIVERED,
@@ -229,6 +230,19 @@ def test_a_cap_raised_while_it_waits_for_its_turn_makes_it_ask_again(tmp_path: P
     assert _run(make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO())) == 0
     assert cp.lease_calls == 2
     assert time.monotonic() - started < 10
+
+
+def test_a_halted_country_raised_is_asked_again_at_once_not_after_a_slot_wait(
+    tmp_path: Path,
+) -> None:
+    """Halted, it is told to wait and carry none; raised, it asks at once, not after the
+    wait for a slot to free that a program carrying its most makes (FULL_RECHECK_SECONDS)."""
+    halted = {"action": "wait", "retry_after": 30, "max_in_flight": 0}
+    cp = FakeControlPlane(leases=[halted], caps=[0, 0, 0, 10])
+    started = time.monotonic()
+    assert _run(make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO())) == 0
+    assert cp.lease_calls == 2
+    assert time.monotonic() - started < FULL_RECHECK_SECONDS
 
 
 def test_a_cap_lowered_or_kept_leaves_its_wait_as_told(tmp_path: Path) -> None:
