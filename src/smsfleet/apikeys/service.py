@@ -169,7 +169,8 @@ class ApiKeyService:
             if active > self._max_active:
                 self._keys.delete(record.id)
                 raise self._past_cap(active - 1)
-        self._record(owner, AuditAction.api_key_created, before=None, after=record)
+            # Recorded before the next key is counted: the hour's count reads these.
+            self._record(owner, AuditAction.api_key_created, before=None, after=record)
         return ApiKeyCreated(**self.public(record).model_dump(), key=key)
 
     def _active_of(self, owner: User) -> int:

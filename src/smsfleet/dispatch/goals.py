@@ -347,8 +347,10 @@ def country_goals(
             cap_note=cap_notes.get(code) or None,
         )
         if cap == 0:
+            # Nothing is granted: no cut's minute holds grants back, none may be in flight.
+            halted = {"reason": halted_said(code), "reason_kind": ReasonKind.halted}
             goal = goal.model_copy(
-                update={"reason": halted_said(code), "reason_kind": ReasonKind.halted}
+                update={**halted, "cap_note": None, "in_flight_limit": 0, "capacity_per_minute": 0}
             )
         elif not on_goal:
             running_for = now - running_since.get(code, now - window)

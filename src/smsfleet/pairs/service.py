@@ -138,9 +138,9 @@ def cap_changes(*, audit: EventLog[AuditEvent], since: datetime) -> list[CapChan
     for entry in reversed(entries):
         before, after = (entry.before or {}).get("cap"), (entry.after or {}).get("cap")
         if isinstance(before, int) and isinstance(after, int) and before != after:
-            changes.append(
-                CapChange(country=entry.target, at=entry.at, cap=after, previous_cap=before)
-            )
+            # When the country says it changed, not when its entry was written after.
+            at = (entry.after or {}).get("cap_changed_at") or entry.at
+            changes.append(CapChange(country=entry.target, at=at, cap=after, previous_cap=before))
     return changes
 
 

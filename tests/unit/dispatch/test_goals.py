@@ -129,6 +129,8 @@ def test_a_halted_country_says_so_whatever_its_count() -> None:
         assert goal.reason == (
             "country UZ is halted (its cap is 0): nothing is sent until an admin raises it"
         )
+        # No cut's minute holds grants back: nothing is granted, none may be in flight.
+        assert (goal.cap_note, goal.in_flight_limit, goal.capacity_per_minute) == (None, 0, 0)
 
 
 def test_a_low_cap_one_send_short_of_its_window_is_on_goal() -> None:
