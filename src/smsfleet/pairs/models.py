@@ -134,6 +134,10 @@ class Pair(BaseModel):
 
 class PairPublic(Pair):
     country_name: str
+    country_halted: bool = Field(
+        default=False,
+        description="Its country's cap is 0: its sessions run but are granted no send",
+    )
 
 
 _OperatorName = Field(min_length=1, max_length=64)

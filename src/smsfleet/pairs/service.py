@@ -225,16 +225,21 @@ def _check_thresholds(pause: float | None, resume: float | None) -> None:
 
 def to_public(pair: Pair, countries: RecordStore[Country]) -> PairPublic:
     country = countries.get(pair.country)
-    return PairPublic(**pair.model_dump(), country_name=country.name if country else pair.country)
+    return _public(pair, country)
 
 
 def to_public_all(pairs: Iterable[Pair], countries: RecordStore[Country]) -> list[PairPublic]:
     """`to_public` of each pair, the countries read once rather than once a pair."""
-    names = {country.code: country.name for country in countries.list()}
-    return [
-        PairPublic(**pair.model_dump(), country_name=names.get(pair.country, pair.country))
-        for pair in pairs
-    ]
+    by_code = {country.code: country for country in countries.list()}
+    return [_public(pair, by_code.get(pair.country)) for pair in pairs]
+
+
+def _public(pair: Pair, country: Country | None) -> PairPublic:
+    return PairPublic(
+        **pair.model_dump(),
+        country_name=country.name if country else pair.country,
+        country_halted=country is not None and country.cap == 0,
+    )
 
 
 def list_pairs(

@@ -23,6 +23,8 @@ from smsfleet.pairs.models import (
     Country,
     CountryUpdate,
     Pair,
+    PairChange,
+    PairChangeKind,
     PairCreate,
     PairPublic,
     PairState,
@@ -71,7 +73,7 @@ def get_country(code: str, _: CurrentUser, context: Context) -> Country:
 def update_country(
     code: str, body: CountryUpdate, _: AdminUser, actor: CurrentActor, context: Context
 ) -> Country:
-    return service.update_country(
+    country = service.update_country(
         countries=context.store.countries,
         audit=context.store.audit,
         clock=context.clock,
@@ -79,6 +81,10 @@ def update_country(
         code=code,
         data=body,
     )
+    # Its pairs read as halted, or no longer: open pages read them again.
+    for pair in service.list_pairs(pairs=context.store.pairs, country=country.code):
+        context.publish_pair_change(PairChange(key=pair.key, change=PairChangeKind.updated))
+    return country
 
 
 def _public(context: Context, pair: Pair) -> PairPublic:

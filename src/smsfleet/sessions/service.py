@@ -279,6 +279,7 @@ def _public(
     now: datetime,
     usage: dict[str, tuple[float, int]],
     signs: SignsOfLife | None,
+    halted: bool = False,
 ) -> SessionPublic:
     state = status.state if status else SessionState.stopped
     alive = state in MAY_RUN
@@ -316,7 +317,7 @@ def _public(
         cpu_percent=cpu_memory[0] if cpu_memory else None,
         memory_bytes=cpu_memory[1] if cpu_memory else None,
         retry_at=status.backoff_until if status and state is SessionState.backoff else None,
-        note=_note(spec, pair, status, now, heartbeat, restart_at),
+        note=_note(spec, pair, status, now, heartbeat, restart_at, halted),
     )
 
 
@@ -360,7 +361,19 @@ def list_sessions(
         and (not host or spec.host == host)
     ]
     usage = stats((spec, statuses.get(spec.name)) for spec in chosen) if stats else {}
-    views = [_public(s, statuses.get(s.name), pairs.get(s.pair), now, usage, signs) for s in chosen]
+    halted = {country.code for country in store.countries.list() if country.cap == 0}
+    views = [
+        _public(
+            s,
+            statuses.get(s.name),
+            pair := pairs.get(s.pair),
+            now,
+            usage,
+            signs,
+            halted=pair is not None and pair.country in halted,
+        )
+        for s in chosen
+    ]
     return [view for view in views if not state or view.state == state]
 
 
@@ -393,7 +406,9 @@ def get_session(
     status = store.session_status.get(name)
     pair = store.pairs.get(spec.pair)
     usage = stats([(spec, status)]) if stats else {}
-    return _public(spec, status, pair, clock.now(), usage, signs)
+    country = store.countries.get(pair.country) if pair is not None else None
+    halted = country is not None and country.cap == 0
+    return _public(spec, status, pair, clock.now(), usage, signs, halted=halted)
 
 
 def act(
@@ -531,6 +546,7 @@ def _note(
     now: datetime,
     heartbeat: datetime | None,
     restart_at: datetime | None,
+    halted: bool = False,
 ) -> str | None:
     """What a listing shows beside a session (the CLI's NOTE, the dashboard's cell): that
     the supervisor gave up on it, why it does not run, that its heartbeats are overdue,
@@ -556,6 +572,11 @@ def _note(
         return "stopping, to start again"
     if heartbeat is not None and restart_at is not None:
         return silence_said(heartbeat, restart_at, now)
+    if halted and pair is not None and status is not None and status.state in MAY_RUN:
+        return (
+            f"its country {pair.country} is halted (cap 0): it runs but is granted no send"
+            " until the cap is raised"
+        )
     if desired == DesiredState.running and pair is not None and pair.state is PairState.probing:
         return "pair probed after a pause: at most one send per probe interval"
     stopped = status is None or status.state is SessionState.stopped

@@ -221,6 +221,22 @@ def test_a_pair_marked_high_priority_starts_its_stopped_sessions(api: Api) -> No
     )
 
 
+def test_a_pair_of_a_halted_country_says_so(api: Api) -> None:
+    add_pair(api)
+    admin, viewer = api.headers(Role.admin), api.headers(Role.viewer)
+
+    def halted() -> tuple[bool, bool]:
+        one = api.client.get("/api/v1/pairs/UZ_uzmobile", headers=viewer).json()
+        [listed] = api.client.get("/api/v1/pairs", headers=viewer).json()
+        return one["country_halted"], listed["country_halted"]
+
+    assert halted() == (False, False)
+    assert api.client.patch("/api/v1/countries/UZ", json={"cap": 0}, headers=admin).is_success
+    assert halted() == (True, True)
+    assert api.client.patch("/api/v1/countries/UZ", json={"cap": 4}, headers=admin).is_success
+    assert halted() == (False, False)
+
+
 def test_a_pair_change_to_what_it_is_already_changes_and_audits_nothing(api: Api) -> None:
     add_pair(api)
     operator = api.headers(Role.operator)

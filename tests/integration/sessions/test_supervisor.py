@@ -21,7 +21,7 @@ from smsfleet.sessions.backend import LaunchSpec, ScreenEntry
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.models import DesiredState, SessionAction, SessionState, SignsOfLife
 from smsfleet.sessions.screen import ScreenBackend
-from smsfleet.sessions.service import act, get_session, retire_pair_sessions
+from smsfleet.sessions.service import act, get_session, list_sessions, retire_pair_sessions
 from smsfleet.sessions.supervisor import ENDED_RECHECK_FOR_SECONDS, Supervisor, SupervisorPolicy
 from tests.support.sessions import ADMIN, CRASHING, TICKING, Fleet
 from tests.support.waiting import eventually
@@ -412,6 +412,22 @@ def test_overdue_heartbeats_are_told_once_and_listed_until_one_comes(fleet: Flee
     assert fleet.kinds(name)[-1] == "heard"
     assert listed() == (None, None)
     assert (fleet.state(name), fleet.program_pid(name)) == (S.running, pid)
+
+
+def test_a_running_session_of_a_halted_country_says_it_is_granted_no_send(fleet: Fleet) -> None:
+    name = fleet.add_pair("uzmobile", TICKING)
+    bring_up(fleet, name)
+    country = fleet.store.countries.get("UZ")
+    assert country is not None
+    fleet.store.countries.replace(country.model_copy(update={"cap": 0}))
+    said = (
+        "its country UZ is halted (cap 0): it runs but is granted no send until the cap is raised"
+    )
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note == said
+    [listed] = list_sessions(store=fleet.store, clock=fleet.clock)
+    assert listed.note == said
+    fleet.store.countries.replace(country)
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).note is None
 
 
 def test_restart_replaces_the_process(fleet: Fleet) -> None:

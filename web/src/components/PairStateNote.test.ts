@@ -27,6 +27,12 @@ describe("pairStateText", () => {
     expect(pairStateText(pair({ state_actor: "policy", state_reason: "resumed by the policy: fine" }))).toBeNull();
   });
 
+  it("says an enabled pair of a halted country sends nothing", () => {
+    expect(pairStateText(pair({ country: "IN", country_halted: true }))).toBe(
+      "Its country IN is halted (cap 0): its sessions run but are granted no send",
+    );
+  });
+
   it("gives a policy pause since when and on what evidence, without repeating who", () => {
     const text = pairStateText(
       pair({ state: "paused", state_actor: "policy", state_reason: POLICY_PAUSE, state_changed_at: todayAt(12, 12) }),

@@ -5,7 +5,9 @@ const POLICY_ACTOR = "policy";
 
 /** What stopped a pair's sessions, as a sentence: by whom or by the policy, since when, on what evidence. */
 export function pairStateText(pair: Pair): string | null {
-  if (pair.state === "enabled") return null;
+  if (pair.state === "enabled") {
+    return pair.country_halted ? `Its country ${pair.country} is halted (cap 0): its sessions run but are granted no send` : null;
+  }
   const byPolicy = pair.state_actor === POLICY_ACTOR;
   const what =
     pair.state === "probing"
@@ -25,14 +27,15 @@ interface PairStateNoteProps {
   busy?: boolean;
 }
 
-/** A paused, probing or disabled pair says why and since when, with Resume for operators. */
+/** A paused, probing or disabled pair says why and since when, with Resume for operators;
+ * a pair of a halted country says so. */
 export function PairStateNote({ pair, onResume, busy = false }: PairStateNoteProps) {
   const text = pairStateText(pair);
   if (text === null) return null;
   return (
     <div className={`pair-note pair-note--${pair.state}`} data-testid={`pair-note-${pair.key}`}>
       <span>{text}</span>
-      {onResume && (
+      {onResume && pair.state !== "enabled" && (
         <button
           type="button"
           className="button button--tiny"
