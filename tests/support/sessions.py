@@ -112,14 +112,8 @@ class Fleet:
             else [sys.executable, "-c", program_code]
         )
         store_program(self.store.programs, self.clock, program, command)
-        create_pair(
-            pairs=self.store.pairs,
-            countries=self.store.countries,
-            programs=self.store.programs,
-            clock=self.clock,
-            actor=ADMIN,
-            audit=self.store.audit,
-            data=PairCreate(
+        self._create_pair(
+            PairCreate(
                 country="UZ",
                 operator=slug,
                 slug=slug,
@@ -129,13 +123,15 @@ class Fleet:
                 phone_numbers=[f"+9989{len(self.store.pairs.list()):08d}"]
                 if numbers is None
                 else list(numbers),
-            ),
-            hosts=self.hosts.names if self.hosts else ("local",),
+            )
         )
         return f"{program}_UZ_{slug}"
 
     def add_programless_pair(self, country: str, operator: str, slug: str) -> None:
         """A pair of another country, with no program (so no session) and no number."""
+        self._create_pair(PairCreate(country=country, operator=operator, slug=slug))
+
+    def _create_pair(self, data: PairCreate) -> None:
         create_pair(
             pairs=self.store.pairs,
             countries=self.store.countries,
@@ -143,7 +139,8 @@ class Fleet:
             clock=self.clock,
             actor=ADMIN,
             audit=self.store.audit,
-            data=PairCreate(country=country, operator=operator, slug=slug),
+            data=data,
+            hosts=self.hosts.names if self.hosts else ("local",),
         )
 
     def want(self, name: str, desired: DesiredState) -> None:
