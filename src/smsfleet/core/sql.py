@@ -21,7 +21,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from smsfleet.core.errors import Conflict, NotFound
 from smsfleet.core.nonblocking import may_block
@@ -226,21 +226,32 @@ def naive_utc(value: Any) -> Any:
     return value
 
 
-_INSERT_RACE_TRIES = 3
+_RACE_TRIES = 3
+_MYSQL_DEADLOCK = 1213
 _T = TypeVar("_T")
 
 
-def in_transaction_again_on_insert_race(engine: Engine, work: Callable[[sa.Connection], _T]) -> _T:
+def in_transaction_again_on_race(engine: Engine, work: Callable[[sa.Connection], _T]) -> _T:
     """`work` in one transaction; run again (three tries in all) when another process
-    inserted one of its new keys meanwhile, since the next run reads that row."""
-    for _ in range(_INSERT_RACE_TRIES - 1):
+    inserted one of its new keys meanwhile, since the next run reads that row, or when
+    MariaDB chose this transaction as a deadlock's victim (rolled back whole: its advice
+    is to run it again)."""
+    for _ in range(_RACE_TRIES - 1):
         try:
             with engine.begin() as connection:
                 return work(connection)
         except IntegrityError:
             continue
+        except OperationalError as error:
+            if not _is_deadlock(error):
+                raise
     with engine.begin() as connection:
         return work(connection)
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    code = error.orig.args[0] if error.orig is not None and error.orig.args else None
+    return code == _MYSQL_DEADLOCK
 
 
 def _values(table: sa.Table, record: BaseModel) -> dict[str, Any]:
@@ -415,7 +426,7 @@ class SqlRecordStore(Generic[R]):
             return len(rows)
 
         try:
-            return in_transaction_again_on_insert_race(self._engine, add)
+            return in_transaction_again_on_race(self._engine, add)
         finally:
             self._revisions.written()
 

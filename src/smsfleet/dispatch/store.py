@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.core.sql import (
     DateTimeColumn,
     aware_utc,
-    in_transaction_again_on_insert_race,
+    in_transaction_again_on_race,
     metrics_metadata,
     naive_utc,
 )
@@ -181,8 +181,9 @@ class HeartbeatStore:
                     [{"b_session": s, "b_at": naive_utc(at)} for s, at in sorted(stops.items())],
                 )
 
-        # Another process may insert a session's first beat meanwhile.
-        in_transaction_again_on_insert_race(self._engine, write)
+        # Another process may insert a session's first beat meanwhile, or deadlock with this
+        # write (rows locked in one order make that rare, not impossible under load).
+        in_transaction_again_on_race(self._engine, write)
 
     def close(self) -> None:
         """Write what is pending; later beats are written at once."""

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.core.sql import (
     DateTimeColumn,
     aware_utc,
-    in_transaction_again_on_insert_race,
+    in_transaction_again_on_race,
     metrics_metadata,
     naive_utc,
 )
@@ -93,7 +93,7 @@ class SupervisorTicks:
             )
 
         # Another process may insert the first row of the same name meanwhile.
-        in_transaction_again_on_insert_race(self._engine, write)
+        in_transaction_again_on_race(self._engine, write)
         self._written = LastTick(holder=holder, at=at, stopped=stopped)
         return True
 

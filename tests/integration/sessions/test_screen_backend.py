@@ -132,9 +132,9 @@ def test_start_three_sessions(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> 
         assert status.screen_pid == entry.pid
         assert status.program_pid is not None
         assert _key(fleet.backend.find(entry.name)) == _key(entry)
-        eventually(partial(_messages, fleet, entry.name, "secret"))
-        assert _messages(fleet, entry.name, "session") == [f"session {entry.name}"]
-        assert _messages(fleet, entry.name, "secret") == ["secret None"]  # Withheld.
+        eventually(partial(_messages, fleet.backend, entry.name, "secret"))
+        assert _messages(fleet.backend, entry.name, "session") == [f"session {entry.name}"]
+        assert _messages(fleet.backend, entry.name, "secret") == ["secret None"]  # Withheld.
 
 
 def test_a_screendir_the_control_plane_was_started_with_is_where_its_programs_run(
@@ -150,6 +150,8 @@ def test_a_screendir_the_control_plane_was_started_with_is_where_its_programs_ru
     assert entry.alive
     assert fleet.screen_ls_names() == [name]
     assert _key(backend.find(name)) == _key(entry)
+    # Its SIGTERM handler is set before its first line: a stop before that would kill it.
+    eventually(lambda: _messages(backend, name, "emit"))
     final = backend.stop(name, grace_seconds=5.0)
     assert final is not None and final.exit_code == 7
     assert fleet.screen_ls_names() == []
@@ -224,7 +226,7 @@ def test_log_lines_arrive_within_a_second(fleet: Fleet) -> None:
 def test_stop_is_graceful_and_records_the_exit(fleet: Fleet) -> None:
     name = "program2_TJ_megafon"
     fleet.backend.start(fleet.spec(name))
-    eventually(lambda: _messages(fleet, name, "emit"))
+    eventually(lambda: _messages(fleet.backend, name, "emit"))
 
     started = time.monotonic()
     final = fleet.backend.stop(name, grace_seconds=5.0)
@@ -234,7 +236,7 @@ def test_stop_is_graceful_and_records_the_exit(fleet: Fleet) -> None:
     assert final.exit_code == 7
     assert final.signal is None
     assert final.ended_at is not None
-    assert _messages(fleet, name, "got SIGTERM") == ["got SIGTERM, cleaning up"]
+    assert _messages(fleet.backend, name, "got SIGTERM") == ["got SIGTERM, cleaning up"]
     assert fleet.screen_ls_names() == []
     assert fleet.backend.status(name) == final
     assert fleet.backend.stop(name) == final  # Stopping again is harmless.
@@ -243,7 +245,7 @@ def test_stop_is_graceful_and_records_the_exit(fleet: Fleet) -> None:
 def test_stop_escalates_to_sigkill(fleet: Fleet) -> None:
     name = "program3_IN_docomo"
     fleet.backend.start(fleet.spec(name, "stubborn"))
-    eventually(lambda: _messages(fleet, name, "emit"))
+    eventually(lambda: _messages(fleet.backend, name, "emit"))
 
     final = fleet.backend.stop(name, grace_seconds=0.3)
 
@@ -374,8 +376,8 @@ def _key(entry: ScreenEntry | None) -> tuple[int, str] | None:
     return None if entry is None else (entry.pid, entry.name)
 
 
-def _messages(fleet: Fleet, name: str, prefix: str) -> list[str]:
-    messages = [line.split(" ", 1)[1] for line in fleet.backend.tail(name, 1000)]
+def _messages(backend: ScreenBackend, name: str, prefix: str) -> list[str]:
+    messages = [line.split(" ", 1)[1] for line in backend.tail(name, 1000)]
     return [message for message in messages if message.startswith(prefix)]
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 import sqlalchemy as sa
 
-from smsfleet.core.sql import IDLE_CHECK_SECONDS, create_sql_engine, database_identity
+from smsfleet.core.sql import (
+    IDLE_CHECK_SECONDS,
+    create_sql_engine,
+    database_identity,
+    in_transaction_again_on_race,
+)
 
 _COUNTERS = "SHOW SESSION STATUS WHERE Variable_name IN ('Com_commit', 'Com_rollback')"
 
@@ -114,3 +120,65 @@ def test_each_statement_sees_what_was_committed_before_it(empty_mariadb_url: str
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_a_transaction_chosen_as_a_deadlocks_victim_is_run_again(empty_mariadb_url: str) -> None:
+    """MariaDB rolls back the lighter of two transactions locking rows in opposite orders
+    (1213); the work is run again, not lost."""
+    engine = create_sql_engine(empty_mariadb_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE rows_ (id INT PRIMARY KEY, v INT NOT NULL)"))
+        connection.execute(
+            sa.text("INSERT INTO rows_ VALUES (:id, 0)"), [{"id": i} for i in range(1, 51)]
+        )
+    first_row_locked = threading.Event()
+    tries: list[int] = []
+
+    def light(connection: sa.Connection) -> None:
+        tries.append(len(tries) + 1)
+        connection.execute(sa.text("UPDATE rows_ SET v = v + 10 WHERE id = 2"))
+        if len(tries) == 1:
+            first_row_locked.set()
+        connection.execute(sa.text("UPDATE rows_ SET v = v + 10 WHERE id = 1"))
+
+    errors: list[BaseException] = []
+
+    def run_light() -> None:
+        try:
+            in_transaction_again_on_race(engine, light)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run_light)
+    try:
+        with engine.connect() as heavy:
+            heavy.execute(sa.text("UPDATE rows_ SET v = v + 1 WHERE id <> 2"))
+            thread.start()
+            assert first_row_locked.wait(10)
+            deadline = time.monotonic() + 10
+            while not _a_lock_wait(engine):  # the light one waits for row 1
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            heavy.execute(sa.text("UPDATE rows_ SET v = v + 1 WHERE id = 2"))
+            heavy.commit()
+        thread.join(10)
+        assert not errors, errors[0]
+        assert tries == [1, 2]
+        with engine.connect() as connection:
+            values = {
+                row.id: row.v for row in connection.execute(sa.text("SELECT id, v FROM rows_"))
+            }
+        assert values[1] == values[2] == 11 and values[3] == 1
+    finally:
+        thread.join(10)
+        engine.dispose()
+
+
+def _a_lock_wait(engine: sa.Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+            )
+        ).scalar_one()
+    return bool(waiting)
