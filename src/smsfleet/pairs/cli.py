@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from smsfleet.core.clock import SystemClock, human_time
 from smsfleet.core.errors import DomainError, ForceRequired
-from smsfleet.pairs.models import Pair, PairChange, PairState, PairUpdate
+from smsfleet.pairs.models import Pair, PairChange, PairState, PairUpdate, key_as_written
 from smsfleet.policy.models import POLICY_ACTOR, PolicyAction
 from smsfleet.sessions.cli import (
     AsJson,
@@ -195,7 +195,7 @@ def list_pairs(
         typer.echo(f"{key:28} {state:24} {sessions:>8} {p.numbers:>7}  {_note(p, now)}")
 
 
-Key = Annotated[str, typer.Argument(help="The pair's key, e.g. UZ_uzmobile")]
+Key = Annotated[str, typer.Argument(help="The pair's key, e.g. UZ_uzmobile", parser=key_as_written)]
 Force = Annotated[bool, typer.Option(help="Confirm the pause of a high-priority pair")]
 
 
@@ -253,7 +253,7 @@ def _set_state(
     if pair == before:
         typer.echo(f"{pair.key}: already {pair.state}{why}: nothing changed")
     elif before.state is pair.state:
-        typer.echo(f"{pair.key}: {pair.state}, its reason now{why or ' none'}")
+        typer.echo(f"{pair.key}: {pair.state} again by {pair.state_actor}{why}")
     else:
         typer.echo(f"{pair.key}: {before.state} → {pair.state} by {pair.state_actor}{why}")
     # Its sessions stop or start as the supervisor carries out the new state.

@@ -223,3 +223,14 @@ class PairChange(BaseModel):
 
     key: str
     change: PairChangeKind
+
+
+def pair_key(country: str, slug: str) -> str:
+    return f"{country.upper()}_{slug}"
+
+
+def key_as_written(text: str) -> str:
+    """A pair's key as the pairs write it, typed in any case: its operator's part is a
+    slug, lower case."""
+    country, _, slug = text.partition("_")
+    return pair_key(country, slug.lower())

@@ -16,6 +16,7 @@ from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound, ValidationFailed
 from smsfleet.core.records import (
+    EventKey,
     EventLog,
     RecordStore,
     change_record,
@@ -33,6 +34,7 @@ from smsfleet.pairs.models import (
     PairPublic,
     PairState,
     PairUpdate,
+    pair_key,
 )
 from smsfleet.programs.models import Program
 
@@ -123,17 +125,38 @@ def update_country(
     return country
 
 
-# A trend's range holds fewer changes of caps than this (a month, several a day).
-CAP_CHANGES_READ = 1_000
+# Changes read a page at a time; more than the most in a range is refused, not cut: a
+# trend drawn against some of them would draw caps that were not.
+CAP_CHANGES_PAGE = 1_000
+CAP_CHANGES_AT_MOST = 10_000
 
 
-def cap_changes(*, audit: EventLog[AuditEvent], since: datetime) -> list[CapChange]:
+def cap_changes(
+    *,
+    audit: EventLog[AuditEvent],
+    since: datetime,
+    page: int = CAP_CHANGES_PAGE,
+    at_most: int = CAP_CHANGES_AT_MOST,
+) -> list[CapChange]:
     """The countries' cap changes made at or after `since`, oldest first, from the audit
     log (kept `SMSFLEET_AUDIT_RETENTION_DAYS`): a country's cap before its first is that
-    change's `previous_cap`, after its last its cap now."""
-    entries = audit.recent(
-        limit=CAP_CHANGES_READ, since=since, action=AuditAction.country_updated.value
-    )
+    change's `previous_cap`, after its last its cap now. More than `at_most` entries:
+    `ValidationFailed` on `since`."""
+    entries: list[AuditEvent] = []
+    while True:
+        found = audit.recent(
+            limit=min(page, at_most + 1 - len(entries)),
+            older_than=EventKey(at=entries[-1].at, id=entries[-1].id) if entries else None,
+            since=since,
+            action=AuditAction.country_updated.value,
+        )
+        entries.extend(found)
+        if len(entries) > at_most:
+            raise ValidationFailed.for_field(
+                "since", f"more than {at_most:,} cap changes since then: ask for a later since"
+            )
+        if len(found) < page:
+            break
     changes = []
     for entry in reversed(entries):
         before, after = (entry.before or {}).get("cap"), (entry.after or {}).get("cap")
@@ -149,10 +172,6 @@ def cap_changes(*, audit: EventLog[AuditEvent], since: datetime) -> list[CapChan
 # What every change of a pair is written on: its `updated_at`, which each write moves on
 # (`stamp_after`), is as read, so nothing else changed it meanwhile.
 PAIR_VERSION = frozenset({"updated_at"})
-
-
-def pair_key(country: str, slug: str) -> str:
-    return f"{country.upper()}_{slug}"
 
 
 def operator_slug(operator: str) -> str:
@@ -566,6 +585,11 @@ def update_pair(
             changes.update(state_actor=actor.username, state_changed_at=now)
             # A reason given for the state left behind (a pause's) is not this one's.
             changes.setdefault("state_reason", None)
+        elif "state" in changes and changes.get("state_reason", pair.state_reason) != (
+            pair.state_reason
+        ):
+            # The state said again with a reason of its own: set again, by whom and when.
+            changes.update(state_actor=actor.username, state_changed_at=now)
         elif "state" not in changes:
             changes.pop("state_reason", None)
         _check_thresholds(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from smsfleet.auth.models import Role
+from smsfleet.core.errors import ValidationFailed
+from smsfleet.pairs import service as pairs_service
 from tests.support.api import Api
+from tests.support.fakes import FakeClock
 from tests.support.live import live_socket
 
 UZ_PHONE = "+998901234567"
@@ -131,6 +135,60 @@ def test_pair_crud_with_phone_normalisation(api: Api) -> None:
     assert (enabled["state"], enabled["state_reason"]) == ("enabled", None)
     assert api.client.delete("/api/v1/pairs/UZ_uzmobile", headers=headers).status_code == 204
     assert api.client.get("/api/v1/pairs/UZ_uzmobile", headers=headers).status_code == 404
+
+
+def test_cap_changes_are_read_page_by_page_and_never_cut(api: Api) -> None:
+    """A trend drawn against some of the changes would draw caps that were not: every one
+    in the range, or a refusal naming `since`."""
+    start = api.clock.now()
+    caps = [11, 12, 13, 14, 15, 16, 17]
+    for cap in caps:
+        api.clock.advance(1)  # type: ignore[attr-defined]
+        changed = api.client.patch("/api/v1/countries/UZ", json={"cap": cap}, headers=api.headers())
+        assert changed.status_code == 200, changed.text
+    audit = api.store.audit
+    read = pairs_service.cap_changes(audit=audit, since=start, page=2, at_most=7)
+    assert [(c.previous_cap, c.cap) for c in read] == list(zip([10, *caps], caps, strict=False))
+    with pytest.raises(ValidationFailed) as refused:
+        pairs_service.cap_changes(audit=audit, since=start, page=2, at_most=6)
+    assert refused.value.details == [
+        {"field": "since", "message": "more than 6 cap changes since then: ask for a later since"}
+    ]
+
+
+def test_a_state_said_again_in_other_words_is_set_again_by_its_writer(api: Api) -> None:
+    """A reason is a state's: written again in other words, the state is set again, by
+    whoever wrote them, then; the same words or none change nothing."""
+    add_pair(api)
+    clock = api.clock
+    assert isinstance(clock, FakeClock)
+
+    def patch(role: Role, body: dict[str, Any]) -> dict[str, Any]:
+        response = api.client.patch(
+            "/api/v1/pairs/UZ_uzmobile", json=body, headers=api.headers(role)
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    paused = patch(Role.operator, {"state": "paused", "state_reason": "maintenance"})
+    clock.advance(60)
+    again = patch(Role.admin, {"state": "paused", "state_reason": "carrier back at 14:00"})
+    assert (again["state_actor"], again["state_reason"]) == ("admin", "carrier back at 14:00")
+    assert datetime.fromisoformat(again["state_changed_at"]) - datetime.fromisoformat(
+        paused["state_changed_at"]
+    ) == timedelta(seconds=60)
+    clock.advance(60)
+    assert (
+        patch(Role.operator, {"state": "paused", "state_reason": "carrier back at 14:00"}) == again
+    )
+    assert patch(Role.operator, {"state": "paused"}) == again
+    entries = api.client.get(
+        "/api/v1/audit", params={"action": "pair.updated"}, headers=api.headers(Role.admin)
+    ).json()
+    assert [(e["actor"], e["reason"]) for e in entries] == [
+        ("admin", "carrier back at 14:00"),
+        ("operator", "maintenance"),
+    ]
 
 
 def test_list_filters_and_search(api: Api) -> None:

@@ -186,9 +186,10 @@ def test_pairs_pause_and_resume_change_its_state_audited_with_the_reason(
     assert len(audited(fleet, AuditAction.pair_updated)) == 1
     # With another reason, the reason changes, and it says so.
     assert succeeds(tmp_path, "pairs", "pause", "UZ_uzmobile", "--reason", "still down") == (
-        "UZ_uzmobile: paused, its reason now (still down)\n"
+        f"UZ_uzmobile: paused again by {LOCAL_ADMIN} (still down)\n"
     )
-    said = succeeds(tmp_path, "pairs", "resume", "UZ_uzmobile", "--reason", "provider back")
+    # The key in any case is the pair's.
+    said = succeeds(tmp_path, "pairs", "resume", "uz_UZMOBILE", "--reason", "provider back")
     assert said == f"UZ_uzmobile: paused → enabled by {LOCAL_ADMIN} (provider back)\n"
     resumed = pair(fleet, "UZ_uzmobile")
     assert (resumed.state, resumed.state_reason) == (PairState.enabled, "provider back")
