@@ -9,6 +9,7 @@ from typing import Any
 from smsfleet.auth.models import Role
 from tests.security.test_programs_trust import api_key, audit
 from tests.support.api import running_api
+from tests.support.fakes import FakeClock
 from tests.support.programs import TICKING, install_program
 from tests.support.security import HP_PAIR, HP_SESSION, Live, running
 from tests.support.waiting import eventually
@@ -44,11 +45,13 @@ def test_an_operator_cannot_stop_a_high_priority_pair_by_changing_it(live: Live)
         f"/api/v1/pairs/{HP_PAIR}", json={"region": "Maharashtra & Goa"}, headers=operator
     )
     assert ok.status_code == 200, ok.text
-    # In the log: its creation, each refusal with its reason, and the operator's change.
+    # In the log: its creation, each refusal with its reason (once: the same refusal asked
+    # again within the minute, with force or by the seed's route, is not written again),
+    # and the operator's change.
     events = audit(api, target_kind="pair")
     assert [(event["action"], event["actor_role"], event["forced"]) for event in events] == [
         ("pair.updated", "operator", False),
-        *[("pair.refused", "operator", False)] * (2 * len(changes) + 2),
+        *[("pair.refused", "operator", False)] * (len(changes) + 1),
         ("pair.created", "admin", False),
     ]
     refusals = events[1:-1]
@@ -129,12 +132,13 @@ def test_only_an_admin_starts_again_a_high_priority_session_an_admin_stopped(
     assert api.store.session_specs.get(HP_SESSION).desired == "stopped"  # type: ignore[union-attr]
     assert audit(api, action="session.started") == []
     refusals = audit(api, action="session.refused")
-    # A start and a restart by name, and a bulk start: a bulk restart leaves a session
+    # A start and a restart, to each caller (a bulk start is the start by name refused
+    # again, not written again within the minute); a bulk restart leaves a session
     # stopped on purpose as it is, and is refused nothing.
     assert [(e["actor"], e["api_key_id"] is not None) for e in refusals] == [
-        *[("admin", True)] * 3,  # newest first: the admin's control key
-        *[("operator", True)] * 3,
-        *[("operator", False)] * 3,
+        *[("admin", True)] * 2,  # newest first: the admin's control key
+        *[("operator", True)] * 2,
+        *[("operator", False)] * 2,
     ]
     assert {e["reason"].split(":")[0] for e in refusals} == {
         f"only an admin may start {HP_SESSION}",
@@ -307,10 +311,9 @@ def test_only_an_admin_marks_a_pair_high_priority(tmp_path: Path) -> None:
         marking = api.client.patch(url, json={"is_high_priority": True}, headers=operator)
         assert marking.status_code == 403, marking.text
         assert "only an admin may mark a pair high priority" in marking.json()["error"]["message"]
+        # Created marked, by either route, or marked: one refusal, written once a minute.
         assert [(e["action"], e["target"]) for e in audit(api, target_kind="pair")] == [
-            ("pair.refused", "UZ_uzmobile"),  # its marking
             ("pair.created", "UZ_uzmobile"),
-            ("pair.refused", "UZ_uzmobile"),  # created marked, by the seed's route
             ("pair.refused", "UZ_uzmobile"),
         ]
         marked = api.client.patch(url, json={"is_high_priority": True}, headers=admin)
@@ -405,4 +408,40 @@ def test_only_an_admin_moves_a_high_priority_pairs_policy_lines(tmp_path: Path) 
         done = api.client.patch(url, json=lines, headers=admin)
         assert done.status_code == 200, done.text
         refusals = audit(api, target=HP_PAIR, action="pair.refused")
-        assert [event["actor_role"] for event in refusals] == ["operator", "operator"]
+        assert [event["actor_role"] for event in refusals] == ["operator"]  # once a minute
+
+
+def test_the_same_refusal_is_written_once_a_minute_to_each_person_and_key(
+    tmp_path: Path,
+) -> None:
+    """One asking again and again would fill the log with one refusal: written again after
+    a minute, and at once when someone else, or another key, asks."""
+    with running_api(tmp_path) as api:
+        clock = api.clock
+        assert isinstance(clock, FakeClock)
+        pair = {"country": "UZ", "operator": "UzMobile", "is_high_priority": True}
+        callers = {
+            "operator": api.headers(Role.operator),
+            "key": api_key(api, Role.operator, ["read", "control"]),
+        }
+
+        def refuse(who: str) -> None:
+            refused = api.client.post("/api/v1/pairs", json=pair, headers=callers[who])
+            assert refused.status_code == 403, refused.text
+
+        def written() -> list[tuple[str, bool]]:
+            events = audit(api, action="pair.refused")
+            return [(e["actor"], e["api_key_id"] is not None) for e in events]
+
+        for _ in range(5):
+            refuse("operator")
+        assert written() == [("operator", False)]
+        refuse("key")
+        assert written() == [("operator", True), ("operator", False)]
+        clock.advance(59)
+        refuse("operator")
+        assert len(written()) == 2
+        clock.advance(2)
+        refuse("operator")
+        refuse("operator")
+        assert written() == [("operator", False), ("operator", True), ("operator", False)]

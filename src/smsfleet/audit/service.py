@@ -20,6 +20,10 @@ from smsfleet.core.errors import Forbidden, ValidationFailed
 from smsfleet.core.records import EventKey, EventLog, event_id
 
 MAX_REASON = 512
+REFUSALS_LOGGED_EVERY = timedelta(minutes=1)
+# Refusals to one person of one target a minute looked through for the same one: more
+# kinds than this (keys, reasons) at once are each logged.
+_REFUSALS_LOOKED_AT = 20
 # An entry's id as `record` makes it (`event_id`), or as a store's column holds one.
 _CURSOR_KEY = re.compile(r"[0-9A-Za-z_-]{1,36}")
 
@@ -77,20 +81,24 @@ def refusals_recorded(
     record_as_was: BaseModel | None,
 ) -> Iterator[None]:
     """A change refused to `actor` within (`Forbidden`: not for their role) is logged as
-    `action` on `target`, as it was, with the refusal as its reason; then raised."""
+    `action` on `target`, as it was, with the refusal as its reason; then raised. The same
+    refusal to the same person (and key) is logged once a minute: one asking again and
+    again would fill the log with it."""
     try:
         yield
     except Forbidden as refusal:
-        record(
-            audit,
-            clock,
-            actor_of(actor),
-            action,
-            target,
-            before=record_as_was,
-            after=None,
-            reason=str(refusal),
+        who, reason = actor_of(actor), str(refusal)[:MAX_REASON]
+        logged = audit.recent(
+            limit=_REFUSALS_LOOKED_AT,
+            since=clock.now() - REFUSALS_LOGGED_EVERY,
+            action=action.value,
+            target=target,
+            actor=who.username,
         )
+        if not any(e.reason == reason and e.api_key_id == who.api_key_id for e in logged):
+            record(
+                audit, clock, who, action, target, before=record_as_was, after=None, reason=reason
+            )
         raise
 
 
