@@ -24,13 +24,14 @@ from smsfleet.core.errors import Conflict, Forbidden, NotFound
 from smsfleet.core.records import RecordStore
 from smsfleet.messages import templates as templates_service
 from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate
+from smsfleet.pairs import lifecycle as pairs_lifecycle
 from smsfleet.pairs import service as pairs_service
-from smsfleet.pairs.models import Country, Pair, PairState, PairUpdate
+from smsfleet.pairs.models import Country, Pair, PairChange, PairState, PairUpdate
 from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import Program, ProgramUpdate
 from smsfleet.sessions import service as sessions_service
 from smsfleet.sessions.hosts import Hosts
-from smsfleet.sessions.models import DesiredState, SessionAction, SessionSpec
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionEvent, SessionSpec
 from smsfleet.sessions.supervisor import LaunchFactory, Supervisor
 from smsfleet.stores import ConfigStore
 from tests.support.interleaved import Interleaved
@@ -422,3 +423,54 @@ def test_a_session_stopped_while_the_supervisor_adopted_it_stays_stopped(
     assert (stored.desired, stored.desired_actor) == (DesiredState.stopped, "operator")
     assert stored.generation == seen.generation + 1
     assert kept == stored
+
+
+class _NoSignals:
+    def publish_pair_change(self, change: PairChange) -> None:
+        pass
+
+    def publish_session_event(self, event: SessionEvent) -> None:
+        pass
+
+    def wake_supervisor(self) -> None:
+        pass
+
+
+def test_a_session_stopped_while_an_admin_marked_its_pair_runs(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """The operator's stop read the pair unmarked; an admin marked it before the stop was
+    written, and the marking found the session running, so started nothing: the stop,
+    looking at the pair after its write, is undone and refused. The session runs."""
+    _fleet(config_store)
+    sessions_service.sync_specs(store=config_store, clock=CLOCK)
+    _act(config_store, SessionAction.start)
+    seen = _stored_spec(config_store)
+    specs = Interleaved(config_store.session_specs)
+
+    def mark() -> Pair:
+        return pairs_lifecycle.update(
+            store=elsewhere,
+            clock=CLOCK,
+            actor=ADMIN,
+            key=KEY,
+            data=PairUpdate(is_high_priority=True),
+            force=False,
+            hosts=["local"],
+            max_sessions=100,
+            signals=_NoSignals(),
+        )
+
+    specs.before_next_writes(mark)
+    with pytest.raises(Forbidden, match=f"only an admin may stop {SESSION}"):
+        _act(config_store, SessionAction.stop, specs)
+    assert specs.pending == 0
+    stored = _stored_spec(elsewhere)
+    assert (stored.desired, stored.desired_actor) == (seen.desired, seen.desired_actor)
+    assert stored.desired is DesiredState.running
+    assert stored.generation == seen.generation + 2  # the stop, and its undoing
+    assert elsewhere.audit.recent(limit=5, action=AuditAction.session_stopped) == []
+    [refused] = elsewhere.audit.recent(limit=5, action=AuditAction.session_refused)
+    assert (refused.actor, refused.target) == ("operator", SESSION)
+    events = elsewhere.session_events.recent(limit=5, session=SESSION)
+    assert "stop_requested" not in {event.kind.value for event in events}

@@ -445,3 +445,27 @@ def test_the_same_refusal_is_written_once_a_minute_to_each_person_and_key(
         refuse("operator")
         refuse("operator")
         assert written() == [("operator", False), ("operator", True), ("operator", False)]
+
+
+def test_only_an_admin_gives_a_high_priority_pair_its_first_test_number(tmp_path: Path) -> None:
+    """With no number its sessions are held stopped (an admin's forced removal, or made
+    so): the first number starts them, sessions only an admin can stop."""
+    with running_api(tmp_path) as api:
+        operator, admin = api.headers(Role.operator), api.headers(Role.admin)
+        pair = {"country": "UZ", "operator": "UzMobile", "is_high_priority": True}
+        made = api.client.post("/api/v1/pairs", json=pair, headers=admin)
+        assert made.status_code == 201, made.text
+        url, number = "/api/v1/pairs/UZ_uzmobile", {"phone_numbers": ["+998901234567"]}
+        refused = api.client.patch(url, json=number, headers=operator)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["message"] == (
+            "only an admin may give a test number to the high-priority pair UZ_uzmobile:"
+            " its sessions always run and only an admin can stop them"
+        )
+        assert api.store.pairs.get("UZ_uzmobile").phone_numbers == []  # type: ignore[union-attr]
+        given = api.client.patch(url, json=number, headers=admin)
+        assert given.status_code == 200, given.text
+        # A number more, beside those it has, starts nothing stopped: an operator's to add.
+        more = {"phone_numbers": ["+998901234567", "+998901234568"]}
+        added = api.client.patch(url, json=more, headers=operator)
+        assert added.status_code == 200, added.text

@@ -465,6 +465,9 @@ def _committing_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     added = set(changes.get("programs", pair.programs)) - set(pair.programs)
     if added:
         verbs.append(f"add {', '.join(sorted(added))} to")
+    if not pair.phone_numbers and changes.get("phone_numbers"):
+        # Without one its sessions are held stopped: the first starts them.
+        verbs.append("give a test number to")
     return verbs
 
 

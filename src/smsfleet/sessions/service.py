@@ -21,7 +21,7 @@ from smsfleet.core.errors import (
     NotFound,
     ValidationFailed,
 )
-from smsfleet.core.records import change_record, event_id
+from smsfleet.core.records import change_record, event_id, write_if_unchanged
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import named_actor
 from smsfleet.sessions.hosts import Hosts
@@ -490,6 +490,8 @@ def act(
             decided_on=SPEC_DECIDED_ON,
             what=f"session {name!r}",
         )
+        if kind is not None and not interrupts_high_priority:
+            _undone_if_marked_meanwhile(store, actor, action, spec, updated)
     if kind is None:  # asked already: nothing to write
         return _result(name, state, updated.desired, pair)
     event = SessionEvent(
@@ -517,6 +519,35 @@ def act(
     if on_event is not None:
         on_event(event)
     return _result(name, state, updated.desired, pair)
+
+
+def _undone_if_marked_meanwhile(
+    store: ConfigStore,
+    actor: User | Actor,
+    action: SessionAction,
+    before: SessionSpec,
+    after: SessionSpec,
+) -> None:
+    """A stop or restart decided on its pair unmarked, by someone who may not end a
+    high-priority pair's program, while an admin marked the pair: the marking, which
+    starts its stopped sessions, may have read this one still running. Looked at after
+    writing, as the marking looks at the sessions after it, so one of the two sees the
+    other: the action is undone and refused, as it would have been a moment later."""
+    if (
+        action == SessionAction.start
+        or before.desired != DesiredState.running
+        or actor.role.allows(Role.admin)
+    ):
+        return
+    pair = store.pairs.get(before.pair)
+    if pair is None or not pair.is_high_priority:
+        return
+    undo = {
+        **before.model_dump(include=set(SPEC_DECIDED_ON - {"host", "generation"})),
+        "generation": after.generation + 1,  # someone acted: the supervisor looks again
+    }
+    write_if_unchanged(store.session_specs, before.name, after, undo, decided_on=SPEC_DECIDED_ON)
+    raise Forbidden(f"only an admin may {action} {before.name}: its pair is high priority")
 
 
 def _result(
