@@ -25,7 +25,7 @@ from smsfleet.pairs.models import PairCreate
 from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import ProgramCreate
 from smsfleet.programs.service import ProgramRules
-from smsfleet.sessions.backend import SessionBackend
+from smsfleet.sessions.backend import RunStatus, SessionBackend
 from smsfleet.sessions.models import DesiredState, SessionAction
 from smsfleet.sessions.service import act, never_asked, record_stopped, sync_specs
 from smsfleet.stores import ConfigStore
@@ -230,14 +230,15 @@ def stop_demo_sessions(*, store: ConfigStore, clock: Clock, backend: SessionBack
     demo = {spec.name for spec in store.session_specs.list()}
     running = sorted({entry.name for entry in backend.list() if entry.alive} & demo)
     began = clock.now()
+    ended: dict[str, RunStatus | None] = {}
     if running:
         # Each stop may wait out its program's grace period; in parallel they take one.
         with ThreadPoolExecutor(max_workers=len(running)) as pool:
-            list(pool.map(backend.stop, running))
+            ended = dict(zip(running, pool.map(backend.stop, running), strict=True))
     record_stopped(
         store=store,
         clock=clock,
-        names=running,
+        ended=ended,
         actor=DEMO_ACTOR.username,
         reason="the demo ended",
         began=began,

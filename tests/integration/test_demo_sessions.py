@@ -14,8 +14,15 @@ from smsfleet.demo import DEMO_PAIRS, DemoSessions, seed_demo, start_demo_sessio
 from smsfleet.pairs.models import PairState
 from smsfleet.pairs.service import set_state_unless_changed
 from smsfleet.programs.service import ProgramRules
-from smsfleet.sessions.models import DesiredState, SessionAction, SessionState, SessionStatus
-from smsfleet.sessions.service import act, record_stopped
+from smsfleet.sessions.backend import RunStatus
+from smsfleet.sessions.models import (
+    DesiredState,
+    SessionAction,
+    SessionSpec,
+    SessionState,
+    SessionStatus,
+)
+from smsfleet.sessions.service import act, list_sessions, record_stopped
 from smsfleet.stores import open_config_store
 from smsfleet.wiring import prepare_store
 
@@ -73,36 +80,74 @@ def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) 
         store.close()
 
 
-def test_a_session_the_demo_stopped_keeps_no_exit_code_of_an_earlier_run(tmp_path: Path) -> None:
-    """Killed once (-9) and restarted, then stopped as the demo ended: what it shows is that
-    stop, not the earlier kill dated at it."""
+def test_a_session_the_demo_stopped_tells_that_stop_not_an_earlier_run(tmp_path: Path) -> None:
+    """Killed once (-9) and restarted, then stopped as the demo ended: what it shows is how
+    that stop ended it, as its runner recorded it, and why (not the earlier kill dated at
+    it, nor a run gone without a word); while it stops, its earlier run's exit is told
+    without this stop's reason."""
     clock = SystemClock()
     store = open_config_store(f"sqlite:///{tmp_path / 'config.db'}")
     try:
-        store.session_status.add(
-            SessionStatus(
-                name=STOPPED,
-                state=SessionState.running,
-                pid=4321,
-                last_exit_code=-9,
-                updated_at=clock.now(),
+        now = clock.now()
+        names = [STOPPED, "program1_US_verizon"]
+        for name in names:
+            store.session_specs.add(
+                SessionSpec(
+                    name=name,
+                    program=name.split("_")[0],
+                    pair="US_verizon",
+                    desired=DesiredState.running,
+                    created_at=now,
+                )
             )
+            store.session_status.add(
+                SessionStatus(
+                    name=name,
+                    state=SessionState.stopping,
+                    pid=4321,
+                    started_at=now,
+                    last_exit_code=-9,
+                    last_exit_at=now,
+                    stopped_for="the demo ended",
+                    updated_at=now,
+                )
+            )
+        stopping = list_sessions(store=store, clock=clock)
+        assert [s.previous_exit for s in stopping] == ["killed by signal 9 (SIGKILL)"] * 2
+        ended = RunStatus(
+            runner_pid=1,
+            screen_pid=2,
+            program_pid=4321,
+            program_start_ticks=None,
+            argv=("python3",),
+            started_at=now,
+            ended_at=now.replace(microsecond=0),  # as the store keeps times, to the ms
+            exit_code=0,
+            signal=None,
+            error=None,
         )
         record_stopped(
             store=store,
             clock=clock,
-            names=[STOPPED],
+            ended={STOPPED: ended, names[1]: None},
             actor="demo",
             reason="the demo ended",
             began=clock.now(),
         )
         status = store.session_status.get(STOPPED)
         assert status is not None
-        assert (status.state, status.pid, status.last_exit_code) == (
+        assert (status.state, status.pid, status.last_exit_code, status.last_exit_at) == (
             SessionState.stopped,
             None,
-            None,
+            0,
+            ended.ended_at,
         )
-        assert status.last_exit_at is not None
+        told = {s.name: s.last_exit for s in list_sessions(store=store, clock=clock)}
+        assert told == {
+            STOPPED: "exited with code 0 when stopped (the demo ended)",
+            # Its runner recorded no end: said so, with the stop that ended it.
+            names[1]: "went down: its runner ended without recording the program's exit"
+            " (killed?) when stopped (the demo ended)",
+        }
     finally:
         store.close()

@@ -82,6 +82,11 @@ class RunStatus:
     error: str | None
 
     @property
+    def returncode(self) -> int | None:
+        """The exit status as Python reports it: negative for a signal (-9 for SIGKILL)."""
+        return -self.signal if self.signal else self.exit_code
+
+    @property
     def running(self) -> bool:
         """True until the runner records the program's end.
 

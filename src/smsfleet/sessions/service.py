@@ -6,7 +6,7 @@ Keyword-only functions taking their stores. Actions only write the desired state
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from smsfleet.audit import service as audit_service
@@ -24,9 +24,11 @@ from smsfleet.core.errors import (
 from smsfleet.core.records import change_record, event_id, write_if_unchanged
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import named_actor
+from smsfleet.sessions.backend import RunStatus
 from smsfleet.sessions.hosts import Hosts
 from smsfleet.sessions.machine import MAY_RUN, check_transition
 from smsfleet.sessions.models import (
+    STOPPED_FOR_LENGTH,
     ActionResult,
     BulkActionRequest,
     DesiredState,
@@ -310,7 +312,12 @@ def _public(
         last_exit_code=exit_code,
         last_exit=_exit_told(status) if status and not alive and status.last_exit_at else None,
         last_exit_at=status.last_exit_at if status else None,
-        previous_exit=_exit_told(status) if status and alive and status.last_exit_at else None,
+        # While it stops, the reason kept is this stop's, not the earlier run's.
+        previous_exit=(
+            _exit_told(status, with_reason=state is not SessionState.stopping)
+            if status and alive and status.last_exit_at
+            else None
+        ),
         last_heartbeat=heartbeat,
         hang_restart_at=restart_at,
         is_high_priority=bool(pair and pair.is_high_priority),
@@ -321,12 +328,14 @@ def _public(
     )
 
 
-def _exit_told(status: SessionStatus) -> str:
+def _exit_told(status: SessionStatus, *, with_reason: bool = True) -> str:
     """How its last run ended, and why, when the supervisor stopped it: `killed by signal 9
     (SIGKILL) when stopped (no heartbeat)`, not as if someone else had killed it."""
     # No code kept: its runner ended without recording the program's end (killed).
     said = exit_said(status.last_exit_code, status.last_exit_code is not None)
-    return said if status.stopped_for is None else f"{said} when stopped ({status.stopped_for})"
+    if status.stopped_for is None or not with_reason:
+        return said
+    return f"{said} when stopped ({status.stopped_for})"
 
 
 def _names_operator(asked: str, pair_key: str, pair: Pair | None) -> bool:
@@ -739,17 +748,18 @@ def record_stopped(
     *,
     store: ConfigStore,
     clock: Clock,
-    names: Iterable[str],
+    ended: Mapping[str, RunStatus | None],
     actor: str,
     reason: str,
     began: datetime,
 ) -> None:
     """Sessions stopped with no supervisor running (the demo stopping its fleet as it
-    ends): their status says stopped, with the events, so that the next supervisor starts
-    them afresh rather than finding them crashed and counting a restart. `began`: when
-    their stop began (their `stopping` events)."""
+    ends), each with how its run ended as its runner recorded it (None: not recorded):
+    their status says stopped, with the events, so that the next supervisor starts them
+    afresh rather than finding them crashed and counting a restart. `began`: when their
+    stop began (their `stopping` events)."""
     now = clock.now()
-    for name in names:
+    for name, run in ended.items():
         status = store.session_status.get(name)
         if status is None or status.state not in MAY_RUN:
             continue
@@ -774,8 +784,9 @@ def record_stopped(
             "state": SessionState.stopped,
             "pid": None,
             # Ended by this stop: an earlier run's exit code (a kill -9) is not this one's.
-            "last_exit_code": None,
-            "last_exit_at": now,
+            "last_exit_code": run.returncode if run is not None else None,
+            "last_exit_at": run.ended_at if run is not None and run.ended_at else now,
+            "stopped_for": reason[:STOPPED_FOR_LENGTH],
             "updated_at": now,
         }
         store.session_status.replace(status.model_copy(update=stopped))

@@ -116,13 +116,6 @@ class _Tick:
     emitted: int = 0
 
 
-def _exit_code(run: RunStatus | None) -> int | None:
-    """The exit status as Python reports it: negative for a signal (-9 for SIGKILL)."""
-    if run is None:
-        return None
-    return -run.signal if run.signal else run.exit_code
-
-
 class Supervisor:
     def __init__(
         self,
@@ -703,7 +696,7 @@ class Supervisor:
         """The session is gone: record why, then back off unless it was meant to stop."""
         status = tick.status
         last = tick.backend.status(status.name)
-        exit_code = _exit_code(last)
+        exit_code = last.returncode if last is not None else None
         # The runner writes the program's end as it sees it; its screen gone without that
         # (the runner killed, the program taken down with it), the exit code is unknown.
         exit_recorded = last is not None and last.ended_at is not None
@@ -813,7 +806,7 @@ class Supervisor:
             elif isinstance(outcome, ScreenEntry):
                 self._update(tick, pid=outcome.pid)
             elif tick.stop_then is not None:
-                exit_code = _exit_code(outcome) if isinstance(outcome, RunStatus) else None
+                exit_code = outcome.returncode if isinstance(outcome, RunStatus) else None
                 kind = EventKind.stopped if tick.stop_then == S.stopped else EventKind.exited
                 reason = tick.events[-1].reason if tick.events else None
                 self._move(tick, tick.stop_then, kind, now, reason, exit_code=exit_code)
