@@ -20,7 +20,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from smsfleet.core.clock import SystemClock, human_time
 from smsfleet.core.errors import DomainError, ForceRequired
-from smsfleet.pairs.models import Pair, PairChange, PairState, PairUpdate, key_as_written
+from smsfleet.pairs.models import (
+    Pair,
+    PairChange,
+    PairState,
+    PairUpdate,
+    halted_said,
+    key_as_written,
+)
 from smsfleet.policy.models import POLICY_ACTOR, PolicyAction
 from smsfleet.sessions.cli import (
     AsJson,
@@ -71,6 +78,7 @@ class PairListing(BaseModel):
         description="A high-priority pair the policy would have paused and keeps running:"
         " since when"
     )
+    country_halted: bool = Field(description="Its country's cap is 0: nothing is sent")
 
 
 def _held_since(settings: Settings, pairs: Sequence[Pair]) -> dict[str, datetime]:
@@ -97,6 +105,7 @@ def _listings(
 ) -> list[PairListing]:
     statuses = {status.name: status.state for status in store.session_status.list()}
     specs = store.session_specs.list()
+    halted = {country.code for country in store.countries.list() if country.cap == 0}
     found = []
     for pair in pairs:
         own = [spec for spec in specs if spec.pair == pair.key]
@@ -121,6 +130,7 @@ def _listings(
                 ),
                 numbers=len(pair.phone_numbers),
                 held_since=held.get(pair.key) if pair.is_high_priority else None,
+                country_halted=pair.country in halted,
             )
         )
     return found
@@ -144,6 +154,8 @@ def _note(listing: PairListing, now: datetime) -> str:
         drained = listing.state is PairState.paused and listing.state_actor == POLICY_ACTOR
         finishing = ", finishing their sends in flight" if drained else ""
         said.append(f"{stopping} of its sessions stopping{finishing}")
+    if listing.country_halted:
+        said.append(halted_said(listing.country))
     if listing.held_since is not None:
         elapsed = ago((now - listing.held_since).total_seconds())
         since = human_time(listing.held_since, now=now)

@@ -96,6 +96,14 @@ def test_countries_cap_0_says_the_country_is_halted(fleet: Fleet, tmp_path: Path
     assert country(fleet, "UZ").cap == 0
     again = succeeds(tmp_path, "countries", "cap", "UZ", "0")
     assert again.startswith("UZ: cap already 0: nothing changed; halted")
+    # Its pairs say so too, in the listing's note and its JSON.
+    fleet.add_pair("uzmobile", TICKING)
+    listed = succeeds(tmp_path, "pairs", "ls").splitlines()[1]
+    assert listed.endswith(
+        "; country UZ is halted (its cap is 0): nothing is sent until an admin raises it"
+    ), listed
+    [pair] = json.loads(succeeds(tmp_path, "pairs", "ls", "--json"))
+    assert pair["country_halted"] is True
 
 
 @pytest.mark.parametrize(
