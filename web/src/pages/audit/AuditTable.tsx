@@ -2,7 +2,7 @@ import { Fragment, useState } from "react";
 import type { AuditEvent } from "../../api/audit";
 import { Identifier } from "../../components/Identifier";
 import { formatDateTime } from "../../format/time";
-import { changedFields, changesLabel, type FieldChange } from "./changes";
+import { changedFields, changesLabel, targetDetail, type FieldChange } from "./changes";
 
 const FORCED_HINT = "A high-priority pair's protection was waived";
 const COLUMN_COUNT = 6;
@@ -48,6 +48,7 @@ export function AuditTable({ events }: { events: readonly AuditEvent[] }) {
 function AuditRow({ event, open, onToggle }: { event: AuditEvent; open: boolean; onToggle: () => void }) {
   const changes = changedFields(event.before, event.after);
   const label = changesLabel(changes);
+  const detail = targetDetail(event);
   const changesId = `audit-changes-${event.id}`;
   return (
     <Fragment>
@@ -99,6 +100,11 @@ function AuditRow({ event, open, onToggle }: { event: AuditEvent; open: boolean;
           <span className="audit-note">{event.target_kind}</span>
           <br />
           <Identifier as="code" value={event.target} />
+          {detail !== null && (
+            <p className="audit-note" data-testid="audit-target-detail">
+              {detail}
+            </p>
+          )}
         </td>
         <td className="audit-table__reason" data-testid="audit-reason">
           {event.reason ?? <span className="muted">—</span>}

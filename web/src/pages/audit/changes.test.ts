@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changedFields, changesLabel, valueText } from "./changes";
+import { changedFields, changesLabel, targetDetail, valueText } from "./changes";
 
 describe("changedFields", () => {
   it("keeps only the fields whose value changed, before and after", () => {
@@ -62,5 +62,28 @@ describe("changesLabel", () => {
       { field: "role", before: "operator", after: "viewer" },
       { field: "disabled", before: "false", after: "true" },
     ])).toBe("2 fields");
+  });
+});
+
+describe("changesLabel of a state", () => {
+  it("says the state's change first, a pause or a resume read at a glance", () => {
+    const state = { field: "state", before: "enabled", after: "paused" };
+    expect(changesLabel([state])).toBe("enabled → paused");
+    expect(changesLabel([state, { field: "state_reason", before: null, after: "maintenance" }])).toBe(
+      "enabled → paused · 2 fields",
+    );
+    // A record created has no state before: counted as any other.
+    expect(changesLabel([{ field: "state", before: null, after: "enabled" }])).toBe("1 field");
+  });
+});
+
+describe("targetDetail", () => {
+  it("names an alert by its rule and subject, anything else by its id alone", () => {
+    const alert = { rule: "priority_pair_failing", subject: "IN_vi" };
+    expect(targetDetail({ target_kind: "alert", before: alert, after: { ...alert, state: "open" } })).toBe(
+      "priority_pair_failing · IN_vi",
+    );
+    expect(targetDetail({ target_kind: "alert", before: null, after: null })).toBeNull();
+    expect(targetDetail({ target_kind: "pair", before: null, after: { rule: "x", subject: "y" } })).toBeNull();
   });
 });

@@ -31,8 +31,22 @@ export function changedFields(before: AuditRecord | null, after: AuditRecord | n
     .filter((change) => change.before !== change.after);
 }
 
-/** The label of the button that shows an entry's changes; null when it has none to show. */
+/** The label of the button that shows an entry's changes; null when it has none to show.
+ * A change of a state (a pair paused, resumed) says so: it is what a reader looks for. */
 export function changesLabel(changes: readonly FieldChange[]): string | null {
   if (changes.length === 0) return null;
-  return changes.length === 1 ? "1 field" : `${changes.length} fields`;
+  const count = changes.length === 1 ? "1 field" : `${changes.length} fields`;
+  const state = changes.find((change) => change.field === "state");
+  if (state?.before == null || state.after == null) return count;
+  return `${state.before} → ${state.after}${changes.length > 1 ? ` · ${count}` : ""}`;
+}
+
+/** What an entry's target is, beside its id, when the id alone says nothing to a reader:
+ * an alert's rule and subject. */
+export function targetDetail(event: Pick<AuditEvent, "target_kind" | "before" | "after">): string | null {
+  if (event.target_kind !== "alert") return null;
+  const record = event.after ?? event.before;
+  const rule = record?.rule;
+  const subject = record?.subject;
+  return typeof rule === "string" && typeof subject === "string" ? `${rule} · ${subject}` : null;
 }
