@@ -8,6 +8,7 @@ import shutil
 import stat
 import sys
 import time
+import zipapp
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
     no_exec.write_text("#!/bin/sh\necho plain\n")
     ticker = live.programs / "ticker.py"
     assert ticker.is_file()
+    notes = live.programs / "NOTES.md"
+    notes.write_text("# Programs\n\nInstalled by hand: ask before changing them.\n")
     refused = {
         "shell": (["/bin/sh", "-c", "id"], "command.0"),
         "python -c": ([sys.executable, "-c", "print(1)"], "command.1"),
@@ -109,6 +112,8 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         "missing": ([sys.executable, str(live.programs / "missing.py")], "command.1"),
         "not executable": ([str(no_exec)], "command.0"),
         "other python": (["python3", str(live.programs / "ticker.py")], "command.0"),
+        # A Python runs it as a script: one that could never run is no program.
+        "not python": ([sys.executable, str(notes)], "command.1"),
     }
     for case, (command, field) in refused.items():
         response = api.client.post(
@@ -123,6 +128,16 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         assert changed.status_code == 422, (case, changed.text)
     assert api.store.programs.get("evil") is None
     assert [event["action"] for event in audit(api, target_kind="program")] == ["program.created"]
+
+    app = live.programs / "app.pyz"
+    install_program(tmp_path / "source", "__main__", "print('app')")
+    zipapp.create_archive(tmp_path / "source", app)
+    zipped = api.client.post(
+        "/api/v1/programs",
+        json={"name": "zipped", "command": [sys.executable, str(app)]},
+        headers=admin,
+    )
+    assert zipped.status_code == 201, zipped.text
 
     executable = live.programs / "direct"
     executable.write_text("#!/bin/sh\nexec sleep 60\n")

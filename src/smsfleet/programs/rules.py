@@ -12,6 +12,8 @@ import re
 import shutil
 import stat
 import sys
+import warnings
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -220,6 +222,25 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
         raise _refused(index, f"{text!r} is a shell or an interpreter, not a program")
     if needs_exec and not os.access(real, os.X_OK):
         raise _refused(index, f"{text!r} is not executable (chmod +x, or run it with Python)")
+    if not needs_exec and not _is_python_program(real):
+        raise _refused(
+            index, f"{text!r} is not a Python script (its source does not compile) nor a zip app"
+        )
+
+
+def _is_python_program(real: Path) -> bool:
+    """What a Python runs as a script: Python source, or a zip application (its
+    `__main__.py` inside). Compiled only, never run."""
+    try:
+        if zipfile.is_zipfile(real):
+            with zipfile.ZipFile(real) as archive:
+                return "__main__.py" in archive.namelist()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a program's own warnings are not a refusal
+            compile(real.read_bytes(), str(real), "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile):
+        return False
+    return True
 
 
 def _refused(index: int, message: str) -> ValidationFailed:
