@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, WebSocketRoute, expect
+from playwright.sync_api import Page, Route, ViewportSize, WebSocketRoute, expect
 
 from smsfleet.sessions.screen import ScreenBackend
 from tests.support.e2e import ControlPlane, kz_number, open_logged_in, remove_session
@@ -294,6 +294,70 @@ def test_viewer_sees_sessions_without_buttons(
     expect(page.locator("[data-testid^='country-section-']")).to_have_count(1)
     expect(page).to_have_url(re.compile(r"country=UZ"))
     screenshot("viewer filtered")
+
+
+# How runs ended, as the API tells them after a pair was paused with sends in flight.
+LONG_PREVIOUS_EXIT = (
+    "went down: its runner ended without recording the program's exit (killed?) when stopped"
+    " (pair UZ_uzmobile is paused: its attempts in flight finish first, at most 150 s)"
+)
+LONG_LAST_EXIT = (
+    "killed by signal 9 (SIGKILL) when stopped (pair UZ_uzmobile is paused: its attempts in"
+    " flight finish first, at most 150 s)"
+)
+
+
+def test_a_long_exit_text_wraps_and_every_program_of_the_pair_stays_in_view(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot
+) -> None:
+    """How a run ended can be a sentence: it wraps in its cell, whole, rather than
+    widening its column until the pair's other program is off screen."""
+    told = {
+        "program1_UZ_uzmobile": {
+            "last_exit": None,
+            "last_exit_code": None,
+            "previous_exit": LONG_PREVIOUS_EXIT,
+        },
+        "program2_UZ_uzmobile": {"last_exit": LONG_LAST_EXIT, "last_exit_code": None},
+    }
+
+    def listing(route: Route) -> None:
+        answer = route.fetch()
+        sessions = answer.json()
+        for session in sessions:
+            session.update(told.get(session["name"], {}))
+        route.fulfill(response=answer, json=sessions)
+
+    page.route(re.compile(r"/api/v1/sessions(\?.*)?$"), listing)
+    viewport: ViewportSize = {"width": 1280, "height": 900}
+    open_logged_in(page, "/programs", control_plane.admin_password, viewport=viewport)
+    section = page.get_by_test_id("country-section-UZ")
+    # The whole text, in the page (so read out by a screen reader) and not only in a title.
+    for name, text in (
+        ("program1_UZ_uzmobile", f"before: {LONG_PREVIOUS_EXIT}"),
+        ("program2_UZ_uzmobile", LONG_LAST_EXIT),
+    ):
+        expect(section.get_by_test_id(f"exit-code-{name}")).to_have_text(text)
+    section.scroll_into_view_if_needed()
+    screenshot("long exit texts at 1280 px")
+
+    wrap = section.locator(".table-wrap")
+    sizes = wrap.evaluate("(wrap) => ({ scroll: wrap.scrollWidth, client: wrap.clientWidth })")
+    assert sizes["scroll"] <= sizes["client"], f"the UZ table is wider than its card: {sizes}"
+    for name in told:
+        cell = section.get_by_test_id(f"session-{name}")
+        exit_text = section.get_by_test_id(f"exit-code-{name}")
+        for what, box in (("cell", cell.bounding_box()), ("exit text", exit_text.bounding_box())):
+            assert box is not None, f"{name}: its {what} is not shown"
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5, (
+                f"{name}: its {what} [{box['x']}, {box['x'] + box['width']}] is off screen"
+            )
+        # Seen whole: nothing of it cut off or hidden by its cell.
+        clipped = exit_text.evaluate(
+            "(text) => text.scrollWidth > text.clientWidth || text.scrollHeight > text.clientHeight"
+        )
+        assert not clipped, f"{name}: its exit text is cut off"
+        expect(section.get_by_test_id(f"logs-{name}")).to_be_in_viewport()
 
 
 def test_a_pair_placed_on_another_host_runs_and_logs_there(

@@ -96,4 +96,22 @@ describe("a session's exit", () => {
     expect(alive).toContain("before: killed by signal 9 (SIGKILL)");
     expect(cell(session({ state: "running", last_exit_code: null, previous_exit: null }))).not.toContain("previous-exit-");
   });
+
+  it("is told whole, however long, in the fact that wraps rather than in a title only", () => {
+    // As the API tells a run its supervisor stopped as its pair was paused with sends in flight.
+    const stopped =
+      "killed by signal 9 (SIGKILL) when stopped (pair UZ_uzmobile is paused: its attempts in flight finish first, at most 150 s)";
+    const wentDown = `went down: its runner ended without recording the program's exit (killed?) when stopped (pair UZ_uzmobile is paused: its attempts in flight finish first, at most 150 s)`;
+    const exitFact = (markup: string): string => {
+      const fact = /<div class="session-cell__exit">(.*?)<\/div>/.exec(markup);
+      expect(fact).not.toBeNull();
+      return fact?.[1] ?? "";
+    };
+    const escaped = (text: string): string => text.replaceAll("'", "&#x27;");
+    expect(exitFact(cell(session({ last_exit_code: null, last_exit: stopped })))).toContain(`>${escaped(stopped)}<`);
+    const alive = cell(session({ state: "running", last_exit_code: null, last_exit: null, previous_exit: wentDown }));
+    expect(exitFact(alive)).toContain(`>before: ${escaped(wentDown)}<`);
+    // Its label and the short "—" sit in the same fact, beside the others when they fit.
+    expect(exitFact(cell(session({ last_exit_code: null, last_exit: null })))).toBe("<dt>exit</dt><dd class=\"exit-code\" data-testid=\"exit-code-program1_UZ_uzmobile\">—</dd>");
+  });
 });

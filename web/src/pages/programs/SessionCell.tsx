@@ -88,7 +88,8 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
             )}
           </dd>
         </div>
-        <div>
+        {/* Its own line when long, wrapped as a note is: the whole text stays in view. */}
+        <div className="session-cell__exit">
           <dt>exit</dt>
           <dd
             className={
@@ -104,9 +105,9 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
                 {session.last_exit ?? session.last_exit_code}
               </span>
             ) : session.previous_exit ? (
-                <span title="How the run before this one ended" data-testid={`previous-exit-${session.name}`}>
-                  before: {session.previous_exit}
-                </span>
+              <span title="How the run before this one ended" data-testid={`previous-exit-${session.name}`}>
+                before: {session.previous_exit}
+              </span>
             ) : (
               "—"
             )}
