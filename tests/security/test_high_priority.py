@@ -278,7 +278,7 @@ def test_an_admin_lowers_a_high_priority_pair_with_force_audited(live: Live) -> 
     error = unforced.json()["error"]
     assert error["code"] == "force_required"
     assert error["message"] == (
-        f"{HP_PAIR} is high priority: repeat with force=true to lower the priority of it"
+        f"{HP_PAIR} is high priority: repeat with force to lower the priority of it"
     )
     assert api.store.pairs.get(HP_PAIR).is_high_priority  # type: ignore[union-attr]
     # Lowered and paused in one change: one refusal names both.

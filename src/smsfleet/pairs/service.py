@@ -409,7 +409,7 @@ def _guard_high_priority(pair: Pair, actor: User | Actor, force: bool, action: s
     if not actor.role.allows(Role.admin):
         raise Forbidden(f"only an admin may {action} the high-priority pair {pair.key}")
     if not force:
-        raise ForceRequired(f"{pair.key} is high priority: repeat with force=true to {action} it")
+        raise ForceRequired(f"{pair.key} is high priority: repeat with force to {action} it")
 
 
 def _check_session_room(

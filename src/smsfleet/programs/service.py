@@ -159,7 +159,7 @@ def update_program(
                 if protected and not force:
                     raise ForceRequired(
                         f"high-priority pair(s) {', '.join(protected)} run {name}: repeat with"
-                        " force=true to change its command",
+                        " force to change its command",
                         details={"pairs": protected},
                     )
                 forced.extend(protected)

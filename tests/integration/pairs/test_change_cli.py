@@ -212,9 +212,7 @@ def test_a_high_priority_pairs_pause_needs_force(fleet: Fleet, tmp_path: Path) -
     supervisor.reconcile_once()
     assert fleet.screens() == [name]  # high priority: running without being asked
     error = refused(tmp_path, "pairs", "pause", "UZ_beeline", "--reason", "maintenance")
-    assert error == (
-        "error: UZ_beeline is high priority: repeat with force=true to pause it (--force)"
-    )
+    assert error == ("error: UZ_beeline is high priority: repeat with force to pause it (--force)")
     assert pair(fleet, "UZ_beeline").state is PairState.enabled  # nothing written
     assert audited(fleet, AuditAction.pair_updated) == []
     said = succeeds(tmp_path, "pairs", "pause", "UZ_beeline", "--force", "--reason", "maintenance")
