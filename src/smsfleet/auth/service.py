@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +74,14 @@ __all__ = [
 ]
 
 ADMIN_USERNAME = "admin"
+
+# A user's own logouts everywhere audited an hour, at most: each takes only a login, so a
+# loop of them would fill the log (kept a year). Past it they still log out, unaudited.
+SELF_LOGOUTS_AUDITED_PER_HOUR = 5
+_HOUR = timedelta(hours=1)
+# Held from counting a user's audited logouts to auditing one: those made at once in this
+# process are counted one after the other.
+_AUDITING_LOGOUT = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -439,16 +448,35 @@ def revoke_all_tokens(
     actor: Actor,
     username: str,
 ) -> TokensRevoked:
-    """Log `username` out everywhere: every token issued so far is refused."""
+    """Log `username` out everywhere: every token issued so far is refused. Never refused
+    itself (it is how one ends a stolen login); audited always when someone else does it,
+    and up to `SELF_LOGOUTS_AUDITED_PER_HOUR` an hour when a user does it themselves."""
     _change_user(
         users,
         username,
         lambda user: {"token_version": user.token_version + 1, "updated_at": clock.now()},
     )
-    audit_service.record(
-        audit, clock, actor, AuditAction.user_logged_out, username, before=None, after=None
-    )
+    with _AUDITING_LOGOUT:
+        if actor.username != username or _may_audit_self_logout(audit, clock, username):
+            audit_service.record(
+                audit, clock, actor, AuditAction.user_logged_out, username, before=None, after=None
+            )
     return TokensRevoked(username=username)
+
+
+def _may_audit_self_logout(audit: EventLog[AuditEvent], clock: Clock, username: str) -> bool:
+    """`username` has had fewer than the most of their own logouts audited in the last
+    hour: counted on the audit log, as API keys made are."""
+    now = clock.now()
+    audited = audit.recent(
+        limit=SELF_LOGOUTS_AUDITED_PER_HOUR,
+        since=now - _HOUR,
+        action=AuditAction.user_logged_out.value,
+        actor=username,
+        target=username,
+    )
+    # An hour old, one is out of the window.
+    return sum(1 for entry in audited if entry.at > now - _HOUR) < SELF_LOGOUTS_AUDITED_PER_HOUR
 
 
 def first_token_version() -> int:
