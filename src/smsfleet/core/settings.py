@@ -690,6 +690,14 @@ class Settings(BaseSettings):
         description="Message templates the fleet may hold (each up to 20 provider bodies):"
         " their listing returns them all, so a template that would pass it is refused",
     )
+    seed_messages_per_hour: int = Field(
+        default=300,
+        ge=1,
+        le=100_000,
+        description="SMS one user (with their API keys) may record an hour through the seed"
+        " routes (`/api/send-sms`, `/api/receive-sms`): each is an audit entry and a"
+        " search-indexed message, kept a year",
+    )
     supervisor_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     start_seconds: float = Field(default=1.0, ge=0, description="Up this long counts as started")
     backoff_initial_seconds: float = Field(default=1.0, gt=0)

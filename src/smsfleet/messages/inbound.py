@@ -4,6 +4,7 @@ records, and a number's thread of SMS and send attempts.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound, ValidationFailed
+from smsfleet.core.limits import check_window
 from smsfleet.core.records import EventLog
 from smsfleet.core.text import escaped
 from smsfleet.messages.models import (
@@ -39,6 +41,8 @@ CONVERSATION_PAGE = 100
 EARLIEST_SEED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 # nor further ahead of now than this (a sender's clock a little ahead).
 SEED_TIME_AHEAD = timedelta(days=1)
+# The window the SMS one user records through the seed routes are counted in.
+SEED_WINDOW = timedelta(hours=1)
 
 # What an audited SMS says of its text: the code in it is the message's alone.
 TEXT_NOT_AUDITED = "[not in the audit log: kept with the SMS for its retention]"
@@ -51,14 +55,19 @@ class Inbound:
         store: MessageStore,
         attempts: AttemptStore,
         clock: Clock,
+        seed_messages_per_hour: int,
         on_message: Callable[[Message], None] | None = None,
         phone_region: str | None = None,
     ) -> None:
         self._store = store
         self._attempts = attempts
         self._clock = clock
+        self._seed_per_hour = seed_messages_per_hour
         self._on_message = on_message
         self._region = phone_region
+        # Held from counting a user's recorded SMS to auditing the new one: SMS recorded at
+        # once in this process cannot all slip under the cap.
+        self._recording_seed = threading.Lock()
 
     def receive(self, data: InboundMessage) -> Message:
         """The gateway's webhook: keep the SMS and link it to the attempt it verifies."""
@@ -89,7 +98,7 @@ class Inbound:
         """An SMS the seed SMS service recorded, audited with who recorded it; its numbers
         are kept in E.164. Its `timestamp` is refused before `EARLIEST_SEED_TIME` or over
         `SEED_TIME_AHEAD` ahead of now: a year-9999 message would stay on top of its
-        conversation for good."""
+        conversation for good. One user records at most `seed_messages_per_hour` (429)."""
         now = self._clock.now()
         if data.timestamp < EARLIEST_SEED_TIME:
             raise ValidationFailed.for_field("timestamp", "before 2000-01-01T00:00:00Z")
@@ -104,19 +113,42 @@ class Inbound:
             at=data.timestamp,
             recorded_at=now,
         )
-        self._keep(message)
         # Its text (a code) stays with the SMS, kept its retention, never the audit log's.
         audited = message.model_copy(update={"text": TEXT_NOT_AUDITED})
-        audit_service.record(
-            audit,
-            self._clock,
-            actor,
-            AuditAction.message_recorded,
-            message.uuid,
-            before=None,
-            after=audited,
-        )
+        with self._recording_seed:
+            self._check_seed_pace(actor, audit, now)
+            self._keep(message)
+            # Audited before the next SMS is counted: the count reads these.
+            audit_service.record(
+                audit,
+                self._clock,
+                actor,
+                AuditAction.message_recorded,
+                message.uuid,
+                before=None,
+                after=audited,
+            )
         return message
+
+    def _check_seed_pace(self, actor: Actor, audit: EventLog[AuditEvent], now: datetime) -> None:
+        """Refuse an SMS past the most one user (with their API keys) may record in the
+        window: each is an audit entry and a search-indexed message, kept a year. Counted on
+        the audit log's entries, as API keys made are."""
+        recorded = audit.recent(
+            limit=self._seed_per_hour,
+            since=now - SEED_WINDOW,
+            action=AuditAction.message_recorded.value,
+            actor=actor.username,
+        )
+        check_window(
+            # As old as the window, one is out of it: as `Retry-After` said.
+            sorted(entry.at for entry in recorded if entry.at > now - SEED_WINDOW),
+            most=self._seed_per_hour,
+            window=SEED_WINDOW,
+            now=now,
+            said="you recorded {count} SMS through the seed routes in the last {minutes} min,"
+            " the most one user may",
+        )
 
     def record_sent(self, sender: str, receiver: str, text: str, attempt_id: str) -> Message:
         """The text an on-demand send's lease hands a program, as an SMS sent by it."""

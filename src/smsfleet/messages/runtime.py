@@ -52,6 +52,7 @@ def build_messages(
         store=store,
         attempts=attempts,
         clock=clock,
+        seed_messages_per_hour=settings.seed_messages_per_hour,
         on_message=on_message,
         phone_region=settings.phone_region,
     )

@@ -164,7 +164,10 @@ def _world(
         policy=DispatchPolicy(),
     )
     inbound = Inbound(
-        store=MessageStore(metrics_engine), attempts=AttemptStore(metrics_engine), clock=clock
+        store=MessageStore(metrics_engine),
+        attempts=AttemptStore(metrics_engine),
+        clock=clock,
+        seed_messages_per_hour=300,
     )
     sends = Sends(
         store=MessageStore(metrics_engine),
