@@ -691,7 +691,7 @@ class Settings(BaseSettings):
         " their listing returns them all, so a template that would pass it is refused",
     )
     seed_messages_per_hour: int = Field(
-        default=300,
+        default=1_000,
         ge=1,
         le=100_000,
         description="SMS one user (with their API keys) may record an hour through the seed"

@@ -147,7 +147,7 @@ class Inbound:
             window=SEED_WINDOW,
             now=now,
             said="you recorded {count} SMS through the seed routes in the last {minutes} min,"
-            " the most one user may",
+            " the most one user may (SMSFLEET_SEED_MESSAGES_PER_HOUR)",
         )
 
     def record_sent(self, sender: str, receiver: str, text: str, attempt_id: str) -> Message:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.store import AttemptStore
+from smsfleet.core.settings import Settings
 from smsfleet.dispatch._redis_admission import RedisAdmission
 from smsfleet.dispatch._redis_limiter import RedisLimiter
 from smsfleet.dispatch._sql_limiter import SqlLimiter
@@ -167,7 +168,7 @@ def _world(
         store=MessageStore(metrics_engine),
         attempts=AttemptStore(metrics_engine),
         clock=clock,
-        seed_messages_per_hour=300,
+        seed_messages_per_hour=Settings.model_fields["seed_messages_per_hour"].default,
     )
     sends = Sends(
         store=MessageStore(metrics_engine),
