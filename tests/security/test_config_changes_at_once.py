@@ -26,12 +26,12 @@ from smsfleet.messages import templates as templates_service
 from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate
 from smsfleet.pairs import lifecycle as pairs_lifecycle
 from smsfleet.pairs import service as pairs_service
-from smsfleet.pairs.models import Country, Pair, PairChange, PairState, PairUpdate
+from smsfleet.pairs.models import Country, Pair, PairState, PairUpdate
 from smsfleet.programs import service as programs_service
 from smsfleet.programs.models import Program, ProgramUpdate
 from smsfleet.sessions import service as sessions_service
 from smsfleet.sessions.hosts import Hosts
-from smsfleet.sessions.models import DesiredState, SessionAction, SessionEvent, SessionSpec
+from smsfleet.sessions.models import DesiredState, SessionAction, SessionSpec
 from smsfleet.sessions.supervisor import LaunchFactory, Supervisor
 from smsfleet.stores import ConfigStore
 from tests.support.interleaved import Interleaved
@@ -425,17 +425,6 @@ def test_a_session_stopped_while_the_supervisor_adopted_it_stays_stopped(
     assert kept == stored
 
 
-class _NoSignals:
-    def publish_pair_change(self, change: PairChange) -> None:
-        pass
-
-    def publish_session_event(self, event: SessionEvent) -> None:
-        pass
-
-    def wake_supervisor(self) -> None:
-        pass
-
-
 def test_a_session_stopped_while_an_admin_marked_its_pair_runs(
     config_store: ConfigStore, elsewhere: ConfigStore
 ) -> None:
@@ -458,7 +447,7 @@ def test_a_session_stopped_while_an_admin_marked_its_pair_runs(
             force=False,
             hosts=["local"],
             max_sessions=100,
-            signals=_NoSignals(),
+            signals=pairs_lifecycle.NoSignals(),
         )
 
     specs.before_next_writes(mark)

@@ -35,7 +35,6 @@ from smsfleet.audit.models import Actor, ApiKeyAudited, AuditAction, AuditEvent
 from smsfleet.auth.models import Role, User
 from smsfleet.core.clock import Clock, human_time
 from smsfleet.core.errors import Conflict, Forbidden, NotFound, Throttled, Unauthorized
-from smsfleet.core.limits import check_window
 from smsfleet.core.records import EventLog, RecordStore
 
 __all__ = [
@@ -189,15 +188,10 @@ class ApiKeyService:
         a loop, each would be two audit entries kept a year. Counted on the audit log, which
         keeps every key made, revoked and deleted ones too."""
         now = self._clock.now()
-        made = self._audit.recent(
-            limit=self._made_per_hour,
-            since=now - _HOUR,
-            action=AuditAction.api_key_created.value,
+        audit_service.check_audited_pace(
+            self._audit,
+            action=AuditAction.api_key_created,
             actor=owner.username,
-        )
-        check_window(
-            # An hour old, one is out of the window: as `Retry-After` said.
-            sorted(entry.at for entry in made if entry.at > now - _HOUR),
             most=self._made_per_hour,
             window=_HOUR,
             now=now,

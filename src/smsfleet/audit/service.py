@@ -17,6 +17,7 @@ from smsfleet.auth.models import User
 from smsfleet.core.bounds import EARLIEST, check_moment
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Forbidden, ValidationFailed
+from smsfleet.core.limits import check_window
 from smsfleet.core.records import EventKey, EventLog, event_id
 
 MAX_REASON = 512
@@ -100,6 +101,25 @@ def refusals_recorded(
                 audit, clock, who, action, target, before=record_as_was, after=None, reason=reason
             )
         raise
+
+
+def check_audited_pace(
+    audit: EventLog[AuditEvent],
+    *,
+    action: AuditAction,
+    actor: str,
+    most: int,
+    window: timedelta,
+    now: datetime,
+    said: str,
+) -> None:
+    """Refuse one more `action` by `actor` past `most` in `window` (429, `check_window`
+    and its `said`), counted on the log's entries of it: kept long after what they record
+    is gone (a key revoked, a message deleted)."""
+    entries = audit.recent(limit=most, since=now - window, action=action.value, actor=actor)
+    # As old as the window, one is out of it: as `Retry-After` said.
+    times = sorted(entry.at for entry in entries if entry.at > now - window)
+    check_window(times, most=most, window=window, now=now, said=said)
 
 
 def cursor_of(event: AuditEvent) -> str:

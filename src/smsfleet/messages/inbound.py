@@ -16,7 +16,6 @@ from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import NotFound, ValidationFailed
-from smsfleet.core.limits import check_window
 from smsfleet.core.records import EventLog
 from smsfleet.core.text import escaped
 from smsfleet.messages.models import (
@@ -134,15 +133,10 @@ class Inbound:
         """Refuse an SMS past the most one user (with their API keys) may record in the
         window: each is an audit entry and a search-indexed message, kept a year. Counted on
         the audit log's entries, as API keys made are."""
-        recorded = audit.recent(
-            limit=self._seed_per_hour,
-            since=now - SEED_WINDOW,
-            action=AuditAction.message_recorded.value,
+        audit_service.check_audited_pace(
+            audit,
+            action=AuditAction.message_recorded,
             actor=actor.username,
-        )
-        check_window(
-            # As old as the window, one is out of it: as `Retry-After` said.
-            sorted(entry.at for entry in recorded if entry.at > now - SEED_WINDOW),
             most=self._seed_per_hour,
             window=SEED_WINDOW,
             now=now,

@@ -22,7 +22,6 @@ from smsfleet.core.clock import SystemClock, human_time
 from smsfleet.core.errors import DomainError, ForceRequired
 from smsfleet.pairs.models import (
     Pair,
-    PairChange,
     PairState,
     PairUpdate,
     halted_said,
@@ -41,7 +40,7 @@ from smsfleet.sessions.cli import (
     settings_for,
     warn_if_unsupervised,
 )
-from smsfleet.sessions.models import DesiredState, SessionEvent, SessionState
+from smsfleet.sessions.models import DesiredState, SessionState
 
 if TYPE_CHECKING:
     from smsfleet.core.settings import Settings
@@ -211,21 +210,6 @@ Key = Annotated[str, typer.Argument(help="The pair's key, e.g. UZ_uzmobile", par
 Force = Annotated[bool, typer.Option(help="Confirm the pause of a high-priority pair")]
 
 
-class _NoBus:
-    """The signals a pair's change gives where no control plane runs (a shell): none. Its
-    supervisor reads the pair at its next tick and stops or starts its sessions; open
-    dashboards show it when they next read the pairs."""
-
-    def publish_pair_change(self, change: PairChange) -> None:
-        pass
-
-    def publish_session_event(self, event: SessionEvent) -> None:
-        pass
-
-    def wake_supervisor(self) -> None:
-        pass
-
-
 def _set_state(
     key: str, state: PairState, reason: str | None, force: bool, data_dir: Path | None
 ) -> None:
@@ -253,7 +237,7 @@ def _set_state(
             force=force,
             hosts=Hosts.from_settings(settings).names,
             max_sessions=settings.max_sessions,
-            signals=_NoBus(),
+            signals=lifecycle.NoSignals(),
         )
     except DomainError as exc:
         hint = " (--force)" if isinstance(exc, ForceRequired) else ""

@@ -35,6 +35,21 @@ class PairSignals(Protocol):
     def wake_supervisor(self) -> None: ...
 
 
+class NoSignals:
+    """The signals a pair's change gives where no control plane runs (a shell): none. Its
+    supervisor reads the pair at its next tick and stops or starts its sessions; open
+    dashboards show it when they next read the pairs."""
+
+    def publish_pair_change(self, change: PairChange) -> None:
+        pass
+
+    def publish_session_event(self, event: SessionEvent) -> None:
+        pass
+
+    def wake_supervisor(self) -> None:
+        pass
+
+
 def create(
     *,
     store: ConfigStore,
