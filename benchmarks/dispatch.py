@@ -210,7 +210,9 @@ def fleet_run(
                 running(control_plane, env=env, work=work, ready=f"{url}/healthz"),
                 admin_client(url, password) as client,
             ):
-                client.patch("/api/v1/countries/UZ", json={"cap": FLEET_CAP}).raise_for_status()
+                client.patch(
+                    "/api/v1/countries/UZ?force=true", json={"cap": FLEET_CAP}
+                ).raise_for_status()
                 seed(client, pairs=pair_keys, programs=program_names)
                 wait_for_sessions(client, sessions)
                 client.post(
@@ -323,7 +325,7 @@ def saturation(
         ):
             for country in chosen:
                 client.patch(
-                    f"/api/v1/countries/{country}", json={"cap": HIGHEST_CAP}
+                    f"/api/v1/countries/{country}?force=true", json={"cap": HIGHEST_CAP}
                 ).raise_for_status()
             pair_keys = {f"{country}_load": ["program1"] for country in chosen}
             seed(client, pairs=pair_keys, programs=["program1"])

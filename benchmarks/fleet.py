@@ -256,7 +256,9 @@ def seed_fleet(client: httpx.Client, plan: list[PlannedPair], *, cap: int) -> No
         ).raise_for_status()
     for country in sorted({pair.country for pair in plan}):
         if client.get(f"/api/v1/countries/{country}").json()["cap"] != cap:
-            client.patch(f"/api/v1/countries/{country}", json={"cap": cap}).raise_for_status()
+            client.patch(
+                f"/api/v1/countries/{country}?force=true", json={"cap": cap}
+            ).raise_for_status()
     for pair in plan:
         client.post(
             "/api/v1/pairs",

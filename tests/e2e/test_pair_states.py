@@ -173,7 +173,9 @@ def policy_worker(
     its session. The pair and the cap are put back afterwards."""
     country = PAIR[:2]
     old_cap = admin_api.get(f"/api/v1/countries/{country}").json()["cap"]
-    assert admin_api.patch(f"/api/v1/countries/{country}", json={"cap": FAST_CAP}).is_success
+    assert admin_api.patch(
+        f"/api/v1/countries/{country}?force=true", json={"cap": FAST_CAP}
+    ).is_success
     slug = f"policy{viewport['width']}"
     created = admin_api.post(
         "/api/v1/pairs",
@@ -200,7 +202,7 @@ def policy_worker(
             "the session to stop",
         )
         admin_api.delete(f"/api/v1/pairs/{key}")
-        admin_api.patch(f"/api/v1/countries/{country}", json={"cap": old_cap})
+        admin_api.patch(f"/api/v1/countries/{country}?force=true", json={"cap": old_cap})
 
 
 def pause_by_policy(admin_api: httpx.Client, worker: Worker) -> str:

@@ -224,7 +224,7 @@ def dashboard_workers(
     assert country.status_code == 200, country.text
     old_cap = country.json()["cap"]
     response = admin_api.patch(
-        f"/api/v1/countries/{DASHBOARD_COUNTRY}", json={"cap": DASHBOARD_CAP}
+        f"/api/v1/countries/{DASHBOARD_COUNTRY}?force=true", json={"cap": DASHBOARD_CAP}
     )
     assert response.status_code == 200, response.text
     add_program(admin_api, control_plane, DASHBOARD_PROGRAM, SLEEPER)
@@ -257,7 +257,7 @@ def dashboard_workers(
         for pair in DASHBOARD_PAIRS:
             admin_api.delete(f"/api/v1/pairs/{pair['country']}_{pair['slug']}")
         admin_api.delete(f"/api/v1/programs/{DASHBOARD_PROGRAM}")
-        admin_api.patch(f"/api/v1/countries/{DASHBOARD_COUNTRY}", json={"cap": old_cap})
+        admin_api.patch(f"/api/v1/countries/{DASHBOARD_COUNTRY}?force=true", json={"cap": old_cap})
 
 
 def record_data_set(workers: dict[str, Worker]) -> None:

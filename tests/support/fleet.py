@@ -360,7 +360,7 @@ def seed(client: httpx.Client) -> None:
             },
         )
         assert response.status_code == 201, response.text
-    response = client.patch("/api/v1/countries/UZ", json={"cap": 600})
+    response = client.patch("/api/v1/countries/UZ?force=true", json={"cap": 600})
     assert response.status_code == 200, response.text
     response = client.post(
         "/api/v1/pairs",

@@ -49,7 +49,8 @@ class Conflict(DomainError):
 
 
 class ForceRequired(Conflict):
-    """A protected change (high-priority pair) was asked for without `force`."""
+    """A protected change (a high-priority pair's, a cap far above the usual) was asked for
+    without `force`."""
 
     code = "force_required"
 

@@ -676,6 +676,13 @@ class Settings(BaseSettings):
         description="Sessions (programs assigned to pairs) the fleet may hold, each a program"
         " running on a host: a pair or change that would pass it is refused",
     )
+    country_cap_confirm_above: int = Field(
+        default=60,
+        ge=0,
+        le=10_000,
+        description="A country's cap raised above this many SMS a minute takes force (409"
+        " `force_required` without it): a typed 1000 for 100 is not taken at its word",
+    )
     max_pairs: int = Field(
         default=1000,
         ge=1,

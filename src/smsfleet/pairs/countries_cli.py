@@ -18,7 +18,7 @@ import typer
 from pydantic import ValidationError
 
 from smsfleet.core.clock import SystemClock, human_time
-from smsfleet.core.errors import DomainError
+from smsfleet.core.errors import DomainError, ForceRequired
 from smsfleet.pairs.models import MAX_COUNTRY_CAP, Country, CountryUpdate
 from smsfleet.sessions.cli import (
     AsJson,
@@ -41,6 +41,9 @@ Cap = Annotated[
     ),
 ]
 Every = Annotated[bool, typer.Option("--all", help="Every country, not only those with pairs")]
+Force = Annotated[
+    bool, typer.Option(help="Confirm a cap above SMSFLEET_COUNTRY_CAP_CONFIRM_ABOVE (60)")
+]
 
 
 class CountryListing(Country):
@@ -76,7 +79,9 @@ def _halted(cap: int) -> str:
 
 # `-1` is a cap to refuse, not an option: unknown options are read as arguments.
 @app.command("cap", context_settings={"ignore_unknown_options": True})
-def set_cap(code: Code, cap: Cap, reason: Reason = None, data_dir: DataDir = None) -> None:
+def set_cap(
+    code: Code, cap: Cap, reason: Reason = None, force: Force = False, data_dir: DataDir = None
+) -> None:
     """Set a country's cap (SMS per minute; 0 halts it), audited with the reason."""
     from smsfleet.audit import service as audit_service
     from smsfleet.pairs import service
@@ -85,7 +90,8 @@ def set_cap(code: Code, cap: Cap, reason: Reason = None, data_dir: DataDir = Non
         data = CountryUpdate(cap=cap, reason=reason)
     except ValidationError as exc:
         raise _error(_refused(exc, cap)) from exc
-    store = open_existing_store(settings_for(data_dir))
+    settings = settings_for(data_dir)
+    store = open_existing_store(settings)
     try:
         before = service.get_country(countries=store.countries, code=code)
         country = service.update_country(
@@ -95,9 +101,12 @@ def set_cap(code: Code, cap: Cap, reason: Reason = None, data_dir: DataDir = Non
             actor=audit_service.actor_of(local_admin()),
             code=code,
             data=data,
+            confirm_above=settings.country_cap_confirm_above,
+            force=force,
         )
     except DomainError as exc:
-        raise _error(exc.message) from exc
+        hint = " (--force)" if isinstance(exc, ForceRequired) else ""
+        raise _error(exc.message + hint) from exc
     finally:
         store.close()
     if country == before:  # the cap was already this one: nothing written

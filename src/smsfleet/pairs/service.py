@@ -96,16 +96,27 @@ def update_country(
     actor: Actor,
     code: str,
     data: CountryUpdate,
+    confirm_above: int,
+    force: bool = False,
 ) -> Country:
+    """Set a country's cap, audited; one raised above `confirm_above` takes `force`."""
+
+    def change(country: Country) -> dict[str, object]:
+        if data.cap == country.cap:
+            return {}
+        if data.cap > max(confirm_above, country.cap) and not force:
+            raise ForceRequired(
+                f"a cap of {data.cap} a minute for {country.code} is above {confirm_above},"
+                " the most set without force: repeat with force to set it",
+                details={"confirm_above": confirm_above},
+            )
+        return {"cap": data.cap, "previous_cap": country.cap, "cap_changed_at": clock.now()}
+
     # Written only while the cap is as read, so the audit's `before` is what it replaced.
     before, country = change_record(
         countries,
         code.upper(),
-        lambda country: (
-            {}
-            if data.cap == country.cap
-            else {"cap": data.cap, "previous_cap": country.cap, "cap_changed_at": clock.now()}
-        ),
+        change,
         read=lambda: get_country(countries=countries, code=code),
         decided_on={"cap"},
         what=f"country {code.upper()}",

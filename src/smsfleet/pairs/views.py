@@ -44,6 +44,12 @@ Force = Annotated[
 ]
 
 
+CapForce = Annotated[
+    bool,
+    Query(description="Confirm a cap raised above `SMSFLEET_COUNTRY_CAP_CONFIRM_ABOVE` (60)"),
+]
+
+
 @router.get("/countries", tags=["countries"], summary="Countries with their per-minute cap")
 def list_countries(_: CurrentUser, context: Context) -> list[Country]:
     return context.store.countries.list()
@@ -71,7 +77,12 @@ def get_country(code: str, _: CurrentUser, context: Context) -> Country:
 
 @router.patch("/countries/{code}", tags=["countries"], summary="Set a country's cap")
 def update_country(
-    code: str, body: CountryUpdate, _: AdminUser, actor: CurrentActor, context: Context
+    code: str,
+    body: CountryUpdate,
+    _: AdminUser,
+    actor: CurrentActor,
+    context: Context,
+    force: CapForce = False,
 ) -> Country:
     country = service.update_country(
         countries=context.store.countries,
@@ -80,6 +91,8 @@ def update_country(
         actor=actor,
         code=code,
         data=body,
+        confirm_above=context.settings.country_cap_confirm_above,
+        force=force,
     )
     # Its pairs read as halted, or no longer: open pages read them again.
     for pair in service.list_pairs(pairs=context.store.pairs, country=country.code):

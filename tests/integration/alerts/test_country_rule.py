@@ -128,6 +128,7 @@ def test_a_cap_raised_within_the_window_is_not_held_against_the_whole_of_it(
             actor=person,
             code="UZ",
             data=CountryUpdate(cap=cap),
+            confirm_above=60,
         )
 
     set_cap(5)

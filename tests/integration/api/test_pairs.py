@@ -137,6 +137,32 @@ def test_pair_crud_with_phone_normalisation(api: Api) -> None:
     assert api.client.get("/api/v1/pairs/UZ_uzmobile", headers=headers).status_code == 404
 
 
+def test_a_cap_raised_far_above_the_usual_takes_force(api: Api) -> None:
+    """A typed 1000 for 100 is not taken at its word: a raise above
+    `SMSFLEET_COUNTRY_CAP_CONFIRM_ABOVE` (60) is asked back; a cut never is."""
+    url, admin = "/api/v1/countries/UZ", api.headers(Role.admin)
+    asked = api.client.patch(url, json={"cap": 1000, "reason": "more"}, headers=admin)
+    assert asked.status_code == 409, asked.text
+    assert asked.json()["error"] == {
+        "code": "force_required",
+        "message": "a cap of 1000 a minute for UZ is above 60, the most set without force:"
+        " repeat with force to set it",
+        "details": {"confirm_above": 60},
+    }
+    assert api.client.get(url, headers=admin).json()["cap"] == 10  # nothing written
+    assert api.client.get("/api/v1/audit", headers=admin).json() == []  # nor audited
+    assert api.client.patch(url, json={"cap": 60}, headers=admin).json()["cap"] == 60
+    forced = api.client.patch(url, params={"force": True}, json={"cap": 100}, headers=admin)
+    assert forced.status_code == 200, forced.text
+    # From 100, 80 is a cut: it takes no force.
+    assert api.client.patch(url, json={"cap": 80}, headers=admin).json()["cap"] == 80
+    assert api.client.patch(url, json={"cap": 90}, headers=admin).status_code == 409
+    # An operator may not set a cap, force or not.
+    operator = api.headers(Role.operator)
+    refused = api.client.patch(url, params={"force": True}, json={"cap": 5}, headers=operator)
+    assert refused.status_code == 403, refused.text
+
+
 def test_cap_changes_are_read_page_by_page_and_never_cut(api: Api) -> None:
     """A trend drawn against some of the changes would draw caps that were not: every one
     in the range, or a refusal naming `since`."""

@@ -109,7 +109,7 @@ def query(prometheus: str, expression: str) -> list[dict[str, Any]]:
 def seed_and_start(client: httpx.Client) -> None:
     """UZ's cap raised so the route builds volume in seconds; one high-priority pair (never
     paused by the control plane's policy, so it keeps sending while degraded), one program."""
-    client.patch("/api/v1/countries/UZ", json={"cap": 600}).raise_for_status()
+    client.patch("/api/v1/countries/UZ?force=true", json={"cap": 600}).raise_for_status()
     program = [sys.executable, str(REPO / "programs" / "program1.py")]
     client.post(
         "/api/v1/programs",

@@ -106,6 +106,17 @@ def test_countries_cap_0_says_the_country_is_halted(fleet: Fleet, tmp_path: Path
     assert pair["country_halted"] is True
 
 
+def test_countries_cap_far_above_the_usual_takes_force(fleet: Fleet, tmp_path: Path) -> None:
+    error = refused(tmp_path, "countries", "cap", "UZ", "600")
+    assert error == (
+        "error: a cap of 600 a minute for UZ is above 60, the most set without force:"
+        " repeat with force to set it (--force)"
+    )
+    assert country(fleet, "UZ").cap == 10
+    said = succeeds(tmp_path, "countries", "cap", "UZ", "600", "--force")
+    assert said == "UZ: cap 10 → 600\n"
+
+
 @pytest.mark.parametrize(
     ("args", "error"),
     [

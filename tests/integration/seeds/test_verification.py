@@ -39,7 +39,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
         made = api.client.post("/api/v1/programs", json=program, headers=admin)
         assert made.status_code == 201, made.text
         # Paced for a test, not a carrier: each test's send is granted at once.
-        paced = api.client.patch("/api/v1/countries/US", json={"cap": 6000}, headers=admin)
+        paced = api.client.patch(
+            "/api/v1/countries/US?force=true", json={"cap": 6000}, headers=admin
+        )
         assert paced.status_code == 200, paced.text
         (us,) = [pair for pair in DEMO_PAIRS if pair.country == "US"]
         body = us.model_dump(mode="json", exclude_unset=True) | {"programs": ["program1"]}

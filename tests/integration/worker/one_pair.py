@@ -30,7 +30,7 @@ def start_one_pair(
         },
     )
     assert response.status_code == 201, response.text
-    assert client.patch("/api/v1/countries/UZ", json={"cap": 600}).status_code == 200
+    assert client.patch("/api/v1/countries/UZ?force=true", json={"cap": 600}).status_code == 200
     response = client.post(
         "/api/v1/pairs",
         json={
