@@ -425,33 +425,38 @@ def test_a_session_stopped_while_the_supervisor_adopted_it_stays_stopped(
     assert kept == stored
 
 
+def _mark(store: ConfigStore) -> Pair:
+    """An admin marks the pair high priority, as the API does: its stopped sessions start."""
+    return pairs_lifecycle.update(
+        store=store,
+        clock=CLOCK,
+        actor=ADMIN,
+        key=KEY,
+        data=PairUpdate(is_high_priority=True),
+        force=False,
+        hosts=["local"],
+        max_sessions=100,
+        signals=pairs_lifecycle.NoSignals(),
+    )
+
+
+def _running(store: ConfigStore) -> SessionSpec:
+    _fleet(store)
+    sessions_service.sync_specs(store=store, clock=CLOCK)
+    _act(store, SessionAction.start)
+    return _stored_spec(store)
+
+
 def test_a_session_stopped_while_an_admin_marked_its_pair_runs(
     config_store: ConfigStore, elsewhere: ConfigStore
 ) -> None:
     """The operator's stop read the pair unmarked; an admin marked it before the stop was
     written, and the marking found the session running, so started nothing: the stop,
     looking at the pair after its write, is undone and refused. The session runs."""
-    _fleet(config_store)
-    sessions_service.sync_specs(store=config_store, clock=CLOCK)
-    _act(config_store, SessionAction.start)
-    seen = _stored_spec(config_store)
+    seen = _running(config_store)
     specs = Interleaved(config_store.session_specs)
-
-    def mark() -> Pair:
-        return pairs_lifecycle.update(
-            store=elsewhere,
-            clock=CLOCK,
-            actor=ADMIN,
-            key=KEY,
-            data=PairUpdate(is_high_priority=True),
-            force=False,
-            hosts=["local"],
-            max_sessions=100,
-            signals=pairs_lifecycle.NoSignals(),
-        )
-
-    specs.before_next_writes(mark)
-    with pytest.raises(Forbidden, match=f"only an admin may stop {SESSION}"):
+    specs.before_next_writes(lambda: _mark(elsewhere))
+    with pytest.raises(Forbidden, match=f"only an admin may stop {SESSION}: its pair was marked"):
         _act(config_store, SessionAction.stop, specs)
     assert specs.pending == 0
     stored = _stored_spec(elsewhere)
@@ -463,3 +468,26 @@ def test_a_session_stopped_while_an_admin_marked_its_pair_runs(
     assert (refused.actor, refused.target) == ("operator", SESSION)
     events = elsewhere.session_events.recent(limit=5, session=SESSION)
     assert "stop_requested" not in {event.kind.value for event in events}
+
+
+def test_a_stop_asked_again_while_the_first_is_undone_leaves_the_session_running(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """As above, and the stop sent twice (a double click): the second lands between the
+    first's write and its undoing, reads the pair marked and is refused, though the
+    session reads stopped; the undoing then finds its own stop and takes it back."""
+    _running(config_store)
+    specs = Interleaved(config_store.session_specs)
+
+    def stop_again() -> None:
+        # Another request: it reads the pair marked, and is refused on its own.
+        with pytest.raises(Forbidden, match="its pair is high priority"):
+            _act(elsewhere, SessionAction.stop)
+
+    specs.before_next_writes(lambda: _mark(elsewhere), stop_again)
+    with pytest.raises(Forbidden, match="its pair was marked"):
+        _act(config_store, SessionAction.stop, specs)
+    assert specs.pending == 0
+    assert _stored_pair(elsewhere).is_high_priority
+    assert _stored_spec(elsewhere).desired is DesiredState.running
+    assert elsewhere.audit.recent(limit=5, action=AuditAction.session_stopped) == []

@@ -311,8 +311,10 @@ def test_only_an_admin_marks_a_pair_high_priority(tmp_path: Path) -> None:
         marking = api.client.patch(url, json={"is_high_priority": True}, headers=operator)
         assert marking.status_code == 403, marking.text
         assert "only an admin may mark a pair high priority" in marking.json()["error"]["message"]
-        # Created marked, by either route, or marked: one refusal, written once a minute.
+        # Its creation marked refused once (by the seed's route, the same refusal within the
+        # minute, is not written again), and its marking.
         assert [(e["action"], e["target"]) for e in audit(api, target_kind="pair")] == [
+            ("pair.refused", "UZ_uzmobile"),  # its marking
             ("pair.created", "UZ_uzmobile"),
             ("pair.refused", "UZ_uzmobile"),
         ]

@@ -4,6 +4,7 @@ in the program directories; every change is in the audit log."""
 from __future__ import annotations
 
 import os
+import py_compile
 import shutil
 import stat
 import sys
@@ -90,6 +91,8 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
     assert ticker.is_file()
     notes = live.programs / "NOTES.md"
     notes.write_text("# Programs\n\nInstalled by hand: ask before changing them.\n")
+    nested = live.programs / "nested.py"
+    nested.write_text("x = 1" + " + 1" * 200_000 + "\n")  # past what the compiler takes
     refused = {
         "shell": (["/bin/sh", "-c", "id"], "command.0"),
         "python -c": ([sys.executable, "-c", "print(1)"], "command.1"),
@@ -114,6 +117,7 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         "other python": (["python3", str(live.programs / "ticker.py")], "command.0"),
         # A Python runs it as a script: one that could never run is no program.
         "not python": ([sys.executable, str(notes)], "command.1"),
+        "nested past the compiler": ([sys.executable, str(nested)], "command.1"),
     }
     for case, (command, field) in refused.items():
         response = api.client.post(
@@ -138,6 +142,13 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         headers=admin,
     )
     assert zipped.status_code == 201, zipped.text
+    compiled = py_compile.compile(str(ticker), cfile=str(live.programs / "ticker.pyc"))
+    as_code = api.client.post(
+        "/api/v1/programs",
+        json={"name": "compiled", "command": [sys.executable, compiled]},
+        headers=admin,
+    )
+    assert as_code.status_code == 201, as_code.text
 
     executable = live.programs / "direct"
     executable.write_text("#!/bin/sh\nexec sleep 60\n")

@@ -83,8 +83,8 @@ def refusals_recorded(
 ) -> Iterator[None]:
     """A change refused to `actor` within (`Forbidden`: not for their role) is logged as
     `action` on `target`, as it was, with the refusal as its reason; then raised. The same
-    refusal to the same person (and key) is logged once a minute: one asking again and
-    again would fill the log with it."""
+    refusal of the same record as it was, to the same person (and key), is logged once a
+    minute: one asking again and again would fill the log with it."""
     try:
         yield
     except Forbidden as refusal:
@@ -96,7 +96,10 @@ def refusals_recorded(
             target=target,
             actor=who.username,
         )
-        if not any(e.reason == reason and e.api_key_id == who.api_key_id for e in logged):
+        was = snapshot(record_as_was)
+        if not any(
+            (e.reason, e.api_key_id, e.before) == (reason, who.api_key_id, was) for e in logged
+        ):
             record(
                 audit, clock, who, action, target, before=record_as_was, after=None, reason=reason
             )

@@ -64,9 +64,11 @@ class Inbound:
         self._seed_per_hour = seed_messages_per_hour
         self._on_message = on_message
         self._region = phone_region
-        # Held from counting a user's recorded SMS to auditing the new one: SMS recorded at
-        # once in this process cannot all slip under the cap.
-        self._recording_seed = threading.Lock()
+        # Each user's, held from counting their recorded SMS to auditing the new one: SMS
+        # recorded at once in this process cannot all slip under the cap, and one user at
+        # it never holds up another's.
+        self._recording_seed: dict[str, threading.Lock] = {}
+        self._recording_seed_made = threading.Lock()
 
     def receive(self, data: InboundMessage) -> Message:
         """The gateway's webhook: keep the SMS and link it to the attempt it verifies."""
@@ -114,7 +116,9 @@ class Inbound:
         )
         # Its text (a code) stays with the SMS, kept its retention, never the audit log's.
         audited = message.model_copy(update={"text": TEXT_NOT_AUDITED})
-        with self._recording_seed:
+        with self._recording_seed_made:
+            recording = self._recording_seed.setdefault(actor.username, threading.Lock())
+        with recording:
             self._check_seed_pace(actor, audit, now)
             self._keep(message)
             # Audited before the next SMS is counted: the count reads these.

@@ -228,18 +228,31 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
         )
 
 
+# Larger than any script: not read whole to be compiled.
+_SCRIPT_MOST_BYTES = 16 * 1024 * 1024
+
+
 def _is_python_program(real: Path) -> bool:
-    """What a Python runs as a script: Python source, or a zip application (its
+    """What a Python runs as a script: Python source, compiled code (`.pyc`, its header's
+    magic ending in CR LF, whatever the Python's version), or a zip application (its
     `__main__.py` inside). Compiled only, never run."""
     try:
         if zipfile.is_zipfile(real):
             with zipfile.ZipFile(real) as archive:
                 return "__main__.py" in archive.namelist()
+        with real.open("rb") as script:
+            if real.suffix == ".pyc":
+                return script.read(4)[2:] == b"\r\n"
+            source = script.read(_SCRIPT_MOST_BYTES + 1)
+        if len(source) > _SCRIPT_MOST_BYTES:
+            return False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a program's own warnings are not a refusal
-            compile(real.read_bytes(), str(real), "exec", dont_inherit=True)
+            compile(source, str(real), "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError, zipfile.BadZipFile):
         return False
+    except (RecursionError, MemoryError):
+        return False  # nested past what the compiler takes: no Python runs it either
     return True
 
 

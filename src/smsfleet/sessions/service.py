@@ -21,7 +21,7 @@ from smsfleet.core.errors import (
     NotFound,
     ValidationFailed,
 )
-from smsfleet.core.records import change_record, event_id, write_if_unchanged
+from smsfleet.core.records import change_record, event_id
 from smsfleet.pairs.models import Pair, PairState
 from smsfleet.policy.models import named_actor
 from smsfleet.sessions.backend import RunStatus
@@ -470,6 +470,15 @@ def act(
                 f"only an admin may {action} {name}: its pair is high priority, and only an"
                 " admin can stop it again"
             )
+        if (
+            action == SessionAction.stop
+            and pair is not None
+            and pair.is_high_priority
+            and not actor.role.allows(Role.admin)
+        ):
+            # Stopped already (by an admin, or by a stop being undone as the pair was
+            # marked): a stop asked again is not an operator's either.
+            raise Forbidden(f"only an admin may {action} {name}: its pair is high priority")
         if action == SessionAction.start:
             if spec.desired == DesiredState.running and state not in (
                 SessionState.fatal,
@@ -500,7 +509,9 @@ def act(
             what=f"session {name!r}",
         )
         if kind is not None and not interrupts_high_priority:
-            _undone_if_marked_meanwhile(store, actor, action, spec, updated)
+            _undone_if_marked_meanwhile(
+                store, actor, action, spec, updated, read=lambda: _spec(store, clock, name)
+            )
     if kind is None:  # asked already: nothing to write
         return _result(name, state, updated.desired, pair)
     event = SessionEvent(
@@ -536,6 +547,8 @@ def _undone_if_marked_meanwhile(
     action: SessionAction,
     before: SessionSpec,
     after: SessionSpec,
+    *,
+    read: Callable[[], SessionSpec],
 ) -> None:
     """A stop or restart decided on its pair unmarked, by someone who may not end a
     high-priority pair's program, while an admin marked the pair: the marking, which
@@ -551,12 +564,27 @@ def _undone_if_marked_meanwhile(
     pair = store.pairs.get(before.pair)
     if pair is None or not pair.is_high_priority:
         return
-    undo = {
-        **before.model_dump(include=set(SPEC_DECIDED_ON - {"host", "generation"})),
-        "generation": after.generation + 1,  # someone acted: the supervisor looks again
-    }
-    write_if_unchanged(store.session_specs, before.name, after, undo, decided_on=SPEC_DECIDED_ON)
-    raise Forbidden(f"only an admin may {action} {before.name}: its pair is high priority")
+
+    def undo(spec: SessionSpec) -> dict[str, object]:
+        if spec.generation != after.generation:
+            return {}  # someone acted since (an admin's stop, the marking's start): it stands
+        return {
+            **before.model_dump(include=set(SPEC_DECIDED_ON - {"host", "generation"})),
+            "generation": spec.generation + 1,  # someone acted: the supervisor looks again
+        }
+
+    change_record(
+        store.session_specs,
+        before.name,
+        undo,
+        read=read,
+        decided_on=SPEC_DECIDED_ON,
+        what=f"session {before.name!r}",
+    )
+    raise Forbidden(
+        f"only an admin may {action} {before.name}: its pair was marked high priority as"
+        f" the {action} was written, and it is undone"
+    )
 
 
 def _result(
