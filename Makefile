@@ -12,8 +12,9 @@ TEST_PACKAGES := screen openssh-server openssh-client chromium fonts-liberation 
 
 .PHONY: run test check check-python check-web check-web-all check-unit setup python web test-packages pytest fuzz bench clean
 
+# Options for the demo: make run DEMO_ARGS="--port 8010 --simulator-port 8110 --search-port 8210"
 run: setup web
-	$(BIN)/smsfleet demo
+	$(BIN)/smsfleet demo $(DEMO_ARGS)
 
 # The Python and the web app's checks run side by side (each is one process at a time),
 # with the test packages installed beside them; then the tests.

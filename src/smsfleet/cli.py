@@ -91,10 +91,10 @@ def _fail(exc: DomainError) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _listening(host: str, port: int, what: str) -> socket.socket:
+def _listening(host: str, port: int, what: str, flag: str = "--port") -> socket.socket:
     """A socket bound to `host:port` before anything starts: a port taken (a demo or a
     control plane running already) ends the command here, before it touches a store, a
-    session or another process."""
+    session or another process, naming the option (`flag`) that chooses another."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     bound = socket.socket(family, socket.SOCK_STREAM)
     bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
@@ -104,7 +104,7 @@ def _listening(host: str, port: int, what: str) -> socket.socket:
         bound.close()
         typer.secho(
             f"error: {what} cannot listen on {host}:{port} ({exc.strerror}): is it running"
-            " already? Stop it, or choose another port; nothing was started",
+            f" already? Stop it, or choose another port ({flag}); nothing was started",
             fg=typer.colors.RED,
             err=True,
         )
@@ -295,8 +295,8 @@ def demo(
     ).listening_on(host, port)
     # Before anything starts: a demo running already keeps its fleet untouched.
     bound = _listening(host, port, "the demo's control plane")
-    _listening("127.0.0.1", simulator_port, "the gateway simulator").close()
-    _listening("127.0.0.1", search_port, "the search service").close()
+    _listening("127.0.0.1", simulator_port, "the gateway simulator", "--simulator-port").close()
+    _listening("127.0.0.1", search_port, "the search service", "--search-port").close()
     _hold_data_dir(settings)
     password = demo_password(settings.admin_password, host)
     if not settings.allowed_hosts:

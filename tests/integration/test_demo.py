@@ -276,6 +276,12 @@ def test_a_second_demo_starts_nothing_and_leaves_the_running_one_untouched(
         elsewhere = (str(free_port()), str(free_port()), str(free_port()))
         tries = {
             "the same ports": ((port, simulator, search), f"cannot listen on 127.0.0.1:{port}"),
+            # The option that chooses another is named.
+            "the simulator's port": (
+                (elsewhere[0], simulator, elsewhere[2]),
+                f"cannot listen on 127.0.0.1:{simulator} (Address already in use): is it"
+                " running already? Stop it, or choose another port (--simulator-port)",
+            ),
             "other ports": (elsewhere, "another control plane (pid"),
         }
         for what, ((*ports,), said) in tries.items():

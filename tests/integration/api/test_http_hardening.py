@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,21 @@ def test_api_answers_and_errors_carry_the_headers_too(api: Api) -> None:
         assert "script-src 'self'" in policy, page
         assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
         assert "http" not in policy, page
+
+
+def test_the_redoc_script_is_named_by_its_content_kept_for_good_and_gzipped(api: Api) -> None:
+    """A megabyte fetched on every visit made ReDoc slow: named by its content, a browser
+    keeps it for good; gzipped for one that takes it."""
+    page = api.client.get("/redoc").text
+    [src] = re.findall(r'<script src="(/docs/redoc\.js\?v=[0-9a-f]{16})">', page)
+    plain = api.client.get(src, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200, plain.text
+    assert plain.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "content-encoding" not in plain.headers
+    packed = api.client.get(src, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(plain.content) // 2
+    assert packed.content == plain.content  # as the browser reads it, unpacked
 
 
 def test_a_path_of_no_route_is_404_whatever_the_method(api: Api) -> None:
