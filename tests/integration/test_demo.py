@@ -149,6 +149,8 @@ def test_the_demo_fleet_sends_live_and_ctrl_c_stops_all_of_it(tmp_path: Path) ->
         url, log = demo.url, demo.log
         printed = log.read_text()
         assert f"smsfleet demo: {url}/" in printed, printed
+        # The first URL a new user reads is the dashboard's: no server's start-up lines.
+        assert "Uvicorn running on" not in printed, printed
         password = _login(demo)
 
         with admin_client(url, password) as client:

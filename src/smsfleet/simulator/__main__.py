@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-access-log",
         dest="access_log",
         action="store_false",
-        help="do not log every request",
+        help="log no request nor its start-up lines, only warnings",
     )
     args = parser.parse_args(argv)
     try:

@@ -39,7 +39,10 @@ def serve(host: str, port: int, config_path: Path | None, *, access_log: bool = 
     app = listening_on(host, create_simulator_app(build_config(config_path)))
     # The control plane's default limits: a client reaching it must not hold its memory.
     limits = server_options(HttpSettings())
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log, **limits)
+    # Without its access log (as the demo runs it) its start-up lines go too: printed
+    # before the demo's banner, its URL would be the first a new user reads.
+    level = "info" if access_log else "warning"
+    uvicorn.run(app, host=host, port=port, log_level=level, access_log=access_log, **limits)
 
 
 def listening_on(host: str, app: ASGIApp) -> ASGIApp:
