@@ -271,3 +271,25 @@ def test_a_countrys_reason_follows_its_sessions_at_once(
         stopped = admin_api.post(f"/api/v1/sessions/{worker.session}/stop", json={"reason": "e2e"})
         assert stopped.status_code == 200, stopped.text
     expect(reason).to_contain_text("no session is wanted running", timeout=5_000)
+
+
+def test_caps_that_cannot_be_read_are_said_not_drawn_wrong(
+    page: Page, control_plane: ControlPlane
+) -> None:
+    """Past the most cap changes a range may hold the API refuses the read (422): the page
+    says so rather than drawing no cap line without a word."""
+    refusal = {
+        "error": {
+            "code": "validation_error",
+            "message": "since: more than 10,000 cap changes since then: ask for a later since",
+            "details": [{"field": "since", "message": "more than 10,000 cap changes …"}],
+        }
+    }
+    page.route(
+        re.compile(r"/api/v1/countries/cap-changes\?"),
+        lambda route: route.fulfill(status=422, json=refusal),
+    )
+    open_logged_in(page, "/", control_plane.admin_password)
+    expect(page.get_by_test_id("cap-changes-error")).to_contain_text(
+        "more than 10,000 cap changes since then"
+    )

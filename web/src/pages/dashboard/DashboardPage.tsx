@@ -93,16 +93,18 @@ const pairCapOf = (caps: CapHistory, country: string, step: number) => (t: numbe
   capAt(caps, country, t, t + step);
 
 /** The countries' caps through the trend from `start` on: their changes read from the hour
- * before it (one read an hour as the range slides), and their caps now, as the goals say. */
-function useCapHistory(start: string | undefined, goals: readonly CountryGoal[] | undefined): CapHistory | null {
+ * before it (one read an hour as the range slides), and their caps now, as the goals say;
+ * with the read, whose error the page shows (the charts then draw no cap line). */
+function useCapHistory(start: string | undefined, goals: readonly CountryGoal[] | undefined) {
   const since = start === undefined ? null : new Date(Math.floor(Date.parse(start) / HOUR_MS) * HOUR_MS).toISOString();
   const capsNow = (goals ?? []).map((goal) => `${goal.country}:${goal.goal_per_minute}`).join(",");
   const changes = useQuery({ ...capChangesQuery(since ?? "", capsNow), enabled: since !== null && goals !== undefined });
-  return useMemo(
-    () =>
+  const history = useMemo(
+    (): CapHistory | null =>
       changes.data && goals ? { changes: changes.data, now: new Map(goals.map((goal) => [goal.country, goal.goal_per_minute])) } : null,
     [changes.data, goals],
   );
+  return { history, changes };
 }
 
 export function DashboardPage() {
@@ -121,7 +123,7 @@ export function DashboardPage() {
     metricsTimeseriesQuery({ window: range.value, step: range.step, group_by: "country" }),
     CHARTS,
   );
-  const caps = useCapHistory(trend.data?.start, goals.data);
+  const { history: caps, changes: capChanges } = useCapHistory(trend.data?.start, goals.data);
   const changed = useMemo(
     () => (caps && trend.data ? capsChangedSince(caps, Date.parse(trend.data.start)) : new Map<string, CapChange>()),
     [caps, trend.data],
@@ -150,6 +152,7 @@ export function DashboardPage() {
     { resource: goals, testId: "countries-error" },
     { resource: pairs, testId: "pairs-error" },
     { resource: alerts, testId: "alerts-error" },
+    { resource: capChanges, testId: "cap-changes-error" },
   ].filter(({ resource }) => resource.error !== null);
 
   const selectRange = (next: RangeOption) => update({ range: next.value === "1h" ? null : next.value });
