@@ -180,6 +180,8 @@ def create_app(
         total=settings.live.max_sockets,
         signing_in_per_address=settings.live.max_signing_in_per_address,
         signing_in=settings.live.max_signing_in,
+        command_rate=settings.live.commands_per_second,
+        command_burst=settings.live.command_burst,
     )
     # The worker routes' own threads (`dispatch.views`), one limiter per app.
     app.state.worker_threads = CapacityLimiter(dispatch_views.WORKER_THREADS)

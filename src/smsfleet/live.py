@@ -170,10 +170,18 @@ class LiveSockets:
     """
 
     def __init__(
-        self, *, per_user: int, total: int, signing_in_per_address: int, signing_in: int
+        self,
+        *,
+        per_user: int,
+        total: int,
+        signing_in_per_address: int,
+        signing_in: int,
+        command_rate: float,
+        command_burst: int,
     ) -> None:
         self.per_user = per_user
         self.total = total
+        self.commands = _CommandBudget(rate=command_rate, burst=command_burst)
         self.signing_in_per_address = signing_in_per_address
         self.signing_in = signing_in
         self._by_user: Counter[str] = Counter()
@@ -339,9 +347,9 @@ async def live(websocket: WebSocket) -> None:
 
     A socket signed in over a cap (SMSFLEET_LIVE_MAX_SOCKETS_PER_USER sockets of its
     user, or SMSFLEET_LIVE_MAX_SOCKETS in this process) closes at once with 4429, the
-    reason naming the cap. So does one sending more than SMSFLEET_LIVE_COMMAND_BURST
-    messages at once, or SMSFLEET_LIVE_COMMANDS_PER_SECOND a second after that: the
-    message over it is not carried out.
+    reason naming the cap. So does one whose user's sockets send more than
+    SMSFLEET_LIVE_COMMAND_BURST messages at once, or SMSFLEET_LIVE_COMMANDS_PER_SECOND a
+    second after that, all together: the message over it is not carried out.
     """
     context: Services = websocket.app.state.services
     sockets: LiveSockets = websocket.app.state.live_sockets
@@ -379,11 +387,9 @@ async def _serve(
     """Events and followed logs to a socket signed in as `identity`, until it ends."""
     subscription = context.bus.subscribe(TOPICS | {AUTH_TOPIC})
     follower = _LogFollower(context)
-    budget = _CommandBudget(
-        rate=context.settings.live.commands_per_second,
-        burst=context.settings.live.command_burst,
+    reader = asyncio.create_task(
+        _read_commands(websocket, follower, sockets.commands, identity.username)
     )
-    reader = asyncio.create_task(_read_commands(websocket, follower, budget))
     try:
         await websocket.send_json({"topic": AUTH_TOPIC, "data": {"username": identity.username}})
         checked = time.monotonic()
@@ -487,22 +493,25 @@ def _decoded(message: Message) -> Any:
 
 
 class _CommandBudget:
-    """One socket's messages: `burst` at once, `rate` a second after that (a token bucket).
-    Far above what the dashboard sends; the point is a client sending thousands."""
+    """Each user's messages, all their sockets together: `burst` at once, `rate` a second
+    after that (a token bucket per user). Far above what the dashboard sends; the point is
+    a client sending thousands, and one closed for it gets no fresh budget by opening
+    another socket."""
 
     def __init__(self, *, rate: float, burst: int) -> None:
         self._pace = SessionPace(rate=rate, burst=burst)
         self.refusal = (
-            f"too many commands on this live socket: at most {burst} at once and {rate:g} a second"
+            f"too many commands on your live sockets: at most {burst} at once and {rate:g} a second"
         )
 
-    def take(self) -> bool:
-        """Whether one more message may be carried out now (it is then counted)."""
-        return self._pace.take("commands", time.monotonic()) == 0
+    def take(self, username: str) -> bool:
+        """Whether one more of `username`'s messages may be carried out now (it is then
+        counted)."""
+        return self._pace.take(username, time.monotonic()) == 0
 
 
 async def _read_commands(
-    websocket: WebSocket, follower: _LogFollower, budget: _CommandBudget
+    websocket: WebSocket, follower: _LogFollower, budget: _CommandBudget, username: str
 ) -> None:
     """Follow and unfollow logs as asked until the socket ends; other commands are ignored,
     a binary frame closes the socket (1003), and so does a message over its budget (4429),
@@ -515,7 +524,7 @@ async def _read_commands(
             await websocket.close(code=UNSUPPORTED_DATA, reason="send commands as JSON text")
             return
         # Every message counts, one ignored too: each is read and decoded.
-        if not budget.take():
+        if not budget.take(username):
             await websocket.close(code=TOO_MANY_CLOSE, reason=budget.refusal)
             return
         command = _decoded(message)

@@ -28,7 +28,7 @@ from tests.support.waiting import eventually
 TOO_MANY_CLOSE = 4429
 KEPT = "program1_UZ_uzmobile"  # its log has lines
 QUIET = "program1_KE_airtel"  # its log has none: following it sends nothing
-REFUSAL = "too many commands on this live socket: at most 60 at once and 20 a second"
+REFUSAL = "too many commands on your live sockets: at most 60 at once and 20 a second"
 
 
 def _sockets(api: Api) -> LiveSockets:
@@ -103,8 +103,9 @@ def test_a_flood_of_follows_closes_the_socket_past_its_budget(api: Api) -> None:
             closed = _closed(feed)
             assert (closed.code, closed.reason) == (TOO_MANY_CLOSE, REFUSAL)
     eventually(lambda: sockets.open == 0, timeout=5)
-    # Each socket's burst of 60 holds 30 follows at most; a few more refilled meanwhile.
-    assert sockets.follows_carried_out <= 2 * 40, sockets.follows_carried_out
+    # The user's burst of 60, shared by both sockets, holds 30 follows at most; a few more
+    # refilled meanwhile.
+    assert sockets.follows_carried_out <= 40, sockets.follows_carried_out
     assert api.client.get("/api/v1/pairs", headers=viewer).status_code == 200
 
 
@@ -129,10 +130,34 @@ def test_the_message_over_the_budget_is_not_carried_out(tight: Api) -> None:
     assert closed.code == TOO_MANY_CLOSE
     assert (
         closed.reason
-        == "too many commands on this live socket: at most 3 at once and 0.01 a second"
+        == "too many commands on your live sockets: at most 3 at once and 0.01 a second"
     )
     eventually(lambda: sockets.open == 0, timeout=5)
     assert sockets.follows_carried_out == 0
+
+
+def test_a_socket_opened_again_gets_no_fresh_budget(tight: Api) -> None:
+    """The budget is the user's, all their sockets together: one closed for it and opened
+    again is closed at its first message, and so is a second socket meanwhile."""
+    _two_sessions(tight)
+    token = tight.token(Role.viewer)
+    with live_socket(tight.client, token) as feed:
+        for _ in range(3):
+            feed.send_json({"unfollow_logs": QUIET})
+        feed.send_json({"follow_logs": KEPT})
+        assert _closed(feed).code == TOO_MANY_CLOSE
+    with live_socket(tight.client, token) as again:
+        again.send_json({"follow_logs": KEPT})
+        closed = _closed(again)
+    assert (closed.code, closed.reason) == (
+        TOO_MANY_CLOSE,
+        "too many commands on your live sockets: at most 3 at once and 0.01 a second",
+    )
+    # Another user's budget is their own.
+    with live_socket(tight.client, tight.token(Role.operator)) as other:
+        other.send_json({"follow_logs": KEPT})
+        other.send_json({"unfollow_logs": KEPT})
+    assert _sockets(tight).follows_carried_out <= 1
 
 
 def test_a_follow_undone_before_the_next_read_costs_nothing(api: Api) -> None:

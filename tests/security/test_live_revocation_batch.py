@@ -25,7 +25,14 @@ def _batch(api_services: Any, identity: Any, messages: list[dict[str, Any]]) -> 
     for message in messages:
         queue.put_nowait(message)
     socket = _Socket()
-    sockets = live.LiveSockets(per_user=5, total=10, signing_in_per_address=5, signing_in=10)
+    sockets = live.LiveSockets(
+        per_user=5,
+        total=10,
+        signing_in_per_address=5,
+        signing_in=10,
+        command_rate=20,
+        command_burst=60,
+    )
     follower = live._LogFollower(api_services)
     revoked = asyncio.run(
         live._send_pending(socket, api_services, queue, follower, identity, sockets)  # type: ignore[arg-type]

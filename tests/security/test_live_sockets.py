@@ -194,7 +194,14 @@ def test_sockets_not_signed_in_are_capped_per_address(tmp_path: Path) -> None:
 def test_sockets_not_signed_in_are_capped_in_all_and_the_fullest_address_gives_way() -> None:
     """Full, the server gives the oldest place of the address holding the most to one
     holding fewer: a few addresses whose sockets never sign in keep no one else out."""
-    sockets = LiveSockets(per_user=10, total=500, signing_in_per_address=2, signing_in=3)
+    sockets = LiveSockets(
+        per_user=10,
+        total=500,
+        signing_in_per_address=2,
+        signing_in=3,
+        command_rate=20,
+        command_burst=60,
+    )
     a1, a2, b = (sockets.take_signing_in(address) for address in ("a", "a", "b"))
     assert isinstance(a1, SigningIn) and isinstance(a2, SigningIn) and isinstance(b, SigningIn)
     c = sockets.take_signing_in("c")
@@ -212,7 +219,14 @@ def test_sockets_not_signed_in_are_capped_in_all_and_the_fullest_address_gives_w
 def test_sockets_signing_in_from_one_ipv6_network_count_as_one_address() -> None:
     """An IPv6 client holds its whole /64: counted by its address, it would take every
     place of the server from one subscriber."""
-    sockets = LiveSockets(per_user=10, total=500, signing_in_per_address=2, signing_in=100)
+    sockets = LiveSockets(
+        per_user=10,
+        total=500,
+        signing_in_per_address=2,
+        signing_in=100,
+        command_rate=20,
+        command_burst=60,
+    )
     first = sockets.take_signing_in("2001:db8:0:7::1")
     assert isinstance(first, SigningIn)
     assert isinstance(sockets.take_signing_in("2001:db8:0:7:ffff::2"), SigningIn)

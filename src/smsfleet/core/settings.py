@@ -400,10 +400,14 @@ class LiveSettings(_Group):
         default=20.0,
         gt=0,
         le=1000,
-        description="Commands (messages) one live socket may send a second, after its burst",
+        description="Commands (messages) one user's live sockets may send a second, all"
+        " together, after their burst",
     )
     command_burst: int = Field(
-        default=60, ge=1, le=10_000, description="Commands one live socket may send at once"
+        default=60,
+        ge=1,
+        le=10_000,
+        description="Commands one user's live sockets may send at once, all together",
     )
 
 
