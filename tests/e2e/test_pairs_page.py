@@ -208,6 +208,110 @@ def test_unticking_a_program_whose_session_runs_asks_before_stopping_it(
         wait_for(lambda: at_rest(admin_api, session), "the session to stop")
 
 
+# Where the Pairs table's columns do not fit (test_pairs_table_fits_laptop_widths), from the
+# page's own layout: headers whose content runs past their cell or into the next header,
+# cells outside the table's frame, the viewport or under the pinned action column, and words
+# broken across lines (a word whose Range has more than one client rect).
+TABLE_PROBLEMS = r"""() => {
+    const problems = [];
+    const viewport = document.documentElement.clientWidth;
+    const contentBox = (element) => {
+        const range = document.createRange();
+        range.selectNodeContents(element);
+        return range.getBoundingClientRect();
+    };
+    const label = (cell) => (cell.innerText || cell.textContent).trim().replace(/\s+/g, " ");
+    // Folded-away (collapsed) columns are 0 px wide: not shown, not checked.
+    const shown = (cells) => cells.filter((cell) => cell.getBoundingClientRect().width >= 1);
+    const pinned = (cell) => cell.classList.contains("table__actions");
+    for (const table of document.querySelectorAll("[data-testid=pairs-page] table")) {
+        const frame = table.parentElement;
+        if (frame.scrollWidth > frame.clientWidth + 0.5) {
+            problems.push(`scrolls sideways: ${frame.scrollWidth} > ${frame.clientWidth}`);
+        }
+        const box = frame.getBoundingClientRect();
+        const actions = table.querySelector("thead th.table__actions");
+        const left = Math.max(box.left, 0);
+        const right = Math.min(
+            box.right, viewport, actions ? actions.getBoundingClientRect().left : Infinity
+        );
+        const headers = shown([...table.querySelectorAll("thead th")]);
+        const firstRow = table.querySelector("tbody tr[data-testid^=pair-row-]");
+        for (const cell of [...headers, ...shown([...firstRow.children])]) {
+            if (pinned(cell)) continue;
+            const outer = cell.getBoundingClientRect();
+            if (outer.left < left - 0.5 || outer.right > right + 0.5) {
+                problems.push(
+                    `"${label(cell)}" [${outer.left}, ${outer.right}] not in [${left}, ${right}]`
+                );
+            }
+            const inner = contentBox(cell);
+            if (inner.width > 0
+                && (inner.left < outer.left - 0.5 || inner.right > outer.right + 0.5)) {
+                problems.push(`"${label(cell)}" runs out of its cell:`
+                    + ` [${inner.left}, ${inner.right}] in [${outer.left}, ${outer.right}]`);
+            }
+        }
+        for (let i = 1; i < headers.length; i++) {
+            const before = contentBox(headers[i - 1]);
+            const after = contentBox(headers[i]);
+            if (before.width > 0 && after.width > 0 && before.right > after.left + 0.5) {
+                problems.push(`header "${label(headers[i - 1])}" runs into "${label(headers[i])}"`);
+            }
+        }
+        // Names wrap between words only: "Reliance", never "Relia|nce". Keys (identifiers)
+        // may wrap after "_" when they must, so their column is left out.
+        const key = table.querySelector("thead th[data-testid=sort-key]").cellIndex;
+        for (const row of table.querySelectorAll("tbody tr[data-testid^=pair-row-]")) {
+            for (const cell of shown([...row.children])) {
+                if (cell.cellIndex === key || pinned(cell)) continue;
+                const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+                for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+                    for (const word of text.data.matchAll(/\S+/g)) {
+                        const range = document.createRange();
+                        range.setStart(text, word.index);
+                        range.setEnd(text, word.index + word[0].length);
+                        const lines = range.getClientRects().length;
+                        if (lines > 1) {
+                            problems.push(`${row.dataset.testid}: "${word[0]}" on ${lines} lines`);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return problems;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1440, 1600])
+def test_pairs_table_fits_laptop_widths(
+    page: Page, control_plane: ControlPlane, screenshot: Screenshot, width: int
+) -> None:
+    """From 1,280 px up every column of the Pairs table shows whole, beside the sidebar,
+    without scrolling: headers apart, operators and programs never broken inside a word.
+    Under 1,500 px the Region column folds away and each region shows under its operator."""
+    open_logged_in(
+        page, "/pairs", control_plane.admin_password, viewport={"width": width, "height": 900}
+    )
+    reliance = page.get_by_test_id("pair-row-IN_reliance")
+    expect(reliance).to_be_visible()
+    expect(page.locator("[aria-busy='true']")).to_have_count(0)
+    screenshot(f"pairs table at {width} px")
+
+    problems = page.evaluate(TABLE_PROBLEMS)
+    assert problems == [], "\n".join(problems)
+    region_column = page.get_by_test_id("sort-region").first
+    region_under_operator = reliance.locator(".pairs-table__operator-region")
+    if width < 1500:
+        expect(region_column).not_to_be_visible()
+        expect(region_under_operator).to_have_text("West Bengal")
+        expect(region_under_operator).to_be_visible()
+    else:
+        expect(region_column).to_be_visible()
+        expect(region_under_operator).not_to_be_visible()
+
+
 def test_viewer_gets_a_read_only_page_with_search_and_filters(
     page: Page, make_user: Callable[[str, str], str], screenshot: Screenshot
 ) -> None:

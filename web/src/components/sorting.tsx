@@ -70,6 +70,8 @@ export function SortHeader<K extends string>({ label, column, sort, onSort, clas
 export interface SortColumn<K extends string> {
   column: K;
   label: string;
+  /** On the column's header cell. */
+  className?: string;
 }
 
 /** A sortable header cell per column, in order. */
@@ -84,8 +86,8 @@ export function SortHeaders<K extends string>({
 }) {
   return (
     <>
-      {columns.map(({ column, label }) => (
-        <SortHeader key={column} label={label} column={column} sort={sort} onSort={onSort} />
+      {columns.map(({ column, label, className }) => (
+        <SortHeader key={column} label={label} column={column} sort={sort} onSort={onSort} className={className} />
       ))}
     </>
   );

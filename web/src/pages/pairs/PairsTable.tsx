@@ -29,17 +29,19 @@ interface PairsTableProps {
 
 type PairColumn = "key" | "country" | "operator" | "region" | "state" | "success" | "phones" | "programs";
 
-// Fixed widths keep the columns of the priority and other sections aligned. Region is
-// wide enough for the longest one-word regions ("Chhattisgarh", "Maharashtra"): it wraps
-// between words only. Operator and Programs share what is left (`.pairs-table--actions`).
-const COLUMNS: ReadonlyArray<{ column: PairColumn; label: string; width?: string }> = [
-  { column: "key", label: "Key", width: "150px" },
-  { column: "country", label: "Country", width: "170px" },
+// Each column's width is set in styles.css (`.pairs-table__col--<column>`): fixed widths keep
+// the columns of the priority and other sections aligned, and Operator and Programs share
+// what is left. Under 1,500 px the Region column folds away and each region shows under its
+// operator (`pairs-table__operator-region`), so that at 1,280 px every column still fits
+// with its words whole.
+const COLUMNS: ReadonlyArray<{ column: PairColumn; label: string; className?: string }> = [
+  { column: "key", label: "Key" },
+  { column: "country", label: "Country" },
   { column: "operator", label: "Operator" },
-  { column: "region", label: "Region", width: "130px" },
-  { column: "state", label: "State", width: "100px" },
-  { column: "success", label: "Success", width: "100px" },
-  { column: "phones", label: "Test numbers", width: "110px" },
+  { column: "region", label: "Region", className: "pairs-table__region" },
+  { column: "state", label: "State" },
+  { column: "success", label: "Success" },
+  { column: "phones", label: "Test numbers" },
   { column: "programs", label: "Programs" },
 ];
 const READ: Record<Exclude<PairColumn, "success">, (pair: Pair) => SortValue> = {
@@ -52,15 +54,15 @@ const READ: Record<Exclude<PairColumn, "success">, (pair: Pair) => SortValue> = 
   programs: (pair) => pair.programs.length,
 };
 const NUMERIC: ReadonlySet<PairColumn> = new Set(["success", "phones", "programs"]);
-const ACTIONS_WIDTH = "230px";
+const columnClass = (column: PairColumn | "actions"): string => `pairs-table__col--${column}`;
 
 function ColumnWidths({ withActions }: { withActions: boolean }) {
   return (
     <colgroup>
-      {COLUMNS.map(({ column, width }) => (
-        <col key={column} style={width ? { width } : undefined} />
+      {COLUMNS.map(({ column }) => (
+        <col key={column} className={columnClass(column)} />
       ))}
-      {withActions && <col style={{ width: ACTIONS_WIDTH }} />}
+      {withActions && <col className={columnClass("actions")} />}
     </colgroup>
   );
 }
@@ -216,7 +218,13 @@ function PairCells({ pair, standing, actions, busy }: RowProps) {
       <td>
         {pair.country_name} <span className="muted">({pair.country})</span>
       </td>
-      <td>{pair.operator}</td>
+      <td>
+        {pair.operator}
+        {pair.region !== null && (
+          // Shown only while the Region column is folded away (narrower screens).
+          <span className="pairs-table__operator-region muted">{pair.region}</span>
+        )}
+      </td>
       <td className="pairs-table__region" title={pair.region ?? undefined}>
         {pair.region ?? <span className="muted">—</span>}
       </td>
