@@ -405,11 +405,32 @@ def _screen_directory(settings: Settings, backend: SessionBackend) -> str:
     return f" in {backend.listed_in} ({chosen})"
 
 
+def _last_seen_running(settings: Settings) -> dict[str, set[str]]:
+    """The sessions the control plane last saw running, by host; none where it has no
+    store (the command still lists what each host runs)."""
+    from smsfleet.core.sql import sqlite_file
+
+    path = sqlite_file(settings.resolved_config_url)
+    if path is not None and not path.exists():
+        return {}
+    store = open_existing_store(settings)
+    try:
+        states = {status.name: status.state for status in store.session_status.list()}
+        running: dict[str, set[str]] = {}
+        for spec in store.session_specs.list():
+            if states.get(spec.name) is SessionState.running:
+                running.setdefault(spec.host, set()).add(spec.name)
+        return running
+    finally:
+        store.close()
+
+
 @app.command()
 def hosts(data_dir: DataDir = None) -> None:
     """List the hosts sessions run on (SMSFLEET_HOSTS) and check that each answers."""
     settings = settings_for(data_dir)
     inventory = Hosts.from_settings(settings)
+    running = _last_seen_running(settings)
     now = datetime.now(UTC)
     unreachable = False
     typer.echo(f"{'HOST':20} {'ADDRESS':36} {'STATE':12} SCREENS")
@@ -422,6 +443,12 @@ def hosts(data_dir: DataDir = None) -> None:
             typer.echo(f"{name:20} {inventory.address(name):36} {'unreachable':12} {said}")
             continue
         where = _screen_directory(settings, inventory.backend(name))
+        if unseen := running.get(name, set()) - {entry.name for entry in found}:
+            # Looked for where its screens are not: `0` alone would read as all gone.
+            where += (
+                f"; {len(unseen)} the control plane last saw running here not among them:"
+                " run this with its SMSFLEET_SCREEN_DIR (or SCREENDIR)"
+            )
         typer.echo(f"{name:20} {inventory.address(name):36} {'ok':12} {len(found)}{where}")
     if unreachable:
         raise typer.Exit(1)

@@ -27,6 +27,7 @@ from smsfleet.core.sql import open_metrics_engine
 from smsfleet.dispatch.store import HeartbeatStore
 from smsfleet.pairs.models import PairState
 from smsfleet.sessions.models import DesiredState, SessionState, SessionStatus
+from smsfleet.sessions.service import sync_specs
 from smsfleet.sessions.ticks import SupervisorTicks
 from smsfleet.stores import open_config_store
 from tests.support.fleet import clean_environment, smsfleet_command
@@ -475,6 +476,28 @@ def test_hosts_names_the_screen_directory_it_looked_in_here(
     monkeypatch.delenv("SCREENDIR")
     default = r"\d+ in /\S+ \(screen's default; SMSFLEET_SCREEN_DIR is not set\)"
     assert re.fullmatch(default, local_line()), local_line()
+
+
+def test_hosts_says_when_sessions_seen_running_are_not_where_it_looked(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run without the control plane's screen directory, `local ok 0` would read as its
+    sessions all gone: the line says those it last saw running are not among them."""
+    monkeypatch.delenv("SMSFLEET_HOSTS", raising=False)
+    monkeypatch.delenv("SMSFLEET_SCREEN_DIR", raising=False)
+    monkeypatch.setenv("SCREENDIR", str(tmp_path / "elsewhere"))
+    name = fleet.add_pair("uzmobile", TICKING)
+    sync_specs(store=fleet.store, clock=fleet.clock)
+    fleet.store.session_status.add(
+        SessionStatus(name=name, state=SessionState.running, updated_at=fleet.clock.now())
+    )
+    code, output = run(tmp_path, "sessions", "hosts")
+    assert code == 0, output
+    (line,) = [line for line in output.splitlines() if line.startswith("local ")]
+    assert line.endswith(
+        "(SCREENDIR; SMSFLEET_SCREEN_DIR is not set); 1 the control plane last saw running"
+        " here not among them: run this with its SMSFLEET_SCREEN_DIR (or SCREENDIR)"
+    ), line
 
 
 NO_CONTROL_PLANE = "warning: no control plane has carried out changes"
