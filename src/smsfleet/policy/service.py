@@ -421,13 +421,13 @@ def _verdict(
         each = (
             ""
             if nearest.z == z
-            else f" over its two looks, the whole window and its newest {config.min_samples},"
-            f" each read at {percent(confidence(nearest.z))}"
+            else f": the whole window and its newest {config.min_samples} are each read at"
+            f" {percent(confidence(nearest.z))}"
         )
         return Verdict(
             None,
-            f"{worst}: under the {percent(pause)} pause line, but not with"
-            f" {percent(confidence(z))} confidence{each}; more attempts decide",
+            f"{worst}: under the {percent(pause)} pause line, but too few attempts yet to be"
+            f" sure of it ({percent(confidence(z))} sure{each}); more attempts decide",
             look=nearest,
         )
     said, look = under

@@ -182,8 +182,8 @@ def test_reasons_carry_the_figures() -> None:
             False,
             # 5 of 20 is confidently under 50 % at 95 % alone, not at 97.5 % (each of two)
             "5 of the newest 20 delivered (25 %) in the last 30 min: under the 50 % pause line,"
-            " but not with 95 % confidence over its two looks, the whole window and its newest"
-            " 20, each read at 97.5 %; more attempts decide",
+            " but too few attempts yet to be sure of it (95 % sure: the whole window and its"
+            " newest 20 are each read at 97.5 %); more attempts decide",
         ),
         (
             pair(E),
