@@ -90,20 +90,33 @@ class _Script:
         bundle = (assets_dir() / "redoc.standalone.js").read_text(encoding="utf-8")
         self.body = bundle.replace(REDOC_LOGO, NO_LOGO).encode()
         self.gzipped = gzip.compress(self.body, mtime=0)
-        self.url = f"{REDOC_JS_URL}?v={hashlib.sha256(self.body).hexdigest()[:16]}"
+        self.version = hashlib.sha256(self.body).hexdigest()[:16]
+        self.url = f"{REDOC_JS_URL}?v={self.version}"
 
     def __call__(self, request: Request) -> Response:
-        headers = {
-            "Cache-Control": "public, max-age=31536000, immutable",
-            "Vary": "Accept-Encoding",
-        }
-        accepted = request.headers.get("accept-encoding", "")
-        if "gzip" in {part.split(";")[0].strip() for part in accepted.split(",")}:
+        # Kept for good only under its own name: another `v` may name another content.
+        named = request.query_params.get("v") == self.version
+        cache = "public, max-age=31536000, immutable" if named else "no-cache"
+        headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+        if _accepts_gzip(request.headers.get("accept-encoding", "")):
             headers["Content-Encoding"] = "gzip"
             body = self.gzipped
         else:
             body = self.body
         return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+def _accepts_gzip(accepted: str) -> bool:
+    """Whether an Accept-Encoding takes gzip: named (or `*`) with a weight above 0."""
+    for part in accepted.split(","):
+        coding, *params = (piece.strip() for piece in part.split(";"))
+        if coding.lower() in ("gzip", "*"):
+            weights = [p.split("=", 1)[1] for p in params if p.replace(" ", "").startswith("q=")]
+            try:
+                return not weights or float(weights[0]) > 0
+            except ValueError:
+                return False
+    return False
 
 
 class _Page:

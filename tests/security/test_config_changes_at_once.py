@@ -491,3 +491,24 @@ def test_a_stop_asked_again_while_the_first_is_undone_leaves_the_session_running
     assert _stored_pair(elsewhere).is_high_priority
     assert _stored_spec(elsewhere).desired is DesiredState.running
     assert elsewhere.audit.recent(limit=5, action=AuditAction.session_stopped) == []
+
+
+def test_a_stop_decided_before_another_stop_and_a_marking_is_decided_again_and_refused(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """The review's race: one operator's stop read the session running and its pair
+    unmarked; before it wrote, another operator's stop and an admin's marking (which
+    started the session again) came. Decided again on the session and the pair as they
+    are then, it is refused: the session runs."""
+    _running(config_store)
+    specs = Interleaved(config_store.session_specs)
+
+    def stop_and_mark() -> None:
+        _act(elsewhere, SessionAction.stop)
+        _mark(elsewhere)
+
+    specs.before_next_writes(stop_and_mark)
+    with pytest.raises(Forbidden, match="its pair is high priority"):
+        _act(config_store, SessionAction.stop, specs)
+    stored = _stored_spec(elsewhere)
+    assert (stored.desired, stored.desired_actor) == (DesiredState.running, "admin")

@@ -93,6 +93,9 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
     notes.write_text("# Programs\n\nInstalled by hand: ask before changing them.\n")
     nested = live.programs / "nested.py"
     nested.write_text("x = 1" + " + 1" * 200_000 + "\n")  # past what the compiler takes
+    # Compiling it would hold the control plane's interpreter for seconds: not read.
+    large = live.programs / "large.py"
+    large.write_text("x = 1\n" * (1024 * 1024 // 6 + 1))
     refused = {
         "shell": (["/bin/sh", "-c", "id"], "command.0"),
         "python -c": ([sys.executable, "-c", "print(1)"], "command.1"),
@@ -118,6 +121,7 @@ def test_an_admin_program_must_be_installed_in_the_program_directories(
         # A Python runs it as a script: one that could never run is no program.
         "not python": ([sys.executable, str(notes)], "command.1"),
         "nested past the compiler": ([sys.executable, str(nested)], "command.1"),
+        "over 1 MiB": ([sys.executable, str(large)], "command.1"),
     }
     for case, (command, field) in refused.items():
         response = api.client.post(

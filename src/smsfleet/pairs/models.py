@@ -232,5 +232,5 @@ def pair_key(country: str, slug: str) -> str:
 def key_as_written(text: str) -> str:
     """A pair's key as the pairs write it, typed in any case: its operator's part is a
     slug, lower case."""
-    country, _, slug = text.partition("_")
-    return pair_key(country, slug.lower())
+    country, underscore, slug = text.partition("_")
+    return pair_key(country, slug.lower()) if underscore else text  # no key: said as typed

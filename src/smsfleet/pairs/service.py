@@ -99,12 +99,16 @@ def update_country(
     confirm_above: int,
     force: bool = False,
 ) -> Country:
-    """Set a country's cap, audited; one raised above `confirm_above` takes `force`."""
+    """Set a country's cap, audited; one raised above `confirm_above` takes `force` (and
+    is audited as forced)."""
+    forced = False
 
     def change(country: Country) -> dict[str, object]:
+        nonlocal forced
         if data.cap == country.cap:
             return {}
-        if data.cap > max(confirm_above, country.cap) and not force:
+        forced = data.cap > max(confirm_above, country.cap)
+        if forced and not force:
             raise ForceRequired(
                 f"a cap of {data.cap} a minute for {country.code} is above {confirm_above},"
                 " the most set without force: repeat with force to set it",
@@ -131,6 +135,7 @@ def update_country(
         target=country.code,
         before=before,
         after=country,
+        forced=forced,
         reason=data.reason,
     )
     return country

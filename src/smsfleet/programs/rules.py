@@ -222,38 +222,51 @@ def check_command(command: Sequence[str], rules: ProgramRules) -> None:
         raise _refused(index, f"{text!r} is a shell or an interpreter, not a program")
     if needs_exec and not os.access(real, os.X_OK):
         raise _refused(index, f"{text!r} is not executable (chmod +x, or run it with Python)")
-    if not needs_exec and not _is_python_program(real):
-        raise _refused(
-            index, f"{text!r} is not a Python script (its source does not compile) nor a zip app"
-        )
+    if not needs_exec and (why := _not_python(real, **_version_of(real))) is not None:
+        raise _refused(index, f"{text!r} {why}")
 
 
-# Larger than any script: not read whole to be compiled.
-_SCRIPT_MOST_BYTES = 16 * 1024 * 1024
+# Larger than any program's script (a megabyte compiles in about a second, holding the
+# control plane's interpreter): not read to be compiled, refused.
+_SCRIPT_MOST_BYTES = 1024 * 1024
 
 
-def _is_python_program(real: Path) -> bool:
-    """What a Python runs as a script: Python source, compiled code (`.pyc`, its header's
-    magic ending in CR LF, whatever the Python's version), or a zip application (its
-    `__main__.py` inside). Compiled only, never run."""
+def _version_of(real: Path) -> dict[str, int]:
+    """What tells one content of a file from another without reading it."""
+    stat_ = real.stat()
+    return {"size": stat_.st_size, "mtime_ns": stat_.st_mtime_ns, "inode": stat_.st_ino}
+
+
+@functools.lru_cache(maxsize=256)
+def _not_python(real: Path, *, size: int, mtime_ns: int, inode: int) -> str | None:
+    """Why a Python could not run it as a script; None when it could: Python source,
+    compiled code (`.pyc`, its header's magic ending in CR LF, whatever the Python's
+    version), or a zip application (its `__main__.py` inside). Compiled only, never run;
+    once per version of the file (its size, time and inode), as it is checked again at
+    every start."""
     try:
         if zipfile.is_zipfile(real):
             with zipfile.ZipFile(real) as archive:
-                return "__main__.py" in archive.namelist()
+                has_main = "__main__.py" in archive.namelist()
+            return None if has_main else "is a zip archive without a __main__.py"
+        if size > _SCRIPT_MOST_BYTES:
+            return "is over 1 MiB: no program's script is that large; split it into modules"
         with real.open("rb") as script:
-            if real.suffix == ".pyc":
-                return script.read(4)[2:] == b"\r\n"
-            source = script.read(_SCRIPT_MOST_BYTES + 1)
-        if len(source) > _SCRIPT_MOST_BYTES:
-            return False
+            source = script.read(_SCRIPT_MOST_BYTES)
+        if real.suffix == ".pyc":
+            return None if source[2:4] == b"\r\n" else "is no Python's compiled code"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a program's own warnings are not a refusal
             compile(source, str(real), "exec", dont_inherit=True)
-    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile):
-        return False
-    except (RecursionError, MemoryError):
-        return False  # nested past what the compiler takes: no Python runs it either
-    return True
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        # Nested past what the compiler takes is no script any Python runs either.
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        return f"is not a Python script: its source does not compile{where}"
+    except zipfile.BadZipFile:
+        return "is a damaged zip archive"
+    return None
 
 
 def _refused(index: int, message: str) -> ValidationFailed:

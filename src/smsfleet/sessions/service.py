@@ -444,8 +444,12 @@ def act(
     # Decided again on the spec as it is at each try (`change_record`): another action
     # made meanwhile (a restart asked, a stop) is kept, and this one decided on it.
     def change(spec: SessionSpec) -> dict[str, object]:
-        nonlocal kind, interrupts_high_priority
+        nonlocal kind, interrupts_high_priority, pair
         kind = None
+        # Read after the spec, at each try: a marking written before this read is seen
+        # here; one written after it either finds this action written (and starts what it
+        # stopped) or is seen by the look after the write (`_undone_if_marked_meanwhile`).
+        pair = store.pairs.get(spec.pair)
         # A stop or a restart both end a high-priority pair's running program for a while.
         interrupts_high_priority = (
             action != SessionAction.start
@@ -573,7 +577,7 @@ def _undone_if_marked_meanwhile(
             "generation": spec.generation + 1,  # someone acted: the supervisor looks again
         }
 
-    change_record(
+    seen, undone = change_record(
         store.session_specs,
         before.name,
         undo,
@@ -581,9 +585,10 @@ def _undone_if_marked_meanwhile(
         decided_on=SPEC_DECIDED_ON,
         what=f"session {before.name!r}",
     )
+    outcome = "it is undone" if undone != seen else "what came after it stands"
     raise Forbidden(
         f"only an admin may {action} {before.name}: its pair was marked high priority as"
-        f" the {action} was written, and it is undone"
+        f" the {action} was written, and {outcome}"
     )
 
 

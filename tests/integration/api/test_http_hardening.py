@@ -113,6 +113,11 @@ def test_the_redoc_script_is_named_by_its_content_kept_for_good_and_gzipped(api:
     assert packed.headers["content-encoding"] == "gzip"
     assert int(packed.headers["content-length"]) < len(plain.content) // 2
     assert packed.content == plain.content  # as the browser reads it, unpacked
+    # Under another name it may be another content: asked again each time.
+    other = api.client.get("/docs/redoc.js?v=deadbeef", headers={"Accept-Encoding": "identity"})
+    assert other.headers["cache-control"] == "no-cache"
+    refused = api.client.get(src, headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
 
 
 def test_a_path_of_no_route_is_404_whatever_the_method(api: Api) -> None:

@@ -154,6 +154,9 @@ def test_a_cap_raised_far_above_the_usual_takes_force(api: Api) -> None:
     assert api.client.patch(url, json={"cap": 60}, headers=admin).json()["cap"] == 60
     forced = api.client.patch(url, params={"force": True}, json={"cap": 100}, headers=admin)
     assert forced.status_code == 200, forced.text
+    # Audited as confirmed: forced, where the raise to 60 was not.
+    audited = api.client.get("/api/v1/audit", headers=admin).json()
+    assert [(e["after"]["cap"], e["forced"]) for e in audited] == [(100, True), (60, False)]
     # From 100, 80 is a cut: it takes no force.
     assert api.client.patch(url, json={"cap": 80}, headers=admin).json()["cap"] == 80
     assert api.client.patch(url, json={"cap": 90}, headers=admin).status_code == 409
