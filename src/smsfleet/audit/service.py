@@ -119,10 +119,28 @@ def check_audited_pace(
     """Refuse one more `action` by `actor` past `most` in `window` (429, `check_window`
     and its `said`), counted on the log's entries of it: kept long after what they record
     is gone (a key revoked, a message deleted)."""
-    entries = audit.recent(limit=most, since=now - window, action=action.value, actor=actor)
-    # As old as the window, one is out of it: as `Retry-After` said.
-    times = sorted(entry.at for entry in entries if entry.at > now - window)
+    times = audited_times(audit, action=action, actor=actor, window=window, now=now, most=most)
     check_window(times, most=most, window=window, now=now, said=said)
+
+
+def audited_times(
+    audit: EventLog[AuditEvent],
+    *,
+    action: AuditAction,
+    actor: str,
+    window: timedelta,
+    now: datetime,
+    most: int,
+    target: str | None = None,
+) -> list[datetime]:
+    """When `actor`'s newest `most` entries of `action` (on `target`, when given) within
+    `window` before `now` were made, oldest first."""
+    on = {"target": target} if target is not None else {}
+    entries = audit.recent(
+        limit=most, older_than=None, since=now - window, action=action.value, actor=actor, **on
+    )
+    # As old as the window, one is out of it: as `Retry-After` says.
+    return sorted(entry.at for entry in entries if entry.at > now - window)
 
 
 def cursor_of(event: AuditEvent) -> str:

@@ -467,16 +467,16 @@ def revoke_all_tokens(
 def _may_audit_self_logout(audit: EventLog[AuditEvent], clock: Clock, username: str) -> bool:
     """`username` has had fewer than the most of their own logouts audited in the last
     hour: counted on the audit log, as API keys made are."""
-    now = clock.now()
-    audited = audit.recent(
-        limit=SELF_LOGOUTS_AUDITED_PER_HOUR,
-        since=now - _HOUR,
-        action=AuditAction.user_logged_out.value,
+    audited = audit_service.audited_times(
+        audit,
+        action=AuditAction.user_logged_out,
         actor=username,
+        window=_HOUR,
+        now=clock.now(),
+        most=SELF_LOGOUTS_AUDITED_PER_HOUR,
         target=username,
     )
-    # An hour old, one is out of the window.
-    return sum(1 for entry in audited if entry.at > now - _HOUR) < SELF_LOGOUTS_AUDITED_PER_HOUR
+    return len(audited) < SELF_LOGOUTS_AUDITED_PER_HOUR
 
 
 def first_token_version() -> int:
