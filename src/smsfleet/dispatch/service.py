@@ -399,7 +399,7 @@ class Dispatcher:
             return StopAction(reason=f"pair {pair.key} has no test phone number")
 
         country = store.countries.get(pair.country)
-        if country is not None and country.cap == 0:
+        if country is not None and country.halted:
             # Allowed none in flight: those it carries finish and are reported.
             return WaitAction(
                 retry_after=HALTED_ASK_AGAIN_SECONDS,

@@ -908,7 +908,7 @@ class Sends:
     def _halted(self, code: str) -> bool:
         """Its country's cap is 0: no program of it is granted a send."""
         country = self._config.countries.get(code)
-        return country is not None and country.cap == 0
+        return country is not None and country.halted
 
     def _started(self, pair: Pair) -> bool:
         """Whether one of the pair's sessions is started (wanted running)."""

@@ -104,7 +104,7 @@ def _listings(
 ) -> list[PairListing]:
     statuses = {status.name: status.state for status in store.session_status.list()}
     specs = store.session_specs.list()
-    halted = {country.code for country in store.countries.list() if country.cap == 0}
+    halted = {country.code for country in store.countries.list() if country.halted}
     found = []
     for pair in pairs:
         own = [spec for spec in specs if spec.pair == pair.key]

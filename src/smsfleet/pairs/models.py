@@ -35,6 +35,11 @@ class Country(BaseModel):
         " at the previous cap",
     )
 
+    @property
+    def halted(self) -> bool:
+        """A cap of 0: no program of it is granted a send."""
+        return self.cap == 0
+
 
 class CapChange(BaseModel):
     """A change of a country's cap, as its audit entry keeps it: what a trend of its grants

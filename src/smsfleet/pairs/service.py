@@ -273,7 +273,7 @@ def _public(pair: Pair, country: Country | None) -> PairPublic:
     return PairPublic(
         **pair.model_dump(),
         country_name=country.name if country else pair.country,
-        country_halted=country is not None and country.cap == 0,
+        country_halted=country is not None and country.halted,
     )
 
 

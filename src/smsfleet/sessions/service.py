@@ -370,7 +370,7 @@ def list_sessions(
         and (not host or spec.host == host)
     ]
     usage = stats((spec, statuses.get(spec.name)) for spec in chosen) if stats else {}
-    halted = {country.code for country in store.countries.list() if country.cap == 0}
+    halted = {country.code for country in store.countries.list() if country.halted}
     views = [
         _public(
             s,
@@ -416,7 +416,7 @@ def get_session(
     pair = store.pairs.get(spec.pair)
     usage = stats([(spec, status)]) if stats else {}
     country = store.countries.get(pair.country) if pair is not None else None
-    halted = country is not None and country.cap == 0
+    halted = country is not None and country.halted
     return _public(spec, status, pair, clock.now(), usage, signs, halted=halted)
 
 
