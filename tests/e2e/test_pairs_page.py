@@ -172,8 +172,20 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     expect(page.get_by_test_id("notice")).to_contain_text("TJ_tcell is no longer high priority")
     others = page.get_by_test_id("other-section")
     expect(others.get_by_test_id("pair-row-TJ_tcell")).to_be_visible()
-    page.get_by_test_id("toggle-priority-TJ_tcell").click()  # marked again: no force
+    # Marked again while disabled, it would stay so: the page marks and enables it, asked.
+    page.get_by_test_id("toggle-priority-TJ_tcell").click()
+    mark = page.get_by_test_id("mark-held-dialog")
+    expect(mark).to_contain_text("TJ_tcell is disabled by admin.")
+    expect(mark).to_contain_text("it is enabled as it is marked")
+    expect(mark.get_by_test_id("confirm-button")).to_have_text("Mark and enable")
+    screenshot("marking a disabled pair enables it")
+    mark.get_by_test_id("confirm-button").click()
+    expect(mark).to_be_hidden()
+    expect(page.get_by_test_id("notice")).to_contain_text(
+        "TJ_tcell is now high priority and enabled"
+    )
     expect(row).to_be_visible()
+    expect(row.get_by_test_id("state-badge")).to_have_text("enabled")
 
     expect(page.get_by_test_id("admin-pair-hint-TJ_tcell")).to_have_count(0)
     page.get_by_test_id("delete-TJ_tcell").click()

@@ -20,7 +20,7 @@ import pytest
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.auth.models import Role
 from smsfleet.core.clock import SystemClock
-from smsfleet.core.errors import Conflict, Forbidden, NotFound
+from smsfleet.core.errors import Conflict, Forbidden, ForceRequired, NotFound
 from smsfleet.core.records import RecordStore
 from smsfleet.messages import templates as templates_service
 from smsfleet.messages.models import Template, TemplateCreate, TemplateUpdate
@@ -210,6 +210,36 @@ def test_a_pair_marked_high_priority_while_an_operator_deleted_it_stays(
     assert elsewhere.audit.recent(limit=5, action=AuditAction.pair_deleted) == []
     [refused] = elsewhere.audit.recent(limit=5, action=AuditAction.pair_refused)
     assert refused.before is not None and refused.before["is_high_priority"] is True
+
+
+def test_a_pair_paused_by_an_operator_while_an_admin_marked_it_is_asked_back(
+    config_store: ConfigStore, elsewhere: ConfigStore
+) -> None:
+    """The admin's marking read the pair running; an operator paused it before the marking
+    was written: marked, it would stay paused and only an admin could resume it. The
+    marking is decided again on the paused pair and asked back; the pause stands."""
+    _fleet(config_store)
+    pairs = Interleaved(config_store.pairs)
+    pairs.before_next_writes(
+        lambda: _edit_pair(elsewhere, PairUpdate(state=PairState.paused, state_reason="mine"))
+    )
+    with pytest.raises(ForceRequired, match="is paused by operator: marked high priority"):
+        pairs_service.update_pair(
+            pairs=pairs,
+            programs=config_store.programs,
+            clock=CLOCK,
+            actor=ADMIN,
+            key=KEY,
+            data=PairUpdate(is_high_priority=True),
+            audit=config_store.audit,
+        )
+    assert pairs.pending == 0
+    stored = _stored_pair(elsewhere)
+    assert (stored.is_high_priority, stored.state, stored.state_actor) == (
+        False,
+        PairState.paused,
+        "operator",
+    )
 
 
 def test_of_two_deletions_of_a_pair_at_once_one_deletes_it(

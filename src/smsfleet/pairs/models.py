@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
 
 from smsfleet.core.records import Timestamp
 from smsfleet.core.settings import HOST_NAME_PATTERN, LOCAL_HOST
@@ -173,6 +182,11 @@ class PairCreate(BaseModel):
     )
 
 
+def _none_when_blank(reason: str | None) -> str | None:
+    """A blank reason gives none: "" and null say the same (and set no state again)."""
+    return reason if reason is None or reason.strip() else None
+
+
 class PairUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -180,7 +194,9 @@ class PairUpdate(BaseModel):
     region: OneLine | None = _Region
     is_high_priority: StrictBool | None = None
     state: PairState | None = None
-    state_reason: OneLine | None = Field(default=None, max_length=256)
+    state_reason: Annotated[OneLine | None, AfterValidator(_none_when_blank)] = Field(
+        default=None, max_length=256
+    )
     phone_numbers: list[str] | None = _Phones
     programs: list[str] | None = _Programs
     host: str | None = Field(default=None, pattern=HOST_PATTERN, description=_HOST_HELP)

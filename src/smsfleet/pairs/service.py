@@ -472,6 +472,22 @@ def _guard_marking(actor: User | Actor) -> None:
         )
 
 
+def _marking_held(pair: Pair, state: PairState, force: bool) -> list[str]:
+    """Marking a pair its state holds stopped (paused, disabled) leaves it so, and only an
+    admin can then resume it: it is asked back unless it is resumed in the same change or
+    `force` confirms it. As a verb for the audit's `forced` when it is confirmed."""
+    if state.runs_sessions:
+        return []
+    if not force:
+        by = f" by {pair.state_actor}" if state is pair.state and pair.state_actor else ""
+        raise ForceRequired(
+            f"{pair.key} is {state}{by}: marked high priority it stays {state}, and only an"
+            f" admin can then resume it; resume it in the same change (state enabled), or"
+            f" repeat with force to mark it {state}"
+        )
+    return [f"mark {state}"]
+
+
 def _committing_changes(pair: Pair, changes: dict[str, Any]) -> list[str]:
     """What in `changes` would start more of the pair's sessions, as verbs: on a
     high-priority pair, sessions only an admin can stop, so only an admin starts them."""
@@ -538,7 +554,8 @@ def update_pair(
     removing any of its test numbers) or lower its priority, which leaves them anyone's
     to stop, takes an admin and `force`, and whatever would start
     more of them (adding a program, enabling or resuming it) or move its policy lines
-    (under which it pages as failing) takes an admin."""
+    (under which it pages as failing) takes an admin. Marking a pair high priority takes
+    an admin, and `force` too if it leaves the pair paused or disabled."""
     # Checked again on the pair as it is at each try (`change_record`): an edit made
     # meanwhile, a person's or the policy's pause, is kept, and this one decided on it.
     forced: list[str] = []
@@ -596,9 +613,10 @@ def update_pair(
             stopping.append("lower the priority of")
         if stopping:
             _guard_high_priority(pair, actor, force, " and ".join(stopping))
-        forced[:] = stopping
         if not pair.is_high_priority and changes.get("is_high_priority") is True:
             _guard_marking(actor)
+            stopping += _marking_held(pair, changes.get("state", pair.state), force)
+        forced[:] = stopping
         now = clock.now()
         if "state" in changes and changes["state"] != pair.state:
             changes.update(state_actor=actor.username, state_changed_at=now)

@@ -211,10 +211,18 @@ def test_a_state_said_again_in_other_words_is_set_again_by_its_writer(api: Api) 
         patch(Role.operator, {"state": "paused", "state_reason": "carrier back at 14:00"}) == again
     )
     assert patch(Role.operator, {"state": "paused"}) == again
+    clock.advance(60)
+    cleared = patch(Role.operator, {"state": "paused", "state_reason": None})
+    assert (cleared["state_actor"], cleared["state_reason"]) == ("operator", None)
+    # A blank reason is none: said again blank, nothing changes.
+    clock.advance(60)
+    assert patch(Role.admin, {"state": "paused", "state_reason": ""}) == cleared
+    assert patch(Role.admin, {"state": "paused", "state_reason": "  "}) == cleared
     entries = api.client.get(
         "/api/v1/audit", params={"action": "pair.updated"}, headers=api.headers(Role.admin)
     ).json()
     assert [(e["actor"], e["reason"]) for e in entries] == [
+        ("operator", None),
         ("admin", "carrier back at 14:00"),
         ("operator", "maintenance"),
     ]
@@ -306,6 +314,47 @@ def test_a_pair_marked_high_priority_starts_its_stopped_sessions(api: Api) -> No
         "admin",
         "its pair was marked high priority",
     )
+
+
+@pytest.mark.parametrize("state", ["paused", "disabled"])
+def test_marking_a_pair_its_state_holds_stopped_is_asked_back_or_resumes_it(
+    api: Api, state: str
+) -> None:
+    """Marked, a paused or disabled pair would stay so, and only an admin could resume it:
+    asked back (nothing written) unless it is resumed in the same change, or forced."""
+    add_program(api)
+    add_pair(api, programs=["program1"])
+    operator, admin = api.headers(Role.operator), api.headers(Role.admin)
+    url = "/api/v1/pairs/UZ_uzmobile"
+    held = api.client.patch(url, json={"state": state, "state_reason": "sim"}, headers=operator)
+    assert held.status_code == 200, held.text
+    asked = api.client.patch(url, json={"is_high_priority": True}, headers=admin)
+    assert asked.status_code == 409, asked.text
+    assert asked.json()["error"]["code"] == "force_required"
+    assert asked.json()["error"]["message"] == (
+        f"UZ_uzmobile is {state} by operator: marked high priority it stays {state}, and only"
+        f" an admin can then resume it; resume it in the same change (state enabled), or"
+        f" repeat with force to mark it {state}"
+    )
+    assert api.client.get(url, headers=operator).json() == held.json()
+
+    kept = api.client.patch(
+        url, params={"force": "true"}, json={"is_high_priority": True}, headers=admin
+    )
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["is_high_priority"], kept.json()["state"]) == (True, state)
+    [forced] = api.client.get(
+        "/api/v1/audit", params={"action": "pair.updated", "limit": 1}, headers=admin
+    ).json()
+    assert forced["forced"] is True
+
+    # Marking one and resuming it in the same change needs no force: its sessions run.
+    api.client.patch(url, params={"force": "true"}, json={"is_high_priority": False}, headers=admin)
+    resumed = api.client.patch(
+        url, json={"is_high_priority": True, "state": "enabled"}, headers=admin
+    )
+    assert resumed.status_code == 200, resumed.text
+    assert (resumed.json()["is_high_priority"], resumed.json()["state"]) == (True, "enabled")
 
 
 def test_a_pair_of_a_halted_country_says_so(api: Api) -> None:

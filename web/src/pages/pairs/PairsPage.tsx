@@ -20,14 +20,15 @@ type OpenDialog =
   | { kind: "add" }
   | { kind: "edit"; pair: Pair }
   | { kind: "delete"; pair: Pair }
-  | { kind: "force-priority"; pair: Pair; message: string };
+  | { kind: "force-priority"; pair: Pair; message: string }
+  | { kind: "mark-held"; pair: Pair };
 
 const isForceRequired = (error: unknown): error is ApiError =>
   error instanceof ApiError && error.code === "force_required";
 
 interface PairChange {
   pair: Pair;
-  kind: "priority" | "resume";
+  kind: "priority" | "resume" | "mark-and-resume";
   force: boolean;
 }
 
@@ -37,10 +38,25 @@ async function changePair({ pair, kind, force }: PairChange): Promise<string> {
     await updatePair(pair.key, { state: "enabled" });
     return `${pair.key} resumed.`;
   }
+  if (kind === "mark-and-resume") {
+    await updatePair(pair.key, { is_high_priority: true, state: "enabled" });
+    return `${pair.key} is now high priority and ${resumedWord(pair)}.`;
+  }
   const next = !pair.is_high_priority;
   await updatePair(pair.key, { is_high_priority: next }, force);
   return next ? `${pair.key} is now high priority.` : `${pair.key} is no longer high priority.`;
 }
+
+/** A paused or disabled pair: marked high priority, it would stay so (the server asks
+ * back), so the page marks and resumes it in one change, asked first. */
+const isHeld = (pair: Pair): boolean => pair.state === "paused" || pair.state === "disabled";
+
+const resumedWord = (pair: Pair): string => (pair.state === "disabled" ? "enabled" : "resumed");
+
+const markHeldMessage = (pair: Pair): string =>
+  `${pair.key} is ${pair.state}${pair.state_actor ? ` by ${pair.state_actor}` : ""}. ` +
+  "A high-priority pair's sessions always run and only an admin can stop them: " +
+  `it is ${resumedWord(pair)} as it is marked. To mark it and keep it ${pair.state}, edit the pair.`;
 
 const unmarkWarning = (pair: Pair): string =>
   `${pair.key} is high priority: its sessions always run and only an admin can stop them. ` +
@@ -132,7 +148,9 @@ export function PairsPage() {
           // page's own words, rather than after the server's refusal.
           pair.is_high_priority
             ? setDialog({ kind: "force-priority", pair, message: unmarkWarning(pair) })
-            : change.mutate({ pair, kind: "priority", force: false }),
+            : isHeld(pair)
+              ? setDialog({ kind: "mark-held", pair })
+              : change.mutate({ pair, kind: "priority", force: false }),
         onResume: (pair) => change.mutate({ pair, kind: "resume", force: false }),
         mayChangeHighPriority: isAdmin,
       }
@@ -231,6 +249,17 @@ export function PairsPage() {
           onConfirm={async () => finish(await changePair({ pair: dialog.pair, kind: "priority", force: true }))}
         >
           <p>{dialog.message}</p>
+        </ConfirmDialog>
+      )}
+      {dialog?.kind === "mark-held" && (
+        <ConfirmDialog
+          title={`Mark ${dialog.pair.key} high priority?`}
+          confirmLabel={dialog.pair.state === "disabled" ? "Mark and enable" : "Mark and resume"}
+          testId="mark-held-dialog"
+          onClose={() => setDialog(null)}
+          onConfirm={async () => finish(await changePair({ pair: dialog.pair, kind: "mark-and-resume", force: false }))}
+        >
+          <p>{markHeldMessage(dialog.pair)}</p>
         </ConfirmDialog>
       )}
     </section>
