@@ -413,6 +413,34 @@ def test_only_an_admin_moves_a_high_priority_pairs_policy_lines(tmp_path: Path) 
         assert [event["actor_role"] for event in refusals] == ["operator"]  # once a minute
 
 
+def test_only_an_admin_says_a_high_priority_pairs_state_again(tmp_path: Path) -> None:
+    """Said again with a reason of its own, a state is set again by whoever said it: an
+    operator saying an admin's `enabled` again would take its attribution over."""
+    with running_api(tmp_path) as api:
+        admin, operator = api.headers(Role.admin), api.headers(Role.operator)
+        pair = {"country": "IN", "operator": "Vi", "slug": "vi", "is_high_priority": True}
+        assert api.client.post("/api/v1/pairs", json=pair, headers=admin).is_success
+        url = f"/api/v1/pairs/{HP_PAIR}"
+        said = api.client.patch(
+            url, json={"state": "enabled", "state_reason": "restored"}, headers=admin
+        )
+        assert said.status_code == 200, said.text
+        refused = api.client.patch(
+            url, json={"state": "enabled", "state_reason": "resumed after review"}, headers=operator
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["message"] == (
+            f"only an admin may set the state of the high-priority pair {HP_PAIR} again"
+            " with a reason of its own"
+        )
+        assert api.client.get(url, headers=operator).json() == said.json()
+        # Its state as it is, said with the same reason or none, changes nothing: allowed.
+        for same in ({"state": "enabled", "state_reason": "restored"}, {"state": "enabled"}):
+            kept = api.client.patch(url, json=same, headers=operator)
+            assert kept.status_code == 200, kept.text
+            assert kept.json() == said.json()
+
+
 def test_the_same_refusal_is_written_once_a_minute_to_each_person_and_key(
     tmp_path: Path,
 ) -> None:

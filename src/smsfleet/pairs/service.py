@@ -626,6 +626,12 @@ def update_pair(
             pair.state_reason
         ):
             # The state said again with a reason of its own: set again, by whom and when.
+            # A high-priority pair's state is an admin's to say, and to be said by.
+            if pair.is_high_priority and not actor.role.allows(Role.admin):
+                raise Forbidden(
+                    f"only an admin may set the state of the high-priority pair {pair.key}"
+                    " again with a reason of its own"
+                )
             changes.update(state_actor=actor.username, state_changed_at=now)
         elif "state" not in changes:
             changes.pop("state_reason", None)
