@@ -187,6 +187,8 @@ def fleet_run(
         env = {
             **clean_environment(),
             "SMSFLEET_DATA_DIR": str(work / "fleet-data"),
+            # The seeding admin makes hundreds of changes at once.
+            "SMSFLEET_CHANGES_PER_MINUTE": "100000",
             "SMSFLEET_ADMIN_PASSWORD": password,
             "SMSFLEET_SCREEN_DIR": str(screen_dir),
             "SMSFLEET_SIMULATOR_URL": sim_url,
@@ -305,6 +307,8 @@ def saturation(
         env = {
             **clean_environment(),
             "SMSFLEET_DATA_DIR": str(work / "load-data"),
+            # The seeding admin makes hundreds of changes at once.
+            "SMSFLEET_CHANGES_PER_MINUTE": "100000",
             "SMSFLEET_ADMIN_PASSWORD": password,
             "SMSFLEET_SECRET_KEY": secret,
             "SMSFLEET_METRICS_URL": metrics_url,

@@ -366,6 +366,8 @@ def fleet_run(args: argparse.Namespace, plan: list[PlannedPair], work: Path) -> 
     env = {
         **clean_environment(),
         "SMSFLEET_DATA_DIR": str(data_dir),
+        # The seeding admin makes hundreds of changes at once.
+        "SMSFLEET_CHANGES_PER_MINUTE": "100000",
         "SMSFLEET_ADMIN_PASSWORD": password,
         "SMSFLEET_SCREEN_DIR": str(screen_dir),
         "SMSFLEET_SIMULATOR_URL": sim_url,

@@ -127,10 +127,30 @@ def get_current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> User:
-    """The user a request acts as: by its JWT, or by its API key within the key's scopes.
+    """The user a request acts as: by its JWT, or by its API key within the key's scopes;
+    a change (a POST, PUT, PATCH or DELETE) spends one of their change budget (429 past it).
 
     Who it was is left in `request.state.principal` and `owner_since` for the request log.
     """
+    user = _authenticated(request, response, context, credentials, api_key)
+    if request.method not in _READS and not request.url.path.endswith(_LOGOUTS):
+        context.changes.spend(user.username)
+    return user
+
+
+# What reads only, and what ends logins (never refused: it ends a stolen one), spends
+# nothing of a user's change budget.
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_LOGOUTS = ("/logout", "/logout-all")
+
+
+def _authenticated(
+    request: Request,
+    response: Response,
+    context: Services,
+    credentials: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
+) -> User:
     bearer = credentials.credentials if credentials is not None else None
     if api_key is None and bearer is not None and looks_like_api_key(bearer):
         api_key = bearer

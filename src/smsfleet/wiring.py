@@ -26,6 +26,7 @@ from smsfleet.attempts.store import AttemptStore
 from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import AUDIT_TOPIC
 from smsfleet.auth import service as auth_service
+from smsfleet.auth.changes import ChangeBudget
 from smsfleet.auth.models import Role
 from smsfleet.auth.service import ADMIN_USERNAME, TokenPolicy
 from smsfleet.auth.throttle import LoginThrottle
@@ -79,6 +80,7 @@ class Services:
     login_throttle: LoginThrottle
     password_checks: PasswordChecks
     api_keys: ApiKeyService
+    changes: ChangeBudget
     metrics: Metrics
     breakers: Breakers
     search: SearchGateway
@@ -389,6 +391,11 @@ def _build(
             max_active_per_user=settings.apikeys.max_active_per_user,
             kept_revoked_per_user=settings.apikeys.kept_revoked_per_user,
             made_per_hour=settings.apikeys.made_per_hour,
+        ),
+        changes=ChangeBudget(
+            per_minute=settings.changes_per_minute,
+            storage_url=settings.redis_url or "memory://",
+            key_prefix=redis_prefix,
         ),
         metrics=metrics,
         breakers=breakers,

@@ -709,6 +709,15 @@ class Settings(BaseSettings):
         " routes (`/api/send-sms`, `/api/receive-sms`): each is an audit entry and a"
         " search-indexed message, kept a year",
     )
+    # GitLab's default for its authenticated API, which a person or a script rarely meets.
+    changes_per_minute: int = Field(
+        default=120,
+        ge=1,
+        le=100_000,
+        description="Changes (API requests that write: POST, PUT, PATCH, DELETE) one user,"
+        " with their API keys, may make in any minute; past it a 429 with Retry-After."
+        " Logging out is never refused. Each change is audited and kept a year",
+    )
     supervisor_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     start_seconds: float = Field(default=1.0, ge=0, description="Up this long counts as started")
     backoff_initial_seconds: float = Field(default=1.0, gt=0)

@@ -1,0 +1,92 @@
+"""Changes through the API are bounded per user: an operator's or a `control` key's loop
+re-saving a template of 68 KB wrote 300 audit entries (20 MB) in 3.5 s, a loop of pair
+edits 100 in 7 s, stops and starts 80 entries and 81 session events in 1.2 s, each kept
+a year. One user, with their API keys, makes at most `SMSFLEET_CHANGES_PER_MINUTE`
+changes in any minute; the next is a 429 with `Retry-After`, and nothing of it is
+written. Reads and logging out spend nothing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from limits import RateLimitItemPerSecond
+
+from smsfleet.auth.changes import ChangeBudget
+from smsfleet.auth.models import Role
+from smsfleet.core.errors import Throttled
+from tests.security.test_programs_trust import api_key, audit
+from tests.support.api import running_api
+
+BUDGET = 5
+URL = "/api/v1/pairs/UZ_uzmobile"
+
+
+def test_one_user_makes_at_most_so_many_changes_a_minute(tmp_path: Path) -> None:
+    with running_api(tmp_path, changes_per_minute=BUDGET) as api:
+        admin = api.headers(Role.admin)
+        made = api.client.post(
+            "/api/v1/pairs", json={"country": "UZ", "operator": "Uzmobile"}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        operator = api.headers(Role.operator)
+        # The person and their key share one budget.
+        key = api_key(api, Role.operator, ["read", "control"])  # a change of its own
+        for index, headers in enumerate([operator, key, operator, key]):
+            edited = api.client.patch(URL, json={"region": f"r{index}"}, headers=headers)
+            assert edited.status_code == 200, edited.text
+        for headers in (operator, key):
+            refused = api.client.patch(URL, json={"region": "past it"}, headers=headers)
+            assert refused.status_code == 429, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "too_many_requests"
+            assert error["message"] == (
+                f"you made {BUDGET} changes in the last 60 s, the most one user may"
+                " (SMSFLEET_CHANGES_PER_MINUTE)"
+            )
+            assert 0 < int(refused.headers["Retry-After"]) <= 60
+        # Nothing refused was written: neither the change nor its audit entry.
+        assert api.client.get(URL, headers=operator).json()["region"] == "r3"
+        assert len(audit(api, action="pair.updated")) == BUDGET - 1
+        # Session actions and the seed routes are changes too.
+        assert api.client.post("/api/v1/sessions/actions", json={}, headers=key).status_code == 429
+        # Reads spend nothing; another user has a budget of their own.
+        assert api.client.get("/api/v1/pairs", headers=key).status_code == 200
+        assert api.client.patch(URL, json={"region": "admin's"}, headers=admin).is_success
+        # Logging out everywhere ends a stolen login: never refused.
+        assert api.client.post("/api/v1/auth/logout-all", headers=operator).status_code == 204
+
+
+def test_a_budget_frees_a_change_as_the_oldest_leaves_the_window() -> None:
+    budget = ChangeBudget(per_minute=2, item=RateLimitItemPerSecond(2))
+    budget.spend("alice")
+    budget.spend("alice")
+    with pytest.raises(Throttled) as refused:
+        budget.spend("alice")
+    assert refused.value.retry_after == 1
+    budget.spend("bob")  # a budget per user
+    time.sleep(1.05)
+    budget.spend("alice")
+
+
+def test_replicas_share_one_budget_in_redis(redis_url: str) -> None:
+    prefix = f"test-{uuid.uuid4().hex}"
+    one, other = (
+        ChangeBudget(per_minute=3, storage_url=redis_url, key_prefix=prefix) for _ in range(2)
+    )
+    one.spend("alice")
+    other.spend("alice")
+    one.spend("alice")
+    with pytest.raises(Throttled):
+        other.spend("alice")
+
+
+def test_a_redis_that_does_not_answer_lets_changes_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    budget = ChangeBudget(per_minute=1, storage_url="redis://127.0.0.1:1/0")
+    budget.spend("alice")
+    budget.spend("alice")
+    assert "change budget not counted" in caplog.text
