@@ -190,6 +190,9 @@ def control_plane(
         # Its stand-in programs never lease, so never learn of a policy pause and end
         # themselves: their sessions are stopped a second after it, not 150 s.
         "SMSFLEET_PAUSE_DRAIN_SECONDS": "1",
+        # The tests' admin seeds hundreds of SMS, sends and sessions through the API for
+        # every page it shows; the budget itself is `tests/security/test_change_budget.py`'s.
+        "SMSFLEET_CHANGES_PER_MINUTE": "100000",
     }
     try:
         with running(
