@@ -1,7 +1,9 @@
 """program3: test SMS through provider3, whose API fails now and then.
 
 A provider error (5xx) is retried once with the same trigger id: the provider treats it as
-the same SMS, so the retry can never send a second one.
+the same SMS, so the retry can never send a second one. Retried at once, and only while
+its grant still lets it leave (`attempt.may_send()`): a retry any later could make one
+more than the country's cap in the gateway's minute; the next lease tries again instead.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import httpx
 from smsfleet.worker import Attempt, SendFailed, Sent, run_program
 
 PROVIDER = "provider3"
-RETRY_PAUSE_SECONDS = 1.0
 
 
 class SendSMS:
@@ -39,9 +40,7 @@ class SendSMS:
             self._send_once()
         except SendFailed as first:
             # Only the provider's own failures are worth a retry; 4xx and 429 are not.
-            if first.status is None or first.status < 500:
-                raise
-            if not self.attempt.sleep(RETRY_PAUSE_SECONDS):
+            if first.status is None or first.status < 500 or not self.attempt.may_send():
                 raise
             self._send_once()
         return Sent(provider=PROVIDER)

@@ -42,6 +42,10 @@ class SendSMS:
         try:
             return self._send(PRIMARY)
         except SendFailed as primary_failure:
+            # Sent any later than its grant allows, the SMS could make one more than the
+            # country's cap in the gateway's minute: the next lease tries again instead.
+            if not self.attempt.may_send():
+                raise
             print(f"{PRIMARY} failed ({primary_failure.code}), trying {FALLBACK}", flush=True)
         return self._send(FALLBACK)
 

@@ -1,7 +1,8 @@
 """program5: test SMS through provider5, which allows only so many SMS a minute.
 
 On 429 the provider says when to come back (Retry-After); the program waits that long and
-tries again, unless the wait would outlast the control plane's grant for this SMS.
+tries again, unless the SMS would then leave later than its grant allows
+(`attempt.may_send`): the next lease tries again instead.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ class SendSMS:
             if response.status_code != 429 or tries == MAX_TRIES:
                 raise failure
             wait = failure.retry_after or 1.0
-            left = self.attempt.seconds_left()
-            # Sending after the grant expired would break the country's per-minute cap.
-            if left is not None and wait >= left:
+            # Sent any later than its grant allows, the SMS could make one more than the
+            # country's cap in the gateway's minute: the next lease tries again instead.
+            if not self.attempt.may_send(after=wait):
                 raise failure
             print(f"{PROVIDER} rate-limited, retrying in {wait:g} s", flush=True)
             if not self.attempt.sleep(wait):

@@ -61,6 +61,12 @@ class SendGrant:
         """Seconds since the grant, or more: never less."""
         return time.monotonic() - self.asked_at - self.waited
 
+    def send_by(self) -> float | None:
+        """When (`time.monotonic()`) its SMS must have left, or not at all; None: no bound."""
+        if self.send_within is None:
+            return None
+        return self.asked_at + self.waited + self.send_within
+
 
 @dataclass(frozen=True)
 class Wait:

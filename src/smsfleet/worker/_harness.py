@@ -546,6 +546,7 @@ class Worker:
             message=grant.message,
             expires_at=grant.expires_at,
             stopping=self._stop,
+            send_by=grant.send_by(),
         )
 
     def attempt(self, grant: SendGrant, *, attempt: Attempt | None = None) -> Report:
@@ -569,7 +570,7 @@ class Worker:
     def _attempt(self, attempt: Attempt, report: Report, grant: SendGrant) -> Report:
         sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
         late = grant.age()
-        if grant.send_within is not None and late > grant.send_within:
+        if not attempt.may_send():
             # Sent now, it could make one more than the country's cap in the gateway's
             # minute: the grant's slot is given up instead, as the control plane asks.
             self.log(

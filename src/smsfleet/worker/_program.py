@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,7 +16,9 @@ class Attempt:
 
     `trigger_id` is the control plane's id for this SMS; give it to the provider as its
     idempotency id, so a retried send can never become a second SMS. `provider` is set for
-    `SubmitSMS`: the provider that actually sent it.
+    `SubmitSMS`: the provider that actually sent it. `send_by` is when (this process's
+    `time.monotonic()`) the SMS must have left, or not at all: ask `may_send()` before any
+    send after the first (a retry, another provider); the harness asks before the first.
     """
 
     trigger_id: str
@@ -29,6 +32,13 @@ class Attempt:
     expires_at: datetime | None = None
     provider: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    send_by: float | None = field(default=None, compare=False)
+
+    def may_send(self, after: float = 0.0) -> bool:
+        """Whether an SMS sent `after` seconds from now keeps to the country's cap: sent
+        later than its grant allows, the gateway's own minute could count one more than
+        the cap (another program's SMS granted after it may already have left)."""
+        return self.send_by is None or time.monotonic() + after <= self.send_by
 
     def sleep(self, seconds: float) -> bool:
         """Sleep unless the program is asked to stop; False means give up now."""

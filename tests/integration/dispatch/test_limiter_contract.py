@@ -114,17 +114,17 @@ def test_waits_point_at_the_next_slot(limiter_backend: LimiterBackend) -> None:
     clock.advance(1.5)
     waiting = limiter.acquire(ask)
     assert not waiting.granted
-    # A grant holds its place 61 s: the slot is 6.1 s after the first; it opens 0.5 s
+    # A grant holds its place 61.5 s: the slot is 6.15 s after the first; it opens 0.5 s
     # (the tolerance) before.
-    assert waiting.retry_after == 4.1
-    clock.advance(4.099)
+    assert waiting.retry_after == 4.15
+    clock.advance(4.149)
     assert not limiter.acquire(ask).granted
     clock.advance(0.001)
     assert limiter.acquire(ask).granted
     # Another country has its own cap.
     other = Ask(country="TJ", pair="TJ_megafon", program="program1", cap=1)
     assert limiter.acquire(other).granted
-    clock.advance(60.999)
+    clock.advance(61.499)
     assert limiter.acquire(other).retry_after == 0.001
 
 
@@ -140,8 +140,8 @@ def test_a_lower_cap_applies_to_the_grants_already_in_the_window(
     lowered = Ask(country=COUNTRY, pair="UZ_beeline", program="program1", cap=3)
     decision = limiter.acquire(lowered)
     assert not decision.granted
-    # Three of the five must leave the window (61 s): the third one, granted at t=2 s.
-    assert decision.retry_after == 58
+    # Three of the five must leave the window (61.5 s): the third one, granted at t=2 s.
+    assert decision.retry_after == 58.5
 
 
 def test_limiters_on_the_same_state_share_the_cap(limiter_backend: LimiterBackend) -> None:

@@ -20,7 +20,7 @@ from smsfleet.dispatch.limiter import (
 )
 from smsfleet.dispatch.models import ReportRequest
 
-# Round figures: a cap of 10 is a grant every 6 s (the default holds a grant 61 s).
+# Round figures: a cap of 10 is a grant every 6 s (the default holds a grant 61.5 s).
 POLICY = LimiterPolicy(window_ms=60_000)
 T0 = 1_767_614_400_000
 

@@ -194,9 +194,12 @@ def make_worker(
     out: Any,
     *,
     stop_grace: float = 0.3,
+    send_cls: type[Any] | None = None,
     **kwargs: Any,
 ) -> Worker:
-    send_cls, submit_cls = program_classes(calls)
+    """`send_cls`: a program's own SendSMS instead of the one recording in `calls`."""
+    recording, submit_cls = program_classes(calls)
+    send_cls = send_cls or recording
     options: dict[str, Any] = {
         "code_timeout": 1.0,
         "poll_interval": 0.01,

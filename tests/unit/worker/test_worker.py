@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from smsfleet.worker import ControlPlane, SendFailed, SendGrant, Sent, Worker, mask_phone
+from smsfleet.worker import (
+    Attempt,
+    ControlPlane,
+    SendFailed,
+    SendGrant,
+    Sent,
+    Worker,
+    mask_phone,
+)
 from smsfleet.worker._harness import FULL_RECHECK_SECONDS
 from tests.unit.worker.fakes import (
     DELIVERED,
@@ -160,6 +168,32 @@ def test_a_grant_the_program_cannot_use_in_time_is_given_up_not_sent(
     assert outcomes[1][:3] == ("t-1", "delivered", None)
     assert "trigger=t-late not sent: ready 0." in out.getvalue()
     assert "past the 0.05 s a send may follow it" in out.getvalue()
+
+
+def test_a_program_sending_again_asks_whether_its_grant_still_lets_it(tmp_path: Path) -> None:
+    """A retry or another provider's send is the program's own: the harness hands it the
+    grant's bound (`Attempt.send_by`), and `may_send` says whether an SMS leaving now, or
+    after a wait, still keeps to the country's cap."""
+    seen: list[tuple[bool, bool, bool]] = []
+
+    class Retrying:
+        def __init__(self, phone: str, proxy: str | None = None, *, attempt: Attempt) -> None:
+            self.attempt = attempt
+
+        def SendOtp(self) -> Sent:  # noqa: N802
+            now, after_a_wait = self.attempt.may_send(), self.attempt.may_send(after=1.0)
+            time.sleep(0.25)
+            seen.append((now, after_a_wait, self.attempt.may_send()))
+            raise SendFailed("provider_down", status=503)
+
+    cp = FakeControlPlane(leases=[{**grant("t-1"), "send_within": 0.2}, grant("t-2")])
+    worker = make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO(), send_cls=Retrying)
+    assert _run(worker) == 0
+    # Bound: may send at once, not after a second, nor once 0.25 s went by. Unbound: always.
+    assert seen == [(True, False, False), (True, True, True)]
+    assert [(r["outcome"], r["error_code"]) for r in cp.reports] == [
+        ("send_failed", "provider_down")
+    ] * 2
 
 
 def test_the_time_a_lease_waited_in_the_control_plane_before_its_grant_is_not_counted(
