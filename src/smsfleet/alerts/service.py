@@ -500,6 +500,7 @@ class AlertService:
             and alert.fingerprint not in seen
             and (pair := pairs.get(alert.subject)) is not None
             and pair.is_high_priority
+            and pair.state.runs_sessions
         ]
         # An alert an event raised while no chat took its severity (none configured yet):
         # told once one does, as a periodic rule's is at its next pass; no event may come
@@ -514,13 +515,15 @@ class AlertService:
             and not alert.notifications
             and config.chats_for(alert.severity)
         ]
-        # A pause alert also clears when a person resumes the pair; a deleted pair's
+        # A pause alert also clears when a person resumes the pair, and a held pair's when
+        # it is held running no more (unmarked, or paused by an admin); a deleted pair's
         # alerts clear with it (nothing else would: it is gone with its figures).
         cleared: dict[str, str] = {}
         for alert in firing:
             if alert.subject_kind != SubjectKind.pair:
                 continue
             pair = pairs.get(alert.subject)
+            who = named_actor(pair.state_actor) if pair and pair.state_actor else "a person"
             if pair is None:
                 cleared[alert.fingerprint] = f"pair {alert.subject} was deleted"
             elif (
@@ -528,8 +531,14 @@ class AlertService:
                 and pair.state.runs_sessions
                 and pair.state_actor != POLICY_ACTOR
             ):
-                who = named_actor(pair.state_actor) if pair.state_actor else "a person"
                 cleared[alert.fingerprint] = f"{pair.state.value} by {who}"
+            elif alert.rule == AlertRule.priority_pair_failing and not pair.is_high_priority:
+                cleared[alert.fingerprint] = (
+                    f"{pair.key} is no longer high priority: the policy decides on it as on"
+                    " any other"
+                )
+            elif alert.rule == AlertRule.priority_pair_failing and not pair.state.runs_sessions:
+                cleared[alert.fingerprint] = f"{pair.state.value} by {who}: held running no more"
         return deferred + self.apply(
             opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES, refreshed=refreshed
         )

@@ -741,6 +741,43 @@ def test_a_held_high_priority_routes_alert_is_seen_at_each_pass_with_its_figures
     assert alerting.service.get(alert.id).summary.count("; now ") == 1
 
 
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (
+            {"is_high_priority": False},
+            "UZ_uzmobile is no longer high priority: the policy decides on it as on any other",
+        ),
+        (
+            {"state": PairState.paused, "state_actor": "alice"},
+            "paused by alice: held running no more",
+        ),
+    ],
+)
+def test_a_held_pairs_alert_clears_once_it_is_held_running_no_more(
+    alerting: Alerting, change: dict[str, object], why: str
+) -> None:
+    """Unmarked, or paused by an admin, a failing high-priority pair is held running no
+    more: its alert would otherwise say so until a `recovered` the policy never decides."""
+    pairs = alerting.config_store.pairs
+    pair = pairs.get("UZ_uzmobile")
+    assert pair is not None
+    pairs.replace(pair.model_copy(update={"is_high_priority": True}))
+    held = _decision(alerting, PolicyAction.held, "high priority: kept running", 1)
+    alerting.service.on_policy_decision(held)
+    [alert] = alerting.service.find(AlertQuery(rule=AlertRule.priority_pair_failing))
+    alerting.service.evaluate()
+    assert alerting.service.get(alert.id).state is AlertState.firing
+    marked = pairs.get("UZ_uzmobile")
+    assert marked is not None
+    pairs.replace(marked.model_copy(update=change))
+    alerting.service.evaluate()
+    resolved = alerting.service.get(alert.id)
+    assert resolved.state is AlertState.resolved
+    assert resolved.summary.endswith(f"; resolved: {why}"), resolved.summary
+    assert alerting.texts("all")[-1].endswith(f": {why}")
+
+
 def test_a_success_alert_after_the_policys_word_is_silent_unless_more_severe(
     alerting: Alerting,
 ) -> None:
