@@ -668,8 +668,11 @@ def _reason(
         # As a start: the count covers time at the previous cap (and, after a cut, the
         # limiter's minute of the sends before it).
         return ReasonKind.cap_changed, f"{cap_note}{paused}"
-    if resumed_note:
+    late_codes = seen.stale if _all_busy(seen.awaiting, goal.test_numbers) else 0
+    late_codes += sum(busy.stale for busy in busy_pairs or [])
+    if resumed_note and not late_codes:
         # As a start: its sessions ran on, but at a probe's pace for part of the window.
+        # Not when codes are late: numbers held by them keep it under, started or not.
         return ReasonKind.starting, f"{resumed_note}{paused}"
     if _all_busy(seen.awaiting, goal.test_numbers):
         if not seen.stale:

@@ -946,30 +946,39 @@ def test_the_kind_in_words_advises_nothing_its_reasons_may_contradict() -> None:
 
 def test_a_session_started_within_the_window_beside_others_is_taken_as_a_start() -> None:
     """One of its sessions restarted 40 s ago (a hang, a crash): the count still holds its
-    time down, not sessions asking for fewer."""
+    time down, not sessions asking for fewer; unless codes are late, which hold numbers
+    whatever started."""
     started = {
         "UZ_uzmobile": NOW - timedelta(minutes=20),
         "UZ_beeline": NOW - timedelta(seconds=40),
     }
     pairs = [_pair(key) for key in started]
-    [goal] = country_goals(
-        countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
-        pairs=pairs,
-        specs=[_spec(key) for key in started],
-        statuses={
-            f"program1_{key}": _status(key, SessionState.running).model_copy(
-                update={"started_at": at}
-            )
-            for key, at in started.items()
-        },
-        outlooks={"UZ": _outlook(8, 6.0, 8)},
-        granted={"UZ": Granted(grants=16)},
-        routes={},
-        now=NOW,
-        window=WINDOW,
-    )
+
+    def goal_with(granted: Granted) -> CountryGoal:
+        [goal] = country_goals(
+            countries=[Country(code="UZ", name="Uzbekistan", cap=10)],
+            pairs=pairs,
+            specs=[_spec(key) for key in started],
+            statuses={
+                f"program1_{key}": _status(key, SessionState.running).model_copy(
+                    update={"started_at": at}
+                )
+                for key, at in started.items()
+            },
+            outlooks={"UZ": _outlook(8, 6.0, 8)},
+            granted={"UZ": granted},
+            routes={},
+            now=NOW,
+            window=WINDOW,
+        )
+        return goal
+
+    goal = goal_with(Granted(grants=16))
     assert (goal.on_goal, goal.reason_kind, goal.reason) == (
         False,
         ReasonKind.starting,
         "program1_UZ_beeline started 40 s ago: the last 2 min still hold the time before it ran",
     )
+    held = goal_with(Granted(grants=16, awaiting=8, stale=5))
+    assert held.reason_kind is ReasonKind.numbers_busy
+    assert (held.reason or "").startswith("test numbers busy: 8 of 8 await a code, 5 for over")
