@@ -741,8 +741,9 @@ class AlertService:
         refreshed = alert.model_copy(update=update)
         last = alert.last_notified_at or alert.started_at
         if worse:
-            # Said as an easing is: a chat that heard it milder hears what it was.
-            rose = f"was {alert.severity.value}"
+            # Said as an easing is: a chat that heard it milder hears what it was; none did
+            # when no chat took it then (none configured yet).
+            rose = f"was {alert.severity.value}" if alert.notifications else _UNHEARD
             work.notify.append(_Notice(NotificationKind.firing, refreshed, news=rose))
         elif milder:
             work.notify.append(_Notice(NotificationKind.firing, refreshed, alert.severity))
@@ -759,8 +760,7 @@ class AlertService:
             # one does, rather than after the repeat interval or never; saying so, as its
             # figures may be the ones it was raised on.
             if self.config.chats_for(refreshed.severity):
-                late = "raised before a chat took it"
-                work.notify.append(_Notice(NotificationKind.firing, refreshed, news=late))
+                work.notify.append(_Notice(NotificationKind.firing, refreshed, news=_UNHEARD))
         elif alert.acknowledged_at is None and now - last >= self.config.repeat_interval:
             work.notify.append(_Notice(NotificationKind.repeat, refreshed))
         work.changed[alert.id] = refreshed
@@ -853,6 +853,9 @@ class AlertService:
             self._on_queued()
 
 
+# What an alert raised while no chat took its severity says when a chat first hears of it:
+# its figures may be the ones it was raised on, and no chat heard it milder before.
+_UNHEARD = "raised before a chat took it"
 _HELD = "; held since "
 
 

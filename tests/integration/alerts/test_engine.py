@@ -585,6 +585,14 @@ def test_an_alert_raised_before_any_chat_is_told_once_one_takes_it(alerting: Ale
     alerting.clock.advance(60)
     service.apply(opened=[low("UZ_a")])  # told already: not again before the repeat interval
     assert alerting.texts("all") == [told]
+    # Raised while no chat took it, then worse once one does: no chat heard it milder.
+    service.config = dataclasses.replace(configured, routes=())
+    service.apply(opened=[low("UZ_c")])
+    service.config = configured
+    service.apply(opened=[low("UZ_c", Severity.critical)])
+    assert alerting.texts("all")[-1].startswith(
+        "🔴 <b>CRITICAL</b> · success rate low · UZ (raised before a chat took it)\n"
+    )
 
 
 def _decision(alerting: Alerting, action: PolicyAction, reason: str, n: int) -> PolicyDecision:
