@@ -340,6 +340,8 @@ def demo(
     typer.echo(f"  log in as: {auth_service.ADMIN_USERNAME} / {password}")
     if fleet is not None:
         held = f", {fleet.paused} held while their pair is paused" if fleet.paused else ""
+        if fleet.numberless:
+            held += f", {fleet.numberless} held until their pair has a test number"
         kept = f", {fleet.stopped} left stopped as people left them" if fleet.stopped else ""
         typer.echo(f"  {fleet.running} sessions to run (running ones are adopted){held}{kept}")
     typer.echo(

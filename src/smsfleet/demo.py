@@ -192,11 +192,12 @@ def seed_templates(*, store: ConfigStore, clock: Clock) -> None:
 class DemoSessions:
     """The demo's sessions as it starts: wanted running (the supervisor starts them, or
     adopts those whose screens still run), wanted running but held while their pair is
-    paused (or disabled), and left stopped as people left them."""
+    paused (or disabled) or has no test number, and left stopped as people left them."""
 
     running: int
     stopped: int
     paused: int = 0
+    numberless: int = 0
 
 
 def start_demo_sessions(*, store: ConfigStore, clock: Clock) -> DemoSessions:
@@ -217,8 +218,14 @@ def start_demo_sessions(*, store: ConfigStore, clock: Clock) -> DemoSessions:
     specs = store.session_specs.list()
     pairs = {pair.key: pair for pair in store.pairs.list()}
     wanted = [spec for spec in specs if spec.desired is DesiredState.running]
-    held = sum(spec.pair in pairs and not spec.should_run(pairs[spec.pair]) for spec in wanted)
-    return DemoSessions(running=len(wanted) - held, stopped=len(specs) - len(wanted), paused=held)
+    held = [pairs[s.pair] for s in wanted if s.pair in pairs and not s.should_run(pairs[s.pair])]
+    paused = sum(not pair.state.runs_sessions for pair in held)
+    return DemoSessions(
+        running=len(wanted) - len(held),
+        stopped=len(specs) - len(wanted),
+        paused=paused,
+        numberless=len(held) - paused,
+    )
 
 
 def stop_demo_sessions(*, store: ConfigStore, clock: Clock, backend: SessionBackend) -> int:

@@ -28,6 +28,7 @@ from smsfleet.wiring import prepare_store
 
 STOPPED = "program2_US_verizon"
 PAUSED = "UZ_uzmobile"
+NUMBERLESS = "TJ_megafon"
 
 
 def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) -> None:
@@ -69,6 +70,12 @@ def test_a_demo_started_again_keeps_the_sessions_people_stopped(tmp_path: Path) 
         )
         held = start_demo_sessions(store=store, clock=clock)
         assert held == DemoSessions(running=every - 3, stopped=1, paused=2)
+        # A pair without a test number holds its sessions too, and is told apart.
+        numbered = store.pairs.get(NUMBERLESS)
+        assert numbered is not None
+        store.pairs.replace(numbered.model_copy(update={"phone_numbers": []}))
+        held = start_demo_sessions(store=store, clock=clock)
+        assert held == DemoSessions(running=every - 5, stopped=1, paused=2, numberless=2)
         spec = store.session_specs.get(STOPPED)
         assert spec is not None
         assert (spec.desired, spec.desired_actor, spec.desired_reason) == (
