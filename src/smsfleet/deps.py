@@ -133,7 +133,9 @@ def get_current_user(
     Who it was is left in `request.state.principal` and `owner_since` for the request log.
     """
     user = _authenticated(request, response, context, credentials, api_key)
-    if request.method not in _READS and not request.url.path.endswith(_LOGOUTS):
+    # The route's own path, not the request's: `/pairs/logout` is a pair's.
+    route = str(getattr(request.scope.get("route"), "path", ""))
+    if request.method not in _READS and not route.endswith(_LOGOUTS):
         context.changes.spend(user.username)
     return user
 

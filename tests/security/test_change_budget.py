@@ -52,6 +52,11 @@ def test_one_user_makes_at_most_so_many_changes_a_minute(tmp_path: Path) -> None
         assert len(audit(api, action="pair.updated")) == BUDGET - 1
         # Session actions and the seed routes are changes too.
         assert api.client.post("/api/v1/sessions/actions", json={}, headers=key).status_code == 429
+        # A change on a path that ends as a logout's is no logout: refused too.
+        tricked = api.client.put(
+            "/api/v1/messages/templates/logout", json={"name": "x", "body": "y"}, headers=key
+        )
+        assert tricked.status_code == 429, tricked.text
         # Reads spend nothing; another user has a budget of their own.
         assert api.client.get("/api/v1/pairs", headers=key).status_code == 200
         assert api.client.patch(URL, json={"region": "admin's"}, headers=admin).is_success
