@@ -133,17 +133,17 @@ def get_current_user(
     Who it was is left in `request.state.principal` and `owner_since` for the request log.
     """
     user = _authenticated(request, response, context, credentials, api_key)
-    # The route's own path, not the request's: `/pairs/logout` is a pair's.
+    # The route's own path, not the request's: `/templates/logout-all` is a template's.
     route = str(getattr(request.scope.get("route"), "path", ""))
-    if request.method not in _READS and not route.endswith(_LOGOUTS):
+    if request.method not in _READS and route != _LOGGING_OUT_EVERYWHERE:
         context.changes.spend(user.username)
     return user
 
 
-# What reads only, and what ends logins (never refused: it ends a stolen one), spends
-# nothing of a user's change budget.
+# What reads only spends nothing of a user's change budget, nor logging oneself out
+# everywhere (never refused: it ends a stolen login; audited at most 5 times an hour).
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
-_LOGOUTS = ("/logout", "/logout-all")
+_LOGGING_OUT_EVERYWHERE = "/api/v1/auth/logout-all"
 
 
 def _authenticated(

@@ -716,7 +716,7 @@ class Settings(BaseSettings):
         le=100_000,
         description="Changes (API requests that write: POST, PUT, PATCH, DELETE) one user,"
         " with their API keys, may make in any minute; past it a 429 with Retry-After."
-        " Logging out is never refused. Each change is audited and kept a year",
+        " Logging oneself out everywhere is never refused. Each change is audited and kept a year",
     )
     supervisor_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     start_seconds: float = Field(default=1.0, ge=0, description="Up this long counts as started")

@@ -91,16 +91,25 @@ def update_template(
     data: TemplateUpdate,
 ) -> Template:
     """Change a template's name or wording, audited."""
+    wanted = data.model_dump()
+
+    def change(read: Template) -> dict[str, object]:
+        if all(getattr(read, name) == value for name, value in wanted.items()):
+            return {}  # as it is already: nothing written, nothing audited
+        return {**wanted, "updated_at": stamp_after(read.updated_at, clock.now())}
+
     # Written only while the template is as read (`change_record`): of two edits made at
     # once, the later is decided again on the earlier, and the audit shows each in turn.
     current, template = change_record(
         templates,
         template_id,
-        lambda read: {**data.model_dump(), "updated_at": stamp_after(read.updated_at, clock.now())},
+        change,
         read=lambda: get_template(templates=templates, template_id=template_id),
         decided_on={"updated_at"},  # moved on by every change (`stamp_after`)
         what=f"template {template_id!r}",
     )
+    if template == current:
+        return template
     audit_service.record(
         audit,
         clock,
