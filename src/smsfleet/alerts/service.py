@@ -741,9 +741,9 @@ class AlertService:
         refreshed = alert.model_copy(update=update)
         last = alert.last_notified_at or alert.started_at
         if worse:
-            # Said as an easing is: a chat that heard it milder hears what it was; none did
-            # when no chat took it then (none configured yet).
-            rose = f"was {alert.severity.value}" if alert.notifications else _UNHEARD
+            # Said as an easing is: a chat that heard it milder hears what it was; and that
+            # no chat did, when none took it then (none configured yet, or none for it).
+            rose = f"was {alert.severity.value}" + ("" if alert.notifications else f", {_UNHEARD}")
             work.notify.append(_Notice(NotificationKind.firing, refreshed, news=rose))
         elif milder:
             work.notify.append(_Notice(NotificationKind.firing, refreshed, alert.severity))

@@ -668,8 +668,8 @@ def _reason(
         # As a start: the count covers time at the previous cap (and, after a cut, the
         # limiter's minute of the sends before it).
         return ReasonKind.cap_changed, f"{cap_note}{paused}"
-    late_codes = seen.stale if _all_busy(seen.awaiting, goal.test_numbers) else 0
-    late_codes += sum(busy.stale for busy in busy_pairs or [])
+    busy_stale = sum(busy.stale for busy in busy_pairs or [])
+    late_codes = seen.stale if _all_busy(seen.awaiting, goal.test_numbers) else busy_stale
     if resumed_note and not late_codes:
         # As a start: its sessions ran on, but at a probe's pace for part of the window.
         # Not when codes are late: numbers held by them keep it under, started or not.
@@ -695,14 +695,13 @@ def _reason(
     if busy_pairs:
         # The country's other pairs have numbers free, but a pair whose numbers all wait
         # cannot send its share: said with the pair's figures, then the country's.
-        stale = sum(busy.stale for busy in busy_pairs)
         held = ", ".join(
             f"{busy.pair}'s {busy.awaiting} of {busy.numbers} await a code"
             + (f", {busy.stale} for over a minute" if busy.stale else "")
             for busy in busy_pairs
         )
         country = f" ({seen.awaiting} of the country's {goal.test_numbers})"
-        if not stale:
+        if not busy_stale:
             doubt = f"; {doubted_note}: it may be failing" if doubted_note else ""
             return ReasonKind.awaiting_codes, (
                 f"test numbers busy: {held}{country}, sent under a minute ago: none is late"
@@ -710,7 +709,7 @@ def _reason(
             )
         return ReasonKind.numbers_busy, (
             f"{_doubted_first(doubted_note)}test numbers busy: {held}{country};"
-            f" {_more_numbers(Granted(stale=stale), doubted_note)}{paused}"
+            f" {_more_numbers(Granted(stale=busy_stale), doubted_note)}{paused}"
         )
     if goal.sessions_running < goal.sessions_wanted:
         down = goal.sessions_wanted - goal.sessions_running

@@ -479,11 +479,14 @@ def _marking_held(pair: Pair, state: PairState, force: bool) -> list[str]:
     if state.runs_sessions:
         return []
     if not force:
-        by = f" by {pair.state_actor}" if state is pair.state and pair.state_actor else ""
+        if state is not pair.state:
+            now = f"this change leaves {pair.key} {state}"
+        else:
+            now = f"{pair.key} is {state}" + (f" by {pair.state_actor}" if pair.state_actor else "")
         raise ForceRequired(
-            f"{pair.key} is {state}{by}: marked high priority it stays {state}, and only an"
-            f" admin can then resume it; resume it in the same change (state enabled), or"
-            f" repeat with force to mark it {state}"
+            f"{now}: marked high priority it stays {state}, and only an admin can then resume"
+            f" it; resume it in the same change (state enabled), or repeat with force to mark"
+            f" it while {state}"
         )
     return [f"mark {state}"]
 

@@ -570,7 +570,7 @@ class Worker:
     def _attempt(self, attempt: Attempt, report: Report, grant: SendGrant) -> Report:
         sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
         late = grant.age()
-        if not attempt.may_send():
+        if grant.send_within is not None and late > grant.send_within:
             # Sent now, it could make one more than the country's cap in the gateway's
             # minute: the grant's slot is given up instead, as the control plane asks.
             self.log(

@@ -45,7 +45,8 @@ class Attempt:
         return not self.stopping.wait(max(0.0, seconds))
 
     def seconds_left(self, now: datetime | None = None) -> float | None:
-        """Seconds until the grant expires (None: no expiry given)."""
+        """Seconds until the grant expires (None: no expiry given): until when its outcome
+        may be reported, not until when its SMS may leave (`may_send`)."""
         if self.expires_at is None:
             return None
         return (self.expires_at - (now or datetime.now(UTC))).total_seconds()

@@ -591,7 +591,7 @@ def test_an_alert_raised_before_any_chat_is_told_once_one_takes_it(alerting: Ale
     service.config = configured
     service.apply(opened=[low("UZ_c", Severity.critical)])
     assert alerting.texts("all")[-1].startswith(
-        "🔴 <b>CRITICAL</b> · success rate low · UZ (raised before a chat took it)\n"
+        "🔴 <b>CRITICAL</b> · success rate low · UZ (was warning, raised before a chat took it)\n"
     )
 
 

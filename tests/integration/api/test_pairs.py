@@ -334,7 +334,7 @@ def test_marking_a_pair_its_state_holds_stopped_is_asked_back_or_resumes_it(
     assert asked.json()["error"]["message"] == (
         f"UZ_uzmobile is {state} by operator: marked high priority it stays {state}, and only"
         f" an admin can then resume it; resume it in the same change (state enabled), or"
-        f" repeat with force to mark it {state}"
+        f" repeat with force to mark it while {state}"
     )
     assert api.client.get(url, headers=operator).json() == held.json()
 
@@ -348,8 +348,16 @@ def test_marking_a_pair_its_state_holds_stopped_is_asked_back_or_resumes_it(
     ).json()
     assert forced["forced"] is True
 
-    # Marking one and resuming it in the same change needs no force: its sessions run.
+    # Marked and paused in one change: said as this change's doing.
     api.client.patch(url, params={"force": "true"}, json={"is_high_priority": False}, headers=admin)
+    api.client.patch(url, json={"state": "enabled"}, headers=admin)
+    both = api.client.patch(url, json={"is_high_priority": True, "state": state}, headers=admin)
+    assert both.status_code == 409, both.text
+    assert both.json()["error"]["message"].startswith(
+        f"this change leaves UZ_uzmobile {state}: marked high priority it stays {state}"
+    )
+    # Marking one and resuming it in the same change needs no force: its sessions run.
+    assert api.client.patch(url, json={"state": state}, headers=admin).json()["state"] == state
     resumed = api.client.patch(
         url, json={"is_high_priority": True, "state": "enabled"}, headers=admin
     )

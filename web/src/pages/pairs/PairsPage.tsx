@@ -21,7 +21,8 @@ type OpenDialog =
   | { kind: "edit"; pair: Pair }
   | { kind: "delete"; pair: Pair }
   | { kind: "force-priority"; pair: Pair; message: string }
-  | { kind: "mark-held"; pair: Pair };
+  // `meanwhile`: the page showed it running; the server's refusal says it was held since.
+  | { kind: "mark-held"; pair: Pair; meanwhile?: boolean };
 
 const isForceRequired = (error: unknown): error is ApiError =>
   error instanceof ApiError && error.code === "force_required";
@@ -53,10 +54,13 @@ const isHeld = (pair: Pair): boolean => pair.state === "paused" || pair.state ==
 
 const resumedWord = (pair: Pair): string => (pair.state === "disabled" ? "enabled" : "resumed");
 
-const markHeldMessage = (pair: Pair): string =>
-  `${pair.key} is ${pair.state}${pair.state_actor ? ` by ${pair.state_actor}` : ""}. ` +
+const markHeldMessage = (pair: Pair, meanwhile = false): string =>
+  (meanwhile
+    ? `${pair.key} was paused or disabled since this page last showed it. `
+    : `${pair.key} is ${pair.state}${pair.state_actor ? ` by ${pair.state_actor}` : ""}. `) +
   "A high-priority pair's sessions always run and only an admin can stop them: " +
-  `it is ${resumedWord(pair)} as it is marked. To mark it and keep it ${pair.state}, edit the pair.`;
+  `it is ${meanwhile ? "resumed" : resumedWord(pair)} as it is marked. ` +
+  `To mark it and keep it ${meanwhile ? "as it is" : pair.state}, edit the pair.`;
 
 const unmarkWarning = (pair: Pair): string =>
   `${pair.key} is high priority: its sessions always run and only an admin can stop them. ` +
@@ -132,7 +136,11 @@ export function PairsPage() {
     onMutate: () => setNotice(null),
     onSuccess: finish,
     onError: (error, { pair }) => {
-      if (isForceRequired(error)) setDialog({ kind: "force-priority", pair, message: error.message });
+      if (!isForceRequired(error)) return;
+      // Marking a pair held since the page showed it: marked and resumed, asked, as one the
+      // page saw held (forced, it would stay held and only an admin could resume it).
+      if (!pair.is_high_priority) setDialog({ kind: "mark-held", pair, meanwhile: true });
+      else setDialog({ kind: "force-priority", pair, message: error.message });
     },
   });
   // A refusal that needs the force flag opens the confirmation instead.
@@ -254,12 +262,12 @@ export function PairsPage() {
       {dialog?.kind === "mark-held" && (
         <ConfirmDialog
           title={`Mark ${dialog.pair.key} high priority?`}
-          confirmLabel={dialog.pair.state === "disabled" ? "Mark and enable" : "Mark and resume"}
+          confirmLabel={dialog.pair.state === "disabled" && !dialog.meanwhile ? "Mark and enable" : "Mark and resume"}
           testId="mark-held-dialog"
           onClose={() => setDialog(null)}
           onConfirm={async () => finish(await changePair({ pair: dialog.pair, kind: "mark-and-resume", force: false }))}
         >
-          <p>{markHeldMessage(dialog.pair)}</p>
+          <p>{markHeldMessage(dialog.pair, dialog.meanwhile)}</p>
         </ConfirmDialog>
       )}
     </section>
