@@ -13,7 +13,7 @@ import anyio
 from fastapi import FastAPI
 
 from smsfleet.auth.models import Role
-from smsfleet.core.heavy_reads import HeavyReads
+from smsfleet.core.heavy_reads import HeavyReads, Place
 from tests.support.api import Api, running_api
 
 HEATMAP = "/api/v1/metrics/heatmap?window=30d"
@@ -97,7 +97,7 @@ def test_reads_wait_for_their_own_threads_and_a_user_past_their_share_is_refused
             assert refused.headers["Retry-After"] == "1"
             error = refused.json()["error"]
             assert error["code"] == "too_many_requests"
-            assert "2 metrics reads of yours are under way already" in error["message"]
+            assert "2 heavy reads of yours (metrics, templates) are under way" in error["message"]
             # Another user's read waits its turn; the other routes are answered meanwhile.
             asking[2].start()
             _until_waiting(api, 2)  # the viewer's first and the admin's
@@ -175,3 +175,30 @@ def test_an_answer_not_read_holds_its_users_place_until_sent(tmp_path: Path) -> 
         asked.result(WAIT)
         assert sent[0]["status"] == 200
         assert api.client.get(HEATMAP, headers=viewer).status_code == 200
+
+
+def test_the_templates_listing_is_a_heavy_read(tmp_path: Path) -> None:
+    """Up to 500 templates of 21 bodies each are megabytes: a viewer's flood of listings
+    waits on the heavy reads' threads and is refused past their share, as metrics are."""
+    with running_api(tmp_path, metrics_read_threads=1, metrics_reads_per_user=1) as api:
+        viewer = api.headers(Role.viewer)
+        listing = "/api/v1/messages/templates"
+        assert api.client.get(listing, headers=viewer).json() == []
+        portal = api.client.portal
+        assert portal is not None
+        place = portal.call(_admit, _heavy_reads(api), Role.viewer.value)
+        try:
+            refused = api.client.get(listing, headers=viewer)
+            assert refused.status_code == 429, refused.text
+            assert "1 heavy reads of yours" in refused.json()["error"]["message"]
+        finally:
+            portal.call(_release, place)
+        assert api.client.get(listing, headers=viewer).status_code == 200
+
+
+async def _admit(reads: HeavyReads, user: str) -> Place:
+    return reads.admit(user)
+
+
+async def _release(place: Place) -> None:
+    place.release()

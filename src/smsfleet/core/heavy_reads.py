@@ -67,8 +67,8 @@ class HeavyReads:
         with self._counting:
             if self._under_way[user] >= self._per_user:
                 raise Throttled(
-                    f"{self._per_user} metrics reads of yours are under way already:"
-                    " try again when one is answered",
+                    f"{self._per_user} heavy reads of yours (metrics, templates) are under way"
+                    " already: try again when one is answered",
                     retry_after=1,
                 )
             self._under_way[user] += 1

@@ -6,19 +6,13 @@ user's place there until its answer is sent."""
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel
-from starlette.types import Receive, Scope, Send
 
-from smsfleet.auth.models import User
-from smsfleet.core.heavy_reads import HeavyReads, Place
 from smsfleet.core.json_body import StrictJsonRoute
 from smsfleet.deps import CurrentUser, HeavyReadsDep, MetricsDep
+from smsfleet.heavy_answers import Made, heavy_answer, heavy_json
 from smsfleet.metrics.models import (
     ExportFormat,
     GroupBy,
@@ -48,47 +42,6 @@ def _service(metrics: MetricsDep) -> MetricsService:
 ServiceDep = Annotated[MetricsService, Depends(_service)]
 
 
-@dataclass(frozen=True)
-class _Made:
-    """A heavy read's answer as its thread made it: the body, and how it is sent."""
-
-    content: bytes
-    media_type: str
-    headers: Mapping[str, str] | None = None
-
-
-class _Answer(Response):
-    """A heavy read's answer, holding its user's place until it is sent: a reader that
-    does not read holds its places, so one user pins at most their share of answers."""
-
-    def __init__(self, made: _Made, place: Place) -> None:
-        super().__init__(made.content, media_type=made.media_type, headers=made.headers)
-        self._place = place
-        # Never sent (the request ended before): its place is freed all the same.
-        weakref.finalize(self, place.release)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._place.release()
-
-
-async def _answer(reads: HeavyReads, user: User, make: Callable[[], _Made]) -> Response:
-    """The answer `make` gives, made in a heavy reads' thread in `user`'s turn."""
-    place = reads.admit(user.username)
-    return _Answer(await reads.run(place, make), place)
-
-
-async def _json(reads: HeavyReads, user: User, read: Callable[[], BaseModel]) -> Response:
-    """`read`'s answer as FastAPI would serialize it, made in a heavy reads' thread."""
-    return await _answer(
-        reads,
-        user,
-        lambda: _Made(read().model_dump_json(by_alias=True).encode(), "application/json"),
-    )
-
-
 def _enum(kind: type[Any], description: str) -> Any:
     # Checked by the service (422 with its own message); listed here for the schema.
     return Query(description=description, json_schema_extra={"enum": [m.value for m in kind]})
@@ -115,7 +68,7 @@ async def summary(
     group_by: GroupParam = GroupBy.pair.value,
     key: KeyParam = None,
 ) -> Response:
-    return await _json(
+    return await heavy_json(
         reads,
         user,
         lambda: service.summary(window=window, start=start, end=end, group_by=group_by, key=key),
@@ -145,7 +98,7 @@ async def timeseries(
     group_by: OptionalGroupParam = None,
     key: KeyParam = None,
 ) -> Response:
-    return await _json(
+    return await heavy_json(
         reads,
         user,
         lambda: service.timeseries(
@@ -163,7 +116,9 @@ async def heatmap(
     start: StartParam = None,
     end: EndParam = None,
 ) -> Response:
-    return await _json(reads, user, lambda: service.heatmap(window=window, start=start, end=end))
+    return await heavy_json(
+        reads, user, lambda: service.heatmap(window=window, start=start, end=end)
+    )
 
 
 @router.get(
@@ -182,14 +137,14 @@ async def export(
     end: EndParam = None,
     group_by: GroupParam = GroupBy.pair.value,
 ) -> Response:
-    def make() -> _Made:
+    def make() -> Made:
         result = service.export(
             format=format, window=window, start=start, end=end, group_by=group_by
         )
         disposition = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
-        return _Made(result.content, result.media_type, disposition)
+        return Made(result.content, result.media_type, disposition)
 
-    return await _answer(reads, user, make)
+    return await heavy_answer(reads, user, make)
 
 
 @prometheus_router.get("/metrics", summary="Prometheus exposition", response_class=Response)
