@@ -502,19 +502,6 @@ class AlertService:
             and pair.is_high_priority
             and pair.state.runs_sessions
         ]
-        # An alert an event raised while no chat took its severity (none configured yet):
-        # told once one does, as a periodic rule's is at its next pass; no event may come
-        # again to say it (a pause stands until the route is probed).
-        seen = {signal.fingerprint for signal in signals}
-        signals += [
-            _as_signal(alert, held=False)
-            for alert in firing
-            if alert.rule not in rules.PERIODIC_RULES
-            and alert.fingerprint not in seen
-            and alert.acknowledged_at is None
-            and not alert.notifications
-            and config.chats_for(alert.severity)
-        ]
         # A pause alert also clears when a person resumes the pair, and a held pair's when
         # it is held running no more (unmarked, or paused by an admin); a deleted pair's
         # alerts clear with it (nothing else would: it is gone with its figures).
@@ -539,6 +526,20 @@ class AlertService:
                 )
             elif alert.rule == AlertRule.priority_pair_failing and not pair.state.runs_sessions:
                 cleared[alert.fingerprint] = f"{pair.state.value} by {who}: held running no more"
+        # An alert an event raised while no chat took its severity (none configured yet):
+        # told once one does, as a periodic rule's is at its next pass; no event may come
+        # again to say it (a pause stands until the route is probed).
+        seen = {signal.fingerprint for signal in signals}
+        signals += [
+            _as_signal(alert, held=False)
+            for alert in firing
+            if alert.rule not in rules.PERIODIC_RULES
+            and alert.fingerprint not in seen
+            and alert.fingerprint not in cleared  # resolving now: not told as firing first
+            and alert.acknowledged_at is None
+            and not alert.notifications
+            and config.chats_for(alert.severity)
+        ]
         return deferred + self.apply(
             opened=signals, cleared=cleared, periodic=rules.PERIODIC_RULES, refreshed=refreshed
         )

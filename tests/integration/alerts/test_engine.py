@@ -786,6 +786,26 @@ def test_a_held_pairs_alert_clears_once_it_is_held_running_no_more(
     assert alerting.texts("all")[-1].endswith(f": {why}")
 
 
+def test_an_alert_resolving_as_a_chat_first_takes_it_is_not_told_firing(
+    alerting: Alerting,
+) -> None:
+    """Held while no chat took alerts, unmarked as one is configured: it resolves in that
+    pass, and no chat hears of a pair held that is no longer."""
+    service, pairs = alerting.service, alerting.config_store.pairs
+    pair = pairs.get("UZ_uzmobile")
+    assert pair is not None
+    pairs.replace(pair.model_copy(update={"is_high_priority": True}))
+    configured = service.config
+    service.config = dataclasses.replace(configured, routes=())
+    service.on_policy_decision(_decision(alerting, PolicyAction.held, "kept running", 1))
+    [alert] = service.find(AlertQuery(rule=AlertRule.priority_pair_failing))
+    pairs.replace(pair.model_copy(update={"is_high_priority": False}))
+    service.config = configured
+    service.evaluate()
+    assert service.get(alert.id).state is AlertState.resolved
+    assert alerting.texts("all") == []
+
+
 def test_a_success_alert_after_the_policys_word_is_silent_unless_more_severe(
     alerting: Alerting,
 ) -> None:
