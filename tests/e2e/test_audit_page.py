@@ -152,3 +152,31 @@ def test_a_viewer_has_no_audit_page(
     expect(page.get_by_test_id("nav-audit")).to_have_count(0)
     assert audit_calls == []
     screenshot("not an admin")
+
+
+def test_a_state_change_and_its_count_stay_in_their_column(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client
+) -> None:
+    """ "paused → enabled · 5 fields" ran over the time beside it at 1,280 and 1,920 px."""
+    made = admin_api.post("/api/v1/pairs", json={"country": "KG", "operator": "Beeline"})
+    assert made.status_code == 201, made.text
+    try:
+        paused = admin_api.patch(
+            "/api/v1/pairs/KG_beeline", json={"state": "paused", "state_reason": "e2e"}
+        )
+        assert paused.status_code == 200, paused.text
+        open_logged_in(
+            page,
+            "/audit?target=KG_beeline&action=pair.updated",
+            control_plane.admin_password,
+            viewport={"width": 1280, "height": 800},
+        )
+        entry = _entries(page, "pair.updated", "KG_beeline")
+        expect(entry).to_have_count(1)
+        toggle = entry.get_by_test_id("audit-changes-toggle")
+        expect(toggle).to_contain_text("enabled → paused")
+        button, when = toggle.bounding_box(), entry.get_by_test_id("audit-when").bounding_box()
+        assert button is not None and when is not None
+        assert button["x"] + button["width"] <= when["x"] + 1, (button, when)
+    finally:
+        admin_api.delete("/api/v1/pairs/KG_beeline")

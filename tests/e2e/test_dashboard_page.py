@@ -190,6 +190,7 @@ def test_dashboard_numbers_equal_the_api_and_follow_new_attempts_live(
     page.get_by_test_id(f"pair-row-{BEELINE}").click()
     panel = page.get_by_test_id("pair-trend-panel")
     expect(panel).to_be_visible()
+    expect(panel).to_be_in_viewport()  # opened below the table: brought into view
     expect(panel.get_by_test_id("pair-trend-title")).to_contain_text(BEELINE)
     beeline = {g["key"]: g for g in summary(admin_api, "24h", "pair")["groups"]}[BEELINE]
     expect(panel.get_by_test_id("pair-trend-granted")).to_have_text(count(beeline["granted"]))

@@ -148,7 +148,10 @@ def test_high_priority_changes_need_an_admin_and_a_confirmation(
     dialog.get_by_test_id("pair-state").select_option("disabled")
     dialog.get_by_test_id("pair-state-reason").fill("operator maintenance")
     dialog.get_by_test_id("pair-save").click()
-    expect(dialog.get_by_test_id("force-warning")).to_contain_text("force")
+    expect(dialog.get_by_test_id("force-warning")).to_contain_text(
+        "TJ_tcell is high priority: tick below to disable it anyway"
+    )
+    expect(dialog.get_by_test_id("force-warning")).to_be_in_viewport()
     expect(dialog.get_by_test_id("pair-save")).to_be_disabled()
     screenshot("disable needs confirmation")
     dialog.get_by_test_id("force-confirm").check()

@@ -30,13 +30,13 @@ const COLUMNS: Record<Column, (alert: Alert) => SortValue> = {
 };
 const NUMERIC: ReadonlySet<Column> = new Set(["started"]);
 /** The table's columns in order, each sized by its `alerts-table__<name>` class (styles.css). */
-const ALERT_COLUMNS = ["severity", "rule", "subject", "summary", "started", "state", "ack"] as const;
+const ALERT_COLUMNS = ["severity", "rule", "subject", "summary", "started", "state"] as const;
 
 export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: AlertsTableProps) {
   const sorting = useSort(alerts, COLUMNS, NUMERIC);
   if (alerts.length === 0) return <p className="empty-state">{emptyText}</p>;
-  const header = (column: Column, label: string) => (
-    <SortHeader label={label} column={column} sort={sorting.sort} onSort={sorting.toggle} />
+  const header = (column: Column, label: string, className?: string) => (
+    <SortHeader label={label} column={column} sort={sorting.sort} onSort={sorting.toggle} className={className} />
   );
   return (
     <div className="table-wrap">
@@ -53,10 +53,8 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
             {header("subject", "Subject")}
             <th scope="col">What happened</th>
             {header("started", "Started")}
-            {header("state", "State")}
-            <th scope="col" className="table__actions">
-              Acknowledged
-            </th>
+            {/* Its acknowledgement in its cell: pinned right, as a table's actions are. */}
+            {header("state", "State", "table__actions")}
           </tr>
         </thead>
         <tbody>
@@ -75,16 +73,19 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
               </td>
               <td className="alert-summary">{alert.summary}</td>
               <td title={alert.started_at}>{formatDateTime(alert.started_at)}</td>
-              <td data-testid="alert-state">
-                {alert.state === "firing" ? (
-                  <span className="badge badge--firing">firing · {lasted(alert, now)}</span>
-                ) : (
-                  <span className="badge badge--resolved">resolved after {lasted(alert, now)}</span>
-                )}
-              </td>
-              <td className="table__actions" data-testid="alert-ack">
-                {alert.acknowledged_by ? (
-                  <span title={alert.acknowledged_at ?? undefined}>by {alert.acknowledged_by}</span>
+              <td className="table__actions">
+                <span data-testid="alert-state">
+                  {alert.state === "firing" ? (
+                    <span className="badge badge--firing">firing · {lasted(alert, now)}</span>
+                  ) : (
+                    <span className="badge badge--resolved">resolved after {lasted(alert, now)}</span>
+                  )}
+                </span>
+                {/* Its acknowledgement under its state: a column of its own left what happened
+                    a word a line at 1,280 px. */}
+                <div className="alert-ack" data-testid="alert-ack">
+                  {alert.acknowledged_by ? (
+                  <span title={alert.acknowledged_at ?? undefined}>acknowledged by {alert.acknowledged_by}</span>
                 ) : alert.state === "firing" && onAcknowledge ? (
                   <button
                     type="button"
@@ -95,9 +96,8 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
                   >
                     Acknowledge
                   </button>
-                ) : (
-                  <span className="muted">—</span>
-                )}
+                ) : null}
+                </div>
               </td>
             </tr>
           ))}

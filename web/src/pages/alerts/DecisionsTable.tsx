@@ -60,6 +60,14 @@ function SuccessCell({ decision }: { decision: PolicyDecision }) {
   );
 }
 
+function Thresholds({ decision }: { decision: PolicyDecision }) {
+  return (
+    <>
+      pause {formatPercent(decision.pause_threshold)} · resume {formatPercent(decision.resume_threshold)}
+    </>
+  );
+}
+
 export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecision[] }) {
   const sorting = useSort(decisions, DECISION_READ, DECISION_NUMERIC);
   if (decisions.length === 0) {
@@ -95,9 +103,13 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
               </td>
               <td data-testid="decision-success">
                 <SuccessCell decision={decision} />
+                {/* Shown under 1,500 px, where the Thresholds column folds in here (styles.css). */}
+                <span className="decisions-table__thresholds-inline muted">
+                  lines: <Thresholds decision={decision} />
+                </span>
               </td>
-              <td>
-                pause {formatPercent(decision.pause_threshold)} · resume {formatPercent(decision.resume_threshold)}
+              <td className="decisions-table__thresholds-cell">
+                <Thresholds decision={decision} />
               </td>
               <td className="alert-summary">{decision.reason}</td>
             </tr>

@@ -65,7 +65,7 @@ function AuditRow({ event, open, onToggle }: { event: AuditEvent; open: boolean;
           ) : (
             <button
               type="button"
-              className="button button--small"
+              className="button button--small audit-table__toggle"
               aria-expanded={open}
               aria-controls={changesId}
               onClick={onToggle}

@@ -1,3 +1,4 @@
+import { useEffect, useRef } from "react";
 import type { CapChange, MetricsGroup, Pair } from "../../api/types";
 import { ErrorBanner } from "../../components/ErrorBanner";
 import { Spinner } from "../../components/Spinner";
@@ -38,8 +39,11 @@ export function PairTrendPanel({ pairKey, pair, metrics, capOf, capChange, range
     { topic: "attempts", delayMs: 5_000, quietMs: 60_000 },
   );
   const series = trend.data?.series.find((line) => line.key === pairKey) ?? trend.data?.series[0];
+  // Opened below the pairs' table, out of view: brought into it (once per pair: keyed).
+  const panel = useRef<HTMLElement>(null);
+  useEffect(() => panel.current?.scrollIntoView({ block: "nearest" }), []);
   return (
-    <section className="card pair-panel" data-testid="pair-trend-panel" aria-label={`Trend of ${pairKey}`}>
+    <section className="card pair-panel" data-testid="pair-trend-panel" aria-label={`Trend of ${pairKey}`} ref={panel}>
       <header className="card__header">
         <div>
           <h2 data-testid="pair-trend-title">

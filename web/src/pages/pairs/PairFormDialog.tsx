@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { useState, type SubmitEvent } from "react";
+import { useEffect, useRef, useState, type SubmitEvent } from "react";
 import { createPair, updatePair } from "../../api/endpoints";
 import { ApiError, errorMessage } from "../../api/errors";
 import { type Country, type Host, type Pair, type PairState, type Program } from "../../api/types";
@@ -11,6 +11,7 @@ import {
   emptyForm,
   formFromPair,
   hasErrors,
+  inFormWords,
   noProgramWarning,
   programsStopped,
   serverErrorsToForm,
@@ -52,6 +53,11 @@ export function PairFormDialog({
   // Set when the server answered 409 force_required: the user must confirm.
   const [forceMessage, setForceMessage] = useState<string | null>(null);
   const [forceConfirmed, setForceConfirmed] = useState(false);
+  // Below the form, out of view in a tall one: brought into view when it appears.
+  const forceWarning = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (forceMessage) forceWarning.current?.scrollIntoView({ block: "nearest" });
+  }, [forceMessage]);
   // An edit that takes programs off stops their sessions: which run is asked of the server
   // (while unknown, every program taken off counts).
   const sessions = useQuery({ ...sessionsQuery(), enabled: !isNew });
@@ -301,8 +307,8 @@ export function PairFormDialog({
         </Field>
       </form>
       {forceMessage && (
-        <div className="banner banner--warning" role="alert" data-testid="force-warning">
-          <p>{forceMessage}</p>
+        <div className="banner banner--warning" role="alert" data-testid="force-warning" ref={forceWarning}>
+          <p>{inFormWords(forceMessage)}</p>
           <label className="checkbox">
             <input
               type="checkbox"
@@ -310,7 +316,7 @@ export function PairFormDialog({
               onChange={(event) => setForceConfirmed(event.target.checked)}
               data-testid="force-confirm"
             />
-            I confirm this change to a high-priority pair.
+            I confirm this change, then Save anyway.
           </label>
         </div>
       )}

@@ -4,6 +4,7 @@ import {
   addedPrograms,
   emptyForm,
   formFromPair,
+  inFormWords,
   noProgramWarning,
   programsStopped,
   serverErrorsToForm,
@@ -136,5 +137,22 @@ describe("taking programs off a pair", () => {
   it("stops nothing when no program is taken off, or for a new pair", () => {
     expect(programsStopped(formFromPair(withTwo), withTwo, undefined)).toEqual([]);
     expect(programsStopped({ ...emptyForm(), programs: ["program1"] }, undefined, undefined)).toEqual([]);
+  });
+});
+
+describe("inFormWords", () => {
+  it("asks for the box below, not for the API's force", () => {
+    expect(inFormWords("IN_vi is high priority: repeat with force to pause it")).toBe(
+      "IN_vi is high priority: tick below to pause it anyway",
+    );
+    expect(
+      inFormWords(
+        "UZ_x is paused by bob: marked high priority it stays paused, and only an admin can then resume it;" +
+          " resume it in the same change (state enabled), or repeat with force to mark it while paused",
+      ),
+    ).toBe(
+      "UZ_x is paused by bob: marked high priority it stays paused, and only an admin can then resume it;" +
+        " resume it in the same change (State: enabled), or tick below to mark it while paused anyway",
+    );
   });
 });

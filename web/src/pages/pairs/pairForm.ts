@@ -273,3 +273,11 @@ export function serverErrorsToForm(details: readonly FieldError[], fallback: str
   if (!hasErrors(errors)) errors.form = fallback;
   return errors;
 }
+
+/** The server's question back in the pair form's words: it asks the API's caller to
+ * repeat the change with force, the form's user to tick the box below it. */
+export function inFormWords(message: string): string {
+  return message
+    .replace("(state enabled)", "(State: enabled)")
+    .replace(/repeat with force to (.+)$/, "tick below to $1 anyway");
+}
