@@ -393,3 +393,46 @@ def test_expired_access_token_is_refreshed_then_session_ends(
     page.reload()
     expect(page).to_have_url(re.compile(r"/login$"))
     screenshot("session ended")
+
+
+def test_a_pair_is_paused_from_its_row_with_a_reason_and_resumed(
+    page: Page, control_plane: ControlPlane, admin_api: httpx.Client
+) -> None:
+    """Pause is as one click as Resume (it took Edit, the state, Save), asked with a reason
+    others read; a high-priority pair's asks the admin to acknowledge it."""
+    made = admin_api.post("/api/v1/pairs", json={"country": "KZ", "operator": "Beeline"})
+    assert made.status_code == 201, made.text
+    try:
+        open_logged_in(page, "/pairs", control_plane.admin_password)
+        page.get_by_test_id("pause-KZ_beeline").click()
+        dialog = page.get_by_test_id("pause-dialog")
+        expect(dialog).to_contain_text("Pause KZ_beeline?")
+        dialog.get_by_test_id("pause-reason").fill("carrier maintenance until 14:00")
+        dialog.get_by_test_id("confirm-button").click()
+        expect(dialog).to_be_hidden()
+        expect(page.get_by_test_id("notice")).to_have_text("KZ_beeline paused.")
+        row = page.get_by_test_id("pair-row-KZ_beeline")
+        expect(row.get_by_test_id("state-badge")).to_have_text("paused")
+        expect(page.get_by_test_id("pause-KZ_beeline")).to_have_count(0)
+        expect(page.get_by_test_id("pair-note-KZ_beeline")).to_contain_text("Paused by admin")
+        expect(page.get_by_test_id("pair-note-KZ_beeline")).to_contain_text(
+            ": carrier maintenance until 14:00"
+        )
+        page.get_by_test_id("resume-KZ_beeline").click()
+        expect(row.get_by_test_id("state-badge")).to_have_text("enabled")
+
+        # High priority: the admin acknowledges it, and it is sent with force.
+        assert admin_api.patch(
+            "/api/v1/pairs/KZ_beeline", json={"is_high_priority": True}
+        ).is_success
+        page.reload()
+        page.get_by_test_id("pause-KZ_beeline").click()
+        dialog = page.get_by_test_id("pause-dialog")
+        expect(dialog.get_by_test_id("confirm-button")).to_be_disabled()
+        dialog.get_by_test_id("confirm-acknowledge").check()
+        dialog.get_by_test_id("confirm-button").click()
+        expect(dialog).to_be_hidden()
+        stored = admin_api.get("/api/v1/pairs/KZ_beeline").json()
+        assert (stored["state"], stored["state_reason"]) == ("paused", None)
+    finally:
+        admin_api.delete("/api/v1/pairs/KZ_beeline", params={"force": True})

@@ -13,6 +13,7 @@ import { PAIRS_KEY, POLICY_STANDING_KEY, pairLookupsQuery, policyStandingQuery }
 import { DeletePairDialog } from "./DeletePairDialog";
 import { byKey, matchesFilters, type PairFilters } from "./filters";
 import { PairFormDialog } from "./PairFormDialog";
+import { PausePairDialog } from "./PausePairDialog";
 import { PairsTable, PairsTableSkeleton, PolicyNextLook, type PairActions } from "./PairsTable";
 import { PairsToolbar } from "./PairsToolbar";
 
@@ -20,6 +21,7 @@ type OpenDialog =
   | { kind: "add" }
   | { kind: "edit"; pair: Pair }
   | { kind: "delete"; pair: Pair }
+  | { kind: "pause"; pair: Pair }
   | { kind: "force-priority"; pair: Pair; message: string }
   // `meanwhile`: the page showed it running; the server's refusal says it was held since.
   | { kind: "mark-held"; pair: Pair; meanwhile?: boolean };
@@ -160,6 +162,7 @@ export function PairsPage() {
               ? setDialog({ kind: "mark-held", pair })
               : change.mutate({ pair, kind: "priority", force: false }),
         onResume: (pair) => change.mutate({ pair, kind: "resume", force: false }),
+        onPause: (pair) => setDialog({ kind: "pause", pair }),
         mayChangeHighPriority: isAdmin,
       }
     : undefined;
@@ -245,6 +248,13 @@ export function PairsPage() {
           mayDeleteHighPriority={isAdmin}
           onClose={() => setDialog(null)}
           onDeleted={(deleted) => finish(`${deleted.key} deleted.`)}
+        />
+      )}
+      {dialog?.kind === "pause" && (
+        <PausePairDialog
+          pair={dialog.pair}
+          onClose={() => setDialog(null)}
+          onPaused={(paused) => finish(`${paused.key} paused.`)}
         />
       )}
       {dialog?.kind === "force-priority" && (

@@ -34,6 +34,7 @@ const actions = (mayChangeHighPriority: boolean): PairActions => ({
   onDelete: () => undefined,
   onTogglePriority: () => undefined,
   onResume: () => undefined,
+  onPause: () => undefined,
   mayChangeHighPriority,
 });
 

@@ -13,6 +13,8 @@ export interface PairActions {
   onTogglePriority: (pair: Pair) => void;
   /** Enables a paused or disabled pair again. */
   onResume: (pair: Pair) => void;
+  /** Pauses a running pair, asked first with a reason. */
+  onPause: (pair: Pair) => void;
   /** Admins only: marking and unmarking high priority, and a high-priority pair's Delete, are off for others. */
   mayChangeHighPriority: boolean;
 }
@@ -230,6 +232,23 @@ function PairCells({ pair, standing, actions, busy }: RowProps) {
       </td>
       <td>
         <StateBadge state={pair.state} />
+        {actions && (pair.state === "enabled" || pair.state === "probing") && (
+          // As one click as Resume is: a pause is an everyday action.
+          <button
+            type="button"
+            className="button button--tiny pairs-table__pause"
+            onClick={() => actions.onPause(pair)}
+            disabled={busy || (pair.is_high_priority && !actions.mayChangeHighPriority)}
+            data-testid={`pause-${pair.key}`}
+            title={
+              pair.is_high_priority && !actions.mayChangeHighPriority
+                ? "Only an admin can pause a high-priority pair"
+                : `Pause ${pair.key}: its sessions stop until it is resumed`
+            }
+          >
+            Pause
+          </button>
+        )}
       </td>
       <SuccessCell standing={standing} />
       <td className="numeric" data-testid="phone-count">
