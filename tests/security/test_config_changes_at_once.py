@@ -81,13 +81,17 @@ def _in_turn(store: ConfigStore, action: AuditAction) -> tuple[AuditEvent, Audit
 
 
 def _edit_pair(
-    store: ConfigStore, data: PairUpdate, pairs: RecordStore[Pair] | None = None
+    store: ConfigStore,
+    data: PairUpdate,
+    pairs: RecordStore[Pair] | None = None,
+    *,
+    actor: Actor = OPERATOR,
 ) -> Pair:
     return pairs_service.update_pair(
         pairs=pairs or store.pairs,
         programs=store.programs,
         clock=CLOCK,
-        actor=OPERATOR,
+        actor=actor,
         key=KEY,
         data=data,
         audit=store.audit,
@@ -191,18 +195,9 @@ def test_a_pair_marked_high_priority_while_an_operator_deleted_it_stays(
     _fleet(config_store)
     pairs = Interleaved(config_store.pairs)
 
-    def mark() -> Pair:
-        return pairs_service.update_pair(
-            pairs=elsewhere.pairs,
-            programs=elsewhere.programs,
-            clock=CLOCK,
-            actor=ADMIN,
-            key=KEY,
-            data=PairUpdate(is_high_priority=True),
-            audit=elsewhere.audit,
-        )
-
-    pairs.before_next_writes(mark)
+    pairs.before_next_writes(
+        lambda: _edit_pair(elsewhere, PairUpdate(is_high_priority=True), actor=ADMIN)
+    )
     with pytest.raises(Forbidden, match="only an admin may delete the high-priority pair"):
         _delete_pair(config_store, pairs)
     assert pairs.pending == 0
@@ -224,15 +219,7 @@ def test_a_pair_paused_by_an_operator_while_an_admin_marked_it_is_asked_back(
         lambda: _edit_pair(elsewhere, PairUpdate(state=PairState.paused, state_reason="mine"))
     )
     with pytest.raises(ForceRequired, match="is paused by operator: marked high priority"):
-        pairs_service.update_pair(
-            pairs=pairs,
-            programs=config_store.programs,
-            clock=CLOCK,
-            actor=ADMIN,
-            key=KEY,
-            data=PairUpdate(is_high_priority=True),
-            audit=config_store.audit,
-        )
+        _edit_pair(config_store, PairUpdate(is_high_priority=True), pairs, actor=ADMIN)
     assert pairs.pending == 0
     stored = _stored_pair(elsewhere)
     assert (stored.is_high_priority, stored.state, stored.state_actor) == (

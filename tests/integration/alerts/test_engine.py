@@ -9,6 +9,7 @@ import pytest
 
 from smsfleet.alerts.manual import MAX_OPEN, acknowledge, raise_alert
 from smsfleet.alerts.models import (
+    Alert,
     AlertQuery,
     AlertRule,
     AlertState,
@@ -724,11 +725,8 @@ def test_a_failing_high_priority_route_pages_each_chat_once(alerting: Alerting) 
     )
 
 
-def test_a_held_high_priority_routes_alert_is_seen_at_each_pass_with_its_figures_of_now(
-    alerting: Alerting,
-) -> None:
-    """The policy holds it once (one decision): while it stays held, each pass sees its
-    alert again, with the route's figures of the pass, not the decision's."""
+def _held_high_priority(alerting: Alerting) -> tuple[Alert, PolicyDecision]:
+    """UZ_uzmobile marked high priority and held running by the policy: its alert."""
     pairs = alerting.config_store.pairs
     pair = pairs.get("UZ_uzmobile")
     assert pair is not None
@@ -736,6 +734,15 @@ def test_a_held_high_priority_routes_alert_is_seen_at_each_pass_with_its_figures
     held = _decision(alerting, PolicyAction.held, "high priority: kept running", 1)
     alerting.service.on_policy_decision(held)
     [alert] = alerting.service.find(AlertQuery(rule=AlertRule.priority_pair_failing))
+    return alert, held
+
+
+def test_a_held_high_priority_routes_alert_is_seen_at_each_pass_with_its_figures_of_now(
+    alerting: Alerting,
+) -> None:
+    """The policy holds it once (one decision): while it stays held, each pass sees its
+    alert again, with the route's figures of the pass, not the decision's."""
+    alert, held = _held_high_priority(alerting)
     alerting.clock.advance(300)
     now = alerting.clock.now()
     outcomes = [Outcome.not_delivered] * 14 + [Outcome.delivered] * 6
@@ -767,13 +774,8 @@ def test_a_held_pairs_alert_clears_once_it_is_held_running_no_more(
 ) -> None:
     """Unmarked, or paused by an admin, a failing high-priority pair is held running no
     more: its alert would otherwise say so until a `recovered` the policy never decides."""
+    alert, _ = _held_high_priority(alerting)
     pairs = alerting.config_store.pairs
-    pair = pairs.get("UZ_uzmobile")
-    assert pair is not None
-    pairs.replace(pair.model_copy(update={"is_high_priority": True}))
-    held = _decision(alerting, PolicyAction.held, "high priority: kept running", 1)
-    alerting.service.on_policy_decision(held)
-    [alert] = alerting.service.find(AlertQuery(rule=AlertRule.priority_pair_failing))
     alerting.service.evaluate()
     assert alerting.service.get(alert.id).state is AlertState.firing
     marked = pairs.get("UZ_uzmobile")
