@@ -1,9 +1,10 @@
 """program5: test SMS through provider5, which allows only so many SMS a minute.
 
-On 429 the provider says when to come back (Retry-After): the send fails, with the
-provider's wait, and the next lease sends again. Waiting here and sending again would
-leave later than the grant allows (`attempt.may_send`): the gateway's minute could count
-one more than the country's cap.
+On 429 the provider says when to come back (Retry-After): the send fails with the
+provider's wait (`SendFailed.retry_after`), and the harness asks for no lease until then,
+so no place in the country's minute goes to a send the provider would refuse. Waiting
+here and sending again would leave later than the grant allows (`attempt.may_send`): the
+gateway's minute could count one more than the country's cap.
 """
 
 from __future__ import annotations

@@ -209,6 +209,9 @@ class Worker:
         # While the control plane asks to be left alone (429 and its Retry-After), when
         # (monotonic) the reports waiting in the spool are sent again.
         self._reports_held_until = 0.0
+        # While a provider asks to be left alone (a send refused with its Retry-After), when
+        # (monotonic) the next lease is asked for: a send any sooner would be refused too.
+        self._leases_held_until = 0.0
         # The codes of the attempts in flight that have come, by trigger id: kept out of
         # what the log says of their errors.
         self._codes_came: dict[str, str] = {}
@@ -334,6 +337,9 @@ class Worker:
             self._cap_rose.clear()
             if self._stop.is_set():
                 break
+            if (rest := self._leases_held_until - time.monotonic()) > 0:
+                self._stop.wait(rest)
+                continue
             # Full for a while: ask anyway, the control plane may allow more by now (it
             # counts the session's unreported attempts, so it never grants beyond).
             try:
@@ -534,6 +540,14 @@ class Worker:
 
     # -- one attempt -------------------------------------------------------------------------
 
+    def _hold_leases(self, seconds: float, provider: str | None) -> None:
+        """A provider asked to be left alone `seconds` (at most a minute): no lease is asked
+        for until then, so no grant (a place in the country's minute) goes to a send it
+        would refuse."""
+        seconds = min(seconds, MAX_WAIT_SECONDS)
+        self._leases_held_until = max(self._leases_held_until, time.monotonic() + seconds)
+        self.log(f"{provider or 'the provider'} asked to wait {seconds:g} s: no lease until then")
+
     def _attempt_for(self, grant: SendGrant) -> Attempt:
         return Attempt(
             trigger_id=grant.trigger_id,
@@ -585,6 +599,8 @@ class Worker:
                 # The seed's programs answer True or False: False is a refused send.
                 raise SendFailed("send_refused", message="SendOtp returned False")
         except SendFailed as exc:
+            if exc.retry_after:
+                self._hold_leases(exc.retry_after, exc.provider)
             return dataclasses.replace(
                 report, outcome="send_failed", error_code=exc.code, provider=exc.provider
             )

@@ -196,6 +196,30 @@ def test_a_program_sending_again_asks_whether_its_grant_still_lets_it(tmp_path: 
     ] * 2
 
 
+def test_a_provider_asking_to_wait_holds_the_next_lease_that_long(tmp_path: Path) -> None:
+    """A send refused with a Retry-After (a provider's rate limit): the program asks for no
+    lease until then, so no place in the country's minute goes to a send it would refuse."""
+    refused_at: list[float] = []
+
+    class RateLimited:
+        def __init__(self, phone: str, proxy: str | None = None, *, attempt: Attempt) -> None:
+            self.attempt = attempt
+
+        def SendOtp(self) -> Sent:  # noqa: N802
+            refused_at.append(time.monotonic())
+            raise SendFailed("RATE_LIMITED", provider="p5", status=429, retry_after=0.4)
+
+    cp = FakeControlPlane(leases=[grant("t-1"), grant("t-2")])
+    asked_at: list[float] = []
+    cp.on_lease = lambda call: asked_at.append(time.monotonic())
+    out = io.StringIO()
+    worker = make_worker(tmp_path, cp, FakeGateway(), Calls(), out, send_cls=RateLimited)
+    assert _run(worker) == 0
+    assert asked_at[1] - refused_at[0] >= 0.4
+    assert "p5 asked to wait 0.4 s: no lease until then" in out.getvalue()
+    assert [r["error_code"] for r in cp.reports] == ["RATE_LIMITED", "RATE_LIMITED"]
+
+
 def test_the_time_a_lease_waited_in_the_control_plane_before_its_grant_is_not_counted(
     tmp_path: Path,
 ) -> None:
