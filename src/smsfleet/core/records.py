@@ -47,6 +47,12 @@ def stamp_after(read: datetime, now: datetime) -> datetime:
 R = TypeVar("R", bound=BaseModel)
 
 
+def holds_already(record: BaseModel, changes: Mapping[str, object]) -> bool:
+    """Whether `record` holds every value of `changes`: written, they would change nothing
+    (and, a change's caller decides, audit nothing)."""
+    return all(getattr(record, name) == value for name, value in changes.items())
+
+
 class RecordStore(Protocol[R]):
     """Records of one kind, unique by their key field."""
 

@@ -6,7 +6,13 @@ from smsfleet.audit import service as audit_service
 from smsfleet.audit.models import Actor, AuditAction, AuditEvent
 from smsfleet.core.clock import Clock
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
-from smsfleet.core.records import EventLog, RecordStore, change_record, stamp_after
+from smsfleet.core.records import (
+    EventLog,
+    RecordStore,
+    change_record,
+    holds_already,
+    stamp_after,
+)
 from smsfleet.messages.models import (
     MAX_TEXT,
     Template,
@@ -94,7 +100,7 @@ def update_template(
     wanted = data.model_dump()
 
     def change(read: Template) -> dict[str, object]:
-        if all(getattr(read, name) == value for name, value in wanted.items()):
+        if holds_already(read, wanted):
             return {}  # as it is already: nothing written, nothing audited
         return {**wanted, "updated_at": stamp_after(read.updated_at, clock.now())}
 

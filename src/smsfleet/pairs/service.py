@@ -21,6 +21,7 @@ from smsfleet.core.records import (
     RecordStore,
     change_record,
     delete_record,
+    holds_already,
     stamp_after,
     write_if_unchanged,
 )
@@ -642,7 +643,7 @@ def update_pair(
             changes.get("pause_threshold", pair.pause_threshold),
             changes.get("resume_threshold", pair.resume_threshold),
         )
-        if all(getattr(pair, name) == value for name, value in changes.items()):
+        if holds_already(pair, changes):
             return {}  # as it is already: nothing written, nothing audited
         return {**changes, "updated_at": stamp_after(pair.updated_at, now)}
 
