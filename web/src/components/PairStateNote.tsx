@@ -3,6 +3,10 @@ import { formatRecentMinute } from "../format/time";
 
 const POLICY_ACTOR = "policy";
 
+/** Whether the pair's state holds its sessions stopped: paused or disabled (a probing
+ * pair runs its probes). */
+export const pairHeldStopped = (pair: Pair): boolean => pair.state === "paused" || pair.state === "disabled";
+
 /** What stopped a pair's sessions, as a sentence: by whom or by the policy, since when, on what evidence. */
 export function pairStateText(pair: Pair): string | null {
   if (pair.state === "enabled") {

@@ -7,6 +7,7 @@ import type { Pair, PairStanding, PairState } from "../../api/types";
 import { canWrite, useAuth } from "../../auth/AuthContext";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { ErrorBanner } from "../../components/ErrorBanner";
+import { pairHeldStopped } from "../../components/PairStateNote";
 import { Spinner } from "../../components/Spinner";
 import { usePairs } from "../../data/pairs";
 import { PAIRS_KEY, POLICY_STANDING_KEY, pairLookupsQuery, policyStandingQuery } from "../../data/queries";
@@ -49,10 +50,6 @@ async function changePair({ pair, kind, force }: PairChange): Promise<string> {
   await updatePair(pair.key, { is_high_priority: next }, force);
   return next ? `${pair.key} is now high priority.` : `${pair.key} is no longer high priority.`;
 }
-
-/** A paused or disabled pair: marked high priority, it would stay so (the server asks
- * back), so the page marks and resumes it in one change, asked first. */
-const isHeld = (pair: Pair): boolean => pair.state === "paused" || pair.state === "disabled";
 
 const resumedWord = (pair: Pair): string => (pair.state === "disabled" ? "enabled" : "resumed");
 
@@ -158,7 +155,9 @@ export function PairsPage() {
           // page's own words, rather than after the server's refusal.
           pair.is_high_priority
             ? setDialog({ kind: "force-priority", pair, message: unmarkWarning(pair) })
-            : isHeld(pair)
+            : // Marked high priority, a held pair would stay held (the server asks back):
+              // the page marks and resumes it in one change, asked first.
+              pairHeldStopped(pair)
               ? setDialog({ kind: "mark-held", pair })
               : change.mutate({ pair, kind: "priority", force: false }),
         onResume: (pair) => change.mutate({ pair, kind: "resume", force: false }),

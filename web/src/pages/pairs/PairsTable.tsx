@@ -1,6 +1,6 @@
 import { Fragment, useMemo } from "react";
 import type { Pair, PairStanding } from "../../api/types";
-import { PairStateNote } from "../../components/PairStateNote";
+import { PairStateNote, pairHeldStopped } from "../../components/PairStateNote";
 import { SortHeaders, useSort, type SortValue } from "../../components/sorting";
 import { StateBadge } from "../../components/StateBadge";
 import { Identifier } from "../../components/Identifier";
@@ -232,7 +232,7 @@ function PairCells({ pair, standing, actions, busy }: RowProps) {
       </td>
       <td>
         <StateBadge state={pair.state} />
-        {actions && (pair.state === "enabled" || pair.state === "probing") && (
+        {actions && !pairHeldStopped(pair) && (
           // As one click as Resume is: a pause is an everyday action.
           <button
             type="button"

@@ -1,6 +1,6 @@
 import type { Pair, Session, SessionAction } from "../../api/types";
 import { Menu } from "../../components/Menu";
-import { PairStateNote } from "../../components/PairStateNote";
+import { PairStateNote, pairHeldStopped } from "../../components/PairStateNote";
 import { programColumns, type BulkScope, type CountryGroup, type PairRow } from "./grouping";
 import { SessionCell, type SessionActions } from "./SessionCell";
 import { Identifier } from "../../components/Identifier";
@@ -156,7 +156,7 @@ function SessionRow({ row, programs, receivedAt, actions, busyNames, busyPairs, 
             actions={actions}
             busy={session !== undefined && busyNames.has(session.name)}
             selected={session !== undefined && session.name === selected}
-            pairHeld={row.pair !== undefined && row.pair.state !== "enabled" && row.pair.state !== "probing"}
+            pairHeld={row.pair !== undefined && pairHeldStopped(row.pair)}
             pairNumberless={row.pair !== undefined && row.pair.phone_numbers.length === 0}
             onOpen={onOpen}
           />
