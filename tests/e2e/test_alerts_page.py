@@ -123,6 +123,13 @@ def test_a_crash_alerts_live_is_acknowledged_and_resolves(
     # Acknowledged from the page.
     row.get_by_test_id("alert-acknowledge").click()
     expect(row.get_by_test_id("alert-ack")).to_have_text("acknowledged by admin")
+    # Within the table, wrapped if need be, not run out past its right edge.
+    ack, table = (
+        row.get_by_test_id("alert-ack").locator("span").bounding_box(),
+        page.get_by_test_id("alerts-table").bounding_box(),
+    )
+    assert ack is not None and table is not None
+    assert ack["x"] + ack["width"] <= table["x"] + table["width"], (ack, table)
     expect(page.get_by_test_id("alerts-notice")).to_contain_text("Acknowledged")
 
     # Stopped by a person: the crash alert resolves and leaves the firing view.
@@ -219,6 +226,11 @@ def test_alerts_and_decisions_sort_by_the_clicked_column(
     rows = decisions.get_by_test_id("decision-row")
     expect(rows).to_have_count(len(DECISIONS))
     expect(decisions.locator("thead")).not_to_contain_text("Lower bound")
+    # Under 1,500 px the thresholds fold into the success cell: the column they leave
+    # holds nothing that could lay its text out a letter a line, rows stay a few lines tall.
+    expect(rows.first.get_by_test_id("decision-success")).to_contain_text("lines: pause 50.0%")
+    heights = rows.evaluate_all("rows => rows.map(row => row.getBoundingClientRect().height)")
+    assert all(float(height) <= 120 for height in heights), heights
 
     def cells(selector: str) -> list[str]:
         """Each row's text in `selector`, in the order shown."""

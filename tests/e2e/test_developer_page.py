@@ -3,6 +3,7 @@ its tables (API keys, search jobs, usage by key) sort by the clicked column."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -12,7 +13,15 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
-from tests.support.e2e import VIEWPORTS, ControlPlane, expect_sorts_by, natural, open_logged_in
+from tests.support.e2e import (
+    DESKTOP,
+    LAPTOP,
+    VIEWPORTS,
+    ControlPlane,
+    expect_sorts_by,
+    natural,
+    open_logged_in,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -57,6 +66,18 @@ def test_create_use_and_revoke_an_api_key(
     expect(row).to_be_visible()
     assert key not in page.content()  # only the prefix stays on screen
     expect(row).to_contain_text(KEY_NAME)
+    # No cell covers another on a laptop's screen or wider: a table wider than its card
+    # scrolled under its pinned Revoke, which covered the time beside it ("14:58:57 U").
+    # (Narrower, the table scrolls under its pinned actions, as every table does.)
+    for size in (DESKTOP, LAPTOP):
+        page.set_viewport_size(size)
+        edges = row.locator("td").evaluate_all(
+            "cells => cells.map(cell => [cell.getBoundingClientRect().left,"
+            " cell.getBoundingClientRect().right])"
+        )
+        overlaps = [(a, b) for a, b in itertools.pairwise(edges) if a[1] > b[0] + 1]
+        assert overlaps == [], (size, overlaps)
+    page.set_viewport_size(viewport)
 
     # Used by a program: its requests are logged and show in the usage of the key.
     with httpx.Client(base_url=control_plane.url, headers={"X-API-Key": key}) as client:

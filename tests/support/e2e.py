@@ -40,6 +40,8 @@ Screenshot = Callable[[str], Path]
 # A desktop and a tablet (where the sidebar folds into a menu and the matrix stacks).
 DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 TABLET: ViewportSize = {"width": 820, "height": 1180}
+# The laptop most new users first look on: the sidebar leaves the page some 1,000 px.
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 # `@VIEWPORTS` runs a test at both; it takes `viewport` and sets it first.
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, TABLET], ids=["1440", "820"])
 

@@ -84,7 +84,9 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
         <thead>
           <tr>
             <SortHeaders columns={DECISION_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
-            <th scope="col">Thresholds</th>
+            <th scope="col" className="decisions-table__thresholds-head">
+              <span>Thresholds</span>
+            </th>
             <th scope="col">Why</th>
           </tr>
         </thead>
@@ -109,7 +111,9 @@ export function DecisionsTable({ decisions }: { decisions: readonly PolicyDecisi
                 </span>
               </td>
               <td className="decisions-table__thresholds-cell">
-                <Thresholds decision={decision} />
+                <span>
+                  <Thresholds decision={decision} />
+                </span>
               </td>
               <td className="alert-summary">{decision.reason}</td>
             </tr>

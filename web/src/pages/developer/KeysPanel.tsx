@@ -55,7 +55,12 @@ export function KeysPanel({ keys, onChanged }: KeysPanelProps) {
         <p className="empty-state">No API key yet. A key works wherever your sign-in does, within its scopes.</p>
       ) : (
         <div className="table-wrap">
-          <table className="table" data-testid="keys-table">
+          <table className="table keys-table" data-testid="keys-table">
+            <colgroup>
+              {[...KEY_COLUMNS.map(({ column }) => column), "actions"].map((column) => (
+                <col key={column} className={`keys-table__${column}`} />
+              ))}
+            </colgroup>
             <thead>
               <tr>
                 <SortHeaders columns={KEY_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
