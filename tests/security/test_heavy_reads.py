@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from fastapi import FastAPI
 
 from smsfleet.auth.models import Role
@@ -97,7 +98,10 @@ def test_reads_wait_for_their_own_threads_and_a_user_past_their_share_is_refused
             assert refused.headers["Retry-After"] == "1"
             error = refused.json()["error"]
             assert error["code"] == "too_many_requests"
-            assert "2 heavy reads of yours (metrics, templates) are under way" in error["message"]
+            assert (
+                "2 heavy reads of yours (metrics, templates, the policy's standing) are under way"
+                in error["message"]
+            )
             # Another user's read waits its turn; the other routes are answered meanwhile.
             asking[2].start()
             _until_waiting(api, 2)  # the viewer's first and the admin's
@@ -177,12 +181,20 @@ def test_an_answer_not_read_holds_its_users_place_until_sent(tmp_path: Path) -> 
         assert api.client.get(HEATMAP, headers=viewer).status_code == 200
 
 
-def test_the_templates_listing_is_a_heavy_read(tmp_path: Path) -> None:
-    """Up to 500 templates of 21 bodies each are megabytes: a viewer's flood of listings
-    waits on the heavy reads' threads and is refused past their share, as metrics are."""
+@pytest.mark.parametrize(
+    "listing",
+    [
+        # Up to 500 templates of 21 bodies each: megabytes.
+        "/api/v1/messages/templates",
+        # Each pair's window read and judged: tens of milliseconds of CPU each.
+        "/api/v1/policy/standing",
+    ],
+)
+def test_the_heavy_listings_are_heavy_reads(tmp_path: Path, listing: str) -> None:
+    """A viewer's flood of them waits on the heavy reads' threads and is refused past their
+    share, as metrics are, rather than starve the programs' leases of the process."""
     with running_api(tmp_path, metrics_read_threads=1, metrics_reads_per_user=1) as api:
         viewer = api.headers(Role.viewer)
-        listing = "/api/v1/messages/templates"
         assert api.client.get(listing, headers=viewer).json() == []
         portal = api.client.portal
         assert portal is not None

@@ -67,7 +67,8 @@ class HeavyReads:
         with self._counting:
             if self._under_way[user] >= self._per_user:
                 raise Throttled(
-                    f"{self._per_user} heavy reads of yours (metrics, templates) are under way"
+                    f"{self._per_user} heavy reads of yours (metrics, templates, the policy's"
+                    " standing) are under way"
                     " already: try again when one is answered",
                     retry_after=1,
                 )

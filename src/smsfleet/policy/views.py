@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import RootModel
 
 from smsfleet.core.json_body import StrictJsonRoute
-from smsfleet.deps import CurrentUser, OperatorUser, PolicyDep
+from smsfleet.deps import CurrentUser, HeavyReadsDep, OperatorUser, PolicyDep
+from smsfleet.heavy_answers import heavy_json
 from smsfleet.policy.models import (
     DecisionQuery,
     EvaluationResult,
@@ -45,11 +47,22 @@ def evaluate(_: OperatorUser, service: PolicyDep) -> EvaluationResult:
     return service.evaluate_on_request()
 
 
+class _Standings(RootModel[list[PairStanding]]):
+    pass
+
+
+# Each pair's window read and judged: tens of milliseconds of CPU, made on the heavy reads'
+# threads in the reader's turn (a few at once per user), so that a flood of them by one
+# viewer cannot starve the programs' leases of the process.
 @router.get(
     "/standing",
     summary="Where each pair stands with the policy now: what its next look does, or why not",
+    response_model=list[PairStanding],
 )
-def standing(
-    _: CurrentUser, service: PolicyDep, query: Annotated[StandingQuery, Query()]
-) -> list[PairStanding]:
-    return service.standing(query)
+async def standing(
+    user: CurrentUser,
+    service: PolicyDep,
+    reads: HeavyReadsDep,
+    query: Annotated[StandingQuery, Query()],
+) -> Response:
+    return await heavy_json(reads, user, lambda: _Standings(service.standing(query)))

@@ -74,7 +74,8 @@ def test_a_user_past_their_reads_is_refused_while_another_user_is_served() -> No
             group.start_soon(one, "ann")  # waiting: ann's second
             await anyio.sleep(0.1)
             with pytest.raises(
-                Throttled, match=r"2 heavy reads of yours \(metrics, templates\)"
+                Throttled,
+                match=r"2 heavy reads of yours \(metrics, templates, the policy's standing\)",
             ) as refused:
                 await answered(reads, "ann", held.read)
             assert refused.value.retry_after == 1
