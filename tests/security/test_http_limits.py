@@ -5,6 +5,7 @@ the timeout 408, and either closes the connection; past the connection limit, 50
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -81,6 +82,16 @@ def test_headers_over_the_cap_are_431_and_the_connection_closed(server: LiveServ
         answer = _read_to_close(sock)
     assert _status(answer) == 431, answer[:200]
     assert b"connection: close" in answer.lower()
+    # In the one error shape of every answer.
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body) == {
+        "error": {
+            "code": "header_fields_too_large",
+            "message": "Request header fields too large",
+            "details": None,
+        }
+    }
     with server.client() as client:
         assert client.get("/healthz").status_code == 200
 
@@ -222,7 +233,11 @@ def test_one_client_holds_at_most_its_share_of_connections(tmp_path: Path) -> No
         assert socket_.recv(65536).startswith(b"HTTP/1.1 101 "), "the WebSocket opens"
         with _connect(server) as refused:
             answer = _read_to_close(refused)
-        assert _status(answer) == 429 and answer.endswith(b"Too many connections from this address")
+        assert _status(answer) == 429
+        assert answer.endswith(
+            b'{"error": {"code": "too_many_requests", "message": "Too many connections from'
+            b' this address", "details": null}}'
+        )
         with _connect_from(server, "127.0.0.2") as other:
             other.sendall(_head(server) + b"Connection: close\r\n\r\n")
             assert _status(_read_to_close(other)) == 200

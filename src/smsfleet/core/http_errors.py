@@ -62,12 +62,14 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "too_many_requests",
+    431: "header_fields_too_large",
 }
 # A store or Redis that cannot be reached: the request may succeed in a moment.
 _UNREACHABLE = (

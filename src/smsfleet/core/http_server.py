@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from smsfleet.core.http_errors import HTTP_CODES, error_body
 from smsfleet.core.settings import HttpSettings
 
 __all__ = ["HeaderLimitedProtocol", "client_key", "server_options"]
@@ -234,12 +236,13 @@ class HeaderLimitedProtocol(HttpToolsProtocol):
             client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
             self.logger.warning("%s: %s", reason, client)
         if answer:
-            body = reason.encode("ascii")
+            # The one error shape of every answer, this one made before any route runs.
+            body = json.dumps(error_body(HTTP_CODES[status], reason)).encode()
             head = [STATUS_LINE[status]]
             for name, value in self.server_state.default_headers:
                 head += [name, b": ", value, b"\r\n"]
             head += [
-                b"content-type: text/plain; charset=utf-8\r\n",
+                b"content-type: application/json\r\n",
                 b"content-length: %d\r\n" % len(body),
                 b"connection: close\r\n\r\n",
                 body,
