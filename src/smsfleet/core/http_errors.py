@@ -139,9 +139,26 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return escaped(".".join(str(part) for part in location)) or "body"
 
 
-def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    content_type = request.headers.get("content-type")
+    if (
+        content_type is not None
+        and not _is_json(content_type)
+        and any(tuple(error.get("loc", ())) == ("body",) for error in errors)
+    ):
+        # Not read as JSON at all: "body: Input should be a valid dictionary" would not say why.
+        said = escaped(content_type)[:100]
+        message = (
+            f"the request body must be JSON, sent as Content-Type: application/json, not {said}"
+        )
+        return error_response(415, "unsupported_media_type", message)
     invalid = next((error for error in errors if error.get("type") == "json_invalid"), None)
     if invalid is not None:
         # The decoder's words say where: "unexpected end of hex escape at line 1 column 14".

@@ -194,7 +194,12 @@ def placeholders(body: str) -> set[str]:
         if name is None:
             continue
         if not name.isidentifier() or spec or conversion:
-            raise ValueError(f"placeholders are {{name}} only; {{{name}}} is not")
+            # Said as written: "{token}" alone would read as a placeholder that is fine.
+            written = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise ValueError(
+                f"placeholders are {{name}} only, with no conversion or format; {{{written}}}"
+                " is not"
+            )
         names.add(name)
     return names
 

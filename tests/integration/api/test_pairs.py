@@ -510,6 +510,32 @@ def test_invalid_json_and_wrong_types(api: Api) -> None:
     assert snapshot(api) == []
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_json_body_sent_as_another_type_is_told_so(api: Api, content_type: str) -> None:
+    """curl's `--data` sends a form's type: the body is not read as JSON at all, and the
+    answer says so rather than "Input should be a valid dictionary"."""
+    headers = {**api.headers(Role.operator), "Content-Type": content_type}
+    body = b'{"country": "UZ", "operator": "UzMobile"}'
+    refused = api.client.post("/api/v1/pairs", content=body, headers=headers)
+    assert refused.status_code == 415, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert error["message"] == (
+        "the request body must be JSON, sent as Content-Type: application/json, not " + content_type
+    )
+    assert snapshot(api) == []
+    # The same body as JSON, with a charset or a vendor type, is made.
+    for json_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        headers["Content-Type"] = json_type
+        assert api.client.post("/api/v1/pairs", content=body, headers=headers).status_code in (
+            201,
+            409,
+        )
+    assert [pair["key"] for pair in snapshot(api)] == ["UZ_uzmobile"]
+
+
 def test_failed_update_leaves_the_pair_untouched(api: Api) -> None:
     add_pair(api, phone_numbers=[UZ_PHONE])
     before = snapshot(api)
