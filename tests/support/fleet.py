@@ -8,7 +8,6 @@ names) on provider1; the simulator is fast and keeps a ground-truth log of every
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import secrets
@@ -260,14 +259,6 @@ class Rig:
         finally:
             connection.close()
         return [dict(row) for row in rows]
-
-    def kept_for_next_run(self) -> set[str]:
-        """The trigger ids of sent SMS whose codes had not come when their programs were
-        stopped: kept in their sessions' journals for the next run to wait for."""
-        return {
-            json.loads(path.read_text(encoding="utf-8"))["grant"]["trigger_id"]
-            for path in (self.data_dir / "spool").glob("*/in-flight/*.json")
-        }
 
     def truth(self) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.simulator_url}/admin/truth", timeout=10.0)

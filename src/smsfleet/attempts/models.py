@@ -32,8 +32,8 @@ CONTROL_PLANE_CODES: frozenset[str] = frozenset({"lease_lost", "lease_expired"})
 # A grant its program could not use in time (`send_within`): its SMS never left.
 GRANT_STALE = "grant_stale"
 # Errors that say nothing of the route: an attempt given up because its program was
-# killed during its send (`interrupted`), was killed while the attempt was in flight
-# (`lease_lost`), never reported (`lease_expired`: no run came back for it), or not sent because
+# stopped before the gateway could tell (`interrupted`), was killed while the attempt
+# was in flight (`lease_lost`), never reported (`lease_expired`), or not sent because
 # its grant came too long before its program could send (`grant_stale`). They took a slot
 # of the country's cap, but they are neither a success nor a failure of the route, so
 # success rates, failures and the policy's evidence leave them out.

@@ -7,8 +7,7 @@ Definitions (one set, used by the API, the rollups, `sms_metrics` and Prometheus
   `leased_at` (`granted`, below).
 - `completed` = delivered + not_delivered + send_failed + error: the attempts that
   judge the route. An attempt *broken off* (an error coded `interrupted`, `lease_lost`,
-  `lease_expired` or `grant_stale`: its program was killed, or stopped and not run
-  again within the lease, never reported,
+  `lease_expired` or `grant_stale`: its program was stopped or killed, never reported,
   or was not ready to send in time after its grant) says
   nothing of the route; it is counted in `broken_off`, not in `completed`, `error`,
   `failed` or the success rate, and its code still shows in `errors_by_code`.

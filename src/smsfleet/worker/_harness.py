@@ -12,11 +12,8 @@ awaited for as long as ever, are reported, and the program exits.
 
 A stop (SIGTERM or SIGINT) has the stop grace, the time the session backend allows
 before SIGKILL (`SMSFLEET_STOP_GRACE`, which it sets): the attempts in flight wait for
-their codes while the first part of it lasts and those whose codes came are reported side
-by side; an SMS whose code has not come stays in the journal, for the next run to wait
-for its code and report what became of it (the control plane closes it as
-`lease_expired` when no run comes within its lease). Reported as `interrupted`, the
-slowest SMS, most of them never delivered, would leave the success rates.
+their codes while the first part of it lasts, are then reported side by side (as
+`interrupted` when their codes have not come), and the program exits before its end.
 """
 
 from __future__ import annotations
@@ -218,9 +215,6 @@ class Worker:
         # The codes of the attempts in flight that have come, by trigger id: kept out of
         # what the log says of their errors.
         self._codes_came: dict[str, str] = {}
-        # Sent SMS a stop cut off before their codes came, left in the journal for the next
-        # run (under `_slot_freed`).
-        self._kept_for_next_run: set[str] = set()
 
     # -- control -----------------------------------------------------------------------------
 
@@ -271,15 +265,14 @@ class Worker:
                 wait = max(0.0, until - time.monotonic()) if until is not None else 0.0
                 self.log(
                     f"{self._stop_why}: stopping; {count} attempt(s) in flight wait up to"
-                    f" {wait:.1f} s more for their codes, then each is reported, or kept"
-                    " for the next run to wait for if its code has not come, and the"
-                    " program exits"
+                    f" {wait:.1f} s more for their codes, then each is reported (as"
+                    " interrupted if its code has not come) and the program exits"
                 )
         if self._abandon.is_set() and "abandon" not in self._announced:
             self._announced.add("abandon")
             self.log(
                 f"{self._abandon_why} again: the attempts in flight stop waiting for their"
-                " codes now; the next run waits for them"
+                " codes now and are reported as interrupted"
             )
 
     @property
@@ -407,8 +400,7 @@ class Worker:
                     report = self.attempt(grant, attempt=attempt)
                 else:
                     report = self._resumed(attempt, resumed)
-                if report is not None:
-                    self._record(report)
+                self._record(report)
             finally:
                 with self._slot_freed:
                     self._in_flight.pop(grant.trigger_id, None)
@@ -468,13 +460,7 @@ class Worker:
     def _log_stopped(self) -> None:
         since = self._stop_requested_at
         after = "" if since is None else f" {time.monotonic() - since:.1f} s after the stop"
-        kept = len(self._kept_for_next_run)
-        if kept:
-            self.log(
-                f"stopped{after}: {kept} SMS kept awaiting their codes; the next run waits"
-                " for them and reports them"
-            )
-        elif len(self.spool) or self.in_flight:
+        if len(self.spool) or self.in_flight:
             self.log(f"stopped{after}")
         else:
             self.log(f"stopped{after}: every attempt reported")
@@ -485,6 +471,16 @@ class Worker:
             trigger_id = entry.grant.trigger_id
             if self.spool.holds(trigger_id):  # reported to the spool just before the kill
                 self.journal.remove(trigger_id)
+                continue
+            expires_at = entry.grant.expires_at
+            if expires_at is not None and expires_at <= self._now():
+                # The control plane gave its lease up (`lease_expired`) and would refuse any
+                # report of it: no look at the gateway, no submit of a long-dead code.
+                self.journal.remove(trigger_id)
+                self.log(
+                    f"trigger={trigger_id} left by an earlier run: its lease ran out, the"
+                    " control plane closes it as lease_expired"
+                )
                 continue
             if entry.sent_at is None:
                 # Killed during the send: whether the SMS left is unknown; never send it again.
@@ -501,7 +497,7 @@ class Worker:
             self.log(f"trigger={trigger_id} still awaits its code; waiting for it again")
             self._launch(entry.grant, self._attempt_for(entry.grant), resumed=entry)
 
-    def _resumed(self, attempt: Attempt, entry: InFlightEntry) -> Report | None:
+    def _resumed(self, attempt: Attempt, entry: InFlightEntry) -> Report:
         started = time.monotonic()
         report = Report(
             trigger_id=attempt.trigger_id,
@@ -510,20 +506,19 @@ class Worker:
             sent_at=entry.sent_at,
             provider=entry.provider,
         )
-        finished: Report | None
         try:
-            finished = self._finish(
+            report = self._finish(
                 dataclasses.replace(attempt, provider=entry.provider),
                 report,
                 gateway_id=entry.gateway_id or attempt.trigger_id,
             )
         except Exception as exc:  # a program's bug must not end the session
-            finished = dataclasses.replace(report, error_code=type(exc).__name__)
+            report = dataclasses.replace(report, error_code=type(exc).__name__)
             report_exception(exc, trigger_id=attempt.trigger_id)
         finally:
             self._codes_came.pop(attempt.trigger_id, None)
-        self._log_attempt(finished, attempt, time.monotonic() - started)
-        return finished
+        self._log_attempt(report, attempt.phone, time.monotonic() - started)
+        return report
 
     def _secrets(self, attempt: Attempt) -> list[str | None]:
         """What an attempt's errors must not show in the log: its code (once it came), its
@@ -578,30 +573,25 @@ class Worker:
             send_by=grant.send_by(),
         )
 
-    def attempt(self, grant: SendGrant, *, attempt: Attempt | None = None) -> Report | None:
-        """Send, wait for the code, submit; never raises: every failure becomes an outcome.
-
-        None: stopped while a sent SMS awaited its code, kept in the journal for the next
-        run to wait for.
-        """
+    def attempt(self, grant: SendGrant, *, attempt: Attempt | None = None) -> Report:
+        """Send, wait for the code, submit; never raises: every failure becomes an outcome."""
         started = time.monotonic()
         attempt = attempt or self._attempt_for(grant)
         self.journal.granted(grant)
         report = Report(trigger_id=grant.trigger_id, session=self.settings.session, outcome="error")
-        finished: Report | None
         try:
-            finished = self._attempt(attempt, report, grant)
+            report = self._attempt(attempt, report, grant)
         except Exception as exc:  # a program's bug must not end the session
-            finished = dataclasses.replace(report, outcome="error", error_code=type(exc).__name__)
+            report = dataclasses.replace(report, outcome="error", error_code=type(exc).__name__)
             why = error_text(exc, hide=self._secrets(attempt))
             self.log(f"trigger={grant.trigger_id} failed: {why}")
             report_exception(exc, trigger_id=grant.trigger_id)
         finally:
             self._codes_came.pop(attempt.trigger_id, None)
-        self._log_attempt(finished, attempt, time.monotonic() - started)
-        return finished
+        self._log_attempt(report, grant.phone, time.monotonic() - started)
+        return report
 
-    def _attempt(self, attempt: Attempt, report: Report, grant: SendGrant) -> Report | None:
+    def _attempt(self, attempt: Attempt, report: Report, grant: SendGrant) -> Report:
         sender = _construct(self._send_cls, attempt.phone, self._proxy, attempt=attempt)
         late = grant.age()
         if grant.send_within is not None and late > grant.send_within:
@@ -644,9 +634,8 @@ class Worker:
             dataclasses.replace(attempt, provider=sent.provider), report, gateway_id=gateway_id
         )
 
-    def _finish(self, attempt: Attempt, report: Report, *, gateway_id: str) -> Report | None:
-        """From a sent SMS: wait for its code at the gateway, then submit it. None when
-        stopped before the gateway could tell: kept in the journal for the next run."""
+    def _finish(self, attempt: Attempt, report: Report, *, gateway_id: str) -> Report:
+        """From a sent SMS: wait for its code at the gateway, then submit it."""
         timeout, cut_by_lease = self._code_wait(attempt.expires_at, report.sent_at)
         try:
             delivery = self._wait_for_code(gateway_id, timeout=timeout)
@@ -656,12 +645,8 @@ class Worker:
             return dataclasses.replace(report, outcome="not_delivered")
         if delivery.status == "pending":
             if self._stop.is_set():
-                # Stopped before the gateway could tell: the journal keeps it (sent, its
-                # code awaited) for the next run, rather than a report that leaves the
-                # slowest SMS out of the success rates.
-                with self._slot_freed:
-                    self._kept_for_next_run.add(attempt.trigger_id)
-                return None
+                # Stopped before the gateway could tell: report what is known, not a guess.
+                return dataclasses.replace(report, outcome="error", error_code="interrupted")
             # A wait the lease cut short is not the program's `code_timeout`: said apart.
             timed_out = "lease_timeout" if cut_by_lease else "gateway_timeout"
             return dataclasses.replace(report, outcome="not_delivered", error_code=timed_out)
@@ -693,14 +678,14 @@ class Worker:
     ) -> tuple[float, bool]:
         """How long to wait for a code, and whether the lease (not `code_timeout`) says so.
 
-        `code_timeout` counts from the send (a run that resumes an SMS waits what is left
-        of it). A grant's expiry ends the wait early enough for the report to arrive
-        before the control plane gives the lease up; a lease shorter than the program's
-        wait is told once per run, since every SMS slower than it then counts as not
-        delivered.
+        `code_timeout` counts from the send: a run that resumes an SMS a killed run sent
+        waits what is left of it. A grant's expiry ends the wait early enough for the
+        report to arrive before the control plane gives the lease up; a lease shorter than
+        the program's wait is told once per run, since every SMS slower than it then counts
+        as not delivered.
         """
         now = self._now()
-        since_sent = 0.0 if sent_at is None else (now - sent_at).total_seconds()
+        since_sent = 0.0 if sent_at is None else max(0.0, (now - sent_at).total_seconds())
         code_left = max(0.0, self._code_timeout - since_sent)
         if expires_at is None:
             return code_left, False
@@ -800,14 +785,7 @@ class Worker:
         why = error_text(exc, named=False)
         self.log(f"report {path.name} refused ({why}); kept in {self.spool.rejected}")
 
-    def _log_attempt(self, report: Report | None, attempt: Attempt, elapsed: float) -> None:
-        phone = attempt.phone
-        if report is None:
-            self.log(
-                f"trigger={attempt.trigger_id} phone={mask_phone(phone)} sent, its code not"
-                f" come after {elapsed:.2f}s: kept for the next run to wait for"
-            )
-            return
+    def _log_attempt(self, report: Report, phone: str, elapsed: float) -> None:
         # A delivery's latency is from its send to its code; any other outcome says how
         # long the attempt took, not a latency of the route.
         took = f"waited={elapsed:.2f}s"

@@ -16,7 +16,6 @@ import httpx
 from smsfleet.worker import SendGrant, Worker
 from tests.unit.worker.fakes import (
     DELIVERED,
-    NOT_DELIVERED,
     PENDING,
     Calls,
     FakeControlPlane,
@@ -95,13 +94,70 @@ def test_a_restart_picks_up_what_a_killed_run_left_in_flight(tmp_path: Path) -> 
     assert list((tmp_path / "spool" / "in-flight").glob("*.json")) == []
 
 
+def _killed_run_left(
+    tmp_path: Path,
+    cp: FakeControlPlane,
+    gateway: FakeGateway,
+    *,
+    sent_ago: float,
+    expires_in: float,
+) -> None:
+    """A run killed with -9 left `t-old` sent `sent_ago` seconds ago, its lease ending in
+    `expires_in` seconds (negative: ended)."""
+    killed = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO())
+    now = datetime.now(UTC)
+    killed.journal.granted(
+        SendGrant(
+            "t-old",
+            "+998991234567",
+            "UZ_uzmobile",
+            "program1",
+            expires_at=now + timedelta(seconds=expires_in),
+        )
+    )
+    killed.journal.sent(
+        "t-old",
+        sent_at=now - timedelta(seconds=sent_ago),
+        provider="provider1",
+        gateway_id="t-old",
+    )
+
+
+def test_a_resumed_sms_waits_only_what_is_left_of_its_code_timeout(tmp_path: Path) -> None:
+    """`code_timeout` counts from the send: a run resuming an SMS sent 40 s ago, with a
+    30 s timeout, looks once and says it timed out rather than waiting 30 s more."""
+    cp, gateway = FakeControlPlane(), FakeGateway(states={"t-old": [PENDING]})
+    _killed_run_left(tmp_path, cp, gateway, sent_ago=40, expires_in=300)
+    restarted = make_worker(tmp_path, cp, gateway, Calls(), io.StringIO(), code_timeout=30.0)
+    started = time.monotonic()
+    assert _run(restarted) == 0
+    assert time.monotonic() - started < 10
+    assert [(r["trigger_id"], r["outcome"], r["error_code"]) for r in cp.reports] == [
+        ("t-old", "not_delivered", "gateway_timeout")
+    ]
+
+
+def test_an_sms_whose_lease_ran_out_is_left_to_the_control_plane(tmp_path: Path) -> None:
+    """Started after its lease ended, the run neither asks the gateway nor submits nor
+    reports (the control plane closed it as lease_expired and would refuse the report):
+    it says so and drops it from the journal."""
+    cp, gateway = FakeControlPlane(), FakeGateway(states={"t-old": [DELIVERED]})
+    _killed_run_left(tmp_path, cp, gateway, sent_ago=600, expires_in=-120)
+    calls, out = Calls(), io.StringIO()
+    restarted = make_worker(tmp_path, cp, gateway, calls, out)
+    assert _run(restarted) == 0
+    assert cp.reports == []
+    assert (gateway.polls, calls.submitted) == (0, [])
+    assert restarted.journal.entries() == []
+    assert "trigger=t-old left by an earlier run: its lease ran out" in out.getvalue()
+
+
 def test_a_report_already_spooled_is_not_picked_up_again(tmp_path: Path) -> None:
     cp = FakeControlPlane()
     gateway = FakeGateway(states={"t-1": [DELIVERED]})
     calls = Calls()
     killed = make_worker(tmp_path, cp, gateway, calls, io.StringIO())
     report = killed.attempt(SendGrant("t-1", "+998991234567", "UZ_uzmobile", "program1"))
-    assert report is not None
     killed.spool.add(report.to_json())  # killed before the journal's entry went
     assert _run(make_worker(tmp_path, cp, gateway, calls, io.StringIO())) == 0
     assert [r["trigger_id"] for r in cp.reports] == ["t-1"]
@@ -215,97 +271,30 @@ def _waits(allowed: int) -> list[dict[str, Any]]:
     return [{"action": "wait", "retry_after": 30, "max_in_flight": allowed}] * 5
 
 
-def test_codes_that_come_at_a_stop_report_side_by_side_within_the_grace(
+def test_attempts_cut_off_by_a_stop_report_side_by_side_within_the_grace(
     tmp_path: Path,
 ) -> None:
-    """Six codes that come as the stop does, a control plane taking 0.4 s a report: one
-    after another the reports alone would take 2.4 s of the 4 s grace."""
+    """Six attempts whose codes never come, a stop, a control plane taking 0.4 s a report:
+    one after another the reports alone would take 2.4 s of the 4 s grace."""
     cp = _SlowReports(leases=[*_grants(6, allowed=6), *_waits(6)])
-    gateway = FakeGateway(states={f"t-{n}": [PENDING] for n in range(1, 7)})
-    calls, out = Calls(), io.StringIO()
-    worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=4.0, code_timeout=30.0)
-    stopped: list[float] = []
-
-    def deliver_and_stop() -> None:
-        deadline = time.monotonic() + 30
-        while len(calls.sent) < 6 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        for n in range(1, 7):
-            gateway.states[f"t-{n}"] = [DELIVERED]
-        stopped.append(time.monotonic())
-        worker.request_stop()  # as SIGTERM's handler does
-
-    threading.Thread(target=deliver_and_stop, daemon=True).start()
-    assert _run(worker, timeout=15) == 0
-    # From the stop: the start and the sends before it take what a loaded machine gives.
-    elapsed = time.monotonic() - stopped[0]
-    assert sorted((r["trigger_id"], r["outcome"]) for r in cp.reports) == [
-        (f"t-{n}", "delivered") for n in range(1, 7)
-    ]
-    assert not worker.spool.pending()
-    # Ended within the grace, not killed at its end: the six reports together (0.4 s).
-    assert elapsed < 4.0, f"ended {elapsed:.1f} s after the stop, past the 4 s grace"
-    log = out.getvalue()
-    assert "stopping; 6 attempt(s) in flight wait up to 2.0 s more for their codes" in log
-    assert "every attempt reported" in log
-
-
-def test_sms_whose_codes_have_not_come_at_a_stop_are_kept_for_the_next_run(
-    tmp_path: Path,
-) -> None:
-    """Six codes that never come by the stop: no report says they broke off (they would
-    leave the success rates); the journal keeps them, the program still ends within the
-    grace, and the next run reports what became of them, sending nothing again."""
-    cp = FakeControlPlane(leases=[*_grants(6, allowed=6), *_waits(6)])
     gateway = FakeGateway(states={f"t-{n}": [PENDING] for n in range(1, 7)})
     calls, out = Calls(), io.StringIO()
     worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=4.0, code_timeout=30.0)
     stopped = _stop_once_all_sent(worker, calls, 6)
     assert _run(worker, timeout=15) == 0
+    # From the stop: the start and the sends before it take what a loaded machine gives.
     elapsed = time.monotonic() - stopped[0]
-    assert cp.reports == []
-    assert sorted(entry.grant.trigger_id for entry in worker.journal.entries()) == [
-        f"t-{n}" for n in range(1, 7)
+    assert sorted((r["trigger_id"], r["outcome"], r["error_code"]) for r in cp.reports) == [
+        (f"t-{n}", "error", "interrupted") for n in range(1, 7)
     ]
+    assert not worker.spool.pending()
+    # Ended within the grace, not killed at its end: codes awaited for half of it (2 s),
+    # then the six reports together (0.4 s), with a second and a half to spare.
     assert elapsed < 4.0, f"ended {elapsed:.1f} s after the stop, past the 4 s grace"
-    assert "6 SMS kept awaiting their codes; the next run waits for them" in out.getvalue()
-
-    gateway.states.update({"t-1": [NOT_DELIVERED], **{f"t-{n}": [DELIVERED] for n in range(2, 7)}})
-    next_cp = FakeControlPlane()
-    restarted = make_worker(tmp_path, next_cp, gateway, calls, io.StringIO())
-    assert _run(restarted) == 0
-    assert sorted((r["trigger_id"], r["outcome"]) for r in next_cp.reports) == [
-        ("t-1", "not_delivered"),
-        *((f"t-{n}", "delivered") for n in range(2, 7)),
-    ]
-    assert len(calls.sent) == 6  # none sent again
-    assert restarted.journal.entries() == []
-
-
-def test_a_resumed_sms_waits_only_what_is_left_of_its_code_timeout(tmp_path: Path) -> None:
-    """`code_timeout` counts from the send: a run resuming an SMS sent 40 s ago, with a
-    30 s timeout, looks once and says it timed out rather than waiting 30 s more."""
-    cp = FakeControlPlane()
-    gateway = FakeGateway(states={"t-old": [PENDING]})
-    calls = Calls()
-    killed = make_worker(tmp_path, cp, gateway, calls, io.StringIO())
-    expires = datetime.now(UTC) + timedelta(minutes=5)
-    killed.journal.granted(
-        SendGrant("t-old", "+998991234567", "UZ_uzmobile", "program1", expires_at=expires)
-    )
-    killed.journal.sent(
-        "t-old",
-        sent_at=datetime.now(UTC) - timedelta(seconds=40),
-        provider="provider1",
-        gateway_id="t-old",
-    )
-    restarted = make_worker(tmp_path, cp, gateway, calls, io.StringIO(), code_timeout=30.0)
-    started = time.monotonic()
-    assert _run(restarted) == 0
-    assert time.monotonic() - started < 10
-    assert [(r["trigger_id"], r["outcome"], r["error_code"]) for r in cp.reports] == [
-        ("t-old", "not_delivered", "gateway_timeout")
-    ]
+    log = out.getvalue()
+    assert "stopping; 6 attempt(s) in flight wait up to 2.0 s more for their codes" in log
+    assert "every attempt reported" in log
+    assert "finishing the current attempt" not in log
 
 
 def test_a_stop_ends_a_long_pause_between_looks_at_the_gateway(tmp_path: Path) -> None:
@@ -328,11 +317,10 @@ def test_a_stop_ends_a_long_pause_between_looks_at_the_gateway(tmp_path: Path) -
     _stop_once_all_sent(worker, calls, 3)
     # The grace is 3 s; a pause not cut short would last 30 s.
     assert _run(worker, timeout=10) == 0
-    assert cp.reports == []
-    assert sorted(entry.grant.trigger_id for entry in worker.journal.entries()) == [
-        "t-1",
-        "t-2",
-        "t-3",
+    assert sorted((r["trigger_id"], r["error_code"]) for r in cp.reports) == [
+        ("t-1", "interrupted"),
+        ("t-2", "interrupted"),
+        ("t-3", "interrupted"),
     ]
 
 
@@ -377,9 +365,10 @@ def test_an_attempt_whose_report_is_on_its_way_at_the_grace_end_is_not_said_stuc
 ) -> None:
     """Its report is in the spool: the last flush says what became of it, and nothing
     claims it is still in the program's code nor left to the journal."""
-    # The report takes longer to answer than the grace lasts.
+    # The report takes longer to answer than the grace lasts; the grace leaves a loaded
+    # machine time to cut the attempt short and spool its report.
     cp = _SlowReports(leases=[*_grants(1, allowed=1), *_waits(1)], delay=6.0)
-    gateway = FakeGateway(states={"t-1": [NOT_DELIVERED]})
+    gateway = FakeGateway(states={"t-1": [PENDING]})
     calls, out = Calls(), io.StringIO()
     worker = make_worker(tmp_path, cp, gateway, calls, out, stop_grace=2.5)
     _stop_once_all_sent(worker, calls, 1)

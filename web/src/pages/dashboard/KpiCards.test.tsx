@@ -55,7 +55,7 @@ describe("the Failures card", () => {
     const html = cards(totals({ broken_off: 3 }));
     const card = html.slice(html.indexOf(">Failures<"));
     const title = /<span title="([^"]*)">/.exec(card)?.[1] ?? "";
-    expect(title).toContain("Killed, or stopped and not run again within the lease");
+    expect(title).toContain("Stopped, killed or never reported");
     expect(title).toContain("not ready within half a second of its grant (grant_stale)");
   });
 

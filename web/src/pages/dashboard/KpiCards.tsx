@@ -70,7 +70,7 @@ export function downHint(counts: DownCounts): string {
 
 /** What the Failures card's "broken off" counts: every attempt that says nothing of its route. */
 const BROKEN_OFF_TITLE =
-  "Killed, or stopped and not run again within the lease, with the attempt in flight, or not sent because its program" +
+  "Stopped, killed or never reported with the attempt in flight, or not sent because its program" +
   " was not ready within half a second of its grant (grant_stale): counted in no rate";
 
 export function KpiCards({

@@ -22,7 +22,7 @@ describe("PairMetricsTable", () => {
 
   it("says on the Sent and Completed headers why sent may exceed completed", () => {
     expect(headerTitle(html, "sent")).toBe(`${SENT_HINT} Click to sort by sent.`);
-    expect(SENT_HINT).toContain("broken off (its program killed, or stopped and not run again within its lease)");
+    expect(SENT_HINT).toContain("broken off by a pause or a stop");
     expect(SENT_HINT).toContain("it may exceed Completed");
     expect(headerTitle(html, "completed")).toBe(`${COMPLETED_HINT} Click to sort by completed.`);
     expect(COMPLETED_HINT).toContain("given up unsent too late after its grant, is not one");

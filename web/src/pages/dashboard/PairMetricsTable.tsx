@@ -46,10 +46,10 @@ const COLUMNS: Record<Column, (row: PairRowData) => SortValue> = {
 const NUMERIC: ReadonlySet<Column> = new Set(["completed", "sent", "delivered", "success", "failures", "p95"]);
 /** Why Sent may exceed Completed, said wherever the two stand side by side. */
 export const COMPLETED_HINT =
-  "Completed attempts, delivered or failed, sent or not: what Success is over. An attempt broken off (its program killed, or stopped and not run again within its lease), or given up unsent too late after its grant, is not one.";
+  "Completed attempts, delivered or failed, sent or not: what Success is over. An attempt broken off by a pause or a stop, or given up unsent too late after its grant, is not one.";
 export const SENT_HINT =
-  "Every SMS that reached the gateway, its attempt completed or broken off (its program killed, or stopped and not run " +
-  "again within its lease) after it was sent: it may exceed Completed.";
+  "Every SMS that reached the gateway, its attempt completed or broken off by a pause or a stop after it was " +
+  "sent: it may exceed Completed.";
 
 const HEADERS: readonly { column: Column; label: string; hint?: string }[] = [
   { column: "completed", label: "Completed", hint: COMPLETED_HINT },
@@ -74,7 +74,7 @@ export function PairMetricsTable({ rows, selected, onSelect }: PairMetricsTableP
       <table className="table metrics-table" data-testid="pairs-metrics">
         <caption className="visually-hidden">
           Success is delivered of completed attempts, sent or not. Sent counts every SMS that reached the
-          gateway, its attempt broken off or not, so it may exceed completed.
+          gateway, its attempt broken off by a pause or a stop or not, so it may exceed completed.
         </caption>
         <thead>
           <tr>

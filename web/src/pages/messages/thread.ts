@@ -7,7 +7,7 @@ export function smsText(item: Pick<ThreadItem, "text" | "redacted">): string {
   return item.redacted ? `text hidden: ${CODES_HIDDEN}` : (item.text ?? "");
 }
 
-/** How an attempt ended, in words; one broken off (its program killed) is no failure of its route.
+/** How an attempt ended, in words; one broken off by a stop is no failure of its route.
  * Broken off after its SMS reached the gateway, the number may have it: it says so. */
 export function attemptText(item: Pick<ThreadItem, "status" | "error_code" | "broken_off" | "sent_at">): string {
   const code = item.error_code ?? "";
