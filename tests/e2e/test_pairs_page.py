@@ -53,6 +53,9 @@ def test_pairs_page_add_prioritise_delete(
     page.get_by_test_id("add-pair").click()
     dialog = page.get_by_test_id("pair-dialog")
     expect(dialog).to_be_visible()
+    # Empty thresholds say what the pair then goes by: the global ones, by value.
+    expect(dialog.get_by_test_id("pair-pause-threshold")).to_have_attribute("placeholder", "0.5")
+    expect(dialog.get_by_text("empty: the global 0.7.")).to_be_visible()
     dialog.get_by_test_id("pair-country").select_option("UZ")
     dialog.get_by_test_id("pair-operator").fill("Beeline")
     dialog.get_by_test_id("pair-phones").fill("+99812")

@@ -313,8 +313,8 @@ def _act(
             # runs is what it was when asked.
             note = f" ({result.note})" if result.note else ""
             typer.echo(
-                f"{name}: {action.value} asked, desired {result.desired};"
-                f" {result.state} when asked{note}"
+                f"{name}: {action.value} asked; it was {result.state}, and is wanted"
+                f" {result.desired} from now{note}"
             )
             acted = True
     finally:

@@ -60,7 +60,7 @@ def test_sessions_commands_write_desired_state_and_read_logs(fleet: Fleet, tmp_p
     assert listed[priority]["desired"] == "running"
     code, output = run(tmp_path, "sessions", "start", normal, "--reason", "from the shell")
     assert code == 0
-    assert f"{normal}: start asked, desired running; stopped when asked" in output
+    assert f"{normal}: start asked; it was stopped, and is wanted running from now" in output
     spec = fleet.store.session_specs.get(normal)
     assert spec is not None
     assert spec.desired == DesiredState.running
@@ -107,7 +107,8 @@ def test_starting_a_paused_pairs_session_says_when_it_will_run(
     fleet.store.pairs.replace(pair.model_copy(update=paused))
     for _ in range(2):  # asked, then asked again: both say why it does not run
         assert stdout(tmp_path, "sessions", "start", name).strip() == (
-            f"{name}: start asked, desired running; stopped when asked (its pair UZ_uzmobile"
+            f"{name}: start asked; it was stopped, and is wanted running from now"
+            " (its pair UZ_uzmobile"
             " runs no sessions"
             " (low success); it runs when the pair does again)"
         )
@@ -404,7 +405,10 @@ def test_sessions_ls_says_why_a_session_wanted_running_does_not_run(
     assert lines[crashed].split()[1:3] == ["backoff", "running"]
     assert lines[crashed].endswith("  retry at 2026-01-05 21:34:56 UTC")
     output = stdout(tmp_path, "sessions", "start", held)
-    assert output.strip() == f"{held}: start asked, desired running; stopped when asked ({note})"
+    assert (
+        output.strip()
+        == f"{held}: start asked; it was stopped, and is wanted running from now ({note})"
+    )
     listed = {s["name"]: s for s in json.loads(stdout(tmp_path, "sessions", "ls", "--json"))}
     # As the API lists it: its own wish, and the note saying why it does not run.
     assert (listed[held]["desired"], listed[held]["note"]) == ("running", note)

@@ -128,6 +128,8 @@ export const listPolicyDecisions = (limit = 50, country?: string) =>
 
 export const listPolicyStanding = () => call(api.GET("/api/v1/policy/standing"));
 
+export const getPolicySettings = () => call(api.GET("/api/v1/policy/settings"));
+
 // Every key the page may show: an admin's listing holds everyone's, revoked ones too.
 export const listApiKeys = () => call(api.GET("/api/v1/auth/api-keys", { params: { query: { limit: 1000 } } }));
 

@@ -19,6 +19,7 @@ import {
   listHosts,
   listPairs,
   listPrograms,
+  getPolicySettings,
   listPolicyDecisions,
   listPolicyStanding,
   listSends,
@@ -63,6 +64,10 @@ export const policyDecisionsQuery = (limit: number, country?: string) =>
 export const POLICY_STANDING_KEY = ["policy", "standing"] as const;
 export const policyStandingQuery = () =>
   queryOptions({ queryKey: POLICY_STANDING_KEY, queryFn: listPolicyStanding });
+
+// The global thresholds a pair without its own goes by: they change only with a restart.
+export const policySettingsQuery = () =>
+  queryOptions({ queryKey: ["policy", "settings"], queryFn: getPolicySettings, staleTime: Infinity });
 
 export const SENDS_KEY = ["sends"] as const;
 

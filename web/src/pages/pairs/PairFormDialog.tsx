@@ -5,6 +5,7 @@ import { ApiError, errorMessage } from "../../api/errors";
 import { type Country, type Host, type Pair, type PairState, type Program } from "../../api/types";
 import { Dialog } from "../../components/Dialog";
 import { Field } from "../../components/Field";
+import { policySettingsQuery } from "../../data/queries";
 import { sessionsQuery } from "../../data/sessions";
 import {
   addedPrograms,
@@ -61,6 +62,9 @@ export function PairFormDialog({
   // An edit that takes programs off stops their sessions: which run is asked of the server
   // (while unknown, every program taken off counts).
   const sessions = useQuery({ ...sessionsQuery(), enabled: !isNew });
+  const policy = useQuery(policySettingsQuery());
+  // "empty: the global 0.5", once known: an empty field says what the pair goes by.
+  const globalHint = (value: number | undefined) => `0–1; empty: the global ${value ?? "default"}.`;
   // The programs whose stop was confirmed: a different set asks again.
   const [stopConfirmedFor, setStopConfirmedFor] = useState<string | null>(null);
 
@@ -285,21 +289,23 @@ export function PairFormDialog({
             </div>
           )}
         </div>
-        <Field id="pair-pause" label="Pause below success ratio" error={errors.pauseThreshold} hint="0–1; empty: global default.">
+        <Field id="pair-pause" label="Pause below success ratio" error={errors.pauseThreshold} hint={globalHint(policy.data?.pause_threshold)}>
           <input
             id="pair-pause"
             className="input"
             inputMode="decimal"
+            placeholder={policy.data ? String(policy.data.pause_threshold) : undefined}
             value={values.pauseThreshold}
             onChange={(event) => set("pauseThreshold", event.target.value)}
             data-testid="pair-pause-threshold"
           />
         </Field>
-        <Field id="pair-resume" label="Resume above success ratio" error={errors.resumeThreshold} hint="0–1; empty: global default.">
+        <Field id="pair-resume" label="Resume above success ratio" error={errors.resumeThreshold} hint={globalHint(policy.data?.resume_threshold)}>
           <input
             id="pair-resume"
             className="input"
             inputMode="decimal"
+            placeholder={policy.data ? String(policy.data.resume_threshold) : undefined}
             value={values.resumeThreshold}
             onChange={(event) => set("resumeThreshold", event.target.value)}
             data-testid="pair-resume-threshold"

@@ -112,6 +112,6 @@ describe("a session's exit", () => {
     const alive = cell(session({ state: "running", last_exit_code: null, last_exit: null, previous_exit: wentDown }));
     expect(exitFact(alive)).toContain(`>before: ${escaped(wentDown)}<`);
     // Its label and the short "—" sit in the same fact, beside the others when they fit.
-    expect(exitFact(cell(session({ last_exit_code: null, last_exit: null })))).toBe("<dt>exit</dt><dd class=\"exit-code\" data-testid=\"exit-code-program1_UZ_uzmobile\">—</dd>");
+    expect(exitFact(cell(session({ last_exit_code: null, last_exit: null })))).toBe("<dt title=\"How its last run ended\">last run</dt><dd class=\"exit-code\" data-testid=\"exit-code-program1_UZ_uzmobile\">—</dd>");
   });
 });

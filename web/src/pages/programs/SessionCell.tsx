@@ -90,7 +90,7 @@ export function SessionCell({ program, session, receivedAt, actions, busy, selec
         </div>
         {/* Its own line when long, wrapped as a note is: the whole text stays in view. */}
         <div className="session-cell__exit">
-          <dt>exit</dt>
+          <dt title="How its last run ended">last run</dt>
           <dd
             className={
               session.last_exit_code || (session.last_exit && session.last_exit_code == null)
