@@ -1,7 +1,7 @@
-"""Answers of heavy reads (metrics over long windows, the templates' listing), made and
-serialized on the heavy reads' own few threads (`core.heavy_reads`), not on the pool
-every sync route shares, in their user's turn; each holds its user's place there until
-it is sent."""
+"""Answers of heavy reads (metrics over long windows, the templates' listing, the policy's
+standing), made and serialized on the heavy reads' own few threads (`core.heavy_reads`),
+not on the pool every sync route shares, in their user's turn; each holds its user's
+place there until it is sent."""
 
 from __future__ import annotations
 

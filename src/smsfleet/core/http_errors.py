@@ -147,14 +147,14 @@ def _is_json(content_type: str) -> bool:
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
-    content_type = request.headers.get("content-type")
+    content_type = request.headers.get("content-type", "")
     if (
-        content_type is not None
+        content_type
         and not _is_json(content_type)
-        and any(tuple(error.get("loc", ())) == ("body",) for error in errors)
+        and any(tuple(error.get("loc", ()))[:1] == ("body",) for error in errors)
     ):
         # Not read as JSON at all: "body: Input should be a valid dictionary" would not say why.
-        said = escaped(content_type)[:100]
+        said = escaped(content_type[:100])
         message = (
             f"the request body must be JSON, sent as Content-Type: application/json, not {said}"
         )

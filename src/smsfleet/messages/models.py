@@ -197,8 +197,8 @@ def placeholders(body: str) -> set[str]:
             # Said as written: "{token}" alone would read as a placeholder that is fine.
             written = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
             raise ValueError(
-                f"placeholders are {{name}} only, with no conversion or format; {{{written}}}"
-                " is not"
+                "placeholders are {name} only: a name, with no index, attribute, conversion"
+                f" or format; {{{written}}} is not"
             )
         names.add(name)
     return names

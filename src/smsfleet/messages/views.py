@@ -152,10 +152,6 @@ def retry(
     return sends.retry(send_id, actor=user.username, again=body is not None and body.again)
 
 
-class _Templates(RootModel[list[Template]]):
-    pass
-
-
 # Up to 500 templates of 21 bodies: megabytes, made on the heavy reads' threads in the
 # reader's turn (a few at once per user), not on the pool the other routes share.
 @router.get("/templates", summary="Message templates", response_model=list[Template])
@@ -163,7 +159,9 @@ async def templates(user: CurrentUser, reads: HeavyReadsDep, context: Context) -
     return await heavy_json(
         reads,
         user,
-        lambda: _Templates(templates_service.list_templates(templates=context.store.templates)),
+        lambda: RootModel[list[Template]](
+            templates_service.list_templates(templates=context.store.templates)
+        ),
     )
 
 

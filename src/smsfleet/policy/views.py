@@ -47,10 +47,6 @@ def evaluate(_: OperatorUser, service: PolicyDep) -> EvaluationResult:
     return service.evaluate_on_request()
 
 
-class _Standings(RootModel[list[PairStanding]]):
-    pass
-
-
 # Each pair's window read and judged: tens of milliseconds of CPU, made on the heavy reads'
 # threads in the reader's turn (a few at once per user), so that a flood of them by one
 # viewer cannot starve the programs' leases of the process.
@@ -65,4 +61,6 @@ async def standing(
     reads: HeavyReadsDep,
     query: Annotated[StandingQuery, Query()],
 ) -> Response:
-    return await heavy_json(reads, user, lambda: _Standings(service.standing(query)))
+    return await heavy_json(
+        reads, user, lambda: RootModel[list[PairStanding]](service.standing(query))
+    )

@@ -26,6 +26,6 @@ def test_named_placeholders_are_found() -> None:
 def test_a_formatted_or_positional_placeholder_is_refused_as_written(
     body: str, written: str
 ) -> None:
-    with pytest.raises(ValueError, match="no conversion or format") as refused:
+    with pytest.raises(ValueError, match="a name, with no index, attribute") as refused:
         placeholders(f"Code: {body}")
     assert str(refused.value).endswith(f"; {written} is not")
