@@ -358,6 +358,23 @@ def test_a_long_exit_text_wraps_and_every_program_of_the_pair_stays_in_view(
         )
         assert not clipped, f"{name}: its exit text is cut off"
         expect(section.get_by_test_id(f"logs-{name}")).to_be_in_viewport()
+    # Nor does it move its columns away from those of the countries running the same
+    # programs: each program's column starts where it does in the others.
+    columns: dict[str, list[tuple[str, int]]] = {
+        str(code): [(str(name), int(left)) for name, left in headers]
+        for code, headers in page.locator("[data-testid^='country-section-']").evaluate_all(
+            """sections => sections.map(section => [
+                section.dataset.testid,
+                [...section.querySelectorAll("thead th")].map(
+                    th => [th.textContent, Math.round(th.getBoundingClientRect().left)]
+                ),
+            ])"""
+        )
+    }
+    uz = columns["country-section-UZ"]
+    alike = {code: c for code, c in columns.items() if [n for n, _ in c] == [n for n, _ in uz]}
+    assert len(alike) >= 2, columns
+    assert all(c == uz for c in alike.values()), alike
 
 
 def test_a_pair_placed_on_another_host_runs_and_logs_there(

@@ -1,6 +1,7 @@
 """Before a request reaches the app (its Host check, its login), the server caps what a
 client may send: headers larger than the cap are answered 431, headers not all in within
-the timeout 408, and either closes the connection; past the connection limit, 503."""
+the timeout 408, and either closes the connection; past the connection limit, 503. Each
+of its own answers but the 503 (uvicorn's) is in the one JSON error shape."""
 
 from __future__ import annotations
 
@@ -132,6 +133,11 @@ def test_headers_not_in_within_the_timeout_are_408_and_the_connection_closed(
         assert client.get("/healthz").status_code == 200  # others are answered meanwhile
         answer = _read_to_close(slow)
         assert _status(answer) == 408, answer[:200]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == {
+            "code": "request_timeout",
+            "message": "Request timeout",
+            "details": None,
+        }
         assert _read_to_close(silent).startswith(b"HTTP/1.1 408 ")
         assert time.monotonic() - began < TIMEOUT_SECONDS + 2
 

@@ -5,6 +5,10 @@ import { programColumns, type BulkScope, type CountryGroup, type PairRow } from 
 import { SessionCell, type SessionActions } from "./SessionCell";
 import { Identifier } from "../../components/Identifier";
 
+// The pair's column and a program's least (styles.css: `.session-table th:first-child`).
+const PAIR_COLUMN_PX = 230;
+const PROGRAM_COLUMN_MIN_PX = 210;
+
 export interface MatrixActions extends SessionActions {
   bulk: (scope: BulkScope, action?: SessionAction) => void;
   /** Enables a paused or disabled pair again. */
@@ -60,7 +64,12 @@ function CountrySection({ group, actions, ...rest }: SessionMatrixProps & { grou
         )}
       </header>
       <div className="table-wrap">
-        <table className="table session-table">
+        {/* Fixed columns, the programs' equal: one long exit text no longer moves them from
+            the other countries'; narrower than each program's least, the table scrolls. */}
+        <table
+          className="table session-table"
+          style={{ minWidth: PAIR_COLUMN_PX + programs.length * PROGRAM_COLUMN_MIN_PX }}
+        >
           <thead>
             <tr>
               <th scope="col">Pair</th>
