@@ -33,7 +33,7 @@ from tests.support.sqlite_schemas import migrated_stores
 
 pytestmark = pytest.mark.fuzz
 
-EXAMPLES = 12  # per operation, valid and invalid requests mixed
+EXAMPLES = 20  # per operation, valid and invalid requests mixed
 
 
 @pytest.fixture(scope="module")
