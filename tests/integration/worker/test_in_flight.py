@@ -10,9 +10,9 @@ expired, and no SMS is sent twice.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import time
 
 from tests.integration.worker.one_pair import SESSION, open_attempts, start_one_pair
 from tests.support.fleet import (
@@ -36,13 +36,33 @@ SLOW = {
 }
 
 
+def sent_by_journal(rig: Rig) -> set[str]:
+    """The attempts the program's in-flight journal holds as sent, awaiting their codes."""
+    sent = set()
+    for path in (rig.data_dir / "spool" / SESSION / "in-flight").glob("*.json"):
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # gone as its report was spooled
+            continue
+        if entry.get("sent_at"):
+            sent.add(entry["grant"]["trigger_id"])
+    return sent
+
+
+def unsent(rig: Rig, attempts: set[str]) -> set[str]:
+    """Those of `attempts` neither sent by the journal nor reported yet."""
+    not_sent = attempts - sent_by_journal(rig)
+    return not_sent & open_attempts(rig) if not_sent else not_sent
+
+
 def test_a_program_killed_with_five_in_flight_loses_and_doubles_nothing(rig: Rig) -> None:
     with rig.admin() as client:
         start_one_pair(client, rig.simulator_url, SLOW, PHONES)
         eventually(lambda: len(open_attempts(rig)) == len(PHONES), START_TIMEOUT, "five in flight")
-        # Once sent, an attempt waits 3 s for its code: kill while all five wait.
-        time.sleep(0.5)
         in_flight = open_attempts(rig)
+        # Once sent, an attempt waits 3 s for its code: kill while all five wait, each sent
+        # as its journal says (one killed during its send is told `interrupted`, rightly).
+        eventually(lambda: not unsent(rig, in_flight), 10, "five sent")
         pid = client.get(f"/api/v1/sessions/{SESSION}").json()["pid"]
         assert pid, "the session's program has no pid"
         os.kill(pid, signal.SIGKILL)
