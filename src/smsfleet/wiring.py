@@ -39,6 +39,7 @@ from smsfleet.core.security import PasswordChecks
 from smsfleet.core.settings import Settings
 from smsfleet.core.sql import fleet_prefix, open_metrics_engine
 from smsfleet.developer.runtime import Usage, build_usage
+from smsfleet.dispatch.expiry import UnreportedExpiry
 from smsfleet.dispatch.prometheus import GoalCollector
 from smsfleet.dispatch.service import Dispatcher, build_dispatcher
 from smsfleet.dispatch.store import HeartbeatStore
@@ -281,6 +282,15 @@ def _build(
         redis_prefix=redis_prefix,
     )
     runs(dispatcher)  # its ledger's drain; closed with its limiter and heartbeats
+    runs(
+        UnreportedExpiry(
+            ledger=dispatcher.ledger,
+            clock=clock,
+            lease_ttl=dispatcher.policy.lease_ttl,
+            closed=dispatcher.tell_closed,
+            should_run=leading,
+        )
+    )
     messages.sends.use_ledger(dispatcher.ledger)  # why a send waits: its numbers' codes
     GoalCollector(goals=dispatcher.goals, registry=metrics.registry)
 

@@ -21,6 +21,7 @@ Keys (one hash tag, so a cluster keeps them on one node):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -172,6 +173,21 @@ return {1, close(id, session, cjson.decode(ARGV[5]))}
 )
 
 
+# Close each (id, session) of ARGV[4], ARGV[5]… still open as expired, at ARGV[3].
+_EXPIRE = (
+    _CLOSE
+    + """
+local expired = {outcome = 'error', error_code = 'lease_expired', completed_at = ARGV[3]}
+local closed = {}
+for i = 4, #ARGV, 2 do
+  local done = close(ARGV[i], ARGV[i + 1], expired)
+  if done then table.insert(closed, done) end
+end
+return closed
+"""
+)
+
+
 def _reported(answer: Sequence[Any]) -> tuple[Attempt, bool] | None:
     """`_REPORT`'s answer: the attempt and whether this report closed it; None when the
     attempt is not in Redis."""
@@ -229,6 +245,7 @@ class RedisLedger:
         self._consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease = client.register_script(_LEASE)
         self._report = client.register_script(_REPORT)
+        self._expire = client.register_script(_EXPIRE)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # One drain at a time in this process: the loop's, or a caller's `drain()`.
@@ -348,6 +365,26 @@ class RedisLedger:
         if last is None:
             return self._store.last_leased(pair)
         return _from_ms(_text(last).split("\t")[1])
+
+    def expire_unreported(
+        self, *, leased_before: datetime, now: datetime, limit: int
+    ) -> list[Attempt]:
+        """`Ledger.expire_unreported`: those open in Redis, then those SQL alone holds
+        open, which Redis forgot (`FORGET_OPEN_AFTER`) or lost. SQL is swept no later than
+        Redis forgets: an attempt Redis closed and the drain has yet to apply is open in
+        SQL meanwhile, and closing it there would lose its report."""
+        due: list[str] = []
+        for id_, value in self._client.hscan_iter(f"{self._prefix}:open", count=500):
+            attempt = json.loads(value)
+            if datetime.fromisoformat(attempt["leased_at"]) < leased_before:
+                due += [_text(id_), attempt["session"]]
+                if len(due) == 2 * limit:
+                    break
+        closed = self._expire(args=self.script_args(_iso(now), *due)) if due else []
+        forgotten = self._store.expire_unreported(
+            leased_before=min(leased_before, now - FORGET_OPEN_AFTER), now=now, limit=limit
+        )
+        return [*(Attempt.model_validate_json(entry) for entry in closed), *forgotten]
 
     # --- the drain to SQL ------------------------------------------------------------
 

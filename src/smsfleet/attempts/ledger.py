@@ -85,6 +85,14 @@ class Ledger(Protocol):
         """When the pair's latest attempt was leased."""
         ...
 
+    def expire_unreported(
+        self, *, leased_before: datetime, now: datetime, limit: int
+    ) -> list[Attempt]:
+        """Close, as `lease_expired`, open attempts leased before `leased_before` whichever
+        session leased them, at most `limit` from each store, and return those this call
+        closed: what no run came back for, when its session never leases again."""
+        ...
+
 
 def next_phone(
     numbers: Sequence[str], last: str | None, *, busy: frozenset[str] = frozenset()

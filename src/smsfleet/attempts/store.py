@@ -9,7 +9,7 @@ from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease, next_phone
 from smsfleet.attempts.models import (
@@ -128,6 +128,16 @@ _EXPIRED = sa.select(attempts_table).where(
     attempts_table.c.outcome.is_(None),
     attempts_table.c.leased_at < sa.bindparam("before"),
 )
+# Every session's: read by the index of completion times, where the open ones are NULL.
+_UNREPORTED = (
+    sa.select(attempts_table)
+    .where(
+        attempts_table.c.completed_at.is_(None),
+        attempts_table.c.outcome.is_(None),
+        attempts_table.c.leased_at < sa.bindparam("before"),
+    )
+    .limit(sa.bindparam("limit"))
+)
 _LOST = sa.select(attempts_table).where(
     attempts_table.c.id.in_(sa.bindparam("ids", expanding=True)),
     attempts_table.c.session == sa.bindparam("session"),
@@ -145,6 +155,13 @@ _GIVE_UP = sa.update(attempts_table).where(
     attempts_table.c.outcome.is_(None),
 )
 _ONE = sa.select(attempts_table).where(attempts_table.c.id == sa.bindparam("id"))
+
+
+def _given_up(row: RowMapping, *, error_code: str, now: datetime) -> Attempt:
+    """An open attempt's row as the ledger gave it up: an error with `error_code`."""
+    return Attempt.model_validate(
+        {**row, "outcome": Outcome.error, "error_code": error_code, "completed_at": now}
+    )
 
 
 def _columns(record: Attempt | Completion) -> dict[str, Any]:
@@ -414,6 +431,37 @@ class AttemptStore:
             raise ReportBeforeLease(attempt)
         return attempt, closed
 
+    def expire_unreported(
+        self, *, leased_before: datetime, now: datetime, limit: int
+    ) -> list[Attempt]:
+        """Close, as `lease_expired`, at most `limit` open attempts leased before
+        `leased_before`, whichever session leased them: see `Ledger.expire_unreported`.
+
+        Each is closed by its own guarded update, so one reported meanwhile keeps its
+        report and is not returned; the updates go in one transaction, begun by a write."""
+        with self._engine.connect() as connection:
+            found = connection.execute(
+                _UNREPORTED, {"before": naive_utc(leased_before), "limit": limit}
+            )
+            rows = found.mappings().all()
+        if not rows:
+            return []
+        closed = []
+        with self._engine.begin() as connection:
+            for row in rows:
+                given_up = connection.execute(
+                    _GIVE_UP,
+                    {
+                        "ids": [row["id"]],
+                        "outcome": Outcome.error.value,
+                        "error_code": "lease_expired",
+                        "completed_at": naive_utc(now),
+                    },
+                )
+                if given_up.rowcount:
+                    closed.append(row)
+        return [_given_up(row, error_code="lease_expired", now=now) for row in closed]
+
     def _expire(
         self, connection: sa.Connection, *, session: str, leased_before: datetime, now: datetime
     ) -> list[Attempt]:
@@ -443,17 +491,7 @@ class AttemptStore:
                 "completed_at": naive_utc(now),
             },
         )
-        return [
-            Attempt.model_validate(
-                {
-                    **row,
-                    "outcome": Outcome.error,
-                    "error_code": error_code,
-                    "completed_at": now,
-                }
-            )
-            for row in rows
-        ]
+        return [_given_up(row, error_code=error_code, now=now) for row in rows]
 
     # --- windows, retention ------------------------------------------------------------
 

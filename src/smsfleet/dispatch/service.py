@@ -465,7 +465,7 @@ class Dispatcher:
         entry, pair, program = step.entry, step.pair, step.program
         limit = entry.limit
         for closed in admitted.closed:
-            self._reported(closed)
+            self.tell_closed(closed)
         decision = admitted.decision
         if decision is None:
             return _busy(step, admitted.busy)
@@ -487,7 +487,7 @@ class Dispatcher:
                 return _busy(step, None)
             attempt, expired = self.ledger.lease(attempt, **terms)
             for closed in expired:
-                self._reported(closed)
+                self.tell_closed(closed)
         ttl = self.policy.lease_ttl
         return SendAction(
             trigger_id=attempt.id,
@@ -862,10 +862,11 @@ class Dispatcher:
         self._heartbeats.beat(session, self.clock.now())
         if not closed:
             return ReportStatus.duplicate
-        self._reported(attempt)  # as the ledger closed it
+        self.tell_closed(attempt)  # as the ledger closed it
         return ReportStatus.recorded
 
-    def _reported(self, attempt: Attempt) -> None:
+    def tell_closed(self, attempt: Attempt) -> None:
+        """Tell the listeners of an attempt the ledger closed (reported, or given up)."""
         for listener in (self.on_demand.settle if self.on_demand else None, self.on_report):
             if listener is None:
                 continue

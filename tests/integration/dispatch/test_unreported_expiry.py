@@ -1,0 +1,168 @@
+"""Attempts no run came back for, closed whichever session leased them, on real stores.
+
+- On SQL (SQLite, MariaDB) and on Redis drained to SQL: every session's attempt open past
+  the lease's time and the grace is closed as `lease_expired`, once, and its listeners are
+  told; the fresh and the reported are left as they are; a report coming after answers as
+  a repeat and changes nothing.
+- A call closes at most its `limit` from each store: a backlog goes in batches.
+- On Redis: an attempt SQL alone holds open (Redis forgot it) is closed in SQL; one Redis
+  closed and the drain has yet to bring to SQL keeps its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+from sqlalchemy.engine import Engine
+
+from smsfleet.attempts import RedisLedger
+from smsfleet.attempts.ledger import Ledger
+from smsfleet.attempts.models import Attempt, Completion, Outcome
+from smsfleet.attempts.store import AttemptStore
+from smsfleet.dispatch.expiry import REPORT_GRACE, UnreportedExpiry
+from tests.support.backends import random_name
+from tests.support.fakes import FakeClock
+
+TTL = timedelta(minutes=2)
+PHONES = ["+998901000001", "+998901000002", "+998901000003"]
+
+
+@pytest.fixture
+def redis_ledger(redis_url: str, metrics_engine: Engine) -> Iterator[RedisLedger]:
+    client = redis.Redis.from_url(redis_url)
+    prefix = random_name("smsfleet_test:{attempts-") + "}"
+    try:
+        yield RedisLedger(client, store=AttemptStore(metrics_engine), prefix=prefix)
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def lease(ledger: Ledger, number: int, *, session: str, ago: timedelta, clock: FakeClock) -> str:
+    pair = session.split("_", 1)[1]
+    at = clock.now() - ago
+    attempt, _ = ledger.lease(
+        Attempt(
+            id=f"{number:032x}",
+            session=session,
+            pair=pair,
+            country=pair.split("_", 1)[0],
+            operator=pair.split("_", 1)[1],
+            program=session.split("_", 1)[0],
+            phone="",
+            leased_at=at,
+        ),
+        rotate=PHONES,
+        expire_before=None,
+        now=at,
+        open_since=at - TTL,
+    )
+    return attempt.id
+
+
+def delivered(clock: FakeClock) -> Completion:
+    return Completion(outcome=Outcome.delivered, completed_at=clock.now())
+
+
+def sweep(ledger: Ledger, clock: FakeClock) -> tuple[UnreportedExpiry, list[Attempt]]:
+    told: list[Attempt] = []
+    return UnreportedExpiry(ledger=ledger, clock=clock, lease_ttl=TTL, closed=told.append), told
+
+
+def drained(ledger: Ledger) -> None:
+    if isinstance(ledger, RedisLedger):
+        while ledger.drain():
+            pass
+
+
+@pytest.fixture(params=["sql", "redis"])
+def ledger(request: pytest.FixtureRequest, metrics_engine: Engine) -> Ledger:
+    if request.param == "redis":
+        redis_ledger: RedisLedger = request.getfixturevalue("redis_ledger")
+        return redis_ledger
+    return AttemptStore(metrics_engine)
+
+
+def test_every_sessions_attempt_unreported_past_its_lease_is_closed_once(
+    ledger: Ledger, metrics_engine: Engine
+) -> None:
+    clock = FakeClock()
+    past = TTL + REPORT_GRACE + timedelta(seconds=1)
+    # Two sessions that never leased again (a pair deleted, a program killed for good).
+    gone = lease(ledger, 1, session="program1_UZ_ucell", ago=past, clock=clock)
+    held = lease(ledger, 2, session="program2_KZ_beeline", ago=past, clock=clock)
+    # Within the grace a spooled report may still come; a reported one is done.
+    in_grace = lease(ledger, 3, session="program1_UZ_ucell", ago=TTL, clock=clock)
+    reported = lease(ledger, 4, session="program3_UZ_ucell", ago=past, clock=clock)
+    ledger.report(reported, session="program3_UZ_ucell", completion=delivered(clock))
+
+    expiry, told = sweep(ledger, clock)
+    assert expiry.expire() == 2
+    assert sorted((a.id, a.outcome, a.error_code, a.completed_at) for a in told) == [
+        (gone, Outcome.error, "lease_expired", clock.now()),
+        (held, Outcome.error, "lease_expired", clock.now()),
+    ]
+    assert expiry.expire() == 0 and len(told) == 2
+
+    # A report of one given up comes too late: a repeat, nothing changed.
+    late, closed = ledger.report(gone, session="program1_UZ_ucell", completion=delivered(clock))
+    assert not closed and late is not None and late.error_code == "lease_expired"
+
+    drained(ledger)
+    stored = AttemptStore(metrics_engine)
+    outcomes = {
+        id_: (a.outcome, a.error_code)
+        for id_ in (gone, held, in_grace, reported)
+        if (a := stored.get(id_)) is not None
+    }
+    assert outcomes == {
+        gone: (Outcome.error, "lease_expired"),
+        held: (Outcome.error, "lease_expired"),
+        in_grace: (None, None),
+        reported: (Outcome.delivered, None),
+    }
+
+
+def test_a_call_closes_at_most_its_limit_from_each_store(ledger: Ledger) -> None:
+    clock = FakeClock()
+    past = TTL + REPORT_GRACE + timedelta(seconds=1)
+    for number in range(3):
+        lease(ledger, number, session="program1_UZ_ucell", ago=past, clock=clock)
+    bound = clock.now() - TTL - REPORT_GRACE
+    first = ledger.expire_unreported(leased_before=bound, now=clock.now(), limit=2)
+    second = ledger.expire_unreported(leased_before=bound, now=clock.now(), limit=2)
+    assert (len(first), len(second)) == (2, 1)
+    assert {a.id for a in first} | {a.id for a in second} == {f"{n:032x}" for n in range(3)}
+    assert ledger.expire_unreported(leased_before=bound, now=clock.now(), limit=2) == []
+
+
+def test_on_redis_what_sql_alone_holds_open_is_closed_and_what_redis_closed_keeps_its_report(
+    redis_ledger: RedisLedger, metrics_engine: Engine
+) -> None:
+    clock = FakeClock()
+    # Redis forgets an attempt open for a day (its pair's next lease finds it): SQL alone
+    # holds it open.
+    forgotten = lease(
+        redis_ledger, 1, session="program1_UZ_ucell", ago=timedelta(days=2), clock=clock
+    )
+    lease(redis_ledger, 2, session="program1_UZ_ucell", ago=timedelta(0), clock=clock)
+    # Past its lease, open in SQL, reported in Redis: the drain has yet to bring the report.
+    past = TTL + REPORT_GRACE + timedelta(minutes=5)
+    reported = lease(redis_ledger, 3, session="program2_UZ_ucell", ago=past, clock=clock)
+    drained(redis_ledger)
+    redis_ledger.report(reported, session="program2_UZ_ucell", completion=delivered(clock))
+
+    expiry, told = sweep(redis_ledger, clock)
+    assert expiry.expire() == 1
+    assert [(a.id, a.error_code) for a in told] == [(forgotten, "lease_expired")]
+    stored = AttemptStore(metrics_engine)
+    after = stored.get(forgotten)
+    assert after is not None and after.error_code == "lease_expired"
+    drained(redis_ledger)
+    kept = stored.get(reported)
+    assert kept is not None and kept.outcome is Outcome.delivered
