@@ -32,12 +32,18 @@ const isForceRequired = (error: unknown): error is ApiError =>
 
 interface PairChange {
   pair: Pair;
-  kind: "priority" | "resume" | "mark-and-resume";
+  kind: "priority" | "resume" | "mark-and-resume" | "pause";
   force: boolean;
+  /** A pause's, shown to everyone. */
+  reason?: string;
 }
 
-/** Flips a pair's priority or resumes it; says what was done. */
-async function changePair({ pair, kind, force }: PairChange): Promise<string> {
+/** Flips a pair's priority, pauses or resumes it; says what was done. */
+async function changePair({ pair, kind, force, reason }: PairChange): Promise<string> {
+  if (kind === "pause") {
+    await updatePair(pair.key, { state: "paused", ...(reason ? { state_reason: reason } : {}) }, force);
+    return `${pair.key} paused.`;
+  }
   if (kind === "resume") {
     await updatePair(pair.key, { state: "enabled" });
     return `${pair.key} resumed.`;
@@ -253,7 +259,10 @@ export function PairsPage() {
         <PausePairDialog
           pair={dialog.pair}
           onClose={() => setDialog(null)}
-          onPaused={(paused) => finish(`${paused.key} paused.`)}
+          // A high-priority pair's pause is an admin's, acknowledged in the dialog: forced.
+          onPause={async (reason) =>
+            finish(await changePair({ pair: dialog.pair, kind: "pause", force: dialog.pair.is_high_priority, reason }))
+          }
         />
       )}
       {dialog?.kind === "force-priority" && (

@@ -1,18 +1,18 @@
 import { useState } from "react";
-import { updatePair } from "../../api/endpoints";
 import type { Pair } from "../../api/types";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Field } from "../../components/Field";
 
 interface PausePairDialogProps {
   pair: Pair;
-  onPaused: (pair: Pair) => void;
+  /** Pauses the pair with the reason given (trimmed; empty when none). */
+  onPause: (reason: string) => Promise<void>;
   onClose: () => void;
 }
 
 /** Pausing stops a pair's sessions until it is resumed, with a reason others read; a
  * high-priority pair's (an admin's) takes an extra acknowledgement, sent with force. */
-export function PausePairDialog({ pair, onPaused, onClose }: PausePairDialogProps) {
+export function PausePairDialog({ pair, onPause, onClose }: PausePairDialogProps) {
   const [reason, setReason] = useState("");
   const highPriority = pair.is_high_priority;
   return (
@@ -24,10 +24,7 @@ export function PausePairDialog({ pair, onPaused, onClose }: PausePairDialogProp
         highPriority ? "I understand this is a high-priority pair and want to pause it." : undefined
       }
       onClose={onClose}
-      onConfirm={async () => {
-        const why = reason.trim();
-        onPaused(await updatePair(pair.key, { state: "paused", ...(why ? { state_reason: why } : {}) }, highPriority));
-      }}
+      onConfirm={() => onPause(reason.trim())}
     >
       <p>
         Its sessions stop until it is resumed; the success-rate policy neither probes nor resumes a pair a person

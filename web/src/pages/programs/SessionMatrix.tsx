@@ -5,7 +5,7 @@ import { programColumns, type BulkScope, type CountryGroup, type PairRow } from 
 import { SessionCell, type SessionActions } from "./SessionCell";
 import { Identifier } from "../../components/Identifier";
 
-// The pair's column and a program's least (styles.css: `.session-table th:first-child`).
+// The pair's column and a program's least width.
 const PAIR_COLUMN_PX = 230;
 const PROGRAM_COLUMN_MIN_PX = 210;
 
@@ -72,7 +72,9 @@ function CountrySection({ group, actions, ...rest }: SessionMatrixProps & { grou
         >
           <thead>
             <tr>
-              <th scope="col">Pair</th>
+              <th scope="col" style={{ width: PAIR_COLUMN_PX }}>
+                Pair
+              </th>
               {programs.map((program) => (
                 <th key={program} scope="col" className="mono">
                   <Identifier value={program} />
