@@ -252,29 +252,34 @@ def list_sessions(
     # (a flapping program); ASKED: the ones people asked for. NOTE: the API's note (why one
     # wanted running is stopped, a session given up on, a pair probed), or when a crashed
     # one retries. EXIT: how its last run ended (`before: …` while a run is alive after
-    # one), cut to its column; whole in --json (`last_exit`, `previous_exit`).
+    # one), its column as wide as the longest (cut only past `EXIT_WIDTH`); whole in
+    # --json (`last_exit`, `previous_exit`).
+    exits = [_exit_column(s) for s in found]
+    width = max([len("EXIT"), *(len(said) for said in exits)])
     typer.echo(
         f"{'NAME':40} {'STATE':9} {'DESIRED':8} {'PID':>8} {'UPTIME':>9} {'RESTARTS':>8} "
-        f"{'ASKED':>5}  {'EXIT':{EXIT_WIDTH}}  NOTE"
+        f"{'ASKED':>5}  {'EXIT':{width}}  NOTE"
     )
     now = datetime.now(UTC)
-    for s in found:
+    for s, said in zip(found, exits, strict=True):
         retry = f"retry at {human_time(s.retry_at, now=now)}" if s.retry_at else None
         held = s.desired is DesiredState.running and s.pair in holding
         desired = "held" if held else s.desired
         typer.echo(
             f"{s.name:40} {s.state:9} {desired:8} {s.pid or '-':>8} "
             f"{_uptime(s.uptime_seconds):>9} {s.restarts:>8} {s.requested_restarts:>5}  "
-            f"{_exit_column(s):{EXIT_WIDTH}}  {s.note or retry or '-'}"
+            f"{said:{width}}  {s.note or retry or '-'}"
         )
 
 
-EXIT_WIDTH = 34
+# Said whole up to this: `before: killed by signal 15 (SIGTERM) when stopped (no heartbeat)`;
+# a person's reason for a stop may run longer.
+EXIT_WIDTH = 72
 
 
 def _exit_column(session: SessionPublic) -> str:
-    """How its last run ended, or `before: …` how the run before this one did, in the
-    EXIT column's width (`killed by signal 9 (SIGKILL) wh…`)."""
+    """How its last run ended, or `before: …` how the run before this one did, at most
+    `EXIT_WIDTH` long."""
     said = session.last_exit or (
         f"before: {session.previous_exit}" if session.previous_exit else "-"
     )
