@@ -154,15 +154,21 @@ def test_a_viewer_has_no_audit_page(
     screenshot("not an admin")
 
 
-def test_a_state_change_and_its_count_stay_in_their_column(
+def test_what_changed_is_named_and_stays_in_its_column(
     page: Page, control_plane: ControlPlane, admin_api: httpx.Client
 ) -> None:
-    """ "paused → enabled · 5 fields" ran over the time beside it at 1,280 and 1,920 px."""
+    """ "paused → enabled · 5 fields" ran over the time beside it at 1,280 and 1,920 px;
+    a priority's change read "2 fields" (its `updated_at` with it); the reason's column
+    was left a few letters wide."""
     made = admin_api.post("/api/v1/pairs", json={"country": "KG", "operator": "Beeline"})
     assert made.status_code == 201, made.text
     try:
+        marked = admin_api.patch("/api/v1/pairs/KG_beeline", json={"is_high_priority": True})
+        assert marked.status_code == 200, marked.text
         paused = admin_api.patch(
-            "/api/v1/pairs/KG_beeline", json={"state": "paused", "state_reason": "e2e"}
+            "/api/v1/pairs/KG_beeline",
+            params={"force": True},
+            json={"state": "paused", "state_reason": "e2e"},
         )
         assert paused.status_code == 200, paused.text
         open_logged_in(
@@ -171,12 +177,20 @@ def test_a_state_change_and_its_count_stay_in_their_column(
             control_plane.admin_password,
             viewport={"width": 1280, "height": 800},
         )
-        entry = _entries(page, "pair.updated", "KG_beeline")
-        expect(entry).to_have_count(1)
-        toggle = entry.get_by_test_id("audit-changes-toggle")
-        expect(toggle).to_contain_text("enabled → paused")
-        button, when = toggle.bounding_box(), entry.get_by_test_id("audit-when").bounding_box()
-        assert button is not None and when is not None
-        assert button["x"] + button["width"] <= when["x"] + 1, (button, when)
+        entries = _entries(page, "pair.updated", "KG_beeline")
+        expect(entries).to_have_count(2)
+        for entry, label in zip(
+            entries.all(),
+            ("enabled → paused · 1 more", "is_high_priority: false → true"),
+            strict=True,
+        ):
+            toggle = entry.get_by_test_id("audit-changes-toggle")
+            expect(toggle).to_have_text(f"▸ {label}")
+            button, when = toggle.bounding_box(), entry.get_by_test_id("audit-when").bounding_box()
+            assert button is not None and when is not None
+            assert button["x"] + button["width"] <= when["x"] + 1, (label, button, when)
+            # The reason's words whole: its column was left a few letters wide at 1,280.
+            reason = entry.get_by_test_id("audit-reason").bounding_box()
+            assert reason is not None and reason["width"] >= 220, reason
     finally:
         admin_api.delete("/api/v1/pairs/KG_beeline")

@@ -23,13 +23,13 @@ const text = (html: string) => html.replace(/<[^>]+>/g, "");
 const render = (event: AuditEvent) => renderToStaticMarkup(<AuditTable events={[event]} />);
 
 describe("the audit table", () => {
-  it("shows when in UTC, who, the action, the target and how many fields changed", () => {
+  it("shows when in UTC, who, the action, the target and what changed", () => {
     const shown = text(render(entry({})));
     expect(shown).toContain("Jan 5, 12:00:00 UTC");
     expect(shown).toContain("admin");
     expect(shown).toContain("user.updated");
     expect(shown).toContain("bob");
-    expect(shown).toContain("1 field");
+    expect(shown).toContain("role: operator → viewer");
     expect(shown).not.toContain("API key");
   });
 

@@ -55,25 +55,46 @@ describe("valueText", () => {
 });
 
 describe("changesLabel", () => {
-  it("counts the fields changed, or says there are none to show", () => {
+  it("names what changed, or says there is nothing to show", () => {
     expect(changesLabel([])).toBeNull();
-    expect(changesLabel([{ field: "role", before: "operator", after: "viewer" }])).toBe("1 field");
+    expect(changesLabel([{ field: "role", before: "operator", after: "viewer" }])).toBe("role: operator → viewer");
     expect(changesLabel([
       { field: "role", before: "operator", after: "viewer" },
       { field: "disabled", before: "false", after: "true" },
-    ])).toBe("2 fields");
+    ])).toBe("role +1");
+  });
+
+  it("leaves out the fields every change touches: a priority's change reads as one", () => {
+    expect(changesLabel([
+      { field: "is_high_priority", before: "false", after: "true" },
+      { field: "updated_at", before: "2026-01-05T12:00:00Z", after: "2026-01-05T12:05:00Z" },
+    ])).toBe("is_high_priority: false → true");
+  });
+
+  it("names a field alone when its values would not fit", () => {
+    const numbers = { field: "phone_numbers", before: '[\n  "+998901"\n]', after: '[\n  "+998902"\n]' };
+    expect(changesLabel([numbers])).toBe("phone_numbers");
+    expect(changesLabel([{ field: "message", before: "x".repeat(40), after: "y" }])).toBe("message");
+  });
+
+  it("counts the fields of a record created or deleted", () => {
+    const created = [
+      { field: "key", before: null, after: "UZ_ucell" },
+      { field: "state", before: null, after: "enabled" },
+    ];
+    expect(changesLabel(created)).toBe("2 fields");
+    expect(changesLabel([{ field: "key", before: "UZ_ucell", after: null }])).toBe("1 field");
   });
 });
 
 describe("changesLabel of a state", () => {
   it("says the state's change first, a pause or a resume read at a glance", () => {
     const state = { field: "state", before: "enabled", after: "paused" };
-    expect(changesLabel([state])).toBe("enabled → paused");
-    expect(changesLabel([state, { field: "state_reason", before: null, after: "maintenance" }])).toBe(
-      "enabled → paused · 2 fields",
+    const changed = { field: "state_changed_at", before: null, after: "2026-01-05T12:00:00Z" };
+    expect(changesLabel([state, changed])).toBe("enabled → paused");
+    expect(changesLabel([state, changed, { field: "state_reason", before: null, after: "maintenance" }])).toBe(
+      "enabled → paused · 1 more",
     );
-    // A record created has no state before: counted as any other.
-    expect(changesLabel([{ field: "state", before: null, after: "enabled" }])).toBe("1 field");
   });
 });
 

@@ -31,14 +31,35 @@ export function changedFields(before: AuditRecord | null, after: AuditRecord | n
     .filter((change) => change.before !== change.after);
 }
 
+// Changed with any change of the record: never what a reader looks for in the label.
+const BOOKKEEPING = new Set(["updated_at", "state_changed_at", "state_actor"]);
+// A label longer than this would crowd the time beside it.
+const LABEL_MAX = 32;
+
 /** The label of the button that shows an entry's changes; null when it has none to show.
- * A change of a state (a pair paused, resumed) says so: it is what a reader looks for. */
+ * A change of a state (a pair paused, resumed) says so: it is what a reader looks for.
+ * Otherwise what changed, by name (`role: operator → viewer`, `is_high_priority`,
+ * `programs +1`), leaving out the fields every change touches; a record created or
+ * deleted, by its count of fields. */
 export function changesLabel(changes: readonly FieldChange[]): string | null {
   if (changes.length === 0) return null;
   const count = changes.length === 1 ? "1 field" : `${changes.length} fields`;
-  const state = changes.find((change) => change.field === "state");
-  if (state?.before == null || state.after == null) return count;
-  return `${state.before} → ${state.after}${changes.length > 1 ? ` · ${count}` : ""}`;
+  if (changes.every((change) => change.before === null) || changes.every((change) => change.after === null)) {
+    return count;
+  }
+  const told = changes.filter((change) => !BOOKKEEPING.has(change.field));
+  const state = told.find((change) => change.field === "state");
+  if (state?.before != null && state.after != null) {
+    const others = told.length - 1;
+    return `${state.before} → ${state.after}${others > 0 ? ` · ${others} more` : ""}`;
+  }
+  const [first, ...rest] = told.length > 0 ? told : changes;
+  if (first === undefined) return count;
+  if (rest.length === 0) {
+    const said = `${first.field}: ${first.before ?? ""} → ${first.after ?? ""}`;
+    return said.length <= LABEL_MAX && !said.includes("\n") ? said : first.field;
+  }
+  return `${first.field} +${rest.length}`;
 }
 
 /** What an entry's target is, beside its id, when the id alone says nothing to a reader:
