@@ -370,21 +370,29 @@ class RedisLedger:
         self, *, leased_before: datetime, now: datetime, limit: int
     ) -> list[Attempt]:
         """`Ledger.expire_unreported`: those open in Redis, then those SQL alone holds
-        open, which Redis forgot (`FORGET_OPEN_AFTER`) or lost. SQL is swept no later than
-        Redis forgets: an attempt Redis closed and the drain has yet to apply is open in
-        SQL meanwhile, and closing it there would lose its report."""
+        open, which Redis forgot (`FORGET_OPEN_AFTER`) or lost (a restart without its
+        data). One Redis holds, open or closed (its close not yet drained), is left to
+        Redis: closed in SQL as well, it would be told twice, or lose its report."""
+        open_key = f"{self._prefix}:open"
         due: list[str] = []
-        for id_, value in self._client.hscan_iter(f"{self._prefix}:open", count=500):
+        for id_, value in self._client.hscan_iter(open_key, count=500):
             attempt = json.loads(value)
             if datetime.fromisoformat(attempt["leased_at"]) < leased_before:
                 due += [_text(id_), attempt["session"]]
                 if len(due) == 2 * limit:
                     break
         closed = self._expire(args=self.script_args(_iso(now), *due)) if due else []
-        forgotten = self._store.expire_unreported(
-            leased_before=min(leased_before, now - FORGET_OPEN_AFTER), now=now, limit=limit
-        )
-        return [*(Attempt.model_validate_json(entry) for entry in closed), *forgotten]
+        candidates = self._store.unreported(leased_before=leased_before, limit=limit)
+        with self._client.pipeline(transaction=False) as pipe:
+            for attempt in candidates:
+                pipe.hexists(open_key, attempt.id)
+                pipe.exists(f"{self._prefix}:closed:{attempt.id}")
+            held = pipe.execute() if candidates else []
+        sql_only = [a for n, a in enumerate(candidates) if not (held[2 * n] or held[2 * n + 1])]
+        return [
+            *(Attempt.model_validate_json(entry) for entry in closed),
+            *self._store.expire(sql_only, now=now),
+        ]
 
     # --- the drain to SQL ------------------------------------------------------------
 

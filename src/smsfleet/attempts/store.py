@@ -9,7 +9,7 @@ from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine
 
 from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease, next_phone
 from smsfleet.attempts.models import (
@@ -155,13 +155,6 @@ _GIVE_UP = sa.update(attempts_table).where(
     attempts_table.c.outcome.is_(None),
 )
 _ONE = sa.select(attempts_table).where(attempts_table.c.id == sa.bindparam("id"))
-
-
-def _given_up(row: RowMapping, *, error_code: str, now: datetime) -> Attempt:
-    """An open attempt's row as the ledger gave it up: an error with `error_code`."""
-    return Attempt.model_validate(
-        {**row, "outcome": Outcome.error, "error_code": error_code, "completed_at": now}
-    )
 
 
 def _columns(record: Attempt | Completion) -> dict[str, Any]:
@@ -435,32 +428,47 @@ class AttemptStore:
         self, *, leased_before: datetime, now: datetime, limit: int
     ) -> list[Attempt]:
         """Close, as `lease_expired`, at most `limit` open attempts leased before
-        `leased_before`, whichever session leased them: see `Ledger.expire_unreported`.
+        `leased_before`, whichever session leased them: see `Ledger.expire_unreported`."""
+        return self.expire(self.unreported(leased_before=leased_before, limit=limit), now=now)
 
-        Each is closed by its own guarded update, so one reported meanwhile keeps its
-        report and is not returned; the updates go in one transaction, begun by a write."""
+    def unreported(self, *, leased_before: datetime, limit: int) -> list[Attempt]:
+        """At most `limit` open attempts leased before `leased_before`, of any session."""
         with self._engine.connect() as connection:
             found = connection.execute(
                 _UNREPORTED, {"before": naive_utc(leased_before), "limit": limit}
             )
-            rows = found.mappings().all()
-        if not rows:
+            return [Attempt.model_validate(dict(row)) for row in found.mappings()]
+
+    def expire(self, attempts: Sequence[Attempt], *, now: datetime) -> list[Attempt]:
+        """Close `attempts` as `lease_expired`, and return those this call closed.
+
+        Each is closed by its own guarded update, so one reported meanwhile keeps its
+        report and is not returned; the updates go in one transaction, begun by a write."""
+        if not attempts:
             return []
         closed = []
         with self._engine.begin() as connection:
-            for row in rows:
+            for attempt in attempts:
                 given_up = connection.execute(
                     _GIVE_UP,
                     {
-                        "ids": [row["id"]],
+                        "ids": [attempt.id],
                         "outcome": Outcome.error.value,
                         "error_code": "lease_expired",
                         "completed_at": naive_utc(now),
                     },
                 )
                 if given_up.rowcount:
-                    closed.append(row)
-        return [_given_up(row, error_code="lease_expired", now=now) for row in closed]
+                    closed.append(
+                        attempt.model_copy(
+                            update={
+                                "outcome": Outcome.error,
+                                "error_code": "lease_expired",
+                                "completed_at": now,
+                            }
+                        )
+                    )
+        return closed
 
     def _expire(
         self, connection: sa.Connection, *, session: str, leased_before: datetime, now: datetime
@@ -491,7 +499,12 @@ class AttemptStore:
                 "completed_at": naive_utc(now),
             },
         )
-        return [_given_up(row, error_code=error_code, now=now) for row in rows]
+        return [
+            Attempt.model_validate(
+                {**row, "outcome": Outcome.error, "error_code": error_code, "completed_at": now}
+            )
+            for row in rows
+        ]
 
     # --- windows, retention ------------------------------------------------------------
 

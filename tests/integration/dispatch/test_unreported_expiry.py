@@ -5,8 +5,9 @@
   told; the fresh and the reported are left as they are; a report coming after answers as
   a repeat and changes nothing.
 - A call closes at most its `limit` from each store: a backlog goes in batches.
-- On Redis: an attempt SQL alone holds open (Redis forgot it) is closed in SQL; one Redis
-  closed and the drain has yet to bring to SQL keeps its report.
+- On Redis: an attempt SQL alone holds open (Redis forgot it, or lost it) is closed in
+  SQL; one Redis closed and the drain has yet to bring to SQL keeps its report, and one
+  Redis closed as expired is told once, not again from SQL before the drain.
 """
 
 from __future__ import annotations
@@ -31,16 +32,26 @@ PHONES = ["+998901000001", "+998901000002", "+998901000003"]
 
 
 @pytest.fixture
-def redis_ledger(redis_url: str, metrics_engine: Engine) -> Iterator[RedisLedger]:
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
-    prefix = random_name("smsfleet_test:{attempts-") + "}"
     try:
-        yield RedisLedger(client, store=AttemptStore(metrics_engine), prefix=prefix)
+        yield client
     finally:
-        keys = list(client.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
         client.close()
+
+
+@pytest.fixture
+def prefix(redis_client: redis.Redis) -> Iterator[str]:
+    prefix = random_name("smsfleet_test:{attempts-") + "}"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        redis_client.delete(*keys)
+
+
+@pytest.fixture
+def redis_ledger(redis_client: redis.Redis, prefix: str, metrics_engine: Engine) -> RedisLedger:
+    return RedisLedger(redis_client, store=AttemptStore(metrics_engine), prefix=prefix)
 
 
 def lease(ledger: Ledger, number: int, *, session: str, ago: timedelta, clock: FakeClock) -> str:
@@ -166,3 +177,24 @@ def test_on_redis_what_sql_alone_holds_open_is_closed_and_what_redis_closed_keep
     drained(redis_ledger)
     kept = stored.get(reported)
     assert kept is not None and kept.outcome is Outcome.delivered
+
+
+def test_on_redis_an_attempt_closed_as_expired_is_told_once_before_the_drain(
+    redis_ledger: RedisLedger, redis_client: redis.Redis, prefix: str, metrics_engine: Engine
+) -> None:
+    """A backlog past its lease (a first sweep, or a day without one), closed in Redis and
+    not yet in SQL: the next round of the sweep leaves it to the drain."""
+    clock = FakeClock()
+    old = TTL + REPORT_GRACE + timedelta(minutes=5)
+    ids = [
+        lease(redis_ledger, n, session="program1_UZ_ucell", ago=old, clock=clock) for n in (1, 2)
+    ]
+    # Redis lost one (a restart without its data): SQL alone holds it open.
+    drained(redis_ledger)
+    redis_client.hdel(f"{prefix}:open", ids[1])
+    expiry, told = sweep(redis_ledger, clock)
+    assert expiry.expire() == 2
+    assert sorted(a.id for a in told) == sorted(ids)
+    drained(redis_ledger)
+    stored = AttemptStore(metrics_engine)
+    assert all((a := stored.get(id_)) and a.error_code == "lease_expired" for id_ in ids)
