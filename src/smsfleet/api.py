@@ -188,6 +188,13 @@ def create_app(
     app.state.heavy_reads = HeavyReads(
         threads=settings.metrics.read_threads, per_user=settings.metrics.reads_per_user
     )
+    # A session's log on another host is an ssh round trip and an agent started there: a
+    # few at once in the process, two per user, apart from the pool every route shares.
+    app.state.log_reads = HeavyReads(
+        threads=sessions_views.LOG_READ_THREADS,
+        per_user=sessions_views.LOG_READS_PER_USER,
+        named="session log reads of yours",
+    )
     _add_middleware(app, settings, services)
     install_error_handlers(app, (*ROUTERS, ops.router))
     for router in ROUTERS:

@@ -88,6 +88,11 @@ async def _heavy_reads(request: Request) -> HeavyReads:
     return reads
 
 
+async def _log_reads(request: Request) -> HeavyReads:
+    reads: HeavyReads = request.app.state.log_reads
+    return reads
+
+
 # One alias per feature, for the views.
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
@@ -99,6 +104,7 @@ UsageDep = Annotated[UsageService, Depends(_usage)]
 SearchDep = Annotated[SearchGateway, Depends(_search)]
 BreakersDep = Annotated[Breakers, Depends(_breakers)]
 HeavyReadsDep = Annotated[HeavyReads, Depends(_heavy_reads)]
+LogReadsDep = Annotated[HeavyReads, Depends(_log_reads)]
 
 _bearer = HTTPBearer(
     auto_error=False, description="JWT access token from /api/v1/auth/login, or an API key"

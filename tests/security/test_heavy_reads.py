@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from smsfleet.auth.models import Role
 from smsfleet.core.heavy_reads import HeavyReads, Place
+from smsfleet.sessions.views import LOG_READ_THREADS
 from tests.support.api import Api, running_api
 
 HEATMAP = "/api/v1/metrics/heatmap?window=30d"
@@ -214,3 +215,52 @@ async def _admit(reads: HeavyReads, user: str) -> Place:
 
 async def _release(place: Place) -> None:
     place.release()
+
+
+def test_session_logs_are_read_on_threads_of_their_own_two_at_once_per_user(
+    tmp_path: Path,
+) -> None:
+    """A log on another host is an ssh round trip and an agent started there: a viewer's
+    flood of log reads (45 agents at once, the API 20 s slow) waits on the log reads' own
+    threads, two of theirs at a time, the rest refused, while every other route answers."""
+    logs = "/api/v1/sessions/program1_UZ_ucell/logs?lines=5000"
+    with running_api(tmp_path) as api:
+        viewer, admin = api.headers(Role.viewer), api.headers(Role.admin)
+        assert api.client.get(logs, headers=viewer).status_code == 404  # no such session
+        app = api.client.app
+        assert isinstance(app, FastAPI), app
+        reads: HeavyReads = app.state.log_reads
+        portal = api.client.portal
+        assert portal is not None
+        places = [portal.call(_admit, reads, Role.viewer.value) for _ in range(2)]
+        try:
+            refused = api.client.get(logs, headers=viewer)
+            assert refused.status_code == 429, refused.text
+            assert (
+                "2 session log reads of yours are under way" in (refused.json()["error"]["message"])
+            )
+        finally:
+            for place in places:
+                portal.call(_release, place)
+        # Every log thread taken: a read waits for one, the other routes are answered.
+        holders = [object() for _ in range(LOG_READ_THREADS)]
+        for holder in holders:
+            portal.call(reads.threads.acquire_on_behalf_of, holder)
+        answers: list[int] = []
+        asking = threading.Thread(
+            target=lambda: answers.append(api.client.get(logs, headers=admin).status_code),
+            daemon=True,
+        )
+        try:
+            asking.start()
+            deadline = time.monotonic() + WAIT
+            while int(portal.call(reads.threads.statistics).tasks_waiting) < 1:
+                assert time.monotonic() < deadline, "the log read never came to wait"
+                time.sleep(0.01)
+            assert api.client.get("/api/v1/pairs", headers=viewer).status_code == 200
+            assert answers == [], "a log read did not wait for the log reads' threads"
+        finally:
+            for holder in holders:
+                portal.call(reads.threads.release_on_behalf_of, holder)
+        asking.join(WAIT)
+        assert answers == [404]

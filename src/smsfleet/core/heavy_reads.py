@@ -47,7 +47,15 @@ class HeavyReads:
     """Called from the event loop, but for a place freed by the collector (an answer never
     sent), which may run in any thread: the counts are kept under a lock."""
 
-    def __init__(self, *, threads: int, per_user: int) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int,
+        per_user: int,
+        named: str = "heavy reads of yours (metrics, templates, the policy's standing)",
+    ) -> None:
+        # What a refusal calls these reads.
+        self._named = named
         # Taken in turn, at most one waiter of each user at a time (`_turns`).
         self.threads = CapacityLimiter(threads)
         # What the reads run on, apart from the shared pool; never waited for, as
@@ -67,9 +75,8 @@ class HeavyReads:
         with self._counting:
             if self._under_way[user] >= self._per_user:
                 raise Throttled(
-                    f"{self._per_user} heavy reads of yours (metrics, templates, the policy's"
-                    " standing) are under way"
-                    " already: try again when one is answered",
+                    f"{self._per_user} {self._named} are under way already: try again when"
+                    " one is answered",
                     retry_after=1,
                 )
             self._under_way[user] += 1

@@ -20,6 +20,7 @@ request.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +133,9 @@ def handle(request: Any) -> dict[str, Any]:
 
 
 def main() -> int:
+    # What it and the sessions it starts write there (logs, status, the programs' spools and
+    # in-flight journals, with test numbers and messages) is private, as on this host.
+    os.umask(0o077)
     try:
         request = json.load(sys.stdin)
     except ValueError as error:

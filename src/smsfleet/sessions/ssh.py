@@ -43,10 +43,12 @@ _CALL_SECONDS = 15.0
 _START_SECONDS = 10.0
 _STOP_EXTRA_SECONDS = 10.0
 # Every socket following a log reads it 4 times a second, each read a round trip here: the
-# readers at one place in one log share a read this fresh, so a log costs the host the
-# same however many follow it.
+# readers at one place in one log (or of its same last lines) share a read this fresh, so
+# a log costs the host the same however many follow it.
 LOG_READ_FRESH_SECONDS = 0.5
 _LOG_READS_KEPT = 4096
+# ("since", log, offset) or ("tail", log, how many lines).
+_LogReadKey = tuple[str, str, int | None]
 
 
 class HostError(ScreenError):
@@ -106,8 +108,9 @@ class SshBackend:
         # From the latest two listings: (CPU seconds so far, when read) and (CPU %, bytes).
         self._readings: dict[str, tuple[float, float]] = {}
         self.usage: dict[str, tuple[float, int]] = {}
-        # (log, offset) -> (offset after, lines): what a read there answered, while fresh.
-        self._log_reads: TTLCache[tuple[str, int | None], tuple[int, tuple[str, ...]]]
+        # What a read of a log answered, while fresh: (offset after, lines) for a read from
+        # an offset, (0, lines) for its last lines.
+        self._log_reads: TTLCache[_LogReadKey, tuple[int, tuple[str, ...]]]
         self._log_reads = TTLCache(_LOG_READS_KEPT, ttl=LOG_READ_FRESH_SECONDS, timer=clock)
         self._log_reads_lock = threading.Lock()  # readers are the thread pool's
 
@@ -207,18 +210,31 @@ class SshBackend:
         return _run_status(self._call("status", name=name)["status"])
 
     def tail(self, name: str, lines: int = 100) -> builtins.list[str]:
-        return [str(line) for line in self._call("tail", name=name, lines=lines)["lines"]]
+        def read() -> tuple[int, tuple[str, ...]]:
+            answer = self._call("tail", name=name, lines=lines)
+            return 0, tuple(str(line) for line in answer["lines"])
+
+        return list(self._shared_read(("tail", name, lines), read)[1])
 
     def log_since(self, name: str, offset: int | None) -> tuple[int, builtins.list[str]]:
-        key = (name, offset)
-        with self._log_reads_lock:
-            read = self._log_reads.get(key)
-        if read is None:
+        def read() -> tuple[int, tuple[str, ...]]:
             answer = self._call("log_since", name=name, offset=offset)
-            read = (int(answer["offset"]), tuple(str(line) for line in answer["lines"]))
+            return int(answer["offset"]), tuple(str(line) for line in answer["lines"])
+
+        after, lines = self._shared_read(("since", name, offset), read)
+        return after, list(lines)
+
+    def _shared_read(
+        self, key: _LogReadKey, read: Callable[[], tuple[int, tuple[str, ...]]]
+    ) -> tuple[int, tuple[str, ...]]:
+        """What `read` answered for `key` while fresh, read once however many ask."""
+        with self._log_reads_lock:
+            found = self._log_reads.get(key)
+        if found is None:
+            found = read()
             with self._log_reads_lock:
-                self._log_reads[key] = read
-        return read[0], list(read[1])
+                self._log_reads[key] = found
+        return found
 
     # -- the wire ----------------------------------------------------------
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 from fastapi import Path as PathParam
 
 from smsfleet.auth.models import Role
 from smsfleet.core.json_body import StrictJsonRoute
-from smsfleet.deps import Context, CurrentUser, OperatorActor
+from smsfleet.deps import Context, CurrentUser, LogReadsDep, OperatorActor
+from smsfleet.heavy_answers import heavy_json
 from smsfleet.sessions import service
 from smsfleet.sessions.models import (
     ActionRequest,
@@ -26,6 +27,12 @@ from smsfleet.sessions.names import SESSION_NAME_PATTERN
 
 router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/sessions", tags=["sessions"])
 hosts_router = APIRouter(route_class=StrictJsonRoute, prefix="/api/v1/hosts", tags=["sessions"])
+
+# The log reads' own threads in the process, and how many one user may have under way
+# (`api.py`): a flood of reads of a log on another host (each an ssh round trip that starts
+# an agent there) neither overloads that host nor takes the threads every route shares.
+LOG_READ_THREADS = 4
+LOG_READS_PER_USER = 2
 
 SessionName = Annotated[
     str, PathParam(pattern=SESSION_NAME_PATTERN, description="`{program}_{pair key}`")
@@ -124,17 +131,27 @@ def restart_session(
     return _act(context, actor, name, SessionAction.restart, body)
 
 
-@router.get("/{name}/logs", summary="The last lines of the session's log")
-def session_logs(
+@router.get(
+    "/{name}/logs",
+    summary="The last lines of the session's log",
+    description="Read on threads of their own, at most two at once per user (429 past it).",
+    response_model=LogLines,
+)
+async def session_logs(
     name: SessionName,
     user: CurrentUser,
     context: Context,
+    reads: LogReadsDep,
     lines: Annotated[int, Query(ge=1, le=5000)] = 200,
-) -> LogLines:
+) -> Response:
     """A viewer is told only that the host does not answer, not the raw error."""
-    service.check_exists(store=context.store, name=name)
     say_why = user.role.allows(Role.operator)
-    return LogLines(name=name, lines=context.session_logs(name, lines, say_why=say_why))
+
+    def read() -> LogLines:
+        service.check_exists(store=context.store, name=name)
+        return LogLines(name=name, lines=context.session_logs(name, lines, say_why=say_why))
+
+    return await heavy_json(reads, user, read)
 
 
 @router.get("/{name}/events", summary="The session's recent events, newest first")

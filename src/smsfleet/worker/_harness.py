@@ -536,7 +536,14 @@ class Worker:
         while True:
             # The lease loop reports an unreachable control plane; a missed beat is no news.
             with contextlib.suppress(ControlPlaneUnavailable, ControlPlaneRejected):
-                cap = self._cp.heartbeat()
+                try:
+                    cap = self._cp.heartbeat()
+                except RuntimeError:
+                    # Its client closed under it: the run ended without waiting for the
+                    # beat under way (`run`, its stop grace spent).
+                    if self._heartbeat_stop.is_set():
+                        return
+                    raise
                 if cap is not None and self._cap is not None and cap > self._cap:
                     # Its turn was told at the old pace, or it was told to carry none: ask
                     # again.

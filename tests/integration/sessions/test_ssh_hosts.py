@@ -93,7 +93,9 @@ def edges(tmp_path: Path, fleet: Fleet) -> Iterator[Edges]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def test_the_ssh_backend_starts_reads_and_stops_a_session_there(edges: Edges, fleet: Fleet) -> None:
+def test_the_ssh_backend_starts_reads_and_stops_a_session_there(
+    edges: Edges, fleet: Fleet, tmp_path: Path
+) -> None:
     backend = SshBackend("edge1", edges.inventory["edge1"])
     name = "program1_UZ_uzmobile"
     spec = LaunchSpec(
@@ -124,6 +126,9 @@ def test_the_ssh_backend_starts_reads_and_stops_a_session_there(edges: Edges, fl
     newer, lines = backend.log_since(name, offset)
     assert newer > offset and all("tick" in line for line in lines)
 
+    # What the session writes there is private, whatever the login's umask.
+    written = {str(path): path.stat().st_mode & 0o077 for path in (tmp_path / "edge1").rglob("*")}
+    assert written and not any(written.values()), written
     final = backend.stop(name, grace_seconds=2)
     assert final is not None and not final.running and final.signal == signal.SIGTERM
     assert edges.screens("edge1") == []

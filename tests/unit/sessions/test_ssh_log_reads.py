@@ -1,5 +1,6 @@
 """A remote log followed by many sockets costs its host one read per place in the log
-and per `LOG_READ_FRESH_SECONDS`, not one per socket: each read is an ssh round trip."""
+and per `LOG_READ_FRESH_SECONDS`, not one per socket, and so do many asking for its last
+lines: each read is an ssh round trip that starts an agent there."""
 
 from __future__ import annotations
 
@@ -15,18 +16,21 @@ FAKE_SSH = """\
 import json, sys
 request = json.load(sys.stdin)
 with open({calls!r}, "a") as calls:
-    calls.write(json.dumps([request["name"], request["offset"]]) + "\\n")
-offset = request["offset"] or 0
-print(json.dumps({{"offset": offset + 6, "lines": ["line " + str(offset)]}}))
+    calls.write(json.dumps([request["name"], request.get("offset", request.get("lines"))]) + "\\n")
+if request["op"] == "tail":
+    print(json.dumps({{"lines": ["line " + str(n) for n in range(request["lines"])]}}))
+else:
+    offset = request["offset"] or 0
+    print(json.dumps({{"offset": offset + 6, "lines": ["line " + str(offset)]}}))
 """
 
 
-def test_readers_at_one_place_in_one_log_share_a_fresh_read(tmp_path: Path) -> None:
+def backend_counting(tmp_path: Path, now: list[float]) -> tuple[SshBackend, Path]:
+    """A backend on the fake ssh, and the file its reads are counted in."""
     calls = tmp_path / "calls"
     ssh = tmp_path / "ssh"
     ssh.write_text(f"#!{sys.executable}\n" + FAKE_SSH.format(calls=str(calls)))
     ssh.chmod(0o700)
-    now = [100.0]
     backend = SshBackend(
         "edge1",
         SshHost(ssh="fleet@edge1.internal"),
@@ -34,6 +38,12 @@ def test_readers_at_one_place_in_one_log_share_a_fresh_read(tmp_path: Path) -> N
         control_dir=tmp_path,
         clock=lambda: now[0],
     )
+    return backend, calls
+
+
+def test_readers_at_one_place_in_one_log_share_a_fresh_read(tmp_path: Path) -> None:
+    now = [100.0]
+    backend, calls = backend_counting(tmp_path, now)
 
     def reads() -> list[list[object]]:
         return [json.loads(line) for line in calls.read_text().splitlines()]
@@ -54,3 +64,18 @@ def test_readers_at_one_place_in_one_log_share_a_fresh_read(tmp_path: Path) -> N
     # The lines handed out are each reader's own to change.
     backend.log_since(name, 12)[1].append("changed")
     assert backend.log_since(name, 12) == (18, ["line 12"])
+
+
+def test_readers_of_a_logs_same_last_lines_share_a_fresh_read(tmp_path: Path) -> None:
+    now = [100.0]
+    backend, calls = backend_counting(tmp_path, now)
+    name = "program1_UZ_uzmobile"
+    assert {repr(backend.tail(name, 3)) for _ in range(10)} == {
+        repr(["line 0", "line 1", "line 2"])
+    }
+    assert len(calls.read_text().splitlines()) == 1
+    assert backend.tail(name, 2) == ["line 0", "line 1"]  # other lines: a read of its own
+    assert len(calls.read_text().splitlines()) == 2
+    now[0] += LOG_READ_FRESH_SECONDS
+    backend.tail(name, 3)
+    assert len(calls.read_text().splitlines()) == 3

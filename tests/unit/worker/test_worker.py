@@ -527,6 +527,15 @@ def test_heartbeats_are_sent_while_running(tmp_path: Path) -> None:
     assert cp.heartbeats >= 2
 
 
+def test_a_heartbeat_begun_as_the_run_closed_its_client_ends_quietly(tmp_path: Path) -> None:
+    """The run ends without waiting past its stop grace for a beat under way: the beat's
+    client closed under it is no error of the program's, said in no thread's traceback."""
+    worker = make_worker(tmp_path, FakeControlPlane(), FakeGateway(), Calls(), io.StringIO())
+    worker._heartbeat_stop.set()
+    worker._cp.close()
+    worker._heartbeats()  # returns, raising nothing
+
+
 def test_a_refused_lease_ends_the_program_with_an_error_code(tmp_path: Path) -> None:
     def refuse(_request: httpx.Request) -> httpx.Response:
         body = {"error": {"code": "unauthorized", "message": "bad token", "details": None}}
