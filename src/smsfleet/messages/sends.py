@@ -11,12 +11,17 @@ with the tries it has left, and is NOT_SENT, saying why, when there is none (FAI
 when an earlier try's SMS reached the gateway: it was sent, and failed). One broken
 off after its SMS reached the gateway (its attempt's `sent_at`), while it awaited its
 code, is never sent again: the recipient may have its code. It ends FAILED, saying when
-it was sent and why its code was not awaited. The periodic job moves on a send whose
-program never came to lease, and one whose try was never reported.
+it was sent and why its code was not awaited. So does one whose try leaves it unknown
+whether its SMS left: never reported within its lease (a program hung or killed for
+good), given up by the control plane (`lease_expired`), or killed during its send
+(`interrupted` with no `sent_at`). A try known not to have sent it (`lease_lost`: the
+program never had it; `grant_stale`: given up unsent) goes on as broken off. The periodic
+job moves on a send whose program never came to lease, and one whose try was never
+reported.
 
-    PENDING ──claimed / failed / broken off / claim expired / unclaimed──► PENDING
+    PENDING ──claimed / failed / broken off / unclaimed──► PENDING
     PENDING ──delivered──► DONE
-    PENDING ──exhausted / unrenderable / cut off once sent──► FAILED
+    PENDING ──exhausted / unrenderable / cut off once sent / not known if sent──► FAILED
     PENDING ──stranded──► NOT_SENT
     PENDING ──cancelled──► CANCELLED
     FAILED, NOT_SENT, CANCELLED ──retried──► PENDING
@@ -92,7 +97,9 @@ class SendEvent(StrEnum):
     # Broken off after its SMS reached the gateway, awaiting its code: sent, its outcome
     # unknown, so never sent again (the recipient may have its code).
     CUT_OFF_ONCE_SENT = "cut off once sent"
-    CLAIM_EXPIRED = "claim expired"  # its try was not reported within the lease: the next
+    # Its try left it unknown whether its SMS left (never reported, or killed during its
+    # send): never sent again either.
+    NOT_KNOWN_IF_SENT = "not known if sent"
     # Its program did not take it in time: the next; its pair stopped running meanwhile:
     # another running pair of its country, as a try broken off.
     UNCLAIMED = "unclaimed"
@@ -110,12 +117,12 @@ TRANSITIONS: dict[tuple[SendStatus, SendEvent], SendStatus] = {
     (S.PENDING, E.CLAIMED): S.PENDING,
     (S.PENDING, E.FAILED): S.PENDING,
     (S.PENDING, E.BROKEN_OFF): S.PENDING,
-    (S.PENDING, E.CLAIM_EXPIRED): S.PENDING,
     (S.PENDING, E.UNCLAIMED): S.PENDING,
     (S.PENDING, E.DELIVERED): S.DONE,
     (S.PENDING, E.EXHAUSTED): S.FAILED,
     (S.PENDING, E.UNRENDERABLE): S.FAILED,
     (S.PENDING, E.CUT_OFF_ONCE_SENT): S.FAILED,
+    (S.PENDING, E.NOT_KNOWN_IF_SENT): S.FAILED,
     (S.PENDING, E.STRANDED): S.NOT_SENT,
     (S.PENDING, E.CANCELLED): S.CANCELLED,
     (S.FAILED, E.RETRIED): S.PENDING,
@@ -674,9 +681,8 @@ class Sends:
                     if attempt is not None and attempt.outcome is not None:
                         self.settle(attempt)  # the outcome came, its settling did not
                     else:
-                        self._next_program(
+                        self._not_known_if_sent(
                             send,
-                            SendEvent.CLAIM_EXPIRED,
                             f"{send.program}: no report within the lease",
                             expect=[("attempt_id", send.attempt_id)],
                         )
@@ -724,6 +730,8 @@ class Sends:
         its code: it ends FAILED, sent at a known time, its outcome unknown; never sent again
         through another program or pair, as the recipient may already have its code.
 
+        Not known whether sent (`_NOT_KNOWN_IF_SENT`): FAILED, and never sent again either.
+
         Not sent: while its pair runs (a program restarted or killed), the pair's next
         program. Once the pair is stopped, another running pair of its country takes it with
         the tries it has left (this one is not spent); with none, it ends NOT_SENT saying
@@ -732,6 +740,9 @@ class Sends:
         pair = self._config.pairs.get(send.pair)
         if attempt.sent_at is not None:
             self._cut_off_once_sent(send, attempt, attempt.sent_at, pair, expect=expect)
+            return
+        if attempt.error_code in _NOT_KNOWN_IF_SENT:
+            self._not_known_if_sent(send, why, expect=expect)
             return
         if pair is None or not pair.state.runs_sessions:
             stopped = f"{send.pair} was {_stopped(pair)} while it was being sent"
@@ -822,6 +833,22 @@ class Sends:
             "completed_at": now,
         }
         self._move(send, SendEvent.CUT_OFF_ONCE_SENT, changes, expect=expect)
+
+    def _not_known_if_sent(self, send: Send, why: str, *, expect: list[tuple[str, object]]) -> None:
+        """Its try left it unknown whether its SMS left: FAILED, and never sent again, as
+        the recipient may have its code; a person who knows it did not come retries it."""
+        now = self._clock.now()
+        error = (
+            f"{why}: whether its SMS left is not known, so it is not sent again (the number"
+            " may have its code); retry it if none came"
+        )
+        changes: dict[str, object] = {
+            "attempt_id": None,
+            "leased_until": None,
+            "error": _after_earlier(send, error),
+            "completed_at": now,
+        }
+        self._move(send, SendEvent.NOT_KNOWN_IF_SENT, changes, expect=expect)
 
     def _next_program(
         self,
@@ -984,6 +1011,11 @@ class Sends:
                 f" a pair of {region}, or without naming one",
             )
         return phones.canonical(phone, country)
+
+
+# A try broken off with no `sent_at` that does not say its SMS never left: its program
+# killed during the send (`interrupted`), or never reporting (`lease_expired`).
+_NOT_KNOWN_IF_SENT = frozenset({"interrupted", "lease_expired"})
 
 
 def _after_earlier(send: Send, said: str) -> str:

@@ -12,6 +12,7 @@ from smsfleet.audit.service import actor_of
 from smsfleet.core.clock import human_time
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.settings import LEASE_TTL_SECONDS
+from smsfleet.dispatch.expiry import REPORT_GRACE, UnreportedExpiry
 from smsfleet.dispatch.models import ReportRequest, SendAction, WaitAction
 from smsfleet.messages.models import (
     SendQuery,
@@ -160,9 +161,9 @@ def _break_off(
     paused: bool = False,
     sent_at: datetime | None = None,
 ) -> SendAction:
-    """`program`'s session leases a send and reports it broken off: its program stopped
-    with it in flight, `paused` when the policy paused the pair meanwhile; `sent_at` when
-    its SMS had reached the gateway and it awaited its code."""
+    """`program`'s session leases a send and reports it broken off: given up unsent, or,
+    with `sent_at`, cut off by a stop once its SMS reached the gateway; `paused` when the
+    policy paused the pair meanwhile."""
     session = f"{program}_{pair}"
     action = world.dispatcher.lease(session=session)
     assert isinstance(action, SendAction) and action.phone == CUSTOMER
@@ -172,7 +173,8 @@ def _break_off(
         trigger_id=action.trigger_id,
         session=session,
         outcome=Outcome.error,
-        error_code="interrupted",
+        # Sent: cut off awaiting its code. Not: given up unsent, too late after its grant.
+        error_code="interrupted" if sent_at else "grant_stale",
         sent_at=sent_at,
     )
     world.dispatcher.report(session=session, report=report)
@@ -197,13 +199,13 @@ def test_a_try_broken_off_while_the_pair_runs_goes_on_to_its_next_program(world:
     _break_off(world, "pbad")
     moved = world.sends.send(send.id)
     assert (moved.status, moved.next_index, moved.tries) == (SendStatus.PENDING, 1, 1)
-    assert moved.error == "pbad: error (interrupted)"
+    assert moved.error == "pbad: error (grant_stale)"
     world.clock.advance(SPACING)
     _break_off(world, "pgood")
     unsent = world.sends.send(send.id)
     assert (unsent.status, unsent.tries) == (SendStatus.NOT_SENT, 2)
     assert unsent.error == (
-        "not sent: its try through pgood was broken off (interrupted), and UZ_uzmobile has"
+        "not sent: its try through pgood was broken off (grant_stale), and UZ_uzmobile has"
         " no program left to try"
     )
     assert unsent.completed_at == world.clock.now()
@@ -363,7 +365,7 @@ def test_a_send_cut_off_by_a_pause_goes_through_another_running_pair(world: Worl
         2,
     )
     assert moved.error == (
-        "pbad: error (interrupted); pgood: error (interrupted): UZ_uzmobile was paused by the"
+        "pbad: error (grant_stale); pgood: error (grant_stale): UZ_uzmobile was paused by the"
         " policy while it was being"
         " sent; sent through UZ_beeline instead"
     )
@@ -662,20 +664,72 @@ def hm(moment: datetime) -> str:
 
 def test_stuck_sends_move_on(world: World) -> None:
     send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
-    # pbad takes it and never reports: after the lease, the next program.
+    # pbad takes it and never reports: after the lease, whether its SMS left is not known,
+    # so it fails and is never sent again (the number may have its code).
     assert isinstance(world.dispatcher.lease(session="pbad_UZ_uzmobile"), SendAction)
     world.clock.advance(LEASE_TTL_SECONDS + 1)
     assert world.sends.run_jobs() == 1
-    moved = world.sends.send(send.id)
-    assert (moved.next_index, moved.tries, moved.attempt_id) == (1, 1, None)
-    assert "no report within the lease" in (moved.error or "")
-    # pgood never asks for work: after the claim timeout, palso is tried (no try counted).
+    failed = world.sends.send(send.id)
+    assert (failed.status, failed.tries, failed.attempt_id) == (SendStatus.FAILED, 1, None)
+    assert failed.error == (
+        "pbad: no report within the lease: whether its SMS left is not known, so it is not"
+        " sent again (the number may have its code); retry it if none came"
+    )
+    for program in ("pgood", "palso", "pworse"):
+        assert world.sends.claim(pair="UZ_uzmobile", program=program, attempt_id="n") is None
+    # Retried by someone who knows none came. pbad never asks for work: after the claim
+    # timeout, pgood is tried (no try counted); it never asks either: palso.
+    assert world.sends.retry(send.id, actor="alice").status is SendStatus.PENDING
+    world.clock.advance(121)
+    assert world.sends.run_jobs() == 1
     world.clock.advance(121)
     assert world.sends.run_jobs() == 1
     skipped = world.sends.send(send.id)
     assert (skipped.next_index, skipped.tries) == (2, 1)
     assert world.ask("palso") is not None
     assert world.sends.send(send.id).status is SendStatus.DONE
+
+
+def test_a_try_killed_during_its_send_or_given_up_unreported_is_never_sent_again(
+    world: World,
+) -> None:
+    """Its program killed during the send (`interrupted`, no `sent_at`), or never reporting
+    until the control plane gave its lease up (`lease_expired`): whether the SMS left is
+    not known, so no other program or pair sends it again."""
+    _add_beeline(world)
+    expiry = UnreportedExpiry(
+        ledger=world.dispatcher.ledger,
+        clock=world.clock,
+        lease_ttl=world.dispatcher.policy.lease_ttl,
+        closed=world.dispatcher.tell_closed,
+    )
+    for code in ("interrupted", "lease_expired"):
+        send = world.sends.create_send(
+            SendRequest(phone=CUSTOMER, text="hi", pair="UZ_uzmobile"), actor="alice"
+        )
+        action = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+        assert isinstance(action, SendAction) and action.phone == CUSTOMER
+        if code == "interrupted":
+            killed = ReportRequest(
+                trigger_id=action.trigger_id,
+                session="pbad_UZ_uzmobile",
+                outcome=Outcome.error,
+                error_code=code,
+            )
+            world.dispatcher.report(session="pbad_UZ_uzmobile", report=killed)
+        else:  # the session never leased again: the leader's sweep gave it up
+            world.clock.advance((world.dispatcher.policy.lease_ttl + REPORT_GRACE).seconds + 1)
+            assert expiry.expire() == 1
+        failed = world.sends.send(send.id)
+        assert (failed.status, failed.tries, failed.sent_at) == (SendStatus.FAILED, 1, None)
+        assert failed.error == (
+            f"pbad: error ({code}): whether its SMS left is not known, so it is not sent"
+            " again (the number may have its code); retry it if none came"
+        )
+        for pair in ("UZ_beeline", "UZ_uzmobile"):
+            for program in ("pworse", "pgood", "palso", "pbad"):
+                assert world.sends.claim(pair=pair, program=program, attempt_id="n") is None
+        world.clock.advance(SPACING)
 
 
 @pytest.mark.parametrize("another_pair", [False, True], ids=["alone", "another_pair_runs"])
