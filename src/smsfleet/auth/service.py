@@ -607,18 +607,18 @@ def update_user(
         before = user.model_dump(include=_DECIDED_ON | {"updated_at"})
         written = updated.model_dump(include=_DECIDED_ON)
         _undone_if_no_admin_left(users, user, lambda: users.update(username, before, where=written))
-    # The password itself, and its hash, never reach the log: only that it was changed.
-    after = UserChange(
-        **public_user(updated).model_dump(), password_changed=data.password is not None
-    )
+    # The password itself, and its hash, never reach the log: only that it was changed
+    # (both sides of one shape, so an unchanged password is no change).
     audit_service.record(
         audit,
         clock,
         actor,
         AuditAction.user_updated,
         username,
-        before=public_user(user),
-        after=after,
+        before=UserChange(**public_user(user).model_dump(), password_changed=False),
+        after=UserChange(
+            **public_user(updated).model_dump(), password_changed=data.password is not None
+        ),
     )
     return UserUpdated(user=updated, tokens_revoked=updated.token_version != user.token_version)
 

@@ -61,7 +61,7 @@ describe("changesLabel", () => {
     expect(changesLabel([
       { field: "role", before: "operator", after: "viewer" },
       { field: "disabled", before: "false", after: "true" },
-    ])).toBe("role +1");
+    ])).toBe("role: operator → viewer · 1 more");
   });
 
   it("leaves out the fields every change touches: a priority's change reads as one", () => {
@@ -75,6 +75,25 @@ describe("changesLabel", () => {
     const numbers = { field: "phone_numbers", before: '[\n  "+998901"\n]', after: '[\n  "+998902"\n]' };
     expect(changesLabel([numbers])).toBe("phone_numbers");
     expect(changesLabel([{ field: "message", before: "x".repeat(40), after: "y" }])).toBe("message");
+  });
+
+  it("reads a cap's cut and a session's start by what changed, not by their bookkeeping", () => {
+    expect(changesLabel([
+      { field: "cap", before: "10", after: "8" },
+      { field: "previous_cap", before: "null", after: "10" },
+      { field: "cap_changed_at", before: "null", after: "2026-01-05T12:00:00Z" },
+    ])).toBe("cap: 10 → 8");
+    expect(changesLabel([
+      { field: "desired", before: "stopped", after: "running" },
+      { field: "desired_at", before: "2026-01-05T11:00:00Z", after: "2026-01-05T12:00:00Z" },
+      { field: "desired_actor", before: "demo", after: "admin" },
+      { field: "generation", before: "3", after: "4" },
+    ])).toBe("desired: stopped → running");
+    expect(changesLabel([
+      { field: "desired_reason", before: "night", after: "stuck" },
+      { field: "generation", before: "3", after: "4" },
+      { field: "restart_requested_at", before: "null", after: "2026-01-05T12:00:00Z" },
+    ])).toBe("restart_requested_at · 1 more");
   });
 
   it("counts the fields of a record created or deleted", () => {

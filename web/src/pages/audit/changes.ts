@@ -31,35 +31,47 @@ export function changedFields(before: AuditRecord | null, after: AuditRecord | n
     .filter((change) => change.before !== change.after);
 }
 
-// Changed with any change of the record: never what a reader looks for in the label.
-const BOOKKEEPING = new Set(["updated_at", "state_changed_at", "state_actor"]);
-// A label longer than this would crowd the time beside it.
-const LABEL_MAX = 32;
+// Changed with any change of the record (its time, who changed it, what it was before):
+// never what a reader looks for in the label.
+const BOOKKEEPING = new Set([
+  "updated_at",
+  "state_changed_at",
+  "state_actor",
+  "previous_cap",
+  "cap_changed_at",
+  "desired_at",
+  "desired_actor",
+  "generation",
+]);
+const FIRST_READ = ["state", "desired", "restart_requested_at"];
+// A change said whole up to this long; past it, by its field's name.
+const SAID_MAX = 32;
 
 /** The label of the button that shows an entry's changes; null when it has none to show.
- * A change of a state (a pair paused, resumed) says so: it is what a reader looks for.
- * Otherwise what changed, by name (`role: operator → viewer`, `is_high_priority`,
- * `programs +1`), leaving out the fields every change touches; a record created or
- * deleted, by its count of fields. */
+ * What changed first, whole when it is short (`role: operator → viewer`, a state's
+ * `enabled → paused`), else by name, and how many more (`· 2 more`), leaving out the
+ * fields every change touches; a record created or deleted, by its count of fields. */
 export function changesLabel(changes: readonly FieldChange[]): string | null {
   if (changes.length === 0) return null;
-  const count = changes.length === 1 ? "1 field" : `${changes.length} fields`;
   if (changes.every((change) => change.before === null) || changes.every((change) => change.after === null)) {
-    return count;
+    return changes.length === 1 ? "1 field" : `${changes.length} fields`;
   }
   const told = changes.filter((change) => !BOOKKEEPING.has(change.field));
-  const state = told.find((change) => change.field === "state");
-  if (state?.before != null && state.after != null) {
-    const others = told.length - 1;
-    return `${state.before} → ${state.after}${others > 0 ? ` · ${others} more` : ""}`;
-  }
-  const [first, ...rest] = told.length > 0 ? told : changes;
-  if (first === undefined) return count;
-  if (rest.length === 0) {
-    const said = `${first.field}: ${first.before ?? ""} → ${first.after ?? ""}`;
-    return said.length <= LABEL_MAX && !said.includes("\n") ? said : first.field;
-  }
-  return `${first.field} +${rest.length}`;
+  const shown = told.length > 0 ? told : changes;
+  // What a reader looks for first: a pause or a resume, a start or a stop, a restart.
+  const first =
+    FIRST_READ.map((field) => shown.find((change) => change.field === field && change.before !== null)).find(
+      (change) => change !== undefined,
+    ) ?? shown[0];
+  if (first === undefined) return null;
+  const more = shown.length > 1 ? ` · ${shown.length - 1} more` : "";
+  return `${said(first)}${more}`;
+}
+
+function said(change: FieldChange): string {
+  const values = `${change.before ?? "—"} → ${change.after ?? "—"}`;
+  const whole = change.field === "state" ? values : `${change.field}: ${values}`;
+  return whole.length <= SAID_MAX && !whole.includes("\n") ? whole : change.field;
 }
 
 /** What an entry's target is, beside its id, when the id alone says nothing to a reader:
