@@ -76,8 +76,16 @@ def test_send_cancel_retry_and_a_numbers_thread(
     georgian_pair: str,
     screenshot: Screenshot,
 ) -> None:
-    open_logged_in(page, "/messages", control_plane.admin_password)
+    open_logged_in(
+        page, "/messages", control_plane.admin_password, viewport={"width": 1280, "height": 800}
+    )
     expect(page.get_by_test_id("messages-page")).to_be_visible()
+    # The view switch is drawn as the dashboard's is, not as the browser's own buttons.
+    switch = page.locator(".segmented__item").first
+    assert switch.evaluate("e => getComputedStyle(e).borderTopStyle") == "none"
+    assert switch.evaluate("e => getComputedStyle(e).fontFamily") == page.evaluate(
+        "getComputedStyle(document.body).fontFamily"
+    )
 
     page.get_by_test_id("new-send").click()
     dialog = page.get_by_test_id("new-send-dialog")
@@ -97,6 +105,9 @@ def test_send_cancel_retry_and_a_numbers_thread(
     expect(row.get_by_test_id("send-waiting")).to_contain_text(
         f"for idle of {georgian_pair} to ask for work"
     )
+    # Why it waits reads across its cell at a laptop's width, not six lines down it.
+    reason = row.get_by_test_id("send-waiting").bounding_box()
+    assert reason is not None and reason["width"] >= 200, reason
     detail = page.get_by_test_id("send-detail")
     expect(detail).to_contain_text("idle (next)")
     expect(detail).to_contain_text("none yet: idle takes it at its next lease")

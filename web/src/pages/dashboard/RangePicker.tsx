@@ -16,7 +16,7 @@ export function RangePicker({ value, onChange }: RangePickerProps) {
             type="button"
             role="radio"
             aria-checked={on}
-            className={on ? "segmented__item segmented__item--on range-button" : "segmented__item range-button"}
+            className={on ? "segmented__item segmented__item--on" : "segmented__item"}
             onClick={() => onChange(range)}
             data-testid={`range-${range.value}`}
           >

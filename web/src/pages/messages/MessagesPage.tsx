@@ -121,7 +121,12 @@ function SendsView() {
         <p className="empty-state">No send{status ? ` ${status}` : ""} yet.</p>
       ) : (
         <div className="table-wrap">
-          <table className="table" data-testid="sends-table">
+          <table className="table sends-table" data-testid="sends-table">
+            <colgroup>
+              {SEND_COLUMNS.map(({ column }) => (
+                <col key={column} className={`sends-table__col--${column}`} />
+              ))}
+            </colgroup>
             <thead>
               <tr>
                 <SortHeaders columns={SEND_COLUMNS} sort={sorting.sort} onSort={sorting.toggle} />
