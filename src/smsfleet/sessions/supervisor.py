@@ -157,6 +157,9 @@ class Supervisor:
         # may finish their attempts in flight before they are stopped. Kept in memory: a
         # new leader gives a session it finds draining a drain of its own.
         self._draining: dict[str, datetime] = {}
+        # Why the run before a drain's stopped (`stopped_for`), put back if it is called off:
+        # the drain's reason was never that run's end.
+        self._stopped_for_before_drain: dict[str, str | None] = {}
         # Running sessions whose heartbeats are overdue, told once (`silent`) until one comes
         # (`heard`) or the session moves on (a hang's restart, an exit, a stop).
         self._silent: set[str] = set()
@@ -444,6 +447,7 @@ class Supervisor:
         tick.changed = True
         if target != S.stopping:  # a drain lasts while its session is stopping
             self._draining.pop(tick.status.name, None)
+            self._stopped_for_before_drain.pop(tick.status.name, None)
         self._silent.discard(tick.status.name)
         self._tell(tick, kind, now, reason, from_state=current, to_state=target, **details)
 
@@ -558,6 +562,7 @@ class Supervisor:
             elif tick.status.state == S.stopping and spec.name in self._draining:
                 # A person's stop, or a pair disabled, while it drained: no more waiting.
                 del self._draining[spec.name]
+                self._stopped_for_before_drain.pop(spec.name, None)
                 self._move(tick, S.stopping, EventKind.stopping, now, reason)
             if tick.status.state != S.stopping:
                 self._move(tick, S.stopping, EventKind.stopping, now, reason)
@@ -580,6 +585,7 @@ class Supervisor:
             if tick.status.state not in MAY_RUN:
                 return False  # not started by the supervisor: nothing of it to wait for
             self._draining[name] = now + timedelta(seconds=limit)
+            self._stopped_for_before_drain[name] = tick.status.stopped_for
             reason = (
                 f"pair {pair.key} is paused: its attempts in flight finish first,"
                 f" at most {limit:g} s"
@@ -628,7 +634,9 @@ class Supervisor:
             until = self._draining.get(spec.name)
             if until is not None and not self._told_stop(tick, now):
                 # Its pair runs again before its program heard of the pause: it runs on.
+                before = self._stopped_for_before_drain.pop(spec.name, None)
                 self._move(tick, S.running, EventKind.running, now, _DRAIN_CALLED_OFF)
+                self._update(tick, stopped_for=before)
                 return
             if until is not None and now < until:
                 return  # told `stop`: it ends once its attempts in flight are done, then starts

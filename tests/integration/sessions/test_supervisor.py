@@ -974,3 +974,34 @@ def test_a_start_asked_for_in_backoff_is_a_persons_start_not_a_supervisor_restar
     assert status is not None
     # The supervisor's one retry; a person's start is not one of its restarts.
     assert (status.restarts, status.requested_restarts) == (1, 0)
+
+
+def test_a_drain_called_off_leaves_how_the_run_before_it_ended(fleet: Fleet) -> None:
+    """The run a restart ended is told as the restart ended it, not as the drain called off
+    meanwhile (a running program read 'exited … when stopped (pair … is paused)')."""
+    name = fleet.add_pair("uzmobile", TICKING)
+    supervisor = fleet.supervisor(SupervisorPolicy(pause_drain_seconds=30))
+    bring_up(fleet, name)
+    first = fleet.program_pid(name)
+    spec = fleet.store.session_specs.get(name)
+    assert spec is not None
+    fleet.store.session_specs.replace(
+        spec.model_copy(update={"restart_requested_at": fleet.clock.now()})
+    )
+    fleet.clock.advance(0.001)
+
+    def running_again() -> bool:
+        supervisor.reconcile_once()
+        fleet.clock.advance(1)
+        return fleet.state(name) == S.running and fleet.program_pid(name) != first
+
+    eventually(running_again)
+    before = get_session(store=fleet.store, clock=fleet.clock, name=name).previous_exit
+    assert before is not None and before.endswith("when stopped (restart requested)"), before
+    pause_as_the_policy(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.stopping
+    resume(fleet)
+    supervisor.reconcile_once()
+    assert fleet.state(name) == S.running
+    assert get_session(store=fleet.store, clock=fleet.clock, name=name).previous_exit == before
