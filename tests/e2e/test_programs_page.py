@@ -134,6 +134,19 @@ def test_start_follow_logs_and_stop_a_session_live(
     expect(events.locator("[data-kind='start_requested']")).to_have_count(1)
     expect(events).to_contain_text("admin")
     screenshot("log drawer following")
+    # At a laptop's width the tables end where the drawer begins, and scroll sideways to
+    # their last program: the drawer once covered a program's column past reach.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    edge = drawer.bounding_box()
+    assert edge is not None
+    wraps = page.locator("[data-testid='programs-page'] .table-wrap").all()
+    assert wraps, "no session table"
+    for wrap in wraps:
+        box = wrap.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= edge["x"] + 1, (box, edge)
+        reach = wrap.evaluate("el => el.scrollWidth - el.clientWidth")
+        table = wrap.locator("table").evaluate("el => el.getBoundingClientRect().width")
+        assert reach >= table - box["width"] - 1, (reach, table, box)
 
     # Escape closes the drawer.
     page.keyboard.press("Escape")

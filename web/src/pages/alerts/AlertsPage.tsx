@@ -88,7 +88,10 @@ export function AlertsPage() {
   const acknowledge = useMutation({
     mutationFn: (alert: Alert) => acknowledgeAlert(alert.id),
     onSuccess: (_, alert) => {
-      setNotice(`Acknowledged: no more repeats of “${ruleLabel(alert.rule)}” for ${alert.subject}.`);
+      setNotice(
+        `Acknowledged: no more repeats of “${ruleLabel(alert.rule)}” for ${alert.subject}, unless it gets worse` +
+          " (it is then to be acknowledged again).",
+      );
       return queryClient.invalidateQueries({ queryKey: ALERTS_KEY });
     },
   });
