@@ -140,3 +140,18 @@ def test_every_route_refuses_a_query_parameter_it_does_not_take(api: Api) -> Non
     assert listing.json()["error"]["details"][0]["message"] == (
         "unknown parameter; use country, operator, program, state, host"
     )
+
+
+def test_the_docs_sections_read_in_order_with_the_programs_own_last(api: Api) -> None:
+    """/docs opened on the programs' internal routes (lease, report, heartbeat) above
+    logging in: every section is listed, in a person's order, the worker's last."""
+    schema: dict[str, Any] = api.client.get("/openapi.json").json()
+    listed = [tag["name"] for tag in schema["tags"]]
+    used = {
+        tag
+        for operations in schema["paths"].values()
+        for op in operations.values()
+        for tag in op.get("tags", [])
+    }
+    assert used == set(listed), used ^ set(listed)
+    assert (listed[0], listed[-1]) == ("auth", "worker")
