@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -38,6 +39,14 @@ GRANT_STALE = "grant_stale"
 # of the country's cap, but they are neither a success nor a failure of the route, so
 # success rates, failures and the policy's evidence leave them out.
 BROKEN_OFF_CODES: frozenset[str] = frozenset({"interrupted", GRANT_STALE}) | CONTROL_PLANE_CODES
+# Broken off with no `sent_at`, not known to have never left (as `lease_lost`, a grant its
+# program never had, and `grant_stale` are): its program killed during the send
+# (`interrupted`), or never reporting (`lease_expired`). Its SMS may have gone out.
+NOT_KNOWN_IF_SENT_CODES: frozenset[str] = frozenset({"interrupted", "lease_expired"})
+# How long past its lease an unreported attempt is waited for before it is given up
+# (the leader's sweep, an on-demand send's try): a report a program spooled while the
+# control plane was away comes in first.
+REPORT_GRACE = timedelta(minutes=1)
 
 
 def is_broken_off(outcome: Outcome | str | None, error_code: str | None) -> bool:

@@ -157,6 +157,30 @@ _GIVE_UP = sa.update(attempts_table).where(
 _ONE = sa.select(attempts_table).where(attempts_table.c.id == sa.bindparam("id"))
 
 
+def _give_up_each(
+    connection: sa.Connection, attempts: Sequence[Attempt], *, error_code: str, now: datetime
+) -> list[Attempt]:
+    """Close each of `attempts` still open as an error with `error_code`, and return those
+    this call closed. Each by its own guarded update: one another closer (a report, the
+    leader's sweep, a lease of its session) closed meanwhile keeps how it was closed, and
+    is not returned, so it is told once."""
+    closed = []
+    for attempt in attempts:
+        given_up = connection.execute(
+            _GIVE_UP,
+            {
+                "ids": [attempt.id],
+                "outcome": Outcome.error.value,
+                "error_code": error_code,
+                "completed_at": naive_utc(now),
+            },
+        )
+        if given_up.rowcount:
+            update = {"outcome": Outcome.error, "error_code": error_code, "completed_at": now}
+            closed.append(attempt.model_copy(update=update))
+    return closed
+
+
 def _columns(record: Attempt | Completion) -> dict[str, Any]:
     """A record's fields as the table's columns take them (times naive UTC)."""
     values: dict[str, Any] = record.model_dump()
@@ -440,35 +464,12 @@ class AttemptStore:
             return [Attempt.model_validate(dict(row)) for row in found.mappings()]
 
     def expire(self, attempts: Sequence[Attempt], *, now: datetime) -> list[Attempt]:
-        """Close `attempts` as `lease_expired`, and return those this call closed.
-
-        Each is closed by its own guarded update, so one reported meanwhile keeps its
-        report and is not returned; the updates go in one transaction, begun by a write."""
+        """Close `attempts` as `lease_expired`, in one transaction begun by a write, and
+        return those this call closed (`_give_up_each`)."""
         if not attempts:
             return []
-        closed = []
         with self._engine.begin() as connection:
-            for attempt in attempts:
-                given_up = connection.execute(
-                    _GIVE_UP,
-                    {
-                        "ids": [attempt.id],
-                        "outcome": Outcome.error.value,
-                        "error_code": "lease_expired",
-                        "completed_at": naive_utc(now),
-                    },
-                )
-                if given_up.rowcount:
-                    closed.append(
-                        attempt.model_copy(
-                            update={
-                                "outcome": Outcome.error,
-                                "error_code": "lease_expired",
-                                "completed_at": now,
-                            }
-                        )
-                    )
-        return closed
+            return _give_up_each(connection, attempts, error_code="lease_expired", now=now)
 
     def _expire(
         self, connection: sa.Connection, *, session: str, leased_before: datetime, now: datetime
@@ -486,25 +487,10 @@ class AttemptStore:
         now: datetime,
     ) -> list[Attempt]:
         """Give the open attempts `query` selects (with `found`) up as errors with
-        `error_code`."""
+        `error_code`: those this call closed (`_give_up_each`)."""
         rows = connection.execute(query, found).mappings().all()
-        if not rows:
-            return []
-        connection.execute(
-            _GIVE_UP,
-            {
-                "ids": [row["id"] for row in rows],
-                "outcome": Outcome.error.value,
-                "error_code": error_code,
-                "completed_at": naive_utc(now),
-            },
-        )
-        return [
-            Attempt.model_validate(
-                {**row, "outcome": Outcome.error, "error_code": error_code, "completed_at": now}
-            )
-            for row in rows
-        ]
+        attempts = [Attempt.model_validate(dict(row)) for row in rows]
+        return _give_up_each(connection, attempts, error_code=error_code, now=now)
 
     # --- windows, retention ------------------------------------------------------------
 

@@ -38,6 +38,11 @@ class PeriodicJob:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def stopping(self) -> bool:
+        """Closed, or closing: a long round ends at its next step."""
+        return self._stop.is_set()
+
     def run_once(self) -> object:
         return self._run()
 

@@ -16,18 +16,17 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from smsfleet.attempts.ledger import Ledger
-from smsfleet.attempts.models import Attempt
+from smsfleet.attempts.models import REPORT_GRACE, Attempt
 from smsfleet.core.clock import Clock
 from smsfleet.core.jobs import PeriodicJob
 
-__all__ = ["EVERY_SECONDS", "REPORT_GRACE", "UnreportedExpiry"]
+__all__ = ["BATCH", "EVERY_SECONDS", "UnreportedExpiry"]
 
 log = logging.getLogger("smsfleet.dispatch")
 
 EVERY_SECONDS = 60.0
-REPORT_GRACE = timedelta(minutes=1)
 # Closed in one go of each store, so a backlog goes in short writes.
-_BATCH = 500
+BATCH = 500
 
 
 class UnreportedExpiry:
@@ -43,23 +42,27 @@ class UnreportedExpiry:
         lease_ttl: timedelta,
         closed: Callable[[Attempt], None],
         should_run: Callable[[], bool] = lambda: True,
+        batch: int = BATCH,
     ) -> None:
         self._ledger = ledger
         self._clock = clock
         self._lease_ttl = lease_ttl
         self._closed = closed
+        self._should_run = should_run
+        self._batch = batch
         # The first look a whole interval after the start: programs' spooled reports first.
         self._job = PeriodicJob(
             "attempts-expiry", self.expire, should_run=should_run, run_at_start=False
         )
 
     def expire(self) -> int:
-        """Close every attempt due now; how many."""
+        """Close every attempt due now, a batch at a time, while this process leads and
+        runs; how many."""
         count = 0
-        while True:
+        while not self._job.stopping and self._should_run():
             now = self._clock.now()
             given_up = self._ledger.expire_unreported(
-                leased_before=now - self._lease_ttl - REPORT_GRACE, now=now, limit=_BATCH
+                leased_before=now - self._lease_ttl - REPORT_GRACE, now=now, limit=self._batch
             )
             if not given_up:
                 break

@@ -60,7 +60,8 @@ class ReportRequest(WorkerBody):
     def _not_the_control_planes(cls, code: str | None) -> str | None:
         # A program's own failure told as a lease broken off would leave the success
         # rates as if it never happened (`interrupted`, its harness's, stays allowed).
-        # Kept without the spaces around it: MySQL's comparisons ignore trailing ones.
+        # Kept without the spaces around it: MySQL's `utf8mb4_bin` compares without
+        # trailing ones.
         code = code.strip() if code is not None else None
         if code in CONTROL_PLANE_CODES:
             raise ValueError(f"{code} is the control plane's own code, not a program's")

@@ -44,7 +44,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from smsfleet.attempts.ledger import Ledger, OpenLease
-from smsfleet.attempts.models import Attempt, Outcome, is_broken_off
+from smsfleet.attempts.models import (
+    NOT_KNOWN_IF_SENT_CODES,
+    REPORT_GRACE,
+    Attempt,
+    Outcome,
+    is_broken_off,
+)
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core import phones
 from smsfleet.core.clock import Clock, human_time
@@ -676,16 +682,21 @@ class Sends:
         pending = self._store.pending()
         for send in pending:
             if send.attempt_id is not None:
-                if send.leased_until is not None and send.leased_until < now:
+                # A report may come a while past the lease (`REPORT_GRACE`), as the sweep
+                # of unreported attempts waits for it.
+                if send.leased_until is not None and send.leased_until + REPORT_GRACE < now:
+                    claimed: list[tuple[str, object]] = [("attempt_id", send.attempt_id)]
                     attempt = self._attempts.get(send.attempt_id)
                     if attempt is not None and attempt.outcome is not None:
                         self.settle(attempt)  # the outcome came, its settling did not
+                    elif attempt is None:
+                        # Claimed, and its lease never opened (the ledger failed it): its
+                        # program never had it, so it was not sent.
+                        why = f"{send.program}: its lease never opened"
+                        self._next_program(send, SendEvent.BROKEN_OFF, why, expect=claimed)
                     else:
-                        self._not_known_if_sent(
-                            send,
-                            f"{send.program}: no report within the lease",
-                            expect=[("attempt_id", send.attempt_id)],
-                        )
+                        why = f"{send.program}: no report within the lease"
+                        self._not_known_if_sent(send, why, expect=claimed)
                     moved += 1
             elif now - self._waits_from(send, pending) >= self._claim_timeout:
                 waited = int(self._claim_timeout.total_seconds())
@@ -730,7 +741,8 @@ class Sends:
         its code: it ends FAILED, sent at a known time, its outcome unknown; never sent again
         through another program or pair, as the recipient may already have its code.
 
-        Not known whether sent (`_NOT_KNOWN_IF_SENT`): FAILED, and never sent again either.
+        Not known whether sent (`NOT_KNOWN_IF_SENT_CODES`): FAILED, and never sent again
+        either.
 
         Not sent: while its pair runs (a program restarted or killed), the pair's next
         program. Once the pair is stopped, another running pair of its country takes it with
@@ -741,7 +753,7 @@ class Sends:
         if attempt.sent_at is not None:
             self._cut_off_once_sent(send, attempt, attempt.sent_at, pair, expect=expect)
             return
-        if attempt.error_code in _NOT_KNOWN_IF_SENT:
+        if attempt.error_code in NOT_KNOWN_IF_SENT_CODES:
             self._not_known_if_sent(send, why, expect=expect)
             return
         if pair is None or not pair.state.runs_sessions:
@@ -1011,11 +1023,6 @@ class Sends:
                 f" a pair of {region}, or without naming one",
             )
         return phones.canonical(phone, country)
-
-
-# A try broken off with no `sent_at` that does not say its SMS never left: its program
-# killed during the send (`interrupted`), or never reporting (`lease_expired`).
-_NOT_KNOWN_IF_SENT = frozenset({"interrupted", "lease_expired"})
 
 
 def _after_earlier(send: Send, said: str) -> str:

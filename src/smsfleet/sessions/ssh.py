@@ -113,6 +113,8 @@ class SshBackend:
         self._log_reads: TTLCache[_LogReadKey, tuple[int, tuple[str, ...]]]
         self._log_reads = TTLCache(_LOG_READS_KEPT, ttl=LOG_READ_FRESH_SECONDS, timer=clock)
         self._log_reads_lock = threading.Lock()  # readers are the thread pool's
+        # The reads under way, each told to those waiting for it once it has answered.
+        self._log_reads_under_way: dict[_LogReadKey, threading.Event] = {}
 
     @property
     def state_dir(self) -> str:
@@ -227,14 +229,28 @@ class SshBackend:
     def _shared_read(
         self, key: _LogReadKey, read: Callable[[], tuple[int, tuple[str, ...]]]
     ) -> tuple[int, tuple[str, ...]]:
-        """What `read` answered for `key` while fresh, read once however many ask."""
-        with self._log_reads_lock:
-            found = self._log_reads.get(key)
-        if found is None:
-            found = read()
+        """What `read` answered for `key` while fresh, read once however many ask: those
+        asking while it is read wait for its answer rather than read it too."""
+        while True:
             with self._log_reads_lock:
-                self._log_reads[key] = found
-        return found
+                found = self._log_reads.get(key)
+                if found is not None:
+                    return found
+                under_way = self._log_reads_under_way.get(key)
+                if under_way is None:
+                    mine = self._log_reads_under_way[key] = threading.Event()
+            if under_way is not None:
+                under_way.wait(self.host.connect_timeout_seconds + _CALL_SECONDS)
+                continue  # its answer, or (it failed) a read of this caller's own
+            try:
+                found = read()
+                with self._log_reads_lock:
+                    self._log_reads[key] = found
+                return found
+            finally:
+                with self._log_reads_lock:
+                    del self._log_reads_under_way[key]
+                mine.set()
 
     # -- the wire ----------------------------------------------------------
 

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.attempts import RedisLedger
 from smsfleet.attempts.ledger import Ledger
-from smsfleet.attempts.models import Attempt, Completion, Outcome
+from smsfleet.attempts.models import REPORT_GRACE, Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore
-from smsfleet.dispatch.expiry import REPORT_GRACE, UnreportedExpiry
+from smsfleet.dispatch.expiry import UnreportedExpiry
 from tests.support.backends import random_name
 from tests.support.fakes import FakeClock
 
@@ -198,3 +198,47 @@ def test_on_redis_an_attempt_closed_as_expired_is_told_once_before_the_drain(
     drained(redis_ledger)
     stored = AttemptStore(metrics_engine)
     assert all((a := stored.get(id_)) and a.error_code == "lease_expired" for id_ in ids)
+
+
+def test_an_attempt_another_closer_closed_meanwhile_is_not_given_up_again(
+    metrics_engine: Engine,
+) -> None:
+    """Read open, closed by a report (or a lease of its session) before this closer's
+    update: it keeps its report and is not returned, so it is told once."""
+    clock = FakeClock()
+    store = AttemptStore(metrics_engine)
+    past = TTL + REPORT_GRACE + timedelta(seconds=1)
+    read = [lease(store, n, session="program1_UZ_ucell", ago=past, clock=clock) for n in (1, 2)]
+    seen_open = store.unreported(leased_before=clock.now() - TTL, limit=10)
+    assert sorted(a.id for a in seen_open) == sorted(read)
+    store.report(read[0], session="program1_UZ_ucell", completion=delivered(clock))
+    assert [a.id for a in store.expire(seen_open, now=clock.now())] == [read[1]]
+    kept = store.get(read[0])
+    assert kept is not None and kept.outcome is Outcome.delivered
+
+
+def test_a_backlog_stops_being_closed_once_this_process_no_longer_leads(
+    metrics_engine: Engine,
+) -> None:
+    clock = FakeClock()
+    store = AttemptStore(metrics_engine)
+    past = TTL + REPORT_GRACE + timedelta(seconds=1)
+    for number in range(3):
+        lease(store, number, session="program1_UZ_ucell", ago=past, clock=clock)
+    leads = [True]
+    told: list[Attempt] = []
+
+    def closed(attempt: Attempt) -> None:
+        told.append(attempt)
+        leads[0] = False  # leadership lost after the first batch
+
+    one_at_a_time = UnreportedExpiry(
+        ledger=store,
+        clock=clock,
+        lease_ttl=TTL,
+        closed=closed,
+        should_run=lambda: leads[0],
+        batch=1,
+    )
+    assert one_at_a_time.expire() == 1
+    assert len(store.unreported(leased_before=clock.now(), limit=10)) == 2

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smsfleet.attempts.models import Outcome
+from smsfleet.attempts.models import REPORT_GRACE, Outcome
 from smsfleet.audit.service import actor_of
 from smsfleet.core.clock import human_time
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.settings import LEASE_TTL_SECONDS
-from smsfleet.dispatch.expiry import REPORT_GRACE, UnreportedExpiry
+from smsfleet.dispatch.expiry import UnreportedExpiry
 from smsfleet.dispatch.models import ReportRequest, SendAction, WaitAction
 from smsfleet.messages.models import (
     SendQuery,
@@ -667,7 +667,9 @@ def test_stuck_sends_move_on(world: World) -> None:
     # pbad takes it and never reports: after the lease, whether its SMS left is not known,
     # so it fails and is never sent again (the number may have its code).
     assert isinstance(world.dispatcher.lease(session="pbad_UZ_uzmobile"), SendAction)
-    world.clock.advance(LEASE_TTL_SECONDS + 1)
+    world.clock.advance(LEASE_TTL_SECONDS)
+    assert world.sends.run_jobs() == 0  # its report may still come, a while past the lease
+    world.clock.advance(REPORT_GRACE.total_seconds() + 1)
     assert world.sends.run_jobs() == 1
     failed = world.sends.send(send.id)
     assert (failed.status, failed.tries, failed.attempt_id) == (SendStatus.FAILED, 1, None)
@@ -954,3 +956,18 @@ def test_a_send_through_a_probed_pair_is_told_it_goes_out_as_a_probe(world: Worl
         "accepted: UZ_uzmobile is probed after a pause by the policy, so it goes out as one of"
         " its probes (one at a time, each after the one before), on a route that may still fail"
     )
+
+
+def test_a_send_claimed_for_a_lease_that_never_opened_goes_on_to_the_next_program(
+    world: World,
+) -> None:
+    """Claimed, and the ledger failed the lease (its program never had it): not sent, so
+    the pair's next program takes it once its lease would have run out."""
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
+    claimed = world.sends.claim(pair="UZ_uzmobile", program="pbad", attempt_id="f" * 32)
+    assert claimed is not None
+    world.clock.advance(LEASE_TTL_SECONDS + REPORT_GRACE.total_seconds() + 11)
+    assert world.sends.run_jobs() == 1
+    moved = world.sends.send(send.id)
+    assert (moved.status, moved.next_index, moved.attempt_id) == (SendStatus.PENDING, 1, None)
+    assert moved.error == "pbad: its lease never opened"

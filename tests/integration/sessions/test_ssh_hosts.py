@@ -63,7 +63,13 @@ class Edges:
 
 @pytest.fixture
 def edges(tmp_path: Path, fleet: Fleet) -> Iterator[Edges]:
-    server = start_sshd(tmp_path / "sshd")
+    # The sshd's logins write as a login's usual umask does, whatever an earlier test of
+    # this process left (the CLI's 077): the agent's own is what makes its files private.
+    umask = os.umask(0o022)
+    try:
+        server = start_sshd(tmp_path / "sshd")
+    finally:
+        os.umask(umask)
     screen_dirs = {name: short_dir(f"sf-{name}-") for name in EDGES}
     # The edges share this disk, and so their program directory.
     programs = tmp_path / "programs"
@@ -126,8 +132,10 @@ def test_the_ssh_backend_starts_reads_and_stops_a_session_there(
     newer, lines = backend.log_since(name, offset)
     assert newer > offset and all("tick" in line for line in lines)
 
-    # What the session writes there is private, whatever the login's umask.
-    written = {str(path): path.stat().st_mode & 0o077 for path in (tmp_path / "edge1").rglob("*")}
+    # What the session writes there is private, whatever the login's umask, and so is the
+    # data dir it was given, made beforehand as anyone's.
+    edge = tmp_path / "edge1"
+    written = {str(path): path.stat().st_mode & 0o077 for path in [edge, *edge.rglob("*")]}
     assert written and not any(written.values()), written
     final = backend.stop(name, grace_seconds=2)
     assert final is not None and not final.running and final.signal == signal.SIGTERM

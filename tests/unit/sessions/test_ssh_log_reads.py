@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 
 from smsfleet.core.settings import SshHost
@@ -13,11 +14,12 @@ from smsfleet.sessions.ssh import LOG_READ_FRESH_SECONDS, SshBackend
 
 # An `ssh` that answers every log read as the host's agent would, and counts them.
 FAKE_SSH = """\
-import json, sys
+import json, sys, time
 request = json.load(sys.stdin)
 with open({calls!r}, "a") as calls:
     calls.write(json.dumps([request["name"], request.get("offset", request.get("lines"))]) + "\\n")
 if request["op"] == "tail":
+    time.sleep(0.2)  # long enough for readers to come while it is read
     print(json.dumps({{"lines": ["line " + str(n) for n in range(request["lines"])]}}))
 else:
     offset = request["offset"] or 0
@@ -79,3 +81,19 @@ def test_readers_of_a_logs_same_last_lines_share_a_fresh_read(tmp_path: Path) ->
     now[0] += LOG_READ_FRESH_SECONDS
     backend.tail(name, 3)
     assert len(calls.read_text().splitlines()) == 3
+
+
+def test_readers_coming_while_a_read_is_under_way_wait_for_it(tmp_path: Path) -> None:
+    now = [100.0]
+    backend, calls = backend_counting(tmp_path, now)
+    answers: list[list[str]] = []
+    readers = [
+        threading.Thread(target=lambda: answers.append(backend.tail("program1_UZ_uzmobile", 2)))
+        for _ in range(8)
+    ]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(10)
+    assert answers == [["line 0", "line 1"]] * 8
+    assert len(calls.read_text().splitlines()) == 1
