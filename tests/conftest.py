@@ -128,6 +128,26 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the tests' Redis, closed after the test."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def attempts_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A Redis attempts ledger's key prefix of the test's own, its keys removed after."""
+    prefix = random_name("smsfleet_test:{attempts-") + "}"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        redis_client.delete(*keys)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return sqlite_url_for(tmp_path / "config.sqlite3")
 

@@ -838,29 +838,28 @@ class Sends:
             why = f"{send.pair} was {_stopped(pair)} while it awaited its code"
         sent = human_time(sent_at, now=now)
         error = f"sent at {sent} through {attempt.program}, its code not awaited: {why}"
-        changes: dict[str, object] = {
-            "attempt_id": None,
-            "leased_until": None,
-            "error": _after_earlier(send, error),
-            "completed_at": now,
-        }
-        self._move(send, SendEvent.CUT_OFF_ONCE_SENT, changes, expect=expect)
+        self._never_again(send, SendEvent.CUT_OFF_ONCE_SENT, error, expect=expect)
 
     def _not_known_if_sent(self, send: Send, why: str, *, expect: list[tuple[str, object]]) -> None:
         """Its try left it unknown whether its SMS left: FAILED, and never sent again, as
         the recipient may have its code; a person who knows it did not come retries it."""
-        now = self._clock.now()
         error = (
             f"{why}: whether its SMS left is not known, so it is not sent again (the number"
             " may have its code); retry it if none came"
         )
+        self._never_again(send, SendEvent.NOT_KNOWN_IF_SENT, error, expect=expect)
+
+    def _never_again(
+        self, send: Send, event: SendEvent, error: str, *, expect: list[tuple[str, object]]
+    ) -> None:
+        """End it by `event` (FAILED), saying `error` after its earlier tries."""
         changes: dict[str, object] = {
             "attempt_id": None,
             "leased_until": None,
             "error": _after_earlier(send, error),
-            "completed_at": now,
+            "completed_at": self._clock.now(),
         }
-        self._move(send, SendEvent.NOT_KNOWN_IF_SENT, changes, expect=expect)
+        self._move(send, event, changes, expect=expect)
 
     def _next_program(
         self,

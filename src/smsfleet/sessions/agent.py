@@ -50,13 +50,8 @@ ERROR_KINDS: dict[str, type[Exception]] = {
 
 def _backend(request: dict[str, Any]) -> ScreenBackend:
     screen_dir = request.get("screen_dir")
-    state_dir = Path(request["state_dir"]).expanduser()
-    # Its data dir (sessions, spools) closed to others, as the control plane's own is: what
-    # was written there before umask 077 stays unread by others too.
-    if state_dir.parent.is_dir() and state_dir.parent.stat().st_uid == os.getuid():
-        state_dir.parent.chmod(0o700)
     return ScreenBackend(
-        state_dir,
+        Path(request["state_dir"]).expanduser(),
         screen_dir=Path(screen_dir).expanduser() if screen_dir else None,
         python=sys.executable,
         program_env=[str(name) for name in request.get("program_env") or ()],

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from smsfleet.attempts.ledger import ReportBeforeLease
 from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.sql import create_sql_engine, fleet_prefix, upgrade_metrics_schema
-from tests.support.backends import random_name, sqlite_url_for
+from tests.support.backends import sqlite_url_for
 from tests.support.waiting import eventually
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -34,26 +34,10 @@ PHONES = ["+998901000001", "+998901000002", "+998901000003"]
 SESSION = "program1_UZ_ucell"
 
 
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def prefix(client: redis.Redis) -> Iterator[str]:
-    prefix = random_name("smsfleet_test:{attempts-") + "}"
-    yield prefix
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-
-
-def ledger_on(client: redis.Redis, engine: Engine, prefix: str, **options: object) -> RedisLedger:
-    return RedisLedger(client, store=AttemptStore(engine), prefix=prefix, **options)  # type: ignore[arg-type]
+def ledger_on(
+    redis_client: redis.Redis, engine: Engine, attempts_prefix: str, **options: object
+) -> RedisLedger:
+    return RedisLedger(redis_client, store=AttemptStore(engine), prefix=attempts_prefix, **options)  # type: ignore[arg-type]
 
 
 def new_attempt(number: int, *, session: str = SESSION, at: datetime = NOW) -> Attempt:
@@ -88,9 +72,9 @@ def drain_all(ledger: RedisLedger) -> None:
 
 
 def test_lease_report_and_repeats_answer_as_sql_does_and_reach_sql(
-    client: redis.Redis, metrics_engine: Engine, prefix: str
+    redis_client: redis.Redis, metrics_engine: Engine, attempts_prefix: str
 ) -> None:
-    ledger = ledger_on(client, metrics_engine, prefix)
+    ledger = ledger_on(redis_client, metrics_engine, attempts_prefix)
     store = AttemptStore(metrics_engine)
     # The rotation skips numbers awaiting a code.
     first, expired = lease(ledger, 1)
@@ -126,12 +110,12 @@ def test_lease_report_and_repeats_answer_as_sql_does_and_reach_sql(
 
 
 def test_a_report_of_an_attempt_leased_after_its_bound_is_refused_and_leaves_it_open(
-    client: redis.Redis, metrics_engine: Engine, prefix: str
+    redis_client: redis.Redis, metrics_engine: Engine, attempts_prefix: str
 ) -> None:
     """In Redis, and in SQL for an attempt Redis does not hold (leased before it kept
     them): the bound is the lease's time to the millisecond, and another session's
     attempt is left to its own answer."""
-    ledger = ledger_on(client, metrics_engine, prefix)
+    ledger = ledger_on(redis_client, metrics_engine, attempts_prefix)
     store = AttemptStore(metrics_engine)
     in_redis, _ = lease(ledger, 1)
     in_sql = new_attempt(2)
@@ -160,9 +144,9 @@ def test_a_report_of_an_attempt_leased_after_its_bound_is_refused_and_leaves_it_
 
 
 def test_an_expired_lease_is_closed_once_at_the_sessions_next_lease(
-    client: redis.Redis, metrics_engine: Engine, prefix: str
+    redis_client: redis.Redis, metrics_engine: Engine, attempts_prefix: str
 ) -> None:
-    ledger = ledger_on(client, metrics_engine, prefix)
+    ledger = ledger_on(redis_client, metrics_engine, attempts_prefix)
     old, _ = lease(ledger, 1, at=NOW - timedelta(minutes=5))
     kept, _ = lease(ledger, 2)
     # Another session's expired lease is its own to close.
@@ -190,9 +174,9 @@ def test_an_expired_lease_is_closed_once_at_the_sessions_next_lease(
 
 
 def test_a_drainer_killed_before_acknowledging_loses_and_doubles_nothing(
-    client: redis.Redis, metrics_engine: Engine, prefix: str
+    redis_client: redis.Redis, metrics_engine: Engine, attempts_prefix: str
 ) -> None:
-    killed = ledger_on(client, metrics_engine, prefix)
+    killed = ledger_on(redis_client, metrics_engine, attempts_prefix)
     ids = []
     for number in range(1, 31):
         attempt, _ = lease(killed, number)
@@ -209,7 +193,7 @@ def test_a_drainer_killed_before_acknowledging_loses_and_doubles_nothing(
     killed._ensure_group()
     assert len(killed._read(">", block_ms=None)) == 45
 
-    survivor = ledger_on(client, metrics_engine, prefix, claim_idle=timedelta(0))
+    survivor = ledger_on(redis_client, metrics_engine, attempts_prefix, claim_idle=timedelta(0))
     assert survivor.drain() == 0  # nothing new: all of it is the dead one's
     assert survivor.claim() == 45
     drain_all(survivor)
@@ -218,7 +202,7 @@ def test_a_drainer_killed_before_acknowledging_loses_and_doubles_nothing(
     assert sorted(a.id for a in stored) == sorted(ids)
     outcomes = {a.id: a.outcome for a in stored}
     assert [outcomes[i] for i in ids] == [Outcome.not_delivered, None] * 15
-    assert client.xlen(f"{prefix}:stream") == 0
+    assert redis_client.xlen(f"{attempts_prefix}:stream") == 0
 
 
 def test_applying_is_idempotent_and_order_free(metrics_engine: Engine) -> None:
@@ -290,13 +274,13 @@ def test_two_fleets_on_one_redis_drain_into_their_own_database(
 
 
 def test_an_attempt_open_for_a_day_is_left_to_sql(
-    client: redis.Redis, metrics_engine: Engine, prefix: str
+    redis_client: redis.Redis, metrics_engine: Engine, attempts_prefix: str
 ) -> None:
-    ledger = ledger_on(client, metrics_engine, prefix)
+    ledger = ledger_on(redis_client, metrics_engine, attempts_prefix)
     forgotten, _ = lease(ledger, 1, session="program2_UZ_ucell", at=NOW - timedelta(days=2))
     recent, _ = lease(ledger, 2, session="program2_UZ_ucell", at=NOW - timedelta(hours=1))
     lease(ledger, 3)
-    assert set(client.hkeys(f"{prefix}:open")) == {
+    assert set(redis_client.hkeys(f"{attempts_prefix}:open")) == {
         recent.id.encode(),
         f"{3:032x}".encode(),
     }
@@ -306,9 +290,9 @@ def test_an_attempt_open_for_a_day_is_left_to_sql(
 
 
 def test_a_batch_sql_refused_is_applied_by_the_next_drain(
-    client: redis.Redis, metrics_engine: Engine, prefix: str
+    redis_client: redis.Redis, metrics_engine: Engine, attempts_prefix: str
 ) -> None:
-    ledger = ledger_on(client, metrics_engine, prefix)
+    ledger = ledger_on(redis_client, metrics_engine, attempts_prefix)
     opened, _ = lease(ledger, 1)
     with metrics_engine.begin() as connection:
         connection.exec_driver_sql("ALTER TABLE attempts RENAME TO attempts_away")
@@ -339,12 +323,14 @@ class _BatchesSeen(AttemptStore):
 
 
 def test_under_load_the_drain_gathers_attempts_into_one_transaction(
-    client: redis.Redis, sqlite_metrics_engine: Engine, prefix: str
+    redis_client: redis.Redis, sqlite_metrics_engine: Engine, attempts_prefix: str
 ) -> None:
     """An attempt alone reaches SQL at once; those that come while it was applied wait
     for the gathering pause and go together, not one transaction each."""
     store = _BatchesSeen(sqlite_metrics_engine)
-    ledger = RedisLedger(client, store=store, prefix=prefix, gather=timedelta(seconds=2))
+    ledger = RedisLedger(
+        redis_client, store=store, prefix=attempts_prefix, gather=timedelta(seconds=2)
+    )
     ledger.start()
     try:
         lease(ledger, 1)

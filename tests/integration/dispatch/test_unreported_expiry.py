@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,7 +23,6 @@ from smsfleet.attempts.ledger import Ledger
 from smsfleet.attempts.models import REPORT_GRACE, Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch.expiry import UnreportedExpiry
-from tests.support.backends import random_name
 from tests.support.fakes import FakeClock
 
 TTL = timedelta(minutes=2)
@@ -32,26 +30,10 @@ PHONES = ["+998901000001", "+998901000002", "+998901000003"]
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def prefix(redis_client: redis.Redis) -> Iterator[str]:
-    prefix = random_name("smsfleet_test:{attempts-") + "}"
-    yield prefix
-    keys = list(redis_client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        redis_client.delete(*keys)
-
-
-@pytest.fixture
-def redis_ledger(redis_client: redis.Redis, prefix: str, metrics_engine: Engine) -> RedisLedger:
-    return RedisLedger(redis_client, store=AttemptStore(metrics_engine), prefix=prefix)
+def redis_ledger(
+    redis_client: redis.Redis, attempts_prefix: str, metrics_engine: Engine
+) -> RedisLedger:
+    return RedisLedger(redis_client, store=AttemptStore(metrics_engine), prefix=attempts_prefix)
 
 
 def lease(ledger: Ledger, number: int, *, session: str, ago: timedelta, clock: FakeClock) -> str:
@@ -180,7 +162,10 @@ def test_on_redis_what_sql_alone_holds_open_is_closed_and_what_redis_closed_keep
 
 
 def test_on_redis_an_attempt_closed_as_expired_is_told_once_before_the_drain(
-    redis_ledger: RedisLedger, redis_client: redis.Redis, prefix: str, metrics_engine: Engine
+    redis_ledger: RedisLedger,
+    redis_client: redis.Redis,
+    attempts_prefix: str,
+    metrics_engine: Engine,
 ) -> None:
     """A backlog past its lease (a first sweep, or a day without one), closed in Redis and
     not yet in SQL: the next round of the sweep leaves it to the drain."""
@@ -191,7 +176,7 @@ def test_on_redis_an_attempt_closed_as_expired_is_told_once_before_the_drain(
     ]
     # Redis lost one (a restart without its data): SQL alone holds it open.
     drained(redis_ledger)
-    redis_client.hdel(f"{prefix}:open", ids[1])
+    redis_client.hdel(f"{attempts_prefix}:open", ids[1])
     expiry, told = sweep(redis_ledger, clock)
     assert expiry.expire() == 2
     assert sorted(a.id for a in told) == sorted(ids)

@@ -17,22 +17,17 @@ from tests.support.waiting import eventually
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def key(client: redis.Redis) -> Iterator[str]:
+def key(redis_client: redis.Redis) -> Iterator[str]:
     name = random_name("smsfleet:test:leader:")
     yield name
-    client.delete(name)
+    redis_client.delete(name)
 
 
-def test_one_holder_at_a_time_and_a_silent_one_is_replaced(client: redis.Redis, key: str) -> None:
-    first = RedisLeadership(client, ttl_seconds=0.5, key=key)
-    second = RedisLeadership(client, ttl_seconds=0.5, key=key)
+def test_one_holder_at_a_time_and_a_silent_one_is_replaced(
+    redis_client: redis.Redis, key: str
+) -> None:
+    first = RedisLeadership(redis_client, ttl_seconds=0.5, key=key)
+    second = RedisLeadership(redis_client, ttl_seconds=0.5, key=key)
     assert first.hold()
     assert not second.hold()
     assert first.hold()  # renewed
@@ -56,14 +51,14 @@ def test_without_redis_no_replica_leads() -> None:
 # `fleet` comes last, so it is torn down first: its supervisors stop before the Redis
 # client their leadership uses is closed (else a last tick reads a closed socket).
 def test_only_the_leader_drives_screen_and_the_standby_takes_over(
-    client: redis.Redis, key: str, fleet: Fleet
+    redis_client: redis.Redis, key: str, fleet: Fleet
 ) -> None:
     name = fleet.add_pair("beeline", TICKING)
     policy = SupervisorPolicy(start_seconds=0, stop_grace_seconds=1)
-    first = fleet.supervisor(policy, RedisLeadership(client, ttl_seconds=5, key=key))
+    first = fleet.supervisor(policy, RedisLeadership(redis_client, ttl_seconds=5, key=key))
     first.start_loop(0.05)
     eventually(lambda: first.leading)
-    second = fleet.supervisor(policy, RedisLeadership(client, ttl_seconds=5, key=key))
+    second = fleet.supervisor(policy, RedisLeadership(redis_client, ttl_seconds=5, key=key))
     second.start_loop(0.05)
 
     fleet.want(name, DesiredState.running)

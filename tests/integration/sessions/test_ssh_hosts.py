@@ -132,10 +132,9 @@ def test_the_ssh_backend_starts_reads_and_stops_a_session_there(
     newer, lines = backend.log_since(name, offset)
     assert newer > offset and all("tick" in line for line in lines)
 
-    # What the session writes there is private, whatever the login's umask, and so is the
-    # data dir it was given, made beforehand as anyone's.
+    # What the session writes there is private, whatever the login's umask.
     edge = tmp_path / "edge1"
-    written = {str(path): path.stat().st_mode & 0o077 for path in [edge, *edge.rglob("*")]}
+    written = {str(path): path.stat().st_mode & 0o077 for path in edge.rglob("*")}
     assert written and not any(written.values()), written
     final = backend.stop(name, grace_seconds=2)
     assert final is not None and not final.running and final.signal == signal.SIGTERM

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,9 @@ def test_a_hosts_starts_are_checked_against_its_own_program_directories() -> Non
     ],
 )
 def test_the_agent_answers_bad_requests_with_an_error(request_body: object, message: str) -> None:
+    mode = os.stat("/tmp").st_mode
     answer = handle(request_body)
     assert answer["error"]["kind"] == "value"
     assert message in answer["error"]["message"]
+    # What it did not make keeps its mode: its state dir's parent here is everyone's /tmp.
+    assert os.stat("/tmp").st_mode == mode
