@@ -73,6 +73,11 @@ local function close(id, session, fields)
   redis.call('XADD', prefix .. ':stream', '*', 'a', closed)
   return closed
 end
+
+-- Give the session's open attempt `id` up as unreported past its lease, at `now`.
+local function expire(id, session, now)
+  return close(id, session, {outcome = 'error', error_code = 'lease_expired', completed_at = now})
+end
 """
 
 # The lease's two halves, also run by the dispatcher's one-trip admission
@@ -91,8 +96,7 @@ local function scan(pair, session, now, expire_before, open_since, forget_before
     local owner, phone, at = string.match(entries[i + 1], '^(.-)\\t(.-)\\t(.*)$')
     at = tonumber(at)
     if expire_before >= 0 and owner == session and at < expire_before then
-      local done = close(entries[i], session,
-        {outcome = 'error', error_code = 'lease_expired', completed_at = now})
+      local done = expire(entries[i], session, now)
       if done then table.insert(closed, done) end
     elseif at >= open_since then
       table.insert(busy, {id = entries[i], owner = owner, phone = phone})
@@ -177,10 +181,9 @@ return {1, close(id, session, cjson.decode(ARGV[5]))}
 _EXPIRE = (
     _CLOSE
     + """
-local expired = {outcome = 'error', error_code = 'lease_expired', completed_at = ARGV[3]}
 local closed = {}
 for i = 4, #ARGV, 2 do
-  local done = close(ARGV[i], ARGV[i + 1], expired)
+  local done = expire(ARGV[i], ARGV[i + 1], ARGV[3])
   if done then table.insert(closed, done) end
 end
 return closed
