@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 import redis
@@ -38,7 +39,7 @@ from redis.commands.core import Script
 from redis.retry import Retry
 from sqlalchemy.exc import SQLAlchemyError
 
-from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease
+from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease, SentNotice
 from smsfleet.attempts.models import Attempt, Completion
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.core.loop_redis import LoopRedis
@@ -65,7 +66,10 @@ local function close(id, session, fields)
   if not open then return nil end
   local attempt = cjson.decode(open)
   if attempt.session ~= session then return nil end
-  for name, value in pairs(fields) do attempt[name] = value end
+  -- What `fields` leaves out (null) stays as known: when the SMS left, as told before.
+  for name, value in pairs(fields) do
+    if value ~= cjson.null then attempt[name] = value end
+  end
   local closed = cjson.encode(attempt)
   redis.call('HDEL', prefix .. ':open', id)
   redis.call('HDEL', prefix .. ':pair:' .. attempt.pair, id)
@@ -190,6 +194,33 @@ return closed
 """
 )
 
+# Mark each open attempt of session ARGV[3] named in ARGV[4…] (id, sent_at, its latest
+# lease in ms, provider or '') as sent then, unless marked already or leased later; how
+# many it marked.
+_MARK_SENT = (
+    _CLOSE
+    + """
+local session, marked = ARGV[3], 0
+for i = 4, #ARGV, 4 do
+  local id = ARGV[i]
+  local open = redis.call('HGET', prefix .. ':open', id)
+  local attempt = open and cjson.decode(open)
+  if attempt and attempt.session == session and attempt.sent_at == cjson.null then
+    local entry = redis.call('HGET', prefix .. ':pair:' .. attempt.pair, id)
+    if entry and tonumber(string.match(entry, '\\t(%d+)$')) <= tonumber(ARGV[i + 2]) then
+      attempt.sent_at = ARGV[i + 1]
+      if ARGV[i + 3] ~= '' then attempt.provider = ARGV[i + 3] end
+      local told = cjson.encode(attempt)
+      redis.call('HSET', prefix .. ':open', id, told)
+      redis.call('XADD', prefix .. ':stream', '*', 'a', told)
+      marked = marked + 1
+    end
+  end
+end
+return marked
+"""
+)
+
 
 def _reported(answer: Sequence[Any]) -> tuple[Attempt, bool] | None:
     """`_REPORT`'s answer: the attempt and whether this report closed it; None when the
@@ -249,6 +280,7 @@ class RedisLedger:
         self._lease = client.register_script(_LEASE)
         self._report = client.register_script(_REPORT)
         self._expire = client.register_script(_EXPIRE)
+        self._mark_sent = client.register_script(_MARK_SENT)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # One drain at a time in this process: the loop's, or a caller's `drain()`.
@@ -362,6 +394,16 @@ class RedisLedger:
         return self._store.report(
             trigger_id, session=session, completion=completion, leased_by=leased_by
         )
+
+    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
+        """`Ledger.mark_sent`, for those open in Redis (SQL learns it by the drain)."""
+        if not notices:
+            return 0
+        told = [
+            (notice.trigger_id, _iso(notice.sent_at), _ms(notice.leased_by), notice.provider or "")
+            for notice in notices
+        ]
+        return int(self._mark_sent(args=self.script_args(session, *chain.from_iterable(told))))
 
     def last_leased(self, pair: str) -> datetime | None:
         last = self._client.get(f"{self._prefix}:last:{pair}")

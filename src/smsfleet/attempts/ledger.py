@@ -15,7 +15,7 @@ from typing import Protocol
 
 from smsfleet.attempts.models import Attempt, Completion
 
-__all__ = ["Ledger", "OpenLease", "ReportBeforeLease", "next_phone"]
+__all__ = ["Ledger", "OpenLease", "ReportBeforeLease", "SentNotice", "next_phone"]
 
 
 class ReportBeforeLease(Exception):
@@ -34,6 +34,18 @@ class OpenLease:
     id: str
     phone: str
     leased_at: datetime
+
+
+@dataclass(frozen=True)
+class SentNotice:
+    """A program's word, before its report, that the SMS of `trigger_id` left at `sent_at`
+    (through `provider`, when it names one); an attempt leased after `leased_by` (the
+    latest lease that time allows, the clocks' difference given) is not its."""
+
+    trigger_id: str
+    sent_at: datetime
+    leased_by: datetime
+    provider: str | None = None
 
 
 class Ledger(Protocol):
@@ -79,6 +91,13 @@ class Ledger(Protocol):
         `leased_by`, the session's open attempt leased after it is refused
         (`ReportBeforeLease`) and left open.
         """
+        ...
+
+    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
+        """Record when each SMS left on the session's open attempt with no `sent_at` yet,
+        leased by its notice's `leased_by`: whichever way it is closed later, it is known
+        to have left. How many it marked; the rest (not open, another session's, marked
+        already, leased later) are left unchanged."""
         ...
 
     def last_leased(self, pair: str) -> datetime | None:

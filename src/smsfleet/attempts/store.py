@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease, next_phone
+from smsfleet.attempts.ledger import OpenLease, ReportBeforeLease, SentNotice, next_phone
 from smsfleet.attempts.models import (
     BROKEN_OFF_CODES,
     GRANT_STALE,
@@ -80,28 +80,49 @@ def earliest(connection: Connection) -> datetime | None:
 
 # What a report or a close sets on an open attempt.
 _OUTCOME_COLUMNS = tuple(Completion.model_fields)
+# What a program may tell of an open attempt before its report (`mark_sent`).
+_TOLD_BEFORE_REPORT = ("sent_at", "provider")
 
 
 def _upsert(connection: sa.Connection) -> sa.Insert:
     """One statement (a multi-row insert for a batch): an attempt missing is inserted as
-    it is, an open one takes the outcome it comes with, a closed one stays as it was; any
-    other conflict fails."""
+    it is; an open one takes the outcome it comes with, or, coming open, when its SMS
+    left (told before its report), if it does not know yet; a closed one stays as it was;
+    any other conflict fails."""
     table = attempts_table
     if connection.dialect.name == "sqlite":
         lite = sqlite.insert(table)
         return lite.on_conflict_do_update(
             index_elements=["id"],
-            set_={name: lite.excluded[name] for name in _OUTCOME_COLUMNS},
-            where=sa.and_(table.c.outcome.is_(None), lite.excluded.outcome.is_not(None)),
+            set_=_open_row_takes(table, lite.excluded),
+            where=table.c.outcome.is_(None),
         )
     maria = mysql.insert(table)
-    still_open = sa.and_(table.c.outcome.is_(None), maria.inserted.outcome.is_not(None))
+    taken = _open_row_takes(table, maria.inserted)
     # MariaDB assigns in order and later assignments see earlier ones: `outcome`, which
-    # the condition reads, goes last.
+    # the conditions read, goes last.
     ordered = sorted(_OUTCOME_COLUMNS, key=lambda name: name == "outcome")
     return maria.on_duplicate_key_update(
-        [(name, sa.func.if_(still_open, maria.inserted[name], table.c[name])) for name in ordered]
+        [
+            (name, sa.case((table.c.outcome.is_(None), taken[name]), else_=table.c[name]))
+            for name in ordered
+        ]
     )
+
+
+def _open_row_takes(table: sa.Table, coming: Any) -> dict[str, sa.ColumnElement[Any]]:
+    """What an open row takes of the same attempt `coming` (the insert's excluded row):
+    all of it closed; open, only what its program told before its report."""
+    closed = coming.outcome.is_not(None)
+    return {
+        name: sa.case(
+            (closed, coming[name]),
+            else_=sa.func.coalesce(table.c[name], coming[name])
+            if name in _TOLD_BEFORE_REPORT
+            else table.c[name],
+        )
+        for name in _OUTCOME_COLUMNS
+    }
 
 
 # The statements of a lease and a report, built once: a statement built per call costs
@@ -143,13 +164,39 @@ _LOST = sa.select(attempts_table).where(
     attempts_table.c.session == sa.bindparam("session"),
     attempts_table.c.outcome.is_(None),
 )
-_REPORT = sa.update(attempts_table).where(
-    attempts_table.c.id == sa.bindparam("key_id"),
-    attempts_table.c.session == sa.bindparam("key_session"),
-    attempts_table.c.outcome.is_(None),
+_REPORT = (
+    sa.update(attempts_table)
+    .where(
+        attempts_table.c.id == sa.bindparam("key_id"),
+        attempts_table.c.session == sa.bindparam("key_session"),
+        attempts_table.c.outcome.is_(None),
+    )
+    .values(
+        # A report that leaves out when its SMS left keeps what its program told before.
+        {
+            name: sa.func.coalesce(sa.bindparam(f"set_{name}"), attempts_table.c[name])
+            if name in _TOLD_BEFORE_REPORT
+            else sa.bindparam(f"set_{name}")
+            for name in _OUTCOME_COLUMNS
+        }
+    )
 )
 # A report that names times: its attempt leased by the latest they allow.
 _REPORT_LEASED_BY = _REPORT.where(attempts_table.c.leased_at <= sa.bindparam("leased_by"))
+_MARK_SENT = (
+    sa.update(attempts_table)
+    .where(
+        attempts_table.c.id == sa.bindparam("key_id"),
+        attempts_table.c.session == sa.bindparam("key_session"),
+        attempts_table.c.outcome.is_(None),
+        attempts_table.c.sent_at.is_(None),
+        attempts_table.c.leased_at <= sa.bindparam("leased_by"),
+    )
+    .values(
+        sent_at=sa.bindparam("set_sent_at"),
+        provider=sa.func.coalesce(sa.bindparam("set_provider"), attempts_table.c.provider),
+    )
+)
 _GIVE_UP = sa.update(attempts_table).where(
     attempts_table.c.id.in_(sa.bindparam("ids", expanding=True)),
     attempts_table.c.outcome.is_(None),
@@ -176,8 +223,9 @@ def _give_up_each(
             },
         )
         if given_up.rowcount:
-            update = {"outcome": Outcome.error, "error_code": error_code, "completed_at": now}
-            closed.append(attempt.model_copy(update=update))
+            # Read again: its program may have told when its SMS left since it was read.
+            row = connection.execute(_ONE, {"id": attempt.id}).mappings().one()
+            closed.append(Attempt.model_validate(dict(row)))
     return closed
 
 
@@ -413,14 +461,17 @@ class AttemptStore:
     def apply(self, attempts: Sequence[Attempt]) -> None:
         """Store attempts as a ledger in front of this store saw them, in one transaction,
         whatever the order and however often each comes: an attempt missing is inserted
-        as it is; an open one takes the outcome it comes with; a closed one stays as it
-        was closed."""
+        as it is; an open one takes the outcome it comes with, or when its SMS left; a
+        closed one stays as it was closed."""
         if not attempts:
             return
         latest: dict[str, Attempt] = {}
         for attempt in attempts:
-            # An attempt's closed state supersedes its open one within the batch.
-            if attempt.outcome is not None or attempt.id not in latest:
+            # Within the batch, an attempt closed supersedes it open, and open, it told
+            # sent supersedes it before.
+            earlier = latest.get(attempt.id)
+            told_nothing = earlier is None or (earlier.outcome is None and earlier.sent_at is None)
+            if told_nothing or attempt.outcome is not None:
                 latest[attempt.id] = attempt
         with self._engine.begin() as connection:
             connection.execute(_upsert(connection), [_columns(a) for a in latest.values()])
@@ -435,7 +486,8 @@ class AttemptStore:
     ) -> tuple[Attempt | None, bool]:
         """Record the completion of the session's open attempt, in one transaction: see
         `Ledger.report`."""
-        values = {"key_id": trigger_id, "key_session": session, **_columns(completion)}
+        values: dict[str, Any] = {"key_id": trigger_id, "key_session": session}
+        values |= {f"set_{name}": value for name, value in _columns(completion).items()}
         update = _REPORT
         if leased_by is not None:
             update, values["leased_by"] = _REPORT_LEASED_BY, naive_utc(leased_by)
@@ -447,6 +499,25 @@ class AttemptStore:
             # Its own and open, yet not closed: leased after `leased_by`.
             raise ReportBeforeLease(attempt)
         return attempt, closed
+
+    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
+        """Record when each SMS left, in one transaction: see `Ledger.mark_sent`."""
+        if not notices:
+            return 0
+        with self._engine.begin() as connection:
+            return sum(
+                connection.execute(
+                    _MARK_SENT,
+                    {
+                        "key_id": notice.trigger_id,
+                        "key_session": session,
+                        "leased_by": naive_utc(notice.leased_by),
+                        "set_sent_at": naive_utc(notice.sent_at),
+                        "set_provider": notice.provider,
+                    },
+                ).rowcount
+                for notice in notices
+            )
 
     def expire_unreported(
         self, *, leased_before: datetime, now: datetime, limit: int

@@ -35,8 +35,30 @@ class LeaseRequest(WorkerBody):
     )
 
 
+class SentNow(BaseModel):
+    """One SMS its program sent and has yet to report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)
+    sent_at: Timestamp
+    provider: OneLine | None = Field(default=None, max_length=64)
+
+
+# A program sends at most a few a minute: a beat tells those sent since the last one.
+MAX_SENT_PER_HEARTBEAT = 64
+
+
 class HeartbeatRequest(WorkerBody):
     """From a session's program: it is alive."""
+
+    sent: list[SentNow] = Field(
+        default_factory=list,
+        max_length=MAX_SENT_PER_HEARTBEAT,
+        description="SMS it sent since its last beat, before their reports: an attempt"
+        " closed without its report (its program killed for good, its lease expired) is"
+        " still known to have left, and counted as sent",
+    )
 
 
 class EndedRequest(WorkerBody):

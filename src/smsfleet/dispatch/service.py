@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from smsfleet.apikeys.service import looks_like_api_key
 from smsfleet.attempts import LoopReports, RedisLedger
-from smsfleet.attempts.ledger import Ledger, ReportBeforeLease
+from smsfleet.attempts.ledger import Ledger, ReportBeforeLease, SentNotice
 from smsfleet.attempts.models import Attempt, Completion, Outcome
 from smsfleet.attempts.store import AttemptStore, CountryGrants
 from smsfleet.core.clock import Clock, human_time
@@ -50,6 +50,7 @@ from smsfleet.dispatch.models import (
     ReportRequest,
     ReportStatus,
     SendAction,
+    SentNow,
     StopAction,
     WaitAction,
 )
@@ -836,17 +837,21 @@ class Dispatcher:
         difference: times outside it would skew the latency figures for good. Checked
         here against a lease that could still be open; against the attempt's own lease
         by its ledger (`_leased_by`)."""
+        for name, at in (("sent_at", report.sent_at), ("delivered_at", report.delivered_at)):
+            if at is not None:
+                self._check_within_lease(name, at, now)
+
+    def _check_within_lease(self, name: str, at: datetime, now: datetime) -> None:
         earliest = now - self.policy.lease_ttl - REPORTED_TIME_SLACK
         latest = now + REPORTED_TIME_SLACK
-        for name, at in (("sent_at", report.sent_at), ("delivered_at", report.delivered_at)):
-            if at is not None and not earliest <= at <= latest:
-                raise ValidationFailed.for_field(
-                    name,
-                    "outside the attempt's lease",
-                    message=f"{name} {human_time(at, now=now)} is not within the attempt's"
-                    f" lease: between {human_time(earliest, now=now)} and"
-                    f" {human_time(latest, now=now)}",
-                )
+        if not earliest <= at <= latest:
+            raise ValidationFailed.for_field(
+                name,
+                "outside the attempt's lease",
+                message=f"{name} {human_time(at, now=now)} is not within the attempt's"
+                f" lease: between {human_time(earliest, now=now)} and"
+                f" {human_time(latest, now=now)}",
+            )
 
     def _recorded(
         self, session: str, trigger_id: str, attempt: Attempt | None, closed: bool
@@ -879,6 +884,28 @@ class Dispatcher:
 
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())
+
+    def tell_sent(self, *, session: str, sent: Sequence[SentNow]) -> int:
+        """Record when the session's SMS left, as its program tells them with a heartbeat
+        before their reports: an attempt closed without its report (`lease_expired`,
+        `lease_lost`) is known to have left, and counted as sent. How many it marked.
+        A time outside a lease that could still be open is refused, naming it, and
+        nothing is marked. Blocking (the ledger's store)."""
+        now = self.clock.now()
+        for index, notice in enumerate(sent):
+            self._check_within_lease(f"sent.{index}.sent_at", notice.sent_at, now)
+        return self.ledger.mark_sent(
+            [
+                SentNotice(
+                    trigger_id=notice.trigger_id,
+                    sent_at=notice.sent_at,
+                    leased_by=notice.sent_at + REPORTED_TIME_SLACK,
+                    provider=notice.provider,
+                )
+                for notice in sent
+            ],
+            session=session,
+        )
 
     def check_session(self, *, session: str, issued_for: datetime | None = None) -> int | None:
         """Raise `NotFound` when `session` has no spec (removed, its pair deleted): its

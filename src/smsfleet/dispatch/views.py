@@ -202,8 +202,13 @@ async def report(request: Request) -> Response:
 async def heartbeat(request: Request) -> Response:
     asked = await _authenticated(request, HeartbeatRequest)
     cap = await _check_session(request, asked)
+    dispatcher, body = asked.services.dispatcher, asked.body
     # Kept in memory (written to SQL by a timer): nothing here blocks the event loop.
-    asked.services.dispatcher.heartbeat(session=asked.body.session)
+    dispatcher.heartbeat(session=body.session)
+    if body.sent:  # a few a minute at most: the ledger's write goes to a thread
+        await _in_worker_threads(
+            request, dispatcher.tell_sent, session=body.session, sent=body.sent
+        )
     # Its country's cap: a program waiting at an older, lower one asks again at once.
     headers = {} if cap is None else {COUNTRY_CAP_HEADER: str(cap)}
     return Response(status_code=204, headers=headers)

@@ -694,6 +694,10 @@ class Sends:
                         # program never had it, so it was not sent.
                         why = f"{send.program}: its lease never opened"
                         self._next_program(send, SendEvent.BROKEN_OFF, why, expect=claimed)
+                    elif attempt.sent_at is not None:  # its program told it left
+                        sent = human_time(attempt.sent_at, now=now)
+                        error = f"sent at {sent} through {send.program}, no report within the lease"
+                        self._never_again(send, SendEvent.CUT_OFF_ONCE_SENT, error, expect=claimed)
                     else:
                         why = f"{send.program}: no report within the lease"
                         self._not_known_if_sent(send, why, expect=claimed)

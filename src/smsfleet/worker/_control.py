@@ -247,8 +247,12 @@ class ControlPlane:
             raise ControlPlaneUnavailable(f"unexpected report status {status!r}")
         return str(status)
 
-    def heartbeat(self) -> int | None:
-        """Says the program is alive; the country's cap as the control plane answers it
-        (None from one that does not say)."""
-        told = self._post("/heartbeat", {"session": self.session}).headers.get(COUNTRY_CAP_HEADER)
+    def heartbeat(self, sent: list[dict[str, str]] | None = None) -> int | None:
+        """Says the program is alive, and which SMS it `sent` since its last beat
+        (`{trigger_id, sent_at, provider?}` each); the country's cap as the control plane
+        answers it (None from one that does not say)."""
+        body: dict[str, Any] = {"session": self.session}
+        if sent:
+            body["sent"] = sent
+        told = self._post("/heartbeat", body).headers.get(COUNTRY_CAP_HEADER)
         return int(told) if told is not None and told.isdigit() else None

@@ -73,6 +73,10 @@ STOP_REPORT_SECONDS = 2.0
 # Of that, the very end is for the process to exit: a quarter of the grace, at most this.
 # A report the control plane has not confirmed by then waits in the spool for the next run.
 STOP_EXIT_SECONDS = 0.5
+# What a heartbeat tells of sent SMS at most (the route's bound), and the longest provider
+# name it takes.
+MAX_SENT_PER_BEAT = 64
+PROVIDER_MAX = 64
 
 
 class SendsOtp(Protocol):
@@ -200,6 +204,13 @@ class Worker:
         self._waiting_why: str | None = None  # the reason of the last wait told, if any
         self._log_lock = threading.Lock()
         self._heartbeat_stop = threading.Event()
+        # SMS sent, by trigger id, that the control plane has not been told of yet (as the
+        # heartbeat's `sent` holds them): should this run never report them, their attempts
+        # are still known to have left. One left since the last beat makes the next one
+        # due at once (`_beat_due`); the condition is notified then, and at the run's end.
+        self._sent_untold: dict[str, dict[str, str]] = {}
+        self._beat_due = False
+        self._beat_wake = threading.Condition()
         self._flush_lock = threading.Lock()
         # Attempts in flight by trigger id; `_slot_freed` is notified as each ends.
         self._slot_freed = threading.Condition()
@@ -309,7 +320,9 @@ class Worker:
             stopped = code == EXIT_OK
             return code
         finally:
-            self._heartbeat_stop.set()
+            with self._beat_wake:
+                self._heartbeat_stop.set()
+                self._beat_wake.notify_all()
             left = self._time_left()
             heartbeat.join(timeout=5 if left is None else min(5, max(0.0, left)))
             self._flush(final=True)
@@ -495,6 +508,7 @@ class Worker:
                 )
                 continue
             self.log(f"trigger={trigger_id} still awaits its code; waiting for it again")
+            self._tell_sent(trigger_id, entry.sent_at, entry.provider)
             self._launch(entry.grant, self._attempt_for(entry.grant), resumed=entry)
 
     def _resumed(self, attempt: Attempt, entry: InFlightEntry) -> Report:
@@ -534,26 +548,63 @@ class Worker:
     def _heartbeats(self) -> None:
         interval = self.settings.heartbeat_interval
         while True:
-            # The lease loop reports an unreachable control plane; a missed beat is no news.
-            with contextlib.suppress(ControlPlaneUnavailable, ControlPlaneRejected):
-                try:
-                    cap = self._cp.heartbeat()
-                except RuntimeError:
-                    # Its client closed under it: the run ended without waiting for the
-                    # beat under way (`run`, its stop grace spent).
-                    if self._heartbeat_stop.is_set():
-                        return
-                    raise
-                if cap is not None and self._cap is not None and cap > self._cap:
-                    # Its turn was told at the old pace, or it was told to carry none: ask
-                    # again.
-                    self._cap_rose.set()
-                    self._ask_now.set()
-                    with self._slot_freed:
-                        self._slot_freed.notify_all()
-                self._cap = cap if cap is not None else self._cap
-            if self._heartbeat_stop.wait(interval):
-                return
+            with self._beat_wake:
+                told = list(self._sent_untold.values())[:MAX_SENT_PER_BEAT]
+            try:
+                cap = self._cp.heartbeat(sent=told)
+            except ControlPlaneUnavailable:
+                # The lease loop reports an unreachable control plane; a missed beat is no
+                # news, and what it was to tell goes with the next.
+                cap = None
+            except ControlPlaneRejected as exc:
+                # Its sends refused (a time the control plane will not take): their reports
+                # still say when they left.
+                cap = None
+                if told:
+                    self._forget_told(told)
+                    why = error_text(exc, named=False)
+                    self.log(
+                        f"the control plane refused the beat's sent SMS ({why}): their"
+                        " reports tell when they left"
+                    )
+            except RuntimeError:
+                # Its client closed under it: the run ended without waiting for the beat
+                # under way (`run`, its stop grace spent).
+                if self._heartbeat_stop.is_set():
+                    return
+                raise
+            else:
+                self._forget_told(told)
+            if cap is not None and self._cap is not None and cap > self._cap:
+                # Its turn was told at the old pace, or it was told to carry none: ask again.
+                self._cap_rose.set()
+                self._ask_now.set()
+                with self._slot_freed:
+                    self._slot_freed.notify_all()
+            self._cap = cap if cap is not None else self._cap
+            with self._beat_wake:
+                self._beat_wake.wait_for(self._beat_wanted, interval)
+                self._beat_due = False
+                if self._heartbeat_stop.is_set():
+                    return
+
+    def _beat_wanted(self) -> bool:
+        return self._beat_due or self._heartbeat_stop.is_set()
+
+    def _tell_sent(self, trigger_id: str, sent_at: datetime, provider: str | None) -> None:
+        """Tell the control plane with a beat now that this SMS left, before its report."""
+        notice = {"trigger_id": trigger_id, "sent_at": sent_at.isoformat()}
+        if provider and len(provider) <= PROVIDER_MAX and provider.isprintable():
+            notice["provider"] = provider  # one the control plane takes
+        with self._beat_wake:
+            self._sent_untold[trigger_id] = notice
+            self._beat_due = True
+            self._beat_wake.notify_all()
+
+    def _forget_told(self, told: Iterable[dict[str, str]]) -> None:
+        with self._beat_wake:
+            for notice in told:
+                self._sent_untold.pop(notice["trigger_id"], None)
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -629,14 +680,13 @@ class Worker:
                 report, outcome="send_failed", error_code="provider_unreachable"
             )
         sent = result if isinstance(result, Sent) else Sent()
-        report = dataclasses.replace(report, sent_at=self._now(), provider=sent.provider)
+        sent_at = self._now()
+        report = dataclasses.replace(report, sent_at=sent_at, provider=sent.provider)
         gateway_id = sent.trigger_id or attempt.trigger_id
         self.journal.sent(
-            attempt.trigger_id,
-            sent_at=report.sent_at,
-            provider=sent.provider,
-            gateway_id=gateway_id,
+            attempt.trigger_id, sent_at=sent_at, provider=sent.provider, gateway_id=gateway_id
         )
+        self._tell_sent(attempt.trigger_id, sent_at, sent.provider)
         return self._finish(
             dataclasses.replace(attempt, provider=sent.provider), report, gateway_id=gateway_id
         )
@@ -745,6 +795,7 @@ class Worker:
         # journal's entry goes once the report is there (a restart finds one or the other).
         path = self.spool.add(report.to_json())
         self.journal.remove(report.trigger_id)
+        self._forget_told([{"trigger_id": report.trigger_id}])  # its report says it
         if not self._stop.is_set():
             self._flush()
             return

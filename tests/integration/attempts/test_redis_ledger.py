@@ -239,6 +239,32 @@ def test_applying_is_idempotent_and_order_free(metrics_engine: Engine) -> None:
     assert store.recent(limit=10, pair="UZ_ucell") == [closed, closed_later, third]
 
 
+def test_an_open_attempt_takes_when_its_sms_left_in_any_order(metrics_engine: Engine) -> None:
+    """Told sent before its report (`mark_sent`), an attempt reaches SQL open with its
+    time, whichever way its entries come; its close keeps it, a stale open one does not
+    take it back."""
+    store = AttemptStore(metrics_engine)
+    sent_at = NOW + timedelta(seconds=1)
+    opened = new_attempt(1).model_copy(update={"phone": PHONES[0]})
+    told = opened.model_copy(update={"sent_at": sent_at, "provider": "gw-a"})
+    store.apply([opened])
+    store.apply([told, opened])  # in one batch, the later open entry says less
+    store.apply([opened])  # in the next, too
+    assert store.recent(limit=10, pair="UZ_ucell") == [told]
+
+    closed = told.model_copy(
+        update={"outcome": Outcome.error, "error_code": "lease_expired", "completed_at": NOW}
+    )
+    store.apply([closed, opened])
+    store.apply([told.model_copy(update={"sent_at": NOW + timedelta(seconds=9)})])
+    assert store.recent(limit=10, pair="UZ_ucell") == [closed]
+
+    # Marked before this store saw it open at all.
+    second = new_attempt(2).model_copy(update={"phone": PHONES[1]})
+    store.apply([second.model_copy(update={"sent_at": sent_at}), second])
+    assert [a.sent_at for a in store.recent(limit=10, pair="UZ_ucell")] == [sent_at, sent_at]
+
+
 def test_two_fleets_on_one_redis_drain_into_their_own_database(
     redis_url: str, metrics_engine: Engine, tmp_path: Path
 ) -> None:

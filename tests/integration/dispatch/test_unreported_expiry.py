@@ -8,19 +8,23 @@
 - On Redis: an attempt SQL alone holds open (Redis forgot it, or lost it) is closed in
   SQL; one Redis closed and the drain has yet to bring to SQL keeps its report, and one
   Redis closed as expired is told once, not again from SQL before the drain.
+- What a program told of a send before its report (`mark_sent`, with its heartbeat) stays
+  with the attempt however it is closed: given up, it still counts as sent; a report
+  leaving the time out keeps it, one naming it says it. A notice marks only its session's
+  open attempt, once, and not one leased after the time it names.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import redis
 from sqlalchemy.engine import Engine
 
 from smsfleet.attempts import RedisLedger
-from smsfleet.attempts.ledger import Ledger
-from smsfleet.attempts.models import REPORT_GRACE, Attempt, Completion, Outcome
+from smsfleet.attempts.ledger import Ledger, SentNotice
+from smsfleet.attempts.models import REPORT_GRACE, Attempt, Completion, Outcome, counts_as_sent
 from smsfleet.attempts.store import AttemptStore
 from smsfleet.dispatch.expiry import UnreportedExpiry
 from tests.support.fakes import FakeClock
@@ -56,6 +60,12 @@ def lease(ledger: Ledger, number: int, *, session: str, ago: timedelta, clock: F
         open_since=at - TTL,
     )
     return attempt.id
+
+
+def sent(trigger_id: str, at: datetime, provider: str | None = None) -> SentNotice:
+    return SentNotice(
+        trigger_id=trigger_id, sent_at=at, leased_by=at + timedelta(minutes=5), provider=provider
+    )
 
 
 def delivered(clock: FakeClock) -> Completion:
@@ -227,3 +237,126 @@ def test_a_backlog_stops_being_closed_once_this_process_no_longer_leads(
     )
     assert one_at_a_time.expire() == 1
     assert len(store.unreported(leased_before=clock.now(), limit=10)) == 2
+
+
+def test_an_attempt_its_program_said_it_sent_is_given_up_as_sent(
+    ledger: Ledger, metrics_engine: Engine
+) -> None:
+    """Its program killed for good after the send, or killed and started again without
+    its journal: closed by the sweep or by its session's next lease, it counts as sent."""
+    clock = FakeClock()
+    past = TTL + REPORT_GRACE + timedelta(seconds=1)
+    swept = lease(ledger, 1, session="program1_UZ_ucell", ago=past, clock=clock)
+    silent = lease(ledger, 2, session="program1_UZ_ucell", ago=past, clock=clock)
+    expired = lease(ledger, 3, session="program2_UZ_ucell", ago=past, clock=clock)
+    at = clock.now() - past + timedelta(seconds=2)
+    told = [sent(swept, at, "gw-a"), sent(expired, at)]
+    assert ledger.mark_sent(told, session="program1_UZ_ucell") == 1
+    assert ledger.mark_sent(told, session="program2_UZ_ucell") == 1
+    drained(ledger)  # SQL knows it too, while it is open
+    marked = AttemptStore(metrics_engine).get(swept)
+    assert marked is not None and (marked.outcome, marked.sent_at) == (None, at)
+    # Told again (a beat repeated): the first time holds.
+    again = [sent(swept, at + timedelta(seconds=9))]
+    assert ledger.mark_sent(again, session="program1_UZ_ucell") == 0
+
+    # The session of `expired` leases again: its own expired attempt is closed first.
+    _, closed_by_lease = ledger.lease(
+        Attempt(
+            id=f"{9:032x}",
+            session="program2_UZ_ucell",
+            pair="UZ_ucell",
+            country="UZ",
+            operator="ucell",
+            program="program2",
+            phone="",
+            leased_at=clock.now(),
+        ),
+        rotate=PHONES,
+        expire_before=clock.now() - TTL,
+        now=clock.now(),
+        open_since=clock.now() - TTL,
+    )
+    assert [(a.id, a.error_code, a.sent_at) for a in closed_by_lease] == [
+        (expired, "lease_expired", at)
+    ]
+    expiry, closed_by_sweep = sweep(ledger, clock)
+    assert expiry.expire() == 2
+    by_id = {a.id: a for a in closed_by_sweep}
+    assert (by_id[swept].sent_at, by_id[swept].provider) == (at, "gw-a")
+    assert by_id[silent].sent_at is None
+    assert counts_as_sent(by_id[swept]) and not counts_as_sent(by_id[silent])
+
+    drained(ledger)
+    stored = AttemptStore(metrics_engine)
+    assert {
+        id_: (a.error_code, a.sent_at, a.provider)
+        for id_ in (swept, silent, expired)
+        if (a := stored.get(id_)) is not None
+    } == {
+        swept: ("lease_expired", at, "gw-a"),
+        silent: ("lease_expired", None, None),
+        expired: ("lease_expired", at, None),
+    }
+
+
+def test_a_report_leaving_out_when_it_sent_keeps_what_its_program_said(
+    ledger: Ledger, metrics_engine: Engine
+) -> None:
+    clock = FakeClock()
+    session = "program1_UZ_ucell"
+    told, named = (
+        lease(ledger, n, session=session, ago=timedelta(seconds=30), clock=clock) for n in (1, 2)
+    )
+    at = clock.now() - timedelta(seconds=20)
+    assert ledger.mark_sent([sent(told, at, "gw-a"), sent(named, at)], session=session) == 2
+    # Killed in its wait for the code, its next run knew only that it broke off.
+    interrupted = Completion(
+        outcome=Outcome.error, error_code="interrupted", completed_at=clock.now()
+    )
+    first, closed = ledger.report(told, session=session, completion=interrupted)
+    assert closed and first is not None
+    assert (first.sent_at, first.provider) == (at, "gw-a")
+    # A report naming its own time and provider says them.
+    later = at + timedelta(seconds=1)
+    own = Completion(
+        outcome=Outcome.delivered,
+        sent_at=later,
+        delivered_at=clock.now(),
+        completed_at=clock.now(),
+        provider="gw-b",
+    )
+    second, closed = ledger.report(named, session=session, completion=own)
+    assert closed and second is not None
+    assert (second.sent_at, second.provider) == (later, "gw-b")
+
+    drained(ledger)
+    stored = AttemptStore(metrics_engine)
+    assert [
+        (a.sent_at, a.provider) for id_ in (told, named) if (a := stored.get(id_)) is not None
+    ] == [(at, "gw-a"), (later, "gw-b")]
+
+
+def test_a_notice_marks_only_its_sessions_open_attempt_leased_by_its_time(
+    ledger: Ledger,
+) -> None:
+    clock = FakeClock()
+    session = "program1_UZ_ucell"
+    own = lease(ledger, 1, session=session, ago=timedelta(seconds=30), clock=clock)
+    others = lease(ledger, 2, session="program2_UZ_ucell", ago=timedelta(seconds=30), clock=clock)
+    done = lease(ledger, 3, session=session, ago=timedelta(seconds=30), clock=clock)
+    ledger.report(done, session=session, completion=delivered(clock))
+    at = clock.now() - timedelta(seconds=10)
+    # Its time allows no lease as early as `own`'s.
+    too_early = SentNotice(
+        trigger_id=own, sent_at=at, leased_by=clock.now() - timedelta(seconds=31)
+    )
+    notices = [sent(others, at), sent(done, at), too_early, sent("f" * 32, at)]
+    assert ledger.mark_sent(notices, session=session) == 0
+
+    closed = [
+        ledger.report(own, session=session, completion=delivered(clock))[0],
+        ledger.report(others, session="program2_UZ_ucell", completion=delivered(clock))[0],
+        ledger.report(done, session=session, completion=delivered(clock))[0],  # a repeat
+    ]
+    assert [a.sent_at if a else "unknown" for a in closed] == [None, None, None]

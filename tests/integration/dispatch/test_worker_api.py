@@ -54,6 +54,7 @@ from tests.support.waiting import eventually
 SESSION = "program1_UZ_uzmobile"
 PHONES = ["+998901234567", "+998907654321", "+998935550011"]
 TRIGGER = "0" * 32
+NOON = "2026-01-05T12:00:00Z"  # the fake clock's start
 OTHER_SECRETS_TOKEN = worker_token(secret="x" * 40, session=SESSION, created_at=ANY_CREATION)
 
 
@@ -1136,6 +1137,64 @@ def test_heartbeats(ready: Worker) -> None:
     assert ready.dispatcher.heartbeats() == {SESSION: ready.clock.now()}
 
 
+def _beat(worker: Worker, session: str = SESSION, **fields: Any) -> Any:
+    return worker.client.post(
+        "/api/v1/worker/heartbeat",
+        json={"session": session, **fields},
+        headers=worker.headers(session),
+    )
+
+
+def test_a_heartbeat_tells_when_an_sms_left_and_its_attempt_given_up_counts_it_sent(
+    ready: Worker,
+) -> None:
+    """A program killed for good after its send never reports it: what its beat told
+    stays with the attempt given up, so it is counted as sent."""
+    told = ready.lease()["trigger_id"]
+    ready.clock.advance(2)
+    sent_at = ready.clock.now()
+    notice = {"trigger_id": told, "sent_at": sent_at.isoformat(), "provider": "gw-a"}
+    assert _beat(ready, sent=[notice]).status_code == 204
+    ready.clock.advance(LEASE_TTL_SECONDS + 1)
+    ready.lease()  # its session's next lease closes what it left unreported
+    given_up = ready.stored(told)
+    assert given_up is not None
+    assert (given_up.error_code, given_up.sent_at, given_up.provider) == (
+        "lease_expired",
+        sent_at,
+        "gw-a",
+    )
+
+
+def test_a_heartbeat_marks_none_of_another_sessions_attempts(ready: Worker) -> None:
+    other = ready.add_session("program2")
+    theirs = ready.lease(other)["trigger_id"]
+    notice = {"trigger_id": theirs, "sent_at": ready.clock.now().isoformat()}
+    assert _beat(ready, sent=[notice]).status_code == 204
+    assert ready.report(theirs, session=other, outcome="error", error_code="x").status_code == 200
+    stored = ready.stored(theirs)
+    assert stored is not None and stored.sent_at is None
+
+
+def test_a_sent_time_outside_any_lease_is_refused_and_the_beat_still_counts(
+    ready: Worker,
+) -> None:
+    trigger_id = ready.lease()["trigger_id"]
+    ready.clock.advance(30)
+    long_ago = ready.clock.now() - timedelta(hours=1)
+    notice = {"trigger_id": trigger_id, "sent_at": long_ago.isoformat()}
+    response = _beat(ready, sent=[notice])
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"] == [
+        {"field": "sent.0.sent_at", "message": "outside the attempt's lease"}
+    ]
+    assert ready.dispatcher.heartbeats() == {SESSION: ready.clock.now()}
+    assert ready.report(trigger_id, outcome="error", error_code="x").status_code == 200
+    stored = ready.stored(trigger_id)
+    assert stored is not None and stored.sent_at is None
+
+
 def test_a_heartbeat_answers_the_country_cap(ready: Worker) -> None:
     """So a program waiting for its turn at a lower cap asks again once it is raised."""
 
@@ -1193,6 +1252,24 @@ def test_a_bad_body_whose_token_cannot_be_checked_is_a_401(
         ("lease", {"session": SESSION, "extra": 1}),
         ("lease", {"session": SESSION, "in_flight": "many"}),
         ("heartbeat", {"session": SESSION, "extra": 1}),
+        ("heartbeat", {"session": SESSION, "sent": [{"trigger_id": "../x", "sent_at": NOON}]}),
+        ("heartbeat", {"session": SESSION, "sent": [{"trigger_id": TRIGGER, "sent_at": "now"}]}),
+        ("heartbeat", {"session": SESSION, "sent": [{"trigger_id": TRIGGER}]}),
+        (
+            "heartbeat",
+            {"session": SESSION, "sent": [{"trigger_id": TRIGGER, "sent_at": NOON, "x": 1}]},
+        ),
+        (
+            "heartbeat",
+            {
+                "session": SESSION,
+                "sent": [{"trigger_id": TRIGGER, "sent_at": NOON, "provider": "a\nb"}],
+            },
+        ),
+        (
+            "heartbeat",
+            {"session": SESSION, "sent": [{"trigger_id": TRIGGER, "sent_at": NOON}] * 65},
+        ),
         ("ended", {"session": SESSION, "exit_code": 3}),
         ("report", {"session": SESSION, "trigger_id": TRIGGER, "outcome": "maybe"}),
         ("report", {"session": SESSION, "trigger_id": "../../etc", "outcome": "delivered"}),

@@ -13,7 +13,7 @@ from smsfleet.core.clock import human_time
 from smsfleet.core.errors import Conflict, NotFound, ValidationFailed
 from smsfleet.core.settings import LEASE_TTL_SECONDS
 from smsfleet.dispatch.expiry import UnreportedExpiry
-from smsfleet.dispatch.models import ReportRequest, SendAction, WaitAction
+from smsfleet.dispatch.models import ReportRequest, SendAction, SentNow, WaitAction
 from smsfleet.messages.models import (
     SendQuery,
     SendRequest,
@@ -690,6 +690,26 @@ def test_stuck_sends_move_on(world: World) -> None:
     assert (skipped.next_index, skipped.tries) == (2, 1)
     assert world.ask("palso") is not None
     assert world.sends.send(send.id).status is SendStatus.DONE
+
+
+def test_a_try_its_program_told_sent_and_never_reported_fails_saying_when_it_left(
+    world: World,
+) -> None:
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
+    taken = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(taken, SendAction)
+    world.clock.advance(1)
+    sent_at = world.clock.now()
+    told = SentNow(trigger_id=taken.trigger_id, sent_at=sent_at)
+    assert world.dispatcher.tell_sent(session="pbad_UZ_uzmobile", sent=[told]) == 1
+    world.clock.advance(LEASE_TTL_SECONDS + REPORT_GRACE.total_seconds())
+    world.settle()
+    assert world.sends.run_jobs() == 1
+    failed = world.sends.send(send.id)
+    assert (failed.status, failed.tries, failed.attempt_id) == (SendStatus.FAILED, 1, None)
+    assert failed.error == f"sent at {hm(sent_at)} through pbad, no report within the lease"
+    for program in ("pgood", "palso", "pworse"):
+        assert world.sends.claim(pair="UZ_uzmobile", program=program, attempt_id="n") is None
 
 
 def test_a_try_killed_during_its_send_or_given_up_unreported_is_never_sent_again(

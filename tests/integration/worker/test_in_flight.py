@@ -55,6 +55,16 @@ def unsent(rig: Rig, attempts: set[str]) -> set[str]:
     return not_sent & open_attempts(rig) if not_sent else not_sent
 
 
+def told_sent(rig: Rig, *, still_open: bool = False) -> set[str]:
+    """The attempts the control plane knows the SMS of left; `still_open`: only those
+    not reported yet (told by a heartbeat)."""
+    return {
+        a["id"]
+        for a in rig.attempts()
+        if a["sent_at"] is not None and not (still_open and a["outcome"] is not None)
+    }
+
+
 def test_a_program_killed_with_five_in_flight_loses_and_doubles_nothing(rig: Rig) -> None:
     with rig.admin() as client:
         start_one_pair(client, rig.simulator_url, SLOW, PHONES)
@@ -63,6 +73,10 @@ def test_a_program_killed_with_five_in_flight_loses_and_doubles_nothing(rig: Rig
         # Once sent, an attempt waits 3 s for its code: kill while all five wait, each sent
         # as its journal says (one killed during its send is told `interrupted`, rightly).
         eventually(lambda: not unsent(rig, in_flight), 10, "five sent")
+        # Each send is told with a heartbeat at once, before its report: should the run
+        # never report them, their attempts are known to have left.
+        eventually(lambda: told_sent(rig) >= in_flight, 10, "the five told sent")
+        assert told_sent(rig, still_open=True) & in_flight, "none told sent before its report"
         pid = client.get(f"/api/v1/sessions/{SESSION}").json()["pid"]
         assert pid, "the session's program has no pid"
         os.kill(pid, signal.SIGKILL)

@@ -42,6 +42,12 @@ class FakeControlPlane:
     on_lease: Callable[[int], None] | None = None
     # The country caps the heartbeats' answers name, in turn (the last one again after).
     caps: list[int] = field(default_factory=list)
+    # What heartbeats told of sent SMS, in order; set once one told any.
+    told_sent: list[dict[str, Any]] = field(default_factory=list)
+    sent_told: threading.Event = field(default_factory=threading.Event)
+    # A heartbeat telling sent SMS is refused with this status (422), or not reached.
+    refuse_sent: int | None = None
+    sent_unreachable: int = 0
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         if self.down:
@@ -69,6 +75,15 @@ class FakeControlPlane:
                 return httpx.Response(200, json={"status": status})
             if path == "/api/v1/worker/heartbeat":
                 self.heartbeats += 1
+                if body.get("sent") and self.sent_unreachable:
+                    self.sent_unreachable -= 1
+                    raise httpx.ConnectError("connection refused", request=request)
+                if body.get("sent") and self.refuse_sent is not None:
+                    error = {"code": "validation_error", "message": "no", "details": None}
+                    return httpx.Response(self.refuse_sent, json={"error": error})
+                self.told_sent += body.get("sent", [])
+                if self.told_sent:
+                    self.sent_told.set()
                 if not self.caps:
                     return httpx.Response(204)
                 cap = self.caps.pop(0) if len(self.caps) > 1 else self.caps[0]

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from smsfleet.dispatch.models import MAX_SENT_PER_HEARTBEAT
 from smsfleet.worker import (
     Attempt,
     ControlPlane,
@@ -21,7 +22,7 @@ from smsfleet.worker import (
     Worker,
     mask_phone,
 )
-from smsfleet.worker._harness import FULL_RECHECK_SECONDS
+from smsfleet.worker._harness import FULL_RECHECK_SECONDS, MAX_SENT_PER_BEAT
 from tests.unit.worker.fakes import (
     DELIVERED,
     NOT_DELIVERED,
@@ -525,6 +526,71 @@ def test_heartbeats_are_sent_while_running(tmp_path: Path) -> None:
     cp = FakeControlPlane(leases=[{"action": "wait", "retry_after": 0.2}])
     assert _run(make_worker(tmp_path, cp, FakeGateway(), Calls(), io.StringIO())) == 0
     assert cp.heartbeats >= 2
+
+
+def _told_first_gateway(cp: FakeControlPlane, trigger_id: str) -> FakeGateway:
+    """A gateway whose code comes once the control plane was told the SMS left (or after
+    10 s): a beat telling it after its report would tell it nothing."""
+
+    class ToldFirst(FakeGateway):
+        def handler(self, request: httpx.Request) -> httpx.Response:
+            cp.sent_told.wait(10)
+            return super().handler(request)
+
+    return ToldFirst(states={trigger_id: [DELIVERED]})
+
+
+def _slow_beating_worker(
+    tmp_path: Path, cp: FakeControlPlane, gateway: FakeGateway, out: io.StringIO
+) -> Worker:
+    send_cls, submit_cls = program_classes(Calls())
+    return Worker(
+        send_cls,
+        submit_cls,
+        # A beat every 30 s: one telling a send at once was woken by it.
+        settings=settings(tmp_path / "spool", heartbeat_interval=30.0),
+        control_plane=cp.client(),
+        gateway=gateway.client(),
+        poll_interval=0.01,
+        out=out,
+    )
+
+
+def test_a_sent_sms_is_told_with_a_heartbeat_at_once_and_once(tmp_path: Path) -> None:
+    """So an attempt its run never reports (killed for good) is known to have left."""
+    cp = FakeControlPlane(leases=[grant("t-1")])
+    out = io.StringIO()
+    worker = _slow_beating_worker(tmp_path, cp, _told_first_gateway(cp, "t-1"), out)
+    assert _run(worker) == 0
+    [told] = cp.told_sent
+    [report] = cp.reports
+    assert told == {"trigger_id": "t-1", "sent_at": report["sent_at"], "provider": "provider1"}
+    assert datetime.fromisoformat(told["sent_at"]).tzinfo is not None
+    assert cp.heartbeats == 2  # the run's first, and the one the send woke
+
+
+def test_a_beat_tells_at_most_what_the_route_takes() -> None:
+    assert MAX_SENT_PER_BEAT == MAX_SENT_PER_HEARTBEAT
+
+
+def test_a_sent_sms_a_beat_could_not_tell_goes_with_the_next(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-1")], sent_unreachable=1)
+    worker = make_worker(tmp_path, cp, _told_first_gateway(cp, "t-1"), Calls(), io.StringIO())
+    assert _run(worker) == 0
+    assert [told["trigger_id"] for told in cp.told_sent] == ["t-1"]
+    assert cp.reports[0]["sent_at"] == cp.told_sent[0]["sent_at"]
+
+
+def test_a_sent_sms_the_control_plane_refuses_is_left_to_its_report(tmp_path: Path) -> None:
+    cp = FakeControlPlane(leases=[grant("t-1")], refuse_sent=422)
+    gateway = FakeGateway(states={"t-1": [PENDING] * 20 + [DELIVERED]})
+    out = io.StringIO()
+    assert _run(make_worker(tmp_path, cp, gateway, Calls(), out)) == 0
+    assert cp.told_sent == []
+    refused = "the control plane refused the beat's sent SMS (422 validation_error: no)"
+    # Not told again beat after beat: the report says it.
+    assert out.getvalue().count(refused) == 1
+    assert cp.reports[0]["sent_at"] is not None
 
 
 def test_a_heartbeat_begun_as_the_run_closed_its_client_ends_quietly(tmp_path: Path) -> None:
