@@ -629,7 +629,23 @@ def open_logs(page: Page, name: str) -> Locator:
     button = page.get_by_test_id(f"logs-{name}")
     expect(button).to_have_attribute("aria-label", f"Logs of {name}")
     expect(button).to_have_text(re.compile(r"Logs$"))
+    # What the page's clicks landed on: said if the click opens nothing (a click seen once
+    # to open no drawer, its cause unknown).
+    page.evaluate(
+        """() => { window.__clicks = [];
+          document.addEventListener('click',
+            (e) => window.__clicks.push(e.target.outerHTML.slice(0, 160)), true); }"""
+    )
     button.click()
+    try:
+        expect(page).to_have_url(re.compile(rf"[?&]session={re.escape(name)}(&|$)"))
+    except AssertionError as missed:
+        clicks = page.evaluate("() => window.__clicks")
+        state = page.get_by_test_id(f"session-{name}").get_attribute("data-state")
+        raise AssertionError(
+            f"the Logs click opened nothing: url {page.url}, clicks landed on {clicks},"
+            f" the session's cell {state}"
+        ) from missed
     drawer = page.get_by_test_id("log-drawer")
     expect(drawer).to_be_visible()
     expect(drawer.get_by_test_id("log-drawer-title")).to_have_text(name)

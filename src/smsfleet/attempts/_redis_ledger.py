@@ -60,15 +60,15 @@ local prefix = ARGV[1]
 local closed_ttl = tonumber(ARGV[2])
 
 -- Close the session's open attempt `id` with `fields`; its JSON, or nil when it is not
--- open or not the session's.
-local function close(id, session, fields)
+-- open or not the session's. With `keep_told`, what `fields` leaves out (null) stays as
+-- known: when the SMS left, as told before.
+local function close(id, session, fields, keep_told)
   local open = redis.call('HGET', prefix .. ':open', id)
   if not open then return nil end
   local attempt = cjson.decode(open)
   if attempt.session ~= session then return nil end
-  -- What `fields` leaves out (null) stays as known: when the SMS left, as told before.
   for name, value in pairs(fields) do
-    if value ~= cjson.null then attempt[name] = value end
+    if value ~= cjson.null or not keep_told then attempt[name] = value end
   end
   local closed = cjson.encode(attempt)
   redis.call('HDEL', prefix .. ':open', id)
@@ -80,7 +80,8 @@ end
 
 -- Give the session's open attempt `id` up as unreported past its lease, at `now`.
 local function expire(id, session, now)
-  return close(id, session, {outcome = 'error', error_code = 'lease_expired', completed_at = now})
+  local fields = {outcome = 'error', error_code = 'lease_expired', completed_at = now}
+  return close(id, session, fields, true)
 end
 """
 
@@ -158,7 +159,8 @@ return answer
 )
 
 # 1: closed now; 2: closed before (a repeat); 3: open, another session's; 4: open, the
-# session's, leased after `leased_by` (ms; -1: any time); 0: unknown here.
+# session's, leased after `leased_by` (ms; -1: any time); 0: unknown here. ARGV[7] is
+# '1' when the report keeps what its program told of the send (`Completion.keeps_told`).
 _REPORT = (
     _CLOSE
     + """
@@ -176,7 +178,7 @@ if leased_by >= 0 then
   local entry = redis.call('HGET', prefix .. ':pair:' .. attempt.pair, id)
   if tonumber(string.match(entry, '\\t(%d+)$')) > leased_by then return {4, open} end
 end
-return {1, close(id, session, cjson.decode(ARGV[5]))}
+return {1, close(id, session, cjson.decode(ARGV[5]), ARGV[7] == '1')}
 """
 )
 
@@ -195,17 +197,20 @@ return closed
 )
 
 # Mark each open attempt of session ARGV[3] named in ARGV[4…] (id, sent_at, its latest
-# lease in ms, provider or '') as sent then, unless marked already or leased later; how
-# many it marked.
+# lease in ms, provider or '') as sent then, unless marked already or leased later: how
+# many it marked, then the ids Redis holds neither open nor closed (SQL's alone).
 _MARK_SENT = (
     _CLOSE
     + """
-local session, marked = ARGV[3], 0
+local session, answer = ARGV[3], {0}
 for i = 4, #ARGV, 4 do
   local id = ARGV[i]
   local open = redis.call('HGET', prefix .. ':open', id)
   local attempt = open and cjson.decode(open)
-  if attempt and attempt.session == session and attempt.sent_at == cjson.null then
+  local unmarked = attempt and (attempt.sent_at == nil or attempt.sent_at == cjson.null)
+  if not open and redis.call('EXISTS', prefix .. ':closed:' .. id) == 0 then
+    table.insert(answer, id)
+  elseif unmarked and attempt.session == session then
     local entry = redis.call('HGET', prefix .. ':pair:' .. attempt.pair, id)
     if entry and tonumber(string.match(entry, '\\t(%d+)$')) <= tonumber(ARGV[i + 2]) then
       attempt.sent_at = ARGV[i + 1]
@@ -213,11 +218,11 @@ for i = 4, #ARGV, 4 do
       local told = cjson.encode(attempt)
       redis.call('HSET', prefix .. ':open', id, told)
       redis.call('XADD', prefix .. ':stream', '*', 'a', told)
-      marked = marked + 1
+      answer[1] = answer[1] + 1
     end
   end
 end
-return marked
+return answer
 """
 )
 
@@ -317,7 +322,8 @@ class RedisLedger:
     ) -> list[Any]:
         """`_REPORT`'s arguments."""
         bound = _ms(leased_by) if leased_by is not None else -1
-        return self.script_args(trigger_id, session, completion.model_dump_json(), bound)
+        keep_told = "1" if completion.keeps_told else "0"
+        return self.script_args(trigger_id, session, completion.model_dump_json(), bound, keep_told)
 
     def open_in_pair(self, pair: str, *, leased_since: datetime) -> list[tuple[str, str, str]]:
         return [(id_, session, phone) for id_, session, phone, _ in self._open(pair, leased_since)]
@@ -396,14 +402,20 @@ class RedisLedger:
         )
 
     def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
-        """`Ledger.mark_sent`, for those open in Redis (SQL learns it by the drain)."""
+        """`Ledger.mark_sent`: those open in Redis (SQL learns it by the drain), then those
+        SQL alone holds, as a report of one goes to SQL."""
         if not notices:
             return 0
         told = [
             (notice.trigger_id, _iso(notice.sent_at), _ms(notice.leased_by), notice.provider or "")
             for notice in notices
         ]
-        return int(self._mark_sent(args=self.script_args(session, *chain.from_iterable(told))))
+        marked, *unknown = self._mark_sent(
+            args=self.script_args(session, *chain.from_iterable(told))
+        )
+        in_sql = {_text(id_) for id_ in unknown}
+        elsewhere = [notice for notice in notices if notice.trigger_id in in_sql]
+        return int(marked) + (self._store.mark_sent(elsewhere, session=session) if elsewhere else 0)
 
     def last_leased(self, pair: str) -> datetime | None:
         last = self._client.get(f"{self._prefix}:last:{pair}")

@@ -72,6 +72,13 @@ class Completion(BaseModel):
     latency_ms: int | None = None
     provider: str | None = None
 
+    @property
+    def keeps_told(self) -> bool:
+        """Whether what its program told of the send before (`sent_at`, `provider`) stays
+        where this leaves them out: not when it says its SMS never left (refused by the
+        provider, or its grant given up unused)."""
+        return self.outcome is not Outcome.send_failed and self.error_code != GRANT_STALE
+
 
 class Attempt(BaseModel):
     """One SMS, from lease to outcome; `id` is the trigger id (the idempotency key)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
@@ -84,13 +85,14 @@ _OUTCOME_COLUMNS = tuple(Completion.model_fields)
 _TOLD_BEFORE_REPORT = ("sent_at", "provider")
 
 
-def _upsert(connection: sa.Connection) -> sa.Insert:
+@cache
+def _upsert(dialect: str) -> sa.Insert:
     """One statement (a multi-row insert for a batch): an attempt missing is inserted as
     it is; an open one takes the outcome it comes with, or, coming open, when its SMS
     left (told before its report), if it does not know yet; a closed one stays as it was;
-    any other conflict fails."""
+    any other conflict fails. Built once for each dialect."""
     table = attempts_table
-    if connection.dialect.name == "sqlite":
+    if dialect == "sqlite":
         lite = sqlite.insert(table)
         return lite.on_conflict_do_update(
             index_elements=["id"],
@@ -172,9 +174,16 @@ _REPORT = (
         attempts_table.c.outcome.is_(None),
     )
     .values(
-        # A report that leaves out when its SMS left keeps what its program told before.
+        # A report that leaves out when its SMS left keeps what its program told before,
+        # unless it says it never left (`Completion.keeps_told`).
         {
-            name: sa.func.coalesce(sa.bindparam(f"set_{name}"), attempts_table.c[name])
+            name: sa.case(
+                (
+                    sa.bindparam("keep_told", type_=sa.Boolean),
+                    sa.func.coalesce(sa.bindparam(f"set_{name}"), attempts_table.c[name]),
+                ),
+                else_=sa.bindparam(f"set_{name}"),
+            )
             if name in _TOLD_BEFORE_REPORT
             else sa.bindparam(f"set_{name}")
             for name in _OUTCOME_COLUMNS
@@ -202,6 +211,16 @@ _GIVE_UP = sa.update(attempts_table).where(
     attempts_table.c.outcome.is_(None),
 )
 _ONE = sa.select(attempts_table).where(attempts_table.c.id == sa.bindparam("id"))
+_THESE = sa.select(attempts_table).where(
+    attempts_table.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+# Of the session's attempts named, those open that a notice of their send would mark.
+_UNMARKED = sa.select(attempts_table.c.id).where(
+    attempts_table.c.id.in_(sa.bindparam("ids", expanding=True)),
+    attempts_table.c.session == sa.bindparam("session"),
+    attempts_table.c.outcome.is_(None),
+    attempts_table.c.sent_at.is_(None),
+)
 
 
 def _give_up_each(
@@ -223,10 +242,12 @@ def _give_up_each(
             },
         )
         if given_up.rowcount:
-            # Read again: its program may have told when its SMS left since it was read.
-            row = connection.execute(_ONE, {"id": attempt.id}).mappings().one()
-            closed.append(Attempt.model_validate(dict(row)))
-    return closed
+            closed.append(attempt.id)
+    if not closed:
+        return []
+    # Read again: their programs may have told when their SMS left since they were read.
+    rows = connection.execute(_THESE, {"ids": closed}).mappings()
+    return [Attempt.model_validate(dict(row)) for row in rows]
 
 
 def _columns(record: Attempt | Completion) -> dict[str, Any]:
@@ -474,7 +495,8 @@ class AttemptStore:
             if told_nothing or attempt.outcome is not None:
                 latest[attempt.id] = attempt
         with self._engine.begin() as connection:
-            connection.execute(_upsert(connection), [_columns(a) for a in latest.values()])
+            upsert = _upsert(connection.dialect.name)
+            connection.execute(upsert, [_columns(a) for a in latest.values()])
 
     def report(
         self,
@@ -486,7 +508,11 @@ class AttemptStore:
     ) -> tuple[Attempt | None, bool]:
         """Record the completion of the session's open attempt, in one transaction: see
         `Ledger.report`."""
-        values: dict[str, Any] = {"key_id": trigger_id, "key_session": session}
+        values: dict[str, Any] = {
+            "key_id": trigger_id,
+            "key_session": session,
+            "keep_told": completion.keeps_told,
+        }
         values |= {f"set_{name}": value for name, value in _columns(completion).items()}
         update = _REPORT
         if leased_by is not None:
@@ -501,8 +527,15 @@ class AttemptStore:
         return attempt, closed
 
     def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
-        """Record when each SMS left, in one transaction: see `Ledger.mark_sent`."""
-        if not notices:
+        """Record when each SMS left, in one transaction begun once one read found any to
+        mark (a repeat writes nothing): see `Ledger.mark_sent`."""
+        ids = list({notice.trigger_id for notice in notices})
+        if not ids:
+            return 0
+        with self._engine.connect() as connection:
+            found = connection.execute(_UNMARKED, {"ids": ids, "session": session})
+            unmarked = set(found.scalars())
+        if not unmarked:
             return 0
         with self._engine.begin() as connection:
             return sum(
@@ -517,6 +550,7 @@ class AttemptStore:
                     },
                 ).rowcount
                 for notice in notices
+                if notice.trigger_id in unmarked
             )
 
     def expire_unreported(

@@ -35,14 +35,25 @@ class LeaseRequest(WorkerBody):
     )
 
 
-class SentNow(BaseModel):
+class _NamesProvider(BaseModel):
+    """Says which provider sent an SMS, if it knows."""
+
+    provider: OneLine | None = Field(default=None, max_length=64)
+
+    @field_validator("provider")
+    @classmethod
+    def _no_blank_provider(cls, provider: str | None) -> str | None:
+        # Kept without spaces around it; blank, none is named (as each ledger stores it).
+        return (provider.strip() or None) if provider is not None else None
+
+
+class SentNow(_NamesProvider):
     """One SMS its program sent and has yet to report."""
 
     model_config = ConfigDict(extra="forbid")
 
     trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)
     sent_at: Timestamp
-    provider: OneLine | None = Field(default=None, max_length=64)
 
 
 # A program sends at most a few a minute: a beat tells those sent since the last one.
@@ -69,13 +80,12 @@ class EndedRequest(WorkerBody):
     )
 
 
-class ReportRequest(WorkerBody):
+class ReportRequest(WorkerBody, _NamesProvider):
     trigger_id: str = Field(pattern=TRIGGER_ID_PATTERN)
     outcome: Outcome
     error_code: OneLine | None = Field(default=None, max_length=64)
     sent_at: Timestamp | None = None
     delivered_at: Timestamp | None = None
-    provider: OneLine | None = Field(default=None, max_length=64)
 
     @field_validator("error_code")
     @classmethod

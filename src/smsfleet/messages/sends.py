@@ -695,6 +695,8 @@ class Sends:
                         why = f"{send.program}: its lease never opened"
                         self._next_program(send, SendEvent.BROKEN_OFF, why, expect=claimed)
                     elif attempt.sent_at is not None:  # its program told it left
+                        # Kept, as `settle` keeps it: a retry would send a second SMS.
+                        send = send.model_copy(update={"sent_at": attempt.sent_at})
                         sent = human_time(attempt.sent_at, now=now)
                         error = f"sent at {sent} through {send.program}, no report within the lease"
                         self._never_again(send, SendEvent.CUT_OFF_ONCE_SENT, error, expect=claimed)

@@ -208,7 +208,7 @@ class Worker:
         # heartbeat's `sent` holds them): should this run never report them, their attempts
         # are still known to have left. One left since the last beat makes the next one
         # due at once (`_beat_due`); the condition is notified then, and at the run's end.
-        self._sent_untold: dict[str, dict[str, str]] = {}
+        self._sent_untold: dict[str, tuple[dict[str, str], datetime | None]] = {}
         self._beat_due = False
         self._beat_wake = threading.Condition()
         self._flush_lock = threading.Lock()
@@ -508,7 +508,7 @@ class Worker:
                 )
                 continue
             self.log(f"trigger={trigger_id} still awaits its code; waiting for it again")
-            self._tell_sent(trigger_id, entry.sent_at, entry.provider)
+            self._tell_sent(entry.grant, entry.sent_at, entry.provider)
             self._launch(entry.grant, self._attempt_for(entry.grant), resumed=entry)
 
     def _resumed(self, attempt: Attempt, entry: InFlightEntry) -> Report:
@@ -549,7 +549,13 @@ class Worker:
         interval = self.settings.heartbeat_interval
         while True:
             with self._beat_wake:
-                told = list(self._sent_untold.values())[:MAX_SENT_PER_BEAT]
+                now = self._now()
+                for trigger_id, (_, lease_ends) in list(self._sent_untold.items()):
+                    if lease_ends is not None and lease_ends <= now:
+                        # Closed by the control plane by now (or soon, as lease_expired),
+                        # and its time could be past what it takes: left to its report.
+                        del self._sent_untold[trigger_id]
+                told = [notice for notice, _ in self._sent_untold.values()][:MAX_SENT_PER_BEAT]
             try:
                 cap = self._cp.heartbeat(sent=told)
             except ControlPlaneUnavailable:
@@ -557,11 +563,12 @@ class Worker:
                 # news, and what it was to tell goes with the next.
                 cap = None
             except ControlPlaneRejected as exc:
-                # Its sends refused (a time the control plane will not take): their reports
-                # still say when they left.
+                # Refused: its sends are not told again (their reports say when they left);
+                # a time the control plane will not take is said (the lease loop says why
+                # a session or its token is refused).
                 cap = None
-                if told:
-                    self._forget_told(told)
+                self._forget_told(told)
+                if told and exc.status == 422:
                     why = error_text(exc, named=False)
                     self.log(
                         f"the control plane refused the beat's sent SMS ({why}): their"
@@ -591,13 +598,14 @@ class Worker:
     def _beat_wanted(self) -> bool:
         return self._beat_due or self._heartbeat_stop.is_set()
 
-    def _tell_sent(self, trigger_id: str, sent_at: datetime, provider: str | None) -> None:
+    def _tell_sent(self, grant: SendGrant, sent_at: datetime, provider: str | None) -> None:
         """Tell the control plane with a beat now that this SMS left, before its report."""
+        trigger_id = grant.trigger_id
         notice = {"trigger_id": trigger_id, "sent_at": sent_at.isoformat()}
         if provider and len(provider) <= PROVIDER_MAX and provider.isprintable():
             notice["provider"] = provider  # one the control plane takes
         with self._beat_wake:
-            self._sent_untold[trigger_id] = notice
+            self._sent_untold[trigger_id] = (notice, grant.expires_at)
             self._beat_due = True
             self._beat_wake.notify_all()
 
@@ -605,6 +613,8 @@ class Worker:
         with self._beat_wake:
             for notice in told:
                 self._sent_untold.pop(notice["trigger_id"], None)
+            # More than one beat takes: the next goes at once.
+            self._beat_due = self._beat_due or len(self._sent_untold) > 0
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -686,7 +696,7 @@ class Worker:
         self.journal.sent(
             attempt.trigger_id, sent_at=sent_at, provider=sent.provider, gateway_id=gateway_id
         )
-        self._tell_sent(attempt.trigger_id, sent_at, sent.provider)
+        self._tell_sent(grant, sent_at, sent.provider)
         return self._finish(
             dataclasses.replace(attempt, provider=sent.provider), report, gateway_id=gateway_id
         )

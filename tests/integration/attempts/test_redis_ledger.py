@@ -259,10 +259,12 @@ def test_an_open_attempt_takes_when_its_sms_left_in_any_order(metrics_engine: En
     store.apply([told.model_copy(update={"sent_at": NOW + timedelta(seconds=9)})])
     assert store.recent(limit=10, pair="UZ_ucell") == [closed]
 
-    # Marked before this store saw it open at all.
-    second = new_attempt(2).model_copy(update={"phone": PHONES[1]})
+    # Marked before this store saw it open at all, in one batch and in two.
+    second, third = (new_attempt(n).model_copy(update={"phone": PHONES[n - 1]}) for n in (2, 3))
     store.apply([second.model_copy(update={"sent_at": sent_at}), second])
-    assert [a.sent_at for a in store.recent(limit=10, pair="UZ_ucell")] == [sent_at, sent_at]
+    store.apply([third.model_copy(update={"sent_at": sent_at})])
+    store.apply([third])
+    assert [a.sent_at for a in store.recent(limit=10, pair="UZ_ucell")] == [sent_at] * 3
 
 
 def test_two_fleets_on_one_redis_drain_into_their_own_database(

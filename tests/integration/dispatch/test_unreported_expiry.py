@@ -300,16 +300,42 @@ def test_an_attempt_its_program_said_it_sent_is_given_up_as_sent(
     }
 
 
+def test_on_redis_an_attempt_sql_alone_holds_open_is_marked_there(
+    redis_ledger: RedisLedger,
+    redis_client: redis.Redis,
+    attempts_prefix: str,
+    metrics_engine: Engine,
+) -> None:
+    """Redis lost it (a restart without its data), or forgot it: SQL marks it, as a
+    report of it goes to SQL."""
+    clock = FakeClock()
+    session = "program1_UZ_ucell"
+    lost = lease(redis_ledger, 1, session=session, ago=timedelta(seconds=30), clock=clock)
+    kept = lease(redis_ledger, 2, session=session, ago=timedelta(seconds=30), clock=clock)
+    drained(redis_ledger)
+    redis_client.hdel(f"{attempts_prefix}:open", lost)
+    at = clock.now() - timedelta(seconds=10)
+    assert redis_ledger.mark_sent([sent(lost, at), sent(kept, at)], session=session) == 2
+    drained(redis_ledger)
+    stored = AttemptStore(metrics_engine)
+    assert [(a.outcome, a.sent_at) for id_ in (lost, kept) if (a := stored.get(id_))] == [
+        (None, at),
+        (None, at),
+    ]
+
+
 def test_a_report_leaving_out_when_it_sent_keeps_what_its_program_said(
     ledger: Ledger, metrics_engine: Engine
 ) -> None:
     clock = FakeClock()
     session = "program1_UZ_ucell"
-    told, named = (
-        lease(ledger, n, session=session, ago=timedelta(seconds=30), clock=clock) for n in (1, 2)
+    told, named, refused, stale = (
+        lease(ledger, n, session=session, ago=timedelta(seconds=30), clock=clock)
+        for n in (1, 2, 3, 4)
     )
     at = clock.now() - timedelta(seconds=20)
-    assert ledger.mark_sent([sent(told, at, "gw-a"), sent(named, at)], session=session) == 2
+    notices = [sent(told, at, "gw-a"), sent(named, at), sent(refused, at, "gw-a"), sent(stale, at)]
+    assert ledger.mark_sent(notices, session=session) == 4
     # Killed in its wait for the code, its next run knew only that it broke off.
     interrupted = Completion(
         outcome=Outcome.error, error_code="interrupted", completed_at=clock.now()
@@ -329,12 +355,24 @@ def test_a_report_leaving_out_when_it_sent_keeps_what_its_program_said(
     second, closed = ledger.report(named, session=session, completion=own)
     assert closed and second is not None
     assert (second.sent_at, second.provider) == (later, "gw-b")
+    # A report that its SMS never left (refused, its grant given up unused) is taken over
+    # what was told: it is not counted as sent.
+    never_left = [
+        Completion(outcome=Outcome.send_failed, error_code="refused", completed_at=clock.now()),
+        Completion(outcome=Outcome.error, error_code="grant_stale", completed_at=clock.now()),
+    ]
+    for id_, completion in zip((refused, stale), never_left, strict=True):
+        unsent, closed = ledger.report(id_, session=session, completion=completion)
+        assert closed and unsent is not None and (unsent.sent_at, unsent.provider) == (None, None)
+        assert not counts_as_sent(unsent)
 
     drained(ledger)
     stored = AttemptStore(metrics_engine)
     assert [
-        (a.sent_at, a.provider) for id_ in (told, named) if (a := stored.get(id_)) is not None
-    ] == [(at, "gw-a"), (later, "gw-b")]
+        (a.sent_at, a.provider)
+        for id_ in (told, named, refused, stale)
+        if (a := stored.get(id_)) is not None
+    ] == [(at, "gw-a"), (later, "gw-b"), (None, None), (None, None)]
 
 
 def test_a_notice_marks_only_its_sessions_open_attempt_leased_by_its_time(

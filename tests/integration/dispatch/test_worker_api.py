@@ -1153,7 +1153,8 @@ def test_a_heartbeat_tells_when_an_sms_left_and_its_attempt_given_up_counts_it_s
     told = ready.lease()["trigger_id"]
     ready.clock.advance(2)
     sent_at = ready.clock.now()
-    notice = {"trigger_id": told, "sent_at": sent_at.isoformat(), "provider": "gw-a"}
+    # Named without the spaces around it, as a report's provider is.
+    notice = {"trigger_id": told, "sent_at": sent_at.isoformat(), "provider": " gw-a "}
     assert _beat(ready, sent=[notice]).status_code == 204
     ready.clock.advance(LEASE_TTL_SECONDS + 1)
     ready.lease()  # its session's next lease closes what it left unreported
@@ -1164,6 +1165,21 @@ def test_a_heartbeat_tells_when_an_sms_left_and_its_attempt_given_up_counts_it_s
         sent_at,
         "gw-a",
     )
+
+
+def test_a_blank_provider_names_none(ready: Worker) -> None:
+    told = ready.lease()["trigger_id"]
+    notice = {"trigger_id": told, "sent_at": ready.clock.now().isoformat(), "provider": " "}
+    assert _beat(ready, sent=[notice]).status_code == 204
+    assert ready.report(told, outcome="not_delivered").status_code == 200
+    ready.clock.advance(60)
+    reported = ready.lease()["trigger_id"]
+    assert ready.report(reported, provider="  ").status_code == 200
+    stored = [ready.stored(told), ready.stored(reported)]
+    assert [(a.sent_at is not None, a.provider) for a in stored if a] == [
+        (True, None),
+        (False, None),
+    ]
 
 
 def test_a_heartbeat_marks_none_of_another_sessions_attempts(ready: Worker) -> None:

@@ -708,8 +708,12 @@ def test_a_try_its_program_told_sent_and_never_reported_fails_saying_when_it_lef
     failed = world.sends.send(send.id)
     assert (failed.status, failed.tries, failed.attempt_id) == (SendStatus.FAILED, 1, None)
     assert failed.error == f"sent at {hm(sent_at)} through pbad, no report within the lease"
+    assert failed.sent_at == sent_at
     for program in ("pgood", "palso", "pworse"):
         assert world.sends.claim(pair="UZ_uzmobile", program=program, attempt_id="n") is None
+    # Its number may have its code: sent again only when asked to.
+    with pytest.raises(Conflict, match='repeat with "again": true'):
+        world.sends.retry(send.id, actor="alice")
 
 
 def test_a_try_killed_during_its_send_or_given_up_unreported_is_never_sent_again(

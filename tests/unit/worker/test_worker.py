@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from tests.unit.worker.fakes import (
     DELIVERED,
     NOT_DELIVERED,
     PENDING,
+    PHONE,
     SESSION,
     Calls,
     FakeControlPlane,
@@ -530,11 +531,11 @@ def test_heartbeats_are_sent_while_running(tmp_path: Path) -> None:
 
 def _told_first_gateway(cp: FakeControlPlane, trigger_id: str) -> FakeGateway:
     """A gateway whose code comes once the control plane was told the SMS left (or after
-    10 s): a beat telling it after its report would tell it nothing."""
+    4 s, within the run's 5): a beat telling it after its report would tell it nothing."""
 
     class ToldFirst(FakeGateway):
         def handler(self, request: httpx.Request) -> httpx.Response:
-            cp.sent_told.wait(10)
+            cp.sent_told.wait(4)
             return super().handler(request)
 
     return ToldFirst(states={trigger_id: [DELIVERED]})
@@ -566,11 +567,40 @@ def test_a_sent_sms_is_told_with_a_heartbeat_at_once_and_once(tmp_path: Path) ->
     [report] = cp.reports
     assert told == {"trigger_id": "t-1", "sent_at": report["sent_at"], "provider": "provider1"}
     assert datetime.fromisoformat(told["sent_at"]).tzinfo is not None
-    assert cp.heartbeats == 2  # the run's first, and the one the send woke
 
 
-def test_a_beat_tells_at_most_what_the_route_takes() -> None:
+def _granted(trigger_id: str, lease_ends: datetime) -> SendGrant:
+    return SendGrant(
+        trigger_id=trigger_id, phone=PHONE, pair="UZ_uzmobile", program="p", expires_at=lease_ends
+    )
+
+
+def test_a_beat_tells_at_most_what_the_route_takes_the_rest_at_once_none_past_its_lease(
+    tmp_path: Path,
+) -> None:
     assert MAX_SENT_PER_BEAT == MAX_SENT_PER_HEARTBEAT
+    cp = FakeControlPlane()
+    worker = _slow_beating_worker(tmp_path, cp, FakeGateway(), io.StringIO())
+    sent_at = datetime(2030, 1, 1, tzinfo=UTC)
+    for number in range(MAX_SENT_PER_BEAT + 6):
+        worker._tell_sent(_granted(f"t-{number}", sent_at), sent_at, None)
+    # One whose lease ended: the control plane closed it, or is about to.
+    ended = datetime.now(UTC) - timedelta(seconds=1)
+    worker._tell_sent(_granted("t-ended", ended), ended, None)
+    beats = threading.Thread(target=worker._heartbeats)
+    beats.start()
+    try:
+        deadline = time.monotonic() + 3  # well within the 30 s between beats
+        while len(cp.told_sent) < MAX_SENT_PER_BEAT + 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        with worker._beat_wake:
+            worker._heartbeat_stop.set()
+            worker._beat_wake.notify_all()
+        beats.join(5)
+    told = [notice["trigger_id"] for notice in cp.told_sent]
+    assert sorted(told) == sorted(f"t-{number}" for number in range(MAX_SENT_PER_BEAT + 6))
+    assert cp.heartbeats == 2
 
 
 def test_a_sent_sms_a_beat_could_not_tell_goes_with_the_next(tmp_path: Path) -> None:
