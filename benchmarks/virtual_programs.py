@@ -6,7 +6,8 @@ Each session is a task speaking the worker protocol as the SDK's harness does
 allowance (`max_in_flight` of the last answer), and when full asks again after
 `FULL_RECHECK_SECONDS` or as soon as a report frees a slot; a `wait` sleeps its
 `retry_after` (at most a minute); a `stop` ends it; each lease names the attempts it
-carries; a heartbeat goes every 15 s. An attempt is reported once its delivery time has
+carries; a heartbeat goes every 15 s, and one at once after each send telling it (`sent`).
+An attempt is reported once its delivery time has
 passed: lognormal (sigma 0.5) around the pair's median times the program's factor,
 delivered with the pair's probability; a lost SMS is reported not delivered when the
 gateway gives up (two minutes). What it cannot show: the programs' own CPU and the
@@ -74,6 +75,8 @@ async def _session(
         return response
 
     async def deliver(trigger_id: str, sent_at: datetime) -> None:
+        sent = {"trigger_id": trigger_id, "sent_at": sent_at.isoformat(), "provider": "virtual"}
+        await post("/api/v1/worker/heartbeat", {"session": session.name, "sent": [sent]})
         arrives = rng.random() < session.delivery
         delay = session.median_seconds * rng.lognormvariate(0, 0.5) if arrives else GIVE_UP_SECONDS
         await asyncio.sleep(delay)
