@@ -93,6 +93,15 @@ class Alert(BaseModel):
     resolved_at: Timestamp | None = None
     acknowledged_at: Timestamp | None = None
     acknowledged_by: str | None = None
+    milder_acknowledged_at: Timestamp | None = Field(
+        default=None,
+        description="When it was last acknowledged before it got worse: that acknowledgement"
+        " no longer holds (whoever gave it has not seen it worse)",
+    )
+    milder_acknowledged_by: str | None = None
+    milder_acknowledged_severity: Severity | None = Field(
+        default=None, description="Its severity when that acknowledgement was given"
+    )
     last_notified_at: Timestamp | None = None
     notifications: int = Field(default=0, description="Telegram messages queued for it")
 

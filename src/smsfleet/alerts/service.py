@@ -737,8 +737,16 @@ class AlertService:
             "details": signal.details,
             "severity": signal.severity,
         }
-        if worse:  # whoever acknowledged the milder alert has not seen this one
-            update.update(acknowledged_at=None, acknowledged_by=None)
+        if worse and alert.acknowledged_at is not None:
+            # Whoever acknowledged the milder alert has not seen this one: theirs is kept
+            # as given while it was milder, so the row says who knew of it.
+            update.update(
+                acknowledged_at=None,
+                acknowledged_by=None,
+                milder_acknowledged_at=alert.acknowledged_at,
+                milder_acknowledged_by=alert.acknowledged_by,
+                milder_acknowledged_severity=alert.severity,
+            )
         refreshed = alert.model_copy(update=update)
         last = alert.last_notified_at or alert.started_at
         if worse:

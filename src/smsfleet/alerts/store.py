@@ -42,6 +42,9 @@ alerts_table = sa.Table(
     sa.Column("resolved_at", DateTimeColumn),
     sa.Column("acknowledged_at", DateTimeColumn),
     sa.Column("acknowledged_by", sa.String(64)),
+    sa.Column("milder_acknowledged_at", DateTimeColumn),
+    sa.Column("milder_acknowledged_by", sa.String(64)),
+    sa.Column("milder_acknowledged_severity", sa.String(16)),
     sa.Column("last_notified_at", DateTimeColumn),
     sa.Column("notifications", sa.Integer, nullable=False),
     sa.Index("ix_alerts_state_fingerprint", "state", "fingerprint"),
@@ -82,7 +85,14 @@ _SETTLED = sa.or_(
     alert_outbox_table.c.sent_at.is_not(None), alert_outbox_table.c.failed_at.is_not(None)
 )
 
-_TIMES = ("started_at", "last_seen_at", "resolved_at", "acknowledged_at", "last_notified_at")
+_TIMES = (
+    "started_at",
+    "last_seen_at",
+    "resolved_at",
+    "acknowledged_at",
+    "milder_acknowledged_at",
+    "last_notified_at",
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +109,9 @@ def _alert_values(alert: Alert) -> dict[str, Any]:
     values = alert.model_dump(mode="python")
     for name in _TIMES:
         values[name] = naive_utc(values[name])
-    for name in ("rule", "severity", "state", "subject_kind"):
-        values[name] = str(values[name])
+    for name in ("rule", "severity", "state", "subject_kind", "milder_acknowledged_severity"):
+        if values[name] is not None:
+            values[name] = str(values[name])
     return values
 
 

@@ -367,13 +367,21 @@ def test_an_alert_that_turns_worse_after_its_acknowledgement_is_unacknowledged_a
 ) -> None:
     service = alerting.service
     (warning,) = service.apply(opened=[low("UZ_a")])
-    service.acknowledge(warning.id, actor="olga")
+    acknowledged = service.acknowledge(warning.id, actor="olga").acknowledged_at
     assert service.counts().unacknowledged == 0
+    alerting.clock.advance(60)
     (critical,) = service.apply(opened=[low("UZ_a", Severity.critical)])
     # Olga acknowledged a warning; the critical one is news to whoever is on call.
     assert critical.severity is Severity.critical
     assert (critical.acknowledged_at, critical.acknowledged_by) == (None, None)
     assert service.counts().unacknowledged == 1
+    # Hers is kept as given while it was milder: the row says who knew of it.
+    kept = service.get(critical.id)
+    assert (
+        kept.milder_acknowledged_by,
+        kept.milder_acknowledged_at,
+        kept.milder_acknowledged_severity,
+    ) == ("olga", acknowledged, Severity.warning)
     # The same again is no news: an acknowledgement of the critical one holds.
     service.acknowledge(critical.id, actor="bob")
     (again,) = service.apply(opened=[low("UZ_a", Severity.critical)])

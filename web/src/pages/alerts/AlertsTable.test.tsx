@@ -20,6 +20,9 @@ const alert = (changes: Partial<Alert>): Alert =>
     resolved_at: null,
     acknowledged_at: null,
     acknowledged_by: null,
+    milder_acknowledged_at: null,
+    milder_acknowledged_by: null,
+    milder_acknowledged_severity: null,
     last_notified_at: null,
     notifications: 0,
     ...changes,
@@ -33,6 +36,33 @@ function subject(row: Alert): string {
   const cells = [...html.slice(html.indexOf("<tbody>")).matchAll(/<td[^>]*>(.*?)<\/td>/g)];
   return (cells[2]?.[1] ?? "").replace(/<[^>]+>/g, "");
 }
+
+/** The acknowledgement under the only row's state, as read. */
+function acknowledgement(row: Alert): string {
+  const html = renderToStaticMarkup(
+    <AlertsTable alerts={[row]} emptyText="none" busyId={null} now={Date.parse("2026-01-05T12:05:00Z")} onAcknowledge={() => undefined} />,
+  );
+  const cell = html.slice(html.indexOf('data-testid="alert-ack"'));
+  return cell.slice(cell.indexOf(">") + 1, cell.indexOf("</div>")).replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim();
+}
+
+describe("an alert's acknowledgement", () => {
+  it("names who acknowledged it", () => {
+    expect(acknowledgement(alert({ acknowledged_by: "bob", acknowledged_at: "2026-01-05T12:01:00Z" }))).toBe("acknowledged by bob");
+  });
+
+  it("keeps, once it got worse, who acknowledged it milder beside the button", () => {
+    const worse = alert({
+      severity: "critical",
+      milder_acknowledged_by: "olga",
+      milder_acknowledged_at: "2026-01-05T12:01:00Z",
+      milder_acknowledged_severity: "warning",
+    });
+    expect(acknowledgement(worse)).toBe("Acknowledge olga acknowledged it as warning; critical since");
+    // Acknowledged again, the new one is what counts.
+    expect(acknowledgement({ ...worse, acknowledged_by: "bob", acknowledged_at: "2026-01-05T12:04:00Z" })).toBe("acknowledged by bob");
+  });
+});
 
 describe("the alerts' Subject column", () => {
   it("names a country's own alert once", () => {
