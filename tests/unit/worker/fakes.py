@@ -209,6 +209,7 @@ def make_worker(
     out: Any,
     *,
     stop_grace: float = 0.3,
+    heartbeat_interval: float = 0.05,
     send_cls: type[Any] | None = None,
     **kwargs: Any,
 ) -> Worker:
@@ -226,7 +227,9 @@ def make_worker(
     return Worker(
         send_cls,
         submit_cls,
-        settings=settings(tmp_path / "spool", stop_grace=stop_grace),
+        settings=settings(
+            tmp_path / "spool", stop_grace=stop_grace, heartbeat_interval=heartbeat_interval
+        ),
         control_plane=cp.client(),
         gateway=gateway.client(),
         out=out,

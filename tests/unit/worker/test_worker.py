@@ -544,17 +544,8 @@ def _told_first_gateway(cp: FakeControlPlane, trigger_id: str) -> FakeGateway:
 def _slow_beating_worker(
     tmp_path: Path, cp: FakeControlPlane, gateway: FakeGateway, out: io.StringIO
 ) -> Worker:
-    send_cls, submit_cls = program_classes(Calls())
-    return Worker(
-        send_cls,
-        submit_cls,
-        # A beat every 30 s: one telling a send at once was woken by it.
-        settings=settings(tmp_path / "spool", heartbeat_interval=30.0),
-        control_plane=cp.client(),
-        gateway=gateway.client(),
-        poll_interval=0.01,
-        out=out,
-    )
+    # A beat every 30 s: one telling a send at once was woken by it.
+    return make_worker(tmp_path, cp, gateway, Calls(), out, heartbeat_interval=30.0)
 
 
 def test_a_sent_sms_is_told_with_a_heartbeat_at_once_and_once(tmp_path: Path) -> None:
