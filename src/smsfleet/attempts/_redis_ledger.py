@@ -197,19 +197,19 @@ return closed
 )
 
 # Mark each open attempt of session ARGV[3] named in ARGV[4…] (id, sent_at, its latest
-# lease in ms, provider or '') as sent then, unless marked already or leased later: how
-# many it marked, then the ids Redis holds neither open nor closed (SQL's alone).
+# lease in ms, provider or '') as sent then, unless marked already or leased later: the
+# ids it marked, then (after '') those Redis holds neither open nor closed (SQL's alone).
 _MARK_SENT = (
     _CLOSE
     + """
-local session, answer = ARGV[3], {0}
+local session, marked, unknown = ARGV[3], {}, {}
 for i = 4, #ARGV, 4 do
   local id = ARGV[i]
   local open = redis.call('HGET', prefix .. ':open', id)
   local attempt = open and cjson.decode(open)
   local unmarked = attempt and (attempt.sent_at == nil or attempt.sent_at == cjson.null)
   if not open and redis.call('EXISTS', prefix .. ':closed:' .. id) == 0 then
-    table.insert(answer, id)
+    table.insert(unknown, id)
   elseif unmarked and attempt.session == session then
     local entry = redis.call('HGET', prefix .. ':pair:' .. attempt.pair, id)
     if entry and tonumber(string.match(entry, '\\t(%d+)$')) <= tonumber(ARGV[i + 2]) then
@@ -218,11 +218,13 @@ for i = 4, #ARGV, 4 do
       local told = cjson.encode(attempt)
       redis.call('HSET', prefix .. ':open', id, told)
       redis.call('XADD', prefix .. ':stream', '*', 'a', told)
-      answer[1] = answer[1] + 1
+      table.insert(marked, id)
     end
   end
 end
-return answer
+table.insert(marked, '')
+for _, id in ipairs(unknown) do table.insert(marked, id) end
+return marked
 """
 )
 
@@ -401,21 +403,23 @@ class RedisLedger:
             trigger_id, session=session, completion=completion, leased_by=leased_by
         )
 
-    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
+    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> list[str]:
         """`Ledger.mark_sent`: those open in Redis (SQL learns it by the drain), then those
         SQL alone holds, as a report of one goes to SQL."""
         if not notices:
-            return 0
+            return []
         told = [
             (notice.trigger_id, _iso(notice.sent_at), _ms(notice.leased_by), notice.provider or "")
             for notice in notices
         ]
-        marked, *unknown = self._mark_sent(
-            args=self.script_args(session, *chain.from_iterable(told))
-        )
-        in_sql = {_text(id_) for id_ in unknown}
+        answer = self._mark_sent(args=self.script_args(session, *chain.from_iterable(told)))
+        ids = [_text(id_) for id_ in answer]
+        split = ids.index("")
+        in_sql = set(ids[split + 1 :])
         elsewhere = [notice for notice in notices if notice.trigger_id in in_sql]
-        return int(marked) + (self._store.mark_sent(elsewhere, session=session) if elsewhere else 0)
+        return ids[:split] + (
+            self._store.mark_sent(elsewhere, session=session) if elsewhere else []
+        )
 
     def last_leased(self, pair: str) -> datetime | None:
         last = self._client.get(f"{self._prefix}:last:{pair}")

@@ -93,10 +93,10 @@ class Ledger(Protocol):
         """
         ...
 
-    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
+    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> list[str]:
         """Record when each SMS left on the session's open attempt with no `sent_at` yet,
         leased by its notice's `leased_by`: whichever way it is closed later, it is known
-        to have left. How many it marked; the rest (not open, another session's, marked
+        to have left. The ids it marked; the rest (not open, another session's, marked
         already, leased later) are left unchanged."""
         ...
 

@@ -526,20 +526,23 @@ class AttemptStore:
             raise ReportBeforeLease(attempt)
         return attempt, closed
 
-    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> int:
+    def mark_sent(self, notices: Sequence[SentNotice], *, session: str) -> list[str]:
         """Record when each SMS left, in one transaction begun once one read found any to
         mark (a repeat writes nothing): see `Ledger.mark_sent`."""
         ids = list({notice.trigger_id for notice in notices})
         if not ids:
-            return 0
+            return []
         with self._engine.connect() as connection:
             found = connection.execute(_UNMARKED, {"ids": ids, "session": session})
             unmarked = set(found.scalars())
         if not unmarked:
-            return 0
+            return []
         with self._engine.begin() as connection:
-            return sum(
-                connection.execute(
+            return [
+                notice.trigger_id
+                for notice in notices
+                if notice.trigger_id in unmarked
+                and connection.execute(
                     _MARK_SENT,
                     {
                         "key_id": notice.trigger_id,
@@ -549,9 +552,7 @@ class AttemptStore:
                         "set_provider": notice.provider,
                     },
                 ).rowcount
-                for notice in notices
-                if notice.trigger_id in unmarked
-            )
+            ]
 
     def expire_unreported(
         self, *, leased_before: datetime, now: datetime, limit: int

@@ -114,6 +114,10 @@ class OnDemandSource(Protocol):
 
     def settle(self, attempt: Attempt) -> None: ...
 
+    def left(self, attempt_id: str, *, sent_at: datetime) -> None:
+        """The SMS of `attempt_id` left at `sent_at`, as its program told before its report."""
+        ...
+
 
 @dataclass(frozen=True)
 class DispatchPolicy:
@@ -885,16 +889,16 @@ class Dispatcher:
     def heartbeat(self, *, session: str) -> None:
         self._heartbeats.beat(session, self.clock.now())
 
-    def tell_sent(self, *, session: str, sent: Sequence[SentNow]) -> int:
+    def tell_sent(self, *, session: str, sent: Sequence[SentNow]) -> list[str]:
         """Record when the session's SMS left, as its program tells them with a heartbeat
         before their reports: an attempt closed without its report (`lease_expired`,
-        `lease_lost`) is known to have left, and counted as sent. How many it marked.
-        A time outside a lease that could still be open is refused, naming it, and
-        nothing is marked. Blocking (the ledger's store)."""
+        `lease_lost`) is known to have left, and counted as sent; an on-demand send's
+        try is told. The ids it marked. A time outside a lease that could still be open
+        is refused, naming it, and nothing is marked. Blocking (the ledger's store)."""
         now = self.clock.now()
         for index, notice in enumerate(sent):
             self._check_within_lease(f"sent.{index}.sent_at", notice.sent_at, now)
-        return self.ledger.mark_sent(
+        marked = self.ledger.mark_sent(
             [
                 SentNotice(
                     trigger_id=notice.trigger_id,
@@ -906,6 +910,13 @@ class Dispatcher:
             ],
             session=session,
         )
+        if self.on_demand is not None and marked:
+            times: dict[str, datetime] = {}
+            for notice in sent:  # the first of a repeated id is what was marked
+                times.setdefault(notice.trigger_id, notice.sent_at)
+            for attempt_id in marked:
+                self.on_demand.left(attempt_id, sent_at=times[attempt_id])
+        return marked
 
     def check_session(self, *, session: str, issued_for: datetime | None = None) -> int | None:
         """Raise `NotFound` when `session` has no spec (removed, its pair deleted): its

@@ -307,9 +307,9 @@ class RetryRequest(BaseModel):
 
     again: StrictBool = Field(
         default=False,
-        description="Send it again although an SMS of it reached the gateway (`sent_at`):"
-        " its number may already have it, and gets a second one. Without it, such a retry"
-        " is refused (409)",
+        description="Send it again although an SMS of it reached the gateway (`sent_at`), or"
+        " may have (`sent_unknown`): its number may already have it, and gets a second one."
+        " Without it, such a retry is refused (409)",
     )
 
 
@@ -401,7 +401,13 @@ class Send(BaseModel):
         default=None,
         description="When an SMS of this send last reached the gateway, through any of its"
         " tries, as its program reported it: known once a try reports (its outcome, or a"
-        " break-off), None until then. Sent again, the number gets a second SMS",
+        " break-off), or once its program tells it left; None until then. Sent again, the"
+        " number gets a second SMS",
+    )
+    sent_unknown: bool = Field(
+        default=False,
+        description="A try of it left it unknown whether its SMS left (its program killed"
+        " during the send, or never reporting): sent again, the number may get a second SMS",
     )
     actor: str
     created_at: Timestamp

@@ -443,14 +443,17 @@ class Sends:
             raise Conflict(f"pair {send.pair} was deleted: send it anew through another pair")
         self._check_sends_through(pair)
         with self._room_for(send.actor, pair.key, asker=actor):
-            if send.sent_at is not None and not again:
-                sent = human_time(send.sent_at, now=self._clock.now())
+            if (send.sent_at is not None or send.sent_unknown) and not again:
+                if send.sent_at is not None:
+                    sent = human_time(send.sent_at, now=self._clock.now())
+                    said = f"an SMS of send {send_id} reached the gateway at {sent}"
+                else:
+                    said = f"whether an SMS of send {send_id} left is not known"
                 most = len(pair.programs)
                 raise Conflict(
-                    f"an SMS of send {send_id} reached the gateway at {sent}: {send.phone} may"
-                    ' already have it; repeat with "again": true to send it anew, through the'
-                    f" programs of {pair.key} in order until one delivers: up to {most} more"
-                    " SMS"
+                    f"{said}: {send.phone} may already have it; repeat with"
+                    ' "again": true to send it anew, through the programs of'
+                    f" {pair.key} in order until one delivers: up to {most} more SMS"
                 )
             done = self._move(
                 send,
@@ -528,10 +531,19 @@ class Sends:
         if send.leased_until is None:
             return f"{taken}: its report is awaited"
         at = human_time(send.leased_until - self._lease_ttl, now=now)
+        left = (
+            "" if send.sent_at is None else f", its SMS left at {human_time(send.sent_at, now=now)}"
+        )
         until = human_time(send.leased_until, now=now)
         if send.leased_until < now:
-            return f"{taken} at {at}: no report by {until}, so the next program takes it soon"
-        return f"{taken} at {at}: its report is awaited, until {until} at the latest"
+            # As `run_jobs` ends it: never sent again, as its number may have its code.
+            last = human_time(send.leased_until + REPORT_GRACE, now=now)
+            known = "" if send.sent_at is not None else " (whether its SMS left is not known)"
+            return (
+                f"{taken} at {at}{left}: no report by {until}; unless one comes by {last},"
+                f" it ends FAILED, not sent again{known}"
+            )
+        return f"{taken} at {at}{left}: its report is awaited, until {until} at the latest"
 
     def _awaiting_code(self, send: Send, lease: OpenLease, since: str, now: datetime) -> str:
         other = self._store.send_for_attempt(lease.id)
@@ -674,6 +686,16 @@ class Sends:
             self._broken_off(send, attempt, why)
         else:
             self._next_program(send, SendEvent.FAILED, why, expect=[("attempt_id", attempt.id)])
+
+    def left(self, attempt_id: str, *, sent_at: datetime) -> None:
+        """Its try's SMS left (told by its program before its report): said on the send
+        while it awaits the report, and kept whatever comes next."""
+        if not self._pending.any():
+            return
+        send = self._store.send_for_attempt(attempt_id)
+        if send is None or send.status is not SendStatus.PENDING or send.sent_at == sent_at:
+            return
+        self._update(send, {"sent_at": sent_at}, expect=[("attempt_id", attempt_id)])
 
     def run_jobs(self) -> int:
         """Move on the sends stuck on a program: unreported tries, programs that never lease."""
@@ -853,6 +875,8 @@ class Sends:
             f"{why}: whether its SMS left is not known, so it is not sent again (the number"
             " may have its code); retry it if none came"
         )
+        # Kept whatever comes next: a retry asks, as for one known sent.
+        send = send.model_copy(update={"sent_unknown": True})
         self._never_again(send, SendEvent.NOT_KNOWN_IF_SENT, error, expect=expect)
 
     def _never_again(

@@ -69,6 +69,7 @@ sends_table = sa.Table(
     sa.Column("waiting_since", DateTimeColumn, nullable=False),
     sa.Column("error", sa.String(512)),
     sa.Column("sent_at", DateTimeColumn),
+    sa.Column("sent_unknown", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("created_at", DateTimeColumn, nullable=False),
     sa.Column("updated_at", DateTimeColumn, nullable=False),

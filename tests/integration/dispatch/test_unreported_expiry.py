@@ -251,14 +251,14 @@ def test_an_attempt_its_program_said_it_sent_is_given_up_as_sent(
     expired = lease(ledger, 3, session="program2_UZ_ucell", ago=past, clock=clock)
     at = clock.now() - past + timedelta(seconds=2)
     told = [sent(swept, at, "gw-a"), sent(expired, at)]
-    assert ledger.mark_sent(told, session="program1_UZ_ucell") == 1
-    assert ledger.mark_sent(told, session="program2_UZ_ucell") == 1
+    assert ledger.mark_sent(told, session="program1_UZ_ucell") == [swept]
+    assert ledger.mark_sent(told, session="program2_UZ_ucell") == [expired]
     drained(ledger)  # SQL knows it too, while it is open
     marked = AttemptStore(metrics_engine).get(swept)
     assert marked is not None and (marked.outcome, marked.sent_at) == (None, at)
     # Told again (a beat repeated): the first time holds.
     again = [sent(swept, at + timedelta(seconds=9))]
-    assert ledger.mark_sent(again, session="program1_UZ_ucell") == 0
+    assert ledger.mark_sent(again, session="program1_UZ_ucell") == []
 
     # The session of `expired` leases again: its own expired attempt is closed first.
     _, closed_by_lease = ledger.lease(
@@ -315,7 +315,8 @@ def test_on_redis_an_attempt_sql_alone_holds_open_is_marked_there(
     drained(redis_ledger)
     redis_client.hdel(f"{attempts_prefix}:open", lost)
     at = clock.now() - timedelta(seconds=10)
-    assert redis_ledger.mark_sent([sent(lost, at), sent(kept, at)], session=session) == 2
+    marked = redis_ledger.mark_sent([sent(lost, at), sent(kept, at)], session=session)
+    assert marked == [kept, lost]  # Redis's, then SQL's
     drained(redis_ledger)
     stored = AttemptStore(metrics_engine)
     assert [(a.outcome, a.sent_at) for id_ in (lost, kept) if (a := stored.get(id_))] == [
@@ -335,7 +336,7 @@ def test_a_report_leaving_out_when_it_sent_keeps_what_its_program_said(
     )
     at = clock.now() - timedelta(seconds=20)
     notices = [sent(told, at, "gw-a"), sent(named, at), sent(refused, at, "gw-a"), sent(stale, at)]
-    assert ledger.mark_sent(notices, session=session) == 4
+    assert ledger.mark_sent(notices, session=session) == [told, named, refused, stale]
     # Killed in its wait for the code, its next run knew only that it broke off.
     interrupted = Completion(
         outcome=Outcome.error, error_code="interrupted", completed_at=clock.now()
@@ -390,7 +391,7 @@ def test_a_notice_marks_only_its_sessions_open_attempt_leased_by_its_time(
         trigger_id=own, sent_at=at, leased_by=clock.now() - timedelta(seconds=31)
     )
     notices = [sent(others, at), sent(done, at), too_early, sent("f" * 32, at)]
-    assert ledger.mark_sent(notices, session=session) == 0
+    assert ledger.mark_sent(notices, session=session) == []
 
     closed = [
         ledger.report(own, session=session, completion=delivered(clock))[0],

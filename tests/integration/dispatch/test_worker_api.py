@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -778,6 +778,9 @@ class _Waiting:
         return {}
 
     def settle(self, attempt: Attempt) -> None:
+        pass
+
+    def left(self, attempt_id: str, *, sent_at: datetime) -> None:
         pass
 
 

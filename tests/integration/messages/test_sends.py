@@ -679,9 +679,12 @@ def test_stuck_sends_move_on(world: World) -> None:
     )
     for program in ("pgood", "palso", "pworse"):
         assert world.sends.claim(pair="UZ_uzmobile", program=program, attempt_id="n") is None
-    # Retried by someone who knows none came. pbad never asks for work: after the claim
-    # timeout, pgood is tried (no try counted); it never asks either: palso.
-    assert world.sends.retry(send.id, actor="alice").status is SendStatus.PENDING
+    assert failed.sent_unknown
+    # Retried by someone who knows none came, once asked. pbad never asks for work: after
+    # the claim timeout, pgood is tried (no try counted); it never asks either: palso.
+    with pytest.raises(Conflict, match=f"whether an SMS of send {send.id} left is not known"):
+        world.sends.retry(send.id, actor="alice")
+    assert world.sends.retry(send.id, actor="alice", again=True).status is SendStatus.PENDING
     world.clock.advance(121)
     assert world.sends.run_jobs() == 1
     world.clock.advance(121)
@@ -701,8 +704,22 @@ def test_a_try_its_program_told_sent_and_never_reported_fails_saying_when_it_lef
     world.clock.advance(1)
     sent_at = world.clock.now()
     told = SentNow(trigger_id=taken.trigger_id, sent_at=sent_at)
-    assert world.dispatcher.tell_sent(session="pbad_UZ_uzmobile", sent=[told]) == 1
-    world.clock.advance(LEASE_TTL_SECONDS + REPORT_GRACE.total_seconds())
+    assert world.dispatcher.tell_sent(session="pbad_UZ_uzmobile", sent=[told]) == [taken.trigger_id]
+    # Said on the send while it awaits the report, before the report (or none) comes.
+    waiting = world.sends.send(send.id)
+    assert waiting.sent_at == sent_at
+    leased, until = hm(sent_at - timedelta(seconds=1)), hm(taken.expires_at)
+    assert world.sends.waiting_reasons([waiting]) == {
+        send.id: f"pbad took it (try 1) at {leased}, its SMS left at {hm(sent_at)}: its report"
+        f" is awaited, until {until} at the latest"
+    }
+    world.clock.advance(LEASE_TTL_SECONDS)
+    last = hm(taken.expires_at + REPORT_GRACE)
+    assert world.sends.waiting_reasons([waiting]) == {
+        send.id: f"pbad took it (try 1) at {leased}, its SMS left at {hm(sent_at)}: no report"
+        f" by {until}; unless one comes by {last}, it ends FAILED, not sent again"
+    }
+    world.clock.advance(REPORT_GRACE.total_seconds())
     world.settle()
     assert world.sends.run_jobs() == 1
     failed = world.sends.send(send.id)

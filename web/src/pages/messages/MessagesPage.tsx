@@ -199,7 +199,7 @@ function SendDetail({ send, writable, onCancel, onRetry, onRetrySent }: SendDeta
     ["Programs, in order", send.programs.map((p, i) => (i === send.next_index && send.status === "PENDING" ? `${p} (next)` : p)).join(" → ")],
     ["Latest attempt", send.attempt_id ?? awaitedAttempt(send)],
     ...(waiting === null ? [] : [["Why it waits", waiting] satisfies [string, string]]),
-    ["Reached the gateway", send.sent_at ? formatDateTime(send.sent_at) : "—"],
+    ["Reached the gateway", send.sent_at ? formatDateTime(send.sent_at) : send.sent_unknown ? "not known: a try broke off in its send, or never reported" : "—"],
     ["Asked by", send.actor],
     ["Completed", formatDateTime(send.completed_at)],
   ];
@@ -217,7 +217,7 @@ function SendDetail({ send, writable, onCancel, onRetry, onRetrySent }: SendDeta
               </button>
             )}
             {(send.status === "FAILED" || send.status === "NOT_SENT" || send.status === "CANCELLED") && (
-              <button type="button" className="button" onClick={() => (send.sent_at ? onRetrySent(send) : onRetry(send.id))} data-testid="retry-send">
+              <button type="button" className="button" onClick={() => (send.sent_at || send.sent_unknown ? onRetrySent(send) : onRetry(send.id))} data-testid="retry-send">
                 Retry
               </button>
             )}
@@ -246,7 +246,7 @@ function RetrySentDialog({ send, onClose, onConfirm }: RetrySentDialogProps) {
   return (
     <ConfirmDialog title={`Send to ${send.phone} again?`} confirmLabel="Send again" danger testId="retry-sent-dialog" onClose={onClose} onConfirm={onConfirm}>
       <p className="banner banner--warning" data-testid="retry-sent-warning">
-        {`An SMS of this send reached the gateway at ${formatDateTime(send.sent_at)}: ${send.phone} may already have it. Sent again, it goes through the programs of ${send.pair} in order until one delivers: up to one more SMS per program.`}
+        {`${send.sent_at ? `An SMS of this send reached the gateway at ${formatDateTime(send.sent_at)}` : "Whether an SMS of this send left is not known"}: ${send.phone} may already have it. Sent again, it goes through the programs of ${send.pair} in order until one delivers: up to one more SMS per program.`}
       </p>
     </ConfirmDialog>
   );

@@ -28,6 +28,7 @@ const send = (changes: Partial<Send>): Send =>
     waiting_since: "2026-01-05T14:03:27Z",
     error: null,
     sent_at: null,
+    sent_unknown: false,
     actor: "operator",
     created_at: "2026-01-05T14:03:27Z",
     updated_at: "2026-01-05T14:03:27Z",
