@@ -72,6 +72,8 @@ export interface SortColumn<K extends string> {
   label: string;
   /** On the column's header cell. */
   className?: string;
+  /** What the column counts, when its label alone could mislead: shown on hover. */
+  hint?: string;
 }
 
 /** A sortable header cell per column, in order. */
@@ -86,8 +88,8 @@ export function SortHeaders<K extends string>({
 }) {
   return (
     <>
-      {columns.map(({ column, label, className }) => (
-        <SortHeader key={column} label={label} column={column} sort={sort} onSort={onSort} className={className} />
+      {columns.map(({ column, label, className, hint }) => (
+        <SortHeader key={column} label={label} column={column} sort={sort} onSort={onSort} className={className} hint={hint} />
       ))}
     </>
   );

@@ -1,6 +1,7 @@
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../../api/types";
+import { formatDateTime } from "../../format/time";
 import { AlertsTable } from "./AlertsTable";
 
 const alert = (changes: Partial<Alert>): Alert =>
@@ -58,7 +59,7 @@ describe("an alert's acknowledgement", () => {
       milder_acknowledged_at: "2026-01-05T12:01:00Z",
       milder_acknowledged_severity: "warning",
     });
-    expect(acknowledgement(worse)).toBe("Acknowledge olga acknowledged it as warning; critical since");
+    expect(acknowledgement(worse)).toBe(`Acknowledge olga acknowledged it as warning at ${formatDateTime("2026-01-05T12:01:00Z")}; it turned critical after`);
     // Acknowledged again, the new one is what counts.
     expect(acknowledgement({ ...worse, acknowledged_by: "bob", acknowledged_at: "2026-01-05T12:04:00Z" })).toBe("acknowledged by bob");
   });

@@ -100,7 +100,7 @@ export function AlertsTable({ alerts, emptyText, onAcknowledge, busyId, now }: A
                 {/* It got worse after someone acknowledged it: they knew of it, milder. */}
                 {!alert.acknowledged_by && alert.milder_acknowledged_by && (
                   <span className="muted alert-ack__milder" title={alert.milder_acknowledged_at ?? undefined} data-testid="alert-milder-ack">
-                    {alert.milder_acknowledged_by} acknowledged it as {alert.milder_acknowledged_severity ?? "milder"}; {alert.severity} since
+                    {alert.milder_acknowledged_by} acknowledged it as {alert.milder_acknowledged_severity ?? "milder"} at {formatDateTime(alert.milder_acknowledged_at)}; it turned {alert.severity} after
                   </span>
                 )}
                 </div>

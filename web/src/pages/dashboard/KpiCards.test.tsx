@@ -47,7 +47,7 @@ function failuresHint(figures: MetricsTotals): string {
 describe("the Failures card", () => {
   it("says the attempts broken off are not among the failures it counts", () => {
     expect(failuresHint(totals({ broken_off: 1 }))).toBe(
-      "68 not delivered, 42 not sent · 1 broken off, not counted · last 24 h",
+      "68 not delivered, 42 failed to send · 1 broken off (in no rate) · last 24 h",
     );
   });
 
@@ -60,7 +60,7 @@ describe("the Failures card", () => {
   });
 
   it("says nothing of broken-off attempts when there are none", () => {
-    expect(failuresHint(totals({}))).toBe("68 not delivered, 42 not sent · last 24 h");
+    expect(failuresHint(totals({}))).toBe("68 not delivered, 42 failed to send · last 24 h");
   });
 });
 

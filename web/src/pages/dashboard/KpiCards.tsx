@@ -129,12 +129,12 @@ export function KpiCards({
         hint={
           <>
             <span data-testid="kpi-not-delivered">{formatCount(totals?.not_delivered)}</span> not delivered,{" "}
-            <span data-testid="kpi-failed">{formatCount(totals?.failed)}</span> not sent
+            <span data-testid="kpi-failed">{formatCount(totals?.failed)}</span> failed to send
             {totals?.broken_off ? (
               // Not among the failures above: said apart, so the parts add up to the total.
               <span title={BROKEN_OFF_TITLE}>
                 {" "}
-                · <span data-testid="kpi-broken-off">{formatCount(totals.broken_off)}</span> broken off, not counted
+                · <span data-testid="kpi-broken-off">{formatCount(totals.broken_off)}</span> broken off (in no rate)
               </span>
             ) : null}{" "}
             · {rangeLabel}

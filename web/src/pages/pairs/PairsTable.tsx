@@ -36,13 +36,18 @@ type PairColumn = "key" | "country" | "operator" | "region" | "state" | "success
 // what is left. Under 1,500 px the Region column folds away and each region shows under its
 // operator (`pairs-table__operator-region`), so that at 1,280 px every column still fits
 // with its words whole.
-const COLUMNS: ReadonlyArray<{ column: PairColumn; label: string; className?: string }> = [
+const COLUMNS: ReadonlyArray<{ column: PairColumn; label: string; className?: string; hint?: string }> = [
   { column: "key", label: "Key" },
   { column: "country", label: "Country" },
   { column: "operator", label: "Operator" },
   { column: "region", label: "Region", className: "pairs-table__region" },
   { column: "state", label: "State" },
-  { column: "success", label: "Success" },
+  {
+    column: "success",
+    label: "Policy success",
+    // Not the dashboard's rate, which counts every attempt of its period: the two differ.
+    hint: "Delivered of the newest completed attempts the policy reads (at most 20 or 50, since the pair's last change): what it pauses and resumes on. The dashboard's success rate counts every attempt of the period it shows.",
+  },
   { column: "phones", label: "Test numbers" },
   { column: "programs", label: "Programs" },
 ];
