@@ -695,7 +695,13 @@ class Sends:
         send = self._store.send_for_attempt(attempt_id)
         if send is None or send.status is not SendStatus.PENDING or send.sent_at == sent_at:
             return
-        self._update(send, {"sent_at": sent_at}, expect=[("attempt_id", attempt_id)])
+        # Written whole: only if it is still the same try, pending (settled meanwhile, its
+        # settling knows the time too).
+        pending: list[tuple[str, object]] = [
+            ("status", SendStatus.PENDING.value),
+            ("attempt_id", attempt_id),
+        ]
+        self._update(send, {"sent_at": sent_at}, expect=pending)
 
     def run_jobs(self) -> int:
         """Move on the sends stuck on a program: unreported tries, programs that never lease."""

@@ -695,6 +695,25 @@ def test_stuck_sends_move_on(world: World) -> None:
     assert world.sends.send(send.id).status is SendStatus.DONE
 
 
+def test_a_send_told_sent_as_its_report_settles_it_stays_settled(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notice read the send pending; its report settled it before the notice wrote."""
+    send = world.sends.create_send(SendRequest(phone=CUSTOMER, text="x"), actor="alice")
+    taken = world.dispatcher.lease(session="pbad_UZ_uzmobile")
+    assert isinstance(taken, SendAction)
+    read_pending = world.sends.send(send.id)
+    report = ReportRequest(
+        trigger_id=taken.trigger_id, session="pbad_UZ_uzmobile", outcome=Outcome.delivered
+    )
+    world.dispatcher.report(session="pbad_UZ_uzmobile", report=report)
+    world.settle()
+    assert world.sends.send(send.id).status is SendStatus.DONE
+    monkeypatch.setattr(world.sends._store, "send_for_attempt", lambda _: read_pending)
+    world.sends.left(taken.trigger_id, sent_at=world.clock.now())
+    assert world.sends.send(send.id).status is SendStatus.DONE
+
+
 def test_a_try_its_program_told_sent_and_never_reported_fails_saying_when_it_left(
     world: World,
 ) -> None:
