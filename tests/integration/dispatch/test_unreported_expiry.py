@@ -40,20 +40,24 @@ def redis_ledger(
     return RedisLedger(redis_client, store=AttemptStore(metrics_engine), prefix=attempts_prefix)
 
 
-def lease(ledger: Ledger, number: int, *, session: str, ago: timedelta, clock: FakeClock) -> str:
+def new_attempt(number: int, *, session: str, at: datetime) -> Attempt:
     pair = session.split("_", 1)[1]
+    return Attempt(
+        id=f"{number:032x}",
+        session=session,
+        pair=pair,
+        country=pair.split("_", 1)[0],
+        operator=pair.split("_", 1)[1],
+        program=session.split("_", 1)[0],
+        phone="",
+        leased_at=at,
+    )
+
+
+def lease(ledger: Ledger, number: int, *, session: str, ago: timedelta, clock: FakeClock) -> str:
     at = clock.now() - ago
     attempt, _ = ledger.lease(
-        Attempt(
-            id=f"{number:032x}",
-            session=session,
-            pair=pair,
-            country=pair.split("_", 1)[0],
-            operator=pair.split("_", 1)[1],
-            program=session.split("_", 1)[0],
-            phone="",
-            leased_at=at,
-        ),
+        new_attempt(number, session=session, at=at),
         rotate=PHONES,
         expire_before=None,
         now=at,
@@ -262,16 +266,7 @@ def test_an_attempt_its_program_said_it_sent_is_given_up_as_sent(
 
     # The session of `expired` leases again: its own expired attempt is closed first.
     _, closed_by_lease = ledger.lease(
-        Attempt(
-            id=f"{9:032x}",
-            session="program2_UZ_ucell",
-            pair="UZ_ucell",
-            country="UZ",
-            operator="ucell",
-            program="program2",
-            phone="",
-            leased_at=clock.now(),
-        ),
+        new_attempt(9, session="program2_UZ_ucell", at=clock.now()),
         rotate=PHONES,
         expire_before=clock.now() - TTL,
         now=clock.now(),
